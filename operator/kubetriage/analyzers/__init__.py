@@ -1,0 +1,90 @@
+"""Deterministic analyzers: pure rules that turn Evidence into ranked Findings.
+
+The pipeline (and the combiner's callers) use ``run_analyzers``; ``ANALYZERS`` is the
+immutable registry of every rule, one family module per area of Kubernetes. A rule that
+raises is reported in ``AnalyzerRun.errors`` and contributes no finding, so one bug cannot
+take the diagnosis down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
+from kubetriage.analyzers.metrics import METRIC_ANALYZERS
+from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
+from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+
+ANALYZERS: tuple[Analyzer, ...] = (
+    *CONTAINER_ANALYZERS,
+    *SCHEDULING_ANALYZERS,
+    *ROLLOUT_ANALYZERS,
+    *NETWORK_ANALYZERS,
+    *METRIC_ANALYZERS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerError:
+    analyzer: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerRun:
+    """Findings best first (confidence, then registry order), the analyzers that raised, and
+    the names of those that produced at least one finding."""
+
+    findings: tuple[Finding, ...]
+    errors: tuple[AnalyzerError, ...]
+    fired: tuple[str, ...]
+
+    @property
+    def top(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+
+def run_analyzers(evidence: Evidence, analyzers: tuple[Analyzer, ...] = ANALYZERS) -> AnalyzerRun:
+    findings: list[Finding] = []
+    errors: list[AnalyzerError] = []
+    fired: list[str] = []
+    for analyzer in analyzers:
+        try:
+            produced = analyzer.run(evidence)
+        except Exception as exc:  # a bug in one rule must not cost the others
+            errors.append(AnalyzerError(analyzer.name, f"{type(exc).__name__}: {exc}"))
+            continue
+        if produced and analyzer.name not in fired:
+            fired.append(analyzer.name)
+        findings.extend(produced)
+    return AnalyzerRun(
+        findings=tuple(_dedupe(sorted(findings, key=lambda f: -f.confidence))),
+        errors=tuple(errors),
+        fired=tuple(fired),
+    )
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Keep the strongest finding for each (category, action, target)."""
+    kept: list[Finding] = []
+    seen: set[tuple[str, str, str]] = set()
+    for finding in findings:
+        key = (finding.category.value, finding.action.value, finding.target.key())
+        if key not in seen:
+            seen.add(key)
+            kept.append(finding)
+    return kept
+
+
+__all__ = [
+    "ANALYZERS",
+    "Analyzer",
+    "AnalyzerError",
+    "AnalyzerRun",
+    "make_finding",
+    "run_analyzers",
+]

@@ -1,0 +1,154 @@
+"""Metric-driven analyzers: CPU throttling by the container's CFS quota, read from the
+Prometheus summaries (``Evidence.metrics``) or, without them, from a CPUThrottlingHigh alert.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Metric summaries
+are matched by metric name in their template name or PromQL query, so this works whichever
+query the Prometheus stage chose (raw counters or a ratio of rates).
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    item,
+    iter_containers,
+    metrics_named,
+    parse_quantity,
+    suggest_cpu,
+    workload_container,
+    workload_ref,
+)
+from kubetriage.models.evidence import ContainerEvidence, Evidence, MetricSummary
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+THROTTLED = "container_cpu_cfs_throttled_periods_total"
+PERIODS = "container_cpu_cfs_periods_total"
+_LATENCY = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059])")
+
+
+def _container_of(metric: MetricSummary) -> str | None:
+    if "container" in metric.labels:
+        return metric.labels["container"]
+    match = re.search(r'container="([^"]+)"', metric.query)
+    return match.group(1) if match else None
+
+
+def _delta(metric: MetricSummary) -> float | None:
+    low = metric.first if metric.first is not None else metric.min
+    if metric.last is None or low is None:
+        return None
+    return metric.last - low
+
+
+def _throttle_ratios(evidence: Evidence) -> dict[str | None, float]:
+    """Throttled share of CFS periods per container: a ratio query's value, or the ratio of
+    the two counters' increases over the window."""
+    ratios: dict[str | None, float] = {}
+    throttled = metrics_named(evidence, THROTTLED)
+    periods = [m for m in metrics_named(evidence, PERIODS) if THROTTLED not in m.query]
+    for metric in throttled:
+        container = _container_of(metric)
+        if PERIODS in metric.query or "ratio" in metric.name:
+            value = metric.last if metric.last is not None else metric.max
+            if value is not None:
+                ratios[container] = max(ratios.get(container, 0.0), value)
+            continue
+        partner = next((p for p in periods if _container_of(p) == container), None)
+        if partner is None:
+            continue
+        done, total = _delta(metric), _delta(partner)
+        if done is None or not total or total <= 0:
+            continue
+        ratios[container] = max(ratios.get(container, 0.0), done / total)
+    return ratios
+
+
+def _cpu_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
+    limit = parse_quantity(container.limits.get("cpu"))
+    if limit is None:
+        template = workload_container(evidence, container.name)
+        limit = parse_quantity(template.limits.get("cpu")) if template else None
+    return limit
+
+
+def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
+    facts: list[EvidenceItem] = []
+    for metric in evidence.metrics:
+        label = f"{metric.name} {metric.query}"
+        if not _LATENCY.search(label) or metric.last is None:
+            continue
+        low = metric.first if metric.first is not None else metric.min
+        if metric.trend == "rising" or (low and metric.last / low >= 1.5):
+            facts.append(item("metrics", f"{metric.name or metric.query}: {low} -> {metric.last}"))
+    return facts
+
+
+def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
+    ratios = _throttle_ratios(evidence)
+    alert_containers = {
+        a.labels.get("container")
+        for a in evidence.alerts
+        if a.labels.get("alertname") == "CPUThrottlingHigh"
+    }
+    if not ratios and not alert_containers:
+        return []
+    latency = _latency_rising(evidence)
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for pod, container in iter_containers(evidence, include_init=False):
+        if container.name in seen:
+            continue
+        ratio = ratios.get(container.name)
+        if ratio is None and len({c.name for _, c in iter_containers(evidence)}) == 1:
+            ratio = ratios.get(None)
+        alerted = container.name in alert_containers or (None in alert_containers and not seen)
+        limit = _cpu_limit(evidence, container)
+        if limit is None:
+            continue  # no CFS quota: whatever is slow, it is not the limit
+        if (ratio is None or ratio < 0.25) and not alerted:
+            continue
+        target = workload_ref(evidence, pod)
+        if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_CPU]:
+            continue
+        seen.add(container.name)
+        facts: list[EvidenceItem] = []
+        confidence = 0.0
+        if ratio is not None and ratio >= 0.25:
+            confidence = 0.7 + (0.05 if ratio >= 0.5 else 0.0)
+            facts.append(
+                item(
+                    "metrics",
+                    f"{ratio:.0%} of CFS periods throttled for "
+                    f"{container.name} (limit {container.limits.get('cpu')})",
+                )
+            )
+        if alerted:
+            confidence = max(confidence, 0.7) + (0.05 if facts else 0.0)
+            facts.append(item("alert", f"CPUThrottlingHigh for container {container.name}"))
+        if latency:
+            confidence += 0.1
+            facts.extend(latency[:2])
+        findings.append(
+            make_finding(
+                "cpu-throttling",
+                Category.CPU_THROTTLING,
+                min(confidence, 0.9),
+                f"Container {container.name} of {target.display()} is throttled by its CPU "
+                f"limit of {container.limits.get('cpu') or limit}"
+                + (f" ({ratio:.0%} of periods)" if ratio is not None else "")
+                + ("; latency rises with it." if latency else "."),
+                facts,
+                Action.INCREASE_CPU,
+                target,
+                {"container": container.name, "cpu": suggest_cpu(limit)},
+            )
+        )
+    return findings
+
+
+METRIC_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("cpu-throttling", (Category.CPU_THROTTLING,), check_cpu_throttling),
+)

@@ -1,0 +1,629 @@
+"""Traffic analyzers: a failing dependency the workload calls (dependency-failure), traffic
+blocked or misrouted inside the cluster (network), and expired TLS certificates.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Hosts found in
+log lines, env values and blackbox probe targets are matched against the Services in the
+evidence (their DNS names and ExternalName targets) to name the object at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime
+from difflib import SequenceMatcher
+
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    CERT_LOG,
+    DEPENDENCY_LOG,
+    DNS_LOG,
+    FAILURE_WORDS,
+    LogHit,
+    grep_logs,
+    hosts_in,
+    item,
+    metrics_named,
+    pod_source,
+    service_for_host,
+    timestamp,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    Evidence,
+    GenericObjectEvidence,
+    MetricSummary,
+    PodEvidence,
+    ServiceEvidence,
+)
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+_TIMEOUT_LOG = re.compile(
+    r"(?i)(i/o timeout|context deadline exceeded|connect(ion)? timed? ?out|ETIMEDOUT|"
+    r"timed? ?out (while |after )?(connecting|dialing|waiting))"
+)
+_INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _own_services(evidence: Evidence) -> set[str]:
+    """Services that front the workload's own pods: failures there are not a dependency."""
+    return {
+        s.name
+        for s in evidence.services
+        if any(_selects(s.selector, p.labels) for p in evidence.pods)
+    }
+
+
+def _dependency_hits(evidence: Evidence) -> list[LogHit]:
+    return [
+        h
+        for h in grep_logs(evidence.logs, DEPENDENCY_LOG, limit=40)
+        if FAILURE_WORDS.search(h.line)
+    ]
+
+
+def _probe_instance(metric: MetricSummary) -> str | None:
+    if "instance" in metric.labels:
+        return metric.labels["instance"]
+    match = _INSTANCE.search(metric.query)
+    return match["instance"] if match else None
+
+
+# --- dependency-failure -------------------------------------------------------------------
+
+
+def check_dependency(evidence: Evidence) -> list[Finding]:
+    own = _own_services(evidence)
+    candidates = [s for s in evidence.services if s.name not in own]
+    hits = _dependency_hits(evidence)
+    # service name -> facts, with a score for how directly each names the service
+    named: dict[str, list[EvidenceItem]] = defaultdict(list)
+    via_env: dict[str, list[EvidenceItem]] = defaultdict(list)
+    probes_down: dict[str, list[EvidenceItem]] = defaultdict(list)
+    by_name = {s.name: s for s in candidates}
+
+    for hit in hits:
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, candidates)
+            if svc is not None:
+                named[svc.name].append(item(hit.source, hit.line))
+                break
+    for pod in evidence.pods:
+        for container in pod.containers:
+            for var, value in container.env.items():
+                for host in hosts_in(value):
+                    svc = service_for_host(host, candidates)
+                    if svc is not None:
+                        via_env[svc.name].append(
+                            item(pod_source(pod), f"{container.name} env {var}={value}")
+                        )
+    if evidence.workload is not None:
+        for container in evidence.workload.containers:
+            for var, value in container.env.items():
+                for host in hosts_in(value):
+                    svc = service_for_host(host, candidates)
+                    if svc is not None and not via_env[svc.name]:
+                        via_env[svc.name].append(
+                            item(evidence.workload.ref.display(), f"env {var}={value}")
+                        )
+    for metric in metrics_named(evidence, "probe_success"):
+        instance = _probe_instance(metric)
+        if instance is None or metric.last is None or metric.last >= 1:
+            continue
+        for host in hosts_in(instance) or [instance]:
+            svc = service_for_host(host, candidates)
+            if svc is not None:
+                was_up = metric.max is not None and metric.max >= 1
+                probes_down[svc.name].append(
+                    item(
+                        "metrics",
+                        f"probe_success for {instance} is {metric.last:g}"
+                        + (" (was 1 earlier)" if was_up else ""),
+                    )
+                )
+
+    chosen: str | None = None
+    confidence = 0.0
+    if named:
+        chosen = max(named, key=lambda n: (len(named[n]), n in probes_down))
+        confidence = 0.8
+    elif hits and via_env:
+        ranked = sorted(
+            via_env,
+            key=lambda n: (n in probes_down, by_name[n].type == "ExternalName"),
+            reverse=True,
+        )
+        chosen = ranked[0]
+        confidence = 0.75 if len(via_env) == 1 or chosen in probes_down else 0.6
+    elif probes_down:
+        chosen = next(iter(probes_down))
+        confidence = 0.65
+    findings: list[Finding] = []
+    if chosen is not None:
+        svc = by_name[chosen]
+        if chosen in probes_down and (named or hits):
+            confidence += 0.1
+        if _workload_healthy(evidence):
+            confidence += 0.03
+        if svc.selector and svc.matching_pods == 0:
+            confidence = min(confidence, 0.6)  # nothing behind it: the network rule's case
+        if _policy_guards(evidence, svc) and any(
+            _TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
+        ):
+            confidence = min(confidence, 0.7)  # timeouts into a fenced service: network
+        facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
+        if not named.get(chosen):
+            facts[:0] = [item(h.source, h.line) for h in hits[:2]]
+        facts.append(_service_fact(svc))
+        owner = next((v for k, v in svc.annotations.items() if "owner" in k.lower()), None)
+        if owner:
+            facts.append(item(f"service/{svc.namespace}/{svc.name}", f"owner: {owner}"))
+        findings.append(
+            make_finding(
+                "dependency-failure",
+                Category.DEPENDENCY_FAILURE,
+                min(confidence, 0.93),
+                f"Calls from {_who(evidence)} to {svc.name}"
+                + (f" ({svc.external_name})" if svc.external_name else "")
+                + f" fail: {_line(facts[0].fact)}; escalate to the owner of {svc.name}.",
+                facts,
+                Action.ESCALATE,
+                ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                {"service": svc.name},
+            )
+        )
+        return findings
+    if not hits:
+        return []
+    dns = [h for h in hits if DNS_LOG.search(h.line)]
+    dns_service = next((s for s in evidence.services if s.name in ("kube-dns", "coredns")), None)
+    if dns and dns_service is not None and len(dns) == len(hits):
+        target = ObjectRef(kind="Service", namespace=dns_service.namespace, name=dns_service.name)
+        confidence = 0.55
+    else:
+        fallback = workload_ref(evidence)
+        if fallback is None or fallback.kind not in ACTION_TARGET_KINDS[Action.ESCALATE]:
+            return []
+        target = fallback
+        confidence = 0.5 if len(hits) >= 2 else 0.45
+    findings.append(
+        make_finding(
+            "dependency-failure",
+            Category.DEPENDENCY_FAILURE,
+            confidence,
+            f"{_who(evidence)} fails to reach a dependency: {_line(hits[-1].line)}.",
+            [item(h.source, h.line) for h in hits[:4]],
+            Action.ESCALATE,
+            target,
+            {},
+        )
+    )
+    return findings
+
+
+def _policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
+    """Whether a NetworkPolicy in the Service's namespace selects the pods behind it."""
+    return bool(svc.selector) and any(
+        p.namespace == svc.namespace
+        and all(svc.selector.get(k) == v for k, v in p.pod_selector.items())
+        and "Ingress" in p.policy_types
+        for p in evidence.network_policies
+    )
+
+
+def _line(text: str) -> str:
+    return text.strip()[:140]
+
+
+def _who(evidence: Evidence) -> str:
+    ref = workload_ref(evidence)
+    return ref.display() if ref is not None else "the workload"
+
+
+def _workload_healthy(evidence: Evidence) -> bool:
+    pods = [p for p in evidence.pods if p.containers]
+    return bool(pods) and all(
+        c.ready is not False and c.restart_count == 0
+        for p in pods
+        for c in p.containers
+        if not c.init
+    )
+
+
+def _service_fact(svc: ServiceEvidence) -> EvidenceItem:
+    if svc.type == "ExternalName":
+        return item(
+            f"service/{svc.namespace}/{svc.name}", f"ExternalName service -> {svc.external_name}"
+        )
+    return item(
+        f"service/{svc.namespace}/{svc.name}",
+        f"selector {svc.selector}, ready endpoints {svc.ready_endpoints}, "
+        f"not ready {svc.not_ready_endpoints}",
+    )
+
+
+# --- network ------------------------------------------------------------------------------
+
+
+def _selector_mismatch(svc: ServiceEvidence, pods: list[PodEvidence]) -> list[str]:
+    """Selector entries no pod carries, with the near-miss value a pod has instead."""
+    misses: list[str] = []
+    for key, value in svc.selector.items():
+        values = {p.labels.get(key) for p in pods} - {None}
+        if value in values:
+            continue
+        close = [v for v in values if v and SequenceMatcher(None, v, value).ratio() >= 0.6]
+        if close:
+            misses.append(f"{key}={value} but pods have {key}={sorted(close)[0]}")
+        elif values:
+            misses.append(f"{key}={value} but pods have {key}={sorted(v for v in values if v)[0]}")
+        else:
+            misses.append(f"{key}={value} but no pod has label {key}")
+    return misses
+
+
+def _related(svc: ServiceEvidence, evidence: Evidence, pods: list[PodEvidence]) -> bool:
+    workload = workload_ref(evidence)
+    if workload is not None and (svc.name == workload.name or workload.name in svc.name):
+        return True
+    if evidence.target is not None and evidence.target.kind == "Service":
+        return evidence.target.name == svc.name
+    shared = 0
+    for key, value in svc.selector.items():
+        for pod in pods:
+            other = pod.labels.get(key)
+            if other is not None and SequenceMatcher(None, other, value).ratio() >= 0.6:
+                shared += 1
+                break
+    return shared > 0 and shared == len(svc.selector)
+
+
+def _target_ports(svc: ServiceEvidence) -> list[str]:
+    ports: list[str] = []
+    for text in svc.ports:
+        match = re.search(r"->([\w-]+)", text)
+        if match:
+            ports.append(match.group(1))
+    return ports
+
+
+def check_network(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    ready_pods = [
+        p
+        for p in evidence.pods
+        if p.phase == "Running" and all(c.ready for c in p.containers if not c.init)
+    ]
+    for svc in evidence.services:
+        if svc.type == "ExternalName" or not svc.selector:
+            continue
+        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        same_ns = [p for p in evidence.pods if p.namespace == svc.namespace]
+        no_pods = svc.matching_pods == 0 or (
+            svc.matching_pods is None and not any(_selects(svc.selector, p.labels) for p in same_ns)
+        )
+        is_target = (
+            evidence.target is not None
+            and evidence.target.kind == "Service"
+            and evidence.target.name == svc.name
+            and evidence.target.namespace in (None, svc.namespace)
+        )
+        if is_target and svc.matching_pods == 0 and not same_ns:
+            # The alerting Service itself routes nowhere; no pod evidence to compare with.
+            findings.append(
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    0.85,
+                    f"Service {svc.namespace}/{svc.name} selects no pods (selector "
+                    f"{svc.selector}), so it has no endpoints.",
+                    [_service_fact(svc)],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            )
+            continue
+        if no_pods and same_ns and _related(svc, evidence, same_ns) and ready_pods:
+            misses = _selector_mismatch(svc, same_ns)
+            findings.append(
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    0.9 if misses else 0.8,
+                    f"Service {svc.namespace}/{svc.name} selects no pods "
+                    f"({'; '.join(misses) or 'selector ' + str(svc.selector)}), so it has no "
+                    "endpoints while the workload's pods are ready.",
+                    [_service_fact(svc)]
+                    + [item(f"service/{svc.namespace}/{svc.name}", m) for m in misses[:3]],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            )
+            continue
+        selected = [p for p in same_ns if _selects(svc.selector, p.labels)]
+        if not selected or not all(p in ready_pods for p in selected):
+            continue
+        declared = " ".join(c_port for p in selected for c in p.containers for c_port in c.ports)
+        wrong = [
+            t
+            for t in _target_ports(svc)
+            if declared and not re.search(rf"(^|[\s:]){re.escape(t)}([/:\s]|$)", declared)
+        ]
+        if wrong and svc.ready_endpoints != 0:
+            findings.append(
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    0.7,
+                    f"Service {svc.namespace}/{svc.name} targets port {', '.join(wrong)}, "
+                    f"which its pods do not expose ({declared}).",
+                    [
+                        _service_fact(svc),
+                        item(
+                            f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}"
+                        ),
+                    ],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            )
+    findings.extend(_unbacked_dependencies(evidence, {f.target.name for f in findings}))
+    findings.extend(_policy_findings(evidence))
+    return findings
+
+
+def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Finding]:
+    """Services the workload fails to call whose selector matches no pod at all: traffic is
+    routed nowhere (a selector typo, or labels changed under it)."""
+    own = _own_services(evidence)
+    candidates = [
+        s
+        for s in evidence.services
+        if s.selector and s.matching_pods == 0 and s.name not in own and s.name not in reported
+    ]
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for hit in _dependency_hits(evidence):
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, candidates)
+            if svc is None or svc.name in seen:
+                continue
+            seen.add(svc.name)
+            findings.append(
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    0.8,
+                    f"Service {svc.namespace}/{svc.name}, which {_who(evidence)} calls, "
+                    f"selects no pods (selector {svc.selector}), so calls to it fail.",
+                    [item(hit.source, hit.line), _service_fact(svc)],
+                    Action.FIX_NETWORK,
+                    ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                    {"service": svc.name},
+                )
+            )
+    return findings
+
+
+def _policy_findings(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    timeouts = grep_logs(evidence.logs, _TIMEOUT_LOG, limit=10)
+    dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=5)
+    timeout_services: set[str] = set()
+    for hit in timeouts:
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, evidence.services)
+            if svc is not None:
+                timeout_services.add(svc.name)
+    for policy in evidence.network_policies:
+        ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
+        source = f"networkpolicy/{policy.namespace}/{policy.name}"
+        facts = [
+            item(
+                source,
+                f"podSelector {policy.pod_selector or '{}'}; types "
+                f"{','.join(policy.policy_types)}; " + "; ".join(policy.rules[:3]),
+            )
+        ]
+        confidence = 0.0
+        why = ""
+        guarded = [
+            s
+            for s in evidence.services
+            if s.name in timeout_services
+            and s.namespace == policy.namespace
+            and s.selector
+            and all(s.selector.get(k) == v for k, v in policy.pod_selector.items())
+        ]
+        if policy.selects_target and "Ingress" in policy.policy_types and policy.ingress_rules == 0:
+            confidence, why = 0.8, "denies all ingress to the workload's pods"
+        elif (
+            policy.selects_target and "Egress" in policy.policy_types and (policy.egress_rules == 0)
+        ):
+            confidence, why = 0.8, "denies all egress from the workload's pods"
+            if dns_failures:
+                facts.append(item(dns_failures[0].source, dns_failures[0].line))
+                confidence += 0.05
+        elif guarded and "Ingress" in policy.policy_types:
+            confidence = 0.75
+            why = f"restricts ingress to {guarded[0].name}, which the workload times out calling"
+        elif policy.selects_target and timeouts:
+            confidence, why = 0.55, "selects the workload's pods while its connections time out"
+        if not confidence:
+            continue
+        if timeouts:
+            facts.append(item(timeouts[0].source, timeouts[0].line))
+            confidence += 0.05
+        findings.append(
+            make_finding(
+                "network",
+                Category.NETWORK,
+                min(confidence, 0.9),
+                f"NetworkPolicy {policy.namespace}/{policy.name} {why}.",
+                facts,
+                Action.FIX_NETWORK,
+                ref,
+                {"networkPolicy": policy.name},
+            )
+        )
+    return findings
+
+
+# --- certificate-expiry -------------------------------------------------------------------
+
+
+def _field(obj: GenericObjectEvidence, name: str) -> str | None:
+    name = name.lower()
+    return next((v for k, v in obj.fields.items() if k.lower().split(".")[-1] == name), None)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def check_certificate(evidence: Evidence) -> list[Finding]:
+    now = timestamp(evidence.collected_at)
+    certificates = [o for o in evidence.other_objects if o.ref.kind == "Certificate"]
+    findings: list[Finding] = []
+    for cert in certificates:
+        facts: list[EvidenceItem] = []
+        confidence = 0.0
+        source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
+        not_after = _parse_time(_field(cert, "notAfter"))
+        if not_after is not None:
+            hours = (timestamp(not_after) - now) / 3600
+            if hours <= 0:
+                confidence = 0.95
+                facts.append(
+                    item(source, f"notAfter {not_after.isoformat()}: expired {-hours:.0f}h ago")
+                )
+            elif hours <= 72:
+                confidence = 0.75
+                facts.append(
+                    item(source, f"notAfter {not_after.isoformat()}: expires in {hours:.0f}h")
+                )
+        elif _field(cert, "expired") == "true":
+            confidence = 0.95
+            facts.append(item(source, "certificate expired"))
+        ready = next((c for c in cert.conditions if c.type == "Ready"), None)
+        if ready is not None and ready.status != "True":
+            confidence = max(confidence, 0.8) + (0.03 if confidence else 0.0)
+            facts.append(item(source, f"Ready={ready.status} {ready.reason}: {ready.message}"))
+        if not confidence:
+            continue
+        findings.append(
+            make_finding(
+                "certificate-expiry",
+                Category.CERTIFICATE_EXPIRY,
+                min(confidence, 0.97),
+                f"Certificate {cert.ref.namespace}/{cert.ref.name}"
+                + (f" (secret {_field(cert, 'secretName')})" if _field(cert, "secretName") else "")
+                + f" is not valid: {facts[0].fact}.",
+                facts,
+                Action.RENEW_CERTIFICATE,
+                ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name),
+                {
+                    "certificate": cert.ref.name,
+                    **({"secret": s} if (s := _field(cert, "secretName")) else {}),
+                },
+            )
+        )
+    if findings:
+        return findings
+    hits = grep_logs(evidence.logs, CERT_LOG, limit=5)
+    expiring: list[tuple[str, float]] = []
+    for metric in metrics_named(
+        evidence, "probe_ssl_earliest_cert_expiry", "certmanager_certificate_expiration"
+    ):
+        if metric.last is None:
+            continue
+        # Templates subtract time() already; a raw series is an absolute timestamp.
+        remaining = metric.last if "time()" in metric.query else metric.last - now
+        days = remaining / 86400
+        if days <= 3:
+            expiring.append((_probe_instance(metric) or metric.query, days))
+    if not hits and not expiring:
+        return []
+    facts = [item(h.source, h.line) for h in hits[:3]]
+    facts += [item("metrics", f"certificate of {i} expires in {d:.1f} days") for i, d in expiring]
+    confidence = 0.85 if expiring and any(d <= 0 for _, d in expiring) else 0.8
+    target, action = _certificate_target(evidence, hits, [i for i, _ in expiring])
+    if target is None:
+        return []
+    if action is Action.ESCALATE:
+        confidence -= 0.1  # someone else's certificate: we can only hand it over
+    return [
+        make_finding(
+            "certificate-expiry",
+            Category.CERTIFICATE_EXPIRY,
+            confidence,
+            f"A TLS certificate has expired or is about to: {facts[0].fact[:140]}.",
+            facts,
+            action,
+            target,
+            {},
+        )
+    ]
+
+
+def _certificate_target(
+    evidence: Evidence, hits: list[LogHit], instances: list[str]
+) -> tuple[ObjectRef | None, Action]:
+    """The Secret holding the certificate when the evidence names one, else the Service whose
+    host presents it (escalate), else the workload."""
+    hosts = [h for hit in hits for h in hosts_in(hit.line)]
+    hosts += [h for i in instances for h in hosts_in(i) or [i]]
+    for host in hosts:
+        svc = service_for_host(host, evidence.services)
+        if svc is not None and svc.type == "ExternalName":
+            # Someone else's certificate: hand it to the owner of that endpoint.
+            return ObjectRef(
+                kind="Service", namespace=svc.namespace, name=svc.name
+            ), Action.ESCALATE
+    for obj in evidence.other_objects:
+        if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
+            return obj.ref, Action.RENEW_CERTIFICATE
+    for obj in evidence.other_objects:
+        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecrets")):
+            return (
+                ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
+                Action.RENEW_CERTIFICATE,
+            )
+    for pod in evidence.pods:
+        for ref in pod.config_refs:
+            if ref.kind == "Secret" and re.search(r"(?i)(tls|cert)", ref.name):
+                return (
+                    ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
+                    Action.RENEW_CERTIFICATE,
+                )
+    for host in hosts:
+        svc = service_for_host(host, evidence.services)
+        if svc is not None:
+            return ObjectRef(
+                kind="Service", namespace=svc.namespace, name=svc.name
+            ), Action.ESCALATE
+    workload = workload_ref(evidence)
+    if workload is not None:
+        return workload, Action.ESCALATE
+    return None, Action.ESCALATE
+
+
+NETWORK_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("dependency-failure", (Category.DEPENDENCY_FAILURE,), check_dependency),
+    Analyzer("network", (Category.NETWORK,), check_network),
+    Analyzer("certificate-expiry", (Category.CERTIFICATE_EXPIRY,), check_certificate),
+)

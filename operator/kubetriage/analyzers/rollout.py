@@ -1,0 +1,351 @@
+"""Workload-level analyzers: a new revision that broke a working workload (bad-rollout), and
+demand outgrowing capacity (resource-saturation: HPA at its maximum, traffic, queues).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    current_and_previous_revision,
+    item,
+    pod_revision,
+    pod_source,
+    timestamp,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, MetricSummary, PodEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+# A revision rolled out this long before the evidence counts as "the recent change".
+RECENT_ROLLOUT = timedelta(hours=6)
+
+_RATE_NAME = re.compile(
+    r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
+    r"throughput|traffic)"
+)
+_LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
+_ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
+_QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
+
+
+def _failing(pod: PodEvidence) -> bool:
+    if pod.phase in ("Pending", "Failed", "Unknown"):
+        return True
+    for container in pod.containers:
+        if container.init:
+            continue
+        if container.ready is False or container.state.state in ("waiting", "terminated"):
+            return True
+    return False
+
+
+def check_bad_rollout(evidence: Evidence) -> list[Finding]:
+    current, previous = current_and_previous_revision(evidence)
+    target = workload_ref(evidence)
+    if current is None or previous is None or target is None:
+        return []
+    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return []
+    new_pods = [p for p in evidence.pods if pod_revision(p, evidence) == current]
+    old_pods = [
+        p
+        for p in evidence.pods
+        if (r := pod_revision(p, evidence)) is not None and r.revision < current.revision
+    ]
+    new_failing = [p for p in new_pods if _failing(p)]
+    old_healthy = [p for p in old_pods if not _failing(p)]
+    old_failing = [p for p in old_pods if _failing(p)]
+    conditions = evidence.workload.conditions if evidence.workload else []
+    deadline = next(
+        (
+            c
+            for c in conditions
+            if c.type == "Progressing" and c.reason == "ProgressDeadlineExceeded"
+        ),
+        None,
+    )
+    errors_after = _errors_rose_after(evidence, current.created_at)
+    if not new_failing and deadline is None and not errors_after:
+        return []
+    if old_failing and not old_healthy:
+        return []  # the old revision fails too: the change is not what broke it
+    recent = current.created_at is not None and (
+        timestamp(evidence.collected_at) - timestamp(current.created_at)
+        <= RECENT_ROLLOUT.total_seconds()
+    )
+    previous_was_serving = bool(old_healthy) or previous.ready_replicas > 0
+    if new_failing and previous_was_serving:
+        confidence = 0.8
+    elif new_failing and recent:
+        confidence = 0.7
+    elif new_failing:
+        confidence = 0.45
+    elif errors_after and recent:
+        confidence = 0.7
+    else:
+        confidence = 0.6
+    if deadline is not None:
+        confidence += 0.05
+    changed = {
+        name: (previous.images.get(name), image)
+        for name, image in current.images.items()
+        if previous.images.get(name) not in (None, image)
+    }
+    if changed:
+        confidence += 0.03
+    specific = [p for p in new_failing if _specific_cause(p)]
+    if specific and len(specific) == len(new_failing):
+        # The image-pull or config-missing finding names what the new revision got wrong
+        # (and proposes the rollback itself); this stays a low-weight alternative.
+        confidence = min(confidence, 0.5)
+    facts: list[EvidenceItem] = [
+        item(
+            "revision",
+            f"revision {current.revision} ({current.name}) replaced revision "
+            f"{previous.revision} ({previous.name})"
+            + "".join(f"; {c}: {old} -> {new}" for c, (old, new) in changed.items()),
+        )
+    ]
+    if deadline is not None:
+        facts.append(
+            item(
+                f"{target.kind.lower()}/{target.namespace}/{target.name}",
+                f"Progressing=False ProgressDeadlineExceeded: {deadline.message or ''}",
+            )
+        )
+    facts.extend(item(pod_source(p), _pod_problem(p)) for p in new_failing[:3])
+    facts.extend(errors_after[:2])
+    if old_healthy:
+        facts.append(
+            item(
+                "revision",
+                f"{len(old_healthy)} pod(s) of revision {previous.revision} still ready",
+            )
+        )
+    return [
+        make_finding(
+            "bad-rollout",
+            Category.BAD_ROLLOUT,
+            min(confidence, 0.9),
+            f"Revision {current.revision} of {target.display()} fails "
+            f"({len(new_failing)} of {len(new_pods)} new pods unhealthy) while revision "
+            f"{previous.revision} worked; roll back to revision {previous.revision}.",
+            facts,
+            Action.ROLLBACK,
+            target,
+            {"revision": str(previous.revision)},
+        )
+    ]
+
+
+_SPECIFIC_WAITING = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+    }
+)
+
+
+def _specific_cause(pod: PodEvidence) -> bool:
+    return any(
+        c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING for c in pod.containers
+    )
+
+
+def _errors_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
+    """Error-rate series (5xx ratios...) that stepped up at or after the rollout."""
+    if rolled_out is None:
+        return []
+    facts: list[EvidenceItem] = []
+    for metric in evidence.metrics:
+        label = f"{metric.name} {metric.query}"
+        if not _ERROR_NAME.search(label) or not _is_rate(metric) or metric.last is None:
+            continue
+        growth = _growth(metric)
+        stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
+            rolled_out
+        )
+        if growth is not None and growth >= 2.0 and metric.last > 0 and stepped:
+            facts.append(
+                item(
+                    "metrics",
+                    f"{metric.name or metric.query} rose to {metric.last:g} after the rollout",
+                )
+            )
+    return facts
+
+
+def _pod_problem(pod: PodEvidence) -> str:
+    for container in pod.containers:
+        if container.state.state != "running" or container.ready is False:
+            reason = container.state.reason or container.state.state
+            return (
+                f"{container.name}: {reason}, ready={container.ready}, "
+                f"restarts {container.restart_count}"
+            )
+    return f"phase {pod.phase}"
+
+
+# --- resource-saturation ------------------------------------------------------------------
+
+
+def _is_rate(metric: MetricSummary) -> bool:
+    """Raw counters always rise; only rates (or gauges) say demand changed."""
+    counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
+    return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
+
+
+def _growth(metric: MetricSummary) -> float | None:
+    low = metric.first if metric.first is not None else metric.min
+    if metric.last is None or low is None:
+        return None
+    if low <= 0:
+        return math.inf if metric.last > 0 else None
+    return metric.last / low
+
+
+def check_saturation(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    workload = workload_ref(evidence)
+    for hpa in evidence.autoscalers:
+        current = max(hpa.current_replicas or 0, hpa.desired_replicas or 0)
+        limited = next(
+            (
+                c
+                for c in hpa.conditions
+                if c.type == "ScalingLimited"
+                and c.status == "True"
+                and (c.reason or "") in ("TooManyReplicas", "")
+            ),
+            None,
+        )
+        if hpa.max_replicas <= 0 or (current < hpa.max_replicas and limited is None):
+            continue
+        target = hpa.target or workload
+        if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        target = ObjectRef(
+            kind=target.kind, namespace=target.namespace or hpa.namespace, name=target.name
+        )
+        facts = [
+            item(
+                f"hpa/{hpa.namespace}/{hpa.name}",
+                f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
+                f"{hpa.desired_replicas}",
+            )
+        ]
+        if limited is not None:
+            facts.append(
+                item(
+                    f"hpa/{hpa.namespace}/{hpa.name}",
+                    f"ScalingLimited=True {limited.reason}: {limited.message or ''}",
+                )
+            )
+        findings.append(
+            make_finding(
+                "resource-saturation",
+                Category.RESOURCE_SATURATION,
+                0.85 if limited is not None else 0.8,
+                f"HorizontalPodAutoscaler {hpa.name} is at its maximum of {hpa.max_replicas} "
+                f"replicas for {target.display()}; demand exceeds capacity.",
+                facts,
+                Action.SCALE_OUT,
+                target,
+                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+            )
+        )
+    if findings:
+        return findings
+    for alert in evidence.alerts:
+        if (
+            alert.labels.get("alertname") == "KubeHpaMaxedOut"
+            and workload is not None
+            and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
+        ):
+            findings.append(
+                make_finding(
+                    "resource-saturation",
+                    Category.RESOURCE_SATURATION,
+                    0.75,
+                    f"The autoscaler of {workload.display()} is at its maximum replicas.",
+                    [item("alert", f"KubeHpaMaxedOut {alert.labels}")],
+                    Action.SCALE_OUT,
+                    workload,
+                    _scale_params(evidence, 2.0),
+                )
+            )
+            return findings
+    return _traffic_saturation(evidence, workload)
+
+
+def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
+    current = 1
+    if evidence.workload is not None:
+        current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
+    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
+
+
+def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
+    if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+        return []
+    if any(_failing(p) and any(c.restart_count > 0 for c in p.containers) for p in evidence.pods):
+        return []  # crashing pods are another analyzer's case, not demand
+    traffic: list[tuple[MetricSummary, float]] = []
+    strain: list[tuple[MetricSummary, float]] = []
+    queues: list[tuple[MetricSummary, float]] = []
+    for metric in evidence.metrics:
+        growth = _growth(metric)
+        if growth is None or not _is_rate(metric):
+            continue
+        label = f"{metric.name} {metric.query}"
+        if _QUEUE_NAME.search(label) and growth >= 2.0:
+            queues.append((metric, growth))
+        elif (_LATENCY_NAME.search(label) and growth >= 1.5) or (
+            _ERROR_NAME.search(label) and growth >= 2.0
+        ):
+            strain.append((metric, growth))
+        elif _RATE_NAME.search(label) and growth >= 1.5:
+            traffic.append((metric, growth))
+    if not traffic and not queues:
+        return []
+    confidence = 0.45
+    if traffic and strain:
+        confidence = 0.7
+    elif queues:
+        confidence = 0.6
+    facts = [
+        item("metrics", f"{m.name or m.query}: {m.first or m.min:g} -> {m.last:g} (x{g:.1f})")
+        for m, g in (traffic + queues + strain)[:5]
+        if m.last is not None
+    ]
+    factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=2.0)
+    return [
+        make_finding(
+            "resource-saturation",
+            Category.RESOURCE_SATURATION,
+            confidence,
+            f"Demand on {workload.display()} grew about {factor:.1f}x "
+            + ("and latency or errors rose with it" if strain else "")
+            + "; add replicas.",
+            facts,
+            Action.SCALE_OUT,
+            workload,
+            _scale_params(evidence, min(max(factor, 1.5), 4.0)),
+        )
+    ]
+
+
+ROLLOUT_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("bad-rollout", (Category.BAD_ROLLOUT,), check_bad_rollout),
+    Analyzer("resource-saturation", (Category.RESOURCE_SATURATION,), check_saturation),
+)

@@ -1,0 +1,389 @@
+"""Shared helpers for the deterministic analyzers: quantities, workload resolution, log,
+event and metric look-ups, and the log signatures several analyzers must agree on.
+
+Called only by the analyzer modules in this package. Everything here is a pure function of
+an ``Evidence`` (or of plain values); the compiled patterns are immutable constants.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ContainerEvidence,
+    ContainerState,
+    EventEvidence,
+    Evidence,
+    LogTail,
+    MetricSummary,
+    PodEvidence,
+    RevisionEvidence,
+    ServiceEvidence,
+)
+from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.vocabulary import WORKLOAD_KINDS
+
+MI = 1024.0**2
+GI = 1024.0**3
+
+_QUANTITY = re.compile(r"^\s*([0-9.]+(?:e[+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+_SUFFIXES: dict[str, float] = {
+    "": 1.0,
+    "m": 1e-3,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 1024.0,
+    "Mi": MI,
+    "Gi": GI,
+    "Ti": 1024.0**4,
+}
+# A ReplicaSet created by a Deployment is "<deployment>-<pod-template-hash>".
+_RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
+
+FACT_MAX = 300
+
+
+def parse_quantity(text: str | None) -> float | None:
+    """A Kubernetes quantity ("256Mi", "500m", "1.5Gi", "1e9") in base units, or None."""
+    if not text:
+        return None
+    match = _QUANTITY.match(text)
+    if not match or match.group(2) not in _SUFFIXES:
+        return None
+    try:
+        return float(match.group(1)) * _SUFFIXES[match.group(2)]
+    except ValueError:
+        return None
+
+
+def format_bytes(value: float) -> str:
+    """Human form of a byte count for summaries ("256Mi", "1.5Gi")."""
+    if value >= GI:
+        return f"{value / GI:.3g}Gi"
+    return f"{value / MI:.0f}Mi"
+
+
+def suggest_memory(limit_bytes: float, peak_bytes: float | None = None) -> str:
+    """About twice the current limit (or 1.5x the observed peak), rounded to a sensible unit:
+    a multiple of 64Mi below 1Gi, of 512Mi above."""
+    wanted = max(2.0 * limit_bytes, 1.5 * (peak_bytes or 0.0))
+    if wanted < GI:
+        return f"{math.ceil(wanted / (64 * MI)) * 64}Mi"
+    halves = math.ceil(wanted / (GI / 2))
+    return f"{halves // 2}Gi" if halves % 2 == 0 else f"{halves * 512}Mi"
+
+
+def suggest_cpu(limit_cores: float) -> str:
+    """Twice the current CPU limit: a multiple of 100m below one core, of 500m above."""
+    wanted = 2.0 * limit_cores
+    if wanted < 1.0:
+        return f"{math.ceil(wanted * 10) * 100}m"
+    halves = math.ceil(wanted * 2)
+    return str(halves // 2) if halves % 2 == 0 else f"{halves * 500}m"
+
+
+def clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def item(source: str, fact: str) -> EvidenceItem:
+    return EvidenceItem(source=source[:256], fact=clip(fact, FACT_MAX))
+
+
+def pod_source(pod: PodEvidence) -> str:
+    return f"pod/{pod.namespace}/{pod.name}"
+
+
+def log_source(log: LogTail) -> str:
+    return f"logs/{log.pod}/{log.container}"
+
+
+# --- workloads --------------------------------------------------------------------------
+
+
+def owner_workload(pod: PodEvidence) -> ObjectRef | None:
+    """The controller a pod belongs to, resolving a Deployment's ReplicaSet by name."""
+    owner = pod.owner
+    if owner is None:
+        return None
+    if owner.kind == "ReplicaSet":
+        match = _RS_HASH.match(owner.name)
+        if match:
+            return ObjectRef(kind="Deployment", namespace=pod.namespace, name=match["base"])
+        return ObjectRef(kind="ReplicaSet", namespace=pod.namespace, name=owner.name)
+    if owner.kind in WORKLOAD_KINDS:
+        return ObjectRef(kind=owner.kind, namespace=pod.namespace, name=owner.name)
+    return None
+
+
+def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRef | None:
+    """The workload a remediation should act on: the one the evidence was built around, else
+    the pod's controller, else the incident target when it is itself a workload."""
+    if pod is not None:
+        owned = owner_workload(pod)
+        if evidence.workload is not None:
+            ours = evidence.workload.ref
+            owner_name = pod.owner.name if pod.owner else None
+            # A pod of another workload (e.g. a dependency) must not be attributed to ours.
+            if (
+                owned is None
+                or owned.same_object(ours)
+                or any(r.name == owner_name for r in evidence.revisions)
+            ):
+                return ours
+        if owned is not None:
+            return owned
+    if evidence.workload is not None:
+        return evidence.workload.ref
+    if evidence.target is not None and evidence.target.kind in WORKLOAD_KINDS:
+        return evidence.target
+    for candidate in evidence.pods:
+        owned = owner_workload(candidate)
+        if owned is not None:
+            return owned
+    return None
+
+
+def workload_container(evidence: Evidence, name: str) -> ContainerEvidence | None:
+    """The workload's template container of that name (limits live there too)."""
+    if evidence.workload is None:
+        return None
+    return next((c for c in evidence.workload.containers if c.name == name), None)
+
+
+def iter_containers(
+    evidence: Evidence, *, include_init: bool = True
+) -> Iterator[tuple[PodEvidence, ContainerEvidence]]:
+    for pod in evidence.pods:
+        for container in pod.containers:
+            if include_init or not container.init:
+                yield pod, container
+
+
+def states(container: ContainerEvidence) -> list[ContainerState]:
+    """Current state first, then the last termination."""
+    found = [container.state]
+    if container.last_state is not None:
+        found.append(container.last_state)
+    return found
+
+
+def current_and_previous_revision(
+    evidence: Evidence,
+) -> tuple[RevisionEvidence | None, RevisionEvidence | None]:
+    """The current revision and the newest one before it (by revision number)."""
+    if not evidence.revisions:
+        return None, None
+    ordered = sorted(evidence.revisions, key=lambda r: r.revision)
+    current = next((r for r in ordered if r.current), None)
+    if current is None:
+        wanted = evidence.workload.revision if evidence.workload else None
+        current = next((r for r in ordered if r.revision == wanted), ordered[-1])
+    older = [r for r in ordered if r.revision < current.revision]
+    return current, (older[-1] if older else None)
+
+
+def pod_revision(pod: PodEvidence, evidence: Evidence) -> RevisionEvidence | None:
+    if pod.owner is None:
+        return None
+    return next((r for r in evidence.revisions if r.name == pod.owner.name), None)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def events_for(evidence: Evidence, *reasons: str) -> list[EventEvidence]:
+    wanted = {r.lower() for r in reasons}
+    return [e for e in evidence.events if e.reason.lower() in wanted]
+
+
+def event_fact(event: EventEvidence) -> str:
+    count = f" (x{event.count})" if event.count > 1 else ""
+    return f"{event.reason} on {event.involved.kind}/{event.involved.name}{count}: {event.message}"
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogHit:
+    log: LogTail
+    line: str
+    match: re.Match[str]
+
+    @property
+    def source(self) -> str:
+        return log_source(self.log)
+
+
+def grep_logs(
+    logs: Iterable[LogTail], pattern: re.Pattern[str], *, limit: int = 50
+) -> list[LogHit]:
+    hits: list[LogHit] = []
+    for log in logs:
+        for line in log.lines:
+            match = pattern.search(line)
+            if match:
+                hits.append(LogHit(log, line, match))
+                if len(hits) >= limit:
+                    return hits
+    return hits
+
+
+def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) -> list[LogTail]:
+    return [
+        log
+        for log in evidence.logs
+        if log.pod == pod.name
+        and log.namespace == pod.namespace
+        and (container is None or log.container == container)
+    ]
+
+
+# Missing or wrong configuration, as applications report it when they refuse to start.
+CONFIG_LOG = re.compile(
+    r"(?i)("
+    r"(env(ironment)?( variable| var)?|config(uration)? (key|value|option)|setting)\s+"
+    r"[\"'`]?(?P<var1>[A-Z][A-Z0-9_]{2,})[\"'`]?\s+(is\s+)?(not set|unset|missing|required|"
+    r"must be set|is empty|not defined|not found)"
+    r"|(missing|required)\s+(required\s+)?(env(ironment)?( variable| var)?|config(uration)?"
+    r"( key| value| option)?|setting)s?[:\s]+[\"'`]?(?P<var2>[A-Z][A-Z0-9_]{2,})"
+    r"|[\"'`]?(?P<var3>[A-Z][A-Z0-9_]{2,})[\"'`]?\s+(environment variable|env var)\s+"
+    r"(is\s+)?(not set|missing|required|must be set)"
+    r"|KeyError: '(?P<var4>[A-Z][A-Z0-9_]{2,})'"
+    r"|required key (?P<var5>[A-Z][A-Z0-9_]{2,}) missing value"
+    r"|(open|read|load(ing)?|stat)\s+(config(uration)?\s+(file\s+)?)?[\"']?(?P<path>/[\w./-]+"
+    r"\.(conf|cfg|ya?ml|json|toml|ini|properties|env))[\"']?:?\s+(no such file or directory|"
+    r"not found|does not exist)"
+    r"|config(uration)? file [\"']?(?P<path2>/[\w./-]+)[\"']? (not found|does not exist|"
+    r"is missing)"
+    r"|(failed to (parse|load|read) config(uration)?|invalid config(uration)?)"
+    r")"
+)
+
+# A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
+DEPENDENCY_LOG = re.compile(
+    r"(?i)("
+    r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
+    r"|i/o timeout|context deadline exceeded|timed? ?out (while |after |waiting )?"
+    r"(connecting|dialing|waiting for)|connect(ion)? timed? ?out|ETIMEDOUT|read timeout"
+    r"|no such host|NXDOMAIN|name or service not known|temporary failure in name resolution"
+    r"|could not resolve host|getaddrinfo|server misbehaving|ENOTFOUND"
+    r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"
+    r"|upstream connect error|no healthy upstream|bad gateway|service unavailable"
+    r"|gateway timeout|(status|code|status_code|http)[=: ]+\"?5\d\d\b|\b5\d\d (Service "
+    r"Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error)"
+    r"|circuit breaker( is)? open"
+    r")"
+)
+DNS_LOG = re.compile(
+    r"(?i)(no such host|NXDOMAIN|name or service not known|temporary failure in name "
+    r"resolution|could not resolve host|server misbehaving|ENOTFOUND|lookup \S+ on \S+:53)"
+)
+# An access-log style 5xx the workload itself served is not a failing dependency; require a
+# word saying *we* failed to get an answer.
+FAILURE_WORDS = re.compile(
+    r"(?i)(fail|error|err=|unavailable|upstream|refused|reset|timeout|timed out|unable|"
+    r"could not|cannot|giving up|abandon|retry|retrying)"
+)
+
+CRASH_LOG = re.compile(
+    r"(?i)(panic:|traceback \(most recent call last\)|\bfatal\b|segmentation fault|"
+    r"sigsegv|unhandled (exception|rejection)|uncaught exception|exception in thread|"
+    r"unknown (flag|option|argument|command)|flag provided but not defined|unrecognized "
+    r"(option|argument)|migration(s)? failed|failed to (run )?migrat|core dumped|"
+    r"exited with (code|status) [1-9]|\berror:)"
+)
+
+OOM_LOG = re.compile(
+    r"(?i)(java\.lang\.OutOfMemoryError|JavaScript heap out of memory|\bMemoryError\b|"
+    r"runtime: out of memory|fatal error: out of memory|cannot allocate memory|"
+    r"out of memory: killed process)"
+)
+
+DISK_FULL_LOG = re.compile(
+    r"(?i)(no space left on device|ENOSPC|disk (is )?full|could not extend file|"
+    r"disk quota exceeded|not enough (free )?(disk )?space|filesystem is full|"
+    r"database or disk is full)"
+)
+
+CERT_LOG = re.compile(
+    r"(?i)(x509: certificate has expired|certificate has expired|certificate is not yet "
+    r"valid|certificate expired|CERT_HAS_EXPIRED|certificate verify failed: certificate has "
+    r"expired|ssl certificate problem: certificate has expired|expired certificate|"
+    r"tls: expired certificate)"
+)
+
+_HOST_PATTERNS = (
+    re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][\w.-]*)"),
+    re.compile(r"(?i)\bdial (?:tcp|udp)\d? (?P<host>[a-z0-9][\w.-]*):\d+"),
+    re.compile(r"(?i)\blookup (?P<host>[a-z0-9][\w.-]*)"),
+    re.compile(
+        r"(?i)\b(?:host|hostname|upstream|server|addr|address|target|endpoint|to|at|url)"
+        r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"
+    ),
+    re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):\d{2,5}\b"),
+    re.compile(
+        r"(?i)\b(?:to|connect to|connecting to|calling|reach|from) \"?"
+        r"(?P<host>[a-z][\w-]*(?:\.[\w-]+)+)"
+    ),
+)
+
+
+def hosts_in(text: str) -> list[str]:
+    """Host names a line mentions (URLs, dial targets, host=..., name:port), in order."""
+    found: list[str] = []
+    for pattern in _HOST_PATTERNS:
+        for match in pattern.finditer(text):
+            host = match["host"].lower().rstrip(".")
+            if host not in found:
+                found.append(host)
+    return found
+
+
+def service_for_host(host: str, services: Iterable[ServiceEvidence]) -> ServiceEvidence | None:
+    """The Service a host name designates: its DNS names, or an ExternalName's target."""
+    host = host.lower().rstrip(".")
+    labels = host.split(".")
+    for svc in services:
+        if svc.external_name and host == svc.external_name.lower().rstrip("."):
+            return svc
+        if labels[0] != svc.name.lower():
+            continue
+        rest = labels[1:]
+        namespace = svc.namespace.lower()
+        # "svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.<cluster domain>"
+        if not rest or rest == [namespace] or rest[:2] == [namespace, "svc"]:
+            return svc
+    return None
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
+    """Metric summaries whose template name or query mentions any of these metric names."""
+    return [m for m in evidence.metrics if any(n in m.name or n in m.query for n in names)]
+
+
+def metric_is(metric: MetricSummary, name: str) -> bool:
+    return name in metric.name or name in metric.query
+
+
+def timestamp(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def pods_by_name(evidence: Evidence) -> dict[str, PodEvidence]:
+    return {p.name: p for p in evidence.pods}

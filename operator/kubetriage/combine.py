@@ -1,0 +1,345 @@
+"""Combine analyzer findings, the model's opinion and similar past incidents into one
+diagnosis with ranked, risk-rated remediations. Pure; called by ``kubetriage.pipeline``.
+
+The rules an SRE would want from an assistant:
+- the model cannot invent an action or a target: its remediations are kept only when the
+  action's target kind is allowed and the target is an object present in the evidence;
+- a high-confidence analyzer is not overruled by the model; the disagreement is shown;
+- a fix that worked for a similar past incident is a weighted vote, so a known fix ranks
+  higher, but memory alone never outranks strong live evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.diagnosis import Diagnosis, LLMUsage, Remediation, SimilarIncident
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion
+from kubetriage.models.vocabulary import (
+    ACTION_RISK,
+    ACTION_TARGET_KINDS,
+    WORKLOAD_KINDS,
+    Action,
+    Category,
+)
+from kubetriage.remediation.commands import render_command
+
+# A finding at or above this confidence is not overruled by the model.
+STRONG_ANALYZER = 0.85
+LLM_WEIGHT = 0.7
+MEMORY_WEIGHT = 0.35
+MAX_REMEDIATIONS = 5
+MAX_EVIDENCE = 15
+
+_TITLES: dict[Action, str] = {
+    Action.INCREASE_MEMORY: "Raise the memory limit of {target}",
+    Action.INCREASE_CPU: "Raise or remove the CPU limit of {target}",
+    Action.ROLLBACK: "Roll {target} back to its previous revision",
+    Action.RESTART: "Rolling restart of {target}",
+    Action.SCALE_OUT: "Scale out {target}",
+    Action.FIX_CONFIG: "Create or correct {target}",
+    Action.FIX_IMAGE: "Correct the image reference or pull secret of {target}",
+    Action.FIX_PROBE: "Correct the probe of {target}",
+    Action.FREE_CAPACITY: "Free capacity or fix the scheduling constraint for {target}",
+    Action.DRAIN_NODE: "Cordon and drain {target}",
+    Action.EXPAND_STORAGE: "Expand or free space on {target}",
+    Action.FIX_NETWORK: "Correct {target}",
+    Action.RENEW_CERTIFICATE: "Renew {target}",
+    Action.ESCALATE: "Escalate to the owner of {target}",
+}
+
+
+@dataclass
+class _Candidate:
+    action: Action
+    target: ObjectRef
+    score: float = 0.0
+    params: dict[str, str] = field(default_factory=dict)
+    rationale: str = ""
+    proposed_by: list[Literal["analyzer", "llm", "memory"]] = field(default_factory=list)
+    category: Category | None = None
+
+
+def known_objects(evidence: Evidence) -> set[str]:
+    """Keys of every object the evidence shows; model-proposed targets must be among them."""
+    refs: list[ObjectRef] = []
+    if evidence.target:
+        refs.append(evidence.target)
+    if evidence.workload:
+        refs.append(evidence.workload.ref)
+    refs += [ObjectRef(kind="Pod", namespace=p.namespace, name=p.name) for p in evidence.pods]
+    refs += [ObjectRef(kind="Node", name=n.name) for n in evidence.nodes]
+    refs += [
+        ObjectRef(kind="PersistentVolumeClaim", namespace=p.namespace, name=p.name)
+        for p in evidence.pvcs
+    ]
+    refs += [
+        ObjectRef(kind="Service", namespace=s.namespace, name=s.name) for s in evidence.services
+    ]
+    refs += [
+        ObjectRef(kind="NetworkPolicy", namespace=n.namespace, name=n.name)
+        for n in evidence.network_policies
+    ]
+    namespace = evidence.target.namespace if evidence.target else None
+    refs += [ObjectRef(kind="ConfigMap", namespace=namespace, name=n) for n in evidence.config_maps]
+    for pod in evidence.pods:
+        refs += [
+            ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
+            for ref in pod.config_refs
+        ]
+    refs += [o.ref for o in evidence.other_objects]
+    refs += [e.involved for e in evidence.events]
+    return {_key(ref) for ref in refs}
+
+
+def _key(ref: ObjectRef) -> str:
+    return f"{ref.kind}/{ref.namespace or ''}/{ref.name}"
+
+
+def _default_target(action: Action, evidence: Evidence) -> ObjectRef | None:
+    """Where a remediation acts when only the action is known (memory votes)."""
+    allowed = ACTION_TARGET_KINDS[action]
+    if evidence.workload and evidence.workload.ref.kind in allowed:
+        return evidence.workload.ref
+    if evidence.target and evidence.target.kind in allowed:
+        return evidence.target
+    return None
+
+
+def remediation_id(action: Action, target: ObjectRef) -> str:
+    digest = hashlib.sha256(f"{action.value}|{_key(target)}".encode()).hexdigest()
+    return f"{action.value}-{digest[:6]}"
+
+
+def _category_scores(
+    findings: list[Finding], opinion: ModelOpinion | None, similar: list[SimilarIncident]
+) -> dict[Category, float]:
+    """Noisy-OR of the independent votes for each category."""
+    votes: dict[Category, list[float]] = {}
+    for finding in findings:
+        votes.setdefault(finding.category, []).append(finding.confidence)
+    if opinion is not None:
+        votes.setdefault(opinion.category, []).append(opinion.confidence * LLM_WEIGHT)
+    for past in similar[:3]:
+        votes.setdefault(past.category, []).append(max(0.0, past.score) * MEMORY_WEIGHT)
+    scores: dict[Category, float] = {}
+    for category, values in votes.items():
+        remaining = 1.0
+        for value in values:
+            remaining *= 1.0 - min(max(value, 0.0), 0.99)
+        scores[category] = 1.0 - remaining
+    return scores
+
+
+def _choose_category(
+    findings: list[Finding], opinion: ModelOpinion | None, similar: list[SimilarIncident]
+) -> tuple[Category, float, str | None]:
+    scores = _category_scores(findings, opinion, similar)
+    if not scores:
+        return Category.UNKNOWN, 0.2, None
+    # Ties break on the vocabulary's order, so the input order never changes the answer.
+    order = {category: index for index, category in enumerate(Category)}
+    strongest = max(
+        findings, key=lambda f: (f.confidence, -order[f.category], f.analyzer), default=None
+    )
+    strongest_category = strongest.category if strongest else None
+    best = max(scores, key=lambda c: (round(scores[c], 9), c == strongest_category, -order[c]))
+    disagreement = None
+    if opinion is not None and strongest is not None and opinion.category != strongest.category:
+        if strongest.confidence >= STRONG_ANALYZER:
+            best = strongest.category
+            disagreement = (
+                f"The model said {opinion.category.value} ({opinion.confidence:.2f}); analyzer "
+                f"{strongest.analyzer} found {strongest.category.value} "
+                f"({strongest.confidence:.2f}), which is kept."
+            )
+        elif best == opinion.category:
+            disagreement = (
+                f"Analyzer {strongest.analyzer} suggested {strongest.category.value} "
+                f"({strongest.confidence:.2f}); the model's {opinion.category.value} "
+                f"({opinion.confidence:.2f}) was preferred."
+            )
+    return best, round(min(scores[best], 0.99), 3), disagreement
+
+
+def _collect_candidates(
+    category: Category,
+    findings: list[Finding],
+    opinion: ModelOpinion | None,
+    similar: list[SimilarIncident],
+    evidence: Evidence,
+) -> dict[str, _Candidate]:
+    candidates: dict[str, _Candidate] = {}
+
+    def add(
+        action: Action,
+        target: ObjectRef,
+        score: float,
+        source: Literal["analyzer", "llm", "memory"],
+        *,
+        params: dict[str, str] | None = None,
+        rationale: str = "",
+        from_category: Category | None = None,
+    ) -> None:
+        if target.kind not in ACTION_TARGET_KINDS[action]:
+            return
+        key = f"{action.value}|{_key(target)}"
+        candidate = candidates.setdefault(key, _Candidate(action=action, target=target))
+        candidate.score += score
+        if source not in candidate.proposed_by:
+            candidate.proposed_by.append(source)
+        if params and not candidate.params:
+            candidate.params = dict(params)
+        if rationale and not candidate.rationale:
+            candidate.rationale = rationale
+        if from_category and candidate.category is None:
+            candidate.category = from_category
+
+    for finding in findings:
+        # Remediations for the chosen category lead; others remain as alternatives.
+        weight = 1.0 if finding.category == category else 0.45
+        add(
+            finding.action,
+            finding.target,
+            finding.confidence * weight,
+            "analyzer",
+            params=finding.params,
+            rationale=finding.summary,
+            from_category=finding.category,
+        )
+
+    if opinion is not None:
+        known = known_objects(evidence)
+        analyzer_targets = {f.action: f.target for f in findings}
+        weight = LLM_WEIGHT * (1.0 if opinion.category == category else 0.5)
+        for rank, proposal in enumerate(opinion.remediations):
+            target = proposal.target
+            if _key(target) not in known:
+                # An unknown object: the model may have mistyped it or been steered by
+                # injected text. Re-target onto what an analyzer or the workload names.
+                fallback = analyzer_targets.get(proposal.action) or _default_target(
+                    proposal.action, evidence
+                )
+                if fallback is None:
+                    continue
+                target = fallback
+            add(
+                proposal.action,
+                target,
+                opinion.confidence * weight / (rank + 1),
+                "llm",
+                rationale=proposal.rationale,
+            )
+
+    for past in similar[:3]:
+        if past.action is None:
+            continue
+        analyzer_target = next((f.target for f in findings if f.action == past.action), None)
+        memory_target = analyzer_target or _default_target(past.action, evidence)
+        if memory_target is None:
+            continue
+        weight = MEMORY_WEIGHT * (1.0 if past.category == category else 0.4)
+        add(
+            past.action,
+            memory_target,
+            max(0.0, past.score) * weight,
+            "memory",
+            rationale=(
+                f"Resolved {past.name} ({past.category.value}) before: {past.resolution or ''}"
+            ),
+        )
+    return candidates
+
+
+def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.action.value, _key(c.target)))
+    result: list[Remediation] = []
+    for candidate in ranked[:MAX_REMEDIATIONS]:
+        result.append(
+            Remediation(
+                id=remediation_id(candidate.action, candidate.target),
+                action=candidate.action,
+                title=_TITLES[candidate.action].format(target=candidate.target.display())[:256],
+                description=candidate.rationale[:2048],
+                target=candidate.target,
+                command=render_command(candidate.action, candidate.target, candidate.params),
+                risk=ACTION_RISK[candidate.action],
+                proposed_by=sorted(set(candidate.proposed_by)),
+                score=round(candidate.score, 3),
+            )
+        )
+    return result
+
+
+def _evidence_items(
+    category: Category, findings: list[Finding], opinion: ModelOpinion | None
+) -> list[EvidenceItem]:
+    items: list[EvidenceItem] = []
+    seen: set[tuple[str, str]] = set()
+    ordered = sorted(findings, key=lambda f: (f.category != category, -f.confidence))
+    for finding in ordered:
+        for item in finding.evidence:
+            if (item.source, item.fact) not in seen:
+                seen.add((item.source, item.fact))
+                items.append(item)
+    if opinion is not None:
+        for fact in opinion.evidence:
+            if ("llm", fact) not in seen:
+                seen.add(("llm", fact))
+                items.append(EvidenceItem(source="llm", fact=fact[:1024]))
+    return items[:MAX_EVIDENCE]
+
+
+def combine(
+    *,
+    evidence: Evidence,
+    findings: list[Finding],
+    opinion: ModelOpinion | None,
+    llm: LLMUsage,
+    similar: list[SimilarIncident],
+) -> Diagnosis:
+    """The diagnosis for one incident. Deterministic for the same inputs."""
+    category, confidence, disagreement = _choose_category(findings, opinion, similar)
+    candidates = _collect_candidates(category, findings, opinion, similar, evidence)
+    if not candidates and category is Category.UNKNOWN:
+        target = _default_target(Action.ESCALATE, evidence)
+        if target is not None:
+            candidates["escalate"] = _Candidate(
+                action=Action.ESCALATE,
+                target=target,
+                score=0.1,
+                rationale="No analyzer or model found a cause; hand over with the evidence.",
+                proposed_by=["analyzer"],
+            )
+    remediations = _remediations(candidates.values())
+    top_finding = max(
+        (f for f in findings if f.category == category), key=lambda f: f.confidence, default=None
+    )
+    model_agrees = opinion is not None and opinion.category == category
+    if model_agrees and opinion is not None:
+        summary, root_cause = opinion.summary, opinion.root_cause or opinion.summary
+    elif top_finding is not None:
+        summary, root_cause = top_finding.summary, top_finding.summary
+    else:
+        summary = "No known failure pattern matched the evidence."
+        root_cause = ""
+    return Diagnosis(
+        summary=summary[:1024],
+        category=category,
+        confidence=confidence,
+        root_cause=root_cause[:4096],
+        evidence=_evidence_items(category, findings, opinion),
+        remediations=remediations,
+        similar_incidents=similar[:10],
+        analyzers=sorted({f.analyzer for f in findings}),
+        llm=llm,
+        disagreement=disagreement,
+    )
+
+
+__all__ = ["STRONG_ANALYZER", "WORKLOAD_KINDS", "combine", "known_objects", "remediation_id"]

@@ -1,0 +1,485 @@
+"""PromQL query templates for Prometheus evidence, and which of them apply to an incident.
+
+Pure data and pure functions; ``PrometheusEvidenceCollector`` calls ``build_scope`` and
+``select_queries`` and runs what they return. Templates use ``$name`` placeholders
+(``string.Template``) that are filled only with escaped values: label values come from
+alerts, which anyone able to reach the webhook can write, so every value is escaped for a
+PromQL string literal (and, for ``=~`` matchers, as a regular expression first). A template
+whose scope labels are unknown for this incident is skipped rather than run unscoped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from string import Template
+from urllib.parse import parse_qs, urlsplit
+
+from kubetriage.evidence.targets import _is_monitoring_name, _label
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+from kubetriage.models.vocabulary import Category
+
+ALERT_EXPR_NAME = "alert_expr"
+
+# Characters RE2 treats specially; Kubernetes names only ever contain "." and "-" of these
+# (and "-" is literal outside brackets), but alert labels are free text.
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def escape_label_value(value: str) -> str:
+    """Escape text for the inside of a double-quoted PromQL string literal."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def escape_regex(value: str) -> str:
+    """Escape text so an RE2 ``=~`` matcher matches it literally (before string escaping)."""
+    return _RE2_SPECIAL.sub(r"\\\1", value)
+
+
+@dataclass(frozen=True)
+class QueryTemplate:
+    """One PromQL template; ``requires`` lists the ``Scope`` fields it cannot run without."""
+
+    name: str
+    categories: tuple[Category, ...]
+    requires: frozenset[str]
+    promql: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the queries may be scoped by, raw (unescaped) as learnt from target and alerts.
+
+    ``pod_regex`` is already a regular expression (its literal parts escaped); all other
+    values are literal label values. ``dependency_hosts`` are hostnames the workload calls
+    (ExternalName Services, ingress hosts), used to find blackbox probes of them.
+    """
+
+    namespace: str | None = None
+    pod_regex: str | None = None
+    container: str | None = None
+    node: str | None = None
+    persistentvolumeclaim: str | None = None
+    deployment: str | None = None
+    statefulset: str | None = None
+    job: str | None = None
+    namespace_wide: bool = False
+    dependency_hosts: tuple[str, ...] = field(default_factory=tuple)
+
+    def known(self) -> frozenset[str]:
+        names = {
+            name
+            for name in (
+                "namespace",
+                "pod_regex",
+                "container",
+                "node",
+                "persistentvolumeclaim",
+                "deployment",
+                "statefulset",
+                "job",
+            )
+            if getattr(self, name)
+        }
+        if self.namespace_wide:
+            names.add("namespace_wide")
+        if self.dependency_hosts:
+            names.add("dependency_hosts")
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
+class RenderedQuery:
+    name: str
+    promql: str
+    categories: tuple[Category, ...] = ()
+
+
+# Container matcher used by every per-container template: the alert's container when known,
+# otherwise any real container (cAdvisor's pod-level cgroup has container="", and "POD" is
+# the pause container).
+_CONTAINERS = 'container=~"$container_regex",container!="",container!="POD"'
+_POD = 'namespace="$namespace",pod=~"$pod_regex"'
+_POD_CONTAINERS = f"{_POD},{_CONTAINERS}"
+_JOB = 'namespace="$namespace",job=~"$job_regex"'
+_POD_SET = frozenset({"namespace", "pod_regex"})
+_JOB_SET = frozenset({"namespace", "job"})
+
+_C = Category
+TEMPLATES: tuple[QueryTemplate, ...] = (
+    # --- memory -----------------------------------------------------------------------
+    QueryTemplate(
+        "memory_working_set_bytes",
+        (_C.OOM_KILLED, _C.RESOURCE_SATURATION),
+        _POD_SET,
+        f"max by (pod, container) (container_memory_working_set_bytes{{{_POD_CONTAINERS}}})",
+        "working set per container (what the OOM killer compares to the limit)",
+    ),
+    QueryTemplate(
+        "memory_limit_bytes",
+        (_C.OOM_KILLED,),
+        _POD_SET,
+        "max by (pod, container) (kube_pod_container_resource_limits"
+        f'{{{_POD_CONTAINERS},resource="memory"}})',
+    ),
+    QueryTemplate(
+        "memory_working_set_vs_limit",
+        (_C.OOM_KILLED,),
+        _POD_SET,
+        f"max by (pod, container) (container_memory_working_set_bytes{{{_POD_CONTAINERS}}})"
+        " / on (pod, container) max by (pod, container) (kube_pod_container_resource_limits"
+        f'{{{_POD_CONTAINERS},resource="memory"}})',
+        "1.0 means at the limit",
+    ),
+    QueryTemplate(
+        "last_terminated_oomkilled",
+        (_C.OOM_KILLED,),
+        _POD_SET,
+        "max by (pod, container) (kube_pod_container_status_last_terminated_reason"
+        f'{{{_POD_CONTAINERS},reason="OOMKilled"}})',
+    ),
+    # --- restarts and waiting ---------------------------------------------------------
+    QueryTemplate(
+        "container_restarts",
+        (_C.CRASH_LOOP, _C.OOM_KILLED, _C.PROBE_FAILURE),
+        _POD_SET,
+        f"max by (pod, container) (kube_pod_container_status_restarts_total{{{_POD_CONTAINERS}}})",
+    ),
+    QueryTemplate(
+        "container_restarts_increase_15m",
+        (_C.CRASH_LOOP, _C.OOM_KILLED, _C.PROBE_FAILURE),
+        _POD_SET,
+        "sum by (pod, container) (increase(kube_pod_container_status_restarts_total"
+        f"{{{_POD_CONTAINERS}}}[15m]))",
+    ),
+    QueryTemplate(
+        "container_waiting_reason",
+        (_C.CRASH_LOOP, _C.IMAGE_PULL, _C.CONFIG_MISSING),
+        _POD_SET,
+        "max by (pod, container, reason) (kube_pod_container_status_waiting_reason"
+        f"{{{_POD_CONTAINERS}}}) > 0",
+    ),
+    QueryTemplate(
+        "pod_pending",
+        (_C.UNSCHEDULABLE,),
+        _POD_SET,
+        f'max by (pod) (kube_pod_status_phase{{{_POD},phase="Pending"}})',
+    ),
+    # --- CPU --------------------------------------------------------------------------
+    QueryTemplate(
+        "cpu_usage_cores",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION),
+        _POD_SET,
+        "sum by (pod, container) (rate(container_cpu_usage_seconds_total"
+        f"{{{_POD_CONTAINERS}}}[5m]))",
+    ),
+    QueryTemplate(
+        "cpu_limit_cores",
+        (_C.CPU_THROTTLING,),
+        _POD_SET,
+        "max by (pod, container) (kube_pod_container_resource_limits"
+        f'{{{_POD_CONTAINERS},resource="cpu"}})',
+    ),
+    QueryTemplate(
+        "cpu_throttled_ratio",
+        (_C.CPU_THROTTLING,),
+        _POD_SET,
+        "sum by (pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        f"{{{_POD_CONTAINERS}}}[5m])) / sum by (pod, container) "
+        f"(rate(container_cpu_cfs_periods_total{{{_POD_CONTAINERS}}}[5m]))",
+        "share of CFS periods in which the container was throttled",
+    ),
+    # --- HTTP (the service's own metrics, by scrape job) -----------------------------
+    QueryTemplate(
+        "http_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        f'sum(rate(http_requests_total{{{_JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_5xx_ratio_status_label",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        f'sum(rate(http_requests_total{{{_JOB},status=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_server_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # Micrometer (Spring Boot) names and labels.
+        f'sum(rate(http_server_requests_seconds_count{{{_JOB},status=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_requests_seconds_count{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "otel_http_server_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # OpenTelemetry semantic conventions, as exported to Prometheus.
+        "sum(rate(http_server_request_duration_seconds_count"
+        f'{{{_JOB},http_response_status_code=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_request_duration_seconds_count{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_latency_p99_seconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket"
+        f"{{{_JOB}}}[5m])))",
+    ),
+    QueryTemplate(
+        "otel_http_server_latency_p99_seconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        "histogram_quantile(0.99, sum by (le) (rate("
+        f"http_server_request_duration_seconds_bucket{{{_JOB}}}[5m])))",
+    ),
+    # --- storage ----------------------------------------------------------------------
+    QueryTemplate(
+        "volume_used_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        "max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes"
+        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})'
+        " / max by (persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes"
+        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})',
+    ),
+    QueryTemplate(
+        "volume_inodes_used_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        "max by (persistentvolumeclaim) (kubelet_volume_stats_inodes_used"
+        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})'
+        " / max by (persistentvolumeclaim) (kubelet_volume_stats_inodes"
+        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})',
+    ),
+    # --- replicas ---------------------------------------------------------------------
+    QueryTemplate(
+        "deployment_replicas_available",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        'max(kube_deployment_status_replicas_available{namespace="$namespace",'
+        'deployment="$deployment"})',
+    ),
+    QueryTemplate(
+        "deployment_replicas_desired",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        'max(kube_deployment_spec_replicas{namespace="$namespace",deployment="$deployment"})',
+    ),
+    QueryTemplate(
+        "deployment_replicas_updated",
+        (_C.BAD_ROLLOUT, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        'max(kube_deployment_status_replicas_updated{namespace="$namespace",'
+        'deployment="$deployment"})',
+    ),
+    QueryTemplate(
+        "statefulset_replicas_ready",
+        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
+        frozenset({"namespace", "statefulset"}),
+        'max(kube_statefulset_status_replicas_ready{namespace="$namespace",'
+        'statefulset="$statefulset"})',
+    ),
+    QueryTemplate(
+        "statefulset_replicas_desired",
+        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
+        frozenset({"namespace", "statefulset"}),
+        'max(kube_statefulset_replicas{namespace="$namespace",statefulset="$statefulset"})',
+    ),
+    # --- nodes ------------------------------------------------------------------------
+    QueryTemplate(
+        "node_condition_true",
+        (_C.NODE_FAILURE,),
+        frozenset({"node"}),
+        'max by (condition) (kube_node_status_condition{node="$node",status="true"})',
+        "1 while the condition (Ready, MemoryPressure, DiskPressure...) holds",
+    ),
+    QueryTemplate(
+        "node_unschedulable",
+        (_C.NODE_FAILURE, _C.UNSCHEDULABLE),
+        frozenset({"node"}),
+        'max(kube_node_spec_unschedulable{node="$node"})',
+    ),
+    # --- probes and certificates ------------------------------------------------------
+    QueryTemplate(
+        "probe_success",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK, _C.PROBE_FAILURE),
+        frozenset({"namespace"}),
+        'min by (job, instance) (probe_success{namespace="$namespace"})',
+    ),
+    QueryTemplate(
+        "dependency_probe_success",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
+        frozenset({"dependency_hosts"}),
+        # Blackbox "instance" is a URL or host[:port] of the probed dependency.
+        'min by (job, instance) (probe_success{instance=~"(https?://)?($hosts)([:/].*)?"})',
+    ),
+    QueryTemplate(
+        "failing_probes",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
+        # Unscoped, so only for namespace-wide incidents where nothing narrower is known:
+        # blackbox probes of external dependencies carry no namespace label.
+        frozenset({"namespace_wide"}),
+        "min by (job, instance) (probe_success) and on (job, instance)"
+        " (min by (job, instance) (min_over_time(probe_success[$window] @ end())) < 1)",
+        "probes that failed at least once in the window, over the whole window",
+    ),
+    QueryTemplate(
+        "probe_ssl_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"dependency_hosts"}),
+        "min by (instance) (probe_ssl_earliest_cert_expiry"
+        '{instance=~"(https?://)?($hosts)([:/].*)?"}) - time()',
+    ),
+    QueryTemplate(
+        "expiring_probe_certificates_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"namespace_wide"}),
+        "(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < 14 * 86400",
+        "certificates seen by blackbox probes that expire within 14 days",
+    ),
+    QueryTemplate(
+        "certmanager_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"namespace"}),
+        "min by (name) (certmanager_certificate_expiration_timestamp_seconds"
+        '{namespace="$namespace"}) - time()',
+    ),
+)
+
+
+# Pod name patterns per owner kind: controllers append a 5-character random suffix, and a
+# Deployment's ReplicaSet adds the pod-template hash (up to 10 characters) before it, so
+# "checkout" does not match the pods of "checkout-db".
+_POD_SUFFIX: dict[str, str] = {
+    "Deployment": "-[a-z0-9]{1,10}-[a-z0-9]{5}",
+    "ReplicaSet": "-[a-z0-9]{5}",
+    "StatefulSet": "-[0-9]+",
+    "DaemonSet": "-[a-z0-9]{5}",
+    "Job": "-[a-z0-9]{5}",
+    "CronJob": "-[0-9]+-[a-z0-9]{5}",
+}
+
+
+def _first_label(alerts: Sequence[Alert], name: str) -> str | None:
+    for alert in alerts:
+        value = _label(alert.labels, name)
+        if value is not None:
+            return value
+    return None
+
+
+def build_scope(
+    target: ObjectRef | None,
+    alerts: Sequence[Alert],
+    dependency_hosts: Sequence[str] = (),
+) -> Scope:
+    """What the incident's queries can be scoped by: the target first, then alert labels."""
+    namespace = target.namespace if target is not None else None
+    if target is not None and target.kind == "Namespace":
+        namespace = target.name
+    namespace = namespace or _first_label(alerts, "namespace")
+
+    pod_regex: str | None = None
+    deployment = statefulset = node = pvc = None
+    if target is not None:
+        if target.kind == "Pod":
+            pod_regex = escape_regex(target.name)
+        elif target.kind in _POD_SUFFIX:
+            pod_regex = escape_regex(target.name) + _POD_SUFFIX[target.kind]
+        deployment = target.name if target.kind == "Deployment" else None
+        statefulset = target.name if target.kind == "StatefulSet" else None
+        node = target.name if target.kind == "Node" else None
+        pvc = target.name if target.kind == "PersistentVolumeClaim" else None
+    alert_pod = _first_label(alerts, "pod")
+    if pod_regex is None and alert_pod is not None:
+        pod_regex = escape_regex(alert_pod)
+
+    job = _first_label(alerts, "job")
+    if job is not None and _is_monitoring_name(job):
+        job = None
+    if job is None and target is not None and target.kind in {"Deployment", "StatefulSet"}:
+        # Scrape jobs are usually named after the Service, which usually matches the workload.
+        job = target.name
+    if job is None and target is not None and target.kind == "Service":
+        job = target.name
+
+    return Scope(
+        namespace=namespace,
+        pod_regex=pod_regex,
+        container=_first_label(alerts, "container"),
+        node=node or _first_label(alerts, "node"),
+        persistentvolumeclaim=pvc or _first_label(alerts, "persistentvolumeclaim"),
+        deployment=deployment or _first_label(alerts, "deployment"),
+        statefulset=statefulset or _first_label(alerts, "statefulset"),
+        job=job,
+        namespace_wide=target is None or target.kind == "Namespace",
+        dependency_hosts=tuple(dict.fromkeys(h.strip() for h in dependency_hosts if h.strip())),
+    )
+
+
+def _go_duration(window: timedelta) -> str:
+    return f"{max(1, int(window.total_seconds()))}s"
+
+
+def render(template: QueryTemplate, scope: Scope, window: timedelta) -> str:
+    """Fill a template's placeholders with escaped values from ``scope``."""
+    job = scope.job or ""
+    values = {
+        "namespace": escape_label_value(scope.namespace or ""),
+        "pod_regex": escape_label_value(scope.pod_regex or ".+"),
+        "container_regex": escape_label_value(
+            escape_regex(scope.container) if scope.container else ".+"
+        ),
+        "node": escape_label_value(scope.node or ""),
+        "persistentvolumeclaim": escape_label_value(scope.persistentvolumeclaim or ""),
+        "deployment": escape_label_value(scope.deployment or ""),
+        "statefulset": escape_label_value(scope.statefulset or ""),
+        # Prometheus Operator names jobs "<namespace>/<name>" for Pod/ServiceMonitors.
+        "job_regex": escape_label_value(f"(.+/)?{escape_regex(job.rsplit('/', 1)[-1])}"),
+        "hosts": escape_label_value("|".join(escape_regex(h) for h in scope.dependency_hosts)),
+        "window": _go_duration(window),
+    }
+    return Template(template.promql).substitute(values)
+
+
+def select_queries(
+    scope: Scope,
+    window: timedelta,
+    templates: Sequence[QueryTemplate] = TEMPLATES,
+) -> list[RenderedQuery]:
+    """The templates whose required scope is known, rendered, in template order."""
+    known = scope.known()
+    return [
+        RenderedQuery(name=t.name, promql=render(t, scope, window), categories=t.categories)
+        for t in templates
+        if t.requires <= known
+    ]
+
+
+def alert_expression(generator_url: str | None) -> str | None:
+    """The PromQL behind an alert, from its ``generatorURL`` (``/graph?g0.expr=...``)."""
+    if not generator_url:
+        return None
+    query = parse_qs(urlsplit(generator_url).query)
+    expressions = query.get("g0.expr")
+    if not expressions:
+        return None
+    expression = expressions[0].strip()
+    return expression or None
+
+
+def alert_queries(alerts: Sequence[Alert]) -> list[RenderedQuery]:
+    """The alerts' own expressions (deduplicated), each run as an ``alert_expr`` query."""
+    seen: list[str] = []
+    for alert in alerts:
+        expression = alert_expression(alert.generator_url)
+        if expression is not None and expression not in seen:
+            seen.append(expression)
+    return [RenderedQuery(name=ALERT_EXPR_NAME, promql=expr) for expr in seen]

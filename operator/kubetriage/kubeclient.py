@@ -1,0 +1,26 @@
+"""Build the one ``kubernetes`` API client the process uses: from a kubeconfig path when
+given, from the in-cluster service account when running in a pod, else from the default
+kubeconfig. Called once at startup by the CLI; the client is passed down from there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+
+def api_client(
+    kubeconfig: str | Path | None = None, *, context: str | None = None
+) -> k8s.ApiClient:
+    configuration = k8s.Configuration()
+    if kubeconfig is not None:
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig), context=context, client_configuration=configuration
+        )
+    elif os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        k8s_config.load_kube_config(context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return k8s.ApiClient(configuration)

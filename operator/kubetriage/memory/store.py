@@ -1,0 +1,632 @@
+"""Incident memory: resolved past incidents in a Qdrant collection, searched by similarity.
+
+Opened once at startup (``IncidentMemory.from_settings``) and used by the diagnosis
+pipeline (``search`` before asking the model; ``store`` when an Incident is resolved) and by
+the CLI importers. Every method is synchronous and serialised by an instance lock: async
+callers run them with ``asyncio.to_thread``.
+
+Same code for the embedded on-disk mode (``path``, the default deployment) and a Qdrant
+server (``url``). Design points:
+
+* Schema metadata (schema version, embedding ``model_id``, dimension) lives in the
+  collection's own metadata (``create_collection(metadata=...)``, qdrant-client >= 1.16 and
+  Qdrant server >= 1.16). Opening a collection written with another model or dimension
+  raises ``EmbeddingMismatchError``: vectors of two models are never mixed.
+* Layout v0 (the first prototype) kept that metadata in a sentinel point with a fixed id
+  and stored ``incident`` / ``action`` instead of ``name`` / ``actions``; ``_migrate_v0``
+  rewrites it in place. A collection newer than this code is refused.
+* Point ids are ``uuid5(cluster, incident name)``: storing the same incident again updates
+  it (feedback arriving twice, a corrected category) instead of adding a duplicate.
+* Cluster / namespace preference is a small additive boost on top of the cosine score,
+  over the union of a global query and a query restricted to the preferred cluster or
+  namespace: a near-identical incident from another cluster still beats a vaguely similar
+  one from this cluster, and preferred candidates are never crowded out of the pool.
+* Every free-text field and the embedded text pass through the injected ``redact``
+  function before anything is written (or, for a query, embedded).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import portalocker
+import yaml
+from pydantic import BaseModel, ValidationError
+from qdrant_client import QdrantClient
+from qdrant_client.http import models as qm
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from kubetriage.memory.canonical import canonical_text, parts_from_case
+from kubetriage.memory.embeddings import Embedder
+from kubetriage.memory.records import SCHEMA_VERSION, MemoryRecord, SimilarMatch, record_from_case
+from kubetriage.models.case import Case
+from kubetriage.models.vocabulary import Category
+from kubetriage.settings import Settings
+
+DEFAULT_COLLECTION = "kubetriage-incidents"
+# Namespace of the deterministic point ids; fixed forever, or re-stores would duplicate.
+POINT_ID_NAMESPACE = uuid.UUID("6f1c3f4e-2b7a-5d0e-9c84-1a2b3c4d5e6f")
+# Layout v0's sentinel point holding the metadata (see the module docstring).
+V0_META_POINT_ID = "00000000-0000-0000-0000-000000000000"
+META_SCHEMA = "kubetriage_schema_version"
+META_MODEL = "embedding_model_id"
+META_DIMENSION = "embedding_dimension"
+# Keyword/bool payload fields searches and stats filter on (server mode only: local mode
+# scans every point anyway and warns that indexes have no effect).
+INDEXED_FIELDS: tuple[tuple[str, qm.PayloadSchemaType], ...] = (
+    ("name", qm.PayloadSchemaType.KEYWORD),
+    ("category", qm.PayloadSchemaType.KEYWORD),
+    ("cluster", qm.PayloadSchemaType.KEYWORD),
+    ("namespace", qm.PayloadSchemaType.KEYWORD),
+    ("workload", qm.PayloadSchemaType.KEYWORD),
+    ("helpful", qm.PayloadSchemaType.BOOL),
+    ("resolved", qm.PayloadSchemaType.BOOL),
+)
+_SCROLL_PAGE = 256
+_UPSERT_BATCH = 256
+
+_TRANSPORT_ERRORS = (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError)
+
+
+class IncidentMemoryError(RuntimeError):
+    """Base class of incident memory errors."""
+
+
+class MemoryUnavailableError(IncidentMemoryError):
+    """Qdrant cannot be reached or the local storage cannot be opened; the pipeline reports
+    it as a condition and diagnoses without memory."""
+
+
+class EmbeddingMismatchError(IncidentMemoryError):
+    """The collection holds vectors of another embedding model or dimension."""
+
+
+class SchemaVersionError(IncidentMemoryError):
+    """The collection's layout is unknown or newer than this code."""
+
+
+class MemoryStats(BaseModel):
+    count: int
+    by_category: dict[str, int]
+    model_id: str
+    dimension: int
+    schema_version: int
+    location: str
+    collection: str
+
+
+def point_id(name: str, cluster: str) -> str:
+    """Deterministic id: one point per (cluster, incident name)."""
+    return str(uuid.uuid5(POINT_ID_NAMESPACE, f"{cluster}\x1f{name}"))
+
+
+class IncidentMemory:
+    """Resolved past incidents in Qdrant, searched by embedding similarity.
+
+    Exactly one of ``path`` (embedded on-disk mode), ``url`` (Qdrant server) or
+    ``location=":memory:"`` (throwaway, tests) selects the storage. ``redact`` is required:
+    it is applied to every free-text field and to the embedded text before upserting.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        redact: Callable[[str], str],
+        path: Path | str | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        location: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        timeout_seconds: float = 5.0,
+        same_cluster_boost: float = 0.03,
+        same_namespace_boost: float = 0.02,
+    ) -> None:
+        if sum(x is not None for x in (path, url, location)) != 1:
+            raise ValueError("give exactly one of path, url or location")
+        self._embedder = embedder
+        self._redact = redact
+        self._collection = collection
+        self._cluster_boost = same_cluster_boost
+        self._namespace_boost = same_namespace_boost
+        self._lock = threading.Lock()
+        self._local = url is None
+        self._location = str(path) if path is not None else (url or str(location))
+        self._client = self._connect(path, url, api_key, location, timeout_seconds)
+        try:
+            self._schema_version = self._open_collection()
+        except BaseException:
+            self._client.close()
+            raise
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, embedder: Embedder, redact: Callable[[str], str]
+    ) -> IncidentMemory:
+        """The server when ``qdrant_url`` is set, else the on-disk store at ``qdrant_path``."""
+        if settings.qdrant_url:
+            key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+            return cls(embedder, redact=redact, url=settings.qdrant_url, api_key=key)
+        if settings.qdrant_path is not None:
+            return cls(embedder, redact=redact, path=settings.qdrant_path)
+        raise MemoryUnavailableError(
+            "incident memory is enabled but neither KUBETRIAGE_QDRANT_PATH nor "
+            "KUBETRIAGE_QDRANT_URL is set"
+        )
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def _connect(
+        self,
+        path: Path | str | None,
+        url: str | None,
+        api_key: str | None,
+        location: str | None,
+        timeout_seconds: float,
+    ) -> QdrantClient:
+        try:
+            if url is not None:
+                client = QdrantClient(
+                    url=url,
+                    api_key=api_key,
+                    timeout=max(1, math.ceil(timeout_seconds)),
+                    # The version probe warns instead of failing; our own probe below fails.
+                    check_compatibility=False,
+                )
+            elif path is not None:
+                _check_not_locked(Path(path))
+                # The lock makes cross-thread use safe; SQLite's own check would refuse
+                # calls from asyncio.to_thread's worker threads.
+                client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
+            else:
+                client = QdrantClient(location=location, force_disable_check_same_thread=True)
+        except RuntimeError as exc:  # local mode: storage folder locked by another client
+            raise MemoryUnavailableError(
+                f"incident memory at {path} is in use by another process ({exc}); "
+                "local mode allows one process at a time, use a Qdrant server to share it"
+            ) from exc
+        except OSError as exc:
+            raise MemoryUnavailableError(
+                f"incident memory storage {path} cannot be opened: {exc}"
+            ) from exc
+        try:
+            client.collection_exists(self._collection)
+        except _TRANSPORT_ERRORS as exc:
+            client.close()
+            raise MemoryUnavailableError(
+                f"Qdrant at {self._location} is unreachable: {_reason(exc)}"
+            ) from exc
+        return client
+
+    def _open_collection(self) -> int:
+        """Create, check or migrate the collection; returns its schema version."""
+        try:
+            if not self._client.collection_exists(self._collection):
+                self._create_collection()
+                return SCHEMA_VERSION
+            info = self._client.get_collection(self._collection)
+            metadata = dict(info.config.metadata or {})
+            version = metadata.get(META_SCHEMA)
+            if version is None:
+                return self._open_unversioned(info)
+            if not isinstance(version, int) or version > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"collection {self._collection!r} at {self._location} has schema version "
+                    f"{version!r}, newer than this kubetriage understands ({SCHEMA_VERSION}); "
+                    "upgrade kubetriage or use another collection"
+                )
+            self._check_model(
+                str(metadata.get(META_MODEL)), _int(metadata.get(META_DIMENSION)), info
+            )
+            return version
+        except _TRANSPORT_ERRORS as exc:
+            raise MemoryUnavailableError(
+                f"Qdrant at {self._location} failed while opening {self._collection!r}: "
+                f"{_reason(exc)}"
+            ) from exc
+
+    def _create_collection(self) -> None:
+        self._client.create_collection(
+            self._collection,
+            vectors_config=qm.VectorParams(
+                size=self._embedder.dimension, distance=qm.Distance.COSINE
+            ),
+            metadata=self._metadata(),
+        )
+        self._create_indexes()
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            META_SCHEMA: SCHEMA_VERSION,
+            META_MODEL: self._embedder.model_id,
+            META_DIMENSION: self._embedder.dimension,
+        }
+
+    def _create_indexes(self) -> None:
+        if self._local:
+            return
+        for field, schema in INDEXED_FIELDS:
+            self._client.create_payload_index(self._collection, field, field_schema=schema)
+
+    def _open_unversioned(self, info: qm.CollectionInfo) -> int:
+        """No schema metadata: a v0 collection (sentinel point), an empty collection we may
+        adopt, or something that is not ours."""
+        sentinel = self._client.retrieve(self._collection, [V0_META_POINT_ID], with_payload=True)
+        if sentinel:
+            payload = sentinel[0].payload or {}
+            self._check_model(str(payload.get("model_id")), _int(payload.get("dimension")), info)
+            self._migrate_v0()
+            return SCHEMA_VERSION
+        count = self._client.count(self._collection, exact=True).count
+        if count == 0:
+            self._check_model(self._embedder.model_id, self._embedder.dimension, info)
+            self._client.update_collection(self._collection, metadata=self._metadata())
+            self._create_indexes()
+            return SCHEMA_VERSION
+        raise SchemaVersionError(
+            f"collection {self._collection!r} at {self._location} holds {count} points but no "
+            "kubetriage schema metadata: it was not written by kubetriage; refusing to use it"
+        )
+
+    def _check_model(self, model_id: str, dimension: int | None, info: qm.CollectionInfo) -> None:
+        vectors = info.config.params.vectors
+        actual_dim = vectors.size if isinstance(vectors, qm.VectorParams) else None
+        ours = (self._embedder.model_id, self._embedder.dimension)
+        if model_id != ours[0] or dimension != ours[1] or actual_dim != ours[1]:
+            raise EmbeddingMismatchError(
+                f"collection {self._collection!r} at {self._location} was built with embedding "
+                f"model {model_id!r} (dimension {dimension}, vectors {actual_dim}) but this "
+                f"process embeds with {ours[0]!r} (dimension {ours[1]}); export it with "
+                "export_jsonl and import it into a new collection to re-embed"
+            )
+
+    def _migrate_v0(self) -> None:
+        """v0 -> v1: ``incident`` -> ``name``, ``action`` -> ``actions``, new fields with
+        their defaults, metadata from the sentinel point into the collection's metadata.
+
+        Every payload is converted and validated before anything is written, and the
+        metadata is written last, so an interrupted migration simply runs again (the
+        conversion is idempotent)."""
+        converted: list[tuple[qm.ExtendedPointId, dict[str, Any]]] = []
+        for point in self._scroll_all():
+            if str(point.id) == V0_META_POINT_ID:
+                continue
+            payload = _payload_v0_to_v1(point.payload or {})
+            try:
+                MemoryRecord.model_validate(_record_fields(payload))
+            except ValidationError as exc:
+                raise SchemaVersionError(
+                    f"cannot migrate point {point.id} of {self._collection!r} from schema v0: "
+                    f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
+                ) from exc
+            converted.append((point.id, payload))
+        for point_key, payload in converted:
+            self._client.overwrite_payload(
+                self._collection, payload=payload, points=[point_key], wait=True
+            )
+        self._client.delete(
+            self._collection, points_selector=qm.PointIdsList(points=[V0_META_POINT_ID])
+        )
+        self._create_indexes()
+        self._client.update_collection(self._collection, metadata=self._metadata())
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def store(self, record: MemoryRecord, text: str) -> str:
+        """Embed ``text`` (the canonical text) and upsert the record; returns the point id.
+        Storing the same (cluster, name) again replaces the earlier point."""
+        return self.store_many([(record, text)])[0]
+
+    def store_many(self, items: Sequence[tuple[MemoryRecord, str]]) -> list[str]:
+        """``store`` for many records, embedding them in batches."""
+        cleaned = [(self._redact_record(record), self._redact(text)) for record, text in items]
+        vectors = self._embedder.embed([text for _, text in cleaned]) if cleaned else []
+        ids: list[str] = []
+        points: list[qm.PointStruct] = []
+        for (record, text), vector in zip(cleaned, vectors, strict=True):
+            if len(vector) != self._embedder.dimension:
+                raise EmbeddingMismatchError(
+                    f"{self._embedder.model_id} returned a {len(vector)}-dim vector, "
+                    f"collection expects {self._embedder.dimension}"
+                )
+            pid = point_id(record.name, record.cluster)
+            ids.append(pid)
+            points.append(qm.PointStruct(id=pid, vector=vector, payload=_payload(record, text)))
+        with self._lock:
+            for start in range(0, len(points), _UPSERT_BATCH):
+                self._call(
+                    self._client.upsert,
+                    self._collection,
+                    points=points[start : start + _UPSERT_BATCH],
+                    wait=True,
+                )
+        return ids
+
+    def _redact_record(self, record: MemoryRecord) -> MemoryRecord:
+        updates = {
+            field: self._redact(value)
+            for field in ("resolution", "summary")
+            if isinstance(value := getattr(record, field), str)
+        }
+        return record.model_copy(update=updates)
+
+    def delete(self, name: str, cluster: str) -> None:
+        with self._lock:
+            self._call(
+                self._client.delete,
+                self._collection,
+                points_selector=qm.PointIdsList(points=[point_id(name, cluster)]),
+                wait=True,
+            )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str,
+        *,
+        k: int = 3,
+        score_threshold: float = 0.5,
+        prefer_cluster: str | None = None,
+        prefer_namespace: str | None = None,
+        exclude_name: str | None = None,
+    ) -> list[SimilarMatch]:
+        """The ``k`` resolved incidents most similar to ``text`` with cosine similarity of at
+        least ``score_threshold``, ordered by similarity plus the cluster/namespace boost.
+        ``exclude_name`` leaves out the incident being diagnosed (in every cluster)."""
+        if k < 1:
+            return []
+        vector = self._embedder.embed([self._redact(text)])[0]
+        must_not: list[qm.Condition] = []
+        if exclude_name:
+            must_not.append(_match("name", exclude_name))
+        base = [qm.FieldCondition(key="resolved", match=qm.MatchValue(value=True))]
+        preferred: list[qm.Condition] = []
+        if prefer_cluster:
+            preferred.append(_match("cluster", prefer_cluster))
+        if prefer_namespace:
+            preferred.append(_match("namespace", prefer_namespace))
+        pool = max(4 * k, 16)
+        filters = [qm.Filter(must=list(base), must_not=must_not)]
+        if preferred:
+            filters.append(qm.Filter(must=list(base), must_not=must_not, should=preferred))
+
+        candidates: dict[str, SimilarMatch] = {}
+        with self._lock:
+            for query_filter in filters:
+                response = self._call(
+                    self._client.query_points,
+                    self._collection,
+                    query=vector,
+                    query_filter=query_filter,
+                    limit=pool,
+                    score_threshold=score_threshold,
+                    with_payload=True,
+                )
+                for point in response.points:
+                    record = _record(point.payload or {})
+                    boost = 0.0
+                    if prefer_cluster and record.cluster == prefer_cluster:
+                        boost += self._cluster_boost
+                    if prefer_namespace and record.namespace == prefer_namespace:
+                        boost += self._namespace_boost
+                    candidates[str(point.id)] = SimilarMatch(
+                        record=record, score=point.score, rank_score=point.score + boost
+                    )
+        ranked = sorted(candidates.values(), key=lambda m: m.rank_score, reverse=True)
+        return ranked[:k]
+
+    def get(self, name: str, cluster: str) -> tuple[MemoryRecord, str] | None:
+        """The stored record and its (redacted) embedded text, or None."""
+        with self._lock:
+            points = self._call(self._client.retrieve, self._collection, [point_id(name, cluster)])
+        if not points:
+            return None
+        payload = points[0].payload or {}
+        return _record(payload), str(payload.get("text", ""))
+
+    def stats(self) -> MemoryStats:
+        with self._lock:
+            total = self._call(self._client.count, self._collection, exact=True).count
+            by_category: dict[str, int] = {}
+            for category in Category:
+                count = self._call(
+                    self._client.count,
+                    self._collection,
+                    count_filter=qm.Filter(must=[_match("category", category.value)]),
+                    exact=True,
+                ).count
+                if count:
+                    by_category[category.value] = count
+        return MemoryStats(
+            count=total,
+            by_category=by_category,
+            model_id=self._embedder.model_id,
+            dimension=self._embedder.dimension,
+            schema_version=self._schema_version,
+            location=self._location,
+            collection=self._collection,
+        )
+
+    # --- import / export -------------------------------------------------------------------
+
+    def export_jsonl(self, path: Path) -> int:
+        """Every record with its embedded text, one JSON object a line (the ``import_jsonl``
+        format): the way to move memory to a new embedding model."""
+        with self._lock:
+            points = list(self._scroll_all())
+        with path.open("w", encoding="utf-8") as out:
+            for point in points:
+                payload = point.payload or {}
+                line = _record(payload).model_dump(mode="json")
+                line["text"] = payload.get("text", "")
+                out.write(json.dumps(line, sort_keys=True) + "\n")
+        return len(points)
+
+    def import_jsonl(self, path: Path) -> list[str]:
+        """Import records from JSONL: each line a ``MemoryRecord`` object with an optional
+        ``text`` (the canonical text to embed; rebuilt from the record when absent)."""
+        items: list[tuple[MemoryRecord, str]] = []
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    if not isinstance(data, dict):
+                        raise ValueError("not a JSON object")
+                    text = data.pop("text", None)
+                    record = MemoryRecord.model_validate(data)
+                except (ValueError, ValidationError) as exc:
+                    raise ValueError(f"{path}:{number}: invalid memory record: {exc}") from exc
+                items.append((record, text or canonical_text(record.incident_text())))
+        return self.store_many(items)
+
+    def import_cases(self, directory: Path, *, cluster: str = "replay") -> list[str]:
+        """Import a set of replay cases (a directory of ``<case>/case.yaml``, or one case
+        directory) as resolved past incidents."""
+        items = [
+            (record_from_case(case, cluster=cluster), canonical_text(parts_from_case(case)))
+            for case in load_cases(directory)
+        ]
+        return self.store_many(items)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+    def __enter__(self) -> IncidentMemory:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except _TRANSPORT_ERRORS as exc:
+            raise MemoryUnavailableError(
+                f"Qdrant at {self._location} failed: {_reason(exc)}"
+            ) from exc
+
+    def _scroll_all(self) -> Iterator[qm.Record]:
+        offset: Any = None
+        while True:
+            points, offset = self._call(
+                self._client.scroll,
+                self._collection,
+                limit=_SCROLL_PAGE,
+                offset=offset,
+                with_payload=True,
+            )
+            yield from points
+            if offset is None:
+                return
+
+
+def _check_not_locked(path: Path) -> None:
+    """Fail early when another process holds the local storage's lock.
+
+    qdrant-client detects this too, but leaks its open lock file when it does; probing the
+    same ``.lock`` first (lock and release at once) gives the clean error in the common case,
+    and the client's own check still covers the race.
+    """
+    lock_path = path / ".lock"
+    if not lock_path.is_file():
+        return
+    with lock_path.open("r+") as handle:
+        try:
+            portalocker.lock(
+                handle, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+            )
+        except portalocker.exceptions.LockException as exc:
+            raise MemoryUnavailableError(
+                f"incident memory at {path} is in use by another process; local mode allows "
+                "one process at a time, use a Qdrant server to share it"
+            ) from exc
+        portalocker.unlock(handle)
+
+
+def load_cases(directory: Path) -> list[Case]:
+    """Read a case set: ``directory/case.yaml`` or ``directory/*/case.yaml``, sorted."""
+    files = (
+        [directory / "case.yaml"]
+        if (directory / "case.yaml").is_file()
+        else sorted(directory.glob("*/case.yaml"))
+    )
+    if not files:
+        raise ValueError(f"no case.yaml found in {directory} or its subdirectories")
+    cases: list[Case] = []
+    for file in files:
+        try:
+            cases.append(Case.model_validate(yaml.safe_load(file.read_text(encoding="utf-8"))))
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise ValueError(f"{file}: invalid case: {exc}") from exc
+    return cases
+
+
+def _payload(record: MemoryRecord, text: str) -> dict[str, Any]:
+    payload = record.model_dump(mode="json")
+    payload["text"] = text
+    # Derived, stored so searches can filter on it (Qdrant cannot filter on "is not null").
+    payload["resolved"] = record.resolved
+    return payload
+
+
+def _record_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k in MemoryRecord.model_fields}
+
+
+def _record(payload: dict[str, Any]) -> MemoryRecord:
+    return MemoryRecord.model_validate(_record_fields(payload))
+
+
+def _payload_v0_to_v1(old: dict[str, Any]) -> dict[str, Any]:
+    new = dict(old)
+    if "incident" in new:
+        new["name"] = new.pop("incident")
+    if "action" in new:
+        action = new.pop("action")
+        new["actions"] = [action] if action else []
+    new.setdefault("actions", [])
+    new.setdefault("corrected", False)
+    new.setdefault("source", "feedback")
+    new.setdefault("created_at", new.get("resolved_at") or datetime.now(UTC).isoformat())
+    new["schema_version"] = SCHEMA_VERSION
+    new["resolved"] = new.get("resolved_at") is not None
+    return new
+
+
+def _match(key: str, value: str) -> qm.FieldCondition:
+    return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _reason(exc: BaseException) -> str:
+    # ResponseHandlingException wraps the httpx error; its own str() is often empty.
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc) or type(exc).__name__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text}: {cause}"
+    return text

@@ -1,0 +1,267 @@
+"""Evidence: a bounded, typed snapshot of what the Kubernetes API (and later Prometheus)
+showed about an incident's target. Built from raw objects by ``kubetriage.evidence.build``;
+read by the analyzers, the prompt renderer and the canonical text for memory.
+
+Every list here is bounded at build time (see ``kubetriage.evidence.limits``), so an
+oversized cluster state cannot blow up a prompt or the status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kubetriage.models.base import ObjectRef
+
+
+class ContainerState(BaseModel):
+    state: Literal["running", "waiting", "terminated", "unknown"]
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ProbeSpec(BaseModel):
+    kind: Literal["liveness", "readiness", "startup"]
+    handler: str  # "httpGet /healthz :8080", "tcpSocket :5432", "exec ...", "grpc :9090"
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+
+
+class ConfigReference(BaseModel):
+    """A ConfigMap or Secret a pod depends on, and whether it (and the key) exist.
+
+    Secrets are never read: their existence is known only from the object list's names,
+    which the operator's RBAC does not grant either; see ``exists`` semantics below.
+    """
+
+    kind: Literal["ConfigMap", "Secret"]
+    name: str
+    key: str | None = None
+    optional: bool = False
+    via: str  # "env FOO", "envFrom", "volume config"
+    # None means "could not be checked" (e.g. Secrets are never fetched).
+    exists: bool | None = None
+    key_exists: bool | None = None
+
+
+class ContainerEvidence(BaseModel):
+    name: str
+    image: str
+    init: bool = False
+    ready: bool | None = None
+    started: bool | None = None
+    restart_count: int = 0
+    state: ContainerState = Field(default_factory=lambda: ContainerState(state="unknown"))
+    last_state: ContainerState | None = None
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+    probes: list[ProbeSpec] = Field(default_factory=list)
+    ports: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)  # plain values only, redacted later
+    args: list[str] = Field(default_factory=list)
+
+
+class PodCondition(BaseModel):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class PodEvidence(BaseModel):
+    name: str
+    namespace: str
+    phase: str | None = None
+    reason: str | None = None  # e.g. "Evicted"
+    message: str | None = None
+    node: str | None = None
+    owner: ObjectRef | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    conditions: list[PodCondition] = Field(default_factory=list)
+    containers: list[ContainerEvidence] = Field(default_factory=list)
+    config_refs: list[ConfigReference] = Field(default_factory=list)
+    pvc_names: list[str] = Field(default_factory=list)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[str] = Field(default_factory=list)
+    has_affinity: bool = False
+    created_at: datetime | None = None
+    deleting: bool = False
+
+
+class EventEvidence(BaseModel):
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    involved: ObjectRef
+    count: int = 1
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    source: str | None = None
+
+
+class NodeEvidence(BaseModel):
+    name: str
+    ready: str = "Unknown"  # "True" | "False" | "Unknown"
+    conditions: list[PodCondition] = Field(default_factory=list)
+    taints: list[str] = Field(default_factory=list)
+    unschedulable: bool = False
+    allocatable: dict[str, str] = Field(default_factory=dict)
+    capacity: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class RevisionEvidence(BaseModel):
+    """A ReplicaSet (or ControllerRevision) of the workload with its images."""
+
+    name: str
+    revision: int
+    images: dict[str, str] = Field(default_factory=dict)
+    replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    created_at: datetime | None = None
+    current: bool = False
+
+
+class WorkloadEvidence(BaseModel):
+    ref: ObjectRef
+    desired_replicas: int | None = None
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    updated_replicas: int = 0
+    unavailable_replicas: int = 0
+    conditions: list[PodCondition] = Field(default_factory=list)
+    selector: dict[str, str] = Field(default_factory=dict)
+    containers: list[ContainerEvidence] = Field(default_factory=list)
+    revision: int | None = None
+    generation: int | None = None
+    observed_generation: int | None = None
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class PVCEvidence(BaseModel):
+    name: str
+    namespace: str
+    phase: str | None = None
+    storage_class: str | None = None
+    requested: str | None = None
+    capacity: str | None = None
+    volume_name: str | None = None
+    access_modes: list[str] = Field(default_factory=list)
+
+
+class ServiceEvidence(BaseModel):
+    name: str
+    namespace: str
+    type: str = "ClusterIP"
+    selector: dict[str, str] = Field(default_factory=dict)
+    ports: list[str] = Field(default_factory=list)
+    external_name: str | None = None
+    ready_endpoints: int | None = None  # None when no Endpoints object was found
+    not_ready_endpoints: int = 0
+    matching_pods: int | None = None  # pods in the namespace matching the selector
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class NetworkPolicyEvidence(BaseModel):
+    name: str
+    namespace: str
+    pod_selector: dict[str, str] = Field(default_factory=dict)
+    policy_types: list[str] = Field(default_factory=list)
+    ingress_rules: int = 0
+    egress_rules: int = 0
+    selects_target: bool = False
+    # Compact rendering of peers/ports, bounded; e.g. "ingress from app=frontend :8080".
+    rules: list[str] = Field(default_factory=list)
+
+
+class AutoscalerEvidence(BaseModel):
+    name: str
+    namespace: str
+    target: ObjectRef | None = None
+    min_replicas: int | None = None
+    max_replicas: int = 0
+    current_replicas: int | None = None
+    desired_replicas: int | None = None
+    conditions: list[PodCondition] = Field(default_factory=list)
+
+
+class QuotaEvidence(BaseModel):
+    name: str
+    namespace: str
+    hard: dict[str, str] = Field(default_factory=dict)
+    used: dict[str, str] = Field(default_factory=dict)
+
+
+class GenericObjectEvidence(BaseModel):
+    """Any other object in scope (cert-manager Certificate, Ingress, Job...), summarised."""
+
+    ref: ObjectRef
+    conditions: list[PodCondition] = Field(default_factory=list)
+    fields: dict[str, str] = Field(default_factory=dict)  # selected spec/status scalars
+
+
+class LogTail(BaseModel):
+    namespace: str
+    pod: str
+    container: str
+    previous: bool = False
+    lines: list[str] = Field(default_factory=list)
+    truncated: bool = False
+
+
+class MetricSummary(BaseModel):
+    """A Prometheus series summarised for analyzers and the prompt (filled by issue 3)."""
+
+    name: str  # template name, e.g. "memory_working_set_vs_limit"
+    query: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
+    first: float | None = None
+    trend: Literal["rising", "falling", "flat", "unknown"] = "unknown"
+    changed_at: datetime | None = None
+    samples: int = 0
+
+
+class AlertEvidence(BaseModel):
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime | None = None
+    status: str | None = None
+
+
+class Evidence(BaseModel):
+    collected_at: datetime
+    title: str = ""
+    description: str | None = None
+    alerts: list[AlertEvidence] = Field(default_factory=list)
+    target: ObjectRef | None = None
+    workload: WorkloadEvidence | None = None
+    pods: list[PodEvidence] = Field(default_factory=list)
+    events: list[EventEvidence] = Field(default_factory=list)
+    nodes: list[NodeEvidence] = Field(default_factory=list)
+    revisions: list[RevisionEvidence] = Field(default_factory=list)
+    pvcs: list[PVCEvidence] = Field(default_factory=list)
+    services: list[ServiceEvidence] = Field(default_factory=list)
+    network_policies: list[NetworkPolicyEvidence] = Field(default_factory=list)
+    autoscalers: list[AutoscalerEvidence] = Field(default_factory=list)
+    quotas: list[QuotaEvidence] = Field(default_factory=list)
+    config_maps: dict[str, list[str]] = Field(default_factory=dict)  # name -> keys
+    other_objects: list[GenericObjectEvidence] = Field(default_factory=list)
+    logs: list[LogTail] = Field(default_factory=list)
+    metrics: list[MetricSummary] = Field(default_factory=list)
+    # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
+    collection_errors: list[str] = Field(default_factory=list)
+    # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an
+    # error, but the prompt should know the picture is partial.
+    truncated: list[str] = Field(default_factory=list)

@@ -1,0 +1,47 @@
+"""Analyzer output: a finding is one deterministic conclusion with its evidence, a confidence,
+and the action it suggests on a concrete target. Produced by ``kubetriage.analyzers``,
+consumed by the combiner, the prompt and the status."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kubetriage.models.base import K8sModel, ObjectRef
+from kubetriage.models.vocabulary import Action, Category
+
+
+class EvidenceItem(K8sModel):
+    """A short fact and where it came from (``pod/shop/x``, ``events``, ``logs``, ``metrics``)."""
+
+    source: str = Field(max_length=256)
+    fact: str = Field(max_length=1024)
+
+
+class Finding(K8sModel):
+    analyzer: str
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    summary: str
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+    action: Action
+    target: ObjectRef
+    # Parameters the command template may use, e.g. {"container": "app", "memory": "512Mi"}.
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class ProposedRemediation(K8sModel):
+    action: Action
+    target: ObjectRef
+    rationale: str = ""
+
+
+class ModelOpinion(K8sModel):
+    """The LLM's validated answer, as the combiner sees it (vocabulary-checked already)."""
+
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    summary: str
+    root_cause: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    remediations: list[ProposedRemediation] = Field(default_factory=list)
+    disagreement: str | None = None

@@ -1,0 +1,315 @@
+"""``diagnose()``: one incident from spec to diagnosis, in the order an SRE would look.
+
+1. evidence from the Kubernetes API   (adapter: ``evidence.kube``)
+2. metrics from Prometheus            (adapter: ``evidence.prometheus``; optional)
+3. redaction                          (before anything leaves the process or is stored)
+4. analyzers                          (pure)
+5. memory of similar incidents        (adapter: ``memory``; optional)
+6. one LLM call                       (adapter: ``llm.client``; optional)
+7. combination                        (pure: ``combine``)
+
+Called by ``kubetriage.handlers`` (the operator) and by the replay tooling through it. The
+adapters are passed in as a ``Stages`` bundle built once at startup; each optional stage
+degrades into a status condition instead of failing the diagnosis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from kubetriage.analyzers import run_analyzers
+from kubetriage.combine import combine
+from kubetriage.evidence.targets import candidate_targets
+from kubetriage.llm.schema import LLMAnswer
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
+from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediation
+from kubetriage.models.incident import Alert, Condition, IncidentSpec
+from kubetriage.status import condition
+
+logger = logging.getLogger(__name__)
+
+
+class EvidenceSource(Protocol):
+    async def collect(
+        self,
+        *,
+        target: ObjectRef | None,
+        alerts: list[Alert],
+        title: str,
+        description: str | None,
+        now: datetime,
+    ) -> Evidence: ...
+
+
+@dataclass(frozen=True)
+class MetricsOutcome:
+    summaries: list[MetricSummary]
+    status: str  # ok | no_data | unavailable | not_configured
+    message: str = ""
+
+
+class MetricsSource(Protocol):
+    async def __call__(
+        self, target: ObjectRef | None, alerts: list[Alert], now: datetime
+    ) -> MetricsOutcome: ...
+
+
+@dataclass(frozen=True)
+class MemoryOutcome:
+    similar: list[SimilarIncident]
+    status: str  # ok | empty | unavailable | not_configured
+    message: str = ""
+
+
+class MemorySource(Protocol):
+    async def __call__(
+        self, evidence: Evidence, findings: list[Finding], namespace: str | None
+    ) -> MemoryOutcome: ...
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    opinion: ModelOpinion | None
+    usage: LLMUsage
+    error_type: str | None = None
+    error: str | None = None
+
+
+class ModelSource(Protocol):
+    async def __call__(
+        self, evidence: Evidence, findings: list[Finding], similar: list[SimilarIncident]
+    ) -> ModelOutcome: ...
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The adapters one diagnosis uses; built once at startup, shared by all handlers."""
+
+    evidence: EvidenceSource
+    redact: Callable[[Evidence], Evidence]
+    metrics: MetricsSource | None = None
+    memory: MemorySource | None = None
+    model: ModelSource | None = None
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    diagnosis: Diagnosis
+    conditions: list[Condition]
+    evidence: Evidence
+    findings: list[Finding] = field(default_factory=list)
+
+
+def evidence_hash(evidence: Evidence) -> str:
+    """A stable hash of what the diagnosis was based on (the collection time excluded), so a
+    restart or a repeat of an identical incident does not pay for a second LLM call."""
+    body = evidence.model_dump(mode="json", exclude={"collected_at"})
+    encoded = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def opinion_from_answer(answer: LLMAnswer) -> ModelOpinion:
+    """Adapt the LLM layer's validated answer to the combiner's vocabulary-checked view."""
+    return ModelOpinion(
+        category=answer.category,
+        confidence=answer.confidence,
+        summary=answer.summary,
+        root_cause=answer.root_cause or "",
+        evidence=list(answer.evidence),
+        remediations=[
+            ProposedRemediation(
+                action=item.action,
+                target=ObjectRef(
+                    kind=item.target.kind,
+                    name=item.target.name,
+                    namespace=item.target.namespace or None,
+                ),
+                rationale=item.rationale,
+            )
+            for item in answer.remediations
+        ],
+        disagreement=answer.disagrees_with_analyzers,
+    )
+
+
+def _metrics_condition(outcome: MetricsOutcome, now: datetime) -> Condition:
+    if outcome.status == "ok":
+        return condition("MetricsAvailable", "True", "Queried", outcome.message, now=now)
+    reasons = {
+        "no_data": "NoData",
+        "unavailable": "PrometheusUnavailable",
+        "not_configured": "NotConfigured",
+    }
+    return condition(
+        "MetricsAvailable",
+        "False",
+        reasons.get(outcome.status, "Unknown"),
+        outcome.message,
+        now=now,
+    )
+
+
+def _memory_condition(outcome: MemoryOutcome, now: datetime) -> Condition:
+    if outcome.status == "ok":
+        return condition("MemoryAvailable", "True", "Searched", outcome.message, now=now)
+    reasons = {"empty": "NoSimilarIncidents", "unavailable": "MemoryUnavailable"}
+    return condition(
+        "MemoryAvailable",
+        "False",
+        reasons.get(outcome.status, "NotConfigured"),
+        outcome.message,
+        now=now,
+    )
+
+
+def _model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
+    if outcome is None:
+        return condition(
+            "LLMUnavailable",
+            "True",
+            "NotConfigured",
+            "No LLM endpoint is configured; the diagnosis comes from analyzers and memory.",
+            now=now,
+        )
+    if outcome.opinion is not None:
+        return condition(
+            "LLMUnavailable", "False", "Answered", f"model {outcome.usage.model}", now=now
+        )
+    reason = "".join(part.capitalize() for part in (outcome.error_type or "error").split("_"))
+    return condition(
+        "LLMUnavailable",
+        "True",
+        reason,
+        f"{outcome.error or 'no usable answer'}; the diagnosis comes from analyzers alone.",
+        now=now,
+    )
+
+
+def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
+    if evidence.workload is None and not evidence.pods and evidence.target is not None:
+        return condition(
+            "EvidenceCollected",
+            "False",
+            "TargetNotFound",
+            f"{evidence.target.display()} was not found; "
+            + "; ".join(evidence.collection_errors[:5]),
+            now=now,
+        )
+    if evidence.collection_errors:
+        return condition(
+            "EvidenceCollected",
+            "True",
+            "Partial",
+            "; ".join(evidence.collection_errors[:10]),
+            now=now,
+        )
+    target = evidence.target.display() if evidence.target else "no target"
+    return condition(
+        "EvidenceCollected",
+        "True",
+        "Collected",
+        f"{target}: {len(evidence.pods)} pods, {len(evidence.events)} events, "
+        f"{len(evidence.logs)} log tails, {len(evidence.metrics)} metric series",
+        now=now,
+    )
+
+
+async def diagnose(
+    spec: IncidentSpec,
+    *,
+    namespace: str | None,
+    stages: Stages,
+    now: datetime,
+    previous: Diagnosis | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PipelineResult:
+    """Diagnose one incident. Raises only what the handler must retry (the Kubernetes API
+    being unreachable); every optional stage failing becomes a condition instead."""
+    conditions: list[Condition] = []
+    candidates = candidate_targets(spec.target, spec.alerts)
+    target = spec.target or (candidates[0] if candidates else None)
+    raw = await stages.evidence.collect(
+        target=target,
+        alerts=spec.alerts,
+        title=spec.title,
+        description=spec.description,
+        now=now,
+    )
+
+    if stages.metrics is not None:
+        metrics = await stages.metrics(raw.target or target, spec.alerts, now)
+        raw = raw.model_copy(update={"metrics": metrics.summaries})
+    else:
+        metrics = MetricsOutcome([], "not_configured", "No Prometheus URL is configured.")
+    conditions.append(_metrics_condition(metrics, now))
+    conditions.append(_evidence_condition(raw, now))
+
+    evidence = stages.redact(raw)
+    analyzer_run = run_analyzers(evidence)
+    findings = list(analyzer_run.findings)
+    for error in analyzer_run.errors:
+        logger.warning("analyzer error: %s", error)
+
+    if stages.memory is not None:
+        memory = await stages.memory(evidence, findings, namespace)
+    else:
+        memory = MemoryOutcome([], "not_configured", "Incident memory is disabled.")
+    conditions.append(_memory_condition(memory, now))
+
+    digest = evidence_hash(evidence)
+    model_outcome: ModelOutcome | None = None
+    if stages.model is not None:
+        if previous is not None and previous.evidence_hash == digest and previous.llm.used:
+            # Same evidence as the diagnosis already written (operator restart, resume):
+            # keep that answer instead of paying for, and possibly changing, a second call.
+            return PipelineResult(
+                diagnosis=previous.model_copy(
+                    update={"llm": previous.llm.model_copy(update={"cached": True})}
+                ),
+                conditions=conditions,
+                evidence=evidence,
+                findings=findings,
+            )
+        started = clock()
+        model_outcome = await stages.model(evidence, findings, memory.similar)
+        if model_outcome.usage.duration_ms is None:
+            model_outcome.usage.duration_ms = int((clock() - started) * 1000)
+    conditions.append(_model_condition(model_outcome, now))
+
+    usage = model_outcome.usage if model_outcome else LLMUsage(used=False, reason="not configured")
+    diagnosis = combine(
+        evidence=evidence,
+        findings=findings,
+        opinion=model_outcome.opinion if model_outcome else None,
+        llm=usage,
+        similar=memory.similar,
+    )
+    diagnosis.evidence_hash = digest
+    conditions.append(
+        condition(
+            "AnalyzerDisagreement",
+            "True" if diagnosis.disagreement else "False",
+            "ModelDisagreed" if diagnosis.disagreement else "NoDisagreement",
+            diagnosis.disagreement or "",
+            now=now,
+        )
+    )
+    return PipelineResult(
+        diagnosis=diagnosis, conditions=conditions, evidence=evidence, findings=findings
+    )
+
+
+def describe_target(evidence: Evidence, fallback: Sequence[ObjectRef]) -> str | None:
+    ref = evidence.workload.ref if evidence.workload else evidence.target
+    if ref is None and fallback:
+        ref = fallback[0]
+    return ref.display() if ref else None

@@ -1,0 +1,101 @@
+"""Human and JSON renderings of a diagnosis for the CLI (``diagnose``, ``eval``, ``demo``).
+Pure functions."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.incident import Condition
+
+
+def diagnosis_json(
+    diagnosis: Diagnosis | None, *, phase: str | None, conditions: list[Condition]
+) -> dict[str, Any]:
+    """The single JSON object ``kubetriage diagnose --json`` prints."""
+    body: dict[str, Any] = {"phase": phase}
+    if diagnosis is not None:
+        body.update(
+            {
+                "category": diagnosis.category.value,
+                "confidence": diagnosis.confidence,
+                "summary": diagnosis.summary,
+                "rootCause": diagnosis.root_cause,
+                "remediations": [
+                    {
+                        "id": r.id,
+                        "action": r.action.value,
+                        "target": {
+                            "kind": r.target.kind,
+                            "namespace": r.target.namespace,
+                            "name": r.target.name,
+                        },
+                        "risk": r.risk.value,
+                        "title": r.title,
+                        "command": r.command,
+                        "proposedBy": list(r.proposed_by),
+                    }
+                    for r in diagnosis.remediations
+                ],
+                "evidence": [e.dump_k8s() for e in diagnosis.evidence],
+                "similarIncidents": [s.dump_k8s() for s in diagnosis.similar_incidents],
+                "analyzers": diagnosis.analyzers,
+                "llm": diagnosis.llm.dump_k8s(),
+                "disagreement": diagnosis.disagreement,
+            }
+        )
+    else:
+        body.update({"category": None, "confidence": None, "summary": None, "remediations": []})
+    body["conditions"] = [c.dump_k8s() for c in conditions]
+    return body
+
+
+def render_diagnosis(
+    diagnosis: Diagnosis | None,
+    *,
+    name: str,
+    phase: str | None,
+    conditions: list[Condition],
+    width: int = 100,
+) -> str:
+    lines = [f"Incident {name}: {phase or 'unknown phase'}"]
+    if diagnosis is None:
+        failed = [c for c in conditions if c.status != "True" or c.type == "LLMUnavailable"]
+        lines += [f"  {c.type}={c.status} {c.reason}: {c.message}" for c in failed]
+        return "\n".join(lines)
+    wrap = textwrap.TextWrapper(width=width, initial_indent="  ", subsequent_indent="  ")
+    lines.append(
+        f"  category:   {diagnosis.category.value}  (confidence {diagnosis.confidence:.2f})"
+    )
+    lines += wrap.wrap(f"summary:    {diagnosis.summary}")
+    if diagnosis.root_cause and diagnosis.root_cause != diagnosis.summary:
+        lines += wrap.wrap(f"root cause: {diagnosis.root_cause}")
+    if diagnosis.evidence:
+        lines.append("  evidence:")
+        lines += [f"    - [{e.source}] {e.fact}" for e in diagnosis.evidence[:8]]
+    if diagnosis.remediations:
+        lines.append("  remediations (ranked):")
+        for index, r in enumerate(diagnosis.remediations, start=1):
+            by = ",".join(r.proposed_by)
+            lines.append(f"    {index}. {r.title}  [{r.risk.value} risk; {r.action.value}; {by}]")
+            lines.append(f"       $ {r.command}")
+    if diagnosis.similar_incidents:
+        lines.append("  similar past incidents:")
+        for s in diagnosis.similar_incidents:
+            fix = f"; fixed by {s.action.value}" if s.action else ""
+            lines.append(f"    - {s.name} ({s.category.value}, score {s.score:.2f}{fix})")
+    if diagnosis.disagreement:
+        lines += wrap.wrap(f"disagreement: {diagnosis.disagreement}")
+    llm = diagnosis.llm
+    if llm.used:
+        lines.append(
+            f"  llm: {llm.model} ({llm.input_tokens} in / {llm.output_tokens} out tokens, "
+            f"{llm.duration_ms} ms{', cached' if llm.cached else ''})"
+        )
+    else:
+        lines.append(f"  llm: not used ({llm.reason or 'not configured'}); analyzers and memory")
+    degraded = [c for c in conditions if c.status == "False" and c.type != "AnalyzerDisagreement"]
+    for c in degraded:
+        lines.append(f"  note: {c.type}=False ({c.reason}) {c.message}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""Replay one incident case end to end, offline: the case's objects and logs go into the
+Kubernetes API emulator, the real operator runs against it in-process, an Incident is
+created from the case's alert exactly as the receiver would, and the final status is read
+back. Used by ``kubetriage diagnose`` and (through ``ReplayEnvironment``) by eval and demo.
+
+Only ``alert``, ``cluster``, ``logs`` and ``metrics`` reach the diagnosis; ``id``, ``title``,
+``source`` and ``expect`` never do (the Incident's name comes from the alert's labels).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from kubetriage.alerts import incident_name, label_fingerprint, spec_from_alerts
+from kubetriage.app import build_stages
+from kubetriage.crd import build_incident_crd
+from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.incidents import IncidentStore
+from kubetriage.kubeclient import api_client
+from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
+from kubetriage.pipeline import Stages
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.settings import Settings
+
+TERMINAL_PHASES = frozenset({Phase.DIAGNOSED.value, Phase.FAILED.value})
+
+
+@dataclass
+class ReplayOutcome:
+    incident_name: str
+    namespace: str
+    phase: str | None
+    diagnosis: Diagnosis | None
+    status: dict[str, Any]
+    latency_ms: float
+    timed_out: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def case_alert(case: Case, now: datetime) -> Alert:
+    starts_at = now - parse_go_duration(case.alert.starts_ago)
+    return Alert(
+        status="firing",
+        labels=dict(case.alert.labels),
+        annotations=dict(case.alert.annotations),
+        starts_at=starts_at,
+        fingerprint=label_fingerprint(case.alert.labels),
+    )
+
+
+def _container_statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    status = pod.get("status") or {}
+    statuses = (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+    return {s.get("name", ""): s for s in statuses if isinstance(s, dict)}
+
+
+def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
+    """Where each case log goes: a container that is waiting or terminated now, with a
+    terminated ``lastState``, printed those lines in its previous run, which is what
+    ``kubectl logs --previous`` serves; otherwise they are the current container's log."""
+    pods = {
+        ((o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]): o
+        for o in case.cluster
+        if o.get("kind") == "Pod"
+    }
+    placed = []
+    for key, text in case.logs.items():
+        namespace, pod_name, container = key.split("/")
+        previous = False
+        pod = pods.get((namespace, pod_name))
+        if pod is not None:
+            state = _container_statuses(pod).get(container, {})
+            current = state.get("state") or {}
+            last = state.get("lastState") or {}
+            previous = "running" not in current and "terminated" in last
+        placed.append((namespace, pod_name, container, text, previous))
+    return placed
+
+
+class ReplayEnvironment:
+    """An emulated cluster with the real operator running against it (async context)."""
+
+    def __init__(self, settings: Settings, *, stages: Stages | None = None) -> None:
+        self.settings = settings
+        self._given_stages = stages
+        self.cluster = EmulatorThread()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.incidents: IncidentStore | None = None
+
+    async def __aenter__(self) -> ReplayEnvironment:
+        self.cluster.start()
+        self.cluster.emulator.load([build_incident_crd()])
+        client = api_client(self.cluster.kubeconfig_path)
+        self.api_client = client
+        stages = self._given_stages or build_stages(self.settings, client)
+        self.incidents = IncidentStore(client)
+        ctx = OperatorContext(
+            settings=self.settings, stages=stages, incidents=self.incidents, api_client=client
+        )
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(
+            run_operator(
+                ctx, namespaces=[], standalone=True, stop_flag=self._stop, ready_flag=ready
+            )
+        )
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._task}, timeout=60, return_when="FIRST_COMPLETED"
+        )
+        if self._task in done:
+            waiter.cancel()
+            self._task.result()  # re-raise why the operator stopped
+            raise RuntimeError("the operator stopped before it was ready")
+        if waiter not in done:
+            waiter.cancel()
+            raise RuntimeError("the operator did not become ready within 60s")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=30)
+        self.api_client.close()  # type: ignore[no-untyped-call]
+        self.cluster.stop()
+
+    def load_case(self, case: Case) -> None:
+        self.cluster.emulator.load(case.cluster)
+        for namespace, pod, container, text, previous in log_placement(case):
+            self.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+
+    async def create_incident(self, alerts: list[Alert]) -> tuple[str, str]:
+        assert self.incidents is not None
+        first = alerts[0]
+        namespace = first.labels.get("namespace") or self.settings.incident_namespace
+        self.cluster.emulator.load(
+            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
+        )
+        spec = spec_from_alerts(alerts)
+        name = incident_name(first.labels.get("alertname", "alert"), first.fingerprint or "")
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec.dump_k8s(),
+        }
+        await self.incidents.create(namespace, body)
+        return namespace, name
+
+    async def wait_for(self, namespace: str, name: str, *, within: float) -> ReplayOutcome:
+        assert self.incidents is not None
+        started = time.monotonic()
+        deadline = started + within
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = await self.incidents.get(namespace, name)
+            phase = (body.get("status") or {}).get("phase")
+            if phase in TERMINAL_PHASES:
+                return self._outcome(body, namespace, name, started, timed_out=False)
+            await asyncio.sleep(0.05)
+        return self._outcome(body, namespace, name, started, timed_out=True)
+
+    def _outcome(
+        self, body: dict[str, Any], namespace: str, name: str, started: float, *, timed_out: bool
+    ) -> ReplayOutcome:
+        status = body.get("status") or {}
+        raw = status.get("diagnosis")
+        events = [
+            e
+            for e in self.cluster.emulator.objects("events", namespace)
+            if (e.get("involvedObject") or {}).get("name") == name
+        ]
+        return ReplayOutcome(
+            incident_name=name,
+            namespace=namespace,
+            phase=status.get("phase"),
+            diagnosis=Diagnosis.model_validate(raw) if raw else None,
+            status=status,
+            latency_ms=(time.monotonic() - started) * 1000,
+            timed_out=timed_out,
+            events=events,
+        )
+
+
+async def replay_case(case: Case, settings: Settings, *, within: float = 120.0) -> ReplayOutcome:
+    """Diagnose one case in a fresh emulated cluster with the real operator."""
+    async with ReplayEnvironment(settings) as env:
+        env.load_case(case)
+        now = datetime.now(UTC)
+        namespace, name = await env.create_incident([case_alert(case, now)])
+        return await env.wait_for(namespace, name, within=within)

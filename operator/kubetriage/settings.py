@@ -1,0 +1,76 @@
+"""The one settings object, read from ``KUBETRIAGE_*`` environment variables (and CLI flags).
+
+Built once at startup by the CLI and passed down; nothing else reads the environment, except
+OpenTelemetry's own ``OTEL_*`` variables, which the SDK reads by convention.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KUBETRIAGE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # --- operator -----------------------------------------------------------------------
+    namespaces: list[str] = Field(default_factory=list, description="empty = all namespaces")
+    concurrency: int = Field(default=4, ge=1, le=256, description="diagnoses at once")
+    peering_name: str = "kubetriage"
+    standalone: bool = False
+    cluster_name: str = "default"
+    diagnosis_timeout_seconds: float = Field(default=120.0, gt=0)
+    incident_namespace: str = Field(
+        default="kubetriage", description="where Incidents without a namespace label go"
+    )
+    health_port: int = Field(default=8081, ge=0, le=65535)
+
+    # --- Kubernetes evidence --------------------------------------------------------------
+    log_tail_lines: int = Field(default=50, ge=0, le=1000)
+    log_tail_bytes: int = Field(default=16_384, ge=0)
+    max_events: int = Field(default=30, ge=0)
+    max_pods: int = Field(default=10, ge=1)
+    kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # --- LLM (any OpenAI-compatible endpoint) -----------------------------------------
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_provider: str = Field(default="openai", description="gen_ai.provider.name")
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_output_tokens: int = Field(default=800, ge=64)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    # "auto": json_schema first, json_object when the server rejects it.
+    llm_response_format: str = Field(default="auto", pattern="^(auto|json_schema|json_object)$")
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    # Azure OpenAI: set llm_api_version and use the deployment as llm_model.
+    llm_api_version: str | None = None
+    llm_prompt_max_chars: int = Field(default=24_000, ge=2_000)
+    # Reversibly anonymise namespace/workload/node names before they reach the model.
+    llm_anonymize: bool = False
+
+    # --- Prometheus -----------------------------------------------------------------------
+    prometheus_url: str | None = None
+    prometheus_auth_header: SecretStr | None = None
+    prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
+    metrics_window_minutes: int = Field(default=60, ge=1)
+
+    # --- memory (Qdrant) ------------------------------------------------------------------
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: Path | None = None
+    memory_enabled: bool = True
+
+    # --- receiver -------------------------------------------------------------------------
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_token: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)

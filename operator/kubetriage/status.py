@@ -1,0 +1,124 @@
+"""Pure status bookkeeping: Kubernetes-style conditions and the status patches the handlers
+write. Called by ``kubetriage.handlers`` and the receiver; no I/O here.
+
+Condition types the operator maintains (each failure is visible here, not only in a log):
+
+- ``EvidenceCollected``: the Kubernetes API gave the evidence (False: target missing, partial)
+- ``MetricsAvailable``: Prometheus answered with data (False: not configured, down, no data)
+- ``MemoryAvailable``: the incident memory was searched (False: not configured, down, empty)
+- ``LLMUnavailable``: True when no model answer was used (not configured, timeout, garbage)
+- ``AnalyzerDisagreement``: True when the model contradicted an analyzer
+- ``Diagnosed``: True once a diagnosis is written; False with the reason when it failed
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.incident import Condition, Phase
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+MAX_MESSAGE = 2048
+
+
+def condition(
+    type_: str, status: ConditionStatus, reason: str, message: str = "", *, now: datetime
+) -> Condition:
+    return Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message[:MAX_MESSAGE],
+        last_transition_time=now,
+    )
+
+
+def merge_conditions(existing: list[Condition], updates: list[Condition]) -> list[Condition]:
+    """Replace conditions by type; keep ``lastTransitionTime`` when the status is unchanged,
+    as Kubernetes controllers do, so a re-diagnosis does not look like a transition."""
+    by_type = {c.type: c for c in existing}
+    for update in updates:
+        previous = by_type.get(update.type)
+        if previous is not None and previous.status == update.status:
+            update = update.model_copy(
+                update={"last_transition_time": previous.last_transition_time}
+            )
+        by_type[update.type] = update
+    return list(by_type.values())
+
+
+def parse_conditions(raw: Any) -> list[Condition]:
+    if not isinstance(raw, list):
+        return []
+    result = []
+    for item in raw:
+        try:
+            result.append(Condition.model_validate(item))
+        except ValueError:
+            continue  # a hand-edited, malformed condition is dropped rather than fatal
+    return result
+
+
+def conditions_body(conditions: list[Condition]) -> list[dict[str, Any]]:
+    return [c.dump_k8s() for c in conditions]
+
+
+def investigating_patch(
+    existing: list[Condition], *, generation: int | None, now: datetime
+) -> dict[str, Any]:
+    merged = merge_conditions(
+        existing,
+        [condition("Diagnosed", "False", "Investigating", "Gathering evidence.", now=now)],
+    )
+    return {
+        "phase": Phase.INVESTIGATING.value,
+        "conditions": conditions_body(merged),
+    }
+
+
+def diagnosed_patch(
+    existing: list[Condition],
+    diagnosis: Diagnosis,
+    stage_conditions: list[Condition],
+    *,
+    target: str | None,
+    generation: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    done = condition(
+        "Diagnosed",
+        "True",
+        "DiagnosisWritten",
+        f"{diagnosis.category.value} ({diagnosis.confidence:.2f}): {diagnosis.summary}",
+        now=now,
+    )
+    merged = merge_conditions(existing, [*stage_conditions, done])
+    body: dict[str, Any] = {
+        "phase": Phase.DIAGNOSED.value,
+        "observedGeneration": generation,
+        "conditions": conditions_body(merged),
+        "diagnosis": diagnosis.dump_k8s(),
+    }
+    if target:
+        body["target"] = target[:400]
+    return body
+
+
+def failed_patch(
+    existing: list[Condition],
+    *,
+    reason: str,
+    message: str,
+    generation: int | None,
+    now: datetime,
+    stage_conditions: list[Condition] | None = None,
+) -> dict[str, Any]:
+    failed = condition("Diagnosed", "False", reason, message, now=now)
+    merged = merge_conditions(existing, [*(stage_conditions or []), failed])
+    return {
+        "phase": Phase.FAILED.value,
+        "observedGeneration": generation,
+        "conditions": conditions_body(merged),
+    }

@@ -1,0 +1,258 @@
+"""End to end: kubectl applies the CRD and Incidents, the real operator (Kopf + pipeline,
+no LLM) diagnoses them. Real: HTTP API server (the emulator, or a kind cluster when
+KUBETRIAGE_E2E_KUBECONFIG is set), kubectl, the kubernetes client, Kopf."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.e2e.conftest import Cluster
+from tests.support.operator import OperatorThread
+
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.session import log_placement
+
+pytestmark = pytest.mark.e2e
+
+SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+MANIFESTS = Path(__file__).parent / "manifests"
+
+
+def _incident(name: str, namespace: str, **spec: Any) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "kubetriage.io/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }
+    )
+
+
+def _get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    out = cluster.kubectl("get", "incident", name, "-n", namespace, "-o", "json").stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def _wait_phase(
+    cluster: Cluster, namespace: str, name: str, phases: set[str], timeout: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = _get(cluster, namespace, name)
+        if (body.get("status") or {}).get("phase") in phases:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{namespace}/{name} never reached {phases}: {body.get('status')}")
+
+
+def _break_image_pull(cluster: Cluster) -> None:
+    """Make marketing-site/landing-page fail to pull its image."""
+    if cluster.emulator is not None:
+        case = load_case(SHARED_CASES / "example-image-tag-typo")
+        cluster.emulator.load(case.cluster)
+        for namespace, pod, container, text, previous in log_placement(case):
+            cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        return
+    cluster.kubectl("apply", "-f", str(MANIFESTS / "image-pull.yaml"))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        pods = json.loads(
+            cluster.kubectl(
+                "get", "pods", "-n", "marketing-site", "-l", "app=landing-page", "-o", "json"
+            ).stdout
+        )["items"]
+        reasons = {
+            ((s.get("state") or {}).get("waiting") or {}).get("reason")
+            for p in pods
+            for s in (p.get("status") or {}).get("containerStatuses") or []
+        }
+        if reasons & {"ErrImagePull", "ImagePullBackOff"}:
+            return
+        time.sleep(2)
+    raise AssertionError("the broken Deployment never reached ErrImagePull")
+
+
+def test_kubectl_applied_incident_is_diagnosed(crd_installed: Cluster, tmp_path: Path) -> None:
+    cluster = crd_installed
+    _break_image_pull(cluster)
+    manifest = tmp_path / "incident.yaml"
+    manifest.write_text(
+        _incident(
+            "landing-page-rollout",
+            "marketing-site",
+            title="landing-page rollout is stuck",
+            severity="warning",
+            target={"kind": "Deployment", "namespace": "marketing-site", "name": "landing-page"},
+        )
+    )
+    cluster.kubectl("apply", "-f", str(manifest))
+    with OperatorThread(cluster.kubeconfig):
+        body = _wait_phase(
+            cluster, "marketing-site", "landing-page-rollout", {"Diagnosed", "Failed"}
+        )
+    status = body["status"]
+    assert status["phase"] == "Diagnosed", status
+    assert status["observedGeneration"] == body["metadata"]["generation"]
+    diagnosis = status["diagnosis"]
+    assert diagnosis["category"] == "image-pull"
+    top = diagnosis["remediations"][0]
+    assert top["action"] in {"fix-image", "rollback"}
+    assert {k: top["target"][k] for k in ("kind", "namespace", "name")} == {
+        "kind": "Deployment",
+        "namespace": "marketing-site",
+        "name": "landing-page",
+    }
+    assert top["command"].startswith("kubectl -n marketing-site ")
+    assert diagnosis["llm"]["used"] is False
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Diagnosed"]["status"] == "True"
+    assert conditions["LLMUnavailable"]["reason"] == "NotConfigured"
+    assert conditions["EvidenceCollected"]["status"] == "True"
+
+    table = cluster.kubectl("get", "inc", "-n", "marketing-site").stdout
+    header, row = table.splitlines()[:2]
+    assert header.split() == [
+        "NAME",
+        "PHASE",
+        "SEVERITY",
+        "CATEGORY",
+        "CONFIDENCE",
+        "TARGET",
+        "AGE",
+    ]
+    assert row.split()[:4] == ["landing-page-rollout", "Diagnosed", "warning", "image-pull"]
+
+    events = json.loads(
+        cluster.kubectl(
+            "get",
+            "events",
+            "-n",
+            "marketing-site",
+            "--field-selector",
+            "involvedObject.name=landing-page-rollout",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    reasons = {e["reason"] for e in events}
+    assert {"Investigating", "Diagnosed", "RemediationSuggested"} <= reasons
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"title": "x", "severity": "catastrophic"}, "spec.severity"),
+        ({"severity": "warning"}, "spec.title"),
+        ({"title": "x", "target": {"name": "no-kind"}}, "spec.target.kind"),
+    ],
+)
+def test_invalid_incident_is_rejected_with_the_field_named(
+    crd_installed: Cluster, tmp_path: Path, spec: dict[str, Any], field: str
+) -> None:
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text(_incident("bad", "default", **spec))
+    result = crd_installed.kubectl("apply", "-f", str(manifest), check=False)
+    assert result.returncode != 0
+    assert field in result.stderr
+    listed = crd_installed.kubectl("get", "inc", "-n", "default", "-o", "name").stdout
+    assert "bad" not in listed
+
+
+def test_nonsense_incident_fails_with_a_clear_condition(
+    crd_installed: Cluster, tmp_path: Path
+) -> None:
+    cluster = crd_installed
+    manifest = tmp_path / "nonsense.yaml"
+    manifest.write_text(
+        _incident(
+            "nonsense",
+            "default",
+            title="the secret is wrong",
+            target={"kind": "Secret", "namespace": "default", "name": "db-password"},
+        )
+    )
+    cluster.kubectl("apply", "-f", str(manifest))
+    with OperatorThread(cluster.kubeconfig):
+        body = _wait_phase(cluster, "default", "nonsense", {"Failed", "Diagnosed"})
+    assert body["status"]["phase"] == "Failed"
+    diagnosed = {c["type"]: c for c in body["status"]["conditions"]}["Diagnosed"]
+    assert diagnosed["status"] == "False"
+    assert diagnosed["reason"] == "UnsupportedTargetKind"
+    assert "Secret" in diagnosed["message"]
+
+
+def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
+    crd_installed: Cluster, tmp_path: Path
+) -> None:
+    cluster = crd_installed
+    _break_image_pull(cluster)
+    manifest = tmp_path / "incident.yaml"
+    manifest.write_text(
+        _incident(
+            "regen",
+            "marketing-site",
+            title="first title",
+            target={"kind": "Deployment", "namespace": "marketing-site", "name": "landing-page"},
+        )
+    )
+    cluster.kubectl("apply", "-f", str(manifest))
+    with OperatorThread(cluster.kubeconfig):
+        first = _wait_phase(cluster, "marketing-site", "regen", {"Diagnosed"})
+        assert first["status"]["observedGeneration"] == 1
+        investigating_events = lambda: [  # noqa: E731
+            e
+            for e in json.loads(
+                cluster.kubectl("get", "events", "-n", "marketing-site", "-o", "json").stdout
+            )["items"]
+            if e["involvedObject"]["name"] == "regen" and e["reason"] == "Investigating"
+        ]
+        assert len(investigating_events()) == 1
+
+        # Feedback is not a reason to diagnose again; the generation is acknowledged.
+        cluster.kubectl(
+            "patch",
+            "inc",
+            "regen",
+            "-n",
+            "marketing-site",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": {"feedback": {"helpful": True, "resolution": "fixed the tag"}}}),
+        )
+        deadline = time.monotonic() + 30
+        while _get(cluster, "marketing-site", "regen")["status"]["observedGeneration"] != 2:
+            assert time.monotonic() < deadline, "feedback generation never acknowledged"
+            time.sleep(0.2)
+        assert len(investigating_events()) == 1
+
+        # A real spec change does.
+        cluster.kubectl(
+            "patch",
+            "inc",
+            "regen",
+            "-n",
+            "marketing-site",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": {"title": "second title"}}),
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            body = _get(cluster, "marketing-site", "regen")
+            if (
+                body["status"].get("observedGeneration") == 3
+                and body["status"]["phase"] == "Diagnosed"
+            ):
+                break
+            assert time.monotonic() < deadline, body["status"]
+            time.sleep(0.2)
+        assert len(investigating_events()) == 2

@@ -1,0 +1,336 @@
+"""Checks KubeEvidenceCollector (kubetriage.evidence.kube) against the Kubernetes API emulator.
+
+Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
+with the example cases' objects and logs, and the pure builder. Faults (503, 403, a closed
+port) are injected at the HTTP level; nothing in the collector is mocked.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.kube import (
+    KubeEvidenceCollector,
+    TemporaryCollectionError,
+    api_client_from_kubeconfig,
+)
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.incident import Alert
+from kubetriage.replay.emulator import AuditRecord, EmulatorThread
+
+CASES = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "cases"
+CASE_NAMES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+LIMITS = EvidenceLimits()
+
+
+def _case(name: str) -> Case:
+    path = CASES / name / "case.yaml"
+    return Case.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _alert(case: Case) -> Alert:
+    return Alert(
+        status="firing",
+        labels=case.alert.labels,
+        annotations=case.alert.annotations,
+        starts_at=NOW - parse_go_duration(case.alert.starts_ago),
+    )
+
+
+def _load(emulator: EmulatorThread, case: Case) -> None:
+    emulator.emulator.load(case.cluster)
+    for key, text in case.logs.items():
+        namespace, pod, container = key.split("/")
+        emulator.emulator.set_logs(namespace, pod, container, text)
+
+
+def _built_from_case(case: Case) -> Evidence:
+    logs = []
+    for key, text in case.logs.items():
+        namespace, pod, container = key.split("/")
+        logs.append(tail_from_text(namespace, pod, container, text, limits=LIMITS))
+    return build_evidence(
+        case.cluster,
+        logs,
+        target=None,
+        alerts=[_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+        limits=LIMITS,
+    )
+
+
+@pytest.fixture
+def api(emulator: EmulatorThread) -> Iterator[client.ApiClient]:
+    with api_client_from_kubeconfig(str(emulator.kubeconfig_path)) as api_client:
+        yield api_client
+
+
+async def _collect(
+    api: client.ApiClient, case: Case, *, target: ObjectRef | None = None
+) -> Evidence:
+    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=5.0)
+    return await collector.collect(
+        target=target, alerts=[_alert(case)], title=case.title, description=None, now=NOW
+    )
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+async def test_collected_evidence_equals_evidence_built_from_the_case(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    case = _case(name)
+    _load(emulator, case)
+    collected = await _collect(api, case)
+    expected = _built_from_case(case)
+    assert collected.collection_errors == []
+    assert collected.model_dump(exclude={"collected_at"}) == expected.model_dump(
+        exclude={"collected_at"}
+    )
+    # The comparison is not vacuous: the case's key facts are in both.
+    assert collected.target is not None
+    assert collected.workload is not None
+    assert collected.pods
+
+
+async def test_oom_case_reads_previous_logs_and_never_touches_secrets(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-oom-csv-exporter")
+    _load(emulator, case)
+    pod = "csv-exporter-5f7d8c9b6d-k2x9p"
+    emulator.emulator.set_logs("exports", pod, "exporter", "fatal: killed\n", previous=True)
+    emulator.emulator.clear_audit()
+    evidence = await _collect(api, case)
+    exporter = evidence.pods[0].containers[0]
+    assert exporter.last_state is not None
+    assert exporter.last_state.reason == "OOMKilled"
+    assert {(t.previous, t.lines[-1]) for t in evidence.logs} == {
+        (False, "INFO:exporter:loaded 2400000 rows, rss=241MB"),
+        (True, "fatal: killed"),
+    }
+    audit = emulator.emulator.audit
+    assert audit, "the collector made no API requests"
+    assert not [r for r in audit if r.resource == "secrets"]
+    assert all(r.verb in {"get", "list"} for r in audit)
+    # Events are read per involved object (pod, ReplicaSet, Deployment, node), not per watch.
+    event_lists = [r for r in audit if r.resource == "events"]
+    assert len(event_lists) >= 3
+    assert {r.namespace for r in event_lists} <= {"exports", ""}
+
+
+async def test_missing_target_is_reported_in_the_evidence(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-image-tag-typo")
+    _load(emulator, case)
+    gone = ObjectRef(kind="Deployment", name="gone", namespace="marketing-site")
+    collector = KubeEvidenceCollector(api, limits=LIMITS)
+    evidence = await collector.collect(target=gone, alerts=[], title="t", description=None, now=NOW)
+    assert evidence.target == gone
+    assert evidence.workload is None
+    assert "target Deployment/marketing-site/gone not found" in evidence.collection_errors
+
+
+async def test_server_errors_on_the_target_lookup_are_temporary(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-oom-csv-exporter")
+    _load(emulator, case)
+
+    def pod_get(record: AuditRecord) -> bool:
+        return record.resource == "pods" and record.verb == "get" and record.subresource == ""
+
+    emulator.emulator.fail_requests(20, code=503, predicate=pod_get)
+    with pytest.raises(TemporaryCollectionError, match="HTTP 503"):
+        await _collect(api, case)
+
+
+async def test_forbidden_optional_lookup_is_a_collection_error(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-external-api-503")
+    _load(emulator, case)
+
+    def config_maps(record: AuditRecord) -> bool:
+        return record.resource == "configmaps"
+
+    emulator.emulator.fail_requests(20, code=403, predicate=config_maps)
+    evidence = await _collect(api, case)
+    assert evidence.collection_errors == ["list ConfigMaps in newsletter: forbidden"]
+    assert evidence.workload is not None
+    assert evidence.services[0].external_name == "api.mailprovider.example.com"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_unreachable_api_server_is_temporary() -> None:
+    configuration = client.Configuration()
+    configuration.host = f"http://127.0.0.1:{_closed_port()}"
+    configuration.retries = 0
+    with client.ApiClient(configuration) as unreachable:
+        collector = KubeEvidenceCollector(unreachable, limits=LIMITS, request_timeout=2.0)
+        with pytest.raises(TemporaryCollectionError):
+            await collector.collect(
+                target=ObjectRef(kind="Pod", name="p", namespace="n"),
+                alerts=[],
+                title="t",
+                description=None,
+                now=NOW,
+            )
+
+
+def _node(name: str, taints: list[dict[str, str]]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "spec": {"taints": taints},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "allocatable": {"cpu": "2", "memory": "4Gi"},
+            "images": [{"names": ["registry.example/huge:1"], "sizeBytes": 1}],
+        },
+    }
+
+
+async def test_pending_pod_brings_every_node_and_its_scheduling_event(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "big-0", "namespace": "batch", "labels": {"app": "big"}},
+        "spec": {
+            "containers": [
+                {"name": "main", "image": "big:1", "resources": {"requests": {"cpu": "16"}}}
+            ]
+        },
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
+        },
+    }
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "big-0.1", "namespace": "batch"},
+        "involvedObject": {"kind": "Pod", "name": "big-0", "namespace": "batch"},
+        "reason": "FailedScheduling",
+        "message": "0/2 nodes are available: 2 Insufficient cpu.",
+        "type": "Warning",
+        "count": 7,
+        "lastTimestamp": "2026-11-20T09:59:00Z",
+    }
+    unrelated = {**event, "metadata": {"name": "x.1", "namespace": "batch"}}
+    unrelated["involvedObject"] = {"kind": "Pod", "name": "other", "namespace": "batch"}
+    emulator.emulator.load(
+        [
+            pod,
+            event,
+            unrelated,
+            _node("n1", []),
+            _node("n2", [{"key": "gpu", "effect": "NoSchedule"}]),
+        ]
+    )
+    alert = Alert(labels={"alertname": "KubePodNotScheduled", "namespace": "batch", "pod": "big-0"})
+    collector = KubeEvidenceCollector(api, limits=LIMITS)
+    evidence = await collector.collect(
+        target=None, alerts=[alert], title="t", description=None, now=NOW
+    )
+    assert evidence.collection_errors == []
+    assert [n.name for n in evidence.nodes] == ["n2", "n1"]
+    assert evidence.nodes[0].taints == ["gpu:NoSchedule"]
+    assert [(e.reason, e.count) for e in evidence.events] == [("FailedScheduling", 7)]
+    assert evidence.pods[0].containers[0].requests == {"cpu": "16"}
+
+
+async def test_service_target_finds_its_pods_endpoints_and_workload(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-external-api-503")
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "mailer", "namespace": "newsletter"},
+        "spec": {"selector": {"app": "mailer"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    endpoints = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "mailer", "namespace": "newsletter"},
+        "subsets": [{"addresses": [{"ip": "10.244.1.80"}], "notReadyAddresses": []}],
+    }
+    emulator.emulator.load([*case.cluster, service, endpoints])
+    collector = KubeEvidenceCollector(api, limits=LIMITS)
+    evidence = await collector.collect(
+        target=ObjectRef(kind="Service", name="mailer", namespace="newsletter"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=NOW,
+    )
+    assert evidence.workload is not None
+    assert evidence.workload.ref.key() == "Deployment/newsletter/mailer"
+    assert [p.name for p in evidence.pods] == ["mailer-84c9b7d6f5-7rjvz"]
+    target_service = evidence.services[0]
+    assert (target_service.name, target_service.ready_endpoints, target_service.matching_pods) == (
+        "mailer",
+        1,
+        1,
+    )
+    assert {s.name for s in evidence.services} == {"mailer", "email-api"}
+
+
+async def test_missing_config_map_target_collects_the_pods_that_need_it(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-external-api-503")
+    objects = [dict(o) for o in case.cluster]
+    pod = next(o for o in objects if o["kind"] == "Pod")
+    pod["spec"] = {
+        **pod["spec"],
+        "containers": [
+            {
+                **pod["spec"]["containers"][0],
+                "envFrom": [
+                    {"configMapRef": {"name": "mailer-env"}},
+                    {"secretRef": {"name": "smtp"}},
+                ],
+            }
+        ],
+    }
+    emulator.emulator.load(objects)
+    emulator.emulator.clear_audit()
+    collector = KubeEvidenceCollector(api, limits=LIMITS)
+    evidence = await collector.collect(
+        target=ObjectRef(kind="ConfigMap", name="mailer-env", namespace="newsletter"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=NOW,
+    )
+    assert evidence.workload is not None
+    assert evidence.workload.ref.key() == "Deployment/newsletter/mailer"
+    refs = {(r.kind, r.name): r.exists for r in evidence.pods[0].config_refs}
+    assert refs == {("ConfigMap", "mailer-env"): False, ("Secret", "smtp"): None}
+    assert "target ConfigMap/newsletter/mailer-env not found" in evidence.collection_errors
+    assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]

@@ -1,0 +1,86 @@
+"""The real kubetriage operator (Kopf + pipeline) run in a background thread for synchronous
+tests, against whatever API server a kubeconfig names (the emulator or a real cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from kubetriage.app import build_stages
+from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.incidents import IncidentStore
+from kubetriage.kubeclient import api_client
+from kubetriage.pipeline import Stages
+from kubetriage.settings import Settings
+
+
+class OperatorThread:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        *,
+        settings: Settings | None = None,
+        stages: Stages | None = None,
+        namespaces: list[str] | None = None,
+        standalone: bool = True,
+    ) -> None:
+        self.settings = settings or Settings(memory_enabled=False)
+        self.client = api_client(kubeconfig)
+        self.stages = stages or build_stages(self.settings, self.client)
+        self.namespaces = namespaces or []
+        self.standalone = standalone
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kubetriage-operator", daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        ctx = OperatorContext(
+            settings=self.settings,
+            stages=self.stages,
+            incidents=IncidentStore(self.client),
+            api_client=self.client,
+        )
+        try:
+            asyncio.run(
+                run_operator(
+                    ctx,
+                    namespaces=self.namespaces,
+                    standalone=self.standalone,
+                    stop_flag=self._stop,
+                    ready_flag=self._ready,
+                )
+            )
+        except BaseException as error:  # surfaced to the test by __exit__/start
+            self.error = error
+            self._ready.set()
+
+    def start(self) -> OperatorThread:
+        self._thread.start()
+        if not self._ready.wait(timeout=60):
+            raise RuntimeError("the operator did not become ready within 60s")
+        if self.error is not None:
+            raise RuntimeError("the operator failed to start") from self.error
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.client.close()
+        if self._thread.is_alive():
+            raise RuntimeError("the operator did not stop within 30s")
+
+    def __enter__(self) -> OperatorThread:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        if self.error is not None and exc is None:
+            raise RuntimeError("the operator crashed during the test") from self.error

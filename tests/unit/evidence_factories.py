@@ -1,0 +1,232 @@
+"""Builders for ``Evidence`` objects used by the analyzer tests.
+
+Each builder returns a real pydantic model with the defaults a healthy Deployment would show,
+so a test states only what is broken. ``analyze`` runs the real analyzer registry and fails the
+test if any analyzer raised.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from kubetriage.analyzers import AnalyzerRun, run_analyzers
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    AlertEvidence,
+    ContainerEvidence,
+    ContainerState,
+    EventEvidence,
+    Evidence,
+    LogTail,
+    MetricSummary,
+    PodCondition,
+    PodEvidence,
+    RevisionEvidence,
+    WorkloadEvidence,
+)
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import Category
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def ago(minutes: float) -> datetime:
+    return NOW - timedelta(minutes=minutes)
+
+
+def running() -> ContainerState:
+    return ContainerState(state="running", started_at=ago(60))
+
+
+def waiting(reason: str, message: str | None = None) -> ContainerState:
+    return ContainerState(state="waiting", reason=reason, message=message)
+
+
+def terminated(reason: str | None, exit_code: int, message: str | None = None) -> ContainerState:
+    return ContainerState(
+        state="terminated",
+        reason=reason,
+        exit_code=exit_code,
+        message=message,
+        started_at=ago(5),
+        finished_at=ago(1),
+    )
+
+
+def container(
+    name: str = "app",
+    image: str = "ghcr.io/example/app:1.0",
+    *,
+    ready: bool = True,
+    restarts: int = 0,
+    state: ContainerState | None = None,
+    last_state: ContainerState | None = None,
+    **fields: Any,
+) -> ContainerEvidence:
+    return ContainerEvidence(
+        name=name,
+        image=image,
+        ready=ready,
+        started=ready,
+        restart_count=restarts,
+        state=state or running(),
+        last_state=last_state,
+        **fields,
+    )
+
+
+def pod(
+    name: str,
+    *containers: ContainerEvidence,
+    namespace: str = "shop",
+    replica_set: str | None = "checkout-7d9f6c8b5",
+    phase: str = "Running",
+    node: str | None = "worker-1",
+    labels: dict[str, str] | None = None,
+    **fields: Any,
+) -> PodEvidence:
+    owner = (
+        ObjectRef(kind="ReplicaSet", namespace=namespace, name=replica_set) if replica_set else None
+    )
+    ready = all(c.ready for c in containers)
+    fields.setdefault(
+        "conditions", [PodCondition(type="Ready", status="True" if ready else "False")]
+    )
+    return PodEvidence(
+        name=name,
+        namespace=namespace,
+        phase=phase,
+        node=node,
+        owner=owner,
+        labels=labels if labels is not None else {"app": "checkout"},
+        containers=list(containers) or [container()],
+        created_at=ago(120),
+        **fields,
+    )
+
+
+def deployment(
+    name: str = "checkout",
+    namespace: str = "shop",
+    *,
+    replicas: int = 2,
+    ready: int | None = None,
+    containers: list[ContainerEvidence] | None = None,
+    revision: int = 1,
+    **fields: Any,
+) -> WorkloadEvidence:
+    ready_count = replicas if ready is None else ready
+    return WorkloadEvidence(
+        ref=ObjectRef(kind="Deployment", namespace=namespace, name=name),
+        desired_replicas=replicas,
+        ready_replicas=ready_count,
+        available_replicas=ready_count,
+        updated_replicas=replicas,
+        unavailable_replicas=replicas - ready_count,
+        selector={"app": name},
+        containers=containers or [],
+        revision=revision,
+        **fields,
+    )
+
+
+def revision(
+    name: str,
+    number: int,
+    images: dict[str, str],
+    *,
+    current: bool = False,
+    ready: int = 0,
+    created_minutes_ago: float = 60 * 24 * 30,
+) -> RevisionEvidence:
+    return RevisionEvidence(
+        name=name,
+        revision=number,
+        images=images,
+        replicas=ready,
+        ready_replicas=ready,
+        available_replicas=ready,
+        created_at=ago(created_minutes_ago),
+        current=current,
+    )
+
+
+def event(
+    reason: str,
+    message: str,
+    *,
+    name: str,
+    kind: str = "Pod",
+    namespace: str | None = "shop",
+    type_: str = "Warning",
+    count: int = 1,
+) -> EventEvidence:
+    return EventEvidence(
+        type=type_,
+        reason=reason,
+        message=message,
+        involved=ObjectRef(kind=kind, namespace=namespace, name=name),
+        count=count,
+        first_seen=ago(30),
+        last_seen=ago(1),
+    )
+
+
+def log(pod_name: str, container_name: str, text: str, *, namespace: str = "shop") -> LogTail:
+    return LogTail(
+        namespace=namespace,
+        pod=pod_name,
+        container=container_name,
+        lines=[line for line in text.strip().splitlines() if line.strip()],
+    )
+
+
+def metric(
+    query: str,
+    *,
+    last: float,
+    first: float | None = None,
+    max_: float | None = None,
+    min_: float | None = None,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+    trend: Literal["rising", "falling", "flat", "unknown"] = "unknown",
+) -> MetricSummary:
+    values = [v for v in (first, last, max_, min_) if v is not None]
+    return MetricSummary(
+        name=name or query.split("{", 1)[0],
+        query=query,
+        labels=labels or {},
+        last=last,
+        first=first,
+        min=min_ if min_ is not None else min(values),
+        max=max_ if max_ is not None else max(values),
+        trend=trend,
+        samples=60,
+    )
+
+
+def alert(**labels: str) -> AlertEvidence:
+    return AlertEvidence(labels=labels, starts_at=ago(6), status="firing")
+
+
+def evidence(**fields: Any) -> Evidence:
+    fields.setdefault("collected_at", NOW)
+    return Evidence(**fields)
+
+
+def analyze(ev: Evidence) -> AnalyzerRun:
+    result = run_analyzers(ev)
+    assert not result.errors, result.errors
+    return result
+
+
+def top(ev: Evidence) -> Finding:
+    result = analyze(ev)
+    assert result.findings, "no analyzer fired"
+    return result.findings[0]
+
+
+def by_category(result: AnalyzerRun, category: Category) -> list[Finding]:
+    return [f for f in result.findings if f.category is category]

@@ -1,0 +1,115 @@
+"""Checks that the analyzers' top finding is right on the three shared example cases, end to
+end from their case.yaml through the real evidence builder, with and without metrics.
+
+Real: the case files in shared/eval/cases, ``build_evidence``, ``tail_from_text``, the
+promtool-notation expander and ``summarize_series`` (raw series stand in for Prometheus
+answers); no part of the analyzers is replaced. ``expect`` is read only to score.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kubetriage.analyzers import run_analyzers
+from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.incident import Alert
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.promtool import expand_series_values, parse_series_selector
+
+CASES = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "cases"
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+LIMITS = EvidenceLimits()
+EXAMPLES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
+
+
+def _metrics(case: Case) -> list[MetricSummary]:
+    if case.metrics is None:
+        return []
+    step = parse_go_duration(case.metrics.interval)
+    summaries = []
+    for series in case.metrics.series:
+        selector = parse_series_selector(series.series)
+        values = expand_series_values(series.values)
+        start = NOW - step * (len(values) - 1)
+        points = [
+            (start + step * i, value) for i, value in enumerate(values) if isinstance(value, float)
+        ]
+        summaries.append(
+            summarize_series(selector.name, series.series, dict(selector.labels), points)
+        )
+    return summaries
+
+
+def _evidence(name: str, *, with_metrics: bool) -> tuple[Case, Evidence]:
+    case = load_case(CASES / name / "case.yaml")
+    alert = Alert(
+        status="firing",
+        labels=case.alert.labels,
+        annotations=case.alert.annotations,
+        starts_at=NOW - parse_go_duration(case.alert.starts_ago),
+    )
+    logs = []
+    for key, text in case.logs.items():
+        namespace, pod, container = key.split("/")
+        logs.append(tail_from_text(namespace, pod, container, text, limits=LIMITS))
+    evidence = build_evidence(
+        case.cluster,
+        logs,
+        target=None,
+        alerts=[alert],
+        title=case.title,
+        description=None,
+        now=NOW,
+        limits=LIMITS,
+    )
+    if with_metrics:
+        evidence = evidence.model_copy(update={"metrics": _metrics(case)})
+    return case, evidence
+
+
+@pytest.mark.parametrize("with_metrics", [False, True], ids=["no-metrics", "metrics"])
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_top_finding_matches_the_expected_diagnosis(name: str, with_metrics: bool) -> None:
+    case, evidence = _evidence(name, with_metrics=with_metrics)
+    result = run_analyzers(evidence)
+    assert not result.errors
+    assert result.findings
+    top = result.findings[0]
+    assert case.expect is not None
+    assert top.category.value == case.expect.category
+    assert top.action.value in [a.value for a in case.expect.actions]
+    assert case.expect.target is not None
+    assert (top.target.kind, top.target.namespace, top.target.name) == (
+        case.expect.target.kind,
+        case.expect.target.namespace,
+        case.expect.target.name,
+    )
+
+
+def test_oom_case_suggests_double_the_256mi_limit() -> None:
+    _, evidence = _evidence("example-oom-csv-exporter", with_metrics=True)
+    top = run_analyzers(evidence).findings[0]
+    assert top.params["memory"] == "512Mi"
+    assert top.confidence >= 0.9
+
+
+def test_image_typo_case_offers_rollback_to_revision_3_second() -> None:
+    _, evidence = _evidence("example-image-tag-typo", with_metrics=False)
+    findings = run_analyzers(evidence).findings
+    assert (findings[1].category.value, findings[1].action.value) == ("image-pull", "rollback")
+    assert findings[1].params["revision"] == "3"
+
+
+def test_mailer_case_probe_metric_raises_confidence() -> None:
+    _, plain = _evidence("example-external-api-503", with_metrics=False)
+    _, measured = _evidence("example-external-api-503", with_metrics=True)
+    assert (
+        run_analyzers(measured).findings[0].confidence > run_analyzers(plain).findings[0].confidence
+    )

@@ -1,0 +1,500 @@
+"""Checks the container analyzers (oom-killed, crash-loop, config-missing, image-pull,
+probe-failure) and how they rank against each other on misleading evidence.
+
+Everything is real: Evidence models built by ``evidence_factories`` and the full analyzer
+registry via ``run_analyzers``; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+from tests.unit.evidence_factories import (
+    alert,
+    analyze,
+    by_category,
+    container,
+    deployment,
+    event,
+    evidence,
+    log,
+    metric,
+    pod,
+    revision,
+    running,
+    terminated,
+    top,
+    waiting,
+)
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ConfigReference, ProbeSpec, ServiceEvidence
+from kubetriage.models.vocabulary import Action, Category
+
+EXPORTER_POD = "csv-exporter-5f7d8c9b6d-k2x9p"
+
+
+def _oom_exporter(**extra: object) -> dict[str, object]:
+    exporter = container(
+        "exporter",
+        "ghcr.io/example-org/csv-exporter:1.4.0",
+        ready=False,
+        restarts=5,
+        state=waiting("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
+        last_state=terminated("OOMKilled", 137),
+        limits={"cpu": "500m", "memory": "256Mi"},
+        requests={"cpu": "100m", "memory": "256Mi"},
+    )
+    return {
+        "alerts": [
+            alert(
+                alertname="KubePodCrashLooping",
+                namespace="exports",
+                pod=EXPORTER_POD,
+                container="exporter",
+            )
+        ],
+        "workload": deployment("csv-exporter", "exports", replicas=1, ready=0, revision=3),
+        "pods": [
+            pod(
+                EXPORTER_POD,
+                exporter,
+                namespace="exports",
+                replica_set="csv-exporter-5f7d8c9b6d",
+                labels={"app": "csv-exporter"},
+            )
+        ],
+        "revisions": [
+            revision("csv-exporter-5f7d8c9b6d", 3, {"exporter": exporter.image}, current=True)
+        ],
+        "events": [
+            event(
+                "BackOff",
+                "Back-off restarting failed container exporter in pod " + EXPORTER_POD,
+                name=EXPORTER_POD,
+                namespace="exports",
+                count=14,
+            )
+        ],
+        "logs": [
+            log(
+                EXPORTER_POD,
+                "exporter",
+                "INFO:exporter:loaded 1200000 rows, rss=198MB\n"
+                "INFO:exporter:loaded 2400000 rows, rss=241MB",
+                namespace="exports",
+            )
+        ],
+        **extra,
+    }
+
+
+def test_oom_killed_exporter_gets_increase_memory_on_its_deployment() -> None:
+    finding = top(evidence(**_oom_exporter()))
+    assert finding.category is Category.OOM_KILLED
+    assert finding.action is Action.INCREASE_MEMORY
+    assert finding.target == ObjectRef(kind="Deployment", namespace="exports", name="csv-exporter")
+    assert finding.params == {"container": "exporter", "memory": "512Mi", "currentMemory": "256Mi"}
+    assert 0.9 <= finding.confidence <= 0.97
+    assert "256Mi" in finding.summary
+    assert any("OOMKilled" in e.fact for e in finding.evidence)
+
+
+def test_crashlooping_alert_with_oomkilled_last_state_is_not_a_crash_loop() -> None:
+    result = analyze(evidence(**_oom_exporter()))
+    assert result.findings[0].category is Category.OOM_KILLED
+    assert by_category(result, Category.CRASH_LOOP) == []
+
+
+def test_working_set_metrics_raise_the_suggested_limit_and_add_evidence() -> None:
+    ws = metric(
+        'container_memory_working_set_bytes{namespace="exports",container="exporter"}',
+        last=250 * 1024**2,
+        first=60 * 1024**2,
+        max_=400 * 1024**2,
+        labels={"container": "exporter"},
+    )
+    finding = top(evidence(**_oom_exporter(metrics=[ws])))
+    assert finding.params["memory"] == "640Mi"  # 1.5x the 400Mi peak beats 2x the limit
+    assert any(e.source == "metrics" for e in finding.evidence)
+
+
+def test_sigkill_from_liveness_probe_is_probe_failure_not_oom() -> None:
+    web = container(
+        "web",
+        ready=False,
+        restarts=4,
+        state=running(),
+        last_state=terminated("Error", 137),
+        limits={"memory": "512Mi"},
+        probes=[ProbeSpec(kind="liveness", handler="httpGet /healthz :8080")],
+        ports=["http:8080/TCP"],
+    )
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", web)],
+        events=[
+            event(
+                "Unhealthy",
+                "Liveness probe failed: HTTP probe failed with statuscode: 404",
+                name="checkout-7d9f6c8b5-abcde",
+                count=12,
+            ),
+            event(
+                "Killing",
+                "Container web failed liveness probe, will be restarted",
+                name="checkout-7d9f6c8b5-abcde",
+                type_="Normal",
+                count=4,
+            ),
+        ],
+        logs=[log("checkout-7d9f6c8b5-abcde", "web", "listening on :8080\nGET /api/cart 200")],
+    )
+    result = analyze(ev)
+    finding = result.findings[0]
+    assert finding.category is Category.PROBE_FAILURE
+    assert finding.action is Action.FIX_PROBE
+    assert finding.params == {"container": "web", "probe": "liveness"}
+    assert finding.target == ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    assert by_category(result, Category.OOM_KILLED) == []
+
+
+def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dependency() -> None:
+    app = container("app", ready=False, env={"DB_HOST": "postgres.shop.svc.cluster.local"})
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        services=[
+            ServiceEvidence(
+                name="postgres",
+                namespace="shop",
+                selector={"app": "postgres"},
+                ready_endpoints=0,
+                matching_pods=1,
+            )
+        ],
+        events=[
+            event(
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                name="checkout-7d9f6c8b5-abcde",
+                count=40,
+            )
+        ],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                "ERROR db ping failed: dial tcp postgres.shop.svc.cluster.local:5432: "
+                "connect: connection refused",
+            )
+        ],
+    )
+    result = analyze(ev)
+    assert result.findings[0].category is Category.DEPENDENCY_FAILURE
+    assert result.findings[0].target == ObjectRef(kind="Service", namespace="shop", name="postgres")
+    probe = by_category(result, Category.PROBE_FAILURE)
+    assert probe
+    assert probe[0].confidence < result.findings[0].confidence
+
+
+def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
+    app = container("app", limits={"memory": "1Gi"})
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        metrics=[
+            metric(
+                'container_memory_working_set_bytes{container="app"}',
+                last=0.97 * 1024**3,
+                first=0.5 * 1024**3,
+                labels={"container": "app"},
+                trend="rising",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert finding.category is Category.OOM_KILLED
+    assert finding.confidence <= 0.6
+    assert finding.params["memory"] == "2Gi"
+
+
+def test_panic_crash_loop_without_history_suggests_restart() -> None:
+    app = container(
+        "app",
+        ready=False,
+        restarts=7,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 2),
+    )
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                "starting checkout v2\npanic: runtime error: invalid memory address or nil "
+                "pointer dereference\ngoroutine 1 [running]:",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert finding.category is Category.CRASH_LOOP
+    assert finding.action is Action.RESTART
+    assert finding.params["exitCode"] == "2"
+    assert "panic" in finding.summary
+
+
+def test_crash_loop_with_an_older_revision_suggests_rollback_to_it() -> None:
+    app = container(
+        "app",
+        "ghcr.io/example/app:2.0",
+        ready=False,
+        restarts=3,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+    )
+    ev = evidence(
+        workload=deployment(ready=0, revision=5),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        revisions=[
+            revision("checkout-7d9f6c8b5", 5, {"app": app.image}, current=True),
+            revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
+        ],
+        logs=[log("checkout-7d9f6c8b5-abcde", "app", "Error: unknown flag: --listen-addr")],
+    )
+    crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
+    assert crash.action is Action.ROLLBACK
+    assert crash.params["revision"] == "4"
+
+
+def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> None:
+    app = container(
+        "app",
+        ready=False,
+        restarts=6,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+    )
+    refs = [
+        ConfigReference(kind="ConfigMap", name="checkout-env", via="envFrom", exists=True),
+        ConfigReference(
+            kind="Secret", name="checkout-db", key="password", via="env DB_PASSWORD", exists=None
+        ),
+    ]
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app, config_refs=refs)],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                "level=info msg=starting\n"
+                'level=fatal msg="environment variable PAYMENT_API_KEY is not set"',
+            )
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert first.category is Category.CONFIG_MISSING
+    assert first.action is Action.FIX_CONFIG
+    # The variable is not fed by the named Secret, so the envFrom ConfigMap is the suspect.
+    assert first.target == ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-env")
+    crash = by_category(result, Category.CRASH_LOOP)
+    assert crash
+    assert crash[0].confidence < first.confidence
+
+
+def test_create_container_config_error_targets_the_missing_configmap() -> None:
+    app = container(
+        "app",
+        ready=False,
+        state=waiting("CreateContainerConfigError", 'configmap "checkout-config" not found'),
+    )
+    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    finding = top(ev)
+    assert finding.category is Category.CONFIG_MISSING
+    assert finding.target == ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")
+    assert finding.confidence >= 0.9
+
+
+def test_missing_secret_key_reference_targets_the_secret() -> None:
+    app = container(
+        "app",
+        ready=False,
+        state=waiting(
+            "CreateContainerConfigError", "couldn't find key url in Secret shop/checkout-db"
+        ),
+    )
+    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    finding = top(ev)
+    assert finding.target == ObjectRef(kind="Secret", namespace="shop", name="checkout-db")
+    assert finding.params == {"key": "url"}
+
+
+def test_failed_mount_of_a_configmap_volume_is_config_missing_not_storage() -> None:
+    app = container("app", ready=False, state=waiting("ContainerCreating"))
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app, phase="Pending")],
+        events=[
+            event(
+                "FailedMount",
+                'MountVolume.SetUp failed for volume "config" : configmap "nginx-conf" not found',
+                name="checkout-7d9f6c8b5-abcde",
+            )
+        ],
+    )
+    result = analyze(ev)
+    assert result.findings[0].category is Category.CONFIG_MISSING
+    assert result.findings[0].target.name == "nginx-conf"
+    assert by_category(result, Category.STORAGE) == []
+
+
+def test_healthy_workload_fires_nothing() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app", limits={"memory": "256Mi"}))],
+        logs=[log("checkout-7d9f6c8b5-abcde", "app", "GET /healthz 200\nGET /cart 200")],
+    )
+    assert analyze(ev).findings == ()
+
+
+def _image_typo(**extra: object) -> dict[str, object]:
+    new_web = container(
+        "web",
+        "docker.io/library/nginx:1.27-alpline",
+        ready=False,
+        state=waiting(
+            "ImagePullBackOff", 'Back-off pulling image "docker.io/library/nginx:1.27-alpline"'
+        ),
+    )
+    old_web = container("web", "docker.io/library/nginx:1.27-alpine")
+    labels = {"app": "landing-page"}
+    return {
+        "workload": deployment("landing-page", "marketing-site", replicas=2, revision=4),
+        "revisions": [
+            revision(
+                "landing-page-66b9d5c7f8",
+                4,
+                {"web": new_web.image},
+                current=True,
+                created_minutes_ago=31,
+            ),
+            revision("landing-page-7d4f8b6c59", 3, {"web": old_web.image}, ready=2),
+        ],
+        "pods": [
+            pod(
+                "landing-page-66b9d5c7f8-q4m7t",
+                new_web,
+                namespace="marketing-site",
+                replica_set="landing-page-66b9d5c7f8",
+                labels=labels,
+                phase="Pending",
+            ),
+            pod(
+                "landing-page-7d4f8b6c59-8wcdz",
+                old_web,
+                namespace="marketing-site",
+                replica_set="landing-page-7d4f8b6c59",
+                labels=labels,
+            ),
+        ],
+        "events": [
+            event(
+                "Failed",
+                'Failed to pull image "docker.io/library/nginx:1.27-alpline": failed to resolve '
+                'reference "docker.io/library/nginx:1.27-alpline": not found',
+                name="landing-page-66b9d5c7f8-q4m7t",
+                namespace="marketing-site",
+                count=9,
+            )
+        ],
+        **extra,
+    }
+
+
+def test_image_tag_typo_gets_fix_image_then_rollback() -> None:
+    result = analyze(evidence(**_image_typo()))
+    first, second = result.findings[0], result.findings[1]
+    landing = ObjectRef(kind="Deployment", namespace="marketing-site", name="landing-page")
+    assert (first.category, first.action, first.target) == (
+        Category.IMAGE_PULL,
+        Action.FIX_IMAGE,
+        landing,
+    )
+    assert "does not exist" in first.summary
+    assert first.params["previousImage"] == "docker.io/library/nginx:1.27-alpine"
+    assert (second.action, second.target, second.params["revision"]) == (
+        Action.ROLLBACK,
+        landing,
+        "3",
+    )
+    rollout = by_category(result, Category.BAD_ROLLOUT)
+    assert rollout
+    assert rollout[0].confidence < first.confidence
+
+
+def test_unauthorized_pull_without_history_names_the_pull_secret_and_no_rollback() -> None:
+    app = container(
+        "app",
+        "registry.example.com/team/app:1.0",
+        ready=False,
+        state=waiting(
+            "ErrImagePull",
+            "pull access denied, repository does not exist or may "
+            "require authorization: authorization failed",
+        ),
+    )
+    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    result = analyze(ev)
+    assert [f.action for f in result.findings] == [Action.FIX_IMAGE]
+    assert "pull secret" in result.findings[0].summary
+
+
+def test_kubelet_alert_alone_does_not_make_a_crash_loop() -> None:
+    ev = evidence(
+        alerts=[alert(alertname="KubePodCrashLooping", namespace="shop", pod="x")],
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    )
+    assert by_category(analyze(ev), Category.CRASH_LOOP) == []
+
+
+def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
+    app = container(
+        "app",
+        ready=False,
+        restarts=4,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+        env={"DB_HOST": "postgress"},
+    )
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        services=[
+            ServiceEvidence(
+                name="postgres",
+                namespace="shop",
+                selector={"app": "pg"},
+                ready_endpoints=1,
+                matching_pods=1,
+            )
+        ],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                'psql: error: could not translate host name "postgress" to address: '
+                "Name or service not known\nlookup postgress on 10.96.0.10:53: no such host",
+            )
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.CONFIG_MISSING,
+        Action.FIX_CONFIG,
+        ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+    )
+    assert "the Service is postgres" in first.evidence[0].fact

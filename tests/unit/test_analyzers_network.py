@@ -1,0 +1,466 @@
+"""Checks the traffic analyzers: dependency-failure (host in logs/env matched to a Service),
+network (selector typo, deny-all NetworkPolicy) and certificate-expiry, with look-alikes that
+must not fire (the workload's own access log, allow-only policies, far-off expiry).
+
+Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.unit.evidence_factories import (
+    NOW,
+    analyze,
+    by_category,
+    container,
+    deployment,
+    evidence,
+    log,
+    metric,
+    pod,
+    terminated,
+    top,
+    waiting,
+)
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ConfigReference,
+    GenericObjectEvidence,
+    NetworkPolicyEvidence,
+    PodCondition,
+    ServiceEvidence,
+)
+from kubetriage.models.vocabulary import Action, Category
+
+MAILER_POD = "mailer-84c9b7d6f5-7rjvz"
+EMAIL_API = ObjectRef(kind="Service", namespace="newsletter", name="email-api")
+
+
+def _mailer(**extra: object) -> dict[str, object]:
+    mailer = container(
+        "mailer",
+        "ghcr.io/example-org/mailer:0.9.1",
+        env={"EMAIL_API_URL": "https://email-api.newsletter.svc.cluster.local/v3/send"},
+        limits={"cpu": "200m", "memory": "128Mi"},
+    )
+    return {
+        "workload": deployment("mailer", "newsletter", replicas=1, revision=2),
+        "pods": [
+            pod(
+                MAILER_POD,
+                mailer,
+                namespace="newsletter",
+                replica_set="mailer-84c9b7d6f5",
+                labels={"app": "mailer"},
+            )
+        ],
+        "services": [
+            ServiceEvidence(
+                name="email-api",
+                namespace="newsletter",
+                type="ExternalName",
+                external_name="api.mailprovider.example.com",
+                annotations={"example.org/owner": "third-party email provider"},
+            )
+        ],
+        "logs": [
+            log(
+                MAILER_POD,
+                "mailer",
+                'level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
+                'level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
+                'level=ERROR msg="batch abandoned after 5 attempts" batch=117',
+                namespace="newsletter",
+            )
+        ],
+        **extra,
+    }
+
+
+def test_upstream_503_with_url_env_escalates_to_the_externalname_service() -> None:
+    finding = top(evidence(**_mailer()))
+    assert (finding.category, finding.action, finding.target) == (
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        EMAIL_API,
+    )
+    assert 0.7 <= finding.confidence <= 0.9
+    assert any("EMAIL_API_URL" in e.fact for e in finding.evidence)
+    assert "api.mailprovider.example.com" in finding.summary
+
+
+def test_blackbox_probe_down_for_the_external_host_raises_confidence() -> None:
+    probe = metric(
+        'probe_success{job="blackbox-http",instance="https://api.mailprovider.example.com/health"}',
+        first=1.0,
+        last=0.0,
+        labels={"instance": "https://api.mailprovider.example.com/health"},
+    )
+    plain = top(evidence(**_mailer()))
+    probed = top(evidence(**_mailer(metrics=[probe])))
+    assert probed.target == EMAIL_API
+    assert probed.confidence > plain.confidence
+    assert any("probe_success" in e.fact for e in probed.evidence)
+
+
+def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None:
+    app = container(
+        "app",
+        ready=False,
+        restarts=5,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+    )
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        services=[
+            ServiceEvidence(name="checkout", namespace="shop", selector={"app": "checkout"}),
+            ServiceEvidence(
+                name="redis",
+                namespace="shop",
+                selector={"app": "redis"},
+                ready_endpoints=0,
+                matching_pods=1,
+            ),
+        ],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde", "app", "Error: connect ECONNREFUSED redis:6379\nexiting"
+            )
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.target) == (
+        Category.DEPENDENCY_FAILURE,
+        ObjectRef(kind="Service", namespace="shop", name="redis"),
+    )
+    assert by_category(result, Category.CRASH_LOOP)[0].confidence < first.confidence
+
+
+def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        logs=[log("checkout-7d9f6c8b5-abcde", "app", "warn: call failed: connection refused")],
+    )
+    finding = top(ev)
+    assert finding.category is Category.DEPENDENCY_FAILURE
+    assert finding.target == ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    assert finding.confidence <= 0.5
+
+
+def test_own_access_log_with_503s_is_not_a_dependency_failure() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        services=[
+            ServiceEvidence(
+                name="checkout", namespace="shop", selector={"app": "checkout"}, ready_endpoints=2
+            )
+        ],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                '10.0.0.1 - - "GET /cart HTTP/1.1" 503 12\n10.0.0.2 - - "GET / HTTP/1.1" 200',
+            )
+        ],
+    )
+    assert by_category(analyze(ev), Category.DEPENDENCY_FAILURE) == []
+
+
+def test_service_selector_typo_is_network_on_the_service() -> None:
+    ev = evidence(
+        workload=deployment("web-frontend", replicas=2),
+        pods=[
+            pod(
+                f"web-frontend-7d9f6c8b5-p{i}",
+                container("web"),
+                replica_set="web-frontend-7d9f6c8b5",
+                labels={"app": "web-frontend"},
+            )
+            for i in range(2)
+        ],
+        services=[
+            ServiceEvidence(
+                name="web-frontend",
+                namespace="shop",
+                selector={"app": "web-frontnd"},
+                ready_endpoints=0,
+                matching_pods=0,
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="web-frontend"),
+    )
+    assert "app=web-frontend" in finding.summary
+
+
+def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        network_policies=[
+            NetworkPolicyEvidence(
+                name="default-deny",
+                namespace="shop",
+                policy_types=["Ingress"],
+                ingress_rules=0,
+                selects_target=True,
+                rules=["ingress: deny all"],
+            )
+        ],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                "GET http://inventory.shop:8080/items failed: context deadline exceeded",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.target) == (
+        Category.NETWORK,
+        ObjectRef(kind="NetworkPolicy", namespace="shop", name="default-deny"),
+    )
+
+
+def test_allow_policy_without_symptoms_fires_nothing() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        network_policies=[
+            NetworkPolicyEvidence(
+                name="allow-frontend",
+                namespace="shop",
+                policy_types=["Ingress"],
+                ingress_rules=1,
+                selects_target=True,
+                rules=["ingress from pods(app=frontend)"],
+            )
+        ],
+        services=[
+            ServiceEvidence(
+                name="checkout",
+                namespace="shop",
+                selector={"app": "checkout"},
+                ready_endpoints=1,
+                matching_pods=1,
+            )
+        ],
+    )
+    assert analyze(ev).findings == ()
+
+
+def _certificate(not_after_hours: float, ready: bool) -> GenericObjectEvidence:
+    not_after = NOW + timedelta(hours=not_after_hours)
+    return GenericObjectEvidence(
+        ref=ObjectRef(
+            kind="Certificate",
+            namespace="shop",
+            name="checkout-tls",
+            api_version="cert-manager.io/v1",
+        ),
+        conditions=[
+            PodCondition(
+                type="Ready",
+                status="True" if ready else "False",
+                reason="Ready" if ready else "Expired",
+            )
+        ],
+        fields={"notAfter": not_after.isoformat(), "secretName": "checkout-tls"},
+    )
+
+
+def test_expired_certificate_is_renewed_on_the_certificate() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        other_objects=[_certificate(-5, ready=False)],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target.kind, finding.target.name) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        "Certificate",
+        "checkout-tls",
+    )
+    assert finding.params == {"certificate": "checkout-tls", "secret": "checkout-tls"}
+    assert finding.confidence >= 0.9
+
+
+def test_certificate_valid_for_months_fires_nothing() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        other_objects=[_certificate(24 * 60, ready=True)],
+    )
+    assert analyze(ev).findings == ()
+
+
+def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
+    refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), config_refs=refs)],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                "http: TLS handshake error from 10.0.0.5:51234: remote error: tls: expired "
+                "certificate\nx509: certificate has expired or is not yet valid",
+            )
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        ObjectRef(kind="Secret", namespace="shop", name="checkout-tls"),
+    )
+
+
+def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
+    ev = evidence(
+        workload=deployment("frontend"),
+        pods=[
+            pod(
+                "frontend-7d9f6c8b5-abcde",
+                container("web"),
+                replica_set="frontend-7d9f6c8b5",
+                labels={"app": "frontend"},
+            )
+        ],
+        services=[
+            ServiceEvidence(
+                name="cart",
+                namespace="shop",
+                selector={"app": "cart-v2"},
+                ready_endpoints=0,
+                matching_pods=0,
+            )
+        ],
+        logs=[
+            log(
+                "frontend-7d9f6c8b5-abcde",
+                "web",
+                "error calling cart: dial tcp cart.shop.svc:8080: connect: connection refused",
+            )
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="cart"),
+    )
+    assert by_category(result, Category.DEPENDENCY_FAILURE)[0].confidence < first.confidence
+
+
+def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependency() -> None:
+    ev = evidence(
+        workload=deployment("frontend"),
+        pods=[
+            pod(
+                "frontend-7d9f6c8b5-abcde",
+                container("web"),
+                replica_set="frontend-7d9f6c8b5",
+                labels={"app": "frontend"},
+            )
+        ],
+        services=[
+            ServiceEvidence(
+                name="payments",
+                namespace="shop",
+                selector={"app": "payments"},
+                ready_endpoints=2,
+                matching_pods=2,
+            )
+        ],
+        network_policies=[
+            NetworkPolicyEvidence(
+                name="payments-ingress",
+                namespace="shop",
+                pod_selector={"app": "payments"},
+                policy_types=["Ingress"],
+                ingress_rules=1,
+                selects_target=False,
+                rules=["ingress from pods(app=checkout) :8443/TCP"],
+            )
+        ],
+        logs=[
+            log(
+                "frontend-7d9f6c8b5-abcde",
+                "web",
+                "payment failed: POST http://payments.shop:8443/charge: context deadline exceeded",
+            )
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.target) == (
+        Category.NETWORK,
+        ObjectRef(kind="NetworkPolicy", namespace="shop", name="payments-ingress"),
+    )
+
+
+def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
+    ev = evidence(
+        target=ObjectRef(kind="Service", namespace="shop", name="web"),
+        services=[
+            ServiceEvidence(
+                name="web",
+                namespace="shop",
+                selector={"app": "web-v2"},
+                ports=["http:80->8080/TCP"],
+                ready_endpoints=0,
+                matching_pods=0,
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="web"),
+    )
+
+
+def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() -> None:
+    refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), config_refs=refs)],
+        services=[
+            ServiceEvidence(
+                name="payments-api",
+                namespace="shop",
+                type="ExternalName",
+                external_name="api.payments.example.com",
+            )
+        ],
+        logs=[
+            log(
+                "checkout-7d9f6c8b5-abcde",
+                "app",
+                'charge failed: Post "https://api.payments.example.com/v1/charge": '
+                "x509: certificate has expired or is not yet valid",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="shop", name="payments-api"),
+    )

@@ -1,0 +1,151 @@
+"""Checks the analyzer registry and runner: every vocabulary category has an analyzer, a
+raising analyzer becomes an error rather than a crash, findings come out best first and
+deduplicated, and the suggestion helpers round to sensible Kubernetes quantities.
+
+Everything is real: the registry as shipped, plus one deliberately broken Analyzer.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.evidence_factories import container, deployment, evidence, pod
+
+from kubetriage.analyzers import ANALYZERS, Analyzer, run_analyzers
+from kubetriage.analyzers.base import make_finding
+from kubetriage.analyzers.support import (
+    hosts_in,
+    parse_quantity,
+    service_for_host,
+    suggest_cpu,
+    suggest_memory,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+def test_every_category_but_unknown_has_an_analyzer() -> None:
+    covered = {c for a in ANALYZERS for c in a.categories}
+    assert covered == set(Category) - {Category.UNKNOWN}
+
+
+def test_analyzer_names_are_unique() -> None:
+    names = [a.name for a in ANALYZERS]
+    assert len(names) == len(set(names))
+
+
+def _boom(_: Evidence) -> list[Finding]:
+    raise RuntimeError("bug in rule")
+
+
+def _constant(confidence: float, name: str) -> Analyzer:
+    def check(_: Evidence) -> list[Finding]:
+        return [
+            make_finding(
+                name,
+                Category.CRASH_LOOP,
+                confidence,
+                "s",
+                [],
+                Action.RESTART,
+                ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+            )
+        ]
+
+    return Analyzer(name, (Category.CRASH_LOOP,), check)
+
+
+def test_raising_analyzer_is_reported_and_others_still_run() -> None:
+    ev = evidence(workload=deployment(), pods=[pod("checkout-7d9f6c8b5-a", container())])
+    result = run_analyzers(
+        ev, (Analyzer("boom", (Category.NETWORK,), _boom), _constant(0.4, "low"))
+    )
+    assert [e.analyzer for e in result.errors] == ["boom"]
+    assert "RuntimeError: bug in rule" in result.errors[0].error
+    assert result.fired == ("low",)
+    assert len(result.findings) == 1
+
+
+def test_findings_are_sorted_and_same_suggestion_kept_once() -> None:
+    ev = evidence()
+    result = run_analyzers(ev, (_constant(0.4, "a"), _constant(0.7, "b"), _constant(0.5, "c")))
+    assert [f.analyzer for f in result.findings] == ["b"]
+    assert result.top is not None
+    assert result.top.confidence == 0.7
+    assert result.fired == ("a", "b", "c")
+
+
+def test_make_finding_refuses_a_target_kind_the_action_cannot_act_on() -> None:
+    with pytest.raises(ValueError, match="drain-node cannot target a Deployment"):
+        make_finding(
+            "x",
+            Category.NODE_FAILURE,
+            0.5,
+            "s",
+            [],
+            Action.DRAIN_NODE,
+            ObjectRef(kind="Deployment", namespace="a", name="b"),
+        )
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        ("128Mi", "256Mi"),
+        ("256Mi", "512Mi"),
+        ("300Mi", "640Mi"),
+        ("768Mi", "1536Mi"),
+        ("1Gi", "2Gi"),
+        ("2G", "4Gi"),
+        ("100M", "192Mi"),
+    ],
+)
+def test_memory_suggestion_is_about_double_and_rounded(limit: str, expected: str) -> None:
+    value = parse_quantity(limit)
+    assert value is not None
+    assert suggest_memory(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [("100m", "200m"), ("250m", "500m"), ("500m", "1"), ("750m", "1500m"), ("2", "4")],
+)
+def test_cpu_suggestion_is_double_and_rounded(limit: str, expected: str) -> None:
+    value = parse_quantity(limit)
+    assert value is not None
+    assert suggest_cpu(value) == expected
+
+
+def test_hosts_and_service_names_match_cluster_dns_forms() -> None:
+    services = [
+        ServiceEvidence(
+            name="email-api",
+            namespace="newsletter",
+            type="ExternalName",
+            external_name="api.mailprovider.example.com",
+        ),
+        ServiceEvidence(name="postgres", namespace="db"),
+    ]
+    assert hosts_in("dial tcp postgres.db.svc.cluster.local:5432: connect: refused")[0] == (
+        "postgres.db.svc.cluster.local"
+    )
+    found = {
+        h: service_for_host(h, services)
+        for h in (
+            "postgres",
+            "postgres.db",
+            "postgres.db.svc",
+            "postgres.db.svc.cluster.local",
+            "api.mailprovider.example.com",
+            "postgres.other",
+            "postgresql",
+        )
+    }
+    assert {h for h, s in found.items() if s is not None} == {
+        "postgres",
+        "postgres.db",
+        "postgres.db.svc",
+        "postgres.db.svc.cluster.local",
+        "api.mailprovider.example.com",
+    }

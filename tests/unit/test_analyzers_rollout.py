@@ -1,0 +1,282 @@
+"""Checks the workload analyzers: bad-rollout (a new revision broke a working workload) and
+resource-saturation (HPA at max, traffic growth), plus cases where they must stay quiet.
+
+Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.unit.evidence_factories import (
+    NOW,
+    analyze,
+    by_category,
+    container,
+    deployment,
+    evidence,
+    log,
+    metric,
+    pod,
+    revision,
+    terminated,
+    top,
+    waiting,
+)
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AutoscalerEvidence, PodCondition
+from kubetriage.models.vocabulary import Action, Category
+
+CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+
+
+def _rollout(old_ready: bool = True) -> dict[str, object]:
+    crashing = container(
+        "app",
+        "ghcr.io/example/app:2.0",
+        ready=False,
+        restarts=4,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+    )
+    old = container(
+        "app",
+        "ghcr.io/example/app:1.9",
+        ready=old_ready,
+        restarts=0 if old_ready else 3,
+        state=None if old_ready else waiting("CrashLoopBackOff"),
+        last_state=None if old_ready else terminated("Error", 1),
+    )
+    return {
+        "workload": deployment(replicas=2, ready=1 if old_ready else 0, revision=7),
+        "revisions": [
+            revision(
+                "checkout-7d9f6c8b5",
+                7,
+                {"app": crashing.image},
+                current=True,
+                created_minutes_ago=20,
+            ),
+            revision("checkout-5c6d7e8f9", 6, {"app": old.image}, ready=1 if old_ready else 0),
+        ],
+        "pods": [
+            pod("checkout-7d9f6c8b5-new01", crashing),
+            pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
+        ],
+        "logs": [
+            log(
+                "checkout-7d9f6c8b5-new01",
+                "app",
+                "Traceback (most recent call last):\nAttributeError: 'NoneType' object",
+            )
+        ],
+    }
+
+
+def test_new_revision_crashing_while_old_pods_serve_is_bad_rollout() -> None:
+    result = analyze(evidence(**_rollout()))
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.BAD_ROLLOUT,
+        Action.ROLLBACK,
+        CHECKOUT,
+    )
+    assert first.params == {"revision": "6"}
+    assert "ghcr.io/example/app:1.9 -> ghcr.io/example/app:2.0" in first.evidence[0].fact
+    crash = by_category(result, Category.CRASH_LOOP)
+    assert crash
+    assert crash[0].confidence < first.confidence
+
+
+def test_old_revision_failing_too_is_not_a_bad_rollout() -> None:
+    result = analyze(evidence(**_rollout(old_ready=False)))
+    assert by_category(result, Category.BAD_ROLLOUT) == []
+    assert result.findings[0].category is Category.CRASH_LOOP
+
+
+def test_progress_deadline_exceeded_alone_is_a_weaker_rollout_signal() -> None:
+    ev = evidence(
+        workload=deployment(
+            revision=3,
+            conditions=[
+                PodCondition(type="Progressing", status="False", reason="ProgressDeadlineExceeded")
+            ],
+        ),
+        revisions=[
+            revision("checkout-7d9f6c8b5", 3, {"app": "a:2"}, current=True),
+            revision("checkout-5c6d7e8f9", 2, {"app": "a:1"}),
+        ],
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app", "a:2"))],
+    )
+    finding = top(ev)
+    assert finding.category is Category.BAD_ROLLOUT
+    assert finding.confidence < 0.75
+
+
+def test_single_revision_never_fires_bad_rollout() -> None:
+    ev = evidence(
+        workload=deployment(revision=1),
+        revisions=[revision("checkout-7d9f6c8b5", 1, {"app": "a:1"}, current=True)],
+        pods=[
+            pod(
+                "checkout-7d9f6c8b5-abcde",
+                container(
+                    "app",
+                    ready=False,
+                    restarts=3,
+                    state=waiting("CrashLoopBackOff"),
+                    last_state=terminated("Error", 1),
+                ),
+            )
+        ],
+    )
+    assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []
+
+
+def test_hpa_at_maximum_is_saturation_with_scale_out() -> None:
+    ev = evidence(
+        workload=deployment(replicas=5),
+        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(5)],
+        autoscalers=[
+            AutoscalerEvidence(
+                name="checkout",
+                namespace="shop",
+                target=CHECKOUT,
+                min_replicas=2,
+                max_replicas=5,
+                current_replicas=5,
+                desired_replicas=5,
+                conditions=[
+                    PodCondition(
+                        type="ScalingLimited",
+                        status="True",
+                        reason="TooManyReplicas",
+                        message="the desired replica count is more than the maximum replica count",
+                    )
+                ],
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        CHECKOUT,
+    )
+    assert finding.params == {"replicas": "10", "hpa": "checkout"}
+
+
+def test_hpa_below_maximum_is_not_saturation() -> None:
+    ev = evidence(
+        workload=deployment(replicas=3),
+        pods=[pod("checkout-7d9f6c8b5-p0", container("app"))],
+        autoscalers=[
+            AutoscalerEvidence(
+                name="checkout",
+                namespace="shop",
+                target=CHECKOUT,
+                max_replicas=10,
+                current_replicas=3,
+                desired_replicas=3,
+            )
+        ],
+    )
+    assert analyze(ev).findings == ()
+
+
+def test_traffic_growth_with_rising_latency_is_saturation() -> None:
+    ev = evidence(
+        workload=deployment(replicas=2),
+        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(2)],
+        metrics=[
+            metric(
+                'sum(rate(http_requests_total{namespace="shop",service="checkout"}[5m]))',
+                name="request_rate",
+                first=100.0,
+                last=420.0,
+                trend="rising",
+            ),
+            metric(
+                "histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket"
+                '{service="checkout"}[5m])) by (le))',
+                name="latency_p99",
+                first=0.2,
+                last=1.4,
+                trend="rising",
+            ),
+        ],
+    )
+    finding = top(ev)
+    assert finding.category is Category.RESOURCE_SATURATION
+    assert finding.params["replicas"] == "8"  # 2 replicas x 4.2 growth, capped at 4x
+    assert 0.6 <= finding.confidence <= 0.8
+
+
+def test_raw_request_counter_rising_is_not_traffic_growth() -> None:
+    ev = evidence(
+        workload=deployment(replicas=2),
+        pods=[pod("checkout-7d9f6c8b5-p0", container("app"))],
+        metrics=[metric('http_requests_total{service="checkout"}', first=1e6, last=3e6)],
+    )
+    assert by_category(analyze(ev), Category.RESOURCE_SATURATION) == []
+
+
+def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
+    ratio = metric(
+        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / '
+        'sum(rate(http_requests_total{job="checkout"}[5m]))',
+        name="http_5xx_ratio",
+        first=0.001,
+        last=0.35,
+    )
+    ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=12)})
+    ev = evidence(
+        workload=deployment(revision=9),
+        revisions=[
+            revision(
+                "checkout-7d9f6c8b5",
+                9,
+                {"app": "a:3.1"},
+                current=True,
+                created_minutes_ago=15,
+                ready=2,
+            ),
+            revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
+        ],
+        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app", "a:3.1")) for i in range(2)],
+        metrics=[ratio],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.params) == (
+        Category.BAD_ROLLOUT,
+        Action.ROLLBACK,
+        {"revision": "8"},
+    )
+
+
+def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
+    ratio = metric(
+        'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))',
+        name="http_5xx_ratio",
+        first=0.001,
+        last=0.35,
+    )
+    ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=50)})
+    ev = evidence(
+        workload=deployment(revision=9),
+        revisions=[
+            revision(
+                "checkout-7d9f6c8b5",
+                9,
+                {"app": "a:3.1"},
+                current=True,
+                created_minutes_ago=15,
+                ready=2,
+            ),
+            revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
+        ],
+        pods=[pod("checkout-7d9f6c8b5-p0", container("app", "a:3.1"))],
+        metrics=[ratio],
+    )
+    assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []

@@ -1,0 +1,341 @@
+"""Checks the placement analyzers (unschedulable, node-failure, storage), including evidence
+that looks like another category: memory-pressure evictions vs OOM, unbound claims vs
+scheduling, and healthy nodes.
+
+Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.unit.evidence_factories import (
+    analyze,
+    by_category,
+    container,
+    deployment,
+    event,
+    evidence,
+    log,
+    metric,
+    pod,
+    top,
+    waiting,
+)
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    NodeEvidence,
+    PodCondition,
+    PodEvidence,
+    PVCEvidence,
+    QuotaEvidence,
+)
+from kubetriage.models.vocabulary import Action, Category
+
+CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+
+
+def _pending(name: str = "checkout-7d9f6c8b5-abcde", **fields: Any) -> PodEvidence:
+    return pod(
+        name,
+        container("app", ready=False, state=waiting("ContainerCreating")),
+        phase="Pending",
+        node=None,
+        **fields,
+    )
+
+
+def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload() -> None:
+    message = "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available"
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[
+            _pending(
+                conditions=[
+                    PodCondition(
+                        type="PodScheduled", status="False", reason="Unschedulable", message=message
+                    )
+                ]
+            )
+        ],
+        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde", count=12)],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.UNSCHEDULABLE,
+        Action.FREE_CAPACITY,
+        CHECKOUT,
+    )
+    assert finding.params["reason"] == "insufficient memory"
+    assert finding.confidence >= 0.85
+
+
+def test_untolerated_taint_is_named() -> None:
+    message = "0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}."
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[_pending()],
+        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde")],
+    )
+    assert "untolerated taint" in top(ev).params["reason"]
+
+
+def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
+    ev = evidence(
+        workload=deployment(replicas=3, ready=1),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        quotas=[
+            QuotaEvidence(
+                name="shop-quota", namespace="shop", hard={"pods": "1"}, used={"pods": "1"}
+            )
+        ],
+        events=[
+            event(
+                "FailedCreate",
+                'Error creating: pods "checkout-7d9f6c8b5-x" is forbidden: exceeded quota: '
+                "shop-quota, requested: pods=1, used: pods=1, limited: pods=1",
+                name="checkout-7d9f6c8b5",
+                kind="ReplicaSet",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.target) == (Category.UNSCHEDULABLE, CHECKOUT)
+
+
+def test_unbound_claim_is_storage_not_unschedulable() -> None:
+    message = "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[_pending(pvc_names=["checkout-data"])],
+        pvcs=[
+            PVCEvidence(
+                name="checkout-data",
+                namespace="shop",
+                phase="Pending",
+                storage_class="fast-ssd",
+                requested="10Gi",
+            )
+        ],
+        events=[
+            event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde"),
+            event(
+                "ProvisioningFailed",
+                'storageclass.storage.k8s.io "fast-ssd" not found',
+                name="checkout-data",
+                kind="PersistentVolumeClaim",
+            ),
+        ],
+    )
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.STORAGE,
+        Action.EXPAND_STORAGE,
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="checkout-data"),
+    )
+    assert by_category(result, Category.UNSCHEDULABLE) == []
+
+
+def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
+    ev = evidence(
+        workload=deployment(ready=1),
+        pods=[
+            pod(
+                "checkout-7d9f6c8b5-abcde",
+                container("app", ready=False),
+                node="worker-2",
+                deleting=True,
+                phase="Running",
+            ),
+            pod("checkout-7d9f6c8b5-fghij", container("app"), node="worker-1"),
+        ],
+        nodes=[
+            NodeEvidence(name="worker-1", ready="True"),
+            NodeEvidence(
+                name="worker-2",
+                ready="Unknown",
+                conditions=[
+                    PodCondition(
+                        type="Ready",
+                        status="Unknown",
+                        reason="NodeStatusUnknown",
+                        message="Kubelet stopped posting node status.",
+                    )
+                ],
+            ),
+        ],
+        events=[
+            event(
+                "NodeNotReady",
+                "Node worker-2 status is now: NodeNotReady",
+                name="worker-2",
+                kind="Node",
+                namespace=None,
+                type_="Normal",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        ObjectRef(kind="Node", name="worker-2"),
+    )
+    assert finding.params == {"node": "worker-2"}
+
+
+def test_memory_pressure_eviction_is_node_failure_not_oom() -> None:
+    evicted = pod(
+        "checkout-7d9f6c8b5-abcde",
+        container(
+            "app", ready=False, state=waiting("ContainerStatusUnknown"), limits={"memory": "1Gi"}
+        ),
+        phase="Failed",
+        node="worker-3",
+        reason="Evicted",
+        message="The node was low on resource: memory. Threshold quantity: 100Mi, available: "
+        "42Mi. Container app was using 900Mi, which exceeds its request of 256Mi.",
+    )
+    ev = evidence(
+        workload=deployment(ready=1),
+        pods=[evicted, pod("checkout-7d9f6c8b5-fghij", container("app"), node="worker-1")],
+        nodes=[
+            NodeEvidence(
+                name="worker-3",
+                ready="True",
+                conditions=[
+                    PodCondition(
+                        type="MemoryPressure", status="True", reason="KubeletHasInsufficientMemory"
+                    )
+                ],
+            )
+        ],
+    )
+    result = analyze(ev)
+    assert result.findings[0].category is Category.NODE_FAILURE
+    assert result.findings[0].target == ObjectRef(kind="Node", name="worker-3")
+    assert by_category(result, Category.OOM_KILLED) == []
+
+
+def test_healthy_nodes_and_bound_claims_fire_nothing() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["data"])],
+        nodes=[
+            NodeEvidence(
+                name="worker-1",
+                ready="True",
+                conditions=[PodCondition(type="DiskPressure", status="False")],
+            )
+        ],
+        pvcs=[PVCEvidence(name="data", namespace="shop", phase="Bound", capacity="10Gi")],
+    )
+    assert analyze(ev).findings == ()
+
+
+def test_disk_full_in_logs_expands_the_pods_claim() -> None:
+    db = container("postgres", "postgres:16", ready=True)
+    ev = evidence(
+        workload=deployment("db", replicas=1),
+        pods=[pod("db-0", db, replica_set=None, pvc_names=["data-db-0"], labels={"app": "db"})],
+        pvcs=[PVCEvidence(name="data-db-0", namespace="shop", phase="Bound", capacity="5Gi")],
+        logs=[
+            log(
+                "db-0",
+                "postgres",
+                'ERROR: could not extend file "base/16384/2619": No space left on device',
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.target, finding.params["size"]) == (
+        Category.STORAGE,
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="data-db-0"),
+        "10Gi",
+    )
+
+
+def test_volume_usage_metric_near_capacity_is_storage() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["uploads"])],
+        pvcs=[PVCEvidence(name="uploads", namespace="shop", phase="Bound", capacity="20Gi")],
+        metrics=[
+            metric(
+                'kubelet_volume_stats_used_bytes{persistentvolumeclaim="uploads"}',
+                last=19.8 * 1024**3,
+                first=15 * 1024**3,
+                labels={"persistentvolumeclaim": "uploads", "namespace": "shop"},
+            ),
+            metric(
+                'kubelet_volume_stats_capacity_bytes{persistentvolumeclaim="uploads"}',
+                last=20 * 1024**3,
+                labels={"persistentvolumeclaim": "uploads"},
+            ),
+        ],
+    )
+    finding = top(ev)
+    assert finding.category is Category.STORAGE
+    assert finding.target.name == "uploads"
+    assert "99%" in finding.evidence[0].fact
+
+
+def test_volume_half_full_is_not_storage() -> None:
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["uploads"])],
+        metrics=[
+            metric(
+                'kubelet_volume_stats_used_bytes{persistentvolumeclaim="uploads"}',
+                last=10 * 1024**3,
+                labels={"persistentvolumeclaim": "uploads"},
+            ),
+            metric(
+                'kubelet_volume_stats_capacity_bytes{persistentvolumeclaim="uploads"}',
+                last=20 * 1024**3,
+                labels={"persistentvolumeclaim": "uploads"},
+            ),
+        ],
+    )
+    assert by_category(analyze(ev), Category.STORAGE) == []
+
+
+def test_pending_because_the_only_node_is_not_ready_is_node_failure() -> None:
+    message = (
+        "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }."
+    )
+    ev = evidence(
+        workload=deployment(ready=0),
+        pods=[_pending()],
+        nodes=[
+            NodeEvidence(
+                name="worker-1", ready="False", taints=["node.kubernetes.io/not-ready:NoSchedule"]
+            )
+        ],
+        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde")],
+    )
+    result = analyze(ev)
+    assert result.findings[0].category is Category.NODE_FAILURE
+    assert result.findings[0].target == ObjectRef(kind="Node", name="worker-1")
+    assert by_category(result, Category.UNSCHEDULABLE)[0].confidence < 0.8
+
+
+def test_pressure_on_nodes_without_our_pods_cannot_add_up_to_a_node_failure() -> None:
+    pressured = [
+        NodeEvidence(
+            name=f"worker-{i}",
+            ready="True",
+            conditions=[PodCondition(type="DiskPressure", status="True")],
+        )
+        for i in range(2, 6)
+    ]
+    ev = evidence(
+        workload=deployment(),
+        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), node="worker-1")],
+        nodes=[NodeEvidence(name="worker-1", ready="True"), *pressured],
+    )
+    nodes = by_category(analyze(ev), Category.NODE_FAILURE)
+    assert len(nodes) == 1
+    assert nodes[0].confidence < 0.5

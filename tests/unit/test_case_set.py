@@ -1,0 +1,184 @@
+"""Checks the public incident case set in tests/cases/ against the shared case format, version 1.
+
+Everything here is real: each tests/cases/<id>/case.yaml is loaded with PyYAML and validated by the
+strict ``kubetriage.models.case.Case`` model, then cross-checked (ids, vocabulary coverage, targets
+and alert labels naming objects in ``cluster``, metric notation, and no answer leaking into the
+diagnosis inputs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubetriage.models.case import Case
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Category
+
+CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
+MIN_CASES = 40
+MIN_PER_CATEGORY = 2
+MAX_CASE_BYTES = 32_000
+
+# Alert labels that name a Kubernetes object, and the kind they name.
+_LABEL_KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "pod": "Pod",
+    "node": "Node",
+    "persistentvolumeclaim": "PersistentVolumeClaim",
+    "horizontalpodautoscaler": "HorizontalPodAutoscaler",
+}
+
+# One token of promtool's expanding notation: a+bxN, a-bxN, axN, _, _xN, stale, or a number.
+_NUM = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+_TOKEN = re.compile(rf"^(?:{_NUM}(?:[+-]{_NUM})?x\d+|{_NUM}|_|_x\d+|stale)$")
+
+
+def _case_dirs() -> list[Path]:
+    return sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load((path / "case.yaml").read_text())
+    assert isinstance(data, dict), f"{path.name}: case.yaml is not a mapping"
+    return data
+
+
+def _objects(case: Case) -> set[tuple[str, str | None, str]]:
+    found = set()
+    for obj in case.cluster:
+        meta = obj["metadata"]
+        found.add((obj["kind"], meta.get("namespace"), meta["name"]))
+    return found
+
+
+def _sample_count(values: str) -> int:
+    count = 0
+    for token in values.split():
+        if token.startswith("_x"):
+            count += int(token[2:])
+        elif "x" in token:
+            count += int(token.rsplit("x", 1)[1]) + 1
+        else:
+            count += 1
+    return count
+
+
+CASE_DIRS = _case_dirs()
+
+
+def test_case_set_is_large_enough() -> None:
+    assert len(CASE_DIRS) >= MIN_CASES
+
+
+def test_case_dirs_hold_only_case_yaml() -> None:
+    for path in CASE_DIRS:
+        assert sorted(p.name for p in path.iterdir()) == ["case.yaml"], path.name
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_case_is_valid(path: Path) -> None:
+    raw = (path / "case.yaml").read_bytes()
+    assert len(raw) < MAX_CASE_BYTES, f"{path.name} is {len(raw)} bytes"
+    case = Case.model_validate(_load(path))
+    assert case.id == path.name
+    assert case.title
+    assert case.source
+    assert case.expect is not None
+    kinds = ACTION_TARGET_KINDS
+    for action in case.expect.actions:
+        assert case.expect.target.kind in kinds[action], (action, case.expect.target.kind)
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_target_is_in_cluster(path: Path) -> None:
+    case = Case.model_validate(_load(path))
+    assert case.expect is not None
+    target = case.expect.target
+    present = _objects(case)
+    if (target.kind, target.namespace, target.name) in present:
+        return
+    # A missing ConfigMap or Secret is the fault itself: it must then be referenced by the evidence.
+    assert case.expect.category == Category.CONFIG_MISSING, f"{target} not in cluster"
+    assert target.kind in {"ConfigMap", "Secret"}
+    assert target.name in yaml.safe_dump(case.cluster), f"{target.name} not referenced anywhere"
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_alert_labels_name_existing_objects(path: Path) -> None:
+    case = Case.model_validate(_load(path))
+    labels = case.alert.labels
+    present = _objects(case)
+    namespaces = {ns for _, ns, _ in present if ns}
+    if "namespace" in labels:
+        assert labels["namespace"] in namespaces, f"alert namespace {labels['namespace']} unused"
+    for label, kind in _LABEL_KINDS.items():
+        if label in labels:
+            namespace = None if kind == "Node" else labels.get("namespace")
+            assert (kind, namespace, labels[label]) in present, f"{label}={labels[label]} missing"
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_metrics_notation(path: Path) -> None:
+    case = Case.model_validate(_load(path))
+    if case.metrics is None:
+        return
+    counts = set()
+    for series in case.metrics.series:
+        for token in series.values.split():
+            assert _TOKEN.match(token), f"{series.series}: bad token {token!r}"
+        counts.add(_sample_count(series.values))
+    # Every series covers the same window, ending "now".
+    assert len(counts) <= 1, counts
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_expectation_does_not_leak_into_inputs(path: Path) -> None:
+    data = _load(path)
+    case = Case.model_validate(data)
+    assert case.expect is not None
+    category = case.expect.category.value
+    spelled = {category, category.replace("-", " "), category.replace("-", "_")}
+    texts = [*case.alert.annotations.values(), *case.alert.labels.values()]
+    if "-" in category:
+        # Single words (storage, network, unknown) legitimately occur in real logs
+        # ("opening storage failed"), so only the compound categories are checked there.
+        texts.extend(case.logs.values())
+    for text in texts:
+        lowered = text.lower()
+        for phrase in spelled:
+            assert phrase not in lowered, f"{path.name}: inputs say {phrase!r}"
+    inputs = yaml.safe_dump({k: data.get(k) for k in ("alert", "cluster", "logs", "metrics")})
+    assert "expect" not in {k.lower() for k in data.get("alert", {}).get("labels", {})}
+    assert case.source not in inputs
+    assert case.title not in inputs
+
+
+def test_ids_unique() -> None:
+    ids = [Case.model_validate(_load(p)).id for p in CASE_DIRS]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_category_covered() -> None:
+    counts: Counter[str] = Counter()
+    for path in CASE_DIRS:
+        case = Case.model_validate(_load(path))
+        assert case.expect is not None
+        counts[case.expect.category.value] += 1
+    missing = {c.value: counts[c.value] for c in Category if counts[c.value] < MIN_PER_CATEGORY}
+    assert not missing, missing
+
+
+def test_secrets_carry_no_values() -> None:
+    for path in CASE_DIRS:
+        for obj in Case.model_validate(_load(path)).cluster:
+            if obj["kind"] == "Secret":
+                for key, value in (obj.get("data") or {}).items():
+                    assert value == "cmVkYWN0ZWQ=", f"{path.name}: Secret key {key} holds a value"
+                assert "stringData" not in obj

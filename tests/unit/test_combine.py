@@ -1,0 +1,205 @@
+"""The combination step: category choice, disagreement handling, vocabulary/target checks on
+model proposals, memory votes and ranking. Pure; real models, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from kubetriage.combine import combine, remediation_id
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
+from kubetriage.models.evidence import (
+    Evidence,
+    PodEvidence,
+    ServiceEvidence,
+    WorkloadEvidence,
+)
+from kubetriage.models.findings import (
+    EvidenceItem,
+    Finding,
+    ModelOpinion,
+    ProposedRemediation,
+)
+from kubetriage.models.vocabulary import Action, Category, Risk
+
+WORKLOAD = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+SERVICE = ObjectRef(kind="Service", namespace="shop", name="payments")
+NO_LLM = LLMUsage(used=False, reason="not configured")
+
+
+def _evidence() -> Evidence:
+    return Evidence(
+        collected_at=datetime(2026, 11, 1, tzinfo=UTC),
+        target=WORKLOAD,
+        workload=WorkloadEvidence(ref=WORKLOAD),
+        pods=[PodEvidence(name="checkout-7d9f6c-x2x9k", namespace="shop")],
+        services=[ServiceEvidence(name="payments", namespace="shop")],
+    )
+
+
+def _finding(
+    category: Category, action: Action, confidence: float, target: ObjectRef = WORKLOAD
+) -> Finding:
+    return Finding(
+        analyzer=f"{category.value}-analyzer",
+        category=category,
+        confidence=confidence,
+        summary=f"{category.value} seen",
+        evidence=[EvidenceItem(source="events", fact=f"{category.value} fact")],
+        action=action,
+        target=target,
+        params={"container": "app", "memory": "512Mi"},
+    )
+
+
+def _opinion(
+    category: Category, *remediations: ProposedRemediation, confidence: float = 0.8
+) -> ModelOpinion:
+    return ModelOpinion(
+        category=category,
+        confidence=confidence,
+        summary=f"model says {category.value}",
+        root_cause="because",
+        evidence=["model fact"],
+        remediations=list(remediations),
+    )
+
+
+def test_analyzers_alone_give_a_ranked_diagnosis() -> None:
+    findings = [
+        _finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95),
+        _finding(Category.CRASH_LOOP, Action.RESTART, 0.5),
+    ]
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.category is Category.OOM_KILLED
+    assert diagnosis.confidence >= 0.9
+    top = diagnosis.remediations[0]
+    assert top.action is Action.INCREASE_MEMORY
+    assert top.target == WORKLOAD
+    assert top.risk is Risk.LOW
+    assert "--limits=memory=512Mi" in top.command
+    assert top.id == remediation_id(Action.INCREASE_MEMORY, WORKLOAD)
+    assert [r.action for r in diagnosis.remediations] == [Action.INCREASE_MEMORY, Action.RESTART]
+    assert diagnosis.analyzers == ["crash-loop-analyzer", "oom-killed-analyzer"]
+    assert diagnosis.llm.used is False
+
+
+def test_strong_analyzer_is_not_overruled_and_disagreement_is_shown() -> None:
+    findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    opinion = _opinion(
+        Category.CRASH_LOOP,
+        ProposedRemediation(action=Action.RESTART, target=WORKLOAD),
+        confidence=0.99,
+    )
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=opinion, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.category is Category.OOM_KILLED
+    assert diagnosis.remediations[0].action is Action.INCREASE_MEMORY
+    assert diagnosis.disagreement is not None
+    assert "crash-loop" in diagnosis.disagreement
+
+
+def test_model_can_decide_when_analyzers_are_weak() -> None:
+    findings = [_finding(Category.CRASH_LOOP, Action.RESTART, 0.4)]
+    opinion = _opinion(
+        Category.DEPENDENCY_FAILURE,
+        ProposedRemediation(action=Action.ESCALATE, target=SERVICE, rationale="payments 503"),
+        confidence=0.9,
+    )
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=opinion, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.category is Category.DEPENDENCY_FAILURE
+    assert diagnosis.remediations[0].action is Action.ESCALATE
+    assert diagnosis.remediations[0].target == SERVICE
+    assert diagnosis.summary == "model says dependency-failure"
+    assert diagnosis.disagreement is not None
+
+
+def test_model_cannot_target_objects_outside_the_evidence_or_the_action_table() -> None:
+    opinion = _opinion(
+        Category.NODE_FAILURE,
+        # Not in the evidence: re-targeted or dropped, never used as given.
+        ProposedRemediation(
+            action=Action.DRAIN_NODE, target=ObjectRef(kind="Node", name="prod-db-1")
+        ),
+        # Kind not allowed for the action: dropped.
+        ProposedRemediation(action=Action.EXPAND_STORAGE, target=WORKLOAD),
+        # Unknown workload in another namespace: re-targeted onto the incident's workload.
+        ProposedRemediation(
+            action=Action.RESTART,
+            target=ObjectRef(kind="Deployment", namespace="kube-system", name="coredns"),
+        ),
+    )
+    diagnosis = combine(evidence=_evidence(), findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    targets = {(r.action, r.target.key()) for r in diagnosis.remediations}
+    assert targets == {(Action.RESTART, WORKLOAD.key())}
+
+
+def test_memory_vote_ranks_a_known_fix_higher() -> None:
+    findings = [
+        _finding(Category.BAD_ROLLOUT, Action.ROLLBACK, 0.6),
+        _finding(Category.BAD_ROLLOUT, Action.RESTART, 0.6),
+    ]
+    similar = [
+        SimilarIncident(
+            name="inc-2031",
+            score=0.92,
+            category=Category.BAD_ROLLOUT,
+            resolution="rolled back",
+            action=Action.RESTART,
+        )
+    ]
+    without = combine(evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=[])
+    with_memory = combine(
+        evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=similar
+    )
+    assert (
+        without.remediations[0].action is Action.RESTART
+        or without.remediations[0].score == without.remediations[1].score
+    )
+    assert with_memory.remediations[0].action is Action.RESTART
+    assert "memory" in with_memory.remediations[0].proposed_by
+    assert with_memory.remediations[0].score > without.remediations[0].score
+    assert with_memory.similar_incidents == similar
+
+
+def test_memory_alone_does_not_outrank_strong_live_evidence() -> None:
+    findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    similar = [
+        SimilarIncident(
+            name="old", score=0.99, category=Category.BAD_ROLLOUT, action=Action.ROLLBACK
+        )
+    ]
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=similar
+    )
+    assert diagnosis.category is Category.OOM_KILLED
+    assert diagnosis.remediations[0].action is Action.INCREASE_MEMORY
+
+
+def test_nothing_found_is_unknown_with_an_escalation() -> None:
+    diagnosis = combine(evidence=_evidence(), findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.UNKNOWN
+    assert diagnosis.confidence < 0.5
+    assert [r.action for r in diagnosis.remediations] == [Action.ESCALATE]
+
+
+def test_combination_is_deterministic() -> None:
+    findings = [
+        _finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.7),
+        _finding(Category.CRASH_LOOP, Action.RESTART, 0.7),
+    ]
+    first = combine(evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=[])
+    second = combine(
+        evidence=_evidence(),
+        findings=list(reversed(findings)),
+        opinion=None,
+        llm=NO_LLM,
+        similar=[],
+    )
+    assert first.category == second.category
+    assert [r.id for r in first.remediations] == [r.id for r in second.remediations]

@@ -1,0 +1,117 @@
+"""Checks target resolution from spec targets and alert labels (kubetriage.evidence.targets).
+
+Everything is real: plain Alert/ObjectRef models and the pure resolver, no cluster involved.
+"""
+
+from __future__ import annotations
+
+from kubetriage.evidence.targets import candidate_targets, focus_containers, resolve_target
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+
+
+def _keys(refs: list[ObjectRef]) -> list[str]:
+    return [ref.key() for ref in refs]
+
+
+def test_explicit_spec_target_wins_over_alert_labels() -> None:
+    spec = ObjectRef(kind="StatefulSet", name="db", namespace="shop")
+    alert = Alert(labels={"alertname": "X", "namespace": "shop", "pod": "web-1"})
+    assert resolve_target(spec, [alert]) == spec
+    assert _keys(candidate_targets(spec, [alert]))[:2] == ["StatefulSet/shop/db", "Pod/shop/web-1"]
+
+
+def test_pod_label_is_more_specific_than_deployment_and_scrape_job() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "KubePodCrashLooping",
+            "namespace": "exports",
+            "pod": "csv-exporter-5f7d8c9b6d-k2x9p",
+            "deployment": "csv-exporter",
+            "container": "exporter",
+            "job": "kube-state-metrics",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert])) == [
+        "Pod/exports/csv-exporter-5f7d8c9b6d-k2x9p",
+        "Deployment/exports/csv-exporter",
+        "Namespace/-/exports",
+    ]
+    assert focus_containers([alert]) == ["exporter"]
+
+
+def test_application_job_label_yields_workload_candidates_after_strong_labels() -> None:
+    app_alert = Alert(
+        labels={"alertname": "EmailSendFailures", "namespace": "newsletter", "job": "mailer"}
+    )
+    assert _keys(candidate_targets(None, [app_alert])) == [
+        "Deployment/newsletter/mailer",
+        "StatefulSet/newsletter/mailer",
+        "DaemonSet/newsletter/mailer",
+        "Service/newsletter/mailer",
+        "Namespace/-/newsletter",
+    ]
+    # A second alert's pod label outranks the first alert's job hint.
+    pod_alert = Alert(labels={"alertname": "Y", "namespace": "newsletter", "pod": "mailer-abc"})
+    assert resolve_target(None, [app_alert, pod_alert]) == ObjectRef(
+        kind="Pod", name="mailer-abc", namespace="newsletter", api_version="v1"
+    )
+
+
+def test_prometheus_operator_job_names_are_namespace_slash_name() -> None:
+    alert = Alert(labels={"alertname": "X", "namespace": "shop", "job": "shop/checkout"})
+    assert _keys(candidate_targets(None, [alert]))[0] == "Deployment/shop/checkout"
+
+
+def test_monitoring_job_and_service_labels_are_not_targets() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "KubeQuotaExceeded",
+            "namespace": "team-a",
+            "job": "kube-state-metrics",
+            "service": "prometheus-kube-state-metrics",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert])) == ["Namespace/-/team-a"]
+
+
+def test_node_label_gives_cluster_scoped_node() -> None:
+    alert = Alert(labels={"alertname": "KubeNodeNotReady", "node": "worker-3", "job": "kubelet"})
+    target = resolve_target(None, [alert])
+    assert target == ObjectRef(kind="Node", name="worker-3", api_version="v1")
+    assert target is not None
+    assert target.namespace is None
+
+
+def test_hpa_pvc_and_exported_labels() -> None:
+    hpa = Alert(
+        labels={
+            "alertname": "KubeHpaMaxedOut",
+            "namespace": "web",
+            "horizontalpodautoscaler": "api",
+        }
+    )
+    assert _keys(candidate_targets(None, [hpa]))[0] == "HorizontalPodAutoscaler/web/api"
+    pvc = Alert(
+        labels={
+            "alertname": "KubePersistentVolumeFillingUp",
+            "namespace": "monitoring",
+            "exported_namespace": "db",
+            "persistentvolumeclaim": "data-pg-0",
+        }
+    )
+    assert _keys(candidate_targets(None, [pvc]))[0] == "PersistentVolumeClaim/db/data-pg-0"
+
+
+def test_firing_alerts_rank_before_resolved_ones() -> None:
+    resolved = Alert(status="resolved", labels={"alertname": "A", "namespace": "n", "pod": "old"})
+    firing = Alert(status="firing", labels={"alertname": "B", "namespace": "n", "pod": "new"})
+    assert _keys(candidate_targets(None, [resolved, firing]))[:2] == ["Pod/n/new", "Pod/n/old"]
+
+
+def test_nothing_known_gives_no_target_and_no_duplicates() -> None:
+    assert resolve_target(None, []) is None
+    assert resolve_target(None, [Alert(labels={"alertname": "Watchdog"})]) is None
+    twice = [Alert(labels={"alertname": "A", "namespace": "n", "pod": "p", "container": "POD"})] * 2
+    assert _keys(candidate_targets(None, twice)) == ["Pod/n/p", "Namespace/-/n"]
+    assert focus_containers(twice) == []

@@ -1,0 +1,290 @@
+"""Checks series summaries (trend, changed_at), query-template selection and label escaping.
+
+Pure functions over real models; the PromQL syntax checks run the real ``promtool check
+rules`` on every rendered template, including ones filled with hostile label values.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubetriage.evidence.prometheus import choose_step, summarize_series
+from kubetriage.evidence.queries import (
+    TEMPLATES,
+    Scope,
+    alert_expression,
+    alert_queries,
+    build_scope,
+    escape_label_value,
+    escape_regex,
+    select_queries,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+from kubetriage.replay.promtool import PROMTOOL_BINARY
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=66)
+
+
+def _points(values: list[float], step_seconds: int = 60) -> list[tuple[datetime, float]]:
+    return [(T0 + timedelta(seconds=i * step_seconds), v) for i, v in enumerate(values)]
+
+
+# --- summaries ----------------------------------------------------------------------------
+
+
+def test_summary_basic_statistics() -> None:
+    summary = summarize_series("m", "q", {"a": "b"}, _points([3.0, 1.0, 4.0, 1.0, 5.0]))
+    assert (summary.first, summary.last, summary.min, summary.max) == (3.0, 5.0, 1.0, 5.0)
+    assert summary.samples == 5
+    assert summary.labels == {"a": "b"}
+
+
+def test_summary_sorts_points_and_skips_non_finite() -> None:
+    points = _points([1.0, float("nan"), 2.0, float("inf"), 3.0])
+    summary = summarize_series("m", "q", {}, list(reversed(points)))
+    assert (summary.first, summary.last, summary.samples) == (1.0, 3.0, 3)
+
+
+def test_summary_of_empty_series() -> None:
+    summary = summarize_series("m", "q", {}, [])
+    assert summary.samples == 0
+    assert summary.last is None
+    assert summary.trend == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("values", "trend"),
+    [
+        ([100.0, 105.0, 109.0], "flat"),  # within 10% of magnitude
+        ([100.0, 150.0, 120.0], "rising"),
+        ([100.0, 50.0, 80.0], "falling"),
+        ([1.0, 0.0], "falling"),
+        ([0.0, 5.0], "rising"),
+        ([0.0, 0.0, 0.0], "flat"),
+        ([-10.0, -20.0], "falling"),
+        ([7.0], "unknown"),  # one sample has no direction
+    ],
+)
+def test_trend(values: list[float], trend: str) -> None:
+    assert summarize_series("m", "q", {}, _points(values)).trend == trend
+
+
+def test_changed_at_is_first_point_after_last_step() -> None:
+    values = [1.0] * 30 + [0.0] * 10
+    summary = summarize_series("probe", "q", {}, _points(values))
+    assert summary.changed_at == T0 + timedelta(minutes=30)
+
+
+def test_changed_at_follows_the_latest_of_several_steps() -> None:
+    values = [0.0] * 5 + [1.0] * 5 + [2.0] * 5 + [3.0] * 2
+    summary = summarize_series("restarts", "q", {}, _points(values))
+    assert summary.changed_at == T0 + timedelta(minutes=15)
+
+
+def test_changed_at_none_for_flat_and_smooth_ramp() -> None:
+    assert summarize_series("m", "q", {}, _points([5.0] * 20)).changed_at is None
+    ramp = [float(i) for i in range(100)]
+    summary = summarize_series("m", "q", {}, _points(ramp))
+    assert summary.trend == "rising"
+    assert summary.changed_at is None
+
+
+def test_changed_at_sees_a_drop_in_a_sawtooth() -> None:
+    values = [60.0, 120.0, 170.0, 250.0, 60.0, 61.0, 62.0]
+    summary = summarize_series("m", "q", {}, _points(values))
+    assert summary.changed_at == T0 + timedelta(minutes=4)
+
+
+@pytest.mark.parametrize(("minutes", "step"), [(66, 34), (60, 31), (1, 1), (0, 1), (240, 122)])
+def test_choose_step_bounds_points(minutes: int, step: int) -> None:
+    start = T0
+    end = T0 + timedelta(minutes=minutes)
+    chosen = choose_step(start, end)
+    assert chosen == step
+    assert minutes * 60 // chosen + 1 <= 120
+
+
+# --- scope and template selection ---------------------------------------------------------
+
+
+def _alert(**labels: str) -> Alert:
+    return Alert(status="firing", labels={"alertname": "X", **labels})
+
+
+def test_scope_for_pod_target_with_container_alert() -> None:
+    target = ObjectRef(kind="Pod", name="csv-exporter-5f7d8c9b6d-k2x9p", namespace="exports")
+    alert = _alert(
+        namespace="exports", pod=target.name, container="exporter", job="kube-state-metrics"
+    )
+    scope = build_scope(target, [alert])
+    assert scope.namespace == "exports"
+    assert scope.pod_regex == "csv-exporter-5f7d8c9b6d-k2x9p"
+    assert scope.container == "exporter"
+    assert scope.job is None  # kube-state-metrics names the exporter, not the workload
+    assert not scope.namespace_wide
+
+
+def test_scope_for_deployment_matches_its_pods_only() -> None:
+    target = ObjectRef(kind="Deployment", name="checkout", namespace="shop")
+    scope = build_scope(target, [])
+    assert scope.pod_regex is not None
+    pattern = re.compile(scope.pod_regex)
+    assert pattern.fullmatch("checkout-7d9f6c8b5-x2x9k")
+    assert pattern.fullmatch("checkout-7d9f6c-x2x9k")
+    assert not pattern.fullmatch("checkout-db-0")
+    assert not pattern.fullmatch("checkout-db-7d9f6c8b5-x2x9k")
+    assert scope.deployment == "checkout"
+    assert scope.job == "checkout"
+
+
+def test_selection_skips_templates_with_unknown_scope() -> None:
+    scope = build_scope(ObjectRef(kind="Node", name="worker-1"), [])
+    names = {q.name for q in select_queries(scope, WINDOW)}
+    assert "node_condition_true" in names
+    assert not any(n.startswith(("memory", "cpu", "http", "volume", "deployment")) for n in names)
+    for query in select_queries(scope, WINDOW):
+        assert "$" not in query.promql
+
+
+def test_selection_for_namespace_with_job() -> None:
+    target = ObjectRef(kind="Namespace", name="newsletter")
+    scope = build_scope(target, [_alert(namespace="newsletter", job="mailer")])
+    names = {q.name for q in select_queries(scope, WINDOW)}
+    assert {"http_5xx_ratio", "http_latency_p99_seconds", "failing_probes"} <= names
+    assert "memory_working_set_bytes" not in names  # no pods known
+
+
+def test_selection_covers_every_template_with_a_full_scope() -> None:
+    scope = Scope(
+        namespace="ns",
+        pod_regex="p",
+        container="c",
+        node="n",
+        persistentvolumeclaim="pvc",
+        deployment="d",
+        statefulset="s",
+        job="j",
+        namespace_wide=True,
+        dependency_hosts=("api.example.com",),
+    )
+    assert [q.name for q in select_queries(scope, WINDOW)] == [t.name for t in TEMPLATES]
+
+
+def test_escape_label_value() -> None:
+    assert escape_label_value('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+    assert escape_regex("a.b+c") == "a\\.b\\+c"
+
+
+HOSTILE = 'x"} or vector(1) or up{a="\\'
+
+
+def test_hostile_label_values_stay_inside_their_string() -> None:
+    alert = _alert(
+        namespace=HOSTILE,
+        pod=HOSTILE,
+        container=HOSTILE,
+        node=HOSTILE,
+        persistentvolumeclaim=HOSTILE,
+        deployment=HOSTILE,
+        statefulset=HOSTILE,
+        job=HOSTILE,
+    )
+    scope = build_scope(None, [alert], dependency_hosts=[HOSTILE])
+    queries = select_queries(scope, WINDOW)
+    assert len(queries) == len(TEMPLATES)
+    for query in queries:
+        # Outside string literals the query must hold no trace of the injected text.
+        outside = _strip_string_literals(query.promql)
+        assert "vector(1)" not in outside, query.name
+
+
+def _strip_string_literals(promql: str) -> str:
+    out: list[str] = []
+    in_string = False
+    index = 0
+    while index < len(promql):
+        char = promql[index]
+        if in_string:
+            if char == "\\":
+                index += 2
+                continue
+            if char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        else:
+            out.append(char)
+        index += 1
+    assert not in_string, f"unterminated string in {promql}"
+    return "".join(out)
+
+
+def test_every_rendered_template_is_valid_promql(tmp_path: Path) -> None:
+    hostile = build_scope(
+        None,
+        [
+            _alert(
+                namespace=HOSTILE,
+                pod=HOSTILE,
+                container=HOSTILE,
+                node=HOSTILE,
+                job=HOSTILE,
+                persistentvolumeclaim=HOSTILE,
+                deployment=HOSTILE,
+                statefulset=HOSTILE,
+            )
+        ],
+        dependency_hosts=[HOSTILE, "api.example.com"],
+    )
+    plain = build_scope(
+        ObjectRef(kind="Deployment", name="checkout", namespace="shop"),
+        [_alert(namespace="shop", container="app", node="n1", persistentvolumeclaim="data")],
+        dependency_hosts=["api.example.com"],
+    )
+    rules = [
+        {"record": f"check:{i}", "expr": q.promql}
+        for i, q in enumerate(select_queries(hostile, WINDOW) + select_queries(plain, WINDOW))
+    ]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "t", "rules": rules}]}), encoding="utf-8")
+    completed = subprocess.run(
+        [PROMTOOL_BINARY, "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# --- the alert's own expression ----------------------------------------------------------
+
+
+def test_alert_expression_from_generator_url() -> None:
+    url = (
+        "http://prometheus.example:9090/graph?g0.expr=rate%28errors_total%7Bjob%3D%22api%22"
+        "%7D%5B5m%5D%29+%3E+0.1&g0.tab=1"
+    )
+    assert alert_expression(url) == 'rate(errors_total{job="api"}[5m]) > 0.1'
+    assert alert_expression("http://x/graph?g0.tab=1") is None
+    assert alert_expression(None) is None
+    assert alert_expression("not a url") is None
+
+
+def test_alert_queries_deduplicate() -> None:
+    url = "http://p/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
+    alerts = [
+        Alert(labels={"alertname": "A"}, generatorURL=url),
+        Alert(labels={"alertname": "B"}, generatorURL=url),
+        Alert(labels={"alertname": "C"}),
+    ]
+    queries = alert_queries(alerts)
+    assert [(q.name, q.promql) for q in queries] == [("alert_expr", "up == 0")]
