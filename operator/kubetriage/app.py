@@ -1,24 +1,40 @@
 """Composition root: build every client once from ``Settings`` and bundle them into the
-pipeline's ``Stages``. Called by the CLI (``run``, ``diagnose``, ``eval``, ``demo``); tests
-build their own ``Stages`` with real local servers in place of production endpoints.
+pipeline's ``Stages`` (and the memory writer the handlers use to learn). Called by the CLI
+(``run``, ``diagnose``, ``eval``, ``demo``); tests build their own with real local servers in
+place of production endpoints.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from kubernetes import client as k8s
 
 from kubetriage.evidence.kube import KubeEvidenceCollector
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.prometheus import PrometheusEvidenceCollector
 from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import render_messages
+from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
+from kubetriage.memory.records import MemoryRecord
+from kubetriage.memory.store import IncidentMemory, IncidentMemoryError
+from kubetriage.models.alerts_view import dependency_hosts
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.pipeline import ModelOutcome, Stages, opinion_from_answer
-from kubetriage.redaction import redact_evidence
+from kubetriage.models.incident import Alert
+from kubetriage.pipeline import (
+    MemoryOutcome,
+    MetricsOutcome,
+    ModelOutcome,
+    Stages,
+    opinion_from_answer,
+)
+from kubetriage.redaction import redact_evidence, redact_text
 from kubetriage.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -55,21 +71,109 @@ class LLMStage:
         )
 
 
-def build_stages(settings: Settings, api_client: k8s.ApiClient) -> Stages:
-    limits = EvidenceLimits(
-        max_pods=settings.max_pods,
-        max_events=settings.max_events,
-        max_log_lines=settings.log_tail_lines,
-        max_log_tail_bytes=settings.log_tail_bytes,
-    )
+class PrometheusStage:
+    def __init__(self, collector: PrometheusEvidenceCollector) -> None:
+        self._collector = collector
+
+    async def __call__(
+        self, evidence: Evidence, alerts: list[Alert], now: datetime
+    ) -> MetricsOutcome:
+        result = await self._collector.collect(
+            evidence.target, alerts, now, dependency_hosts=dependency_hosts(evidence)
+        )
+        return MetricsOutcome(result.summaries, result.status, result.message)
+
+
+class MemoryStage:
+    """Searches incident memory; a store that could not be opened reports why, every time,
+    instead of failing diagnoses."""
+
+    def __init__(
+        self, memory: IncidentMemory | None, settings: Settings, *, unavailable: str = ""
+    ) -> None:
+        self._memory = memory
+        self._settings = settings
+        self._unavailable = unavailable
+
+    async def __call__(
+        self, signature: str, *, namespace: str | None, exclude_name: str | None
+    ) -> MemoryOutcome:
+        if self._memory is None:
+            return MemoryOutcome([], "unavailable", self._unavailable)
+        try:
+            matches = await asyncio.to_thread(
+                self._memory.search,
+                signature,
+                k=self._settings.memory_top_k,
+                score_threshold=self._settings.memory_score_threshold,
+                prefer_cluster=self._settings.cluster_name,
+                prefer_namespace=namespace,
+                exclude_name=exclude_name,
+            )
+        except IncidentMemoryError as error:
+            return MemoryOutcome([], "unavailable", str(error)[:1000])
+        if not matches:
+            return MemoryOutcome(
+                [],
+                "empty",
+                f"no resolved incident above similarity {self._settings.memory_score_threshold}",
+            )
+        similar = [m.to_similar_incident() for m in matches]
+        names = ", ".join(f"{s.name} ({s.score:.2f})" for s in similar)
+        return MemoryOutcome(similar, "ok", f"similar: {names}")
+
+    async def store(self, record: MemoryRecord, text: str) -> str:
+        """Learn one resolved incident; raises ``IncidentMemoryError`` when unavailable."""
+        if self._memory is None:
+            raise IncidentMemoryError(self._unavailable or "incident memory is not available")
+        return await asyncio.to_thread(self._memory.store, record, text)
+
+
+@dataclass(frozen=True)
+class Components:
+    stages: Stages
+    memory: MemoryStage | None
+    llm: LLMClient | None
+
+
+def default_memory_path() -> Path:
+    return Path.home() / ".local" / "share" / "kubetriage" / "memory"
+
+
+def open_memory(settings: Settings) -> MemoryStage | None:
+    if not settings.memory_enabled:
+        return None
+    if settings.qdrant_url is None and settings.qdrant_path is None:
+        settings = settings.model_copy(update={"qdrant_path": default_memory_path()})
+    try:
+        memory = IncidentMemory.from_settings(
+            settings, embedder=OnnxMiniLMEmbedder(), redact=redact_text
+        )
+    except IncidentMemoryError as error:
+        logger.error("incident memory unavailable: %s", error)
+        return MemoryStage(None, settings, unavailable=str(error)[:1000])
+    return MemoryStage(memory, settings)
+
+
+def build_components(settings: Settings, api_client: k8s.ApiClient) -> Components:
     collector = KubeEvidenceCollector(
-        api_client, limits=limits, request_timeout=settings.kube_request_timeout_seconds
+        api_client,
+        limits=EvidenceLimits.from_settings(settings),
+        request_timeout=settings.kube_request_timeout_seconds,
     )
-    model = LLMStage(LLMClient(settings), settings) if settings.llm_configured else None
-    return Stages(evidence=collector, redact=redact_evidence, model=model)
+    llm = LLMClient(settings) if settings.llm_configured else None
+    model = LLMStage(llm, settings) if llm is not None else None
+    metrics = (
+        PrometheusStage(PrometheusEvidenceCollector.from_settings(settings))
+        if settings.prometheus_url
+        else None
+    )
+    memory = open_memory(settings)
+    stages = Stages(
+        evidence=collector, redact=redact_evidence, metrics=metrics, memory=memory, model=model
+    )
+    return Components(stages=stages, memory=memory, llm=llm)
 
 
-def utcnow() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)
+def build_stages(settings: Settings, api_client: k8s.ApiClient) -> Stages:
+    return build_components(settings, api_client).stages

@@ -243,6 +243,10 @@ def _collect_candidates(
         memory_target = analyzer_target or _default_target(past.action, evidence)
         if memory_target is None:
             continue
+        key = f"{past.action.value}|{_key(memory_target)}"
+        if past.category != category and key not in candidates:
+            # A fix from an incident of another kind, that nothing live supports, is noise.
+            continue
         weight = MEMORY_WEIGHT * (1.0 if past.category == category else 0.4)
         add(
             past.action,

@@ -91,6 +91,9 @@ def _spec() -> JSON:
             "approve": _str(
                 64, description="The id of one remediation a person approves for execution."
             ),
+            "approvedBy": _str(
+                256, description="Who approves; set in the same patch as approve and recorded."
+            ),
         },
     }
 
@@ -176,6 +179,71 @@ def _diagnosis() -> JSON:
             "llm": _llm_usage(),
             "disagreement": _str(2048),
             "evidenceHash": _str(128),
+            "signature": _str(2000),
+        },
+    }
+
+
+def _alert_group() -> JSON:
+    count: JSON = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "description": "The Alertmanager group behind this Incident; written by the receiver.",
+        "properties": {
+            "groupKey": _str(4096),
+            "receiver": _str(256),
+            "notifications": count,
+            "firstSeen": _str(64, format="date-time"),
+            "lastSeen": _str(64, format="date-time"),
+            "firing": count,
+            "resolved": count,
+            "omitted": count,
+            "omittedFingerprints": {"type": "array", "maxItems": 1000, "items": _str(64)},
+            "truncated": count,
+            "reopened": count,
+            "resolvedAt": _str(64, format="date-time"),
+            "lastBatch": _str(64),
+        },
+    }
+
+
+def _remediation_record() -> JSON:
+    text: JSON = _str(8192)
+    return {
+        "type": "object",
+        "description": "The latest approved remediation and its outcome.",
+        "required": ["id", "result", "reason"],
+        "properties": {
+            "id": _str(64),
+            "action": _enum([a.value for a in Action]),
+            "target": _object_ref("The object the remediation acted on."),
+            "approvedBy": _str(256),
+            "approvedBySource": _enum(["spec.approvedBy", "managedFields", "unknown"]),
+            "approvedAt": _str(64, format="date-time"),
+            "appliedAt": _str(64, format="date-time"),
+            "result": _enum(["Applying", "Applied", "Rejected", "DryRunFailed", "Failed"]),
+            "reason": _str(128),
+            "message": _str(4096),
+            "dryRun": {"type": "boolean"},
+            "changes": {
+                "type": "array",
+                "maxItems": 32,
+                "items": {
+                    "type": "object",
+                    "required": ["path"],
+                    "properties": {"path": _str(512), "before": text, "after": text},
+                },
+            },
+            "undo": {
+                "type": "object",
+                "properties": {
+                    "patchType": _enum(["strategic", "merge", "json"]),
+                    "patch": _str(32768),
+                    "command": _str(32768),
+                    "note": _str(1024),
+                },
+            },
+            "observedGeneration": {"type": "integer", "format": "int64"},
         },
     }
 
@@ -205,6 +273,18 @@ def _status() -> JSON:
                 },
             },
             "diagnosis": _diagnosis(),
+            "alertGroup": _alert_group(),
+            "remediation": _remediation_record(),
+            "learned": {
+                "type": "object",
+                "required": ["recordId", "category", "at"],
+                "properties": {
+                    "recordId": _str(64),
+                    "generation": {"type": "integer", "format": "int64"},
+                    "category": _enum([c.value for c in Category]),
+                    "at": _str(64, format="date-time"),
+                },
+            },
         },
     }
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 import kopf
 from kubernetes import client as k8s
@@ -27,12 +27,36 @@ from pydantic import ValidationError
 
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import IncidentStore
+from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
+from kubetriage.memory.records import MemoryRecord
+from kubetriage.memory.store import IncidentMemoryError
 from kubetriage.models.diagnosis import Diagnosis
-from kubetriage.models.incident import GROUP, PLURAL, VERSION, IncidentSpec, Phase
+from kubetriage.models.incident import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    IncidentSpec,
+    Phase,
+    RemediationRecord,
+)
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
 from kubetriage.pipeline import Stages, describe_target, diagnose
+from kubetriage.remediation.actions import (
+    Approval,
+    ClusterAdapter,
+    execute_approval,
+    remediation_condition_fields,
+)
 from kubetriage.settings import Settings
-from kubetriage.status import diagnosed_patch, failed_patch, investigating_patch, parse_conditions
+from kubetriage.status import (
+    condition,
+    conditions_body,
+    diagnosed_patch,
+    failed_patch,
+    investigating_patch,
+    merge_conditions,
+    parse_conditions,
+)
 
 MAX_RETRIES = 5
 # Kinds the evidence collector knows how to investigate; anything else is a spec error.
@@ -49,7 +73,11 @@ INVESTIGABLE_KINDS = WORKLOAD_KINDS | {
     "ConfigMap",
 }
 # Spec fields whose change is not a reason to diagnose again.
-NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve"})
+NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
+
+
+class MemoryWriter(Protocol):
+    async def store(self, record: MemoryRecord, text: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,8 @@ class OperatorContext:
     incidents: IncidentStore
     api_client: k8s.ApiClient
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Where resolved incidents with feedback are learned; None when memory is disabled.
+    memory: MemoryWriter | None = None
 
 
 def _diagnostic_change(diff: Any) -> bool:
@@ -78,6 +108,23 @@ def _touches_spec(diff: Any) -> bool:
     return any(tuple(entry[1])[:1] == ("spec",) for entry in diff or ())
 
 
+def _approval_requested(diff: Any, spec: Any) -> bool:
+    """spec.approve changed to a value: the approve handler owns this change."""
+    if not (spec or {}).get("approve"):
+        return False
+    for entry in diff or ():
+        path = tuple(entry[1])
+        if path[:2] == ("spec", "approve"):
+            return True
+        if path in {(), ("spec",)}:
+            old, new = entry[2] or {}, entry[3] or {}
+            if path == ():
+                old, new = old.get("spec") or {}, new.get("spec") or {}
+            if old.get("approve") != new.get("approve"):
+                return True
+    return False
+
+
 def _needs_diagnosis(status: Any, meta: Any) -> bool:
     """On resume (operator start), only incidents not yet diagnosed for this generation."""
     phase = (status or {}).get("phase")
@@ -87,6 +134,12 @@ def _needs_diagnosis(status: Any, meta: Any) -> bool:
     return phase not in (Phase.DIAGNOSED.value, Phase.FAILED.value) or observed != meta.get(
         "generation"
     )
+
+
+def _record_body(record: RemediationRecord) -> dict[str, Any]:
+    """status.remediation as a merge patch: absent fields are sent as null so nothing of a
+    previous record survives into this one."""
+    return record.model_dump(by_alias=True, mode="json")
 
 
 def validate_semantics(spec: IncidentSpec) -> None:
@@ -211,7 +264,12 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         try:
             result = await asyncio.wait_for(
                 diagnose(
-                    incident, namespace=namespace, stages=ctx.stages, now=now, previous=previous
+                    incident,
+                    namespace=namespace,
+                    name=name,
+                    stages=ctx.stages,
+                    now=now,
+                    previous=previous,
                 ),
                 timeout=ctx.settings.diagnosis_timeout_seconds,
             )
@@ -283,8 +341,9 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         namespace: str | None,
         **_: Any,
     ) -> None:
-        """A feedback or approval edit bumps the generation without asking for a new
-        diagnosis; record that this generation was seen so a restart does not redo it."""
+        """A feedback edit (or a cleared approval) bumps the generation without asking for a
+        new diagnosis; record that this generation was seen so a restart does not redo it.
+        An approval is acknowledged by ``approve``."""
         if namespace is None or status.get("phase") not in (
             Phase.DIAGNOSED.value,
             Phase.FAILED.value,
@@ -295,12 +354,155 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             namespace, name, {"observedGeneration": meta.get("generation")}
         )
 
+    async def learn(
+        *,
+        body: kopf.Body,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        name: str,
+        namespace: str | None,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
+    ) -> None:
+        """Store a Resolved Incident that carries feedback in incident memory, once per
+        generation. Runs on every event (including the initial listing after a restart), so
+        nothing is missed; the ``status.learned`` marker makes it idempotent. A feedback
+        with a resolution on a manual incident also closes it."""
+        if ctx.memory is None or namespace is None or not spec.get("feedback"):
+            return
+        generation = meta.get("generation")
+        learned = status.get("learned") or {}
+        if learned.get("generation") == generation:
+            return
+        phase = status.get("phase")
+        manual_close = (
+            phase == Phase.DIAGNOSED.value
+            and spec.get("source", "manual") == "manual"
+            and bool((spec.get("feedback") or {}).get("resolution"))
+        )
+        if phase != Phase.RESOLVED.value and not manual_close:
+            return
+        now = ctx.clock()
+        existing = parse_conditions(status.get("conditions"))
+        try:
+            incident = IncidentSpec.model_validate(dict(spec))
+            raw_diagnosis = status.get("diagnosis")
+            record, text = record_from_incident(
+                name=name,
+                namespace=namespace,
+                spec=incident,
+                diagnosis=Diagnosis.model_validate(raw_diagnosis) if raw_diagnosis else None,
+                cluster=ctx.settings.cluster_name,
+                created_at=parse_time(meta.get("creationTimestamp")),
+                resolved_at=now,
+            )
+            record_id = await ctx.memory.store(record, text)
+        except (NothingToLearn, ValidationError, IncidentMemoryError) as error:
+            failed = condition("Learned", "False", type(error).__name__, str(error), now=now)
+            conditions = conditions_body(merge_conditions(existing, [failed]))
+            if conditions != status.get("conditions"):
+                await ctx.incidents.patch_status(namespace, name, {"conditions": conditions})
+            logger.warning("not learned: %s", error)
+            return
+        learned_condition = condition(
+            "Learned",
+            "True",
+            "Stored",
+            f"remembered as {record.category.value}"
+            + (" (category corrected by feedback)" if record.corrected else ""),
+            now=now,
+        )
+        patch: dict[str, Any] = {
+            "learned": {
+                "recordId": record_id,
+                "generation": generation,
+                "category": record.category.value,
+                "at": now.isoformat(),
+            },
+            "observedGeneration": generation,
+            "conditions": conditions_body(merge_conditions(existing, [learned_condition])),
+        }
+        if manual_close:
+            patch["phase"] = Phase.RESOLVED.value
+        await ctx.incidents.patch_status(namespace, name, patch)
+        kopf.event(body, type="Normal", reason="Learned", message=learned_condition.message)
+
+    async def approve(
+        *,
+        body: kopf.Body,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        name: str,
+        namespace: str | None,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
+    ) -> None:
+        """Execute the remediation named by spec.approve if the policy allows it (see
+        ``kubetriage.remediation.actions``); the outcome goes to status.remediation, a
+        ``Remediated`` condition and Events on the Incident and the target."""
+        if namespace is None:
+            return
+
+        async def record_progress(record: RemediationRecord) -> None:
+            await ctx.incidents.patch_status(namespace, name, {"remediation": _record_body(record)})
+
+        outcome = await execute_approval(
+            Approval(namespace, name, dict(spec), dict(status), dict(meta)),
+            cluster=ClusterAdapter(
+                ctx.api_client, request_timeout=ctx.settings.kube_request_timeout_seconds
+            ),
+            policy_file=ctx.settings.policy_file,
+            now=ctx.clock,
+            record_progress=record_progress,
+        )
+        cond_status, reason, message = remediation_condition_fields(outcome.record)
+        remediated = condition("Remediated", cond_status, reason, message, now=ctx.clock())
+        patch: dict[str, Any] = {
+            "remediation": _record_body(outcome.record),
+            "conditions": conditions_body(
+                merge_conditions(parse_conditions(status.get("conditions")), [remediated])
+            ),
+        }
+        if status.get("phase") in (Phase.DIAGNOSED.value, Phase.FAILED.value, Phase.RESOLVED.value):
+            patch["observedGeneration"] = meta.get("generation")
+        await ctx.incidents.patch_status(namespace, name, patch)
+        for note in outcome.events:
+            kopf.event(body, type=note.type, reason=note.reason, message=note.message)
+            if note.on_target and outcome.target_body is not None:
+                kopf.event(
+                    kopf.Body(cast("kopf.RawBody", outcome.target_body)),
+                    type=note.type,
+                    reason=note.reason,
+                    message=f"{note.message} (Incident {namespace}/{name})"[:1000],
+                )
+        logger.info(
+            "remediation %s: %s (%s)",
+            outcome.record.id,
+            outcome.record.result.value,
+            outcome.record.reason,
+        )
+
     resource = (GROUP, VERSION, PLURAL)
     kopf.on.update(
         *resource,
         registry=registry,
+        id="approve",
+        retries=3,
+        backoff=5,
+        when=lambda diff, spec, **_: _approval_requested(diff, spec),
+    )(approve)
+    kopf.on.event(*resource, registry=registry, id="learn")(learn)
+    kopf.on.update(
+        *resource,
+        registry=registry,
         id="acknowledge",
-        when=lambda diff, **_: not _diagnostic_change(diff) and _touches_spec(diff),
+        when=lambda diff, spec, **_: (
+            not _diagnostic_change(diff)
+            and _touches_spec(diff)
+            and not _approval_requested(diff, spec)
+        ),
     )(acknowledge)
     kopf.on.create(*resource, registry=registry, id="diagnose", retries=MAX_RETRIES, backoff=5)(
         handle

@@ -28,6 +28,7 @@ from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.llm.schema import LLMAnswer
+from kubetriage.memory.canonical import canonical_text, parts_from_evidence
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence, MetricSummary
@@ -59,7 +60,7 @@ class MetricsOutcome:
 
 class MetricsSource(Protocol):
     async def __call__(
-        self, target: ObjectRef | None, alerts: list[Alert], now: datetime
+        self, evidence: Evidence, alerts: list[Alert], now: datetime
     ) -> MetricsOutcome: ...
 
 
@@ -72,7 +73,7 @@ class MemoryOutcome:
 
 class MemorySource(Protocol):
     async def __call__(
-        self, evidence: Evidence, findings: list[Finding], namespace: str | None
+        self, signature: str, *, namespace: str | None, exclude_name: str | None
     ) -> MemoryOutcome: ...
 
 
@@ -229,6 +230,7 @@ async def diagnose(
     namespace: str | None,
     stages: Stages,
     now: datetime,
+    name: str | None = None,
     previous: Diagnosis | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PipelineResult:
@@ -246,7 +248,7 @@ async def diagnose(
     )
 
     if stages.metrics is not None:
-        metrics = await stages.metrics(raw.target or target, spec.alerts, now)
+        metrics = await stages.metrics(raw, spec.alerts, now)
         raw = raw.model_copy(update={"metrics": metrics.summaries})
     else:
         metrics = MetricsOutcome([], "not_configured", "No Prometheus URL is configured.")
@@ -259,8 +261,9 @@ async def diagnose(
     for error in analyzer_run.errors:
         logger.warning("analyzer error: %s", error)
 
+    signature = canonical_text(parts_from_evidence(evidence, findings))
     if stages.memory is not None:
-        memory = await stages.memory(evidence, findings, namespace)
+        memory = await stages.memory(signature, namespace=namespace, exclude_name=name)
     else:
         memory = MemoryOutcome([], "not_configured", "Incident memory is disabled.")
     conditions.append(_memory_condition(memory, now))
@@ -294,6 +297,7 @@ async def diagnose(
         similar=memory.similar,
     )
     diagnosis.evidence_hash = digest
+    diagnosis.signature = signature
     conditions.append(
         condition(
             "AnalyzerDisagreement",

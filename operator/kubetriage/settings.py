@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     )
     health_port: int = Field(default=8081, ge=0, le=65535)
 
+    # --- remediation ----------------------------------------------------------------------
+    # YAML policy saying which approved remediations may run where; unset = suggest only.
+    policy_file: Path | None = None
+
     # --- Kubernetes evidence --------------------------------------------------------------
     log_tail_lines: int = Field(default=50, ge=0, le=1000)
     log_tail_bytes: int = Field(default=16_384, ge=0)
@@ -58,18 +62,29 @@ class Settings(BaseSettings):
     prometheus_auth_header: SecretStr | None = None
     prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
     metrics_window_minutes: int = Field(default=60, ge=1)
+    # Replay (diagnose/eval/demo): backfill a case's metrics into a local Prometheus.
+    replay_prometheus: bool = True
 
     # --- memory (Qdrant) ------------------------------------------------------------------
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path | None = None
     memory_enabled: bool = True
+    memory_top_k: int = Field(default=3, ge=1, le=10)
+    memory_score_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
 
     # --- receiver -------------------------------------------------------------------------
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=0, le=65535)
     webhook_token: SecretStr | None = None
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    webhook_enabled: bool = True
+    # Without a token the receiver only starts when this is explicitly true.
+    webhook_allow_unauthenticated: bool = False
+    webhook_queue_size: int = Field(default=1000, ge=1, description="notifications waiting")
+    webhook_workers: int = Field(default=4, ge=1, le=64)
+    webhook_retry_after_seconds: int = Field(default=5, ge=1)
+    webhook_max_alerts_per_incident: int = Field(default=100, ge=1, le=100)
 
     @property
     def llm_configured(self) -> bool:

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import build_stages
+from kubetriage.app import MemoryStage, build_components
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
@@ -23,12 +23,17 @@ class OperatorThread:
         *,
         settings: Settings | None = None,
         stages: Stages | None = None,
+        memory: MemoryStage | None = None,
         namespaces: list[str] | None = None,
         standalone: bool = True,
     ) -> None:
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
-        self.stages = stages or build_stages(self.settings, self.client)
+        if stages is None:
+            components = build_components(self.settings, self.client)
+            stages, memory = components.stages, memory or components.memory
+        self.stages = stages
+        self.memory = memory
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()
@@ -42,6 +47,7 @@ class OperatorThread:
             stages=self.stages,
             incidents=IncidentStore(self.client),
             api_client=self.client,
+            memory=self.memory,
         )
         try:
             asyncio.run(

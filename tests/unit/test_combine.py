@@ -203,3 +203,21 @@ def test_combination_is_deterministic() -> None:
     )
     assert first.category == second.category
     assert [r.id for r in first.remediations] == [r.id for r in second.remediations]
+
+
+def test_memory_of_another_category_adds_no_unsupported_remediation() -> None:
+    findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    similar = [
+        SimilarIncident(
+            name="unrelated", score=0.7, category=Category.CONFIG_MISSING, action=Action.FIX_CONFIG
+        ),
+        SimilarIncident(
+            name="same-kind", score=0.8, category=Category.OOM_KILLED, action=Action.RESTART
+        ),
+    ]
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=similar
+    )
+    actions = [r.action for r in diagnosis.remediations]
+    assert Action.FIX_CONFIG not in actions
+    assert actions == [Action.INCREASE_MEMORY, Action.RESTART]

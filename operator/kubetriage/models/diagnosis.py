@@ -63,3 +63,5 @@ class Diagnosis(K8sModel):
     # Set when the model's category contradicts a high-confidence analyzer.
     disagreement: str | None = None
     evidence_hash: str | None = None
+    # The normalised symptom text this incident is remembered and searched by.
+    signature: str | None = None

@@ -59,6 +59,9 @@ class IncidentSpec(K8sModel):
     alerts: list[Alert] = Field(default_factory=list)
     feedback: Feedback | None = None
     approve: str | None = None
+    # Who approves, written by the approver in the same patch as ``approve``; recorded in
+    # status.remediation (managedFields name a client, not a person, and may be absent).
+    approved_by: str | None = None
 
 
 class Condition(K8sModel):
@@ -71,9 +74,88 @@ class Condition(K8sModel):
     last_transition_time: datetime | None = None
 
 
+class Learned(K8sModel):
+    """Set once a resolved incident with feedback is stored in incident memory."""
+
+    record_id: str
+    generation: int | None = None
+    category: Category
+    at: datetime
+
+
+class AlertGroupStatus(K8sModel):
+    """What the Alertmanager receiver knows about the Incident's alert group; written only
+    by the receiver (``kubetriage.receiver``), never by the diagnosis handlers."""
+
+    group_key: str | None = None
+    receiver: str | None = None
+    notifications: int = 0  # webhook notifications applied, cumulative
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    firing: int = 0  # alerts in spec.alerts by state
+    resolved: int = 0
+    # Alerts seen but left out of spec.alerts (it is bounded); their fingerprints, bounded too.
+    omitted: int = 0
+    omitted_fingerprints: list[str] = Field(default_factory=list)
+    truncated: int = 0  # truncatedAlerts of the latest notification (Alertmanager max_alerts)
+    reopened: int = 0
+    resolved_at: datetime | None = None
+    last_batch: str | None = None  # makes a retried write idempotent
+
+
+class RemediationResult(StrEnum):
+    APPLYING = "Applying"
+    APPLIED = "Applied"
+    REJECTED = "Rejected"
+    DRY_RUN_FAILED = "DryRunFailed"
+    FAILED = "Failed"
+
+
+class FieldChange(K8sModel):
+    """One changed field of the target, as a path and its before/after values (JSON text,
+    absent when the field did not exist)."""
+
+    path: str
+    before: str | None = None
+    after: str | None = None
+
+
+class RemediationUndo(K8sModel):
+    """How to reverse an applied remediation: a patch for the same object and the kubectl
+    command that applies it (or a note when the change cannot be reversed)."""
+
+    patch_type: Literal["strategic", "merge", "json"] | None = None
+    patch: str | None = None
+    command: str | None = None
+    note: str | None = None
+
+
+class RemediationRecord(K8sModel):
+    """``status.remediation``: the latest approved remediation and what became of it."""
+
+    id: str
+    action: Action | None = None
+    target: ObjectRef | None = None
+    approved_by: str = "unknown"
+    # Where ``approved_by`` came from: spec.approvedBy, metadata.managedFields, or unknown.
+    approved_by_source: Literal["spec.approvedBy", "managedFields", "unknown"] = "unknown"
+    approved_at: datetime | None = None
+    applied_at: datetime | None = None
+    result: RemediationResult
+    reason: str
+    message: str = ""
+    dry_run: bool = False
+    changes: list[FieldChange] = Field(default_factory=list)
+    undo: RemediationUndo | None = None
+    observed_generation: int | None = None
+
+
 class IncidentStatus(K8sModel):
     phase: Phase = Phase.PENDING
     observed_generation: int | None = None
     target: str | None = None
     conditions: list[Condition] = Field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    remediation: RemediationRecord | None = None
+    alert_group: AlertGroupStatus | None = None
+    learned: Learned | None = None

@@ -11,25 +11,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from kubetriage.alerts import incident_name, label_fingerprint, spec_from_alerts
-from kubetriage.app import build_stages
+from kubetriage.app import MemoryStage, build_components
 from kubetriage.crd import build_incident_crd
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
+from kubetriage.learning import parse_time
+from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
+from kubetriage.memory.seeding import seed_from_cases
+from kubetriage.memory.store import IncidentMemory
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
 from kubetriage.pipeline import Stages
+from kubetriage.redaction import redact_text
+from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
 from kubetriage.settings import Settings
 
+logger = logging.getLogger(__name__)
 TERMINAL_PHASES = frozenset({Phase.DIAGNOSED.value, Phase.FAILED.value})
 
 
@@ -43,6 +56,8 @@ class ReplayOutcome:
     latency_ms: float
     timed_out: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)
+    severity: str | None = None
+    created_at: datetime | None = None
 
 
 def case_alert(case: Case, now: datetime) -> Alert:
@@ -88,23 +103,42 @@ def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
 class ReplayEnvironment:
     """An emulated cluster with the real operator running against it (async context)."""
 
-    def __init__(self, settings: Settings, *, stages: Stages | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stages: Stages | None = None,
+        memory: MemoryStage | None = None,
+    ) -> None:
         self.settings = settings
         self._given_stages = stages
+        self._given_memory = memory
         self.cluster = EmulatorThread()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.incidents: IncidentStore | None = None
+        # Set when the webhook receiver / operator metrics are served for this environment.
+        self.webhook_url: str | None = None
+        self.webhook_token: str | None = None
+        self.metrics_url: str | None = None
 
     async def __aenter__(self) -> ReplayEnvironment:
         self.cluster.start()
         self.cluster.emulator.load([build_incident_crd()])
         client = api_client(self.cluster.kubeconfig_path)
         self.api_client = client
-        stages = self._given_stages or build_stages(self.settings, client)
+        if self._given_stages is not None:
+            stages, memory = self._given_stages, self._given_memory
+        else:
+            components = build_components(self.settings, client)
+            stages, memory = components.stages, components.memory
         self.incidents = IncidentStore(client)
         ctx = OperatorContext(
-            settings=self.settings, stages=stages, incidents=self.incidents, api_client=client
+            settings=self.settings,
+            stages=stages,
+            incidents=self.incidents,
+            api_client=client,
+            memory=memory,
         )
         ready = asyncio.Event()
         self._task = asyncio.create_task(
@@ -193,13 +227,55 @@ class ReplayEnvironment:
             latency_ms=(time.monotonic() - started) * 1000,
             timed_out=timed_out,
             events=events,
+            severity=(body.get("spec") or {}).get("severity"),
+            created_at=parse_time((body.get("metadata") or {}).get("creationTimestamp")),
         )
 
 
-async def replay_case(case: Case, settings: Settings, *, within: float = 120.0) -> ReplayOutcome:
+@contextlib.contextmanager
+def replay_memory(
+    settings: Settings, memory_from: Path | None, *, exclude_ids: frozenset[str] = frozenset()
+) -> Iterator[Settings]:
+    """Settings whose incident memory is a fresh on-disk store for this replay, seeded with
+    the solved cases in ``memory_from`` except ``exclude_ids`` (leave-one-out), so a replay
+    never reads or writes the user's own memory and never finds the case it replays."""
+    if not settings.memory_enabled:
+        yield settings
+        return
+    with tempfile.TemporaryDirectory(prefix="kubetriage-memory-") as tmp:
+        path = Path(tmp) / "qdrant"
+        if memory_from is not None:
+            cases = load_case_set(memory_from)
+            with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=path) as memory:
+                seed_from_cases(memory, cases, exclude_ids=exclude_ids)
+        yield settings.model_copy(update={"qdrant_path": path, "qdrant_url": None})
+
+
+async def replay_case(
+    case: Case, settings: Settings, *, within: float = 120.0, memory_from: Path | None = None
+) -> ReplayOutcome:
     """Diagnose one case in a fresh emulated cluster with the real operator."""
-    async with ReplayEnvironment(settings) as env:
-        env.load_case(case)
-        now = datetime.now(UTC)
-        namespace, name = await env.create_incident([case_alert(case, now)])
-        return await env.wait_for(namespace, name, within=within)
+    with replay_memory(settings, memory_from, exclude_ids=frozenset({case.id})) as replay_settings:
+        return await _replay_in_fresh_cluster(case, replay_settings, within=within)
+
+
+async def _replay_in_fresh_cluster(
+    case: Case, settings: Settings, *, within: float
+) -> ReplayOutcome:
+    now = datetime.now(UTC)
+    prometheus: LocalPrometheus | None = None
+    if case.metrics and case.metrics.series and settings.replay_prometheus:
+        if shutil.which(PROMETHEUS_BINARY) and shutil.which("promtool"):
+            # The case's history, backfilled into a real Prometheus whose "now" is ours.
+            prometheus = await asyncio.to_thread(start_with_case_metrics, case.metrics, now)
+            settings = settings.model_copy(update={"prometheus_url": prometheus.url})
+        else:
+            logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
+    try:
+        async with ReplayEnvironment(settings) as env:
+            env.load_case(case)
+            namespace, name = await env.create_incident([case_alert(case, now)])
+            return await env.wait_for(namespace, name, within=within)
+    finally:
+        if prometheus is not None:
+            await asyncio.to_thread(prometheus.stop)

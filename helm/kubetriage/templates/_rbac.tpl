@@ -1,0 +1,94 @@
+{{/*
+RBAC rule sets, shared by the cluster-scoped and the namespace-scoped modes. Evidence is
+read-only. ConfigMaps are listed for their keys only (values are dropped before anything is
+stored or sent), but RBAC cannot grant keys without values. Secrets are never granted.
+*/}}
+
+{{/* Rules for namespaced resources: evidence reads, Incidents, Events. */}}
+{{- define "kubetriage.rules.namespaced" -}}
+- apiGroups: [""]
+  resources:
+    - pods
+    - pods/log
+    - events
+    - persistentvolumeclaims
+    - services
+    - endpoints
+    - configmaps
+    - resourcequotas
+  verbs: [get, list, watch]
+- apiGroups: [apps]
+  resources: [deployments, replicasets, statefulsets, daemonsets, controllerrevisions]
+  verbs: [get, list, watch]
+- apiGroups: [batch]
+  resources: [jobs, cronjobs]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies, ingresses]
+  verbs: [get, list, watch]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch]
+{{- if .Values.rbac.certManager }}
+- apiGroups: [cert-manager.io]
+  resources: [certificates]
+  verbs: [get, list, watch]
+{{- end }}
+- apiGroups: [kubetriage.io]
+  resources: [incidents]
+  verbs: [get, list, watch, create, patch, update]
+- apiGroups: [kubetriage.io]
+  resources: [incidents/status]
+  verbs: [get, patch, update]
+# Kopf and the operator post Events about Incidents (core v1 Events only).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* Cluster-scoped reads: Kopf resolves resources through CRDs and watches namespaces. */}}
+{{- define "kubetriage.rules.clusterReads" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+{{- end -}}
+
+{{- define "kubetriage.rules.nodes" -}}
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+{{- end -}}
+
+{{- define "kubetriage.rules.clusterPeering" -}}
+- apiGroups: [kopf.dev]
+  resources: [clusterkopfpeerings]
+  verbs: [get, list, watch, patch, create]
+{{- end -}}
+
+{{- define "kubetriage.rules.namespacedPeering" -}}
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch, create]
+{{- end -}}
+
+{{/* Opt-in writes for approved remediations (rollback, restart, scale). */}}
+{{- define "kubetriage.rules.remediation" -}}
+- apiGroups: [apps]
+  resources: [deployments, statefulsets]
+  verbs: [patch]
+- apiGroups: [apps]
+  resources: [deployments/scale, statefulsets/scale]
+  verbs: [get, patch, update]
+{{- end -}}
+
+{{- define "kubetriage.rules.drain" -}}
+- apiGroups: [""]
+  resources: [pods/eviction]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [patch]
+{{- end -}}

@@ -1,0 +1,63 @@
+"""``kubetriage diagnose CASE_DIR [--json]``: replay one shared-format case offline through
+the emulated API and the real operator, and print the diagnosis."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from kubetriage.settings import Settings
+
+NAME = "diagnose"
+HELP = "replay one incident case offline and print the diagnosis"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("case_dir", type=Path)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--memory-from",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="seed a fresh incident memory with the solved cases in DIR (this case excluded)",
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from kubetriage.models.incident import Condition
+    from kubetriage.render import diagnosis_json, render_diagnosis
+    from kubetriage.replay.cases import CaseError, load_case
+    from kubetriage.replay.session import replay_case
+
+    try:
+        case = load_case(args.case_dir)
+    except CaseError as error:
+        print(f"kubetriage: {error}", file=sys.stderr)
+        return 2
+    outcome = asyncio.run(
+        replay_case(case, settings, within=args.timeout, memory_from=args.memory_from)
+    )
+    conditions = [Condition.model_validate(c) for c in outcome.status.get("conditions", [])]
+    if args.json:
+        body = diagnosis_json(outcome.diagnosis, phase=outcome.phase, conditions=conditions)
+        body["incident"] = outcome.incident_name
+        body["timedOut"] = outcome.timed_out
+        print(json.dumps(body, indent=2))
+    else:
+        print(
+            render_diagnosis(
+                outcome.diagnosis,
+                name=outcome.incident_name,
+                phase=outcome.phase,
+                conditions=conditions,
+            )
+        )
+    if outcome.timed_out:
+        print(f"kubetriage: no diagnosis within {args.timeout}s", file=sys.stderr)
+        return 1
+    return 0 if outcome.phase == "Diagnosed" else 1

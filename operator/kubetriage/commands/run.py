@@ -1,0 +1,104 @@
+"""``kubetriage run``: the operator against the current cluster (kubeconfig or in-cluster),
+with the Alertmanager webhook receiver served in the same asyncio loop.
+
+The receiver is on by default and refuses to start without ``KUBETRIAGE_WEBHOOK_TOKEN``
+unless ``KUBETRIAGE_WEBHOOK_ALLOW_UNAUTHENTICATED=true``; ``--no-webhook`` (or
+``KUBETRIAGE_WEBHOOK_ENABLED=false``) runs the operator alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubetriage.settings import Settings
+
+if TYPE_CHECKING:
+    from kubetriage.handlers import OperatorContext
+
+NAME = "run"
+HELP = "run the operator (and the Alertmanager receiver) against the current cluster"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[], help="repeatable")
+    scope.add_argument("-A", "--all-namespaces", action="store_true")
+    parser.add_argument("--kubeconfig", type=Path, default=None)
+    parser.add_argument("--context", default=None)
+    parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--standalone", action="store_true", help="no peering (one replica)")
+    parser.add_argument(
+        "--no-webhook", action="store_true", help="do not serve the Alertmanager receiver"
+    )
+    parser.add_argument("--webhook-port", type=int, default=None)
+
+
+async def serve(
+    ctx: OperatorContext,
+    *,
+    namespaces: list[str],
+    standalone: bool,
+    webhook: bool,
+    liveness_endpoint: str | None = None,
+) -> None:
+    """Run the operator and, when ``webhook``, the receiver, until the operator stops."""
+    from kubetriage.handlers import run_operator
+    from kubetriage.receiver import Receiver
+
+    ready = asyncio.Event()
+    receiver = Receiver(ctx.settings, ctx.api_client, ready=ready.is_set) if webhook else None
+    if receiver is not None:
+        await receiver.start()
+    try:
+        await run_operator(
+            ctx,
+            namespaces=namespaces,
+            standalone=standalone,
+            ready_flag=ready,
+            liveness_endpoint=liveness_endpoint,
+        )
+    finally:
+        if receiver is not None:
+            await receiver.stop()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from kubetriage.app import build_stages
+    from kubetriage.handlers import OperatorContext
+    from kubetriage.incidents import IncidentStore
+    from kubetriage.kubeclient import api_client
+    from kubetriage.receiver import ReceiverConfigError, receiver_token
+
+    if args.concurrency is not None:
+        settings = settings.model_copy(update={"concurrency": args.concurrency})
+    if args.webhook_port is not None:
+        settings = settings.model_copy(update={"webhook_port": args.webhook_port})
+    webhook = settings.webhook_enabled and not args.no_webhook
+    if webhook:
+        try:
+            receiver_token(settings)  # fail before connecting to anything
+        except ReceiverConfigError as error:
+            print(f"kubetriage run: {error}", file=sys.stderr)
+            return 2
+    namespaces = [] if args.all_namespaces else (args.namespace or settings.namespaces)
+    client = api_client(args.kubeconfig, context=args.context)
+    ctx = OperatorContext(
+        settings=settings,
+        stages=build_stages(settings, client),
+        incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
+        api_client=client,
+    )
+    asyncio.run(
+        serve(
+            ctx,
+            namespaces=namespaces,
+            standalone=args.standalone or settings.standalone,
+            webhook=webhook,
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+        )
+    )
+    return 0

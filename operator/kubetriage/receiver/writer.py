@@ -1,0 +1,228 @@
+"""Writes one batch of notifications into its Incident through the Kubernetes API.
+
+Called by the receiver's workers (``kubetriage.receiver.server``); the decisions are made by
+the pure ``kubetriage.receiver.state.plan_write``, this module only does the I/O and the
+retries:
+
+- read the Incident; absent: create it (``409 AlreadyExists``: someone else created it
+  first, read again and patch), then patch its status;
+- present: patch spec and status as merge patches carrying the ``resourceVersion`` that was
+  read (``409 Conflict``: read again, plan again). The plan is idempotent per batch, so a
+  retry after a half-done write does not count a notification twice;
+- transient API errors (5xx, 429, timeouts, connection errors) are retried with backoff.
+
+Patches carry ``metadata.resourceVersion``, which ``IncidentStore.patch_status`` cannot send,
+so the custom-objects API is called directly here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from kubetriage.models.incident import GROUP, PLURAL, VERSION
+from kubetriage.receiver.state import (
+    IncidentWrite,
+    Notification,
+    Placement,
+    new_incident,
+    placement,
+    plan_write,
+    should_create,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICTS = 30
+MAX_TRANSIENT = 8
+_TRANSIENT_STATUS = frozenset({0, 429, 500, 502, 503, 504})
+
+Outcome = Literal["created", "updated", "unchanged", "skipped"]
+
+
+class _Conflict(Exception):
+    """Someone wrote the Incident between our read and our write: read again."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: Outcome
+    namespace: str | None
+    name: str
+    transition: str | None = None
+
+
+def _namespace_missing(error: ApiException) -> bool:
+    try:
+        details = json.loads(error.body or "{}").get("details") or {}
+    except (ValueError, AttributeError):
+        return False
+    return error.status == 404 and details.get("kind") == "namespaces"
+
+
+class IncidentWriter:
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        *,
+        incident_namespace: str,
+        watched_namespaces: list[str],
+        max_alerts: int,
+        request_timeout: float = 10.0,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self._api = k8s.CustomObjectsApi(api_client)
+        self._incident_namespace = incident_namespace
+        self._watched = watched_namespaces
+        self._max_alerts = max_alerts
+        self._timeout = request_timeout
+        self._sleep = sleep
+
+    def place(self, notification: Notification) -> Placement:
+        return placement(
+            notification.payload,
+            incident_namespace=self._incident_namespace,
+            watched=self._watched,
+        )
+
+    async def apply(self, batch: list[Notification]) -> WriteResult:
+        """Write ``batch`` (one group, oldest first); raises when retries are exhausted."""
+        batch_id = uuid.uuid4().hex
+        conflicts = transient = 0
+        while True:
+            try:
+                return await self._attempt(batch, batch_id)
+            except _Conflict:
+                conflicts += 1
+                if conflicts >= MAX_CONFLICTS:
+                    raise
+                await self._sleep(random.uniform(0, 0.01 * conflicts))
+            except (ApiException, HTTPError, OSError, TimeoutError) as error:
+                status = error.status if isinstance(error, ApiException) else 0
+                transient += 1
+                if status not in _TRANSIENT_STATUS or transient >= MAX_TRANSIENT:
+                    raise
+                delay = min(5.0, 0.1 * 2**transient) * random.uniform(0.5, 1.0)
+                log.warning("retrying an Incident write in %.2fs: %s", delay, error)
+                await self._sleep(delay)
+
+    async def _attempt(self, batch: list[Notification], batch_id: str) -> WriteResult:
+        where = self.place(batch[-1])
+        found = await self._find(where)
+        if found is None:
+            if not should_create(batch):
+                return WriteResult("skipped", None, where.name)
+            write = plan_write(None, batch, batch_id=batch_id, max_alerts=self._max_alerts)
+            namespace, created = await self._create(where, write)
+            await self._patch_status(namespace, where.name, write.status_patch, _rv(created))
+            return WriteResult("created", namespace, where.name)
+        namespace, current = found
+        write = plan_write(current, batch, batch_id=batch_id, max_alerts=self._max_alerts)
+        rv = _rv(current)
+        if write.status_first:
+            rv = _rv(await self._patch_status(namespace, where.name, write.status_patch, rv))
+        if write.spec_patch is not None:
+            rv = _rv(await self._patch_spec(namespace, where.name, write.spec_patch, rv))
+        if not write.status_first:
+            await self._patch_status(namespace, where.name, write.status_patch, rv)
+        outcome: Outcome = "updated" if write.spec_patch or write.transition else "unchanged"
+        return WriteResult(outcome, namespace, where.name, write.transition)
+
+    async def _call(self, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        result = await asyncio.to_thread(method, *args, _request_timeout=self._timeout)
+        return cast("dict[str, Any]", result)
+
+    async def _find(self, where: Placement) -> tuple[str, dict[str, Any]] | None:
+        for namespace in where.namespaces:
+            try:
+                body = await self._call(
+                    self._api.get_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    where.name,
+                )
+            except ApiException as error:
+                if error.status == 404:
+                    continue
+                raise
+            return namespace, body
+        return None
+
+    async def _create(self, where: Placement, write: IncidentWrite) -> tuple[str, dict[str, Any]]:
+        for index, namespace in enumerate(where.namespaces):
+            try:
+                created = await self._call(
+                    self._api.create_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    new_incident(where.name, namespace, write),
+                )
+            except ApiException as error:
+                if error.status == 409:
+                    raise _Conflict from error
+                last = index == len(where.namespaces) - 1
+                if _namespace_missing(error) and not last:
+                    continue
+                raise
+            return namespace, created
+        raise AssertionError("unreachable: the last namespace either returns or raises")
+
+    async def _patch_spec(
+        self, namespace: str, name: str, patch: dict[str, Any], rv: str
+    ) -> dict[str, Any]:
+        body = {**patch, "metadata": {**patch.get("metadata", {}), "resourceVersion": rv}}
+        try:
+            return await self._call(
+                self._api.patch_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                body,
+            )
+        except ApiException as error:
+            if error.status in (404, 409):  # changed or deleted since the read
+                raise _Conflict from error
+            raise
+
+    async def _patch_status(
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        rv: str,
+    ) -> dict[str, Any]:
+        body = {"metadata": {"resourceVersion": rv}, "status": status}
+        try:
+            return await self._call(
+                self._api.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                body,
+            )
+        except ApiException as error:
+            if error.status in (404, 409):
+                raise _Conflict from error
+            raise
+
+
+def _rv(body: dict[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("resourceVersion", ""))

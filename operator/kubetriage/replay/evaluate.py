@@ -1,0 +1,194 @@
+"""Replay evaluation: run every case of a set through the real operator and score the
+diagnoses against each case's ``expect`` (shared/eval/README.md, "Scoring").
+
+``score_case`` and ``summarise`` are pure; ``evaluate`` runs the replays, several at once,
+each in its own emulated cluster so no case's objects leak into another's. Called by
+``kubetriage eval`` and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetriage.models.case import Case
+from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.replay.session import ReplayOutcome, replay_case
+from kubetriage.settings import Settings
+
+
+@dataclass(frozen=True)
+class CaseScore:
+    id: str
+    category: str | None
+    expected_category: str
+    action: str | None
+    expected_actions: list[str]
+    target: dict[str, str | None] | None
+    expected_target: dict[str, str | None]
+    category_correct: bool
+    action_correct: bool
+    target_correct: bool
+    latency_ms: float | None
+    phase: str | None
+    error: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.category_correct and self.action_correct and self.target_correct
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "category": self.category,
+            "expected_category": self.expected_category,
+            "action": self.action,
+            "expected_actions": self.expected_actions,
+            "target": self.target,
+            "expected_target": self.expected_target,
+            "correct": self.correct,
+            "category_correct": self.category_correct,
+            "action_correct": self.action_correct,
+            "target_correct": self.target_correct,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "phase": self.phase,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    cases: list[CaseScore] = field(default_factory=list)
+
+    def _share(self, predicate: Callable[[CaseScore], bool]) -> float:
+        return (
+            round(sum(predicate(c) for c in self.cases) / len(self.cases), 4) if self.cases else 0.0
+        )
+
+    @property
+    def score(self) -> float:
+        return self._share(lambda c: c.correct)
+
+    def latency(self, quantile: float) -> float | None:
+        values = sorted(c.latency_ms for c in self.cases if c.latency_ms is not None)
+        if not values:
+            return None
+        # Nearest-rank quantile: an observed latency, not an interpolation.
+        rank = max(1, math.ceil(quantile * len(values)))
+        return round(values[rank - 1], 1)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "category_accuracy": self._share(lambda c: c.category_correct),
+            "action_accuracy": self._share(lambda c: c.action_correct),
+            "target_accuracy": self._share(lambda c: c.target_correct),
+            "latency_p50_ms": self.latency(0.5),
+            "latency_p95_ms": self.latency(0.95),
+            "cases": [c.as_json() for c in self.cases],
+        }
+
+
+def _same_target(predicted: dict[str, str | None], expected: dict[str, str | None]) -> bool:
+    if predicted.get("kind") != expected.get("kind") or predicted.get("name") != expected.get(
+        "name"
+    ):
+        return False
+    return expected.get("namespace") is None or predicted.get("namespace") == expected.get(
+        "namespace"
+    )
+
+
+def score_case(case: Case, outcome: ReplayOutcome | None, *, error: str | None = None) -> CaseScore:
+    """Score one replay; a missing outcome, a timeout or a Failed phase counts as wrong."""
+    if case.expect is None:
+        raise ValueError(f"case {case.id} has no expect section and cannot be scored")
+    expected_target = case.expect.target.model_dump()
+    diagnosis: Diagnosis | None = outcome.diagnosis if outcome else None
+    top = diagnosis.remediations[0] if diagnosis and diagnosis.remediations else None
+    target = (
+        {"kind": top.target.kind, "namespace": top.target.namespace, "name": top.target.name}
+        if top
+        else None
+    )
+    if outcome is not None and outcome.timed_out:
+        error = error or "timed out"
+    return CaseScore(
+        id=case.id,
+        category=diagnosis.category.value if diagnosis else None,
+        expected_category=case.expect.category.value,
+        action=top.action.value if top else None,
+        expected_actions=[a.value for a in case.expect.actions],
+        target=target,
+        expected_target=expected_target,
+        category_correct=diagnosis is not None and diagnosis.category == case.expect.category,
+        action_correct=top is not None and top.action in case.expect.actions,
+        target_correct=target is not None and _same_target(target, expected_target),
+        latency_ms=outcome.latency_ms if outcome and not outcome.timed_out else None,
+        phase=outcome.phase if outcome else None,
+        error=error,
+    )
+
+
+async def evaluate(
+    cases: list[Case],
+    settings: Settings,
+    *,
+    concurrency: int = 2,
+    within: float = 120.0,
+    memory_from: Path | None = None,
+    on_result: Callable[[CaseScore], None] | None = None,
+) -> EvalReport:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(case: Case) -> CaseScore:
+        async with gate:
+            try:
+                outcome = await replay_case(case, settings, within=within, memory_from=memory_from)
+            except Exception as error:  # one broken replay must not stop the set
+                result = score_case(case, None, error=f"{type(error).__name__}: {error}")
+            else:
+                result = score_case(case, outcome)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    results = await asyncio.gather(*(one(case) for case in cases))
+    return EvalReport(cases=list(results))
+
+
+def render_table(report: EvalReport) -> str:
+    rows = [("case", "expected", "predicted", "action", "target", "ok", "ms")]
+    for c in report.cases:
+        target = f"{c.target['kind']}/{c.target['name']}" if c.target else "-"
+        marks = "".join(
+            "✓" if ok else "✗" for ok in (c.category_correct, c.action_correct, c.target_correct)
+        )
+        rows.append(
+            (
+                c.id,
+                c.expected_category,
+                c.category or (c.error or "-"),
+                c.action or "-",
+                target,
+                marks,
+                f"{c.latency_ms:.0f}" if c.latency_ms is not None else "-",
+            )
+        )
+    widths = [min(max(len(r[i]) for r in rows), 48) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell[:48].ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+    ]
+    summary = report.as_json()
+    lines.append("")
+    lines.append(
+        f"score {summary['score']:.2%}  category {summary['category_accuracy']:.2%}  "
+        f"action {summary['action_accuracy']:.2%}  target {summary['target_accuracy']:.2%}  "
+        f"latency p50 {summary['latency_p50_ms']} ms  p95 {summary['latency_p95_ms']} ms  "
+        f"({len(report.cases)} cases)"
+    )
+    return "\n".join(lines)

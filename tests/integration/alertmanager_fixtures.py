@@ -1,0 +1,287 @@
+"""Test data and helpers for the Alertmanager receiver: webhook payloads (version 4) as
+Alertmanager sends them, and a real ``prometheus-alertmanager`` process routing to a
+receiver URL. Used by the receiver's unit, integration and fuzz tests and its benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from kubetriage.alerts import label_fingerprint
+from kubetriage.crd import build_incident_crd
+from kubetriage.kubeclient import api_client
+from kubetriage.receiver import Receiver
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.settings import Settings
+
+ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def webhook_alert(
+    labels: dict[str, str],
+    *,
+    status: str = "firing",
+    annotations: dict[str, str] | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    started = starts_at or datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    return {
+        "status": status,
+        "labels": labels,
+        "annotations": annotations or {},
+        "startsAt": iso(started),
+        "endsAt": iso(ends_at) if ends_at else ZERO_TIME,
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
+        "fingerprint": fingerprint or label_fingerprint(labels),
+    }
+
+
+def webhook_payload(
+    alerts: list[dict[str, Any]],
+    *,
+    group_labels: dict[str, str],
+    group_key: str | None = None,
+    receiver: str = "kubetriage",
+    status: str | None = None,
+) -> dict[str, Any]:
+    """A version 4 payload; ``status`` is resolved only when every alert is (as Alertmanager
+    computes it) unless given."""
+    common = dict(alerts[0]["labels"]) if alerts else {}
+    for alert in alerts[1:]:
+        common = {k: v for k, v in common.items() if alert["labels"].get(k) == v}
+    key = group_key or "{}:{" + ", ".join(f'{k}="{v}"' for k, v in group_labels.items()) + "}"
+    firing = any(a["status"] == "firing" for a in alerts)
+    return {
+        "version": "4",
+        "groupKey": key,
+        "truncatedAlerts": 0,
+        "status": status or ("firing" if firing else "resolved"),
+        "receiver": receiver,
+        "groupLabels": group_labels,
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": alerts,
+    }
+
+
+def crashloop_labels(
+    namespace: str = "exports", pod: str = "csv-exporter-5f7d8c9b6d-k2x9p"
+) -> dict[str, str]:
+    return {
+        "alertname": "KubePodCrashLooping",
+        "namespace": namespace,
+        "pod": pod,
+        "container": "exporter",
+        "job": "kube-state-metrics",
+        "severity": "warning",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def alertmanager_config(
+    url: str, credentials: str, *, repeat_interval: str = "1h"
+) -> dict[str, Any]:
+    """Routes everything to ``url`` with a bearer token, grouped by alertname and namespace,
+    with short timers so tests are fast."""
+    return {
+        "route": {
+            "receiver": "kubetriage",
+            "group_by": ["alertname", "namespace"],
+            "group_wait": "200ms",
+            "group_interval": "500ms",
+            "repeat_interval": repeat_interval,
+        },
+        "receivers": [
+            {
+                "name": "kubetriage",
+                "webhook_configs": [
+                    {
+                        "url": url,
+                        "send_resolved": True,
+                        "max_alerts": 0,
+                        "http_config": {
+                            "authorization": {"type": "Bearer", "credentials": credentials}
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+class Alertmanager:
+    """A real ``prometheus-alertmanager`` on 127.0.0.1 (no clustering), for one test."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+        if shutil.which(ALERTMANAGER_BINARY) is None:
+            raise RuntimeError(
+                f"{ALERTMANAGER_BINARY} is not installed (apt-get install prometheus-alertmanager)"
+            )
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = workdir / "alertmanager.yml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = workdir / "alertmanager.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Alertmanager:
+        (self.workdir / "data").mkdir(exist_ok=True)
+        self._log = self.log_path.open("wb")
+        self._process = subprocess.Popen(
+            [
+                ALERTMANAGER_BINARY,
+                f"--config.file={self.config_path}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError("alertmanager did not become ready within 30s")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+            self._log.close()
+
+    def __enter__(self) -> Alertmanager:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """``POST /api/v2/alerts`` as Prometheus does."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200, response.read()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of a metric's samples whose labels include ``labels``."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(name):
+                continue
+            series, _, value = line.rpartition(" ")
+            if series != name and not series.startswith(name + "{"):
+                continue
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
+
+
+def api_alert(
+    labels: dict[str, str],
+    *,
+    annotations: dict[str, str] | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> dict[str, Any]:
+    """An alert as Prometheus posts it to Alertmanager's API v2."""
+    now = datetime.now(UTC)
+    return {
+        "labels": labels,
+        "annotations": annotations or {},
+        "startsAt": iso(starts_at or now - timedelta(minutes=5)),
+        "endsAt": iso(ends_at or now + timedelta(hours=1)),
+        "generatorURL": "http://prometheus:9090/graph",
+    }
+
+
+TOKEN = "s3cret-receiver-token"
+
+
+def receiver_settings(**overrides: Any) -> Settings:
+    """Receiver settings for tests: a token, loopback, no memory (no Qdrant)."""
+    values: dict[str, Any] = {
+        "webhook_token": TOKEN,
+        "webhook_host": "127.0.0.1",
+        "webhook_port": 0,
+        "memory_enabled": False,
+        "incident_namespace": "kubetriage",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def prepare_cluster(emulator: EmulatorThread, *namespaces: str) -> None:
+    """The Incident CRD and the namespaces Incidents may go into."""
+    emulator.emulator.load(
+        [build_incident_crd()]
+        + [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            for ns in ("kubetriage", *namespaces)
+        ]
+    )
+
+
+def incidents(emulator: EmulatorThread, namespace: str | None = None) -> list[dict[str, Any]]:
+    return emulator.emulator.objects("incidents", namespace)
+
+
+@contextlib.asynccontextmanager
+async def running_receiver(settings: Settings, kubeconfig: Path) -> AsyncIterator[Receiver]:
+    """A started receiver writing to the cluster ``kubeconfig`` names."""
+    client = api_client(kubeconfig)
+    receiver = Receiver(settings, client)
+    await receiver.start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
+        client.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,496 @@
+"""The Helm chart: rendered and linted by Helm's own engine (helm-python-sdk) in every mode,
+every manifest validated against the newest Kubernetes schemas kubernetes-validate ships,
+values.schema.json, RBAC least privilege, the pod's security context, the Grafana dashboard
+and the peering CRDs. Real: Helm's Go template engine and linter, the Kubernetes JSON schemas."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from tests.support.chart import CHART, NAMESPACE, REPO, chart_crds, manifests, of_kind
+from tests.support.chart import render_chart, render_notes
+from tests.support.rbac import Request, allowed, grants_for
+
+MODES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "namespace-scoped": {"rbac": {"scope": "namespace"}, "watchNamespaces": ["shop", "payments"]},
+    "replicas-2-qdrant-url": {
+        "replicas": 2,
+        "memory": {"qdrant": {"url": "http://qdrant.memory:6333", "existingSecret": "qdrant"}},
+    },
+    "existing-secrets": {
+        "llm": {"baseUrl": "http://llm:8000/v1", "model": "qwen", "existingSecret": "llm"},
+        "webhook": {"existingSecret": "alert-token", "existingSecretKey": "bearer"},
+        "prometheus": {"url": "http://prometheus:9090", "existingSecret": "prom"},
+    },
+    "inline-secrets": {
+        "llm": {"baseUrl": "http://llm:8000/v1", "model": "qwen", "apiKey": "sk-test"},
+        "webhook": {"token": "t0ken"},
+    },
+    "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}},
+    "remediation": {"remediation": {"enabled": True}},
+    "remediation-drain": {"remediation": {"enabled": True, "allowDrain": True}},
+    "remediation-namespaced": {
+        "rbac": {"scope": "namespace"},
+        "watchNamespaces": ["shop"],
+        "remediation": {"enabled": True},
+    },
+    "persistence-off": {"memory": {"persistence": {"enabled": False}}},
+    "standalone": {"peering": {"enabled": False}},
+    "otel": {
+        "otel": {"endpoint": "http://otel-collector:4318", "resourceAttributes": {"team": "sre"}}
+    },
+}
+
+# kubernetes-validate knows only built-in kinds. The chart's own CRDs give the schema for the
+# peering objects; ServiceMonitor is a prometheus-operator CRD whose schema is not shipped
+# here, so it is the one kind checked only by the assertions in its own test.
+UNVALIDATED_KINDS = {"ServiceMonitor"}
+K8S_VERSION = kubernetes_validate.latest_version()
+
+
+def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    schemas = {}
+    for crd in chart_crds():
+        spec = crd["spec"]
+        for version in spec["versions"]:
+            api_version = f"{spec['group']}/{version['name']}"
+            schemas[(api_version, spec["names"]["kind"])] = version["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+def _validate(doc: dict[str, Any], crd_schemas: dict[tuple[str, str], dict[str, Any]]) -> None:
+    key = (doc["apiVersion"], doc["kind"])
+    if key in crd_schemas:
+        jsonschema.validate(doc, crd_schemas[key])
+        return
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def _deployment(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    (deployment,) = of_kind(manifests(values), "Deployment")
+    return deployment
+
+
+def _container(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    (container,) = _deployment(values)["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _env(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        e["name"]: e.get("value", e.get("valueFrom")) for e in _container(values)["env"]
+    }
+
+
+def _rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for d in docs if d["kind"] in ("Role", "ClusterRole") for r in d["rules"]]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chart_lints_clean(mode: str) -> None:
+    report = helm.lint(CHART, MODES[mode], strict=True, namespace=NAMESPACE)
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == [] and problems == [], report
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_rendered_manifest_is_valid_kubernetes(mode: str) -> None:
+    crd_schemas = _crd_schemas()
+    docs = manifests(MODES[mode])
+    assert docs
+    validated = 0
+    for doc in docs:
+        if doc["kind"] in UNVALIDATED_KINDS:
+            continue
+        _validate(doc, crd_schemas)
+        validated += 1
+    assert validated >= 6
+
+
+def test_the_crds_the_chart_installs_are_valid_kubernetes() -> None:
+    crds = chart_crds()
+    assert {c["metadata"]["name"] for c in crds} == {
+        "incidents.kubetriage.io",
+        "kopfpeerings.kopf.dev",
+        "clusterkopfpeerings.kopf.dev",
+    }
+    for crd in crds:
+        kubernetes_validate.validate(crd, K8S_VERSION, strict=True)
+
+
+def test_the_newest_shipped_kubernetes_version_is_used() -> None:
+    from packaging.version import Version  # noqa: PLC0415
+
+    versions = kubernetes_validate.utils.all_versions()
+    assert Version(K8S_VERSION) == max(Version(v) for v in versions)
+
+
+def test_manifest_validation_catches_a_broken_deployment() -> None:
+    deployment = _deployment()
+    deployment["spec"]["replicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        _validate(deployment, _crd_schemas())
+
+
+def test_replicas_with_embedded_qdrant_fail_with_a_clear_message() -> None:
+    with pytest.raises(helm.HelmRenderError, match=r"replicas > 1 needs an external Qdrant"):
+        render_chart({"replicas": 2})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"rbac": {"scope": "namespace"}}, "rbac.scope=namespace needs watchNamespaces"),
+        (
+            {"replicas": 2, "peering": {"enabled": False}, "memory": {"enabled": False}},
+            "replicas > 1 needs peering.enabled=true",
+        ),
+        ({"remediation": {"allowDrain": True}}, "remediation.allowDrain needs remediation.enabled"),
+        (
+            {
+                "rbac": {"scope": "namespace"},
+                "watchNamespaces": ["shop"],
+                "remediation": {"enabled": True, "allowDrain": True},
+            },
+            "remediation.allowDrain needs rbac.scope=cluster",
+        ),
+        (
+            {"llm": {"apiKey": "k", "existingSecret": "s"}},
+            "either llm.apiKey or llm.existingSecret",
+        ),
+    ],
+)
+def test_impossible_combinations_fail_rendering(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmRenderError, match=message.replace(".", r"\.")):
+        render_chart(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"replicas": "two"}, "/replicas"),
+        ({"surprise": True}, "surprise"),
+        ({"rbac": {"scope": "everything"}}, "/rbac/scope"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+        ({"llm": {"baseUrl": "llm:8000"}}, "/llm/baseUrl"),
+        ({"memory": {"persistence": {"size": "lots"}}}, "/memory/persistence/size"),
+        ({"webhook": {"port": 70000}}, "/webhook/port"),
+        ({"otel": {"captureMessageContent": "yes"}}, "/otel/captureMessageContent"),
+        ({"remediation": {"enabled": True, "typo": 1}}, "typo"),
+        ({"watchNamespaces": ["Not_A_Namespace"]}, "/watchNamespaces/0"),
+    ],
+)
+def test_values_schema_rejects_bad_values(values: dict[str, Any], where: str) -> None:
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(helm.HelmValuesError) as raised:
+            chart.validate_schema(chart.merge_values(values))
+    assert where in str(raised.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_values_schema_accepts_every_mode(mode: str) -> None:
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(chart.merge_values(MODES[mode]))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_role_grants_secrets_or_wildcards(mode: str) -> None:
+    docs = manifests(MODES[mode])
+    rules = _rules(docs)
+    assert rules
+    for rule in rules:
+        for field in ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"):
+            assert not any("*" in v for v in rule.get(field) or []), rule
+        assert not any(r.split("/")[0] == "secrets" for r in rule["resources"]), rule
+    grants = grants_for(docs, NAMESPACE, "kubetriage")
+    for verb in ("get", "list", "watch"):
+        for namespace in ("", NAMESPACE, "shop"):
+            assert not allowed(grants, Request(verb, "", "secrets", namespace=namespace))
+
+
+def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
+    grants = grants_for(manifests(), NAMESPACE, "kubetriage")
+    must = [
+        Request("list", "", "pods", namespace="shop"),
+        Request("get", "", "pods", "log", namespace="shop"),
+        Request("list", "", "configmaps", namespace="shop"),
+        Request("get", "", "nodes", name="node-1"),
+        Request("list", "apps", "controllerrevisions", namespace="shop"),
+        Request("list", "batch", "cronjobs", namespace="shop"),
+        Request("list", "cert-manager.io", "certificates", namespace="shop"),
+        Request("watch", "apiextensions.k8s.io", "customresourcedefinitions"),
+        Request("watch", "kubetriage.io", "incidents"),
+        Request("create", "kubetriage.io", "incidents", namespace=NAMESPACE),
+        Request("patch", "kubetriage.io", "incidents", "status", namespace="shop"),
+        Request("create", "", "events", namespace="shop"),
+        Request("patch", "kopf.dev", "clusterkopfpeerings", name="kubetriage"),
+    ]
+    assert [r for r in must if not allowed(grants, r)] == []
+    must_not = [
+        Request("patch", "apps", "deployments", namespace="shop"),
+        Request("delete", "", "pods", namespace="shop"),
+        Request("create", "", "pods", "eviction", namespace="shop"),
+        Request("patch", "", "nodes", name="node-1"),
+        Request("delete", "kubetriage.io", "incidents", namespace="shop"),
+        Request("create", "events.k8s.io", "events", namespace="shop"),
+    ]
+    assert [r for r in must_not if allowed(grants, r)] == []
+
+
+def test_cert_manager_access_is_a_toggle() -> None:
+    request = Request("list", "cert-manager.io", "certificates", namespace="shop")
+    off = grants_for(manifests({"rbac": {"certManager": False}}), NAMESPACE, "kubetriage")
+    assert allowed(grants_for(manifests(), NAMESPACE, "kubetriage"), request)
+    assert not allowed(off, request)
+
+
+def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
+    docs = manifests(MODES["namespace-scoped"])
+    roles = of_kind(docs, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["kubetriage", "payments", "shop"]
+    assert sorted(b["metadata"]["namespace"] for b in of_kind(docs, "RoleBinding")) == [
+        "kubetriage",
+        "payments",
+        "shop",
+    ]
+    (cluster_role,) = of_kind(docs, "ClusterRole")
+    cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert cluster_resources == {"customresourcedefinitions", "namespaces", "nodes"}
+    grants = grants_for(docs, NAMESPACE, "kubetriage")
+    assert allowed(grants, Request("list", "", "pods", namespace="shop"))
+    assert not allowed(grants, Request("list", "", "pods", namespace="billing"))
+    assert not allowed(grants, Request("list", "", "pods"))
+    assert allowed(grants, Request("patch", "kopf.dev", "kopfpeerings", namespace="payments"))
+    assert not allowed(grants, Request("patch", "kopf.dev", "clusterkopfpeerings"))
+    args = _container(MODES["namespace-scoped"])["args"]
+    assert args == ["run", "--namespace=shop", "--namespace=payments", "--namespace=kubetriage"]
+    peerings = of_kind(docs, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == [
+        "kubetriage",
+        "payments",
+        "shop",
+    ]
+
+
+def test_namespace_scope_can_drop_node_reads() -> None:
+    values = {**MODES["namespace-scoped"], "rbac": {"scope": "namespace", "nodeAccess": False}}
+    grants = grants_for(manifests(values), NAMESPACE, "kubetriage")
+    assert not allowed(grants, Request("get", "", "nodes", name="node-1"))
+
+
+def test_remediation_writes_are_opt_in_and_drain_is_separate() -> None:
+    patch_deploy = Request("patch", "apps", "deployments", namespace="shop", name="web")
+    scale = Request("patch", "apps", "deployments", "scale", namespace="shop", name="web")
+    evict = Request("create", "", "pods", "eviction", namespace="shop", name="web-1")
+    cordon = Request("patch", "", "nodes", name="node-1")
+
+    def verdicts(mode: str) -> list[bool]:
+        grants = grants_for(manifests(MODES[mode]), NAMESPACE, "kubetriage")
+        return [allowed(grants, r) for r in (patch_deploy, scale, evict, cordon)]
+
+    assert verdicts("default") == [False, False, False, False]
+    assert verdicts("remediation") == [True, True, False, False]
+    assert verdicts("remediation-drain") == [True, True, True, True]
+    grants = grants_for(manifests(MODES["remediation-namespaced"]), NAMESPACE, "kubetriage")
+    assert allowed(grants, patch_deploy)
+    assert not allowed(grants, Request("patch", "apps", "deployments", namespace="payments"))
+
+
+def test_deployment_runs_hardened_as_non_root() -> None:
+    deployment = _deployment()
+    pod = deployment["spec"]["template"]["spec"]
+    container = _container()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    context = container["securityContext"]
+    assert context["runAsNonRoot"] is True
+    assert context["runAsUser"] == 10001
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert _env()["HOME"] == "/tmp"
+
+
+def test_probes_use_the_health_and_webhook_ports() -> None:
+    container = _container()
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"webhook": 8080, "metrics": 9090, "health": 8081}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "webhook"}
+    env = _env()
+    assert (env["KUBETRIAGE_HEALTH_PORT"], env["KUBETRIAGE_WEBHOOK_PORT"]) == ("8081", "8080")
+    assert env["KUBETRIAGE_METRICS_PORT"] == "9090"
+    (service,) = of_kind(manifests(), "Service")
+    assert {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]} == {
+        "webhook": (8080, "webhook"),
+        "metrics": (9090, "metrics"),
+    }
+
+
+def test_default_runs_one_replica_with_peering_and_an_embedded_qdrant_on_a_pvc() -> None:
+    docs = manifests()
+    deployment = _deployment()
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert _container()["args"] == ["run", "--all-namespaces"]
+    (peering,) = of_kind(docs, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == _env()["KUBETRIAGE_PEERING_NAME"] == "kubetriage"
+    (claim,) = of_kind(docs, "PersistentVolumeClaim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    env = _env()
+    assert env["KUBETRIAGE_QDRANT_PATH"].startswith("/var/lib/kubetriage/")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["memory"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert of_kind(docs, "Secret") == []
+    assert "KUBETRIAGE_LLM_API_KEY" not in env
+
+
+def test_two_replicas_peer_and_use_the_external_qdrant() -> None:
+    values = MODES["replicas-2-qdrant-url"]
+    docs = manifests(values)
+    assert _deployment(values)["spec"]["replicas"] == 2
+    assert "--standalone" not in _container(values)["args"]
+    assert len(of_kind(docs, "ClusterKopfPeering")) == 1
+    env = _env(values)
+    assert env["KUBETRIAGE_QDRANT_URL"] == "http://qdrant.memory:6333"
+    assert env["KUBETRIAGE_QDRANT_API_KEY"] == {
+        "secretKeyRef": {"name": "qdrant", "key": "api-key"}
+    }
+    assert "KUBETRIAGE_QDRANT_PATH" not in env
+    assert of_kind(docs, "PersistentVolumeClaim") == []
+
+
+def test_standalone_only_when_peering_is_off() -> None:
+    values = MODES["standalone"]
+    assert _container(values)["args"] == ["run", "--all-namespaces", "--standalone"]
+    assert of_kind(manifests(values), "ClusterKopfPeering") == []
+
+
+def test_persistence_off_keeps_memory_on_an_empty_dir() -> None:
+    values = MODES["persistence-off"]
+    assert of_kind(manifests(values), "PersistentVolumeClaim") == []
+    volumes = {v["name"]: v for v in _deployment(values)["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["memory"] == {"name": "memory", "emptyDir": {}}
+
+
+def test_existing_secrets_are_referenced_and_no_secret_is_created() -> None:
+    values = MODES["existing-secrets"]
+    env = _env(values)
+    assert env["KUBETRIAGE_LLM_API_KEY"] == {"secretKeyRef": {"name": "llm", "key": "api-key"}}
+    assert env["KUBETRIAGE_WEBHOOK_TOKEN"] == {
+        "secretKeyRef": {"name": "alert-token", "key": "bearer"}
+    }
+    assert env["KUBETRIAGE_PROMETHEUS_AUTH_HEADER"] == {
+        "secretKeyRef": {"name": "prom", "key": "auth-header"}
+    }
+    assert env["KUBETRIAGE_LLM_BASE_URL"] == "http://llm:8000/v1"
+    assert env["KUBETRIAGE_LLM_MODEL"] == "qwen"
+    assert of_kind(manifests(values), "Secret") == []
+
+
+def test_inline_secrets_go_into_a_chart_secret() -> None:
+    values = MODES["inline-secrets"]
+    (secret,) = of_kind(manifests(values), "Secret")
+    decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert decoded == {"llm-api-key": "sk-test", "webhook-token": "t0ken"}
+    env = _env(values)
+    name = secret["metadata"]["name"]
+    assert env["KUBETRIAGE_LLM_API_KEY"] == {"secretKeyRef": {"name": name, "key": "llm-api-key"}}
+    assert env["KUBETRIAGE_WEBHOOK_TOKEN"] == {
+        "secretKeyRef": {"name": name, "key": "webhook-token"}
+    }
+
+
+def test_otel_settings() -> None:
+    default = _env()
+    assert default["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] == "false"
+    assert default["OTEL_SDK_DISABLED"] == "true"
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in default
+    env = _env(MODES["otel"])
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert env["OTEL_SERVICE_NAME"] == "kubetriage"
+    assert "team=sre" in env["OTEL_RESOURCE_ATTRIBUTES"].split(",")
+    assert "OTEL_SDK_DISABLED" not in env
+
+
+def test_service_monitor_scrapes_the_metrics_port() -> None:
+    assert of_kind(manifests(), "ServiceMonitor") == []
+    (monitor,) = of_kind(manifests(MODES["service-monitor"]), "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    (service,) = of_kind(manifests(MODES["service-monitor"]), "Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+
+
+def test_dashboard_configmap_carries_every_metric() -> None:
+    (config_map,) = [
+        c for c in of_kind(manifests(), "ConfigMap") if c["metadata"]["name"].endswith("dashboard")
+    ]
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (text,) = config_map["data"].values()
+    dashboard = json.loads(text)
+    expressions = " ".join(
+        t["expr"] for p in dashboard["panels"] for t in p.get("targets") or []
+    )
+    for metric in (
+        "kubetriage_incidents",
+        "kubetriage_diagnosis_duration_seconds_bucket",
+        "kubetriage_llm_calls_total",
+        "kubetriage_llm_tokens_total",
+        "kubetriage_webhook_requests_total",
+        "kubetriage_memory_records",
+        "kubetriage_analyzer_hits_total",
+        "gen_ai_client_token_usage_bucket",
+        "gen_ai_client_operation_duration_seconds_bucket",
+    ):
+        assert metric in expressions, metric
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_notes_show_the_alertmanager_receiver() -> None:
+    notes = render_notes({"webhook": {"token": "t"}})
+    assert "url: http://kubetriage.kubetriage.svc:8080/alerts" in notes
+    assert "credentials_file:" in notes
+    assert "WARNING: no webhook token" in render_notes()
+
+
+def test_peering_crds_are_identical_in_both_places_and_match_kopf() -> None:
+    top = REPO / "crds" / "kopf-peering.yaml"
+    in_chart = CHART / "crds" / "kopf-peering.yaml"
+    assert top.read_text() == in_chart.read_text()
+    from kopf._cogs.structs import references  # noqa: PLC0415
+
+    crds = list(yaml.safe_load_all(top.read_text()))
+    served = {
+        (c["spec"]["group"], c["spec"]["names"]["plural"], c["spec"]["scope"]) for c in crds if c
+    }
+    expected = {
+        ("kopf.dev", references.CLUSTER_PEERINGS_K.plural, "Cluster"),
+        ("kopf.dev", references.NAMESPACED_PEERINGS_K.plural, "Namespaced"),
+    }
+    assert served == expected
+
+
+def test_chart_metadata() -> None:
+    chart_yaml = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart_yaml["apiVersion"] == "v2"
+    assert chart_yaml["appVersion"] == "0.1.0"
+    assert Path(CHART / "values.schema.json").is_file()
