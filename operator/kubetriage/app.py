@@ -70,6 +70,9 @@ class LLMStage:
             opinion=opinion, usage=usage, error_type=result.error_type, error=result.error
         )
 
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
 
 class PrometheusStage:
     def __init__(self, collector: PrometheusEvidenceCollector) -> None:
@@ -122,6 +125,10 @@ class MemoryStage:
         names = ", ".join(f"{s.name} ({s.score:.2f})" for s in similar)
         return MemoryOutcome(similar, "ok", f"similar: {names}")
 
+    def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+
     async def store(self, record: MemoryRecord, text: str) -> str:
         """Learn one resolved incident; raises ``IncidentMemoryError`` when unavailable."""
         if self._memory is None:
@@ -134,6 +141,13 @@ class Components:
     stages: Stages
     memory: MemoryStage | None
     llm: LLMClient | None
+
+    async def aclose(self) -> None:
+        """Release connections and the local store's lock (at shutdown)."""
+        if self.llm is not None:
+            await self.llm.aclose()
+        if self.memory is not None:
+            await asyncio.to_thread(self.memory.close)
 
 
 def default_memory_path() -> Path:

@@ -4,29 +4,32 @@ receiver URL. Used by the receiver's unit, integration and fuzz tests and its be
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from kubetriage.alerts import label_fingerprint
 from kubetriage.crd import build_incident_crd
 from kubetriage.kubeclient import api_client
-from kubetriage.receiver import Receiver
+from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
 
+T = TypeVar("T")
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -285,3 +288,74 @@ async def running_receiver(settings: Settings, kubeconfig: Path) -> AsyncIterato
     finally:
         await receiver.stop()
         client.close()  # type: ignore[no-untyped-call]
+
+
+class ReceiverThread:
+    """The real receiver on its own event loop in a thread, for synchronous tests (the
+    operator runs in another thread, Alertmanager in a process)."""
+
+    def __init__(self, settings: Settings, kubeconfig: Path) -> None:
+        self.settings = settings
+        self.kubeconfig = kubeconfig
+        self.url = ""
+        self.receiver: Receiver | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> ReceiverThread:
+        self._thread.start()
+        self.client = api_client(self.kubeconfig)
+
+        async def start() -> str:
+            self.receiver = Receiver(self.settings, self.client)
+            return await self.receiver.start()
+
+        self.url = self.call(start())
+        return self
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def drain(self, timeout: float = 60) -> None:
+        assert self.receiver is not None
+        self.call(self.receiver.drain(), timeout)
+
+    @property
+    def stats(self) -> ReceiverStats:
+        assert self.receiver is not None
+        return self.receiver.stats
+
+    def stop(self) -> None:
+        if self.receiver is not None:
+            self.call(self.receiver.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+        self.client.close()  # type: ignore[no-untyped-call]
+
+    def __enter__(self) -> ReceiverThread:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def post(
+    url: str,
+    body: bytes | dict[str, Any] | list[Any],
+    *,
+    token: str | None = TOKEN,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """POST to the receiver; returns status, headers and the JSON answer."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    all_headers = {"Content-Type": content_type, **(headers or {})}
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{url}/alerts", data=data, headers=all_headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())

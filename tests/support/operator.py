@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import MemoryStage, build_components
+from kubetriage.app import Components, MemoryStage, build_components
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
@@ -29,9 +29,10 @@ class OperatorThread:
     ) -> None:
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
+        self.components: Components | None = None
         if stages is None:
-            components = build_components(self.settings, self.client)
-            stages, memory = components.stages, memory or components.memory
+            self.components = build_components(self.settings, self.client)
+            stages, memory = self.components.stages, memory or self.components.memory
         self.stages = stages
         self.memory = memory
         self.namespaces = namespaces or []
@@ -41,7 +42,7 @@ class OperatorThread:
         self._thread = threading.Thread(target=self._run, name="kubetriage-operator", daemon=True)
         self.error: BaseException | None = None
 
-    def _run(self) -> None:
+    async def _main(self) -> None:
         ctx = OperatorContext(
             settings=self.settings,
             stages=self.stages,
@@ -50,15 +51,20 @@ class OperatorThread:
             memory=self.memory,
         )
         try:
-            asyncio.run(
-                run_operator(
-                    ctx,
-                    namespaces=self.namespaces,
-                    standalone=self.standalone,
-                    stop_flag=self._stop,
-                    ready_flag=self._ready,
-                )
+            await run_operator(
+                ctx,
+                namespaces=self.namespaces,
+                standalone=self.standalone,
+                stop_flag=self._stop,
+                ready_flag=self._ready,
             )
+        finally:
+            if self.components is not None:
+                await self.components.aclose()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
         except BaseException as error:  # surfaced to the test by __exit__/start
             self.error = error
             self._ready.set()
@@ -74,7 +80,7 @@ class OperatorThread:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]
         if self._thread.is_alive():
             raise RuntimeError("the operator did not stop within 30s")
 

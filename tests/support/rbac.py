@@ -56,9 +56,7 @@ def _resource_matches(patterns: list[str], request: Request) -> bool:
 
 
 def _path_matches(patterns: list[str], path: str) -> bool:
-    return any(
-        p == path or (p.endswith("*") and path.startswith(p[:-1])) for p in patterns
-    )
+    return any(p == path or (p.endswith("*") and path.startswith(p[:-1])) for p in patterns)
 
 
 def rule_allows(rule: Manifest, request: Request) -> bool:

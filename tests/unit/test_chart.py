@@ -483,8 +483,8 @@ def test_peering_crds_are_identical_in_both_places_and_match_kopf() -> None:
         (c["spec"]["group"], c["spec"]["names"]["plural"], c["spec"]["scope"]) for c in crds if c
     }
     expected = {
-        ("kopf.dev", references.CLUSTER_PEERINGS_K.plural, "Cluster"),
-        ("kopf.dev", references.NAMESPACED_PEERINGS_K.plural, "Namespaced"),
+        ("kopf.dev", references.CLUSTER_PEERINGS_K.any_name, "Cluster"),
+        ("kopf.dev", references.NAMESPACED_PEERINGS_K.any_name, "Namespaced"),
     }
     assert served == expected
 

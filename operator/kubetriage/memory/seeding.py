@@ -14,43 +14,22 @@ from datetime import UTC, datetime
 
 from kubetriage.alerts import spec_from_alerts
 from kubetriage.analyzers import run_analyzers
-from kubetriage.evidence.build import build_evidence, tail_from_text
-from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.targets import candidate_targets
 from kubetriage.memory.canonical import canonical_text, parts_from_evidence
 from kubetriage.memory.records import MemoryRecord, record_from_case
 from kubetriage.memory.store import IncidentMemory
-from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.incident import Alert
+from kubetriage.models.case import Case
 from kubetriage.redaction import redact_evidence
+from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 
 
 def case_signature(case: Case, *, now: datetime | None = None) -> str:
     """The canonical text a live diagnosis of ``case`` would be searched with (category
     from the analyzers, exactly as live; ``expect`` is not used here)."""
     now = now or datetime.now(UTC)
-    alert = Alert(
-        status="firing",
-        labels=dict(case.alert.labels),
-        annotations=dict(case.alert.annotations),
-        starts_at=now - parse_go_duration(case.alert.starts_ago),
-    )
+    alert = alert_of(case, now)
     spec = spec_from_alerts([alert])
-    limits = EvidenceLimits()
-    logs = []
-    for key, text in case.logs.items():
-        namespace, pod, container = key.split("/")
-        logs.append(tail_from_text(namespace, pod, container, text, limits=limits))
-    candidates = candidate_targets(None, [alert])
-    evidence = build_evidence(
-        case.cluster,
-        logs,
-        target=candidates[0] if candidates else None,
-        alerts=[alert],
-        title=spec.title,
-        description=spec.description,
-        now=now,
-        limits=limits,
+    evidence = SnapshotEvidenceSource(case).build(
+        target=None, alerts=[alert], title=spec.title, description=spec.description, now=now
     )
     evidence = redact_evidence(evidence)
     findings = list(run_analyzers(evidence).findings)

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from kubetriage.alerts import incident_name, label_fingerprint, spec_from_alerts
-from kubetriage.app import MemoryStage, build_components
+from kubetriage.app import Components, MemoryStage, build_components
 from kubetriage.crd import build_incident_crd
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
@@ -121,6 +121,7 @@ class ReplayEnvironment:
         self.webhook_url: str | None = None
         self.webhook_token: str | None = None
         self.metrics_url: str | None = None
+        self._components: Components | None = None
 
     async def __aenter__(self) -> ReplayEnvironment:
         self.cluster.start()
@@ -130,8 +131,8 @@ class ReplayEnvironment:
         if self._given_stages is not None:
             stages, memory = self._given_stages, self._given_memory
         else:
-            components = build_components(self.settings, client)
-            stages, memory = components.stages, components.memory
+            self._components = build_components(self.settings, client)
+            stages, memory = self._components.stages, self._components.memory
         self.incidents = IncidentStore(client)
         ctx = OperatorContext(
             settings=self.settings,
@@ -169,6 +170,8 @@ class ReplayEnvironment:
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=30)
+        if self._components is not None:
+            await self._components.aclose()
         self.api_client.close()  # type: ignore[no-untyped-call]
         self.cluster.stop()
 

@@ -1,0 +1,215 @@
+"""The receiver over real HTTP against the Kubernetes API emulator: accepted notifications
+become Incidents; auth, content type, size and schema failures are 4xx with a JSON message
+and create nothing; a full queue answers 503 with Retry-After and loses nothing; two
+receivers racing on one group make exactly one Incident. Real: aiohttp server, the
+kubernetes client, the emulator's API over HTTP."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from tests.integration.alertmanager_fixtures import (
+    TOKEN,
+    ReceiverThread,
+    crashloop_labels,
+    incidents,
+    post,
+    prepare_cluster,
+    receiver_settings,
+    webhook_alert,
+    webhook_payload,
+)
+
+from kubetriage.receiver import Receiver, ReceiverConfigError
+from kubetriage.replay.emulator import EmulatorThread
+
+GROUP = {"alertname": "KubePodCrashLooping", "namespace": "exports"}
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def _payload(pods: list[str], group: dict[str, str] | None = None) -> dict[str, object]:
+    return webhook_payload(
+        [
+            webhook_alert(crashloop_labels(pod=p), annotations={"summary": "crash looping"})
+            for p in pods
+        ],
+        group_labels=group or GROUP,
+    )
+
+
+@pytest.fixture
+def cluster(emulator: EmulatorThread) -> EmulatorThread:
+    prepare_cluster(emulator, "exports")
+    return emulator
+
+
+def test_notification_becomes_an_incident(cluster: EmulatorThread) -> None:
+    with ReceiverThread(receiver_settings(), cluster.kubeconfig_path) as receiver:
+        status, _, answer = post(receiver.url, _payload(["a"]), headers={"traceparent": TRACE})
+        assert status == 202, answer
+        receiver.drain()
+        status, _, again = post(receiver.url, _payload(["a", "b"]))
+        assert status == 202
+        receiver.drain()
+    [incident] = incidents(cluster, "exports")
+    assert incident["metadata"]["name"] == answer["incident"] == again["incident"]
+    assert incident["metadata"]["annotations"]["kubetriage.io/traceparent"] == TRACE
+    spec = incident["spec"]
+    assert spec["title"] == "KubePodCrashLooping: crash looping"
+    assert spec["source"] == "alertmanager"
+    assert sorted(a["labels"]["pod"] for a in spec["alerts"]) == ["a", "b"]
+    group = incident["status"]["alertGroup"]
+    assert group["notifications"] == 2
+    assert group["firing"] == 2
+    assert group["groupKey"].startswith("{}:{alertname=")
+
+
+def test_health_endpoints(cluster: EmulatorThread) -> None:
+    with ReceiverThread(receiver_settings(), cluster.kubeconfig_path) as receiver:
+        parsed = urllib.parse.urlparse(receiver.url)
+        for path in ("/healthz", "/readyz"):
+            connection = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=5)
+            connection.request("GET", path)
+            assert connection.getresponse().status == 200
+            connection.close()
+
+
+@pytest.mark.parametrize(
+    ("token", "headers"),
+    [
+        (None, {}),
+        ("wrong", {}),
+        (TOKEN + "x", {}),
+        (None, {"Authorization": f"Basic {TOKEN}"}),
+        (None, {"Authorization": "Bearer"}),
+    ],
+)
+def test_missing_or_wrong_token_is_401(
+    cluster: EmulatorThread, token: str | None, headers: dict[str, str]
+) -> None:
+    with ReceiverThread(receiver_settings(), cluster.kubeconfig_path) as receiver:
+        status, response_headers, answer = post(
+            receiver.url, _payload(["a"]), token=token, headers=headers
+        )
+        assert status == 401
+        assert response_headers["WWW-Authenticate"] == "Bearer"
+        assert "token" in answer["error"]
+        receiver.drain()
+        assert receiver.stats.accepted == 0
+    assert incidents(cluster) == []
+
+
+def test_receiver_refuses_to_start_without_a_token_unless_told(cluster: EmulatorThread) -> None:
+    with pytest.raises(ReceiverConfigError, match="KUBETRIAGE_WEBHOOK_TOKEN"):
+        Receiver(receiver_settings(webhook_token=None), client := object())  # type: ignore[arg-type]
+    assert client is not None
+    settings = receiver_settings(webhook_token=None, webhook_allow_unauthenticated=True)
+    with ReceiverThread(settings, cluster.kubeconfig_path) as receiver:
+        status, _, _ = post(receiver.url, _payload(["a"]), token=None)
+        assert status == 202
+        receiver.drain()
+    assert len(incidents(cluster, "exports")) == 1
+
+
+def _raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    parsed = urllib.parse.urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=10)
+    try:
+        connection.request("POST", "/alerts", body=body, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_bad_input_is_4xx_with_a_message(cluster: EmulatorThread) -> None:
+    settings = receiver_settings(webhook_max_body_bytes=4096)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with ReceiverThread(settings, cluster.kubeconfig_path) as receiver:
+        status, _, answer = post(receiver.url, b"{}", content_type="text/plain")
+        assert (status, "content type 'text/plain'" in answer["error"]) == (415, True)
+        status, _, answer = post(receiver.url, b"{nope")
+        assert status == 400
+        assert answer["error"].startswith("malformed JSON")
+        bad = _payload(["a"])
+        bad["alerts"] = [*bad["alerts"], {"status": "firing", "labels": "x"}]  # type: ignore[list-item]
+        status, _, answer = post(receiver.url, bad)
+        assert (status, answer["error"]) == (422, "alerts[1].labels: expected object")
+        status, _, answer = post(receiver.url, b" " * 5000)
+        assert status == 413
+        assert "4096 bytes" in answer["error"]
+
+        # No Content-Length: the limit holds while reading a chunked body.
+        def chunks() -> object:
+            for _ in range(100):
+                yield b" " * 1000
+
+        status, text = _raw_post(
+            receiver.url,
+            chunks(),  # type: ignore[arg-type]
+            {**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )
+        assert status == 413, text
+        receiver.drain()
+        assert receiver.stats.accepted == 0
+    assert incidents(cluster) == []
+
+
+def test_full_queue_answers_503_and_loses_nothing(cluster: EmulatorThread) -> None:
+    settings = receiver_settings(webhook_queue_size=2, webhook_workers=1)
+    # The API server fails the first writes, so the worker holds its batch while retrying.
+    cluster.emulator.fail_requests(6, code=503)
+    groups = [{"alertname": f"A{i}", "namespace": "exports"} for i in range(3)]
+    with ReceiverThread(settings, cluster.kubeconfig_path) as receiver:
+        answers = [post(receiver.url, _payload(["a"], g)) for g in groups]
+        assert [a[0] for a in answers] == [202, 202, 503]
+        assert answers[2][1]["Retry-After"] == "5"
+        assert "queue is full" in answers[2][2]["error"]
+        receiver.drain()
+        # Alertmanager retries the refused one later.
+        assert post(receiver.url, _payload(["a"], groups[2]))[0] == 202
+        receiver.drain()
+        assert receiver.stats.failed == 0
+    names = sorted(i["metadata"]["name"] for i in incidents(cluster, "exports"))
+    assert [n.split("-")[0] for n in names] == ["a0", "a1", "a2"]
+
+
+def test_missing_namespace_falls_back_to_the_incident_namespace(cluster: EmulatorThread) -> None:
+    with ReceiverThread(receiver_settings(), cluster.kubeconfig_path) as receiver:
+        group = {"alertname": "KubePodCrashLooping", "namespace": "gone"}
+        assert post(receiver.url, _payload(["a"], group))[0] == 202
+        receiver.drain()
+        assert post(receiver.url, _payload(["a", "b"], group))[0] == 202
+        receiver.drain()
+    [incident] = incidents(cluster)
+    assert incident["metadata"]["namespace"] == "kubetriage"
+    assert incident["status"]["alertGroup"]["notifications"] == 2
+
+
+def test_two_receivers_racing_on_one_group_make_one_incident(cluster: EmulatorThread) -> None:
+    """Two replicas get notifications for the same group at once: create-409-patch and
+    resourceVersion conflicts must end in one Incident with every notification counted."""
+    settings = receiver_settings(webhook_workers=4)
+    rounds = 15
+    with (
+        ReceiverThread(settings, cluster.kubeconfig_path) as first,
+        ReceiverThread(settings, cluster.kubeconfig_path) as second,
+        concurrent.futures.ThreadPoolExecutor(8) as pool,
+    ):
+        futures = [
+            pool.submit(post, receiver.url, _payload([f"pod-{i}"]))
+            for i in range(rounds)
+            for receiver in (first, second)
+        ]
+        assert {f.result()[0] for f in futures} == {202}
+        first.drain()
+        second.drain()
+        assert first.stats.failed == second.stats.failed == 0
+    [incident] = incidents(cluster, "exports")
+    assert incident["status"]["alertGroup"]["notifications"] == 2 * rounds
+    pods = {a["labels"]["pod"] for a in incident["spec"]["alerts"]}
+    assert pods == {f"pod-{i}" for i in range(rounds)}
