@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from kubernetes import client as k8s
+from opentelemetry.trace import StatusCode
 
 from kubetriage.evidence.kube import KubeEvidenceCollector
 from kubetriage.evidence.limits import EvidenceLimits
@@ -36,6 +37,7 @@ from kubetriage.pipeline import (
 )
 from kubetriage.redaction import redact_evidence, redact_text
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -92,29 +94,44 @@ class MemoryStage:
     instead of failing diagnoses."""
 
     def __init__(
-        self, memory: IncidentMemory | None, settings: Settings, *, unavailable: str = ""
+        self,
+        memory: IncidentMemory | None,
+        settings: Settings,
+        *,
+        unavailable: str = "",
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._memory = memory
         self._settings = settings
         self._unavailable = unavailable
+        self._telemetry = telemetry or Telemetry.disabled()
 
     async def __call__(
         self, signature: str, *, namespace: str | None, exclude_name: str | None
     ) -> MemoryOutcome:
         if self._memory is None:
             return MemoryOutcome([], "unavailable", self._unavailable)
-        try:
-            matches = await asyncio.to_thread(
-                self._memory.search,
-                signature,
-                k=self._settings.memory_top_k,
-                score_threshold=self._settings.memory_score_threshold,
-                prefer_cluster=self._settings.cluster_name,
-                prefer_namespace=namespace,
-                exclude_name=exclude_name,
-            )
-        except IncidentMemoryError as error:
-            return MemoryOutcome([], "unavailable", str(error)[:1000])
+        with self._telemetry.retrieval(
+            data_source_id=self._memory.collection,
+            top_k=self._settings.memory_top_k,
+            query=signature,
+        ) as span:
+            try:
+                # to_thread copies the context: the embedding span nests under this one.
+                matches = await asyncio.to_thread(
+                    self._memory.search,
+                    signature,
+                    k=self._settings.memory_top_k,
+                    score_threshold=self._settings.memory_score_threshold,
+                    prefer_cluster=self._settings.cluster_name,
+                    prefer_namespace=namespace,
+                    exclude_name=exclude_name,
+                )
+            except IncidentMemoryError as error:
+                span.set_attribute("error.type", type(error).__qualname__)
+                span.set_status(StatusCode.ERROR, str(error)[:500])
+                return MemoryOutcome([], "unavailable", str(error)[:1000])
+            self._telemetry.retrieved(span, [(m.record.name, m.score) for m in matches])
         if not matches:
             return MemoryOutcome(
                 [],
@@ -128,6 +145,10 @@ class MemoryStage:
     def close(self) -> None:
         if self._memory is not None:
             self._memory.close()
+
+    def record_count(self) -> int | None:
+        """Records in the store (blocking; the metrics scrape calls it), None if unavailable."""
+        return self._memory.stats().count if self._memory is not None else None
 
     async def store(self, record: MemoryRecord, text: str) -> str:
         """Learn one resolved incident; raises ``IncidentMemoryError`` when unavailable."""
@@ -154,40 +175,53 @@ def default_memory_path() -> Path:
     return Path.home() / ".local" / "share" / "kubetriage" / "memory"
 
 
-def open_memory(settings: Settings) -> MemoryStage | None:
+def open_memory(settings: Settings, telemetry: Telemetry | None = None) -> MemoryStage | None:
     if not settings.memory_enabled:
         return None
     if settings.qdrant_url is None and settings.qdrant_path is None:
         settings = settings.model_copy(update={"qdrant_path": default_memory_path()})
+    telemetry = telemetry or Telemetry.disabled()
     try:
         memory = IncidentMemory.from_settings(
-            settings, embedder=OnnxMiniLMEmbedder(), redact=redact_text
+            settings,
+            embedder=telemetry.traced_embedder(OnnxMiniLMEmbedder()),
+            redact=redact_text,
         )
     except IncidentMemoryError as error:
         logger.error("incident memory unavailable: %s", error)
-        return MemoryStage(None, settings, unavailable=str(error)[:1000])
-    return MemoryStage(memory, settings)
+        return MemoryStage(None, settings, unavailable=str(error)[:1000], telemetry=telemetry)
+    return MemoryStage(memory, settings, telemetry=telemetry)
 
 
-def build_components(settings: Settings, api_client: k8s.ApiClient) -> Components:
+def build_components(
+    settings: Settings, api_client: k8s.ApiClient, telemetry: Telemetry | None = None
+) -> Components:
     collector = KubeEvidenceCollector(
         api_client,
         limits=EvidenceLimits.from_settings(settings),
         request_timeout=settings.kube_request_timeout_seconds,
     )
-    llm = LLMClient(settings) if settings.llm_configured else None
+    telemetry = telemetry or Telemetry.disabled()
+    llm = LLMClient(settings, telemetry=telemetry) if settings.llm_configured else None
     model = LLMStage(llm, settings) if llm is not None else None
     metrics = (
         PrometheusStage(PrometheusEvidenceCollector.from_settings(settings))
         if settings.prometheus_url
         else None
     )
-    memory = open_memory(settings)
+    memory = open_memory(settings, telemetry)
     stages = Stages(
-        evidence=collector, redact=redact_evidence, metrics=metrics, memory=memory, model=model
+        evidence=collector,
+        redact=redact_evidence,
+        metrics=metrics,
+        memory=memory,
+        model=model,
+        telemetry=telemetry,
     )
     return Components(stages=stages, memory=memory, llm=llm)
 
 
-def build_stages(settings: Settings, api_client: k8s.ApiClient) -> Stages:
-    return build_components(settings, api_client).stages
+def build_stages(
+    settings: Settings, api_client: k8s.ApiClient, telemetry: Telemetry | None = None
+) -> Stages:
+    return build_components(settings, api_client, telemetry).stages

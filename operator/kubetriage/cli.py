@@ -8,10 +8,10 @@ import logging
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from kubetriage.commands import crd, demo, diagnose, eval, run, version
+from kubetriage.commands import crd, demo, diagnose, eval, memory, run, version
 from kubetriage.settings import Settings
 
-COMMANDS: tuple[ModuleType, ...] = (run, diagnose, eval, demo, crd, version)
+COMMANDS: tuple[ModuleType, ...] = (run, diagnose, eval, demo, memory, crd, version)
 
 
 def _parser() -> argparse.ArgumentParser:

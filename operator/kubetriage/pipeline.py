@@ -35,6 +35,7 @@ from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediation
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
 from kubetriage.status import condition
+from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Stages:
     metrics: MetricsSource | None = None
     memory: MemorySource | None = None
     model: ModelSource | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry.disabled)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class PipelineResult:
     conditions: list[Condition]
     evidence: Evidence
     findings: list[Finding] = field(default_factory=list)
+    # The one LLM call of this diagnosis; None when no model was asked (not configured, or
+    # the previous answer reused). The operator's metrics count calls and tokens from it.
+    model: ModelOutcome | None = None
 
 
 def evidence_hash(evidence: Evidence) -> str:
@@ -233,22 +238,77 @@ async def diagnose(
     name: str | None = None,
     previous: Diagnosis | None = None,
     clock: Callable[[], float] = time.monotonic,
+    traceparent: str | None = None,
 ) -> PipelineResult:
     """Diagnose one incident. Raises only what the handler must retry (the Kubernetes API
-    being unreachable); every optional stage failing becomes a condition instead."""
+    being unreachable); every optional stage failing becomes a condition instead.
+
+    One trace per call, linked to ``traceparent`` (the webhook request that created the
+    Incident) when given."""
+    with stages.telemetry.diagnosis(
+        name=name, namespace=namespace, traceparent=traceparent
+    ) as span:
+        result = await _diagnose(
+            spec,
+            namespace=namespace,
+            stages=stages,
+            now=now,
+            name=name,
+            previous=previous,
+            clock=clock,
+        )
+        span.set_attributes(
+            {
+                "kubetriage.diagnosis.category": result.diagnosis.category.value,
+                "kubetriage.diagnosis.confidence": result.diagnosis.confidence,
+                "kubetriage.diagnosis.llm_used": result.diagnosis.llm.used,
+                "kubetriage.diagnosis.llm_cached": bool(result.diagnosis.llm.cached),
+            }
+        )
+        return result
+
+
+async def _diagnose(
+    spec: IncidentSpec,
+    *,
+    namespace: str | None,
+    stages: Stages,
+    now: datetime,
+    name: str | None,
+    previous: Diagnosis | None,
+    clock: Callable[[], float],
+) -> PipelineResult:
+    telemetry = stages.telemetry
     conditions: list[Condition] = []
     candidates = candidate_targets(spec.target, spec.alerts)
     target = spec.target or (candidates[0] if candidates else None)
-    raw = await stages.evidence.collect(
-        target=target,
-        alerts=spec.alerts,
-        title=spec.title,
-        description=spec.description,
-        now=now,
-    )
+    target_attrs = {"kubetriage.target": target.display()} if target else {}
+    with telemetry.stage("collect kubernetes evidence", target_attrs) as span:
+        raw = await stages.evidence.collect(
+            target=target,
+            alerts=spec.alerts,
+            title=spec.title,
+            description=spec.description,
+            now=now,
+        )
+        span.set_attributes(
+            {
+                "kubetriage.evidence.pods": len(raw.pods),
+                "kubetriage.evidence.events": len(raw.events),
+                "kubetriage.evidence.logs": len(raw.logs),
+                "kubetriage.evidence.errors": len(raw.collection_errors),
+            }
+        )
 
     if stages.metrics is not None:
-        metrics = await stages.metrics(raw, spec.alerts, now)
+        with telemetry.stage("query prometheus") as span:
+            metrics = await stages.metrics(raw, spec.alerts, now)
+            span.set_attributes(
+                {
+                    "kubetriage.metrics.status": metrics.status,
+                    "kubetriage.metrics.series": len(metrics.summaries),
+                }
+            )
         raw = raw.model_copy(update={"metrics": metrics.summaries})
     else:
         metrics = MetricsOutcome([], "not_configured", "No Prometheus URL is configured.")
@@ -256,8 +316,15 @@ async def diagnose(
     conditions.append(_evidence_condition(raw, now))
 
     evidence = stages.redact(raw)
-    analyzer_run = run_analyzers(evidence)
-    findings = list(analyzer_run.findings)
+    with telemetry.stage("run analyzers") as span:
+        analyzer_run = run_analyzers(evidence)
+        findings = list(analyzer_run.findings)
+        span.set_attributes(
+            {
+                "kubetriage.analyzers.fired": sorted({f.analyzer for f in findings}),
+                "kubetriage.analyzers.errors": len(analyzer_run.errors),
+            }
+        )
     for error in analyzer_run.errors:
         logger.warning("analyzer error: %s", error)
 
@@ -308,7 +375,11 @@ async def diagnose(
         )
     )
     return PipelineResult(
-        diagnosis=diagnosis, conditions=conditions, evidence=evidence, findings=findings
+        diagnosis=diagnosis,
+        conditions=conditions,
+        evidence=evidence,
+        findings=findings,
+        model=model_outcome,
     )
 
 

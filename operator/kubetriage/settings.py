@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         default="kubetriage", description="where Incidents without a namespace label go"
     )
     health_port: int = Field(default=8081, ge=0, le=65535)
+    # Prometheus /metrics of the operator process; 0 = not served.
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
 
     # --- remediation ----------------------------------------------------------------------
     # YAML policy saying which approved remediations may run where; unset = suggest only.

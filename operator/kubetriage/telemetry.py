@@ -355,7 +355,9 @@ class Telemetry:
     ) -> Telemetry:
         """SDK providers for the configured signals; ``span_exporter`` / ``metric_reader``
         (tests) replace the OTLP exporters and are used synchronously."""
-        resource = Resource.create({**config.resource_attributes, "service.name": config.service_name})
+        resource = Resource.create(
+            {**config.resource_attributes, "service.name": config.service_name}
+        )
         shutdown: list[Callable[[], object]] = []
         tracer_provider: trace.TracerProvider = trace.NoOpTracerProvider()
         if span_exporter is not None or config.traces_endpoint:

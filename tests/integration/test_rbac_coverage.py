@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,8 @@ from tests.support.rbac import Request, allowed, grants_for
 
 from kubetriage.alerts import spec_from_alerts
 from kubetriage.crd import build_incident_crd
-from kubetriage.replay.cases import Case, load_case
+from kubetriage.models.case import Case
+from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.emulator.server import AuditRecord
 from kubetriage.replay.session import case_alert, log_placement
@@ -136,19 +136,24 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
             for case in cases:
                 _wait(
                     lambda c=case: (
-                        (emulator.get("incidents", c.id, _namespace(c)) or {}).get("status") or {}
-                    ).get("phase")
-                    in ("Diagnosed", "Failed"),
+                        (
+                            (emulator.get("incidents", c.id, _namespace(c)) or {}).get("status")
+                            or {}
+                        ).get("phase")
+                        in ("Diagnosed", "Failed")
+                    ),
                     f"{case.id} diagnosed",
                 )
             first = cases[0]
             _feedback_patch(cluster.url, _namespace(first), first.id)
             _wait(
                 lambda: (
-                    (emulator.get("incidents", first.id, _namespace(first)) or {}).get("status")
-                    or {}
-                ).get("observedGeneration")
-                == 2,
+                    (
+                        (emulator.get("incidents", first.id, _namespace(first)) or {}).get("status")
+                        or {}
+                    ).get("observedGeneration")
+                    == 2
+                ),
                 "feedback acknowledged",
             )
         calls = [r for r in emulator.audit if r.user_agent != TEST_AGENT]
@@ -156,9 +161,9 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     namespaces = sorted({_namespace(c) for c in _cases()})
-    yield {
+    return {
         "cluster": _run_flows(tmp_path_factory.mktemp("cluster"), {}),
         "namespace": _run_flows(
             tmp_path_factory.mktemp("namespace"),
@@ -214,7 +219,7 @@ def test_every_granted_rule_is_used_or_explained(runs: dict[str, Run]) -> None:
     used_writes = {
         (r.group, _request(r).resource_path, r.verb) for r in calls if r.verb not in READ_VERBS
     }
-    unexplained = []
+    unexplained: list[tuple[str, ...]] = []
     for rule in cluster_role["rules"]:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:

@@ -113,9 +113,12 @@ def grants_for(docs: list[Manifest], namespace: str, service_account: str) -> li
 
 
 def allowed(grants: list[Grant], request: Request) -> bool:
-    if not request.resource and request.verb == "get":
-        if _path_matches(list(DEFAULT_NON_RESOURCE), request.path):
-            return True
+    if (
+        not request.resource
+        and request.verb == "get"
+        and _path_matches(list(DEFAULT_NON_RESOURCE), request.path)
+    ):
+        return True
     for grant in grants:
         # A namespaced binding never reaches cluster-scoped or all-namespaces requests.
         if grant.namespace is not None and grant.namespace != request.namespace:

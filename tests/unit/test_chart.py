@@ -12,11 +12,21 @@ from typing import Any
 
 import helm_python as helm
 import jsonschema
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
-from tests.support.chart import CHART, NAMESPACE, REPO, chart_crds, manifests, of_kind
-from tests.support.chart import render_chart, render_notes
+from kopf._cogs.structs import references
+from packaging.version import Version
+from tests.support.chart import (
+    CHART,
+    NAMESPACE,
+    REPO,
+    chart_crds,
+    manifests,
+    of_kind,
+    render_chart,
+    render_notes,
+)
 from tests.support.rbac import Request, allowed, grants_for
 
 MODES: dict[str, dict[str, Any]] = {
@@ -82,13 +92,11 @@ def _deployment(values: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def _container(values: dict[str, Any] | None = None) -> dict[str, Any]:
     (container,) = _deployment(values)["spec"]["template"]["spec"]["containers"]
-    return container
+    return dict(container)
 
 
 def _env(values: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        e["name"]: e.get("value", e.get("valueFrom")) for e in _container(values)["env"]
-    }
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in _container(values)["env"]}
 
 
 def _rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,7 +107,8 @@ def _rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_chart_lints_clean(mode: str) -> None:
     report = helm.lint(CHART, MODES[mode], strict=True, namespace=NAMESPACE)
     problems = [m for m in report["messages"] if m["severity"] >= 2]
-    assert report["errors"] == [] and problems == [], report
+    assert report["errors"] == [], report
+    assert problems == [], report
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -128,8 +137,6 @@ def test_the_crds_the_chart_installs_are_valid_kubernetes() -> None:
 
 
 def test_the_newest_shipped_kubernetes_version_is_used() -> None:
-    from packaging.version import Version  # noqa: PLC0415
-
     versions = kubernetes_validate.utils.all_versions()
     assert Version(K8S_VERSION) == max(Version(v) for v in versions)
 
@@ -190,9 +197,8 @@ def test_impossible_combinations_fail_rendering(values: dict[str, Any], message:
     ],
 )
 def test_values_schema_rejects_bad_values(values: dict[str, Any], where: str) -> None:
-    with helm.Chart.load(CHART) as chart:
-        with pytest.raises(helm.HelmValuesError) as raised:
-            chart.validate_schema(chart.merge_values(values))
+    with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError) as raised:
+        chart.validate_schema(chart.merge_values(values))
     assert where in str(raised.value)
 
 
@@ -319,7 +325,8 @@ def test_deployment_runs_hardened_as_non_root() -> None:
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
@@ -437,7 +444,9 @@ def test_service_monitor_scrapes_the_metrics_port() -> None:
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     (service,) = of_kind(manifests(MODES["service-monitor"]), "Service")
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
 
 
 def test_dashboard_configmap_carries_every_metric() -> None:
@@ -447,9 +456,7 @@ def test_dashboard_configmap_carries_every_metric() -> None:
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     (text,) = config_map["data"].values()
     dashboard = json.loads(text)
-    expressions = " ".join(
-        t["expr"] for p in dashboard["panels"] for t in p.get("targets") or []
-    )
+    expressions = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets") or [])
     for metric in (
         "kubetriage_incidents",
         "kubetriage_diagnosis_duration_seconds_bucket",
@@ -476,8 +483,6 @@ def test_peering_crds_are_identical_in_both_places_and_match_kopf() -> None:
     top = REPO / "crds" / "kopf-peering.yaml"
     in_chart = CHART / "crds" / "kopf-peering.yaml"
     assert top.read_text() == in_chart.read_text()
-    from kopf._cogs.structs import references  # noqa: PLC0415
-
     crds = list(yaml.safe_load_all(top.read_text()))
     served = {
         (c["spec"]["group"], c["spec"]["names"]["plural"], c["spec"]["scope"]) for c in crds if c

@@ -42,6 +42,7 @@ from kubetriage.llm.prompt import with_schema_instructions
 from kubetriage.llm.schema import SCHEMA_NAME, LLMAnswer, answer_json_schema
 from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.settings import Settings
+from kubetriage.telemetry import ChatCall, ChatEndpoint, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,13 @@ def _classify(error: openai.OpenAIError) -> tuple[ErrorType, bool]:
     return "request_error", False
 
 
+def _attempt_error_type(error: openai.OpenAIError) -> ErrorType:
+    """The ``error.type`` of one failed request (the client's own low-cardinality names)."""
+    if rejects_response_format(error):
+        return "schema_rejected"
+    return _classify(error)[0]
+
+
 def _mentions(error: openai.OpenAIError, *words: str) -> bool:
     text = str(error)
     if isinstance(error, openai.APIStatusError):
@@ -270,9 +278,18 @@ class LLMClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if not settings.llm_configured or settings.llm_model is None:
             raise ValueError("the LLM is not configured (llm_base_url and llm_model are required)")
+        self._telemetry = telemetry or Telemetry.disabled()
+        self._endpoint = ChatEndpoint(
+            provider=settings.llm_provider,
+            model=settings.llm_model,
+            base_url=settings.llm_base_url,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_output_tokens,
+        )
         self._sdk = build_openai_client(settings)
         self._model = settings.llm_model
         self._temperature = settings.llm_temperature
@@ -351,9 +368,40 @@ class LLMClient:
         while True:
             fmt = self._format
             attempts.count += 1
-            try:
-                response = await self._complete(conversation, fmt)
-            except openai.OpenAIError as error:
+            # One span per request to the model (the GenAI conventions' unit); the backoff
+            # sleep stays outside it so the span measures the request alone.
+            failure: openai.OpenAIError | None = None
+            with self._telemetry.chat(self._endpoint) as call:
+                try:
+                    response = await self._complete(conversation, fmt, call)
+                except openai.OpenAIError as exc:
+                    call.failed(_attempt_error_type(exc), _error_text(exc))
+                    failure = exc
+                else:
+                    attempts.add(response)
+                    text = response.choices[0].message.content if response.choices else None
+                    call.responded(
+                        model=response.model,
+                        response_id=response.id,
+                        finish_reasons=[
+                            c.finish_reason for c in response.choices if c.finish_reason
+                        ],
+                        input_tokens=response.usage.prompt_tokens if response.usage else None,
+                        output_tokens=(
+                            response.usage.completion_tokens if response.usage else None
+                        ),
+                        output_text=text,
+                    )
+                    try:
+                        return finish(answer=parse_answer(text))
+                    except InvalidAnswer as invalid:
+                        refusal = response.choices[0].message.refusal if response.choices else None
+                        reason = f"model refused: {refusal}" if refusal else str(invalid)
+                        # The request succeeded but produced nothing usable: for a diagnosis
+                        # that is this attempt failing.
+                        call.failed("invalid_answer", reason)
+            if failure is not None:
+                error = failure
                 if rejects_response_format(error):
                     if fmt == "json_schema" and self._can_fall_back:
                         log.info("server rejected json_schema, using json_object: %s", error)
@@ -370,19 +418,10 @@ class LLMClient:
                 transient_retries += 1
                 continue
 
-            attempts.add(response)
-            text = response.choices[0].message.content if response.choices else None
-            try:
-                return finish(answer=parse_answer(text))
-            except InvalidAnswer as invalid:
-                refusal = response.choices[0].message.refusal if response.choices else None
-                reason = f"model refused: {refusal}" if refusal else str(invalid)
-                if asked_again:
-                    return finish(
-                        error=reason[:_MAX_ERROR_MESSAGE_CHARS], error_type="invalid_answer"
-                    )
-                asked_again = True
-                conversation = [*messages, *_correction(text, reason)]
+            if asked_again:
+                return finish(error=reason[:_MAX_ERROR_MESSAGE_CHARS], error_type="invalid_answer")
+            asked_again = True
+            conversation = [*messages, *_correction(text, reason)]
 
     def _backoff(self, retry_index: int, error: openai.OpenAIError) -> float:
         """Exponential backoff with jitter, or the server's Retry-After when it gives one."""
@@ -393,7 +432,7 @@ class LLMClient:
         return ceiling * (0.5 + self._rng.random() / 2)
 
     async def _complete(
-        self, conversation: list[dict[str, str]], fmt: ResponseFormat
+        self, conversation: list[dict[str, str]], fmt: ResponseFormat, call: ChatCall | None = None
     ) -> ChatCompletion:
         response_format: dict[str, Any]
         if fmt == "json_schema":
@@ -414,6 +453,8 @@ class LLMClient:
                 "schema": answer_json_schema(bounded_strings=True),
             }
             sent = with_schema_instructions(conversation)
+        if call is not None:
+            call.sent(sent)
         # Passed as extra_body: the SDK's typed parameters know neither llama.cpp's
         # json_object+schema nor a token parameter chosen at run time.
         return await self._sdk.chat.completions.create(

@@ -148,6 +148,11 @@ class IncidentMemory:
             self._client.close()
             raise
 
+    @property
+    def collection(self) -> str:
+        """The collection name (the ``gen_ai.data_source.id`` of retrieval spans)."""
+        return self._collection
+
     @classmethod
     def from_settings(
         cls, settings: Settings, *, embedder: Embedder, redact: Callable[[str], str]

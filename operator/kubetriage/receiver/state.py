@@ -158,7 +158,12 @@ def strong_target(alerts: list[Alert]) -> ObjectRef | None:
         for a in alerts
     ]
     target = resolve_target(None, without_job)
-    return None if target is None or target.kind == "Namespace" else target
+    if target is None or target.kind == "Namespace":
+        return None
+    # A label value no object could be named after would fail the CRD's bounds.
+    if len(target.name) > 253 or len(target.namespace or "") > 63:
+        return None
+    return target
 
 
 def should_create(batch: list[Notification]) -> bool:

@@ -180,6 +180,14 @@ def _leaf_changes(before: Any, after: Any, path: str) -> list[FieldChange]:
     return [FieldChange(path=path, before=_jtext(before), after=_jtext(after))]
 
 
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
 def _metadata_patch(obj: JsonObj, ledger_value: str) -> JsonObj:
     return {
         "resourceVersion": _meta(obj).get("resourceVersion"),
@@ -449,7 +457,8 @@ def plan_rollback_statefulset(
     if not template:
         raise PlanError("RevisionNotFound", f"revision {revision} holds no pod template")
     body = {**data, "metadata": _metadata_patch(obj, ledger_value)}
-    undo_body = {"spec": {"template": {**before, "$patch": "replace"}}}
+    # In a merge patch null means "delete"; a template's "creationTimestamp: null" is absent.
+    undo_body = {"spec": {"template": {**_drop_nulls(before), "$patch": "replace"}}}
     undo = _undo(
         target,
         "strategic",

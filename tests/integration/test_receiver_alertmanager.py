@@ -1,0 +1,185 @@
+"""The receiver behind a REAL Alertmanager (``prometheus-alertmanager``, API v2 in, webhook
+out with a bearer token) and the REAL operator (Kopf + pipeline, no LLM) against the
+Kubernetes API emulator holding the example-oom-csv-exporter case: a posted alert becomes
+one Incident that is Diagnosed; repeats add to it; an alert ended in the past resolves it;
+firing again reopens and re-diagnoses the same Incident; a wrong token gets 401 and
+Alertmanager counts the failed notifications."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.integration.alertmanager_fixtures import (
+    TOKEN,
+    Alertmanager,
+    ReceiverThread,
+    alertmanager_config,
+    api_alert,
+    incidents,
+    prepare_cluster,
+    receiver_settings,
+)
+from tests.support.operator import OperatorThread
+
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import log_placement
+
+CASE = (
+    Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases" / "example-oom-csv-exporter"
+)
+
+
+def _wait(
+    what: str, probe: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture
+def case_cluster(emulator: EmulatorThread) -> tuple[EmulatorThread, Any]:
+    case = load_case(CASE)
+    prepare_cluster(emulator)
+    emulator.emulator.load(case.cluster)
+    for namespace, pod, container, text, previous in log_placement(case):
+        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    return emulator, case
+
+
+def _only_incident(emulator: EmulatorThread) -> dict[str, Any] | None:
+    found = incidents(emulator)
+    assert len(found) <= 1, [i["metadata"]["name"] for i in found]
+    return found[0] if found else None
+
+
+def _phase(emulator: EmulatorThread, phase: str) -> Callable[[], dict[str, Any] | None]:
+    def probe() -> dict[str, Any] | None:
+        incident = _only_incident(emulator)
+        if incident and (incident.get("status") or {}).get("phase") == phase:
+            return incident
+        return None
+
+    return probe
+
+
+def test_alert_lifecycle_through_alertmanager(
+    case_cluster: tuple[EmulatorThread, Any], tmp_path: Path
+) -> None:
+    emulator, case = case_cluster
+    labels = dict(case.alert.labels)
+    annotations = dict(case.alert.annotations)
+    with (
+        ReceiverThread(receiver_settings(), emulator.kubeconfig_path) as receiver,
+        OperatorThread(emulator.kubeconfig_path),
+        Alertmanager(
+            tmp_path, alertmanager_config(f"{receiver.url}/alerts", TOKEN, repeat_interval="1s")
+        ) as alertmanager,
+    ):
+        alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
+        diagnosed = _wait("the Incident to be Diagnosed", _phase(emulator, "Diagnosed"))
+        assert diagnosed["metadata"]["namespace"] == "exports"
+        assert diagnosed["metadata"]["name"].startswith("kubepodcrashlooping-")
+        assert diagnosed["spec"]["target"]["kind"] == "Pod"
+        assert diagnosed["spec"]["alerts"][0]["annotations"]["runbook_url"].startswith("https://")
+        assert diagnosed["status"]["diagnosis"]["category"] == case.expect.category.value
+        generation = diagnosed["metadata"]["generation"]
+
+        # Repeats (repeat_interval 1s, and Prometheus re-posting the alert): one Incident,
+        # the count grows, the spec does not change, so no re-diagnosis.
+        alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
+        repeated = _wait(
+            "repeat notifications",
+            lambda: (
+                (i := _only_incident(emulator))
+                and i["status"]["alertGroup"]["notifications"] >= 3
+                and i
+            ),
+            timeout=30,
+        )
+        assert repeated["metadata"]["generation"] == generation
+        assert repeated["status"]["phase"] == "Diagnosed"
+
+        # Prometheus sends the alert with endsAt in the past: resolved.
+        now = datetime.now(UTC)
+        alertmanager.post_alerts(
+            [
+                api_alert(
+                    labels,
+                    annotations=annotations,
+                    starts_at=now - timedelta(minutes=10),
+                    ends_at=now - timedelta(seconds=5),
+                )
+            ]
+        )
+        resolved = _wait("the Incident to be Resolved", _phase(emulator, "Resolved"))
+        conditions = {c["type"]: c for c in resolved["status"]["conditions"]}
+        assert conditions["Resolved"]["status"] == "True"
+        assert resolved["status"]["alertGroup"]["resolvedAt"]
+        assert resolved["spec"]["alerts"][0]["status"] == "resolved"
+        time.sleep(1.5)  # a diagnosis must not start for the resolved alert's spec change
+        assert _phase(emulator, "Resolved")() is not None
+
+        # It fires again: the same Incident reopens and is diagnosed again.
+        alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
+        rediagnosed = _wait(
+            "the reopened Incident to be diagnosed again",
+            lambda: (
+                (i := _only_incident(emulator))
+                and i["status"]["phase"] == "Diagnosed"
+                and i["status"].get("alertGroup", {}).get("reopened") == 1
+                and i["status"]["observedGeneration"] == i["metadata"]["generation"]
+                and i
+            ),
+        )
+        assert rediagnosed["metadata"]["uid"] == diagnosed["metadata"]["uid"]
+        assert rediagnosed["metadata"]["generation"] > generation
+        conditions = {c["type"]: c for c in rediagnosed["status"]["conditions"]}
+        assert conditions["Reopened"]["status"] == "True"
+        assert "resolvedAt" not in rediagnosed["status"]["alertGroup"]
+        events = [
+            e
+            for e in emulator.emulator.objects("events", "exports")
+            if e["involvedObject"]["name"] == diagnosed["metadata"]["name"]
+            and e["reason"] == "Investigating"
+        ]
+        assert len(events) >= 2
+        assert receiver.stats.failed == 0
+    assert len(incidents(emulator)) == 1
+
+
+def test_wrong_token_is_refused_and_alertmanager_counts_failures(
+    case_cluster: tuple[EmulatorThread, Any], tmp_path: Path
+) -> None:
+    emulator, case = case_cluster
+    with (
+        ReceiverThread(receiver_settings(), emulator.kubeconfig_path) as receiver,
+        Alertmanager(
+            tmp_path, alertmanager_config(f"{receiver.url}/alerts", "not-the-token")
+        ) as alertmanager,
+    ):
+        alertmanager.post_alerts([api_alert(dict(case.alert.labels))])
+        _wait(
+            "Alertmanager to count failed notifications",
+            lambda: (
+                alertmanager.metric(
+                    "alertmanager_notifications_failed_total", integration="webhook"
+                )
+                > 0
+            ),
+            timeout=30,
+        )
+        assert receiver.stats.rejected.get(401, 0) >= 1
+        assert receiver.stats.accepted == 0
+    assert incidents(emulator) == []
