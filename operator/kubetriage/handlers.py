@@ -7,8 +7,10 @@ tooling call. The diagnosis itself is ``kubetriage.pipeline.diagnose``.
 
 Phase machine: Pending -> Investigating -> Diagnosed | Failed; Resolved is set from outside
 (the receiver on a resolved alert, or a person). Status writes do not retrigger handlers,
-because Kopf's diff ignores ``.status``; spec changes other than ``feedback``/``approve``
-re-diagnose.
+because Kopf's diff ignores ``.status``; spec changes other than ``feedback``/``approve``/
+``approvedBy`` re-diagnose. Setting ``spec.approve`` runs the ``approve`` handler, which
+executes that remediation only if the remediation policy allows it
+(``kubetriage.remediation.actions``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +33,7 @@ from kubetriage.incidents import IncidentStore
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
 from kubetriage.memory.records import MemoryRecord
 from kubetriage.memory.store import IncidentMemoryError
+from kubetriage.metrics import MetricsEndpoint, OperatorMetrics, incident_state
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import (
     GROUP,
@@ -57,8 +61,8 @@ from kubetriage.status import (
     merge_conditions,
     parse_conditions,
 )
+from kubetriage.telemetry import TRACEPARENT_ANNOTATION
 
-MAX_RETRIES = 5
 # Kinds the evidence collector knows how to investigate; anything else is a spec error.
 INVESTIGABLE_KINDS = WORKLOAD_KINDS | {
     "Pod",
@@ -89,6 +93,8 @@ class OperatorContext:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Where resolved incidents with feedback are learned; None when memory is disabled.
     memory: MemoryWriter | None = None
+    # Prometheus metrics of this operator (served on settings.metrics_port); None = off.
+    metrics: OperatorMetrics | None = None
 
 
 def _diagnostic_change(diff: Any) -> bool:
@@ -261,6 +267,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 previous = Diagnosis.model_validate(previous_raw)
             except ValidationError:
                 previous = None
+        started = time.monotonic()
         try:
             result = await asyncio.wait_for(
                 diagnose(
@@ -270,15 +277,16 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                     stages=ctx.stages,
                     now=now,
                     previous=previous,
+                    traceparent=(meta.get("annotations") or {}).get(TRACEPARENT_ANNOTATION),
                 ),
                 timeout=ctx.settings.diagnosis_timeout_seconds,
             )
         except (RetryableError, TimeoutError) as error:
-            delay = error.delay if isinstance(error, RetryableError) else 30.0
+            delay = ctx.settings.retry_delay_seconds
             message = (
                 str(error) or f"diagnosis timed out after {ctx.settings.diagnosis_timeout_seconds}s"
             )
-            if retry + 1 >= MAX_RETRIES:
+            if retry + 1 >= ctx.settings.retry_limit:
                 await ctx.incidents.patch_status(
                     namespace,
                     name,
@@ -295,6 +303,14 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             kopf.event(body, type="Warning", reason="Retrying", message=message[:1000])
             raise kopf.TemporaryError(message, delay=delay) from error
 
+        if ctx.metrics is not None:
+            ctx.metrics.observe_diagnosis(
+                seconds=time.monotonic() - started,
+                findings=result.findings,
+                llm_outcome=None if result.model is None else (result.model.error_type or "ok"),
+                input_tokens=result.model.usage.input_tokens if result.model else None,
+                output_tokens=result.model.usage.output_tokens if result.model else None,
+            )
         diagnosis = result.diagnosis
         target = describe_target(result.evidence, [])
         await ctx.incidents.patch_status(
@@ -484,13 +500,22 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             outcome.record.reason,
         )
 
+    async def index(
+        *, type: str | None, status: kopf.Status, name: str, namespace: str | None, **_: Any
+    ) -> None:
+        """Keep the ``kubetriage_incidents`` gauge's index of phase and category."""
+        if ctx.metrics is not None and namespace is not None:
+            state = None if type == "DELETED" else incident_state(dict(status or {}))
+            ctx.metrics.incidents.update(namespace, name, state)
+
     resource = (GROUP, VERSION, PLURAL)
+    kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
     kopf.on.update(
         *resource,
         registry=registry,
         id="approve",
         retries=3,
-        backoff=5,
+        backoff=ctx.settings.retry_delay_seconds,
         when=lambda diff, spec, **_: _approval_requested(diff, spec),
     )(approve)
     kopf.on.event(*resource, registry=registry, id="learn")(learn)
@@ -504,23 +529,23 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             and not _approval_requested(diff, spec)
         ),
     )(acknowledge)
-    kopf.on.create(*resource, registry=registry, id="diagnose", retries=MAX_RETRIES, backoff=5)(
+    kopf.on.create(*resource, registry=registry, id="diagnose", retries=ctx.settings.retry_limit, backoff=5)(
         handle
     )
     kopf.on.resume(
         *resource,
         registry=registry,
         id="diagnose",
-        retries=MAX_RETRIES,
-        backoff=5,
+        retries=ctx.settings.retry_limit,
+        backoff=ctx.settings.retry_delay_seconds,
         when=lambda status, meta, **_: _needs_diagnosis(status, meta),
     )(handle)
     kopf.on.update(
         *resource,
         registry=registry,
         id="diagnose",
-        retries=MAX_RETRIES,
-        backoff=5,
+        retries=ctx.settings.retry_limit,
+        backoff=ctx.settings.retry_delay_seconds,
         when=lambda diff, status, **_: (
             _diagnostic_change(diff) and (status or {}).get("phase") != Phase.RESOLVED.value
         ),
@@ -537,16 +562,27 @@ async def run_operator(
     ready_flag: asyncio.Event | threading.Event | None = None,
     liveness_endpoint: str | None = None,
 ) -> None:
-    """Run the operator until ``stop_flag`` is set (or forever)."""
+    """Run the operator until ``stop_flag`` is set (or forever), with its ``/metrics``
+    endpoint when ``ctx.metrics`` is set and ``settings.metrics_port`` is not 0."""
     registry = build_registry(ctx)
-    await kopf.operator(
-        registry=registry,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        standalone=standalone,
-        # Passing a peering name makes peering mandatory in Kopf, even when standalone.
-        peering_name=None if standalone else ctx.settings.peering_name,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-        liveness_endpoint=liveness_endpoint,
-    )
+    endpoint: MetricsEndpoint | None = None
+    if ctx.metrics is not None and ctx.settings.metrics_port:
+        endpoint = MetricsEndpoint(
+            ctx.metrics, host=ctx.settings.metrics_host, port=ctx.settings.metrics_port
+        )
+        await endpoint.start()
+    try:
+        await kopf.operator(
+            registry=registry,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=standalone,
+            # Passing a peering name makes peering mandatory in Kopf, even when standalone.
+            peering_name=None if standalone else ctx.settings.peering_name,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+            liveness_endpoint=liveness_endpoint,
+        )
+    finally:
+        if endpoint is not None:
+            await endpoint.stop()

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     standalone: bool = False
     cluster_name: str = "default"
     diagnosis_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Kopf retry model: attempts for temporary failures (API down) and the delay between.
+    retry_limit: int = Field(default=5, ge=1, le=50)
+    retry_delay_seconds: float = Field(default=15.0, ge=0.0)
     incident_namespace: str = Field(
         default="kubetriage", description="where Incidents without a namespace label go"
     )

@@ -193,7 +193,8 @@ def test_approved_memory_increase_is_dry_run_then_applied_once_bounded_and_undoa
         assert record["target"]["name"] == workload
         assert record["approvedBy"] == "alice@example.com"
         assert record["approvedBySource"] == "spec.approvedBy"
-        assert record["approvedAt"] and record["appliedAt"]
+        assert record["approvedAt"]
+        assert record["appliedAt"]
         assert record["dryRun"] is True
         assert "capped" in record["message"]
         changes = {c["path"]: (c.get("before"), c.get("after")) for c in record["changes"]}

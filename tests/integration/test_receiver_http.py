@@ -9,7 +9,6 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from tests.integration.alertmanager_fixtures import (

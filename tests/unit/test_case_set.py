@@ -3,7 +3,9 @@
 Everything here is real: each tests/cases/<id>/case.yaml is loaded with PyYAML and validated by the
 strict ``kubetriage.models.case.Case`` model, then cross-checked (ids, vocabulary coverage, targets
 and alert labels naming objects in ``cluster``, metric notation, and no answer leaking into the
-diagnosis inputs).
+diagnosis inputs). Metric series are checked with the replay's own parsers
+(``kubetriage.replay.promtool``): every series is a plain selector, never a PromQL expression,
+counters only rise (or reset on a restart), and histogram buckets are cumulative.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ import yaml
 
 from kubetriage.models.case import Case
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Category
+from kubetriage.replay.promtool import (
+    SeriesSelector,
+    Stale,
+    expand_series_values,
+    parse_series_selector,
+)
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
 MIN_CASES = 40
@@ -38,6 +46,10 @@ _LABEL_KINDS = {
 # One token of promtool's expanding notation: a+bxN, a-bxN, axN, _, _xN, stale, or a number.
 _NUM = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 _TOKEN = re.compile(rf"^(?:{_NUM}(?:[+-]{_NUM})?x\d+|{_NUM}|_|_x\d+|stale)$")
+
+
+# Counter families by Prometheus naming convention (a name ending in one of these).
+_COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 
 def _case_dirs() -> list[Path]:
@@ -182,3 +194,67 @@ def test_secrets_carry_no_values() -> None:
                 for key, value in (obj.get("data") or {}).items():
                     assert value == "cmVkYWN0ZWQ=", f"{path.name}: Secret key {key} holds a value"
                 assert "stringData" not in obj
+
+
+def _numbers(values: str) -> list[float | None]:
+    """Expanded samples with staleness markers treated as missing."""
+    return [None if isinstance(v, Stale) else v for v in expand_series_values(values)]
+
+
+def _parsed_series(case: Case) -> list[tuple[SeriesSelector, list[float | None]]]:
+    assert case.metrics is not None
+    return [(parse_series_selector(s.series), _numbers(s.values)) for s in case.metrics.series]
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_metrics_are_raw_series_the_replay_can_parse(path: Path) -> None:
+    case = Case.model_validate(_load(path))
+    if case.metrics is None:
+        return
+    expected = {"1m": 61, "30s": 121}.get(case.metrics.interval)
+    for series in case.metrics.series:
+        # A PromQL expression (rate, sum, ratios) is not something Prometheus scraped.
+        assert "(" not in series.series.split("{", 1)[0], series.series
+        selector = parse_series_selector(series.series)
+        assert "(" not in selector.name
+        samples = expand_series_values(series.values)
+        if expected is not None:
+            assert len(samples) == expected, (series.series, len(samples))
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_counters_only_rise_or_reset(path: Path) -> None:
+    case = Case.model_validate(_load(path))
+    if case.metrics is None:
+        return
+    for selector, samples in _parsed_series(case):
+        if not selector.name.endswith(_COUNTER_SUFFIXES):
+            continue
+        present = [v for v in samples if v is not None]
+        for before, after in zip(present, present[1:], strict=False):
+            # A drop is only a process restart starting its counter again from (near) zero.
+            assert after >= before or after <= before / 2, (selector.name, before, after)
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_histogram_buckets_are_cumulative(path: Path) -> None:
+    case = Case.model_validate(_load(path))
+    if case.metrics is None:
+        return
+    buckets: dict[tuple[str, tuple[tuple[str, str], ...]], dict[float, list[float | None]]] = {}
+    counts: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
+    for selector, samples in _parsed_series(case):
+        labels = dict(selector.labels)
+        if selector.name.endswith("_bucket"):
+            le = float(labels.pop("le"))
+            key = (selector.name.removesuffix("_bucket"), tuple(sorted(labels.items())))
+            buckets.setdefault(key, {})[le] = samples
+        elif selector.name.endswith("_count"):
+            counts[(selector.name.removesuffix("_count"), selector.labels)] = samples
+    for key, by_le in buckets.items():
+        assert float("inf") in by_le, f"{key}: no +Inf bucket"
+        assert counts.get(key) == by_le[float("inf")], f"{key}: _count differs from +Inf bucket"
+        ordered = [by_le[le] for le in sorted(by_le)]
+        for lower, upper in zip(ordered, ordered[1:], strict=False):
+            for low, high in zip(lower, upper, strict=True):
+                assert low is None or high is None or low <= high, (key, low, high)

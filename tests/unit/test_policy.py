@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,8 +95,6 @@ def test_the_documented_example_parses() -> None:
 
 
 def test_docs_example_is_a_valid_policy() -> None:
-    from pathlib import Path  # noqa: PLC0415
-
     docs = (Path(__file__).resolve().parents[2] / "docs" / "remediation.md").read_text()
     block = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
     policy = load_policy(block)
@@ -109,7 +108,10 @@ def test_docs_example_is_a_valid_policy() -> None:
         ({"rules": [{"actions": ["drain-node"], "namespaces": ["a"]}]}, "drainNode.enabled"),
         ({"rules": [{"actions": [], "namespaces": ["a"]}]}, "rules.0.actions"),
         ({"rules": [{"actions": ["restart"], "namespaces": []}]}, "rules.0.namespaces"),
-        ({"rules": [{"actions": ["restart"], "namespaces": ["a"], "kinds": ["DaemonSet"]}]}, "kinds"),
+        (
+            {"rules": [{"actions": ["restart"], "namespaces": ["a"], "kinds": ["DaemonSet"]}]},
+            "kinds",
+        ),
         ({"rules": [{"actions": ["restart"], "namespace": ["a"]}]}, "namespace"),
         ({"bounds": {"maxMemoryFactor": 0.5}}, "maxMemoryFactor"),
         ({"bounds": {"maxReplicas": 0}}, "maxReplicas"),
@@ -136,7 +138,8 @@ def test_no_policy_denies_everything_and_says_why() -> None:
     verdict = evaluate(None, _request())
     assert not verdict.allowed
     assert verdict.reason == "NoPolicy"
-    assert "only" in verdict.message and "suggests" in verdict.message
+    assert "only" in verdict.message
+    assert "suggests" in verdict.message
 
 
 def test_an_empty_policy_allows_nothing() -> None:
@@ -155,9 +158,12 @@ def test_a_matching_rule_allows() -> None:
     [
         (_request(action=Action.ROLLBACK), "NotAllowedByPolicy"),
         (_request(action=Action.FIX_CONFIG), "NotExecutable"),
-        (_request(target=ObjectRef(kind="Deployment", namespace="web", name="checkout")), "NotAllowedByPolicy"),
-        (_request(target=ObjectRef(kind="Deployment", namespace="shop", name="cart")), "NotAllowedByPolicy"),
-        (_request(target=ObjectRef(kind="DaemonSet", namespace="shop", name="checkout")), "UnsupportedTarget"),
+        (_request(target=ObjectRef(kind="Deployment", namespace="web", name="checkout")),
+         "NotAllowedByPolicy"),
+        (_request(target=ObjectRef(kind="Deployment", namespace="shop", name="cart")),
+         "NotAllowedByPolicy"),
+        (_request(target=ObjectRef(kind="DaemonSet", namespace="shop", name="checkout")),
+         "UnsupportedTarget"),
         (_request(labels={"tier": "frontend", "env": "prod"}), "NotAllowedByPolicy"),
         (_request(labels={"tier": "backend", "env": "dev"}), "NotAllowedByPolicy"),
         (_request(labels={"tier": "backend"}), "NotAllowedByPolicy"),
@@ -192,7 +198,9 @@ def test_a_zero_rate_limit_denies_even_the_first() -> None:
 
 
 def test_opt_out_wins_over_an_allowing_rule_and_other_values_do_not_opt_out() -> None:
-    assert evaluate(_policy(), _request(annotations={"kubetriage.io/remediation": "enabled"})).allowed
+    assert evaluate(
+        _policy(), _request(annotations={"kubetriage.io/remediation": "enabled"})
+    ).allowed
     assert (
         evaluate(_policy(), _request(annotations={"kubetriage.io/remediation": "disabled"})).reason
         == "OptedOut"

@@ -125,7 +125,8 @@ def test_increase_memory_patches_the_named_container_within_the_bound(
         '"256Mi"',
         f'"{expected}"',
     )
-    assert plan.undo.command is not None and "--type strategic" in plan.undo.command
+    assert plan.undo.command is not None
+    assert "--type strategic" in plan.undo.command
     restored = _undone(after, plan.undo)
     restored["metadata"]["resourceVersion"] = "41"
     assert _without_ledger(restored) == _without_ledger(deployment)
@@ -202,7 +203,8 @@ def test_restart_sets_the_restarted_at_annotation_and_cannot_be_undone() -> None
     annotations = after["spec"]["template"]["metadata"]["annotations"]
     assert annotations == {"kubectl.kubernetes.io/restartedAt": "2026-11-26T12:00:00Z"}
     assert after["spec"]["template"]["spec"] == deployment["spec"]["template"]["spec"]
-    assert plan.undo.patch is None and plan.undo.note
+    assert plan.undo.patch is None
+    assert plan.undo.note
 
 
 @pytest.mark.parametrize(
@@ -283,7 +285,8 @@ def test_rollback_deployment_uses_the_previous_replicasets_template(
     assert "revision 4 to 3" in plan.summary
     restored = _undone(after, plan.undo)
     assert restored["spec"]["template"] == deployment["spec"]["template"]
-    assert plan.undo.note is not None and "--to-revision=4" in plan.undo.note
+    assert plan.undo.note is not None
+    assert "--to-revision=4" in plan.undo.note
 
 
 def test_rollback_to_a_missing_or_absent_revision_is_refused() -> None:
@@ -391,7 +394,8 @@ def test_drain_cordons_and_evicts_only_evictable_pods_on_the_node() -> None:
     after = _step(node, plan.patch)
     assert after["spec"]["unschedulable"] is True
     assert "unschedulable" not in _undone(after, plan.undo)["spec"]
-    assert plan.undo.note is not None and "uncordon" in plan.undo.note
+    assert plan.undo.note is not None
+    assert "uncordon" in plan.undo.note
 
 
 def test_actions_that_need_a_person_are_not_planned() -> None:
@@ -423,7 +427,11 @@ def test_format_cpu_rounds_down() -> None:
 def test_approver_prefers_spec_then_managed_fields() -> None:
     managed = {
         "managedFields": [
-            {"manager": "kubectl-create", "time": "2026-11-26T10:00:00Z", "fieldsV1": {"f:spec": {}}},
+            {
+                "manager": "kubectl-create",
+                "time": "2026-11-26T10:00:00Z",
+                "fieldsV1": {"f:spec": {}},
+            },
             {
                 "manager": "kubectl-patch",
                 "time": "2026-11-26T11:00:00Z",

@@ -57,9 +57,7 @@ def test_a_full_remediation_record_fits_the_crd() -> None:
         message="memory limit of exporter: 256Mi -> 384Mi",
         dry_run=True,
         changes=[FieldChange(path="spec.replicas", before="1", after="2")],
-        undo=RemediationUndo(
-            patch_type="strategic", patch="{}", command="kubectl patch", note="n"
-        ),
+        undo=RemediationUndo(patch_type="strategic", patch="{}", command="kubectl patch", note="n"),
         observed_generation=2,
     )
     status = IncidentStatus(remediation=record).dump_k8s()

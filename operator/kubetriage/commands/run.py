@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,11 +68,13 @@ async def serve(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from kubetriage.app import build_stages
+    from kubetriage.app import build_components
     from kubetriage.handlers import OperatorContext
     from kubetriage.incidents import IncidentStore
     from kubetriage.kubeclient import api_client
+    from kubetriage.metrics import OperatorMetrics
     from kubetriage.receiver import ReceiverConfigError, receiver_token
+    from kubetriage.telemetry import Telemetry, TelemetryConfig, TelemetryConfigError
 
     if args.concurrency is not None:
         settings = settings.model_copy(update={"concurrency": args.concurrency})
@@ -84,21 +87,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ReceiverConfigError as error:
             print(f"kubetriage run: {error}", file=sys.stderr)
             return 2
+    try:
+        # OTEL_* are read here, once: the SDK's conventional variables, not Settings.
+        telemetry = Telemetry.from_config(TelemetryConfig.from_env(os.environ))
+    except TelemetryConfigError as error:
+        print(f"kubetriage run: {error}", file=sys.stderr)
+        return 2
     namespaces = [] if args.all_namespaces else (args.namespace or settings.namespaces)
     client = api_client(args.kubeconfig, context=args.context)
+    components = build_components(settings, client, telemetry)
     ctx = OperatorContext(
         settings=settings,
-        stages=build_stages(settings, client),
+        stages=components.stages,
         incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
         api_client=client,
+        metrics=OperatorMetrics(memory=components.memory),
     )
-    asyncio.run(
-        serve(
-            ctx,
-            namespaces=namespaces,
-            standalone=args.standalone or settings.standalone,
-            webhook=webhook,
-            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+    try:
+        asyncio.run(
+            serve(
+                ctx,
+                namespaces=namespaces,
+                standalone=args.standalone or settings.standalone,
+                webhook=webhook,
+                liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+            )
         )
-    )
+    finally:
+        telemetry.shutdown()  # flush the last spans and metrics
     return 0

@@ -32,6 +32,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kubetriage.errors import RetryableError
 from kubetriage.evidence.build import (
     WORKLOAD_KINDS,
     JsonDict,
@@ -54,7 +55,7 @@ _MAX_CANDIDATES = 8
 _OWNER_KINDS = frozenset({"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job"})
 
 
-class TemporaryCollectionError(Exception):
+class TemporaryCollectionError(RetryableError):
     """The API server was unreachable or failing (5xx, 429, timeout); worth retrying."""
 
 

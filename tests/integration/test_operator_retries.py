@@ -1,0 +1,94 @@
+"""Kopf's retry model as the operator uses it: a Kubernetes API failing transiently is
+retried (a Warning event says so) and the incident still ends Diagnosed; one that keeps
+failing ends Failed with RetriesExhausted, never stuck in Investigating. Real: the emulator
+over HTTP with injected 503s, Kopf, the operator, kubectl-free API calls."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kubetriage.crd import build_incident_crd
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import AuditRecord, EmulatorThread
+from kubetriage.replay.session import log_placement
+from kubetriage.settings import Settings
+from tests.support.operator import OperatorThread
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+
+
+def _target_lookup(record: AuditRecord) -> bool:
+    return (
+        record.resource == "deployments" and record.verb == "get" and record.name == "csv-exporter"
+    )
+
+
+def _setup(emulator: EmulatorThread) -> None:
+    case = load_case(SHARED / "example-oom-csv-exporter")
+    emulator.emulator.load([build_incident_crd(), *case.cluster])
+    for namespace, pod, container, text, previous in log_placement(case):
+        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    emulator.emulator.load(
+        [
+            {
+                "apiVersion": "kubetriage.io/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": "flaky", "namespace": "exports"},
+                "spec": {
+                    "title": "csv-exporter restarting",
+                    "target": {
+                        "kind": "Deployment",
+                        "namespace": "exports",
+                        "name": "csv-exporter",
+                    },
+                },
+            }
+        ]
+    )
+
+
+def _wait(emulator: EmulatorThread, phases: set[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = emulator.emulator.get("incidents", "flaky", "exports") or {}
+        if (body.get("status") or {}).get("phase") in phases:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"never reached {phases}: {body.get('status')}")
+
+
+def _events(emulator: EmulatorThread) -> list[str]:
+    return [
+        e["reason"]
+        for e in emulator.emulator.objects("events", "exports")
+        if e["involvedObject"]["name"] == "flaky"
+    ]
+
+
+def test_transient_api_failures_are_retried(emulator: EmulatorThread) -> None:
+    emulator.emulator.fail_requests(2, code=503, predicate=_target_lookup)
+    settings = Settings(memory_enabled=False, retry_delay_seconds=0.2, retry_limit=5)
+    with OperatorThread(emulator.kubeconfig_path, settings=settings):
+        _setup(emulator)
+        body = _wait(emulator, {"Diagnosed", "Failed"})
+        deadline = time.monotonic() + 10
+        while "Retrying" not in _events(emulator) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert body["status"]["phase"] == "Diagnosed"
+    assert body["status"]["diagnosis"]["category"] == "oom-killed"
+    assert "Retrying" in _events(emulator)
+
+
+def test_persistent_api_failure_ends_failed_with_a_reason(emulator: EmulatorThread) -> None:
+    emulator.emulator.fail_requests(1000, code=503, predicate=_target_lookup)
+    settings = Settings(memory_enabled=False, retry_delay_seconds=0.1, retry_limit=3)
+    with OperatorThread(emulator.kubeconfig_path, settings=settings):
+        _setup(emulator)
+        body = _wait(emulator, {"Diagnosed", "Failed"})
+    diagnosed = {c["type"]: c for c in body["status"]["conditions"]}["Diagnosed"]
+    assert body["status"]["phase"] == "Failed"
+    assert diagnosed["reason"] == "RetriesExhausted"
+    assert "503" in diagnosed["message"]
