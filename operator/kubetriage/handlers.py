@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -579,6 +580,11 @@ async def run_operator(
             standalone=standalone,
             # Passing a peering name makes peering mandatory in Kopf, even when standalone.
             peering_name=None if standalone else ctx.settings.peering_name,
+        priority=(
+            ctx.settings.peering_priority
+            if ctx.settings.peering_priority is not None
+            else secrets.randbelow(1_000_000) + 1
+        ),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
             liveness_endpoint=liveness_endpoint,

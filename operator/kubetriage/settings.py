@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     namespaces: list[str] = Field(default_factory=list, description="empty = all namespaces")
     concurrency: int = Field(default=4, ge=1, le=256, description="diagnoses at once")
     peering_name: str = "kubetriage"
+    # Kopf peering: the replica with the highest priority works, the others wait. Unset:
+    # each process draws one at random, so replicas of one Deployment never tie.
+    peering_priority: int | None = Field(default=None, ge=0)
     standalone: bool = False
     cluster_name: str = "default"
     diagnosis_timeout_seconds: float = Field(default=120.0, gt=0)

@@ -29,6 +29,8 @@ from tests.support.chart import (
 )
 from tests.support.rbac import Request, allowed, grants_for
 
+from kubetriage.remediation.policy import load_policy
+
 MODES: dict[str, dict[str, Any]] = {
     "default": {},
     "namespace-scoped": {"rbac": {"scope": "namespace"}, "watchNamespaces": ["shop", "payments"]},
@@ -48,6 +50,24 @@ MODES: dict[str, dict[str, Any]] = {
     "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}},
     "remediation": {"remediation": {"enabled": True}},
     "remediation-drain": {"remediation": {"enabled": True, "allowDrain": True}},
+    "remediation-policy": {
+        "remediation": {
+            "enabled": True,
+            "allowDrain": True,
+            "policy": {
+                "apiVersion": "kubetriage.io/v1alpha1",
+                "kind": "RemediationPolicy",
+                "rules": [
+                    {
+                        "actions": ["rollback", "restart"],
+                        "kinds": ["Deployment"],
+                        "namespaces": ["shop"],
+                    }
+                ],
+                "drainNode": {"enabled": True, "nodes": ["pool-a-*"]},
+            },
+        }
+    },
     "remediation-namespaced": {
         "rbac": {"scope": "namespace"},
         "watchNamespaces": ["shop"],
@@ -169,6 +189,15 @@ def test_replicas_with_embedded_qdrant_fail_with_a_clear_message() -> None:
                 "remediation": {"enabled": True, "allowDrain": True},
             },
             "remediation.allowDrain needs rbac.scope=cluster",
+        ),
+        (
+            {
+                "remediation": {
+                    "enabled": True,
+                    "policy": {"drainNode": {"enabled": True}},
+                }
+            },
+            "remediation.policy enables drainNode but remediation.allowDrain is false",
         ),
         (
             {"llm": {"apiKey": "k", "existingSecret": "s"}},
@@ -309,6 +338,25 @@ def test_remediation_writes_are_opt_in_and_drain_is_separate() -> None:
     grants = grants_for(manifests(MODES["remediation-namespaced"]), NAMESPACE, "kubetriage")
     assert allowed(grants, patch_deploy)
     assert not allowed(grants, Request("patch", "apps", "deployments", namespace="payments"))
+
+
+def test_remediation_policy_is_mounted_and_loads_in_the_operator() -> None:
+    values = MODES["remediation-policy"]
+    (config_map,) = [
+        c for c in of_kind(manifests(values), "ConfigMap") if "policy.yaml" in c["data"]
+    ]
+    policy = load_policy(config_map["data"]["policy.yaml"])
+    assert policy.drain_node.enabled
+    assert policy.rules[0].namespaces == ["shop"]
+    container = _container(values)
+    path = _env(values)["KUBETRIAGE_POLICY_FILE"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert path == f"{mounts['remediation-policy']}/policy.yaml"
+    # Without remediation.enabled a policy is ignored: nothing may execute.
+    off = {"remediation": {**values["remediation"], "enabled": False, "allowDrain": False}}
+    assert "KUBETRIAGE_POLICY_FILE" not in _env(off)
+    assert not any("policy.yaml" in c["data"] for c in of_kind(manifests(off), "ConfigMap"))
+    assert "KUBETRIAGE_POLICY_FILE" not in _env()
 
 
 def test_deployment_runs_hardened_as_non_root() -> None:

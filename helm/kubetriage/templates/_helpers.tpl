@@ -83,6 +83,10 @@ watches the incident namespace, or Incidents the receiver creates there would ne
 {{- if and .Values.remediation.allowDrain (eq .Values.rbac.scope "namespace") -}}
 {{- fail "remediation.allowDrain needs rbac.scope=cluster: draining a node evicts pods of every namespace" -}}
 {{- end -}}
+{{- $drainPolicy := dig "drainNode" "enabled" false (.Values.remediation.policy | default dict) -}}
+{{- if and .Values.remediation.enabled $drainPolicy (not .Values.remediation.allowDrain) -}}
+{{- fail "remediation.policy enables drainNode but remediation.allowDrain is false: the operator could not evict or cordon" -}}
+{{- end -}}
 {{- if and .Values.llm.apiKey .Values.llm.existingSecret -}}
 {{- fail "set either llm.apiKey or llm.existingSecret, not both" -}}
 {{- end -}}
