@@ -284,8 +284,9 @@ async def main_async(args: argparse.Namespace) -> str:
         f"| {statistics.median(idle):.1f} ms | {_percentile(idle, 0.95):.1f} ms | "
         f"{max(idle):.1f} ms |",
         "",
-        f"Command: `.venv/bin/python benchmarks/bench_receiver.py {' '.join(sys.argv[1:])}`".rstrip()
-        + "",
+        "Command: `"
+        + " ".join([".venv/bin/python benchmarks/bench_receiver.py", *sys.argv[1:]])
+        + "`",
         "",
     ]
     if not ok:

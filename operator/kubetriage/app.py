@@ -35,7 +35,7 @@ from kubetriage.pipeline import (
     Stages,
     opinion_from_answer,
 )
-from kubetriage.redaction import redact_evidence, redact_text
+from kubetriage.redaction import Anonymizer, redact_evidence, redact_text
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
 
@@ -52,10 +52,18 @@ class LLMStage:
     async def __call__(
         self, evidence: Evidence, findings: list[Finding], similar: list[SimilarIncident]
     ) -> ModelOutcome:
+        anonymizer = Anonymizer() if self._settings.llm_anonymize else None
+        if anonymizer is not None:
+            # Names the model never sees; its answer is mapped back before anyone reads it.
+            evidence = anonymizer.anonymize_evidence(evidence)
+            findings = [anonymizer.anonymize_model(f) for f in findings]
+            similar = [anonymizer.anonymize_model(s) for s in similar]
         messages = render_messages(
             evidence, findings, similar, max_chars=self._settings.llm_prompt_max_chars
         )
         result = await self._client.diagnose(messages)
+        if anonymizer is not None and result.answer is not None:
+            result = result.model_copy(update={"answer": anonymizer.restore_model(result.answer)})
         usage = LLMUsage(
             used=result.answer is not None,
             model=result.model or self._settings.llm_model,

@@ -823,9 +823,11 @@ def redact_evidence(evidence: Evidence) -> Evidence:
 
 # Name boundaries: a name is a whole DNS-label run, so "shop" is not found in "workshop" or
 # "my-shop". A workload name may be followed by "-" because pods and ReplicaSets extend it.
-_BEFORE_NAME = r"(?<![A-Za-z0-9_-])"
-_AFTER_NAME = r"(?![A-Za-z0-9_-])"
-_AFTER_WORKLOAD = r"(?![A-Za-z0-9_])"
+# Kubernetes names never contain "_", so it separates names: kubelet writes
+# "pod=<name>_<namespace>(<uid>)".
+_BEFORE_NAME = r"(?<![A-Za-z0-9-])"
+_AFTER_NAME = r"(?![A-Za-z0-9-])"
+_AFTER_WORKLOAD = r"(?![A-Za-z0-9])"
 # Top-level controllers first, so "checkout-7d9f6c" (ReplicaSet) derives from "checkout".
 _WORKLOAD_KIND_ORDER = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "ReplicaSet")
 _WORKLOAD_LABELS = frozenset(
@@ -1060,6 +1062,19 @@ class Anonymizer:
             key=self.anonymize_text,
         )
         return _rewrite_model(evidence, rewrite)
+
+    def anonymize_model(self, model: ModelT) -> ModelT:
+        """A copy of any model (findings, similar incidents) using the placeholders learned
+        from the evidence; call ``anonymize_evidence`` first."""
+        rewrite = _StringRewrite(
+            text=self._anonymize_field,
+            text_list=lambda _field, values: [self.anonymize_text(v) for v in values],
+            text_dict=lambda _field, values: {
+                self.anonymize_text(k): self.anonymize_text(v) for k, v in values.items()
+            },
+            key=self.anonymize_text,
+        )
+        return _rewrite_model(model, rewrite)
 
     def restore_model(self, model: ModelT) -> ModelT:
         """A copy of any model (a diagnosis, an evidence) with real names restored."""

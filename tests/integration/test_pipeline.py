@@ -7,6 +7,7 @@ the Prometheus collector against a closed port."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,51 @@ def test_memory_unavailable_degrades_with_a_condition(oom_case: Case) -> None:
     assert condition.reason == "MemoryUnavailable"
     assert "refused" in condition.message
     assert result.diagnosis.category.value == "oom-killed"
+
+
+def test_anonymised_names_never_reach_the_model_and_come_back_real(oom_case: Case) -> None:
+    with ScriptedOpenAIServer() as server:
+        # The model can only answer in the placeholders it was shown.
+        server.script(
+            answer(
+                _agreeing_answer(
+                    remediations=[
+                        {
+                            "action": "increase-memory",
+                            "target": {
+                                "kind": "Deployment",
+                                "namespace": "ns-1",
+                                "name": "workload-1",
+                            },
+                            "rationale": "workload-1 in ns-1 exceeds its limit",
+                        }
+                    ]
+                )
+            )
+        )
+        settings = Settings(
+            llm_base_url=server.base_url,
+            llm_model="scripted",
+            llm_timeout_seconds=5,
+            llm_max_retries=0,
+            llm_anonymize=True,
+        )
+        stages = Stages(
+            evidence=SnapshotEvidenceSource(oom_case),
+            redact=redact_evidence,
+            model=LLMStage(LLMClient(settings), settings),
+        )
+        result = _run(stages, oom_case)
+        sent = str(server.chat_bodies)
+    for real_name in ("csv-exporter", "exports", "demo-worker"):
+        # As a name, not inside another word ("s3://example-exports" is a bucket).
+        found = re.search(rf"(?<![A-Za-z0-9-]){real_name}(?![A-Za-z0-9-])", sent)
+        assert found is None, sent[max(0, found.start() - 200) : found.end() + 50]
+    assert "workload-1" in sent
+    top = result.diagnosis.remediations[0]
+    assert {top.target.kind, top.target.namespace, top.target.name} == {
+        "Deployment",
+        "exports",
+        "csv-exporter",
+    }
+    assert "llm" in top.proposed_by

@@ -25,7 +25,7 @@ from kubetriage.alerts import spec_from_alerts
 from kubetriage.crd import build_incident_crd
 from kubetriage.models.case import Case
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from kubetriage.replay.emulator.server import AuditRecord
 from kubetriage.replay.session import case_alert, log_placement
 from kubetriage.settings import Settings
@@ -52,14 +52,36 @@ UNEXERCISED_READS = {
     ("batch", "jobs"): "read when the target is a Job",
     ("batch", "cronjobs"): "read when the target is a CronJob",
     ("cert-manager.io", "certificates"): "cert-manager evidence (toggle rbac.certManager)",
+    # Asked for by the chart's spec; no more than patch on the workload already allows.
+    ("apps", "deployments/scale"): "the executor scales by patching the Deployment itself",
+    ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",
 }
 UNEXERCISED_WRITES = {
     ("kubetriage.io", "incidents", "create"): "the Alertmanager receiver creates Incidents",
     ("kubetriage.io", "incidents", "update"): "granted by the spec; no caller yet",
     ("kubetriage.io", "incidents/status", "update"): "granted by the spec; no caller yet",
     ("", "events", "patch"): "granted by the spec; Kopf only creates Events",
+    ("apps", "statefulsets", "patch"): "remediations of StatefulSets (the cases are Deployments)",
+    ("apps", "deployments/scale", "get"): "granted by the spec; scale-out patches the Deployment",
+    ("apps", "deployments/scale", "patch"): "granted by the spec; scale-out patches the Deployment",
+    (
+        "apps",
+        "deployments/scale",
+        "update",
+    ): "granted by the spec; scale-out patches the Deployment",
+    ("apps", "statefulsets/scale", "get"): "granted by the spec; scale-out patches the object",
+    ("apps", "statefulsets/scale", "patch"): "granted by the spec; scale-out patches the object",
+    ("apps", "statefulsets/scale", "update"): "granted by the spec; scale-out patches the object",
     ("kopf.dev", "kopfpeerings", "create"): "granted by the spec; Kopf never creates peerings",
     ("kopf.dev", "clusterkopfpeerings", "create"): "granted by the spec; Kopf never creates",
+}
+
+
+# Lets the operator execute the approved memory increase of the OOM example case.
+REMEDIATION_POLICY = {
+    "apiVersion": "kubetriage.io/v1alpha1",
+    "kind": "RemediationPolicy",
+    "rules": [{"actions": ["increase-memory"], "kinds": ["Deployment"], "namespaces": ["exports"]}],
 }
 
 
@@ -95,12 +117,11 @@ def _wait(check: Any, what: str, timeout: float = 90) -> None:
         time.sleep(0.2)
 
 
-def _feedback_patch(url: str, namespace: str, name: str) -> None:
-    """A user's kubectl-style feedback patch, marked with the test's own User-Agent."""
-    body = json.dumps({"spec": {"feedback": {"helpful": True, "resolution": "fixed"}}})
+def _patch_spec(url: str, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    """A user's kubectl-style merge patch of an Incident, marked with the test's User-Agent."""
     request = urllib.request.Request(
         f"{url}/apis/kubetriage.io/v1alpha1/namespaces/{namespace}/incidents/{name}",
-        data=body.encode(),
+        data=json.dumps({"spec": spec}).encode(),
         method="PATCH",
         headers={"Content-Type": "application/merge-patch+json", "User-Agent": TEST_AGENT},
     )
@@ -108,54 +129,77 @@ def _feedback_patch(url: str, namespace: str, name: str) -> None:
         assert response.status == 200
 
 
+def _status(emulator: KubeEmulator, case: Case) -> dict[str, Any]:
+    body = emulator.get("incidents", case.id, _namespace(case)) or {}
+    return dict(body.get("status") or {})
+
+
 def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
+    """Diagnose the three cases, give feedback on one, approve the OOM case's remediation."""
     docs = manifests(values)
     (deployment,) = of_kind(docs, "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     watched = [a.split("=", 1)[1] for a in container["args"] if a.startswith("--namespace=")]
     assert "--standalone" not in container["args"]
-    cases = _cases()
+    # The remediation policy exactly as the chart mounts it.
+    (policy_map,) = [c for c in of_kind(docs, "ConfigMap") if "policy.yaml" in c["data"]]
+    policy_file = tmp / "policy.yaml"
+    policy_file.write_text(policy_map["data"]["policy.yaml"])
+    cases = {c.id: c for c in _cases()}
     assert len(cases) == 3
+    oom, feedback = cases["example-oom-csv-exporter"], cases["example-external-api-503"]
     with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as cluster:
         emulator = cluster.emulator
         emulator.load([build_incident_crd()])
         emulator.load(list(yaml.safe_load_all((REPO / "crds" / "kopf-peering.yaml").read_text())))
         # The peering objects exactly as the chart creates them.
         emulator.load(of_kind(docs, "ClusterKopfPeering") + of_kind(docs, "KopfPeering"))
-        for case in cases:
+        for case in cases.values():
             emulator.load(case.cluster)
             for namespace, pod, container_name, text, previous in log_placement(case):
                 emulator.set_logs(namespace, pod, container_name, text, previous=previous)
         emulator.clear_audit()
-        settings = Settings(memory_enabled=False, peering_name=env["KUBETRIAGE_PEERING_NAME"])
+        settings = Settings(
+            memory_enabled=False,
+            peering_name=env["KUBETRIAGE_PEERING_NAME"],
+            policy_file=policy_file,
+        )
         with OperatorThread(
             cluster.kubeconfig_path, settings=settings, namespaces=watched, standalone=False
         ):
-            emulator.load([_incident(c) for c in cases])
-            for case in cases:
+            emulator.load([_incident(c) for c in cases.values()])
+            for case in cases.values():
                 _wait(
-                    lambda c=case: (
-                        (
-                            (emulator.get("incidents", c.id, _namespace(c)) or {}).get("status")
-                            or {}
-                        ).get("phase")
-                        in ("Diagnosed", "Failed")
-                    ),
+                    lambda c=case: _status(emulator, c).get("phase") in ("Diagnosed", "Failed"),
                     f"{case.id} diagnosed",
                 )
-            first = cases[0]
-            _feedback_patch(cluster.url, _namespace(first), first.id)
+            _patch_spec(
+                cluster.url,
+                _namespace(feedback),
+                feedback.id,
+                {"feedback": {"helpful": True, "resolution": "fixed"}},
+            )
             _wait(
-                lambda: (
-                    (
-                        (emulator.get("incidents", first.id, _namespace(first)) or {}).get("status")
-                        or {}
-                    ).get("observedGeneration")
-                    == 2
-                ),
+                lambda: _status(emulator, feedback).get("observedGeneration") == 2,
                 "feedback acknowledged",
             )
+            top = _status(emulator, oom)["diagnosis"]["remediations"][0]
+            assert top["action"] == "increase-memory"
+            _patch_spec(
+                cluster.url,
+                _namespace(oom),
+                oom.id,
+                {"approve": top["id"], "approvedBy": "alice@example.com"},
+            )
+            _wait(
+                lambda: (
+                    (_status(emulator, oom).get("remediation") or {}).get("result")
+                    not in (None, "Applying")
+                ),
+                "remediation executed",
+            )
+            assert _status(emulator, oom)["remediation"]["result"] == "Applied"
         calls = [r for r in emulator.audit if r.user_agent != TEST_AGENT]
     return Run(values=values, docs=docs, calls=calls)
 
@@ -163,11 +207,16 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     namespaces = sorted({_namespace(c) for c in _cases()})
+    remediation = {"enabled": True, "policy": REMEDIATION_POLICY}
     return {
-        "cluster": _run_flows(tmp_path_factory.mktemp("cluster"), {}),
+        "cluster": _run_flows(tmp_path_factory.mktemp("cluster"), {"remediation": remediation}),
         "namespace": _run_flows(
             tmp_path_factory.mktemp("namespace"),
-            {"rbac": {"scope": "namespace"}, "watchNamespaces": namespaces},
+            {
+                "rbac": {"scope": "namespace"},
+                "watchNamespaces": namespaces,
+                "remediation": remediation,
+            },
         ),
     }
 
@@ -212,15 +261,15 @@ def test_the_known_denials_are_real(runs: dict[str, Run]) -> None:
 
 
 def test_every_granted_rule_is_used_or_explained(runs: dict[str, Run]) -> None:
-    # The cluster-mode ClusterRole is the superset of what either mode grants.
-    (cluster_role,) = of_kind(runs["cluster"].docs, "ClusterRole")
+    # The cluster-mode ClusterRoles are the superset of what either mode grants.
+    rules = [r for role in of_kind(runs["cluster"].docs, "ClusterRole") for r in role["rules"]]
     calls = [r for run in runs.values() for r in run.calls]
     used_reads = {(r.group, _request(r).resource_path) for r in calls}
     used_writes = {
         (r.group, _request(r).resource_path, r.verb) for r in calls if r.verb not in READ_VERBS
     }
     unexplained: list[tuple[str, ...]] = []
-    for rule in cluster_role["rules"]:
+    for rule in rules:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 if (group, resource) not in used_reads | set(UNEXERCISED_READS) and not any(

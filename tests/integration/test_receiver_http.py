@@ -23,6 +23,7 @@ from tests.integration.alertmanager_fixtures import (
     webhook_payload,
 )
 
+from kubetriage.kubeclient import api_client
 from kubetriage.receiver import Receiver, ReceiverConfigError
 from kubetriage.replay.emulator import EmulatorThread
 
@@ -103,9 +104,10 @@ def test_missing_or_wrong_token_is_401(
 
 
 def test_receiver_refuses_to_start_without_a_token_unless_told(cluster: EmulatorThread) -> None:
+    client = api_client(cluster.kubeconfig_path)
     with pytest.raises(ReceiverConfigError, match="KUBETRIAGE_WEBHOOK_TOKEN"):
-        Receiver(receiver_settings(webhook_token=None), client := object())  # type: ignore[arg-type]
-    assert client is not None
+        Receiver(receiver_settings(webhook_token=None), client)
+    client.close()  # type: ignore[no-untyped-call]
     settings = receiver_settings(webhook_token=None, webhook_allow_unauthenticated=True)
     with ReceiverThread(settings, cluster.kubeconfig_path) as receiver:
         status, _, _ = post(receiver.url, _payload(["a"]), token=None)

@@ -19,7 +19,10 @@ Usage::
         assert server.chat_bodies[1]["response_format"]["type"] == "json_object"
 
 The server runs aiohttp on its own event loop in a daemon thread, so it serves both sync
-and async tests; a reply queue that runs dry answers HTTP 500 and counts ``unscripted``.
+and async tests; a reply queue that runs dry answers HTTP 500 and counts ``unscripted``,
+unless a ``default`` reply is set (``ScriptedOpenAIServer(default=answer(...))`` or
+``server.repeat(...)``): then every request the queue does not answer gets that reply, which
+is what load tests and benchmarks need.
 """
 
 from __future__ import annotations
@@ -164,9 +167,13 @@ def _prompt_text(body: Mapping[str, Any]) -> str:
 class ScriptedOpenAIServer:
     """Context manager running the scripted server; see the module docstring."""
 
-    def __init__(self, *, model: str | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, model: str | None = None, host: str = "127.0.0.1", default: Reply | None = None
+    ) -> None:
         # None: echo the requested model, as most servers do.
         self._model = model
+        # Served whenever the queue is empty; None keeps the strict "unscripted = 500".
+        self._default = default
         self._host = host
         self._port = 0
         self._lock = threading.Lock()
@@ -186,6 +193,11 @@ class ScriptedOpenAIServer:
     def script(self, *replies: Reply) -> None:
         with self._lock:
             self._queue.extend(replies)
+
+    def repeat(self, reply: Reply | None) -> None:
+        """Answer every request the queue does not with ``reply`` (None: back to HTTP 500)."""
+        with self._lock:
+            self._default = reply
 
     @property
     def base_url(self) -> str:
@@ -317,7 +329,7 @@ class ScriptedOpenAIServer:
     async def _chat(self, request: web.Request) -> web.Response:
         body = await self._record(request) or {}
         with self._lock:
-            reply = self._queue.popleft() if self._queue else None
+            reply = self._queue.popleft() if self._queue else self._default
             if reply is None:
                 self._unscripted += 1
         if reply is None:

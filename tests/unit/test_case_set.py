@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +232,7 @@ def test_counters_only_rise_or_reset(path: Path) -> None:
         if not selector.name.endswith(_COUNTER_SUFFIXES):
             continue
         present = [v for v in samples if v is not None]
-        for before, after in zip(present, present[1:], strict=False):
+        for before, after in pairwise(present):
             # A drop is only a process restart starting its counter again from (near) zero.
             assert after >= before or after <= before / 2, (selector.name, before, after)
 
@@ -255,6 +256,6 @@ def test_histogram_buckets_are_cumulative(path: Path) -> None:
         assert float("inf") in by_le, f"{key}: no +Inf bucket"
         assert counts.get(key) == by_le[float("inf")], f"{key}: _count differs from +Inf bucket"
         ordered = [by_le[le] for le in sorted(by_le)]
-        for lower, upper in zip(ordered, ordered[1:], strict=False):
+        for lower, upper in pairwise(ordered):
             for low, high in zip(lower, upper, strict=True):
                 assert low is None or high is None or low <= high, (key, low, high)

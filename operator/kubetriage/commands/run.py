@@ -45,8 +45,10 @@ async def serve(
     standalone: bool,
     webhook: bool,
     liveness_endpoint: str | None = None,
+    stop_flag: asyncio.Event | None = None,
 ) -> None:
-    """Run the operator and, when ``webhook``, the receiver, until the operator stops."""
+    """Run the operator and, when ``webhook``, the receiver, until the operator stops (or
+    ``stop_flag`` is set); the receiver drains its queue before the loop ends."""
     from kubetriage.handlers import run_operator
     from kubetriage.receiver import Receiver
 
@@ -60,6 +62,7 @@ async def serve(
             namespaces=namespaces,
             standalone=standalone,
             ready_flag=ready,
+            stop_flag=stop_flag,
             liveness_endpoint=liveness_endpoint,
         )
     finally:

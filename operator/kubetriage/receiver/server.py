@@ -7,8 +7,8 @@ operator; tests and the replay tooling do the same. Routes:
   (401), content type (415), body size while reading (413), JSON and schema (400/422).
   Accepted notifications go into a bounded ``GroupQueue`` (202); a full queue answers 503
   with ``Retry-After`` so Alertmanager retries. Nothing about the input can produce a 500.
-- ``GET /healthz``: the process serves HTTP. ``GET /readyz``: workers running, the queue has
-  room, and the operator (when a readiness check is given) is ready.
+- ``GET /healthz``: the process serves HTTP. ``GET /readyz``: workers running and the
+  operator (when a readiness check is given) is ready; the body also shows the queue.
 
 The secure default: without ``webhook_token`` the receiver refuses to start unless
 ``webhook_allow_unauthenticated`` is explicitly true.
@@ -236,5 +236,7 @@ class Receiver:
             "capacity": self.queue.capacity,
             "operator": self._ready() if self._ready is not None else None,
         }
-        ok = workers > 0 and len(self.queue) < self.queue.capacity and body["operator"] is not False
+        # A full queue is not "unready": 503 on POST already pushes back, and leaving the
+        # Service would turn that into connection errors for every Alertmanager replica.
+        ok = workers > 0 and body["operator"] is not False
         return web.json_response(body, status=200 if ok else 503)

@@ -1,0 +1,238 @@
+"""The operator's Prometheus ``/metrics``, scraped over HTTP after a real diagnosis: every
+family the Helm chart's dashboard reads, with values that match what happened (tokens the
+model server counted, the analyzers that fired, the seeded memory, the Incident's phase and
+category, and the Incident leaving the gauge when deleted).
+
+Real: the Kubernetes API emulator over HTTP, Kopf and the operator's handlers
+(``run_operator``), the stages from ``app.build_components`` (Kubernetes evidence, on-disk
+incident memory seeded from the shared cases, the openai client against a scripted server
+on 127.0.0.1), prometheus-client's registry and parser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from kubernetes import client as k8s
+from prometheus_client.parser import text_string_to_metric_families
+from tests.support.openai_server import ScriptedOpenAIServer, answer
+
+from kubetriage.app import LLMStage, build_components
+from kubetriage.crd import build_incident_crd
+from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.incidents import IncidentStore
+from kubetriage.kubeclient import api_client
+from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
+from kubetriage.memory.seeding import seed_from_cases
+from kubetriage.memory.store import IncidentMemory
+from kubetriage.metrics import OperatorMetrics
+from kubetriage.models.incident import GROUP, PLURAL, VERSION
+from kubetriage.redaction import redact_text
+from kubetriage.replay.cases import load_case, load_case_set
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import log_placement
+from kubetriage.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
+FAMILIES = {
+    "kubetriage_incidents",
+    "kubetriage_diagnosis_duration_seconds",
+    "kubetriage_llm_calls",
+    "kubetriage_llm_tokens",
+    "kubetriage_webhook_requests",
+    "kubetriage_memory_records",
+    "kubetriage_analyzer_hits",
+}
+
+Samples = dict[str, dict[frozenset[tuple[str, str]], float]]
+
+
+@dataclass
+class Running:
+    cluster: EmulatorThread
+    server: ScriptedOpenAIServer
+    metrics: OperatorMetrics
+    incidents: IncidentStore
+    api: k8s.ApiClient
+    metrics_url: str
+    seeded: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    memory_path = tmp_path / "memory"
+    with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=memory_path) as memory:
+        seeded = len(seed_from_cases(memory, load_case_set(SHARED)))
+    port = _free_port()
+    with (
+        EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as cluster,
+        ScriptedOpenAIServer() as server,
+    ):
+        cluster.emulator.load([build_incident_crd()])
+        settings = Settings(
+            llm_base_url=server.base_url,
+            llm_model="scripted",
+            qdrant_path=memory_path,
+            memory_score_threshold=0.99,
+            metrics_host="127.0.0.1",
+            metrics_port=port,
+        )
+        api = api_client(cluster.kubeconfig_path)
+        components = build_components(settings, api)
+        metrics = OperatorMetrics(memory=components.memory)
+        incidents = IncidentStore(api)
+        ctx = OperatorContext(
+            settings=settings,
+            stages=components.stages,
+            incidents=incidents,
+            api_client=api,
+            memory=components.memory,
+            metrics=metrics,
+        )
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_operator(ctx, namespaces=[], standalone=True, stop_flag=stop, ready_flag=ready)
+        )
+        try:
+            await asyncio.wait_for(ready.wait(), timeout=60)
+            yield Running(
+                cluster, server, metrics, incidents, api, f"http://127.0.0.1:{port}/metrics", seeded
+            )
+        finally:
+            stop.set()
+            # Kopf ends its own task by cancellation when the stop flag is set.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=30)
+            if isinstance(components.stages.model, LLMStage):
+                await components.stages.model.aclose()
+            if components.memory is not None:
+                components.memory.close()
+            api.close()  # type: ignore[no-untyped-call]
+
+
+async def _scrape(url: str) -> Samples:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        assert response.content_type == "text/plain"
+        body = await response.text()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            key = frozenset(sample.labels.items())
+            samples.setdefault(sample.name, {})[key] = sample.value
+        samples.setdefault(f"family:{family.name}", {})
+    return samples
+
+
+def _one(samples: Samples, name: str, **labels: str) -> float:
+    return samples[name][frozenset(labels.items())]
+
+
+async def _wait_phase(running: Running, namespace: str, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = await running.incidents.get(namespace, name)
+        if (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"}:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never diagnosed: {body.get('status')}")
+
+
+async def _wait_for(running: Running, check: Any) -> Samples:
+    deadline = time.monotonic() + 30
+    samples = await _scrape(running.metrics_url)
+    while not check(samples) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        samples = await _scrape(running.metrics_url)
+    return samples
+
+
+async def test_metrics_after_a_diagnosis(running: Running) -> None:
+    case = load_case(SHARED / "example-oom-csv-exporter")
+    running.cluster.emulator.load(case.cluster)
+    for namespace, pod, container, text, previous in log_placement(case):
+        running.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    running.server.script(
+        answer(
+            {
+                "category": "oom-killed",
+                "confidence": 0.9,
+                "summary": "exporter exceeds its memory limit",
+                "root_cause": "loads the whole table",
+                "evidence": ["lastState OOMKilled exit 137"],
+                "remediations": [
+                    {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak"}
+                ],
+                "disagrees_with_analyzers": None,
+            }
+        )
+    )
+    before = await _scrape(running.metrics_url)
+    assert _one(before, "kubetriage_memory_records") == running.seeded > 0
+    assert "kubetriage_incidents" not in before  # nothing seen yet: no series
+
+    await running.incidents.create(
+        "exports",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Incident",
+            "metadata": {"name": "exporter-oom", "namespace": "exports"},
+            "spec": {"title": "csv-exporter OOMKilled", "severity": "warning", "target": WORKLOAD},
+        },
+    )
+    body = await _wait_phase(running, "exports", "exporter-oom")
+    assert body["status"]["phase"] == "Diagnosed"
+    category = body["status"]["diagnosis"]["category"]
+    assert category == "oom-killed"
+    running.metrics.observe_webhook(202)  # what the receiver calls per request
+
+    samples = await _wait_for(
+        running,
+        lambda s: s.get("kubetriage_incidents", {}).get(
+            frozenset({("phase", "Diagnosed"), ("category", "oom-killed")})
+        ),
+    )
+    assert {name.removeprefix("family:") for name in samples if name.startswith("family:")} >= (
+        FAMILIES
+    )
+    assert _one(samples, "kubetriage_incidents", phase="Diagnosed", category=category) == 1
+    assert len(samples["kubetriage_incidents"]) == 1
+    assert _one(samples, "kubetriage_diagnosis_duration_seconds_count") == 1
+    assert _one(samples, "kubetriage_diagnosis_duration_seconds_sum") > 0
+    assert _one(samples, "kubetriage_llm_calls_total", outcome="ok") == 1
+    [usage] = running.server.usages
+    assert _one(samples, "kubetriage_llm_tokens_total", type="input") == usage.prompt_tokens
+    assert _one(samples, "kubetriage_llm_tokens_total", type="output") == usage.completion_tokens
+    assert _one(samples, "kubetriage_webhook_requests_total", code="202") == 1
+    assert _one(samples, "kubetriage_memory_records") == running.seeded
+    hits = samples["kubetriage_analyzer_hits_total"]
+    assert hits and all(value >= 1 for value in hits.values())
+    assert any(dict(labels)["category"] == "oom-killed" for labels in hits)
+
+    await asyncio.to_thread(
+        k8s.CustomObjectsApi(running.api).delete_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        "exports",
+        PLURAL,
+        "exporter-oom",
+    )
+    after = await _wait_for(running, lambda s: not s.get("kubetriage_incidents"))
+    assert not after.get("kubetriage_incidents")
