@@ -273,6 +273,16 @@ def _status() -> JSON:
                 },
             },
             "diagnosis": _diagnosis(),
+            "modelCache": {
+                "type": "object",
+                "description": "The last model answer by evidence hash (survives restarts).",
+                "required": ["evidenceHash", "opinion"],
+                "properties": {
+                    "evidenceHash": _str(128),
+                    "opinion": _str(16384),
+                    "usage": _llm_usage(),
+                },
+            },
             "alertGroup": _alert_group(),
             "remediation": _remediation_record(),
             "learned": {

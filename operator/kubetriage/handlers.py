@@ -16,6 +16,7 @@ executes that remediation only if the remediation policy allows it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
@@ -27,10 +28,11 @@ from typing import Any, Protocol, cast
 
 import kopf
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kubetriage.errors import InvalidIncident, RetryableError
-from kubetriage.incidents import IncidentStore
+from kubetriage.incidents import IncidentStore, StatusModelCache
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
 from kubetriage.memory.records import MemoryRecord
 from kubetriage.memory.store import IncidentMemoryError
@@ -278,31 +280,54 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                     stages=ctx.stages,
                     now=now,
                     previous=previous,
+                    model_cache=StatusModelCache(ctx.incidents, namespace, name, status),
                     traceparent=(meta.get("annotations") or {}).get(TRACEPARENT_ANNOTATION),
                 ),
                 timeout=ctx.settings.diagnosis_timeout_seconds,
             )
-        except (RetryableError, TimeoutError) as error:
-            delay = ctx.settings.retry_delay_seconds
-            message = (
-                str(error) or f"diagnosis timed out after {ctx.settings.diagnosis_timeout_seconds}s"
+            diagnosis = result.diagnosis
+            await ctx.incidents.patch_status(
+                namespace,
+                name,
+                diagnosed_patch(
+                    parse_conditions(investigating["conditions"]),
+                    diagnosis,
+                    result.conditions,
+                    target=describe_target(result.evidence, []),
+                    generation=generation,
+                    now=ctx.clock(),
+                ),
             )
+        except Exception as error:
+            # Everything here is worth a bounded retry: the API or a dependency failing
+            # (RetryableError, timeouts, API errors) and, so an Incident is never left in
+            # Investigating, anything unexpected; after the last attempt it ends Failed.
+            if isinstance(error, TimeoutError):
+                message = f"diagnosis timed out after {ctx.settings.diagnosis_timeout_seconds}s"
+            else:
+                message = f"{type(error).__name__}: {error}"[:2000]
             if retry + 1 >= ctx.settings.retry_limit:
-                await ctx.incidents.patch_status(
-                    namespace,
-                    name,
-                    failed_patch(
-                        parse_conditions(investigating["conditions"]),
-                        reason="RetriesExhausted",
-                        message=f"gave up after {retry + 1} attempts: {message}",
-                        generation=generation,
-                        now=ctx.clock(),
-                    ),
+                reason = (
+                    "RetriesExhausted"
+                    if isinstance(error, (RetryableError, TimeoutError, ApiException))
+                    else "InternalError"
                 )
+                with contextlib.suppress(Exception):  # the API may be what is failing
+                    await ctx.incidents.patch_status(
+                        namespace,
+                        name,
+                        failed_patch(
+                            parse_conditions(investigating["conditions"]),
+                            reason=reason,
+                            message=f"gave up after {retry + 1} attempts: {message}",
+                            generation=generation,
+                            now=ctx.clock(),
+                        ),
+                    )
                 kopf.event(body, type="Warning", reason="DiagnosisFailed", message=message[:1000])
                 raise kopf.PermanentError(message) from error
             kopf.event(body, type="Warning", reason="Retrying", message=message[:1000])
-            raise kopf.TemporaryError(message, delay=delay) from error
+            raise kopf.TemporaryError(message, delay=ctx.settings.retry_delay_seconds) from error
 
         if ctx.metrics is not None:
             ctx.metrics.observe_diagnosis(
@@ -312,20 +337,6 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 input_tokens=result.model.usage.input_tokens if result.model else None,
                 output_tokens=result.model.usage.output_tokens if result.model else None,
             )
-        diagnosis = result.diagnosis
-        target = describe_target(result.evidence, [])
-        await ctx.incidents.patch_status(
-            namespace,
-            name,
-            diagnosed_patch(
-                parse_conditions(investigating["conditions"]),
-                diagnosis,
-                result.conditions,
-                target=target,
-                generation=generation,
-                now=ctx.clock(),
-            ),
-        )
         kopf.event(
             body,
             type="Normal",
@@ -530,9 +541,9 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             and not _approval_requested(diff, spec)
         ),
     )(acknowledge)
-    kopf.on.create(*resource, registry=registry, id="diagnose", retries=ctx.settings.retry_limit, backoff=5)(
-        handle
-    )
+    kopf.on.create(
+        *resource, registry=registry, id="diagnose", retries=ctx.settings.retry_limit, backoff=5
+    )(handle)
     kopf.on.resume(
         *resource,
         registry=registry,
@@ -580,11 +591,11 @@ async def run_operator(
             standalone=standalone,
             # Passing a peering name makes peering mandatory in Kopf, even when standalone.
             peering_name=None if standalone else ctx.settings.peering_name,
-        priority=(
-            ctx.settings.peering_priority
-            if ctx.settings.peering_priority is not None
-            else secrets.randbelow(1_000_000) + 1
-        ),
+            priority=(
+                ctx.settings.peering_priority
+                if ctx.settings.peering_priority is not None
+                else secrets.randbelow(1_000_000) + 1
+            ),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
             liveness_endpoint=liveness_endpoint,

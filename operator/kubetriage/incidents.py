@@ -7,11 +7,16 @@ the client, so each runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, cast
 
 from kubernetes import client as k8s
+from pydantic import ValidationError
 
+from kubetriage.models.diagnosis import LLMUsage
+from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
+from kubetriage.pipeline import ModelOutcome
 
 
 class IncidentStore:
@@ -98,3 +103,41 @@ class IncidentStore:
                 _request_timeout=self._timeout,
             ),
         )
+
+
+class StatusModelCache:
+    """``pipeline.ModelCache`` kept in the Incident's own ``status.modelCache``: written the
+    moment the model answers, read when the same evidence is diagnosed again (an operator
+    restart mid-diagnosis), so the answer is paid for once."""
+
+    def __init__(
+        self, store: IncidentStore, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> None:
+        self._store = store
+        self._namespace = namespace
+        self._name = name
+        self._cached = status.get("modelCache") or {}
+
+    async def get(self, digest: str) -> ModelOutcome | None:
+        if not isinstance(self._cached, Mapping) or self._cached.get("evidenceHash") != digest:
+            return None
+        try:
+            opinion = ModelOpinion.model_validate_json(self._cached.get("opinion") or "")
+            usage = LLMUsage.model_validate(self._cached.get("usage") or {"used": True})
+        except ValidationError:
+            return None  # a hand-edited or older cache entry is ignored, not trusted
+        return ModelOutcome(opinion=opinion, usage=usage)
+
+    async def put(self, digest: str, outcome: ModelOutcome) -> None:
+        if outcome.opinion is None:
+            return
+        entry = {
+            "evidenceHash": digest,
+            "opinion": outcome.opinion.model_dump_json(by_alias=True)[:16384],
+            "usage": outcome.usage.dump_k8s(),
+        }
+        await self.patch(entry)
+
+    async def patch(self, entry: dict[str, Any]) -> None:
+        await self._store.patch_status(self._namespace, self._name, {"modelCache": entry})
+        self._cached = entry

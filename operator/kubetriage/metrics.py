@@ -3,10 +3,10 @@
 ``OperatorMetrics`` owns a dedicated ``CollectorRegistry`` (never prometheus-client's global
 one, so several operators in one test process do not collide) and is built once by
 ``kubetriage run``; the Kopf handlers record diagnoses and keep the Incident index from
-their events, the Alertmanager receiver counts its requests through
-``observe_webhook``, and ``MetricsEndpoint`` serves the registry with aiohttp on
-``KUBETRIAGE_METRICS_PORT``. The metric names are a contract with the Helm chart's
-dashboard:
+their events, the Alertmanager receiver's app counts its requests through
+``webhook_middleware`` (or ``observe_webhook``), and ``MetricsEndpoint`` serves the
+registry with aiohttp on ``KUBETRIAGE_METRICS_PORT``. The metric names are a contract with
+the Helm chart's dashboard:
 
 - ``kubetriage_incidents`` (gauge; phase, category): Incidents the operator currently sees;
 - ``kubetriage_diagnosis_duration_seconds`` (histogram): completed diagnoses;
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -164,6 +165,28 @@ class OperatorMetrics:
     def observe_webhook(self, code: int) -> None:
         """One Alertmanager webhook request answered with HTTP ``code``."""
         self.webhook_requests.labels(code=str(code)).inc()
+
+    def webhook_middleware(self) -> Middleware:
+        """An aiohttp middleware counting every POST (the webhook routes) by status code,
+        including requests that end in an exception; add it to the receiver's app before it
+        starts."""
+
+        @web.middleware
+        async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if request.method != "POST":
+                return await handler(request)
+            try:
+                response = await handler(request)
+            except web.HTTPException as error:
+                self.observe_webhook(error.status)
+                raise
+            except Exception:
+                self.observe_webhook(500)
+                raise
+            self.observe_webhook(response.status)
+            return response
+
+        return count
 
     def observe_diagnosis(
         self,

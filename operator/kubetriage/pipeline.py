@@ -92,6 +92,15 @@ class ModelSource(Protocol):
     ) -> ModelOutcome: ...
 
 
+class ModelCache(Protocol):
+    """Durable memory of model answers by evidence hash, so an operator killed after the
+    model answered but before the status was written does not pay for the call again."""
+
+    async def get(self, digest: str) -> ModelOutcome | None: ...
+
+    async def put(self, digest: str, outcome: ModelOutcome) -> None: ...
+
+
 @dataclass(frozen=True)
 class Stages:
     """The adapters one diagnosis uses; built once at startup, shared by all handlers."""
@@ -237,6 +246,7 @@ async def diagnose(
     now: datetime,
     name: str | None = None,
     previous: Diagnosis | None = None,
+    model_cache: ModelCache | None = None,
     clock: Callable[[], float] = time.monotonic,
     traceparent: str | None = None,
 ) -> PipelineResult:
@@ -255,6 +265,7 @@ async def diagnose(
             now=now,
             name=name,
             previous=previous,
+            model_cache=model_cache,
             clock=clock,
         )
         span.set_attributes(
@@ -276,6 +287,7 @@ async def _diagnose(
     now: datetime,
     name: str | None,
     previous: Diagnosis | None,
+    model_cache: ModelCache | None,
     clock: Callable[[], float],
 ) -> PipelineResult:
     telemetry = stages.telemetry
@@ -341,6 +353,15 @@ async def _diagnose(
         if previous is not None and previous.evidence_hash == digest and previous.llm.used:
             # Same evidence as the diagnosis already written (operator restart, resume):
             # keep that answer instead of paying for, and possibly changing, a second call.
+            conditions.append(
+                condition(
+                    "LLMUnavailable",
+                    "False",
+                    "Cached",
+                    "evidence unchanged; the earlier model answer is kept",
+                    now=now,
+                )
+            )
             return PipelineResult(
                 diagnosis=previous.model_copy(
                     update={"llm": previous.llm.model_copy(update={"cached": True})}
@@ -349,10 +370,16 @@ async def _diagnose(
                 evidence=evidence,
                 findings=findings,
             )
-        started = clock()
-        model_outcome = await stages.model(evidence, findings, memory.similar)
-        if model_outcome.usage.duration_ms is None:
-            model_outcome.usage.duration_ms = int((clock() - started) * 1000)
+        model_outcome = await model_cache.get(digest) if model_cache is not None else None
+        if model_outcome is not None:
+            model_outcome.usage.cached = True
+        else:
+            started = clock()
+            model_outcome = await stages.model(evidence, findings, memory.similar)
+            if model_outcome.usage.duration_ms is None:
+                model_outcome.usage.duration_ms = int((clock() - started) * 1000)
+            if model_cache is not None and model_outcome.opinion is not None:
+                await model_cache.put(digest, model_outcome)
     conditions.append(_model_condition(model_outcome, now))
 
     usage = model_outcome.usage if model_outcome else LLMUsage(used=False, reason="not configured")

@@ -1,12 +1,13 @@
 """The operator's Prometheus ``/metrics``, scraped over HTTP after a real diagnosis: every
 family the Helm chart's dashboard reads, with values that match what happened (tokens the
-model server counted, the analyzers that fired, the seeded memory, the Incident's phase and
-category, and the Incident leaving the gauge when deleted).
+model server counted, the analyzers that fired, the seeded memory, the webhook requests the
+real receiver rejected, the Incident's phase and category, and the Incident leaving the
+gauge when deleted).
 
 Real: the Kubernetes API emulator over HTTP, Kopf and the operator's handlers
 (``run_operator``), the stages from ``app.build_components`` (Kubernetes evidence, on-disk
 incident memory seeded from the shared cases, the openai client against a scripted server
-on 127.0.0.1), prometheus-client's registry and parser.
+on 127.0.0.1), the Alertmanager receiver, prometheus-client's registry and parser.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
+from kubetriage.receiver import Receiver
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
@@ -164,6 +166,27 @@ async def _wait_for(running: Running, check: Any) -> Samples:
     return samples
 
 
+async def _post_rejected_webhooks(running: Running) -> None:
+    """Two requests the real receiver turns away (wrong token, not JSON), counted by the
+    middleware ``kubetriage run`` adds to its app."""
+    settings = Settings(webhook_token="s3cret")
+    receiver = Receiver(settings, running.api)
+    receiver.app.middlewares.append(running.metrics.webhook_middleware())
+    url = await receiver.start(host="127.0.0.1", port=0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            wrong = {"Authorization": "Bearer nope"}
+            async with session.post(f"{url}/alerts", json={}, headers=wrong) as response:
+                assert response.status == 401
+            right = {"Authorization": "Bearer s3cret", "Content-Type": "text/plain"}
+            async with session.post(f"{url}/alerts", data="hi", headers=right) as response:
+                assert response.status == 415
+            async with session.get(f"{url}/healthz") as response:
+                assert response.status == 200  # not a webhook request: not counted
+    finally:
+        await receiver.stop()
+
+
 async def test_metrics_after_a_diagnosis(running: Running) -> None:
     case = load_case(SHARED / "example-oom-csv-exporter")
     running.cluster.emulator.load(case.cluster)
@@ -201,7 +224,7 @@ async def test_metrics_after_a_diagnosis(running: Running) -> None:
     assert body["status"]["phase"] == "Diagnosed"
     category = body["status"]["diagnosis"]["category"]
     assert category == "oom-killed"
-    running.metrics.observe_webhook(202)  # what the receiver calls per request
+    await _post_rejected_webhooks(running)
 
     samples = await _wait_for(
         running,
@@ -220,10 +243,12 @@ async def test_metrics_after_a_diagnosis(running: Running) -> None:
     [usage] = running.server.usages
     assert _one(samples, "kubetriage_llm_tokens_total", type="input") == usage.prompt_tokens
     assert _one(samples, "kubetriage_llm_tokens_total", type="output") == usage.completion_tokens
-    assert _one(samples, "kubetriage_webhook_requests_total", code="202") == 1
+    assert _one(samples, "kubetriage_webhook_requests_total", code="401") == 1
+    assert _one(samples, "kubetriage_webhook_requests_total", code="415") == 1
     assert _one(samples, "kubetriage_memory_records") == running.seeded
     hits = samples["kubetriage_analyzer_hits_total"]
-    assert hits and all(value >= 1 for value in hits.values())
+    assert hits
+    assert all(value >= 1 for value in hits.values())
     assert any(dict(labels)["category"] == "oom-killed" for labels in hits)
 
     await asyncio.to_thread(

@@ -51,7 +51,8 @@ class Recorded:
             for scope in resource.scope_metrics
             for metric in scope.metrics
             if metric.name == "gen_ai.client.operation.duration"
-            for point in metric.data.data_points  # type: ignore[attr-defined]
+            for point in metric.data.data_points
+            if isinstance(point, HistogramDataPoint)
         ]
 
 

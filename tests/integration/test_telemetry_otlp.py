@@ -29,8 +29,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
-from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.llm_samples import valid_answer
+from tests.support.openai_server import ScriptedOpenAIServer, answer
 
 from kubetriage.app import LLMStage, build_components
 from kubetriage.kubeclient import api_client

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 
 from kubetriage.app import LLMStage, build_components
 from kubetriage.kubeclient import api_client
@@ -40,7 +40,6 @@ from kubetriage.telemetry import (
     Telemetry,
     TelemetryConfig,
 )
-from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
 NOW = datetime.now(UTC)
@@ -146,13 +145,13 @@ def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def default_run(module_tmp: Path) -> Iterator[Run]:
-    yield asyncio.run(_diagnose_once(module_tmp / "default", capture=False))
+def default_run(module_tmp: Path) -> Run:
+    return asyncio.run(_diagnose_once(module_tmp / "default", capture=False))
 
 
 @pytest.fixture(scope="module")
-def capture_run(module_tmp: Path) -> Iterator[Run]:
-    yield asyncio.run(_diagnose_once(module_tmp / "capture", capture=True))
+def capture_run(module_tmp: Path) -> Run:
+    return asyncio.run(_diagnose_once(module_tmp / "capture", capture=True))
 
 
 def _by_name(spans: list[ReadableSpan]) -> dict[str, ReadableSpan]:
@@ -215,12 +214,15 @@ def test_stage_spans_describe_what_each_stage_did(default_run: Run) -> None:
 
     retrieval = spans[f"retrieval {DEFAULT_COLLECTION}"]
     assert retrieval.kind is SpanKind.CLIENT
-    assert dict(retrieval.attributes or {}).items() >= {
-        "gen_ai.operation.name": "retrieval",
-        "gen_ai.data_source.id": DEFAULT_COLLECTION,
-        "gen_ai.request.top_k": 3.0,
-        "kubetriage.memory.matches": 0,
-    }.items()
+    assert (
+        dict(retrieval.attributes or {}).items()
+        >= {
+            "gen_ai.operation.name": "retrieval",
+            "gen_ai.data_source.id": DEFAULT_COLLECTION,
+            "gen_ai.request.top_k": 3.0,
+            "kubetriage.memory.matches": 0,
+        }.items()
+    )
     embedding = next(s for s in default_run.spans if s.name.startswith("embeddings "))
     attributes = dict(embedding.attributes or {})
     assert attributes["gen_ai.operation.name"] == "embeddings"
@@ -271,12 +273,15 @@ def test_genai_metrics_record_tokens_and_durations(default_run: Run) -> None:
     assert tokens["input"].sum == default_run.usage.prompt_tokens
     assert tokens["output"].sum == default_run.usage.completion_tokens
     assert tuple(tokens["input"].explicit_bounds) == TOKEN_USAGE_BUCKETS
-    assert dict(tokens["input"].attributes or {}).items() >= {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "scripted",
-        "gen_ai.response.model": "scripted",
-    }.items()
+    assert (
+        dict(tokens["input"].attributes or {}).items()
+        >= {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "scripted",
+            "gen_ai.response.model": "scripted",
+        }.items()
+    )
     durations = {
         str((p.attributes or {})["gen_ai.operation.name"]): p
         for p in _points(default_run.reader, "gen_ai.client.operation.duration")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetriage.models.case import Case
+from kubetriage.models.case import Case, CaseMetrics, CaseSeries
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Category
 from kubetriage.replay.promtool import (
+    NotationError,
     SeriesSelector,
     Stale,
     expand_series_values,
@@ -207,11 +209,8 @@ def _parsed_series(case: Case) -> list[tuple[SeriesSelector, list[float | None]]
     return [(parse_series_selector(s.series), _numbers(s.values)) for s in case.metrics.series]
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
-def test_metrics_are_raw_series_the_replay_can_parse(path: Path) -> None:
-    case = Case.model_validate(_load(path))
-    if case.metrics is None:
-        return
+def _check_raw_series(case: Case) -> None:
+    assert case.metrics is not None
     expected = {"1m": 61, "30s": 121}.get(case.metrics.interval)
     for series in case.metrics.series:
         # A PromQL expression (rate, sum, ratios) is not something Prometheus scraped.
@@ -223,12 +222,8 @@ def test_metrics_are_raw_series_the_replay_can_parse(path: Path) -> None:
             assert len(samples) == expected, (series.series, len(samples))
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
-def test_counters_only_rise_or_reset(path: Path) -> None:
-    case = Case.model_validate(_load(path))
-    if case.metrics is None:
-        return
-    for selector, samples in _parsed_series(case):
+def _check_counters(parsed: Sequence[tuple[SeriesSelector, Sequence[float | None]]]) -> None:
+    for selector, samples in parsed:
         if not selector.name.endswith(_COUNTER_SUFFIXES):
             continue
         present = [v for v in samples if v is not None]
@@ -237,14 +232,10 @@ def test_counters_only_rise_or_reset(path: Path) -> None:
             assert after >= before or after <= before / 2, (selector.name, before, after)
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
-def test_histogram_buckets_are_cumulative(path: Path) -> None:
-    case = Case.model_validate(_load(path))
-    if case.metrics is None:
-        return
-    buckets: dict[tuple[str, tuple[tuple[str, str], ...]], dict[float, list[float | None]]] = {}
-    counts: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
-    for selector, samples in _parsed_series(case):
+def _check_histograms(parsed: Sequence[tuple[SeriesSelector, Sequence[float | None]]]) -> None:
+    buckets: dict[tuple[str, tuple[tuple[str, str], ...]], dict[float, Sequence[float | None]]] = {}
+    counts: dict[tuple[str, tuple[tuple[str, str], ...]], Sequence[float | None]] = {}
+    for selector, samples in parsed:
         labels = dict(selector.labels)
         if selector.name.endswith("_bucket"):
             le = float(labels.pop("le"))
@@ -259,3 +250,38 @@ def test_histogram_buckets_are_cumulative(path: Path) -> None:
         for lower, upper in pairwise(ordered):
             for low, high in zip(lower, upper, strict=True):
                 assert low is None or high is None or low <= high, (key, low, high)
+
+
+@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+def test_metrics_are_raw_series_as_scraped(path: Path) -> None:
+    """Raw selectors the replay parses; counters only rise or reset; buckets cumulative."""
+    case = Case.model_validate(_load(path))
+    if case.metrics is None:
+        return
+    _check_raw_series(case)
+    parsed = _parsed_series(case)
+    _check_counters(parsed)
+    _check_histograms(parsed)
+
+
+def test_checks_reject_what_they_guard_against() -> None:
+    expression = CaseSeries(series='sum(rate(x_total{a="b"}[5m]))', values="1x60")
+    with pytest.raises(AssertionError):
+        _check_raw_series(
+            Case.model_validate(_load(CASE_DIRS[0])).model_copy(
+                update={"metrics": CaseMetrics(interval="1m", series=[expression])}
+            )
+        )
+    falling = [(parse_series_selector('x_total{a="b"}'), [10.0, 9.0])]
+    with pytest.raises(AssertionError):
+        _check_counters(falling)
+    not_cumulative = [
+        (parse_series_selector('h_bucket{le="0.1"}'), [5.0]),
+        (parse_series_selector('h_bucket{le="+Inf"}'), [4.0]),
+        (parse_series_selector("h_count"), [4.0]),
+    ]
+    with pytest.raises(AssertionError):
+        _check_histograms(not_cumulative)
+    # The replay's own parser refuses an expression too, not only this module's check.
+    with pytest.raises(NotationError):
+        parse_series_selector(expression.series)

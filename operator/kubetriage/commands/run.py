@@ -54,6 +54,8 @@ async def serve(
 
     ready = asyncio.Event()
     receiver = Receiver(ctx.settings, ctx.api_client, ready=ready.is_set) if webhook else None
+    if receiver is not None and ctx.metrics is not None:
+        receiver.app.middlewares.append(ctx.metrics.webhook_middleware())
     if receiver is not None:
         await receiver.start()
     try:

@@ -4,8 +4,9 @@ Called by the receiver's workers (``kubetriage.receiver.server``); the decisions
 the pure ``kubetriage.receiver.state.plan_write``, this module only does the I/O and the
 retries:
 
-- read the Incident; absent: create it (``409 AlreadyExists``: someone else created it
-  first, read again and patch), then patch its status;
+- read the Incident (or reuse the body of our own last write to it); absent: create it
+  (``409 AlreadyExists``: someone else created it first, read again and patch), then patch
+  its status;
 - present: patch spec and status as merge patches carrying the ``resourceVersion`` that was
   read (``409 Conflict``: read again, plan again). The plan is idempotent per batch, so a
   retry after a half-done write does not count a notification twice;
@@ -22,6 +23,7 @@ import json
 import logging
 import random
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICTS = 30
 MAX_TRANSIENT = 8
+RECENT_INCIDENTS = 1024  # last written Incidents kept to skip a read (LRU)
 _TRANSIENT_STATUS = frozenset({0, 429, 500, 502, 503, 504})
 
 Outcome = Literal["created", "updated", "unchanged", "skipped"]
@@ -87,6 +90,7 @@ class IncidentWriter:
         self._max_alerts = max_alerts
         self._timeout = request_timeout
         self._sleep = sleep
+        self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     def place(self, notification: Notification) -> Placement:
         return placement(
@@ -118,25 +122,42 @@ class IncidentWriter:
 
     async def _attempt(self, batch: list[Notification], batch_id: str) -> WriteResult:
         where = self.place(batch[-1])
-        found = await self._find(where)
+        found = self._recent.pop(where.name, None) or await self._find(where)
         if found is None:
             if not should_create(batch):
                 return WriteResult("skipped", None, where.name)
             write = plan_write(None, batch, batch_id=batch_id, max_alerts=self._max_alerts)
             namespace, created = await self._create(where, write)
-            await self._patch_status(namespace, where.name, write.status_patch, _rv(created))
+            written = await self._patch_status(
+                namespace, where.name, write.status_patch, _rv(created)
+            )
+            self._remember(where.name, namespace, written)
             return WriteResult("created", namespace, where.name)
         namespace, current = found
         write = plan_write(current, batch, batch_id=batch_id, max_alerts=self._max_alerts)
-        rv = _rv(current)
+        written = current
         if write.status_first:
-            rv = _rv(await self._patch_status(namespace, where.name, write.status_patch, rv))
+            written = await self._patch_status(
+                namespace, where.name, write.status_patch, _rv(written)
+            )
         if write.spec_patch is not None:
-            rv = _rv(await self._patch_spec(namespace, where.name, write.spec_patch, rv))
+            written = await self._patch_spec(namespace, where.name, write.spec_patch, _rv(written))
         if not write.status_first:
-            await self._patch_status(namespace, where.name, write.status_patch, rv)
+            written = await self._patch_status(
+                namespace, where.name, write.status_patch, _rv(written)
+            )
+        self._remember(where.name, namespace, written)
         outcome: Outcome = "updated" if write.spec_patch or write.transition else "unchanged"
         return WriteResult(outcome, namespace, where.name, write.transition)
+
+    def _remember(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+        """Keep what we last wrote, so the next batch of the group skips the read. If anyone
+        wrote since (the operator's status, say), the resourceVersion no longer matches, the
+        patch gets 409, and the retry reads afresh (the entry was popped when used)."""
+        self._recent[name] = (namespace, body)
+        self._recent.move_to_end(name)
+        while len(self._recent) > RECENT_INCIDENTS:
+            self._recent.popitem(last=False)
 
     async def _call(self, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
         result = await asyncio.to_thread(method, *args, _request_timeout=self._timeout)

@@ -1,0 +1,856 @@
+"""Benchmark of the operator's diagnosis path: time to diagnosis (p50/p95, without an LLM
+and with an instant scripted one), throughput of a burst of Incidents with the peak number
+of diagnoses in flight against ``settings.concurrency``, operator RSS (in-process, and a
+separate ``kubetriage run`` process for a clean figure), prompt tokens per diagnosis over a
+case set, and LLM calls per incident (one; none when a re-diagnosis sees the same evidence).
+
+Run by ``benchmarks/run.py`` (or alone: ``.venv/bin/python benchmarks/bench_diagnosis.py
+[--quick]``); writes ``benchmarks/results/diagnosis.md`` and a JSON twin for the runner.
+
+Everything real except the model: the Kubernetes API emulator (HTTP, in this process, own
+thread), the operator (Kopf + pipeline, ``tests.support.operator.OperatorThread``) or the
+``kubetriage run`` CLI in a child process, and ``tests.support.openai_server`` answering
+every chat completion at once with the same valid answer. Phases are observed through a
+watch on Incidents, so "in flight" is what the API server saw: Incidents in phase
+Investigating, in resourceVersion order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import http.client
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "operator"))
+sys.path.insert(0, str(ROOT))
+
+from kubernetes import client as k8s  # noqa: E402
+
+from kubetriage.alerts import spec_from_alerts  # noqa: E402
+from kubetriage.analyzers import run_analyzers  # noqa: E402
+from kubetriage.crd import build_incident_crd  # noqa: E402
+from kubetriage.kubeclient import api_client  # noqa: E402
+from kubetriage.llm.prompt import render_messages  # noqa: E402
+from kubetriage.llm.schema import answer_json_schema  # noqa: E402
+from kubetriage.models.base import ObjectRef  # noqa: E402
+from kubetriage.models.case import Case  # noqa: E402
+from kubetriage.models.diagnosis import SimilarIncident  # noqa: E402
+from kubetriage.models.evidence import Evidence  # noqa: E402
+from kubetriage.models.findings import Finding  # noqa: E402
+from kubetriage.models.incident import GROUP, KIND, PLURAL, VERSION, Alert  # noqa: E402
+from kubetriage.pipeline import EvidenceSource, ModelOutcome, ModelSource  # noqa: E402
+from kubetriage.redaction import redact_evidence  # noqa: E402
+from kubetriage.replay.cases import load_case_set  # noqa: E402
+from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
+from kubetriage.replay.session import case_alert, log_placement  # noqa: E402
+from kubetriage.replay.snapshot import SnapshotEvidenceSource  # noqa: E402
+from kubetriage.settings import Settings  # noqa: E402
+from tests.support.llm_samples import valid_answer  # noqa: E402
+from tests.support.openai_server import CHARS_PER_TOKEN, ScriptedOpenAIServer, answer  # noqa: E402
+from tests.support.operator import OperatorThread  # noqa: E402
+
+SHARED_CASES = ROOT.parent / "shared" / "eval" / "cases"
+DONE_PHASES = frozenset({"Diagnosed", "Failed"})
+
+
+# --- measurement helpers ----------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 1]) of a non-empty sample."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def proc_memory(pid: int | str = "self") -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB, from /proc."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in {"VmRSS", "VmHWM"}:
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def reset_peak_rss(pid: int | str = "self") -> bool:
+    """Reset VmHWM to the current RSS (Linux ``clear_refs`` 5), so a peak is per phase."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class InFlight:
+    """Counts concurrent calls and remembers the peak (thread-safe: the watcher and the
+    operator may live on different threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current = 0
+        self.peak = 0
+        self.calls = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.current += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.current)
+
+    def exit(self) -> None:
+        with self._lock:
+            self.current -= 1
+
+
+class CountingEvidence:
+    """The real evidence collector, counted: how many collections run at once."""
+
+    def __init__(self, inner: EvidenceSource, counter: InFlight) -> None:
+        self._inner = inner
+        self._counter = counter
+
+    async def collect(
+        self,
+        *,
+        target: ObjectRef | None,
+        alerts: list[Alert],
+        title: str,
+        description: str | None,
+        now: datetime,
+    ) -> Evidence:
+        self._counter.enter()
+        try:
+            return await self._inner.collect(
+                target=target, alerts=alerts, title=title, description=description, now=now
+            )
+        finally:
+            self._counter.exit()
+
+
+class CountingModel:
+    """The real LLM stage, counted: how many model calls run at once."""
+
+    def __init__(self, inner: ModelSource, counter: InFlight) -> None:
+        self._inner = inner
+        self._counter = counter
+
+    async def __call__(
+        self, evidence: Evidence, findings: list[Finding], similar: list[SimilarIncident]
+    ) -> ModelOutcome:
+        self._counter.enter()
+        try:
+            return await self._inner(evidence, findings, similar)
+        finally:
+            self._counter.exit()
+
+
+class PhaseWatcher:
+    """Watches Incidents over HTTP in a thread and timestamps, per Incident, the first
+    Investigating and the first terminal phase it saw; counts Investigating Incidents in the
+    order the API server serialised the writes, and remembers the peak."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self._url = urllib.parse.urlsplit(url)
+        self._token = token
+        self._lock = threading.Lock()
+        self.investigating_at: dict[str, float] = {}
+        self.done_at: dict[str, float] = {}
+        self.phases: dict[str, str] = {}
+        self._in_flight: set[str] = set()
+        self.peak_in_flight = 0
+        self._connected = threading.Event()
+        self._conn: http.client.HTTPConnection | None = None
+        self._thread = threading.Thread(target=self._run, name="phase-watcher", daemon=True)
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> PhaseWatcher:
+        self._thread.start()
+        if not self._connected.wait(timeout=30):
+            raise RuntimeError(f"the Incident watch did not connect: {self.error}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None and self._conn.sock is not None:
+            with contextlib.suppress(OSError):
+                self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        host, port = self._url.hostname or "127.0.0.1", self._url.port or 80
+        conn = http.client.HTTPConnection(host, port, timeout=None)
+        self._conn = conn
+        path = f"/apis/{GROUP}/{VERSION}/{PLURAL}?watch=true&timeoutSeconds=3600"
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {self._token}"})
+            response = conn.getresponse()
+            if response.status != 200:
+                raise RuntimeError(f"watch answered {response.status}")
+            self._connected.set()
+            while True:
+                line = response.readline()
+                if not line:
+                    return
+                if line.strip():
+                    self._observe(json.loads(line))
+        except (OSError, http.client.HTTPException, ValueError, RuntimeError) as error:
+            self.error = error
+        finally:
+            self._connected.set()
+            conn.close()
+
+    def _observe(self, event: dict[str, Any]) -> None:
+        obj = event.get("object") or {}
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        phase = (obj.get("status") or {}).get("phase")
+        now = time.monotonic()
+        with self._lock:
+            if phase:
+                self.phases[key] = phase
+            if phase == "Investigating" and key not in self.investigating_at:
+                self.investigating_at[key] = now
+                self._in_flight.add(key)
+                self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
+            elif phase in DONE_PHASES and key not in self.done_at:
+                self.done_at[key] = now
+                self._in_flight.discard(key)
+
+    def wait_done(self, keys: Sequence[str], *, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(k in self.done_at for k in keys):
+                    return True
+            time.sleep(0.02)
+        return False
+
+
+# --- the emulated cluster ---------------------------------------------------------------
+
+
+def load_cases(cases: Sequence[Case], cluster: EmulatorThread) -> None:
+    emulator = cluster.emulator
+    emulator.load([build_incident_crd()])
+    for case in cases:
+        emulator.load(case.cluster)
+        for namespace, pod, container, text, previous in log_placement(case):
+            emulator.set_logs(namespace, pod, container, text, previous=previous)
+
+
+def incident_body(case: Case, name: str, now: datetime) -> dict[str, Any]:
+    """The Incident the receiver would create for the case's alert."""
+    alert = case_alert(case, now)
+    namespace = alert.labels.get("namespace") or "default"
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec_from_alerts([alert]).dump_k8s(),
+    }
+
+
+def key_of(body: dict[str, Any]) -> str:
+    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+def llm_settings(server: ScriptedOpenAIServer | None, concurrency: int) -> Settings:
+    base: dict[str, Any] = {
+        "memory_enabled": False,
+        "concurrency": concurrency,
+        "metrics_port": 0,
+        "retry_delay_seconds": 1.0,
+    }
+    if server is not None:
+        base |= {"llm_base_url": server.base_url, "llm_model": "scripted", "llm_max_retries": 0}
+    return Settings(**base)
+
+
+@dataclasses.dataclass
+class Running:
+    cluster: EmulatorThread
+    operator: OperatorThread
+    watcher: PhaseWatcher
+    api: k8s.CustomObjectsApi
+    collections: InFlight
+    model_calls: InFlight
+
+
+@contextlib.contextmanager
+def running_operator(cases: Sequence[Case], settings: Settings) -> Iterator[Running]:
+    """Emulator with the cases loaded, the real operator in a thread with its evidence and
+    model stages counted, and an Incident watch."""
+    with EmulatorThread() as cluster:
+        load_cases(cases, cluster)
+        operator = OperatorThread(cluster.kubeconfig_path, settings=settings)
+        collections, model_calls = InFlight(), InFlight()
+        stages = operator.stages
+        operator.stages = dataclasses.replace(
+            stages,
+            evidence=CountingEvidence(stages.evidence, collections),
+            model=CountingModel(stages.model, model_calls) if stages.model else None,
+        )
+        client = api_client(cluster.kubeconfig_path)
+        try:
+            with operator, PhaseWatcher(cluster.url, cluster.emulator.token) as watcher:
+                yield Running(
+                    cluster,
+                    operator,
+                    watcher,
+                    k8s.CustomObjectsApi(client),
+                    collections,
+                    model_calls,
+                )
+        finally:
+            client.close()  # type: ignore[no-untyped-call]
+
+
+def create(api: k8s.CustomObjectsApi, body: dict[str, Any]) -> None:
+    api.create_namespaced_custom_object(
+        GROUP, VERSION, body["metadata"]["namespace"], PLURAL, body
+    )
+
+
+# --- benchmarks -------------------------------------------------------------------------
+
+
+def bench_latency(
+    cases: Sequence[Case], *, count: int, interval: float, server: ScriptedOpenAIServer | None
+) -> dict[str, Any]:
+    """Incidents created one every ``interval`` seconds; creation (request returned) to the
+    watch seeing Diagnosed."""
+    with running_operator(cases, llm_settings(server, concurrency=4)) as run:
+        warm = incident_body(cases[0], "bench-warmup", datetime.now(UTC))
+        create(run.api, warm)
+        run.watcher.wait_done([key_of(warm)], within=60)
+        requests_before = len(server.chat_bodies) if server else 0
+        created: dict[str, float] = {}
+        started = time.monotonic()
+        for i in range(count):
+            due = started + i * interval
+            time.sleep(max(0.0, due - time.monotonic()))
+            body = incident_body(cases[i % len(cases)], f"bench-lat-{i:04d}", datetime.now(UTC))
+            create(run.api, body)
+            created[key_of(body)] = time.monotonic()
+        finished = run.watcher.wait_done(list(created), within=120)
+        latencies = [
+            (run.watcher.done_at[k] - t) * 1000 for k, t in created.items() if k in run.watcher.done_at
+        ]
+        phases = [run.watcher.phases.get(k) for k in created]
+        result: dict[str, Any] = {
+            "count": count,
+            "interval_ms": interval * 1000,
+            "completed": len(latencies),
+            "all_completed": finished,
+            "diagnosed": phases.count("Diagnosed"),
+            "p50_ms": statistics.median(latencies),
+            "p95_ms": percentile(latencies, 0.95),
+            "max_ms": max(latencies),
+            "peak_in_flight": run.watcher.peak_in_flight,
+            "load": load_average(),
+        }
+        if server is not None:
+            result["llm_requests"] = len(server.chat_bodies) - requests_before
+            result |= bench_repeats(run, server, cases[0])
+        return result
+
+
+def _wait_generation(run: Running, namespace: str, name: str, within: float = 60) -> dict[str, Any]:
+    """Wait until the Incident's current generation is diagnosed; returns its status."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        body = run.cluster.emulator.get(PLURAL, name, namespace) or {}
+        status = body.get("status") or {}
+        if (
+            status.get("phase") in DONE_PHASES
+            and status.get("observedGeneration") == body["metadata"].get("generation")
+        ):
+            return dict(status)
+        time.sleep(0.02)
+    raise RuntimeError(f"{namespace}/{name} was not re-diagnosed within {within}s")
+
+
+def bench_repeats(run: Running, server: ScriptedOpenAIServer, case: Case) -> dict[str, Any]:
+    """LLM calls for re-diagnoses: a spec change that leaves the evidence as it was
+    (severity, twice), one that changes it (title), and a new Incident identical to an
+    existing one."""
+    body = incident_body(case, "bench-repeat", datetime.now(UTC))
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    calls = len(server.chat_bodies)
+    create(run.api, body)
+    _wait_generation(run, namespace, name)
+    first = len(server.chat_bodies) - calls
+    rows: list[dict[str, Any]] = [{"step": "new Incident", "llm_requests": first}]
+    for severity in ("critical", "warning"):
+        calls = len(server.chat_bodies)
+        run.api.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, {"spec": {"severity": severity}}
+        )
+        status = _wait_generation(run, namespace, name)
+        rows.append(
+            {
+                "step": f"spec.severity -> {severity} (evidence unchanged)",
+                "llm_requests": len(server.chat_bodies) - calls,
+                "cached": bool((status.get("diagnosis") or {}).get("llm", {}).get("cached")),
+            }
+        )
+    calls = len(server.chat_bodies)
+    run.api.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name, {"spec": {"title": "a new title"}}
+    )
+    status = _wait_generation(run, namespace, name)
+    rows.append(
+        {
+            "step": "spec.title changed (title is evidence)",
+            "llm_requests": len(server.chat_bodies) - calls,
+            "cached": bool((status.get("diagnosis") or {}).get("llm", {}).get("cached")),
+        }
+    )
+    twin = incident_body(case, "bench-repeat-twin", datetime.now(UTC))
+    twin["spec"] = dict(body["spec"])
+    calls = len(server.chat_bodies)
+    create(run.api, twin)
+    _wait_generation(run, namespace, "bench-repeat-twin")
+    rows.append(
+        {
+            "step": "second Incident, same spec and evidence",
+            "llm_requests": len(server.chat_bodies) - calls,
+        }
+    )
+    return {"repeats": rows}
+
+
+def bench_burst(
+    cases: Sequence[Case], *, count: int, concurrency: int, server: ScriptedOpenAIServer
+) -> dict[str, Any]:
+    """``count`` Incidents stored in one emulator call (all ADDED at once); time until the
+    watch has seen every one terminal, and the peaks of work in flight."""
+    with running_operator(cases, llm_settings(server, concurrency=concurrency)) as run:
+        warm = incident_body(cases[0], "bench-warmup", datetime.now(UTC))
+        create(run.api, warm)
+        run.watcher.wait_done([key_of(warm)], within=60)
+        now = datetime.now(UTC)
+        bodies = [incident_body(cases[i % len(cases)], f"bench-burst-{i:04d}", now) for i in range(count)]
+        requests_before = len(server.chat_bodies)
+        reset_peak_rss()
+        rss_before = proc_memory()
+        started = time.monotonic()
+        run.cluster.emulator.load(bodies)
+        loaded = time.monotonic() - started
+        keys = [key_of(b) for b in bodies]
+        finished = run.watcher.wait_done(keys, within=600)
+        last = max((run.watcher.done_at.get(k, 0.0) for k in keys), default=started)
+        elapsed = last - started
+        rss_after = proc_memory()
+        phases = [run.watcher.phases.get(k) for k in keys]
+        return {
+            "count": count,
+            "concurrency": concurrency,
+            "all_completed": finished,
+            "diagnosed": phases.count("Diagnosed"),
+            "load_seconds": loaded,
+            "seconds": elapsed,
+            "per_second": count / elapsed if elapsed > 0 else 0.0,
+            "peak_investigating": run.watcher.peak_in_flight,
+            "peak_collections": run.collections.peak,
+            "peak_model_calls": run.model_calls.peak,
+            "llm_requests": len(server.chat_bodies) - requests_before,
+            "rss_before_kib": rss_before["VmRSS"],
+            "rss_after_kib": rss_after["VmRSS"],
+            "rss_peak_kib": rss_after["VmHWM"],
+            "load": load_average(),
+        }
+
+
+def bench_subprocess_memory(
+    cases: Sequence[Case], *, count: int, concurrency: int, server: ScriptedOpenAIServer
+) -> dict[str, Any]:
+    """RSS of ``kubetriage run`` in its own process: idle (after one diagnosis) and while a
+    burst of ``count`` Incidents is diagnosed (sampled every 100 ms, plus VmHWM)."""
+    with EmulatorThread() as cluster:
+        load_cases(cases, cluster)
+        env = dict(os.environ)
+        env.update(
+            {
+                "KUBETRIAGE_MEMORY_ENABLED": "false",
+                "KUBETRIAGE_METRICS_PORT": "0",
+                "KUBETRIAGE_HEALTH_PORT": str(free_port()),
+                "KUBETRIAGE_LLM_BASE_URL": server.base_url,
+                "KUBETRIAGE_LLM_MODEL": "scripted",
+                "KUBETRIAGE_LLM_MAX_RETRIES": "0",
+                "PYTHONPATH": str(ROOT / "operator"),
+            }
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "kubetriage",
+            "run",
+            "--kubeconfig",
+            str(cluster.kubeconfig_path),
+            "--all-namespaces",
+            "--standalone",
+            "--no-webhook",
+            "--concurrency",
+            str(concurrency),
+        ]
+        log = Path(tempfile.gettempdir()) / "kubetriage-bench-operator.log"
+        with (
+            log.open("w") as log_file,
+            PhaseWatcher(cluster.url, cluster.emulator.token) as watcher,
+        ):
+            child = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            try:
+                client = api_client(cluster.kubeconfig_path)
+                api = k8s.CustomObjectsApi(client)
+                warm = incident_body(cases[0], "bench-warmup", datetime.now(UTC))
+                create(api, warm)
+                if not watcher.wait_done([key_of(warm)], within=120):
+                    raise RuntimeError(f"the operator subprocess did not diagnose; see {log}")
+                time.sleep(2.0)
+                idle = proc_memory(child.pid)
+                reset_peak_rss(child.pid)
+                now = datetime.now(UTC)
+                bodies = [
+                    incident_body(cases[i % len(cases)], f"bench-mem-{i:04d}", now)
+                    for i in range(count)
+                ]
+                keys = [key_of(b) for b in bodies]
+                started = time.monotonic()
+                cluster.emulator.load(bodies)
+                samples: list[int] = []
+                deadline = started + 600
+                while time.monotonic() < deadline:
+                    samples.append(proc_memory(child.pid)["VmRSS"])
+                    if watcher.wait_done(keys, within=0.1):
+                        break
+                elapsed = max(watcher.done_at.get(k, 0.0) for k in keys) - started
+                loaded = proc_memory(child.pid)
+                client.close()  # type: ignore[no-untyped-call]
+            finally:
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+        return {
+            "count": count,
+            "concurrency": concurrency,
+            "idle_rss_kib": idle["VmRSS"],
+            "idle_peak_kib": idle["VmHWM"],
+            "load_rss_max_sampled_kib": max(samples),
+            "load_peak_kib": loaded["VmHWM"],
+            "after_rss_kib": loaded["VmRSS"],
+            "seconds": elapsed,
+            "peak_investigating": watcher.peak_in_flight,
+            "diagnosed": sum(watcher.phases.get(k) == "Diagnosed" for k in keys),
+            "load": load_average(),
+        }
+
+
+# --- prompt size ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Tokenizer:
+    name: str
+    count: Any  # Callable[[str], int]
+
+
+def tokenizers() -> list[Tokenizer]:
+    """Real tokenizers when importable (an OpenAI BPE via ``bpe_openai``, the demo model's
+    own via llama.cpp), and always the scripted server's estimate (4 characters a token)."""
+    found: list[Tokenizer] = []
+    try:
+        import bpe_openai  # type: ignore[import-not-found,unused-ignore]
+
+        encoding = bpe_openai.get_encoding("o200k_base")
+        found.append(Tokenizer("o200k_base (GPT-4o, bpe-openai)", lambda s: len(encoding.encode(s))))
+    except ImportError:
+        pass
+    with contextlib.suppress(ImportError, ValueError, RuntimeError):
+        from kubetriage.replay.local_llm import find_local_model
+
+        model = find_local_model()
+        if model is not None:
+            import llama_cpp
+
+            vocab = llama_cpp.Llama(str(model.gguf), vocab_only=True, verbose=False)
+            found.append(
+                Tokenizer(
+                    "SmolLM2-135M (demo model, llama.cpp)",
+                    lambda s: len(vocab.tokenize(s.encode(), add_bos=False, special=True)),
+                )
+            )
+    found.append(
+        Tokenizer(
+            f"estimate: chars/{CHARS_PER_TOKEN} (scripted server)",
+            lambda s: max(1, len(s) // CHARS_PER_TOKEN),
+        )
+    )
+    return found
+
+
+def case_messages(case: Case, settings: Settings) -> list[dict[str, str]]:
+    """The prompt the operator would send for the case, on snapshot evidence (the case's
+    objects and logs; its Prometheus series are not replayed here)."""
+    now = datetime.now(UTC)
+    spec = spec_from_alerts([case_alert(case, now)])
+    source = SnapshotEvidenceSource(case)
+    target = spec.target
+    raw = source.build(
+        target=target, alerts=spec.alerts, title=spec.title, description=spec.description, now=now
+    )
+    evidence = redact_evidence(raw)
+    findings = list(run_analyzers(evidence).findings)
+    return render_messages(evidence, findings, [], max_chars=settings.llm_prompt_max_chars)
+
+
+def bench_prompt_size(case_dir: Path) -> dict[str, Any]:
+    cases = load_case_set(case_dir)
+    settings = Settings(memory_enabled=False)
+    prompts = {case.id: case_messages(case, settings) for case in cases}
+    schema_text = json.dumps(answer_json_schema())
+    rows = []
+    for tokenizer in tokenizers():
+        counts = {
+            cid: sum(tokenizer.count(m["content"]) for m in messages)
+            for cid, messages in prompts.items()
+        }
+        largest = max(counts, key=lambda cid: counts[cid])
+        rows.append(
+            {
+                "tokenizer": tokenizer.name,
+                "median": statistics.median(counts.values()),
+                "max": counts[largest],
+                "max_case": largest,
+                "min": min(counts.values()),
+                "schema": tokenizer.count(schema_text),
+            }
+        )
+    chars = [sum(len(m["content"]) for m in messages) for messages in prompts.values()]
+    return {
+        "cases": len(cases),
+        "case_dir": str(case_dir.relative_to(ROOT) if case_dir.is_relative_to(ROOT) else case_dir),
+        "max_chars_setting": settings.llm_prompt_max_chars,
+        "chars_median": statistics.median(chars),
+        "chars_max": max(chars),
+        "rows": rows,
+    }
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def report(results: dict[str, Any]) -> str:
+    lat = results["latency"]
+    lines = [
+        "# Diagnosis benchmark",
+        "",
+        f"Run {results['date']} on {results['machine']}. Command: `{results['command']}`.",
+        "Load average (1/5/15 min) is given per scenario: other engineers share this machine.",
+        "",
+        "## Time to diagnosis",
+        "",
+        "Incidents created through the API (the shared example cases, round-robin, each in "
+        f"its own namespace) one every {lat[0]['interval_ms']:.0f} ms; latency = create "
+        "request returned -> a watch sees phase Diagnosed. Operator in-process (Kopf + "
+        "pipeline, concurrency 4), API emulator in the same process; the LLM is a scripted "
+        "server answering at once, so the LLM row is our overhead without model latency.",
+        "",
+        "| LLM | incidents | diagnosed | p50 ms | p95 ms | max ms | LLM requests | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in lat:
+        lines.append(
+            f"| {row['mode']} | {row['count']} | {row['diagnosed']} | {row['p50_ms']:.0f} | "
+            f"{row['p95_ms']:.0f} | {row['max_ms']:.0f} | {row.get('llm_requests', 0)} | "
+            f"{row['load']} |"
+        )
+    lines += [
+        "",
+        "## Throughput and concurrency",
+        "",
+        "Incidents stored in one emulator call (all ADDED at once) with the instant LLM; time "
+        "until the watch has seen every one Diagnosed. In flight: Incidents in phase "
+        "Investigating as the API serialised the writes (the whole handler), concurrent "
+        "evidence collections and concurrent model calls (counting adapters around the real "
+        "collector and LLM stage).",
+        "",
+        "| concurrency | incidents | diagnosed | seconds | incidents/s | peak Investigating | "
+        "peak collections | peak LLM calls | LLM requests | within limit | load |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in results["burst"]:
+        within = max(
+            row["peak_investigating"], row["peak_collections"], row["peak_model_calls"]
+        ) <= row["concurrency"]
+        lines.append(
+            f"| {row['concurrency']} | {row['count']} | {row['diagnosed']} | "
+            f"{row['seconds']:.1f} | {row['per_second']:.1f} | {row['peak_investigating']} | "
+            f"{row['peak_collections']} | {row['peak_model_calls']} | {row['llm_requests']} | "
+            f"{'yes' if within else '**NO**'} | {row['load']} |"
+        )
+    mem = results["memory"]
+    burst = results["burst"]
+    lines += [
+        "",
+        "## Memory (RSS)",
+        "",
+        f"Separate process: `kubetriage run --all-namespaces --standalone --no-webhook "
+        f"--concurrency {mem['concurrency']}` (incident memory off, instant LLM) against the "
+        "emulator in the benchmark process.",
+        "",
+        "| operator process | RSS |",
+        "| --- | ---: |",
+        f"| idle, after one diagnosis | {_mib(mem['idle_rss_kib'])} |",
+        f"| peak (VmHWM) while diagnosing {mem['count']} Incidents in a burst "
+        f"({mem['seconds']:.1f} s, peak Investigating {mem['peak_investigating']}) | "
+        f"{_mib(mem['load_peak_kib'])} |",
+        f"| after the burst | {_mib(mem['after_rss_kib'])} |",
+        "",
+        "In-process (benchmark process = operator + API emulator + watcher + scripted LLM "
+        "server, so an upper bound, dominated by the emulator holding every object):",
+        "",
+        "| burst | RSS before | peak during | after |",
+        "| --- | ---: | ---: | ---: |",
+        *[
+            f"| {row['count']} Incidents, concurrency {row['concurrency']} | "
+            f"{_mib(row['rss_before_kib'])} | {_mib(row['rss_peak_kib'])} | "
+            f"{_mib(row['rss_after_kib'])} |"
+            for row in burst
+        ],
+    ]
+    prompt = results["prompt"]
+    lines += [
+        "",
+        "## Prompt size",
+        "",
+        f"The real prompt (`render_messages`, system + user, `llm_prompt_max_chars` = "
+        f"{prompt['max_chars_setting']}) for each of the {prompt['cases']} cases in "
+        f"`{prompt['case_dir']}`, on snapshot evidence (the case's objects and logs, redacted, "
+        "analyzer findings; no similar incidents; the case's Prometheus series are not "
+        f"replayed here). Characters: median {prompt['chars_median']:.0f}, max "
+        f"{prompt['chars_max']}. The JSON schema sent as `response_format` is counted apart.",
+        "",
+        "| tokenizer | median tokens | max tokens (case) | min | + response schema |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {row['tokenizer']} | {row['median']:.0f} | {row['max']} ({row['max_case']}) | "
+            f"{row['min']} | {row['schema']} |"
+            for row in prompt["rows"]
+        ],
+        "",
+        "## LLM calls per incident",
+        "",
+        f"Latency run with the LLM: {lat[-1]['count']} Incidents, "
+        f"{lat[-1].get('llm_requests', 0)} chat completion requests at the scripted server. "
+        f"Burst runs: {', '.join(str(r['llm_requests']) for r in burst)} requests for "
+        f"{', '.join(str(r['count']) for r in burst)} Incidents. Re-diagnoses of one Incident:",
+        "",
+        "| step | LLM requests | diagnosis reused (llm.cached) |",
+        "| --- | ---: | --- |",
+        *[
+            f"| {row['step']} | {row['llm_requests']} | "
+            f"{'-' if 'cached' not in row else ('yes' if row['cached'] else 'no')} |"
+            for row in lat[-1].get("repeats", [])
+        ],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--latency-incidents", type=int, default=None)
+    parser.add_argument("--interval-ms", type=float, default=None)
+    parser.add_argument("--burst", type=int, default=None)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--cases", type=Path, default=SHARED_CASES, help="incidents' cases")
+    parser.add_argument("--prompt-cases", type=Path, default=ROOT / "tests" / "cases")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "diagnosis.md")
+    args = parser.parse_args(argv)
+    latency_count = args.latency_incidents or (20 if args.quick else 200)
+    burst = args.burst or (50 if args.quick else 1000)
+    interval = (args.interval_ms or 100.0) / 1000
+    cases = load_case_set(args.cases)
+    command = " ".join(["benchmarks/bench_diagnosis.py", *(argv or sys.argv[1:])])
+    results: dict[str, Any] = {
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "command": command,
+        "rss_start_kib": proc_memory()["VmRSS"],
+    }
+    print("prompt size ...", flush=True)
+    results["prompt"] = bench_prompt_size(args.prompt_cases)
+    latency: list[dict[str, Any]] = []
+    print(f"latency without LLM ({latency_count}) ...", flush=True)
+    latency.append(
+        {"mode": "none"} | bench_latency(cases, count=latency_count, interval=interval, server=None)
+    )
+    with ScriptedOpenAIServer(default=answer(valid_answer())) as server:
+        print(f"latency with instant LLM ({latency_count}) ...", flush=True)
+        latency.append(
+            {"mode": "scripted, instant"}
+            | bench_latency(cases, count=latency_count, interval=interval, server=server)
+        )
+        results["latency"] = latency
+        results["burst"] = []
+        for concurrency in args.concurrency:
+            print(f"burst of {burst}, concurrency {concurrency} ...", flush=True)
+            results["burst"].append(
+                bench_burst(cases, count=burst, concurrency=concurrency, server=server)
+            )
+        print(f"subprocess memory, burst of {burst} ...", flush=True)
+        results["memory"] = bench_subprocess_memory(
+            cases, count=burst, concurrency=max(args.concurrency), server=server
+        )
+    text = report(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
+    print(text)
+    ok = all(r["all_completed"] for r in [*latency, *results["burst"]]) and all(
+        max(r["peak_investigating"], r["peak_collections"], r["peak_model_calls"])
+        <= r["concurrency"]
+        for r in results["burst"]
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The operator with a model: the answer lands in the status with token counts; a garbage
+model leaves an analyzers-only diagnosis with LLMUnavailable; and an operator that loses the
+status write after the model answered does not pay for a second call (the answer is kept in
+status.modelCache by evidence hash). Real: emulator over HTTP, Kopf, the operator, the
+official openai client against a scripted OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kubetriage.crd import build_incident_crd
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import AuditRecord, EmulatorThread
+from kubetriage.replay.session import log_placement
+from kubetriage.settings import Settings
+from tests.support.openai_server import ScriptedOpenAIServer, answer, text
+from tests.support.operator import OperatorThread
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
+ANSWER: dict[str, Any] = {
+    "category": "oom-killed",
+    "confidence": 0.9,
+    "summary": "csv-exporter is killed at its 256Mi limit while loading a table",
+    "root_cause": "the export loads the whole table into memory",
+    "evidence": ["OOMKilled exit 137, 5 restarts"],
+    "remediations": [
+        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak > limit"}
+    ],
+    "disagrees_with_analyzers": None,
+}
+
+
+def _setup(emulator: EmulatorThread) -> None:
+    case = load_case(SHARED / "example-oom-csv-exporter")
+    emulator.emulator.load([build_incident_crd(), *case.cluster])
+    for namespace, pod, container, log, previous in log_placement(case):
+        emulator.emulator.set_logs(namespace, pod, container, log, previous=previous)
+
+
+def _create(emulator: EmulatorThread) -> None:
+    emulator.emulator.load(
+        [
+            {
+                "apiVersion": "kubetriage.io/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": "oom", "namespace": "exports"},
+                "spec": {"title": "csv-exporter restarting", "target": WORKLOAD},
+            }
+        ]
+    )
+
+
+def _final(emulator: EmulatorThread, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = emulator.emulator.get("incidents", "oom", "exports") or {}
+        if (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"}:
+            return body
+        time.sleep(0.1)
+    raise AssertionError("never diagnosed")
+
+
+def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
+    return Settings(
+        memory_enabled=False,
+        llm_base_url=server.base_url,
+        llm_model="scripted",
+        llm_timeout_seconds=5,
+        llm_max_retries=0,
+        retry_delay_seconds=0.2,
+        **extra,
+    )
+
+
+def test_model_answer_lands_in_the_status(emulator: EmulatorThread) -> None:
+    _setup(emulator)
+    with ScriptedOpenAIServer() as server:
+        server.script(answer(ANSWER))
+        with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
+            _create(emulator)
+            body = _final(emulator)
+        assert len(server.chat_bodies) == 1
+    llm = body["status"]["diagnosis"]["llm"]
+    assert llm["used"] is True
+    assert llm["model"]
+    assert llm["inputTokens"] > 0
+    assert llm["outputTokens"] > 0
+    assert body["status"]["diagnosis"]["summary"] == ANSWER["summary"]
+    conditions = {c["type"]: c for c in body["status"]["conditions"]}
+    assert conditions["LLMUnavailable"]["status"] == "False"
+
+
+def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: EmulatorThread) -> None:
+    _setup(emulator)
+    with ScriptedOpenAIServer() as server:
+        server.script(text("sorry, I cannot help"), text("{not json"))
+        with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
+            _create(emulator)
+            body = _final(emulator)
+    status = body["status"]
+    assert status["phase"] == "Diagnosed"
+    assert status["diagnosis"]["category"] == "oom-killed"
+    assert status["diagnosis"]["llm"]["used"] is False
+    llm = {c["type"]: c for c in status["conditions"]}["LLMUnavailable"]
+    assert llm["status"] == "True"
+    assert llm["reason"] == "InvalidAnswer"
+    reasons = {
+        e["reason"]
+        for e in emulator.emulator.objects("events", "exports")
+        if e["involvedObject"]["name"] == "oom"
+    }
+    assert "LLMUnavailable" in reasons
+
+
+def test_lost_status_write_does_not_cost_a_second_model_call(emulator: EmulatorThread) -> None:
+    _setup(emulator)
+    status_patches = 0
+
+    def third_status_patch(record: AuditRecord) -> bool:
+        # 1: Investigating, 2: modelCache (right after the answer), 3: Diagnosed -> lost.
+        nonlocal status_patches
+        if (
+            record.resource == "incidents"
+            and record.subresource == "status"
+            and record.verb == "patch"
+        ):
+            status_patches += 1
+            return status_patches == 3
+        return False
+
+    emulator.emulator.fail_requests(1, code=500, predicate=third_status_patch)
+    with ScriptedOpenAIServer() as server:
+        server.script(answer(ANSWER))  # exactly one answer: a second call would get a 500
+        with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
+            _create(emulator)
+            body = _final(emulator)
+        assert len(server.chat_bodies) == 1
+        assert server.unscripted == 0
+    diagnosis = body["status"]["diagnosis"]
+    assert body["status"]["phase"] == "Diagnosed"
+    assert diagnosis["llm"]["used"] is True
+    assert diagnosis["llm"]["cached"] is True
+    assert body["status"]["modelCache"]["evidenceHash"] == diagnosis["evidenceHash"]
