@@ -115,3 +115,13 @@ def test_nothing_known_gives_no_target_and_no_duplicates() -> None:
     twice = [Alert(labels={"alertname": "A", "namespace": "n", "pod": "p", "container": "POD"})] * 2
     assert _keys(candidate_targets(None, twice)) == ["Pod/n/p", "Namespace/-/n"]
     assert focus_containers(twice) == []
+
+
+def test_service_label_falls_back_to_a_workload_of_the_same_name() -> None:
+    from kubetriage.evidence.targets import candidate_targets
+    from kubetriage.models.incident import Alert
+
+    labels = {"alertname": "HighRequestLatency", "namespace": "profiles", "service": "profile-api"}
+    kinds = [(c.kind, c.name) for c in candidate_targets(None, [Alert(labels=labels)])]
+    assert kinds[0] == ("Service", "profile-api")
+    assert kinds.index(("Deployment", "profile-api")) < kinds.index(("Namespace", "profiles"))

@@ -62,6 +62,11 @@ watches the incident namespace, or Incidents the receiver creates there would ne
 {{- printf "%s-secrets" (include "kubetriage.fullname" .) -}}
 {{- end -}}
 
+{{/* True when the chart must generate the receiver's token: nobody supplied one. */}}
+{{- define "kubetriage.generateWebhookToken" -}}
+{{- if and .Values.webhook.enabled (not .Values.webhook.token) (not .Values.webhook.existingSecret) (not .Values.webhook.allowUnauthenticated) -}}true{{- end -}}
+{{- end -}}
+
 {{- define "kubetriage.embeddedQdrant" -}}
 {{- if and .Values.memory.enabled (not .Values.memory.qdrant.url) -}}true{{- end -}}
 {{- end -}}

@@ -98,6 +98,15 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     node = _label(labels, "node")
     if node is not None:
         strong.append(ObjectRef(kind="Node", name=node, api_version="v1"))
+    service = _label(labels, "service")
+    if service is not None and namespace is not None and not _is_monitoring_name(service):
+        # A ServiceMonitor's `service` label names the Service; its workload usually shares
+        # the name, which is all that is left when the Service itself is gone.
+        weak.extend(
+            ObjectRef(kind=kind, name=service, namespace=namespace, api_version=api_version)
+            for kind, api_version in _JOB_HINT_KINDS
+            if kind != "Service"
+        )
     job = _label(labels, "job")
     if job is not None and namespace is not None and not _is_monitoring_name(job):
         # Prometheus Operator names PodMonitor/ServiceMonitor jobs "<namespace>/<name>".
