@@ -209,8 +209,33 @@ def _model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
     )
 
 
+def _target_found(evidence: Evidence) -> bool:
+    """Whether the target object itself is in the evidence (not just named by the alert)."""
+    target = evidence.target
+    if target is None:
+        return False
+    if evidence.workload is not None and evidence.workload.ref.same_object(target):
+        return True
+    if target.kind == "Namespace":
+        return bool(evidence.pods or evidence.workload)
+    collections: dict[str, list[tuple[str | None, str]]] = {
+        "Pod": [(p.namespace, p.name) for p in evidence.pods],
+        "Service": [(s.namespace, s.name) for s in evidence.services],
+        "PersistentVolumeClaim": [(p.namespace, p.name) for p in evidence.pvcs],
+        "Node": [(None, n.name) for n in evidence.nodes],
+        "NetworkPolicy": [(n.namespace, n.name) for n in evidence.network_policies],
+        "HorizontalPodAutoscaler": [(a.namespace, a.name) for a in evidence.autoscalers],
+        "ConfigMap": [(target.namespace, name) for name in evidence.config_maps],
+    }
+    if target.kind in collections:
+        return (target.namespace, target.name) in collections[target.kind] or (
+            target.kind == "Node" and any(n == target.name for _, n in collections["Node"])
+        )
+    return any(o.ref.same_object(target) for o in evidence.other_objects)
+
+
 def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
-    if evidence.workload is None and not evidence.pods and evidence.target is not None:
+    if evidence.target is not None and not _target_found(evidence):
         return condition(
             "EvidenceCollected",
             "False",

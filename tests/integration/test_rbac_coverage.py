@@ -1,29 +1,38 @@
-"""The chart's RBAC covers what the operator really calls, and grants little more: the real
-operator (Kopf + pipeline, peering on) diagnoses the three shared example cases and
-acknowledges a feedback patch against the Kubernetes API emulator, once cluster-wide and once
-restricted to the cases' namespaces; every API request it made (from the emulator's audit log)
-is checked against the rendered chart's Roles/ClusterRoles of the matching RBAC mode.
-Real: Helm rendering, the emulator over HTTP, Kopf, the kubernetes client, the pipeline."""
+"""The chart's RBAC covers what the operator really calls, and grants little more: configured
+from the rendered chart's environment, the real operator (Kopf + pipeline, peering on) and the
+Alertmanager receiver handle the three shared example cases (two Incidents created directly,
+one from a webhook), acknowledge a feedback patch and execute an approved remediation against
+the Kubernetes API emulator, once cluster-wide and once restricted to the cases' namespaces;
+every API request they made (the emulator's audit log) is checked against the rendered
+chart's Roles/ClusterRoles of the matching RBAC mode.
+Real: Helm rendering, the emulator over HTTP, Kopf, the receiver (aiohttp), the kubernetes
+client, the pipeline, the remediation executor and policy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pytest
 import yaml
+from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
 from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
 from tests.support.operator import OperatorThread
 from tests.support.rbac import Request, allowed, grants_for
 
 from kubetriage.alerts import spec_from_alerts
 from kubetriage.crd import build_incident_crd
+from kubetriage.kubeclient import api_client
 from kubetriage.models.case import Case
+from kubetriage.receiver import Receiver
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from kubetriage.replay.emulator.server import AuditRecord
@@ -57,7 +66,6 @@ UNEXERCISED_READS = {
     ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",
 }
 UNEXERCISED_WRITES = {
-    ("kubetriage.io", "incidents", "create"): "the Alertmanager receiver creates Incidents",
     ("kubetriage.io", "incidents", "update"): "granted by the spec; no caller yet",
     ("kubetriage.io", "incidents/status", "update"): "granted by the spec; no caller yet",
     ("", "events", "patch"): "granted by the spec; Kopf only creates Events",
@@ -83,6 +91,62 @@ REMEDIATION_POLICY = {
     "kind": "RemediationPolicy",
     "rules": [{"actions": ["increase-memory"], "kinds": ["Deployment"], "namespaces": ["exports"]}],
 }
+
+
+WEBHOOK_TOKEN = "rbac-coverage-token"
+
+
+class ReceiverThread:
+    """The Alertmanager receiver on its own event loop, beside the operator thread, as
+    ``kubetriage run`` serves it in one process (same credentials, so same RBAC)."""
+
+    def __init__(self, kubeconfig: Path, settings: Settings) -> None:
+        self.client = api_client(kubeconfig)
+        self.settings = settings
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._receiver: Receiver | None = None
+
+    async def _start(self) -> str:
+        self._receiver = Receiver(self.settings, self.client, ready=lambda: True)
+        return await self._receiver.start(host="127.0.0.1", port=0)
+
+    def __enter__(self) -> ReceiverThread:
+        self._thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._receiver is not None:
+            asyncio.run_coroutine_threadsafe(self._receiver.stop(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+        self.client.close()  # type: ignore[no-untyped-call]
+
+    def post(self, case: Case) -> None:
+        labels = dict(case.alert.labels)
+        payload = webhook_payload(
+            [webhook_alert(labels, annotations=dict(case.alert.annotations))],
+            group_labels={"alertname": labels["alertname"], "namespace": _namespace(case)},
+        )
+        request = urllib.request.Request(
+            f"{self.url}/alerts",
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {WEBHOOK_TOKEN}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
 
 
 @dataclass
@@ -149,6 +213,7 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
     cases = {c.id: c for c in _cases()}
     assert len(cases) == 3
     oom, feedback = cases["example-oom-csv-exporter"], cases["example-external-api-503"]
+    via_webhook = cases["example-image-tag-typo"]
     with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as cluster:
         emulator = cluster.emulator
         emulator.load([build_incident_crd()])
@@ -163,17 +228,36 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
         settings = Settings(
             memory_enabled=False,
             peering_name=env["KUBETRIAGE_PEERING_NAME"],
+            incident_namespace=env["KUBETRIAGE_INCIDENT_NAMESPACE"],
+            namespaces=json.loads(env.get("KUBETRIAGE_NAMESPACES") or "[]"),
             policy_file=policy_file,
+            webhook_token=WEBHOOK_TOKEN,
         )
-        with OperatorThread(
-            cluster.kubeconfig_path, settings=settings, namespaces=watched, standalone=False
+        assert settings.namespaces == watched
+        with (
+            OperatorThread(
+                cluster.kubeconfig_path, settings=settings, namespaces=watched, standalone=False
+            ),
+            ReceiverThread(cluster.kubeconfig_path, settings) as receiver,
         ):
-            emulator.load([_incident(c) for c in cases.values()])
-            for case in cases.values():
+            emulator.load([_incident(oom), _incident(feedback)])
+            receiver.post(via_webhook)
+            for case in (oom, feedback):
                 _wait(
                     lambda c=case: _status(emulator, c).get("phase") in ("Diagnosed", "Failed"),
                     f"{case.id} diagnosed",
                 )
+            _wait(
+                lambda: (
+                    [
+                        i
+                        for i in emulator.objects("incidents", _namespace(via_webhook))
+                        if (i.get("status") or {}).get("phase") == "Diagnosed"
+                    ]
+                    != []
+                ),
+                "the webhook's Incident diagnosed",
+            )
             _patch_spec(
                 cluster.url,
                 _namespace(feedback),

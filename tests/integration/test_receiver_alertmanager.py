@@ -26,6 +26,8 @@ from tests.integration.alertmanager_fixtures import (
 )
 from tests.support.operator import OperatorThread
 
+from kubetriage.alerts import incident_name
+from kubetriage.receiver.state import alertmanager_group_key
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
@@ -90,7 +92,13 @@ def test_alert_lifecycle_through_alertmanager(
         alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
         diagnosed = _wait("the Incident to be Diagnosed", _phase(emulator, "Diagnosed"))
         assert diagnosed["metadata"]["namespace"] == "exports"
-        assert diagnosed["metadata"]["name"].startswith("kubepodcrashlooping-")
+        # The groupKey Alertmanager really sends is the one the replay helper builds, so a
+        # replayed case names its Incident exactly as a live alert does.
+        group_key = alertmanager_group_key(
+            {"alertname": labels["alertname"], "namespace": labels["namespace"]}
+        )
+        assert diagnosed["status"]["alertGroup"]["groupKey"] == group_key
+        assert diagnosed["metadata"]["name"] == incident_name(labels["alertname"], group_key)
         assert diagnosed["spec"]["target"]["kind"] == "Pod"
         assert diagnosed["spec"]["alerts"][0]["annotations"]["runbook_url"].startswith("https://")
         assert diagnosed["status"]["diagnosis"]["category"] == case.expect.category.value

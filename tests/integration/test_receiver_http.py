@@ -214,3 +214,22 @@ def test_two_receivers_racing_on_one_group_make_one_incident(cluster: EmulatorTh
     assert incident["status"]["alertGroup"]["notifications"] == 2 * rounds
     pods = {a["labels"]["pod"] for a in incident["spec"]["alerts"]}
     assert pods == {f"pod-{i}" for i in range(rounds)}
+
+
+def test_a_permanent_api_error_is_counted_and_the_worker_lives_on(cluster: EmulatorThread) -> None:
+    """A 403 from the API server is not retried: the batch is counted as failed (and logged)
+    and the next notification for the group is written normally."""
+    settings = receiver_settings(webhook_workers=1)
+    cluster.emulator.fail_requests(
+        1, code=403, predicate=lambda r: r.resource == "incidents" and r.verb == "create"
+    )
+    with ReceiverThread(settings, cluster.kubeconfig_path) as receiver:
+        assert post(receiver.url, _payload(["a"]))[0] == 202
+        receiver.drain()
+        assert receiver.stats.failed == 1
+        assert incidents(cluster) == []
+        assert post(receiver.url, _payload(["a"]))[0] == 202
+        receiver.drain()
+        assert receiver.stats.failed == 1
+    [incident] = incidents(cluster, "exports")
+    assert incident["status"]["alertGroup"]["notifications"] == 1

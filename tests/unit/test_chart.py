@@ -74,6 +74,8 @@ MODES: dict[str, dict[str, Any]] = {
         "remediation": {"enabled": True},
     },
     "persistence-off": {"memory": {"persistence": {"enabled": False}}},
+    "webhook-off": {"webhook": {"enabled": False}},
+    "unauthenticated": {"webhook": {"allowUnauthenticated": True}},
     "standalone": {"peering": {"enabled": False}},
     "otel": {
         "otel": {"endpoint": "http://otel-collector:4318", "resourceAttributes": {"team": "sre"}}
@@ -308,6 +310,9 @@ def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
     assert not allowed(grants, Request("patch", "kopf.dev", "clusterkopfpeerings"))
     args = _container(MODES["namespace-scoped"])["args"]
     assert args == ["run", "--namespace=shop", "--namespace=payments", "--namespace=kubetriage"]
+    env = _env(MODES["namespace-scoped"])
+    assert json.loads(env["KUBETRIAGE_NAMESPACES"]) == ["shop", "payments", "kubetriage"]
+    assert "KUBETRIAGE_NAMESPACES" not in _env()
     peerings = of_kind(docs, "KopfPeering")
     assert sorted(p["metadata"]["namespace"] for p in peerings) == [
         "kubetriage",
@@ -411,8 +416,36 @@ def test_default_runs_one_replica_with_peering_and_an_embedded_qdrant_on_a_pvc()
     assert env["KUBETRIAGE_QDRANT_PATH"].startswith("/var/lib/kubetriage/")
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     assert volumes["memory"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
-    assert of_kind(docs, "Secret") == []
     assert "KUBETRIAGE_LLM_API_KEY" not in env
+
+
+def test_a_webhook_token_is_generated_when_none_is_given() -> None:
+    """The receiver refuses to start without a token, so the default install makes one."""
+    (secret,) = of_kind(manifests(), "Secret")
+    assert list(secret["data"]) == ["webhook-token"]
+    token = base64.b64decode(secret["data"]["webhook-token"]).decode()
+    assert len(token) == 40
+    assert token.isalnum()
+    assert _env()["KUBETRIAGE_WEBHOOK_TOKEN"] == {
+        "secretKeyRef": {"name": secret["metadata"]["name"], "key": "webhook-token"}
+    }
+    assert _env()["KUBETRIAGE_WEBHOOK_ALLOW_UNAUTHENTICATED"] == "false"
+    unauthenticated = MODES["unauthenticated"]
+    assert of_kind(manifests(unauthenticated), "Secret") == []
+    assert "KUBETRIAGE_WEBHOOK_TOKEN" not in _env(unauthenticated)
+    assert _env(unauthenticated)["KUBETRIAGE_WEBHOOK_ALLOW_UNAUTHENTICATED"] == "true"
+
+
+def test_webhook_off_runs_without_the_receiver() -> None:
+    values = MODES["webhook-off"]
+    container = _container(values)
+    assert container["args"] == ["run", "--all-namespaces", "--no-webhook"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert "webhook" not in {p["name"] for p in container["ports"]}
+    assert "KUBETRIAGE_WEBHOOK_TOKEN" not in _env(values)
+    (service,) = of_kind(manifests(values), "Service")
+    assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
+    assert of_kind(manifests(values), "Secret") == []
 
 
 def test_two_replicas_peer_and_use_the_external_qdrant() -> None:
@@ -521,10 +554,15 @@ def test_dashboard_configmap_carries_every_metric() -> None:
 
 
 def test_notes_show_the_alertmanager_receiver() -> None:
-    notes = render_notes({"webhook": {"token": "t"}})
+    notes = render_notes({"webhook": {"existingSecret": "alert-token"}})
     assert "url: http://kubetriage.kubetriage.svc:8080/alerts" in notes
     assert "credentials_file:" in notes
-    assert "WARNING: no webhook token" in render_notes()
+    assert 'key "token" of Secret alert-token' in notes
+    assert "(generated)" in render_notes()
+    unauthenticated = render_notes(MODES["unauthenticated"])
+    assert "WARNING: webhook.allowUnauthenticated" in unauthenticated
+    assert "credentials_file:" not in unauthenticated
+    assert "/alerts" not in render_notes(MODES["webhook-off"])
 
 
 def test_peering_crds_are_identical_in_both_places_and_match_kopf() -> None:

@@ -15,11 +15,12 @@ from tests.integration.alertmanager_fixtures import crashloop_labels, webhook_al
 
 from kubetriage.alerts import incident_name
 from kubetriage.crd import build_incident_crd
-from kubetriage.models.incident import AlertGroupStatus
+from kubetriage.models.incident import Alert, AlertGroupStatus
 from kubetriage.receiver.payload import parse_payload
 from kubetriage.receiver.state import (
     TRACEPARENT_ANNOTATION,
     Notification,
+    group_notification,
     new_incident,
     placement,
     plan_write,
@@ -273,3 +274,16 @@ def test_status_dump_is_valid_for_the_crd_and_nothing_is_pruned() -> None:
     declared = schema["properties"]["status"]["properties"]["alertGroup"]
     jsonschema.validate(group, declared)
     assert set(group) == set(declared["properties"])
+
+
+def test_group_notification_matches_what_alertmanager_sends() -> None:
+    """The replay helper builds the same groupKey Alertmanager 0.25 sends for a root route
+    grouped by alertname and namespace (format checked against a real notification in
+    tests/integration/test_receiver_alertmanager.py)."""
+    alert = Alert(labels=crashloop_labels(), annotations={"summary": "s"}, starts_at=T0)
+    note = group_notification([alert], received_at=T0)
+    assert note.payload.group_key == ('{}:{alertname="KubePodCrashLooping", namespace="exports"}')
+    write = plan_write(None, [note], batch_id="b")
+    assert write.spec.alerts[0].labels == alert.labels
+    where = placement(note.payload, incident_namespace="kubetriage")
+    assert where.namespaces[0] == "exports"

@@ -28,6 +28,7 @@ Decisions (also in docs/alertmanager.md):
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -331,6 +332,49 @@ def plan_write(
         alert_group=group,
         spec=spec,
     )
+
+
+def alertmanager_group_key(group_labels: dict[str, str], route_key: str = "{}") -> str:
+    """The ``groupKey`` Alertmanager sends for a group of the route ``route_key`` ("{}" is
+    the root route): the route's key, then the group labels sorted by name."""
+    labels = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(group_labels.items()))
+    return f"{route_key}:{{{labels}}}"
+
+
+def group_notification(
+    alerts: list[Alert],
+    *,
+    received_at: datetime,
+    group_by: tuple[str, ...] = ("alertname", "namespace"),
+    receiver: str = "kubetriage",
+) -> Notification:
+    """The webhook notification Alertmanager would send for ``alerts`` (one group, grouped
+    by ``group_by`` on the root route): lets replay tooling create exactly the Incident the
+    receiver would."""
+    first = alerts[0].labels if alerts else {}
+    group_labels = {k: first[k] for k in group_by if k in first}
+    payload = WebhookPayload.model_validate(
+        {
+            "version": "4",
+            "groupKey": alertmanager_group_key(group_labels),
+            "status": "firing" if any(a.status != "resolved" for a in alerts) else "resolved",
+            "receiver": receiver,
+            "groupLabels": group_labels,
+            "alerts": [
+                {
+                    "status": a.status or "firing",
+                    "labels": a.labels,
+                    "annotations": a.annotations,
+                    "startsAt": a.starts_at,
+                    "endsAt": a.ends_at,
+                    "fingerprint": a.fingerprint or label_fingerprint(a.labels),
+                    "generatorURL": a.generator_url or "",
+                }
+                for a in alerts
+            ],
+        }
+    )
+    return Notification(payload=payload, received_at=received_at)
 
 
 def new_incident(name: str, namespace: str, write: IncidentWrite) -> dict[str, Any]:

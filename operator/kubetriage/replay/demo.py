@@ -36,7 +36,13 @@ from kubetriage.replay.promtool import (
     backfill,
     write_openmetrics,
 )
-from kubetriage.replay.session import ReplayEnvironment, ReplayOutcome, case_alert
+from kubetriage.replay.session import (
+    ReplayEnvironment,
+    ReplayOutcome,
+    case_alert,
+    case_time,
+    replay_clock,
+)
 from kubetriage.settings import Settings
 
 
@@ -90,7 +96,8 @@ async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "a
     with _bundled("incidents") as incidents_dir, _bundled("history") as history_dir:
         incidents = load_case_set(incidents_dir)
         history = load_case_set(history_dir)
-    now = datetime.now(UTC)
+    captured = [t for t in (case_time(c) for c in incidents) if t is not None]
+    now = max(captured) if captured else datetime.now(UTC)
     with (
         tempfile.TemporaryDirectory(prefix="kubetriage-demo-") as tmp,
         contextlib.ExitStack() as stack,
@@ -141,7 +148,7 @@ async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "a
                 file=out,
             )
 
-        async with ReplayEnvironment(settings) as env:
+        async with ReplayEnvironment(settings, clock=replay_clock(now)) as env:
             created: list[tuple[str, str]] = []
             for case in incidents:
                 env.load_case(case)

@@ -15,9 +15,9 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -58,6 +58,58 @@ class ReplayOutcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     severity: str | None = None
     created_at: datetime | None = None
+
+
+# Timestamps that record when something was observed (never future ones like notAfter).
+_OBSERVED_KEYS = frozenset(
+    {
+        "creationTimestamp",
+        "firstTimestamp",
+        "lastTimestamp",
+        "eventTime",
+        "lastHeartbeatTime",
+        "lastTransitionTime",
+        "lastUpdateTime",
+        "lastProbeTime",
+        "startedAt",
+        "finishedAt",
+        "lastScaleTime",
+    }
+)
+
+
+def case_time(case: Case) -> datetime | None:
+    """The moment the case was captured: the latest observed timestamp in its objects,
+    rounded up to the minute. Replaying "as of" that moment keeps relative facts (a
+    certificate that expires in two days, an event from five minutes ago) true however long
+    after the capture the case is replayed; None when the objects carry no timestamps."""
+    latest: datetime | None = None
+    stack: list[Any] = list(case.cluster)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in _OBSERVED_KEYS and isinstance(value, str):
+                    try:
+                        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                    except ValueError:
+                        continue
+                    if stamp.tzinfo is not None and (latest is None or stamp > latest):
+                        latest = stamp
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    if latest is None:
+        return None
+    rounded = latest.replace(second=0, microsecond=0)
+    return rounded if rounded == latest else rounded + timedelta(minutes=1)
+
+
+def replay_clock(start: datetime) -> Callable[[], datetime]:
+    """A clock that starts at ``start`` and advances in real time."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
 def case_alert(case: Case, now: datetime) -> Alert:
@@ -109,8 +161,10 @@ class ReplayEnvironment:
         *,
         stages: Stages | None = None,
         memory: MemoryStage | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
         self._given_memory = memory
         self.cluster = EmulatorThread()
@@ -140,6 +194,7 @@ class ReplayEnvironment:
             incidents=self.incidents,
             api_client=client,
             memory=memory,
+            clock=self.clock,
         )
         ready = asyncio.Event()
         self._task = asyncio.create_task(
@@ -265,7 +320,8 @@ async def replay_case(
 async def _replay_in_fresh_cluster(
     case: Case, settings: Settings, *, within: float
 ) -> ReplayOutcome:
-    now = datetime.now(UTC)
+    now = case_time(case) or datetime.now(UTC)
+    clock = replay_clock(now)
     prometheus: LocalPrometheus | None = None
     if case.metrics and case.metrics.series and settings.replay_prometheus:
         if shutil.which(PROMETHEUS_BINARY) and shutil.which("promtool"):
@@ -275,7 +331,7 @@ async def _replay_in_fresh_cluster(
         else:
             logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
     try:
-        async with ReplayEnvironment(settings) as env:
+        async with ReplayEnvironment(settings, clock=clock) as env:
             env.load_case(case)
             namespace, name = await env.create_incident([case_alert(case, now)])
             return await env.wait_for(namespace, name, within=within)
