@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.conftest import Cluster
-from tests.support.operator import OperatorThread
 
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.session import log_placement
+from tests.e2e.conftest import Cluster
+from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
 

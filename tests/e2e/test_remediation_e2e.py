@@ -17,14 +17,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from tests.e2e.conftest import Cluster
-from tests.support.operator import OperatorThread
 
 from kubetriage.crd import render_incident_crd_yaml
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
+from tests.e2e.conftest import Cluster
+from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.integration.prometheus_fixtures import case_alert, external_hosts, replay_end
 
 from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceCollector
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import MetricSummary
 from kubetriage.replay.promtool import backfill, case_prometheus, write_openmetrics
+from tests.integration.prometheus_fixtures import case_alert, external_hosts, replay_end
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
 

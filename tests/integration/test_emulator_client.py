@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
-from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, pod, widget, widget_crd
 
 from kubetriage.replay.emulator import EmulatorThread
+from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, pod, widget, widget_crd
 
 
 @pytest.fixture

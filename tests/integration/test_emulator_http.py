@@ -14,9 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, pod, widget, widget_crd
 
 from kubetriage.replay.emulator import KubeEmulator
+from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, pod, widget, widget_crd
 
 WIDGETS = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
 

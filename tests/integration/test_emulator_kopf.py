@@ -15,9 +15,9 @@ from typing import Any
 import kopf
 import pytest
 from kopf.testing import KopfRunner
-from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, widget, widget_crd
 
 from kubetriage.replay.emulator import EmulatorThread
+from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, widget, widget_crd
 
 
 def _eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:

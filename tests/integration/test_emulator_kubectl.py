@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.integration.emulator_fixtures import pod, widget, widget_crd
 
 from kubetriage.replay.emulator import EmulatorThread
+from tests.integration.emulator_fixtures import pod, widget, widget_crd
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl not installed")

@@ -13,6 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from kubetriage.llm.client import LLMClient
+from kubetriage.llm.prompt import render_messages
+from kubetriage.llm.schema import SCHEMA_NAME, answer_json_schema
+from kubetriage.models.vocabulary import Action, Category
+from kubetriage.settings import Settings
 from tests.support.llm_samples import oom_evidence, oom_finding, similar_incident, valid_answer
 from tests.support.openai_server import (
     Reply,
@@ -25,12 +31,6 @@ from tests.support.openai_server import (
     slow,
     text,
 )
-
-from kubetriage.llm.client import LLMClient
-from kubetriage.llm.prompt import render_messages
-from kubetriage.llm.schema import SCHEMA_NAME, answer_json_schema
-from kubetriage.models.vocabulary import Action, Category
-from kubetriage.settings import Settings
 
 MODEL = "gpt-test-mini"
 

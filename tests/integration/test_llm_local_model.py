@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.llm_samples import oom_evidence, oom_finding, similar_incident
 
 from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import render_messages
 from kubetriage.settings import Settings
+from tests.support.llm_samples import oom_evidence, oom_finding, similar_incident
 
 pytestmark = pytest.mark.slow
 

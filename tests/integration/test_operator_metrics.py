@@ -25,7 +25,6 @@ import aiohttp
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.support.openai_server import ScriptedOpenAIServer, answer
 
 from kubetriage.app import LLMStage, build_components
 from kubetriage.crd import build_incident_crd
@@ -43,6 +42,7 @@ from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
+from tests.support.openai_server import ScriptedOpenAIServer, answer
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}

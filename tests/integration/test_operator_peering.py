@@ -80,7 +80,7 @@ def test_only_one_replica_works(emulator: EmulatorThread) -> None:
         time.sleep(1)
         assert _investigations(emulator, "first") == 1
         peers = emulator.emulator.get("clusterkopfpeerings", "kubetriage") or {}
-        assert len((peers.get("status") or {})) == 2, peers
+        assert len(peers.get("status") or {}) == 2, peers
         high.stop()
         emulator.emulator.load([_incident("second")])
         _wait_diagnosed(emulator, "second", timeout=90)

@@ -98,7 +98,8 @@ def test_analyzers_alone(oom_case: Case) -> None:
     assert conditions["MemoryAvailable"].reason == "NotConfigured"
     assert conditions["EvidenceCollected"].status == "True"
     assert result.diagnosis.evidence_hash
-    assert result.diagnosis.signature and "OOMKilled" in result.diagnosis.signature
+    assert result.diagnosis.signature
+    assert "OOMKilled" in result.diagnosis.signature
 
 
 def test_model_answer_is_used_and_secrets_never_leave(oom_case: Case) -> None:
@@ -113,7 +114,8 @@ def test_model_answer_is_used_and_secrets_never_leave(oom_case: Case) -> None:
         sent = str(server.chat_bodies)
     diagnosis = result.diagnosis
     assert diagnosis.llm.used is True
-    assert diagnosis.llm.input_tokens and diagnosis.llm.output_tokens
+    assert diagnosis.llm.input_tokens
+    assert diagnosis.llm.output_tokens
     assert diagnosis.summary == "exporter exceeds its 256Mi limit while loading the table"
     assert set(diagnosis.remediations[0].proposed_by) == {"analyzer", "llm"}
     assert _conditions(result)["LLMUnavailable"].status == "False"

@@ -15,13 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.integration.prometheus_fixtures import (
-    MAILER_CASE,
-    OOM_CASE,
-    load_case,
-    merged_metrics,
-    replay_end,
-)
 
 from kubetriage.models.case import CaseMetrics, CaseSeries
 from kubetriage.replay.promtool import (
@@ -30,6 +23,13 @@ from kubetriage.replay.promtool import (
     backfill,
     expand_series_values,
     start_with_case_metrics,
+)
+from tests.integration.prometheus_fixtures import (
+    MAILER_CASE,
+    OOM_CASE,
+    load_case,
+    merged_metrics,
+    replay_end,
 )
 
 

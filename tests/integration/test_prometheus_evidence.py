@@ -20,6 +20,13 @@ from typing import ClassVar
 
 import pytest
 from pydantic import SecretStr
+
+from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceCollector
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import MetricSummary
+from kubetriage.models.incident import Alert
+from kubetriage.replay.promtool import LocalPrometheus, start_with_case_metrics
+from kubetriage.settings import Settings
 from tests.integration.prometheus_fixtures import (
     MAILER_CASE,
     OOM_CASE,
@@ -29,13 +36,6 @@ from tests.integration.prometheus_fixtures import (
     merged_metrics,
     replay_end,
 )
-
-from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceCollector
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import MetricSummary
-from kubetriage.models.incident import Alert
-from kubetriage.replay.promtool import LocalPrometheus, start_with_case_metrics
-from kubetriage.settings import Settings
 
 MEMORY_LIMIT = 268435456.0
 OOM_POD = ObjectRef(kind="Pod", name="csv-exporter-5f7d8c9b6d-k2x9p", namespace="exports")

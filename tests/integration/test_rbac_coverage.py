@@ -23,10 +23,6 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
-from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
-from tests.support.operator import OperatorThread
-from tests.support.rbac import Request, allowed, grants_for
 
 from kubetriage.alerts import spec_from_alerts
 from kubetriage.crd import build_incident_crd
@@ -38,6 +34,10 @@ from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from kubetriage.replay.emulator.server import AuditRecord
 from kubetriage.replay.session import case_alert, log_placement
 from kubetriage.settings import Settings
+from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
+from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
+from tests.support.operator import OperatorThread
+from tests.support.rbac import Request, allowed, grants_for
 
 SHARED_CASES = REPO.parent / "shared" / "eval" / "cases"
 TEST_AGENT = "kubetriage-rbac-coverage-test"

@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kubetriage.alerts import incident_name
+from kubetriage.receiver.state import alertmanager_group_key
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import log_placement
 from tests.integration.alertmanager_fixtures import (
     TOKEN,
     Alertmanager,
@@ -25,12 +31,6 @@ from tests.integration.alertmanager_fixtures import (
     receiver_settings,
 )
 from tests.support.operator import OperatorThread
-
-from kubetriage.alerts import incident_name
-from kubetriage.receiver.state import alertmanager_group_key
-from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
 
 CASE = (
     Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases" / "example-oom-csv-exporter"

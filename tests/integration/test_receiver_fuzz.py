@@ -12,6 +12,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.alertmanager_fixtures import (
     ReceiverThread,
     crashloop_labels,
@@ -22,8 +24,6 @@ from tests.integration.alertmanager_fixtures import (
     webhook_alert,
     webhook_payload,
 )
-
-from kubetriage.replay.emulator import EmulatorThread
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -11,6 +11,10 @@ import http.client
 import urllib.parse
 
 import pytest
+
+from kubetriage.kubeclient import api_client
+from kubetriage.receiver import Receiver, ReceiverConfigError
+from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.alertmanager_fixtures import (
     TOKEN,
     ReceiverThread,
@@ -22,10 +26,6 @@ from tests.integration.alertmanager_fixtures import (
     webhook_alert,
     webhook_payload,
 )
-
-from kubetriage.kubeclient import api_client
-from kubetriage.receiver import Receiver, ReceiverConfigError
-from kubetriage.replay.emulator import EmulatorThread
 
 GROUP = {"alertname": "KubePodCrashLooping", "namespace": "exports"}
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -9,6 +9,14 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+
+from kubetriage.app import build_stages
+from kubetriage.commands.run import serve
+from kubetriage.handlers import OperatorContext
+from kubetriage.incidents import IncidentStore
+from kubetriage.kubeclient import api_client
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.alertmanager_fixtures import (
     TOKEN,
     free_port,
@@ -18,14 +26,6 @@ from tests.integration.alertmanager_fixtures import (
     webhook_alert,
     webhook_payload,
 )
-
-from kubetriage.app import build_stages
-from kubetriage.commands.run import serve
-from kubetriage.handlers import OperatorContext
-from kubetriage.incidents import IncidentStore
-from kubetriage.kubeclient import api_client
-from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread
 
 CASE = (
     Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases" / "example-oom-csv-exporter"

@@ -18,12 +18,12 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from tests.support.llm_samples import valid_answer
-from tests.support.openai_server import ScriptedOpenAIServer, answer, server_error, text
 
 from kubetriage.llm.client import LLMClient, LLMResult
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry, TelemetryConfig
+from tests.support.llm_samples import valid_answer
+from tests.support.openai_server import ScriptedOpenAIServer, answer, server_error, text
 
 SECRET = "hunter2"
 

@@ -29,8 +29,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
-from tests.support.llm_samples import valid_answer
-from tests.support.openai_server import ScriptedOpenAIServer, answer
 
 from kubetriage.app import LLMStage, build_components
 from kubetriage.kubeclient import api_client
@@ -41,6 +39,8 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import case_alert, log_placement
 from kubetriage.settings import Settings
 from kubetriage.telemetry import TOKEN_USAGE_BUCKETS, Telemetry, TelemetryConfig
+from tests.support.llm_samples import valid_answer
+from tests.support.openai_server import ScriptedOpenAIServer, answer
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
 

@@ -22,7 +22,6 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 
 from kubetriage.app import LLMStage, build_components
 from kubetriage.kubeclient import api_client
@@ -40,6 +39,7 @@ from kubetriage.telemetry import (
     Telemetry,
     TelemetryConfig,
 )
+from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
 NOW = datetime.now(UTC)

@@ -7,6 +7,9 @@ registry via ``run_analyzers``; nothing is mocked.
 
 from __future__ import annotations
 
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ConfigReference, ProbeSpec, ServiceEvidence
+from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
     alert,
     analyze,
@@ -24,10 +27,6 @@ from tests.unit.evidence_factories import (
     top,
     waiting,
 )
-
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigReference, ProbeSpec, ServiceEvidence
-from kubetriage.models.vocabulary import Action, Category
 
 EXPORTER_POD = "csv-exporter-5f7d8c9b6d-k2x9p"
 

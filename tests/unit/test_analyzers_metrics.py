@@ -7,6 +7,8 @@ Everything is real: MetricSummary/Evidence models from ``evidence_factories`` an
 
 from __future__ import annotations
 
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
     alert,
     analyze,
@@ -18,9 +20,6 @@ from tests.unit.evidence_factories import (
     pod,
     top,
 )
-
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.vocabulary import Action, Category
 
 API = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ConfigReference,
+    GenericObjectEvidence,
+    NetworkPolicyEvidence,
+    PodCondition,
+    ServiceEvidence,
+)
+from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
     NOW,
     analyze,
@@ -23,16 +32,6 @@ from tests.unit.evidence_factories import (
     top,
     waiting,
 )
-
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    ConfigReference,
-    GenericObjectEvidence,
-    NetworkPolicyEvidence,
-    PodCondition,
-    ServiceEvidence,
-)
-from kubetriage.models.vocabulary import Action, Category
 
 MAILER_POD = "mailer-84c9b7d6f5-7rjvz"
 EMAIL_API = ObjectRef(kind="Service", namespace="newsletter", name="email-api")

@@ -8,7 +8,6 @@ Everything is real: the registry as shipped, plus one deliberately broken Analyz
 from __future__ import annotations
 
 import pytest
-from tests.unit.evidence_factories import container, deployment, evidence, pod
 
 from kubetriage.analyzers import ANALYZERS, Analyzer, run_analyzers
 from kubetriage.analyzers.base import make_finding
@@ -23,6 +22,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
+from tests.unit.evidence_factories import container, deployment, evidence, pod
 
 
 def test_every_category_but_unknown_has_an_analyzer() -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AutoscalerEvidence, PodCondition
+from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
     NOW,
     analyze,
@@ -23,10 +26,6 @@ from tests.unit.evidence_factories import (
     top,
     waiting,
 )
-
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import AutoscalerEvidence, PodCondition
-from kubetriage.models.vocabulary import Action, Category
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    NodeEvidence,
+    PodCondition,
+    PodEvidence,
+    PVCEvidence,
+    QuotaEvidence,
+)
+from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
     analyze,
     by_category,
@@ -22,16 +31,6 @@ from tests.unit.evidence_factories import (
     top,
     waiting,
 )
-
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    NodeEvidence,
-    PodCondition,
-    PodEvidence,
-    PVCEvidence,
-    QuotaEvidence,
-)
-from kubetriage.models.vocabulary import Action, Category
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 

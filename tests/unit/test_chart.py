@@ -17,6 +17,8 @@ import pytest
 import yaml
 from kopf._cogs.structs import references
 from packaging.version import Version
+
+from kubetriage.remediation.policy import load_policy
 from tests.support.chart import (
     CHART,
     NAMESPACE,
@@ -28,8 +30,6 @@ from tests.support.chart import (
     render_notes,
 )
 from tests.support.rbac import Request, allowed, grants_for
-
-from kubetriage.remediation.policy import load_policy
 
 MODES: dict[str, dict[str, Any]] = {
     "default": {},

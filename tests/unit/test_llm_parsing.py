@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.support.llm_samples import valid_answer
 
 from kubetriage.llm.parsing import InvalidAnswer, extract_json_object, parse_answer
 from kubetriage.models.vocabulary import Category
+from tests.support.llm_samples import valid_answer
 
 ANSWER = json.dumps(valid_answer())
 

@@ -12,13 +12,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.llm_samples import (
-    NOW,
-    POD,
-    oom_evidence,
-    oom_finding,
-    similar_incident,
-)
 
 from kubetriage.llm.prompt import (
     ACTION_MEANINGS,
@@ -34,6 +27,13 @@ from kubetriage.llm.prompt import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import EventEvidence, Evidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
+from tests.support.llm_samples import (
+    NOW,
+    POD,
+    oom_evidence,
+    oom_finding,
+    similar_incident,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 OPEN_TAG = re.compile(r'^<untrusted-data name="([a-z-]+)">$', re.MULTILINE)

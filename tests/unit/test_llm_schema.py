@@ -9,7 +9,6 @@ from typing import Any
 import jsonschema
 import pytest
 from pydantic import ValidationError
-from tests.support.llm_samples import valid_answer
 
 from kubetriage.llm.schema import (
     MAX_EVIDENCE_ITEMS,
@@ -19,6 +18,7 @@ from kubetriage.llm.schema import (
     answer_json_schema,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support.llm_samples import valid_answer
 
 # Keywords OpenAI documents for strict structured outputs, plus annotations.
 STRICT_KEYWORDS = {

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.integration.alertmanager_fixtures import crashloop_labels, webhook_alert, webhook_payload
 
 from kubetriage.receiver.payload import PayloadError, parse_payload
+from tests.integration.alertmanager_fixtures import crashloop_labels, webhook_alert, webhook_payload
 
 
 def _good() -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.integration.alertmanager_fixtures import crashloop_labels, webhook_alert, webhook_payload
 
 from kubetriage.alerts import incident_name
 from kubetriage.crd import build_incident_crd
@@ -27,6 +26,7 @@ from kubetriage.receiver.state import (
     should_create,
     valid_traceparent,
 )
+from tests.integration.alertmanager_fixtures import crashloop_labels, webhook_alert, webhook_payload
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 GROUP = {"alertname": "KubePodCrashLooping", "namespace": "exports"}
