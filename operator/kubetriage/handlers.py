@@ -286,18 +286,20 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 timeout=ctx.settings.diagnosis_timeout_seconds,
             )
             diagnosis = result.diagnosis
-            await ctx.incidents.patch_status(
-                namespace,
-                name,
-                diagnosed_patch(
-                    parse_conditions(investigating["conditions"]),
-                    diagnosis,
-                    result.conditions,
-                    target=describe_target(result.evidence, []),
-                    generation=generation,
-                    now=ctx.clock(),
-                ),
+            # Re-read: the receiver may have resolved the incident while we worked, and a
+            # resolution must not be overwritten by a late diagnosis.
+            current = (await ctx.incidents.get(namespace, name)).get("status") or {}
+            patch = diagnosed_patch(
+                parse_conditions(current.get("conditions")),
+                diagnosis,
+                result.conditions,
+                target=describe_target(result.evidence, []),
+                generation=generation,
+                now=ctx.clock(),
             )
+            if current.get("phase") == Phase.RESOLVED.value:
+                del patch["phase"]
+            await ctx.incidents.patch_status(namespace, name, patch)
         except Exception as error:
             # Everything here is worth a bounded retry: the API or a dependency failing
             # (RetryableError, timeouts, API errors) and, so an Incident is never left in

@@ -36,12 +36,14 @@ from kubetriage.analyzers.support import (
     service_for_host,
     states,
     suggest_memory,
+    timestamp,
     workload_container,
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ContainerEvidence,
+    ContainerState,
     EventEvidence,
     Evidence,
     MetricSummary,
@@ -310,12 +312,52 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
 # --- crash-loop ---------------------------------------------------------------------------
 
 
-def _restart_action(evidence: Evidence, target: ObjectRef) -> tuple[Action, dict[str, str]]:
-    """Rollback when an older revision exists to return to, else a rolling restart."""
+# A process that ran this long before exiting was not failing at start: it degrades (leak,
+# stuck worker pool, exhausted handles) and a fresh process is a real, if temporary, fix.
+LONG_RUN_SECONDS = 30 * 60
+# The newest revision counts as "the change that broke it" when it is at most this old.
+RECENT_REVISION_SECONDS = 6 * 3600
+
+
+def _crash_started_with_revision(evidence: Evidence, pod: PodEvidence) -> bool:
+    """Whether an older revision exists that the crash plausibly started after: it still
+    serves, or the current revision is recent (or of unknown age)."""
+    current, previous = current_and_previous_revision(evidence)
+    if current is None or previous is None:
+        return False
+    if _older_revision_serving(evidence, pod) or previous.ready_replicas > 0:
+        return True
+    if current.created_at is None:
+        return True
+    age = timestamp(evidence.collected_at) - timestamp(current.created_at)
+    return age <= RECENT_REVISION_SECONDS
+
+
+def _ran_long_before_exit(exits: list[ContainerState]) -> bool:
+    for state in exits:
+        if state.started_at is not None and state.finished_at is not None:
+            ran = timestamp(state.finished_at) - timestamp(state.started_at)
+            if ran >= LONG_RUN_SECONDS:
+                return True
+    return False
+
+
+def _crash_action(
+    evidence: Evidence, target: ObjectRef, pod: PodEvidence, exits: list[ContainerState]
+) -> tuple[Action, dict[str, str]]:
+    """What helps a crash loop. The kubelet already restarts the container, so a deterministic
+    crash (panic, bad flag, segfault at start) is not fixed by another restart: the code or
+    its arguments must change, which is the workload owner's job (escalate). Roll back only
+    when an older revision exists and the crash began with the new one; restart only a
+    process that ran for a long time before failing."""
     _, previous = current_and_previous_revision(evidence)
-    if previous is not None and target.kind in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+    if (
+        previous is not None
+        and target.kind in ACTION_TARGET_KINDS[Action.ROLLBACK]
+        and _crash_started_with_revision(evidence, pod)
+    ):
         return Action.ROLLBACK, {"revision": str(previous.revision)}
-    if target.kind in ACTION_TARGET_KINDS[Action.RESTART]:
+    if _ran_long_before_exit(exits) and target.kind in ACTION_TARGET_KINDS[Action.RESTART]:
         return Action.RESTART, {}
     return Action.ESCALATE, {}
 
@@ -398,7 +440,7 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
             confidence = min(confidence, 0.45)
         if _older_revision_serving(evidence, pod):
             confidence = min(confidence, 0.7)  # only the new revision crashes: bad-rollout
-        action, params = _restart_action(evidence, target)
+        action, params = _crash_action(evidence, target, pod, exits)
         params = {"container": container.name, **params}
         if exit_code is not None:
             params["exitCode"] = str(exit_code)
@@ -494,6 +536,18 @@ def _misspelt_hosts(evidence: Evidence, pod: PodEvidence) -> list[tuple[ObjectRe
     return found
 
 
+def _process_started(pod: PodEvidence) -> bool:
+    """Whether an app container of the pod is running or has run (exited with a code)."""
+    for container in pod.containers:
+        if container.init:
+            continue
+        if container.state.state == "running":
+            return True
+        if any(s.state == "terminated" and s.exit_code is not None for s in states(container)):
+            return True
+    return False
+
+
 def check_config_missing(evidence: Evidence) -> list[Finding]:
     # target key -> (target, best confidence, facts, params)
     found: dict[str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str]]] = {}
@@ -529,6 +583,10 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     note(target, 0.95, fact)
                 elif state.reason == "CreateContainerConfigError":
                     note(workload_ref(evidence, pod), 0.8, fact)
+        # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
+        # absent; a process that started got what it referenced, so an absence seen now (or
+        # an object merely not collected) does not explain its failure.
+        resolved = _process_started(pod)
         for ref in pod.config_refs:
             if ref.optional:
                 continue
@@ -536,13 +594,13 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
             if ref.exists is False:
                 note(
                     target,
-                    0.9,
+                    0.4 if resolved else 0.9,
                     item(pod_source(pod), f"{ref.kind} {ref.name} ({ref.via}) does not exist"),
                 )
             elif ref.key_exists is False and ref.key:
                 note(
                     target,
-                    0.9,
+                    0.4 if resolved else 0.9,
                     item(
                         pod_source(pod),
                         f"{ref.kind} {ref.name} has no key {ref.key} ({ref.via})",

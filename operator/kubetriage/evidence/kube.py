@@ -492,28 +492,19 @@ class KubeEvidenceCollector:
 
     async def _events_about(self, run: _Run, kind: str, namespace: str | None, name: str) -> None:
         selector = f"involvedObject.kind={kind},involvedObject.name={name}"
-        limit = self._limits.max_events_fetched
-        if namespace:
-            items = await self._list(
-                run,
-                "Event",
-                "v1",
-                self._core.list_namespaced_event,
-                namespace,
-                what=f"list events of {kind} {namespace}/{name}",
-                field_selector=selector,
-                limit=limit,
-            )
-        else:
-            items = await self._list(
-                run,
-                "Event",
-                "v1",
-                self._core.list_event_for_all_namespaces,
-                what=f"list events of {kind} {name}",
-                field_selector=selector,
-                limit=limit,
-            )
+        # Events about cluster-scoped objects (Nodes) are recorded in "default" by the
+        # kubelet and the node controller; listing there keeps the RBAC namespaced.
+        where = namespace or "default"
+        items = await self._list(
+            run,
+            "Event",
+            "v1",
+            self._core.list_namespaced_event,
+            where,
+            what=f"list events of {kind} {namespace + '/' if namespace else ''}{name}",
+            field_selector=selector,
+            limit=self._limits.max_events_fetched,
+        )
         for item in items:
             run.add(item)
 

@@ -153,7 +153,7 @@ async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "a
             for case in incidents:
                 env.load_case(case)
             for case in incidents:
-                created.append(await env.create_incident([case_alert(case, now)]))
+                created.append(await env.post_alerts([case_alert(case, now)]))
             print(f"  replaying {len(created)} incidents ...\n", file=out)
             budget = settings.diagnosis_timeout_seconds + 30
             outcomes = await asyncio.gather(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import shutil
 import tempfile
 import time
@@ -21,6 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import aiohttp
+from kubernetes.client.exceptions import ApiException
+from pydantic import SecretStr
 
 from kubetriage.alerts import incident_name, label_fingerprint, spec_from_alerts
 from kubetriage.app import Components, MemoryStage, build_components
@@ -36,6 +41,8 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
 from kubetriage.pipeline import Stages
+from kubetriage.receiver.server import Receiver
+from kubetriage.receiver.state import group_notification, placement
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.emulator import EmulatorThread
@@ -176,6 +183,7 @@ class ReplayEnvironment:
         self.webhook_token: str | None = None
         self.metrics_url: str | None = None
         self._components: Components | None = None
+        self.receiver: Receiver | None = None
 
     async def __aenter__(self) -> ReplayEnvironment:
         self.cluster.start()
@@ -195,6 +203,22 @@ class ReplayEnvironment:
             api_client=client,
             memory=memory,
             clock=self.clock,
+        )
+        # The real webhook receiver, as Alertmanager would reach it, with a fresh token.
+        self.webhook_token = secrets.token_urlsafe(24)
+        receiver_settings = self.settings.model_copy(
+            update={"webhook_token": SecretStr(self.webhook_token), "namespaces": []}
+        )
+        self.receiver = Receiver(receiver_settings, client, clock=self.clock)
+        self.webhook_url = f"{await self.receiver.start('127.0.0.1', 0)}/alerts"
+        self.cluster.emulator.load(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": self.settings.incident_namespace},
+                }
+            ]
         )
         ready = asyncio.Event()
         self._task = asyncio.create_task(
@@ -221,6 +245,8 @@ class ReplayEnvironment:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.receiver is not None:
+            await self.receiver.stop()
         self._stop.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -234,6 +260,27 @@ class ReplayEnvironment:
         self.cluster.emulator.load(case.cluster)
         for namespace, pod, container, text, previous in log_placement(case):
             self.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+
+    async def post_alerts(self, alerts: list[Alert]) -> tuple[str, str]:
+        """POST the notification Alertmanager would send for ``alerts`` to the real
+        receiver; returns where the Incident it creates will be (namespace, name)."""
+        assert self.webhook_url is not None
+        notification = group_notification(alerts, received_at=self.clock())
+        body = notification.payload.model_dump(by_alias=True, mode="json")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.webhook_url,
+                json=body,
+                headers={"Authorization": f"Bearer {self.webhook_token}"},
+            ) as response,
+        ):
+            if response.status != 202:
+                raise RuntimeError(
+                    f"the receiver answered {response.status}: {await response.text()}"
+                )
+        where = placement(notification.payload, incident_namespace=self.settings.incident_namespace)
+        return where.namespaces[0], where.name
 
     async def create_incident(self, alerts: list[Alert]) -> tuple[str, str]:
         assert self.incidents is not None
@@ -253,13 +300,23 @@ class ReplayEnvironment:
         await self.incidents.create(namespace, body)
         return namespace, name
 
-    async def wait_for(self, namespace: str, name: str, *, within: float) -> ReplayOutcome:
+    async def wait_for(
+        self, namespace: str, name: str, *, within: float, started: float | None = None
+    ) -> ReplayOutcome:
+        """Poll until the Incident is Diagnosed or Failed; latency counts from ``started``
+        (a ``time.monotonic()`` taken before the alert was posted), else from now."""
         assert self.incidents is not None
-        started = time.monotonic()
+        started = time.monotonic() if started is None else started
         deadline = started + within
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            body = await self.incidents.get(namespace, name)
+            try:
+                body = await self.incidents.get(namespace, name)
+            except ApiException as error:
+                if error.status != 404:  # the receiver may not have written it yet
+                    raise
+                await asyncio.sleep(0.05)
+                continue
             phase = (body.get("status") or {}).get("phase")
             if phase in TERMINAL_PHASES:
                 return self._outcome(body, namespace, name, started, timed_out=False)
@@ -333,8 +390,9 @@ async def _replay_in_fresh_cluster(
     try:
         async with ReplayEnvironment(settings, clock=clock) as env:
             env.load_case(case)
-            namespace, name = await env.create_incident([case_alert(case, now)])
-            return await env.wait_for(namespace, name, within=within)
+            posted = time.monotonic()
+            namespace, name = await env.post_alerts([case_alert(case, now)])
+            return await env.wait_for(namespace, name, within=within, started=posted)
     finally:
         if prometheus is not None:
             await asyncio.to_thread(prometheus.stop)
