@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from kubetriage.settings import Settings
 
 if TYPE_CHECKING:
+    from kubetriage.app import Components
     from kubetriage.handlers import OperatorContext
 
 NAME = "run"
@@ -46,6 +47,7 @@ async def serve(
     webhook: bool,
     liveness_endpoint: str | None = None,
     stop_flag: asyncio.Event | None = None,
+    components: Components | None = None,
 ) -> None:
     """Run the operator and, when ``webhook``, the receiver, until the operator stops (or
     ``stop_flag`` is set); the receiver drains its queue before the loop ends."""
@@ -70,6 +72,8 @@ async def serve(
     finally:
         if receiver is not None:
             await receiver.stop()
+        if components is not None:
+            await components.aclose()  # the LLM connections and the memory store's lock
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -99,6 +103,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"kubetriage run: {error}", file=sys.stderr)
         return 2
     namespaces = [] if args.all_namespaces else (args.namespace or settings.namespaces)
+    # One source of truth for the scope: the receiver places Incidents only where the
+    # operator watches.
+    settings = settings.model_copy(update={"namespaces": namespaces})
     client = api_client(args.kubeconfig, context=args.context)
     components = build_components(settings, client, telemetry)
     ctx = OperatorContext(
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
         api_client=client,
         metrics=OperatorMetrics(memory=components.memory),
+        memory=components.memory,
     )
     try:
         asyncio.run(
@@ -116,6 +124,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 standalone=args.standalone or settings.standalone,
                 webhook=webhook,
                 liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+                components=components,
             )
         )
     finally:
