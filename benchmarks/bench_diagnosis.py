@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -627,7 +627,7 @@ def bench_subprocess_memory(
 @dataclasses.dataclass(frozen=True)
 class Tokenizer:
     name: str
-    count: Any  # Callable[[str], int]
+    count: Callable[[str], int]
 
 
 def tokenizers() -> list[Tokenizer]:
@@ -657,12 +657,7 @@ def tokenizers() -> list[Tokenizer]:
                     lambda s: len(vocab.tokenize(s.encode(), add_bos=False, special=True)),
                 )
             )
-    found.append(
-        Tokenizer(
-            f"estimate: chars/{CHARS_PER_TOKEN} (scripted server)",
-            lambda s: max(1, len(s) // CHARS_PER_TOKEN),
-        )
-    )
+    found.append(estimate_tokenizer())
     return found
 
 
@@ -681,13 +676,23 @@ def case_messages(case: Case, settings: Settings) -> list[dict[str, str]]:
     return render_messages(evidence, findings, [], max_chars=settings.llm_prompt_max_chars)
 
 
-def bench_prompt_size(case_dir: Path) -> dict[str, Any]:
+def estimate_tokenizer() -> Tokenizer:
+    return Tokenizer(
+        f"estimate: chars/{CHARS_PER_TOKEN} (scripted server)",
+        lambda s: max(1, len(s) // CHARS_PER_TOKEN),
+    )
+
+
+def bench_prompt_size(
+    case_dir: Path, counters: Sequence[Tokenizer] | None = None
+) -> dict[str, Any]:
+    """Prompt tokens per case with each tokenizer (default: every one available)."""
     cases = load_case_set(case_dir)
     settings = Settings(memory_enabled=False)
     prompts = {case.id: case_messages(case, settings) for case in cases}
     schema_text = json.dumps(answer_json_schema())
     rows = []
-    for tokenizer in tokenizers():
+    for tokenizer in counters if counters is not None else tokenizers():
         counts = {
             cid: sum(tokenizer.count(m["content"]) for m in messages)
             for cid, messages in prompts.items()

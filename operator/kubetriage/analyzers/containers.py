@@ -15,6 +15,7 @@ from difflib import SequenceMatcher
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
+    CONFIG_VARIABLE_GROUPS,
     CRASH_LOG,
     DEPENDENCY_LOG,
     DNS_LOG,
@@ -474,7 +475,7 @@ def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> Obj
     """The ConfigMap/Secret a log complaint points at: the one feeding the named variable,
     else the one a missing file would be mounted from, else the only envFrom source."""
     variable = next(
-        (hit.match[g] for g in ("var1", "var2", "var3", "var4", "var5") if hit.match[g]), None
+        (hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None
     )
     refs = [r for r in pod.config_refs if r.name != "kube-root-ca.crt"]
     if variable:
@@ -491,6 +492,19 @@ def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> Obj
     if len(refs) == 1:
         return ObjectRef(kind=refs[0].kind, namespace=pod.namespace, name=refs[0].name)
     return workload_ref(evidence, pod)
+
+
+def _near_miss_key(evidence: Evidence, target: ObjectRef | None, wanted: str | None) -> str | None:
+    """A key of the ConfigMap the application reads that nearly matches the variable it says
+    is missing: the key was renamed or misspelt on one side."""
+    if target is None or wanted is None or target.kind != "ConfigMap":
+        return None
+    keys = evidence.config_maps.get(target.name)
+    if not keys or wanted in keys:
+        return None
+    scored = [(SequenceMatcher(None, wanted.lower(), k.lower()).ratio(), k) for k in keys]
+    ratio, key = max(scored)
+    return key if ratio >= 0.75 else None
 
 
 def _misspelt_hosts(evidence: Evidence, pod: PodEvidence) -> list[tuple[ObjectRef, EvidenceItem]]:
@@ -623,18 +637,28 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 )
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
-                generic = not any(
-                    hit.match[g] for g in ("var1", "var2", "var3", "var4", "var5", "path", "path2")
-                )
+                variable = next((hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None)
+                generic = variable is None and not (hit.match["path"] or hit.match["path2"])
                 confidence = 0.6 if generic else 0.75
                 crashing = any(
                     c.name == log.container and c.restart_count > 0 for c in pod.containers
                 )
+                target = _log_config_target(evidence, pod, hit)
+                renamed = _near_miss_key(evidence, target, variable)
                 note(
-                    _log_config_target(evidence, pod, hit),
-                    confidence + (0.05 if crashing else 0.0),
+                    target,
+                    confidence + (0.05 if crashing else 0.0) + (0.1 if renamed else 0.0),
                     item(hit.source, hit.line),
                 )
+                if renamed is not None and target is not None:
+                    note(
+                        target,
+                        0.0,
+                        item(
+                            f"configmap/{pod.namespace}/{target.name}",
+                            f"has no key {variable} but has {renamed}",
+                        ),
+                    )
         for target, fact in _misspelt_hosts(evidence, pod):
             note(target, 0.75, fact)
 

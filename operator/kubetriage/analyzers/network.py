@@ -18,6 +18,7 @@ from kubetriage.analyzers.support import (
     CERT_LOG,
     DEPENDENCY_LOG,
     DNS_LOG,
+    DNS_RESOLVER_FAILURE,
     FAILURE_WORDS,
     LogHit,
     grep_logs,
@@ -44,6 +45,7 @@ _TIMEOUT_LOG = re.compile(
     r"(?i)(i/o timeout|context deadline exceeded|connect(ion)? timed? ?out|ETIMEDOUT|"
     r"timed? ?out (while |after )?(connecting|dialing|waiting))"
 )
+CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
 
@@ -182,10 +184,21 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     if not hits:
         return []
     dns = [h for h in hits if DNS_LOG.search(h.line)]
-    dns_service = next((s for s in evidence.services if s.name in ("kube-dns", "coredns")), None)
-    if dns and dns_service is not None and len(dns) == len(hits):
-        target = ObjectRef(kind="Service", namespace=dns_service.namespace, name=dns_service.name)
-        confidence = 0.55
+    dns_service = next((s for s in evidence.services if s.name in CLUSTER_DNS_NAMES), None)
+    dns_hosts = {host for h in dns for host in hosts_in(h.line)}
+    # The resolver failing to answer, or failing for several unrelated names, is the DNS
+    # service's fault; a single name that does not exist is more likely the caller's config.
+    resolver_down = any(DNS_RESOLVER_FAILURE.search(h.line) for h in dns) or len(dns_hosts) >= 2
+    if dns and len(dns) == len(hits) and (resolver_down or dns_service is not None):
+        if dns_service is not None:
+            target = ObjectRef(
+                kind="Service", namespace=dns_service.namespace, name=dns_service.name
+            )
+        else:
+            # Not collected, but every mainstream distribution serves cluster DNS from this
+            # Service (CoreDNS kept the name for compatibility).
+            target = ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
+        confidence = 0.7 if resolver_down else 0.55
     else:
         fallback = workload_ref(evidence)
         if fallback is None or fallback.kind not in ACTION_TARGET_KINDS[Action.ESCALATE]:

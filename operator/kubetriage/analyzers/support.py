@@ -261,6 +261,10 @@ CONFIG_LOG = re.compile(
     r"(is\s+)?(not set|missing|required|must be set)"
     r"|KeyError: '(?P<var4>[A-Z][A-Z0-9_]{2,})'"
     r"|required key (?P<var5>[A-Z][A-Z0-9_]{2,}) missing value"
+    r"|(could not|cannot|can't|unable to|failed to) resolve (placeholder|variable|env(ironment)?"
+    r"( variable)?) [\"'`$({]*(?P<var6>[A-Za-z_][\w.-]{2,}?)[\"'`})]*(\s|$|:|,)"
+    r"|unresolved (placeholder|variable|env(ironment)? variable)[:\s]+[\"'`$({]*"
+    r"(?P<var7>[A-Za-z_][\w.-]{2,}?)[\"'`})]*(\s|$|:|,)"
     r"|(open|read|load(ing)?|stat)\s+(config(uration)?\s+(file\s+)?)?[\"']?(?P<path>/[\w./-]+"
     r"\.(conf|cfg|ya?ml|json|toml|ini|properties|env))[\"']?:?\s+(no such file or directory|"
     r"not found|does not exist)"
@@ -287,8 +291,17 @@ DEPENDENCY_LOG = re.compile(
 )
 DNS_LOG = re.compile(
     r"(?i)(no such host|NXDOMAIN|name or service not known|temporary failure in name "
-    r"resolution|could not resolve host|server misbehaving|ENOTFOUND|lookup \S+ on \S+:53)"
+    r"resolution|could not resolve host|server misbehaving|ENOTFOUND|lookup \S+ on \S+:53"
+    r"|EAI_AGAIN|SERVFAIL|getaddrinfo \w+)"
 )
+# The resolver itself failed to answer (as opposed to answering "no such name"): the DNS
+# server or its upstream is at fault, not the name the workload asked for.
+DNS_RESOLVER_FAILURE = re.compile(
+    r"(?i)(EAI_AGAIN|temporary failure in name resolution|SERVFAIL|server misbehaving|"
+    r"lookup \S+ on \S+:53: (read udp \S+ )?(i/o timeout|no answer|connection refused)|"
+    r"dns (query|lookup|resolution) (timed out|timeout|failed))"
+)
+CONFIG_VARIABLE_GROUPS = ("var1", "var2", "var3", "var4", "var5", "var6", "var7")
 # An access-log style 5xx the workload itself served is not a failing dependency; require a
 # word saying *we* failed to get an answer.
 FAILURE_WORDS = re.compile(
@@ -377,6 +390,31 @@ def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
 
 def metric_is(metric: MetricSummary, name: str) -> bool:
     return name in metric.name or name in metric.query
+
+
+CPU_USAGE = "container_cpu_usage_seconds_total"
+
+
+def metric_growth(metric: MetricSummary) -> float | None:
+    """last / first (or min) of a series; infinite when it rose from zero."""
+    low = metric.first if metric.first is not None else metric.min
+    if metric.last is None or low is None:
+        return None
+    if low <= 0:
+        return math.inf if metric.last > 0 else None
+    return metric.last / low
+
+
+def cpu_usage_jumps(evidence: Evidence, factor: float = 2.0) -> list[MetricSummary]:
+    """CPU usage rate series (cores) that rose at least ``factor`` times over the window."""
+    jumps: list[MetricSummary] = []
+    for metric in metrics_named(evidence, CPU_USAGE):
+        if "rate(" not in metric.query or "/" in metric.query.split("rate(", 1)[0]:
+            continue  # a raw counter always rises; a ratio is not usage
+        growth = metric_growth(metric)
+        if growth is not None and growth >= factor:
+            jumps.append(metric)
+    return jumps
 
 
 def timestamp(value: datetime) -> float:
