@@ -8,9 +8,15 @@ registry via ``run_analyzers``; nothing is mocked.
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigReference, ProbeSpec, ServiceEvidence
+from kubetriage.models.evidence import (
+    ConfigReference,
+    ContainerState,
+    ProbeSpec,
+    ServiceEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
+    ago,
     alert,
     analyze,
     by_category,
@@ -216,7 +222,7 @@ def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
     assert finding.params["memory"] == "2Gi"
 
 
-def test_panic_crash_loop_without_history_suggests_restart() -> None:
+def test_panic_crash_loop_without_history_is_escalated_to_the_workload_owner() -> None:
     app = container(
         "app",
         ready=False,
@@ -238,12 +244,73 @@ def test_panic_crash_loop_without_history_suggests_restart() -> None:
     )
     finding = top(ev)
     assert finding.category is Category.CRASH_LOOP
-    assert finding.action is Action.RESTART
+    # The kubelet restarts it already; a deterministic panic needs a code change.
+    assert finding.action is Action.ESCALATE
+    assert finding.target == ObjectRef(kind="Deployment", namespace="shop", name="checkout")
     assert finding.params["exitCode"] == "2"
     assert "panic" in finding.summary
 
 
-def test_crash_loop_with_an_older_revision_suggests_rollback_to_it() -> None:
+def test_bad_flag_on_the_first_revision_of_a_statefulset_is_escalated() -> None:
+    worker = container(
+        "indexer",
+        ready=False,
+        restarts=11,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 64),
+    )
+    ev = evidence(
+        pods=[
+            pod("search-indexer-0", worker, namespace="catalog", replica_set=None).model_copy(
+                update={
+                    "owner": ObjectRef(
+                        kind="StatefulSet", namespace="catalog", name="search-indexer"
+                    )
+                }
+            )
+        ],
+        logs=[
+            log(
+                "search-indexer-0",
+                "indexer",
+                "indexer: unknown option --shards-per-node\nTry 'indexer --help'",
+                namespace="catalog",
+            )
+        ],
+    )
+    crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
+    assert crash.action is Action.ESCALATE
+    assert crash.target == ObjectRef(kind="StatefulSet", namespace="catalog", name="search-indexer")
+
+
+def test_process_that_ran_for_hours_before_exiting_gets_a_restart() -> None:
+    # Near miss of the escalate rule: a process that degrades over hours (stuck pool, leaked
+    # handles) recovers with a fresh start, so a restart is worth suggesting.
+    long_run = ContainerState(
+        state="terminated", reason="Error", exit_code=1, started_at=ago(300), finished_at=ago(2)
+    )
+    api = container(
+        "api", ready=False, restarts=2, state=waiting("CrashLoopBackOff"), last_state=long_run
+    )
+    ev = evidence(
+        workload=deployment("ledger", "money", ready=1),
+        pods=[
+            pod("ledger-6f7d8c9b4-qwert", api, namespace="money", replica_set="ledger-6f7d8c9b4")
+        ],
+        logs=[
+            log(
+                "ledger-6f7d8c9b4-qwert",
+                "api",
+                "fatal: too many open files",
+                namespace="money",
+            )
+        ],
+    )
+    crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
+    assert crash.action is Action.RESTART
+
+
+def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None:
     app = container(
         "app",
         "ghcr.io/example/app:2.0",
@@ -256,7 +323,9 @@ def test_crash_loop_with_an_older_revision_suggests_rollback_to_it() -> None:
         workload=deployment(ready=0, revision=5),
         pods=[pod("checkout-7d9f6c8b5-abcde", app)],
         revisions=[
-            revision("checkout-7d9f6c8b5", 5, {"app": app.image}, current=True),
+            revision(
+                "checkout-7d9f6c8b5", 5, {"app": app.image}, current=True, created_minutes_ago=40
+            ),
             revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
         ],
         logs=[log("checkout-7d9f6c8b5-abcde", "app", "Error: unknown flag: --listen-addr")],
@@ -264,6 +333,36 @@ def test_crash_loop_with_an_older_revision_suggests_rollback_to_it() -> None:
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ROLLBACK
     assert crash.params["revision"] == "4"
+
+
+def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> None:
+    # Near miss of the rollback rule: an older revision exists, but the current one served
+    # for weeks before crashing, so rolling back is not the fix.
+    app = container(
+        "app",
+        "ghcr.io/example/app:2.0",
+        ready=False,
+        restarts=5,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+    )
+    ev = evidence(
+        workload=deployment(ready=0, revision=5),
+        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+        revisions=[
+            revision(
+                "checkout-7d9f6c8b5",
+                5,
+                {"app": app.image},
+                current=True,
+                created_minutes_ago=60 * 24 * 20,
+            ),
+            revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
+        ],
+        logs=[log("checkout-7d9f6c8b5-abcde", "app", "Traceback (most recent call last):")],
+    )
+    crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
+    assert crash.action is Action.ESCALATE
 
 
 def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> None:

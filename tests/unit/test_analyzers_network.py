@@ -12,6 +12,7 @@ from datetime import timedelta
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ConfigReference,
+    Evidence,
     GenericObjectEvidence,
     NetworkPolicyEvidence,
     PodCondition,
@@ -463,3 +464,107 @@ def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() ->
         Action.ESCALATE,
         ObjectRef(kind="Service", namespace="shop", name="payments-api"),
     )
+
+
+# --- cluster DNS and services named by their cluster DNS name ---------------------------------
+
+
+def _resolver_evidence(lines: str) -> Evidence:
+    return evidence(
+        workload=deployment("invoicer", "ledger"),
+        pods=[
+            pod(
+                "invoicer-5d6f7a8b9c-zz1x2",
+                container("invoicer"),
+                namespace="ledger",
+                replica_set="invoicer-5d6f7a8b9c",
+                labels={"app": "invoicer"},
+            )
+        ],
+        logs=[log("invoicer-5d6f7a8b9c-zz1x2", "invoicer", lines, namespace="ledger")],
+    )
+
+
+def test_resolver_timeouts_for_several_hosts_escalate_to_cluster_dns() -> None:
+    ev = _resolver_evidence(
+        "error: dial tcp: lookup hooks.partner.example.org on 10.96.0.10:53: read udp "
+        "10.1.4.7:40211->10.96.0.10:53: i/o timeout\n"
+        "warn: retry failed: lookup s3.eu-west-1.amazonaws.com on 10.96.0.10:53: i/o timeout"
+    )
+    found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+    assert found[0].action is Action.ESCALATE
+    assert found[0].target == ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
+
+
+def test_collected_coredns_service_is_preferred_as_the_dns_target() -> None:
+    ev = _resolver_evidence("ERROR sync failed: getaddrinfo EAI_AGAIN api.vendor.example.net")
+    dns = ServiceEvidence(name="coredns", namespace="dns-system", selector={"k8s-app": "dns"})
+    ev = ev.model_copy(update={"services": [dns]})
+    found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+    assert found[0].target == ObjectRef(kind="Service", namespace="dns-system", name="coredns")
+
+
+def test_one_name_that_does_not_exist_is_not_blamed_on_cluster_dns() -> None:
+    # Near miss: the resolver answered (NXDOMAIN) for a single name: the caller's config.
+    ev = _resolver_evidence(
+        "error: failed to connect: dial tcp: lookup paymnts-gw.example.org: no such host"
+    )
+    found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+    assert all(f.target.name not in ("kube-dns", "coredns") for f in found)
+
+
+def test_failing_calls_to_a_service_in_another_namespace_escalate_to_it() -> None:
+    ev = evidence(
+        workload=deployment("storefront", "web", ready=0),
+        pods=[
+            pod(
+                "storefront-7b8c9d0e1f-kk2l3",
+                container("web", ready=False),
+                namespace="web",
+                replica_set="storefront-7b8c9d0e1f",
+                labels={"app": "storefront"},
+            )
+        ],
+        logs=[
+            log(
+                "storefront-7b8c9d0e1f-kk2l3",
+                "web",
+                'level=warn msg="health dependency failed" dep=sessions '
+                'err="GET http://session-store.cache-tier.svc.cluster.local:6380/ping: '
+                'connection refused"',
+                namespace="web",
+            )
+        ],
+    )
+    found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+    assert found[0].target == ObjectRef(
+        kind="Service", namespace="cache-tier", name="session-store"
+    )
+    assert found[0].confidence >= 0.75
+
+
+def test_absent_service_in_the_workloads_own_namespace_is_not_invented() -> None:
+    # Near miss: the own namespace's Services were collected; one that is not there does not
+    # exist, so the finding must not target it.
+    ev = evidence(
+        workload=deployment("storefront", "web", ready=0),
+        pods=[
+            pod(
+                "storefront-7b8c9d0e1f-kk2l3",
+                container("web", ready=False),
+                namespace="web",
+                replica_set="storefront-7b8c9d0e1f",
+                labels={"app": "storefront"},
+            )
+        ],
+        logs=[
+            log(
+                "storefront-7b8c9d0e1f-kk2l3",
+                "web",
+                "error: GET http://pricing.web.svc.cluster.local/quote: connection refused",
+                namespace="web",
+            )
+        ],
+    )
+    found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+    assert all(f.target.name != "pricing" for f in found)

@@ -279,3 +279,113 @@ def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
         metrics=[ratio],
     )
     assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []
+
+
+# --- load after a rollout vs. load from demand ---------------------------------------------
+
+
+def _busy_pods(cpu_limit: str | None = None) -> list[object]:
+    limits = {"memory": "1Gi"} | ({"cpu": cpu_limit} if cpu_limit else {})
+    return [
+        pod(
+            f"render-6c7d8e9f0a-p{i}",
+            container("render", limits=limits),
+            namespace="media",
+            replica_set="render-6c7d8e9f0a",
+            labels={"app": "render"},
+        )
+        for i in range(2)
+    ]
+
+
+def _cpu(first: float, last: float, changed_minutes_ago: float) -> object:
+    summary = metric(
+        'sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace="media"}[5m]))',
+        first=first,
+        last=last,
+        name="cpu_usage_cores",
+        labels={"container": "render"},
+        trend="rising",
+    )
+    return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
+
+
+def _latency(first: float, last: float, changed_minutes_ago: float) -> object:
+    summary = metric(
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+        first=first,
+        last=last,
+        name="http_latency_p99_seconds",
+        trend="rising",
+    )
+    return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
+
+
+def _render_revisions(new_minutes_ago: float) -> list[object]:
+    return [
+        revision(
+            "render-6c7d8e9f0a",
+            12,
+            {"render": "ghcr.io/example/render:3.2"},
+            current=True,
+            ready=2,
+            created_minutes_ago=new_minutes_ago,
+        ),
+        revision("render-1a2b3c4d5e", 11, {"render": "ghcr.io/example/render:3.1"}),
+    ]
+
+
+def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation() -> None:
+    ev = evidence(
+        workload=deployment("render", "media"),
+        pods=_busy_pods(),
+        revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
+        metrics=[_cpu(0.2, 1.6, 25), _latency(0.3, 2.4, 25)],
+        logs=[
+            log(
+                "render-6c7d8e9f0a-p0",
+                "render",
+                "[ERROR] uwsgi: no free workers available, request queued",
+                namespace="media",
+            )
+        ],
+    )
+    found = by_category(analyze(ev), Category.RESOURCE_SATURATION)
+    assert found and found[0].action is Action.SCALE_OUT
+    assert found[0].target == ObjectRef(kind="Deployment", namespace="media", name="render")
+    assert found[0].confidence >= 0.7
+    assert not by_category(analyze(ev), Category.BAD_ROLLOUT)
+
+
+def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:
+    # Near miss: with a CPU limit the same picture is throttling's to explain.
+    ev = evidence(
+        workload=deployment("render", "media"),
+        pods=_busy_pods(cpu_limit="500m"),
+        metrics=[_cpu(0.1, 0.5, 25), _latency(0.3, 2.4, 25)],
+    )
+    assert not by_category(analyze(ev), Category.RESOURCE_SATURATION)
+
+
+def test_cpu_and_latency_stepping_up_after_a_fresh_revision_is_bad_rollout() -> None:
+    ev = evidence(
+        workload=deployment("render", "media"),
+        pods=_busy_pods(),
+        revisions=_render_revisions(new_minutes_ago=30),
+        metrics=[_cpu(0.2, 1.6, 25), _latency(0.3, 2.4, 25)],
+    )
+    result = analyze(ev)
+    rollout = by_category(result, Category.BAD_ROLLOUT)
+    assert rollout and rollout[0].action is Action.ROLLBACK
+    assert rollout[0].params["revision"] == "11"
+    assert not by_category(result, Category.RESOURCE_SATURATION)
+
+
+def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
+    ev = evidence(
+        workload=deployment("render", "media"),
+        pods=_busy_pods(),
+        revisions=_render_revisions(new_minutes_ago=20),
+        metrics=[_cpu(0.2, 1.6, 45), _latency(0.3, 2.4, 45)],
+    )
+    assert not by_category(analyze(ev), Category.BAD_ROLLOUT)

@@ -22,6 +22,7 @@ from kubetriage.analyzers.support import (
     FAILURE_WORDS,
     OOM_LOG,
     LogHit,
+    cpu_usage_jumps,
     current_and_previous_revision,
     event_fact,
     format_bytes,
@@ -474,9 +475,7 @@ def _config_target(pod: PodEvidence, kind: str, name: str) -> ObjectRef:
 def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> ObjectRef | None:
     """The ConfigMap/Secret a log complaint points at: the one feeding the named variable,
     else the one a missing file would be mounted from, else the only envFrom source."""
-    variable = next(
-        (hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None
-    )
+    variable = next((hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None)
     refs = [r for r in pod.config_refs if r.name != "kube-root-ca.crt"]
     if variable:
         for ref in refs:
@@ -637,7 +636,9 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 )
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
-                variable = next((hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None)
+                variable = next(
+                    (hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None
+                )
                 generic = variable is None and not (hit.match["path"] or hit.match["path2"])
                 confidence = 0.6 if generic else 0.75
                 crashing = any(
@@ -798,6 +799,25 @@ def _probe_port(handler: str) -> str | None:
     return match.group(1) if match else None
 
 
+_PROBE_TIMEOUT = re.compile(
+    r"(?i)(context deadline exceeded|timeout exceeded|timed out|i/o timeout|"
+    r"request canceled while waiting)"
+)
+
+
+def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> EvidenceItem | None:
+    """A fact when the container's CPU usage at least doubled over the window."""
+    for metric in cpu_usage_jumps(evidence):
+        labelled_pod = metric.labels.get("pod")
+        if labelled_pod not in (None, pod.name) or not _metric_for(metric, container):
+            continue
+        low = metric.first if metric.first is not None else metric.min
+        return item(
+            "metrics", f"CPU usage of {container} rose from {low:.2g} to {metric.last:.2g} cores"
+        )
+    return None
+
+
 def check_probe_failure(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
@@ -883,7 +903,11 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 )
         if re.search(r"statuscode: 404|status code 404", reasons, re.I):
             confidence += 0.05  # the probe path does not exist
-        logs = logs_of(evidence, pod, container.name)
+        # Replicas of one workload fail their probes for one reason; a tail from any of them
+        # tells why (often only some pods' logs were collected).
+        logs = logs_of(evidence, pod, container.name) or [
+            log for log in evidence.logs if log.container == container.name
+        ]
         dependency = [
             h for h in grep_logs(logs, DEPENDENCY_LOG, limit=3) if FAILURE_WORDS.search(h.line)
         ]
@@ -891,6 +915,12 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             # The app reports itself unhealthy because something it needs is down.
             confidence -= 0.25
             facts.append(item(dependency[0].source, dependency[0].line))
+        busy = _busy_container(evidence, pod, container.name)
+        if busy is not None and _PROBE_TIMEOUT.search(reasons) and not kills:
+            # The probe times out because the process is too busy to answer it (CPU jumped):
+            # the probe reports the overload, it is not the fault.
+            confidence -= 0.25
+            facts.append(busy)
         findings.append(
             make_finding(
                 "probe-failure",

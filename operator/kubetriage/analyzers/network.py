@@ -46,6 +46,10 @@ _TIMEOUT_LOG = re.compile(
     r"timed? ?out (while |after )?(connecting|dialing|waiting))"
 )
 CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
+_CLUSTER_SERVICE_HOST = re.compile(
+    r"^(?P<name>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
+    r"\.svc(\.|$)"
+)
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
 
@@ -80,10 +84,31 @@ def _probe_instance(metric: MetricSummary) -> str | None:
 # --- dependency-failure -------------------------------------------------------------------
 
 
+def _uncollected_services(evidence: Evidence, hits: list[LogHit]) -> list[ServiceEvidence]:
+    """Services in other namespaces that failing calls name by their cluster DNS name
+    (``name.namespace.svc...``): the name alone identifies the Service even when the evidence
+    did not collect that namespace. Names in the workload's own namespace are not trusted,
+    since its Services were collected and an absent one does not exist."""
+    local = {p.namespace for p in evidence.pods} | {s.namespace for s in evidence.services}
+    known = {(s.namespace, s.name) for s in evidence.services}
+    found: dict[tuple[str, str], ServiceEvidence] = {}
+    for hit in hits:
+        for host in hosts_in(hit.line):
+            match = _CLUSTER_SERVICE_HOST.match(host)
+            if match is None:
+                continue
+            key = (match["namespace"], match["name"])
+            if key in known or match["namespace"] in local or key in found:
+                continue
+            found[key] = ServiceEvidence(name=match["name"], namespace=match["namespace"])
+    return list(found.values())
+
+
 def check_dependency(evidence: Evidence) -> list[Finding]:
     own = _own_services(evidence)
-    candidates = [s for s in evidence.services if s.name not in own]
     hits = _dependency_hits(evidence)
+    candidates = [s for s in evidence.services if s.name not in own]
+    candidates += _uncollected_services(evidence, hits)
     # service name -> facts, with a score for how directly each names the service
     named: dict[str, list[EvidenceItem]] = defaultdict(list)
     via_env: dict[str, list[EvidenceItem]] = defaultdict(list)
@@ -250,6 +275,11 @@ def _workload_healthy(evidence: Evidence) -> bool:
 
 
 def _service_fact(svc: ServiceEvidence) -> EvidenceItem:
+    if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
+        return item(
+            f"service/{svc.namespace}/{svc.name}",
+            "named by its cluster DNS name; its namespace was not collected",
+        )
     if svc.type == "ExternalName":
         return item(
             f"service/{svc.namespace}/{svc.name}", f"ExternalName service -> {svc.external_name}"

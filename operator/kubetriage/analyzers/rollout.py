@@ -12,7 +12,10 @@ from datetime import datetime, timedelta
 
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
+    CPU_USAGE,
+    cpu_usage_jumps,
     current_and_previous_revision,
+    grep_logs,
     item,
     pod_revision,
     pod_source,
@@ -33,6 +36,13 @@ _RATE_NAME = re.compile(
 )
 _LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
 _ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
+# A worker pool with no free worker: gunicorn/uwsgi/php-fpm/puma/thread pools, as they say it.
+_POOL_EXHAUSTED = re.compile(
+    r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
+    r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
+    r"pool exhausted|rejectedexecution|listen queue (is )?full|backlog (is )?full|"
+    r"worker_connections are not enough|too many (open )?connections)"
+)
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
 
 
@@ -73,14 +83,16 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         None,
     )
     errors_after = _errors_rose_after(evidence, current.created_at)
-    if not new_failing and deadline is None and not errors_after:
-        return []
-    if old_failing and not old_healthy:
-        return []  # the old revision fails too: the change is not what broke it
     recent = current.created_at is not None and (
         timestamp(evidence.collected_at) - timestamp(current.created_at)
         <= RECENT_ROLLOUT.total_seconds()
     )
+    # Load that rose days after a revision went out says nothing about that revision.
+    load_after = _load_rose_after(evidence, current.created_at) if recent else []
+    if not new_failing and deadline is None and not errors_after and not load_after:
+        return []
+    if old_failing and not old_healthy:
+        return []  # the old revision fails too: the change is not what broke it
     previous_was_serving = bool(old_healthy) or previous.ready_replicas > 0
     if new_failing and previous_was_serving:
         confidence = 0.8
@@ -90,10 +102,14 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         confidence = 0.45
     elif errors_after and recent:
         confidence = 0.7
-    else:
+    elif load_after and recent:
         confidence = 0.6
+    else:
+        confidence = 0.6 if (deadline is not None or errors_after) else 0.45
     if deadline is not None:
         confidence += 0.05
+    if new_failing and load_after and not _traffic_rose(evidence):
+        confidence += 0.05  # the new pods are overloaded by the same traffic the old served
     changed = {
         name: (previous.images.get(name), image)
         for name, image in current.images.items()
@@ -123,6 +139,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         )
     facts.extend(item(pod_source(p), _pod_problem(p)) for p in new_failing[:3])
     facts.extend(errors_after[:2])
+    facts.extend(load_after[:2])
     if old_healthy:
         facts.append(
             item(
@@ -164,18 +181,33 @@ def _specific_cause(pod: PodEvidence) -> bool:
 
 def _errors_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
     """Error-rate series (5xx ratios...) that stepped up at or after the rollout."""
+    return _rose_after(evidence, rolled_out, _ERROR_NAME, 2.0)
+
+
+def _load_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
+    """Latency or CPU usage that stepped up at or after the rollout: with traffic unchanged,
+    the new code does more work per request (a costly regex, a lost cache, a hot loop)."""
+    cpu = re.compile(re.escape(CPU_USAGE))
+    return _rose_after(evidence, rolled_out, _LATENCY_NAME, 1.5) + _rose_after(
+        evidence, rolled_out, cpu, 2.0
+    )
+
+
+def _rose_after(
+    evidence: Evidence, rolled_out: datetime | None, name: re.Pattern[str], factor: float
+) -> list[EvidenceItem]:
     if rolled_out is None:
         return []
     facts: list[EvidenceItem] = []
     for metric in evidence.metrics:
         label = f"{metric.name} {metric.query}"
-        if not _ERROR_NAME.search(label) or not _is_rate(metric) or metric.last is None:
+        if not name.search(label) or not _is_rate(metric) or metric.last is None:
             continue
         growth = _growth(metric)
         stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
             rolled_out
         )
-        if growth is not None and growth >= 2.0 and metric.last > 0 and stepped:
+        if growth is not None and growth >= factor and metric.last > 0 and stepped:
             facts.append(
                 item(
                     "metrics",
@@ -295,6 +327,71 @@ def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
     return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
 
 
+def _traffic_rose(evidence: Evidence) -> bool:
+    return any(
+        _RATE_NAME.search(f"{m.name} {m.query}")
+        and not _ERROR_NAME.search(f"{m.name} {m.query}")
+        and _is_rate(m)
+        and (g := _growth(m)) is not None
+        and g >= 1.5
+        for m in evidence.metrics
+    )
+
+
+def _recent_rollout(evidence: Evidence) -> bool:
+    current, previous = current_and_previous_revision(evidence)
+    if current is None or previous is None or current.created_at is None:
+        return False
+    age = timestamp(evidence.collected_at) - timestamp(current.created_at)
+    return age <= RECENT_ROLLOUT.total_seconds()
+
+
+def _no_cpu_limit(evidence: Evidence) -> bool:
+    containers = evidence.workload.containers if evidence.workload else []
+    if not containers:
+        containers = [c for p in evidence.pods for c in p.containers if not c.init]
+    return bool(containers) and all("cpu" not in c.limits for c in containers)
+
+
+def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
+    """Latency up while CPU usage jumps with no CPU limit to throttle it and no new revision
+    to blame: the pods are simply busier than they can absorb; more replicas share the load.
+    Worker-pool exhaustion in the logs (timeouts of busy workers) confirms it."""
+    cpu = cpu_usage_jumps(evidence)
+    latency = [
+        m
+        for m in evidence.metrics
+        if _LATENCY_NAME.search(f"{m.name} {m.query}")
+        and (g := _growth(m)) is not None
+        and g >= 1.5
+    ]
+    if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
+        return []
+    exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
+    facts = [
+        item("metrics", f"{m.name or m.query}: {m.first or m.min:g} -> {m.last:g}")
+        for m in (latency[:1] + cpu[:2])
+        if m.last is not None
+    ]
+    facts.extend(item(h.source, h.line) for h in exhausted[:2])
+    facts.append(item(workload.display(), "no CPU limit on the containers (not throttling)"))
+    return [
+        make_finding(
+            "resource-saturation",
+            Category.RESOURCE_SATURATION,
+            0.7 if exhausted else 0.6,
+            f"{workload.display()} is saturated: latency and CPU usage rose together with no "
+            "CPU limit and no new revision"
+            + ("; its workers time out or are all busy" if exhausted else "")
+            + "; add replicas.",
+            facts,
+            Action.SCALE_OUT,
+            workload,
+            _scale_params(evidence, 2.0),
+        )
+    ]
+
+
 def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
     if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
         return []
@@ -317,7 +414,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         elif _RATE_NAME.search(label) and growth >= 1.5:
             traffic.append((metric, growth))
     if not traffic and not queues:
-        return []
+        return _load_saturation(evidence, workload)
     confidence = 0.45
     if traffic and strain:
         confidence = 0.7

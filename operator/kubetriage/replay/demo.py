@@ -148,7 +148,7 @@ async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "a
                 file=out,
             )
 
-        async with ReplayEnvironment(settings, clock=replay_clock(now)) as env:
+        async with ReplayEnvironment(settings, clock=replay_clock(now), serve_metrics=keep) as env:
             created: list[tuple[str, str]] = []
             for case in incidents:
                 env.load_case(case)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ from kubetriage.learning import parse_time
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
+from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
@@ -113,6 +115,13 @@ def case_time(case: Case) -> datetime | None:
     return rounded if rounded == latest else rounded + timedelta(minutes=1)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def replay_clock(start: datetime) -> Callable[[], datetime]:
     """A clock that starts at ``start`` and advances in real time."""
     origin = time.monotonic()
@@ -169,8 +178,10 @@ class ReplayEnvironment:
         stages: Stages | None = None,
         memory: MemoryStage | None = None,
         clock: Callable[[], datetime] | None = None,
+        serve_metrics: bool = False,
     ) -> None:
         self.settings = settings
+        self._serve_metrics = serve_metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
         self._given_memory = memory
@@ -196,6 +207,16 @@ class ReplayEnvironment:
             self._components = build_components(self.settings, client)
             stages, memory = self._components.stages, self._components.memory
         self.incidents = IncidentStore(client)
+        metrics: OperatorMetrics | None = None
+        if self._serve_metrics:
+            metrics = OperatorMetrics(memory=memory if isinstance(memory, MemoryStage) else None)
+            port = _free_port()
+            self.settings = self.settings.model_copy(
+                update={"metrics_host": "127.0.0.1", "metrics_port": port}
+            )
+            self.metrics_url = f"http://127.0.0.1:{port}/metrics"
+        else:
+            self.settings = self.settings.model_copy(update={"metrics_port": 0})
         ctx = OperatorContext(
             settings=self.settings,
             stages=stages,
@@ -203,6 +224,7 @@ class ReplayEnvironment:
             api_client=client,
             memory=memory,
             clock=self.clock,
+            metrics=metrics,
         )
         # The real webhook receiver, as Alertmanager would reach it, with a fresh token.
         self.webhook_token = secrets.token_urlsafe(24)
@@ -210,6 +232,8 @@ class ReplayEnvironment:
             update={"webhook_token": SecretStr(self.webhook_token), "namespaces": []}
         )
         self.receiver = Receiver(receiver_settings, client, clock=self.clock)
+        if metrics is not None:
+            self.receiver.app.middlewares.append(metrics.webhook_middleware())
         self.webhook_url = f"{await self.receiver.start('127.0.0.1', 0)}/alerts"
         self.cluster.emulator.load(
             [

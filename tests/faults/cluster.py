@@ -1,0 +1,139 @@
+"""Helpers the fault tests share: the OOM example case loaded into the API emulator,
+Incidents aimed at it, waiting until every Incident has settled, and the invariants every
+fault must leave intact (every Incident ends Diagnosed, or Failed with a reason; none lost,
+none duplicated). Called by ``tests/faults/test_faults.py``."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kubetriage.crd import build_incident_crd
+from kubetriage.models.case import Case
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import log_placement
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+OOM_CASE = SHARED / "example-oom-csv-exporter"
+NAMESPACE = "exports"
+WORKLOAD = {"kind": "Deployment", "namespace": NAMESPACE, "name": "csv-exporter"}
+FINAL_PHASES = frozenset({"Diagnosed", "Failed"})
+# A model answer that agrees with the analyzers on the OOM case.
+ANSWER: dict[str, Any] = {
+    "category": "oom-killed",
+    "confidence": 0.9,
+    "summary": "csv-exporter is killed at its 256Mi limit while loading a table",
+    "root_cause": "the export loads the whole table into memory",
+    "evidence": ["OOMKilled exit 137, 5 restarts"],
+    "remediations": [
+        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak > limit"}
+    ],
+    "disagrees_with_analyzers": None,
+}
+
+
+def prepare(emulator: EmulatorThread) -> Case:
+    """The Incident CRD plus the OOM case's cluster objects and container logs."""
+    case = load_case(OOM_CASE)
+    emulator.emulator.load([build_incident_crd(), *case.cluster])
+    for namespace, pod, container, text, previous in log_placement(case):
+        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    return case
+
+
+def title_of(name: str) -> str:
+    """A title unique to the Incident, so model requests can be told apart by prompt."""
+    return f"{name}: csv-exporter restarting"
+
+
+def incident(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubetriage.io/v1alpha1",
+        "kind": "Incident",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"title": title_of(name), "target": WORKLOAD, **spec},
+    }
+
+
+def create(emulator: EmulatorThread, names: Iterable[str], **spec: Any) -> None:
+    emulator.emulator.load([incident(name, **spec) for name in names])
+
+
+def is_settled(body: dict[str, Any]) -> bool:
+    """Final phase, written for the current generation (a later spec change is handled)."""
+    status = body.get("status") or {}
+    return (
+        status.get("phase") in FINAL_PHASES
+        and status.get("observedGeneration") == body["metadata"].get("generation")
+    )
+
+
+def all_incidents(emulator: EmulatorThread) -> list[dict[str, Any]]:
+    return emulator.emulator.objects("incidents")
+
+
+def wait_settled(
+    emulator: EmulatorThread, expected: int, timeout: float = 60
+) -> list[dict[str, Any]]:
+    """Every Incident in the cluster, once ``expected`` of them exist and all have settled."""
+    deadline = time.monotonic() + timeout
+    bodies: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        bodies = all_incidents(emulator)
+        if len(bodies) >= expected and all(is_settled(b) for b in bodies):
+            return bodies
+        time.sleep(0.1)
+    pending = {
+        b["metadata"]["name"]: (b.get("status") or {}).get("phase") or "(none)"
+        for b in bodies
+        if not is_settled(b)
+    }
+    raise AssertionError(
+        f"not settled after {timeout}s: {len(bodies)} of {expected} Incidents exist, "
+        f"unsettled: {pending}"
+    )
+
+
+def conditions(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (body.get("status") or {}).get("conditions") or []}
+
+
+def assert_settled_with_reasons(
+    bodies: list[dict[str, Any]], expected_names: set[tuple[str, str]]
+) -> None:
+    """The invariant of every fault: exactly the expected Incidents exist (none lost, none
+    duplicated), and each ended Diagnosed with a diagnosis, or Failed with a reason and a
+    message on its ``Diagnosed`` condition."""
+    names = Counter((b["metadata"]["namespace"], b["metadata"]["name"]) for b in bodies)
+    duplicated = {key for key, count in names.items() if count > 1}
+    assert not duplicated, f"duplicated Incidents: {sorted(duplicated)}"
+    assert set(names) == expected_names, (
+        f"lost: {sorted(expected_names - set(names))}; "
+        f"unexpected: {sorted(set(names) - expected_names)}"
+    )
+    for body in bodies:
+        name = body["metadata"]["name"]
+        status = body.get("status") or {}
+        diagnosed = conditions(body).get("Diagnosed")
+        assert diagnosed is not None, f"{name}: no Diagnosed condition: {status}"
+        if status.get("phase") == "Diagnosed":
+            assert diagnosed["status"] == "True", f"{name}: {diagnosed}"
+            assert status.get("diagnosis", {}).get("category"), f"{name}: no diagnosis"
+        else:
+            assert status.get("phase") == "Failed", f"{name}: phase {status.get('phase')}"
+            assert diagnosed["status"] == "False", f"{name}: {diagnosed}"
+            assert diagnosed.get("reason") not in (None, "", "Investigating"), diagnosed
+            assert diagnosed.get("message"), f"{name}: Failed without a message"
+
+
+def event_counts(emulator: EmulatorThread, reason: str) -> Counter[str]:
+    """How many Events with ``reason`` each Incident got."""
+    return Counter(
+        event["involvedObject"]["name"]
+        for event in emulator.emulator.objects("events")
+        if event.get("reason") == reason and event["involvedObject"].get("kind") == "Incident"
+    )

@@ -1,0 +1,102 @@
+"""``kubetriage run`` as a real, separate process for the fault suite: started with a
+kubeconfig and ``KUBETRIAGE_*`` settings in its environment, ready once it watches
+Incidents on the API emulator, and killable with SIGKILL (no shutdown handlers, no flush),
+as the kernel's OOM killer or a node loss would. Used by ``test_faults.py``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from kubetriage.replay.emulator import EmulatorThread
+
+KUBETRIAGE = Path(sys.executable).parent / "kubetriage"
+
+
+class OperatorProcess:
+    def __init__(
+        self, emulator: EmulatorThread, log_path: Path, settings_env: dict[str, str]
+    ) -> None:
+        self._emulator = emulator
+        self.log_path = log_path
+        # Only our settings: an OTEL_* or KUBETRIAGE_* variable of the developer's shell must
+        # not change what the test runs.
+        self._env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("KUBETRIAGE_", "OTEL_"))
+        }
+        self._env.update(settings_env)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _incident_watches(self) -> int:
+        return sum(
+            1
+            for record in self._emulator.emulator.audit
+            if record.resource == "incidents" and record.verb == "watch"
+        )
+
+    def start(self, timeout: float = 60) -> OperatorProcess:
+        watches_before = self._incident_watches()
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    str(KUBETRIAGE),
+                    "run",
+                    "--kubeconfig",
+                    str(self._emulator.kubeconfig_path),
+                    "--all-namespaces",
+                    "--standalone",
+                    "--no-webhook",
+                ],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"kubetriage run exited early:\n{self.log_tail()}")
+            if self._incident_watches() > watches_before:
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"kubetriage run never watched Incidents:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to finish anything."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
