@@ -750,6 +750,14 @@ def _burst_rows(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _cached_cell(row: dict[str, Any]) -> str:
+    if "cached" not in row:
+        return "-"
+    if row["cached"] and row["llm_requests"]:
+        return "true (**stale**, see below)"
+    return "true" if row["cached"] else "unset"
+
+
 def report(results: dict[str, Any]) -> str:
     lat = results["latency"]
     bursts = results["burst"]
@@ -864,15 +872,21 @@ def report(results: dict[str, Any]) -> str:
         + ", ".join(f"{r['llm_requests']} requests for {r['count']} Incidents" for r in bursts)
         + ". Re-diagnoses of one Incident:",
         "",
-        "| step | LLM requests | diagnosis reused (llm.cached) |",
+        "| step | LLM requests | status `diagnosis.llm.cached` |",
         "| --- | ---: | --- |",
         *[
-            f"| {row['step']} | {row['llm_requests']} | "
-            f"{'-' if 'cached' not in row else ('yes' if row['cached'] else 'no')} |"
+            f"| {row['step']} | {row['llm_requests']} | {_cached_cell(row)} |"
             for row in lat[-1].get("repeats", [])
         ],
         "",
     ]
+    if any(row.get("cached") and row["llm_requests"] for row in lat[-1].get("repeats", [])):
+        lines += [
+            "**Stale flag:** a step that paid for a new model call still shows "
+            "`llm.cached: true`: the earlier cached re-diagnosis set it, and the status merge "
+            "patch of the fresh diagnosis omits the unset field instead of clearing it.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -910,7 +924,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "diagnosis.md"
     )
+    parser.add_argument(
+        "--report-from", type=Path, default=None, help="re-render a run's JSON; run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.report_from is not None:
+        args.out.write_text(report(json.loads(args.report_from.read_text())))
+        return 0
     sizes = QUICK if args.quick else FULL
     cases = load_case_set(args.cases)
     command = " ".join(

@@ -144,26 +144,30 @@ ANCHORS = """\
 
 Measured here (section "LLM calls per incident" above): **one chat completion per new
 Incident**, and **none** when an Incident is re-diagnosed on unchanged evidence (the
-previous diagnosis is reused, `llm.cached` = true). A change to anything in the evidence
-(the title is part of it) pays for one new call; a *second* Incident with identical
-evidence also makes its own call (the reuse is per Incident, by evidence hash).
+previous diagnosis is reused). A change to anything in the evidence (the title is part of
+it) pays for one new call, and a *second* Incident with identical evidence makes its own
+call: the reuse is per Incident (its status), keyed by the evidence hash.
 
-Public anchors, read in the projects' source (our reading of the code; no figure from them
-is quoted because none was measured here):
+Public anchors, from reading the projects' source (no figure of theirs is quoted: none was
+measured here, and we did not run either tool):
 
 - **HolmesGPT** (robusta-dev/holmesgpt, `holmes/core/tool_calling_llm.py`,
-  `ToolCallingLLM.call`): an agentic tool-calling loop, `while i < max_steps`, one model call
-  per iteration, running the tools the model asks for, with tools withheld on the last step
-  to force an answer. An investigation therefore costs several model calls, bounded by
-  `max_steps`, each one re-sending the growing conversation.
+  `ToolCallingLLM.call`): an agentic tool-calling loop, `while i < max_steps`, asking the
+  model once per iteration and running the tools it requests, with tools withheld on the
+  last step to force an answer. One investigation therefore costs one model call per step
+  (several whenever a tool is used), bounded by `max_steps`, each re-sending the growing
+  conversation.
 - **k8sgpt** (k8sgpt-ai/k8sgpt, `pkg/analysis/analysis.go`, `GetAIResults`): with
-  `--explain`, one AI call (`AIClient.Parse`) per analyzer result, i.e. per failing
-  object, looked up in its cache first (`a.Cache`).
+  `--explain`, a loop over the analyzer results, one per failing object; for each,
+  `getAIResultForSanitizedFailures` returns the cached answer for the same failure texts
+  (unless the cache is disabled) or makes one `GetCompletion` call.
 
-So for one incident touching several objects we make one call where k8sgpt makes one per
-failing object and HolmesGPT several per investigation; repeats are free in both us and
-k8sgpt (its cache), by evidence hash for us. We did not run either tool, so this compares
-call structure, not latency, cost or diagnosis quality.
+So one incident that touches several failing objects costs us one call, k8sgpt one per
+failing object, HolmesGPT one per investigation step. Repeats: we pay nothing to
+re-diagnose an Incident whose evidence did not change; k8sgpt's cache, keyed by the failure
+text, also covers a different run seeing the same failures, which ours does not (a new
+Incident with identical evidence costs one call). This compares call structure only, not
+latency, cost or diagnosis quality.
 """
 
 

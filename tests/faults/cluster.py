@@ -66,10 +66,9 @@ def create(emulator: EmulatorThread, names: Iterable[str], **spec: Any) -> None:
 def is_settled(body: dict[str, Any]) -> bool:
     """Final phase, written for the current generation (a later spec change is handled)."""
     status = body.get("status") or {}
-    return (
-        status.get("phase") in FINAL_PHASES
-        and status.get("observedGeneration") == body["metadata"].get("generation")
-    )
+    return status.get("phase") in FINAL_PHASES and status.get("observedGeneration") == body[
+        "metadata"
+    ].get("generation")
 
 
 def all_incidents(emulator: EmulatorThread) -> list[dict[str, Any]]:

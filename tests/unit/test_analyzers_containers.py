@@ -11,6 +11,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ConfigReference,
     ContainerState,
+    Evidence,
     ProbeSpec,
     ServiceEvidence,
 )
@@ -596,3 +597,169 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
         ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
     )
     assert "the Service is postgres" in first.evidence[0].fact
+
+
+# --- config: unresolved placeholders, renamed keys, references a started process had -----
+
+
+def _booking_api(line: str, keys: list[str]) -> Evidence:
+    api = container(
+        "api",
+        ready=False,
+        restarts=5,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated("Error", 1),
+        env={"APP_ENV": "production"},
+    )
+    booking = pod(
+        "booking-api-6b7c8d9e0f-mn4op",
+        api,
+        namespace="travel",
+        replica_set="booking-api-6b7c8d9e0f",
+        labels={"app": "booking-api"},
+        config_refs=[
+            ConfigReference(kind="ConfigMap", name="booking-settings", via="envFrom", exists=True)
+        ],
+    )
+    return evidence(
+        workload=deployment("booking-api", "travel", ready=0),
+        pods=[booking],
+        config_maps={"booking-settings": keys},
+        logs=[log("booking-api-6b7c8d9e0f-mn4op", "api", line, namespace="travel")],
+    )
+
+
+def test_unresolved_placeholder_with_a_renamed_key_is_config_missing_on_the_configmap() -> None:
+    ev = _booking_api(
+        "startup failed: cannot resolve variable ${SEAT_MAP_ENDPOINT} in 'seatmap.url'",
+        keys=["SEATMAP_ENDPOINT", "LOG_LEVEL"],
+    )
+    finding = top(ev)
+    assert finding.category is Category.CONFIG_MISSING
+    assert finding.action is Action.FIX_CONFIG
+    assert finding.target == ObjectRef(
+        kind="ConfigMap", namespace="travel", name="booking-settings"
+    )
+    assert any("SEATMAP_ENDPOINT" in e.fact for e in finding.evidence)
+
+
+def test_placeholder_whose_key_exists_gets_no_renamed_key_bonus() -> None:
+    # Near miss: the key is there, so nothing was renamed; the finding stays weaker.
+    renamed = top(
+        _booking_api(
+            "startup failed: cannot resolve variable ${SEAT_MAP_ENDPOINT}",
+            keys=["SEATMAP_ENDPOINT"],
+        )
+    )
+    present = top(
+        _booking_api(
+            "startup failed: cannot resolve variable ${SEAT_MAP_ENDPOINT}",
+            keys=["SEAT_MAP_ENDPOINT"],
+        )
+    )
+    assert present.confidence < renamed.confidence
+    assert not any("has no key" in e.fact for e in present.evidence)
+
+
+def _segfaulting_agent(*, started: bool) -> Evidence:
+    state = (
+        container(
+            "agent",
+            ready=False,
+            restarts=9,
+            state=waiting("CrashLoopBackOff"),
+            last_state=terminated("Error", 139),
+        )
+        if started
+        else container("agent", ready=False, state=waiting("ContainerCreating"))
+    )
+    agent = pod(
+        "log-agent-x7k2p",
+        state,
+        namespace="observability",
+        replica_set=None,
+        labels={"app": "log-agent"},
+        config_refs=[
+            ConfigReference(
+                kind="ConfigMap", name="log-agent-conf", via="volume conf", exists=False
+            )
+        ],
+    ).model_copy(
+        update={"owner": ObjectRef(kind="DaemonSet", namespace="observability", name="log-agent")}
+    )
+    return evidence(
+        pods=[agent],
+        logs=[
+            log(
+                "log-agent-x7k2p",
+                "agent",
+                "[engine] caught signal (SIGSEGV)\n#0 0x55d0 in flush_buffer() at src/out.c:88",
+                namespace="observability",
+            )
+        ]
+        if started
+        else [],
+    )
+
+
+def test_config_a_started_process_mounted_is_not_blamed_for_its_segfault() -> None:
+    result = analyze(_segfaulting_agent(started=True))
+    assert result.findings[0].category is Category.CRASH_LOOP
+    assert result.findings[0].action is Action.ESCALATE
+    assert result.findings[0].target == ObjectRef(
+        kind="DaemonSet", namespace="observability", name="log-agent"
+    )
+    assert all(f.confidence <= 0.5 for f in by_category(result, Category.CONFIG_MISSING))
+
+
+def test_missing_config_of_a_pod_that_never_started_stays_strong() -> None:
+    # Near miss: nothing ran, so the absent ConfigMap is the explanation.
+    finding = by_category(analyze(_segfaulting_agent(started=False)), Category.CONFIG_MISSING)[0]
+    assert finding.confidence >= 0.9
+    assert finding.target.name == "log-agent-conf"
+
+
+# --- probes that time out because the process is overloaded --------------------------------
+
+
+def _timing_out_probe(*, cpu_first: float) -> Evidence:
+    web = container(
+        "web",
+        ready=False,
+        probes=[ProbeSpec(kind="readiness", handler="httpGet /healthz :8080", timeout_seconds=2)],
+    )
+    web_pod = pod(
+        "quotes-5e6f7a8b9c-aa1bb", web, namespace="pricing", replica_set="quotes-5e6f7a8b9c"
+    )
+    return evidence(
+        workload=deployment("quotes", "pricing", ready=1, replicas=2),
+        pods=[web_pod],
+        events=[
+            event(
+                "Unhealthy",
+                'Readiness probe failed: Get "http://10.2.3.4:8080/healthz": context deadline '
+                "exceeded (Client.Timeout exceeded while awaiting headers)",
+                name="quotes-5e6f7a8b9c-aa1bb",
+                namespace="pricing",
+                count=12,
+            )
+        ],
+        metrics=[
+            metric(
+                "sum by (pod, container) "
+                '(rate(container_cpu_usage_seconds_total{namespace="pricing"}[5m]))',
+                first=cpu_first,
+                last=1.8,
+                name="cpu_usage_cores",
+                labels={"pod": "quotes-5e6f7a8b9c-aa1bb", "container": "web"},
+            )
+        ],
+    )
+
+
+def test_readiness_timeouts_while_cpu_jumps_are_not_blamed_on_the_probe() -> None:
+    busy = by_category(analyze(_timing_out_probe(cpu_first=0.3)), Category.PROBE_FAILURE)[0]
+    steady = by_category(analyze(_timing_out_probe(cpu_first=1.7)), Category.PROBE_FAILURE)[0]
+    assert busy.confidence <= 0.5
+    # Near miss: same timeouts with CPU steady keep the probe as the suspect.
+    assert steady.confidence >= 0.7

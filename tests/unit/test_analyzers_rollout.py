@@ -9,7 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import AutoscalerEvidence, PodCondition
+from kubetriage.models.evidence import (
+    AutoscalerEvidence,
+    MetricSummary,
+    PodCondition,
+    PodEvidence,
+    RevisionEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.unit.evidence_factories import (
     NOW,
@@ -284,7 +290,7 @@ def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
 # --- load after a rollout vs. load from demand ---------------------------------------------
 
 
-def _busy_pods(cpu_limit: str | None = None) -> list[object]:
+def _busy_pods(cpu_limit: str | None = None) -> list[PodEvidence]:
     limits = {"memory": "1Gi"} | ({"cpu": cpu_limit} if cpu_limit else {})
     return [
         pod(
@@ -298,7 +304,7 @@ def _busy_pods(cpu_limit: str | None = None) -> list[object]:
     ]
 
 
-def _cpu(first: float, last: float, changed_minutes_ago: float) -> object:
+def _cpu(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
     summary = metric(
         'sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace="media"}[5m]))',
         first=first,
@@ -310,7 +316,7 @@ def _cpu(first: float, last: float, changed_minutes_ago: float) -> object:
     return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
 
 
-def _latency(first: float, last: float, changed_minutes_ago: float) -> object:
+def _latency(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
     summary = metric(
         "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
         first=first,
@@ -321,7 +327,7 @@ def _latency(first: float, last: float, changed_minutes_ago: float) -> object:
     return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
 
 
-def _render_revisions(new_minutes_ago: float) -> list[object]:
+def _render_revisions(new_minutes_ago: float) -> list[RevisionEvidence]:
     return [
         revision(
             "render-6c7d8e9f0a",
@@ -351,7 +357,8 @@ def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation(
         ],
     )
     found = by_category(analyze(ev), Category.RESOURCE_SATURATION)
-    assert found and found[0].action is Action.SCALE_OUT
+    assert found
+    assert found[0].action is Action.SCALE_OUT
     assert found[0].target == ObjectRef(kind="Deployment", namespace="media", name="render")
     assert found[0].confidence >= 0.7
     assert not by_category(analyze(ev), Category.BAD_ROLLOUT)
@@ -376,7 +383,8 @@ def test_cpu_and_latency_stepping_up_after_a_fresh_revision_is_bad_rollout() -> 
     )
     result = analyze(ev)
     rollout = by_category(result, Category.BAD_ROLLOUT)
-    assert rollout and rollout[0].action is Action.ROLLBACK
+    assert rollout
+    assert rollout[0].action is Action.ROLLBACK
     assert rollout[0].params["revision"] == "11"
     assert not by_category(result, Category.RESOURCE_SATURATION)
 

@@ -644,19 +644,19 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 crashing = any(
                     c.name == log.container and c.restart_count > 0 for c in pod.containers
                 )
-                target = _log_config_target(evidence, pod, hit)
-                renamed = _near_miss_key(evidence, target, variable)
+                log_target = _log_config_target(evidence, pod, hit)
+                renamed = _near_miss_key(evidence, log_target, variable)
                 note(
-                    target,
+                    log_target,
                     confidence + (0.05 if crashing else 0.0) + (0.1 if renamed else 0.0),
                     item(hit.source, hit.line),
                 )
-                if renamed is not None and target is not None:
+                if renamed is not None and log_target is not None:
                     note(
-                        target,
+                        log_target,
                         0.0,
                         item(
-                            f"configmap/{pod.namespace}/{target.name}",
+                            f"configmap/{pod.namespace}/{log_target.name}",
                             f"has no key {variable} but has {renamed}",
                         ),
                     )

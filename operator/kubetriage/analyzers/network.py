@@ -50,6 +50,7 @@ _CLUSTER_SERVICE_HOST = re.compile(
     r"^(?P<name>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
     r"\.svc(\.|$)"
 )
+_REFUSED = re.compile(r"(?i)(connection refused|ECONNREFUSED|connect: refused)")
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
 
@@ -180,6 +181,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             confidence += 0.03
         if svc.selector and svc.matching_pods == 0:
             confidence = min(confidence, 0.6)  # nothing behind it: the network rule's case
+        if chosen in _refusing_services(evidence):
+            confidence = min(confidence, 0.65)  # ready pods refuse: the Service's port is wrong
         if _policy_guards(evidence, svc) and any(
             _TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):
@@ -420,6 +423,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
                 )
             )
     findings.extend(_unbacked_dependencies(evidence, {f.target.name for f in findings}))
+    findings.extend(_refused_by_ready_endpoints(evidence, {f.target.name for f in findings}))
     findings.extend(_policy_findings(evidence))
     return findings
 
@@ -455,6 +459,64 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
                 )
             )
     return findings
+
+
+def _refusing_services(evidence: Evidence) -> dict[str, tuple[ServiceEvidence, LogHit]]:
+    """Services that refuse connections although they have ready endpoints. A refusal (TCP
+    reset) means the endpoint is up but nothing listens on the port traffic is sent to; with
+    the pods behind it passing readiness, the process runs, so the Service sends to the wrong
+    port (its targetPort). Timeouts and 5xx say nothing of the kind and are not counted."""
+    own = _own_services(evidence)
+    candidates = [
+        s
+        for s in evidence.services
+        if s.selector and (s.ready_endpoints or 0) > 0 and s.name not in own
+    ]
+    found: dict[str, tuple[ServiceEvidence, LogHit]] = {}
+    refused_only = True
+    for hit in _dependency_hits(evidence):
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, candidates)
+            if svc is None:
+                continue
+            if _REFUSED.search(hit.line):
+                found.setdefault(svc.name, (svc, hit))
+            else:
+                refused_only = False
+            break
+    return found if refused_only else {}
+
+
+def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[Finding]:
+    findings: list[Finding] = []
+    for name, (svc, hit) in _refusing_services(evidence).items():
+        if name in reported:
+            continue
+        remapped = [p for p in svc.ports if _remaps_port(p)]
+        findings.append(
+            make_finding(
+                "network",
+                Category.NETWORK,
+                0.8 if remapped else 0.6,
+                f"Service {svc.namespace}/{svc.name} refuses connections while "
+                f"{svc.ready_endpoints} endpoint(s) are ready: its target port "
+                f"({', '.join(svc.ports)}) is likely not the port the pods listen on.",
+                [item(hit.source, hit.line), _service_fact(svc)]
+                + [item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")],
+                Action.FIX_NETWORK,
+                ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                {"service": svc.name},
+            )
+        )
+    return findings
+
+
+def _remaps_port(text: str) -> bool:
+    """Whether a rendered Service port ("80:80->8080/TCP") sends to a different port."""
+    match = re.match(r"^(?:[\w-]+:)?(?P<port>\d+)->(?P<target>[\w-]+)", text)
+    if match is None:
+        match = re.match(r"^(?:[\w-]+:)?(?P<port>\d+)(?::\d+)?->(?P<target>[\w-]+)", text)
+    return match is not None and match["port"] != match["target"]
 
 
 def _policy_findings(evidence: Evidence) -> list[Finding]:
