@@ -215,22 +215,16 @@ def _collect_candidates(
 
     if opinion is not None:
         known = known_objects(evidence)
-        analyzer_targets = {f.action: f.target for f in findings}
         weight = LLM_WEIGHT * (1.0 if opinion.category == category else 0.5)
         for rank, proposal in enumerate(opinion.remediations):
-            target = proposal.target
-            if _key(target) not in known:
-                # An unknown object: the model may have mistyped it or been steered by
-                # injected text. Re-target onto what an analyzer or the workload names.
-                fallback = analyzer_targets.get(proposal.action) or _default_target(
-                    proposal.action, evidence
-                )
-                if fallback is None:
-                    continue
-                target = fallback
+            if _key(proposal.target) not in known:
+                # An object the evidence does not show: a typo, a hallucination, or text an
+                # attacker planted in a log. Dropped, not re-aimed: re-aiming would still let
+                # injected text choose the action.
+                continue
             add(
                 proposal.action,
-                target,
+                proposal.target,
                 opinion.confidence * weight / (rank + 1),
                 "llm",
                 rationale=proposal.rationale,
@@ -310,14 +304,15 @@ def combine(
     """The diagnosis for one incident. Deterministic for the same inputs."""
     category, confidence, disagreement = _choose_category(findings, opinion, similar)
     candidates = _collect_candidates(category, findings, opinion, similar, evidence)
-    if not candidates and category is Category.UNKNOWN:
+    if not candidates:
+        # Nothing actionable survived: hand over to the owner, with the evidence.
         target = _default_target(Action.ESCALATE, evidence)
         if target is not None:
             candidates["escalate"] = _Candidate(
                 action=Action.ESCALATE,
                 target=target,
                 score=0.1,
-                rationale="No analyzer or model found a cause; hand over with the evidence.",
+                rationale="No remediation this evidence supports; hand over with the evidence.",
                 proposed_by=["analyzer"],
             )
     remediations = _remediations(candidates.values())

@@ -136,3 +136,17 @@ def event_counts(emulator: EmulatorThread, reason: str) -> Counter[str]:
         for event in emulator.emulator.objects("events")
         if event.get("reason") == reason and event["involvedObject"].get("kind") == "Incident"
     )
+
+
+def wait_events(
+    emulator: EmulatorThread, reason: str, names: Iterable[str], timeout: float = 10
+) -> Counter[str]:
+    """Event counts for ``reason`` once every named Incident has at least one: Kopf posts
+    Events from a queue of its own, a moment after the status write they follow."""
+    wanted = set(names)
+    deadline = time.monotonic() + timeout
+    counts = event_counts(emulator, reason)
+    while not wanted <= set(counts) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        counts = event_counts(emulator, reason)
+    return counts

@@ -763,3 +763,40 @@ def test_readiness_timeouts_while_cpu_jumps_are_not_blamed_on_the_probe() -> Non
     assert busy.confidence <= 0.5
     # Near miss: same timeouts with CPU steady keep the probe as the suspect.
     assert steady.confidence >= 0.7
+
+
+# --- readiness blips that recovered ---------------------------------------------------------
+
+
+def _blip(count: int, *, ready: bool = True) -> Evidence:
+    renderer = container(
+        "renderer",
+        ready=ready,
+        probes=[ProbeSpec(kind="readiness", handler="httpGet /status :9000")],
+    )
+    return evidence(
+        workload=deployment("maps", "carto"),
+        pods=[
+            pod("maps-8a9b0c1d2e-fg3hi", renderer, namespace="carto", replica_set="maps-8a9b0c1d2e")
+        ],
+        events=[
+            event(
+                "Unhealthy",
+                'Readiness probe failed: Get "http://10.4.5.6:9000/status": context deadline '
+                "exceeded",
+                name="maps-8a9b0c1d2e-fg3hi",
+                namespace="carto",
+                count=count,
+            )
+        ],
+    )
+
+
+def test_a_few_readiness_failures_on_a_pod_ready_again_are_not_a_probe_problem() -> None:
+    assert not by_category(analyze(_blip(4)), Category.PROBE_FAILURE)
+
+
+def test_readiness_flapping_many_times_is_still_a_probe_problem() -> None:
+    # Near misses: many failures, or a container still not ready.
+    assert by_category(analyze(_blip(60)), Category.PROBE_FAILURE)
+    assert by_category(analyze(_blip(4, ready=False)), Category.PROBE_FAILURE)

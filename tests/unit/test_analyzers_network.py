@@ -1,6 +1,7 @@
-"""Checks the traffic analyzers: dependency-failure (host in logs/env matched to a Service),
-network (selector typo, deny-all NetworkPolicy) and certificate-expiry, with look-alikes that
-must not fire (the workload's own access log, allow-only policies, far-off expiry).
+"""Checks the traffic analyzers: dependency-failure (host in logs/env matched to a Service, cluster
+DNS, databases refusing work), network (selector typo, deny-all NetworkPolicy, refusals from
+ready endpoints) and certificate-expiry (incl. webhooks and called Services), with look-alikes
+that must not fire (own access log, allow-only policies, far-off expiry, timeouts, NXDOMAIN).
 
 Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
 """
@@ -25,6 +26,7 @@ from tests.unit.evidence_factories import (
     by_category,
     container,
     deployment,
+    event,
     evidence,
     log,
     metric,
@@ -568,3 +570,170 @@ def test_absent_service_in_the_workloads_own_namespace_is_not_invented() -> None
     )
     found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
     assert all(f.target.name != "pricing" for f in found)
+
+
+# --- refused by ready endpoints; certificates presented by a called Service ----------------
+
+
+def _caller_of(svc: ServiceEvidence, line: str) -> Evidence:
+    return evidence(
+        workload=deployment("timeline", "feeds"),
+        pods=[
+            pod(
+                "timeline-4c5d6e7f8a-rt5yu",
+                container("timeline"),
+                namespace="feeds",
+                replica_set="timeline-4c5d6e7f8a",
+                labels={"app": "timeline"},
+            )
+        ],
+        services=[svc],
+        logs=[log("timeline-4c5d6e7f8a-rt5yu", "timeline", line, namespace="feeds")],
+    )
+
+
+def test_refusals_from_a_service_with_ready_endpoints_point_at_its_target_port() -> None:
+    graph = ServiceEvidence(
+        name="graph-store",
+        namespace="feeds",
+        selector={"app": "graph-store"},
+        ports=["grpc:7000->7100/TCP"],
+        ready_endpoints=2,
+        matching_pods=2,
+    )
+    ev = _caller_of(graph, "ERROR dial graph-store:7000 failed: connect: connection refused")
+    finding = top(ev)
+    assert finding.category is Category.NETWORK
+    assert finding.action is Action.FIX_NETWORK
+    assert finding.target == ObjectRef(kind="Service", namespace="feeds", name="graph-store")
+
+
+def test_timeouts_to_a_service_with_ready_endpoints_stay_a_dependency_failure() -> None:
+    # Near miss: a timeout says the backend is slow, not that the port is wrong.
+    graph = ServiceEvidence(
+        name="graph-store",
+        namespace="feeds",
+        selector={"app": "graph-store"},
+        ports=["grpc:7000->7100/TCP"],
+        ready_endpoints=2,
+        matching_pods=2,
+    )
+    ev = _caller_of(graph, "ERROR call graph-store:7000 failed: context deadline exceeded")
+    result = analyze(ev)
+    assert not by_category(result, Category.NETWORK)
+    assert result.findings[0].category is Category.DEPENDENCY_FAILURE
+
+
+def test_expired_certificate_of_a_called_service_renews_the_secret_its_pods_mount() -> None:
+    vault = ServiceEvidence(
+        name="keyvault", namespace="feeds", selector={"app": "keyvault"}, ready_endpoints=1
+    )
+    server = pod(
+        "keyvault-0",
+        container("keyvault"),
+        namespace="feeds",
+        replica_set=None,
+        labels={"app": "keyvault"},
+        config_refs=[ConfigReference(kind="Secret", name="keyvault-serving-cert", via="volume")],
+    )
+    ev = _caller_of(
+        vault,
+        'ERROR Get "https://keyvault.feeds.svc:8443/v1/keys": x509: certificate has expired',
+    )
+    ev = ev.model_copy(update={"pods": [*ev.pods, server]})
+    finding = by_category(analyze(ev), Category.CERTIFICATE_EXPIRY)[0]
+    assert finding.action is Action.RENEW_CERTIFICATE
+    assert finding.target == ObjectRef(
+        kind="Secret", namespace="feeds", name="keyvault-serving-cert"
+    )
+
+
+def test_webhook_with_an_expired_certificate_in_failedcreate_events_is_certificate_expiry() -> None:
+    ev = evidence(
+        workload=deployment("timeline", "feeds", ready=1, replicas=3),
+        pods=[
+            pod("timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a")
+        ],
+        events=[
+            event(
+                "FailedCreate",
+                "Error creating: Internal error occurred: failed calling webhook "
+                '"policy.example.dev": Post '
+                '"https://policy-gate.gatekeeping.svc:443/validate?timeout=5s": tls: failed '
+                "to verify certificate: x509: certificate has expired or is not yet valid",
+                name="timeline-4c5d6e7f8a",
+                kind="ReplicaSet",
+                namespace="feeds",
+                count=7,
+            )
+        ],
+    )
+    finding = by_category(analyze(ev), Category.CERTIFICATE_EXPIRY)[0]
+    # The serving Secret is in a namespace the evidence did not collect: hand it to its owner.
+    assert finding.action is Action.ESCALATE
+    assert finding.target == ObjectRef(kind="Service", namespace="gatekeeping", name="policy-gate")
+
+
+def test_failedcreate_for_a_webhook_that_times_out_is_not_certificate_expiry() -> None:
+    # Near miss: same event shape, but the webhook is unreachable, not expired.
+    ev = evidence(
+        workload=deployment("timeline", "feeds", ready=1, replicas=3),
+        pods=[
+            pod("timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a")
+        ],
+        events=[
+            event(
+                "FailedCreate",
+                "Error creating: Internal error occurred: failed calling webhook "
+                '"policy.example.dev": Post '
+                '"https://policy-gate.gatekeeping.svc:443/validate?timeout=5s": context '
+                "deadline exceeded",
+                name="timeline-4c5d6e7f8a",
+                kind="ReplicaSet",
+                namespace="feeds",
+            )
+        ],
+    )
+    assert not by_category(analyze(ev), Category.CERTIFICATE_EXPIRY)
+
+
+# --- a database that is up but refuses the work ---------------------------------------------
+
+
+def _orders_writer(line: str) -> Evidence:
+    warehouse = ServiceEvidence(
+        name="orders-warehouse",
+        namespace="sales",
+        type="ExternalName",
+        external_name="orders.abc123.us-east-1.rds.amazonaws.com",
+    )
+    writer = container("writer", env={"PGHOST": "orders-warehouse.sales.svc"})
+    return evidence(
+        workload=deployment("order-writer", "sales"),
+        pods=[
+            pod(
+                "order-writer-1f2e3d4c5b-vw6xy",
+                writer,
+                namespace="sales",
+                replica_set="order-writer-1f2e3d4c5b",
+                labels={"app": "order-writer"},
+            )
+        ],
+        services=[warehouse],
+        logs=[log("order-writer-1f2e3d4c5b-vw6xy", "writer", line, namespace="sales")],
+    )
+
+
+def test_database_refusing_writes_escalates_to_its_service() -> None:
+    ev = _orders_writer(
+        "ERROR flush of 500 rows failed: ERROR: cannot execute INSERT in a read-only transaction"
+    )
+    finding = top(ev)
+    assert finding.category is Category.DEPENDENCY_FAILURE
+    assert finding.action is Action.ESCALATE
+    assert finding.target == ObjectRef(kind="Service", namespace="sales", name="orders-warehouse")
+
+
+def test_a_log_merely_mentioning_read_only_transactions_fires_nothing() -> None:
+    ev = _orders_writer("INFO routing reporting queries as read-only transaction to the replica")
+    assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)

@@ -1,5 +1,6 @@
-"""Checks the workload analyzers: bad-rollout (a new revision broke a working workload) and
-resource-saturation (HPA at max, traffic growth), plus cases where they must stay quiet.
+"""Checks the workload analyzers: bad-rollout (a new revision broke a working workload, or load
+stepped up right after it) and resource-saturation (HPA at max, traffic growth, load with no
+CPU limit and no rollout), plus near misses where they must stay quiet.
 
 Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
 """

@@ -95,7 +95,10 @@ def test_canonical_text_is_bounded_and_keeps_the_head() -> None:
     )
     text = canonical_text(parts, max_chars=800, max_lines=5)
     assert len(text) <= 800
-    assert text.startswith("alert: KubePodCrashLooping\ncategory: crash-loop\ntitle: worker")
+    assert text.startswith(
+        "category: crash-loop: the process exits on its own (panic, bad flag, failed "
+        "migration, unhandled error)\nalert: KubePodCrashLooping\ntitle: worker"
+    )
     assert all(len(line) <= MAX_LINE_CHARS + 2 for line in text.splitlines())
     assert sum(line.startswith("- ") for line in text.splitlines()) <= 5
 
@@ -113,8 +116,8 @@ def test_canonical_text_drops_duplicate_lines_after_normalising() -> None:
 def test_parts_from_case_reads_symptoms_and_expected_category() -> None:
     text = canonical_text(parts_from_case(_case("example-oom-csv-exporter")))
     lines = text.splitlines()
-    assert lines[0] == "alert: KubePodCrashLooping"
-    assert lines[1] == "category: oom-killed"
+    assert lines[0].startswith("category: oom-killed: a container is killed")
+    assert lines[1] == "alert: KubePodCrashLooping"
     assert "- container exporter last terminated: OOMKilled exit code 137" in lines
     assert "5f7d8c9b6d" not in text
     assert "de4a5990" not in text

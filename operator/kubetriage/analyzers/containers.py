@@ -818,6 +818,23 @@ def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> Evi
     return None
 
 
+# Fewer readiness failures than this, on a container that is ready again and never restarted,
+# are a blip the pod recovered from (a GC pause, a slow disk): nothing to fix in the probe.
+BLIP_FAILURES = 10
+
+
+def _recovered_blip(
+    container: ContainerEvidence,
+    unhealthy: list[tuple[str, str, EventEvidence]],
+    kills: list[EventEvidence],
+) -> bool:
+    if kills or container.restart_count > 0 or container.ready is not True:
+        return False
+    if any(kind != "readiness" for kind, _, _ in unhealthy):
+        return False
+    return sum(event.count for _, _, event in unhealthy) < BLIP_FAILURES
+
+
 def check_probe_failure(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
@@ -842,6 +859,8 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             unhealthy.append((match["kind"].lower(), match["why"].strip(), event))
         kills = _liveness_killed(evidence, pod, container.name)
         if not unhealthy and not kills:
+            continue
+        if _recovered_blip(container, unhealthy, kills):
             continue
         target = workload_ref(evidence, pod)
         if target is None or f"{target.key()}/{container.name}" in seen:

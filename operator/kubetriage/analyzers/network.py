@@ -21,6 +21,7 @@ from kubetriage.analyzers.support import (
     DNS_RESOLVER_FAILURE,
     FAILURE_WORDS,
     LogHit,
+    event_fact,
     grep_logs,
     hosts_in,
     item,
@@ -51,6 +52,8 @@ _CLUSTER_SERVICE_HOST = re.compile(
     r"\.svc(\.|$)"
 )
 _REFUSED = re.compile(r"(?i)(connection refused|ECONNREFUSED|connect: refused)")
+_TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl)")
+_BARE_HOST = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.?$", re.IGNORECASE)
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
 
@@ -105,6 +108,15 @@ def _uncollected_services(evidence: Evidence, hits: list[LogHit]) -> list[Servic
     return list(found.values())
 
 
+def _env_hosts(value: str) -> list[str]:
+    """Hosts an env value names: URLs and host:port, or the whole value when it is a bare
+    DNS name (``DB_HOST=orders-db.sales.svc``)."""
+    found = hosts_in(value)
+    if not found and _BARE_HOST.match(value.strip()):
+        found = [value.strip().lower().rstrip(".")]
+    return found
+
+
 def check_dependency(evidence: Evidence) -> list[Finding]:
     own = _own_services(evidence)
     hits = _dependency_hits(evidence)
@@ -125,7 +137,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     for pod in evidence.pods:
         for container in pod.containers:
             for var, value in container.env.items():
-                for host in hosts_in(value):
+                for host in _env_hosts(value):
                     svc = service_for_host(host, candidates)
                     if svc is not None:
                         via_env[svc.name].append(
@@ -134,7 +146,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     if evidence.workload is not None:
         for container in evidence.workload.containers:
             for var, value in container.env.items():
-                for host in hosts_in(value):
+                for host in _env_hosts(value):
                     svc = service_for_host(host, candidates)
                     if svc is not None and not via_env[svc.name]:
                         via_env[svc.name].append(
@@ -501,8 +513,11 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
                 f"Service {svc.namespace}/{svc.name} refuses connections while "
                 f"{svc.ready_endpoints} endpoint(s) are ready: its target port "
                 f"({', '.join(svc.ports)}) is likely not the port the pods listen on.",
-                [item(hit.source, hit.line), _service_fact(svc)]
-                + [item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")],
+                [
+                    item(hit.source, hit.line),
+                    _service_fact(svc),
+                    item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}"),
+                ],
                 Action.FIX_NETWORK,
                 ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
                 {"service": svc.name},
@@ -661,12 +676,17 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         days = remaining / 86400
         if days <= 3:
             expiring.append((_probe_instance(metric) or metric.query, days))
-    if not hits and not expiring:
+    # The API server reports a webhook whose serving certificate expired in the events of
+    # the object it could not create (FailedCreate on a ReplicaSet, for instance).
+    event_hits = [e for e in evidence.events if CERT_LOG.search(e.message)]
+    if not hits and not expiring and not event_hits:
         return []
     facts = [item(h.source, h.line) for h in hits[:3]]
+    facts += [item("events", event_fact(e)) for e in event_hits[:2]]
     facts += [item("metrics", f"certificate of {i} expires in {d:.1f} days") for i, d in expiring]
     confidence = 0.85 if expiring and any(d <= 0 for _, d in expiring) else 0.8
-    target, action = _certificate_target(evidence, hits, [i for i, _ in expiring])
+    lines = [h.line for h in hits] + [e.message for e in event_hits]
+    target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
     if target is None:
         return []
     if action is Action.ESCALATE:
@@ -686,19 +706,26 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
 
 
 def _certificate_target(
-    evidence: Evidence, hits: list[LogHit], instances: list[str]
+    evidence: Evidence, lines: list[str], instances: list[str]
 ) -> tuple[ObjectRef | None, Action]:
-    """The Secret holding the certificate when the evidence names one, else the Service whose
-    host presents it (escalate), else the workload."""
-    hosts = [h for hit in hits for h in hosts_in(hit.line)]
+    """The Secret holding the certificate when the evidence names one (preferring the one
+    mounted by the pods behind the Service that presents it), else that Service (escalate),
+    else the workload."""
+    hosts = [h for line in lines for h in hosts_in(line)]
     hosts += [h for i in instances for h in hosts_in(i) or [i]]
-    for host in hosts:
-        svc = service_for_host(host, evidence.services)
-        if svc is not None and svc.type == "ExternalName":
+    services = list(evidence.services)
+    services += [s for s in _hosted_services(evidence, hosts) if s not in services]
+    presenting = [s for h in hosts if (s := service_for_host(h, services)) is not None]
+    for svc in presenting:
+        if svc.type == "ExternalName":
             # Someone else's certificate: hand it to the owner of that endpoint.
             return ObjectRef(
                 kind="Service", namespace=svc.namespace, name=svc.name
             ), Action.ESCALATE
+    for svc in presenting:
+        secret = _serving_secret(evidence, svc)
+        if secret is not None:
+            return secret, Action.RENEW_CERTIFICATE
     for obj in evidence.other_objects:
         if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
             return obj.ref, Action.RENEW_CERTIFICATE
@@ -708,23 +735,46 @@ def _certificate_target(
                 ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
                 Action.RENEW_CERTIFICATE,
             )
-    for pod in evidence.pods:
-        for ref in pod.config_refs:
-            if ref.kind == "Secret" and re.search(r"(?i)(tls|cert)", ref.name):
-                return (
-                    ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
-                    Action.RENEW_CERTIFICATE,
-                )
-    for host in hosts:
-        svc = service_for_host(host, evidence.services)
-        if svc is not None:
-            return ObjectRef(
-                kind="Service", namespace=svc.namespace, name=svc.name
-            ), Action.ESCALATE
+    if not presenting:
+        # No called Service is named: the failing TLS is most likely the workload's own.
+        for pod in evidence.pods:
+            for ref in pod.config_refs:
+                if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+                    return (
+                        ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
+                        Action.RENEW_CERTIFICATE,
+                    )
+    for svc in presenting:
+        return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
     workload = workload_ref(evidence)
     if workload is not None:
         return workload, Action.ESCALATE
     return None, Action.ESCALATE
+
+
+def _hosted_services(evidence: Evidence, hosts: list[str]) -> list[ServiceEvidence]:
+    """Services of other namespaces named by cluster DNS name (see ``_uncollected_services``)."""
+    local = {p.namespace for p in evidence.pods} | {s.namespace for s in evidence.services}
+    found: list[ServiceEvidence] = []
+    for host in hosts:
+        match = _CLUSTER_SERVICE_HOST.match(host)
+        if match is None or match["namespace"] in local:
+            continue
+        svc = ServiceEvidence(name=match["name"], namespace=match["namespace"])
+        if svc not in found:
+            found.append(svc)
+    return found
+
+
+def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods the Service selects: its serving certificate."""
+    for pod in evidence.pods:
+        if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
+            continue
+        for ref in pod.config_refs:
+            if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+                return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
+    return None
 
 
 NETWORK_ANALYZERS: tuple[Analyzer, ...] = (

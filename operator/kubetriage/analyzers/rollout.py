@@ -1,5 +1,7 @@
-"""Workload-level analyzers: a new revision that broke a working workload (bad-rollout), and
-demand outgrowing capacity (resource-saturation: HPA at its maximum, traffic, queues).
+"""Workload-level analyzers: a new revision that broke a working workload (bad-rollout: failing
+new pods, or errors, latency or CPU stepping up right after it), and demand outgrowing capacity
+(resource-saturation: HPA at its maximum, traffic, queues, or latency and CPU rising together
+with no CPU limit and no new revision).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """

@@ -287,6 +287,10 @@ DEPENDENCY_LOG = re.compile(
     r"|gateway timeout|(status|code|status_code|http)[=: ]+\"?5\d\d\b|\b5\d\d (Service "
     r"Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error)"
     r"|circuit breaker( is)? open"
+    # A database that is up but refuses the work: read-only, recovering, out of XIDs or slots.
+    r"|database is not accepting commands|read-only transaction|database (system )?is "
+    r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"
+    r"|remaining connection slots are reserved|--read-only option|ProgramLimitExceeded"
     r")"
 )
 DNS_LOG = re.compile(

@@ -41,7 +41,13 @@ from kubetriage.models.evidence import (
     PodEvidence,
 )
 from kubetriage.models.findings import Finding
-from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
+from kubetriage.models.vocabulary import (
+    ACTION_TARGET_KINDS,
+    CATEGORY_MEANINGS,
+    WORKLOAD_KINDS,
+    Action,
+    Category,
+)
 
 DEFAULT_MAX_PROMPT_CHARS = 24_000
 
@@ -72,30 +78,6 @@ _MAX_LINE_CHARS = 400
 _MAX_RESOLUTION_CHARS = 500
 _MAX_FIELD_CHARS = 300
 _TRUNCATION_MARK = "\n[... evidence cut to fit the prompt budget ...]"
-
-CATEGORY_MEANINGS: dict[Category, str] = {
-    Category.OOM_KILLED: "a container is killed for exceeding its memory limit (leak or limit "
-    "too low)",
-    Category.CRASH_LOOP: "the process exits on its own (panic, bad flag, failed migration, "
-    "unhandled error)",
-    Category.CONFIG_MISSING: "a referenced ConfigMap, Secret, key or env value is missing or wrong",
-    Category.IMAGE_PULL: "the image cannot be pulled (bad tag, missing pull secret, registry down)",
-    Category.PROBE_FAILURE: "liveness or readiness probes fail while the process itself runs",
-    Category.UNSCHEDULABLE: "pods stay Pending: not enough CPU or memory, taints, affinity, "
-    "selectors, quota",
-    Category.NODE_FAILURE: "a node is NotReady or under disk, memory or PID pressure; evictions",
-    Category.STORAGE: "a volume cannot bind or mount, or a volume is full",
-    Category.CPU_THROTTLING: "CPU limits throttle the container and latency rises",
-    Category.BAD_ROLLOUT: "a new revision broke a workload that worked on the previous one",
-    Category.DEPENDENCY_FAILURE: "a downstream service, database or DNS the workload calls is "
-    "failing",
-    Category.RESOURCE_SATURATION: "demand exceeds capacity: traffic spike, too few replicas, HPA "
-    "at max",
-    Category.NETWORK: "traffic is blocked or misrouted: NetworkPolicy, Service selector with no "
-    "endpoints",
-    Category.CERTIFICATE_EXPIRY: "a TLS certificate has expired or is about to",
-    Category.UNKNOWN: "the evidence does not support any of the above",
-}
 
 ACTION_MEANINGS: dict[Action, str] = {
     Action.INCREASE_MEMORY: "raise the container's memory limit (and request)",
