@@ -34,7 +34,8 @@ RESULTS = BENCH / "results"
 class Benchmark:
     name: str
     script: str
-    output_flag: str
+    # None: the script always writes results/<output_file>, so --quick skips it.
+    output_flag: str | None
     output_file: str
     full_args: tuple[str, ...]
     quick_args: tuple[str, ...]
@@ -89,6 +90,15 @@ BENCHMARKS = (
         ),
         note="incident memory: embedding throughput, Qdrant search latency",
     ),
+    Benchmark(
+        name="memory_loo",
+        script="bench_memory_loo.py",
+        output_flag=None,
+        output_file="memory_loo.md",
+        full_args=(),
+        quick_args=(),
+        note="incident memory: leave-one-out retrieval quality over tests/cases",
+    ),
 )
 
 
@@ -116,13 +126,12 @@ def machine_description() -> list[str]:
 
 
 def run_benchmark(bench: Benchmark, out_dir: Path, quick: bool) -> tuple[int, float]:
-    output = out_dir / bench.output_file
+    output = os.path.relpath(out_dir / bench.output_file, ROOT)
     command = [
         sys.executable,
         str(BENCH / bench.script),
         *(bench.quick_args if quick else bench.full_args),
-        bench.output_flag,
-        str(output),
+        *((bench.output_flag, output) if bench.output_flag else ()),
     ]
     print(f"== {bench.name}: {' '.join(command[1:])}", flush=True)
     started = time.monotonic()
@@ -133,7 +142,7 @@ def run_benchmark(bench: Benchmark, out_dir: Path, quick: bool) -> tuple[int, fl
 def _section(path: Path) -> list[str]:
     """A results file's body, its headings pushed one level down, without its title."""
     if not path.exists():
-        return [f"_Not run yet: `{path.relative_to(ROOT)}` does not exist._"]
+        return [f"_Not run yet: `{path}` does not exist._"]
     lines = path.read_text().splitlines()
     body = lines[1:] if lines and lines[0].startswith("# ") else lines
     return [f"#{line}" if line.startswith("##") else line for line in body]
@@ -154,9 +163,9 @@ measured here, and we did not run either tool):
 - **HolmesGPT** (robusta-dev/holmesgpt, `holmes/core/tool_calling_llm.py`,
   `ToolCallingLLM.call`): an agentic tool-calling loop, `while i < max_steps`, asking the
   model once per iteration and running the tools it requests, with tools withheld on the
-  last step to force an answer. One investigation therefore costs one model call per step
-  (several whenever a tool is used), bounded by `max_steps`, each re-sending the growing
-  conversation.
+  last step to force an answer (plus an optional post-processing call). One investigation
+  therefore costs one model call per step, several whenever a tool is used, bounded by
+  `max_steps`, each re-sending the growing conversation.
 - **k8sgpt** (k8sgpt-ai/k8sgpt, `pkg/analysis/analysis.go`, `GetAIResults`): with
   `--explain`, a loop over the analyzer results, one per failing object; for each,
   `getAIResultForSanitizedFailures` returns the cached answer for the same failure texts
@@ -197,7 +206,7 @@ def write_report(
         path = out_dir / bench.output_file
         link = os.path.relpath(path, target.parent)
         lines += [
-            f"## {bench.name.capitalize()}: {bench.note}",
+            f"## {bench.name.replace('_', ' ').capitalize()}: {bench.note}",
             "",
             f"Source: [`{link}`]({link}), `benchmarks/{bench.script}`.",
             "",
@@ -230,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ran: list[tuple[Benchmark, int, float]] = []
     for bench in selected:
+        if args.quick and bench.output_flag is None:
+            print(f"== {bench.name}: skipped in --quick (it cannot write elsewhere)")
+            continue
         code, seconds = run_benchmark(bench, out_dir, args.quick)
         ran.append((bench, code, seconds))
     write_report(out_dir, command, ran, target)

@@ -263,10 +263,6 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             raise kopf.PermanentError(message) from error
 
         investigating = investigating_patch(existing, generation=generation, now=now)
-        await ctx.incidents.patch_status(namespace, name, investigating)
-        if retry == 0:
-            kopf.event(body, type="Normal", reason="Investigating", message=incident.title[:500])
-
         previous_raw = status.get("diagnosis")
         previous: Diagnosis | None = None
         if previous_raw:
@@ -276,6 +272,15 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 previous = None
         started = time.monotonic()
         try:
+            # Inside the try: a refused Investigating write is retried at retry_delay and
+            # ends Failed like any other failure, instead of escaping to Kopf's own retries,
+            # which gave up leaving the Incident with no phase at all.
+            await ctx.incidents.patch_status(namespace, name, investigating)
+            if retry == 0 or status.get("phase") != Phase.INVESTIGATING.value:
+                # Once per investigation, also when the first attempt's write was refused.
+                kopf.event(
+                    body, type="Normal", reason="Investigating", message=incident.title[:500]
+                )
             result = await asyncio.wait_for(
                 diagnose(
                     incident,

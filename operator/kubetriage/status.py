@@ -23,6 +23,26 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 MAX_MESSAGE = 2048
 
 
+def replacing(body: Any) -> Any:
+    """A JSON merge-patch value that *replaces* what is stored: a field absent from the new
+    value is sent as null (merge-patch's "delete"), so nothing of an earlier diagnosis (say
+    ``llm.cached``) survives under the new one. Lists are replaced whole by merge-patch, so
+    their items carry no nulls."""
+    if isinstance(body, dict):
+        return {key: replacing(value) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_without_nulls(item) for item in body]
+    return body
+
+
+def _without_nulls(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: _without_nulls(v) for k, v in body.items() if v is not None}
+    if isinstance(body, list):
+        return [_without_nulls(item) for item in body]
+    return body
+
+
 def condition(
     type_: str, status: ConditionStatus, reason: str, message: str = "", *, now: datetime
 ) -> Condition:
@@ -99,7 +119,7 @@ def diagnosed_patch(
         "phase": Phase.DIAGNOSED.value,
         "observedGeneration": generation,
         "conditions": conditions_body(merged),
-        "diagnosis": diagnosis.dump_k8s(),
+        "diagnosis": replacing(diagnosis.model_dump(by_alias=True, mode="json")),
     }
     if target:
         body["target"] = target[:400]

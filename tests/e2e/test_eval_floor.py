@@ -13,7 +13,7 @@ from kubetriage.settings import Settings
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOOR = 0.55
+FLOOR = 0.75
 
 
 def test_case_set_scores_above_the_floor() -> None:

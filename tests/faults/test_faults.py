@@ -1,11 +1,12 @@
 """Fault injection: the real operator keeps its promise under faults, namely every Incident
 ends Diagnosed (or Failed with a reason), none is lost and none duplicated. Faults: SIGKILL
 of ``kubetriage run`` mid-diagnosis, a stalled and a garbage-speaking LLM, Prometheus
-stopped mid-way, Qdrant storage locked or impossible, API watches dropped and expired (410),
-and a webhook storm into the real receiver with a small queue. Real: the API emulator over
-HTTP, Kopf, the operator (in a thread, or ``kubetriage run`` as a process), the official
-openai client against a scripted server, a Prometheus process, Qdrant local storage, the
-aiohttp receiver. Every test records its fault and outcome in the fault report."""
+stopped mid-way, Qdrant storage locked or impossible, the API refusing status writes, API
+watches dropped and expired (410), and a webhook storm into the real receiver with a small
+queue. Real: the API emulator over HTTP, Kopf, the operator (in a thread, or ``kubetriage
+run`` as a process), the official openai client against a scripted server, a Prometheus
+process, Qdrant local storage, the aiohttp receiver. Every test records its fault and
+outcome in the fault report."""
 
 from __future__ import annotations
 
@@ -357,6 +358,81 @@ def test_memory_on_a_path_that_cannot_exist(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     _check_memory_unavailable(emulator, fault, blocker / "qdrant", "nopath", "cannot be opened")
+
+
+# --- API refusing Incident status writes ----------------------------------------------
+
+
+def _refuse_first_status_writes(emulator: EmulatorThread, per_incident: int) -> None:
+    """The API answers 503 to the first ``per_incident`` status writes of each Incident."""
+    writes: dict[str, int] = {}
+
+    def refused(record: AuditRecord) -> bool:
+        if record.resource != "incidents" or record.subresource != "status":
+            return False
+        if record.verb != "patch":
+            return False
+        writes[record.name] = writes.get(record.name, 0) + 1
+        return writes[record.name] <= per_incident
+
+    emulator.emulator.fail_requests(100_000, code=503, predicate=refused)
+
+
+def test_status_writes_refused_then_accepted(emulator: EmulatorThread, fault: FaultRun) -> None:
+    fault.describe(
+        "the API answers 503 to the first 2 status writes of each of 4 Incidents (the "
+        "Investigating write and its first retry); retry_limit=5, retry_delay_seconds=0.2",
+        "each Incident is retried (a Retrying Warning event says so) at the configured "
+        "delay and ends Diagnosed within 5s; one Investigating event each",
+    )
+    prepare(emulator)
+    names = [f"refused-{i}" for i in range(4)]
+    _refuse_first_status_writes(emulator, 2)
+    with OperatorThread(emulator.kubeconfig_path, settings=_fast_settings()):
+        started = time.monotonic()
+        create(emulator, names)
+        bodies = wait_settled(emulator, len(names), timeout=30)
+        elapsed = time.monotonic() - started
+        retrying = wait_events(emulator, "Retrying", names, timeout=2)
+        investigating = wait_events(emulator, "Investigating", names, timeout=2)
+    fault.record_incidents(bodies)
+    fault.observe(
+        f"settled {elapsed:.1f}s after creation; Retrying events {dict(retrying)}, "
+        f"Investigating events {dict(investigating)}"
+    )
+    assert_settled_with_reasons(bodies, _expected(*names))
+    assert all(b["status"]["phase"] == "Diagnosed" for b in bodies)
+    assert elapsed < 5, f"retries ignored retry_delay_seconds=0.2: settled after {elapsed:.1f}s"
+    assert set(retrying) == set(names), f"retried without a Retrying event: {dict(retrying)}"
+    assert investigating == dict.fromkeys(names, 1), f"Investigating events: {investigating}"
+
+
+def test_status_writes_refused_until_retries_run_out(
+    emulator: EmulatorThread, fault: FaultRun
+) -> None:
+    fault.describe(
+        "the API answers 503 to the first 3 status writes of each of 3 Incidents, "
+        "retry_limit=3: every attempt's Investigating write fails",
+        "no Incident is left without a phase: each ends Failed with RetriesExhausted and "
+        "the API error in the message, within 10s",
+    )
+    prepare(emulator)
+    names = [f"exhausted-{i}" for i in range(3)]
+    _refuse_first_status_writes(emulator, 3)
+    with OperatorThread(emulator.kubeconfig_path, settings=_fast_settings(retry_limit=3)):
+        started = time.monotonic()
+        create(emulator, names)
+        bodies = wait_settled(emulator, len(names), timeout=20)
+        elapsed = time.monotonic() - started
+    fault.record_incidents(bodies)
+    fault.observe(f"settled {elapsed:.1f}s after creation")
+    assert_settled_with_reasons(bodies, _expected(*names))
+    for body in bodies:
+        diagnosed = conditions(body)["Diagnosed"]
+        assert body["status"]["phase"] == "Failed", body["status"]
+        assert diagnosed["reason"] == "RetriesExhausted", diagnosed
+        assert "503" in diagnosed["message"], diagnosed
+    assert elapsed < 10, f"settled only after {elapsed:.1f}s"
 
 
 # --- 6. watches dropped and expired ------------------------------------------------------

@@ -19,6 +19,7 @@ from benchmarks.bench_diagnosis import (
     estimate_tokenizer,
     percentile,
 )
+from benchmarks.run import write_report
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.models.incident import GROUP, KIND, VERSION
@@ -115,3 +116,17 @@ def test_prompt_size_counts_the_real_prompt_of_each_case_within_its_budget() -> 
 @pytest.mark.parametrize(("q", "expected"), [(0.0, 1.0), (0.5, 3.0), (0.95, 5.0), (1.0, 5.0)])
 def test_percentile_is_nearest_rank(q: float, expected: float) -> None:
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], q) == expected
+
+
+def test_runner_report_embeds_each_results_file_and_says_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "diagnosis.md").write_text("# Diagnosis benchmark\n\n## Latency\n\n| p50 | 37 |\n")
+    (tmp_path / "receiver.md").write_text("# Receiver\n\nall accepted after 26.48 s\n")
+    target = tmp_path / "RESULTS.md"
+    write_report(tmp_path, "benchmarks/run.py --report-only", [], target)
+    report = target.read_text()
+    assert "### Latency" in report  # sub-headings pushed one level down under the section
+    assert "| p50 | 37 |" in report
+    assert "all accepted after 26.48 s" in report
+    assert "_Not run yet: `" in report  # memory.md is absent: said so, not silently dropped
+    assert "logical cores" in report
+    assert "(report regenerated from existing results)" in report

@@ -221,3 +221,36 @@ def test_memory_of_another_category_adds_no_unsupported_remediation() -> None:
     actions = [r.action for r in diagnosis.remediations]
     assert Action.FIX_CONFIG not in actions
     assert actions == [Action.INCREASE_MEMORY, Action.RESTART]
+
+
+def test_loosely_similar_memory_cannot_decide_alone() -> None:
+    similar = [
+        SimilarIncident(
+            name="looks-alike",
+            score=0.72,
+            category=Category.CPU_THROTTLING,
+            action=Action.INCREASE_CPU,
+        )
+    ]
+    diagnosis = combine(
+        evidence=_evidence(), findings=[], opinion=None, llm=NO_LLM, similar=similar
+    )
+    assert diagnosis.category is Category.UNKNOWN
+    assert [r.action for r in diagnosis.remediations] == [Action.ESCALATE]
+    assert diagnosis.similar_incidents == similar  # still shown, for a person to judge
+
+
+def test_memory_alone_names_a_lead_but_does_not_make_the_diagnosis() -> None:
+    similar = [
+        SimilarIncident(
+            name="close-repeat",
+            score=0.95,
+            category=Category.CPU_THROTTLING,
+            action=Action.INCREASE_CPU,
+        )
+    ]
+    diagnosis = combine(
+        evidence=_evidence(), findings=[], opinion=None, llm=NO_LLM, similar=similar
+    )
+    assert diagnosis.category is Category.UNKNOWN
+    assert diagnosis.similar_incidents[0].name == "close-repeat"

@@ -57,3 +57,17 @@ def test_malformed_conditions_are_dropped_not_fatal() -> None:
     parsed = parse_conditions([{"type": "X"}, {"type": "Y", "status": "True", "reason": "r"}, 3])
     assert [c.type for c in parsed] == ["Y"]
     assert parse_conditions(None) == []
+
+
+def test_a_new_diagnosis_deletes_fields_the_old_one_had() -> None:
+    from kubetriage.models.diagnosis import LLMUsage
+
+    fresh = Diagnosis(
+        summary="s", category=Category.STORAGE, confidence=0.8, llm=LLMUsage(used=True, model="m")
+    )
+    body = diagnosed_patch([], fresh, [], target=None, generation=1, now=T0)["diagnosis"]
+    # merge-patch null = delete: an earlier "cached": true must not survive.
+    assert body["llm"]["cached"] is None
+    assert body["disagreement"] is None
+    assert body["llm"]["model"] == "m"
+    assert all(None not in r.values() for r in body["remediations"])
