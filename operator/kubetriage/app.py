@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubernetes import client as k8s
 from opentelemetry.trace import StatusCode
@@ -20,9 +21,8 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.prometheus import PrometheusEvidenceCollector
 from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import render_messages
-from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
+from kubetriage.memory.errors import IncidentMemoryError
 from kubetriage.memory.records import MemoryRecord
-from kubetriage.memory.store import IncidentMemory, IncidentMemoryError
 from kubetriage.models.alerts_view import dependency_hosts
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence
@@ -37,6 +37,9 @@ from kubetriage.pipeline import (
 )
 from kubetriage.redaction import Anonymizer, redact_evidence, redact_text
 from kubetriage.settings import Settings
+
+if TYPE_CHECKING:
+    from kubetriage.memory.store import IncidentMemory
 from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -190,6 +193,10 @@ def open_memory(settings: Settings, telemetry: Telemetry | None = None) -> Memor
         settings = settings.model_copy(update={"qdrant_path": default_memory_path()})
     telemetry = telemetry or Telemetry.disabled()
     try:
+        # Imported here: qdrant-client and onnxruntime cost ~80 MiB, only worth it when used.
+        from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
+        from kubetriage.memory.store import IncidentMemory
+
         memory = IncidentMemory.from_settings(
             settings,
             embedder=telemetry.traced_embedder(OnnxMiniLMEmbedder()),

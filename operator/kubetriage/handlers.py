@@ -34,8 +34,8 @@ from pydantic import ValidationError
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import IncidentStore, StatusModelCache
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
+from kubetriage.memory.errors import IncidentMemoryError
 from kubetriage.memory.records import MemoryRecord
-from kubetriage.memory.store import IncidentMemoryError
 from kubetriage.metrics import MetricsEndpoint, OperatorMetrics, incident_state
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import (

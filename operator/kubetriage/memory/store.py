@@ -47,6 +47,22 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from kubetriage.memory.canonical import canonical_text, parts_from_case
 from kubetriage.memory.embeddings import Embedder
+from kubetriage.memory.errors import (
+    EmbeddingMismatchError,
+    IncidentMemoryError,
+    MemoryUnavailableError,
+    SchemaVersionError,
+)
+
+# The errors live in memory.errors (importable without qdrant); re-exported for callers.
+__all__ = [
+    "EmbeddingMismatchError",
+    "IncidentMemory",
+    "IncidentMemoryError",
+    "MemoryStats",
+    "MemoryUnavailableError",
+    "SchemaVersionError",
+]
 from kubetriage.memory.records import SCHEMA_VERSION, MemoryRecord, SimilarMatch, record_from_case
 from kubetriage.models.case import Case
 from kubetriage.models.vocabulary import Category
@@ -75,23 +91,6 @@ _SCROLL_PAGE = 256
 _UPSERT_BATCH = 256
 
 _TRANSPORT_ERRORS = (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError)
-
-
-class IncidentMemoryError(RuntimeError):
-    """Base class of incident memory errors."""
-
-
-class MemoryUnavailableError(IncidentMemoryError):
-    """Qdrant cannot be reached or the local storage cannot be opened; the pipeline reports
-    it as a condition and diagnoses without memory."""
-
-
-class EmbeddingMismatchError(IncidentMemoryError):
-    """The collection holds vectors of another embedding model or dimension."""
-
-
-class SchemaVersionError(IncidentMemoryError):
-    """The collection's layout is unknown or newer than this code."""
 
 
 class MemoryStats(BaseModel):
