@@ -52,6 +52,31 @@ def _wait_phase(
     raise AssertionError(f"{namespace}/{name} never reached {phases}: {body.get('status')}")
 
 
+def _wait_events(
+    cluster: Cluster, namespace: str, name: str, wanted: set[str], timeout: float = 15
+) -> set[str]:
+    deadline = time.monotonic() + timeout
+    reasons: set[str] = set()
+    while time.monotonic() < deadline:
+        events = json.loads(
+            cluster.kubectl(
+                "get",
+                "events",
+                "-n",
+                namespace,
+                "--field-selector",
+                f"involvedObject.name={name}",
+                "-o",
+                "json",
+            ).stdout
+        )["items"]
+        reasons = {e["reason"] for e in events}
+        if wanted <= reasons:
+            break
+        time.sleep(0.2)
+    return reasons
+
+
 def _break_image_pull(cluster: Cluster) -> None:
     """Make marketing-site/landing-page fail to pull its image."""
     if cluster.emulator is not None:
@@ -97,6 +122,13 @@ def test_kubectl_applied_incident_is_diagnosed(crd_installed: Cluster, tmp_path:
         body = _wait_phase(
             cluster, "marketing-site", "landing-page-rollout", {"Diagnosed", "Failed"}
         )
+        # Kopf posts events asynchronously: wait for them while the operator still runs.
+        reasons = _wait_events(
+            cluster,
+            "marketing-site",
+            "landing-page-rollout",
+            {"Investigating", "Diagnosed", "RemediationSuggested"},
+        )
     status = body["status"]
     assert status["phase"] == "Diagnosed", status
     assert status["observedGeneration"] == body["metadata"]["generation"]
@@ -129,19 +161,6 @@ def test_kubectl_applied_incident_is_diagnosed(crd_installed: Cluster, tmp_path:
     ]
     assert row.split()[:4] == ["landing-page-rollout", "Diagnosed", "warning", "image-pull"]
 
-    events = json.loads(
-        cluster.kubectl(
-            "get",
-            "events",
-            "-n",
-            "marketing-site",
-            "--field-selector",
-            "involvedObject.name=landing-page-rollout",
-            "-o",
-            "json",
-        ).stdout
-    )["items"]
-    reasons = {e["reason"] for e in events}
     assert {"Investigating", "Diagnosed", "RemediationSuggested"} <= reasons
 
 
@@ -213,7 +232,19 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
             )["items"]
             if e["involvedObject"]["name"] == "regen" and e["reason"] == "Investigating"
         ]
-        assert len(investigating_events()) == 1
+
+        def settled_count(expected: int) -> int:
+            # Events are posted asynchronously; give a late one time to arrive (or a wrong
+            # extra one time to show up) before counting.
+            deadline = time.monotonic() + 3
+            count = len(investigating_events())
+            while count < expected and time.monotonic() < deadline:
+                time.sleep(0.2)
+                count = len(investigating_events())
+            time.sleep(0.5)
+            return len(investigating_events())
+
+        assert settled_count(1) == 1
 
         # Feedback is not a reason to diagnose again; the generation is acknowledged.
         cluster.kubectl(
@@ -231,7 +262,7 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
         while _get(cluster, "marketing-site", "regen")["status"]["observedGeneration"] != 2:
             assert time.monotonic() < deadline, "feedback generation never acknowledged"
             time.sleep(0.2)
-        assert len(investigating_events()) == 1
+        assert settled_count(1) == 1
 
         # A real spec change does.
         cluster.kubectl(
@@ -255,4 +286,4 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
                 break
             assert time.monotonic() < deadline, body["status"]
             time.sleep(0.2)
-        assert len(investigating_events()) == 2
+        assert settled_count(2) == 2

@@ -107,11 +107,16 @@ def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: Emulat
     llm = {c["type"]: c for c in status["conditions"]}["LLMUnavailable"]
     assert llm["status"] == "True"
     assert llm["reason"] == "InvalidAnswer"
-    reasons = {
-        e["reason"]
-        for e in emulator.emulator.objects("events", "exports")
-        if e["involvedObject"]["name"] == "oom"
-    }
+    # Kopf posts events asynchronously: poll for the warning.
+    deadline = time.monotonic() + 15
+    reasons: set[str] = set()
+    while "LLMUnavailable" not in reasons and time.monotonic() < deadline:
+        reasons = {
+            e["reason"]
+            for e in emulator.emulator.objects("events", "exports")
+            if e["involvedObject"]["name"] == "oom"
+        }
+        time.sleep(0.1)
     assert "LLMUnavailable" in reasons
 
 

@@ -156,13 +156,19 @@ def test_alert_lifecycle_through_alertmanager(
         conditions = {c["type"]: c for c in rediagnosed["status"]["conditions"]}
         assert conditions["Reopened"]["status"] == "True"
         assert "resolvedAt" not in rediagnosed["status"]["alertGroup"]
-        events = [
-            e
-            for e in emulator.emulator.objects("events", "exports")
-            if e["involvedObject"]["name"] == diagnosed["metadata"]["name"]
-            and e["reason"] == "Investigating"
-        ]
-        assert len(events) >= 2
+
+        def investigations() -> int:
+            return sum(
+                1
+                for e in emulator.emulator.objects("events", "exports")
+                if e["involvedObject"]["name"] == diagnosed["metadata"]["name"]
+                and e["reason"] == "Investigating"
+            )
+
+        deadline = time.monotonic() + 10  # Kopf posts events asynchronously
+        while investigations() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert investigations() >= 2
         assert receiver.stats.failed == 0
     assert len(incidents(emulator)) == 1
 
