@@ -36,6 +36,7 @@ MEMORY_WEIGHT = 0.35
 MEMORY_FLOOR = 0.75
 MAX_REMEDIATIONS = 5
 MAX_EVIDENCE = 15
+MIN_SENTENCE_WORDS = 4
 
 _TITLES: dict[Action, str] = {
     Action.INCREASE_MEMORY: "Raise the memory limit of {target}",
@@ -308,6 +309,10 @@ def _evidence_items(
     return items[:MAX_EVIDENCE]
 
 
+def _is_sentence(text: str) -> bool:
+    return len(text.split()) >= MIN_SENTENCE_WORDS
+
+
 def combine(
     *,
     evidence: Evidence,
@@ -334,14 +339,20 @@ def combine(
     top_finding = max(
         (f for f in findings if f.category == category), key=lambda f: f.confidence, default=None
     )
-    model_agrees = opinion is not None and opinion.category == category
-    if model_agrees and opinion is not None:
-        summary, root_cause = opinion.summary, opinion.root_cause or opinion.summary
-    elif top_finding is not None:
+    if top_finding is not None:
         summary, root_cause = top_finding.summary, top_finding.summary
     else:
         summary = "No known failure pattern matched the evidence."
         root_cause = ""
+    if opinion is not None and opinion.category == category:
+        # The model's words when it agrees and actually wrote a sentence: a bare token
+        # ("increase-memory") from a small model is no summary.
+        if _is_sentence(opinion.summary):
+            summary = opinion.summary
+        if _is_sentence(opinion.root_cause):
+            root_cause = opinion.root_cause
+        elif _is_sentence(opinion.summary):
+            root_cause = opinion.summary
     return Diagnosis(
         summary=summary[:1024],
         category=category,

@@ -58,7 +58,7 @@ def _opinion(
     return ModelOpinion(
         category=category,
         confidence=confidence,
-        summary=f"model says {category.value}",
+        summary=f"the model says it is {category.value}",
         root_cause="because",
         evidence=["model fact"],
         remediations=list(remediations),
@@ -115,7 +115,7 @@ def test_model_can_decide_when_analyzers_are_weak() -> None:
     assert diagnosis.category is Category.DEPENDENCY_FAILURE
     assert diagnosis.remediations[0].action is Action.ESCALATE
     assert diagnosis.remediations[0].target == SERVICE
-    assert diagnosis.summary == "model says dependency-failure"
+    assert diagnosis.summary == "the model says it is dependency-failure"
     assert diagnosis.disagreement is not None
 
 
@@ -254,3 +254,24 @@ def test_memory_alone_names_a_lead_but_does_not_make_the_diagnosis() -> None:
     )
     assert diagnosis.category is Category.UNKNOWN
     assert diagnosis.similar_incidents[0].name == "close-repeat"
+
+
+def test_a_model_that_agrees_but_writes_no_sentence_does_not_replace_the_summary() -> None:
+    findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    terse = ModelOpinion(
+        category=Category.OOM_KILLED,
+        confidence=0.9,
+        summary="increase-memory",
+        root_cause="image-pull",
+    )
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=terse, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.summary == "oom-killed seen"
+    assert diagnosis.root_cause == "oom-killed seen"
+    wordy = terse.model_copy(update={"summary": "checkout exceeds its memory limit under load"})
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=wordy, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.summary == "checkout exceeds its memory limit under load"
+    assert diagnosis.root_cause == "checkout exceeds its memory limit under load"
