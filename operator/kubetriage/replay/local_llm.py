@@ -9,7 +9,6 @@ installed. Used by ``kubetriage demo``. The model is small: good for showing the
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from kubetriage.replay.ports import free_port
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 
@@ -39,13 +40,6 @@ def find_local_model() -> LocalModel | None:
     return LocalModel(gguf=models[0]) if models else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class LocalModelServer:
     def __init__(
         self, model: LocalModel, *, n_ctx: int = 8192, startup_seconds: float = 120
@@ -58,7 +52,7 @@ class LocalModelServer:
         self.base_url = ""
 
     def start(self) -> LocalModelServer:
-        port = _free_port()
+        port = free_port()
         self._process = subprocess.Popen(
             [
                 sys.executable,

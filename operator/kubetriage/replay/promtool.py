@@ -25,7 +25,6 @@ import math
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -40,6 +39,7 @@ from types import TracebackType
 from typing import Final, Literal
 
 from kubetriage.models.case import CaseMetrics, CaseSeries, parse_go_duration
+from kubetriage.replay.ports import free_port
 
 PROMETHEUS_BINARY: Final = "/usr/bin/prometheus"
 PROMTOOL_BINARY: Final = "/usr/bin/promtool"
@@ -293,13 +293,6 @@ scrape_configs: []
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class LocalPrometheus:
     """A ``prometheus`` process on 127.0.0.1 serving one data directory.
 
@@ -339,7 +332,7 @@ class LocalPrometheus:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Another process may grab the free port between probing and binding; retry then.
         for _attempt in range(3):
-            self._port = _free_port()
+            self._port = free_port()
             with self.log_path.open("ab") as log:
                 self._process = subprocess.Popen(
                     [

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import secrets
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +38,7 @@ from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.metrics import OperatorMetrics
-from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
 from kubetriage.pipeline import Stages
@@ -48,7 +47,9 @@ from kubetriage.receiver.state import group_notification, placement
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
+from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -115,13 +116,6 @@ def case_time(case: Case) -> datetime | None:
     return rounded if rounded == latest else rounded + timedelta(minutes=1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def replay_clock(start: datetime) -> Callable[[], datetime]:
     """A clock that starts at ``start`` and advances in real time."""
     origin = time.monotonic()
@@ -129,14 +123,10 @@ def replay_clock(start: datetime) -> Callable[[], datetime]:
 
 
 def case_alert(case: Case, now: datetime) -> Alert:
-    starts_at = now - parse_go_duration(case.alert.starts_ago)
-    return Alert(
-        status="firing",
-        labels=dict(case.alert.labels),
-        annotations=dict(case.alert.annotations),
-        starts_at=starts_at,
-        fingerprint=label_fingerprint(case.alert.labels),
-    )
+    """The case's alert as Alertmanager would send it (``alert_of`` plus a fingerprint)."""
+    alert = alert_of(case, now)
+    alert.fingerprint = label_fingerprint(alert.labels)
+    return alert
 
 
 def _container_statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -210,7 +200,7 @@ class ReplayEnvironment:
         metrics: OperatorMetrics | None = None
         if self._serve_metrics:
             metrics = OperatorMetrics(memory=memory if isinstance(memory, MemoryStage) else None)
-            port = _free_port()
+            port = free_port()
             self.settings = self.settings.model_copy(
                 update={"metrics_host": "127.0.0.1", "metrics_port": port}
             )
