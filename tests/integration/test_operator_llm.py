@@ -100,6 +100,17 @@ def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: Emulat
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
             _create(emulator)
             body = _final(emulator)
+            # Kopf posts events asynchronously: poll for the warning while the operator (and
+            # its event poster) still runs; a stopped operator never flushes it.
+            deadline = time.monotonic() + 15
+            reasons: set[str] = set()
+            while "LLMUnavailable" not in reasons and time.monotonic() < deadline:
+                reasons = {
+                    e["reason"]
+                    for e in emulator.emulator.objects("events", "exports")
+                    if e["involvedObject"]["name"] == "oom"
+                }
+                time.sleep(0.1)
     status = body["status"]
     assert status["phase"] == "Diagnosed"
     assert status["diagnosis"]["category"] == "oom-killed"
@@ -107,16 +118,6 @@ def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: Emulat
     llm = {c["type"]: c for c in status["conditions"]}["LLMUnavailable"]
     assert llm["status"] == "True"
     assert llm["reason"] == "InvalidAnswer"
-    # Kopf posts events asynchronously: poll for the warning.
-    deadline = time.monotonic() + 15
-    reasons: set[str] = set()
-    while "LLMUnavailable" not in reasons and time.monotonic() < deadline:
-        reasons = {
-            e["reason"]
-            for e in emulator.emulator.objects("events", "exports")
-            if e["involvedObject"]["name"] == "oom"
-        }
-        time.sleep(0.1)
     assert "LLMUnavailable" in reasons
 
 
