@@ -90,6 +90,7 @@ class AuditEvent:
     namespace: str
     name: str
     received: float  # requestReceivedTimestamp, seconds since the epoch
+    completed: float  # stageTimestamp (ResponseComplete)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> AuditEvent:
@@ -105,6 +106,7 @@ class AuditEvent:
             namespace=ref.get("namespace", ""),
             name=ref.get("name", ""),
             received=datetime.fromisoformat(raw["requestReceivedTimestamp"]).timestamp(),
+            completed=datetime.fromisoformat(raw["stageTimestamp"]).timestamp(),
         )
 
 
