@@ -68,7 +68,7 @@ from tests.support.llm_samples import valid_answer  # noqa: E402
 from tests.support.openai_server import CHARS_PER_TOKEN, ScriptedOpenAIServer, answer  # noqa: E402
 from tests.support.operator import OperatorThread  # noqa: E402
 
-SHARED_CASES = ROOT.parent / "shared" / "eval" / "cases"
+SHARED_CASES = ROOT / "tests" / "cases" / "examples"
 DONE_PHASES = frozenset({"Diagnosed", "Failed"})
 
 
@@ -926,7 +926,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--cases", type=Path, default=SHARED_CASES, help="incidents' cases")
-    parser.add_argument("--prompt-cases", type=Path, default=ROOT / "tests" / "cases")
+    parser.add_argument("--prompt-cases", type=Path, default=ROOT / "tests" / "cases" / "train")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "diagnosis.md"
     )

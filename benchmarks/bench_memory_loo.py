@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    cases_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "cases"
+    cases_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "cases" / "train"
     cases = [c for c in load_case_set(cases_dir) if c.expect is not None]
     rows: list[tuple[str, str, str, float]] = []
     started = time.perf_counter()

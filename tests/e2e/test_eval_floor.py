@@ -5,13 +5,13 @@ Raise FLOOR as the product improves; never lower it to make a change pass."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.evaluate import evaluate, render_table
 from kubetriage.settings import Settings
+from tests.support.cases import TRAIN
 
-CASES = Path(__file__).resolve().parents[1] / "cases"
+CASES = TRAIN
 # Share of cases with category, top action and target all correct (analyzers only).
 FLOOR = 0.75
 

@@ -21,11 +21,12 @@ from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_operator_e2e import _get, _incident, _wait_phase
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
 
-SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED_CASES = EXAMPLES
 TARGET = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
 
 

@@ -15,11 +15,12 @@ import yaml
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.session import log_placement
 from tests.e2e.conftest import Cluster
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
 
-SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED_CASES = EXAMPLES
 MANIFESTS = Path(__file__).parent / "manifests"
 
 

@@ -24,11 +24,12 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
 
-SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED_CASES = EXAMPLES
 OOM = ("exports", "csv-exporter", "example-oom-csv-exporter")
 IMAGE = ("marketing-site", "landing-page", "example-image-tag-typo")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from kubetriage.crd import build_incident_crd
@@ -16,8 +15,9 @@ from kubetriage.models.case import Case
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
+from tests.support.cases import EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 OOM_CASE = SHARED / "example-oom-csv-exporter"
 NAMESPACE = "exports"
 WORKLOAD = {"kind": "Deployment", "namespace": NAMESPACE, "name": "csv-exporter"}

@@ -7,14 +7,14 @@ visible there); these helpers load cases and merge their metrics into one backfi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import yaml
 
 from kubetriage.models.case import Case, CaseMetrics, parse_go_duration
 from kubetriage.models.incident import Alert
+from tests.support.cases import EXAMPLES
 
-CASES_DIR = Path("/work/shared/eval/cases")
+CASES_DIR = EXAMPLES
 OOM_CASE = "example-oom-csv-exporter"
 MAILER_CASE = "example-external-api-503"
 

@@ -25,10 +25,11 @@ from kubetriage.crd import build_incident_crd
 from kubetriage.models.incident import GROUP, KIND, VERSION
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.llm_samples import valid_answer
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 
 
 def _chat(server: ScriptedOpenAIServer) -> tuple[int, str]:

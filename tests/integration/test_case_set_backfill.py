@@ -22,8 +22,9 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import MetricSummary
 from kubetriage.replay.promtool import backfill, case_prometheus, write_openmetrics
 from tests.integration.prometheus_fixtures import case_alert, external_hosts, replay_end
+from tests.support.cases import TRAIN
 
-CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
+CASES_DIR = TRAIN
 
 
 def _load(case_id: str) -> Case:

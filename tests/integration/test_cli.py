@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from kubetriage.replay.cases import load_case
+from tests.support.cases import EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 SHARED_CASES = sorted(p for p in SHARED.iterdir() if (p / "case.yaml").is_file())
 
 

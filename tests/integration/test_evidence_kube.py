@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import yaml
@@ -28,8 +27,9 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
+from tests.support.cases import EXAMPLES
 
-CASES = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "cases"
+CASES = EXAMPLES
 CASE_NAMES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()

@@ -31,8 +31,9 @@ from kubetriage.memory.store import (
     point_id,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support.cases import EXAMPLES
 
-CASES = Path("/work/shared/eval/cases")
+CASES = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 MARKER = "SECRET-TOKEN-42"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from pathlib import Path
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.models.base import ObjectRef
@@ -20,9 +19,10 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 BURST = 12
 LIMIT = 3
 

@@ -7,7 +7,6 @@ official openai client against a scripted OpenAI-compatible server on 127.0.0.1.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from kubetriage.crd import build_incident_crd
@@ -15,10 +14,11 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 from tests.support.operator import OperatorThread
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
 ANSWER: dict[str, Any] = {
     "category": "oom-killed",

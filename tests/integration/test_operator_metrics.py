@@ -42,9 +42,10 @@ from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
 FAMILIES = {
     "kubetriage_incidents",

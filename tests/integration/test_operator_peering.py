@@ -16,10 +16,11 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 
 
 def _incident(name: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ over HTTP with injected 503s, Kopf, the operator, kubectl-free API calls."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from kubetriage.crd import build_incident_crd
@@ -14,9 +13,10 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 
 
 def _target_lookup(record: AuditRecord) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +23,10 @@ from kubetriage.redaction import redact_evidence
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
 

@@ -50,10 +50,11 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 ATTEMPTS_FILE = Path(__file__).resolve().parent / "data" / "injections.yaml"
 CASES = {
     "oom": "example-oom-csv-exporter",

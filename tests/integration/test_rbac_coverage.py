@@ -35,11 +35,12 @@ from kubetriage.replay.emulator.server import AuditRecord
 from kubetriage.replay.session import case_alert, log_placement
 from kubetriage.settings import Settings
 from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
+from tests.support.cases import EXAMPLES
 from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
 from tests.support.operator import OperatorThread
 from tests.support.rbac import Request, allowed, grants_for
 
-SHARED_CASES = REPO.parent / "shared" / "eval" / "cases"
+SHARED_CASES = EXAMPLES
 TEST_AGENT = "kubetriage-rbac-coverage-test"
 SERVICE_ACCOUNT = "kubetriage"
 READ_VERBS = {"get", "list", "watch"}

@@ -30,11 +30,10 @@ from tests.integration.alertmanager_fixtures import (
     prepare_cluster,
     receiver_settings,
 )
+from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
-CASE = (
-    Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases" / "example-oom-csv-exporter"
-)
+CASE = EXAMPLES / "example-oom-csv-exporter"
 
 
 def _wait(

@@ -6,7 +6,6 @@ kubernetes client, the emulator over HTTP with the example-oom-csv-exporter case
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import aiohttp
 
@@ -26,10 +25,9 @@ from tests.integration.alertmanager_fixtures import (
     webhook_alert,
     webhook_payload,
 )
+from tests.support.cases import EXAMPLES
 
-CASE = (
-    Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases" / "example-oom-csv-exporter"
-)
+CASE = EXAMPLES / "example-oom-csv-exporter"
 
 
 async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorThread) -> None:

@@ -39,10 +39,11 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import case_alert, log_placement
 from kubetriage.settings import Settings
 from kubetriage.telemetry import TOKEN_USAGE_BUCKETS, Telemetry, TelemetryConfig
+from tests.support.cases import EXAMPLES
 from tests.support.llm_samples import valid_answer
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 
 
 @dataclass

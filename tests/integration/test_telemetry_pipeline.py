@@ -39,9 +39,10 @@ from kubetriage.telemetry import (
     Telemetry,
     TelemetryConfig,
 )
+from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 NOW = datetime.now(UTC)
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
 WEBHOOK_TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

@@ -9,7 +9,6 @@ answers); no part of the analyzers is replaced. ``expect`` is read only to score
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,9 @@ from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.incident import Alert
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.promtool import expand_series_values, parse_series_selector
+from tests.support.cases import EXAMPLES
 
-CASES = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "cases"
+CASES = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
 EXAMPLES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]

@@ -1,6 +1,7 @@
-"""Checks the public incident case set in tests/cases/ against the shared case format, version 1.
+"""Checks the public incident case set (tests/cases/train and tests/cases/holdout) against the
+shared case format, version 1.
 
-Everything here is real: each tests/cases/<id>/case.yaml is loaded with PyYAML and validated by the
+Everything here is real: each case.yaml is loaded with PyYAML and validated by the
 strict ``kubetriage.models.case.Case`` model, then cross-checked (ids, vocabulary coverage, targets
 and alert labels naming objects in ``cluster``, metric notation, and no answer leaking into the
 diagnosis inputs). Metric series are checked with the replay's own parsers
@@ -29,8 +30,8 @@ from kubetriage.replay.promtool import (
     expand_series_values,
     parse_series_selector,
 )
+from tests.support.cases import HOLDOUT, TRAIN, case_dirs
 
-CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
 MIN_CASES = 40
 MIN_PER_CATEGORY = 2
 MAX_CASE_BYTES = 32_000
@@ -56,7 +57,7 @@ _COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 
 def _case_dirs() -> list[Path]:
-    return sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
+    return [*case_dirs(TRAIN), *case_dirs(HOLDOUT)]
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -10,8 +10,9 @@ import yaml
 
 from kubetriage.models.case import parse_go_duration
 from kubetriage.replay.cases import CaseError, load_case, load_case_set
+from tests.support.cases import EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+SHARED = EXAMPLES
 
 
 def test_shared_examples_load() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
 from kubetriage.settings import Settings
+from tests.support.cases import EXAMPLES
 
-CASES = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "cases"
+CASES = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
 

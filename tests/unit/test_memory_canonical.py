@@ -4,7 +4,6 @@ record conversions; real models and the real example cases, no embedding model."
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import yaml
@@ -32,8 +31,9 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
+from tests.support.cases import EXAMPLES
 
-CASES = Path("/work/shared/eval/cases")
+CASES = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 

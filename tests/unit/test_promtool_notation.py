@@ -24,8 +24,9 @@ from kubetriage.replay.promtool import (
     parse_series_selector,
     write_openmetrics,
 )
+from tests.support.cases import EXAMPLES
 
-CASES_DIR = Path("/work/shared/eval/cases")
+CASES_DIR = EXAMPLES
 END = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 

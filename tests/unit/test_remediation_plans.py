@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,10 @@ from kubetriage.remediation.commands import render_command
 from kubetriage.remediation.policy import LEDGER_ANNOTATION, Bounds
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator.patching import json_patch, merge_patch, strategic_merge
+from tests.support.cases import EXAMPLES
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-CASES = Path(__file__).resolve().parents[3] / "shared" / "eval" / "cases"
+CASES = EXAMPLES
 LEDGER = '[{"at":"2026-11-26T12:00:00Z"}]'
 
 
