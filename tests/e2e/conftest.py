@@ -10,9 +10,11 @@ into the API server itself use the emulator (`emulated` fixtures in their module
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +60,50 @@ class Cluster:
             self.emulator.set_logs(namespace, pod, container, text, previous=previous)
         elif self.local is not None:
             self.local.set_logs(namespace, pod, container, text, previous=previous)
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.2)
+
+    def break_workload(
+        self,
+        manifest: Path,
+        namespace: str,
+        app: str,
+        reasons: set[str],
+        logs: list[tuple[str, str, bool]] | None = None,
+        timeout: float = 120,
+    ) -> None:
+        """Apply `manifest`, wait until a pod labelled app=`app` shows one of `reasons` (as
+        its containers' waiting reason or last termination reason), then give its containers
+        `logs`: (container, text, previous). On the local control plane a kwok Stage breaks
+        the pod; on another real cluster the workload breaks for real."""
+        self.kubectl("apply", "-f", str(manifest))
+        deadline = time.monotonic() + timeout
+        while True:
+            pods = json.loads(
+                self.kubectl(
+                    "get", "pods", "-n", namespace, "-l", f"app={app}", "-o", "json"
+                ).stdout
+            )["items"]
+            seen = {
+                reason
+                for p in pods
+                for s in (p.get("status") or {}).get("containerStatuses") or []
+                for reason in (
+                    ((s.get("state") or {}).get("waiting") or {}).get("reason"),
+                    ((s.get("lastState") or {}).get("terminated") or {}).get("reason"),
+                )
+            }
+            if seen & reasons:
+                break
+            assert time.monotonic() < deadline, f"{namespace}/{app} never showed {reasons}: {seen}"
+            time.sleep(0.5)
+        for pod in pods:
+            for container, text, previous in logs or []:
+                self.set_logs(namespace, pod["metadata"]["name"], container, text, previous)
 
 
 @pytest.fixture
