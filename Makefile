@@ -40,8 +40,9 @@ $(VENV)/.local-llm: $(VENV)/.installed
 system-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
 	  && command -v prometheus-alertmanager >/dev/null && command -v kubectl >/dev/null \
+	  && command -v openssl >/dev/null \
 	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
-	       --no-install-recommends prometheus prometheus-alertmanager \
+	       --no-install-recommends prometheus prometheus-alertmanager openssl \
 	       $$(command -v kubectl >/dev/null || echo kubernetes-client); }
 
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl and helm,

@@ -194,11 +194,11 @@ class LocalCluster:
         self.wait_for(self._default_service_account, "the default ServiceAccount")
 
     def stop(self) -> None:
-        """Terminate every started process (newest first), then kill what did not exit."""
+        """Stop every started process, newest first (kwok ... etcd): SIGTERM to its process
+        group, then SIGKILL if it has not exited within 15 s."""
         for proc in reversed(self._procs):
             if proc.popen.poll() is None:
                 os.killpg(proc.popen.pid, signal.SIGTERM)
-        for proc in reversed(self._procs):
             try:
                 proc.popen.wait(timeout=15)
             except subprocess.TimeoutExpired:

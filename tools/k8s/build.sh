@@ -41,7 +41,6 @@ minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
 kver=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kver+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  kver+=" -X $pkg.gitTreeState=clean"
 done
 
 echo "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES_VERSION"
