@@ -49,7 +49,7 @@ SCENARIOS = {
     "config-missing": Scenario(
         ("config-missing.yaml",), "reporting", "report-api",
         frozenset({"CreateContainerConfigError"}), frozenset(), "config-missing",
-        frozenset({"fix-config"}), ("Deployment", "report-api"),
+        frozenset({"fix-config"}), ("ConfigMap", "report-settings"),
     ),
     "probe-failure": Scenario(
         ("probe-failure.yaml",), "checkout", "cart", frozenset(), frozenset({"Unhealthy"}),
