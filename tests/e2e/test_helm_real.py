@@ -1,13 +1,17 @@
 """The Helm chart installed for real: `helm install` creates the CRD, the RBAC objects, the
 ServiceAccount and the Deployment (whose pod kwok fakes: it is scheduled and reported Ready,
 nothing runs), `helm upgrade` with changed values rolls the Deployment to a new revision, and
-`helm uninstall` leaves nothing of the release behind but the CRD (Helm's crds/ convention).
+`helm uninstall` leaves nothing of the release behind but the CRD (Helm's crds/ convention)
+and the incident-memory PVC, which the chart keeps on purpose (helm.sh/resource-policy: keep).
+The cluster has no storage provisioner: the test pre-creates the PersistentVolume an
+administrator would, so the claim binds and the pod can be scheduled.
 Real: the helm binary built from its Go module, kube-apiserver, etcd, controllers, scheduler,
 kwok. Runs on the local control plane.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -22,7 +26,22 @@ pytestmark = pytest.mark.e2e
 RELEASE = "helm-e2e"
 NAMESPACE = "helm-e2e"
 INSTANCE = f"app.kubernetes.io/instance={RELEASE}"
-KINDS = "deployments,serviceaccounts,services,configmaps,secrets,roles,rolebindings"
+KINDS = (
+    "deployments,serviceaccounts,services,configmaps,secrets,roles,rolebindings,"
+    "persistentvolumeclaims"
+)
+VOLUME = {
+    "apiVersion": "v1",
+    "kind": "PersistentVolume",
+    "metadata": {"name": "helm-e2e-memory"},
+    "spec": {
+        "capacity": {"storage": "2Gi"},
+        "accessModes": ["ReadWriteOnce"],
+        "persistentVolumeReclaimPolicy": "Delete",
+        "storageClassName": "",
+        "hostPath": {"path": "/tmp/kubetriage-helm-e2e-memory"},
+    },
+}
 
 
 def _helm(cluster: LocalCluster, home: Path, *args: str) -> str:
@@ -51,6 +70,7 @@ def _names(cluster: LocalCluster, kinds: str, *args: str) -> set[str]:
 
 def test_helm_install_upgrade_uninstall(local_cluster: LocalCluster, tmp_path: Path) -> None:
     cluster = local_cluster
+    cluster.kubectl("apply", "-f", "-", input_text=json.dumps(VOLUME))
     _helm(
         cluster, tmp_path, "install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace",
         "--wait", "--timeout=120s",
@@ -76,6 +96,8 @@ def test_helm_install_upgrade_uninstall(local_cluster: LocalCluster, tmp_path: P
     assert len(history.strip().splitlines()) == 3  # header + two revisions
 
     _helm(cluster, tmp_path, "uninstall", RELEASE, "-n", NAMESPACE, "--wait")
-    assert _names(cluster, KINDS, "-n", NAMESPACE) == set()
+    claim = f"persistentvolumeclaim/{RELEASE}-kubetriage-memory"
+    assert _names(cluster, KINDS, "-n", NAMESPACE) == {claim}
+    cluster.kubectl("delete", claim, "-n", NAMESPACE)
     assert _names(cluster, "clusterroles,clusterrolebindings") == set()
     assert cluster.kubectl("get", "crd", "incidents.kubetriage.io").returncode == 0

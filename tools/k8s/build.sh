@@ -27,9 +27,9 @@ if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$want" ]; then
   echo "cluster binaries up to date in $out"
   exit 0
 fi
-grep -q "require k8s.io/kubernetes $KUBERNETES_VERSION\$" "$tools/k8s/go.mod" \
+grep -Eq "^(require)?[[:space:]]*k8s.io/kubernetes $KUBERNETES_VERSION( |\$)" "$tools/k8s/go.mod" \
   || { echo "build.sh: tools/k8s/go.mod is not for $KUBERNETES_VERSION; run tools/k8s/update-gomod.sh" >&2; exit 1; }
-grep -q "require go.etcd.io/etcd/server/v3 $ETCD_VERSION\$" "$tools/etcd/go.mod" \
+grep -Eq "^(require)?[[:space:]]*go.etcd.io/etcd/server/v3 $ETCD_VERSION( |\$)" "$tools/etcd/go.mod" \
   || { echo "build.sh: tools/etcd/go.mod is not for $ETCD_VERSION; run tools/k8s/update-gomod.sh" >&2; exit 1; }
 
 mkdir -p "$out"
