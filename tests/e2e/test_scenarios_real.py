@@ -102,9 +102,8 @@ def _event_reasons(cluster: Cluster, namespace: str) -> set[str]:
 
 def _ready(cluster: Cluster, namespace: str, app: str, replicas: int) -> bool:
     pods = _pods(cluster, namespace, app)
-    return len(pods) == replicas and all(
-        s.get("ready") for p in pods for s in (p.get("status") or {}).get("containerStatuses") or []
-    )
+    statuses = [(p.get("status") or {}).get("containerStatuses") or [] for p in pods]
+    return len(pods) == replicas and all(s and all(c.get("ready") for c in s) for s in statuses)
 
 
 def _break(cluster: Cluster, scenario: Scenario) -> None:

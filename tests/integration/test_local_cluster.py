@@ -98,9 +98,10 @@ def test_server_version_and_a_deployment_rolls_out_on_kwok_nodes(
     def rolled_out() -> bool:
         pods = _pods(cluster, ns, "web")
         return len(pods) == 3 and all(
-            p["status"].get("phase") == "Running" and s.get("ready")
+            p["status"].get("phase") == "Running"
+            and _statuses(p)
+            and all(s.get("ready") for s in _statuses(p))
             for p in pods
-            for s in _statuses(p)
         )
 
     cluster.wait_for(rolled_out, "3 Running, ready pods")

@@ -438,6 +438,9 @@ class LocalCluster:
                 "--node-ip=127.0.0.1",
                 f"--node-port={self.kwok_port}",
                 f"--server-address=127.0.0.1:{self.kwok_port}",
+                # Renew each node's Lease like a kubelet; without it (kwok's default is 0) the
+                # node lifecycle controller marks the nodes NotReady after its grace period.
+                "--node-lease-duration-seconds=40",
                 f"--tls-cert-file={self.pki / 'serving.crt'}",
                 f"--tls-private-key-file={self.pki / 'serving.key'}",
                 f"--cidr={POD_CIDR.replace('.0.0/16', '.0.1/16')}",
