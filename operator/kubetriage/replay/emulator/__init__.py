@@ -21,6 +21,11 @@ differences, none of which the operator or the replay depends on:
 - Always ready: a real server answers 429 "storage is (re)initializing" for a moment after
   a CRD is established (Kopf retries it).
 - ``/version`` reports a fixed minor version, not the real server's.
+- A CRD gets no status conditions (a real one becomes Established), so ``kubectl wait
+  --for=condition=Established`` does not return there; custom resources are served at once.
+- kubectl 1.37's client-side validation of a ``kind: List`` document fails against this
+  emulator's OpenAPI ("could not find the requested resource"); a YAML stream of the same
+  objects applies.
 - Logs are returned exactly as set; a kubelet (kwok) returns whole lines, each ending in a
   newline.
 - No authentication beyond an optional bearer token and no authorization: RBAC is proven on
