@@ -15,6 +15,7 @@ tests/k8s/stages/logs.yaml. The apiserver, etcd, controllers and scheduler are t
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -69,6 +70,14 @@ def cluster_bin_dir() -> Path:
     if not (bin_dir / ".stamp").is_file():
         raise ClusterError(f"no control-plane binaries in {bin_dir}: run `make cluster-bin` first")
     return bin_dir
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the process that started it dies, so a
+    killed test run (no teardown) leaves no control plane behind (Linux prctl)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def node_ready(node: dict[str, Any]) -> bool:
@@ -339,6 +348,7 @@ class LocalCluster:
                 stdin=subprocess.DEVNULL,
                 cwd=self.workdir,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self._procs.append(_Proc(name, popen, log))
 
