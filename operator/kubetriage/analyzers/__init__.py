@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
@@ -25,6 +26,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *ROLLOUT_ANALYZERS,
     *NETWORK_ANALYZERS,
     *METRIC_ANALYZERS,
+    *CHANGE_ANALYZERS,
 )
 
 

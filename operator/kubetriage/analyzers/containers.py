@@ -13,6 +13,7 @@ from collections import defaultdict
 from difflib import SequenceMatcher
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
     CONFIG_VARIABLE_GROUPS,
@@ -168,6 +169,10 @@ def _peak_working_set(evidence: Evidence, container: str) -> float | None:
 
 
 def check_oom(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_oom(evidence))
+
+
+def _check_oom(evidence: Evidence) -> list[Finding]:
     by_container: dict[str, list[tuple[float, EvidenceItem]]] = defaultdict(list)
     sample: dict[str, tuple[PodEvidence, ContainerEvidence]] = {}
     restarts: dict[str, int] = defaultdict(int)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import (
     item,
     iter_containers,
@@ -87,6 +88,10 @@ def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
 
 
 def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_cpu_throttling(evidence))
+
+
+def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     ratios = _throttle_ratios(evidence)
     alert_containers = {
         a.labels.get("container")

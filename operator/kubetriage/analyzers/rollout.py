@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     cpu_usage_jumps,
@@ -249,6 +250,10 @@ def _growth(metric: MetricSummary) -> float | None:
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_saturation(evidence))
+
+
+def _check_saturation(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     workload = workload_ref(evidence)
     for hpa in evidence.autoscalers:

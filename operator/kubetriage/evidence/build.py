@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.targets import candidate_targets, focus_containers
 from kubetriage.models.base import ObjectRef
@@ -881,7 +882,8 @@ def _images(pod_spec: JsonDict) -> dict[str, str]:
 def _revisions(
     index: _Index, workload: JsonDict, limits: EvidenceLimits, notes: _Notes
 ) -> tuple[list[RevisionEvidence], list[JsonDict]]:
-    """The workload's revisions, newest first, and the ReplicaSets behind them."""
+    """The workload's revisions, newest first, and the ReplicaSets (or ControllerRevisions)
+    behind them."""
     revisions: list[RevisionEvidence] = []
     replica_sets: list[JsonDict] = []
     kind = _kind(workload)
@@ -914,6 +916,7 @@ def _revisions(
             for cr in index.in_namespace("ControllerRevision", _ns(workload))
             if _owned_by(cr, workload)
         ]
+        replica_sets = history
         update_revision = _s(_d(workload.get("status")).get("updateRevision"))
         newest = max((_i(cr.get("revision")) or 0 for cr in history), default=None)
         for cr in history:
@@ -1633,6 +1636,20 @@ def build_evidence(
         return scope.namespace_wide and (namespace is None or key[1] == namespace)
 
     events = _events(index, in_scope, limits, notes)
+    used_config = {r.name for p in pods for r in p.config_refs if r.kind == "ConfigMap"}
+    changes, found = change_timeline(
+        workload=scope.workload,
+        history=replica_sets,
+        pods=kept_pods,
+        config_maps=[
+            c for c in index.in_namespace("ConfigMap", namespace or "") if _name(c) in used_config
+        ],
+        nodes=node_objs,
+        events=events,
+        now=now,
+        limits=limits,
+    )
+    notes.cut("changes", len(changes), found, "newest first")
 
     return Evidence(
         collected_at=now,
@@ -1653,6 +1670,7 @@ def build_evidence(
         config_maps=config_maps,
         other_objects=others,
         logs=_logs(logs, kept_pods, focus, limits, notes),
+        changes=changes,
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -118,12 +118,27 @@ def _selector_string(selector: JsonDict) -> str | None:
 
 
 def _strip_config_map(obj: JsonDict) -> JsonDict:
-    """Keep a ConfigMap's identity and key names; its values never leave this function."""
+    """Keep a ConfigMap's identity, key names and when it was written (the change timeline);
+    its values never leave this function."""
     meta = obj.get("metadata") or {}
+    writes = [
+        {
+            "manager": entry.get("manager"),
+            "operation": entry.get("operation"),
+            "time": entry.get("time"),
+        }
+        for entry in meta.get("managedFields") or []
+        if isinstance(entry, dict)
+    ]
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "managedFields": writes,
+        },
         "data": dict.fromkeys(obj.get("data") or {}, ""),
         "binaryData": dict.fromkeys(obj.get("binaryData") or {}, ""),
     }

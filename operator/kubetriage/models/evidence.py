@@ -233,6 +233,27 @@ class MetricSummary(BaseModel):
     samples: int = 0
 
 
+ChangeKind = Literal["rollout", "config", "node", "scaling", "image-digest"]
+
+
+class ChangeEvidence(BaseModel):
+    """One entry of the change timeline: what changed on which object, and when.
+
+    ``aspects`` is structured (analyzers read it): for a rollout the parts of the pod template
+    that differ from the previous revision ("image", "args", "command", "env", "resources",
+    "probes"); for a ConfigMap "data"; for a Secret "metadata" (its data is never read).
+    ``details`` are short display lines for the prompt and status, never parsed back.
+    """
+
+    at: datetime | None = None
+    kind: ChangeKind
+    object: ObjectRef
+    aspects: list[str] = Field(default_factory=list)
+    details: list[str] = Field(default_factory=list)
+    from_revision: int | None = None
+    to_revision: int | None = None
+
+
 class AlertEvidence(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -260,6 +281,8 @@ class Evidence(BaseModel):
     other_objects: list[GenericObjectEvidence] = Field(default_factory=list)
     logs: list[LogTail] = Field(default_factory=list)
     metrics: list[MetricSummary] = Field(default_factory=list)
+    # What changed around the target, newest first (``kubetriage.evidence.changes``).
+    changes: list[ChangeEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -88,12 +89,42 @@ _OBSERVED_KEYS = frozenset(
 )
 
 
-def case_time(case: Case) -> datetime | None:
-    """The moment the case was captured: the latest observed timestamp in its objects,
-    rounded up to the minute. Replaying "as of" that moment keeps relative facts (a
-    certificate that expires in two days, an event from five minutes ago) true however long
-    after the capture the case is replayed; None when the objects carry no timestamps."""
+# An ISO-8601-like date and time at the start of a log line (after an optional level or
+# bracket): "2026-11-20T09:58:11Z", "2026-11-20 09:58:11.092 UTC", "[2026-11-20 09:58:11]".
+_LOG_TIME = re.compile(
+    r"^\W{0,3}(?:[A-Z]{3,8}\W{1,3})?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
+)
+
+
+def _latest_log_time(case: Case) -> datetime | None:
+    """The latest timestamp at the start of a line of the case's logs; a time with no zone is
+    read as UTC (what containers in a cluster log by default)."""
     latest: datetime | None = None
+    for text in case.logs.values():
+        for line in text.splitlines():
+            match = _LOG_TIME.match(line)
+            if match is None:
+                continue
+            zone = match.group(4) or "+00:00"
+            zone = "+00:00" if zone in ("Z", "UTC") else zone
+            try:
+                stamp = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
+            except ValueError:
+                continue
+            if latest is None or stamp > latest:
+                latest = stamp
+    return latest
+
+
+def case_time(case: Case) -> datetime | None:
+    """The moment the case was captured: the latest observed timestamp in its objects or at
+    the start of its log lines (logs are captured with the objects, and usually run later
+    than the last event), rounded up to the minute. Replaying "as of" that moment keeps
+    relative facts (a certificate that expires in two days, an event from five minutes ago)
+    true however long after the capture the case is replayed, and puts the metrics' last
+    sample where the objects and logs place "now"; None when nothing carries a timestamp."""
+    latest: datetime | None = _latest_log_time(case)
     stack: list[Any] = list(case.cluster)
     while stack:
         item = stack.pop()

@@ -1,0 +1,211 @@
+"""Change correlation: "it started right after change C, and the previous revision was healthy
+under the same load" beats a capacity explanation of the same symptom.
+
+An OOM kill, an autoscaler at its maximum, CPU saturation or a rise in errors and latency
+that begins within minutes of a rollout, on a workload whose previous revision ran without
+that symptom and with no rise in traffic, is the new revision's doing: raising limits or
+adding replicas treats the surface, undoing the change treats the cause. Capacity analyzers
+consult ``explaining_change`` and stay below a strong conclusion when it returns a change.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    current_and_previous_revision,
+    item,
+    metric_growth,
+    timestamp,
+    workload_ref,
+)
+from kubetriage.models.evidence import ChangeEvidence, Evidence, MetricSummary
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+# A symptom that begins this soon after a change is attributed to it.
+ONSET_AFTER_CHANGE = timedelta(hours=2)
+# Clock skew and scrape intervals: a symptom "one minute before" a change is the same moment.
+ONSET_TOLERANCE = timedelta(minutes=2)
+# Capacity analyzers stay at or below this when a change explains the symptom.
+EXPLAINED_CAP = 0.75
+# Parts of the pod template that change what the program does, not how much it may use.
+_BEHAVIOUR = frozenset({"image", "digest", "command", "args", "env", "config", "volumes"})
+# Waiting reasons whose own analyzers name the precise fix (and target).
+_SPECIFIC_WAITING = frozenset(
+    {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
+)
+_SYMPTOM_METRIC = re.compile(
+    r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
+)
+_ERROR_METRIC = re.compile(r"(?i)(5\.\.|5xx|error|fail)")
+_TRAFFIC_METRIC = re.compile(r"(?i)(requests?_total|request_rate|\brps\b|qps|throughput)")
+
+
+def _symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
+    """When each symptom was first seen: Warning events, crashes, and metric steps."""
+    found: list[tuple[datetime, EvidenceItem]] = []
+    for event in evidence.events:
+        if event.type == "Warning" and event.first_seen is not None:
+            found.append(
+                (
+                    event.first_seen,
+                    item("events", f"first {event.reason} at {event.first_seen:%H:%M}"),
+                )
+            )
+    for metric in evidence.metrics:
+        label = f"{metric.name} {metric.query}"
+        if metric.changed_at is None or metric.trend != "rising":
+            continue
+        traffic = _TRAFFIC_METRIC.search(label) and not _ERROR_METRIC.search(label)
+        if not _SYMPTOM_METRIC.search(label) or traffic:
+            continue
+        growth = metric_growth(metric)
+        if growth is None or growth < 1.5:
+            continue
+        found.append(
+            (
+                metric.changed_at,
+                item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
+            )
+        )
+    return found
+
+
+def _traffic_rose(metrics: list[MetricSummary]) -> bool:
+    return any(
+        _TRAFFIC_METRIC.search(f"{m.name} {m.query}")
+        and not _ERROR_METRIC.search(f"{m.name} {m.query}")
+        and (g := metric_growth(m)) is not None
+        and g >= 1.5
+        for m in metrics
+    )
+
+
+# Events whose own analyzers name the precise fix: placement, volumes, node pressure.
+_SPECIFIC_EVENTS = frozenset({"FailedScheduling", "FailedMount", "FailedAttachVolume", "Evicted"})
+
+
+def _specific_cause(evidence: Evidence) -> bool:
+    waiting = any(
+        c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
+        for p in evidence.pods
+        for c in p.containers
+    )
+    return waiting or any(e.reason in _SPECIFIC_EVENTS for e in evidence.events)
+
+
+def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
+    """The rollout that produced the workload's current revision, if the timeline has it."""
+    current, _ = current_and_previous_revision(evidence)
+    rollouts = [c for c in evidence.changes if c.kind in ("rollout", "image-digest")]
+    if current is not None:
+        rollouts = [
+            c for c in rollouts if c.kind == "image-digest" or c.to_revision == current.revision
+        ]
+    dated = [c for c in rollouts if c.at is not None]
+    return max(dated, key=lambda c: timestamp(c.at or evidence.collected_at), default=None)
+
+
+def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem] | None:
+    """The rollout the symptoms began right after, with the first symptom seen after it;
+    None when there is none, when symptoms were already there before it (the previous
+    revision was not healthy), or when traffic rose too (then capacity is a fair rival)."""
+    change = latest_rollout(evidence)
+    if change is None or change.at is None:
+        return None
+    if not set(change.aspects) & _BEHAVIOUR:
+        return None
+    if _traffic_rose(evidence.metrics):
+        return None
+    at = timestamp(change.at)
+    if timestamp(evidence.collected_at) - at > ONSET_AFTER_CHANGE.total_seconds() * 3:
+        return None  # an old rollout; whatever happens now has had time to have other causes
+    symptoms = sorted(_symptom_times(evidence), key=lambda s: timestamp(s[0]))
+    recent = [
+        s
+        for s in symptoms
+        if timestamp(evidence.collected_at) - timestamp(s[0]) <= timedelta(hours=6).total_seconds()
+    ]
+    if not recent:
+        return None
+    first_time, first_fact = recent[0]
+    delay = timestamp(first_time) - at
+    if delay < -ONSET_TOLERANCE.total_seconds() or delay > ONSET_AFTER_CHANGE.total_seconds():
+        return None
+    return change, first_fact
+
+
+def check_change(evidence: Evidence) -> list[Finding]:
+    explained = explaining_change(evidence)
+    target = workload_ref(evidence)
+    if explained is None or target is None or _specific_cause(evidence):
+        return []
+    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return []
+    change, first_symptom = explained
+    _, previous = current_and_previous_revision(evidence)
+    facts = [
+        item(
+            f"{change.object.kind.lower()}/{change.object.namespace}/{change.object.name}",
+            f"{change.kind} at {change.at:%H:%M}: " + "; ".join(change.details[:4])
+            if change.at is not None
+            else "; ".join(change.details[:4]),
+        ),
+        first_symptom,
+    ]
+    if previous is not None:
+        facts.append(
+            item(
+                "revision",
+                f"revision {previous.revision} ran before it without these symptoms",
+            )
+        )
+    params = {"revision": str(previous.revision)} if previous is not None else {}
+    if change.kind == "image-digest":
+        # Rolling back the template would pull the same moved tag again: pin the digest.
+        return [
+            make_finding(
+                "change-correlation",
+                Category.BAD_ROLLOUT,
+                0.8,
+                f"The image tag of {target.display()} now resolves to a new build, and the "
+                "pods running it fail while those on the previous digest are healthy; pin the "
+                "image to the previous digest.",
+                facts,
+                Action.FIX_IMAGE,
+                target,
+            )
+        ]
+    return [
+        make_finding(
+            "change-correlation",
+            Category.BAD_ROLLOUT,
+            0.88,
+            f"The symptoms of {target.display()} began right after its rollout "
+            f"({', '.join(a for a in change.aspects if a in _BEHAVIOUR)} changed), with no rise "
+            "in traffic; undo the change"
+            + (f" (roll back to revision {previous.revision})." if previous else "."),
+            facts,
+            Action.ROLLBACK,
+            target,
+            params,
+        )
+    ]
+
+
+CHANGE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("change-correlation", (Category.BAD_ROLLOUT,), check_change),
+)
+
+
+def cap_explained(evidence: Evidence, findings: list[Finding]) -> list[Finding]:
+    """A capacity finding (raise a limit, add replicas) kept below a strong conclusion when a
+    change explains its symptom: it stays a ranked alternative, not the diagnosis."""
+    if not findings or explaining_change(evidence) is None:
+        return findings
+    return [f.model_copy(update={"confidence": min(f.confidence, EXPLAINED_CAP)}) for f in findings]
