@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.diagnosis import Diagnosis, LLMUsage, Remediation, SimilarIncident
+from kubetriage.models.diagnosis import (
+    Diagnosis,
+    LLMUsage,
+    Remediation,
+    SimilarIncident,
+    TimelineEntry,
+)
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion
 from kubetriage.models.vocabulary import (
@@ -309,6 +315,22 @@ def _evidence_items(
     return items[:MAX_EVIDENCE]
 
 
+MAX_TIMELINE = 8
+
+
+def timeline_entries(evidence: Evidence) -> list[TimelineEntry]:
+    """The evidence's change timeline as the status shows it: newest first, short."""
+    return [
+        TimelineEntry(
+            at=change.at,
+            change=change.kind,
+            object=change.object.display()[:512],
+            summary="; ".join(change.details)[:512],
+        )
+        for change in evidence.changes[:MAX_TIMELINE]
+    ]
+
+
 def _is_sentence(text: str) -> bool:
     return len(text.split()) >= MIN_SENTENCE_WORDS
 
@@ -363,6 +385,7 @@ def combine(
         similar_incidents=similar[:10],
         analyzers=sorted({f.analyzer for f in findings}),
         llm=llm,
+        timeline=timeline_entries(evidence),
         disagreement=disagreement,
     )
 

@@ -144,6 +144,19 @@ def _similar() -> JSON:
     }
 
 
+def _timeline_entry() -> JSON:
+    return {
+        "type": "object",
+        "required": ["change", "object"],
+        "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "change": _str(32),
+            "object": _str(512),
+            "summary": _str(512),
+        },
+    }
+
+
 def _llm_usage() -> JSON:
     return {
         "type": "object",
@@ -177,6 +190,7 @@ def _diagnosis() -> JSON:
             "similarIncidents": {"type": "array", "maxItems": 10, "items": _similar()},
             "analyzers": {"type": "array", "maxItems": 64, "items": _str(128)},
             "llm": _llm_usage(),
+            "timeline": {"type": "array", "maxItems": 10, "items": _timeline_entry()},
             "disagreement": _str(2048),
             "evidenceHash": _str(128),
             "signature": _str(2000),

@@ -41,6 +41,7 @@ def diagnosis_json(
                 "evidence": [e.dump_k8s() for e in diagnosis.evidence],
                 "similarIncidents": [s.dump_k8s() for s in diagnosis.similar_incidents],
                 "analyzers": diagnosis.analyzers,
+                "timeline": [t.dump_k8s() for t in diagnosis.timeline],
                 "llm": diagnosis.llm.dump_k8s(),
                 "disagreement": diagnosis.disagreement,
             }
@@ -80,6 +81,11 @@ def render_diagnosis(
             by = ",".join(r.proposed_by)
             lines.append(f"    {index}. {r.title}  [{r.risk.value} risk; {r.action.value}; {by}]")
             lines.append(f"       $ {r.command}")
+    if diagnosis.timeline:
+        lines.append("  what changed (newest first):")
+        for t in diagnosis.timeline[:5]:
+            when = t.at.strftime("%Y-%m-%d %H:%M") if t.at else "time unknown"
+            lines.append(f"    - {when} {t.change} {t.object}: {t.summary}"[:width])
     if diagnosis.similar_incidents:
         lines.append("  similar past incidents:")
         for s in diagnosis.similar_incidents:

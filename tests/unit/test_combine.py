@@ -9,6 +9,7 @@ from kubetriage.combine import combine, remediation_id
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import (
+    ChangeEvidence,
     Evidence,
     PodEvidence,
     ServiceEvidence,
@@ -275,3 +276,25 @@ def test_a_model_that_agrees_but_writes_no_sentence_does_not_replace_the_summary
     )
     assert diagnosis.summary == "checkout exceeds its memory limit under load"
     assert diagnosis.root_cause == "checkout exceeds its memory limit under load"
+
+
+def test_the_change_timeline_goes_into_the_diagnosis_short_and_in_order() -> None:
+    changes = [
+        ChangeEvidence(
+            at=datetime(2026, 11, 1, 0, 59 - i, tzinfo=UTC),
+            kind="node",
+            object=ObjectRef(kind="Node", name=f"n{i}"),
+            details=["node joined the cluster"],
+        )
+        for i in range(10)
+    ]
+    evidence = _evidence().model_copy(update={"changes": changes})
+    diagnosis = combine(evidence=evidence, findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert [t.object for t in diagnosis.timeline] == [f"Node/n{i}" for i in range(8)]
+    body = diagnosis.dump_k8s()["timeline"][0]
+    assert body == {
+        "at": "2026-11-01T00:59:00Z",
+        "change": "node",
+        "object": "Node/n0",
+        "summary": "node joined the cluster",
+    }

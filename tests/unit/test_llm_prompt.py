@@ -25,7 +25,7 @@ from kubetriage.llm.prompt import (
     with_schema_instructions,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence, Evidence
+from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
 from tests.support.llm_samples import (
     NOW,
@@ -242,3 +242,17 @@ def test_any_log_text_keeps_structure_and_bound(lines: list[str], max_chars: int
     )
     assert total_chars(messages) <= max_chars
     _blocks(_user(messages))
+
+
+def test_the_change_timeline_reaches_the_prompt_with_its_times() -> None:
+    change = ChangeEvidence(
+        at=NOW,
+        kind="rollout",
+        object=ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+        aspects=["image"],
+        details=["revision 2 -> 3", "app image app:1.0 -> app:1.1"],
+    )
+    evidence = oom_evidence().model_copy(update={"changes": [change]})
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "### What changed (newest first)" in body
+    assert "rollout Deployment/shop/checkout: revision 2 -> 3; app image app:1.0 -> app:1.1" in body

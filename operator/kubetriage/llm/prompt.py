@@ -444,6 +444,19 @@ class _Rendered:
     dropped_events: int
 
 
+def _change_lines(evidence: Evidence) -> list[str]:
+    """The change timeline: "did it start right after something changed?" is the first
+    question; the model sees each change with its time next to the symptoms' times."""
+    return [
+        _clip(
+            f"{_when(change.at)} {change.kind} {change.object.display()}: "
+            + "; ".join(change.details),
+            _MAX_LINE_CHARS,
+        )
+        for change in evidence.changes
+    ]
+
+
 def _render_evidence(evidence: Evidence, detail: _Detail) -> _Rendered:
     sections: list[tuple[str, list[str]]] = [
         ("Incident", _incident_lines(evidence)),
@@ -452,6 +465,7 @@ def _render_evidence(evidence: Evidence, detail: _Detail) -> _Rendered:
     ]
     events = _selected_events(evidence.events, detail)
     sections.append(("Events (warnings first, newest first)", _event_lines(events)))
+    sections.append(("What changed (newest first)", _change_lines(evidence)))
     sections.append(("Related objects", _related_lines(evidence)))
     sections.append(("Metrics (last hour)", _metric_lines(evidence)))
     logs, dropped_logs = _log_lines(evidence.logs, detail)

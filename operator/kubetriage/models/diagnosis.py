@@ -4,6 +4,7 @@ Built by ``kubetriage.combine``; rendered by the CLI; scored by eval."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -50,6 +51,15 @@ class LLMUsage(K8sModel):
     reason: str | None = None
 
 
+class TimelineEntry(K8sModel):
+    """One change from the evidence's timeline, as the status shows it (newest first)."""
+
+    at: datetime | None = None
+    change: str  # rollout | config | node | scaling | image-digest
+    object: str = Field(max_length=512)
+    summary: str = Field(default="", max_length=512)
+
+
 class Diagnosis(K8sModel):
     summary: str
     category: Category
@@ -60,6 +70,8 @@ class Diagnosis(K8sModel):
     similar_incidents: list[SimilarIncident] = Field(default_factory=list)
     analyzers: list[str] = Field(default_factory=list)
     llm: LLMUsage = Field(default_factory=lambda: LLMUsage(used=False))
+    # What changed around the target, newest first (a short list).
+    timeline: list[TimelineEntry] = Field(default_factory=list)
     # Set when the model's category contradicts a high-confidence analyzer.
     disagreement: str | None = None
     evidence_hash: str | None = None
