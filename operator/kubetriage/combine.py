@@ -109,6 +109,12 @@ def known_objects(evidence: Evidence) -> set[str]:
             for ref in pod.config_refs
         ]
     refs += [o.ref for o in evidence.other_objects]
+    for dependency in evidence.dependencies:
+        if dependency.service is not None:
+            service = dependency.service
+            refs.append(ObjectRef(kind="Service", namespace=service.namespace, name=service.name))
+        if dependency.workload is not None:
+            refs.append(dependency.workload)
     refs += [e.involved for e in evidence.events]
     return {_key(ref) for ref in refs}
 

@@ -27,7 +27,7 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from tests.support.cases import EXAMPLES
+from tests.support.cases import EXAMPLES, TRAIN
 
 CASES = EXAMPLES
 CASE_NAMES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
@@ -335,3 +335,48 @@ async def test_missing_config_map_target_collects_the_pods_that_need_it(
     assert refs == {("ConfigMap", "mailer-env"): False, ("Secret", "smtp"): None}
     assert "target ConfigMap/newsletter/mailer-env not found" in evidence.collection_errors
     assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
+async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_events(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = Case.model_validate(
+        yaml.safe_load(
+            (TRAIN / "dependency-auth-outage-fails-readiness" / "case.yaml").read_text("utf-8")
+        )
+    )
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    evidence = await _collect(api, case)
+    [dependency] = [
+        d
+        for d in evidence.dependencies
+        if d.service is not None and d.service.namespace == "identity"
+    ]
+    assert dependency.service is not None
+    assert dependency.service.name == "auth-api"
+    assert dependency.service.ready_endpoints == 0
+    assert dependency.failing_pods
+    assert dependency.warnings
+    assert any(r.namespace == "identity" for r in emulator.emulator.audit)
+
+
+async def test_a_tenancy_rule_keeps_the_collector_out_of_other_namespaces(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = Case.model_validate(
+        yaml.safe_load(
+            (TRAIN / "dependency-auth-outage-fails-readiness" / "case.yaml").read_text("utf-8")
+        )
+    )
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    collector = KubeEvidenceCollector(
+        api, limits=LIMITS, may_read_namespace=lambda incident_ns, other: False
+    )
+    evidence = await collector.collect(
+        target=None, alerts=[_alert(case)], title=case.title, description=None, now=NOW
+    )
+    assert not [d for d in evidence.dependencies if d.service and d.service.namespace == "identity"]
+    assert any("reading namespace identity not allowed" in e for e in evidence.collection_errors)
+    assert not any(r.namespace == "identity" for r in emulator.emulator.audit)

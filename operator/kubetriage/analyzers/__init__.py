@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
+from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
@@ -27,6 +28,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *NETWORK_ANALYZERS,
     *METRIC_ANALYZERS,
     *CHANGE_ANALYZERS,
+    *DEPENDENCY_ANALYZERS,
 )
 
 

@@ -46,7 +46,7 @@ _ERROR_METRIC = re.compile(r"(?i)(5\.\.|5xx|error|fail)")
 _TRAFFIC_METRIC = re.compile(r"(?i)(requests?_total|request_rate|\brps\b|qps|throughput)")
 
 
-def _symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
+def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     """When each symptom was first seen: Warning events, crashes, and metric steps."""
     found: list[tuple[datetime, EvidenceItem]] = []
     for event in evidence.events:
@@ -125,7 +125,7 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     at = timestamp(change.at)
     if timestamp(evidence.collected_at) - at > ONSET_AFTER_CHANGE.total_seconds() * 3:
         return None  # an old rollout; whatever happens now has had time to have other causes
-    symptoms = sorted(_symptom_times(evidence), key=lambda s: timestamp(s[0]))
+    symptoms = sorted(symptom_times(evidence), key=lambda s: timestamp(s[0]))
     recent = [
         s
         for s in symptoms

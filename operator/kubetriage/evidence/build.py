@@ -21,6 +21,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.dependencies import (
+    mentioned_objects,
+    named_hosts,
+    pod_texts,
+    resolve,
+    summarise_dependency,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.targets import candidate_targets, focus_containers
 from kubetriage.models.base import ObjectRef
@@ -30,6 +37,7 @@ from kubetriage.models.evidence import (
     ConfigReference,
     ContainerEvidence,
     ContainerState,
+    DependencyEvidence,
     EventEvidence,
     Evidence,
     GenericObjectEvidence,
@@ -1423,6 +1431,93 @@ def _env_mentions(pods: list[JsonDict], workload: JsonDict | None) -> set[str]:
     return words
 
 
+_DEPENDENCY_KINDS = (
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ControllerRevision",
+    "Event",
+)
+
+
+def _dependency(
+    index: _Index,
+    obj: JsonDict,
+    sources: list[str],
+    objects: list[JsonDict],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+) -> DependencyEvidence:
+    if _kind(obj) == "Service":
+        summary = _service(index, obj, unavailable, limits)
+        return summarise_dependency(summary, None, sources, objects, limits)
+    return summarise_dependency(None, obj, sources, objects, limits)
+
+
+def _dependencies(
+    index: _Index,
+    scope: _Scope,
+    pods: list[JsonDict],
+    logs: list[LogTail],
+    services: list[ServiceEvidence],
+    pod_labels: list[dict[str, str]],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+    notes: _Notes,
+) -> list[DependencyEvidence]:
+    """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
+    the objects read, summarised with what stands behind them."""
+    namespace = scope.namespace
+    if namespace is None:
+        return []
+    texts = pod_texts(pods[: limits.max_pods], scope.workload)
+    lines = [
+        (f"log {t.namespace}/{t.pod}/{t.container}", line)
+        for t in logs
+        if t.namespace == namespace
+        for line in t.lines[-limits.max_log_lines :]
+    ]
+    used = {
+        name
+        for p in pods
+        for kind, name in referenced_config(_d(p.get("spec")))
+        if kind == "ConfigMap"
+    }
+    config_maps = [c for c in index.in_namespace("ConfigMap", namespace) if _name(c) in used]
+    hosts = named_hosts(texts + lines, config_maps)
+    named = [
+        o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
+    ]
+    hosts += mentioned_objects(lines, named)
+    own = {
+        ("Service", namespace, s.name)
+        for s in services
+        if any(_service_selects(s.selector, labels) for labels in pod_labels)
+    }
+    if scope.workload is not None:
+        own.add(_obj_key(scope.workload))
+    found: list[DependencyEvidence] = []
+    resolved = resolve(hosts, namespace, own)
+    for kind, dep_namespace, name, sources in resolved:
+        service = index.get(kind, dep_namespace, name)
+        if service is None:
+            continue
+        if len(found) >= limits.max_dependencies:
+            notes.cut("dependencies", len(found), len(resolved))
+            break
+        objects = [o for kind in _DEPENDENCY_KINDS for o in index.in_namespace(kind, dep_namespace)]
+        summary = _safe(
+            notes,
+            service,
+            partial(_dependency, index, service, sources, objects, unavailable, limits),
+        )
+        if summary is not None:
+            found.append(summary)
+    return found
+
+
 def build_evidence(
     objects: list[dict[str, Any]],
     logs: list[LogTail],
@@ -1650,6 +1745,9 @@ def build_evidence(
         limits=limits,
     )
     notes.cut("changes", len(changes), found, "newest first")
+    dependencies = _dependencies(
+        index, scope, kept_pods, logs, services, pod_labels, unavailable_kinds, limits, notes
+    )
 
     return Evidence(
         collected_at=now,
@@ -1671,6 +1769,7 @@ def build_evidence(
         other_objects=others,
         logs=_logs(logs, kept_pods, focus, limits, notes),
         changes=changes,
+        dependencies=dependencies,
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -42,6 +42,13 @@ from kubetriage.evidence.build import (
     sort_pods,
     tail_from_text,
 )
+from kubetriage.evidence.dependencies import (
+    config_map_hosts,
+    mentioned_objects,
+    named_hosts,
+    pod_texts,
+    resolve,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.targets import candidate_targets, focus_containers
 from kubetriage.kubeclient import api_client
@@ -141,6 +148,8 @@ def _strip_config_map(obj: JsonDict) -> JsonDict:
         },
         "data": dict.fromkeys(obj.get("data") or {}, ""),
         "binaryData": dict.fromkeys(obj.get("binaryData") or {}, ""),
+        # Only the cluster Service hosts the values name (dependencies to follow).
+        "serviceHosts": config_map_hosts(obj),
     }
 
 
@@ -162,8 +171,12 @@ class KubeEvidenceCollector:
         limits: EvidenceLimits,
         request_timeout: float = 10.0,
         concurrency: int = 8,
+        may_read_namespace: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._limits = limits
+        # (incident namespace, other namespace) -> whether evidence may be read there; the one
+        # place a tenancy rule decides cross-namespace reads. None allows every namespace.
+        self._may_read_namespace = may_read_namespace
         self._timeout = request_timeout
         self._concurrency = concurrency
         self._core = client.CoreV1Api(api_client)
@@ -175,6 +188,7 @@ class KubeEvidenceCollector:
         self._kinds: dict[str, _Kind] = {
             "Pod": _Kind("v1", self._core.read_namespaced_pod),
             "Service": _Kind("v1", self._core.read_namespaced_service),
+            "Endpoints": _Kind("v1", self._core.read_namespaced_endpoints),
             "PersistentVolumeClaim": _Kind(
                 "v1", self._core.read_namespaced_persistent_volume_claim
             ),
@@ -763,6 +777,116 @@ class KubeEvidenceCollector:
             run.truncated.append(f"event lookups: {cap} of {len(unique)} objects")
         return unique[:cap]
 
+    def cross_namespace_allowed(self, incident_namespace: str, namespace: str) -> bool:
+        """Whether the evidence of an incident in ``incident_namespace`` may include objects
+        of ``namespace`` (always, unless a tenancy rule was given)."""
+        if namespace == incident_namespace or self._may_read_namespace is None:
+            return True
+        return self._may_read_namespace(incident_namespace, namespace)
+
+    async def _follow_dependencies(
+        self, run: _Run, namespace: str, pods: list[JsonDict], workload: JsonDict | None
+    ) -> None:
+        """Read the Services (and workloads) the pods name in env, args, ConfigMaps and logs,
+        in any namespace the tenancy rule allows, with their pods, ReplicaSets, workload and
+        events; ``build_evidence`` summarises them as ``Evidence.dependencies``."""
+        limits = self._limits
+        lines = [
+            (f"log {t.namespace}/{t.pod}/{t.container}", line)
+            for t in run.logs
+            if t.namespace == namespace
+            for line in t.lines
+        ]
+        config_maps = [
+            o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
+        ]
+        hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
+        if lines:
+            # An error line may name a workload of the namespace that no Service fronts.
+            listed = await self._list(
+                run,
+                "Deployment",
+                "apps/v1",
+                self._apps.list_namespaced_deployment,
+                namespace,
+                what=f"list Deployments in {namespace}",
+            )
+            for item in listed:
+                run.add(item)
+        local = [
+            o
+            for (kind, ns, _), o in run.objects.items()
+            if ns == namespace and kind in ("Service", *WORKLOAD_KINDS)
+        ]
+        hosts += mentioned_objects(lines, local)
+        exclude = set()
+        if workload is not None:
+            exclude.add((str(workload.get("kind")), namespace, _name(workload)))
+        resolved = resolve(hosts, namespace, exclude)
+        followed = 0
+        for kind, ns, name, _ in resolved:
+            if followed >= limits.max_dependencies:
+                run.truncated.append(
+                    f"dependencies: followed {followed} of {len(resolved)} named hosts"
+                )
+                break
+            if not self.cross_namespace_allowed(namespace, ns):
+                run.error(f"dependency {kind} {ns}/{name}: reading namespace {ns} not allowed")
+                continue
+            obj = run.objects.get((kind, ns, name))
+            if obj is None and kind in self._kinds:
+                obj = await self._read(run, kind, ns, name)
+            if obj is None:
+                continue
+            followed += 1
+            await self._dependency_children(run, obj)
+
+    async def _dependency_children(self, run: _Run, obj: JsonDict) -> None:
+        """Pods and ReplicaSets behind a dependency, its workload and their events."""
+        namespace, spec = _ns(obj), obj.get("spec") or {}
+        if obj.get("kind") == "Service":
+            selector = _selector_string({"matchLabels": spec.get("selector") or {}})
+        else:
+            selector = _selector_string(spec.get("selector") or {})
+        if selector is None:
+            return
+        what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
+        if (
+            obj.get("kind") == "Service"
+            and run.objects.get(("Endpoints", namespace, _name(obj))) is None
+        ):
+            await self._read(run, "Endpoints", namespace, _name(obj))
+        pods, replica_sets = await asyncio.gather(
+            self._list(
+                run,
+                "Pod",
+                "v1",
+                self._core.list_namespaced_pod,
+                namespace,
+                what=f"list pods of dependency {what}",
+                label_selector=selector,
+            ),
+            self._list(
+                run,
+                "ReplicaSet",
+                "apps/v1",
+                self._apps.list_namespaced_replica_set,
+                namespace,
+                what=f"list ReplicaSets of dependency {what}",
+                label_selector=selector,
+            ),
+        )
+        for item in pods + replica_sets:
+            run.add(item)
+        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
+        subjects = [(str(obj.get("kind")), _name(obj))]
+        if owner is not None and owner.get("kind") in self._kinds and owner.get("name"):
+            subjects.append((str(owner["kind"]), str(owner["name"])))
+            if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
+                await self._read(run, str(owner["kind"]), namespace, str(owner["name"]))
+        subjects += [("Pod", _name(p)) for p in pods[:3]]
+        await asyncio.gather(*(self._events_about(run, k, namespace, n) for k, n in subjects))
+
     async def collect(
         self,
         *,
@@ -800,6 +924,8 @@ class KubeEvidenceCollector:
             for ns, pod, container, previous in self._log_requests(pods, focus_containers(alerts))
         ]
         await asyncio.gather(*tasks)
+        if namespace:
+            await self._follow_dependencies(run, namespace, pods, workload)
 
         # Events last, once the objects in scope are known.
         if chosen is not None and chosen.kind == "Namespace":

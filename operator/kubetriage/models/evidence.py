@@ -254,6 +254,23 @@ class ChangeEvidence(BaseModel):
     to_revision: int | None = None
 
 
+class DependencyEvidence(BaseModel):
+    """A Service (or workload) the incident's workload calls, named in its logs, env or
+    ConfigMaps, possibly in another namespace, with what stands behind it
+    (``kubetriage.evidence.dependencies``)."""
+
+    # The Service called; None when an error line names the workload itself.
+    service: ServiceEvidence | None = None
+    named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
+    workload: ObjectRef | None = None
+    desired_replicas: int | None = None
+    ready_replicas: int | None = None
+    pods: int = 0
+    failing_pods: list[str] = Field(default_factory=list)
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    warnings: list[str] = Field(default_factory=list)
+
+
 class AlertEvidence(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -283,6 +300,8 @@ class Evidence(BaseModel):
     metrics: list[MetricSummary] = Field(default_factory=list)
     # What changed around the target, newest first (``kubetriage.evidence.changes``).
     changes: list[ChangeEvidence] = Field(default_factory=list)
+    # Services the workload calls, followed across namespaces.
+    dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

@@ -90,11 +90,12 @@ _OBSERVED_KEYS = frozenset(
 
 
 # An ISO-8601-like date and time at the start of a log line (after an optional level or
-# bracket): "2026-11-20T09:58:11Z", "2026-11-20 09:58:11.092 UTC", "[2026-11-20 09:58:11]".
-_LOG_TIME = re.compile(
-    r"^\W{0,3}(?:[A-Z]{3,8}\W{1,3})?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
-)
+# bracket): "2026-11-20T09:58:11Z", "2026-11-20 09:58:11.092 UTC", "[2026-11-20 09:58:11]";
+# or as a structured log's time field: {"timestamp":"2026-11-20T09:58:41.112Z",...}. A date
+# elsewhere in a line (a certificate's expiry...) says nothing about when it was written.
+_ISO = r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
+_LOG_TIME = re.compile(rf"^\W{{0,3}}(?:[A-Z]{{3,8}}\W{{1,3}})?{_ISO}")
+_JSON_LOG_TIME = re.compile(rf'"(?:@?timestamp|time|ts)"\s*:\s*"{_ISO}"')
 
 
 def _latest_log_time(case: Case) -> datetime | None:
@@ -103,10 +104,10 @@ def _latest_log_time(case: Case) -> datetime | None:
     latest: datetime | None = None
     for text in case.logs.values():
         for line in text.splitlines():
-            match = _LOG_TIME.match(line)
+            match = _LOG_TIME.match(line) or _JSON_LOG_TIME.search(line)
             if match is None:
                 continue
-            zone = match.group(4) or "+00:00"
+            zone = match.group(3) or "+00:00"
             zone = "+00:00" if zone in ("Z", "UTC") else zone
             try:
                 stamp = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
