@@ -81,6 +81,45 @@ class EvalReport:
         rank = max(1, math.ceil(quantile * len(values)))
         return round(values[rank - 1], 1)
 
+    def confusion(self) -> dict[str, dict[str, int]]:
+        """Counts by expected category, then predicted category ("none" when no diagnosis)."""
+        matrix: dict[str, dict[str, int]] = {}
+        for case in self.cases:
+            row = matrix.setdefault(case.expected_category, {})
+            predicted = case.category or "none"
+            row[predicted] = row.get(predicted, 0) + 1
+        return {k: dict(sorted(v.items())) for k, v in sorted(matrix.items())}
+
+    def misses(self) -> dict[str, list[dict[str, Any]]]:
+        """The cases not fully right, grouped by "expected category / expected actions",
+        each saying what was wrong (category, action, target) and what was predicted."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for case in self.cases:
+            if case.correct:
+                continue
+            key = f"{case.expected_category} / {'|'.join(case.expected_actions)}"
+            wrong = [
+                part
+                for part, ok in (
+                    ("category", case.category_correct),
+                    ("action", case.action_correct),
+                    ("target", case.target_correct),
+                )
+                if not ok
+            ]
+            groups.setdefault(key, []).append(
+                {
+                    "id": case.id,
+                    "wrong": wrong,
+                    "category": case.category,
+                    "action": case.action,
+                    "target": case.target,
+                    "expected_target": case.expected_target,
+                    "error": case.error,
+                }
+            )
+        return dict(sorted(groups.items()))
+
     def as_json(self) -> dict[str, Any]:
         return {
             "score": self.score,
@@ -89,6 +128,8 @@ class EvalReport:
             "target_accuracy": self._share(lambda c: c.target_correct),
             "latency_p50_ms": self.latency(0.5),
             "latency_p95_ms": self.latency(0.95),
+            "confusion": self.confusion(),
+            "misses": self.misses(),
             "cases": [c.as_json() for c in self.cases],
         }
 
@@ -191,4 +232,46 @@ def render_table(report: EvalReport) -> str:
         f"latency p50 {summary['latency_p50_ms']} ms  p95 {summary['latency_p95_ms']} ms  "
         f"({len(report.cases)} cases)"
     )
+    lines += ["", *render_confusion(report), "", *render_misses(report)]
     return "\n".join(lines)
+
+
+def _target_text(target: dict[str, str | None] | None) -> str:
+    if not target:
+        return "-"
+    namespace = f"{target['namespace']}/" if target.get("namespace") else ""
+    return f"{target.get('kind')}/{namespace}{target.get('name')}"
+
+
+def render_confusion(report: EvalReport) -> list[str]:
+    """The confusion matrix by category: rows expected, columns predicted."""
+    matrix = report.confusion()
+    if not matrix:
+        return []
+    columns = sorted({p for row in matrix.values() for p in row})
+    width = max(len(c) for c in [*columns, *matrix, "expected \\ predicted"])
+    header = "expected \\ predicted".ljust(width) + "".join(f"  {c[:12]:>12}" for c in columns)
+    lines = ["confusion matrix (rows: expected category, columns: predicted)", header]
+    for expected, row in matrix.items():
+        cells = "".join(f"  {row.get(c, 0) or '.':>12}" for c in columns)
+        lines.append(expected.ljust(width) + cells)
+    return lines
+
+
+def render_misses(report: EvalReport) -> list[str]:
+    """The misses grouped by expected category and action."""
+    groups = report.misses()
+    if not groups:
+        return ["no misses"]
+    lines = ["misses by expected category / action"]
+    for key, misses in groups.items():
+        lines.append(f"  {key} ({len(misses)})")
+        for miss in misses:
+            predicted = miss["error"] or (
+                f"{miss['category']} {miss['action']} {_target_text(miss['target'])}"
+            )
+            lines.append(
+                f"    {miss['id']}: wrong {','.join(miss['wrong'])}; got {predicted}; "
+                f"expected target {_target_text(miss['expected_target'])}"
+            )
+    return lines
