@@ -33,6 +33,7 @@ from kubetriage.models.vocabulary import (
     Action,
     Category,
 )
+from kubetriage.preconditions import NEEDS, category_supported
 from kubetriage.remediation.commands import render_command
 
 # A finding at or above this confidence is not overruled by the model.
@@ -350,6 +351,21 @@ def combine(
     similar: list[SimilarIncident],
 ) -> Diagnosis:
     """The diagnosis for one incident. Deterministic for the same inputs."""
+    hypothesis = None
+    found = {f.category for f in findings}
+    if (
+        opinion is not None
+        and opinion.category not in found
+        and not category_supported(opinion.category, evidence)
+    ):
+        # Shown, never used: a category no analyzer found and with none of its preconditions
+        # in the evidence is the model's guess, however confident it sounds.
+        hypothesis = (
+            f"Unconfirmed hypothesis from the model: {opinion.category.value} "
+            f"({opinion.confidence:.2f}): {opinion.summary[:300]}; the evidence shows none of "
+            f"what it needs ({NEEDS[opinion.category]})."
+        )[:2048]
+        opinion = None
     category, confidence, disagreement = _choose_category(findings, opinion, similar)
     candidates = _collect_candidates(category, findings, opinion, similar, evidence)
     if not candidates:
@@ -393,6 +409,7 @@ def combine(
         llm=llm,
         timeline=timeline_entries(evidence),
         disagreement=disagreement,
+        hypothesis=hypothesis,
     )
 
 

@@ -192,6 +192,7 @@ def _diagnosis() -> JSON:
             "llm": _llm_usage(),
             "timeline": {"type": "array", "maxItems": 10, "items": _timeline_entry()},
             "disagreement": _str(2048),
+            "hypothesis": _str(2048),
             "evidenceHash": _str(128),
             "signature": _str(2000),
         },

@@ -420,9 +420,11 @@ async def _diagnose(
     conditions.append(
         condition(
             "AnalyzerDisagreement",
-            "True" if diagnosis.disagreement else "False",
-            "ModelDisagreed" if diagnosis.disagreement else "NoDisagreement",
-            diagnosis.disagreement or "",
+            "True" if diagnosis.disagreement or diagnosis.hypothesis else "False",
+            "ModelDisagreed"
+            if diagnosis.disagreement
+            else ("ModelUnconfirmed" if diagnosis.hypothesis else "NoDisagreement"),
+            diagnosis.disagreement or diagnosis.hypothesis or "",
             now=now,
         )
     )

@@ -44,6 +44,7 @@ def diagnosis_json(
                 "timeline": [t.dump_k8s() for t in diagnosis.timeline],
                 "llm": diagnosis.llm.dump_k8s(),
                 "disagreement": diagnosis.disagreement,
+                "hypothesis": diagnosis.hypothesis,
             }
         )
     else:
@@ -93,6 +94,8 @@ def render_diagnosis(
             lines.append(f"    - {s.name} ({s.category.value}, score {s.score:.2f}{fix})")
     if diagnosis.disagreement:
         lines += wrap.wrap(f"disagreement: {diagnosis.disagreement}")
+    if diagnosis.hypothesis:
+        lines += wrap.wrap(f"hypothesis: {diagnosis.hypothesis}")
     llm = diagnosis.llm
     if llm.used:
         lines.append(

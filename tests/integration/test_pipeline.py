@@ -162,7 +162,8 @@ def test_model_cannot_send_us_to_objects_outside_the_evidence(oom_case: Case) ->
         result = _run(stages, oom_case)
     diagnosis = result.diagnosis
     assert diagnosis.category.value == "oom-killed"  # a 0.95 analyzer is not overruled
-    assert diagnosis.disagreement
+    # Healthy nodes: "node-failure" lacks its preconditions, so it is not even a contender.
+    assert diagnosis.hypothesis
     assert all(r.target.name != "prod-db-1" for r in diagnosis.remediations)
     assert _conditions(result)["AnalyzerDisagreement"].status == "True"
 
@@ -261,3 +262,29 @@ def test_anonymised_names_never_reach_the_model_and_come_back_real(oom_case: Cas
         "csv-exporter",
     }
     assert "llm" in top.proposed_by
+
+
+def test_a_confident_answer_without_its_preconditions_stays_a_hypothesis(oom_case: Case) -> None:
+    # What SmolLM2 did on held-back cases: "unschedulable" with no Pending pod anywhere.
+    guess = _agreeing_answer(
+        category="unschedulable",
+        confidence=0.97,
+        summary="the pods cannot be scheduled on any node",
+        remediations=[{"action": "free-capacity", "target": WORKLOAD, "rationale": "no room"}],
+    )
+    with ScriptedOpenAIServer() as server:
+        server.script(answer(guess))
+        stages = Stages(
+            evidence=SnapshotEvidenceSource(oom_case),
+            redact=redact_evidence,
+            model=_llm_stage(server),
+        )
+        result = _run(stages, oom_case)
+    diagnosis = result.diagnosis
+    assert diagnosis.llm.used is True
+    assert diagnosis.category.value == "oom-killed"
+    assert diagnosis.hypothesis is not None
+    assert diagnosis.hypothesis.startswith("Unconfirmed hypothesis from the model: unschedulable")
+    assert all("llm" not in r.proposed_by for r in diagnosis.remediations)
+    disagreement = _conditions(result)["AnalyzerDisagreement"]
+    assert (disagreement.status, disagreement.reason) == ("True", "ModelUnconfirmed")

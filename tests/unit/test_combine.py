@@ -10,7 +10,9 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import (
     ChangeEvidence,
+    ContainerEvidence,
     Evidence,
+    LogTail,
     PodEvidence,
     ServiceEvidence,
     WorkloadEvidence,
@@ -33,8 +35,24 @@ def _evidence() -> Evidence:
         collected_at=datetime(2026, 11, 1, tzinfo=UTC),
         target=WORKLOAD,
         workload=WorkloadEvidence(ref=WORKLOAD),
-        pods=[PodEvidence(name="checkout-7d9f6c-x2x9k", namespace="shop")],
+        # Facts for the categories the model argues below (a restarting container, a
+        # failing call), so its answers meet their preconditions.
+        pods=[
+            PodEvidence(
+                name="checkout-7d9f6c-x2x9k",
+                namespace="shop",
+                containers=[ContainerEvidence(name="app", image="app:1", restart_count=3)],
+            )
+        ],
         services=[ServiceEvidence(name="payments", namespace="shop")],
+        logs=[
+            LogTail(
+                namespace="shop",
+                pod="checkout-7d9f6c-x2x9k",
+                container="app",
+                lines=["ERROR dial tcp payments:8080: connect: connection refused"],
+            )
+        ],
     )
 
 
@@ -298,3 +316,36 @@ def test_the_change_timeline_goes_into_the_diagnosis_short_and_in_order() -> Non
         "object": "Node/n0",
         "summary": "node joined the cluster",
     }
+
+
+def test_a_model_category_without_its_preconditions_is_only_a_hypothesis() -> None:
+    # No Pending pod, no FailedScheduling: "unschedulable" cannot be the diagnosis, however
+    # confident the model is (what SmolLM2 did on the held-back set).
+    opinion = _opinion(
+        Category.UNSCHEDULABLE,
+        ProposedRemediation(action=Action.FREE_CAPACITY, target=WORKLOAD),
+        confidence=0.95,
+    )
+    diagnosis = combine(evidence=_evidence(), findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.UNKNOWN
+    assert all("llm" not in r.proposed_by for r in diagnosis.remediations)
+    assert diagnosis.hypothesis is not None
+    assert "Unconfirmed hypothesis from the model: unschedulable" in diagnosis.hypothesis
+    assert "a Pending pod or a FailedScheduling event" in diagnosis.hypothesis
+    assert diagnosis.summary != opinion.summary
+
+
+def test_the_same_category_with_its_precondition_present_may_decide() -> None:
+    pending = _evidence().model_copy(
+        update={
+            "pods": [PodEvidence(name="checkout-7d9f6c-x2x9k", namespace="shop", phase="Pending")]
+        }
+    )
+    opinion = _opinion(
+        Category.UNSCHEDULABLE,
+        ProposedRemediation(action=Action.FREE_CAPACITY, target=WORKLOAD),
+        confidence=0.95,
+    )
+    diagnosis = combine(evidence=pending, findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.UNSCHEDULABLE
+    assert diagnosis.hypothesis is None

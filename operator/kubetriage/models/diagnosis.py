@@ -74,6 +74,9 @@ class Diagnosis(K8sModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     # Set when the model's category contradicts a high-confidence analyzer.
     disagreement: str | None = None
+    # A model answer whose category has none of its preconditions in the evidence: shown,
+    # never used as the diagnosis (``kubetriage.preconditions``).
+    hypothesis: str | None = None
     evidence_hash: str | None = None
     # The normalised symptom text this incident is remembered and searched by.
     signature: str | None = None
