@@ -16,6 +16,7 @@ from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.models.evidence import Evidence
@@ -29,6 +30,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *METRIC_ANALYZERS,
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
+    *POLICY_ANALYZERS,
 )
 
 

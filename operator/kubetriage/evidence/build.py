@@ -54,6 +54,7 @@ from kubetriage.models.evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.incident import Alert
+from kubetriage.networkpolicy import rules_of, selector_of
 
 JsonDict = dict[str, Any]
 _T = TypeVar("_T")
@@ -1188,6 +1189,9 @@ def _network_policy(
         egress_rules=len(_l(spec.get("egress"))),
         selects_target=any(label_selector_matches(selector, labels) for labels in pod_labels),
         rules=_policy_rules(policy, types, limits),
+        selector=selector_of(selector),
+        ingress=rules_of(spec, "ingress")[: limits.max_network_policy_rules],
+        egress=rules_of(spec, "egress")[: limits.max_network_policy_rules],
     )
 
 
@@ -1769,6 +1773,9 @@ def build_evidence(
         other_objects=others,
         logs=_logs(logs, kept_pods, focus, limits, notes),
         changes=changes,
+        namespace_labels={
+            _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
+        },
         dependencies=dependencies,
         collection_errors=notes.errors,
         truncated=notes.truncated,

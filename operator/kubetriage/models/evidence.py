@@ -171,6 +171,41 @@ class ServiceEvidence(BaseModel):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+class SelectorRequirement(BaseModel):
+    key: str
+    operator: str  # In | NotIn | Exists | DoesNotExist
+    values: list[str] = Field(default_factory=list)
+
+
+class LabelSelector(BaseModel):
+    """A Kubernetes label selector; the empty selector selects everything."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[SelectorRequirement] = Field(default_factory=list)
+
+
+class PolicyPeer(BaseModel):
+    """One ``from``/``to`` entry of a NetworkPolicy rule. A namespace selector of None with
+    a pod selector means "pods of the policy's own namespace"."""
+
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: str | None = None  # "10.0.0.0/8 except 10.1.0.0/16"
+
+
+class PolicyPort(BaseModel):
+    protocol: str = "TCP"
+    port: str | None = None  # a number or a named port; None: every port
+    end_port: int | None = None
+
+
+class PolicyRule(BaseModel):
+    """An ingress or egress rule: no peers means every peer, no ports every port."""
+
+    peers: list[PolicyPeer] = Field(default_factory=list)
+    ports: list[PolicyPort] = Field(default_factory=list)
+
+
 class NetworkPolicyEvidence(BaseModel):
     name: str
     namespace: str
@@ -181,6 +216,10 @@ class NetworkPolicyEvidence(BaseModel):
     selects_target: bool = False
     # Compact rendering of peers/ports, bounded; e.g. "ingress from app=frontend :8080".
     rules: list[str] = Field(default_factory=list)
+    # The same rules, structured, for ``kubetriage.networkpolicy`` to evaluate flows.
+    selector: LabelSelector = Field(default_factory=LabelSelector)
+    ingress: list[PolicyRule] = Field(default_factory=list)
+    egress: list[PolicyRule] = Field(default_factory=list)
 
 
 class AutoscalerEvidence(BaseModel):
@@ -300,6 +339,8 @@ class Evidence(BaseModel):
     metrics: list[MetricSummary] = Field(default_factory=list)
     # What changed around the target, newest first (``kubetriage.evidence.changes``).
     changes: list[ChangeEvidence] = Field(default_factory=list)
+    # Labels of the namespaces seen (NetworkPolicy namespace selectors match them).
+    namespace_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
     # Services the workload calls, followed across namespaces.
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
