@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.certificates import CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
@@ -31,6 +32,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
     *POLICY_ANALYZERS,
+    *CERTIFICATE_ANALYZERS,
 )
 
 

@@ -723,7 +723,7 @@ def _certificate_target(
                 kind="Service", namespace=svc.namespace, name=svc.name
             ), Action.ESCALATE
     for svc in presenting:
-        secret = _serving_secret(evidence, svc)
+        secret = _serving_secret(evidence, svc) or _dependency_secret(evidence, svc)
         if secret is not None:
             return secret, Action.RENEW_CERTIFICATE
     for obj in evidence.other_objects:
@@ -764,6 +764,18 @@ def _hosted_services(evidence: Evidence, hosts: list[str]) -> list[ServiceEviden
         if svc not in found:
             found.append(svc)
     return found
+
+
+def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace)."""
+    for dependency in evidence.dependencies:
+        found = dependency.service
+        if found is None or (found.namespace, found.name) != (svc.namespace, svc.name):
+            continue
+        for name in dependency.mounted_secrets:
+            if _TLS_NAME.search(name):
+                return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
+    return None
 
 
 def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.dependencies import (
+    event_texts,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -1267,6 +1268,20 @@ def _generic(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> GenericObj
         ):
             if value:
                 fields[key] = _clip(value, clip) or ""
+    elif kind == "CertificateRequest":
+        annotations = _d(_meta(obj).get("annotations"))
+        owner = controller_ref(obj) or {}
+        certificate = _s(annotations.get("cert-manager.io/certificate-name")) or (
+            _s(owner.get("name")) if owner.get("kind") == "Certificate" else None
+        )
+        issuer = _d(spec.get("issuerRef"))
+        for key, value in (
+            ("certificate", certificate),
+            ("issuer", f"{issuer.get('kind', 'Issuer')}/{issuer.get('name')}" if issuer else None),
+            ("failureTime", _s(status.get("failureTime"))),
+        ):
+            if value:
+                fields[key] = _clip(value, clip) or ""
     elif kind == "Ingress":
         backends = []
         for rule in _dicts(spec.get("rules")):
@@ -1490,6 +1505,8 @@ def _dependencies(
         if kind == "ConfigMap"
     }
     config_maps = [c for c in index.in_namespace("ConfigMap", namespace) if _name(c) in used]
+    # Events of any namespace: a webhook or callee failing a call is named there.
+    lines += event_texts(index.kind("Event")[: limits.max_events_fetched])
     hosts = named_hosts(texts + lines, config_maps)
     named = [
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
@@ -1712,7 +1729,14 @@ def build_evidence(
         for obj in objs
         if (_ns(obj) == namespace if namespace is not None else True) or not _ns(obj)
     ]
-    other_rank = {"Certificate": 0, "Ingress": 1, "Job": 2, "CronJob": 3}
+    other_rank = {
+        "Certificate": 0,
+        "CertificateRequest": 1,
+        "Issuer": 1,
+        "Ingress": 2,
+        "Job": 3,
+        "CronJob": 4,
+    }
     other_objs.sort(
         key=lambda o: (not _same(o, scope.target_obj), other_rank.get(_kind(o), 9), _name(o))
     )

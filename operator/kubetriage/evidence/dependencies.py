@@ -118,6 +118,21 @@ def pod_texts(pods: Iterable[JsonDict], workload: JsonDict | None) -> list[tuple
     return texts
 
 
+def event_texts(events: Iterable[JsonDict]) -> list[tuple[str, str]]:
+    """(source, message) of Warning events: "failed calling webhook ... Post https://
+    injector.mesh.svc:443/..." names the Service that failed the call."""
+    texts: list[tuple[str, str]] = []
+    for event in events:
+        if event.get("type") != "Warning":
+            continue
+        involved = _d(event.get("involvedObject")) or _d(event.get("regarding"))
+        message = event.get("message") or event.get("note")
+        if isinstance(message, str):
+            source = f"event {involved.get('kind')}/{involved.get('name')} {event.get('reason')}"
+            texts.append((source, message))
+    return texts
+
+
 def config_map_hosts(config_map: JsonDict) -> list[str]:
     """The Service hosts a ConfigMap's values name, as ``name.namespace`` or ``name``; the
     collector keeps only these from the values it drops (``serviceHosts``)."""
@@ -292,7 +307,16 @@ def summarise_dependency(
             continue
         text = f"{involved.get('kind')}/{involved.get('name')} {event.get('reason')}: "
         warnings.append((text + str(event.get("message") or event.get("note") or ""))[:300])
+    mounted = sorted(
+        {
+            str(_d(v.get("secret")).get("secretName"))
+            for p in pods
+            for v in _dicts(_d(p.get("spec")).get("volumes"))
+            if _d(v.get("secret")).get("secretName")
+        }
+    )
     return DependencyEvidence(
+        mounted_secrets=mounted[:5],
         service=service,
         named_by=sources[:5],
         workload=ref,

@@ -44,6 +44,7 @@ from kubetriage.evidence.build import (
 )
 from kubetriage.evidence.dependencies import (
     config_map_hosts,
+    event_texts,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -58,6 +59,8 @@ from kubetriage.models.incident import Alert
 
 # Candidates tried before giving up on finding the target (each costs one GET).
 _MAX_CANDIDATES = 8
+# Pods whose healthy containers' logs are read too (the first ones, troubled pods first).
+_HEALTHY_LOG_PODS = 3
 # Owner kinds worth following from a pod upwards.
 _OWNER_KINDS = frozenset({"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job"})
 
@@ -596,9 +599,10 @@ class KubeEvidenceCollector:
                 )
                 troubled = cs.get("ready") is False or "running" not in state or restarted
                 in_focus = name in focus
-                # Healthy containers of the first pod too: a failing dependency shows only
-                # in the logs of a container that runs fine.
-                if not (troubled or in_focus or pod_rank == 0):
+                # Healthy containers of the first pods too: a failing dependency shows only
+                # in the logs of a container that runs fine, and not every replica logs it
+                # (only the one that took the failing request).
+                if not (troubled or in_focus or pod_rank < _HEALTHY_LOG_PODS):
                     continue
                 priority = (0 if in_focus else 1) * 1000 + pod_rank
                 wanted.append((priority, (_ns(pod), _name(pod), name, False)))
@@ -690,23 +694,38 @@ class KubeEvidenceCollector:
         await self._certificates(run, namespace)
 
     async def _certificates(self, run: _Run, namespace: str) -> None:
-        # A 404 means cert-manager is not installed, which is normal and not reported.
+        """cert-manager Certificates, then (when there are any) the CertificateRequests and
+        Issuers behind their renewals. A 404 means cert-manager is not installed, which is
+        normal and not reported."""
+        if not await self._cert_manager_list(run, namespace, "Certificate", "certificates"):
+            return
+        await asyncio.gather(
+            self._cert_manager_list(run, namespace, "CertificateRequest", "certificaterequests"),
+            self._cert_manager_list(run, namespace, "Issuer", "issuers"),
+        )
+
+    async def _cert_manager_list(self, run: _Run, namespace: str, kind: str, plural: str) -> int:
         raw = await self._get(
             run,
-            f"list Certificates in {namespace}",
+            f"list {kind}s in {namespace}",
             self._custom.list_namespaced_custom_object,
             "cert-manager.io",
             "v1",
             namespace,
-            "certificates",
+            plural,
             limit=self._limits.max_list_items,
         )
-        body = self._parse(run, raw, "CertificateList", "cert-manager.io/v1")
-        for item in (body or {}).get("items") or []:
-            if isinstance(item, dict):
-                item.setdefault("kind", "Certificate")
-                item.setdefault("apiVersion", "cert-manager.io/v1")
-                run.add(item)
+        body = self._parse(run, raw, f"{kind}List", "cert-manager.io/v1")
+        items = [i for i in (body or {}).get("items") or [] if isinstance(i, dict)]
+        for item in items:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", "cert-manager.io/v1")
+            # A request's PEM payloads are long and never needed; its conditions are.
+            (item.get("spec") or {}).pop("request", None)
+            (item.get("status") or {}).pop("certificate", None)
+            (item.get("status") or {}).pop("ca", None)
+            run.add(item)
+        return len(items)
 
     async def _nodes(self, run: _Run, pods: list[JsonDict], target: ObjectRef | None) -> None:
         names: list[str] = []
@@ -797,6 +816,7 @@ class KubeEvidenceCollector:
             if t.namespace == namespace
             for line in t.lines
         ]
+        lines += event_texts(o for (kind, ns, _), o in run.objects.items() if kind == "Event")
         config_maps = [
             o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
         ]
@@ -924,8 +944,6 @@ class KubeEvidenceCollector:
             for ns, pod, container, previous in self._log_requests(pods, focus_containers(alerts))
         ]
         await asyncio.gather(*tasks)
-        if namespace:
-            await self._follow_dependencies(run, namespace, pods, workload)
 
         # Events last, once the objects in scope are known.
         if chosen is not None and chosen.kind == "Namespace":
@@ -942,6 +960,9 @@ class KubeEvidenceCollector:
                 run.add(event)
         subjects = self._event_subjects(run, chosen, workload, pods)
         await asyncio.gather(*(self._events_about(run, k, ns, n) for k, ns, n in subjects))
+        # Dependencies last: their names come from logs, env, ConfigMaps and events.
+        if namespace:
+            await self._follow_dependencies(run, namespace, pods, workload)
 
         return build_evidence(
             list(run.objects.values()),

@@ -308,6 +308,9 @@ class DependencyEvidence(BaseModel):
     failing_pods: list[str] = Field(default_factory=list)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
     warnings: list[str] = Field(default_factory=list)
+    # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
+    # where its serving certificate lives.
+    mounted_secrets: list[str] = Field(default_factory=list)
 
 
 class AlertEvidence(BaseModel):
