@@ -62,6 +62,8 @@ UNEXERCISED_READS = {
     ("batch", "jobs"): "read when the target is a Job",
     ("batch", "cronjobs"): "read when the target is a CronJob",
     ("cert-manager.io", "certificates"): "cert-manager evidence (toggle rbac.certManager)",
+    ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
+    ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
     # Asked for by the chart's spec; no more than patch on the workload already allows.
     ("apps", "deployments/scale"): "the executor scales by patching the Deployment itself",
     ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",
