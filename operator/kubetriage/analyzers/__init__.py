@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.certificates import CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
+from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
@@ -33,6 +34,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_ANALYZERS,
     *POLICY_ANALYZERS,
     *CERTIFICATE_ANALYZERS,
+    *CONFIG_ANALYZERS,
 )
 
 

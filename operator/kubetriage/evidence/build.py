@@ -30,6 +30,7 @@ from kubetriage.evidence.dependencies import (
     summarise_dependency,
 )
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.targets import candidate_targets, focus_containers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -667,16 +668,16 @@ def _containers(
             cs.get("name"): cs for cs in _dicts(pod_status.get(status_key)) if cs.get("name")
         }
         for spec in _dicts(pod_spec.get(spec_key)):
-            result.append(
-                _container(
-                    spec,
-                    statuses.get(spec.get("name")),
-                    init=init,
-                    limits=limits,
-                    notes=notes,
-                    where=f"{where} container {spec.get('name')}",
-                )
+            container = _container(
+                spec,
+                statuses.get(spec.get("name")),
+                init=init,
+                limits=limits,
+                notes=notes,
+                where=f"{where} container {spec.get('name')}",
             )
+            container.config_mounts = config_mounts(pod_spec, spec, limits.max_args)
+            result.append(container)
     # Init containers that completed are history; everything else matters more.
     result.sort(key=lambda c: c.init and c.state.state == "terminated" and c.state.exit_code == 0)
     return _bounded(result, limits.max_containers_per_pod, f"containers of {where}", notes)

@@ -52,6 +52,16 @@ class ConfigReference(BaseModel):
     key_exists: bool | None = None
 
 
+class ConfigMount(BaseModel):
+    """A ConfigMap or Secret volume mounted into a container (``subPath``: one key, mounted
+    as the file at ``path``)."""
+
+    path: str
+    kind: Literal["ConfigMap", "Secret"]
+    name: str
+    sub_path: str | None = None
+
+
 class ContainerEvidence(BaseModel):
     name: str
     image: str
@@ -67,6 +77,7 @@ class ContainerEvidence(BaseModel):
     ports: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)  # plain values only, redacted later
     args: list[str] = Field(default_factory=list)
+    config_mounts: list[ConfigMount] = Field(default_factory=list)
 
 
 class PodCondition(BaseModel):
