@@ -180,3 +180,39 @@ def test_the_onset_tolerance_is_small() -> None:
     # A symptom ten minutes before the rollout is not "right after" it.
     ev = _oom_after(_rollout(30, "image"), oom_minutes_ago=40)
     assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_a_metric_step_is_timed_against_the_rollout_on_the_metrics_clock() -> None:
+    # The API server says the rollout was 30 minutes ago; Prometheus' clock runs 15 minutes
+    # behind it. The error step and the generation step agree on the metrics' clock.
+    errors = metric(
+        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / sum(rate('
+        'http_requests_total{job="checkout"}[5m]))',
+        name="http_5xx_ratio",
+        first=0.001,
+        last=0.1,
+        trend="rising",
+    ).model_copy(update={"changed_at": ago(44)})
+    generation = metric(
+        'max(kube_deployment_status_observed_generation{namespace="shop",deployment="checkout"})',
+        name="deployment_generation",
+        first=4,
+        last=5,
+        trend="rising",
+    ).model_copy(update={"changed_at": ago(45)})
+    ev = evidence(
+        workload=deployment(revision=5),
+        pods=[pod("checkout-new-a", container("app", "app:1.1"), replica_set="checkout-new")],
+        revisions=[
+            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
+            revision("checkout-old", 4, {"app": "app:1.0"}),
+        ],
+        changes=[_rollout(30, "image")],
+    )
+    assert not [
+        f
+        for f in analyze(ev.model_copy(update={"metrics": [errors]})).findings
+        if f.analyzer == "change-correlation"
+    ]
+    with_clock = ev.model_copy(update={"metrics": [errors, generation]})
+    assert "change-correlation" in analyze(with_clock).fired

@@ -46,6 +46,27 @@ _ERROR_METRIC = re.compile(r"(?i)(5\.\.|5xx|error|fail)")
 _TRAFFIC_METRIC = re.compile(r"(?i)(requests?_total|request_rate|\brps\b|qps|throughput)")
 
 
+def _is_traffic(metric: MetricSummary) -> bool:
+    """A request-rate series (not an error ratio, not a per-request ratio)."""
+    label = f"{metric.name} {metric.query}"
+    if _ERROR_METRIC.search(label):
+        return False
+    return bool(
+        _TRAFFIC_METRIC.search(metric.name)
+        or ("/" not in metric.query and _TRAFFIC_METRIC.search(metric.query))
+    )
+
+
+def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
+    """When the workload's generation stepped in the metrics: the rollout on the metrics'
+    own clock, immune to skew between the API server's timestamps and Prometheus'."""
+    for metric in evidence.metrics:
+        rising = metric.trend == "rising" and metric.changed_at is not None
+        if rising and "observed_generation" in metric.query:
+            return metric.changed_at
+    return None
+
+
 def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     """When each symptom was first seen: Warning events, crashes, and metric steps."""
     found: list[tuple[datetime, EvidenceItem]] = []
@@ -61,8 +82,7 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
         label = f"{metric.name} {metric.query}"
         if metric.changed_at is None or metric.trend != "rising":
             continue
-        traffic = _TRAFFIC_METRIC.search(label) and not _ERROR_METRIC.search(label)
-        if not _SYMPTOM_METRIC.search(label) or traffic:
+        if not _SYMPTOM_METRIC.search(label) or _is_traffic(metric):
             continue
         growth = metric_growth(metric)
         if growth is None or growth < 1.5:
@@ -77,13 +97,7 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
 
 
 def _traffic_rose(metrics: list[MetricSummary]) -> bool:
-    return any(
-        _TRAFFIC_METRIC.search(f"{m.name} {m.query}")
-        and not _ERROR_METRIC.search(f"{m.name} {m.query}")
-        and (g := metric_growth(m)) is not None
-        and g >= 1.5
-        for m in metrics
-    )
+    return any(_is_traffic(m) and (g := metric_growth(m)) is not None and g >= 1.5 for m in metrics)
 
 
 # Events whose own analyzers name the precise fix: placement, volumes, node pressure.
@@ -125,16 +139,20 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     at = timestamp(change.at)
     if timestamp(evidence.collected_at) - at > ONSET_AFTER_CHANGE.total_seconds() * 3:
         return None  # an old rollout; whatever happens now has had time to have other causes
-    symptoms = sorted(symptom_times(evidence), key=lambda s: timestamp(s[0]))
-    recent = [
-        s
-        for s in symptoms
-        if timestamp(evidence.collected_at) - timestamp(s[0]) <= timedelta(hours=6).total_seconds()
+    # A metric step is compared with the rollout on the metrics' clock when it shows there.
+    metric_at = rollout_on_metric_clock(evidence)
+    delays = [
+        (
+            timestamp(when)
+            - (timestamp(metric_at) if fact.source == "metrics" and metric_at else at),
+            fact,
+        )
+        for when, fact in symptom_times(evidence)
+        if timestamp(evidence.collected_at) - timestamp(when) <= timedelta(hours=6).total_seconds()
     ]
-    if not recent:
+    if not delays:
         return None
-    first_time, first_fact = recent[0]
-    delay = timestamp(first_time) - at
+    delay, first_fact = min(delays, key=lambda d: d[0])
     if delay < -ONSET_TOLERANCE.total_seconds() or delay > ONSET_AFTER_CHANGE.total_seconds():
         return None
     return change, first_fact

@@ -407,26 +407,33 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
     traffic: list[tuple[MetricSummary, float]] = []
     strain: list[tuple[MetricSummary, float]] = []
     queues: list[tuple[MetricSummary, float]] = []
+    slower = False
     for metric in evidence.metrics:
         growth = _growth(metric)
         if growth is None or not _is_rate(metric):
             continue
         label = f"{metric.name} {metric.query}"
+        if "/" in metric.query and _RATE_NAME.search(label) and not _ERROR_NAME.search(label):
+            continue  # a per-request ratio (CPU per request) is cost, not demand
         if _QUEUE_NAME.search(label) and growth >= 2.0:
             queues.append((metric, growth))
         elif (_LATENCY_NAME.search(label) and growth >= 1.5) or (
             _ERROR_NAME.search(label) and growth >= 2.0
         ):
             strain.append((metric, growth))
+            slower = slower or bool(_LATENCY_NAME.search(label))
         elif _RATE_NAME.search(label) and growth >= 1.5:
             traffic.append((metric, growth))
-    if not traffic and not queues:
+    if not queues and not (traffic and strain):
+        # More traffic that the service absorbs (latency and errors back to normal) is not
+        # saturation; without a queue or strain, only load with no CPU limit is.
         return _load_saturation(evidence, workload)
-    confidence = 0.45
-    if traffic and strain:
+    if traffic and slower:
         confidence = 0.7
     elif queues:
         confidence = 0.6
+    else:
+        confidence = 0.45  # errors rose with traffic: capacity, or a dependency under load
     facts = [
         item("metrics", f"{m.name or m.query}: {m.first or m.min:g} -> {m.last:g} (x{g:.1f})")
         for m, g in (traffic + queues + strain)[:5]

@@ -433,6 +433,10 @@ def _metric_lines(evidence: Evidence) -> list[str]:
         )
         if metric.changed_at is not None:
             text += f" changed_at={_when(metric.changed_at)}"
+        if metric.shape != "unknown":
+            text += f" shape={metric.shape}"
+        if metric.before is not None and metric.after is not None:
+            text += f" before={_num(metric.before)} after={_num(metric.after)}"
         lines.append(text)
     return lines
 

@@ -281,6 +281,12 @@ class MetricSummary(BaseModel):
     trend: Literal["rising", "falling", "flat", "unknown"] = "unknown"
     changed_at: datetime | None = None
     samples: int = 0
+    # The series' shape: a "step" to a new level at ``changed_at`` (with the mean level
+    # ``before`` and ``after`` it), a "ramp" (steady slope, no single jump), a "spike" that
+    # came back, or "flat" (``kubetriage.evidence.prometheus.summarize_series``).
+    shape: Literal["step", "ramp", "spike", "flat", "unknown"] = "unknown"
+    before: float | None = None
+    after: float | None = None
 
 
 ChangeKind = Literal["rollout", "config", "node", "scaling", "image-digest"]
