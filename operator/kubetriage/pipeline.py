@@ -27,6 +27,8 @@ from typing import Protocol
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
 from kubetriage.evidence.targets import candidate_targets
+from kubetriage.llm.budget import Decision, Denial, Grant
+from kubetriage.llm.gating import GateRules
 from kubetriage.llm.schema import LLMAnswer
 from kubetriage.memory.canonical import canonical_text, parts_from_evidence
 from kubetriage.models.base import ObjectRef
@@ -34,6 +36,7 @@ from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediation
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
+from kubetriage.models.vocabulary import Severity
 from kubetriage.status import condition
 from kubetriage.telemetry import Telemetry
 
@@ -84,12 +87,27 @@ class ModelOutcome:
     usage: LLMUsage
     error_type: str | None = None
     error: str | None = None
+    # The budget's answer for this call (None: no budget configured, or a rule skipped it).
+    budget: Decision | None = None
+
+    @property
+    def asked(self) -> bool:
+        """Whether the model was asked (False when a rule or the budget kept it out)."""
+        return self.usage.skipped is None
 
 
 class ModelSource(Protocol):
     async def __call__(
         self, evidence: Evidence, findings: list[Finding], similar: list[SimilarIncident]
     ) -> ModelOutcome: ...
+
+
+class ModelBudget(Protocol):
+    """The operator's shared LLM budget (``llm.budget_store.PersistentBudget``)."""
+
+    async def acquire(self, severity: Severity) -> Decision: ...
+
+    async def settle(self, grant: Grant, tokens: int | None) -> None: ...
 
 
 class ModelCache(Protocol):
@@ -111,6 +129,9 @@ class Stages:
     memory: MemorySource | None = None
     model: ModelSource | None = None
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
+    # Cost controls around ``model``: which Incidents may use it, and how much.
+    gate: GateRules = field(default_factory=GateRules)
+    budget: ModelBudget | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +140,9 @@ class PipelineResult:
     conditions: list[Condition]
     evidence: Evidence
     findings: list[Finding] = field(default_factory=list)
-    # The one LLM call of this diagnosis; None when no model was asked (not configured, or
-    # the previous answer reused). The operator's metrics count calls and tokens from it.
+    # The model step of this diagnosis; None when no model is configured or the previous
+    # answer was reused; ``asked`` is False when a rule or the budget kept the model out.
+    # The operator's metrics count calls and tokens from it.
     model: ModelOutcome | None = None
 
 
@@ -199,6 +221,19 @@ def _model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
         return condition(
             "LLMUnavailable", "False", "Answered", f"model {outcome.usage.model}", now=now
         )
+    if isinstance(outcome.budget, Denial):
+        return condition(
+            "LLMUnavailable",
+            "True",
+            "BudgetExhausted",
+            f"{outcome.budget.message}; the diagnosis comes from analyzers and memory alone.",
+            now=now,
+        )
+    if not outcome.asked:
+        # Kept away by a gating rule on purpose: the model is available, not unavailable.
+        return condition(
+            "LLMUnavailable", "False", "SkippedByRule", outcome.usage.reason or "", now=now
+        )
     reason = "".join(part.capitalize() for part in (outcome.error_type or "error").split("_"))
     return condition(
         "LLMUnavailable",
@@ -206,6 +241,71 @@ def _model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
         reason,
         f"{outcome.error or 'no usable answer'}; the diagnosis comes from analyzers alone.",
         now=now,
+    )
+
+
+def _budget_condition(decision: Decision, now: datetime) -> Condition:
+    if isinstance(decision, Denial):
+        return condition(
+            "LLMBudgetExhausted", "True", decision.limit.reason, decision.message, now=now
+        )
+    message = "the model call was within every configured limit"
+    if decision.warning:
+        message += f"; {decision.warning}"
+    return condition("LLMBudgetExhausted", "False", "WithinBudget", message, now=now)
+
+
+async def _ask_model(
+    model: ModelSource,
+    stages: Stages,
+    *,
+    severity: Severity,
+    namespace: str | None,
+    evidence: Evidence,
+    findings: list[Finding],
+    similar: list[SimilarIncident],
+    clock: Callable[[], float],
+) -> ModelOutcome:
+    """The model step: the gating rules, then the budget, then the one call."""
+    refusal = stages.gate.check(severity=severity, namespace=namespace, findings=findings)
+    if refusal is not None:
+        return ModelOutcome(
+            opinion=None,
+            usage=LLMUsage(used=False, reason=refusal.reason, skipped=refusal.rule),
+        )
+    grant: Grant | None = None
+    if stages.budget is not None:
+        decision = await stages.budget.acquire(severity)
+        if isinstance(decision, Denial):
+            return ModelOutcome(
+                opinion=None,
+                usage=LLMUsage(
+                    used=False,
+                    reason=f"model not used: {decision.message}"[:1024],
+                    skipped=decision.limit.value,
+                ),
+                budget=decision,
+            )
+        grant = decision
+    tokens: int | None = None
+    try:
+        started = clock()
+        outcome = await model(evidence, findings, similar)
+        if outcome.usage.duration_ms is None:
+            outcome.usage.duration_ms = int((clock() - started) * 1000)
+        if outcome.usage.input_tokens is not None or outcome.usage.output_tokens is not None:
+            tokens = (outcome.usage.input_tokens or 0) + (outcome.usage.output_tokens or 0)
+        elif not outcome.usage.attempts:
+            tokens = 0  # nothing was sent (an open circuit breaker)
+    finally:
+        if stages.budget is not None and grant is not None:
+            await stages.budget.settle(grant, tokens)
+    return ModelOutcome(
+        opinion=outcome.opinion,
+        usage=outcome.usage,
+        error_type=outcome.error_type,
+        error=outcome.error,
+        budget=grant,
     )
 
 
@@ -399,12 +499,20 @@ async def _diagnose(
         if model_outcome is not None:
             model_outcome.usage.cached = True
         else:
-            started = clock()
-            model_outcome = await stages.model(evidence, findings, memory.similar)
-            if model_outcome.usage.duration_ms is None:
-                model_outcome.usage.duration_ms = int((clock() - started) * 1000)
+            model_outcome = await _ask_model(
+                stages.model,
+                stages,
+                severity=spec.severity,
+                namespace=namespace,
+                evidence=evidence,
+                findings=findings,
+                similar=memory.similar,
+                clock=clock,
+            )
             if model_cache is not None and model_outcome.opinion is not None:
                 await model_cache.put(digest, model_outcome)
+            if model_outcome.budget is not None:
+                conditions.append(_budget_condition(model_outcome.budget, now))
     conditions.append(_model_condition(model_outcome, now))
 
     usage = model_outcome.usage if model_outcome else LLMUsage(used=False, reason="not configured")

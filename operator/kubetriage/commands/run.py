@@ -113,7 +113,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         stages=components.stages,
         incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
         api_client=client,
-        metrics=OperatorMetrics(memory=components.memory),
+        metrics=OperatorMetrics(
+            memory=components.memory,
+            budget=components.budget,
+            prices=settings.llm_prices,
+            model=settings.llm_model,
+        ),
         memory=components.memory,
     )
     try:

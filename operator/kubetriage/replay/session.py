@@ -199,7 +199,12 @@ class ReplayEnvironment:
         self.incidents = IncidentStore(client)
         metrics: OperatorMetrics | None = None
         if self._serve_metrics:
-            metrics = OperatorMetrics(memory=memory if isinstance(memory, MemoryStage) else None)
+            metrics = OperatorMetrics(
+                memory=memory if isinstance(memory, MemoryStage) else None,
+                budget=self._components.budget if self._components else None,
+                prices=self.settings.llm_prices,
+                model=self.settings.llm_model,
+            )
             port = free_port()
             self.settings = self.settings.model_copy(
                 update={"metrics_host": "127.0.0.1", "metrics_port": port}
