@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import Components, MemoryStage, build_components
+from kubetriage.app import Components, MemoryStage, build_components, wall_clock
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
@@ -26,12 +28,14 @@ class OperatorThread:
         memory: MemoryStage | None = None,
         namespaces: list[str] | None = None,
         standalone: bool = True,
+        clock: Callable[[], datetime] = wall_clock,
     ) -> None:
+        """``clock``: the wall clock of the LLM budget's windows (a test drives it)."""
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
         self.components: Components | None = None
         if stages is None:
-            self.components = build_components(self.settings, self.client)
+            self.components = build_components(self.settings, self.client, clock=clock)
             stages, memory = self.components.stages, memory or self.components.memory
         self.stages = stages
         self.memory = memory
