@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     llm_tokens_per_day: int | None = Field(default=None, ge=1)
     # Share of every limit that only critical Incidents may use (critical first under
     # pressure): 0.25 with 20 calls/minute keeps the last 5 calls for critical ones.
-    llm_critical_reserve: float = Field(default=0.0, ge=0.0, lt=1.0)
+    llm_critical_reserve: float = Field(default=0.25, ge=0.0, lt=1.0)
     # Where the budget's usage is kept across restarts (a ConfigMap); namespace unset = the
     # incident namespace.
     llm_budget_configmap: str = "kubetriage-llm-budget"

@@ -145,3 +145,14 @@ def test_limits_from_settings_reject_a_window_no_call_fits_in() -> None:
     assert not BudgetLimits.from_settings(Settings()).enabled
     with pytest.raises(ValueError, match="llm_tokens_per_day=100 is below one call's estimate"):
         BudgetLimits.from_settings(Settings(llm_tokens_per_day=100))
+
+
+def test_the_reserve_keeps_whole_calls_so_a_small_bucket_still_serves_everyone() -> None:
+    clock = Clock()
+    budget = LLMBudget(BudgetLimits(calls_per_minute=1, critical_reserve=0.25), clock)
+    assert _grants(budget, 2, Severity.INFO) == [True, False]
+
+
+def test_a_reserve_that_leaves_no_call_for_the_others_is_refused_at_startup() -> None:
+    with pytest.raises(ValueError, match="only critical incidents could ever use the model"):
+        BudgetLimits(tokens_per_hour=8_000, critical_reserve=0.25, call_estimate_tokens=6_800)

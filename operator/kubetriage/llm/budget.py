@@ -67,11 +67,20 @@ class BudgetLimits:
             raise ValueError("critical_reserve must be in [0, 1)")
         for name in ("tokens_per_hour", "tokens_per_day"):
             value = getattr(self, name)
-            if value is not None and value < self.call_estimate_tokens:
+            if value is None:
+                continue
+            if value < self.call_estimate_tokens:
                 raise ValueError(
                     f"llm_{name}={value} is below one call's estimate of "
                     f"{self.call_estimate_tokens} tokens (llm_prompt_max_chars / "
                     f"{CHARS_PER_TOKEN} + llm_max_output_tokens): no call could ever start"
+                )
+            if value * (1.0 - self.critical_reserve) < self.call_estimate_tokens:
+                raise ValueError(
+                    f"llm_{name}={value} less the critical reserve "
+                    f"({self.critical_reserve:.0%}) is below one call's estimate of "
+                    f"{self.call_estimate_tokens} tokens: only critical incidents could ever "
+                    "use the model; raise the limit or lower llm_critical_reserve"
                 )
 
     @classmethod
@@ -254,13 +263,15 @@ class LLMBudget:
         available = self._state.calls_available
         if per_minute is None or available is None:
             return None
-        needed = 1.0 + keep * per_minute
+        # Whole calls are kept: with 1 call a minute a 25% reserve keeps none.
+        kept_calls = math.floor(keep * per_minute + _EPSILON)
+        needed = 1.0 + kept_calls
         if available + _EPSILON >= needed:
             return None
         resets_at = now + timedelta(seconds=(needed - available) * 60.0 / per_minute)
         kept = (
-            f"; the last {keep * per_minute:.0f} are kept for critical incidents"
-            if keep and available + _EPSILON >= 1.0
+            f"; the last {kept_calls} are kept for critical incidents"
+            if kept_calls and available + _EPSILON >= 1.0
             else ""
         )
         return Denial(

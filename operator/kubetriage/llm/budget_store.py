@@ -17,6 +17,7 @@ grant (the Incident's ``LLMBudgetExhausted`` condition message).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import replace
 from typing import Protocol
@@ -37,7 +38,24 @@ class BudgetStateError(Exception):
     """The saved budget usage cannot be read."""
 
 
+def _api_error(error: ApiException | OSError) -> str:
+    """One line for an API failure: status, reason and the server's message."""
+    if not isinstance(error, ApiException):
+        return f"{type(error).__name__}: {error}"
+    message = ""
+    try:
+        message = str(json.loads(error.body or "{}").get("message") or "")
+    except (ValueError, AttributeError):
+        message = ""
+    return f"HTTP {error.status} {error.reason}" + (f": {message}" if message else "")
+
+
 class BudgetStore(Protocol):
+    @property
+    def where(self) -> str:
+        """Where the usage is kept, for messages."""
+        ...
+
     async def load(self) -> BudgetState | None: ...
 
     async def save(self, state: BudgetState) -> None: ...
@@ -72,7 +90,7 @@ class ConfigMapBudgetStore:
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise BudgetStateError(f"{self.where}: HTTP {error.status} {error.reason}") from error
+            raise BudgetStateError(f"{self.where}: {_api_error(error)}") from error
         raw = (config_map.data or {}).get(STATE_KEY)
         if raw is None:
             return None
@@ -134,8 +152,9 @@ class PersistentBudget:
             try:
                 state = await self._store.load()
             except (BudgetStateError, ApiException, OSError) as error:
-                logger.error("LLM budget state unavailable: %s", error)
-                return str(error)[:500]
+                text = str(error) if isinstance(error, BudgetStateError) else _api_error(error)
+                logger.error("LLM budget state unavailable: %s", text)
+                return text[:500]
             if state is not None:
                 self.budget.restore(state)
             self._loaded = True
@@ -154,8 +173,9 @@ class PersistentBudget:
                 await self._store.save(self.budget.state())
             except (ApiException, OSError) as error:
                 self._dirty = True
-                logger.warning("LLM budget usage not saved: %s", error)
-                return f"usage not saved: {str(error)[:300]}"
+                text = f"usage not saved in {self._store.where}: {_api_error(error)}"[:300]
+                logger.warning("LLM budget %s", text)
+                return text
         return None
 
     async def acquire(self, severity: Severity) -> Decision:
