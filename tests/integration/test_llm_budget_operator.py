@@ -175,7 +175,7 @@ def test_budget_usage_survives_an_operator_restart_within_the_window(
     _setup(emulator)
     clock = Clock()
     with ScriptedOpenAIServer(default=answer(ANSWER)) as server:
-        settings = _settings(server, llm_calls_per_minute=5)
+        settings = _settings(server, llm_calls_per_minute=5, llm_critical_reserve=0)
         first = [f"first-{i}" for i in range(5)]
         with OperatorThread(emulator.kubeconfig_path, settings=settings, clock=clock):
             emulator.emulator.load([_incident(name, "warning") for name in first])
