@@ -9,6 +9,7 @@ import pytest
 
 from kubetriage.llm.spend import Spend, price_for
 from kubetriage.models.diagnosis import LLMUsage
+from kubetriage.replay.evaluate import EvalReport, render_table
 from kubetriage.settings import ModelPrice, Settings
 
 PRICES = {"gpt-x": ModelPrice(input_per_million=1.0, output_per_million=4.0)}
@@ -58,3 +59,12 @@ def test_prices_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBETRIAGE_LLM_PRICES", '{"gpt-x": {"input": 1}}')
     with pytest.raises(ValueError, match="input_per_million"):
         Settings()
+
+
+def test_the_eval_table_ends_with_the_spend_line() -> None:
+    usage = LLMUsage(used=True, model="gpt-x", input_tokens=1_000, output_tokens=100, attempts=1)
+    report = EvalReport(cases=[], spend=Spend.of([usage], PRICES, "gpt-x"))
+    assert render_table(report).splitlines()[-1] == (
+        "llm: 1 calls, 1000 input + 100 output tokens, estimated cost 0.0014"
+    )
+    assert report.as_json()["llm"]["calls"] == 1
