@@ -5,7 +5,7 @@
 3. redaction                          (before anything leaves the process or is stored)
 4. analyzers                          (pure)
 5. memory of similar incidents        (adapter: ``memory``; optional)
-6. one LLM call                       (adapter: ``llm.client``; optional)
+6. gating, budget, one LLM call       (``llm.step``; adapter: ``llm.client``; optional)
 7. combination                        (pure: ``combine``)
 
 Called by ``kubetriage.handlers`` (the operator) and by the replay tooling through it. The
@@ -27,16 +27,19 @@ from typing import Protocol
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
 from kubetriage.evidence.targets import candidate_targets
-from kubetriage.llm.budget import Decision, Denial, Grant
 from kubetriage.llm.gating import GateRules
 from kubetriage.llm.schema import LLMAnswer
+from kubetriage.llm.step import ModelBudget as ModelBudget
+from kubetriage.llm.step import ModelCache as ModelCache
+from kubetriage.llm.step import ModelOutcome as ModelOutcome
+from kubetriage.llm.step import ModelSource as ModelSource
+from kubetriage.llm.step import ask_model, budget_condition, model_condition
 from kubetriage.memory.canonical import canonical_text, parts_from_evidence
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediation
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
-from kubetriage.models.vocabulary import Severity
 from kubetriage.status import condition
 from kubetriage.telemetry import Telemetry
 
@@ -79,44 +82,6 @@ class MemorySource(Protocol):
     async def __call__(
         self, signature: str, *, namespace: str | None, exclude_name: str | None
     ) -> MemoryOutcome: ...
-
-
-@dataclass(frozen=True)
-class ModelOutcome:
-    opinion: ModelOpinion | None
-    usage: LLMUsage
-    error_type: str | None = None
-    error: str | None = None
-    # The budget's answer for this call (None: no budget configured, or a rule skipped it).
-    budget: Decision | None = None
-
-    @property
-    def asked(self) -> bool:
-        """Whether the model was asked (False when a rule or the budget kept it out)."""
-        return self.usage.skipped is None
-
-
-class ModelSource(Protocol):
-    async def __call__(
-        self, evidence: Evidence, findings: list[Finding], similar: list[SimilarIncident]
-    ) -> ModelOutcome: ...
-
-
-class ModelBudget(Protocol):
-    """The operator's shared LLM budget (``llm.budget_store.PersistentBudget``)."""
-
-    async def acquire(self, severity: Severity) -> Decision: ...
-
-    async def settle(self, grant: Grant, tokens: int | None) -> None: ...
-
-
-class ModelCache(Protocol):
-    """Durable memory of model answers by evidence hash, so an operator killed after the
-    model answered but before the status was written does not pay for the call again."""
-
-    async def get(self, digest: str) -> ModelOutcome | None: ...
-
-    async def put(self, digest: str, outcome: ModelOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -205,107 +170,6 @@ def _memory_condition(outcome: MemoryOutcome, now: datetime) -> Condition:
         reasons.get(outcome.status, "NotConfigured"),
         outcome.message,
         now=now,
-    )
-
-
-def _model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
-    if outcome is None:
-        return condition(
-            "LLMUnavailable",
-            "True",
-            "NotConfigured",
-            "No LLM endpoint is configured; the diagnosis comes from analyzers and memory.",
-            now=now,
-        )
-    if outcome.opinion is not None:
-        return condition(
-            "LLMUnavailable", "False", "Answered", f"model {outcome.usage.model}", now=now
-        )
-    if isinstance(outcome.budget, Denial):
-        return condition(
-            "LLMUnavailable",
-            "True",
-            "BudgetExhausted",
-            f"{outcome.budget.message}; the diagnosis comes from analyzers and memory alone.",
-            now=now,
-        )
-    if not outcome.asked:
-        # Kept away by a gating rule on purpose: the model is available, not unavailable.
-        return condition(
-            "LLMUnavailable", "False", "SkippedByRule", outcome.usage.reason or "", now=now
-        )
-    reason = "".join(part.capitalize() for part in (outcome.error_type or "error").split("_"))
-    return condition(
-        "LLMUnavailable",
-        "True",
-        reason,
-        f"{outcome.error or 'no usable answer'}; the diagnosis comes from analyzers alone.",
-        now=now,
-    )
-
-
-def _budget_condition(decision: Decision, now: datetime) -> Condition:
-    if isinstance(decision, Denial):
-        return condition(
-            "LLMBudgetExhausted", "True", decision.limit.reason, decision.message, now=now
-        )
-    message = "the model call was within every configured limit"
-    if decision.warning:
-        message += f"; {decision.warning}"
-    return condition("LLMBudgetExhausted", "False", "WithinBudget", message, now=now)
-
-
-async def _ask_model(
-    model: ModelSource,
-    stages: Stages,
-    *,
-    severity: Severity,
-    namespace: str | None,
-    evidence: Evidence,
-    findings: list[Finding],
-    similar: list[SimilarIncident],
-    clock: Callable[[], float],
-) -> ModelOutcome:
-    """The model step: the gating rules, then the budget, then the one call."""
-    refusal = stages.gate.check(severity=severity, namespace=namespace, findings=findings)
-    if refusal is not None:
-        return ModelOutcome(
-            opinion=None,
-            usage=LLMUsage(used=False, reason=refusal.reason, skipped=refusal.rule),
-        )
-    grant: Grant | None = None
-    if stages.budget is not None:
-        decision = await stages.budget.acquire(severity)
-        if isinstance(decision, Denial):
-            return ModelOutcome(
-                opinion=None,
-                usage=LLMUsage(
-                    used=False,
-                    reason=f"model not used: {decision.message}"[:1024],
-                    skipped=decision.limit.value,
-                ),
-                budget=decision,
-            )
-        grant = decision
-    tokens: int | None = None
-    try:
-        started = clock()
-        outcome = await model(evidence, findings, similar)
-        if outcome.usage.duration_ms is None:
-            outcome.usage.duration_ms = int((clock() - started) * 1000)
-        if outcome.usage.input_tokens is not None or outcome.usage.output_tokens is not None:
-            tokens = (outcome.usage.input_tokens or 0) + (outcome.usage.output_tokens or 0)
-        elif not outcome.usage.attempts:
-            tokens = 0  # nothing was sent (an open circuit breaker)
-    finally:
-        if stages.budget is not None and grant is not None:
-            await stages.budget.settle(grant, tokens)
-    return ModelOutcome(
-        opinion=outcome.opinion,
-        usage=outcome.usage,
-        error_type=outcome.error_type,
-        error=outcome.error,
-        budget=grant,
     )
 
 
@@ -499,9 +363,10 @@ async def _diagnose(
         if model_outcome is not None:
             model_outcome.usage.cached = True
         else:
-            model_outcome = await _ask_model(
+            model_outcome = await ask_model(
                 stages.model,
-                stages,
+                gate=stages.gate,
+                budget=stages.budget,
                 severity=spec.severity,
                 namespace=namespace,
                 evidence=evidence,
@@ -512,8 +377,8 @@ async def _diagnose(
             if model_cache is not None and model_outcome.opinion is not None:
                 await model_cache.put(digest, model_outcome)
             if model_outcome.budget is not None:
-                conditions.append(_budget_condition(model_outcome.budget, now))
-    conditions.append(_model_condition(model_outcome, now))
+                conditions.append(budget_condition(model_outcome.budget, now))
+    conditions.append(model_condition(model_outcome, now))
 
     usage = model_outcome.usage if model_outcome else LLMUsage(used=False, reason="not configured")
     diagnosis = combine(

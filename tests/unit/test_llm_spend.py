@@ -1,5 +1,5 @@
 """What the model cost over a set of diagnoses (``kubetriage.llm.spend``), the figures
-``kubetriage eval`` prints: calls counted only when a request was sent (not skipped, not a
+``kubetriage eval`` prints: calls counted when the model was asked (not skipped, not a
 reused answer), tokens by type, the estimated cost from the price table (none without a
 price), and the skipped diagnoses by reason. Pure code over real ``LLMUsage`` records."""
 
@@ -23,13 +23,15 @@ def test_calls_tokens_cost_and_skips() -> None:
         LLMUsage(used=False, reason="model not used: rule severity (...)", skipped="severity"),
         LLMUsage(used=False, reason="model not used: ...", skipped="calls-per-minute"),
         LLMUsage(used=False, reason="not configured"),
+        # An open circuit breaker: asked, nothing sent (the metric's outcome circuit_open).
+        LLMUsage(used=False, model="gpt-x", attempts=0, reason="circuit breaker open"),
     ]
     spend = Spend.of(usages, PRICES, "gpt-x")
-    assert (spend.calls, spend.input_tokens, spend.output_tokens) == (2, 3_900, 600)
+    assert (spend.calls, spend.input_tokens, spend.output_tokens) == (3, 3_900, 600)
     assert spend.cost == pytest.approx((3_900 * 1.0 + 600 * 4.0) / 1_000_000)
     assert spend.as_json()["skipped"] == {"calls-per-minute": 1, "severity": 1}
     assert spend.render() == (
-        "llm: 2 calls, 3900 input + 600 output tokens, estimated cost 0.0063; "
+        "llm: 3 calls, 3900 input + 600 output tokens, estimated cost 0.0063; "
         "not used: calls-per-minute 1, severity 1"
     )
 

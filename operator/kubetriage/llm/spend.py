@@ -31,9 +31,11 @@ def estimated_cost(price: ModelPrice, input_tokens: int | None, output_tokens: i
 
 
 def made_a_call(usage: LLMUsage) -> bool:
-    """Whether this diagnosis sent a request to the model (not skipped, not a reused answer,
-    not refused by an open circuit breaker)."""
-    return bool(usage.attempts) and not usage.cached and usage.skipped is None
+    """Whether this diagnosis asked the model (the LLM client ran: not skipped by a rule or
+    the budget, not a reused answer, a model configured), as the operator's
+    ``kubetriage_llm_calls_total`` counts it; an open circuit breaker counts, with no
+    tokens."""
+    return usage.attempts is not None and not usage.cached and usage.skipped is None
 
 
 @dataclass
