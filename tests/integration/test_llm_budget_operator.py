@@ -4,7 +4,8 @@ late in the storm) are served first from the share kept for them, and every othe
 is diagnosed by the analyzers alone with a status that says so (``LLMBudgetExhausted``:
 which limit, when it resets). The budget's usage survives an operator restart within its
 window (kept in a ConfigMap). A re-diagnosis of unchanged evidence never calls the model.
-Gating rules keep the model out and say which rule.
+Gating rules keep the model out and say which rule. ``/metrics`` shows the calls, tokens,
+estimated cost, skipped diagnoses and the budget left.
 
 Real: the emulator over HTTP, Kopf, the operator and its pipeline with the Kubernetes
 evidence collector, the official openai client against a scripted OpenAI-compatible server
@@ -14,19 +15,23 @@ hand-driven one passed in: nothing sleeps, nothing depends on wall time."""
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from kubernetes import client as k8s
+from prometheus_client.parser import text_string_to_metric_families
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.kubeclient import api_client
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from kubetriage.replay.session import log_placement
-from kubetriage.settings import Settings
+from kubetriage.settings import ModelPrice, Settings
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread
@@ -240,3 +245,64 @@ def test_unchanged_evidence_is_not_paid_for_twice_and_rules_say_why(
     assert (gated["status"], gated["reason"]) == ("False", "SkippedByRule")
     assert paid["diagnosis"]["llm"]["used"] is True
     assert paid["diagnosis"]["llm"]["cached"] is True
+
+
+def test_metrics_show_calls_tokens_cost_skips_and_the_budget_left(
+    emulator: EmulatorThread,
+) -> None:
+    """What the operator serves on /metrics after one paid call and one refused by the
+    budget: the numbers the model server counted, priced with the configured table."""
+    _setup(emulator)
+    clock = Clock()
+    port = free_port()
+    price = ModelPrice(input_per_million=2.0, output_per_million=8.0)
+    with ScriptedOpenAIServer(default=answer(ANSWER)) as server:
+        settings = _settings(
+            server,
+            llm_calls_per_minute=1,
+            llm_tokens_per_hour=100_000,
+            llm_prices={"scripted": price},
+            metrics_host="127.0.0.1",
+            metrics_port=port,
+        )
+        with OperatorThread(
+            emulator.kubeconfig_path, settings=settings, clock=clock, serve_metrics=True
+        ):
+            emulator.emulator.load([_incident("one", "warning"), _incident("two", "warning")])
+            _statuses(emulator, ["one", "two"], timeout=120)
+            samples = _scrape(f"http://127.0.0.1:{port}/metrics", "kubetriage_llm_skipped_total")
+        (usage,) = server.usages
+    assert samples[("kubetriage_llm_calls_total", (("outcome", "ok"),))] == 1
+    assert samples[("kubetriage_llm_tokens_total", (("type", "input"),))] == usage.prompt_tokens
+    assert samples[("kubetriage_llm_tokens_total", (("type", "output"),))] == (
+        usage.completion_tokens
+    )
+    cost = samples[("kubetriage_llm_estimated_cost_total", (("model", "scripted"),))]
+    assert cost == pytest.approx(
+        (usage.prompt_tokens * 2.0 + usage.completion_tokens * 8.0) / 1_000_000
+    )
+    assert samples[("kubetriage_llm_skipped_total", (("reason", "calls-per-minute"),))] == 1
+    remaining = {
+        dict(labels)["limit"]: value
+        for (name, labels), value in samples.items()
+        if name == "kubetriage_llm_budget_remaining"
+    }
+    used = usage.prompt_tokens + usage.completion_tokens
+    assert remaining == {"calls-per-minute": 0.0, "tokens-per-hour": 100_000 - used}
+
+
+def _scrape(url: str, wanted: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The metrics once ``wanted`` has a sample (the handler records after the status)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        if any(name == wanted for name, _ in samples):
+            return samples
+        assert time.monotonic() < deadline, f"{wanted} never appeared"
+        time.sleep(0.1)

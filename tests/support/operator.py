@@ -14,6 +14,7 @@ from kubetriage.app import Components, MemoryStage, build_components, wall_clock
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
+from kubetriage.metrics import OperatorMetrics
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
 
@@ -29,8 +30,11 @@ class OperatorThread:
         namespaces: list[str] | None = None,
         standalone: bool = True,
         clock: Callable[[], datetime] = wall_clock,
+        serve_metrics: bool = False,
     ) -> None:
-        """``clock``: the wall clock of the LLM budget's windows (a test drives it)."""
+        """``clock``: the wall clock of the LLM budget's windows (a test drives it).
+        ``serve_metrics``: serve ``/metrics`` on ``settings.metrics_host:metrics_port``, as
+        ``kubetriage run`` builds it."""
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
         self.components: Components | None = None
@@ -39,6 +43,14 @@ class OperatorThread:
             stages, memory = self.components.stages, memory or self.components.memory
         self.stages = stages
         self.memory = memory
+        self.metrics: OperatorMetrics | None = None
+        if serve_metrics:
+            self.metrics = OperatorMetrics(
+                memory=memory,
+                budget=self.components.budget if self.components else None,
+                prices=self.settings.llm_prices,
+                model=self.settings.llm_model,
+            )
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()
@@ -53,6 +65,7 @@ class OperatorThread:
             incidents=IncidentStore(self.client),
             api_client=self.client,
             memory=self.memory,
+            metrics=self.metrics,
         )
         try:
             await run_operator(
