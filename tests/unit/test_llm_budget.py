@@ -75,6 +75,17 @@ def test_critical_incidents_keep_their_reserved_share_of_calls() -> None:
     assert _grants(budget, 6, Severity.CRITICAL) == [True] * 5 + [False]
 
 
+def test_critical_incidents_keep_their_reserved_share_of_tokens() -> None:
+    clock = Clock()
+    limits = BudgetLimits(tokens_per_day=10_000, critical_reserve=0.5, call_estimate_tokens=2_000)
+    budget = LLMBudget(limits, clock)
+    assert _grants(budget, 3, Severity.WARNING) == [True, True, False]
+    refused = budget.acquire(Severity.WARNING)
+    assert isinstance(refused, Denial)
+    assert "the last 50% is kept for critical incidents" in refused.message
+    assert _grants(budget, 4, Severity.CRITICAL) == [True, True, True, False]
+
+
 def test_token_windows_reserve_then_settle_real_usage() -> None:
     clock = Clock()
     limits = BudgetLimits(tokens_per_hour=10_000, call_estimate_tokens=3_000)
@@ -98,6 +109,10 @@ def test_the_hour_window_resets_at_the_top_of_the_hour_and_the_day_does_not() ->
     assert isinstance(denial, Denial)
     assert denial.limit is Limit.TOKENS_PER_HOUR
     assert denial.resets_at == datetime(2026, 3, 4, 11, 0, tzinfo=UTC)
+    assert denial.message == (
+        "tokens-per-hour limit of 1000 reached for warning incidents (1000 tokens used, a "
+        "call reserves 500); resets at 2026-03-04T11:00:00+00:00 (in 2700s)"
+    )
     clock.now = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)
     assert _grants(budget, 2) == [True, False]
     denial = budget.acquire(Severity.WARNING)

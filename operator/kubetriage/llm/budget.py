@@ -240,8 +240,8 @@ class LLMBudget:
                         limit=limit,
                         resets_at=resets_at,
                         message=(
-                            f"{limit.value} budget of {value} exhausted for {severity.value} "
-                            f"incidents ({used} used, a call reserves "
+                            f"{limit_text(limit, value)} reached for {severity.value} "
+                            f"incidents ({used} tokens used, a call reserves "
                             f"{limits.call_estimate_tokens}{kept}); resets at "
                             f"{_when(resets_at, now)}"
                         ),
