@@ -3,7 +3,8 @@ a saved state that is not a budget state refuses calls (``BudgetStateUnavailable
 the ConfigMap) and is left as it was; the API failing on the read refuses that call and the
 next one reads again; a failed save still lets the granted call through and says so in the
 condition, and the next save carries the usage. Token usage is settled from what the
-server counted.
+server counted. A replica idle for a minute reads the usage again, seeing what another
+replica spent meanwhile.
 
 Real: the emulator over HTTP with injected faults, the kubernetes client, the pipeline with
 the evidence builder over a shared case, the analyzers, the official openai client against a
@@ -14,17 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kubetriage.app import LLMStage
 from kubetriage.kubeclient import api_client
-from kubetriage.llm.budget import BudgetLimits, BudgetState, LLMBudget
+from kubetriage.llm.budget import BudgetLimits, BudgetState, Grant, Limit, LLMBudget
 from kubetriage.llm.budget_store import STATE_KEY, ConfigMapBudgetStore, PersistentBudget
 from kubetriage.llm.client import LLMClient
 from kubetriage.models.case import Case
 from kubetriage.models.incident import Condition, IncidentSpec
+from kubetriage.models.vocabulary import Severity
 from kubetriage.pipeline import PipelineResult, Stages, diagnose
 from kubetriage.redaction import redact_evidence
 from kubetriage.replay.cases import load_case
@@ -186,3 +188,43 @@ def test_a_failed_save_lets_the_call_through_and_says_so(
     served = sum(u.prompt_tokens + u.completion_tokens for u in server.usages)
     assert state.hour_tokens == served
     assert json.loads(saved["data"][STATE_KEY])["hour_start"].startswith("2026-11-20T10:00")
+
+
+async def test_a_replica_idle_for_a_minute_sees_what_another_one_spent(
+    emulator: EmulatorThread,
+) -> None:
+    """Two replicas' budgets over one ConfigMap, as Kopf peering hands work from A to B and
+    back: A reads the usage again before its next call, and only after being idle."""
+    clock = {"now": NOW}
+    limits = BudgetLimits(tokens_per_hour=100_000, call_estimate_tokens=10_000)
+    with api_client(emulator.kubeconfig_path) as client:
+
+        def replica() -> PersistentBudget:
+            store = ConfigMapBudgetStore(client, namespace=NAMESPACE, name=NAME)
+            return PersistentBudget(LLMBudget(limits, lambda: clock["now"]), store)
+
+        def reads() -> int:
+            return sum(
+                r.resource == "configmaps" and r.verb == "get" for r in emulator.emulator.audit
+            )
+
+        a, b = replica(), replica()
+        grant = await a.acquire(Severity.WARNING)
+        assert isinstance(grant, Grant)
+        await a.settle(grant, 10_000)
+        clock["now"] += timedelta(seconds=10)  # A pauses; B works
+        grant = await b.acquire(Severity.WARNING)
+        assert isinstance(grant, Grant)
+        await b.settle(grant, 50_000)
+        assert reads() == 2
+
+        clock["now"] += timedelta(seconds=70)  # A resumes after 80 s without a call
+        grant = await a.acquire(Severity.WARNING)
+        assert isinstance(grant, Grant)
+        assert reads() == 3
+        # 10k (A) + 50k (B) spent and 10k reserved, not the 20k A alone knew of.
+        assert a.remaining() == {Limit.TOKENS_PER_HOUR: 30_000.0}
+        await a.settle(grant, 5_000)
+        grant = await a.acquire(Severity.WARNING)  # busy, not idle: no read
+        assert isinstance(grant, Grant)
+        assert reads() == 3

@@ -170,6 +170,10 @@ class LLMBudget:
         self._lock = threading.Lock()
         self._state = (state or BudgetState()).model_copy()
 
+    def now(self) -> datetime:
+        """The budget's clock."""
+        return self._clock()
+
     def restore(self, state: BudgetState) -> None:
         """Continue from saved usage (a restart): windows still current keep their usage,
         the call bucket refills for the time that passed."""

@@ -8,6 +8,9 @@ call, and saves after every grant (before the model is called, so a crash mid-ca
 forget it) and every settle, coalescing writes that pile up. With several replicas only the
 active one (Kopf peering) diagnoses, so one writer at a time.
 
+A replica idle for a minute reads the ConfigMap again before its next call, so one that
+peering paused sees what the active one spent meanwhile.
+
 A ConfigMap that cannot be read (API down, hand-edited into something invalid) refuses the
 call with ``budget-state-unavailable`` rather than risking an unknown spend; the read is
 tried again on the next call. A save that fails leaves the call allowed and says so in the
@@ -20,6 +23,7 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from kubernetes import client as k8s
@@ -32,6 +36,8 @@ from kubetriage.models.vocabulary import Severity
 logger = logging.getLogger(__name__)
 
 STATE_KEY = "state.json"
+# Idle this long, a replica reads the saved usage again before its next call.
+REREAD_AFTER_IDLE = timedelta(seconds=60)
 
 
 class BudgetStateError(Exception):
@@ -132,32 +138,60 @@ class ConfigMapBudgetStore:
 
 
 class PersistentBudget:
-    """``pipeline.ModelBudget``: the shared ``LLMBudget`` with its usage saved in a store."""
+    """``pipeline.ModelBudget``: the shared ``LLMBudget`` with its usage saved in a store.
 
-    def __init__(self, budget: LLMBudget, store: BudgetStore | None = None) -> None:
+    The saved usage is read before the first call, and again before a call after
+    ``reread_after_idle`` without any (no call in flight, nothing unsaved): a replica that
+    Kopf peering paused while another one worked then sees what the other one spent."""
+
+    def __init__(
+        self,
+        budget: LLMBudget,
+        store: BudgetStore | None = None,
+        *,
+        reread_after_idle: timedelta = REREAD_AFTER_IDLE,
+    ) -> None:
         self.budget = budget
         self._store = store
+        self._reread_after_idle = reread_after_idle
         self._loaded = store is None
         self._load_lock = asyncio.Lock()
         self._save_lock = asyncio.Lock()
         self._dirty = False
+        self._in_flight = 0
+        self._last_active: datetime | None = None
+
+    def _must_read(self) -> bool:
+        if self._store is None:
+            return False
+        if not self._loaded:
+            return True
+        if self._in_flight or self._dirty or self._last_active is None:
+            return False  # our own usage is not all saved yet: keep it
+        return self.budget.now() - self._last_active >= self._reread_after_idle
 
     async def _ensure_loaded(self) -> str | None:
         """None once the saved usage is in the budget, else why it is not."""
-        if self._loaded or self._store is None:
+        if self._store is None or not self._must_read():
             return None
         async with self._load_lock:
-            if self._loaded:
+            if not self._must_read():
                 return None
             try:
                 state = await self._store.load()
             except (BudgetStateError, ApiException, OSError) as error:
                 text = str(error) if isinstance(error, BudgetStateError) else _api_error(error)
+                if self._loaded:
+                    # A re-read failing: this replica's own count is still a good one.
+                    logger.warning("LLM budget usage not re-read: %s", text)
+                    self._last_active = self.budget.now()
+                    return None
                 logger.error("LLM budget state unavailable: %s", text)
                 return text[:500]
             if state is not None:
                 self.budget.restore(state)
             self._loaded = True
+            self._last_active = self.budget.now()
             return None
 
     async def _save(self) -> str | None:
@@ -187,6 +221,8 @@ class PersistentBudget:
             )
         decision = self.budget.acquire(severity)
         if isinstance(decision, Grant):
+            self._in_flight += 1
+            self._last_active = self.budget.now()
             warning = await self._save()
             if warning is not None:
                 decision = replace(decision, warning=warning)
@@ -197,4 +233,6 @@ class PersistentBudget:
 
     async def settle(self, grant: Grant, tokens: int | None) -> None:
         self.budget.settle(grant, tokens)
+        self._in_flight = max(0, self._in_flight - 1)
+        self._last_active = self.budget.now()
         await self._save()
