@@ -376,7 +376,7 @@ async def _diagnose(
             )
             if model_cache is not None and model_outcome.opinion is not None:
                 await model_cache.put(digest, model_outcome)
-            if model_outcome.budget is not None:
+            if stages.budget is not None:
                 conditions.append(budget_condition(model_outcome.budget, now))
     conditions.append(model_condition(model_outcome, now))
 

@@ -243,6 +243,8 @@ def test_unchanged_evidence_is_not_paid_for_twice_and_rules_say_why(
     )
     gated = _conditions(first["quiet"])["LLMUnavailable"]
     assert (gated["status"], gated["reason"]) == ("False", "SkippedByRule")
+    budget = _conditions(first["quiet"])["LLMBudgetExhausted"]
+    assert (budget["status"], budget["reason"]) == ("False", "NotAsked")
     assert paid["diagnosis"]["llm"]["used"] is True
     assert paid["diagnosis"]["llm"]["cached"] is True
 

@@ -97,7 +97,17 @@ def model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
     )
 
 
-def budget_condition(decision: Decision, now: datetime) -> Condition:
+def budget_condition(decision: Decision | None, now: datetime) -> Condition:
+    """``LLMBudgetExhausted`` for a diagnosis under a budget; ``decision`` None: the budget
+    was not consulted (a gating rule kept the model out first)."""
+    if decision is None:
+        return condition(
+            "LLMBudgetExhausted",
+            "False",
+            "NotAsked",
+            "a gating rule kept the model out; the budget was not consulted",
+            now=now,
+        )
     if isinstance(decision, Denial):
         return condition(
             "LLMBudgetExhausted", "True", decision.limit.reason, decision.message, now=now
