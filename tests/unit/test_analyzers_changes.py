@@ -216,3 +216,50 @@ def test_a_metric_step_is_timed_against_the_rollout_on_the_metrics_clock() -> No
     ]
     with_clock = ev.model_copy(update={"metrics": [errors, generation]})
     assert "change-correlation" in analyze(with_clock).fired
+
+
+def _config_edit(minutes_ago: float) -> ChangeEvidence:
+    return ChangeEvidence(
+        at=ago(minutes_ago),
+        kind="config",
+        object=ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-flags"),
+        aspects=["data"],
+        details=["last written"],
+    )
+
+
+def test_crashes_right_after_a_config_map_edit_aim_at_the_config_map() -> None:
+    crashing = container(
+        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
+    )
+    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
+    ev = evidence(
+        workload=deployment(revision=4),
+        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
+        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
+        events=[warning.model_copy(update={"first_seen": ago(20)})],
+        changes=[_config_edit(25)],
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert [(f.category, f.action, f.target) for f in findings] == [
+        (
+            Category.CONFIG_MISSING,
+            Action.FIX_CONFIG,
+            ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-flags"),
+        )
+    ]
+
+
+def test_a_config_map_edited_after_the_crashes_began_is_not_blamed() -> None:
+    crashing = container(
+        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
+    )
+    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
+    ev = evidence(
+        workload=deployment(revision=4),
+        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
+        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
+        events=[warning.model_copy(update={"first_seen": ago(40)})],
+        changes=[_config_edit(25)],
+    )
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]

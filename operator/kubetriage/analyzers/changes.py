@@ -125,22 +125,16 @@ def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
     return max(dated, key=lambda c: timestamp(c.at or evidence.collected_at), default=None)
 
 
-def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem] | None:
-    """The rollout the symptoms began right after, with the first symptom seen after it;
-    None when there is none, when symptoms were already there before it (the previous
-    revision was not healthy), or when traffic rose too (then capacity is a fair rival)."""
-    change = latest_rollout(evidence)
-    if change is None or change.at is None:
-        return None
-    if not set(change.aspects) & _BEHAVIOUR:
-        return None
-    if _traffic_rose(evidence.metrics):
+def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
+    """The first symptom, when every symptom began at or after ``change`` and the first one
+    within ``ONSET_AFTER_CHANGE`` of it; None otherwise."""
+    if change.at is None:
         return None
     at = timestamp(change.at)
     if timestamp(evidence.collected_at) - at > ONSET_AFTER_CHANGE.total_seconds() * 3:
-        return None  # an old rollout; whatever happens now has had time to have other causes
+        return None  # an old change; whatever happens now has had time to have other causes
     # A metric step is compared with the rollout on the metrics' clock when it shows there.
-    metric_at = rollout_on_metric_clock(evidence)
+    metric_at = rollout_on_metric_clock(evidence) if change.kind == "rollout" else None
     delays = [
         (
             timestamp(when)
@@ -155,7 +149,27 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     delay, first_fact = min(delays, key=lambda d: d[0])
     if delay < -ONSET_TOLERANCE.total_seconds() or delay > ONSET_AFTER_CHANGE.total_seconds():
         return None
-    return change, first_fact
+    return first_fact
+
+
+def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem] | None:
+    """The change the symptoms began right after (the workload's latest rollout of its
+    behaviour, or an edit of a ConfigMap its pods use), with the first symptom seen after it;
+    None when there is none, when symptoms were already there before it (the previous state
+    was not healthy), or when traffic rose too (then capacity is a fair rival)."""
+    if _traffic_rose(evidence.metrics):
+        return None
+    candidates: list[ChangeEvidence] = []
+    rollout = latest_rollout(evidence)
+    if rollout is not None and set(rollout.aspects) & _BEHAVIOUR:
+        candidates.append(rollout)
+    candidates += [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
+    # The most recent change that fits is the one the symptoms followed.
+    for change in sorted(candidates, key=lambda c: -timestamp(c.at or evidence.collected_at)):
+        first = _fits(evidence, change)
+        if first is not None:
+            return change, first
+    return None
 
 
 def check_change(evidence: Evidence) -> list[Finding]:
@@ -184,6 +198,21 @@ def check_change(evidence: Evidence) -> list[Finding]:
             )
         )
     params = {"revision": str(previous.revision)} if previous is not None else {}
+    if change.kind == "config":
+        # Edited in place: no revision to roll back to; the edit itself is what to undo.
+        return [
+            make_finding(
+                "change-correlation",
+                Category.CONFIG_MISSING,
+                0.82,
+                f"The symptoms of {target.display()} began right after {change.object.kind} "
+                f"{change.object.name} was edited, with no rollout or rise in traffic; revert "
+                "or correct the edit.",
+                facts[:2],
+                Action.FIX_CONFIG,
+                change.object,
+            )
+        ]
     if change.kind == "image-digest":
         # Rolling back the template would pull the same moved tag again: pin the digest.
         return [
