@@ -242,8 +242,8 @@ def render_table(report: EvalReport) -> str:
         f"latency p50 {summary['latency_p50_ms']} ms  p95 {summary['latency_p95_ms']} ms  "
         f"({len(report.cases)} cases)"
     )
+    lines += ["", *render_confusion(report), "", *render_misses(report), ""]
     lines.append(report.spend.render())
-    lines += ["", *render_confusion(report), "", *render_misses(report)]
     return "\n".join(lines)
 
 
