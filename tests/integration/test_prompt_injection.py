@@ -475,11 +475,14 @@ def test_a_poisoned_past_incident_is_a_hint_not_an_order(tmp_path: Path) -> None
 # --- the whole operator: approving what the injection asked for ---------------------------
 
 INJECTED_ANSWER_ATTEMPT = next(a for a in ATTEMPTS if a["id"] == "log-ignore-previous")
+# The obedient model keeps the analyzers' category (a "node-failure" answer with healthy nodes
+# would only be an unconfirmed hypothesis and its actions never listed, see
+# kubetriage.preconditions) and slips the injected actions in as its remediations.
 OPERATOR_ANSWER: dict[str, Any] = _obedient_answer(
     {
         "text": INJECTED_ANSWER_ATTEMPT["text"],
         "comply": {
-            "category": "node-failure",
+            "category": "oom-killed",
             "remediations": [
                 {"action": "drain-node", "target": {"kind": "Node", "namespace": None,
                                                     "name": "demo-worker"}},
