@@ -20,6 +20,7 @@ from tests.unit.evidence_factories import (
     deployment,
     event,
     evidence,
+    log,
     metric,
     pod,
     revision,
@@ -262,4 +263,26 @@ def test_a_config_map_edited_after_the_crashes_began_is_not_blamed() -> None:
         events=[warning.model_copy(update={"first_seen": ago(40)})],
         changes=[_config_edit(25)],
     )
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_a_configuration_error_in_the_logs_keeps_its_own_precise_finding() -> None:
+    ev = _oom_after(
+        _rollout(30, "image", "env"),
+        logs=[
+            log("checkout-7d9f6c8b5-a", "app", "FATAL environment variable DATABASE_URL is not set")
+        ],
+    )
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_liveness_kills_keep_the_probe_finding() -> None:
+    kill = event(
+        "Killing",
+        "Container app failed liveness probe, will be restarted",
+        name="checkout-7d9f6c8b5-a",
+        type_="Normal",
+    )
+    ev = _oom_after(_rollout(30, "image"))
+    ev = ev.model_copy(update={"events": [*ev.events, kill]})
     assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]

@@ -16,7 +16,7 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import ago, analyze, deployment, evidence, metric, top
+from tests.unit.evidence_factories import ago, analyze, deployment, evidence, log, metric, top
 
 CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
@@ -115,12 +115,18 @@ def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service
         failing_pods=["auth-api-1: auth not ready"],
         warnings=["Pod/auth-api-1 Unhealthy: Readiness probe failed"],
     )
-    finding = top(evidence(workload=deployment(), dependencies=[dep]))
+    failing = log(
+        "portal-1", "app", "ERROR GET http://auth-api.identity/verify: 503 Service Unavailable"
+    )
+    finding = top(evidence(workload=deployment(), dependencies=[dep], logs=[failing]))
     assert (finding.category, finding.action, finding.target) == (
         Category.DEPENDENCY_FAILURE,
         Action.ESCALATE,
         ObjectRef(kind="Service", namespace="identity", name="auth-api"),
     )
+    # A caller with no failing call has trouble of its own: the callee is not blamed.
+    quiet = evidence(workload=deployment(), dependencies=[dep])
+    assert not [f for f in analyze(quiet).findings if f.analyzer == "dependency-down"]
 
 
 def test_a_service_with_nothing_behind_it_is_left_to_the_network_analyzer() -> None:

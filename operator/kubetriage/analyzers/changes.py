@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
+    CONFIG_LOG,
     current_and_previous_revision,
+    grep_logs,
     item,
     metric_growth,
     timestamp,
@@ -104,13 +106,30 @@ def _traffic_rose(metrics: list[MetricSummary]) -> bool:
 _SPECIFIC_EVENTS = frozenset({"FailedScheduling", "FailedMount", "FailedAttachVolume", "Evicted"})
 
 
+_PROBE_KILL = re.compile(r"(?i)(failed (liveness|startup) probe|(liveness|startup) probe failed)")
+
+
 def _specific_cause(evidence: Evidence) -> bool:
+    """Evidence whose own analyzer names the precise fix even when a change surfaced it: an
+    image that cannot be pulled, a missing ConfigMap/Secret or key, a configuration error in
+    the logs, probes killing the container, placement, volumes, node pressure."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
         for c in p.containers
     )
-    return waiting or any(e.reason in _SPECIFIC_EVENTS for e in evidence.events)
+    missing = any(
+        not r.optional and (r.exists is False or r.key_exists is False)
+        for p in evidence.pods
+        for r in p.config_refs
+    )
+    return (
+        waiting
+        or missing
+        or any(e.reason in _SPECIFIC_EVENTS for e in evidence.events)
+        or any(_PROBE_KILL.search(e.message) for e in evidence.events)
+        or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
+    )
 
 
 def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:

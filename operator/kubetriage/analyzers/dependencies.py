@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, symptom_times
-from kubetriage.analyzers.support import item, timestamp
+from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, DependencyEvidence, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -107,6 +107,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
 
 def check_dependency_down(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
+    failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
     for dependency in evidence.dependencies:
         service = dependency.service
         if service is None or dependency.pods == 0:
@@ -114,6 +115,8 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         none_ready = service.ready_endpoints == 0
         if not dependency.failing_pods and not none_ready:
             continue
+        if not _named_in_logs(dependency) and not failing_calls:
+            continue  # the caller shows no failing call: its trouble is its own
         target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
         facts = [item(_source(target), f"{service.ready_endpoints} ready endpoints")]
         facts += [item(_source(target), f"pod {p}") for p in dependency.failing_pods[:3]]
