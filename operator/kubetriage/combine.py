@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kubetriage.analyzers.changes import symptom_onset
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
     Diagnosis,
@@ -326,16 +327,31 @@ MAX_TIMELINE = 8
 
 
 def timeline_entries(evidence: Evidence) -> list[TimelineEntry]:
-    """The evidence's change timeline as the status shows it: newest first, short."""
-    return [
+    """The evidence's change timeline as the status shows it, with the symptom's onset (its
+    first sign in events and metrics) placed among the changes: newest first, short."""
+    onset = symptom_onset(evidence)
+    entries = [
         TimelineEntry(
             at=change.at,
             change=change.kind,
             object=change.object.display()[:512],
             summary="; ".join(change.details)[:512],
         )
-        for change in evidence.changes[:MAX_TIMELINE]
+        for change in evidence.changes[: MAX_TIMELINE - (onset is not None)]
     ]
+    if onset is not None:
+        when, fact = onset
+        subject = evidence.workload.ref if evidence.workload else evidence.target
+        entries.append(
+            TimelineEntry(
+                at=when,
+                change="onset",
+                object=subject.display()[:512] if subject else "incident",
+                summary=fact.fact[:512],
+            )
+        )
+    epoch = evidence.collected_at.replace(year=1970)
+    return sorted(entries, key=lambda e: e.at or epoch, reverse=True)
 
 
 def _is_sentence(text: str) -> bool:

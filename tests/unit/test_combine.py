@@ -3,7 +3,7 @@ model proposals, memory votes and ranking. Pure; real models, no I/O."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kubetriage.combine import combine, remediation_id
 from kubetriage.models.base import ObjectRef
@@ -11,6 +11,7 @@ from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import (
     ChangeEvidence,
     ContainerEvidence,
+    EventEvidence,
     Evidence,
     LogTail,
     PodEvidence,
@@ -349,3 +350,33 @@ def test_the_same_category_with_its_precondition_present_may_decide() -> None:
     diagnosis = combine(evidence=pending, findings=[], opinion=opinion, llm=NO_LLM, similar=[])
     assert diagnosis.category is Category.UNSCHEDULABLE
     assert diagnosis.hypothesis is None
+
+
+def test_the_symptoms_onset_takes_its_place_in_the_timeline() -> None:
+    rollout = ChangeEvidence(
+        at=datetime(2026, 11, 1, 0, 40, tzinfo=UTC) - timedelta(minutes=30),
+        kind="rollout",
+        object=WORKLOAD,
+        aspects=["image"],
+        details=["revision 1 -> 2"],
+    )
+    warning = EventEvidence(
+        type="Warning",
+        reason="BackOff",
+        message="Back-off restarting failed container",
+        involved=ObjectRef(kind="Pod", namespace="shop", name="checkout-7d9f6c-x2x9k"),
+        first_seen=datetime(2026, 11, 1, 0, 20, tzinfo=UTC),
+    )
+    evidence = _evidence().model_copy(
+        update={
+            "collected_at": datetime(2026, 11, 1, 0, 40, tzinfo=UTC),
+            "changes": [rollout],
+            "events": [warning],
+        }
+    )
+    diagnosis = combine(evidence=evidence, findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert [(t.change, t.at) for t in diagnosis.timeline] == [
+        ("onset", datetime(2026, 11, 1, 0, 20, tzinfo=UTC)),
+        ("rollout", datetime(2026, 11, 1, 0, 10, tzinfo=UTC)),
+    ]
+    assert diagnosis.timeline[0].summary == "first BackOff at 00:20"

@@ -98,6 +98,18 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     return found
 
 
+def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
+    """The first sign of the symptom within the last six hours (events, metric steps)."""
+    recent = [
+        (when, fact)
+        for when, fact in symptom_times(evidence)
+        if 0
+        <= timestamp(evidence.collected_at) - timestamp(when)
+        <= timedelta(hours=6).total_seconds()
+    ]
+    return min(recent, key=lambda s: timestamp(s[0]), default=None)
+
+
 def _traffic_rose(metrics: list[MetricSummary]) -> bool:
     return any(_is_traffic(m) and (g := metric_growth(m)) is not None and g >= 1.5 for m in metrics)
 
