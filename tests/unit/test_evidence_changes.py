@@ -264,3 +264,42 @@ def test_build_evidence_carries_the_rollout_into_the_timeline() -> None:
         limits=LIMITS,
     )
     assert [(c.kind, c.aspects) for c in ev.changes] == [("rollout", ["image"])]
+
+
+def _with_spec(pod: dict[str, Any], image: str, policy: str) -> dict[str, Any]:
+    pod["spec"] = {"containers": [{"name": "api", "image": image, "imagePullPolicy": policy}]}
+    return pod
+
+
+def test_a_floating_tag_needs_only_newer_failing_pods() -> None:
+    pods = [
+        _with_spec(
+            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+            "app:latest",
+            "IfNotPresent",
+        ),
+        _with_spec(
+            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
+            "app:latest",
+            "IfNotPresent",
+        ),
+    ]
+    assert [c.kind for c in digest_changes(_deployment(), pods)] == ["image-digest"]
+
+
+def test_a_pinned_version_tag_pulled_if_not_present_does_not_move() -> None:
+    pods = [
+        _with_spec(
+            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+            "app:1.2",
+            "IfNotPresent",
+        ),
+        _with_spec(
+            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
+            "app:1.2",
+            "IfNotPresent",
+        ),
+    ]
+    for pod in pods:
+        pod["status"]["containerStatuses"][0]["image"] = "app:1.2"
+    assert digest_changes(_deployment(), pods) == []

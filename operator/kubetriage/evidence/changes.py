@@ -306,13 +306,29 @@ def _healthy(status: JsonDict) -> bool:
     return bool(status.get("ready")) and "running" in state and not _int(status.get("restartCount"))
 
 
+def _moves(image: str, pull_policy: Any) -> bool:
+    """Whether an image reference can resolve to another build on the next pull."""
+    if "@" in image:
+        return False
+    name = image.rsplit("/", 1)[-1]
+    tag = name.split(":", 1)[1] if ":" in name else ""
+    return tag in ("", "latest") or pull_policy == "Always"
+
+
 def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[ChangeEvidence]:
     """An image reference (tag) that resolved to different digests in pods of one revision,
     where every pod on one digest is healthy and every pod on another is not: the tag was
-    moved to a new build. A digest seen on a single pod proves nothing alone, so the
-    healthy side must be at least two pods agreeing on their digest."""
+    moved to a new build. A digest seen on a single pod proves little alone, so the healthy
+    side must be two pods agreeing on their digest, or the tag must be one that moves (no
+    tag, ``latest``, or pulled ``Always``) with every failing pod newer than every healthy
+    one."""
     groups: dict[tuple[str, str, str], dict[str, list[tuple[bool, datetime | None]]]] = {}
+    floating: set[str] = set()
     for pod in pods:
+        for spec in _dicts(_d(pod.get("spec")).get("containers")):
+            image = spec.get("image")
+            if isinstance(image, str) and _moves(image, spec.get("imagePullPolicy")):
+                floating.add(image)
         owner = next(
             (o for o in _dicts(_meta(pod).get("ownerReferences")) if o.get("controller")), {}
         )
@@ -344,9 +360,12 @@ def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[
         failing = {d for d, pods in by_digest.items() if not any(ok for ok, _ in pods)}
         if not healthy or not failing or healthy | failing != set(by_digest):
             continue
-        if max(len(by_digest[d]) for d in healthy) < 2:
-            continue
         new_times = [t for d in failing for _, t in by_digest[d] if t is not None]
+        old_times = [t for d in healthy for _, t in by_digest[d] if t is not None]
+        newer = bool(new_times and old_times) and min(new_times) > max(old_times)
+        agreeing = max(len(by_digest[d]) for d in healthy) >= 2
+        if not agreeing and not (image in floating and newer):
+            continue
         changes.append(
             ChangeEvidence(
                 at=min(new_times) if new_times else None,
