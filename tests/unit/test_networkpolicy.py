@@ -302,3 +302,70 @@ def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> Non
     assert policy.egress[0].ports[0].port == "6379"
     assert policy.egress[0].peers[0].pod_selector is not None
     assert ev.namespace_labels == {"shop": {"team": "web"}}
+
+
+def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
+    deny = _policy("default-deny", "data", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
+        named_by=["log shop/web-7d9f6c8b5-a/web"],
+        pods=1,
+    )
+    failing = log(
+        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
+    )
+    ev = evidence(
+        pods=[_web_pod()], network_policies=[deny], logs=[failing], dependencies=[dependency]
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [f.target for f in findings] == [
+        ObjectRef(kind="NetworkPolicy", namespace="data", name="default-deny")
+    ]
+
+
+def test_build_evidence_adds_the_callees_policies() -> None:
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "web:1",
+                                "env": [{"name": "DB", "value": "db.data.svc:5432"}],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "db", "namespace": "data"},
+            "spec": {"selector": {"app": "db"}},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": "data"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        },
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        limits=EvidenceLimits(),
+    )
+    assert [(p.namespace, p.name) for p in ev.network_policies] == [("data", "default-deny")]

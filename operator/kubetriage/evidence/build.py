@@ -1777,6 +1777,26 @@ def build_evidence(
     dependencies = _dependencies(
         index, scope, kept_pods, logs, services, pod_labels, unavailable_kinds, limits, notes
     )
+    # The callees' own NetworkPolicies decide whether they accept the workload's calls.
+    callee_namespaces = {
+        ref.namespace
+        for d in dependencies
+        for ref in ([d.workload] if d.workload else [])
+        + (
+            [ObjectRef(kind="Service", namespace=d.service.namespace, name=d.service.name)]
+            if d.service
+            else []
+        )
+        if ref.namespace and ref.namespace != namespace
+    }
+    callee_policies = _summaries(
+        [p for ns in sorted(callee_namespaces) for p in index.in_namespace("NetworkPolicy", ns)],
+        notes,
+        lambda p: _network_policy(p, [], limits),
+    )
+    policies += _bounded(
+        callee_policies, limits.max_network_policies, "network policies of dependencies", notes
+    )
 
     return Evidence(
         collected_at=now,

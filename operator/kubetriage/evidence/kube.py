@@ -859,11 +859,23 @@ class KubeEvidenceCollector:
             if obj is None:
                 continue
             followed += 1
-            await self._dependency_children(run, obj)
+            await self._dependency_children(run, obj, namespace)
 
-    async def _dependency_children(self, run: _Run, obj: JsonDict) -> None:
-        """Pods and ReplicaSets behind a dependency, its workload and their events."""
+    async def _dependency_children(self, run: _Run, obj: JsonDict, incident_namespace: str) -> None:
+        """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
+        another namespace, the NetworkPolicies that decide whether it accepts the call."""
         namespace, spec = _ns(obj), obj.get("spec") or {}
+        if namespace != incident_namespace:
+            policies = await self._list(
+                run,
+                "NetworkPolicy",
+                "networking.k8s.io/v1",
+                self._networking.list_namespaced_network_policy,
+                namespace,
+                what=f"list NetworkPolicies in {namespace}",
+            )
+            for policy in policies:
+                run.add(policy)
         if obj.get("kind") == "Service":
             selector = _selector_string({"matchLabels": spec.get("selector") or {}})
         else:
