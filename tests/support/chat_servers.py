@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -57,7 +57,7 @@ class SlackMessage:
     updates: int = 0
 
 
-class _ThreadedServer:
+class ThreadedServer:
     name = "local-server"
 
     def __init__(self) -> None:
@@ -76,7 +76,7 @@ class _ThreadedServer:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> _ThreadedServer:
+    def __enter__(self) -> Self:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout=10) or self._error is not None:
@@ -122,7 +122,7 @@ class _ThreadedServer:
             await runner.cleanup()
 
 
-class ScriptedSlackServer(_ThreadedServer):
+class ScriptedSlackServer(ThreadedServer):
     """``slack_api_url`` is ``server.api_url``; the bot token must be ``token``."""
 
     name = "scripted-slack"
@@ -241,7 +241,7 @@ class Captured:
         return json.loads(self.body)
 
 
-class CaptureServer(_ThreadedServer):
+class CaptureServer(ThreadedServer):
     """Records every POST; answers the scripted statuses in order, then 200."""
 
     name = "capture-server"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubetriage.commands import telemetry_from_env
 from kubetriage.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,7 +90,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.metrics import OperatorMetrics
     from kubetriage.receiver import ReceiverConfigError, receiver_token
     from kubetriage.settings import SecretFileError
-    from kubetriage.telemetry import Telemetry, TelemetryConfig, TelemetryConfigError
 
     if args.concurrency is not None:
         settings = settings.model_copy(update={"concurrency": args.concurrency})
@@ -103,11 +102,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ReceiverConfigError as error:
             print(f"kubetriage run: {error}", file=sys.stderr)
             return 2
-    try:
-        # OTEL_* are read here, once: the SDK's conventional variables, not Settings.
-        telemetry = Telemetry.from_config(TelemetryConfig.from_env(os.environ))
-    except TelemetryConfigError as error:
-        print(f"kubetriage run: {error}", file=sys.stderr)
+    telemetry = telemetry_from_env(NAME)
+    if telemetry is None:
         return 2
     namespaces = [] if args.all_namespaces else (args.namespace or settings.namespaces)
     # One source of truth for the scope: the receiver places Incidents only where the

@@ -19,6 +19,47 @@ from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.replay.session import ReplayOutcome, replay_case
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
+
+
+@dataclass(frozen=True)
+class ModelUse:
+    """What one case cost in model calls (from the diagnosis's ``llm`` usage): attempts made
+    for this diagnosis (0 when not configured or answered from the cache), tokens, and the
+    model's own latency."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int = 0
+
+    @classmethod
+    def of(cls, diagnosis: Diagnosis | None) -> ModelUse:
+        usage = diagnosis.llm if diagnosis is not None else None
+        if usage is None or usage.cached or not usage.attempts:
+            return cls()
+        return cls(
+            calls=usage.attempts,
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            latency_ms=usage.duration_ms or 0,
+        )
+
+    def __add__(self, other: ModelUse) -> ModelUse:
+        return ModelUse(
+            self.calls + other.calls,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.latency_ms + other.latency_ms,
+        )
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "latency_ms": self.latency_ms,
+        }
 
 
 @dataclass(frozen=True)
@@ -36,6 +77,7 @@ class CaseScore:
     latency_ms: float | None
     phase: str | None
     error: str | None = None
+    model: ModelUse = field(default_factory=ModelUse)
 
     @property
     def correct(self) -> bool:
@@ -57,6 +99,7 @@ class CaseScore:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "phase": self.phase,
             "error": self.error,
+            "llm": self.model.as_json(),
         }
 
 
@@ -72,6 +115,10 @@ class EvalReport:
     @property
     def score(self) -> float:
         return self._share(lambda c: c.correct)
+
+    @property
+    def model(self) -> ModelUse:
+        return sum((c.model for c in self.cases), ModelUse())
 
     def latency(self, quantile: float) -> float | None:
         values = sorted(c.latency_ms for c in self.cases if c.latency_ms is not None)
@@ -89,6 +136,7 @@ class EvalReport:
             "target_accuracy": self._share(lambda c: c.target_correct),
             "latency_p50_ms": self.latency(0.5),
             "latency_p95_ms": self.latency(0.95),
+            "llm": self.model.as_json(),
             "cases": [c.as_json() for c in self.cases],
         }
 
@@ -131,6 +179,7 @@ def score_case(case: Case, outcome: ReplayOutcome | None, *, error: str | None =
         latency_ms=outcome.latency_ms if outcome and not outcome.timed_out else None,
         phase=outcome.phase if outcome else None,
         error=error,
+        model=ModelUse.of(diagnosis),
     )
 
 
@@ -142,13 +191,16 @@ async def evaluate(
     within: float = 120.0,
     memory_from: Path | None = None,
     on_result: Callable[[CaseScore], None] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> EvalReport:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(case: Case) -> CaseScore:
         async with gate:
             try:
-                outcome = await replay_case(case, settings, within=within, memory_from=memory_from)
+                outcome = await replay_case(
+                    case, settings, within=within, memory_from=memory_from, telemetry=telemetry
+                )
             except Exception as error:  # one broken replay must not stop the set
                 result = score_case(case, None, error=f"{type(error).__name__}: {error}")
             else:
@@ -162,7 +214,12 @@ async def evaluate(
 
 
 def render_table(report: EvalReport) -> str:
-    rows = [("case", "expected", "predicted", "action", "target", "ok", "ms")]
+    with_model = report.model.calls > 0
+    rows: list[tuple[str, ...]] = [
+        ("case", "expected", "predicted", "action", "target", "ok", "ms")
+    ]
+    if with_model:
+        rows[0] += ("llm calls", "tokens in/out", "llm ms")
     for c in report.cases:
         target = f"{c.target['kind']}/{c.target['name']}" if c.target else "-"
         marks = "".join(
@@ -179,6 +236,12 @@ def render_table(report: EvalReport) -> str:
                 f"{c.latency_ms:.0f}" if c.latency_ms is not None else "-",
             )
         )
+        if with_model:
+            rows[-1] += (
+                str(c.model.calls),
+                f"{c.model.input_tokens}/{c.model.output_tokens}",
+                str(c.model.latency_ms),
+            )
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell[:48].ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
@@ -191,4 +254,10 @@ def render_table(report: EvalReport) -> str:
         f"latency p50 {summary['latency_p50_ms']} ms  p95 {summary['latency_p95_ms']} ms  "
         f"({len(report.cases)} cases)"
     )
+    if with_model:
+        total = report.model
+        lines.append(
+            f"llm: {total.calls} calls, {total.input_tokens} input / {total.output_tokens} "
+            f"output tokens, {total.latency_ms} ms in the model"
+        )
     return "\n".join(lines)
