@@ -1,4 +1,4 @@
-"""Every command that diagnoses honours ``OTEL_*``: ``kubetriage diagnose`` and ``eval``
+"""Every command that diagnoses honours ``OTEL_*``: ``kubetriage diagnose``, ``eval`` and ``demo``
 run as a user runs them (subprocesses) export the diagnosis spans and the GenAI metrics to
 a local OTLP/HTTP collector, and ``eval --llm configured`` reports model calls, tokens and
 model latency per case and in total, equal to what the model server answered.
@@ -84,3 +84,17 @@ def test_eval_reports_model_use_per_case_and_in_total(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     assert "tokens in/out" in table.stdout
     assert "llm: 2 calls" in table.stdout
+
+
+def test_demo_exports_one_trace_per_incident() -> None:
+    with OTLPCapture() as collector:
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+            "OTEL_SERVICE_NAME": "kubetriage-demo",
+            "KUBETRIAGE_REPLAY_PROMETHEUS": "false",
+        }
+        result = _cli("demo", "--llm", "none", env=env)
+        assert result.returncode == 0, result.stderr
+        roots = [span for span in collector.spans if span.name == "diagnose incident"]
+    assert len(roots) == result.stdout.count("\nIncident ") == 3
+    assert len({span.trace_id for span in roots}) == 3

@@ -38,7 +38,13 @@ from kubetriage.notify.plan import (
     plan_slack,
     plan_teams,
 )
-from kubetriage.notify.slack import SlackClient, SlackError, blocks_as_text, render_blocks
+from kubetriage.notify.slack import (
+    PostedMessage,
+    SlackClient,
+    SlackError,
+    blocks_as_text,
+    render_blocks,
+)
 from kubetriage.notify.webhooks import (
     DeliveryError,
     HttpPoster,
@@ -280,7 +286,9 @@ class Notifier:
             if plan.action == "post":
                 # Claim first: a write that fails if anyone changed the Incident since we
                 # read it, so of two replicas only one goes on to post.
-                lost_answer = state.failures > 0 or state.claimed_by not in (None, self.holder)
+                # A claim without a ts (ours from before a restart, or an abandoned one)
+                # or a failed attempt may have posted after all: look before posting.
+                lost_answer = state.failures > 0 or state.claimed_by is not None
                 claimed = state.model_copy(update={"claimed_by": self.holder, "claimed_at": now})
                 written = await self._write(
                     notice, {"notifications": {"slack": _dump(claimed)}}, version
@@ -288,7 +296,7 @@ class Notifier:
                 if written is None:
                     return None
                 version = written
-                found = await slack.find(channel, notice.uid) if lost_answer else None
+                found = await self._find(slack, channel, notice.uid) if lost_answer else None
                 posted = found or await slack.post(
                     channel, text=text, blocks=blocks, uid=notice.uid
                 )
@@ -328,6 +336,16 @@ class Notifier:
             result.failed.append(("Slack", str(error)))
         result.updates["slack"] = _dump(new)
         return version
+
+    @staticmethod
+    async def _find(slack: SlackClient, channel: str, uid: str) -> PostedMessage | None:
+        """The message an earlier attempt may have posted; a channel we cannot read
+        (no channels:history scope) is reported and the post goes ahead."""
+        try:
+            return await slack.find(channel, uid)
+        except SlackError as error:
+            log.warning("cannot look for an earlier Slack message: %s", error)
+            return None
 
     async def _teams(self, notice: Notice, state: SentState, now: datetime, result: _Pass) -> None:
         plan = plan_teams(notice, state, self._policy, now)
