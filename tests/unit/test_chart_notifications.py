@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import helm_python as helm
 import pytest
 
 from kubetriage.settings import Settings
-from tests.support.chart import manifests, of_kind
+from tests.support.chart import manifests, of_kind, render_chart
 
 
 def _env(values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,17 +68,49 @@ def test_sinks_from_values_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -
 def test_inline_chat_secrets_go_into_the_chart_secret() -> None:
     values = {
         "notifications": {
-            "slack": {"enabled": True, "botToken": "xoxb-1", "signingSecret": "sig"},
+            "slack": {"enabled": True, "channel": "C1", "botToken": "xoxb-1", "signingSecret": "s"},
             "teams": {"enabled": True, "webhookUrl": "https://example.webhook.office.com/x"},
         }
     }
     (secret,) = of_kind(manifests(values), "Secret")
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert decoded["slack-bot-token"] == "xoxb-1"
-    assert decoded["slack-signing-secret"] == "sig"
+    assert decoded["slack-signing-secret"] == "s"
     assert decoded["teams-webhook-url"] == "https://example.webhook.office.com/x"
     env = _env(values)
     name = secret["metadata"]["name"]
     assert env["KUBETRIAGE_SLACK_BOT_TOKEN"] == {
         "secretKeyRef": {"name": name, "key": "slack-bot-token"}
     }
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"slack": {"enabled": True, "channel": "C1"}}, "needs notifications.slack.botToken"),
+        ({"slack": {"enabled": True, "botToken": "x"}}, "needs notifications.slack.channel"),
+        (
+            {"slack": {"enabled": True, "channel": "C1", "botToken": "x", "existingSecret": "s"}},
+            "either notifications.slack.botToken",
+        ),
+        ({"teams": {"enabled": True}}, "needs notifications.teams.webhookUrl"),
+        ({"cloudEvents": {"enabled": True}}, "needs notifications.cloudEvents.url"),
+    ],
+)
+def test_incomplete_sinks_fail_rendering(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmRenderError, match=message.replace(".", r"\.")):
+        render_chart({"notifications": values})
+
+
+def test_a_route_channel_is_enough_and_buttons_can_be_left_off() -> None:
+    env = _env(
+        {
+            "notifications": {
+                "slack": {"enabled": True, "existingSecret": "slack-app", "buttons": False},
+                "routes": [{"namespaces": ["*"], "slackChannel": "C0ALL"}],
+            }
+        }
+    )
+    assert "KUBETRIAGE_SLACK_BOT_TOKEN" in env
+    assert "KUBETRIAGE_SLACK_SIGNING_SECRET" not in env
+    assert "KUBETRIAGE_SLACK_CHANNEL" not in env

@@ -54,7 +54,7 @@ from kubetriage.notify.webhooks import (
 )
 from kubetriage.receiver.queue import GroupQueue
 from kubetriage.redaction import redact_text
-from kubetriage.settings import Settings
+from kubetriage.settings import Settings, secret_from
 from kubetriage.status import condition, conditions_body, merge_conditions, parse_conditions
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,6 @@ class Sinks:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sinks:
-        from kubetriage.settings import secret_from
-
         token = secret_from(settings.slack_bot_token, settings.slack_bot_token_file)
         teams = secret_from(settings.teams_webhook_url, settings.teams_webhook_url_file)
         slack = (
@@ -241,10 +239,8 @@ class Notifier:
         result = _Pass()
         version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         if self.sinks.slack is not None:
-            version_after = await self._slack(
-                notice, state.slack or SlackState(), version, now, result
-            )
-            if version_after is None:
+            claimed = await self._slack(notice, state.slack or SlackState(), version, now, result)
+            if claimed is None:
                 return None
         if self.sinks.teams_url is not None:
             await self._teams(notice, state.teams or SentState(), now, result)
