@@ -1,15 +1,11 @@
 """``kubectl triage``: the plugin run by the real ``kubectl`` binary (found on PATH as
-``kubectl-triage``, exactly as an installed console script is), against the Kubernetes API
-emulator with the generated CRD; list, show, timeline, approve and feedback, with the
-kubeconfig the user's kubectl uses (``KUBECONFIG``). The shim on PATH only imports this
-repository's package and calls the console script's entry point."""
+``kubectl-triage``, exactly as an installed console script is: ``tests/support``) against
+the Kubernetes API emulator with the generated CRD; list, show, timeline, approve and
+feedback, with the kubeconfig the user's kubectl uses (``KUBECONFIG``); errors are clear
+and change nothing."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +13,8 @@ import pytest
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.kubectl_plugin import KubectlTriage
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-OPERATOR = Path(__file__).parents[2] / "operator"
 NAME, NAMESPACE = "checkout-oom", "shop"
 
 
@@ -90,35 +85,10 @@ def _event() -> dict[str, Any]:
     }
 
 
-class Plugin:
+class Plugin(KubectlTriage):
     def __init__(self, emulator: EmulatorThread, tmp_path: Path) -> None:
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir()
-        shim = bin_dir / "kubectl-triage"
-        shim.write_text(
-            f"#!{sys.executable}\nfrom kubetriage.kubectl_plugin import entrypoint\nentrypoint()\n"
-        )
-        shim.chmod(0o755)
-        self.env = {
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(tmp_path / "home"),
-            "KUBECONFIG": str(emulator.kubeconfig_path),
-            "PYTHONPATH": str(OPERATOR),
-            "USER": "alice",
-        }
+        super().__init__(emulator.kubeconfig_path, tmp_path)
         self.emulator = emulator
-
-    def run(self, *args: str, code: int = 0) -> str:
-        result = subprocess.run(
-            [KUBECTL, "triage", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == code, result.stderr
-        return result.stdout + result.stderr
 
     def spec(self) -> dict[str, Any]:
         return dict((self.emulator.emulator.get("incidents", NAME, NAMESPACE) or {})["spec"])
