@@ -117,6 +117,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except SecretFileError as error:
         print(f"kubetriage run: {error}", file=sys.stderr)
         return 2
+    if interactions is not None and not webhook:
+        print(
+            "kubetriage run: the Slack buttons are served on the webhook port, which is off; "
+            "messages are posted without working buttons",
+            file=sys.stderr,
+        )
     components = build_components(settings, client, telemetry)
     ctx = OperatorContext(
         settings=settings,
