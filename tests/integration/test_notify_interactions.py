@@ -153,6 +153,8 @@ async def test_listed_user_approves_with_slack_identity(endpoint: Endpoint) -> N
         ("no-signature", 401),
         ("unlisted-approver", 403),
         ("deleted-and-recreated", 410),
+        ("malformed-payload", 400),
+        ("unknown-category", 400),
     ],
 )
 async def test_refused_requests_change_nothing(
@@ -167,6 +169,10 @@ async def test_refused_requests_change_nothing(
             ACTION_HELPFUL,
             json.dumps({"namespace": NAMESPACE, "name": NAME, "uid": "another-uid"}),
         )
+    elif case == "malformed-payload":
+        body = urlencode({"payload": "{not json"}).encode()
+    elif case == "unknown-category":
+        body = endpoint.press(ACTION_CATEGORY, endpoint.value(category="gremlins"))
     else:
         body = endpoint.press(ACTION_HELPFUL, endpoint.value())
     headers = {

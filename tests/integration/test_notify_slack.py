@@ -237,3 +237,55 @@ def test_secret_files_are_read_for_tokens(tmp_path: Path) -> None:
     token.write_text("xoxb-from-file\n", encoding="utf-8")
     settings = Settings(slack_bot_token_file=token, slack_channel="C1", memory_enabled=False)
     assert Sinks.from_settings(settings).slack is not None
+
+
+async def test_changed_diagnosis_replies_once_and_flapping_stays_quiet(
+    emulator: EmulatorThread,
+) -> None:
+    def diagnosed(category: str, action: str, reopened: int) -> dict[str, Any]:
+        return {
+            "phase": "Diagnosed",
+            "alertGroup": {"reopened": reopened},
+            "diagnosis": {
+                "summary": f"looks like {category}",
+                "category": category,
+                "confidence": 0.9,
+                "remediations": [
+                    {
+                        "id": "r1",
+                        "action": action,
+                        "title": f"{action} csv-exporter",
+                        "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "c"},
+                        "command": "kubectl -n exports rollout undo deployment/c",
+                        "risk": "medium",
+                    }
+                ],
+            },
+        }
+
+    with ScriptedSlackServer() as slack:
+        settings = _settings(slack, notify_quiet_period_seconds=600.0)
+        first = _incident()
+        first["status"] = diagnosed("oom-killed", "increase-memory", 0)
+        emulator.emulator.load([build_incident_crd(), first])
+        client = api_client(emulator.kubeconfig_path)
+        store = IncidentStore(client)
+        notifier = Notifier(settings, store, Sinks.from_settings(settings))
+        try:
+            await notifier.notify(NAMESPACE, NAME)
+            for category, action, reopened in (
+                ("bad-rollout", "rollback", 0),  # changed: one reply
+                ("oom-killed", "increase-memory", 1),  # flapping back, re-fired: quiet
+                ("bad-rollout", "rollback", 2),
+            ):
+                await store.patch_status(NAMESPACE, NAME, diagnosed(category, action, reopened))
+                await notifier.notify(NAMESPACE, NAME)
+        finally:
+            await notifier.aclose()
+            client.close()  # type: ignore[no-untyped-call]
+        (message,) = slack.messages
+        replies = slack.replies(message.ts)
+        assert [r.text.split(":")[0] for r in replies] == ["Diagnosis changed"]
+        assert "oom-killed (increase-memory) → bad-rollout (rollback)" in replies[0].text
+        assert message.updates == 3  # every change edits the one message
+        assert "*Fired again* 2 time(s)" in message.text
