@@ -335,11 +335,14 @@ class Notifier:
 
     @staticmethod
     async def _find(slack: SlackClient, channel: str, uid: str) -> PostedMessage | None:
-        """The message an earlier attempt may have posted; a channel we cannot read
-        (no channels:history scope) is reported and the post goes ahead."""
+        """The message an earlier attempt may have posted. Without the channels:history
+        scope the post goes ahead (said in the log); any other failure to look is a failed
+        attempt, retried later, because posting blind could show the message twice."""
         try:
             return await slack.find(channel, uid)
         except SlackError as error:
+            if error.code != "missing_scope":
+                raise
             log.warning("cannot look for an earlier Slack message: %s", error)
             return None
 

@@ -35,7 +35,12 @@ _HEADER_MAX = 150
 
 
 class SlackError(RuntimeError):
-    """Slack refused or could not be reached (after the SDK's bounded retries)."""
+    """Slack refused or could not be reached (after the SDK's bounded retries); ``code`` is
+    Slack's error string when it answered (``missing_scope``, ``channel_not_found``...)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _escape(text: str) -> str:
@@ -210,7 +215,8 @@ class SlackClient:
         except SlackApiError as error:
             data = cast("dict[str, Any]", error.response.data or {})
             status = error.response.status_code
-            raise SlackError(f"{method}: {data.get('error') or f'HTTP {status}'}") from error
+            code = data.get("error")
+            raise SlackError(f"{method}: {code or f'HTTP {status}'}", code) from error
         except TimeoutError as error:
             raise SlackError(f"{method}: no answer in time") from error
         except (OSError, ServerConnectionError) as error:
