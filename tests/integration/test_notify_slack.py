@@ -289,3 +289,23 @@ async def test_changed_diagnosis_replies_once_and_flapping_stays_quiet(
         assert "oom-killed (increase-memory) → bad-rollout (rollback)" in replies[0].text
         assert message.updates == 3  # every change edits the one message
         assert "*Fired again* 2 time(s)" in message.text
+
+
+def test_a_failed_lookup_never_posts_blind(emulator: EmulatorThread) -> None:
+    with ScriptedSlackServer() as slack:
+        slack.script(
+            slow("chat.postMessage", seconds=2.5),  # posted, but the answer is lost
+            slow("conversations.history", seconds=2.5),  # and so is the first lookup
+        )
+        _load(emulator)
+        with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
+            emulator.emulator.load([_incident()])
+            wait_until(
+                lambda: (_notified(emulator) or {}).get("status") == "True",
+                timeout=60,
+                what="Notified=True once Slack answers in time",
+            )
+        history = [status for method, status in slack.calls if method == "conversations.history"]
+        assert len(history) == 2
+        assert len(slack.messages) == 1
+        assert _status(emulator)["notifications"]["slack"]["ts"] == slack.messages[0].ts
