@@ -101,6 +101,14 @@ MODES: dict[str, dict[str, Any]] = {
             "prices": {"gpt-x": {"input_per_million": 0.15, "output_per_million": 0.6}},
         }
     },
+    "notifications": {
+        "notifications": {
+            "slack": {"enabled": True, "channel": "C0OPS", "existingSecret": "slack-app"},
+            "teams": {"enabled": True, "webhookUrl": "https://example.webhook.office.com/x"},
+            "cloudEvents": {"enabled": True, "url": "http://bridge.ops:8080/events"},
+            "routes": [{"namespaces": ["prod-*"], "severities": ["critical"]}],
+        }
+    },
 }
 
 # kubernetes-validate knows only built-in kinds. The chart's own CRDs give the schema for the

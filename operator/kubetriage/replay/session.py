@@ -51,6 +51,7 @@ from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
 from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 TERMINAL_PHASES = frozenset({Phase.DIAGNOSED.value, Phase.FAILED.value})
@@ -169,8 +170,10 @@ class ReplayEnvironment:
         memory: MemoryStage | None = None,
         clock: Callable[[], datetime] | None = None,
         serve_metrics: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
+        self._telemetry = telemetry
         self._serve_metrics = serve_metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
@@ -202,7 +205,7 @@ class ReplayEnvironment:
         if self._given_stages is not None:
             stages, memory = self._given_stages, self._given_memory
         else:
-            self._components = build_components(self.settings, client)
+            self._components = build_components(self.settings, client, self._telemetry)
             stages, memory = self._components.stages, self._components.memory
         self.incidents = IncidentStore(client)
         metrics: OperatorMetrics | None = None
@@ -394,15 +397,23 @@ def replay_memory(
 
 
 async def replay_case(
-    case: Case, settings: Settings, *, within: float = 120.0, memory_from: Path | None = None
+    case: Case,
+    settings: Settings,
+    *,
+    within: float = 120.0,
+    memory_from: Path | None = None,
+    telemetry: Telemetry | None = None,
 ) -> ReplayOutcome:
-    """Diagnose one case in a fresh emulated cluster with the real operator."""
+    """Diagnose one case in a fresh emulated cluster with the real operator (exporting
+    its spans and GenAI metrics through ``telemetry`` when given)."""
     with replay_memory(settings, memory_from, exclude_ids=frozenset({case.id})) as replay_settings:
-        return await _replay_in_fresh_cluster(case, replay_settings, within=within)
+        return await _replay_in_fresh_cluster(
+            case, replay_settings, within=within, telemetry=telemetry
+        )
 
 
 async def _replay_in_fresh_cluster(
-    case: Case, settings: Settings, *, within: float
+    case: Case, settings: Settings, *, within: float, telemetry: Telemetry | None
 ) -> ReplayOutcome:
     now = case_time(case) or datetime.now(UTC)
     clock = replay_clock(now)
@@ -415,7 +426,7 @@ async def _replay_in_fresh_cluster(
         else:
             logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
     try:
-        async with ReplayEnvironment(settings, clock=clock) as env:
+        async with ReplayEnvironment(settings, clock=clock, telemetry=telemetry) as env:
             env.load_case(case)
             posted = time.monotonic()
             namespace, name = await env.post_alerts([case_alert(case, now)])
