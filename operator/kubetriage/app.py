@@ -41,6 +41,7 @@ from kubetriage.settings import Settings
 if TYPE_CHECKING:
     from kubetriage.memory.store import IncidentMemory
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Tenancy
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +233,7 @@ def build_components(
         memory=memory,
         model=model,
         telemetry=telemetry,
+        tenancy=Tenancy.from_settings(settings),
     )
     return Components(stages=stages, memory=memory, llm=llm)
 

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     incident_namespace: str = Field(
         default="kubetriage", description="where Incidents without a namespace label go"
     )
+    # Incidents in these namespaces may target cluster-scoped objects (Nodes, PVs) and other
+    # namespaces; every other Incident reads and acts on its own namespace only
+    # (kubetriage.tenancy). Unset: just incident_namespace.
+    cluster_scope_namespaces: list[str] | None = None
     health_port: int = Field(default=8081, ge=0, le=65535)
     # Prometheus /metrics of the operator process; 0 = not served.
     metrics_host: str = "0.0.0.0"

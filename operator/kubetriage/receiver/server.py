@@ -33,6 +33,7 @@ from kubetriage.receiver.queue import GroupQueue
 from kubetriage.receiver.state import Notification
 from kubetriage.receiver.writer import IncidentWriter
 from kubetriage.settings import Settings
+from kubetriage.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Receiver:
             incident_namespace=settings.incident_namespace,
             watched_namespaces=list(settings.namespaces),
             max_alerts=settings.webhook_max_alerts_per_incident,
+            tenancy=Tenancy.from_settings(settings),
             request_timeout=settings.kube_request_timeout_seconds,
         )
         self._workers: list[asyncio.Task[None]] = []

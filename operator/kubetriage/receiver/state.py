@@ -11,10 +11,15 @@ Decisions (also in docs/alertmanager.md):
   pages a person, so one page is one incident. A per-alert fingerprint would split one
   outage (say 30 crash-looping pods of one Deployment) into 30 diagnoses. The alertname part
   comes from ``groupLabels`` (stable for a groupKey), never from the alerts, whose mix changes.
-- **Namespace**: the group label ``namespace`` when the route groups by it (again stable for
-  the groupKey, unlike ``commonLabels``, which shrinks when an alert from another namespace
-  joins), else ``settings.incident_namespace``. Also the fallback when the operator watches
-  only some namespaces and this is not one, or when the namespace does not exist.
+- **Namespace**: where the alerts' targets live (the tenancy rule, ``kubetriage.tenancy``,
+  lets an Incident read only its own namespace). That is the group's namespace label
+  (``exported_namespace`` over ``namespace``, as in target resolution; stable for the
+  groupKey, unlike ``commonLabels``) when every alert's own label names that same namespace;
+  otherwise ``settings.incident_namespace``, the cluster-scope namespace. Also the fallback
+  when the operator watches only some namespaces and this is not one, or when the namespace
+  does not exist. An existing Incident is found in either place, so a group whose mix
+  changes keeps its one Incident; its ``spec.target`` is only ever one its namespace may
+  reach.
 - **Repeats** merge alerts by fingerprint; the spec only changes when the alerts do (so a
   repeat notification does not re-diagnose), counts and times live in ``status.alertGroup``.
 - **Resolution**: a notification whose status is ``resolved`` (every alert in the group
@@ -37,7 +42,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from kubetriage.alerts import incident_name, label_fingerprint, severity_of, spec_from_alerts
-from kubetriage.evidence.targets import resolve_target
+from kubetriage.evidence.targets import resolve_target, target_namespace
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import (
     GROUP,
@@ -51,6 +56,7 @@ from kubetriage.models.incident import (
 from kubetriage.models.vocabulary import Severity
 from kubetriage.receiver.payload import WebhookAlert, WebhookPayload
 from kubetriage.status import condition, conditions_body, merge_conditions, parse_conditions
+from kubetriage.tenancy import Scope
 
 TRACEPARENT_ANNOTATION = "kubetriage.io/traceparent"
 # Spec fields the receiver owns; feedback/approve belong to people and are never written.
@@ -77,6 +83,8 @@ class Notification:
 class Placement:
     name: str
     namespaces: tuple[str, ...]  # where to look and create, preferred first
+    # Whether creation may fall back to the next namespace when the first does not exist.
+    create_fallback: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,11 +113,16 @@ def placement(
 ) -> Placement:
     alertname = payload.group_labels.get("alertname") or "alertgroup"
     name = incident_name(alertname, payload.group_key)
-    namespace = payload.group_labels.get("namespace", "").strip()
+    namespace = target_namespace(payload.group_labels) or ""
     usable = bool(_DNS_LABEL.match(namespace)) and (not watched or namespace in watched)
-    if usable and namespace != incident_namespace:
+    if not usable or namespace == incident_namespace:
+        return Placement(name, (incident_namespace,))
+    if all(target_namespace(a.labels) == namespace for a in payload.alerts):
         return Placement(name, (namespace, incident_namespace))
-    return Placement(name, (incident_namespace,))
+    # An alert names another namespace than the group's: only the cluster-scope namespace
+    # may look at all of them. Looked up in both places (an earlier notification may have
+    # created it in the group's namespace).
+    return Placement(name, (incident_namespace, namespace), create_fallback=False)
 
 
 def _clip_map(values: dict[str, str], max_value: int) -> dict[str, str]:
@@ -207,12 +220,14 @@ def plan_write(
     *,
     batch_id: str,
     max_alerts: int = 100,
+    scope: Scope | None = None,
 ) -> IncidentWrite:
     """Fold a batch of notifications (oldest first) into the Incident ``existing``.
 
     Idempotent for a batch: when ``status.alertGroup.lastBatch`` already is ``batch_id`` (an
     earlier attempt wrote the status, then lost a conflict on the spec), counters are not
-    added again.
+    added again. ``scope``: the tenancy rule for the Incident's namespace; a label-named
+    target outside it is not written into ``spec.target``.
     """
     if not batch:
         raise ValueError("plan_write needs at least one notification")
@@ -243,6 +258,9 @@ def plan_write(
 
     spec = spec_from_alerts(kept, max_alerts=max_alerts)
     spec.target = strong_target(kept)
+    if spec.target is not None and scope is not None and not scope.may_target(spec.target):
+        # Not this Incident's to reach: the operator picks among the labels it may read.
+        spec.target = None
     new_owned = {k: v for k, v in spec.dump_k8s().items() if k in OWNED_SPEC_FIELDS}
     old_owned = _owned_spec(spec_raw)
     # A target a person set stays; the receiver never removes fields it did not write.
