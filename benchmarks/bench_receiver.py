@@ -115,11 +115,11 @@ class Watcher:
 async def _post(
     session: aiohttp.ClientSession, url: str, body: dict[str, Any], busy: list[int]
 ) -> tuple[float, str]:
-    """Post until accepted; returns the time of the 202 and the Incident name."""
+    """Post until stored; returns the time of the 200 and the Incident name."""
     while True:
         async with session.post(f"{url}/alerts", json=body, headers=HEADERS) as response:
             answer = await response.json()
-            if response.status == 202:
+            if response.status == 200:
                 return time.monotonic(), str(answer["incident"])
             if response.status != 503:
                 raise RuntimeError(f"unexpected {response.status}: {answer}")
