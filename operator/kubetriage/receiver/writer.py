@@ -136,7 +136,7 @@ class IncidentWriter:
             self._remember(where.name, namespace, written)
             return WriteResult("created", namespace, where.name)
         namespace, current = found
-        write = self._plan(current, batch, batch_id, namespace)
+        write = await self._plan(current, batch, batch_id, namespace)
         written = current
         if write.status_first:
             written = await self._patch_status(
@@ -152,14 +152,17 @@ class IncidentWriter:
         outcome: Outcome = "updated" if write.spec_patch or write.transition else "unchanged"
         return WriteResult(outcome, namespace, where.name, write.transition)
 
-    def _plan(
+    async def _plan(
         self,
         existing: dict[str, Any] | None,
         batch: list[Notification],
         batch_id: str,
         namespace: str,
     ) -> IncidentWrite:
-        return plan_write(
+        """``plan_write`` in a thread: a group of a thousand alerts takes long enough to
+        delay ``/healthz`` when planned on the event loop."""
+        return await asyncio.to_thread(
+            plan_write,
             existing,
             batch,
             batch_id=batch_id,
@@ -202,7 +205,7 @@ class IncidentWriter:
         self, where: Placement, batch: list[Notification], batch_id: str
     ) -> tuple[str, IncidentWrite, dict[str, Any]]:
         for index, namespace in enumerate(where.namespaces):
-            write = self._plan(None, batch, batch_id, namespace)
+            write = await self._plan(None, batch, batch_id, namespace)
             try:
                 created = await self._call(
                     self._api.create_namespaced_custom_object,
