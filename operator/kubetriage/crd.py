@@ -159,6 +159,7 @@ def _llm_usage() -> JSON:
             "attempts": {"type": "integer", "minimum": 0},
             "cached": {"type": "boolean"},
             "reason": _str(1024),
+            "skipped": _str(64),
         },
     }
 

@@ -343,12 +343,15 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             raise kopf.TemporaryError(message, delay=ctx.settings.retry_delay_seconds) from error
 
         if ctx.metrics is not None:
+            llm = result.model
             ctx.metrics.observe_diagnosis(
                 seconds=time.monotonic() - started,
                 findings=result.findings,
-                llm_outcome=None if result.model is None else (result.model.error_type or "ok"),
-                input_tokens=result.model.usage.input_tokens if result.model else None,
-                output_tokens=result.model.usage.output_tokens if result.model else None,
+                llm_outcome=None if llm is None or not llm.asked else (llm.error_type or "ok"),
+                input_tokens=llm.usage.input_tokens if llm else None,
+                output_tokens=llm.usage.output_tokens if llm else None,
+                model=llm.usage.model if llm else None,
+                skipped=llm.usage.skipped if llm else None,
             )
         kopf.event(
             body,

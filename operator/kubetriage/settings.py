@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kubetriage.models.vocabulary import Category, Severity
+
+
+class ModelPrice(BaseModel):
+    """What one model costs, in any currency, per million tokens (the provider's price list;
+    nothing is assumed: a model without a price has no estimated cost)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_million: float = Field(ge=0.0)
+    output_per_million: float = Field(ge=0.0)
 
 
 class Settings(BaseSettings):
@@ -69,6 +81,31 @@ class Settings(BaseSettings):
     llm_prompt_max_chars: int = Field(default=24_000, ge=2_000)
     # Reversibly anonymise namespace/workload/node names before they reach the model.
     llm_anonymize: bool = False
+
+    # --- LLM cost controls: budgets, gating, prices (llm/budget.py, llm/gating.py) -----
+    # Model calls per minute: a token bucket of this size refilled at this rate, shared by
+    # every diagnosis of the operator. Unset = no limit.
+    llm_calls_per_minute: int | None = Field(default=None, ge=1)
+    # Input+output tokens per clock hour / UTC day. Unset = no limit.
+    llm_tokens_per_hour: int | None = Field(default=None, ge=1)
+    llm_tokens_per_day: int | None = Field(default=None, ge=1)
+    # Share of every limit that only critical Incidents may use (critical first under
+    # pressure): 0.25 with 20 calls/minute keeps the last 5 calls for critical ones.
+    llm_critical_reserve: float = Field(default=0.25, ge=0.0, lt=1.0)
+    # Where the budget's usage is kept across restarts (a ConfigMap); namespace unset = the
+    # incident namespace.
+    llm_budget_configmap: str = "kubetriage-llm-budget"
+    llm_budget_namespace: str | None = None
+    # Gating: the model is asked only for Incidents matching every rule set here (empty or
+    # unset = no rule). Others say "model not used: rule X" in status.diagnosis.llm.
+    llm_only_severities: list[Severity] = Field(default_factory=list)
+    llm_only_namespaces: list[str] = Field(default_factory=list)
+    llm_skip_namespaces: list[str] = Field(default_factory=list)
+    llm_only_categories: list[Category] = Field(default_factory=list)
+    # Ask only when the analyzers' best confidence is below this.
+    llm_below_confidence: float | None = Field(default=None, gt=0.0, le=1.0)
+    # Per-model prices for the estimated cost, keyed by model name; no default prices.
+    llm_prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     # --- Prometheus -----------------------------------------------------------------------
     prometheus_url: str | None = None

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import Components, MemoryStage, build_components
+from kubetriage.app import Components, MemoryStage, build_components, wall_clock
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
+from kubetriage.metrics import OperatorMetrics
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
 
@@ -26,15 +29,28 @@ class OperatorThread:
         memory: MemoryStage | None = None,
         namespaces: list[str] | None = None,
         standalone: bool = True,
+        clock: Callable[[], datetime] = wall_clock,
+        serve_metrics: bool = False,
     ) -> None:
+        """``clock``: the wall clock of the LLM budget's windows (a test drives it).
+        ``serve_metrics``: serve ``/metrics`` on ``settings.metrics_host:metrics_port``, as
+        ``kubetriage run`` builds it."""
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
         self.components: Components | None = None
         if stages is None:
-            self.components = build_components(self.settings, self.client)
+            self.components = build_components(self.settings, self.client, clock=clock)
             stages, memory = self.components.stages, memory or self.components.memory
         self.stages = stages
         self.memory = memory
+        self.metrics: OperatorMetrics | None = None
+        if serve_metrics:
+            self.metrics = OperatorMetrics(
+                memory=memory,
+                budget=self.components.budget if self.components else None,
+                prices=self.settings.llm_prices,
+                model=self.settings.llm_model,
+            )
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()
@@ -49,6 +65,7 @@ class OperatorThread:
             incidents=IncidentStore(self.client),
             api_client=self.client,
             memory=self.memory,
+            metrics=self.metrics,
         )
         try:
             await run_operator(

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.handlers import OperatorContext
     from kubetriage.incidents import IncidentStore
     from kubetriage.kubeclient import api_client
+    from kubetriage.llm.budget import BudgetLimits
     from kubetriage.metrics import OperatorMetrics
     from kubetriage.receiver import ReceiverConfigError, receiver_token
     from kubetriage.telemetry import Telemetry, TelemetryConfig, TelemetryConfigError
@@ -93,6 +94,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"concurrency": args.concurrency})
     if args.webhook_port is not None:
         settings = settings.model_copy(update={"webhook_port": args.webhook_port})
+    try:
+        BudgetLimits.from_settings(settings)  # limits no call fits in: fail before connecting
+    except ValueError as error:
+        print(f"kubetriage run: {error}", file=sys.stderr)
+        return 2
     webhook = settings.webhook_enabled and not args.no_webhook
     if webhook:
         try:
@@ -117,7 +123,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         stages=components.stages,
         incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
         api_client=client,
-        metrics=OperatorMetrics(memory=components.memory),
+        metrics=OperatorMetrics(
+            memory=components.memory,
+            budget=components.budget,
+            prices=settings.llm_prices,
+            model=settings.llm_model,
+        ),
         memory=components.memory,
     )
     try:

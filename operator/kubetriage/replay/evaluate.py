@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetriage.llm.spend import Spend
 from kubetriage.models.case import Case
-from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.diagnosis import Diagnosis, LLMUsage
 from kubetriage.replay.session import ReplayOutcome, replay_case
 from kubetriage.settings import Settings
 
@@ -36,6 +37,8 @@ class CaseScore:
     latency_ms: float | None
     phase: str | None
     error: str | None = None
+    # status.diagnosis.llm of the replay: what the model was asked and used.
+    llm: LLMUsage | None = None
 
     @property
     def correct(self) -> bool:
@@ -63,6 +66,8 @@ class CaseScore:
 @dataclass(frozen=True)
 class EvalReport:
     cases: list[CaseScore] = field(default_factory=list)
+    # Model calls, tokens and estimated cost of the run (the operator's metrics' figures).
+    spend: Spend = field(default_factory=Spend)
 
     def _share(self, predicate: Callable[[CaseScore], bool]) -> float:
         return (
@@ -89,6 +94,7 @@ class EvalReport:
             "target_accuracy": self._share(lambda c: c.target_correct),
             "latency_p50_ms": self.latency(0.5),
             "latency_p95_ms": self.latency(0.95),
+            "llm": self.spend.as_json(),
             "cases": [c.as_json() for c in self.cases],
         }
 
@@ -131,6 +137,7 @@ def score_case(case: Case, outcome: ReplayOutcome | None, *, error: str | None =
         latency_ms=outcome.latency_ms if outcome and not outcome.timed_out else None,
         phase=outcome.phase if outcome else None,
         error=error,
+        llm=diagnosis.llm if diagnosis else None,
     )
 
 
@@ -158,7 +165,10 @@ async def evaluate(
         return result
 
     results = await asyncio.gather(*(one(case) for case in cases))
-    return EvalReport(cases=list(results))
+    spend = Spend.of(
+        (r.llm for r in results if r.llm is not None), settings.llm_prices, settings.llm_model
+    )
+    return EvalReport(cases=list(results), spend=spend)
 
 
 def render_table(report: EvalReport) -> str:
@@ -191,4 +201,5 @@ def render_table(report: EvalReport) -> str:
         f"latency p50 {summary['latency_p50_ms']} ms  p95 {summary['latency_p95_ms']} ms  "
         f"({len(report.cases)} cases)"
     )
+    lines.append(report.spend.render())
     return "\n".join(lines)

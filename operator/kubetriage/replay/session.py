@@ -188,7 +188,15 @@ class ReplayEnvironment:
 
     async def __aenter__(self) -> ReplayEnvironment:
         self.cluster.start()
-        self.cluster.emulator.load([build_incident_crd()])
+        # The operator's own namespace exists, as the Helm release's would: the LLM budget
+        # keeps its usage in a ConfigMap there.
+        budget_namespace = self.settings.llm_budget_namespace or self.settings.incident_namespace
+        self.cluster.emulator.load(
+            [
+                build_incident_crd(),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": budget_namespace}},
+            ]
+        )
         client = api_client(self.cluster.kubeconfig_path)
         self.api_client = client
         if self._given_stages is not None:
@@ -199,7 +207,12 @@ class ReplayEnvironment:
         self.incidents = IncidentStore(client)
         metrics: OperatorMetrics | None = None
         if self._serve_metrics:
-            metrics = OperatorMetrics(memory=memory if isinstance(memory, MemoryStage) else None)
+            metrics = OperatorMetrics(
+                memory=memory if isinstance(memory, MemoryStage) else None,
+                budget=self._components.budget if self._components else None,
+                prices=self.settings.llm_prices,
+                model=self.settings.llm_model,
+            )
             port = free_port()
             self.settings = self.settings.model_copy(
                 update={"metrics_host": "127.0.0.1", "metrics_port": port}
