@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from kubetriage.notify.interactions import SlackInteractions
     from kubetriage.notify.notifier import Notifier
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Tenancy
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +273,7 @@ def build_components(
         memory=memory,
         model=model,
         telemetry=telemetry,
+        tenancy=Tenancy.from_settings(settings),
         gate=GateRules.from_settings(settings),
         budget=budget,
     )

@@ -201,6 +201,7 @@ def _alert_group() -> JSON:
             "omitted": count,
             "omittedFingerprints": {"type": "array", "maxItems": 1000, "items": _str(64)},
             "truncated": count,
+            "clipped": count,
             "reopened": count,
             "resolvedAt": _str(64, format="date-time"),
             "lastBatch": _str(64),

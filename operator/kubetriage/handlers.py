@@ -65,6 +65,7 @@ from kubetriage.status import (
     parse_conditions,
 )
 from kubetriage.telemetry import TRACEPARENT_ANNOTATION
+from kubetriage.tenancy import check_target
 
 # Kinds the evidence collector knows how to investigate; anything else is a spec error.
 INVESTIGABLE_KINDS = WORKLOAD_KINDS | {
@@ -259,6 +260,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         try:
             incident = IncidentSpec.model_validate(dict(spec))
             validate_semantics(incident)
+            check_target(ctx.stages.tenancy.scope(namespace), incident.target, incident.alerts)
         except (ValidationError, InvalidIncident) as error:
             reason = error.reason if isinstance(error, InvalidIncident) else "InvalidSpec"
             message = str(error)[:2000]
@@ -506,6 +508,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 ctx.api_client, request_timeout=ctx.settings.kube_request_timeout_seconds
             ),
             policy_file=ctx.settings.policy_file,
+            scope=ctx.stages.tenancy.scope(namespace),
             now=ctx.clock,
             record_progress=record_progress,
         )

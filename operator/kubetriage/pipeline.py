@@ -26,7 +26,6 @@ from typing import Protocol
 
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
-from kubetriage.evidence.targets import candidate_targets
 from kubetriage.llm.gating import GateRules
 from kubetriage.llm.schema import LLMAnswer
 from kubetriage.llm.step import ModelBudget as ModelBudget
@@ -42,6 +41,7 @@ from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediatio
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
 from kubetriage.status import condition
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Scope, Tenancy, allowed_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class EvidenceSource(Protocol):
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence: ...
 
 
@@ -94,6 +95,9 @@ class Stages:
     memory: MemorySource | None = None
     model: ModelSource | None = None
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
+    # The tenancy rule (kubetriage.tenancy); the default lets no namespace reach further
+    # than itself. app.py builds it from the settings.
+    tenancy: Tenancy = field(default_factory=Tenancy)
     # Cost controls around ``model``: which Incidents may use it, and how much.
     gate: GateRules = field(default_factory=GateRules)
     budget: ModelBudget | None = None
@@ -281,7 +285,8 @@ async def _diagnose(
 ) -> PipelineResult:
     telemetry = stages.telemetry
     conditions: list[Condition] = []
-    candidates = candidate_targets(spec.target, spec.alerts)
+    scope = stages.tenancy.scope(namespace)
+    candidates, _ = allowed_candidates(scope, spec.target, spec.alerts)
     target = spec.target or (candidates[0] if candidates else None)
     target_attrs = {"kubetriage.target": target.display()} if target else {}
     with telemetry.stage("collect kubernetes evidence", target_attrs) as span:
@@ -291,6 +296,7 @@ async def _diagnose(
             title=spec.title,
             description=spec.description,
             now=now,
+            scope=scope,
         )
         span.set_attributes(
             {

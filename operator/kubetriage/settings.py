@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     incident_namespace: str = Field(
         default="kubetriage", description="where Incidents without a namespace label go"
     )
+    # Incidents in these namespaces may target cluster-scoped objects (Nodes, PVs) and other
+    # namespaces; every other Incident reads and acts on its own namespace only
+    # (kubetriage.tenancy). Unset: just incident_namespace.
+    cluster_scope_namespaces: list[str] | None = None
     health_port: int = Field(default=8081, ge=0, le=65535)
     # Prometheus /metrics of the operator process; 0 = not served.
     metrics_host: str = "0.0.0.0"
@@ -142,7 +146,16 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=0, le=65535)
     webhook_token: SecretStr | None = None
-    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # A 4,000-alert group (Alertmanager max_alerts: 0) is ~1.7 MB; bodies are parsed off the
+    # event loop, and only the newest webhook_max_alerts_per_notification alerts are kept.
+    webhook_max_body_bytes: int = Field(default=8 * 1_048_576, ge=1024)
+    webhook_max_alerts_per_notification: int = Field(default=1000, ge=1)
+    # A client must send its request head within this long of connecting, and the body
+    # within webhook_body_timeout_seconds; slower ones are cut off (408 for the body).
+    webhook_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The answer waits until the Incident is stored; longer than this: 503 + Retry-After.
+    webhook_store_timeout_seconds: float = Field(default=20.0, gt=0)
     webhook_enabled: bool = True
     # Without a token the receiver only starts when this is explicitly true.
     webhook_allow_unauthenticated: bool = False

@@ -20,6 +20,7 @@ from packaging.version import Version
 
 from kubetriage.remediation.policy import load_policy
 from kubetriage.settings import Settings
+from kubetriage.tenancy import cluster_scope_namespaces
 from tests.support.chart import (
     CHART,
     NAMESPACE,
@@ -659,3 +660,14 @@ def test_chart_metadata() -> None:
     assert chart_yaml["apiVersion"] == "v2"
     assert chart_yaml["appVersion"] == "0.1.0"
     assert Path(CHART / "values.schema.json").is_file()
+
+
+def test_cluster_scope_namespaces_reach_the_operator_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _env({"clusterScopeNamespaces": ["sre", "platform"]})
+    assert "KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES" not in _env()
+    monkeypatch.setenv(
+        "KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES", env["KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES"]
+    )
+    assert cluster_scope_namespaces(Settings()) == {"sre", "platform"}

@@ -57,7 +57,11 @@ async def serve(
     from kubetriage.receiver import Receiver
 
     ready = asyncio.Event()
-    receiver = Receiver(ctx.settings, ctx.api_client, ready=ready.is_set) if webhook else None
+    receiver = (
+        Receiver(ctx.settings, ctx.api_client, ready=ready.is_set, metrics=ctx.metrics)
+        if webhook
+        else None
+    )
     if receiver is not None and ctx.metrics is not None:
         receiver.app.middlewares.append(ctx.metrics.webhook_middleware())
     if receiver is not None and interactions is not None:

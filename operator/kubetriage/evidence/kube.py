@@ -43,11 +43,12 @@ from kubetriage.evidence.build import (
     tail_from_text,
 )
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.targets import candidate_targets, focus_containers
+from kubetriage.evidence.targets import focus_containers
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
+from kubetriage.tenancy import Scope, allowed_candidates
 
 # Candidates tried before giving up on finding the target (each costs one GET).
 _MAX_CANDIDATES = 8
@@ -304,9 +305,11 @@ class KubeEvidenceCollector:
     # --- the walk -------------------------------------------------------------------------
 
     async def _find_target(
-        self, run: _Run, target: ObjectRef | None, alerts: list[Alert]
+        self, run: _Run, target: ObjectRef | None, alerts: list[Alert], scope: Scope
     ) -> tuple[ObjectRef | None, JsonDict | None]:
-        candidates = candidate_targets(target, alerts)
+        candidates, refused = allowed_candidates(scope, target, alerts)
+        for ref in refused[:3]:
+            run.error(f"not read: {scope.refusal(ref)}")
         for candidate in candidates[:_MAX_CANDIDATES]:
             if candidate.kind == "Secret":
                 # Never read, not even for existence; its users are found through pods.
@@ -347,7 +350,7 @@ class KubeEvidenceCollector:
         return workload
 
     async def _pods_for(
-        self, run: _Run, target: ObjectRef | None, target_obj: JsonDict | None
+        self, run: _Run, target: ObjectRef | None, target_obj: JsonDict | None, scope: Scope
     ) -> tuple[list[JsonDict], JsonDict | None]:
         """Pods in scope and the workload, following the target's kind."""
         pods: list[JsonDict] = []
@@ -407,7 +410,7 @@ class KubeEvidenceCollector:
                 p for p in listed if (kind, target.name) in referenced_config(p.get("spec") or {})
             ]
         elif kind == "Node":
-            pods = await self._list(
+            listed = await self._list(
                 run,
                 "Pod",
                 "v1",
@@ -415,6 +418,8 @@ class KubeEvidenceCollector:
                 what=f"list pods on node {target.name}",
                 field_selector=f"spec.nodeName={target.name}",
             )
+            # The node's other tenants are shown only where the tenancy rule allows.
+            pods = [p for p in listed if scope.may_read(_ns(p))]
         elif kind == "Namespace":
             pods = await self._list(
                 run,
@@ -680,6 +685,7 @@ class KubeEvidenceCollector:
                 run.add(item)
 
     async def _nodes(self, run: _Run, pods: list[JsonDict], target: ObjectRef | None) -> None:
+        # Pods and target are in scope here; the Nodes they run on are their context.
         names: list[str] = []
         if target is not None and target.kind == "Node":
             names.append(target.name)
@@ -756,12 +762,14 @@ class KubeEvidenceCollector:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
-        """Read the cluster around the incident and build its bounded Evidence."""
+        """Read the cluster around the incident and build its bounded Evidence; only what
+        ``scope`` (the tenancy rule for the Incident's namespace) allows is read."""
         run = _Run(gate=asyncio.Semaphore(self._concurrency))
-        chosen, target_obj = await self._find_target(run, target, alerts)
+        chosen, target_obj = await self._find_target(run, target, alerts, scope)
         run.add(target_obj)
-        scoped_pods, workload = await self._pods_for(run, chosen, target_obj)
+        scoped_pods, workload = await self._pods_for(run, chosen, target_obj, scope)
         if workload is not None:
             scoped_pods += await self._workload_children(run, workload)
         pods: list[JsonDict] = []

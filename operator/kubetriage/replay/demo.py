@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
@@ -29,9 +28,11 @@ from kubetriage.models.incident import Condition
 from kubetriage.redaction import redact_text
 from kubetriage.render import render_diagnosis
 from kubetriage.replay.cases import load_case_set
+from kubetriage.replay.children import owned_tempdir, sweep_stale
 from kubetriage.replay.local_llm import MODEL_NAME, LocalModelServer, find_local_model
 from kubetriage.replay.promtool import (
     PROMETHEUS_BINARY,
+    PROMETHEUS_WORKDIR_PREFIX,
     LocalPrometheus,
     backfill,
     write_openmetrics,
@@ -45,6 +46,8 @@ from kubetriage.replay.session import (
 )
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
+
+DEMO_WORKDIR_PREFIX = "kubetriage-demo-"
 
 
 @contextlib.contextmanager
@@ -106,11 +109,11 @@ async def run_demo(
         history = load_case_set(history_dir)
     captured = [t for t in (case_time(c) for c in incidents) if t is not None]
     now = max(captured) if captured else datetime.now(UTC)
-    with (
-        tempfile.TemporaryDirectory(prefix="kubetriage-demo-") as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        workdir = Path(tmp)
+    # What a demo killed with -9 left behind (its helpers died with it: die_with_parent).
+    sweep_stale((DEMO_WORKDIR_PREFIX, PROMETHEUS_WORKDIR_PREFIX))
+    with contextlib.ExitStack() as stack:
+        workdir = owned_tempdir(DEMO_WORKDIR_PREFIX)
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         print("kubetriage demo: an emulated cluster, the real operator, no API key.", file=out)
         memory_path = workdir / "memory"
         with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=memory_path) as memory:

@@ -43,7 +43,7 @@ from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
 from kubetriage.pipeline import Stages
 from kubetriage.receiver.server import Receiver
-from kubetriage.receiver.state import group_notification, placement
+from kubetriage.receiver.state import group_notification
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.emulator import EmulatorThread
@@ -237,7 +237,7 @@ class ReplayEnvironment:
         receiver_settings = self.settings.model_copy(
             update={"webhook_token": SecretStr(self.webhook_token), "namespaces": []}
         )
-        self.receiver = Receiver(receiver_settings, client, clock=self.clock)
+        self.receiver = Receiver(receiver_settings, client, clock=self.clock, metrics=metrics)
         if metrics is not None:
             self.receiver.app.middlewares.append(metrics.webhook_middleware())
         self.webhook_url = f"{await self.receiver.start('127.0.0.1', 0)}/alerts"
@@ -293,7 +293,7 @@ class ReplayEnvironment:
 
     async def post_alerts(self, alerts: list[Alert]) -> tuple[str, str]:
         """POST the notification Alertmanager would send for ``alerts`` to the real
-        receiver; returns where the Incident it creates will be (namespace, name)."""
+        receiver; returns where it stored the Incident (namespace, name)."""
         assert self.webhook_url is not None
         notification = group_notification(alerts, received_at=self.clock())
         body = notification.payload.model_dump(by_alias=True, mode="json")
@@ -305,12 +305,12 @@ class ReplayEnvironment:
                 headers={"Authorization": f"Bearer {self.webhook_token}"},
             ) as response,
         ):
-            if response.status != 202:
+            if response.status != 200:
                 raise RuntimeError(
                     f"the receiver answered {response.status}: {await response.text()}"
                 )
-        where = placement(notification.payload, incident_namespace=self.settings.incident_namespace)
-        return where.namespaces[0], where.name
+            answer = await response.json()
+        return str(answer["namespace"]), str(answer["incident"])
 
     async def create_incident(self, alerts: list[Alert]) -> tuple[str, str]:
         assert self.incidents is not None
