@@ -414,6 +414,7 @@ async def _diagnose(
         opinion=model_outcome.opinion if model_outcome else None,
         llm=usage,
         similar=memory.similar,
+        metrics_status=metrics.status,
     )
     diagnosis.evidence_hash = digest
     diagnosis.signature = signature

@@ -59,6 +59,11 @@ def count(number: int, noun: str, plural: str | None = None) -> str:
     return f"{number} {word}"
 
 
+def be(number: int) -> str:
+    """The verb that agrees with a count: ``1 endpoint is``, ``2 endpoints are``."""
+    return "is" if number == 1 else "are"
+
+
 def memory(value: float) -> str:
     """A byte count in binary units: ``800Ki``, ``512Mi``, ``1.5Gi``, ``2Ti``."""
     if value >= _TI:
@@ -104,6 +109,17 @@ def duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m"
     return f"{secs}s"
+
+
+def image(reference: str) -> str:
+    """An image as a summary names it: the repository's last path element and the tag
+    (``nginx:1.27-alpine``), a digest shortened to 12 hex digits; evidence keeps it whole."""
+    name, at, digest = reference.partition("@")
+    base = name.rsplit("/", 1)[-1]
+    if at:
+        algorithm, _, value = digest.partition(":")
+        return f"{base}@{algorithm}:{value[:12]}" if value else f"{base}@{digest}"
+    return base
 
 
 def listing(items: Iterable[str], conjunction: str = "and", *, limit: int = 4) -> str:
@@ -172,6 +188,21 @@ def summary(problem: str, fix: str = "", *, aside: str = "", limit: int = SUMMAR
     return sentence(f"{clip(problem, room)}{tail}")
 
 
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b")
+_QUOTED = ("{'", "['", "[REDACTED")
+
+
+def reads_as_summary(text: str, limit: int = SUMMARY_LIMIT) -> bool:
+    """Whether a text someone else wrote (a model) may stand as a summary: within the limit,
+    one line, and free of what belongs in evidence (timestamps, reprs, redaction markers)."""
+    return (
+        0 < len(text) <= limit
+        and "\n" not in text
+        and not _TIMESTAMP.search(text)
+        and not any(marker in text for marker in _QUOTED)
+    )
+
+
 def claim(text: str, *evidence: EvidenceItem) -> Claim:
     """One sentence of a root cause and the evidence items it rests on."""
     return Claim(text=sentence(text), evidence=list(evidence))
@@ -228,6 +259,7 @@ __all__ = [
     "ELLIPSIS",
     "QUOTE_LIMIT",
     "SUMMARY_LIMIT",
+    "be",
     "claim",
     "clip",
     "count",
@@ -236,6 +268,7 @@ __all__ = [
     "evidence_ids",
     "evidence_line",
     "headline",
+    "image",
     "listing",
     "memory",
     "narrative",
@@ -244,6 +277,7 @@ __all__ = [
     "obj",
     "percent",
     "quote",
+    "reads_as_summary",
     "root_cause",
     "selector",
     "sentence",

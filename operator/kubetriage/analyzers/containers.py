@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
@@ -25,7 +27,6 @@ from kubetriage.analyzers.support import (
     cpu_usage_jumps,
     current_and_previous_revision,
     event_fact,
-    format_bytes,
     grep_logs,
     hosts_in,
     item,
@@ -50,8 +51,9 @@ from kubetriage.models.evidence import (
     Evidence,
     MetricSummary,
     PodEvidence,
+    ProbeSpec,
 )
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import EvidenceItem, Finding, Narrative
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 _LIVENESS_KILL = re.compile(
@@ -73,13 +75,16 @@ _PULL_EVENT = re.compile(
     r"invalidimagename|couldn't parse image reference)"
 )
 _IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
-_PULL_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+# (what the registry said, the fix in a few words, how it says it)
+_PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     (
         "the tag or image does not exist",
+        "correct the image tag",
         re.compile(r"(?i)(manifest unknown|not found|manifest for \S+ not found|no such image)"),
     ),
     (
-        "the registry refused the credentials (missing or wrong pull secret)",
+        "the registry refused the credentials",
+        "renew or fix the pull secret",
         re.compile(
             r"(?i)(unauthorized|pull access denied|authentication required|"
             r"insufficient_scope|403 forbidden|denied: )"
@@ -87,10 +92,12 @@ _PULL_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "the image reference is malformed",
+        "correct the image reference",
         re.compile(r"(?i)(invalidimagename|invalid reference format|couldn't parse image)"),
     ),
     (
-        "the registry is unreachable",
+        "the registry is unreachable or limits pulls",
+        "restore registry access or use a mirror",
         re.compile(
             r"(?i)(i/o timeout|no such host|connection refused|tls handshake|"
             r"service unavailable|context deadline exceeded|toomanyrequests|rate limit)"
@@ -186,7 +193,8 @@ def check_oom(evidence: Evidence) -> list[Finding]:
                         item(
                             pod_source(pod),
                             f"container {container.name} terminated: OOMKilled, exit code "
-                            f"{state.exit_code}, restarts {container.restart_count}",
+                            f"{state.exit_code}, "
+                            f"{prose.count(container.restart_count, 'restart')}",
                         ),
                     )
                 )
@@ -196,8 +204,8 @@ def check_oom(evidence: Evidence) -> list[Finding]:
                         0.65,
                         item(
                             pod_source(pod),
-                            f"container {container.name} killed by SIGKILL (exit 137), "
-                            f"restarts {container.restart_count}",
+                            f"container {container.name} killed by SIGKILL (exit code 137), "
+                            f"{prose.count(container.restart_count, 'restart')}",
                         ),
                     )
                 )
@@ -231,15 +239,16 @@ def check_oom(evidence: Evidence) -> list[Finding]:
             peak = ratio_peak * limit
         confidence = max(score for score, _ in signals)
         facts = [fact for _, fact in signals]
+        kills = [fact for score, fact in signals if score == confidence] or facts[:1]
+        peak_fact: EvidenceItem | None = None
         if limit and peak:
             ratio = peak / limit
-            facts.append(
-                item(
-                    "metrics",
-                    f"container_memory_working_set_bytes peaked at {format_bytes(peak)}, "
-                    f"{ratio:.0%} of the {format_bytes(limit)} limit",
-                )
+            peak_fact = item(
+                "metrics",
+                f"container_memory_working_set_bytes peaked at {prose.memory(peak)}, "
+                f"{prose.percent(ratio)} of the {prose.memory(limit)} limit",
             )
+            facts.append(peak_fact)
             if ratio >= 0.85:
                 confidence = max(confidence + 0.03, 0.85 if confidence >= 0.65 else confidence)
         if limit is None and confidence < 0.9:
@@ -248,18 +257,15 @@ def check_oom(evidence: Evidence) -> list[Finding]:
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         params = {"container": name}
-        limit_text = f" at its {format_bytes(limit)} memory limit" if limit else ""
         if limit:
             params["memory"] = suggest_memory(limit, peak)
-            params["currentMemory"] = format_bytes(limit)
+            params["currentMemory"] = prose.memory(limit)
         findings.append(
             make_finding(
                 "oom-killed",
                 Category.OOM_KILLED,
                 min(confidence, 0.97),
-                f"Container {name} of {target.display()} is OOM-killed{limit_text} "
-                f"({restarts[name]} restarts); raise the limit"
-                + (f" to {params['memory']}." if "memory" in params else "."),
+                _oom_text(target, name, restarts[name], limit, peak, params, kills, peak_fact),
                 facts,
                 Action.INCREASE_MEMORY,
                 target,
@@ -271,6 +277,56 @@ def check_oom(evidence: Evidence) -> list[Finding]:
     if not findings:
         findings.extend(_memory_near_limit(evidence))
     return findings
+
+
+def _oom_text(
+    target: ObjectRef,
+    container: str,
+    restarts: int,
+    limit: float | None,
+    peak: float | None,
+    params: dict[str, str],
+    kills: list[EvidenceItem],
+    peak_fact: EvidenceItem | None,
+) -> Narrative:
+    at_limit = f" at its {prose.memory(limit)} memory limit" if limit else ""
+    because = [
+        prose.claim(
+            f"Container {container} is killed for using more memory than its cgroup allows "
+            f"({prose.count(restarts, 'restart')} so far)",
+            *kills,
+        )
+    ]
+    if limit and peak and peak_fact is not None:
+        because.append(
+            prose.claim(
+                f"Its working set peaked at {prose.memory(peak)}, "
+                f"{prose.percent(peak / limit)} of the {prose.memory(limit)} limit",
+                peak_fact,
+            )
+        )
+    elif limit:
+        because.append(
+            prose.claim(
+                f"The limit is {prose.memory(limit)}; no working-set series showed how close "
+                "the process came to it"
+            )
+        )
+    if "memory" in params:
+        because.append(
+            prose.claim(
+                f"A {params['memory']} limit gives the process headroom; if usage keeps "
+                "climbing after that, look for a leak"
+            )
+        )
+    return prose.narrative(
+        f"{prose.obj(target)} is OOM-killed{at_limit}",
+        f"raise the limit to {params['memory']}"
+        if "memory" in params
+        else "set a memory limit above its peak",
+        aside=f"container {container}, {prose.count(restarts, 'restart')}",
+        because=because,
+    )
 
 
 def _memory_near_limit(evidence: Evidence) -> list[Finding]:
@@ -290,22 +346,37 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         seen.add(container.name)
+        suggested = suggest_memory(limit, peak)
+        fact = item(
+            "metrics",
+            f"working set of {container.name} peaked at {prose.memory(peak)}, "
+            f"{prose.percent(peak / limit)} of the {prose.memory(limit)} limit",
+        )
         findings.append(
             make_finding(
                 "oom-killed",
                 Category.OOM_KILLED,
                 0.5,
-                f"Container {container.name} of {target.display()} uses "
-                f"{format_bytes(peak)} of its {format_bytes(limit)} memory limit.",
-                [
-                    item(
-                        "metrics",
-                        f"working set peak {format_bytes(peak)} = {peak / limit:.0%} of limit",
-                    )
-                ],
+                prose.narrative(
+                    f"{prose.obj(target)} uses {prose.percent(peak / limit)} of its "
+                    f"{prose.memory(limit)} memory limit",
+                    f"raise the limit to {suggested}",
+                    aside=f"container {container.name}",
+                    because=[
+                        prose.claim(
+                            f"The working set of container {container.name} peaked at "
+                            f"{prose.memory(peak)}",
+                            fact,
+                        ),
+                        prose.claim(
+                            "No OOM kill was seen yet, but the next spike in usage will be one"
+                        ),
+                    ],
+                ),
+                [fact],
                 Action.INCREASE_MEMORY,
                 target,
-                {"container": container.name, "memory": suggest_memory(limit, peak)},
+                {"container": container.name, "memory": suggested},
             )
         )
     return findings
@@ -400,15 +471,14 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
         seen.add((target.key(), container.name))
 
         exit_code = exits[0].exit_code if exits else None
-        facts = [
-            item(
-                pod_source(pod),
-                f"container {container.name}: {container.state.reason or container.state.state}"
-                + (f", last exit code {exit_code}" if exit_code is not None else "")
-                + (f" ({exits[0].reason})" if exits and exits[0].reason else "")
-                + f", restarts {container.restart_count}",
-            )
-        ]
+        state_fact = item(
+            pod_source(pod),
+            f"container {container.name}: {container.state.reason or container.state.state}"
+            + (f", last exit code {exit_code}" if exit_code is not None else "")
+            + (f" ({exits[0].reason})" if exits and exits[0].reason else "")
+            + f", {prose.count(container.restart_count, 'restart')}",
+        )
+        facts = [state_fact]
         confidence = 0.75 if waiting_crash else 0.65
         if exit_code in (137, 143):
             confidence -= 0.2  # a kill from outside (OOM, liveness), not the process itself
@@ -451,10 +521,16 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
                 "crash-loop",
                 Category.CRASH_LOOP,
                 confidence,
-                f"Container {container.name} of {target.display()} keeps exiting"
-                + (f" with code {exit_code}" if exit_code is not None else "")
-                + f" ({container.restart_count} restarts)"
-                + (f": {crash_hits[-1].line.strip()[:120]}" if crash_hits else "."),
+                _crash_text(
+                    target,
+                    container,
+                    exit_code,
+                    [h.line for h in crash_hits],
+                    action,
+                    params,
+                    state_fact,
+                    [item(h.source, h.line) for h in crash_hits],
+                ),
                 facts,
                 action,
                 target,
@@ -462,6 +538,93 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+# What a crash's last words say it was, in the words an on-call engineer would use.
+_CRASH_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a Go panic", re.compile(r"(?i)\bpanic:")),
+    ("a segmentation fault", re.compile(r"(?i)(segmentation fault|sigsegv|core dumped)")),
+    (
+        "an unhandled exception",
+        re.compile(
+            r"(?i)(traceback \(most recent call last\)|"
+            r"unhandled (exception|rejection)|uncaught exception|exception in thread)"
+        ),
+    ),
+    (
+        "a command-line argument it does not accept",
+        re.compile(
+            r"(?i)(unknown (flag|option|argument|command)|flag provided but not defined|"
+            r"unrecognized (option|argument))"
+        ),
+    ),
+    ("a failed migration", re.compile(r"(?i)(migrations? failed|failed to (run )?migrat)")),
+    ("a fatal error", re.compile(r"(?i)(\bfatal\b|\berror:)")),
+)
+_EXIT_KINDS = {139: "a segmentation fault", 134: "an abort", 137: "a SIGKILL", 143: "a SIGTERM"}
+
+
+def _crash_kind(lines: list[str], exit_code: int | None) -> str | None:
+    for kind, pattern in _CRASH_KINDS:
+        if any(pattern.search(line) for line in lines):
+            return kind
+    return _EXIT_KINDS.get(exit_code) if exit_code is not None else None
+
+
+def _crash_text(
+    target: ObjectRef,
+    container: ContainerEvidence,
+    exit_code: int | None,
+    lines: list[str],
+    action: Action,
+    params: dict[str, str],
+    state_fact: EvidenceItem,
+    log_facts: list[EvidenceItem],
+) -> Narrative:
+    kind = _crash_kind(lines, exit_code)
+    restarts = prose.count(container.restart_count, "restart")
+    exits = f"exits with code {exit_code}" if exit_code is not None else "keeps exiting"
+    because = [
+        prose.claim(
+            f"Container {container.name} {exits} and the kubelet restarts it ({restarts})",
+            state_fact,
+        )
+    ]
+    if kind is not None and log_facts:
+        because.append(prose.claim(f"Its log shows {kind} just before it exits", *log_facts))
+    if action is Action.ROLLBACK:
+        fix = f"roll back to revision {params['revision']}"
+        because.append(
+            prose.claim(
+                f"The crashes began with the current revision; revision {params['revision']} "
+                "ran without them, so rolling back restores service while the change is fixed"
+            )
+        )
+    elif action is Action.RESTART:
+        fix = "restart it and look for a leak"
+        because.append(
+            prose.claim(
+                "The process ran for a long time before failing, so it degrades over time; a "
+                "fresh start buys time"
+            )
+        )
+    else:
+        fix = "escalate to its owners with the crash log"
+        because.append(
+            prose.claim(
+                "The crash repeats on every start, so another restart will not help: the code, "
+                "its arguments or its input must change"
+            )
+        )
+    problem = f"{prose.obj(target)} crash-loops"
+    if kind is not None:
+        problem = f"{problem} on {kind}"
+    return prose.narrative(
+        problem,
+        fix,
+        aside=f"container {container.name}, {restarts}",
+        because=because,
+    )
 
 
 # --- config-missing -----------------------------------------------------------------------
@@ -561,21 +724,77 @@ def _process_started(pod: PodEvidence) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class _ConfigProblem:
+    """What is wrong with a ConfigMap, Secret or workload configuration, and its fix."""
+
+    what: str
+    fix: str
+    why: str
+
+
+_ABSENT = _ConfigProblem(
+    "does not exist",
+    "create it",
+    "The kubelet does not create a container whose referenced object is missing",
+)
+_REJECTED = _ConfigProblem(
+    "is rejected by the kubelet",
+    "correct it",
+    "The kubelet cannot create the container from this configuration",
+)
+
+
+def _no_key(key: str) -> _ConfigProblem:
+    return _ConfigProblem(
+        f"has no key {key}",
+        f"add the key {key}",
+        "The kubelet does not create a container whose referenced key is missing",
+    )
+
+
+def _log_problem(variable: str | None, path: str | None, renamed: str | None) -> _ConfigProblem:
+    why = "The application reads this setting when it starts and exits without it"
+    if variable and renamed:
+        return _ConfigProblem(f"has {renamed} where {variable} is read", f"restore {variable}", why)
+    if variable:
+        return _ConfigProblem(f"does not provide {variable}", f"set {variable}", why)
+    if path:
+        return _ConfigProblem(f"does not provide {path}", f"provide {path}", why)
+    return _ConfigProblem("holds a setting the application rejects", "correct it", why)
+
+
+_MISSPELT_HOST = _ConfigProblem(
+    "names a host that does not exist",
+    "correct the host name",
+    "The name does not resolve, and a Service with a nearly identical name exists",
+)
+
+
 def check_config_missing(evidence: Evidence) -> list[Finding]:
-    # target key -> (target, best confidence, facts, params)
-    found: dict[str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str]]] = {}
+    # target key -> (target, best confidence, facts, params, problem of the best note)
+    found: dict[
+        str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str], _ConfigProblem]
+    ] = {}
 
     def note(
         target: ObjectRef | None,
         confidence: float,
         fact: EvidenceItem,
         params: dict[str, str] | None = None,
+        problem: _ConfigProblem = _REJECTED,
     ) -> None:
         if target is None:
             return
         key = target.key()
-        _, best, facts, old = found.get(key, (target, 0.0, [], {}))
-        found[key] = (target, max(best, confidence), [*facts, fact], {**(params or {}), **old})
+        _, best, facts, old, why = found.get(key, (target, 0.0, [], {}, problem))
+        found[key] = (
+            target,
+            max(best, confidence),
+            [*facts, fact],
+            {**(params or {}), **old},
+            problem if confidence > best else why,
+        )
 
     for pod in evidence.pods:
         for container in pod.containers:
@@ -590,10 +809,10 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 object_match = _MISSING_OBJECT.search(message)
                 if key_match:
                     target = _config_target(pod, key_match["kind"], key_match["name"])
-                    note(target, 0.95, fact, {"key": key_match["key"]})
+                    note(target, 0.95, fact, {"key": key_match["key"]}, _no_key(key_match["key"]))
                 elif object_match:
                     target = _config_target(pod, object_match["kind"], object_match["name"])
-                    note(target, 0.95, fact)
+                    note(target, 0.95, fact, problem=_ABSENT)
                 elif state.reason == "CreateContainerConfigError":
                     note(workload_ref(evidence, pod), 0.8, fact)
         # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
@@ -609,6 +828,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     target,
                     0.4 if resolved else 0.9,
                     item(pod_source(pod), f"{ref.kind} {ref.name} ({ref.via}) does not exist"),
+                    problem=_ABSENT,
                 )
             elif ref.key_exists is False and ref.key:
                 note(
@@ -619,6 +839,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         f"{ref.kind} {ref.name} has no key {ref.key} ({ref.via})",
                     ),
                     {"key": ref.key},
+                    _no_key(ref.key),
                 )
         for event in _pod_events(evidence, pod):
             if event.type != "Warning" and event.reason not in ("FailedMount", "Failed"):
@@ -633,6 +854,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     0.9,
                     item("events", event_fact(event)),
                     {"key": key_match["key"]} if key_match else None,
+                    _no_key(key_match["key"]) if key_match else _ABSENT,
                 )
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
@@ -650,6 +872,9 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     log_target,
                     confidence + (0.05 if crashing else 0.0) + (0.1 if renamed else 0.0),
                     item(hit.source, hit.line),
+                    problem=_log_problem(
+                        variable, hit.match["path"] or hit.match["path2"], renamed
+                    ),
                 )
                 if renamed is not None and log_target is not None:
                     note(
@@ -661,23 +886,36 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         ),
                     )
         for target, fact in _misspelt_hosts(evidence, pod):
-            note(target, 0.75, fact)
+            note(target, 0.75, fact, problem=_MISSPELT_HOST)
 
     findings: list[Finding] = []
-    for target, confidence, facts, params in found.values():
-        what = (
-            f"{target.kind} {target.name}"
-            if target.kind in ("ConfigMap", "Secret")
-            else f"the configuration of {target.display()}"
-        )
-        key_text = f" (key {params['key']})" if "key" in params else ""
+    workload = workload_ref(evidence)
+    for target, confidence, facts, params, problem in found.values():
+        own = target.kind not in ("ConfigMap", "Secret")
+        subject = f"the configuration of {prose.obj(target)}" if own else prose.obj(target)
+        because = [prose.claim(f"{subject} {problem.what}", *facts[:2]), prose.claim(problem.why)]
+        if len(facts) > 2:
+            more = len(facts) - 2
+            because.append(
+                prose.claim(
+                    "another observation agrees"
+                    if more == 1
+                    else f"{prose.count(more, 'more observation')} agree",
+                    *facts[2:4],
+                )
+            )
+        fails = workload is not None and not own and workload.kind != target.kind
         findings.append(
             make_finding(
                 "config-missing",
                 Category.CONFIG_MISSING,
                 confidence,
-                f"Pods cannot start or run because {what}{key_text} is missing or wrong: "
-                f"{facts[0].fact[:160]}",
+                prose.narrative(
+                    f"{subject} {problem.what}",
+                    problem.fix,
+                    aside=f"{prose.obj(workload)} fails to start" if fails and workload else "",
+                    because=because,
+                ),
                 facts,
                 Action.FIX_CONFIG,
                 target,
@@ -723,7 +961,9 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
             )
         facts.extend(item("events", event_fact(e)) for e in events[:3])
         texts = " ".join([container.state.message or "", *(e.message for e in events)])
-        cause = next((label for label, rx in _PULL_CAUSES if rx.search(texts)), None)
+        matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
+        cause = matched[0] if matched else None
+        pulled = facts[:2]
         confidence = 0.9 if waiting else 0.8
         if cause:
             confidence += 0.05
@@ -731,28 +971,46 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         current, previous = current_and_previous_revision(evidence)
         revision = pod_revision(pod, evidence)
         previous_image = previous.images.get(container.name) if previous else None
+        because = [
+            prose.claim(
+                f"The kubelet cannot pull {container.image} for container {container.name}"
+                + (f": {cause}" if cause else ""),
+                *pulled,
+            )
+        ]
         if previous_image and previous_image != container.image:
             params["previousImage"] = previous_image
-            facts.append(
-                item(
-                    "revision",
-                    f"revision {previous.revision if previous else '?'} ran {previous_image}; "
-                    f"revision {current.revision if current else '?'} uses {container.image}",
+            changed = item(
+                "revision",
+                f"revision {previous.revision if previous else '?'} ran {previous_image}; "
+                f"revision {current.revision if current else '?'} uses {container.image}",
+            )
+            facts.append(changed)
+            because.append(
+                prose.claim(
+                    f"The previous revision ran {prose.image(previous_image)}, so the change "
+                    "of image reference is what broke the pull",
+                    changed,
                 )
             )
+        because.append(
+            prose.claim(
+                "Until the image can be pulled no new container of it starts; pods already "
+                "running an older image keep serving"
+            )
+        )
+        pull_text = prose.narrative(
+            f"{prose.obj(target)} cannot pull image {prose.image(container.image)}",
+            matched[1] if matched else "correct the image reference or its pull secret",
+            aside=cause or "",
+            because=because,
+        )
         findings.append(
             make_finding(
                 "image-pull",
                 Category.IMAGE_PULL,
                 confidence,
-                f"Image {container.image} for container {container.name} of "
-                f"{target.display()} cannot be pulled"
-                + (f": {cause}." if cause else ".")
-                + (
-                    f" The previous revision ran {previous_image}."
-                    if "previousImage" in params
-                    else ""
-                ),
+                pull_text,
                 facts,
                 Action.FIX_IMAGE,
                 target,
@@ -780,8 +1038,11 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                     "image-pull",
                     Category.IMAGE_PULL,
                     (0.65 if healthy_before else 0.55),
-                    f"Roll {target.display()} back to revision {previous.revision} "
-                    f"({previous_image}) while the image reference is fixed.",
+                    pull_text.model_copy(
+                        update={
+                            "fix": f"roll back to revision {previous.revision} while it is fixed"
+                        }
+                    ),
                     facts,
                     Action.ROLLBACK,
                     target,
@@ -885,12 +1146,13 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         else:
             confidence = 0.45
             probe_kind = sorted(kinds)[0]
+        probe_facts = facts[:3]
         facts.insert(
             0,
             item(
                 pod_source(pod),
                 f"container {container.name}: {container.state.state}, ready={container.ready},"
-                f" restarts {container.restart_count}",
+                f" {prose.count(container.restart_count, 'restart')}",
             ),
         )
         reasons = " ".join(why for _, why, _ in unhealthy)
@@ -900,8 +1162,9 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             spec = next(
                 (p for p in (template.probes if template else []) if p.kind == probe_kind), None
             )
+        spec_facts: list[EvidenceItem] = []
         if spec is not None:
-            facts.append(
+            spec_facts.append(
                 item(
                     pod_source(pod),
                     f"{probe_kind} probe: {spec.handler}, timeout "
@@ -913,13 +1176,14 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             declared = " ".join(container.ports)
             if port and container.ports and port not in declared and "refused" in reasons:
                 confidence += 0.05
-                facts.append(
+                spec_facts.append(
                     item(
                         pod_source(pod),
                         f"probe port {port} is not among the "
                         f"container ports {', '.join(container.ports)}",
                     )
                 )
+            facts.extend(spec_facts)
         if re.search(r"statuscode: 404|status code 404", reasons, re.I):
             confidence += 0.05  # the probe path does not exist
         # Replicas of one workload fail their probes for one reason; a tail from any of them
@@ -930,24 +1194,28 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         dependency = [
             h for h in grep_logs(logs, DEPENDENCY_LOG, limit=3) if FAILURE_WORDS.search(h.line)
         ]
+        caveat: tuple[str, EvidenceItem] | None = None
         if dependency and re.search(r"statuscode: 5\d\d", reasons):
             # The app reports itself unhealthy because something it needs is down.
             confidence -= 0.25
-            facts.append(item(dependency[0].source, dependency[0].line))
+            fact = item(dependency[0].source, dependency[0].line)
+            facts.append(fact)
+            caveat = ("The application's own log shows a dependency failing", fact)
         busy = _busy_container(evidence, pod, container.name)
         if busy is not None and _PROBE_TIMEOUT.search(reasons) and not kills:
             # The probe times out because the process is too busy to answer it (CPU jumped):
             # the probe reports the overload, it is not the fault.
             confidence -= 0.25
             facts.append(busy)
+            caveat = ("CPU usage jumped at the same time, so the process may be too busy", busy)
         findings.append(
             make_finding(
                 "probe-failure",
                 Category.PROBE_FAILURE,
                 confidence,
-                f"The {probe_kind} probe of container {container.name} in {target.display()} "
-                f"fails ({reasons[:120] or 'probe kills'})"
-                + (f"; {container.restart_count} restarts." if container.restart_count else "."),
+                _probe_text(
+                    target, container, probe_kind, reasons, probe_facts, (spec, spec_facts), caveat
+                ),
                 facts,
                 Action.FIX_PROBE,
                 target,
@@ -955,6 +1223,86 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+# How a probe fails, in a few words, and what to change about it.
+_PROBE_OUTCOMES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (_PROBE_TIMEOUT, "times out", "lengthen its timeout or add a startup probe"),
+    (
+        re.compile(r"(?i)(connection refused|connect: refused)"),
+        "is refused",
+        "point it at the port the container listens on",
+    ),
+    (
+        re.compile(r"(?i)(statuscode: 404|status code 404)"),
+        "gets HTTP 404",
+        "point it at a path the application serves",
+    ),
+    (
+        re.compile(r"(?i)statuscode: 5\d\d"),
+        "gets an HTTP 5xx",
+        "check what the health endpoint depends on",
+    ),
+)
+
+
+def _probe_text(
+    target: ObjectRef,
+    container: ContainerEvidence,
+    probe_kind: str,
+    reasons: str,
+    probe_facts: list[EvidenceItem],
+    configured: tuple[ProbeSpec | None, list[EvidenceItem]],
+    caveat: tuple[str, EvidenceItem] | None,
+) -> Narrative:
+    outcome, fix = next(
+        ((said, fix) for rx, said, fix in _PROBE_OUTCOMES if rx.search(reasons)),
+        ("fails", "correct the probe"),
+    )
+    if probe_kind == "readiness" and fix.endswith("startup probe"):
+        fix = "lengthen its timeout"
+    effect = {
+        "liveness": "the kubelet kills and restarts the container",
+        "startup": "the kubelet kills the container before it finishes starting",
+        "readiness": "the pod is taken out of its Services' endpoints",
+    }[probe_kind]
+    restarts = prose.count(container.restart_count, "restart")
+    because = [
+        prose.claim(
+            f"The {probe_kind} probe of container {container.name} {outcome}, so {effect}",
+            *probe_facts,
+        )
+    ]
+    spec, spec_facts = configured
+    if spec is not None and spec_facts:
+        because.append(
+            prose.claim(
+                f"It checks {spec.handler} with a {prose.duration(spec.timeout_seconds)} "
+                f"timeout every {prose.duration(spec.period_seconds)}, "
+                + (
+                    f"starting after {prose.duration(spec.initial_delay_seconds)}"
+                    if spec.initial_delay_seconds
+                    else "with no initial delay"
+                ),
+                spec_facts[0],
+            )
+        )
+        if len(spec_facts) > 1:
+            because.append(
+                prose.claim("That port is not one the container declares", spec_facts[1])
+            )
+    if caveat is not None:
+        because.append(
+            prose.claim(f"{caveat[0]}: the probe may report that, not be the fault", caveat[1])
+        )
+    return prose.narrative(
+        f"The {probe_kind} probe of {prose.obj(target)} {outcome}",
+        fix,
+        aside=f"container {container.name}, {restarts}"
+        if container.restart_count
+        else f"container {container.name}",
+        because=because,
+    )
 
 
 CONTAINER_ANALYZERS: tuple[Analyzer, ...] = (

@@ -1,0 +1,126 @@
+"""What a diagnosis says when no known failure pattern fits: what was checked, what looked
+healthy, and what evidence is missing or would decide it. "Unknown" is still useful at 3 a.m.
+when it tells the on-call engineer where not to look and what to get next.
+
+Pure: a function of the (redacted) evidence and of how the metrics stage went; called by the
+combiner. The text is built with ``kubetriage.prose``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from kubetriage import prose
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Narrative
+
+# A revision younger than this counts as "a recent rollout" worth naming.
+RECENT_ROLLOUT_SECONDS = 6 * 3600
+
+_METRICS_MISSING = {
+    "not_configured": "no metrics: Prometheus is not configured (set KUBETRIAGE_PROMETHEUS_URL)",
+    "unavailable": "no metrics: Prometheus did not answer",
+    "no_data": "no metrics: Prometheus had no series for these pods",
+}
+
+
+def _seconds(value: datetime) -> float:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _subject(evidence: Evidence) -> ObjectRef | None:
+    if evidence.workload is not None:
+        return evidence.workload.ref
+    return evidence.target
+
+
+def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrative:
+    """The narrative of an "unknown" diagnosis and, as its claims' evidence, the facts that
+    were checked (each claim cites what it rests on)."""
+    subject = _subject(evidence)
+    alert = next((a.labels.get("alertname") for a in evidence.alerts), None)
+    what = f"{alert} on {prose.obj(subject)}" if alert and subject else None
+    what = what or (prose.obj(subject) if subject else alert or "this incident")
+
+    pods = [p for p in evidence.pods if p.containers]
+    ready = [p for p in pods if all(c.ready for c in p.containers if not c.init)]
+    restarts = sum(c.restart_count for p in pods for c in p.containers)
+    pending = sum(1 for p in evidence.pods if p.phase == "Pending")
+    if evidence.pods:
+        pod_text = (
+            f"{prose.count(len(evidence.pods), 'pod')}: {len(ready)} ready, "
+            f"{prose.count(restarts, 'restart')}" + (f", {pending} Pending" if pending else "")
+        )
+        pod_fact = EvidenceItem(source="pods", fact=pod_text)
+        pod_claim = prose.claim(f"Checked {pod_text}", pod_fact)
+    else:
+        pod_fact = EvidenceItem(source="pods", fact="no pods found for the target")
+        pod_claim = prose.claim("No pods were found for the target", pod_fact)
+
+    current = next((r for r in evidence.revisions if r.current), None)
+    if current is not None and current.created_at is not None:
+        age = _seconds(evidence.collected_at) - _seconds(current.created_at)
+        rollout = (
+            f"revision {current.revision} rolled out {prose.duration(age)} ago"
+            if age <= RECENT_ROLLOUT_SECONDS
+            else f"no rollout in the last {prose.duration(RECENT_ROLLOUT_SECONDS)}"
+        )
+    else:
+        rollout = "no revision history"
+    rollout_fact = EvidenceItem(source="revisions", fact=rollout)
+
+    if evidence.metrics:
+        metrics_text = (
+            f"{prose.count(len(evidence.metrics), 'metric series', 'metric series')} checked; "
+            "none crossed a threshold of a known failure pattern"
+        )
+    else:
+        metrics_text = _METRICS_MISSING.get(metrics_status, "no metric series were returned")
+    metrics_fact = EvidenceItem(source="metrics", fact=metrics_text)
+
+    warnings = [e for e in evidence.events if e.type == "Warning"]
+    services = [s.name for s in evidence.services]
+    seen = [
+        prose.count(len(warnings), "warning event"),
+        prose.count(len(evidence.logs), "log tail"),
+        f"Services {prose.listing(services)}" if services else "no Services",
+    ]
+    context_fact = EvidenceItem(source="evidence", fact=", ".join(seen))
+
+    missing: list[str] = []
+    if not evidence.metrics:
+        missing.append("latency, error-rate and saturation metrics for the alert's service")
+    if not evidence.logs:
+        missing.append("log tails of its containers")
+    if not warnings:
+        missing.append("any warning event")
+    missing.append("a change that lines up with the alert's start (a deploy, a config edit)")
+
+    because = [
+        pod_claim,
+        prose.claim(f"{rollout}; {metrics_text}", rollout_fact, metrics_fact),
+        prose.claim(f"Also seen: {', '.join(seen)}", context_fact),
+        prose.claim(f"What would decide it: {prose.listing(missing, limit=3)}"),
+    ]
+    fix = {
+        "not_configured": "configure Prometheus and re-check",
+        "unavailable": "restore Prometheus and re-check",
+    }.get(metrics_status, "escalate to its owner")
+    if evidence.metrics:
+        fix = "escalate to its owner"
+    return prose.narrative(
+        f"No known failure pattern explains {what}",
+        fix,
+        because=because,
+    )
+
+
+def checked_evidence(text: Narrative) -> list[EvidenceItem]:
+    """The facts an "unknown" narrative rests on, in order, without repeats."""
+    items: list[EvidenceItem] = []
+    for claim in text.because:
+        for entry in claim.evidence:
+            if entry not in items:
+                items.append(entry)
+    return items
