@@ -249,6 +249,12 @@ def evidence_line(entry: EvidenceItem) -> str:
     return f"{prefix}[{entry.source}] {entry.fact}"
 
 
+def suggestion(risk: str, title: str, command: str) -> str:
+    """A remediation as an Event or a chat message offers it:
+    ``[low risk] Raise the memory limit of ...: kubectl ...``."""
+    return f"[{risk} risk] {title}: {command}"
+
+
 def headline(category: str, confidence: float, text: str) -> str:
     """The line a status condition, an Event or a chat message opens with:
     ``oom-killed (0.96): Deployment shop/checkout is OOM-killed ...``."""
@@ -281,5 +287,6 @@ __all__ = [
     "root_cause",
     "selector",
     "sentence",
+    "suggestion",
     "summary",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from kubetriage import prose
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition
 
@@ -73,7 +74,7 @@ def render_diagnosis(
         lines += wrap.wrap(f"root cause: {diagnosis.root_cause}")
     if diagnosis.evidence:
         lines.append("  evidence:")
-        lines += [f"    - [{e.source}] {e.fact}" for e in diagnosis.evidence[:8]]
+        lines += [f"    {prose.evidence_line(e)}" for e in diagnosis.evidence[:8]]
     if diagnosis.remediations:
         lines.append("  remediations (ranked):")
         for index, r in enumerate(diagnosis.remediations, start=1):
