@@ -552,7 +552,7 @@ _CRASH_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "a command-line argument it does not accept",
+        "an unknown command-line argument",
         re.compile(
             r"(?i)(unknown (flag|option|argument|command)|flag provided but not defined|"
             r"unrecognized (option|argument))"
@@ -609,20 +609,19 @@ def _crash_text(
             )
         )
     else:
-        fix = "escalate to its owners with the crash log"
+        fix = "escalate to its owners"
         because.append(
             prose.claim(
                 "The crash repeats on every start, so another restart will not help: the code, "
                 "its arguments or its input must change"
             )
         )
-    problem = f"{prose.obj(target)} crash-loops"
-    if kind is not None:
-        problem = f"{problem} on {kind}"
     return prose.narrative(
-        problem,
+        f"{prose.obj(target)} crash-loops",
         fix,
-        aside=f"container {container.name}, {restarts}",
+        aside=f"{kind.split(' ', 1)[1]}, {restarts}"
+        if kind
+        else f"container {container.name}, {restarts}",
         because=because,
     )
 

@@ -674,7 +674,7 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
                 prose.narrative(
                     f"{prose.obj(ref)} refuses connections although "
                     f"{prose.count(ready, 'endpoint')} {prose.be(ready)} ready",
-                    "point its targetPort at the port the pods listen on",
+                    "fix its targetPort",
                     because=[
                         prose.claim(f"Calls to {prose.obj(ref)} are refused", refused),
                         prose.claim(
