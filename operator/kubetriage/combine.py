@@ -280,7 +280,7 @@ def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
             Remediation(
                 id=remediation_id(candidate.action, candidate.target),
                 action=candidate.action,
-                title=_TITLES[candidate.action].format(target=candidate.target.display())[:256],
+                title=_TITLES[candidate.action].format(target=prose.obj(candidate.target))[:256],
                 description=candidate.rationale[:2048],
                 target=candidate.target,
                 command=render_command(candidate.action, candidate.target, candidate.params),

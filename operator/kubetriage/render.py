@@ -65,7 +65,13 @@ def render_diagnosis(
         failed = [c for c in conditions if c.status != "True" or c.type == "LLMUnavailable"]
         lines += [f"  {c.type}={c.status} {c.reason}: {c.message}" for c in failed]
         return "\n".join(lines)
-    wrap = textwrap.TextWrapper(width=width, initial_indent="  ", subsequent_indent="  ")
+    wrap = textwrap.TextWrapper(
+        width=width,
+        initial_indent="  ",
+        subsequent_indent=" " * 14,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
     lines.append(
         f"  category:   {diagnosis.category.value}  (confidence {diagnosis.confidence:.2f})"
     )
