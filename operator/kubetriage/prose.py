@@ -90,9 +90,13 @@ def percent(ratio: float) -> str:
 
 
 def number(value: float) -> str:
-    """A measured value without noise digits: ``0.42``, ``12``, ``1.3e+04``."""
+    """A measured value without noise digits: ``0.042``, ``12.5``, ``655``, ``1,700``."""
     if math.isinf(value) or math.isnan(value):
         return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
     return f"{value:.3g}"
 
 

@@ -343,8 +343,10 @@ def test_unknown_says_what_was_checked_and_what_is_missing(status: str, fix: str
         "No known failure pattern explains Deployment shop/checkout"
     )
     assert diagnosis.summary.endswith(fix)
-    assert "Checked 1 pod: 0 ready, 0 restarts [E1]." in diagnosis.root_cause
-    assert "no revision history; no metrics" in diagnosis.root_cause.lower()
+    assert "Checked 1 pod, 0 ready, 0 restarts; no revision history [E1, E2]." in (
+        diagnosis.root_cause
+    )
+    assert "Metrics: none, Prometheus" in diagnosis.root_cause
     assert "What would decide it: latency, error-rate and saturation metrics" in (
         diagnosis.root_cause
     )

@@ -46,6 +46,12 @@ def test_quantities_carry_units() -> None:
     assert prose.cpu(1.0) == "1 CPU"
     assert prose.cpu(1.5) == "1.5 CPU"
     assert prose.percent(0.934) == "93%"
+    assert [prose.number(v) for v in (0.0421, 12.5, 655.4, 1712.0)] == [
+        "0.0421",
+        "12.5",
+        "655",
+        "1,712",
+    ]
 
 
 def test_counts_agree_with_their_noun() -> None:

@@ -1145,15 +1145,13 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         else:
             confidence = 0.45
             probe_kind = sorted(kinds)[0]
-        probe_facts = facts[:3]
-        facts.insert(
-            0,
-            item(
-                pod_source(pod),
-                f"container {container.name}: {container.state.state}, ready={container.ready},"
-                f" {prose.count(container.restart_count, 'restart')}",
-            ),
+        state_fact = item(
+            pod_source(pod),
+            f"container {container.name}: {container.state.state}, ready={container.ready},"
+            f" {prose.count(container.restart_count, 'restart')}",
         )
+        probe_facts = [state_fact, *facts[:2]]
+        facts.insert(0, state_fact)
         reasons = " ".join(why for _, why, _ in unhealthy)
         spec = next((p for p in container.probes if p.kind == probe_kind), None)
         if spec is None:

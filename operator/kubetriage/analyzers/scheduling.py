@@ -335,7 +335,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         because = [prose.claim(f"{prose.obj(_node_ref(node_name))} {state}", *facts[:2])]
         if len(facts) > 2:
             because.append(
-                prose.claim("Its pods show it too: evicted or stuck terminating", *facts[2:4])
+                prose.claim("Other signals from the node and its pods agree", *facts[2:4])
             )
         if affected:
             because.append(
