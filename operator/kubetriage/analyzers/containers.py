@@ -36,6 +36,7 @@ from kubetriage.analyzers.support import (
     parse_quantity,
     pod_revision,
     pod_source,
+    seconds_before,
     service_for_host,
     states,
     suggest_memory,
@@ -265,7 +266,15 @@ def check_oom(evidence: Evidence) -> list[Finding]:
                 "oom-killed",
                 Category.OOM_KILLED,
                 min(confidence, 0.97),
-                _oom_text(target, name, restarts[name], limit, peak, params, kills, peak_fact),
+                _oom_text(
+                    target,
+                    name,
+                    (restarts[name], _last_exit_ago(evidence, container)),
+                    (limit, peak),
+                    params,
+                    kills,
+                    peak_fact,
+                ),
                 facts,
                 Action.INCREASE_MEMORY,
                 target,
@@ -279,21 +288,36 @@ def check_oom(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _last_exit_ago(evidence: Evidence, container: ContainerEvidence) -> float | None:
+    """Seconds since the container last terminated, when its last state says."""
+    last = container.last_state
+    if last is None or last.state != "terminated":
+        return None
+    return seconds_before(evidence, last.finished_at)
+
+
+def _so_far(restarts: int, ago: float | None) -> str:
+    """``3 restarts so far, the last 4m ago``."""
+    text = f"{prose.count(restarts, 'restart')} so far"
+    return f"{text}, the last {prose.duration(ago)} ago" if ago is not None else text
+
+
 def _oom_text(
     target: ObjectRef,
     container: str,
-    restarts: int,
-    limit: float | None,
-    peak: float | None,
+    restarted: tuple[int, float | None],
+    sizes: tuple[float | None, float | None],
     params: dict[str, str],
     kills: list[EvidenceItem],
     peak_fact: EvidenceItem | None,
 ) -> Narrative:
+    restarts, ago = restarted
+    limit, peak = sizes
     at_limit = f" at its {prose.memory(limit)} memory limit" if limit else ""
     because = [
         prose.claim(
             f"Container {container} is killed for using more memory than its cgroup allows "
-            f"({prose.count(restarts, 'restart')} so far)",
+            f"({_so_far(restarts, ago)})",
             *kills,
         )
     ]
@@ -524,6 +548,7 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
                 _crash_text(
                     target,
                     container,
+                    _last_exit_ago(evidence, container),
                     exit_code,
                     [h.line for h in crash_hits],
                     action,
@@ -574,6 +599,7 @@ def _crash_kind(lines: list[str], exit_code: int | None) -> str | None:
 def _crash_text(
     target: ObjectRef,
     container: ContainerEvidence,
+    ago: float | None,
     exit_code: int | None,
     lines: list[str],
     action: Action,
@@ -586,7 +612,8 @@ def _crash_text(
     exits = f"exits with code {exit_code}" if exit_code is not None else "keeps exiting"
     because = [
         prose.claim(
-            f"Container {container.name} {exits} and the kubelet restarts it ({restarts})",
+            f"Container {container.name} {exits} and the kubelet restarts it "
+            f"({_so_far(container.restart_count, ago)})",
             state_fact,
         )
     ]

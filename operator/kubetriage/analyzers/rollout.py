@@ -22,6 +22,7 @@ from kubetriage.analyzers.support import (
     item,
     pod_revision,
     pod_source,
+    seconds_before,
     timestamp,
     workload_ref,
 )
@@ -153,9 +154,11 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     images = [
         f"{c} {prose.image(old or '')} to {prose.image(new)}" for c, (old, new) in changed.items()
     ]
+    rolled = seconds_before(evidence, current.created_at)
     because = [
         prose.claim(
             f"Revision {current.revision} replaced revision {previous.revision}"
+            + (f" {prose.duration(rolled)} ago" if rolled is not None else "")
             + (f", changing {prose.listing(images)}" if images else ""),
             replaced,
         )

@@ -412,6 +412,13 @@ def cpu_usage_jumps(evidence: Evidence, factor: float = 2.0) -> list[MetricSumma
     return jumps
 
 
+def seconds_before(evidence: Evidence, moment: datetime | None) -> float | None:
+    """How long before the evidence was collected ``moment`` was (None when unknown)."""
+    if moment is None:
+        return None
+    return max(timestamp(evidence.collected_at) - timestamp(moment), 0.0)
+
+
 def timestamp(value: datetime) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
