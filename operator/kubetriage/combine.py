@@ -351,17 +351,27 @@ def combine(
     )
     evidence_items = _evidence_items(category, findings, opinion)
     text: Narrative | None = top_finding.narrative if top_finding is not None else None
-    if top_finding is None and category is Category.UNKNOWN:
+    if top_finding is None:
+        # Nothing matched (or only the model names this category): say what was checked.
         text = explain_unknown(evidence, metrics_status=metrics_status)
         evidence_items = [*checked_evidence(text), *evidence_items][:MAX_EVIDENCE]
+        if category is not Category.UNKNOWN:
+            subject = evidence.workload.ref if evidence.workload else evidence.target
+            text = text.model_copy(
+                update={
+                    "problem": f"The model diagnoses {category.value}"
+                    + (f" on {prose.obj(subject)}" if subject else "")
+                    + ", which no analyzer confirms",
+                    "fix": "review the evidence before acting",
+                }
+            )
     evidence_items = prose.evidence_ids(evidence_items)
     if text is not None:
         summary = prose.narrative_summary(text)
         root_cause = prose.root_cause(text.because, evidence_items)
-    elif top_finding is not None:
-        summary, root_cause = top_finding.summary, ""
     else:
-        summary, root_cause = "No analyzer finding supports this category.", ""
+        # A finding built without a narrative (e.g. a rule not yet converted): its summary.
+        summary, root_cause = (top_finding.summary if top_finding else ""), ""
     if opinion is not None and opinion.category == category:
         # The model's words when it agrees and actually wrote a usable sentence: a bare token
         # ("increase-memory") from a small model, or a pasted log line, is no summary.

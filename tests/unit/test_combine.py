@@ -352,3 +352,17 @@ def test_unknown_says_what_was_checked_and_what_is_missing(status: str, fix: str
     )
     sources = [e.source for e in diagnosis.evidence]
     assert sources == ["pods", "revisions", "metrics", "evidence"]
+
+
+def test_a_category_only_the_model_names_says_so_when_its_summary_is_unusable() -> None:
+    pasted = "2026-11-20T09:59:21Z ERROR dial tcp: i/o timeout talking to payments"
+    opinion = ModelOpinion(
+        category=Category.NETWORK, confidence=0.9, summary=pasted, root_cause="payments is down"
+    )
+    diagnosis = combine(evidence=_evidence(), findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.NETWORK
+    assert diagnosis.summary == (
+        "The model diagnoses network on Deployment shop/checkout, which no analyzer confirms; "
+        "review the evidence before acting."
+    )
+    assert diagnosis.root_cause.startswith("Checked 1 pod")
