@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.container_texts import (
+    ABSENT,
+    MISSPELT_HOST,
+    PROBE_TIMEOUT,
+    REJECTED,
+    ConfigProblem,
+    crash_text,
+    log_problem,
+    no_key,
+    oom_text,
+    probe_text,
+)
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
     CONFIG_VARIABLE_GROUPS,
@@ -52,9 +63,8 @@ from kubetriage.models.evidence import (
     Evidence,
     MetricSummary,
     PodEvidence,
-    ProbeSpec,
 )
-from kubetriage.models.findings import EvidenceItem, Finding, Narrative
+from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 _LIVENESS_KILL = re.compile(
@@ -266,7 +276,7 @@ def check_oom(evidence: Evidence) -> list[Finding]:
                 "oom-killed",
                 Category.OOM_KILLED,
                 min(confidence, 0.97),
-                _oom_text(
+                oom_text(
                     target,
                     name,
                     (restarts[name], _last_exit_ago(evidence, container)),
@@ -294,63 +304,6 @@ def _last_exit_ago(evidence: Evidence, container: ContainerEvidence) -> float | 
     if last is None or last.state != "terminated":
         return None
     return seconds_before(evidence, last.finished_at)
-
-
-def _so_far(restarts: int, ago: float | None) -> str:
-    """``3 restarts so far, the last 4m ago``."""
-    text = f"{prose.count(restarts, 'restart')} so far"
-    return f"{text}, the last {prose.duration(ago)} ago" if ago is not None else text
-
-
-def _oom_text(
-    target: ObjectRef,
-    container: str,
-    restarted: tuple[int, float | None],
-    sizes: tuple[float | None, float | None],
-    params: dict[str, str],
-    kills: list[EvidenceItem],
-    peak_fact: EvidenceItem | None,
-) -> Narrative:
-    restarts, ago = restarted
-    limit, peak = sizes
-    at_limit = f" at its {prose.memory(limit)} memory limit" if limit else ""
-    because = [
-        prose.claim(
-            f"Container {container} is killed for using more memory than its cgroup allows "
-            f"({_so_far(restarts, ago)})",
-            *kills,
-        )
-    ]
-    if limit and peak and peak_fact is not None:
-        because.append(
-            prose.claim(
-                f"Its working set peaked at {prose.memory(peak)}, "
-                f"{prose.percent(peak / limit)} of the {prose.memory(limit)} limit",
-                peak_fact,
-            )
-        )
-    elif limit:
-        because.append(
-            prose.claim(
-                f"The limit is {prose.memory(limit)}; no working-set series showed how close "
-                "the process came to it"
-            )
-        )
-    if "memory" in params:
-        because.append(
-            prose.claim(
-                f"A {params['memory']} limit gives the process headroom; if usage keeps "
-                "climbing after that, look for a leak"
-            )
-        )
-    return prose.narrative(
-        f"{prose.obj(target)} is OOM-killed{at_limit}",
-        f"raise the limit to {params['memory']}"
-        if "memory" in params
-        else "set a memory limit above its peak",
-        aside=f"container {container}, {prose.count(restarts, 'restart')}",
-        because=because,
-    )
 
 
 def _memory_near_limit(evidence: Evidence) -> list[Finding]:
@@ -545,7 +498,7 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
                 "crash-loop",
                 Category.CRASH_LOOP,
                 confidence,
-                _crash_text(
+                crash_text(
                     target,
                     container,
                     _last_exit_ago(evidence, container),
@@ -563,94 +516,6 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
-
-
-# What a crash's last words say it was, in the words an on-call engineer would use.
-_CRASH_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a Go panic", re.compile(r"(?i)\bpanic:")),
-    ("a segmentation fault", re.compile(r"(?i)(segmentation fault|sigsegv|core dumped)")),
-    (
-        "an unhandled exception",
-        re.compile(
-            r"(?i)(traceback \(most recent call last\)|"
-            r"unhandled (exception|rejection)|uncaught exception|exception in thread)"
-        ),
-    ),
-    (
-        "an unknown command-line argument",
-        re.compile(
-            r"(?i)(unknown (flag|option|argument|command)|flag provided but not defined|"
-            r"unrecognized (option|argument))"
-        ),
-    ),
-    ("a failed migration", re.compile(r"(?i)(migrations? failed|failed to (run )?migrat)")),
-    ("a fatal error", re.compile(r"(?i)(\bfatal\b|\berror:)")),
-)
-_EXIT_KINDS = {139: "a segmentation fault", 134: "an abort", 137: "a SIGKILL", 143: "a SIGTERM"}
-
-
-def _crash_kind(lines: list[str], exit_code: int | None) -> str | None:
-    for kind, pattern in _CRASH_KINDS:
-        if any(pattern.search(line) for line in lines):
-            return kind
-    return _EXIT_KINDS.get(exit_code) if exit_code is not None else None
-
-
-def _crash_text(
-    target: ObjectRef,
-    container: ContainerEvidence,
-    ago: float | None,
-    exit_code: int | None,
-    lines: list[str],
-    action: Action,
-    params: dict[str, str],
-    state_fact: EvidenceItem,
-    log_facts: list[EvidenceItem],
-) -> Narrative:
-    kind = _crash_kind(lines, exit_code)
-    restarts = prose.count(container.restart_count, "restart")
-    exits = f"exits with code {exit_code}" if exit_code is not None else "keeps exiting"
-    because = [
-        prose.claim(
-            f"Container {container.name} {exits} and the kubelet restarts it "
-            f"({_so_far(container.restart_count, ago)})",
-            state_fact,
-        )
-    ]
-    if kind is not None and log_facts:
-        because.append(prose.claim(f"Its log shows {kind} just before it exits", *log_facts))
-    if action is Action.ROLLBACK:
-        fix = f"roll back to revision {params['revision']}"
-        because.append(
-            prose.claim(
-                f"The crashes began with the current revision; revision {params['revision']} "
-                "ran without them, so rolling back restores service while the change is fixed"
-            )
-        )
-    elif action is Action.RESTART:
-        fix = "restart it and look for a leak"
-        because.append(
-            prose.claim(
-                "The process ran for a long time before failing, so it degrades over time; a "
-                "fresh start buys time"
-            )
-        )
-    else:
-        fix = "escalate to its owners"
-        because.append(
-            prose.claim(
-                "The crash repeats on every start, so another restart will not help: the code, "
-                "its arguments or its input must change"
-            )
-        )
-    return prose.narrative(
-        f"{prose.obj(target)} crash-loops",
-        fix,
-        aside=f"{kind.split(' ', 1)[1]}, {restarts}"
-        if kind
-        else f"container {container.name}, {restarts}",
-        because=because,
-    )
 
 
 # --- config-missing -----------------------------------------------------------------------
@@ -750,57 +615,10 @@ def _process_started(pod: PodEvidence) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class _ConfigProblem:
-    """What is wrong with a ConfigMap, Secret or workload configuration, and its fix."""
-
-    what: str
-    fix: str
-    why: str
-
-
-_ABSENT = _ConfigProblem(
-    "does not exist",
-    "create it",
-    "The kubelet does not create a container whose referenced object is missing",
-)
-_REJECTED = _ConfigProblem(
-    "is rejected by the kubelet",
-    "correct it",
-    "The kubelet cannot create the container from this configuration",
-)
-
-
-def _no_key(key: str) -> _ConfigProblem:
-    return _ConfigProblem(
-        f"has no key {key}",
-        f"add the key {key}",
-        "The kubelet does not create a container whose referenced key is missing",
-    )
-
-
-def _log_problem(variable: str | None, path: str | None, renamed: str | None) -> _ConfigProblem:
-    why = "The application reads this setting when it starts and exits without it"
-    if variable and renamed:
-        return _ConfigProblem(f"has {renamed} where {variable} is read", f"restore {variable}", why)
-    if variable:
-        return _ConfigProblem(f"does not provide {variable}", f"set {variable}", why)
-    if path:
-        return _ConfigProblem(f"does not provide {path}", f"provide {path}", why)
-    return _ConfigProblem("holds a setting the application rejects", "correct it", why)
-
-
-_MISSPELT_HOST = _ConfigProblem(
-    "names a host that does not exist",
-    "correct the host name",
-    "The name does not resolve, and a Service with a nearly identical name exists",
-)
-
-
 def check_config_missing(evidence: Evidence) -> list[Finding]:
     # target key -> (target, best confidence, facts, params, problem of the best note)
     found: dict[
-        str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str], _ConfigProblem]
+        str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str], ConfigProblem]
     ] = {}
 
     def note(
@@ -808,7 +626,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
         confidence: float,
         fact: EvidenceItem,
         params: dict[str, str] | None = None,
-        problem: _ConfigProblem = _REJECTED,
+        problem: ConfigProblem = REJECTED,
     ) -> None:
         if target is None:
             return
@@ -835,10 +653,10 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 object_match = _MISSING_OBJECT.search(message)
                 if key_match:
                     target = _config_target(pod, key_match["kind"], key_match["name"])
-                    note(target, 0.95, fact, {"key": key_match["key"]}, _no_key(key_match["key"]))
+                    note(target, 0.95, fact, {"key": key_match["key"]}, no_key(key_match["key"]))
                 elif object_match:
                     target = _config_target(pod, object_match["kind"], object_match["name"])
-                    note(target, 0.95, fact, problem=_ABSENT)
+                    note(target, 0.95, fact, problem=ABSENT)
                 elif state.reason == "CreateContainerConfigError":
                     note(workload_ref(evidence, pod), 0.8, fact)
         # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
@@ -854,7 +672,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     target,
                     0.4 if resolved else 0.9,
                     item(pod_source(pod), f"{ref.kind} {ref.name} ({ref.via}) does not exist"),
-                    problem=_ABSENT,
+                    problem=ABSENT,
                 )
             elif ref.key_exists is False and ref.key:
                 note(
@@ -865,7 +683,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         f"{ref.kind} {ref.name} has no key {ref.key} ({ref.via})",
                     ),
                     {"key": ref.key},
-                    _no_key(ref.key),
+                    no_key(ref.key),
                 )
         for event in _pod_events(evidence, pod):
             if event.type != "Warning" and event.reason not in ("FailedMount", "Failed"):
@@ -880,7 +698,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     0.9,
                     item("events", event_fact(event)),
                     {"key": key_match["key"]} if key_match else None,
-                    _no_key(key_match["key"]) if key_match else _ABSENT,
+                    no_key(key_match["key"]) if key_match else ABSENT,
                 )
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
@@ -898,9 +716,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     log_target,
                     confidence + (0.05 if crashing else 0.0) + (0.1 if renamed else 0.0),
                     item(hit.source, hit.line),
-                    problem=_log_problem(
-                        variable, hit.match["path"] or hit.match["path2"], renamed
-                    ),
+                    problem=log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
                 )
                 if renamed is not None and log_target is not None:
                     note(
@@ -912,7 +728,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         ),
                     )
         for target, fact in _misspelt_hosts(evidence, pod):
-            note(target, 0.75, fact, problem=_MISSPELT_HOST)
+            note(target, 0.75, fact, problem=MISSPELT_HOST)
 
     findings: list[Finding] = []
     workload = workload_ref(evidence)
@@ -1086,12 +902,6 @@ def _probe_port(handler: str) -> str | None:
     return match.group(1) if match else None
 
 
-_PROBE_TIMEOUT = re.compile(
-    r"(?i)(context deadline exceeded|timeout exceeded|timed out|i/o timeout|"
-    r"request canceled while waiting)"
-)
-
-
 def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> EvidenceItem | None:
     """A fact when the container's CPU usage at least doubled over the window."""
     for metric in cpu_usage_jumps(evidence):
@@ -1226,7 +1036,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             facts.append(fact)
             caveat = ("The application's own log shows a dependency failing", fact)
         busy = _busy_container(evidence, pod, container.name)
-        if busy is not None and _PROBE_TIMEOUT.search(reasons) and not kills:
+        if busy is not None and PROBE_TIMEOUT.search(reasons) and not kills:
             # The probe times out because the process is too busy to answer it (CPU jumped):
             # the probe reports the overload, it is not the fault.
             confidence -= 0.25
@@ -1237,7 +1047,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 "probe-failure",
                 Category.PROBE_FAILURE,
                 confidence,
-                _probe_text(
+                probe_text(
                     target, container, probe_kind, reasons, probe_facts, (spec, spec_facts), caveat
                 ),
                 facts,
@@ -1247,86 +1057,6 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
-
-
-# How a probe fails, in a few words, and what to change about it.
-_PROBE_OUTCOMES: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (_PROBE_TIMEOUT, "times out", "lengthen its timeout or add a startup probe"),
-    (
-        re.compile(r"(?i)(connection refused|connect: refused)"),
-        "is refused",
-        "point it at the port the container listens on",
-    ),
-    (
-        re.compile(r"(?i)(statuscode: 404|status code 404)"),
-        "gets HTTP 404",
-        "point it at a path the application serves",
-    ),
-    (
-        re.compile(r"(?i)statuscode: 5\d\d"),
-        "gets an HTTP 5xx",
-        "check what the health endpoint depends on",
-    ),
-)
-
-
-def _probe_text(
-    target: ObjectRef,
-    container: ContainerEvidence,
-    probe_kind: str,
-    reasons: str,
-    probe_facts: list[EvidenceItem],
-    configured: tuple[ProbeSpec | None, list[EvidenceItem]],
-    caveat: tuple[str, EvidenceItem] | None,
-) -> Narrative:
-    outcome, fix = next(
-        ((said, fix) for rx, said, fix in _PROBE_OUTCOMES if rx.search(reasons)),
-        ("fails", "correct the probe"),
-    )
-    if probe_kind == "readiness" and fix.endswith("startup probe"):
-        fix = "lengthen its timeout"
-    effect = {
-        "liveness": "the kubelet kills and restarts the container",
-        "startup": "the kubelet kills the container before it finishes starting",
-        "readiness": "the pod is taken out of its Services' endpoints",
-    }[probe_kind]
-    restarts = prose.count(container.restart_count, "restart")
-    because = [
-        prose.claim(
-            f"The {probe_kind} probe of container {container.name} {outcome}, so {effect}",
-            *probe_facts,
-        )
-    ]
-    spec, spec_facts = configured
-    if spec is not None and spec_facts:
-        because.append(
-            prose.claim(
-                f"It checks {spec.handler} with a {prose.duration(spec.timeout_seconds)} "
-                f"timeout every {prose.duration(spec.period_seconds)}, "
-                + (
-                    f"starting after {prose.duration(spec.initial_delay_seconds)}"
-                    if spec.initial_delay_seconds
-                    else "with no initial delay"
-                ),
-                spec_facts[0],
-            )
-        )
-        if len(spec_facts) > 1:
-            because.append(
-                prose.claim("That port is not one the container declares", spec_facts[1])
-            )
-    if caveat is not None:
-        because.append(
-            prose.claim(f"{caveat[0]}: the probe may report that, not be the fault", caveat[1])
-        )
-    return prose.narrative(
-        f"The {probe_kind} probe of {prose.obj(target)} {outcome}",
-        fix,
-        aside=f"container {container.name}, {restarts}"
-        if container.restart_count
-        else f"container {container.name}",
-        because=because,
-    )
 
 
 CONTAINER_ANALYZERS: tuple[Analyzer, ...] = (
