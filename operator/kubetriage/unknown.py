@@ -68,8 +68,8 @@ def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrat
     were checked (each claim cites what it rests on)."""
     subject = _subject(evidence)
     alert = next((a.labels.get("alertname") for a in evidence.alerts), None)
-    what = f"{alert} on {prose.obj(subject)}" if alert and subject else None
-    what = what or (prose.obj(subject) if subject else alert or "this incident")
+    what = prose.obj(subject) if subject else (f"the {alert} alert" if alert else "this incident")
+    aside = f"alert {alert}" if alert and subject else ""
 
     pods = [p for p in evidence.pods if p.containers]
     ready = [p for p in pods if all(c.ready for c in p.containers if not c.init)]
@@ -144,6 +144,7 @@ def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrat
     return prose.narrative(
         f"No known failure pattern explains {what}",
         fix,
+        aside=aside,
         because=because,
     )
 

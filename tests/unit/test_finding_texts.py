@@ -1,10 +1,11 @@
-"""Property tests of what the analyzers write, whatever the objects are called and whatever
-their logs say: every summary is one sentence within the limit, never cut, naming the object,
-and free of log excerpts, timestamps, IPs, reprs and redaction markers; every root cause cites
-evidence the finding carries.
+"""Property tests of what the analyzers (and the "unknown" explainer) write, whatever the
+objects are called and whatever their logs say: every summary is one sentence within the
+limit, never cut, naming the object, and free of log excerpts, timestamps, IPs, reprs and
+redaction markers; every root cause cites evidence the finding carries.
 
-Real: the analyzer registry on Evidence built by tests/unit/evidence_factories.py from
-hypothesis-generated names, labels, images and log lines; nothing is replaced.
+Real: the analyzer registry and ``explain_unknown`` on Evidence built by
+tests/unit/evidence_factories.py from hypothesis-generated names, labels, images, alert names
+and log lines; nothing is replaced.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ServiceEvidence
 from kubetriage.models.findings import Finding
+from kubetriage.unknown import explain_unknown
 from tests.unit.evidence_factories import (
+    alert,
     analyze,
     container,
     deployment,
@@ -171,3 +174,24 @@ def test_selector_summaries_read_as_kubectl_writes_them(
     assert prose.selector(labels) in prose.root_cause(
         finding.narrative.because, prose.evidence_ids(finding.evidence)
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ns=NAMES,
+    name=NAMES,
+    kind=st.sampled_from(["Deployment", "Service", "PersistentVolumeClaim"]),
+    alertname=st.from_regex(r"[A-Z][A-Za-z]{0,40}", fullmatch=True),
+    status=st.sampled_from(["ok", "no_data", "unavailable", "not_configured"]),
+)
+def test_unknown_summaries(ns: str, name: str, kind: str, alertname: str, status: str) -> None:
+    ev = evidence(
+        target=ObjectRef(kind=kind, namespace=ns, name=name),
+        alerts=[alert(alertname=alertname, namespace=ns)],
+    )
+    text = explain_unknown(ev, metrics_status=status)
+    summary = prose.narrative_summary(text)
+    assert len(summary) <= prose.SUMMARY_LIMIT
+    assert prose.ELLIPSIS not in summary
+    assert f"{kind} {ns}/{name}" in summary
+    assert 2 <= len(text.because) <= 4
