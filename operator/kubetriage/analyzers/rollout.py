@@ -174,7 +174,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     if errors_after or load_after:
         because.append(
             prose.claim(
-                "Errors or load rose after the rollout while traffic did not explain it",
+                "Errors or load stepped up after the rollout",
                 *(errors_after[:1] + load_after[:1]),
             )
         )
