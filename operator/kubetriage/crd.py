@@ -102,7 +102,7 @@ def _evidence_item() -> JSON:
     return {
         "type": "object",
         "required": ["source", "fact"],
-        "properties": {"source": _str(256), "fact": _str(1024)},
+        "properties": {"source": _str(256), "fact": _str(1024), "id": _str(16)},
     }
 
 

@@ -31,6 +31,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from kubetriage import prose
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import IncidentStore, StatusModelCache
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
@@ -367,8 +368,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             body,
             type="Normal",
             reason="Diagnosed",
-            message=(
-                f"{diagnosis.category.value} ({diagnosis.confidence:.2f}): {diagnosis.summary}"
+            message=prose.headline(
+                diagnosis.category.value, diagnosis.confidence, diagnosis.summary
             )[:1000],
         )
         if diagnosis.remediations:
@@ -377,7 +378,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 body,
                 type="Normal",
                 reason="RemediationSuggested",
-                message=f"[{top.risk.value} risk] {top.title}: {top.command}"[:1000],
+                message=prose.suggestion(top.risk.value, top.title, top.command)[:1000],
             )
         for cond in result.conditions:
             llm_failed = cond.type == "LLMUnavailable" and cond.reason != "NotConfigured"

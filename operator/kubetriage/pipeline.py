@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from kubetriage import prose
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
 from kubetriage.llm.gating import GateRules
@@ -208,7 +209,7 @@ def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
             "EvidenceCollected",
             "False",
             "TargetNotFound",
-            f"{evidence.target.display()} was not found; "
+            f"{prose.obj(evidence.target)} was not found; "
             + "; ".join(evidence.collection_errors[:5]),
             now=now,
         )
@@ -220,14 +221,15 @@ def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
             "; ".join(evidence.collection_errors[:10]),
             now=now,
         )
-    target = evidence.target.display() if evidence.target else "no target"
+    target = prose.obj(evidence.target) if evidence.target else "no target"
+    counts = [
+        prose.count(len(evidence.pods), "pod"),
+        prose.count(len(evidence.events), "event"),
+        prose.count(len(evidence.logs), "log tail"),
+        prose.count(len(evidence.metrics), "metric series", "metric series"),
+    ]
     return condition(
-        "EvidenceCollected",
-        "True",
-        "Collected",
-        f"{target}: {len(evidence.pods)} pods, {len(evidence.events)} events, "
-        f"{len(evidence.logs)} log tails, {len(evidence.metrics)} metric series",
-        now=now,
+        "EvidenceCollected", "True", "Collected", f"{target}: {', '.join(counts)}", now=now
     )
 
 
@@ -393,6 +395,7 @@ async def _diagnose(
         opinion=model_outcome.opinion if model_outcome else None,
         llm=usage,
         similar=memory.similar,
+        metrics_status=metrics.status,
     )
     diagnosis.evidence_hash = digest
     diagnosis.signature = signature

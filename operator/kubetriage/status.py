@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from kubetriage import prose
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition, Phase
 
@@ -113,7 +114,7 @@ def diagnosed_patch(
         "Diagnosed",
         "True",
         "DiagnosisWritten",
-        f"{diagnosis.category.value} ({diagnosis.confidence:.2f}): {diagnosis.summary}",
+        prose.headline(diagnosis.category.value, diagnosis.confidence, diagnosis.summary),
         now=now,
     )
     merged = merge_conditions(existing, [*stage_conditions, done])
