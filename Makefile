@@ -7,7 +7,7 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest install local-llm system-deps crd benchmarks clean
+.PHONY: demo test lint typecheck pytest install local-llm system-deps crd golden benchmarks clean
 
 demo: install
 	$(BIN)/kubetriage demo
@@ -54,6 +54,11 @@ pytest: install
 
 crd: install
 	$(BIN)/kubetriage crd --write crds/incidents.kubetriage.io.yaml helm/kubetriage/crds/incidents.kubetriage.io.yaml
+
+# Rewrite tests/golden (the summary, root cause and evidence of every case) after an intended
+# change of wording; review the diff before committing it.
+golden: install
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden_diagnoses.py
 
 benchmarks: install
 	$(PY) benchmarks/run.py

@@ -64,6 +64,7 @@ from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
 from kubetriage.replay.session import case_alert, log_placement  # noqa: E402
 from kubetriage.replay.snapshot import SnapshotEvidenceSource  # noqa: E402
 from kubetriage.settings import Settings  # noqa: E402
+from kubetriage.tenancy import Scope  # noqa: E402
 from tests.support.llm_samples import valid_answer  # noqa: E402
 from tests.support.openai_server import CHARS_PER_TOKEN, ScriptedOpenAIServer, answer  # noqa: E402
 from tests.support.operator import OperatorThread  # noqa: E402
@@ -148,11 +149,17 @@ class CountingEvidence:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
         self._counter.enter()
         try:
             return await self._inner.collect(
-                target=target, alerts=alerts, title=title, description=description, now=now
+                target=target,
+                alerts=alerts,
+                title=title,
+                description=description,
+                now=now,
+                scope=scope,
             )
         finally:
             self._counter.exit()

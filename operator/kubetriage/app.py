@@ -40,11 +40,16 @@ from kubetriage.pipeline import (
     opinion_from_answer,
 )
 from kubetriage.redaction import Anonymizer, redact_evidence, redact_text
-from kubetriage.settings import Settings
+from kubetriage.remediation.policy import PolicyError, load_policy
+from kubetriage.settings import Settings, secret_from
 
 if TYPE_CHECKING:
+    from kubetriage.incidents import IncidentStore
     from kubetriage.memory.store import IncidentMemory
+    from kubetriage.notify.interactions import SlackInteractions
+    from kubetriage.notify.notifier import Notifier
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Tenancy
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +273,7 @@ def build_components(
         memory=memory,
         model=model,
         telemetry=telemetry,
+        tenancy=Tenancy.from_settings(settings),
         gate=GateRules.from_settings(settings),
         budget=budget,
     )
@@ -278,3 +284,31 @@ def build_stages(
     settings: Settings, api_client: k8s.ApiClient, telemetry: Telemetry | None = None
 ) -> Stages:
     return build_components(settings, api_client, telemetry).stages
+
+
+def build_notifier(settings: Settings, incidents: IncidentStore) -> Notifier | None:
+    """The notifier when any sink is configured (raises ``SecretFileError`` when a mounted
+    secret file cannot be read, so the operator fails at startup, not at the first page)."""
+    from kubetriage.notify.notifier import Notifier, Sinks
+
+    sinks = Sinks.from_settings(settings)
+    if not sinks.any:
+        return None
+    approvable: frozenset[str] = frozenset()
+    if settings.policy_file is not None:
+        try:
+            policy = load_policy(settings.policy_file.read_text(encoding="utf-8"))
+            approvable = policy.slack_approvable()
+        except (OSError, PolicyError) as error:
+            logger.error("no Approve buttons: the remediation policy is unusable: %s", error)
+    return Notifier(settings, incidents, sinks, approvable=approvable)
+
+
+def build_interactions(settings: Settings, incidents: IncidentStore) -> SlackInteractions | None:
+    """The Slack interactivity endpoint when a signing secret is configured."""
+    from kubetriage.notify.interactions import SlackInteractions
+
+    secret = secret_from(settings.slack_signing_secret, settings.slack_signing_secret_file)
+    if secret is None:
+        return None
+    return SlackInteractions(secret.get_secret_value(), incidents, policy_file=settings.policy_file)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kubetriage import prose
 from kubetriage.analyzers.changes import symptom_onset
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
@@ -26,7 +27,7 @@ from kubetriage.models.diagnosis import (
     TimelineEntry,
 )
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion
+from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion, Narrative
 from kubetriage.models.vocabulary import (
     ACTION_RISK,
     ACTION_TARGET_KINDS,
@@ -36,6 +37,7 @@ from kubetriage.models.vocabulary import (
 )
 from kubetriage.preconditions import NEEDS, category_supported
 from kubetriage.remediation.commands import render_command
+from kubetriage.unknown import checked_evidence, explain_unknown
 
 # A finding at or above this confidence is not overruled by the model.
 STRONG_ANALYZER = 0.85
@@ -292,7 +294,7 @@ def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
             Remediation(
                 id=remediation_id(candidate.action, candidate.target),
                 action=candidate.action,
-                title=_TITLES[candidate.action].format(target=candidate.target.display())[:256],
+                title=_TITLES[candidate.action].format(target=prose.obj(candidate.target))[:256],
                 description=candidate.rationale[:2048],
                 target=candidate.target,
                 command=render_command(candidate.action, candidate.target, candidate.params),
@@ -358,6 +360,12 @@ def _is_sentence(text: str) -> bool:
     return len(text.split()) >= MIN_SENTENCE_WORDS
 
 
+def _usable_summary(text: str) -> bool:
+    """A model's summary replaces the analyzer's only when it reads as one: a sentence that
+    fits the summary limit and quotes nothing (no timestamp, repr or redaction marker)."""
+    return _is_sentence(text) and prose.reads_as_summary(text)
+
+
 def combine(
     *,
     evidence: Evidence,
@@ -365,8 +373,10 @@ def combine(
     opinion: ModelOpinion | None,
     llm: LLMUsage,
     similar: list[SimilarIncident],
+    metrics_status: str = "ok",
 ) -> Diagnosis:
-    """The diagnosis for one incident. Deterministic for the same inputs."""
+    """The diagnosis for one incident. Deterministic for the same inputs. ``metrics_status``
+    (how the metrics stage went) lets an "unknown" diagnosis say what was missing."""
     hypothesis = None
     found = {f.category for f in findings}
     if (
@@ -399,26 +409,42 @@ def combine(
     top_finding = max(
         (f for f in findings if f.category == category), key=lambda f: f.confidence, default=None
     )
-    if top_finding is not None:
-        summary, root_cause = top_finding.summary, top_finding.summary
+    evidence_items = _evidence_items(category, findings, opinion)
+    text: Narrative | None = top_finding.narrative if top_finding is not None else None
+    if top_finding is None:
+        # Nothing matched (or only the model names this category): say what was checked.
+        text = explain_unknown(evidence, metrics_status=metrics_status)
+        evidence_items = [*checked_evidence(text), *evidence_items][:MAX_EVIDENCE]
+        if category is not Category.UNKNOWN:
+            subject = evidence.workload.ref if evidence.workload else evidence.target
+            text = text.model_copy(
+                update={
+                    "problem": f"The model diagnoses {category.value}"
+                    + (f" on {prose.obj(subject)}" if subject else "")
+                    + ", which no analyzer confirms",
+                    "fix": "review the evidence before acting",
+                }
+            )
+    evidence_items = prose.evidence_ids(evidence_items)
+    if text is not None:
+        summary = prose.narrative_summary(text)
+        root_cause = prose.root_cause(text.because, evidence_items)
     else:
-        summary = "No known failure pattern matched the evidence."
-        root_cause = ""
+        # A finding built without a narrative (e.g. a rule not yet converted): its summary.
+        summary, root_cause = (top_finding.summary if top_finding else ""), ""
     if opinion is not None and opinion.category == category:
-        # The model's words when it agrees and actually wrote a sentence: a bare token
-        # ("increase-memory") from a small model is no summary.
-        if _is_sentence(opinion.summary):
+        # The model's words when it agrees and actually wrote a usable sentence: a bare token
+        # ("increase-memory") from a small model, or a pasted log line, is no summary.
+        if _usable_summary(opinion.summary):
             summary = opinion.summary
         if _is_sentence(opinion.root_cause):
             root_cause = opinion.root_cause
-        elif _is_sentence(opinion.summary):
-            root_cause = opinion.summary
     return Diagnosis(
         summary=summary[:1024],
         category=category,
         confidence=confidence,
         root_cause=root_cause[:4096],
-        evidence=_evidence_items(category, findings, opinion),
+        evidence=evidence_items,
         remediations=remediations,
         similar_incidents=similar[:10],
         analyzers=sorted({f.analyzer for f in findings}),

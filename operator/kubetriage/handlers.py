@@ -31,6 +31,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from kubetriage import prose
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import IncidentStore, StatusModelCache
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
@@ -65,6 +66,7 @@ from kubetriage.status import (
     parse_conditions,
 )
 from kubetriage.telemetry import TRACEPARENT_ANNOTATION
+from kubetriage.tenancy import check_target
 
 # Kinds the evidence collector knows how to investigate; anything else is a spec error.
 INVESTIGABLE_KINDS = WORKLOAD_KINDS | {
@@ -87,6 +89,14 @@ class MemoryWriter(Protocol):
     async def store(self, record: MemoryRecord, text: str) -> str: ...
 
 
+class NotifyQueue(Protocol):
+    """``kubetriage.notify.Notifier``: takes an Incident to look at and returns at once."""
+
+    def enqueue(self, namespace: str, name: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class OperatorContext:
     settings: Settings
@@ -98,6 +108,8 @@ class OperatorContext:
     memory: MemoryWriter | None = None
     # Prometheus metrics of this operator (served on settings.metrics_port); None = off.
     metrics: OperatorMetrics | None = None
+    # Slack / Teams / CloudEvents, after the status is written; None = no sink configured.
+    notifier: NotifyQueue | None = None
 
 
 def _diagnostic_change(diff: Any) -> bool:
@@ -249,6 +261,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         try:
             incident = IncidentSpec.model_validate(dict(spec))
             validate_semantics(incident)
+            check_target(ctx.stages.tenancy.scope(namespace), incident.target, incident.alerts)
         except (ValidationError, InvalidIncident) as error:
             reason = error.reason if isinstance(error, InvalidIncident) else "InvalidSpec"
             message = str(error)[:2000]
@@ -355,8 +368,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             body,
             type="Normal",
             reason="Diagnosed",
-            message=(
-                f"{diagnosis.category.value} ({diagnosis.confidence:.2f}): {diagnosis.summary}"
+            message=prose.headline(
+                diagnosis.category.value, diagnosis.confidence, diagnosis.summary
             )[:1000],
         )
         if diagnosis.remediations:
@@ -365,7 +378,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 body,
                 type="Normal",
                 reason="RemediationSuggested",
-                message=f"[{top.risk.value} risk] {top.title}: {top.command}"[:1000],
+                message=prose.suggestion(top.risk.value, top.title, top.command)[:1000],
             )
         for cond in result.conditions:
             llm_failed = cond.type == "LLMUnavailable" and cond.reason != "NotConfigured"
@@ -496,6 +509,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 ctx.api_client, request_timeout=ctx.settings.kube_request_timeout_seconds
             ),
             policy_file=ctx.settings.policy_file,
+            scope=ctx.stages.tenancy.scope(namespace),
             now=ctx.clock,
             record_progress=record_progress,
         )
@@ -534,8 +548,15 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             state = None if type == "DELETED" else incident_state(dict(status or {}))
             ctx.metrics.incidents.update(namespace, name, state)
 
+    async def notify(*, type: str | None, name: str, namespace: str | None, **_: Any) -> None:
+        """Every change (status writes included) goes to the notifier, which runs apart
+        from the handlers: a slow or failing sink never delays or fails a diagnosis."""
+        if ctx.notifier is not None and namespace is not None and type != "DELETED":
+            ctx.notifier.enqueue(namespace, name)
+
     resource = (GROUP, VERSION, PLURAL)
     kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
+    kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
         *resource,
         registry=registry,

@@ -205,6 +205,13 @@ class OperatorMetrics:
             ["code"],
             registry=self.registry,
         )
+        self.receiver_rejected = Counter(
+            "kubetriage_receiver_rejected",
+            "Alertmanager notifications refused with a 4xx, by reason (unauthorized, "
+            "too_large, bad_encoding, invalid_payload, api_refused, ...).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.analyzer_hits = Counter(
             "kubetriage_analyzer_hits",
             "Findings produced by analyzers, by analyzer and category.",
@@ -220,6 +227,10 @@ class OperatorMetrics:
     def observe_webhook(self, code: int) -> None:
         """One Alertmanager webhook request answered with HTTP ``code``."""
         self.webhook_requests.labels(code=str(code)).inc()
+
+    def observe_rejected(self, reason: str) -> None:
+        """One webhook notification refused (4xx) for ``reason``."""
+        self.receiver_rejected.labels(reason=reason).inc()
 
     def webhook_middleware(self) -> Middleware:
         """An aiohttp middleware counting every POST (the webhook routes) by status code,

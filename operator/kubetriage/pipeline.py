@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from kubetriage import prose
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
-from kubetriage.evidence.targets import candidate_targets
 from kubetriage.llm.gating import GateRules
 from kubetriage.llm.schema import LLMAnswer
 from kubetriage.llm.step import ModelBudget as ModelBudget
@@ -42,6 +42,7 @@ from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediatio
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
 from kubetriage.status import condition
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Scope, Tenancy, allowed_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class EvidenceSource(Protocol):
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence: ...
 
 
@@ -94,6 +96,9 @@ class Stages:
     memory: MemorySource | None = None
     model: ModelSource | None = None
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
+    # The tenancy rule (kubetriage.tenancy); the default lets no namespace reach further
+    # than itself. app.py builds it from the settings.
+    tenancy: Tenancy = field(default_factory=Tenancy)
     # Cost controls around ``model``: which Incidents may use it, and how much.
     gate: GateRules = field(default_factory=GateRules)
     budget: ModelBudget | None = None
@@ -204,7 +209,7 @@ def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
             "EvidenceCollected",
             "False",
             "TargetNotFound",
-            f"{evidence.target.display()} was not found; "
+            f"{prose.obj(evidence.target)} was not found; "
             + "; ".join(evidence.collection_errors[:5]),
             now=now,
         )
@@ -216,14 +221,15 @@ def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
             "; ".join(evidence.collection_errors[:10]),
             now=now,
         )
-    target = evidence.target.display() if evidence.target else "no target"
+    target = prose.obj(evidence.target) if evidence.target else "no target"
+    counts = [
+        prose.count(len(evidence.pods), "pod"),
+        prose.count(len(evidence.events), "event"),
+        prose.count(len(evidence.logs), "log tail"),
+        prose.count(len(evidence.metrics), "metric series", "metric series"),
+    ]
     return condition(
-        "EvidenceCollected",
-        "True",
-        "Collected",
-        f"{target}: {len(evidence.pods)} pods, {len(evidence.events)} events, "
-        f"{len(evidence.logs)} log tails, {len(evidence.metrics)} metric series",
-        now=now,
+        "EvidenceCollected", "True", "Collected", f"{target}: {', '.join(counts)}", now=now
     )
 
 
@@ -281,7 +287,8 @@ async def _diagnose(
 ) -> PipelineResult:
     telemetry = stages.telemetry
     conditions: list[Condition] = []
-    candidates = candidate_targets(spec.target, spec.alerts)
+    scope = stages.tenancy.scope(namespace)
+    candidates, _ = allowed_candidates(scope, spec.target, spec.alerts)
     target = spec.target or (candidates[0] if candidates else None)
     target_attrs = {"kubetriage.target": target.display()} if target else {}
     with telemetry.stage("collect kubernetes evidence", target_attrs) as span:
@@ -291,6 +298,7 @@ async def _diagnose(
             title=spec.title,
             description=spec.description,
             now=now,
+            scope=scope,
         )
         span.set_attributes(
             {
@@ -387,6 +395,7 @@ async def _diagnose(
         opinion=model_outcome.opinion if model_outcome else None,
         llm=usage,
         similar=memory.similar,
+        metrics_status=metrics.status,
     )
     diagnosis.evidence_hash = digest
     diagnosis.signature = signature

@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from kubetriage import prose
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition
 
@@ -66,7 +67,13 @@ def render_diagnosis(
         failed = [c for c in conditions if c.status != "True" or c.type == "LLMUnavailable"]
         lines += [f"  {c.type}={c.status} {c.reason}: {c.message}" for c in failed]
         return "\n".join(lines)
-    wrap = textwrap.TextWrapper(width=width, initial_indent="  ", subsequent_indent="  ")
+    wrap = textwrap.TextWrapper(
+        width=width,
+        initial_indent="  ",
+        subsequent_indent=" " * 14,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
     lines.append(
         f"  category:   {diagnosis.category.value}  (confidence {diagnosis.confidence:.2f})"
     )
@@ -75,7 +82,7 @@ def render_diagnosis(
         lines += wrap.wrap(f"root cause: {diagnosis.root_cause}")
     if diagnosis.evidence:
         lines.append("  evidence:")
-        lines += [f"    - [{e.source}] {e.fact}" for e in diagnosis.evidence[:8]]
+        lines += [f"    {prose.evidence_line(e)}" for e in diagnosis.evidence[:8]]
     if diagnosis.remediations:
         lines.append("  remediations (ranked):")
         for index, r in enumerate(diagnosis.remediations, start=1):

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetriage.models.notify import NotifyRoute
 from kubetriage.models.vocabulary import Category, Severity
 
 
@@ -22,6 +23,24 @@ class ModelPrice(BaseModel):
 
     input_per_million: float = Field(ge=0.0)
     output_per_million: float = Field(ge=0.0)
+
+
+class SecretFileError(ValueError):
+    """A ``*_FILE`` secret setting names a file that cannot be read."""
+
+
+def secret_from(value: SecretStr | None, path: Path | None) -> SecretStr | None:
+    """A secret given directly (env, from a Kubernetes Secret) or as a mounted file; the
+    file wins when both are set. Never read through the Kubernetes API."""
+    if path is None:
+        return value
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise SecretFileError(f"cannot read secret file {path}: {error.strerror}") from error
+    if not text:
+        raise SecretFileError(f"secret file {path} is empty")
+    return SecretStr(text)
 
 
 class Settings(BaseSettings):
@@ -45,6 +64,10 @@ class Settings(BaseSettings):
     incident_namespace: str = Field(
         default="kubetriage", description="where Incidents without a namespace label go"
     )
+    # Incidents in these namespaces may target cluster-scoped objects (Nodes, PVs) and other
+    # namespaces; every other Incident reads and acts on its own namespace only
+    # (kubetriage.tenancy). Unset: just incident_namespace.
+    cluster_scope_namespaces: list[str] | None = None
     health_port: int = Field(default=8081, ge=0, le=65535)
     # Prometheus /metrics of the operator process; 0 = not served.
     metrics_host: str = "0.0.0.0"
@@ -123,7 +146,16 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=0, le=65535)
     webhook_token: SecretStr | None = None
-    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # A 4,000-alert group (Alertmanager max_alerts: 0) is ~1.7 MB; bodies are parsed off the
+    # event loop, and only the newest webhook_max_alerts_per_notification alerts are kept.
+    webhook_max_body_bytes: int = Field(default=8 * 1_048_576, ge=1024)
+    webhook_max_alerts_per_notification: int = Field(default=1000, ge=1)
+    # A client must send its request head within this long of connecting, and the body
+    # within webhook_body_timeout_seconds; slower ones are cut off (408 for the body).
+    webhook_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The answer waits until the Incident is stored; longer than this: 503 + Retry-After.
+    webhook_store_timeout_seconds: float = Field(default=20.0, gt=0)
     webhook_enabled: bool = True
     # Without a token the receiver only starts when this is explicitly true.
     webhook_allow_unauthenticated: bool = False
@@ -131,6 +163,31 @@ class Settings(BaseSettings):
     webhook_workers: int = Field(default=4, ge=1, le=64)
     webhook_retry_after_seconds: int = Field(default=5, ge=1)
     webhook_max_alerts_per_incident: int = Field(default=100, ge=1, le=100)
+
+    # --- notifications (kubetriage.notify) ----------------------------------------------
+    # Slack: a bot token (chat:write) and the app's signing secret (interactivity), each
+    # directly or as a file mounted from a Secret (the *_file setting wins).
+    slack_bot_token: SecretStr | None = None
+    slack_bot_token_file: Path | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_signing_secret_file: Path | None = None
+    slack_channel: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    # Microsoft Teams Workflows / incoming-webhook URL (it is a credential).
+    teams_webhook_url: SecretStr | None = None
+    teams_webhook_url_file: Path | None = None
+    # CloudEvents (structured JSON over HTTP POST) sink and the events' source attribute.
+    cloudevents_url: str | None = None
+    cloudevents_source: str = "/kubetriage"
+    notify_routes: list[NotifyRoute] = Field(default_factory=list)
+    notify_min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Threaded replies (and Teams cards) for one Incident at most once per this period.
+    notify_quiet_period_seconds: float = Field(default=300.0, ge=0.0)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=3, ge=1, le=10)
+    notify_retry_delay_seconds: float = Field(default=2.0, ge=0.0)
+    # Grafana or Prometheus base URL linked from every message.
+    notify_dashboard_url: str | None = None
 
     @property
     def llm_configured(self) -> bool:

@@ -111,7 +111,7 @@ def test_feedback_is_learned_and_recalled(crd_installed: Cluster, tmp_path: Path
 
     # What reached the store: redacted, under the right category and cluster.
     with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=store) as stored:
-        found = stored.get("first-oom", "e2e")
+        found = stored.get("first-oom", "e2e", "exports")
         assert found is not None
         record, embedded_text = found
         assert "hunter2" not in embedded_text
@@ -154,7 +154,7 @@ def test_corrected_category_is_what_is_remembered(crd_installed: Cluster, tmp_pa
         learned = _wait(cluster, "misread", lambda s: s.get("learned"))
     assert learned["status"]["learned"]["category"] == "bad-rollout"
     with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=store) as stored:
-        found = stored.get("misread", "e2e")
+        found = stored.get("misread", "e2e", "exports")
         assert found is not None
         record, _ = found
         assert record.category.value == "bad-rollout"

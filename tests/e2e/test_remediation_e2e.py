@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,9 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from kubetriage.crd import render_incident_crd_yaml
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
@@ -33,16 +31,6 @@ SHARED_CASES = EXAMPLES
 OOM = ("exports", "csv-exporter", "example-oom-csv-exporter")
 IMAGE = ("marketing-site", "landing-page", "example-image-tag-typo")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
-
-
-@pytest.fixture
-def emulated(tmp_path: Path) -> Iterator[Cluster]:
-    with EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as running:
-        cluster = Cluster(kubeconfig=running.kubeconfig_path, emulator=running.emulator)
-        crd_file = tmp_path / "crd.yaml"
-        crd_file.write_text(render_incident_crd_yaml())
-        cluster.kubectl("apply", "-f", str(crd_file))
-        yield cluster
 
 
 def _load(cluster: Cluster, case_dir: str) -> None:

@@ -20,9 +20,15 @@ KUBETRIAGE = Path(sys.executable).parent / "kubetriage"
 
 class OperatorProcess:
     def __init__(
-        self, emulator: EmulatorThread, log_path: Path, settings_env: dict[str, str]
+        self,
+        emulator: EmulatorThread,
+        log_path: Path,
+        settings_env: dict[str, str],
+        *,
+        args: tuple[str, ...] = ("--all-namespaces", "--no-webhook"),
     ) -> None:
         self._emulator = emulator
+        self._args = args
         self.log_path = log_path
         # Only our settings: an OTEL_* or KUBETRIAGE_* variable of the developer's shell must
         # not change what the test runs.
@@ -50,9 +56,8 @@ class OperatorProcess:
                     "run",
                     "--kubeconfig",
                     str(self._emulator.kubeconfig_path),
-                    "--all-namespaces",
                     "--standalone",
-                    "--no-webhook",
+                    *self._args,
                 ],
                 env=self._env,
                 stdout=log,

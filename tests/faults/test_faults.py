@@ -504,7 +504,7 @@ def _post_until_accepted(url: str, body: bytes, deadline: float) -> int:
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                assert response.status == 202, response.status
+                assert response.status == 200, response.status
                 return busy
         except urllib.error.HTTPError as error:
             if error.code != 503:

@@ -25,6 +25,7 @@ import yaml
 from kubetriage.alerts import label_fingerprint
 from kubetriage.crd import build_incident_crd
 from kubetriage.kubeclient import api_client
+from kubetriage.metrics import OperatorMetrics
 from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
@@ -294,9 +295,12 @@ class ReceiverThread:
     """The real receiver on its own event loop in a thread, for synchronous tests (the
     operator runs in another thread, Alertmanager in a process)."""
 
-    def __init__(self, settings: Settings, kubeconfig: Path) -> None:
+    def __init__(
+        self, settings: Settings, kubeconfig: Path, *, metrics: OperatorMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.kubeconfig = kubeconfig
+        self.metrics = metrics
         self.url = ""
         self.receiver: Receiver | None = None
         self._loop = asyncio.new_event_loop()
@@ -307,7 +311,7 @@ class ReceiverThread:
         self.client = api_client(self.kubeconfig)
 
         async def start() -> str:
-            self.receiver = Receiver(self.settings, self.client)
+            self.receiver = Receiver(self.settings, self.client, metrics=self.metrics)
             return await self.receiver.start()
 
         self.url = self.call(start())

@@ -19,6 +19,7 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.settings import Settings
+from kubetriage.tenancy import Scope
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
 
@@ -42,6 +43,7 @@ class InFlightCounter:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
         self.in_flight += 1
         self.calls += 1
@@ -49,7 +51,12 @@ class InFlightCounter:
         try:
             await asyncio.sleep(0.3)  # long enough for a burst to pile up
             return await self.inner.collect(
-                target=target, alerts=alerts, title=title, description=description, now=now
+                target=target,
+                alerts=alerts,
+                title=title,
+                description=description,
+                now=now,
+                scope=scope,
             )
         finally:
             self.in_flight -= 1

@@ -614,7 +614,8 @@ def test_operator_refuses_the_injected_drain_without_a_policy(emulator: Emulator
     assert diagnosis["category"] == "oom-killed"
     assert all(r["target"].get("namespace") in {None, "exports"} for r in diagnosis["remediations"])
     record = status["remediation"]
-    assert (record["result"], record["reason"]) == ("Rejected", "NoPolicy")
+    # The drain's Node is outside the Incident's namespace: refused before any policy.
+    assert (record["result"], record["reason"]) == ("Rejected", "TargetOutsideNamespace")
     remediated = {c["type"]: c for c in status["conditions"]}["Remediated"]
     assert remediated["status"] == "False"
     assert writes == []
@@ -630,7 +631,7 @@ def test_operator_refuses_the_injected_drain_without_a_policy(emulator: Emulator
             "UnknownRemediation",
             id="restart-kube-system-coredns",
         ),
-        pytest.param(None, "DrainNotEnabled", id="drain-node-outside-the-namespace"),
+        pytest.param(None, "TargetOutsideNamespace", id="drain-node-outside-the-namespace"),
     ],
 )  # fmt: skip
 def test_a_namespace_scoped_policy_refuses_targets_outside_it(

@@ -151,7 +151,7 @@ class ReceiverThread:
             },
         )
         with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202
+            assert response.status == 200
 
 
 @dataclass

@@ -10,7 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import Components, MemoryStage, build_components, wall_clock
+from kubetriage.app import (
+    Components,
+    MemoryStage,
+    build_components,
+    build_notifier,
+    wall_clock,
+)
 from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
@@ -59,13 +65,17 @@ class OperatorThread:
         self.error: BaseException | None = None
 
     async def _main(self) -> None:
+        incidents = IncidentStore(self.client)
+        # Slack / Teams / CloudEvents when the settings configure any sink (else None).
+        notifier = build_notifier(self.settings, incidents)
         ctx = OperatorContext(
             settings=self.settings,
             stages=self.stages,
-            incidents=IncidentStore(self.client),
+            incidents=incidents,
             api_client=self.client,
             memory=self.memory,
             metrics=self.metrics,
+            notifier=notifier,
         )
         try:
             await run_operator(
@@ -76,6 +86,8 @@ class OperatorThread:
                 ready_flag=self._ready,
             )
         finally:
+            if notifier is not None:
+                await notifier.aclose()
             if self.components is not None:
                 await self.components.aclose()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AutoscalerEvidence,
@@ -398,3 +399,18 @@ def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
         metrics=[_cpu(0.2, 1.6, 45), _latency(0.3, 2.4, 45)],
     )
     assert not by_category(analyze(ev), Category.BAD_ROLLOUT)
+
+
+def test_bad_rollout_reads_as_a_causal_chain_with_its_age() -> None:
+    first = analyze(evidence(**_rollout())).findings[0]
+    assert first.summary == (
+        "Revision 7 of Deployment shop/checkout is failing (1 of 1 new pod unhealthy); "
+        "roll back to revision 6."
+    )
+    assert first.narrative is not None
+    text = prose.root_cause(first.narrative.because, prose.evidence_ids(first.evidence))
+    assert text.startswith(
+        "Revision 7 replaced revision 6 20m ago, changing app app:1.9 to app:2.0 [E1]."
+    )
+    assert "1 of its 1 new pod is unhealthy [E2]." in text
+    assert text.endswith("Pods of revision 6 still serve [E3].")

@@ -20,6 +20,7 @@ from packaging.version import Version
 
 from kubetriage.remediation.policy import load_policy
 from kubetriage.settings import Settings
+from kubetriage.tenancy import cluster_scope_namespaces
 from tests.support.chart import (
     CHART,
     NAMESPACE,
@@ -99,6 +100,14 @@ MODES: dict[str, dict[str, Any]] = {
                 "belowConfidence": 0.9,
             },
             "prices": {"gpt-x": {"input_per_million": 0.15, "output_per_million": 0.6}},
+        }
+    },
+    "notifications": {
+        "notifications": {
+            "slack": {"enabled": True, "channel": "C0OPS", "existingSecret": "slack-app"},
+            "teams": {"enabled": True, "webhookUrl": "https://example.webhook.office.com/x"},
+            "cloudEvents": {"enabled": True, "url": "http://bridge.ops:8080/events"},
+            "routes": [{"namespaces": ["prod-*"], "severities": ["critical"]}],
         }
     },
 }
@@ -651,3 +660,14 @@ def test_chart_metadata() -> None:
     assert chart_yaml["apiVersion"] == "v2"
     assert chart_yaml["appVersion"] == "0.1.0"
     assert Path(CHART / "values.schema.json").is_file()
+
+
+def test_cluster_scope_namespaces_reach_the_operator_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _env({"clusterScopeNamespaces": ["sre", "platform"]})
+    assert "KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES" not in _env()
+    monkeypatch.setenv(
+        "KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES", env["KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES"]
+    )
+    assert cluster_scope_namespaces(Settings()) == {"sre", "platform"}

@@ -17,8 +17,22 @@ PRICES = {"gpt-x": ModelPrice(input_per_million=1.0, output_per_million=4.0)}
 
 def test_calls_tokens_cost_and_skips() -> None:
     usages = [
-        LLMUsage(used=True, model="gpt-x", input_tokens=3_000, output_tokens=500, attempts=1),
-        LLMUsage(used=False, model="gpt-x", input_tokens=900, output_tokens=100, attempts=2),
+        LLMUsage(
+            used=True,
+            model="gpt-x",
+            input_tokens=3_000,
+            output_tokens=500,
+            attempts=1,
+            duration_ms=1_200,
+        ),
+        LLMUsage(
+            used=False,
+            model="gpt-x",
+            input_tokens=900,
+            output_tokens=100,
+            attempts=2,
+            duration_ms=300,
+        ),
         LLMUsage(used=True, model="gpt-x", input_tokens=3_000, output_tokens=500, cached=True),
         LLMUsage(used=False, reason="model not used: rule severity (...)", skipped="severity"),
         LLMUsage(used=False, reason="model not used: ...", skipped="calls-per-minute"),
@@ -30,8 +44,10 @@ def test_calls_tokens_cost_and_skips() -> None:
     assert (spend.calls, spend.input_tokens, spend.output_tokens) == (3, 3_900, 600)
     assert spend.cost == pytest.approx((3_900 * 1.0 + 600 * 4.0) / 1_000_000)
     assert spend.as_json()["skipped"] == {"calls-per-minute": 1, "severity": 1}
+    assert spend.latency_ms == 1_500  # only the calls made: a reused answer waited for nothing
     assert spend.render() == (
-        "llm: 3 calls, 3900 input + 600 output tokens, estimated cost 0.0063; "
+        "llm: 3 calls, 3900 input + 600 output tokens, 1500 ms in the model, "
+        "estimated cost 0.0063; "
         "not used: calls-per-minute 1, severity 1"
     )
 
@@ -67,6 +83,6 @@ def test_the_eval_table_ends_with_the_spend_line() -> None:
     usage = LLMUsage(used=True, model="gpt-x", input_tokens=1_000, output_tokens=100, attempts=1)
     report = EvalReport(cases=[], spend=Spend.of([usage], PRICES, "gpt-x"))
     assert render_table(report).splitlines()[-1] == (
-        "llm: 1 calls, 1000 input + 100 output tokens, estimated cost 0.0014"
+        "llm: 1 calls, 1000 input + 100 output tokens, 0 ms in the model, estimated cost 0.0014"
     )
     assert report.as_json()["llm"]["calls"] == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item, timestamp
 from kubetriage.models.base import ObjectRef
@@ -123,8 +124,14 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
                 "certificate-renewal",
                 Category.CERTIFICATE_EXPIRY,
                 confidence,
-                f"Certificate {cert.ref.namespace}/{cert.ref.name} is not being renewed: "
-                f"{failures[0].fact[:160]}; fix the issuer or request and renew it.",
+                prose.narrative(
+                    f"{prose.obj(target)} is not being renewed",
+                    "fix the issuer or request and renew it",
+                    because=[
+                        prose.claim("The certificate is expiring or not Ready", facts[0]),
+                        prose.claim("Its renewal fails", failures[0]),
+                    ],
+                ),
                 facts,
                 Action.RENEW_CERTIFICATE,
                 target,

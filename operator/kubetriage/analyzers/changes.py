@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
@@ -236,9 +237,15 @@ def check_change(evidence: Evidence) -> list[Finding]:
                 "change-correlation",
                 Category.CONFIG_MISSING,
                 0.82,
-                f"The symptoms of {target.display()} began right after {change.object.kind} "
-                f"{change.object.name} was edited, with no rollout or rise in traffic; revert "
-                "or correct the edit.",
+                prose.narrative(
+                    f"{prose.obj(target)} broke right after {prose.obj(change.object)} was edited",
+                    f"revert or correct {change.object.kind} {change.object.name}",
+                    because=[
+                        prose.claim(f"{prose.obj(change.object)} was written", facts[0]),
+                        prose.claim("The symptoms began after that write", facts[1]),
+                        prose.claim("No rollout or rise in traffic came between them"),
+                    ],
+                ),
                 facts[:2],
                 Action.FIX_CONFIG,
                 change.object,
@@ -251,9 +258,18 @@ def check_change(evidence: Evidence) -> list[Finding]:
                 "change-correlation",
                 Category.BAD_ROLLOUT,
                 0.8,
-                f"The image tag of {target.display()} now resolves to a new build, and the "
-                "pods running it fail while those on the previous digest are healthy; pin the "
-                "image to the previous digest.",
+                prose.narrative(
+                    f"The image tag of {prose.obj(target)} now pulls a new build",
+                    "pin the image to the previous digest",
+                    because=[
+                        prose.claim(
+                            "Pods on the new digest fail while those on the previous one are "
+                            "healthy",
+                            facts[0],
+                        ),
+                        prose.claim("The failures began when the new digest arrived", facts[1]),
+                    ],
+                ),
                 facts,
                 Action.FIX_IMAGE,
                 target,
@@ -264,10 +280,19 @@ def check_change(evidence: Evidence) -> list[Finding]:
             "change-correlation",
             Category.BAD_ROLLOUT,
             0.88,
-            f"The symptoms of {target.display()} began right after its rollout "
-            f"({', '.join(a for a in change.aspects if a in _BEHAVIOUR)} changed), with no rise "
-            "in traffic; undo the change"
-            + (f" (roll back to revision {previous.revision})." if previous else "."),
+            prose.narrative(
+                f"{prose.obj(target)} broke right after its rollout",
+                f"roll back to revision {previous.revision}" if previous else "undo the rollout",
+                aside=prose.listing(a for a in change.aspects if a in _BEHAVIOUR) + " changed",
+                because=[
+                    prose.claim("The rollout changed what the program runs", facts[0]),
+                    prose.claim("The symptoms began right after it", facts[1]),
+                    prose.claim(
+                        "Traffic did not rise, so capacity does not explain them",
+                        *facts[2:3],
+                    ),
+                ],
+            ),
             facts,
             Action.ROLLBACK,
             target,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import grep_logs, item, logs_of
 from kubetriage.models.base import ObjectRef
@@ -94,9 +95,18 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
             "config-mounted-file",
             Category.CONFIG_MISSING,
             min(confidence, 0.92),
-            f"{target.kind} {target.name}"
-            + (f" lacks the file {params['key']}" if "key" in params else " lacks a file")
-            + f" the application reads: {facts[0].fact[:140]}",
+            prose.narrative(
+                f"{prose.obj(target)} lacks "
+                + (f"the file {params['key']}" if "key" in params else "a file")
+                + " the application reads",
+                f"add {params['key']} to {target.name}"
+                if "key" in params
+                else f"fix {target.name}",
+                because=[
+                    prose.claim("The application cannot open a file it needs", facts[0]),
+                    prose.claim(f"That path is where {prose.obj(target)} is mounted", facts[1]),
+                ],
+            ),
             facts,
             Action.FIX_CONFIG,
             target,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, symptom_times
 from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
@@ -88,14 +89,23 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
         ]
         params = {"revision": str(change.from_revision)} if change.from_revision else {}
-        caller = evidence.workload.ref.display() if evidence.workload else "the caller"
+        subject = evidence.workload.ref if evidence.workload else evidence.target
+        caller = prose.obj(subject) if subject is not None else "the caller"
         findings.append(
             make_finding(
                 "dependency-change",
                 Category.BAD_ROLLOUT,
                 0.82 if dependency.failing_pods or dependency.warnings else 0.78,
-                f"The errors of {caller} began right after its dependency "
-                f"{workload.display()} rolled out; roll {workload.name} back.",
+                prose.narrative(
+                    f"{caller} fails since its dependency {prose.obj(workload)} rolled out",
+                    f"roll {workload.name} back"
+                    + (f" to revision {change.from_revision}" if change.from_revision else ""),
+                    because=[
+                        prose.claim(f"{prose.obj(workload)} rolled out", facts[0]),
+                        prose.claim(f"The errors of {caller} began right after", facts[1]),
+                        prose.claim(f"{caller} names it in its failing calls", facts[2]),
+                    ],
+                ),
                 facts,
                 Action.ROLLBACK,
                 workload,
@@ -127,13 +137,19 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
                 "dependency-down",
                 Category.DEPENDENCY_FAILURE,
                 0.86 if none_ready else 0.8,
-                f"The dependency {target.display()} is failing ("
-                + (
-                    "no ready endpoint"
-                    if none_ready
-                    else f"{len(dependency.failing_pods)} failing pods"
-                )
-                + "); escalate to its owner.",
+                prose.narrative(
+                    f"The dependency {prose.obj(target)} is down",
+                    "escalate to its owner",
+                    aside=(
+                        "no ready endpoint"
+                        if none_ready
+                        else prose.count(len(dependency.failing_pods), "failing pod")
+                    ),
+                    because=[
+                        prose.claim(f"{prose.obj(target)} cannot serve", *facts[:2]),
+                        prose.claim("The workload calls it", facts[-1]),
+                    ],
+                ),
                 facts,
                 Action.ESCALATE,
                 target,

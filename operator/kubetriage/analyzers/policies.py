@@ -12,6 +12,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import DEPENDENCY_LOG, DNS_LOG, grep_logs, item
 from kubetriage.models.base import ObjectRef
@@ -71,8 +72,15 @@ def _finding(
         "network-policy",
         Category.NETWORK,
         confidence,
-        f"NetworkPolicy {policy.namespace}/{policy.name} blocks {what} "
-        f"({verdict.direction}); allow it in the policy.",
+        prose.narrative(
+            f"{prose.obj(ref)} blocks {what}",
+            f"allow it in {policy.name}",
+            aside=verdict.direction,
+            because=[
+                prose.claim(f"No rule of the policies isolating the pods allows {what}", facts[0]),
+                prose.claim("The workload's calls fail the way dropped packets do", *facts[1:3]),
+            ],
+        ),
         facts,
         Action.FIX_NETWORK,
         ref,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ContainerEvidence,
@@ -64,13 +65,6 @@ def parse_quantity(text: str | None) -> float | None:
         return None
 
 
-def format_bytes(value: float) -> str:
-    """Human form of a byte count for summaries ("256Mi", "1.5Gi")."""
-    if value >= GI:
-        return f"{value / GI:.3g}Gi"
-    return f"{value / MI:.0f}Mi"
-
-
 def suggest_memory(limit_bytes: float, peak_bytes: float | None = None) -> str:
     """About twice the current limit (or 1.5x the observed peak), rounded to a sensible unit:
     a multiple of 64Mi below 1Gi, of 512Mi above."""
@@ -90,13 +84,9 @@ def suggest_cpu(limit_cores: float) -> str:
     return str(halves // 2) if halves % 2 == 0 else f"{halves * 500}m"
 
 
-def clip(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def item(source: str, fact: str) -> EvidenceItem:
-    return EvidenceItem(source=source[:256], fact=clip(fact, FACT_MAX))
+    """An evidence fact; quotes of logs and events are clipped at a token boundary."""
+    return EvidenceItem(source=source[:256], fact=prose.clip(fact, FACT_MAX))
 
 
 def pod_source(pod: PodEvidence) -> str:
@@ -207,8 +197,9 @@ def events_for(evidence: Evidence, *reasons: str) -> list[EventEvidence]:
 
 
 def event_fact(event: EventEvidence) -> str:
-    count = f" (x{event.count})" if event.count > 1 else ""
-    return f"{event.reason} on {event.involved.kind}/{event.involved.name}{count}: {event.message}"
+    """``BackOff on Pod x, 12 times: <message>``: an event as evidence quotes it."""
+    seen = f", {prose.count(event.count, 'time')}" if event.count > 1 else ""
+    return f"{event.reason} on {event.involved.kind} {event.involved.name}{seen}: {event.message}"
 
 
 # --- logs ---------------------------------------------------------------------------------
@@ -419,6 +410,13 @@ def cpu_usage_jumps(evidence: Evidence, factor: float = 2.0) -> list[MetricSumma
         if growth is not None and growth >= factor:
             jumps.append(metric)
     return jumps
+
+
+def seconds_before(evidence: Evidence, moment: datetime | None) -> float | None:
+    """How long before the evidence was collected ``moment`` was (None when unknown)."""
+    if moment is None:
+        return None
+    return max(timestamp(evidence.collected_at) - timestamp(moment), 0.0)
 
 
 def timestamp(value: datetime) -> float:

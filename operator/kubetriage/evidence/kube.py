@@ -51,11 +51,12 @@ from kubetriage.evidence.dependencies import (
     resolve,
 )
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.targets import candidate_targets, focus_containers
+from kubetriage.evidence.targets import focus_containers
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
+from kubetriage.tenancy import Scope, allowed_candidates
 
 # Candidates tried before giving up on finding the target (each costs one GET).
 _MAX_CANDIDATES = 8
@@ -174,12 +175,8 @@ class KubeEvidenceCollector:
         limits: EvidenceLimits,
         request_timeout: float = 10.0,
         concurrency: int = 8,
-        may_read_namespace: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._limits = limits
-        # (incident namespace, other namespace) -> whether evidence may be read there; the one
-        # place a tenancy rule decides cross-namespace reads. None allows every namespace.
-        self._may_read_namespace = may_read_namespace
         self._timeout = request_timeout
         self._concurrency = concurrency
         self._core = client.CoreV1Api(api_client)
@@ -336,9 +333,11 @@ class KubeEvidenceCollector:
     # --- the walk -------------------------------------------------------------------------
 
     async def _find_target(
-        self, run: _Run, target: ObjectRef | None, alerts: list[Alert]
+        self, run: _Run, target: ObjectRef | None, alerts: list[Alert], scope: Scope
     ) -> tuple[ObjectRef | None, JsonDict | None]:
-        candidates = candidate_targets(target, alerts)
+        candidates, refused = allowed_candidates(scope, target, alerts)
+        for ref in refused[:3]:
+            run.error(f"not read: {scope.refusal(ref)}")
         for candidate in candidates[:_MAX_CANDIDATES]:
             if candidate.kind == "Secret":
                 # Never read, not even for existence; its users are found through pods.
@@ -379,7 +378,7 @@ class KubeEvidenceCollector:
         return workload
 
     async def _pods_for(
-        self, run: _Run, target: ObjectRef | None, target_obj: JsonDict | None
+        self, run: _Run, target: ObjectRef | None, target_obj: JsonDict | None, scope: Scope
     ) -> tuple[list[JsonDict], JsonDict | None]:
         """Pods in scope and the workload, following the target's kind."""
         pods: list[JsonDict] = []
@@ -439,7 +438,7 @@ class KubeEvidenceCollector:
                 p for p in listed if (kind, target.name) in referenced_config(p.get("spec") or {})
             ]
         elif kind == "Node":
-            pods = await self._list(
+            listed = await self._list(
                 run,
                 "Pod",
                 "v1",
@@ -447,6 +446,8 @@ class KubeEvidenceCollector:
                 what=f"list pods on node {target.name}",
                 field_selector=f"spec.nodeName={target.name}",
             )
+            # The node's other tenants are shown only where the tenancy rule allows.
+            pods = [p for p in listed if scope.may_read(_ns(p))]
         elif kind == "Namespace":
             pods = await self._list(
                 run,
@@ -728,6 +729,7 @@ class KubeEvidenceCollector:
         return len(items)
 
     async def _nodes(self, run: _Run, pods: list[JsonDict], target: ObjectRef | None) -> None:
+        # Pods and target are in scope here; the Nodes they run on are their context.
         names: list[str] = []
         if target is not None and target.kind == "Node":
             names.append(target.name)
@@ -796,19 +798,18 @@ class KubeEvidenceCollector:
             run.truncated.append(f"event lookups: {cap} of {len(unique)} objects")
         return unique[:cap]
 
-    def cross_namespace_allowed(self, incident_namespace: str, namespace: str) -> bool:
-        """Whether the evidence of an incident in ``incident_namespace`` may include objects
-        of ``namespace`` (always, unless a tenancy rule was given)."""
-        if namespace == incident_namespace or self._may_read_namespace is None:
-            return True
-        return self._may_read_namespace(incident_namespace, namespace)
-
     async def _follow_dependencies(
-        self, run: _Run, namespace: str, pods: list[JsonDict], workload: JsonDict | None
+        self,
+        run: _Run,
+        namespace: str,
+        pods: list[JsonDict],
+        workload: JsonDict | None,
+        scope: Scope,
     ) -> None:
-        """Read the Services (and workloads) the pods name in env, args, ConfigMaps and logs,
-        in any namespace the tenancy rule allows, with their pods, ReplicaSets, workload and
-        events; ``build_evidence`` summarises them as ``Evidence.dependencies``."""
+        """Read the Services (and workloads) the pods name in env, args, ConfigMaps, logs and
+        events, in any namespace the tenancy rule (``scope.may_read``) allows, with their
+        pods, ReplicaSets, workload and events; ``build_evidence`` summarises them as
+        ``Evidence.dependencies``. A dependency the rule keeps out is a collection error."""
         limits = self._limits
         lines = [
             (f"log {t.namespace}/{t.pod}/{t.container}", line)
@@ -850,8 +851,9 @@ class KubeEvidenceCollector:
                     f"dependencies: followed {followed} of {len(resolved)} named hosts"
                 )
                 break
-            if not self.cross_namespace_allowed(namespace, ns):
-                run.error(f"dependency {kind} {ns}/{name}: reading namespace {ns} not allowed")
+            if not scope.may_read(ns):
+                ref = ObjectRef(kind=kind, namespace=ns, name=name)
+                run.error(f"dependency not followed: {scope.refusal(ref)}")
                 continue
             obj = run.objects.get((kind, ns, name))
             if obj is None and kind in self._kinds:
@@ -927,12 +929,14 @@ class KubeEvidenceCollector:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
-        """Read the cluster around the incident and build its bounded Evidence."""
+        """Read the cluster around the incident and build its bounded Evidence; only what
+        ``scope`` (the tenancy rule for the Incident's namespace) allows is read."""
         run = _Run(gate=asyncio.Semaphore(self._concurrency))
-        chosen, target_obj = await self._find_target(run, target, alerts)
+        chosen, target_obj = await self._find_target(run, target, alerts, scope)
         run.add(target_obj)
-        scoped_pods, workload = await self._pods_for(run, chosen, target_obj)
+        scoped_pods, workload = await self._pods_for(run, chosen, target_obj, scope)
         if workload is not None:
             scoped_pods += await self._workload_children(run, workload)
         pods: list[JsonDict] = []
@@ -974,7 +978,7 @@ class KubeEvidenceCollector:
         await asyncio.gather(*(self._events_about(run, k, ns, n) for k, ns, n in subjects))
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
-            await self._follow_dependencies(run, namespace, pods, workload)
+            await self._follow_dependencies(run, namespace, pods, workload, scope)
 
         return build_evidence(
             list(run.objects.values()),

@@ -45,6 +45,8 @@ class Spend:
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    # Time spent waiting for the model (the diagnoses' llm.durationMs).
+    latency_ms: int = 0
     # None until a call of a priced model is counted; calls of unpriced models are listed.
     cost: float | None = None
     unpriced_models: set[str] = field(default_factory=set)
@@ -60,6 +62,7 @@ class Spend:
         self.calls += 1
         self.input_tokens += usage.input_tokens or 0
         self.output_tokens += usage.output_tokens or 0
+        self.latency_ms += usage.duration_ms or 0
         price = price_for(prices, usage.model, configured)
         if price is None:
             self.unpriced_models.add(usage.model or configured or "unknown")
@@ -85,6 +88,7 @@ class Spend:
             "calls": self.calls,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "latency_ms": self.latency_ms,
             "estimated_cost": None if self.cost is None else round(self.cost, 6),
             "unpriced_models": sorted(self.unpriced_models),
             "skipped": dict(sorted(self.skipped.items())),
@@ -94,7 +98,7 @@ class Spend:
         cost = "no price configured" if self.cost is None else f"{self.cost:.4f}"
         line = (
             f"llm: {self.calls} calls, {self.input_tokens} input + {self.output_tokens} output "
-            f"tokens, estimated cost {cost}"
+            f"tokens, {self.latency_ms} ms in the model, estimated cost {cost}"
         )
         if self.unpriced_models and self.cost is not None:
             line += f" (no price for {', '.join(sorted(self.unpriced_models))})"

@@ -62,6 +62,7 @@ from kubetriage.remediation.policy import (
     load_policy,
     parse_ledger,
 )
+from kubetriage.tenancy import OUTSIDE_NAMESPACE, Scope
 
 JsonObj = dict[str, Any]
 PatchType = Literal["strategic", "merge", "json"]
@@ -722,10 +723,13 @@ async def execute_approval(
     *,
     cluster: ClusterAdapter,
     policy_file: Path | None,
+    scope: Scope,
     now: Callable[[], datetime],
     record_progress: Callable[[RemediationRecord], Awaitable[None]],
 ) -> Outcome:
-    """Carry out ``spec.approve`` if the policy allows it; every outcome is a record."""
+    """Carry out ``spec.approve`` if the policy allows it; every outcome is a record.
+    ``scope`` is the tenancy rule for the approving Incident's namespace, checked again here
+    whatever the diagnosis says (``kubetriage.tenancy``)."""
     approved_id = str(approval.spec.get("approve") or "")
     who, source = approver(approval.spec, approval.meta)
     incident_key = f"{approval.incident_namespace}/{approval.incident_name}"
@@ -773,6 +777,8 @@ async def execute_approval(
             f"valid ids: {valid}",
         )
     base = base.model_copy(update={"action": remediation.action, "target": remediation.target})
+    if not scope.may_target(remediation.target):
+        return rejected(OUTSIDE_NAMESPACE, scope.refusal(remediation.target))
     previous = approval.status.get("remediation") or {}
     if previous.get("id") == approved_id and previous.get("result") == RemediationResult.APPLIED:
         record = RemediationRecord.model_validate(previous).model_copy(
@@ -823,7 +829,15 @@ async def execute_approval(
             )
         verdict = evaluate(
             policy,
-            _request(remediation, obj, ledger, who, started, labels=_meta(obj).get("labels") or {}),
+            _request(
+                remediation,
+                obj,
+                ledger,
+                who,
+                started,
+                scope=scope,
+                labels=_meta(obj).get("labels") or {},
+            ),
         )
         if not verdict.allowed:
             return rejected(verdict.reason, verdict.message, target_body)
@@ -910,6 +924,7 @@ def _request(
     who: str,
     now: datetime,
     *,
+    scope: Scope | None = None,
     labels: dict[str, str] | None = None,
 ) -> Request:
     return Request(
@@ -920,6 +935,7 @@ def _request(
         ledger=ledger,
         approver_known=who != "unknown",
         now=now,
+        scope=scope,
     )
 
 

@@ -20,6 +20,7 @@ from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage
 from kubetriage.replay.session import ReplayOutcome, replay_case
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class CaseScore:
     llm: LLMUsage | None = None
 
     @property
+    def model(self) -> Spend:
+        """This case's model calls, tokens and latency (cost is priced for the whole run)."""
+        return Spend.of([self.llm] if self.llm is not None else [], {}, None)
+
+    @property
     def correct(self) -> bool:
         return self.category_correct and self.action_correct and self.target_correct
 
@@ -60,6 +66,7 @@ class CaseScore:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "phase": self.phase,
             "error": self.error,
+            "llm": self.model.as_json(),
         }
 
 
@@ -190,13 +197,16 @@ async def evaluate(
     within: float = 120.0,
     memory_from: Path | None = None,
     on_result: Callable[[CaseScore], None] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> EvalReport:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(case: Case) -> CaseScore:
         async with gate:
             try:
-                outcome = await replay_case(case, settings, within=within, memory_from=memory_from)
+                outcome = await replay_case(
+                    case, settings, within=within, memory_from=memory_from, telemetry=telemetry
+                )
             except Exception as error:  # one broken replay must not stop the set
                 result = score_case(case, None, error=f"{type(error).__name__}: {error}")
             else:
@@ -213,7 +223,12 @@ async def evaluate(
 
 
 def render_table(report: EvalReport) -> str:
-    rows = [("case", "expected", "predicted", "action", "target", "ok", "ms")]
+    with_model = report.spend.calls > 0
+    rows: list[tuple[str, ...]] = [
+        ("case", "expected", "predicted", "action", "target", "ok", "ms")
+    ]
+    if with_model:
+        rows[0] += ("llm calls", "tokens in/out", "llm ms")
     for c in report.cases:
         target = f"{c.target['kind']}/{c.target['name']}" if c.target else "-"
         marks = "".join(
@@ -230,6 +245,12 @@ def render_table(report: EvalReport) -> str:
                 f"{c.latency_ms:.0f}" if c.latency_ms is not None else "-",
             )
         )
+        if with_model:
+            rows[-1] += (
+                str(c.model.calls),
+                f"{c.model.input_tokens}/{c.model.output_tokens}",
+                str(c.model.latency_ms),
+            )
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell[:48].ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows

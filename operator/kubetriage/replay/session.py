@@ -44,7 +44,7 @@ from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
 from kubetriage.pipeline import Stages
 from kubetriage.receiver.server import Receiver
-from kubetriage.receiver.state import group_notification, placement
+from kubetriage.receiver.state import group_notification
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.emulator import EmulatorThread
@@ -52,6 +52,7 @@ from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
 from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 TERMINAL_PHASES = frozenset({Phase.DIAGNOSED.value, Phase.FAILED.value})
@@ -201,8 +202,10 @@ class ReplayEnvironment:
         memory: MemoryStage | None = None,
         clock: Callable[[], datetime] | None = None,
         serve_metrics: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
+        self._telemetry = telemetry
         self._serve_metrics = serve_metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
@@ -234,7 +237,7 @@ class ReplayEnvironment:
         if self._given_stages is not None:
             stages, memory = self._given_stages, self._given_memory
         else:
-            self._components = build_components(self.settings, client)
+            self._components = build_components(self.settings, client, self._telemetry)
             stages, memory = self._components.stages, self._components.memory
         self.incidents = IncidentStore(client)
         metrics: OperatorMetrics | None = None
@@ -266,7 +269,7 @@ class ReplayEnvironment:
         receiver_settings = self.settings.model_copy(
             update={"webhook_token": SecretStr(self.webhook_token), "namespaces": []}
         )
-        self.receiver = Receiver(receiver_settings, client, clock=self.clock)
+        self.receiver = Receiver(receiver_settings, client, clock=self.clock, metrics=metrics)
         if metrics is not None:
             self.receiver.app.middlewares.append(metrics.webhook_middleware())
         self.webhook_url = f"{await self.receiver.start('127.0.0.1', 0)}/alerts"
@@ -322,7 +325,7 @@ class ReplayEnvironment:
 
     async def post_alerts(self, alerts: list[Alert]) -> tuple[str, str]:
         """POST the notification Alertmanager would send for ``alerts`` to the real
-        receiver; returns where the Incident it creates will be (namespace, name)."""
+        receiver; returns where it stored the Incident (namespace, name)."""
         assert self.webhook_url is not None
         notification = group_notification(alerts, received_at=self.clock())
         body = notification.payload.model_dump(by_alias=True, mode="json")
@@ -334,12 +337,12 @@ class ReplayEnvironment:
                 headers={"Authorization": f"Bearer {self.webhook_token}"},
             ) as response,
         ):
-            if response.status != 202:
+            if response.status != 200:
                 raise RuntimeError(
                     f"the receiver answered {response.status}: {await response.text()}"
                 )
-        where = placement(notification.payload, incident_namespace=self.settings.incident_namespace)
-        return where.namespaces[0], where.name
+            answer = await response.json()
+        return str(answer["namespace"]), str(answer["incident"])
 
     async def create_incident(self, alerts: list[Alert]) -> tuple[str, str]:
         assert self.incidents is not None
@@ -426,15 +429,23 @@ def replay_memory(
 
 
 async def replay_case(
-    case: Case, settings: Settings, *, within: float = 120.0, memory_from: Path | None = None
+    case: Case,
+    settings: Settings,
+    *,
+    within: float = 120.0,
+    memory_from: Path | None = None,
+    telemetry: Telemetry | None = None,
 ) -> ReplayOutcome:
-    """Diagnose one case in a fresh emulated cluster with the real operator."""
+    """Diagnose one case in a fresh emulated cluster with the real operator (exporting
+    its spans and GenAI metrics through ``telemetry`` when given)."""
     with replay_memory(settings, memory_from, exclude_ids=frozenset({case.id})) as replay_settings:
-        return await _replay_in_fresh_cluster(case, replay_settings, within=within)
+        return await _replay_in_fresh_cluster(
+            case, replay_settings, within=within, telemetry=telemetry
+        )
 
 
 async def _replay_in_fresh_cluster(
-    case: Case, settings: Settings, *, within: float
+    case: Case, settings: Settings, *, within: float, telemetry: Telemetry | None
 ) -> ReplayOutcome:
     now = case_time(case) or datetime.now(UTC)
     clock = replay_clock(now)
@@ -447,7 +458,7 @@ async def _replay_in_fresh_cluster(
         else:
             logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
     try:
-        async with ReplayEnvironment(settings, clock=clock) as env:
+        async with ReplayEnvironment(settings, clock=clock, telemetry=telemetry) as env:
             env.load_case(case)
             posted = time.monotonic()
             namespace, name = await env.post_alerts([case_alert(case, now)])
