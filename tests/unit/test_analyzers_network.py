@@ -737,3 +737,15 @@ def test_database_refusing_writes_escalates_to_its_service() -> None:
 def test_a_log_merely_mentioning_read_only_transactions_fires_nothing() -> None:
     ev = _orders_writer("INFO routing reporting queries as read-only transaction to the replica")
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+
+
+def test_a_500_the_workload_served_itself_is_not_a_failing_dependency() -> None:
+    served = log(
+        "checkout-7d9f6c8b5-a",
+        "app",
+        "I, [2026-11-20T09:58:11.118 #1]  INFO -- : [b1f0] Completed 500 Internal Server Error "
+        "in 12ms (ActiveRecord: 3.1ms)\n"
+        '10.0.0.1 - - "GET /cart HTTP/1.1" 500 512',
+    )
+    ev = evidence(pods=[pod("checkout-7d9f6c8b5-a", container("app"))], logs=[served])
+    assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)

@@ -71,11 +71,23 @@ def _own_services(evidence: Evidence) -> set[str]:
     }
 
 
+# A response the workload itself served ("Completed 500 Internal Server Error in 12ms",
+# '"GET /x HTTP/1.1" 500'): its own error, not a call to something else that failed.
+_SERVED_5XX = re.compile(
+    r"(?i)(\b(completed|responded|returned|sent)\s+5\d\d\b|HTTP/\d(\.\d)?\"?\s+5\d\d\b)"
+)
+_CALL_FAILED = re.compile(
+    r"(?i)(refused|reset|timed? ?out|timeout|no such host|unreachable|upstream|could not connect|"
+    r"unable to connect|failed to connect|dial |lookup )"
+)
+
+
 def _dependency_hits(evidence: Evidence) -> list[LogHit]:
     return [
         h
         for h in grep_logs(evidence.logs, DEPENDENCY_LOG, limit=40)
         if FAILURE_WORDS.search(h.line)
+        and not (_SERVED_5XX.search(h.line) and not _CALL_FAILED.search(h.line))
     ]
 
 
