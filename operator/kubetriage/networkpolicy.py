@@ -123,7 +123,9 @@ class Endpoint:
     """One side of a flow: a pod's namespace and labels, and its namespace's labels."""
 
     namespace: str
-    labels: Mapping[str, str]
+    # None: the pod's labels are not known (a callee that could not be read); a pod
+    # selector is then assumed to match, so a denial is one no pod of that namespace escapes.
+    labels: Mapping[str, str] | None
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
 
     def ns_labels(self) -> Mapping[str, str]:
@@ -165,7 +167,11 @@ def _peer_matches(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> b
         namespace_ok = other.namespace == policy_namespace
     else:
         namespace_ok = selects(peer.namespace_selector, other.ns_labels())
-    pod_ok = peer.pod_selector is None or selects(peer.pod_selector, other.labels)
+    pod_ok = (
+        peer.pod_selector is None
+        or other.labels is None
+        or selects(peer.pod_selector, other.labels)
+    )
     return namespace_ok and pod_ok
 
 
@@ -195,6 +201,9 @@ def _verdict(
     flow: Flow,
 ) -> Verdict:
     kind = "Ingress" if direction == "ingress" else "Egress"
+    if pod.labels is None:
+        # Which policies select a pod of unknown labels cannot be told: no verdict against it.
+        return Verdict(allowed=True, direction=direction, namespace=pod.namespace)
     isolating = [
         p
         for p in policies

@@ -369,3 +369,99 @@ def test_build_evidence_adds_the_callees_policies() -> None:
         limits=EvidenceLimits(),
     )
     assert [(p.namespace, p.name) for p in ev.network_policies] == [("data", "default-deny")]
+
+
+def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -> None:
+    same_namespace_only = _policy(
+        "egress-same-namespace",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {}}]},
+                {"ports": [{"protocol": "UDP", "port": 53}]},
+            ],
+        },
+    )
+    unread = DependencyEvidence(
+        ref=ObjectRef(kind="Service", namespace="cache", name="redis"),
+        named_by=["ConfigMap recs-config"],
+        followed=False,
+    )
+    failing = log(
+        "web-7d9f6c8b5-a", "web", "WARNING redis get failed: Timeout connecting to server"
+    )
+    ev = evidence(
+        pods=[_web_pod()],
+        network_policies=[same_namespace_only],
+        logs=[failing],
+        dependencies=[unread],
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [f.target.name for f in findings] == ["egress-same-namespace"]
+    # Unknown labels: a rule that admits some pods of that namespace is not a denial.
+    admits = _policy(
+        "egress-cache",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "cache"}
+                            },
+                            "podSelector": {"matchLabels": {"app": "redis"}},
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+    allowed = ev.model_copy(update={"network_policies": [admits]})
+    assert not [f for f in analyze(allowed).findings if f.analyzer == "network-policy"]
+
+
+def test_build_evidence_keeps_a_cluster_dns_callee_it_could_not_read() -> None:
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "web:1",
+                                "env": [
+                                    {"name": "CACHE", "value": "redis://redis.cache.svc:6379"},
+                                    {"name": "API", "value": "http://api.example:80"},
+                                ],
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        limits=EvidenceLimits(),
+    )
+    # Only the cluster-DNS spelling is surely a Service; "api.example" is not kept.
+    assert [(d.ref, d.followed) for d in ev.dependencies] == [
+        (ObjectRef(kind="Service", namespace="cache", name="redis"), False)
+    ]

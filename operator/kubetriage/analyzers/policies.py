@@ -12,6 +12,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+import re
+
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import DEPENDENCY_LOG, DNS_LOG, grep_logs, item
@@ -20,6 +22,9 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
+
+# Calls that vanish into a dropped flow time out (they are not refused).
+_TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
 
 
 def _sources(evidence: Evidence) -> list[Endpoint]:
@@ -110,22 +115,34 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
     if not failing:
         return findings
     for dependency in evidence.dependencies:
-        service = dependency.service
-        if service is None or not service.selector:
+        service, ref = dependency.service, dependency.ref
+        if service is not None and service.selector:
+            destination = Endpoint(
+                namespace=service.namespace,
+                labels=service.selector,
+                namespace_labels=evidence.namespace_labels.get(service.namespace, {}),
+            )
+        elif not dependency.followed and ref is not None and ref.namespace:
+            # Not readable here: its pods' labels are unknown, so only a denial that no pod
+            # of its namespace escapes counts.
+            destination = Endpoint(
+                namespace=ref.namespace,
+                labels=None,
+                namespace_labels=evidence.namespace_labels.get(ref.namespace, {}),
+            )
+        else:
             continue
-        if not any(s.startswith("log ") for s in dependency.named_by):
+        named_in_logs = any(s.startswith("log ") for s in dependency.named_by)
+        if not named_in_logs and not _TIMEOUT.search(" ".join(h.line for h in failing)):
             continue
-        destination = Endpoint(
-            namespace=service.namespace,
-            labels=service.selector,
-            namespace_labels=evidence.namespace_labels.get(service.namespace, {}),
-        )
         for source in sources:
             verdict = _blocked(evidence, Flow(source=source, destination=destination))
             if verdict is None:
                 continue
-            what = f"traffic to {service.namespace}/{service.name}"
-            fact = item("dependency", f"{service.name} named by {dependency.named_by[0]}")
+            what = f"traffic to namespace {destination.namespace}" + (
+                f" ({ref.name})" if ref is not None else ""
+            )
+            fact = item("dependency", f"{what} named by {dependency.named_by[0]}")
             findings.append(
                 _finding(
                     evidence, verdict, what, [fact, item(failing[0].source, failing[0].line)], 0.84

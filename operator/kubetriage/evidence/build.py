@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.dependencies import (
+    cluster_dns_named,
     event_texts,
     mentioned_objects,
     named_hosts,
@@ -1522,9 +1523,15 @@ def _dependencies(
         own.add(_obj_key(scope.workload))
     found: list[DependencyEvidence] = []
     resolved = resolve(hosts, namespace, own)
+    certain = cluster_dns_named(hosts)
     for kind, dep_namespace, name, sources in resolved:
         service = index.get(kind, dep_namespace, name)
         if service is None:
+            if (dep_namespace, name) in certain and len(found) < limits.max_dependencies:
+                # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
+                # a flow the workload's own NetworkPolicies can be checked against.
+                ref = ObjectRef(kind="Service", namespace=dep_namespace, name=name)
+                found.append(DependencyEvidence(ref=ref, named_by=sources[:5], followed=False))
             continue
         if len(found) >= limits.max_dependencies:
             notes.cut("dependencies", len(found), len(resolved))

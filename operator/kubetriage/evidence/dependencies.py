@@ -57,6 +57,7 @@ class ServiceHost:
     port: int | None
     source: str
     kind: str = "Service"  # or the workload kind an error line names
+    cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
 
 
 def service_hosts(source: str, text: str) -> list[ServiceHost]:
@@ -72,7 +73,15 @@ def service_hosts(source: str, text: str) -> list[ServiceHost]:
                 continue
             seen.add(key)
             port = int(match["port"]) if match["port"] else None
-            found.append(ServiceHost(name=name, namespace=namespace, port=port, source=source))
+            found.append(
+                ServiceHost(
+                    name=name,
+                    namespace=namespace,
+                    port=port,
+                    source=source,
+                    cluster_dns=pattern is _CLUSTER_HOST,
+                )
+            )
     # A cluster host also matches the shorter patterns; keep the most specific reading.
     qualified = {(h.name, h.namespace) for h in found if h.namespace is not None}
     return [
@@ -142,6 +151,7 @@ def config_map_hosts(config_map: JsonDict) -> list[str]:
             continue
         for host in service_hosts("", value[:65536]):
             text = f"{host.name}.{host.namespace}" if host.namespace else host.name
+            text += ".svc" if host.cluster_dns else ""
             if text not in hosts:
                 hosts.append(text)
     return hosts[:20]
@@ -160,13 +170,15 @@ def named_hosts(
         listed = cm.get("serviceHosts")
         for host in listed if isinstance(listed, list) else config_map_hosts(cm):
             if isinstance(host, str):
-                name, _, namespace = host.partition(".")
+                name, _, rest = host.partition(".")
+                namespace, _, svc = rest.partition(".")
                 found.append(
                     ServiceHost(
                         name=name,
                         namespace=namespace or None,
                         port=None,
                         source=f"ConfigMap {_meta(cm).get('name')}",
+                        cluster_dns=svc == "svc",
                     )
                 )
     return found
@@ -194,6 +206,12 @@ def mentioned_objects(
                     ServiceHost(name=name, namespace=None, port=None, source=source, kind=kind)
                 )
     return found
+
+
+def cluster_dns_named(hosts: Iterable[ServiceHost]) -> set[tuple[str, str]]:
+    """(namespace, name) of the Services named by their cluster DNS name: Services for sure,
+    even where they cannot be read."""
+    return {(h.namespace, h.name) for h in hosts if h.cluster_dns and h.namespace}
 
 
 def resolve(
@@ -315,7 +333,13 @@ def summarise_dependency(
             if _d(v.get("secret")).get("secretName")
         }
     )
+    named_ref = (
+        ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
+        if service is not None
+        else ref
+    )
     return DependencyEvidence(
+        ref=named_ref,
         mounted_secrets=mounted[:5],
         service=service,
         named_by=sources[:5],

@@ -469,7 +469,11 @@ def _dependency_lines(evidence: Evidence) -> list[str]:
             f"Service/{dep.service.namespace}/{dep.service.name} "
             f"endpoints ready={dep.service.ready_endpoints}"
             if dep.service is not None
-            else (dep.workload.display() if dep.workload else "?")
+            else (
+                dep.workload.display()
+                if dep.workload
+                else (dep.ref.display() if dep.ref else "?") + " (not readable here)"
+            )
         )
         workload = (
             f" workload {dep.workload.display()} ready={dep.ready_replicas}/{dep.desired_replicas}"

@@ -315,8 +315,11 @@ class DependencyEvidence(BaseModel):
     ConfigMaps, possibly in another namespace, with what stands behind it
     (``kubetriage.evidence.dependencies``)."""
 
-    # The Service called; None when an error line names the workload itself.
+    # The Service called; None when an error line names the workload itself, or when the
+    # Service could not be read (then ``followed`` is False and ``ref`` names it).
     service: ServiceEvidence | None = None
+    ref: ObjectRef | None = None
+    followed: bool = True
     named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
     workload: ObjectRef | None = None
     desired_replicas: int | None = None
