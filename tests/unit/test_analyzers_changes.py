@@ -97,9 +97,14 @@ def test_a_change_long_before_the_symptom_is_not_its_cause() -> None:
     assert top(ev).category is Category.OOM_KILLED
 
 
-def test_only_resources_changed_is_not_a_change_of_behaviour() -> None:
+def test_a_limit_cut_by_a_rollout_is_undone_rather_than_raised_past_it() -> None:
     finding = top(_oom_after(_rollout(30, "resources")))
-    assert finding.category is Category.OOM_KILLED
+    assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+
+
+def test_a_rollout_of_probes_only_is_left_to_the_probe_analyzer() -> None:
+    ev = _oom_after(_rollout(30, "probes"))
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
 
 
 def test_rising_traffic_leaves_capacity_as_a_fair_explanation() -> None:

@@ -36,8 +36,13 @@ ONSET_AFTER_CHANGE = timedelta(hours=2)
 ONSET_TOLERANCE = timedelta(minutes=2)
 # Capacity analyzers stay at or below this when a change explains the symptom.
 EXPLAINED_CAP = 0.75
-# Parts of the pod template that change what the program does, not how much it may use.
-_BEHAVIOUR = frozenset({"image", "digest", "command", "args", "env", "config", "volumes"})
+# Parts of the pod template whose change can cause a symptom by itself: what the program
+# runs (image, command, args, env, config, volumes) and what it may use (resources: a limit
+# cut in a "rightsizing" throttles or OOM-kills what ran fine). Probes are left to the probe
+# analyzer, whose fix is the probe.
+_BEHAVIOUR = frozenset(
+    {"image", "digest", "command", "args", "env", "config", "volumes", "resources"}
+)
 # Waiting reasons whose own analyzers name the precise fix (and target).
 _SPECIFIC_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
@@ -64,8 +69,9 @@ def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
     """When the workload's generation stepped in the metrics: the rollout on the metrics'
     own clock, immune to skew between the API server's timestamps and Prometheus'."""
     for metric in evidence.metrics:
-        rising = metric.trend == "rising" and metric.changed_at is not None
-        if rising and "observed_generation" in metric.query:
+        # A generation counter moves by one out of many: "flat" as a trend, but a step.
+        stepped = metric.changed_at is not None and (metric.last or 0) > (metric.first or 0)
+        if stepped and "observed_generation" in metric.query:
             return metric.changed_at
     return None
 
@@ -285,7 +291,7 @@ def check_change(evidence: Evidence) -> list[Finding]:
                 f"roll back to revision {previous.revision}" if previous else "undo the rollout",
                 aside=prose.listing(a for a in change.aspects if a in _BEHAVIOUR) + " changed",
                 because=[
-                    prose.claim("The rollout changed what the program runs", facts[0]),
+                    prose.claim("The rollout changed the pods", facts[0]),
                     prose.claim("The symptoms began right after it", facts[1]),
                     prose.claim(
                         "Traffic did not rise, so capacity does not explain them",
