@@ -263,7 +263,9 @@ def check_change(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "change-correlation",
                 Category.BAD_ROLLOUT,
-                0.8,
+                # Health splitting exactly along two digests of one tag outweighs where the
+                # failing pods happen to run (they were all pulled after the tag moved).
+                0.86,
                 prose.narrative(
                     f"The image tag of {prose.obj(target)} now pulls a new build",
                     "pin the image to the previous digest",
