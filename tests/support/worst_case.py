@@ -22,8 +22,9 @@ def incident_schema() -> dict[str, Any]:
     return version["schema"]["openAPIV3Schema"]  # type: ignore[no-any-return]
 
 
-def fill(schema: dict[str, Any], salt: str = "") -> Any:
-    """The largest value ``schema`` accepts (``salt`` keeps map keys and list items apart)."""
+def fill(schema: dict[str, Any], salt: str = "", char: str = WIDE) -> Any:
+    """The largest value ``schema`` accepts, strings made of ``char`` (``salt`` keeps map
+    keys and list items apart)."""
     kind = schema.get("type")
     if "enum" in schema:
         return max(schema["enum"], key=len)
@@ -33,7 +34,7 @@ def fill(schema: dict[str, Any], salt: str = "") -> Any:
         size = int(schema.get("maxLength", 64))
         if "pattern" in schema:  # the CRD's patterns (kinds) accept a capital then letters
             return ("K" + "a" * size)[:size]
-        return (salt + WIDE * size)[:size]
+        return (salt + char * size)[:size]
     if kind == "integer":
         return 2**53
     if kind == "number":
@@ -41,20 +42,21 @@ def fill(schema: dict[str, Any], salt: str = "") -> Any:
     if kind == "boolean":
         return True
     if kind == "array":
-        return [fill(schema["items"], f"{salt}{i}.") for i in range(schema.get("maxItems", 8))]
+        items = range(schema.get("maxItems", 8))
+        return [fill(schema["items"], f"{salt}{i}.", char) for i in items]
     if kind == "object":
         props = schema.get("properties") or {}
-        body = {key: fill(sub, salt) for key, sub in props.items()}
+        body = {key: fill(sub, salt, char) for key, sub in props.items()}
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
             for i in range(schema.get("maxProperties", 8)):
-                body[f"{salt}k{i}"] = fill(extra, f"{salt}{i}.")
+                body[f"{salt}k{i}"] = fill(extra, f"{salt}{i}.", char)
         return body
     raise AssertionError(f"no filler for {schema}")
 
 
-def worst_status() -> dict[str, Any]:
-    status = fill(incident_schema()["properties"]["status"])
+def worst_status(char: str = WIDE) -> dict[str, Any]:
+    status = fill(incident_schema()["properties"]["status"], char=char)
     # Conditions are a map keyed by type: make the types distinct.
     for i, item in enumerate(status["conditions"]):
         item["type"] = f"Condition{i}"

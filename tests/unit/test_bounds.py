@@ -115,6 +115,15 @@ def test_bounding_twice_cuts_nothing_more() -> None:
     assert [twice.status[part] for part in parts] == [_merged(once.status[p]) for p in parts]
 
 
+def test_parts_merged_key_by_key_fit_their_budgets_at_the_crd_limits() -> None:
+    """A merge keeps keys of earlier writes, so these parts must fit whatever their keys
+    hold: ``notifications`` in 3-byte characters, ``alertGroup`` in ASCII (what its
+    fingerprints, times and group key are)."""
+    budget = Budget.from_total()
+    assert json_size(worst_status()["notifications"]) <= budget.parts["notifications"]
+    assert json_size(worst_status("a")["alertGroup"]) <= budget.parts["alertGroup"]
+
+
 def test_a_status_within_budget_is_written_as_is_and_clears_its_counts() -> None:
     patch = {"phase": "Investigating", "conditions": [{"type": "Diagnosed", "status": "False"}]}
     bounded = bound_status(patch, Budget.from_total())
