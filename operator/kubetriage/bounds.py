@@ -31,6 +31,7 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 DEFAULT_MAX_BYTES = 900 * 1024
@@ -40,15 +41,17 @@ SPEC_RESERVE = 416 * 1024
 # The smallest total the setting accepts: the reserves plus room for a status.
 MIN_MAX_BYTES = METADATA_RESERVE + SPEC_RESERVE + 256 * 1024
 OTHER = "other"
-STATUS_SHARES: dict[str, float] = {
-    "diagnosis": 0.38,
-    "remediation": 0.20,
-    "alertGroup": 0.18,
-    "conditions": 0.12,
-    "modelCache": 0.06,
-    "notifications": 0.04,
-    OTHER: 0.02,
-}
+STATUS_SHARES: Mapping[str, float] = MappingProxyType(
+    {
+        "diagnosis": 0.38,
+        "remediation": 0.20,
+        "alertGroup": 0.18,
+        "conditions": 0.12,
+        "modelCache": 0.06,
+        "notifications": 0.04,
+        OTHER: 0.02,
+    }
+)
 STRING_FLOOR = 256
 
 
