@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -60,7 +60,7 @@ class Budget:
     """Bytes per part, derived from one total; ``sum(parts) + reserves <= total``."""
 
     total: int
-    parts: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, int]
 
     @classmethod
     def from_total(cls, total: int = DEFAULT_MAX_BYTES) -> Budget:
