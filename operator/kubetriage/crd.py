@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from kubetriage.bounds import STATUS_SHARES
 from kubetriage.models.incident import GROUP, KIND, PLURAL, VERSION, Phase
 from kubetriage.models.vocabulary import Action, Category, Risk, Severity
 
@@ -350,6 +351,12 @@ def _status() -> JSON:
             "alertGroup": _alert_group(),
             "remediation": _remediation_record(),
             "notifications": _notifications(),
+            "clipped": {
+                "type": "object",
+                "description": "What the size bound cut from each status part, by the last "
+                "write of that part (kubetriage.bounds).",
+                "properties": {part: {"type": "integer", "minimum": 0} for part in STATUS_SHARES},
+            },
             "learned": {
                 "type": "object",
                 "required": ["recordId", "category", "at"],

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetriage.bounds import DEFAULT_MAX_BYTES, MAX_BYTES_CEILING, MIN_MAX_BYTES
 from kubetriage.models.notify import NotifyRoute
 from kubetriage.models.vocabulary import Category, Severity
 
@@ -83,6 +84,10 @@ class Settings(BaseSettings):
     max_events: int = Field(default=30, ge=0)
     max_pods: int = Field(default=10, ge=1)
     kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The whole Incident's size bound in bytes (kubetriage.bounds splits it into budgets).
+    incident_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES, ge=MIN_MAX_BYTES, le=MAX_BYTES_CEILING
+    )
 
     # --- LLM (any OpenAI-compatible endpoint) -----------------------------------------
     llm_base_url: str | None = None

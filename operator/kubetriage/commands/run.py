@@ -88,6 +88,7 @@ async def serve(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.app import build_components, build_interactions, build_notifier
+    from kubetriage.bounds import Budget
     from kubetriage.handlers import OperatorContext
     from kubetriage.incidents import IncidentStore
     from kubetriage.kubeclient import api_client
@@ -120,7 +121,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # operator watches.
     settings = settings.model_copy(update={"namespaces": namespaces})
     client = api_client(args.kubeconfig, context=args.context)
-    incidents = IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds)
+    incidents = IncidentStore(
+        client,
+        request_timeout=settings.kube_request_timeout_seconds,
+        budget=Budget.from_total(settings.incident_max_bytes),
+    )
     try:
         notifier = build_notifier(settings, incidents)
         interactions = build_interactions(settings, incidents)

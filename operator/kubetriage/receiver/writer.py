@@ -32,6 +32,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from kubetriage.bounds import Budget, bound_status
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
 from kubetriage.receiver.state import (
     IncidentWrite,
@@ -84,6 +85,7 @@ class IncidentWriter:
         max_alerts: int,
         tenancy: Tenancy,
         request_timeout: float = 10.0,
+        budget: Budget | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
@@ -93,6 +95,7 @@ class IncidentWriter:
         self._tenancy = tenancy
         self._timeout = request_timeout
         self._sleep = sleep
+        self._budget = budget or Budget.from_total()
         self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     def place(self, notification: Notification) -> Placement:
@@ -251,7 +254,8 @@ class IncidentWriter:
         status: dict[str, Any],
         rv: str,
     ) -> dict[str, Any]:
-        body = {"metadata": {"resourceVersion": rv}, "status": status}
+        bounded = bound_status(status, self._budget).status
+        body = {"metadata": {"resourceVersion": rv}, "status": bounded}
         try:
             return await self._call(
                 self._api.patch_namespaced_custom_object_status,
