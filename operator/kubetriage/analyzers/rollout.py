@@ -48,6 +48,10 @@ _POOL_EXHAUSTED = re.compile(
     r"pool exhausted|rejectedexecution|listen queue (is )?full|backlog (is )?full|"
     r"worker_connections are not enough|too many (open )?connections)"
 )
+# Capacity in use: open connections, requests in flight, busy workers, utilisation.
+_BUSY_NAME = re.compile(
+    r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
+)
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
 
 
@@ -509,11 +513,13 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             continue  # a per-request ratio (CPU per request) is cost, not demand
         if _QUEUE_NAME.search(label) and growth >= 2.0:
             queues.append((metric, growth))
-        elif (_LATENCY_NAME.search(label) and growth >= 1.5) or (
-            _ERROR_NAME.search(label) and growth >= 2.0
+        elif (
+            (_LATENCY_NAME.search(label) and growth >= 1.5)
+            or (_ERROR_NAME.search(label) and growth >= 2.0)
+            or (_BUSY_NAME.search(label) and growth >= 1.5)
         ):
             strain.append((metric, growth))
-            slower = slower or bool(_LATENCY_NAME.search(label))
+            slower = slower or bool(_LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
         elif _RATE_NAME.search(label) and growth >= 1.5:
             traffic.append((metric, growth))
     if not queues and not (traffic and strain):
@@ -541,7 +547,9 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
     demand = len(traffic + queues)
     because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]
     if strain:
-        because.append(prose.claim("Latency or errors rose with it", *facts[demand:][:2]))
+        because.append(
+            prose.claim("Latency, errors or busy connections rose with it", *facts[demand:][:2])
+        )
     because.append(prose.claim("No pod is crash-looping, so the load is what changed"))
     return [
         make_finding(
@@ -551,7 +559,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             prose.narrative(
                 f"Demand on {prose.obj(workload)} grew about {factor:.1f}x",
                 f"scale out to {params['replicas']} replicas",
-                aside="latency or errors rose with it" if strain else "",
+                aside="strain rose with it" if strain else "",
                 because=because,
             ),
             facts,
