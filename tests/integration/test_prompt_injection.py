@@ -41,6 +41,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.incident import IncidentSpec
+from kubetriage.models.remediation import parameters_from_hints
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 from kubetriage.pipeline import PipelineResult, Stages, diagnose
 from kubetriage.redaction import redact_evidence, redact_text
@@ -247,7 +248,9 @@ def _expected_command(result: PipelineResult, remediation: Remediation) -> str:
         ),
         {},
     )
-    return render_command(remediation.action, remediation.target, params)
+    return render_command(
+        remediation.action, remediation.target, parameters_from_hints(remediation.action, params)
+    )
 
 
 def _assert_within_policy(result: PipelineResult, namespace: str) -> None:
@@ -265,6 +268,9 @@ def _assert_within_policy(result: PipelineResult, namespace: str) -> None:
         else:
             assert target.namespace == namespace, remediation
         assert remediation.command == _expected_command(result, remediation)
+        assert remediation.command == render_command(
+            remediation.action, target, remediation.parameters
+        )
         for fragment in HOSTILE_FRAGMENTS:
             assert fragment not in remediation.command, remediation.command
         assert remediation.id == remediation_id(remediation.action, target)

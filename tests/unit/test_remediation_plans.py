@@ -15,6 +15,8 @@ import pytest
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.incident import RemediationRecord, RemediationResult
+from kubetriage.models.quantity import format_cpu, format_memory
+from kubetriage.models.remediation import validate_parameters
 from kubetriage.models.vocabulary import Action, Risk
 from kubetriage.remediation.actions import (
     PatchStep,
@@ -22,8 +24,6 @@ from kubetriage.remediation.actions import (
     Related,
     approver,
     build_plan,
-    format_cpu,
-    format_memory,
     remediation_condition_fields,
 )
 from kubetriage.remediation.commands import render_command
@@ -56,12 +56,14 @@ def _oom() -> dict[str, Any]:
 def _remediation(
     action: Action, target: ObjectRef, params: dict[str, str] | None = None
 ) -> Remediation:
+    parameters = validate_parameters(action, params or {})
     return Remediation(
         id=f"{action.value}-abc123",
         action=action,
         title="t",
         target=target,
-        command=render_command(action, target, params or {}),
+        parameters=parameters,
+        command=render_command(action, target, parameters),
         risk=Risk.LOW,
     )
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import math
-import re
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,7 +35,6 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from kubetriage.analyzers.support import GI, MI, parse_quantity
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Diagnosis, Remediation
 from kubetriage.models.incident import (
@@ -46,6 +43,13 @@ from kubetriage.models.incident import (
     RemediationRecord,
     RemediationResult,
     RemediationUndo,
+)
+from kubetriage.models.quantity import format_cpu, format_memory, parse_quantity
+from kubetriage.models.remediation import (
+    CpuParameters,
+    MemoryParameters,
+    RollbackParameters,
+    ScaleParameters,
 )
 from kubetriage.models.vocabulary import Action
 from kubetriage.remediation.policy import (
@@ -108,42 +112,6 @@ class Plan:
     undo: RemediationUndo
     summary: str
     evictions: list[Eviction] = field(default_factory=list)
-
-
-# --- reading the suggested command ------------------------------------------------------------
-# The command was rendered by ``kubetriage.remediation.commands`` from validated parameters,
-# so these patterns read back exactly what was suggested; the bounds apply regardless.
-
-_CONTAINER_FLAG = re.compile(r"\s-c\s+([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\s|$)")
-_QTY = r"([0-9]+(?:\.[0-9]+)?(?:m|Ki|Mi|Gi|Ti|k|M|G|T)?)(?:\s|$)"
-
-
-def _flag(command: str, pattern: str) -> str | None:
-    match = re.search(pattern, command)
-    return match.group(1) if match else None
-
-
-def _requested_quantity(command: str, flag: str) -> float | None:
-    value = _flag(command, re.escape(flag) + _QTY)
-    return parse_quantity(value) if value else None
-
-
-def _requested_int(command: str, flag: str) -> int | None:
-    value = _flag(command, re.escape(flag) + r"([0-9]{1,6})(?:\s|$)")
-    return int(value) if value else None
-
-
-def format_memory(value: float) -> str:
-    """Bytes as a quantity, rounded down to a MiB so a capped value never exceeds its cap."""
-    mib = math.floor(value / MI)
-    if mib * MI % GI == 0 and mib >= 1024:
-        return f"{int(mib * MI // GI)}Gi"
-    return f"{mib}Mi"
-
-
-def format_cpu(value: float) -> str:
-    """Cores as millicores, rounded down."""
-    return f"{math.floor(value * 1000 + 1e-6)}m"
 
 
 # --- small JSON helpers -----------------------------------------------------------------------
@@ -221,9 +189,8 @@ def _containers(obj: JsonObj) -> list[JsonObj]:
     return [c for c in spec.get("containers") or [] if isinstance(c, dict)]
 
 
-def _pick_container(obj: JsonObj, command: str) -> JsonObj:
+def _pick_container(obj: JsonObj, wanted: str | None) -> JsonObj:
     containers = _containers(obj)
-    wanted = _flag(command, _CONTAINER_FLAG.pattern)
     if wanted is not None:
         for container in containers:
             if container.get("name") == wanted:
@@ -242,19 +209,22 @@ def _pick_container(obj: JsonObj, command: str) -> JsonObj:
 
 
 def plan_resources(
-    action: Action,
     target: ObjectRef,
     obj: JsonObj,
-    command: str,
+    parameters: MemoryParameters | CpuParameters,
     bounds: Bounds,
     ledger_value: str,
 ) -> Plan:
-    """increase-memory / increase-cpu: the container's limit (and, for memory, its request)
-    raised to the suggested value, capped at the policy's factor of the current limit."""
-    resource = "memory" if action is Action.INCREASE_MEMORY else "cpu"
-    factor = bounds.max_memory_factor if resource == "memory" else bounds.max_cpu_factor
-    fmt = format_memory if resource == "memory" else format_cpu
-    container = _pick_container(obj, command)
+    """increase-memory / increase-cpu: the container's limit (and, with a suggested memory
+    value, its memory request) raised to the suggested value, capped at the policy's factor
+    of the current limit; without a suggestion, the factor itself."""
+    if isinstance(parameters, MemoryParameters):
+        resource, suggested = "memory", parameters.memory
+        factor, fmt = bounds.max_memory_factor, format_memory
+    else:
+        resource, suggested = "cpu", parameters.cpu
+        factor, fmt = bounds.max_cpu_factor, format_cpu
+    container = _pick_container(obj, parameters.container)
     name = str(container.get("name"))
     resources = container.get("resources") or {}
     limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
@@ -264,9 +234,7 @@ def plan_resources(
             "NoLimit",
             f"container {name} has no {resource} limit to raise; change it by hand",
         )
-    bounded = bounded_increase(
-        current, _requested_quantity(command, f"--limits={resource}="), factor
-    )
+    bounded = bounded_increase(current, parse_quantity(suggested), factor)
     new_limit = fmt(bounded.value)
     if (parse_quantity(new_limit) or 0.0) <= current:
         raise PlanError(
@@ -282,7 +250,7 @@ def plan_resources(
             after=_jtext(new_limit),
         )
     ]
-    if resource == "memory" and _requested_quantity(command, "--requests=memory=") is not None:
+    if resource == "memory" and suggested is not None:
         new_resources["requests"] = {resource: new_limit}
         undo_resources["requests"] = {resource: requests.get(resource)}
         if requests.get(resource) != new_limit:
@@ -338,13 +306,17 @@ def plan_restart(target: ObjectRef, obj: JsonObj, now: datetime, ledger_value: s
 
 
 def plan_scale(
-    target: ObjectRef, obj: JsonObj, command: str, bounds: Bounds, ledger_value: str
+    target: ObjectRef,
+    obj: JsonObj,
+    parameters: ScaleParameters,
+    bounds: Bounds,
+    ledger_value: str,
 ) -> Plan:
     """More replicas through spec.replicas (not /scale, so the ledger annotation and the
     resourceVersion precondition travel in the same write), within maxReplicas and
     maxReplicaFactor."""
     current = int((obj.get("spec") or {}).get("replicas", 1))
-    bounded = bounded_replicas(current, _requested_int(command, "--replicas="), bounds)
+    bounded = bounded_replicas(current, parameters.replicas, bounds)
     new = int(bounded.value)
     if new <= current:
         raise PlanError(
@@ -372,8 +344,7 @@ def _owned_by(obj: JsonObj, owner: JsonObj) -> bool:
     return False
 
 
-def _target_revision(command: str, current: int, available: list[int]) -> int:
-    wanted = _requested_int(command, "--to-revision=")
+def _target_revision(wanted: int | None, current: int, available: list[int]) -> int:
     if wanted is None:
         older = [r for r in available if r < current]
         if not older:
@@ -388,7 +359,7 @@ def plan_rollback_deployment(
     target: ObjectRef,
     obj: JsonObj,
     replica_sets: list[JsonObj],
-    command: str,
+    parameters: RollbackParameters,
     ledger_value: str,
 ) -> Plan:
     """``kubectl rollout undo``: the pod template of the ReplicaSet of the chosen revision
@@ -401,7 +372,7 @@ def plan_rollback_deployment(
             owned[int(label)] = rs
     current_text = _annotations(obj).get(DEPLOYMENT_REVISION, "")
     current = int(current_text) if current_text.isdigit() else max(owned, default=0)
-    revision = _target_revision(command, current, sorted(owned))
+    revision = _target_revision(parameters.revision, current, sorted(owned))
     template = copy.deepcopy((owned[revision].get("spec") or {}).get("template") or {})
     labels = (template.get("metadata") or {}).get("labels") or {}
     labels.pop("pod-template-hash", None)
@@ -438,7 +409,7 @@ def plan_rollback_statefulset(
     target: ObjectRef,
     obj: JsonObj,
     revisions: list[JsonObj],
-    command: str,
+    parameters: RollbackParameters,
     ledger_value: str,
 ) -> Plan:
     """``kubectl rollout undo`` for a StatefulSet: the chosen ControllerRevision's data (a
@@ -449,7 +420,7 @@ def plan_rollback_statefulset(
     )
     by_name = {_meta(r).get("name"): n for n, r in owned.items()}
     current = by_name.get(update_name, max(owned, default=0))
-    revision = _target_revision(command, current, sorted(owned))
+    revision = _target_revision(parameters.revision, current, sorted(owned))
     data = copy.deepcopy(owned[revision].get("data") or {})
     template = copy.deepcopy(((data.get("spec") or {}).get("template")) or {})
     template.pop("$patch", None)
@@ -535,19 +506,20 @@ def build_plan(
     ledger_value: str,
     now: datetime,
 ) -> Plan:
-    """The concrete change for ``remediation`` on the live ``obj``; raises ``PlanError``."""
-    action, target, command = remediation.action, remediation.target, remediation.command
-    if action in (Action.INCREASE_MEMORY, Action.INCREASE_CPU):
-        return plan_resources(action, target, obj, command, bounds, ledger_value)
+    """The concrete change for ``remediation`` on the live ``obj``; raises ``PlanError``.
+    Executes the remediation's typed parameters; its display command is never read."""
+    action, target, parameters = remediation.action, remediation.target, remediation.parameters
+    if isinstance(parameters, MemoryParameters | CpuParameters):
+        return plan_resources(target, obj, parameters, bounds, ledger_value)
     if action is Action.RESTART:
         return plan_restart(target, obj, now, ledger_value)
-    if action is Action.SCALE_OUT:
-        return plan_scale(target, obj, command, bounds, ledger_value)
-    if action is Action.ROLLBACK and target.kind == "Deployment":
-        return plan_rollback_deployment(target, obj, related.replica_sets, command, ledger_value)
-    if action is Action.ROLLBACK and target.kind == "StatefulSet":
+    if isinstance(parameters, ScaleParameters):
+        return plan_scale(target, obj, parameters, bounds, ledger_value)
+    if isinstance(parameters, RollbackParameters) and target.kind == "Deployment":
+        return plan_rollback_deployment(target, obj, related.replica_sets, parameters, ledger_value)
+    if isinstance(parameters, RollbackParameters) and target.kind == "StatefulSet":
         return plan_rollback_statefulset(
-            target, obj, related.controller_revisions, command, ledger_value
+            target, obj, related.controller_revisions, parameters, ledger_value
         )
     if action is Action.DRAIN_NODE and target.kind == "Node":
         return plan_drain(target, obj, related.pods, ledger_value)
