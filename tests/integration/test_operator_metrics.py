@@ -32,7 +32,6 @@ from kubetriage.handlers import OperatorContext, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
@@ -40,6 +39,7 @@ from kubetriage.receiver import Receiver
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES

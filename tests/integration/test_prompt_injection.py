@@ -35,7 +35,6 @@ from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import DATA_CLOSE, escape_data
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.records import MemoryRecord
-from kubetriage.memory.seeding import case_signature
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
@@ -48,6 +47,7 @@ from kubetriage.redaction import redact_evidence, redact_text
 from kubetriage.remediation.commands import render_command
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.seeding import case_signature
 from kubetriage.replay.session import log_placement
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings

@@ -35,7 +35,6 @@ from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.learning import parse_time
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.case import Case
@@ -49,6 +48,7 @@ from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
+from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
 
