@@ -5,7 +5,6 @@ none duplicated). Called by ``tests/faults/test_faults.py``."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -14,8 +13,9 @@ from kubetriage.crd import build_incident_crd
 from kubetriage.models.case import Case
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from tests.support.cases import EXAMPLES
+from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
 OOM_CASE = SHARED / "example-oom-csv-exporter"
@@ -39,9 +39,8 @@ ANSWER: dict[str, Any] = {
 def prepare(emulator: EmulatorThread) -> Case:
     """The Incident CRD plus the OOM case's cluster objects and container logs."""
     case = load_case(OOM_CASE)
-    emulator.emulator.load([build_incident_crd(), *case.cluster])
-    for namespace, pod, container, text, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    emulator.emulator.load([build_incident_crd()])
+    load_case_into(emulator.emulator, case)
     return case
 
 
@@ -79,21 +78,21 @@ def wait_settled(
     emulator: EmulatorThread, expected: int, timeout: float = 60
 ) -> list[dict[str, Any]]:
     """Every Incident in the cluster, once ``expected`` of them exist and all have settled."""
-    deadline = time.monotonic() + timeout
-    bodies: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        bodies = all_incidents(emulator)
-        if len(bodies) >= expected and all(is_settled(b) for b in bodies):
-            return bodies
-        time.sleep(0.1)
-    pending = {
-        b["metadata"]["name"]: (b.get("status") or {}).get("phase") or "(none)"
-        for b in bodies
-        if not is_settled(b)
-    }
-    raise AssertionError(
-        f"not settled after {timeout}s: {len(bodies)} of {expected} Incidents exist, "
-        f"unsettled: {pending}"
+
+    def pending(bodies: list[dict[str, Any]]) -> str:
+        unsettled = {
+            b["metadata"]["name"]: (b.get("status") or {}).get("phase") or "(none)"
+            for b in bodies
+            if not is_settled(b)
+        }
+        return f"{len(bodies)} of {expected} Incidents exist, unsettled: {unsettled}"
+
+    return wait_for(
+        lambda: all_incidents(emulator),
+        until=lambda bodies: len(bodies) >= expected and all(is_settled(b) for b in bodies),
+        what="every Incident to settle",
+        within=timeout,
+        show=pending,
     )
 
 
@@ -144,9 +143,9 @@ def wait_events(
     """Event counts for ``reason`` once every named Incident has at least one: Kopf posts
     Events from a queue of its own, a moment after the status write they follow."""
     wanted = set(names)
-    deadline = time.monotonic() + timeout
-    counts = event_counts(emulator, reason)
-    while not wanted <= set(counts) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        counts = event_counts(emulator, reason)
-    return counts
+    return wait_for(
+        lambda: event_counts(emulator, reason),
+        until=lambda counts: wanted <= set(counts),
+        what=f"{reason} events for {sorted(wanted)}",
+        within=timeout,
+    )

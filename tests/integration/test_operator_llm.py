@@ -6,17 +6,17 @@ official openai client against a scripted OpenAI-compatible server on 127.0.0.1.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
@@ -35,9 +35,8 @@ ANSWER: dict[str, Any] = {
 
 def _setup(emulator: EmulatorThread) -> None:
     case = load_case(SHARED / "example-oom-csv-exporter")
-    emulator.emulator.load([build_incident_crd(), *case.cluster])
-    for namespace, pod, container, log, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, log, previous=previous)
+    emulator.emulator.load([build_incident_crd()])
+    load_case_into(emulator.emulator, case)
 
 
 def _create(emulator: EmulatorThread) -> None:
@@ -53,14 +52,12 @@ def _create(emulator: EmulatorThread) -> None:
     )
 
 
-def _final(emulator: EmulatorThread, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = emulator.emulator.get("incidents", "oom", "exports") or {}
-        if (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"}:
-            return body
-        time.sleep(0.1)
-    raise AssertionError("never diagnosed")
+def _final(emulator: EmulatorThread) -> dict[str, Any]:
+    return wait_for(
+        lambda: emulator.emulator.get("incidents", "oom", "exports") or {},
+        until=lambda body: (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"},
+        what="exports/oom diagnosed",
+    )
 
 
 def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
@@ -102,15 +99,16 @@ def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: Emulat
             body = _final(emulator)
             # Kopf posts events asynchronously: poll for the warning while the operator (and
             # its event poster) still runs; a stopped operator never flushes it.
-            deadline = time.monotonic() + 15
-            reasons: set[str] = set()
-            while "LLMUnavailable" not in reasons and time.monotonic() < deadline:
-                reasons = {
+            reasons = wait_for(
+                lambda: {
                     e["reason"]
                     for e in emulator.emulator.objects("events", "exports")
                     if e["involvedObject"]["name"] == "oom"
-                }
-                time.sleep(0.1)
+                },
+                until=lambda found: "LLMUnavailable" in found,
+                what="an LLMUnavailable event",
+                within=15,
+            )
     status = body["status"]
     assert status["phase"] == "Diagnosed"
     assert status["diagnosis"]["category"] == "oom-killed"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +39,11 @@ from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.seeding import seed_from_cases
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
+from tests.support.polling import wait_for_async
 
 SHARED = EXAMPLES
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
@@ -148,23 +148,17 @@ def _one(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def _wait_phase(running: Running, namespace: str, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = await running.incidents.get(namespace, name)
-        if (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"}:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never diagnosed: {body.get('status')}")
+    return await wait_for_async(
+        lambda: running.incidents.get(namespace, name),
+        until=lambda body: (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"},
+        what=f"{namespace}/{name} diagnosed",
+    )
 
 
 async def _wait_for(running: Running, check: Any) -> Samples:
-    deadline = time.monotonic() + 30
-    samples = await _scrape(running.metrics_url)
-    while not check(samples) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        samples = await _scrape(running.metrics_url)
-    return samples
+    return await wait_for_async(
+        lambda: _scrape(running.metrics_url), until=check, what="the metrics", within=30
+    )
 
 
 async def _post_rejected_webhooks(running: Running) -> None:
@@ -190,9 +184,7 @@ async def _post_rejected_webhooks(running: Running) -> None:
 
 async def test_metrics_after_a_diagnosis(running: Running) -> None:
     case = load_case(SHARED / "example-oom-csv-exporter")
-    running.cluster.emulator.load(case.cluster)
-    for namespace, pod, container, text, previous in log_placement(case):
-        running.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(running.cluster.emulator, case)
     running.server.script(
         answer(
             {

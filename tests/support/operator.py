@@ -4,13 +4,14 @@ tests, against whatever API server a kubeconfig names (the emulator or a real cl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import Components, MemoryStage, build_components
-from kubetriage.handlers import OperatorContext, run_operator
-from kubetriage.incidents import IncidentStore
+from kubetriage.app import MemoryStage
+from kubetriage.assembly import assemble_operator
+from kubetriage.handlers import run_operator
 from kubetriage.kubeclient import api_client
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
@@ -29,12 +30,9 @@ class OperatorThread:
     ) -> None:
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
-        self.components: Components | None = None
-        if stages is None:
-            self.components = build_components(self.settings, self.client)
-            stages, memory = self.components.stages, memory or self.components.memory
-        self.stages = stages
-        self.memory = memory
+        self.operator = assemble_operator(self.settings, self.client, stages=stages, memory=memory)
+        # May be replaced before start (benchmarks count the stages' calls).
+        self.stages = self.operator.context.stages
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()
@@ -43,13 +41,7 @@ class OperatorThread:
         self.error: BaseException | None = None
 
     async def _main(self) -> None:
-        ctx = OperatorContext(
-            settings=self.settings,
-            stages=self.stages,
-            incidents=IncidentStore(self.client),
-            api_client=self.client,
-            memory=self.memory,
-        )
+        ctx = dataclasses.replace(self.operator.context, stages=self.stages)
         try:
             await run_operator(
                 ctx,
@@ -59,8 +51,7 @@ class OperatorThread:
                 ready_flag=self._ready,
             )
         finally:
-            if self.components is not None:
-                await self.components.aclose()
+            await self.operator.aclose()
 
     def _run(self) -> None:
         try:
@@ -76,6 +67,11 @@ class OperatorThread:
         if self.error is not None:
             raise RuntimeError("the operator failed to start") from self.error
         return self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the operator's thread still runs (False once stopped or crashed)."""
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,7 +1,7 @@
 """Checks the metric-driven cpu-throttling analyzer: CFS counter deltas or ratio queries, the
 latency boost, the CPUThrottlingHigh alert fallback, and cases that must not fire.
 
-Everything is real: MetricSummary/Evidence models from ``evidence_factories`` and
+Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`` and
 ``run_analyzers``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     alert,
     analyze,
     by_category,

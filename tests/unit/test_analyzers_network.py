@@ -3,7 +3,7 @@ DNS, databases refusing work), network (selector typo, deny-all NetworkPolicy, r
 ready endpoints) and certificate-expiry (incl. webhooks and called Services), with look-alikes
 that must not fire (own access log, allow-only policies, far-off expiry, timeouts, NXDOMAIN).
 
-Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
 
 from __future__ import annotations
@@ -20,20 +20,19 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     NOW,
     analyze,
     by_category,
     container,
+    crash_looping,
     deployment,
     event,
     evidence,
     log,
     metric,
     pod,
-    terminated,
     top,
-    waiting,
 )
 
 MAILER_POD = "mailer-84c9b7d6f5-7rjvz"
@@ -108,13 +107,7 @@ def test_blackbox_probe_down_for_the_external_host_raises_confidence() -> None:
 
 
 def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None:
-    app = container(
-        "app",
-        ready=False,
-        restarts=5,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
+    app = crash_looping("app", restarts=5, exit_code=1)
     ev = evidence(
         workload=deployment(ready=0),
         pods=[pod("checkout-7d9f6c8b5-abcde", app)],
@@ -331,10 +324,11 @@ def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
     )
 
 
-def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
-    ev = evidence(
-        workload=deployment("frontend"),
-        pods=[
+def _frontend() -> dict[str, object]:
+    """The calling side of the service tests: the frontend Deployment and its one pod."""
+    return {
+        "workload": deployment("frontend"),
+        "pods": [
             pod(
                 "frontend-7d9f6c8b5-abcde",
                 container("web"),
@@ -342,6 +336,12 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
                 labels={"app": "frontend"},
             )
         ],
+    }
+
+
+def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
+    ev = evidence(
+        **_frontend(),
         services=[
             ServiceEvidence(
                 name="cart",
@@ -371,15 +371,7 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
 
 def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependency() -> None:
     ev = evidence(
-        workload=deployment("frontend"),
-        pods=[
-            pod(
-                "frontend-7d9f6c8b5-abcde",
-                container("web"),
-                replica_set="frontend-7d9f6c8b5",
-                labels={"app": "frontend"},
-            )
-        ],
+        **_frontend(),
         services=[
             ServiceEvidence(
                 name="payments",

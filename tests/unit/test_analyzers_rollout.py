@@ -2,7 +2,7 @@
 stepped up right after it) and resource-saturation (HPA at max, traffic growth, load with no
 CPU limit and no rollout), plus near misses where they must stay quiet.
 
-Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from kubetriage.models.evidence import (
     RevisionEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     NOW,
     analyze,
     by_category,
     container,
+    crash_looping,
     deployment,
     evidence,
     log,
@@ -127,13 +128,7 @@ def test_single_revision_never_fires_bad_rollout() -> None:
         pods=[
             pod(
                 "checkout-7d9f6c8b5-abcde",
-                container(
-                    "app",
-                    ready=False,
-                    restarts=3,
-                    state=waiting("CrashLoopBackOff"),
-                    last_state=terminated("Error", 1),
-                ),
+                crash_looping("app", restarts=3, exit_code=1),
             )
         ],
     )

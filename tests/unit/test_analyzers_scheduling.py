@@ -2,7 +2,7 @@
 that looks like another category: memory-pressure evictions vs OOM, unbound claims vs
 scheduling, and healthy nodes.
 
-Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from kubetriage.models.evidence import (
     QuotaEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     analyze,
     by_category,
     container,

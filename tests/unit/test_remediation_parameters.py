@@ -30,7 +30,7 @@ from kubetriage.models.remediation import (
     validate_parameters,
 )
 from kubetriage.models.vocabulary import Action, Category
-from kubetriage.remediation.actions import Related, build_plan
+from kubetriage.remediation.plan import Related, build_plan
 from kubetriage.remediation.policy import Bounds
 from kubetriage.replay.cases import load_case
 from tests.support.cases import EXAMPLES

@@ -18,15 +18,9 @@ from kubetriage.models.incident import RemediationRecord, RemediationResult
 from kubetriage.models.quantity import format_cpu, format_memory
 from kubetriage.models.remediation import validate_parameters
 from kubetriage.models.vocabulary import Action, Risk
-from kubetriage.remediation.actions import (
-    PatchStep,
-    PlanError,
-    Related,
-    approver,
-    build_plan,
-    remediation_condition_fields,
-)
+from kubetriage.remediation.actions import approver, remediation_condition_fields
 from kubetriage.remediation.commands import render_command
+from kubetriage.remediation.plan import PatchStep, PlanError, Related, build_plan
 from kubetriage.remediation.policy import LEDGER_ANNOTATION, Bounds
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator.patching import json_patch, merge_patch, strategic_merge

@@ -360,10 +360,6 @@ def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
     return [m for m in evidence.metrics if any(n in m.name or n in m.query for n in names)]
 
 
-def metric_is(metric: MetricSummary, name: str) -> bool:
-    return name in metric.name or name in metric.query
-
-
 CPU_USAGE = "container_cpu_usage_seconds_total"
 
 
@@ -393,7 +389,3 @@ def timestamp(value: datetime) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
-
-
-def pods_by_name(evidence: Evidence) -> dict[str, PodEvidence]:
-    return {p.name: p for p in evidence.pods}

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 from kubetriage.settings import Settings
 
 if TYPE_CHECKING:
-    from kubetriage.app import Components
-    from kubetriage.handlers import OperatorContext
+    from kubetriage.assembly import AssembledOperator
 
 NAME = "run"
 HELP = "run the operator (and the Alertmanager receiver) against the current cluster"
@@ -40,20 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def serve(
-    ctx: OperatorContext,
+    operator: AssembledOperator,
     *,
     namespaces: list[str],
     standalone: bool,
     webhook: bool,
     liveness_endpoint: str | None = None,
     stop_flag: asyncio.Event | None = None,
-    components: Components | None = None,
 ) -> None:
     """Run the operator and, when ``webhook``, the receiver, until the operator stops (or
     ``stop_flag`` is set); the receiver drains its queue before the loop ends."""
     from kubetriage.handlers import run_operator
     from kubetriage.receiver import Receiver
 
+    ctx = operator.context
     ready = asyncio.Event()
     receiver = Receiver(ctx.settings, ctx.api_client, ready=ready.is_set) if webhook else None
     if receiver is not None and ctx.metrics is not None:
@@ -72,16 +71,12 @@ async def serve(
     finally:
         if receiver is not None:
             await receiver.stop()
-        if components is not None:
-            await components.aclose()  # the LLM connections and the memory store's lock
+        await operator.aclose()  # the LLM connections and the memory store's lock
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from kubetriage.app import build_components
-    from kubetriage.handlers import OperatorContext
-    from kubetriage.incidents import IncidentStore
+    from kubetriage.assembly import assemble_operator
     from kubetriage.kubeclient import api_client
-    from kubetriage.metrics import OperatorMetrics
     from kubetriage.receiver import ReceiverConfigError, receiver_token
     from kubetriage.telemetry import Telemetry, TelemetryConfig, TelemetryConfigError
 
@@ -107,24 +102,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # operator watches.
     settings = settings.model_copy(update={"namespaces": namespaces})
     client = api_client(args.kubeconfig, context=args.context)
-    components = build_components(settings, client, telemetry)
-    ctx = OperatorContext(
-        settings=settings,
-        stages=components.stages,
-        incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
-        api_client=client,
-        metrics=OperatorMetrics(memory=components.memory),
-        memory=components.memory,
-    )
+    operator = assemble_operator(settings, client, telemetry=telemetry, metrics=True)
     try:
         asyncio.run(
             serve(
-                ctx,
+                operator,
                 namespaces=namespaces,
                 standalone=args.standalone or settings.standalone,
                 webhook=webhook,
                 liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-                components=components,
             )
         )
     finally:

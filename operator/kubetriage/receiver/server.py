@@ -49,7 +49,6 @@ class ReceiverStats:
     """Counters for tests, benchmarks and /readyz; not persisted."""
 
     accepted: int = 0
-    alerts_accepted: int = 0
     rejected: dict[int, int] = field(default_factory=dict)
     busy: int = 0
     written: dict[str, int] = field(default_factory=dict)
@@ -218,7 +217,6 @@ class Receiver:
                 503, "receiver queue is full; retry later", **{"Retry-After": retry_after}
             )
         self.stats.accepted += 1
-        self.stats.alerts_accepted += len(payload.alerts)
         where = self.writer.place(notification)
         return web.json_response(
             {"status": "accepted", "incident": where.name, "alerts": len(payload.alerts)},

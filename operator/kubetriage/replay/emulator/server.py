@@ -210,31 +210,6 @@ class KubeEmulator:
     ) -> None:
         self._on_loop(lambda: self._logs.__setitem__((namespace, pod, container, previous), text))
 
-    def register_resource(
-        self,
-        group: str,
-        version: str,
-        kind: str,
-        plural: str | None = None,
-        *,
-        namespaced: bool = True,
-        short_names: Iterable[str] = (),
-        status_subresource: bool = True,
-    ) -> ResourceType:
-        """Serve an extra resource without a CRD (no schema: anything is accepted)."""
-        rt = ResourceType(
-            group=group,
-            version=version,
-            kind=kind,
-            plural=plural or guess_plural(kind),
-            namespaced=namespaced,
-            short_names=tuple(short_names),
-            status_subresource=status_subresource,
-            origin="extra",
-        )
-        self._on_loop(lambda: self.registry.add(rt))
-        return rt
-
     def objects(self, kind_or_plural: str, namespace: str | None = None) -> list[JsonObj]:
         """Deep copies of the stored objects of a resource (for assertions)."""
 

@@ -76,6 +76,19 @@ def container(
     )
 
 
+def crash_looping(
+    name: str = "app", *, restarts: int = 5, exit_code: int = 1, reason: str = "Error"
+) -> ContainerEvidence:
+    """A container in CrashLoopBackOff whose last run ended with ``exit_code``."""
+    return container(
+        name,
+        ready=False,
+        restarts=restarts,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated(reason, exit_code),
+    )
+
+
 def pod(
     name: str,
     *containers: ContainerEvidence,
