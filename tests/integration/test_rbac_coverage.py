@@ -29,8 +29,7 @@ from kubetriage.kubeclient import api_client
 from kubetriage.models.case import Case
 from kubetriage.receiver import Receiver
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
-from kubetriage.replay.emulator.server import AuditRecord
+from kubetriage.replay.emulator import AuditRecord, EmulatorThread, KubeEmulator
 from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.settings import Settings
 from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
