@@ -49,6 +49,12 @@ def _wait_phase(cluster: Cluster, namespace: str, name: str, phases: set[str]) -
     )
 
 
+def _patch_spec(cluster: Cluster, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    """What a person does with ``kubectl patch inc --type merge``."""
+    body = json.dumps({"spec": spec})
+    cluster.kubectl("patch", "inc", name, "-n", namespace, "--type", "merge", "-p", body)
+
+
 def _reasons(cluster: Cluster, namespace: str, name: str) -> set[str]:
     events = json.loads(
         cluster.kubectl(
@@ -238,16 +244,11 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
         assert settled_count(1) == 1
 
         # Feedback is not a reason to diagnose again; the generation is acknowledged.
-        cluster.kubectl(
-            "patch",
-            "inc",
-            "regen",
-            "-n",
+        _patch_spec(
+            cluster,
             "marketing-site",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps({"spec": {"feedback": {"helpful": True, "resolution": "fixed the tag"}}}),
+            "regen",
+            {"feedback": {"helpful": True, "resolution": "fixed the tag"}},
         )
         wait_for(
             lambda: _get(cluster, "marketing-site", "regen")["status"],
@@ -258,17 +259,7 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
         assert settled_count(1) == 1
 
         # A real spec change does.
-        cluster.kubectl(
-            "patch",
-            "inc",
-            "regen",
-            "-n",
-            "marketing-site",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps({"spec": {"title": "second title"}}),
-        )
+        _patch_spec(cluster, "marketing-site", "regen", {"title": "second title"})
         wait_for(
             lambda: _get(cluster, "marketing-site", "regen")["status"],
             until=lambda status: (

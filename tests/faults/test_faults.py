@@ -13,8 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import random
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -27,14 +25,9 @@ from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.replay.promtool import start_with_case_metrics
 from kubetriage.settings import Settings
 from tests.faults.cluster import (
-    ANSWER,
-    NAMESPACE,
     all_incidents,
     assert_settled_with_reasons,
     conditions,
-    create,
-    prepare,
-    title_of,
     wait_events,
     wait_settled,
 )
@@ -49,9 +42,11 @@ from tests.integration.alertmanager_fixtures import (
     webhook_alert,
     webhook_payload,
 )
+from tests.support.oom_example import ANSWER, NAMESPACE, create, prepare, title_of
 from tests.support.openai_server import ScriptedOpenAIServer, answer, slow, text
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
+from tests.support.qdrant import storage_held_by_another_process
 
 
 def _expected(*names: str) -> set[tuple[str, str]]:
@@ -328,24 +323,8 @@ def test_memory_locked_by_another_process(
     )
     prepare(emulator)
     path = tmp_path / "qdrant"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from qdrant_client import QdrantClient; "
-            f"c = QdrantClient(path={str(path)!r}); print('ready', flush=True); "
-            "sys.stdin.read(); c.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
+    with storage_held_by_another_process(path):
         _check_memory_unavailable(emulator, fault, path, "locked", "in use by another process")
-    finally:
-        holder.communicate(input="", timeout=30)
 
 
 def test_memory_on_a_path_that_cannot_exist(

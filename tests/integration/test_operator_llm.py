@@ -8,48 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.crd import build_incident_crd
-from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
-from tests.support.cases import EXAMPLES
+from tests.support.oom_example import ANSWER, create, prepare
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
-
-SHARED = EXAMPLES
-WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
-ANSWER: dict[str, Any] = {
-    "category": "oom-killed",
-    "confidence": 0.9,
-    "summary": "csv-exporter is killed at its 256Mi limit while loading a table",
-    "root_cause": "the export loads the whole table into memory",
-    "evidence": ["OOMKilled exit 137, 5 restarts"],
-    "remediations": [
-        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak > limit"}
-    ],
-    "disagrees_with_analyzers": None,
-}
-
-
-def _setup(emulator: EmulatorThread) -> None:
-    case = load_case(SHARED / "example-oom-csv-exporter")
-    emulator.emulator.load([build_incident_crd()])
-    load_case_into(emulator.emulator, case)
-
-
-def _create(emulator: EmulatorThread) -> None:
-    emulator.emulator.load(
-        [
-            {
-                "apiVersion": "kubetriage.io/v1alpha1",
-                "kind": "Incident",
-                "metadata": {"name": "oom", "namespace": "exports"},
-                "spec": {"title": "csv-exporter restarting", "target": WORKLOAD},
-            }
-        ]
-    )
 
 
 def _final(emulator: EmulatorThread) -> dict[str, Any]:
@@ -73,11 +37,11 @@ def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
 
 
 def test_model_answer_lands_in_the_status(emulator: EmulatorThread) -> None:
-    _setup(emulator)
+    prepare(emulator)
     with ScriptedOpenAIServer() as server:
         server.script(answer(ANSWER))
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
-            _create(emulator)
+            create(emulator, ["oom"])
             body = _final(emulator)
         assert len(server.chat_bodies) == 1
     llm = body["status"]["diagnosis"]["llm"]
@@ -91,11 +55,11 @@ def test_model_answer_lands_in_the_status(emulator: EmulatorThread) -> None:
 
 
 def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: EmulatorThread) -> None:
-    _setup(emulator)
+    prepare(emulator)
     with ScriptedOpenAIServer() as server:
         server.script(text("sorry, I cannot help"), text("{not json"))
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
-            _create(emulator)
+            create(emulator, ["oom"])
             body = _final(emulator)
             # Kopf posts events asynchronously: poll for the warning while the operator (and
             # its event poster) still runs; a stopped operator never flushes it.
@@ -120,7 +84,7 @@ def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: Emulat
 
 
 def test_lost_status_write_does_not_cost_a_second_model_call(emulator: EmulatorThread) -> None:
-    _setup(emulator)
+    prepare(emulator)
     status_patches = 0
 
     def third_status_patch(record: AuditRecord) -> bool:
@@ -139,7 +103,7 @@ def test_lost_status_write_does_not_cost_a_second_model_call(emulator: EmulatorT
     with ScriptedOpenAIServer() as server:
         server.script(answer(ANSWER))  # exactly one answer: a second call would get a 500
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
-            _create(emulator)
+            create(emulator, ["oom"])
             body = _final(emulator)
         assert len(server.chat_bodies) == 1
         assert server.unscripted == 0

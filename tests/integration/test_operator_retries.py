@@ -7,16 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.crd import build_incident_crd
-from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
-from tests.support.cases import EXAMPLES
+from tests.support.oom_example import create, prepare
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
-
-SHARED = EXAMPLES
 
 
 def _target_lookup(record: AuditRecord) -> bool:
@@ -26,26 +21,8 @@ def _target_lookup(record: AuditRecord) -> bool:
 
 
 def _setup(emulator: EmulatorThread) -> None:
-    case = load_case(SHARED / "example-oom-csv-exporter")
-    emulator.emulator.load([build_incident_crd()])
-    load_case_into(emulator.emulator, case)
-    emulator.emulator.load(
-        [
-            {
-                "apiVersion": "kubetriage.io/v1alpha1",
-                "kind": "Incident",
-                "metadata": {"name": "flaky", "namespace": "exports"},
-                "spec": {
-                    "title": "csv-exporter restarting",
-                    "target": {
-                        "kind": "Deployment",
-                        "namespace": "exports",
-                        "name": "csv-exporter",
-                    },
-                },
-            }
-        ]
-    )
+    prepare(emulator)
+    create(emulator, ["flaky"])
 
 
 def _wait(emulator: EmulatorThread, phases: set[str]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from tests.support.evidence import (
     ago,
     alert,
     analyze,
+    assert_leads,
     by_category,
     container,
     crash_looping,
@@ -573,8 +574,8 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
         ],
     )
     result = analyze(ev)
-    first = result.findings[0]
-    assert (first.category, first.action, first.target) == (
+    first = assert_leads(
+        result,
         Category.CONFIG_MISSING,
         Action.FIX_CONFIG,
         ObjectRef(kind="Deployment", namespace="shop", name="checkout"),

@@ -12,6 +12,7 @@ from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     alert,
     analyze,
+    assert_leads,
     by_category,
     container,
     deployment,
@@ -59,12 +60,7 @@ def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
         pods=_api(),
         metrics=[*_counters(throttled=1800, periods=3000), latency],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.CPU_THROTTLING,
-        Action.INCREASE_CPU,
-        API,
-    )
+    finding = assert_leads(analyze(ev), Category.CPU_THROTTLING, Action.INCREASE_CPU, API)
     assert finding.params == {"container": "api", "cpu": "1"}
     assert finding.confidence >= 0.8
     assert "60%" in finding.summary

@@ -253,6 +253,13 @@ class KubeEvidenceCollector:
         body.setdefault("apiVersion", api_version)
         return body
 
+    async def _namespace_pods(
+        self, run: _Run, namespace: str, *, what: str, **kwargs: Any
+    ) -> list[JsonDict]:
+        return await self._list(
+            run, "Pod", "v1", self._core.list_namespaced_pod, namespace, what=what, **kwargs
+        )
+
     async def _list(
         self,
         run: _Run,
@@ -345,21 +352,15 @@ class KubeEvidenceCollector:
         elif target_obj is not None and kind == "Service":
             selector = (target_obj.get("spec") or {}).get("selector") or {}
             if selector:
-                pods = await self._list(
+                pods = await self._namespace_pods(
                     run,
-                    "Pod",
-                    "v1",
-                    self._core.list_namespaced_pod,
                     namespace,
                     what=f"list pods of Service {namespace}/{target.name}",
                     label_selector=selector_query({"matchLabels": selector}),
                 )
         elif kind == "PersistentVolumeClaim":
-            listed = await self._list(
+            listed = await self._namespace_pods(
                 run,
-                "Pod",
-                "v1",
-                self._core.list_namespaced_pod,
                 namespace,
                 what=f"list pods in {namespace}",
             )
@@ -372,11 +373,8 @@ class KubeEvidenceCollector:
                 )
             ]
         elif kind in {"ConfigMap", "Secret"}:
-            listed = await self._list(
+            listed = await self._namespace_pods(
                 run,
-                "Pod",
-                "v1",
-                self._core.list_namespaced_pod,
                 namespace,
                 what=f"list pods in {namespace}",
             )

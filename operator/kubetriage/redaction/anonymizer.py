@@ -245,10 +245,8 @@ class Anonymizer:
             return self._nodes[value]
         return self.anonymize_text(value)
 
-    def anonymize_evidence(self, evidence: Evidence) -> Evidence:
-        """Learn the names in ``evidence`` and return a copy that uses placeholders."""
-        self._learn(_collect_names(evidence), "\n".join(_collect_strings(evidence)))
-        rewrite = StringRewrite(
+    def _anonymizing(self) -> StringRewrite:
+        return StringRewrite(
             text=self._anonymize_field,
             text_list=lambda _field, values: [self.anonymize_text(v) for v in values],
             text_dict=lambda _field, values: {
@@ -256,20 +254,16 @@ class Anonymizer:
             },
             key=self.anonymize_text,
         )
-        return rewrite_model(evidence, rewrite)
+
+    def anonymize_evidence(self, evidence: Evidence) -> Evidence:
+        """Learn the names in ``evidence`` and return a copy that uses placeholders."""
+        self._learn(_collect_names(evidence), "\n".join(_collect_strings(evidence)))
+        return rewrite_model(evidence, self._anonymizing())
 
     def anonymize_model(self, model: ModelT) -> ModelT:
         """A copy of any model (findings, similar incidents) using the placeholders learned
         from the evidence; call ``anonymize_evidence`` first."""
-        rewrite = StringRewrite(
-            text=self._anonymize_field,
-            text_list=lambda _field, values: [self.anonymize_text(v) for v in values],
-            text_dict=lambda _field, values: {
-                self.anonymize_text(k): self.anonymize_text(v) for k, v in values.items()
-            },
-            key=self.anonymize_text,
-        )
-        return rewrite_model(model, rewrite)
+        return rewrite_model(model, self._anonymizing())
 
     def restore_model(self, model: ModelT) -> ModelT:
         """A copy of any model (a diagnosis, an evidence) with real names restored."""
