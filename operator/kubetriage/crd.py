@@ -186,6 +186,7 @@ def _llm_usage() -> JSON:
             "attempts": {"type": "integer", "minimum": 0},
             "cached": {"type": "boolean"},
             "reason": _str(1024),
+            "skipped": _str(64),
         },
     }
 
@@ -275,6 +276,53 @@ def _remediation_record() -> JSON:
     }
 
 
+def _notifications() -> JSON:
+    time_: JSON = _str(64, format="date-time")
+    count: JSON = {"type": "integer", "minimum": 0}
+    sent: JSON = {
+        "type": "object",
+        "properties": {
+            "transition": _str(256),
+            "eventId": _str(64),
+            "sentAt": time_,
+            "failures": count,
+            "failedTransition": _str(256),
+            "error": _str(1024),
+            "errorAt": time_,
+        },
+    }
+    return {
+        "type": "object",
+        "description": "What kubetriage.notify sent about this Incident (one Slack message).",
+        "properties": {
+            "slack": {
+                "type": "object",
+                "properties": {
+                    "channel": _str(64),
+                    "ts": _str(64),
+                    "claimedBy": _str(256),
+                    "claimedAt": time_,
+                    "postedAt": time_,
+                    "updatedAt": time_,
+                    "digest": _str(64),
+                    "phase": _enum([p.value for p in Phase]),
+                    "category": _enum([c.value for c in Category]),
+                    "action": _enum([a.value for a in Action]),
+                    "reopened": count,
+                    "replies": count,
+                    "lastReplyAt": time_,
+                    "failures": count,
+                    "failedDigest": _str(64),
+                    "error": _str(1024),
+                    "errorAt": time_,
+                },
+            },
+            "teams": sent,
+            "cloudEvents": sent,
+        },
+    }
+
+
 def _status() -> JSON:
     return {
         "type": "object",
@@ -312,6 +360,7 @@ def _status() -> JSON:
             },
             "alertGroup": _alert_group(),
             "remediation": _remediation_record(),
+            "notifications": _notifications(),
             "learned": {
                 "type": "object",
                 "required": ["recordId", "category", "at"],

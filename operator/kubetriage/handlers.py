@@ -87,6 +87,14 @@ class MemoryWriter(Protocol):
     async def store(self, record: MemoryRecord, text: str) -> str: ...
 
 
+class NotifyQueue(Protocol):
+    """``kubetriage.notify.Notifier``: takes an Incident to look at and returns at once."""
+
+    def enqueue(self, namespace: str, name: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class OperatorContext:
     settings: Settings
@@ -98,6 +106,8 @@ class OperatorContext:
     memory: MemoryWriter | None = None
     # Prometheus metrics of this operator (served on settings.metrics_port); None = off.
     metrics: OperatorMetrics | None = None
+    # Slack / Teams / CloudEvents, after the status is written; None = no sink configured.
+    notifier: NotifyQueue | None = None
 
 
 def _diagnostic_change(diff: Any) -> bool:
@@ -341,12 +351,15 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             raise kopf.TemporaryError(message, delay=ctx.settings.retry_delay_seconds) from error
 
         if ctx.metrics is not None:
+            llm = result.model
             ctx.metrics.observe_diagnosis(
                 seconds=time.monotonic() - started,
                 findings=result.findings,
-                llm_outcome=None if result.model is None else (result.model.error_type or "ok"),
-                input_tokens=result.model.usage.input_tokens if result.model else None,
-                output_tokens=result.model.usage.output_tokens if result.model else None,
+                llm_outcome=None if llm is None or not llm.asked else (llm.error_type or "ok"),
+                input_tokens=llm.usage.input_tokens if llm else None,
+                output_tokens=llm.usage.output_tokens if llm else None,
+                model=llm.usage.model if llm else None,
+                skipped=llm.usage.skipped if llm else None,
             )
         kopf.event(
             body,
@@ -531,8 +544,15 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             state = None if type == "DELETED" else incident_state(dict(status or {}))
             ctx.metrics.incidents.update(namespace, name, state)
 
+    async def notify(*, type: str | None, name: str, namespace: str | None, **_: Any) -> None:
+        """Every change (status writes included) goes to the notifier, which runs apart
+        from the handlers: a slow or failing sink never delays or fails a diagnosis."""
+        if ctx.notifier is not None and namespace is not None and type != "DELETED":
+            ctx.notifier.enqueue(namespace, name)
+
     resource = (GROUP, VERSION, PLURAL)
     kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
+    kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
         *resource,
         registry=registry,

@@ -88,8 +88,18 @@ class IncidentStore:
         )
 
     async def patch_status(
-        self, namespace: str, name: str, status: dict[str, Any]
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
+        """A merge patch of the status; with ``resource_version`` it applies only if the
+        object is still at that version (409 Conflict otherwise), as optimistic locking."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         return cast(
             "dict[str, Any]",
             await asyncio.to_thread(
@@ -99,7 +109,7 @@ class IncidentStore:
                 namespace,
                 PLURAL,
                 name,
-                {"status": status},
+                body,
                 _request_timeout=self._timeout,
             ),
         )

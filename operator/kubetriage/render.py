@@ -93,9 +93,13 @@ def render_diagnosis(
             f"  llm: {llm.model} ({llm.input_tokens} in / {llm.output_tokens} out tokens, "
             f"{llm.duration_ms} ms{', cached' if llm.cached else ''})"
         )
+    elif llm.skipped:  # the reason says "model not used: <rule or limit>"
+        lines.append(f"  llm: {llm.reason}; analyzers and memory")
     else:
         lines.append(f"  llm: not used ({llm.reason or 'not configured'}); analyzers and memory")
-    degraded = [c for c in conditions if c.status == "False" and c.type != "AnalyzerDisagreement"]
+    # Conditions whose False is the good state are not notes.
+    healthy_when_false = {"AnalyzerDisagreement", "LLMBudgetExhausted"}
+    degraded = [c for c in conditions if c.status == "False" and c.type not in healthy_when_false]
     for c in degraded:
         lines.append(f"  note: {c.type}=False ({c.reason}) {c.message}".rstrip())
     return "\n".join(lines)

@@ -8,8 +8,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kubetriage.models.notify import NotifyRoute
+from kubetriage.models.vocabulary import Category, Severity
+
+
+class ModelPrice(BaseModel):
+    """What one model costs, in any currency, per million tokens (the provider's price list;
+    nothing is assumed: a model without a price has no estimated cost)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_million: float = Field(ge=0.0)
+    output_per_million: float = Field(ge=0.0)
+
+
+class SecretFileError(ValueError):
+    """A ``*_FILE`` secret setting names a file that cannot be read."""
+
+
+def secret_from(value: SecretStr | None, path: Path | None) -> SecretStr | None:
+    """A secret given directly (env, from a Kubernetes Secret) or as a mounted file; the
+    file wins when both are set. Never read through the Kubernetes API."""
+    if path is None:
+        return value
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise SecretFileError(f"cannot read secret file {path}: {error.strerror}") from error
+    if not text:
+        raise SecretFileError(f"secret file {path} is empty")
+    return SecretStr(text)
 
 
 class Settings(BaseSettings):
@@ -66,6 +97,31 @@ class Settings(BaseSettings):
     # Reversibly anonymise namespace/workload/node names before they reach the model.
     llm_anonymize: bool = False
 
+    # --- LLM cost controls: budgets, gating, prices (llm/budget.py, llm/gating.py) -----
+    # Model calls per minute: a token bucket of this size refilled at this rate, shared by
+    # every diagnosis of the operator. Unset = no limit.
+    llm_calls_per_minute: int | None = Field(default=None, ge=1)
+    # Input+output tokens per clock hour / UTC day. Unset = no limit.
+    llm_tokens_per_hour: int | None = Field(default=None, ge=1)
+    llm_tokens_per_day: int | None = Field(default=None, ge=1)
+    # Share of every limit that only critical Incidents may use (critical first under
+    # pressure): 0.25 with 20 calls/minute keeps the last 5 calls for critical ones.
+    llm_critical_reserve: float = Field(default=0.25, ge=0.0, lt=1.0)
+    # Where the budget's usage is kept across restarts (a ConfigMap); namespace unset = the
+    # incident namespace.
+    llm_budget_configmap: str = "kubetriage-llm-budget"
+    llm_budget_namespace: str | None = None
+    # Gating: the model is asked only for Incidents matching every rule set here (empty or
+    # unset = no rule). Others say "model not used: rule X" in status.diagnosis.llm.
+    llm_only_severities: list[Severity] = Field(default_factory=list)
+    llm_only_namespaces: list[str] = Field(default_factory=list)
+    llm_skip_namespaces: list[str] = Field(default_factory=list)
+    llm_only_categories: list[Category] = Field(default_factory=list)
+    # Ask only when the analyzers' best confidence is below this.
+    llm_below_confidence: float | None = Field(default=None, gt=0.0, le=1.0)
+    # Per-model prices for the estimated cost, keyed by model name; no default prices.
+    llm_prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
     # --- Prometheus -----------------------------------------------------------------------
     prometheus_url: str | None = None
     prometheus_auth_header: SecretStr | None = None
@@ -94,6 +150,31 @@ class Settings(BaseSettings):
     webhook_workers: int = Field(default=4, ge=1, le=64)
     webhook_retry_after_seconds: int = Field(default=5, ge=1)
     webhook_max_alerts_per_incident: int = Field(default=100, ge=1, le=100)
+
+    # --- notifications (kubetriage.notify) ----------------------------------------------
+    # Slack: a bot token (chat:write) and the app's signing secret (interactivity), each
+    # directly or as a file mounted from a Secret (the *_file setting wins).
+    slack_bot_token: SecretStr | None = None
+    slack_bot_token_file: Path | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_signing_secret_file: Path | None = None
+    slack_channel: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    # Microsoft Teams Workflows / incoming-webhook URL (it is a credential).
+    teams_webhook_url: SecretStr | None = None
+    teams_webhook_url_file: Path | None = None
+    # CloudEvents (structured JSON over HTTP POST) sink and the events' source attribute.
+    cloudevents_url: str | None = None
+    cloudevents_source: str = "/kubetriage"
+    notify_routes: list[NotifyRoute] = Field(default_factory=list)
+    notify_min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Threaded replies (and Teams cards) for one Incident at most once per this period.
+    notify_quiet_period_seconds: float = Field(default=300.0, ge=0.0)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=3, ge=1, le=10)
+    notify_retry_delay_seconds: float = Field(default=2.0, ge=0.0)
+    # Grafana or Prometheus base URL linked from every message.
+    notify_dashboard_url: str | None = None
 
     @property
     def llm_configured(self) -> bool:

@@ -9,6 +9,8 @@ Condition types the operator maintains (each failure is visible here, not only i
 - ``LLMUnavailable``: True when no model answer was used (not configured, timeout, garbage)
 - ``AnalyzerDisagreement``: True when the model contradicted an analyzer
 - ``Diagnosed``: True once a diagnosis is written; False with the reason when it failed
+- ``Notified``: written by ``kubetriage.notify``: what was sent, or why not (a sink failed,
+  no route, below the confidence floor)
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """The chart's RBAC covers what the operator really calls, and grants little more: configured
-from the rendered chart's environment, the real operator (Kopf + pipeline, peering on) and the
-Alertmanager receiver handle the three shared example cases (two Incidents created directly,
-one from a webhook), acknowledge a feedback patch and execute an approved remediation against
-the Kubernetes API emulator, once cluster-wide and once restricted to the cases' namespaces;
-every API request they made (the emulator's audit log) is checked against the rendered
-chart's Roles/ClusterRoles of the matching RBAC mode.
+from the rendered chart's environment, the real operator (Kopf + pipeline, peering on, an LLM
+budget kept in a ConfigMap) and the Alertmanager receiver handle the three shared example
+cases (two Incidents created directly, one from a webhook), acknowledge a feedback patch and
+execute an approved remediation against the Kubernetes API emulator, once cluster-wide and
+once restricted to the cases' namespaces; every API request they made (the emulator's audit
+log) is checked against the rendered chart's Roles/ClusterRoles of the matching RBAC mode.
 Real: Helm rendering, the emulator over HTTP, Kopf, the receiver (aiohttp), the kubernetes
-client, the pipeline, the remediation executor and policy."""
+client, the pipeline, the remediation executor and policy, the official openai client against
+a scripted OpenAI-compatible server that refuses every request."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from kubetriage.settings import Settings
 from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
 from tests.support.cases import EXAMPLES
 from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
+from tests.support.openai_server import ScriptedOpenAIServer, error
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 from tests.support.rbac import Request, allowed, grants_for
@@ -192,7 +194,16 @@ def _status(emulator: KubeEmulator, case: Case) -> dict[str, Any]:
 
 
 def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
-    """Diagnose the three cases, give feedback on one, approve the OOM case's remediation."""
+    """Diagnose the three cases under an LLM budget, give feedback on one, approve the OOM
+    case's remediation."""
+    # A model that refuses every request (HTTP 400, not retried): the diagnoses stay the
+    # analyzers', while each call still goes through the budget kept in a ConfigMap.
+    with ScriptedOpenAIServer(default=error(400, "refused by the test")) as server:
+        llm = {"baseUrl": server.base_url, "model": "scripted", "budget": {"callsPerMinute": 60}}
+        return _run_flows_with(tmp, {**values, "llm": llm})
+
+
+def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
     docs = manifests(values)
     (deployment,) = of_kind(docs, "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -223,6 +234,12 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
             namespaces=json.loads(env.get("KUBETRIAGE_NAMESPACES") or "[]"),
             policy_file=policy_file,
             webhook_token=WEBHOOK_TOKEN,
+            llm_base_url=env["KUBETRIAGE_LLM_BASE_URL"],
+            llm_model=env["KUBETRIAGE_LLM_MODEL"],
+            llm_max_retries=0,
+            llm_calls_per_minute=int(env["KUBETRIAGE_LLM_CALLS_PER_MINUTE"]),
+            llm_budget_namespace=env["KUBETRIAGE_LLM_BUDGET_NAMESPACE"],
+            llm_budget_configmap=env["KUBETRIAGE_LLM_BUDGET_CONFIGMAP"],
         )
         assert settings.namespaces == watched
         with (
@@ -324,6 +341,8 @@ def test_every_operator_call_is_allowed_by_the_chart(runs: dict[str, Run], mode:
     made = {(r.verb, r.resource, r.subresource) for r in run.calls}
     assert {("get", "pods", "log"), ("patch", "incidents", "status")} <= made
     assert ("create", "events", "") in made
+    # The LLM budget's usage was saved in its ConfigMap.
+    assert {("create", "configmaps", ""), ("patch", "configmaps", "")} <= made
     assert any(r.resource.endswith("kopfpeerings") and r.verb == "patch" for r in run.calls)
     denied = {_key(r) for r in run.calls if not allowed(grants, _request(r))}
     unexpected = denied - set(KNOWN_DENIED[mode])

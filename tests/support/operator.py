@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import MemoryStage
+from kubetriage.app import MemoryStage, wall_clock
 from kubetriage.assembly import assemble_operator
 from kubetriage.handlers import run_operator
 from kubetriage.kubeclient import api_client
@@ -27,12 +29,26 @@ class OperatorThread:
         memory: MemoryStage | None = None,
         namespaces: list[str] | None = None,
         standalone: bool = True,
+        clock: Callable[[], datetime] = wall_clock,
+        serve_metrics: bool = False,
     ) -> None:
+        """``clock``: the wall clock of the LLM budget's windows (a test drives it).
+        ``serve_metrics``: serve ``/metrics`` on ``settings.metrics_host:metrics_port``, as
+        ``kubetriage run`` builds it."""
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
-        self.operator = assemble_operator(self.settings, self.client, stages=stages, memory=memory)
+        self.operator = assemble_operator(
+            self.settings,
+            self.client,
+            stages=stages,
+            memory=memory,
+            metrics=serve_metrics,
+            notify=True,
+            budget_clock=clock,
+        )
         # May be replaced before start (benchmarks count the stages' calls).
         self.stages = self.operator.context.stages
+        self.metrics = self.operator.context.metrics
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()

@@ -77,6 +77,9 @@ class LLMUsage(K8sModel):
     cached: bool | None = None
     # Why no model answer was used (not configured, timeout, invalid answer, ...).
     reason: str | None = None
+    # Set when the model was not asked on purpose: the gating rule (severity, namespace,
+    # category, confidence) or the budget limit (calls-per-minute, tokens-per-hour, ...).
+    skipped: str | None = None
 
 
 class Diagnosis(K8sModel):

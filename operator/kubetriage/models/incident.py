@@ -12,6 +12,7 @@ from pydantic import Field
 
 from kubetriage.models.base import K8sModel, ObjectRef
 from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.notify import NotificationsStatus
 from kubetriage.models.vocabulary import Action, Category, Severity
 
 GROUP = "kubetriage.io"
@@ -159,3 +160,4 @@ class IncidentStatus(K8sModel):
     remediation: RemediationRecord | None = None
     alert_group: AlertGroupStatus | None = None
     learned: Learned | None = None
+    notifications: NotificationsStatus | None = None

@@ -152,6 +152,18 @@ class RemediationPolicy(_Strict):
     drain_node: DrainNode = Field(default_factory=DrainNode)
     # When true, an approval without spec.approvedBy (or a managedFields manager) is refused.
     require_approver: bool = False
+    # Slack user ids allowed to approve from a message's "Approve" button.
+    slack_approvers: list[str] = Field(default_factory=list)
+
+    def slack_approvable(self) -> frozenset[str]:
+        """Actions a Slack approver may be offered (an "Approve" button each); empty when
+        no Slack user may approve."""
+        if not self.slack_approvers:
+            return frozenset()
+        actions = {a.value for rule in self.rules for a in rule.actions}
+        if self.drain_node.enabled:
+            actions.add(Action.DRAIN_NODE.value)
+        return frozenset(actions)
 
 
 def load_policy(text: str) -> RemediationPolicy:

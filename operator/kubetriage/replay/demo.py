@@ -44,6 +44,7 @@ from kubetriage.replay.session import (
     replay_clock,
 )
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 
 @contextlib.contextmanager
@@ -92,7 +93,14 @@ def _start_prometheus(cases: list[Case], now: datetime, workdir: Path) -> LocalP
     return LocalPrometheus(data_dir=data).start()
 
 
-async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "auto") -> int:
+async def run_demo(
+    settings: Settings,
+    *,
+    keep: bool,
+    out: TextIO,
+    llm: str = "auto",
+    telemetry: Telemetry | None = None,
+) -> int:
     with _bundled("incidents") as incidents_dir, _bundled("history") as history_dir:
         incidents = load_case_set(incidents_dir)
         history = load_case_set(history_dir)
@@ -148,7 +156,9 @@ async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "a
                 file=out,
             )
 
-        async with ReplayEnvironment(settings, clock=replay_clock(now), serve_metrics=keep) as env:
+        async with ReplayEnvironment(
+            settings, clock=replay_clock(now), serve_metrics=keep, telemetry=telemetry
+        ) as env:
             created: list[tuple[str, str]] = []
             for case in incidents:
                 env.load_case(case)

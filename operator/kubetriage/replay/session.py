@@ -51,6 +51,7 @@ from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start
 from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 TERMINAL_PHASES = frozenset({Phase.DIAGNOSED.value, Phase.FAILED.value})
@@ -177,8 +178,10 @@ class ReplayEnvironment:
         memory: MemoryStage | None = None,
         clock: Callable[[], datetime] | None = None,
         serve_metrics: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
+        self._telemetry = telemetry
         self._serve_metrics = serve_metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
@@ -196,7 +199,15 @@ class ReplayEnvironment:
 
     async def __aenter__(self) -> ReplayEnvironment:
         self.cluster.start()
-        self.cluster.emulator.load([build_incident_crd()])
+        # The operator's own namespace exists, as the Helm release's would: the LLM budget
+        # keeps its usage in a ConfigMap there.
+        budget_namespace = self.settings.llm_budget_namespace or self.settings.incident_namespace
+        self.cluster.emulator.load(
+            [
+                build_incident_crd(),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": budget_namespace}},
+            ]
+        )
         client = api_client(self.cluster.kubeconfig_path)
         self.api_client = client
         if self._serve_metrics:
@@ -212,6 +223,7 @@ class ReplayEnvironment:
             client,
             stages=self._given_stages,
             memory=self._given_memory,
+            telemetry=self._telemetry,
             metrics=self._serve_metrics,
             clock=self.clock,
         )
@@ -363,15 +375,23 @@ def replay_memory(
 
 
 async def replay_case(
-    case: Case, settings: Settings, *, within: float = 120.0, memory_from: Path | None = None
+    case: Case,
+    settings: Settings,
+    *,
+    within: float = 120.0,
+    memory_from: Path | None = None,
+    telemetry: Telemetry | None = None,
 ) -> ReplayOutcome:
-    """Diagnose one case in a fresh emulated cluster with the real operator."""
+    """Diagnose one case in a fresh emulated cluster with the real operator (exporting
+    its spans and GenAI metrics through ``telemetry`` when given)."""
     with replay_memory(settings, memory_from, exclude_ids=frozenset({case.id})) as replay_settings:
-        return await _replay_in_fresh_cluster(case, replay_settings, within=within)
+        return await _replay_in_fresh_cluster(
+            case, replay_settings, within=within, telemetry=telemetry
+        )
 
 
 async def _replay_in_fresh_cluster(
-    case: Case, settings: Settings, *, within: float
+    case: Case, settings: Settings, *, within: float, telemetry: Telemetry | None
 ) -> ReplayOutcome:
     now = case_time(case) or datetime.now(UTC)
     clock = replay_clock(now)
@@ -384,7 +404,7 @@ async def _replay_in_fresh_cluster(
         else:
             logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
     try:
-        async with ReplayEnvironment(settings, clock=clock) as env:
+        async with ReplayEnvironment(settings, clock=clock, telemetry=telemetry) as env:
             env.load_case(case)
             posted = time.monotonic()
             namespace, name = await env.post_alerts([case_alert(case, now)])
