@@ -25,9 +25,9 @@ import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubetriage.app import LLMStage, build_components
+from kubetriage.assembly import assemble_operator
 from kubetriage.crd import build_incident_crd
-from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.handlers import run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
@@ -97,17 +97,10 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             metrics_port=port,
         )
         api = api_client(cluster.kubeconfig_path)
-        components = build_components(settings, api)
-        metrics = OperatorMetrics(memory=components.memory)
-        incidents = IncidentStore(api)
-        ctx = OperatorContext(
-            settings=settings,
-            stages=components.stages,
-            incidents=incidents,
-            api_client=api,
-            memory=components.memory,
-            metrics=metrics,
-        )
+        operator = assemble_operator(settings, api, metrics=True)
+        ctx = operator.context
+        metrics, incidents = ctx.metrics, ctx.incidents
+        assert metrics is not None
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
             run_operator(ctx, namespaces=[], standalone=True, stop_flag=stop, ready_flag=ready)
@@ -122,10 +115,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             # Kopf ends its own task by cancellation when the stop flag is set.
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=30)
-            if isinstance(components.stages.model, LLMStage):
-                await components.stages.model.aclose()
-            if components.memory is not None:
-                components.memory.close()
+            await operator.aclose()
             api.close()  # type: ignore[no-untyped-call]
 
 
