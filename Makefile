@@ -7,12 +7,12 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest install local-llm system-deps crd golden benchmarks clean
+.PHONY: demo test lint typecheck layers pytest install local-llm system-deps crd golden benchmarks clean
 
 demo: install
 	$(BIN)/kubetriage demo
 
-test: install local-llm system-deps lint typecheck pytest
+test: install local-llm system-deps lint typecheck layers pytest
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,10 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# The import-layering contracts in pyproject.toml ([tool.importlinter]).
+layers: install
+	$(BIN)/lint-imports --no-cache
 
 pytest: install
 	$(BIN)/pytest

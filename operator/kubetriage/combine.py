@@ -28,6 +28,7 @@ from kubetriage.models.diagnosis import (
 )
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion, Narrative
+from kubetriage.models.remediation import parameters_from_hints
 from kubetriage.models.vocabulary import (
     ACTION_RISK,
     ACTION_TARGET_KINDS,
@@ -71,6 +72,7 @@ class _Candidate:
     action: Action
     target: ObjectRef
     score: float = 0.0
+    # The analyzer's parameter hints; typed and validated per action when ranked.
     params: dict[str, str] = field(default_factory=dict)
     rationale: str = ""
     proposed_by: list[Literal["analyzer", "llm", "memory"]] = field(default_factory=list)
@@ -290,6 +292,7 @@ def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
     ranked = sorted(candidates, key=lambda c: (-c.score, c.action.value, _key(c.target)))
     result: list[Remediation] = []
     for candidate in ranked[:MAX_REMEDIATIONS]:
+        parameters = parameters_from_hints(candidate.action, candidate.params)
         result.append(
             Remediation(
                 id=remediation_id(candidate.action, candidate.target),
@@ -297,7 +300,8 @@ def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
                 title=_TITLES[candidate.action].format(target=prose.obj(candidate.target))[:256],
                 description=candidate.rationale[:2048],
                 target=candidate.target,
-                command=render_command(candidate.action, candidate.target, candidate.params),
+                parameters=parameters,
+                command=render_command(candidate.action, candidate.target, parameters),
                 risk=ACTION_RISK[candidate.action],
                 proposed_by=sorted(set(candidate.proposed_by)),
                 score=round(candidate.score, 3),

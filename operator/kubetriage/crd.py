@@ -14,6 +14,8 @@ import yaml
 
 from kubetriage.bounds import STATUS_SHARES
 from kubetriage.models.incident import GROUP, KIND, PLURAL, VERSION, Phase
+from kubetriage.models.quantity import QUANTITY_PATTERN
+from kubetriage.models.remediation import CONFIG_KEY_PATTERN, CONTAINER_PATTERN, MAX_COUNT
 from kubetriage.models.vocabulary import Action, Category, Risk, Severity
 
 JSON = dict[str, Any]
@@ -107,6 +109,26 @@ def _evidence_item() -> JSON:
     }
 
 
+def _remediation_parameters() -> JSON:
+    """The union of every action's parameter fields (``kubetriage.models.remediation``); the
+    operator validates which fields an action takes."""
+    count = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
+    return {
+        "type": "object",
+        "description": "What approval executes, typed per action.",
+        "properties": {
+            "container": _str(63, pattern=CONTAINER_PATTERN),
+            "memory": _str(32, pattern=QUANTITY_PATTERN),
+            "cpu": _str(32, pattern=QUANTITY_PATTERN),
+            "size": _str(32, pattern=QUANTITY_PATTERN),
+            "replicas": count,
+            "revision": count,
+            "key": _str(253, pattern=CONFIG_KEY_PATTERN),
+            "missing": _enum(["object"]),
+        },
+    }
+
+
 def _remediation() -> JSON:
     return {
         "type": "object",
@@ -117,7 +139,12 @@ def _remediation() -> JSON:
             "title": _str(256),
             "description": _str(2048),
             "target": _object_ref("The object this remediation acts on."),
-            "command": _str(2048),
+            "parameters": _remediation_parameters(),
+            "command": _str(
+                2048,
+                description="Rendered from action, target and parameters for display; approval "
+                "executes the parameters, never this text.",
+            ),
             "risk": _enum([r.value for r in Risk]),
             "proposedBy": {
                 "type": "array",

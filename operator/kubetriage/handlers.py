@@ -51,10 +51,10 @@ from kubetriage.models.vocabulary import WORKLOAD_KINDS
 from kubetriage.pipeline import Stages, describe_target, diagnose
 from kubetriage.remediation.actions import (
     Approval,
-    ClusterAdapter,
     execute_approval,
     remediation_condition_fields,
 )
+from kubetriage.remediation.cluster import ClusterAdapter
 from kubetriage.settings import Settings
 from kubetriage.status import (
     condition,
@@ -577,7 +577,11 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         ),
     )(acknowledge)
     kopf.on.create(
-        *resource, registry=registry, id="diagnose", retries=ctx.settings.retry_limit, backoff=5
+        *resource,
+        registry=registry,
+        id="diagnose",
+        retries=ctx.settings.retry_limit,
+        backoff=ctx.settings.retry_delay_seconds,
     )(handle)
     kopf.on.resume(
         *resource,

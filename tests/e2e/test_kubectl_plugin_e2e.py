@@ -6,7 +6,6 @@ the real ``kubectl`` runs with the same kubeconfig."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.e2e.conftest import Cluster
 from tests.e2e.test_operator_e2e import _break_image_pull
 from tests.support.kubectl_plugin import KubectlTriage
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 NAME, NAMESPACE = "landing-page-plugin", "marketing-site"
@@ -47,10 +47,12 @@ def test_plugin_lists_shows_and_gives_feedback(crd_installed: Cluster, tmp_path:
     cluster.kubectl("apply", "-f", str(manifest))
     plugin = KubectlTriage(cluster.kubeconfig, tmp_path)
     with OperatorThread(cluster.kubeconfig):
-        deadline = time.monotonic() + 90
-        while _status(cluster).get("phase") != "Diagnosed":
-            assert time.monotonic() < deadline, _status(cluster)
-            time.sleep(0.2)
+        wait_for(
+            lambda: _status(cluster),
+            until=lambda status: status.get("phase") == "Diagnosed",
+            what=f"{NAMESPACE}/{NAME} diagnosed",
+            within=90,
+        )
         rows = plugin.run("list", "-n", NAMESPACE).splitlines()
         assert rows[1].split()[:4] == [NAME, "Diagnosed", "warning", "image-pull"]
         shown = plugin.run("show", NAME, "-n", NAMESPACE)

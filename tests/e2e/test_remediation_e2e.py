@@ -19,11 +19,12 @@ import pytest
 import yaml
 
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +37,7 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 def _load(cluster: Cluster, case_dir: str) -> None:
     assert cluster.emulator is not None
     case = load_case(SHARED_CASES / case_dir)
-    cluster.emulator.load(case.cluster)
-    for namespace, pod, container, text, previous in log_placement(case):
-        cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(cluster.emulator, case)
 
 
 def _policy(tmp_path: Path, **policy: Any) -> Path:
@@ -74,14 +73,12 @@ def _get(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, An
 def _wait(
     cluster: Cluster, namespace: str, name: str, done: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = _get(cluster, "incident", namespace, name)
-        if done(body.get("status") or {}):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{namespace}/{name}: condition never met: {body.get('status')}")
+    return wait_for(
+        lambda: _get(cluster, "incident", namespace, name),
+        until=lambda body: done(body.get("status") or {}),
+        what=f"{namespace}/{name}",
+        within=90,
+    )
 
 
 def _diagnose(cluster: Cluster, namespace: str, workload: str, name: str) -> dict[str, Any]:
@@ -147,10 +144,12 @@ def _memory(deployment: dict[str, Any]) -> tuple[str, str]:
 
 
 def _wait_events(cluster: Cluster, namespace: str, involved: str, wanted: set[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not wanted <= set(_events(cluster, namespace, involved)):
-        assert time.monotonic() < deadline, _events(cluster, namespace, involved)
-        time.sleep(0.2)
+    wait_for(
+        lambda: set(_events(cluster, namespace, involved)),
+        until=lambda reasons: wanted <= reasons,
+        what=f"events {wanted} on {involved}",
+        within=30,
+    )
 
 
 def test_approved_memory_increase_is_dry_run_then_applied_once_bounded_and_undoable(

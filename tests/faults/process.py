@@ -9,11 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.polling import wait_for
 
 KUBETRIAGE = Path(sys.executable).parent / "kubetriage"
 
@@ -64,15 +64,24 @@ class OperatorProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def watching() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"kubetriage run exited early:\n{self.log_tail()}")
-            if self._incident_watches() > watches_before:
-                return self
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"kubetriage run never watched Incidents:\n{self.log_tail()}")
+            return self._incident_watches() > watches_before
+
+        try:
+            wait_for(
+                watching,
+                what="kubetriage run to watch Incidents",
+                within=timeout,
+                show=lambda _: f"its log:\n{self.log_tail()}",
+            )
+        except AssertionError:
+            self.kill()
+            raise
+        return self
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Coroutine
@@ -29,6 +28,7 @@ from kubetriage.metrics import OperatorMetrics
 from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
+from tests.support.polling import wait_for
 
 T = TypeVar("T")
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
@@ -169,17 +169,19 @@ class Alertmanager:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def ready() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return self
+                    return response.status == 200
             except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError("alertmanager did not become ready within 30s")
+                return False
+
+        wait_for(ready, what="alertmanager to be ready", within=30)
+        return self
 
     def stop(self) -> None:
         if self._process is not None:

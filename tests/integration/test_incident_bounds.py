@@ -18,6 +18,8 @@ from kubetriage.bounds import Budget, json_size
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.remediation import parameters_model
+from kubetriage.models.vocabulary import Action
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.status import diagnosed_patch
 from tests.integration.alertmanager_fixtures import prepare_cluster
@@ -76,7 +78,15 @@ async def test_a_maximal_diagnosis_is_written_by_the_diagnosed_patch(
     cluster: EmulatorThread,
 ) -> None:
     budget = Budget.from_total()
-    diagnosis = Diagnosis.model_validate(worst_status()["diagnosis"])
+    worst = worst_status()["diagnosis"]
+    for remediation in worst["remediations"]:
+        # The CRD's parameters schema is the union of every action's fields; the model takes
+        # each action's own.
+        taken = parameters_model(Action(remediation["action"])).model_fields
+        remediation["parameters"] = {
+            k: v for k, v in remediation["parameters"].items() if k in taken
+        }
+    diagnosis = Diagnosis.model_validate(worst)
     patch = diagnosed_patch(
         [], diagnosis, [], target="Deployment/exports/exporter", generation=1, now=NOW
     )

@@ -14,7 +14,6 @@ hand-driven one passed in: nothing sleeps, nothing depends on wall time."""
 
 from __future__ import annotations
 
-import time
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from kubetriage.settings import ModelPrice, Settings
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 NAMESPACE = "exports"
 # Where the budget's ConfigMap lives (the operator's own namespace, as the chart sets it).
@@ -99,17 +99,23 @@ def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
 
 def _statuses(emulator: EmulatorThread, names: list[str], timeout: float) -> dict[str, Any]:
     """Each named Incident's status once all are Diagnosed or Failed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        statuses = {
+
+    def pending(statuses: dict[str, Any]) -> str:
+        left = [n for n, s in statuses.items() if s.get("phase") not in {"Diagnosed", "Failed"}]
+        return f"{len(left)} Incidents not diagnosed: {left[:10]}"
+
+    return wait_for(
+        lambda: {
             name: ((emulator.emulator.get("incidents", name, NAMESPACE) or {}).get("status") or {})
             for name in names
-        }
-        if all(s.get("phase") in {"Diagnosed", "Failed"} for s in statuses.values()):
-            return statuses
-        pending = sum(s.get("phase") not in {"Diagnosed", "Failed"} for s in statuses.values())
-        assert time.monotonic() < deadline, f"{pending} Incidents never diagnosed"
-        time.sleep(0.2)
+        },
+        until=lambda statuses: all(
+            s.get("phase") in {"Diagnosed", "Failed"} for s in statuses.values()
+        ),
+        what="every Incident diagnosed",
+        within=timeout,
+        show=pending,
+    )
 
 
 def _conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -227,13 +233,13 @@ def test_unchanged_evidence_is_not_paid_for_twice_and_rules_say_why(
                     "paid",
                     {"spec": {"severity": "critical"}},  # not part of the evidence
                 )
-            deadline = time.monotonic() + 60
-            while True:
-                paid = (emulator.emulator.get("incidents", "paid", NAMESPACE) or {})["status"]
-                if paid.get("observedGeneration") == 2 and paid.get("phase") == "Diagnosed":
-                    break
-                assert time.monotonic() < deadline, "the edit was never re-diagnosed"
-                time.sleep(0.2)
+            paid = wait_for(
+                lambda: (emulator.emulator.get("incidents", "paid", NAMESPACE) or {})["status"],
+                until=lambda paid: (
+                    paid.get("observedGeneration") == 2 and paid.get("phase") == "Diagnosed"
+                ),
+                what="the edit re-diagnosed",
+            )
         assert len(server.chat_bodies) == 1
     quiet = first["quiet"]["diagnosis"]["llm"]
     assert quiet["used"] is False
@@ -295,16 +301,20 @@ def test_metrics_show_calls_tokens_cost_skips_and_the_budget_left(
 
 def _scrape(url: str, wanted: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """The metrics once ``wanted`` has a sample (the handler records after the status)."""
-    deadline = time.monotonic() + 30
-    while True:
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode()
-        samples = {
+        return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(text)
             for sample in family.samples
         }
-        if any(name == wanted for name, _ in samples):
-            return samples
-        assert time.monotonic() < deadline, f"{wanted} never appeared"
-        time.sleep(0.1)
+
+    return wait_for(
+        scrape,
+        until=lambda samples: any(name == wanted for name, _ in samples),
+        what=f"a {wanted} sample",
+        within=30,
+        show=lambda samples: sorted({name for name, _ in samples}),
+    )

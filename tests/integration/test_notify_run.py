@@ -22,10 +22,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from kubetriage.app import build_interactions, build_notifier, build_stages
+from kubetriage.app import build_interactions, build_stages
+from kubetriage.assembly import assemble_operator
 from kubetriage.commands.run import serve
-from kubetriage.handlers import OperatorContext
-from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.notify.interactions import PATH
 from kubetriage.replay.cases import load_case
@@ -41,6 +40,7 @@ from tests.integration.alertmanager_fixtures import (
 )
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer
+from tests.support.polling import wait_for_async
 
 CASE = EXAMPLES / "example-oom-csv-exporter"
 SIGNING_SECRET = "e0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
@@ -54,14 +54,14 @@ slackApprovers: [U0APPROVER]
 """
 
 
-async def _until(check: Any, what: str, within: float = 60.0) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+async def _until(check: Any, what: str) -> Any:
+    """``wait_for_async`` for a synchronous check, polled without blocking the loop the
+    operator runs in."""
+
+    async def probe() -> Any:
+        return check()
+
+    return await wait_for_async(probe, what=what)
 
 
 def _signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -97,18 +97,14 @@ async def test_alert_to_slack_to_approval_to_resolution(
             retry_delay_seconds=0.2,
         )
         client = api_client(emulator.kubeconfig_path)
-        store = IncidentStore(client)
-        ctx = OperatorContext(
-            settings=settings,
-            stages=build_stages(settings, client),
-            incidents=store,
-            api_client=client,
-            notifier=build_notifier(settings, store),
+        operator = assemble_operator(
+            settings, client, stages=build_stages(settings, client), notify=True
         )
+        store = operator.context.incidents
         stop = asyncio.Event()
         task = asyncio.create_task(
             serve(
-                ctx,
+                operator,
                 namespaces=[],
                 standalone=True,
                 webhook=True,
@@ -127,10 +123,7 @@ async def test_alert_to_slack_to_approval_to_resolution(
                     except aiohttp.ClientConnectionError:
                         return False
 
-                deadline = time.monotonic() + 60
-                while not await ready():
-                    assert time.monotonic() < deadline, "the receiver never became ready"
-                    await asyncio.sleep(0.1)
+                await wait_for_async(ready, what="the receiver to answer /readyz")
 
                 async def alert(status: str) -> None:
                     payload = webhook_payload(

@@ -25,7 +25,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer, rate_limited, server_error, slow
 from tests.support.operator import OperatorThread
-from tests.support.polling import wait_until
+from tests.support.polling import wait_for
 
 NAME, NAMESPACE = "exporter-oom", "exports"
 
@@ -101,7 +101,7 @@ def test_one_message_across_rediagnosis_resolve_refire_and_restart(
         _load(emulator)
         with OperatorThread(emulator.kubeconfig_path, settings=settings):
             emulator.emulator.load([_incident()])
-            notified = wait_until(lambda: _notified(emulator), what="Notified condition")
+            notified = wait_for(lambda: _notified(emulator), what="Notified condition")
             assert notified["status"] == "True", notified
             state = _status(emulator)["notifications"]["slack"]
             assert [m.ts for m in slack.messages] == [state["ts"]]
@@ -117,7 +117,7 @@ def test_one_message_across_rediagnosis_resolve_refire_and_restart(
             # A re-diagnosis (a spec edit) with the same conclusion: still one message.
             generation = int(_status(emulator)["observedGeneration"])
             _patch(emulator, {"spec": {"description": "still restarting"}})
-            wait_until(
+            wait_for(
                 lambda: (
                     _status(emulator).get("observedGeneration") == generation + 1
                     and _status(emulator).get("phase") == "Diagnosed"
@@ -127,21 +127,21 @@ def test_one_message_across_rediagnosis_resolve_refire_and_restart(
 
             # Resolved, as the receiver writes it: the message is edited in place.
             _patch(emulator, {"phase": "Resolved", "alertGroup": {"reopened": 0}}, status=True)
-            wait_until(lambda: _header(slack).startswith("[RESOLVED]"), what="resolved edit")
+            wait_for(lambda: _header(slack).startswith("[RESOLVED]"), what="resolved edit")
 
             # A re-fire reopens the same Incident: the same message, one threaded reply.
             _patch(emulator, {"phase": "Pending", "alertGroup": {"reopened": 1}}, status=True)
             _patch(emulator, {"spec": {"description": "fired again"}})
             ts = slack.messages[0].ts
-            replies = wait_until(lambda: slack.replies(ts), what="threaded reply")
+            replies = wait_for(lambda: slack.replies(ts), what="threaded reply")
             assert "Fired again" in replies[0].text
-            wait_until(lambda: _header(slack).startswith("[CRITICAL]"), what="reopened edit")
+            wait_for(lambda: _header(slack).startswith("[CRITICAL]"), what="reopened edit")
 
         # A restarted operator (a new process, a new claim holder) finds the message in the
         # status: the next change edits it, nothing is posted again.
         with OperatorThread(emulator.kubeconfig_path, settings=settings):
             _patch(emulator, {"phase": "Resolved"}, status=True)
-            wait_until(lambda: _header(slack).startswith("[RESOLVED]"), what="edit after restart")
+            wait_for(lambda: _header(slack).startswith("[RESOLVED]"), what="edit after restart")
         assert len(slack.messages) == 1
         assert len(slack.replies(slack.messages[0].ts)) == 1
         assert slack.messages[0].updates >= 3
@@ -161,9 +161,9 @@ def test_rate_limits_server_errors_and_a_lost_answer_still_give_one_message(
         _load(emulator)
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
             emulator.emulator.load([_incident()])
-            wait_until(
+            wait_for(
                 lambda: (_notified(emulator) or {}).get("status") == "True",
-                timeout=60,
+                within=60,
                 what="Notified=True after the faults",
             )
             assert _status(emulator)["phase"] == "Diagnosed"
@@ -182,7 +182,7 @@ def test_a_failing_slack_never_fails_the_diagnosis(emulator: EmulatorThread) -> 
         settings = _settings(slack, notify_max_attempts=2)
         with OperatorThread(emulator.kubeconfig_path, settings=settings):
             emulator.emulator.load([_incident()])
-            failed = wait_until(
+            failed = wait_for(
                 lambda: (
                     (_status(emulator).get("notifications") or {})
                     .get("slack", {})
@@ -190,7 +190,7 @@ def test_a_failing_slack_never_fails_the_diagnosis(emulator: EmulatorThread) -> 
                     >= 2
                     and _notified(emulator)
                 ),
-                timeout=60,
+                within=60,
                 what="two failed attempts recorded",
             )
             assert _status(emulator)["phase"] == "Diagnosed"
@@ -300,9 +300,9 @@ def test_a_failed_lookup_never_posts_blind(emulator: EmulatorThread) -> None:
         _load(emulator)
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
             emulator.emulator.load([_incident()])
-            wait_until(
+            wait_for(
                 lambda: (_notified(emulator) or {}).get("status") == "True",
-                timeout=60,
+                within=60,
                 what="Notified=True once Slack answers in time",
             )
         history = [status for method, status in slack.calls if method == "conversations.history"]

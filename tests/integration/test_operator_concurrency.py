@@ -6,7 +6,6 @@ builder over a captured case, through a wrapper that only counts diagnoses in fl
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 
 from kubetriage.crd import build_incident_crd
@@ -22,6 +21,7 @@ from kubetriage.settings import Settings
 from kubetriage.tenancy import Scope
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
 BURST = 12
@@ -82,9 +82,8 @@ def test_burst_respects_the_concurrency_limit(emulator: EmulatorThread) -> None:
     ]
     with OperatorThread(emulator.kubeconfig_path, settings=settings, stages=stages):
         emulator.emulator.load(incidents)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            phases = [
+        wait_for(
+            lambda: [
                 (
                     (emulator.emulator.get("incidents", f"burst-{i}", "exports") or {}).get(
                         "status"
@@ -92,10 +91,10 @@ def test_burst_respects_the_concurrency_limit(emulator: EmulatorThread) -> None:
                     or {}
                 ).get("phase")
                 for i in range(BURST)
-            ]
-            if all(p == "Diagnosed" for p in phases):
-                break
-            time.sleep(0.2)
-    assert all(p == "Diagnosed" for p in phases), phases
+            ],
+            until=lambda phases: all(p == "Diagnosed" for p in phases),
+            what="every Incident of the burst diagnosed",
+            within=90,
+        )
     assert counter.calls == BURST
     assert counter.peak == LIMIT

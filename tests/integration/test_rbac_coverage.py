@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,15 +30,15 @@ from kubetriage.kubeclient import api_client
 from kubetriage.models.case import Case
 from kubetriage.receiver import Receiver
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
-from kubetriage.replay.emulator.server import AuditRecord
-from kubetriage.replay.session import case_alert, log_placement
+from kubetriage.replay.emulator import AuditRecord, EmulatorThread, KubeEmulator
+from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.settings import Settings
 from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
 from tests.support.cases import EXAMPLES
 from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
 from tests.support.openai_server import ScriptedOpenAIServer, error
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 from tests.support.rbac import Request, allowed, grants_for
 
 SHARED_CASES = EXAMPLES
@@ -179,13 +178,6 @@ def _incident(case: Case) -> dict[str, Any]:
     }
 
 
-def _wait(check: Any, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def _patch_spec(url: str, namespace: str, name: str, spec: dict[str, Any]) -> None:
     """A user's kubectl-style merge patch of an Incident, marked with the test's User-Agent."""
     request = urllib.request.Request(
@@ -235,9 +227,7 @@ def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
         # The peering objects exactly as the chart creates them.
         emulator.load(of_kind(docs, "ClusterKopfPeering") + of_kind(docs, "KopfPeering"))
         for case in cases.values():
-            emulator.load(case.cluster)
-            for namespace, pod, container_name, text, previous in log_placement(case):
-                emulator.set_logs(namespace, pod, container_name, text, previous=previous)
+            load_case_into(emulator, case)
         emulator.clear_audit()
         settings = Settings(
             memory_enabled=False,
@@ -263,11 +253,12 @@ def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
             emulator.load([_incident(oom), _incident(feedback)])
             receiver.post(via_webhook)
             for case in (oom, feedback):
-                _wait(
+                wait_for(
                     lambda c=case: _status(emulator, c).get("phase") in ("Diagnosed", "Failed"),
-                    f"{case.id} diagnosed",
+                    what=f"{case.id} diagnosed",
+                    within=90,
                 )
-            _wait(
+            wait_for(
                 lambda: (
                     [
                         i
@@ -276,7 +267,8 @@ def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
                     ]
                     != []
                 ),
-                "the webhook's Incident diagnosed",
+                what="the webhook's Incident diagnosed",
+                within=90,
             )
             _patch_spec(
                 cluster.url,
@@ -284,9 +276,10 @@ def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
                 feedback.id,
                 {"feedback": {"helpful": True, "resolution": "fixed"}},
             )
-            _wait(
+            wait_for(
                 lambda: _status(emulator, feedback).get("observedGeneration") == 2,
-                "feedback acknowledged",
+                what="feedback acknowledged",
+                within=90,
             )
             top = _status(emulator, oom)["diagnosis"]["remediations"][0]
             assert top["action"] == "increase-memory"
@@ -296,12 +289,13 @@ def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
                 oom.id,
                 {"approve": top["id"], "approvedBy": "alice@example.com"},
             )
-            _wait(
+            wait_for(
                 lambda: (
                     (_status(emulator, oom).get("remediation") or {}).get("result")
                     not in (None, "Applying")
                 ),
-                "remediation executed",
+                what="remediation executed",
+                within=90,
             )
             assert _status(emulator, oom)["remediation"]["result"] == "Applied"
         calls = [r for r in emulator.audit if r.user_agent != TEST_AGENT]

@@ -4,23 +4,17 @@ tests, against whatever API server a kubeconfig names (the emulator or a real cl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import (
-    Components,
-    MemoryStage,
-    build_components,
-    build_notifier,
-    wall_clock,
-)
-from kubetriage.handlers import OperatorContext, run_operator
-from kubetriage.incidents import IncidentStore
+from kubetriage.app import MemoryStage, wall_clock
+from kubetriage.assembly import assemble_operator
+from kubetriage.handlers import run_operator
 from kubetriage.kubeclient import api_client
-from kubetriage.metrics import OperatorMetrics
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
 
@@ -43,20 +37,18 @@ class OperatorThread:
         ``kubetriage run`` builds it."""
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
-        self.components: Components | None = None
-        if stages is None:
-            self.components = build_components(self.settings, self.client, clock=clock)
-            stages, memory = self.components.stages, memory or self.components.memory
-        self.stages = stages
-        self.memory = memory
-        self.metrics: OperatorMetrics | None = None
-        if serve_metrics:
-            self.metrics = OperatorMetrics(
-                memory=memory,
-                budget=self.components.budget if self.components else None,
-                prices=self.settings.llm_prices,
-                model=self.settings.llm_model,
-            )
+        self.operator = assemble_operator(
+            self.settings,
+            self.client,
+            stages=stages,
+            memory=memory,
+            metrics=serve_metrics,
+            notify=True,
+            budget_clock=clock,
+        )
+        # May be replaced before start (benchmarks count the stages' calls).
+        self.stages = self.operator.context.stages
+        self.metrics = self.operator.context.metrics
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()
@@ -65,18 +57,7 @@ class OperatorThread:
         self.error: BaseException | None = None
 
     async def _main(self) -> None:
-        incidents = IncidentStore(self.client)
-        # Slack / Teams / CloudEvents when the settings configure any sink (else None).
-        notifier = build_notifier(self.settings, incidents)
-        ctx = OperatorContext(
-            settings=self.settings,
-            stages=self.stages,
-            incidents=incidents,
-            api_client=self.client,
-            memory=self.memory,
-            metrics=self.metrics,
-            notifier=notifier,
-        )
+        ctx = dataclasses.replace(self.operator.context, stages=self.stages)
         try:
             await run_operator(
                 ctx,
@@ -86,10 +67,7 @@ class OperatorThread:
                 ready_flag=self._ready,
             )
         finally:
-            if notifier is not None:
-                await notifier.aclose()
-            if self.components is not None:
-                await self.components.aclose()
+            await self.operator.aclose()
 
     def _run(self) -> None:
         try:
@@ -105,6 +83,11 @@ class OperatorThread:
         if self.error is not None:
             raise RuntimeError("the operator failed to start") from self.error
         return self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the operator's thread still runs (False once stopped or crashed)."""
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()

@@ -6,6 +6,7 @@ the CRD and the receiver's own planning function, so it follows both when they c
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +33,12 @@ def fill(schema: dict[str, Any], salt: str = "", char: str = WIDE) -> Any:
         if schema.get("format") == "date-time":
             return TIME
         size = int(schema.get("maxLength", 64))
-        if "pattern" in schema:  # the CRD's patterns (kinds) accept a capital then letters
-            return ("K" + "a" * size)[:size]
+        if "pattern" in schema:  # the longest of a few ASCII shapes the pattern accepts
+            shapes = (("K" + "a" * size)[:size], "a" * size, "9" * size)
+            return next(v for v in shapes if re.fullmatch(schema["pattern"], v))
         return (salt + char * size)[:size]
     if kind == "integer":
-        return 2**53
+        return int(schema.get("maximum", 2**53))
     if kind == "number":
         return 0.123456789
     if kind == "boolean":

@@ -22,7 +22,7 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import analyze, evidence, log, top
+from tests.support.evidence import analyze, evidence, log, top
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CERT = ObjectRef(kind="Certificate", namespace="web", name="www")

@@ -4,7 +4,7 @@ program (image, args, env...), with no rise in traffic, is diagnosed as the roll
 alternative; and the near misses where the change must not be blamed (symptoms before it,
 traffic rising too, only resources changed, a specific cause such as a missing ConfigMap).
 
-Real: Evidence models from ``evidence_factories`` and the whole analyzer registry.
+Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     ago,
     analyze,
     by_category,

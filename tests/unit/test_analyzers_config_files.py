@@ -18,7 +18,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ConfigMount, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import analyze, container, evidence, log, pod, terminated
+from tests.support.evidence import analyze, container, evidence, log, pod, terminated
 
 POD = "api-7d9f6c8b5-a"
 MOUNTS = [

@@ -3,7 +3,7 @@ errors began is rolled back (the callee, not the caller); a callee whose pods fa
 Service has no ready endpoint is escalated to its owner; and the near misses (the caller
 changed too, the callee's rollout is old, nothing stands behind the Service).
 
-Real: Evidence models from ``evidence_factories`` and the whole analyzer registry.
+Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import ago, analyze, deployment, evidence, log, metric, top
+from tests.support.evidence import ago, analyze, deployment, evidence, log, metric, top
 
 CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")

@@ -23,7 +23,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import container, deployment, evidence, pod
+from tests.support.evidence import container, deployment, evidence, pod
 
 
 def test_every_category_but_unknown_has_an_analyzer() -> None:

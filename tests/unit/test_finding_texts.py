@@ -20,7 +20,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ServiceEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.unknown import explain_unknown
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     alert,
     analyze,
     container,

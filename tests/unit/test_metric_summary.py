@@ -225,17 +225,14 @@ def test_escape_label_value() -> None:
 HOSTILE = 'x"} or vector(1) or up{a="\\'
 
 
+def _hostile_alert() -> Alert:
+    """An alert whose every label a query template may use carries ``HOSTILE``."""
+    labels = ("namespace", "pod", "container", "node", "persistentvolumeclaim", "deployment")
+    return _alert(**dict.fromkeys((*labels, "statefulset", "job"), HOSTILE))
+
+
 def test_hostile_label_values_stay_inside_their_string() -> None:
-    alert = _alert(
-        namespace=HOSTILE,
-        pod=HOSTILE,
-        container=HOSTILE,
-        node=HOSTILE,
-        persistentvolumeclaim=HOSTILE,
-        deployment=HOSTILE,
-        statefulset=HOSTILE,
-        job=HOSTILE,
-    )
+    alert = _hostile_alert()
     scope = build_scope(None, [alert], dependency_hosts=[HOSTILE])
     queries = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert len(queries) == len(TEMPLATES)
@@ -269,18 +266,7 @@ def _strip_string_literals(promql: str) -> str:
 def test_every_rendered_template_is_valid_promql(tmp_path: Path) -> None:
     hostile = build_scope(
         None,
-        [
-            _alert(
-                namespace=HOSTILE,
-                pod=HOSTILE,
-                container=HOSTILE,
-                node=HOSTILE,
-                job=HOSTILE,
-                persistentvolumeclaim=HOSTILE,
-                deployment=HOSTILE,
-                statefulset=HOSTILE,
-            )
-        ],
+        [_hostile_alert()],
         dependency_hosts=[HOSTILE, "api.example.com"],
     )
     plain = build_scope(

@@ -5,7 +5,7 @@ named; and the network-policy analyzer that turns a blocked flow the workload fa
 fix-network aimed at that policy.
 
 Real: ``kubetriage.networkpolicy`` (``rules_of`` on API-shaped specs) and the analyzer
-registry over Evidence models from ``evidence_factories``.
+registry over Evidence models from ``tests.support.evidence``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from kubetriage.networkpolicy import (
     selector_of,
     selects,
 )
-from tests.unit.evidence_factories import analyze, container, evidence, log, pod
+from tests.support.evidence import analyze, container, evidence, log, pod
 
 WEB = Endpoint(namespace="shop", labels={"app": "web"})
 API = Endpoint(namespace="shop", labels={"app": "api", "tier": "backend"})

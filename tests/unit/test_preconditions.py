@@ -2,7 +2,7 @@
 category, a synthetic Evidence holding one typical precondition is accepted and an Evidence
 of a healthy running pod is not (``unknown`` needs nothing).
 
-Real: ``kubetriage.preconditions`` over Evidence models from ``evidence_factories``.
+Real: ``kubetriage.preconditions`` over Evidence models from ``tests.support.evidence``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.vocabulary import Category
 from kubetriage.preconditions import NEEDS, category_supported
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     ago,
     container,
     event,

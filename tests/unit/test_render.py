@@ -13,7 +13,7 @@ import re
 from kubetriage.combine import combine
 from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.render import render_diagnosis
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     analyze,
     container,
     deployment,

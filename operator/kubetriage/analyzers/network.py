@@ -41,6 +41,7 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 _TIMEOUT_LOG = re.compile(
@@ -56,10 +57,6 @@ _REFUSED = re.compile(r"(?i)(connection refused|ECONNREFUSED|connect: refused)")
 _TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl)")
 _BARE_HOST = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.?$", re.IGNORECASE)
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
-
-
-def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 def _own_services(evidence: Evidence) -> set[str]:

@@ -21,6 +21,7 @@ from kubetriage.analyzers.support import (
     current_and_previous_revision,
     grep_logs,
     item,
+    metric_growth,
     pod_revision,
     pod_source,
     seconds_before,
@@ -252,7 +253,7 @@ def _rose_after(
         label = f"{metric.name} {metric.query}"
         if not name.search(label) or not _is_rate(metric) or metric.last is None:
             continue
-        growth = _growth(metric)
+        growth = metric_growth(metric)
         stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
             rolled_out
         )
@@ -285,15 +286,6 @@ def _is_rate(metric: MetricSummary) -> bool:
     """Raw counters always rise; only rates (or gauges) say demand changed."""
     counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
     return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
-
-
-def _growth(metric: MetricSummary) -> float | None:
-    low = metric.first if metric.first is not None else metric.min
-    if metric.last is None or low is None:
-        return None
-    if low <= 0:
-        return math.inf if metric.last > 0 else None
-    return metric.last / low
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
@@ -417,7 +409,7 @@ def _traffic_rose(evidence: Evidence) -> bool:
         _RATE_NAME.search(f"{m.name} {m.query}")
         and not _ERROR_NAME.search(f"{m.name} {m.query}")
         and _is_rate(m)
-        and (g := _growth(m)) is not None
+        and (g := metric_growth(m)) is not None
         and g >= 1.5
         for m in evidence.metrics
     )
@@ -447,7 +439,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         m
         for m in evidence.metrics
         if _LATENCY_NAME.search(f"{m.name} {m.query}")
-        and (g := _growth(m)) is not None
+        and (g := metric_growth(m)) is not None
         and g >= 1.5
     ]
     if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
@@ -505,7 +497,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
     queues: list[tuple[MetricSummary, float]] = []
     slower = False
     for metric in evidence.metrics:
-        growth = _growth(metric)
+        growth = metric_growth(metric)
         if growth is None or not _is_rate(metric):
             continue
         label = f"{metric.name} {metric.query}"

@@ -35,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.app import default_memory_path
     from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-    from kubetriage.memory.seeding import seed_from_cases
     from kubetriage.memory.store import IncidentMemory, IncidentMemoryError
     from kubetriage.redaction import redact_text
     from kubetriage.replay.cases import CaseError, load_case_set
+    from kubetriage.replay.seeding import seed_from_cases
 
     if settings.qdrant_url is None and settings.qdrant_path is None:
         settings = settings.model_copy(update={"qdrant_path": default_memory_path()})

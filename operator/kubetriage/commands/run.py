@@ -18,8 +18,7 @@ from kubetriage.commands import telemetry_from_env
 from kubetriage.settings import Settings
 
 if TYPE_CHECKING:
-    from kubetriage.app import Components
-    from kubetriage.handlers import OperatorContext
+    from kubetriage.assembly import AssembledOperator
     from kubetriage.notify.interactions import SlackInteractions
 
 NAME = "run"
@@ -41,14 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def serve(
-    ctx: OperatorContext,
+    operator: AssembledOperator,
     *,
     namespaces: list[str],
     standalone: bool,
     webhook: bool,
     liveness_endpoint: str | None = None,
     stop_flag: asyncio.Event | None = None,
-    components: Components | None = None,
     interactions: SlackInteractions | None = None,
 ) -> None:
     """Run the operator and, when ``webhook``, the receiver, until the operator stops (or
@@ -56,6 +54,7 @@ async def serve(
     from kubetriage.handlers import run_operator
     from kubetriage.receiver import Receiver
 
+    ctx = operator.context
     ready = asyncio.Event()
     receiver = (
         Receiver(ctx.settings, ctx.api_client, ready=ready.is_set, metrics=ctx.metrics)
@@ -80,20 +79,14 @@ async def serve(
     finally:
         if receiver is not None:
             await receiver.stop()
-        if ctx.notifier is not None:
-            await ctx.notifier.aclose()  # drains what is queued, bounded
-        if components is not None:
-            await components.aclose()  # the LLM connections and the memory store's lock
+        await operator.aclose()  # the notifier, the LLM connections, the memory store's lock
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from kubetriage.app import build_components, build_interactions, build_notifier
-    from kubetriage.bounds import Budget
-    from kubetriage.handlers import OperatorContext
-    from kubetriage.incidents import IncidentStore
+    from kubetriage.app import build_interactions
+    from kubetriage.assembly import assemble_operator
     from kubetriage.kubeclient import api_client
     from kubetriage.llm.budget import BudgetLimits
-    from kubetriage.metrics import OperatorMetrics
     from kubetriage.receiver import ReceiverConfigError, receiver_token
     from kubetriage.settings import SecretFileError
 
@@ -121,14 +114,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # operator watches.
     settings = settings.model_copy(update={"namespaces": namespaces})
     client = api_client(args.kubeconfig, context=args.context)
-    incidents = IncidentStore(
-        client,
-        request_timeout=settings.kube_request_timeout_seconds,
-        budget=Budget.from_total(settings.incident_max_bytes),
-    )
     try:
-        notifier = build_notifier(settings, incidents)
-        interactions = build_interactions(settings, incidents)
+        operator = assemble_operator(
+            settings, client, telemetry=telemetry, metrics=True, notify=True
+        )
+        interactions = build_interactions(settings, operator.context.incidents)
     except SecretFileError as error:
         print(f"kubetriage run: {error}", file=sys.stderr)
         return 2
@@ -138,30 +128,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "messages are posted without working buttons",
             file=sys.stderr,
         )
-    components = build_components(settings, client, telemetry)
-    ctx = OperatorContext(
-        settings=settings,
-        stages=components.stages,
-        incidents=incidents,
-        api_client=client,
-        metrics=OperatorMetrics(
-            memory=components.memory,
-            budget=components.budget,
-            prices=settings.llm_prices,
-            model=settings.llm_model,
-        ),
-        memory=components.memory,
-        notifier=notifier,
-    )
     try:
         asyncio.run(
             serve(
-                ctx,
+                operator,
                 namespaces=namespaces,
                 standalone=args.standalone or settings.standalone,
                 webhook=webhook,
                 liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-                components=components,
                 interactions=interactions,
             )
         )

@@ -57,6 +57,11 @@ from kubetriage.models.evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import controller_ref, selector_matches, service_selects
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import meta as _meta
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
 from kubetriage.networkpolicy import rules_of, selector_of
 
 JsonDict = dict[str, Any]
@@ -169,22 +174,6 @@ def _kind(obj: JsonDict) -> str:
     return str(obj.get("kind"))
 
 
-def _name(obj: JsonDict) -> str:
-    return str(_d(obj.get("metadata")).get("name"))
-
-
-def _ns(obj: JsonDict) -> str:
-    return _s(_d(obj.get("metadata")).get("namespace")) or ""
-
-
-def _meta(obj: JsonDict) -> JsonDict:
-    return _d(obj.get("metadata"))
-
-
-def _labels(obj: JsonDict) -> dict[str, str]:
-    return {k: v for k, v in _d(_meta(obj).get("labels")).items() if isinstance(v, str)}
-
-
 def _display(obj: JsonDict) -> str:
     ns = _ns(obj)
     return f"{_kind(obj)}/{ns}/{_name(obj)}" if ns else f"{_kind(obj)}/{_name(obj)}"
@@ -208,35 +197,6 @@ def _ref_key(ref: ObjectRef) -> tuple[str, str, str]:
 
 
 # --- selectors ----------------------------------------------------------------------------
-
-
-def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """Kubernetes LabelSelector semantics: matchLabels and matchExpressions all hold.
-
-    An empty selector matches everything (as a NetworkPolicy's ``podSelector: {}`` does).
-    """
-    for key, value in _d(selector.get("matchLabels")).items():
-        if labels.get(key) != value:
-            return False
-    for expression in _dicts(selector.get("matchExpressions")):
-        key = _s(expression.get("key")) or ""
-        operator = expression.get("operator")
-        values = [v for v in _l(expression.get("values")) if isinstance(v, str)]
-        present = key in labels
-        if operator == "In" and (not present or labels[key] not in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
-
-
-def _service_selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    # A Service without a selector selects nothing (its Endpoints are managed by hand).
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 def _render_selector(selector: Mapping[str, Any]) -> str:
@@ -316,15 +276,6 @@ class _Index:
 
 
 # --- ownership ----------------------------------------------------------------------------
-
-
-def controller_ref(obj: JsonDict) -> JsonDict | None:
-    """The controlling ownerReference (or the first one when none is marked controller)."""
-    refs = _dicts(_meta(obj).get("ownerReferences"))
-    for ref in refs:
-        if ref.get("controller") is True:
-            return ref
-    return refs[0] if refs else None
 
 
 def _owner(index: _Index, obj: JsonDict) -> JsonDict | None:
@@ -487,7 +438,7 @@ def _resolve_scope(index: _Index, target: ObjectRef | None) -> _Scope:
             pods = [
                 p
                 for p in all_pods
-                if _ns(p) == _ns(target_obj) and _service_selects(selector, _labels(p))
+                if _ns(p) == _ns(target_obj) and service_selects(selector, _labels(p))
             ]
         elif kind == "PersistentVolumeClaim":
             claim = _name(target_obj)
@@ -525,7 +476,7 @@ def _resolve_scope(index: _Index, target: ObjectRef | None) -> _Scope:
                 if _ns(p) == _ns(workload)
                 and controller_ref(p) is None
                 and selector
-                and label_selector_matches(selector, _labels(p))
+                and selector_matches(selector, _labels(p))
             ]
         seen = {_obj_key(p) for p in pods}
         pods = pods + [p for p in owned if _obj_key(p) not in seen]
@@ -1120,7 +1071,7 @@ def _service(
         matching = sum(
             1
             for pod in index.in_namespace("Pod", _ns(service))
-            if _service_selects(selector, _labels(pod))
+            if service_selects(selector, _labels(pod))
         )
     return ServiceEvidence(
         name=_name(service),
@@ -1190,7 +1141,7 @@ def _network_policy(
         policy_types=types,
         ingress_rules=len(_l(spec.get("ingress"))),
         egress_rules=len(_l(spec.get("egress"))),
-        selects_target=any(label_selector_matches(selector, labels) for labels in pod_labels),
+        selects_target=any(selector_matches(selector, labels) for labels in pod_labels),
         rules=_policy_rules(policy, types, limits),
         selector=selector_of(selector),
         ingress=rules_of(spec, "ingress")[: limits.max_network_policy_rules],
@@ -1517,7 +1468,7 @@ def _dependencies(
     own = {
         ("Service", namespace, s.name)
         for s in services
-        if any(_service_selects(s.selector, labels) for labels in pod_labels)
+        if any(service_selects(s.selector, labels) for labels in pod_labels)
     }
     if scope.workload is not None:
         own.add(_obj_key(scope.workload))
@@ -1655,7 +1606,7 @@ def build_evidence(
             selector = _str_map(_d(svc.get("spec")).get("selector"), limits)
             if _same(svc, scope.target_obj):
                 return (0, _name(svc))
-            if any(_service_selects(selector, labels) for labels in pod_labels):
+            if any(service_selects(selector, labels) for labels in pod_labels):
                 return (1, _name(svc))
             if _name(svc) in mentions:
                 return (2, _name(svc))

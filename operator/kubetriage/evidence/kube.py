@@ -37,7 +37,6 @@ from kubetriage.evidence.build import (
     WORKLOAD_KINDS,
     JsonDict,
     build_evidence,
-    controller_ref,
     referenced_config,
     sort_pods,
     tail_from_text,
@@ -56,6 +55,9 @@ from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import controller_ref, selector_query
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope, allowed_candidates
 
 # Candidates tried before giving up on finding the target (each costs one GET).
@@ -111,23 +113,6 @@ class _Kind:
     namespaced: bool = True
 
 
-def _selector_string(selector: JsonDict) -> str | None:
-    """A LabelSelector as a ``labelSelector`` query string; None when it selects nothing."""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = ",".join(expression.get("values") or [])
-        if operator == "In":
-            parts.append(f"{key} in ({values})")
-        elif operator == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif operator == "Exists":
-            parts.append(str(key))
-        elif operator == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) or None
-
-
 def _strip_config_map(obj: JsonDict) -> JsonDict:
     """Keep a ConfigMap's identity, key names and when it was written (the change timeline);
     its values never leave this function."""
@@ -155,14 +140,6 @@ def _strip_config_map(obj: JsonDict) -> JsonDict:
         # Only the cluster Service hosts the values name (dependencies to follow).
         "serviceHosts": config_map_hosts(obj),
     }
-
-
-def _name(obj: JsonDict) -> str:
-    return str((obj.get("metadata") or {}).get("name"))
-
-
-def _ns(obj: JsonDict) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
 class KubeEvidenceCollector:
@@ -305,6 +282,13 @@ class KubeEvidenceCollector:
         body.setdefault("apiVersion", api_version)
         return body
 
+    async def _namespace_pods(
+        self, run: _Run, namespace: str, *, what: str, **kwargs: Any
+    ) -> list[JsonDict]:
+        return await self._list(
+            run, "Pod", "v1", self._core.list_namespaced_pod, namespace, what=what, **kwargs
+        )
+
     async def _list(
         self,
         run: _Run,
@@ -399,21 +383,15 @@ class KubeEvidenceCollector:
         elif target_obj is not None and kind == "Service":
             selector = (target_obj.get("spec") or {}).get("selector") or {}
             if selector:
-                pods = await self._list(
+                pods = await self._namespace_pods(
                     run,
-                    "Pod",
-                    "v1",
-                    self._core.list_namespaced_pod,
                     namespace,
                     what=f"list pods of Service {namespace}/{target.name}",
-                    label_selector=_selector_string({"matchLabels": selector}),
+                    label_selector=selector_query({"matchLabels": selector}),
                 )
         elif kind == "PersistentVolumeClaim":
-            listed = await self._list(
+            listed = await self._namespace_pods(
                 run,
-                "Pod",
-                "v1",
-                self._core.list_namespaced_pod,
                 namespace,
                 what=f"list pods in {namespace}",
             )
@@ -426,11 +404,8 @@ class KubeEvidenceCollector:
                 )
             ]
         elif kind in {"ConfigMap", "Secret"}:
-            listed = await self._list(
+            listed = await self._namespace_pods(
                 run,
-                "Pod",
-                "v1",
-                self._core.list_namespaced_pod,
                 namespace,
                 what=f"list pods in {namespace}",
             )
@@ -474,7 +449,7 @@ class KubeEvidenceCollector:
     async def _workload_children(self, run: _Run, workload: JsonDict) -> list[JsonDict]:
         """The workload's pods (by its selector) plus its ReplicaSets or revisions."""
         namespace, kind = _ns(workload), str(workload.get("kind"))
-        selector = _selector_string((workload.get("spec") or {}).get("selector") or {})
+        selector = selector_query((workload.get("spec") or {}).get("selector") or {})
         if selector is None:
             run.error(f"{kind} {namespace}/{_name(workload)} has no usable selector")
             return []
@@ -879,9 +854,9 @@ class KubeEvidenceCollector:
             for policy in policies:
                 run.add(policy)
         if obj.get("kind") == "Service":
-            selector = _selector_string({"matchLabels": spec.get("selector") or {}})
+            selector = selector_query({"matchLabels": spec.get("selector") or {}})
         else:
-            selector = _selector_string(spec.get("selector") or {})
+            selector = selector_query(spec.get("selector") or {})
         if selector is None:
             return
         what = f"{obj.get('kind')} {namespace}/{_name(obj)}"

@@ -5,12 +5,18 @@ Built by ``kubetriage.combine``; rendered by the CLI; scored by eval."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kubetriage.models.base import K8sModel, ObjectRef
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.remediation import (
+    NoParameters,
+    RemediationParameters,
+    parameters_model,
+    validate_parameters,
+)
 from kubetriage.models.vocabulary import Action, Category, Risk
 
 
@@ -20,11 +26,34 @@ class Remediation(K8sModel):
     title: str
     description: str = ""
     target: ObjectRef
-    # Generated from the action's template and the target; never text from a model.
+    # What approval executes: validated, typed, one model per action.
+    parameters: RemediationParameters = Field(default_factory=NoParameters)
+    # Rendered from action, target and parameters for a person to read or copy; display only,
+    # never parsed back. Never text from a model.
     command: str
     risk: Risk
     proposed_by: list[Literal["analyzer", "llm", "memory"]] = Field(default_factory=list)
     score: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parameters_of_the_action(cls, data: Any) -> Any:
+        """``parameters`` validated as the action's own model (a union alone cannot tell
+        which model an object is)."""
+        if not isinstance(data, dict) or "action" not in data:
+            return data
+        try:
+            action = Action(data["action"])
+        except ValueError:
+            return data  # the field validation reports the bad action
+        return {**data, "parameters": validate_parameters(action, data.get("parameters"))}
+
+    @model_validator(mode="after")
+    def _parameters_match_the_action(self) -> Remediation:
+        expected = parameters_model(self.action)
+        if type(self.parameters) is not expected:
+            raise ValueError(f"{self.action.value} takes {expected.__name__}")
+        return self
 
 
 class SimilarIncident(K8sModel):

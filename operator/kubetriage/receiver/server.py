@@ -69,7 +69,6 @@ class ReceiverStats:
     """Counters for tests, benchmarks and /readyz; not persisted."""
 
     accepted: int = 0  # answered 200: stored
-    alerts_accepted: int = 0
     rejected: dict[int, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
     busy: int = 0  # answered 503 + Retry-After
@@ -392,7 +391,6 @@ class Receiver:
         except Exception as error:
             return self._busy(f"the Incident could not be stored ({type(error).__name__})")
         self.stats.accepted += 1
-        self.stats.alerts_accepted += len(payload.alerts)
         return web.json_response(
             {
                 "status": "stored" if result.namespace is not None else "skipped",

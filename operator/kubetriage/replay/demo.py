@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TextIO
 
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.incident import Condition
@@ -37,6 +36,7 @@ from kubetriage.replay.promtool import (
     backfill,
     write_openmetrics,
 )
+from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.session import (
     ReplayEnvironment,
     ReplayOutcome,

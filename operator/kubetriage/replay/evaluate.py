@@ -1,5 +1,5 @@
 """Replay evaluation: run every case of a set through the real operator and score the
-diagnoses against each case's ``expect`` (shared/eval/README.md, "Scoring").
+diagnoses against each case's ``expect`` (tests/cases/FORMAT.md, "Scoring").
 
 ``score_case`` and ``summarise`` are pure; ``evaluate`` runs the replays, several at once,
 each in its own emulated cluster so no case's objects leak into another's. Called by

@@ -28,28 +28,28 @@ import aiohttp
 from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
-from kubetriage.alerts import incident_name, label_fingerprint, spec_from_alerts
-from kubetriage.app import Components, MemoryStage, build_components
+from kubetriage.alerts import label_fingerprint
+from kubetriage.app import MemoryStage
+from kubetriage.assembly import AssembledOperator, assemble_operator
 from kubetriage.crd import build_incident_crd
-from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.handlers import run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.learning import parse_time
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
-from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis
-from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
+from kubetriage.models.incident import Alert, Phase
 from kubetriage.pipeline import Stages
 from kubetriage.receiver.server import Receiver
 from kubetriage.receiver.state import group_notification
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
-from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
+from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
@@ -191,6 +191,14 @@ def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
     return placed
 
 
+def load_case_into(emulator: KubeEmulator, case: Case) -> None:
+    """A case's objects and logs into the emulated API, each log where ``log_placement``
+    puts it (the one way replay, tests and benchmarks load a case)."""
+    emulator.load(case.cluster)
+    for namespace, pod, container, text, previous in log_placement(case):
+        emulator.set_logs(namespace, pod, container, text, previous=previous)
+
+
 class ReplayEnvironment:
     """An emulated cluster with the real operator running against it (async context)."""
 
@@ -218,7 +226,7 @@ class ReplayEnvironment:
         self.webhook_url: str | None = None
         self.webhook_token: str | None = None
         self.metrics_url: str | None = None
-        self._components: Components | None = None
+        self._operator: AssembledOperator | None = None
         self.receiver: Receiver | None = None
 
     async def __aenter__(self) -> ReplayEnvironment:
@@ -234,20 +242,7 @@ class ReplayEnvironment:
         )
         client = api_client(self.cluster.kubeconfig_path)
         self.api_client = client
-        if self._given_stages is not None:
-            stages, memory = self._given_stages, self._given_memory
-        else:
-            self._components = build_components(self.settings, client, self._telemetry)
-            stages, memory = self._components.stages, self._components.memory
-        self.incidents = IncidentStore(client)
-        metrics: OperatorMetrics | None = None
         if self._serve_metrics:
-            metrics = OperatorMetrics(
-                memory=memory if isinstance(memory, MemoryStage) else None,
-                budget=self._components.budget if self._components else None,
-                prices=self.settings.llm_prices,
-                model=self.settings.llm_model,
-            )
             port = free_port()
             self.settings = self.settings.model_copy(
                 update={"metrics_host": "127.0.0.1", "metrics_port": port}
@@ -255,15 +250,18 @@ class ReplayEnvironment:
             self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         else:
             self.settings = self.settings.model_copy(update={"metrics_port": 0})
-        ctx = OperatorContext(
-            settings=self.settings,
-            stages=stages,
-            incidents=self.incidents,
-            api_client=client,
-            memory=memory,
+        self._operator = assemble_operator(
+            self.settings,
+            client,
+            stages=self._given_stages,
+            memory=self._given_memory,
+            telemetry=self._telemetry,
+            metrics=self._serve_metrics,
             clock=self.clock,
-            metrics=metrics,
         )
+        ctx = self._operator.context
+        self.incidents = ctx.incidents
+        metrics = ctx.metrics
         # The real webhook receiver, as Alertmanager would reach it, with a fresh token.
         self.webhook_token = secrets.token_urlsafe(24)
         receiver_settings = self.settings.model_copy(
@@ -313,15 +311,13 @@ class ReplayEnvironment:
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=30)
-        if self._components is not None:
-            await self._components.aclose()
+        if self._operator is not None:
+            await self._operator.aclose()
         self.api_client.close()  # type: ignore[no-untyped-call]
         self.cluster.stop()
 
     def load_case(self, case: Case) -> None:
-        self.cluster.emulator.load(case.cluster)
-        for namespace, pod, container, text, previous in log_placement(case):
-            self.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        load_case_into(self.cluster.emulator, case)
 
     async def post_alerts(self, alerts: list[Alert]) -> tuple[str, str]:
         """POST the notification Alertmanager would send for ``alerts`` to the real
@@ -343,24 +339,6 @@ class ReplayEnvironment:
                 )
             answer = await response.json()
         return str(answer["namespace"]), str(answer["incident"])
-
-    async def create_incident(self, alerts: list[Alert]) -> tuple[str, str]:
-        assert self.incidents is not None
-        first = alerts[0]
-        namespace = first.labels.get("namespace") or self.settings.incident_namespace
-        self.cluster.emulator.load(
-            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
-        )
-        spec = spec_from_alerts(alerts)
-        name = incident_name(first.labels.get("alertname", "alert"), first.fingerprint or "")
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": KIND,
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec.dump_k8s(),
-        }
-        await self.incidents.create(namespace, body)
-        return namespace, name
 
     async def wait_for(
         self, namespace: str, name: str, *, within: float, started: float | None = None
