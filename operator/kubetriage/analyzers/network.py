@@ -991,7 +991,7 @@ def _certificate_target(
         if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
             return obj.ref, Action.RENEW_CERTIFICATE
     for obj in evidence.other_objects:
-        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecrets")):
+        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecretNames")):
             return (
                 ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
                 Action.RENEW_CERTIFICATE,

@@ -1248,7 +1248,7 @@ def _generic(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> GenericObj
         fields["rules"] = _clip(" ".join(backends), clip) or ""
         tls = [_s(t.get("secretName")) or "" for t in _dicts(spec.get("tls"))]
         if tls:
-            fields["tlsSecrets"] = _clip(",".join(tls), clip) or ""
+            fields["tlsSecretNames"] = _clip(",".join(tls), clip) or ""
         if _s(spec.get("ingressClassName")):
             fields["ingressClassName"] = str(spec["ingressClassName"])
     elif kind == "Job":

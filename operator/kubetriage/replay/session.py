@@ -406,6 +406,23 @@ def replay_memory(
         yield settings.model_copy(update={"qdrant_path": path, "qdrant_url": None})
 
 
+def one_tenant(case: Case, settings: Settings) -> Settings:
+    """A replayed case is one captured incident, one tenant: unless the tenancy rule is set
+    explicitly (``KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES``), its Incident may read every
+    namespace the case holds, as an Incident in a cluster-scope namespace may in a cluster
+    (dependencies in other namespaces are followed). A live operator keeps the strict
+    default: an Incident reads its own namespace only."""
+    if settings.cluster_scope_namespaces is not None:
+        return settings
+    namespaces = {
+        str(namespace)
+        for obj in case.cluster
+        if (namespace := (obj.get("metadata") or {}).get("namespace"))
+    }
+    listed = sorted(namespaces | {settings.incident_namespace})
+    return settings.model_copy(update={"cluster_scope_namespaces": listed})
+
+
 async def replay_case(
     case: Case,
     settings: Settings,
@@ -427,6 +444,7 @@ async def _replay_in_fresh_cluster(
 ) -> ReplayOutcome:
     now = case_time(case) or datetime.now(UTC)
     clock = replay_clock(now)
+    settings = one_tenant(case, settings)
     prometheus: LocalPrometheus | None = None
     if case.metrics and case.metrics.series and settings.replay_prometheus:
         if shutil.which(PROMETHEUS_BINARY) and shutil.which("promtool"):
