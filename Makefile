@@ -9,12 +9,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Go (preinstalled at /usr/local/go) builds the local control plane's binaries.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: demo test lint typecheck pytest install local-llm system-deps cluster-bin cluster crd benchmarks clean
+.PHONY: demo test lint typecheck layers pytest install local-llm system-deps cluster-bin cluster crd golden benchmarks clean
 
 demo: install
 	$(BIN)/kubetriage demo
 
-test: install local-llm system-deps cluster-bin lint typecheck pytest
+test: install local-llm system-deps cluster-bin lint typecheck layers pytest
 
 install: $(VENV)/.installed
 
@@ -61,11 +61,20 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The import-layering contracts in pyproject.toml ([tool.importlinter]).
+layers: install
+	$(BIN)/lint-imports --no-cache
+
 pytest: install
 	$(BIN)/pytest
 
 crd: install
 	$(BIN)/kubetriage crd --write crds/incidents.kubetriage.io.yaml helm/kubetriage/crds/incidents.kubetriage.io.yaml
+
+# Rewrite tests/golden (the summary, root cause and evidence of every case) after an intended
+# change of wording; review the diff before committing it.
+golden: install
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden_diagnoses.py
 
 benchmarks: install
 	$(PY) benchmarks/run.py

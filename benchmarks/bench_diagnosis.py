@@ -61,9 +61,10 @@ from kubetriage.pipeline import EvidenceSource, ModelOutcome, ModelSource  # noq
 from kubetriage.redaction import redact_evidence  # noqa: E402
 from kubetriage.replay.cases import load_case_set  # noqa: E402
 from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
-from kubetriage.replay.session import case_alert, log_placement  # noqa: E402
+from kubetriage.replay.session import case_alert, load_case_into  # noqa: E402
 from kubetriage.replay.snapshot import SnapshotEvidenceSource  # noqa: E402
 from kubetriage.settings import Settings  # noqa: E402
+from kubetriage.tenancy import Scope  # noqa: E402
 from tests.support.llm_samples import valid_answer  # noqa: E402
 from tests.support.openai_server import CHARS_PER_TOKEN, ScriptedOpenAIServer, answer  # noqa: E402
 from tests.support.operator import OperatorThread  # noqa: E402
@@ -73,6 +74,15 @@ DONE_PHASES = frozenset({"Diagnosed", "Failed"})
 
 
 # --- measurement helpers ----------------------------------------------------------------
+
+
+def _shown(arg: str) -> str:
+    """A command-line argument as the report shows it: paths inside the repository relative
+    to it, so a report names no machine's directories."""
+    path = Path(arg)
+    if path.is_absolute() and path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    return arg
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -148,11 +158,17 @@ class CountingEvidence:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
         self._counter.enter()
         try:
             return await self._inner.collect(
-                target=target, alerts=alerts, title=title, description=description, now=now
+                target=target,
+                alerts=alerts,
+                title=title,
+                description=description,
+                now=now,
+                scope=scope,
             )
         finally:
             self._counter.exit()
@@ -263,9 +279,7 @@ def load_cases(cases: Sequence[Case], cluster: EmulatorThread) -> None:
     emulator = cluster.emulator
     emulator.load([build_incident_crd()])
     for case in cases:
-        emulator.load(case.cluster)
-        for namespace, pod, container, text, previous in log_placement(case):
-            emulator.set_logs(namespace, pod, container, text, previous=previous)
+        load_case_into(emulator, case)
 
 
 def incident_body(case: Case, name: str, now: datetime) -> dict[str, Any]:
@@ -942,7 +956,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(
         [
             ".venv/bin/python benchmarks/bench_diagnosis.py",
-            *(sys.argv[1:] if argv is None else argv),
+            *(_shown(arg) for arg in (sys.argv[1:] if argv is None else argv)),
         ]
     )
     results: dict[str, Any] = {

@@ -152,7 +152,9 @@ def fill(
         payload = record.model_dump(mode="json") | {"text": "", "resolved": record.resolved}
         batch.append(
             qm.PointStruct(
-                id=point_id(record.name, record.cluster), vector=vector.tolist(), payload=payload
+                id=point_id(record.name, record.cluster, record.namespace),
+                vector=vector.tolist(),
+                payload=payload,
             )
         )
         if len(batch) == 1000:

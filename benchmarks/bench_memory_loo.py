@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import case_signature, seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
+from kubetriage.replay.seeding import case_signature, seed_from_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 

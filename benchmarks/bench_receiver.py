@@ -1,5 +1,5 @@
 """Benchmark of the Alertmanager webhook receiver over real HTTP against the Kubernetes API
-emulator: throughput in alerts/s, alert-to-Incident latency p50/p95 (202 Accepted -> the
+emulator: throughput in alerts/s, alert-to-Incident latency p50/p95 (200 stored -> the
 Incident object exists in the API), and a storm of 10,000 alerts in 100 groups that must
 produce exactly 100 Incidents with no alert lost. Run by hand:
 ``.venv/bin/python benchmarks/bench_receiver.py``; writes ``benchmarks/results/receiver.md``.
@@ -115,11 +115,11 @@ class Watcher:
 async def _post(
     session: aiohttp.ClientSession, url: str, body: dict[str, Any], busy: list[int]
 ) -> tuple[float, str]:
-    """Post until accepted; returns the time of the 202 and the Incident name."""
+    """Post until stored; returns the time of the 200 and the Incident name."""
     while True:
         async with session.post(f"{url}/alerts", json=body, headers=HEADERS) as response:
             answer = await response.json()
-            if response.status == 202:
+            if response.status == 200:
                 return time.monotonic(), str(answer["incident"])
             if response.status != 503:
                 raise RuntimeError(f"unexpected {response.status}: {answer}")
@@ -135,7 +135,7 @@ def _percentile(values: list[float], q: float) -> float:
 async def latency(
     receiver: Receiver, session: aiohttp.ClientSession, client: k8s.ApiClient, samples: int
 ) -> list[float]:
-    """One new group at a time on an idle receiver: 202 -> the Incident exists."""
+    """One new group at a time on an idle receiver: 200 (stored) -> the Incident seen by a watch."""
     results = []
     with Watcher(client) as watcher:
         for i in range(samples):
@@ -314,7 +314,7 @@ async def main_async(args: argparse.Namespace) -> str:
         f"by {args.clients} concurrent clients (interleaved across groups); a 503 is retried "
         f"after {RETRY_PAUSE * 1000:.0f} ms (Alertmanager would wait Retry-After). Checked "
         "per run: exactly one Incident per group, every alert recorded (spec.alerts + "
-        "status.alertGroup.omitted), every notification counted. Latency: the first 202 of a "
+        "status.alertGroup.omitted), every notification counted. Latency: the first 200 of a "
         "group -> its Incident's ADDED event on a watch (includes time queued behind other "
         "groups).",
         "",
@@ -330,7 +330,7 @@ async def main_async(args: argparse.Namespace) -> str:
         "",
         "## Latency on an idle receiver",
         "",
-        f"{len(idle)} notifications for new groups, one at a time; 202 Accepted -> the "
+        f"{len(idle)} notifications for new groups, one at a time; 200 (stored) -> the "
         "Incident's ADDED event arrives on a watch.",
         "",
         "| p50 | p95 | max |",

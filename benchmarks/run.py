@@ -30,6 +30,12 @@ BENCH = ROOT / "benchmarks"
 RESULTS = BENCH / "results"
 
 
+def _shown(path: str) -> str:
+    """A path as the report shows it: relative to the repository when inside it."""
+    resolved = Path(path)
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else resolved.name
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -128,7 +134,7 @@ def machine_description() -> list[str]:
         f"| CPU | {model}, {os.cpu_count()} logical cores |",
         f"| RAM | {mem_kib / 1024 / 1024:.1f} GiB |",
         f"| kernel | {platform.system()} {platform.release()} ({platform.machine()}) |",
-        f"| Python | {platform.python_version()} ({sys.executable}) |",
+        f"| Python | {platform.python_version()} ({_shown(sys.executable)}) |",
         "| shared | yes: other engineers run tests on it at the same time; each table gives "
         "the load average it saw |",
     ]

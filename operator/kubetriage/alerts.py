@@ -49,7 +49,8 @@ def severity_of(labels: Mapping[str, str]) -> Severity:
 def title_of(alerts: Iterable[Alert]) -> str:
     alerts = list(alerts)
     first = alerts[0] if alerts else Alert()
-    alertname = first.labels.get("alertname", "Alert")
+    # An empty alertname would make an empty title, which the CRD refuses.
+    alertname = first.labels.get("alertname", "").strip() or "Alert"
     summary = first.annotations.get("summary") or first.annotations.get("message")
     title = f"{alertname}: {summary}" if summary else alertname
     return title[:256]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,10 @@ from opentelemetry.trace import StatusCode
 from kubetriage.evidence.kube import KubeEvidenceCollector
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.prometheus import PrometheusEvidenceCollector
+from kubetriage.llm.budget import BudgetLimits, LLMBudget
+from kubetriage.llm.budget_store import ConfigMapBudgetStore, PersistentBudget
 from kubetriage.llm.client import LLMClient
+from kubetriage.llm.gating import GateRules
 from kubetriage.llm.prompt import render_messages
 from kubetriage.memory.errors import IncidentMemoryError
 from kubetriage.memory.records import MemoryRecord
@@ -36,11 +40,16 @@ from kubetriage.pipeline import (
     opinion_from_answer,
 )
 from kubetriage.redaction import Anonymizer, redact_evidence, redact_text
-from kubetriage.settings import Settings
+from kubetriage.remediation.policy import PolicyError, load_policy
+from kubetriage.settings import Settings, secret_from
 
 if TYPE_CHECKING:
+    from kubetriage.incidents import IncidentStore
     from kubetriage.memory.store import IncidentMemory
+    from kubetriage.notify.interactions import SlackInteractions
+    from kubetriage.notify.notifier import Notifier
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Tenancy
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +182,8 @@ class Components:
     stages: Stages
     memory: MemoryStage | None
     llm: LLMClient | None
+    # The shared LLM budget (None without an LLM or without any limit configured).
+    budget: PersistentBudget | None = None
 
     async def aclose(self) -> None:
         """Release connections and the local store's lock (at shutdown)."""
@@ -208,9 +219,38 @@ def open_memory(settings: Settings, telemetry: Telemetry | None = None) -> Memor
     return MemoryStage(memory, settings, telemetry=telemetry)
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_budget(
+    settings: Settings,
+    api_client: k8s.ApiClient,
+    clock: Callable[[], datetime] = wall_clock,
+) -> PersistentBudget | None:
+    """The operator's one LLM budget, its usage kept in a ConfigMap; None without limits.
+    Raises ValueError for limits no call could fit in."""
+    limits = BudgetLimits.from_settings(settings)
+    if not limits.enabled:
+        return None
+    store = ConfigMapBudgetStore(
+        api_client,
+        namespace=settings.llm_budget_namespace or settings.incident_namespace,
+        name=settings.llm_budget_configmap,
+        request_timeout=settings.kube_request_timeout_seconds,
+    )
+    return PersistentBudget(LLMBudget(limits, clock), store)
+
+
 def build_components(
-    settings: Settings, api_client: k8s.ApiClient, telemetry: Telemetry | None = None
+    settings: Settings,
+    api_client: k8s.ApiClient,
+    telemetry: Telemetry | None = None,
+    *,
+    clock: Callable[[], datetime] = wall_clock,
 ) -> Components:
+    """Every adapter, built once. ``clock`` is the wall clock the LLM budget's windows run
+    on (tests pass one they drive)."""
     collector = KubeEvidenceCollector(
         api_client,
         limits=EvidenceLimits.from_settings(settings),
@@ -224,6 +264,7 @@ def build_components(
         if settings.prometheus_url
         else None
     )
+    budget = build_budget(settings, api_client, clock) if llm is not None else None
     memory = open_memory(settings, telemetry)
     stages = Stages(
         evidence=collector,
@@ -232,11 +273,42 @@ def build_components(
         memory=memory,
         model=model,
         telemetry=telemetry,
+        tenancy=Tenancy.from_settings(settings),
+        gate=GateRules.from_settings(settings),
+        budget=budget,
     )
-    return Components(stages=stages, memory=memory, llm=llm)
+    return Components(stages=stages, memory=memory, llm=llm, budget=budget)
 
 
 def build_stages(
     settings: Settings, api_client: k8s.ApiClient, telemetry: Telemetry | None = None
 ) -> Stages:
     return build_components(settings, api_client, telemetry).stages
+
+
+def build_notifier(settings: Settings, incidents: IncidentStore) -> Notifier | None:
+    """The notifier when any sink is configured (raises ``SecretFileError`` when a mounted
+    secret file cannot be read, so the operator fails at startup, not at the first page)."""
+    from kubetriage.notify.notifier import Notifier, Sinks
+
+    sinks = Sinks.from_settings(settings)
+    if not sinks.any:
+        return None
+    approvable: frozenset[str] = frozenset()
+    if settings.policy_file is not None:
+        try:
+            policy = load_policy(settings.policy_file.read_text(encoding="utf-8"))
+            approvable = policy.slack_approvable()
+        except (OSError, PolicyError) as error:
+            logger.error("no Approve buttons: the remediation policy is unusable: %s", error)
+    return Notifier(settings, incidents, sinks, approvable=approvable)
+
+
+def build_interactions(settings: Settings, incidents: IncidentStore) -> SlackInteractions | None:
+    """The Slack interactivity endpoint when a signing secret is configured."""
+    from kubetriage.notify.interactions import SlackInteractions
+
+    secret = secret_from(settings.slack_signing_secret, settings.slack_signing_secret_file)
+    if secret is None:
+        return None
+    return SlackInteractions(secret.get_secret_value(), incidents, policy_file=settings.policy_file)

@@ -16,10 +16,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kubetriage import prose
+from kubetriage.analyzers.changes import symptom_onset
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.diagnosis import Diagnosis, LLMUsage, Remediation, SimilarIncident
+from kubetriage.models.diagnosis import (
+    Diagnosis,
+    LLMUsage,
+    Remediation,
+    SimilarIncident,
+    TimelineEntry,
+)
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion
+from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion, Narrative
+from kubetriage.models.remediation import parameters_from_hints
 from kubetriage.models.vocabulary import (
     ACTION_RISK,
     ACTION_TARGET_KINDS,
@@ -27,7 +36,9 @@ from kubetriage.models.vocabulary import (
     Action,
     Category,
 )
+from kubetriage.preconditions import NEEDS, category_supported
 from kubetriage.remediation.commands import render_command
+from kubetriage.unknown import checked_evidence, explain_unknown
 
 # A finding at or above this confidence is not overruled by the model.
 STRONG_ANALYZER = 0.85
@@ -61,6 +72,7 @@ class _Candidate:
     action: Action
     target: ObjectRef
     score: float = 0.0
+    # The analyzer's parameter hints; typed and validated per action when ranked.
     params: dict[str, str] = field(default_factory=dict)
     rationale: str = ""
     proposed_by: list[Literal["analyzer", "llm", "memory"]] = field(default_factory=list)
@@ -103,6 +115,12 @@ def known_objects(evidence: Evidence) -> set[str]:
             for ref in pod.config_refs
         ]
     refs += [o.ref for o in evidence.other_objects]
+    for dependency in evidence.dependencies:
+        if dependency.service is not None:
+            service = dependency.service
+            refs.append(ObjectRef(kind="Service", namespace=service.namespace, name=service.name))
+        if dependency.workload is not None:
+            refs.append(dependency.workload)
     refs += [e.involved for e in evidence.events]
     return {_key(ref) for ref in refs}
 
@@ -274,14 +292,16 @@ def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
     ranked = sorted(candidates, key=lambda c: (-c.score, c.action.value, _key(c.target)))
     result: list[Remediation] = []
     for candidate in ranked[:MAX_REMEDIATIONS]:
+        parameters = parameters_from_hints(candidate.action, candidate.params)
         result.append(
             Remediation(
                 id=remediation_id(candidate.action, candidate.target),
                 action=candidate.action,
-                title=_TITLES[candidate.action].format(target=candidate.target.display())[:256],
+                title=_TITLES[candidate.action].format(target=prose.obj(candidate.target))[:256],
                 description=candidate.rationale[:2048],
                 target=candidate.target,
-                command=render_command(candidate.action, candidate.target, candidate.params),
+                parameters=parameters,
+                command=render_command(candidate.action, candidate.target, parameters),
                 risk=ACTION_RISK[candidate.action],
                 proposed_by=sorted(set(candidate.proposed_by)),
                 score=round(candidate.score, 3),
@@ -309,8 +329,45 @@ def _evidence_items(
     return items[:MAX_EVIDENCE]
 
 
+MAX_TIMELINE = 8
+
+
+def timeline_entries(evidence: Evidence) -> list[TimelineEntry]:
+    """The evidence's change timeline as the status shows it, with the symptom's onset (its
+    first sign in events and metrics) placed among the changes: newest first, short."""
+    onset = symptom_onset(evidence)
+    entries = [
+        TimelineEntry(
+            at=change.at,
+            change=change.kind,
+            object=change.object.display()[:512],
+            summary="; ".join(change.details)[:512],
+        )
+        for change in evidence.changes[: MAX_TIMELINE - (onset is not None)]
+    ]
+    if onset is not None:
+        when, fact = onset
+        subject = evidence.workload.ref if evidence.workload else evidence.target
+        entries.append(
+            TimelineEntry(
+                at=when,
+                change="onset",
+                object=subject.display()[:512] if subject else "incident",
+                summary=fact.fact[:512],
+            )
+        )
+    epoch = evidence.collected_at.replace(year=1970)
+    return sorted(entries, key=lambda e: e.at or epoch, reverse=True)
+
+
 def _is_sentence(text: str) -> bool:
     return len(text.split()) >= MIN_SENTENCE_WORDS
+
+
+def _usable_summary(text: str) -> bool:
+    """A model's summary replaces the analyzer's only when it reads as one: a sentence that
+    fits the summary limit and quotes nothing (no timestamp, repr or redaction marker)."""
+    return _is_sentence(text) and prose.reads_as_summary(text)
 
 
 def combine(
@@ -320,8 +377,25 @@ def combine(
     opinion: ModelOpinion | None,
     llm: LLMUsage,
     similar: list[SimilarIncident],
+    metrics_status: str = "ok",
 ) -> Diagnosis:
-    """The diagnosis for one incident. Deterministic for the same inputs."""
+    """The diagnosis for one incident. Deterministic for the same inputs. ``metrics_status``
+    (how the metrics stage went) lets an "unknown" diagnosis say what was missing."""
+    hypothesis = None
+    found = {f.category for f in findings}
+    if (
+        opinion is not None
+        and opinion.category not in found
+        and not category_supported(opinion.category, evidence)
+    ):
+        # Shown, never used: a category no analyzer found and with none of its preconditions
+        # in the evidence is the model's guess, however confident it sounds.
+        hypothesis = (
+            f"Unconfirmed hypothesis from the model: {opinion.category.value} "
+            f"({opinion.confidence:.2f}): {opinion.summary[:300]}; the evidence shows none of "
+            f"what it needs ({NEEDS[opinion.category]})."
+        )[:2048]
+        opinion = None
     category, confidence, disagreement = _choose_category(findings, opinion, similar)
     candidates = _collect_candidates(category, findings, opinion, similar, evidence)
     if not candidates:
@@ -339,31 +413,49 @@ def combine(
     top_finding = max(
         (f for f in findings if f.category == category), key=lambda f: f.confidence, default=None
     )
-    if top_finding is not None:
-        summary, root_cause = top_finding.summary, top_finding.summary
+    evidence_items = _evidence_items(category, findings, opinion)
+    text: Narrative | None = top_finding.narrative if top_finding is not None else None
+    if top_finding is None:
+        # Nothing matched (or only the model names this category): say what was checked.
+        text = explain_unknown(evidence, metrics_status=metrics_status)
+        evidence_items = [*checked_evidence(text), *evidence_items][:MAX_EVIDENCE]
+        if category is not Category.UNKNOWN:
+            subject = evidence.workload.ref if evidence.workload else evidence.target
+            text = text.model_copy(
+                update={
+                    "problem": f"The model diagnoses {category.value}"
+                    + (f" on {prose.obj(subject)}" if subject else "")
+                    + ", which no analyzer confirms",
+                    "fix": "review the evidence before acting",
+                }
+            )
+    evidence_items = prose.evidence_ids(evidence_items)
+    if text is not None:
+        summary = prose.narrative_summary(text)
+        root_cause = prose.root_cause(text.because, evidence_items)
     else:
-        summary = "No known failure pattern matched the evidence."
-        root_cause = ""
+        # A finding built without a narrative (e.g. a rule not yet converted): its summary.
+        summary, root_cause = (top_finding.summary if top_finding else ""), ""
     if opinion is not None and opinion.category == category:
-        # The model's words when it agrees and actually wrote a sentence: a bare token
-        # ("increase-memory") from a small model is no summary.
-        if _is_sentence(opinion.summary):
+        # The model's words when it agrees and actually wrote a usable sentence: a bare token
+        # ("increase-memory") from a small model, or a pasted log line, is no summary.
+        if _usable_summary(opinion.summary):
             summary = opinion.summary
         if _is_sentence(opinion.root_cause):
             root_cause = opinion.root_cause
-        elif _is_sentence(opinion.summary):
-            root_cause = opinion.summary
     return Diagnosis(
         summary=summary[:1024],
         category=category,
         confidence=confidence,
         root_cause=root_cause[:4096],
-        evidence=_evidence_items(category, findings, opinion),
+        evidence=evidence_items,
         remediations=remediations,
         similar_incidents=similar[:10],
         analyzers=sorted({f.analyzer for f in findings}),
         llm=llm,
+        timeline=timeline_entries(evidence),
         disagreement=disagreement,
+        hypothesis=hypothesis,
     )
 
 

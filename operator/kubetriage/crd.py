@@ -12,7 +12,10 @@ from typing import Any
 
 import yaml
 
+from kubetriage.bounds import STATUS_SHARES
 from kubetriage.models.incident import GROUP, KIND, PLURAL, VERSION, Phase
+from kubetriage.models.quantity import QUANTITY_PATTERN
+from kubetriage.models.remediation import CONFIG_KEY_PATTERN, CONTAINER_PATTERN, MAX_COUNT
 from kubetriage.models.vocabulary import Action, Category, Risk, Severity
 
 JSON = dict[str, Any]
@@ -102,7 +105,27 @@ def _evidence_item() -> JSON:
     return {
         "type": "object",
         "required": ["source", "fact"],
-        "properties": {"source": _str(256), "fact": _str(1024)},
+        "properties": {"source": _str(256), "fact": _str(1024), "id": _str(16)},
+    }
+
+
+def _remediation_parameters() -> JSON:
+    """The union of every action's parameter fields (``kubetriage.models.remediation``); the
+    operator validates which fields an action takes."""
+    count = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
+    return {
+        "type": "object",
+        "description": "What approval executes, typed per action.",
+        "properties": {
+            "container": _str(63, pattern=CONTAINER_PATTERN),
+            "memory": _str(32, pattern=QUANTITY_PATTERN),
+            "cpu": _str(32, pattern=QUANTITY_PATTERN),
+            "size": _str(32, pattern=QUANTITY_PATTERN),
+            "replicas": count,
+            "revision": count,
+            "key": _str(253, pattern=CONFIG_KEY_PATTERN),
+            "missing": _enum(["object"]),
+        },
     }
 
 
@@ -116,7 +139,12 @@ def _remediation() -> JSON:
             "title": _str(256),
             "description": _str(2048),
             "target": _object_ref("The object this remediation acts on."),
-            "command": _str(2048),
+            "parameters": _remediation_parameters(),
+            "command": _str(
+                2048,
+                description="Rendered from action, target and parameters for display; approval "
+                "executes the parameters, never this text.",
+            ),
             "risk": _enum([r.value for r in Risk]),
             "proposedBy": {
                 "type": "array",
@@ -144,6 +172,19 @@ def _similar() -> JSON:
     }
 
 
+def _timeline_entry() -> JSON:
+    return {
+        "type": "object",
+        "required": ["change", "object"],
+        "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "change": _str(32),
+            "object": _str(512),
+            "summary": _str(512),
+        },
+    }
+
+
 def _llm_usage() -> JSON:
     return {
         "type": "object",
@@ -159,6 +200,7 @@ def _llm_usage() -> JSON:
             "attempts": {"type": "integer", "minimum": 0},
             "cached": {"type": "boolean"},
             "reason": _str(1024),
+            "skipped": _str(64),
         },
     }
 
@@ -177,7 +219,9 @@ def _diagnosis() -> JSON:
             "similarIncidents": {"type": "array", "maxItems": 10, "items": _similar()},
             "analyzers": {"type": "array", "maxItems": 64, "items": _str(128)},
             "llm": _llm_usage(),
+            "timeline": {"type": "array", "maxItems": 10, "items": _timeline_entry()},
             "disagreement": _str(2048),
+            "hypothesis": _str(2048),
             "evidenceHash": _str(128),
             "signature": _str(2000),
         },
@@ -200,6 +244,7 @@ def _alert_group() -> JSON:
             "omitted": count,
             "omittedFingerprints": {"type": "array", "maxItems": 1000, "items": _str(64)},
             "truncated": count,
+            "clipped": count,
             "reopened": count,
             "resolvedAt": _str(64, format="date-time"),
             "lastBatch": _str(64),
@@ -248,6 +293,53 @@ def _remediation_record() -> JSON:
     }
 
 
+def _notifications() -> JSON:
+    time_: JSON = _str(64, format="date-time")
+    count: JSON = {"type": "integer", "minimum": 0}
+    sent: JSON = {
+        "type": "object",
+        "properties": {
+            "transition": _str(256),
+            "eventId": _str(64),
+            "sentAt": time_,
+            "failures": count,
+            "failedTransition": _str(256),
+            "error": _str(1024),
+            "errorAt": time_,
+        },
+    }
+    return {
+        "type": "object",
+        "description": "What kubetriage.notify sent about this Incident (one Slack message).",
+        "properties": {
+            "slack": {
+                "type": "object",
+                "properties": {
+                    "channel": _str(64),
+                    "ts": _str(64),
+                    "claimedBy": _str(256),
+                    "claimedAt": time_,
+                    "postedAt": time_,
+                    "updatedAt": time_,
+                    "digest": _str(64),
+                    "phase": _enum([p.value for p in Phase]),
+                    "category": _enum([c.value for c in Category]),
+                    "action": _enum([a.value for a in Action]),
+                    "reopened": count,
+                    "replies": count,
+                    "lastReplyAt": time_,
+                    "failures": count,
+                    "failedDigest": _str(64),
+                    "error": _str(1024),
+                    "errorAt": time_,
+                },
+            },
+            "teams": sent,
+            "cloudEvents": sent,
+        },
+    }
+
+
 def _status() -> JSON:
     return {
         "type": "object",
@@ -285,6 +377,13 @@ def _status() -> JSON:
             },
             "alertGroup": _alert_group(),
             "remediation": _remediation_record(),
+            "notifications": _notifications(),
+            "clipped": {
+                "type": "object",
+                "description": "What the size bound cut from each status part, by the last "
+                "write of that part (kubetriage.bounds).",
+                "properties": {part: {"type": "integer", "minimum": 0} for part in STATUS_SHARES},
+            },
             "learned": {
                 "type": "object",
                 "required": ["recordId", "category", "at"],

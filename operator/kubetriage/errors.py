@@ -1,6 +1,6 @@
 """Error classes that cross layers. The handlers map them onto Kopf's retry model:
-``RetryableError`` becomes a temporary error (retried with a delay), ``InvalidIncident`` a
-permanent one (phase Failed with a clear condition)."""
+``RetryableError`` becomes a temporary error (retried after ``retry_delay_seconds``),
+``InvalidIncident`` a permanent one (phase Failed with a clear condition)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ class KubetriageError(Exception):
 
 
 class RetryableError(KubetriageError):
-    """A dependency the diagnosis cannot do without (the Kubernetes API) failed transiently."""
-
-    def __init__(self, message: str, *, delay: float = 15.0) -> None:
-        super().__init__(message)
-        self.delay = delay
+    """A dependency the diagnosis cannot do without (the Kubernetes API) failed transiently;
+    retried after the settings' ``retry_delay_seconds``."""
 
 
 class InvalidIncident(KubetriageError):

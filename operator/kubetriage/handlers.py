@@ -31,6 +31,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from kubetriage import prose
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import IncidentStore, StatusModelCache
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
@@ -50,10 +51,10 @@ from kubetriage.models.vocabulary import WORKLOAD_KINDS
 from kubetriage.pipeline import Stages, describe_target, diagnose
 from kubetriage.remediation.actions import (
     Approval,
-    ClusterAdapter,
     execute_approval,
     remediation_condition_fields,
 )
+from kubetriage.remediation.cluster import ClusterAdapter
 from kubetriage.settings import Settings
 from kubetriage.status import (
     condition,
@@ -65,6 +66,7 @@ from kubetriage.status import (
     parse_conditions,
 )
 from kubetriage.telemetry import TRACEPARENT_ANNOTATION
+from kubetriage.tenancy import check_target
 
 # Kinds the evidence collector knows how to investigate; anything else is a spec error.
 INVESTIGABLE_KINDS = WORKLOAD_KINDS | {
@@ -87,6 +89,14 @@ class MemoryWriter(Protocol):
     async def store(self, record: MemoryRecord, text: str) -> str: ...
 
 
+class NotifyQueue(Protocol):
+    """``kubetriage.notify.Notifier``: takes an Incident to look at and returns at once."""
+
+    def enqueue(self, namespace: str, name: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class OperatorContext:
     settings: Settings
@@ -98,6 +108,8 @@ class OperatorContext:
     memory: MemoryWriter | None = None
     # Prometheus metrics of this operator (served on settings.metrics_port); None = off.
     metrics: OperatorMetrics | None = None
+    # Slack / Teams / CloudEvents, after the status is written; None = no sink configured.
+    notifier: NotifyQueue | None = None
 
 
 def _diagnostic_change(diff: Any) -> bool:
@@ -249,6 +261,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         try:
             incident = IncidentSpec.model_validate(dict(spec))
             validate_semantics(incident)
+            check_target(ctx.stages.tenancy.scope(namespace), incident.target, incident.alerts)
         except (ValidationError, InvalidIncident) as error:
             reason = error.reason if isinstance(error, InvalidIncident) else "InvalidSpec"
             message = str(error)[:2000]
@@ -341,19 +354,22 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             raise kopf.TemporaryError(message, delay=ctx.settings.retry_delay_seconds) from error
 
         if ctx.metrics is not None:
+            llm = result.model
             ctx.metrics.observe_diagnosis(
                 seconds=time.monotonic() - started,
                 findings=result.findings,
-                llm_outcome=None if result.model is None else (result.model.error_type or "ok"),
-                input_tokens=result.model.usage.input_tokens if result.model else None,
-                output_tokens=result.model.usage.output_tokens if result.model else None,
+                llm_outcome=None if llm is None or not llm.asked else (llm.error_type or "ok"),
+                input_tokens=llm.usage.input_tokens if llm else None,
+                output_tokens=llm.usage.output_tokens if llm else None,
+                model=llm.usage.model if llm else None,
+                skipped=llm.usage.skipped if llm else None,
             )
         kopf.event(
             body,
             type="Normal",
             reason="Diagnosed",
-            message=(
-                f"{diagnosis.category.value} ({diagnosis.confidence:.2f}): {diagnosis.summary}"
+            message=prose.headline(
+                diagnosis.category.value, diagnosis.confidence, diagnosis.summary
             )[:1000],
         )
         if diagnosis.remediations:
@@ -362,7 +378,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 body,
                 type="Normal",
                 reason="RemediationSuggested",
-                message=f"[{top.risk.value} risk] {top.title}: {top.command}"[:1000],
+                message=prose.suggestion(top.risk.value, top.title, top.command)[:1000],
             )
         for cond in result.conditions:
             llm_failed = cond.type == "LLMUnavailable" and cond.reason != "NotConfigured"
@@ -493,6 +509,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
                 ctx.api_client, request_timeout=ctx.settings.kube_request_timeout_seconds
             ),
             policy_file=ctx.settings.policy_file,
+            scope=ctx.stages.tenancy.scope(namespace),
             now=ctx.clock,
             record_progress=record_progress,
         )
@@ -531,8 +548,15 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             state = None if type == "DELETED" else incident_state(dict(status or {}))
             ctx.metrics.incidents.update(namespace, name, state)
 
+    async def notify(*, type: str | None, name: str, namespace: str | None, **_: Any) -> None:
+        """Every change (status writes included) goes to the notifier, which runs apart
+        from the handlers: a slow or failing sink never delays or fails a diagnosis."""
+        if ctx.notifier is not None and namespace is not None and type != "DELETED":
+            ctx.notifier.enqueue(namespace, name)
+
     resource = (GROUP, VERSION, PLURAL)
     kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
+    kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
         *resource,
         registry=registry,
@@ -553,7 +577,11 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         ),
     )(acknowledge)
     kopf.on.create(
-        *resource, registry=registry, id="diagnose", retries=ctx.settings.retry_limit, backoff=5
+        *resource,
+        registry=registry,
+        id="diagnose",
+        retries=ctx.settings.retry_limit,
+        backoff=ctx.settings.retry_delay_seconds,
     )(handle)
     kopf.on.resume(
         *resource,

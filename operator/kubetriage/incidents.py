@@ -13,6 +13,7 @@ from typing import Any, cast
 from kubernetes import client as k8s
 from pydantic import ValidationError
 
+from kubetriage.bounds import Budget, bound_status
 from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
@@ -20,9 +21,16 @@ from kubetriage.pipeline import ModelOutcome
 
 
 class IncidentStore:
-    def __init__(self, api_client: k8s.ApiClient, *, request_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        *,
+        request_timeout: float = 10.0,
+        budget: Budget | None = None,
+    ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
         self._timeout = request_timeout
+        self._budget = budget or Budget.from_total()
 
     async def get(self, namespace: str, name: str) -> dict[str, Any]:
         return cast(
@@ -88,8 +96,19 @@ class IncidentStore:
         )
 
     async def patch_status(
-        self, namespace: str, name: str, status: dict[str, Any]
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
+        """A merge patch of the status; with ``resource_version`` it applies only if the
+        object is still at that version (409 Conflict otherwise), as optimistic locking.
+        Every part is kept within its budget first (``kubetriage.bounds``)."""
+        body: dict[str, Any] = {"status": bound_status(status, self._budget).status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         return cast(
             "dict[str, Any]",
             await asyncio.to_thread(
@@ -99,7 +118,7 @@ class IncidentStore:
                 namespace,
                 PLURAL,
                 name,
-                {"status": status},
+                body,
                 _request_timeout=self._timeout,
             ),
         )

@@ -12,6 +12,10 @@ the Helm chart's dashboard:
 - ``kubetriage_diagnosis_duration_seconds`` (histogram): completed diagnoses;
 - ``kubetriage_llm_calls_total`` (outcome = ok | the LLM client's error type);
 - ``kubetriage_llm_tokens_total`` (type = input | output);
+- ``kubetriage_llm_estimated_cost_total`` (model): from ``llm_prices``, priced models only;
+- ``kubetriage_llm_skipped_total`` (reason = the gating rule or the budget limit);
+- ``kubetriage_llm_budget_remaining`` (gauge; limit): what is left of each configured
+  budget, read at scrape time;
 - ``kubetriage_webhook_requests_total`` (code);
 - ``kubetriage_memory_records`` (gauge): records in incident memory, read at scrape time;
 - ``kubetriage_analyzer_hits_total`` (analyzer, category).
@@ -23,7 +27,7 @@ import asyncio
 import logging
 import threading
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +38,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from kubetriage.llm.budget import Limit
+from kubetriage.llm.spend import estimated_cost, price_for
 from kubetriage.models.findings import Finding
+from kubetriage.settings import ModelPrice
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +52,10 @@ DIAGNOSIS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.
 
 class MemoryCounter(Protocol):
     def record_count(self) -> int | None: ...
+
+
+class BudgetReader(Protocol):
+    def remaining(self) -> dict[Limit, float]: ...
 
 
 @dataclass(frozen=True)
@@ -122,10 +133,39 @@ class _MemoryCollector(Collector):
         return [GaugeMetricFamily("kubetriage_memory_records", "")]
 
 
-class OperatorMetrics:
-    """The operator's metric families in their own registry."""
+class _BudgetCollector(Collector):
+    def __init__(self, budget: BudgetReader) -> None:
+        self._budget = budget
 
-    def __init__(self, *, memory: MemoryCounter | None = None) -> None:
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "kubetriage_llm_budget_remaining",
+            "What is left of each configured LLM budget: calls in the per-minute bucket, "
+            "tokens in the current hour and day.",
+            labels=["limit"],
+        )
+        for limit, left in self._budget.remaining().items():
+            family.add_metric([limit.value], left)
+        yield family
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily("kubetriage_llm_budget_remaining", "", labels=["limit"])]
+
+
+class OperatorMetrics:
+    """The operator's metric families in their own registry. ``prices`` (settings'
+    ``llm_prices``) and ``model`` (the configured one) give the estimated cost."""
+
+    def __init__(
+        self,
+        *,
+        memory: MemoryCounter | None = None,
+        budget: BudgetReader | None = None,
+        prices: Mapping[str, ModelPrice] | None = None,
+        model: str | None = None,
+    ) -> None:
+        self._prices = dict(prices or {})
+        self._model = model
         self.registry = CollectorRegistry(auto_describe=True)
         self.incidents = IncidentIndex()
         self.diagnosis_duration = Histogram(
@@ -146,10 +186,30 @@ class OperatorMetrics:
             ["type"],
             registry=self.registry,
         )
+        self.llm_cost = Counter(
+            "kubetriage_llm_estimated_cost",
+            "Estimated cost of LLM calls from the configured per-model prices (the price "
+            "table's currency); models without a price are not counted.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.llm_skipped = Counter(
+            "kubetriage_llm_skipped",
+            "Diagnoses made without the model on purpose, by the gating rule or budget limit.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.webhook_requests = Counter(
             "kubetriage_webhook_requests",
             "Alertmanager webhook requests, by HTTP status code.",
             ["code"],
+            registry=self.registry,
+        )
+        self.receiver_rejected = Counter(
+            "kubetriage_receiver_rejected",
+            "Alertmanager notifications refused with a 4xx, by reason (unauthorized, "
+            "too_large, bad_encoding, invalid_payload, api_refused, ...).",
+            ["reason"],
             registry=self.registry,
         )
         self.analyzer_hits = Counter(
@@ -161,10 +221,16 @@ class OperatorMetrics:
         self.registry.register(_IncidentCollector(self.incidents))
         if memory is not None:
             self.registry.register(_MemoryCollector(memory))
+        if budget is not None:
+            self.registry.register(_BudgetCollector(budget))
 
     def observe_webhook(self, code: int) -> None:
         """One Alertmanager webhook request answered with HTTP ``code``."""
         self.webhook_requests.labels(code=str(code)).inc()
+
+    def observe_rejected(self, reason: str) -> None:
+        """One webhook notification refused (4xx) for ``reason``."""
+        self.receiver_rejected.labels(reason=reason).inc()
 
     def webhook_middleware(self) -> Middleware:
         """An aiohttp middleware counting every POST (the webhook routes) by status code,
@@ -196,14 +262,18 @@ class OperatorMetrics:
         llm_outcome: str | None,
         input_tokens: int | None,
         output_tokens: int | None,
+        model: str | None = None,
+        skipped: str | None = None,
     ) -> None:
         """One completed diagnosis; ``llm_outcome`` is None when no model was asked (not
-        configured, or the previous answer was reused)."""
+        configured, the previous answer reused, or ``skipped`` by a rule or the budget)."""
         self.diagnosis_duration.observe(seconds)
         for finding in findings:
             self.analyzer_hits.labels(
                 analyzer=finding.analyzer, category=finding.category.value
             ).inc()
+        if skipped is not None:
+            self.llm_skipped.labels(reason=skipped).inc()
         if llm_outcome is None:
             return
         self.llm_calls.labels(outcome=llm_outcome).inc()
@@ -211,6 +281,11 @@ class OperatorMetrics:
             self.llm_tokens.labels(type="input").inc(input_tokens)
         if output_tokens:
             self.llm_tokens.labels(type="output").inc(output_tokens)
+        price = price_for(self._prices, model, self._model)
+        if price is not None and (input_tokens or output_tokens):
+            self.llm_cost.labels(model=model or self._model or "unknown").inc(
+                estimated_cost(price, input_tokens, output_tokens)
+            )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,7 +5,7 @@
 3. redaction                          (before anything leaves the process or is stored)
 4. analyzers                          (pure)
 5. memory of similar incidents        (adapter: ``memory``; optional)
-6. one LLM call                       (adapter: ``llm.client``; optional)
+6. gating, budget, one LLM call       (``llm.step``; adapter: ``llm.client``; optional)
 7. combination                        (pure: ``combine``)
 
 Called by ``kubetriage.handlers`` (the operator) and by the replay tooling through it. The
@@ -24,10 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from kubetriage import prose
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
-from kubetriage.evidence.targets import candidate_targets
+from kubetriage.llm.gating import GateRules
 from kubetriage.llm.schema import LLMAnswer
+from kubetriage.llm.step import ModelBudget as ModelBudget
+from kubetriage.llm.step import ModelCache as ModelCache
+from kubetriage.llm.step import ModelOutcome as ModelOutcome
+from kubetriage.llm.step import ModelSource as ModelSource
+from kubetriage.llm.step import ask_model, budget_condition, model_condition
 from kubetriage.memory.canonical import canonical_text, parts_from_evidence
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
@@ -36,6 +42,7 @@ from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediatio
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
 from kubetriage.status import condition
 from kubetriage.telemetry import Telemetry
+from kubetriage.tenancy import Scope, Tenancy, allowed_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,7 @@ class EvidenceSource(Protocol):
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence: ...
 
 
@@ -79,29 +87,6 @@ class MemorySource(Protocol):
 
 
 @dataclass(frozen=True)
-class ModelOutcome:
-    opinion: ModelOpinion | None
-    usage: LLMUsage
-    error_type: str | None = None
-    error: str | None = None
-
-
-class ModelSource(Protocol):
-    async def __call__(
-        self, evidence: Evidence, findings: list[Finding], similar: list[SimilarIncident]
-    ) -> ModelOutcome: ...
-
-
-class ModelCache(Protocol):
-    """Durable memory of model answers by evidence hash, so an operator killed after the
-    model answered but before the status was written does not pay for the call again."""
-
-    async def get(self, digest: str) -> ModelOutcome | None: ...
-
-    async def put(self, digest: str, outcome: ModelOutcome) -> None: ...
-
-
-@dataclass(frozen=True)
 class Stages:
     """The adapters one diagnosis uses; built once at startup, shared by all handlers."""
 
@@ -111,6 +96,12 @@ class Stages:
     memory: MemorySource | None = None
     model: ModelSource | None = None
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
+    # The tenancy rule (kubetriage.tenancy); the default lets no namespace reach further
+    # than itself. app.py builds it from the settings.
+    tenancy: Tenancy = field(default_factory=Tenancy)
+    # Cost controls around ``model``: which Incidents may use it, and how much.
+    gate: GateRules = field(default_factory=GateRules)
+    budget: ModelBudget | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +110,9 @@ class PipelineResult:
     conditions: list[Condition]
     evidence: Evidence
     findings: list[Finding] = field(default_factory=list)
-    # The one LLM call of this diagnosis; None when no model was asked (not configured, or
-    # the previous answer reused). The operator's metrics count calls and tokens from it.
+    # The model step of this diagnosis; None when no model is configured or the previous
+    # answer was reused; ``asked`` is False when a rule or the budget kept the model out.
+    # The operator's metrics count calls and tokens from it.
     model: ModelOutcome | None = None
 
 
@@ -186,29 +178,6 @@ def _memory_condition(outcome: MemoryOutcome, now: datetime) -> Condition:
     )
 
 
-def _model_condition(outcome: ModelOutcome | None, now: datetime) -> Condition:
-    if outcome is None:
-        return condition(
-            "LLMUnavailable",
-            "True",
-            "NotConfigured",
-            "No LLM endpoint is configured; the diagnosis comes from analyzers and memory.",
-            now=now,
-        )
-    if outcome.opinion is not None:
-        return condition(
-            "LLMUnavailable", "False", "Answered", f"model {outcome.usage.model}", now=now
-        )
-    reason = "".join(part.capitalize() for part in (outcome.error_type or "error").split("_"))
-    return condition(
-        "LLMUnavailable",
-        "True",
-        reason,
-        f"{outcome.error or 'no usable answer'}; the diagnosis comes from analyzers alone.",
-        now=now,
-    )
-
-
 def _target_found(evidence: Evidence) -> bool:
     """Whether the target object itself is in the evidence (not just named by the alert)."""
     target = evidence.target
@@ -240,7 +209,7 @@ def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
             "EvidenceCollected",
             "False",
             "TargetNotFound",
-            f"{evidence.target.display()} was not found; "
+            f"{prose.obj(evidence.target)} was not found; "
             + "; ".join(evidence.collection_errors[:5]),
             now=now,
         )
@@ -252,14 +221,15 @@ def _evidence_condition(evidence: Evidence, now: datetime) -> Condition:
             "; ".join(evidence.collection_errors[:10]),
             now=now,
         )
-    target = evidence.target.display() if evidence.target else "no target"
+    target = prose.obj(evidence.target) if evidence.target else "no target"
+    counts = [
+        prose.count(len(evidence.pods), "pod"),
+        prose.count(len(evidence.events), "event"),
+        prose.count(len(evidence.logs), "log tail"),
+        prose.count(len(evidence.metrics), "metric series", "metric series"),
+    ]
     return condition(
-        "EvidenceCollected",
-        "True",
-        "Collected",
-        f"{target}: {len(evidence.pods)} pods, {len(evidence.events)} events, "
-        f"{len(evidence.logs)} log tails, {len(evidence.metrics)} metric series",
-        now=now,
+        "EvidenceCollected", "True", "Collected", f"{target}: {', '.join(counts)}", now=now
     )
 
 
@@ -317,7 +287,8 @@ async def _diagnose(
 ) -> PipelineResult:
     telemetry = stages.telemetry
     conditions: list[Condition] = []
-    candidates = candidate_targets(spec.target, spec.alerts)
+    scope = stages.tenancy.scope(namespace)
+    candidates, _ = allowed_candidates(scope, spec.target, spec.alerts)
     target = spec.target or (candidates[0] if candidates else None)
     target_attrs = {"kubetriage.target": target.display()} if target else {}
     with telemetry.stage("collect kubernetes evidence", target_attrs) as span:
@@ -327,6 +298,7 @@ async def _diagnose(
             title=spec.title,
             description=spec.description,
             now=now,
+            scope=scope,
         )
         span.set_attributes(
             {
@@ -399,13 +371,22 @@ async def _diagnose(
         if model_outcome is not None:
             model_outcome.usage.cached = True
         else:
-            started = clock()
-            model_outcome = await stages.model(evidence, findings, memory.similar)
-            if model_outcome.usage.duration_ms is None:
-                model_outcome.usage.duration_ms = int((clock() - started) * 1000)
+            model_outcome = await ask_model(
+                stages.model,
+                gate=stages.gate,
+                budget=stages.budget,
+                severity=spec.severity,
+                namespace=namespace,
+                evidence=evidence,
+                findings=findings,
+                similar=memory.similar,
+                clock=clock,
+            )
             if model_cache is not None and model_outcome.opinion is not None:
                 await model_cache.put(digest, model_outcome)
-    conditions.append(_model_condition(model_outcome, now))
+            if stages.budget is not None:
+                conditions.append(budget_condition(model_outcome.budget, now))
+    conditions.append(model_condition(model_outcome, now))
 
     usage = model_outcome.usage if model_outcome else LLMUsage(used=False, reason="not configured")
     diagnosis = combine(
@@ -414,15 +395,18 @@ async def _diagnose(
         opinion=model_outcome.opinion if model_outcome else None,
         llm=usage,
         similar=memory.similar,
+        metrics_status=metrics.status,
     )
     diagnosis.evidence_hash = digest
     diagnosis.signature = signature
     conditions.append(
         condition(
             "AnalyzerDisagreement",
-            "True" if diagnosis.disagreement else "False",
-            "ModelDisagreed" if diagnosis.disagreement else "NoDisagreement",
-            diagnosis.disagreement or "",
+            "True" if diagnosis.disagreement or diagnosis.hypothesis else "False",
+            "ModelDisagreed"
+            if diagnosis.disagreement
+            else ("ModelUnconfirmed" if diagnosis.hypothesis else "NoDisagreement"),
+            diagnosis.disagreement or diagnosis.hypothesis or "",
             now=now,
         )
     )

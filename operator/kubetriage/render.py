@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from kubetriage import prose
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition
 
@@ -41,8 +42,10 @@ def diagnosis_json(
                 "evidence": [e.dump_k8s() for e in diagnosis.evidence],
                 "similarIncidents": [s.dump_k8s() for s in diagnosis.similar_incidents],
                 "analyzers": diagnosis.analyzers,
+                "timeline": [t.dump_k8s() for t in diagnosis.timeline],
                 "llm": diagnosis.llm.dump_k8s(),
                 "disagreement": diagnosis.disagreement,
+                "hypothesis": diagnosis.hypothesis,
             }
         )
     else:
@@ -64,7 +67,13 @@ def render_diagnosis(
         failed = [c for c in conditions if c.status != "True" or c.type == "LLMUnavailable"]
         lines += [f"  {c.type}={c.status} {c.reason}: {c.message}" for c in failed]
         return "\n".join(lines)
-    wrap = textwrap.TextWrapper(width=width, initial_indent="  ", subsequent_indent="  ")
+    wrap = textwrap.TextWrapper(
+        width=width,
+        initial_indent="  ",
+        subsequent_indent=" " * 14,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
     lines.append(
         f"  category:   {diagnosis.category.value}  (confidence {diagnosis.confidence:.2f})"
     )
@@ -73,13 +82,18 @@ def render_diagnosis(
         lines += wrap.wrap(f"root cause: {diagnosis.root_cause}")
     if diagnosis.evidence:
         lines.append("  evidence:")
-        lines += [f"    - [{e.source}] {e.fact}" for e in diagnosis.evidence[:8]]
+        lines += [f"    {prose.evidence_line(e)}" for e in diagnosis.evidence[:8]]
     if diagnosis.remediations:
         lines.append("  remediations (ranked):")
         for index, r in enumerate(diagnosis.remediations, start=1):
             by = ",".join(r.proposed_by)
             lines.append(f"    {index}. {r.title}  [{r.risk.value} risk; {r.action.value}; {by}]")
             lines.append(f"       $ {r.command}")
+    if diagnosis.timeline:
+        lines.append("  what changed (newest first):")
+        for t in diagnosis.timeline[:5]:
+            when = t.at.strftime("%Y-%m-%d %H:%M") if t.at else "time unknown"
+            lines.append(f"    - {when} {t.change} {t.object}: {t.summary}"[:width])
     if diagnosis.similar_incidents:
         lines.append("  similar past incidents:")
         for s in diagnosis.similar_incidents:
@@ -87,15 +101,21 @@ def render_diagnosis(
             lines.append(f"    - {s.name} ({s.category.value}, score {s.score:.2f}{fix})")
     if diagnosis.disagreement:
         lines += wrap.wrap(f"disagreement: {diagnosis.disagreement}")
+    if diagnosis.hypothesis:
+        lines += wrap.wrap(f"hypothesis: {diagnosis.hypothesis}")
     llm = diagnosis.llm
     if llm.used:
         lines.append(
             f"  llm: {llm.model} ({llm.input_tokens} in / {llm.output_tokens} out tokens, "
             f"{llm.duration_ms} ms{', cached' if llm.cached else ''})"
         )
+    elif llm.skipped:  # the reason says "model not used: <rule or limit>"
+        lines.append(f"  llm: {llm.reason}; analyzers and memory")
     else:
         lines.append(f"  llm: not used ({llm.reason or 'not configured'}); analyzers and memory")
-    degraded = [c for c in conditions if c.status == "False" and c.type != "AnalyzerDisagreement"]
+    # Conditions whose False is the good state are not notes.
+    healthy_when_false = {"AnalyzerDisagreement", "LLMBudgetExhausted"}
+    degraded = [c for c in conditions if c.status == "False" and c.type not in healthy_when_false]
     for c in degraded:
         lines.append(f"  note: {c.type}=False ({c.reason}) {c.message}".rstrip())
     return "\n".join(lines)

@@ -9,6 +9,8 @@ Condition types the operator maintains (each failure is visible here, not only i
 - ``LLMUnavailable``: True when no model answer was used (not configured, timeout, garbage)
 - ``AnalyzerDisagreement``: True when the model contradicted an analyzer
 - ``Diagnosed``: True once a diagnosis is written; False with the reason when it failed
+- ``Notified``: written by ``kubetriage.notify``: what was sent, or why not (a sink failed,
+  no route, below the confidence floor)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from kubetriage import prose
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition, Phase
 
@@ -111,7 +114,7 @@ def diagnosed_patch(
         "Diagnosed",
         "True",
         "DiagnosisWritten",
-        f"{diagnosis.category.value} ({diagnosis.confidence:.2f}): {diagnosis.summary}",
+        prose.headline(diagnosis.category.value, diagnosis.confidence, diagnosis.summary),
         now=now,
     )
     merged = merge_conditions(existing, [*stage_conditions, done])

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from kubetriage.crd import render_incident_crd_yaml
-from kubetriage.replay.emulator import KubeEmulator
+from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from tests.support.cluster import LocalCluster
 
 
@@ -128,3 +128,14 @@ def crd_installed(cluster: Cluster, tmp_path: Path) -> Cluster:
         "wait", "--for=condition=Established", "crd/incidents.kubetriage.io", check=False
     )
     return cluster
+
+
+@pytest.fixture
+def emulated(tmp_path: Path) -> Iterator[Cluster]:
+    """Always the emulator (for its audit log and fault injection), with the CRD applied."""
+    with EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as running:
+        cluster = Cluster(kubeconfig=running.kubeconfig_path, emulator=running.emulator)
+        crd_file = tmp_path / "crd.yaml"
+        crd_file.write_text(render_incident_crd_yaml())
+        cluster.kubectl("apply", "-f", str(crd_file))
+        yield cluster

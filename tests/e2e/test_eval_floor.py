@@ -1,27 +1,35 @@
 """The public case set replayed end to end (emulated API, real Prometheus backfilled from
-each case's metrics, the real operator, no LLM, no memory) must score at least the floor.
-Raise FLOOR as the product improves; never lower it to make a change pass."""
+each case's metrics, the real operator, no LLM, no memory) must score at least the floor on
+each split: ``train`` (the analyzers may be developed against it) and ``holdout`` (written
+before the analyzer changes of issue 13 and never tuned on: scored here, not read).
+Raise a floor as the product improves; never lower it to make a change pass. Both floors were
+set on 2026-12-02 when the set grew from 47 to 128 cases (train 0.778, holdout 0.553)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.evaluate import evaluate, render_table
 from kubetriage.settings import Settings
-from tests.support.cases import TRAIN
+from tests.support.cases import HOLDOUT, TRAIN
 
-CASES = TRAIN
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOOR = 0.75
+FLOORS = {"train": (TRAIN, 0.75), "holdout": (HOLDOUT, 0.50)}
 
 
-def test_case_set_scores_above_the_floor() -> None:
-    cases = load_case_set(CASES)
+@pytest.mark.parametrize("split", sorted(FLOORS))
+def test_case_set_scores_above_the_floor(split: str) -> None:
+    cases_dir: Path
+    cases_dir, floor = FLOORS[split]
+    cases = load_case_set(cases_dir)
     settings = Settings(memory_enabled=False)
     report = asyncio.run(evaluate(cases, settings, concurrency=2, within=120))
     table = render_table(report)
     print(table)
     assert len(report.cases) == len(cases) >= 40
     assert not [c.id for c in report.cases if c.error], table
-    assert report.score >= FLOOR, table
+    assert report.score >= floor, table

@@ -7,7 +7,6 @@ operator, the ONNX embedding model, Qdrant local mode on disk."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,13 @@ from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into, log_placement
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_operator_e2e import _get, _incident, _wait_phase
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,7 @@ def _load_oom(cluster: Cluster) -> None:
             MANIFESTS / "oom.yaml", "exports", "csv-exporter", {"OOMKilled"}, logs
         )
         return
-    cluster.emulator.load(case.cluster)
-    for namespace, pod, container, text, previous in log_placement(case):
-        cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(cluster.emulator, case)
 
 
 def _apply(cluster: Cluster, tmp_path: Path, name: str) -> None:
@@ -54,15 +52,12 @@ def _apply(cluster: Cluster, tmp_path: Path, name: str) -> None:
     cluster.kubectl("apply", "-f", str(manifest))
 
 
-def _wait(cluster: Cluster, name: str, predicate: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = _get(cluster, "exports", name)
-        if predicate(body.get("status") or {}):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"exports/{name}: condition never met: {body.get('status')}")
+def _wait(cluster: Cluster, name: str, predicate: Any) -> dict[str, Any]:
+    return wait_for(
+        lambda: _get(cluster, "exports", name),
+        until=lambda body: predicate(body.get("status") or {}),
+        what=f"exports/{name}",
+    )
 
 
 def test_feedback_is_learned_and_recalled(crd_installed: Cluster, tmp_path: Path) -> None:
@@ -118,7 +113,7 @@ def test_feedback_is_learned_and_recalled(crd_installed: Cluster, tmp_path: Path
 
     # What reached the store: redacted, under the right category and cluster.
     with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=store) as stored:
-        found = stored.get("first-oom", "e2e")
+        found = stored.get("first-oom", "e2e", "exports")
         assert found is not None
         record, embedded_text = found
         assert "hunter2" not in embedded_text
@@ -161,7 +156,7 @@ def test_corrected_category_is_what_is_remembered(crd_installed: Cluster, tmp_pa
         learned = _wait(cluster, "misread", lambda s: s.get("learned"))
     assert learned["status"]["learned"]["category"] == "bad-rollout"
     with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=store) as stored:
-        found = stored.get("misread", "e2e")
+        found = stored.get("misread", "e2e", "exports")
         assert found is not None
         record, _ = found
         assert record.category.value == "bad-rollout"

@@ -5,7 +5,6 @@ KUBETRIAGE_E2E_KUBECONFIG is set), kubectl, the kubernetes client, Kopf."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,11 @@ import pytest
 import yaml
 
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from tests.e2e.conftest import Cluster
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -40,51 +40,42 @@ def _get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def _wait_phase(
-    cluster: Cluster, namespace: str, name: str, phases: set[str], timeout: float = 90
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = _get(cluster, namespace, name)
-        if (body.get("status") or {}).get("phase") in phases:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{namespace}/{name} never reached {phases}: {body.get('status')}")
+def _wait_phase(cluster: Cluster, namespace: str, name: str, phases: set[str]) -> dict[str, Any]:
+    return wait_for(
+        lambda: _get(cluster, namespace, name),
+        until=lambda body: (body.get("status") or {}).get("phase") in phases,
+        what=f"{namespace}/{name} to reach {phases}",
+        within=90,
+    )
 
 
-def _wait_events(
-    cluster: Cluster, namespace: str, name: str, wanted: set[str], timeout: float = 15
-) -> set[str]:
-    deadline = time.monotonic() + timeout
-    reasons: set[str] = set()
-    while time.monotonic() < deadline:
-        events = json.loads(
-            cluster.kubectl(
-                "get",
-                "events",
-                "-n",
-                namespace,
-                "--field-selector",
-                f"involvedObject.name={name}",
-                "-o",
-                "json",
-            ).stdout
-        )["items"]
-        reasons = {e["reason"] for e in events}
-        if wanted <= reasons:
-            break
-        time.sleep(0.2)
-    return reasons
+def _patch_spec(cluster: Cluster, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    """What a person does with ``kubectl patch inc --type merge``."""
+    body = json.dumps({"spec": spec})
+    cluster.kubectl("patch", "inc", name, "-n", namespace, "--type", "merge", "-p", body)
+
+
+def _reasons(cluster: Cluster, namespace: str, name: str) -> set[str]:
+    events = json.loads(
+        cluster.kubectl(
+            "get",
+            "events",
+            "-n",
+            namespace,
+            "--field-selector",
+            f"involvedObject.name={name}",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    return {e["reason"] for e in events}
 
 
 def _break_image_pull(cluster: Cluster) -> None:
     """Make marketing-site/landing-page fail to pull its image."""
     if cluster.emulator is not None:
         case = load_case(SHARED_CASES / "example-image-tag-typo")
-        cluster.emulator.load(case.cluster)
-        for namespace, pod, container, text, previous in log_placement(case):
-            cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        load_case_into(cluster.emulator, case)
         return
     cluster.break_workload(
         MANIFESTS / "image-pull.yaml",
@@ -114,11 +105,11 @@ def test_kubectl_applied_incident_is_diagnosed(crd_installed: Cluster, tmp_path:
             cluster, "marketing-site", "landing-page-rollout", {"Diagnosed", "Failed"}
         )
         # Kopf posts events asynchronously: wait for them while the operator still runs.
-        reasons = _wait_events(
-            cluster,
-            "marketing-site",
-            "landing-page-rollout",
-            {"Investigating", "Diagnosed", "RemediationSuggested"},
+        reasons = wait_for(
+            lambda: _reasons(cluster, "marketing-site", "landing-page-rollout"),
+            until=lambda found: {"Investigating", "Diagnosed", "RemediationSuggested"} <= found,
+            what="the diagnosis's events",
+            within=15,
         )
     status = body["status"]
     assert status["phase"] == "Diagnosed", status
@@ -225,56 +216,41 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
         ]
 
         def settled_count(expected: int) -> int:
-            # Events are posted asynchronously; give a late one time to arrive (or a wrong
-            # extra one time to show up) before counting.
-            deadline = time.monotonic() + 3
-            count = len(investigating_events())
-            while count < expected and time.monotonic() < deadline:
-                time.sleep(0.2)
-                count = len(investigating_events())
-            time.sleep(0.5)
+            # Events are posted asynchronously but in order: once the expected one is
+            # there, a wrong extra one posted before it would be too (the last count, after
+            # a later investigation, catches one after the feedback).
+            wait_for(
+                lambda: len(investigating_events()),
+                until=lambda count: count >= expected,
+                what=f"{expected} Investigating events",
+                within=15,
+            )
             return len(investigating_events())
 
         assert settled_count(1) == 1
 
         # Feedback is not a reason to diagnose again; the generation is acknowledged.
-        cluster.kubectl(
-            "patch",
-            "inc",
-            "regen",
-            "-n",
+        _patch_spec(
+            cluster,
             "marketing-site",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps({"spec": {"feedback": {"helpful": True, "resolution": "fixed the tag"}}}),
+            "regen",
+            {"feedback": {"helpful": True, "resolution": "fixed the tag"}},
         )
-        deadline = time.monotonic() + 30
-        while _get(cluster, "marketing-site", "regen")["status"]["observedGeneration"] != 2:
-            assert time.monotonic() < deadline, "feedback generation never acknowledged"
-            time.sleep(0.2)
+        wait_for(
+            lambda: _get(cluster, "marketing-site", "regen")["status"],
+            until=lambda status: status["observedGeneration"] == 2,
+            what="the feedback generation acknowledged",
+            within=30,
+        )
         assert settled_count(1) == 1
 
         # A real spec change does.
-        cluster.kubectl(
-            "patch",
-            "inc",
-            "regen",
-            "-n",
-            "marketing-site",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps({"spec": {"title": "second title"}}),
+        _patch_spec(cluster, "marketing-site", "regen", {"title": "second title"})
+        wait_for(
+            lambda: _get(cluster, "marketing-site", "regen")["status"],
+            until=lambda status: (
+                status.get("observedGeneration") == 3 and status["phase"] == "Diagnosed"
+            ),
+            what="the changed spec diagnosed",
         )
-        deadline = time.monotonic() + 60
-        while True:
-            body = _get(cluster, "marketing-site", "regen")
-            if (
-                body["status"].get("observedGeneration") == 3
-                and body["status"]["phase"] == "Diagnosed"
-            ):
-                break
-            assert time.monotonic() < deadline, body["status"]
-            time.sleep(0.2)
         assert settled_count(2) == 2

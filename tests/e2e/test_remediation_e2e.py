@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,14 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from kubetriage.crd import render_incident_crd_yaml
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -35,22 +34,10 @@ IMAGE = ("marketing-site", "landing-page", "example-image-tag-typo")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
-@pytest.fixture
-def emulated(tmp_path: Path) -> Iterator[Cluster]:
-    with EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as running:
-        cluster = Cluster(kubeconfig=running.kubeconfig_path, emulator=running.emulator)
-        crd_file = tmp_path / "crd.yaml"
-        crd_file.write_text(render_incident_crd_yaml())
-        cluster.kubectl("apply", "-f", str(crd_file))
-        yield cluster
-
-
 def _load(cluster: Cluster, case_dir: str) -> None:
     assert cluster.emulator is not None
     case = load_case(SHARED_CASES / case_dir)
-    cluster.emulator.load(case.cluster)
-    for namespace, pod, container, text, previous in log_placement(case):
-        cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(cluster.emulator, case)
 
 
 def _policy(tmp_path: Path, **policy: Any) -> Path:
@@ -86,14 +73,12 @@ def _get(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, An
 def _wait(
     cluster: Cluster, namespace: str, name: str, done: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = _get(cluster, "incident", namespace, name)
-        if done(body.get("status") or {}):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{namespace}/{name}: condition never met: {body.get('status')}")
+    return wait_for(
+        lambda: _get(cluster, "incident", namespace, name),
+        until=lambda body: done(body.get("status") or {}),
+        what=f"{namespace}/{name}",
+        within=90,
+    )
 
 
 def _diagnose(cluster: Cluster, namespace: str, workload: str, name: str) -> dict[str, Any]:
@@ -159,10 +144,12 @@ def _memory(deployment: dict[str, Any]) -> tuple[str, str]:
 
 
 def _wait_events(cluster: Cluster, namespace: str, involved: str, wanted: set[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not wanted <= set(_events(cluster, namespace, involved)):
-        assert time.monotonic() < deadline, _events(cluster, namespace, involved)
-        time.sleep(0.2)
+    wait_for(
+        lambda: set(_events(cluster, namespace, involved)),
+        until=lambda reasons: wanted <= reasons,
+        what=f"events {wanted} on {involved}",
+        within=30,
+    )
 
 
 def test_approved_memory_increase_is_dry_run_then_applied_once_bounded_and_undoable(

@@ -1,66 +1,18 @@
-"""Helpers the fault tests share: the OOM example case loaded into the API emulator,
-Incidents aimed at it, waiting until every Incident has settled, and the invariants every
-fault must leave intact (every Incident ends Diagnosed, or Failed with a reason; none lost,
-none duplicated). Called by ``tests/faults/test_faults.py``."""
+"""Helpers the fault tests share (the OOM example itself is ``tests.support.oom_example``):
+waiting until every Incident has settled, and the invariants every fault must leave intact
+(every Incident ends Diagnosed, or Failed with a reason; none lost, none duplicated). Called
+by ``tests/faults/test_faults.py``."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from kubetriage.crd import build_incident_crd
-from kubetriage.models.case import Case
-from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
-from tests.support.cases import EXAMPLES
+from tests.support.polling import wait_for
 
-SHARED = EXAMPLES
-OOM_CASE = SHARED / "example-oom-csv-exporter"
-NAMESPACE = "exports"
-WORKLOAD = {"kind": "Deployment", "namespace": NAMESPACE, "name": "csv-exporter"}
 FINAL_PHASES = frozenset({"Diagnosed", "Failed"})
-# A model answer that agrees with the analyzers on the OOM case.
-ANSWER: dict[str, Any] = {
-    "category": "oom-killed",
-    "confidence": 0.9,
-    "summary": "csv-exporter is killed at its 256Mi limit while loading a table",
-    "root_cause": "the export loads the whole table into memory",
-    "evidence": ["OOMKilled exit 137, 5 restarts"],
-    "remediations": [
-        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak > limit"}
-    ],
-    "disagrees_with_analyzers": None,
-}
-
-
-def prepare(emulator: EmulatorThread) -> Case:
-    """The Incident CRD plus the OOM case's cluster objects and container logs."""
-    case = load_case(OOM_CASE)
-    emulator.emulator.load([build_incident_crd(), *case.cluster])
-    for namespace, pod, container, text, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
-    return case
-
-
-def title_of(name: str) -> str:
-    """A title unique to the Incident, so model requests can be told apart by prompt."""
-    return f"{name}: csv-exporter restarting"
-
-
-def incident(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"title": title_of(name), "target": WORKLOAD, **spec},
-    }
-
-
-def create(emulator: EmulatorThread, names: Iterable[str], **spec: Any) -> None:
-    emulator.emulator.load([incident(name, **spec) for name in names])
 
 
 def is_settled(body: dict[str, Any]) -> bool:
@@ -79,21 +31,21 @@ def wait_settled(
     emulator: EmulatorThread, expected: int, timeout: float = 60
 ) -> list[dict[str, Any]]:
     """Every Incident in the cluster, once ``expected`` of them exist and all have settled."""
-    deadline = time.monotonic() + timeout
-    bodies: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        bodies = all_incidents(emulator)
-        if len(bodies) >= expected and all(is_settled(b) for b in bodies):
-            return bodies
-        time.sleep(0.1)
-    pending = {
-        b["metadata"]["name"]: (b.get("status") or {}).get("phase") or "(none)"
-        for b in bodies
-        if not is_settled(b)
-    }
-    raise AssertionError(
-        f"not settled after {timeout}s: {len(bodies)} of {expected} Incidents exist, "
-        f"unsettled: {pending}"
+
+    def pending(bodies: list[dict[str, Any]]) -> str:
+        unsettled = {
+            b["metadata"]["name"]: (b.get("status") or {}).get("phase") or "(none)"
+            for b in bodies
+            if not is_settled(b)
+        }
+        return f"{len(bodies)} of {expected} Incidents exist, unsettled: {unsettled}"
+
+    return wait_for(
+        lambda: all_incidents(emulator),
+        until=lambda bodies: len(bodies) >= expected and all(is_settled(b) for b in bodies),
+        what="every Incident to settle",
+        within=timeout,
+        show=pending,
     )
 
 
@@ -144,9 +96,9 @@ def wait_events(
     """Event counts for ``reason`` once every named Incident has at least one: Kopf posts
     Events from a queue of its own, a moment after the status write they follow."""
     wanted = set(names)
-    deadline = time.monotonic() + timeout
-    counts = event_counts(emulator, reason)
-    while not wanted <= set(counts) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        counts = event_counts(emulator, reason)
-    return counts
+    return wait_for(
+        lambda: event_counts(emulator, reason),
+        until=lambda counts: wanted <= set(counts),
+        what=f"{reason} events for {sorted(wanted)}",
+        within=timeout,
+    )

@@ -9,20 +9,26 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.polling import wait_for
 
 KUBETRIAGE = Path(sys.executable).parent / "kubetriage"
 
 
 class OperatorProcess:
     def __init__(
-        self, emulator: EmulatorThread, log_path: Path, settings_env: dict[str, str]
+        self,
+        emulator: EmulatorThread,
+        log_path: Path,
+        settings_env: dict[str, str],
+        *,
+        args: tuple[str, ...] = ("--all-namespaces", "--no-webhook"),
     ) -> None:
         self._emulator = emulator
+        self._args = args
         self.log_path = log_path
         # Only our settings: an OTEL_* or KUBETRIAGE_* variable of the developer's shell must
         # not change what the test runs.
@@ -50,24 +56,32 @@ class OperatorProcess:
                     "run",
                     "--kubeconfig",
                     str(self._emulator.kubeconfig_path),
-                    "--all-namespaces",
                     "--standalone",
-                    "--no-webhook",
+                    *self._args,
                 ],
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def watching() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"kubetriage run exited early:\n{self.log_tail()}")
-            if self._incident_watches() > watches_before:
-                return self
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"kubetriage run never watched Incidents:\n{self.log_tail()}")
+            return self._incident_watches() > watches_before
+
+        try:
+            wait_for(
+                watching,
+                what="kubetriage run to watch Incidents",
+                within=timeout,
+                show=lambda _: f"its log:\n{self.log_tail()}",
+            )
+        except AssertionError:
+            self.kill()
+            raise
+        return self
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]

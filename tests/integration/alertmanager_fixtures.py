@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Coroutine
@@ -25,9 +24,11 @@ import yaml
 from kubetriage.alerts import label_fingerprint
 from kubetriage.crd import build_incident_crd
 from kubetriage.kubeclient import api_client
+from kubetriage.metrics import OperatorMetrics
 from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
+from tests.support.polling import wait_for
 
 T = TypeVar("T")
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
@@ -168,17 +169,19 @@ class Alertmanager:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def ready() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return self
+                    return response.status == 200
             except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError("alertmanager did not become ready within 30s")
+                return False
+
+        wait_for(ready, what="alertmanager to be ready", within=30)
+        return self
 
     def stop(self) -> None:
         if self._process is not None:
@@ -294,9 +297,12 @@ class ReceiverThread:
     """The real receiver on its own event loop in a thread, for synchronous tests (the
     operator runs in another thread, Alertmanager in a process)."""
 
-    def __init__(self, settings: Settings, kubeconfig: Path) -> None:
+    def __init__(
+        self, settings: Settings, kubeconfig: Path, *, metrics: OperatorMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.kubeconfig = kubeconfig
+        self.metrics = metrics
         self.url = ""
         self.receiver: Receiver | None = None
         self._loop = asyncio.new_event_loop()
@@ -307,7 +313,7 @@ class ReceiverThread:
         self.client = api_client(self.kubeconfig)
 
         async def start() -> str:
-            self.receiver = Receiver(self.settings, self.client)
+            self.receiver = Receiver(self.settings, self.client, metrics=self.metrics)
             return await self.receiver.start()
 
         self.url = self.call(start())

@@ -6,7 +6,6 @@ CRD, the case loader, evidence builder, analyzers and prompt renderer."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -98,9 +97,7 @@ def test_phase_watch_reports_incidents_still_missing() -> None:
         cluster.emulator.load([build_incident_crd()])
         with PhaseWatcher(cluster.url, cluster.emulator.token) as watcher:
             cluster.emulator.load([_incident("slow", "Investigating")])
-            started = time.monotonic()
             assert not watcher.wait_done(["bench/slow"], within=0.3)
-            assert time.monotonic() - started >= 0.3
 
 
 def test_prompt_size_counts_the_real_prompt_of_each_case_within_its_budget() -> None:

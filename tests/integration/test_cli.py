@@ -127,3 +127,11 @@ def test_memory_import_search_stats(tmp_path: Path) -> None:
     matches = json.loads(found.stdout)
     assert matches[0]["name"] == "example-oom-csv-exporter"
     assert matches[0]["action"] == "increase-memory"
+    # The re-import path: export, then import into a fresh store, ids keyed by namespace.
+    exported = _cli("memory", "export", str(tmp_path / "memory.jsonl"), env=env)
+    assert exported.returncode == 0, exported.stderr
+    again = {"KUBETRIAGE_QDRANT_PATH": str(tmp_path / "again")}
+    reimported = _cli("memory", "import", str(tmp_path / "memory.jsonl"), env=again)
+    assert reimported.returncode == 0, reimported.stderr
+    stats = _cli("memory", "stats", "--json", env=again)
+    assert json.loads(stats.stdout)["count"] == len(SHARED_CASES)

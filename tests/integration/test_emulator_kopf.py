@@ -8,8 +8,6 @@ kubeconfig with the real ``kubernetes`` client, handlers defined in this module.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -18,17 +16,7 @@ from kopf.testing import KopfRunner
 
 from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, widget, widget_crd
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
+from tests.support.polling import wait_for
 
 
 def _make_operator(updates: list[str]) -> kopf.OperatorRegistry:
@@ -88,7 +76,7 @@ def test_kopf_operator_against_emulator(
     args = ["run", "--standalone", *scope, "--verbose"]
     with KopfRunner(args, registry=registry, timeout=60) as runner:
         emu.load([widget("w1")])
-        assert _eventually(lambda: phase() == "Created")
+        wait_for(phase, until=lambda p: p == "Created", what="w1 Created", within=15)
 
         status_patches = [
             r
@@ -104,31 +92,36 @@ def test_kopf_operator_against_emulator(
                 if e["involvedObject"].get("name") == "w1" and e.get("reason") == "WidgetSeen"
             ]
 
-        event = _eventually(seen_event)[0]
+        event = wait_for(seen_event, what="a WidgetSeen event", within=15)[0]
         assert event["metadata"]["name"].startswith("kopf-event-")
         assert (
             event["involvedObject"]["uid"] == emu.get("widgets", "w1", "default")["metadata"]["uid"]
         )  # type: ignore[index]
 
-        # A status-only write (here: from outside) must not look like a spec change.
+        # A status-only write (here: from outside) must not look like a spec change: Kopf
+        # handles an object's events in order, so the spec change below finds no update
+        # before its own.
         current = emu.get("widgets", "w1", "default")
         assert current is not None
         current["status"] = {"phase": "Touched", "message": "external"}
         emu.load([current])
-        time.sleep(1.5)
-        assert updates == []
 
         spec_change = emu.get("widgets", "w1", "default")
         assert spec_change is not None
         spec_change["spec"]["severity"] = "critical"
         emu.load([spec_change])
-        assert _eventually(lambda: phase() == "Updated-critical")
+        wait_for(phase, until=lambda p: p == "Updated-critical", what="the update", within=15)
         assert updates == ["critical"]
 
         # Kopf's finalizer keeps the object until its deletion handler has run.
         assert emu.get("widgets", "w1", "default")["metadata"]["finalizers"]  # type: ignore[index]
         assert emu.delete("widgets", "w1", "default")
-        assert _eventually(lambda: emu.get("widgets", "w1", "default") is None)
+        wait_for(
+            lambda: emu.get("widgets", "w1", "default"),
+            until=lambda obj: obj is None,
+            what="w1 deleted",
+            within=15,
+        )
         assert updates == ["critical", "deleted-w1"]
 
     assert runner.exception is None

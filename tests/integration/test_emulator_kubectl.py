@@ -2,7 +2,8 @@
 resources (server-side strict validation), printer columns, short names, patch, delete,
 ``get pods -A`` and ``logs`` (current and ``--previous``).
 
-Real: HTTP server on 127.0.0.1, /usr/bin/kubectl run as a subprocess with a kubeconfig.
+Real: HTTP server on 127.0.0.1, kubectl (installed by `make system-deps`) run as a
+subprocess with a kubeconfig.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import yaml
 from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.emulator_fixtures import pod, widget, widget_crd
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl not installed")
+KUBECTL = shutil.which("kubectl") or "kubectl"
 
 
 class Kubectl:
@@ -54,6 +54,7 @@ class Kubectl:
 
 @pytest.fixture
 def kubectl(emulator: EmulatorThread, tmp_path: Path) -> Kubectl:
+    assert shutil.which("kubectl"), "kubectl is not installed (`make system-deps` installs it)"
     return Kubectl(emulator, tmp_path)
 
 

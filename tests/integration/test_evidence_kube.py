@@ -27,12 +27,15 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from tests.support.cases import EXAMPLES
+from kubetriage.tenancy import Scope
+from tests.support.cases import EXAMPLES, TRAIN
 
 CASES = EXAMPLES
 CASE_NAMES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
+# These cases replay one namespace each; tenancy is tested in test_tenancy_kube.py.
+SCOPE = Scope.unrestricted()
 
 
 def _case(name: str) -> Case:
@@ -84,7 +87,12 @@ async def _collect(
 ) -> Evidence:
     collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=5.0)
     return await collector.collect(
-        target=target, alerts=[_alert(case)], title=case.title, description=None, now=NOW
+        target=target,
+        alerts=[_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+        scope=SCOPE,
     )
 
 
@@ -140,7 +148,9 @@ async def test_missing_target_is_reported_in_the_evidence(
     _load(emulator, case)
     gone = ObjectRef(kind="Deployment", name="gone", namespace="marketing-site")
     collector = KubeEvidenceCollector(api, limits=LIMITS)
-    evidence = await collector.collect(target=gone, alerts=[], title="t", description=None, now=NOW)
+    evidence = await collector.collect(
+        target=gone, alerts=[], title="t", description=None, now=NOW, scope=SCOPE
+    )
     assert evidence.target == gone
     assert evidence.workload is None
     assert "target Deployment/marketing-site/gone not found" in evidence.collection_errors
@@ -196,6 +206,7 @@ async def test_unreachable_api_server_is_temporary() -> None:
                 title="t",
                 description=None,
                 now=NOW,
+                scope=SCOPE,
             )
 
 
@@ -255,7 +266,7 @@ async def test_pending_pod_brings_every_node_and_its_scheduling_event(
     alert = Alert(labels={"alertname": "KubePodNotScheduled", "namespace": "batch", "pod": "big-0"})
     collector = KubeEvidenceCollector(api, limits=LIMITS)
     evidence = await collector.collect(
-        target=None, alerts=[alert], title="t", description=None, now=NOW
+        target=None, alerts=[alert], title="t", description=None, now=NOW, scope=SCOPE
     )
     assert evidence.collection_errors == []
     assert [n.name for n in evidence.nodes] == ["n2", "n1"]
@@ -288,6 +299,7 @@ async def test_service_target_finds_its_pods_endpoints_and_workload(
         title="t",
         description=None,
         now=NOW,
+        scope=SCOPE,
     )
     assert evidence.workload is not None
     assert evidence.workload.ref.key() == "Deployment/newsletter/mailer"
@@ -328,6 +340,7 @@ async def test_missing_config_map_target_collects_the_pods_that_need_it(
         title="t",
         description=None,
         now=NOW,
+        scope=SCOPE,
     )
     assert evidence.workload is not None
     assert evidence.workload.ref.key() == "Deployment/newsletter/mailer"
@@ -335,3 +348,55 @@ async def test_missing_config_map_target_collects_the_pods_that_need_it(
     assert refs == {("ConfigMap", "mailer-env"): False, ("Secret", "smtp"): None}
     assert "target ConfigMap/newsletter/mailer-env not found" in evidence.collection_errors
     assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
+async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_events(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = Case.model_validate(
+        yaml.safe_load(
+            (TRAIN / "dependency-auth-outage-fails-readiness" / "case.yaml").read_text("utf-8")
+        )
+    )
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    evidence = await _collect(api, case)
+    [dependency] = [
+        d
+        for d in evidence.dependencies
+        if d.service is not None and d.service.namespace == "identity"
+    ]
+    assert dependency.service is not None
+    assert dependency.service.name == "auth-api"
+    assert dependency.service.ready_endpoints == 0
+    assert dependency.failing_pods
+    assert dependency.warnings
+    assert any(r.namespace == "identity" for r in emulator.emulator.audit)
+
+
+async def test_a_tenancy_rule_keeps_the_collector_out_of_other_namespaces(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = Case.model_validate(
+        yaml.safe_load(
+            (TRAIN / "dependency-auth-outage-fails-readiness" / "case.yaml").read_text("utf-8")
+        )
+    )
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    collector = KubeEvidenceCollector(api, limits=LIMITS)
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    evidence = await collector.collect(
+        target=None,
+        alerts=[_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+        scope=own,
+    )
+    assert not [d for d in evidence.dependencies if d.service and d.service.namespace == "identity"]
+    assert any(
+        e.startswith("dependency not followed: Service/identity/auth-api")
+        for e in evidence.collection_errors
+    )
+    assert not any(r.namespace == "identity" for r in emulator.emulator.audit)

@@ -27,6 +27,7 @@ from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import render_messages
 from kubetriage.settings import Settings
 from tests.support.llm_samples import oom_evidence, oom_finding, similar_incident
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -118,19 +119,17 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         try:
             base_url = f"http://127.0.0.1:{port}/v1"
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
+
+            def up() -> bool:
                 if process.poll() is not None:
                     pytest.fail(f"llama_cpp.server exited early:\n{log_path.read_text()[-3000:]}")
                 try:
                     with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                        if response.status == 200:
-                            break
+                        return response.status == 200
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not up after {STARTUP_SECONDS}s")
-                time.sleep(0.25)
+                    return False
+
+            wait_for(up, what="llama_cpp.server to serve /v1/models", within=STARTUP_SECONDS)
             yield base_url
         finally:
             process.terminate()

@@ -6,7 +6,6 @@ builder over a captured case, through a wrapper that only counts diagnoses in fl
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 
 from kubetriage.crd import build_incident_crd
@@ -19,8 +18,10 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.settings import Settings
+from kubetriage.tenancy import Scope
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
 BURST = 12
@@ -42,6 +43,7 @@ class InFlightCounter:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
         self.in_flight += 1
         self.calls += 1
@@ -49,7 +51,12 @@ class InFlightCounter:
         try:
             await asyncio.sleep(0.3)  # long enough for a burst to pile up
             return await self.inner.collect(
-                target=target, alerts=alerts, title=title, description=description, now=now
+                target=target,
+                alerts=alerts,
+                title=title,
+                description=description,
+                now=now,
+                scope=scope,
             )
         finally:
             self.in_flight -= 1
@@ -75,9 +82,8 @@ def test_burst_respects_the_concurrency_limit(emulator: EmulatorThread) -> None:
     ]
     with OperatorThread(emulator.kubeconfig_path, settings=settings, stages=stages):
         emulator.emulator.load(incidents)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            phases = [
+        wait_for(
+            lambda: [
                 (
                     (emulator.emulator.get("incidents", f"burst-{i}", "exports") or {}).get(
                         "status"
@@ -85,10 +91,10 @@ def test_burst_respects_the_concurrency_limit(emulator: EmulatorThread) -> None:
                     or {}
                 ).get("phase")
                 for i in range(BURST)
-            ]
-            if all(p == "Diagnosed" for p in phases):
-                break
-            time.sleep(0.2)
-    assert all(p == "Diagnosed" for p in phases), phases
+            ],
+            until=lambda phases: all(p == "Diagnosed" for p in phases),
+            what="every Incident of the burst diagnosed",
+            within=90,
+        )
     assert counter.calls == BURST
     assert counter.peak == LIMIT

@@ -6,61 +6,22 @@ official openai client against a scripted OpenAI-compatible server on 127.0.0.1.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from kubetriage.crd import build_incident_crd
-from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
-from tests.support.cases import EXAMPLES
+from tests.support.oom_example import ANSWER, create, prepare
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 from tests.support.operator import OperatorThread
-
-SHARED = EXAMPLES
-WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
-ANSWER: dict[str, Any] = {
-    "category": "oom-killed",
-    "confidence": 0.9,
-    "summary": "csv-exporter is killed at its 256Mi limit while loading a table",
-    "root_cause": "the export loads the whole table into memory",
-    "evidence": ["OOMKilled exit 137, 5 restarts"],
-    "remediations": [
-        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak > limit"}
-    ],
-    "disagrees_with_analyzers": None,
-}
+from tests.support.polling import wait_for
 
 
-def _setup(emulator: EmulatorThread) -> None:
-    case = load_case(SHARED / "example-oom-csv-exporter")
-    emulator.emulator.load([build_incident_crd(), *case.cluster])
-    for namespace, pod, container, log, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, log, previous=previous)
-
-
-def _create(emulator: EmulatorThread) -> None:
-    emulator.emulator.load(
-        [
-            {
-                "apiVersion": "kubetriage.io/v1alpha1",
-                "kind": "Incident",
-                "metadata": {"name": "oom", "namespace": "exports"},
-                "spec": {"title": "csv-exporter restarting", "target": WORKLOAD},
-            }
-        ]
+def _final(emulator: EmulatorThread) -> dict[str, Any]:
+    return wait_for(
+        lambda: emulator.emulator.get("incidents", "oom", "exports") or {},
+        until=lambda body: (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"},
+        what="exports/oom diagnosed",
     )
-
-
-def _final(emulator: EmulatorThread, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = emulator.emulator.get("incidents", "oom", "exports") or {}
-        if (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"}:
-            return body
-        time.sleep(0.1)
-    raise AssertionError("never diagnosed")
 
 
 def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
@@ -76,11 +37,11 @@ def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
 
 
 def test_model_answer_lands_in_the_status(emulator: EmulatorThread) -> None:
-    _setup(emulator)
+    prepare(emulator)
     with ScriptedOpenAIServer() as server:
         server.script(answer(ANSWER))
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
-            _create(emulator)
+            create(emulator, ["oom"])
             body = _final(emulator)
         assert len(server.chat_bodies) == 1
     llm = body["status"]["diagnosis"]["llm"]
@@ -94,23 +55,24 @@ def test_model_answer_lands_in_the_status(emulator: EmulatorThread) -> None:
 
 
 def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: EmulatorThread) -> None:
-    _setup(emulator)
+    prepare(emulator)
     with ScriptedOpenAIServer() as server:
         server.script(text("sorry, I cannot help"), text("{not json"))
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
-            _create(emulator)
+            create(emulator, ["oom"])
             body = _final(emulator)
             # Kopf posts events asynchronously: poll for the warning while the operator (and
             # its event poster) still runs; a stopped operator never flushes it.
-            deadline = time.monotonic() + 15
-            reasons: set[str] = set()
-            while "LLMUnavailable" not in reasons and time.monotonic() < deadline:
-                reasons = {
+            reasons = wait_for(
+                lambda: {
                     e["reason"]
                     for e in emulator.emulator.objects("events", "exports")
                     if e["involvedObject"]["name"] == "oom"
-                }
-                time.sleep(0.1)
+                },
+                until=lambda found: "LLMUnavailable" in found,
+                what="an LLMUnavailable event",
+                within=15,
+            )
     status = body["status"]
     assert status["phase"] == "Diagnosed"
     assert status["diagnosis"]["category"] == "oom-killed"
@@ -122,7 +84,7 @@ def test_garbage_model_leaves_an_analyzer_diagnosis_and_says_so(emulator: Emulat
 
 
 def test_lost_status_write_does_not_cost_a_second_model_call(emulator: EmulatorThread) -> None:
-    _setup(emulator)
+    prepare(emulator)
     status_patches = 0
 
     def third_status_patch(record: AuditRecord) -> bool:
@@ -141,7 +103,7 @@ def test_lost_status_write_does_not_cost_a_second_model_call(emulator: EmulatorT
     with ScriptedOpenAIServer() as server:
         server.script(answer(ANSWER))  # exactly one answer: a second call would get a 500
         with OperatorThread(emulator.kubeconfig_path, settings=_settings(server)):
-            _create(emulator)
+            create(emulator, ["oom"])
             body = _final(emulator)
         assert len(server.chat_bodies) == 1
         assert server.unscripted == 0

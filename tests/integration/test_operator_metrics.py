@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,12 @@ import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubetriage.app import LLMStage, build_components
+from kubetriage.assembly import assemble_operator
 from kubetriage.crd import build_incident_crd
-from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.handlers import run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
@@ -40,10 +38,12 @@ from kubetriage.receiver import Receiver
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.seeding import seed_from_cases
+from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
+from tests.support.polling import wait_for_async
 
 SHARED = EXAMPLES
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
@@ -97,17 +97,10 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             metrics_port=port,
         )
         api = api_client(cluster.kubeconfig_path)
-        components = build_components(settings, api)
-        metrics = OperatorMetrics(memory=components.memory)
-        incidents = IncidentStore(api)
-        ctx = OperatorContext(
-            settings=settings,
-            stages=components.stages,
-            incidents=incidents,
-            api_client=api,
-            memory=components.memory,
-            metrics=metrics,
-        )
+        operator = assemble_operator(settings, api, metrics=True)
+        ctx = operator.context
+        metrics, incidents = ctx.metrics, ctx.incidents
+        assert metrics is not None
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
             run_operator(ctx, namespaces=[], standalone=True, stop_flag=stop, ready_flag=ready)
@@ -122,10 +115,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             # Kopf ends its own task by cancellation when the stop flag is set.
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=30)
-            if isinstance(components.stages.model, LLMStage):
-                await components.stages.model.aclose()
-            if components.memory is not None:
-                components.memory.close()
+            await operator.aclose()
             api.close()  # type: ignore[no-untyped-call]
 
 
@@ -148,23 +138,17 @@ def _one(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def _wait_phase(running: Running, namespace: str, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = await running.incidents.get(namespace, name)
-        if (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"}:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never diagnosed: {body.get('status')}")
+    return await wait_for_async(
+        lambda: running.incidents.get(namespace, name),
+        until=lambda body: (body.get("status") or {}).get("phase") in {"Diagnosed", "Failed"},
+        what=f"{namespace}/{name} diagnosed",
+    )
 
 
 async def _wait_for(running: Running, check: Any) -> Samples:
-    deadline = time.monotonic() + 30
-    samples = await _scrape(running.metrics_url)
-    while not check(samples) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        samples = await _scrape(running.metrics_url)
-    return samples
+    return await wait_for_async(
+        lambda: _scrape(running.metrics_url), until=check, what="the metrics", within=30
+    )
 
 
 async def _post_rejected_webhooks(running: Running) -> None:
@@ -190,9 +174,7 @@ async def _post_rejected_webhooks(running: Running) -> None:
 
 async def test_metrics_after_a_diagnosis(running: Running) -> None:
     case = load_case(SHARED / "example-oom-csv-exporter")
-    running.cluster.emulator.load(case.cluster)
-    for namespace, pod, container, text, previous in log_placement(case):
-        running.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(running.cluster.emulator, case)
     running.server.script(
         answer(
             {

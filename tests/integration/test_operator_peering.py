@@ -5,7 +5,6 @@ full operators (Kopf + pipeline) in threads."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,11 @@ import yaml
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = EXAMPLES
@@ -35,14 +35,13 @@ def _incident(name: str) -> dict[str, Any]:
     }
 
 
-def _wait_diagnosed(emulator: EmulatorThread, name: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = emulator.emulator.get("incidents", name, "exports") or {}
-        if (body.get("status") or {}).get("phase") == "Diagnosed":
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{name} was never diagnosed")
+def _phase(emulator: EmulatorThread, name: str) -> str | None:
+    body = emulator.emulator.get("incidents", name, "exports") or {}
+    return (body.get("status") or {}).get("phase")
+
+
+def _peers(emulator: EmulatorThread) -> dict[str, Any]:
+    return (emulator.emulator.get("clusterkopfpeerings", "kubetriage") or {}).get("status") or {}
 
 
 def _investigations(emulator: EmulatorThread, name: str) -> int:
@@ -56,7 +55,7 @@ def _investigations(emulator: EmulatorThread, name: str) -> int:
 def test_only_one_replica_works(emulator: EmulatorThread) -> None:
     peering_crds = list(yaml.safe_load_all((ROOT / "crds" / "kopf-peering.yaml").read_text()))
     case = load_case(SHARED / "example-oom-csv-exporter")
-    emulator.emulator.load([build_incident_crd(), *[c for c in peering_crds if c], *case.cluster])
+    emulator.emulator.load([build_incident_crd(), *[c for c in peering_crds if c]])
     emulator.emulator.load(
         [
             {
@@ -66,8 +65,7 @@ def test_only_one_replica_works(emulator: EmulatorThread) -> None:
             }
         ]
     )
-    for namespace, pod, container, text, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(emulator.emulator, case)
 
     def replica(priority: int) -> OperatorThread:
         settings = Settings(memory_enabled=False, peering_priority=priority)
@@ -75,18 +73,23 @@ def test_only_one_replica_works(emulator: EmulatorThread) -> None:
 
     low, high = replica(10).start(), replica(20).start()
     try:
-        time.sleep(2)  # let both announce themselves; the low one pauses
+        # Both announce themselves in the peering object; the lower priority then pauses.
+        wait_for(lambda: _peers(emulator), until=lambda p: len(p) == 2, what="two peers")
         emulator.emulator.load([_incident("first")])
-        _wait_diagnosed(emulator, "first")
-        time.sleep(1)
+        wait_for(lambda: _phase(emulator, "first"), until=lambda p: p == "Diagnosed", what="first")
+        # Both replicas see the Incident at the same moment: a second worker would have
+        # announced its investigation before the first one finished.
         assert _investigations(emulator, "first") == 1
-        peers = emulator.emulator.get("clusterkopfpeerings", "kubetriage") or {}
-        assert len(peers.get("status") or {}) == 2, peers
         high.stop()
         emulator.emulator.load([_incident("second")])
-        _wait_diagnosed(emulator, "second", timeout=90)
+        wait_for(
+            lambda: _phase(emulator, "second"),
+            until=lambda p: p == "Diagnosed",
+            what="second, taken over by the remaining replica",
+            within=90,
+        )
         assert _investigations(emulator, "second") == 1
     finally:
         low.stop()
-        if high._thread.is_alive():
+        if high.alive:
             high.stop()

@@ -5,18 +5,13 @@ over HTTP with injected 503s, Kopf, the operator, kubectl-free API calls."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from kubetriage.crd import build_incident_crd
-from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
-from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
-from tests.support.cases import EXAMPLES
+from tests.support.oom_example import create, prepare
 from tests.support.operator import OperatorThread
-
-SHARED = EXAMPLES
+from tests.support.polling import wait_for
 
 
 def _target_lookup(record: AuditRecord) -> bool:
@@ -26,38 +21,16 @@ def _target_lookup(record: AuditRecord) -> bool:
 
 
 def _setup(emulator: EmulatorThread) -> None:
-    case = load_case(SHARED / "example-oom-csv-exporter")
-    emulator.emulator.load([build_incident_crd(), *case.cluster])
-    for namespace, pod, container, text, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
-    emulator.emulator.load(
-        [
-            {
-                "apiVersion": "kubetriage.io/v1alpha1",
-                "kind": "Incident",
-                "metadata": {"name": "flaky", "namespace": "exports"},
-                "spec": {
-                    "title": "csv-exporter restarting",
-                    "target": {
-                        "kind": "Deployment",
-                        "namespace": "exports",
-                        "name": "csv-exporter",
-                    },
-                },
-            }
-        ]
+    prepare(emulator)
+    create(emulator, ["flaky"])
+
+
+def _wait(emulator: EmulatorThread, phases: set[str]) -> dict[str, Any]:
+    return wait_for(
+        lambda: emulator.emulator.get("incidents", "flaky", "exports") or {},
+        until=lambda body: (body.get("status") or {}).get("phase") in phases,
+        what=f"exports/flaky to reach {phases}",
     )
-
-
-def _wait(emulator: EmulatorThread, phases: set[str], timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = emulator.emulator.get("incidents", "flaky", "exports") or {}
-        if (body.get("status") or {}).get("phase") in phases:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"never reached {phases}: {body.get('status')}")
 
 
 def _events(emulator: EmulatorThread) -> list[str]:
@@ -74,12 +47,14 @@ def test_transient_api_failures_are_retried(emulator: EmulatorThread) -> None:
     with OperatorThread(emulator.kubeconfig_path, settings=settings):
         _setup(emulator)
         body = _wait(emulator, {"Diagnosed", "Failed"})
-        deadline = time.monotonic() + 10
-        while "Retrying" not in _events(emulator) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(
+            lambda: _events(emulator),
+            until=lambda reasons: "Retrying" in reasons,
+            what="a Retrying event",
+            within=10,
+        )
     assert body["status"]["phase"] == "Diagnosed"
     assert body["status"]["diagnosis"]["category"] == "oom-killed"
-    assert "Retrying" in _events(emulator)
 
 
 def test_persistent_api_failure_ends_failed_with_a_reason(emulator: EmulatorThread) -> None:

@@ -70,6 +70,13 @@ def _llm_stage(server: ScriptedOpenAIServer) -> LLMStage:
     return LLMStage(LLMClient(settings), settings)
 
 
+def _model_stages(case: Case, server: ScriptedOpenAIServer) -> Stages:
+    """The case's snapshot, redaction, and the scripted model."""
+    return Stages(
+        evidence=SnapshotEvidenceSource(case), redact=redact_evidence, model=_llm_stage(server)
+    )
+
+
 def _agreeing_answer(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "category": "oom-killed",
@@ -105,11 +112,7 @@ def test_analyzers_alone(oom_case: Case) -> None:
 def test_model_answer_is_used_and_secrets_never_leave(oom_case: Case) -> None:
     with ScriptedOpenAIServer() as server:
         server.script(answer(_agreeing_answer()))
-        stages = Stages(
-            evidence=SnapshotEvidenceSource(oom_case),
-            redact=redact_evidence,
-            model=_llm_stage(server),
-        )
+        stages = _model_stages(oom_case, server)
         result = _run(stages, oom_case)
         sent = str(server.chat_bodies)
     diagnosis = result.diagnosis
@@ -126,11 +129,7 @@ def test_model_answer_is_used_and_secrets_never_leave(oom_case: Case) -> None:
 def test_garbage_answers_fall_back_to_analyzers(oom_case: Case) -> None:
     with ScriptedOpenAIServer() as server:
         server.script(text("I think it is DNS."), text('{"category": "gremlins"}'))
-        stages = Stages(
-            evidence=SnapshotEvidenceSource(oom_case),
-            redact=redact_evidence,
-            model=_llm_stage(server),
-        )
+        stages = _model_stages(oom_case, server)
         result = _run(stages, oom_case)
     llm = _conditions(result)["LLMUnavailable"]
     assert llm.status == "True"
@@ -154,15 +153,12 @@ def test_model_cannot_send_us_to_objects_outside_the_evidence(oom_case: Case) ->
     )
     with ScriptedOpenAIServer() as server:
         server.script(answer(hostile))
-        stages = Stages(
-            evidence=SnapshotEvidenceSource(oom_case),
-            redact=redact_evidence,
-            model=_llm_stage(server),
-        )
+        stages = _model_stages(oom_case, server)
         result = _run(stages, oom_case)
     diagnosis = result.diagnosis
     assert diagnosis.category.value == "oom-killed"  # a 0.95 analyzer is not overruled
-    assert diagnosis.disagreement
+    # Healthy nodes: "node-failure" lacks its preconditions, so it is not even a contender.
+    assert diagnosis.hypothesis
     assert all(r.target.name != "prod-db-1" for r in diagnosis.remediations)
     assert _conditions(result)["AnalyzerDisagreement"].status == "True"
 
@@ -170,17 +166,9 @@ def test_model_cannot_send_us_to_objects_outside_the_evidence(oom_case: Case) ->
 def test_same_evidence_does_not_pay_for_a_second_call(oom_case: Case) -> None:
     with ScriptedOpenAIServer() as server:
         server.script(answer(_agreeing_answer()))
-        stages = Stages(
-            evidence=SnapshotEvidenceSource(oom_case),
-            redact=redact_evidence,
-            model=_llm_stage(server),
-        )
+        stages = _model_stages(oom_case, server)
         first = _run(stages, oom_case)
-        stages = Stages(
-            evidence=SnapshotEvidenceSource(oom_case),
-            redact=redact_evidence,
-            model=_llm_stage(server),
-        )
+        stages = _model_stages(oom_case, server)
         second = _run(stages, oom_case, previous=first.diagnosis)
         assert len(server.chat_bodies) == 1
     assert second.diagnosis.llm.cached is True
@@ -261,3 +249,29 @@ def test_anonymised_names_never_reach_the_model_and_come_back_real(oom_case: Cas
         "csv-exporter",
     }
     assert "llm" in top.proposed_by
+
+
+def test_a_confident_answer_without_its_preconditions_stays_a_hypothesis(oom_case: Case) -> None:
+    # What SmolLM2 did on held-back cases: "unschedulable" with no Pending pod anywhere.
+    guess = _agreeing_answer(
+        category="unschedulable",
+        confidence=0.97,
+        summary="the pods cannot be scheduled on any node",
+        remediations=[{"action": "free-capacity", "target": WORKLOAD, "rationale": "no room"}],
+    )
+    with ScriptedOpenAIServer() as server:
+        server.script(answer(guess))
+        stages = Stages(
+            evidence=SnapshotEvidenceSource(oom_case),
+            redact=redact_evidence,
+            model=_llm_stage(server),
+        )
+        result = _run(stages, oom_case)
+    diagnosis = result.diagnosis
+    assert diagnosis.llm.used is True
+    assert diagnosis.category.value == "oom-killed"
+    assert diagnosis.hypothesis is not None
+    assert diagnosis.hypothesis.startswith("Unconfirmed hypothesis from the model: unschedulable")
+    assert all("llm" not in r.proposed_by for r in diagnosis.remediations)
+    disagreement = _conditions(result)["AnalyzerDisagreement"]
+    assert (disagreement.status, disagreement.reason) == ("True", "ModelUnconfirmed")

@@ -7,7 +7,6 @@ Real: ``/usr/bin/promtool`` writes the blocks, ``/usr/bin/prometheus`` serves th
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -91,16 +90,13 @@ def test_missing_samples_are_absent(prometheus: LocalPrometheus, end: datetime) 
 
 def test_instance_is_stopped_and_cleaned_up(end: datetime) -> None:
     metrics = CaseMetrics(interval="30s", series=[CaseSeries(series="x", values="1 2 3")])
-    started = time.monotonic()
     running = start_with_case_metrics(metrics, end)
-    elapsed = time.monotonic() - started
     url, data_dir = running.url, running.data_dir
     assert _query(url, "x", end)[0]["value"][1] == "3"
     running.stop()
     assert not data_dir.exists()
     with pytest.raises(OSError, match="refused"):
         urllib.request.urlopen(f"{url}/-/ready", timeout=2)
-    assert elapsed < 30
 
 
 async def test_async_context_manager_serves_an_empty_tsdb(end: datetime) -> None:

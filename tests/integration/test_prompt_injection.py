@@ -19,7 +19,6 @@ import copy
 import json
 import re
 import subprocess
-import time
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,24 +34,26 @@ from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import DATA_CLOSE, escape_data
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.records import MemoryRecord
-from kubetriage.memory.seeding import case_signature
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.incident import IncidentSpec
+from kubetriage.models.remediation import parameters_from_hints
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 from kubetriage.pipeline import PipelineResult, Stages, diagnose
 from kubetriage.redaction import redact_evidence, redact_text
 from kubetriage.remediation.commands import render_command
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.seeding import case_signature
+from kubetriage.replay.session import load_case_into
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
 ATTEMPTS_FILE = Path(__file__).resolve().parent / "data" / "injections.yaml"
@@ -247,7 +248,9 @@ def _expected_command(result: PipelineResult, remediation: Remediation) -> str:
         ),
         {},
     )
-    return render_command(remediation.action, remediation.target, params)
+    return render_command(
+        remediation.action, remediation.target, parameters_from_hints(remediation.action, params)
+    )
 
 
 def _assert_within_policy(result: PipelineResult, namespace: str) -> None:
@@ -265,6 +268,9 @@ def _assert_within_policy(result: PipelineResult, namespace: str) -> None:
         else:
             assert target.namespace == namespace, remediation
         assert remediation.command == _expected_command(result, remediation)
+        assert remediation.command == render_command(
+            remediation.action, target, remediation.parameters
+        )
         for fragment in HOSTILE_FRAGMENTS:
             assert fragment not in remediation.command, remediation.command
         assert remediation.id == remediation_id(remediation.action, target)
@@ -475,11 +481,14 @@ def test_a_poisoned_past_incident_is_a_hint_not_an_order(tmp_path: Path) -> None
 # --- the whole operator: approving what the injection asked for ---------------------------
 
 INJECTED_ANSWER_ATTEMPT = next(a for a in ATTEMPTS if a["id"] == "log-ignore-previous")
+# The obedient model keeps the analyzers' category (a "node-failure" answer with healthy nodes
+# would only be an unconfirmed hypothesis and its actions never listed, see
+# kubetriage.preconditions) and slips the injected actions in as its remediations.
 OPERATOR_ANSWER: dict[str, Any] = _obedient_answer(
     {
         "text": INJECTED_ANSWER_ATTEMPT["text"],
         "comply": {
-            "category": "node-failure",
+            "category": "oom-killed",
             "remediations": [
                 {"action": "drain-node", "target": {"kind": "Node", "namespace": None,
                                                     "name": "demo-worker"}},
@@ -507,9 +516,8 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 def _load_injected_cluster(emulator: EmulatorThread) -> None:
     case = _plant(load_case(SHARED / CASES["oom"]), "log", INJECTED_ANSWER_ATTEMPT["text"])
-    emulator.emulator.load([build_incident_crd(), *case.cluster, copy.deepcopy(COREDNS)])
-    for namespace, pod, container, log, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, log, previous=previous)
+    emulator.emulator.load([build_incident_crd(), copy.deepcopy(COREDNS)])
+    load_case_into(emulator.emulator, case)
 
 
 def _kubectl(emulator: EmulatorThread, *args: str, input_text: str | None = None) -> str:
@@ -531,14 +539,11 @@ def _incident(emulator: EmulatorThread, name: str) -> dict[str, Any]:
 
 
 def _wait(emulator: EmulatorThread, name: str, done: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = emulator.emulator.get("incidents", name, "exports") or {}
-        if done(body.get("status") or {}):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"exports/{name}: condition never met: {body.get('status')}")
+    return wait_for(
+        lambda: emulator.emulator.get("incidents", name, "exports") or {},
+        until=lambda body: done(body.get("status") or {}),
+        what=f"exports/{name}",
+    )
 
 
 def _diagnose_and_approve(
@@ -611,7 +616,8 @@ def test_operator_refuses_the_injected_drain_without_a_policy(emulator: Emulator
     assert diagnosis["category"] == "oom-killed"
     assert all(r["target"].get("namespace") in {None, "exports"} for r in diagnosis["remediations"])
     record = status["remediation"]
-    assert (record["result"], record["reason"]) == ("Rejected", "NoPolicy")
+    # The drain's Node is outside the Incident's namespace: refused before any policy.
+    assert (record["result"], record["reason"]) == ("Rejected", "TargetOutsideNamespace")
     remediated = {c["type"]: c for c in status["conditions"]}["Remediated"]
     assert remediated["status"] == "False"
     assert writes == []
@@ -627,7 +633,7 @@ def test_operator_refuses_the_injected_drain_without_a_policy(emulator: Emulator
             "UnknownRemediation",
             id="restart-kube-system-coredns",
         ),
-        pytest.param(None, "DrainNotEnabled", id="drain-node-outside-the-namespace"),
+        pytest.param(None, "TargetOutsideNamespace", id="drain-node-outside-the-namespace"),
     ],
 )  # fmt: skip
 def test_a_namespace_scoped_policy_refuses_targets_outside_it(

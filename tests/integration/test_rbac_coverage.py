@@ -1,19 +1,19 @@
 """The chart's RBAC covers what the operator really calls, and grants little more: configured
-from the rendered chart's environment, the real operator (Kopf + pipeline, peering on) and the
-Alertmanager receiver handle the three shared example cases (two Incidents created directly,
-one from a webhook), acknowledge a feedback patch and execute an approved remediation against
-the Kubernetes API emulator, once cluster-wide and once restricted to the cases' namespaces;
-every API request they made (the emulator's audit log) is checked against the rendered
-chart's Roles/ClusterRoles of the matching RBAC mode.
+from the rendered chart's environment, the real operator (Kopf + pipeline, peering on, an LLM
+budget kept in a ConfigMap) and the Alertmanager receiver handle the three shared example
+cases (two Incidents created directly, one from a webhook), acknowledge a feedback patch and
+execute an approved remediation against the Kubernetes API emulator, once cluster-wide and
+once restricted to the cases' namespaces; every API request they made (the emulator's audit
+log) is checked against the rendered chart's Roles/ClusterRoles of the matching RBAC mode.
 Real: Helm rendering, the emulator over HTTP, Kopf, the receiver (aiohttp), the kubernetes
-client, the pipeline, the remediation executor and policy."""
+client, the pipeline, the remediation executor and policy, the official openai client against
+a scripted OpenAI-compatible server that refuses every request."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,14 +30,15 @@ from kubetriage.kubeclient import api_client
 from kubetriage.models.case import Case
 from kubetriage.receiver import Receiver
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
-from kubetriage.replay.emulator.server import AuditRecord
-from kubetriage.replay.session import case_alert, log_placement
+from kubetriage.replay.emulator import AuditRecord, EmulatorThread, KubeEmulator
+from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.settings import Settings
 from tests.integration.alertmanager_fixtures import webhook_alert, webhook_payload
 from tests.support.cases import EXAMPLES
 from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
+from tests.support.openai_server import ScriptedOpenAIServer, error
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 from tests.support.rbac import Request, allowed, grants_for
 
 SHARED_CASES = EXAMPLES
@@ -62,6 +63,8 @@ UNEXERCISED_READS = {
     ("batch", "jobs"): "read when the target is a Job",
     ("batch", "cronjobs"): "read when the target is a CronJob",
     ("cert-manager.io", "certificates"): "cert-manager evidence (toggle rbac.certManager)",
+    ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
+    ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
     # Asked for by the chart's spec; no more than patch on the workload already allows.
     ("apps", "deployments/scale"): "the executor scales by patching the Deployment itself",
     ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",
@@ -147,7 +150,7 @@ class ReceiverThread:
             },
         )
         with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202
+            assert response.status == 200
 
 
 @dataclass
@@ -175,13 +178,6 @@ def _incident(case: Case) -> dict[str, Any]:
     }
 
 
-def _wait(check: Any, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def _patch_spec(url: str, namespace: str, name: str, spec: dict[str, Any]) -> None:
     """A user's kubectl-style merge patch of an Incident, marked with the test's User-Agent."""
     request = urllib.request.Request(
@@ -200,7 +196,16 @@ def _status(emulator: KubeEmulator, case: Case) -> dict[str, Any]:
 
 
 def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
-    """Diagnose the three cases, give feedback on one, approve the OOM case's remediation."""
+    """Diagnose the three cases under an LLM budget, give feedback on one, approve the OOM
+    case's remediation."""
+    # A model that refuses every request (HTTP 400, not retried): the diagnoses stay the
+    # analyzers', while each call still goes through the budget kept in a ConfigMap.
+    with ScriptedOpenAIServer(default=error(400, "refused by the test")) as server:
+        llm = {"baseUrl": server.base_url, "model": "scripted", "budget": {"callsPerMinute": 60}}
+        return _run_flows_with(tmp, {**values, "llm": llm})
+
+
+def _run_flows_with(tmp: Path, values: dict[str, Any]) -> Run:
     docs = manifests(values)
     (deployment,) = of_kind(docs, "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -222,9 +227,7 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
         # The peering objects exactly as the chart creates them.
         emulator.load(of_kind(docs, "ClusterKopfPeering") + of_kind(docs, "KopfPeering"))
         for case in cases.values():
-            emulator.load(case.cluster)
-            for namespace, pod, container_name, text, previous in log_placement(case):
-                emulator.set_logs(namespace, pod, container_name, text, previous=previous)
+            load_case_into(emulator, case)
         emulator.clear_audit()
         settings = Settings(
             memory_enabled=False,
@@ -233,6 +236,12 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
             namespaces=json.loads(env.get("KUBETRIAGE_NAMESPACES") or "[]"),
             policy_file=policy_file,
             webhook_token=WEBHOOK_TOKEN,
+            llm_base_url=env["KUBETRIAGE_LLM_BASE_URL"],
+            llm_model=env["KUBETRIAGE_LLM_MODEL"],
+            llm_max_retries=0,
+            llm_calls_per_minute=int(env["KUBETRIAGE_LLM_CALLS_PER_MINUTE"]),
+            llm_budget_namespace=env["KUBETRIAGE_LLM_BUDGET_NAMESPACE"],
+            llm_budget_configmap=env["KUBETRIAGE_LLM_BUDGET_CONFIGMAP"],
         )
         assert settings.namespaces == watched
         with (
@@ -244,11 +253,12 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
             emulator.load([_incident(oom), _incident(feedback)])
             receiver.post(via_webhook)
             for case in (oom, feedback):
-                _wait(
+                wait_for(
                     lambda c=case: _status(emulator, c).get("phase") in ("Diagnosed", "Failed"),
-                    f"{case.id} diagnosed",
+                    what=f"{case.id} diagnosed",
+                    within=90,
                 )
-            _wait(
+            wait_for(
                 lambda: (
                     [
                         i
@@ -257,7 +267,8 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
                     ]
                     != []
                 ),
-                "the webhook's Incident diagnosed",
+                what="the webhook's Incident diagnosed",
+                within=90,
             )
             _patch_spec(
                 cluster.url,
@@ -265,9 +276,10 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
                 feedback.id,
                 {"feedback": {"helpful": True, "resolution": "fixed"}},
             )
-            _wait(
+            wait_for(
                 lambda: _status(emulator, feedback).get("observedGeneration") == 2,
-                "feedback acknowledged",
+                what="feedback acknowledged",
+                within=90,
             )
             top = _status(emulator, oom)["diagnosis"]["remediations"][0]
             assert top["action"] == "increase-memory"
@@ -277,12 +289,13 @@ def _run_flows(tmp: Path, values: dict[str, Any]) -> Run:
                 oom.id,
                 {"approve": top["id"], "approvedBy": "alice@example.com"},
             )
-            _wait(
+            wait_for(
                 lambda: (
                     (_status(emulator, oom).get("remediation") or {}).get("result")
                     not in (None, "Applying")
                 ),
-                "remediation executed",
+                what="remediation executed",
+                within=90,
             )
             assert _status(emulator, oom)["remediation"]["result"] == "Applied"
         calls = [r for r in emulator.audit if r.user_agent != TEST_AGENT]
@@ -330,6 +343,8 @@ def test_every_operator_call_is_allowed_by_the_chart(runs: dict[str, Run], mode:
     made = {(r.verb, r.resource, r.subresource) for r in run.calls}
     assert {("get", "pods", "log"), ("patch", "incidents", "status")} <= made
     assert ("create", "events", "") in made
+    # The LLM budget's usage was saved in its ConfigMap.
+    assert {("create", "configmaps", ""), ("patch", "configmaps", "")} <= made
     assert any(r.resource.endswith("kopfpeerings") and r.verb == "patch" for r in run.calls)
     denied = {_key(r) for r in run.calls if not allowed(grants, _request(r))}
     unexpected = denied - set(KNOWN_DENIED[mode])

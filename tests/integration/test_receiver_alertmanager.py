@@ -7,7 +7,6 @@ Alertmanager counts the failed notifications."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from kubetriage.alerts import incident_name
 from kubetriage.receiver.state import alertmanager_group_key
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.session import load_case_into
 from tests.integration.alertmanager_fixtures import (
     TOKEN,
     Alertmanager,
@@ -32,30 +31,16 @@ from tests.integration.alertmanager_fixtures import (
 )
 from tests.support.cases import EXAMPLES
 from tests.support.operator import OperatorThread
+from tests.support.polling import wait_for
 
 CASE = EXAMPLES / "example-oom-csv-exporter"
-
-
-def _wait(
-    what: str, probe: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture
 def case_cluster(emulator: EmulatorThread) -> tuple[EmulatorThread, Any]:
     case = load_case(CASE)
     prepare_cluster(emulator)
-    emulator.emulator.load(case.cluster)
-    for namespace, pod, container, text, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, text, previous=previous)
+    load_case_into(emulator.emulator, case)
     return emulator, case
 
 
@@ -89,7 +74,7 @@ def test_alert_lifecycle_through_alertmanager(
         ) as alertmanager,
     ):
         alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
-        diagnosed = _wait("the Incident to be Diagnosed", _phase(emulator, "Diagnosed"))
+        diagnosed = wait_for(_phase(emulator, "Diagnosed"), what="the Incident to be Diagnosed")
         assert diagnosed["metadata"]["namespace"] == "exports"
         # The groupKey Alertmanager really sends is the one the replay helper builds, so a
         # replayed case names its Incident exactly as a live alert does.
@@ -106,14 +91,14 @@ def test_alert_lifecycle_through_alertmanager(
         # Repeats (repeat_interval 1s, and Prometheus re-posting the alert): one Incident,
         # the count grows, the spec does not change, so no re-diagnosis.
         alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
-        repeated = _wait(
-            "repeat notifications",
+        repeated = wait_for(
             lambda: (
                 (i := _only_incident(emulator))
                 and i["status"]["alertGroup"]["notifications"] >= 3
                 and i
             ),
-            timeout=30,
+            what="repeat notifications",
+            within=30,
         )
         assert repeated["metadata"]["generation"] == generation
         assert repeated["status"]["phase"] == "Diagnosed"
@@ -130,18 +115,15 @@ def test_alert_lifecycle_through_alertmanager(
                 )
             ]
         )
-        resolved = _wait("the Incident to be Resolved", _phase(emulator, "Resolved"))
+        resolved = wait_for(_phase(emulator, "Resolved"), what="the Incident to be Resolved")
         conditions = {c["type"]: c for c in resolved["status"]["conditions"]}
         assert conditions["Resolved"]["status"] == "True"
         assert resolved["status"]["alertGroup"]["resolvedAt"]
         assert resolved["spec"]["alerts"][0]["status"] == "resolved"
-        time.sleep(1.5)  # a diagnosis must not start for the resolved alert's spec change
-        assert _phase(emulator, "Resolved")() is not None
 
         # It fires again: the same Incident reopens and is diagnosed again.
         alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
-        rediagnosed = _wait(
-            "the reopened Incident to be diagnosed again",
+        rediagnosed = wait_for(
             lambda: (
                 (i := _only_incident(emulator))
                 and i["status"]["phase"] == "Diagnosed"
@@ -149,6 +131,7 @@ def test_alert_lifecycle_through_alertmanager(
                 and i["status"]["observedGeneration"] == i["metadata"]["generation"]
                 and i
             ),
+            what="the reopened Incident to be diagnosed again",
         )
         assert rediagnosed["metadata"]["uid"] == diagnosed["metadata"]["uid"]
         assert rediagnosed["metadata"]["generation"] > generation
@@ -164,10 +147,10 @@ def test_alert_lifecycle_through_alertmanager(
                 and e["reason"] == "Investigating"
             )
 
-        deadline = time.monotonic() + 10  # Kopf posts events asynchronously
-        while investigations() < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert investigations() >= 2
+        # Kopf posts events asynchronously but in order: once the re-diagnosis's event is
+        # there, one for the resolved alert's spec change would be too. There is none.
+        wait_for(investigations, until=lambda n: n >= 2, what="two investigations", within=10)
+        assert investigations() == 2
         assert receiver.stats.failed == 0
     assert len(incidents(emulator)) == 1
 
@@ -183,15 +166,13 @@ def test_wrong_token_is_refused_and_alertmanager_counts_failures(
         ) as alertmanager,
     ):
         alertmanager.post_alerts([api_alert(dict(case.alert.labels))])
-        _wait(
-            "Alertmanager to count failed notifications",
-            lambda: (
-                alertmanager.metric(
-                    "alertmanager_notifications_failed_total", integration="webhook"
-                )
-                > 0
+        wait_for(
+            lambda: alertmanager.metric(
+                "alertmanager_notifications_failed_total", integration="webhook"
             ),
-            timeout=30,
+            until=lambda failed: failed > 0,
+            what="Alertmanager to count failed notifications",
+            within=30,
         )
         assert receiver.stats.rejected.get(401, 0) >= 1
         assert receiver.stats.accepted == 0

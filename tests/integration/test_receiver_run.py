@@ -6,13 +6,13 @@ kubernetes client, the emulator over HTTP with the example-oom-csv-exporter case
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 
 from kubetriage.app import build_stages
+from kubetriage.assembly import assemble_operator
 from kubetriage.commands.run import serve
-from kubetriage.handlers import OperatorContext
-from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
@@ -26,6 +26,7 @@ from tests.integration.alertmanager_fixtures import (
     webhook_payload,
 )
 from tests.support.cases import EXAMPLES
+from tests.support.polling import wait_for_async
 
 CASE = EXAMPLES / "example-oom-csv-exporter"
 
@@ -37,15 +38,10 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
     port = free_port()
     settings = receiver_settings(webhook_port=port)
     client = api_client(emulator.kubeconfig_path)
-    ctx = OperatorContext(
-        settings=settings,
-        stages=build_stages(settings, client),
-        incidents=IncidentStore(client),
-        api_client=client,
-    )
+    operator = assemble_operator(settings, client, stages=build_stages(settings, client))
     stop = asyncio.Event()
     task = asyncio.create_task(
-        serve(ctx, namespaces=[], standalone=True, webhook=True, stop_flag=stop)
+        serve(operator, namespaces=[], standalone=True, webhook=True, stop_flag=stop)
     )
     payload = webhook_payload(
         [webhook_alert(dict(case.alert.labels), annotations=dict(case.alert.annotations))],
@@ -53,25 +49,32 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
     )
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):  # the receiver is up once the port answers
+
+            async def ready() -> bool:
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                        if response.status == 200:
-                            break
+                        return response.status == 200
                 except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
+                    return False
+
+            await wait_for_async(ready, what="the receiver to answer /readyz", within=10)
             async with session.post(
                 f"http://127.0.0.1:{port}/alerts",
                 json=payload,
                 headers={"Authorization": f"Bearer {TOKEN}"},
             ) as response:
-                assert response.status == 202
-        for _ in range(600):
-            found = incidents(emulator, "exports")
-            if found and (found[0].get("status") or {}).get("phase") == "Diagnosed":
-                break
-            await asyncio.sleep(0.1)
+                assert response.status == 200
+
+        async def diagnosed() -> list[dict[str, Any]]:
+            return incidents(emulator, "exports")
+
+        await wait_for_async(
+            diagnosed,
+            until=lambda found: (
+                found and (found[0].get("status") or {}).get("phase") == "Diagnosed"
+            ),
+            what="the alert's Incident diagnosed",
+        )
         [incident] = incidents(emulator, "exports")
         assert incident["status"]["phase"] == "Diagnosed"
         assert incident["status"]["diagnosis"]["category"] == case.expect.category.value

@@ -36,7 +36,7 @@ from kubetriage.models.incident import IncidentSpec
 from kubetriage.pipeline import diagnose
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import case_alert, log_placement
+from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.settings import Settings
 from kubetriage.telemetry import TOKEN_USAGE_BUCKETS, Telemetry, TelemetryConfig
 from tests.support.cases import EXAMPLES
@@ -115,9 +115,7 @@ async def test_spans_and_metrics_arrive_over_otlp_http(
         EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as cluster,
         ScriptedOpenAIServer() as server,
     ):
-        cluster.emulator.load(case.cluster)
-        for namespace, pod, container, text, previous in log_placement(case):
-            cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        load_case_into(cluster.emulator, case)
         server.script(answer(valid_answer()))
         settings = Settings(
             llm_base_url=server.base_url, llm_model="scripted", memory_enabled=False

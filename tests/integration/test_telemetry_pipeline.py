@@ -31,7 +31,7 @@ from kubetriage.models.incident import IncidentSpec
 from kubetriage.pipeline import PipelineResult, diagnose
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import case_alert, log_placement
+from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.settings import Settings
 from kubetriage.telemetry import (
     OPERATION_DURATION_BUCKETS,
@@ -101,9 +101,7 @@ async def _diagnose_once(tmp_path: Path, *, capture: bool) -> Run:
         EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as cluster,
         ScriptedOpenAIServer() as server,
     ):
-        cluster.emulator.load(case.cluster)
-        for namespace, pod, container, text, previous in log_placement(case):
-            cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        load_case_into(cluster.emulator, case)
         server.script(answer(_answer()))
         settings = Settings(
             llm_base_url=server.base_url,

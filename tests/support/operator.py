@@ -4,13 +4,16 @@ tests, against whatever API server a kubeconfig names (the emulator or a real cl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kubetriage.app import Components, MemoryStage, build_components
-from kubetriage.handlers import OperatorContext, run_operator
-from kubetriage.incidents import IncidentStore
+from kubetriage.app import MemoryStage, wall_clock
+from kubetriage.assembly import assemble_operator
+from kubetriage.handlers import run_operator
 from kubetriage.kubeclient import api_client
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
@@ -26,15 +29,26 @@ class OperatorThread:
         memory: MemoryStage | None = None,
         namespaces: list[str] | None = None,
         standalone: bool = True,
+        clock: Callable[[], datetime] = wall_clock,
+        serve_metrics: bool = False,
     ) -> None:
+        """``clock``: the wall clock of the LLM budget's windows (a test drives it).
+        ``serve_metrics``: serve ``/metrics`` on ``settings.metrics_host:metrics_port``, as
+        ``kubetriage run`` builds it."""
         self.settings = settings or Settings(memory_enabled=False)
         self.client = api_client(kubeconfig)
-        self.components: Components | None = None
-        if stages is None:
-            self.components = build_components(self.settings, self.client)
-            stages, memory = self.components.stages, memory or self.components.memory
-        self.stages = stages
-        self.memory = memory
+        self.operator = assemble_operator(
+            self.settings,
+            self.client,
+            stages=stages,
+            memory=memory,
+            metrics=serve_metrics,
+            notify=True,
+            budget_clock=clock,
+        )
+        # May be replaced before start (benchmarks count the stages' calls).
+        self.stages = self.operator.context.stages
+        self.metrics = self.operator.context.metrics
         self.namespaces = namespaces or []
         self.standalone = standalone
         self._stop = threading.Event()
@@ -43,13 +57,7 @@ class OperatorThread:
         self.error: BaseException | None = None
 
     async def _main(self) -> None:
-        ctx = OperatorContext(
-            settings=self.settings,
-            stages=self.stages,
-            incidents=IncidentStore(self.client),
-            api_client=self.client,
-            memory=self.memory,
-        )
+        ctx = dataclasses.replace(self.operator.context, stages=self.stages)
         try:
             await run_operator(
                 ctx,
@@ -59,8 +67,7 @@ class OperatorThread:
                 ready_flag=self._ready,
             )
         finally:
-            if self.components is not None:
-                await self.components.aclose()
+            await self.operator.aclose()
 
     def _run(self) -> None:
         try:
@@ -76,6 +83,11 @@ class OperatorThread:
         if self.error is not None:
             raise RuntimeError("the operator failed to start") from self.error
         return self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the operator's thread still runs (False once stopped or crashed)."""
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()

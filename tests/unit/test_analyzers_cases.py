@@ -1,7 +1,7 @@
 """Checks that the analyzers' top finding is right on the three shared example cases, end to
 end from their case.yaml through the real evidence builder, with and without metrics.
 
-Real: the case files in shared/eval/cases, ``build_evidence``, ``tail_from_text``, the
+Real: the case files in tests/cases, ``build_evidence``, ``tail_from_text``, the
 promtool-notation expander and ``summarize_series`` (raw series stand in for Prometheus
 answers); no part of the analyzers is replaced. ``expect`` is read only to score.
 """

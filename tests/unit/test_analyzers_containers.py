@@ -1,7 +1,7 @@
 """Checks the container analyzers (oom-killed, crash-loop, config-missing, image-pull,
 probe-failure) and how they rank against each other on misleading evidence.
 
-Everything is real: Evidence models built by ``evidence_factories`` and the full analyzer
+Everything is real: Evidence models built by ``tests.support.evidence`` and the full analyzer
 registry via ``run_analyzers``; nothing is mocked.
 """
 
@@ -16,12 +16,14 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     ago,
     alert,
     analyze,
+    assert_leads,
     by_category,
     container,
+    crash_looping,
     deployment,
     event,
     evidence,
@@ -224,13 +226,7 @@ def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
 
 
 def test_panic_crash_loop_without_history_is_escalated_to_the_workload_owner() -> None:
-    app = container(
-        "app",
-        ready=False,
-        restarts=7,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 2),
-    )
+    app = crash_looping("app", restarts=7, exit_code=2)
     ev = evidence(
         workload=deployment(ready=0),
         pods=[pod("checkout-7d9f6c8b5-abcde", app)],
@@ -253,13 +249,7 @@ def test_panic_crash_loop_without_history_is_escalated_to_the_workload_owner() -
 
 
 def test_bad_flag_on_the_first_revision_of_a_statefulset_is_escalated() -> None:
-    worker = container(
-        "indexer",
-        ready=False,
-        restarts=11,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 64),
-    )
+    worker = crash_looping("indexer", restarts=11, exit_code=64)
     ev = evidence(
         pods=[
             pod("search-indexer-0", worker, namespace="catalog", replica_set=None).model_copy(
@@ -367,13 +357,7 @@ def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> No
 
 
 def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> None:
-    app = container(
-        "app",
-        ready=False,
-        restarts=6,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
+    app = crash_looping("app", restarts=6, exit_code=1)
     refs = [
         ConfigReference(kind="ConfigMap", name="checkout-env", via="envFrom", exists=True),
         ConfigReference(
@@ -590,8 +574,8 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
         ],
     )
     result = analyze(ev)
-    first = result.findings[0]
-    assert (first.category, first.action, first.target) == (
+    first = assert_leads(
+        result,
         Category.CONFIG_MISSING,
         Action.FIX_CONFIG,
         ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
@@ -663,13 +647,7 @@ def test_placeholder_whose_key_exists_gets_no_renamed_key_bonus() -> None:
 
 def _segfaulting_agent(*, started: bool) -> Evidence:
     state = (
-        container(
-            "agent",
-            ready=False,
-            restarts=9,
-            state=waiting("CrashLoopBackOff"),
-            last_state=terminated("Error", 139),
-        )
+        crash_looping("agent", restarts=9, exit_code=139)
         if started
         else container("agent", ready=False, state=waiting("ContainerCreating"))
     )

@@ -1,7 +1,7 @@
 """Checks the metric-driven cpu-throttling analyzer: CFS counter deltas or ratio queries, the
 latency boost, the CPUThrottlingHigh alert fallback, and cases that must not fire.
 
-Everything is real: MetricSummary/Evidence models from ``evidence_factories`` and
+Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`` and
 ``run_analyzers``.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     alert,
     analyze,
+    assert_leads,
     by_category,
     container,
     deployment,
@@ -59,12 +60,7 @@ def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
         pods=_api(),
         metrics=[*_counters(throttled=1800, periods=3000), latency],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.CPU_THROTTLING,
-        Action.INCREASE_CPU,
-        API,
-    )
+    finding = assert_leads(analyze(ev), Category.CPU_THROTTLING, Action.INCREASE_CPU, API)
     assert finding.params == {"container": "api", "cpu": "1"}
     assert finding.confidence >= 0.8
     assert "60%" in finding.summary

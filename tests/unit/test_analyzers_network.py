@@ -3,7 +3,7 @@ DNS, databases refusing work), network (selector typo, deny-all NetworkPolicy, r
 ready endpoints) and certificate-expiry (incl. webhooks and called Services), with look-alikes
 that must not fire (own access log, allow-only policies, far-off expiry, timeouts, NXDOMAIN).
 
-Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
 
 from __future__ import annotations
@@ -20,20 +20,21 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     NOW,
     analyze,
+    assert_leads,
     by_category,
+    checkout_evidence,
     container,
+    crash_looping,
     deployment,
     event,
     evidence,
     log,
     metric,
     pod,
-    terminated,
     top,
-    waiting,
 )
 
 MAILER_POD = "mailer-84c9b7d6f5-7rjvz"
@@ -108,13 +109,7 @@ def test_blackbox_probe_down_for_the_external_host_raises_confidence() -> None:
 
 
 def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None:
-    app = container(
-        "app",
-        ready=False,
-        restarts=5,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
+    app = crash_looping("app", restarts=5, exit_code=1)
     ev = evidence(
         workload=deployment(ready=0),
         pods=[pod("checkout-7d9f6c8b5-abcde", app)],
@@ -144,9 +139,7 @@ def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None
 
 
 def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = checkout_evidence(
         logs=[log("checkout-7d9f6c8b5-abcde", "app", "warn: call failed: connection refused")],
     )
     finding = top(ev)
@@ -156,9 +149,7 @@ def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() 
 
 
 def test_own_access_log_with_503s_is_not_a_dependency_failure() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = checkout_evidence(
         services=[
             ServiceEvidence(
                 name="checkout", namespace="shop", selector={"app": "checkout"}, ready_endpoints=2
@@ -197,8 +188,8 @@ def test_service_selector_typo_is_network_on_the_service() -> None:
             )
         ],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
+    finding = assert_leads(
+        analyze(ev),
         Category.NETWORK,
         Action.FIX_NETWORK,
         ObjectRef(kind="Service", namespace="shop", name="web-frontend"),
@@ -207,9 +198,7 @@ def test_service_selector_typo_is_network_on_the_service() -> None:
 
 
 def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = checkout_evidence(
         network_policies=[
             NetworkPolicyEvidence(
                 name="default-deny",
@@ -236,9 +225,7 @@ def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> Non
 
 
 def test_allow_policy_without_symptoms_fires_nothing() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = checkout_evidence(
         network_policies=[
             NetworkPolicyEvidence(
                 name="allow-frontend",
@@ -283,9 +270,7 @@ def _certificate(not_after_hours: float, ready: bool) -> GenericObjectEvidence:
 
 
 def test_expired_certificate_is_renewed_on_the_certificate() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = checkout_evidence(
         other_objects=[_certificate(-5, ready=False)],
     )
     finding = top(ev)
@@ -300,9 +285,7 @@ def test_expired_certificate_is_renewed_on_the_certificate() -> None:
 
 
 def test_certificate_valid_for_months_fires_nothing() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = checkout_evidence(
         other_objects=[_certificate(24 * 60, ready=True)],
     )
     assert analyze(ev).findings == ()
@@ -323,18 +306,19 @@ def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
         ],
     )
     result = analyze(ev)
-    first = result.findings[0]
-    assert (first.category, first.action, first.target) == (
+    assert_leads(
+        result,
         Category.CERTIFICATE_EXPIRY,
         Action.RENEW_CERTIFICATE,
         ObjectRef(kind="Secret", namespace="shop", name="checkout-tls"),
     )
 
 
-def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
-    ev = evidence(
-        workload=deployment("frontend"),
-        pods=[
+def _frontend() -> dict[str, object]:
+    """The calling side of the service tests: the frontend Deployment and its one pod."""
+    return {
+        "workload": deployment("frontend"),
+        "pods": [
             pod(
                 "frontend-7d9f6c8b5-abcde",
                 container("web"),
@@ -342,6 +326,12 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
                 labels={"app": "frontend"},
             )
         ],
+    }
+
+
+def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
+    ev = evidence(
+        **_frontend(),
         services=[
             ServiceEvidence(
                 name="cart",
@@ -360,8 +350,8 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
         ],
     )
     result = analyze(ev)
-    first = result.findings[0]
-    assert (first.category, first.action, first.target) == (
+    first = assert_leads(
+        result,
         Category.NETWORK,
         Action.FIX_NETWORK,
         ObjectRef(kind="Service", namespace="shop", name="cart"),
@@ -371,15 +361,7 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
 
 def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependency() -> None:
     ev = evidence(
-        workload=deployment("frontend"),
-        pods=[
-            pod(
-                "frontend-7d9f6c8b5-abcde",
-                container("web"),
-                replica_set="frontend-7d9f6c8b5",
-                labels={"app": "frontend"},
-            )
-        ],
+        **_frontend(),
         services=[
             ServiceEvidence(
                 name="payments",
@@ -430,8 +412,8 @@ def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
             )
         ],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
+    assert_leads(
+        analyze(ev),
         Category.NETWORK,
         Action.FIX_NETWORK,
         ObjectRef(kind="Service", namespace="shop", name="web"),
@@ -460,8 +442,8 @@ def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() ->
             )
         ],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
+    assert_leads(
+        analyze(ev),
         Category.CERTIFICATE_EXPIRY,
         Action.ESCALATE,
         ObjectRef(kind="Service", namespace="shop", name="payments-api"),
@@ -515,28 +497,29 @@ def test_one_name_that_does_not_exist_is_not_blamed_on_cluster_dns() -> None:
     assert all(f.target.name not in ("kube-dns", "coredns") for f in found)
 
 
-def test_failing_calls_to_a_service_in_another_namespace_escalate_to_it() -> None:
-    ev = evidence(
+def _storefront(log_text: str) -> Evidence:
+    """The not-ready storefront in namespace web, logging ``log_text``."""
+    name = "storefront-7b8c9d0e1f-kk2l3"
+    return evidence(
         workload=deployment("storefront", "web", ready=0),
         pods=[
             pod(
-                "storefront-7b8c9d0e1f-kk2l3",
+                name,
                 container("web", ready=False),
                 namespace="web",
                 replica_set="storefront-7b8c9d0e1f",
                 labels={"app": "storefront"},
             )
         ],
-        logs=[
-            log(
-                "storefront-7b8c9d0e1f-kk2l3",
-                "web",
-                'level=warn msg="health dependency failed" dep=sessions '
-                'err="GET http://session-store.cache-tier.svc.cluster.local:6380/ping: '
-                'connection refused"',
-                namespace="web",
-            )
-        ],
+        logs=[log(name, "web", log_text, namespace="web")],
+    )
+
+
+def test_failing_calls_to_a_service_in_another_namespace_escalate_to_it() -> None:
+    ev = _storefront(
+        'level=warn msg="health dependency failed" dep=sessions '
+        'err="GET http://session-store.cache-tier.svc.cluster.local:6380/ping: '
+        'connection refused"',
     )
     found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
     assert found[0].target == ObjectRef(
@@ -548,25 +531,8 @@ def test_failing_calls_to_a_service_in_another_namespace_escalate_to_it() -> Non
 def test_absent_service_in_the_workloads_own_namespace_is_not_invented() -> None:
     # Near miss: the own namespace's Services were collected; one that is not there does not
     # exist, so the finding must not target it.
-    ev = evidence(
-        workload=deployment("storefront", "web", ready=0),
-        pods=[
-            pod(
-                "storefront-7b8c9d0e1f-kk2l3",
-                container("web", ready=False),
-                namespace="web",
-                replica_set="storefront-7b8c9d0e1f",
-                labels={"app": "storefront"},
-            )
-        ],
-        logs=[
-            log(
-                "storefront-7b8c9d0e1f-kk2l3",
-                "web",
-                "error: GET http://pricing.web.svc.cluster.local/quote: connection refused",
-                namespace="web",
-            )
-        ],
+    ev = _storefront(
+        "error: GET http://pricing.web.svc.cluster.local/quote: connection refused",
     )
     found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
     assert all(f.target.name != "pricing" for f in found)
@@ -736,4 +702,16 @@ def test_database_refusing_writes_escalates_to_its_service() -> None:
 
 def test_a_log_merely_mentioning_read_only_transactions_fires_nothing() -> None:
     ev = _orders_writer("INFO routing reporting queries as read-only transaction to the replica")
+    assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+
+
+def test_a_500_the_workload_served_itself_is_not_a_failing_dependency() -> None:
+    served = log(
+        "checkout-7d9f6c8b5-a",
+        "app",
+        "I, [2026-11-20T09:58:11.118 #1]  INFO -- : [b1f0] Completed 500 Internal Server Error "
+        "in 12ms (ActiveRecord: 3.1ms)\n"
+        '10.0.0.1 - - "GET /cart HTTP/1.1" 500 512',
+    )
+    ev = evidence(pods=[pod("checkout-7d9f6c8b5-a", container("app"))], logs=[served])
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubetriage import prose
 from kubetriage.analyzers import ANALYZERS, Analyzer, run_analyzers
 from kubetriage.analyzers.base import make_finding
 from kubetriage.analyzers.support import (
@@ -22,7 +23,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import container, deployment, evidence, pod
+from tests.support.evidence import container, deployment, evidence, pod
 
 
 def test_every_category_but_unknown_has_an_analyzer() -> None:
@@ -46,7 +47,7 @@ def _constant(confidence: float, name: str) -> Analyzer:
                 name,
                 Category.CRASH_LOOP,
                 confidence,
-                "s",
+                prose.narrative(f"Deployment shop/checkout fails ({name})", "restart it"),
                 [],
                 Action.RESTART,
                 ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
@@ -82,7 +83,7 @@ def test_make_finding_refuses_a_target_kind_the_action_cannot_act_on() -> None:
             "x",
             Category.NODE_FAILURE,
             0.5,
-            "s",
+            prose.narrative("Deployment a/b fails"),
             [],
             Action.DRAIN_NODE,
             ObjectRef(kind="Deployment", namespace="a", name="b"),

@@ -2,13 +2,14 @@
 stepped up right after it) and resource-saturation (HPA at max, traffic growth, load with no
 CPU limit and no rollout), plus near misses where they must stay quiet.
 
-Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AutoscalerEvidence,
@@ -18,11 +19,13 @@ from kubetriage.models.evidence import (
     RevisionEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     NOW,
     analyze,
+    assert_leads,
     by_category,
     container,
+    crash_looping,
     deployment,
     evidence,
     log,
@@ -82,12 +85,7 @@ def _rollout(old_ready: bool = True) -> dict[str, object]:
 
 def test_new_revision_crashing_while_old_pods_serve_is_bad_rollout() -> None:
     result = analyze(evidence(**_rollout()))
-    first = result.findings[0]
-    assert (first.category, first.action, first.target) == (
-        Category.BAD_ROLLOUT,
-        Action.ROLLBACK,
-        CHECKOUT,
-    )
+    first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
     assert first.params == {"revision": "6"}
     assert "ghcr.io/example/app:1.9 -> ghcr.io/example/app:2.0" in first.evidence[0].fact
     crash = by_category(result, Category.CRASH_LOOP)
@@ -127,13 +125,7 @@ def test_single_revision_never_fires_bad_rollout() -> None:
         pods=[
             pod(
                 "checkout-7d9f6c8b5-abcde",
-                container(
-                    "app",
-                    ready=False,
-                    restarts=3,
-                    state=waiting("CrashLoopBackOff"),
-                    last_state=terminated("Error", 1),
-                ),
+                crash_looping("app", restarts=3, exit_code=1),
             )
         ],
     )
@@ -164,12 +156,7 @@ def test_hpa_at_maximum_is_saturation_with_scale_out() -> None:
             )
         ],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.RESOURCE_SATURATION,
-        Action.SCALE_OUT,
-        CHECKOUT,
-    )
+    finding = assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
     assert finding.params == {"replicas": "10", "hpa": "checkout"}
 
 
@@ -228,6 +215,16 @@ def test_raw_request_counter_rising_is_not_traffic_growth() -> None:
     assert by_category(analyze(ev), Category.RESOURCE_SATURATION) == []
 
 
+def _fresh_rollout() -> list[RevisionEvidence]:
+    """Revision 9 (a:3.1) rolled out 15 minutes ago over revision 8 (a:3.0)."""
+    return [
+        revision(
+            "checkout-7d9f6c8b5", 9, {"app": "a:3.1"}, current=True, created_minutes_ago=15, ready=2
+        ),
+        revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
+    ]
+
+
 def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
     ratio = metric(
         'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / '
@@ -239,17 +236,7 @@ def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
     ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=12)})
     ev = evidence(
         workload=deployment(revision=9),
-        revisions=[
-            revision(
-                "checkout-7d9f6c8b5",
-                9,
-                {"app": "a:3.1"},
-                current=True,
-                created_minutes_ago=15,
-                ready=2,
-            ),
-            revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
-        ],
+        revisions=_fresh_rollout(),
         pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app", "a:3.1")) for i in range(2)],
         metrics=[ratio],
     )
@@ -271,17 +258,7 @@ def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
     ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=50)})
     ev = evidence(
         workload=deployment(revision=9),
-        revisions=[
-            revision(
-                "checkout-7d9f6c8b5",
-                9,
-                {"app": "a:3.1"},
-                current=True,
-                created_minutes_ago=15,
-                ready=2,
-            ),
-            revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
-        ],
+        revisions=_fresh_rollout(),
         pods=[pod("checkout-7d9f6c8b5-p0", container("app", "a:3.1"))],
         metrics=[ratio],
     )
@@ -398,3 +375,18 @@ def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
         metrics=[_cpu(0.2, 1.6, 45), _latency(0.3, 2.4, 45)],
     )
     assert not by_category(analyze(ev), Category.BAD_ROLLOUT)
+
+
+def test_bad_rollout_reads_as_a_causal_chain_with_its_age() -> None:
+    first = analyze(evidence(**_rollout())).findings[0]
+    assert first.summary == (
+        "Revision 7 of Deployment shop/checkout is failing (1 of 1 new pod unhealthy); "
+        "roll back to revision 6."
+    )
+    assert first.narrative is not None
+    text = prose.root_cause(first.narrative.because, prose.evidence_ids(first.evidence))
+    assert text.startswith(
+        "Revision 7 replaced revision 6 20m ago, changing app app:1.9 to app:2.0 [E1]."
+    )
+    assert "1 of its 1 new pod is unhealthy [E2]." in text
+    assert text.endswith("Pods of revision 6 still serve [E3].")

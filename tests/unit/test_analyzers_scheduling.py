@@ -2,7 +2,7 @@
 that looks like another category: memory-pressure evictions vs OOM, unbound claims vs
 scheduling, and healthy nodes.
 
-Everything is real: Evidence models from ``evidence_factories`` and ``run_analyzers``.
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from kubetriage.models.evidence import (
     QuotaEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.unit.evidence_factories import (
+from tests.support.evidence import (
     analyze,
+    assert_leads,
     by_category,
     container,
     deployment,
@@ -60,12 +61,7 @@ def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload
         ],
         events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde", count=12)],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.UNSCHEDULABLE,
-        Action.FREE_CAPACITY,
-        CHECKOUT,
-    )
+    finding = assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
     assert finding.params["reason"] == "insufficient memory"
     assert finding.confidence >= 0.85
 
@@ -128,8 +124,8 @@ def test_unbound_claim_is_storage_not_unschedulable() -> None:
         ],
     )
     result = analyze(ev)
-    first = result.findings[0]
-    assert (first.category, first.action, first.target) == (
+    assert_leads(
+        result,
         Category.STORAGE,
         Action.EXPAND_STORAGE,
         ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="checkout-data"),
@@ -176,8 +172,8 @@ def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
             )
         ],
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
+    finding = assert_leads(
+        analyze(ev),
         Category.NODE_FAILURE,
         Action.DRAIN_NODE,
         ObjectRef(kind="Node", name="worker-2"),

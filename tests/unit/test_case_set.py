@@ -32,8 +32,9 @@ from kubetriage.replay.promtool import (
 )
 from tests.support.cases import HOLDOUT, TRAIN, case_dirs
 
-MIN_CASES = 40
-MIN_PER_CATEGORY = 2
+MIN_CASES = 120
+MIN_HOLDOUT = 40
+MIN_PER_CATEGORY = 6
 MAX_CASE_BYTES = 32_000
 
 # Alert labels that name a Kubernetes object, and the kind they name.
@@ -91,6 +92,14 @@ CASE_DIRS = _case_dirs()
 
 def test_case_set_is_large_enough() -> None:
     assert len(CASE_DIRS) >= MIN_CASES
+    assert len(case_dirs(HOLDOUT)) >= MIN_HOLDOUT
+
+
+def test_holdout_and_train_share_no_case() -> None:
+    train = {p.name for p in case_dirs(TRAIN)}
+    holdout = {p.name for p in case_dirs(HOLDOUT)}
+    assert train
+    assert not train & holdout
 
 
 def test_case_dirs_hold_only_case_yaml() -> None:

@@ -15,10 +15,11 @@ import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
-from kopf._cogs.structs import references
 from packaging.version import Version
 
 from kubetriage.remediation.policy import load_policy
+from kubetriage.settings import Settings
+from kubetriage.tenancy import cluster_scope_namespaces
 from tests.support.chart import (
     CHART,
     NAMESPACE,
@@ -79,6 +80,34 @@ MODES: dict[str, dict[str, Any]] = {
     "standalone": {"peering": {"enabled": False}},
     "otel": {
         "otel": {"endpoint": "http://otel-collector:4318", "resourceAttributes": {"team": "sre"}}
+    },
+    "llm-cost-controls": {
+        "llm": {
+            "baseUrl": "http://llm:8000/v1",
+            "model": "gpt-x",
+            "budget": {
+                "callsPerMinute": 20,
+                "tokensPerHour": 2_000_000,
+                "tokensPerDay": 20_000_000,
+                "criticalReserve": 0.25,
+            },
+            "gating": {
+                "severities": ["critical", "warning"],
+                "namespaces": ["shop"],
+                "skipNamespaces": ["dev"],
+                "categories": ["unknown", "network"],
+                "belowConfidence": 0.9,
+            },
+            "prices": {"gpt-x": {"input_per_million": 0.15, "output_per_million": 0.6}},
+        }
+    },
+    "notifications": {
+        "notifications": {
+            "slack": {"enabled": True, "channel": "C0OPS", "existingSecret": "slack-app"},
+            "teams": {"enabled": True, "webhookUrl": "https://example.webhook.office.com/x"},
+            "cloudEvents": {"enabled": True, "url": "http://bridge.ops:8080/events"},
+            "routes": [{"namespaces": ["prod-*"], "severities": ["critical"]}],
+        }
     },
 }
 
@@ -225,6 +254,10 @@ def test_impossible_combinations_fail_rendering(values: dict[str, Any], message:
         ({"otel": {"captureMessageContent": "yes"}}, "/otel/captureMessageContent"),
         ({"remediation": {"enabled": True, "typo": 1}}, "typo"),
         ({"watchNamespaces": ["Not_A_Namespace"]}, "/watchNamespaces/0"),
+        ({"llm": {"budget": {"callsPerMinute": 0}}}, "/llm/budget/callsPerMinute"),
+        ({"llm": {"budget": {"criticalReserve": 1}}}, "/llm/budget/criticalReserve"),
+        ({"llm": {"gating": {"severities": ["high"]}}}, "/llm/gating/severities/0"),
+        ({"llm": {"prices": {"m": {"input": 1}}}}, "/llm/prices/m"),
     ],
 )
 def test_values_schema_rejects_bad_values(values: dict[str, Any], where: str) -> None:
@@ -517,6 +550,44 @@ def test_otel_settings() -> None:
     assert "OTEL_SDK_DISABLED" not in env
 
 
+def test_llm_cost_controls_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every budget, gating rule and price in the values arrives in ``Settings`` as given,
+    and the budget's ConfigMap may be written in the release namespace only."""
+    values = MODES["llm-cost-controls"]
+    for name, value in _env(values).items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    llm = values["llm"]
+    assert settings.llm_calls_per_minute == 20
+    assert settings.llm_tokens_per_hour == 2_000_000
+    assert settings.llm_tokens_per_day == 20_000_000
+    assert settings.llm_critical_reserve == 0.25
+    assert settings.llm_budget_namespace == NAMESPACE
+    assert settings.llm_budget_configmap == "kubetriage-llm-budget"
+    assert [s.value for s in settings.llm_only_severities] == llm["gating"]["severities"]
+    assert settings.llm_only_namespaces == ["shop"]
+    assert settings.llm_skip_namespaces == ["dev"]
+    assert [c.value for c in settings.llm_only_categories] == ["unknown", "network"]
+    assert settings.llm_below_confidence == 0.9
+    assert settings.llm_prices["gpt-x"].output_per_million == 0.6
+    grants = grants_for(manifests(values), NAMESPACE, "kubetriage")
+    name = settings.llm_budget_configmap
+    for verb in ("get", "patch", "create"):
+        request = Request(verb, "", "configmaps", namespace=NAMESPACE, name=name)
+        assert allowed(grants, request), verb
+    assert not allowed(grants, Request("patch", "", "configmaps", namespace="shop", name=name))
+    assert not allowed(grants, Request("patch", "", "configmaps", namespace=NAMESPACE, name="x"))
+
+
+def test_no_budget_no_configmap_writes() -> None:
+    env = _env()
+    assert "KUBETRIAGE_LLM_CALLS_PER_MINUTE" not in env
+    grants = grants_for(manifests(), NAMESPACE, "kubetriage")
+    request = Request("create", "", "configmaps", namespace=NAMESPACE)
+    assert not allowed(grants, request)
+
+
 def test_service_monitor_scrapes_the_metrics_port() -> None:
     assert of_kind(manifests(), "ServiceMonitor") == []
     (monitor,) = of_kind(manifests(MODES["service-monitor"]), "ServiceMonitor")
@@ -546,6 +617,9 @@ def test_dashboard_configmap_carries_every_metric() -> None:
         "kubetriage_webhook_requests_total",
         "kubetriage_memory_records",
         "kubetriage_analyzer_hits_total",
+        "kubetriage_llm_estimated_cost_total",
+        "kubetriage_llm_budget_remaining",
+        "kubetriage_llm_skipped_total",
         "gen_ai_client_token_usage_bucket",
         "gen_ai_client_operation_duration_seconds_bucket",
     ):
@@ -565,7 +639,9 @@ def test_notes_show_the_alertmanager_receiver() -> None:
     assert "/alerts" not in render_notes(MODES["webhook-off"])
 
 
-def test_peering_crds_are_identical_in_both_places_and_match_kopf() -> None:
+def test_peering_crds_are_identical_in_both_places() -> None:
+    # That Kopf really uses these CRDs is shown by tests/integration/test_operator_peering.py
+    # (two replicas peer through exactly this file on the API emulator).
     top = REPO / "crds" / "kopf-peering.yaml"
     in_chart = CHART / "crds" / "kopf-peering.yaml"
     assert top.read_text() == in_chart.read_text()
@@ -574,8 +650,8 @@ def test_peering_crds_are_identical_in_both_places_and_match_kopf() -> None:
         (c["spec"]["group"], c["spec"]["names"]["plural"], c["spec"]["scope"]) for c in crds if c
     }
     expected = {
-        ("kopf.dev", references.CLUSTER_PEERINGS_K.any_name, "Cluster"),
-        ("kopf.dev", references.NAMESPACED_PEERINGS_K.any_name, "Namespaced"),
+        ("kopf.dev", "clusterkopfpeerings", "Cluster"),
+        ("kopf.dev", "kopfpeerings", "Namespaced"),
     }
     assert served == expected
 
@@ -585,3 +661,14 @@ def test_chart_metadata() -> None:
     assert chart_yaml["apiVersion"] == "v2"
     assert chart_yaml["appVersion"] == "0.1.0"
     assert Path(CHART / "values.schema.json").is_file()
+
+
+def test_cluster_scope_namespaces_reach_the_operator_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _env({"clusterScopeNamespaces": ["sre", "platform"]})
+    assert "KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES" not in _env()
+    monkeypatch.setenv(
+        "KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES", env["KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES"]
+    )
+    assert cluster_scope_namespaces(Settings()) == {"sre", "platform"}

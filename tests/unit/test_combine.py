@@ -3,13 +3,20 @@ model proposals, memory votes and ranking. Pure; real models, no I/O."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from kubetriage import prose
 from kubetriage.combine import combine, remediation_id
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import (
+    ChangeEvidence,
+    ContainerEvidence,
+    EventEvidence,
     Evidence,
+    LogTail,
     PodEvidence,
     ServiceEvidence,
     WorkloadEvidence,
@@ -32,20 +39,43 @@ def _evidence() -> Evidence:
         collected_at=datetime(2026, 11, 1, tzinfo=UTC),
         target=WORKLOAD,
         workload=WorkloadEvidence(ref=WORKLOAD),
-        pods=[PodEvidence(name="checkout-7d9f6c-x2x9k", namespace="shop")],
+        # Facts for the categories the model argues below (a restarting container, a
+        # failing call), so its answers meet their preconditions.
+        pods=[
+            PodEvidence(
+                name="checkout-7d9f6c-x2x9k",
+                namespace="shop",
+                containers=[ContainerEvidence(name="app", image="app:1", restart_count=3)],
+            )
+        ],
         services=[ServiceEvidence(name="payments", namespace="shop")],
+        logs=[
+            LogTail(
+                namespace="shop",
+                pod="checkout-7d9f6c-x2x9k",
+                container="app",
+                lines=["ERROR dial tcp payments:8080: connect: connection refused"],
+            )
+        ],
     )
 
 
 def _finding(
     category: Category, action: Action, confidence: float, target: ObjectRef = WORKLOAD
 ) -> Finding:
+    fact = EvidenceItem(source="events", fact=f"{category.value} fact")
+    text = prose.narrative(
+        f"{prose.obj(target)} shows {category.value}",
+        "fix it",
+        because=[prose.claim(f"the events show {category.value}", fact)],
+    )
     return Finding(
         analyzer=f"{category.value}-analyzer",
         category=category,
         confidence=confidence,
-        summary=f"{category.value} seen",
-        evidence=[EvidenceItem(source="events", fact=f"{category.value} fact")],
+        summary=prose.narrative_summary(text),
+        narrative=text,
+        evidence=[fact],
         action=action,
         target=target,
         params={"container": "app", "memory": "512Mi"},
@@ -267,11 +297,177 @@ def test_a_model_that_agrees_but_writes_no_sentence_does_not_replace_the_summary
     diagnosis = combine(
         evidence=_evidence(), findings=findings, opinion=terse, llm=NO_LLM, similar=[]
     )
-    assert diagnosis.summary == "oom-killed seen"
-    assert diagnosis.root_cause == "oom-killed seen"
+    assert diagnosis.summary == "Deployment shop/checkout shows oom-killed; fix it."
+    assert diagnosis.root_cause == "The events show oom-killed [E1]."
     wordy = terse.model_copy(update={"summary": "checkout exceeds its memory limit under load"})
     diagnosis = combine(
         evidence=_evidence(), findings=findings, opinion=wordy, llm=NO_LLM, similar=[]
     )
     assert diagnosis.summary == "checkout exceeds its memory limit under load"
-    assert diagnosis.root_cause == "checkout exceeds its memory limit under load"
+    # The root cause is a causal chain, not the summary again: the model wrote none.
+    assert diagnosis.root_cause == "The events show oom-killed [E1]."
+
+
+def test_the_change_timeline_goes_into_the_diagnosis_short_and_in_order() -> None:
+    changes = [
+        ChangeEvidence(
+            at=datetime(2026, 11, 1, 0, 59 - i, tzinfo=UTC),
+            kind="node",
+            object=ObjectRef(kind="Node", name=f"n{i}"),
+            details=["node joined the cluster"],
+        )
+        for i in range(10)
+    ]
+    evidence = _evidence().model_copy(update={"changes": changes})
+    diagnosis = combine(evidence=evidence, findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert [t.object for t in diagnosis.timeline] == [f"Node/n{i}" for i in range(8)]
+    body = diagnosis.dump_k8s()["timeline"][0]
+    assert body == {
+        "at": "2026-11-01T00:59:00Z",
+        "change": "node",
+        "object": "Node/n0",
+        "summary": "node joined the cluster",
+    }
+
+
+def test_a_model_category_without_its_preconditions_is_only_a_hypothesis() -> None:
+    # No Pending pod, no FailedScheduling: "unschedulable" cannot be the diagnosis, however
+    # confident the model is (what SmolLM2 did on the held-back set).
+    opinion = _opinion(
+        Category.UNSCHEDULABLE,
+        ProposedRemediation(action=Action.FREE_CAPACITY, target=WORKLOAD),
+        confidence=0.95,
+    )
+    diagnosis = combine(evidence=_evidence(), findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.UNKNOWN
+    assert all("llm" not in r.proposed_by for r in diagnosis.remediations)
+    assert diagnosis.hypothesis is not None
+    assert "Unconfirmed hypothesis from the model: unschedulable" in diagnosis.hypothesis
+    assert "a Pending pod or a FailedScheduling event" in diagnosis.hypothesis
+    assert diagnosis.summary != opinion.summary
+
+
+def test_the_same_category_with_its_precondition_present_may_decide() -> None:
+    pending = _evidence().model_copy(
+        update={
+            "pods": [PodEvidence(name="checkout-7d9f6c-x2x9k", namespace="shop", phase="Pending")]
+        }
+    )
+    opinion = _opinion(
+        Category.UNSCHEDULABLE,
+        ProposedRemediation(action=Action.FREE_CAPACITY, target=WORKLOAD),
+        confidence=0.95,
+    )
+    diagnosis = combine(evidence=pending, findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.UNSCHEDULABLE
+    assert diagnosis.hypothesis is None
+
+
+def test_the_symptoms_onset_takes_its_place_in_the_timeline() -> None:
+    rollout = ChangeEvidence(
+        at=datetime(2026, 11, 1, 0, 40, tzinfo=UTC) - timedelta(minutes=30),
+        kind="rollout",
+        object=WORKLOAD,
+        aspects=["image"],
+        details=["revision 1 -> 2"],
+    )
+    warning = EventEvidence(
+        type="Warning",
+        reason="BackOff",
+        message="Back-off restarting failed container",
+        involved=ObjectRef(kind="Pod", namespace="shop", name="checkout-7d9f6c-x2x9k"),
+        first_seen=datetime(2026, 11, 1, 0, 20, tzinfo=UTC),
+    )
+    evidence = _evidence().model_copy(
+        update={
+            "collected_at": datetime(2026, 11, 1, 0, 40, tzinfo=UTC),
+            "changes": [rollout],
+            "events": [warning],
+        }
+    )
+    diagnosis = combine(evidence=evidence, findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert [(t.change, t.at) for t in diagnosis.timeline] == [
+        ("onset", datetime(2026, 11, 1, 0, 20, tzinfo=UTC)),
+        ("rollout", datetime(2026, 11, 1, 0, 10, tzinfo=UTC)),
+    ]
+    assert diagnosis.timeline[0].summary == "first BackOff at 00:20"
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "checkout fails: 2026-11-20T09:59:21Z ERROR payment timeout after 30s on upstream",
+        "checkout exceeds its limit " + "and keeps growing " * 12,
+        "checkout has labels {'app': 'checkout'} that select nothing at all",
+        "checkout cannot log in with token [REDACTED:github-token] to the registry",
+    ],
+)
+def test_a_model_summary_that_quotes_evidence_does_not_replace_the_summary(pasted: str) -> None:
+    findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    opinion = ModelOpinion(category=Category.OOM_KILLED, confidence=0.9, summary=pasted)
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=opinion, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.summary == "Deployment shop/checkout shows oom-killed; fix it."
+
+
+def test_evidence_is_numbered_and_the_root_cause_cites_it() -> None:
+    findings = [
+        _finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95),
+        _finding(Category.CRASH_LOOP, Action.RESTART, 0.5),
+    ]
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=None, llm=NO_LLM, similar=[]
+    )
+    assert [(e.id, e.fact) for e in diagnosis.evidence] == [
+        ("E1", "oom-killed fact"),
+        ("E2", "crash-loop fact"),
+    ]
+    assert diagnosis.root_cause.endswith("[E1].")
+
+
+@pytest.mark.parametrize(
+    ("status", "fix"),
+    [
+        ("not_configured", "configure Prometheus and re-check."),
+        ("unavailable", "restore Prometheus and re-check."),
+        ("no_data", "escalate to its owner."),
+    ],
+)
+def test_unknown_says_what_was_checked_and_what_is_missing(status: str, fix: str) -> None:
+    diagnosis = combine(
+        evidence=_evidence(),
+        findings=[],
+        opinion=None,
+        llm=NO_LLM,
+        similar=[],
+        metrics_status=status,
+    )
+    assert diagnosis.category is Category.UNKNOWN
+    assert diagnosis.summary.startswith(
+        "No known failure pattern explains Deployment shop/checkout"
+    )
+    assert diagnosis.summary.endswith(fix)
+    assert "Checked 1 pod, 0 ready, 3 restarts; no revision history [E1, E2]." in (
+        diagnosis.root_cause
+    )
+    assert "Metrics: none, Prometheus" in diagnosis.root_cause
+    assert "What would decide it: latency, error-rate and saturation metrics" in (
+        diagnosis.root_cause
+    )
+    sources = [e.source for e in diagnosis.evidence]
+    assert sources == ["pods", "revisions", "metrics", "evidence"]
+
+
+def test_a_category_only_the_model_names_says_so_when_its_summary_is_unusable() -> None:
+    pasted = "2026-11-20T09:59:21Z ERROR dial tcp: i/o timeout talking to payments"
+    opinion = ModelOpinion(
+        category=Category.NETWORK, confidence=0.9, summary=pasted, root_cause="payments is down"
+    )
+    diagnosis = combine(evidence=_evidence(), findings=[], opinion=opinion, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.NETWORK
+    assert diagnosis.summary == (
+        "The model diagnoses network on Deployment shop/checkout, which no analyzer confirms; "
+        "review the evidence before acting."
+    )
+    assert diagnosis.root_cause.startswith("Checked 1 pod")

@@ -1,5 +1,6 @@
-"""kubectl command templates: one per action, values validated and shell-quoted so hostile
-names cannot inject a second command. Pure; the generated strings are parsed with shlex."""
+"""kubectl command templates: one per action, rendered from the remediation's typed
+parameters; values validated and names shell-quoted so hostile text cannot inject a second
+command. Pure; the generated strings are parsed with shlex."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shlex
 import pytest
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.remediation import parameters_from_hints, validate_parameters
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action
 from kubetriage.remediation.commands import render_command
 
@@ -22,26 +24,26 @@ def _target_for(action: Action) -> ObjectRef:
 
 @pytest.mark.parametrize("action", list(Action))
 def test_every_action_has_a_kubectl_template(action: Action) -> None:
-    command = render_command(action, _target_for(action), {})
+    command = render_command(action, _target_for(action), validate_parameters(action, {}))
     assert command.split()[0] in {"kubectl", "cmctl"}
     assert "thing" in command
 
 
 def test_memory_rollback_scale_templates() -> None:
-    assert render_command(
-        Action.INCREASE_MEMORY, DEPLOY, {"container": "app", "memory": "512Mi"}
-    ) == (
+    memory = validate_parameters(Action.INCREASE_MEMORY, {"container": "app", "memory": "512Mi"})
+    assert render_command(Action.INCREASE_MEMORY, DEPLOY, memory) == (
         "kubectl -n shop set resources deployment/checkout -c app "
         "--limits=memory=512Mi --requests=memory=512Mi"
     )
-    assert render_command(Action.ROLLBACK, DEPLOY, {"revision": "3"}) == (
-        "kubectl -n shop rollout undo deployment/checkout --to-revision=3"
-    )
-    assert render_command(Action.SCALE_OUT, DEPLOY, {"replicas": "6"}) == (
-        "kubectl -n shop scale deployment/checkout --replicas=6"
-    )
+    assert render_command(
+        Action.ROLLBACK, DEPLOY, validate_parameters(Action.ROLLBACK, {"revision": 3})
+    ) == ("kubectl -n shop rollout undo deployment/checkout --to-revision=3")
+    assert render_command(
+        Action.SCALE_OUT, DEPLOY, validate_parameters(Action.SCALE_OUT, {"replicas": 6})
+    ) == ("kubectl -n shop scale deployment/checkout --replicas=6")
     node = ObjectRef(kind="Node", name="worker-1")
-    assert render_command(Action.DRAIN_NODE, node, {}).startswith("kubectl cordon node/worker-1 &&")
+    drain = render_command(Action.DRAIN_NODE, node, validate_parameters(Action.DRAIN_NODE, {}))
+    assert drain.startswith("kubectl cordon node/worker-1 &&")
 
 
 @pytest.mark.parametrize(
@@ -54,14 +56,14 @@ def test_memory_rollback_scale_templates() -> None:
 )
 def test_hostile_parameters_never_reach_the_command(params: dict[str, str]) -> None:
     for action in (Action.INCREASE_MEMORY, Action.ROLLBACK):
-        command = render_command(action, DEPLOY, params)
+        command = render_command(action, DEPLOY, parameters_from_hints(action, params))
         for forbidden in (";", "$(", "&&"):
             assert forbidden not in command
 
 
 def test_hostile_names_are_neutralised() -> None:
     evil = ObjectRef(kind="Deployment", namespace="shop", name="x; kubectl delete ns prod")
-    command = render_command(Action.RESTART, evil, {})
+    command = render_command(Action.RESTART, evil, validate_parameters(Action.RESTART, {}))
     tokens = shlex.split(command)
     assert "delete" not in tokens
     assert "INVALID-NAME" in command

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetriage.evidence.build import build_evidence, label_selector_matches, tail_from_text
+from kubetriage.evidence.build import build_evidence, tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import selector_matches
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 
@@ -637,7 +638,7 @@ def test_missing_target_is_reported_not_raised() -> None:
 def test_label_selector_semantics(
     selector: dict[str, Any], labels: dict[str, str], expected: bool
 ) -> None:
-    assert label_selector_matches(selector, labels) is expected
+    assert selector_matches(selector, labels) is expected
 
 
 def test_statefulset_revisions_come_from_controller_revisions() -> None:

@@ -25,7 +25,13 @@ from kubetriage.llm.prompt import (
     with_schema_instructions,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence, Evidence
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    DependencyEvidence,
+    EventEvidence,
+    Evidence,
+    ServiceEvidence,
+)
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
 from tests.support.llm_samples import (
     NOW,
@@ -242,3 +248,34 @@ def test_any_log_text_keeps_structure_and_bound(lines: list[str], max_chars: int
     )
     assert total_chars(messages) <= max_chars
     _blocks(_user(messages))
+
+
+def test_the_change_timeline_reaches_the_prompt_with_its_times() -> None:
+    change = ChangeEvidence(
+        at=NOW,
+        kind="rollout",
+        object=ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+        aspects=["image"],
+        details=["revision 2 -> 3", "app image app:1.0 -> app:1.1"],
+    )
+    evidence = oom_evidence().model_copy(update={"changes": [change]})
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "### What changed (newest first)" in body
+    assert "rollout Deployment/shop/checkout: revision 2 -> 3; app image app:1.0 -> app:1.1" in body
+
+
+def test_dependencies_reach_the_prompt_with_what_stands_behind_them() -> None:
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="auth-api", namespace="identity", ready_endpoints=0),
+        named_by=["pod portal-1 env AUTH_URL"],
+        workload=ObjectRef(kind="Deployment", namespace="identity", name="auth-api"),
+        desired_replicas=2,
+        ready_replicas=0,
+        pods=2,
+        failing_pods=["auth-api-1: auth not ready"],
+    )
+    evidence = oom_evidence().model_copy(update={"dependencies": [dependency]})
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "### Dependencies (Services it calls)" in body
+    assert "Service/identity/auth-api endpoints ready=0" in body
+    assert "failing pod auth-api-1: auth not ready" in body

@@ -262,3 +262,7 @@ def test_point_id_is_deterministic_per_cluster_and_name() -> None:
     assert point_id("inc-1", "prod") != point_id("inc-2", "prod")
     # Separator: ("a-b", "c") and ("a", "b-c") must not collide.
     assert point_id("b", "a-") != point_id("-b", "a")
+    # The namespace is part of it (issue 10); without one it is the v1 id.
+    assert point_id("dup", "prod", "media") != point_id("dup", "prod", "fraud")
+    assert point_id("dup", "prod", "media") != point_id("dup", "prod")
+    assert point_id("dup", "prod", None) == point_id("dup", "prod")

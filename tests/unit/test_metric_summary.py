@@ -19,6 +19,7 @@ from kubetriage.evidence.queries import (
     TEMPLATES,
     Scope,
     alert_expression,
+    alert_families,
     alert_queries,
     build_scope,
     escape_label_value,
@@ -115,6 +116,9 @@ def test_choose_step_bounds_points(minutes: int, step: int) -> None:
 # --- scope and template selection ---------------------------------------------------------
 
 
+EVERY_FAMILY = frozenset({"latency", "errors", "saturation", "throttling", "queue", "restarts"})
+
+
 def _alert(**labels: str) -> Alert:
     return Alert(status="firing", labels={"alertname": "X", **labels})
 
@@ -175,7 +179,42 @@ def test_selection_covers_every_template_with_a_full_scope() -> None:
         namespace_wide=True,
         dependency_hosts=("api.example.com",),
     )
-    assert [q.name for q in select_queries(scope, WINDOW)] == [t.name for t in TEMPLATES]
+    selected = select_queries(scope, WINDOW, families=EVERY_FAMILY)
+    assert [q.name for q in selected] == [t.name for t in TEMPLATES]
+
+
+def test_family_templates_run_only_for_their_alerts() -> None:
+    scope = Scope(namespace="ns", pod_regex="p", deployment="d", job="j")
+    latency = alert_families([_alert(alertname="HighRequestLatency")])
+    assert latency == frozenset({"latency"})
+    names = {q.name for q in select_queries(scope, WINDOW, families=latency)}
+    assert {"http_request_rate", "cpu_seconds_per_request", "deployment_generation"} <= names
+    assert "kafka_consumergroup_lag" not in names
+    disk = alert_families([_alert(alertname="KubePersistentVolumeFillingUp")])
+    assert disk == frozenset()
+    assert not {"http_request_rate", "deployment_generation"} & {
+        q.name for q in select_queries(scope, WINDOW, families=disk)
+    }
+    lag = alert_families([_alert(alertname="KafkaConsumerLagHigh")])
+    assert "queue" in lag
+    assert "kafka_consumergroup_lag" in {
+        q.name for q in select_queries(scope, WINDOW, families=lag)
+    }
+
+
+def test_series_shapes_tell_a_step_from_a_ramp_and_a_spike() -> None:
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+    def shape(values: list[float]) -> tuple[str, float | None, float | None]:
+        points = [(start + timedelta(minutes=i), v) for i, v in enumerate(values)]
+        summary = summarize_series("m", "q", {}, points)
+        return summary.shape, summary.before, summary.after
+
+    assert shape([1.0] * 30 + [5.0] * 30) == ("step", 1.0, 5.0)
+    assert shape([float(i) for i in range(1, 61)])[0] == "ramp"
+    assert shape([1.0] * 25 + [9.0] * 3 + [1.0] * 32)[0] == "spike"
+    assert shape([10.0, 10.2, 9.9] * 20)[0] == "flat"
+    assert shape([1.0, 2.0])[0] == "unknown"
 
 
 def test_escape_label_value() -> None:
@@ -186,19 +225,16 @@ def test_escape_label_value() -> None:
 HOSTILE = 'x"} or vector(1) or up{a="\\'
 
 
+def _hostile_alert() -> Alert:
+    """An alert whose every label a query template may use carries ``HOSTILE``."""
+    labels = ("namespace", "pod", "container", "node", "persistentvolumeclaim", "deployment")
+    return _alert(**dict.fromkeys((*labels, "statefulset", "job"), HOSTILE))
+
+
 def test_hostile_label_values_stay_inside_their_string() -> None:
-    alert = _alert(
-        namespace=HOSTILE,
-        pod=HOSTILE,
-        container=HOSTILE,
-        node=HOSTILE,
-        persistentvolumeclaim=HOSTILE,
-        deployment=HOSTILE,
-        statefulset=HOSTILE,
-        job=HOSTILE,
-    )
+    alert = _hostile_alert()
     scope = build_scope(None, [alert], dependency_hosts=[HOSTILE])
-    queries = select_queries(scope, WINDOW)
+    queries = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert len(queries) == len(TEMPLATES)
     for query in queries:
         # Outside string literals the query must hold no trace of the injected text.
@@ -230,18 +266,7 @@ def _strip_string_literals(promql: str) -> str:
 def test_every_rendered_template_is_valid_promql(tmp_path: Path) -> None:
     hostile = build_scope(
         None,
-        [
-            _alert(
-                namespace=HOSTILE,
-                pod=HOSTILE,
-                container=HOSTILE,
-                node=HOSTILE,
-                job=HOSTILE,
-                persistentvolumeclaim=HOSTILE,
-                deployment=HOSTILE,
-                statefulset=HOSTILE,
-            )
-        ],
+        [_hostile_alert()],
         dependency_hosts=[HOSTILE, "api.example.com"],
     )
     plain = build_scope(

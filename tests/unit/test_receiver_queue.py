@@ -34,7 +34,7 @@ async def test_a_held_group_is_not_given_to_a_second_worker() -> None:
     key, _ = await queue.take()
     queue.offer("a", 2)
     waiting = asyncio.create_task(queue.take())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: the task runs until it blocks
     assert not waiting.done()
     queue.done(key)
     assert await asyncio.wait_for(waiting, 1) == ("a", [2])
@@ -45,7 +45,7 @@ async def test_join_waits_until_everything_is_done() -> None:
     queue.offer("a", 1)
     joined = asyncio.create_task(queue.join())
     key, _ = await queue.take()
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: the task runs until it blocks
     assert not joined.done()
     queue.done(key)
     await asyncio.wait_for(joined, 1)

@@ -26,6 +26,7 @@ from kubetriage.receiver.state import (
     should_create,
     valid_traceparent,
 )
+from kubetriage.tenancy import Tenancy
 from tests.integration.alertmanager_fixtures import crashloop_labels, webhook_alert, webhook_payload
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -69,9 +70,39 @@ def test_name_and_namespace_come_from_the_group_labels() -> None:
     assert where.name == incident_name("KubePodCrashLooping", note.payload.group_key)
     assert where.name.startswith("kubepodcrashlooping-")
     assert where.namespaces == ("exports", "kubetriage")
-    # The alerts of the group do not change the name or namespace, only the group does.
+    # The alerts of the group do not change the name; an alert from another namespace moves
+    # the group to the cluster-scope namespace, where the Incident is also looked up first.
     other = _note([_pod("b"), webhook_alert({"alertname": "X", "namespace": "other"})])
-    assert placement(other.payload, incident_namespace="kubetriage") == where
+    moved = placement(other.payload, incident_namespace="kubetriage")
+    assert moved.name == where.name
+    assert moved.namespaces == ("kubetriage", "exports")
+    assert not moved.create_fallback
+
+
+def test_namespace_is_where_the_target_lives_whichever_label_says_it() -> None:
+    """Issue 10: a group label namespace=web with an alert whose target is kube-system's
+    coredns made a web Incident about kube-system; exported_namespace names the target's
+    namespace in target resolution, so it decides the placement too."""
+    coredns = webhook_alert(
+        {"alertname": "X", "namespace": "web", "exported_namespace": "kube-system", "pod": "c"}
+    )
+    note = _note([coredns], group_labels={"alertname": "X", "namespace": "web"})
+    where = placement(note.payload, incident_namespace="kubetriage")
+    assert where.namespaces[0] == "kubetriage"
+    grouped = _note([coredns], group_labels={"alertname": "X", "exported_namespace": "kube-system"})
+    where = placement(grouped.payload, incident_namespace="kubetriage")
+    assert where.namespaces == ("kube-system", "kubetriage")
+
+
+def test_a_label_target_outside_the_incidents_namespace_is_not_written() -> None:
+    coredns = webhook_alert({"alertname": "X", "namespace": "kube-system", "pod": "coredns-1"})
+    note = _note([coredns], group_labels={"alertname": "X"})
+    kept = plan_write(None, [note], batch_id="b", scope=Tenancy().scope("kubetriage"))
+    assert kept.spec.target is None
+    allowed = Tenancy(frozenset({"kubetriage"})).scope("kubetriage")
+    written = plan_write(None, [note], batch_id="b", scope=allowed)
+    assert written.spec.target is not None
+    assert written.spec.target.namespace == "kube-system"
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,13 @@
 
 Everything is real: the production rules run on strings loaded from
 ``data/secret_shapes.yaml`` (fake values in realistic log, env and manifest contexts).
-Hypothesis drives the idempotence and never-raises properties; a 10 MB input guards
-against catastrophic backtracking.
+Hypothesis drives the idempotence and never-raises properties; 10 MB inputs
+(``tests/support/redaction_inputs.py``) must finish and redact correctly, their times are
+measured in ``benchmarks/bench_redaction.py``.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kubetriage.redaction import is_secret_key, redact_lines, redact_text
+from tests.support.redaction_inputs import PATHOLOGICAL
 
 CORPUS_PATH = Path(__file__).parent / "data" / "secret_shapes.yaml"
 CORPUS: dict[str, Any] = yaml.safe_load(CORPUS_PATH.read_text(encoding="utf-8"))
@@ -196,35 +197,13 @@ def test_text_without_secret_markers_is_unchanged(text: str) -> None:
     assert redact_text(text) == text
 
 
-def _realistic_log(size: int) -> str:
-    lines = [
-        "2026-11-10T10:04:12.345Z INFO trace_id=4bf92f3577b34da6a3ce929d0e0e4736 "
-        "GET /api/cart 200 pod=checkout-7d9f6c-x2x9k",
-        'level=error msg="db connect failed" dsn=postgres://app:hunter2@db:5432/app',
-        "Authorization: Bearer abcdefghijklmnop1234567890 token=ghp_" + "FAKE" * 9,
-        '{"level":"warn","msg":"retrying","attempt":3,"api_key":"abc123def456"}',
-    ]
-    block = "\n".join(lines) + "\n"
-    return (block * (size // len(block) + 1))[:size]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(_realistic_log(10_000_000), id="realistic-log"),
-        pytest.param("a" * 10_000_000, id="one-long-word"),
-        pytest.param("password" * 1_250_000, id="glued-keys"),
-        pytest.param("token=a " * 1_250_000, id="every-pair-secret"),
-        pytest.param("-----BEGIN PRIVATE KEY-----" * 370_000, id="unterminated-pem"),
-        pytest.param("x://a:" * 1_600_000, id="url-fragments"),
-        pytest.param("authorization: " * 600_000, id="header-keys"),
-    ],
-)
-def test_ten_megabytes_finish_without_backtracking(text: str) -> None:
-    start = time.perf_counter()
+# Backtracking would hang here (pytest-timeout ends it); the times are measured in
+# benchmarks/bench_redaction.py, not asserted.
+@pytest.mark.parametrize("name", list(PATHOLOGICAL))
+def test_ten_megabytes_finish_without_backtracking(name: str) -> None:
+    build, secret = PATHOLOGICAL[name]
+    text = build()
     redacted = redact_text(text)
-    elapsed = time.perf_counter() - start
-    print(f"{len(text)} chars in {elapsed:.2f}s")
-    assert isinstance(redacted, str)
-    # Linear rules take 1-7 s here; backtracking would take minutes. Generous for CI load.
-    assert elapsed < 20
+    assert redacted
+    if secret is not None:
+        assert secret not in redacted

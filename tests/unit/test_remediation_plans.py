@@ -15,18 +15,12 @@ import pytest
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.incident import RemediationRecord, RemediationResult
+from kubetriage.models.quantity import format_cpu, format_memory
+from kubetriage.models.remediation import validate_parameters
 from kubetriage.models.vocabulary import Action, Risk
-from kubetriage.remediation.actions import (
-    PatchStep,
-    PlanError,
-    Related,
-    approver,
-    build_plan,
-    format_cpu,
-    format_memory,
-    remediation_condition_fields,
-)
+from kubetriage.remediation.actions import approver, remediation_condition_fields
 from kubetriage.remediation.commands import render_command
+from kubetriage.remediation.plan import PatchStep, PlanError, Related, build_plan
 from kubetriage.remediation.policy import LEDGER_ANNOTATION, Bounds
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator.patching import json_patch, merge_patch, strategic_merge
@@ -56,12 +50,14 @@ def _oom() -> dict[str, Any]:
 def _remediation(
     action: Action, target: ObjectRef, params: dict[str, str] | None = None
 ) -> Remediation:
+    parameters = validate_parameters(action, params or {})
     return Remediation(
         id=f"{action.value}-abc123",
         action=action,
         title="t",
         target=target,
-        command=render_command(action, target, params or {}),
+        parameters=parameters,
+        command=render_command(action, target, parameters),
         risk=Risk.LOW,
     )
 

@@ -104,6 +104,28 @@ watches the incident namespace, or Incidents the receiver creates there would ne
 {{- if and .Values.prometheus.authHeader .Values.prometheus.existingSecret -}}
 {{- fail "set either prometheus.authHeader or prometheus.existingSecret, not both" -}}
 {{- end -}}
+{{- with .Values.notifications -}}
+{{- if and .slack.enabled (not (or .slack.botToken .slack.existingSecret)) -}}
+{{- fail "notifications.slack.enabled needs notifications.slack.botToken or .existingSecret" -}}
+{{- end -}}
+{{- if and (or .slack.botToken .slack.signingSecret) .slack.existingSecret -}}
+{{- fail "set either notifications.slack.botToken/signingSecret or notifications.slack.existingSecret, not both" -}}
+{{- end -}}
+{{- $routedChannel := false -}}
+{{- range .routes -}}{{- if .slackChannel -}}{{- $routedChannel = true -}}{{- end -}}{{- end -}}
+{{- if and .slack.enabled (not .slack.channel) (not $routedChannel) -}}
+{{- fail "notifications.slack.enabled needs notifications.slack.channel (or a route with slackChannel)" -}}
+{{- end -}}
+{{- if and .teams.enabled (not (or .teams.webhookUrl .teams.existingSecret)) -}}
+{{- fail "notifications.teams.enabled needs notifications.teams.webhookUrl or .existingSecret" -}}
+{{- end -}}
+{{- if and .teams.webhookUrl .teams.existingSecret -}}
+{{- fail "set either notifications.teams.webhookUrl or notifications.teams.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .cloudEvents.enabled (not .cloudEvents.url) -}}
+{{- fail "notifications.cloudEvents.enabled needs notifications.cloudEvents.url" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* A secretKeyRef env entry (indented for the container's env list): the existing Secret if

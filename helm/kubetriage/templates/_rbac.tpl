@@ -31,7 +31,7 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
   verbs: [get, list, watch]
 {{- if .Values.rbac.certManager }}
 - apiGroups: [cert-manager.io]
-  resources: [certificates]
+  resources: [certificates, certificaterequests, issuers]
   verbs: [get, list, watch]
 {{- end }}
 - apiGroups: [kubetriage.io]

@@ -11,9 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.certificates import CERTIFICATE_ANALYZERS
+from kubetriage.analyzers.changes import CHANGE_ANALYZERS
+from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
+from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.models.evidence import Evidence
@@ -25,6 +30,11 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *ROLLOUT_ANALYZERS,
     *NETWORK_ANALYZERS,
     *METRIC_ANALYZERS,
+    *CHANGE_ANALYZERS,
+    *DEPENDENCY_ANALYZERS,
+    *POLICY_ANALYZERS,
+    *CERTIFICATE_ANALYZERS,
+    *CONFIG_ANALYZERS,
 )
 
 

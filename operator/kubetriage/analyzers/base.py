@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import EvidenceItem, Finding, Narrative
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -33,14 +34,15 @@ def make_finding(
     analyzer: str,
     category: Category,
     confidence: float,
-    summary: str,
+    text: Narrative,
     evidence: Iterable[EvidenceItem],
     action: Action,
     target: ObjectRef,
     params: dict[str, str] | None = None,
 ) -> Finding:
     """A finding whose target kind is one the action may act on (a programming error
-    otherwise, so it raises and ``run_analyzers`` reports it)."""
+    otherwise, so it raises and ``run_analyzers`` reports it). ``text`` is built with
+    ``prose.narrative``; its summary is rendered here, once."""
     if target.kind not in ACTION_TARGET_KINDS[action]:
         raise ValueError(f"{analyzer}: {action} cannot target a {target.kind}")
     items: list[EvidenceItem] = []
@@ -51,7 +53,8 @@ def make_finding(
         analyzer=analyzer,
         category=category,
         confidence=round(min(max(confidence, 0.0), 1.0), 3),
-        summary=summary,
+        summary=prose.narrative_summary(text),
+        narrative=text,
         evidence=items[:12],
         action=action,
         target=target,

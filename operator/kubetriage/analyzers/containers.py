@@ -12,7 +12,21 @@ import re
 from collections import defaultdict
 from difflib import SequenceMatcher
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.container_texts import (
+    ABSENT,
+    MISSPELT_HOST,
+    PROBE_TIMEOUT,
+    REJECTED,
+    ConfigProblem,
+    crash_text,
+    log_problem,
+    no_key,
+    oom_text,
+    probe_text,
+)
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
     CONFIG_VARIABLE_GROUPS,
@@ -25,7 +39,6 @@ from kubetriage.analyzers.support import (
     cpu_usage_jumps,
     current_and_previous_revision,
     event_fact,
-    format_bytes,
     grep_logs,
     hosts_in,
     item,
@@ -35,6 +48,7 @@ from kubetriage.analyzers.support import (
     parse_quantity,
     pod_revision,
     pod_source,
+    seconds_before,
     service_for_host,
     states,
     suggest_memory,
@@ -73,13 +87,16 @@ _PULL_EVENT = re.compile(
     r"invalidimagename|couldn't parse image reference)"
 )
 _IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
-_PULL_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+# (what the registry said, the fix in a few words, how it says it)
+_PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     (
         "the tag or image does not exist",
+        "correct the image tag",
         re.compile(r"(?i)(manifest unknown|not found|manifest for \S+ not found|no such image)"),
     ),
     (
-        "the registry refused the credentials (missing or wrong pull secret)",
+        "the registry refused the credentials",
+        "renew or fix the pull secret",
         re.compile(
             r"(?i)(unauthorized|pull access denied|authentication required|"
             r"insufficient_scope|403 forbidden|denied: )"
@@ -87,10 +104,12 @@ _PULL_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "the image reference is malformed",
+        "correct the image reference",
         re.compile(r"(?i)(invalidimagename|invalid reference format|couldn't parse image)"),
     ),
     (
-        "the registry is unreachable",
+        "the registry is unreachable or limits pulls",
+        "restore registry access or use a mirror",
         re.compile(
             r"(?i)(i/o timeout|no such host|connection refused|tls handshake|"
             r"service unavailable|context deadline exceeded|toomanyrequests|rate limit)"
@@ -168,6 +187,10 @@ def _peak_working_set(evidence: Evidence, container: str) -> float | None:
 
 
 def check_oom(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_oom(evidence))
+
+
+def _check_oom(evidence: Evidence) -> list[Finding]:
     by_container: dict[str, list[tuple[float, EvidenceItem]]] = defaultdict(list)
     sample: dict[str, tuple[PodEvidence, ContainerEvidence]] = {}
     restarts: dict[str, int] = defaultdict(int)
@@ -186,7 +209,8 @@ def check_oom(evidence: Evidence) -> list[Finding]:
                         item(
                             pod_source(pod),
                             f"container {container.name} terminated: OOMKilled, exit code "
-                            f"{state.exit_code}, restarts {container.restart_count}",
+                            f"{state.exit_code}, "
+                            f"{prose.count(container.restart_count, 'restart')}",
                         ),
                     )
                 )
@@ -196,8 +220,8 @@ def check_oom(evidence: Evidence) -> list[Finding]:
                         0.65,
                         item(
                             pod_source(pod),
-                            f"container {container.name} killed by SIGKILL (exit 137), "
-                            f"restarts {container.restart_count}",
+                            f"container {container.name} killed by SIGKILL (exit code 137), "
+                            f"{prose.count(container.restart_count, 'restart')}",
                         ),
                     )
                 )
@@ -231,15 +255,16 @@ def check_oom(evidence: Evidence) -> list[Finding]:
             peak = ratio_peak * limit
         confidence = max(score for score, _ in signals)
         facts = [fact for _, fact in signals]
+        kills = [fact for score, fact in signals if score == confidence] or facts[:1]
+        peak_fact: EvidenceItem | None = None
         if limit and peak:
             ratio = peak / limit
-            facts.append(
-                item(
-                    "metrics",
-                    f"container_memory_working_set_bytes peaked at {format_bytes(peak)}, "
-                    f"{ratio:.0%} of the {format_bytes(limit)} limit",
-                )
+            peak_fact = item(
+                "metrics",
+                f"container_memory_working_set_bytes peaked at {prose.memory(peak)}, "
+                f"{prose.percent(ratio)} of the {prose.memory(limit)} limit",
             )
+            facts.append(peak_fact)
             if ratio >= 0.85:
                 confidence = max(confidence + 0.03, 0.85 if confidence >= 0.65 else confidence)
         if limit is None and confidence < 0.9:
@@ -248,18 +273,23 @@ def check_oom(evidence: Evidence) -> list[Finding]:
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         params = {"container": name}
-        limit_text = f" at its {format_bytes(limit)} memory limit" if limit else ""
         if limit:
             params["memory"] = suggest_memory(limit, peak)
-            params["currentMemory"] = format_bytes(limit)
+            params["currentMemory"] = prose.memory(limit)
         findings.append(
             make_finding(
                 "oom-killed",
                 Category.OOM_KILLED,
                 min(confidence, 0.97),
-                f"Container {name} of {target.display()} is OOM-killed{limit_text} "
-                f"({restarts[name]} restarts); raise the limit"
-                + (f" to {params['memory']}." if "memory" in params else "."),
+                oom_text(
+                    target,
+                    name,
+                    (restarts[name], _last_exit_ago(evidence, container)),
+                    (limit, peak),
+                    params,
+                    kills,
+                    peak_fact,
+                ),
                 facts,
                 Action.INCREASE_MEMORY,
                 target,
@@ -271,6 +301,14 @@ def check_oom(evidence: Evidence) -> list[Finding]:
     if not findings:
         findings.extend(_memory_near_limit(evidence))
     return findings
+
+
+def _last_exit_ago(evidence: Evidence, container: ContainerEvidence) -> float | None:
+    """Seconds since the container last terminated, when its last state says."""
+    last = container.last_state
+    if last is None or last.state != "terminated":
+        return None
+    return seconds_before(evidence, last.finished_at)
 
 
 def _memory_near_limit(evidence: Evidence) -> list[Finding]:
@@ -290,22 +328,37 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         seen.add(container.name)
+        suggested = suggest_memory(limit, peak)
+        fact = item(
+            "metrics",
+            f"working set of {container.name} peaked at {prose.memory(peak)}, "
+            f"{prose.percent(peak / limit)} of the {prose.memory(limit)} limit",
+        )
         findings.append(
             make_finding(
                 "oom-killed",
                 Category.OOM_KILLED,
                 0.5,
-                f"Container {container.name} of {target.display()} uses "
-                f"{format_bytes(peak)} of its {format_bytes(limit)} memory limit.",
-                [
-                    item(
-                        "metrics",
-                        f"working set peak {format_bytes(peak)} = {peak / limit:.0%} of limit",
-                    )
-                ],
+                prose.narrative(
+                    f"{prose.obj(target)} uses {prose.percent(peak / limit)} of its "
+                    f"{prose.memory(limit)} memory limit",
+                    f"raise the limit to {suggested}",
+                    aside=f"container {container.name}",
+                    because=[
+                        prose.claim(
+                            f"The working set of container {container.name} peaked at "
+                            f"{prose.memory(peak)}",
+                            fact,
+                        ),
+                        prose.claim(
+                            "No OOM kill was seen yet, but the next spike in usage will be one"
+                        ),
+                    ],
+                ),
+                [fact],
                 Action.INCREASE_MEMORY,
                 target,
-                {"container": container.name, "memory": suggest_memory(limit, peak)},
+                {"container": container.name, "memory": suggested},
             )
         )
     return findings
@@ -400,15 +453,14 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
         seen.add((target.key(), container.name))
 
         exit_code = exits[0].exit_code if exits else None
-        facts = [
-            item(
-                pod_source(pod),
-                f"container {container.name}: {container.state.reason or container.state.state}"
-                + (f", last exit code {exit_code}" if exit_code is not None else "")
-                + (f" ({exits[0].reason})" if exits and exits[0].reason else "")
-                + f", restarts {container.restart_count}",
-            )
-        ]
+        state_fact = item(
+            pod_source(pod),
+            f"container {container.name}: {container.state.reason or container.state.state}"
+            + (f", last exit code {exit_code}" if exit_code is not None else "")
+            + (f" ({exits[0].reason})" if exits and exits[0].reason else "")
+            + f", {prose.count(container.restart_count, 'restart')}",
+        )
+        facts = [state_fact]
         confidence = 0.75 if waiting_crash else 0.65
         if exit_code in (137, 143):
             confidence -= 0.2  # a kill from outside (OOM, liveness), not the process itself
@@ -451,10 +503,17 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
                 "crash-loop",
                 Category.CRASH_LOOP,
                 confidence,
-                f"Container {container.name} of {target.display()} keeps exiting"
-                + (f" with code {exit_code}" if exit_code is not None else "")
-                + f" ({container.restart_count} restarts)"
-                + (f": {crash_hits[-1].line.strip()[:120]}" if crash_hits else "."),
+                crash_text(
+                    target,
+                    container,
+                    _last_exit_ago(evidence, container),
+                    exit_code,
+                    [h.line for h in crash_hits],
+                    action,
+                    params,
+                    state_fact,
+                    [item(h.source, h.line) for h in crash_hits],
+                ),
                 facts,
                 action,
                 target,
@@ -562,20 +621,29 @@ def _process_started(pod: PodEvidence) -> bool:
 
 
 def check_config_missing(evidence: Evidence) -> list[Finding]:
-    # target key -> (target, best confidence, facts, params)
-    found: dict[str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str]]] = {}
+    # target key -> (target, best confidence, facts, params, problem of the best note)
+    found: dict[
+        str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str], ConfigProblem]
+    ] = {}
 
     def note(
         target: ObjectRef | None,
         confidence: float,
         fact: EvidenceItem,
         params: dict[str, str] | None = None,
+        problem: ConfigProblem = REJECTED,
     ) -> None:
         if target is None:
             return
         key = target.key()
-        _, best, facts, old = found.get(key, (target, 0.0, [], {}))
-        found[key] = (target, max(best, confidence), [*facts, fact], {**(params or {}), **old})
+        _, best, facts, old, why = found.get(key, (target, 0.0, [], {}, problem))
+        found[key] = (
+            target,
+            max(best, confidence),
+            [*facts, fact],
+            {**(params or {}), **old},
+            problem if confidence > best else why,
+        )
 
     for pod in evidence.pods:
         for container in pod.containers:
@@ -590,10 +658,10 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 object_match = _MISSING_OBJECT.search(message)
                 if key_match:
                     target = _config_target(pod, key_match["kind"], key_match["name"])
-                    note(target, 0.95, fact, {"key": key_match["key"]})
+                    note(target, 0.95, fact, {"key": key_match["key"]}, no_key(key_match["key"]))
                 elif object_match:
                     target = _config_target(pod, object_match["kind"], object_match["name"])
-                    note(target, 0.95, fact)
+                    note(target, 0.95, fact, problem=ABSENT)
                 elif state.reason == "CreateContainerConfigError":
                     note(workload_ref(evidence, pod), 0.8, fact)
         # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
@@ -609,6 +677,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     target,
                     0.4 if resolved else 0.9,
                     item(pod_source(pod), f"{ref.kind} {ref.name} ({ref.via}) does not exist"),
+                    problem=ABSENT,
                 )
             elif ref.key_exists is False and ref.key:
                 note(
@@ -619,6 +688,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         f"{ref.kind} {ref.name} has no key {ref.key} ({ref.via})",
                     ),
                     {"key": ref.key},
+                    no_key(ref.key),
                 )
         for event in _pod_events(evidence, pod):
             if event.type != "Warning" and event.reason not in ("FailedMount", "Failed"):
@@ -633,6 +703,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     0.9,
                     item("events", event_fact(event)),
                     {"key": key_match["key"]} if key_match else None,
+                    no_key(key_match["key"]) if key_match else ABSENT,
                 )
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
@@ -650,6 +721,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     log_target,
                     confidence + (0.05 if crashing else 0.0) + (0.1 if renamed else 0.0),
                     item(hit.source, hit.line),
+                    problem=log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
                 )
                 if renamed is not None and log_target is not None:
                     note(
@@ -661,23 +733,36 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         ),
                     )
         for target, fact in _misspelt_hosts(evidence, pod):
-            note(target, 0.75, fact)
+            note(target, 0.75, fact, problem=MISSPELT_HOST)
 
     findings: list[Finding] = []
-    for target, confidence, facts, params in found.values():
-        what = (
-            f"{target.kind} {target.name}"
-            if target.kind in ("ConfigMap", "Secret")
-            else f"the configuration of {target.display()}"
-        )
-        key_text = f" (key {params['key']})" if "key" in params else ""
+    workload = workload_ref(evidence)
+    for target, confidence, facts, params, problem in found.values():
+        own = target.kind not in ("ConfigMap", "Secret")
+        subject = f"the configuration of {prose.obj(target)}" if own else prose.obj(target)
+        because = [prose.claim(f"{subject} {problem.what}", *facts[:2]), prose.claim(problem.why)]
+        if len(facts) > 2:
+            more = len(facts) - 2
+            because.append(
+                prose.claim(
+                    "another observation agrees"
+                    if more == 1
+                    else f"{prose.count(more, 'more observation')} agree",
+                    *facts[2:4],
+                )
+            )
+        fails = workload is not None and not own and workload.kind != target.kind
         findings.append(
             make_finding(
                 "config-missing",
                 Category.CONFIG_MISSING,
                 confidence,
-                f"Pods cannot start or run because {what}{key_text} is missing or wrong: "
-                f"{facts[0].fact[:160]}",
+                prose.narrative(
+                    f"{subject} {problem.what}",
+                    problem.fix,
+                    aside=f"{prose.obj(workload)} fails to start" if fails and workload else "",
+                    because=because,
+                ),
                 facts,
                 Action.FIX_CONFIG,
                 target,
@@ -723,7 +808,9 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
             )
         facts.extend(item("events", event_fact(e)) for e in events[:3])
         texts = " ".join([container.state.message or "", *(e.message for e in events)])
-        cause = next((label for label, rx in _PULL_CAUSES if rx.search(texts)), None)
+        matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
+        cause = matched[0] if matched else None
+        pulled = facts[:2]
         confidence = 0.9 if waiting else 0.8
         if cause:
             confidence += 0.05
@@ -731,28 +818,46 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         current, previous = current_and_previous_revision(evidence)
         revision = pod_revision(pod, evidence)
         previous_image = previous.images.get(container.name) if previous else None
+        because = [
+            prose.claim(
+                f"The kubelet cannot pull {container.image} for container {container.name}"
+                + (f": {cause}" if cause else ""),
+                *pulled,
+            )
+        ]
         if previous_image and previous_image != container.image:
             params["previousImage"] = previous_image
-            facts.append(
-                item(
-                    "revision",
-                    f"revision {previous.revision if previous else '?'} ran {previous_image}; "
-                    f"revision {current.revision if current else '?'} uses {container.image}",
+            changed = item(
+                "revision",
+                f"revision {previous.revision if previous else '?'} ran {previous_image}; "
+                f"revision {current.revision if current else '?'} uses {container.image}",
+            )
+            facts.append(changed)
+            because.append(
+                prose.claim(
+                    f"The previous revision ran {prose.image(previous_image)}, so the change "
+                    "of image reference is what broke the pull",
+                    changed,
                 )
             )
+        because.append(
+            prose.claim(
+                "Until the image can be pulled no new container of it starts; pods already "
+                "running an older image keep serving"
+            )
+        )
+        pull_text = prose.narrative(
+            f"{prose.obj(target)} cannot pull image {prose.image(container.image)}",
+            matched[1] if matched else "correct the image reference or its pull secret",
+            aside=cause or "",
+            because=because,
+        )
         findings.append(
             make_finding(
                 "image-pull",
                 Category.IMAGE_PULL,
                 confidence,
-                f"Image {container.image} for container {container.name} of "
-                f"{target.display()} cannot be pulled"
-                + (f": {cause}." if cause else ".")
-                + (
-                    f" The previous revision ran {previous_image}."
-                    if "previousImage" in params
-                    else ""
-                ),
+                pull_text,
                 facts,
                 Action.FIX_IMAGE,
                 target,
@@ -780,8 +885,11 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                     "image-pull",
                     Category.IMAGE_PULL,
                     (0.65 if healthy_before else 0.55),
-                    f"Roll {target.display()} back to revision {previous.revision} "
-                    f"({previous_image}) while the image reference is fixed.",
+                    pull_text.model_copy(
+                        update={
+                            "fix": f"roll back to revision {previous.revision} while it is fixed"
+                        }
+                    ),
                     facts,
                     Action.ROLLBACK,
                     target,
@@ -797,12 +905,6 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
 def _probe_port(handler: str) -> str | None:
     match = re.search(r":(\w+)\b", handler)
     return match.group(1) if match else None
-
-
-_PROBE_TIMEOUT = re.compile(
-    r"(?i)(context deadline exceeded|timeout exceeded|timed out|i/o timeout|"
-    r"request canceled while waiting)"
-)
 
 
 def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> EvidenceItem | None:
@@ -885,14 +987,13 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         else:
             confidence = 0.45
             probe_kind = sorted(kinds)[0]
-        facts.insert(
-            0,
-            item(
-                pod_source(pod),
-                f"container {container.name}: {container.state.state}, ready={container.ready},"
-                f" restarts {container.restart_count}",
-            ),
+        state_fact = item(
+            pod_source(pod),
+            f"container {container.name}: {container.state.state}, ready={container.ready},"
+            f" {prose.count(container.restart_count, 'restart')}",
         )
+        probe_facts = [state_fact, *facts[:2]]
+        facts.insert(0, state_fact)
         reasons = " ".join(why for _, why, _ in unhealthy)
         spec = next((p for p in container.probes if p.kind == probe_kind), None)
         if spec is None:
@@ -900,8 +1001,9 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             spec = next(
                 (p for p in (template.probes if template else []) if p.kind == probe_kind), None
             )
+        spec_facts: list[EvidenceItem] = []
         if spec is not None:
-            facts.append(
+            spec_facts.append(
                 item(
                     pod_source(pod),
                     f"{probe_kind} probe: {spec.handler}, timeout "
@@ -913,13 +1015,14 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             declared = " ".join(container.ports)
             if port and container.ports and port not in declared and "refused" in reasons:
                 confidence += 0.05
-                facts.append(
+                spec_facts.append(
                     item(
                         pod_source(pod),
                         f"probe port {port} is not among the "
                         f"container ports {', '.join(container.ports)}",
                     )
                 )
+            facts.extend(spec_facts)
         if re.search(r"statuscode: 404|status code 404", reasons, re.I):
             confidence += 0.05  # the probe path does not exist
         # Replicas of one workload fail their probes for one reason; a tail from any of them
@@ -930,24 +1033,28 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         dependency = [
             h for h in grep_logs(logs, DEPENDENCY_LOG, limit=3) if FAILURE_WORDS.search(h.line)
         ]
+        caveat: tuple[str, EvidenceItem] | None = None
         if dependency and re.search(r"statuscode: 5\d\d", reasons):
             # The app reports itself unhealthy because something it needs is down.
             confidence -= 0.25
-            facts.append(item(dependency[0].source, dependency[0].line))
+            fact = item(dependency[0].source, dependency[0].line)
+            facts.append(fact)
+            caveat = ("The application's own log shows a dependency failing", fact)
         busy = _busy_container(evidence, pod, container.name)
-        if busy is not None and _PROBE_TIMEOUT.search(reasons) and not kills:
+        if busy is not None and PROBE_TIMEOUT.search(reasons) and not kills:
             # The probe times out because the process is too busy to answer it (CPU jumped):
             # the probe reports the overload, it is not the fault.
             confidence -= 0.25
             facts.append(busy)
+            caveat = ("CPU usage jumped at the same time, so the process may be too busy", busy)
         findings.append(
             make_finding(
                 "probe-failure",
                 Category.PROBE_FAILURE,
                 confidence,
-                f"The {probe_kind} probe of container {container.name} in {target.display()} "
-                f"fails ({reasons[:120] or 'probe kills'})"
-                + (f"; {container.restart_count} restarts." if container.restart_count else "."),
+                probe_text(
+                    target, container, probe_kind, reasons, probe_facts, (spec, spec_facts), caveat
+                ),
                 facts,
                 Action.FIX_PROBE,
                 target,

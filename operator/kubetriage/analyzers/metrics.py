@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import (
     item,
     iter_containers,
@@ -21,7 +23,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.evidence import ContainerEvidence, Evidence, MetricSummary
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
@@ -82,11 +84,21 @@ def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
             continue
         low = metric.first if metric.first is not None else metric.min
         if metric.trend == "rising" or (low and metric.last / low >= 1.5):
-            facts.append(item("metrics", f"{metric.name or metric.query}: {low} -> {metric.last}"))
+            before = prose.number(low) if low is not None else "?"
+            facts.append(
+                item(
+                    "metrics",
+                    f"{metric.name or metric.query}: {before} -> {prose.number(metric.last)}",
+                )
+            )
     return facts
 
 
 def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_cpu_throttling(evidence))
+
+
+def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     ratios = _throttle_ratios(evidence)
     alert_containers = {
         a.labels.get("container")
@@ -115,35 +127,55 @@ def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
             continue
         seen.add(container.name)
         facts: list[EvidenceItem] = []
+        because: list[Claim] = []
         confidence = 0.0
         if ratio is not None and ratio >= 0.25:
             confidence = 0.7 + (0.05 if ratio >= 0.5 else 0.0)
             facts.append(
                 item(
                     "metrics",
-                    f"{ratio:.0%} of CFS periods throttled for "
-                    f"{container.name} (limit {container.limits.get('cpu')})",
+                    f"{prose.percent(ratio)} of CFS periods throttled for "
+                    f"{container.name} (limit {prose.cpu(limit)})",
+                )
+            )
+            because.append(
+                prose.claim(
+                    f"The kernel throttled container {container.name} in "
+                    f"{prose.percent(ratio)} of its CFS periods",
+                    facts[-1],
                 )
             )
         if alerted:
             confidence = max(confidence, 0.7) + (0.05 if facts else 0.0)
             facts.append(item("alert", f"CPUThrottlingHigh for container {container.name}"))
+            because.append(prose.claim("CPUThrottlingHigh fired for it", facts[-1]))
         if latency:
             confidence += 0.1
             facts.extend(latency[:2])
+            because.append(prose.claim("Latency rose while it was throttled", *latency[:2]))
+        suggested = suggest_cpu(limit)
+        because.append(
+            prose.claim(
+                f"Each throttled period stalls the process until the next one; a "
+                f"{prose.cpu(limit)} limit is too tight for its load"
+            )
+        )
         findings.append(
             make_finding(
                 "cpu-throttling",
                 Category.CPU_THROTTLING,
                 min(confidence, 0.9),
-                f"Container {container.name} of {target.display()} is throttled by its CPU "
-                f"limit of {container.limits.get('cpu') or limit}"
-                + (f" ({ratio:.0%} of periods)" if ratio is not None else "")
-                + ("; latency rises with it." if latency else "."),
+                prose.narrative(
+                    f"{prose.obj(target)} is throttled by its {prose.cpu(limit)} limit",
+                    f"raise the limit to {prose.cpu(parse_quantity(suggested) or 2 * limit)}",
+                    aside=f"container {container.name}"
+                    + (f", {prose.percent(ratio)} of periods" if ratio is not None else ""),
+                    because=because[:4],
+                ),
                 facts,
                 Action.INCREASE_CPU,
                 target,
-                {"container": container.name, "cpu": suggest_cpu(limit)},
+                {"container": container.name, "cpu": suggested},
             )
         )
     return findings

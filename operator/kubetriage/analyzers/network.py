@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from difflib import SequenceMatcher
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     CERT_LOG,
@@ -39,7 +40,8 @@ from kubetriage.models.evidence import (
     PodEvidence,
     ServiceEvidence,
 )
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 _TIMEOUT_LOG = re.compile(
@@ -57,10 +59,6 @@ _BARE_HOST = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.?$", re.IGNORECASE)
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
 
-def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
-
 def _own_services(evidence: Evidence) -> set[str]:
     """Services that front the workload's own pods: failures there are not a dependency."""
     return {
@@ -70,11 +68,23 @@ def _own_services(evidence: Evidence) -> set[str]:
     }
 
 
+# A response the workload itself served ("Completed 500 Internal Server Error in 12ms",
+# '"GET /x HTTP/1.1" 500'): its own error, not a call to something else that failed.
+_SERVED_5XX = re.compile(
+    r"(?i)(\b(completed|responded|returned|sent)\s+5\d\d\b|HTTP/\d(\.\d)?\"?\s+5\d\d\b)"
+)
+_CALL_FAILED = re.compile(
+    r"(?i)(refused|reset|timed? ?out|timeout|no such host|unreachable|upstream|could not connect|"
+    r"unable to connect|failed to connect|dial |lookup )"
+)
+
+
 def _dependency_hits(evidence: Evidence) -> list[LogHit]:
     return [
         h
         for h in grep_logs(evidence.logs, DEPENDENCY_LOG, limit=40)
         if FAILURE_WORDS.search(h.line)
+        and not (_SERVED_5XX.search(h.line) and not _CALL_FAILED.search(h.line))
     ]
 
 
@@ -202,18 +212,52 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
         if not named.get(chosen):
             facts[:0] = [item(h.source, h.line) for h in hits[:2]]
-        facts.append(_service_fact(svc))
+        service_fact = _service_fact(svc)
+        facts.append(service_fact)
         owner = next((v for k, v in svc.annotations.items() if "owner" in k.lower()), None)
+        owner_fact = item(f"service/{svc.namespace}/{svc.name}", f"owner: {owner}")
         if owner:
-            facts.append(item(f"service/{svc.namespace}/{svc.name}", f"owner: {owner}"))
+            facts.append(owner_fact)
+        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        calls = named.get(chosen, [])
+        kind = _failure_kind(" ".join(f.fact for f in calls) or " ".join(h.line for h in hits))
+        because: list[Claim] = []
+        if calls:
+            because.append(
+                prose.claim(f"{_who(evidence)} logs {kind} when it calls {svc.name}", *calls[:2])
+            )
+        elif hits:
+            because.append(
+                prose.claim(
+                    f"{_who(evidence)} logs {kind}, and its configuration points at {svc.name}",
+                    *facts[:2],
+                    *via_env.get(chosen, [])[:1],
+                )
+            )
+        if probes_down.get(chosen):
+            because.append(
+                prose.claim(f"Blackbox probes of {svc.name} fail as well", *probes_down[chosen][:2])
+            )
+        because.append(prose.claim(_service_claim(svc), service_fact))
+        if owner:
+            because.append(prose.claim(f"Its owner is {owner}", owner_fact))
+        elif _workload_healthy(evidence):
+            because.append(prose.claim("The caller's own pods are ready and not restarting"))
+        if calls or hits:
+            problem = f"Calls from {_who(evidence)} to {prose.obj(ref)} fail with {kind}"
+        else:
+            problem = f"{prose.obj(ref)} is down: its blackbox probes fail"
         findings.append(
             make_finding(
                 "dependency-failure",
                 Category.DEPENDENCY_FAILURE,
                 min(confidence, 0.93),
-                f"Calls from {_who(evidence)} to {svc.name}"
-                + (f" ({svc.external_name})" if svc.external_name else "")
-                + f" fail: {_line(facts[0].fact)}; escalate to the owner of {svc.name}.",
+                prose.narrative(
+                    problem,
+                    "escalate to its owner",
+                    aside=f"it points at {svc.external_name}" if svc.external_name else "",
+                    because=because[:4],
+                ),
                 facts,
                 Action.ESCALATE,
                 ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
@@ -245,13 +289,48 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             return []
         target = fallback
         confidence = 0.5 if len(hits) >= 2 else 0.45
+    quoted = [item(h.source, h.line) for h in hits[:4]]
+    kind = _failure_kind(" ".join(h.line for h in hits))
+    if target.kind == "Service":
+        text = prose.narrative(
+            f"{_who(evidence)} cannot resolve the names it calls",
+            f"escalate to the owner of {prose.obj(target)}",
+            because=[
+                prose.claim(
+                    f"{prose.count(len(hits), 'failing call')} in the logs, all of them DNS "
+                    "lookups",
+                    *quoted[:2],
+                ),
+                prose.claim(
+                    "The resolver itself fails to answer, or fails for several unrelated names"
+                    if resolver_down
+                    else "The cluster DNS Service answers these lookups"
+                ),
+                prose.claim("Names that do not resolve make every call to them fail"),
+            ],
+        )
+    else:
+        text = prose.narrative(
+            f"{_who(evidence)} fails to reach a dependency with {kind}",
+            "escalate to the owner of that dependency",
+            because=[
+                prose.claim(
+                    f"{prose.count(len(hits), 'failing call')} in the logs report {kind}",
+                    *quoted[:2],
+                ),
+                prose.claim(
+                    "No Service in the evidence matches the host it calls, so the dependency "
+                    "is not named; its host is in the quoted lines"
+                ),
+            ],
+        )
     findings.append(
         make_finding(
             "dependency-failure",
             Category.DEPENDENCY_FAILURE,
             confidence,
-            f"{_who(evidence)} fails to reach a dependency: {_line(hits[-1].line)}.",
-            [item(h.source, h.line) for h in hits[:4]],
+            text,
+            quoted,
             Action.ESCALATE,
             target,
             {},
@@ -270,13 +349,48 @@ def _policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
     )
 
 
-def _line(text: str) -> str:
-    return text.strip()[:140]
+# How calls fail, in the words of a person reading the log lines.
+_FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_REFUSED, "connection refused"),
+    (DNS_LOG, "name resolution errors"),
+    (_TIMEOUT_LOG, "timeouts"),
+    (
+        re.compile(
+            r"(?i)(not accepting commands|read-only|in recovery mode|too many (clients|"
+            r"connections)|connection slots are reserved|ProgramLimitExceeded)"
+        ),
+        "the database refusing work",
+    ),
+    (re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe)"), "connection resets"),
+)
+_HTTP_5XX = re.compile(r"(?i)(?:\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
+
+
+def _failure_kind(text: str) -> str:
+    for pattern, kind in _FAILURE_KINDS:
+        if pattern.search(text):
+            return kind
+    match = _HTTP_5XX.search(text)
+    if match:
+        return f"HTTP {match['code']}"
+    if re.search(r"(?i)(unavailable|bad gateway|no healthy upstream)", text):
+        return "HTTP 5xx"
+    return "errors"
 
 
 def _who(evidence: Evidence) -> str:
     ref = workload_ref(evidence)
-    return ref.display() if ref is not None else "the workload"
+    return prose.obj(ref) if ref is not None else "the workload"
+
+
+def _service_claim(svc: ServiceEvidence) -> str:
+    ref = prose.obj(ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name))
+    if svc.type == "ExternalName":
+        return f"{ref} points outside the cluster at {svc.external_name}, so the fault is there"
+    if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
+        return f"{ref} lives in a namespace that was not collected, so its side is not visible"
+    ready = svc.ready_endpoints or 0
+    return f"{ref} has {prose.count(ready, 'ready endpoint')}"
 
 
 def _workload_healthy(evidence: Evidence) -> bool:
@@ -290,18 +404,18 @@ def _workload_healthy(evidence: Evidence) -> bool:
 
 
 def _service_fact(svc: ServiceEvidence) -> EvidenceItem:
+    if svc.type == "ExternalName":
+        return item(
+            f"service/{svc.namespace}/{svc.name}", f"ExternalName service -> {svc.external_name}"
+        )
     if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
         return item(
             f"service/{svc.namespace}/{svc.name}",
             "named by its cluster DNS name; its namespace was not collected",
         )
-    if svc.type == "ExternalName":
-        return item(
-            f"service/{svc.namespace}/{svc.name}", f"ExternalName service -> {svc.external_name}"
-        )
     return item(
         f"service/{svc.namespace}/{svc.name}",
-        f"selector {svc.selector}, ready endpoints {svc.ready_endpoints}, "
+        f"selector {prose.selector(svc.selector)}, ready endpoints {svc.ready_endpoints}, "
         f"not ready {svc.not_ready_endpoints}",
     )
 
@@ -374,14 +488,26 @@ def check_network(evidence: Evidence) -> list[Finding]:
         )
         if is_target and svc.matching_pods == 0 and not same_ns:
             # The alerting Service itself routes nowhere; no pod evidence to compare with.
+            fact = _service_fact(svc)
             findings.append(
                 make_finding(
                     "network",
                     Category.NETWORK,
                     0.85,
-                    f"Service {svc.namespace}/{svc.name} selects no pods (selector "
-                    f"{svc.selector}), so it has no endpoints.",
-                    [_service_fact(svc)],
+                    prose.narrative(
+                        f"{prose.obj(ref)} selects no pods",
+                        "correct its selector",
+                        aside=f"selector {prose.selector(svc.selector)}",
+                        because=[
+                            prose.claim(
+                                f"The selector {prose.selector(svc.selector)} of "
+                                f"{prose.obj(ref)} matches no pod, so it has no endpoints",
+                                fact,
+                            ),
+                            prose.claim("Every connection to it fails until a pod matches"),
+                        ],
+                    ),
+                    [fact],
                     Action.FIX_NETWORK,
                     ref,
                     {"service": svc.name},
@@ -390,16 +516,37 @@ def check_network(evidence: Evidence) -> list[Finding]:
             continue
         if no_pods and same_ns and _related(svc, evidence, same_ns) and ready_pods:
             misses = _selector_mismatch(svc, same_ns)
+            fact = _service_fact(svc)
+            miss_facts = [item(f"service/{svc.namespace}/{svc.name}", m) for m in misses[:3]]
+            because = [
+                prose.claim(
+                    f"{prose.obj(ref)} selects {prose.selector(svc.selector)}, which no pod "
+                    "carries, so it "
+                    "has no endpoints",
+                    fact,
+                )
+            ]
+            if misses:
+                because.append(prose.claim(f"The selector asks for {misses[0]}", *miss_facts))
+            because.append(
+                prose.claim(
+                    f"{prose.count(len(ready_pods), 'pod')} of the workload "
+                    f"{prose.be(len(ready_pods))} ready, so correcting the selector restores "
+                    "the endpoints"
+                )
+            )
             findings.append(
                 make_finding(
                     "network",
                     Category.NETWORK,
                     0.9 if misses else 0.8,
-                    f"Service {svc.namespace}/{svc.name} selects no pods "
-                    f"({'; '.join(misses) or 'selector ' + str(svc.selector)}), so it has no "
-                    "endpoints while the workload's pods are ready.",
-                    [_service_fact(svc)]
-                    + [item(f"service/{svc.namespace}/{svc.name}", m) for m in misses[:3]],
+                    prose.narrative(
+                        f"{prose.obj(ref)} selects no pods",
+                        "correct its selector",
+                        aside=misses[0] if misses else f"selector {prose.selector(svc.selector)}",
+                        because=because,
+                    ),
+                    [fact, *miss_facts],
                     Action.FIX_NETWORK,
                     ref,
                     {"service": svc.name},
@@ -416,19 +563,23 @@ def check_network(evidence: Evidence) -> list[Finding]:
             if declared and not re.search(rf"(^|[\s:]){re.escape(t)}([/:\s]|$)", declared)
         ]
         if wrong and svc.ready_endpoints != 0:
+            ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
             findings.append(
                 make_finding(
                     "network",
                     Category.NETWORK,
                     0.7,
-                    f"Service {svc.namespace}/{svc.name} targets port {', '.join(wrong)}, "
-                    f"which its pods do not expose ({declared}).",
-                    [
-                        _service_fact(svc),
-                        item(
-                            f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}"
-                        ),
-                    ],
+                    prose.narrative(
+                        f"{prose.obj(ref)} sends traffic to port {prose.listing(wrong)}, which "
+                        "its pods do not expose",
+                        "correct its targetPort",
+                        because=[
+                            prose.claim(f"Its ports map to {prose.listing(wrong)}", ports),
+                            prose.claim(f"Its pods declare {declared}", _service_fact(svc)),
+                            prose.claim("Connections to a port nothing listens on are refused"),
+                        ],
+                    ),
+                    [_service_fact(svc), ports],
                     Action.FIX_NETWORK,
                     ref,
                     {"service": svc.name},
@@ -457,14 +608,29 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
             if svc is None or svc.name in seen:
                 continue
             seen.add(svc.name)
+            call, fact = item(hit.source, hit.line), _service_fact(svc)
+            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
             findings.append(
                 make_finding(
                     "network",
                     Category.NETWORK,
                     0.8,
-                    f"Service {svc.namespace}/{svc.name}, which {_who(evidence)} calls, "
-                    f"selects no pods (selector {svc.selector}), so calls to it fail.",
-                    [item(hit.source, hit.line), _service_fact(svc)],
+                    prose.narrative(
+                        f"{prose.obj(ref)} selects no pods, so calls from {_who(evidence)} fail",
+                        "correct its selector",
+                        because=[
+                            prose.claim(
+                                f"{_who(evidence)} fails calling {prose.obj(ref)}",
+                                call,
+                            ),
+                            prose.claim(
+                                f"Its selector {prose.selector(svc.selector)} matches no pod, "
+                                "so the calls are routed nowhere",
+                                fact,
+                            ),
+                        ],
+                    ),
+                    [call, fact],
                     Action.FIX_NETWORK,
                     ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
                     {"service": svc.name},
@@ -505,19 +671,34 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
         if name in reported:
             continue
         remapped = [p for p in svc.ports if _remaps_port(p)]
+        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ready = svc.ready_endpoints or 0
+        refused = item(hit.source, hit.line)
+        ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
         findings.append(
             make_finding(
                 "network",
                 Category.NETWORK,
                 0.8 if remapped else 0.6,
-                f"Service {svc.namespace}/{svc.name} refuses connections while "
-                f"{svc.ready_endpoints} endpoint(s) are ready: its target port "
-                f"({', '.join(svc.ports)}) is likely not the port the pods listen on.",
-                [
-                    item(hit.source, hit.line),
-                    _service_fact(svc),
-                    item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}"),
-                ],
+                prose.narrative(
+                    f"{prose.obj(ref)} refuses connections although "
+                    f"{prose.count(ready, 'endpoint')} {prose.be(ready)} ready",
+                    "fix its targetPort",
+                    because=[
+                        prose.claim(f"Calls to {prose.obj(ref)} are refused", refused),
+                        prose.claim(
+                            f"Its {prose.count(ready, 'endpoint')} {prose.be(ready)} ready, so "
+                            "the process runs but nothing listens where traffic is sent",
+                            _service_fact(svc),
+                        ),
+                        prose.claim(
+                            f"It maps {prose.listing(svc.ports)}"
+                            + (", sending traffic to another port" if remapped else ""),
+                            ports,
+                        ),
+                    ],
+                ),
+                [refused, _service_fact(svc), ports],
                 Action.FIX_NETWORK,
                 ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
                 {"service": svc.name},
@@ -547,13 +728,12 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
     for policy in evidence.network_policies:
         ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
         source = f"networkpolicy/{policy.namespace}/{policy.name}"
-        facts = [
-            item(
-                source,
-                f"podSelector {policy.pod_selector or '{}'}; types "
-                f"{','.join(policy.policy_types)}; " + "; ".join(policy.rules[:3]),
-            )
-        ]
+        policy_fact = item(
+            source,
+            f"podSelector {prose.selector(policy.pod_selector)}; types "
+            f"{','.join(policy.policy_types)}; " + "; ".join(policy.rules[:3]),
+        )
+        facts = [policy_fact]
         confidence = 0.0
         why = ""
         guarded = [
@@ -580,15 +760,33 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
             confidence, why = 0.55, "selects the workload's pods while its connections time out"
         if not confidence:
             continue
+        because = [
+            prose.claim(
+                f"{prose.obj(ref)} applies to "
+                f"{prose.selector(policy.pod_selector, empty='every pod in its namespace')} "
+                f"({', '.join(policy.policy_types)}) with "
+                f"{prose.count(policy.ingress_rules, 'ingress rule')} and "
+                f"{prose.count(policy.egress_rules, 'egress rule')}",
+                policy_fact,
+            )
+        ]
+        if len(facts) > 1:
+            because.append(prose.claim("Name lookups fail behind it", facts[1]))
         if timeouts:
-            facts.append(item(timeouts[0].source, timeouts[0].line))
+            timeout = item(timeouts[0].source, timeouts[0].line)
+            facts.append(timeout)
             confidence += 0.05
+            because.append(prose.claim("Connections time out, as dropped packets do", timeout))
         findings.append(
             make_finding(
                 "network",
                 Category.NETWORK,
                 min(confidence, 0.9),
-                f"NetworkPolicy {policy.namespace}/{policy.name} {why}.",
+                prose.narrative(
+                    f"{prose.obj(ref)} {why}",
+                    "allow the traffic the workload needs",
+                    because=because,
+                ),
                 facts,
                 Action.FIX_NETWORK,
                 ref,
@@ -624,35 +822,56 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         confidence = 0.0
         source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
         not_after = _parse_time(_field(cert, "notAfter"))
+        state = "is not Ready"
         if not_after is not None:
-            hours = (timestamp(not_after) - now) / 3600
+            seconds = timestamp(not_after) - now
+            hours = seconds / 3600
             if hours <= 0:
                 confidence = 0.95
-                facts.append(
-                    item(source, f"notAfter {not_after.isoformat()}: expired {-hours:.0f}h ago")
-                )
+                state = f"expired {prose.duration(seconds)} ago"
+                facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
             elif hours <= 72:
                 confidence = 0.75
-                facts.append(
-                    item(source, f"notAfter {not_after.isoformat()}: expires in {hours:.0f}h")
-                )
+                state = f"expires in {prose.duration(seconds)}"
+                facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
         elif _field(cert, "expired") == "true":
             confidence = 0.95
+            state = "has expired"
             facts.append(item(source, "certificate expired"))
         ready = next((c for c in cert.conditions if c.type == "Ready"), None)
+        renewal: EvidenceItem | None = None
         if ready is not None and ready.status != "True":
             confidence = max(confidence, 0.8) + (0.03 if confidence else 0.0)
-            facts.append(item(source, f"Ready={ready.status} {ready.reason}: {ready.message}"))
+            renewal = item(source, f"Ready={ready.status} {ready.reason}: {ready.message}")
+            facts.append(renewal)
         if not confidence:
             continue
+        secret = _field(cert, "secretName")
+        ref = ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name)
+        because = [prose.claim(f"{prose.obj(ref)} {state}", facts[0])]
+        if renewal is not None and ready is not None:
+            because.append(
+                prose.claim(
+                    f"Its renewal is failing: Ready={ready.status} ({ready.reason})", renewal
+                )
+            )
+        because.append(
+            prose.claim(
+                "Clients reject the certificate once it has expired"
+                + (f"; renewing it rewrites Secret {secret}" if secret else "")
+            )
+        )
         findings.append(
             make_finding(
                 "certificate-expiry",
                 Category.CERTIFICATE_EXPIRY,
                 min(confidence, 0.97),
-                f"Certificate {cert.ref.namespace}/{cert.ref.name}"
-                + (f" (secret {_field(cert, 'secretName')})" if _field(cert, "secretName") else "")
-                + f" is not valid: {facts[0].fact}.",
+                prose.narrative(
+                    f"{prose.obj(ref)} {state}",
+                    "renew it" if renewal is None else "fix its issuer and renew it",
+                    aside=f"Secret {secret}" if secret else "",
+                    because=because,
+                ),
                 facts,
                 Action.RENEW_CERTIFICATE,
                 ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name),
@@ -683,7 +902,19 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         return []
     facts = [item(h.source, h.line) for h in hits[:3]]
     facts += [item("events", event_fact(e)) for e in event_hits[:2]]
-    facts += [item("metrics", f"certificate of {i} expires in {d:.1f} days") for i, d in expiring]
+    quoted = list(facts)
+    facts += [
+        item(
+            "metrics",
+            f"certificate of {i} "
+            + (
+                f"expires in {prose.duration(d * 86400)}"
+                if d > 0
+                else f"expired {prose.duration(d * 86400)} ago"
+            ),
+        )
+        for i, d in expiring
+    ]
     confidence = 0.85 if expiring and any(d <= 0 for _, d in expiring) else 0.8
     lines = [h.line for h in hits] + [e.message for e in event_hits]
     target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
@@ -691,12 +922,42 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         return []
     if action is Action.ESCALATE:
         confidence -= 0.1  # someone else's certificate: we can only hand it over
+    expired = bool(hits or event_hits) or any(d <= 0 for _, d in expiring)
+    state = "has expired" if expired else "is about to expire"
+    if target.kind == "Secret":
+        problem = f"The certificate in {prose.obj(target)} {state}"
+    elif target.kind == "Service":
+        problem = f"The certificate served by {prose.obj(target)} {state}"
+    else:
+        problem = f"A certificate {prose.obj(target)} relies on {state}"
+    because = []
+    if quoted:
+        because.append(prose.claim("TLS handshakes fail on an expired certificate", *quoted[:3]))
+    if expiring:
+        because.append(
+            prose.claim("The certificate's expiry metric confirms it", *facts[len(quoted) :][:2])
+        )
+    if target.kind == "Secret":
+        because.append(prose.claim(f"{prose.obj(target)} holds the certificate that failed"))
+    elif target.kind == "Service":
+        because.append(
+            prose.claim(
+                f"The failing calls go to {prose.obj(target)}, whose certificate this cluster "
+                "cannot renew"
+            )
+        )
+    else:
+        because.append(prose.claim("No Service or Secret in the evidence holds the certificate"))
     return [
         make_finding(
             "certificate-expiry",
             Category.CERTIFICATE_EXPIRY,
             confidence,
-            f"A TLS certificate has expired or is about to: {facts[0].fact[:140]}.",
+            prose.narrative(
+                problem,
+                "renew it" if action is Action.RENEW_CERTIFICATE else "escalate to its owner",
+                because=because,
+            ),
             facts,
             action,
             target,
@@ -723,14 +984,14 @@ def _certificate_target(
                 kind="Service", namespace=svc.namespace, name=svc.name
             ), Action.ESCALATE
     for svc in presenting:
-        secret = _serving_secret(evidence, svc)
+        secret = _serving_secret(evidence, svc) or _dependency_secret(evidence, svc)
         if secret is not None:
             return secret, Action.RENEW_CERTIFICATE
     for obj in evidence.other_objects:
         if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
             return obj.ref, Action.RENEW_CERTIFICATE
     for obj in evidence.other_objects:
-        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecrets")):
+        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecretNames")):
             return (
                 ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
                 Action.RENEW_CERTIFICATE,
@@ -764,6 +1025,18 @@ def _hosted_services(evidence: Evidence, hosts: list[str]) -> list[ServiceEviden
         if svc not in found:
             found.append(svc)
     return found
+
+
+def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace)."""
+    for dependency in evidence.dependencies:
+        found = dependency.service
+        if found is None or (found.namespace, found.name) != (svc.namespace, svc.name):
+            continue
+        for name in dependency.mounted_secrets:
+            if _TLS_NAME.search(name):
+                return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
+    return None
 
 
 def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:

@@ -12,15 +12,19 @@ import math
 import re
 from datetime import datetime, timedelta
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     cpu_usage_jumps,
     current_and_previous_revision,
     grep_logs,
     item,
+    metric_growth,
     pod_revision,
     pod_source,
+    seconds_before,
     timestamp,
     workload_ref,
 )
@@ -44,6 +48,10 @@ _POOL_EXHAUSTED = re.compile(
     r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
     r"pool exhausted|rejectedexecution|listen queue (is )?full|backlog (is )?full|"
     r"worker_connections are not enough|too many (open )?connections)"
+)
+# Capacity in use: open connections, requests in flight, busy workers, utilisation.
+_BUSY_NAME = re.compile(
+    r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
 )
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
 
@@ -124,14 +132,13 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, 0.5)
-    facts: list[EvidenceItem] = [
-        item(
-            "revision",
-            f"revision {current.revision} ({current.name}) replaced revision "
-            f"{previous.revision} ({previous.name})"
-            + "".join(f"; {c}: {old} -> {new}" for c, (old, new) in changed.items()),
-        )
-    ]
+    replaced = item(
+        "revision",
+        f"revision {current.revision} ({current.name}) replaced revision "
+        f"{previous.revision} ({previous.name})"
+        + "".join(f"; {c}: {old} -> {new}" for c, (old, new) in changed.items()),
+    )
+    facts: list[EvidenceItem] = [replaced]
     if deadline is not None:
         facts.append(
             item(
@@ -139,24 +146,65 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
                 f"Progressing=False ProgressDeadlineExceeded: {deadline.message or ''}",
             )
         )
-    facts.extend(item(pod_source(p), _pod_problem(p)) for p in new_failing[:3])
+    failing = [item(pod_source(p), _pod_problem(p)) for p in new_failing[:3]]
+    facts.extend(failing)
     facts.extend(errors_after[:2])
     facts.extend(load_after[:2])
+    still: EvidenceItem | None = None
     if old_healthy:
-        facts.append(
-            item(
-                "revision",
-                f"{len(old_healthy)} pod(s) of revision {previous.revision} still ready",
+        still = item(
+            "revision",
+            f"{prose.count(len(old_healthy), 'pod')} of revision {previous.revision} still ready",
+        )
+        facts.append(still)
+    images = [
+        f"{c} {prose.image(old or '')} to {prose.image(new)}" for c, (old, new) in changed.items()
+    ]
+    rolled = seconds_before(evidence, current.created_at)
+    because = [
+        prose.claim(
+            f"Revision {current.revision} replaced revision {previous.revision}"
+            + (f" {prose.duration(rolled)} ago" if rolled is not None else "")
+            + (f", changing {prose.listing(images)}" if images else ""),
+            replaced,
+        )
+    ]
+    if new_failing:
+        because.append(
+            prose.claim(
+                f"{len(new_failing)} of its {prose.count(len(new_pods), 'new pod')} "
+                f"{prose.be(len(new_failing))} unhealthy",
+                *failing,
             )
         )
+    if errors_after or load_after:
+        because.append(
+            prose.claim(
+                "Errors or load stepped up after the rollout",
+                *(errors_after[:1] + load_after[:1]),
+            )
+        )
+    if still is not None:
+        because.append(prose.claim(f"Pods of revision {previous.revision} still serve", still))
+    elif deadline is not None:
+        because.append(prose.claim("The rollout missed its progress deadline", facts[1]))
+    if new_failing:
+        problem = f"Revision {current.revision} of {prose.obj(target)} is failing"
+        aside = f"{len(new_failing)} of {prose.count(len(new_pods), 'new pod')} unhealthy"
+    else:
+        problem = f"{prose.obj(target)} degraded after revision {current.revision} rolled out"
+        aside = ""
     return [
         make_finding(
             "bad-rollout",
             Category.BAD_ROLLOUT,
             min(confidence, 0.9),
-            f"Revision {current.revision} of {target.display()} fails "
-            f"({len(new_failing)} of {len(new_pods)} new pods unhealthy) while revision "
-            f"{previous.revision} worked; roll back to revision {previous.revision}.",
+            prose.narrative(
+                problem,
+                f"roll back to revision {previous.revision}",
+                aside=aside,
+                because=because[:4],
+            ),
             facts,
             Action.ROLLBACK,
             target,
@@ -205,7 +253,7 @@ def _rose_after(
         label = f"{metric.name} {metric.query}"
         if not name.search(label) or not _is_rate(metric) or metric.last is None:
             continue
-        growth = _growth(metric)
+        growth = metric_growth(metric)
         stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
             rolled_out
         )
@@ -213,7 +261,8 @@ def _rose_after(
             facts.append(
                 item(
                     "metrics",
-                    f"{metric.name or metric.query} rose to {metric.last:g} after the rollout",
+                    f"{metric.name or metric.query} rose to {prose.number(metric.last)} "
+                    "after the rollout",
                 )
             )
     return facts
@@ -239,16 +288,11 @@ def _is_rate(metric: MetricSummary) -> bool:
     return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
 
 
-def _growth(metric: MetricSummary) -> float | None:
-    low = metric.first if metric.first is not None else metric.min
-    if metric.last is None or low is None:
-        return None
-    if low <= 0:
-        return math.inf if metric.last > 0 else None
-    return metric.last / low
-
-
 def check_saturation(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_saturation(evidence))
+
+
+def _check_saturation(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     workload = workload_ref(evidence)
     for hpa in evidence.autoscalers:
@@ -278,6 +322,13 @@ def check_saturation(evidence: Evidence) -> list[Finding]:
                 f"{hpa.desired_replicas}",
             )
         ]
+        hpa_ref = ObjectRef(kind="HorizontalPodAutoscaler", namespace=hpa.namespace, name=hpa.name)
+        because = [
+            prose.claim(
+                f"{prose.obj(hpa_ref)} runs {prose.count(current, 'replica')}, its maximum",
+                facts[0],
+            )
+        ]
         if limited is not None:
             facts.append(
                 item(
@@ -285,13 +336,21 @@ def check_saturation(evidence: Evidence) -> list[Finding]:
                     f"ScalingLimited=True {limited.reason}: {limited.message or ''}",
                 )
             )
+            because.append(
+                prose.claim("It reports that it wants more replicas than it may run", facts[1])
+            )
+        because.append(prose.claim("Demand beyond what the maximum can serve queues up or fails"))
         findings.append(
             make_finding(
                 "resource-saturation",
                 Category.RESOURCE_SATURATION,
                 0.85 if limited is not None else 0.8,
-                f"HorizontalPodAutoscaler {hpa.name} is at its maximum of {hpa.max_replicas} "
-                f"replicas for {target.display()}; demand exceeds capacity.",
+                prose.narrative(
+                    f"{prose.obj(target)} is at its autoscaler's maximum of "
+                    f"{prose.count(hpa.max_replicas, 'replica')}",
+                    f"raise the maximum to {hpa.max_replicas * 2}",
+                    because=because,
+                ),
                 facts,
                 Action.SCALE_OUT,
                 target,
@@ -306,16 +365,32 @@ def check_saturation(evidence: Evidence) -> list[Finding]:
             and workload is not None
             and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
         ):
+            params = _scale_params(evidence, 2.0)
+            fired = item(
+                "alert",
+                "KubeHpaMaxedOut "
+                + prose.selector({k: v for k, v in alert.labels.items() if k != "alertname"}),
+            )
             findings.append(
                 make_finding(
                     "resource-saturation",
                     Category.RESOURCE_SATURATION,
                     0.75,
-                    f"The autoscaler of {workload.display()} is at its maximum replicas.",
-                    [item("alert", f"KubeHpaMaxedOut {alert.labels}")],
+                    prose.narrative(
+                        f"The autoscaler of {prose.obj(workload)} is at its maximum",
+                        f"scale out to {params['replicas']} replicas",
+                        because=[
+                            prose.claim("KubeHpaMaxedOut fired for it", fired),
+                            prose.claim(
+                                "The autoscaler object itself was not in the evidence, so its "
+                                "limits could not be read"
+                            ),
+                        ],
+                    ),
+                    [fired],
                     Action.SCALE_OUT,
                     workload,
-                    _scale_params(evidence, 2.0),
+                    params,
                 )
             )
             return findings
@@ -334,7 +409,7 @@ def _traffic_rose(evidence: Evidence) -> bool:
         _RATE_NAME.search(f"{m.name} {m.query}")
         and not _ERROR_NAME.search(f"{m.name} {m.query}")
         and _is_rate(m)
-        and (g := _growth(m)) is not None
+        and (g := metric_growth(m)) is not None
         and g >= 1.5
         for m in evidence.metrics
     )
@@ -364,32 +439,50 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         m
         for m in evidence.metrics
         if _LATENCY_NAME.search(f"{m.name} {m.query}")
-        and (g := _growth(m)) is not None
+        and (g := metric_growth(m)) is not None
         and g >= 1.5
     ]
     if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
         return []
     exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
-    facts = [
-        item("metrics", f"{m.name or m.query}: {m.first or m.min:g} -> {m.last:g}")
+    rose = [
+        item(
+            "metrics",
+            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
+            f"{prose.number(m.last)}",
+        )
         for m in (latency[:1] + cpu[:2])
         if m.last is not None
     ]
-    facts.extend(item(h.source, h.line) for h in exhausted[:2])
-    facts.append(item(workload.display(), "no CPU limit on the containers (not throttling)"))
+    busy = [item(h.source, h.line) for h in exhausted[:2]]
+    unlimited = item(workload.display(), "no CPU limit on the containers (not throttling)")
+    params = _scale_params(evidence, 2.0)
+    because = [prose.claim("Latency and CPU usage rose together", *rose)]
+    if busy:
+        because.append(prose.claim("Its workers time out or are all busy", *busy))
+    because.append(
+        prose.claim(
+            "There is no CPU limit to throttle it and no new revision to blame, so the pods "
+            "are simply busier than they can absorb",
+            unlimited,
+        )
+    )
     return [
         make_finding(
             "resource-saturation",
             Category.RESOURCE_SATURATION,
             0.7 if exhausted else 0.6,
-            f"{workload.display()} is saturated: latency and CPU usage rose together with no "
-            "CPU limit and no new revision"
-            + ("; its workers time out or are all busy" if exhausted else "")
-            + "; add replicas.",
-            facts,
+            prose.narrative(
+                f"{prose.obj(workload)} is saturated",
+                f"scale out to {params['replicas']} replicas",
+                aside="latency and CPU rose together"
+                + (", workers exhausted" if exhausted else ""),
+                because=because,
+            ),
+            [*rose, *busy, unlimited],
             Action.SCALE_OUT,
             workload,
-            _scale_params(evidence, 2.0),
+            params,
         )
     ]
 
@@ -402,44 +495,69 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
     traffic: list[tuple[MetricSummary, float]] = []
     strain: list[tuple[MetricSummary, float]] = []
     queues: list[tuple[MetricSummary, float]] = []
+    slower = False
     for metric in evidence.metrics:
-        growth = _growth(metric)
+        growth = metric_growth(metric)
         if growth is None or not _is_rate(metric):
             continue
         label = f"{metric.name} {metric.query}"
+        if "/" in metric.query and _RATE_NAME.search(label) and not _ERROR_NAME.search(label):
+            continue  # a per-request ratio (CPU per request) is cost, not demand
         if _QUEUE_NAME.search(label) and growth >= 2.0:
             queues.append((metric, growth))
-        elif (_LATENCY_NAME.search(label) and growth >= 1.5) or (
-            _ERROR_NAME.search(label) and growth >= 2.0
+        elif (
+            (_LATENCY_NAME.search(label) and growth >= 1.5)
+            or (_ERROR_NAME.search(label) and growth >= 2.0)
+            or (_BUSY_NAME.search(label) and growth >= 1.5)
         ):
             strain.append((metric, growth))
+            slower = slower or bool(_LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
         elif _RATE_NAME.search(label) and growth >= 1.5:
             traffic.append((metric, growth))
-    if not traffic and not queues:
+    if not queues and not (traffic and strain):
+        # More traffic that the service absorbs (latency and errors back to normal) is not
+        # saturation; without a queue or strain, only load with no CPU limit is.
         return _load_saturation(evidence, workload)
-    confidence = 0.45
-    if traffic and strain:
+    if traffic and slower:
         confidence = 0.7
     elif queues:
         confidence = 0.6
+    else:
+        confidence = 0.45  # errors rose with traffic: capacity, or a dependency under load
     facts = [
-        item("metrics", f"{m.name or m.query}: {m.first or m.min:g} -> {m.last:g} (x{g:.1f})")
+        item(
+            "metrics",
+            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
+            f"{prose.number(m.last)} (x{g:.1f})",
+        )
         for m, g in (traffic + queues + strain)[:5]
         if m.last is not None
     ]
     factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=2.0)
+    params = _scale_params(evidence, min(max(factor, 1.5), 4.0))
+    grew = "Queues" if queues and not traffic else "Traffic"
+    demand = len(traffic + queues)
+    because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]
+    if strain:
+        because.append(
+            prose.claim("Latency, errors or busy connections rose with it", *facts[demand:][:2])
+        )
+    because.append(prose.claim("No pod is crash-looping, so the load is what changed"))
     return [
         make_finding(
             "resource-saturation",
             Category.RESOURCE_SATURATION,
             confidence,
-            f"Demand on {workload.display()} grew about {factor:.1f}x "
-            + ("and latency or errors rose with it" if strain else "")
-            + "; add replicas.",
+            prose.narrative(
+                f"Demand on {prose.obj(workload)} grew about {factor:.1f}x",
+                f"scale out to {params['replicas']} replicas",
+                aside="strain rose with it" if strain else "",
+                because=because,
+            ),
             facts,
             Action.SCALE_OUT,
             workload,
-            _scale_params(evidence, min(max(factor, 1.5), 4.0)),
+            params,
         )
     ]
 

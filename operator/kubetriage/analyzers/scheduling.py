@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
+from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     DISK_FULL_LOG,
     event_fact,
     events_for,
-    format_bytes,
     grep_logs,
     item,
     logs_of,
@@ -55,6 +55,12 @@ _NODE_PRESSURE_EVICTION = re.compile(
     r"(?i)the node (was|had) (low on resource|condition)[: ]*\[?(?P<resource>[\w-]+)"
 )
 _PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+_PRESSURE_WORDS = {
+    "MemoryPressure": "under memory pressure",
+    "DiskPressure": "under disk pressure",
+    "PIDPressure": "out of process IDs",
+    "NetworkUnavailable": "without a network",
+}
 _VOLUME_EVENT_REASONS = (
     "FailedMount",
     "FailedAttachVolume",
@@ -106,14 +112,28 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
             confidence = 0.7  # nodes are down, not full: node-failure explains the Pending pods
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             facts = [fact for _, _, fact in scheduling[:4]]
+            stuck = prose.count(pending, "pod") if pending else "Pods"
+            because = [
+                prose.claim(
+                    f"The scheduler finds no node for {stuck.lower()} of {prose.obj(target)}"
+                    + (f": {prose.listing(reasons)}" if reasons else ""),
+                    *facts[:2],
+                ),
+                prose.claim(_SCHEDULING_FIXES.get(reasons[0] if reasons else "", _ANY_FIT)),
+            ]
+            if confidence < 0.8:
+                because.append(prose.claim("Some nodes are not ready, which may be the real cause"))
             findings.append(
                 make_finding(
                     "unschedulable",
                     Category.UNSCHEDULABLE,
                     confidence,
-                    f"{pending or 'Some'} pod(s) of {target.display()} stay Pending: "
-                    f"{', '.join(reasons) or 'no node fits'} "
-                    f"({scheduling[0][1].strip()[:140]}).",
+                    prose.narrative(
+                        f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending"
+                        + (f" on {prose.listing(reasons)}" if reasons else ""),
+                        _SCHEDULING_FIX_WORDS.get(reasons[0] if reasons else "", "free capacity"),
+                        because=because,
+                    ),
                     facts,
                     Action.FREE_CAPACITY,
                     target,
@@ -123,24 +143,63 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
     if quota_events:
         target = workload_ref(evidence)
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
+            refused = [item("events", event_fact(e)) for e in quota_events[:3]]
+            quotas = [
+                item(
+                    f"quota/{q.namespace}/{q.name}",
+                    f"hard {prose.selector(q.hard, empty='none')}; "
+                    f"used {prose.selector(q.used, empty='none')}",
+                )
+                for q in evidence.quotas[:2]
+            ]
+            because = [
+                prose.claim("The API server refuses to create its pods over quota", *refused[:2])
+            ]
+            if quotas:
+                because.append(prose.claim("The namespace's ResourceQuota is used up", *quotas))
+            because.append(
+                prose.claim("No new pod starts until usage drops or the quota is raised")
+            )
             findings.append(
                 make_finding(
                     "unschedulable",
                     Category.UNSCHEDULABLE,
                     0.85,
-                    f"{target.display()} cannot create pods: a ResourceQuota is exhausted "
-                    f"({quota_events[0].message[:140]}).",
-                    [item("events", event_fact(e)) for e in quota_events[:3]]
-                    + [
-                        item(f"quota/{q.namespace}/{q.name}", f"hard {q.hard} used {q.used}")
-                        for q in evidence.quotas[:2]
-                    ],
+                    prose.narrative(
+                        f"{prose.obj(target)} cannot create pods: a ResourceQuota is exhausted",
+                        "raise the quota or lower the pods' requests",
+                        because=because,
+                    ),
+                    refused + quotas,
                     Action.FREE_CAPACITY,
                     target,
                     {"reason": "exceeded quota"},
                 )
             )
     return findings
+
+
+# Why a pod does not fit, in the scheduler's terms, and what a person does about it.
+_ANY_FIT = "No node satisfies the pod's requests and constraints"
+_SCHEDULING_FIXES = {
+    "insufficient cpu": "The nodes' allocatable CPU is already requested by other pods",
+    "insufficient memory": "The nodes' allocatable memory is already requested by other pods",
+    "insufficient resources": "The nodes lack a resource the pods request",
+    "node selector or affinity": "No node has the labels the pods' selector or affinity ask for",
+    "pod (anti-)affinity": "The pods' (anti-)affinity rules exclude every node",
+    "untolerated taint": "The nodes carry taints the pods do not tolerate",
+    "too many pods": "The nodes already run their maximum number of pods",
+    "node unschedulable": "The nodes are cordoned",
+    "host port conflict": "The host port the pods ask for is taken on every node",
+    "topology spread": "The topology spread constraint cannot be met",
+}
+_SCHEDULING_FIX_WORDS = {
+    "insufficient cpu": "add nodes or lower the CPU requests",
+    "insufficient memory": "add nodes or lower the memory requests",
+    "node selector or affinity": "fix the node selector or label a node",
+    "untolerated taint": "add a toleration or untaint a node",
+    "node unschedulable": "uncordon a node or add one",
+}
 
 
 def _only_volume_problem(message: str) -> bool:
@@ -260,13 +319,53 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         affected = sum(1 for p in evidence.pods if p.node == node_name)
         if len(facts) > 1:
             confidence = min(confidence + 0.03, 0.95)
+        seen_node = next((n for n in evidence.nodes if n.name == node_name), None)
+        down = (
+            [
+                _PRESSURE_WORDS[c.type]
+                for c in seen_node.conditions
+                if c.type in _PRESSURES and c.status == "True"
+            ]
+            if seen_node
+            else []
+        )
+        if seen_node is not None and seen_node.ready != "True":
+            down.insert(0, "NotReady" if seen_node.ready == "False" else "unreachable")
+        state = f"is {prose.listing(down)}" if down else "is failing"
+        because = [prose.claim(f"{prose.obj(_node_ref(node_name))} {state}", *facts[:2])]
+        if len(facts) > 2:
+            because.append(
+                prose.claim("Other signals from the node and its pods agree", *facts[2:4])
+            )
+        if affected:
+            because.append(
+                prose.claim(
+                    f"{prose.count(affected, 'pod')} of this incident {prose.be(affected)} "
+                    "scheduled there; draining the node moves its pods to healthy nodes"
+                )
+            )
+        else:
+            because.append(
+                prose.claim(
+                    "None of this incident's pods run there now (evicted or rescheduled), so "
+                    "the node is the likely cause, not a bystander"
+                    if not hosting
+                    else "None of this incident's pods run there; it is context, not the cause"
+                )
+            )
         findings.append(
             make_finding(
                 "node-failure",
                 Category.NODE_FAILURE,
                 confidence,
-                f"Node {node_name} is failing ({facts[0].fact[:120]}); {affected} of the "
-                "incident's pods run there.",
+                prose.narrative(
+                    f"{prose.obj(_node_ref(node_name))} {state}",
+                    "cordon and drain it",
+                    aside=f"{prose.count(affected, 'pod')} of this incident there"
+                    if affected
+                    else "",
+                    because=because,
+                ),
                 facts,
                 Action.DRAIN_NODE,
                 _node_ref(node_name),
@@ -295,7 +394,7 @@ def _size_params(pvc: PVCEvidence | None) -> dict[str, str]:
     params = {"pvc": pvc.name}
     if size:
         params["size"] = suggest_memory(size)
-        params["currentSize"] = format_bytes(size)
+        params["currentSize"] = prose.memory(size)
     return params
 
 
@@ -329,7 +428,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                     f"phase {pvc.phase}, storageClass {pvc.storage_class}, "
                     f"requested {pvc.requested}",
                 ),
-                f"the claim is {pvc.phase}",
+                f"is {pvc.phase}",
             )
     pod_pvcs = {p.name: p.pvc_names for p in evidence.pods}
     for event in evidence.events:
@@ -352,16 +451,14 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                 name,
                 0.85,
                 item("events", event_fact(event)),
-                event.reason,
+                f"fails with {event.reason}",
             )
     for pod in evidence.pods:
         hits = grep_logs(logs_of(evidence, pod), DISK_FULL_LOG, limit=3)
         if not hits:
             continue
         for name in pod.pvc_names[:1]:
-            note(
-                pod.namespace, name, 0.85, item(hits[0].source, hits[0].line), "the volume is full"
-            )
+            note(pod.namespace, name, 0.85, item(hits[0].source, hits[0].line), "is full")
     used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
     capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
     available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
@@ -381,8 +478,8 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                     ns,
                     claim,
                     0.8 if metric.last >= 0.97 else 0.7,
-                    item("metrics", f"volume {claim} is {metric.last:.0%} full"),
-                    f"the volume is {metric.last:.0%} full",
+                    item("metrics", f"volume {claim} is {prose.percent(metric.last)} full"),
+                    f"is {prose.percent(metric.last)} full",
                 )
             continue
         cap = next(
@@ -408,8 +505,11 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                 ns,
                 claim,
                 0.8 if fraction >= 0.97 else 0.7,
-                item("metrics", f"volume {claim} is {fraction:.0%} full of {format_bytes(cap)}"),
-                f"the volume is {fraction:.0%} full",
+                item(
+                    "metrics",
+                    f"volume {claim} is {prose.percent(fraction)} full of {prose.memory(cap)}",
+                ),
+                f"is {prose.percent(fraction)} full",
             )
     for alert in evidence.alerts:
         name = alert.labels.get("alertname", "")
@@ -424,22 +524,49 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                 claim,
                 0.8,
                 item("alert", f"{name} for {claim}"),
-                "the volume is filling up",
+                "is filling up",
             )
 
     findings: list[Finding] = []
     for (ns, name), (confidence, facts, why) in found.items():
         claim_evidence = pvcs.get((ns, name))
+        ref = _pvc_ref(ns, name)
+        params = _size_params(claim_evidence) or {"pvc": name}
+        distinct: list[EvidenceItem] = []
+        for fact in facts:
+            if fact not in distinct:
+                distinct.append(fact)
+        full = "full" in why or "filling" in why
+        because = [prose.claim(f"{prose.obj(ref)} {why}", *distinct[:2])]
+        if len(distinct) > 2:
+            because.append(prose.claim("Other signals agree", *distinct[2:4]))
+        because.append(
+            prose.claim(
+                "Writes fail once the volume is full, and the application fails with them"
+                if full
+                else "Pods that mount the claim cannot start until it binds and mounts"
+            )
+        )
+        if full and "size" in params:
+            fix = f"expand it to {params['size']} or free space"
+        elif full:
+            fix = "expand it or free space"
+        else:
+            fix = "fix its storage class or provisioning"
         findings.append(
             make_finding(
                 "storage",
                 Category.STORAGE,
                 min(confidence + (0.03 if len(facts) > 1 else 0.0), 0.95),
-                f"PersistentVolumeClaim {ns}/{name}: {why} ({facts[0].fact[:120]}).",
+                prose.narrative(
+                    f"{prose.obj(ref)} {why}",
+                    fix,
+                    because=because,
+                ),
                 facts,
                 Action.EXPAND_STORAGE,
-                _pvc_ref(ns, name),
-                _size_params(claim_evidence) or {"pvc": name},
+                ref,
+                params,
             )
         )
     return findings

@@ -1,5 +1,6 @@
-"""Shared helpers for the deterministic analyzers: quantities, workload resolution, log,
-event and metric look-ups, and the log signatures several analyzers must agree on.
+"""Shared helpers for the deterministic analyzers: suggested quantities, workload resolution,
+log, event and metric look-ups, and the log signatures several analyzers must agree on.
+Quantity parsing lives in ``kubetriage.models.quantity`` and is re-exported here.
 
 Called only by the analyzer modules in this package. Everything here is a pure function of
 an ``Evidence`` (or of plain values); the compiled patterns are immutable constants.
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ContainerEvidence,
@@ -26,49 +28,16 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.quantity import GI as GI
+from kubetriage.models.quantity import MI as MI
+from kubetriage.models.quantity import format_bytes as format_bytes
+from kubetriage.models.quantity import parse_quantity as parse_quantity
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
 
-MI = 1024.0**2
-GI = 1024.0**3
-
-_QUANTITY = re.compile(r"^\s*([0-9.]+(?:e[+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
-_SUFFIXES: dict[str, float] = {
-    "": 1.0,
-    "m": 1e-3,
-    "k": 1e3,
-    "K": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "Ki": 1024.0,
-    "Mi": MI,
-    "Gi": GI,
-    "Ti": 1024.0**4,
-}
 # A ReplicaSet created by a Deployment is "<deployment>-<pod-template-hash>".
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
 
 FACT_MAX = 300
-
-
-def parse_quantity(text: str | None) -> float | None:
-    """A Kubernetes quantity ("256Mi", "500m", "1.5Gi", "1e9") in base units, or None."""
-    if not text:
-        return None
-    match = _QUANTITY.match(text)
-    if not match or match.group(2) not in _SUFFIXES:
-        return None
-    try:
-        return float(match.group(1)) * _SUFFIXES[match.group(2)]
-    except ValueError:
-        return None
-
-
-def format_bytes(value: float) -> str:
-    """Human form of a byte count for summaries ("256Mi", "1.5Gi")."""
-    if value >= GI:
-        return f"{value / GI:.3g}Gi"
-    return f"{value / MI:.0f}Mi"
 
 
 def suggest_memory(limit_bytes: float, peak_bytes: float | None = None) -> str:
@@ -90,13 +59,9 @@ def suggest_cpu(limit_cores: float) -> str:
     return str(halves // 2) if halves % 2 == 0 else f"{halves * 500}m"
 
 
-def clip(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def item(source: str, fact: str) -> EvidenceItem:
-    return EvidenceItem(source=source[:256], fact=clip(fact, FACT_MAX))
+    """An evidence fact; quotes of logs and events are clipped at a token boundary."""
+    return EvidenceItem(source=source[:256], fact=prose.clip(fact, FACT_MAX))
 
 
 def pod_source(pod: PodEvidence) -> str:
@@ -207,8 +172,9 @@ def events_for(evidence: Evidence, *reasons: str) -> list[EventEvidence]:
 
 
 def event_fact(event: EventEvidence) -> str:
-    count = f" (x{event.count})" if event.count > 1 else ""
-    return f"{event.reason} on {event.involved.kind}/{event.involved.name}{count}: {event.message}"
+    """``BackOff on Pod x, 12 times: <message>``: an event as evidence quotes it."""
+    seen = f", {prose.count(event.count, 'time')}" if event.count > 1 else ""
+    return f"{event.reason} on {event.involved.kind} {event.involved.name}{seen}: {event.message}"
 
 
 # --- logs ---------------------------------------------------------------------------------
@@ -392,10 +358,6 @@ def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
     return [m for m in evidence.metrics if any(n in m.name or n in m.query for n in names)]
 
 
-def metric_is(metric: MetricSummary, name: str) -> bool:
-    return name in metric.name or name in metric.query
-
-
 CPU_USAGE = "container_cpu_usage_seconds_total"
 
 
@@ -421,11 +383,14 @@ def cpu_usage_jumps(evidence: Evidence, factor: float = 2.0) -> list[MetricSumma
     return jumps
 
 
+def seconds_before(evidence: Evidence, moment: datetime | None) -> float | None:
+    """How long before the evidence was collected ``moment`` was (None when unknown)."""
+    if moment is None:
+        return None
+    return max(timestamp(evidence.collected_at) - timestamp(moment), 0.0)
+
+
 def timestamp(value: datetime) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
-
-
-def pods_by_name(evidence: Evidence) -> dict[str, PodEvidence]:
-    return {p.name: p for p in evidence.pods}

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from kubetriage.commands import telemetry_from_env
 from kubetriage.settings import Settings
 
 NAME = "demo"
@@ -27,4 +28,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.llm == "none":
         settings = settings.model_copy(update={"llm_base_url": None, "llm_model": None})
-    return asyncio.run(run_demo(settings, keep=args.keep, out=sys.stdout, llm=args.llm))
+    telemetry = telemetry_from_env(NAME)  # OTEL_*: the same spans and metrics as `run`
+    if telemetry is None:
+        return 2
+    try:
+        return asyncio.run(
+            run_demo(settings, keep=args.keep, out=sys.stdout, llm=args.llm, telemetry=telemetry)
+        )
+    finally:
+        telemetry.shutdown()

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from kubetriage.commands import telemetry_from_env
 from kubetriage.settings import Settings
 
 NAME = "diagnose"
@@ -39,9 +40,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except CaseError as error:
         print(f"kubetriage: {error}", file=sys.stderr)
         return 2
-    outcome = asyncio.run(
-        replay_case(case, settings, within=args.timeout, memory_from=args.memory_from)
-    )
+    telemetry = telemetry_from_env(NAME)  # OTEL_*: the same spans and metrics as `run`
+    if telemetry is None:
+        return 2
+    try:
+        outcome = asyncio.run(
+            replay_case(
+                case,
+                settings,
+                within=args.timeout,
+                memory_from=args.memory_from,
+                telemetry=telemetry,
+            )
+        )
+    finally:
+        telemetry.shutdown()
     conditions = [Condition.model_validate(c) for c in outcome.status.get("conditions", [])]
     if args.json:
         body = diagnosis_json(outcome.diagnosis, phase=outcome.phase, conditions=conditions)

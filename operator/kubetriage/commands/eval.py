@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from kubetriage.commands import telemetry_from_env
 from kubetriage.settings import Settings
 
 NAME = "eval"
@@ -55,16 +56,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             print(".", end="", file=sys.stderr, flush=True)
 
-    report = asyncio.run(
-        evaluate(
-            cases,
-            settings,
-            concurrency=max(1, args.concurrency),
-            within=args.timeout,
-            memory_from=args.memory_from,
-            on_result=progress,
+    telemetry = telemetry_from_env(NAME)  # OTEL_*: the same spans and metrics as `run`
+    if telemetry is None:
+        return 2
+    try:
+        report = asyncio.run(
+            evaluate(
+                cases,
+                settings,
+                concurrency=max(1, args.concurrency),
+                within=args.timeout,
+                memory_from=args.memory_from,
+                on_result=progress,
+                telemetry=telemetry,
+            )
         )
-    )
+    finally:
+        telemetry.shutdown()
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:

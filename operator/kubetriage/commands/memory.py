@@ -1,6 +1,7 @@
-"""``kubetriage memory import PATH | search TEXT [--json] | stats``: the incident memory
-(Qdrant: ``KUBETRIAGE_QDRANT_URL``, else the on-disk store at ``KUBETRIAGE_QDRANT_PATH`` or
-the default path)."""
+"""``kubetriage memory import PATH | export PATH | search TEXT [--json] | stats``: the
+incident memory (Qdrant: ``KUBETRIAGE_QDRANT_URL``, else the on-disk store at
+``KUBETRIAGE_QDRANT_PATH`` or the default path). ``export`` then ``import`` into another
+store (or collection) re-embeds and re-keys every record, e.g. after a model change."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp = sub.add_parser("import", help="import JSONL records/postmortems or a directory of cases")
     imp.add_argument("path", type=Path)
     imp.add_argument("--cluster", default=None, help="cluster name stored with the records")
+    exp = sub.add_parser("export", help="every record as JSONL (the format import reads)")
+    exp.add_argument("path", type=Path)
     search = sub.add_parser("search", help="the most similar resolved incidents")
     search.add_argument("text")
     search.add_argument("--json", action="store_true")
@@ -32,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.app import default_memory_path
     from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-    from kubetriage.memory.seeding import seed_from_cases
     from kubetriage.memory.store import IncidentMemory, IncidentMemoryError
     from kubetriage.redaction import redact_text
     from kubetriage.replay.cases import CaseError, load_case_set
+    from kubetriage.replay.seeding import seed_from_cases
 
     if settings.qdrant_url is None and settings.qdrant_path is None:
         settings = settings.model_copy(update={"qdrant_path": default_memory_path()})
@@ -58,6 +61,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"kubetriage: {error}", file=sys.stderr)
                 return 2
             print(f"imported {len(ids)} incidents into {memory.stats().location}")
+            return 0
+        if args.memory_command == "export":
+            try:
+                count = memory.export_jsonl(args.path)
+            except OSError as error:
+                print(f"kubetriage: {error}", file=sys.stderr)
+                return 2
+            print(f"exported {count} incidents to {args.path}")
             return 0
         if args.memory_command == "search":
             matches = memory.search(args.text, k=args.k, score_threshold=args.threshold)

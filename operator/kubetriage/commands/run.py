@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubetriage.commands import telemetry_from_env
 from kubetriage.settings import Settings
 
 if TYPE_CHECKING:
-    from kubetriage.app import Components
-    from kubetriage.handlers import OperatorContext
+    from kubetriage.assembly import AssembledOperator
+    from kubetriage.notify.interactions import SlackInteractions
 
 NAME = "run"
 HELP = "run the operator (and the Alertmanager receiver) against the current cluster"
@@ -40,24 +40,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def serve(
-    ctx: OperatorContext,
+    operator: AssembledOperator,
     *,
     namespaces: list[str],
     standalone: bool,
     webhook: bool,
     liveness_endpoint: str | None = None,
     stop_flag: asyncio.Event | None = None,
-    components: Components | None = None,
+    interactions: SlackInteractions | None = None,
 ) -> None:
     """Run the operator and, when ``webhook``, the receiver, until the operator stops (or
     ``stop_flag`` is set); the receiver drains its queue before the loop ends."""
     from kubetriage.handlers import run_operator
     from kubetriage.receiver import Receiver
 
+    ctx = operator.context
     ready = asyncio.Event()
-    receiver = Receiver(ctx.settings, ctx.api_client, ready=ready.is_set) if webhook else None
+    receiver = (
+        Receiver(ctx.settings, ctx.api_client, ready=ready.is_set, metrics=ctx.metrics)
+        if webhook
+        else None
+    )
     if receiver is not None and ctx.metrics is not None:
         receiver.app.middlewares.append(ctx.metrics.webhook_middleware())
+    if receiver is not None and interactions is not None:
+        interactions.install(receiver.app)  # Slack buttons: POST /slack/interactions
     if receiver is not None:
         await receiver.start()
     try:
@@ -72,23 +79,26 @@ async def serve(
     finally:
         if receiver is not None:
             await receiver.stop()
-        if components is not None:
-            await components.aclose()  # the LLM connections and the memory store's lock
+        await operator.aclose()  # the notifier, the LLM connections, the memory store's lock
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from kubetriage.app import build_components
-    from kubetriage.handlers import OperatorContext
-    from kubetriage.incidents import IncidentStore
+    from kubetriage.app import build_interactions
+    from kubetriage.assembly import assemble_operator
     from kubetriage.kubeclient import api_client
-    from kubetriage.metrics import OperatorMetrics
+    from kubetriage.llm.budget import BudgetLimits
     from kubetriage.receiver import ReceiverConfigError, receiver_token
-    from kubetriage.telemetry import Telemetry, TelemetryConfig, TelemetryConfigError
+    from kubetriage.settings import SecretFileError
 
     if args.concurrency is not None:
         settings = settings.model_copy(update={"concurrency": args.concurrency})
     if args.webhook_port is not None:
         settings = settings.model_copy(update={"webhook_port": args.webhook_port})
+    try:
+        BudgetLimits.from_settings(settings)  # limits no call fits in: fail before connecting
+    except ValueError as error:
+        print(f"kubetriage run: {error}", file=sys.stderr)
+        return 2
     webhook = settings.webhook_enabled and not args.no_webhook
     if webhook:
         try:
@@ -96,35 +106,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ReceiverConfigError as error:
             print(f"kubetriage run: {error}", file=sys.stderr)
             return 2
-    try:
-        # OTEL_* are read here, once: the SDK's conventional variables, not Settings.
-        telemetry = Telemetry.from_config(TelemetryConfig.from_env(os.environ))
-    except TelemetryConfigError as error:
-        print(f"kubetriage run: {error}", file=sys.stderr)
+    telemetry = telemetry_from_env(NAME)
+    if telemetry is None:
         return 2
     namespaces = [] if args.all_namespaces else (args.namespace or settings.namespaces)
     # One source of truth for the scope: the receiver places Incidents only where the
     # operator watches.
     settings = settings.model_copy(update={"namespaces": namespaces})
     client = api_client(args.kubeconfig, context=args.context)
-    components = build_components(settings, client, telemetry)
-    ctx = OperatorContext(
-        settings=settings,
-        stages=components.stages,
-        incidents=IncidentStore(client, request_timeout=settings.kube_request_timeout_seconds),
-        api_client=client,
-        metrics=OperatorMetrics(memory=components.memory),
-        memory=components.memory,
-    )
+    try:
+        operator = assemble_operator(
+            settings, client, telemetry=telemetry, metrics=True, notify=True
+        )
+        interactions = build_interactions(settings, operator.context.incidents)
+    except SecretFileError as error:
+        print(f"kubetriage run: {error}", file=sys.stderr)
+        return 2
+    if interactions is not None and not webhook:
+        print(
+            "kubetriage run: the Slack buttons are served on the webhook port, which is off; "
+            "messages are posted without working buttons",
+            file=sys.stderr,
+        )
     try:
         asyncio.run(
             serve(
-                ctx,
+                operator,
                 namespaces=namespaces,
                 standalone=args.standalone or settings.standalone,
                 webhook=webhook,
                 liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-                components=components,
+                interactions=interactions,
             )
         )
     finally:

@@ -20,7 +20,18 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.dependencies import (
+    cluster_dns_named,
+    event_texts,
+    mentioned_objects,
+    named_hosts,
+    pod_texts,
+    resolve,
+    summarise_dependency,
+)
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.targets import candidate_targets, focus_containers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -29,6 +40,7 @@ from kubetriage.models.evidence import (
     ConfigReference,
     ContainerEvidence,
     ContainerState,
+    DependencyEvidence,
     EventEvidence,
     Evidence,
     GenericObjectEvidence,
@@ -45,6 +57,12 @@ from kubetriage.models.evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import controller_ref, selector_matches, service_selects
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import meta as _meta
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.networkpolicy import rules_of, selector_of
 
 JsonDict = dict[str, Any]
 _T = TypeVar("_T")
@@ -156,22 +174,6 @@ def _kind(obj: JsonDict) -> str:
     return str(obj.get("kind"))
 
 
-def _name(obj: JsonDict) -> str:
-    return str(_d(obj.get("metadata")).get("name"))
-
-
-def _ns(obj: JsonDict) -> str:
-    return _s(_d(obj.get("metadata")).get("namespace")) or ""
-
-
-def _meta(obj: JsonDict) -> JsonDict:
-    return _d(obj.get("metadata"))
-
-
-def _labels(obj: JsonDict) -> dict[str, str]:
-    return {k: v for k, v in _d(_meta(obj).get("labels")).items() if isinstance(v, str)}
-
-
 def _display(obj: JsonDict) -> str:
     ns = _ns(obj)
     return f"{_kind(obj)}/{ns}/{_name(obj)}" if ns else f"{_kind(obj)}/{_name(obj)}"
@@ -195,35 +197,6 @@ def _ref_key(ref: ObjectRef) -> tuple[str, str, str]:
 
 
 # --- selectors ----------------------------------------------------------------------------
-
-
-def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """Kubernetes LabelSelector semantics: matchLabels and matchExpressions all hold.
-
-    An empty selector matches everything (as a NetworkPolicy's ``podSelector: {}`` does).
-    """
-    for key, value in _d(selector.get("matchLabels")).items():
-        if labels.get(key) != value:
-            return False
-    for expression in _dicts(selector.get("matchExpressions")):
-        key = _s(expression.get("key")) or ""
-        operator = expression.get("operator")
-        values = [v for v in _l(expression.get("values")) if isinstance(v, str)]
-        present = key in labels
-        if operator == "In" and (not present or labels[key] not in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
-
-
-def _service_selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    # A Service without a selector selects nothing (its Endpoints are managed by hand).
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 def _render_selector(selector: Mapping[str, Any]) -> str:
@@ -303,15 +276,6 @@ class _Index:
 
 
 # --- ownership ----------------------------------------------------------------------------
-
-
-def controller_ref(obj: JsonDict) -> JsonDict | None:
-    """The controlling ownerReference (or the first one when none is marked controller)."""
-    refs = _dicts(_meta(obj).get("ownerReferences"))
-    for ref in refs:
-        if ref.get("controller") is True:
-            return ref
-    return refs[0] if refs else None
 
 
 def _owner(index: _Index, obj: JsonDict) -> JsonDict | None:
@@ -474,7 +438,7 @@ def _resolve_scope(index: _Index, target: ObjectRef | None) -> _Scope:
             pods = [
                 p
                 for p in all_pods
-                if _ns(p) == _ns(target_obj) and _service_selects(selector, _labels(p))
+                if _ns(p) == _ns(target_obj) and service_selects(selector, _labels(p))
             ]
         elif kind == "PersistentVolumeClaim":
             claim = _name(target_obj)
@@ -512,7 +476,7 @@ def _resolve_scope(index: _Index, target: ObjectRef | None) -> _Scope:
                 if _ns(p) == _ns(workload)
                 and controller_ref(p) is None
                 and selector
-                and label_selector_matches(selector, _labels(p))
+                and selector_matches(selector, _labels(p))
             ]
         seen = {_obj_key(p) for p in pods}
         pods = pods + [p for p in owned if _obj_key(p) not in seen]
@@ -656,16 +620,16 @@ def _containers(
             cs.get("name"): cs for cs in _dicts(pod_status.get(status_key)) if cs.get("name")
         }
         for spec in _dicts(pod_spec.get(spec_key)):
-            result.append(
-                _container(
-                    spec,
-                    statuses.get(spec.get("name")),
-                    init=init,
-                    limits=limits,
-                    notes=notes,
-                    where=f"{where} container {spec.get('name')}",
-                )
+            container = _container(
+                spec,
+                statuses.get(spec.get("name")),
+                init=init,
+                limits=limits,
+                notes=notes,
+                where=f"{where} container {spec.get('name')}",
             )
+            container.config_mounts = config_mounts(pod_spec, spec, limits.max_args)
+            result.append(container)
     # Init containers that completed are history; everything else matters more.
     result.sort(key=lambda c: c.init and c.state.state == "terminated" and c.state.exit_code == 0)
     return _bounded(result, limits.max_containers_per_pod, f"containers of {where}", notes)
@@ -881,7 +845,8 @@ def _images(pod_spec: JsonDict) -> dict[str, str]:
 def _revisions(
     index: _Index, workload: JsonDict, limits: EvidenceLimits, notes: _Notes
 ) -> tuple[list[RevisionEvidence], list[JsonDict]]:
-    """The workload's revisions, newest first, and the ReplicaSets behind them."""
+    """The workload's revisions, newest first, and the ReplicaSets (or ControllerRevisions)
+    behind them."""
     revisions: list[RevisionEvidence] = []
     replica_sets: list[JsonDict] = []
     kind = _kind(workload)
@@ -914,6 +879,7 @@ def _revisions(
             for cr in index.in_namespace("ControllerRevision", _ns(workload))
             if _owned_by(cr, workload)
         ]
+        replica_sets = history
         update_revision = _s(_d(workload.get("status")).get("updateRevision"))
         newest = max((_i(cr.get("revision")) or 0 for cr in history), default=None)
         for cr in history:
@@ -1105,7 +1071,7 @@ def _service(
         matching = sum(
             1
             for pod in index.in_namespace("Pod", _ns(service))
-            if _service_selects(selector, _labels(pod))
+            if service_selects(selector, _labels(pod))
         )
     return ServiceEvidence(
         name=_name(service),
@@ -1175,8 +1141,11 @@ def _network_policy(
         policy_types=types,
         ingress_rules=len(_l(spec.get("ingress"))),
         egress_rules=len(_l(spec.get("egress"))),
-        selects_target=any(label_selector_matches(selector, labels) for labels in pod_labels),
+        selects_target=any(selector_matches(selector, labels) for labels in pod_labels),
         rules=_policy_rules(policy, types, limits),
+        selector=selector_of(selector),
+        ingress=rules_of(spec, "ingress")[: limits.max_network_policy_rules],
+        egress=rules_of(spec, "egress")[: limits.max_network_policy_rules],
     )
 
 
@@ -1252,6 +1221,20 @@ def _generic(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> GenericObj
         ):
             if value:
                 fields[key] = _clip(value, clip) or ""
+    elif kind == "CertificateRequest":
+        annotations = _d(_meta(obj).get("annotations"))
+        owner = controller_ref(obj) or {}
+        certificate = _s(annotations.get("cert-manager.io/certificate-name")) or (
+            _s(owner.get("name")) if owner.get("kind") == "Certificate" else None
+        )
+        issuer = _d(spec.get("issuerRef"))
+        for key, value in (
+            ("certificate", certificate),
+            ("issuer", f"{issuer.get('kind', 'Issuer')}/{issuer.get('name')}" if issuer else None),
+            ("failureTime", _s(status.get("failureTime"))),
+        ):
+            if value:
+                fields[key] = _clip(value, clip) or ""
     elif kind == "Ingress":
         backends = []
         for rule in _dicts(spec.get("rules")):
@@ -1265,7 +1248,7 @@ def _generic(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> GenericObj
         fields["rules"] = _clip(" ".join(backends), clip) or ""
         tls = [_s(t.get("secretName")) or "" for t in _dicts(spec.get("tls"))]
         if tls:
-            fields["tlsSecrets"] = _clip(",".join(tls), clip) or ""
+            fields["tlsSecretNames"] = _clip(",".join(tls), clip) or ""
         if _s(spec.get("ingressClassName")):
             fields["ingressClassName"] = str(spec["ingressClassName"])
     elif kind == "Job":
@@ -1420,6 +1403,101 @@ def _env_mentions(pods: list[JsonDict], workload: JsonDict | None) -> set[str]:
     return words
 
 
+_DEPENDENCY_KINDS = (
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ControllerRevision",
+    "Event",
+)
+
+
+def _dependency(
+    index: _Index,
+    obj: JsonDict,
+    sources: list[str],
+    objects: list[JsonDict],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+) -> DependencyEvidence:
+    if _kind(obj) == "Service":
+        summary = _service(index, obj, unavailable, limits)
+        return summarise_dependency(summary, None, sources, objects, limits)
+    return summarise_dependency(None, obj, sources, objects, limits)
+
+
+def _dependencies(
+    index: _Index,
+    scope: _Scope,
+    pods: list[JsonDict],
+    logs: list[LogTail],
+    services: list[ServiceEvidence],
+    pod_labels: list[dict[str, str]],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+    notes: _Notes,
+) -> list[DependencyEvidence]:
+    """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
+    the objects read, summarised with what stands behind them."""
+    namespace = scope.namespace
+    if namespace is None:
+        return []
+    texts = pod_texts(pods[: limits.max_pods], scope.workload)
+    lines = [
+        (f"log {t.namespace}/{t.pod}/{t.container}", line)
+        for t in logs
+        if t.namespace == namespace
+        for line in t.lines[-limits.max_log_lines :]
+    ]
+    used = {
+        name
+        for p in pods
+        for kind, name in referenced_config(_d(p.get("spec")))
+        if kind == "ConfigMap"
+    }
+    config_maps = [c for c in index.in_namespace("ConfigMap", namespace) if _name(c) in used]
+    # Events of any namespace: a webhook or callee failing a call is named there.
+    lines += event_texts(index.kind("Event")[: limits.max_events_fetched])
+    hosts = named_hosts(texts + lines, config_maps)
+    named = [
+        o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
+    ]
+    hosts += mentioned_objects(lines, named)
+    own = {
+        ("Service", namespace, s.name)
+        for s in services
+        if any(service_selects(s.selector, labels) for labels in pod_labels)
+    }
+    if scope.workload is not None:
+        own.add(_obj_key(scope.workload))
+    found: list[DependencyEvidence] = []
+    resolved = resolve(hosts, namespace, own)
+    certain = cluster_dns_named(hosts)
+    for kind, dep_namespace, name, sources in resolved:
+        service = index.get(kind, dep_namespace, name)
+        if service is None:
+            if (dep_namespace, name) in certain and len(found) < limits.max_dependencies:
+                # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
+                # a flow the workload's own NetworkPolicies can be checked against.
+                ref = ObjectRef(kind="Service", namespace=dep_namespace, name=name)
+                found.append(DependencyEvidence(ref=ref, named_by=sources[:5], followed=False))
+            continue
+        if len(found) >= limits.max_dependencies:
+            notes.cut("dependencies", len(found), len(resolved))
+            break
+        objects = [o for kind in _DEPENDENCY_KINDS for o in index.in_namespace(kind, dep_namespace)]
+        summary = _safe(
+            notes,
+            service,
+            partial(_dependency, index, service, sources, objects, unavailable, limits),
+        )
+        if summary is not None:
+            found.append(summary)
+    return found
+
+
 def build_evidence(
     objects: list[dict[str, Any]],
     logs: list[LogTail],
@@ -1528,7 +1606,7 @@ def build_evidence(
             selector = _str_map(_d(svc.get("spec")).get("selector"), limits)
             if _same(svc, scope.target_obj):
                 return (0, _name(svc))
-            if any(_service_selects(selector, labels) for labels in pod_labels):
+            if any(service_selects(selector, labels) for labels in pod_labels):
                 return (1, _name(svc))
             if _name(svc) in mentions:
                 return (2, _name(svc))
@@ -1610,7 +1688,14 @@ def build_evidence(
         for obj in objs
         if (_ns(obj) == namespace if namespace is not None else True) or not _ns(obj)
     ]
-    other_rank = {"Certificate": 0, "Ingress": 1, "Job": 2, "CronJob": 3}
+    other_rank = {
+        "Certificate": 0,
+        "CertificateRequest": 1,
+        "Issuer": 1,
+        "Ingress": 2,
+        "Job": 3,
+        "CronJob": 4,
+    }
     other_objs.sort(
         key=lambda o: (not _same(o, scope.target_obj), other_rank.get(_kind(o), 9), _name(o))
     )
@@ -1633,6 +1718,43 @@ def build_evidence(
         return scope.namespace_wide and (namespace is None or key[1] == namespace)
 
     events = _events(index, in_scope, limits, notes)
+    used_config = {r.name for p in pods for r in p.config_refs if r.kind == "ConfigMap"}
+    changes, found = change_timeline(
+        workload=scope.workload,
+        history=replica_sets,
+        pods=kept_pods,
+        config_maps=[
+            c for c in index.in_namespace("ConfigMap", namespace or "") if _name(c) in used_config
+        ],
+        nodes=node_objs,
+        events=events,
+        now=now,
+        limits=limits,
+    )
+    notes.cut("changes", len(changes), found, "newest first")
+    dependencies = _dependencies(
+        index, scope, kept_pods, logs, services, pod_labels, unavailable_kinds, limits, notes
+    )
+    # The callees' own NetworkPolicies decide whether they accept the workload's calls.
+    callee_namespaces = {
+        ref.namespace
+        for d in dependencies
+        for ref in ([d.workload] if d.workload else [])
+        + (
+            [ObjectRef(kind="Service", namespace=d.service.namespace, name=d.service.name)]
+            if d.service
+            else []
+        )
+        if ref.namespace and ref.namespace != namespace
+    }
+    callee_policies = _summaries(
+        [p for ns in sorted(callee_namespaces) for p in index.in_namespace("NetworkPolicy", ns)],
+        notes,
+        lambda p: _network_policy(p, [], limits),
+    )
+    policies += _bounded(
+        callee_policies, limits.max_network_policies, "network policies of dependencies", notes
+    )
 
     return Evidence(
         collected_at=now,
@@ -1653,6 +1775,11 @@ def build_evidence(
         config_maps=config_maps,
         other_objects=others,
         logs=_logs(logs, kept_pods, focus, limits, notes),
+        changes=changes,
+        namespace_labels={
+            _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
+        },
+        dependencies=dependencies,
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

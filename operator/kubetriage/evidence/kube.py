@@ -37,20 +37,33 @@ from kubetriage.evidence.build import (
     WORKLOAD_KINDS,
     JsonDict,
     build_evidence,
-    controller_ref,
     referenced_config,
     sort_pods,
     tail_from_text,
 )
+from kubetriage.evidence.dependencies import (
+    config_map_hosts,
+    event_texts,
+    mentioned_objects,
+    named_hosts,
+    pod_texts,
+    resolve,
+)
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.targets import candidate_targets, focus_containers
+from kubetriage.evidence.targets import focus_containers
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import controller_ref, selector_query
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope, allowed_candidates
 
 # Candidates tried before giving up on finding the target (each costs one GET).
 _MAX_CANDIDATES = 8
+# Pods whose healthy containers' logs are read too (the first ones, troubled pods first).
+_HEALTHY_LOG_PODS = 3
 # Owner kinds worth following from a pod upwards.
 _OWNER_KINDS = frozenset({"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job"})
 
@@ -100,41 +113,33 @@ class _Kind:
     namespaced: bool = True
 
 
-def _selector_string(selector: JsonDict) -> str | None:
-    """A LabelSelector as a ``labelSelector`` query string; None when it selects nothing."""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = ",".join(expression.get("values") or [])
-        if operator == "In":
-            parts.append(f"{key} in ({values})")
-        elif operator == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif operator == "Exists":
-            parts.append(str(key))
-        elif operator == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) or None
-
-
 def _strip_config_map(obj: JsonDict) -> JsonDict:
-    """Keep a ConfigMap's identity and key names; its values never leave this function."""
+    """Keep a ConfigMap's identity, key names and when it was written (the change timeline);
+    its values never leave this function."""
     meta = obj.get("metadata") or {}
+    writes = [
+        {
+            "manager": entry.get("manager"),
+            "operation": entry.get("operation"),
+            "time": entry.get("time"),
+        }
+        for entry in meta.get("managedFields") or []
+        if isinstance(entry, dict)
+    ]
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "managedFields": writes,
+        },
         "data": dict.fromkeys(obj.get("data") or {}, ""),
         "binaryData": dict.fromkeys(obj.get("binaryData") or {}, ""),
+        # Only the cluster Service hosts the values name (dependencies to follow).
+        "serviceHosts": config_map_hosts(obj),
     }
-
-
-def _name(obj: JsonDict) -> str:
-    return str((obj.get("metadata") or {}).get("name"))
-
-
-def _ns(obj: JsonDict) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
 class KubeEvidenceCollector:
@@ -160,6 +165,7 @@ class KubeEvidenceCollector:
         self._kinds: dict[str, _Kind] = {
             "Pod": _Kind("v1", self._core.read_namespaced_pod),
             "Service": _Kind("v1", self._core.read_namespaced_service),
+            "Endpoints": _Kind("v1", self._core.read_namespaced_endpoints),
             "PersistentVolumeClaim": _Kind(
                 "v1", self._core.read_namespaced_persistent_volume_claim
             ),
@@ -276,6 +282,13 @@ class KubeEvidenceCollector:
         body.setdefault("apiVersion", api_version)
         return body
 
+    async def _namespace_pods(
+        self, run: _Run, namespace: str, *, what: str, **kwargs: Any
+    ) -> list[JsonDict]:
+        return await self._list(
+            run, "Pod", "v1", self._core.list_namespaced_pod, namespace, what=what, **kwargs
+        )
+
     async def _list(
         self,
         run: _Run,
@@ -304,9 +317,11 @@ class KubeEvidenceCollector:
     # --- the walk -------------------------------------------------------------------------
 
     async def _find_target(
-        self, run: _Run, target: ObjectRef | None, alerts: list[Alert]
+        self, run: _Run, target: ObjectRef | None, alerts: list[Alert], scope: Scope
     ) -> tuple[ObjectRef | None, JsonDict | None]:
-        candidates = candidate_targets(target, alerts)
+        candidates, refused = allowed_candidates(scope, target, alerts)
+        for ref in refused[:3]:
+            run.error(f"not read: {scope.refusal(ref)}")
         for candidate in candidates[:_MAX_CANDIDATES]:
             if candidate.kind == "Secret":
                 # Never read, not even for existence; its users are found through pods.
@@ -347,7 +362,7 @@ class KubeEvidenceCollector:
         return workload
 
     async def _pods_for(
-        self, run: _Run, target: ObjectRef | None, target_obj: JsonDict | None
+        self, run: _Run, target: ObjectRef | None, target_obj: JsonDict | None, scope: Scope
     ) -> tuple[list[JsonDict], JsonDict | None]:
         """Pods in scope and the workload, following the target's kind."""
         pods: list[JsonDict] = []
@@ -368,21 +383,15 @@ class KubeEvidenceCollector:
         elif target_obj is not None and kind == "Service":
             selector = (target_obj.get("spec") or {}).get("selector") or {}
             if selector:
-                pods = await self._list(
+                pods = await self._namespace_pods(
                     run,
-                    "Pod",
-                    "v1",
-                    self._core.list_namespaced_pod,
                     namespace,
                     what=f"list pods of Service {namespace}/{target.name}",
-                    label_selector=_selector_string({"matchLabels": selector}),
+                    label_selector=selector_query({"matchLabels": selector}),
                 )
         elif kind == "PersistentVolumeClaim":
-            listed = await self._list(
+            listed = await self._namespace_pods(
                 run,
-                "Pod",
-                "v1",
-                self._core.list_namespaced_pod,
                 namespace,
                 what=f"list pods in {namespace}",
             )
@@ -395,11 +404,8 @@ class KubeEvidenceCollector:
                 )
             ]
         elif kind in {"ConfigMap", "Secret"}:
-            listed = await self._list(
+            listed = await self._namespace_pods(
                 run,
-                "Pod",
-                "v1",
-                self._core.list_namespaced_pod,
                 namespace,
                 what=f"list pods in {namespace}",
             )
@@ -407,7 +413,7 @@ class KubeEvidenceCollector:
                 p for p in listed if (kind, target.name) in referenced_config(p.get("spec") or {})
             ]
         elif kind == "Node":
-            pods = await self._list(
+            listed = await self._list(
                 run,
                 "Pod",
                 "v1",
@@ -415,6 +421,8 @@ class KubeEvidenceCollector:
                 what=f"list pods on node {target.name}",
                 field_selector=f"spec.nodeName={target.name}",
             )
+            # The node's other tenants are shown only where the tenancy rule allows.
+            pods = [p for p in listed if scope.may_read(_ns(p))]
         elif kind == "Namespace":
             pods = await self._list(
                 run,
@@ -441,7 +449,7 @@ class KubeEvidenceCollector:
     async def _workload_children(self, run: _Run, workload: JsonDict) -> list[JsonDict]:
         """The workload's pods (by its selector) plus its ReplicaSets or revisions."""
         namespace, kind = _ns(workload), str(workload.get("kind"))
-        selector = _selector_string((workload.get("spec") or {}).get("selector") or {})
+        selector = selector_query((workload.get("spec") or {}).get("selector") or {})
         if selector is None:
             run.error(f"{kind} {namespace}/{_name(workload)} has no usable selector")
             return []
@@ -567,9 +575,10 @@ class KubeEvidenceCollector:
                 )
                 troubled = cs.get("ready") is False or "running" not in state or restarted
                 in_focus = name in focus
-                # Healthy containers of the first pod too: a failing dependency shows only
-                # in the logs of a container that runs fine.
-                if not (troubled or in_focus or pod_rank == 0):
+                # Healthy containers of the first pods too: a failing dependency shows only
+                # in the logs of a container that runs fine, and not every replica logs it
+                # (only the one that took the failing request).
+                if not (troubled or in_focus or pod_rank < _HEALTHY_LOG_PODS):
                     continue
                 priority = (0 if in_focus else 1) * 1000 + pod_rank
                 wanted.append((priority, (_ns(pod), _name(pod), name, False)))
@@ -661,25 +670,41 @@ class KubeEvidenceCollector:
         await self._certificates(run, namespace)
 
     async def _certificates(self, run: _Run, namespace: str) -> None:
-        # A 404 means cert-manager is not installed, which is normal and not reported.
+        """cert-manager Certificates, then (when there are any) the CertificateRequests and
+        Issuers behind their renewals. A 404 means cert-manager is not installed, which is
+        normal and not reported."""
+        if not await self._cert_manager_list(run, namespace, "Certificate", "certificates"):
+            return
+        await asyncio.gather(
+            self._cert_manager_list(run, namespace, "CertificateRequest", "certificaterequests"),
+            self._cert_manager_list(run, namespace, "Issuer", "issuers"),
+        )
+
+    async def _cert_manager_list(self, run: _Run, namespace: str, kind: str, plural: str) -> int:
         raw = await self._get(
             run,
-            f"list Certificates in {namespace}",
+            f"list {kind}s in {namespace}",
             self._custom.list_namespaced_custom_object,
             "cert-manager.io",
             "v1",
             namespace,
-            "certificates",
+            plural,
             limit=self._limits.max_list_items,
         )
-        body = self._parse(run, raw, "CertificateList", "cert-manager.io/v1")
-        for item in (body or {}).get("items") or []:
-            if isinstance(item, dict):
-                item.setdefault("kind", "Certificate")
-                item.setdefault("apiVersion", "cert-manager.io/v1")
-                run.add(item)
+        body = self._parse(run, raw, f"{kind}List", "cert-manager.io/v1")
+        items = [i for i in (body or {}).get("items") or [] if isinstance(i, dict)]
+        for item in items:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", "cert-manager.io/v1")
+            # A request's PEM payloads are long and never needed; its conditions are.
+            (item.get("spec") or {}).pop("request", None)
+            (item.get("status") or {}).pop("certificate", None)
+            (item.get("status") or {}).pop("ca", None)
+            run.add(item)
+        return len(items)
 
     async def _nodes(self, run: _Run, pods: list[JsonDict], target: ObjectRef | None) -> None:
+        # Pods and target are in scope here; the Nodes they run on are their context.
         names: list[str] = []
         if target is not None and target.kind == "Node":
             names.append(target.name)
@@ -748,6 +773,129 @@ class KubeEvidenceCollector:
             run.truncated.append(f"event lookups: {cap} of {len(unique)} objects")
         return unique[:cap]
 
+    async def _follow_dependencies(
+        self,
+        run: _Run,
+        namespace: str,
+        pods: list[JsonDict],
+        workload: JsonDict | None,
+        scope: Scope,
+    ) -> None:
+        """Read the Services (and workloads) the pods name in env, args, ConfigMaps, logs and
+        events, in any namespace the tenancy rule (``scope.may_read``) allows, with their
+        pods, ReplicaSets, workload and events; ``build_evidence`` summarises them as
+        ``Evidence.dependencies``. A dependency the rule keeps out is a collection error."""
+        limits = self._limits
+        lines = [
+            (f"log {t.namespace}/{t.pod}/{t.container}", line)
+            for t in run.logs
+            if t.namespace == namespace
+            for line in t.lines
+        ]
+        lines += event_texts(o for (kind, ns, _), o in run.objects.items() if kind == "Event")
+        config_maps = [
+            o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
+        ]
+        hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
+        if lines:
+            # An error line may name a workload of the namespace that no Service fronts.
+            listed = await self._list(
+                run,
+                "Deployment",
+                "apps/v1",
+                self._apps.list_namespaced_deployment,
+                namespace,
+                what=f"list Deployments in {namespace}",
+            )
+            for item in listed:
+                run.add(item)
+        local = [
+            o
+            for (kind, ns, _), o in run.objects.items()
+            if ns == namespace and kind in ("Service", *WORKLOAD_KINDS)
+        ]
+        hosts += mentioned_objects(lines, local)
+        exclude = set()
+        if workload is not None:
+            exclude.add((str(workload.get("kind")), namespace, _name(workload)))
+        resolved = resolve(hosts, namespace, exclude)
+        followed = 0
+        for kind, ns, name, _ in resolved:
+            if followed >= limits.max_dependencies:
+                run.truncated.append(
+                    f"dependencies: followed {followed} of {len(resolved)} named hosts"
+                )
+                break
+            if not scope.may_read(ns):
+                ref = ObjectRef(kind=kind, namespace=ns, name=name)
+                run.error(f"dependency not followed: {scope.refusal(ref)}")
+                continue
+            obj = run.objects.get((kind, ns, name))
+            if obj is None and kind in self._kinds:
+                obj = await self._read(run, kind, ns, name)
+            if obj is None:
+                continue
+            followed += 1
+            await self._dependency_children(run, obj, namespace)
+
+    async def _dependency_children(self, run: _Run, obj: JsonDict, incident_namespace: str) -> None:
+        """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
+        another namespace, the NetworkPolicies that decide whether it accepts the call."""
+        namespace, spec = _ns(obj), obj.get("spec") or {}
+        if namespace != incident_namespace:
+            policies = await self._list(
+                run,
+                "NetworkPolicy",
+                "networking.k8s.io/v1",
+                self._networking.list_namespaced_network_policy,
+                namespace,
+                what=f"list NetworkPolicies in {namespace}",
+            )
+            for policy in policies:
+                run.add(policy)
+        if obj.get("kind") == "Service":
+            selector = selector_query({"matchLabels": spec.get("selector") or {}})
+        else:
+            selector = selector_query(spec.get("selector") or {})
+        if selector is None:
+            return
+        what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
+        if (
+            obj.get("kind") == "Service"
+            and run.objects.get(("Endpoints", namespace, _name(obj))) is None
+        ):
+            await self._read(run, "Endpoints", namespace, _name(obj))
+        pods, replica_sets = await asyncio.gather(
+            self._list(
+                run,
+                "Pod",
+                "v1",
+                self._core.list_namespaced_pod,
+                namespace,
+                what=f"list pods of dependency {what}",
+                label_selector=selector,
+            ),
+            self._list(
+                run,
+                "ReplicaSet",
+                "apps/v1",
+                self._apps.list_namespaced_replica_set,
+                namespace,
+                what=f"list ReplicaSets of dependency {what}",
+                label_selector=selector,
+            ),
+        )
+        for item in pods + replica_sets:
+            run.add(item)
+        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
+        subjects = [(str(obj.get("kind")), _name(obj))]
+        if owner is not None and owner.get("kind") in self._kinds and owner.get("name"):
+            subjects.append((str(owner["kind"]), str(owner["name"])))
+            if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
+                await self._read(run, str(owner["kind"]), namespace, str(owner["name"]))
+        subjects += [("Pod", _name(p)) for p in pods[:3]]
+        await asyncio.gather(*(self._events_about(run, k, namespace, n) for k, n in subjects))
+
     async def collect(
         self,
         *,
@@ -756,12 +904,14 @@ class KubeEvidenceCollector:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope,
     ) -> Evidence:
-        """Read the cluster around the incident and build its bounded Evidence."""
+        """Read the cluster around the incident and build its bounded Evidence; only what
+        ``scope`` (the tenancy rule for the Incident's namespace) allows is read."""
         run = _Run(gate=asyncio.Semaphore(self._concurrency))
-        chosen, target_obj = await self._find_target(run, target, alerts)
+        chosen, target_obj = await self._find_target(run, target, alerts, scope)
         run.add(target_obj)
-        scoped_pods, workload = await self._pods_for(run, chosen, target_obj)
+        scoped_pods, workload = await self._pods_for(run, chosen, target_obj, scope)
         if workload is not None:
             scoped_pods += await self._workload_children(run, workload)
         pods: list[JsonDict] = []
@@ -801,6 +951,9 @@ class KubeEvidenceCollector:
                 run.add(event)
         subjects = self._event_subjects(run, chosen, workload, pods)
         await asyncio.gather(*(self._events_about(run, k, ns, n) for k, ns, n in subjects))
+        # Dependencies last: their names come from logs, env, ConfigMaps and events.
+        if namespace:
+            await self._follow_dependencies(run, namespace, pods, workload, scope)
 
         return build_evidence(
             list(run.objects.values()),

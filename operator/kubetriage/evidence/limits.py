@@ -41,6 +41,10 @@ class EvidenceLimits(BaseModel):
     max_config_maps: int = Field(default=20, ge=0)
     max_config_map_keys: int = Field(default=30, ge=0)
     max_other_objects: int = Field(default=10, ge=0)
+    max_changes: int = Field(default=10, ge=0)
+    # Services the workload calls that are followed (read across namespaces), each costing a
+    # few API calls.
+    max_dependencies: int = Field(default=3, ge=0)
     max_env_vars: int = Field(default=30, ge=0)
     max_args: int = Field(default=20, ge=0)
     max_labels: int = Field(default=20, ge=0)

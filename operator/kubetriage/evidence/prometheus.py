@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 
 from kubetriage.evidence.queries import (
     RenderedQuery,
+    alert_families,
     alert_queries,
     build_scope,
     select_queries,
@@ -96,6 +97,8 @@ def summarize_series(
         return MetricSummary(name=name, query=query, labels=labels, samples=0)
     values = [value for _, value in finite]
     low, high = min(values), max(values)
+    changed_at = _changed_at(finite, low, high)
+    shape, before, after = _shape(finite, changed_at)
     return MetricSummary(
         name=name,
         query=query,
@@ -105,9 +108,53 @@ def summarize_series(
         min=low,
         max=high,
         trend=_trend(values[0], values[-1]) if len(values) > 1 else "unknown",
-        changed_at=_changed_at(finite, low, high),
+        changed_at=changed_at,
         samples=len(finite),
+        shape=shape,
+        before=before,
+        after=after,
     )
+
+
+Shape = Literal["step", "ramp", "spike", "flat", "unknown"]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _shape(
+    points: Sequence[Point], changed_at: datetime | None
+) -> tuple[Shape, float | None, float | None]:
+    """How the series moved, to tell a change (a step at one moment) from growing load (a
+    ramp) and from a blip (a spike that came back), with the levels around a step.
+
+    - flat: the whole range is within ``TREND_THRESHOLD`` of the series' magnitude;
+    - step: the mean after the last big jump differs from the mean before it by more than
+      half the range, and the series stays near its new level;
+    - spike: the peak (or trough) stands far from both ends, which are close to each other;
+    - ramp: otherwise, a rise or fall spread over many small moves.
+    """
+    values = [v for _, v in points]
+    if len(values) < 3:
+        return "unknown", None, None
+    low, high = min(values), max(values)
+    spread = high - low
+    scale = max(abs(low), abs(high))
+    if scale == 0.0 or spread <= TREND_THRESHOLD * scale:
+        return "flat", None, None
+    if changed_at is not None:
+        split = next((i for i, (ts, _) in enumerate(points) if ts >= changed_at), len(points))
+        if 0 < split < len(points):
+            before, after = _mean(values[:split]), _mean(values[split:])
+            settled = abs(values[-1] - after) <= 0.25 * spread
+            if abs(after - before) >= 0.5 * spread and settled:
+                return "step", before, after
+    ends = abs(values[-1] - values[0])
+    peak = max(abs(high - values[0]), abs(values[0] - low))
+    if ends <= 0.25 * spread and peak >= 0.75 * spread:
+        return "spike", None, None
+    return "ramp", None, None
 
 
 def choose_step(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> int:
@@ -181,7 +228,9 @@ class PrometheusEvidenceCollector:
         starts = [a.starts_at for a in alerts if a.starts_at is not None and a.starts_at <= now]
         start = min(starts, default=now) - self._window
         scope = build_scope(target, alerts, dependency_hosts)
-        queries = alert_queries(alerts) + select_queries(scope, now - start)
+        queries = alert_queries(alerts) + select_queries(
+            scope, now - start, families=alert_families(alerts)
+        )
         return queries, start
 
     async def collect(

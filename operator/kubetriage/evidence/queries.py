@@ -41,13 +41,35 @@ def escape_regex(value: str) -> str:
 
 @dataclass(frozen=True)
 class QueryTemplate:
-    """One PromQL template; ``requires`` lists the ``Scope`` fields it cannot run without."""
+    """One PromQL template; ``requires`` lists the ``Scope`` fields it cannot run without;
+    ``families`` the alert families it is run for (empty: every incident)."""
 
     name: str
     categories: tuple[Category, ...]
     requires: frozenset[str]
     promql: str
     description: str = ""
+    families: frozenset[str] = frozenset()
+
+
+# Alert families, from the alert's name and summary: each asks for the series that separate
+# its usual causes (a rollout, more traffic, costlier requests, throttling, a dependency).
+_FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("latency", re.compile(r"(?i)(latency|slow|duration|response.?time|p9[059])")),
+    ("errors", re.compile(r"(?i)(error|5xx|fail|burn|budget|availability|success.?rate)")),
+    ("saturation", re.compile(r"(?i)(saturat|hpa.*max|maxed|capacity|cpu.?high|overload)")),
+    ("throttling", re.compile(r"(?i)throttl")),
+    ("queue", re.compile(r"(?i)(lag|queue|backlog|consumer)")),
+    ("restarts", re.compile(r"(?i)(restart|crashloop|oom|notready|replicas.?mismatch)")),
+)
+
+
+def alert_families(alerts: Sequence[Alert]) -> frozenset[str]:
+    """The families of the incident's alerts (by alertname and summary annotation)."""
+    text = " ".join(
+        f"{a.labels.get('alertname', '')} {a.annotations.get('summary', '')}" for a in alerts
+    )
+    return frozenset(name for name, pattern in _FAMILY_PATTERNS if pattern.search(text))
 
 
 @dataclass(frozen=True)
@@ -238,6 +260,41 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         _JOB_SET,
         "histogram_quantile(0.99, sum by (le) (rate("
         f"http_server_request_duration_seconds_bucket{{{_JOB}}}[5m])))",
+    ),
+    # --- what separates the causes of latency, errors and saturation --------------------
+    QueryTemplate(
+        "http_request_rate",
+        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        _JOB_SET,
+        f"sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        "traffic: more of it points at capacity, the same at a change or a dependency",
+        frozenset({"latency", "errors", "saturation"}),
+    ),
+    QueryTemplate(
+        "cpu_seconds_per_request",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _POD_SET | _JOB_SET,
+        f"sum(rate(container_cpu_usage_seconds_total{{{_POD_CONTAINERS}}}[5m]))"
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        "CPU per request: a step up means each request got costlier (new code), not more load",
+        frozenset({"latency", "saturation", "throttling"}),
+    ),
+    QueryTemplate(
+        "deployment_generation",
+        (_C.BAD_ROLLOUT,),
+        frozenset({"namespace", "deployment"}),
+        'max(kube_deployment_status_observed_generation{namespace="$namespace",'
+        'deployment="$deployment"})',
+        "steps when a rollout happens: the change on the metrics' own clock",
+        frozenset({"latency", "errors", "saturation", "restarts", "queue"}),
+    ),
+    QueryTemplate(
+        "kafka_consumergroup_lag",
+        (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        frozenset({"namespace"}),
+        'sum by (consumergroup, topic) (kafka_consumergroup_lag{namespace="$namespace"})',
+        "consumer lag: growing with steady input means too few or too slow consumers",
+        frozenset({"queue"}),
     ),
     # --- storage ----------------------------------------------------------------------
     QueryTemplate(
@@ -453,13 +510,15 @@ def select_queries(
     scope: Scope,
     window: timedelta,
     templates: Sequence[QueryTemplate] = TEMPLATES,
+    families: frozenset[str] = frozenset(),
 ) -> list[RenderedQuery]:
-    """The templates whose required scope is known, rendered, in template order."""
+    """The templates whose required scope is known and that serve the incident's alert
+    families (or every incident), rendered, in template order."""
     known = scope.known()
     return [
         RenderedQuery(name=t.name, promql=render(t, scope, window), categories=t.categories)
         for t in templates
-        if t.requires <= known
+        if t.requires <= known and (not t.families or t.families & families)
     ]
 
 

@@ -74,6 +74,12 @@ def _label(labels: dict[str, str], name: str) -> str | None:
     return value or None
 
 
+def target_namespace(labels: dict[str, str]) -> str | None:
+    """The namespace the targets named by ``labels`` live in (``exported_namespace`` wins
+    over ``namespace``, as for every other label), None when no label names one."""
+    return _label(labels, "namespace")
+
+
 def _ordered_alerts(alerts: list[Alert]) -> list[Alert]:
     # Firing alerts describe the present; resolved ones only add hints.
     return [a for a in alerts if a.status != "resolved"] + [

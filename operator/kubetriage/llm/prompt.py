@@ -433,6 +433,10 @@ def _metric_lines(evidence: Evidence) -> list[str]:
         )
         if metric.changed_at is not None:
             text += f" changed_at={_when(metric.changed_at)}"
+        if metric.shape != "unknown":
+            text += f" shape={metric.shape}"
+        if metric.before is not None and metric.after is not None:
+            text += f" before={_num(metric.before)} after={_num(metric.after)}"
         lines.append(text)
     return lines
 
@@ -444,6 +448,50 @@ class _Rendered:
     dropped_events: int
 
 
+def _change_lines(evidence: Evidence) -> list[str]:
+    """The change timeline: "did it start right after something changed?" is the first
+    question; the model sees each change with its time next to the symptoms' times."""
+    return [
+        _clip(
+            f"{_when(change.at)} {change.kind} {change.object.display()}: "
+            + "; ".join(change.details),
+            _MAX_LINE_CHARS,
+        )
+        for change in evidence.changes
+    ]
+
+
+def _dependency_lines(evidence: Evidence) -> list[str]:
+    """What stands behind each Service the workload calls, in any namespace."""
+    lines: list[str] = []
+    for dep in evidence.dependencies:
+        name = (
+            f"Service/{dep.service.namespace}/{dep.service.name} "
+            f"endpoints ready={dep.service.ready_endpoints}"
+            if dep.service is not None
+            else (
+                dep.workload.display()
+                if dep.workload
+                else (dep.ref.display() if dep.ref else "?") + " (not readable here)"
+            )
+        )
+        workload = (
+            f" workload {dep.workload.display()} ready={dep.ready_replicas}/{dep.desired_replicas}"
+            if dep.workload is not None
+            else ""
+        )
+        lines.append(
+            _clip(f"{name}{workload} named by {', '.join(dep.named_by[:2])}", _MAX_LINE_CHARS)
+        )
+        lines += [_clip(f"  failing pod {p}", _MAX_LINE_CHARS) for p in dep.failing_pods[:3]]
+        lines += [
+            _clip(f"  {_when(c.at)} {c.kind}: " + "; ".join(c.details), _MAX_LINE_CHARS)
+            for c in dep.changes[:2]
+        ]
+        lines += [_clip(f"  warning {w}", _MAX_LINE_CHARS) for w in dep.warnings[:2]]
+    return lines
+
+
 def _render_evidence(evidence: Evidence, detail: _Detail) -> _Rendered:
     sections: list[tuple[str, list[str]]] = [
         ("Incident", _incident_lines(evidence)),
@@ -452,6 +500,8 @@ def _render_evidence(evidence: Evidence, detail: _Detail) -> _Rendered:
     ]
     events = _selected_events(evidence.events, detail)
     sections.append(("Events (warnings first, newest first)", _event_lines(events)))
+    sections.append(("What changed (newest first)", _change_lines(evidence)))
+    sections.append(("Dependencies (Services it calls)", _dependency_lines(evidence)))
     sections.append(("Related objects", _related_lines(evidence)))
     sections.append(("Metrics (last hour)", _metric_lines(evidence)))
     logs, dropped_logs = _log_lines(evidence.logs, detail)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.prose import SUMMARY_LIMIT
 
 SCHEMA_NAME = "kubetriage_diagnosis"
 
@@ -113,7 +114,8 @@ def answer_json_schema(*, bounded_strings: bool = False) -> dict[str, Any]:
                 "description": "How sure you are of the category, from 0 to 1.",
             },
             "summary": _string(
-                f"One or two sentences (at most {MAX_SUMMARY_CHARS} characters).",
+                f"One plain sentence of at most {SUMMARY_LIMIT} characters: what is broken, "
+                f"on which object, the fix (never over {MAX_SUMMARY_CHARS}).",
                 MAX_SUMMARY_CHARS,
             ),
             "root_cause": _string(

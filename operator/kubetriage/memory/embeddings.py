@@ -1,5 +1,5 @@
-"""Sentence embeddings for incident memory: the offline all-MiniLM-L6-v2 model on onnxruntime
-(default) or any OpenAI-compatible embeddings endpoint.
+"""Sentence embeddings for incident memory: the offline all-MiniLM-L6-v2 model on
+onnxruntime.
 
 Built once at startup and handed to ``IncidentMemory``; ``embed`` is synchronous and CPU
 bound, so async callers run it with ``asyncio.to_thread``. Nothing here downloads anything:
@@ -189,76 +189,3 @@ class OnnxMiniLMEmbedder:
         if self._needs_pooling:
             return mean_pool_normalise(hidden, attention_mask)
         return _l2_normalise(hidden)
-
-
-class OpenAIEmbedder:
-    """Embeddings from any OpenAI-compatible ``/embeddings`` endpoint (optional alternative).
-
-    The dimension is configured, or discovered by embedding a probe text on first use of
-    ``dimension`` (one request). Vectors are re-normalised so cosine scores are comparable
-    with the local model's whatever the provider returns.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        dimension: int | None = None,
-        batch_size: int = 64,
-        timeout_seconds: float = 30.0,
-    ) -> None:
-        # Imported here so the default (offline) path never loads the HTTP client stack.
-        from openai import OpenAI
-
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self._client = OpenAI(
-            base_url=base_url,
-            # Local servers (llama.cpp, vLLM) accept any key; the client insists on one.
-            api_key=api_key or "unused",
-            timeout=timeout_seconds,
-            max_retries=1,
-        )
-        self._model = model
-        self._dimension = dimension
-        self._batch_size = batch_size
-        host = base_url or "api.openai.com"
-        self._model_id = f"openai:{model}@{host}"
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            self._dimension = len(self.embed(["dimension probe"])[0])
-        return self._dimension
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of texts, not a single string")
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = list(texts[start : start + self._batch_size])
-            try:
-                response = self._client.embeddings.create(model=self._model, input=batch)
-            except Exception as exc:  # openai raises many transport/status subclasses
-                raise EmbeddingError(
-                    f"embedding request to {self._model_id} failed: {exc}"
-                ) from exc
-            ordered = sorted(response.data, key=lambda item: item.index)
-            for item in ordered:
-                array = np.asarray(item.embedding, dtype=np.float32)
-                norm = float(np.linalg.norm(array))
-                vectors.append((array / norm if norm > 0 else array).tolist())
-        if vectors and self._dimension is None:
-            self._dimension = len(vectors[0])
-        if vectors and any(len(v) != self._dimension for v in vectors):
-            raise EmbeddingError(
-                f"{self._model_id} returned {len(vectors[0])}-dim vectors, "
-                f"expected {self._dimension}"
-            )
-        return vectors

@@ -20,7 +20,7 @@ from kubetriage.models.vocabulary import Action, Category
 
 # Version of the payload layout and collection metadata; bump it with a migration in
 # ``store._MIGRATIONS``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_FREE_TEXT = 2000
 
 

@@ -15,8 +15,13 @@ server (``url``). Design points:
 * Layout v0 (the first prototype) kept that metadata in a sentinel point with a fixed id
   and stored ``incident`` / ``action`` instead of ``name`` / ``actions``; ``_migrate_v0``
   rewrites it in place. A collection newer than this code is refused.
-* Point ids are ``uuid5(cluster, incident name)``: storing the same incident again updates
-  it (feedback arriving twice, a corrected category) instead of adding a duplicate.
+* Point ids are ``uuid5(cluster, namespace, incident name)``: storing the same incident
+  again updates it (feedback arriving twice, a corrected category) instead of adding a
+  duplicate, and two incidents of one name in two namespaces (or clusters) stay two points.
+  Layout v1 keyed points by (cluster, name) only, so ``media/dup`` and ``fraud/dup``
+  overwrote each other; ``_migrate_v1`` re-keys a v1 collection in place (what was already
+  overwritten cannot be recovered: re-import it from an ``export_jsonl`` taken before, with
+  ``import_jsonl``, which stores under the new ids).
 * Cluster / namespace preference is a small additive boost on top of the cosine score,
   over the union of a global query and a query restricted to the preferred cluster or
   namespace: a near-identical incident from another cluster still beats a vaguely similar
@@ -103,9 +108,11 @@ class MemoryStats(BaseModel):
     collection: str
 
 
-def point_id(name: str, cluster: str) -> str:
-    """Deterministic id: one point per (cluster, incident name)."""
-    return str(uuid.uuid5(POINT_ID_NAMESPACE, f"{cluster}\x1f{name}"))
+def point_id(name: str, cluster: str, namespace: str | None = None) -> str:
+    """Deterministic id: one point per (cluster, namespace, incident name). Without a
+    namespace it is layout v1's id, so records that never had one keep theirs."""
+    key = f"{cluster}\x1f{name}" if not namespace else f"{cluster}\x1f{namespace}\x1f{name}"
+    return str(uuid.uuid5(POINT_ID_NAMESPACE, key))
 
 
 class IncidentMemory:
@@ -231,6 +238,10 @@ class IncidentMemory:
             self._check_model(
                 str(metadata.get(META_MODEL)), _int(metadata.get(META_DIMENSION)), info
             )
+            if version < SCHEMA_VERSION:
+                self._migrate_v1()
+                self._client.update_collection(self._collection, metadata=self._metadata())
+                return SCHEMA_VERSION
             return version
         except _TRANSPORT_ERRORS as exc:
             raise MemoryUnavailableError(
@@ -269,6 +280,8 @@ class IncidentMemory:
             payload = sentinel[0].payload or {}
             self._check_model(str(payload.get("model_id")), _int(payload.get("dimension")), info)
             self._migrate_v0()
+            self._migrate_v1()
+            self._client.update_collection(self._collection, metadata=self._metadata())
             return SCHEMA_VERSION
         count = self._client.count(self._collection, exact=True).count
         if count == 0:
@@ -298,8 +311,8 @@ class IncidentMemory:
         their defaults, metadata from the sentinel point into the collection's metadata.
 
         Every payload is converted and validated before anything is written, and the
-        metadata is written last, so an interrupted migration simply runs again (the
-        conversion is idempotent)."""
+        metadata is written last (by the caller, after ``_migrate_v1``), so an interrupted
+        migration simply runs again (the conversion is idempotent)."""
         converted: list[tuple[qm.ExtendedPointId, dict[str, Any]]] = []
         for point in self._scroll_all():
             if str(point.id) == V0_META_POINT_ID:
@@ -321,13 +334,40 @@ class IncidentMemory:
             self._collection, points_selector=qm.PointIdsList(points=[V0_META_POINT_ID])
         )
         self._create_indexes()
-        self._client.update_collection(self._collection, metadata=self._metadata())
+
+    def _migrate_v1(self) -> None:
+        """v1 -> v2: points move to ids that include the namespace (``point_id``). Every
+        point is validated first; new points are written before old ones are deleted, so an
+        interrupted migration runs again to the same result."""
+        moves: list[tuple[str, qm.PointStruct]] = []
+        for point in self._scroll_all(with_vectors=True):
+            payload = {**(point.payload or {}), "schema_version": SCHEMA_VERSION}
+            try:
+                record = _record(payload)
+            except ValidationError as exc:
+                raise SchemaVersionError(
+                    f"cannot migrate point {point.id} of {self._collection!r} from schema v1: "
+                    f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
+                ) from exc
+            new_id = point_id(record.name, record.cluster, record.namespace)
+            vector = point.vector
+            if not isinstance(vector, list):
+                raise SchemaVersionError(f"point {point.id} has no single vector to migrate")
+            moves.append((str(point.id), qm.PointStruct(id=new_id, vector=vector, payload=payload)))
+        for start in range(0, len(moves), _UPSERT_BATCH):
+            batch = [p for _, p in moves[start : start + _UPSERT_BATCH]]
+            self._client.upsert(self._collection, points=batch, wait=True)
+        stale = [old for old, new in moves if old != str(new.id)]
+        if stale:
+            self._client.delete(
+                self._collection, points_selector=qm.PointIdsList(points=stale), wait=True
+            )
 
     # --- writing ---------------------------------------------------------------------------
 
     def store(self, record: MemoryRecord, text: str) -> str:
         """Embed ``text`` (the canonical text) and upsert the record; returns the point id.
-        Storing the same (cluster, name) again replaces the earlier point."""
+        Storing the same (cluster, namespace, name) again replaces the earlier point."""
         return self.store_many([(record, text)])[0]
 
     def store_many(self, items: Sequence[tuple[MemoryRecord, str]]) -> list[str]:
@@ -342,7 +382,7 @@ class IncidentMemory:
                     f"{self._embedder.model_id} returned a {len(vector)}-dim vector, "
                     f"collection expects {self._embedder.dimension}"
                 )
-            pid = point_id(record.name, record.cluster)
+            pid = point_id(record.name, record.cluster, record.namespace)
             ids.append(pid)
             points.append(qm.PointStruct(id=pid, vector=vector, payload=_payload(record, text)))
         with self._lock:
@@ -363,12 +403,12 @@ class IncidentMemory:
         }
         return record.model_copy(update=updates)
 
-    def delete(self, name: str, cluster: str) -> None:
+    def delete(self, name: str, cluster: str, namespace: str | None = None) -> None:
         with self._lock:
             self._call(
                 self._client.delete,
                 self._collection,
-                points_selector=qm.PointIdsList(points=[point_id(name, cluster)]),
+                points_selector=qm.PointIdsList(points=[point_id(name, cluster, namespace)]),
                 wait=True,
             )
 
@@ -429,10 +469,14 @@ class IncidentMemory:
         ranked = sorted(candidates.values(), key=lambda m: m.rank_score, reverse=True)
         return ranked[:k]
 
-    def get(self, name: str, cluster: str) -> tuple[MemoryRecord, str] | None:
+    def get(
+        self, name: str, cluster: str, namespace: str | None = None
+    ) -> tuple[MemoryRecord, str] | None:
         """The stored record and its (redacted) embedded text, or None."""
         with self._lock:
-            points = self._call(self._client.retrieve, self._collection, [point_id(name, cluster)])
+            points = self._call(
+                self._client.retrieve, self._collection, [point_id(name, cluster, namespace)]
+            )
         if not points:
             return None
         payload = points[0].payload or {}
@@ -531,7 +575,7 @@ class IncidentMemory:
                 f"Qdrant at {self._location} failed: {_reason(exc)}"
             ) from exc
 
-    def _scroll_all(self) -> Iterator[qm.Record]:
+    def _scroll_all(self, *, with_vectors: bool = False) -> Iterator[qm.Record]:
         offset: Any = None
         while True:
             points, offset = self._call(
@@ -540,6 +584,7 @@ class IncidentMemory:
                 limit=_SCROLL_PAGE,
                 offset=offset,
                 with_payload=True,
+                with_vectors=with_vectors,
             )
             yield from points
             if offset is None:

@@ -1,4 +1,4 @@
-"""The shared incident case format, version 1 (shared/eval/README.md), as strict models.
+"""The shared incident case format, version 1 (tests/cases/FORMAT.md), as strict models.
 
 Loaded by ``kubetriage.replay.cases`` for ``diagnose``, ``eval``, ``demo`` and memory import.
 Unknown keys are an error at every level we own, so a typo cannot silently drop data; the

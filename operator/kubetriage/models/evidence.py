@@ -52,6 +52,16 @@ class ConfigReference(BaseModel):
     key_exists: bool | None = None
 
 
+class ConfigMount(BaseModel):
+    """A ConfigMap or Secret volume mounted into a container (``subPath``: one key, mounted
+    as the file at ``path``)."""
+
+    path: str
+    kind: Literal["ConfigMap", "Secret"]
+    name: str
+    sub_path: str | None = None
+
+
 class ContainerEvidence(BaseModel):
     name: str
     image: str
@@ -67,6 +77,7 @@ class ContainerEvidence(BaseModel):
     ports: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)  # plain values only, redacted later
     args: list[str] = Field(default_factory=list)
+    config_mounts: list[ConfigMount] = Field(default_factory=list)
 
 
 class PodCondition(BaseModel):
@@ -171,6 +182,41 @@ class ServiceEvidence(BaseModel):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+class SelectorRequirement(BaseModel):
+    key: str
+    operator: str  # In | NotIn | Exists | DoesNotExist
+    values: list[str] = Field(default_factory=list)
+
+
+class LabelSelector(BaseModel):
+    """A Kubernetes label selector; the empty selector selects everything."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[SelectorRequirement] = Field(default_factory=list)
+
+
+class PolicyPeer(BaseModel):
+    """One ``from``/``to`` entry of a NetworkPolicy rule. A namespace selector of None with
+    a pod selector means "pods of the policy's own namespace"."""
+
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: str | None = None  # "10.0.0.0/8 except 10.1.0.0/16"
+
+
+class PolicyPort(BaseModel):
+    protocol: str = "TCP"
+    port: str | None = None  # a number or a named port; None: every port
+    end_port: int | None = None
+
+
+class PolicyRule(BaseModel):
+    """An ingress or egress rule: no peers means every peer, no ports every port."""
+
+    peers: list[PolicyPeer] = Field(default_factory=list)
+    ports: list[PolicyPort] = Field(default_factory=list)
+
+
 class NetworkPolicyEvidence(BaseModel):
     name: str
     namespace: str
@@ -181,6 +227,10 @@ class NetworkPolicyEvidence(BaseModel):
     selects_target: bool = False
     # Compact rendering of peers/ports, bounded; e.g. "ingress from app=frontend :8080".
     rules: list[str] = Field(default_factory=list)
+    # The same rules, structured, for ``kubetriage.networkpolicy`` to evaluate flows.
+    selector: LabelSelector = Field(default_factory=LabelSelector)
+    ingress: list[PolicyRule] = Field(default_factory=list)
+    egress: list[PolicyRule] = Field(default_factory=list)
 
 
 class AutoscalerEvidence(BaseModel):
@@ -231,6 +281,56 @@ class MetricSummary(BaseModel):
     trend: Literal["rising", "falling", "flat", "unknown"] = "unknown"
     changed_at: datetime | None = None
     samples: int = 0
+    # The series' shape: a "step" to a new level at ``changed_at`` (with the mean level
+    # ``before`` and ``after`` it), a "ramp" (steady slope, no single jump), a "spike" that
+    # came back, or "flat" (``kubetriage.evidence.prometheus.summarize_series``).
+    shape: Literal["step", "ramp", "spike", "flat", "unknown"] = "unknown"
+    before: float | None = None
+    after: float | None = None
+
+
+ChangeKind = Literal["rollout", "config", "node", "scaling", "image-digest"]
+
+
+class ChangeEvidence(BaseModel):
+    """One entry of the change timeline: what changed on which object, and when.
+
+    ``aspects`` is structured (analyzers read it): for a rollout the parts of the pod template
+    that differ from the previous revision ("image", "args", "command", "env", "resources",
+    "probes"); for a ConfigMap "data"; for a Secret "metadata" (its data is never read).
+    ``details`` are short display lines for the prompt and status, never parsed back.
+    """
+
+    at: datetime | None = None
+    kind: ChangeKind
+    object: ObjectRef
+    aspects: list[str] = Field(default_factory=list)
+    details: list[str] = Field(default_factory=list)
+    from_revision: int | None = None
+    to_revision: int | None = None
+
+
+class DependencyEvidence(BaseModel):
+    """A Service (or workload) the incident's workload calls, named in its logs, env or
+    ConfigMaps, possibly in another namespace, with what stands behind it
+    (``kubetriage.evidence.dependencies``)."""
+
+    # The Service called; None when an error line names the workload itself, or when the
+    # Service could not be read (then ``followed`` is False and ``ref`` names it).
+    service: ServiceEvidence | None = None
+    ref: ObjectRef | None = None
+    followed: bool = True
+    named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
+    workload: ObjectRef | None = None
+    desired_replicas: int | None = None
+    ready_replicas: int | None = None
+    pods: int = 0
+    failing_pods: list[str] = Field(default_factory=list)
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    warnings: list[str] = Field(default_factory=list)
+    # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
+    # where its serving certificate lives.
+    mounted_secrets: list[str] = Field(default_factory=list)
 
 
 class AlertEvidence(BaseModel):
@@ -260,6 +360,12 @@ class Evidence(BaseModel):
     other_objects: list[GenericObjectEvidence] = Field(default_factory=list)
     logs: list[LogTail] = Field(default_factory=list)
     metrics: list[MetricSummary] = Field(default_factory=list)
+    # What changed around the target, newest first (``kubetriage.evidence.changes``).
+    changes: list[ChangeEvidence] = Field(default_factory=list)
+    # Labels of the namespaces seen (NetworkPolicy namespace selectors match them).
+    namespace_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Services the workload calls, followed across namespaces.
+    dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

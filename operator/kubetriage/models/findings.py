@@ -11,17 +11,38 @@ from kubetriage.models.vocabulary import Action, Category
 
 
 class EvidenceItem(K8sModel):
-    """A short fact and where it came from (``pod/shop/x``, ``events``, ``logs``, ``metrics``)."""
+    """A short fact and where it came from (``pod/shop/x``, ``events``, ``logs``, ``metrics``).
+    ``id`` (``E1``, ``E2``...) is given when a diagnosis lists it, so a root cause can cite it."""
 
     source: str = Field(max_length=256)
     fact: str = Field(max_length=1024)
+    id: str | None = Field(default=None, max_length=16)
+
+
+class Claim(K8sModel):
+    """One sentence of a causal chain and the evidence it rests on."""
+
+    text: str
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+
+
+class Narrative(K8sModel):
+    """A finding's text as structure, rendered by ``kubetriage.prose``: the summary is
+    ``problem`` (with ``aside`` when it fits) then ``fix``; the root cause is ``because``."""
+
+    problem: str
+    fix: str = ""
+    aside: str = ""
+    because: list[Claim] = Field(default_factory=list)
 
 
 class Finding(K8sModel):
     analyzer: str
     category: Category
     confidence: float = Field(ge=0.0, le=1.0)
+    # Rendered from ``narrative`` by ``kubetriage.prose`` (kept for the prompt and memory).
     summary: str
+    narrative: Narrative | None = None
     evidence: list[EvidenceItem] = Field(default_factory=list)
     action: Action
     target: ObjectRef

@@ -4,14 +4,15 @@ the two in agreement. Used by handlers, the receiver, the pipeline and the CLI."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kubetriage.models.base import K8sModel, ObjectRef
 from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.notify import NotificationsStatus
 from kubetriage.models.vocabulary import Action, Category, Severity
 
 GROUP = "kubetriage.io"
@@ -38,6 +39,13 @@ class Alert(K8sModel):
     ends_at: datetime | None = None
     fingerprint: str | None = None
     generator_url: str | None = Field(default=None, alias="generatorURL")
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # The CRD's date-time format admits no-timezone values; they mean UTC here, as
+        # everywhere in Alertmanager, instead of failing the diagnosis on a comparison.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class Feedback(K8sModel):
@@ -98,6 +106,8 @@ class AlertGroupStatus(K8sModel):
     omitted: int = 0
     omitted_fingerprints: list[str] = Field(default_factory=list)
     truncated: int = 0  # truncatedAlerts of the latest notification (Alertmanager max_alerts)
+    # Alerts in spec.alerts whose labels or annotations were cut to keep the Incident small.
+    clipped: int = 0
     reopened: int = 0
     resolved_at: datetime | None = None
     last_batch: str | None = None  # makes a retried write idempotent
@@ -159,3 +169,4 @@ class IncidentStatus(K8sModel):
     remediation: RemediationRecord | None = None
     alert_group: AlertGroupStatus | None = None
     learned: Learned | None = None
+    notifications: NotificationsStatus | None = None

@@ -1,6 +1,6 @@
 """The product's vocabulary: diagnosis categories, remediation actions and risk levels.
 
-Fixed by the shared incident case format (shared/eval/README.md); the CRD enums, the LLM
+Fixed by the shared incident case format (tests/cases/FORMAT.md); the CRD enums, the LLM
 output schema, the analyzers and the eval scorer all import from here so they cannot drift.
 """
 
@@ -87,7 +87,7 @@ WORKLOAD_KINDS: frozenset[str] = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 )
 
-# Which object kinds each action may act on (shared/eval/README.md, "Remediation actions").
+# Which object kinds each action may act on (tests/cases/FORMAT.md, "Remediation actions").
 # The combiner drops any suggestion whose target kind is not listed, whoever proposed it.
 ACTION_TARGET_KINDS: dict[Action, frozenset[str]] = {
     Action.INCREASE_MEMORY: WORKLOAD_KINDS,

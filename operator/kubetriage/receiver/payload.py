@@ -5,15 +5,21 @@ a ``PayloadError`` naming the field (``alerts[3].labels: expected object``), whi
 server turns into a 4xx, so no input shape can reach the workers or cause a 500.
 
 Unknown fields are ignored, so newer Alertmanager versions that add fields still work.
+
+Normalised rather than refused (each was a silent drop after a 2xx before): a lone UTF-16
+surrogate (``\ud800``, valid JSON, not encodable) becomes U+FFFD; a date-time without a
+timezone is read as UTC (Alertmanager always sends one). ``keep_newest`` bounds the alerts
+of one notification, counting the rest in ``truncatedAlerts``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 WEBHOOK_VERSION = "4"
 
@@ -40,12 +46,34 @@ _EXPECTED = {
 
 
 class PayloadError(ValueError):
-    """The request body is not a valid webhook payload; ``status`` is the HTTP code."""
+    """The request body is not a valid webhook payload; ``status`` is the HTTP code and
+    ``reason`` the label of ``kubetriage_receiver_rejected_total``."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str, *, status: int = 400, reason: str = "malformed_json") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.reason = reason
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in keys and strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A date-time without a timezone is taken as UTC; others are kept as they are."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class _Wire(BaseModel):
@@ -60,6 +88,11 @@ class WebhookAlert(_Wire):
     ends_at: datetime | None = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL")
     fingerprint: str = ""
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value)
 
 
 class WebhookPayload(_Wire):
@@ -99,8 +132,9 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_payload(body: bytes) -> WebhookPayload:
-    """Decode and validate one request body, or raise ``PayloadError``."""
+def parse_payload(body: bytes, *, max_alerts: int | None = None) -> WebhookPayload:
+    """Decode and validate one request body, or raise ``PayloadError``; with ``max_alerts``,
+    only the newest that many alerts are kept (``keep_newest``)."""
     try:
         raw: Any = json.loads(body)
     except UnicodeDecodeError as error:
@@ -112,14 +146,39 @@ def parse_payload(body: bytes) -> WebhookPayload:
     except RecursionError as error:
         raise PayloadError("malformed JSON: nested too deeply") from error
     if not isinstance(raw, dict):
-        raise PayloadError("(body): expected object", status=422)
+        raise PayloadError("(body): expected object", status=422, reason="invalid_payload")
     if "version" in raw and raw["version"] != WEBHOOK_VERSION:
         raise PayloadError(
             f"version: unsupported webhook payload version {str(raw['version'])[:20]!r}, "
             f"expected {WEBHOOK_VERSION!r}",
             status=422,
+            reason="unsupported_version",
         )
+    if _SURROGATE_ESCAPE.search(body):
+        raw = _without_surrogates(raw)
     try:
-        return WebhookPayload.model_validate(raw)
+        payload = WebhookPayload.model_validate(raw)
     except ValidationError as error:
-        raise PayloadError(describe_validation_error(error), status=422) from error
+        raise PayloadError(
+            describe_validation_error(error), status=422, reason="invalid_payload"
+        ) from error
+    return keep_newest(payload, max_alerts) if max_alerts is not None else payload
+
+
+def _newest_first(alert: WebhookAlert) -> tuple[int, float]:
+    started = alert.starts_at.timestamp() if alert.starts_at is not None else 0.0
+    return (0 if alert.status == "firing" else 1, -started)
+
+
+def keep_newest(payload: WebhookPayload, max_alerts: int) -> WebhookPayload:
+    """At most ``max_alerts`` alerts: firing before resolved, newest first; the others are
+    added to ``truncated_alerts``, as Alertmanager's own ``max_alerts`` does."""
+    if len(payload.alerts) <= max_alerts:
+        return payload
+    kept = sorted(payload.alerts, key=_newest_first)[:max_alerts]
+    return payload.model_copy(
+        update={
+            "alerts": kept,
+            "truncated_alerts": payload.truncated_alerts + len(payload.alerts) - len(kept),
+        }
+    )

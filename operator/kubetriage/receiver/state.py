@@ -11,10 +11,15 @@ Decisions (also in docs/alertmanager.md):
   pages a person, so one page is one incident. A per-alert fingerprint would split one
   outage (say 30 crash-looping pods of one Deployment) into 30 diagnoses. The alertname part
   comes from ``groupLabels`` (stable for a groupKey), never from the alerts, whose mix changes.
-- **Namespace**: the group label ``namespace`` when the route groups by it (again stable for
-  the groupKey, unlike ``commonLabels``, which shrinks when an alert from another namespace
-  joins), else ``settings.incident_namespace``. Also the fallback when the operator watches
-  only some namespaces and this is not one, or when the namespace does not exist.
+- **Namespace**: where the alerts' targets live (the tenancy rule, ``kubetriage.tenancy``,
+  lets an Incident read only its own namespace). That is the group's namespace label
+  (``exported_namespace`` over ``namespace``, as in target resolution; stable for the
+  groupKey, unlike ``commonLabels``) when every alert's own label names that same namespace;
+  otherwise ``settings.incident_namespace``, the cluster-scope namespace. Also the fallback
+  when the operator watches only some namespaces and this is not one, or when the namespace
+  does not exist. An existing Incident is found in either place, so a group whose mix
+  changes keeps its one Incident; its ``spec.target`` is only ever one its namespace may
+  reach.
 - **Repeats** merge alerts by fingerprint; the spec only changes when the alerts do (so a
   repeat notification does not re-diagnose), counts and times live in ``status.alertGroup``.
 - **Resolution**: a notification whose status is ``resolved`` (every alert in the group
@@ -24,6 +29,12 @@ Decisions (also in docs/alertmanager.md):
   update handler, which skips Resolved incidents, sees the spec change and diagnoses again.
 - A group whose first notification is already resolved creates nothing: there is nothing to
   triage.
+- **Size**: an Incident stays far below the API server's ~1.5 MB object limit by
+  construction. Each stored alert keeps at most 64 labels (names clipped to 128 characters)
+  and 64 annotations, each map within ``ALERT_MAP_BYTES`` (``summary``, ``description``,
+  ``message``, ``runbook_url`` first); ``spec.alerts`` holds the best-ranked alerts that fit
+  in ``ALERTS_BYTES``. What was cut is counted in ``status.alertGroup`` (``omitted``,
+  ``clipped``).
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from kubetriage.alerts import incident_name, label_fingerprint, severity_of, spec_from_alerts
-from kubetriage.evidence.targets import resolve_target
+from kubetriage.evidence.targets import resolve_target, target_namespace
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import (
     GROUP,
@@ -51,14 +62,20 @@ from kubetriage.models.incident import (
 from kubetriage.models.vocabulary import Severity
 from kubetriage.receiver.payload import WebhookAlert, WebhookPayload
 from kubetriage.status import condition, conditions_body, merge_conditions, parse_conditions
+from kubetriage.tenancy import Scope
 
 TRACEPARENT_ANNOTATION = "kubetriage.io/traceparent"
 # Spec fields the receiver owns; feedback/approve belong to people and are never written.
 OWNED_SPEC_FIELDS = ("title", "description", "severity", "source", "target", "alerts")
 MAX_OMITTED_FINGERPRINTS = 1000
 # CRD bounds for one stored alert (crd._alert).
-_MAX_LABELS, _MAX_LABEL_VALUE = 64, 1024
+_MAX_LABELS, _MAX_LABEL_VALUE, _MAX_LABEL_NAME = 64, 1024, 128
 _MAX_ANNOTATION_VALUE = 8192
+# Bytes (as stored, roughly: UTF-8 of names and values) of one alert's labels, and of its
+# annotations; and of all of spec.alerts. With these, spec stays under ~420 KiB.
+ALERT_MAP_BYTES = 8 * 1024
+ALERTS_BYTES = 384 * 1024
+_FIRST_ANNOTATIONS = ("summary", "description", "message", "runbook_url")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -77,6 +94,8 @@ class Notification:
 class Placement:
     name: str
     namespaces: tuple[str, ...]  # where to look and create, preferred first
+    # Whether creation may fall back to the next namespace when the first does not exist.
+    create_fallback: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,15 +124,49 @@ def placement(
 ) -> Placement:
     alertname = payload.group_labels.get("alertname") or "alertgroup"
     name = incident_name(alertname, payload.group_key)
-    namespace = payload.group_labels.get("namespace", "").strip()
+    namespace = target_namespace(payload.group_labels) or ""
     usable = bool(_DNS_LABEL.match(namespace)) and (not watched or namespace in watched)
-    if usable and namespace != incident_namespace:
+    if not usable or namespace == incident_namespace:
+        return Placement(name, (incident_namespace,))
+    if all(target_namespace(a.labels) == namespace for a in payload.alerts):
         return Placement(name, (namespace, incident_namespace))
-    return Placement(name, (incident_namespace,))
+    # An alert names another namespace than the group's: only the cluster-scope namespace
+    # may look at all of them. Looked up in both places (an earlier notification may have
+    # created it in the group's namespace).
+    return Placement(name, (incident_namespace, namespace), create_fallback=False)
 
 
-def _clip_map(values: dict[str, str], max_value: int) -> dict[str, str]:
-    return {k: values[k][:max_value] for k in sorted(values)[:_MAX_LABELS]}
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
+
+
+def _clip_map(
+    values: dict[str, str], max_value: int, *, first: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """At most 64 entries (``first`` names, then by name), names clipped, each value to
+    ``max_value`` and all of them to ``ALERT_MAP_BYTES``; later values get what is left."""
+    order = [k for k in first if k in values] + sorted(k for k in values if k not in first)
+    clipped: dict[str, str] = {}
+    left = ALERT_MAP_BYTES
+    for key in order[:_MAX_LABELS]:
+        name = key[:_MAX_LABEL_NAME]
+        if name in clipped or left <= _utf8_len(name):
+            continue
+        left -= _utf8_len(name)
+        value = values[key][: min(max_value, left)]
+        while _utf8_len(value) > left:  # multi-byte characters: shorten until it fits
+            value = value[: max(0, len(value) - (_utf8_len(value) - left))]
+        clipped[name] = value
+        left -= _utf8_len(value)
+    return clipped
+
+
+def was_clipped(alert: WebhookAlert, stored: Alert) -> bool:
+    return stored.labels != alert.labels or stored.annotations != alert.annotations
+
+
+def _stored_size(alert: Alert) -> int:
+    return len(json.dumps(alert.dump_k8s(), ensure_ascii=False).encode("utf-8", "replace"))
 
 
 def _real_time(value: datetime | None) -> datetime | None:
@@ -128,7 +181,7 @@ def stored_alert(alert: WebhookAlert) -> Alert:
     return Alert(
         status=alert.status,
         labels=_clip_map(alert.labels, _MAX_LABEL_VALUE),
-        annotations=_clip_map(alert.annotations, _MAX_ANNOTATION_VALUE),
+        annotations=_clip_map(alert.annotations, _MAX_ANNOTATION_VALUE, first=_FIRST_ANNOTATIONS),
         starts_at=_real_time(alert.starts_at),
         ends_at=_real_time(alert.ends_at) if alert.status == "resolved" else None,
         fingerprint=(alert.fingerprint or label_fingerprint(alert.labels))[:64],
@@ -165,6 +218,19 @@ def strong_target(alerts: list[Alert]) -> ObjectRef | None:
     if len(target.name) > 253 or len(target.namespace or "") > 63:
         return None
     return target
+
+
+def _within_budget(ranked: list[Alert], max_alerts: int) -> tuple[list[Alert], list[Alert]]:
+    """The best-ranked alerts, at most ``max_alerts`` and ``ALERTS_BYTES`` together."""
+    kept: list[Alert] = []
+    used = 0
+    for index, alert in enumerate(ranked[:max_alerts]):
+        size = _stored_size(alert)
+        if kept and used + size > ALERTS_BYTES:
+            return kept, ranked[index:]
+        kept.append(alert)
+        used += size
+    return kept, ranked[len(kept) :]
 
 
 def should_create(batch: list[Notification]) -> bool:
@@ -207,12 +273,14 @@ def plan_write(
     *,
     batch_id: str,
     max_alerts: int = 100,
+    scope: Scope | None = None,
 ) -> IncidentWrite:
     """Fold a batch of notifications (oldest first) into the Incident ``existing``.
 
     Idempotent for a batch: when ``status.alertGroup.lastBatch`` already is ``batch_id`` (an
     earlier attempt wrote the status, then lost a conflict on the spec), counters are not
-    added again.
+    added again. ``scope``: the tenancy rule for the Incident's namespace; a label-named
+    target outside it is not written into ``spec.target``.
     """
     if not batch:
         raise ValueError("plan_write needs at least one notification")
@@ -224,14 +292,14 @@ def plan_write(
     last = batch[-1]
 
     merged: dict[str, Alert] = {_key(a): a for a in _existing_alerts(spec_raw)}
-    seen_now: set[str] = set()
+    clipped_now = 0
     for notification in batch:
         for raw_alert in notification.payload.alerts:
             alert = stored_alert(raw_alert)
             merged[_key(alert)] = alert
-            seen_now.add(_key(alert))
+            clipped_now += was_clipped(raw_alert, alert)
     ranked = sorted(merged.values(), key=_rank)
-    kept, dropped = ranked[:max_alerts], ranked[max_alerts:]
+    kept, dropped = _within_budget(ranked, max_alerts)
 
     overflow = previous.omitted - len(previous.omitted_fingerprints)
     kept_keys = {_key(a) for a in kept}
@@ -243,6 +311,9 @@ def plan_write(
 
     spec = spec_from_alerts(kept, max_alerts=max_alerts)
     spec.target = strong_target(kept)
+    if spec.target is not None and scope is not None and not scope.may_target(spec.target):
+        # Not this Incident's to reach: the operator picks among the labels it may read.
+        spec.target = None
     new_owned = {k: v for k, v in spec.dump_k8s().items() if k in OWNED_SPEC_FIELDS}
     old_owned = _owned_spec(spec_raw)
     # A target a person set stays; the receiver never removes fields it did not write.
@@ -266,6 +337,7 @@ def plan_write(
         omitted=len(omitted) + overflow,
         omitted_fingerprints=omitted,
         truncated=last.payload.truncated_alerts,
+        clipped=previous.clipped + (0 if repeated else clipped_now),
         reopened=previous.reopened + (1 if transition == "reopen" and not repeated else 0),
         resolved_at=previous.resolved_at,
         last_batch=batch_id,

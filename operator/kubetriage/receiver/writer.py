@@ -32,6 +32,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from kubetriage.bounds import Budget, bound_status
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
 from kubetriage.receiver.state import (
     IncidentWrite,
@@ -42,6 +43,7 @@ from kubetriage.receiver.state import (
     plan_write,
     should_create,
 )
+from kubetriage.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +83,19 @@ class IncidentWriter:
         incident_namespace: str,
         watched_namespaces: list[str],
         max_alerts: int,
+        tenancy: Tenancy,
         request_timeout: float = 10.0,
+        budget: Budget | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
         self._incident_namespace = incident_namespace
         self._watched = watched_namespaces
         self._max_alerts = max_alerts
+        self._tenancy = tenancy
         self._timeout = request_timeout
         self._sleep = sleep
+        self._budget = budget or Budget.from_total()
         self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     def place(self, notification: Notification) -> Placement:
@@ -126,15 +132,14 @@ class IncidentWriter:
         if found is None:
             if not should_create(batch):
                 return WriteResult("skipped", None, where.name)
-            write = plan_write(None, batch, batch_id=batch_id, max_alerts=self._max_alerts)
-            namespace, created = await self._create(where, write)
+            namespace, write, created = await self._create(where, batch, batch_id)
             written = await self._patch_status(
                 namespace, where.name, write.status_patch, _rv(created)
             )
             self._remember(where.name, namespace, written)
             return WriteResult("created", namespace, where.name)
         namespace, current = found
-        write = plan_write(current, batch, batch_id=batch_id, max_alerts=self._max_alerts)
+        write = await self._plan(current, batch, batch_id, namespace)
         written = current
         if write.status_first:
             written = await self._patch_status(
@@ -149,6 +154,24 @@ class IncidentWriter:
         self._remember(where.name, namespace, written)
         outcome: Outcome = "updated" if write.spec_patch or write.transition else "unchanged"
         return WriteResult(outcome, namespace, where.name, write.transition)
+
+    async def _plan(
+        self,
+        existing: dict[str, Any] | None,
+        batch: list[Notification],
+        batch_id: str,
+        namespace: str,
+    ) -> IncidentWrite:
+        """``plan_write`` in a thread: a group of a thousand alerts takes long enough to
+        delay ``/healthz`` when planned on the event loop."""
+        return await asyncio.to_thread(
+            plan_write,
+            existing,
+            batch,
+            batch_id=batch_id,
+            max_alerts=self._max_alerts,
+            scope=self._tenancy.scope(namespace),
+        )
 
     def _remember(self, name: str, namespace: str, body: dict[str, Any]) -> None:
         """Keep what we last wrote, so the next batch of the group skips the read. If anyone
@@ -181,8 +204,11 @@ class IncidentWriter:
             return namespace, body
         return None
 
-    async def _create(self, where: Placement, write: IncidentWrite) -> tuple[str, dict[str, Any]]:
+    async def _create(
+        self, where: Placement, batch: list[Notification], batch_id: str
+    ) -> tuple[str, IncidentWrite, dict[str, Any]]:
         for index, namespace in enumerate(where.namespaces):
+            write = await self._plan(None, batch, batch_id, namespace)
             try:
                 created = await self._call(
                     self._api.create_namespaced_custom_object,
@@ -195,11 +221,11 @@ class IncidentWriter:
             except ApiException as error:
                 if error.status == 409:
                     raise _Conflict from error
-                last = index == len(where.namespaces) - 1
+                last = index == len(where.namespaces) - 1 or not where.create_fallback
                 if _namespace_missing(error) and not last:
                     continue
                 raise
-            return namespace, created
+            return namespace, write, created
         raise AssertionError("unreachable: the last namespace either returns or raises")
 
     async def _patch_spec(
@@ -228,7 +254,8 @@ class IncidentWriter:
         status: dict[str, Any],
         rv: str,
     ) -> dict[str, Any]:
-        body = {"metadata": {"resourceVersion": rv}, "status": status}
+        bounded = bound_status(status, self._budget).status
+        body = {"metadata": {"resourceVersion": rv}, "status": bounded}
         try:
             return await self._call(
                 self._api.patch_namespaced_custom_object_status,

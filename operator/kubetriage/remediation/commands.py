@@ -1,9 +1,11 @@
 """kubectl command templates, one per remediation action.
 
 The command shown in a remediation is always generated here from the action, the target and
-validated parameters; text from a model, an alert or a log never reaches it. Every value is
-checked against a strict pattern and shell-quoted, so a hostile object name cannot smuggle a
-second command into what an SRE copies into a terminal. Called by ``kubetriage.combine``.
+the remediation's typed parameters (``kubetriage.models.remediation``, validated against
+strict patterns); text from a model, an alert or a log never reaches it. Names are checked
+and shell-quoted, so a hostile object name cannot smuggle a second command into what an SRE
+copies into a terminal. The command is display only: approval executes the parameters and
+never reads this text. Called by ``kubetriage.combine``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ import re
 import shlex
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.remediation import (
+    ConfigParameters,
+    CpuParameters,
+    ImageParameters,
+    MemoryParameters,
+    RemediationParameters,
+    RollbackParameters,
+    ScaleParameters,
+    StorageParameters,
+)
 from kubetriage.models.vocabulary import Action
 
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_INTEGER = re.compile(r"^[0-9]{1,6}$")
-_CONTAINER = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # kubectl resource names for the kinds an action may target.
 _RESOURCE = {
@@ -38,13 +47,6 @@ _RESOURCE = {
 }
 
 
-def _param(params: dict[str, str], key: str, pattern: re.Pattern[str]) -> str | None:
-    value = params.get(key)
-    if value is None or not pattern.fullmatch(value):
-        return None
-    return value
-
-
 def _ref(target: ObjectRef) -> str:
     resource = _RESOURCE.get(target.kind, target.kind.lower())
     name = target.name if _DNS_NAME.fullmatch(target.name) else "INVALID-NAME"
@@ -58,43 +60,49 @@ def _ns(target: ObjectRef) -> str:
     return f"-n {shlex.quote(namespace)} "
 
 
-def render_command(action: Action, target: ObjectRef, params: dict[str, str]) -> str:
+def render_command(action: Action, target: ObjectRef, parameters: RemediationParameters) -> str:
     """The kubectl command an SRE would run for ``action`` on ``target``.
 
     Placeholders in angle brackets mark values only a person can supply (a corrected image,
     a missing key's value); they are deliberately not valid shell so they cannot run as is.
     """
     ns, ref = _ns(target), _ref(target)
-    container = _param(params, "container", _CONTAINER)
+    container = (
+        parameters.container if isinstance(parameters, MemoryParameters | CpuParameters) else None
+    )
     container_flag = f" -c {container}" if container else ""
     if action is Action.INCREASE_MEMORY:
-        memory = _param(params, "memory", _QUANTITY) or "<new-limit>"
+        memory = parameters.memory if isinstance(parameters, MemoryParameters) else None
+        value = memory or "<new-limit>"
         return (
             f"kubectl {ns}set resources {ref}{container_flag} "
-            f"--limits=memory={memory} --requests=memory={memory}"
+            f"--limits=memory={value} --requests=memory={value}"
         )
     if action is Action.INCREASE_CPU:
-        cpu = _param(params, "cpu", _QUANTITY) or "<new-limit>"
-        return f"kubectl {ns}set resources {ref}{container_flag} --limits=cpu={cpu}"
+        cpu = parameters.cpu if isinstance(parameters, CpuParameters) else None
+        return (
+            f"kubectl {ns}set resources {ref}{container_flag} --limits=cpu={cpu or '<new-limit>'}"
+        )
     if action is Action.ROLLBACK:
-        revision = _param(params, "revision", _INTEGER)
+        revision = parameters.revision if isinstance(parameters, RollbackParameters) else None
         to_revision = f" --to-revision={revision}" if revision else ""
         return f"kubectl {ns}rollout undo {ref}{to_revision}"
     if action is Action.RESTART:
         return f"kubectl {ns}rollout restart {ref}"
     if action is Action.SCALE_OUT:
-        replicas = _param(params, "replicas", _INTEGER) or "<replicas>"
-        return f"kubectl {ns}scale {ref} --replicas={replicas}"
+        replicas = parameters.replicas if isinstance(parameters, ScaleParameters) else None
+        return f"kubectl {ns}scale {ref} --replicas={replicas or '<replicas>'}"
     if action is Action.FIX_CONFIG:
-        key = _param(params, "key", re.compile(r"^[-._a-zA-Z0-9]{1,253}$"))
-        if target.kind == "ConfigMap" and params.get("missing") == "object":
+        config = parameters if isinstance(parameters, ConfigParameters) else ConfigParameters()
+        if target.kind == "ConfigMap" and config.missing == "object":
+            key = config.key
             literal = f"--from-literal={key}=<value>" if key else "--from-file=<path>"
             name = shlex.quote(target.name)
             return f"kubectl {ns}create configmap {name} {literal}"
         return f"kubectl {ns}edit {ref}"
     if action is Action.FIX_IMAGE:
-        image_container = container or "<container>"
-        return f"kubectl {ns}set image {ref} {image_container}=<corrected-image>"
+        image = parameters.container if isinstance(parameters, ImageParameters) else None
+        return f"kubectl {ns}set image {ref} {image or '<container>'}=<corrected-image>"
     if action is Action.FIX_PROBE:
         return f"kubectl {ns}edit {ref}  # correct the probe path, port or timing"
     if action is Action.FREE_CAPACITY:
@@ -107,8 +115,10 @@ def render_command(action: Action, target: ObjectRef, params: dict[str, str]) ->
             f"kubectl drain {ref} --ignore-daemonsets --delete-emptydir-data"
         )
     if action is Action.EXPAND_STORAGE:
-        size = _param(params, "size", _QUANTITY) or "<new-size>"
-        patch = shlex.quote(f'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}')
+        size = parameters.size if isinstance(parameters, StorageParameters) else None
+        patch = shlex.quote(
+            f'{{"spec":{{"resources":{{"requests":{{"storage":"{size or "<new-size>"}"}}}}}}}}'
+        )
         return f"kubectl {ns}patch {ref} --type merge -p {patch}"
     if action is Action.FIX_NETWORK:
         return f"kubectl {ns}edit {ref}"

@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action
+from kubetriage.tenancy import OUTSIDE_NAMESPACE, Scope
 
 # A workload carrying this annotation with value "disabled" is never touched.
 OPT_OUT_ANNOTATION = "kubetriage.io/remediation"
@@ -152,6 +153,18 @@ class RemediationPolicy(_Strict):
     drain_node: DrainNode = Field(default_factory=DrainNode)
     # When true, an approval without spec.approvedBy (or a managedFields manager) is refused.
     require_approver: bool = False
+    # Slack user ids allowed to approve from a message's "Approve" button.
+    slack_approvers: list[str] = Field(default_factory=list)
+
+    def slack_approvable(self) -> frozenset[str]:
+        """Actions a Slack approver may be offered (an "Approve" button each); empty when
+        no Slack user may approve."""
+        if not self.slack_approvers:
+            return frozenset()
+        actions = {a.value for rule in self.rules for a in rule.actions}
+        if self.drain_node.enabled:
+            actions.add(Action.DRAIN_NODE.value)
+        return frozenset(actions)
 
 
 def load_policy(text: str) -> RemediationPolicy:
@@ -242,6 +255,8 @@ class Request:
     ledger: list[LedgerEntry]
     approver_known: bool
     now: datetime
+    # The approving Incident's tenancy scope; None: no Incident (a dry run from the CLI).
+    scope: Scope | None = None
 
 
 def _deny(reason: str, message: str) -> Verdict:
@@ -259,6 +274,8 @@ def evaluate(policy: RemediationPolicy | None, request: Request) -> Verdict:
             f"suggests; {what} was not executed. Run the suggested command yourself, or "
             f"configure a policy that allows it.",
         )
+    if request.scope is not None and not request.scope.may_target(request.target):
+        return _deny(OUTSIDE_NAMESPACE, request.scope.refusal(request.target))
     if request.action not in EXECUTABLE_ACTIONS:
         return _deny(
             "NotExecutable",

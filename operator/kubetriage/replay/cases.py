@@ -1,4 +1,4 @@
-"""Load incident cases in the shared format (shared/eval/README.md) from disk.
+"""Load incident cases in the shared format (tests/cases/FORMAT.md) from disk.
 
 Used by ``kubetriage diagnose``, ``eval``, ``demo`` and ``memory import``. A malformed case
 raises ``CaseError`` naming the file and the field, so a bad case set stops a run loudly.

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
@@ -22,20 +21,22 @@ from pathlib import Path
 from typing import TextIO
 
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.incident import Condition
 from kubetriage.redaction import redact_text
 from kubetriage.render import render_diagnosis
 from kubetriage.replay.cases import load_case_set
+from kubetriage.replay.children import owned_tempdir, sweep_stale
 from kubetriage.replay.local_llm import MODEL_NAME, LocalModelServer, find_local_model
 from kubetriage.replay.promtool import (
     PROMETHEUS_BINARY,
+    PROMETHEUS_WORKDIR_PREFIX,
     LocalPrometheus,
     backfill,
     write_openmetrics,
 )
+from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.session import (
     ReplayEnvironment,
     ReplayOutcome,
@@ -44,6 +45,9 @@ from kubetriage.replay.session import (
     replay_clock,
 )
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
+
+DEMO_WORKDIR_PREFIX = "kubetriage-demo-"
 
 
 @contextlib.contextmanager
@@ -92,17 +96,24 @@ def _start_prometheus(cases: list[Case], now: datetime, workdir: Path) -> LocalP
     return LocalPrometheus(data_dir=data).start()
 
 
-async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "auto") -> int:
+async def run_demo(
+    settings: Settings,
+    *,
+    keep: bool,
+    out: TextIO,
+    llm: str = "auto",
+    telemetry: Telemetry | None = None,
+) -> int:
     with _bundled("incidents") as incidents_dir, _bundled("history") as history_dir:
         incidents = load_case_set(incidents_dir)
         history = load_case_set(history_dir)
     captured = [t for t in (case_time(c) for c in incidents) if t is not None]
     now = max(captured) if captured else datetime.now(UTC)
-    with (
-        tempfile.TemporaryDirectory(prefix="kubetriage-demo-") as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        workdir = Path(tmp)
+    # What a demo killed with -9 left behind (its helpers died with it: die_with_parent).
+    sweep_stale((DEMO_WORKDIR_PREFIX, PROMETHEUS_WORKDIR_PREFIX))
+    with contextlib.ExitStack() as stack:
+        workdir = owned_tempdir(DEMO_WORKDIR_PREFIX)
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         print("kubetriage demo: an emulated cluster, the real operator, no API key.", file=out)
         memory_path = workdir / "memory"
         with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=memory_path) as memory:
@@ -148,7 +159,9 @@ async def run_demo(settings: Settings, *, keep: bool, out: TextIO, llm: str = "a
                 file=out,
             )
 
-        async with ReplayEnvironment(settings, clock=replay_clock(now), serve_metrics=keep) as env:
+        async with ReplayEnvironment(
+            settings, clock=replay_clock(now), serve_metrics=keep, telemetry=telemetry
+        ) as env:
             created: list[tuple[str, str]] = []
             for case in incidents:
                 env.load_case(case)

@@ -1,5 +1,5 @@
 """Replay evaluation: run every case of a set through the real operator and score the
-diagnoses against each case's ``expect`` (shared/eval/README.md, "Scoring").
+diagnoses against each case's ``expect`` (tests/cases/FORMAT.md, "Scoring").
 
 ``score_case`` and ``summarise`` are pure; ``evaluate`` runs the replays, several at once,
 each in its own emulated cluster so no case's objects leak into another's. Called by
@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetriage.llm.spend import Spend
 from kubetriage.models.case import Case
-from kubetriage.models.diagnosis import Diagnosis
+from kubetriage.models.diagnosis import Diagnosis, LLMUsage
 from kubetriage.replay.session import ReplayOutcome, replay_case
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,13 @@ class CaseScore:
     latency_ms: float | None
     phase: str | None
     error: str | None = None
+    # status.diagnosis.llm of the replay: what the model was asked and used.
+    llm: LLMUsage | None = None
+
+    @property
+    def model(self) -> Spend:
+        """This case's model calls, tokens and latency (cost is priced for the whole run)."""
+        return Spend.of([self.llm] if self.llm is not None else [], {}, None)
 
     @property
     def correct(self) -> bool:
@@ -57,12 +66,15 @@ class CaseScore:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "phase": self.phase,
             "error": self.error,
+            "llm": self.model.as_json(),
         }
 
 
 @dataclass(frozen=True)
 class EvalReport:
     cases: list[CaseScore] = field(default_factory=list)
+    # Model calls, tokens and estimated cost of the run (the operator's metrics' figures).
+    spend: Spend = field(default_factory=Spend)
 
     def _share(self, predicate: Callable[[CaseScore], bool]) -> float:
         return (
@@ -81,6 +93,45 @@ class EvalReport:
         rank = max(1, math.ceil(quantile * len(values)))
         return round(values[rank - 1], 1)
 
+    def confusion(self) -> dict[str, dict[str, int]]:
+        """Counts by expected category, then predicted category ("none" when no diagnosis)."""
+        matrix: dict[str, dict[str, int]] = {}
+        for case in self.cases:
+            row = matrix.setdefault(case.expected_category, {})
+            predicted = case.category or "none"
+            row[predicted] = row.get(predicted, 0) + 1
+        return {k: dict(sorted(v.items())) for k, v in sorted(matrix.items())}
+
+    def misses(self) -> dict[str, list[dict[str, Any]]]:
+        """The cases not fully right, grouped by "expected category / expected actions",
+        each saying what was wrong (category, action, target) and what was predicted."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for case in self.cases:
+            if case.correct:
+                continue
+            key = f"{case.expected_category} / {'|'.join(case.expected_actions)}"
+            wrong = [
+                part
+                for part, ok in (
+                    ("category", case.category_correct),
+                    ("action", case.action_correct),
+                    ("target", case.target_correct),
+                )
+                if not ok
+            ]
+            groups.setdefault(key, []).append(
+                {
+                    "id": case.id,
+                    "wrong": wrong,
+                    "category": case.category,
+                    "action": case.action,
+                    "target": case.target,
+                    "expected_target": case.expected_target,
+                    "error": case.error,
+                }
+            )
+        return dict(sorted(groups.items()))
+
     def as_json(self) -> dict[str, Any]:
         return {
             "score": self.score,
@@ -89,6 +140,9 @@ class EvalReport:
             "target_accuracy": self._share(lambda c: c.target_correct),
             "latency_p50_ms": self.latency(0.5),
             "latency_p95_ms": self.latency(0.95),
+            "confusion": self.confusion(),
+            "misses": self.misses(),
+            "llm": self.spend.as_json(),
             "cases": [c.as_json() for c in self.cases],
         }
 
@@ -131,6 +185,7 @@ def score_case(case: Case, outcome: ReplayOutcome | None, *, error: str | None =
         latency_ms=outcome.latency_ms if outcome and not outcome.timed_out else None,
         phase=outcome.phase if outcome else None,
         error=error,
+        llm=diagnosis.llm if diagnosis else None,
     )
 
 
@@ -142,13 +197,16 @@ async def evaluate(
     within: float = 120.0,
     memory_from: Path | None = None,
     on_result: Callable[[CaseScore], None] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> EvalReport:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(case: Case) -> CaseScore:
         async with gate:
             try:
-                outcome = await replay_case(case, settings, within=within, memory_from=memory_from)
+                outcome = await replay_case(
+                    case, settings, within=within, memory_from=memory_from, telemetry=telemetry
+                )
             except Exception as error:  # one broken replay must not stop the set
                 result = score_case(case, None, error=f"{type(error).__name__}: {error}")
             else:
@@ -158,11 +216,19 @@ async def evaluate(
         return result
 
     results = await asyncio.gather(*(one(case) for case in cases))
-    return EvalReport(cases=list(results))
+    spend = Spend.of(
+        (r.llm for r in results if r.llm is not None), settings.llm_prices, settings.llm_model
+    )
+    return EvalReport(cases=list(results), spend=spend)
 
 
 def render_table(report: EvalReport) -> str:
-    rows = [("case", "expected", "predicted", "action", "target", "ok", "ms")]
+    with_model = report.spend.calls > 0
+    rows: list[tuple[str, ...]] = [
+        ("case", "expected", "predicted", "action", "target", "ok", "ms")
+    ]
+    if with_model:
+        rows[0] += ("llm calls", "tokens in/out", "llm ms")
     for c in report.cases:
         target = f"{c.target['kind']}/{c.target['name']}" if c.target else "-"
         marks = "".join(
@@ -179,6 +245,12 @@ def render_table(report: EvalReport) -> str:
                 f"{c.latency_ms:.0f}" if c.latency_ms is not None else "-",
             )
         )
+        if with_model:
+            rows[-1] += (
+                str(c.model.calls),
+                f"{c.model.input_tokens}/{c.model.output_tokens}",
+                str(c.model.latency_ms),
+            )
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell[:48].ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
@@ -191,4 +263,47 @@ def render_table(report: EvalReport) -> str:
         f"latency p50 {summary['latency_p50_ms']} ms  p95 {summary['latency_p95_ms']} ms  "
         f"({len(report.cases)} cases)"
     )
+    lines += ["", *render_confusion(report), "", *render_misses(report), ""]
+    lines.append(report.spend.render())
     return "\n".join(lines)
+
+
+def _target_text(target: dict[str, str | None] | None) -> str:
+    if not target:
+        return "-"
+    namespace = f"{target['namespace']}/" if target.get("namespace") else ""
+    return f"{target.get('kind')}/{namespace}{target.get('name')}"
+
+
+def render_confusion(report: EvalReport) -> list[str]:
+    """The confusion matrix by category: rows expected, columns predicted."""
+    matrix = report.confusion()
+    if not matrix:
+        return []
+    columns = sorted({p for row in matrix.values() for p in row})
+    width = max(len(c) for c in [*columns, *matrix, "expected \\ predicted"])
+    header = "expected \\ predicted".ljust(width) + "".join(f"  {c[:12]:>12}" for c in columns)
+    lines = ["confusion matrix (rows: expected category, columns: predicted)", header]
+    for expected, row in matrix.items():
+        cells = "".join(f"  {row.get(c, 0) or '.':>12}" for c in columns)
+        lines.append(expected.ljust(width) + cells)
+    return lines
+
+
+def render_misses(report: EvalReport) -> list[str]:
+    """The misses grouped by expected category and action."""
+    groups = report.misses()
+    if not groups:
+        return ["no misses"]
+    lines = ["misses by expected category / action"]
+    for key, misses in groups.items():
+        lines.append(f"  {key} ({len(misses)})")
+        for miss in misses:
+            predicted = miss["error"] or (
+                f"{miss['category']} {miss['action']} {_target_text(miss['target'])}"
+            )
+            lines.append(
+                f"    {miss['id']}: wrong {','.join(miss['wrong'])}; got {predicted}; "
+                f"expected target {_target_text(miss['expected_target'])}"
+            )
+    return lines

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from kubetriage.replay.children import die_with_parent
 from kubetriage.replay.ports import free_port
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -75,6 +76,7 @@ class LocalModelServer:
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),  # dies with us, also on kill -9
         )
         self.base_url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + self._startup

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Final, Literal
 
 from kubetriage.models.case import CaseMetrics, CaseSeries, parse_go_duration
+from kubetriage.replay.children import die_with_parent, owned_tempdir
 from kubetriage.replay.ports import free_port
 
 PROMETHEUS_BINARY: Final = "/usr/bin/prometheus"
@@ -293,6 +294,9 @@ scrape_configs: []
 """
 
 
+PROMETHEUS_WORKDIR_PREFIX = "kubetriage-prometheus-"
+
+
 class LocalPrometheus:
     """A ``prometheus`` process on 127.0.0.1 serving one data directory.
 
@@ -309,7 +313,7 @@ class LocalPrometheus:
     ) -> None:
         self._binary = binary
         self._ready_timeout = ready_timeout_seconds
-        self._workdir = Path(tempfile.mkdtemp(prefix="kubetriage-prometheus-"))
+        self._workdir = owned_tempdir(PROMETHEUS_WORKDIR_PREFIX)
         self.data_dir = data_dir if data_dir is not None else self._workdir / "data"
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
@@ -346,6 +350,8 @@ class LocalPrometheus:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
+                    # Dies with us, also on kill -9 (kubetriage.replay.children).
+                    preexec_fn=die_with_parent(),
                 )
             if self._wait_ready():
                 return self

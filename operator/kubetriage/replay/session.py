@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -27,30 +28,31 @@ import aiohttp
 from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
-from kubetriage.alerts import incident_name, label_fingerprint, spec_from_alerts
-from kubetriage.app import Components, MemoryStage, build_components
+from kubetriage.alerts import label_fingerprint
+from kubetriage.app import MemoryStage
+from kubetriage.assembly import AssembledOperator, assemble_operator
 from kubetriage.crd import build_incident_crd
-from kubetriage.handlers import OperatorContext, run_operator
+from kubetriage.handlers import run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.learning import parse_time
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.seeding import seed_from_cases
 from kubetriage.memory.store import IncidentMemory
-from kubetriage.metrics import OperatorMetrics
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis
-from kubetriage.models.incident import GROUP, KIND, VERSION, Alert, Phase
+from kubetriage.models.incident import Alert, Phase
 from kubetriage.pipeline import Stages
 from kubetriage.receiver.server import Receiver
-from kubetriage.receiver.state import group_notification, placement
+from kubetriage.receiver.state import group_notification
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case_set
-from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
+from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.snapshot import alert_of
 from kubetriage.settings import Settings
+from kubetriage.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 TERMINAL_PHASES = frozenset({Phase.DIAGNOSED.value, Phase.FAILED.value})
@@ -88,12 +90,43 @@ _OBSERVED_KEYS = frozenset(
 )
 
 
-def case_time(case: Case) -> datetime | None:
-    """The moment the case was captured: the latest observed timestamp in its objects,
-    rounded up to the minute. Replaying "as of" that moment keeps relative facts (a
-    certificate that expires in two days, an event from five minutes ago) true however long
-    after the capture the case is replayed; None when the objects carry no timestamps."""
+# An ISO-8601-like date and time at the start of a log line (after an optional level or
+# bracket): "2026-11-20T09:58:11Z", "2026-11-20 09:58:11.092 UTC", "[2026-11-20 09:58:11]";
+# or as a structured log's time field: {"timestamp":"2026-11-20T09:58:41.112Z",...}. A date
+# elsewhere in a line (a certificate's expiry...) says nothing about when it was written.
+_ISO = r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
+_LOG_TIME = re.compile(rf"^\W{{0,3}}(?:[A-Z]{{3,8}}\W{{1,3}})?{_ISO}")
+_JSON_LOG_TIME = re.compile(rf'"(?:@?timestamp|time|ts)"\s*:\s*"{_ISO}"')
+
+
+def _latest_log_time(case: Case) -> datetime | None:
+    """The latest timestamp at the start of a line of the case's logs; a time with no zone is
+    read as UTC (what containers in a cluster log by default)."""
     latest: datetime | None = None
+    for text in case.logs.values():
+        for line in text.splitlines():
+            match = _LOG_TIME.match(line) or _JSON_LOG_TIME.search(line)
+            if match is None:
+                continue
+            zone = match.group(3) or "+00:00"
+            zone = "+00:00" if zone in ("Z", "UTC") else zone
+            try:
+                stamp = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
+            except ValueError:
+                continue
+            if latest is None or stamp > latest:
+                latest = stamp
+    return latest
+
+
+def case_time(case: Case) -> datetime | None:
+    """The moment the case was captured: the latest observed timestamp in its objects or at
+    the start of its log lines (logs are captured with the objects, and usually run later
+    than the last event), rounded up to the minute. Replaying "as of" that moment keeps
+    relative facts (a certificate that expires in two days, an event from five minutes ago)
+    true however long after the capture the case is replayed, and puts the metrics' last
+    sample where the objects and logs place "now"; None when nothing carries a timestamp."""
+    latest: datetime | None = _latest_log_time(case)
     stack: list[Any] = list(case.cluster)
     while stack:
         item = stack.pop()
@@ -158,6 +191,14 @@ def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
     return placed
 
 
+def load_case_into(emulator: KubeEmulator, case: Case) -> None:
+    """A case's objects and logs into the emulated API, each log where ``log_placement``
+    puts it (the one way replay, tests and benchmarks load a case)."""
+    emulator.load(case.cluster)
+    for namespace, pod, container, text, previous in log_placement(case):
+        emulator.set_logs(namespace, pod, container, text, previous=previous)
+
+
 class ReplayEnvironment:
     """An emulated cluster with the real operator running against it (async context)."""
 
@@ -169,8 +210,10 @@ class ReplayEnvironment:
         memory: MemoryStage | None = None,
         clock: Callable[[], datetime] | None = None,
         serve_metrics: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
+        self._telemetry = telemetry
         self._serve_metrics = serve_metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
@@ -183,23 +226,23 @@ class ReplayEnvironment:
         self.webhook_url: str | None = None
         self.webhook_token: str | None = None
         self.metrics_url: str | None = None
-        self._components: Components | None = None
+        self._operator: AssembledOperator | None = None
         self.receiver: Receiver | None = None
 
     async def __aenter__(self) -> ReplayEnvironment:
         self.cluster.start()
-        self.cluster.emulator.load([build_incident_crd()])
+        # The operator's own namespace exists, as the Helm release's would: the LLM budget
+        # keeps its usage in a ConfigMap there.
+        budget_namespace = self.settings.llm_budget_namespace or self.settings.incident_namespace
+        self.cluster.emulator.load(
+            [
+                build_incident_crd(),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": budget_namespace}},
+            ]
+        )
         client = api_client(self.cluster.kubeconfig_path)
         self.api_client = client
-        if self._given_stages is not None:
-            stages, memory = self._given_stages, self._given_memory
-        else:
-            self._components = build_components(self.settings, client)
-            stages, memory = self._components.stages, self._components.memory
-        self.incidents = IncidentStore(client)
-        metrics: OperatorMetrics | None = None
         if self._serve_metrics:
-            metrics = OperatorMetrics(memory=memory if isinstance(memory, MemoryStage) else None)
             port = free_port()
             self.settings = self.settings.model_copy(
                 update={"metrics_host": "127.0.0.1", "metrics_port": port}
@@ -207,21 +250,24 @@ class ReplayEnvironment:
             self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         else:
             self.settings = self.settings.model_copy(update={"metrics_port": 0})
-        ctx = OperatorContext(
-            settings=self.settings,
-            stages=stages,
-            incidents=self.incidents,
-            api_client=client,
-            memory=memory,
+        self._operator = assemble_operator(
+            self.settings,
+            client,
+            stages=self._given_stages,
+            memory=self._given_memory,
+            telemetry=self._telemetry,
+            metrics=self._serve_metrics,
             clock=self.clock,
-            metrics=metrics,
         )
+        ctx = self._operator.context
+        self.incidents = ctx.incidents
+        metrics = ctx.metrics
         # The real webhook receiver, as Alertmanager would reach it, with a fresh token.
         self.webhook_token = secrets.token_urlsafe(24)
         receiver_settings = self.settings.model_copy(
             update={"webhook_token": SecretStr(self.webhook_token), "namespaces": []}
         )
-        self.receiver = Receiver(receiver_settings, client, clock=self.clock)
+        self.receiver = Receiver(receiver_settings, client, clock=self.clock, metrics=metrics)
         if metrics is not None:
             self.receiver.app.middlewares.append(metrics.webhook_middleware())
         self.webhook_url = f"{await self.receiver.start('127.0.0.1', 0)}/alerts"
@@ -265,19 +311,17 @@ class ReplayEnvironment:
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=30)
-        if self._components is not None:
-            await self._components.aclose()
+        if self._operator is not None:
+            await self._operator.aclose()
         self.api_client.close()  # type: ignore[no-untyped-call]
         self.cluster.stop()
 
     def load_case(self, case: Case) -> None:
-        self.cluster.emulator.load(case.cluster)
-        for namespace, pod, container, text, previous in log_placement(case):
-            self.cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        load_case_into(self.cluster.emulator, case)
 
     async def post_alerts(self, alerts: list[Alert]) -> tuple[str, str]:
         """POST the notification Alertmanager would send for ``alerts`` to the real
-        receiver; returns where the Incident it creates will be (namespace, name)."""
+        receiver; returns where it stored the Incident (namespace, name)."""
         assert self.webhook_url is not None
         notification = group_notification(alerts, received_at=self.clock())
         body = notification.payload.model_dump(by_alias=True, mode="json")
@@ -289,30 +333,12 @@ class ReplayEnvironment:
                 headers={"Authorization": f"Bearer {self.webhook_token}"},
             ) as response,
         ):
-            if response.status != 202:
+            if response.status != 200:
                 raise RuntimeError(
                     f"the receiver answered {response.status}: {await response.text()}"
                 )
-        where = placement(notification.payload, incident_namespace=self.settings.incident_namespace)
-        return where.namespaces[0], where.name
-
-    async def create_incident(self, alerts: list[Alert]) -> tuple[str, str]:
-        assert self.incidents is not None
-        first = alerts[0]
-        namespace = first.labels.get("namespace") or self.settings.incident_namespace
-        self.cluster.emulator.load(
-            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
-        )
-        spec = spec_from_alerts(alerts)
-        name = incident_name(first.labels.get("alertname", "alert"), first.fingerprint or "")
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": KIND,
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec.dump_k8s(),
-        }
-        await self.incidents.create(namespace, body)
-        return namespace, name
+            answer = await response.json()
+        return str(answer["namespace"]), str(answer["incident"])
 
     async def wait_for(
         self, namespace: str, name: str, *, within: float, started: float | None = None
@@ -380,19 +406,45 @@ def replay_memory(
         yield settings.model_copy(update={"qdrant_path": path, "qdrant_url": None})
 
 
+def one_tenant(case: Case, settings: Settings) -> Settings:
+    """A replayed case is one captured incident, one tenant: unless the tenancy rule is set
+    explicitly (``KUBETRIAGE_CLUSTER_SCOPE_NAMESPACES``), its Incident may read every
+    namespace the case holds, as an Incident in a cluster-scope namespace may in a cluster
+    (dependencies in other namespaces are followed). A live operator keeps the strict
+    default: an Incident reads its own namespace only."""
+    if settings.cluster_scope_namespaces is not None:
+        return settings
+    namespaces = {
+        str(namespace)
+        for obj in case.cluster
+        if (namespace := (obj.get("metadata") or {}).get("namespace"))
+    }
+    listed = sorted(namespaces | {settings.incident_namespace})
+    return settings.model_copy(update={"cluster_scope_namespaces": listed})
+
+
 async def replay_case(
-    case: Case, settings: Settings, *, within: float = 120.0, memory_from: Path | None = None
+    case: Case,
+    settings: Settings,
+    *,
+    within: float = 120.0,
+    memory_from: Path | None = None,
+    telemetry: Telemetry | None = None,
 ) -> ReplayOutcome:
-    """Diagnose one case in a fresh emulated cluster with the real operator."""
+    """Diagnose one case in a fresh emulated cluster with the real operator (exporting
+    its spans and GenAI metrics through ``telemetry`` when given)."""
     with replay_memory(settings, memory_from, exclude_ids=frozenset({case.id})) as replay_settings:
-        return await _replay_in_fresh_cluster(case, replay_settings, within=within)
+        return await _replay_in_fresh_cluster(
+            case, replay_settings, within=within, telemetry=telemetry
+        )
 
 
 async def _replay_in_fresh_cluster(
-    case: Case, settings: Settings, *, within: float
+    case: Case, settings: Settings, *, within: float, telemetry: Telemetry | None
 ) -> ReplayOutcome:
     now = case_time(case) or datetime.now(UTC)
     clock = replay_clock(now)
+    settings = one_tenant(case, settings)
     prometheus: LocalPrometheus | None = None
     if case.metrics and case.metrics.series and settings.replay_prometheus:
         if shutil.which(PROMETHEUS_BINARY) and shutil.which("promtool"):
@@ -402,7 +454,7 @@ async def _replay_in_fresh_cluster(
         else:
             logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
     try:
-        async with ReplayEnvironment(settings, clock=clock) as env:
+        async with ReplayEnvironment(settings, clock=clock, telemetry=telemetry) as env:
             env.load_case(case)
             posted = time.monotonic()
             namespace, name = await env.post_alerts([case_alert(case, now)])

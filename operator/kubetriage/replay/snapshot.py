@@ -16,6 +16,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
+from kubetriage.tenancy import Scope, allowed_candidates
 
 
 def alert_of(case: Case, now: datetime) -> Alert:
@@ -42,7 +43,11 @@ class SnapshotEvidenceSource:
         title: str,
         description: str | None,
         now: datetime,
+        scope: Scope | None = None,
     ) -> Evidence:
+        if scope is not None and target is None:
+            allowed, _ = allowed_candidates(scope, None, alerts)
+            target = allowed[0] if allowed else None
         return self.build(
             target=target, alerts=alerts, title=title, description=description, now=now
         )

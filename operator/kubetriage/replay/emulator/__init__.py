@@ -2,9 +2,10 @@
 
 Used by ``kubetriage diagnose``/``eval``/``demo`` to replay incident cases against the
 real operator, and by the test suite. kubectl, the official ``kubernetes`` client and
-Kopf all work against it. Modules: ``server`` (HTTP + Python API), ``thread`` (sync
-wrapper), ``store`` (objects, resourceVersions, watch history), ``resources``
-(built-in/CRD registry), ``schema`` (CRD structural schemas), ``patching``,
+Kopf all work against it. Modules: ``server`` (lifecycle, HTTP, routing), ``state``
+(store, registry, CRDs), ``crud`` (resource verbs), ``watch``, ``hooks`` (the Python test
+API), ``thread`` (sync wrapper), ``store`` (objects, resourceVersions, watch history),
+``resources`` (built-in/CRD registry), ``schema`` (CRD structural schemas), ``patching``,
 ``selectors``, ``tables`` (kubectl Tables), ``openapi`` (``/openapi/v3``), ``errors``.
 
 Fidelity, measured: ``tests/integration/test_api_fidelity.py`` runs the same tests against
@@ -34,7 +35,8 @@ differences, none of which the operator or the replay depends on:
 
 from .errors import ApiError
 from .resources import ResourceType
-from .server import AuditRecord, KubeEmulator
+from .server import KubeEmulator
+from .state import AuditRecord
 from .thread import EmulatorThread
 
 __all__ = ["ApiError", "AuditRecord", "EmulatorThread", "KubeEmulator", "ResourceType"]

@@ -26,7 +26,7 @@ from kubetriage.models.evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.findings import Finding
-from kubetriage.models.vocabulary import Category
+from kubetriage.models.vocabulary import Action, Category
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -73,6 +73,19 @@ def container(
         state=state or running(),
         last_state=last_state,
         **fields,
+    )
+
+
+def crash_looping(
+    name: str = "app", *, restarts: int = 5, exit_code: int = 1, reason: str = "Error"
+) -> ContainerEvidence:
+    """A container in CrashLoopBackOff whose last run ended with ``exit_code``."""
+    return container(
+        name,
+        ready=False,
+        restarts=restarts,
+        state=waiting("CrashLoopBackOff"),
+        last_state=terminated(reason, exit_code),
     )
 
 
@@ -214,6 +227,23 @@ def alert(**labels: str) -> AlertEvidence:
 def evidence(**fields: Any) -> Evidence:
     fields.setdefault("collected_at", NOW)
     return Evidence(**fields)
+
+
+def assert_leads(
+    result: AnalyzerRun, category: Category, action: Action, target: ObjectRef
+) -> Finding:
+    """The first finding, once checked to name ``category``, ``action`` and ``target``."""
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (category, action, target), first
+    return first
+
+
+def checkout_evidence(**fields: Any) -> Evidence:
+    """Evidence about the healthy ``checkout`` Deployment and its one pod, plus ``fields``
+    (what the test breaks: logs, services, policies...)."""
+    return evidence(
+        workload=deployment(), pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))], **fields
+    )
 
 
 def analyze(ev: Evidence) -> AnalyzerRun:

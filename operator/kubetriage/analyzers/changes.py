@@ -1,0 +1,322 @@
+"""Change correlation: "it started right after change C, and the previous revision was healthy
+under the same load" beats a capacity explanation of the same symptom.
+
+An OOM kill, an autoscaler at its maximum, CPU saturation or a rise in errors and latency
+that begins within minutes of a rollout, on a workload whose previous revision ran without
+that symptom and with no rise in traffic, is the new revision's doing: raising limits or
+adding replicas treats the surface, undoing the change treats the cause. Capacity analyzers
+consult ``explaining_change`` and stay below a strong conclusion when it returns a change.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    CONFIG_LOG,
+    current_and_previous_revision,
+    grep_logs,
+    item,
+    metric_growth,
+    timestamp,
+    workload_ref,
+)
+from kubetriage.models.evidence import ChangeEvidence, Evidence, MetricSummary
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+# A symptom that begins this soon after a change is attributed to it.
+ONSET_AFTER_CHANGE = timedelta(hours=2)
+# Clock skew and scrape intervals: a symptom "one minute before" a change is the same moment.
+ONSET_TOLERANCE = timedelta(minutes=2)
+# Capacity analyzers stay at or below this when a change explains the symptom.
+EXPLAINED_CAP = 0.75
+# Parts of the pod template whose change can cause a symptom by itself: what the program
+# runs (image, command, args, env, config, volumes) and what it may use (resources: a limit
+# cut in a "rightsizing" throttles or OOM-kills what ran fine). Probes are left to the probe
+# analyzer, whose fix is the probe.
+_BEHAVIOUR = frozenset(
+    {"image", "digest", "command", "args", "env", "config", "volumes", "resources"}
+)
+# Waiting reasons whose own analyzers name the precise fix (and target).
+_SPECIFIC_WAITING = frozenset(
+    {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
+)
+_SYMPTOM_METRIC = re.compile(
+    r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
+)
+_ERROR_METRIC = re.compile(r"(?i)(5\.\.|5xx|error|fail)")
+_TRAFFIC_METRIC = re.compile(r"(?i)(requests?_total|request_rate|\brps\b|qps|throughput)")
+
+
+def _is_traffic(metric: MetricSummary) -> bool:
+    """A request-rate series (not an error ratio, not a per-request ratio)."""
+    label = f"{metric.name} {metric.query}"
+    if _ERROR_METRIC.search(label):
+        return False
+    return bool(
+        _TRAFFIC_METRIC.search(metric.name)
+        or ("/" not in metric.query and _TRAFFIC_METRIC.search(metric.query))
+    )
+
+
+def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
+    """When the workload's generation stepped in the metrics: the rollout on the metrics'
+    own clock, immune to skew between the API server's timestamps and Prometheus'."""
+    for metric in evidence.metrics:
+        # A generation counter moves by one out of many: "flat" as a trend, but a step.
+        stepped = metric.changed_at is not None and (metric.last or 0) > (metric.first or 0)
+        if stepped and "observed_generation" in metric.query:
+            return metric.changed_at
+    return None
+
+
+def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
+    """When each symptom was first seen: Warning events, crashes, and metric steps."""
+    found: list[tuple[datetime, EvidenceItem]] = []
+    for event in evidence.events:
+        if event.type == "Warning" and event.first_seen is not None:
+            found.append(
+                (
+                    event.first_seen,
+                    item("events", f"first {event.reason} at {event.first_seen:%H:%M}"),
+                )
+            )
+    for metric in evidence.metrics:
+        label = f"{metric.name} {metric.query}"
+        if metric.changed_at is None or metric.trend != "rising":
+            continue
+        if not _SYMPTOM_METRIC.search(label) or _is_traffic(metric):
+            continue
+        growth = metric_growth(metric)
+        if growth is None or growth < 1.5:
+            continue
+        found.append(
+            (
+                metric.changed_at,
+                item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
+            )
+        )
+    return found
+
+
+def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
+    """The first sign of the symptom within the last six hours (events, metric steps)."""
+    recent = [
+        (when, fact)
+        for when, fact in symptom_times(evidence)
+        if 0
+        <= timestamp(evidence.collected_at) - timestamp(when)
+        <= timedelta(hours=6).total_seconds()
+    ]
+    return min(recent, key=lambda s: timestamp(s[0]), default=None)
+
+
+def _traffic_rose(metrics: list[MetricSummary]) -> bool:
+    return any(_is_traffic(m) and (g := metric_growth(m)) is not None and g >= 1.5 for m in metrics)
+
+
+# Events whose own analyzers name the precise fix: placement, volumes, node pressure.
+_SPECIFIC_EVENTS = frozenset({"FailedScheduling", "FailedMount", "FailedAttachVolume", "Evicted"})
+
+
+_PROBE_KILL = re.compile(r"(?i)(failed (liveness|startup) probe|(liveness|startup) probe failed)")
+
+
+def _specific_cause(evidence: Evidence) -> bool:
+    """Evidence whose own analyzer names the precise fix even when a change surfaced it: an
+    image that cannot be pulled, a missing ConfigMap/Secret or key, a configuration error in
+    the logs, probes killing the container, placement, volumes, node pressure."""
+    waiting = any(
+        c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
+        for p in evidence.pods
+        for c in p.containers
+    )
+    missing = any(
+        not r.optional and (r.exists is False or r.key_exists is False)
+        for p in evidence.pods
+        for r in p.config_refs
+    )
+    return (
+        waiting
+        or missing
+        or any(e.reason in _SPECIFIC_EVENTS for e in evidence.events)
+        or any(_PROBE_KILL.search(e.message) for e in evidence.events)
+        or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
+    )
+
+
+def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
+    """The rollout that produced the workload's current revision, if the timeline has it."""
+    current, _ = current_and_previous_revision(evidence)
+    rollouts = [c for c in evidence.changes if c.kind in ("rollout", "image-digest")]
+    if current is not None:
+        rollouts = [
+            c for c in rollouts if c.kind == "image-digest" or c.to_revision == current.revision
+        ]
+    dated = [c for c in rollouts if c.at is not None]
+    return max(dated, key=lambda c: timestamp(c.at or evidence.collected_at), default=None)
+
+
+def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
+    """The first symptom, when every symptom began at or after ``change`` and the first one
+    within ``ONSET_AFTER_CHANGE`` of it; None otherwise."""
+    if change.at is None:
+        return None
+    at = timestamp(change.at)
+    if timestamp(evidence.collected_at) - at > ONSET_AFTER_CHANGE.total_seconds() * 3:
+        return None  # an old change; whatever happens now has had time to have other causes
+    # A metric step is compared with the rollout on the metrics' clock when it shows there.
+    metric_at = rollout_on_metric_clock(evidence) if change.kind == "rollout" else None
+    delays = [
+        (
+            timestamp(when)
+            - (timestamp(metric_at) if fact.source == "metrics" and metric_at else at),
+            fact,
+        )
+        for when, fact in symptom_times(evidence)
+        if timestamp(evidence.collected_at) - timestamp(when) <= timedelta(hours=6).total_seconds()
+    ]
+    if not delays:
+        return None
+    delay, first_fact = min(delays, key=lambda d: d[0])
+    if delay < -ONSET_TOLERANCE.total_seconds() or delay > ONSET_AFTER_CHANGE.total_seconds():
+        return None
+    return first_fact
+
+
+def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem] | None:
+    """The change the symptoms began right after (the workload's latest rollout of its
+    behaviour, or an edit of a ConfigMap its pods use), with the first symptom seen after it;
+    None when there is none, when symptoms were already there before it (the previous state
+    was not healthy), or when traffic rose too (then capacity is a fair rival)."""
+    if _traffic_rose(evidence.metrics):
+        return None
+    candidates: list[ChangeEvidence] = []
+    rollout = latest_rollout(evidence)
+    if rollout is not None and set(rollout.aspects) & _BEHAVIOUR:
+        candidates.append(rollout)
+    candidates += [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
+    # The most recent change that fits is the one the symptoms followed.
+    for change in sorted(candidates, key=lambda c: -timestamp(c.at or evidence.collected_at)):
+        first = _fits(evidence, change)
+        if first is not None:
+            return change, first
+    return None
+
+
+def check_change(evidence: Evidence) -> list[Finding]:
+    explained = explaining_change(evidence)
+    target = workload_ref(evidence)
+    if explained is None or target is None or _specific_cause(evidence):
+        return []
+    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return []
+    change, first_symptom = explained
+    _, previous = current_and_previous_revision(evidence)
+    facts = [
+        item(
+            f"{change.object.kind.lower()}/{change.object.namespace}/{change.object.name}",
+            f"{change.kind} at {change.at:%H:%M}: " + "; ".join(change.details[:4])
+            if change.at is not None
+            else "; ".join(change.details[:4]),
+        ),
+        first_symptom,
+    ]
+    if previous is not None:
+        facts.append(
+            item(
+                "revision",
+                f"revision {previous.revision} ran before it without these symptoms",
+            )
+        )
+    params = {"revision": str(previous.revision)} if previous is not None else {}
+    if change.kind == "config":
+        # Edited in place: no revision to roll back to; the edit itself is what to undo.
+        return [
+            make_finding(
+                "change-correlation",
+                Category.CONFIG_MISSING,
+                0.82,
+                prose.narrative(
+                    f"{prose.obj(target)} broke right after {prose.obj(change.object)} was edited",
+                    f"revert or correct {change.object.kind} {change.object.name}",
+                    because=[
+                        prose.claim(f"{prose.obj(change.object)} was written", facts[0]),
+                        prose.claim("The symptoms began after that write", facts[1]),
+                        prose.claim("No rollout or rise in traffic came between them"),
+                    ],
+                ),
+                facts[:2],
+                Action.FIX_CONFIG,
+                change.object,
+            )
+        ]
+    if change.kind == "image-digest":
+        # Rolling back the template would pull the same moved tag again: pin the digest.
+        return [
+            make_finding(
+                "change-correlation",
+                Category.BAD_ROLLOUT,
+                # Health splitting exactly along two digests of one tag outweighs where the
+                # failing pods happen to run (they were all pulled after the tag moved).
+                0.86,
+                prose.narrative(
+                    f"The image tag of {prose.obj(target)} now pulls a new build",
+                    "pin the image to the previous digest",
+                    because=[
+                        prose.claim(
+                            "Pods on the new digest fail while those on the previous one are "
+                            "healthy",
+                            facts[0],
+                        ),
+                        prose.claim("The failures began when the new digest arrived", facts[1]),
+                    ],
+                ),
+                facts,
+                Action.FIX_IMAGE,
+                target,
+            )
+        ]
+    return [
+        make_finding(
+            "change-correlation",
+            Category.BAD_ROLLOUT,
+            0.88,
+            prose.narrative(
+                f"{prose.obj(target)} broke right after its rollout",
+                f"roll back to revision {previous.revision}" if previous else "undo the rollout",
+                aside=prose.listing(a for a in change.aspects if a in _BEHAVIOUR) + " changed",
+                because=[
+                    prose.claim("The rollout changed the pods", facts[0]),
+                    prose.claim("The symptoms began right after it", facts[1]),
+                    prose.claim(
+                        "Traffic did not rise, so capacity does not explain them",
+                        *facts[2:3],
+                    ),
+                ],
+            ),
+            facts,
+            Action.ROLLBACK,
+            target,
+            params,
+        )
+    ]
+
+
+CHANGE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("change-correlation", (Category.BAD_ROLLOUT,), check_change),
+)
+
+
+def cap_explained(evidence: Evidence, findings: list[Finding]) -> list[Finding]:
+    """A capacity finding (raise a limit, add replicas) kept below a strong conclusion when a
+    change explains its symptom: it stays a ranked alternative, not the diagnosis."""
+    if not findings or explaining_change(evidence) is None:
+        return findings
+    return [f.model_copy(update={"confidence": min(f.confidence, EXPLAINED_CAP)}) for f in findings]

@@ -1,0 +1,121 @@
+"""Missing configuration files: an application that cannot open a file under a path where a
+ConfigMap or Secret is mounted is missing that object's key (or the object itself), not
+broken: the fix is the ConfigMap or Secret, even when a rollout is what surfaced it.
+
+"open /etc/app/app.yaml: no such file or directory", Node's "ENOENT ... '/etc/app/x'",
+Python's FileNotFoundError and Java's FileNotFoundException are matched to the container's
+config mounts (``ContainerEvidence.config_mounts``); the file name under a directory mount is
+the missing key, which the ConfigMap's key list confirms.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import grep_logs, item, logs_of
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ConfigMount, Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+_FILE = r"/[\w./@-]+"
+MISSING_FILE = re.compile(
+    r"(?i)("
+    rf"(?:open|stat|read|reading|load|loading|cannot find|could not (?:open|read|find|load))\s+"
+    rf"(?:file\s+|config(?:uration)?\s+(?:file\s+)?)?[\"'`]?(?P<p1>{_FILE})[\"'`]?:?\s*"
+    r"(?:no such file or directory|ENOENT|not found|does not exist|is missing)"
+    rf"|ENOENT[^'\"\n]*?['\"](?P<p2>{_FILE})['\"]"
+    rf"|No such file or directory: ['\"](?P<p3>{_FILE})['\"]"
+    rf"|FileNotFoundException: (?P<p4>{_FILE}) \(No such file"
+    r")"
+)
+
+
+def _mount_for(path: str, mounts: list[ConfigMount]) -> tuple[ConfigMount, str | None] | None:
+    """The mount a path lies under (longest first) and the key it names, if any."""
+    for mount in mounts:
+        if mount.sub_path is not None:
+            if path == mount.path:
+                return mount, mount.sub_path
+            continue
+        prefix = mount.path.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return mount, path[len(prefix) :].split("/")[0] or None
+        if path == mount.path:
+            return mount, None
+    return None
+
+
+def check_mounted_config(evidence: Evidence) -> list[Finding]:
+    found: dict[str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str]]] = {}
+    for pod in evidence.pods:
+        for container in pod.containers:
+            if not container.config_mounts:
+                continue
+            for hit in grep_logs(logs_of(evidence, pod, container.name), MISSING_FILE, limit=3):
+                path = next((hit.match[g] for g in ("p1", "p2", "p3", "p4") if hit.match[g]), None)
+                located = _mount_for(path, container.config_mounts) if path else None
+                if located is None:
+                    continue
+                mount, key = located
+                target = ObjectRef(kind=mount.kind, namespace=pod.namespace, name=mount.name)
+                confidence = 0.8 + (0.05 if container.restart_count > 0 else 0.0)
+                facts = [
+                    item(hit.source, hit.line),
+                    item(
+                        f"pod/{pod.namespace}/{pod.name}",
+                        f"{container.name} mounts {mount.kind} {mount.name} at {mount.path}",
+                    ),
+                ]
+                params: dict[str, str] = {}
+                keys = evidence.config_maps.get(mount.name) if mount.kind == "ConfigMap" else None
+                if key:
+                    params["key"] = key
+                    if keys is not None and key not in keys:
+                        confidence += 0.07
+                        facts.append(
+                            item(
+                                f"configmap/{pod.namespace}/{mount.name}",
+                                f"has no key {key} (keys: {', '.join(keys[:8]) or 'none'})",
+                            )
+                        )
+                _, best, old_facts, old_params = found.get(target.key(), (target, 0.0, [], {}))
+                found[target.key()] = (
+                    target,
+                    max(best, confidence),
+                    old_facts + [f for f in facts if f not in old_facts],
+                    {**params, **old_params},
+                )
+    return [
+        make_finding(
+            "config-mounted-file",
+            Category.CONFIG_MISSING,
+            min(confidence, 0.92),
+            prose.narrative(
+                f"{prose.obj(target)} lacks "
+                + (f"the file {params['key']}" if "key" in params else "a file")
+                + " the application reads",
+                f"add {params['key']} to {target.name}"
+                if "key" in params
+                else f"fix {target.name}",
+                because=[
+                    prose.claim("The application cannot open a file it needs", facts[0]),
+                    prose.claim(f"That path is where {prose.obj(target)} is mounted", facts[1]),
+                ],
+            ),
+            facts,
+            Action.FIX_CONFIG,
+            target,
+            params,
+        )
+        for target, confidence, facts, params in found.values()
+    ]
+
+
+CONFIG_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("config-mounted-file", (Category.CONFIG_MISSING,), check_mounted_config),
+)

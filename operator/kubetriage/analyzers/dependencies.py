@@ -1,0 +1,165 @@
+"""Dependency analyzers over the Services (and workloads) the incident's workload calls,
+followed across namespaces (``Evidence.dependencies``):
+
+- the callee changed: a rollout of the dependency shortly before the caller's errors began,
+  with the caller itself unchanged, is the dependency's bad rollout (roll the dependency
+  back, not the caller);
+- the callee is down: its pods fail or no endpoint is ready, so the caller's failures are a
+  dependency failure, handed to the dependency's owner.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, symptom_times
+from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ChangeEvidence, DependencyEvidence, Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+# A dependency rollout older than this is the steady state, not "what changed".
+RECENT_DEPENDENCY_ROLLOUT = timedelta(hours=6)
+
+
+def _named_in_logs(dependency: DependencyEvidence) -> bool:
+    return any(source.startswith("log ") for source in dependency.named_by)
+
+
+def _own_rollout_after(evidence: Evidence, at: float) -> bool:
+    """Whether the caller itself rolled out after ``at`` (then it is the suspect)."""
+    return any(
+        c.kind in ("rollout", "image-digest")
+        and c.at is not None
+        and timestamp(c.at) >= at - ONSET_TOLERANCE.total_seconds()
+        and evidence.workload is not None
+        and c.object.same_object(evidence.workload.ref)
+        for c in evidence.changes
+    )
+
+
+def _onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
+    """The caller's first symptom when it began within the window after ``change``."""
+    if change.at is None:
+        return None
+    at = timestamp(change.at)
+    if timestamp(evidence.collected_at) - at > RECENT_DEPENDENCY_ROLLOUT.total_seconds():
+        return None
+    for when, fact in sorted(symptom_times(evidence), key=lambda s: timestamp(s[0])):
+        delay = timestamp(when) - at
+        if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
+            return fact
+        if delay > ONSET_AFTER_CHANGE.total_seconds():
+            return None
+    # No dated symptom: the alert itself is the onset.
+    starts = [a.starts_at for a in evidence.alerts if a.starts_at is not None]
+    if starts:
+        delay = timestamp(min(starts)) - at
+        if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
+            return item("alert", f"firing since {min(starts):%H:%M}")
+    return None
+
+
+def _source(ref: ObjectRef) -> str:
+    return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
+
+
+def check_dependency_change(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or not _named_in_logs(dependency) or not dependency.changes:
+            continue
+        if workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+            continue
+        change = dependency.changes[0]
+        onset = _onset_follows(evidence, change)
+        if onset is None or change.at is None or _own_rollout_after(evidence, timestamp(change.at)):
+            continue
+        facts = [
+            item(
+                _source(workload), f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3])
+            ),
+            onset,
+            item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
+        ]
+        params = {"revision": str(change.from_revision)} if change.from_revision else {}
+        subject = evidence.workload.ref if evidence.workload else evidence.target
+        caller = prose.obj(subject) if subject is not None else "the caller"
+        findings.append(
+            make_finding(
+                "dependency-change",
+                Category.BAD_ROLLOUT,
+                0.82 if dependency.failing_pods or dependency.warnings else 0.78,
+                prose.narrative(
+                    f"{caller} fails since its dependency {prose.obj(workload)} rolled out",
+                    f"roll {workload.name} back"
+                    + (f" to revision {change.from_revision}" if change.from_revision else ""),
+                    because=[
+                        prose.claim(f"{prose.obj(workload)} rolled out", facts[0]),
+                        prose.claim(f"The errors of {caller} began right after", facts[1]),
+                        prose.claim(f"{caller} names it in its failing calls", facts[2]),
+                    ],
+                ),
+                facts,
+                Action.ROLLBACK,
+                workload,
+                params,
+            )
+        )
+    return findings
+
+
+def check_dependency_down(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+    for dependency in evidence.dependencies:
+        service = dependency.service
+        if service is None or dependency.pods == 0:
+            continue  # nothing behind the Service is the network analyzer's case
+        none_ready = service.ready_endpoints == 0
+        if not dependency.failing_pods and not none_ready:
+            continue
+        if not _named_in_logs(dependency) and not failing_calls:
+            continue  # the caller shows no failing call: its trouble is its own
+        target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
+        facts = [item(_source(target), f"{service.ready_endpoints} ready endpoints")]
+        facts += [item(_source(target), f"pod {p}") for p in dependency.failing_pods[:3]]
+        facts += [item("events", w) for w in dependency.warnings[:2]]
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        findings.append(
+            make_finding(
+                "dependency-down",
+                Category.DEPENDENCY_FAILURE,
+                0.86 if none_ready else 0.8,
+                prose.narrative(
+                    f"The dependency {prose.obj(target)} is down",
+                    "escalate to its owner",
+                    aside=(
+                        "no ready endpoint"
+                        if none_ready
+                        else prose.count(len(dependency.failing_pods), "failing pod")
+                    ),
+                    because=[
+                        prose.claim(f"{prose.obj(target)} cannot serve", *facts[:2]),
+                        prose.claim("The workload calls it", facts[-1]),
+                    ],
+                ),
+                facts,
+                Action.ESCALATE,
+                target,
+                {"service": service.name},
+            )
+        )
+    return findings
+
+
+DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("dependency-change", (Category.BAD_ROLLOUT,), check_dependency_change),
+    Analyzer("dependency-down", (Category.DEPENDENCY_FAILURE,), check_dependency_down),
+)

@@ -1,0 +1,157 @@
+"""NetworkPolicy flow analysis: when the workload's calls time out or its DNS lookups fail,
+evaluate whether the policies of the namespaces involved allow those flows at all
+(``kubetriage.networkpolicy``), and name the policy that blocks one.
+
+Flows checked: DNS (UDP 53 to the cluster DNS in kube-system) when lookups fail, and each
+dependency the workload's failing calls name (egress from its pods; ingress at the callee
+when the callee's namespace policies are in the evidence). A blocked flow is a network
+finding aimed at the blocking NetworkPolicy (fix-network).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import DEPENDENCY_LOG, DNS_LOG, grep_logs, item
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
+
+# Calls that vanish into a dropped flow time out (they are not refused).
+_TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
+
+
+def _sources(evidence: Evidence) -> list[Endpoint]:
+    """The workload's pods as flow sources (distinct label sets)."""
+    seen: list[dict[str, str]] = []
+    for pod in evidence.pods:
+        if pod.labels and pod.labels not in seen:
+            seen.append(pod.labels)
+    if not seen and evidence.workload is not None and evidence.workload.selector:
+        seen.append(evidence.workload.selector)
+    namespace = (
+        evidence.pods[0].namespace
+        if evidence.pods
+        else (evidence.workload.ref.namespace if evidence.workload else None)
+    )
+    if namespace is None:
+        return []
+    labels = evidence.namespace_labels.get(namespace, {})
+    return [Endpoint(namespace=namespace, labels=s, namespace_labels=labels) for s in seen[:3]]
+
+
+def _blocked(evidence: Evidence, flow: Flow) -> Verdict | None:
+    for verdict in flow_verdicts(evidence.network_policies, flow):
+        if not verdict.allowed:
+            return verdict
+    return None
+
+
+def _finding(
+    evidence: Evidence, verdict: Verdict, what: str, facts: list[EvidenceItem], confidence: float
+) -> Finding:
+    policy = next(
+        p
+        for p in evidence.network_policies
+        if p.name == verdict.blocking[0] and p.namespace == verdict.namespace
+    )
+    ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
+    source = f"networkpolicy/{policy.namespace}/{policy.name}"
+    facts = [
+        item(
+            source,
+            f"isolates {verdict.direction} of the pods it selects and no rule of "
+            f"{', '.join(verdict.blocking)} allows {what}",
+        ),
+        *facts,
+    ]
+    if verdict.ip_block_caveat:
+        confidence -= 0.15  # an ipBlock might admit it; pod IPs are not in the evidence
+    return make_finding(
+        "network-policy",
+        Category.NETWORK,
+        confidence,
+        prose.narrative(
+            f"{prose.obj(ref)} blocks {what}",
+            f"allow it in {policy.name}",
+            aside=verdict.direction,
+            because=[
+                prose.claim(f"No rule of the policies isolating the pods allows {what}", facts[0]),
+                prose.claim("The workload's calls fail the way dropped packets do", *facts[1:3]),
+            ],
+        ),
+        facts,
+        Action.FIX_NETWORK,
+        ref,
+        {"networkPolicy": policy.name},
+    )
+
+
+def check_policy_flows(evidence: Evidence) -> list[Finding]:
+    if not evidence.network_policies:
+        return []
+    sources = _sources(evidence)
+    findings: list[Finding] = []
+    dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=3)
+    if dns_failures:
+        for source in sources:
+            dns = cluster_dns(evidence.namespace_labels.get("kube-system"))
+            verdict = _blocked(
+                evidence, Flow(source=source, destination=dns, port=53, protocol="UDP")
+            )
+            if verdict is not None:
+                fact = item(dns_failures[0].source, dns_failures[0].line)
+                findings.append(
+                    _finding(evidence, verdict, "DNS (UDP 53 to kube-system)", [fact], 0.87)
+                )
+                break
+    failing = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=20)
+    if not failing:
+        return findings
+    for dependency in evidence.dependencies:
+        service, ref = dependency.service, dependency.ref
+        if service is not None and service.selector:
+            destination = Endpoint(
+                namespace=service.namespace,
+                labels=service.selector,
+                namespace_labels=evidence.namespace_labels.get(service.namespace, {}),
+            )
+        elif not dependency.followed and ref is not None and ref.namespace:
+            # Not readable here: its pods' labels are unknown, so only a denial that no pod
+            # of its namespace escapes counts.
+            destination = Endpoint(
+                namespace=ref.namespace,
+                labels=None,
+                namespace_labels=evidence.namespace_labels.get(ref.namespace, {}),
+            )
+        else:
+            continue
+        named_in_logs = any(s.startswith("log ") for s in dependency.named_by)
+        if not named_in_logs and not _TIMEOUT.search(" ".join(h.line for h in failing)):
+            continue
+        for source in sources:
+            verdict = _blocked(evidence, Flow(source=source, destination=destination))
+            if verdict is None:
+                continue
+            what = f"traffic to namespace {destination.namespace}" + (
+                f" ({ref.name})" if ref is not None else ""
+            )
+            fact = item("dependency", f"{what} named by {dependency.named_by[0]}")
+            findings.append(
+                _finding(
+                    evidence, verdict, what, [fact, item(failing[0].source, failing[0].line)], 0.84
+                )
+            )
+            break
+    return findings
+
+
+POLICY_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("network-policy", (Category.NETWORK,), check_policy_flows),
+)

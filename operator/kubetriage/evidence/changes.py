@@ -1,0 +1,410 @@
+"""The change timeline: what changed around an incident's target, and when.
+
+Pure; called by ``kubetriage.evidence.build.build_evidence`` with raw objects (camelCase dicts,
+as the API serialises them). An SRE's first question is "what changed?"; the answers here are:
+
+- rollouts: each revision of the workload (Deployment ReplicaSets, StatefulSet/DaemonSet
+  ControllerRevisions) compared with the one before it, naming the parts of the pod template
+  that differ (image, command, args, env, resources, probes, and config checksums such as
+  Helm's ``checksum/config`` pod annotation, which is how a ConfigMap or Secret edit shows up
+  in a rollout);
+- ConfigMaps the pods use, from metadata only (the last ``managedFields`` write, else the
+  creation time); Secrets are never read, so their changes are known only through rollouts
+  (checksum annotations) and events;
+- nodes created recently (a node pool replacement moves every pod onto fresh nodes);
+- autoscaler rescaling events (``SuccessfulRescale``);
+- a tag that now points at another image: pods of one revision running the same image
+  reference with different digests, where health splits along the digest.
+
+Each entry has its time; the list is newest first and bounded by ``EvidenceLimits``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ChangeEvidence, EventEvidence
+
+JsonDict = dict[str, Any]
+
+# A node or ConfigMap written this long before the diagnosis is part of the timeline; older
+# writes are the steady state, not a change.
+RECENT_CHANGE = timedelta(hours=24)
+_REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+# Pod-template annotations whose value is a hash of configuration (Helm's checksum/config
+# idiom, kustomize/reloader variants): a new value means the configuration changed.
+_CONFIG_HASH = re.compile(r"(?i)(checksum|config-?hash|secret-?hash|reloader|restartedAt)")
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_MAX_DETAIL = 160
+
+
+def _d(value: Any) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[JsonDict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _meta(obj: JsonDict) -> JsonDict:
+    return _d(obj.get("metadata"))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def _containers(template: JsonDict) -> dict[str, JsonDict]:
+    spec = _d(template.get("spec"))
+    return {
+        str(c.get("name")): c
+        for c in _dicts(spec.get("initContainers")) + _dicts(spec.get("containers"))
+        if isinstance(c.get("name"), str)
+    }
+
+
+def _env(container: JsonDict) -> dict[str, str]:
+    """Env vars by name: plain values as written, references by what they point at (a
+    Secret's value is never known, only which key of which Secret)."""
+    result: dict[str, str] = {}
+    for entry in _dicts(container.get("env")):
+        name = entry.get("name")
+        if not isinstance(name, str):
+            continue
+        if "value" in entry:
+            result[name] = str(entry.get("value"))
+        else:
+            source = _d(entry.get("valueFrom"))
+            ref = _d(source.get("secretKeyRef")) or _d(source.get("configMapKeyRef"))
+            kind = "secret" if source.get("secretKeyRef") else "configmap"
+            result[name] = f"<{kind} {ref.get('name')}/{ref.get('key')}>" if ref else "<ref>"
+    for entry in _dicts(container.get("envFrom")):
+        ref = _d(entry.get("configMapRef")) or _d(entry.get("secretRef"))
+        if ref.get("name"):
+            result[f"envFrom:{ref.get('name')}"] = "<all keys>"
+    return result
+
+
+def _template_diff(old: JsonDict, new: JsonDict) -> tuple[list[str], list[str]]:
+    """Aspects of the pod template that differ, and one display line per difference."""
+    aspects: list[str] = []
+    details: list[str] = []
+
+    def note(aspect: str, detail: str) -> None:
+        if aspect not in aspects:
+            aspects.append(aspect)
+        details.append(_clip(detail))
+
+    before, after = _containers(old), _containers(new)
+    for name, container in after.items():
+        previous = before.get(name)
+        if previous is None:
+            note("containers", f"container {name} added")
+            continue
+        if previous.get("image") != container.get("image"):
+            note("image", f"{name} image {previous.get('image')} -> {container.get('image')}")
+        for field in ("command", "args"):
+            if (previous.get(field) or []) != (container.get(field) or []):
+                note(field, f"{name} {field} changed")
+        env_before, env_after = _env(previous), _env(container)
+        changed = sorted(
+            k for k in set(env_before) | set(env_after) if env_before.get(k) != env_after.get(k)
+        )
+        if changed:
+            note("env", f"{name} env changed: {', '.join(changed[:6])}")
+        if _d(previous.get("resources")) != _d(container.get("resources")):
+            note("resources", f"{name} resources {_resources(previous)} -> {_resources(container)}")
+        probes = [p for p in _PROBES if previous.get(p) != container.get(p)]
+        if probes:
+            note("probes", f"{name} {', '.join(probes)} changed")
+    for name in before:
+        if name not in after:
+            note("containers", f"container {name} removed")
+    hashes_before = _config_hashes(old)
+    hashes_after = _config_hashes(new)
+    changed_hashes = sorted(
+        k
+        for k in set(hashes_before) | set(hashes_after)
+        if hashes_before.get(k) != hashes_after.get(k)
+    )
+    if changed_hashes:
+        note("config", f"pod template annotation {', '.join(changed_hashes[:3])} changed")
+    old_volumes = {_volume_source(v) for v in _dicts(_d(old.get("spec")).get("volumes"))}
+    new_volumes = {_volume_source(v) for v in _dicts(_d(new.get("spec")).get("volumes"))}
+    if old_volumes != new_volumes:
+        note("volumes", "volumes changed: " + ", ".join(sorted(new_volumes ^ old_volumes))[:120])
+    return aspects, details
+
+
+def _volume_source(volume: JsonDict) -> str:
+    for key in ("configMap", "secret", "persistentVolumeClaim"):
+        source = _d(volume.get(key))
+        name = source.get("name") or source.get("secretName") or source.get("claimName")
+        if source:
+            return f"{key} {name}"
+    return f"volume {volume.get('name')}"
+
+
+def _resources(container: JsonDict) -> str:
+    resources = _d(container.get("resources"))
+    parts = []
+    for section in ("requests", "limits"):
+        values = _d(resources.get(section))
+        if values:
+            parts.append(section + " " + ",".join(f"{k}={v}" for k, v in sorted(values.items())))
+    return "; ".join(parts) or "none"
+
+
+def _config_hashes(template: JsonDict) -> dict[str, str]:
+    annotations = _d(_d(template.get("metadata")).get("annotations"))
+    return {
+        str(k): str(v)
+        for k, v in annotations.items()
+        if isinstance(k, str) and _CONFIG_HASH.search(k)
+    }
+
+
+def _revision_of(obj: JsonDict) -> tuple[int | None, JsonDict]:
+    """A ReplicaSet's or ControllerRevision's revision number and pod template."""
+    if obj.get("kind") == "ControllerRevision":
+        template = _d(_d(_d(obj.get("data")).get("spec")).get("template"))
+        return _int(obj.get("revision")), template
+    number = _int(_d(_meta(obj).get("annotations")).get(_REVISION_ANNOTATION))
+    return number, _d(_d(obj.get("spec")).get("template"))
+
+
+def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[ChangeEvidence]:
+    """One entry per revision that differs from the revision before it."""
+    numbered: list[tuple[int, JsonDict, JsonDict]] = []
+    for obj in history:
+        number, template = _revision_of(obj)
+        if number is not None and template:
+            numbered.append((number, obj, template))
+    numbered.sort(key=lambda entry: entry[0])
+    ref = ObjectRef(
+        kind=str(workload.get("kind")),
+        namespace=_meta(workload).get("namespace"),
+        name=str(_meta(workload).get("name")),
+    )
+    changes: list[ChangeEvidence] = []
+    for (old_number, _, old), (new_number, obj, new) in pairwise(numbered):
+        aspects, details = _template_diff(old, new)
+        if not aspects:
+            aspects, details = ["template"], ["pod template changed (labels or other fields)"]
+        changes.append(
+            ChangeEvidence(
+                at=_time(_meta(obj).get("creationTimestamp")),
+                kind="rollout",
+                object=ref,
+                aspects=aspects,
+                details=[f"revision {old_number} -> {new_number}", *details],
+                from_revision=old_number,
+                to_revision=new_number,
+            )
+        )
+    return changes
+
+
+def _last_write(obj: JsonDict) -> datetime | None:
+    writes = [_time(entry.get("time")) for entry in _dicts(_meta(obj).get("managedFields"))]
+    known = [w for w in writes if w is not None]
+    return max(known) if known else _time(_meta(obj).get("creationTimestamp"))
+
+
+def config_changes(config_maps: Iterable[JsonDict], now: datetime) -> list[ChangeEvidence]:
+    """ConfigMaps the pods use that were written recently (metadata only)."""
+    changes: list[ChangeEvidence] = []
+    for cm in config_maps:
+        at = _last_write(cm)
+        if at is None or now - at > RECENT_CHANGE or at > now:
+            continue
+        created = _time(_meta(cm).get("creationTimestamp"))
+        edited = created is not None and at > created
+        changes.append(
+            ChangeEvidence(
+                at=at,
+                kind="config",
+                object=ObjectRef(
+                    kind="ConfigMap",
+                    namespace=_meta(cm).get("namespace"),
+                    name=str(_meta(cm).get("name")),
+                ),
+                aspects=["data"] if edited else ["created"],
+                details=["last written" if edited else "created"],
+            )
+        )
+    return changes
+
+
+def node_changes(nodes: Iterable[JsonDict], now: datetime) -> list[ChangeEvidence]:
+    """Nodes that joined the cluster recently (a replaced node or node pool)."""
+    changes: list[ChangeEvidence] = []
+    seen: set[str] = set()
+    for node in nodes:
+        name = str(_meta(node).get("name"))
+        created = _time(_meta(node).get("creationTimestamp"))
+        if name in seen:
+            continue
+        seen.add(name)
+        if created is None or now - created > RECENT_CHANGE or created > now:
+            continue
+        changes.append(
+            ChangeEvidence(
+                at=created,
+                kind="node",
+                object=ObjectRef(kind="Node", name=name),
+                aspects=["created"],
+                details=["node joined the cluster"],
+            )
+        )
+    return changes
+
+
+def scaling_changes(events: Iterable[EventEvidence]) -> list[ChangeEvidence]:
+    """Autoscaler decisions, from their events."""
+    return [
+        ChangeEvidence(
+            at=event.last_seen,
+            kind="scaling",
+            object=event.involved,
+            aspects=["replicas"],
+            details=[_clip(event.message)],
+        )
+        for event in events
+        if event.reason == "SuccessfulRescale"
+    ]
+
+
+def _healthy(status: JsonDict) -> bool:
+    state = _d(status.get("state"))
+    return bool(status.get("ready")) and "running" in state and not _int(status.get("restartCount"))
+
+
+def _moves(image: str, pull_policy: Any) -> bool:
+    """Whether an image reference can resolve to another build on the next pull."""
+    if "@" in image:
+        return False
+    name = image.rsplit("/", 1)[-1]
+    tag = name.split(":", 1)[1] if ":" in name else ""
+    return tag in ("", "latest") or pull_policy == "Always"
+
+
+def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[ChangeEvidence]:
+    """An image reference (tag) that resolved to different digests in pods of one revision,
+    where every pod on one digest is healthy and every pod on another is not: the tag was
+    moved to a new build. A digest seen on a single pod proves little alone, so the healthy
+    side must be two pods agreeing on their digest, or the tag must be one that moves (no
+    tag, ``latest``, or pulled ``Always``) with every failing pod newer than every healthy
+    one."""
+    groups: dict[tuple[str, str, str], dict[str, list[tuple[bool, datetime | None]]]] = {}
+    floating: set[str] = set()
+    for pod in pods:
+        for spec in _dicts(_d(pod.get("spec")).get("containers")):
+            image = spec.get("image")
+            if isinstance(image, str) and _moves(image, spec.get("imagePullPolicy")):
+                floating.add(image)
+        owner = next(
+            (o for o in _dicts(_meta(pod).get("ownerReferences")) if o.get("controller")), {}
+        )
+        revision = str(owner.get("name") or "")
+        created = _time(_meta(pod).get("creationTimestamp"))
+        for status in _dicts(_d(pod.get("status")).get("containerStatuses")):
+            image, image_id = status.get("image"), status.get("imageID")
+            if not isinstance(image, str) or not isinstance(image_id, str) or "@" not in image_id:
+                continue
+            if "@" in image:
+                continue  # pinned by digest: it cannot move
+            key = (revision, str(status.get("name")), image)
+            digest = image_id.rsplit("@", 1)[-1]
+            groups.setdefault(key, {}).setdefault(digest, []).append((_healthy(status), created))
+    changes: list[ChangeEvidence] = []
+    ref = (
+        ObjectRef(
+            kind=str(workload.get("kind")),
+            namespace=_meta(workload).get("namespace"),
+            name=str(_meta(workload).get("name")),
+        )
+        if workload is not None
+        else None
+    )
+    for (_, container, image), by_digest in groups.items():
+        if len(by_digest) < 2 or ref is None:
+            continue
+        healthy = {d for d, pods in by_digest.items() if all(ok for ok, _ in pods)}
+        failing = {d for d, pods in by_digest.items() if not any(ok for ok, _ in pods)}
+        if not healthy or not failing or healthy | failing != set(by_digest):
+            continue
+        new_times = [t for d in failing for _, t in by_digest[d] if t is not None]
+        old_times = [t for d in healthy for _, t in by_digest[d] if t is not None]
+        newer = bool(new_times and old_times) and min(new_times) > max(old_times)
+        agreeing = max(len(by_digest[d]) for d in healthy) >= 2
+        if not agreeing and not (image in floating and newer):
+            continue
+        changes.append(
+            ChangeEvidence(
+                at=min(new_times) if new_times else None,
+                kind="image-digest",
+                object=ref,
+                aspects=["digest"],
+                details=[
+                    _clip(
+                        f"{container} image {image} now resolves to "
+                        f"{', '.join(sorted(d[:19] for d in failing))} (failing); healthy pods "
+                        f"run {', '.join(sorted(d[:19] for d in healthy))}"
+                    )
+                ],
+            )
+        )
+    return changes
+
+
+def change_timeline(
+    *,
+    workload: JsonDict | None,
+    history: Iterable[JsonDict],
+    pods: Iterable[JsonDict],
+    config_maps: Iterable[JsonDict],
+    nodes: Iterable[JsonDict],
+    events: Iterable[EventEvidence],
+    now: datetime,
+    limits: EvidenceLimits,
+) -> tuple[list[ChangeEvidence], int]:
+    """Every change found, newest first (undated last), cut to ``limits.max_changes``; also
+    the number found, so the caller can say what was cut."""
+    pod_list = list(pods)
+    found: list[ChangeEvidence] = []
+    if workload is not None:
+        found += rollout_changes(workload, history)
+    found += digest_changes(workload, pod_list)
+    found += config_changes(config_maps, now)
+    found += node_changes(nodes, now)
+    found += scaling_changes(events)
+    epoch = datetime.min.replace(tzinfo=now.tzinfo)
+    found.sort(key=lambda c: c.at or epoch, reverse=True)
+    return found[: limits.max_changes], len(found)

@@ -1,0 +1,353 @@
+"""Dependencies of the incident's workload, followed across namespaces.
+
+Pure; used by the collector (``kubetriage.evidence.kube``, to decide which Services of other
+namespaces to read) and by ``build_evidence`` (to summarise what was read). A dependency is
+a Service the workload names:
+
+- by cluster DNS name in its logs, env values or ConfigMaps (``svc.ns.svc.cluster.local:port``,
+  ``svc.ns.svc``, ``svc.ns:port``, ``scheme://svc.ns``, ``scheme://svc:port``);
+- or, for a Service of its own namespace, by the word its name is built on in an error line
+  ("failed to convert currency" names ``currencyservice``).
+
+For each, the evidence keeps the Service (endpoints), the workload behind it (replicas), its
+failing pods, its rollouts (``kubetriage.evidence.changes``) and its Warning events, so an
+analyzer can tell "the callee is down" or "the callee changed" from "the caller is broken".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import DependencyEvidence, ServiceEvidence
+
+JsonDict = dict[str, Any]
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# name.namespace.svc[.cluster.local][:port]
+_CLUSTER_HOST = re.compile(
+    rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL})\.svc(?:\.[a-z0-9-]+)*(?::(?P<port>\d{{2,5}}))?(?![\w-])"
+)
+# scheme://name[.namespace][:port] (a URL to a Service by its short names)
+_URL_HOST = re.compile(
+    rf"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?"
+    r"(?::(?P<port>\d{2,5}))?(?=[/\s\"'?,;)]|$)"
+)
+# name.namespace:port (a Go dial target, a JDBC host...)
+_SHORT_HOST = re.compile(
+    rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
+)
+# Suffixes a Service name adds to the word it is built on: "currencyservice", "payment-api".
+_NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
+_ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
+_WORD = re.compile(r"[a-z][a-z0-9]{4,}")
+
+
+@dataclass(frozen=True)
+class ServiceHost:
+    """A Service named by a host: ``namespace`` None when only the short name was given."""
+
+    name: str
+    namespace: str | None
+    port: int | None
+    source: str
+    kind: str = "Service"  # or the workload kind an error line names
+    cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
+
+
+def service_hosts(source: str, text: str) -> list[ServiceHost]:
+    """Every Service-shaped host in ``text`` (lower-cased), in order, deduplicated."""
+    found: list[ServiceHost] = []
+    seen: set[tuple[str, str | None]] = set()
+    lowered = text.lower()
+    for pattern in (_CLUSTER_HOST, _URL_HOST, _SHORT_HOST):
+        for match in pattern.finditer(lowered):
+            name, namespace = match["name"], match["ns"]
+            key = (name, namespace)
+            if key in seen:
+                continue
+            seen.add(key)
+            port = int(match["port"]) if match["port"] else None
+            found.append(
+                ServiceHost(
+                    name=name,
+                    namespace=namespace,
+                    port=port,
+                    source=source,
+                    cluster_dns=pattern is _CLUSTER_HOST,
+                )
+            )
+    # A cluster host also matches the shorter patterns; keep the most specific reading.
+    qualified = {(h.name, h.namespace) for h in found if h.namespace is not None}
+    return [
+        h for h in found if h.namespace is not None or not any(q[0] == h.name for q in qualified)
+    ]
+
+
+def _d(value: Any) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[JsonDict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _meta(obj: JsonDict) -> JsonDict:
+    return _d(obj.get("metadata"))
+
+
+def _labels(obj: JsonDict) -> dict[str, str]:
+    return {k: v for k, v in _d(_meta(obj).get("labels")).items() if isinstance(v, str)}
+
+
+def pod_texts(pods: Iterable[JsonDict], workload: JsonDict | None) -> list[tuple[str, str]]:
+    """(source, text) of the env values and args of the pods and the workload template."""
+    specs: list[tuple[str, JsonDict]] = [
+        (f"pod {_meta(p).get('name')}", _d(p.get("spec"))) for p in pods
+    ]
+    if workload is not None:
+        template = _d(_d(workload.get("spec")).get("template"))
+        specs.append(
+            (f"{workload.get('kind')} {_meta(workload).get('name')}", _d(template.get("spec")))
+        )
+    texts: list[tuple[str, str]] = []
+    for source, spec in specs:
+        for container in _dicts(spec.get("containers")) + _dicts(spec.get("initContainers")):
+            for env in _dicts(container.get("env")):
+                if isinstance(env.get("value"), str):
+                    texts.append((f"{source} env {env.get('name')}", env["value"]))
+            for arg in list(container.get("args") or []) + list(container.get("command") or []):
+                if isinstance(arg, str):
+                    texts.append((f"{source} args", arg))
+    return texts
+
+
+def event_texts(events: Iterable[JsonDict]) -> list[tuple[str, str]]:
+    """(source, message) of Warning events: "failed calling webhook ... Post https://
+    injector.mesh.svc:443/..." names the Service that failed the call."""
+    texts: list[tuple[str, str]] = []
+    for event in events:
+        if event.get("type") != "Warning":
+            continue
+        involved = _d(event.get("involvedObject")) or _d(event.get("regarding"))
+        message = event.get("message") or event.get("note")
+        if isinstance(message, str):
+            source = f"event {involved.get('kind')}/{involved.get('name')} {event.get('reason')}"
+            texts.append((source, message))
+    return texts
+
+
+def config_map_hosts(config_map: JsonDict) -> list[str]:
+    """The Service hosts a ConfigMap's values name, as ``name.namespace`` or ``name``; the
+    collector keeps only these from the values it drops (``serviceHosts``)."""
+    hosts: list[str] = []
+    for value in _d(config_map.get("data")).values():
+        if not isinstance(value, str):
+            continue
+        for host in service_hosts("", value[:65536]):
+            text = f"{host.name}.{host.namespace}" if host.namespace else host.name
+            text += ".svc" if host.cluster_dns else ""
+            if text not in hosts:
+                hosts.append(text)
+    return hosts[:20]
+
+
+def named_hosts(
+    texts: Iterable[tuple[str, str]], config_maps: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """Hosts named by logs/env/args texts and by ConfigMaps' ``serviceHosts``."""
+    found: list[ServiceHost] = []
+    for source, text in texts:
+        found += service_hosts(source, text)
+    for cm in config_maps:
+        # The collector keeps only ``serviceHosts`` of a ConfigMap's values; a case file or
+        # a test hands over the values themselves.
+        listed = cm.get("serviceHosts")
+        for host in listed if isinstance(listed, list) else config_map_hosts(cm):
+            if isinstance(host, str):
+                name, _, rest = host.partition(".")
+                namespace, _, svc = rest.partition(".")
+                found.append(
+                    ServiceHost(
+                        name=name,
+                        namespace=namespace or None,
+                        port=None,
+                        source=f"ConfigMap {_meta(cm).get('name')}",
+                        cluster_dns=svc == "svc",
+                    )
+                )
+    return found
+
+
+def mentioned_objects(
+    lines: Iterable[tuple[str, str]], objects: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """Services and workloads of the caller's namespace whose base word an error line uses
+    ("failed to convert currency" names ``currencyservice``)."""
+    stems: dict[str, tuple[str, str]] = {}
+    for obj in objects:
+        name = str(_meta(obj).get("name"))
+        stem = _NAME_SUFFIX.sub("", name)
+        if len(stem) >= 5 and stem != name:
+            stems.setdefault(stem, (str(obj.get("kind")), name))
+    found: list[ServiceHost] = []
+    for source, line in lines:
+        if not _ERROR_LINE.search(line):
+            continue
+        for word in sorted(set(_WORD.findall(line.lower()))):
+            if word in stems:
+                kind, name = stems[word]
+                found.append(
+                    ServiceHost(name=name, namespace=None, port=None, source=source, kind=kind)
+                )
+    return found
+
+
+def cluster_dns_named(hosts: Iterable[ServiceHost]) -> set[tuple[str, str]]:
+    """(namespace, name) of the Services named by their cluster DNS name: Services for sure,
+    even where they cannot be read."""
+    return {(h.namespace, h.name) for h in hosts if h.cluster_dns and h.namespace}
+
+
+def resolve(
+    hosts: Iterable[ServiceHost], caller_namespace: str, exclude: set[tuple[str, str, str]]
+) -> list[tuple[str, str, str, list[str]]]:
+    """(kind, namespace, name, sources) of each distinct object the hosts name, in order; a
+    short name means the caller's namespace. ``exclude`` holds the caller's own objects."""
+    result: dict[tuple[str, str, str], list[str]] = {}
+    for host in hosts:
+        key = (host.kind, host.namespace or caller_namespace, host.name)
+        if key in exclude:
+            continue
+        sources = result.setdefault(key, [])
+        if host.source and host.source not in sources:
+            sources.append(host.source)
+    return [(kind, ns, name, sources) for (kind, ns, name), sources in result.items()]
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _owner(obj: JsonDict) -> JsonDict:
+    return next((o for o in _dicts(_meta(obj).get("ownerReferences")) if o.get("controller")), {})
+
+
+def _pod_trouble(pod: JsonDict) -> str | None:
+    status = _d(pod.get("status"))
+    if status.get("phase") in ("Pending", "Failed", "Unknown"):
+        return f"phase {status.get('phase')}"
+    for cs in _dicts(status.get("containerStatuses")):
+        state = _d(cs.get("state"))
+        waiting = _d(state.get("waiting"))
+        restarts = cs.get("restartCount") if isinstance(cs.get("restartCount"), int) else 0
+        if waiting:
+            return f"{cs.get('name')} waiting {waiting.get('reason')}, restarts {restarts}"
+        if cs.get("ready") is False:
+            last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
+            return f"{cs.get('name')} not ready" + (f", last {last}" if last else "")
+    return None
+
+
+def summarise_dependency(
+    service: ServiceEvidence | None,
+    named: JsonDict | None,
+    sources: list[str],
+    objects: list[JsonDict],
+    limits: EvidenceLimits,
+) -> DependencyEvidence:
+    """The dependency (a Service, or a workload ``named`` directly) with its workload,
+    failing pods, rollouts and warnings, from ``objects`` (what was read of its namespace)."""
+    if service is not None:
+        namespace, selector = service.namespace, service.selector
+    elif named is not None:
+        namespace = str(_meta(named).get("namespace"))
+        match = _d(_d(_d(named.get("spec")).get("selector")).get("matchLabels"))
+        selector = {k: v for k, v in match.items() if isinstance(v, str)}
+    else:
+        raise ValueError("a dependency needs a Service or a workload")
+    in_ns = [o for o in objects if _meta(o).get("namespace") == namespace]
+    pods = [o for o in in_ns if o.get("kind") == "Pod" and _selects(selector, _labels(o))]
+    replica_sets = {str(_meta(o).get("name")): o for o in in_ns if o.get("kind") == "ReplicaSet"}
+    workload: JsonDict | None = named
+    for pod in [] if named is not None else pods:
+        owner = _owner(pod)
+        if owner.get("kind") == "ReplicaSet":
+            rs_owner = _owner(replica_sets.get(str(owner.get("name")), {}))
+            owner = rs_owner or owner
+        workload = next(
+            (
+                o
+                for o in in_ns
+                if o.get("kind") == owner.get("kind") and _meta(o).get("name") == owner.get("name")
+            ),
+            None,
+        )
+        if workload is not None:
+            break
+    changes = []
+    ref: ObjectRef | None = None
+    desired = ready = None
+    if workload is not None:
+        ref = ObjectRef(
+            kind=str(workload.get("kind")),
+            namespace=namespace,
+            name=str(_meta(workload).get("name")),
+        )
+        history = [rs for rs in replica_sets.values() if _owner(rs).get("name") == ref.name] + [
+            o
+            for o in in_ns
+            if o.get("kind") == "ControllerRevision" and _owner(o).get("name") == ref.name
+        ]
+        changes = rollout_changes(workload, history)[-3:]
+        changes.reverse()
+        spec, status = _d(workload.get("spec")), _d(workload.get("status"))
+        desired = spec.get("replicas") if isinstance(spec.get("replicas"), int) else None
+        ready = status.get("readyReplicas") if isinstance(status.get("readyReplicas"), int) else 0
+    failing = [f"{_meta(p).get('name')}: {trouble}" for p in pods if (trouble := _pod_trouble(p))]
+    subjects = {("Pod", str(_meta(p).get("name"))) for p in pods}
+    if service is not None:
+        subjects.add(("Service", service.name))
+    if ref is not None:
+        subjects.add((ref.kind, ref.name))
+        subjects |= {("ReplicaSet", name) for name in replica_sets}
+    warnings = []
+    for event in in_ns:
+        involved = _d(event.get("involvedObject")) or _d(event.get("regarding"))
+        if event.get("kind") != "Event" or event.get("type") != "Warning":
+            continue
+        if (involved.get("kind"), involved.get("name")) not in subjects:
+            continue
+        text = f"{involved.get('kind')}/{involved.get('name')} {event.get('reason')}: "
+        warnings.append((text + str(event.get("message") or event.get("note") or ""))[:300])
+    mounted = sorted(
+        {
+            str(_d(v.get("secret")).get("secretName"))
+            for p in pods
+            for v in _dicts(_d(p.get("spec")).get("volumes"))
+            if _d(v.get("secret")).get("secretName")
+        }
+    )
+    named_ref = (
+        ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
+        if service is not None
+        else ref
+    )
+    return DependencyEvidence(
+        ref=named_ref,
+        mounted_secrets=mounted[:5],
+        service=service,
+        named_by=sources[:5],
+        workload=ref,
+        desired_replicas=desired,
+        ready_replicas=ready,
+        pods=len(pods),
+        failing_pods=failing[:5],
+        changes=changes,
+        warnings=warnings[:5],
+    )

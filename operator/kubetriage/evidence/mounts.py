@@ -1,0 +1,55 @@
+"""Where a container's configuration files come from: its volume mounts backed by a
+ConfigMap or Secret (directly or through a projected volume), by mount path.
+
+Pure; used by ``build_evidence`` for ``ContainerEvidence.config_mounts``, so that "open
+/etc/app/app.yaml: no such file or directory" can be traced to the ConfigMap mounted at
+/etc/app (and the missing key ``app.yaml``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.models.evidence import ConfigMount
+
+JsonDict = dict[str, Any]
+
+
+def _d(value: Any) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[JsonDict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _sources(volume: JsonDict) -> list[tuple[str, str]]:
+    config_map, secret = _d(volume.get("configMap")), _d(volume.get("secret"))
+    if config_map.get("name"):
+        return [("ConfigMap", str(config_map["name"]))]
+    if secret.get("secretName"):
+        return [("Secret", str(secret["secretName"]))]
+    found: list[tuple[str, str]] = []
+    for projected in _dicts(_d(volume.get("projected")).get("sources")):
+        if _d(projected.get("configMap")).get("name"):
+            found.append(("ConfigMap", str(projected["configMap"]["name"])))
+        elif _d(projected.get("secret")).get("name"):
+            found.append(("Secret", str(projected["secret"]["name"])))
+    return found
+
+
+def config_mounts(pod_spec: JsonDict, container: JsonDict, limit: int) -> list[ConfigMount]:
+    """The container's mounts of ConfigMap/Secret volumes, longest mount path first."""
+    volumes = {
+        str(v.get("name")): _sources(v) for v in _dicts(pod_spec.get("volumes")) if v.get("name")
+    }
+    mounts: list[ConfigMount] = []
+    for mount in _dicts(container.get("volumeMounts")):
+        path = mount.get("mountPath")
+        if not isinstance(path, str):
+            continue
+        sub_path = mount.get("subPath") if isinstance(mount.get("subPath"), str) else None
+        for kind, name in volumes.get(str(mount.get("name")), []):
+            mounts.append(ConfigMount(path=path, kind=kind, name=name, sub_path=sub_path))
+    mounts.sort(key=lambda m: -len(m.path))
+    return mounts[:limit]

@@ -1,0 +1,119 @@
+"""Reading raw Kubernetes objects (JSON as the API serves them): metadata, owner references
+and label selectors. One helper per concept, shared by the evidence builder, the evidence
+collector, the analyzers and the remediation planner. Pure; tolerant of malformed input
+(a missing or mistyped field reads as absent, never raises).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+
+def _mapping(value: Any) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def meta(obj: Mapping[str, Any]) -> JsonDict:
+    """``metadata``, or an empty dict when it is missing or not an object."""
+    return _mapping(obj.get("metadata"))
+
+
+def name(obj: Mapping[str, Any]) -> str:
+    return str(meta(obj).get("name"))
+
+
+def namespace(obj: Mapping[str, Any]) -> str:
+    """The namespace, "" for a cluster-scoped object."""
+    value = meta(obj).get("namespace")
+    return value if isinstance(value, str) else ""
+
+
+def labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in _mapping(meta(obj).get("labels")).items() if isinstance(v, str)}
+
+
+def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in _mapping(meta(obj).get("annotations")).items() if isinstance(v, str)}
+
+
+# --- ownership ------------------------------------------------------------------------------
+
+
+def controller_ref(obj: Mapping[str, Any]) -> JsonDict | None:
+    """The controlling ownerReference (or the first one when none is marked controller), as
+    ``kubectl`` and the controllers read ownership."""
+    refs = [r for r in meta(obj).get("ownerReferences") or [] if isinstance(r, dict)]
+    for ref in refs:
+        if ref.get("controller") is True:
+            return ref
+    return refs[0] if refs else None
+
+
+def controlled_by(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """Whether ``owner`` controls ``obj``: its controller reference names the owner's kind and
+    name, and its uid when both sides carry one (a same-named successor is someone else)."""
+    ref = controller_ref(obj)
+    if ref is None:
+        return False
+    if ref.get("kind") != owner.get("kind") or ref.get("name") != meta(owner).get("name"):
+        return False
+    uid, owner_uid = ref.get("uid"), meta(owner).get("uid")
+    return not (uid and owner_uid and uid != owner_uid)
+
+
+# --- label selectors ------------------------------------------------------------------------
+
+
+def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics: matchLabels and matchExpressions all hold.
+
+    An empty selector matches everything (as a NetworkPolicy's ``podSelector: {}`` does).
+    """
+    for key, value in _mapping(selector.get("matchLabels")).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        if not isinstance(expression, dict):
+            continue
+        raw_key = expression.get("key")
+        key = raw_key if isinstance(raw_key, str) else ""
+        operator = expression.get("operator")
+        values = [v for v in expression.get("values") or [] if isinstance(v, str)]
+        present = key in labels
+        if operator == "In" and (not present or labels[key] not in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def service_selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """A Service's (equality-only) selector; a Service without one selects nothing (its
+    Endpoints are managed by hand)."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def selector_query(selector: Mapping[str, Any]) -> str | None:
+    """A LabelSelector as a ``labelSelector`` query string; None when it selects nothing."""
+    parts = [f"{k}={v}" for k, v in sorted(_mapping(selector.get("matchLabels")).items())]
+    for expression in selector.get("matchExpressions") or []:
+        if not isinstance(expression, dict):
+            continue
+        key, operator = expression.get("key"), expression.get("operator")
+        values = ",".join(v for v in expression.get("values") or [] if isinstance(v, str))
+        if operator == "In":
+            parts.append(f"{key} in ({values})")
+        elif operator == "NotIn":
+            parts.append(f"{key} notin ({values})")
+        elif operator == "Exists":
+            parts.append(str(key))
+        elif operator == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts) or None

@@ -1,0 +1,261 @@
+"""NetworkPolicy evaluation: does the set of policies allow a given flow, and if not, which
+policy blocks it?
+
+Pure. ``rules_of`` turns a NetworkPolicy's spec into the structured rules kept in the
+evidence (``NetworkPolicyEvidence.ingress``/``egress``); ``egress_verdict`` and
+``ingress_verdict`` apply the Kubernetes semantics to one flow:
+
+- a pod is isolated for a direction only when some policy of its namespace selects it with
+  that direction in ``policyTypes``; an isolated pod accepts only what some rule of one of
+  those policies allows (rules are unioned, there is no deny rule);
+- a rule with no peers allows every peer, with no ports every port; a peer with only a pod
+  selector means pods of the policy's namespace, with only a namespace selector every pod of
+  the matching namespaces, with both the matching pods of the matching namespaces;
+- an ``ipBlock`` is not matched against pods here (pod IPs are not in the evidence), so a
+  flow allowed only by an ipBlock is reported as blocked by name, with that caveat.
+
+When a flow is denied, the "blocking" policies are those that isolate the pod for that
+direction: changing any of them (or adding a rule) is the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kubetriage.models.evidence import (
+    LabelSelector,
+    NetworkPolicyEvidence,
+    PolicyPeer,
+    PolicyPort,
+    PolicyRule,
+    SelectorRequirement,
+)
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+Direction = Literal["ingress", "egress"]
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def selector_of(raw: Any) -> LabelSelector:
+    body = _d(raw)
+    return LabelSelector(
+        match_labels={k: v for k, v in _d(body.get("matchLabels")).items() if isinstance(v, str)},
+        match_expressions=[
+            SelectorRequirement(
+                key=str(e.get("key")),
+                operator=str(e.get("operator")),
+                values=[v for v in e.get("values") or [] if isinstance(v, str)],
+            )
+            for e in _dicts(body.get("matchExpressions"))
+        ],
+    )
+
+
+def selects(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """Whether a label selector matches a set of labels (the empty selector matches all)."""
+    if any(labels.get(k) != v for k, v in selector.match_labels.items()):
+        return False
+    for requirement in selector.match_expressions:
+        present = requirement.key in labels
+        value = labels.get(requirement.key)
+        if requirement.operator == "In" and value not in requirement.values:
+            return False
+        if requirement.operator == "NotIn" and present and value in requirement.values:
+            return False
+        if requirement.operator == "Exists" and not present:
+            return False
+        if requirement.operator == "DoesNotExist" and present:
+            return False
+        if requirement.operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False  # an operator we do not know selects nothing, never everything
+    return True
+
+
+def _peer(raw: dict[str, Any]) -> PolicyPeer:
+    block = _d(raw.get("ipBlock"))
+    excepted = [e for e in block.get("except") or [] if isinstance(e, str)]
+    return PolicyPeer(
+        pod_selector=selector_of(raw["podSelector"]) if "podSelector" in raw else None,
+        namespace_selector=(
+            selector_of(raw["namespaceSelector"]) if "namespaceSelector" in raw else None
+        ),
+        ip_block=(
+            f"{block.get('cidr')}" + (f" except {','.join(excepted)}" if excepted else "")
+            if block
+            else None
+        ),
+    )
+
+
+def _port(raw: dict[str, Any]) -> PolicyPort:
+    port = raw.get("port")
+    end = raw.get("endPort")
+    return PolicyPort(
+        protocol=str(raw.get("protocol") or "TCP"),
+        port=None if port is None else str(port),
+        end_port=end if isinstance(end, int) else None,
+    )
+
+
+def rules_of(spec: Mapping[str, Any], direction: Direction) -> list[PolicyRule]:
+    """The structured ingress or egress rules of a NetworkPolicy spec."""
+    peer_key = "from" if direction == "ingress" else "to"
+    return [
+        PolicyRule(
+            peers=[_peer(p) for p in _dicts(rule.get(peer_key))],
+            ports=[_port(p) for p in _dicts(rule.get("ports"))],
+        )
+        for rule in _dicts(spec.get(direction))
+    ]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One side of a flow: a pod's namespace and labels, and its namespace's labels."""
+
+    namespace: str
+    # None: the pod's labels are not known (a callee that could not be read); a pod
+    # selector is then assumed to match, so a denial is one no pod of that namespace escapes.
+    labels: Mapping[str, str] | None
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def ns_labels(self) -> Mapping[str, str]:
+        return {NAMESPACE_NAME_LABEL: self.namespace, **self.namespace_labels}
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: Endpoint
+    destination: Endpoint
+    port: int | None = None  # None: "on any port"
+    protocol: str = "TCP"
+    port_name: str | None = None  # the destination container port's name, when known
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    direction: Direction
+    # The namespace whose policies decided (the source's for egress, the destination's
+    # for ingress).
+    namespace: str = ""
+    # Policies isolating the pod for this direction (all of them when the flow is denied).
+    isolating: tuple[str, ...] = ()
+    # The first policy with a rule admitting the flow.
+    allowed_by: str | None = None
+    # A rule with an ipBlock peer might admit the flow (pod IPs are not known here).
+    ip_block_caveat: bool = False
+
+    @property
+    def blocking(self) -> tuple[str, ...]:
+        return () if self.allowed else self.isolating
+
+
+def _peer_matches(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> bool:
+    if peer.pod_selector is None and peer.namespace_selector is None:
+        return False  # an ipBlock alone: unknown for pods
+    if peer.namespace_selector is None:
+        namespace_ok = other.namespace == policy_namespace
+    else:
+        namespace_ok = selects(peer.namespace_selector, other.ns_labels())
+    pod_ok = (
+        peer.pod_selector is None
+        or other.labels is None
+        or selects(peer.pod_selector, other.labels)
+    )
+    return namespace_ok and pod_ok
+
+
+def _port_matches(port: PolicyPort, flow: Flow) -> bool:
+    if port.protocol.upper() != flow.protocol.upper():
+        return False
+    if port.port is None or flow.port is None:
+        return True
+    if port.port.isdigit():
+        low = int(port.port)
+        high = port.end_port if port.end_port is not None else low
+        return low <= flow.port <= high
+    return flow.port_name is not None and port.port == flow.port_name
+
+
+def _rule_allows(rule: PolicyRule, policy_namespace: str, other: Endpoint, flow: Flow) -> bool:
+    peers_ok = not rule.peers or any(_peer_matches(p, policy_namespace, other) for p in rule.peers)
+    ports_ok = not rule.ports or any(_port_matches(p, flow) for p in rule.ports)
+    return peers_ok and ports_ok
+
+
+def _verdict(
+    policies: Iterable[NetworkPolicyEvidence],
+    direction: Direction,
+    pod: Endpoint,
+    other: Endpoint,
+    flow: Flow,
+) -> Verdict:
+    kind = "Ingress" if direction == "ingress" else "Egress"
+    if pod.labels is None:
+        # Which policies select a pod of unknown labels cannot be told: no verdict against it.
+        return Verdict(allowed=True, direction=direction, namespace=pod.namespace)
+    isolating = [
+        p
+        for p in policies
+        if p.namespace == pod.namespace
+        and kind in p.policy_types
+        and selects(p.selector, pod.labels)
+    ]
+    if not isolating:
+        return Verdict(allowed=True, direction=direction, namespace=pod.namespace)
+    caveat = False
+    for policy in sorted(isolating, key=lambda p: p.name):
+        rules = policy.ingress if direction == "ingress" else policy.egress
+        for rule in rules:
+            if _rule_allows(rule, policy.namespace, other, flow):
+                return Verdict(
+                    allowed=True,
+                    direction=direction,
+                    namespace=pod.namespace,
+                    isolating=tuple(sorted(p.name for p in isolating)),
+                    allowed_by=policy.name,
+                )
+            caveat = caveat or any(p.ip_block for p in rule.peers)
+    return Verdict(
+        allowed=False,
+        direction=direction,
+        namespace=pod.namespace,
+        isolating=tuple(sorted(p.name for p in isolating)),
+        ip_block_caveat=caveat,
+    )
+
+
+def egress_verdict(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> Verdict:
+    """Whether the source pod's namespace policies let it send this flow."""
+    return _verdict(policies, "egress", flow.source, flow.destination, flow)
+
+
+def ingress_verdict(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> Verdict:
+    """Whether the destination pod's namespace policies let it receive this flow."""
+    return _verdict(policies, "ingress", flow.destination, flow.source, flow)
+
+
+def flow_verdicts(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> list[Verdict]:
+    """Egress at the source, then ingress at the destination; the flow passes only if both
+    allow it. Policies of a namespace not in ``policies`` are taken as absent."""
+    listed = list(policies)
+    return [egress_verdict(listed, flow), ingress_verdict(listed, flow)]
+
+
+# Cluster DNS as every mainstream distribution serves it.
+def cluster_dns(namespace_labels: Mapping[str, str] | None = None) -> Endpoint:
+    return Endpoint(
+        namespace="kube-system",
+        labels={"k8s-app": "kube-dns"},
+        namespace_labels=dict(namespace_labels or {}),
+    )

@@ -1,0 +1,147 @@
+"""Checks certificate reasoning beyond an expired date: a cert-manager Certificate close to
+expiry (or not Ready) whose renewal fails (a failed or denied CertificateRequest, an Issuer
+not Ready) is renewed at the Certificate; a healthy renewal or a distant expiry stays quiet;
+a CertificateRequest is summarised with its Certificate; and an expired certificate served by
+a dependency in another namespace is renewed at the TLS Secret its pods mount.
+
+Real: ``build_evidence`` on API-shaped dicts and the analyzer registry on Evidence models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    DependencyEvidence,
+    GenericObjectEvidence,
+    PodCondition,
+    ServiceEvidence,
+)
+from kubetriage.models.vocabulary import Action, Category
+from tests.support.evidence import analyze, evidence, log, top
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+CERT = ObjectRef(kind="Certificate", namespace="web", name="www")
+
+
+def _certificate(not_after: str, ready: str = "True") -> GenericObjectEvidence:
+    return GenericObjectEvidence(
+        ref=CERT,
+        conditions=[PodCondition(type="Ready", status=ready, reason="Ready")],
+        fields={"notAfter": not_after, "issuer": "Issuer/letsencrypt", "secretName": "www-tls"},
+    )
+
+
+def _request(reason: str = "Failed", status: str = "False") -> GenericObjectEvidence:
+    return GenericObjectEvidence(
+        ref=ObjectRef(kind="CertificateRequest", namespace="web", name="www-1"),
+        conditions=[
+            PodCondition(type="Ready", status=status, reason=reason, message="ACME order failed")
+        ],
+        fields={"certificate": "www", "issuer": "Issuer/letsencrypt"},
+    )
+
+
+def _issuer(ready: str) -> GenericObjectEvidence:
+    return GenericObjectEvidence(
+        ref=ObjectRef(kind="Issuer", namespace="web", name="letsencrypt"),
+        conditions=[PodCondition(type="Ready", status=ready, reason="ErrRegisterACMEAccount")],
+    )
+
+
+def _renewal(ev: Any) -> list[Any]:
+    return [f for f in analyze(ev).findings if f.analyzer == "certificate-renewal"]
+
+
+def test_a_failed_request_for_a_certificate_expiring_soon_is_renewed_at_the_certificate() -> None:
+    ev = evidence(other_objects=[_certificate("2026-11-27T10:00:00Z"), _request()])
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        CERT,
+    )
+    assert finding.params == {"certificate": "www", "secret": "www-tls"}
+    assert any("ACME order failed" in e.fact for e in finding.evidence)
+
+
+def test_an_issuer_not_ready_explains_a_certificate_not_ready() -> None:
+    ev = evidence(
+        other_objects=[_certificate("2027-02-01T00:00:00Z", ready="False"), _issuer("False")]
+    )
+    [finding] = _renewal(ev)
+    assert finding.target == CERT
+    assert any("ErrRegisterACMEAccount" in e.fact for e in finding.evidence)
+
+
+def test_a_distant_expiry_with_a_ready_certificate_is_quiet() -> None:
+    ev = evidence(other_objects=[_certificate("2027-02-01T00:00:00Z"), _request()])
+    assert _renewal(ev) == []
+
+
+def test_a_certificate_close_to_expiry_with_no_failing_renewal_is_left_alone() -> None:
+    ev = evidence(
+        other_objects=[
+            _certificate("2026-11-27T10:00:00Z"),
+            _request(reason="Issued", status="True"),
+        ]
+    )
+    assert _renewal(ev) == []
+
+
+def test_a_certificate_request_is_summarised_with_its_certificate() -> None:
+    request: dict[str, Any] = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "CertificateRequest",
+        "metadata": {
+            "name": "www-1",
+            "namespace": "web",
+            "annotations": {"cert-manager.io/certificate-name": "www"},
+        },
+        "spec": {"issuerRef": {"kind": "Issuer", "name": "letsencrypt"}},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Failed"}]},
+    }
+    ev = build_evidence(
+        [request],
+        [],
+        target=ObjectRef(kind="Namespace", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=NOW,
+        limits=EvidenceLimits(),
+    )
+    [summary] = [o for o in ev.other_objects if o.ref.kind == "CertificateRequest"]
+    assert summary.fields["certificate"] == "www"
+    assert summary.fields["issuer"] == "Issuer/letsencrypt"
+
+
+def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret() -> None:
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
+        named_by=["log payouts/payouts-1/app"],
+        pods=2,
+        mounted_secrets=["ledger-api-config", "ledger-api-server-tls"],
+    )
+    ev = evidence(
+        dependencies=[dependency],
+        logs=[
+            log(
+                "payouts-1",
+                "app",
+                "ERROR Post https://ledger-api.ledger.svc:8443/entries: x509: certificate has "
+                "expired or is not yet valid",
+                namespace="payouts",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"),
+    )

@@ -1,0 +1,293 @@
+"""Checks change correlation: a symptom that began right after a rollout changing the
+program (image, args, env...), with no rise in traffic, is diagnosed as the rollout's doing
+(rollback) and the capacity explanation (raise memory, add replicas) stays a lower
+alternative; and the near misses where the change must not be blamed (symptoms before it,
+traffic rising too, only resources changed, a specific cause such as a missing ConfigMap).
+
+Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
+"""
+
+from __future__ import annotations
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence
+from kubetriage.models.vocabulary import Action, Category
+from tests.support.evidence import (
+    ago,
+    analyze,
+    by_category,
+    container,
+    deployment,
+    event,
+    evidence,
+    log,
+    metric,
+    pod,
+    revision,
+    terminated,
+    top,
+    waiting,
+)
+
+WORKLOAD = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+
+
+def _rollout(minutes_ago: float, *aspects: str) -> ChangeEvidence:
+    return ChangeEvidence(
+        at=ago(minutes_ago),
+        kind="rollout",
+        object=WORKLOAD,
+        aspects=list(aspects),
+        details=["revision 4 -> 5", "app image app:1.0 -> app:1.1"],
+        from_revision=4,
+        to_revision=5,
+    )
+
+
+def _oom_after(
+    change: ChangeEvidence | None, *, oom_minutes_ago: float = 20, **extra: object
+) -> Evidence:
+    oom = container(
+        "app",
+        "app:1.1",
+        ready=False,
+        restarts=4,
+        last_state=terminated("OOMKilled", 137),
+        limits={"memory": "512Mi"},
+    )
+    warning = event("BackOff", "Back-off restarting failed container", name="checkout-7d9f6c8b5-a")
+    warning = warning.model_copy(update={"first_seen": ago(oom_minutes_ago)})
+    fields: dict[str, object] = {
+        "workload": deployment(revision=5),
+        "pods": [pod("checkout-7d9f6c8b5-a", oom, replica_set="checkout-new")],
+        "revisions": [
+            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
+            revision("checkout-old", 4, {"app": "app:1.0"}),
+        ],
+        "events": [warning],
+        "changes": [change] if change else [],
+    }
+    fields.update(extra)
+    return evidence(**fields)
+
+
+def test_oom_right_after_a_new_image_is_the_rollouts_doing() -> None:
+    ev = _oom_after(_rollout(30, "image"))
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+    assert finding.target == WORKLOAD
+    assert finding.params["revision"] == "4"
+    oom = by_category(analyze(ev), Category.OOM_KILLED)
+    assert oom
+    assert all(f.confidence < finding.confidence for f in oom)
+
+
+def test_without_a_change_the_oom_stays_an_oom() -> None:
+    finding = top(_oom_after(None))
+    assert finding.category is Category.OOM_KILLED
+
+
+def test_symptoms_that_predate_the_change_do_not_blame_it() -> None:
+    finding = top(_oom_after(_rollout(30, "image"), oom_minutes_ago=90))
+    assert finding.category is Category.OOM_KILLED
+
+
+def test_a_change_long_before_the_symptom_is_not_its_cause() -> None:
+    ev = _oom_after(_rollout(300, "image"), oom_minutes_ago=20)
+    assert top(ev).category is Category.OOM_KILLED
+
+
+def test_a_limit_cut_by_a_rollout_is_undone_rather_than_raised_past_it() -> None:
+    finding = top(_oom_after(_rollout(30, "resources")))
+    assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+
+
+def test_a_rollout_of_probes_only_is_left_to_the_probe_analyzer() -> None:
+    ev = _oom_after(_rollout(30, "probes"))
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_rising_traffic_leaves_capacity_as_a_fair_explanation() -> None:
+    traffic = metric(
+        'sum(rate(http_requests_total{job="checkout"}[5m]))',
+        name="http_requests_per_second",
+        first=100,
+        last=400,
+        trend="rising",
+    )
+    ev = _oom_after(_rollout(30, "image"), metrics=[traffic])
+    assert top(ev).category is Category.OOM_KILLED
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_errors_stepping_up_after_the_rollout_point_at_it() -> None:
+    errors = metric(
+        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / sum(rate('
+        'http_requests_total{job="checkout"}[5m]))',
+        name="http_5xx_ratio",
+        first=0.001,
+        last=0.1,
+        trend="rising",
+    ).model_copy(update={"changed_at": ago(25)})
+    ev = evidence(
+        workload=deployment(revision=5),
+        pods=[pod("checkout-new-a", container("app", "app:1.1"), replica_set="checkout-new")],
+        revisions=[
+            revision(
+                "checkout-new", 5, {"app": "app:1.1"}, current=True, ready=2, created_minutes_ago=30
+            ),
+            revision("checkout-old", 4, {"app": "app:1.0"}),
+        ],
+        metrics=[errors],
+        changes=[_rollout(30, "image", "env")],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+    assert "change-correlation" in analyze(ev).fired
+
+
+def test_a_missing_config_map_keeps_its_own_precise_finding() -> None:
+    blocked = container("app", "app:1.1", ready=False, state=waiting("CreateContainerConfigError"))
+    failed = EventEvidence(
+        type="Warning",
+        reason="Failed",
+        message='Error: configmap "flags" not found',
+        involved=ObjectRef(kind="Pod", namespace="shop", name="checkout-new-a"),
+        first_seen=ago(20),
+        last_seen=ago(1),
+    )
+    ev = evidence(
+        workload=deployment(revision=5),
+        pods=[pod("checkout-new-a", blocked, replica_set="checkout-new")],
+        revisions=[
+            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
+            revision("checkout-old", 4, {"app": "app:1.0"}),
+        ],
+        events=[failed],
+        changes=[_rollout(30, "env")],
+    )
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_a_moved_tag_asks_to_pin_the_image() -> None:
+    moved = ChangeEvidence(
+        at=ago(30),
+        kind="image-digest",
+        object=WORKLOAD,
+        aspects=["digest"],
+        details=["app image app:latest now resolves to sha256:bbb (failing)"],
+    )
+    ev = _oom_after(None, changes=[moved])
+    findings = [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert [(f.category, f.action) for f in findings] == [(Category.BAD_ROLLOUT, Action.FIX_IMAGE)]
+
+
+def test_the_onset_tolerance_is_small() -> None:
+    # A symptom ten minutes before the rollout is not "right after" it.
+    ev = _oom_after(_rollout(30, "image"), oom_minutes_ago=40)
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_a_metric_step_is_timed_against_the_rollout_on_the_metrics_clock() -> None:
+    # The API server says the rollout was 30 minutes ago; Prometheus' clock runs 15 minutes
+    # behind it. The error step and the generation step agree on the metrics' clock.
+    errors = metric(
+        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / sum(rate('
+        'http_requests_total{job="checkout"}[5m]))',
+        name="http_5xx_ratio",
+        first=0.001,
+        last=0.1,
+        trend="rising",
+    ).model_copy(update={"changed_at": ago(44)})
+    generation = metric(
+        'max(kube_deployment_status_observed_generation{namespace="shop",deployment="checkout"})',
+        name="deployment_generation",
+        first=4,
+        last=5,
+        trend="rising",
+    ).model_copy(update={"changed_at": ago(45)})
+    ev = evidence(
+        workload=deployment(revision=5),
+        pods=[pod("checkout-new-a", container("app", "app:1.1"), replica_set="checkout-new")],
+        revisions=[
+            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
+            revision("checkout-old", 4, {"app": "app:1.0"}),
+        ],
+        changes=[_rollout(30, "image")],
+    )
+    assert not [
+        f
+        for f in analyze(ev.model_copy(update={"metrics": [errors]})).findings
+        if f.analyzer == "change-correlation"
+    ]
+    with_clock = ev.model_copy(update={"metrics": [errors, generation]})
+    assert "change-correlation" in analyze(with_clock).fired
+
+
+def _config_edit(minutes_ago: float) -> ChangeEvidence:
+    return ChangeEvidence(
+        at=ago(minutes_ago),
+        kind="config",
+        object=ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-flags"),
+        aspects=["data"],
+        details=["last written"],
+    )
+
+
+def test_crashes_right_after_a_config_map_edit_aim_at_the_config_map() -> None:
+    crashing = container(
+        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
+    )
+    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
+    ev = evidence(
+        workload=deployment(revision=4),
+        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
+        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
+        events=[warning.model_copy(update={"first_seen": ago(20)})],
+        changes=[_config_edit(25)],
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert [(f.category, f.action, f.target) for f in findings] == [
+        (
+            Category.CONFIG_MISSING,
+            Action.FIX_CONFIG,
+            ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-flags"),
+        )
+    ]
+
+
+def test_a_config_map_edited_after_the_crashes_began_is_not_blamed() -> None:
+    crashing = container(
+        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
+    )
+    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
+    ev = evidence(
+        workload=deployment(revision=4),
+        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
+        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
+        events=[warning.model_copy(update={"first_seen": ago(40)})],
+        changes=[_config_edit(25)],
+    )
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_a_configuration_error_in_the_logs_keeps_its_own_precise_finding() -> None:
+    ev = _oom_after(
+        _rollout(30, "image", "env"),
+        logs=[
+            log("checkout-7d9f6c8b5-a", "app", "FATAL environment variable DATABASE_URL is not set")
+        ],
+    )
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_liveness_kills_keep_the_probe_finding() -> None:
+    kill = event(
+        "Killing",
+        "Container app failed liveness probe, will be restarted",
+        name="checkout-7d9f6c8b5-a",
+        type_="Normal",
+    )
+    ev = _oom_after(_rollout(30, "image"))
+    ev = ev.model_copy(update={"events": [*ev.events, kill]})
+    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]

@@ -1,0 +1,305 @@
+"""Checks the change timeline built from raw objects: rollout diffs (image, args, env,
+resources, probes, config checksums), ConfigMap writes from metadata, recent nodes, autoscaler
+rescales, and a tag that moved to a new digest; and that build_evidence carries it.
+
+Real: ``kubetriage.evidence.changes`` and ``build_evidence`` over synthetic API-shaped dicts.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.changes import (
+    change_timeline,
+    config_changes,
+    digest_changes,
+    node_changes,
+    rollout_changes,
+    scaling_changes,
+)
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import EventEvidence
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+LIMITS = EvidenceLimits()
+
+
+def _template(image: str = "app:1.0", **container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": {"app": "api"}, "annotations": {}},
+        "spec": {"containers": [{"name": "api", "image": image, **container}]},
+    }
+
+
+def _deployment() -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "api",
+            "namespace": "shop",
+            "uid": "d1",
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+        },
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": _template("app:1.1")},
+        "status": {"replicas": 1},
+    }
+
+
+def _replica_set(number: int, template: dict[str, Any], created: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"api-rs{number}",
+            "namespace": "shop",
+            "creationTimestamp": created,
+            "annotations": {"deployment.kubernetes.io/revision": str(number)},
+            "ownerReferences": [
+                {"kind": "Deployment", "name": "api", "uid": "d1", "controller": True}
+            ],
+        },
+        "spec": {"template": template},
+        "status": {"replicas": 1, "readyReplicas": 1},
+    }
+
+
+def test_a_rollout_names_every_part_of_the_template_that_changed() -> None:
+    old = _template(
+        "app:1.0",
+        args=["--port=80"],
+        env=[{"name": "MODE", "value": "a"}],
+        resources={"limits": {"memory": "256Mi"}},
+        livenessProbe={"httpGet": {"path": "/healthz", "port": 80}},
+    )
+    new = _template(
+        "app:1.1",
+        args=["--port=8080"],
+        env=[{"name": "MODE", "value": "b"}],
+        resources={"limits": {"memory": "128Mi"}},
+        livenessProbe={"httpGet": {"path": "/ready", "port": 80}},
+    )
+    new["metadata"]["annotations"]["checksum/config"] = "abc"
+    changes = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(2, new, "2026-11-20T09:40:00Z"),
+            _replica_set(1, old, "2026-10-01T00:00:00Z"),
+        ],
+    )
+    assert len(changes) == 1
+    change = changes[0]
+    assert change.kind == "rollout"
+    assert (change.from_revision, change.to_revision) == (1, 2)
+    assert change.at == datetime(2026, 11, 20, 9, 40, tzinfo=UTC)
+    assert set(change.aspects) == {"image", "args", "env", "resources", "probes", "config"}
+    assert any("app:1.0 -> app:1.1" in d for d in change.details)
+
+
+def test_a_secret_reference_is_compared_by_name_never_by_value() -> None:
+    old = _template(env=[{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "a"}}}])
+    new = _template(env=[{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "b"}}}])
+    changes = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(1, old, "2026-11-01T00:00:00Z"),
+            _replica_set(2, new, "2026-11-20T09:00:00Z"),
+        ],
+    )
+    assert changes[0].aspects == ["env"]
+    assert "PW" in changes[0].details[1]
+
+
+def test_identical_revisions_yield_a_template_change_without_aspects_of_code() -> None:
+    template = _template()
+    changes = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(1, template, "2026-11-01T00:00:00Z"),
+            _replica_set(2, copy.deepcopy(template), "2026-11-20T09:00:00Z"),
+        ],
+    )
+    assert changes[0].aspects == ["template"]
+
+
+def test_config_maps_count_only_when_written_recently() -> None:
+    edited = {
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "flags",
+            "namespace": "shop",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "managedFields": [{"manager": "kubectl-edit", "time": "2026-11-20T09:30:00Z"}],
+        },
+    }
+    stale = {
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "old",
+            "namespace": "shop",
+            "creationTimestamp": "2025-01-01T00:00:00Z",
+        },
+    }
+    changes = config_changes([edited, stale], NOW)
+    assert [c.object.name for c in changes] == ["flags"]
+    assert changes[0].aspects == ["data"]
+
+
+def test_a_recent_node_is_a_change_and_an_old_one_is_not() -> None:
+    nodes = [
+        {"kind": "Node", "metadata": {"name": "new", "creationTimestamp": "2026-11-20T09:00:00Z"}},
+        {"kind": "Node", "metadata": {"name": "old", "creationTimestamp": "2026-01-01T00:00:00Z"}},
+    ]
+    assert [c.object.name for c in node_changes(nodes, NOW)] == ["new"]
+
+
+def test_rescale_events_become_scaling_changes() -> None:
+    events = [
+        EventEvidence(
+            type="Normal",
+            reason="SuccessfulRescale",
+            message="New size: 12; reason: cpu above target",
+            involved=ObjectRef(kind="HorizontalPodAutoscaler", namespace="shop", name="api"),
+            last_seen=NOW,
+        ),
+        EventEvidence(
+            type="Normal",
+            reason="Pulled",
+            message="pulled",
+            involved=ObjectRef(kind="Pod", namespace="shop", name="api-1"),
+        ),
+    ]
+    changes = scaling_changes(events)
+    assert [c.kind for c in changes] == ["scaling"]
+
+
+def _pod(name: str, digest: str, *, healthy: bool, created: str) -> dict[str, Any]:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "creationTimestamp": created,
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "api-rs2", "controller": True}],
+        },
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "api",
+                    "image": "app:latest",
+                    "imageID": f"registry/app@sha256:{digest}",
+                    "ready": healthy,
+                    "restartCount": 0 if healthy else 4,
+                    "state": {"running": {}}
+                    if healthy
+                    else {"waiting": {"reason": "CrashLoopBackOff"}},
+                }
+            ]
+        },
+    }
+
+
+def test_a_moved_tag_is_seen_when_health_splits_along_the_digest() -> None:
+    pods = [
+        _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+        _pod("b", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+        _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
+    ]
+    changes = digest_changes(_deployment(), pods)
+    assert [c.kind for c in changes] == ["image-digest"]
+    assert changes[0].at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def test_one_digest_per_pod_proves_nothing() -> None:
+    # Every pod on its own digest (no two agree): no healthy group to compare with.
+    pods = [
+        _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+        _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
+    ]
+    assert digest_changes(_deployment(), pods) == []
+
+
+def test_the_timeline_is_newest_first_and_bounded() -> None:
+    nodes = [
+        {
+            "kind": "Node",
+            "metadata": {"name": f"n{i}", "creationTimestamp": f"2026-11-20T0{i}:00:00Z"},
+        }
+        for i in range(5)
+    ]
+    changes, found = change_timeline(
+        workload=None,
+        history=[],
+        pods=[],
+        config_maps=[],
+        nodes=nodes,
+        events=[],
+        now=NOW,
+        limits=EvidenceLimits(max_changes=3),
+    )
+    assert found == 5
+    assert [c.object.name for c in changes] == ["n4", "n3", "n2"]
+
+
+def test_build_evidence_carries_the_rollout_into_the_timeline() -> None:
+    old = _template("app:1.0")
+    new = _template("app:1.1")
+    objects = [
+        _deployment(),
+        _replica_set(1, old, "2026-10-01T00:00:00Z"),
+        _replica_set(2, new, "2026-11-20T09:40:00Z"),
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace="shop", name="api"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=NOW,
+        limits=LIMITS,
+    )
+    assert [(c.kind, c.aspects) for c in ev.changes] == [("rollout", ["image"])]
+
+
+def _with_spec(pod: dict[str, Any], image: str, policy: str) -> dict[str, Any]:
+    pod["spec"] = {"containers": [{"name": "api", "image": image, "imagePullPolicy": policy}]}
+    return pod
+
+
+def test_a_floating_tag_needs_only_newer_failing_pods() -> None:
+    pods = [
+        _with_spec(
+            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+            "app:latest",
+            "IfNotPresent",
+        ),
+        _with_spec(
+            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
+            "app:latest",
+            "IfNotPresent",
+        ),
+    ]
+    assert [c.kind for c in digest_changes(_deployment(), pods)] == ["image-digest"]
+
+
+def test_a_pinned_version_tag_pulled_if_not_present_does_not_move() -> None:
+    pods = [
+        _with_spec(
+            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
+            "app:1.2",
+            "IfNotPresent",
+        ),
+        _with_spec(
+            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
+            "app:1.2",
+            "IfNotPresent",
+        ),
+    ]
+    for pod in pods:
+        pod["status"]["containerStatuses"][0]["image"] = "app:1.2"
+    assert digest_changes(_deployment(), pods) == []

@@ -1,0 +1,249 @@
+"""Checks dependency tracing: Service hosts read from text in every common spelling, the
+Services and workloads an error line names, resolution to objects anywhere in the cluster,
+and the summary of what stands behind a dependency (pods, rollouts, warnings), including
+through ``build_evidence`` across namespaces and from a ConfigMap's values.
+
+Real: ``kubetriage.evidence.dependencies`` and ``build_evidence`` over API-shaped dicts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.dependencies import (
+    ServiceHost,
+    config_map_hosts,
+    mentioned_objects,
+    resolve,
+    service_hosts,
+)
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+LIMITS = EvidenceLimits()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "dial tcp orders-db.sales.svc.cluster.local:5432: connect: refused",
+            ("orders-db", "sales", 5432),
+        ),
+        ("DB_HOST=orders-db.sales.svc", ("orders-db", "sales", None)),
+        ("upstream orders-db.sales:5432 timed out", ("orders-db", "sales", 5432)),
+        ("GET http://auth-api.identity/verify failed", ("auth-api", "identity", None)),
+        ("calling http://rates:8080/quote: 503", ("rates", None, 8080)),
+        ("grpc://currency.shop.svc.cluster.local:7000", ("currency", "shop", 7000)),
+    ],
+)
+def test_service_hosts_are_read_in_every_common_spelling(
+    text: str, expected: tuple[str, str | None, int | None]
+) -> None:
+    hosts = service_hosts("log", text)
+    assert [(h.name, h.namespace, h.port) for h in hosts] == [expected]
+
+
+def test_a_public_domain_with_three_labels_is_not_a_service() -> None:
+    assert service_hosts("log", "GET https://api.example.com/v1 failed") == []
+
+
+def test_config_map_values_yield_hosts_and_nothing_else() -> None:
+    cm = {"data": {"app.yaml": "mongo: mongodb://geo-db.hotel:27017/geo\npassword: hunter2\n"}}
+    assert config_map_hosts(cm) == ["geo-db.hotel"]
+
+
+def _obj(kind: str, name: str, namespace: str = "shop", **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "apiVersion": "v1",
+        "metadata": {"name": name, "namespace": namespace},
+        **extra,
+    }
+
+
+def test_an_error_line_names_a_workload_by_its_base_word() -> None:
+    objects = [_obj("Deployment", "currencyservice"), _obj("Service", "payment-api")]
+    lines = [
+        ("log a", "request error: failed to convert currency: rpc error"),
+        ("log b", "charged payment ok"),  # no error word: no mention
+    ]
+    found = mentioned_objects(lines, objects)
+    assert [(h.kind, h.name) for h in found] == [("Deployment", "currencyservice")]
+
+
+def test_resolve_defaults_to_the_callers_namespace_and_skips_its_own_objects() -> None:
+    hosts = [
+        ServiceHost("db", "data", 5432, "env DB"),
+        ServiceHost("db", "data", None, "log x"),
+        ServiceHost("api", None, 80, "log y"),
+        ServiceHost("self", None, None, "log z"),
+    ]
+    resolved = resolve(hosts, "shop", {("Service", "shop", "self")})
+    assert resolved == [
+        ("Service", "data", "db", ["env DB", "log x"]),
+        ("Service", "shop", "api", ["log y"]),
+    ]
+
+
+def _deployment(name: str, namespace: str, uid: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid,
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+        },
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": f"{name}:2"}]},
+            },
+        },
+        "status": {"readyReplicas": 0},
+    }
+
+
+def _replica_set(
+    workload: str, namespace: str, uid: str, number: int, image: str, created: str
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{workload}-rs{number}",
+            "namespace": namespace,
+            "creationTimestamp": created,
+            "annotations": {"deployment.kubernetes.io/revision": str(number)},
+            "labels": {"app": workload},
+            "ownerReferences": [
+                {"kind": "Deployment", "name": workload, "uid": uid, "controller": True}
+            ],
+        },
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": workload}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            }
+        },
+    }
+
+
+def _pod(
+    workload: str, namespace: str, *, env: dict[str, str] | None = None, crashing: bool = False
+) -> dict[str, Any]:
+    state: dict[str, Any] = (
+        {"waiting": {"reason": "CrashLoopBackOff"}} if crashing else {"running": {}}
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{workload}-rs2-abcde",
+            "namespace": namespace,
+            "labels": {"app": workload},
+            "ownerReferences": [
+                {"kind": "ReplicaSet", "name": f"{workload}-rs2", "controller": True}
+            ],
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": f"{workload}:2",
+                    "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+                }
+            ]
+        },
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "c",
+                    "ready": not crashing,
+                    "restartCount": 3 if crashing else 0,
+                    "state": state,
+                }
+            ],
+        },
+    }
+
+
+def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
+    objects = [
+        _deployment("web", "shop", "w1"),
+        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
+        _pod("web", "shop", env={"DB_URL": "postgres://db.data.svc.cluster.local:5432/app"}),
+        _obj("Service", "db", "data", spec={"selector": {"app": "db"}}),
+        _deployment("db", "data", "d1"),
+        _replica_set("db", "data", "d1", 1, "db:1", "2026-10-01T00:00:00Z"),
+        _replica_set("db", "data", "d1", 2, "db:2", "2026-11-20T09:30:00Z"),
+        _pod("db", "data", crashing=True),
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "e", "namespace": "data"},
+            "type": "Warning",
+            "reason": "BackOff",
+            "message": "Back-off restarting failed container",
+            "involvedObject": {"kind": "Pod", "name": "db-rs2-abcde", "namespace": "data"},
+        },
+    ]
+    logs = [
+        tail_from_text(
+            "shop", "web-rs2-abcde", "c", "ERROR db.data.svc:5432 refused\n", limits=LIMITS
+        )
+    ]
+    ev = build_evidence(
+        objects,
+        logs,
+        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=NOW,
+        limits=LIMITS,
+    )
+    assert len(ev.dependencies) == 1
+    dep = ev.dependencies[0]
+    assert dep.service is not None
+    assert (dep.service.namespace, dep.service.name) == ("data", "db")
+    assert dep.workload == ObjectRef(kind="Deployment", namespace="data", name="db")
+    assert dep.pods == 1
+    assert dep.failing_pods == ["db-rs2-abcde: c waiting CrashLoopBackOff, restarts 3"]
+    assert [c.to_revision for c in dep.changes] == [2]
+    assert dep.warnings == ["Pod/db-rs2-abcde BackOff: Back-off restarting failed container"]
+    assert dep.named_by[0].startswith("pod web-rs2-abcde env DB_URL")
+
+
+def test_dependencies_are_bounded() -> None:
+    env = {f"URL{i}": f"http://svc{i}.other{i}.svc:80" for i in range(5)}
+    objects = [
+        _deployment("web", "shop", "w1"),
+        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
+        _pod("web", "shop", env=env),
+    ]
+    objects += [
+        _obj("Service", f"svc{i}", f"other{i}", spec={"selector": {"app": "x"}}) for i in range(5)
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=NOW,
+        limits=EvidenceLimits(max_dependencies=2),
+    )
+    assert len(ev.dependencies) == 2
+    assert any(t.startswith("dependencies: kept 2 of 5") for t in ev.truncated)

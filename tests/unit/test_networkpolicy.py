@@ -1,0 +1,467 @@
+"""Checks NetworkPolicy evaluation against the Kubernetes semantics: isolation only by
+policies selecting the pod for that direction, unioned rules, peers by pod and namespace
+selector (and both), match expressions, ports and ranges, DNS egress, the blocking policy
+named; and the network-policy analyzer that turns a blocked flow the workload fails on into
+fix-network aimed at that policy.
+
+Real: ``kubetriage.networkpolicy`` (``rules_of`` on API-shaped specs) and the analyzer
+registry over Evidence models from ``tests.support.evidence``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import DependencyEvidence, NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.vocabulary import Action, Category
+from kubetriage.networkpolicy import (
+    Endpoint,
+    Flow,
+    cluster_dns,
+    egress_verdict,
+    flow_verdicts,
+    ingress_verdict,
+    rules_of,
+    selector_of,
+    selects,
+)
+from tests.support.evidence import analyze, container, evidence, log, pod
+
+WEB = Endpoint(namespace="shop", labels={"app": "web"})
+API = Endpoint(namespace="shop", labels={"app": "api", "tier": "backend"})
+DB = Endpoint(namespace="data", labels={"app": "db"}, namespace_labels={"team": "data"})
+
+
+def _policy(name: str, namespace: str, spec: dict[str, Any]) -> NetworkPolicyEvidence:
+    types = spec.get("policyTypes") or ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+    return NetworkPolicyEvidence(
+        name=name,
+        namespace=namespace,
+        policy_types=types,
+        selector=selector_of(spec.get("podSelector", {})),
+        ingress=rules_of(spec, "ingress"),
+        egress=rules_of(spec, "egress"),
+    )
+
+
+def test_a_pod_no_policy_selects_accepts_everything() -> None:
+    other = _policy("api-only", "shop", {"podSelector": {"matchLabels": {"app": "api"}}})
+    verdict = ingress_verdict([other], Flow(source=API, destination=WEB, port=80))
+    assert verdict.allowed
+    assert verdict.isolating == ()
+
+
+def test_default_deny_ingress_blocks_and_is_named() -> None:
+    deny = _policy("default-deny", "shop", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    verdict = ingress_verdict([deny], Flow(source=WEB, destination=API, port=8080))
+    assert not verdict.allowed
+    assert verdict.blocking == ("default-deny",)
+    assert verdict.namespace == "shop"
+
+
+def test_rules_are_unioned_across_policies() -> None:
+    deny = _policy("default-deny", "shop", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    allow = _policy(
+        "web-to-api",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "api"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
+        },
+    )
+    verdict = ingress_verdict([deny, allow], Flow(source=WEB, destination=API, port=8080))
+    assert verdict.allowed
+    assert verdict.allowed_by == "web-to-api"
+
+
+def test_ports_and_port_ranges_limit_a_rule() -> None:
+    allow = _policy(
+        "web-to-api",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "api"}},
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                    "ports": [{"protocol": "TCP", "port": 9000, "endPort": 9010}],
+                }
+            ],
+        },
+    )
+    assert ingress_verdict([allow], Flow(source=WEB, destination=API, port=9005)).allowed
+    assert not ingress_verdict([allow], Flow(source=WEB, destination=API, port=8080)).allowed
+    udp = Flow(source=WEB, destination=API, port=9005, protocol="UDP")
+    assert not ingress_verdict([allow], udp).allowed
+
+
+def test_a_pod_selector_alone_means_the_policys_own_namespace() -> None:
+    allow = _policy(
+        "from-db-label",
+        "data",
+        {
+            "podSelector": {},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
+        },
+    )
+    # web runs in "shop": a bare podSelector never reaches into another namespace.
+    assert not ingress_verdict([allow], Flow(source=WEB, destination=DB, port=5432)).allowed
+
+
+def test_namespace_and_pod_selectors_together_and_match_expressions() -> None:
+    allow = _policy(
+        "shop-web",
+        "data",
+        {
+            "podSelector": {
+                "matchExpressions": [{"key": "app", "operator": "In", "values": ["db"]}]
+            },
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "shop"}
+                            },
+                            "podSelector": {
+                                "matchExpressions": [{"key": "app", "operator": "Exists"}]
+                            },
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+    assert ingress_verdict([allow], Flow(source=WEB, destination=DB, port=5432)).allowed
+    stranger = Endpoint(namespace="other", labels={"app": "web"})
+    assert not ingress_verdict([allow], Flow(source=stranger, destination=DB, port=5432)).allowed
+
+
+def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None:
+    strict = _policy(
+        "egress-db-only",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]}],
+        },
+    )
+    dns = Flow(source=WEB, destination=cluster_dns(), port=53, protocol="UDP")
+    verdict = egress_verdict([strict], dns)
+    assert not verdict.allowed
+    assert verdict.blocking == ("egress-db-only",)
+    assert egress_verdict([strict], Flow(source=WEB, destination=DB, port=5432)).allowed
+    with_dns = _policy(
+        "allow-dns",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "UDP", "port": 53}]}],
+        },
+    )
+    assert egress_verdict([strict, with_dns], dns).allowed
+
+
+def test_a_flow_needs_both_egress_and_ingress() -> None:
+    deny_in = _policy(
+        "deny-in",
+        "shop",
+        {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Ingress"]},
+    )
+    verdicts = flow_verdicts([deny_in], Flow(source=WEB, destination=API, port=8080))
+    assert [(v.direction, v.allowed) for v in verdicts] == [("egress", True), ("ingress", False)]
+
+
+def test_an_unknown_operator_selects_nothing() -> None:
+    selector = selector_of(
+        {"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]}
+    )
+    assert not selects(selector, {"app": "2"})
+
+
+def test_an_ip_block_only_rule_is_reported_with_its_caveat() -> None:
+    policy = _policy(
+        "cidr-only",
+        "shop",
+        {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]},
+    )
+    verdict = ingress_verdict([policy], Flow(source=WEB, destination=API, port=80))
+    assert not verdict.allowed
+    assert verdict.ip_block_caveat
+
+
+# --- the analyzer ---------------------------------------------------------------------------
+
+
+def _web_pod() -> Any:
+    return pod("web-7d9f6c8b5-a", container("web"), labels={"app": "web"})
+
+
+def test_dns_failures_under_an_egress_policy_without_dns_name_that_policy() -> None:
+    strict = _policy(
+        "egress-db-only",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]}],
+        },
+    )
+    ev = evidence(
+        pods=[_web_pod()],
+        network_policies=[strict],
+        logs=[
+            log(
+                "web-7d9f6c8b5-a",
+                "web",
+                "dial tcp: lookup db.data.svc on 10.96.0.10:53: i/o timeout",
+            )
+        ],
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [(f.category, f.action, f.target) for f in findings] == [
+        (
+            Category.NETWORK,
+            Action.FIX_NETWORK,
+            ObjectRef(kind="NetworkPolicy", namespace="shop", name="egress-db-only"),
+        )
+    ]
+
+
+def test_a_dependency_the_policy_does_not_reach_is_named_and_an_allowed_one_is_not() -> None:
+    only_cache = _policy(
+        "web-egress",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "cache"}}}]}],
+        },
+    )
+
+    def dependency(app: str) -> DependencyEvidence:
+        return DependencyEvidence(
+            service=ServiceEvidence(name=app, namespace="shop", selector={"app": app}),
+            named_by=["log shop/web-7d9f6c8b5-a/web"],
+            pods=1,
+        )
+
+    failing = log("web-7d9f6c8b5-a", "web", "ERROR dial tcp payments:8080: i/o timeout")
+    blocked = evidence(
+        pods=[_web_pod()],
+        network_policies=[only_cache],
+        logs=[failing],
+        dependencies=[dependency("payments")],
+    )
+    findings = [f for f in analyze(blocked).findings if f.analyzer == "network-policy"]
+    assert [f.target.name for f in findings] == ["web-egress"]
+    allowed = blocked.model_copy(update={"dependencies": [dependency("cache")]})
+    assert not [f for f in analyze(allowed).findings if f.analyzer == "network-policy"]
+
+
+def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> None:
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "shop", "labels": {"team": "web"}},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "web-egress", "namespace": "shop"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "web"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"podSelector": {"matchLabels": {"app": "cache"}}}],
+                        "ports": [{"port": 6379}],
+                    }
+                ],
+            },
+        },
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Namespace", name="shop"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        limits=EvidenceLimits(),
+    )
+    [policy] = ev.network_policies
+    assert policy.selector.match_labels == {"app": "web"}
+    assert policy.egress[0].ports[0].port == "6379"
+    assert policy.egress[0].peers[0].pod_selector is not None
+    assert ev.namespace_labels == {"shop": {"team": "web"}}
+
+
+def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
+    deny = _policy("default-deny", "data", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
+        named_by=["log shop/web-7d9f6c8b5-a/web"],
+        pods=1,
+    )
+    failing = log(
+        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
+    )
+    ev = evidence(
+        pods=[_web_pod()], network_policies=[deny], logs=[failing], dependencies=[dependency]
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [f.target for f in findings] == [
+        ObjectRef(kind="NetworkPolicy", namespace="data", name="default-deny")
+    ]
+
+
+def test_build_evidence_adds_the_callees_policies() -> None:
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "web:1",
+                                "env": [{"name": "DB", "value": "db.data.svc:5432"}],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "db", "namespace": "data"},
+            "spec": {"selector": {"app": "db"}},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": "data"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        },
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        limits=EvidenceLimits(),
+    )
+    assert [(p.namespace, p.name) for p in ev.network_policies] == [("data", "default-deny")]
+
+
+def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -> None:
+    same_namespace_only = _policy(
+        "egress-same-namespace",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {}}]},
+                {"ports": [{"protocol": "UDP", "port": 53}]},
+            ],
+        },
+    )
+    unread = DependencyEvidence(
+        ref=ObjectRef(kind="Service", namespace="cache", name="redis"),
+        named_by=["ConfigMap recs-config"],
+        followed=False,
+    )
+    failing = log(
+        "web-7d9f6c8b5-a", "web", "WARNING redis get failed: Timeout connecting to server"
+    )
+    ev = evidence(
+        pods=[_web_pod()],
+        network_policies=[same_namespace_only],
+        logs=[failing],
+        dependencies=[unread],
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [f.target.name for f in findings] == ["egress-same-namespace"]
+    # Unknown labels: a rule that admits some pods of that namespace is not a denial.
+    admits = _policy(
+        "egress-cache",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "cache"}
+                            },
+                            "podSelector": {"matchLabels": {"app": "redis"}},
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+    allowed = ev.model_copy(update={"network_policies": [admits]})
+    assert not [f for f in analyze(allowed).findings if f.analyzer == "network-policy"]
+
+
+def test_build_evidence_keeps_a_cluster_dns_callee_it_could_not_read() -> None:
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "web:1",
+                                "env": [
+                                    {"name": "CACHE", "value": "redis://redis.cache.svc:6379"},
+                                    {"name": "API", "value": "http://api.example:80"},
+                                ],
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        limits=EvidenceLimits(),
+    )
+    # Only the cluster-DNS spelling is surely a Service; "api.example" is not kept.
+    assert [(d.ref, d.followed) for d in ev.dependencies] == [
+        (ObjectRef(kind="Service", namespace="cache", name="redis"), False)
+    ]

@@ -1,0 +1,137 @@
+"""Checks the evidence each category needs before it may be the diagnosis: for every
+category, a synthetic Evidence holding one typical precondition is accepted and an Evidence
+of a healthy running pod is not (``unknown`` needs nothing).
+
+Real: ``kubetriage.preconditions`` over Evidence models from ``tests.support.evidence``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    AutoscalerEvidence,
+    ChangeEvidence,
+    ConfigReference,
+    ContainerEvidence,
+    Evidence,
+    GenericObjectEvidence,
+    NodeEvidence,
+    PodCondition,
+    ProbeSpec,
+    PVCEvidence,
+    ServiceEvidence,
+)
+from kubetriage.models.vocabulary import Category
+from kubetriage.preconditions import NEEDS, category_supported
+from tests.support.evidence import (
+    ago,
+    container,
+    event,
+    evidence,
+    log,
+    metric,
+    pod,
+    revision,
+    terminated,
+    waiting,
+)
+
+POD = "checkout-7d9f6c8b5-a"
+
+
+def _healthy() -> Evidence:
+    return evidence(pods=[pod(POD, container())])
+
+
+def _with_pod(*containers: ContainerEvidence, **fields: Any) -> Callable[[], Evidence]:
+    return lambda: evidence(pods=[pod(POD, *containers, **fields)])
+
+
+SUPPORTING: dict[Category, Callable[[], Evidence]] = {
+    Category.OOM_KILLED: _with_pod(container(last_state=terminated("OOMKilled", 137), restarts=2)),
+    Category.CRASH_LOOP: _with_pod(container(restarts=4, state=waiting("CrashLoopBackOff"))),
+    Category.CONFIG_MISSING: _with_pod(
+        container(),
+        config_refs=[ConfigReference(kind="ConfigMap", name="flags", via="envFrom", exists=False)],
+    ),
+    Category.IMAGE_PULL: _with_pod(container(ready=False, state=waiting("ImagePullBackOff"))),
+    Category.PROBE_FAILURE: lambda: evidence(
+        pods=[pod(POD, container(probes=[ProbeSpec(kind="liveness", handler="httpGet /h :80")]))],
+        events=[event("Unhealthy", "Liveness probe failed: HTTP 500", name=POD)],
+    ),
+    Category.UNSCHEDULABLE: _with_pod(container(ready=False), phase="Pending", node=None),
+    Category.NODE_FAILURE: lambda: evidence(
+        pods=[pod(POD, container())],
+        nodes=[
+            NodeEvidence(
+                name="worker-1",
+                ready="True",
+                conditions=[PodCondition(type="DiskPressure", status="True")],
+            )
+        ],
+    ),
+    Category.STORAGE: lambda: evidence(
+        pods=[pod(POD, container())],
+        pvcs=[PVCEvidence(name="data", namespace="shop", phase="Pending")],
+    ),
+    Category.CPU_THROTTLING: lambda: evidence(
+        pods=[pod(POD, container(limits={"cpu": "500m"}))],
+        metrics=[metric("cpu_throttled_ratio", name="cpu_throttled_ratio", last=0.6)],
+    ),
+    Category.BAD_ROLLOUT: lambda: evidence(
+        pods=[pod(POD, container())],
+        revisions=[
+            revision("b", 2, {"app": "a:2"}, current=True),
+            revision("a", 1, {"app": "a:1"}),
+        ],
+    ),
+    Category.DEPENDENCY_FAILURE: lambda: evidence(
+        pods=[pod(POD, container())],
+        logs=[log(POD, "app", "ERROR dial tcp payments:8080: connect: connection refused")],
+    ),
+    Category.RESOURCE_SATURATION: lambda: evidence(
+        pods=[pod(POD, container())],
+        autoscalers=[AutoscalerEvidence(name="checkout", namespace="shop", max_replicas=5)],
+    ),
+    Category.NETWORK: lambda: evidence(
+        pods=[pod(POD, container())],
+        services=[ServiceEvidence(name="checkout", namespace="shop")],
+    ),
+    Category.CERTIFICATE_EXPIRY: lambda: evidence(
+        pods=[pod(POD, container())],
+        other_objects=[
+            GenericObjectEvidence(ref=ObjectRef(kind="Certificate", namespace="shop", name="tls"))
+        ],
+    ),
+}
+
+
+def test_every_category_has_a_check_and_says_what_it_needs() -> None:
+    assert set(NEEDS) == set(Category)
+    assert set(SUPPORTING) == set(Category) - {Category.UNKNOWN}
+
+
+@pytest.mark.parametrize("category", sorted(SUPPORTING, key=lambda c: c.value), ids=str)
+def test_a_typical_precondition_supports_the_category(category: Category) -> None:
+    assert category_supported(category, SUPPORTING[category]())
+
+
+@pytest.mark.parametrize("category", sorted(SUPPORTING, key=lambda c: c.value), ids=str)
+def test_a_healthy_pod_supports_no_category(category: Category) -> None:
+    assert not category_supported(category, _healthy())
+
+
+def test_unknown_needs_nothing() -> None:
+    assert category_supported(Category.UNKNOWN, evidence())
+
+
+def test_a_recent_rollout_in_the_timeline_supports_bad_rollout() -> None:
+    change = ChangeEvidence(
+        at=ago(10), kind="rollout", object=ObjectRef(kind="Deployment", name="checkout")
+    )
+    assert category_supported(Category.BAD_ROLLOUT, evidence(changes=[change]))
