@@ -7,12 +7,12 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest install local-llm system-deps crd benchmarks clean
+.PHONY: demo test lint typecheck pytest install local-llm system-deps crd benchmarks clean image image-run lock
 
 demo: install
 	$(BIN)/kubetriage demo
 
-test: install local-llm system-deps lint typecheck pytest
+test: install local-llm system-deps image lint typecheck pytest
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,19 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest
+
+# The operator image, built daemonlessly (podman on a local debootstrap base; cached per machine)
+# into an OCI archive + CycloneDX SBOM under ~/.cache/kubetriage/image (tools/image/build.sh).
+image: install
+	PY=$(PY) tools/image/build.sh
+
+# The image started as the Helm chart starts it (runc), diagnosing on the local control plane.
+image-run: image
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_image_e2e.py
+
+# Re-pin what the image installs (image-constraints.txt) after a dependency change.
+lock: install
+	$(PY) tools/image/lock.py
 
 crd: install
 	$(BIN)/kubetriage crd --write crds/incidents.kubetriage.io.yaml helm/kubetriage/crds/incidents.kubetriage.io.yaml
