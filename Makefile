@@ -6,13 +6,15 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Go (preinstalled at /usr/local/go) builds the local control plane's binaries.
+export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: demo test lint typecheck pytest install local-llm system-deps crd benchmarks clean image image-run lock
+.PHONY: demo test lint typecheck pytest install local-llm system-deps cluster-bin cluster crd benchmarks clean image image-run lock
 
 demo: install
 	$(BIN)/kubetriage demo
 
-test: install local-llm system-deps image lint typecheck pytest
+test: install local-llm system-deps cluster-bin image lint typecheck pytest
 
 install: $(VENV)/.installed
 
@@ -38,9 +40,19 @@ $(VENV)/.local-llm: $(VENV)/.installed
 system-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
 	  && command -v prometheus-alertmanager >/dev/null && command -v kubectl >/dev/null \
+	  && command -v openssl >/dev/null \
 	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
-	       --no-install-recommends prometheus prometheus-alertmanager \
+	       --no-install-recommends prometheus prometheus-alertmanager openssl \
 	       $$(command -v kubectl >/dev/null || echo kubernetes-client); }
+
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl and helm,
+# built from the Go module proxy once per machine into ~/.cache/kubetriage (tools/k8s/build.sh).
+cluster-bin:
+	bash tools/k8s/build.sh
+
+# A local control plane on 127.0.0.1 (kwok nodes); prints `kubeconfig: PATH`, runs until Ctrl-C.
+cluster: install cluster-bin
+	$(PY) tools/cluster.py
 
 lint: install
 	$(BIN)/ruff check operator tests benchmarks

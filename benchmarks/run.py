@@ -99,6 +99,15 @@ BENCHMARKS = (
         quick_args=(),
         note="incident memory: leave-one-out retrieval quality over tests/cases",
     ),
+    Benchmark(
+        name="cluster",
+        script="bench_cluster.py",
+        output_flag="--out",
+        output_file="cluster.md",
+        full_args=(),
+        quick_args=("--quick",),
+        note="local control plane: start-up, teardown, 100 Incidents by kubectl apply",
+    ),
 )
 
 

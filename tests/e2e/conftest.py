@@ -1,39 +1,50 @@
 """The cluster the end-to-end scenarios run against.
 
-By default: the Kubernetes API emulator over real HTTP on 127.0.0.1, with each scenario's
-broken state loaded as a snapshot. With ``KUBETRIAGE_E2E_KUBECONFIG`` set: that real cluster
-(e.g. kind), where each scenario's manifests are applied and left to break for real. The
-tests are the same either way; only how a broken workload comes to exist differs.
+By default: a real local control plane (tests/support/cluster.py: etcd, kube-apiserver,
+controller-manager, scheduler and kwok's fake nodes, built by `make cluster-bin`), started once
+per session; each scenario applies ordinary manifests whose pods a kwok Stage breaks
+(tests/k8s/stages). With ``KUBETRIAGE_E2E_KUBECONFIG`` set: that cluster instead (any real one,
+e.g. kind), where the same manifests break for real. A few tests that need to inject faults
+into the API server itself use the emulator (`emulated` fixtures in their modules).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from kubetriage.crd import render_incident_crd_yaml
-from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
+from kubetriage.replay.emulator import KubeEmulator
+from tests.support.cluster import LocalCluster
 
 
 @dataclass
 class Cluster:
     kubeconfig: Path
     emulator: KubeEmulator | None  # None on a real cluster
+    local: LocalCluster | None = None  # the local control plane, when it is the one in use
 
     @property
     def real(self) -> bool:
         return self.emulator is None
 
     def kubectl(
-        self, *args: str, input_text: str | None = None, check: bool = True
+        self,
+        *args: str,
+        input_text: str | None = None,
+        check: bool = True,
+        kubeconfig: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        binary = str(self.local.binary("kubectl")) if self.local else "kubectl"
         return subprocess.run(
-            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
+            [binary, f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
             input=input_text,
             capture_output=True,
             text=True,
@@ -41,15 +52,71 @@ class Cluster:
             check=check,
         )
 
+    def set_logs(
+        self, namespace: str, pod: str, container: str, text: str, previous: bool = False
+    ) -> None:
+        """What the container's logs say, where the cluster lets a test decide it."""
+        if self.emulator is not None:
+            self.emulator.set_logs(namespace, pod, container, text, previous=previous)
+        elif self.local is not None:
+            self.local.set_logs(namespace, pod, container, text, previous=previous)
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.2)
+
+    def break_workload(
+        self,
+        manifest: Path,
+        namespace: str,
+        app: str,
+        reasons: set[str],
+        logs: list[tuple[str, str, bool]] | None = None,
+        timeout: float = 120,
+    ) -> None:
+        """Apply `manifest`, wait until a pod labelled app=`app` shows one of `reasons` (as
+        its containers' waiting reason or last termination reason), then give its containers
+        `logs`: (container, text, previous). On the local control plane a kwok Stage breaks
+        the pod; on another real cluster the workload breaks for real."""
+        self.kubectl("apply", "-f", str(manifest))
+        deadline = time.monotonic() + timeout
+        while True:
+            pods = json.loads(
+                self.kubectl(
+                    "get", "pods", "-n", namespace, "-l", f"app={app}", "-o", "json"
+                ).stdout
+            )["items"]
+            seen = {
+                reason
+                for p in pods
+                for s in (p.get("status") or {}).get("containerStatuses") or []
+                for reason in (
+                    ((s.get("state") or {}).get("waiting") or {}).get("reason"),
+                    ((s.get("lastState") or {}).get("terminated") or {}).get("reason"),
+                )
+            }
+            if seen & reasons:
+                break
+            assert time.monotonic() < deadline, f"{namespace}/{app} never showed {reasons}: {seen}"
+            time.sleep(0.5)
+        for pod in pods:
+            for container, text, previous in logs or []:
+                self.set_logs(namespace, pod["metadata"]["name"], container, text, previous)
+
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    real = os.environ.get("KUBETRIAGE_E2E_KUBECONFIG")
-    if real:
-        yield Cluster(kubeconfig=Path(real), emulator=None)
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    other = os.environ.get("KUBETRIAGE_E2E_KUBECONFIG")
+    if other:
+        yield Cluster(kubeconfig=Path(other), emulator=None)
         return
-    with EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as running:
-        yield Cluster(kubeconfig=running.kubeconfig_path, emulator=running.emulator)
+    local_cluster: LocalCluster = request.getfixturevalue("local_cluster")  # tests/conftest.py
+    running = Cluster(kubeconfig=local_cluster.kubeconfig, emulator=None, local=local_cluster)
+    yield running
+    # The control plane outlives the test: leave no Incident behind for the next operator.
+    running.kubectl("delete", "incidents", "--all", "--all-namespaces", "--wait=false", check=False)
 
 
 @pytest.fixture

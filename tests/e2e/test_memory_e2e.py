@@ -1,8 +1,8 @@
 """The learning loop end to end: an Incident is diagnosed, a person gives feedback with
 kubectl patch, the operator stores it (redacted) in incident memory, and the next similar
 Incident is diagnosed with it as a similar past incident whose fix ranks first. Real: the
-API (emulator or kind), kubectl, Kopf, the operator, the ONNX embedding model, Qdrant local
-mode on disk."""
+API (the local control plane with kwok, or another real cluster), kubectl, Kopf, the
+operator, the ONNX embedding model, Qdrant local mode on disk."""
 
 from __future__ import annotations
 
@@ -27,13 +27,20 @@ from tests.support.operator import OperatorThread
 pytestmark = pytest.mark.e2e
 
 SHARED_CASES = EXAMPLES
+MANIFESTS = Path(__file__).parent / "manifests"
 TARGET = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
 
 
 def _load_oom(cluster: Cluster) -> None:
-    if cluster.emulator is None:
-        pytest.fail("the learning loop scenario has no real-cluster fixture yet")
     case = load_case(SHARED_CASES / "example-oom-csv-exporter")
+    if cluster.emulator is None:
+        logs = [
+            (container, text, previous) for _, _, container, text, previous in log_placement(case)
+        ]
+        cluster.break_workload(
+            MANIFESTS / "oom.yaml", "exports", "csv-exporter", {"OOMKilled"}, logs
+        )
+        return
     cluster.emulator.load(case.cluster)
     for namespace, pod, container, text, previous in log_placement(case):
         cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)

@@ -86,23 +86,13 @@ def _break_image_pull(cluster: Cluster) -> None:
         for namespace, pod, container, text, previous in log_placement(case):
             cluster.emulator.set_logs(namespace, pod, container, text, previous=previous)
         return
-    cluster.kubectl("apply", "-f", str(MANIFESTS / "image-pull.yaml"))
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        pods = json.loads(
-            cluster.kubectl(
-                "get", "pods", "-n", "marketing-site", "-l", "app=landing-page", "-o", "json"
-            ).stdout
-        )["items"]
-        reasons = {
-            ((s.get("state") or {}).get("waiting") or {}).get("reason")
-            for p in pods
-            for s in (p.get("status") or {}).get("containerStatuses") or []
-        }
-        if reasons & {"ErrImagePull", "ImagePullBackOff"}:
-            return
-        time.sleep(2)
-    raise AssertionError("the broken Deployment never reached ErrImagePull")
+    cluster.break_workload(
+        MANIFESTS / "image-pull.yaml",
+        "marketing-site",
+        "landing-page",
+        {"ErrImagePull", "ImagePullBackOff"},
+        timeout=180,
+    )
 
 
 def test_kubectl_applied_incident_is_diagnosed(crd_installed: Cluster, tmp_path: Path) -> None:

@@ -1,0 +1,501 @@
+"""A real Kubernetes control plane on 127.0.0.1 for the tests and `make cluster`.
+
+etcd, kube-apiserver (RBAC authorization, static-token authentication, a ServiceAccount signing
+key, an audit policy writing a JSON audit log), kube-controller-manager, kube-scheduler and kwok
+(fake nodes and pod lifecycles driven by the Stages in tests/k8s/stages). The binaries are the
+ones `make cluster-bin` (tools/k8s/build.sh) built into the per-machine cache. Everything lives in
+one temporary directory, every port is a free one on 127.0.0.1, readiness is polled with a
+deadline, and `stop()` ends every process it started (and nothing else).
+
+What kwok fakes: no container ever runs. Nodes are objects kwok keeps Ready with leases; a pod
+scheduled on one of them gets the statuses its Stages write (Running, OOMKilled, ErrImagePull...)
+and the Events they post; `kubectl logs` is served by kwok from the files named in
+tests/k8s/stages/logs.yaml. The apiserver, etcd, controllers and scheduler are the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from kubetriage.replay.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = REPO / "tests" / "k8s" / "stages"
+KWOK_CRDS = REPO / "tests" / "k8s" / "crds"
+BUILD_SCRIPT = REPO / "tools" / "k8s" / "build.sh"
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+# The users the control plane's own components authenticate as (static tokens). They are left
+# out of the audit log, which therefore holds only what tests and the operator asked for.
+COMPONENT_USERS = ("system:kube-controller-manager", "system:kube-scheduler", "kwok-controller")
+ADMIN_USER = "kubetriage-admin"
+
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  users: [{users}]
+- level: None
+  nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
+- level: Metadata
+"""
+
+
+class ClusterError(RuntimeError):
+    """The local control plane could not be started (the message says which part and why)."""
+
+
+def cluster_bin_dir() -> Path:
+    """Where tools/k8s/build.sh puts the binaries; raises if they were never built."""
+    out = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), "--bin-dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    bin_dir = Path(out)
+    if not (bin_dir / ".stamp").is_file():
+        raise ClusterError(f"no control-plane binaries in {bin_dir}: run `make cluster-bin` first")
+    return bin_dir
+
+
+def node_ready(node: dict[str, Any]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """The part of one apiserver audit event the tests read."""
+
+    user: str
+    verb: str
+    uri: str
+    code: int
+    resource: str
+    subresource: str
+    group: str
+    namespace: str
+    name: str
+    received: float  # requestReceivedTimestamp, seconds since the epoch
+    completed: float  # stageTimestamp (ResponseComplete)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AuditEvent:
+        ref = raw.get("objectRef") or {}
+        return cls(
+            user=raw["user"]["username"],
+            verb=raw["verb"],
+            uri=raw["requestURI"],
+            code=int((raw.get("responseStatus") or {}).get("code", 0)),
+            resource=ref.get("resource", ""),
+            subresource=ref.get("subresource", ""),
+            group=ref.get("apiGroup", ""),
+            namespace=ref.get("namespace", ""),
+            name=ref.get("name", ""),
+            received=datetime.fromisoformat(raw["requestReceivedTimestamp"]).timestamp(),
+            completed=datetime.fromisoformat(raw["stageTimestamp"]).timestamp(),
+        )
+
+
+@dataclass
+class _Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class LocalCluster:
+    """Start with `with LocalCluster(workdir) as cluster:`; `cluster.kubeconfig` is the admin's."""
+
+    workdir: Path
+    nodes: int = 2
+    bin_dir: Path = field(default_factory=cluster_bin_dir)
+    ready_timeout: float = 120.0
+    _procs: list[_Proc] = field(default_factory=list)
+    apiserver_port: int = 0
+
+    # -- paths ------------------------------------------------------------------------------
+    @property
+    def pki(self) -> Path:
+        return self.workdir / "pki"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "admin.kubeconfig"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.workdir / "audit.log"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.pki / "ca.crt"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> LocalCluster:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._write_pki()
+        tokens = {user: os.urandom(16).hex() for user in (ADMIN_USER, *COMPONENT_USERS)}
+        (self.workdir / "tokens.csv").write_text(
+            "".join(f"{tok},{user},{user},system:masters\n" for user, tok in tokens.items())
+        )
+        users = ", ".join(json.dumps(u) for u in COMPONENT_USERS)
+        (self.workdir / "audit-policy.yaml").write_text(AUDIT_POLICY.format(users=users))
+        self.apiserver_port = free_port()
+        for user, token in tokens.items():
+            self._write_kubeconfig(self._kubeconfig_for(user), token)
+        self._start_etcd()
+        self._start_apiserver()
+        self._wait_http(f"{self.server}/readyz", token=tokens[ADMIN_USER], what="kube-apiserver")
+        self._start_controller_manager()
+        self._start_scheduler()
+        for crd in sorted(KWOK_CRDS.glob("*.yaml")):
+            self.kubectl("apply", "-f", str(crd))
+        self._start_kwok()
+        self._create_nodes()
+        self.wait_for(self._nodes_ready, "kwok nodes Ready")
+        self.wait_for(self._default_service_account, "the default ServiceAccount")
+
+    def stop(self) -> None:
+        """Stop every started process, newest first (kwok ... etcd): SIGTERM to its process
+        group, then SIGKILL if it has not exited within 15 s."""
+        for proc in reversed(self._procs):
+            if proc.popen.poll() is None:
+                os.killpg(proc.popen.pid, signal.SIGTERM)
+            try:
+                proc.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(timeout=15)
+        self._procs.clear()
+
+    def pids(self) -> list[int]:
+        return [proc.popen.pid for proc in self._procs]
+
+    # -- helpers for tests --------------------------------------------------------------------
+    def kubectl(
+        self,
+        *args: str,
+        input_text: str | None = None,
+        check: bool = True,
+        kubeconfig: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.binary("kubectl")), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=check,
+        )
+
+    def kubeconfig_with_token(self, path: Path, token: str) -> Path:
+        """A kubeconfig for this cluster authenticating with `token` (e.g. a ServiceAccount's)."""
+        self._write_kubeconfig(path, token)
+        return path
+
+    def set_logs(
+        self, namespace: str, pod: str, container: str, text: str, previous: bool = False
+    ) -> None:
+        """What `kubectl logs` (with `--previous` if `previous`) returns for that container.
+
+        kwok serves pod logs from files in the CRI log format, named by a Logs object per pod.
+        """
+        folder = self.workdir / "logs" / namespace / pod
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+        current, older = folder / f"{container}.log", folder / f"{container}.previous.log"
+        for path in (current, older):
+            path.touch()
+        (older if previous else current).write_text(
+            "".join(f"{stamp} stdout F {line}\n" for line in text.splitlines())
+        )
+        entries = [
+            {
+                "containers": [log.name.removesuffix(".log")],
+                "logsFile": str(log),
+                "previousLogsFile": str(log.with_suffix(".previous.log")),
+            }
+            for log in sorted(folder.glob("*.log"))
+            if not log.name.endswith(".previous.log")
+        ]
+        body = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "Logs",
+            "metadata": {"name": pod, "namespace": namespace},
+            "spec": {"logs": entries},
+        }
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(body))
+
+    def audit_events(self) -> Iterator[AuditEvent]:
+        if not self.audit_log.exists():
+            return
+        with self.audit_log.open() as lines:
+            for line in lines:
+                if line.strip():
+                    yield AuditEvent.from_json(json.loads(line))
+
+    def wait_for(self, condition: Any, what: str, timeout: float | None = None) -> None:
+        """Poll `condition()` until it is true; raise naming `what` (and dead processes) if not."""
+        deadline = time.monotonic() + (timeout or self.ready_timeout)
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if condition():
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"timed out waiting for {what}; logs in {self.workdir}")
+
+    # -- internals ----------------------------------------------------------------------------
+    def _kubeconfig_for(self, user: str) -> Path:
+        return self.kubeconfig if user == ADMIN_USER else self.workdir / f"{user}.kubeconfig"
+
+    def _write_kubeconfig(self, path: Path, token: str) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
+            "users": [{"name": "user", "user": {"token": token}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "user"}}],
+            "current-context": "local",
+        }
+        path.write_text(json.dumps(config, indent=2))
+        path.chmod(0o600)
+
+    def _openssl(self, *args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.pki)
+
+    def _write_pki(self) -> None:
+        """A CA, a serving certificate for 127.0.0.1 signed by it, a ServiceAccount signing key."""
+        self.pki.mkdir(parents=True, exist_ok=True)
+        self._openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.crt", "-days", "2", "-subj", "/CN=kubetriage-local-ca",
+        )  # fmt: skip
+        self._openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "serving.key", "-out",
+            "serving.csr", "-subj", "/CN=127.0.0.1",
+        )  # fmt: skip
+        (self.pki / "san.ext").write_text(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,"
+            "DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\n"
+            "extendedKeyUsage=serverAuth,clientAuth\n"
+        )
+        self._openssl(
+            "x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "serving.crt", "-days", "2", "-extfile", "san.ext",
+        )  # fmt: skip
+        self._openssl("genrsa", "-out", "sa.key", "2048")
+        self._openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = self.workdir / f"{name}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                [str(self.binary(name)), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        self._procs.append(_Proc(name, popen, log))
+
+    def _check_alive(self) -> None:
+        for proc in self._procs:
+            code = proc.popen.poll()
+            if code is not None:
+                tail = proc.log.read_text(errors="replace")[-2000:]
+                raise ClusterError(f"{proc.name} exited with {code}:\n{tail}")
+
+    def _start_etcd(self) -> None:
+        client, peer = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{client}"
+        self._spawn(
+            "etcd",
+            [
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+        self._wait_http(f"{self.etcd_url}/health", token=None, what="etcd")
+
+    def _start_apiserver(self) -> None:
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.apiserver_port}",
+                f"--tls-cert-file={self.pki / 'serving.crt'}",
+                f"--tls-private-key-file={self.pki / 'serving.key'}",
+                f"--client-ca-file={self.ca_file}",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={self.pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={self.pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
+                # 127.0.0.1 cannot be an Endpoints address: no reconciler for "kubernetes".
+                "--endpoint-reconciler-type=none",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+                f"--cert-dir={self.pki}",
+            ],
+        )
+
+    def _start_controller_manager(self) -> None:
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={self._kubeconfig_for('system:kube-controller-manager')}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--leader-elect=false",
+                f"--root-ca-file={self.ca_file}",
+                f"--service-account-private-key-file={self.pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--cluster-cidr={POD_CIDR}",
+                "--allocate-node-cidrs=false",
+                "--profiling=false",
+            ],
+        )
+
+    def _start_scheduler(self) -> None:
+        self._spawn(
+            "kube-scheduler",
+            [
+                f"--kubeconfig={self._kubeconfig_for('system:kube-scheduler')}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--leader-elect=false",
+                "--profiling=false",
+            ],
+        )
+
+    def _start_kwok(self) -> None:
+        self.kwok_port = free_port()
+        configs = sorted(STAGES.glob("*.yaml"))
+        self._spawn(
+            "kwok",
+            [
+                f"--kubeconfig={self._kubeconfig_for('kwok-controller')}",
+                *(f"--config={c}" for c in configs),
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--node-ip=127.0.0.1",
+                f"--node-port={self.kwok_port}",
+                f"--server-address=127.0.0.1:{self.kwok_port}",
+                f"--tls-cert-file={self.pki / 'serving.crt'}",
+                f"--tls-private-key-file={self.pki / 'serving.key'}",
+                f"--cidr={POD_CIDR.replace('.0.0/16', '.0.1/16')}",
+                # Pod logs come from Logs objects that set_logs() creates per pod.
+                "--enable-crds=Logs,ClusterLogs",
+            ],
+        )
+
+    def _create_nodes(self) -> None:
+        self.add_nodes([f"kwok-node-{i}" for i in range(self.nodes)])
+
+    def add_nodes(self, names: list[str]) -> None:
+        """Fake nodes that kwok keeps Ready (4 CPUs, 16Gi, 110 pods each)."""
+        capacity = {"cpu": "4", "memory": "16Gi", "pods": "110"}
+        docs = [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {"kwok.x-k8s.io/node": "fake"},
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "type": "kwok",
+                    },
+                },
+                "status": {"allocatable": capacity, "capacity": capacity},
+            }
+            for name in names
+        ]
+        self.kubectl(
+            "create",
+            "-f",
+            "-",
+            input_text=json.dumps({"kind": "List", "apiVersion": "v1", "items": docs}),
+        )
+
+    def get_json(self, *args: str) -> Any:
+        """`kubectl get ARGS -o json`, parsed."""
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def _nodes_ready(self) -> bool:
+        return all(node_ready(self.get_json("node", f"kwok-node-{i}")) for i in range(self.nodes))
+
+    def _default_service_account(self) -> bool:
+        return self.kubectl("get", "serviceaccount", "default", check=False).returncode == 0
+
+    def _wait_http(self, url: str, token: str | None, what: str) -> None:
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+        def ok() -> bool:
+            request = urllib.request.Request(url, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=5, context=context) as response:
+                    return bool(response.status == 200)
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                return False
+
+        self.wait_for(ok, what)
