@@ -60,12 +60,17 @@ ENV PATH=/opt/kubetriage/bin:$PATH \
     HOME=/tmp \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-# The base's own pip is not needed at runtime either (python:3.11-slim ships one).
+# The base's own pip is not needed at runtime either (python:3.11-slim ships one). The user
+# has a passwd entry: Kopf names its peering identity after getpass.getuser(), which fails for
+# a uid that has none (found by running this image: tests/e2e/test_image_e2e.py).
 RUN python3 -m pip uninstall -y -q pip setuptools wheel 2>/dev/null; \
-    install -d -o 10001 -g 10001 -m 0750 /var/lib/kubetriage
+    groupadd --system --gid 10001 kubetriage \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
+      --shell /usr/sbin/nologin kubetriage \
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/kubetriage
 # Same path as in the builder: the venv's scripts have it in their shebangs.
 COPY --from=builder /opt/kubetriage /opt/kubetriage
-# Numeric, as the chart's securityContext says (runAsUser/runAsGroup 10001): no passwd entry needed.
+# Numeric, as the chart's securityContext says (runAsUser/runAsGroup 10001).
 USER 10001:10001
 WORKDIR /tmp
 # webhook receiver, Kopf liveness, Prometheus metrics

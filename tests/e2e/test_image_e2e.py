@@ -84,7 +84,7 @@ def operator_container(
     archive = image_archive()
     assert archive.is_file(), f"{archive} is missing: `make image` builds it (make test runs it)"
     repository, tag = image_ref()
-    assert tag in archive_tags(archive) or f"{repository}:{tag}" in archive_tags(archive)
+    assert archive_tags(archive) == [f"{repository}:{tag}"]
     docs = manifests(chart_values)
     installed = [d for d in docs if d["kind"] not in {"Deployment", "PersistentVolumeClaim"}]
     crds = tmp_path / "crds.yaml"
@@ -113,7 +113,7 @@ def operator_container(
     server = local_cluster.server.removeprefix("https://")
     host, port = server.rsplit(":", 1)
     env |= {"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port}
-    bundle = unpack(archive, tag, tmp_path / "runc")
+    bundle = unpack(archive, f"{repository}:{tag}", tmp_path / "runc")
     configure(bundle, deployment=deployment, env=env, service_account_dir=sa_dir, workdir=tmp_path)
     running = RuncContainer(bundle, f"kubetriage-{tmp_path.name}"[:60], tmp_path / "container.log")
     running.start()
