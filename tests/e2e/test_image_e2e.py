@@ -156,7 +156,7 @@ def test_image_runs_as_the_chart_says_and_diagnoses(
     local_cluster.kubectl("apply", "-f", str(OOM_MANIFEST))
 
     def oom_seen() -> bool:
-        pods = local_cluster.get_json("get", "pods", "-n", "exports", "-l", "app=csv-exporter")
+        pods = local_cluster.get_json("pods", "-n", "exports", "-l", "app=csv-exporter")
         return any(
             ((s.get("lastState") or {}).get("terminated") or {}).get("reason") == "OOMKilled"
             for p in pods["items"]
@@ -179,7 +179,7 @@ def test_image_runs_as_the_chart_says_and_diagnoses(
     local_cluster.kubectl("apply", "-f", str(path))
 
     def diagnosed() -> dict[str, Any] | None:
-        got = local_cluster.get_json("get", "incident", "image-oom", "-n", "exports")
+        got = local_cluster.get_json("incident", "image-oom", "-n", "exports")
         status = got.get("status") or {}
         return got if status.get("phase") in {"Diagnosed", "Failed"} else None
 
