@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.chart import NAMESPACE, RELEASE, chart_crds, manifests, of_kind
+from tests.support.chart import NAMESPACE, RELEASE, REPO, chart_crds, manifests, of_kind
 from tests.support.cluster import LocalCluster
 from tests.support.container import (
     SA_DIR,
@@ -122,6 +122,21 @@ def operator_container(
     finally:
         running.remove()
         local_cluster.kubectl("delete", "-f", str(objects), "--wait=false", check=False)
+
+
+def test_sbom_lists_every_pinned_distribution() -> None:
+    sbom = image_archive().with_name(image_archive().name.replace(".oci.tar", ".cdx.json"))
+    assert sbom.is_file(), f"{sbom} is missing: `make image` writes it beside the archive"
+    body = json.loads(sbom.read_text())
+    assert body["bomFormat"] == "CycloneDX"
+    listed = {(c["name"].lower(), c.get("version")) for c in body["components"]}
+    pins = [
+        tuple(line.lower().split("=="))
+        for line in (REPO / "image-constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert pins
+    assert set(pins) <= listed
 
 
 def test_image_runs_as_the_chart_says_and_diagnoses(
