@@ -9,12 +9,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Go (preinstalled at /usr/local/go) builds the local control plane's binaries.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: demo test lint typecheck layers pytest install local-llm system-deps cluster-bin cluster crd golden benchmarks clean
+.PHONY: demo test lint typecheck layers pytest install local-llm system-deps cluster-bin cluster crd golden benchmarks clean image image-run lock
 
 demo: install
 	$(BIN)/kubetriage demo
 
-test: install local-llm system-deps cluster-bin lint typecheck layers pytest
+test: install local-llm system-deps cluster-bin image lint typecheck layers pytest
 
 install: $(VENV)/.installed
 
@@ -55,8 +55,8 @@ cluster: install cluster-bin
 	$(PY) tools/cluster.py
 
 lint: install
-	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks tools
+	$(BIN)/ruff format --check operator tests benchmarks tools
 
 typecheck: install
 	$(BIN)/mypy
@@ -67,6 +67,19 @@ layers: install
 
 pytest: install
 	$(BIN)/pytest
+
+# The operator image, built daemonlessly (podman on a local debootstrap base; cached per machine)
+# into an OCI archive + CycloneDX SBOM under ~/.cache/kubetriage/image (tools/image/build.sh).
+image: install
+	PY=$(PY) tools/image/build.sh
+
+# The image started as the Helm chart starts it (runc), diagnosing on the local control plane.
+image-run: image
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_image_e2e.py
+
+# Re-pin what the image installs (image-constraints.txt) after a dependency change.
+lock: install
+	$(PY) tools/image/lock.py
 
 crd: install
 	$(BIN)/kubetriage crd --write crds/incidents.kubetriage.io.yaml helm/kubetriage/crds/incidents.kubetriage.io.yaml

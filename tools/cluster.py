@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.cluster import LocalCluster  # noqa: E402
+from tests.support.cluster import LocalCluster
 
 
 def main() -> None:

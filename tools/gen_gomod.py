@@ -97,10 +97,17 @@ def render(
 def main(argv: list[str]) -> None:
     if len(argv) < 4 or "@" not in argv[1]:
         raise SystemExit(__doc__)
-    module_dir, module_at_version, sibling_version, tools = Path(argv[0]), argv[1], argv[2], argv[3:]
+    module_dir, module_at_version, sibling_version, tools = (
+        Path(argv[0]),
+        argv[1],
+        argv[2],
+        argv[3:],
+    )
     module_dir.mkdir(parents=True, exist_ok=True)
     gomod = upstream_gomod(module_at_version)
-    (module_dir / "go.mod").write_text(render(module_dir.name, module_at_version, sibling_version, gomod, tools))
+    (module_dir / "go.mod").write_text(
+        render(module_dir.name, module_at_version, sibling_version, gomod, tools)
+    )
 
 
 if __name__ == "__main__":

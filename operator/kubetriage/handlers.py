@@ -195,8 +195,11 @@ def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
     prefix = config.api_key_prefix.get("authorization")
     token: str | None = None
     if auth:
-        token = auth.split(" ", 1)[1] if auth.startswith("Bearer ") else auth
-        if prefix and prefix != "Bearer":
+        # A kubeconfig token arrives as "Bearer <t>"; the in-cluster loader writes
+        # "bearer <t>" (lower case) under "BearerToken": the scheme is case-insensitive.
+        scheme, _, rest = auth.partition(" ")
+        token = rest if rest and scheme.lower() == "bearer" else auth
+        if prefix and prefix.lower() != "bearer":
             token = None
     return kopf.ConnectionInfo(
         server=config.host,

