@@ -12,6 +12,7 @@ The rules an SRE would want from an assistant:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -323,10 +324,19 @@ def _evidence_items(
                 items.append(item)
     if opinion is not None:
         for fact in opinion.evidence:
-            if ("llm", fact) not in seen:
+            if _reads_as_a_fact(fact) and ("llm", fact) not in seen:
                 seen.add(("llm", fact))
                 items.append(EvidenceItem(source="llm", fact=fact[:1024]))
     return items[:MAX_EVIDENCE]
+
+
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _reads_as_a_fact(text: str) -> bool:
+    """A model's evidence line is shown only when it says something: at least two words
+    (a small model's "1.5.2" or a lone token is not evidence a person can check)."""
+    return len(_WORD.findall(text)) >= 2
 
 
 MAX_TIMELINE = 8

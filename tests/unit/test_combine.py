@@ -471,3 +471,15 @@ def test_a_category_only_the_model_names_says_so_when_its_summary_is_unusable() 
         "review the evidence before acting."
     )
     assert diagnosis.root_cause.startswith("Checked 1 pod")
+
+
+def test_model_evidence_that_says_nothing_is_not_shown() -> None:
+    findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    opinion = _opinion(Category.OOM_KILLED).model_copy(
+        update={"evidence": ["1.5.2", "4.3.6", "OOMKilled", "checkout restarted after OOMKilled"]}
+    )
+    diagnosis = combine(
+        evidence=_evidence(), findings=findings, opinion=opinion, llm=NO_LLM, similar=[]
+    )
+    shown = [e.fact for e in diagnosis.evidence if e.source == "llm"]
+    assert shown == ["checkout restarted after OOMKilled"]
