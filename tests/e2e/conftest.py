@@ -14,16 +14,17 @@ import gc
 import json
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kubetriage.crd import render_incident_crd_yaml
 from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from tests.support.cluster import LocalCluster
+from tests.support.polling import wait_for
 
 
 @dataclass
@@ -63,10 +64,7 @@ class Cluster:
             self.local.set_logs(namespace, pod, container, text, previous=previous)
 
     def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.2)
+        wait_for(condition, what=what, within=timeout)
 
     def break_workload(
         self,
@@ -82,8 +80,8 @@ class Cluster:
         `logs`: (container, text, previous). On the local control plane a kwok Stage breaks
         the pod; on another real cluster the workload breaks for real."""
         self.kubectl("apply", "-f", str(manifest))
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def pods_and_reasons() -> tuple[list[dict[str, Any]], set[str | None]]:
             pods = json.loads(
                 self.kubectl(
                     "get", "pods", "-n", namespace, "-l", f"app={app}", "-o", "json"
@@ -98,10 +96,16 @@ class Cluster:
                     ((s.get("lastState") or {}).get("terminated") or {}).get("reason"),
                 )
             }
-            if seen & reasons:
-                break
-            assert time.monotonic() < deadline, f"{namespace}/{app} never showed {reasons}: {seen}"
-            time.sleep(0.5)
+            return pods, seen
+
+        pods, _ = wait_for(
+            pods_and_reasons,
+            what=f"{namespace}/{app} to show one of {sorted(reasons)}",
+            until=lambda found: bool(found[1] & reasons),
+            within=timeout,
+            interval=0.5,
+            show=lambda found: f"reasons seen: {found[1]}",
+        )
         for pod in pods:
             for container, text, previous in logs or []:
                 self.set_logs(namespace, pod["metadata"]["name"], container, text, previous)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from tests.integration.alertmanager_fixtures import (
     incidents,
     prepare_cluster,
 )
+from tests.support.polling import wait_for
 
 NAMESPACE = "exports"
 GROUPS, PER_GROUP = 12, 3
@@ -109,14 +109,7 @@ class RecordingProxy:
 
 
 def _wait(what: str, probe: Callable[[], Any], timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return wait_for(probe, what=what, within=timeout, interval=0.05)
 
 
 def _stored(emulator: EmulatorThread) -> dict[str, set[str]]:
