@@ -15,7 +15,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.kube import (
     KubeEvidenceCollector,
     TemporaryCollectionError,

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration

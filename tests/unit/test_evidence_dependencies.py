@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,

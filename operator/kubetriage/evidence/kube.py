@@ -33,14 +33,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubetriage.errors import RetryableError
-from kubetriage.evidence.build import (
-    WORKLOAD_KINDS,
-    JsonDict,
-    build_evidence,
-    referenced_config,
-    sort_pods,
-    tail_from_text,
-)
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.index import WORKLOAD_KINDS, referenced_config, sort_pods
+from kubetriage.evidence.logs import tail_from_text
+from kubetriage.evidence.raw import JsonDict
 from kubetriage.evidence.dependencies import (
     config_map_hosts,
     event_texts,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.models.base import ObjectRef

@@ -1,0 +1,276 @@
+"""The objects read, indexed, and what is in scope around the incident's target.
+
+``ObjectIndex`` holds the objects by kind and by (kind, namespace, name); ownership follows
+controller references up to the workload (Pod -> ReplicaSet -> Deployment...); the scope is
+the target, its workload and the pods that matter, most interesting first. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetriage.evidence.notes import Notes
+from kubetriage.evidence.raw import (
+    JsonDict,
+    as_dict,
+    as_int,
+    as_str,
+    as_time,
+    dicts,
+    kind_of,
+    obj_key,
+)
+from kubetriage.evidence.targets import candidate_targets
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+from kubetriage.models.objects import controller_ref, selector_matches, service_selects
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import meta as _meta
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
+
+
+class ObjectIndex:
+    """The objects by kind and by (kind, namespace, name), after basic validation."""
+
+    def __init__(self, objects: Iterable[Any], notes: Notes) -> None:
+        self.by_kind: dict[str, list[JsonDict]] = {}
+        self.by_key: dict[tuple[str, str, str], JsonDict] = {}
+        for position, obj in enumerate(objects):
+            if (
+                not isinstance(obj, dict)
+                or not isinstance(obj.get("kind"), str)
+                or not isinstance(_meta(obj).get("name"), str)
+            ):
+                notes.error(f"skipped object #{position}: no kind or metadata.name")
+                continue
+            self.by_kind.setdefault(kind_of(obj), []).append(obj)
+            self.by_key.setdefault(obj_key(obj), obj)
+
+    def get(self, kind: str, namespace: str | None, name: str | None) -> JsonDict | None:
+        if name is None:
+            return None
+        return self.by_key.get((kind, namespace or "", name))
+
+    def kind(self, kind: str) -> list[JsonDict]:
+        return self.by_kind.get(kind, [])
+
+    def in_namespace(self, kind: str, namespace: str) -> list[JsonDict]:
+        return [obj for obj in self.kind(kind) if _ns(obj) == namespace]
+
+    def exists(self, ref: ObjectRef) -> bool:
+        if ref.kind == "Namespace":
+            return self.get("Namespace", None, ref.name) is not None or any(
+                key[1] == ref.name for key in self.by_key
+            )
+        return self.get(ref.kind, ref.namespace, ref.name) is not None
+
+
+def _owner(index: ObjectIndex, obj: JsonDict) -> JsonDict | None:
+    ref = controller_ref(obj)
+    if ref is None:
+        return None
+    owner = index.get(as_str(ref.get("kind")) or "", _ns(obj), as_str(ref.get("name")))
+    if owner is None and ref.get("kind") == "ReplicaSet" and kind_of(obj) == "Pod":
+        # The ReplicaSet may be missing from a partial snapshot; its Deployment's name is the
+        # ReplicaSet's name without the pod-template-hash suffix.
+        rs_name = as_str(ref.get("name")) or ""
+        template_hash = _labels(obj).get("pod-template-hash")
+        if template_hash and rs_name.endswith(f"-{template_hash}"):
+            return index.get("Deployment", _ns(obj), rs_name[: -len(template_hash) - 1])
+    return owner
+
+
+def workload_of(index: ObjectIndex, obj: JsonDict) -> JsonDict | None:
+    """The top-most workload controlling ``obj`` (Pod -> ReplicaSet -> Deployment...)."""
+    current = obj
+    found: JsonDict | None = obj if kind_of(obj) in WORKLOAD_KINDS else None
+    for _ in range(4):  # Pod -> ReplicaSet -> Deployment is the deepest built-in chain
+        owner = _owner(index, current)
+        if owner is None:
+            break
+        if kind_of(owner) in WORKLOAD_KINDS:
+            found = owner
+        current = owner
+    return found
+
+
+def same_object(a: JsonDict | None, b: JsonDict | None) -> bool:
+    return a is not None and b is not None and obj_key(a) == obj_key(b)
+
+
+@dataclass
+class EvidenceScope:
+    target: ObjectRef | None
+    target_obj: JsonDict | None
+    namespace: str | None
+    workload: JsonDict | None
+    pods: list[JsonDict]  # all pods in scope, most interesting first
+    namespace_wide: bool
+
+
+def _pod_trouble(pod: JsonDict) -> tuple[int, int]:
+    """(troubled, restarts) so that pods in trouble and restarting most sort first."""
+    status = as_dict(pod.get("status"))
+    statuses = dicts(status.get("containerStatuses")) + dicts(status.get("initContainerStatuses"))
+    restarts = sum(as_int(cs.get("restartCount")) or 0 for cs in statuses)
+    troubled = (
+        status.get("phase") not in {"Running", "Succeeded"}
+        or bool(status.get("reason"))
+        or any(cs.get("ready") is not True for cs in dicts(status.get("containerStatuses")))
+        or any("waiting" in as_dict(cs.get("state")) for cs in statuses)
+        or restarts > 0
+    )
+    return (1 if troubled else 0, restarts)
+
+
+def sort_pods(pods: list[JsonDict], first: JsonDict | None = None) -> list[JsonDict]:
+    """``first`` (the target pod), then troubled pods, most restarts first, then newest."""
+    epoch = datetime.min.replace(tzinfo=UTC)
+
+    def key(pod: JsonDict) -> tuple[int, int, int, float]:
+        troubled, restarts = _pod_trouble(pod)
+        created = as_time(_meta(pod).get("creationTimestamp")) or epoch
+        return (0 if same_object(pod, first) else 1, -troubled, -restarts, -created.timestamp())
+
+    return sorted(pods, key=key)
+
+
+def pod_uses_claim(pod: JsonDict, claim: str) -> bool:
+    return any(
+        as_dict(volume.get("persistentVolumeClaim")).get("claimName") == claim
+        for volume in dicts(as_dict(pod.get("spec")).get("volumes"))
+    )
+
+
+def referenced_config(pod_spec: JsonDict) -> set[tuple[str, str]]:
+    """(kind, name) of every ConfigMap and Secret a pod spec refers to."""
+    found: set[tuple[str, str]] = set()
+    containers = dicts(pod_spec.get("initContainers")) + dicts(pod_spec.get("containers"))
+    for container in containers:
+        for var in dicts(container.get("env")):
+            source = as_dict(var.get("valueFrom"))
+            found.add(("ConfigMap", str(as_dict(source.get("configMapKeyRef")).get("name"))))
+            found.add(("Secret", str(as_dict(source.get("secretKeyRef")).get("name"))))
+        for source in dicts(container.get("envFrom")):
+            found.add(("ConfigMap", str(as_dict(source.get("configMapRef")).get("name"))))
+            found.add(("Secret", str(as_dict(source.get("secretRef")).get("name"))))
+    for volume in dicts(pod_spec.get("volumes")):
+        found.add(("ConfigMap", str(as_dict(volume.get("configMap")).get("name"))))
+        found.add(("Secret", str(as_dict(volume.get("secret")).get("secretName"))))
+        for projected in dicts(as_dict(volume.get("projected")).get("sources")):
+            found.add(("ConfigMap", str(as_dict(projected.get("configMap")).get("name"))))
+            found.add(("Secret", str(as_dict(projected.get("secret")).get("name"))))
+    for secret in dicts(pod_spec.get("imagePullSecrets")):
+        found.add(("Secret", str(secret.get("name"))))
+    return {ref for ref in found if ref[1] != "None"}
+
+
+def choose_target(
+    index: ObjectIndex, target: ObjectRef | None, alerts: list[Alert], notes: Notes
+) -> ObjectRef | None:
+    if target is not None:
+        if not index.exists(target):
+            notes.error(f"target {target.display()} not found")
+        return target
+    candidates = candidate_targets(None, alerts)
+    for candidate in candidates:
+        if index.exists(candidate):
+            return candidate
+    if candidates:
+        notes.error("no candidate target exists: " + ", ".join(c.display() for c in candidates[:5]))
+        return candidates[0]
+    return None
+
+
+def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope:
+    target_obj = (
+        index.get(target.kind, target.namespace, target.name) if target is not None else None
+    )
+    namespace = target.namespace if target is not None else None
+    if target is not None and target.kind == "Namespace":
+        namespace = target.name
+    workload: JsonDict | None = None
+    pods: list[JsonDict] = []
+    all_pods = index.kind("Pod")
+    if target_obj is not None:
+        kind = kind_of(target_obj)
+        if kind == "Pod":
+            workload = workload_of(index, target_obj)
+            pods = [target_obj]
+        elif kind in WORKLOAD_KINDS:
+            workload = workload_of(index, target_obj)
+        elif kind == "HorizontalPodAutoscaler":
+            ref = as_dict(as_dict(target_obj.get("spec")).get("scaleTargetRef"))
+            scaled = index.get(
+                as_str(ref.get("kind")) or "", _ns(target_obj), as_str(ref.get("name"))
+            )
+            workload = workload_of(index, scaled) if scaled is not None else None
+        elif kind == "Service":
+            selector = {
+                k: v
+                for k, v in as_dict(as_dict(target_obj.get("spec")).get("selector")).items()
+                if isinstance(v, str)
+            }
+            pods = [
+                p
+                for p in all_pods
+                if _ns(p) == _ns(target_obj) and service_selects(selector, _labels(p))
+            ]
+        elif kind == "PersistentVolumeClaim":
+            claim = _name(target_obj)
+            pods = [p for p in all_pods if _ns(p) == _ns(target_obj) and pod_uses_claim(p, claim)]
+        elif kind == "Node":
+            pods = [
+                p for p in all_pods if as_dict(p.get("spec")).get("nodeName") == _name(target_obj)
+            ]
+    if target is not None and target.kind in {"ConfigMap", "Secret"}:
+        # The object may well be missing (that is the incident); its users are the scope.
+        wanted = (target.kind, target.name)
+        pods = [
+            p
+            for p in all_pods
+            if _ns(p) == (target.namespace or "")
+            and wanted in referenced_config(as_dict(p.get("spec")))
+        ]
+    if target is not None and target.kind in {
+        "Service",
+        "PersistentVolumeClaim",
+        "ConfigMap",
+        "Secret",
+    }:
+        # A workload only when every pod in scope belongs to the same one.
+        owners = {obj_key(w): w for p in pods if (w := workload_of(index, p)) is not None}
+        if len(owners) == 1:
+            workload = next(iter(owners.values()))
+    namespace_wide = target is None or target.kind == "Namespace"
+    if namespace_wide:
+        pods = [p for p in all_pods if namespace is None or _ns(p) == namespace]
+    if workload is not None:
+        owned = [p for p in all_pods if same_object(workload_of(index, p), workload)]
+        if not owned:
+            selector = as_dict(as_dict(workload.get("spec")).get("selector"))
+            owned = [
+                p
+                for p in all_pods
+                if _ns(p) == _ns(workload)
+                and controller_ref(p) is None
+                and selector
+                and selector_matches(selector, _labels(p))
+            ]
+        seen = {obj_key(p) for p in pods}
+        pods = pods + [p for p in owned if obj_key(p) not in seen]
+        namespace = namespace or _ns(workload)
+    return EvidenceScope(
+        target=target,
+        target_obj=target_obj,
+        namespace=namespace,
+        workload=workload,
+        pods=sort_pods(pods, target_obj if target_obj is not None and pods else None),
+        namespace_wide=namespace_wide,
+    )

@@ -1,0 +1,92 @@
+"""Log tails: which containers' logs are worth reading, and each tail bounded (newest lines
+kept within the line, per-line and per-tail byte limits) and ordered, pods in scope first.
+Pure; used by the collector (``kubetriage.evidence.kube``) and the case replay."""
+
+from __future__ import annotations
+
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.notes import Notes, bounded
+from kubetriage.evidence.raw import JsonDict
+from kubetriage.models.evidence import LogTail
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+
+def _clip_bytes(line: str, limit: int) -> tuple[str, bool]:
+    """The line cut to ``limit`` UTF-8 bytes (head kept), and whether it was cut."""
+    if len(line) * 4 <= limit:  # even four bytes per character would fit
+        return line, False
+    # Encode at most ``limit`` characters, never the whole of a multi-megabyte line.
+    head = line[:limit].encode("utf-8")
+    if len(line) <= limit and len(head) <= limit:
+        return line, False
+    marker = "…[truncated]"
+    cut = head[: max(0, limit - len(marker.encode("utf-8")))].decode("utf-8", errors="ignore")
+    return cut + marker, True
+
+
+def bound_log_tail(tail: LogTail, limits: EvidenceLimits) -> LogTail:
+    """Keep the newest lines within the line, per-line and per-tail byte limits."""
+    source = tail.lines[-limits.max_log_lines :] if limits.max_log_lines else []
+    truncated = tail.truncated or len(source) < len(tail.lines)
+    kept: list[str] = []
+    budget = limits.max_log_tail_bytes
+    for raw in reversed(source):  # newest first so the budget keeps the newest
+        line, cut = _clip_bytes(raw, limits.max_log_line_bytes)
+        size = len(line.encode("utf-8")) + 1
+        if size > budget:
+            truncated = True
+            break
+        budget -= size
+        truncated = truncated or cut
+        kept.append(line)
+    kept.reverse()
+    return tail.model_copy(update={"lines": kept, "truncated": truncated})
+
+
+def tail_from_text(
+    namespace: str,
+    pod: str,
+    container: str,
+    text: str,
+    *,
+    previous: bool = False,
+    limits: EvidenceLimits,
+) -> LogTail:
+    """A bounded LogTail from raw log text (newest last), without splitting all of it."""
+    # rsplit with maxsplit scans from the end, so a 10 MB log costs only its tail.
+    parts = text.rstrip("\n").rsplit("\n", limits.max_log_lines) if text else []
+    dropped = len(parts) > limits.max_log_lines
+    lines = parts[1:] if dropped else parts
+    tail = LogTail(
+        namespace=namespace,
+        pod=pod,
+        container=container,
+        previous=previous,
+        lines=[line.rstrip("\r") for line in lines],
+        truncated=dropped,
+    )
+    return bound_log_tail(tail, limits)
+
+
+def select_logs(
+    logs: list[LogTail],
+    pods: list[JsonDict],
+    focus: list[str],
+    limits: EvidenceLimits,
+    notes: Notes,
+) -> list[LogTail]:
+    rank = {(_ns(p), _name(p)): position for position, p in enumerate(pods)}
+
+    def key(tail: LogTail) -> tuple[int, int, int]:
+        return (
+            rank.get((tail.namespace, tail.pod), len(rank)),
+            0 if tail.container in focus else 1,
+            0 if tail.previous else 1,
+        )
+
+    ordered = sorted(logs, key=key)
+    return [
+        bound_log_tail(t, limits)
+        for t in bounded(ordered, limits.max_log_tails, "log tails", notes, "pods in scope first")
+    ]

@@ -1,0 +1,108 @@
+"""Tolerant readers of raw Kubernetes JSON (objects exactly as the API serialises them).
+
+Objects come from clusters in every state, so nothing here trusts a field's presence or type:
+a missing or mistyped field reads as absent. Pure; shared by the evidence builder's modules
+(metadata, owner references and selectors are read by ``kubetriage.models.objects``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+__all__ = ["JsonDict"]
+
+
+def as_dict(value: Any) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def dicts(value: Any) -> list[JsonDict]:
+    return [item for item in as_list(value) if isinstance(item, dict)]
+
+
+def as_str(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def as_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def clip_text(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def str_map(value: Any, limits: EvidenceLimits, *, drop: Collection[str] = ()) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, raw in as_dict(value).items():
+        text = as_str(raw)
+        if not isinstance(key, str) or text is None or key in drop:
+            continue
+        if len(result) >= limits.max_labels:
+            break
+        result[key] = clip_text(text, limits.max_string_length) or ""
+    return result
+
+
+def kind_of(obj: JsonDict) -> str:
+    return str(obj.get("kind"))
+
+
+def display(obj: JsonDict) -> str:
+    ns = _ns(obj)
+    return f"{kind_of(obj)}/{ns}/{_name(obj)}" if ns else f"{kind_of(obj)}/{_name(obj)}"
+
+
+def ref_of(obj: JsonDict) -> ObjectRef:
+    return ObjectRef(
+        kind=kind_of(obj),
+        name=_name(obj),
+        namespace=_ns(obj) or None,
+        api_version=as_str(obj.get("apiVersion")),
+    )
+
+
+def obj_key(obj: JsonDict) -> tuple[str, str, str]:
+    return (kind_of(obj), _ns(obj), _name(obj))
+
+
+def ref_key(ref: ObjectRef) -> tuple[str, str, str]:
+    return (ref.kind, ref.namespace or "", ref.name)

@@ -1,0 +1,44 @@
+"""What bounds a workload's size: HorizontalPodAutoscalers and ResourceQuotas. Pure."""
+
+from __future__ import annotations
+
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import JsonDict, as_dict, as_int, as_str, str_map
+from kubetriage.evidence.summaries.conditions import conditions
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AutoscalerEvidence, QuotaEvidence
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+
+def autoscaler_summary(hpa: JsonDict, limits: EvidenceLimits) -> AutoscalerEvidence:
+    spec, status = as_dict(hpa.get("spec")), as_dict(hpa.get("status"))
+    ref = as_dict(spec.get("scaleTargetRef"))
+    target = None
+    if isinstance(ref.get("kind"), str) and isinstance(ref.get("name"), str):
+        target = ObjectRef(
+            kind=ref["kind"],
+            name=ref["name"],
+            namespace=_ns(hpa) or None,
+            api_version=as_str(ref.get("apiVersion")),
+        )
+    return AutoscalerEvidence(
+        name=_name(hpa),
+        namespace=_ns(hpa),
+        target=target,
+        min_replicas=as_int(spec.get("minReplicas")),
+        max_replicas=as_int(spec.get("maxReplicas")) or 0,
+        current_replicas=as_int(status.get("currentReplicas")),
+        desired_replicas=as_int(status.get("desiredReplicas")),
+        conditions=conditions(status.get("conditions"), limits),
+    )
+
+
+def quota_summary(quota: JsonDict, limits: EvidenceLimits) -> QuotaEvidence:
+    status = as_dict(quota.get("status"))
+    return QuotaEvidence(
+        name=_name(quota),
+        namespace=_ns(quota),
+        hard=str_map(status.get("hard") or as_dict(quota.get("spec")).get("hard"), limits),
+        used=str_map(status.get("used"), limits),
+    )

@@ -1,0 +1,146 @@
+"""The Services (and workloads) the incident's workload names in its env, args, ConfigMaps,
+log lines and events, found among the objects read and summarised with what stands behind
+them (``kubetriage.evidence.dependencies`` finds and resolves the names). Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from functools import partial
+
+from kubetriage.evidence.dependencies import (
+    cluster_dns_named,
+    event_texts,
+    mentioned_objects,
+    named_hosts,
+    pod_texts,
+    resolve,
+    summarise_dependency,
+)
+from kubetriage.evidence.index import WORKLOAD_KINDS, EvidenceScope, ObjectIndex, referenced_config
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.notes import Notes, safe
+from kubetriage.evidence.raw import JsonDict, as_dict, as_list, as_str, dicts, kind_of, obj_key
+from kubetriage.evidence.summaries.network import service_summary
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import DependencyEvidence, LogTail, ServiceEvidence
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import service_selects
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+DEPENDENCY_KINDS = (
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ControllerRevision",
+    "Event",
+)
+
+
+def env_mentions(pods: list[JsonDict], workload: JsonDict | None) -> set[str]:
+    """DNS-label-shaped words in the env values and args of the pods and workload template.
+
+    A Service named in ``EMAIL_API_URL=https://email-api.newsletter.svc...`` is a dependency.
+    """
+    specs = [as_dict(p.get("spec")) for p in pods]
+    if workload is not None:
+        specs.append(as_dict(as_dict(as_dict(workload.get("spec")).get("template")).get("spec")))
+    words: set[str] = set()
+    for spec in specs:
+        for container in dicts(spec.get("containers")) + dicts(spec.get("initContainers")):
+            texts = [as_str(e.get("value")) or "" for e in dicts(container.get("env"))]
+            texts += [
+                as_str(a) or ""
+                for a in as_list(container.get("args")) + as_list(container.get("command"))
+            ]
+            for text in texts:
+                words.update(m.group(0) for m in _DNS_LABEL.finditer(text.lower()))
+    return words
+
+
+def _dependency(
+    index: ObjectIndex,
+    obj: JsonDict,
+    sources: list[str],
+    objects: list[JsonDict],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+) -> DependencyEvidence:
+    if kind_of(obj) == "Service":
+        summary = service_summary(index, obj, unavailable, limits)
+        return summarise_dependency(summary, None, sources, objects, limits)
+    return summarise_dependency(None, obj, sources, objects, limits)
+
+
+def dependency_summaries(
+    index: ObjectIndex,
+    scope: EvidenceScope,
+    pods: list[JsonDict],
+    logs: list[LogTail],
+    services: list[ServiceEvidence],
+    pod_labels: list[dict[str, str]],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+    notes: Notes,
+) -> list[DependencyEvidence]:
+    """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
+    the objects read, summarised with what stands behind them."""
+    namespace = scope.namespace
+    if namespace is None:
+        return []
+    texts = pod_texts(pods[: limits.max_pods], scope.workload)
+    lines = [
+        (f"log {t.namespace}/{t.pod}/{t.container}", line)
+        for t in logs
+        if t.namespace == namespace
+        for line in t.lines[-limits.max_log_lines :]
+    ]
+    used = {
+        name
+        for p in pods
+        for kind, name in referenced_config(as_dict(p.get("spec")))
+        if kind == "ConfigMap"
+    }
+    config_maps = [c for c in index.in_namespace("ConfigMap", namespace) if _name(c) in used]
+    # Events of any namespace: a webhook or callee failing a call is named there.
+    lines += event_texts(index.kind("Event")[: limits.max_events_fetched])
+    hosts = named_hosts(texts + lines, config_maps)
+    named = [
+        o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
+    ]
+    hosts += mentioned_objects(lines, named)
+    own = {
+        ("Service", namespace, s.name)
+        for s in services
+        if any(service_selects(s.selector, labels) for labels in pod_labels)
+    }
+    if scope.workload is not None:
+        own.add(obj_key(scope.workload))
+    found: list[DependencyEvidence] = []
+    resolved = resolve(hosts, namespace, own)
+    certain = cluster_dns_named(hosts)
+    for kind, dep_namespace, name, sources in resolved:
+        service = index.get(kind, dep_namespace, name)
+        if service is None:
+            if (dep_namespace, name) in certain and len(found) < limits.max_dependencies:
+                # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
+                # a flow the workload's own NetworkPolicies can be checked against.
+                ref = ObjectRef(kind="Service", namespace=dep_namespace, name=name)
+                found.append(DependencyEvidence(ref=ref, named_by=sources[:5], followed=False))
+            continue
+        if len(found) >= limits.max_dependencies:
+            notes.cut("dependencies", len(found), len(resolved))
+            break
+        objects = [o for kind in DEPENDENCY_KINDS for o in index.in_namespace(kind, dep_namespace)]
+        summary = safe(
+            notes,
+            service,
+            partial(_dependency, index, service, sources, objects, unavailable, limits),
+        )
+        if summary is not None:
+            found.append(summary)
+    return found

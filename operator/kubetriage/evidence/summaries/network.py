@@ -1,0 +1,161 @@
+"""Services with their endpoints and matching pods, and NetworkPolicies (their rules as
+text for a reader and as models for ``kubetriage.networkpolicy``). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import (
+    JsonDict,
+    as_dict,
+    as_list,
+    as_str,
+    clip_text,
+    dicts,
+    str_map,
+)
+from kubetriage.evidence.summaries.workloads import NOISY_ANNOTATIONS
+from kubetriage.models.evidence import NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import meta as _meta
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.objects import selector_matches, service_selects
+from kubetriage.networkpolicy import rules_of, selector_of
+
+
+def _render_selector(selector: Mapping[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in sorted(as_dict(selector.get("matchLabels")).items())]
+    for expression in dicts(selector.get("matchExpressions")):
+        values = ",".join(v for v in as_list(expression.get("values")) if isinstance(v, str))
+        parts.append(f"{expression.get('key')} {expression.get('operator')} ({values})")
+    return ",".join(parts) if parts else "*"
+
+
+def _endpoint_counts(index: ObjectIndex, service: JsonDict) -> tuple[int | None, int]:
+    endpoints = index.get("Endpoints", _ns(service), _name(service))
+    if endpoints is not None:
+        subsets = dicts(endpoints.get("subsets"))
+        ready = sum(len(as_list(s.get("addresses"))) for s in subsets)
+        not_ready = sum(len(as_list(s.get("notReadyAddresses"))) for s in subsets)
+        return ready, not_ready
+    slices = [
+        s
+        for s in index.in_namespace("EndpointSlice", _ns(service))
+        if _labels(s).get("kubernetes.io/service-name") == _name(service)
+    ]
+    if not slices:
+        return None, 0
+    ready = not_ready = 0
+    for endpoint_slice in slices:
+        for endpoint in dicts(endpoint_slice.get("endpoints")):
+            # A missing "ready" condition means ready, per the EndpointSlice API.
+            if as_dict(endpoint.get("conditions")).get("ready") is False:
+                not_ready += 1
+            else:
+                ready += 1
+    return ready, not_ready
+
+
+def service_summary(
+    index: ObjectIndex, service: JsonDict, unavailable: Collection[str], limits: EvidenceLimits
+) -> ServiceEvidence:
+    spec = as_dict(service.get("spec"))
+    selector = str_map(spec.get("selector"), limits)
+    ports = []
+    for port in dicts(spec.get("ports")):
+        text = f"{as_str(port.get('port'))}"
+        if port.get("targetPort") is not None:
+            text += f"->{as_str(port.get('targetPort'))}"
+        text += f"/{as_str(port.get('protocol')) or 'TCP'}"
+        if isinstance(port.get("name"), str):
+            text = f"{port['name']}:{text}"
+        if port.get("nodePort") is not None:
+            text += f" nodePort {as_str(port.get('nodePort'))}"
+        ports.append(text)
+    ready, not_ready = _endpoint_counts(index, service)
+    matching: int | None = None
+    if selector and "Pod" not in unavailable:
+        matching = sum(
+            1
+            for pod in index.in_namespace("Pod", _ns(service))
+            if service_selects(selector, _labels(pod))
+        )
+    return ServiceEvidence(
+        name=_name(service),
+        namespace=_ns(service),
+        type=as_str(spec.get("type")) or "ClusterIP",
+        selector=selector,
+        ports=ports,
+        external_name=as_str(spec.get("externalName")),
+        ready_endpoints=ready,
+        not_ready_endpoints=not_ready,
+        matching_pods=matching,
+        annotations=str_map(_meta(service).get("annotations"), limits, drop=NOISY_ANNOTATIONS),
+    )
+
+
+def _peer(peer: JsonDict) -> str:
+    parts = []
+    if isinstance(peer.get("namespaceSelector"), dict):
+        parts.append(f"ns({_render_selector(peer['namespaceSelector'])})")
+    if isinstance(peer.get("podSelector"), dict):
+        parts.append(f"pods({_render_selector(peer['podSelector'])})")
+    if isinstance(peer.get("ipBlock"), dict):
+        block = peer["ipBlock"]
+        excepted = [e for e in as_list(block.get("except")) if isinstance(e, str)]
+        parts.append(f"{block.get('cidr')}" + (f" except {','.join(excepted)}" if excepted else ""))
+    return " ".join(parts) or "?"
+
+
+def _policy_rules(policy: JsonDict, types: list[str], limits: EvidenceLimits) -> list[str]:
+    spec = as_dict(policy.get("spec"))
+    rules: list[str] = []
+    for direction, key, preposition, peer_key in (
+        ("Ingress", "ingress", "from", "from"),
+        ("Egress", "egress", "to", "to"),
+    ):
+        if direction not in types:
+            continue
+        entries = dicts(spec.get(key))
+        if not entries:
+            rules.append(f"{key}: deny all")
+        for rule in entries:
+            peers = dicts(rule.get(peer_key))
+            peer_text = ", ".join(_peer(p) for p in peers) if peers else "any"
+            ports = [
+                f":{as_str(p.get('port')) or '*'}/{as_str(p.get('protocol')) or 'TCP'}"
+                for p in dicts(rule.get("ports"))
+            ]
+            rules.append(f"{key} {preposition} {peer_text} {' '.join(ports) or 'all ports'}")
+    return [
+        clip_text(r, limits.max_string_length) or ""
+        for r in rules[: limits.max_network_policy_rules]
+    ]
+
+
+def network_policy_summary(
+    policy: JsonDict, pod_labels: list[dict[str, str]], limits: EvidenceLimits
+) -> NetworkPolicyEvidence:
+    spec = as_dict(policy.get("spec"))
+    selector = as_dict(spec.get("podSelector"))
+    types = [t for t in as_list(spec.get("policyTypes")) if isinstance(t, str)]
+    if not types:
+        # The API defaults policyTypes: Ingress always, Egress when egress rules exist.
+        types = ["Ingress"] + (["Egress"] if as_list(spec.get("egress")) else [])
+    return NetworkPolicyEvidence(
+        name=_name(policy),
+        namespace=_ns(policy),
+        pod_selector=str_map(selector.get("matchLabels"), limits),
+        policy_types=types,
+        ingress_rules=len(as_list(spec.get("ingress"))),
+        egress_rules=len(as_list(spec.get("egress"))),
+        selects_target=any(selector_matches(selector, labels) for labels in pod_labels),
+        rules=_policy_rules(policy, types, limits),
+        selector=selector_of(selector),
+        ingress=rules_of(spec, "ingress")[: limits.max_network_policy_rules],
+        egress=rules_of(spec, "egress")[: limits.max_network_policy_rules],
+    )
