@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Unpack
 
 from kubetriage import prose
 from kubetriage.analyzers import run_analyzers
 from kubetriage.combine import combine
+from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.llm.gating import GateRules
 from kubetriage.llm.schema import LLMAnswer
 from kubetriage.llm.step import ModelBudget as ModelBudget
@@ -48,16 +49,7 @@ logger = logging.getLogger(__name__)
 
 
 class EvidenceSource(Protocol):
-    async def collect(
-        self,
-        *,
-        target: ObjectRef | None,
-        alerts: list[Alert],
-        title: str,
-        description: str | None,
-        now: datetime,
-        scope: Scope,
-    ) -> Evidence: ...
+    async def collect(self, *, scope: Scope, **query: Unpack[EvidenceQuery]) -> Evidence: ...
 
 
 @dataclass(frozen=True)

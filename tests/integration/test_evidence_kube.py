@@ -16,13 +16,10 @@ import yaml
 from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.logs import tail_from_text
-from kubetriage.evidence.kube import (
-    KubeEvidenceCollector,
-    TemporaryCollectionError,
-    api_client_from_kubeconfig,
-)
+from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
+from kubetriage.evidence.reader import TemporaryCollectionError
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence

@@ -14,8 +14,8 @@ import pytest
 
 from kubetriage.analyzers import run_analyzers
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.prometheus import summarize_series
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, MetricSummary

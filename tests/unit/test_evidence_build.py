@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, LogTail

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,
@@ -23,6 +22,7 @@ from kubetriage.evidence.dependencies import (
     service_hosts,
 )
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

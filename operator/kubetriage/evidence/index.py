@@ -141,6 +141,15 @@ def sort_pods(pods: list[JsonDict], first: JsonDict | None = None) -> list[JsonD
     return sorted(pods, key=key)
 
 
+def claim_names(pod: JsonDict) -> list[str]:
+    """The PersistentVolumeClaims a pod mounts."""
+    return [
+        name
+        for volume in dicts(as_dict(pod.get("spec")).get("volumes"))
+        if (name := as_str(as_dict(volume.get("persistentVolumeClaim")).get("claimName")))
+    ]
+
+
 def pod_uses_claim(pod: JsonDict, claim: str) -> bool:
     return any(
         as_dict(volume.get("persistentVolumeClaim")).get("claimName") == claim

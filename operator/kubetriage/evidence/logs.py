@@ -11,6 +11,9 @@ from kubetriage.models.evidence import LogTail
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
+# Pods whose healthy containers' logs are read too (the first ones, troubled pods first).
+_HEALTHY_LOG_PODS = 3
+
 
 def _clip_bytes(line: str, limit: int) -> tuple[str, bool]:
     """The line cut to ``limit`` UTF-8 bytes (head kept), and whether it was cut."""
@@ -90,3 +93,41 @@ def select_logs(
         bound_log_tail(t, limits)
         for t in bounded(ordered, limits.max_log_tails, "log tails", notes, "pods in scope first")
     ]
+
+
+def log_requests(
+    pods: list[JsonDict], focus: list[str], limits: EvidenceLimits
+) -> list[tuple[str, str, str, bool]]:
+    """(namespace, pod, container, previous) of the log tails worth reading, most useful
+    first, bounded: troubled and focus containers, and every container of the first pods."""
+    wanted: list[tuple[int, tuple[str, str, str, bool]]] = []
+    for pod_rank, pod in enumerate(pods[: limits.max_pods]):
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        statuses = {
+            cs.get("name"): cs
+            for cs in (status.get("containerStatuses") or [])
+            + (status.get("initContainerStatuses") or [])
+            if isinstance(cs, dict)
+        }
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            name = container.get("name") if isinstance(container, dict) else None
+            if not isinstance(name, str):
+                continue
+            cs = statuses.get(name) or {}
+            state = cs.get("state") or {}
+            restarted = int(cs.get("restartCount") or 0) > 0 or "terminated" in (
+                cs.get("lastState") or {}
+            )
+            troubled = cs.get("ready") is False or "running" not in state or restarted
+            in_focus = name in focus
+            # Healthy containers of the first pods too: a failing dependency shows only
+            # in the logs of a container that runs fine, and not every replica logs it
+            # (only the one that took the failing request).
+            if not (troubled or in_focus or pod_rank < _HEALTHY_LOG_PODS):
+                continue
+            priority = (0 if in_focus else 1) * 1000 + pod_rank
+            wanted.append((priority, (_ns(pod), _name(pod), name, False)))
+            if restarted:
+                wanted.append((priority, (_ns(pod), _name(pod), name, True)))
+    wanted.sort(key=lambda item: item[0])
+    return [request for _, request in wanted[: limits.max_log_tails]]

@@ -8,12 +8,13 @@ pipeline runs on captured state (tests, benchmarks).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Unpack
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
+from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.targets import candidate_targets
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
@@ -37,45 +38,19 @@ class SnapshotEvidenceSource:
         self._limits = limits or EvidenceLimits()
 
     async def collect(
-        self,
-        *,
-        target: ObjectRef | None,
-        alerts: list[Alert],
-        title: str,
-        description: str | None,
-        now: datetime,
-        scope: Scope | None = None,
+        self, *, scope: Scope | None = None, **query: Unpack[EvidenceQuery]
     ) -> Evidence:
-        if scope is not None and target is None:
-            allowed, _ = allowed_candidates(scope, None, alerts)
-            target = allowed[0] if allowed else None
-        return self.build(
-            target=target, alerts=alerts, title=title, description=description, now=now
-        )
+        if scope is not None and query["target"] is None:
+            allowed, _ = allowed_candidates(scope, None, query["alerts"])
+            query["target"] = allowed[0] if allowed else None
+        return self.build(**query)
 
-    def build(
-        self,
-        *,
-        target: ObjectRef | None,
-        alerts: list[Alert],
-        title: str,
-        description: str | None,
-        now: datetime,
-    ) -> Evidence:
+    def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         logs = []
         for key, text in self._case.logs.items():
             namespace, pod, container = key.split("/")
             logs.append(tail_from_text(namespace, pod, container, text, limits=self._limits))
-        if target is None:
-            candidates = candidate_targets(None, alerts)
-            target = candidates[0] if candidates else None
-        return build_evidence(
-            self._case.cluster,
-            logs,
-            target=target,
-            alerts=alerts,
-            title=title,
-            description=description,
-            now=now,
-            limits=self._limits,
-        )
+        if query["target"] is None:
+            candidates = candidate_targets(None, query["alerts"])
+            query["target"] = candidates[0] if candidates else None
+        return build_evidence(self._case.cluster, logs, limits=self._limits, **query)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.index import ObjectIndex, claim_names
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.notes import Notes, bounded
@@ -296,11 +296,6 @@ def pod_summary(
             api_version=as_str(owner_ref.get("apiVersion")),
         )
     tolerations = [t for tol in dicts(spec.get("tolerations")) if (t := _toleration(tol))]
-    claims = [
-        name
-        for volume in dicts(spec.get("volumes"))
-        if (name := as_str(as_dict(volume.get("persistentVolumeClaim")).get("claimName")))
-    ]
     return PodEvidence(
         name=_name(pod),
         namespace=_ns(pod),
@@ -313,7 +308,7 @@ def pod_summary(
         conditions=conditions(status.get("conditions"), limits),
         containers=container_summaries(spec, status, limits, notes, f"pod {_name(pod)}"),
         config_refs=_config_refs(spec, lookup, limits),
-        pvc_names=claims,
+        pvc_names=claim_names(pod),
         node_selector=str_map(spec.get("nodeSelector"), limits),
         tolerations=tolerations[: limits.max_labels],
         has_affinity=bool(as_dict(spec.get("affinity"))),

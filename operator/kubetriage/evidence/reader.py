@@ -1,0 +1,401 @@
+"""The Kubernetes API as the evidence collector reads it: one ``KubeReader`` per collector,
+one ``CollectionRun`` per ``collect`` call.
+
+Calls go through the official synchronous ``kubernetes`` client in worker threads
+(``asyncio.to_thread``), bounded by the run's gate. Objects are read as raw JSON
+(``_preload_content=False``), so the builder sees exactly what the API server sent, the same
+shape as a case file's ``cluster`` list. ConfigMap values are dropped as soon as a response is
+parsed; Secrets are never read.
+
+Errors: a failing optional call becomes a line in the run's ``errors`` and marks its kind
+unavailable (its absence then means "unknown"); a ``core`` call (the target lookup) raises
+``TemporaryCollectionError`` on 5xx, 429 and connection failures, so the operator retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from kubetriage.errors import RetryableError
+from kubetriage.evidence.dependencies import config_map_hosts
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
+from kubetriage.evidence.raw import JsonDict, obj_key
+from kubetriage.kubeclient import raw_body
+from kubetriage.models.evidence import LogTail
+
+
+class TemporaryCollectionError(RetryableError):
+    """The API server was unreachable or failing (5xx, 429, timeout); worth retrying."""
+
+
+@dataclass
+class CollectionRun:
+    """What one ``collect`` call has gathered so far, and its request gate."""
+
+    gate: asyncio.Semaphore
+    objects: dict[tuple[str, str, str], JsonDict] = field(default_factory=dict)
+    logs: list[LogTail] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)
+    unavailable: set[str] = field(default_factory=set)
+
+    def add(self, obj: JsonDict | None) -> JsonDict | None:
+        if obj is None:
+            return None
+        key = obj_key(obj)
+        self.objects.setdefault(key, obj)
+        return self.objects[key]
+
+    def error(self, message: str) -> None:
+        if message not in self.errors:
+            self.errors.append(message)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How to read one kind: its apiVersion and the typed client's methods (a get by name; a
+    list in one namespace, or of the whole cluster for a cluster-scoped kind; a list across
+    namespaces)."""
+
+    api_version: str
+    read: Callable[..., Any] | None = None
+    listing: Callable[..., Any] | None = None
+    listing_everywhere: Callable[..., Any] | None = None
+    namespaced: bool = True
+
+
+def strip_config_map(obj: JsonDict) -> JsonDict:
+    """Keep a ConfigMap's identity, key names and when it was written (the change timeline);
+    its values never leave this function."""
+    meta = obj.get("metadata") or {}
+    writes = [
+        {
+            "manager": entry.get("manager"),
+            "operation": entry.get("operation"),
+            "time": entry.get("time"),
+        }
+        for entry in meta.get("managedFields") or []
+        if isinstance(entry, dict)
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "managedFields": writes,
+        },
+        "data": dict.fromkeys(obj.get("data") or {}, ""),
+        "binaryData": dict.fromkeys(obj.get("binaryData") or {}, ""),
+        # Only the cluster Service hosts the values name (dependencies to follow).
+        "serviceHosts": config_map_hosts(obj),
+    }
+
+
+def _typed(items: list[Any], kind: str, api_version: str) -> list[JsonDict]:
+    """The objects of a list response; its items carry no kind/apiVersion of their own."""
+    objects = [item for item in items if isinstance(item, dict)]
+    for item in objects:
+        item.setdefault("kind", kind)
+        item.setdefault("apiVersion", api_version)
+    return objects
+
+
+class KubeReader:
+    """Gets, lists, events and log tails as raw JSON, with the collector's error policy."""
+
+    def __init__(
+        self, api_client: client.ApiClient, *, limits: EvidenceLimits, request_timeout: float
+    ) -> None:
+        self._limits = limits
+        self._timeout = request_timeout
+        core = client.CoreV1Api(api_client)
+        apps = client.AppsV1Api(api_client)
+        batch = client.BatchV1Api(api_client)
+        networking = client.NetworkingV1Api(api_client)
+        autoscaling = client.AutoscalingV2Api(api_client)
+        self._core = core
+        self._custom = client.CustomObjectsApi(api_client)
+        self._kinds: dict[str, _Kind] = {
+            "Pod": _Kind(
+                "v1",
+                core.read_namespaced_pod,
+                core.list_namespaced_pod,
+                core.list_pod_for_all_namespaces,
+            ),
+            "Service": _Kind("v1", core.read_namespaced_service, core.list_namespaced_service),
+            "Endpoints": _Kind(
+                "v1", core.read_namespaced_endpoints, core.list_namespaced_endpoints
+            ),
+            "PersistentVolumeClaim": _Kind(
+                "v1",
+                core.read_namespaced_persistent_volume_claim,
+                core.list_namespaced_persistent_volume_claim,
+            ),
+            "Node": _Kind("v1", core.read_node, core.list_node, namespaced=False),
+            "ConfigMap": _Kind(
+                "v1", core.read_namespaced_config_map, core.list_namespaced_config_map
+            ),
+            "ResourceQuota": _Kind("v1", listing=core.list_namespaced_resource_quota),
+            "Event": _Kind("v1", listing=core.list_namespaced_event),
+            "Deployment": _Kind(
+                "apps/v1", apps.read_namespaced_deployment, apps.list_namespaced_deployment
+            ),
+            "StatefulSet": _Kind("apps/v1", apps.read_namespaced_stateful_set),
+            "DaemonSet": _Kind("apps/v1", apps.read_namespaced_daemon_set),
+            "ReplicaSet": _Kind(
+                "apps/v1", apps.read_namespaced_replica_set, apps.list_namespaced_replica_set
+            ),
+            "ControllerRevision": _Kind(
+                "apps/v1", listing=apps.list_namespaced_controller_revision
+            ),
+            "Job": _Kind("batch/v1", batch.read_namespaced_job),
+            "CronJob": _Kind("batch/v1", batch.read_namespaced_cron_job),
+            "NetworkPolicy": _Kind(
+                "networking.k8s.io/v1",
+                networking.read_namespaced_network_policy,
+                networking.list_namespaced_network_policy,
+            ),
+            "Ingress": _Kind(
+                "networking.k8s.io/v1",
+                networking.read_namespaced_ingress,
+                networking.list_namespaced_ingress,
+            ),
+            "HorizontalPodAutoscaler": _Kind(
+                "autoscaling/v2",
+                autoscaling.read_namespaced_horizontal_pod_autoscaler,
+                autoscaling.list_namespaced_horizontal_pod_autoscaler,
+            ),
+        }
+
+    def readable(self, kind: str) -> bool:
+        """Whether one object of ``kind`` can be read by name."""
+        spec = self._kinds.get(kind)
+        return spec is not None and spec.read is not None
+
+    # --- raw calls ------------------------------------------------------------------------
+
+    async def _get(
+        self,
+        run: CollectionRun,
+        what: str,
+        method: Callable[..., Any],
+        *args: Any,
+        core: bool = False,
+        kind: str | None = None,
+        **kwargs: Any,
+    ) -> bytes | None:
+        """One API call; None for 404 and for failures recorded in ``run``.
+
+        ``core`` calls (the target lookup) raise TemporaryCollectionError on 5xx, 429 and
+        connection failures; ``kind`` is marked unavailable when its lookup failed, so the
+        builder treats its absence as unknown.
+        """
+        async with run.gate:
+            try:
+                return await asyncio.to_thread(
+                    raw_body, method, *args, timeout=self._timeout, **kwargs
+                )
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                if status == 404:
+                    # A missing object, or a resource type this cluster does not serve.
+                    if kind is not None:
+                        run.unavailable.add(kind)
+                    return None
+                retryable = status == 0 or status == 429 or status >= 500
+                if core and retryable:
+                    raise TemporaryCollectionError(f"{what}: HTTP {status} {exc.reason}") from exc
+                label = "forbidden" if status in {401, 403} else f"HTTP {status} {exc.reason}"
+                run.error(f"{what}: {label}")
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if core:
+                    raise TemporaryCollectionError(f"{what}: {type(exc).__name__}") from exc
+                run.error(f"{what}: {type(exc).__name__}")
+            if kind is not None:
+                run.unavailable.add(kind)
+            return None
+
+    @staticmethod
+    def _parse(
+        run: CollectionRun, raw: bytes | None, kind: str, api_version: str
+    ) -> JsonDict | None:
+        if raw is None:
+            return None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            run.error(f"unparseable {kind} response")
+            return None
+        if not isinstance(body, dict):
+            return None
+        body.setdefault("kind", kind)
+        body.setdefault("apiVersion", api_version)
+        return body
+
+    # --- objects --------------------------------------------------------------------------
+
+    async def read(
+        self,
+        run: CollectionRun,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        core: bool = False,
+    ) -> JsonDict | None:
+        """One object by name, added to ``run``; None when missing or unreadable."""
+        spec = self._kinds.get(kind)
+        if spec is None or spec.read is None:
+            if kind == "Certificate" and namespace:
+                raw = await self._get(
+                    run,
+                    f"get Certificate {namespace}/{name}",
+                    self._custom.get_namespaced_custom_object,
+                    "cert-manager.io",
+                    "v1",
+                    namespace,
+                    "certificates",
+                    name,
+                    core=core,
+                )
+                return run.add(self._parse(run, raw, "Certificate", "cert-manager.io/v1"))
+            run.error(
+                "Secrets are never read" if kind == "Secret" else f"cannot look up kind {kind}"
+            )
+            return None
+        where = f"{namespace}/{name}" if spec.namespaced else name
+        args = (name, namespace) if spec.namespaced else (name,)
+        if spec.namespaced and not namespace:
+            return None
+        raw = await self._get(run, f"get {kind} {where}", spec.read, *args, core=core)
+        obj = self._parse(run, raw, kind, spec.api_version)
+        if obj is not None and kind == "ConfigMap":
+            obj = strip_config_map(obj)
+        return run.add(obj)
+
+    async def list_of(
+        self,
+        run: CollectionRun,
+        kind: str,
+        namespace: str | None,
+        *,
+        what: str,
+        **kwargs: Any,
+    ) -> list[JsonDict]:
+        """The objects of ``kind`` in ``namespace`` (None: the cluster's, or every
+        namespace's), at most ``max_list_items`` unless ``limit`` says otherwise. A partial
+        or failed list marks the kind unavailable. The caller adds what it keeps to ``run``."""
+        spec = self._kinds[kind]
+        args: tuple[str, ...] = ()
+        if namespace is not None:
+            method, args = spec.listing, (namespace,)
+        elif spec.namespaced:
+            method = spec.listing_everywhere
+        else:
+            method = spec.listing
+        if method is None:
+            raise ValueError(f"no list call for {kind}")
+        kwargs.setdefault("limit", self._limits.max_list_items)
+        raw = await self._get(run, what, method, *args, kind=kind, **kwargs)
+        body = self._parse(run, raw, f"{kind}List", spec.api_version)
+        if body is None:
+            return []
+        items = _typed(body.get("items") or [], kind, spec.api_version)
+        if (body.get("metadata") or {}).get("continue"):
+            run.truncated.append(f"{what}: only the first {len(items)} read")
+            run.unavailable.add(kind)  # absence from a partial list proves nothing
+        return items
+
+    async def cert_manager_list(
+        self, run: CollectionRun, namespace: str, kind: str, plural: str
+    ) -> int:
+        """cert-manager objects of ``kind`` in ``namespace``, added to ``run``; how many. A 404
+        means cert-manager is not installed, which is normal and not reported."""
+        raw = await self._get(
+            run,
+            f"list {kind}s in {namespace}",
+            self._custom.list_namespaced_custom_object,
+            "cert-manager.io",
+            "v1",
+            namespace,
+            plural,
+            limit=self._limits.max_list_items,
+        )
+        body = self._parse(run, raw, f"{kind}List", "cert-manager.io/v1")
+        items = _typed((body or {}).get("items") or [], kind, "cert-manager.io/v1")
+        for item in items:
+            # A request's PEM payloads are long and never needed; its conditions are.
+            (item.get("spec") or {}).pop("request", None)
+            (item.get("status") or {}).pop("certificate", None)
+            (item.get("status") or {}).pop("ca", None)
+            run.add(item)
+        return len(items)
+
+    async def events_about(
+        self, run: CollectionRun, kind: str, namespace: str | None, name: str
+    ) -> None:
+        """The events about one object, added to ``run``."""
+        selector = f"involvedObject.kind={kind},involvedObject.name={name}"
+        # Events about cluster-scoped objects (Nodes) are recorded in "default" by the
+        # kubelet and the node controller; listing there keeps the RBAC namespaced.
+        where = namespace or "default"
+        items = await self.list_of(
+            run,
+            "Event",
+            where,
+            what=f"list events of {kind} {namespace + '/' if namespace else ''}{name}",
+            field_selector=selector,
+            limit=self._limits.max_events_fetched,
+        )
+        for item in items:
+            run.add(item)
+
+    # --- logs -----------------------------------------------------------------------------
+
+    async def log(
+        self, run: CollectionRun, namespace: str, pod: str, container: str, *, previous: bool
+    ) -> None:
+        """One container's log tail, bounded, added to ``run`` when it says anything."""
+        limits = self._limits
+        # limitBytes cuts the *start* of the tail window, so it is only a safety cap against
+        # giant lines; the builder trims to max_log_tail_bytes keeping the newest lines.
+        cap = max(limits.max_log_tail_bytes * 4, limits.max_log_lines * limits.max_log_line_bytes)
+        what = f"logs of {namespace}/{pod}/{container}{' (previous)' if previous else ''}"
+        async with run.gate:
+            try:
+                raw = await asyncio.to_thread(
+                    raw_body,
+                    self._core.read_namespaced_pod_log,
+                    pod,
+                    namespace,
+                    timeout=self._timeout,
+                    container=container,
+                    previous=previous,
+                    tail_lines=limits.max_log_lines,
+                    limit_bytes=cap,
+                )
+            except ApiException as exc:
+                # 400: no previous terminated container, or the container is still waiting
+                # to start; 404: the pod went away. Both are normal, not collection errors.
+                if exc.status not in {400, 404}:
+                    run.error(f"{what}: HTTP {exc.status} {exc.reason}")
+                return
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                run.error(f"{what}: {type(exc).__name__}")
+                return
+        text = raw[:cap].decode("utf-8", errors="replace")
+        if text.strip():
+            run.logs.append(
+                tail_from_text(namespace, pod, container, text, previous=previous, limits=limits)
+            )
