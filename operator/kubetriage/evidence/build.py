@@ -31,7 +31,6 @@ from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.raw import (
-    JsonDict,
     as_dict,
     clip_text,
     dicts,
@@ -67,10 +66,10 @@ from kubetriage.models.evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.objects import service_selects
 
 # Kinds summarised by dedicated code (a dependency's pods, controllers and events, and the
 # kinds below); everything else in scope becomes GenericObjectEvidence.

@@ -14,7 +14,6 @@ from typing import Any
 
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.raw import (
-    JsonDict,
     as_dict,
     as_int,
     as_str,
@@ -26,7 +25,7 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-from kubetriage.models.objects import controller_ref, selector_matches, service_selects
+from kubetriage.models.objects import JsonDict, controller_ref, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name

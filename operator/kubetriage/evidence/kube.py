@@ -44,20 +44,27 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
-from kubetriage.evidence.raw import JsonDict
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.targets import focus_containers
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
-from kubetriage.models.objects import controlled_by, controller_ref, selector_query
+from kubetriage.models.objects import JsonDict, controlled_by, controller_ref, selector_query
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope, allowed_candidates
 
 # Candidates tried before giving up on finding the target (each costs one GET).
 _MAX_CANDIDATES = 8
+# Targets whose scope is the pods of their namespace that use them.
+_USED_BY_PODS = frozenset({"PersistentVolumeClaim", "ConfigMap", "Secret"})
+# The revision history of a workload kind, and how its list is named in notes.
+_HISTORY = {
+    "Deployment": ("ReplicaSet", "ReplicaSets"),
+    "StatefulSet": ("ControllerRevision", "revisions"),
+    "DaemonSet": ("ControllerRevision", "revisions"),
+}
 # What is listed in the incident's namespace, and how the lists are named in notes.
 _NAMESPACE_LISTS = (
     ("Service", "Services"),
@@ -70,6 +77,13 @@ _NAMESPACE_LISTS = (
     ("PersistentVolumeClaim", "PVCs"),
     ("ConfigMap", "ConfigMaps"),
 )
+
+
+def _uses(pod: JsonDict, kind: str, name: str) -> bool:
+    """Whether the pod mounts the claim, or refers to the ConfigMap or Secret, ``name``."""
+    if kind == "PersistentVolumeClaim":
+        return pod_uses_claim(pod, name)
+    return (kind, name) in referenced_config(pod.get("spec") or {})
 
 
 def api_client_from_kubeconfig(path: str | None) -> client.ApiClient:
@@ -175,24 +189,12 @@ class KubeEvidenceCollector:
                     what=f"list pods of Service {namespace}/{target.name}",
                     label_selector=selector_query({"matchLabels": selector}),
                 )
-        elif kind == "PersistentVolumeClaim":
+        elif kind in _USED_BY_PODS:
+            # The object may well be missing (that is the incident); its users are the scope.
             listed = await self._reader.list_of(
-                run,
-                "Pod",
-                namespace,
-                what=f"list pods in {namespace}",
+                run, "Pod", namespace, what=f"list pods in {namespace}"
             )
-            pods = [p for p in listed if pod_uses_claim(p, target.name)]
-        elif kind in {"ConfigMap", "Secret"}:
-            listed = await self._reader.list_of(
-                run,
-                "Pod",
-                namespace,
-                what=f"list pods in {namespace}",
-            )
-            pods = [
-                p for p in listed if (kind, target.name) in referenced_config(p.get("spec") or {})
-            ]
+            pods = [p for p in listed if _uses(p, kind, target.name)]
         elif kind == "Node":
             listed = await self._reader.list_of(
                 run,
@@ -205,22 +207,9 @@ class KubeEvidenceCollector:
             pods = [p for p in listed if scope.may_read(_ns(p))]
         elif kind == "Namespace":
             pods = await self._reader.list_of(
-                run,
-                "Pod",
-                target.name,
-                what=f"list pods in {target.name}",
+                run, "Pod", target.name, what=f"list pods in {target.name}"
             )
-        if (
-            workload is None
-            and pods
-            and kind
-            in {
-                "Service",
-                "PersistentVolumeClaim",
-                "ConfigMap",
-                "Secret",
-            }
-        ):
+        if workload is None and pods and (kind == "Service" or kind in _USED_BY_PODS):
             workload = await self._climb(run, pods[0])
         return pods, workload
 
@@ -232,36 +221,15 @@ class KubeEvidenceCollector:
             run.error(f"{kind} {namespace}/{_name(workload)} has no usable selector")
             return []
         what = f"{kind} {namespace}/{_name(workload)}"
-        calls = [
-            self._reader.list_of(
-                run,
-                "Pod",
-                namespace,
-                what=f"list pods of {what}",
-                label_selector=selector,
-            )
-        ]
-        if kind == "Deployment":
-            calls.append(
+        lists = [("Pod", "pods")] + ([_HISTORY[kind]] if kind in _HISTORY else [])
+        results = await asyncio.gather(
+            *(
                 self._reader.list_of(
-                    run,
-                    "ReplicaSet",
-                    namespace,
-                    what=f"list ReplicaSets of {what}",
-                    label_selector=selector,
+                    run, listed, namespace, what=f"list {plural} of {what}", label_selector=selector
                 )
+                for listed, plural in lists
             )
-        elif kind in {"StatefulSet", "DaemonSet"}:
-            calls.append(
-                self._reader.list_of(
-                    run,
-                    "ControllerRevision",
-                    namespace,
-                    what=f"list revisions of {what}",
-                    label_selector=selector,
-                )
-            )
-        results = await asyncio.gather(*calls)
+        )
         pods = results[0]
         for items in results[1:]:
             for item in items:
@@ -382,14 +350,9 @@ class KubeEvidenceCollector:
         hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
         if lines:
             # An error line may name a workload of the namespace that no Service fronts.
-            listed = await self._reader.list_of(
-                run,
-                "Deployment",
-                namespace,
-                what=f"list Deployments in {namespace}",
+            await self._reader.add_listed(
+                run, "Deployment", namespace, what=f"list Deployments in {namespace}"
             )
-            for item in listed:
-                run.add(item)
         local = [
             o
             for (kind, ns, _), o in run.objects.items()
@@ -426,14 +389,9 @@ class KubeEvidenceCollector:
         another namespace, the NetworkPolicies that decide whether it accepts the call."""
         namespace, spec = _ns(obj), obj.get("spec") or {}
         if namespace != incident_namespace:
-            policies = await self._reader.list_of(
-                run,
-                "NetworkPolicy",
-                namespace,
-                what=f"list NetworkPolicies in {namespace}",
+            await self._reader.add_listed(
+                run, "NetworkPolicy", namespace, what=f"list NetworkPolicies in {namespace}"
             )
-            for policy in policies:
-                run.add(policy)
         if obj.get("kind") == "Service":
             selector = selector_query({"matchLabels": spec.get("selector") or {}})
         else:
@@ -447,20 +405,16 @@ class KubeEvidenceCollector:
         ):
             await self._reader.read(run, "Endpoints", namespace, _name(obj))
         pods, replica_sets = await asyncio.gather(
-            self._reader.list_of(
-                run,
-                "Pod",
-                namespace,
-                what=f"list pods of dependency {what}",
-                label_selector=selector,
-            ),
-            self._reader.list_of(
-                run,
-                "ReplicaSet",
-                namespace,
-                what=f"list ReplicaSets of dependency {what}",
-                label_selector=selector,
-            ),
+            *(
+                self._reader.list_of(
+                    run,
+                    listed,
+                    namespace,
+                    what=f"list {plural} of dependency {what}",
+                    label_selector=selector,
+                )
+                for listed, plural in (("Pod", "pods"), ("ReplicaSet", "ReplicaSets"))
+            )
         )
         for item in pods + replica_sets:
             run.add(item)
@@ -515,15 +469,13 @@ class KubeEvidenceCollector:
 
         # Events last, once the objects in scope are known.
         if chosen is not None and chosen.kind == "Namespace":
-            events = await self._reader.list_of(
+            await self._reader.add_listed(
                 run,
                 "Event",
                 chosen.name,
                 what=f"list events in {chosen.name}",
                 limit=self._limits.max_events_fetched,
             )
-            for event in events:
-                run.add(event)
         subjects = self._event_subjects(run, chosen, workload, pods)
         await asyncio.gather(*(self._reader.events_about(run, k, ns, n) for k, ns, n in subjects))
         # Dependencies last: their names come from logs, env, ConfigMaps and events.

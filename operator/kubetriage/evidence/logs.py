@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded
-from kubetriage.evidence.raw import JsonDict
 from kubetriage.models.evidence import LogTail
+from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from kubetriage.evidence.raw import JsonDict, display
+from kubetriage.evidence.raw import display
+from kubetriage.models.objects import JsonDict
 
 _T = TypeVar("_T")
 

@@ -17,8 +17,6 @@ from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
-__all__ = ["JsonDict"]
-
 
 def as_dict(value: Any) -> JsonDict:
     return value if isinstance(value, dict) else {}

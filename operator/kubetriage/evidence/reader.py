@@ -28,9 +28,10 @@ from kubetriage.errors import RetryableError
 from kubetriage.evidence.dependencies import config_map_hosts
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
-from kubetriage.evidence.raw import JsonDict, obj_key
+from kubetriage.evidence.raw import obj_key
 from kubetriage.kubeclient import raw_body
 from kubetriage.models.evidence import LogTail
+from kubetriage.models.objects import JsonDict
 
 
 class TemporaryCollectionError(RetryableError):
@@ -317,6 +318,13 @@ class KubeReader:
             run.unavailable.add(kind)  # absence from a partial list proves nothing
         return items
 
+    async def add_listed(
+        self, run: CollectionRun, kind: str, namespace: str | None, *, what: str, **kwargs: Any
+    ) -> None:
+        """``list_of``, every object kept in ``run``."""
+        for item in await self.list_of(run, kind, namespace, what=what, **kwargs):
+            run.add(item)
+
     async def cert_manager_list(
         self, run: CollectionRun, namespace: str, kind: str, plural: str
     ) -> int:
@@ -350,7 +358,7 @@ class KubeReader:
         # Events about cluster-scoped objects (Nodes) are recorded in "default" by the
         # kubelet and the node controller; listing there keeps the RBAC namespaced.
         where = namespace or "default"
-        items = await self.list_of(
+        await self.add_listed(
             run,
             "Event",
             where,
@@ -358,8 +366,6 @@ class KubeReader:
             field_selector=selector,
             limit=self._limits.max_events_fetched,
         )
-        for item in items:
-            run.add(item)
 
     # --- logs -----------------------------------------------------------------------------
 

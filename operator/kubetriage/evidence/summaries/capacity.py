@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import JsonDict, as_dict, as_int, as_str, str_map
+from kubetriage.evidence.raw import as_dict, as_int, as_str, str_map
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AutoscalerEvidence, QuotaEvidence
+from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 

@@ -20,12 +20,12 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.index import WORKLOAD_KINDS, EvidenceScope, ObjectIndex, referenced_config
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, safe
-from kubetriage.evidence.raw import JsonDict, as_dict, as_list, as_str, dicts, kind_of, obj_key
+from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, kind_of, obj_key
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import DependencyEvidence, LogTail, ServiceEvidence
+from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import name as _name
-from kubetriage.models.objects import service_selects
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 

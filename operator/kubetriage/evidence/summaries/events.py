@@ -10,9 +10,10 @@ from functools import partial
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded, safe
-from kubetriage.evidence.raw import JsonDict, as_dict, as_int, as_str, as_time, clip_text
+from kubetriage.evidence.raw import as_dict, as_int, as_str, as_time, clip_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import EventEvidence
+from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import namespace as _ns
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import (
-    JsonDict,
     as_dict,
     as_list,
     as_str,
@@ -20,7 +19,7 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.models.evidence import GenericObjectEvidence
-from kubetriage.models.objects import controller_ref
+from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
 
 

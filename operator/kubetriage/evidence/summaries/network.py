@@ -9,7 +9,6 @@ from typing import Any
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import (
-    JsonDict,
     as_dict,
     as_list,
     as_str,
@@ -19,11 +18,11 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.workloads import NOISY_ANNOTATIONS
 from kubetriage.models.evidence import NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.objects import JsonDict, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.objects import selector_matches, service_selects
 from kubetriage.networkpolicy import rules_of, selector_of
 
 

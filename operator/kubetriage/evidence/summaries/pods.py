@@ -12,7 +12,6 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.notes import Notes, bounded
 from kubetriage.evidence.raw import (
-    JsonDict,
     as_dict,
     as_int,
     as_list,
@@ -31,7 +30,7 @@ from kubetriage.models.evidence import (
     PodEvidence,
     ProbeSpec,
 )
-from kubetriage.models.objects import controller_ref
+from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -45,25 +44,26 @@ _DEFAULT_TOLERATION_KEYS = frozenset(
 )
 
 
+def _why(detail: JsonDict, limits: EvidenceLimits) -> tuple[str | None, str | None]:
+    """A waiting or terminated state's reason and (clipped) message."""
+    message = clip_text(as_str(detail.get("message")), limits.max_string_length)
+    return as_str(detail.get("reason")), message
+
+
 def _container_state(raw: Any, limits: EvidenceLimits) -> ContainerState | None:
     state = as_dict(raw)
-    if isinstance(state.get("running"), dict):
-        return ContainerState(
-            state="running", started_at=as_time(state["running"].get("startedAt"))
-        )
-    if isinstance(state.get("waiting"), dict):
-        waiting = state["waiting"]
-        return ContainerState(
-            state="waiting",
-            reason=as_str(waiting.get("reason")),
-            message=clip_text(as_str(waiting.get("message")), limits.max_string_length),
-        )
-    if isinstance(state.get("terminated"), dict):
-        done = state["terminated"]
+    running, waiting, done = (state.get(key) for key in ("running", "waiting", "terminated"))
+    if isinstance(running, dict):
+        return ContainerState(state="running", started_at=as_time(running.get("startedAt")))
+    if isinstance(waiting, dict):
+        reason, message = _why(waiting, limits)
+        return ContainerState(state="waiting", reason=reason, message=message)
+    if isinstance(done, dict):
+        reason, message = _why(done, limits)
         return ContainerState(
             state="terminated",
-            reason=as_str(done.get("reason")),
-            message=clip_text(as_str(done.get("message")), limits.max_string_length),
+            reason=reason,
+            message=message,
             exit_code=as_int(done.get("exitCode")),
             signal=as_int(done.get("signal")),
             started_at=as_time(done.get("startedAt")),

@@ -7,7 +7,6 @@ from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded
 from kubetriage.evidence.raw import (
-    JsonDict,
     as_dict,
     as_int,
     as_str,
@@ -21,7 +20,7 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.evidence.summaries.pods import container_summaries
 from kubetriage.models.evidence import RevisionEvidence, WorkloadEvidence
-from kubetriage.models.objects import controlled_by
+from kubetriage.models.objects import JsonDict, controlled_by
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
