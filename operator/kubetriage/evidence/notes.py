@@ -17,6 +17,9 @@ _T = TypeVar("_T")
 
 @dataclass
 class Notes:
+    """``Evidence.collection_errors`` (each once) and ``Evidence.truncated``, in the order the
+    build met them."""
+
     errors: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
 
@@ -31,6 +34,7 @@ class Notes:
 
 
 def bounded(items: list[_T], limit: int, what: str, notes: Notes, order: str = "") -> list[_T]:
+    """The first ``limit`` items; a cut is noted with what was cut and in which order."""
     notes.cut(what, min(limit, len(items)), len(items), order)
     return items[:limit]
 
@@ -47,6 +51,7 @@ def safe(notes: Notes, obj: JsonDict, summarise: Callable[[], _T]) -> _T | None:
 def summarise_all(
     objs: Iterable[JsonDict], notes: Notes, summarise: Callable[[JsonDict], _T]
 ) -> list[_T]:
+    """Each object's summary, the malformed ones skipped and noted."""
     result = []
     for obj in objs:
         summary = safe(notes, obj, partial(summarise, obj))

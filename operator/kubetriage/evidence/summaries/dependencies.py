@@ -28,8 +28,7 @@ from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import name as _name
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-
-
+# What stands behind a dependency: its pods, their controllers and revisions, their events.
 DEPENDENCY_KINDS = (
     "Pod",
     "ReplicaSet",
