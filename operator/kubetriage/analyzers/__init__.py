@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.certificates import CERTIFICATE_ANALYZERS
+from kubetriage.analyzers.certificates import (
+    CERTIFICATE_EXPIRY_ANALYZERS,
+    CERTIFICATE_RENEWAL_ANALYZERS,
+)
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
+from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
@@ -28,12 +32,14 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CONTAINER_ANALYZERS,
     *SCHEDULING_ANALYZERS,
     *ROLLOUT_ANALYZERS,
+    *DEPENDENCY_FAILURE_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *CERTIFICATE_EXPIRY_ANALYZERS,
     *METRIC_ANALYZERS,
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
     *POLICY_ANALYZERS,
-    *CERTIFICATE_ANALYZERS,
+    *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,
 )
 
