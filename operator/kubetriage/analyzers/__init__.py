@@ -17,19 +17,27 @@ from kubetriage.analyzers.certificates import (
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
-from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
+from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
+from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
+from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
 ANALYZERS: tuple[Analyzer, ...] = (
-    *CONTAINER_ANALYZERS,
+    *OOM_ANALYZERS,
+    *CRASH_ANALYZERS,
+    *CONFIG_MISSING_ANALYZERS,
+    *IMAGE_ANALYZERS,
+    *PROBE_ANALYZERS,
     *SCHEDULING_ANALYZERS,
     *ROLLOUT_ANALYZERS,
     *DEPENDENCY_FAILURE_ANALYZERS,
