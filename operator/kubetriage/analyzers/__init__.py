@@ -24,11 +24,14 @@ from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
+from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
@@ -39,7 +42,10 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,
     *SCHEDULING_ANALYZERS,
+    *NODE_ANALYZERS,
+    *STORAGE_ANALYZERS,
     *ROLLOUT_ANALYZERS,
+    *SATURATION_ANALYZERS,
     *DEPENDENCY_FAILURE_ANALYZERS,
     *NETWORK_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,

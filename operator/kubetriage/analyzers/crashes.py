@@ -21,6 +21,7 @@ from kubetriage.analyzers.support import (
     CRASH_LOG,
     DEPENDENCY_LOG,
     FAILURE_WORDS,
+    RECENT_ROLLOUT,
     current_and_previous_revision,
     grep_logs,
     item,
@@ -44,8 +45,6 @@ from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 # A process that ran this long before exiting was not failing at start: it degrades (leak,
 # stuck worker pool, exhausted handles) and a fresh process is a real, if temporary, fix.
 LONG_RUN_SECONDS = 30 * 60
-# The newest revision counts as "the change that broke it" when it is at most this old.
-RECENT_REVISION_SECONDS = 6 * 3600
 
 
 def _crash_started_with_revision(evidence: Evidence, pod: PodEvidence) -> bool:
@@ -59,7 +58,7 @@ def _crash_started_with_revision(evidence: Evidence, pod: PodEvidence) -> bool:
     if current.created_at is None:
         return True
     age = timestamp(evidence.collected_at) - timestamp(current.created_at)
-    return age <= RECENT_REVISION_SECONDS
+    return age <= RECENT_ROLLOUT.total_seconds()
 
 
 def _ran_long_before_exit(exits: list[ContainerState]) -> bool:

@@ -1,9 +1,10 @@
 """What a pod's own events, states and metric series say about one of its containers: the
 Events involving the pod, the kubelet's liveness and startup kills, whether a series is the
-container's, and how long ago it last exited.
+container's, how long ago it last exited, and whether the pod serves at all.
 
 Shared by the container analyzers (``oom``, ``crashes``, ``config_missing``, ``images``,
-``probes``); pure functions of Evidence.
+``probes``) and the workload rules (``rollout``, ``saturation``); pure functions of
+Evidence.
 """
 
 from __future__ import annotations
@@ -61,3 +62,16 @@ def last_exit_ago(evidence: Evidence, container: ContainerEvidence) -> float | N
     if last is None or last.state != "terminated":
         return None
     return seconds_before(evidence, last.finished_at)
+
+
+def pod_failing(pod: PodEvidence) -> bool:
+    """Whether a pod is not serving: not running, or an app container not ready, waiting or
+    terminated."""
+    if pod.phase in ("Pending", "Failed", "Unknown"):
+        return True
+    for container in pod.containers:
+        if container.init:
+            continue
+        if container.ready is False or container.state.state in ("waiting", "terminated"):
+            return True
+    return False

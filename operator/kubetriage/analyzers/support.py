@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
@@ -38,6 +38,8 @@ from kubetriage.models.vocabulary import WORKLOAD_KINDS
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
 
 FACT_MAX = 300
+# A revision rolled out this long before the evidence counts as "the recent change".
+RECENT_ROLLOUT = timedelta(hours=6)
 
 
 def suggest_memory(limit_bytes: float, peak_bytes: float | None = None) -> str:
