@@ -25,20 +25,28 @@ from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
-_SCHEDULING_REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("insufficient cpu", re.compile(r"(?i)insufficient cpu")),
-    ("insufficient memory", re.compile(r"(?i)insufficient memory")),
-    ("insufficient resources", re.compile(r"(?i)insufficient [\w./-]+")),
-    (
+# The scheduler's reasons, by the words a person reads in a finding.
+_SCHEDULING_REASONS: dict[str, re.Pattern[str]] = {
+    "insufficient cpu": re.compile(r"(?i)insufficient cpu"),
+    "insufficient memory": re.compile(r"(?i)insufficient memory"),
+    "insufficient resources": re.compile(r"(?i)insufficient [\w./-]+"),
+    "node selector or affinity": re.compile(r"(?i)didn't match (pod's )?node (affinity|selector)"),
+    "pod (anti-)affinity": re.compile(r"(?i)didn't (match|satisfy) pod (anti-)?affinity"),
+    "untolerated taint": re.compile(r"(?i)(untolerated taint|had taint|taint\(s\))"),
+    "too many pods": re.compile(r"(?i)too many pods"),
+    "node unschedulable": re.compile(r"(?i)node\(s\) (were|was) unschedulable"),
+    "host port conflict": re.compile(r"(?i)free ports"),
+    "topology spread": re.compile(r"(?i)topology spread"),
+}
+# Reasons that keep the pods off every node even once their claims bind: with one of them, an
+# unbound claim in the same message does not make it storage's case alone.
+_BESIDE_CLAIM = frozenset(
+    {
+        "insufficient cpu",
+        "insufficient memory",
+        "insufficient resources",
         "node selector or affinity",
-        re.compile(r"(?i)didn't match (pod's )?node (affinity|selector)"),
-    ),
-    ("pod (anti-)affinity", re.compile(r"(?i)didn't (match|satisfy) pod (anti-)?affinity")),
-    ("untolerated taint", re.compile(r"(?i)(untolerated taint|had taint|taint\(s\))")),
-    ("too many pods", re.compile(r"(?i)too many pods")),
-    ("node unschedulable", re.compile(r"(?i)node\(s\) (were|was) unschedulable")),
-    ("host port conflict", re.compile(r"(?i)free ports")),
-    ("topology spread", re.compile(r"(?i)topology spread")),
+    }
 )
 _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
@@ -68,7 +76,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         first_pod = next((p for p, _, _ in scheduling if p is not None), None)
         target = workload_ref(evidence, first_pod)
         text = " ".join(t for _, t, _ in scheduling)
-        reasons = [label for label, rx in _SCHEDULING_REASONS if rx.search(text)]
+        reasons = [label for label, rx in _SCHEDULING_REASONS.items() if rx.search(text)]
         if "insufficient cpu" in reasons or "insufficient memory" in reasons:
             reasons = [r for r in reasons if r != "insufficient resources"]
         pending = sum(1 for p in evidence.pods if p.phase == "Pending")
@@ -171,7 +179,7 @@ def _only_volume_problem(message: str) -> bool:
     """A scheduling failure caused by an unbound claim is storage's case."""
     if not UNBOUND_PVC.search(message):
         return False
-    return not any(rx.search(message) for label, rx in _SCHEDULING_REASONS[:4])
+    return not any(_SCHEDULING_REASONS[label].search(message) for label in _BESIDE_CLAIM)
 
 
 SCHEDULING_ANALYZERS: tuple[Analyzer, ...] = (
