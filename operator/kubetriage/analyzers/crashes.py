@@ -9,6 +9,9 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Final
+
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.container_texts import crash_text
@@ -41,6 +44,24 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a crash-loop finding is, by the evidence that earns it; the caps leave the
+    specific cause's own finding above it."""
+
+    back_off: float = 0.75  # the container waits in CrashLoopBackOff
+    exits: float = 0.65  # it exited with an error twice or more (or its Job's pod failed)
+    killed_penalty: float = 0.2  # exit code 137 or 143: killed from outside (OOM, liveness)
+    crash_log_bonus: float = 0.05  # its logs carry a crash (panic, traceback, segfault...)
+    config_cap: float = 0.45  # its logs say configuration is missing: config-missing's case
+    dependency_cap: float = 0.6  # its logs show a failing call: dependency-failure's case
+    liveness_cap: float = 0.45  # the kubelet killed it for a failed liveness probe
+    new_revision_cap: float = 0.7  # only the new revision crashes: bad-rollout's case
+
+
+CONFIDENCE: Final = _Confidence()
 
 # A process that ran this long before exiting was not failing at start: it degrades (leak,
 # stuck worker pool, exhausted handles) and a fresh process is a real, if temporary, fix.
@@ -134,9 +155,9 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
             + f", {prose.count(container.restart_count, 'restart')}",
         )
         facts = [state_fact]
-        confidence = 0.75 if waiting_crash else 0.65
+        confidence = CONFIDENCE.back_off if waiting_crash else CONFIDENCE.exits
         if exit_code in (137, 143):
-            confidence -= 0.2  # a kill from outside (OOM, liveness), not the process itself
+            confidence -= CONFIDENCE.killed_penalty
         logs = logs_of(evidence, pod, container.name)
         config_hits = grep_logs(logs, CONFIG_LOG, limit=2)
         dependency_hits = [
@@ -151,22 +172,22 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
         ][:3]
         facts.extend(item(h.source, h.line) for h in crash_hits)
         if crash_hits:
-            confidence += 0.05
+            confidence += CONFIDENCE.crash_log_bonus
         if exits and exits[0].message:
             facts.append(item(pod_source(pod), f"termination message: {exits[0].message}"))
         # A more specific cause in the logs outranks the generic crash loop.
         if config_hits:
-            confidence = min(confidence, 0.45)
+            confidence = min(confidence, CONFIDENCE.config_cap)
             facts.append(item(config_hits[0].source, config_hits[0].line))
         elif dependency_hits:
             # Crashing because a dependency refuses: dependency-failure, when it can name the
             # Service, outranks this; otherwise the crash loop stays the best explanation.
-            confidence = min(confidence, 0.6)
+            confidence = min(confidence, CONFIDENCE.dependency_cap)
             facts.append(item(dependency_hits[0].source, dependency_hits[0].line))
         if liveness_killed(evidence, pod, container.name):
-            confidence = min(confidence, 0.45)
+            confidence = min(confidence, CONFIDENCE.liveness_cap)
         if _older_revision_serving(evidence, pod):
-            confidence = min(confidence, 0.7)  # only the new revision crashes: bad-rollout
+            confidence = min(confidence, CONFIDENCE.new_revision_cap)
         action, params = _crash_action(evidence, target, pod, exits)
         params = {"container": container.name, **params}
         if exit_code is not None:

@@ -11,6 +11,8 @@ liveness kill) outranks the generic "it crash-loops".
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -44,6 +46,30 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure an oom-killed finding is, by the evidence that earns it."""
+
+    oom_killed: float = 0.95  # the container terminated with reason OOMKilled
+    sigkill: float = 0.65  # exit code 137 (SIGKILL) with no liveness kill to explain it
+    oom_log: float = 0.7  # the process logs an out-of-memory error
+    oom_metric: float = 0.85  # kube-state-metrics says it last terminated OOMKilled
+    oom_event: float = 0.85  # an OOMKilling Event, or the kernel's "memory cgroup out of memory"
+    at_limit_bonus: float = 0.03  # the working set peaked at AT_LIMIT of the limit or more
+    at_limit_floor: float = 0.85  # ... which lifts a kill at least as sure as a SIGKILL to this
+    sure_without_limit: float = 0.9  # a kill this sure (OOMKilled) needs no known limit
+    no_limit_penalty: float = 0.1  # less sure kills, with no limit known: maybe not the cgroup
+    cap: float = 0.97  # the most a kill claims
+    near_limit: float = 0.5  # no kill seen, the working set at NEAR_LIMIT of the limit or more
+
+
+CONFIDENCE: Final = _Confidence()
+# Shares of the memory limit the working set peaked at: pressing on it (with a kill), and
+# close enough to be the next kill (without one).
+AT_LIMIT = 0.85
+NEAR_LIMIT = 0.9
 
 
 def _memory_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
@@ -107,7 +133,7 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
             if (state.reason or "").lower() == "oomkilled":
                 signals.append(
                     (
-                        0.95,
+                        CONFIDENCE.oom_killed,
                         item(
                             pod_source(pod),
                             f"container {container.name} terminated: OOMKilled, exit code "
@@ -119,7 +145,7 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
             elif state.exit_code == 137 and not killed_by_probe:
                 signals.append(
                     (
-                        0.65,
+                        CONFIDENCE.sigkill,
                         item(
                             pod_source(pod),
                             f"container {container.name} killed by SIGKILL (exit code 137), "
@@ -128,13 +154,12 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
                     )
                 )
         for hit in grep_logs(logs_of(evidence, pod, container.name), OOM_LOG, limit=2):
-            signals.append((0.7, item(hit.source, hit.line)))
+            signals.append((CONFIDENCE.oom_log, item(hit.source, hit.line)))
         for metric in metrics_named(evidence, "kube_pod_container_status_last_terminated_reason"):
             oom_metric = "OOMKilled" in metric.query or metric.labels.get("reason") == "OOMKilled"
             if oom_metric and metric_for(metric, container.name) and (metric.max or 0) >= 1:
-                signals.append(
-                    (0.85, item("metrics", f"{container.name} last terminated reason OOMKilled"))
-                )
+                fact = item("metrics", f"{container.name} last terminated reason OOMKilled")
+                signals.append((CONFIDENCE.oom_metric, fact))
         if signals and container.name not in sample:
             sample[container.name] = (pod, container)
         restarts[container.name] = max(restarts[container.name], container.restart_count)
@@ -142,7 +167,7 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
             if event.reason == "OOMKilling" or "memory cgroup out of memory" in (
                 event.message.lower()
             ):
-                signals.append((0.85, item("events", event_fact(event))))
+                signals.append((CONFIDENCE.oom_event, item("events", event_fact(event))))
                 sample.setdefault(container.name, (pod, container))
 
     findings: list[Finding] = []
@@ -167,10 +192,13 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
                 f"{prose.percent(ratio)} of the {prose.memory(limit)} limit",
             )
             facts.append(peak_fact)
-            if ratio >= 0.85:
-                confidence = max(confidence + 0.03, 0.85 if confidence >= 0.65 else confidence)
-        if limit is None and confidence < 0.9:
-            confidence -= 0.1  # without a limit a SIGKILL is less likely to be the cgroup's
+            if ratio >= AT_LIMIT:
+                floor = (
+                    CONFIDENCE.at_limit_floor if confidence >= CONFIDENCE.sigkill else confidence
+                )
+                confidence = max(confidence + CONFIDENCE.at_limit_bonus, floor)
+        if limit is None and confidence < CONFIDENCE.sure_without_limit:
+            confidence -= CONFIDENCE.no_limit_penalty
         target = workload_ref(evidence, pod)
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
@@ -182,7 +210,7 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "oom-killed",
                 Category.OOM_KILLED,
-                min(confidence, 0.97),
+                min(confidence, CONFIDENCE.cap),
                 oom_text(
                     target,
                     name,
@@ -216,7 +244,7 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
         ratio_peak = _peak_ratio(evidence, container.name)
         if peak is None and limit and ratio_peak:
             peak = ratio_peak * limit
-        if not limit or not peak or peak / limit < 0.9:
+        if not limit or not peak or peak / limit < NEAR_LIMIT:
             continue
         target = workload_ref(evidence, pod)
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
@@ -232,7 +260,7 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "oom-killed",
                 Category.OOM_KILLED,
-                0.5,
+                CONFIDENCE.near_limit,
                 prose.narrative(
                     f"{prose.obj(target)} uses {prose.percent(peak / limit)} of its "
                     f"{prose.memory(limit)} memory limit",
