@@ -10,7 +10,9 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -45,6 +47,31 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a config-missing finding is, by the evidence that earns it (the best
+    observation of a target counts)."""
+
+    kubelet: float = 0.95  # the kubelet cannot create the container and names what is missing
+    config_error: float = 0.8  # CreateContainerConfigError that names nothing: the workload's
+    absent: float = 0.9  # a referenced ConfigMap, Secret or key does not exist
+    absent_started: float = 0.4  # ... though the process started, so it had it then
+    event: float = 0.9  # an Event names the missing ConfigMap, Secret or key
+    log_names: float = 0.75  # the application's log names the missing variable or file
+    log_generic: float = 0.6  # the application's log complains of its configuration, unnamed
+    crashing_bonus: float = 0.05  # ... and the container restarts
+    renamed_bonus: float = 0.1  # ... and the ConfigMap has a key that nearly matches it
+    supporting: float = 0.0  # a supporting fact (the near-miss key itself) raises nothing
+    misspelt_host: float = 0.75  # an env value names a host one edit away from a Service
+
+
+CONFIDENCE: Final = _Confidence()
+# How alike two names must be (difflib ratio) to be one name misspelt: a ConfigMap key and
+# the variable the application asks for; a host that does not resolve and a Service.
+SIMILAR_KEY = 0.75
+SIMILAR_HOST = 0.8
 
 _MISSING_OBJECT = re.compile(
     r"(?i)\b(?P<kind>configmaps?|secrets?) \"?(?P<name>[a-z0-9][\w.-]*)\"? not found"
@@ -91,7 +118,7 @@ def _near_miss_key(evidence: Evidence, target: ObjectRef | None, wanted: str | N
         return None
     scored = [(SequenceMatcher(None, wanted.lower(), k.lower()).ratio(), k) for k in keys]
     ratio, key = max(scored)
-    return key if ratio >= 0.75 else None
+    return key if ratio >= SIMILAR_KEY else None
 
 
 def _misspelt_hosts(evidence: Evidence, pod: PodEvidence) -> list[tuple[ObjectRef, EvidenceItem]]:
@@ -105,7 +132,9 @@ def _misspelt_hosts(evidence: Evidence, pod: PodEvidence) -> list[tuple[ObjectRe
                 continue
             first = host.split(".")[0]
             close = [
-                n for n in names if n != first and SequenceMatcher(None, n, first).ratio() >= 0.8
+                n
+                for n in names
+                if n != first and SequenceMatcher(None, n, first).ratio() >= SIMILAR_HOST
             ]
             if not close:
                 continue
@@ -187,12 +216,18 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 object_match = _MISSING_OBJECT.search(message)
                 if key_match:
                     target = _config_target(pod, key_match["kind"], key_match["name"])
-                    note(target, 0.95, fact, {"key": key_match["key"]}, no_key(key_match["key"]))
+                    note(
+                        target,
+                        CONFIDENCE.kubelet,
+                        fact,
+                        {"key": key_match["key"]},
+                        no_key(key_match["key"]),
+                    )
                 elif object_match:
                     target = _config_target(pod, object_match["kind"], object_match["name"])
-                    note(target, 0.95, fact, problem=ABSENT)
+                    note(target, CONFIDENCE.kubelet, fact, problem=ABSENT)
                 elif state.reason == "CreateContainerConfigError":
-                    note(workload_ref(evidence, pod), 0.8, fact)
+                    note(workload_ref(evidence, pod), CONFIDENCE.config_error, fact)
         # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
         # absent; a process that started got what it referenced, so an absence seen now (or
         # an object merely not collected) does not explain its failure.
@@ -204,14 +239,14 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
             if ref.exists is False:
                 note(
                     target,
-                    0.4 if resolved else 0.9,
+                    CONFIDENCE.absent_started if resolved else CONFIDENCE.absent,
                     item(pod_source(pod), f"{ref.kind} {ref.name} ({ref.via}) does not exist"),
                     problem=ABSENT,
                 )
             elif ref.key_exists is False and ref.key:
                 note(
                     target,
-                    0.4 if resolved else 0.9,
+                    CONFIDENCE.absent_started if resolved else CONFIDENCE.absent,
                     item(
                         pod_source(pod),
                         f"{ref.kind} {ref.name} has no key {ref.key} ({ref.via})",
@@ -229,7 +264,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 target = _config_target(pod, match["kind"], match["name"])
                 note(
                     target,
-                    0.9,
+                    CONFIDENCE.event,
                     item("events", event_fact(event)),
                     {"key": key_match["key"]} if key_match else None,
                     no_key(key_match["key"]) if key_match else ABSENT,
@@ -240,7 +275,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     (hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None
                 )
                 generic = variable is None and not (hit.match["path"] or hit.match["path2"])
-                confidence = 0.6 if generic else 0.75
+                confidence = CONFIDENCE.log_generic if generic else CONFIDENCE.log_names
                 crashing = any(
                     c.name == log.container and c.restart_count > 0 for c in pod.containers
                 )
@@ -248,21 +283,23 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 renamed = _near_miss_key(evidence, log_target, variable)
                 note(
                     log_target,
-                    confidence + (0.05 if crashing else 0.0) + (0.1 if renamed else 0.0),
+                    confidence
+                    + (CONFIDENCE.crashing_bonus if crashing else 0.0)
+                    + (CONFIDENCE.renamed_bonus if renamed else 0.0),
                     item(hit.source, hit.line),
                     problem=log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
                 )
                 if renamed is not None and log_target is not None:
                     note(
                         log_target,
-                        0.0,
+                        CONFIDENCE.supporting,
                         item(
                             f"configmap/{pod.namespace}/{log_target.name}",
                             f"has no key {variable} but has {renamed}",
                         ),
                     )
         for target, fact in _misspelt_hosts(evidence, pod):
-            note(target, 0.75, fact, problem=MISSPELT_HOST)
+            note(target, CONFIDENCE.misspelt_host, fact, problem=MISSPELT_HOST)
 
     findings: list[Finding] = []
     workload = workload_ref(evidence)
