@@ -9,6 +9,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -25,6 +27,20 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure an image-pull finding is, by the evidence that earns it."""
+
+    waiting: float = 0.9  # the container waits in ErrImagePull, ImagePullBackOff...
+    events: float = 0.8  # only Events report the failed pull
+    cause_bonus: float = 0.05  # the registry's words say why (no such tag, credentials...)
+    rollback: float = 0.65  # the rollback alternative: the previous image ran healthy
+    rollback_unproven: float = 0.55  # ... the previous revision's health is not in evidence
+
+
+CONFIDENCE: Final = _Confidence()
 
 _PULL_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -101,9 +117,9 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
         cause = matched[0] if matched else None
         pulled = facts[:2]
-        confidence = 0.9 if waiting else 0.8
+        confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
         if cause:
-            confidence += 0.05
+            confidence += CONFIDENCE.cause_bonus
         params = {"container": container.name, "image": container.image}
         current, previous = current_and_previous_revision(evidence)
         revision = pod_revision(pod, evidence)
@@ -174,7 +190,7 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "image-pull",
                     Category.IMAGE_PULL,
-                    (0.65 if healthy_before else 0.55),
+                    (CONFIDENCE.rollback if healthy_before else CONFIDENCE.rollback_unproven),
                     pull_text.model_copy(
                         update={
                             "fix": f"roll back to revision {previous.revision} while it is fixed"

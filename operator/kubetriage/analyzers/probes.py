@@ -10,6 +10,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -45,6 +47,23 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a probe-failure finding is, by the evidence that earns it."""
+
+    liveness_kill: float = 0.85  # the kubelet kills the container for its failing probe
+    startup_restarts: float = 0.8  # its startup probe fails and it restarts
+    not_ready: float = 0.75  # its readiness probe fails and it runs not ready
+    failing: float = 0.45  # probes fail, with no kill, restart or unready container to show
+    wrong_port_bonus: float = 0.05  # refused on a port the container does not declare
+    no_path_bonus: float = 0.05  # the probe's path answers 404
+    dependency_penalty: float = 0.25  # it answers 5xx while its log shows a dependency failing
+    busy_penalty: float = 0.25  # it times out while its CPU usage jumped: too busy to answer
+
+
+CONFIDENCE: Final = _Confidence()
 
 _PROBE_FAILED = re.compile(r"(?i)(?P<kind>liveness|readiness|startup) probe failed:?\s*(?P<why>.*)")
 
@@ -123,16 +142,16 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         facts.extend(item("events", event_fact(e)) for e in kills[:2])
         running = container.state.state == "running"
         if kills or ("liveness" in kinds and container.restart_count > 0):
-            confidence = 0.85
+            confidence = CONFIDENCE.liveness_kill
             probe_kind = "startup" if "startup" in kinds and "liveness" not in kinds else "liveness"
         elif "startup" in kinds and container.restart_count > 0:
-            confidence = 0.8
+            confidence = CONFIDENCE.startup_restarts
             probe_kind = "startup"
         elif "readiness" in kinds and running and container.ready is False:
-            confidence = 0.75
+            confidence = CONFIDENCE.not_ready
             probe_kind = "readiness"
         else:
-            confidence = 0.45
+            confidence = CONFIDENCE.failing
             probe_kind = sorted(kinds)[0]
         state_fact = item(
             pod_source(pod),
@@ -161,7 +180,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             port = _probe_port(spec.handler)
             declared = " ".join(container.ports)
             if port and container.ports and port not in declared and "refused" in reasons:
-                confidence += 0.05
+                confidence += CONFIDENCE.wrong_port_bonus
                 spec_facts.append(
                     item(
                         pod_source(pod),
@@ -171,7 +190,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 )
             facts.extend(spec_facts)
         if re.search(r"statuscode: 404|status code 404", reasons, re.I):
-            confidence += 0.05  # the probe path does not exist
+            confidence += CONFIDENCE.no_path_bonus
         # Replicas of one workload fail their probes for one reason; a tail from any of them
         # tells why (often only some pods' logs were collected).
         logs = logs_of(evidence, pod, container.name) or [
@@ -183,7 +202,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         caveat: tuple[str, EvidenceItem] | None = None
         if dependency and re.search(r"statuscode: 5\d\d", reasons):
             # The app reports itself unhealthy because something it needs is down.
-            confidence -= 0.25
+            confidence -= CONFIDENCE.dependency_penalty
             fact = item(dependency[0].source, dependency[0].line)
             facts.append(fact)
             caveat = ("The application's own log shows a dependency failing", fact)
@@ -191,7 +210,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         if busy is not None and PROBE_TIMEOUT.search(reasons) and not kills:
             # The probe times out because the process is too busy to answer it (CPU jumped):
             # the probe reports the overload, it is not the fault.
-            confidence -= 0.25
+            confidence -= CONFIDENCE.busy_penalty
             facts.append(busy)
             caveat = ("CPU usage jumped at the same time, so the process may be too busy", busy)
         findings.append(
