@@ -9,6 +9,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -22,6 +24,30 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, NodeEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a node-failure finding is, by the evidence that earns it (the best signal of a
+    node counts). "Elsewhere": the node hosts none of the incident's pods while others do."""
+
+    not_ready: float = 0.9  # the node is NotReady or unreachable
+    not_ready_elsewhere: float = 0.5
+    pressure: float = 0.85  # a pressure condition is True (memory, disk, PIDs, network)
+    pressure_elsewhere: float = 0.45
+    cordoned: float = 0.4  # the node is cordoned
+    evicted: float = 0.85  # a pod of the incident was evicted from it for node pressure
+    stranded: float = 0.8  # a pod on it is in phase Unknown, or terminating on a down node
+    event: float = 0.8  # a node Event (NodeNotReady, SystemOOM...) or an eviction Event
+    event_elsewhere: float = 0.5
+    metric: float = 0.8  # kube_node_status_condition reports it not Ready or under pressure
+    metric_elsewhere: float = 0.45
+    alert: float = 0.75  # a node alert fired for it (KubeNodeNotReady, KubeletDown...)
+    agree_bonus: float = 0.03  # more than one signal agrees
+    cap: float = 0.95  # the most a node-failure finding claims
+
+
+CONFIDENCE: Final = _Confidence()
 
 _NODE_PRESSURE_EVICTION = re.compile(
     r"(?i)the node (was|had) (low on resource|condition)[: ]*\[?(?P<resource>[\w-]+)"
@@ -54,25 +80,27 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         if node.ready in ("False", "Unknown"):
             condition = next((c for c in node.conditions if c.type == "Ready"), None)
             detail = f" ({condition.reason}: {condition.message})" if condition else ""
-            note(node.name, 0.9 if ours else 0.5, item(source, f"Ready={node.ready}{detail}"))
+            confidence = CONFIDENCE.not_ready if ours else CONFIDENCE.not_ready_elsewhere
+            note(node.name, confidence, item(source, f"Ready={node.ready}{detail}"))
         for condition in node.conditions:
             if condition.type in _PRESSURES and condition.status == "True":
                 note(
                     node.name,
-                    0.85 if ours else 0.45,
+                    CONFIDENCE.pressure if ours else CONFIDENCE.pressure_elsewhere,
                     item(source, f"{condition.type}=True {condition.message or ''}"),
                 )
         if node.unschedulable and ours:
-            note(node.name, 0.4, item(source, "node is cordoned (unschedulable)"))
+            note(node.name, CONFIDENCE.cordoned, item(source, "node is cordoned (unschedulable)"))
     for pod in evidence.pods:
         if pod.node is None:
             continue
         if pod.reason == "Evicted":
             match = _NODE_PRESSURE_EVICTION.search(pod.message or "")
             if match or "node" in (pod.message or "").lower():
-                note(pod.node, 0.85, item(pod_source(pod), f"Evicted: {pod.message}"))
+                note(pod.node, CONFIDENCE.evicted, item(pod_source(pod), f"Evicted: {pod.message}"))
         elif pod.phase == "Unknown" or (pod.deleting and _node_down(evidence, pod.node)):
-            note(pod.node, 0.8, item(pod_source(pod), f"phase {pod.phase}, terminating"))
+            fact = item(pod_source(pod), f"phase {pod.phase}, terminating")
+            note(pod.node, CONFIDENCE.stranded, fact)
     for event in evidence.events:
         node_name: str | None = None
         if event.involved.kind == "Node" and event.reason in (
@@ -94,7 +122,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
                 match = re.search(r"(?i)node \"?([\w.-]+)\"?", event.message)
                 node_name = match.group(1) if match else None
         if node_name:
-            confidence = 0.8 if node_name in hosting or not hosting else 0.5
+            ours = node_name in hosting or not hosting
+            confidence = CONFIDENCE.event if ours else CONFIDENCE.event_elsewhere
             note(node_name, confidence, item("events", event_fact(event)))
     for metric in metrics_named(evidence, "kube_node_status_condition"):
         match = re.search(r'node="([^"]+)"', metric.query)
@@ -109,7 +138,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             ours = node_name in hosting or not hosting
             note(
                 node_name,
-                0.8 if ours else 0.45,
+                CONFIDENCE.metric if ours else CONFIDENCE.metric_elsewhere,
                 item(
                     "metrics",
                     f"kube_node_status_condition {condition} on {node_name}: {metric.last:g}",
@@ -129,7 +158,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             )
             and node_label
         ):
-            note(node_label.split(":")[0], 0.75, item("alert", f"{name} for {node_label}"))
+            fact = item("alert", f"{name} for {node_label}")
+            note(node_label.split(":")[0], CONFIDENCE.alert, fact)
 
     # Nodes that host none of the incident's pods are context, not the cause: keep only the
     # strongest of them so several weak ones cannot add up to outweigh the real finding.
@@ -141,7 +171,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
     for node_name, (confidence, facts) in found.items():
         affected = sum(1 for p in evidence.pods if p.node == node_name)
         if len(facts) > 1:
-            confidence = min(confidence + 0.03, 0.95)
+            confidence = min(confidence + CONFIDENCE.agree_bonus, CONFIDENCE.cap)
         seen_node = next((n for n in evidence.nodes if n.name == node_name), None)
         down = (
             [

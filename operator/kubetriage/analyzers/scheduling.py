@@ -10,6 +10,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -24,6 +26,19 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure an unschedulable finding is, by the evidence that earns it."""
+
+    named_reason: float = 0.9  # the scheduler's words give a reason known here (taints, CPU...)
+    unnamed_reason: float = 0.8  # pods stay unscheduled for a reason not recognised here
+    nodes_down: float = 0.7  # ... while nodes are down, not full: node-failure's case
+    quota: float = 0.85  # the API server refuses to create the pods over a ResourceQuota
+
+
+CONFIDENCE: Final = _Confidence()
 
 # The scheduler's reasons, by the words a person reads in a finding.
 _SCHEDULING_REASONS: dict[str, re.Pattern[str]] = {
@@ -80,9 +95,12 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         if "insufficient cpu" in reasons or "insufficient memory" in reasons:
             reasons = [r for r in reasons if r != "insufficient resources"]
         pending = sum(1 for p in evidence.pods if p.phase == "Pending")
-        confidence = 0.9 if reasons else 0.8
-        if _NODES_DOWN.search(text) and any(n.ready != "True" for n in evidence.nodes):
-            confidence = 0.7  # nodes are down, not full: node-failure explains the Pending pods
+        confidence = CONFIDENCE.named_reason if reasons else CONFIDENCE.unnamed_reason
+        nodes_down = bool(_NODES_DOWN.search(text)) and any(
+            n.ready != "True" for n in evidence.nodes
+        )
+        if nodes_down:
+            confidence = CONFIDENCE.nodes_down
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             facts = [fact for _, _, fact in scheduling[:4]]
             stuck = prose.count(pending, "pod") if pending else "Pods"
@@ -94,7 +112,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 ),
                 prose.claim(_SCHEDULING_FIXES.get(reasons[0] if reasons else "", _ANY_FIT)),
             ]
-            if confidence < 0.8:
+            if nodes_down:
                 because.append(prose.claim("Some nodes are not ready, which may be the real cause"))
             findings.append(
                 make_finding(
@@ -137,7 +155,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "unschedulable",
                     Category.UNSCHEDULABLE,
-                    0.85,
+                    CONFIDENCE.quota,
                     prose.narrative(
                         f"{prose.obj(target)} cannot create pods: a ResourceQuota is exhausted",
                         "raise the quota or lower the pods' requests",

@@ -8,6 +8,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -25,6 +27,27 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, PVCEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a storage finding is, by the evidence that earns it (the best observation of
+    a claim counts)."""
+
+    unbound: float = 0.9  # the claim is Pending or Lost
+    volume_event: float = 0.85  # an Event: it fails to bind, attach, mount, provision, resize
+    disk_full_log: float = 0.85  # a pod that mounts it logs "no space left on device"...
+    full: float = 0.8  # kubelet volume metrics: at least FULL of it is used
+    filling: float = 0.7  # ... at least FILLING
+    alert: float = 0.8  # a volume alert fired for it (KubePersistentVolumeFillingUp...)
+    agree_bonus: float = 0.03  # more than one observation agrees
+    cap: float = 0.95  # the most a storage finding claims
+
+
+CONFIDENCE: Final = _Confidence()
+# Shares of a volume in use: filling up, and full.
+FILLING = 0.9
+FULL = 0.97
 
 UNBOUND_PVC = re.compile(
     r"(?i)(unbound (immediate )?persistentvolumeclaims|persistentvolumeclaim \"?[\w.-]+\"? not "
@@ -86,7 +109,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             note(
                 pvc.namespace,
                 pvc.name,
-                0.9,
+                CONFIDENCE.unbound,
                 item(
                     f"pvc/{pvc.namespace}/{pvc.name}",
                     f"phase {pvc.phase}, storageClass {pvc.storage_class}, "
@@ -113,7 +136,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             note(
                 event.involved.namespace or namespace,
                 name,
-                0.85,
+                CONFIDENCE.volume_event,
                 item("events", event_fact(event)),
                 f"fails with {event.reason}",
             )
@@ -122,7 +145,8 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         if not hits:
             continue
         for name in pod.pvc_names[:1]:
-            note(pod.namespace, name, 0.85, item(hits[0].source, hits[0].line), "is full")
+            fact = item(hits[0].source, hits[0].line)
+            note(pod.namespace, name, CONFIDENCE.disk_full_log, fact, "is full")
     used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
     capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
     available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
@@ -137,11 +161,11 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         ns = metric.labels.get("namespace", namespace)
         if ratio_query:
             # "used / capacity" already: the value is the share in use.
-            if metric.last >= 0.9:
+            if metric.last >= FILLING:
                 note(
                     ns,
                     claim,
-                    0.8 if metric.last >= 0.97 else 0.7,
+                    CONFIDENCE.full if metric.last >= FULL else CONFIDENCE.filling,
                     item("metrics", f"volume {claim} is {prose.percent(metric.last)} full"),
                     f"is {prose.percent(metric.last)} full",
                 )
@@ -164,11 +188,11 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         fraction = metric.last / cap
         if metric in available:
             fraction = 1.0 - fraction
-        if fraction >= 0.9:
+        if fraction >= FILLING:
             note(
                 ns,
                 claim,
-                0.8 if fraction >= 0.97 else 0.7,
+                CONFIDENCE.full if fraction >= FULL else CONFIDENCE.filling,
                 item(
                     "metrics",
                     f"volume {claim} is {prose.percent(fraction)} full of {prose.memory(cap)}",
@@ -186,7 +210,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             note(
                 alert.labels.get("namespace", namespace),
                 claim,
-                0.8,
+                CONFIDENCE.alert,
                 item("alert", f"{name} for {claim}"),
                 "is filling up",
             )
@@ -221,7 +245,9 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "storage",
                 Category.STORAGE,
-                min(confidence + (0.03 if len(facts) > 1 else 0.0), 0.95),
+                min(
+                    confidence + (CONFIDENCE.agree_bonus if len(facts) > 1 else 0.0), CONFIDENCE.cap
+                ),
                 prose.narrative(
                     f"{prose.obj(ref)} {why}",
                     fix,
