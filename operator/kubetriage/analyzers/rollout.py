@@ -7,13 +7,24 @@ cause (an image that cannot be pulled, a missing ConfigMap).
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
+from __future__ import annotations
+
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.saturation import ERROR_NAME, LATENCY_NAME, is_rate, traffic_rose
+from kubetriage.analyzers.saturation import (
+    DOUBLING,
+    ERROR_NAME,
+    LATENCY_NAME,
+    RISE,
+    is_rate,
+    traffic_rose,
+)
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RECENT_ROLLOUT,
@@ -29,6 +40,27 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a bad-rollout finding is, by the evidence that earns it."""
+
+    failing_after_serving: float = 0.8  # the new revision's pods fail; the previous one served
+    failing_recent: float = 0.7  # ... its service not in evidence, the rollout recent
+    failing: float = 0.45  # ... and the rollout is not recent
+    errors_recent: float = 0.7  # errors stepped up after a recent rollout
+    load_recent: float = 0.6  # latency or CPU stepped up after a recent rollout
+    stalled: float = 0.6  # the rollout missed its progress deadline, or errors rose after it
+    weak: float = 0.45  # nothing stronger than the above
+    deadline_bonus: float = 0.05  # the rollout missed its progress deadline
+    overload_bonus: float = 0.05  # new pods fail and load rose, with the same traffic as before
+    image_bonus: float = 0.03  # the rollout changed an image
+    specific_cap: float = 0.5  # every failing pod shows a cause with its own rule (image...)
+    cap: float = 0.9  # the most a bad-rollout finding claims
+
+
+CONFIDENCE: Final = _Confidence()
 
 
 def check_bad_rollout(evidence: Evidence) -> list[Finding]:
@@ -69,33 +101,34 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         return []  # the old revision fails too: the change is not what broke it
     previous_was_serving = bool(old_healthy) or previous.ready_replicas > 0
     if new_failing and previous_was_serving:
-        confidence = 0.8
+        confidence = CONFIDENCE.failing_after_serving
     elif new_failing and recent:
-        confidence = 0.7
+        confidence = CONFIDENCE.failing_recent
     elif new_failing:
-        confidence = 0.45
+        confidence = CONFIDENCE.failing
     elif errors_after and recent:
-        confidence = 0.7
+        confidence = CONFIDENCE.errors_recent
     elif load_after and recent:
-        confidence = 0.6
+        confidence = CONFIDENCE.load_recent
     else:
-        confidence = 0.6 if (deadline is not None or errors_after) else 0.45
+        stalled = deadline is not None or errors_after
+        confidence = CONFIDENCE.stalled if stalled else CONFIDENCE.weak
     if deadline is not None:
-        confidence += 0.05
+        confidence += CONFIDENCE.deadline_bonus
     if new_failing and load_after and not traffic_rose(evidence):
-        confidence += 0.05  # the new pods are overloaded by the same traffic the old served
+        confidence += CONFIDENCE.overload_bonus
     changed = {
         name: (previous.images.get(name), image)
         for name, image in current.images.items()
         if previous.images.get(name) not in (None, image)
     }
     if changed:
-        confidence += 0.03
+        confidence += CONFIDENCE.image_bonus
     specific = [p for p in new_failing if _specific_cause(p)]
     if specific and len(specific) == len(new_failing):
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
-        confidence = min(confidence, 0.5)
+        confidence = min(confidence, CONFIDENCE.specific_cap)
     replaced = item(
         "revision",
         f"revision {current.revision} ({current.name}) replaced revision "
@@ -162,7 +195,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         make_finding(
             "bad-rollout",
             Category.BAD_ROLLOUT,
-            min(confidence, 0.9),
+            min(confidence, CONFIDENCE.cap),
             prose.narrative(
                 problem,
                 f"roll back to revision {previous.revision}",
@@ -195,15 +228,15 @@ def _specific_cause(pod: PodEvidence) -> bool:
 
 def _errors_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
     """Error-rate series (5xx ratios...) that stepped up at or after the rollout."""
-    return _rose_after(evidence, rolled_out, ERROR_NAME, 2.0)
+    return _rose_after(evidence, rolled_out, ERROR_NAME, DOUBLING)
 
 
 def _load_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
     """Latency or CPU usage that stepped up at or after the rollout: with traffic unchanged,
     the new code does more work per request (a costly regex, a lost cache, a hot loop)."""
     cpu = re.compile(re.escape(CPU_USAGE))
-    return _rose_after(evidence, rolled_out, LATENCY_NAME, 1.5) + _rose_after(
-        evidence, rolled_out, cpu, 2.0
+    return _rose_after(evidence, rolled_out, LATENCY_NAME, RISE) + _rose_after(
+        evidence, rolled_out, cpu, DOUBLING
     )
 
 

@@ -8,8 +8,12 @@ fix is more replicas. Kept below a change that explains the symptom
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
+from __future__ import annotations
+
 import math
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -29,6 +33,31 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a resource-saturation finding is, by the evidence that earns it."""
+
+    hpa_limited: float = 0.85  # the autoscaler runs its maximum and reports ScalingLimited
+    hpa_max: float = 0.8  # the autoscaler runs its maximum of replicas
+    hpa_alert: float = 0.75  # KubeHpaMaxedOut fired (the autoscaler itself not in evidence)
+    traffic_slower: float = 0.7  # traffic grew, and latency or busy connections with it
+    queues: float = 0.6  # queues or consumer lag grew
+    traffic_errors: float = 0.45  # traffic grew with errors only: capacity, or a dependency
+    load_exhausted: float = 0.7  # latency and CPU rose together, no CPU limit, workers all busy
+    load: float = 0.6  # latency and CPU rose together, with no CPU limit and no new revision
+
+
+CONFIDENCE: Final = _Confidence()
+# How much a series must grow over the window (last / first) to count: a rise of latency,
+# traffic or busy connections; a doubling of errors, queues or CPU usage.
+RISE = 1.5
+DOUBLING = 2.0
+# Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
+SCALE_MIN = 1.5
+SCALE_MAX = 4.0
+SCALE_BY = 2.0
 
 _RATE_NAME = re.compile(
     r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
@@ -112,7 +141,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "resource-saturation",
                 Category.RESOURCE_SATURATION,
-                0.85 if limited is not None else 0.8,
+                CONFIDENCE.hpa_limited if limited is not None else CONFIDENCE.hpa_max,
                 prose.narrative(
                     f"{prose.obj(target)} is at its autoscaler's maximum of "
                     f"{prose.count(hpa.max_replicas, 'replica')}",
@@ -133,7 +162,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             and workload is not None
             and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
         ):
-            params = _scale_params(evidence, 2.0)
+            params = _scale_params(evidence, SCALE_BY)
             fired = item(
                 "alert",
                 "KubeHpaMaxedOut "
@@ -143,7 +172,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "resource-saturation",
                     Category.RESOURCE_SATURATION,
-                    0.75,
+                    CONFIDENCE.hpa_alert,
                     prose.narrative(
                         f"The autoscaler of {prose.obj(workload)} is at its maximum",
                         f"scale out to {params['replicas']} replicas",
@@ -178,7 +207,7 @@ def traffic_rose(evidence: Evidence) -> bool:
         and not ERROR_NAME.search(f"{m.name} {m.query}")
         and is_rate(m)
         and (g := metric_growth(m)) is not None
-        and g >= 1.5
+        and g >= RISE
         for m in evidence.metrics
     )
 
@@ -208,7 +237,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         for m in evidence.metrics
         if LATENCY_NAME.search(f"{m.name} {m.query}")
         and (g := metric_growth(m)) is not None
-        and g >= 1.5
+        and g >= RISE
     ]
     if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
         return []
@@ -224,7 +253,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     ]
     busy = [item(h.source, h.line) for h in exhausted[:2]]
     unlimited = item(workload.display(), "no CPU limit on the containers (not throttling)")
-    params = _scale_params(evidence, 2.0)
+    params = _scale_params(evidence, SCALE_BY)
     because = [prose.claim("Latency and CPU usage rose together", *rose)]
     if busy:
         because.append(prose.claim("Its workers time out or are all busy", *busy))
@@ -239,7 +268,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         make_finding(
             "resource-saturation",
             Category.RESOURCE_SATURATION,
-            0.7 if exhausted else 0.6,
+            CONFIDENCE.load_exhausted if exhausted else CONFIDENCE.load,
             prose.narrative(
                 f"{prose.obj(workload)} is saturated",
                 f"scale out to {params['replicas']} replicas",
@@ -273,27 +302,27 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         label = f"{metric.name} {metric.query}"
         if "/" in metric.query and _RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
-        if _QUEUE_NAME.search(label) and growth >= 2.0:
+        if _QUEUE_NAME.search(label) and growth >= DOUBLING:
             queues.append((metric, growth))
         elif (
-            (LATENCY_NAME.search(label) and growth >= 1.5)
-            or (ERROR_NAME.search(label) and growth >= 2.0)
-            or (_BUSY_NAME.search(label) and growth >= 1.5)
+            (LATENCY_NAME.search(label) and growth >= RISE)
+            or (ERROR_NAME.search(label) and growth >= DOUBLING)
+            or (_BUSY_NAME.search(label) and growth >= RISE)
         ):
             strain.append((metric, growth))
             slower = slower or bool(LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
-        elif _RATE_NAME.search(label) and growth >= 1.5:
+        elif _RATE_NAME.search(label) and growth >= RISE:
             traffic.append((metric, growth))
     if not queues and not (traffic and strain):
         # More traffic that the service absorbs (latency and errors back to normal) is not
         # saturation; without a queue or strain, only load with no CPU limit is.
         return _load_saturation(evidence, workload)
     if traffic and slower:
-        confidence = 0.7
+        confidence = CONFIDENCE.traffic_slower
     elif queues:
-        confidence = 0.6
+        confidence = CONFIDENCE.queues
     else:
-        confidence = 0.45  # errors rose with traffic: capacity, or a dependency under load
+        confidence = CONFIDENCE.traffic_errors
     facts = [
         item(
             "metrics",
@@ -303,8 +332,8 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         for m, g in (traffic + queues + strain)[:5]
         if m.last is not None
     ]
-    factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=2.0)
-    params = _scale_params(evidence, min(max(factor, 1.5), 4.0))
+    factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=SCALE_BY)
+    params = _scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
     grew = "Queues" if queues and not traffic else "Traffic"
     demand = len(traffic + queues)
     because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]
