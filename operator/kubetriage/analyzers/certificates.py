@@ -14,7 +14,9 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -41,10 +43,43 @@ from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
 
+
+@dataclass(frozen=True, slots=True)
+class _ExpiryConfidence:
+    """How sure a certificate-expiry finding is, by the evidence that earns it."""
+
+    expired: float = 0.95  # a Certificate's notAfter has passed (or it says it expired)
+    expiring: float = 0.75  # ... it expires within SOON_DAYS
+    not_ready: float = 0.8  # the Certificate is not Ready (at least this sure)
+    not_ready_bonus: float = 0.03  # ... on top of its expiry
+    cap: float = 0.97  # the most a Certificate's finding claims
+    seen_expired: float = 0.85  # no Certificate; an expiry metric says it has expired
+    seen: float = 0.8  # TLS errors in logs or Events, or an expiry metric within SOON_DAYS
+    foreign_penalty: float = 0.1  # someone else's certificate: it can only be handed over
+
+
+@dataclass(frozen=True, slots=True)
+class _RenewalConfidence:
+    """How sure a certificate-renewal finding is, by the evidence that earns it (always with
+    a failed CertificateRequest or an Issuer that is not Ready)."""
+
+    expired: float = 0.95  # the Certificate's notAfter has passed
+    urgent: float = 0.85  # it expires within URGENT_DAYS
+    failing: float = 0.75  # it expires within RENEWAL_WINDOW_DAYS, or is not Ready
+    not_ready: float = 0.85  # it is not Ready, and the evidence says why (at least this sure)
+
+
+EXPIRY_CONFIDENCE: Final = _ExpiryConfidence()
+RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
+
 _TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl)")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
+# A failing renewal this close to expiry is urgent.
+URGENT_DAYS = 14
+# A certificate that expires this soon is already the incident.
+SOON_DAYS = 3
 _FAILED_REASONS = frozenset({"Failed", "Denied", "InvalidRequest"})
 
 
@@ -87,21 +122,23 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
             seconds = timestamp(not_after) - now
             hours = seconds / 3600
             if hours <= 0:
-                confidence = 0.95
+                confidence = EXPIRY_CONFIDENCE.expired
                 state = f"expired {prose.duration(seconds)} ago"
                 facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
-            elif hours <= 72:
-                confidence = 0.75
+            elif hours <= SOON_DAYS * 24:
+                confidence = EXPIRY_CONFIDENCE.expiring
                 state = f"expires in {prose.duration(seconds)}"
                 facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
         elif _field(cert, "expired") == "true":
-            confidence = 0.95
+            confidence = EXPIRY_CONFIDENCE.expired
             state = "has expired"
             facts.append(item(source, "certificate expired"))
         ready = _ready(cert)
         renewal: EvidenceItem | None = None
         if ready is not None and ready.status != "True":
-            confidence = max(confidence, 0.8) + (0.03 if confidence else 0.0)
+            confidence = max(confidence, EXPIRY_CONFIDENCE.not_ready) + (
+                EXPIRY_CONFIDENCE.not_ready_bonus if confidence else 0.0
+            )
             renewal = item(source, f"Ready={ready.status} {ready.reason}: {ready.message}")
             facts.append(renewal)
         if not confidence:
@@ -125,7 +162,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "certificate-expiry",
                 Category.CERTIFICATE_EXPIRY,
-                min(confidence, 0.97),
+                min(confidence, EXPIRY_CONFIDENCE.cap),
                 prose.narrative(
                     f"{prose.obj(ref)} {state}",
                     "renew it" if renewal is None else "fix its issuer and renew it",
@@ -153,7 +190,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         # Templates subtract time() already; a raw series is an absolute timestamp.
         remaining = metric.last if "time()" in metric.query else metric.last - now
         days = remaining / 86400
-        if days <= 3:
+        if days <= SOON_DAYS:
             expiring.append((probe_instance(metric) or metric.query, days))
     # The API server reports a webhook whose serving certificate expired in the events of
     # the object it could not create (FailedCreate on a ReplicaSet, for instance).
@@ -175,13 +212,14 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         )
         for i, d in expiring
     ]
-    confidence = 0.85 if expiring and any(d <= 0 for _, d in expiring) else 0.8
+    measured_expired = any(d <= 0 for _, d in expiring)
+    confidence = EXPIRY_CONFIDENCE.seen_expired if measured_expired else EXPIRY_CONFIDENCE.seen
     lines = [h.line for h in hits] + [e.message for e in event_hits]
     target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
     if target is None:
         return []
     if action is Action.ESCALATE:
-        confidence -= 0.1  # someone else's certificate: we can only hand it over
+        confidence -= EXPIRY_CONFIDENCE.foreign_penalty
     expired = bool(hits or event_hits) or any(d <= 0 for _, d in expiring)
     state = "has expired" if expired else "is about to expire"
     if target.kind == "Secret":
@@ -367,13 +405,13 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
                 item(_source(cert), f"Ready={ready.status} {ready.reason}: {ready.message or ''}")
             )
         if days is not None and days <= 0:
-            confidence = 0.95
-        elif days is not None and days <= 14:
-            confidence = 0.85
+            confidence = RENEWAL_CONFIDENCE.expired
+        elif days is not None and days <= URGENT_DAYS:
+            confidence = RENEWAL_CONFIDENCE.urgent
         else:
-            confidence = 0.75
+            confidence = RENEWAL_CONFIDENCE.failing
         if ready is not None and ready.status != "True":
-            confidence = max(confidence, 0.85)  # not Ready, and the evidence says why
+            confidence = max(confidence, RENEWAL_CONFIDENCE.not_ready)
         target = ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name)
         secret = cert.fields.get("secretName")
         findings.append(

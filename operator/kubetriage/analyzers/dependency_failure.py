@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -39,6 +41,30 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a dependency-failure finding is, by the evidence that earns it; the caps leave
+    the network rule above it where the Service itself is at fault."""
+
+    named: float = 0.8  # failing calls in the logs name the Service
+    env_only: float = 0.75  # calls fail, and the configuration names only this Service
+    env_among: float = 0.6  # ... names it among several
+    probes_only: float = 0.65  # only blackbox probes of the Service fail
+    probes_bonus: float = 0.1  # its probes fail as well as the calls
+    healthy_caller_bonus: float = 0.03  # the caller's own pods are ready and not restarting
+    unbacked_cap: float = 0.6  # the Service selects no pod: nothing behind it
+    refused_cap: float = 0.65  # its ready endpoints refuse: its targetPort is wrong
+    fenced_cap: float = 0.7  # calls time out into a Service a NetworkPolicy guards
+    cap: float = 0.93  # the most a named dependency claims
+    dns_resolver: float = 0.7  # every failing call is a lookup; the resolver itself fails
+    dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
+    unnamed: float = 0.5  # calls fail to a host no Service in evidence matches
+    unnamed_once: float = 0.45  # ... in a single log line
+
+
+CONFIDENCE: Final = _Confidence()
 
 CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
 _BARE_HOST = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.?$", re.IGNORECASE)
@@ -108,7 +134,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     confidence = 0.0
     if named:
         chosen = max(named, key=lambda n: (len(named[n]), n in probes_down))
-        confidence = 0.8
+        confidence = CONFIDENCE.named
     elif hits and via_env:
         ranked = sorted(
             via_env,
@@ -116,25 +142,26 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             reverse=True,
         )
         chosen = ranked[0]
-        confidence = 0.75 if len(via_env) == 1 or chosen in probes_down else 0.6
+        only = len(via_env) == 1 or chosen in probes_down
+        confidence = CONFIDENCE.env_only if only else CONFIDENCE.env_among
     elif probes_down:
         chosen = next(iter(probes_down))
-        confidence = 0.65
+        confidence = CONFIDENCE.probes_only
     findings: list[Finding] = []
     if chosen is not None:
         svc = by_name[chosen]
         if chosen in probes_down and (named or hits):
-            confidence += 0.1
+            confidence += CONFIDENCE.probes_bonus
         if _workload_healthy(evidence):
-            confidence += 0.03
+            confidence += CONFIDENCE.healthy_caller_bonus
         if svc.selector and svc.matching_pods == 0:
-            confidence = min(confidence, 0.6)  # nothing behind it: the network rule's case
+            confidence = min(confidence, CONFIDENCE.unbacked_cap)
         if chosen in refusing_services(evidence):
-            confidence = min(confidence, 0.65)  # ready pods refuse: the Service's port is wrong
+            confidence = min(confidence, CONFIDENCE.refused_cap)
         if _policy_guards(evidence, svc) and any(
             TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):
-            confidence = min(confidence, 0.7)  # timeouts into a fenced service: network
+            confidence = min(confidence, CONFIDENCE.fenced_cap)
         facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
         if not named.get(chosen):
             facts[:0] = [item(h.source, h.line) for h in hits[:2]]
@@ -177,7 +204,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "dependency-failure",
                 Category.DEPENDENCY_FAILURE,
-                min(confidence, 0.93),
+                min(confidence, CONFIDENCE.cap),
                 prose.narrative(
                     problem,
                     "escalate to its owner",
@@ -208,13 +235,13 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             # Not collected, but every mainstream distribution serves cluster DNS from this
             # Service (CoreDNS kept the name for compatibility).
             target = ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
-        confidence = 0.7 if resolver_down else 0.55
+        confidence = CONFIDENCE.dns_resolver if resolver_down else CONFIDENCE.dns_service
     else:
         fallback = workload_ref(evidence)
         if fallback is None or fallback.kind not in ACTION_TARGET_KINDS[Action.ESCALATE]:
             return []
         target = fallback
-        confidence = 0.5 if len(hits) >= 2 else 0.45
+        confidence = CONFIDENCE.unnamed if len(hits) >= 2 else CONFIDENCE.unnamed_once
     quoted = [item(h.source, h.line) for h in hits[:4]]
     kind = _failure_kind(" ".join(h.line for h in hits))
     if target.kind == "Service":

@@ -10,7 +10,9 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -37,6 +39,31 @@ from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
 
 
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a network finding is, by the evidence that earns it."""
+
+    alerting_selects_nothing: float = 0.85  # the alerting Service matches no pod, none to compare
+    near_miss: float = 0.9  # the workload's Service matches no pod; a label nearly matches
+    selects_nothing: float = 0.8  # ... and no label nearly matches
+    wrong_port: float = 0.7  # its targetPort is not a port its ready pods declare
+    unbacked: float = 0.8  # a Service the workload fails to call matches no pod
+    refused_remapped: float = 0.8  # ready endpoints refuse; the Service sends to another port
+    refused: float = 0.6  # ready endpoints refuse the calls
+    deny_all: float = 0.8  # a NetworkPolicy on the workload's pods has no ingress (egress) rule
+    dns_fails_bonus: float = 0.05  # ... it denies egress and name lookups fail
+    guards_timeouts: float = 0.75  # a policy fences a Service the workload times out calling
+    selects_timeouts: float = 0.55  # a policy selects the workload's pods; connections time out
+    timeouts_bonus: float = 0.05  # connections time out behind the policy
+    policy_cap: float = 0.9  # the most a NetworkPolicy finding claims
+
+
+CONFIDENCE: Final = _Confidence()
+# How alike a selector value and a pod's label value must be (difflib ratio) to be one
+# value misspelt.
+SIMILAR_LABEL = 0.6
+
+
 def _selector_mismatch(svc: ServiceEvidence, pods: list[PodEvidence]) -> list[str]:
     """Selector entries no pod carries, with the near-miss value a pod has instead."""
     misses: list[str] = []
@@ -44,7 +71,9 @@ def _selector_mismatch(svc: ServiceEvidence, pods: list[PodEvidence]) -> list[st
         values = {p.labels.get(key) for p in pods} - {None}
         if value in values:
             continue
-        close = [v for v in values if v and SequenceMatcher(None, v, value).ratio() >= 0.6]
+        close = [
+            v for v in values if v and SequenceMatcher(None, v, value).ratio() >= SIMILAR_LABEL
+        ]
         if close:
             misses.append(f"{key}={value} but pods have {key}={sorted(close)[0]}")
         elif values:
@@ -64,7 +93,7 @@ def _related(svc: ServiceEvidence, evidence: Evidence, pods: list[PodEvidence]) 
     for key, value in svc.selector.items():
         for pod in pods:
             other = pod.labels.get(key)
-            if other is not None and SequenceMatcher(None, other, value).ratio() >= 0.6:
+            if other is not None and SequenceMatcher(None, other, value).ratio() >= SIMILAR_LABEL:
                 shared += 1
                 break
     return shared > 0 and shared == len(svc.selector)
@@ -107,7 +136,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "network",
                     Category.NETWORK,
-                    0.85,
+                    CONFIDENCE.alerting_selects_nothing,
                     prose.narrative(
                         f"{prose.obj(ref)} selects no pods",
                         "correct its selector",
@@ -153,7 +182,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "network",
                     Category.NETWORK,
-                    0.9 if misses else 0.8,
+                    CONFIDENCE.near_miss if misses else CONFIDENCE.selects_nothing,
                     prose.narrative(
                         f"{prose.obj(ref)} selects no pods",
                         "correct its selector",
@@ -182,7 +211,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "network",
                     Category.NETWORK,
-                    0.7,
+                    CONFIDENCE.wrong_port,
                     prose.narrative(
                         f"{prose.obj(ref)} sends traffic to port {prose.listing(wrong)}, which "
                         "its pods do not expose",
@@ -228,7 +257,7 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
                 make_finding(
                     "network",
                     Category.NETWORK,
-                    0.8,
+                    CONFIDENCE.unbacked,
                     prose.narrative(
                         f"{prose.obj(ref)} selects no pods, so calls from {caller(evidence)} fail",
                         "correct its selector",
@@ -267,7 +296,7 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
             make_finding(
                 "network",
                 Category.NETWORK,
-                0.8 if remapped else 0.6,
+                CONFIDENCE.refused_remapped if remapped else CONFIDENCE.refused,
                 prose.narrative(
                     f"{prose.obj(ref)} refuses connections although "
                     f"{prose.count(ready, 'endpoint')} {prose.be(ready)} ready",
@@ -333,19 +362,20 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
             and all(s.selector.get(k) == v for k, v in policy.pod_selector.items())
         ]
         if policy.selects_target and "Ingress" in policy.policy_types and policy.ingress_rules == 0:
-            confidence, why = 0.8, "denies all ingress to the workload's pods"
+            confidence, why = CONFIDENCE.deny_all, "denies all ingress to the workload's pods"
         elif (
             policy.selects_target and "Egress" in policy.policy_types and (policy.egress_rules == 0)
         ):
-            confidence, why = 0.8, "denies all egress from the workload's pods"
+            confidence, why = CONFIDENCE.deny_all, "denies all egress from the workload's pods"
             if dns_failures:
                 facts.append(item(dns_failures[0].source, dns_failures[0].line))
-                confidence += 0.05
+                confidence += CONFIDENCE.dns_fails_bonus
         elif guarded and "Ingress" in policy.policy_types:
-            confidence = 0.75
+            confidence = CONFIDENCE.guards_timeouts
             why = f"restricts ingress to {guarded[0].name}, which the workload times out calling"
         elif policy.selects_target and timeouts:
-            confidence, why = 0.55, "selects the workload's pods while its connections time out"
+            confidence = CONFIDENCE.selects_timeouts
+            why = "selects the workload's pods while its connections time out"
         if not confidence:
             continue
         because = [
@@ -363,13 +393,13 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
         if timeouts:
             timeout = item(timeouts[0].source, timeouts[0].line)
             facts.append(timeout)
-            confidence += 0.05
+            confidence += CONFIDENCE.timeouts_bonus
             because.append(prose.claim("Connections time out, as dropped packets do", timeout))
         findings.append(
             make_finding(
                 "network",
                 Category.NETWORK,
-                min(confidence, 0.9),
+                min(confidence, CONFIDENCE.policy_cap),
                 prose.narrative(
                     f"{prose.obj(ref)} {why}",
                     "allow the traffic the workload needs",
