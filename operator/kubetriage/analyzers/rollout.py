@@ -17,17 +17,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.saturation import (
-    DOUBLING,
-    ERROR_NAME,
-    LATENCY_NAME,
-    RISE,
-    is_rate,
-    traffic_rose,
-)
+from kubetriage.analyzers.saturation import ERROR_NAME, LATENCY_NAME, is_rate, traffic_rose
 from kubetriage.analyzers.support import (
     CPU_USAGE,
+    DOUBLING,
     RECENT_ROLLOUT,
+    RISE,
     current_and_previous_revision,
     item,
     metric_growth,

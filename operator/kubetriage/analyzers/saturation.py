@@ -20,7 +20,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import (
+    DOUBLING,
     RECENT_ROLLOUT,
+    RISE,
     cpu_usage_jumps,
     current_and_previous_revision,
     grep_logs,
@@ -50,10 +52,6 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# How much a series must grow over the window (last / first) to count: a rise of latency,
-# traffic or busy connections; a doubling of errors, queues or CPU usage.
-RISE = 1.5
-DOUBLING = 2.0
 # Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
 SCALE_MIN = 1.5
 SCALE_MAX = 4.0

@@ -361,6 +361,10 @@ def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
 
 
 CPU_USAGE = "container_cpu_usage_seconds_total"
+# How much a series must grow over the window (last / first) to count: a rise of latency,
+# traffic or busy connections; a doubling of errors, queues or CPU usage.
+RISE = 1.5
+DOUBLING = 2.0
 
 
 def metric_growth(metric: MetricSummary) -> float | None:
@@ -373,7 +377,7 @@ def metric_growth(metric: MetricSummary) -> float | None:
     return metric.last / low
 
 
-def cpu_usage_jumps(evidence: Evidence, factor: float = 2.0) -> list[MetricSummary]:
+def cpu_usage_jumps(evidence: Evidence, factor: float = DOUBLING) -> list[MetricSummary]:
     """CPU usage rate series (cores) that rose at least ``factor`` times over the window."""
     jumps: list[MetricSummary] = []
     for metric in metrics_named(evidence, CPU_USAGE):
