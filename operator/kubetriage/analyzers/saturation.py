@@ -28,7 +28,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
     metric_growth,
-    timestamp,
+    seconds_before,
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
@@ -214,8 +214,8 @@ def _recent_rollout(evidence: Evidence) -> bool:
     current, previous = current_and_previous_revision(evidence)
     if current is None or previous is None or current.created_at is None:
         return False
-    age = timestamp(evidence.collected_at) - timestamp(current.created_at)
-    return age <= RECENT_ROLLOUT.total_seconds()
+    age = seconds_before(evidence, current.created_at)
+    return age is not None and age <= RECENT_ROLLOUT.total_seconds()
 
 
 def _no_cpu_limit(evidence: Evidence) -> bool:
