@@ -1,9 +1,10 @@
 """Deterministic analyzers: pure rules that turn Evidence into ranked Findings.
 
 The pipeline (and the combiner's callers) use ``run_analyzers``; ``ANALYZERS`` is the
-immutable registry of every rule, one family module per area of Kubernetes. A rule that
-raises is reported in ``AnalyzerRun.errors`` and contributes no finding, so one bug cannot
-take the diagnosis down.
+immutable registry of every rule, one module per rule (each with its confidences in a named
+``CONFIDENCE`` table). Findings of equal confidence keep the registry's order, so the order
+below decides ties. A rule that raises is reported in ``AnalyzerRun.errors`` and contributes
+no finding, so one bug cannot take the diagnosis down.
 """
 
 from __future__ import annotations
@@ -36,19 +37,24 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
 ANALYZERS: tuple[Analyzer, ...] = (
+    # containers
     *OOM_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,
+    # placement and infrastructure
     *SCHEDULING_ANALYZERS,
     *NODE_ANALYZERS,
     *STORAGE_ANALYZERS,
+    # the workload's revisions and demand
     *ROLLOUT_ANALYZERS,
     *SATURATION_ANALYZERS,
+    # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
     *NETWORK_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,
+    # the rest, in the order they were added (ties go to the rules above)
     *METRIC_ANALYZERS,
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,

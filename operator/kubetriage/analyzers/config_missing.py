@@ -41,10 +41,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    Evidence,
-    PodEvidence,
-)
+from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 

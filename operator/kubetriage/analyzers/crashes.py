@@ -15,10 +15,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.container_texts import crash_text
-from kubetriage.analyzers.pods import (
-    last_exit_ago,
-    liveness_killed,
-)
+from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
     CRASH_LOG,
@@ -37,11 +34,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    ContainerState,
-    Evidence,
-    PodEvidence,
-)
+from kubetriage.models.evidence import ContainerState, Evidence, PodEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 

@@ -14,12 +14,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import (
-    event_fact,
-    item,
-    metrics_named,
-    pod_source,
-)
+from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, NodeEvidence
 from kubetriage.models.findings import EvidenceItem, Finding

@@ -18,12 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.container_texts import oom_text
-from kubetriage.analyzers.pods import (
-    last_exit_ago,
-    liveness_killed,
-    metric_for,
-    pod_events,
-)
+from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
     OOM_LOG,
     event_fact,
@@ -39,11 +34,7 @@ from kubetriage.analyzers.support import (
     workload_container,
     workload_ref,
 )
-from kubetriage.models.evidence import (
-    ContainerEvidence,
-    Evidence,
-    PodEvidence,
-)
+from kubetriage.models.evidence import ContainerEvidence, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 

@@ -15,16 +15,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.container_texts import (
-    PROBE_TIMEOUT,
-    probe_text,
-)
-from kubetriage.analyzers.pods import (
-    LIVENESS_KILL,
-    liveness_killed,
-    metric_for,
-    pod_events,
-)
+from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
+from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
@@ -39,12 +31,7 @@ from kubetriage.analyzers.support import (
     workload_container,
     workload_ref,
 )
-from kubetriage.models.evidence import (
-    ContainerEvidence,
-    EventEvidence,
-    Evidence,
-    PodEvidence,
-)
+from kubetriage.models.evidence import ContainerEvidence, EventEvidence, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 

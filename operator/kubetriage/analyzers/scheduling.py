@@ -16,13 +16,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.storage import UNBOUND_PVC
-from kubetriage.analyzers.support import (
-    event_fact,
-    events_for,
-    item,
-    pod_source,
-    workload_ref,
-)
+from kubetriage.analyzers.support import event_fact, events_for, item, pod_source, workload_ref
 from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
