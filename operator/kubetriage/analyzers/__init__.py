@@ -1,9 +1,10 @@
 """Deterministic analyzers: pure rules that turn Evidence into ranked Findings.
 
 The pipeline (and the combiner's callers) use ``run_analyzers``; ``ANALYZERS`` is the
-immutable registry of every rule, one family module per area of Kubernetes. A rule that
-raises is reported in ``AnalyzerRun.errors`` and contributes no finding, so one bug cannot
-take the diagnosis down.
+immutable registry of every rule, one module per rule (each with its confidences in a named
+``CONFIDENCE`` table). Findings of equal confidence keep the registry's order, so the order
+below decides ties. A rule that raises is reported in ``AnalyzerRun.errors`` and contributes
+no finding, so one bug cannot take the diagnosis down.
 """
 
 from __future__ import annotations
@@ -11,29 +12,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.certificates import CERTIFICATE_ANALYZERS
+from kubetriage.analyzers.certificates import (
+    CERTIFICATE_EXPIRY_ANALYZERS,
+    CERTIFICATE_RENEWAL_ANALYZERS,
+)
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
-from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
+from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
+from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
+from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
+from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.nodes import NODE_ANALYZERS
+from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
+from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
 ANALYZERS: tuple[Analyzer, ...] = (
-    *CONTAINER_ANALYZERS,
+    # containers
+    *OOM_ANALYZERS,
+    *CRASH_ANALYZERS,
+    *CONFIG_MISSING_ANALYZERS,
+    *IMAGE_ANALYZERS,
+    *PROBE_ANALYZERS,
+    # placement and infrastructure
     *SCHEDULING_ANALYZERS,
+    *NODE_ANALYZERS,
+    *STORAGE_ANALYZERS,
+    # the workload's revisions and demand
     *ROLLOUT_ANALYZERS,
+    *SATURATION_ANALYZERS,
+    # traffic
+    *DEPENDENCY_FAILURE_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *CERTIFICATE_EXPIRY_ANALYZERS,
+    # the rest, in the order they were added (ties go to the rules above)
     *METRIC_ANALYZERS,
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
     *POLICY_ANALYZERS,
-    *CERTIFICATE_ANALYZERS,
+    *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,
 )
 

@@ -1,27 +1,85 @@
-"""Certificate renewal: a cert-manager Certificate that is not Ready or will expire soon,
-whose renewal is failing (a CertificateRequest that failed or was denied, an Issuer that is
-not Ready), is a certificate-expiry to renew at the Certificate, with the reason the
-renewal fails as evidence.
+"""Certificate analyzers (certificate-expiry to renew, or to escalate when the certificate is
+someone else's):
 
-Complements ``network.check_certificate`` (expired certificates, x509 errors in logs and
-events, probe metrics). Registered in ``kubetriage.analyzers.ANALYZERS``; pure.
+- certificate-expiry: a Certificate that expired or expires within three days, or is not
+  Ready; without one, x509 errors in logs and events and expiry metrics of probes, aimed at
+  the Secret that holds the certificate (or the Service that presents it);
+- certificate-renewal: a cert-manager Certificate that is not Ready or will expire soon,
+  whose renewal is failing (a CertificateRequest that failed or was denied, an Issuer that is
+  not Ready), renewed at the Certificate with the reason the renewal fails as evidence.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import item, timestamp
+from kubetriage.analyzers.calls import probe_instance, services_elsewhere
+from kubetriage.analyzers.support import (
+    CERT_LOG,
+    event_fact,
+    grep_logs,
+    hosts_in,
+    item,
+    metrics_named,
+    service_for_host,
+    timestamp,
+    workload_ref,
+)
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, GenericObjectEvidence, PodCondition
+from kubetriage.models.evidence import (
+    Evidence,
+    GenericObjectEvidence,
+    PodCondition,
+    ServiceEvidence,
+)
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
 
+
+@dataclass(frozen=True, slots=True)
+class _ExpiryConfidence:
+    """How sure a certificate-expiry finding is, by the evidence that earns it."""
+
+    expired: float = 0.95  # a Certificate's notAfter has passed (or it says it expired)
+    expiring: float = 0.75  # ... it expires within SOON_DAYS
+    not_ready: float = 0.8  # the Certificate is not Ready (at least this sure)
+    not_ready_bonus: float = 0.03  # ... on top of its expiry
+    cap: float = 0.97  # the most a Certificate's finding claims
+    seen_expired: float = 0.85  # no Certificate; an expiry metric says it has expired
+    seen: float = 0.8  # TLS errors in logs or Events, or an expiry metric within SOON_DAYS
+    foreign_penalty: float = 0.1  # someone else's certificate: it can only be handed over
+
+
+@dataclass(frozen=True, slots=True)
+class _RenewalConfidence:
+    """How sure a certificate-renewal finding is, by the evidence that earns it (always with
+    a failed CertificateRequest or an Issuer that is not Ready)."""
+
+    expired: float = 0.95  # the Certificate's notAfter has passed
+    urgent: float = 0.85  # it expires within URGENT_DAYS
+    failing: float = 0.75  # it expires within RENEWAL_WINDOW_DAYS, or is not Ready
+    not_ready: float = 0.85  # it is not Ready, and the evidence says why (at least this sure)
+
+
+EXPIRY_CONFIDENCE: Final = _ExpiryConfidence()
+RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
+
+_TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl)")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
+# A failing renewal this close to expiry is urgent.
+URGENT_DAYS = 14
+# A certificate that expires this soon is already the incident.
+SOON_DAYS = 3
 _FAILED_REASONS = frozenset({"Failed", "Denied", "InvalidRequest"})
 
 
@@ -40,6 +98,243 @@ def _time(text: str | None) -> datetime | None:
 
 def _source(obj: GenericObjectEvidence) -> str:
     return f"{obj.ref.kind.lower()}/{obj.ref.namespace}/{obj.ref.name}"
+
+
+def _field(obj: GenericObjectEvidence, name: str) -> str | None:
+    name = name.lower()
+    return next((v for k, v in obj.fields.items() if k.lower().split(".")[-1] == name), None)
+
+
+# --- certificate-expiry -------------------------------------------------------------------
+
+
+def check_certificate(evidence: Evidence) -> list[Finding]:
+    now = timestamp(evidence.collected_at)
+    certificates = [o for o in evidence.other_objects if o.ref.kind == "Certificate"]
+    findings: list[Finding] = []
+    for cert in certificates:
+        facts: list[EvidenceItem] = []
+        confidence = 0.0
+        source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
+        not_after = _time(_field(cert, "notAfter"))
+        state = "is not Ready"
+        if not_after is not None:
+            seconds = timestamp(not_after) - now
+            hours = seconds / 3600
+            if hours <= 0:
+                confidence = EXPIRY_CONFIDENCE.expired
+                state = f"expired {prose.duration(seconds)} ago"
+                facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
+            elif hours <= SOON_DAYS * 24:
+                confidence = EXPIRY_CONFIDENCE.expiring
+                state = f"expires in {prose.duration(seconds)}"
+                facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
+        elif _field(cert, "expired") == "true":
+            confidence = EXPIRY_CONFIDENCE.expired
+            state = "has expired"
+            facts.append(item(source, "certificate expired"))
+        ready = _ready(cert)
+        renewal: EvidenceItem | None = None
+        if ready is not None and ready.status != "True":
+            confidence = max(confidence, EXPIRY_CONFIDENCE.not_ready) + (
+                EXPIRY_CONFIDENCE.not_ready_bonus if confidence else 0.0
+            )
+            renewal = item(source, f"Ready={ready.status} {ready.reason}: {ready.message}")
+            facts.append(renewal)
+        if not confidence:
+            continue
+        secret = _field(cert, "secretName")
+        ref = ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name)
+        because = [prose.claim(f"{prose.obj(ref)} {state}", facts[0])]
+        if renewal is not None and ready is not None:
+            because.append(
+                prose.claim(
+                    f"Its renewal is failing: Ready={ready.status} ({ready.reason})", renewal
+                )
+            )
+        because.append(
+            prose.claim(
+                "Clients reject the certificate once it has expired"
+                + (f"; renewing it rewrites Secret {secret}" if secret else "")
+            )
+        )
+        findings.append(
+            make_finding(
+                "certificate-expiry",
+                Category.CERTIFICATE_EXPIRY,
+                min(confidence, EXPIRY_CONFIDENCE.cap),
+                prose.narrative(
+                    f"{prose.obj(ref)} {state}",
+                    "renew it" if renewal is None else "fix its issuer and renew it",
+                    aside=f"Secret {secret}" if secret else "",
+                    because=because,
+                ),
+                facts,
+                Action.RENEW_CERTIFICATE,
+                ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name),
+                {
+                    "certificate": cert.ref.name,
+                    **({"secret": s} if (s := _field(cert, "secretName")) else {}),
+                },
+            )
+        )
+    if findings:
+        return findings
+    hits = grep_logs(evidence.logs, CERT_LOG, limit=5)
+    expiring: list[tuple[str, float]] = []
+    for metric in metrics_named(
+        evidence, "probe_ssl_earliest_cert_expiry", "certmanager_certificate_expiration"
+    ):
+        if metric.last is None:
+            continue
+        # Templates subtract time() already; a raw series is an absolute timestamp.
+        remaining = metric.last if "time()" in metric.query else metric.last - now
+        days = remaining / 86400
+        if days <= SOON_DAYS:
+            expiring.append((probe_instance(metric) or metric.query, days))
+    # The API server reports a webhook whose serving certificate expired in the events of
+    # the object it could not create (FailedCreate on a ReplicaSet, for instance).
+    event_hits = [e for e in evidence.events if CERT_LOG.search(e.message)]
+    if not hits and not expiring and not event_hits:
+        return []
+    facts = [item(h.source, h.line) for h in hits[:3]]
+    facts += [item("events", event_fact(e)) for e in event_hits[:2]]
+    quoted = list(facts)
+    facts += [
+        item(
+            "metrics",
+            f"certificate of {i} "
+            + (
+                f"expires in {prose.duration(d * 86400)}"
+                if d > 0
+                else f"expired {prose.duration(d * 86400)} ago"
+            ),
+        )
+        for i, d in expiring
+    ]
+    measured_expired = any(d <= 0 for _, d in expiring)
+    confidence = EXPIRY_CONFIDENCE.seen_expired if measured_expired else EXPIRY_CONFIDENCE.seen
+    lines = [h.line for h in hits] + [e.message for e in event_hits]
+    target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
+    if target is None:
+        return []
+    if action is Action.ESCALATE:
+        confidence -= EXPIRY_CONFIDENCE.foreign_penalty
+    expired = bool(hits or event_hits) or any(d <= 0 for _, d in expiring)
+    state = "has expired" if expired else "is about to expire"
+    if target.kind == "Secret":
+        problem = f"The certificate in {prose.obj(target)} {state}"
+    elif target.kind == "Service":
+        problem = f"The certificate served by {prose.obj(target)} {state}"
+    else:
+        problem = f"A certificate {prose.obj(target)} relies on {state}"
+    because = []
+    if quoted:
+        because.append(prose.claim("TLS handshakes fail on an expired certificate", *quoted[:3]))
+    if expiring:
+        because.append(
+            prose.claim("The certificate's expiry metric confirms it", *facts[len(quoted) :][:2])
+        )
+    if target.kind == "Secret":
+        because.append(prose.claim(f"{prose.obj(target)} holds the certificate that failed"))
+    elif target.kind == "Service":
+        because.append(
+            prose.claim(
+                f"The failing calls go to {prose.obj(target)}, whose certificate this cluster "
+                "cannot renew"
+            )
+        )
+    else:
+        because.append(prose.claim("No Service or Secret in the evidence holds the certificate"))
+    return [
+        make_finding(
+            "certificate-expiry",
+            Category.CERTIFICATE_EXPIRY,
+            confidence,
+            prose.narrative(
+                problem,
+                "renew it" if action is Action.RENEW_CERTIFICATE else "escalate to its owner",
+                because=because,
+            ),
+            facts,
+            action,
+            target,
+            {},
+        )
+    ]
+
+
+def _certificate_target(
+    evidence: Evidence, lines: list[str], instances: list[str]
+) -> tuple[ObjectRef | None, Action]:
+    """The Secret holding the certificate when the evidence names one (preferring the one
+    mounted by the pods behind the Service that presents it), else that Service (escalate),
+    else the workload."""
+    hosts = [h for line in lines for h in hosts_in(line)]
+    hosts += [h for i in instances for h in hosts_in(i) or [i]]
+    services = list(evidence.services)
+    services += [s for s in services_elsewhere(evidence, hosts) if s not in services]
+    presenting = [s for h in hosts if (s := service_for_host(h, services)) is not None]
+    for svc in presenting:
+        if svc.type == "ExternalName":
+            # Someone else's certificate: hand it to the owner of that endpoint.
+            return ObjectRef(
+                kind="Service", namespace=svc.namespace, name=svc.name
+            ), Action.ESCALATE
+    for svc in presenting:
+        secret = _serving_secret(evidence, svc) or _dependency_secret(evidence, svc)
+        if secret is not None:
+            return secret, Action.RENEW_CERTIFICATE
+    for obj in evidence.other_objects:
+        if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
+            return obj.ref, Action.RENEW_CERTIFICATE
+    for obj in evidence.other_objects:
+        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecretNames")):
+            return (
+                ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
+                Action.RENEW_CERTIFICATE,
+            )
+    if not presenting:
+        # No called Service is named: the failing TLS is most likely the workload's own.
+        for pod in evidence.pods:
+            for ref in pod.config_refs:
+                if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+                    return (
+                        ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
+                        Action.RENEW_CERTIFICATE,
+                    )
+    for svc in presenting:
+        return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
+    workload = workload_ref(evidence)
+    if workload is not None:
+        return workload, Action.ESCALATE
+    return None, Action.ESCALATE
+
+
+def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace)."""
+    for dependency in evidence.dependencies:
+        found = dependency.service
+        if found is None or (found.namespace, found.name) != (svc.namespace, svc.name):
+            continue
+        for name in dependency.mounted_secrets:
+            if _TLS_NAME.search(name):
+                return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
+    return None
+
+
+def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods the Service selects: its serving certificate."""
+    for pod in evidence.pods:
+        if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
+            continue
+        for ref in pod.config_refs:
+            if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+                return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
+    return None
+
+
+# --- certificate-renewal ------------------------------------------------------------------
 
 
 def _renewal_failures(evidence: Evidence, cert: GenericObjectEvidence) -> list[EvidenceItem]:
@@ -110,13 +405,13 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
                 item(_source(cert), f"Ready={ready.status} {ready.reason}: {ready.message or ''}")
             )
         if days is not None and days <= 0:
-            confidence = 0.95
-        elif days is not None and days <= 14:
-            confidence = 0.85
+            confidence = RENEWAL_CONFIDENCE.expired
+        elif days is not None and days <= URGENT_DAYS:
+            confidence = RENEWAL_CONFIDENCE.urgent
         else:
-            confidence = 0.75
+            confidence = RENEWAL_CONFIDENCE.failing
         if ready is not None and ready.status != "True":
-            confidence = max(confidence, 0.85)  # not Ready, and the evidence says why
+            confidence = max(confidence, RENEWAL_CONFIDENCE.not_ready)
         target = ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name)
         secret = cert.fields.get("secretName")
         findings.append(
@@ -141,6 +436,9 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-CERTIFICATE_ANALYZERS: tuple[Analyzer, ...] = (
+CERTIFICATE_EXPIRY_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("certificate-expiry", (Category.CERTIFICATE_EXPIRY,), check_certificate),
+)
+CERTIFICATE_RENEWAL_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("certificate-renewal", (Category.CERTIFICATE_EXPIRY,), check_certificate_renewal),
 )

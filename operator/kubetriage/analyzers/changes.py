@@ -13,12 +13,15 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
+    RISE,
     current_and_previous_revision,
     grep_logs,
     item,
@@ -29,6 +32,21 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.evidence import ChangeEvidence, Evidence, MetricSummary
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a change-correlation finding is, by the change the symptoms began right after
+    (with no rise in traffic and no cause that has its own rule)."""
+
+    config_edit: float = 0.82  # an edit of a ConfigMap the pods use
+    # A tag that now pulls a new build: health splitting exactly along two digests of one tag
+    # outweighs where the failing pods happen to run (all were pulled after the tag moved).
+    new_digest: float = 0.86
+    rollout: float = 0.88  # the workload's rollout of what its pods run
+
+
+CONFIDENCE: Final = _Confidence()
 
 # A symptom that begins this soon after a change is attributed to it.
 ONSET_AFTER_CHANGE = timedelta(hours=2)
@@ -94,7 +112,7 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
         if not _SYMPTOM_METRIC.search(label) or _is_traffic(metric):
             continue
         growth = metric_growth(metric)
-        if growth is None or growth < 1.5:
+        if growth is None or growth < RISE:
             continue
         found.append(
             (
@@ -118,7 +136,9 @@ def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
 
 
 def _traffic_rose(metrics: list[MetricSummary]) -> bool:
-    return any(_is_traffic(m) and (g := metric_growth(m)) is not None and g >= 1.5 for m in metrics)
+    return any(
+        _is_traffic(m) and (g := metric_growth(m)) is not None and g >= RISE for m in metrics
+    )
 
 
 # Events whose own analyzers name the precise fix: placement, volumes, node pressure.
@@ -242,7 +262,7 @@ def check_change(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "change-correlation",
                 Category.CONFIG_MISSING,
-                0.82,
+                CONFIDENCE.config_edit,
                 prose.narrative(
                     f"{prose.obj(target)} broke right after {prose.obj(change.object)} was edited",
                     f"revert or correct {change.object.kind} {change.object.name}",
@@ -263,9 +283,7 @@ def check_change(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "change-correlation",
                 Category.BAD_ROLLOUT,
-                # Health splitting exactly along two digests of one tag outweighs where the
-                # failing pods happen to run (they were all pulled after the tag moved).
-                0.86,
+                CONFIDENCE.new_digest,
                 prose.narrative(
                     f"The image tag of {prose.obj(target)} now pulls a new build",
                     "pin the image to the previous digest",
@@ -287,7 +305,7 @@ def check_change(evidence: Evidence) -> list[Finding]:
         make_finding(
             "change-correlation",
             Category.BAD_ROLLOUT,
-            0.88,
+            CONFIDENCE.rollout,
             prose.narrative(
                 f"{prose.obj(target)} broke right after its rollout",
                 f"roll back to revision {previous.revision}" if previous else "undo the rollout",

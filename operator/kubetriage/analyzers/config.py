@@ -13,6 +13,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -21,6 +23,19 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ConfigMount, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a config-mounted-file finding is, by the evidence that earns it."""
+
+    missing_file: float = 0.8  # the application cannot open a file under a config mount
+    restarting_bonus: float = 0.05  # ... and the container restarts
+    no_key_bonus: float = 0.07  # the mounted ConfigMap has no key of that file's name
+    cap: float = 0.92  # the most a config-mounted-file finding claims
+
+
+CONFIDENCE: Final = _Confidence()
 
 _FILE = r"/[\w./@-]+"
 MISSING_FILE = re.compile(
@@ -63,7 +78,10 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
                     continue
                 mount, key = located
                 target = ObjectRef(kind=mount.kind, namespace=pod.namespace, name=mount.name)
-                confidence = 0.8 + (0.05 if container.restart_count > 0 else 0.0)
+                restarting = container.restart_count > 0
+                confidence = CONFIDENCE.missing_file + (
+                    CONFIDENCE.restarting_bonus if restarting else 0.0
+                )
                 facts = [
                     item(hit.source, hit.line),
                     item(
@@ -76,7 +94,7 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
                 if key:
                     params["key"] = key
                     if keys is not None and key not in keys:
-                        confidence += 0.07
+                        confidence += CONFIDENCE.no_key_bonus
                         facts.append(
                             item(
                                 f"configmap/{pod.namespace}/{mount.name}",
@@ -94,7 +112,7 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
         make_finding(
             "config-mounted-file",
             Category.CONFIG_MISSING,
-            min(confidence, 0.92),
+            min(confidence, CONFIDENCE.cap),
             prose.narrative(
                 f"{prose.obj(target)} lacks "
                 + (f"the file {params['key']}" if "key" in params else "a file")

@@ -2,8 +2,8 @@
 ConfigMap or Secret, and a failing probe look like as a ``Narrative`` (problem, fix, causal
 claims citing their evidence), built with ``kubetriage.prose``.
 
-Used only by ``kubetriage.analyzers.containers``, which decides; this module only words the
-decision. Pure functions of plain values and evidence models.
+Used only by the container rules (``oom``, ``crashes``, ``config_missing``, ``probes``), which
+decide; this module only words the decision. Pure functions of plain values and evidence models.
 """
 
 from __future__ import annotations

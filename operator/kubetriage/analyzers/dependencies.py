@@ -12,7 +12,9 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -22,6 +24,20 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, DependencyEvidence, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a dependency-change or dependency-down finding is, by the evidence that earns
+    it (always with the dependency named by the caller's failing calls)."""
+
+    changed_and_failing: float = 0.82  # it rolled out right before the errors; it fails too
+    changed: float = 0.78  # it rolled out right before the caller's errors began
+    no_endpoint: float = 0.86  # it is down: no ready endpoint
+    failing_pods: float = 0.8  # its pods fail
+
+
+CONFIDENCE: Final = _Confidence()
 
 # A dependency rollout older than this is the steady state, not "what changed".
 RECENT_DEPENDENCY_ROLLOUT = timedelta(hours=6)
@@ -95,7 +111,9 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "dependency-change",
                 Category.BAD_ROLLOUT,
-                0.82 if dependency.failing_pods or dependency.warnings else 0.78,
+                CONFIDENCE.changed_and_failing
+                if dependency.failing_pods or dependency.warnings
+                else CONFIDENCE.changed,
                 prose.narrative(
                     f"{caller} fails since its dependency {prose.obj(workload)} rolled out",
                     f"roll {workload.name} back"
@@ -136,7 +154,7 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "dependency-down",
                 Category.DEPENDENCY_FAILURE,
-                0.86 if none_ready else 0.8,
+                CONFIDENCE.no_endpoint if none_ready else CONFIDENCE.failing_pods,
                 prose.narrative(
                     f"The dependency {prose.obj(target)} is down",
                     "escalate to its owner",

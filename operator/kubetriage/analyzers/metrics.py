@@ -9,11 +9,14 @@ query the Prometheus stage chose (raw counters or a ratio of rates).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import (
+    RISE,
     item,
     iter_containers,
     metrics_named,
@@ -25,6 +28,25 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.evidence import ContainerEvidence, Evidence, MetricSummary
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a cpu-throttling finding is, by the evidence that earns it (always with a CPU
+    limit: without a CFS quota nothing is throttled)."""
+
+    throttled: float = 0.7  # THROTTLED_SHARE or more of its CFS periods throttled
+    heavily_bonus: float = 0.05  # ... at least HEAVILY_THROTTLED_SHARE
+    alerted: float = 0.7  # CPUThrottlingHigh fired for the container (at least this sure)
+    alert_bonus: float = 0.05  # ... on top of a measured ratio
+    latency_bonus: float = 0.1  # latency rose while it was throttled
+    cap: float = 0.9  # the most a cpu-throttling finding claims
+
+
+CONFIDENCE: Final = _Confidence()
+# Shares of CFS periods throttled: enough to slow the process, and heavily.
+THROTTLED_SHARE = 0.25
+HEAVILY_THROTTLED_SHARE = 0.5
 
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
@@ -83,7 +105,7 @@ def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
         if not _LATENCY.search(label) or metric.last is None:
             continue
         low = metric.first if metric.first is not None else metric.min
-        if metric.trend == "rising" or (low and metric.last / low >= 1.5):
+        if metric.trend == "rising" or (low and metric.last / low >= RISE):
             before = prose.number(low) if low is not None else "?"
             facts.append(
                 item(
@@ -120,7 +142,7 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         limit = _cpu_limit(evidence, container)
         if limit is None:
             continue  # no CFS quota: whatever is slow, it is not the limit
-        if (ratio is None or ratio < 0.25) and not alerted:
+        if (ratio is None or ratio < THROTTLED_SHARE) and not alerted:
             continue
         target = workload_ref(evidence, pod)
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_CPU]:
@@ -129,8 +151,9 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         facts: list[EvidenceItem] = []
         because: list[Claim] = []
         confidence = 0.0
-        if ratio is not None and ratio >= 0.25:
-            confidence = 0.7 + (0.05 if ratio >= 0.5 else 0.0)
+        if ratio is not None and ratio >= THROTTLED_SHARE:
+            heavily = ratio >= HEAVILY_THROTTLED_SHARE
+            confidence = CONFIDENCE.throttled + (CONFIDENCE.heavily_bonus if heavily else 0.0)
             facts.append(
                 item(
                     "metrics",
@@ -146,11 +169,13 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
                 )
             )
         if alerted:
-            confidence = max(confidence, 0.7) + (0.05 if facts else 0.0)
+            confidence = max(confidence, CONFIDENCE.alerted) + (
+                CONFIDENCE.alert_bonus if facts else 0.0
+            )
             facts.append(item("alert", f"CPUThrottlingHigh for container {container.name}"))
             because.append(prose.claim("CPUThrottlingHigh fired for it", facts[-1]))
         if latency:
-            confidence += 0.1
+            confidence += CONFIDENCE.latency_bonus
             facts.extend(latency[:2])
             because.append(prose.claim("Latency rose while it was throttled", *latency[:2]))
         suggested = suggest_cpu(limit)
@@ -164,7 +189,7 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "cpu-throttling",
                 Category.CPU_THROTTLING,
-                min(confidence, 0.9),
+                min(confidence, CONFIDENCE.cap),
                 prose.narrative(
                     f"{prose.obj(target)} is throttled by its {prose.cpu(limit)} limit",
                     f"raise the limit to {prose.cpu(parse_quantity(suggested) or 2 * limit)}",

@@ -13,6 +13,8 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -22,6 +24,18 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a network-policy finding is, by the flow the policies leave no rule for."""
+
+    dns_blocked: float = 0.87  # lookups fail and no rule allows DNS to kube-system
+    dependency_blocked: float = 0.84  # calls fail and no rule allows the flow to a dependency
+    ip_block_penalty: float = 0.15  # an ipBlock might admit it (pod IPs are not in evidence)
+
+
+CONFIDENCE: Final = _Confidence()
 
 # Calls that vanish into a dropped flow time out (they are not refused).
 _TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
@@ -72,7 +86,7 @@ def _finding(
         *facts,
     ]
     if verdict.ip_block_caveat:
-        confidence -= 0.15  # an ipBlock might admit it; pod IPs are not in the evidence
+        confidence -= CONFIDENCE.ip_block_penalty
     return make_finding(
         "network-policy",
         Category.NETWORK,
@@ -108,7 +122,13 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
             if verdict is not None:
                 fact = item(dns_failures[0].source, dns_failures[0].line)
                 findings.append(
-                    _finding(evidence, verdict, "DNS (UDP 53 to kube-system)", [fact], 0.87)
+                    _finding(
+                        evidence,
+                        verdict,
+                        "DNS (UDP 53 to kube-system)",
+                        [fact],
+                        CONFIDENCE.dns_blocked,
+                    )
                 )
                 break
     failing = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=20)
@@ -145,7 +165,11 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
             fact = item("dependency", f"{what} named by {dependency.named_by[0]}")
             findings.append(
                 _finding(
-                    evidence, verdict, what, [fact, item(failing[0].source, failing[0].line)], 0.84
+                    evidence,
+                    verdict,
+                    what,
+                    [fact, item(failing[0].source, failing[0].line)],
+                    CONFIDENCE.dependency_blocked,
                 )
             )
             break

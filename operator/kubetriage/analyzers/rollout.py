@@ -1,25 +1,29 @@
-"""Workload-level analyzers: a new revision that broke a working workload (bad-rollout: failing
-new pods, or errors, latency or CPU stepping up right after it), and demand outgrowing capacity
-(resource-saturation: HPA at its maximum, traffic, queues, or latency and CPU rising together
-with no CPU limit and no new revision).
+"""The bad-rollout rule: a new revision that broke a working workload. Its new pods fail
+while the previous revision's serve, it missed its progress deadline, or errors, latency or
+CPU stepped up right after it rolled out (with traffic unchanged); the fix is to roll back
+to the previous revision. Lowered when the failing pods' own analyzers name the precise
+cause (an image that cannot be pulled, a missing ConfigMap).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.saturation import ERROR_NAME, LATENCY_NAME, is_rate, traffic_rose
 from kubetriage.analyzers.support import (
     CPU_USAGE,
-    cpu_usage_jumps,
+    DOUBLING,
+    RECENT_ROLLOUT,
+    RISE,
     current_and_previous_revision,
-    grep_logs,
     item,
     metric_growth,
     pod_revision,
@@ -28,43 +32,30 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
-from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary, PodEvidence
+from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
-# A revision rolled out this long before the evidence counts as "the recent change".
-RECENT_ROLLOUT = timedelta(hours=6)
 
-_RATE_NAME = re.compile(
-    r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
-    r"throughput|traffic)"
-)
-_LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
-_ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
-# A worker pool with no free worker: gunicorn/uwsgi/php-fpm/puma/thread pools, as they say it.
-_POOL_EXHAUSTED = re.compile(
-    r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
-    r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
-    r"pool exhausted|rejectedexecution|listen queue (is )?full|backlog (is )?full|"
-    r"worker_connections are not enough|too many (open )?connections)"
-)
-# Capacity in use: open connections, requests in flight, busy workers, utilisation.
-_BUSY_NAME = re.compile(
-    r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
-)
-_QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a bad-rollout finding is, by the evidence that earns it."""
+
+    failing_after_serving: float = 0.8  # the new revision's pods fail; the previous one served
+    failing_recent: float = 0.7  # ... its service not in evidence, the rollout recent
+    failing: float = 0.45  # ... and the rollout is not recent
+    errors_recent: float = 0.7  # errors stepped up after a recent rollout
+    load_recent: float = 0.6  # latency or CPU stepped up after a recent rollout
+    stalled: float = 0.6  # the rollout missed its progress deadline, or errors rose after it
+    weak: float = 0.45  # nothing stronger than the above
+    deadline_bonus: float = 0.05  # the rollout missed its progress deadline
+    overload_bonus: float = 0.05  # new pods fail and load rose, with the same traffic as before
+    image_bonus: float = 0.03  # the rollout changed an image
+    specific_cap: float = 0.5  # every failing pod shows a cause with its own rule (image...)
+    cap: float = 0.9  # the most a bad-rollout finding claims
 
 
-def _failing(pod: PodEvidence) -> bool:
-    if pod.phase in ("Pending", "Failed", "Unknown"):
-        return True
-    for container in pod.containers:
-        if container.init:
-            continue
-        if container.ready is False or container.state.state in ("waiting", "terminated"):
-            return True
-    return False
+CONFIDENCE: Final = _Confidence()
 
 
 def check_bad_rollout(evidence: Evidence) -> list[Finding]:
@@ -80,9 +71,9 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         for p in evidence.pods
         if (r := pod_revision(p, evidence)) is not None and r.revision < current.revision
     ]
-    new_failing = [p for p in new_pods if _failing(p)]
-    old_healthy = [p for p in old_pods if not _failing(p)]
-    old_failing = [p for p in old_pods if _failing(p)]
+    new_failing = [p for p in new_pods if pod_failing(p)]
+    old_healthy = [p for p in old_pods if not pod_failing(p)]
+    old_failing = [p for p in old_pods if pod_failing(p)]
     conditions = evidence.workload.conditions if evidence.workload else []
     deadline = next(
         (
@@ -105,33 +96,34 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         return []  # the old revision fails too: the change is not what broke it
     previous_was_serving = bool(old_healthy) or previous.ready_replicas > 0
     if new_failing and previous_was_serving:
-        confidence = 0.8
+        confidence = CONFIDENCE.failing_after_serving
     elif new_failing and recent:
-        confidence = 0.7
+        confidence = CONFIDENCE.failing_recent
     elif new_failing:
-        confidence = 0.45
+        confidence = CONFIDENCE.failing
     elif errors_after and recent:
-        confidence = 0.7
+        confidence = CONFIDENCE.errors_recent
     elif load_after and recent:
-        confidence = 0.6
+        confidence = CONFIDENCE.load_recent
     else:
-        confidence = 0.6 if (deadline is not None or errors_after) else 0.45
+        stalled = deadline is not None or errors_after
+        confidence = CONFIDENCE.stalled if stalled else CONFIDENCE.weak
     if deadline is not None:
-        confidence += 0.05
-    if new_failing and load_after and not _traffic_rose(evidence):
-        confidence += 0.05  # the new pods are overloaded by the same traffic the old served
+        confidence += CONFIDENCE.deadline_bonus
+    if new_failing and load_after and not traffic_rose(evidence):
+        confidence += CONFIDENCE.overload_bonus
     changed = {
         name: (previous.images.get(name), image)
         for name, image in current.images.items()
         if previous.images.get(name) not in (None, image)
     }
     if changed:
-        confidence += 0.03
+        confidence += CONFIDENCE.image_bonus
     specific = [p for p in new_failing if _specific_cause(p)]
     if specific and len(specific) == len(new_failing):
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
-        confidence = min(confidence, 0.5)
+        confidence = min(confidence, CONFIDENCE.specific_cap)
     replaced = item(
         "revision",
         f"revision {current.revision} ({current.name}) replaced revision "
@@ -198,7 +190,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         make_finding(
             "bad-rollout",
             Category.BAD_ROLLOUT,
-            min(confidence, 0.9),
+            min(confidence, CONFIDENCE.cap),
             prose.narrative(
                 problem,
                 f"roll back to revision {previous.revision}",
@@ -231,15 +223,15 @@ def _specific_cause(pod: PodEvidence) -> bool:
 
 def _errors_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
     """Error-rate series (5xx ratios...) that stepped up at or after the rollout."""
-    return _rose_after(evidence, rolled_out, _ERROR_NAME, 2.0)
+    return _rose_after(evidence, rolled_out, ERROR_NAME, DOUBLING)
 
 
 def _load_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
     """Latency or CPU usage that stepped up at or after the rollout: with traffic unchanged,
     the new code does more work per request (a costly regex, a lost cache, a hot loop)."""
     cpu = re.compile(re.escape(CPU_USAGE))
-    return _rose_after(evidence, rolled_out, _LATENCY_NAME, 1.5) + _rose_after(
-        evidence, rolled_out, cpu, 2.0
+    return _rose_after(evidence, rolled_out, LATENCY_NAME, RISE) + _rose_after(
+        evidence, rolled_out, cpu, DOUBLING
     )
 
 
@@ -251,7 +243,7 @@ def _rose_after(
     facts: list[EvidenceItem] = []
     for metric in evidence.metrics:
         label = f"{metric.name} {metric.query}"
-        if not name.search(label) or not _is_rate(metric) or metric.last is None:
+        if not name.search(label) or not is_rate(metric) or metric.last is None:
             continue
         growth = metric_growth(metric)
         stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
@@ -279,290 +271,6 @@ def _pod_problem(pod: PodEvidence) -> str:
     return f"phase {pod.phase}"
 
 
-# --- resource-saturation ------------------------------------------------------------------
-
-
-def _is_rate(metric: MetricSummary) -> bool:
-    """Raw counters always rise; only rates (or gauges) say demand changed."""
-    counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
-    return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
-
-
-def check_saturation(evidence: Evidence) -> list[Finding]:
-    return cap_explained(evidence, _check_saturation(evidence))
-
-
-def _check_saturation(evidence: Evidence) -> list[Finding]:
-    findings: list[Finding] = []
-    workload = workload_ref(evidence)
-    for hpa in evidence.autoscalers:
-        current = max(hpa.current_replicas or 0, hpa.desired_replicas or 0)
-        limited = next(
-            (
-                c
-                for c in hpa.conditions
-                if c.type == "ScalingLimited"
-                and c.status == "True"
-                and (c.reason or "") in ("TooManyReplicas", "")
-            ),
-            None,
-        )
-        if hpa.max_replicas <= 0 or (current < hpa.max_replicas and limited is None):
-            continue
-        target = hpa.target or workload
-        if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
-            continue
-        target = ObjectRef(
-            kind=target.kind, namespace=target.namespace or hpa.namespace, name=target.name
-        )
-        facts = [
-            item(
-                f"hpa/{hpa.namespace}/{hpa.name}",
-                f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
-                f"{hpa.desired_replicas}",
-            )
-        ]
-        hpa_ref = ObjectRef(kind="HorizontalPodAutoscaler", namespace=hpa.namespace, name=hpa.name)
-        because = [
-            prose.claim(
-                f"{prose.obj(hpa_ref)} runs {prose.count(current, 'replica')}, its maximum",
-                facts[0],
-            )
-        ]
-        if limited is not None:
-            facts.append(
-                item(
-                    f"hpa/{hpa.namespace}/{hpa.name}",
-                    f"ScalingLimited=True {limited.reason}: {limited.message or ''}",
-                )
-            )
-            because.append(
-                prose.claim("It reports that it wants more replicas than it may run", facts[1])
-            )
-        because.append(prose.claim("Demand beyond what the maximum can serve queues up or fails"))
-        findings.append(
-            make_finding(
-                "resource-saturation",
-                Category.RESOURCE_SATURATION,
-                0.85 if limited is not None else 0.8,
-                prose.narrative(
-                    f"{prose.obj(target)} is at its autoscaler's maximum of "
-                    f"{prose.count(hpa.max_replicas, 'replica')}",
-                    f"raise the maximum to {hpa.max_replicas * 2}",
-                    because=because,
-                ),
-                facts,
-                Action.SCALE_OUT,
-                target,
-                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
-            )
-        )
-    if findings:
-        return findings
-    for alert in evidence.alerts:
-        if (
-            alert.labels.get("alertname") == "KubeHpaMaxedOut"
-            and workload is not None
-            and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
-        ):
-            params = _scale_params(evidence, 2.0)
-            fired = item(
-                "alert",
-                "KubeHpaMaxedOut "
-                + prose.selector({k: v for k, v in alert.labels.items() if k != "alertname"}),
-            )
-            findings.append(
-                make_finding(
-                    "resource-saturation",
-                    Category.RESOURCE_SATURATION,
-                    0.75,
-                    prose.narrative(
-                        f"The autoscaler of {prose.obj(workload)} is at its maximum",
-                        f"scale out to {params['replicas']} replicas",
-                        because=[
-                            prose.claim("KubeHpaMaxedOut fired for it", fired),
-                            prose.claim(
-                                "The autoscaler object itself was not in the evidence, so its "
-                                "limits could not be read"
-                            ),
-                        ],
-                    ),
-                    [fired],
-                    Action.SCALE_OUT,
-                    workload,
-                    params,
-                )
-            )
-            return findings
-    return _traffic_saturation(evidence, workload)
-
-
-def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
-    current = 1
-    if evidence.workload is not None:
-        current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
-    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
-
-
-def _traffic_rose(evidence: Evidence) -> bool:
-    return any(
-        _RATE_NAME.search(f"{m.name} {m.query}")
-        and not _ERROR_NAME.search(f"{m.name} {m.query}")
-        and _is_rate(m)
-        and (g := metric_growth(m)) is not None
-        and g >= 1.5
-        for m in evidence.metrics
-    )
-
-
-def _recent_rollout(evidence: Evidence) -> bool:
-    current, previous = current_and_previous_revision(evidence)
-    if current is None or previous is None or current.created_at is None:
-        return False
-    age = timestamp(evidence.collected_at) - timestamp(current.created_at)
-    return age <= RECENT_ROLLOUT.total_seconds()
-
-
-def _no_cpu_limit(evidence: Evidence) -> bool:
-    containers = evidence.workload.containers if evidence.workload else []
-    if not containers:
-        containers = [c for p in evidence.pods for c in p.containers if not c.init]
-    return bool(containers) and all("cpu" not in c.limits for c in containers)
-
-
-def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
-    """Latency up while CPU usage jumps with no CPU limit to throttle it and no new revision
-    to blame: the pods are simply busier than they can absorb; more replicas share the load.
-    Worker-pool exhaustion in the logs (timeouts of busy workers) confirms it."""
-    cpu = cpu_usage_jumps(evidence)
-    latency = [
-        m
-        for m in evidence.metrics
-        if _LATENCY_NAME.search(f"{m.name} {m.query}")
-        and (g := metric_growth(m)) is not None
-        and g >= 1.5
-    ]
-    if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
-        return []
-    exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
-    rose = [
-        item(
-            "metrics",
-            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
-            f"{prose.number(m.last)}",
-        )
-        for m in (latency[:1] + cpu[:2])
-        if m.last is not None
-    ]
-    busy = [item(h.source, h.line) for h in exhausted[:2]]
-    unlimited = item(workload.display(), "no CPU limit on the containers (not throttling)")
-    params = _scale_params(evidence, 2.0)
-    because = [prose.claim("Latency and CPU usage rose together", *rose)]
-    if busy:
-        because.append(prose.claim("Its workers time out or are all busy", *busy))
-    because.append(
-        prose.claim(
-            "There is no CPU limit to throttle it and no new revision to blame, so the pods "
-            "are simply busier than they can absorb",
-            unlimited,
-        )
-    )
-    return [
-        make_finding(
-            "resource-saturation",
-            Category.RESOURCE_SATURATION,
-            0.7 if exhausted else 0.6,
-            prose.narrative(
-                f"{prose.obj(workload)} is saturated",
-                f"scale out to {params['replicas']} replicas",
-                aside="latency and CPU rose together"
-                + (", workers exhausted" if exhausted else ""),
-                because=because,
-            ),
-            [*rose, *busy, unlimited],
-            Action.SCALE_OUT,
-            workload,
-            params,
-        )
-    ]
-
-
-def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
-    if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
-        return []
-    if any(_failing(p) and any(c.restart_count > 0 for c in p.containers) for p in evidence.pods):
-        return []  # crashing pods are another analyzer's case, not demand
-    traffic: list[tuple[MetricSummary, float]] = []
-    strain: list[tuple[MetricSummary, float]] = []
-    queues: list[tuple[MetricSummary, float]] = []
-    slower = False
-    for metric in evidence.metrics:
-        growth = metric_growth(metric)
-        if growth is None or not _is_rate(metric):
-            continue
-        label = f"{metric.name} {metric.query}"
-        if "/" in metric.query and _RATE_NAME.search(label) and not _ERROR_NAME.search(label):
-            continue  # a per-request ratio (CPU per request) is cost, not demand
-        if _QUEUE_NAME.search(label) and growth >= 2.0:
-            queues.append((metric, growth))
-        elif (
-            (_LATENCY_NAME.search(label) and growth >= 1.5)
-            or (_ERROR_NAME.search(label) and growth >= 2.0)
-            or (_BUSY_NAME.search(label) and growth >= 1.5)
-        ):
-            strain.append((metric, growth))
-            slower = slower or bool(_LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
-        elif _RATE_NAME.search(label) and growth >= 1.5:
-            traffic.append((metric, growth))
-    if not queues and not (traffic and strain):
-        # More traffic that the service absorbs (latency and errors back to normal) is not
-        # saturation; without a queue or strain, only load with no CPU limit is.
-        return _load_saturation(evidence, workload)
-    if traffic and slower:
-        confidence = 0.7
-    elif queues:
-        confidence = 0.6
-    else:
-        confidence = 0.45  # errors rose with traffic: capacity, or a dependency under load
-    facts = [
-        item(
-            "metrics",
-            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
-            f"{prose.number(m.last)} (x{g:.1f})",
-        )
-        for m, g in (traffic + queues + strain)[:5]
-        if m.last is not None
-    ]
-    factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=2.0)
-    params = _scale_params(evidence, min(max(factor, 1.5), 4.0))
-    grew = "Queues" if queues and not traffic else "Traffic"
-    demand = len(traffic + queues)
-    because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]
-    if strain:
-        because.append(
-            prose.claim("Latency, errors or busy connections rose with it", *facts[demand:][:2])
-        )
-    because.append(prose.claim("No pod is crash-looping, so the load is what changed"))
-    return [
-        make_finding(
-            "resource-saturation",
-            Category.RESOURCE_SATURATION,
-            confidence,
-            prose.narrative(
-                f"Demand on {prose.obj(workload)} grew about {factor:.1f}x",
-                f"scale out to {params['replicas']} replicas",
-                aside="strain rose with it" if strain else "",
-                because=because,
-            ),
-            facts,
-            Action.SCALE_OUT,
-            workload,
-            params,
-        )
-    ]
-
-
 ROLLOUT_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("bad-rollout", (Category.BAD_ROLLOUT,), check_bad_rollout),
-    Analyzer("resource-saturation", (Category.RESOURCE_SATURATION,), check_saturation),
 )

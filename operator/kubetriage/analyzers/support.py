@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
@@ -38,6 +38,8 @@ from kubetriage.models.vocabulary import WORKLOAD_KINDS
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
 
 FACT_MAX = 300
+# A revision rolled out this long before the evidence counts as "the recent change".
+RECENT_ROLLOUT = timedelta(hours=6)
 
 
 def suggest_memory(limit_bytes: float, peak_bytes: float | None = None) -> str:
@@ -359,6 +361,10 @@ def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
 
 
 CPU_USAGE = "container_cpu_usage_seconds_total"
+# How much a series must grow over the window (last / first) to count: a rise of latency,
+# traffic or busy connections; a doubling of errors, queues or CPU usage.
+RISE = 1.5
+DOUBLING = 2.0
 
 
 def metric_growth(metric: MetricSummary) -> float | None:
@@ -371,7 +377,7 @@ def metric_growth(metric: MetricSummary) -> float | None:
     return metric.last / low
 
 
-def cpu_usage_jumps(evidence: Evidence, factor: float = 2.0) -> list[MetricSummary]:
+def cpu_usage_jumps(evidence: Evidence, factor: float = DOUBLING) -> list[MetricSummary]:
     """CPU usage rate series (cores) that rose at least ``factor`` times over the window."""
     jumps: list[MetricSummary] = []
     for metric in metrics_named(evidence, CPU_USAGE):

@@ -1,0 +1,142 @@
+"""The workload's calls to Services, as the traffic analyzers read them: which log lines are
+failing calls to something else (not errors the workload served), which Services those lines,
+blackbox probes and cluster DNS names designate, which of them refuse connections although
+their endpoints are ready, and how a Service is quoted as evidence.
+
+Shared by ``dependency_failure``, ``network`` and ``certificates``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetriage import prose
+from kubetriage.analyzers.support import (
+    DEPENDENCY_LOG,
+    FAILURE_WORDS,
+    LogHit,
+    grep_logs,
+    hosts_in,
+    item,
+    service_for_host,
+    workload_ref,
+)
+from kubetriage.models.evidence import Evidence, MetricSummary, ServiceEvidence
+from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.objects import service_selects as _selects
+
+TIMEOUT_LOG = re.compile(
+    r"(?i)(i/o timeout|context deadline exceeded|connect(ion)? timed? ?out|ETIMEDOUT|"
+    r"timed? ?out (while |after )?(connecting|dialing|waiting))"
+)
+_CLUSTER_SERVICE_HOST = re.compile(
+    r"^(?P<name>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
+    r"\.svc(\.|$)"
+)
+REFUSED = re.compile(r"(?i)(connection refused|ECONNREFUSED|connect: refused)")
+_INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
+
+
+def own_services(evidence: Evidence) -> set[str]:
+    """Services that front the workload's own pods: failures there are not a dependency."""
+    return {
+        s.name
+        for s in evidence.services
+        if any(_selects(s.selector, p.labels) for p in evidence.pods)
+    }
+
+
+# A response the workload itself served ("Completed 500 Internal Server Error in 12ms",
+# '"GET /x HTTP/1.1" 500'): its own error, not a call to something else that failed.
+_SERVED_5XX = re.compile(
+    r"(?i)(\b(completed|responded|returned|sent)\s+5\d\d\b|HTTP/\d(\.\d)?\"?\s+5\d\d\b)"
+)
+_CALL_FAILED = re.compile(
+    r"(?i)(refused|reset|timed? ?out|timeout|no such host|unreachable|upstream|could not connect|"
+    r"unable to connect|failed to connect|dial |lookup )"
+)
+
+
+def dependency_hits(evidence: Evidence) -> list[LogHit]:
+    """Log lines that report a failing call to something else."""
+    return [
+        h
+        for h in grep_logs(evidence.logs, DEPENDENCY_LOG, limit=40)
+        if FAILURE_WORDS.search(h.line)
+        and not (_SERVED_5XX.search(h.line) and not _CALL_FAILED.search(h.line))
+    ]
+
+
+def probe_instance(metric: MetricSummary) -> str | None:
+    """The target a blackbox probe series measures (its ``instance`` label)."""
+    if "instance" in metric.labels:
+        return metric.labels["instance"]
+    match = _INSTANCE.search(metric.query)
+    return match["instance"] if match else None
+
+
+def services_elsewhere(evidence: Evidence, hosts: list[str]) -> list[ServiceEvidence]:
+    """Services in other namespaces that hosts name by their cluster DNS name
+    (``name.namespace.svc...``): the name alone identifies the Service even when the evidence
+    did not collect that namespace. Names in the workload's own namespaces are not trusted,
+    since its Services were collected and an absent one does not exist."""
+    local = {p.namespace for p in evidence.pods} | {s.namespace for s in evidence.services}
+    found: list[ServiceEvidence] = []
+    for host in hosts:
+        match = _CLUSTER_SERVICE_HOST.match(host)
+        if match is None or match["namespace"] in local:
+            continue
+        svc = ServiceEvidence(name=match["name"], namespace=match["namespace"])
+        if svc not in found:
+            found.append(svc)
+    return found
+
+
+def caller(evidence: Evidence) -> str:
+    """The workload that makes the calls, as a person reads it."""
+    ref = workload_ref(evidence)
+    return prose.obj(ref) if ref is not None else "the workload"
+
+
+def service_fact(svc: ServiceEvidence) -> EvidenceItem:
+    """A Service as evidence: its ExternalName target, or its selector and endpoints."""
+    if svc.type == "ExternalName":
+        return item(
+            f"service/{svc.namespace}/{svc.name}", f"ExternalName service -> {svc.external_name}"
+        )
+    if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
+        return item(
+            f"service/{svc.namespace}/{svc.name}",
+            "named by its cluster DNS name; its namespace was not collected",
+        )
+    return item(
+        f"service/{svc.namespace}/{svc.name}",
+        f"selector {prose.selector(svc.selector)}, ready endpoints {svc.ready_endpoints}, "
+        f"not ready {svc.not_ready_endpoints}",
+    )
+
+
+def refusing_services(evidence: Evidence) -> dict[str, tuple[ServiceEvidence, LogHit]]:
+    """Services that refuse connections although they have ready endpoints. A refusal (TCP
+    reset) means the endpoint is up but nothing listens on the port traffic is sent to; with
+    the pods behind it passing readiness, the process runs, so the Service sends to the wrong
+    port (its targetPort). Timeouts and 5xx say nothing of the kind and are not counted."""
+    own = own_services(evidence)
+    candidates = [
+        s
+        for s in evidence.services
+        if s.selector and (s.ready_endpoints or 0) > 0 and s.name not in own
+    ]
+    found: dict[str, tuple[ServiceEvidence, LogHit]] = {}
+    refused_only = True
+    for hit in dependency_hits(evidence):
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, candidates)
+            if svc is None:
+                continue
+            if REFUSED.search(hit.line):
+                found.setdefault(svc.name, (svc, hit))
+            else:
+                refused_only = False
+            break
+    return found if refused_only else {}

@@ -1,0 +1,340 @@
+"""The config-missing rule: a ConfigMap or Secret (or one of its keys) that a pod references
+and that does not exist, as the kubelet, the Events and the application's own log lines say
+it; a key that was renamed (a near miss in the ConfigMap's keys); a host in an env value one
+edit away from a Service that exists. Aimed at the ConfigMap or Secret when the evidence
+names it, else at the workload.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.container_texts import (
+    ABSENT,
+    MISSPELT_HOST,
+    REJECTED,
+    ConfigProblem,
+    log_problem,
+    no_key,
+)
+from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.support import (
+    CONFIG_LOG,
+    CONFIG_VARIABLE_GROUPS,
+    DNS_LOG,
+    LogHit,
+    event_fact,
+    grep_logs,
+    hosts_in,
+    item,
+    logs_of,
+    pod_source,
+    service_for_host,
+    states,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a config-missing finding is, by the evidence that earns it (the best
+    observation of a target counts)."""
+
+    kubelet: float = 0.95  # the kubelet cannot create the container and names what is missing
+    config_error: float = 0.8  # CreateContainerConfigError that names nothing: the workload's
+    absent: float = 0.9  # a referenced ConfigMap, Secret or key does not exist
+    absent_started: float = 0.4  # ... though the process started, so it had it then
+    event: float = 0.9  # an Event names the missing ConfigMap, Secret or key
+    log_names: float = 0.75  # the application's log names the missing variable or file
+    log_generic: float = 0.6  # the application's log complains of its configuration, unnamed
+    crashing_bonus: float = 0.05  # ... and the container restarts
+    renamed_bonus: float = 0.1  # ... and the ConfigMap has a key that nearly matches it
+    supporting: float = 0.0  # a supporting fact (the near-miss key itself) raises nothing
+    misspelt_host: float = 0.75  # an env value names a host one edit away from a Service
+
+
+CONFIDENCE: Final = _Confidence()
+# How alike two names must be (difflib ratio) to be one name misspelt: a ConfigMap key and
+# the variable the application asks for; a host that does not resolve and a Service.
+SIMILAR_KEY = 0.75
+SIMILAR_HOST = 0.8
+
+_MISSING_OBJECT = re.compile(
+    r"(?i)\b(?P<kind>configmaps?|secrets?) \"?(?P<name>[a-z0-9][\w.-]*)\"? not found"
+)
+_MISSING_KEY = re.compile(
+    r"(?i)couldn't find key (?P<key>[\w.-]+) in (?P<kind>ConfigMap|Secret) "
+    r"(?:(?P<ns>[\w.-]+)/)?(?P<name>[\w.-]+)"
+)
+
+
+def _config_target(pod: PodEvidence, kind: str, name: str) -> ObjectRef:
+    canonical = "Secret" if kind.lower().startswith("secret") else "ConfigMap"
+    return ObjectRef(kind=canonical, namespace=pod.namespace, name=name)
+
+
+def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> ObjectRef | None:
+    """The ConfigMap/Secret a log complaint points at: the one feeding the named variable,
+    else the one a missing file would be mounted from, else the only envFrom source."""
+    variable = next((hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None)
+    refs = [r for r in pod.config_refs if r.name != "kube-root-ca.crt"]
+    if variable:
+        for ref in refs:
+            if ref.via.split()[-1:] == [variable] or ref.key == variable:
+                return ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
+    path = hit.match["path"] or hit.match["path2"]
+    volumes = [r for r in refs if r.via.startswith("volume")]
+    if path and len(volumes) == 1:
+        return ObjectRef(kind=volumes[0].kind, namespace=pod.namespace, name=volumes[0].name)
+    env_from = [r for r in refs if r.via.startswith("envFrom")]
+    if variable and len(env_from) == 1:
+        return ObjectRef(kind=env_from[0].kind, namespace=pod.namespace, name=env_from[0].name)
+    if len(refs) == 1:
+        return ObjectRef(kind=refs[0].kind, namespace=pod.namespace, name=refs[0].name)
+    return workload_ref(evidence, pod)
+
+
+def _near_miss_key(evidence: Evidence, target: ObjectRef | None, wanted: str | None) -> str | None:
+    """A key of the ConfigMap the application reads that nearly matches the variable it says
+    is missing: the key was renamed or misspelt on one side."""
+    if target is None or wanted is None or target.kind != "ConfigMap":
+        return None
+    keys = evidence.config_maps.get(target.name)
+    if not keys or wanted in keys:
+        return None
+    scored = [(SequenceMatcher(None, wanted.lower(), k.lower()).ratio(), k) for k in keys]
+    ratio, key = max(scored)
+    return key if ratio >= SIMILAR_KEY else None
+
+
+def _misspelt_hosts(evidence: Evidence, pod: PodEvidence) -> list[tuple[ObjectRef, EvidenceItem]]:
+    """A host that does not resolve, set in an env value, and one edit away from a Service
+    that exists: the value is wrong, not the dependency."""
+    found: list[tuple[ObjectRef, EvidenceItem]] = []
+    names = [s.name for s in evidence.services]
+    for hit in grep_logs(logs_of(evidence, pod), DNS_LOG, limit=5):
+        for host in hosts_in(hit.line):
+            if service_for_host(host, evidence.services) is not None:
+                continue
+            first = host.split(".")[0]
+            close = [
+                n
+                for n in names
+                if n != first and SequenceMatcher(None, n, first).ratio() >= SIMILAR_HOST
+            ]
+            if not close:
+                continue
+            for container in pod.containers:
+                var = next((k for k, v in container.env.items() if first in v), None)
+                if var is None:
+                    continue
+                ref = next(
+                    (r for r in pod.config_refs if r.via.split()[-1:] == [var]),
+                    None,
+                )
+                target = (
+                    ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
+                    if ref
+                    else workload_ref(evidence, pod)
+                )
+                if target is not None:
+                    found.append(
+                        (
+                            target,
+                            item(
+                                hit.source,
+                                f"{hit.line.strip()[:160]} (env {var} names {first}; the "
+                                f"Service is {close[0]})",
+                            ),
+                        )
+                    )
+                    return found
+    return found
+
+
+def _process_started(pod: PodEvidence) -> bool:
+    """Whether an app container of the pod is running or has run (exited with a code)."""
+    for container in pod.containers:
+        if container.init:
+            continue
+        if container.state.state == "running":
+            return True
+        if any(s.state == "terminated" and s.exit_code is not None for s in states(container)):
+            return True
+    return False
+
+
+def check_config_missing(evidence: Evidence) -> list[Finding]:
+    # target key -> (target, best confidence, facts, params, problem of the best note)
+    found: dict[
+        str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str], ConfigProblem]
+    ] = {}
+
+    def note(
+        target: ObjectRef | None,
+        confidence: float,
+        fact: EvidenceItem,
+        params: dict[str, str] | None = None,
+        problem: ConfigProblem = REJECTED,
+    ) -> None:
+        if target is None:
+            return
+        key = target.key()
+        _, best, facts, old, why = found.get(key, (target, 0.0, [], {}, problem))
+        found[key] = (
+            target,
+            max(best, confidence),
+            [*facts, fact],
+            {**(params or {}), **old},
+            problem if confidence > best else why,
+        )
+
+    for pod in evidence.pods:
+        for container in pod.containers:
+            state = container.state
+            if state.state == "waiting" and state.reason in (
+                "CreateContainerConfigError",
+                "CreateContainerError",
+            ):
+                message = state.message or ""
+                fact = item(pod_source(pod), f"{container.name}: {state.reason}: {message}")
+                key_match = _MISSING_KEY.search(message)
+                object_match = _MISSING_OBJECT.search(message)
+                if key_match:
+                    target = _config_target(pod, key_match["kind"], key_match["name"])
+                    note(
+                        target,
+                        CONFIDENCE.kubelet,
+                        fact,
+                        {"key": key_match["key"]},
+                        no_key(key_match["key"]),
+                    )
+                elif object_match:
+                    target = _config_target(pod, object_match["kind"], object_match["name"])
+                    note(target, CONFIDENCE.kubelet, fact, problem=ABSENT)
+                elif state.reason == "CreateContainerConfigError":
+                    note(workload_ref(evidence, pod), CONFIDENCE.config_error, fact)
+        # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
+        # absent; a process that started got what it referenced, so an absence seen now (or
+        # an object merely not collected) does not explain its failure.
+        resolved = _process_started(pod)
+        for ref in pod.config_refs:
+            if ref.optional:
+                continue
+            target = ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
+            if ref.exists is False:
+                note(
+                    target,
+                    CONFIDENCE.absent_started if resolved else CONFIDENCE.absent,
+                    item(pod_source(pod), f"{ref.kind} {ref.name} ({ref.via}) does not exist"),
+                    problem=ABSENT,
+                )
+            elif ref.key_exists is False and ref.key:
+                note(
+                    target,
+                    CONFIDENCE.absent_started if resolved else CONFIDENCE.absent,
+                    item(
+                        pod_source(pod),
+                        f"{ref.kind} {ref.name} has no key {ref.key} ({ref.via})",
+                    ),
+                    {"key": ref.key},
+                    no_key(ref.key),
+                )
+        for event in pod_events(evidence, pod):
+            if event.type != "Warning" and event.reason not in ("FailedMount", "Failed"):
+                continue
+            key_match = _MISSING_KEY.search(event.message)
+            object_match = _MISSING_OBJECT.search(event.message)
+            match = key_match or object_match
+            if match:
+                target = _config_target(pod, match["kind"], match["name"])
+                note(
+                    target,
+                    CONFIDENCE.event,
+                    item("events", event_fact(event)),
+                    {"key": key_match["key"]} if key_match else None,
+                    no_key(key_match["key"]) if key_match else ABSENT,
+                )
+        for log in logs_of(evidence, pod):
+            for hit in grep_logs([log], CONFIG_LOG, limit=3):
+                variable = next(
+                    (hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None
+                )
+                generic = variable is None and not (hit.match["path"] or hit.match["path2"])
+                confidence = CONFIDENCE.log_generic if generic else CONFIDENCE.log_names
+                crashing = any(
+                    c.name == log.container and c.restart_count > 0 for c in pod.containers
+                )
+                log_target = _log_config_target(evidence, pod, hit)
+                renamed = _near_miss_key(evidence, log_target, variable)
+                note(
+                    log_target,
+                    confidence
+                    + (CONFIDENCE.crashing_bonus if crashing else 0.0)
+                    + (CONFIDENCE.renamed_bonus if renamed else 0.0),
+                    item(hit.source, hit.line),
+                    problem=log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
+                )
+                if renamed is not None and log_target is not None:
+                    note(
+                        log_target,
+                        CONFIDENCE.supporting,
+                        item(
+                            f"configmap/{pod.namespace}/{log_target.name}",
+                            f"has no key {variable} but has {renamed}",
+                        ),
+                    )
+        for target, fact in _misspelt_hosts(evidence, pod):
+            note(target, CONFIDENCE.misspelt_host, fact, problem=MISSPELT_HOST)
+
+    findings: list[Finding] = []
+    workload = workload_ref(evidence)
+    for target, confidence, facts, params, problem in found.values():
+        own = target.kind not in ("ConfigMap", "Secret")
+        subject = f"the configuration of {prose.obj(target)}" if own else prose.obj(target)
+        because = [prose.claim(f"{subject} {problem.what}", *facts[:2]), prose.claim(problem.why)]
+        if len(facts) > 2:
+            more = len(facts) - 2
+            because.append(
+                prose.claim(
+                    "another observation agrees"
+                    if more == 1
+                    else f"{prose.count(more, 'more observation')} agree",
+                    *facts[2:4],
+                )
+            )
+        fails = workload is not None and not own and workload.kind != target.kind
+        findings.append(
+            make_finding(
+                "config-missing",
+                Category.CONFIG_MISSING,
+                confidence,
+                prose.narrative(
+                    f"{subject} {problem.what}",
+                    problem.fix,
+                    aside=f"{prose.obj(workload)} fails to start" if fails and workload else "",
+                    because=because,
+                ),
+                facts,
+                Action.FIX_CONFIG,
+                target,
+                params,
+            )
+        )
+    return findings
+
+
+CONFIG_MISSING_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("config-missing", (Category.CONFIG_MISSING,), check_config_missing),
+)

@@ -1,0 +1,356 @@
+"""The dependency-failure rule: the workload's calls to something else fail. The failing log
+lines, env values and blackbox probe targets are matched against the Services in the
+evidence (their DNS names and ExternalName targets) to name the Service at fault, handed to
+its owner (escalate); failing DNS lookups are the cluster DNS Service's; a failure whose host
+matches no Service is escalated at the workload.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.calls import (
+    REFUSED,
+    TIMEOUT_LOG,
+    caller,
+    dependency_hits,
+    own_services,
+    probe_instance,
+    refusing_services,
+    service_fact,
+    services_elsewhere,
+)
+from kubetriage.analyzers.support import (
+    DNS_LOG,
+    DNS_RESOLVER_FAILURE,
+    hosts_in,
+    item,
+    metrics_named,
+    pod_source,
+    service_for_host,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a dependency-failure finding is, by the evidence that earns it; the caps leave
+    the network rule above it where the Service itself is at fault."""
+
+    named: float = 0.8  # failing calls in the logs name the Service
+    env_only: float = 0.75  # calls fail, and the configuration names only this Service
+    env_among: float = 0.6  # ... names it among several
+    probes_only: float = 0.65  # only blackbox probes of the Service fail
+    probes_bonus: float = 0.1  # its probes fail as well as the calls
+    healthy_caller_bonus: float = 0.03  # the caller's own pods are ready and not restarting
+    unbacked_cap: float = 0.6  # the Service selects no pod: nothing behind it
+    refused_cap: float = 0.65  # its ready endpoints refuse: its targetPort is wrong
+    fenced_cap: float = 0.7  # calls time out into a Service a NetworkPolicy guards
+    cap: float = 0.93  # the most a named dependency claims
+    dns_resolver: float = 0.7  # every failing call is a lookup; the resolver itself fails
+    dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
+    unnamed: float = 0.5  # calls fail to a host no Service in evidence matches
+    unnamed_once: float = 0.45  # ... in a single log line
+
+
+CONFIDENCE: Final = _Confidence()
+
+CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
+_BARE_HOST = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.?$", re.IGNORECASE)
+
+
+def _env_hosts(value: str) -> list[str]:
+    """Hosts an env value names: URLs and host:port, or the whole value when it is a bare
+    DNS name (``DB_HOST=orders-db.sales.svc``)."""
+    found = hosts_in(value)
+    if not found and _BARE_HOST.match(value.strip()):
+        found = [value.strip().lower().rstrip(".")]
+    return found
+
+
+def check_dependency(evidence: Evidence) -> list[Finding]:
+    own = own_services(evidence)
+    hits = dependency_hits(evidence)
+    candidates = [s for s in evidence.services if s.name not in own]
+    candidates += services_elsewhere(evidence, [h for hit in hits for h in hosts_in(hit.line)])
+    # service name -> facts, with a score for how directly each names the service
+    named: dict[str, list[EvidenceItem]] = defaultdict(list)
+    via_env: dict[str, list[EvidenceItem]] = defaultdict(list)
+    probes_down: dict[str, list[EvidenceItem]] = defaultdict(list)
+    by_name = {s.name: s for s in candidates}
+
+    for hit in hits:
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, candidates)
+            if svc is not None:
+                named[svc.name].append(item(hit.source, hit.line))
+                break
+    for pod in evidence.pods:
+        for container in pod.containers:
+            for var, value in container.env.items():
+                for host in _env_hosts(value):
+                    svc = service_for_host(host, candidates)
+                    if svc is not None:
+                        via_env[svc.name].append(
+                            item(pod_source(pod), f"{container.name} env {var}={value}")
+                        )
+    if evidence.workload is not None:
+        for container in evidence.workload.containers:
+            for var, value in container.env.items():
+                for host in _env_hosts(value):
+                    svc = service_for_host(host, candidates)
+                    if svc is not None and not via_env[svc.name]:
+                        via_env[svc.name].append(
+                            item(evidence.workload.ref.display(), f"env {var}={value}")
+                        )
+    for metric in metrics_named(evidence, "probe_success"):
+        instance = probe_instance(metric)
+        if instance is None or metric.last is None or metric.last >= 1:
+            continue
+        for host in hosts_in(instance) or [instance]:
+            svc = service_for_host(host, candidates)
+            if svc is not None:
+                was_up = metric.max is not None and metric.max >= 1
+                probes_down[svc.name].append(
+                    item(
+                        "metrics",
+                        f"probe_success for {instance} is {metric.last:g}"
+                        + (" (was 1 earlier)" if was_up else ""),
+                    )
+                )
+
+    chosen: str | None = None
+    confidence = 0.0
+    if named:
+        chosen = max(named, key=lambda n: (len(named[n]), n in probes_down))
+        confidence = CONFIDENCE.named
+    elif hits and via_env:
+        ranked = sorted(
+            via_env,
+            key=lambda n: (n in probes_down, by_name[n].type == "ExternalName"),
+            reverse=True,
+        )
+        chosen = ranked[0]
+        only = len(via_env) == 1 or chosen in probes_down
+        confidence = CONFIDENCE.env_only if only else CONFIDENCE.env_among
+    elif probes_down:
+        chosen = next(iter(probes_down))
+        confidence = CONFIDENCE.probes_only
+    findings: list[Finding] = []
+    if chosen is not None:
+        svc = by_name[chosen]
+        if chosen in probes_down and (named or hits):
+            confidence += CONFIDENCE.probes_bonus
+        if _workload_healthy(evidence):
+            confidence += CONFIDENCE.healthy_caller_bonus
+        if svc.selector and svc.matching_pods == 0:
+            confidence = min(confidence, CONFIDENCE.unbacked_cap)
+        if chosen in refusing_services(evidence):
+            confidence = min(confidence, CONFIDENCE.refused_cap)
+        if _policy_guards(evidence, svc) and any(
+            TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
+        ):
+            confidence = min(confidence, CONFIDENCE.fenced_cap)
+        facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
+        if not named.get(chosen):
+            facts[:0] = [item(h.source, h.line) for h in hits[:2]]
+        described = service_fact(svc)
+        facts.append(described)
+        owner = next((v for k, v in svc.annotations.items() if "owner" in k.lower()), None)
+        owner_fact = item(f"service/{svc.namespace}/{svc.name}", f"owner: {owner}")
+        if owner:
+            facts.append(owner_fact)
+        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        calls = named.get(chosen, [])
+        kind = _failure_kind(" ".join(f.fact for f in calls) or " ".join(h.line for h in hits))
+        because: list[Claim] = []
+        if calls:
+            because.append(
+                prose.claim(f"{caller(evidence)} logs {kind} when it calls {svc.name}", *calls[:2])
+            )
+        elif hits:
+            because.append(
+                prose.claim(
+                    f"{caller(evidence)} logs {kind}, and its configuration points at {svc.name}",
+                    *facts[:2],
+                    *via_env.get(chosen, [])[:1],
+                )
+            )
+        if probes_down.get(chosen):
+            because.append(
+                prose.claim(f"Blackbox probes of {svc.name} fail as well", *probes_down[chosen][:2])
+            )
+        because.append(prose.claim(_service_claim(svc), described))
+        if owner:
+            because.append(prose.claim(f"Its owner is {owner}", owner_fact))
+        elif _workload_healthy(evidence):
+            because.append(prose.claim("The caller's own pods are ready and not restarting"))
+        if calls or hits:
+            problem = f"Calls from {caller(evidence)} to {prose.obj(ref)} fail with {kind}"
+        else:
+            problem = f"{prose.obj(ref)} is down: its blackbox probes fail"
+        findings.append(
+            make_finding(
+                "dependency-failure",
+                Category.DEPENDENCY_FAILURE,
+                min(confidence, CONFIDENCE.cap),
+                prose.narrative(
+                    problem,
+                    "escalate to its owner",
+                    aside=f"it points at {svc.external_name}" if svc.external_name else "",
+                    because=because[:4],
+                ),
+                facts,
+                Action.ESCALATE,
+                ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                {"service": svc.name},
+            )
+        )
+        return findings
+    if not hits:
+        return []
+    dns = [h for h in hits if DNS_LOG.search(h.line)]
+    dns_service = next((s for s in evidence.services if s.name in CLUSTER_DNS_NAMES), None)
+    dns_hosts = {host for h in dns for host in hosts_in(h.line)}
+    # The resolver failing to answer, or failing for several unrelated names, is the DNS
+    # service's fault; a single name that does not exist is more likely the caller's config.
+    resolver_down = any(DNS_RESOLVER_FAILURE.search(h.line) for h in dns) or len(dns_hosts) >= 2
+    if dns and len(dns) == len(hits) and (resolver_down or dns_service is not None):
+        if dns_service is not None:
+            target = ObjectRef(
+                kind="Service", namespace=dns_service.namespace, name=dns_service.name
+            )
+        else:
+            # Not collected, but every mainstream distribution serves cluster DNS from this
+            # Service (CoreDNS kept the name for compatibility).
+            target = ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
+        confidence = CONFIDENCE.dns_resolver if resolver_down else CONFIDENCE.dns_service
+    else:
+        fallback = workload_ref(evidence)
+        if fallback is None or fallback.kind not in ACTION_TARGET_KINDS[Action.ESCALATE]:
+            return []
+        target = fallback
+        confidence = CONFIDENCE.unnamed if len(hits) >= 2 else CONFIDENCE.unnamed_once
+    quoted = [item(h.source, h.line) for h in hits[:4]]
+    kind = _failure_kind(" ".join(h.line for h in hits))
+    if target.kind == "Service":
+        text = prose.narrative(
+            f"{caller(evidence)} cannot resolve the names it calls",
+            f"escalate to the owner of {prose.obj(target)}",
+            because=[
+                prose.claim(
+                    f"{prose.count(len(hits), 'failing call')} in the logs, all of them DNS "
+                    "lookups",
+                    *quoted[:2],
+                ),
+                prose.claim(
+                    "The resolver itself fails to answer, or fails for several unrelated names"
+                    if resolver_down
+                    else "The cluster DNS Service answers these lookups"
+                ),
+                prose.claim("Names that do not resolve make every call to them fail"),
+            ],
+        )
+    else:
+        text = prose.narrative(
+            f"{caller(evidence)} fails to reach a dependency with {kind}",
+            "escalate to the owner of that dependency",
+            because=[
+                prose.claim(
+                    f"{prose.count(len(hits), 'failing call')} in the logs report {kind}",
+                    *quoted[:2],
+                ),
+                prose.claim(
+                    "No Service in the evidence matches the host it calls, so the dependency "
+                    "is not named; its host is in the quoted lines"
+                ),
+            ],
+        )
+    findings.append(
+        make_finding(
+            "dependency-failure",
+            Category.DEPENDENCY_FAILURE,
+            confidence,
+            text,
+            quoted,
+            Action.ESCALATE,
+            target,
+            {},
+        )
+    )
+    return findings
+
+
+def _policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
+    """Whether a NetworkPolicy in the Service's namespace selects the pods behind it."""
+    return bool(svc.selector) and any(
+        p.namespace == svc.namespace
+        and all(svc.selector.get(k) == v for k, v in p.pod_selector.items())
+        and "Ingress" in p.policy_types
+        for p in evidence.network_policies
+    )
+
+
+# How calls fail, in the words of a person reading the log lines.
+_FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (REFUSED, "connection refused"),
+    (DNS_LOG, "name resolution errors"),
+    (TIMEOUT_LOG, "timeouts"),
+    (
+        re.compile(
+            r"(?i)(not accepting commands|read-only|in recovery mode|too many (clients|"
+            r"connections)|connection slots are reserved|ProgramLimitExceeded)"
+        ),
+        "the database refusing work",
+    ),
+    (re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe)"), "connection resets"),
+)
+_HTTP_5XX = re.compile(r"(?i)(?:\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
+
+
+def _failure_kind(text: str) -> str:
+    for pattern, kind in _FAILURE_KINDS:
+        if pattern.search(text):
+            return kind
+    match = _HTTP_5XX.search(text)
+    if match:
+        return f"HTTP {match['code']}"
+    if re.search(r"(?i)(unavailable|bad gateway|no healthy upstream)", text):
+        return "HTTP 5xx"
+    return "errors"
+
+
+def _service_claim(svc: ServiceEvidence) -> str:
+    ref = prose.obj(ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name))
+    if svc.type == "ExternalName":
+        return f"{ref} points outside the cluster at {svc.external_name}, so the fault is there"
+    if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
+        return f"{ref} lives in a namespace that was not collected, so its side is not visible"
+    ready = svc.ready_endpoints or 0
+    return f"{ref} has {prose.count(ready, 'ready endpoint')}"
+
+
+def _workload_healthy(evidence: Evidence) -> bool:
+    pods = [p for p in evidence.pods if p.containers]
+    return bool(pods) and all(
+        c.ready is not False and c.restart_count == 0
+        for p in pods
+        for c in p.containers
+        if not c.init
+    )
+
+
+DEPENDENCY_FAILURE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("dependency-failure", (Category.DEPENDENCY_FAILURE,), check_dependency),
+)

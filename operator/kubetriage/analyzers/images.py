@@ -1,0 +1,210 @@
+"""The image-pull rule: a container whose image cannot be pulled (waiting in ErrImagePull or
+ImagePullBackOff, failed-pull Events), with what the registry said (no such tag, refused
+credentials, malformed reference, unreachable registry); when the previous revision ran
+another image, a rollback to it as the second finding.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.support import (
+    current_and_previous_revision,
+    event_fact,
+    item,
+    iter_containers,
+    pod_revision,
+    pod_source,
+    workload_ref,
+)
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure an image-pull finding is, by the evidence that earns it."""
+
+    waiting: float = 0.9  # the container waits in ErrImagePull, ImagePullBackOff...
+    events: float = 0.8  # only Events report the failed pull
+    cause_bonus: float = 0.05  # the registry's words say why (no such tag, credentials...)
+    rollback: float = 0.65  # the rollback alternative: the previous image ran healthy
+    rollback_unproven: float = 0.55  # ... the previous revision's health is not in evidence
+
+
+CONFIDENCE: Final = _Confidence()
+
+_PULL_WAITING = frozenset(
+    {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+)
+_PULL_EVENT = re.compile(
+    r"(?i)(failed to pull image|back-off pulling image|error: (errimagepull|imagepullbackoff)|"
+    r"invalidimagename|couldn't parse image reference)"
+)
+_IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
+# (what the registry said, the fix in a few words, how it says it)
+_PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    (
+        "the tag or image does not exist",
+        "correct the image tag",
+        re.compile(r"(?i)(manifest unknown|not found|manifest for \S+ not found|no such image)"),
+    ),
+    (
+        "the registry refused the credentials",
+        "renew or fix the pull secret",
+        re.compile(
+            r"(?i)(unauthorized|pull access denied|authentication required|"
+            r"insufficient_scope|403 forbidden|denied: )"
+        ),
+    ),
+    (
+        "the image reference is malformed",
+        "correct the image reference",
+        re.compile(r"(?i)(invalidimagename|invalid reference format|couldn't parse image)"),
+    ),
+    (
+        "the registry is unreachable or limits pulls",
+        "restore registry access or use a mirror",
+        re.compile(
+            r"(?i)(i/o timeout|no such host|connection refused|tls handshake|"
+            r"service unavailable|context deadline exceeded|toomanyrequests|rate limit)"
+        ),
+    ),
+)
+
+
+def check_image_pull(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for pod, container in iter_containers(evidence):
+        waiting = container.state.state == "waiting" and container.state.reason in _PULL_WAITING
+        events = [
+            e
+            for e in pod_events(evidence, pod)
+            if _PULL_EVENT.search(e.message) or e.reason in _PULL_WAITING
+        ]
+        events = [
+            e
+            for e in events
+            if (m := _IMAGE_IN_TEXT.search(e.message)) is None or m["image"] == container.image
+        ]
+        if not waiting and not events:
+            continue
+        target = workload_ref(evidence, pod)
+        if target is None or f"{target.key()}/{container.name}" in seen:
+            continue
+        seen.add(f"{target.key()}/{container.name}")
+        facts: list[EvidenceItem] = []
+        if waiting:
+            facts.append(
+                item(
+                    pod_source(pod),
+                    f"container {container.name} waiting: {container.state.reason}"
+                    + (f": {container.state.message}" if container.state.message else "")
+                    + f" (image {container.image})",
+                )
+            )
+        facts.extend(item("events", event_fact(e)) for e in events[:3])
+        texts = " ".join([container.state.message or "", *(e.message for e in events)])
+        matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
+        cause = matched[0] if matched else None
+        pulled = facts[:2]
+        confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
+        if cause:
+            confidence += CONFIDENCE.cause_bonus
+        params = {"container": container.name, "image": container.image}
+        current, previous = current_and_previous_revision(evidence)
+        revision = pod_revision(pod, evidence)
+        previous_image = previous.images.get(container.name) if previous else None
+        because = [
+            prose.claim(
+                f"The kubelet cannot pull {container.image} for container {container.name}"
+                + (f": {cause}" if cause else ""),
+                *pulled,
+            )
+        ]
+        if previous_image and previous_image != container.image:
+            params["previousImage"] = previous_image
+            changed = item(
+                "revision",
+                f"revision {previous.revision if previous else '?'} ran {previous_image}; "
+                f"revision {current.revision if current else '?'} uses {container.image}",
+            )
+            facts.append(changed)
+            because.append(
+                prose.claim(
+                    f"The previous revision ran {prose.image(previous_image)}, so the change "
+                    "of image reference is what broke the pull",
+                    changed,
+                )
+            )
+        because.append(
+            prose.claim(
+                "Until the image can be pulled no new container of it starts; pods already "
+                "running an older image keep serving"
+            )
+        )
+        pull_text = prose.narrative(
+            f"{prose.obj(target)} cannot pull image {prose.image(container.image)}",
+            matched[1] if matched else "correct the image reference or its pull secret",
+            aside=cause or "",
+            because=because,
+        )
+        findings.append(
+            make_finding(
+                "image-pull",
+                Category.IMAGE_PULL,
+                confidence,
+                pull_text,
+                facts,
+                Action.FIX_IMAGE,
+                target,
+                params,
+            )
+        )
+        healthy_before = previous is not None and (
+            previous.ready_replicas > 0
+            or any(
+                pod_revision(p, evidence) == previous
+                and all(c.ready for c in p.containers if not c.init)
+                for p in evidence.pods
+            )
+        )
+        new_revision_fails = revision is None or revision == current
+        if (
+            previous is not None
+            and previous_image
+            and previous_image != container.image
+            and new_revision_fails
+            and target.kind in ACTION_TARGET_KINDS[Action.ROLLBACK]
+        ):
+            findings.append(
+                make_finding(
+                    "image-pull",
+                    Category.IMAGE_PULL,
+                    (CONFIDENCE.rollback if healthy_before else CONFIDENCE.rollback_unproven),
+                    pull_text.model_copy(
+                        update={
+                            "fix": f"roll back to revision {previous.revision} while it is fixed"
+                        }
+                    ),
+                    facts,
+                    Action.ROLLBACK,
+                    target,
+                    {"revision": str(previous.revision), "container": container.name},
+                )
+            )
+    return findings
+
+
+IMAGE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("image-pull", (Category.IMAGE_PULL,), check_image_pull),
+)

@@ -1,0 +1,233 @@
+"""The node-failure rule: a node that is NotReady, unreachable or under pressure (conditions,
+node Events, kube-state-metrics, node alerts), and pods evicted or stranded by it; nodes
+that host none of the incident's pods are context and only the strongest of them is kept.
+The fix is to cordon and drain the node.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, NodeEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a node-failure finding is, by the evidence that earns it (the best signal of a
+    node counts). "Elsewhere": the node hosts none of the incident's pods while others do."""
+
+    not_ready: float = 0.9  # the node is NotReady or unreachable
+    not_ready_elsewhere: float = 0.5
+    pressure: float = 0.85  # a pressure condition is True (memory, disk, PIDs, network)
+    pressure_elsewhere: float = 0.45
+    cordoned: float = 0.4  # the node is cordoned
+    evicted: float = 0.85  # a pod of the incident was evicted from it for node pressure
+    stranded: float = 0.8  # a pod on it is in phase Unknown, or terminating on a down node
+    event: float = 0.8  # a node Event (NodeNotReady, SystemOOM...) or an eviction Event
+    event_elsewhere: float = 0.5
+    metric: float = 0.8  # kube_node_status_condition reports it not Ready or under pressure
+    metric_elsewhere: float = 0.45
+    alert: float = 0.75  # a node alert fired for it (KubeNodeNotReady, KubeletDown...)
+    agree_bonus: float = 0.03  # more than one signal agrees
+    cap: float = 0.95  # the most a node-failure finding claims
+
+
+CONFIDENCE: Final = _Confidence()
+
+_NODE_PRESSURE_EVICTION = re.compile(
+    r"(?i)the node (was|had) (low on resource|condition)[: ]*\[?(?P<resource>[\w-]+)"
+)
+_PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+_PRESSURE_WORDS = {
+    "MemoryPressure": "under memory pressure",
+    "DiskPressure": "under disk pressure",
+    "PIDPressure": "out of process IDs",
+    "NetworkUnavailable": "without a network",
+}
+
+
+def _node_ref(name: str) -> ObjectRef:
+    return ObjectRef(kind="Node", name=name)
+
+
+def check_node_failure(evidence: Evidence) -> list[Finding]:
+    hosting = {p.node for p in evidence.pods if p.node}
+    # node name -> (confidence, facts)
+    found: dict[str, tuple[float, list[EvidenceItem]]] = {}
+
+    def note(node: str, confidence: float, fact: EvidenceItem) -> None:
+        best, facts = found.get(node, (0.0, []))
+        found[node] = (max(best, confidence), [*facts, fact])
+
+    for node in evidence.nodes:
+        ours = node.name in hosting or not hosting
+        source = f"node/{node.name}"
+        if node.ready in ("False", "Unknown"):
+            condition = next((c for c in node.conditions if c.type == "Ready"), None)
+            detail = f" ({condition.reason}: {condition.message})" if condition else ""
+            confidence = CONFIDENCE.not_ready if ours else CONFIDENCE.not_ready_elsewhere
+            note(node.name, confidence, item(source, f"Ready={node.ready}{detail}"))
+        for condition in node.conditions:
+            if condition.type in _PRESSURES and condition.status == "True":
+                note(
+                    node.name,
+                    CONFIDENCE.pressure if ours else CONFIDENCE.pressure_elsewhere,
+                    item(source, f"{condition.type}=True {condition.message or ''}"),
+                )
+        if node.unschedulable and ours:
+            note(node.name, CONFIDENCE.cordoned, item(source, "node is cordoned (unschedulable)"))
+    for pod in evidence.pods:
+        if pod.node is None:
+            continue
+        if pod.reason == "Evicted":
+            match = _NODE_PRESSURE_EVICTION.search(pod.message or "")
+            if match or "node" in (pod.message or "").lower():
+                note(pod.node, CONFIDENCE.evicted, item(pod_source(pod), f"Evicted: {pod.message}"))
+        elif pod.phase == "Unknown" or (pod.deleting and _node_down(evidence, pod.node)):
+            fact = item(pod_source(pod), f"phase {pod.phase}, terminating")
+            note(pod.node, CONFIDENCE.stranded, fact)
+    for event in evidence.events:
+        node_name: str | None = None
+        if event.involved.kind == "Node" and event.reason in (
+            "NodeNotReady",
+            "NodeHasDiskPressure",
+            "NodeHasInsufficientMemory",
+            "NodeHasInsufficientPID",
+            "EvictionThresholdMet",
+            "SystemOOM",
+            "Rebooted",
+            "KubeletNotReady",
+        ):
+            node_name = event.involved.name
+        elif event.reason in ("Evicted", "NodeNotReady", "TaintManagerEviction"):
+            evicted = next((p for p in evidence.pods if p.name == event.involved.name), None)
+            if evicted is not None and evicted.node:
+                node_name = evicted.node
+            else:
+                match = re.search(r"(?i)node \"?([\w.-]+)\"?", event.message)
+                node_name = match.group(1) if match else None
+        if node_name:
+            ours = node_name in hosting or not hosting
+            confidence = CONFIDENCE.event if ours else CONFIDENCE.event_elsewhere
+            note(node_name, confidence, item("events", event_fact(event)))
+    for metric in metrics_named(evidence, "kube_node_status_condition"):
+        match = re.search(r'node="([^"]+)"', metric.query)
+        node_name = metric.labels.get("node") or (match.group(1) if match else None)
+        condition_type = metric.labels.get("condition")
+        if node_name is None or condition_type is None or metric.last is None:
+            continue
+        broken = (condition_type in _PRESSURES and metric.last >= 1) or (
+            condition_type == "Ready" and metric.last < 1
+        )
+        if broken:
+            ours = node_name in hosting or not hosting
+            note(
+                node_name,
+                CONFIDENCE.metric if ours else CONFIDENCE.metric_elsewhere,
+                item(
+                    "metrics",
+                    f"kube_node_status_condition {condition} on {node_name}: {metric.last:g}",
+                ),
+            )
+    for alert in evidence.alerts:
+        name = alert.labels.get("alertname", "")
+        node_label = alert.labels.get("node") or alert.labels.get("instance")
+        if (
+            name
+            in (
+                "KubeNodeNotReady",
+                "KubeNodeUnreachable",
+                "NodeFilesystemAlmostOutOfSpace",
+                "KubeletDown",
+                "NodeMemoryHighUtilization",
+            )
+            and node_label
+        ):
+            fact = item("alert", f"{name} for {node_label}")
+            note(node_label.split(":")[0], CONFIDENCE.alert, fact)
+
+    # Nodes that host none of the incident's pods are context, not the cause: keep only the
+    # strongest of them so several weak ones cannot add up to outweigh the real finding.
+    if hosting:
+        elsewhere = sorted((n for n in found if n not in hosting), key=lambda n: -found[n][0])
+        for name in elsewhere[1:]:
+            del found[name]
+    findings: list[Finding] = []
+    for node_name, (confidence, facts) in found.items():
+        affected = sum(1 for p in evidence.pods if p.node == node_name)
+        if len(facts) > 1:
+            confidence = min(confidence + CONFIDENCE.agree_bonus, CONFIDENCE.cap)
+        seen_node = next((n for n in evidence.nodes if n.name == node_name), None)
+        down = (
+            [
+                _PRESSURE_WORDS[c.type]
+                for c in seen_node.conditions
+                if c.type in _PRESSURES and c.status == "True"
+            ]
+            if seen_node
+            else []
+        )
+        if seen_node is not None and seen_node.ready != "True":
+            down.insert(0, "NotReady" if seen_node.ready == "False" else "unreachable")
+        state = f"is {prose.listing(down)}" if down else "is failing"
+        because = [prose.claim(f"{prose.obj(_node_ref(node_name))} {state}", *facts[:2])]
+        if len(facts) > 2:
+            because.append(
+                prose.claim("Other signals from the node and its pods agree", *facts[2:4])
+            )
+        if affected:
+            because.append(
+                prose.claim(
+                    f"{prose.count(affected, 'pod')} of this incident {prose.be(affected)} "
+                    "scheduled there; draining the node moves its pods to healthy nodes"
+                )
+            )
+        else:
+            because.append(
+                prose.claim(
+                    "None of this incident's pods run there now (evicted or rescheduled), so "
+                    "the node is the likely cause, not a bystander"
+                    if not hosting
+                    else "None of this incident's pods run there; it is context, not the cause"
+                )
+            )
+        findings.append(
+            make_finding(
+                "node-failure",
+                Category.NODE_FAILURE,
+                confidence,
+                prose.narrative(
+                    f"{prose.obj(_node_ref(node_name))} {state}",
+                    "cordon and drain it",
+                    aside=f"{prose.count(affected, 'pod')} of this incident there"
+                    if affected
+                    else "",
+                    because=because,
+                ),
+                facts,
+                Action.DRAIN_NODE,
+                _node_ref(node_name),
+                {"node": node_name},
+            )
+        )
+    return findings
+
+
+def _node_down(evidence: Evidence, name: str) -> bool:
+    node: NodeEvidence | None = next((n for n in evidence.nodes if n.name == name), None)
+    return node is not None and node.ready != "True"
+
+
+NODE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("node-failure", (Category.NODE_FAILURE,), check_node_failure),
+)

@@ -1,0 +1,280 @@
+"""The oom-killed rule: a container killed for using more memory than its limit (OOMKilled, a
+SIGKILL with no liveness kill to explain it, an out-of-memory log line or metric, a kernel
+OOM event), sized against the working set's peak; without a kill, a working set pressing
+on the limit. Kept below a change that explains the symptom (``changes.cap_explained``).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Confidences are
+calibrated so that the specific explanation of a restart (OOMKilled, a missing ConfigMap, a
+liveness kill) outranks the generic "it crash-loops".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.container_texts import oom_text
+from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
+from kubetriage.analyzers.support import (
+    OOM_LOG,
+    event_fact,
+    grep_logs,
+    item,
+    iter_containers,
+    logs_of,
+    metrics_named,
+    parse_quantity,
+    pod_source,
+    states,
+    suggest_memory,
+    workload_container,
+    workload_ref,
+)
+from kubetriage.models.evidence import ContainerEvidence, Evidence, PodEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure an oom-killed finding is, by the evidence that earns it."""
+
+    oom_killed: float = 0.95  # the container terminated with reason OOMKilled
+    sigkill: float = 0.65  # exit code 137 (SIGKILL) with no liveness kill to explain it
+    oom_log: float = 0.7  # the process logs an out-of-memory error
+    oom_metric: float = 0.85  # kube-state-metrics says it last terminated OOMKilled
+    oom_event: float = 0.85  # an OOMKilling Event, or the kernel's "memory cgroup out of memory"
+    at_limit_bonus: float = 0.03  # the working set peaked at AT_LIMIT of the limit or more
+    at_limit_floor: float = 0.85  # ... which lifts a kill at least as sure as a SIGKILL to this
+    sure_without_limit: float = 0.9  # a kill this sure (OOMKilled) needs no known limit
+    no_limit_penalty: float = 0.1  # less sure kills, with no limit known: maybe not the cgroup
+    cap: float = 0.97  # the most a kill claims
+    near_limit: float = 0.5  # no kill seen, the working set at NEAR_LIMIT of the limit or more
+
+
+CONFIDENCE: Final = _Confidence()
+# Shares of the memory limit the working set peaked at: pressing on it (with a kill), and
+# close enough to be the next kill (without one).
+AT_LIMIT = 0.85
+NEAR_LIMIT = 0.9
+
+
+def _memory_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
+    limit = parse_quantity(container.limits.get("memory"))
+    if limit is None:
+        template = workload_container(evidence, container.name)
+        limit = parse_quantity(template.limits.get("memory")) if template else None
+    if limit is None:
+        for metric in metrics_named(evidence, "kube_pod_container_resource_limits"):
+            is_memory = metric.labels.get("resource") == "memory" or 'resource="memory"' in (
+                metric.query
+            )
+            # A ratio query mentions the limit metric too; only a plain limit is bytes.
+            plain = "/" not in metric.query
+            if is_memory and plain and metric_for(metric, container.name) and metric.last:
+                limit = metric.last
+    return limit
+
+
+def _peak_ratio(evidence: Evidence, container: str) -> float | None:
+    """The working set's peak share of the limit when a ratio query was run."""
+    peaks = [
+        m.max
+        for m in metrics_named(evidence, "container_memory_working_set_bytes")
+        if m.max is not None
+        and metric_for(m, container)
+        and "/" in m.query
+        and "kube_pod_container_resource_limits" in m.query
+    ]
+    return max(peaks) if peaks else None
+
+
+def _peak_working_set(evidence: Evidence, container: str) -> float | None:
+    peaks = [
+        m.max
+        for m in metrics_named(evidence, "container_memory_working_set_bytes")
+        if m.max is not None and metric_for(m, container) and "/" not in m.query
+    ]
+    return max(peaks) if peaks else None
+
+
+# --- oom-killed ---------------------------------------------------------------------------
+
+
+def check_oom(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_oom(evidence))
+
+
+def _check_oom(evidence: Evidence) -> list[Finding]:
+    by_container: dict[str, list[tuple[float, EvidenceItem]]] = defaultdict(list)
+    sample: dict[str, tuple[PodEvidence, ContainerEvidence]] = {}
+    restarts: dict[str, int] = defaultdict(int)
+    for pod, container in iter_containers(evidence):
+        if pod.reason == "Evicted":
+            continue  # node pressure, not the container's own limit: node-failure's case
+        signals = by_container[container.name]
+        killed_by_probe = bool(liveness_killed(evidence, pod, container.name))
+        for state in states(container):
+            if state.state != "terminated":
+                continue
+            if (state.reason or "").lower() == "oomkilled":
+                signals.append(
+                    (
+                        CONFIDENCE.oom_killed,
+                        item(
+                            pod_source(pod),
+                            f"container {container.name} terminated: OOMKilled, exit code "
+                            f"{state.exit_code}, "
+                            f"{prose.count(container.restart_count, 'restart')}",
+                        ),
+                    )
+                )
+            elif state.exit_code == 137 and not killed_by_probe:
+                signals.append(
+                    (
+                        CONFIDENCE.sigkill,
+                        item(
+                            pod_source(pod),
+                            f"container {container.name} killed by SIGKILL (exit code 137), "
+                            f"{prose.count(container.restart_count, 'restart')}",
+                        ),
+                    )
+                )
+        for hit in grep_logs(logs_of(evidence, pod, container.name), OOM_LOG, limit=2):
+            signals.append((CONFIDENCE.oom_log, item(hit.source, hit.line)))
+        for metric in metrics_named(evidence, "kube_pod_container_status_last_terminated_reason"):
+            oom_metric = "OOMKilled" in metric.query or metric.labels.get("reason") == "OOMKilled"
+            if oom_metric and metric_for(metric, container.name) and (metric.max or 0) >= 1:
+                fact = item("metrics", f"{container.name} last terminated reason OOMKilled")
+                signals.append((CONFIDENCE.oom_metric, fact))
+        if signals and container.name not in sample:
+            sample[container.name] = (pod, container)
+        restarts[container.name] = max(restarts[container.name], container.restart_count)
+        for event in pod_events(evidence, pod):
+            if event.reason == "OOMKilling" or "memory cgroup out of memory" in (
+                event.message.lower()
+            ):
+                signals.append((CONFIDENCE.oom_event, item("events", event_fact(event))))
+                sample.setdefault(container.name, (pod, container))
+
+    findings: list[Finding] = []
+    for name, signals in by_container.items():
+        if name not in sample:
+            continue
+        pod, container = sample[name]
+        limit = _memory_limit(evidence, container)
+        peak = _peak_working_set(evidence, name)
+        ratio_peak = _peak_ratio(evidence, name)
+        if peak is None and limit and ratio_peak:
+            peak = ratio_peak * limit
+        confidence = max(score for score, _ in signals)
+        facts = [fact for _, fact in signals]
+        kills = [fact for score, fact in signals if score == confidence] or facts[:1]
+        peak_fact: EvidenceItem | None = None
+        if limit and peak:
+            ratio = peak / limit
+            peak_fact = item(
+                "metrics",
+                f"container_memory_working_set_bytes peaked at {prose.memory(peak)}, "
+                f"{prose.percent(ratio)} of the {prose.memory(limit)} limit",
+            )
+            facts.append(peak_fact)
+            if ratio >= AT_LIMIT:
+                floor = (
+                    CONFIDENCE.at_limit_floor if confidence >= CONFIDENCE.sigkill else confidence
+                )
+                confidence = max(confidence + CONFIDENCE.at_limit_bonus, floor)
+        if limit is None and confidence < CONFIDENCE.sure_without_limit:
+            confidence -= CONFIDENCE.no_limit_penalty
+        target = workload_ref(evidence, pod)
+        if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
+            continue
+        params = {"container": name}
+        if limit:
+            params["memory"] = suggest_memory(limit, peak)
+            params["currentMemory"] = prose.memory(limit)
+        findings.append(
+            make_finding(
+                "oom-killed",
+                Category.OOM_KILLED,
+                min(confidence, CONFIDENCE.cap),
+                oom_text(
+                    target,
+                    name,
+                    (restarts[name], last_exit_ago(evidence, container)),
+                    (limit, peak),
+                    params,
+                    kills,
+                    peak_fact,
+                ),
+                facts,
+                Action.INCREASE_MEMORY,
+                target,
+                params,
+            )
+        )
+
+    # A working set pressing on the limit, before any kill, is a weaker but real signal.
+    if not findings:
+        findings.extend(_memory_near_limit(evidence))
+    return findings
+
+
+def _memory_near_limit(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for pod, container in iter_containers(evidence, include_init=False):
+        if container.name in seen:
+            continue
+        limit = _memory_limit(evidence, container)
+        peak = _peak_working_set(evidence, container.name)
+        ratio_peak = _peak_ratio(evidence, container.name)
+        if peak is None and limit and ratio_peak:
+            peak = ratio_peak * limit
+        if not limit or not peak or peak / limit < NEAR_LIMIT:
+            continue
+        target = workload_ref(evidence, pod)
+        if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
+            continue
+        seen.add(container.name)
+        suggested = suggest_memory(limit, peak)
+        fact = item(
+            "metrics",
+            f"working set of {container.name} peaked at {prose.memory(peak)}, "
+            f"{prose.percent(peak / limit)} of the {prose.memory(limit)} limit",
+        )
+        findings.append(
+            make_finding(
+                "oom-killed",
+                Category.OOM_KILLED,
+                CONFIDENCE.near_limit,
+                prose.narrative(
+                    f"{prose.obj(target)} uses {prose.percent(peak / limit)} of its "
+                    f"{prose.memory(limit)} memory limit",
+                    f"raise the limit to {suggested}",
+                    aside=f"container {container.name}",
+                    because=[
+                        prose.claim(
+                            f"The working set of container {container.name} peaked at "
+                            f"{prose.memory(peak)}",
+                            fact,
+                        ),
+                        prose.claim(
+                            "No OOM kill was seen yet, but the next spike in usage will be one"
+                        ),
+                    ],
+                ),
+                [fact],
+                Action.INCREASE_MEMORY,
+                target,
+                {"container": container.name, "memory": suggested},
+            )
+        )
+    return findings
+
+
+OOM_ANALYZERS: tuple[Analyzer, ...] = (Analyzer("oom-killed", (Category.OOM_KILLED,), check_oom),)

@@ -1,0 +1,222 @@
+"""The probe-failure rule: liveness, readiness or startup probes that fail (Unhealthy Events,
+kubelet kills), with the probe's spec and why it fails (a port the container does not
+declare, a path that answers 404); lowered when the probe only reports something else (a
+failing dependency, a process too busy to answer) and ignored for a readiness blip the pod
+recovered from.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
+from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
+from kubetriage.analyzers.support import (
+    DEPENDENCY_LOG,
+    FAILURE_WORDS,
+    cpu_usage_jumps,
+    event_fact,
+    grep_logs,
+    item,
+    iter_containers,
+    logs_of,
+    pod_source,
+    states,
+    workload_container,
+    workload_ref,
+)
+from kubetriage.models.evidence import ContainerEvidence, EventEvidence, Evidence, PodEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a probe-failure finding is, by the evidence that earns it."""
+
+    liveness_kill: float = 0.85  # the kubelet kills the container for its failing probe
+    startup_restarts: float = 0.8  # its startup probe fails and it restarts
+    not_ready: float = 0.75  # its readiness probe fails and it runs not ready
+    failing: float = 0.45  # probes fail, with no kill, restart or unready container to show
+    wrong_port_bonus: float = 0.05  # refused on a port the container does not declare
+    no_path_bonus: float = 0.05  # the probe's path answers 404
+    dependency_penalty: float = 0.25  # it answers 5xx while its log shows a dependency failing
+    busy_penalty: float = 0.25  # it times out while its CPU usage jumped: too busy to answer
+
+
+CONFIDENCE: Final = _Confidence()
+
+_PROBE_FAILED = re.compile(r"(?i)(?P<kind>liveness|readiness|startup) probe failed:?\s*(?P<why>.*)")
+
+
+def _probe_port(handler: str) -> str | None:
+    match = re.search(r":(\w+)\b", handler)
+    return match.group(1) if match else None
+
+
+def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> EvidenceItem | None:
+    """A fact when the container's CPU usage at least doubled over the window."""
+    for metric in cpu_usage_jumps(evidence):
+        labelled_pod = metric.labels.get("pod")
+        if labelled_pod not in (None, pod.name) or not metric_for(metric, container):
+            continue
+        low = metric.first if metric.first is not None else metric.min
+        return item(
+            "metrics", f"CPU usage of {container} rose from {low:.2g} to {metric.last:.2g} cores"
+        )
+    return None
+
+
+# Fewer readiness failures than this, on a container that is ready again and never restarted,
+# are a blip the pod recovered from (a GC pause, a slow disk): nothing to fix in the probe.
+BLIP_FAILURES = 10
+
+
+def _recovered_blip(
+    container: ContainerEvidence,
+    unhealthy: list[tuple[str, str, EventEvidence]],
+    kills: list[EventEvidence],
+) -> bool:
+    if kills or container.restart_count > 0 or container.ready is not True:
+        return False
+    if any(kind != "readiness" for kind, _, _ in unhealthy):
+        return False
+    return sum(event.count for _, _, event in unhealthy) < BLIP_FAILURES
+
+
+def check_probe_failure(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for pod, container in iter_containers(evidence, include_init=False):
+        if any((s.reason or "").lower() == "oomkilled" for s in states(container)):
+            continue
+        events = pod_events(evidence, pod)
+        unhealthy: list[tuple[str, str, EventEvidence]] = []
+        for event in events:
+            if event.reason != "Unhealthy":
+                continue
+            match = _PROBE_FAILED.search(event.message)
+            if match is None:
+                continue
+            # Unhealthy events do not name the container; attribute them when unambiguous.
+            named = re.search(r"(?i)container (\S+)", event.message)
+            if named and named.group(1).strip('"') != container.name:
+                continue
+            app_containers = [c for c in pod.containers if not c.init]
+            if not named and len(app_containers) > 1 and not container.probes:
+                continue
+            unhealthy.append((match["kind"].lower(), match["why"].strip(), event))
+        kills = liveness_killed(evidence, pod, container.name)
+        if not unhealthy and not kills:
+            continue
+        if _recovered_blip(container, unhealthy, kills):
+            continue
+        target = workload_ref(evidence, pod)
+        if target is None or f"{target.key()}/{container.name}" in seen:
+            continue
+        seen.add(f"{target.key()}/{container.name}")
+        kinds = {k for k, _, _ in unhealthy} | {
+            (m["kind"].lower() if (m := LIVENESS_KILL.search(e.message)) else "liveness")
+            for e in kills
+        }
+        facts = [item("events", event_fact(e)) for _, _, e in unhealthy[:3]]
+        facts.extend(item("events", event_fact(e)) for e in kills[:2])
+        running = container.state.state == "running"
+        if kills or ("liveness" in kinds and container.restart_count > 0):
+            confidence = CONFIDENCE.liveness_kill
+            probe_kind = "startup" if "startup" in kinds and "liveness" not in kinds else "liveness"
+        elif "startup" in kinds and container.restart_count > 0:
+            confidence = CONFIDENCE.startup_restarts
+            probe_kind = "startup"
+        elif "readiness" in kinds and running and container.ready is False:
+            confidence = CONFIDENCE.not_ready
+            probe_kind = "readiness"
+        else:
+            confidence = CONFIDENCE.failing
+            probe_kind = sorted(kinds)[0]
+        state_fact = item(
+            pod_source(pod),
+            f"container {container.name}: {container.state.state}, ready={container.ready},"
+            f" {prose.count(container.restart_count, 'restart')}",
+        )
+        probe_facts = [state_fact, *facts[:2]]
+        facts.insert(0, state_fact)
+        reasons = " ".join(why for _, why, _ in unhealthy)
+        spec = next((p for p in container.probes if p.kind == probe_kind), None)
+        if spec is None:
+            template = workload_container(evidence, container.name)
+            spec = next(
+                (p for p in (template.probes if template else []) if p.kind == probe_kind), None
+            )
+        spec_facts: list[EvidenceItem] = []
+        if spec is not None:
+            spec_facts.append(
+                item(
+                    pod_source(pod),
+                    f"{probe_kind} probe: {spec.handler}, timeout "
+                    f"{spec.timeout_seconds}s, period {spec.period_seconds}s, "
+                    f"initial delay {spec.initial_delay_seconds}s",
+                )
+            )
+            port = _probe_port(spec.handler)
+            declared = " ".join(container.ports)
+            if port and container.ports and port not in declared and "refused" in reasons:
+                confidence += CONFIDENCE.wrong_port_bonus
+                spec_facts.append(
+                    item(
+                        pod_source(pod),
+                        f"probe port {port} is not among the "
+                        f"container ports {', '.join(container.ports)}",
+                    )
+                )
+            facts.extend(spec_facts)
+        if re.search(r"statuscode: 404|status code 404", reasons, re.I):
+            confidence += CONFIDENCE.no_path_bonus
+        # Replicas of one workload fail their probes for one reason; a tail from any of them
+        # tells why (often only some pods' logs were collected).
+        logs = logs_of(evidence, pod, container.name) or [
+            log for log in evidence.logs if log.container == container.name
+        ]
+        dependency = [
+            h for h in grep_logs(logs, DEPENDENCY_LOG, limit=3) if FAILURE_WORDS.search(h.line)
+        ]
+        caveat: tuple[str, EvidenceItem] | None = None
+        if dependency and re.search(r"statuscode: 5\d\d", reasons):
+            # The app reports itself unhealthy because something it needs is down.
+            confidence -= CONFIDENCE.dependency_penalty
+            fact = item(dependency[0].source, dependency[0].line)
+            facts.append(fact)
+            caveat = ("The application's own log shows a dependency failing", fact)
+        busy = _busy_container(evidence, pod, container.name)
+        if busy is not None and PROBE_TIMEOUT.search(reasons) and not kills:
+            # The probe times out because the process is too busy to answer it (CPU jumped):
+            # the probe reports the overload, it is not the fault.
+            confidence -= CONFIDENCE.busy_penalty
+            facts.append(busy)
+            caveat = ("CPU usage jumped at the same time, so the process may be too busy", busy)
+        findings.append(
+            make_finding(
+                "probe-failure",
+                Category.PROBE_FAILURE,
+                confidence,
+                probe_text(
+                    target, container, probe_kind, reasons, probe_facts, (spec, spec_facts), caveat
+                ),
+                facts,
+                Action.FIX_PROBE,
+                target,
+                {"container": container.name, "probe": probe_kind},
+            )
+        )
+    return findings
+
+
+PROBE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("probe-failure", (Category.PROBE_FAILURE,), check_probe_failure),
+)

@@ -1,0 +1,364 @@
+"""The resource-saturation rule: demand outgrowing capacity. An autoscaler at its maximum (or
+a KubeHpaMaxedOut alert), traffic or queues that grew with latency, errors or busy
+connections, or latency and CPU rising together with no CPU limit and no new revision; the
+fix is more replicas. Kept below a change that explains the symptom
+(``changes.cap_explained``). Also the reading of metric series by what they measure
+(request rate, latency, errors), which the bad-rollout rule shares.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.support import (
+    DOUBLING,
+    RECENT_ROLLOUT,
+    RISE,
+    cpu_usage_jumps,
+    current_and_previous_revision,
+    grep_logs,
+    item,
+    metric_growth,
+    seconds_before,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a resource-saturation finding is, by the evidence that earns it."""
+
+    hpa_limited: float = 0.85  # the autoscaler runs its maximum and reports ScalingLimited
+    hpa_max: float = 0.8  # the autoscaler runs its maximum of replicas
+    hpa_alert: float = 0.75  # KubeHpaMaxedOut fired (the autoscaler itself not in evidence)
+    traffic_slower: float = 0.7  # traffic grew, and latency or busy connections with it
+    queues: float = 0.6  # queues or consumer lag grew
+    traffic_errors: float = 0.45  # traffic grew with errors only: capacity, or a dependency
+    load_exhausted: float = 0.7  # latency and CPU rose together, no CPU limit, workers all busy
+    load: float = 0.6  # latency and CPU rose together, with no CPU limit and no new revision
+
+
+CONFIDENCE: Final = _Confidence()
+# Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
+SCALE_MIN = 1.5
+SCALE_MAX = 4.0
+SCALE_BY = 2.0
+
+_RATE_NAME = re.compile(
+    r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
+    r"throughput|traffic)"
+)
+LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
+ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
+# A worker pool with no free worker: gunicorn/uwsgi/php-fpm/puma/thread pools, as they say it.
+_POOL_EXHAUSTED = re.compile(
+    r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
+    r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
+    r"pool exhausted|rejectedexecution|listen queue (is )?full|backlog (is )?full|"
+    r"worker_connections are not enough|too many (open )?connections)"
+)
+# Capacity in use: open connections, requests in flight, busy workers, utilisation.
+_BUSY_NAME = re.compile(
+    r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
+)
+_QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
+
+
+def is_rate(metric: MetricSummary) -> bool:
+    """Raw counters always rise; only rates (or gauges) say demand changed."""
+    counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
+    return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
+
+
+def check_saturation(evidence: Evidence) -> list[Finding]:
+    return cap_explained(evidence, _check_saturation(evidence))
+
+
+def _check_saturation(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    workload = workload_ref(evidence)
+    for hpa in evidence.autoscalers:
+        current = max(hpa.current_replicas or 0, hpa.desired_replicas or 0)
+        limited = next(
+            (
+                c
+                for c in hpa.conditions
+                if c.type == "ScalingLimited"
+                and c.status == "True"
+                and (c.reason or "") in ("TooManyReplicas", "")
+            ),
+            None,
+        )
+        if hpa.max_replicas <= 0 or (current < hpa.max_replicas and limited is None):
+            continue
+        target = hpa.target or workload
+        if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        target = ObjectRef(
+            kind=target.kind, namespace=target.namespace or hpa.namespace, name=target.name
+        )
+        facts = [
+            item(
+                f"hpa/{hpa.namespace}/{hpa.name}",
+                f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
+                f"{hpa.desired_replicas}",
+            )
+        ]
+        hpa_ref = ObjectRef(kind="HorizontalPodAutoscaler", namespace=hpa.namespace, name=hpa.name)
+        because = [
+            prose.claim(
+                f"{prose.obj(hpa_ref)} runs {prose.count(current, 'replica')}, its maximum",
+                facts[0],
+            )
+        ]
+        if limited is not None:
+            facts.append(
+                item(
+                    f"hpa/{hpa.namespace}/{hpa.name}",
+                    f"ScalingLimited=True {limited.reason}: {limited.message or ''}",
+                )
+            )
+            because.append(
+                prose.claim("It reports that it wants more replicas than it may run", facts[1])
+            )
+        because.append(prose.claim("Demand beyond what the maximum can serve queues up or fails"))
+        findings.append(
+            make_finding(
+                "resource-saturation",
+                Category.RESOURCE_SATURATION,
+                CONFIDENCE.hpa_limited if limited is not None else CONFIDENCE.hpa_max,
+                prose.narrative(
+                    f"{prose.obj(target)} is at its autoscaler's maximum of "
+                    f"{prose.count(hpa.max_replicas, 'replica')}",
+                    f"raise the maximum to {hpa.max_replicas * 2}",
+                    because=because,
+                ),
+                facts,
+                Action.SCALE_OUT,
+                target,
+                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+            )
+        )
+    if findings:
+        return findings
+    for alert in evidence.alerts:
+        if (
+            alert.labels.get("alertname") == "KubeHpaMaxedOut"
+            and workload is not None
+            and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
+        ):
+            params = _scale_params(evidence, SCALE_BY)
+            fired = item(
+                "alert",
+                "KubeHpaMaxedOut "
+                + prose.selector({k: v for k, v in alert.labels.items() if k != "alertname"}),
+            )
+            findings.append(
+                make_finding(
+                    "resource-saturation",
+                    Category.RESOURCE_SATURATION,
+                    CONFIDENCE.hpa_alert,
+                    prose.narrative(
+                        f"The autoscaler of {prose.obj(workload)} is at its maximum",
+                        f"scale out to {params['replicas']} replicas",
+                        because=[
+                            prose.claim("KubeHpaMaxedOut fired for it", fired),
+                            prose.claim(
+                                "The autoscaler object itself was not in the evidence, so its "
+                                "limits could not be read"
+                            ),
+                        ],
+                    ),
+                    [fired],
+                    Action.SCALE_OUT,
+                    workload,
+                    params,
+                )
+            )
+            return findings
+    return _traffic_saturation(evidence, workload)
+
+
+def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
+    current = 1
+    if evidence.workload is not None:
+        current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
+    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
+
+
+def traffic_rose(evidence: Evidence) -> bool:
+    return any(
+        _RATE_NAME.search(f"{m.name} {m.query}")
+        and not ERROR_NAME.search(f"{m.name} {m.query}")
+        and is_rate(m)
+        and (g := metric_growth(m)) is not None
+        and g >= RISE
+        for m in evidence.metrics
+    )
+
+
+def _recent_rollout(evidence: Evidence) -> bool:
+    current, previous = current_and_previous_revision(evidence)
+    if current is None or previous is None or current.created_at is None:
+        return False
+    age = seconds_before(evidence, current.created_at)
+    return age is not None and age <= RECENT_ROLLOUT.total_seconds()
+
+
+def _no_cpu_limit(evidence: Evidence) -> bool:
+    containers = evidence.workload.containers if evidence.workload else []
+    if not containers:
+        containers = [c for p in evidence.pods for c in p.containers if not c.init]
+    return bool(containers) and all("cpu" not in c.limits for c in containers)
+
+
+def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
+    """Latency up while CPU usage jumps with no CPU limit to throttle it and no new revision
+    to blame: the pods are simply busier than they can absorb; more replicas share the load.
+    Worker-pool exhaustion in the logs (timeouts of busy workers) confirms it."""
+    cpu = cpu_usage_jumps(evidence)
+    latency = [
+        m
+        for m in evidence.metrics
+        if LATENCY_NAME.search(f"{m.name} {m.query}")
+        and (g := metric_growth(m)) is not None
+        and g >= RISE
+    ]
+    if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
+        return []
+    exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
+    rose = [
+        item(
+            "metrics",
+            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
+            f"{prose.number(m.last)}",
+        )
+        for m in (latency[:1] + cpu[:2])
+        if m.last is not None
+    ]
+    busy = [item(h.source, h.line) for h in exhausted[:2]]
+    unlimited = item(workload.display(), "no CPU limit on the containers (not throttling)")
+    params = _scale_params(evidence, SCALE_BY)
+    because = [prose.claim("Latency and CPU usage rose together", *rose)]
+    if busy:
+        because.append(prose.claim("Its workers time out or are all busy", *busy))
+    because.append(
+        prose.claim(
+            "There is no CPU limit to throttle it and no new revision to blame, so the pods "
+            "are simply busier than they can absorb",
+            unlimited,
+        )
+    )
+    return [
+        make_finding(
+            "resource-saturation",
+            Category.RESOURCE_SATURATION,
+            CONFIDENCE.load_exhausted if exhausted else CONFIDENCE.load,
+            prose.narrative(
+                f"{prose.obj(workload)} is saturated",
+                f"scale out to {params['replicas']} replicas",
+                aside="latency and CPU rose together"
+                + (", workers exhausted" if exhausted else ""),
+                because=because,
+            ),
+            [*rose, *busy, unlimited],
+            Action.SCALE_OUT,
+            workload,
+            params,
+        )
+    ]
+
+
+def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
+    if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+        return []
+    if any(
+        pod_failing(p) and any(c.restart_count > 0 for c in p.containers) for p in evidence.pods
+    ):
+        return []  # crashing pods are another analyzer's case, not demand
+    traffic: list[tuple[MetricSummary, float]] = []
+    strain: list[tuple[MetricSummary, float]] = []
+    queues: list[tuple[MetricSummary, float]] = []
+    slower = False
+    for metric in evidence.metrics:
+        growth = metric_growth(metric)
+        if growth is None or not is_rate(metric):
+            continue
+        label = f"{metric.name} {metric.query}"
+        if "/" in metric.query and _RATE_NAME.search(label) and not ERROR_NAME.search(label):
+            continue  # a per-request ratio (CPU per request) is cost, not demand
+        if _QUEUE_NAME.search(label) and growth >= DOUBLING:
+            queues.append((metric, growth))
+        elif (
+            (LATENCY_NAME.search(label) and growth >= RISE)
+            or (ERROR_NAME.search(label) and growth >= DOUBLING)
+            or (_BUSY_NAME.search(label) and growth >= RISE)
+        ):
+            strain.append((metric, growth))
+            slower = slower or bool(LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
+        elif _RATE_NAME.search(label) and growth >= RISE:
+            traffic.append((metric, growth))
+    if not queues and not (traffic and strain):
+        # More traffic that the service absorbs (latency and errors back to normal) is not
+        # saturation; without a queue or strain, only load with no CPU limit is.
+        return _load_saturation(evidence, workload)
+    if traffic and slower:
+        confidence = CONFIDENCE.traffic_slower
+    elif queues:
+        confidence = CONFIDENCE.queues
+    else:
+        confidence = CONFIDENCE.traffic_errors
+    facts = [
+        item(
+            "metrics",
+            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
+            f"{prose.number(m.last)} (x{g:.1f})",
+        )
+        for m, g in (traffic + queues + strain)[:5]
+        if m.last is not None
+    ]
+    factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=SCALE_BY)
+    params = _scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
+    grew = "Queues" if queues and not traffic else "Traffic"
+    demand = len(traffic + queues)
+    because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]
+    if strain:
+        because.append(
+            prose.claim("Latency, errors or busy connections rose with it", *facts[demand:][:2])
+        )
+    because.append(prose.claim("No pod is crash-looping, so the load is what changed"))
+    return [
+        make_finding(
+            "resource-saturation",
+            Category.RESOURCE_SATURATION,
+            confidence,
+            prose.narrative(
+                f"Demand on {prose.obj(workload)} grew about {factor:.1f}x",
+                f"scale out to {params['replicas']} replicas",
+                aside="strain rose with it" if strain else "",
+                because=because,
+            ),
+            facts,
+            Action.SCALE_OUT,
+            workload,
+            params,
+        )
+    ]
+
+
+SATURATION_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("resource-saturation", (Category.RESOURCE_SATURATION,), check_saturation),
+)

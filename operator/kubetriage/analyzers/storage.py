@@ -1,0 +1,265 @@
+"""The storage rule: a PersistentVolumeClaim that will not bind (Pending, Lost), fails to
+attach, mount or provision (its Events), or is full (disk-full log lines, kubelet volume
+metrics, volume alerts), with a size to expand it to when its capacity is known.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    DISK_FULL_LOG,
+    event_fact,
+    grep_logs,
+    item,
+    logs_of,
+    metrics_named,
+    parse_quantity,
+    suggest_memory,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, PVCEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a storage finding is, by the evidence that earns it (the best observation of
+    a claim counts)."""
+
+    unbound: float = 0.9  # the claim is Pending or Lost
+    volume_event: float = 0.85  # an Event: it fails to bind, attach, mount, provision, resize
+    disk_full_log: float = 0.85  # a pod that mounts it logs "no space left on device"...
+    full: float = 0.8  # kubelet volume metrics: at least FULL of it is used
+    filling: float = 0.7  # ... at least FILLING
+    alert: float = 0.8  # a volume alert fired for it (KubePersistentVolumeFillingUp...)
+    agree_bonus: float = 0.03  # more than one observation agrees
+    cap: float = 0.95  # the most a storage finding claims
+
+
+CONFIDENCE: Final = _Confidence()
+# Shares of a volume in use: filling up, and full.
+FILLING = 0.9
+FULL = 0.97
+
+UNBOUND_PVC = re.compile(
+    r"(?i)(unbound (immediate )?persistentvolumeclaims|persistentvolumeclaim \"?[\w.-]+\"? not "
+    r"found|volume node affinity conflict|waiting for first consumer)"
+)
+_VOLUME_EVENT_REASONS = (
+    "FailedMount",
+    "FailedAttachVolume",
+    "ProvisioningFailed",
+    "FailedBinding",
+    "VolumeResizeFailed",
+    "FailedScheduling",
+)
+_VOLUME_EVENT = re.compile(
+    r"(?i)(persistentvolumeclaim|volume|multi-attach|attach|provision|storageclass|mount|pvc)"
+)
+_CONFIG_VOLUME = re.compile(r"(?i)(configmap|secret)s? \"?[\w.-]+\"? not found")
+_PVC_IN_TEXT = re.compile(
+    r"(?i)(?:persistentvolumeclaim|pvc|claim)[s]? \"?(?:[\w.-]+/)?(?P<name>[a-z0-9][\w.-]*)\"?"
+)
+
+
+def _pvc_ref(namespace: str, name: str) -> ObjectRef:
+    return ObjectRef(kind="PersistentVolumeClaim", namespace=namespace, name=name)
+
+
+def _size_params(pvc: PVCEvidence | None) -> dict[str, str]:
+    if pvc is None:
+        return {}
+    size = parse_quantity(pvc.capacity or pvc.requested)
+    params = {"pvc": pvc.name}
+    if size:
+        params["size"] = suggest_memory(size)
+        params["currentSize"] = prose.memory(size)
+    return params
+
+
+def check_storage(evidence: Evidence) -> list[Finding]:
+    pvcs = {(p.namespace, p.name): p for p in evidence.pvcs}
+    namespace = (
+        evidence.workload.ref.namespace
+        if evidence.workload
+        else (evidence.target.namespace if evidence.target else None)
+    )
+    found: dict[tuple[str, str], tuple[float, list[EvidenceItem], str]] = {}
+
+    def note(ns: str | None, name: str, confidence: float, fact: EvidenceItem, why: str) -> None:
+        if ns is None:
+            return
+        best, facts, reason = found.get((ns, name), (0.0, [], why))
+        found[(ns, name)] = (
+            max(best, confidence),
+            [*facts, fact],
+            why if confidence > best else reason,
+        )
+
+    for pvc in evidence.pvcs:
+        if pvc.phase in ("Pending", "Lost"):
+            note(
+                pvc.namespace,
+                pvc.name,
+                CONFIDENCE.unbound,
+                item(
+                    f"pvc/{pvc.namespace}/{pvc.name}",
+                    f"phase {pvc.phase}, storageClass {pvc.storage_class}, "
+                    f"requested {pvc.requested}",
+                ),
+                f"is {pvc.phase}",
+            )
+    pod_pvcs = {p.name: p.pvc_names for p in evidence.pods}
+    for event in evidence.events:
+        if event.reason not in _VOLUME_EVENT_REASONS or not _VOLUME_EVENT.search(event.message):
+            continue
+        if _CONFIG_VOLUME.search(event.message):
+            continue  # a missing ConfigMap/Secret volume is config-missing's case
+        if event.reason == "FailedScheduling" and not UNBOUND_PVC.search(event.message):
+            continue
+        names: list[str] = []
+        if event.involved.kind == "PersistentVolumeClaim":
+            names = [event.involved.name]
+        else:
+            mentioned = [m["name"] for m in _PVC_IN_TEXT.finditer(event.message)]
+            names = [n for n in mentioned if (event.involved.namespace or namespace, n) in pvcs]
+            names = names or pod_pvcs.get(event.involved.name, [])
+        for name in names[:2]:
+            note(
+                event.involved.namespace or namespace,
+                name,
+                CONFIDENCE.volume_event,
+                item("events", event_fact(event)),
+                f"fails with {event.reason}",
+            )
+    for pod in evidence.pods:
+        hits = grep_logs(logs_of(evidence, pod), DISK_FULL_LOG, limit=3)
+        if not hits:
+            continue
+        for name in pod.pvc_names[:1]:
+            fact = item(hits[0].source, hits[0].line)
+            note(pod.namespace, name, CONFIDENCE.disk_full_log, fact, "is full")
+    used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
+    capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
+    available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
+    for metric in used + available:
+        ratio_query = "/" in metric.query
+        claim = metric.labels.get("persistentvolumeclaim")
+        if claim is None:
+            match = re.search(r'persistentvolumeclaim="([^"]+)"', metric.query)
+            claim = match.group(1) if match else None
+        if claim is None or metric.last is None:
+            continue
+        ns = metric.labels.get("namespace", namespace)
+        if ratio_query:
+            # "used / capacity" already: the value is the share in use.
+            if metric.last >= FILLING:
+                note(
+                    ns,
+                    claim,
+                    CONFIDENCE.full if metric.last >= FULL else CONFIDENCE.filling,
+                    item("metrics", f"volume {claim} is {prose.percent(metric.last)} full"),
+                    f"is {prose.percent(metric.last)} full",
+                )
+            continue
+        cap = next(
+            (
+                c.last
+                for c in capacity
+                if c.last
+                and "/" not in c.query
+                and (c.labels.get("persistentvolumeclaim") == claim or claim in c.query)
+            ),
+            None,
+        )
+        if cap is None:
+            known = pvcs.get((ns or "", claim))
+            cap = parse_quantity(known.capacity or known.requested) if known else None
+        if not cap:
+            continue
+        fraction = metric.last / cap
+        if metric in available:
+            fraction = 1.0 - fraction
+        if fraction >= FILLING:
+            note(
+                ns,
+                claim,
+                CONFIDENCE.full if fraction >= FULL else CONFIDENCE.filling,
+                item(
+                    "metrics",
+                    f"volume {claim} is {prose.percent(fraction)} full of {prose.memory(cap)}",
+                ),
+                f"is {prose.percent(fraction)} full",
+            )
+    for alert in evidence.alerts:
+        name = alert.labels.get("alertname", "")
+        claim = alert.labels.get("persistentvolumeclaim")
+        if claim and name in (
+            "KubePersistentVolumeFillingUp",
+            "KubePersistentVolumeErrors",
+            "KubePersistentVolumeInodesFillingUp",
+        ):
+            note(
+                alert.labels.get("namespace", namespace),
+                claim,
+                CONFIDENCE.alert,
+                item("alert", f"{name} for {claim}"),
+                "is filling up",
+            )
+
+    findings: list[Finding] = []
+    for (ns, name), (confidence, facts, why) in found.items():
+        claim_evidence = pvcs.get((ns, name))
+        ref = _pvc_ref(ns, name)
+        params = _size_params(claim_evidence) or {"pvc": name}
+        distinct: list[EvidenceItem] = []
+        for fact in facts:
+            if fact not in distinct:
+                distinct.append(fact)
+        full = "full" in why or "filling" in why
+        because = [prose.claim(f"{prose.obj(ref)} {why}", *distinct[:2])]
+        if len(distinct) > 2:
+            because.append(prose.claim("Other signals agree", *distinct[2:4]))
+        because.append(
+            prose.claim(
+                "Writes fail once the volume is full, and the application fails with them"
+                if full
+                else "Pods that mount the claim cannot start until it binds and mounts"
+            )
+        )
+        if full and "size" in params:
+            fix = f"expand it to {params['size']} or free space"
+        elif full:
+            fix = "expand it or free space"
+        else:
+            fix = "fix its storage class or provisioning"
+        findings.append(
+            make_finding(
+                "storage",
+                Category.STORAGE,
+                min(
+                    confidence + (CONFIDENCE.agree_bonus if len(facts) > 1 else 0.0), CONFIDENCE.cap
+                ),
+                prose.narrative(
+                    f"{prose.obj(ref)} {why}",
+                    fix,
+                    because=because,
+                ),
+                facts,
+                Action.EXPAND_STORAGE,
+                ref,
+                params,
+            )
+        )
+    return findings
+
+
+STORAGE_ANALYZERS: tuple[Analyzer, ...] = (Analyzer("storage", (Category.STORAGE,), check_storage),)
