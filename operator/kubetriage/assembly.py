@@ -13,7 +13,6 @@ from datetime import datetime
 from kubernetes import client as k8s
 
 from kubetriage.app import Components, MemoryStage, build_components, build_notifier, wall_clock
-from kubetriage.bounds import Budget
 from kubetriage.handlers import RunOptions, run_operator
 from kubetriage.incidents import IncidentStore
 from kubetriage.metrics import MetricsEndpoint, OperatorMetrics
@@ -78,11 +77,7 @@ def assemble_operator(
     if stages is None:
         components = build_components(settings, client, telemetry, clock=budget_clock)
         stages, memory = components.stages, memory or components.memory
-    incidents = IncidentStore(
-        client,
-        request_timeout=settings.kube_request_timeout_seconds,
-        budget=Budget.from_total(settings.incident_max_bytes),
-    )
+    incidents = IncidentStore.from_settings(client, settings)
     operator_metrics = (
         OperatorMetrics(
             memory=memory if isinstance(memory, MemoryStage) else None,
