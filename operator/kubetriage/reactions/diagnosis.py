@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from kubetriage import prose
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import StatusModelCache
-from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import IncidentSpec, Phase
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
 from kubetriage.pipeline import PipelineResult, describe_target, diagnose
@@ -31,7 +30,13 @@ from kubetriage.reactions.context import (
     OperatorContext,
     PostEvent,
 )
-from kubetriage.status import diagnosed_patch, failed_patch, investigating_patch, parse_conditions
+from kubetriage.status import (
+    diagnosed_patch,
+    failed_patch,
+    investigating_patch,
+    parse_conditions,
+    parse_diagnosis,
+)
 from kubetriage.telemetry import TRACEPARENT_ANNOTATION
 from kubetriage.tenancy import check_target
 
@@ -70,16 +75,6 @@ def validate_semantics(spec: IncidentSpec) -> None:
             "spec.target is empty and no alert labels identify a workload; "
             "set spec.target (kind, namespace, name)",
         )
-
-
-def _previous_diagnosis(incident: IncidentView) -> Diagnosis | None:
-    raw = incident.status.get("diagnosis")
-    if not raw:
-        return None
-    try:
-        return Diagnosis.model_validate(raw)
-    except ValidationError:
-        return None
 
 
 async def diagnose_incident(
@@ -128,7 +123,7 @@ async def diagnose_incident(
                 name=name,
                 stages=ctx.stages,
                 now=now,
-                previous=_previous_diagnosis(incident),
+                previous=parse_diagnosis(status.get("diagnosis")),
                 model_cache=StatusModelCache(ctx.incidents, namespace, name, status),
                 traceparent=(incident.meta.get("annotations") or {}).get(TRACEPARENT_ANNOTATION),
             ),
