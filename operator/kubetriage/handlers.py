@@ -47,6 +47,8 @@ from kubetriage.reactions.learning import learn_incident
 from kubetriage.remediation.actions import Outcome
 from kubetriage.settings import Settings
 
+# Attempts of the approve handler (see build_registry).
+APPROVAL_RETRIES = 3
 # Spec fields whose change is not a reason to diagnose again.
 NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
 
@@ -245,7 +247,10 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         *resource,
         registry=registry,
         id="approve",
-        retries=3,
+        # execute_approval records every expected outcome itself; Kopf retries only an
+        # unexpected error or a refused status write, a few times (the target's ledger
+        # keeps a retry from applying the change twice).
+        retries=APPROVAL_RETRIES,
         backoff=ctx.settings.retry_delay_seconds,
         when=lambda diff, spec, **_: _approval_requested(diff, spec),
     )(approve)
