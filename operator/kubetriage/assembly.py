@@ -13,11 +13,11 @@ from datetime import datetime
 from kubernetes import client as k8s
 
 from kubetriage.app import Components, MemoryStage, build_components, build_notifier, wall_clock
-from kubetriage.bounds import Budget
-from kubetriage.handlers import MemoryWriter, OperatorContext
+from kubetriage.handlers import RunOptions, run_operator
 from kubetriage.incidents import IncidentStore
-from kubetriage.metrics import OperatorMetrics
+from kubetriage.metrics import MetricsEndpoint, OperatorMetrics
 from kubetriage.pipeline import Stages
+from kubetriage.reactions.context import MemoryWriter, OperatorContext
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
 
@@ -28,6 +28,24 @@ class AssembledOperator:
     # What was built here (LLM connections, the memory store, the budget) and must be
     # closed; None when the caller brought its own stages.
     components: Components | None
+
+    async def run(self, options: RunOptions) -> None:
+        """Run the operator until ``options.stop_flag`` is set (or forever), with its
+        ``/metrics`` endpoint when there are metrics and ``settings.metrics_port`` is not 0;
+        then close what was assembled (``aclose``): an assembled operator runs once."""
+        ctx = self.context
+        endpoint: MetricsEndpoint | None = None
+        if ctx.metrics is not None and ctx.settings.metrics_port:
+            endpoint = MetricsEndpoint(
+                ctx.metrics, host=ctx.settings.metrics_host, port=ctx.settings.metrics_port
+            )
+            await endpoint.start()
+        try:
+            await run_operator(ctx, options)
+        finally:
+            if endpoint is not None:
+                await endpoint.stop()
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Drain the notifier (bounded), then release connections and the store's lock."""
@@ -59,11 +77,7 @@ def assemble_operator(
     if stages is None:
         components = build_components(settings, client, telemetry, clock=budget_clock)
         stages, memory = components.stages, memory or components.memory
-    incidents = IncidentStore(
-        client,
-        request_timeout=settings.kube_request_timeout_seconds,
-        budget=Budget.from_total(settings.incident_max_bytes),
-    )
+    incidents = IncidentStore.from_settings(client, settings)
     operator_metrics = (
         OperatorMetrics(
             memory=memory if isinstance(memory, MemoryStage) else None,

@@ -1,9 +1,12 @@
 """Kopf handlers for Incidents: the only module that imports Kopf.
 
-``build_registry`` wires the handlers to a fresh ``kopf.OperatorRegistry`` around an
-``OperatorContext`` (settings, pipeline stages, the Incident store), so there is no global
-registry and no module state; ``run_operator`` is what ``kubetriage run`` and the replay
-tooling call. The diagnosis itself is ``kubetriage.pipeline.diagnose``.
+Each handler is thin: it turns Kopf's arguments into plain data, calls the kopf-free reaction
+in ``kubetriage.reactions`` that does the work, and turns what comes back into Kopf's terms
+(Events through ``kopf.event``, a ``Failure`` into a permanent or temporary error).
+``build_registry`` wires them to a fresh ``kopf.OperatorRegistry`` around an
+``OperatorContext``, so there is no global registry and no module state; ``configure`` holds
+every Kopf setting the operator changes; ``run_operator`` runs Kopf (``AssembledOperator.run``
+is what ``kubetriage run``, replay and the tests call).
 
 Phase machine: Pending -> Investigating -> Diagnosed | Failed; Resolved is set from outside
 (the receiver on a resolved alert, or a person). Status writes do not retrigger handlers,
@@ -16,100 +19,65 @@ executes that remediation only if the remediation policy allows it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
 
 import kopf
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
 
-from kubetriage import prose
-from kubetriage.errors import InvalidIncident, RetryableError
-from kubetriage.incidents import IncidentStore, StatusModelCache
-from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
-from kubetriage.memory.errors import IncidentMemoryError
-from kubetriage.memory.records import MemoryRecord
-from kubetriage.metrics import MetricsEndpoint, OperatorMetrics, incident_state
-from kubetriage.models.diagnosis import Diagnosis
-from kubetriage.models.incident import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    IncidentSpec,
-    Phase,
-    RemediationRecord,
+from kubetriage.models.incident import GROUP, PLURAL, VERSION, Phase
+from kubetriage.reactions.approval import approve_remediation
+from kubetriage.reactions.bookkeeping import (
+    acknowledge_generation,
+    index_incident,
+    notify_change,
 )
-from kubetriage.models.vocabulary import WORKLOAD_KINDS
-from kubetriage.pipeline import Stages, describe_target, diagnose
-from kubetriage.remediation.actions import (
-    Approval,
-    execute_approval,
-    remediation_condition_fields,
+from kubetriage.reactions.context import (
+    Failure,
+    IncidentView,
+    Logger,
+    OperatorContext,
+    PostEvent,
 )
-from kubetriage.remediation.cluster import ClusterAdapter
+from kubetriage.reactions.diagnosis import diagnose_incident
+from kubetriage.reactions.learning import learn_incident
+from kubetriage.remediation.actions import Outcome
 from kubetriage.settings import Settings
-from kubetriage.status import (
-    condition,
-    conditions_body,
-    diagnosed_patch,
-    failed_patch,
-    investigating_patch,
-    merge_conditions,
-    parse_conditions,
-)
-from kubetriage.telemetry import TRACEPARENT_ANNOTATION
-from kubetriage.tenancy import check_target
 
-# Kinds the evidence collector knows how to investigate; anything else is a spec error.
-INVESTIGABLE_KINDS = WORKLOAD_KINDS | {
-    "Pod",
-    "Node",
-    "PersistentVolumeClaim",
-    "Service",
-    "HorizontalPodAutoscaler",
-    "Namespace",
-    "Ingress",
-    "Certificate",
-    "NetworkPolicy",
-    "ConfigMap",
-}
+# Attempts of the approve handler (see build_registry).
+APPROVAL_RETRIES = 3
 # Spec fields whose change is not a reason to diagnose again.
 NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
 
 
-class MemoryWriter(Protocol):
-    async def store(self, record: MemoryRecord, text: str) -> str: ...
+def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
+    """Every Kopf setting the operator changes from Kopf's defaults, in one place."""
+    # Progress and diff-base live in annotations: the CRD's status schema is structural
+    # and would prune Kopf's own status fields.
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="kubetriage.io"
+    )
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="kubetriage.io", key="last-handled-configuration"
+    )
+    kopf_settings.queueing.worker_limit = settings.concurrency
+    # A per-object worker holds its worker_limit slot until it has been idle this long
+    # (Kopf's default is 5s): with the default, a burst of Incidents was diagnosed at
+    # only `concurrency` per 5s, however fast each diagnosis was.
+    kopf_settings.queueing.idle_timeout = 0.5
+    # Only our own events are posted; Kopf's INFO chatter stays in the log.
+    kopf_settings.posting.level = logging.WARNING
+    kopf_settings.watching.server_timeout = 300
+    kopf_settings.watching.client_timeout = 330
+    kopf_settings.networking.request_timeout = 60
+    # Sync handlers would run in Kopf's thread pool, which is shut down with the operator;
+    # all our handlers are async, so the pool is never needed.
 
 
-class NotifyQueue(Protocol):
-    """``kubetriage.notify.Notifier``: takes an Incident to look at and returns at once."""
-
-    def enqueue(self, namespace: str, name: str) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class OperatorContext:
-    settings: Settings
-    stages: Stages
-    incidents: IncidentStore
-    api_client: k8s.ApiClient
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # Where resolved incidents with feedback are learned; None when memory is disabled.
-    memory: MemoryWriter | None = None
-    # Prometheus metrics of this operator (served on settings.metrics_port); None = off.
-    metrics: OperatorMetrics | None = None
-    # Slack / Teams / CloudEvents, after the status is written; None = no sink configured.
-    notifier: NotifyQueue | None = None
+# --- when to call which handler (Kopf's diffs) -----------------------------------------------
 
 
 def _diagnostic_change(diff: Any) -> bool:
@@ -157,32 +125,44 @@ def _needs_diagnosis(status: Any, meta: Any) -> bool:
     )
 
 
-def _record_body(record: RemediationRecord) -> dict[str, Any]:
-    """status.remediation as a merge patch: absent fields are sent as null so nothing of a
-    previous record survives into this one."""
-    return record.model_dump(by_alias=True, mode="json")
+# --- Kopf's arguments in, Kopf's errors and Events out ---------------------------------------
 
 
-def validate_semantics(spec: IncidentSpec) -> None:
-    """Checks the CRD schema cannot express."""
-    if spec.target is not None and spec.target.kind not in INVESTIGABLE_KINDS:
-        raise InvalidIncident(
-            "UnsupportedTargetKind",
-            f"spec.target.kind {spec.target.kind!r} cannot be investigated; "
-            f"use one of {', '.join(sorted(INVESTIGABLE_KINDS))}",
-        )
-    namespaced = spec.target is not None and spec.target.kind not in {"Node", "Namespace"}
-    if spec.target is not None and namespaced and not spec.target.namespace:
-        raise InvalidIncident(
-            "TargetNamespaceMissing",
-            f"spec.target ({spec.target.kind}/{spec.target.name}) needs a namespace",
-        )
-    if spec.target is None and not any(alert.labels for alert in spec.alerts):
-        raise InvalidIncident(
-            "NoTarget",
-            "spec.target is empty and no alert labels identify a workload; "
-            "set spec.target (kind, namespace, name)",
-        )
+def _incident(body: kopf.Body) -> IncidentView | None:
+    """The Incident as plain data; None without a namespace (the CRD is namespaced, so
+    this only satisfies the types)."""
+    meta = body.metadata
+    if meta.namespace is None or meta.name is None:
+        return None
+    return IncidentView(meta.namespace, meta.name, dict(body.spec), dict(body.status), dict(meta))
+
+
+def _poster(body: kopf.Body) -> PostEvent:
+    def post(type: Literal["Normal", "Warning"], reason: str, message: str) -> None:
+        kopf.event(body, type=type, reason=reason, message=message)
+
+    return post
+
+
+def _raise(failure: Failure | None) -> None:
+    if failure is None:
+        return
+    if failure.retry_after is None:
+        raise kopf.PermanentError(failure.message) from failure.cause
+    raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from failure.cause
+
+
+def _post_remediation_events(body: kopf.Body, incident: IncidentView, outcome: Outcome) -> None:
+    """An approval's Events on the Incident and, when asked, on the target it acted on."""
+    for note in outcome.events:
+        kopf.event(body, type=note.type, reason=note.reason, message=note.message)
+        if note.on_target and outcome.target_body is not None:
+            kopf.event(
+                kopf.Body(cast("kopf.RawBody", outcome.target_body)),
+                type=note.type,
+                reason=note.reason,
+                message=f"{note.message} (Incident {incident.namespace}/{incident.name})"[:1000],
+            )
 
 
 def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
@@ -216,355 +196,61 @@ def connection_info(api_client: k8s.ApiClient) -> kopf.ConnectionInfo:
 
 def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    resource = (GROUP, VERSION, PLURAL)
 
-    @kopf.on.startup(registry=registry)
-    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        # Progress and diff-base live in annotations: the CRD's status schema is structural
-        # and would prune Kopf's own status fields.
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-            prefix="kubetriage.io"
-        )
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix="kubetriage.io", key="last-handled-configuration"
-        )
-        settings.queueing.worker_limit = ctx.settings.concurrency
-        # A per-object worker holds its worker_limit slot until it has been idle this long
-        # (Kopf's default is 5s): with the default, a burst of Incidents was diagnosed at
-        # only `concurrency` per 5s, however fast each diagnosis was.
-        settings.queueing.idle_timeout = 0.5
-        # Only our own events are posted; Kopf's INFO chatter stays in the log.
-        settings.posting.level = logging.WARNING
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
-        settings.networking.request_timeout = 60
-        # Sync handlers would run in Kopf's thread pool, which is shut down with the operator;
-        # all our handlers are async, so the pool is never needed.
+    @kopf.on.startup(registry=registry, id="configure")
+    async def configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure(settings, ctx.settings)
 
     @kopf.on.login(registry=registry)
     async def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(ctx.api_client)
 
-    async def handle(
-        *,
-        body: kopf.Body,
-        spec: kopf.Spec,
-        status: kopf.Status,
-        meta: kopf.Meta,
-        name: str,
-        namespace: str | None,
-        retry: int,
-        logger: logging.Logger | logging.LoggerAdapter[Any],
-        **_: Any,
-    ) -> None:
-        if namespace is None:  # the CRD is namespaced; this only satisfies the type
+    async def diagnose(body: kopf.Body, retry: int, logger: Logger, **_: Any) -> None:
+        incident = _incident(body)
+        if incident is None:
             raise kopf.PermanentError("Incident without a namespace")
-        generation = meta.get("generation")
-        existing = parse_conditions(status.get("conditions"))
-        now = ctx.clock()
-        try:
-            incident = IncidentSpec.model_validate(dict(spec))
-            validate_semantics(incident)
-            check_target(ctx.stages.tenancy.scope(namespace), incident.target, incident.alerts)
-        except (ValidationError, InvalidIncident) as error:
-            reason = error.reason if isinstance(error, InvalidIncident) else "InvalidSpec"
-            message = str(error)[:2000]
-            await ctx.incidents.patch_status(
-                namespace,
-                name,
-                failed_patch(
-                    existing, reason=reason, message=message, generation=generation, now=now
-                ),
-            )
-            kopf.event(body, type="Warning", reason=reason, message=message[:1000])
-            raise kopf.PermanentError(message) from error
-
-        investigating = investigating_patch(existing, generation=generation, now=now)
-        previous_raw = status.get("diagnosis")
-        previous: Diagnosis | None = None
-        if previous_raw:
-            try:
-                previous = Diagnosis.model_validate(previous_raw)
-            except ValidationError:
-                previous = None
-        started = time.monotonic()
-        try:
-            # Inside the try: a refused Investigating write is retried at retry_delay and
-            # ends Failed like any other failure, instead of escaping to Kopf's own retries,
-            # which gave up leaving the Incident with no phase at all.
-            await ctx.incidents.patch_status(namespace, name, investigating)
-            if retry == 0 or status.get("phase") != Phase.INVESTIGATING.value:
-                # Once per investigation, also when the first attempt's write was refused.
-                kopf.event(
-                    body, type="Normal", reason="Investigating", message=incident.title[:500]
-                )
-            result = await asyncio.wait_for(
-                diagnose(
-                    incident,
-                    namespace=namespace,
-                    name=name,
-                    stages=ctx.stages,
-                    now=now,
-                    previous=previous,
-                    model_cache=StatusModelCache(ctx.incidents, namespace, name, status),
-                    traceparent=(meta.get("annotations") or {}).get(TRACEPARENT_ANNOTATION),
-                ),
-                timeout=ctx.settings.diagnosis_timeout_seconds,
-            )
-            diagnosis = result.diagnosis
-            # Re-read: the receiver may have resolved the incident while we worked, and a
-            # resolution must not be overwritten by a late diagnosis.
-            current = (await ctx.incidents.get(namespace, name)).get("status") or {}
-            patch = diagnosed_patch(
-                parse_conditions(current.get("conditions")),
-                diagnosis,
-                result.conditions,
-                target=describe_target(result.evidence, []),
-                generation=generation,
-                now=ctx.clock(),
-            )
-            if current.get("phase") == Phase.RESOLVED.value:
-                del patch["phase"]
-            await ctx.incidents.patch_status(namespace, name, patch)
-        except Exception as error:
-            # Everything here is worth a bounded retry: the API or a dependency failing
-            # (RetryableError, timeouts, API errors) and, so an Incident is never left in
-            # Investigating, anything unexpected; after the last attempt it ends Failed.
-            if isinstance(error, TimeoutError):
-                message = f"diagnosis timed out after {ctx.settings.diagnosis_timeout_seconds}s"
-            else:
-                message = f"{type(error).__name__}: {error}"[:2000]
-            if retry + 1 >= ctx.settings.retry_limit:
-                reason = (
-                    "RetriesExhausted"
-                    if isinstance(error, (RetryableError, TimeoutError, ApiException))
-                    else "InternalError"
-                )
-                with contextlib.suppress(Exception):  # the API may be what is failing
-                    await ctx.incidents.patch_status(
-                        namespace,
-                        name,
-                        failed_patch(
-                            parse_conditions(investigating["conditions"]),
-                            reason=reason,
-                            message=f"gave up after {retry + 1} attempts: {message}",
-                            generation=generation,
-                            now=ctx.clock(),
-                        ),
-                    )
-                kopf.event(body, type="Warning", reason="DiagnosisFailed", message=message[:1000])
-                raise kopf.PermanentError(message) from error
-            kopf.event(body, type="Warning", reason="Retrying", message=message[:1000])
-            raise kopf.TemporaryError(message, delay=ctx.settings.retry_delay_seconds) from error
-
-        if ctx.metrics is not None:
-            llm = result.model
-            ctx.metrics.observe_diagnosis(
-                seconds=time.monotonic() - started,
-                findings=result.findings,
-                llm_outcome=None if llm is None or not llm.asked else (llm.error_type or "ok"),
-                input_tokens=llm.usage.input_tokens if llm else None,
-                output_tokens=llm.usage.output_tokens if llm else None,
-                model=llm.usage.model if llm else None,
-                skipped=llm.usage.skipped if llm else None,
-            )
-        kopf.event(
-            body,
-            type="Normal",
-            reason="Diagnosed",
-            message=prose.headline(
-                diagnosis.category.value, diagnosis.confidence, diagnosis.summary
-            )[:1000],
-        )
-        if diagnosis.remediations:
-            top = diagnosis.remediations[0]
-            kopf.event(
-                body,
-                type="Normal",
-                reason="RemediationSuggested",
-                message=prose.suggestion(top.risk.value, top.title, top.command)[:1000],
-            )
-        for cond in result.conditions:
-            llm_failed = cond.type == "LLMUnavailable" and cond.reason != "NotConfigured"
-            if llm_failed and cond.status == "True":
-                kopf.event(body, type="Warning", reason="LLMUnavailable", message=cond.message)
-            if cond.type == "AnalyzerDisagreement" and cond.status == "True":
-                kopf.event(body, type="Warning", reason="ModelDisagreed", message=cond.message)
-        logger.info("diagnosed %s/%s as %s", namespace, name, diagnosis.category.value)
-
-    async def acknowledge(
-        *,
-        status: kopf.Status,
-        meta: kopf.Meta,
-        name: str,
-        namespace: str | None,
-        **_: Any,
-    ) -> None:
-        """A feedback edit (or a cleared approval) bumps the generation without asking for a
-        new diagnosis; record that this generation was seen so a restart does not redo it.
-        An approval is acknowledged by ``approve``."""
-        if namespace is None or status.get("phase") not in (
-            Phase.DIAGNOSED.value,
-            Phase.FAILED.value,
-            Phase.RESOLVED.value,
-        ):
-            return
-        await ctx.incidents.patch_status(
-            namespace, name, {"observedGeneration": meta.get("generation")}
+        _raise(
+            await diagnose_incident(ctx, incident, retry=retry, post=_poster(body), logger=logger)
         )
 
-    async def learn(
-        *,
-        body: kopf.Body,
-        spec: kopf.Spec,
-        status: kopf.Status,
-        meta: kopf.Meta,
-        name: str,
-        namespace: str | None,
-        logger: logging.Logger | logging.LoggerAdapter[Any],
-        **_: Any,
-    ) -> None:
-        """Store a Resolved Incident that carries feedback in incident memory, once per
-        generation. Runs on every event (including the initial listing after a restart), so
-        nothing is missed; the ``status.learned`` marker makes it idempotent. A feedback
-        with a resolution on a manual incident also closes it."""
-        if ctx.memory is None or namespace is None or not spec.get("feedback"):
-            return
-        generation = meta.get("generation")
-        learned = status.get("learned") or {}
-        if learned.get("generation") == generation:
-            return
-        phase = status.get("phase")
-        manual_close = (
-            phase == Phase.DIAGNOSED.value
-            and spec.get("source", "manual") == "manual"
-            and bool((spec.get("feedback") or {}).get("resolution"))
-        )
-        if phase != Phase.RESOLVED.value and not manual_close:
-            return
-        now = ctx.clock()
-        existing = parse_conditions(status.get("conditions"))
-        try:
-            incident = IncidentSpec.model_validate(dict(spec))
-            raw_diagnosis = status.get("diagnosis")
-            record, text = record_from_incident(
-                name=name,
-                namespace=namespace,
-                spec=incident,
-                diagnosis=Diagnosis.model_validate(raw_diagnosis) if raw_diagnosis else None,
-                cluster=ctx.settings.cluster_name,
-                created_at=parse_time(meta.get("creationTimestamp")),
-                resolved_at=now,
-            )
-            record_id = await ctx.memory.store(record, text)
-        except (NothingToLearn, ValidationError, IncidentMemoryError) as error:
-            failed = condition("Learned", "False", type(error).__name__, str(error), now=now)
-            conditions = conditions_body(merge_conditions(existing, [failed]))
-            if conditions != status.get("conditions"):
-                await ctx.incidents.patch_status(namespace, name, {"conditions": conditions})
-            logger.warning("not learned: %s", error)
-            return
-        learned_condition = condition(
-            "Learned",
-            "True",
-            "Stored",
-            f"remembered as {record.category.value}"
-            + (" (category corrected by feedback)" if record.corrected else ""),
-            now=now,
-        )
-        patch: dict[str, Any] = {
-            "learned": {
-                "recordId": record_id,
-                "generation": generation,
-                "category": record.category.value,
-                "at": now.isoformat(),
-            },
-            "observedGeneration": generation,
-            "conditions": conditions_body(merge_conditions(existing, [learned_condition])),
-        }
-        if manual_close:
-            patch["phase"] = Phase.RESOLVED.value
-        await ctx.incidents.patch_status(namespace, name, patch)
-        kopf.event(body, type="Normal", reason="Learned", message=learned_condition.message)
+    async def acknowledge(body: kopf.Body, **_: Any) -> None:
+        incident = _incident(body)
+        if incident is not None:
+            await acknowledge_generation(ctx, incident)
 
-    async def approve(
-        *,
-        body: kopf.Body,
-        spec: kopf.Spec,
-        status: kopf.Status,
-        meta: kopf.Meta,
-        name: str,
-        namespace: str | None,
-        logger: logging.Logger | logging.LoggerAdapter[Any],
-        **_: Any,
-    ) -> None:
-        """Execute the remediation named by spec.approve if the policy allows it (see
-        ``kubetriage.remediation.actions``); the outcome goes to status.remediation, a
-        ``Remediated`` condition and Events on the Incident and the target."""
-        if namespace is None:
+    async def learn(body: kopf.Body, logger: Logger, **_: Any) -> None:
+        incident = _incident(body)
+        if incident is not None:
+            await learn_incident(ctx, incident, post=_poster(body), logger=logger)
+
+    async def approve(body: kopf.Body, logger: Logger, **_: Any) -> None:
+        incident = _incident(body)
+        if incident is None:
             return
-
-        async def record_progress(record: RemediationRecord) -> None:
-            await ctx.incidents.patch_status(namespace, name, {"remediation": _record_body(record)})
-
-        outcome = await execute_approval(
-            Approval(namespace, name, dict(spec), dict(status), dict(meta)),
-            cluster=ClusterAdapter(
-                ctx.api_client, request_timeout=ctx.settings.kube_request_timeout_seconds
-            ),
-            policy_file=ctx.settings.policy_file,
-            scope=ctx.stages.tenancy.scope(namespace),
-            now=ctx.clock,
-            record_progress=record_progress,
-        )
-        cond_status, reason, message = remediation_condition_fields(outcome.record)
-        remediated = condition("Remediated", cond_status, reason, message, now=ctx.clock())
-        patch: dict[str, Any] = {
-            "remediation": _record_body(outcome.record),
-            "conditions": conditions_body(
-                merge_conditions(parse_conditions(status.get("conditions")), [remediated])
-            ),
-        }
-        if status.get("phase") in (Phase.DIAGNOSED.value, Phase.FAILED.value, Phase.RESOLVED.value):
-            patch["observedGeneration"] = meta.get("generation")
-        await ctx.incidents.patch_status(namespace, name, patch)
-        for note in outcome.events:
-            kopf.event(body, type=note.type, reason=note.reason, message=note.message)
-            if note.on_target and outcome.target_body is not None:
-                kopf.event(
-                    kopf.Body(cast("kopf.RawBody", outcome.target_body)),
-                    type=note.type,
-                    reason=note.reason,
-                    message=f"{note.message} (Incident {namespace}/{name})"[:1000],
-                )
-        logger.info(
-            "remediation %s: %s (%s)",
-            outcome.record.id,
-            outcome.record.result.value,
-            outcome.record.reason,
-        )
+        outcome = await approve_remediation(ctx, incident, logger=logger)
+        _post_remediation_events(body, incident, outcome)
 
     async def index(
         *, type: str | None, status: kopf.Status, name: str, namespace: str | None, **_: Any
     ) -> None:
-        """Keep the ``kubetriage_incidents`` gauge's index of phase and category."""
-        if ctx.metrics is not None and namespace is not None:
-            state = None if type == "DELETED" else incident_state(dict(status or {}))
-            ctx.metrics.incidents.update(namespace, name, state)
+        if namespace is not None:
+            index_incident(ctx, namespace, name, None if type == "DELETED" else dict(status or {}))
 
     async def notify(*, type: str | None, name: str, namespace: str | None, **_: Any) -> None:
-        """Every change (status writes included) goes to the notifier, which runs apart
-        from the handlers: a slow or failing sink never delays or fails a diagnosis."""
-        if ctx.notifier is not None and namespace is not None and type != "DELETED":
-            ctx.notifier.enqueue(namespace, name)
+        if namespace is not None and type != "DELETED":
+            notify_change(ctx, namespace, name)
 
-    resource = (GROUP, VERSION, PLURAL)
     kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
     kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
         *resource,
         registry=registry,
         id="approve",
-        retries=3,
+        # execute_approval records every expected outcome itself; Kopf retries only an
+        # unexpected error or a refused status write, a few times (the target's ledger
+        # keeps a retry from applying the change twice).
+        retries=APPROVAL_RETRIES,
         backoff=ctx.settings.retry_delay_seconds,
         when=lambda diff, spec, **_: _approval_requested(diff, spec),
     )(approve)
@@ -579,69 +265,56 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             and not _approval_requested(diff, spec)
         ),
     )(acknowledge)
-    kopf.on.create(
-        *resource,
-        registry=registry,
-        id="diagnose",
-        retries=ctx.settings.retry_limit,
-        backoff=ctx.settings.retry_delay_seconds,
-    )(handle)
+    # One handler id for the three causes: Kopf keeps one progress record per Incident.
+    diagnosis: dict[str, Any] = {
+        "registry": registry,
+        "id": "diagnose",
+        "retries": ctx.settings.retry_limit,
+        "backoff": ctx.settings.retry_delay_seconds,
+    }
+    kopf.on.create(*resource, **diagnosis)(diagnose)
     kopf.on.resume(
-        *resource,
-        registry=registry,
-        id="diagnose",
-        retries=ctx.settings.retry_limit,
-        backoff=ctx.settings.retry_delay_seconds,
-        when=lambda status, meta, **_: _needs_diagnosis(status, meta),
-    )(handle)
+        *resource, **diagnosis, when=lambda status, meta, **_: _needs_diagnosis(status, meta)
+    )(diagnose)
     kopf.on.update(
         *resource,
-        registry=registry,
-        id="diagnose",
-        retries=ctx.settings.retry_limit,
-        backoff=ctx.settings.retry_delay_seconds,
+        **diagnosis,
         when=lambda diff, status, **_: (
             _diagnostic_change(diff) and (status or {}).get("phase") != Phase.RESOLVED.value
         ),
-    )(handle)
+    )(diagnose)
     return registry
 
 
-async def run_operator(
-    ctx: OperatorContext,
-    *,
-    namespaces: list[str],
-    standalone: bool,
-    stop_flag: asyncio.Event | threading.Event | None = None,
-    ready_flag: asyncio.Event | threading.Event | None = None,
-    liveness_endpoint: str | None = None,
-) -> None:
-    """Run the operator until ``stop_flag`` is set (or forever), with its ``/metrics``
-    endpoint when ``ctx.metrics`` is set and ``settings.metrics_port`` is not 0."""
-    registry = build_registry(ctx)
-    endpoint: MetricsEndpoint | None = None
-    if ctx.metrics is not None and ctx.settings.metrics_port:
-        endpoint = MetricsEndpoint(
-            ctx.metrics, host=ctx.settings.metrics_host, port=ctx.settings.metrics_port
-        )
-        await endpoint.start()
-    try:
-        await kopf.operator(
-            registry=registry,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            standalone=standalone,
-            # Passing a peering name makes peering mandatory in Kopf, even when standalone.
-            peering_name=None if standalone else ctx.settings.peering_name,
-            priority=(
-                ctx.settings.peering_priority
-                if ctx.settings.peering_priority is not None
-                else secrets.randbelow(1_000_000) + 1
-            ),
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-            liveness_endpoint=liveness_endpoint,
-        )
-    finally:
-        if endpoint is not None:
-            await endpoint.stop()
+@dataclass(frozen=True)
+class RunOptions:
+    """How Kopf runs: the namespaces it watches (none: cluster-wide), whether it runs alone
+    or peers with other replicas, and the flags and liveness endpoint it is run with."""
+
+    namespaces: list[str] = field(default_factory=list)
+    standalone: bool = True
+    stop_flag: asyncio.Event | threading.Event | None = None
+    ready_flag: asyncio.Event | threading.Event | None = None
+    liveness_endpoint: str | None = None
+
+
+async def run_operator(ctx: OperatorContext, options: RunOptions) -> None:
+    """Run Kopf with the handlers around ``ctx`` until ``options.stop_flag`` is set (or
+    forever)."""
+    settings = ctx.settings
+    await kopf.operator(
+        registry=build_registry(ctx),
+        clusterwide=not options.namespaces,
+        namespaces=options.namespaces,
+        standalone=options.standalone,
+        # Passing a peering name makes peering mandatory in Kopf, even when standalone.
+        peering_name=None if options.standalone else settings.peering_name,
+        priority=(
+            settings.peering_priority
+            if settings.peering_priority is not None
+            else secrets.randbelow(1_000_000) + 1
+        ),
+        stop_flag=options.stop_flag,
+        ready_flag=options.ready_flag,
+        liveness_endpoint=options.liveness_endpoint,
+    )

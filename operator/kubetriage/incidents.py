@@ -1,16 +1,18 @@
 """Incident objects through the official ``kubernetes`` client: read, create, patch spec and
-status. A small adapter at the edge; used by the handlers (status writes that must be visible
-while a diagnosis runs), the Alertmanager receiver, and the replay tooling. Calls are sync in
-the client, so each runs in a worker thread.
+status (optionally at a resourceVersion). A small adapter at the edge and the one Incident
+client; used by the handlers (status writes that must be visible while a diagnosis runs), the
+Alertmanager receiver's writer, the notifier, and the replay tooling. Calls are sync in the
+client, so each runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kubetriage.bounds import Budget, bound_status
@@ -18,9 +20,22 @@ from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
 from kubetriage.pipeline import ModelOutcome
+from kubetriage.settings import Settings
+
+
+def _at_version(body: dict[str, Any], resource_version: str | None) -> dict[str, Any]:
+    """``body`` that applies only if the object is still at ``resource_version`` (409
+    Conflict otherwise): optimistic locking. Unchanged without a version."""
+    if resource_version is None:
+        return body
+    return {**body, "metadata": {**body.get("metadata", {}), "resourceVersion": resource_version}}
 
 
 class IncidentStore:
+    """The one client of the Incident API: the handlers, the receiver's writer, the
+    notifier, the Slack endpoint, ``kubectl triage`` and the replay tooling all use it. Errors
+    are the client's ``ApiException`` (404 Not Found, 409 Conflict or AlreadyExists...)."""
+
     def __init__(
         self,
         api_client: k8s.ApiClient,
@@ -32,67 +47,60 @@ class IncidentStore:
         self._timeout = request_timeout
         self._budget = budget or Budget.from_total()
 
-    async def get(self, namespace: str, name: str) -> dict[str, Any]:
-        return cast(
-            "dict[str, Any]",
-            await asyncio.to_thread(
-                self._api.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                _request_timeout=self._timeout,
-            ),
+    @classmethod
+    def from_settings(cls, api_client: k8s.ApiClient, settings: Settings) -> IncidentStore:
+        """The store as the operator and the receiver use it: the settings' request timeout
+        and the Incident's size bound."""
+        return cls(
+            api_client,
+            request_timeout=settings.kube_request_timeout_seconds,
+            budget=Budget.from_total(settings.incident_max_bytes),
         )
+
+    async def _call(self, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        """``method(GROUP, VERSION, *args)`` of the custom-objects API, in a worker thread."""
+        result = await asyncio.to_thread(
+            method, GROUP, VERSION, *args, _request_timeout=self._timeout
+        )
+        return cast("dict[str, Any]", result)
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self._call(self._api.get_namespaced_custom_object, namespace, PLURAL, name)
+
+    async def find(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """``get``, but None when there is no such Incident."""
+        try:
+            return await self.get(namespace, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
 
     async def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         if namespace:
-            result = await asyncio.to_thread(
-                self._api.list_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                _request_timeout=self._timeout,
-            )
+            result = await self._call(self._api.list_namespaced_custom_object, namespace, PLURAL)
         else:
-            result = await asyncio.to_thread(
-                self._api.list_cluster_custom_object,
-                GROUP,
-                VERSION,
-                PLURAL,
-                _request_timeout=self._timeout,
-            )
-        return cast("list[dict[str, Any]]", cast("dict[str, Any]", result).get("items", []))
+            result = await self._call(self._api.list_cluster_custom_object, PLURAL)
+        return cast("list[dict[str, Any]]", result.get("items", []))
 
     async def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        return cast(
-            "dict[str, Any]",
-            await asyncio.to_thread(
-                self._api.create_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                body,
-                _request_timeout=self._timeout,
-            ),
-        )
+        return await self._call(self._api.create_namespaced_custom_object, namespace, PLURAL, body)
 
-    async def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return cast(
-            "dict[str, Any]",
-            await asyncio.to_thread(
-                self._api.patch_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                body,
-                _request_timeout=self._timeout,
-            ),
+    async def patch(
+        self,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """A merge patch; with ``resource_version`` it applies only at that version."""
+        return await self._call(
+            self._api.patch_namespaced_custom_object,
+            namespace,
+            PLURAL,
+            name,
+            _at_version(body, resource_version),
         )
 
     async def patch_status(
@@ -106,21 +114,13 @@ class IncidentStore:
         """A merge patch of the status; with ``resource_version`` it applies only if the
         object is still at that version (409 Conflict otherwise), as optimistic locking.
         Every part is kept within its budget first (``kubetriage.bounds``)."""
-        body: dict[str, Any] = {"status": bound_status(status, self._budget).status}
-        if resource_version is not None:
-            body["metadata"] = {"resourceVersion": resource_version}
-        return cast(
-            "dict[str, Any]",
-            await asyncio.to_thread(
-                self._api.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                body,
-                _request_timeout=self._timeout,
-            ),
+        body = {"status": bound_status(status, self._budget).status}
+        return await self._call(
+            self._api.patch_namespaced_custom_object_status,
+            namespace,
+            PLURAL,
+            name,
+            _at_version(body, resource_version),
         )
 
 

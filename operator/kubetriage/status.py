@@ -84,6 +84,16 @@ def parse_conditions(raw: Any) -> list[Condition]:
     return result
 
 
+def parse_diagnosis(raw: Any) -> Diagnosis | None:
+    """``status.diagnosis`` as a model; None when absent or invalid (hand-edited, older)."""
+    if not raw:
+        return None
+    try:
+        return Diagnosis.model_validate(raw)
+    except ValueError:
+        return None
+
+
 def conditions_body(conditions: list[Condition]) -> list[dict[str, Any]]:
     return [c.dump_k8s() for c in conditions]
 

@@ -25,6 +25,7 @@ import aiohttp
 from kubetriage.app import build_interactions, build_stages
 from kubetriage.assembly import assemble_operator
 from kubetriage.commands.run import serve
+from kubetriage.handlers import RunOptions
 from kubetriage.kubeclient import api_client
 from kubetriage.notify.interactions import PATH
 from kubetriage.replay.cases import load_case
@@ -105,10 +106,8 @@ async def test_alert_to_slack_to_approval_to_resolution(
         task = asyncio.create_task(
             serve(
                 operator,
-                namespaces=[],
-                standalone=True,
+                RunOptions(stop_flag=stop),
                 webhook=True,
-                stop_flag=stop,
                 interactions=build_interactions(settings, store),
             )
         )

@@ -5,7 +5,7 @@ real receiver rejected, the Incident's phase and category, and the Incident leav
 gauge when deleted).
 
 Real: the Kubernetes API emulator over HTTP, Kopf and the operator's handlers
-(``run_operator``), the stages from ``app.build_components`` (Kubernetes evidence, on-disk
+(``AssembledOperator.run``), the stages from ``app.build_components`` (Kubernetes evidence, on-disk
 incident memory seeded from the shared cases, the openai client against a scripted server
 on 127.0.0.1), the Alertmanager receiver, prometheus-client's registry and parser.
 """
@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubetriage.assembly import assemble_operator
 from kubetriage.crd import build_incident_crd
-from kubetriage.handlers import run_operator
+from kubetriage.handlers import RunOptions
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
@@ -102,9 +102,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         metrics, incidents = ctx.metrics, ctx.incidents
         assert metrics is not None
         stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(
-            run_operator(ctx, namespaces=[], standalone=True, stop_flag=stop, ready_flag=ready)
-        )
+        task = asyncio.create_task(operator.run(RunOptions(stop_flag=stop, ready_flag=ready)))
         try:
             await asyncio.wait_for(ready.wait(), timeout=60)
             yield Running(
@@ -114,8 +112,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             stop.set()
             # Kopf ends its own task by cancellation when the stop flag is set.
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=30)
-            await operator.aclose()
+                await asyncio.wait_for(task, timeout=30)  # closes the operator's components
             api.close()  # type: ignore[no-untyped-call]
 
 

@@ -13,6 +13,7 @@ import aiohttp
 from kubetriage.app import build_stages
 from kubetriage.assembly import assemble_operator
 from kubetriage.commands.run import serve
+from kubetriage.handlers import RunOptions
 from kubetriage.kubeclient import api_client
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
@@ -40,9 +41,7 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
     client = api_client(emulator.kubeconfig_path)
     operator = assemble_operator(settings, client, stages=build_stages(settings, client))
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        serve(operator, namespaces=[], standalone=True, webhook=True, stop_flag=stop)
-    )
+    task = asyncio.create_task(serve(operator, RunOptions(stop_flag=stop), webhook=True))
     payload = webhook_payload(
         [webhook_alert(dict(case.alert.labels), annotations=dict(case.alert.annotations))],
         group_labels={"alertname": "KubePodCrashLooping", "namespace": "exports"},

@@ -13,7 +13,7 @@ from types import TracebackType
 
 from kubetriage.app import MemoryStage, wall_clock
 from kubetriage.assembly import assemble_operator
-from kubetriage.handlers import run_operator
+from kubetriage.handlers import RunOptions
 from kubetriage.kubeclient import api_client
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
@@ -57,17 +57,15 @@ class OperatorThread:
         self.error: BaseException | None = None
 
     async def _main(self) -> None:
-        ctx = dataclasses.replace(self.operator.context, stages=self.stages)
-        try:
-            await run_operator(
-                ctx,
+        context = dataclasses.replace(self.operator.context, stages=self.stages)
+        await dataclasses.replace(self.operator, context=context).run(
+            RunOptions(
                 namespaces=self.namespaces,
                 standalone=self.standalone,
                 stop_flag=self._stop,
                 ready_flag=self._ready,
             )
-        finally:
-            await self.operator.aclose()
+        )
 
     def _run(self) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from kubetriage.settings import Settings
 
 if TYPE_CHECKING:
     from kubetriage.assembly import AssembledOperator
+    from kubetriage.handlers import RunOptions
     from kubetriage.notify.interactions import SlackInteractions
 
 NAME = "run"
@@ -41,21 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def serve(
     operator: AssembledOperator,
+    options: RunOptions,
     *,
-    namespaces: list[str],
-    standalone: bool,
     webhook: bool,
-    liveness_endpoint: str | None = None,
-    stop_flag: asyncio.Event | None = None,
     interactions: SlackInteractions | None = None,
 ) -> None:
     """Run the operator and, when ``webhook``, the receiver, until the operator stops (or
-    ``stop_flag`` is set); the receiver drains its queue before the loop ends."""
-    from kubetriage.handlers import run_operator
+    ``options.stop_flag`` is set); the receiver drains its queue before the loop ends and is
+    ready once the operator is (``options.ready_flag``, made here when not given)."""
     from kubetriage.receiver import Receiver
 
     ctx = operator.context
-    ready = asyncio.Event()
+    ready = options.ready_flag or asyncio.Event()
+    options = dataclasses.replace(options, ready_flag=ready)
     receiver = (
         Receiver(ctx.settings, ctx.api_client, ready=ready.is_set, metrics=ctx.metrics)
         if webhook
@@ -68,23 +68,17 @@ async def serve(
     if receiver is not None:
         await receiver.start()
     try:
-        await run_operator(
-            ctx,
-            namespaces=namespaces,
-            standalone=standalone,
-            ready_flag=ready,
-            stop_flag=stop_flag,
-            liveness_endpoint=liveness_endpoint,
-        )
+        # Closes the notifier, the LLM connections and the memory store's lock when it ends.
+        await operator.run(options)
     finally:
         if receiver is not None:
             await receiver.stop()
-        await operator.aclose()  # the notifier, the LLM connections, the memory store's lock
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.app import build_interactions
     from kubetriage.assembly import assemble_operator
+    from kubetriage.handlers import RunOptions
     from kubetriage.kubeclient import api_client
     from kubetriage.llm.budget import BudgetLimits
     from kubetriage.receiver import ReceiverConfigError, receiver_token
@@ -132,10 +126,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(
             serve(
                 operator,
-                namespaces=namespaces,
-                standalone=args.standalone or settings.standalone,
+                RunOptions(
+                    namespaces=namespaces,
+                    standalone=args.standalone or settings.standalone,
+                    liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+                ),
                 webhook=webhook,
-                liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
                 interactions=interactions,
             )
         )

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import IncidentSpec, Phase
 from kubetriage.models.vocabulary import Action
 from kubetriage.redaction import redact_model
+from kubetriage.status import parse_diagnosis
 
 MAX_REMEDIATIONS = 3
 MAX_EVIDENCE = 5
@@ -71,16 +71,6 @@ class NoticeError(ValueError):
     """The Incident cannot be described (no uid, invalid spec)."""
 
 
-def _diagnosis(status: dict[str, Any]) -> Diagnosis | None:
-    raw = status.get("diagnosis")
-    if not raw:
-        return None
-    try:
-        return Diagnosis.model_validate(raw)
-    except ValidationError:
-        return None
-
-
 def _feedback_line(spec: IncidentSpec) -> str | None:
     feedback = spec.feedback
     if feedback is None:
@@ -109,7 +99,7 @@ def build_notice(body: dict[str, Any], *, dashboard_url: str | None = None) -> N
         raise NoticeError(f"invalid spec: {error}") from error
     if not meta.get("uid"):
         raise NoticeError("the Incident has no metadata.uid")
-    diagnosis = _diagnosis(status)
+    diagnosis = parse_diagnosis(status.get("diagnosis"))
     links = [
         NoticeLink(label=f"alert: {alert.labels.get('alertname', 'source')}", url=url)
         for alert in spec.alerts[:3]

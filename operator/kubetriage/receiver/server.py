@@ -40,7 +40,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from kubetriage.bounds import Budget
+from kubetriage.incidents import IncidentStore
 from kubetriage.receiver.payload import PayloadError, parse_payload
 from kubetriage.receiver.queue import GroupQueue
 from kubetriage.receiver.state import Notification
@@ -165,13 +165,11 @@ class Receiver:
         self.stats = ReceiverStats()
         self.queue: GroupQueue[_Pending] = GroupQueue(settings.webhook_queue_size)
         self.writer = IncidentWriter(
-            api_client,
+            IncidentStore.from_settings(api_client, settings),
             incident_namespace=settings.incident_namespace,
             watched_namespaces=list(settings.namespaces),
             max_alerts=settings.webhook_max_alerts_per_incident,
             tenancy=Tenancy.from_settings(settings),
-            request_timeout=settings.kube_request_timeout_seconds,
-            budget=Budget.from_total(settings.incident_max_bytes),
         )
         self._workers: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None

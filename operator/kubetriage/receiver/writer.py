@@ -12,8 +12,8 @@ retries:
   retry after a half-done write does not count a notification twice;
 - transient API errors (5xx, 429, timeouts, connection errors) are retried with backoff.
 
-Patches carry ``metadata.resourceVersion``, which ``IncidentStore.patch_status`` cannot send,
-so the custom-objects API is called directly here.
+Every call goes through ``kubetriage.incidents.IncidentStore``, the one Incident client (which
+also keeps each status write within the Incident's size bound).
 """
 
 from __future__ import annotations
@@ -24,16 +24,14 @@ import logging
 import random
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from kubetriage.bounds import Budget, bound_status
-from kubetriage.models.incident import GROUP, PLURAL, VERSION
+from kubetriage.incidents import IncidentStore
 from kubetriage.receiver.state import (
     IncidentWrite,
     Notification,
@@ -75,27 +73,34 @@ def _namespace_missing(error: ApiException) -> bool:
     return error.status == 404 and details.get("kind") == "namespaces"
 
 
+async def _unless_changed(write: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """A write carrying the resourceVersion we read; 409 (changed) or 404 (deleted) since
+    that read is a ``_Conflict``: read again and plan again."""
+    try:
+        return await write
+    except ApiException as error:
+        if error.status in (404, 409):
+            raise _Conflict from error
+        raise
+
+
 class IncidentWriter:
     def __init__(
         self,
-        api_client: k8s.ApiClient,
+        store: IncidentStore,
         *,
         incident_namespace: str,
         watched_namespaces: list[str],
         max_alerts: int,
         tenancy: Tenancy,
-        request_timeout: float = 10.0,
-        budget: Budget | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self._api = k8s.CustomObjectsApi(api_client)
+        self._store = store
         self._incident_namespace = incident_namespace
         self._watched = watched_namespaces
         self._max_alerts = max_alerts
         self._tenancy = tenancy
-        self._timeout = request_timeout
         self._sleep = sleep
-        self._budget = budget or Budget.from_total()
         self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     def place(self, notification: Notification) -> Placement:
@@ -133,24 +138,22 @@ class IncidentWriter:
             if not should_create(batch):
                 return WriteResult("skipped", None, where.name)
             namespace, write, created = await self._create(where, batch, batch_id)
-            written = await self._patch_status(
-                namespace, where.name, write.status_patch, _rv(created)
-            )
+            written = await self._patch_status(namespace, where.name, write, created)
             self._remember(where.name, namespace, written)
             return WriteResult("created", namespace, where.name)
         namespace, current = found
         write = await self._plan(current, batch, batch_id, namespace)
         written = current
         if write.status_first:
-            written = await self._patch_status(
-                namespace, where.name, write.status_patch, _rv(written)
-            )
+            written = await self._patch_status(namespace, where.name, write, written)
         if write.spec_patch is not None:
-            written = await self._patch_spec(namespace, where.name, write.spec_patch, _rv(written))
-        if not write.status_first:
-            written = await self._patch_status(
-                namespace, where.name, write.status_patch, _rv(written)
+            written = await _unless_changed(
+                self._store.patch(
+                    namespace, where.name, write.spec_patch, resource_version=_rv(written)
+                )
             )
+        if not write.status_first:
+            written = await self._patch_status(namespace, where.name, write, written)
         self._remember(where.name, namespace, written)
         outcome: Outcome = "updated" if write.spec_patch or write.transition else "unchanged"
         return WriteResult(outcome, namespace, where.name, write.transition)
@@ -182,26 +185,11 @@ class IncidentWriter:
         while len(self._recent) > RECENT_INCIDENTS:
             self._recent.popitem(last=False)
 
-    async def _call(self, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
-        result = await asyncio.to_thread(method, *args, _request_timeout=self._timeout)
-        return cast("dict[str, Any]", result)
-
     async def _find(self, where: Placement) -> tuple[str, dict[str, Any]] | None:
         for namespace in where.namespaces:
-            try:
-                body = await self._call(
-                    self._api.get_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    where.name,
-                )
-            except ApiException as error:
-                if error.status == 404:
-                    continue
-                raise
-            return namespace, body
+            body = await self._store.find(namespace, where.name)
+            if body is not None:
+                return namespace, body
         return None
 
     async def _create(
@@ -210,13 +198,8 @@ class IncidentWriter:
         for index, namespace in enumerate(where.namespaces):
             write = await self._plan(None, batch, batch_id, namespace)
             try:
-                created = await self._call(
-                    self._api.create_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    new_incident(where.name, namespace, write),
+                created = await self._store.create(
+                    namespace, new_incident(where.name, namespace, write)
                 )
             except ApiException as error:
                 if error.status == 409:
@@ -228,48 +211,16 @@ class IncidentWriter:
             return namespace, write, created
         raise AssertionError("unreachable: the last namespace either returns or raises")
 
-    async def _patch_spec(
-        self, namespace: str, name: str, patch: dict[str, Any], rv: str
-    ) -> dict[str, Any]:
-        body = {**patch, "metadata": {**patch.get("metadata", {}), "resourceVersion": rv}}
-        try:
-            return await self._call(
-                self._api.patch_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                body,
-            )
-        except ApiException as error:
-            if error.status in (404, 409):  # changed or deleted since the read
-                raise _Conflict from error
-            raise
-
     async def _patch_status(
-        self,
-        namespace: str,
-        name: str,
-        status: dict[str, Any],
-        rv: str,
+        self, namespace: str, name: str, write: IncidentWrite, read: dict[str, Any]
     ) -> dict[str, Any]:
-        bounded = bound_status(status, self._budget).status
-        body = {"metadata": {"resourceVersion": rv}, "status": bounded}
-        try:
-            return await self._call(
-                self._api.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                body,
+        """The write's status patch, at the resourceVersion of ``read`` (what we last read
+        or wrote)."""
+        return await _unless_changed(
+            self._store.patch_status(
+                namespace, name, write.status_patch, resource_version=_rv(read)
             )
-        except ApiException as error:
-            if error.status in (404, 409):
-                raise _Conflict from error
-            raise
+        )
 
 
 def _rv(body: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from kubetriage.alerts import label_fingerprint
 from kubetriage.app import MemoryStage
 from kubetriage.assembly import AssembledOperator, assemble_operator
 from kubetriage.crd import build_incident_crd
-from kubetriage.handlers import run_operator
+from kubetriage.handlers import RunOptions
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.learning import parse_time
@@ -281,10 +281,9 @@ class ReplayEnvironment:
             ]
         )
         ready = asyncio.Event()
+        # The task closes what was assembled when the operator stops.
         self._task = asyncio.create_task(
-            run_operator(
-                ctx, namespaces=[], standalone=True, stop_flag=self._stop, ready_flag=ready
-            )
+            self._operator.run(RunOptions(stop_flag=self._stop, ready_flag=ready))
         )
         waiter = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait(
@@ -311,8 +310,6 @@ class ReplayEnvironment:
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=30)
-        if self._operator is not None:
-            await self._operator.aclose()
         self.api_client.close()  # type: ignore[no-untyped-call]
         self.cluster.stop()
 
