@@ -39,7 +39,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -50,6 +49,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from kubetriage.lifecycle import StartStop
 from kubetriage.memory.canonical import canonical_text, parts_from_case
 from kubetriage.memory.embeddings import Embedder
 from kubetriage.memory.errors import (
@@ -115,7 +115,7 @@ def point_id(name: str, cluster: str, namespace: str | None = None) -> str:
     return str(uuid.uuid5(POINT_ID_NAMESPACE, key))
 
 
-class IncidentMemory:
+class IncidentMemory(StartStop):
     """Resolved past incidents in Qdrant, searched by embedding similarity.
 
     Exactly one of ``path`` (embedded on-disk mode), ``url`` (Qdrant server) or
@@ -554,16 +554,7 @@ class IncidentMemory:
         with self._lock:
             self._client.close()
 
-    def __enter__(self) -> IncidentMemory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    stop = close  # leaving ``with IncidentMemory(...)`` closes the client
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -330,18 +330,8 @@ def plan_rollback_deployment(
         {"op": "add", "path": "/metadata/annotations", "value": annotations},
     ]
     undo_body = [{"op": "replace", "path": "/spec/template", "value": before}]
-    undo = _undo(
-        target,
-        "json",
-        undo_body,
-        note=f"or: kubectl -n {target.namespace} rollout undo deployment/{target.name} "
-        f"--to-revision={current}",
-    )
-    return Plan(
-        patch=PatchStep(target.kind, target.namespace, target.name, "json", body),
-        changes=_leaf_changes(before, template, "spec.template")[:MAX_CHANGES],
-        undo=undo,
-        summary=f"{target.display()} rolled back from revision {current} to {revision}",
+    return _rollback_plan(
+        target, "json", (body, undo_body), (before, template), (current, revision)
     )
 
 
@@ -370,15 +360,32 @@ def plan_rollback_statefulset(
     body = {**data, "metadata": _metadata_patch(obj, ledger_value)}
     # In a merge patch null means "delete"; a template's "creationTimestamp: null" is absent.
     undo_body = {"spec": {"template": {**_drop_nulls(before), "$patch": "replace"}}}
+    return _rollback_plan(
+        target, "strategic", (body, undo_body), (before, template), (current, revision)
+    )
+
+
+def _rollback_plan(
+    target: ObjectRef,
+    patch_type: PatchType,
+    patches: tuple[Any, Any],
+    templates: tuple[JsonObj, JsonObj],
+    revisions: tuple[int, int],
+) -> Plan:
+    """The plan of a rollout undo: ``patches`` (forward, inverse) move the pod template
+    ``templates`` (before, after) from revision ``revisions[0]`` to ``revisions[1]``."""
+    body, undo_body = patches
+    before, template = templates
+    current, revision = revisions
     undo = _undo(
         target,
-        "strategic",
+        patch_type,
         undo_body,
-        note=f"or: kubectl -n {target.namespace} rollout undo statefulset/{target.name} "
+        note=f"or: kubectl -n {target.namespace} rollout undo {target.kind.lower()}/{target.name} "
         f"--to-revision={current}",
     )
     return Plan(
-        patch=PatchStep(target.kind, target.namespace, target.name, "strategic", body),
+        patch=PatchStep(target.kind, target.namespace, target.name, patch_type, body),
         changes=_leaf_changes(before, template, "spec.template")[:MAX_CHANGES],
         undo=undo,
         summary=f"{target.display()} rolled back from revision {current} to {revision}",

@@ -36,8 +36,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal
+from typing import Final, Literal, Self
 
+from kubetriage.lifecycle import StartStop
 from kubetriage.models.case import CaseMetrics, CaseSeries, parse_go_duration
 from kubetriage.replay.children import die_with_parent, owned_tempdir
 from kubetriage.replay.ports import free_port
@@ -297,7 +298,7 @@ scrape_configs: []
 PROMETHEUS_WORKDIR_PREFIX = "kubetriage-prometheus-"
 
 
-class LocalPrometheus:
+class LocalPrometheus(StartStop):
     """A ``prometheus`` process on 127.0.0.1 serving one data directory.
 
     Use as a (sync or async) context manager, or call ``start``/``stop``. The temporary
@@ -328,7 +329,7 @@ class LocalPrometheus:
     def log_path(self) -> Path:
         return self._workdir / "prometheus.log"
 
-    def start(self) -> LocalPrometheus:
+    def start(self) -> Self:
         if self._process is not None:
             return self
         config = self._workdir / "prometheus.yml"
@@ -393,17 +394,6 @@ class LocalPrometheus:
         self._terminate()
         self._port = None
         self._cleanup()
-
-    def __enter__(self) -> LocalPrometheus:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def __aenter__(self) -> LocalPrometheus:
         return await asyncio.to_thread(self.start)
