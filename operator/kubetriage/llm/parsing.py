@@ -115,15 +115,6 @@ def describe_validation_error(error: ValidationError) -> str:
     return "\n".join(lines)[:_MAX_ERROR_CHARS]
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in ``text`` (fences and surrounding prose ignored)."""
-    for candidate in _candidate_texts(text):
-        objects, _ = _json_objects(candidate)
-        if objects:
-            return objects[0]
-    raise _no_object_error(text)
-
-
 def _no_object_error(text: str) -> InvalidAnswer:
     if _looks_truncated(text):
         return InvalidAnswer(
