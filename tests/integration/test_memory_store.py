@@ -17,7 +17,7 @@ from qdrant_client.http import models as qm
 
 from kubetriage.memory.canonical import canonical_text, parts_from_case
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.records import MemoryRecord
+from kubetriage.memory.records import MemoryRecord, record_from_case
 from kubetriage.memory.store import (
     DEFAULT_COLLECTION,
     V0_META_POINT_ID,
@@ -25,10 +25,10 @@ from kubetriage.memory.store import (
     IncidentMemory,
     MemoryUnavailableError,
     SchemaVersionError,
-    load_cases,
     point_id,
 )
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.replay.cases import load_case_set
 from tests.support.cases import EXAMPLES
 from tests.support.qdrant import storage_held_by_another_process
 
@@ -458,9 +458,19 @@ def test_jsonl_export_import_round_trip(
         memory.import_jsonl(broken)
 
 
+def _store_cases(memory: IncidentMemory) -> list[str]:
+    """The example cases as resolved past incidents, each under its own case text."""
+    return memory.store_many(
+        [
+            (record_from_case(case, cluster="replay"), canonical_text(parts_from_case(case)))
+            for case in load_case_set(CASES)
+        ]
+    )
+
+
 def test_import_example_cases_and_leave_one_out(memory: IncidentMemory) -> None:
-    ids = memory.import_cases(CASES)
-    cases = load_cases(CASES)
+    ids = _store_cases(memory)
+    cases = load_case_set(CASES)
     assert len(ids) == len(cases) == 3
     stats = memory.stats()
     assert stats.count == 3
@@ -468,7 +478,7 @@ def test_import_example_cases_and_leave_one_out(memory: IncidentMemory) -> None:
         case.expect.category.value: 1 for case in cases if case.expect is not None
     }
     # Re-importing the same set updates in place.
-    assert memory.import_cases(CASES) == ids
+    assert _store_cases(memory) == ids
     assert memory.stats().count == 3
 
     report: list[str] = []
