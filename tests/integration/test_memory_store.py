@@ -15,9 +15,8 @@ import pytest
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
-from kubetriage.memory.canonical import canonical_text, parts_from_case
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
-from kubetriage.memory.records import MemoryRecord, record_from_case
+from kubetriage.memory.records import MemoryRecord
 from kubetriage.memory.store import (
     DEFAULT_COLLECTION,
     V0_META_POINT_ID,
@@ -29,6 +28,7 @@ from kubetriage.memory.store import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.replay.cases import load_case_set
+from kubetriage.replay.seeding import case_signature, seed_from_cases
 from tests.support.cases import EXAMPLES
 from tests.support.qdrant import storage_held_by_another_process
 
@@ -459,13 +459,9 @@ def test_jsonl_export_import_round_trip(
 
 
 def _store_cases(memory: IncidentMemory) -> list[str]:
-    """The example cases as resolved past incidents, each under its own case text."""
-    return memory.store_many(
-        [
-            (record_from_case(case, cluster="replay"), canonical_text(parts_from_case(case)))
-            for case in load_case_set(CASES)
-        ]
-    )
+    """The example cases as resolved past incidents, as ``kubetriage memory import`` stores
+    them."""
+    return seed_from_cases(memory, load_case_set(CASES))
 
 
 def test_import_example_cases_and_leave_one_out(memory: IncidentMemory) -> None:
@@ -483,8 +479,8 @@ def test_import_example_cases_and_leave_one_out(memory: IncidentMemory) -> None:
 
     report: list[str] = []
     for case in cases:
-        # Query as a live incident would: symptoms only, no category from `expect`.
-        query = canonical_text(parts_from_case(case, include_category=False))
+        # Query as a live incident would: the analyzers' category, not `expect`'s.
+        query = case_signature(case, now=NOW)
         self_match = memory.search(query, k=1, score_threshold=0.0)
         assert self_match[0].record.name == case.id  # its own record is the closest
         others = memory.search(query, k=1, score_threshold=0.0, exclude_name=case.id)
