@@ -21,6 +21,7 @@ from typing import Any, Literal
 from kubetriage import prose
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition, Phase
+from kubetriage.models.objects import without_nulls
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 MAX_MESSAGE = 2048
@@ -34,15 +35,7 @@ def replacing(body: Any) -> Any:
     if isinstance(body, dict):
         return {key: replacing(value) for key, value in body.items()}
     if isinstance(body, list):
-        return [_without_nulls(item) for item in body]
-    return body
-
-
-def _without_nulls(body: Any) -> Any:
-    if isinstance(body, dict):
-        return {k: _without_nulls(v) for k, v in body.items() if v is not None}
-    if isinstance(body, list):
-        return [_without_nulls(item) for item in body]
+        return [without_nulls(item) for item in body]
     return body
 
 
