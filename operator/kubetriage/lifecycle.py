@@ -2,13 +2,13 @@
 (which returns the thing) and, on the way out, ``thing.stop()``.
 
 Used by the servers the replay starts (the emulator thread, the local model server, local
-Prometheus) and by the incident memory's client, so none of them repeats the protocol.
+Prometheus), the incident memory's client and the tests' operator process and Alertmanager, so
+none of them repeats the protocol.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from types import TracebackType
 from typing import Self
 
 
@@ -25,10 +25,5 @@ class StartStop(ABC):
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
