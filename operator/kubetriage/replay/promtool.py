@@ -20,7 +20,6 @@ Quirks this module relies on (checked against Debian's Prometheus 2.42):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
 import shutil
@@ -30,7 +29,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -424,16 +422,6 @@ def start_with_case_metrics(metrics: CaseMetrics, end: datetime) -> LocalPrometh
         raise
 
 
-@contextlib.contextmanager
-def case_prometheus(metrics: CaseMetrics, end: datetime) -> Iterator[LocalPrometheus]:
-    """``start_with_case_metrics`` as a context manager that always stops the process."""
-    prometheus = start_with_case_metrics(metrics, end)
-    try:
-        yield prometheus
-    finally:
-        prometheus.stop()
-
-
 __all__ = [
     "STALE",
     "LocalPrometheus",
@@ -443,7 +431,6 @@ __all__ = [
     "SeriesValue",
     "Stale",
     "backfill",
-    "case_prometheus",
     "expand_series_values",
     "parse_series_selector",
     "start_with_case_metrics",
