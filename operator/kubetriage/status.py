@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kubetriage import prose
+from kubetriage.models.base import valid_items
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition, Phase
 from kubetriage.models.objects import without_nulls
@@ -66,15 +67,7 @@ def merge_conditions(existing: list[Condition], updates: list[Condition]) -> lis
 
 
 def parse_conditions(raw: Any) -> list[Condition]:
-    if not isinstance(raw, list):
-        return []
-    result = []
-    for item in raw:
-        try:
-            result.append(Condition.model_validate(item))
-        except ValueError:
-            continue  # a hand-edited, malformed condition is dropped rather than fatal
-    return result
+    return valid_items(Condition, raw)
 
 
 def conditions_body(conditions: list[Condition]) -> list[dict[str, Any]]:

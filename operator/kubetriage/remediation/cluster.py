@@ -13,6 +13,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from kubetriage.kubeclient import raw_body
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.vocabulary import Action
@@ -35,11 +36,7 @@ class ClusterAdapter:
         self._timeout = request_timeout
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        response = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
-        try:
-            data: bytes = response.data
-        finally:
-            response.release_conn()
+        data = raw_body(method, *args, timeout=self._timeout, **kwargs)
         return json.loads(data) if data else None
 
     async def _run(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
