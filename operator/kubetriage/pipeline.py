@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Unpack
+from typing import Generic, Protocol, TypeVar, Unpack
 
 from kubetriage import prose
 from kubetriage.analyzers import run_analyzers
@@ -52,24 +52,28 @@ class EvidenceSource(Protocol):
     async def collect(self, *, scope: Scope, **query: Unpack[EvidenceQuery]) -> Evidence: ...
 
 
+_Item = TypeVar("_Item")
+
+
 @dataclass(frozen=True)
-class MetricsOutcome:
-    summaries: list[MetricSummary]
-    status: str  # ok | no_data | unavailable | not_configured
+class SourceOutcome(Generic[_Item]):
+    """What an optional source (metrics, memory) returned, and the status its condition shows."""
+
+    items: list[_Item]
+    status: str
     message: str = ""
+
+
+# status: ok | no_data | unavailable | not_configured
+MetricsOutcome = SourceOutcome[MetricSummary]
+# status: ok | empty | unavailable | not_configured
+MemoryOutcome = SourceOutcome[SimilarIncident]
 
 
 class MetricsSource(Protocol):
     async def __call__(
         self, evidence: Evidence, alerts: list[Alert], now: datetime
     ) -> MetricsOutcome: ...
-
-
-@dataclass(frozen=True)
-class MemoryOutcome:
-    similar: list[SimilarIncident]
-    status: str  # ok | empty | unavailable | not_configured
-    message: str = ""
 
 
 class MemorySource(Protocol):
@@ -140,34 +144,28 @@ def opinion_from_answer(answer: LLMAnswer) -> ModelOpinion:
     )
 
 
-def _metrics_condition(outcome: MetricsOutcome, now: datetime) -> Condition:
-    if outcome.status == "ok":
-        return condition("MetricsAvailable", "True", "Queried", outcome.message, now=now)
-    reasons = {
-        "no_data": "NoData",
-        "unavailable": "PrometheusUnavailable",
-        "not_configured": "NotConfigured",
-    }
-    return condition(
-        "MetricsAvailable",
-        "False",
-        reasons.get(outcome.status, "Unknown"),
-        outcome.message,
-        now=now,
-    )
+# A source's status word -> the reason its condition gives when the source is not "ok".
+_METRICS_REASONS = {
+    "no_data": "NoData",
+    "unavailable": "PrometheusUnavailable",
+    "not_configured": "NotConfigured",
+}
+_MEMORY_REASONS = {"empty": "NoSimilarIncidents", "unavailable": "MemoryUnavailable"}
 
 
-def _memory_condition(outcome: MemoryOutcome, now: datetime) -> Condition:
+def _source_condition(
+    kind: str,
+    outcome: SourceOutcome[_Item],
+    searched: str,
+    reasons: dict[str, str],
+    otherwise: str,
+    now: datetime,
+) -> Condition:
+    """``kind`` True with ``searched`` when the source answered, else False with its reason."""
     if outcome.status == "ok":
-        return condition("MemoryAvailable", "True", "Searched", outcome.message, now=now)
-    reasons = {"empty": "NoSimilarIncidents", "unavailable": "MemoryUnavailable"}
-    return condition(
-        "MemoryAvailable",
-        "False",
-        reasons.get(outcome.status, "NotConfigured"),
-        outcome.message,
-        now=now,
-    )
+        return condition(kind, "True", searched, outcome.message, now=now)
+    reason = reasons.get(outcome.status, otherwise)
+    return condition(kind, "False", reason, outcome.message, now=now)
 
 
 def _target_found(evidence: Evidence) -> bool:
@@ -307,13 +305,15 @@ async def _diagnose(
             span.set_attributes(
                 {
                     "kubetriage.metrics.status": metrics.status,
-                    "kubetriage.metrics.series": len(metrics.summaries),
+                    "kubetriage.metrics.series": len(metrics.items),
                 }
             )
-        raw = raw.model_copy(update={"metrics": metrics.summaries})
+        raw = raw.model_copy(update={"metrics": metrics.items})
     else:
         metrics = MetricsOutcome([], "not_configured", "No Prometheus URL is configured.")
-    conditions.append(_metrics_condition(metrics, now))
+    conditions.append(
+        _source_condition("MetricsAvailable", metrics, "Queried", _METRICS_REASONS, "Unknown", now)
+    )
     conditions.append(_evidence_condition(raw, now))
 
     evidence = stages.redact(raw)
@@ -334,7 +334,11 @@ async def _diagnose(
         memory = await stages.memory(signature, namespace=namespace, exclude_name=name)
     else:
         memory = MemoryOutcome([], "not_configured", "Incident memory is disabled.")
-    conditions.append(_memory_condition(memory, now))
+    conditions.append(
+        _source_condition(
+            "MemoryAvailable", memory, "Searched", _MEMORY_REASONS, "NotConfigured", now
+        )
+    )
 
     digest = evidence_hash(evidence)
     model_outcome: ModelOutcome | None = None
@@ -371,7 +375,7 @@ async def _diagnose(
                 namespace=namespace,
                 evidence=evidence,
                 findings=findings,
-                similar=memory.similar,
+                similar=memory.items,
                 clock=clock,
             )
             if model_cache is not None and model_outcome.opinion is not None:
@@ -386,7 +390,7 @@ async def _diagnose(
         findings=findings,
         opinion=model_outcome.opinion if model_outcome else None,
         llm=usage,
-        similar=memory.similar,
+        similar=memory.items,
         metrics_status=metrics.status,
     )
     diagnosis.evidence_hash = digest

@@ -19,8 +19,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kubetriage import prose
+from kubetriage.models.base import valid_items
 from kubetriage.models.diagnosis import Diagnosis
 from kubetriage.models.incident import Condition, Phase
+from kubetriage.models.objects import without_nulls
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 MAX_MESSAGE = 2048
@@ -34,15 +36,7 @@ def replacing(body: Any) -> Any:
     if isinstance(body, dict):
         return {key: replacing(value) for key, value in body.items()}
     if isinstance(body, list):
-        return [_without_nulls(item) for item in body]
-    return body
-
-
-def _without_nulls(body: Any) -> Any:
-    if isinstance(body, dict):
-        return {k: _without_nulls(v) for k, v in body.items() if v is not None}
-    if isinstance(body, list):
-        return [_without_nulls(item) for item in body]
+        return [without_nulls(item) for item in body]
     return body
 
 
@@ -73,15 +67,7 @@ def merge_conditions(existing: list[Condition], updates: list[Condition]) -> lis
 
 
 def parse_conditions(raw: Any) -> list[Condition]:
-    if not isinstance(raw, list):
-        return []
-    result = []
-    for item in raw:
-        try:
-            result.append(Condition.model_validate(item))
-        except ValueError:
-            continue  # a hand-edited, malformed condition is dropped rather than fatal
-    return result
+    return valid_items(Condition, raw)
 
 
 def parse_diagnosis(raw: Any) -> Diagnosis | None:

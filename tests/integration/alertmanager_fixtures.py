@@ -16,14 +16,14 @@ import urllib.request
 from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import yaml
 
 from kubetriage.alerts import label_fingerprint
 from kubetriage.crd import build_incident_crd
 from kubetriage.kubeclient import api_client
+from kubetriage.lifecycle import StartStop
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
@@ -139,7 +139,7 @@ def alertmanager_config(
     }
 
 
-class Alertmanager:
+class Alertmanager(StartStop):
     """A real ``prometheus-alertmanager`` on 127.0.0.1 (no clustering), for one test."""
 
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
@@ -155,7 +155,7 @@ class Alertmanager:
         self.log_path = workdir / "alertmanager.log"
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Alertmanager:
+    def start(self) -> Self:
         (self.workdir / "data").mkdir(exist_ok=True)
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
@@ -192,17 +192,6 @@ class Alertmanager:
                 self._process.kill()
                 self._process.wait(timeout=10)
             self._log.close()
-
-    def __enter__(self) -> Alertmanager:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """``POST /api/v2/alerts`` as Prometheus does."""

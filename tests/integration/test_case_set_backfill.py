@@ -20,7 +20,7 @@ from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceColl
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import MetricSummary
-from kubetriage.replay.promtool import backfill, case_prometheus, write_openmetrics
+from kubetriage.replay.promtool import backfill, start_with_case_metrics, write_openmetrics
 from tests.integration.prometheus_fixtures import case_alert, external_hosts, replay_end
 from tests.support.cases import TRAIN
 
@@ -55,7 +55,7 @@ def test_case_metrics_backfill_with_promtool(case_id: str, tmp_path: Path) -> No
 async def _collect(case: Case, end: datetime) -> MetricsResult:
     assert case.metrics is not None
     assert case.expect is not None
-    with case_prometheus(case.metrics, end) as prometheus:
+    with start_with_case_metrics(case.metrics, end) as prometheus:
         collector = PrometheusEvidenceCollector(prometheus.url, timeout_seconds=10.0)
         result = await collector.collect(
             ObjectRef(**case.expect.target.model_dump()),
@@ -150,7 +150,7 @@ async def test_dependency_case_caller_errors_rise(end: datetime) -> None:
     # the dependency: the caller's 502 share rises from almost nothing to most requests.
     case = _load("dependency-shipping-rates-api-timeouts")
     assert case.metrics is not None
-    with case_prometheus(case.metrics, end) as prometheus:
+    with start_with_case_metrics(case.metrics, end) as prometheus:
         collector = PrometheusEvidenceCollector(prometheus.url, timeout_seconds=10.0)
         result = await collector.collect(None, [case_alert(case, end)], end)
     ratio = _one(result, "http_server_5xx_ratio")

@@ -15,7 +15,6 @@ import pytest
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
-from kubetriage.memory.canonical import canonical_text, parts_from_case
 from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.records import MemoryRecord
 from kubetriage.memory.store import (
@@ -25,10 +24,11 @@ from kubetriage.memory.store import (
     IncidentMemory,
     MemoryUnavailableError,
     SchemaVersionError,
-    load_cases,
     point_id,
 )
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.replay.cases import load_case_set
+from kubetriage.replay.seeding import case_signature, seed_from_cases
 from tests.support.cases import EXAMPLES
 from tests.support.qdrant import storage_held_by_another_process
 
@@ -458,9 +458,15 @@ def test_jsonl_export_import_round_trip(
         memory.import_jsonl(broken)
 
 
+def _store_cases(memory: IncidentMemory) -> list[str]:
+    """The example cases as resolved past incidents, as ``kubetriage memory import`` stores
+    them."""
+    return seed_from_cases(memory, load_case_set(CASES))
+
+
 def test_import_example_cases_and_leave_one_out(memory: IncidentMemory) -> None:
-    ids = memory.import_cases(CASES)
-    cases = load_cases(CASES)
+    ids = _store_cases(memory)
+    cases = load_case_set(CASES)
     assert len(ids) == len(cases) == 3
     stats = memory.stats()
     assert stats.count == 3
@@ -468,13 +474,13 @@ def test_import_example_cases_and_leave_one_out(memory: IncidentMemory) -> None:
         case.expect.category.value: 1 for case in cases if case.expect is not None
     }
     # Re-importing the same set updates in place.
-    assert memory.import_cases(CASES) == ids
+    assert _store_cases(memory) == ids
     assert memory.stats().count == 3
 
     report: list[str] = []
     for case in cases:
-        # Query as a live incident would: symptoms only, no category from `expect`.
-        query = canonical_text(parts_from_case(case, include_category=False))
+        # Query as a live incident would: the analyzers' category, not `expect`'s.
+        query = case_signature(case, now=NOW)
         self_match = memory.search(query, k=1, score_threshold=0.0)
         assert self_match[0].record.name == case.id  # its own record is the closest
         others = memory.search(query, k=1, score_threshold=0.0, exclude_name=case.id)

@@ -1,5 +1,5 @@
 """Parsing a model's raw text: fences, prose, think blocks, truncation and schema errors.
-Real: ``parse_answer`` / ``extract_json_object`` on literal model outputs."""
+Real: ``parse_answer`` on literal model outputs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kubetriage.llm.parsing import InvalidAnswer, extract_json_object, parse_answer
+from kubetriage.llm.parsing import InvalidAnswer, parse_answer
 from kubetriage.models.vocabulary import Category
 from tests.support.llm_samples import valid_answer
 
@@ -83,8 +83,12 @@ def test_schema_error_message_is_bounded() -> None:
     assert "more problems" in str(caught.value)
 
 
-def test_extract_returns_the_first_object() -> None:
-    assert extract_json_object('noise {"a": {"b": 1}} {"c": 2}') == {"a": {"b": 1}}
+def test_an_answer_nested_in_another_object_is_not_a_candidate() -> None:
+    """Only top-level objects are answers: the one nested in ``wrapper`` is passed over for
+    the next top-level object."""
+    nested = json.dumps({"wrapper": valid_answer(category="crash-loop")})
+    text = f"noise {nested} {json.dumps(valid_answer())}"
+    assert parse_answer(text).category is Category.OOM_KILLED
 
 
 def test_a_json_array_of_strings_is_not_an_answer() -> None:

@@ -1,5 +1,7 @@
-"""Checks the canonical incident text (normalisation, ordering, bounds) and the memory
-record conversions; real models and the real example cases, no embedding model."""
+"""Checks the canonical incident text (normalisation, ordering, bounds), the signature a
+seeded case is remembered by (``replay.seeding.case_signature``: the real evidence builder and
+analyzers over the case's objects) and the memory record conversions; real models and the
+real example cases, no embedding model."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from kubetriage.memory.canonical import (
     IncidentText,
     canonical_text,
     normalise,
-    parts_from_case,
     parts_from_evidence,
 )
 from kubetriage.memory.records import MemoryRecord, SimilarMatch, record_from_case
@@ -31,6 +32,7 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.replay.seeding import case_signature
 from tests.support.cases import EXAMPLES
 
 CASES = EXAMPLES
@@ -113,8 +115,8 @@ def test_canonical_text_drops_duplicate_lines_after_normalising() -> None:
     assert canonical_text(parts) == "- event BackOff: restarting pod api-<hash>"
 
 
-def test_parts_from_case_reads_symptoms_and_expected_category() -> None:
-    text = canonical_text(parts_from_case(_case("example-oom-csv-exporter")))
+def test_a_seeded_case_reads_its_symptoms_and_the_analyzers_category() -> None:
+    text = case_signature(_case("example-oom-csv-exporter"), now=NOW)
     lines = text.splitlines()
     assert lines[0].startswith("category: oom-killed: a container is killed")
     assert lines[1] == "alert: KubePodCrashLooping"
@@ -124,12 +126,12 @@ def test_parts_from_case_reads_symptoms_and_expected_category() -> None:
     assert "ContainersNotReady" not in text
 
 
-def test_parts_from_case_without_category_and_with_error_logs() -> None:
-    parts = parts_from_case(_case("example-external-api-503"), include_category=False)
-    assert parts.category is None
-    assert parts.lines[0].startswith("log: ")
-    assert "batch abandoned" in parts.lines[0]  # newest problem line first
-    assert all("status=503" in line or "abandoned" in line for line in parts.lines)
+def test_a_seeded_case_keeps_its_error_log_lines_newest_first() -> None:
+    text = case_signature(_case("example-external-api-503"), now=NOW)
+    logs = [line for line in text.splitlines() if line.startswith("- log: ")]
+    assert logs
+    assert "batch abandoned" in logs[0]  # newest problem line first
+    assert all("status=503" in line or "abandoned" in line for line in logs)
 
 
 def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None:

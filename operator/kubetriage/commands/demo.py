@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from kubetriage.commands import telemetry_from_env
+from kubetriage.commands import run_traced, without_llm
 from kubetriage.settings import Settings
 
 NAME = "demo"
@@ -27,13 +26,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetriage.replay.demo import run_demo
 
     if args.llm == "none":
-        settings = settings.model_copy(update={"llm_base_url": None, "llm_model": None})
-    telemetry = telemetry_from_env(NAME)  # OTEL_*: the same spans and metrics as `run`
-    if telemetry is None:
-        return 2
-    try:
-        return asyncio.run(
-            run_demo(settings, keep=args.keep, out=sys.stdout, llm=args.llm, telemetry=telemetry)
-        )
-    finally:
-        telemetry.shutdown()
+        settings = without_llm(settings)
+    code = run_traced(
+        NAME,
+        lambda telemetry: run_demo(
+            settings, keep=args.keep, out=sys.stdout, llm=args.llm, telemetry=telemetry
+        ),
+    )
+    return 2 if code is None else code

@@ -4,12 +4,11 @@ the emulated API and the real operator, and print the diagnosis."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 
-from kubetriage.commands import telemetry_from_env
+from kubetriage.commands import add_replay_arguments, run_traced
 from kubetriage.settings import Settings
 
 NAME = "diagnose"
@@ -18,15 +17,7 @@ HELP = "replay one incident case offline and print the diagnosis"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("case_dir", type=Path)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--timeout", type=float, default=120.0)
-    parser.add_argument(
-        "--memory-from",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="seed a fresh incident memory with the solved cases in DIR (this case excluded)",
-    )
+    add_replay_arguments(parser, timeout_help=None)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -40,21 +31,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except CaseError as error:
         print(f"kubetriage: {error}", file=sys.stderr)
         return 2
-    telemetry = telemetry_from_env(NAME)  # OTEL_*: the same spans and metrics as `run`
-    if telemetry is None:
+    outcome = run_traced(
+        NAME,
+        lambda telemetry: replay_case(
+            case,
+            settings,
+            within=args.timeout,
+            memory_from=args.memory_from,
+            telemetry=telemetry,
+        ),
+    )
+    if outcome is None:
         return 2
-    try:
-        outcome = asyncio.run(
-            replay_case(
-                case,
-                settings,
-                within=args.timeout,
-                memory_from=args.memory_from,
-                telemetry=telemetry,
-            )
-        )
-    finally:
-        telemetry.shutdown()
     conditions = [Condition.model_validate(c) for c in outcome.status.get("conditions", [])]
     if args.json:
         body = diagnosis_json(outcome.diagnosis, phase=outcome.phase, conditions=conditions)

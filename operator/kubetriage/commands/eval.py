@@ -4,12 +4,11 @@ replay a directory of shared-format cases end to end and score the diagnoses."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 
-from kubetriage.commands import telemetry_from_env
+from kubetriage.commands import add_replay_arguments, run_traced, without_llm
 from kubetriage.settings import Settings
 
 NAME = "eval"
@@ -18,16 +17,14 @@ HELP = "replay a directory of incident cases and score the diagnoses"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cases_dir", type=Path)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_replay_arguments(parser, timeout_help="per case, seconds")
     parser.add_argument(
         "--llm",
         choices=("none", "configured"),
         default="configured",
         help="'none' ignores any configured LLM endpoint (analyzers and memory only)",
     )
-    parser.add_argument("--memory-from", type=Path, default=None, metavar="DIR")
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=120.0, help="per case, seconds")
     parser.add_argument(
         "--min-score",
         type=float,
@@ -50,29 +47,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"kubetriage: cases without expect cannot be scored: {missing}", file=sys.stderr)
         return 2
     if args.llm == "none":
-        settings = settings.model_copy(update={"llm_base_url": None, "llm_model": None})
+        settings = without_llm(settings)
 
     def progress(result: object) -> None:
         if not args.json:
             print(".", end="", file=sys.stderr, flush=True)
 
-    telemetry = telemetry_from_env(NAME)  # OTEL_*: the same spans and metrics as `run`
-    if telemetry is None:
+    report = run_traced(
+        NAME,
+        lambda telemetry: evaluate(
+            cases,
+            settings,
+            concurrency=max(1, args.concurrency),
+            within=args.timeout,
+            memory_from=args.memory_from,
+            on_result=progress,
+            telemetry=telemetry,
+        ),
+    )
+    if report is None:
         return 2
-    try:
-        report = asyncio.run(
-            evaluate(
-                cases,
-                settings,
-                concurrency=max(1, args.concurrency),
-                within=args.timeout,
-                memory_from=args.memory_from,
-                on_result=progress,
-                telemetry=telemetry,
-            )
-        )
-    finally:
-        telemetry.shutdown()
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:

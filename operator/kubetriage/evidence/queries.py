@@ -128,10 +128,23 @@ _CONTAINERS = 'container=~"$container_regex",container!="",container!="POD"'
 _POD = 'namespace="$namespace",pod=~"$pod_regex"'
 _POD_CONTAINERS = f"{_POD},{_CONTAINERS}"
 _JOB = 'namespace="$namespace",job=~"$job_regex"'
+_DEPLOYMENT = 'namespace="$namespace",deployment="$deployment"'
+_STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'
+_PVC = 'namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"'
 _POD_SET = frozenset({"namespace", "pod_regex"})
 _JOB_SET = frozenset({"namespace", "job"})
 
 _C = Category
+
+
+def _pvc_ratio(used: str, total: str) -> str:
+    """``used / total`` of one PersistentVolumeClaim's kubelet volume stats."""
+    return (
+        f"max by (persistentvolumeclaim) ({used}{{{_PVC}}})"
+        f" / max by (persistentvolumeclaim) ({total}{{{_PVC}}})"
+    )
+
+
 TEMPLATES: tuple[QueryTemplate, ...] = (
     # --- memory -----------------------------------------------------------------------
     QueryTemplate(
@@ -283,8 +296,7 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         "deployment_generation",
         (_C.BAD_ROLLOUT,),
         frozenset({"namespace", "deployment"}),
-        'max(kube_deployment_status_observed_generation{namespace="$namespace",'
-        'deployment="$deployment"})',
+        f"max(kube_deployment_status_observed_generation{{{_DEPLOYMENT}}})",
         "steps when a rollout happens: the change on the metrics' own clock",
         frozenset({"latency", "errors", "saturation", "restarts", "queue"}),
     ),
@@ -301,53 +313,44 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         "volume_used_ratio",
         (_C.STORAGE,),
         frozenset({"namespace", "persistentvolumeclaim"}),
-        "max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes"
-        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})'
-        " / max by (persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes"
-        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})',
+        _pvc_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
     ),
     QueryTemplate(
         "volume_inodes_used_ratio",
         (_C.STORAGE,),
         frozenset({"namespace", "persistentvolumeclaim"}),
-        "max by (persistentvolumeclaim) (kubelet_volume_stats_inodes_used"
-        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})'
-        " / max by (persistentvolumeclaim) (kubelet_volume_stats_inodes"
-        '{namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"})',
+        _pvc_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
     ),
     # --- replicas ---------------------------------------------------------------------
     QueryTemplate(
         "deployment_replicas_available",
         (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
         frozenset({"namespace", "deployment"}),
-        'max(kube_deployment_status_replicas_available{namespace="$namespace",'
-        'deployment="$deployment"})',
+        f"max(kube_deployment_status_replicas_available{{{_DEPLOYMENT}}})",
     ),
     QueryTemplate(
         "deployment_replicas_desired",
         (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
         frozenset({"namespace", "deployment"}),
-        'max(kube_deployment_spec_replicas{namespace="$namespace",deployment="$deployment"})',
+        f"max(kube_deployment_spec_replicas{{{_DEPLOYMENT}}})",
     ),
     QueryTemplate(
         "deployment_replicas_updated",
         (_C.BAD_ROLLOUT, _C.IMAGE_PULL),
         frozenset({"namespace", "deployment"}),
-        'max(kube_deployment_status_replicas_updated{namespace="$namespace",'
-        'deployment="$deployment"})',
+        f"max(kube_deployment_status_replicas_updated{{{_DEPLOYMENT}}})",
     ),
     QueryTemplate(
         "statefulset_replicas_ready",
         (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
         frozenset({"namespace", "statefulset"}),
-        'max(kube_statefulset_status_replicas_ready{namespace="$namespace",'
-        'statefulset="$statefulset"})',
+        f"max(kube_statefulset_status_replicas_ready{{{_STATEFULSET}}})",
     ),
     QueryTemplate(
         "statefulset_replicas_desired",
         (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
         frozenset({"namespace", "statefulset"}),
-        'max(kube_statefulset_replicas{namespace="$namespace",statefulset="$statefulset"})',
+        f"max(kube_statefulset_replicas{{{_STATEFULSET}}})",
     ),
     # --- nodes ------------------------------------------------------------------------
     QueryTemplate(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,14 +37,12 @@ def _candidate_texts(text: str) -> list[str]:
     return [*_FENCE.findall(stripped), stripped]
 
 
-def _top_level_starts(text: str) -> list[int]:
-    """Offsets of each ``{`` that is not nested in an earlier ``{``.
-
-    Objects nested in a truncated answer (a complete remediation inside an unfinished
-    answer, say) are not answers and would only produce misleading errors. Quotes count
-    only inside braces: prose quotes need not pair up.
-    """
-    starts: list[int] = []
+def _brackets(
+    text: str, openers: str, closers: str, *, prose_outside: bool = False
+) -> Iterator[tuple[int, bool, int]]:
+    """``(offset, opened, depth after)`` at each of ``openers``/``closers`` outside JSON
+    strings. With ``prose_outside``, text at depth 0 is prose: its quotes open no string
+    and a stray closer there is ignored."""
     depth = 0
     in_string = False
     escaped = False
@@ -55,16 +54,29 @@ def _top_level_starts(text: str) -> list[int]:
                 escaped = True
             elif char == '"':
                 in_string = False
-        elif char == '"' and depth > 0:
+        elif char == '"' and (depth > 0 or not prose_outside):
             in_string = True
-        elif char == "{":
-            if depth == 0:
-                starts.append(offset)
-                if len(starts) >= _MAX_CANDIDATES:
-                    break
+        elif char in openers:
             depth += 1
-        elif char == "}" and depth > 0:
+            yield offset, True, depth
+        elif char in closers and (depth > 0 or not prose_outside):
             depth -= 1
+            yield offset, False, depth
+
+
+def _top_level_starts(text: str) -> list[int]:
+    """Offsets of each ``{`` that is not nested in an earlier ``{``.
+
+    Objects nested in a truncated answer (a complete remediation inside an unfinished
+    answer, say) are not answers and would only produce misleading errors. Quotes count
+    only inside braces: prose quotes need not pair up.
+    """
+    starts: list[int] = []
+    for offset, opened, depth in _brackets(text, "{", "}", prose_outside=True):
+        if opened and depth == 1:
+            starts.append(offset)
+            if len(starts) >= _MAX_CANDIDATES:
+                break
     return starts
 
 
@@ -86,24 +98,10 @@ def _json_objects(text: str) -> tuple[list[dict[str, Any]], str | None]:
 
 def _looks_truncated(text: str) -> bool:
     """True when an object was opened and never closed (outside strings)."""
-    depth = 0
-    in_string = False
-    escaped = False
-    for char in text[text.find("{") :] if "{" in text else "":
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-    return depth > 0
+    final = 0
+    for _, _, depth in _brackets(text[text.find("{") :] if "{" in text else "", "{[", "}]"):
+        final = depth
+    return final > 0
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -115,15 +113,6 @@ def describe_validation_error(error: ValidationError) -> str:
     if error.error_count() > _MAX_LISTED_ERRORS:
         lines.append(f"... and {error.error_count() - _MAX_LISTED_ERRORS} more problems")
     return "\n".join(lines)[:_MAX_ERROR_CHARS]
-
-
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in ``text`` (fences and surrounding prose ignored)."""
-    for candidate in _candidate_texts(text):
-        objects, _ = _json_objects(candidate)
-        if objects:
-            return objects[0]
-    raise _no_object_error(text)
 
 
 def _no_object_error(text: str) -> InvalidAnswer:

@@ -664,10 +664,6 @@ def render_messages(
     )
 
 
-def total_chars(messages: Sequence[dict[str, str]]) -> int:
-    return sum(len(m["content"]) for m in messages)
-
-
 __all__ = [
     "ACTION_MEANINGS",
     "CATEGORY_MEANINGS",
@@ -679,6 +675,5 @@ __all__ = [
     "prompt_file_names",
     "render_messages",
     "system_prompt",
-    "total_chars",
     "with_schema_instructions",
 ]

@@ -1,6 +1,7 @@
 """The text embedded for an incident: the same short, normalised description whether it
-comes from a live incident (evidence + analyzer findings), a replay case being imported, or
-a stored record being re-imported.
+comes from a live incident (evidence + analyzer findings), a replay case being seeded (the
+same evidence and findings, built from its objects: ``replay/seeding.py``), or a stored record
+being re-imported.
 
 Called by the pipeline before ``IncidentMemory.search`` / ``store`` and by the memory
 importers. Pure functions only.
@@ -18,11 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from kubetriage.models.case import Case
 from kubetriage.models.evidence import ContainerState, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import CATEGORY_MEANINGS, Category
@@ -193,56 +192,6 @@ def parts_from_evidence(
     )
 
 
-def parts_from_case(case: Case, *, include_category: bool = True) -> IncidentText:
-    """Ingredients for a replay case imported as a resolved past incident.
-
-    Reads the same kinds of facts ``parts_from_evidence`` reads, straight from the raw
-    objects, so an imported case and a live recurrence produce comparable texts. The
-    category comes from ``expect`` (allowed here: imports are resolved incidents).
-    """
-    category = case.expect.category if (include_category and case.expect) else None
-    lines: list[str] = []
-    for obj in case.cluster:
-        kind = obj.get("kind")
-        status = _dict(obj.get("status"))
-        if kind == "Pod":
-            if status.get("reason") or status.get("message"):
-                lines.append(f"pod {status.get('reason', '')}: {status.get('message', '')}")
-            for cs in _dicts(status.get("initContainerStatuses")) + _dicts(
-                status.get("containerStatuses")
-            ):
-                name = str(cs.get("name", "?"))
-                lines.extend(_raw_state_line(name, "is", _dict(cs.get("state"))))
-                lines.extend(_raw_state_line(name, "last", _dict(cs.get("lastState"))))
-            for condition in _dicts(status.get("conditions")):
-                if _telling_condition(condition.get("status"), condition.get("reason")):
-                    lines.append(
-                        f"pod {condition.get('type')} {condition.get('reason', '')}: "
-                        f"{condition.get('message', '')}"
-                    )
-        elif kind == "Event" and obj.get("type") == "Warning":
-            lines.append(f"event {obj.get('reason', '')}: {obj.get('message', '')}")
-        elif kind == "Node":
-            for condition in _dicts(status.get("conditions")):
-                ctype = condition.get("type")
-                bad = (
-                    condition.get("status") != "True"
-                    if ctype == "Ready"
-                    else (condition.get("status") == "True")
-                )
-                if bad:
-                    lines.append(f"node {ctype}: {condition.get('message', '')}")
-    for text in case.logs.values():
-        lines.extend(f"log: {line}" for line in _problem_lines(text.splitlines()))
-    return IncidentText(
-        alertname=case.alert.labels.get("alertname"),
-        category=category,
-        title=case.title,
-        summary=_alert_summary(case.alert.annotations),
-        lines=lines,
-    )
-
-
 def _telling_condition(status: object, reason: object) -> bool:
     """A failed pod condition worth a line. ``ContainersNotReady`` is left out: every
     broken pod has it, the container states already say why, and the shared boilerplate
@@ -266,25 +215,6 @@ def _state_line(container: str, when: str, state: ContainerState) -> list[str]:
     return [line]
 
 
-def _raw_state_line(container: str, when: str, state: dict[str, Any]) -> list[str]:
-    for phase in ("waiting", "terminated"):
-        detail = _dict(state.get(phase))
-        if not detail:
-            continue
-        code = detail.get("exitCode")
-        return _state_line(
-            container,
-            when,
-            ContainerState(
-                state="waiting" if phase == "waiting" else "terminated",
-                reason=detail.get("reason"),
-                message=detail.get("message"),
-                exit_code=code if isinstance(code, int) else None,
-            ),
-        )
-    return []
-
-
 def _problem_lines(lines: Iterable[str]) -> list[str]:
     """The newest log lines that look like problems, newest first."""
     picked = [line for line in lines if _LOG_PROBLEM.search(line)]
@@ -293,11 +223,3 @@ def _problem_lines(lines: Iterable[str]) -> list[str]:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: object) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

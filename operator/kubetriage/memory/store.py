@@ -39,18 +39,17 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 import portalocker
-import yaml
 from pydantic import BaseModel, ValidationError
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from kubetriage.memory.canonical import canonical_text, parts_from_case
+from kubetriage.lifecycle import StartStop
+from kubetriage.memory.canonical import canonical_text
 from kubetriage.memory.embeddings import Embedder
 from kubetriage.memory.errors import (
     EmbeddingMismatchError,
@@ -68,8 +67,7 @@ __all__ = [
     "MemoryUnavailableError",
     "SchemaVersionError",
 ]
-from kubetriage.memory.records import SCHEMA_VERSION, MemoryRecord, SimilarMatch, record_from_case
-from kubetriage.models.case import Case
+from kubetriage.memory.records import SCHEMA_VERSION, MemoryRecord, SimilarMatch
 from kubetriage.models.vocabulary import Category
 from kubetriage.settings import Settings
 
@@ -115,7 +113,7 @@ def point_id(name: str, cluster: str, namespace: str | None = None) -> str:
     return str(uuid.uuid5(POINT_ID_NAMESPACE, key))
 
 
-class IncidentMemory:
+class IncidentMemory(StartStop):
     """Resolved past incidents in Qdrant, searched by embedding similarity.
 
     Exactly one of ``path`` (embedded on-disk mode), ``url`` (Qdrant server) or
@@ -539,31 +537,13 @@ class IncidentMemory:
                 items.append((record, text or canonical_text(record.incident_text())))
         return self.store_many(items)
 
-    def import_cases(self, directory: Path, *, cluster: str = "replay") -> list[str]:
-        """Import a set of replay cases (a directory of ``<case>/case.yaml``, or one case
-        directory) as resolved past incidents."""
-        items = [
-            (record_from_case(case, cluster=cluster), canonical_text(parts_from_case(case)))
-            for case in load_cases(directory)
-        ]
-        return self.store_many(items)
-
     # --- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         with self._lock:
             self._client.close()
 
-    def __enter__(self) -> IncidentMemory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    stop = close  # leaving ``with IncidentMemory(...)`` closes the client
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -612,24 +592,6 @@ def _check_not_locked(path: Path) -> None:
                 "one process at a time, use a Qdrant server to share it"
             ) from exc
         portalocker.unlock(handle)
-
-
-def load_cases(directory: Path) -> list[Case]:
-    """Read a case set: ``directory/case.yaml`` or ``directory/*/case.yaml``, sorted."""
-    files = (
-        [directory / "case.yaml"]
-        if (directory / "case.yaml").is_file()
-        else sorted(directory.glob("*/case.yaml"))
-    )
-    if not files:
-        raise ValueError(f"no case.yaml found in {directory} or its subdirectories")
-    cases: list[Case] = []
-    for file in files:
-        try:
-            cases.append(Case.model_validate(yaml.safe_load(file.read_text(encoding="utf-8"))))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise ValueError(f"{file}: invalid case: {exc}") from exc
-    return cases
 
 
 def _payload(record: MemoryRecord, text: str) -> dict[str, Any]:

@@ -6,10 +6,26 @@ Every model written into an Incident (spec or status) serialises with camelCase 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def valid_items(model: type[_Model], raw: Any) -> list[_Model]:
+    """The items of a JSON list that validate as ``model``. Anything else (not a list, an
+    item a person mangled by hand) is dropped rather than fatal."""
+    if not isinstance(raw, list):
+        return []
+    items: list[_Model] = []
+    for item in raw:
+        try:
+            items.append(model.model_validate(item))
+        except ValueError:  # pydantic's ValidationError among them
+            continue
+    return items
 
 
 class K8sModel(BaseModel):

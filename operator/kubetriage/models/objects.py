@@ -1,7 +1,8 @@
 """Reading raw Kubernetes objects (JSON as the API serves them): metadata, owner references
-and label selectors. One helper per concept, shared by the evidence builder, the evidence
-collector, the analyzers and the remediation planner. Pure; tolerant of malformed input
-(a missing or mistyped field reads as absent, never raises).
+and label selectors; and dropping nulls from an object bound for a merge patch. One helper
+per concept, shared by the evidence builder, the evidence collector, the analyzers, the
+remediation planner and the status patches. Pure; tolerant of malformed input (a missing or
+mistyped field reads as absent, never raises).
 """
 
 from __future__ import annotations
@@ -117,3 +118,13 @@ def selector_query(selector: Mapping[str, Any]) -> str | None:
         elif operator == "DoesNotExist":
             parts.append(f"!{key}")
     return ",".join(parts) or None
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with every null field dropped, at any depth: in a JSON merge patch a null
+    means "delete", so an object written whole must not carry any."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value

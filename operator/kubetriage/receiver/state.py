@@ -49,7 +49,7 @@ from pydantic import ValidationError
 
 from kubetriage.alerts import incident_name, label_fingerprint, severity_of, spec_from_alerts
 from kubetriage.evidence.targets import resolve_target, target_namespace
-from kubetriage.models.base import ObjectRef
+from kubetriage.models.base import ObjectRef, valid_items
 from kubetriage.models.incident import (
     GROUP,
     KIND,
@@ -238,13 +238,8 @@ def should_create(batch: list[Notification]) -> bool:
 
 
 def _existing_alerts(spec: dict[str, Any]) -> list[Alert]:
-    alerts = []
-    for raw in spec.get("alerts") or []:
-        try:
-            alerts.append(Alert.model_validate(raw))
-        except ValidationError:
-            continue  # a hand-edited entry the model rejects is replaced, not fatal
-    return alerts
+    # A hand-edited entry the model rejects is replaced, not fatal.
+    return valid_items(Alert, spec.get("alerts"))
 
 
 def _existing_group(status: dict[str, Any]) -> AlertGroupStatus:

@@ -60,6 +60,18 @@ def _ns(target: ObjectRef) -> str:
     return f"-n {shlex.quote(namespace)} "
 
 
+# The actions whose command needs nothing but the (quoted) namespace flag and target.
+_PLAIN: dict[Action, str] = {
+    Action.RESTART: "kubectl {ns}rollout restart {ref}",
+    Action.FIX_PROBE: "kubectl {ns}edit {ref}  # correct the probe path, port or timing",
+    Action.DRAIN_NODE: (
+        "kubectl cordon {ref} && kubectl drain {ref} --ignore-daemonsets --delete-emptydir-data"
+    ),
+    Action.FIX_NETWORK: "kubectl {ns}edit {ref}",
+    Action.ESCALATE: "kubectl {ns}describe {ref}  # hand to the owner with this evidence",
+}
+
+
 def render_command(action: Action, target: ObjectRef, parameters: RemediationParameters) -> str:
     """The kubectl command an SRE would run for ``action`` on ``target``.
 
@@ -67,6 +79,8 @@ def render_command(action: Action, target: ObjectRef, parameters: RemediationPar
     a missing key's value); they are deliberately not valid shell so they cannot run as is.
     """
     ns, ref = _ns(target), _ref(target)
+    if action in _PLAIN:
+        return _PLAIN[action].format(ns=ns, ref=ref)
     container = (
         parameters.container if isinstance(parameters, MemoryParameters | CpuParameters) else None
     )
@@ -87,8 +101,6 @@ def render_command(action: Action, target: ObjectRef, parameters: RemediationPar
         revision = parameters.revision if isinstance(parameters, RollbackParameters) else None
         to_revision = f" --to-revision={revision}" if revision else ""
         return f"kubectl {ns}rollout undo {ref}{to_revision}"
-    if action is Action.RESTART:
-        return f"kubectl {ns}rollout restart {ref}"
     if action is Action.SCALE_OUT:
         replicas = parameters.replicas if isinstance(parameters, ScaleParameters) else None
         return f"kubectl {ns}scale {ref} --replicas={replicas or '<replicas>'}"
@@ -103,29 +115,18 @@ def render_command(action: Action, target: ObjectRef, parameters: RemediationPar
     if action is Action.FIX_IMAGE:
         image = parameters.container if isinstance(parameters, ImageParameters) else None
         return f"kubectl {ns}set image {ref} {image or '<container>'}=<corrected-image>"
-    if action is Action.FIX_PROBE:
-        return f"kubectl {ns}edit {ref}  # correct the probe path, port or timing"
     if action is Action.FREE_CAPACITY:
         if target.kind == "Node":
             return f"kubectl describe {ref}"
         return f"kubectl {ns}describe {ref}  # then add nodes, lower requests or fix the constraint"
-    if action is Action.DRAIN_NODE:
-        return (
-            f"kubectl cordon {ref} && "
-            f"kubectl drain {ref} --ignore-daemonsets --delete-emptydir-data"
-        )
     if action is Action.EXPAND_STORAGE:
         size = parameters.size if isinstance(parameters, StorageParameters) else None
         patch = shlex.quote(
             f'{{"spec":{{"resources":{{"requests":{{"storage":"{size or "<new-size>"}"}}}}}}}}'
         )
         return f"kubectl {ns}patch {ref} --type merge -p {patch}"
-    if action is Action.FIX_NETWORK:
-        return f"kubectl {ns}edit {ref}"
     if action is Action.RENEW_CERTIFICATE:
         if target.kind == "Certificate":
             return f"cmctl renew {ns}{shlex.quote(target.name)}"
         return f"kubectl {ns}describe {ref}  # then reissue the certificate it holds"
-    if action is Action.ESCALATE:
-        return f"kubectl {ns}describe {ref}  # hand to the owner with this evidence"
     raise ValueError(f"no command template for action {action!r}")

@@ -17,7 +17,13 @@ from typing import Any, Literal
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.incident import FieldChange, RemediationUndo
-from kubetriage.models.objects import annotations_of, controlled_by, controller_ref, meta
+from kubetriage.models.objects import (
+    annotations_of,
+    controlled_by,
+    controller_ref,
+    meta,
+    without_nulls,
+)
 from kubetriage.models.quantity import format_cpu, format_memory, parse_quantity
 from kubetriage.models.remediation import (
     CpuParameters,
@@ -97,14 +103,6 @@ def _leaf_changes(before: Any, after: Any, path: str) -> list[FieldChange]:
     if before == after:
         return []
     return [FieldChange(path=path, before=_jtext(before), after=_jtext(after))]
-
-
-def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
 
 
 def _metadata_patch(obj: JsonObj, ledger_value: str) -> JsonObj:
@@ -330,18 +328,8 @@ def plan_rollback_deployment(
         {"op": "add", "path": "/metadata/annotations", "value": annotations},
     ]
     undo_body = [{"op": "replace", "path": "/spec/template", "value": before}]
-    undo = _undo(
-        target,
-        "json",
-        undo_body,
-        note=f"or: kubectl -n {target.namespace} rollout undo deployment/{target.name} "
-        f"--to-revision={current}",
-    )
-    return Plan(
-        patch=PatchStep(target.kind, target.namespace, target.name, "json", body),
-        changes=_leaf_changes(before, template, "spec.template")[:MAX_CHANGES],
-        undo=undo,
-        summary=f"{target.display()} rolled back from revision {current} to {revision}",
+    return _rollback_plan(
+        target, "json", (body, undo_body), (before, template), (current, revision)
     )
 
 
@@ -369,16 +357,33 @@ def plan_rollback_statefulset(
         raise PlanError("RevisionNotFound", f"revision {revision} holds no pod template")
     body = {**data, "metadata": _metadata_patch(obj, ledger_value)}
     # In a merge patch null means "delete"; a template's "creationTimestamp: null" is absent.
-    undo_body = {"spec": {"template": {**_drop_nulls(before), "$patch": "replace"}}}
+    undo_body = {"spec": {"template": {**without_nulls(before), "$patch": "replace"}}}
+    return _rollback_plan(
+        target, "strategic", (body, undo_body), (before, template), (current, revision)
+    )
+
+
+def _rollback_plan(
+    target: ObjectRef,
+    patch_type: PatchType,
+    patches: tuple[Any, Any],
+    templates: tuple[JsonObj, JsonObj],
+    revisions: tuple[int, int],
+) -> Plan:
+    """The plan of a rollout undo: ``patches`` (forward, inverse) move the pod template
+    ``templates`` (before, after) from revision ``revisions[0]`` to ``revisions[1]``."""
+    body, undo_body = patches
+    before, template = templates
+    current, revision = revisions
     undo = _undo(
         target,
-        "strategic",
+        patch_type,
         undo_body,
-        note=f"or: kubectl -n {target.namespace} rollout undo statefulset/{target.name} "
+        note=f"or: kubectl -n {target.namespace} rollout undo {target.kind.lower()}/{target.name} "
         f"--to-revision={current}",
     )
     return Plan(
-        patch=PatchStep(target.kind, target.namespace, target.name, "strategic", body),
+        patch=PatchStep(target.kind, target.namespace, target.name, patch_type, body),
         changes=_leaf_changes(before, template, "spec.template")[:MAX_CHANGES],
         undo=undo,
         summary=f"{target.display()} rolled back from revision {current} to {revision}",

@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from kubetriage.models.base import ObjectRef
+from kubetriage.models.base import ObjectRef, valid_items
 from kubetriage.models.vocabulary import Action
 from kubetriage.tenancy import OUTSIDE_NAMESPACE, Scope
 
@@ -210,15 +210,7 @@ def parse_ledger(value: str | None) -> list[LedgerEntry]:
         raw = json.loads(value)
     except ValueError:
         return []
-    if not isinstance(raw, list):
-        return []
-    entries = []
-    for item in raw:
-        try:
-            entries.append(LedgerEntry.model_validate(item))
-        except ValidationError:
-            continue
-    return entries
+    return valid_items(LedgerEntry, raw)
 
 
 def append_ledger(entries: list[LedgerEntry], entry: LedgerEntry) -> str:

@@ -17,8 +17,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from kubetriage.lifecycle import StartStop
 from kubetriage.replay.children import die_with_parent
 from kubetriage.replay.ports import free_port
 
@@ -41,7 +42,7 @@ def find_local_model() -> LocalModel | None:
     return LocalModel(gguf=models[0]) if models else None
 
 
-class LocalModelServer:
+class LocalModelServer(StartStop):
     def __init__(
         self, model: LocalModel, *, n_ctx: int = 8192, startup_seconds: float = 120
     ) -> None:
@@ -52,7 +53,7 @@ class LocalModelServer:
         self._log = tempfile.NamedTemporaryFile(prefix="kubetriage-llm-", suffix=".log")  # noqa: SIM115
         self.base_url = ""
 
-    def start(self) -> LocalModelServer:
+    def start(self) -> Self:
         port = free_port()
         self._process = subprocess.Popen(
             [
@@ -101,14 +102,3 @@ class LocalModelServer:
                 self._process.wait(timeout=5)
         self._process = None
         self._log.close()
-
-    def __enter__(self) -> LocalModelServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

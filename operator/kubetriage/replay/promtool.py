@@ -20,7 +20,6 @@ Quirks this module relies on (checked against Debian's Prometheus 2.42):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
 import shutil
@@ -30,14 +29,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal
+from typing import Final, Literal, Self
 
+from kubetriage.lifecycle import StartStop
 from kubetriage.models.case import CaseMetrics, CaseSeries, parse_go_duration
 from kubetriage.replay.children import die_with_parent, owned_tempdir
 from kubetriage.replay.ports import free_port
@@ -297,7 +296,7 @@ scrape_configs: []
 PROMETHEUS_WORKDIR_PREFIX = "kubetriage-prometheus-"
 
 
-class LocalPrometheus:
+class LocalPrometheus(StartStop):
     """A ``prometheus`` process on 127.0.0.1 serving one data directory.
 
     Use as a (sync or async) context manager, or call ``start``/``stop``. The temporary
@@ -328,7 +327,7 @@ class LocalPrometheus:
     def log_path(self) -> Path:
         return self._workdir / "prometheus.log"
 
-    def start(self) -> LocalPrometheus:
+    def start(self) -> Self:
         if self._process is not None:
             return self
         config = self._workdir / "prometheus.yml"
@@ -394,17 +393,6 @@ class LocalPrometheus:
         self._port = None
         self._cleanup()
 
-    def __enter__(self) -> LocalPrometheus:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     async def __aenter__(self) -> LocalPrometheus:
         return await asyncio.to_thread(self.start)
 
@@ -434,16 +422,6 @@ def start_with_case_metrics(metrics: CaseMetrics, end: datetime) -> LocalPrometh
         raise
 
 
-@contextlib.contextmanager
-def case_prometheus(metrics: CaseMetrics, end: datetime) -> Iterator[LocalPrometheus]:
-    """``start_with_case_metrics`` as a context manager that always stops the process."""
-    prometheus = start_with_case_metrics(metrics, end)
-    try:
-        yield prometheus
-    finally:
-        prometheus.stop()
-
-
 __all__ = [
     "STALE",
     "LocalPrometheus",
@@ -453,7 +431,6 @@ __all__ = [
     "SeriesValue",
     "Stale",
     "backfill",
-    "case_prometheus",
     "expand_series_values",
     "parse_series_selector",
     "start_with_case_metrics",

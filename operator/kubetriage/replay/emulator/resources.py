@@ -43,7 +43,8 @@ class ResourceType:
     # The version's openAPIV3Schema (CRDs only): drives defaulting, pruning, validation.
     schema: JsonObj | None = None
     printer_columns: list[JsonObj] = field(default_factory=list)
-    # "crd" for CRD-backed, "builtin", or "extra" for register_resource().
+    # "crd" for CRD-backed, "builtin", or "extra" for a kind registered when a case loads an
+    # object of a kind nothing declares (``auto_register``).
     origin: str = "builtin"
     crd_name: str = ""
     storage_version: str = ""

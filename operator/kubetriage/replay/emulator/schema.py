@@ -235,21 +235,27 @@ def _validate_number(value: float, schema: JsonObj, path: str) -> list[FieldCaus
     return causes
 
 
-def _validate_array(value: list[Any], schema: JsonObj, path: str) -> list[FieldCause]:
+def _validate_size(
+    value: list[Any] | JsonObj, schema: JsonObj, path: str, keyword: str, noun: str
+) -> list[FieldCause]:
+    """``min<keyword>``/``max<keyword>`` of an array or object (the API server says "items"
+    in the too-many message for both)."""
     causes: list[FieldCause] = []
-    min_items, max_items = schema.get("minItems"), schema.get("maxItems")
-    if isinstance(min_items, int) and len(value) < min_items:
-        causes.append(
-            _invalid(path, value, f"{path} in body should have at least {min_items} items")
-        )
-    if isinstance(max_items, int) and len(value) > max_items:
+    least, most = schema.get(f"min{keyword}"), schema.get(f"max{keyword}")
+    if isinstance(least, int) and len(value) < least:
+        causes.append(_invalid(path, value, f"{path} in body should have at least {least} {noun}"))
+    if isinstance(most, int) and len(value) > most:
         causes.append(
             FieldCause(
-                "FieldValueTooMany",
-                f"Too many: {len(value)}: must have at most {max_items} items",
-                path,
+                "FieldValueTooMany", f"Too many: {len(value)}: must have at most {most} items", path
             )
         )
+    return causes
+
+
+def _validate_array(value: list[Any], schema: JsonObj, path: str) -> list[FieldCause]:
+    causes: list[FieldCause] = []
+    causes.extend(_validate_size(value, schema, path, "Items", "items"))
     if schema.get("uniqueItems"):
         seen: list[Any] = []
         for item in value:
@@ -281,19 +287,7 @@ def _validate_object(value: JsonObj, schema: JsonObj, path: str, root: bool) -> 
             sub = additional
         if isinstance(sub, dict):
             causes.extend(validate(item, sub, _join(path, key)))
-    min_props, max_props = schema.get("minProperties"), schema.get("maxProperties")
-    if isinstance(min_props, int) and len(value) < min_props:
-        causes.append(
-            _invalid(path, value, f"{path} in body should have at least {min_props} properties")
-        )
-    if isinstance(max_props, int) and len(value) > max_props:
-        causes.append(
-            FieldCause(
-                "FieldValueTooMany",
-                f"Too many: {len(value)}: must have at most {max_props} items",
-                path,
-            )
-        )
+    causes.extend(_validate_size(value, schema, path, "Properties", "properties"))
     return causes
 
 

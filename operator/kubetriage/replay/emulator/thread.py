@@ -12,12 +12,14 @@ import asyncio
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
+from typing import Self
+
+from kubetriage.lifecycle import StartStop
 
 from .server import KubeEmulator
 
 
-class EmulatorThread:
+class EmulatorThread(StartStop):
     """``with EmulatorThread() as running: running.url, running.emulator,
     running.kubeconfig_path``."""
 
@@ -40,7 +42,7 @@ class EmulatorThread:
         self.url = ""
         self.kubeconfig_path = Path()
 
-    def start(self) -> EmulatorThread:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="kube-emulator", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout=30):
@@ -80,14 +82,3 @@ class EmulatorThread:
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
-
-    def __enter__(self) -> EmulatorThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
