@@ -202,6 +202,32 @@ def test_family_templates_run_only_for_their_alerts() -> None:
     }
 
 
+def test_queue_labels_ask_for_input_rate_consumed_rate_and_consumers_cpu() -> None:
+    # Named only by its labels: the alert's name says nothing about a queue.
+    backlog = alert_families([_alert(alertname="InvoicesDelayed", queue="invoices")])
+    assert "queue" in backlog
+    namespace_wide = Scope(namespace="billing", namespace_wide=True)
+    names = {q.name for q in select_queries(namespace_wide, WINDOW, families=backlog)}
+    assert {
+        "queue_messages_ready",
+        "queue_input_rate",
+        "topic_input_rate",
+        "queue_consumed_rate",
+        "namespace_pod_cpu_cores",
+    } <= names
+    # A known workload's pods have their own CPU queries; the namespace-wide one is not run.
+    narrow = Scope(namespace="billing", pod_regex="worker-.+")
+    assert "namespace_pod_cpu_cores" not in {
+        q.name for q in select_queries(narrow, WINDOW, families=backlog)
+    }
+    assert "queue_input_rate" not in {
+        q.name
+        for q in select_queries(
+            namespace_wide, WINDOW, families=alert_families([_alert(alertname="X")])
+        )
+    }
+
+
 def test_series_shapes_tell_a_step_from_a_ramp_and_a_spike() -> None:
     start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

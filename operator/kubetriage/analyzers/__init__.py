@@ -19,6 +19,7 @@ from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.models.evidence import Evidence
@@ -35,6 +36,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *POLICY_ANALYZERS,
     *CERTIFICATE_ANALYZERS,
     *CONFIG_ANALYZERS,
+    *QUEUE_ANALYZERS,
 )
 
 
