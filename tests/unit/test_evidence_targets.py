@@ -197,3 +197,23 @@ def test_opentelemetry_and_mesh_labels_name_workloads_and_namespaces() -> None:
         }
     )
     assert _keys(candidate_targets(None, [mesh]))[0] == "Deployment/reviews/ratings-v2"
+
+
+def test_an_ingress_label_hints_at_the_backend_of_the_same_name() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "IngressHigh5xx",
+            "namespace": "ingress-nginx",
+            "exported_namespace": "web",
+            "ingress": "storefront",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert])) == [
+        "Service/web/storefront",
+        "Deployment/web/storefront",
+        "StatefulSet/web/storefront",
+        "Namespace/-/web",
+    ]
+    # The backend Service the controller reports outranks the hint.
+    with_backend = Alert(labels={**alert.labels, "exported_service": "storefront-v2"})
+    assert _keys(candidate_targets(None, [with_backend]))[0] == "Service/web/storefront-v2"

@@ -13,7 +13,8 @@ strong labels, and the namespace itself comes last for namespace-wide incidents.
 ``container`` label narrows the focus inside a pod (see ``focus_containers``); it is never a
 target.
 
-Other vocabularies name the same objects: OpenTelemetry's Kubernetes attributes
+An ``ingress`` label (an ingress controller's metrics) hints at the Service and workload of
+the same name. Other vocabularies name the same objects: OpenTelemetry's Kubernetes attributes
 (``k8s_deployment_name``...), service meshes' destination labels (Istio
 ``destination_workload``, Linkerd ``dst_deployment``), an OpenTelemetry ``service_name``.
 An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its consumers:
@@ -198,6 +199,14 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             ObjectRef(kind=kind, name=service, namespace=namespace, api_version=api_version)
             for kind, api_version in _JOB_HINT_KINDS
             if kind != "Service"
+        )
+    ingress = _label(labels, "ingress")
+    if ingress is not None and namespace is not None:
+        # An Ingress is usually named after the Service (and workload) behind it; its
+        # controller's metrics carry no other name of the backend.
+        weak.extend(
+            ObjectRef(kind=kind, name=ingress, namespace=namespace, api_version=api_version)
+            for kind, api_version in (("Service", "v1"), *_JOB_HINT_KINDS[:2])
         )
     job = None if about_queue else _label(labels, "job")
     for label in _APP_NAME_LABELS:
