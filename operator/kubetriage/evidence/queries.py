@@ -484,6 +484,20 @@ def _first_label(alerts: Sequence[Alert], name: str) -> str | None:
     return None
 
 
+# Targets whose metrics are their workload's: per-pod series (CPU, memory, throttling,
+# restarts) and rollouts belong to the workload behind a Service or autoscaler.
+_SCOPED_BY_WORKLOAD = frozenset({"Service", "HorizontalPodAutoscaler", "Namespace"})
+
+
+def metrics_target(target: ObjectRef | None, workload: ObjectRef | None) -> ObjectRef | None:
+    """What the queries are scoped by: the workload the evidence found behind a Service, an
+    autoscaler or a namespace-wide incident, else the target itself. A latency alert on a
+    Service needs the CPU, throttling and rollout series of the pods behind it."""
+    if workload is not None and (target is None or target.kind in _SCOPED_BY_WORKLOAD):
+        return workload
+    return target
+
+
 def build_scope(
     target: ObjectRef | None,
     alerts: Sequence[Alert],
