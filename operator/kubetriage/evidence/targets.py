@@ -16,7 +16,10 @@ target.
 An ``ingress`` label (an ingress controller's metrics) hints at the Service and workload of
 the same name. Other vocabularies name the same objects: OpenTelemetry's Kubernetes attributes
 (``k8s_deployment_name``...), service meshes' destination labels (Istio
-``destination_workload``, Linkerd ``dst_deployment``), an OpenTelemetry ``service_name``.
+``destination_workload``, Linkerd ``dst_deployment``). An OpenTelemetry ``service_name`` is
+deliberately no candidate: it names the service that reports the errors, usually the caller,
+and the namespace-wide view finds the callee that fails (a demo's frontend alerting for its
+checkout service).
 An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its consumers:
 its ``service``/``job`` labels name the broker or its exporter, so they are no candidates;
 a consumer group usually carries its application's name, and otherwise the namespace is the
@@ -66,10 +69,6 @@ _NAMESPACE_LABELS: tuple[str, ...] = (
     "destination_service_namespace",
     "dst_namespace",
 )
-
-# Labels naming an application by its service name (OpenTelemetry, app conventions): weak
-# hints, like ``job``.
-_APP_NAME_LABELS: tuple[str, ...] = ("service_name", "app_kubernetes_io_name", "app")
 
 # Labels naming a queue, topic or stream; and those naming its consumer.
 QUEUE_LABELS: tuple[str, ...] = (
@@ -209,13 +208,6 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             for kind, api_version in (("Service", "v1"), *_JOB_HINT_KINDS[:2])
         )
     job = None if about_queue else _label(labels, "job")
-    for label in _APP_NAME_LABELS:
-        app = _label(labels, label)
-        if app is not None and namespace is not None and not _is_monitoring_name(app):
-            weak.extend(
-                ObjectRef(kind=kind, name=app, namespace=namespace, api_version=api_version)
-                for kind, api_version in _JOB_HINT_KINDS
-            )
     if job is not None and namespace is not None and not _is_monitoring_name(job):
         # Prometheus Operator names PodMonitor/ServiceMonitor jobs "<namespace>/<name>".
         name = job.rsplit("/", 1)[-1]
