@@ -18,6 +18,7 @@ from kubetriage.analyzers.containers import CONTAINER_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
@@ -37,6 +38,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CERTIFICATE_ANALYZERS,
     *CONFIG_ANALYZERS,
     *QUEUE_ANALYZERS,
+    *PLACEMENT_ANALYZERS,
 )
 
 
