@@ -9,7 +9,13 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, NodeEvidence, PodCondition, PodEvidence
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    Evidence,
+    NodeEvidence,
+    PodCondition,
+    PodEvidence,
+)
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import analyze, container, crash_looping, event, evidence, pod
@@ -104,3 +110,25 @@ def test_no_split_or_no_node_problem_is_not_the_nodes_fault() -> None:
     )
     for ev in (everywhere, shared, silent):
         assert not _localized(ev)
+
+
+def test_a_split_that_follows_the_revision_or_the_digest_is_not_the_nodes() -> None:
+    newer = _replica("ccccc", BAD, failing=True).model_copy(
+        update={"owner": ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-5f4b8")}
+    )
+    by_revision = _evidence(_replica("aaaaa", "worker-1", failing=False), newer)
+    moved_tag = _evidence(
+        _replica("aaaaa", "worker-1", failing=False), _replica("ccccc", BAD, failing=True)
+    ).model_copy(
+        update={
+            "changes": [
+                ChangeEvidence(
+                    kind="image-digest",
+                    object=ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+                    aspects=["digest"],
+                )
+            ]
+        }
+    )
+    assert not _localized(by_revision)
+    assert not _localized(moved_tag)

@@ -6,7 +6,10 @@ config healthy on two nodes and crashing on a third is the third node's fault (a
 filesystem remounted read-only, a kernel or container runtime error, a problem the node
 problem detector reports as a condition such as ``ReadonlyFilesystem`` or
 ``KernelDeadlock``). The fix is to drain that node, not to change the workload. Pressure and
-NotReady conditions without such a split are ``scheduling.check_node_failure``'s case.
+NotReady conditions without such a split are ``scheduling.check_node_failure``'s case. A
+split that follows the revision or the image digest instead (the failing replica runs a
+newer ReplicaSet, or a moved tag re-pulled on a fresh or rebooted node) is a change's case,
+not the node's.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -77,6 +80,12 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
         node = nodes.get(name or "")
         if node is None or any(p.node == name for p in healthy):
             continue  # a healthy replica on the same node clears it
+        if {p.owner.name for p in failing if p.owner} != {p.owner.name for p in healthy if p.owner}:
+            continue  # the split follows the revision
+        if any(
+            c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
+        ):
+            continue  # or the image the node pulled
         problems = _node_problems(evidence, node)
         if not problems:
             continue
