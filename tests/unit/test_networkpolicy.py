@@ -16,7 +16,12 @@ from typing import Any
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.evidence import (
+    DependencyEvidence,
+    LogTail,
+    NetworkPolicyEvidence,
+    ServiceEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,
@@ -223,6 +228,19 @@ def test_an_ip_block_is_matched_against_the_pods_addresses_and_its_exceptions() 
     assert not in_ip_block("10.0.0.1", "bad")
 
 
+def _db_call_timing_out() -> tuple[DependencyEvidence, LogTail]:
+    """The web pod's calls to Service data/db, and the log line of one timing out."""
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
+        named_by=["log shop/web-7d9f6c8b5-a/web"],
+        pods=1,
+    )
+    failing = log(
+        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
+    )
+    return dependency, failing
+
+
 def test_the_analyzer_matches_a_callees_ip_block_against_the_callers_pod_ips() -> None:
     vpc_only = _policy(
         "db-from-vpc",
@@ -232,14 +250,7 @@ def test_the_analyzer_matches_a_callees_ip_block_against_the_callers_pod_ips() -
             "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}],
         },
     )
-    dependency = DependencyEvidence(
-        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
-        named_by=["log shop/web-7d9f6c8b5-a/web"],
-        pods=1,
-    )
-    failing = log(
-        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
-    )
+    dependency, failing = _db_call_timing_out()
 
     def confidences(ips: list[str]) -> list[float]:
         web = pod("web-7d9f6c8b5-a", container("web"), labels={"app": "web"}, ips=ips)
@@ -367,14 +378,7 @@ def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> Non
 
 def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
     deny = _policy("default-deny", "data", {"podSelector": {}, "policyTypes": ["Ingress"]})
-    dependency = DependencyEvidence(
-        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
-        named_by=["log shop/web-7d9f6c8b5-a/web"],
-        pods=1,
-    )
-    failing = log(
-        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
-    )
+    dependency, failing = _db_call_timing_out()
     ev = evidence(
         pods=[_web_pod()], network_policies=[deny], logs=[failing], dependencies=[dependency]
     )
