@@ -20,6 +20,7 @@ from opentelemetry.trace import StatusCode
 from kubetriage.evidence.kube import KubeEvidenceCollector
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.prometheus import PrometheusEvidenceCollector
+from kubetriage.evidence.queries import metrics_target
 from kubetriage.llm.budget import BudgetLimits, LLMBudget
 from kubetriage.llm.budget_store import ConfigMapBudgetStore, PersistentBudget
 from kubetriage.llm.client import LLMClient
@@ -103,8 +104,12 @@ class PrometheusStage:
     async def __call__(
         self, evidence: Evidence, alerts: list[Alert], now: datetime
     ) -> MetricsOutcome:
+        workload = evidence.workload.ref if evidence.workload is not None else None
         result = await self._collector.collect(
-            evidence.target, alerts, now, dependency_hosts=dependency_hosts(evidence)
+            metrics_target(evidence.target, workload),
+            alerts,
+            now,
+            dependency_hosts=dependency_hosts(evidence),
         )
         return MetricsOutcome(result.summaries, result.status, result.message)
 

@@ -37,7 +37,7 @@ from kubetriage.models.vocabulary import (
     Action,
     Category,
 )
-from kubetriage.preconditions import NEEDS, category_supported
+from kubetriage.preconditions import unconfirmed_reason
 from kubetriage.remediation.commands import render_command
 from kubetriage.unknown import checked_evidence, explain_unknown
 
@@ -393,17 +393,14 @@ def combine(
     (how the metrics stage went) lets an "unknown" diagnosis say what was missing."""
     hypothesis = None
     found = {f.category for f in findings}
-    if (
-        opinion is not None
-        and opinion.category not in found
-        and not category_supported(opinion.category, evidence)
-    ):
+    unconfirmed = unconfirmed_reason(opinion, evidence, found) if opinion is not None else None
+    if opinion is not None and unconfirmed is not None:
         # Shown, never used: a category no analyzer found and with none of its preconditions
-        # in the evidence is the model's guess, however confident it sounds.
+        # in the evidence, or an answer citing evidence that does not exist, is the model's
+        # guess, however confident it sounds.
         hypothesis = (
             f"Unconfirmed hypothesis from the model: {opinion.category.value} "
-            f"({opinion.confidence:.2f}): {opinion.summary[:300]}; the evidence shows none of "
-            f"what it needs ({NEEDS[opinion.category]})."
+            f"({opinion.confidence:.2f}): {opinion.summary[:300]}; {unconfirmed}."
         )[:2048]
         opinion = None
     category, confidence, disagreement = _choose_category(findings, opinion, similar)

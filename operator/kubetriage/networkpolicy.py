@@ -11,8 +11,9 @@ evidence (``NetworkPolicyEvidence.ingress``/``egress``); ``egress_verdict`` and
 - a rule with no peers allows every peer, with no ports every port; a peer with only a pod
   selector means pods of the policy's namespace, with only a namespace selector every pod of
   the matching namespaces, with both the matching pods of the matching namespaces;
-- an ``ipBlock`` is not matched against pods here (pod IPs are not in the evidence), so a
-  flow allowed only by an ipBlock is reported as blocked by name, with that caveat.
+- an ``ipBlock`` matches an endpoint whose addresses are known (a pod's ``status.podIPs``)
+  when one of them lies in its CIDR and in none of its exceptions; when the addresses are
+  not known, a flow allowed only by an ipBlock is reported as blocked, with that caveat.
 
 When a flow is denied, the "blocking" policies are those that isolate the pod for that
 direction: changing any of them (or adding a rule) is the fix.
@@ -20,6 +21,7 @@ direction: changing any of them (or adding a rule) is the fix.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -83,7 +85,10 @@ def selects(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
 def _peer(raw: dict[str, Any]) -> PolicyPeer:
     block = _d(raw.get("ipBlock"))
     excepted = [e for e in block.get("except") or [] if isinstance(e, str)]
+    cidr = block.get("cidr")
     return PolicyPeer(
+        cidr=cidr if isinstance(cidr, str) else None,
+        except_cidrs=excepted,
         pod_selector=selector_of(raw["podSelector"]) if "podSelector" in raw else None,
         namespace_selector=(
             selector_of(raw["namespaceSelector"]) if "namespaceSelector" in raw else None
@@ -127,6 +132,8 @@ class Endpoint:
     # selector is then assumed to match, so a denial is one no pod of that namespace escapes.
     labels: Mapping[str, str] | None
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    # The pod's addresses (status.podIPs); empty when not known.
+    ips: tuple[str, ...] = ()
 
     def ns_labels(self) -> Mapping[str, str]:
         return {NAMESPACE_NAME_LABEL: self.namespace, **self.namespace_labels}
@@ -152,7 +159,7 @@ class Verdict:
     isolating: tuple[str, ...] = ()
     # The first policy with a rule admitting the flow.
     allowed_by: str | None = None
-    # A rule with an ipBlock peer might admit the flow (pod IPs are not known here).
+    # A rule with an ipBlock peer might admit the flow (the other side's IPs are not known).
     ip_block_caveat: bool = False
 
     @property
@@ -160,9 +167,39 @@ class Verdict:
         return () if self.allowed else self.isolating
 
 
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
+def in_ip_block(address: str, cidr: str, excepted: Iterable[str] = ()) -> bool:
+    """Whether ``address`` lies in ``cidr`` and in none of the ``excepted`` CIDRs (an
+    unparsable address or CIDR matches nothing)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    block = _network(cidr)
+    if block is None or ip.version != block.version or ip not in block:
+        return False
+    return not any(
+        (net := _network(e)) is not None and ip.version == net.version and ip in net
+        for e in excepted
+    )
+
+
+def _ip_block_matches(peer: PolicyPeer, other: Endpoint) -> bool | None:
+    """Whether the peer's ipBlock admits the endpoint; None when its addresses are unknown."""
+    if peer.cidr is None or not other.ips:
+        return None
+    return any(in_ip_block(ip, peer.cidr, peer.except_cidrs) for ip in other.ips)
+
+
 def _peer_matches(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> bool:
     if peer.pod_selector is None and peer.namespace_selector is None:
-        return False  # an ipBlock alone: unknown for pods
+        return _ip_block_matches(peer, other) is True
     if peer.namespace_selector is None:
         namespace_ok = other.namespace == policy_namespace
     else:
@@ -225,7 +262,9 @@ def _verdict(
                     isolating=tuple(sorted(p.name for p in isolating)),
                     allowed_by=policy.name,
                 )
-            caveat = caveat or any(p.ip_block for p in rule.peers)
+            caveat = caveat or any(
+                p.ip_block and _ip_block_matches(p, other) is None for p in rule.peers
+            )
     return Verdict(
         allowed=False,
         direction=direction,

@@ -141,6 +141,7 @@ def opinion_from_answer(answer: LLMAnswer) -> ModelOpinion:
             for item in answer.remediations
         ],
         disagreement=answer.disagrees_with_analyzers,
+        cited=list(answer.evidence_ids),
     )
 
 

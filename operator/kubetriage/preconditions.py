@@ -5,13 +5,15 @@ all) can answer ``unschedulable`` for an incident with no Pending pod; such an a
 as an unconfirmed hypothesis in the status, never as the diagnosis. Each precondition is a
 fact an SRE would point at first: an OOM kill needs an ``OOMKilled`` state (or a working set
 at its limit), unschedulable needs a Pending pod or a ``FailedScheduling`` event, a
-certificate expiry needs a certificate fact, and so on. ``unknown`` needs nothing.
+certificate expiry needs a certificate fact, and so on. ``unknown`` needs nothing. An
+answer that cites evidence ids (``kubetriage.llm.citations``) the evidence does not have is
+unconfirmed too, whatever its category: it rests on facts that were never shown.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from kubetriage.analyzers.support import (
     CERT_LOG,
@@ -22,7 +24,9 @@ from kubetriage.analyzers.support import (
     OOM_LOG,
     grep_logs,
 )
+from kubetriage.llm.citations import unknown_ids
 from kubetriage.models.evidence import ContainerState, Evidence
+from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.vocabulary import Category
 
 # What the status says a category would have needed.
@@ -211,3 +215,20 @@ _CHECKS: dict[Category, Callable[[Evidence], bool]] = {
 def category_supported(category: Category, evidence: Evidence) -> bool:
     """Whether the evidence shows at least one precondition of ``category``."""
     return _CHECKS[category](evidence)
+
+
+def unconfirmed_reason(
+    opinion: ModelOpinion, evidence: Evidence, found: Collection[Category]
+) -> str | None:
+    """Why the model's answer cannot be the diagnosis, None when it may: it cites evidence
+    ids that do not exist, or its category is none of the analyzers' (``found``) and the
+    evidence shows none of that category's preconditions."""
+    invented = unknown_ids(opinion.cited, evidence)
+    if invented:
+        return (
+            f"it cites evidence that does not exist ({', '.join(invented[:5])}), so its "
+            "reasoning cannot be checked"
+        )
+    if opinion.category not in found and not category_supported(opinion.category, evidence):
+        return f"the evidence shows none of what it needs ({NEEDS[opinion.category]})"
+    return None

@@ -191,6 +191,7 @@ def valid_answer(**overrides: Any) -> dict[str, Any]:
             }
         ],
         "disagrees_with_analyzers": None,
+        "evidence_ids": ["I1"],
     }
     values.update(overrides)
     return values

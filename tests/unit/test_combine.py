@@ -347,7 +347,8 @@ def test_a_model_category_without_its_preconditions_is_only_a_hypothesis() -> No
     assert diagnosis.summary != opinion.summary
 
 
-def test_the_same_category_with_its_precondition_present_may_decide() -> None:
+def _pending_and_unschedulable() -> tuple[Evidence, ModelOpinion]:
+    """Evidence with one Pending pod, and a confident model answer of unschedulable."""
     pending = _evidence().model_copy(
         update={
             "pods": [PodEvidence(name="checkout-7d9f6c-x2x9k", namespace="shop", phase="Pending")]
@@ -358,6 +359,34 @@ def test_the_same_category_with_its_precondition_present_may_decide() -> None:
         ProposedRemediation(action=Action.FREE_CAPACITY, target=WORKLOAD),
         confidence=0.95,
     )
+    return pending, opinion
+
+
+def test_an_answer_citing_evidence_that_does_not_exist_is_only_a_hypothesis() -> None:
+    pending, opinion = _pending_and_unschedulable()
+    # The same answer citing the one pod there is decides; citing a second pod does not.
+    cited = combine(
+        evidence=pending,
+        findings=[],
+        opinion=opinion.model_copy(update={"cited": ["P1"]}),
+        llm=NO_LLM,
+        similar=[],
+    )
+    assert cited.category is Category.UNSCHEDULABLE
+    invented = combine(
+        evidence=pending,
+        findings=[],
+        opinion=opinion.model_copy(update={"cited": ["P1", "P2"]}),
+        llm=NO_LLM,
+        similar=[],
+    )
+    assert invented.category is Category.UNKNOWN
+    assert invented.hypothesis is not None
+    assert "cites evidence that does not exist (P2)" in invented.hypothesis
+
+
+def test_the_same_category_with_its_precondition_present_may_decide() -> None:
+    pending, opinion = _pending_and_unschedulable()
     diagnosis = combine(evidence=pending, findings=[], opinion=opinion, llm=NO_LLM, similar=[])
     assert diagnosis.category is Category.UNSCHEDULABLE
     assert diagnosis.hypothesis is None

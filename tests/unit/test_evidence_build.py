@@ -770,3 +770,26 @@ def test_missing_config_map_target_scopes_the_pods_that_use_it() -> None:
     assert evidence.workload is not None
     assert evidence.workload.ref.key() == "ReplicaSet/app/api-5d9"
     assert evidence.collection_errors == ["target ConfigMap/app/api-env not found"]
+
+
+@pytest.mark.parametrize(
+    ("status", "ips"),
+    [
+        (
+            {
+                "phase": "Running",
+                "podIP": "10.0.0.7",
+                "podIPs": [{"ip": "10.0.0.7"}, {"ip": "fd00::7"}],
+            },
+            ["10.0.0.7", "fd00::7"],
+        ),
+        ({"phase": "Running", "podIP": "10.0.0.8"}, ["10.0.0.8"]),
+        ({"phase": "Pending"}, []),
+    ],
+)
+def test_pod_ips_come_from_pod_ips_else_pod_ip(status: dict[str, Any], ips: list[str]) -> None:
+    evidence = _build(
+        [_pod("web-1", status=status)], ObjectRef(kind="Pod", name="web-1", namespace="app")
+    )
+    [pod] = evidence.pods
+    assert pod.ips == ips

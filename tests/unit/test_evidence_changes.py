@@ -19,6 +19,7 @@ from kubetriage.evidence.changes import (
     node_changes,
     rollout_changes,
     scaling_changes,
+    secret_changes,
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
@@ -112,6 +113,54 @@ def test_a_secret_reference_is_compared_by_name_never_by_value() -> None:
     )
     assert changes[0].aspects == ["env"]
     assert "PW" in changes[0].details[1]
+
+
+def test_a_secret_rotation_is_named_from_reloaders_env_var_or_annotation() -> None:
+    old = _template(env=[{"name": "STAKATER_DB_CREDS_SECRET", "value": "1f2e"}])
+    new = _template(env=[{"name": "STAKATER_DB_CREDS_SECRET", "value": "9a8b"}])
+    by_env = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(1, old, "2026-11-01T00:00:00Z"),
+            _replica_set(2, new, "2026-11-20T09:00:00Z"),
+        ],
+    )[0]
+    # A rotated Secret, not a code change: "config", never "env".
+    assert by_env.aspects == ["config"]
+    assert "Secret db-creds changed (Reloader)" in by_env.details
+    annotated = _template()
+    annotated["metadata"]["annotations"]["reloader.stakater.com/last-reloaded-from"] = (
+        '{"type":"SECRET","name":"payments-api-key","hash":"77"}'
+    )
+    by_annotation = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(1, _template(), "2026-11-01T00:00:00Z"),
+            _replica_set(2, annotated, "2026-11-20T09:00:00Z"),
+        ],
+    )[0]
+    assert by_annotation.aspects == ["config"]
+    assert "Secret payments-api-key changed (Reloader)" in by_annotation.details
+
+
+def test_secret_writes_are_known_from_their_events_only() -> None:
+    def written(kind: str, reason: str) -> EventEvidence:
+        return EventEvidence(
+            type="Normal",
+            reason=reason,
+            message="Updated Secret",
+            involved=ObjectRef(kind=kind, namespace="shop", name="db-creds"),
+            last_seen=NOW,
+        )
+
+    changes = secret_changes(
+        [written("ExternalSecret", "Updated"), written("Pod", "Updated"), written("Secret", "X")]
+    )
+    assert [(c.kind, c.object, c.aspects) for c in changes] == [
+        ("config", ObjectRef(kind="Secret", namespace="shop", name="db-creds"), ["metadata"])
+    ]
+    assert changes[0].at == NOW
+    assert "by ExternalSecret" in changes[0].details[0]
 
 
 def test_identical_revisions_yield_a_template_change_without_aspects_of_code() -> None:

@@ -41,6 +41,11 @@ LIMITS = EvidenceLimits()
         ("GET http://auth-api.identity/verify failed", ("auth-api", "identity", None)),
         ("calling http://rates:8080/quote: 503", ("rates", None, 8080)),
         ("grpc://currency.shop.svc.cluster.local:7000", ("currency", "shop", 7000)),
+        (
+            "POST /v2/rates -> 502 upstream=carrier-rates cause=timeout",
+            ("carrier-rates", None, None),
+        ),
+        ('{"msg":"call failed","peer_host":"auth.identity:8443"}', ("auth", "identity", 8443)),
     ],
 )
 def test_service_hosts_are_read_in_every_common_spelling(
@@ -52,6 +57,8 @@ def test_service_hosts_are_read_in_every_common_spelling(
 
 def test_a_public_domain_with_three_labels_is_not_a_service() -> None:
     assert service_hosts("log", "GET https://api.example.com/v1 failed") == []
+    # Nor is a peer key's public domain or address.
+    assert service_hosts("log", "upstream=api.example.com backend=10.0.0.7:80") == []
 
 
 def test_config_map_values_yield_hosts_and_nothing_else() -> None:

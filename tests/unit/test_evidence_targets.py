@@ -5,7 +5,13 @@ Everything is real: plain Alert/ObjectRef models and the pure resolver, no clust
 
 from __future__ import annotations
 
-from kubetriage.evidence.targets import candidate_targets, focus_containers, resolve_target
+from kubetriage.evidence.targets import (
+    candidate_targets,
+    focus_containers,
+    queue_names,
+    resolve_target,
+    target_namespace,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -125,3 +131,86 @@ def test_service_label_falls_back_to_a_workload_of_the_same_name() -> None:
     kinds = [(c.kind, c.name) for c in candidate_targets(None, [Alert(labels=labels)])]
     assert kinds[0] == ("Service", "profile-api")
     assert kinds.index(("Deployment", "profile-api")) < kinds.index(("Namespace", "profiles"))
+
+
+def test_queue_alert_is_about_its_consumers_not_the_broker_service() -> None:
+    # A backlog alert's `service` and `job` name the broker and its exporter.
+    backlog = Alert(
+        labels={
+            "alertname": "QueueBacklog",
+            "namespace": "billing",
+            "queue": "invoices",
+            "service": "rabbitmq",
+            "job": "rabbitmq",
+        }
+    )
+    assert _keys(candidate_targets(None, [backlog])) == ["Namespace/-/billing"]
+    assert queue_names(backlog.labels) == ["invoices"]
+    # A consumer group is usually its application's name; an explicit workload still wins.
+    lag = Alert(
+        labels={
+            "alertname": "ConsumerLag",
+            "namespace": "payments",
+            "consumergroup": "ledger",
+            "topic": "ledger.events",
+            "service": "kafka",
+        }
+    )
+    assert _keys(candidate_targets(None, [lag])) == [
+        "Deployment/payments/ledger",
+        "StatefulSet/payments/ledger",
+        "DaemonSet/payments/ledger",
+        "Namespace/-/payments",
+    ]
+    assert queue_names(lag.labels) == ["ledger.events", "ledger"]
+    explicit = Alert(labels={**lag.labels, "deployment": "ledger-v2"})
+    assert resolve_target(None, [explicit]) == ObjectRef(
+        kind="Deployment", name="ledger-v2", namespace="payments", api_version="apps/v1"
+    )
+
+
+def test_opentelemetry_and_mesh_labels_name_workloads_and_namespaces() -> None:
+    otel = Alert(
+        labels={
+            "alertname": "HighLatency",
+            "k8s_namespace_name": "shop",
+            "k8s_deployment_name": "checkout",
+            "service_name": "checkout-svc",
+        }
+    )
+    assert target_namespace(otel.labels) == "shop"
+    # service_name names the reporting service (often the caller): no candidate.
+    assert _keys(candidate_targets(None, [otel])) == [
+        "Deployment/shop/checkout",
+        "Namespace/-/shop",
+    ]
+    # Istio reports the callee of failing requests as the destination workload.
+    mesh = Alert(
+        labels={
+            "alertname": "Mesh5xx",
+            "namespace": "istio-system",
+            "destination_workload": "ratings-v2",
+            "destination_workload_namespace": "reviews",
+        }
+    )
+    assert _keys(candidate_targets(None, [mesh]))[0] == "Deployment/reviews/ratings-v2"
+
+
+def test_an_ingress_label_hints_at_the_backend_of_the_same_name() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "IngressHigh5xx",
+            "namespace": "ingress-nginx",
+            "exported_namespace": "web",
+            "ingress": "storefront",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert])) == [
+        "Service/web/storefront",
+        "Deployment/web/storefront",
+        "StatefulSet/web/storefront",
+        "Namespace/-/web",
+    ]
+    # The backend Service the controller reports outranks the hint.
+    with_backend = Alert(labels={**alert.labels, "exported_service": "storefront-v2"})
+    assert _keys(candidate_targets(None, [with_backend]))[0] == "Service/web/storefront-v2"

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubetriage.llm.citations import evidence_ids, unknown_ids
 from kubetriage.llm.prompt import (
     ACTION_MEANINGS,
     CATEGORY_MEANINGS,
@@ -283,3 +284,25 @@ def test_dependencies_reach_the_prompt_with_what_stands_behind_them() -> None:
     assert "### Dependencies (Services it calls)" in body
     assert "Service/identity/auth-api endpoints ready=0" in body
     assert "failing pod auth-api-1: auth not ready" in body
+
+
+def test_every_evidence_item_carries_a_stable_id_the_answer_can_cite() -> None:
+    evidence = oom_evidence()
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    shown = set(re.findall(r"^\[([A-Z]\d+)\] ", body, flags=re.MULTILINE))
+    known = evidence_ids(evidence)
+    # Every id shown exists, and every pod, event, metric and log tail is shown with one.
+    assert shown <= known
+    assert {f"P{i + 1}" for i in range(len(evidence.pods))} <= shown
+    assert {f"V{i + 1}" for i in range(len(evidence.events))} <= shown
+    assert {f"M{i + 1}" for i in range(len(evidence.metrics))} <= shown
+    assert {f"L{i + 1}" for i in range(len(evidence.logs))} <= shown
+    # A prompt too small for every event keeps each shown event's id: ids are places in
+    # the evidence, not in the prompt.
+    tight = _blocks(_user(render_messages(evidence, [], [], max_chars=6_000)))["evidence"]
+    for line in tight.splitlines():
+        match = re.match(r"\[V(\d+)\] ", line)
+        if match:
+            event = evidence.events[int(match.group(1)) - 1]
+            assert event.reason in line
+    assert unknown_ids(["m1", "[L1]", "Q9"], evidence) == ["Q9"]

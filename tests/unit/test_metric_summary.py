@@ -24,6 +24,7 @@ from kubetriage.evidence.queries import (
     build_scope,
     escape_label_value,
     escape_regex,
+    metrics_target,
     select_queries,
 )
 from kubetriage.models.base import ObjectRef
@@ -202,6 +203,32 @@ def test_family_templates_run_only_for_their_alerts() -> None:
     }
 
 
+def test_queue_labels_ask_for_input_rate_consumed_rate_and_consumers_cpu() -> None:
+    # Named only by its labels: the alert's name says nothing about a queue.
+    backlog = alert_families([_alert(alertname="InvoicesDelayed", queue="invoices")])
+    assert "queue" in backlog
+    namespace_wide = Scope(namespace="billing", namespace_wide=True)
+    names = {q.name for q in select_queries(namespace_wide, WINDOW, families=backlog)}
+    assert {
+        "queue_messages_ready",
+        "queue_input_rate",
+        "topic_input_rate",
+        "queue_consumed_rate",
+        "namespace_pod_cpu_cores",
+    } <= names
+    # A known workload's pods have their own CPU queries; the namespace-wide one is not run.
+    narrow = Scope(namespace="billing", pod_regex="worker-.+")
+    assert "namespace_pod_cpu_cores" not in {
+        q.name for q in select_queries(narrow, WINDOW, families=backlog)
+    }
+    assert "queue_input_rate" not in {
+        q.name
+        for q in select_queries(
+            namespace_wide, WINDOW, families=alert_families([_alert(alertname="X")])
+        )
+    }
+
+
 def test_series_shapes_tell_a_step_from_a_ramp_and_a_spike() -> None:
     start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -313,3 +340,23 @@ def test_alert_queries_deduplicate() -> None:
     ]
     queries = alert_queries(alerts)
     assert [(q.name, q.promql) for q in queries] == [("alert_expr", "up == 0")]
+
+
+def test_a_services_metrics_are_scoped_by_the_workload_behind_it() -> None:
+    service = ObjectRef(kind="Service", name="accounts", namespace="accounts")
+    workload = ObjectRef(kind="Deployment", name="accounts-api", namespace="accounts")
+    pod = ObjectRef(kind="Pod", name="accounts-api-7d9f6c8b5-abcde", namespace="accounts")
+    assert metrics_target(service, workload) == workload
+    assert metrics_target(None, workload) == workload
+    # A pod or workload target keeps its own, narrower scope; no workload, no change.
+    assert metrics_target(pod, workload) == pod
+    assert metrics_target(service, None) == service
+    scope = build_scope(metrics_target(service, workload), [_alert(alertname="HighLatency")])
+    names = {
+        q.name
+        for q in select_queries(
+            scope, WINDOW, families=alert_families([_alert(alertname="HighLatency")])
+        )
+    }
+    # The latency alert on a Service now asks for its pods' CPU, throttling and rollouts.
+    assert {"cpu_throttled_ratio", "cpu_usage_cores", "deployment_generation"} <= names

@@ -16,7 +16,12 @@ from typing import Any
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.evidence import (
+    DependencyEvidence,
+    LogTail,
+    NetworkPolicyEvidence,
+    ServiceEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,
@@ -24,6 +29,7 @@ from kubetriage.networkpolicy import (
     cluster_dns,
     egress_verdict,
     flow_verdicts,
+    in_ip_block,
     ingress_verdict,
     rules_of,
     selector_of,
@@ -195,6 +201,72 @@ def test_an_ip_block_only_rule_is_reported_with_its_caveat() -> None:
     assert verdict.ip_block_caveat
 
 
+def test_an_ip_block_is_matched_against_the_pods_addresses_and_its_exceptions() -> None:
+    policy = _policy(
+        "from-the-vpc",
+        "shop",
+        {
+            "podSelector": {},
+            "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.9.0.0/16"]}}]}],
+        },
+    )
+    inside = Endpoint(namespace="shop", labels={"app": "web"}, ips=("10.1.2.3",))
+    excepted = Endpoint(namespace="shop", labels={"app": "web"}, ips=("10.9.0.7",))
+    outside = Endpoint(namespace="shop", labels={"app": "web"}, ips=("192.168.0.4", "fd00::4"))
+    admitted = ingress_verdict([policy], Flow(source=inside, destination=API, port=80))
+    assert admitted.allowed
+    assert admitted.allowed_by == "from-the-vpc"
+    for source in (excepted, outside):
+        verdict = ingress_verdict([policy], Flow(source=source, destination=API, port=80))
+        # Known addresses decide: no caveat, the policy is named.
+        assert not verdict.allowed
+        assert not verdict.ip_block_caveat
+        assert verdict.blocking == ("from-the-vpc",)
+    assert in_ip_block("fd00::4", "fd00::/64")
+    assert not in_ip_block("fd00::4", "10.0.0.0/8")
+    assert not in_ip_block("not-an-ip", "10.0.0.0/8")
+    assert not in_ip_block("10.0.0.1", "bad")
+
+
+def _db_call_timing_out() -> tuple[DependencyEvidence, LogTail]:
+    """The web pod's calls to Service data/db, and the log line of one timing out."""
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
+        named_by=["log shop/web-7d9f6c8b5-a/web"],
+        pods=1,
+    )
+    failing = log(
+        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
+    )
+    return dependency, failing
+
+
+def test_the_analyzer_matches_a_callees_ip_block_against_the_callers_pod_ips() -> None:
+    vpc_only = _policy(
+        "db-from-vpc",
+        "data",
+        {
+            "podSelector": {"matchLabels": {"app": "db"}},
+            "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}],
+        },
+    )
+    dependency, failing = _db_call_timing_out()
+
+    def confidences(ips: list[str]) -> list[float]:
+        web = pod("web-7d9f6c8b5-a", container("web"), labels={"app": "web"}, ips=ips)
+        ev = evidence(
+            pods=[web], network_policies=[vpc_only], logs=[failing], dependencies=[dependency]
+        )
+        return [f.confidence for f in analyze(ev).findings if f.analyzer == "network-policy"]
+
+    assert confidences(["10.1.0.5"]) == []  # admitted by the ipBlock
+    outside, unknown = confidences(["192.168.3.4"]), confidences([])
+    assert len(outside) == 1
+    assert len(unknown) == 1
+    # Known addresses outside the block are a firmer denial than unknown ones.
+    assert outside[0] > unknown[0]
+
+
 # --- the analyzer ---------------------------------------------------------------------------
 
 
@@ -306,14 +378,7 @@ def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> Non
 
 def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
     deny = _policy("default-deny", "data", {"podSelector": {}, "policyTypes": ["Ingress"]})
-    dependency = DependencyEvidence(
-        service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
-        named_by=["log shop/web-7d9f6c8b5-a/web"],
-        pods=1,
-    )
-    failing = log(
-        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
-    )
+    dependency, failing = _db_call_timing_out()
     ev = evidence(
         pods=[_web_pod()], network_policies=[deny], logs=[failing], dependencies=[dependency]
     )

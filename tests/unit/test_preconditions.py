@@ -1,6 +1,7 @@
 """Checks the evidence each category needs before it may be the diagnosis: for every
 category, a synthetic Evidence holding one typical precondition is accepted and an Evidence
-of a healthy running pod is not (``unknown`` needs nothing).
+of a healthy running pod is not (``unknown`` needs nothing); and an answer citing evidence
+ids the evidence does not have is unconfirmed whatever its category.
 
 Real: ``kubetriage.preconditions`` over Evidence models from ``tests.support.evidence``.
 """
@@ -26,8 +27,9 @@ from kubetriage.models.evidence import (
     PVCEvidence,
     ServiceEvidence,
 )
+from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.vocabulary import Category
-from kubetriage.preconditions import NEEDS, category_supported
+from kubetriage.preconditions import NEEDS, category_supported, unconfirmed_reason
 from tests.support.evidence import (
     ago,
     container,
@@ -135,3 +137,25 @@ def test_a_recent_rollout_in_the_timeline_supports_bad_rollout() -> None:
         at=ago(10), kind="rollout", object=ObjectRef(kind="Deployment", name="checkout")
     )
     assert category_supported(Category.BAD_ROLLOUT, evidence(changes=[change]))
+
+
+def test_an_answer_citing_evidence_ids_that_do_not_exist_is_unconfirmed() -> None:
+    oom = SUPPORTING[Category.OOM_KILLED]()
+    answer = ModelOpinion(
+        category=Category.OOM_KILLED, confidence=0.9, summary="s", cited=["[p1]", "I1"]
+    )
+    # Both ids exist (the first pod, the incident) and the category has its precondition.
+    assert unconfirmed_reason(answer, oom, found=()) is None
+    invented = answer.model_copy(update={"cited": ["P1", "P7", "Z2"]})
+    reason = unconfirmed_reason(invented, oom, found=[Category.OOM_KILLED])
+    assert reason is not None
+    assert "P7, Z2" in reason
+    # No citation at all: only the category's preconditions decide, as before.
+    silent = answer.model_copy(update={"cited": []})
+    assert unconfirmed_reason(silent, oom, found=()) is None
+    assert "Pending pod" in (
+        unconfirmed_reason(
+            silent.model_copy(update={"category": Category.UNSCHEDULABLE}), oom, found=()
+        )
+        or ""
+    )

@@ -27,8 +27,10 @@ from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
+from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
@@ -61,6 +63,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *POLICY_ANALYZERS,
     *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,
+    *QUEUE_ANALYZERS,
+    *PLACEMENT_ANALYZERS,
 )
 
 

@@ -7,6 +7,12 @@ Python's FileNotFoundError and Java's FileNotFoundException are matched to the c
 config mounts (``ContainerEvidence.config_mounts``); the file name under a directory mount is
 the missing key, which the ConfigMap's key list confirms.
 
+Missing values, the same way: an application that says a setting is missing ("Missing
+`secret_key_base`", "DATABASE_URL is not set", Python's ``KeyError: 'API_TOKEN'``) while the
+env var that carries it comes from a ConfigMap or Secret key lacks that key there, above all
+when the reference is optional (the pod starts, without the variable). The object is named
+by the pod spec; a Secret's data is never read.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -134,6 +140,83 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
     ]
 
 
+# A line saying a setting has no value; the setting's name is matched separately.
+MISSING_VALUE = re.compile(
+    r"(?i)(missing|not set|is required|must be (set|provided)|undefined|is empty|"
+    r"no value|KeyError|not configured|not defined|required (env|environment|config))"
+)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _names_setting(line: str, names: list[str]) -> bool:
+    """Whether a log line names one of the settings (``SECRET_KEY_BASE`` and
+    ``secret_key_base`` and ``secretKeyBase`` are one setting)."""
+    words = {_normal(w) for w in re.findall(r"[A-Za-z][\w.-]*", line)}
+    return any(_normal(n) in words for n in names if len(_normal(n)) >= 4)
+
+
+def check_missing_env(evidence: Evidence) -> list[Finding]:
+    findings: dict[str, Finding] = {}
+    for pod in evidence.pods:
+        for ref in pod.config_refs:
+            if not ref.via.startswith("env ") or ref.key is None or ref.exists is False:
+                continue  # a missing object is the config-missing analyzer's own case
+            variable = ref.via.split(" ", 1)[1]
+            hits = [
+                h
+                for h in grep_logs(logs_of(evidence, pod), MISSING_VALUE, limit=20)
+                if _names_setting(h.line, [variable, ref.key])
+            ]
+            if not hits:
+                continue
+            target = ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
+            wired = item(
+                f"pod/{pod.namespace}/{pod.name}",
+                f"env {variable} from {ref.kind} {ref.name} key {ref.key}"
+                + (" (optional)" if ref.optional else ""),
+            )
+            confidence = 0.78
+            if ref.optional or ref.key_exists is False:
+                confidence = 0.86  # the pod started without it: the key is not there
+            because = [
+                prose.claim(
+                    "The application reports a setting without a value",
+                    item(hits[0].source, hits[0].line),
+                ),
+                prose.claim(
+                    f"That setting comes from key {ref.key} of {prose.obj(target)}"
+                    + (
+                        ", an optional reference, so the pod starts without it"
+                        if ref.optional
+                        else ""
+                    ),
+                    wired,
+                ),
+            ]
+            finding = make_finding(
+                "config-missing-value",
+                Category.CONFIG_MISSING,
+                confidence,
+                prose.narrative(
+                    f"{prose.obj(target)} lacks the key {ref.key} the application needs",
+                    f"add {ref.key} to {ref.name}",
+                    because=because,
+                ),
+                [item(hits[0].source, hits[0].line), wired],
+                Action.FIX_CONFIG,
+                target,
+                {"key": ref.key},
+            )
+            kept = findings.get(target.key())
+            if kept is None or kept.confidence < finding.confidence:
+                findings[target.key()] = finding
+    return list(findings.values())
+
+
 CONFIG_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("config-mounted-file", (Category.CONFIG_MISSING,), check_mounted_config),
+    Analyzer("config-missing-value", (Category.CONFIG_MISSING,), check_missing_env),
 )

@@ -32,7 +32,7 @@ class _Confidence:
 
     dns_blocked: float = 0.87  # lookups fail and no rule allows DNS to kube-system
     dependency_blocked: float = 0.84  # calls fail and no rule allows the flow to a dependency
-    ip_block_penalty: float = 0.15  # an ipBlock might admit it (pod IPs are not in evidence)
+    ip_block_penalty: float = 0.15  # an ipBlock might admit it (a peer pod without known IPs)
 
 
 CONFIDENCE: Final = _Confidence()
@@ -42,11 +42,15 @@ _TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
 
 
 def _sources(evidence: Evidence) -> list[Endpoint]:
-    """The workload's pods as flow sources (distinct label sets)."""
+    """The workload's pods as flow sources (distinct label sets, with their pods' IPs)."""
     seen: list[dict[str, str]] = []
+    ips: dict[int, list[str]] = {}
     for pod in evidence.pods:
         if pod.labels and pod.labels not in seen:
             seen.append(pod.labels)
+        if pod.labels:
+            known = ips.setdefault(seen.index(pod.labels), [])
+            known += [ip for ip in pod.ips if ip not in known]
     if not seen and evidence.workload is not None and evidence.workload.selector:
         seen.append(evidence.workload.selector)
     namespace = (
@@ -57,7 +61,15 @@ def _sources(evidence: Evidence) -> list[Endpoint]:
     if namespace is None:
         return []
     labels = evidence.namespace_labels.get(namespace, {})
-    return [Endpoint(namespace=namespace, labels=s, namespace_labels=labels) for s in seen[:3]]
+    return [
+        Endpoint(
+            namespace=namespace,
+            labels=s,
+            namespace_labels=labels,
+            ips=tuple(ips.get(i, [])),
+        )
+        for i, s in enumerate(seen[:3])
+    ]
 
 
 def _blocked(evidence: Evidence, flow: Flow) -> Verdict | None:

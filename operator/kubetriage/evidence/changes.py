@@ -9,8 +9,10 @@ as the API serialises them). An SRE's first question is "what changed?"; the ans
   Helm's ``checksum/config`` pod annotation, which is how a ConfigMap or Secret edit shows up
   in a rollout);
 - ConfigMaps the pods use, from metadata only (the last ``managedFields`` write, else the
-  creation time); Secrets are never read, so their changes are known only through rollouts
-  (checksum annotations) and events;
+  creation time); Secrets are never read, so their changes are known only from metadata
+  around them: rollouts (checksum annotations; Stakater Reloader's ``STAKATER_<NAME>_SECRET``
+  env var or ``last-reloaded-from`` annotation, which name the Secret), and the events of
+  the Secret or of what writes it (an ExternalSecret's or SealedSecret's sync);
 - nodes created recently (a node pool replacement moves every pod onto fresh nodes);
 - autoscaler rescaling events (``SuccessfulRescale``);
 - a tag that now points at another image: pods of one revision running the same image
@@ -21,6 +23,7 @@ Each entry has its time; the list is newest first and bounded by ``EvidenceLimit
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -41,6 +44,14 @@ _REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 # idiom, kustomize/reloader variants): a new value means the configuration changed.
 _CONFIG_HASH = re.compile(r"(?i)(checksum|config-?hash|secret-?hash|reloader|restartedAt)")
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+# Stakater Reloader restarts a workload when a Secret or ConfigMap it uses changes, by
+# writing a hash of it into an env var named after it, or (annotation strategy) this
+# pod-template annotation naming it.
+_RELOADER_ENV = re.compile(r"^STAKATER_(?P<name>[A-Z0-9_]+)_(?P<kind>SECRET|CONFIGMAP)$")
+_RELOADED_FROM = "reloader.stakater.com/last-reloaded-from"
+# Events saying a Secret was (re)written, by the Secret's own controller or its source's.
+_SECRET_WRITERS = frozenset({"Secret", "ExternalSecret", "SealedSecret"})
+_SECRET_WRITTEN = frozenset({"Updated", "Created", "Unsealed", "Synced", "SecretSynced"})
 _MAX_DETAIL = 160
 
 
@@ -136,6 +147,11 @@ def _template_diff(old: JsonDict, new: JsonDict) -> tuple[list[str], list[str]]:
         changed = sorted(
             k for k in set(env_before) | set(env_after) if env_before.get(k) != env_after.get(k)
         )
+        for match in filter(None, (_RELOADER_ENV.match(k) for k in changed)):
+            kind = "Secret" if match["kind"] == "SECRET" else "ConfigMap"
+            # Reloader upper-cases the name and turns "-" and "." into "_".
+            note("config", f"{kind} {match['name'].lower().replace('_', '-')} changed (Reloader)")
+        changed = [k for k in changed if not _RELOADER_ENV.match(k)]
         if changed:
             note("env", f"{name} env changed: {', '.join(changed[:6])}")
         if _d(previous.get("resources")) != _d(container.get("resources")):
@@ -155,11 +171,30 @@ def _template_diff(old: JsonDict, new: JsonDict) -> tuple[list[str], list[str]]:
     )
     if changed_hashes:
         note("config", f"pod template annotation {', '.join(changed_hashes[:3])} changed")
+    reloaded = _reloaded_from(hashes_after.get(_RELOADED_FROM))
+    if reloaded is not None and hashes_before.get(_RELOADED_FROM) != hashes_after.get(
+        _RELOADED_FROM
+    ):
+        note("config", f"{reloaded[0]} {reloaded[1]} changed (Reloader)")
     old_volumes = {_volume_source(v) for v in _dicts(_d(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in _dicts(_d(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
         note("volumes", "volumes changed: " + ", ".join(sorted(new_volumes ^ old_volumes))[:120])
     return aspects, details
+
+
+def _reloaded_from(value: str | None) -> tuple[str, str] | None:
+    """The kind and name in Reloader's ``last-reloaded-from`` annotation (JSON)."""
+    if not value:
+        return None
+    try:
+        body = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        return None
+    kind = "Secret" if str(body.get("type", "")).upper() == "SECRET" else "ConfigMap"
+    return kind, body["name"]
 
 
 def _volume_source(volume: JsonDict) -> str:
@@ -301,6 +336,28 @@ def scaling_changes(events: Iterable[EventEvidence]) -> list[ChangeEvidence]:
     ]
 
 
+def secret_changes(events: Iterable[EventEvidence]) -> list[ChangeEvidence]:
+    """Secrets written recently, known from events only (a Secret's own, or its source's: an
+    ExternalSecret or SealedSecret writes the Secret of the same name by default)."""
+    changes: list[ChangeEvidence] = []
+    for event in events:
+        if event.involved.kind not in _SECRET_WRITERS or event.reason not in _SECRET_WRITTEN:
+            continue
+        source = "" if event.involved.kind == "Secret" else f" by {event.involved.kind}"
+        changes.append(
+            ChangeEvidence(
+                at=event.last_seen or event.first_seen,
+                kind="config",
+                object=ObjectRef(
+                    kind="Secret", namespace=event.involved.namespace, name=event.involved.name
+                ),
+                aspects=["metadata"],
+                details=[_clip(f"{event.reason}{source}: {event.message}")],
+            )
+        )
+    return changes
+
+
 def _healthy(status: JsonDict) -> bool:
     state = _d(status.get("state"))
     return bool(status.get("ready")) and "running" in state and not _int(status.get("restartCount"))
@@ -404,7 +461,9 @@ def change_timeline(
     found += digest_changes(workload, pod_list)
     found += config_changes(config_maps, now)
     found += node_changes(nodes, now)
-    found += scaling_changes(events)
+    event_list = list(events)
+    found += scaling_changes(event_list)
+    found += secret_changes(event_list)
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
     found.sort(key=lambda c: c.at or epoch, reverse=True)
     return found[: limits.max_changes], len(found)

@@ -5,7 +5,8 @@ namespaces to read) and by ``build_evidence`` (to summarise what was read). A de
 a Service the workload names:
 
 - by cluster DNS name in its logs, env values or ConfigMaps (``svc.ns.svc.cluster.local:port``,
-  ``svc.ns.svc``, ``svc.ns:port``, ``scheme://svc.ns``, ``scheme://svc:port``);
+  ``svc.ns.svc``, ``svc.ns:port``, ``scheme://svc.ns``, ``scheme://svc:port``), or after a
+  key that names the peer called (``upstream=svc``, ``backend: svc.ns``, ``peer_host=svc``);
 - or, for a Service of its own namespace, by the word its name is built on in an error line
   ("failed to convert currency" names ``currencyservice``).
 
@@ -42,6 +43,13 @@ _URL_HOST = re.compile(
 _SHORT_HOST = re.compile(
     rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
 )
+# upstream=name[.namespace][:port]: a structured log's key naming the peer it called
+# (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...).
+_KEYED_HOST = re.compile(
+    r"(?i)\b(?:upstream|backend|peer|remote|dependency|destination|dst|callee)"
+    r"(?:[_-]?(?:host|service|svc|name|addr|address))?[\"']?\s*[=:]\s*[\"']?"
+    rf"(?P<name>[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?)(?:\.(?P<ns>{_LABEL}))?(?::(?P<port>\d{{2,5}}))?(?![\w.-])"
+)
 # Suffixes a Service name adds to the word it is built on: "currencyservice", "payment-api".
 _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
 _ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
@@ -65,7 +73,7 @@ def service_hosts(source: str, text: str) -> list[ServiceHost]:
     found: list[ServiceHost] = []
     seen: set[tuple[str, str | None]] = set()
     lowered = text.lower()
-    for pattern in (_CLUSTER_HOST, _URL_HOST, _SHORT_HOST):
+    for pattern in (_CLUSTER_HOST, _URL_HOST, _SHORT_HOST, _KEYED_HOST):
         for match in pattern.finditer(lowered):
             name, namespace = match["name"], match["ns"]
             key = (name, namespace)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from string import Template
 from urllib.parse import parse_qs, urlsplit
 
-from kubetriage.evidence.targets import _is_monitoring_name, _label
+from kubetriage.evidence.targets import _is_monitoring_name, _label, queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.vocabulary import Category
@@ -65,11 +65,15 @@ _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def alert_families(alerts: Sequence[Alert]) -> frozenset[str]:
-    """The families of the incident's alerts (by alertname and summary annotation)."""
+    """The families of the incident's alerts (by alertname and summary annotation); an alert
+    whose labels name a queue, topic or consumer group is of the queue family too."""
     text = " ".join(
         f"{a.labels.get('alertname', '')} {a.annotations.get('summary', '')}" for a in alerts
     )
-    return frozenset(name for name, pattern in _FAMILY_PATTERNS if pattern.search(text))
+    families = {name for name, pattern in _FAMILY_PATTERNS if pattern.search(text)}
+    if any(queue_names(a.labels) for a in alerts):
+        families.add("queue")
+    return frozenset(families)
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,54 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         "consumer lag: growing with steady input means too few or too slow consumers",
         frozenset({"queue"}),
     ),
+    # A backlog grows when input outruns the consumers: the input rate, the consumers' rate
+    # and their CPU separate "more work" from "slower consumers" (a change, a dependency).
+    QueryTemplate(
+        "queue_messages_ready",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        "sum by (queue) ({__name__=~"
+        '"rabbitmq_queue_messages_ready|celery_queue_length|sidekiq_queue_size",'
+        'namespace="$namespace"})',
+        "messages waiting in each queue (RabbitMQ, Celery, Sidekiq exporters)",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "queue_input_rate",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        "sum by (queue) (rate(rabbitmq_queue_messages_published_total"
+        '{namespace="$namespace"}[5m]))',
+        "messages published per second: the demand on the consumers",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "topic_input_rate",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        'sum by (topic) (rate(kafka_topic_partition_current_offset{namespace="$namespace"}[5m]))',
+        "messages produced per second to each topic",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "queue_consumed_rate",
+        (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT),
+        frozenset({"namespace"}),
+        "max by (queue) (rate({__name__=~"
+        '"rabbitmq_queue_messages_acked_total|celery_tasks_succeeded_total|'
+        'celery_task_succeeded_total",namespace="$namespace"}[5m]))',
+        "messages the consumers finish per second: flat while input grows is capacity",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "namespace_pod_cpu_cores",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace", "namespace_wide"}),
+        "sum by (pod) (rate(container_cpu_usage_seconds_total"
+        '{namespace="$namespace",container!="",container!="POD"}[5m]))',
+        "CPU per pod when the consumers are not known up front",
+        frozenset({"queue"}),
+    ),
     # --- storage ----------------------------------------------------------------------
     QueryTemplate(
         "volume_used_ratio",
@@ -433,6 +485,20 @@ def _first_label(alerts: Sequence[Alert], name: str) -> str | None:
         if value is not None:
             return value
     return None
+
+
+# Targets whose metrics are their workload's: per-pod series (CPU, memory, throttling,
+# restarts) and rollouts belong to the workload behind a Service or autoscaler.
+_SCOPED_BY_WORKLOAD = frozenset({"Service", "HorizontalPodAutoscaler", "Namespace"})
+
+
+def metrics_target(target: ObjectRef | None, workload: ObjectRef | None) -> ObjectRef | None:
+    """What the queries are scoped by: the workload the evidence found behind a Service, an
+    autoscaler or a namespace-wide incident, else the target itself. A latency alert on a
+    Service needs the CPU, throttling and rollout series of the pods behind it."""
+    if workload is not None and (target is None or target.kind in _SCOPED_BY_WORKLOAD):
+        return workload
+    return target
 
 
 def build_scope(

@@ -12,6 +12,18 @@ name of its Deployment or Service. So a ``job`` becomes several candidates after
 strong labels, and the namespace itself comes last for namespace-wide incidents. The
 ``container`` label narrows the focus inside a pod (see ``focus_containers``); it is never a
 target.
+
+An ``ingress`` label (an ingress controller's metrics) hints at the Service and workload of
+the same name. Other vocabularies name the same objects: OpenTelemetry's Kubernetes attributes
+(``k8s_deployment_name``...), service meshes' destination labels (Istio
+``destination_workload``, Linkerd ``dst_deployment``). An OpenTelemetry ``service_name`` is
+deliberately no candidate: it names the service that reports the errors, usually the caller,
+and the namespace-wide view finds the callee that fails (a demo's frontend alerting for its
+checkout service).
+An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its consumers:
+its ``service``/``job`` labels name the broker or its exporter, so they are no candidates;
+a consumer group usually carries its application's name, and otherwise the namespace is the
+scope in which the consumers are found (``queue_names`` gives the analyzers the names).
 """
 
 from __future__ import annotations
@@ -33,6 +45,44 @@ _NAMESPACED_LABELS: tuple[tuple[str, str, str], ...] = (
     ("horizontalpodautoscaler", "HorizontalPodAutoscaler", "autoscaling/v2"),
     ("service", "Service", "v1"),
 )
+
+# Other vocabularies' labels for the same kinds: (label, namespace label, kind, apiVersion).
+# OpenTelemetry's k8s attributes as Prometheus exports them, then service meshes'
+# destination labels (the callee of a failing request).
+_ALIASED_LABELS: tuple[tuple[str, str, str, str], ...] = (
+    ("k8s_pod_name", "k8s_namespace_name", "Pod", "v1"),
+    ("k8s_deployment_name", "k8s_namespace_name", "Deployment", "apps/v1"),
+    ("k8s_statefulset_name", "k8s_namespace_name", "StatefulSet", "apps/v1"),
+    ("k8s_daemonset_name", "k8s_namespace_name", "DaemonSet", "apps/v1"),
+    ("destination_workload", "destination_workload_namespace", "Deployment", "apps/v1"),
+    ("dst_deployment", "dst_namespace", "Deployment", "apps/v1"),
+    ("dst_statefulset", "dst_namespace", "StatefulSet", "apps/v1"),
+    ("destination_service_name", "destination_service_namespace", "Service", "v1"),
+    ("dst_service", "dst_namespace", "Service", "v1"),
+)
+
+# Labels that name where the alert's namespace is, when ``namespace`` itself is absent.
+_NAMESPACE_LABELS: tuple[str, ...] = (
+    "namespace",
+    "k8s_namespace_name",
+    "destination_workload_namespace",
+    "destination_service_namespace",
+    "dst_namespace",
+)
+
+# Labels naming a queue, topic or stream; and those naming its consumer.
+QUEUE_LABELS: tuple[str, ...] = (
+    "queue",
+    "queue_name",
+    "topic",
+    "stream",
+    "subject",
+    "consumergroup",
+    "consumer_group",
+    "consumer",
+    "durable_name",
+)
+_CONSUMER_LABELS: tuple[str, ...] = ("consumergroup", "consumer_group", "consumer", "durable_name")
 
 # Kinds a bare ``job`` label may name, in the order we try them.
 _JOB_HINT_KINDS: tuple[tuple[str, str], ...] = (
@@ -76,8 +126,23 @@ def _label(labels: dict[str, str], name: str) -> str | None:
 
 def target_namespace(labels: dict[str, str]) -> str | None:
     """The namespace the targets named by ``labels`` live in (``exported_namespace`` wins
-    over ``namespace``, as for every other label), None when no label names one."""
-    return _label(labels, "namespace")
+    over ``namespace``, as for every other label; then OpenTelemetry's and the meshes'
+    namespace labels), None when no label names one."""
+    for name in _NAMESPACE_LABELS:
+        value = _label(labels, name)
+        if value is not None:
+            return value
+    return None
+
+
+def queue_names(labels: dict[str, str]) -> list[str]:
+    """The queues, topics and consumer groups an alert's labels name, in label order."""
+    names: list[str] = []
+    for label in QUEUE_LABELS:
+        value = _label(labels, label)
+        if value is not None and value not in names:
+            names.append(value)
+    return names
 
 
 def _ordered_alerts(alerts: list[Alert]) -> list[Alert]:
@@ -89,22 +154,43 @@ def _ordered_alerts(alerts: list[Alert]) -> list[Alert]:
 
 def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[ObjectRef]]:
     """Strong and weak candidates from one alert's labels."""
-    namespace = _label(labels, "namespace")
+    namespace = target_namespace(labels)
+    # A queue's alert is about its consumers; its service and job name the broker.
+    about_queue = bool(queue_names(labels))
     strong: list[ObjectRef] = []
     weak: list[ObjectRef] = []
     for label, kind, api_version in _NAMESPACED_LABELS:
         value = _label(labels, label)
         if value is None or namespace is None:
             continue
-        if label == "service" and _is_monitoring_name(value):
+        if label == "service" and (_is_monitoring_name(value) or about_queue):
             continue
         strong.append(
             ObjectRef(kind=kind, name=value, namespace=namespace, api_version=api_version)
         )
-    node = _label(labels, "node")
+    for label, namespace_label, kind, api_version in _ALIASED_LABELS:
+        value = _label(labels, label)
+        where = _label(labels, namespace_label) or namespace
+        if value is not None and where is not None:
+            strong.append(
+                ObjectRef(kind=kind, name=value, namespace=where, api_version=api_version)
+            )
+    node = _label(labels, "node") or _label(labels, "k8s_node_name")
     if node is not None:
         strong.append(ObjectRef(kind="Node", name=node, api_version="v1"))
+    if namespace is not None:
+        # A consumer group is named after its application far more often than not.
+        for label in _CONSUMER_LABELS:
+            consumer = _label(labels, label)
+            if consumer is not None:
+                weak.extend(
+                    ObjectRef(kind=kind, name=consumer, namespace=namespace, api_version=version)
+                    for kind, version in _JOB_HINT_KINDS
+                    if kind != "Service"
+                )
     service = _label(labels, "service")
+    if about_queue:
+        service = None
     if service is not None and namespace is not None and not _is_monitoring_name(service):
         # A ServiceMonitor's `service` label names the Service; its workload usually shares
         # the name, which is all that is left when the Service itself is gone.
@@ -113,7 +199,15 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             for kind, api_version in _JOB_HINT_KINDS
             if kind != "Service"
         )
-    job = _label(labels, "job")
+    ingress = _label(labels, "ingress")
+    if ingress is not None and namespace is not None:
+        # An Ingress is usually named after the Service (and workload) behind it; its
+        # controller's metrics carry no other name of the backend.
+        weak.extend(
+            ObjectRef(kind=kind, name=ingress, namespace=namespace, api_version=api_version)
+            for kind, api_version in (("Service", "v1"), *_JOB_HINT_KINDS[:2])
+        )
+    job = None if about_queue else _label(labels, "job")
     if job is not None and namespace is not None and not _is_monitoring_name(job):
         # Prometheus Operator names PodMonitor/ServiceMonitor jobs "<namespace>/<name>".
         name = job.rsplit("/", 1)[-1]

@@ -28,6 +28,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from kubetriage.llm import citations as ids
 from kubetriage.llm.schema import answer_json_schema
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import SimilarIncident
@@ -256,16 +257,21 @@ def _container_lines(container: ContainerEvidence, detail: _Detail, indent: str)
 
 
 def _incident_lines(evidence: Evidence) -> list[str]:
-    lines = [f"collected at {_when(evidence.collected_at)}"]
+    lines = [ids.cite(ids.INCIDENT, 0, f"collected at {_when(evidence.collected_at)}")]
     if evidence.title:
         lines.append(f"title: {_clip(evidence.title, _MAX_FIELD_CHARS)}")
     if evidence.description:
         lines.append(f"description: {_clip(evidence.description, 600)}")
     if evidence.target is not None:
         lines.append(f"target: {evidence.target.display()}")
-    for alert in evidence.alerts:
+    for index, alert in enumerate(evidence.alerts):
         lines.append(
-            f"alert {alert.status or ''} since {_when(alert.starts_at)}: {_pairs(alert.labels)}"
+            ids.cite(
+                ids.ALERT,
+                index,
+                f"alert {alert.status or ''} since {_when(alert.starts_at)}: "
+                f"{_pairs(alert.labels)}",
+            )
         )
         for key, value in alert.annotations.items():
             lines.append(f"  {key}: {_clip(value, _MAX_LINE_CHARS)}")
@@ -277,11 +283,15 @@ def _workload_lines(evidence: Evidence, detail: _Detail) -> list[str]:
     if workload is None:
         return []
     lines = [
-        f"workload {workload.ref.display()}: desired={workload.desired_replicas} "
-        f"ready={workload.ready_replicas} available={workload.available_replicas} "
-        f"updated={workload.updated_replicas} unavailable={workload.unavailable_replicas} "
-        f"revision={workload.revision} generation={workload.generation}/"
-        f"{workload.observed_generation}"
+        ids.cite(
+            ids.WORKLOAD,
+            0,
+            f"workload {workload.ref.display()}: desired={workload.desired_replicas} "
+            f"ready={workload.ready_replicas} available={workload.available_replicas} "
+            f"updated={workload.updated_replicas} unavailable={workload.unavailable_replicas} "
+            f"revision={workload.revision} generation={workload.generation}/"
+            f"{workload.observed_generation}",
+        )
     ]
     if workload.conditions:
         lines.append(f"  conditions: {_conditions(workload.conditions, only_bad=False)}")
@@ -297,8 +307,10 @@ def _workload_lines(evidence: Evidence, detail: _Detail) -> list[str]:
     return lines
 
 
-def _pod_lines(pod: PodEvidence, detail: _Detail) -> list[str]:
-    head = f"pod {pod.namespace}/{pod.name} phase={pod.phase} node={pod.node or '-'}"
+def _pod_lines(pod: PodEvidence, detail: _Detail, index: int) -> list[str]:
+    head = ids.cite(
+        ids.POD, index, f"pod {pod.namespace}/{pod.name} phase={pod.phase} node={pod.node or '-'}"
+    )
     if pod.deleting:
         head += " (deleting)"
     if pod.reason:
@@ -340,10 +352,15 @@ def _seen(event: EventEvidence) -> float:
     return when.timestamp() if when is not None else float("-inf")
 
 
-def _event_lines(events: Sequence[EventEvidence]) -> list[str]:
+def _event_lines(events: Sequence[EventEvidence], every: Sequence[EventEvidence]) -> list[str]:
+    """The selected ``events``, each with the id of its place among ``every`` event."""
     return [
-        f"{_when(e.last_seen or e.first_seen)} {e.type} {e.reason} x{e.count} "
-        f"{e.involved.display()}: {_clip(e.message, _MAX_LINE_CHARS)}"
+        ids.cite(
+            ids.EVENT,
+            every.index(e),
+            f"{_when(e.last_seen or e.first_seen)} {e.type} {e.reason} x{e.count} "
+            f"{e.involved.display()}: {_clip(e.message, _MAX_LINE_CHARS)}",
+        )
         for e in events
     ]
 
@@ -351,7 +368,7 @@ def _event_lines(events: Sequence[EventEvidence]) -> list[str]:
 def _log_lines(logs: Sequence[LogTail], detail: _Detail) -> tuple[list[str], int]:
     lines: list[str] = []
     dropped = 0
-    for tail in logs:
+    for index, tail in enumerate(logs):
         keep = tail.lines if detail.log_lines is None else tail.lines[-detail.log_lines :]
         if detail.log_lines == 0:
             keep = []
@@ -360,15 +377,19 @@ def _log_lines(logs: Sequence[LogTail], detail: _Detail) -> tuple[list[str], int
             continue
         label = "previous container" if tail.previous else "current container"
         more = " (older lines not collected)" if tail.truncated else ""
-        lines.append(f"logs {tail.namespace}/{tail.pod}/{tail.container} {label}{more}:")
+        lines.append(
+            ids.cite(
+                ids.LOG, index, f"logs {tail.namespace}/{tail.pod}/{tail.container} {label}{more}:"
+            )
+        )
         lines.extend(f"  | {_clip(line, _MAX_LINE_CHARS)}" for line in keep)
     return lines, dropped
 
 
 def _related_lines(evidence: Evidence) -> list[str]:
     lines: list[str] = []
-    for node in evidence.nodes:
-        text = f"node {node.name} ready={node.ready}"
+    for index, node in enumerate(evidence.nodes):
+        text = ids.cite(ids.NODE, index, f"node {node.name} ready={node.ready}")
         if node.unschedulable:
             text += " cordoned"
         # Pressure conditions are healthy when False; show only the ones that are not.
@@ -383,37 +404,47 @@ def _related_lines(evidence: Evidence) -> list[str]:
         lines.append(text)
         if bad:
             lines.append(f"  conditions: {bad}")
-    for pvc in evidence.pvcs:
+    for index, pvc in enumerate(evidence.pvcs):
         lines.append(
+            f"[{ids.tag(ids.CLAIM, index)}] "
             f"pvc {pvc.namespace}/{pvc.name} phase={pvc.phase} class={pvc.storage_class} "
             f"requested={pvc.requested} capacity={pvc.capacity} volume={pvc.volume_name}"
         )
-    for svc in evidence.services:
+    for index, svc in enumerate(evidence.services):
         lines.append(
+            f"[{ids.tag(ids.SERVICE, index)}] "
             f"service {svc.namespace}/{svc.name} type={svc.type} selector[{_pairs(svc.selector)}] "
             f"ports[{', '.join(svc.ports)}] ready_endpoints={svc.ready_endpoints} "
             f"not_ready={svc.not_ready_endpoints} matching_pods={svc.matching_pods}"
             + (f" externalName={svc.external_name}" if svc.external_name else "")
         )
-    for policy in evidence.network_policies:
+    for index, policy in enumerate(evidence.network_policies):
         lines.append(
+            f"[{ids.tag(ids.POLICY, index)}] "
             f"networkpolicy {policy.namespace}/{policy.name} selects_target={policy.selects_target}"
             f" podSelector[{_pairs(policy.pod_selector)}] types={','.join(policy.policy_types)}"
         )
         lines.extend(f"  {_clip(rule, _MAX_FIELD_CHARS)}" for rule in policy.rules)
-    for hpa in evidence.autoscalers:
+    for index, hpa in enumerate(evidence.autoscalers):
         lines.append(
+            f"[{ids.tag(ids.AUTOSCALER, index)}] "
             f"hpa {hpa.namespace}/{hpa.name} target={_ref(hpa.target)} min={hpa.min_replicas} "
             f"max={hpa.max_replicas} current={hpa.current_replicas} "
             f"desired={hpa.desired_replicas} {_conditions(hpa.conditions, only_bad=False)}"
         )
-    for quota in evidence.quotas:
+    for index, quota in enumerate(evidence.quotas):
         used = ", ".join(f"{k}={quota.used.get(k, '?')}/{v}" for k, v in quota.hard.items())
-        lines.append(f"quota {quota.namespace}/{quota.name} used/hard: {_clip(used, 400)}")
-    for name, keys in evidence.config_maps.items():
-        lines.append(f"configmap {name} keys: {_clip(', '.join(keys), _MAX_FIELD_CHARS)}")
-    for obj in evidence.other_objects:
-        text = f"{obj.ref.display()} {_pairs(obj.fields)}"
+        lines.append(
+            f"[{ids.tag(ids.QUOTA, index)}] "
+            f"quota {quota.namespace}/{quota.name} used/hard: {_clip(used, 400)}"
+        )
+    for index, (name, keys) in enumerate(evidence.config_maps.items()):
+        lines.append(
+            f"[{ids.tag(ids.CONFIG_MAP, index)}] "
+            f"configmap {name} keys: {_clip(', '.join(keys), _MAX_FIELD_CHARS)}"
+        )
+    for index, obj in enumerate(evidence.other_objects):
+        text = ids.cite(ids.OBJECT, index, f"{obj.ref.display()} {_pairs(obj.fields)}")
         conds = _conditions(obj.conditions, only_bad=False)
         lines.append(text + (f" conditions: {conds}" if conds else ""))
     return lines
@@ -425,8 +456,8 @@ def _num(value: float | None) -> str:
 
 def _metric_lines(evidence: Evidence) -> list[str]:
     lines = []
-    for metric in evidence.metrics:
-        text = (
+    for index, metric in enumerate(evidence.metrics):
+        text = f"[{ids.tag(ids.METRIC, index)}] " + (
             f"{metric.name}{{{_pairs(metric.labels, 200)}}}: last={_num(metric.last)} "
             f"min={_num(metric.min)} max={_num(metric.max)} first={_num(metric.first)} "
             f"trend={metric.trend} samples={metric.samples}"
@@ -453,18 +484,22 @@ def _change_lines(evidence: Evidence) -> list[str]:
     question; the model sees each change with its time next to the symptoms' times."""
     return [
         _clip(
-            f"{_when(change.at)} {change.kind} {change.object.display()}: "
-            + "; ".join(change.details),
+            ids.cite(
+                ids.CHANGE,
+                index,
+                f"{_when(change.at)} {change.kind} {change.object.display()}: "
+                + "; ".join(change.details),
+            ),
             _MAX_LINE_CHARS,
         )
-        for change in evidence.changes
+        for index, change in enumerate(evidence.changes)
     ]
 
 
 def _dependency_lines(evidence: Evidence) -> list[str]:
     """What stands behind each Service the workload calls, in any namespace."""
     lines: list[str] = []
-    for dep in evidence.dependencies:
+    for index, dep in enumerate(evidence.dependencies):
         name = (
             f"Service/{dep.service.namespace}/{dep.service.name} "
             f"endpoints ready={dep.service.ready_endpoints}"
@@ -481,7 +516,14 @@ def _dependency_lines(evidence: Evidence) -> list[str]:
             else ""
         )
         lines.append(
-            _clip(f"{name}{workload} named by {', '.join(dep.named_by[:2])}", _MAX_LINE_CHARS)
+            _clip(
+                ids.cite(
+                    ids.DEPENDENCY,
+                    index,
+                    f"{name}{workload} named by {', '.join(dep.named_by[:2])}",
+                ),
+                _MAX_LINE_CHARS,
+            )
         )
         lines += [_clip(f"  failing pod {p}", _MAX_LINE_CHARS) for p in dep.failing_pods[:3]]
         lines += [
@@ -496,10 +538,19 @@ def _render_evidence(evidence: Evidence, detail: _Detail) -> _Rendered:
     sections: list[tuple[str, list[str]]] = [
         ("Incident", _incident_lines(evidence)),
         ("Workload", _workload_lines(evidence, detail)),
-        ("Pods", [line for pod in evidence.pods for line in _pod_lines(pod, detail)]),
+        (
+            "Pods",
+            [
+                line
+                for index, pod in enumerate(evidence.pods)
+                for line in _pod_lines(pod, detail, index)
+            ],
+        ),
     ]
     events = _selected_events(evidence.events, detail)
-    sections.append(("Events (warnings first, newest first)", _event_lines(events)))
+    sections.append(
+        ("Events (warnings first, newest first)", _event_lines(events, evidence.events))
+    )
     sections.append(("What changed (newest first)", _change_lines(evidence)))
     sections.append(("Dependencies (Services it calls)", _dependency_lines(evidence)))
     sections.append(("Related objects", _related_lines(evidence)))

@@ -29,6 +29,8 @@ MAX_SUMMARY_CHARS = 400
 MAX_ROOT_CAUSE_CHARS = 1000
 MAX_EVIDENCE_ITEMS = 8
 MAX_EVIDENCE_ITEM_CHARS = 500
+MAX_CITED_IDS = 12
+MAX_CITED_ID_CHARS = 12
 MAX_REMEDIATIONS = 5
 MAX_RATIONALE_CHARS = 500
 MAX_DISAGREEMENT_CHARS = 500
@@ -65,6 +67,12 @@ class LLMAnswer(_Closed):
     )
     remediations: list[LLMRemediation] = Field(max_length=MAX_REMEDIATIONS)
     disagrees_with_analyzers: str | None = Field(max_length=MAX_DISAGREEMENT_CHARS)
+    # The ids of the evidence items the category rests on ("P1", "V3"). Servers without
+    # strict structured output may leave it out; an id the evidence lacks is checked later
+    # (``kubetriage.preconditions``), not here: the answer is still worth showing.
+    evidence_ids: list[Annotated[str, Field(max_length=MAX_CITED_ID_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_CITED_IDS
+    )
 
 
 def answer_json_schema(*, bounded_strings: bool = False) -> dict[str, Any]:
@@ -142,6 +150,13 @@ def answer_json_schema(*, bounded_strings: bool = False) -> dict[str, Any]:
                 "type": ["string", "null"],
                 "description": "Null if you agree with the analyzers, else why they are wrong.",
             },
+            "evidence_ids": {
+                "type": "array",
+                "maxItems": MAX_CITED_IDS,
+                "description": "The ids in brackets ([P1], [V3], [M2]...) of the evidence lines "
+                "the category rests on; only ids that appear in the evidence.",
+                "items": _string("One evidence id, e.g. P1.", MAX_CITED_ID_CHARS),
+            },
         },
         "required": [
             "category",
@@ -151,6 +166,7 @@ def answer_json_schema(*, bounded_strings: bool = False) -> dict[str, Any]:
             "evidence",
             "remediations",
             "disagrees_with_analyzers",
+            "evidence_ids",
         ],
         "additionalProperties": False,
     }

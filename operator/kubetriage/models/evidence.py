@@ -105,6 +105,8 @@ class PodEvidence(BaseModel):
     has_affinity: bool = False
     created_at: datetime | None = None
     deleting: bool = False
+    # status.podIPs (or podIP): what NetworkPolicy ipBlock peers are matched against.
+    ips: list[str] = Field(default_factory=list)
 
 
 class EventEvidence(BaseModel):
@@ -201,7 +203,10 @@ class PolicyPeer(BaseModel):
 
     pod_selector: LabelSelector | None = None
     namespace_selector: LabelSelector | None = None
-    ip_block: str | None = None  # "10.0.0.0/8 except 10.1.0.0/16"
+    ip_block: str | None = None  # "10.0.0.0/8 except 10.1.0.0/16", for display
+    # The same ipBlock, structured, for ``kubetriage.networkpolicy`` to match addresses.
+    cidr: str | None = None
+    except_cidrs: list[str] = Field(default_factory=list)
 
 
 class PolicyPort(BaseModel):

@@ -66,3 +66,5 @@ class ModelOpinion(K8sModel):
     evidence: list[str] = Field(default_factory=list)
     remediations: list[ProposedRemediation] = Field(default_factory=list)
     disagreement: str | None = None
+    # The evidence ids (``kubetriage.llm.citations``) the model says its category rests on.
+    cited: list[str] = Field(default_factory=list)

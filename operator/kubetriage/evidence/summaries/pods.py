@@ -314,4 +314,12 @@ def pod_summary(
         has_affinity=bool(as_dict(spec.get("affinity"))),
         created_at=as_time(meta.get("creationTimestamp")),
         deleting=meta.get("deletionTimestamp") is not None,
+        ips=pod_ips(status)[: limits.max_labels],
     )
+
+
+def pod_ips(status: JsonDict) -> list[str]:
+    """``status.podIPs`` (dual stack), else ``status.podIP``: what ipBlock peers match."""
+    ips = [ip for entry in dicts(status.get("podIPs")) if (ip := as_str(entry.get("ip")))]
+    single = as_str(status.get("podIP"))
+    return ips or ([single] if single else [])

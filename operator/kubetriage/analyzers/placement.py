@@ -1,0 +1,127 @@
+"""Failures that follow a node: when a workload's replicas fail only on one node while its
+replicas on other nodes run, and that node reports a problem, the node is the cause.
+
+An SRE looks at where the failing pods run before reading their logs: the same image and
+config healthy on two nodes and crashing on a third is the third node's fault (a root
+filesystem remounted read-only, a kernel or container runtime error, a problem the node
+problem detector reports as a condition such as ``ReadonlyFilesystem`` or
+``KernelDeadlock``). The fix is to drain that node, not to change the workload. Pressure and
+NotReady conditions without such a split are ``scheduling.check_node_failure``'s case. A
+split that follows the revision or the image digest instead (the failing replica runs a
+newer ReplicaSet, or a moved tag re-pulled on a fresh or rebooted node) is a change's case,
+not the node's.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import event_fact, item, owner_workload, pod_source
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, NodeEvidence, PodEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+def _failing(pod: PodEvidence) -> bool:
+    if pod.phase in ("Failed", "Unknown"):
+        return True
+    return any(
+        not c.init and (c.state.state == "waiting" or (c.restart_count > 0 and c.ready is False))
+        for c in pod.containers
+    )
+
+
+def _healthy(pod: PodEvidence) -> bool:
+    return (
+        pod.phase == "Running"
+        and bool(pod.containers)
+        and all(c.ready is not False and c.restart_count == 0 for c in pod.containers if not c.init)
+    )
+
+
+def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """What the node itself reports: a condition other than Ready that holds (the node
+    problem detector's ReadonlyFilesystem, KernelDeadlock... and the pressures), Ready not
+    True, and its Warning events."""
+    source = f"node/{node.name}"
+    facts = [
+        item(source, f"{c.type}=True {c.reason or ''}: {c.message or ''}")
+        for c in node.conditions
+        if c.type != "Ready" and c.status == "True"
+    ]
+    if node.ready != "True":
+        facts.append(item(source, f"Ready={node.ready}"))
+    facts += [
+        item("events", event_fact(e))
+        for e in evidence.events
+        if e.involved.kind == "Node" and e.involved.name == node.name and e.type == "Warning"
+    ]
+    return facts
+
+
+def check_node_localized(evidence: Evidence) -> list[Finding]:
+    nodes = {n.name: n for n in evidence.nodes}
+    groups: dict[str, tuple[ObjectRef, list[PodEvidence]]] = {}
+    for pod in evidence.pods:
+        owner = owner_workload(pod)
+        if owner is not None and pod.node:
+            groups.setdefault(owner.key(), (owner, []))[1].append(pod)
+    findings: list[Finding] = []
+    for workload, pods in groups.values():
+        failing = [p for p in pods if _failing(p)]
+        healthy = [p for p in pods if _healthy(p)]
+        failing_nodes = {p.node for p in failing}
+        if len(failing_nodes) != 1 or not healthy:
+            continue
+        name = next(iter(failing_nodes))
+        node = nodes.get(name or "")
+        if node is None or any(p.node == name for p in healthy):
+            continue  # a healthy replica on the same node clears it
+        if {p.owner.name for p in failing if p.owner} != {p.owner.name for p in healthy if p.owner}:
+            continue  # the split follows the revision
+        if any(
+            c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
+        ):
+            continue  # or the image the node pulled
+        problems = _node_problems(evidence, node)
+        if not problems:
+            continue
+        target = ObjectRef(kind="Node", name=node.name)
+        split = item(
+            pod_source(failing[0]),
+            f"fails on node {node.name} while {prose.count(len(healthy), 'replica')} of "
+            f"{workload.name} on "
+            f"{prose.listing(sorted({p.node or '' for p in healthy}))} run",
+        )
+        held = any(f.source.startswith("node/") for f in problems)
+        findings.append(
+            make_finding(
+                "node-localized",
+                Category.NODE_FAILURE,
+                0.86 if held else 0.82,
+                prose.narrative(
+                    f"{prose.obj(target)} breaks the pods scheduled on it",
+                    "drain it",
+                    because=[
+                        prose.claim(
+                            f"Only the replicas of {prose.obj(workload)} on that node fail", split
+                        ),
+                        prose.claim("The node itself reports a problem", *problems[:2]),
+                        prose.claim("The same pod template runs on the other nodes"),
+                    ],
+                ),
+                [split, *problems[:4]],
+                Action.DRAIN_NODE,
+                target,
+                {"node": node.name},
+            )
+        )
+    return findings
+
+
+PLACEMENT_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("node-localized", (Category.NODE_FAILURE,), check_node_localized),
+)

@@ -1,0 +1,134 @@
+"""Checks the node-localized analyzer: replicas of one workload failing only on a node that
+reports a problem (a node-problem-detector condition, a Warning event), while the same
+template runs on other nodes, is a node failure to drain; near misses (a healthy replica on
+the same node, no healthy replica elsewhere, a node that reports nothing) stay quiet.
+
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    Evidence,
+    NodeEvidence,
+    PodCondition,
+    PodEvidence,
+)
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import Action, Category
+from tests.support.evidence import analyze, container, crash_looping, event, evidence, pod
+
+BAD = "worker-3"
+
+
+def _node(name: str, *conditions: PodCondition) -> NodeEvidence:
+    return NodeEvidence(name=name, ready="True", conditions=list(conditions))
+
+
+def _replica(suffix: str, node: str, *, failing: bool) -> PodEvidence:
+    return pod(
+        f"checkout-7d9f6c8b5-{suffix}",
+        crash_looping("app") if failing else container("app"),
+        node=node,
+    )
+
+
+def _evidence(*pods: PodEvidence, bad_condition: bool = True, warning: bool = False) -> Evidence:
+    readonly = PodCondition(
+        type="ReadonlyFilesystem",
+        status="True",
+        reason="FilesystemIsReadOnly",
+        message="Remounting filesystem read-only",
+    )
+    events = (
+        [
+            event(
+                "KernelOops",
+                "EXT4-fs error: aborted journal",
+                name=BAD,
+                kind="Node",
+                namespace=None,
+            )
+        ]
+        if warning
+        else []
+    )
+    return evidence(
+        pods=list(pods),
+        nodes=[
+            _node("worker-1"),
+            _node("worker-2"),
+            _node(BAD, *([readonly] if bad_condition else [])),
+        ],
+        events=events,
+    )
+
+
+def _localized(ev: Evidence) -> list[Finding]:
+    return [f for f in analyze(ev).findings if f.analyzer == "node-localized"]
+
+
+def test_replicas_failing_only_on_a_troubled_node_drain_that_node() -> None:
+    ev = _evidence(
+        _replica("aaaaa", "worker-1", failing=False),
+        _replica("bbbbb", "worker-2", failing=False),
+        _replica("ccccc", BAD, failing=True),
+    )
+    top = analyze(ev).findings[0]
+    assert (top.category, top.action, top.target) == (
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        ObjectRef(kind="Node", name=BAD),
+    )
+    assert any("ReadonlyFilesystem=True" in e.fact for e in top.evidence)
+    # A Warning event alone is weaker than a condition the node holds.
+    events_only = _localized(
+        _evidence(
+            _replica("aaaaa", "worker-1", failing=False),
+            _replica("ccccc", BAD, failing=True),
+            bad_condition=False,
+            warning=True,
+        )
+    )
+    assert events_only
+    assert events_only[0].confidence < top.confidence
+
+
+def test_no_split_or_no_node_problem_is_not_the_nodes_fault() -> None:
+    # Every replica fails (the template is at fault), a healthy replica shares the node, or
+    # the node reports nothing: the node is not blamed.
+    everywhere = _evidence(
+        _replica("aaaaa", "worker-1", failing=True), _replica("ccccc", BAD, failing=True)
+    )
+    shared = _evidence(_replica("aaaaa", BAD, failing=False), _replica("ccccc", BAD, failing=True))
+    silent = _evidence(
+        _replica("aaaaa", "worker-1", failing=False),
+        _replica("ccccc", BAD, failing=True),
+        bad_condition=False,
+    )
+    for ev in (everywhere, shared, silent):
+        assert not _localized(ev)
+
+
+def test_a_split_that_follows_the_revision_or_the_digest_is_not_the_nodes() -> None:
+    newer = _replica("ccccc", BAD, failing=True).model_copy(
+        update={"owner": ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-5f4b8")}
+    )
+    by_revision = _evidence(_replica("aaaaa", "worker-1", failing=False), newer)
+    moved_tag = _evidence(
+        _replica("aaaaa", "worker-1", failing=False), _replica("ccccc", BAD, failing=True)
+    ).model_copy(
+        update={
+            "changes": [
+                ChangeEvidence(
+                    kind="image-digest",
+                    object=ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+                    aspects=["digest"],
+                )
+            ]
+        }
+    )
+    assert not _localized(by_revision)
+    assert not _localized(moved_tag)
