@@ -39,6 +39,8 @@ class _Confidence:
     restarting_bonus: float = 0.05  # ... and the container restarts
     no_key_bonus: float = 0.07  # the mounted ConfigMap has no key of that file's name
     cap: float = 0.92  # the most a config-mounted-file finding claims
+    missing_value: float = 0.78  # the app reports a setting empty that an env var takes from a key
+    missing_value_key_absent: float = 0.86  # ... and the key is known absent (or optional)
 
 
 CONFIDENCE: Final = _Confidence()
@@ -178,9 +180,9 @@ def check_missing_env(evidence: Evidence) -> list[Finding]:
                 f"env {variable} from {ref.kind} {ref.name} key {ref.key}"
                 + (" (optional)" if ref.optional else ""),
             )
-            confidence = 0.78
+            confidence = CONFIDENCE.missing_value
             if ref.optional or ref.key_exists is False:
-                confidence = 0.86  # the pod started without it: the key is not there
+                confidence = CONFIDENCE.missing_value_key_absent
             because = [
                 prose.claim(
                     "The application reports a setting without a value",

@@ -16,6 +16,9 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Final
+
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import event_fact, item, owner_workload, pod_source
@@ -23,6 +26,17 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, NodeEvidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """What each piece of evidence earns a node-localized finding."""
+
+    node_problem: float = 0.82  # replicas fail only on a node whose events/pods show a problem
+    node_condition: float = 0.86  # ... and the node itself reports it (a node/ fact)
+
+
+CONFIDENCE: Final = _Confidence()
 
 
 def _failing(pod: PodEvidence) -> bool:
@@ -101,7 +115,7 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "node-localized",
                 Category.NODE_FAILURE,
-                0.86 if held else 0.82,
+                CONFIDENCE.node_condition if held else CONFIDENCE.node_problem,
                 prose.narrative(
                     f"{prose.obj(target)} breaks the pods scheduled on it",
                     "drain it",

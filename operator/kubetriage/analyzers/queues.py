@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -35,9 +37,23 @@ _INPUT = re.compile(r"(?i)(published|produced|input_rate|enqueued|incoming|curre
 _CONSUMED = re.compile(r"(?i)(acked|succeeded|consumed|processed)")
 _CPU = "container_cpu_usage_seconds_total"
 
-# Backlog growth that is a trend, not noise; input growth that is more work.
+# Backlog growth that is a trend, not noise; input growth that is more work; a consumed rate
+# that fell this far means slower consumers, not too few.
 BACKLOG_GROWTH = 2.0
 INPUT_GROWTH = 1.5
+SLOWER_CONSUMERS = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """What each piece of evidence earns a queue-backlog finding."""
+
+    backlog: float = 0.55  # healthy consumers of a queue whose backlog grows
+    more_input_bonus: float = 0.1  # ... and more work arrives than before
+    busier_cpu_bonus: float = 0.05  # ... and the consumers' CPU grew with it
+
+
+CONFIDENCE: Final = _Confidence()
 
 
 def _rate_query(metric: MetricSummary) -> bool:
@@ -144,7 +160,7 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
     if not backlog and not inputs:
         return []  # nothing says the work outgrew the consumers
     slower = any(
-        (g := _growth(m)) is not None and g <= 0.7
+        (g := _growth(m)) is not None and g <= SLOWER_CONSUMERS
         for m in evidence.metrics
         if _CONSUMED.search(_label_text(m)) and _rate_query(m)
     )
@@ -185,7 +201,11 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
         because.append(
             prose.claim("Its consumers are ready and not restarting: they are too few, not broken")
         )
-        confidence = 0.55 + (0.1 if inputs else 0.0) + (0.05 if cpu else 0.0)
+        confidence = (
+            CONFIDENCE.backlog
+            + (CONFIDENCE.more_input_bonus if inputs else 0.0)
+            + (CONFIDENCE.busier_cpu_bonus if cpu else 0.0)
+        )
         findings.append(
             make_finding(
                 "queue-backlog",
