@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetriage.replay.ports import free_port
 from tests.support.chart import NAMESPACE, RELEASE, REPO, chart_crds, manifests, of_kind
 from tests.support.cluster import LocalCluster
 from tests.support.container import (
@@ -41,13 +41,6 @@ from tests.support.container import (
 pytestmark = pytest.mark.e2e
 
 OOM_MANIFEST = Path(__file__).parent / "manifests" / "oom.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -71,9 +64,9 @@ def _secrets(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 def chart_values() -> dict[str, Any]:
     # Free ports on the host network (as hostNetwork would need); everything else is default.
     return {
-        "webhook": {"port": _free_port()},
-        "metrics": {"port": _free_port()},
-        "operator": {"healthPort": _free_port()},
+        "webhook": {"port": free_port()},
+        "metrics": {"port": free_port()},
+        "operator": {"healthPort": free_port()},
     }
 
 

@@ -10,15 +10,16 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.lifecycle import Started, terminate
 from tests.support.polling import wait_for
 
 KUBETRIAGE = Path(sys.executable).parent / "kubetriage"
 
 
-class OperatorProcess:
+class OperatorProcess(Started):
     def __init__(
         self,
         emulator: EmulatorThread,
@@ -47,7 +48,7 @@ class OperatorProcess:
             if record.resource == "incidents" and record.verb == "watch"
         )
 
-    def start(self, timeout: float = 60) -> OperatorProcess:
+    def start(self, timeout: float = 60) -> Self:
         watches_before = self._incident_watches()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
@@ -95,22 +96,5 @@ class OperatorProcess:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def __enter__(self) -> OperatorProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if process is not None:
+            terminate(process)

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import urllib.error
@@ -16,8 +15,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import yaml
 
@@ -27,7 +25,9 @@ from kubetriage.kubeclient import api_client
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from kubetriage.settings import Settings
+from tests.support.lifecycle import Started, terminate
 from tests.support.polling import wait_for
 
 T = TypeVar("T")
@@ -102,12 +102,6 @@ def crashloop_labels(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def alertmanager_config(
     url: str, credentials: str, *, repeat_interval: str = "1h"
 ) -> dict[str, Any]:
@@ -139,7 +133,7 @@ def alertmanager_config(
     }
 
 
-class Alertmanager:
+class Alertmanager(Started):
     """A real ``prometheus-alertmanager`` on 127.0.0.1 (no clustering), for one test."""
 
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
@@ -155,7 +149,7 @@ class Alertmanager:
         self.log_path = workdir / "alertmanager.log"
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Alertmanager:
+    def start(self) -> Self:
         (self.workdir / "data").mkdir(exist_ok=True)
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
@@ -176,7 +170,7 @@ class Alertmanager:
                 raise RuntimeError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    return response.status == 200
+                    return bool(response.status == 200)
             except (urllib.error.URLError, OSError):
                 return False
 
@@ -185,24 +179,8 @@ class Alertmanager:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+            terminate(self._process, grace=10)
             self._log.close()
-
-    def __enter__(self) -> Alertmanager:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """``POST /api/v2/alerts`` as Prometheus does."""
@@ -293,7 +271,7 @@ async def running_receiver(settings: Settings, kubeconfig: Path) -> AsyncIterato
         client.close()  # type: ignore[no-untyped-call]
 
 
-class ReceiverThread:
+class ReceiverThread(Started):
     """The real receiver on its own event loop in a thread, for synchronous tests (the
     operator runs in another thread, Alertmanager in a process)."""
 
@@ -308,7 +286,7 @@ class ReceiverThread:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def start(self) -> ReceiverThread:
+    def start(self) -> Self:
         self._thread.start()
         self.client = api_client(self.kubeconfig)
 
@@ -338,12 +316,6 @@ class ReceiverThread:
         self._thread.join(timeout=10)
         self._loop.close()
         self.client.close()  # type: ignore[no-untyped-call]
-
-    def __enter__(self) -> ReceiverThread:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
 
 def post(

@@ -28,10 +28,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from kubetriage.replay.ports import free_port
+from tests.support.lifecycle import Started, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = REPO / "tests" / "k8s" / "stages"
@@ -127,7 +127,7 @@ class _Proc:
 
 
 @dataclass
-class LocalCluster:
+class LocalCluster(Started):
     """Start with `with LocalCluster(workdir) as cluster:`; `cluster.kubeconfig` is the admin's."""
 
     workdir: Path
@@ -162,23 +162,14 @@ class LocalCluster:
         return self.bin_dir / name
 
     # -- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> LocalCluster:
+    def __enter__(self) -> Self:
         try:
-            self.start()
+            return self.start()
         except BaseException:
             self.stop()
             raise
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_pki()
         tokens = {user: os.urandom(16).hex() for user in (ADMIN_USER, *COMPONENT_USERS)}
@@ -201,18 +192,13 @@ class LocalCluster:
         self._create_nodes()
         self.wait_for(self._nodes_ready, "kwok nodes Ready")
         self.wait_for(self._default_service_account, "the default ServiceAccount")
+        return self
 
     def stop(self) -> None:
         """Stop every started process, newest first (kwok ... etcd): SIGTERM to its process
         group, then SIGKILL if it has not exited within 15 s."""
         for proc in reversed(self._procs):
-            if proc.popen.poll() is None:
-                os.killpg(proc.popen.pid, signal.SIGTERM)
-            try:
-                proc.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.popen.pid, signal.SIGKILL)
-                proc.popen.wait(timeout=15)
+            terminate(proc.popen, process_group=True)
         self._procs.clear()
 
     def pids(self) -> list[int]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from kubetriage.app import MemoryStage, wall_clock
 from kubetriage.assembly import assemble_operator
@@ -17,9 +18,10 @@ from kubetriage.handlers import run_operator
 from kubetriage.kubeclient import api_client
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
+from tests.support.lifecycle import Started
 
 
-class OperatorThread:
+class OperatorThread(Started):
     def __init__(
         self,
         kubeconfig: Path,
@@ -76,7 +78,7 @@ class OperatorThread:
             self.error = error
             self._ready.set()
 
-    def start(self) -> OperatorThread:
+    def start(self) -> Self:
         self._thread.start()
         if not self._ready.wait(timeout=60):
             raise RuntimeError("the operator did not become ready within 60s")
@@ -96,15 +98,12 @@ class OperatorThread:
         if self._thread.is_alive():
             raise RuntimeError("the operator did not stop within 30s")
 
-    def __enter__(self) -> OperatorThread:
-        return self.start()
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        super().__exit__(exc_type, exc, tb)
         if self.error is not None and exc is None:
             raise RuntimeError("the operator crashed during the test") from self.error
