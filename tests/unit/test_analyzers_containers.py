@@ -17,11 +17,14 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
+    CHECKOUT_POD,
     ago,
     alert,
     analyze,
     assert_leads,
     by_category,
+    checkout_evidence,
+    checkout_log,
     container,
     crash_looping,
     deployment,
@@ -136,25 +139,24 @@ def test_sigkill_from_liveness_probe_is_probe_failure_not_oom() -> None:
         probes=[ProbeSpec(kind="liveness", handler="httpGet /healthz :8080")],
         ports=["http:8080/TCP"],
     )
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", web)],
+    ev = checkout_evidence(
+        web,
         events=[
             event(
                 "Unhealthy",
                 "Liveness probe failed: HTTP probe failed with statuscode: 404",
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
                 count=12,
             ),
             event(
                 "Killing",
                 "Container web failed liveness probe, will be restarted",
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
                 type_="Normal",
                 count=4,
             ),
         ],
-        logs=[log("checkout-7d9f6c8b5-abcde", "web", "listening on :8080\nGET /api/cart 200")],
+        logs=[log(CHECKOUT_POD, "web", "listening on :8080\nGET /api/cart 200")],
     )
     result = analyze(ev)
     finding = result.findings[0]
@@ -167,9 +169,9 @@ def test_sigkill_from_liveness_probe_is_probe_failure_not_oom() -> None:
 
 def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dependency() -> None:
     app = container("app", ready=False, env={"DB_HOST": "postgres.shop.svc.cluster.local"})
-    ev = evidence(
+    ev = checkout_evidence(
+        app,
         workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
         services=[
             ServiceEvidence(
                 name="postgres",
@@ -183,16 +185,14 @@ def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dep
             event(
                 "Unhealthy",
                 "Readiness probe failed: HTTP probe failed with statuscode: 503",
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
                 count=40,
             )
         ],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            checkout_log(
                 "ERROR db ping failed: dial tcp postgres.shop.svc.cluster.local:5432: "
-                "connect: connection refused",
+                "connect: connection refused"
             )
         ],
     )
@@ -206,9 +206,8 @@ def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dep
 
 def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
     app = container("app", limits={"memory": "1Gi"})
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+    ev = checkout_evidence(
+        app,
         metrics=[
             metric(
                 'container_memory_working_set_bytes{container="app"}',
@@ -227,15 +226,13 @@ def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
 
 def test_panic_crash_loop_without_history_is_escalated_to_the_workload_owner() -> None:
     app = crash_looping("app", restarts=7, exit_code=2)
-    ev = evidence(
+    ev = checkout_evidence(
+        app,
         workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            checkout_log(
                 "starting checkout v2\npanic: runtime error: invalid memory address or nil "
-                "pointer dereference\ngoroutine 1 [running]:",
+                "pointer dereference\ngoroutine 1 [running]:"
             )
         ],
     )
@@ -310,16 +307,16 @@ def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None
         state=waiting("CrashLoopBackOff"),
         last_state=terminated("Error", 1),
     )
-    ev = evidence(
+    ev = checkout_evidence(
+        app,
         workload=deployment(ready=0, revision=5),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
         revisions=[
             revision(
                 "checkout-7d9f6c8b5", 5, {"app": app.image}, current=True, created_minutes_ago=40
             ),
             revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
         ],
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "Error: unknown flag: --listen-addr")],
+        logs=[checkout_log("Error: unknown flag: --listen-addr")],
     )
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ROLLBACK
@@ -337,9 +334,9 @@ def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> No
         state=waiting("CrashLoopBackOff"),
         last_state=terminated("Error", 1),
     )
-    ev = evidence(
+    ev = checkout_evidence(
+        app,
         workload=deployment(ready=0, revision=5),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
         revisions=[
             revision(
                 "checkout-7d9f6c8b5",
@@ -350,7 +347,7 @@ def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> No
             ),
             revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
         ],
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "Traceback (most recent call last):")],
+        logs=[checkout_log("Traceback (most recent call last):")],
     )
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ESCALATE
@@ -366,13 +363,11 @@ def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> Non
     ]
     ev = evidence(
         workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app, config_refs=refs)],
+        pods=[pod(CHECKOUT_POD, app, config_refs=refs)],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            checkout_log(
                 "level=info msg=starting\n"
-                'level=fatal msg="environment variable PAYMENT_API_KEY is not set"',
+                'level=fatal msg="environment variable PAYMENT_API_KEY is not set"'
             )
         ],
     )
@@ -393,7 +388,7 @@ def test_create_container_config_error_targets_the_missing_configmap() -> None:
         ready=False,
         state=waiting("CreateContainerConfigError", 'configmap "checkout-config" not found'),
     )
-    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    ev = evidence(workload=deployment(ready=0), pods=[pod(CHECKOUT_POD, app)])
     finding = top(ev)
     assert finding.category is Category.CONFIG_MISSING
     assert finding.target == ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")
@@ -408,7 +403,7 @@ def test_missing_secret_key_reference_targets_the_secret() -> None:
             "CreateContainerConfigError", "couldn't find key url in Secret shop/checkout-db"
         ),
     )
-    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    ev = evidence(workload=deployment(ready=0), pods=[pod(CHECKOUT_POD, app)])
     finding = top(ev)
     assert finding.target == ObjectRef(kind="Secret", namespace="shop", name="checkout-db")
     assert finding.params == {"key": "url"}
@@ -418,12 +413,12 @@ def test_failed_mount_of_a_configmap_volume_is_config_missing_not_storage() -> N
     app = container("app", ready=False, state=waiting("ContainerCreating"))
     ev = evidence(
         workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app, phase="Pending")],
+        pods=[pod(CHECKOUT_POD, app, phase="Pending")],
         events=[
             event(
                 "FailedMount",
                 'MountVolume.SetUp failed for volume "config" : configmap "nginx-conf" not found',
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
             )
         ],
     )
@@ -436,8 +431,8 @@ def test_failed_mount_of_a_configmap_volume_is_config_missing_not_storage() -> N
 def test_healthy_workload_fires_nothing() -> None:
     ev = evidence(
         workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app", limits={"memory": "256Mi"}))],
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "GET /healthz 200\nGET /cart 200")],
+        pods=[pod(CHECKOUT_POD, container("app", limits={"memory": "256Mi"}))],
+        logs=[checkout_log("GET /healthz 200\nGET /cart 200")],
     )
     assert analyze(ev).findings == ()
 
@@ -528,7 +523,7 @@ def test_unauthorized_pull_without_history_names_the_pull_secret_and_no_rollback
             "require authorization: authorization failed",
         ),
     )
-    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    ev = evidence(workload=deployment(ready=0), pods=[pod(CHECKOUT_POD, app)])
     result = analyze(ev)
     assert [f.action for f in result.findings] == [Action.FIX_IMAGE]
     assert "pull secret" in result.findings[0].summary
@@ -538,7 +533,7 @@ def test_kubelet_alert_alone_does_not_make_a_crash_loop() -> None:
     ev = evidence(
         alerts=[alert(alertname="KubePodCrashLooping", namespace="shop", pod="x")],
         workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+        pods=[pod(CHECKOUT_POD, container("app"))],
     )
     assert by_category(analyze(ev), Category.CRASH_LOOP) == []
 
@@ -552,9 +547,9 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
         last_state=terminated("Error", 1),
         env={"DB_HOST": "postgress"},
     )
-    ev = evidence(
+    ev = checkout_evidence(
+        app,
         workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
         services=[
             ServiceEvidence(
                 name="postgres",
@@ -565,11 +560,9 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
             )
         ],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            checkout_log(
                 'psql: error: could not translate host name "postgress" to address: '
-                "Name or service not known\nlookup postgress on 10.96.0.10:53: no such host",
+                "Name or service not known\nlookup postgress on 10.96.0.10:53: no such host"
             )
         ],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
+    CHECKOUT_POD,
     alert,
     analyze,
     assert_leads,
@@ -44,7 +45,7 @@ def _counters(throttled: float, periods: float) -> list[object]:
 
 def _api(limit: str | None = "500m") -> list[object]:
     limits = {"cpu": limit} if limit else {}
-    return [pod("checkout-7d9f6c8b5-abcde", container("api", limits=limits))]
+    return [pod(CHECKOUT_POD, container("api", limits=limits))]
 
 
 def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
@@ -102,7 +103,7 @@ def test_cpu_throttling_alert_works_without_metrics() -> None:
                 alertname="CPUThrottlingHigh",
                 namespace="shop",
                 container="api",
-                pod="checkout-7d9f6c8b5-abcde",
+                pod=CHECKOUT_POD,
             )
         ],
         workload=deployment(),

@@ -20,6 +20,7 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
+    CHECKOUT_POD,
     NOW,
     analyze,
     assert_leads,
@@ -111,7 +112,7 @@ def test_progress_deadline_exceeded_alone_is_a_weaker_rollout_signal() -> None:
             revision("checkout-7d9f6c8b5", 3, {"app": "a:2"}, current=True),
             revision("checkout-5c6d7e8f9", 2, {"app": "a:1"}),
         ],
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app", "a:2"))],
+        pods=[pod(CHECKOUT_POD, container("app", "a:2"))],
     )
     finding = top(ev)
     assert finding.category is Category.BAD_ROLLOUT
@@ -124,7 +125,7 @@ def test_single_revision_never_fires_bad_rollout() -> None:
         revisions=[revision("checkout-7d9f6c8b5", 1, {"app": "a:1"}, current=True)],
         pods=[
             pod(
-                "checkout-7d9f6c8b5-abcde",
+                CHECKOUT_POD,
                 crash_looping("app", restarts=3, exit_code=1),
             )
         ],

@@ -19,9 +19,11 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
+    CHECKOUT_POD,
     analyze,
     assert_leads,
     by_category,
+    checkout_evidence,
     container,
     deployment,
     event,
@@ -36,7 +38,7 @@ from tests.support.evidence import (
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
-def _pending(name: str = "checkout-7d9f6c8b5-abcde", **fields: Any) -> PodEvidence:
+def _pending(name: str = CHECKOUT_POD, **fields: Any) -> PodEvidence:
     return pod(
         name,
         container("app", ready=False, state=waiting("ContainerCreating")),
@@ -59,7 +61,7 @@ def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload
                 ]
             )
         ],
-        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde", count=12)],
+        events=[event("FailedScheduling", message, name=CHECKOUT_POD, count=12)],
     )
     finding = assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
     assert finding.params["reason"] == "insufficient memory"
@@ -71,15 +73,15 @@ def test_untolerated_taint_is_named() -> None:
     ev = evidence(
         workload=deployment(ready=0),
         pods=[_pending()],
-        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde")],
+        events=[event("FailedScheduling", message, name=CHECKOUT_POD)],
     )
     assert "untolerated taint" in top(ev).params["reason"]
 
 
 def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
-    ev = evidence(
+    ev = checkout_evidence(
+        container("app"),
         workload=deployment(replicas=3, ready=1),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
         quotas=[
             QuotaEvidence(
                 name="shop-quota", namespace="shop", hard={"pods": "1"}, used={"pods": "1"}
@@ -114,7 +116,7 @@ def test_unbound_claim_is_storage_not_unschedulable() -> None:
             )
         ],
         events=[
-            event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde"),
+            event("FailedScheduling", message, name=CHECKOUT_POD),
             event(
                 "ProvisioningFailed",
                 'storageclass.storage.k8s.io "fast-ssd" not found',
@@ -138,7 +140,7 @@ def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
         workload=deployment(ready=1),
         pods=[
             pod(
-                "checkout-7d9f6c8b5-abcde",
+                CHECKOUT_POD,
                 container("app", ready=False),
                 node="worker-2",
                 deleting=True,
@@ -183,7 +185,7 @@ def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
 
 def test_memory_pressure_eviction_is_node_failure_not_oom() -> None:
     evicted = pod(
-        "checkout-7d9f6c8b5-abcde",
+        CHECKOUT_POD,
         container(
             "app", ready=False, state=waiting("ContainerStatusUnknown"), limits={"memory": "1Gi"}
         ),
@@ -217,7 +219,7 @@ def test_memory_pressure_eviction_is_node_failure_not_oom() -> None:
 def test_healthy_nodes_and_bound_claims_fire_nothing() -> None:
     ev = evidence(
         workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["data"])],
+        pods=[pod(CHECKOUT_POD, container("app"), pvc_names=["data"])],
         nodes=[
             NodeEvidence(
                 name="worker-1",
@@ -255,7 +257,7 @@ def test_disk_full_in_logs_expands_the_pods_claim() -> None:
 def test_volume_usage_metric_near_capacity_is_storage() -> None:
     ev = evidence(
         workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["uploads"])],
+        pods=[pod(CHECKOUT_POD, container("app"), pvc_names=["uploads"])],
         pvcs=[PVCEvidence(name="uploads", namespace="shop", phase="Bound", capacity="20Gi")],
         metrics=[
             metric(
@@ -280,7 +282,7 @@ def test_volume_usage_metric_near_capacity_is_storage() -> None:
 def test_volume_half_full_is_not_storage() -> None:
     ev = evidence(
         workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["uploads"])],
+        pods=[pod(CHECKOUT_POD, container("app"), pvc_names=["uploads"])],
         metrics=[
             metric(
                 'kubelet_volume_stats_used_bytes{persistentvolumeclaim="uploads"}',
@@ -309,7 +311,7 @@ def test_pending_because_the_only_node_is_not_ready_is_node_failure() -> None:
                 name="worker-1", ready="False", taints=["node.kubernetes.io/not-ready:NoSchedule"]
             )
         ],
-        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde")],
+        events=[event("FailedScheduling", message, name=CHECKOUT_POD)],
     )
     result = analyze(ev)
     assert result.findings[0].category is Category.NODE_FAILURE
@@ -328,7 +330,7 @@ def test_pressure_on_nodes_without_our_pods_cannot_add_up_to_a_node_failure() ->
     ]
     ev = evidence(
         workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), node="worker-1")],
+        pods=[pod(CHECKOUT_POD, container("app"), node="worker-1")],
         nodes=[NodeEvidence(name="worker-1", ready="True"), *pressured],
     )
     nodes = by_category(analyze(ev), Category.NODE_FAILURE)
