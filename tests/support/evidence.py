@@ -81,15 +81,23 @@ def container(
 
 
 def crash_looping(
-    name: str = "app", *, restarts: int = 5, exit_code: int = 1, reason: str = "Error"
+    name: str = "app",
+    image: str = "ghcr.io/example/app:1.0",
+    *,
+    restarts: int = 5,
+    exit_code: int = 1,
+    reason: str | None = "Error",
+    **fields: Any,
 ) -> ContainerEvidence:
     """A container in CrashLoopBackOff whose last run ended with ``exit_code``."""
     return container(
         name,
+        image,
         ready=False,
         restarts=restarts,
         state=waiting("CrashLoopBackOff"),
         last_state=terminated(reason, exit_code),
+        **fields,
     )
 
 
@@ -179,6 +187,25 @@ def revision(
         created_at=ago(created_minutes_ago),
         current=current,
     )
+
+
+def rollout_revisions(
+    number: int,
+    new: dict[str, str],
+    old: dict[str, str],
+    *,
+    minutes_ago: float,
+    ready: int = 0,
+    old_ready: int = 0,
+    names: tuple[str, str] = ("checkout-7d9f6c8b5", "checkout-5c6d7e8f9"),
+) -> list[RevisionEvidence]:
+    """Revision ``number`` (images ``new``, ``ready`` pods) rolled out ``minutes_ago`` over
+    revision ``number - 1`` (images ``old``, ``old_ready`` pods, a month old); ``names``
+    are the two ReplicaSets, new first."""
+    return [
+        revision(names[0], number, new, current=True, ready=ready, created_minutes_ago=minutes_ago),
+        revision(names[1], number - 1, old, ready=old_ready),
+    ]
 
 
 def event(
@@ -293,6 +320,26 @@ def metric(
         trend=trend,
         samples=60,
     )
+
+
+def error_ratio(
+    *,
+    first: float,
+    last: float,
+    changed_minutes_ago: float,
+    job: str | None = "checkout",
+    trend: Literal["rising", "falling", "flat", "unknown"] = "unknown",
+) -> MetricSummary:
+    """The ratio of HTTP 5xx answers (of ``job``'s requests, or of all without a job),
+    stepping from ``first`` to ``last`` ``changed_minutes_ago``."""
+    errors, total = (
+        (f'{{job="{job}",code=~"5.."}}', f'{{job="{job}"}}') if job else ('{code=~"5.."}', "")
+    )
+    query = (
+        f"sum(rate(http_requests_total{errors}[5m])) / sum(rate(http_requests_total{total}[5m]))"
+    )
+    ratio = metric(query, name="http_5xx_ratio", first=first, last=last, trend=trend)
+    return ratio.model_copy(update={"changed_at": ago(changed_minutes_ago)})
 
 
 def alert(**labels: str) -> AlertEvidence:

@@ -13,7 +13,6 @@ from kubetriage.models.evidence import (
     ContainerState,
     Evidence,
     ProbeSpec,
-    ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
@@ -34,7 +33,9 @@ from tests.support.evidence import (
     metric,
     pod,
     revision,
+    rollout_revisions,
     running,
+    service,
     terminated,
     top,
     waiting,
@@ -172,15 +173,7 @@ def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dep
     ev = checkout_evidence(
         app,
         workload=deployment(ready=0),
-        services=[
-            ServiceEvidence(
-                name="postgres",
-                namespace="shop",
-                selector={"app": "postgres"},
-                ready_endpoints=0,
-                matching_pods=1,
-            )
-        ],
+        services=[service("postgres", ready=0, matching=1)],
         events=[
             event(
                 "Unhealthy",
@@ -298,26 +291,22 @@ def test_process_that_ran_for_hours_before_exiting_gets_a_restart() -> None:
     assert crash.action is Action.RESTART
 
 
-def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None:
-    app = container(
-        "app",
-        "ghcr.io/example/app:2.0",
-        ready=False,
-        restarts=3,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
-    ev = checkout_evidence(
+def _crashing_since_revision_5(minutes_ago: float, restarts: int, line: str) -> Evidence:
+    """Revision 5 (app:2.0) rolled out ``minutes_ago`` over revision 4 (app:1.9), and its
+    pod crash-loops logging ``line``."""
+    app = crash_looping("app", "ghcr.io/example/app:2.0", restarts=restarts)
+    return checkout_evidence(
         app,
         workload=deployment(ready=0, revision=5),
-        revisions=[
-            revision(
-                "checkout-7d9f6c8b5", 5, {"app": app.image}, current=True, created_minutes_ago=40
-            ),
-            revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
-        ],
-        logs=[checkout_log("Error: unknown flag: --listen-addr")],
+        revisions=rollout_revisions(
+            5, {"app": app.image}, {"app": "ghcr.io/example/app:1.9"}, minutes_ago=minutes_ago
+        ),
+        logs=[checkout_log(line)],
     )
+
+
+def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None:
+    ev = _crashing_since_revision_5(40, 3, "Error: unknown flag: --listen-addr")
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ROLLBACK
     assert crash.params["revision"] == "4"
@@ -326,29 +315,7 @@ def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None
 def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> None:
     # Near miss of the rollback rule: an older revision exists, but the current one served
     # for weeks before crashing, so rolling back is not the fix.
-    app = container(
-        "app",
-        "ghcr.io/example/app:2.0",
-        ready=False,
-        restarts=5,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
-    ev = checkout_evidence(
-        app,
-        workload=deployment(ready=0, revision=5),
-        revisions=[
-            revision(
-                "checkout-7d9f6c8b5",
-                5,
-                {"app": app.image},
-                current=True,
-                created_minutes_ago=60 * 24 * 20,
-            ),
-            revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
-        ],
-        logs=[checkout_log("Traceback (most recent call last):")],
-    )
+    ev = _crashing_since_revision_5(60 * 24 * 20, 5, "Traceback (most recent call last):")
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ESCALATE
 
@@ -539,26 +506,15 @@ def test_kubelet_alert_alone_does_not_make_a_crash_loop() -> None:
 
 
 def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
-    app = container(
+    app = crash_looping(
         "app",
-        ready=False,
         restarts=4,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
         env={"DB_HOST": "postgress"},
     )
     ev = checkout_evidence(
         app,
         workload=deployment(ready=0),
-        services=[
-            ServiceEvidence(
-                name="postgres",
-                namespace="shop",
-                selector={"app": "pg"},
-                ready_endpoints=1,
-                matching_pods=1,
-            )
-        ],
+        services=[service("postgres", selector={"app": "pg"}, ready=1, matching=1)],
         logs=[
             checkout_log(
                 'psql: error: could not translate host name "postgress" to address: '
@@ -580,12 +536,9 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
 
 
 def _booking_api(line: str, keys: list[str]) -> Evidence:
-    api = container(
+    api = crash_looping(
         "api",
-        ready=False,
         restarts=5,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
         env={"APP_ENV": "production"},
     )
     booking = pod(

@@ -16,7 +16,15 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import ago, analyze, deployment, evidence, log, metric, top
+from tests.support.evidence import (
+    ago,
+    analyze,
+    deployment,
+    error_ratio,
+    evidence,
+    log,
+    top,
+)
 
 CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
@@ -35,14 +43,7 @@ def _rollout(ref: ObjectRef, minutes_ago: float) -> ChangeEvidence:
 
 
 def _errors(step_minutes_ago: float) -> MetricSummary:
-    return metric(
-        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / sum(rate('
-        'http_requests_total{job="checkout"}[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.12,
-        trend="rising",
-    ).model_copy(update={"changed_at": ago(step_minutes_ago)})
+    return error_ratio(first=0.001, last=0.12, changed_minutes_ago=step_minutes_ago, trend="rising")
 
 
 def _callee(

@@ -28,11 +28,13 @@ from tests.support.evidence import (
     container,
     crash_looping,
     deployment,
+    error_ratio,
     evidence,
     log,
     metric,
     pod,
     revision,
+    rollout_revisions,
     terminated,
     top,
     waiting,
@@ -42,13 +44,10 @@ CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
 def _rollout(old_ready: bool = True) -> dict[str, object]:
-    crashing = container(
+    crashing = crash_looping(
         "app",
         "ghcr.io/example/app:2.0",
-        ready=False,
         restarts=4,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
     )
     old = container(
         "app",
@@ -60,16 +59,13 @@ def _rollout(old_ready: bool = True) -> dict[str, object]:
     )
     return {
         "workload": deployment(replicas=2, ready=1 if old_ready else 0, revision=7),
-        "revisions": [
-            revision(
-                "checkout-7d9f6c8b5",
-                7,
-                {"app": crashing.image},
-                current=True,
-                created_minutes_ago=20,
-            ),
-            revision("checkout-5c6d7e8f9", 6, {"app": old.image}, ready=1 if old_ready else 0),
-        ],
+        "revisions": rollout_revisions(
+            7,
+            {"app": crashing.image},
+            {"app": old.image},
+            minutes_ago=20,
+            old_ready=1 if old_ready else 0,
+        ),
         "pods": [
             pod("checkout-7d9f6c8b5-new01", crashing),
             pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
@@ -218,23 +214,11 @@ def test_raw_request_counter_rising_is_not_traffic_growth() -> None:
 
 def _fresh_rollout() -> list[RevisionEvidence]:
     """Revision 9 (a:3.1) rolled out 15 minutes ago over revision 8 (a:3.0)."""
-    return [
-        revision(
-            "checkout-7d9f6c8b5", 9, {"app": "a:3.1"}, current=True, created_minutes_ago=15, ready=2
-        ),
-        revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
-    ]
+    return rollout_revisions(9, {"app": "a:3.1"}, {"app": "a:3.0"}, minutes_ago=15, ready=2)
 
 
 def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
-    ratio = metric(
-        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / '
-        'sum(rate(http_requests_total{job="checkout"}[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.35,
-    )
-    ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=12)})
+    ratio = error_ratio(first=0.001, last=0.35, changed_minutes_ago=12)
     ev = evidence(
         workload=deployment(revision=9),
         revisions=_fresh_rollout(),
@@ -250,13 +234,7 @@ def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
 
 
 def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
-    ratio = metric(
-        'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.35,
-    )
-    ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=50)})
+    ratio = error_ratio(first=0.001, last=0.35, changed_minutes_ago=50, job=None)
     ev = evidence(
         workload=deployment(revision=9),
         revisions=_fresh_rollout(),
