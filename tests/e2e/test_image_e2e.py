@@ -37,6 +37,7 @@ from tests.support.container import (
     resolve_env,
     unpack,
 )
+from tests.support.incidents import incident
 
 pytestmark = pytest.mark.e2e
 
@@ -172,18 +173,15 @@ def test_image_runs_as_the_chart_says_and_diagnoses(
         )
 
     local_cluster.wait_for(oom_seen, "kwok to OOM-kill csv-exporter", 120)
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": "image-oom", "namespace": "exports"},
-        "spec": {
-            "title": "csv-exporter restarts",
-            "severity": "warning",
-            "target": {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"},
-        },
-    }
+    manifest = incident(
+        "image-oom",
+        "exports",
+        title="csv-exporter restarts",
+        workload="csv-exporter",
+        severity="warning",
+    )
     path = tmp_path / "incident.yaml"
-    path.write_text(yaml.safe_dump(incident))
+    path.write_text(yaml.safe_dump(manifest))
     local_cluster.kubectl("apply", "-f", str(path))
 
     def diagnosed() -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -82,16 +83,8 @@ def _wait(
 
 
 def _diagnose(cluster: Cluster, namespace: str, workload: str, name: str) -> dict[str, Any]:
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "title": f"{workload} is failing",
-            "target": {"kind": "Deployment", "namespace": namespace, "name": workload},
-        },
-    }
-    cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(incident))
+    body = incident(name, namespace, title=f"{workload} is failing", workload=workload)
+    cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(body))
     body = _wait(cluster, namespace, name, lambda s: s.get("phase") in {"Diagnosed", "Failed"})
     assert body["status"]["phase"] == "Diagnosed", body["status"]
     return body

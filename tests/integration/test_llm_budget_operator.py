@@ -32,6 +32,7 @@ from kubetriage.replay.ports import free_port
 from kubetriage.replay.session import log_placement
 from kubetriage.settings import ModelPrice, Settings
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
@@ -76,12 +77,9 @@ def _setup(emulator: EmulatorThread) -> None:
 
 
 def _incident(name: str, severity: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"title": "csv-exporter restarting", "severity": severity, "target": WORKLOAD},
-    }
+    return incident(
+        name, NAMESPACE, title="csv-exporter restarting", workload="csv-exporter", severity=severity
+    )
 
 
 def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:

@@ -29,6 +29,7 @@ from kubetriage.notify.content import build_notice
 from kubetriage.notify.interactions import PATH, SlackInteractions
 from kubetriage.notify.slack import ACTION_APPROVE, ACTION_CATEGORY, ACTION_HELPFUL, action_value
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.incidents import incident
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NAME, NAMESPACE = "checkout-oom", "shop"
@@ -43,15 +44,7 @@ slackApprovers: [U0APPROVER]
 
 
 def _incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "checkout restarting",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "checkout"},
-        },
-    }
+    return incident(NAME, NAMESPACE, title="checkout restarting", workload="checkout")
 
 
 def sign(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:

@@ -24,6 +24,7 @@ from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer, rate_limited, server_error, slow
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -53,16 +54,13 @@ def _load(emulator: EmulatorThread) -> None:
 
 
 def _incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "csv-exporter restarting",
-            "severity": "critical",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "csv-exporter"},
-        },
-    }
+    return incident(
+        NAME,
+        NAMESPACE,
+        title="csv-exporter restarting",
+        workload="csv-exporter",
+        severity="critical",
+    )
 
 
 def _status(emulator: EmulatorThread) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from kubetriage.replay.session import load_case_into
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
@@ -551,16 +552,8 @@ def _diagnose_and_approve(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Create an Incident, wait for its diagnosis, approve ``approve`` (None: the injected
     drain of the node) and return (diagnosis, final remediation status)."""
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": "exports"},
-        "spec": {
-            "title": "csv-exporter restarting",
-            "target": {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"},
-        },
-    }
-    _kubectl(emulator, "apply", "-f", "-", input_text=yaml.safe_dump(incident))
+    body = incident(name, "exports", title="csv-exporter restarting", workload="csv-exporter")
+    _kubectl(emulator, "apply", "-f", "-", input_text=yaml.safe_dump(body))
     body = _wait(emulator, name, lambda s: s.get("phase") in {"Diagnosed", "Failed"})
     assert body["status"]["phase"] == "Diagnosed", body["status"]
     diagnosis = body["status"]["diagnosis"]
