@@ -53,7 +53,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.incidents import incident
 from tests.support.openai_server import ScriptedOpenAIServer, answer
-from tests.support.operator import OperatorThread
+from tests.support.operator import OperatorThread, scripted_model_settings
 from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
@@ -586,14 +586,7 @@ def _writes_outside_incidents(emulator: EmulatorThread) -> list[str]:
 
 
 def _operator_settings(server: ScriptedOpenAIServer, policy_file: Path | None) -> Settings:
-    return Settings(
-        memory_enabled=False,
-        llm_base_url=server.base_url,
-        llm_model="scripted",
-        llm_timeout_seconds=5,
-        llm_max_retries=0,
-        policy_file=policy_file,
-    )
+    return scripted_model_settings(server, policy_file=policy_file)
 
 
 def test_operator_refuses_the_injected_drain_without_a_policy(emulator: EmulatorThread) -> None:

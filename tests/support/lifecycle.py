@@ -30,6 +30,10 @@ class Started:
     def __enter__(self) -> Self:
         return self.start()
 
+    def stopped(self, *, clean: bool) -> None:
+        """Called by ``__exit__`` once stopped; ``clean``: the ``with`` block raised nothing.
+        A subclass raises here what went wrong in the background meanwhile."""
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -37,6 +41,7 @@ class Started:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+        self.stopped(clean=exc is None)
 
 
 def terminate(

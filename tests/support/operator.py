@@ -9,8 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from kubetriage.app import MemoryStage, wall_clock
 from kubetriage.assembly import assemble_operator
@@ -19,6 +18,7 @@ from kubetriage.kubeclient import api_client
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
 from tests.support.lifecycle import Started
+from tests.support.openai_server import ScriptedOpenAIServer
 
 
 class OperatorThread(Started):
@@ -98,12 +98,20 @@ class OperatorThread(Started):
         if self._thread.is_alive():
             raise RuntimeError("the operator did not stop within 30s")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if self.error is not None and exc is None:
+    def stopped(self, *, clean: bool) -> None:
+        if self.error is not None and clean:
             raise RuntimeError("the operator crashed during the test") from self.error
+
+
+def scripted_model_settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
+    """Settings of an operator whose model is the scripted ``server`` (no memory, one try
+    of the model call within 5 s), with ``extra`` on top."""
+    values: dict[str, Any] = {
+        "memory_enabled": False,
+        "llm_base_url": server.base_url,
+        "llm_model": "scripted",
+        "llm_timeout_seconds": 5,
+        "llm_max_retries": 0,
+    }
+    values.update(extra)
+    return Settings(**values)
