@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
@@ -22,6 +20,7 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support.built import built
 from tests.support.evidence import analyze, evidence, log, top
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -105,16 +104,7 @@ def test_a_certificate_request_is_summarised_with_its_certificate() -> None:
         "spec": {"issuerRef": {"kind": "Issuer", "name": "letsencrypt"}},
         "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Failed"}]},
     }
-    ev = build_evidence(
-        [request],
-        [],
-        target=ObjectRef(kind="Namespace", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=EvidenceLimits(),
-    )
+    ev = built([request], ObjectRef(kind="Namespace", name="web"))
     [summary] = [o for o in ev.other_objects if o.ref.kind == "CertificateRequest"]
     assert summary.fields["certificate"] == "www"
     assert summary.fields["issuer"] == "Issuer/letsencrypt"

@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.build import tail_from_text
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import selector_matches
 from kubetriage.settings import Settings
+from tests.support.built import built, case_evidence
 from tests.support.cases import EXAMPLES
 
 CASES = EXAMPLES
@@ -35,26 +36,7 @@ def _case(name: str) -> Case:
 
 
 def _case_evidence(case: Case, objects: list[dict[str, Any]] | None = None) -> Evidence:
-    alert = Alert(
-        status="firing",
-        labels=case.alert.labels,
-        annotations=case.alert.annotations,
-        starts_at=NOW - parse_go_duration(case.alert.starts_ago),
-    )
-    logs = []
-    for key, text in case.logs.items():
-        namespace, pod, container = key.split("/")
-        logs.append(tail_from_text(namespace, pod, container, text, limits=LIMITS))
-    return build_evidence(
-        case.cluster if objects is None else objects,
-        logs,
-        target=None,
-        alerts=[alert],
-        title=case.title,
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    return case_evidence(case, objects)
 
 
 def _build(
@@ -65,16 +47,8 @@ def _build(
     limits: EvidenceLimits = LIMITS,
     unavailable_kinds: tuple[str, ...] = (),
 ) -> Evidence:
-    return build_evidence(
-        objects,
-        logs or [],
-        target=target,
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=limits,
-        unavailable_kinds=unavailable_kinds,
+    return built(
+        objects, target, logs=logs or [], limits=limits, unavailable_kinds=unavailable_kinds
     )
 
 
@@ -716,16 +690,7 @@ def test_hpa_target_resolves_the_scaled_workload_and_its_pods() -> None:
 
 def test_without_any_existing_candidate_the_first_is_kept_and_reported() -> None:
     alert = Alert(labels={"alertname": "X", "namespace": "gone", "job": "ghost"})
-    evidence = build_evidence(
-        [_pod("web-1")],
-        [],
-        target=None,
-        alerts=[alert],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    evidence = built([_pod("web-1")], None, alerts=[alert])
     assert evidence.target is not None
     assert evidence.target.key() == "Deployment/gone/ghost"
     assert evidence.pods == []

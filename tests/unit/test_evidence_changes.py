@@ -11,7 +11,6 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.changes import (
     change_timeline,
     config_changes,
@@ -23,6 +22,7 @@ from kubetriage.evidence.changes import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import EventEvidence
+from tests.support.built import built
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
@@ -253,16 +253,7 @@ def test_build_evidence_carries_the_rollout_into_the_timeline() -> None:
         _replica_set(1, old, "2026-10-01T00:00:00Z"),
         _replica_set(2, new, "2026-11-20T09:40:00Z"),
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="api"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="api"))
     assert [(c.kind, c.aspects) for c in ev.changes] == [("rollout", ["image"])]
 
 

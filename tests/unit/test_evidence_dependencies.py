@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubetriage.evidence.build import build_evidence, tail_from_text
+from kubetriage.evidence.build import tail_from_text
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,
@@ -23,9 +23,11 @@ from kubetriage.evidence.dependencies import (
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
+from tests.support.built import built
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
+WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
 
 
 @pytest.mark.parametrize(
@@ -203,16 +205,7 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
             "shop", "web-rs2-abcde", "c", "ERROR db.data.svc:5432 refused\n", limits=LIMITS
         )
     ]
-    ev = build_evidence(
-        objects,
-        logs,
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    ev = built(objects, WEB, logs=logs)
     assert len(ev.dependencies) == 1
     dep = ev.dependencies[0]
     assert dep.service is not None
@@ -235,15 +228,6 @@ def test_dependencies_are_bounded() -> None:
     objects += [
         _obj("Service", f"svc{i}", f"other{i}", spec={"selector": {"app": "x"}}) for i in range(5)
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=EvidenceLimits(max_dependencies=2),
-    )
+    ev = built(objects, WEB, limits=EvidenceLimits(max_dependencies=2))
     assert len(ev.dependencies) == 2
     assert any(t.startswith("dependencies: kept 2 of 5") for t in ev.truncated)

@@ -10,11 +10,8 @@ registry over Evidence models from ``tests.support.evidence``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import DependencyEvidence, NetworkPolicyEvidence, ServiceEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -29,6 +26,7 @@ from kubetriage.networkpolicy import (
     selector_of,
     selects,
 )
+from tests.support.built import built
 from tests.support.evidence import analyze, container, evidence, log, pod
 
 WEB = Endpoint(namespace="shop", labels={"app": "web"})
@@ -287,16 +285,7 @@ def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> Non
             },
         },
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Namespace", name="shop"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
+    ev = built(objects, ObjectRef(kind="Namespace", name="shop"))
     [policy] = ev.network_policies
     assert policy.selector.match_labels == {"app": "web"}
     assert policy.egress[0].ports[0].port == "6379"
@@ -358,16 +347,7 @@ def test_build_evidence_adds_the_callees_policies() -> None:
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
         },
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
+    ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="web"))
     assert [(p.namespace, p.name) for p in ev.network_policies] == [("data", "default-deny")]
 
 
@@ -451,16 +431,7 @@ def test_build_evidence_keeps_a_cluster_dns_callee_it_could_not_read() -> None:
             },
         }
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
+    ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="web"))
     # Only the cluster-DNS spelling is surely a Service; "api.example" is not kept.
     assert [(d.ref, d.followed) for d in ev.dependencies] == [
         (ObjectRef(kind="Service", namespace="cache", name="redis"), False)
