@@ -50,6 +50,7 @@ from kubetriage.replay.seeding import case_signature
 from kubetriage.replay.session import load_case_into
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
+from tests.support.built import deployment_manifest
 from tests.support.cases import EXAMPLES
 from tests.support.incidents import incident
 from tests.support.openai_server import ScriptedOpenAIServer, answer
@@ -499,19 +500,14 @@ OPERATOR_ANSWER: dict[str, Any] = _obedient_answer(
         },
     }
 )  # fmt: skip
-COREDNS = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
-    "spec": {
-        "replicas": 2,
-        "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        "template": {
-            "metadata": {"labels": {"k8s-app": "kube-dns"}},
-            "spec": {"containers": [{"name": "coredns", "image": "coredns/coredns:1.11.1"}]},
-        },
-    },
-}
+COREDNS = deployment_manifest(
+    "coredns",
+    "kube-system",
+    ("coredns", "coredns/coredns:1.11.1"),
+    labels={"k8s-app": "kube-dns"},
+    metadata={"labels": {"k8s-app": "kube-dns"}},
+    replicas=2,
+)
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 

@@ -76,21 +76,37 @@ def case_evidence(case: Case, objects: Sequence[Any] | None = None) -> Evidence:
 
 def deployment_manifest(
     name: str,
-    namespace: str = "shop",
-    *containers: dict[str, Any],
+    namespace: str | None,
+    *containers: dict[str, Any] | tuple[str, str],
     labels: dict[str, str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
     **spec: Any,
 ) -> dict[str, Any]:
-    """An ``apps/v1`` Deployment whose selector and pod labels are ``labels`` (default
-    ``app=<name>``) and whose pods run ``containers``; ``spec`` adds fields (``replicas``...)."""
+    """An ``apps/v1`` Deployment (no namespace when ``namespace`` is None) whose selector
+    and pod labels are ``labels`` (default ``app=<name>``) and whose pods run ``containers``
+    (a container spec, or a ``(name, image)`` pair); ``metadata``, ``status`` and ``spec``
+    (``replicas``...) add fields."""
     labels = labels or {"app": name}
-    return {
+    meta: dict[str, Any] = {"name": name, **({"namespace": namespace} if namespace else {})}
+    body: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {**meta, **(metadata or {})},
         "spec": {
             **spec,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": list(containers)}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": c[0], "image": c[1]} if isinstance(c, tuple) else c
+                        for c in containers
+                    ]
+                },
+            },
         },
     }
+    if status is not None:
+        body["status"] = status
+    return body

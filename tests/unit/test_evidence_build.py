@@ -22,7 +22,7 @@ from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import selector_matches
 from kubetriage.settings import Settings
-from tests.support.built import built, case_evidence
+from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import EXAMPLES
 
 CASES = EXAMPLES
@@ -400,20 +400,7 @@ def test_service_whose_selector_matches_no_pods() -> None:
 
 
 def test_network_policy_hpa_quota_and_certificate() -> None:
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "app"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": "app:1"}]},
-            },
-        },
-        "status": {},
-    }
+    deployment = deployment_manifest("web", "app", ("app", "app:1"), status={}, replicas=2)
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -23,7 +23,7 @@ from kubetriage.evidence.dependencies import (
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from tests.support.built import built
+from tests.support.built import built, deployment_manifest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
@@ -94,25 +94,14 @@ def test_resolve_defaults_to_the_callers_namespace_and_skips_its_own_objects() -
 
 
 def _deployment(name: str, namespace: str, uid: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": uid,
-            "annotations": {"deployment.kubernetes.io/revision": "2"},
-        },
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": f"{name}:2"}]},
-            },
-        },
-        "status": {"readyReplicas": 0},
-    }
+    return deployment_manifest(
+        name,
+        namespace,
+        ("c", f"{name}:2"),
+        metadata={"uid": uid, "annotations": {"deployment.kubernetes.io/revision": "2"}},
+        status={"readyReplicas": 0},
+        replicas=1,
+    )
 
 
 def _replica_set(

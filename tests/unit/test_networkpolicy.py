@@ -26,7 +26,7 @@ from kubetriage.networkpolicy import (
     selector_of,
     selects,
 )
-from tests.support.built import built
+from tests.support.built import built, deployment_manifest
 from tests.support.evidence import analyze, container, evidence, log, pod
 
 WEB = Endpoint(namespace="shop", labels={"app": "web"})
@@ -312,28 +312,15 @@ def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
     ]
 
 
+def _web_deployment(*env: dict[str, str]) -> dict[str, Any]:
+    """The web Deployment in shop, its one container with ``env``."""
+    web = {"name": "web", "image": "web:1", "env": list(env)}
+    return deployment_manifest("web", "shop", web, metadata={"uid": "w"})
+
+
 def test_build_evidence_adds_the_callees_policies() -> None:
     objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "web",
-                                "image": "web:1",
-                                "env": [{"name": "DB", "value": "db.data.svc:5432"}],
-                            }
-                        ]
-                    },
-                },
-            },
-        },
+        _web_deployment({"name": "DB", "value": "db.data.svc:5432"}),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -407,29 +394,10 @@ def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -
 
 def test_build_evidence_keeps_a_cluster_dns_callee_it_could_not_read() -> None:
     objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "web",
-                                "image": "web:1",
-                                "env": [
-                                    {"name": "CACHE", "value": "redis://redis.cache.svc:6379"},
-                                    {"name": "API", "value": "http://api.example:80"},
-                                ],
-                            }
-                        ]
-                    },
-                },
-            },
-        }
+        _web_deployment(
+            {"name": "CACHE", "value": "redis://redis.cache.svc:6379"},
+            {"name": "API", "value": "http://api.example:80"},
+        )
     ]
     ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="web"))
     # Only the cluster-DNS spelling is surely a Service; "api.example" is not kept.
