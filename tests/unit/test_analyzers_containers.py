@@ -279,12 +279,7 @@ def test_process_that_ran_for_hours_before_exiting_gets_a_restart() -> None:
             pod("ledger-6f7d8c9b4-qwert", api, namespace="money", replica_set="ledger-6f7d8c9b4")
         ],
         logs=[
-            log(
-                "ledger-6f7d8c9b4-qwert",
-                "api",
-                "fatal: too many open files",
-                namespace="money",
-            )
+            log("ledger-6f7d8c9b4-qwert", "api", "fatal: too many open files", namespace="money")
         ],
     )
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]

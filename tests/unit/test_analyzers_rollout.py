@@ -13,6 +13,7 @@ from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AutoscalerEvidence,
+    Evidence,
     MetricSummary,
     PodCondition,
     PodEvidence,
@@ -129,19 +130,38 @@ def test_single_revision_never_fires_bad_rollout() -> None:
     assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []
 
 
+def _checkout_pods(pods: int, replicas: int | None = None, **fields: object) -> Evidence:
+    """The checkout Deployment of ``replicas`` (default: ``pods``) with ``pods`` healthy pods."""
+    return evidence(
+        workload=deployment(replicas=replicas or pods),
+        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(pods)],
+        **fields,
+    )
+
+
+def _hpa(max_replicas: int, replicas: int, **fields: object) -> AutoscalerEvidence:
+    """The checkout HPA, at ``replicas`` (current and desired) of ``max_replicas``."""
+    return AutoscalerEvidence.model_validate(
+        {
+            "name": "checkout",
+            "namespace": "shop",
+            "target": CHECKOUT,
+            "max_replicas": max_replicas,
+            "current_replicas": replicas,
+            "desired_replicas": replicas,
+            **fields,
+        }
+    )
+
+
 def test_hpa_at_maximum_is_saturation_with_scale_out() -> None:
-    ev = evidence(
-        workload=deployment(replicas=5),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(5)],
+    ev = _checkout_pods(
+        5,
         autoscalers=[
-            AutoscalerEvidence(
-                name="checkout",
-                namespace="shop",
-                target=CHECKOUT,
+            _hpa(
+                5,
+                5,
                 min_replicas=2,
-                max_replicas=5,
-                current_replicas=5,
-                desired_replicas=5,
                 conditions=[
                     PodCondition(
                         type="ScalingLimited",
@@ -158,27 +178,17 @@ def test_hpa_at_maximum_is_saturation_with_scale_out() -> None:
 
 
 def test_hpa_below_maximum_is_not_saturation() -> None:
-    ev = evidence(
-        workload=deployment(replicas=3),
-        pods=[pod("checkout-7d9f6c8b5-p0", container("app"))],
-        autoscalers=[
-            AutoscalerEvidence(
-                name="checkout",
-                namespace="shop",
-                target=CHECKOUT,
-                max_replicas=10,
-                current_replicas=3,
-                desired_replicas=3,
-            )
-        ],
+    ev = _checkout_pods(
+        1,
+        replicas=3,
+        autoscalers=[_hpa(10, 3)],
     )
     assert analyze(ev).findings == ()
 
 
 def test_traffic_growth_with_rising_latency_is_saturation() -> None:
-    ev = evidence(
-        workload=deployment(replicas=2),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(2)],
+    ev = _checkout_pods(
+        2,
         metrics=[
             metric(
                 'sum(rate(http_requests_total{namespace="shop",service="checkout"}[5m]))',
@@ -204,9 +214,9 @@ def test_traffic_growth_with_rising_latency_is_saturation() -> None:
 
 
 def test_raw_request_counter_rising_is_not_traffic_growth() -> None:
-    ev = evidence(
-        workload=deployment(replicas=2),
-        pods=[pod("checkout-7d9f6c8b5-p0", container("app"))],
+    ev = _checkout_pods(
+        1,
+        replicas=2,
         metrics=[metric('http_requests_total{service="checkout"}', first=1e6, last=3e6)],
     )
     assert by_category(analyze(ev), Category.RESOURCE_SATURATION) == []

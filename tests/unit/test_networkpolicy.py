@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.evidence import (
+    DependencyEvidence,
+    LogTail,
+    NetworkPolicyEvidence,
+    ServiceEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,
@@ -138,8 +143,9 @@ def test_namespace_and_pod_selectors_together_and_match_expressions() -> None:
     assert not ingress_verdict([allow], Flow(source=stranger, destination=DB, port=5432)).allowed
 
 
-def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None:
-    strict = _policy(
+def _egress_to_data_only() -> NetworkPolicyEvidence:
+    """``egress-db-only``: web may call namespaces labelled team=data, nothing else."""
+    return _policy(
         "egress-db-only",
         "shop",
         {
@@ -148,6 +154,10 @@ def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None
             "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]}],
         },
     )
+
+
+def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None:
+    strict = _egress_to_data_only()
     dns = Flow(source=WEB, destination=cluster_dns(), port=53, protocol="UDP")
     verdict = egress_verdict([strict], dns)
     assert not verdict.allowed
@@ -200,26 +210,16 @@ def _web_pod() -> Any:
     return pod("web-7d9f6c8b5-a", container("web"), labels={"app": "web"})
 
 
+def _web_log(text: str) -> LogTail:
+    return log("web-7d9f6c8b5-a", "web", text)
+
+
 def test_dns_failures_under_an_egress_policy_without_dns_name_that_policy() -> None:
-    strict = _policy(
-        "egress-db-only",
-        "shop",
-        {
-            "podSelector": {"matchLabels": {"app": "web"}},
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]}],
-        },
-    )
+    strict = _egress_to_data_only()
     ev = evidence(
         pods=[_web_pod()],
         network_policies=[strict],
-        logs=[
-            log(
-                "web-7d9f6c8b5-a",
-                "web",
-                "dial tcp: lookup db.data.svc on 10.96.0.10:53: i/o timeout",
-            )
-        ],
+        logs=[_web_log("dial tcp: lookup db.data.svc on 10.96.0.10:53: i/o timeout")],
     )
     findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
     assert [(f.category, f.action, f.target) for f in findings] == [
@@ -249,7 +249,7 @@ def test_a_dependency_the_policy_does_not_reach_is_named_and_an_allowed_one_is_n
             pods=1,
         )
 
-    failing = log("web-7d9f6c8b5-a", "web", "ERROR dial tcp payments:8080: i/o timeout")
+    failing = _web_log("ERROR dial tcp payments:8080: i/o timeout")
     blocked = evidence(
         pods=[_web_pod()],
         network_policies=[only_cache],
@@ -300,9 +300,7 @@ def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
         named_by=["log shop/web-7d9f6c8b5-a/web"],
         pods=1,
     )
-    failing = log(
-        "web-7d9f6c8b5-a", "web", "ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout"
-    )
+    failing = _web_log("ERROR dial tcp db.data.svc.cluster.local:5432: i/o timeout")
     ev = evidence(
         pods=[_web_pod()], network_policies=[deny], logs=[failing], dependencies=[dependency]
     )
@@ -356,9 +354,7 @@ def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -
         named_by=["ConfigMap recs-config"],
         followed=False,
     )
-    failing = log(
-        "web-7d9f6c8b5-a", "web", "WARNING redis get failed: Timeout connecting to server"
-    )
+    failing = _web_log("WARNING redis get failed: Timeout connecting to server")
     ev = evidence(
         pods=[_web_pod()],
         network_policies=[same_namespace_only],
