@@ -87,6 +87,15 @@ def _patch(emulator: EmulatorThread, body: dict[str, Any], *, status: bool = Fal
         client.close()  # type: ignore[no-untyped-call]
 
 
+def _notify_through(emulator: EmulatorThread, slack: ScriptedSlackServer, what: str) -> None:
+    """Load the case and run the operator until the Incident is notified through ``slack``
+    (Notified=True); ``what`` names the wait in a timeout's message."""
+    _load(emulator)
+    with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
+        emulator.emulator.load([_incident()])
+        wait_for(lambda: (_notified(emulator) or {}).get("status") == "True", within=60, what=what)
+
+
 def _header(slack: ScriptedSlackServer) -> str:
     return str(slack.messages[0].blocks[0]["text"]["text"])
 
@@ -156,15 +165,8 @@ def test_rate_limits_server_errors_and_a_lost_answer_still_give_one_message(
             # Slack posts it but the answer comes after the client's timeout.
             slow("chat.postMessage", seconds=2.5),
         )
-        _load(emulator)
-        with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
-            emulator.emulator.load([_incident()])
-            wait_for(
-                lambda: (_notified(emulator) or {}).get("status") == "True",
-                within=60,
-                what="Notified=True after the faults",
-            )
-            assert _status(emulator)["phase"] == "Diagnosed"
+        _notify_through(emulator, slack, "Notified=True after the faults")
+        assert _status(emulator)["phase"] == "Diagnosed"
         posts = [status for method, status in slack.calls if method == "chat.postMessage"]
         assert posts[:3] == [429, 500, 200]  # the SDK's retry handlers retried both
         # The late answer was lost; the notifier found its own message instead of posting.
@@ -295,14 +297,7 @@ def test_a_failed_lookup_never_posts_blind(emulator: EmulatorThread) -> None:
             slow("chat.postMessage", seconds=2.5),  # posted, but the answer is lost
             slow("conversations.history", seconds=2.5),  # and so is the first lookup
         )
-        _load(emulator)
-        with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
-            emulator.emulator.load([_incident()])
-            wait_for(
-                lambda: (_notified(emulator) or {}).get("status") == "True",
-                within=60,
-                what="Notified=True once Slack answers in time",
-            )
+        _notify_through(emulator, slack, "Notified=True once Slack answers in time")
         history = [status for method, status in slack.calls if method == "conversations.history"]
         assert len(history) == 2
         assert len(slack.messages) == 1

@@ -83,14 +83,17 @@ def mutated(draw: st.DrawFn, group: str) -> dict[str, Any]:
     return body
 
 
-def test_fuzzed_payloads_are_4xx_and_valid_ones_are_never_lost(emulator: EmulatorThread) -> None:
+def _receiver(emulator: EmulatorThread) -> ReceiverThread:
+    """The receiver (not started) for namespace exports, with room for every example."""
     prepare_cluster(emulator, "exports")
+    return ReceiverThread(receiver_settings(webhook_queue_size=10_000), emulator.kubeconfig_path)
+
+
+def test_fuzzed_payloads_are_4xx_and_valid_ones_are_never_lost(emulator: EmulatorThread) -> None:
     counter = itertools.count()
     expected_groups: set[str] = set()
     statuses: list[int] = []
-    with ReceiverThread(
-        receiver_settings(webhook_queue_size=10_000), emulator.kubeconfig_path
-    ) as receiver:
+    with _receiver(emulator) as receiver:
 
         @settings(
             max_examples=150,
@@ -221,12 +224,9 @@ def _holds(emulator: EmulatorThread, answer: dict[str, Any], payload: dict[str, 
 
 
 def test_fuzzed_headers_encodings_and_shapes_are_4xx_or_stored(emulator: EmulatorThread) -> None:
-    prepare_cluster(emulator, "exports")
     counter = itertools.count()
     outcomes: dict[str, int] = {}
-    with ReceiverThread(
-        receiver_settings(webhook_queue_size=10_000), emulator.kubeconfig_path
-    ) as receiver:
+    with _receiver(emulator) as receiver:
 
         @settings(
             max_examples=120,
