@@ -307,8 +307,11 @@ def metric(
     name: str | None = None,
     labels: dict[str, str] | None = None,
     trend: Literal["rising", "falling", "flat", "unknown"] = "unknown",
+    changed_minutes_ago: float | None = None,
 ) -> MetricSummary:
+    """A metric's summary; ``changed_minutes_ago``: when its level stepped."""
     values = [v for v in (first, last, max_, min_) if v is not None]
+    changed = {} if changed_minutes_ago is None else {"changed_at": ago(changed_minutes_ago)}
     return MetricSummary(
         name=name or query.split("{", 1)[0],
         query=query,
@@ -319,6 +322,7 @@ def metric(
         max=max_ if max_ is not None else max(values),
         trend=trend,
         samples=60,
+        **changed,
     )
 
 
@@ -338,8 +342,14 @@ def error_ratio(
     query = (
         f"sum(rate(http_requests_total{errors}[5m])) / sum(rate(http_requests_total{total}[5m]))"
     )
-    ratio = metric(query, name="http_5xx_ratio", first=first, last=last, trend=trend)
-    return ratio.model_copy(update={"changed_at": ago(changed_minutes_ago)})
+    return metric(
+        query,
+        name="http_5xx_ratio",
+        first=first,
+        last=last,
+        trend=trend,
+        changed_minutes_ago=changed_minutes_ago,
+    )
 
 
 def alert(**labels: str) -> AlertEvidence:

@@ -7,8 +7,6 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -22,7 +20,6 @@ from kubetriage.models.evidence import (
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     CHECKOUT_POD,
-    NOW,
     analyze,
     assert_leads,
     by_category,
@@ -272,26 +269,27 @@ def _busy_pods(cpu_limit: str | None = None) -> list[PodEvidence]:
 
 
 def _cpu(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
-    summary = metric(
+    return metric(
         'sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace="media"}[5m]))',
         first=first,
         last=last,
         name="cpu_usage_cores",
         labels={"container": "render"},
         trend="rising",
+        changed_minutes_ago=changed_minutes_ago,
     )
-    return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
 
 
 def _latency(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
-    summary = metric(
-        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+    query = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
+    return metric(
+        query,
         first=first,
         last=last,
         name="http_latency_p99_seconds",
         trend="rising",
+        changed_minutes_ago=changed_minutes_ago,
     )
-    return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
 
 
 def _render_revisions(new_minutes_ago: float) -> list[RevisionEvidence]:
