@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from kubetriage.replay.ports import free_port
+from tests.support import polling
 from tests.support.lifecycle import Started, terminate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -268,14 +269,18 @@ class LocalCluster(Started):
                     yield AuditEvent.from_json(json.loads(line))
 
     def wait_for(self, condition: Any, what: str, timeout: float | None = None) -> None:
-        """Poll `condition()` until it is true; raise naming `what` (and dead processes) if not."""
-        deadline = time.monotonic() + (timeout or self.ready_timeout)
-        while time.monotonic() < deadline:
+        """Poll `condition()` until it is true; fail naming `what` (and dead processes) if not."""
+
+        def probe() -> object:
             self._check_alive()
-            if condition():
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"timed out waiting for {what}; logs in {self.workdir}")
+            return condition()
+
+        polling.wait_for(
+            probe,
+            what=f"{what} (logs in {self.workdir})",
+            within=timeout or self.ready_timeout,
+            interval=0.2,
+        )
 
     # -- internals ----------------------------------------------------------------------------
     def _kubeconfig_for(self, user: str) -> Path:
