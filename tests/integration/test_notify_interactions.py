@@ -29,18 +29,11 @@ from kubetriage.notify.content import build_notice
 from kubetriage.notify.interactions import PATH, SlackInteractions
 from kubetriage.notify.slack import ACTION_APPROVE, ACTION_CATEGORY, ACTION_HELPFUL, action_value
 from kubetriage.replay.emulator import EmulatorThread
-from tests.support.incidents import incident
+from tests.support.incidents import incident, slack_memory_policy
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NAME, NAMESPACE = "checkout-oom", "shop"
-POLICY = """
-apiVersion: kubetriage.io/v1alpha1
-kind: RemediationPolicy
-rules:
-  - actions: [increase-memory]
-    namespaces: [shop]
-slackApprovers: [U0APPROVER]
-"""
+POLICY = slack_memory_policy("shop")
 
 
 def _incident() -> dict[str, Any]:

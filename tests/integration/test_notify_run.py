@@ -40,18 +40,12 @@ from tests.integration.alertmanager_fixtures import (
 )
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer
+from tests.support.incidents import slack_memory_policy
 from tests.support.polling import wait_for_async
 
 CASE = EXAMPLES / "example-oom-csv-exporter"
 SIGNING_SECRET = "e0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
-POLICY = """
-apiVersion: kubetriage.io/v1alpha1
-kind: RemediationPolicy
-rules:
-  - actions: [increase-memory]
-    namespaces: [exports]
-slackApprovers: [U0APPROVER]
-"""
+POLICY = slack_memory_policy("exports")
 
 
 async def _until(check: Any, what: str) -> Any:

@@ -53,3 +53,16 @@ def raise_memory(namespace: str = "shop", workload: str = "checkout") -> dict[st
         "--limits=memory=1Gi",
         "risk": "low",
     }
+
+
+def slack_memory_policy(namespace: str) -> str:
+    """A RemediationPolicy (YAML) that lets Slack user ``U0APPROVER`` approve raising memory
+    in ``namespace``."""
+    return f"""
+apiVersion: kubetriage.io/v1alpha1
+kind: RemediationPolicy
+rules:
+  - actions: [increase-memory]
+    namespaces: [{namespace}]
+slackApprovers: [U0APPROVER]
+"""

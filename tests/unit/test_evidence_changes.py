@@ -262,35 +262,26 @@ def _with_spec(pod: dict[str, Any], image: str, policy: str) -> dict[str, Any]:
     return pod
 
 
-def test_a_floating_tag_needs_only_newer_failing_pods() -> None:
-    pods = [
+def _old_healthy_and_new_failing(image: str) -> list[dict[str, Any]]:
+    """A healthy pod on digest aaa and a newer failing one on bbb, both pulling ``image``
+    only if not present."""
+    return [
         _with_spec(
-            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
-            "app:latest",
-            "IfNotPresent",
+            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"), image, "IfNotPresent"
         ),
         _with_spec(
-            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
-            "app:latest",
-            "IfNotPresent",
+            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"), image, "IfNotPresent"
         ),
     ]
+
+
+def test_a_floating_tag_needs_only_newer_failing_pods() -> None:
+    pods = _old_healthy_and_new_failing("app:latest")
     assert [c.kind for c in digest_changes(_deployment(), pods)] == ["image-digest"]
 
 
 def test_a_pinned_version_tag_pulled_if_not_present_does_not_move() -> None:
-    pods = [
-        _with_spec(
-            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
-            "app:1.2",
-            "IfNotPresent",
-        ),
-        _with_spec(
-            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
-            "app:1.2",
-            "IfNotPresent",
-        ),
-    ]
+    pods = _old_healthy_and_new_failing("app:1.2")
     for pod in pods:
         pod["status"]["containerStatuses"][0]["image"] = "app:1.2"
     assert digest_changes(_deployment(), pods) == []
