@@ -13,24 +13,8 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence, RevisionEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    ago,
-    analyze,
-    by_category,
-    container,
-    deployment,
-    error_ratio,
-    event,
-    evidence,
-    log,
-    metric,
-    pod,
-    revision,
-    rollout_revisions,
-    terminated,
-    top,
-    waiting,
-)
+from tests.support import evidence as make
+from tests.support.evidence import ago, analyze, by_category, top
 
 WORKLOAD = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
@@ -49,7 +33,7 @@ def _rollout(minutes_ago: float, *aspects: str) -> ChangeEvidence:
 
 def _new_over_old(ready: int = 0) -> list[RevisionEvidence]:
     """Revision 5 (app:1.1) rolled out 30 minutes ago over revision 4 (app:1.0)."""
-    return rollout_revisions(
+    return make.rollout_revisions(
         5,
         {"app": "app:1.1"},
         {"app": "app:1.0"},
@@ -66,9 +50,11 @@ def _correlated(ev: Evidence) -> list[Finding]:
 
 def _new_revision_serving(**fields: object) -> Evidence:
     """The checkout Deployment at revision 5, its one pod running app:1.1."""
-    return evidence(
-        workload=deployment(revision=5),
-        pods=[pod("checkout-new-a", container("app", "app:1.1"), replica_set="checkout-new")],
+    return make.evidence(
+        workload=make.deployment(revision=5),
+        pods=[
+            make.pod("checkout-new-a", make.container("app", "app:1.1"), replica_set="checkout-new")
+        ],
         **fields,
     )
 
@@ -76,25 +62,27 @@ def _new_revision_serving(**fields: object) -> Evidence:
 def _oom_after(
     change: ChangeEvidence | None, *, oom_minutes_ago: float = 20, **extra: object
 ) -> Evidence:
-    oom = container(
+    oom = make.container(
         "app",
         "app:1.1",
         ready=False,
         restarts=4,
-        last_state=terminated("OOMKilled", 137),
+        last_state=make.terminated("OOMKilled", 137),
         limits={"memory": "512Mi"},
     )
-    warning = event("BackOff", "Back-off restarting failed container", name="checkout-7d9f6c8b5-a")
+    warning = make.event(
+        "BackOff", "Back-off restarting failed container", name="checkout-7d9f6c8b5-a"
+    )
     warning = warning.model_copy(update={"first_seen": ago(oom_minutes_ago)})
     fields: dict[str, object] = {
-        "workload": deployment(revision=5),
-        "pods": [pod("checkout-7d9f6c8b5-a", oom, replica_set="checkout-new")],
+        "workload": make.deployment(revision=5),
+        "pods": [make.pod("checkout-7d9f6c8b5-a", oom, replica_set="checkout-new")],
         "revisions": _new_over_old(),
         "events": [warning],
         "changes": [change] if change else [],
     }
     fields.update(extra)
-    return evidence(**fields)
+    return make.evidence(**fields)
 
 
 def test_oom_right_after_a_new_image_is_the_rollouts_doing() -> None:
@@ -134,7 +122,7 @@ def test_a_rollout_of_probes_only_is_left_to_the_probe_analyzer() -> None:
 
 
 def test_rising_traffic_leaves_capacity_as_a_fair_explanation() -> None:
-    traffic = metric(
+    traffic = make.metric(
         'sum(rate(http_requests_total{job="checkout"}[5m]))',
         name="http_requests_per_second",
         first=100,
@@ -147,7 +135,7 @@ def test_rising_traffic_leaves_capacity_as_a_fair_explanation() -> None:
 
 
 def test_errors_stepping_up_after_the_rollout_point_at_it() -> None:
-    errors = error_ratio(first=0.001, last=0.1, changed_minutes_ago=25, trend="rising")
+    errors = make.error_ratio(first=0.001, last=0.1, changed_minutes_ago=25, trend="rising")
     ev = _new_revision_serving(
         revisions=_new_over_old(ready=2),
         metrics=[errors],
@@ -159,7 +147,9 @@ def test_errors_stepping_up_after_the_rollout_point_at_it() -> None:
 
 
 def test_a_missing_config_map_keeps_its_own_precise_finding() -> None:
-    blocked = container("app", "app:1.1", ready=False, state=waiting("CreateContainerConfigError"))
+    blocked = make.container(
+        "app", "app:1.1", ready=False, state=make.waiting("CreateContainerConfigError")
+    )
     failed = EventEvidence(
         type="Warning",
         reason="Failed",
@@ -168,9 +158,9 @@ def test_a_missing_config_map_keeps_its_own_precise_finding() -> None:
         first_seen=ago(20),
         last_seen=ago(1),
     )
-    ev = evidence(
-        workload=deployment(revision=5),
-        pods=[pod("checkout-new-a", blocked, replica_set="checkout-new")],
+    ev = make.evidence(
+        workload=make.deployment(revision=5),
+        pods=[make.pod("checkout-new-a", blocked, replica_set="checkout-new")],
         revisions=_new_over_old(),
         events=[failed],
         changes=[_rollout(30, "env")],
@@ -200,8 +190,8 @@ def test_the_onset_tolerance_is_small() -> None:
 def test_a_metric_step_is_timed_against_the_rollout_on_the_metrics_clock() -> None:
     # The API server says the rollout was 30 minutes ago; Prometheus' clock runs 15 minutes
     # behind it. The error step and the generation step agree on the metrics' clock.
-    errors = error_ratio(first=0.001, last=0.1, changed_minutes_ago=44, trend="rising")
-    generation = metric(
+    errors = make.error_ratio(first=0.001, last=0.1, changed_minutes_ago=44, trend="rising")
+    generation = make.metric(
         'max(kube_deployment_status_observed_generation{namespace="shop",deployment="checkout"})',
         name="deployment_generation",
         first=4,
@@ -227,14 +217,14 @@ def _config_edit(minutes_ago: float) -> ChangeEvidence:
 def _crashing_since(minutes_ago: float) -> Evidence:
     """Revision 4, unchanged, crashing since ``minutes_ago``; its ConfigMap was written 25
     minutes ago."""
-    crashing = container(
-        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
+    crashing = make.container(
+        "app", "app:1.0", ready=False, restarts=3, last_state=make.terminated("Error", 1)
     )
-    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
-    return evidence(
-        workload=deployment(revision=4),
-        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
-        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
+    warning = make.event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
+    return make.evidence(
+        workload=make.deployment(revision=4),
+        pods=[make.pod("checkout-old-a", crashing, replica_set="checkout-old")],
+        revisions=[make.revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
         events=[warning.model_copy(update={"first_seen": ago(minutes_ago)})],
         changes=[_config_edit(25)],
     )
@@ -259,14 +249,16 @@ def test_a_configuration_error_in_the_logs_keeps_its_own_precise_finding() -> No
     ev = _oom_after(
         _rollout(30, "image", "env"),
         logs=[
-            log("checkout-7d9f6c8b5-a", "app", "FATAL environment variable DATABASE_URL is not set")
+            make.log(
+                "checkout-7d9f6c8b5-a", "app", "FATAL environment variable DATABASE_URL is not set"
+            )
         ],
     )
     assert not _correlated(ev)
 
 
 def test_liveness_kills_keep_the_probe_finding() -> None:
-    kill = event(
+    kill = make.event(
         "Killing",
         "Container app failed liveness probe, will be restarted",
         name="checkout-7d9f6c8b5-a",

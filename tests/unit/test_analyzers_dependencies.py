@@ -16,15 +16,8 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    ago,
-    analyze,
-    deployment,
-    error_ratio,
-    evidence,
-    log,
-    top,
-)
+from tests.support import evidence as make
+from tests.support.evidence import ago, analyze, top
 
 CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
@@ -43,7 +36,9 @@ def _rollout(ref: ObjectRef, minutes_ago: float) -> ChangeEvidence:
 
 
 def _errors(step_minutes_ago: float) -> MetricSummary:
-    return error_ratio(first=0.001, last=0.12, changed_minutes_ago=step_minutes_ago, trend="rising")
+    return make.error_ratio(
+        first=0.001, last=0.12, changed_minutes_ago=step_minutes_ago, trend="rising"
+    )
 
 
 def _callee(
@@ -60,8 +55,8 @@ def _callee(
 
 
 def test_errors_right_after_the_callees_rollout_roll_the_callee_back() -> None:
-    ev = evidence(
-        workload=deployment(),
+    ev = make.evidence(
+        workload=make.deployment(),
         metrics=[_errors(20)],
         dependencies=[_callee(_rollout(CALLEE, 25))],
     )
@@ -75,8 +70,8 @@ def test_errors_right_after_the_callees_rollout_roll_the_callee_back() -> None:
 
 
 def test_a_caller_that_changed_after_the_callee_is_the_suspect() -> None:
-    ev = evidence(
-        workload=deployment(),
+    ev = make.evidence(
+        workload=make.deployment(),
         metrics=[_errors(10)],
         changes=[_rollout(CALLER, 15)],
         dependencies=[_callee(_rollout(CALLEE, 25))],
@@ -85,8 +80,8 @@ def test_a_caller_that_changed_after_the_callee_is_the_suspect() -> None:
 
 
 def test_an_old_callee_rollout_is_not_what_changed() -> None:
-    ev = evidence(
-        workload=deployment(),
+    ev = make.evidence(
+        workload=make.deployment(),
         metrics=[_errors(20)],
         dependencies=[_callee(_rollout(CALLEE, 60 * 24))],
     )
@@ -94,8 +89,8 @@ def test_an_old_callee_rollout_is_not_what_changed() -> None:
 
 
 def test_a_callee_named_only_in_env_is_not_blamed_for_a_rollout() -> None:
-    ev = evidence(
-        workload=deployment(),
+    ev = make.evidence(
+        workload=make.deployment(),
         metrics=[_errors(20)],
         dependencies=[_callee(_rollout(CALLEE, 25), named_by="pod checkout-1 env CURRENCY_URL")],
     )
@@ -116,27 +111,27 @@ def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service
         failing_pods=["auth-api-1: auth not ready"],
         warnings=["Pod/auth-api-1 Unhealthy: Readiness probe failed"],
     )
-    failing = log(
+    failing = make.log(
         "portal-1", "app", "ERROR GET http://auth-api.identity/verify: 503 Service Unavailable"
     )
-    finding = top(evidence(workload=deployment(), dependencies=[dep], logs=[failing]))
+    finding = top(make.evidence(workload=make.deployment(), dependencies=[dep], logs=[failing]))
     assert (finding.category, finding.action, finding.target) == (
         Category.DEPENDENCY_FAILURE,
         Action.ESCALATE,
         ObjectRef(kind="Service", namespace="identity", name="auth-api"),
     )
     # A caller with no failing call has trouble of its own: the callee is not blamed.
-    quiet = evidence(workload=deployment(), dependencies=[dep])
+    quiet = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(quiet).findings if f.analyzer == "dependency-down"]
 
 
 def test_a_service_with_nothing_behind_it_is_left_to_the_network_analyzer() -> None:
     dep = DependencyEvidence(service=_service(0), named_by=["pod portal-1 env AUTH_URL"], pods=0)
-    ev = evidence(workload=deployment(), dependencies=[dep])
+    ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
 
 
 def test_a_healthy_callee_is_not_blamed() -> None:
     dep = DependencyEvidence(service=_service(2), named_by=["pod portal-1 env AUTH_URL"], pods=2)
-    ev = evidence(workload=deployment(), dependencies=[dep])
+    ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]

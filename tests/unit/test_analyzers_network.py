@@ -19,52 +19,31 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    CHECKOUT_POD,
-    NOW,
-    analyze,
-    app_evidence,
-    app_pod,
-    assert_leads,
-    by_category,
-    checkout_evidence,
-    checkout_log,
-    container,
-    crash_looping,
-    deployment,
-    event,
-    evidence,
-    external_service,
-    log,
-    metric,
-    network_policy,
-    pod,
-    service,
-    top,
-)
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, NOW, analyze, assert_leads, by_category, top
 
 MAILER_POD = "mailer-84c9b7d6f5-7rjvz"
 EMAIL_API = ObjectRef(kind="Service", namespace="newsletter", name="email-api")
 
 
 def _mailer(**extra: object) -> Evidence:
-    mailer = container(
+    mailer = make.container(
         "mailer",
         "ghcr.io/example-org/mailer:0.9.1",
         env={"EMAIL_API_URL": "https://email-api.newsletter.svc.cluster.local/v3/send"},
         limits={"cpu": "200m", "memory": "128Mi"},
     )
-    email_api = external_service(
+    email_api = make.external_service(
         "email-api",
         "api.mailprovider.example.com",
         "newsletter",
         annotations={"example.org/owner": "third-party email provider"},
     )
-    return app_evidence(
+    return make.app_evidence(
         MAILER_POD,
         mailer,
         namespace="newsletter",
-        workload=deployment("mailer", "newsletter", replicas=1, revision=2),
+        workload=make.deployment("mailer", "newsletter", replicas=1, revision=2),
         services=[email_api],
         logs='level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
         'level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
@@ -86,7 +65,7 @@ def test_upstream_503_with_url_env_escalates_to_the_externalname_service() -> No
 
 
 def test_blackbox_probe_down_for_the_external_host_raises_confidence() -> None:
-    probe = metric(
+    probe = make.metric(
         'probe_success{job="blackbox-http",instance="https://api.mailprovider.example.com/health"}',
         first=1.0,
         last=0.0,
@@ -100,11 +79,11 @@ def test_blackbox_probe_down_for_the_external_host_raises_confidence() -> None:
 
 
 def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None:
-    ev = checkout_evidence(
-        crash_looping("app", restarts=5, exit_code=1),
-        workload=deployment(ready=0),
-        services=[service("checkout"), service("redis", ready=0, matching=1)],
-        logs=[checkout_log("Error: connect ECONNREFUSED redis:6379\nexiting")],
+    ev = make.checkout_evidence(
+        make.crash_looping("app", restarts=5, exit_code=1),
+        workload=make.deployment(ready=0),
+        services=[make.service("checkout"), make.service("redis", ready=0, matching=1)],
+        logs=[make.checkout_log("Error: connect ECONNREFUSED redis:6379\nexiting")],
     )
     result = analyze(ev)
     first = result.findings[0]
@@ -116,8 +95,8 @@ def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None
 
 
 def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() -> None:
-    ev = checkout_evidence(
-        logs=[checkout_log("warn: call failed: connection refused")],
+    ev = make.checkout_evidence(
+        logs=[make.checkout_log("warn: call failed: connection refused")],
     )
     finding = top(ev)
     assert finding.category is Category.DEPENDENCY_FAILURE
@@ -126,10 +105,10 @@ def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() 
 
 
 def test_own_access_log_with_503s_is_not_a_dependency_failure() -> None:
-    ev = checkout_evidence(
-        services=[service("checkout", ready=2)],
+    ev = make.checkout_evidence(
+        services=[make.service("checkout", ready=2)],
         logs=[
-            checkout_log(
+            make.checkout_log(
                 '10.0.0.1 - - "GET /cart HTTP/1.1" 503 12\n10.0.0.2 - - "GET / HTTP/1.1" 200'
             )
         ],
@@ -138,10 +117,14 @@ def test_own_access_log_with_503s_is_not_a_dependency_failure() -> None:
 
 
 def test_service_selector_typo_is_network_on_the_service() -> None:
-    ev = evidence(
-        workload=deployment("web-frontend", replicas=2),
-        pods=[app_pod(f"web-frontend-7d9f6c8b5-p{i}", container("web")) for i in range(2)],
-        services=[service("web-frontend", selector={"app": "web-frontnd"}, ready=0, matching=0)],
+    ev = make.evidence(
+        workload=make.deployment("web-frontend", replicas=2),
+        pods=[
+            make.app_pod(f"web-frontend-7d9f6c8b5-p{i}", make.container("web")) for i in range(2)
+        ],
+        services=[
+            make.service("web-frontend", selector={"app": "web-frontnd"}, ready=0, matching=0)
+        ],
     )
     finding = assert_leads(
         analyze(ev),
@@ -153,10 +136,12 @@ def test_service_selector_typo_is_network_on_the_service() -> None:
 
 
 def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> None:
-    ev = checkout_evidence(
-        network_policies=[network_policy("default-deny", "ingress: deny all")],
+    ev = make.checkout_evidence(
+        network_policies=[make.network_policy("default-deny", "ingress: deny all")],
         logs=[
-            checkout_log("GET http://inventory.shop:8080/items failed: context deadline exceeded")
+            make.checkout_log(
+                "GET http://inventory.shop:8080/items failed: context deadline exceeded"
+            )
         ],
     )
     finding = top(ev)
@@ -167,9 +152,9 @@ def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> Non
 
 
 def test_allow_policy_without_symptoms_fires_nothing() -> None:
-    ev = checkout_evidence(
-        network_policies=[network_policy("allow-frontend", "ingress from pods(app=frontend)")],
-        services=[service("checkout", ready=1, matching=1)],
+    ev = make.checkout_evidence(
+        network_policies=[make.network_policy("allow-frontend", "ingress from pods(app=frontend)")],
+        services=[make.service("checkout", ready=1, matching=1)],
     )
     assert analyze(ev).findings == ()
 
@@ -195,7 +180,7 @@ def _certificate(not_after_hours: float, ready: bool) -> GenericObjectEvidence:
 
 
 def test_expired_certificate_is_renewed_on_the_certificate() -> None:
-    ev = checkout_evidence(
+    ev = make.checkout_evidence(
         other_objects=[_certificate(-5, ready=False)],
     )
     finding = top(ev)
@@ -210,7 +195,7 @@ def test_expired_certificate_is_renewed_on_the_certificate() -> None:
 
 
 def test_certificate_valid_for_months_fires_nothing() -> None:
-    ev = checkout_evidence(
+    ev = make.checkout_evidence(
         other_objects=[_certificate(24 * 60, ready=True)],
     )
     assert analyze(ev).findings == ()
@@ -218,11 +203,11 @@ def test_certificate_valid_for_months_fires_nothing() -> None:
 
 def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
     refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod(CHECKOUT_POD, container("app"), config_refs=refs)],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), config_refs=refs)],
         logs=[
-            checkout_log(
+            make.checkout_log(
                 "http: TLS handshake error from 10.0.0.5:51234: remote error: tls: expired "
                 "certificate\nx509: certificate has expired or is not yet valid"
             )
@@ -240,13 +225,13 @@ def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
 def _frontend(logs: str, **fields: object) -> Evidence:
     """The calling side of the service tests: the frontend Deployment and its one pod,
     logging ``logs``."""
-    return app_evidence("frontend-7d9f6c8b5-abcde", container("web"), logs=logs, **fields)
+    return make.app_evidence("frontend-7d9f6c8b5-abcde", make.container("web"), logs=logs, **fields)
 
 
 def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
     ev = _frontend(
         "error calling cart: dial tcp cart.shop.svc:8080: connect: connection refused",
-        services=[service("cart", selector={"app": "cart-v2"}, ready=0, matching=0)],
+        services=[make.service("cart", selector={"app": "cart-v2"}, ready=0, matching=0)],
     )
     result = analyze(ev)
     first = assert_leads(
@@ -259,7 +244,7 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
 
 
 def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependency() -> None:
-    fence = network_policy(
+    fence = make.network_policy(
         "payments-ingress",
         "ingress from pods(app=checkout) :8443/TCP",
         pod_selector={"app": "payments"},
@@ -267,7 +252,7 @@ def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependenc
     )
     ev = _frontend(
         "payment failed: POST http://payments.shop:8443/charge: context deadline exceeded",
-        services=[service("payments", ready=2, matching=2)],
+        services=[make.service("payments", ready=2, matching=2)],
         network_policies=[fence],
     )
     result = analyze(ev)
@@ -279,10 +264,10 @@ def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependenc
 
 
 def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
-    ev = evidence(
+    ev = make.evidence(
         target=ObjectRef(kind="Service", namespace="shop", name="web"),
         services=[
-            service(
+            make.service(
                 "web", selector={"app": "web-v2"}, ports=["http:80->8080/TCP"], ready=0, matching=0
             )
         ],
@@ -297,12 +282,12 @@ def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
 
 def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() -> None:
     refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod(CHECKOUT_POD, container("app"), config_refs=refs)],
-        services=[external_service("payments-api", "api.payments.example.com")],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), config_refs=refs)],
+        services=[make.external_service("payments-api", "api.payments.example.com")],
         logs=[
-            checkout_log(
+            make.checkout_log(
                 'charge failed: Post "https://api.payments.example.com/v1/charge": '
                 "x509: certificate has expired or is not yet valid"
             )
@@ -320,8 +305,8 @@ def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() ->
 
 
 def _resolver_evidence(lines: str) -> Evidence:
-    return app_evidence(
-        "invoicer-5d6f7a8b9c-zz1x2", container("invoicer"), namespace="ledger", logs=lines
+    return make.app_evidence(
+        "invoicer-5d6f7a8b9c-zz1x2", make.container("invoicer"), namespace="ledger", logs=lines
     )
 
 
@@ -355,11 +340,11 @@ def test_one_name_that_does_not_exist_is_not_blamed_on_cluster_dns() -> None:
 
 def _storefront(log_text: str) -> Evidence:
     """The not-ready storefront in namespace web, logging ``log_text``."""
-    return app_evidence(
+    return make.app_evidence(
         "storefront-7b8c9d0e1f-kk2l3",
-        container("web", ready=False),
+        make.container("web", ready=False),
         namespace="web",
-        workload=deployment("storefront", "web", ready=0),
+        workload=make.deployment("storefront", "web", ready=0),
         logs=log_text,
     )
 
@@ -391,9 +376,9 @@ def test_absent_service_in_the_workloads_own_namespace_is_not_invented() -> None
 
 
 def _caller_of(svc: ServiceEvidence, line: str) -> Evidence:
-    return app_evidence(
+    return make.app_evidence(
         "timeline-4c5d6e7f8a-rt5yu",
-        container("timeline"),
+        make.container("timeline"),
         namespace="feeds",
         services=[svc],
         logs=line,
@@ -402,7 +387,7 @@ def _caller_of(svc: ServiceEvidence, line: str) -> Evidence:
 
 def _graph_store() -> ServiceEvidence:
     """A Service with two ready endpoints, mapping port 7000 to 7100."""
-    return service("graph-store", "feeds", ports=["grpc:7000->7100/TCP"], ready=2, matching=2)
+    return make.service("graph-store", "feeds", ports=["grpc:7000->7100/TCP"], ready=2, matching=2)
 
 
 def test_refusals_from_a_service_with_ready_endpoints_point_at_its_target_port() -> None:
@@ -424,10 +409,10 @@ def test_timeouts_to_a_service_with_ready_endpoints_stay_a_dependency_failure() 
 
 
 def test_expired_certificate_of_a_called_service_renews_the_secret_its_pods_mount() -> None:
-    vault = service("keyvault", "feeds", ready=1)
-    server = pod(
+    vault = make.service("keyvault", "feeds", ready=1)
+    server = make.pod(
         "keyvault-0",
-        container("keyvault"),
+        make.container("keyvault"),
         namespace="feeds",
         replica_set=None,
         labels={"app": "keyvault"},
@@ -448,13 +433,15 @@ def test_expired_certificate_of_a_called_service_renews_the_secret_its_pods_moun
 def _webhook_failing(error: str, *, count: int = 1) -> Evidence:
     """The timeline ReplicaSet cannot create pods: its admission webhook call fails with
     ``error``, ``count`` times."""
-    return evidence(
-        workload=deployment("timeline", "feeds", ready=1, replicas=3),
+    return make.evidence(
+        workload=make.deployment("timeline", "feeds", ready=1, replicas=3),
         pods=[
-            pod("timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a")
+            make.pod(
+                "timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a"
+            )
         ],
         events=[
-            event(
+            make.event(
                 "FailedCreate",
                 "Error creating: Internal error occurred: failed calling webhook "
                 '"policy.example.dev": Post '
@@ -489,12 +476,12 @@ def test_failedcreate_for_a_webhook_that_times_out_is_not_certificate_expiry() -
 
 
 def _orders_writer(line: str) -> Evidence:
-    warehouse = external_service(
+    warehouse = make.external_service(
         "orders-warehouse", "orders.abc123.us-east-1.rds.amazonaws.com", "sales"
     )
-    return app_evidence(
+    return make.app_evidence(
         "order-writer-1f2e3d4c5b-vw6xy",
-        container("writer", env={"PGHOST": "orders-warehouse.sales.svc"}),
+        make.container("writer", env={"PGHOST": "orders-warehouse.sales.svc"}),
         namespace="sales",
         services=[warehouse],
         logs=line,
@@ -517,12 +504,14 @@ def test_a_log_merely_mentioning_read_only_transactions_fires_nothing() -> None:
 
 
 def test_a_500_the_workload_served_itself_is_not_a_failing_dependency() -> None:
-    served = log(
+    served = make.log(
         "checkout-7d9f6c8b5-a",
         "app",
         "I, [2026-11-20T09:58:11.118 #1]  INFO -- : [b1f0] Completed 500 Internal Server Error "
         "in 12ms (ActiveRecord: 3.1ms)\n"
         '10.0.0.1 - - "GET /cart HTTP/1.1" 500 512',
     )
-    ev = evidence(pods=[pod("checkout-7d9f6c8b5-a", container("app"))], logs=[served])
+    ev = make.evidence(
+        pods=[make.pod("checkout-7d9f6c8b5-a", make.container("app"))], logs=[served]
+    )
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)

@@ -18,46 +18,29 @@ from kubetriage.models.evidence import (
     RevisionEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    CHECKOUT_POD,
-    analyze,
-    assert_leads,
-    by_category,
-    container,
-    crash_looping,
-    deployment,
-    error_ratio,
-    evidence,
-    log,
-    metric,
-    pod,
-    revision,
-    rollout_revisions,
-    terminated,
-    top,
-    waiting,
-)
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
 def _rollout(old_ready: bool = True) -> dict[str, object]:
-    crashing = crash_looping(
+    crashing = make.crash_looping(
         "app",
         "ghcr.io/example/app:2.0",
         restarts=4,
     )
-    old = container(
+    old = make.container(
         "app",
         "ghcr.io/example/app:1.9",
         ready=old_ready,
         restarts=0 if old_ready else 3,
-        state=None if old_ready else waiting("CrashLoopBackOff"),
-        last_state=None if old_ready else terminated("Error", 1),
+        state=None if old_ready else make.waiting("CrashLoopBackOff"),
+        last_state=None if old_ready else make.terminated("Error", 1),
     )
     return {
-        "workload": deployment(replicas=2, ready=1 if old_ready else 0, revision=7),
-        "revisions": rollout_revisions(
+        "workload": make.deployment(replicas=2, ready=1 if old_ready else 0, revision=7),
+        "revisions": make.rollout_revisions(
             7,
             {"app": crashing.image},
             {"app": old.image},
@@ -65,11 +48,11 @@ def _rollout(old_ready: bool = True) -> dict[str, object]:
             old_ready=1 if old_ready else 0,
         ),
         "pods": [
-            pod("checkout-7d9f6c8b5-new01", crashing),
-            pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
+            make.pod("checkout-7d9f6c8b5-new01", crashing),
+            make.pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
         ],
         "logs": [
-            log(
+            make.log(
                 "checkout-7d9f6c8b5-new01",
                 "app",
                 "Traceback (most recent call last):\nAttributeError: 'NoneType' object",
@@ -79,7 +62,7 @@ def _rollout(old_ready: bool = True) -> dict[str, object]:
 
 
 def test_new_revision_crashing_while_old_pods_serve_is_bad_rollout() -> None:
-    result = analyze(evidence(**_rollout()))
+    result = analyze(make.evidence(**_rollout()))
     first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
     assert first.params == {"revision": "6"}
     assert "ghcr.io/example/app:1.9 -> ghcr.io/example/app:2.0" in first.evidence[0].fact
@@ -89,24 +72,24 @@ def test_new_revision_crashing_while_old_pods_serve_is_bad_rollout() -> None:
 
 
 def test_old_revision_failing_too_is_not_a_bad_rollout() -> None:
-    result = analyze(evidence(**_rollout(old_ready=False)))
+    result = analyze(make.evidence(**_rollout(old_ready=False)))
     assert by_category(result, Category.BAD_ROLLOUT) == []
     assert result.findings[0].category is Category.CRASH_LOOP
 
 
 def test_progress_deadline_exceeded_alone_is_a_weaker_rollout_signal() -> None:
-    ev = evidence(
-        workload=deployment(
+    ev = make.evidence(
+        workload=make.deployment(
             revision=3,
             conditions=[
                 PodCondition(type="Progressing", status="False", reason="ProgressDeadlineExceeded")
             ],
         ),
         revisions=[
-            revision("checkout-7d9f6c8b5", 3, {"app": "a:2"}, current=True),
-            revision("checkout-5c6d7e8f9", 2, {"app": "a:1"}),
+            make.revision("checkout-7d9f6c8b5", 3, {"app": "a:2"}, current=True),
+            make.revision("checkout-5c6d7e8f9", 2, {"app": "a:1"}),
         ],
-        pods=[pod(CHECKOUT_POD, container("app", "a:2"))],
+        pods=[make.pod(CHECKOUT_POD, make.container("app", "a:2"))],
     )
     finding = top(ev)
     assert finding.category is Category.BAD_ROLLOUT
@@ -114,13 +97,13 @@ def test_progress_deadline_exceeded_alone_is_a_weaker_rollout_signal() -> None:
 
 
 def test_single_revision_never_fires_bad_rollout() -> None:
-    ev = evidence(
-        workload=deployment(revision=1),
-        revisions=[revision("checkout-7d9f6c8b5", 1, {"app": "a:1"}, current=True)],
+    ev = make.evidence(
+        workload=make.deployment(revision=1),
+        revisions=[make.revision("checkout-7d9f6c8b5", 1, {"app": "a:1"}, current=True)],
         pods=[
-            pod(
+            make.pod(
                 CHECKOUT_POD,
-                crash_looping("app", restarts=3, exit_code=1),
+                make.crash_looping("app", restarts=3, exit_code=1),
             )
         ],
     )
@@ -129,9 +112,9 @@ def test_single_revision_never_fires_bad_rollout() -> None:
 
 def _checkout_pods(pods: int, replicas: int | None = None, **fields: object) -> Evidence:
     """The checkout Deployment of ``replicas`` (default: ``pods``) with ``pods`` healthy pods."""
-    return evidence(
-        workload=deployment(replicas=replicas or pods),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(pods)],
+    return make.evidence(
+        workload=make.deployment(replicas=replicas or pods),
+        pods=[make.pod(f"checkout-7d9f6c8b5-p{i}", make.container("app")) for i in range(pods)],
         **fields,
     )
 
@@ -187,14 +170,14 @@ def test_traffic_growth_with_rising_latency_is_saturation() -> None:
     ev = _checkout_pods(
         2,
         metrics=[
-            metric(
+            make.metric(
                 'sum(rate(http_requests_total{namespace="shop",service="checkout"}[5m]))',
                 name="request_rate",
                 first=100.0,
                 last=420.0,
                 trend="rising",
             ),
-            metric(
+            make.metric(
                 "histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket"
                 '{service="checkout"}[5m])) by (le))',
                 name="latency_p99",
@@ -214,22 +197,24 @@ def test_raw_request_counter_rising_is_not_traffic_growth() -> None:
     ev = _checkout_pods(
         1,
         replicas=2,
-        metrics=[metric('http_requests_total{service="checkout"}', first=1e6, last=3e6)],
+        metrics=[make.metric('http_requests_total{service="checkout"}', first=1e6, last=3e6)],
     )
     assert by_category(analyze(ev), Category.RESOURCE_SATURATION) == []
 
 
 def _fresh_rollout() -> list[RevisionEvidence]:
     """Revision 9 (a:3.1) rolled out 15 minutes ago over revision 8 (a:3.0)."""
-    return rollout_revisions(9, {"app": "a:3.1"}, {"app": "a:3.0"}, minutes_ago=15, ready=2)
+    return make.rollout_revisions(9, {"app": "a:3.1"}, {"app": "a:3.0"}, minutes_ago=15, ready=2)
 
 
 def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
-    ratio = error_ratio(first=0.001, last=0.35, changed_minutes_ago=12)
-    ev = evidence(
-        workload=deployment(revision=9),
+    ratio = make.error_ratio(first=0.001, last=0.35, changed_minutes_ago=12)
+    ev = make.evidence(
+        workload=make.deployment(revision=9),
         revisions=_fresh_rollout(),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app", "a:3.1")) for i in range(2)],
+        pods=[
+            make.pod(f"checkout-7d9f6c8b5-p{i}", make.container("app", "a:3.1")) for i in range(2)
+        ],
         metrics=[ratio],
     )
     finding = top(ev)
@@ -241,11 +226,11 @@ def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
 
 
 def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
-    ratio = error_ratio(first=0.001, last=0.35, changed_minutes_ago=50, job=None)
-    ev = evidence(
-        workload=deployment(revision=9),
+    ratio = make.error_ratio(first=0.001, last=0.35, changed_minutes_ago=50, job=None)
+    ev = make.evidence(
+        workload=make.deployment(revision=9),
         revisions=_fresh_rollout(),
-        pods=[pod("checkout-7d9f6c8b5-p0", container("app", "a:3.1"))],
+        pods=[make.pod("checkout-7d9f6c8b5-p0", make.container("app", "a:3.1"))],
         metrics=[ratio],
     )
     assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []
@@ -257,9 +242,9 @@ def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
 def _busy_pods(cpu_limit: str | None = None) -> list[PodEvidence]:
     limits = {"memory": "1Gi"} | ({"cpu": cpu_limit} if cpu_limit else {})
     return [
-        pod(
+        make.pod(
             f"render-6c7d8e9f0a-p{i}",
-            container("render", limits=limits),
+            make.container("render", limits=limits),
             namespace="media",
             replica_set="render-6c7d8e9f0a",
             labels={"app": "render"},
@@ -269,7 +254,7 @@ def _busy_pods(cpu_limit: str | None = None) -> list[PodEvidence]:
 
 
 def _cpu(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
-    return metric(
+    return make.metric(
         'sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace="media"}[5m]))',
         first=first,
         last=last,
@@ -282,7 +267,7 @@ def _cpu(first: float, last: float, changed_minutes_ago: float) -> MetricSummary
 
 def _latency(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
     query = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
-    return metric(
+    return make.metric(
         query,
         first=first,
         last=last,
@@ -294,7 +279,7 @@ def _latency(first: float, last: float, changed_minutes_ago: float) -> MetricSum
 
 def _render_revisions(new_minutes_ago: float) -> list[RevisionEvidence]:
     return [
-        revision(
+        make.revision(
             "render-6c7d8e9f0a",
             12,
             {"render": "ghcr.io/example/render:3.2"},
@@ -302,18 +287,18 @@ def _render_revisions(new_minutes_ago: float) -> list[RevisionEvidence]:
             ready=2,
             created_minutes_ago=new_minutes_ago,
         ),
-        revision("render-1a2b3c4d5e", 11, {"render": "ghcr.io/example/render:3.1"}),
+        make.revision("render-1a2b3c4d5e", 11, {"render": "ghcr.io/example/render:3.1"}),
     ]
 
 
 def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation() -> None:
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(),
         revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
         metrics=[_cpu(0.2, 1.6, 25), _latency(0.3, 2.4, 25)],
         logs=[
-            log(
+            make.log(
                 "render-6c7d8e9f0a-p0",
                 "render",
                 "[ERROR] uwsgi: no free workers available, request queued",
@@ -331,8 +316,8 @@ def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation(
 
 def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:
     # Near miss: with a CPU limit the same picture is throttling's to explain.
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(cpu_limit="500m"),
         metrics=[_cpu(0.1, 0.5, 25), _latency(0.3, 2.4, 25)],
     )
@@ -340,8 +325,8 @@ def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:
 
 
 def test_cpu_and_latency_stepping_up_after_a_fresh_revision_is_bad_rollout() -> None:
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(),
         revisions=_render_revisions(new_minutes_ago=30),
         metrics=[_cpu(0.2, 1.6, 25), _latency(0.3, 2.4, 25)],
@@ -355,8 +340,8 @@ def test_cpu_and_latency_stepping_up_after_a_fresh_revision_is_bad_rollout() -> 
 
 
 def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(),
         revisions=_render_revisions(new_minutes_ago=20),
         metrics=[_cpu(0.2, 1.6, 45), _latency(0.3, 2.4, 45)],
@@ -365,7 +350,7 @@ def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
 
 
 def test_bad_rollout_reads_as_a_causal_chain_with_its_age() -> None:
-    first = analyze(evidence(**_rollout())).findings[0]
+    first = analyze(make.evidence(**_rollout())).findings[0]
     assert first.summary == (
         "Revision 7 of Deployment shop/checkout is failing (1 of 1 new pod unhealthy); "
         "roll back to revision 6."
