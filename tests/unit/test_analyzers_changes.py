@@ -197,7 +197,8 @@ def test_a_metric_step_is_timed_against_the_rollout_on_the_metrics_clock() -> No
         first=4,
         last=5,
         trend="rising",
-    ).model_copy(update={"changed_at": ago(45)})
+        changed_minutes_ago=45,
+    )
     ev = _new_revision_serving(revisions=_new_over_old(), changes=[_rollout(30, "image")])
     assert not _correlated(ev.model_copy(update={"metrics": [errors]}))
     with_clock = ev.model_copy(update={"metrics": [errors, generation]})
