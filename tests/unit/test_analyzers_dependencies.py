@@ -8,13 +8,8 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 
 from __future__ import annotations
 
+from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    ChangeEvidence,
-    DependencyEvidence,
-    MetricSummary,
-    ServiceEvidence,
-)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, top
@@ -23,8 +18,8 @@ CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
-def _rollout(ref: ObjectRef, minutes_ago: float) -> ChangeEvidence:
-    return ChangeEvidence(
+def _rollout(ref: ObjectRef, minutes_ago: float) -> kinds.ChangeEvidence:
+    return kinds.ChangeEvidence(
         at=ago(minutes_ago),
         kind="rollout",
         object=ref,
@@ -35,16 +30,16 @@ def _rollout(ref: ObjectRef, minutes_ago: float) -> ChangeEvidence:
     )
 
 
-def _errors(step_minutes_ago: float) -> MetricSummary:
+def _errors(step_minutes_ago: float) -> kinds.MetricSummary:
     return make.error_ratio(
         first=0.001, last=0.12, changed_minutes_ago=step_minutes_ago, trend="rising"
     )
 
 
 def _callee(
-    *changes: ChangeEvidence, named_by: str = "log shop/checkout-1/app"
-) -> DependencyEvidence:
-    return DependencyEvidence(
+    *changes: kinds.ChangeEvidence, named_by: str = "log shop/checkout-1/app"
+) -> kinds.DependencyEvidence:
+    return kinds.DependencyEvidence(
         workload=CALLEE,
         named_by=[named_by],
         desired_replicas=2,
@@ -97,14 +92,14 @@ def test_a_callee_named_only_in_env_is_not_blamed_for_a_rollout() -> None:
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-change"]
 
 
-def _service(ready: int) -> ServiceEvidence:
-    return ServiceEvidence(
+def _service(ready: int) -> kinds.ServiceEvidence:
+    return kinds.ServiceEvidence(
         name="auth-api", namespace="identity", selector={"app": "auth"}, ready_endpoints=ready
     )
 
 
 def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service() -> None:
-    dep = DependencyEvidence(
+    dep = kinds.DependencyEvidence(
         service=_service(0),
         named_by=["pod portal-1 env AUTH_URL"],
         pods=1,
@@ -126,12 +121,16 @@ def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service
 
 
 def test_a_service_with_nothing_behind_it_is_left_to_the_network_analyzer() -> None:
-    dep = DependencyEvidence(service=_service(0), named_by=["pod portal-1 env AUTH_URL"], pods=0)
+    dep = kinds.DependencyEvidence(
+        service=_service(0), named_by=["pod portal-1 env AUTH_URL"], pods=0
+    )
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
 
 
 def test_a_healthy_callee_is_not_blamed() -> None:
-    dep = DependencyEvidence(service=_service(2), named_by=["pod portal-1 env AUTH_URL"], pods=2)
+    dep = kinds.DependencyEvidence(
+        service=_service(2), named_by=["pod portal-1 env AUTH_URL"], pods=2
+    )
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
