@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+import aiohttp
 import yaml
 
 from kubetriage.alerts import label_fingerprint
@@ -28,7 +29,7 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.ports import free_port
 from kubetriage.settings import Settings
 from tests.support.lifecycle import Started, terminate
-from tests.support.polling import wait_for
+from tests.support.polling import wait_for, wait_for_async
 
 T = TypeVar("T")
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
@@ -337,3 +338,16 @@ def post(
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read())
+
+
+async def wait_ready(session: aiohttp.ClientSession, base: str, *, within: float = 60.0) -> None:
+    """Wait until ``base/readyz`` answers 200: the receiver of ``kubetriage run`` serves."""
+
+    async def ready() -> bool:
+        try:
+            async with session.get(f"{base}/readyz") as response:
+                return response.status == 200
+        except aiohttp.ClientConnectionError:
+            return False
+
+    await wait_for_async(ready, what="the receiver to answer /readyz", within=within)

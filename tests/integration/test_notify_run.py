@@ -102,15 +102,7 @@ async def test_alert_to_slack_to_approval_to_resolution(
         base = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as session:
-
-                async def ready() -> bool:
-                    try:
-                        async with session.get(f"{base}/readyz") as response:
-                            return response.status == 200
-                    except aiohttp.ClientConnectionError:
-                        return False
-
-                await wait_for_async(ready, what="the receiver to answer /readyz")
+                await am.wait_ready(session, base)
 
                 async def alert(status: str) -> None:
                     payload = am.webhook_payload(

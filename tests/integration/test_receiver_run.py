@@ -42,15 +42,7 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
     )
     try:
         async with aiohttp.ClientSession() as session:
-
-            async def ready() -> bool:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                        return response.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            await wait_for_async(ready, what="the receiver to answer /readyz", within=10)
+            await am.wait_ready(session, f"http://127.0.0.1:{port}", within=10)
             async with session.post(
                 f"http://127.0.0.1:{port}/alerts",
                 json=payload,

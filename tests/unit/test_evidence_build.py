@@ -39,6 +39,19 @@ def _case_evidence(case: Case, objects: list[dict[str, Any]] | None = None) -> E
     return case_evidence(case, objects)
 
 
+def _claim(status: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """The PersistentVolumeClaim app/data-db-0 with ``status`` (and ``spec`` when given)."""
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data-db-0", "namespace": "app"},
+        "status": status,
+    }
+    if spec:
+        body["spec"] = spec
+    return body
+
+
 def _build(
     objects: list[Any],
     target: ObjectRef | None,
@@ -318,17 +331,12 @@ def test_pending_pvc_is_reported_with_its_events() -> None:
         status={"phase": "Pending"},
         volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}],
     )
-    pvc = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data-db-0", "namespace": "app"},
-        "spec": {
-            "storageClassName": "fast",
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": "10Gi"}},
-        },
-        "status": {"phase": "Pending"},
-    }
+    pvc = _claim(
+        {"phase": "Pending"},
+        storageClassName="fast",
+        accessModes=["ReadWriteOnce"],
+        resources={"requests": {"storage": "10Gi"}},
+    )
     event = _event(
         {"kind": "PersistentVolumeClaim", "name": "data-db-0", "namespace": "app"},
         "ProvisioningFailed",
@@ -630,12 +638,7 @@ def test_statefulset_revisions_come_from_controller_revisions() -> None:
     ]
     pod = _pod("db-0", labels={"app": "db"})
     pod["metadata"]["ownerReferences"] = [owner]
-    claim = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data-db-0", "namespace": "app"},
-        "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}},
-    }
+    claim = _claim({"phase": "Bound", "capacity": {"storage": "1Gi"}})
     evidence = _build(
         [statefulset, *revisions, pod, claim], ObjectRef(kind="Pod", name="db-0", namespace="app")
     )
