@@ -13,18 +13,14 @@ import pytest
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.emulator import EmulatorThread
-from tests.support.incidents import INCIDENT_COLUMNS, incident, raise_memory
+from tests.support.incidents import INCIDENT_COLUMNS, checkout_restarting, raise_memory
 from tests.support.kubectl_plugin import KubectlTriage
 
 NAME, NAMESPACE = "checkout-oom", "shop"
 
 
 def _incident() -> dict[str, Any]:
-    return incident(
-        NAME,
-        NAMESPACE,
-        title="checkout restarting",
-        workload="checkout",
+    return checkout_restarting(
         severity="critical",
         status={
             "phase": "Diagnosed",

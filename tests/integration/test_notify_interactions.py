@@ -29,7 +29,7 @@ from kubetriage.notify.content import build_notice
 from kubetriage.notify.interactions import PATH, SlackInteractions
 from kubetriage.notify.slack import ACTION_APPROVE, ACTION_CATEGORY, ACTION_HELPFUL, action_value
 from kubetriage.replay.emulator import EmulatorThread
-from tests.support.incidents import incident, slack_memory_policy
+from tests.support.incidents import checkout_restarting, slack_memory_policy
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NAME, NAMESPACE = "checkout-oom", "shop"
@@ -37,7 +37,7 @@ POLICY = slack_memory_policy("shop")
 
 
 def _incident() -> dict[str, Any]:
-    return incident(NAME, NAMESPACE, title="checkout restarting", workload="checkout")
+    return checkout_restarting()
 
 
 def sign(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:

@@ -23,7 +23,7 @@ from kubetriage.notify.notifier import Notifier, Sinks
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
 from tests.support.chat_servers import CaptureServer
-from tests.support.incidents import incident, raise_memory
+from tests.support.incidents import checkout_restarting, raise_memory
 
 CORPUS = yaml.safe_load(
     (Path(__file__).parents[1] / "unit" / "data" / "secret_shapes.yaml").read_text("utf-8")
@@ -38,11 +38,7 @@ def _incident(phase: str = "Diagnosed") -> dict[str, Any]:
         "labels": {"alertname": "KubePodCrashLooping"},
         "generatorURL": "http://prometheus.example/graph?g0.expr=up",
     }
-    return incident(
-        NAME,
-        NAMESPACE,
-        title="checkout restarting",
-        workload="checkout",
+    return checkout_restarting(
         severity="critical",
         alerts=[firing],
         status={

@@ -58,6 +58,24 @@ rules:
 """
 
 
+def run_kubectl(
+    binary: Path | str,
+    kubeconfig: Path,
+    *args: str,
+    input_text: str | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl --kubeconfig=... args`` (text in and out, one minute at most)."""
+    return subprocess.run(
+        [str(binary), f"--kubeconfig={kubeconfig}", *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
 class ClusterError(RuntimeError):
     """The local control plane could not be started (the message says which part and why)."""
 
@@ -213,12 +231,11 @@ class LocalCluster(Started):
         check: bool = True,
         kubeconfig: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.binary("kubectl")), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        return run_kubectl(
+            self.binary("kubectl"),
+            kubeconfig or self.kubeconfig,
+            *args,
+            input_text=input_text,
             check=check,
         )
 

@@ -41,6 +41,14 @@ def incident(
     return body
 
 
+def checkout_restarting(**fields: Any) -> dict[str, Any]:
+    """The Incident shop/checkout-oom, "checkout restarting", about Deployment
+    shop/checkout; ``fields`` as for ``incident``."""
+    return incident(
+        "checkout-oom", "shop", title="checkout restarting", workload="checkout", **fields
+    )
+
+
 def raise_memory(namespace: str = "shop", workload: str = "checkout") -> dict[str, Any]:
     """The status's ``increase-memory`` remediation of ``Deployment namespace/workload``
     (to 1Gi), as the operator writes it."""
