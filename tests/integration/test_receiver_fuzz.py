@@ -74,6 +74,12 @@ def mutated(draw: st.DrawFn, group: str) -> dict[str, Any]:
     return body
 
 
+# Each example is real HTTP to a real receiver: slow and large by hypothesis' measure.
+FUZZ = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
 def _receiver(emulator: EmulatorThread) -> ReceiverThread:
     """The receiver (not started) for namespace exports, with room for every example."""
     am.prepare_cluster(emulator, "exports")
@@ -86,11 +92,7 @@ def test_fuzzed_payloads_are_4xx_and_valid_ones_are_never_lost(emulator: Emulato
     statuses: list[int] = []
     with _receiver(emulator) as receiver:
 
-        @settings(
-            max_examples=150,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        )
+        @settings(FUZZ, max_examples=150)
         @given(
             kind=st.sampled_from(["bytes", "json", "mutated"]),
             raw=st.binary(max_size=300),
@@ -219,11 +221,7 @@ def test_fuzzed_headers_encodings_and_shapes_are_4xx_or_stored(emulator: Emulato
     outcomes: dict[str, int] = {}
     with _receiver(emulator) as receiver:
 
-        @settings(
-            max_examples=120,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        )
+        @settings(FUZZ, max_examples=120)
         @given(
             authorization=AUTHORIZATION,
             content_type=CONTENT_TYPES,

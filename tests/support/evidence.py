@@ -370,6 +370,13 @@ def assert_leads(
     return first
 
 
+def assert_ranks_below(result: AnalyzerRun, category: Category, leader: Finding) -> None:
+    """A finding of ``category`` was made, and the first of them ranks below ``leader``."""
+    found = by_category(result, category)
+    assert found, f"no {category.value} finding"
+    assert found[0].confidence < leader.confidence, (found[0], leader)
+
+
 def checkout_evidence(*containers: ContainerEvidence, **fields: Any) -> Evidence:
     """Evidence about the ``checkout`` Deployment and its one pod ``CHECKOUT_POD`` running
     ``containers`` (default: a healthy ``app``), plus ``fields`` (what the test breaks:

@@ -16,7 +16,15 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, ago, analyze, assert_leads, by_category, top
+from tests.support.evidence import (
+    CHECKOUT_POD,
+    ago,
+    analyze,
+    assert_leads,
+    assert_ranks_below,
+    by_category,
+    top,
+)
 
 EXPORTER_POD = "csv-exporter-5f7d8c9b6d-k2x9p"
 
@@ -169,9 +177,7 @@ def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dep
     result = analyze(ev)
     assert result.findings[0].category is Category.DEPENDENCY_FAILURE
     assert result.findings[0].target == ObjectRef(kind="Service", namespace="shop", name="postgres")
-    probe = by_category(result, Category.PROBE_FAILURE)
-    assert probe
-    assert probe[0].confidence < result.findings[0].confidence
+    assert_ranks_below(result, Category.PROBE_FAILURE, result.findings[0])
 
 
 def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
@@ -320,9 +326,7 @@ def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> Non
     assert first.action is Action.FIX_CONFIG
     # The variable is not fed by the named Secret, so the envFrom ConfigMap is the suspect.
     assert first.target == ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-env")
-    crash = by_category(result, Category.CRASH_LOOP)
-    assert crash
-    assert crash[0].confidence < first.confidence
+    assert_ranks_below(result, Category.CRASH_LOOP, first)
 
 
 def test_create_container_config_error_targets_the_missing_configmap() -> None:
@@ -450,9 +454,7 @@ def test_image_tag_typo_gets_fix_image_then_rollback() -> None:
         landing,
         "3",
     )
-    rollout = by_category(result, Category.BAD_ROLLOUT)
-    assert rollout
-    assert rollout[0].confidence < first.confidence
+    assert_ranks_below(result, Category.BAD_ROLLOUT, first)
 
 
 def test_unauthorized_pull_without_history_names_the_pull_secret_and_no_rollback() -> None:

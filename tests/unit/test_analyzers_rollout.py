@@ -19,7 +19,14 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
+from tests.support.evidence import (
+    CHECKOUT_POD,
+    analyze,
+    assert_leads,
+    assert_ranks_below,
+    by_category,
+    top,
+)
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
@@ -66,9 +73,7 @@ def test_new_revision_crashing_while_old_pods_serve_is_bad_rollout() -> None:
     first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
     assert first.params == {"revision": "6"}
     assert "ghcr.io/example/app:1.9 -> ghcr.io/example/app:2.0" in first.evidence[0].fact
-    crash = by_category(result, Category.CRASH_LOOP)
-    assert crash
-    assert crash[0].confidence < first.confidence
+    assert_ranks_below(result, Category.CRASH_LOOP, first)
 
 
 def test_old_revision_failing_too_is_not_a_bad_rollout() -> None:
