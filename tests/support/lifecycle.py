@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from types import TracebackType
 from typing import Any, Self
 
 
@@ -34,14 +33,9 @@ class Started:
         """Called by ``__exit__`` once stopped; ``clean``: the ``with`` block raised nothing.
         A subclass raises here what went wrong in the background meanwhile."""
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self.stop()
-        self.stopped(clean=exc is None)
+        self.stopped(clean=exc_type is None)
 
 
 def terminate(
