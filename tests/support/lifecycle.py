@@ -11,31 +11,27 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 
-class Started:
-    """Base of a thing that is started and stopped: ``with`` it to do both.
+class Started(ABC):
+    """A context manager over ``start()`` (by default: nothing to start) and ``stop()``.
 
-    ``start`` returns the started thing; ``stop`` must be safe to call when ``start`` did not
-    finish, as ``__exit__`` of a failed ``__enter__`` never runs and a subclass may call it."""
+    The same shape as ``kubetriage.lifecycle.StartStop`` on main; one replaces the other."""
 
     def start(self) -> Self:
-        raise NotImplementedError
+        return self
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Release what ``start()`` or the constructor took; safe when ``start`` failed."""
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def stopped(self, *, clean: bool) -> None:
-        """Called by ``__exit__`` once stopped; ``clean``: the ``with`` block raised nothing.
-        A subclass raises here what went wrong in the background meanwhile."""
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
-        self.stopped(clean=exc_type is None)
 
 
 def terminate(

@@ -98,8 +98,9 @@ class OperatorThread(Started):
         if self._thread.is_alive():
             raise RuntimeError("the operator did not stop within 30s")
 
-    def stopped(self, *, clean: bool) -> None:
-        if self.error is not None and clean:
+    def __exit__(self, *exc_info: object) -> None:
+        super().__exit__(*exc_info)
+        if self.error is not None and exc_info[0] is None:
             raise RuntimeError("the operator crashed during the test") from self.error
 
 
