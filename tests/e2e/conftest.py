@@ -23,7 +23,7 @@ import pytest
 
 from kubetriage.crd import render_incident_crd_yaml
 from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import LocalCluster, run_kubectl
 from tests.support.polling import wait_for
 
 
@@ -44,14 +44,9 @@ class Cluster:
         check: bool = True,
         kubeconfig: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        binary = str(self.local.binary("kubectl")) if self.local else "kubectl"
-        return subprocess.run(
-            [binary, f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=check,
+        binary = self.local.binary("kubectl") if self.local else "kubectl"
+        return run_kubectl(
+            binary, kubeconfig or self.kubeconfig, *args, input_text=input_text, check=check
         )
 
     def set_logs(

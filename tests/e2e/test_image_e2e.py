@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetriage.replay.ports import free_port
 from tests.support.chart import NAMESPACE, RELEASE, REPO, chart_crds, manifests, of_kind
 from tests.support.cluster import LocalCluster
 from tests.support.container import (
@@ -37,17 +37,11 @@ from tests.support.container import (
     resolve_env,
     unpack,
 )
+from tests.support.incidents import incident
 
 pytestmark = pytest.mark.e2e
 
 OOM_MANIFEST = Path(__file__).parent / "manifests" / "oom.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -71,9 +65,9 @@ def _secrets(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 def chart_values() -> dict[str, Any]:
     # Free ports on the host network (as hostNetwork would need); everything else is default.
     return {
-        "webhook": {"port": _free_port()},
-        "metrics": {"port": _free_port()},
-        "operator": {"healthPort": _free_port()},
+        "webhook": {"port": free_port()},
+        "metrics": {"port": free_port()},
+        "operator": {"healthPort": free_port()},
     }
 
 
@@ -179,18 +173,15 @@ def test_image_runs_as_the_chart_says_and_diagnoses(
         )
 
     local_cluster.wait_for(oom_seen, "kwok to OOM-kill csv-exporter", 120)
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": "image-oom", "namespace": "exports"},
-        "spec": {
-            "title": "csv-exporter restarts",
-            "severity": "warning",
-            "target": {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"},
-        },
-    }
+    manifest = incident(
+        "image-oom",
+        "exports",
+        title="csv-exporter restarts",
+        workload="csv-exporter",
+        severity="warning",
+    )
     path = tmp_path / "incident.yaml"
-    path.write_text(yaml.safe_dump(incident))
+    path.write_text(yaml.safe_dump(manifest))
     local_cluster.kubectl("apply", "-f", str(path))
 
     def diagnosed() -> dict[str, Any] | None:

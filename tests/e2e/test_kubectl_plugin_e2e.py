@@ -14,6 +14,7 @@ import yaml
 
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_operator_e2e import _break_image_pull
+from tests.support.incidents import incident
 from tests.support.kubectl_plugin import KubectlTriage
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
@@ -23,15 +24,7 @@ NAME, NAMESPACE = "landing-page-plugin", "marketing-site"
 
 
 def _incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "landing-page rollout is stuck",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "landing-page"},
-        },
-    }
+    return incident(NAME, NAMESPACE, title="landing-page rollout is stuck", workload="landing-page")
 
 
 def _status(cluster: Cluster) -> dict[str, Any]:

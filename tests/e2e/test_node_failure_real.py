@@ -17,6 +17,7 @@ import yaml
 
 from kubetriage.crd import render_incident_crd_yaml
 from tests.support.cluster import LocalCluster, node_ready
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
@@ -59,18 +60,15 @@ def test_a_node_going_not_ready_is_diagnosed_as_node_failure(local_cluster: Loca
         cluster.wait_for(running, "the pods running on the node")
         cluster.kubectl("label", "node", node, "kubetriage.io/fault=not-ready")
         cluster.wait_for(lambda: not node_ready(cluster.get_json("node", node)), "NotReady")
-        incident = {
-            "apiVersion": "kubetriage.io/v1alpha1",
-            "kind": "Incident",
-            "metadata": {"name": "workers-down", "namespace": namespace},
-            "spec": {
-                "title": "report-worker is not processing",
-                "severity": "critical",
-                "target": {"kind": "Deployment", "namespace": namespace, "name": "report-worker"},
-            },
-        }
+        manifest = incident(
+            "workers-down",
+            namespace,
+            title="report-worker is not processing",
+            workload="report-worker",
+            severity="critical",
+        )
         with OperatorThread(cluster.kubeconfig):
-            cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(incident))
+            cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(manifest))
 
             def status() -> dict[str, Any]:
                 body = cluster.get_json("incident", "workers-down", "-n", namespace)

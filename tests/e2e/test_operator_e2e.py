@@ -15,6 +15,7 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.session import load_case_into
 from tests.e2e.conftest import Cluster
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import INCIDENT_COLUMNS, incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -25,14 +26,7 @@ MANIFESTS = Path(__file__).parent / "manifests"
 
 
 def _incident(name: str, namespace: str, **spec: Any) -> str:
-    return yaml.safe_dump(
-        {
-            "apiVersion": "kubetriage.io/v1alpha1",
-            "kind": "Incident",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        }
-    )
+    return yaml.safe_dump(incident(name, namespace, **spec))
 
 
 def _get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -132,15 +126,7 @@ def test_kubectl_applied_incident_is_diagnosed(crd_installed: Cluster, tmp_path:
 
     table = cluster.kubectl("get", "inc", "-n", "marketing-site").stdout
     header, row = table.splitlines()[:2]
-    assert header.split() == [
-        "NAME",
-        "PHASE",
-        "SEVERITY",
-        "CATEGORY",
-        "CONFIDENCE",
-        "TARGET",
-        "AGE",
-    ]
+    assert header.split() == list(INCIDENT_COLUMNS)
     assert row.split()[:4] == ["landing-page-rollout", "Diagnosed", "warning", "image-pull"]
 
     assert {"Investigating", "Diagnosed", "RemediationSuggested"} <= reasons

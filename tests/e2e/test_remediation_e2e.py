@@ -23,6 +23,7 @@ from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -45,6 +46,23 @@ def _policy(tmp_path: Path, **policy: Any) -> Path:
     body = {"apiVersion": "kubetriage.io/v1alpha1", "kind": "RemediationPolicy", **policy}
     path.write_text(yaml.safe_dump(body))
     return path
+
+
+def _oom_operator(
+    cluster: Cluster, tmp_path: Path | None, **policy: Any
+) -> tuple[OperatorThread, list[str]]:
+    """The OOM case loaded, and ``_operator`` under ``policy`` (written to ``tmp_path``; no
+    policy file without one)."""
+    _load(cluster, OOM[2])
+    return _operator(cluster, _policy(tmp_path, **policy) if tmp_path else None)
+
+
+def _top(cluster: Cluster, namespace: str, workload: str, name: str) -> dict[str, Any]:
+    """The top remediation of the Incident ``name`` about ``workload``, once diagnosed."""
+    top: dict[str, Any] = _diagnose(cluster, namespace, workload, name)["status"]["diagnosis"][
+        "remediations"
+    ][0]
+    return top
 
 
 def _operator(cluster: Cluster, policy_file: Path | None) -> tuple[OperatorThread, list[str]]:
@@ -82,16 +100,8 @@ def _wait(
 
 
 def _diagnose(cluster: Cluster, namespace: str, workload: str, name: str) -> dict[str, Any]:
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "title": f"{workload} is failing",
-            "target": {"kind": "Deployment", "namespace": namespace, "name": workload},
-        },
-    }
-    cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(incident))
+    body = incident(name, namespace, title=f"{workload} is failing", workload=workload)
+    cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(body))
     body = _wait(cluster, namespace, name, lambda s: s.get("phase") in {"Diagnosed", "Failed"})
     assert body["status"]["phase"] == "Diagnosed", body["status"]
     return body
@@ -157,14 +167,13 @@ def test_approved_memory_increase_is_dry_run_then_applied_once_bounded_and_undoa
 ) -> None:
     cluster = emulated
     assert cluster.emulator is not None
-    namespace, workload, case_dir = OOM
-    _load(cluster, case_dir)
-    policy = _policy(
+    namespace, workload, _ = OOM
+    operator, sent = _oom_operator(
+        cluster,
         tmp_path,
         rules=[{"actions": ["increase-memory"], "namespaces": ["exp*"]}],
         bounds={"maxMemoryFactor": 1.5},
     )
-    operator, sent = _operator(cluster, policy)
     with operator:
         diagnosed = _diagnose(cluster, namespace, workload, "oom")
         top = diagnosed["status"]["diagnosis"]["remediations"][0]
@@ -250,13 +259,10 @@ def test_without_a_policy_an_approval_is_rejected_and_nothing_changes(
     emulated: Cluster,
 ) -> None:
     cluster = emulated
-    namespace, workload, case_dir = OOM
-    _load(cluster, case_dir)
-    operator, sent = _operator(cluster, None)
+    namespace, workload, _ = OOM
+    operator, sent = _oom_operator(cluster, None)
     with operator:
-        top = _diagnose(cluster, namespace, workload, "oom")["status"]["diagnosis"]["remediations"][
-            0
-        ]
+        top = _top(cluster, namespace, workload, "oom")
         before = _get(cluster, "deployment", namespace, workload)
         _approve(cluster, namespace, "oom", top["id"], "alice@example.com")
         status = _outcome(cluster, namespace, "oom", top["id"])
@@ -319,9 +325,7 @@ def test_policy_refusals_leave_the_workload_untouched(
     )
     operator, _ = _operator(cluster, policy)
     with operator:
-        top = _diagnose(cluster, namespace, workload, "oom")["status"]["diagnosis"]["remediations"][
-            0
-        ]
+        top = _top(cluster, namespace, workload, "oom")
         before = _get(cluster, "deployment", namespace, workload)
         _approve(cluster, namespace, "oom", top["id"], "alice@example.com")
         status = _outcome(cluster, namespace, "oom", top["id"])
@@ -336,18 +340,15 @@ def test_rate_limit_counts_what_an_earlier_incident_applied(
     emulated: Cluster, tmp_path: Path
 ) -> None:
     cluster = emulated
-    namespace, workload, case_dir = OOM
-    _load(cluster, case_dir)
-    policy = _policy(
+    namespace, workload, _ = OOM
+    operator, _ = _oom_operator(
+        cluster,
         tmp_path,
         rules=[{"actions": ["increase-memory"], "namespaces": ["exports"]}],
         rateLimit={"maxPerWorkloadPerHour": 1},
     )
-    operator, _ = _operator(cluster, policy)
     with operator:
-        top = _diagnose(cluster, namespace, workload, "first")["status"]["diagnosis"][
-            "remediations"
-        ][0]
+        top = _top(cluster, namespace, workload, "first")
         _approve(cluster, namespace, "first", top["id"], "alice")
         assert _outcome(cluster, namespace, "first", top["id"])["remediation"]["result"] == (
             "Applied"
@@ -367,10 +368,10 @@ def test_unknown_remediation_id_is_rejected_listing_the_valid_ids(
     emulated: Cluster, tmp_path: Path
 ) -> None:
     cluster = emulated
-    namespace, workload, case_dir = OOM
-    _load(cluster, case_dir)
-    policy = _policy(tmp_path, rules=[{"actions": ["increase-memory"], "namespaces": ["*"]}])
-    operator, _ = _operator(cluster, policy)
+    namespace, workload, _ = OOM
+    operator, _ = _oom_operator(
+        cluster, tmp_path, rules=[{"actions": ["increase-memory"], "namespaces": ["*"]}]
+    )
     with operator:
         diagnosis = _diagnose(cluster, namespace, workload, "oom")["status"]["diagnosis"]
         _approve(cluster, namespace, "oom", "rollback-ffffff", None)
@@ -385,14 +386,12 @@ def test_unknown_remediation_id_is_rejected_listing_the_valid_ids(
 def test_a_failed_dry_run_stops_before_the_real_patch(emulated: Cluster, tmp_path: Path) -> None:
     cluster = emulated
     assert cluster.emulator is not None
-    namespace, workload, case_dir = OOM
-    _load(cluster, case_dir)
-    policy = _policy(tmp_path, rules=[{"actions": ["increase-memory"], "namespaces": ["exports"]}])
-    operator, sent = _operator(cluster, policy)
+    namespace, workload, _ = OOM
+    operator, sent = _oom_operator(
+        cluster, tmp_path, rules=[{"actions": ["increase-memory"], "namespaces": ["exports"]}]
+    )
     with operator:
-        top = _diagnose(cluster, namespace, workload, "oom")["status"]["diagnosis"]["remediations"][
-            0
-        ]
+        top = _top(cluster, namespace, workload, "oom")
         before = _get(cluster, "deployment", namespace, workload)
         cluster.emulator.fail_requests(
             1,
@@ -418,14 +417,12 @@ def test_an_approval_already_recorded_on_the_workload_is_not_applied_twice(
     """What an operator restart between the write and the status update leaves behind: the
     workload's ledger says the approval was applied, the Incident does not know yet."""
     cluster = emulated
-    namespace, workload, case_dir = OOM
-    _load(cluster, case_dir)
-    policy = _policy(tmp_path, rules=[{"actions": ["increase-memory"], "namespaces": ["exports"]}])
-    operator, _ = _operator(cluster, policy)
+    namespace, workload, _ = OOM
+    operator, _ = _oom_operator(
+        cluster, tmp_path, rules=[{"actions": ["increase-memory"], "namespaces": ["exports"]}]
+    )
     with operator:
-        top = _diagnose(cluster, namespace, workload, "oom")["status"]["diagnosis"]["remediations"][
-            0
-        ]
+        top = _top(cluster, namespace, workload, "oom")
         entry = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "action": "increase-memory",

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import Cluster
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 
 pytestmark = pytest.mark.e2e
@@ -140,18 +141,16 @@ def test_scenario_is_diagnosed_on_a_real_cluster(crd_installed: Cluster, name: s
     _break(cluster, scenario)
     kind = "Service" if scenario.target[0] == "Service" else "Deployment"
     target_name = scenario.target[1] if kind == "Service" else scenario.workload
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": f"{name}-incident", "namespace": scenario.namespace},
-        "spec": {
-            "title": f"{target_name} is failing",
-            "severity": "warning",
-            "target": {"kind": kind, "namespace": scenario.namespace, "name": target_name},
-        },
-    }
+    manifest = incident(
+        f"{name}-incident",
+        scenario.namespace,
+        title=f"{target_name} is failing",
+        workload=target_name,
+        kind=kind,
+        severity="warning",
+    )
     with OperatorThread(cluster.kubeconfig):
-        cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(incident))
+        cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(manifest))
 
         def status() -> dict[str, Any]:
             out = cluster.kubectl(

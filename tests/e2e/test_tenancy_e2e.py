@@ -28,18 +28,14 @@ from tests.e2e.test_remediation_e2e import (
     _policy,
     _wait,
 )
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 
 READ_VERBS = {"get", "list", "watch"}
 
 
 def _create(cluster: Cluster, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    body = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    body = incident(name, namespace, **spec)
     done = cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(body), check=False)
     assert done.returncode == 0, done.stderr
 

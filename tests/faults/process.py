@@ -14,6 +14,7 @@ from typing import Self
 
 from kubetriage.lifecycle import StartStop
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.lifecycle import terminate
 from tests.support.polling import wait_for
 
 KUBETRIAGE = Path(sys.executable).parent / "kubetriage"
@@ -96,11 +97,5 @@ class OperatorProcess(StartStop):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if process is not None:
+            terminate(process)

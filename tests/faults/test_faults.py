@@ -433,7 +433,7 @@ def test_dropped_and_expired_watches(emulator: EmulatorThread, fault: FaultRun) 
     def create_one_by_one() -> None:
         for name in names:
             create(emulator, [name])
-            time.sleep(0.05)
+            time.sleep(0.05)  # the load under test: Incidents arrive one by one, not at once
 
     # The default concurrency (4), as in production.
     with OperatorThread(emulator.kubeconfig_path, settings=_fast_settings()):
@@ -446,7 +446,7 @@ def test_dropped_and_expired_watches(emulator: EmulatorThread, fault: FaultRun) 
                 emulator.emulator.expire_watches(1)
                 expired += 1
             ticks += 1
-            time.sleep(0.1)
+            time.sleep(0.1)  # the fault's cadence (a watch closed every 100ms), not a wait
         creator.join()
         bodies = wait_settled(emulator, len(names), timeout=60)
         diagnosed = wait_events(emulator, "Diagnosed", names)
@@ -493,7 +493,7 @@ def _post_until_accepted(url: str, body: bytes, deadline: float) -> int:
             busy += 1
         if time.monotonic() > deadline:
             raise AssertionError("the receiver kept answering 503 past the storm's deadline")
-        time.sleep(delay * random.uniform(0.5, 1.5))
+        time.sleep(delay * random.uniform(0.5, 1.5))  # the client's backoff under test
         delay = min(delay * 2, 0.5)
 
 

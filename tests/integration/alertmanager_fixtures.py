@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import urllib.error
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+import aiohttp
 import yaml
 
 from kubetriage.alerts import label_fingerprint
@@ -27,8 +27,10 @@ from kubetriage.lifecycle import StartStop
 from kubetriage.metrics import OperatorMetrics
 from kubetriage.receiver import Receiver, ReceiverStats
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from kubetriage.settings import Settings
-from tests.support.polling import wait_for
+from tests.support.lifecycle import terminate
+from tests.support.polling import wait_for, wait_for_async
 
 T = TypeVar("T")
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
@@ -102,12 +104,6 @@ def crashloop_labels(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def alertmanager_config(
     url: str, credentials: str, *, repeat_interval: str = "1h"
 ) -> dict[str, Any]:
@@ -176,7 +172,7 @@ class Alertmanager(StartStop):
                 raise RuntimeError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    return response.status == 200
+                    return bool(response.status == 200)
             except (urllib.error.URLError, OSError):
                 return False
 
@@ -185,12 +181,7 @@ class Alertmanager(StartStop):
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+            terminate(self._process, grace=10)
             self._log.close()
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
@@ -282,7 +273,7 @@ async def running_receiver(settings: Settings, kubeconfig: Path) -> AsyncIterato
         client.close()  # type: ignore[no-untyped-call]
 
 
-class ReceiverThread:
+class ReceiverThread(StartStop):
     """The real receiver on its own event loop in a thread, for synchronous tests (the
     operator runs in another thread, Alertmanager in a process)."""
 
@@ -297,7 +288,7 @@ class ReceiverThread:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def start(self) -> ReceiverThread:
+    def start(self) -> Self:
         self._thread.start()
         self.client = api_client(self.kubeconfig)
 
@@ -328,12 +319,6 @@ class ReceiverThread:
         self._loop.close()
         self.client.close()  # type: ignore[no-untyped-call]
 
-    def __enter__(self) -> ReceiverThread:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
 
 def post(
     url: str,
@@ -354,3 +339,16 @@ def post(
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read())
+
+
+async def wait_ready(session: aiohttp.ClientSession, base: str, *, within: float = 60.0) -> None:
+    """Wait until ``base/readyz`` answers 200: the receiver of ``kubetriage run`` serves."""
+
+    async def ready() -> bool:
+        try:
+            async with session.get(f"{base}/readyz") as response:
+                return response.status == 200
+        except aiohttp.ClientConnectionError:
+            return False
+
+    await wait_for_async(ready, what="the receiver to answer /readyz", within=within)

@@ -1,6 +1,6 @@
 """Shared data for the Prometheus integration tests: the example cases and their replay time.
 
-The module-scoped Prometheus fixture itself lives in each test module (pytest fixtures must be
+The module-scoped Prometheus fixture itself lives in ``conftest.py`` (pytest fixtures must be
 visible there); these helpers load cases and merge their metrics into one backfill.
 """
 

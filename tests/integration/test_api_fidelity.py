@@ -23,6 +23,7 @@ from kubernetes.client.rest import ApiException
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.built import deployment_manifest
 from tests.support.cluster import LocalCluster
 
 
@@ -84,24 +85,14 @@ def _pod(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
 
 
 def _deployment(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {"name": "app", "image": "nginx:1"},
-                        {"name": "sidecar", "image": "envoy:1"},
-                    ]
-                },
-            },
-        },
-    }
+    return deployment_manifest(
+        name,
+        None,
+        ("app", "nginx:1"),
+        ("sidecar", "envoy:1"),
+        metadata={"labels": {"app": name}},
+        replicas=1,
+    )
 
 
 def _status(err: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:

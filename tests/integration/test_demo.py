@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.incidents import INCIDENT_COLUMNS
+
 
 def test_demo_replays_the_bundled_incidents() -> None:
     result = subprocess.run(
@@ -30,16 +32,7 @@ def test_demo_replays_the_bundled_incidents() -> None:
     out = result.stdout
     assert "$ kubectl get inc -A" in out
     header = next(line for line in out.splitlines() if line.startswith("NAMESPACE"))
-    assert header.split() == [
-        "NAMESPACE",
-        "NAME",
-        "PHASE",
-        "SEVERITY",
-        "CATEGORY",
-        "CONFIDENCE",
-        "TARGET",
-        "AGE",
-    ]
+    assert header.split() == ["NAMESPACE", *INCIDENT_COLUMNS]
     assert out.count("Diagnosed") >= 6  # three table rows and three diagnoses
     assert "embedded Qdrant with 4 resolved past incidents" in out
     assert "oom-killed" in out

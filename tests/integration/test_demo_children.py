@@ -10,13 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from kubetriage.replay.children import OWNER_FILE, owned_tempdir, sweep_stale
 from kubetriage.replay.promtool import PROMETHEUS_WORKDIR_PREFIX
+from tests.support.polling import wait_for
 
 CHILD = """
 import sys
@@ -58,10 +58,11 @@ def test_local_prometheus_dies_with_a_killed_parent_and_its_directory_is_swept()
             parent.stdin.close()
         if parent.stdout is not None:
             parent.stdout.close()
-    deadline = time.monotonic() + 30
-    while _answers(url):
-        assert time.monotonic() < deadline, "prometheus outlived the process that started it"
-        time.sleep(0.1)
+    wait_for(
+        lambda: not _answers(url),
+        what="prometheus to stop with the process that started it",
+        within=30,
+    )
     assert workdir.is_dir()  # kill -9: nothing cleaned up ...
     assert workdir in sweep_stale((PROMETHEUS_WORKDIR_PREFIX,))  # ... until the next start
     assert not workdir.exists()

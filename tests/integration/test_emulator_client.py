@@ -17,6 +17,7 @@ from kubernetes.client.rest import ApiException
 
 from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, pod, widget, widget_crd
+from tests.support.built import deployment_manifest
 
 
 @pytest.fixture
@@ -42,24 +43,14 @@ def _message(err: pytest.ExceptionInfo[ApiException]) -> str:
 
 
 def _deployment(name: str, image: str = "nginx:1") -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {"name": "app", "image": image},
-                        {"name": "sidecar", "image": "envoy:1"},
-                    ]
-                },
-            },
-        },
-    }
+    return deployment_manifest(
+        name,
+        None,
+        ("app", image),
+        ("sidecar", "envoy:1"),
+        metadata={"labels": {"app": name, "tier": "web"}},
+        replicas=2,
+    )
 
 
 def test_pod_crud_and_selectors(core: client.CoreV1Api) -> None:

@@ -19,6 +19,7 @@ import yaml
 
 from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.emulator_fixtures import pod, widget, widget_crd
+from tests.support.built import deployment_manifest
 
 KUBECTL = shutil.which("kubectl") or "kubectl"
 
@@ -124,19 +125,7 @@ def test_builtins_get_pods_all_namespaces_and_logs(
 def test_apply_builtin_twice_uses_strategic_merge(
     kubectl: Kubectl, emulator: EmulatorThread
 ) -> None:
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": "nginx:1"}]},
-            },
-        },
-    }
+    deployment = deployment_manifest("web", "default", ("app", "nginx:1"), replicas=1)
     kubectl.apply(deployment)
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"  # type: ignore[index]
     assert "configured" in kubectl.apply(deployment).stdout

@@ -10,22 +10,22 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 
-from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.reader import TemporaryCollectionError
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.tenancy import Scope
+from tests.support.built import case_alert, case_evidence
 from tests.support.cases import EXAMPLES, TRAIN
 
 CASES = EXAMPLES
@@ -36,18 +36,13 @@ LIMITS = EvidenceLimits()
 SCOPE = Scope.unrestricted()
 
 
-def _case(name: str) -> Case:
-    path = CASES / name / "case.yaml"
+def _case(name: str, cases: Path = CASES) -> Case:
+    path = cases / name / "case.yaml"
     return Case.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def _alert(case: Case) -> Alert:
-    return Alert(
-        status="firing",
-        labels=case.alert.labels,
-        annotations=case.alert.annotations,
-        starts_at=NOW - parse_go_duration(case.alert.starts_ago),
-    )
+    return case_alert(case)
 
 
 def _load(emulator: EmulatorThread, case: Case) -> None:
@@ -58,20 +53,7 @@ def _load(emulator: EmulatorThread, case: Case) -> None:
 
 
 def _built_from_case(case: Case) -> Evidence:
-    logs = []
-    for key, text in case.logs.items():
-        namespace, pod, container = key.split("/")
-        logs.append(tail_from_text(namespace, pod, container, text, limits=LIMITS))
-    return build_evidence(
-        case.cluster,
-        logs,
-        target=None,
-        alerts=[_alert(case)],
-        title=case.title,
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    return case_evidence(case)
 
 
 @pytest.fixture
@@ -81,16 +63,22 @@ def api(emulator: EmulatorThread) -> Iterator[client.ApiClient]:
 
 
 async def _collect(
-    api: client.ApiClient, case: Case, *, target: ObjectRef | None = None
+    api: client.ApiClient,
+    case: Case | None = None,
+    *,
+    target: ObjectRef | None = None,
+    scope: Scope = SCOPE,
+    request_timeout: float = 5.0,
 ) -> Evidence:
-    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=5.0)
+    """What the collector gathers about ``target`` (and ``case``'s alert and title)."""
+    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=request_timeout)
     return await collector.collect(
         target=target,
-        alerts=[_alert(case)],
-        title=case.title,
+        alerts=[_alert(case)] if case else [],
+        title=case.title if case else "t",
         description=None,
         now=NOW,
-        scope=SCOPE,
+        scope=scope,
     )
 
 
@@ -196,16 +184,9 @@ async def test_unreachable_api_server_is_temporary() -> None:
     configuration.host = f"http://127.0.0.1:{_closed_port()}"
     configuration.retries = 0
     with client.ApiClient(configuration) as unreachable:
-        collector = KubeEvidenceCollector(unreachable, limits=LIMITS, request_timeout=2.0)
+        pod = ObjectRef(kind="Pod", name="p", namespace="n")
         with pytest.raises(TemporaryCollectionError):
-            await collector.collect(
-                target=ObjectRef(kind="Pod", name="p", namespace="n"),
-                alerts=[],
-                title="t",
-                description=None,
-                now=NOW,
-                scope=SCOPE,
-            )
+            await _collect(unreachable, target=pod, request_timeout=2.0)
 
 
 def _node(name: str, taints: list[dict[str, str]]) -> dict[str, object]:
@@ -290,15 +271,8 @@ async def test_service_target_finds_its_pods_endpoints_and_workload(
         "subsets": [{"addresses": [{"ip": "10.244.1.80"}], "notReadyAddresses": []}],
     }
     emulator.emulator.load([*case.cluster, service, endpoints])
-    collector = KubeEvidenceCollector(api, limits=LIMITS)
-    evidence = await collector.collect(
-        target=ObjectRef(kind="Service", name="mailer", namespace="newsletter"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        scope=SCOPE,
-    )
+    mailer = ObjectRef(kind="Service", name="mailer", namespace="newsletter")
+    evidence = await _collect(api, target=mailer, request_timeout=10.0)
     assert evidence.workload is not None
     assert evidence.workload.ref.key() == "Deployment/newsletter/mailer"
     assert [p.name for p in evidence.pods] == ["mailer-84c9b7d6f5-7rjvz"]
@@ -331,15 +305,8 @@ async def test_missing_config_map_target_collects_the_pods_that_need_it(
     }
     emulator.emulator.load(objects)
     emulator.emulator.clear_audit()
-    collector = KubeEvidenceCollector(api, limits=LIMITS)
-    evidence = await collector.collect(
-        target=ObjectRef(kind="ConfigMap", name="mailer-env", namespace="newsletter"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        scope=SCOPE,
-    )
+    mailer_env = ObjectRef(kind="ConfigMap", name="mailer-env", namespace="newsletter")
+    evidence = await _collect(api, target=mailer_env, request_timeout=10.0)
     assert evidence.workload is not None
     assert evidence.workload.ref.key() == "Deployment/newsletter/mailer"
     refs = {(r.kind, r.name): r.exists for r in evidence.pods[0].config_refs}
@@ -351,11 +318,7 @@ async def test_missing_config_map_target_collects_the_pods_that_need_it(
 async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_events(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:
-    case = Case.model_validate(
-        yaml.safe_load(
-            (TRAIN / "dependency-auth-outage-fails-readiness" / "case.yaml").read_text("utf-8")
-        )
-    )
+    case = _case("dependency-auth-outage-fails-readiness", TRAIN)
     _load(emulator, case)
     emulator.emulator.clear_audit()
     evidence = await _collect(api, case)
@@ -375,23 +338,11 @@ async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_e
 async def test_a_tenancy_rule_keeps_the_collector_out_of_other_namespaces(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:
-    case = Case.model_validate(
-        yaml.safe_load(
-            (TRAIN / "dependency-auth-outage-fails-readiness" / "case.yaml").read_text("utf-8")
-        )
-    )
+    case = _case("dependency-auth-outage-fails-readiness", TRAIN)
     _load(emulator, case)
     emulator.emulator.clear_audit()
-    collector = KubeEvidenceCollector(api, limits=LIMITS)
     own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
-    evidence = await collector.collect(
-        target=None,
-        alerts=[_alert(case)],
-        title=case.title,
-        description=None,
-        now=NOW,
-        scope=own,
-    )
+    evidence = await _collect(api, case, scope=own, request_timeout=10.0)
     assert not [d for d in evidence.dependencies if d.service and d.service.namespace == "identity"]
     assert any(
         e.startswith("dependency not followed: Service/identity/auth-api")

@@ -13,22 +13,16 @@ import pytest
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.incidents import INCIDENT_COLUMNS, checkout_restarting, raise_memory
 from tests.support.kubectl_plugin import KubectlTriage
 
 NAME, NAMESPACE = "checkout-oom", "shop"
 
 
 def _incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "checkout restarting",
-            "severity": "critical",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "checkout"},
-        },
-        "status": {
+    return checkout_restarting(
+        severity="critical",
+        status={
             "phase": "Diagnosed",
             "target": "Deployment/shop/checkout",
             "conditions": [
@@ -47,24 +41,10 @@ def _incident() -> dict[str, Any]:
                 "summary": "checkout is OOM-killed at its 512Mi limit",
                 "category": "oom-killed",
                 "confidence": 0.93,
-                "remediations": [
-                    {
-                        "id": "r1",
-                        "action": "increase-memory",
-                        "title": "Raise the memory limit of Deployment/shop/checkout",
-                        "target": {
-                            "kind": "Deployment",
-                            "namespace": NAMESPACE,
-                            "name": "checkout",
-                        },
-                        "command": "kubectl -n shop set resources deployment/checkout "
-                        "--limits=memory=1Gi",
-                        "risk": "low",
-                    }
-                ],
+                "remediations": [raise_memory()],
             },
         },
-    }
+    )
 
 
 def _event() -> dict[str, Any]:
@@ -102,16 +82,7 @@ def plugin(emulator: EmulatorThread, tmp_path: Path) -> Plugin:
 
 def test_list_and_show(plugin: Plugin) -> None:
     table = plugin.run("list", "-A").splitlines()
-    assert table[0].split() == [
-        "NAMESPACE",
-        "NAME",
-        "PHASE",
-        "SEVERITY",
-        "CATEGORY",
-        "CONFIDENCE",
-        "TARGET",
-        "AGE",
-    ]
+    assert table[0].split() == ["NAMESPACE", *INCIDENT_COLUMNS]
     assert table[1].split()[:7] == [
         NAMESPACE,
         NAME,

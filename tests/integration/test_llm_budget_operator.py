@@ -23,34 +23,20 @@ import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubetriage.crd import build_incident_crd
 from kubetriage.kubeclient import api_client
 from kubetriage.models.incident import GROUP, PLURAL, VERSION
-from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.ports import free_port
-from kubetriage.replay.session import log_placement
 from kubetriage.settings import ModelPrice, Settings
-from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
+from tests.support.oom_example import ANSWER, prepare
 from tests.support.openai_server import ScriptedOpenAIServer, answer
-from tests.support.operator import OperatorThread
+from tests.support.operator import OperatorThread, scripted_model_settings
 from tests.support.polling import wait_for
 
 NAMESPACE = "exports"
 # Where the budget's ConfigMap lives (the operator's own namespace, as the chart sets it).
 OPERATOR_NAMESPACE = "kubetriage"
-WORKLOAD = {"kind": "Deployment", "namespace": NAMESPACE, "name": "csv-exporter"}
-ANSWER: dict[str, Any] = {
-    "category": "oom-killed",
-    "confidence": 0.9,
-    "summary": "csv-exporter is killed at its 256Mi limit while loading a table",
-    "root_cause": "the export loads the whole table into memory",
-    "evidence": ["OOMKilled exit 137, 5 restarts"],
-    "remediations": [
-        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak > limit"}
-    ],
-    "disagrees_with_analyzers": None,
-}
 STORM = 200
 PER_MINUTE = 20
 # Every 25th Incident is critical: 8 of them, the first created after 24 warnings, which
@@ -68,29 +54,21 @@ class Clock:
 
 
 def _setup(emulator: EmulatorThread) -> None:
-    case = load_case(EXAMPLES / "example-oom-csv-exporter")
+    prepare(emulator)
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}}
-    emulator.emulator.load([build_incident_crd(), namespace, *case.cluster])
-    for namespace, pod, container, log, previous in log_placement(case):
-        emulator.emulator.set_logs(namespace, pod, container, log, previous=previous)
+    emulator.emulator.load([namespace])
 
 
 def _incident(name: str, severity: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"title": "csv-exporter restarting", "severity": severity, "target": WORKLOAD},
-    }
+    return incident(
+        name, NAMESPACE, title="csv-exporter restarting", workload="csv-exporter", severity=severity
+    )
 
 
 def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
-    return Settings(
-        memory_enabled=False,
-        llm_base_url=server.base_url,
-        llm_model="scripted",
+    return scripted_model_settings(
+        server,
         llm_timeout_seconds=10,
-        llm_max_retries=0,
         retry_delay_seconds=0.2,
         llm_budget_namespace=OPERATOR_NAMESPACE,
         **extra,

@@ -34,23 +34,12 @@ from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
+from tests.support.oom_example import ANSWER
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 NAMESPACE = "kubetriage"
 NAME = "kubetriage-llm-budget"
-WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
-ANSWER = {
-    "category": "oom-killed",
-    "confidence": 0.9,
-    "summary": "exporter exceeds its 256Mi limit while loading the table",
-    "root_cause": "the job loads 4.2M rows into memory",
-    "evidence": ["lastState OOMKilled exit 137"],
-    "remediations": [
-        {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak above limit"}
-    ],
-    "disagrees_with_analyzers": None,
-}
 
 
 @pytest.fixture(autouse=True)

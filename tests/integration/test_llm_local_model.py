@@ -12,7 +12,6 @@ It fails, never skips, when llama-cpp-python[server] or the GGUF is missing.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,9 @@ import pytest
 
 from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import render_messages
+from kubetriage.replay.ports import free_port
 from kubetriage.settings import Settings
+from tests.support.lifecycle import terminate
 from tests.support.llm_samples import oom_evidence, oom_finding, similar_incident
 from tests.support.polling import wait_for
 
@@ -80,18 +81,11 @@ def _gguf_path(python: str) -> Path:
     return models[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     python = _python_with_llama_cpp()
     model = _gguf_path(python)
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -132,12 +126,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             wait_for(up, what="llama_cpp.server to serve /v1/models", within=STARTUP_SECONDS)
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+            terminate(process)
 
 
 @pytest.mark.timeout(600)

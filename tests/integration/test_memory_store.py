@@ -175,25 +175,25 @@ def test_v1_collection_is_rekeyed_by_namespace(
             DEFAULT_COLLECTION,
             points=[
                 qm.PointStruct(
-                    id=v1_ids[0],
-                    vector=vectors[0],
+                    id=point,
+                    vector=vector,
                     payload={
-                        **_record("a", Category.OOM_KILLED).model_dump(mode="json"),
+                        **record.model_dump(mode="json"),
                         "schema_version": 1,
-                        "text": OOM_TEXT,
+                        "text": text,
                         "resolved": True,
                     },
-                ),
-                qm.PointStruct(
-                    id=v1_ids[1],
-                    vector=vectors[1],
-                    payload={
-                        **_record("b", Category.IMAGE_PULL, namespace=None).model_dump(mode="json"),
-                        "schema_version": 1,
-                        "text": PULL_TEXT,
-                        "resolved": True,
-                    },
-                ),
+                )
+                for point, vector, record, text in zip(
+                    v1_ids,
+                    vectors,
+                    [
+                        _record("a", Category.OOM_KILLED),
+                        _record("b", Category.IMAGE_PULL, namespace=None),
+                    ],
+                    [OOM_TEXT, PULL_TEXT],
+                    strict=True,
+                )
             ],
         )
         client.update_collection(DEFAULT_COLLECTION, metadata={"kubetriage_schema_version": 1})

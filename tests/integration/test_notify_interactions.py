@@ -29,29 +29,15 @@ from kubetriage.notify.content import build_notice
 from kubetriage.notify.interactions import PATH, SlackInteractions
 from kubetriage.notify.slack import ACTION_APPROVE, ACTION_CATEGORY, ACTION_HELPFUL, action_value
 from kubetriage.replay.emulator import EmulatorThread
+from tests.support.incidents import checkout_restarting, slack_memory_policy
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NAME, NAMESPACE = "checkout-oom", "shop"
-POLICY = """
-apiVersion: kubetriage.io/v1alpha1
-kind: RemediationPolicy
-rules:
-  - actions: [increase-memory]
-    namespaces: [shop]
-slackApprovers: [U0APPROVER]
-"""
+POLICY = slack_memory_policy("shop")
 
 
 def _incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "checkout restarting",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "checkout"},
-        },
-    }
+    return checkout_restarting()
 
 
 def sign(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:

@@ -30,29 +30,16 @@ from kubetriage.kubeclient import api_client
 from kubetriage.notify.interactions import PATH
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from tests.integration.alertmanager_fixtures import (
-    TOKEN,
-    free_port,
-    incidents,
-    prepare_cluster,
-    receiver_settings,
-    webhook_alert,
-    webhook_payload,
-)
+from tests.integration import alertmanager_fixtures as am
+from tests.integration.alertmanager_fixtures import TOKEN
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer
+from tests.support.incidents import slack_memory_policy
 from tests.support.polling import wait_for_async
 
 CASE = EXAMPLES / "example-oom-csv-exporter"
 SIGNING_SECRET = "e0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
-POLICY = """
-apiVersion: kubetriage.io/v1alpha1
-kind: RemediationPolicy
-rules:
-  - actions: [increase-memory]
-    namespaces: [exports]
-slackApprovers: [U0APPROVER]
-"""
+POLICY = slack_memory_policy("exports")
 
 
 async def _until(check: Any, what: str) -> Any:
@@ -80,15 +67,15 @@ async def test_alert_to_slack_to_approval_to_resolution(
     emulator: EmulatorThread, tmp_path: Path
 ) -> None:
     case = load_case(CASE)
-    prepare_cluster(emulator)
+    am.prepare_cluster(emulator)
     emulator.emulator.load(case.cluster)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")
-    port = free_port()
+    port = am.free_port()
     labels = dict(case.alert.labels)
     group = {"alertname": "KubePodCrashLooping", "namespace": "exports"}
     with ScriptedSlackServer() as slack:
-        settings = receiver_settings(
+        settings = am.receiver_settings(
             webhook_port=port,
             slack_bot_token=slack.token,
             slack_channel="C0OPS",
@@ -114,19 +101,11 @@ async def test_alert_to_slack_to_approval_to_resolution(
         base = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as session:
-
-                async def ready() -> bool:
-                    try:
-                        async with session.get(f"{base}/readyz") as response:
-                            return response.status == 200
-                    except aiohttp.ClientConnectionError:
-                        return False
-
-                await wait_for_async(ready, what="the receiver to answer /readyz")
+                await am.wait_ready(session, base)
 
                 async def alert(status: str) -> None:
-                    payload = webhook_payload(
-                        [webhook_alert(labels, status=status)], group_labels=group
+                    payload = am.webhook_payload(
+                        [am.webhook_alert(labels, status=status)], group_labels=group
                     )
                     async with session.post(
                         f"{base}/alerts", json=payload, headers={"Authorization": f"Bearer {TOKEN}"}
@@ -153,7 +132,7 @@ async def test_alert_to_slack_to_approval_to_resolution(
                     assert response.status == 200, await response.text()
 
                 def remediation() -> dict[str, Any] | None:
-                    found = incidents(emulator, "exports")
+                    found = am.incidents(emulator, "exports")
                     record = (found[0].get("status") or {}).get("remediation") if found else None
                     return record if record and record.get("result") != "Applying" else None
 
@@ -173,6 +152,6 @@ async def test_alert_to_slack_to_approval_to_resolution(
             client.close()  # type: ignore[no-untyped-call]
         assert len(slack.messages) == 1
         notified = {
-            c["type"]: c for c in incidents(emulator, "exports")[0]["status"]["conditions"]
+            c["type"]: c for c in am.incidents(emulator, "exports")[0]["status"]["conditions"]
         }["Notified"]
         assert notified["status"] == "True"

@@ -24,6 +24,7 @@ from kubetriage.replay.session import log_placement
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer, rate_limited, server_error, slow
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -53,16 +54,13 @@ def _load(emulator: EmulatorThread) -> None:
 
 
 def _incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "csv-exporter restarting",
-            "severity": "critical",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "csv-exporter"},
-        },
-    }
+    return incident(
+        NAME,
+        NAMESPACE,
+        title="csv-exporter restarting",
+        workload="csv-exporter",
+        severity="critical",
+    )
 
 
 def _status(emulator: EmulatorThread) -> dict[str, Any]:
@@ -87,6 +85,15 @@ def _patch(emulator: EmulatorThread, body: dict[str, Any], *, status: bool = Fal
             asyncio.run(store.patch(NAMESPACE, NAME, body))
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+def _notify_through(emulator: EmulatorThread, slack: ScriptedSlackServer, what: str) -> None:
+    """Load the case and run the operator until the Incident is notified through ``slack``
+    (Notified=True); ``what`` names the wait in a timeout's message."""
+    _load(emulator)
+    with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
+        emulator.emulator.load([_incident()])
+        wait_for(lambda: (_notified(emulator) or {}).get("status") == "True", within=60, what=what)
 
 
 def _header(slack: ScriptedSlackServer) -> str:
@@ -158,15 +165,8 @@ def test_rate_limits_server_errors_and_a_lost_answer_still_give_one_message(
             # Slack posts it but the answer comes after the client's timeout.
             slow("chat.postMessage", seconds=2.5),
         )
-        _load(emulator)
-        with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
-            emulator.emulator.load([_incident()])
-            wait_for(
-                lambda: (_notified(emulator) or {}).get("status") == "True",
-                within=60,
-                what="Notified=True after the faults",
-            )
-            assert _status(emulator)["phase"] == "Diagnosed"
+        _notify_through(emulator, slack, "Notified=True after the faults")
+        assert _status(emulator)["phase"] == "Diagnosed"
         posts = [status for method, status in slack.calls if method == "chat.postMessage"]
         assert posts[:3] == [429, 500, 200]  # the SDK's retry handlers retried both
         # The late answer was lost; the notifier found its own message instead of posting.
@@ -297,14 +297,7 @@ def test_a_failed_lookup_never_posts_blind(emulator: EmulatorThread) -> None:
             slow("chat.postMessage", seconds=2.5),  # posted, but the answer is lost
             slow("conversations.history", seconds=2.5),  # and so is the first lookup
         )
-        _load(emulator)
-        with OperatorThread(emulator.kubeconfig_path, settings=_settings(slack)):
-            emulator.emulator.load([_incident()])
-            wait_for(
-                lambda: (_notified(emulator) or {}).get("status") == "True",
-                within=60,
-                what="Notified=True once Slack answers in time",
-            )
+        _notify_through(emulator, slack, "Notified=True once Slack answers in time")
         history = [status for method, status in slack.calls if method == "conversations.history"]
         assert len(history) == 2
         assert len(slack.messages) == 1

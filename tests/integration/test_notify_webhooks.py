@@ -23,6 +23,7 @@ from kubetriage.notify.notifier import Notifier, Sinks
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.settings import Settings
 from tests.support.chat_servers import CaptureServer
+from tests.support.incidents import checkout_restarting, raise_memory
 
 CORPUS = yaml.safe_load(
     (Path(__file__).parents[1] / "unit" / "data" / "secret_shapes.yaml").read_text("utf-8")
@@ -32,23 +33,15 @@ NAME, NAMESPACE = "checkout-oom", "shop"
 
 
 def _incident(phase: str = "Diagnosed") -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "title": "checkout restarting",
-            "severity": "critical",
-            "target": {"kind": "Deployment", "namespace": NAMESPACE, "name": "checkout"},
-            "alerts": [
-                {
-                    "status": "firing",
-                    "labels": {"alertname": "KubePodCrashLooping"},
-                    "generatorURL": "http://prometheus.example/graph?g0.expr=up",
-                }
-            ],
-        },
-        "status": {
+    firing = {
+        "status": "firing",
+        "labels": {"alertname": "KubePodCrashLooping"},
+        "generatorURL": "http://prometheus.example/graph?g0.expr=up",
+    }
+    return checkout_restarting(
+        severity="critical",
+        alerts=[firing],
+        status={
             "phase": phase,
             "target": "Deployment/shop/checkout",
             "diagnosis": {
@@ -59,21 +52,7 @@ def _incident(phase: str = "Diagnosed") -> dict[str, Any]:
                     {"source": f"pod/shop/checkout-{i}", "fact": shape["text"][:1000]}
                     for i, shape in enumerate(SHAPES[:5])
                 ],
-                "remediations": [
-                    {
-                        "id": "r1",
-                        "action": "increase-memory",
-                        "title": "Raise the memory limit of Deployment/shop/checkout",
-                        "target": {
-                            "kind": "Deployment",
-                            "namespace": NAMESPACE,
-                            "name": "checkout",
-                        },
-                        "command": "kubectl -n shop set resources deployment/checkout "
-                        "--limits=memory=1Gi",
-                        "risk": "low",
-                    }
-                ],
+                "remediations": [raise_memory()],
                 "similarIncidents": [
                     {
                         "name": "oom-search-indexer",
@@ -84,7 +63,7 @@ def _incident(phase: str = "Diagnosed") -> dict[str, Any]:
                 ],
             },
         },
-    }
+    )
 
 
 def _secrets() -> list[str]:

@@ -20,6 +20,7 @@ from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.settings import Settings
 from kubetriage.tenancy import Scope
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -69,15 +70,7 @@ def test_burst_respects_the_concurrency_limit(emulator: EmulatorThread) -> None:
     stages = Stages(evidence=counter, redact=redact_evidence)
     settings = Settings(memory_enabled=False, concurrency=LIMIT)
     incidents = [
-        {
-            "apiVersion": "kubetriage.io/v1alpha1",
-            "kind": "Incident",
-            "metadata": {"name": f"burst-{i}", "namespace": "exports"},
-            "spec": {
-                "title": "csv-exporter restarting",
-                "target": {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"},
-            },
-        }
+        incident(f"burst-{i}", "exports", title="csv-exporter restarting", workload="csv-exporter")
         for i in range(BURST)
     ]
     with OperatorThread(emulator.kubeconfig_path, settings=settings, stages=stages):

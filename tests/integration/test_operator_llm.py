@@ -12,7 +12,7 @@ from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.settings import Settings
 from tests.support.oom_example import ANSWER, create, prepare
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
-from tests.support.operator import OperatorThread
+from tests.support.operator import OperatorThread, scripted_model_settings
 from tests.support.polling import wait_for
 
 
@@ -25,15 +25,7 @@ def _final(emulator: EmulatorThread) -> dict[str, Any]:
 
 
 def _settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
-    return Settings(
-        memory_enabled=False,
-        llm_base_url=server.base_url,
-        llm_model="scripted",
-        llm_timeout_seconds=5,
-        llm_max_retries=0,
-        retry_delay_seconds=0.2,
-        **extra,
-    )
+    return scripted_model_settings(server, retry_delay_seconds=0.2, **extra)
 
 
 def test_model_answer_lands_in_the_status(emulator: EmulatorThread) -> None:

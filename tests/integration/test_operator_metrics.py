@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from kubetriage.receiver import Receiver
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case, load_case_set
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from kubetriage.replay.seeding import seed_from_cases
 from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
@@ -71,18 +71,12 @@ class Running:
     seeded: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     memory_path = tmp_path / "memory"
     with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=memory_path) as memory:
         seeded = len(seed_from_cases(memory, load_case_set(SHARED)))
-    port = _free_port()
+    port = free_port()
     with (
         EmulatorThread(kubeconfig_path=tmp_path / "kubeconfig") as cluster,
         ScriptedOpenAIServer() as server,

@@ -16,6 +16,7 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import load_case_into
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for
 
@@ -24,15 +25,7 @@ SHARED = EXAMPLES
 
 
 def _incident(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": "exports"},
-        "spec": {
-            "title": "csv-exporter restarting",
-            "target": {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"},
-        },
-    }
+    return incident(name, "exports", title="csv-exporter restarting", workload="csv-exporter")
 
 
 def _phase(emulator: EmulatorThread, name: str) -> str | None:

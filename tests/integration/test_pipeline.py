@@ -24,11 +24,13 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
+from tests.support.oom_example import ANSWER
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
 
 SHARED = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 WORKLOAD = {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"}
+AGREEING_SUMMARY = "exporter exceeds its 256Mi limit while loading the table"
 
 
 @pytest.fixture
@@ -78,19 +80,9 @@ def _model_stages(case: Case, server: ScriptedOpenAIServer) -> Stages:
 
 
 def _agreeing_answer(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "category": "oom-killed",
-        "confidence": 0.9,
-        "summary": "exporter exceeds its 256Mi limit while loading the table",
-        "root_cause": "the job loads 4.2M rows into memory",
-        "evidence": ["lastState OOMKilled exit 137"],
-        "remediations": [
-            {"action": "increase-memory", "target": WORKLOAD, "rationale": "peak above limit"}
-        ],
-        "disagrees_with_analyzers": None,
-    }
-    body.update(overrides)
-    return body
+    """The model's answer agreeing with the analyzers on the OOM case, with its own
+    summary (``AGREEING_SUMMARY``) and ``overrides``."""
+    return {**ANSWER, "summary": AGREEING_SUMMARY, **overrides}
 
 
 def test_analyzers_alone(oom_case: Case) -> None:
@@ -119,7 +111,7 @@ def test_model_answer_is_used_and_secrets_never_leave(oom_case: Case) -> None:
     assert diagnosis.llm.used is True
     assert diagnosis.llm.input_tokens
     assert diagnosis.llm.output_tokens
-    assert diagnosis.summary == "exporter exceeds its 256Mi limit while loading the table"
+    assert diagnosis.summary == AGREEING_SUMMARY
     assert set(diagnosis.remediations[0].proposed_by) == {"analyzer", "llm"}
     assert _conditions(result)["LLMUnavailable"].status == "False"
     assert "hunter2" not in sent

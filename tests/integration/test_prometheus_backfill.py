@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +26,6 @@ from tests.integration.prometheus_fixtures import (
     MAILER_CASE,
     OOM_CASE,
     load_case,
-    merged_metrics,
-    replay_end,
 )
 
 
@@ -39,18 +36,6 @@ def _query(url: str, promql: str, at: datetime) -> list[dict[str, Any]]:
     assert body["status"] == "success", body
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
-
-
-@pytest.fixture(scope="module")
-def end() -> datetime:
-    return replay_end()
-
-
-@pytest.fixture(scope="module")
-def prometheus(end: datetime) -> Iterator[LocalPrometheus]:
-    metrics = merged_metrics([load_case(OOM_CASE), load_case(MAILER_CASE)])
-    with start_with_case_metrics(metrics, end) as running:
-        yield running
 
 
 def test_every_case_sample_is_stored(prometheus: LocalPrometheus, end: datetime) -> None:

@@ -24,7 +24,7 @@ from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceColl
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import MetricSummary
 from kubetriage.models.incident import Alert
-from kubetriage.replay.promtool import LocalPrometheus, start_with_case_metrics
+from kubetriage.replay.promtool import LocalPrometheus
 from kubetriage.settings import Settings
 from tests.integration.prometheus_fixtures import (
     MAILER_CASE,
@@ -32,24 +32,11 @@ from tests.integration.prometheus_fixtures import (
     case_alert,
     external_hosts,
     load_case,
-    merged_metrics,
     replay_end,
 )
 
 MEMORY_LIMIT = 268435456.0
 OOM_POD = ObjectRef(kind="Pod", name="csv-exporter-5f7d8c9b6d-k2x9p", namespace="exports")
-
-
-@pytest.fixture(scope="module")
-def end() -> datetime:
-    return replay_end()
-
-
-@pytest.fixture(scope="module")
-def prometheus(end: datetime) -> Iterator[LocalPrometheus]:
-    metrics = merged_metrics([load_case(OOM_CASE), load_case(MAILER_CASE)])
-    with start_with_case_metrics(metrics, end) as running:
-        yield running
 
 
 def _collector(url: str | None, **kwargs: float) -> PrometheusEvidenceCollector:

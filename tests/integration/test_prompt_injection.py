@@ -50,9 +50,11 @@ from kubetriage.replay.seeding import case_signature
 from kubetriage.replay.session import load_case_into
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
+from tests.support.built import deployment_manifest
 from tests.support.cases import EXAMPLES
+from tests.support.incidents import incident
 from tests.support.openai_server import ScriptedOpenAIServer, answer
-from tests.support.operator import OperatorThread
+from tests.support.operator import OperatorThread, scripted_model_settings
 from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
@@ -498,19 +500,14 @@ OPERATOR_ANSWER: dict[str, Any] = _obedient_answer(
         },
     }
 )  # fmt: skip
-COREDNS = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
-    "spec": {
-        "replicas": 2,
-        "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        "template": {
-            "metadata": {"labels": {"k8s-app": "kube-dns"}},
-            "spec": {"containers": [{"name": "coredns", "image": "coredns/coredns:1.11.1"}]},
-        },
-    },
-}
+COREDNS = deployment_manifest(
+    "coredns",
+    "kube-system",
+    ("coredns", "coredns/coredns:1.11.1"),
+    labels={"k8s-app": "kube-dns"},
+    metadata={"labels": {"k8s-app": "kube-dns"}},
+    replicas=2,
+)
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
@@ -551,16 +548,8 @@ def _diagnose_and_approve(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Create an Incident, wait for its diagnosis, approve ``approve`` (None: the injected
     drain of the node) and return (diagnosis, final remediation status)."""
-    incident = {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": "exports"},
-        "spec": {
-            "title": "csv-exporter restarting",
-            "target": {"kind": "Deployment", "namespace": "exports", "name": "csv-exporter"},
-        },
-    }
-    _kubectl(emulator, "apply", "-f", "-", input_text=yaml.safe_dump(incident))
+    body = incident(name, "exports", title="csv-exporter restarting", workload="csv-exporter")
+    _kubectl(emulator, "apply", "-f", "-", input_text=yaml.safe_dump(body))
     body = _wait(emulator, name, lambda s: s.get("phase") in {"Diagnosed", "Failed"})
     assert body["status"]["phase"] == "Diagnosed", body["status"]
     diagnosis = body["status"]["diagnosis"]
@@ -593,14 +582,7 @@ def _writes_outside_incidents(emulator: EmulatorThread) -> list[str]:
 
 
 def _operator_settings(server: ScriptedOpenAIServer, policy_file: Path | None) -> Settings:
-    return Settings(
-        memory_enabled=False,
-        llm_base_url=server.base_url,
-        llm_model="scripted",
-        llm_timeout_seconds=5,
-        llm_max_retries=0,
-        policy_file=policy_file,
-    )
+    return scripted_model_settings(server, policy_file=policy_file)
 
 
 def test_operator_refuses_the_injected_drain_without_a_policy(emulator: EmulatorThread) -> None:

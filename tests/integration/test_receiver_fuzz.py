@@ -24,17 +24,8 @@ from hypothesis import strategies as st
 
 from kubetriage.alerts import label_fingerprint
 from kubetriage.replay.emulator import EmulatorThread
-from tests.integration.alertmanager_fixtures import (
-    TOKEN,
-    ReceiverThread,
-    crashloop_labels,
-    incidents,
-    post,
-    prepare_cluster,
-    receiver_settings,
-    webhook_alert,
-    webhook_payload,
-)
+from tests.integration import alertmanager_fixtures as am
+from tests.integration.alertmanager_fixtures import TOKEN, ReceiverThread
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -47,8 +38,8 @@ JSON_VALUES = st.recursive(
 
 def _valid(group: str, pods: int = 2) -> dict[str, Any]:
     labels = {"alertname": "Fuzz", "namespace": "exports"}
-    return webhook_payload(
-        [webhook_alert(crashloop_labels(pod=f"{group}-{i}")) for i in range(pods)],
+    return am.webhook_payload(
+        [am.webhook_alert(am.crashloop_labels(pod=f"{group}-{i}")) for i in range(pods)],
         group_labels=labels,
         group_key=f"{{}}:{{group={group!r}}}",
     )
@@ -83,20 +74,25 @@ def mutated(draw: st.DrawFn, group: str) -> dict[str, Any]:
     return body
 
 
+# Each example is real HTTP to a real receiver: slow and large by hypothesis' measure.
+FUZZ = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+def _receiver(emulator: EmulatorThread) -> ReceiverThread:
+    """The receiver (not started) for namespace exports, with room for every example."""
+    am.prepare_cluster(emulator, "exports")
+    return ReceiverThread(am.receiver_settings(webhook_queue_size=10_000), emulator.kubeconfig_path)
+
+
 def test_fuzzed_payloads_are_4xx_and_valid_ones_are_never_lost(emulator: EmulatorThread) -> None:
-    prepare_cluster(emulator, "exports")
     counter = itertools.count()
     expected_groups: set[str] = set()
     statuses: list[int] = []
-    with ReceiverThread(
-        receiver_settings(webhook_queue_size=10_000), emulator.kubeconfig_path
-    ) as receiver:
+    with _receiver(emulator) as receiver:
 
-        @settings(
-            max_examples=150,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        )
+        @settings(FUZZ, max_examples=150)
         @given(
             kind=st.sampled_from(["bytes", "json", "mutated"]),
             raw=st.binary(max_size=300),
@@ -112,7 +108,7 @@ def test_fuzzed_payloads_are_4xx_and_valid_ones_are_never_lost(emulator: Emulato
             else:
                 payload = data.draw(mutated(f"m{n}"))
                 body = json.dumps(payload).encode()
-            status, _, answer = post(receiver.url, body)
+            status, _, answer = am.post(receiver.url, body)
             statuses.append(status)
             assert status < 500, answer
             assert "error" in answer or status == 200
@@ -122,14 +118,14 @@ def test_fuzzed_payloads_are_4xx_and_valid_ones_are_never_lost(emulator: Emulato
                     expected_groups.add(parsed["groupKey"])
             # A valid notification alongside every fuzzed one.
             valid = _valid(f"v{n}")
-            assert post(receiver.url, valid)[0] == 200
+            assert am.post(receiver.url, valid)[0] == 200
             expected_groups.add(valid["groupKey"])
 
         check()
         receiver.drain(timeout=120)
         assert receiver.stats.failed == 0
         assert any(400 <= s < 500 for s in statuses)
-    found = [i["status"]["alertGroup"]["groupKey"] for i in incidents(emulator)]
+    found = [i["status"]["alertGroup"]["groupKey"] for i in am.incidents(emulator)]
     assert sorted(found) == sorted(expected_groups)
 
 
@@ -155,10 +151,10 @@ def shaped(draw: st.DrawFn, n: int) -> dict[str, Any]:
         annotations = draw(st.dictionaries(LABEL_TEXT, LABEL_TEXT, max_size=3))
         if draw(st.booleans()):
             annotations["description"] = "d" * draw(st.integers(0, 20_000))
-        alert = webhook_alert(labels, annotations=annotations)
+        alert = am.webhook_alert(labels, annotations=annotations)
         alert["startsAt"] = draw(TIMES) or alert["startsAt"]
         alerts.append(alert)
-    return webhook_payload(
+    return am.webhook_payload(
         alerts,
         group_labels={"alertname": alertname, "namespace": "exports"},
         group_key=f"{{}}:{{shaped={n}}}",
@@ -208,7 +204,7 @@ def _send(url: str, body: bytes, headers: dict[str, bytes | str]) -> tuple[int, 
 
 def _holds(emulator: EmulatorThread, answer: dict[str, Any], payload: dict[str, Any]) -> bool:
     """The Incident the receiver answered with holds every alert of ``payload``."""
-    for body in incidents(emulator, answer["namespace"]):
+    for body in am.incidents(emulator, answer["namespace"]):
         if body["metadata"]["name"] == answer["incident"]:
             group = (body.get("status") or {}).get("alertGroup") or {}
             held = {a.get("fingerprint") for a in body["spec"].get("alerts") or []}
@@ -221,18 +217,11 @@ def _holds(emulator: EmulatorThread, answer: dict[str, Any], payload: dict[str, 
 
 
 def test_fuzzed_headers_encodings_and_shapes_are_4xx_or_stored(emulator: EmulatorThread) -> None:
-    prepare_cluster(emulator, "exports")
     counter = itertools.count()
     outcomes: dict[str, int] = {}
-    with ReceiverThread(
-        receiver_settings(webhook_queue_size=10_000), emulator.kubeconfig_path
-    ) as receiver:
+    with _receiver(emulator) as receiver:
 
-        @settings(
-            max_examples=120,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        )
+        @settings(FUZZ, max_examples=120)
         @given(
             authorization=AUTHORIZATION,
             content_type=CONTENT_TYPES,

@@ -17,15 +17,8 @@ from kubetriage.handlers import RunOptions
 from kubetriage.kubeclient import api_client
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from tests.integration.alertmanager_fixtures import (
-    TOKEN,
-    free_port,
-    incidents,
-    prepare_cluster,
-    receiver_settings,
-    webhook_alert,
-    webhook_payload,
-)
+from tests.integration import alertmanager_fixtures as am
+from tests.integration.alertmanager_fixtures import TOKEN
 from tests.support.cases import EXAMPLES
 from tests.support.polling import wait_for_async
 
@@ -34,29 +27,21 @@ CASE = EXAMPLES / "example-oom-csv-exporter"
 
 async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorThread) -> None:
     case = load_case(CASE)
-    prepare_cluster(emulator)
+    am.prepare_cluster(emulator)
     emulator.emulator.load(case.cluster)
-    port = free_port()
-    settings = receiver_settings(webhook_port=port)
+    port = am.free_port()
+    settings = am.receiver_settings(webhook_port=port)
     client = api_client(emulator.kubeconfig_path)
     operator = assemble_operator(settings, client, stages=build_stages(settings, client))
     stop = asyncio.Event()
     task = asyncio.create_task(serve(operator, RunOptions(stop_flag=stop), webhook=True))
-    payload = webhook_payload(
-        [webhook_alert(dict(case.alert.labels), annotations=dict(case.alert.annotations))],
+    payload = am.webhook_payload(
+        [am.webhook_alert(dict(case.alert.labels), annotations=dict(case.alert.annotations))],
         group_labels={"alertname": "KubePodCrashLooping", "namespace": "exports"},
     )
     try:
         async with aiohttp.ClientSession() as session:
-
-            async def ready() -> bool:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                        return response.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            await wait_for_async(ready, what="the receiver to answer /readyz", within=10)
+            await am.wait_ready(session, f"http://127.0.0.1:{port}", within=10)
             async with session.post(
                 f"http://127.0.0.1:{port}/alerts",
                 json=payload,
@@ -65,7 +50,7 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
                 assert response.status == 200
 
         async def diagnosed() -> list[dict[str, Any]]:
-            return incidents(emulator, "exports")
+            return am.incidents(emulator, "exports")
 
         await wait_for_async(
             diagnosed,
@@ -74,7 +59,7 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
             ),
             what="the alert's Incident diagnosed",
         )
-        [incident] = incidents(emulator, "exports")
+        [incident] = am.incidents(emulator, "exports")
         assert incident["status"]["phase"] == "Diagnosed"
         assert incident["status"]["diagnosis"]["category"] == case.expect.category.value
         assert incident["status"]["alertGroup"]["notifications"] == 1

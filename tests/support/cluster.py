@@ -28,10 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from kubetriage.lifecycle import StartStop
 from kubetriage.replay.ports import free_port
+from tests.support import polling
+from tests.support.lifecycle import terminate
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = REPO / "tests" / "k8s" / "stages"
@@ -55,6 +57,24 @@ rules:
   nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
 - level: Metadata
 """
+
+
+def run_kubectl(
+    binary: Path | str,
+    kubeconfig: Path,
+    *args: str,
+    input_text: str | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl --kubeconfig=... args`` (text in and out, one minute at most)."""
+    return subprocess.run(
+        [str(binary), f"--kubeconfig={kubeconfig}", *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
 
 
 class ClusterError(RuntimeError):
@@ -127,7 +147,7 @@ class _Proc:
 
 
 @dataclass
-class LocalCluster:
+class LocalCluster(StartStop):
     """Start with `with LocalCluster(workdir) as cluster:`; `cluster.kubeconfig` is the admin's."""
 
     workdir: Path
@@ -162,23 +182,14 @@ class LocalCluster:
         return self.bin_dir / name
 
     # -- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> LocalCluster:
+    def __enter__(self) -> Self:
         try:
-            self.start()
+            return self.start()
         except BaseException:
             self.stop()
             raise
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_pki()
         tokens = {user: os.urandom(16).hex() for user in (ADMIN_USER, *COMPONENT_USERS)}
@@ -201,18 +212,13 @@ class LocalCluster:
         self._create_nodes()
         self.wait_for(self._nodes_ready, "kwok nodes Ready")
         self.wait_for(self._default_service_account, "the default ServiceAccount")
+        return self
 
     def stop(self) -> None:
         """Stop every started process, newest first (kwok ... etcd): SIGTERM to its process
         group, then SIGKILL if it has not exited within 15 s."""
         for proc in reversed(self._procs):
-            if proc.popen.poll() is None:
-                os.killpg(proc.popen.pid, signal.SIGTERM)
-            try:
-                proc.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.popen.pid, signal.SIGKILL)
-                proc.popen.wait(timeout=15)
+            terminate(proc.popen, process_group=True)
         self._procs.clear()
 
     def pids(self) -> list[int]:
@@ -226,12 +232,11 @@ class LocalCluster:
         check: bool = True,
         kubeconfig: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.binary("kubectl")), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        return run_kubectl(
+            self.binary("kubectl"),
+            kubeconfig or self.kubeconfig,
+            *args,
+            input_text=input_text,
             check=check,
         )
 
@@ -282,14 +287,18 @@ class LocalCluster:
                     yield AuditEvent.from_json(json.loads(line))
 
     def wait_for(self, condition: Any, what: str, timeout: float | None = None) -> None:
-        """Poll `condition()` until it is true; raise naming `what` (and dead processes) if not."""
-        deadline = time.monotonic() + (timeout or self.ready_timeout)
-        while time.monotonic() < deadline:
+        """Poll `condition()` until it is true; fail naming `what` (and dead processes) if not."""
+
+        def probe() -> object:
             self._check_alive()
-            if condition():
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"timed out waiting for {what}; logs in {self.workdir}")
+            return condition()
+
+        polling.wait_for(
+            probe,
+            what=f"{what} (logs in {self.workdir})",
+            within=timeout or self.ready_timeout,
+            interval=0.2,
+        )
 
     # -- internals ----------------------------------------------------------------------------
     def _kubeconfig_for(self, user: str) -> Path:

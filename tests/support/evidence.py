@@ -20,15 +20,19 @@ from kubetriage.models.evidence import (
     Evidence,
     LogTail,
     MetricSummary,
+    NetworkPolicyEvidence,
     PodCondition,
     PodEvidence,
     RevisionEvidence,
+    ServiceEvidence,
     WorkloadEvidence,
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+# The one pod of ``checkout_evidence`` (and of most tests about the checkout Deployment).
+CHECKOUT_POD = "checkout-7d9f6c8b5-abcde"
 
 
 def ago(minutes: float) -> datetime:
@@ -77,15 +81,23 @@ def container(
 
 
 def crash_looping(
-    name: str = "app", *, restarts: int = 5, exit_code: int = 1, reason: str = "Error"
+    name: str = "app",
+    image: str = "ghcr.io/example/app:1.0",
+    *,
+    restarts: int = 5,
+    exit_code: int = 1,
+    reason: str | None = "Error",
+    **fields: Any,
 ) -> ContainerEvidence:
     """A container in CrashLoopBackOff whose last run ended with ``exit_code``."""
     return container(
         name,
+        image,
         ready=False,
         restarts=restarts,
         state=waiting("CrashLoopBackOff"),
         last_state=terminated(reason, exit_code),
+        **fields,
     )
 
 
@@ -116,6 +128,18 @@ def pod(
         containers=list(containers) or [container()],
         created_at=ago(120),
         **fields,
+    )
+
+
+def app_pod(
+    name: str, *containers: ContainerEvidence, namespace: str = "shop", **fields: Any
+) -> PodEvidence:
+    """A pod named as a Deployment's pods are (``<app>-<hash>-<suffix>``): its ReplicaSet
+    (``<app>-<hash>``) and its ``app`` label follow from the name."""
+    replica_set = name.rsplit("-", 1)[0]
+    labels = {"app": replica_set.rsplit("-", 1)[0]}
+    return pod(
+        name, *containers, namespace=namespace, replica_set=replica_set, labels=labels, **fields
     )
 
 
@@ -165,6 +189,25 @@ def revision(
     )
 
 
+def rollout_revisions(
+    number: int,
+    new: dict[str, str],
+    old: dict[str, str],
+    *,
+    minutes_ago: float,
+    ready: int = 0,
+    old_ready: int = 0,
+    names: tuple[str, str] = ("checkout-7d9f6c8b5", "checkout-5c6d7e8f9"),
+) -> list[RevisionEvidence]:
+    """Revision ``number`` (images ``new``, ``ready`` pods) rolled out ``minutes_ago`` over
+    revision ``number - 1`` (images ``old``, ``old_ready`` pods, a month old); ``names``
+    are the two ReplicaSets, new first."""
+    return [
+        revision(names[0], number, new, current=True, ready=ready, created_minutes_ago=minutes_ago),
+        revision(names[1], number - 1, old, ready=old_ready),
+    ]
+
+
 def event(
     reason: str,
     message: str,
@@ -186,6 +229,60 @@ def event(
     )
 
 
+def service(
+    name: str,
+    namespace: str = "shop",
+    *,
+    selector: dict[str, str] | None = None,
+    ready: int | None = None,
+    matching: int | None = None,
+    **fields: Any,
+) -> ServiceEvidence:
+    """A ClusterIP Service selecting ``app=<name>`` (or ``selector``) with ``ready`` ready
+    endpoints and ``matching`` pods matching its selector (None: not collected)."""
+    return ServiceEvidence(
+        name=name,
+        namespace=namespace,
+        selector={"app": name} if selector is None else selector,
+        ready_endpoints=ready,
+        matching_pods=matching,
+        **fields,
+    )
+
+
+def external_service(
+    name: str, host: str, namespace: str = "shop", **fields: Any
+) -> ServiceEvidence:
+    """An ExternalName Service: ``name`` in the cluster stands for ``host`` outside it."""
+    return ServiceEvidence(
+        name=name, namespace=namespace, type="ExternalName", external_name=host, **fields
+    )
+
+
+def network_policy(
+    name: str,
+    *rules: str,
+    namespace: str = "shop",
+    ingress_rules: int | None = None,
+    selects_target: bool = True,
+    policy_types: tuple[str, ...] = ("Ingress",),
+    **fields: Any,
+) -> NetworkPolicyEvidence:
+    """A NetworkPolicy with its compact ``rules``; ``ingress_rules`` counts the rules that
+    allow something (default: the rules other than ``ingress: deny all``)."""
+    if ingress_rules is None:
+        ingress_rules = sum(1 for rule in rules if rule != "ingress: deny all")
+    return NetworkPolicyEvidence(
+        name=name,
+        namespace=namespace,
+        policy_types=list(policy_types),
+        ingress_rules=ingress_rules,
+        selects_target=selects_target,
+        rules=list(rules),
+        **fields,
+    )
+
+
 def log(pod_name: str, container_name: str, text: str, *, namespace: str = "shop") -> LogTail:
     return LogTail(
         namespace=namespace,
@@ -193,6 +290,11 @@ def log(pod_name: str, container_name: str, text: str, *, namespace: str = "shop
         container=container_name,
         lines=[line for line in text.strip().splitlines() if line.strip()],
     )
+
+
+def checkout_log(text: str) -> LogTail:
+    """The log of container ``app`` of ``CHECKOUT_POD``."""
+    return log(CHECKOUT_POD, "app", text)
 
 
 def metric(
@@ -205,8 +307,11 @@ def metric(
     name: str | None = None,
     labels: dict[str, str] | None = None,
     trend: Literal["rising", "falling", "flat", "unknown"] = "unknown",
+    changed_minutes_ago: float | None = None,
 ) -> MetricSummary:
+    """A metric's summary; ``changed_minutes_ago``: when its level stepped."""
     values = [v for v in (first, last, max_, min_) if v is not None]
+    changed = {} if changed_minutes_ago is None else {"changed_at": ago(changed_minutes_ago)}
     return MetricSummary(
         name=name or query.split("{", 1)[0],
         query=query,
@@ -217,6 +322,33 @@ def metric(
         max=max_ if max_ is not None else max(values),
         trend=trend,
         samples=60,
+        **changed,
+    )
+
+
+def error_ratio(
+    *,
+    first: float,
+    last: float,
+    changed_minutes_ago: float,
+    job: str | None = "checkout",
+    trend: Literal["rising", "falling", "flat", "unknown"] = "unknown",
+) -> MetricSummary:
+    """The ratio of HTTP 5xx answers (of ``job``'s requests, or of all without a job),
+    stepping from ``first`` to ``last`` ``changed_minutes_ago``."""
+    errors, total = (
+        (f'{{job="{job}",code=~"5.."}}', f'{{job="{job}"}}') if job else ('{code=~"5.."}', "")
+    )
+    query = (
+        f"sum(rate(http_requests_total{errors}[5m])) / sum(rate(http_requests_total{total}[5m]))"
+    )
+    return metric(
+        query,
+        name="http_5xx_ratio",
+        first=first,
+        last=last,
+        trend=trend,
+        changed_minutes_ago=changed_minutes_ago,
     )
 
 
@@ -238,12 +370,37 @@ def assert_leads(
     return first
 
 
-def checkout_evidence(**fields: Any) -> Evidence:
-    """Evidence about the healthy ``checkout`` Deployment and its one pod, plus ``fields``
-    (what the test breaks: logs, services, policies...)."""
-    return evidence(
-        workload=deployment(), pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))], **fields
-    )
+def assert_ranks_below(result: AnalyzerRun, category: Category, leader: Finding) -> None:
+    """A finding of ``category`` was made, and the first of them ranks below ``leader``."""
+    found = by_category(result, category)
+    assert found, f"no {category.value} finding"
+    assert found[0].confidence < leader.confidence, (found[0], leader)
+
+
+def checkout_evidence(*containers: ContainerEvidence, **fields: Any) -> Evidence:
+    """Evidence about the ``checkout`` Deployment and its one pod ``CHECKOUT_POD`` running
+    ``containers`` (default: a healthy ``app``), plus ``fields`` (what the test breaks:
+    logs, services, policies...; ``workload`` replaces the healthy Deployment)."""
+    fields.setdefault("workload", deployment())
+    return evidence(pods=[pod(CHECKOUT_POD, *(containers or [container("app")]))], **fields)
+
+
+def app_evidence(
+    pod_name: str,
+    *containers: ContainerEvidence,
+    namespace: str = "shop",
+    logs: str | None = None,
+    **fields: Any,
+) -> Evidence:
+    """Evidence about a Deployment and its one pod ``pod_name`` (see ``app_pod``) running
+    ``containers``; ``logs`` is what the first container logged. ``workload`` replaces the
+    default Deployment (named after the app, two replicas, all ready)."""
+    the_pod = app_pod(pod_name, *containers, namespace=namespace)
+    app = the_pod.labels["app"]
+    fields.setdefault("workload", deployment(app, namespace))
+    if logs is not None:
+        fields["logs"] = [log(pod_name, the_pod.containers[0].name, logs, namespace=namespace)]
+    return evidence(pods=[the_pod], **fields)
 
 
 def analyze(ev: Evidence) -> AnalyzerRun:

@@ -7,22 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import SimilarIncident
-from kubetriage.models.evidence import (
-    AlertEvidence,
-    ContainerEvidence,
-    ContainerState,
-    EventEvidence,
-    Evidence,
-    LogTail,
-    MetricSummary,
-    PodCondition,
-    PodEvidence,
-    ProbeSpec,
-    RevisionEvidence,
-    WorkloadEvidence,
-)
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -31,14 +18,14 @@ DEPLOYMENT = ObjectRef(kind="Deployment", namespace="shop", name="checkout", api
 POD = "checkout-7d9f6c-x2x9k"
 
 
-def app_container(**overrides: Any) -> ContainerEvidence:
+def app_container(**overrides: Any) -> kinds.ContainerEvidence:
     values: dict[str, Any] = {
         "name": "app",
         "image": "ghcr.io/example/checkout:1.4.2",
         "ready": False,
         "restart_count": 7,
-        "state": ContainerState(state="waiting", reason="CrashLoopBackOff"),
-        "last_state": ContainerState(
+        "state": kinds.ContainerState(state="waiting", reason="CrashLoopBackOff"),
+        "last_state": kinds.ContainerState(
             state="terminated",
             reason="OOMKilled",
             exit_code=137,
@@ -46,18 +33,18 @@ def app_container(**overrides: Any) -> ContainerEvidence:
         ),
         "requests": {"memory": "128Mi", "cpu": "100m"},
         "limits": {"memory": "256Mi"},
-        "probes": [ProbeSpec(kind="readiness", handler="httpGet /ready :8080")],
+        "probes": [kinds.ProbeSpec(kind="readiness", handler="httpGet /ready :8080")],
         "ports": ["8080/TCP"],
         "env": {"LOG_LEVEL": "info"},
         "args": ["--workers=4"],
     }
     values.update(overrides)
-    return ContainerEvidence(**values)
+    return kinds.ContainerEvidence(**values)
 
 
 def oom_evidence(
-    *, log_lines: list[str] | None = None, events: list[EventEvidence] | None = None
-) -> Evidence:
+    *, log_lines: list[str] | None = None, events: list[kinds.EventEvidence] | None = None
+) -> kinds.Evidence:
     lines = (
         log_lines
         if log_lines is not None
@@ -68,7 +55,7 @@ def oom_evidence(
         ]
     )
     default_events = [
-        EventEvidence(
+        kinds.EventEvidence(
             type="Warning",
             reason="BackOff",
             message=f"Back-off restarting failed container app in pod {POD}",
@@ -76,7 +63,7 @@ def oom_evidence(
             count=12,
             last_seen=NOW - timedelta(seconds=30),
         ),
-        EventEvidence(
+        kinds.EventEvidence(
             type="Normal",
             reason="Pulled",
             message='Container image "ghcr.io/example/checkout:1.4.2" already present',
@@ -85,11 +72,11 @@ def oom_evidence(
             last_seen=NOW - timedelta(minutes=2),
         ),
     ]
-    return Evidence(
+    return kinds.Evidence(
         collected_at=NOW,
         title="checkout pods restart",
         alerts=[
-            AlertEvidence(
+            kinds.AlertEvidence(
                 labels={"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": POD},
                 annotations={"summary": "Pod shop/checkout is crash looping"},
                 starts_at=NOW - timedelta(minutes=5),
@@ -97,7 +84,7 @@ def oom_evidence(
             )
         ],
         target=DEPLOYMENT,
-        workload=WorkloadEvidence(
+        workload=kinds.WorkloadEvidence(
             ref=DEPLOYMENT,
             desired_replicas=2,
             ready_replicas=1,
@@ -110,21 +97,21 @@ def oom_evidence(
             observed_generation=3,
         ),
         pods=[
-            PodEvidence(
+            kinds.PodEvidence(
                 name=POD,
                 namespace="shop",
                 phase="Running",
                 node="node-a",
                 owner=ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-7d9f6c"),
                 conditions=[
-                    PodCondition(type="Ready", status="False", reason="ContainersNotReady")
+                    kinds.PodCondition(type="Ready", status="False", reason="ContainersNotReady")
                 ],
                 containers=[app_container()],
             )
         ],
         events=events if events is not None else default_events,
         revisions=[
-            RevisionEvidence(
+            kinds.RevisionEvidence(
                 name="checkout-7d9f6c",
                 revision=3,
                 images={"app": "ghcr.io/example/checkout:1.4.2"},
@@ -133,9 +120,11 @@ def oom_evidence(
                 current=True,
             )
         ],
-        logs=[LogTail(namespace="shop", pod=POD, container="app", previous=True, lines=lines)],
+        logs=[
+            kinds.LogTail(namespace="shop", pod=POD, container="app", previous=True, lines=lines)
+        ],
         metrics=[
-            MetricSummary(
+            kinds.MetricSummary(
                 name="memory_working_set_vs_limit",
                 query="container_memory_working_set_bytes / limit",
                 labels={"pod": POD, "container": "app"},

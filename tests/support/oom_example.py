@@ -12,6 +12,7 @@ from kubetriage.models.case import Case
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import load_case_into
+from tests.support import incidents
 from tests.support.cases import EXAMPLES
 
 OOM_CASE = EXAMPLES / "example-oom-csv-exporter"
@@ -45,12 +46,9 @@ def title_of(name: str) -> str:
 
 
 def incident(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetriage.io/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"title": title_of(name), "target": WORKLOAD, **spec},
-    }
+    return incidents.incident(
+        name, NAMESPACE, title=title_of(name), workload=WORKLOAD["name"], **spec
+    )
 
 
 def create(emulator: EmulatorThread, names: Iterable[str], **spec: Any) -> None:

@@ -31,16 +31,15 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.http_server import ThreadedServer
 
 CHARS_PER_TOKEN = 4
 
@@ -164,29 +163,24 @@ def _prompt_text(body: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-class ScriptedOpenAIServer:
+class ScriptedOpenAIServer(ThreadedServer):
     """Context manager running the scripted server; see the module docstring."""
+
+    name = "scripted OpenAI server"
 
     def __init__(
         self, *, model: str | None = None, host: str = "127.0.0.1", default: Reply | None = None
     ) -> None:
+        super().__init__(host)
         # None: echo the requested model, as most servers do.
         self._model = model
         # Served whenever the queue is empty; None keeps the strict "unscripted = 500".
         self._default = default
-        self._host = host
-        self._port = 0
-        self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._usages: list[Usage] = []
         self._unscripted = 0
         self._ids = itertools.count(1)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
-        self._stopping: asyncio.Event | None = None
 
     # --- scripting and inspection (any thread) ---------------------------------------
 
@@ -207,9 +201,9 @@ class ScriptedOpenAIServer:
     @property
     def root_url(self) -> str:
         """The URL without ``/v1`` (Azure's ``azure_endpoint``)."""
-        if not self._port:
+        if not self.port:
             raise RuntimeError("the server is not running")
-        return f"http://{self._host}:{self._port}"
+        return self.url
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -242,59 +236,12 @@ class ScriptedOpenAIServer:
         with self._lock:
             return self._unscripted
 
-    # --- lifecycle ---------------------------------------------------------------------
+    # --- served routes -----------------------------------------------------------------
 
-    def __enter__(self) -> ScriptedOpenAIServer:
-        self._thread = threading.Thread(target=self._run, name="scripted-openai", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout=10):
-            raise RuntimeError("scripted OpenAI server did not start within 10s")
-        if self._start_error is not None:
-            raise RuntimeError("scripted OpenAI server failed to start") from self._start_error
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None:
-            loop.call_soon_threadsafe(stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as failure:  # reported to __enter__, never lost in the thread
-            self._start_error = failure
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            # Binding the socket ourselves tells us the free port the OS picked.
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((self._host, 0))
-            site = web.SockSite(runner, sock)
-            await site.start()
-            self._port = sock.getsockname()[1]
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
 
     # --- handlers (server thread) ------------------------------------------------------
 

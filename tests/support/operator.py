@@ -9,17 +9,19 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
+from typing import Any, Self
 
 from kubetriage.app import MemoryStage, wall_clock
 from kubetriage.assembly import assemble_operator
 from kubetriage.handlers import RunOptions
 from kubetriage.kubeclient import api_client
+from kubetriage.lifecycle import StartStop
 from kubetriage.pipeline import Stages
 from kubetriage.settings import Settings
+from tests.support.openai_server import ScriptedOpenAIServer
 
 
-class OperatorThread:
+class OperatorThread(StartStop):
     def __init__(
         self,
         kubeconfig: Path,
@@ -74,7 +76,7 @@ class OperatorThread:
             self.error = error
             self._ready.set()
 
-    def start(self) -> OperatorThread:
+    def start(self) -> Self:
         self._thread.start()
         if not self._ready.wait(timeout=60):
             raise RuntimeError("the operator did not become ready within 60s")
@@ -94,15 +96,21 @@ class OperatorThread:
         if self._thread.is_alive():
             raise RuntimeError("the operator did not stop within 30s")
 
-    def __enter__(self) -> OperatorThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-        if self.error is not None and exc is None:
+    def __exit__(self, *exc_info: object) -> None:
+        super().__exit__(*exc_info)
+        if self.error is not None and exc_info[0] is None:
             raise RuntimeError("the operator crashed during the test") from self.error
+
+
+def scripted_model_settings(server: ScriptedOpenAIServer, **extra: Any) -> Settings:
+    """Settings of an operator whose model is the scripted ``server`` (no memory, one try
+    of the model call within 5 s), with ``extra`` on top."""
+    values: dict[str, Any] = {
+        "memory_enabled": False,
+        "llm_base_url": server.base_url,
+        "llm_model": "scripted",
+        "llm_timeout_seconds": 5,
+        "llm_max_retries": 0,
+    }
+    values.update(extra)
+    return Settings(**values)

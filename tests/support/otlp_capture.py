@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.support.chat_servers import ThreadedServer
+from tests.support.http_server import ThreadedServer
 
 
 class OTLPCapture(ThreadedServer):

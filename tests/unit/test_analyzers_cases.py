@@ -13,15 +13,13 @@ from datetime import UTC, datetime
 import pytest
 
 from kubetriage.analyzers import run_analyzers
-from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.prometheus import summarize_series
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, MetricSummary
-from kubetriage.models.incident import Alert
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.promtool import expand_series_values, parse_series_selector
+from tests.support.built import case_evidence
 from tests.support.cases import EXAMPLES
 
 CASES = EXAMPLES
@@ -50,26 +48,7 @@ def _metrics(case: Case) -> list[MetricSummary]:
 
 def _evidence(name: str, *, with_metrics: bool) -> tuple[Case, Evidence]:
     case = load_case(CASES / name / "case.yaml")
-    alert = Alert(
-        status="firing",
-        labels=case.alert.labels,
-        annotations=case.alert.annotations,
-        starts_at=NOW - parse_go_duration(case.alert.starts_ago),
-    )
-    logs = []
-    for key, text in case.logs.items():
-        namespace, pod, container = key.split("/")
-        logs.append(tail_from_text(namespace, pod, container, text, limits=LIMITS))
-    evidence = build_evidence(
-        case.cluster,
-        logs,
-        target=None,
-        alerts=[alert],
-        title=case.title,
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    evidence = case_evidence(case)
     if with_metrics:
         evidence = evidence.model_copy(update={"metrics": _metrics(case)})
     return case, evidence

@@ -12,44 +12,42 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    DependencyEvidence,
-    GenericObjectEvidence,
-    PodCondition,
-    ServiceEvidence,
-)
 from kubetriage.models.vocabulary import Action, Category
+from tests.support.built import built
 from tests.support.evidence import analyze, evidence, log, top
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CERT = ObjectRef(kind="Certificate", namespace="web", name="www")
 
 
-def _certificate(not_after: str, ready: str = "True") -> GenericObjectEvidence:
-    return GenericObjectEvidence(
+def _certificate(not_after: str, ready: str = "True") -> kinds.GenericObjectEvidence:
+    return kinds.GenericObjectEvidence(
         ref=CERT,
-        conditions=[PodCondition(type="Ready", status=ready, reason="Ready")],
+        conditions=[kinds.PodCondition(type="Ready", status=ready, reason="Ready")],
         fields={"notAfter": not_after, "issuer": "Issuer/letsencrypt", "secretName": "www-tls"},
     )
 
 
-def _request(reason: str = "Failed", status: str = "False") -> GenericObjectEvidence:
-    return GenericObjectEvidence(
+def _request(reason: str = "Failed", status: str = "False") -> kinds.GenericObjectEvidence:
+    return kinds.GenericObjectEvidence(
         ref=ObjectRef(kind="CertificateRequest", namespace="web", name="www-1"),
         conditions=[
-            PodCondition(type="Ready", status=status, reason=reason, message="ACME order failed")
+            kinds.PodCondition(
+                type="Ready", status=status, reason=reason, message="ACME order failed"
+            )
         ],
         fields={"certificate": "www", "issuer": "Issuer/letsencrypt"},
     )
 
 
-def _issuer(ready: str) -> GenericObjectEvidence:
-    return GenericObjectEvidence(
+def _issuer(ready: str) -> kinds.GenericObjectEvidence:
+    return kinds.GenericObjectEvidence(
         ref=ObjectRef(kind="Issuer", namespace="web", name="letsencrypt"),
-        conditions=[PodCondition(type="Ready", status=ready, reason="ErrRegisterACMEAccount")],
+        conditions=[
+            kinds.PodCondition(type="Ready", status=ready, reason="ErrRegisterACMEAccount")
+        ],
     )
 
 
@@ -105,24 +103,17 @@ def test_a_certificate_request_is_summarised_with_its_certificate() -> None:
         "spec": {"issuerRef": {"kind": "Issuer", "name": "letsencrypt"}},
         "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Failed"}]},
     }
-    ev = build_evidence(
-        [request],
-        [],
-        target=ObjectRef(kind="Namespace", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=EvidenceLimits(),
-    )
+    ev = built([request], ObjectRef(kind="Namespace", name="web"))
     [summary] = [o for o in ev.other_objects if o.ref.kind == "CertificateRequest"]
     assert summary.fields["certificate"] == "www"
     assert summary.fields["issuer"] == "Issuer/letsencrypt"
 
 
 def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret() -> None:
-    dependency = DependencyEvidence(
-        service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
+    dependency = kinds.DependencyEvidence(
+        service=kinds.ServiceEvidence(
+            name="ledger-api", namespace="ledger", selector={"app": "ledger"}
+        ),
         named_by=["log payouts/payouts-1/app"],
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-api-server-tls"],

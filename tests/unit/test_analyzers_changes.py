@@ -10,24 +10,11 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence
+from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence, RevisionEvidence
+from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    ago,
-    analyze,
-    by_category,
-    container,
-    deployment,
-    event,
-    evidence,
-    log,
-    metric,
-    pod,
-    revision,
-    terminated,
-    top,
-    waiting,
-)
+from tests.support import evidence as make
+from tests.support.evidence import ago, analyze, by_category, top
 
 WORKLOAD = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
@@ -44,31 +31,58 @@ def _rollout(minutes_ago: float, *aspects: str) -> ChangeEvidence:
     )
 
 
+def _new_over_old(ready: int = 0) -> list[RevisionEvidence]:
+    """Revision 5 (app:1.1) rolled out 30 minutes ago over revision 4 (app:1.0)."""
+    return make.rollout_revisions(
+        5,
+        {"app": "app:1.1"},
+        {"app": "app:1.0"},
+        minutes_ago=30,
+        ready=ready,
+        names=("checkout-new", "checkout-old"),
+    )
+
+
+def _correlated(ev: Evidence) -> list[Finding]:
+    """The findings of the change-correlation analyzer."""
+    return [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def _new_revision_serving(**fields: object) -> Evidence:
+    """The checkout Deployment at revision 5, its one pod running app:1.1."""
+    return make.evidence(
+        workload=make.deployment(revision=5),
+        pods=[
+            make.pod("checkout-new-a", make.container("app", "app:1.1"), replica_set="checkout-new")
+        ],
+        **fields,
+    )
+
+
 def _oom_after(
     change: ChangeEvidence | None, *, oom_minutes_ago: float = 20, **extra: object
 ) -> Evidence:
-    oom = container(
+    oom = make.container(
         "app",
         "app:1.1",
         ready=False,
         restarts=4,
-        last_state=terminated("OOMKilled", 137),
+        last_state=make.terminated("OOMKilled", 137),
         limits={"memory": "512Mi"},
     )
-    warning = event("BackOff", "Back-off restarting failed container", name="checkout-7d9f6c8b5-a")
+    warning = make.event(
+        "BackOff", "Back-off restarting failed container", name="checkout-7d9f6c8b5-a"
+    )
     warning = warning.model_copy(update={"first_seen": ago(oom_minutes_ago)})
     fields: dict[str, object] = {
-        "workload": deployment(revision=5),
-        "pods": [pod("checkout-7d9f6c8b5-a", oom, replica_set="checkout-new")],
-        "revisions": [
-            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
-            revision("checkout-old", 4, {"app": "app:1.0"}),
-        ],
+        "workload": make.deployment(revision=5),
+        "pods": [make.pod("checkout-7d9f6c8b5-a", oom, replica_set="checkout-new")],
+        "revisions": _new_over_old(),
         "events": [warning],
         "changes": [change] if change else [],
     }
     fields.update(extra)
-    return evidence(**fields)
+    return make.evidence(**fields)
 
 
 def test_oom_right_after_a_new_image_is_the_rollouts_doing() -> None:
@@ -104,11 +118,11 @@ def test_a_limit_cut_by_a_rollout_is_undone_rather_than_raised_past_it() -> None
 
 def test_a_rollout_of_probes_only_is_left_to_the_probe_analyzer() -> None:
     ev = _oom_after(_rollout(30, "probes"))
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(ev)
 
 
 def test_rising_traffic_leaves_capacity_as_a_fair_explanation() -> None:
-    traffic = metric(
+    traffic = make.metric(
         'sum(rate(http_requests_total{job="checkout"}[5m]))',
         name="http_requests_per_second",
         first=100,
@@ -117,27 +131,13 @@ def test_rising_traffic_leaves_capacity_as_a_fair_explanation() -> None:
     )
     ev = _oom_after(_rollout(30, "image"), metrics=[traffic])
     assert top(ev).category is Category.OOM_KILLED
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(ev)
 
 
 def test_errors_stepping_up_after_the_rollout_point_at_it() -> None:
-    errors = metric(
-        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / sum(rate('
-        'http_requests_total{job="checkout"}[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.1,
-        trend="rising",
-    ).model_copy(update={"changed_at": ago(25)})
-    ev = evidence(
-        workload=deployment(revision=5),
-        pods=[pod("checkout-new-a", container("app", "app:1.1"), replica_set="checkout-new")],
-        revisions=[
-            revision(
-                "checkout-new", 5, {"app": "app:1.1"}, current=True, ready=2, created_minutes_ago=30
-            ),
-            revision("checkout-old", 4, {"app": "app:1.0"}),
-        ],
+    errors = make.error_ratio(first=0.001, last=0.1, changed_minutes_ago=25, trend="rising")
+    ev = _new_revision_serving(
+        revisions=_new_over_old(ready=2),
         metrics=[errors],
         changes=[_rollout(30, "image", "env")],
     )
@@ -147,7 +147,9 @@ def test_errors_stepping_up_after_the_rollout_point_at_it() -> None:
 
 
 def test_a_missing_config_map_keeps_its_own_precise_finding() -> None:
-    blocked = container("app", "app:1.1", ready=False, state=waiting("CreateContainerConfigError"))
+    blocked = make.container(
+        "app", "app:1.1", ready=False, state=make.waiting("CreateContainerConfigError")
+    )
     failed = EventEvidence(
         type="Warning",
         reason="Failed",
@@ -156,17 +158,14 @@ def test_a_missing_config_map_keeps_its_own_precise_finding() -> None:
         first_seen=ago(20),
         last_seen=ago(1),
     )
-    ev = evidence(
-        workload=deployment(revision=5),
-        pods=[pod("checkout-new-a", blocked, replica_set="checkout-new")],
-        revisions=[
-            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
-            revision("checkout-old", 4, {"app": "app:1.0"}),
-        ],
+    ev = make.evidence(
+        workload=make.deployment(revision=5),
+        pods=[make.pod("checkout-new-a", blocked, replica_set="checkout-new")],
+        revisions=_new_over_old(),
         events=[failed],
         changes=[_rollout(30, "env")],
     )
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(ev)
 
 
 def test_a_moved_tag_asks_to_pin_the_image() -> None:
@@ -178,48 +177,30 @@ def test_a_moved_tag_asks_to_pin_the_image() -> None:
         details=["app image app:latest now resolves to sha256:bbb (failing)"],
     )
     ev = _oom_after(None, changes=[moved])
-    findings = [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    findings = _correlated(ev)
     assert [(f.category, f.action) for f in findings] == [(Category.BAD_ROLLOUT, Action.FIX_IMAGE)]
 
 
 def test_the_onset_tolerance_is_small() -> None:
     # A symptom ten minutes before the rollout is not "right after" it.
     ev = _oom_after(_rollout(30, "image"), oom_minutes_ago=40)
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(ev)
 
 
 def test_a_metric_step_is_timed_against_the_rollout_on_the_metrics_clock() -> None:
     # The API server says the rollout was 30 minutes ago; Prometheus' clock runs 15 minutes
     # behind it. The error step and the generation step agree on the metrics' clock.
-    errors = metric(
-        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / sum(rate('
-        'http_requests_total{job="checkout"}[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.1,
-        trend="rising",
-    ).model_copy(update={"changed_at": ago(44)})
-    generation = metric(
+    errors = make.error_ratio(first=0.001, last=0.1, changed_minutes_ago=44, trend="rising")
+    generation = make.metric(
         'max(kube_deployment_status_observed_generation{namespace="shop",deployment="checkout"})',
         name="deployment_generation",
         first=4,
         last=5,
         trend="rising",
-    ).model_copy(update={"changed_at": ago(45)})
-    ev = evidence(
-        workload=deployment(revision=5),
-        pods=[pod("checkout-new-a", container("app", "app:1.1"), replica_set="checkout-new")],
-        revisions=[
-            revision("checkout-new", 5, {"app": "app:1.1"}, current=True, created_minutes_ago=30),
-            revision("checkout-old", 4, {"app": "app:1.0"}),
-        ],
-        changes=[_rollout(30, "image")],
+        changed_minutes_ago=45,
     )
-    assert not [
-        f
-        for f in analyze(ev.model_copy(update={"metrics": [errors]})).findings
-        if f.analyzer == "change-correlation"
-    ]
+    ev = _new_revision_serving(revisions=_new_over_old(), changes=[_rollout(30, "image")])
+    assert not _correlated(ev.model_copy(update={"metrics": [errors]}))
     with_clock = ev.model_copy(update={"metrics": [errors, generation]})
     assert "change-correlation" in analyze(with_clock).fired
 
@@ -234,19 +215,24 @@ def _config_edit(minutes_ago: float) -> ChangeEvidence:
     )
 
 
-def test_crashes_right_after_a_config_map_edit_aim_at_the_config_map() -> None:
-    crashing = container(
-        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
+def _crashing_since(minutes_ago: float) -> Evidence:
+    """Revision 4, unchanged, crashing since ``minutes_ago``; its ConfigMap was written 25
+    minutes ago."""
+    crashing = make.container(
+        "app", "app:1.0", ready=False, restarts=3, last_state=make.terminated("Error", 1)
     )
-    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
-    ev = evidence(
-        workload=deployment(revision=4),
-        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
-        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
-        events=[warning.model_copy(update={"first_seen": ago(20)})],
+    warning = make.event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
+    return make.evidence(
+        workload=make.deployment(revision=4),
+        pods=[make.pod("checkout-old-a", crashing, replica_set="checkout-old")],
+        revisions=[make.revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
+        events=[warning.model_copy(update={"first_seen": ago(minutes_ago)})],
         changes=[_config_edit(25)],
     )
-    findings = [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+
+
+def test_crashes_right_after_a_config_map_edit_aim_at_the_config_map() -> None:
+    findings = _correlated(_crashing_since(20))
     assert [(f.category, f.action, f.target) for f in findings] == [
         (
             Category.CONFIG_MISSING,
@@ -257,32 +243,23 @@ def test_crashes_right_after_a_config_map_edit_aim_at_the_config_map() -> None:
 
 
 def test_a_config_map_edited_after_the_crashes_began_is_not_blamed() -> None:
-    crashing = container(
-        "app", "app:1.0", ready=False, restarts=3, last_state=terminated("Error", 1)
-    )
-    warning = event("BackOff", "Back-off restarting failed container", name="checkout-old-a")
-    ev = evidence(
-        workload=deployment(revision=4),
-        pods=[pod("checkout-old-a", crashing, replica_set="checkout-old")],
-        revisions=[revision("checkout-old", 4, {"app": "app:1.0"}, current=True)],
-        events=[warning.model_copy(update={"first_seen": ago(40)})],
-        changes=[_config_edit(25)],
-    )
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(_crashing_since(40))
 
 
 def test_a_configuration_error_in_the_logs_keeps_its_own_precise_finding() -> None:
     ev = _oom_after(
         _rollout(30, "image", "env"),
         logs=[
-            log("checkout-7d9f6c8b5-a", "app", "FATAL environment variable DATABASE_URL is not set")
+            make.log(
+                "checkout-7d9f6c8b5-a", "app", "FATAL environment variable DATABASE_URL is not set"
+            )
         ],
     )
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(ev)
 
 
 def test_liveness_kills_keep_the_probe_finding() -> None:
-    kill = event(
+    kill = make.event(
         "Killing",
         "Container app failed liveness probe, will be restarted",
         name="checkout-7d9f6c8b5-a",
@@ -290,4 +267,4 @@ def test_liveness_kills_keep_the_probe_finding() -> None:
     )
     ev = _oom_after(_rollout(30, "image"))
     ev = ev.model_copy(update={"events": [*ev.events, kill]})
-    assert not [f for f in analyze(ev).findings if f.analyzer == "change-correlation"]
+    assert not _correlated(ev)

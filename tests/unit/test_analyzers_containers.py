@@ -13,56 +13,45 @@ from kubetriage.models.evidence import (
     ContainerState,
     Evidence,
     ProbeSpec,
-    ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
 from tests.support.evidence import (
+    CHECKOUT_POD,
     ago,
-    alert,
     analyze,
     assert_leads,
+    assert_ranks_below,
     by_category,
-    container,
-    crash_looping,
-    deployment,
-    event,
-    evidence,
-    log,
-    metric,
-    pod,
-    revision,
-    running,
-    terminated,
     top,
-    waiting,
 )
 
 EXPORTER_POD = "csv-exporter-5f7d8c9b6d-k2x9p"
 
 
 def _oom_exporter(**extra: object) -> dict[str, object]:
-    exporter = container(
+    exporter = make.container(
         "exporter",
         "ghcr.io/example-org/csv-exporter:1.4.0",
         ready=False,
         restarts=5,
-        state=waiting("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
-        last_state=terminated("OOMKilled", 137),
+        state=make.waiting("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
+        last_state=make.terminated("OOMKilled", 137),
         limits={"cpu": "500m", "memory": "256Mi"},
         requests={"cpu": "100m", "memory": "256Mi"},
     )
     return {
         "alerts": [
-            alert(
+            make.alert(
                 alertname="KubePodCrashLooping",
                 namespace="exports",
                 pod=EXPORTER_POD,
                 container="exporter",
             )
         ],
-        "workload": deployment("csv-exporter", "exports", replicas=1, ready=0, revision=3),
+        "workload": make.deployment("csv-exporter", "exports", replicas=1, ready=0, revision=3),
         "pods": [
-            pod(
+            make.pod(
                 EXPORTER_POD,
                 exporter,
                 namespace="exports",
@@ -71,10 +60,10 @@ def _oom_exporter(**extra: object) -> dict[str, object]:
             )
         ],
         "revisions": [
-            revision("csv-exporter-5f7d8c9b6d", 3, {"exporter": exporter.image}, current=True)
+            make.revision("csv-exporter-5f7d8c9b6d", 3, {"exporter": exporter.image}, current=True)
         ],
         "events": [
-            event(
+            make.event(
                 "BackOff",
                 "Back-off restarting failed container exporter in pod " + EXPORTER_POD,
                 name=EXPORTER_POD,
@@ -83,7 +72,7 @@ def _oom_exporter(**extra: object) -> dict[str, object]:
             )
         ],
         "logs": [
-            log(
+            make.log(
                 EXPORTER_POD,
                 "exporter",
                 "INFO:exporter:loaded 1200000 rows, rss=198MB\n"
@@ -96,7 +85,7 @@ def _oom_exporter(**extra: object) -> dict[str, object]:
 
 
 def test_oom_killed_exporter_gets_increase_memory_on_its_deployment() -> None:
-    finding = top(evidence(**_oom_exporter()))
+    finding = top(make.evidence(**_oom_exporter()))
     assert finding.category is Category.OOM_KILLED
     assert finding.action is Action.INCREASE_MEMORY
     assert finding.target == ObjectRef(kind="Deployment", namespace="exports", name="csv-exporter")
@@ -107,54 +96,53 @@ def test_oom_killed_exporter_gets_increase_memory_on_its_deployment() -> None:
 
 
 def test_crashlooping_alert_with_oomkilled_last_state_is_not_a_crash_loop() -> None:
-    result = analyze(evidence(**_oom_exporter()))
+    result = analyze(make.evidence(**_oom_exporter()))
     assert result.findings[0].category is Category.OOM_KILLED
     assert by_category(result, Category.CRASH_LOOP) == []
 
 
 def test_working_set_metrics_raise_the_suggested_limit_and_add_evidence() -> None:
-    ws = metric(
+    ws = make.metric(
         'container_memory_working_set_bytes{namespace="exports",container="exporter"}',
         last=250 * 1024**2,
         first=60 * 1024**2,
         max_=400 * 1024**2,
         labels={"container": "exporter"},
     )
-    finding = top(evidence(**_oom_exporter(metrics=[ws])))
+    finding = top(make.evidence(**_oom_exporter(metrics=[ws])))
     assert finding.params["memory"] == "640Mi"  # 1.5x the 400Mi peak beats 2x the limit
     assert any(e.source == "metrics" for e in finding.evidence)
 
 
 def test_sigkill_from_liveness_probe_is_probe_failure_not_oom() -> None:
-    web = container(
+    web = make.container(
         "web",
         ready=False,
         restarts=4,
-        state=running(),
-        last_state=terminated("Error", 137),
+        state=make.running(),
+        last_state=make.terminated("Error", 137),
         limits={"memory": "512Mi"},
         probes=[ProbeSpec(kind="liveness", handler="httpGet /healthz :8080")],
         ports=["http:8080/TCP"],
     )
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", web)],
+    ev = make.checkout_evidence(
+        web,
         events=[
-            event(
+            make.event(
                 "Unhealthy",
                 "Liveness probe failed: HTTP probe failed with statuscode: 404",
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
                 count=12,
             ),
-            event(
+            make.event(
                 "Killing",
                 "Container web failed liveness probe, will be restarted",
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
                 type_="Normal",
                 count=4,
             ),
         ],
-        logs=[log("checkout-7d9f6c8b5-abcde", "web", "listening on :8080\nGET /api/cart 200")],
+        logs=[make.log(CHECKOUT_POD, "web", "listening on :8080\nGET /api/cart 200")],
     )
     result = analyze(ev)
     finding = result.findings[0]
@@ -166,51 +154,38 @@ def test_sigkill_from_liveness_probe_is_probe_failure_not_oom() -> None:
 
 
 def test_readiness_failing_with_503_because_a_dependency_is_down_ranks_below_dependency() -> None:
-    app = container("app", ready=False, env={"DB_HOST": "postgres.shop.svc.cluster.local"})
-    ev = evidence(
-        workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
-        services=[
-            ServiceEvidence(
-                name="postgres",
-                namespace="shop",
-                selector={"app": "postgres"},
-                ready_endpoints=0,
-                matching_pods=1,
-            )
-        ],
+    app = make.container("app", ready=False, env={"DB_HOST": "postgres.shop.svc.cluster.local"})
+    ev = make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=0),
+        services=[make.service("postgres", ready=0, matching=1)],
         events=[
-            event(
+            make.event(
                 "Unhealthy",
                 "Readiness probe failed: HTTP probe failed with statuscode: 503",
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
                 count=40,
             )
         ],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            make.checkout_log(
                 "ERROR db ping failed: dial tcp postgres.shop.svc.cluster.local:5432: "
-                "connect: connection refused",
+                "connect: connection refused"
             )
         ],
     )
     result = analyze(ev)
     assert result.findings[0].category is Category.DEPENDENCY_FAILURE
     assert result.findings[0].target == ObjectRef(kind="Service", namespace="shop", name="postgres")
-    probe = by_category(result, Category.PROBE_FAILURE)
-    assert probe
-    assert probe[0].confidence < result.findings[0].confidence
+    assert_ranks_below(result, Category.PROBE_FAILURE, result.findings[0])
 
 
 def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
-    app = container("app", limits={"memory": "1Gi"})
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+    app = make.container("app", limits={"memory": "1Gi"})
+    ev = make.checkout_evidence(
+        app,
         metrics=[
-            metric(
+            make.metric(
                 'container_memory_working_set_bytes{container="app"}',
                 last=0.97 * 1024**3,
                 first=0.5 * 1024**3,
@@ -226,16 +201,14 @@ def test_memory_near_limit_without_a_kill_is_a_weak_oom_signal() -> None:
 
 
 def test_panic_crash_loop_without_history_is_escalated_to_the_workload_owner() -> None:
-    app = crash_looping("app", restarts=7, exit_code=2)
-    ev = evidence(
-        workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
+    app = make.crash_looping("app", restarts=7, exit_code=2)
+    ev = make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=0),
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            make.checkout_log(
                 "starting checkout v2\npanic: runtime error: invalid memory address or nil "
-                "pointer dereference\ngoroutine 1 [running]:",
+                "pointer dereference\ngoroutine 1 [running]:"
             )
         ],
     )
@@ -249,10 +222,10 @@ def test_panic_crash_loop_without_history_is_escalated_to_the_workload_owner() -
 
 
 def test_bad_flag_on_the_first_revision_of_a_statefulset_is_escalated() -> None:
-    worker = crash_looping("indexer", restarts=11, exit_code=64)
-    ev = evidence(
+    worker = make.crash_looping("indexer", restarts=11, exit_code=64)
+    ev = make.evidence(
         pods=[
-            pod("search-indexer-0", worker, namespace="catalog", replica_set=None).model_copy(
+            make.pod("search-indexer-0", worker, namespace="catalog", replica_set=None).model_copy(
                 update={
                     "owner": ObjectRef(
                         kind="StatefulSet", namespace="catalog", name="search-indexer"
@@ -261,7 +234,7 @@ def test_bad_flag_on_the_first_revision_of_a_statefulset_is_escalated() -> None:
             )
         ],
         logs=[
-            log(
+            make.log(
                 "search-indexer-0",
                 "indexer",
                 "indexer: unknown option --shards-per-node\nTry 'indexer --help'",
@@ -280,20 +253,19 @@ def test_process_that_ran_for_hours_before_exiting_gets_a_restart() -> None:
     long_run = ContainerState(
         state="terminated", reason="Error", exit_code=1, started_at=ago(300), finished_at=ago(2)
     )
-    api = container(
-        "api", ready=False, restarts=2, state=waiting("CrashLoopBackOff"), last_state=long_run
+    api = make.container(
+        "api", ready=False, restarts=2, state=make.waiting("CrashLoopBackOff"), last_state=long_run
     )
-    ev = evidence(
-        workload=deployment("ledger", "money", ready=1),
+    ev = make.evidence(
+        workload=make.deployment("ledger", "money", ready=1),
         pods=[
-            pod("ledger-6f7d8c9b4-qwert", api, namespace="money", replica_set="ledger-6f7d8c9b4")
+            make.pod(
+                "ledger-6f7d8c9b4-qwert", api, namespace="money", replica_set="ledger-6f7d8c9b4"
+            )
         ],
         logs=[
-            log(
-                "ledger-6f7d8c9b4-qwert",
-                "api",
-                "fatal: too many open files",
-                namespace="money",
+            make.log(
+                "ledger-6f7d8c9b4-qwert", "api", "fatal: too many open files", namespace="money"
             )
         ],
     )
@@ -301,26 +273,22 @@ def test_process_that_ran_for_hours_before_exiting_gets_a_restart() -> None:
     assert crash.action is Action.RESTART
 
 
+def _crashing_since_revision_5(minutes_ago: float, restarts: int, line: str) -> Evidence:
+    """Revision 5 (app:2.0) rolled out ``minutes_ago`` over revision 4 (app:1.9), and its
+    pod crash-loops logging ``line``."""
+    app = make.crash_looping("app", "ghcr.io/example/app:2.0", restarts=restarts)
+    return make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=0, revision=5),
+        revisions=make.rollout_revisions(
+            5, {"app": app.image}, {"app": "ghcr.io/example/app:1.9"}, minutes_ago=minutes_ago
+        ),
+        logs=[make.checkout_log(line)],
+    )
+
+
 def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None:
-    app = container(
-        "app",
-        "ghcr.io/example/app:2.0",
-        ready=False,
-        restarts=3,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
-    ev = evidence(
-        workload=deployment(ready=0, revision=5),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
-        revisions=[
-            revision(
-                "checkout-7d9f6c8b5", 5, {"app": app.image}, current=True, created_minutes_ago=40
-            ),
-            revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
-        ],
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "Error: unknown flag: --listen-addr")],
-    )
+    ev = _crashing_since_revision_5(40, 3, "Error: unknown flag: --listen-addr")
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ROLLBACK
     assert crash.params["revision"] == "4"
@@ -329,50 +297,26 @@ def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None
 def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> None:
     # Near miss of the rollback rule: an older revision exists, but the current one served
     # for weeks before crashing, so rolling back is not the fix.
-    app = container(
-        "app",
-        "ghcr.io/example/app:2.0",
-        ready=False,
-        restarts=5,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
-    )
-    ev = evidence(
-        workload=deployment(ready=0, revision=5),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
-        revisions=[
-            revision(
-                "checkout-7d9f6c8b5",
-                5,
-                {"app": app.image},
-                current=True,
-                created_minutes_ago=60 * 24 * 20,
-            ),
-            revision("checkout-5c6d7e8f9", 4, {"app": "ghcr.io/example/app:1.9"}),
-        ],
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "Traceback (most recent call last):")],
-    )
+    ev = _crashing_since_revision_5(60 * 24 * 20, 5, "Traceback (most recent call last):")
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ESCALATE
 
 
 def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> None:
-    app = crash_looping("app", restarts=6, exit_code=1)
+    app = make.crash_looping("app", restarts=6, exit_code=1)
     refs = [
         ConfigReference(kind="ConfigMap", name="checkout-env", via="envFrom", exists=True),
         ConfigReference(
             kind="Secret", name="checkout-db", key="password", via="env DB_PASSWORD", exists=None
         ),
     ]
-    ev = evidence(
-        workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app, config_refs=refs)],
+    ev = make.evidence(
+        workload=make.deployment(ready=0),
+        pods=[make.pod(CHECKOUT_POD, app, config_refs=refs)],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            make.checkout_log(
                 "level=info msg=starting\n"
-                'level=fatal msg="environment variable PAYMENT_API_KEY is not set"',
+                'level=fatal msg="environment variable PAYMENT_API_KEY is not set"'
             )
         ],
     )
@@ -382,18 +326,16 @@ def test_crash_loop_whose_logs_name_a_missing_env_var_is_config_missing() -> Non
     assert first.action is Action.FIX_CONFIG
     # The variable is not fed by the named Secret, so the envFrom ConfigMap is the suspect.
     assert first.target == ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-env")
-    crash = by_category(result, Category.CRASH_LOOP)
-    assert crash
-    assert crash[0].confidence < first.confidence
+    assert_ranks_below(result, Category.CRASH_LOOP, first)
 
 
 def test_create_container_config_error_targets_the_missing_configmap() -> None:
-    app = container(
+    app = make.container(
         "app",
         ready=False,
-        state=waiting("CreateContainerConfigError", 'configmap "checkout-config" not found'),
+        state=make.waiting("CreateContainerConfigError", 'configmap "checkout-config" not found'),
     )
-    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    ev = make.evidence(workload=make.deployment(ready=0), pods=[make.pod(CHECKOUT_POD, app)])
     finding = top(ev)
     assert finding.category is Category.CONFIG_MISSING
     assert finding.target == ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")
@@ -401,29 +343,29 @@ def test_create_container_config_error_targets_the_missing_configmap() -> None:
 
 
 def test_missing_secret_key_reference_targets_the_secret() -> None:
-    app = container(
+    app = make.container(
         "app",
         ready=False,
-        state=waiting(
+        state=make.waiting(
             "CreateContainerConfigError", "couldn't find key url in Secret shop/checkout-db"
         ),
     )
-    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    ev = make.evidence(workload=make.deployment(ready=0), pods=[make.pod(CHECKOUT_POD, app)])
     finding = top(ev)
     assert finding.target == ObjectRef(kind="Secret", namespace="shop", name="checkout-db")
     assert finding.params == {"key": "url"}
 
 
 def test_failed_mount_of_a_configmap_volume_is_config_missing_not_storage() -> None:
-    app = container("app", ready=False, state=waiting("ContainerCreating"))
-    ev = evidence(
-        workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app, phase="Pending")],
+    app = make.container("app", ready=False, state=make.waiting("ContainerCreating"))
+    ev = make.evidence(
+        workload=make.deployment(ready=0),
+        pods=[make.pod(CHECKOUT_POD, app, phase="Pending")],
         events=[
-            event(
+            make.event(
                 "FailedMount",
                 'MountVolume.SetUp failed for volume "config" : configmap "nginx-conf" not found',
-                name="checkout-7d9f6c8b5-abcde",
+                name=CHECKOUT_POD,
             )
         ],
     )
@@ -434,39 +376,39 @@ def test_failed_mount_of_a_configmap_volume_is_config_missing_not_storage() -> N
 
 
 def test_healthy_workload_fires_nothing() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app", limits={"memory": "256Mi"}))],
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "GET /healthz 200\nGET /cart 200")],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app", limits={"memory": "256Mi"}))],
+        logs=[make.checkout_log("GET /healthz 200\nGET /cart 200")],
     )
     assert analyze(ev).findings == ()
 
 
 def _image_typo(**extra: object) -> dict[str, object]:
-    new_web = container(
+    new_web = make.container(
         "web",
         "docker.io/library/nginx:1.27-alpline",
         ready=False,
-        state=waiting(
+        state=make.waiting(
             "ImagePullBackOff", 'Back-off pulling image "docker.io/library/nginx:1.27-alpline"'
         ),
     )
-    old_web = container("web", "docker.io/library/nginx:1.27-alpine")
+    old_web = make.container("web", "docker.io/library/nginx:1.27-alpine")
     labels = {"app": "landing-page"}
     return {
-        "workload": deployment("landing-page", "marketing-site", replicas=2, revision=4),
+        "workload": make.deployment("landing-page", "marketing-site", replicas=2, revision=4),
         "revisions": [
-            revision(
+            make.revision(
                 "landing-page-66b9d5c7f8",
                 4,
                 {"web": new_web.image},
                 current=True,
                 created_minutes_ago=31,
             ),
-            revision("landing-page-7d4f8b6c59", 3, {"web": old_web.image}, ready=2),
+            make.revision("landing-page-7d4f8b6c59", 3, {"web": old_web.image}, ready=2),
         ],
         "pods": [
-            pod(
+            make.pod(
                 "landing-page-66b9d5c7f8-q4m7t",
                 new_web,
                 namespace="marketing-site",
@@ -474,7 +416,7 @@ def _image_typo(**extra: object) -> dict[str, object]:
                 labels=labels,
                 phase="Pending",
             ),
-            pod(
+            make.pod(
                 "landing-page-7d4f8b6c59-8wcdz",
                 old_web,
                 namespace="marketing-site",
@@ -483,7 +425,7 @@ def _image_typo(**extra: object) -> dict[str, object]:
             ),
         ],
         "events": [
-            event(
+            make.event(
                 "Failed",
                 'Failed to pull image "docker.io/library/nginx:1.27-alpline": failed to resolve '
                 'reference "docker.io/library/nginx:1.27-alpline": not found',
@@ -497,7 +439,7 @@ def _image_typo(**extra: object) -> dict[str, object]:
 
 
 def test_image_tag_typo_gets_fix_image_then_rollback() -> None:
-    result = analyze(evidence(**_image_typo()))
+    result = analyze(make.evidence(**_image_typo()))
     first, second = result.findings[0], result.findings[1]
     landing = ObjectRef(kind="Deployment", namespace="marketing-site", name="landing-page")
     assert (first.category, first.action, first.target) == (
@@ -512,64 +454,49 @@ def test_image_tag_typo_gets_fix_image_then_rollback() -> None:
         landing,
         "3",
     )
-    rollout = by_category(result, Category.BAD_ROLLOUT)
-    assert rollout
-    assert rollout[0].confidence < first.confidence
+    assert_ranks_below(result, Category.BAD_ROLLOUT, first)
 
 
 def test_unauthorized_pull_without_history_names_the_pull_secret_and_no_rollback() -> None:
-    app = container(
+    app = make.container(
         "app",
         "registry.example.com/team/app:1.0",
         ready=False,
-        state=waiting(
+        state=make.waiting(
             "ErrImagePull",
             "pull access denied, repository does not exist or may "
             "require authorization: authorization failed",
         ),
     )
-    ev = evidence(workload=deployment(ready=0), pods=[pod("checkout-7d9f6c8b5-abcde", app)])
+    ev = make.evidence(workload=make.deployment(ready=0), pods=[make.pod(CHECKOUT_POD, app)])
     result = analyze(ev)
     assert [f.action for f in result.findings] == [Action.FIX_IMAGE]
     assert "pull secret" in result.findings[0].summary
 
 
 def test_kubelet_alert_alone_does_not_make_a_crash_loop() -> None:
-    ev = evidence(
-        alerts=[alert(alertname="KubePodCrashLooping", namespace="shop", pod="x")],
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = make.evidence(
+        alerts=[make.alert(alertname="KubePodCrashLooping", namespace="shop", pod="x")],
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"))],
     )
     assert by_category(analyze(ev), Category.CRASH_LOOP) == []
 
 
 def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
-    app = container(
+    app = make.crash_looping(
         "app",
-        ready=False,
         restarts=4,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
         env={"DB_HOST": "postgress"},
     )
-    ev = evidence(
-        workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
-        services=[
-            ServiceEvidence(
-                name="postgres",
-                namespace="shop",
-                selector={"app": "pg"},
-                ready_endpoints=1,
-                matching_pods=1,
-            )
-        ],
+    ev = make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=0),
+        services=[make.service("postgres", selector={"app": "pg"}, ready=1, matching=1)],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            make.checkout_log(
                 'psql: error: could not translate host name "postgress" to address: '
-                "Name or service not known\nlookup postgress on 10.96.0.10:53: no such host",
+                "Name or service not known\nlookup postgress on 10.96.0.10:53: no such host"
             )
         ],
     )
@@ -587,15 +514,12 @@ def test_env_host_one_letter_off_a_real_service_is_config_missing() -> None:
 
 
 def _booking_api(line: str, keys: list[str]) -> Evidence:
-    api = container(
+    api = make.crash_looping(
         "api",
-        ready=False,
         restarts=5,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
         env={"APP_ENV": "production"},
     )
-    booking = pod(
+    booking = make.pod(
         "booking-api-6b7c8d9e0f-mn4op",
         api,
         namespace="travel",
@@ -605,11 +529,11 @@ def _booking_api(line: str, keys: list[str]) -> Evidence:
             ConfigReference(kind="ConfigMap", name="booking-settings", via="envFrom", exists=True)
         ],
     )
-    return evidence(
-        workload=deployment("booking-api", "travel", ready=0),
+    return make.evidence(
+        workload=make.deployment("booking-api", "travel", ready=0),
         pods=[booking],
         config_maps={"booking-settings": keys},
-        logs=[log("booking-api-6b7c8d9e0f-mn4op", "api", line, namespace="travel")],
+        logs=[make.log("booking-api-6b7c8d9e0f-mn4op", "api", line, namespace="travel")],
     )
 
 
@@ -647,11 +571,11 @@ def test_placeholder_whose_key_exists_gets_no_renamed_key_bonus() -> None:
 
 def _segfaulting_agent(*, started: bool) -> Evidence:
     state = (
-        crash_looping("agent", restarts=9, exit_code=139)
+        make.crash_looping("agent", restarts=9, exit_code=139)
         if started
-        else container("agent", ready=False, state=waiting("ContainerCreating"))
+        else make.container("agent", ready=False, state=make.waiting("ContainerCreating"))
     )
-    agent = pod(
+    agent = make.pod(
         "log-agent-x7k2p",
         state,
         namespace="observability",
@@ -665,10 +589,10 @@ def _segfaulting_agent(*, started: bool) -> Evidence:
     ).model_copy(
         update={"owner": ObjectRef(kind="DaemonSet", namespace="observability", name="log-agent")}
     )
-    return evidence(
+    return make.evidence(
         pods=[agent],
         logs=[
-            log(
+            make.log(
                 "log-agent-x7k2p",
                 "agent",
                 "[engine] caught signal (SIGSEGV)\n#0 0x55d0 in flush_buffer() at src/out.c:88",
@@ -701,19 +625,19 @@ def test_missing_config_of_a_pod_that_never_started_stays_strong() -> None:
 
 
 def _timing_out_probe(*, cpu_first: float) -> Evidence:
-    web = container(
+    web = make.container(
         "web",
         ready=False,
         probes=[ProbeSpec(kind="readiness", handler="httpGet /healthz :8080", timeout_seconds=2)],
     )
-    web_pod = pod(
+    web_pod = make.pod(
         "quotes-5e6f7a8b9c-aa1bb", web, namespace="pricing", replica_set="quotes-5e6f7a8b9c"
     )
-    return evidence(
-        workload=deployment("quotes", "pricing", ready=1, replicas=2),
+    return make.evidence(
+        workload=make.deployment("quotes", "pricing", ready=1, replicas=2),
         pods=[web_pod],
         events=[
-            event(
+            make.event(
                 "Unhealthy",
                 'Readiness probe failed: Get "http://10.2.3.4:8080/healthz": context deadline '
                 "exceeded (Client.Timeout exceeded while awaiting headers)",
@@ -723,7 +647,7 @@ def _timing_out_probe(*, cpu_first: float) -> Evidence:
             )
         ],
         metrics=[
-            metric(
+            make.metric(
                 "sum by (pod, container) "
                 '(rate(container_cpu_usage_seconds_total{namespace="pricing"}[5m]))',
                 first=cpu_first,
@@ -747,18 +671,20 @@ def test_readiness_timeouts_while_cpu_jumps_are_not_blamed_on_the_probe() -> Non
 
 
 def _blip(count: int, *, ready: bool = True) -> Evidence:
-    renderer = container(
+    renderer = make.container(
         "renderer",
         ready=ready,
         probes=[ProbeSpec(kind="readiness", handler="httpGet /status :9000")],
     )
-    return evidence(
-        workload=deployment("maps", "carto"),
+    return make.evidence(
+        workload=make.deployment("maps", "carto"),
         pods=[
-            pod("maps-8a9b0c1d2e-fg3hi", renderer, namespace="carto", replica_set="maps-8a9b0c1d2e")
+            make.pod(
+                "maps-8a9b0c1d2e-fg3hi", renderer, namespace="carto", replica_set="maps-8a9b0c1d2e"
+            )
         ],
         events=[
-            event(
+            make.event(
                 "Unhealthy",
                 'Readiness probe failed: Get "http://10.4.5.6:9000/status": context deadline '
                 "exceeded",

@@ -9,31 +9,21 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    alert,
-    analyze,
-    assert_leads,
-    by_category,
-    container,
-    deployment,
-    evidence,
-    metric,
-    pod,
-    top,
-)
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
 
 API = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
 def _counters(throttled: float, periods: float) -> list[object]:
     return [
-        metric(
+        make.metric(
             'container_cpu_cfs_throttled_periods_total{namespace="shop",container="api"}',
             first=1000.0,
             last=1000.0 + throttled,
             labels={"container": "api"},
         ),
-        metric(
+        make.metric(
             'container_cpu_cfs_periods_total{namespace="shop",container="api"}',
             first=5000.0,
             last=5000.0 + periods,
@@ -44,19 +34,19 @@ def _counters(throttled: float, periods: float) -> list[object]:
 
 def _api(limit: str | None = "500m") -> list[object]:
     limits = {"cpu": limit} if limit else {}
-    return [pod("checkout-7d9f6c8b5-abcde", container("api", limits=limits))]
+    return [make.pod(CHECKOUT_POD, make.container("api", limits=limits))]
 
 
 def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
-    latency = metric(
+    latency = make.metric(
         "histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m]))",
         name="latency_p99",
         first=0.15,
         last=0.9,
         trend="rising",
     )
-    ev = evidence(
-        workload=deployment(),
+    ev = make.evidence(
+        workload=make.deployment(),
         pods=_api(),
         metrics=[*_counters(throttled=1800, periods=3000), latency],
     )
@@ -67,7 +57,7 @@ def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
 
 
 def test_ratio_query_is_read_directly() -> None:
-    ratio = metric(
+    ratio = make.metric(
         'sum(rate(container_cpu_cfs_throttled_periods_total{container="api"}[5m])) / '
         'sum(rate(container_cpu_cfs_periods_total{container="api"}[5m]))',
         name="cpu_throttling_ratio",
@@ -75,20 +65,22 @@ def test_ratio_query_is_read_directly() -> None:
         last=0.45,
         labels={"container": "api"},
     )
-    finding = top(evidence(workload=deployment(), pods=_api("250m"), metrics=[ratio]))
+    finding = top(make.evidence(workload=make.deployment(), pods=_api("250m"), metrics=[ratio]))
     assert finding.category is Category.CPU_THROTTLING
     assert finding.params["cpu"] == "500m"
     assert finding.confidence < 0.8  # no latency evidence
 
 
 def test_light_throttling_is_not_reported() -> None:
-    ev = evidence(workload=deployment(), pods=_api(), metrics=_counters(throttled=60, periods=3000))
+    ev = make.evidence(
+        workload=make.deployment(), pods=_api(), metrics=_counters(throttled=60, periods=3000)
+    )
     assert by_category(analyze(ev), Category.CPU_THROTTLING) == []
 
 
 def test_container_without_cpu_limit_cannot_be_throttled() -> None:
-    ev = evidence(
-        workload=deployment(),
+    ev = make.evidence(
+        workload=make.deployment(),
         pods=_api(limit=None),
         metrics=_counters(throttled=2000, periods=3000),
     )
@@ -96,16 +88,16 @@ def test_container_without_cpu_limit_cannot_be_throttled() -> None:
 
 
 def test_cpu_throttling_alert_works_without_metrics() -> None:
-    ev = evidence(
+    ev = make.evidence(
         alerts=[
-            alert(
+            make.alert(
                 alertname="CPUThrottlingHigh",
                 namespace="shop",
                 container="api",
-                pod="checkout-7d9f6c8b5-abcde",
+                pod=CHECKOUT_POD,
             )
         ],
-        workload=deployment(),
+        workload=make.deployment(),
         pods=_api("2"),
     )
     finding = top(ev)

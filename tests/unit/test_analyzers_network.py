@@ -15,75 +15,45 @@ from kubetriage.models.evidence import (
     ConfigReference,
     Evidence,
     GenericObjectEvidence,
-    NetworkPolicyEvidence,
     PodCondition,
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    NOW,
-    analyze,
-    assert_leads,
-    by_category,
-    checkout_evidence,
-    container,
-    crash_looping,
-    deployment,
-    event,
-    evidence,
-    log,
-    metric,
-    pod,
-    top,
-)
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, NOW, analyze, assert_leads, by_category, top
 
 MAILER_POD = "mailer-84c9b7d6f5-7rjvz"
 EMAIL_API = ObjectRef(kind="Service", namespace="newsletter", name="email-api")
 
 
-def _mailer(**extra: object) -> dict[str, object]:
-    mailer = container(
+def _mailer(**extra: object) -> Evidence:
+    mailer = make.container(
         "mailer",
         "ghcr.io/example-org/mailer:0.9.1",
         env={"EMAIL_API_URL": "https://email-api.newsletter.svc.cluster.local/v3/send"},
         limits={"cpu": "200m", "memory": "128Mi"},
     )
-    return {
-        "workload": deployment("mailer", "newsletter", replicas=1, revision=2),
-        "pods": [
-            pod(
-                MAILER_POD,
-                mailer,
-                namespace="newsletter",
-                replica_set="mailer-84c9b7d6f5",
-                labels={"app": "mailer"},
-            )
-        ],
-        "services": [
-            ServiceEvidence(
-                name="email-api",
-                namespace="newsletter",
-                type="ExternalName",
-                external_name="api.mailprovider.example.com",
-                annotations={"example.org/owner": "third-party email provider"},
-            )
-        ],
-        "logs": [
-            log(
-                MAILER_POD,
-                "mailer",
-                'level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
-                'level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
-                'level=ERROR msg="batch abandoned after 5 attempts" batch=117',
-                namespace="newsletter",
-            )
-        ],
+    email_api = make.external_service(
+        "email-api",
+        "api.mailprovider.example.com",
+        "newsletter",
+        annotations={"example.org/owner": "third-party email provider"},
+    )
+    return make.app_evidence(
+        MAILER_POD,
+        mailer,
+        namespace="newsletter",
+        workload=make.deployment("mailer", "newsletter", replicas=1, revision=2),
+        services=[email_api],
+        logs='level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
+        'level=WARN msg="send failed" batch=118 status=503 body="upstream maintenance"\n'
+        'level=ERROR msg="batch abandoned after 5 attempts" batch=117',
         **extra,
-    }
+    )
 
 
 def test_upstream_503_with_url_env_escalates_to_the_externalname_service() -> None:
-    finding = top(evidence(**_mailer()))
+    finding = top(_mailer())
     assert (finding.category, finding.action, finding.target) == (
         Category.DEPENDENCY_FAILURE,
         Action.ESCALATE,
@@ -95,39 +65,25 @@ def test_upstream_503_with_url_env_escalates_to_the_externalname_service() -> No
 
 
 def test_blackbox_probe_down_for_the_external_host_raises_confidence() -> None:
-    probe = metric(
+    probe = make.metric(
         'probe_success{job="blackbox-http",instance="https://api.mailprovider.example.com/health"}',
         first=1.0,
         last=0.0,
         labels={"instance": "https://api.mailprovider.example.com/health"},
     )
-    plain = top(evidence(**_mailer()))
-    probed = top(evidence(**_mailer(metrics=[probe])))
+    plain = top(_mailer())
+    probed = top(_mailer(metrics=[probe]))
     assert probed.target == EMAIL_API
     assert probed.confidence > plain.confidence
     assert any("probe_success" in e.fact for e in probed.evidence)
 
 
 def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None:
-    app = crash_looping("app", restarts=5, exit_code=1)
-    ev = evidence(
-        workload=deployment(ready=0),
-        pods=[pod("checkout-7d9f6c8b5-abcde", app)],
-        services=[
-            ServiceEvidence(name="checkout", namespace="shop", selector={"app": "checkout"}),
-            ServiceEvidence(
-                name="redis",
-                namespace="shop",
-                selector={"app": "redis"},
-                ready_endpoints=0,
-                matching_pods=1,
-            ),
-        ],
-        logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde", "app", "Error: connect ECONNREFUSED redis:6379\nexiting"
-            )
-        ],
+    ev = make.checkout_evidence(
+        make.crash_looping("app", restarts=5, exit_code=1),
+        workload=make.deployment(ready=0),
+        services=[make.service("checkout"), make.service("redis", ready=0, matching=1)],
+        logs=[make.checkout_log("Error: connect ECONNREFUSED redis:6379\nexiting")],
     )
     result = analyze(ev)
     first = result.findings[0]
@@ -139,8 +95,8 @@ def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None
 
 
 def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() -> None:
-    ev = checkout_evidence(
-        logs=[log("checkout-7d9f6c8b5-abcde", "app", "warn: call failed: connection refused")],
+    ev = make.checkout_evidence(
+        logs=[make.checkout_log("warn: call failed: connection refused")],
     )
     finding = top(ev)
     assert finding.category is Category.DEPENDENCY_FAILURE
@@ -149,17 +105,11 @@ def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() 
 
 
 def test_own_access_log_with_503s_is_not_a_dependency_failure() -> None:
-    ev = checkout_evidence(
-        services=[
-            ServiceEvidence(
-                name="checkout", namespace="shop", selector={"app": "checkout"}, ready_endpoints=2
-            )
-        ],
+    ev = make.checkout_evidence(
+        services=[make.service("checkout", ready=2)],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
-                '10.0.0.1 - - "GET /cart HTTP/1.1" 503 12\n10.0.0.2 - - "GET / HTTP/1.1" 200',
+            make.checkout_log(
+                '10.0.0.1 - - "GET /cart HTTP/1.1" 503 12\n10.0.0.2 - - "GET / HTTP/1.1" 200'
             )
         ],
     )
@@ -167,25 +117,13 @@ def test_own_access_log_with_503s_is_not_a_dependency_failure() -> None:
 
 
 def test_service_selector_typo_is_network_on_the_service() -> None:
-    ev = evidence(
-        workload=deployment("web-frontend", replicas=2),
+    ev = make.evidence(
+        workload=make.deployment("web-frontend", replicas=2),
         pods=[
-            pod(
-                f"web-frontend-7d9f6c8b5-p{i}",
-                container("web"),
-                replica_set="web-frontend-7d9f6c8b5",
-                labels={"app": "web-frontend"},
-            )
-            for i in range(2)
+            make.app_pod(f"web-frontend-7d9f6c8b5-p{i}", make.container("web")) for i in range(2)
         ],
         services=[
-            ServiceEvidence(
-                name="web-frontend",
-                namespace="shop",
-                selector={"app": "web-frontnd"},
-                ready_endpoints=0,
-                matching_pods=0,
-            )
+            make.service("web-frontend", selector={"app": "web-frontnd"}, ready=0, matching=0)
         ],
     )
     finding = assert_leads(
@@ -198,22 +136,11 @@ def test_service_selector_typo_is_network_on_the_service() -> None:
 
 
 def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> None:
-    ev = checkout_evidence(
-        network_policies=[
-            NetworkPolicyEvidence(
-                name="default-deny",
-                namespace="shop",
-                policy_types=["Ingress"],
-                ingress_rules=0,
-                selects_target=True,
-                rules=["ingress: deny all"],
-            )
-        ],
+    ev = make.checkout_evidence(
+        network_policies=[make.network_policy("default-deny", "ingress: deny all")],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
-                "GET http://inventory.shop:8080/items failed: context deadline exceeded",
+            make.checkout_log(
+                "GET http://inventory.shop:8080/items failed: context deadline exceeded"
             )
         ],
     )
@@ -225,26 +152,9 @@ def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> Non
 
 
 def test_allow_policy_without_symptoms_fires_nothing() -> None:
-    ev = checkout_evidence(
-        network_policies=[
-            NetworkPolicyEvidence(
-                name="allow-frontend",
-                namespace="shop",
-                policy_types=["Ingress"],
-                ingress_rules=1,
-                selects_target=True,
-                rules=["ingress from pods(app=frontend)"],
-            )
-        ],
-        services=[
-            ServiceEvidence(
-                name="checkout",
-                namespace="shop",
-                selector={"app": "checkout"},
-                ready_endpoints=1,
-                matching_pods=1,
-            )
-        ],
+    ev = make.checkout_evidence(
+        network_policies=[make.network_policy("allow-frontend", "ingress from pods(app=frontend)")],
+        services=[make.service("checkout", ready=1, matching=1)],
     )
     assert analyze(ev).findings == ()
 
@@ -270,7 +180,7 @@ def _certificate(not_after_hours: float, ready: bool) -> GenericObjectEvidence:
 
 
 def test_expired_certificate_is_renewed_on_the_certificate() -> None:
-    ev = checkout_evidence(
+    ev = make.checkout_evidence(
         other_objects=[_certificate(-5, ready=False)],
     )
     finding = top(ev)
@@ -285,7 +195,7 @@ def test_expired_certificate_is_renewed_on_the_certificate() -> None:
 
 
 def test_certificate_valid_for_months_fires_nothing() -> None:
-    ev = checkout_evidence(
+    ev = make.checkout_evidence(
         other_objects=[_certificate(24 * 60, ready=True)],
     )
     assert analyze(ev).findings == ()
@@ -293,15 +203,13 @@ def test_certificate_valid_for_months_fires_nothing() -> None:
 
 def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
     refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), config_refs=refs)],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), config_refs=refs)],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            make.checkout_log(
                 "http: TLS handshake error from 10.0.0.5:51234: remote error: tls: expired "
-                "certificate\nx509: certificate has expired or is not yet valid",
+                "certificate\nx509: certificate has expired or is not yet valid"
             )
         ],
     )
@@ -314,40 +222,16 @@ def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
     )
 
 
-def _frontend() -> dict[str, object]:
-    """The calling side of the service tests: the frontend Deployment and its one pod."""
-    return {
-        "workload": deployment("frontend"),
-        "pods": [
-            pod(
-                "frontend-7d9f6c8b5-abcde",
-                container("web"),
-                replica_set="frontend-7d9f6c8b5",
-                labels={"app": "frontend"},
-            )
-        ],
-    }
+def _frontend(logs: str, **fields: object) -> Evidence:
+    """The calling side of the service tests: the frontend Deployment and its one pod,
+    logging ``logs``."""
+    return make.app_evidence("frontend-7d9f6c8b5-abcde", make.container("web"), logs=logs, **fields)
 
 
 def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:
-    ev = evidence(
-        **_frontend(),
-        services=[
-            ServiceEvidence(
-                name="cart",
-                namespace="shop",
-                selector={"app": "cart-v2"},
-                ready_endpoints=0,
-                matching_pods=0,
-            )
-        ],
-        logs=[
-            log(
-                "frontend-7d9f6c8b5-abcde",
-                "web",
-                "error calling cart: dial tcp cart.shop.svc:8080: connect: connection refused",
-            )
-        ],
+    ev = _frontend(
+        "error calling cart: dial tcp cart.shop.svc:8080: connect: connection refused",
+        services=[make.service("cart", selector={"app": "cart-v2"}, ready=0, matching=0)],
     )
     result = analyze(ev)
     first = assert_leads(
@@ -360,35 +244,16 @@ def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> No
 
 
 def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependency() -> None:
-    ev = evidence(
-        **_frontend(),
-        services=[
-            ServiceEvidence(
-                name="payments",
-                namespace="shop",
-                selector={"app": "payments"},
-                ready_endpoints=2,
-                matching_pods=2,
-            )
-        ],
-        network_policies=[
-            NetworkPolicyEvidence(
-                name="payments-ingress",
-                namespace="shop",
-                pod_selector={"app": "payments"},
-                policy_types=["Ingress"],
-                ingress_rules=1,
-                selects_target=False,
-                rules=["ingress from pods(app=checkout) :8443/TCP"],
-            )
-        ],
-        logs=[
-            log(
-                "frontend-7d9f6c8b5-abcde",
-                "web",
-                "payment failed: POST http://payments.shop:8443/charge: context deadline exceeded",
-            )
-        ],
+    fence = make.network_policy(
+        "payments-ingress",
+        "ingress from pods(app=checkout) :8443/TCP",
+        pod_selector={"app": "payments"},
+        selects_target=False,
+    )
+    ev = _frontend(
+        "payment failed: POST http://payments.shop:8443/charge: context deadline exceeded",
+        services=[make.service("payments", ready=2, matching=2)],
+        network_policies=[fence],
     )
     result = analyze(ev)
     first = result.findings[0]
@@ -399,16 +264,11 @@ def test_timeouts_into_a_service_fenced_by_a_policy_rank_network_above_dependenc
 
 
 def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
-    ev = evidence(
+    ev = make.evidence(
         target=ObjectRef(kind="Service", namespace="shop", name="web"),
         services=[
-            ServiceEvidence(
-                name="web",
-                namespace="shop",
-                selector={"app": "web-v2"},
-                ports=["http:80->8080/TCP"],
-                ready_endpoints=0,
-                matching_pods=0,
+            make.service(
+                "web", selector={"app": "web-v2"}, ports=["http:80->8080/TCP"], ready=0, matching=0
             )
         ],
     )
@@ -422,23 +282,14 @@ def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
 
 def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() -> None:
     refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), config_refs=refs)],
-        services=[
-            ServiceEvidence(
-                name="payments-api",
-                namespace="shop",
-                type="ExternalName",
-                external_name="api.payments.example.com",
-            )
-        ],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), config_refs=refs)],
+        services=[make.external_service("payments-api", "api.payments.example.com")],
         logs=[
-            log(
-                "checkout-7d9f6c8b5-abcde",
-                "app",
+            make.checkout_log(
                 'charge failed: Post "https://api.payments.example.com/v1/charge": '
-                "x509: certificate has expired or is not yet valid",
+                "x509: certificate has expired or is not yet valid"
             )
         ],
     )
@@ -454,18 +305,8 @@ def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() ->
 
 
 def _resolver_evidence(lines: str) -> Evidence:
-    return evidence(
-        workload=deployment("invoicer", "ledger"),
-        pods=[
-            pod(
-                "invoicer-5d6f7a8b9c-zz1x2",
-                container("invoicer"),
-                namespace="ledger",
-                replica_set="invoicer-5d6f7a8b9c",
-                labels={"app": "invoicer"},
-            )
-        ],
-        logs=[log("invoicer-5d6f7a8b9c-zz1x2", "invoicer", lines, namespace="ledger")],
+    return make.app_evidence(
+        "invoicer-5d6f7a8b9c-zz1x2", make.container("invoicer"), namespace="ledger", logs=lines
     )
 
 
@@ -499,19 +340,12 @@ def test_one_name_that_does_not_exist_is_not_blamed_on_cluster_dns() -> None:
 
 def _storefront(log_text: str) -> Evidence:
     """The not-ready storefront in namespace web, logging ``log_text``."""
-    name = "storefront-7b8c9d0e1f-kk2l3"
-    return evidence(
-        workload=deployment("storefront", "web", ready=0),
-        pods=[
-            pod(
-                name,
-                container("web", ready=False),
-                namespace="web",
-                replica_set="storefront-7b8c9d0e1f",
-                labels={"app": "storefront"},
-            )
-        ],
-        logs=[log(name, "web", log_text, namespace="web")],
+    return make.app_evidence(
+        "storefront-7b8c9d0e1f-kk2l3",
+        make.container("web", ready=False),
+        namespace="web",
+        workload=make.deployment("storefront", "web", ready=0),
+        logs=log_text,
     )
 
 
@@ -542,32 +376,24 @@ def test_absent_service_in_the_workloads_own_namespace_is_not_invented() -> None
 
 
 def _caller_of(svc: ServiceEvidence, line: str) -> Evidence:
-    return evidence(
-        workload=deployment("timeline", "feeds"),
-        pods=[
-            pod(
-                "timeline-4c5d6e7f8a-rt5yu",
-                container("timeline"),
-                namespace="feeds",
-                replica_set="timeline-4c5d6e7f8a",
-                labels={"app": "timeline"},
-            )
-        ],
+    return make.app_evidence(
+        "timeline-4c5d6e7f8a-rt5yu",
+        make.container("timeline"),
+        namespace="feeds",
         services=[svc],
-        logs=[log("timeline-4c5d6e7f8a-rt5yu", "timeline", line, namespace="feeds")],
+        logs=line,
     )
+
+
+def _graph_store() -> ServiceEvidence:
+    """A Service with two ready endpoints, mapping port 7000 to 7100."""
+    return make.service("graph-store", "feeds", ports=["grpc:7000->7100/TCP"], ready=2, matching=2)
 
 
 def test_refusals_from_a_service_with_ready_endpoints_point_at_its_target_port() -> None:
-    graph = ServiceEvidence(
-        name="graph-store",
-        namespace="feeds",
-        selector={"app": "graph-store"},
-        ports=["grpc:7000->7100/TCP"],
-        ready_endpoints=2,
-        matching_pods=2,
+    ev = _caller_of(
+        _graph_store(), "ERROR dial graph-store:7000 failed: connect: connection refused"
     )
-    ev = _caller_of(graph, "ERROR dial graph-store:7000 failed: connect: connection refused")
     finding = top(ev)
     assert finding.category is Category.NETWORK
     assert finding.action is Action.FIX_NETWORK
@@ -576,27 +402,17 @@ def test_refusals_from_a_service_with_ready_endpoints_point_at_its_target_port()
 
 def test_timeouts_to_a_service_with_ready_endpoints_stay_a_dependency_failure() -> None:
     # Near miss: a timeout says the backend is slow, not that the port is wrong.
-    graph = ServiceEvidence(
-        name="graph-store",
-        namespace="feeds",
-        selector={"app": "graph-store"},
-        ports=["grpc:7000->7100/TCP"],
-        ready_endpoints=2,
-        matching_pods=2,
-    )
-    ev = _caller_of(graph, "ERROR call graph-store:7000 failed: context deadline exceeded")
+    ev = _caller_of(_graph_store(), "ERROR call graph-store:7000 failed: context deadline exceeded")
     result = analyze(ev)
     assert not by_category(result, Category.NETWORK)
     assert result.findings[0].category is Category.DEPENDENCY_FAILURE
 
 
 def test_expired_certificate_of_a_called_service_renews_the_secret_its_pods_mount() -> None:
-    vault = ServiceEvidence(
-        name="keyvault", namespace="feeds", selector={"app": "keyvault"}, ready_endpoints=1
-    )
-    server = pod(
+    vault = make.service("keyvault", "feeds", ready=1)
+    server = make.pod(
         "keyvault-0",
-        container("keyvault"),
+        make.container("keyvault"),
         namespace="feeds",
         replica_set=None,
         labels={"app": "keyvault"},
@@ -614,25 +430,35 @@ def test_expired_certificate_of_a_called_service_renews_the_secret_its_pods_moun
     )
 
 
-def test_webhook_with_an_expired_certificate_in_failedcreate_events_is_certificate_expiry() -> None:
-    ev = evidence(
-        workload=deployment("timeline", "feeds", ready=1, replicas=3),
+def _webhook_failing(error: str, *, count: int = 1) -> Evidence:
+    """The timeline ReplicaSet cannot create pods: its admission webhook call fails with
+    ``error``, ``count`` times."""
+    return make.evidence(
+        workload=make.deployment("timeline", "feeds", ready=1, replicas=3),
         pods=[
-            pod("timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a")
+            make.pod(
+                "timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a"
+            )
         ],
         events=[
-            event(
+            make.event(
                 "FailedCreate",
                 "Error creating: Internal error occurred: failed calling webhook "
                 '"policy.example.dev": Post '
-                '"https://policy-gate.gatekeeping.svc:443/validate?timeout=5s": tls: failed '
-                "to verify certificate: x509: certificate has expired or is not yet valid",
+                f'"https://policy-gate.gatekeeping.svc:443/validate?timeout=5s": {error}',
                 name="timeline-4c5d6e7f8a",
                 kind="ReplicaSet",
                 namespace="feeds",
-                count=7,
+                count=count,
             )
         ],
+    )
+
+
+def test_webhook_with_an_expired_certificate_in_failedcreate_events_is_certificate_expiry() -> None:
+    ev = _webhook_failing(
+        "tls: failed to verify certificate: x509: certificate has expired or is not yet valid",
+        count=7,
     )
     finding = by_category(analyze(ev), Category.CERTIFICATE_EXPIRY)[0]
     # The serving Secret is in a namespace the evidence did not collect: hand it to its owner.
@@ -642,24 +468,7 @@ def test_webhook_with_an_expired_certificate_in_failedcreate_events_is_certifica
 
 def test_failedcreate_for_a_webhook_that_times_out_is_not_certificate_expiry() -> None:
     # Near miss: same event shape, but the webhook is unreachable, not expired.
-    ev = evidence(
-        workload=deployment("timeline", "feeds", ready=1, replicas=3),
-        pods=[
-            pod("timeline-4c5d6e7f8a-rt5yu", namespace="feeds", replica_set="timeline-4c5d6e7f8a")
-        ],
-        events=[
-            event(
-                "FailedCreate",
-                "Error creating: Internal error occurred: failed calling webhook "
-                '"policy.example.dev": Post '
-                '"https://policy-gate.gatekeeping.svc:443/validate?timeout=5s": context '
-                "deadline exceeded",
-                name="timeline-4c5d6e7f8a",
-                kind="ReplicaSet",
-                namespace="feeds",
-            )
-        ],
-    )
+    ev = _webhook_failing("context deadline exceeded")
     assert not by_category(analyze(ev), Category.CERTIFICATE_EXPIRY)
 
 
@@ -667,26 +476,15 @@ def test_failedcreate_for_a_webhook_that_times_out_is_not_certificate_expiry() -
 
 
 def _orders_writer(line: str) -> Evidence:
-    warehouse = ServiceEvidence(
-        name="orders-warehouse",
-        namespace="sales",
-        type="ExternalName",
-        external_name="orders.abc123.us-east-1.rds.amazonaws.com",
+    warehouse = make.external_service(
+        "orders-warehouse", "orders.abc123.us-east-1.rds.amazonaws.com", "sales"
     )
-    writer = container("writer", env={"PGHOST": "orders-warehouse.sales.svc"})
-    return evidence(
-        workload=deployment("order-writer", "sales"),
-        pods=[
-            pod(
-                "order-writer-1f2e3d4c5b-vw6xy",
-                writer,
-                namespace="sales",
-                replica_set="order-writer-1f2e3d4c5b",
-                labels={"app": "order-writer"},
-            )
-        ],
+    return make.app_evidence(
+        "order-writer-1f2e3d4c5b-vw6xy",
+        make.container("writer", env={"PGHOST": "orders-warehouse.sales.svc"}),
+        namespace="sales",
         services=[warehouse],
-        logs=[log("order-writer-1f2e3d4c5b-vw6xy", "writer", line, namespace="sales")],
+        logs=line,
     )
 
 
@@ -706,12 +504,14 @@ def test_a_log_merely_mentioning_read_only_transactions_fires_nothing() -> None:
 
 
 def test_a_500_the_workload_served_itself_is_not_a_failing_dependency() -> None:
-    served = log(
+    served = make.log(
         "checkout-7d9f6c8b5-a",
         "app",
         "I, [2026-11-20T09:58:11.118 #1]  INFO -- : [b1f0] Completed 500 Internal Server Error "
         "in 12ms (ActiveRecord: 3.1ms)\n"
         '10.0.0.1 - - "GET /cart HTTP/1.1" 500 512',
     )
-    ev = evidence(pods=[pod("checkout-7d9f6c8b5-a", container("app"))], logs=[served])
+    ev = make.evidence(
+        pods=[make.pod("checkout-7d9f6c8b5-a", make.container("app"))], logs=[served]
+    )
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)

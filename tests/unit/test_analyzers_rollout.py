@@ -7,74 +7,59 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AutoscalerEvidence,
+    Evidence,
     MetricSummary,
     PodCondition,
     PodEvidence,
     RevisionEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
 from tests.support.evidence import (
-    NOW,
+    CHECKOUT_POD,
     analyze,
     assert_leads,
+    assert_ranks_below,
     by_category,
-    container,
-    crash_looping,
-    deployment,
-    evidence,
-    log,
-    metric,
-    pod,
-    revision,
-    terminated,
     top,
-    waiting,
 )
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
 def _rollout(old_ready: bool = True) -> dict[str, object]:
-    crashing = container(
+    crashing = make.crash_looping(
         "app",
         "ghcr.io/example/app:2.0",
-        ready=False,
         restarts=4,
-        state=waiting("CrashLoopBackOff"),
-        last_state=terminated("Error", 1),
     )
-    old = container(
+    old = make.container(
         "app",
         "ghcr.io/example/app:1.9",
         ready=old_ready,
         restarts=0 if old_ready else 3,
-        state=None if old_ready else waiting("CrashLoopBackOff"),
-        last_state=None if old_ready else terminated("Error", 1),
+        state=None if old_ready else make.waiting("CrashLoopBackOff"),
+        last_state=None if old_ready else make.terminated("Error", 1),
     )
     return {
-        "workload": deployment(replicas=2, ready=1 if old_ready else 0, revision=7),
-        "revisions": [
-            revision(
-                "checkout-7d9f6c8b5",
-                7,
-                {"app": crashing.image},
-                current=True,
-                created_minutes_ago=20,
-            ),
-            revision("checkout-5c6d7e8f9", 6, {"app": old.image}, ready=1 if old_ready else 0),
-        ],
+        "workload": make.deployment(replicas=2, ready=1 if old_ready else 0, revision=7),
+        "revisions": make.rollout_revisions(
+            7,
+            {"app": crashing.image},
+            {"app": old.image},
+            minutes_ago=20,
+            old_ready=1 if old_ready else 0,
+        ),
         "pods": [
-            pod("checkout-7d9f6c8b5-new01", crashing),
-            pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
+            make.pod("checkout-7d9f6c8b5-new01", crashing),
+            make.pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
         ],
         "logs": [
-            log(
+            make.log(
                 "checkout-7d9f6c8b5-new01",
                 "app",
                 "Traceback (most recent call last):\nAttributeError: 'NoneType' object",
@@ -84,34 +69,32 @@ def _rollout(old_ready: bool = True) -> dict[str, object]:
 
 
 def test_new_revision_crashing_while_old_pods_serve_is_bad_rollout() -> None:
-    result = analyze(evidence(**_rollout()))
+    result = analyze(make.evidence(**_rollout()))
     first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
     assert first.params == {"revision": "6"}
     assert "ghcr.io/example/app:1.9 -> ghcr.io/example/app:2.0" in first.evidence[0].fact
-    crash = by_category(result, Category.CRASH_LOOP)
-    assert crash
-    assert crash[0].confidence < first.confidence
+    assert_ranks_below(result, Category.CRASH_LOOP, first)
 
 
 def test_old_revision_failing_too_is_not_a_bad_rollout() -> None:
-    result = analyze(evidence(**_rollout(old_ready=False)))
+    result = analyze(make.evidence(**_rollout(old_ready=False)))
     assert by_category(result, Category.BAD_ROLLOUT) == []
     assert result.findings[0].category is Category.CRASH_LOOP
 
 
 def test_progress_deadline_exceeded_alone_is_a_weaker_rollout_signal() -> None:
-    ev = evidence(
-        workload=deployment(
+    ev = make.evidence(
+        workload=make.deployment(
             revision=3,
             conditions=[
                 PodCondition(type="Progressing", status="False", reason="ProgressDeadlineExceeded")
             ],
         ),
         revisions=[
-            revision("checkout-7d9f6c8b5", 3, {"app": "a:2"}, current=True),
-            revision("checkout-5c6d7e8f9", 2, {"app": "a:1"}),
+            make.revision("checkout-7d9f6c8b5", 3, {"app": "a:2"}, current=True),
+            make.revision("checkout-5c6d7e8f9", 2, {"app": "a:1"}),
         ],
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app", "a:2"))],
+        pods=[make.pod(CHECKOUT_POD, make.container("app", "a:2"))],
     )
     finding = top(ev)
     assert finding.category is Category.BAD_ROLLOUT
@@ -119,32 +102,51 @@ def test_progress_deadline_exceeded_alone_is_a_weaker_rollout_signal() -> None:
 
 
 def test_single_revision_never_fires_bad_rollout() -> None:
-    ev = evidence(
-        workload=deployment(revision=1),
-        revisions=[revision("checkout-7d9f6c8b5", 1, {"app": "a:1"}, current=True)],
+    ev = make.evidence(
+        workload=make.deployment(revision=1),
+        revisions=[make.revision("checkout-7d9f6c8b5", 1, {"app": "a:1"}, current=True)],
         pods=[
-            pod(
-                "checkout-7d9f6c8b5-abcde",
-                crash_looping("app", restarts=3, exit_code=1),
+            make.pod(
+                CHECKOUT_POD,
+                make.crash_looping("app", restarts=3, exit_code=1),
             )
         ],
     )
     assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []
 
 
+def _checkout_pods(pods: int, replicas: int | None = None, **fields: object) -> Evidence:
+    """The checkout Deployment of ``replicas`` (default: ``pods``) with ``pods`` healthy pods."""
+    return make.evidence(
+        workload=make.deployment(replicas=replicas or pods),
+        pods=[make.pod(f"checkout-7d9f6c8b5-p{i}", make.container("app")) for i in range(pods)],
+        **fields,
+    )
+
+
+def _hpa(max_replicas: int, replicas: int, **fields: object) -> AutoscalerEvidence:
+    """The checkout HPA, at ``replicas`` (current and desired) of ``max_replicas``."""
+    return AutoscalerEvidence.model_validate(
+        {
+            "name": "checkout",
+            "namespace": "shop",
+            "target": CHECKOUT,
+            "max_replicas": max_replicas,
+            "current_replicas": replicas,
+            "desired_replicas": replicas,
+            **fields,
+        }
+    )
+
+
 def test_hpa_at_maximum_is_saturation_with_scale_out() -> None:
-    ev = evidence(
-        workload=deployment(replicas=5),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(5)],
+    ev = _checkout_pods(
+        5,
         autoscalers=[
-            AutoscalerEvidence(
-                name="checkout",
-                namespace="shop",
-                target=CHECKOUT,
+            _hpa(
+                5,
+                5,
                 min_replicas=2,
-                max_replicas=5,
-                current_replicas=5,
-                desired_replicas=5,
                 conditions=[
                     PodCondition(
                         type="ScalingLimited",
@@ -161,36 +163,26 @@ def test_hpa_at_maximum_is_saturation_with_scale_out() -> None:
 
 
 def test_hpa_below_maximum_is_not_saturation() -> None:
-    ev = evidence(
-        workload=deployment(replicas=3),
-        pods=[pod("checkout-7d9f6c8b5-p0", container("app"))],
-        autoscalers=[
-            AutoscalerEvidence(
-                name="checkout",
-                namespace="shop",
-                target=CHECKOUT,
-                max_replicas=10,
-                current_replicas=3,
-                desired_replicas=3,
-            )
-        ],
+    ev = _checkout_pods(
+        1,
+        replicas=3,
+        autoscalers=[_hpa(10, 3)],
     )
     assert analyze(ev).findings == ()
 
 
 def test_traffic_growth_with_rising_latency_is_saturation() -> None:
-    ev = evidence(
-        workload=deployment(replicas=2),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app")) for i in range(2)],
+    ev = _checkout_pods(
+        2,
         metrics=[
-            metric(
+            make.metric(
                 'sum(rate(http_requests_total{namespace="shop",service="checkout"}[5m]))',
                 name="request_rate",
                 first=100.0,
                 last=420.0,
                 trend="rising",
             ),
-            metric(
+            make.metric(
                 "histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket"
                 '{service="checkout"}[5m])) by (le))',
                 name="latency_p99",
@@ -207,37 +199,27 @@ def test_traffic_growth_with_rising_latency_is_saturation() -> None:
 
 
 def test_raw_request_counter_rising_is_not_traffic_growth() -> None:
-    ev = evidence(
-        workload=deployment(replicas=2),
-        pods=[pod("checkout-7d9f6c8b5-p0", container("app"))],
-        metrics=[metric('http_requests_total{service="checkout"}', first=1e6, last=3e6)],
+    ev = _checkout_pods(
+        1,
+        replicas=2,
+        metrics=[make.metric('http_requests_total{service="checkout"}', first=1e6, last=3e6)],
     )
     assert by_category(analyze(ev), Category.RESOURCE_SATURATION) == []
 
 
 def _fresh_rollout() -> list[RevisionEvidence]:
     """Revision 9 (a:3.1) rolled out 15 minutes ago over revision 8 (a:3.0)."""
-    return [
-        revision(
-            "checkout-7d9f6c8b5", 9, {"app": "a:3.1"}, current=True, created_minutes_ago=15, ready=2
-        ),
-        revision("checkout-5c6d7e8f9", 8, {"app": "a:3.0"}),
-    ]
+    return make.rollout_revisions(9, {"app": "a:3.1"}, {"app": "a:3.0"}, minutes_ago=15, ready=2)
 
 
 def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
-    ratio = metric(
-        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) / '
-        'sum(rate(http_requests_total{job="checkout"}[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.35,
-    )
-    ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=12)})
-    ev = evidence(
-        workload=deployment(revision=9),
+    ratio = make.error_ratio(first=0.001, last=0.35, changed_minutes_ago=12)
+    ev = make.evidence(
+        workload=make.deployment(revision=9),
         revisions=_fresh_rollout(),
-        pods=[pod(f"checkout-7d9f6c8b5-p{i}", container("app", "a:3.1")) for i in range(2)],
+        pods=[
+            make.pod(f"checkout-7d9f6c8b5-p{i}", make.container("app", "a:3.1")) for i in range(2)
+        ],
         metrics=[ratio],
     )
     finding = top(ev)
@@ -249,17 +231,11 @@ def test_error_ratio_stepping_up_after_a_fresh_rollout_is_bad_rollout() -> None:
 
 
 def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
-    ratio = metric(
-        'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))',
-        name="http_5xx_ratio",
-        first=0.001,
-        last=0.35,
-    )
-    ratio = ratio.model_copy(update={"changed_at": NOW - timedelta(minutes=50)})
-    ev = evidence(
-        workload=deployment(revision=9),
+    ratio = make.error_ratio(first=0.001, last=0.35, changed_minutes_ago=50, job=None)
+    ev = make.evidence(
+        workload=make.deployment(revision=9),
         revisions=_fresh_rollout(),
-        pods=[pod("checkout-7d9f6c8b5-p0", container("app", "a:3.1"))],
+        pods=[make.pod("checkout-7d9f6c8b5-p0", make.container("app", "a:3.1"))],
         metrics=[ratio],
     )
     assert by_category(analyze(ev), Category.BAD_ROLLOUT) == []
@@ -271,9 +247,9 @@ def test_error_ratio_that_rose_before_the_rollout_is_not_blamed_on_it() -> None:
 def _busy_pods(cpu_limit: str | None = None) -> list[PodEvidence]:
     limits = {"memory": "1Gi"} | ({"cpu": cpu_limit} if cpu_limit else {})
     return [
-        pod(
+        make.pod(
             f"render-6c7d8e9f0a-p{i}",
-            container("render", limits=limits),
+            make.container("render", limits=limits),
             namespace="media",
             replica_set="render-6c7d8e9f0a",
             labels={"app": "render"},
@@ -283,31 +259,32 @@ def _busy_pods(cpu_limit: str | None = None) -> list[PodEvidence]:
 
 
 def _cpu(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
-    summary = metric(
+    return make.metric(
         'sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace="media"}[5m]))',
         first=first,
         last=last,
         name="cpu_usage_cores",
         labels={"container": "render"},
         trend="rising",
+        changed_minutes_ago=changed_minutes_ago,
     )
-    return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
 
 
 def _latency(first: float, last: float, changed_minutes_ago: float) -> MetricSummary:
-    summary = metric(
-        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+    query = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
+    return make.metric(
+        query,
         first=first,
         last=last,
         name="http_latency_p99_seconds",
         trend="rising",
+        changed_minutes_ago=changed_minutes_ago,
     )
-    return summary.model_copy(update={"changed_at": NOW - timedelta(minutes=changed_minutes_ago)})
 
 
 def _render_revisions(new_minutes_ago: float) -> list[RevisionEvidence]:
     return [
-        revision(
+        make.revision(
             "render-6c7d8e9f0a",
             12,
             {"render": "ghcr.io/example/render:3.2"},
@@ -315,18 +292,18 @@ def _render_revisions(new_minutes_ago: float) -> list[RevisionEvidence]:
             ready=2,
             created_minutes_ago=new_minutes_ago,
         ),
-        revision("render-1a2b3c4d5e", 11, {"render": "ghcr.io/example/render:3.1"}),
+        make.revision("render-1a2b3c4d5e", 11, {"render": "ghcr.io/example/render:3.1"}),
     ]
 
 
 def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation() -> None:
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(),
         revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
         metrics=[_cpu(0.2, 1.6, 25), _latency(0.3, 2.4, 25)],
         logs=[
-            log(
+            make.log(
                 "render-6c7d8e9f0a-p0",
                 "render",
                 "[ERROR] uwsgi: no free workers available, request queued",
@@ -344,8 +321,8 @@ def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation(
 
 def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:
     # Near miss: with a CPU limit the same picture is throttling's to explain.
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(cpu_limit="500m"),
         metrics=[_cpu(0.1, 0.5, 25), _latency(0.3, 2.4, 25)],
     )
@@ -353,8 +330,8 @@ def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:
 
 
 def test_cpu_and_latency_stepping_up_after_a_fresh_revision_is_bad_rollout() -> None:
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(),
         revisions=_render_revisions(new_minutes_ago=30),
         metrics=[_cpu(0.2, 1.6, 25), _latency(0.3, 2.4, 25)],
@@ -368,8 +345,8 @@ def test_cpu_and_latency_stepping_up_after_a_fresh_revision_is_bad_rollout() -> 
 
 
 def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
-    ev = evidence(
-        workload=deployment("render", "media"),
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
         pods=_busy_pods(),
         revisions=_render_revisions(new_minutes_ago=20),
         metrics=[_cpu(0.2, 1.6, 45), _latency(0.3, 2.4, 45)],
@@ -378,7 +355,7 @@ def test_cpu_that_rose_before_the_revision_is_not_blamed_on_it() -> None:
 
 
 def test_bad_rollout_reads_as_a_causal_chain_with_its_age() -> None:
-    first = analyze(evidence(**_rollout())).findings[0]
+    first = analyze(make.evidence(**_rollout())).findings[0]
     assert first.summary == (
         "Revision 7 of Deployment shop/checkout is failing (1 of 1 new pod unhealthy); "
         "roll back to revision 6."

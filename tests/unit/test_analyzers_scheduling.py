@@ -18,28 +18,16 @@ from kubetriage.models.evidence import (
     QuotaEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import (
-    analyze,
-    assert_leads,
-    by_category,
-    container,
-    deployment,
-    event,
-    evidence,
-    log,
-    metric,
-    pod,
-    top,
-    waiting,
-)
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
-def _pending(name: str = "checkout-7d9f6c8b5-abcde", **fields: Any) -> PodEvidence:
-    return pod(
+def _pending(name: str = CHECKOUT_POD, **fields: Any) -> PodEvidence:
+    return make.pod(
         name,
-        container("app", ready=False, state=waiting("ContainerCreating")),
+        make.container("app", ready=False, state=make.waiting("ContainerCreating")),
         phase="Pending",
         node=None,
         **fields,
@@ -48,8 +36,8 @@ def _pending(name: str = "checkout-7d9f6c8b5-abcde", **fields: Any) -> PodEviden
 
 def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload() -> None:
     message = "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available"
-    ev = evidence(
-        workload=deployment(ready=0),
+    ev = make.evidence(
+        workload=make.deployment(ready=0),
         pods=[
             _pending(
                 conditions=[
@@ -59,7 +47,7 @@ def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload
                 ]
             )
         ],
-        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde", count=12)],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD, count=12)],
     )
     finding = assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
     assert finding.params["reason"] == "insufficient memory"
@@ -68,25 +56,25 @@ def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload
 
 def test_untolerated_taint_is_named() -> None:
     message = "0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}."
-    ev = evidence(
-        workload=deployment(ready=0),
+    ev = make.evidence(
+        workload=make.deployment(ready=0),
         pods=[_pending()],
-        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde")],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD)],
     )
     assert "untolerated taint" in top(ev).params["reason"]
 
 
 def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
-    ev = evidence(
-        workload=deployment(replicas=3, ready=1),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"))],
+    ev = make.checkout_evidence(
+        make.container("app"),
+        workload=make.deployment(replicas=3, ready=1),
         quotas=[
             QuotaEvidence(
                 name="shop-quota", namespace="shop", hard={"pods": "1"}, used={"pods": "1"}
             )
         ],
         events=[
-            event(
+            make.event(
                 "FailedCreate",
                 'Error creating: pods "checkout-7d9f6c8b5-x" is forbidden: exceeded quota: '
                 "shop-quota, requested: pods=1, used: pods=1, limited: pods=1",
@@ -101,8 +89,8 @@ def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
 
 def test_unbound_claim_is_storage_not_unschedulable() -> None:
     message = "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims."
-    ev = evidence(
-        workload=deployment(ready=0),
+    ev = make.evidence(
+        workload=make.deployment(ready=0),
         pods=[_pending(pvc_names=["checkout-data"])],
         pvcs=[
             PVCEvidence(
@@ -114,8 +102,8 @@ def test_unbound_claim_is_storage_not_unschedulable() -> None:
             )
         ],
         events=[
-            event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde"),
-            event(
+            make.event("FailedScheduling", message, name=CHECKOUT_POD),
+            make.event(
                 "ProvisioningFailed",
                 'storageclass.storage.k8s.io "fast-ssd" not found',
                 name="checkout-data",
@@ -134,17 +122,17 @@ def test_unbound_claim_is_storage_not_unschedulable() -> None:
 
 
 def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
-    ev = evidence(
-        workload=deployment(ready=1),
+    ev = make.evidence(
+        workload=make.deployment(ready=1),
         pods=[
-            pod(
-                "checkout-7d9f6c8b5-abcde",
-                container("app", ready=False),
+            make.pod(
+                CHECKOUT_POD,
+                make.container("app", ready=False),
                 node="worker-2",
                 deleting=True,
                 phase="Running",
             ),
-            pod("checkout-7d9f6c8b5-fghij", container("app"), node="worker-1"),
+            make.pod("checkout-7d9f6c8b5-fghij", make.container("app"), node="worker-1"),
         ],
         nodes=[
             NodeEvidence(name="worker-1", ready="True"),
@@ -162,7 +150,7 @@ def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
             ),
         ],
         events=[
-            event(
+            make.event(
                 "NodeNotReady",
                 "Node worker-2 status is now: NodeNotReady",
                 name="worker-2",
@@ -182,10 +170,13 @@ def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
 
 
 def test_memory_pressure_eviction_is_node_failure_not_oom() -> None:
-    evicted = pod(
-        "checkout-7d9f6c8b5-abcde",
-        container(
-            "app", ready=False, state=waiting("ContainerStatusUnknown"), limits={"memory": "1Gi"}
+    evicted = make.pod(
+        CHECKOUT_POD,
+        make.container(
+            "app",
+            ready=False,
+            state=make.waiting("ContainerStatusUnknown"),
+            limits={"memory": "1Gi"},
         ),
         phase="Failed",
         node="worker-3",
@@ -193,9 +184,12 @@ def test_memory_pressure_eviction_is_node_failure_not_oom() -> None:
         message="The node was low on resource: memory. Threshold quantity: 100Mi, available: "
         "42Mi. Container app was using 900Mi, which exceeds its request of 256Mi.",
     )
-    ev = evidence(
-        workload=deployment(ready=1),
-        pods=[evicted, pod("checkout-7d9f6c8b5-fghij", container("app"), node="worker-1")],
+    ev = make.evidence(
+        workload=make.deployment(ready=1),
+        pods=[
+            evicted,
+            make.pod("checkout-7d9f6c8b5-fghij", make.container("app"), node="worker-1"),
+        ],
         nodes=[
             NodeEvidence(
                 name="worker-3",
@@ -215,9 +209,9 @@ def test_memory_pressure_eviction_is_node_failure_not_oom() -> None:
 
 
 def test_healthy_nodes_and_bound_claims_fire_nothing() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["data"])],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["data"])],
         nodes=[
             NodeEvidence(
                 name="worker-1",
@@ -231,13 +225,15 @@ def test_healthy_nodes_and_bound_claims_fire_nothing() -> None:
 
 
 def test_disk_full_in_logs_expands_the_pods_claim() -> None:
-    db = container("postgres", "postgres:16", ready=True)
-    ev = evidence(
-        workload=deployment("db", replicas=1),
-        pods=[pod("db-0", db, replica_set=None, pvc_names=["data-db-0"], labels={"app": "db"})],
+    db = make.container("postgres", "postgres:16", ready=True)
+    ev = make.evidence(
+        workload=make.deployment("db", replicas=1),
+        pods=[
+            make.pod("db-0", db, replica_set=None, pvc_names=["data-db-0"], labels={"app": "db"})
+        ],
         pvcs=[PVCEvidence(name="data-db-0", namespace="shop", phase="Bound", capacity="5Gi")],
         logs=[
-            log(
+            make.log(
                 "db-0",
                 "postgres",
                 'ERROR: could not extend file "base/16384/2619": No space left on device',
@@ -253,18 +249,18 @@ def test_disk_full_in_logs_expands_the_pods_claim() -> None:
 
 
 def test_volume_usage_metric_near_capacity_is_storage() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["uploads"])],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["uploads"])],
         pvcs=[PVCEvidence(name="uploads", namespace="shop", phase="Bound", capacity="20Gi")],
         metrics=[
-            metric(
+            make.metric(
                 'kubelet_volume_stats_used_bytes{persistentvolumeclaim="uploads"}',
                 last=19.8 * 1024**3,
                 first=15 * 1024**3,
                 labels={"persistentvolumeclaim": "uploads", "namespace": "shop"},
             ),
-            metric(
+            make.metric(
                 'kubelet_volume_stats_capacity_bytes{persistentvolumeclaim="uploads"}',
                 last=20 * 1024**3,
                 labels={"persistentvolumeclaim": "uploads"},
@@ -278,16 +274,16 @@ def test_volume_usage_metric_near_capacity_is_storage() -> None:
 
 
 def test_volume_half_full_is_not_storage() -> None:
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), pvc_names=["uploads"])],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["uploads"])],
         metrics=[
-            metric(
+            make.metric(
                 'kubelet_volume_stats_used_bytes{persistentvolumeclaim="uploads"}',
                 last=10 * 1024**3,
                 labels={"persistentvolumeclaim": "uploads"},
             ),
-            metric(
+            make.metric(
                 'kubelet_volume_stats_capacity_bytes{persistentvolumeclaim="uploads"}',
                 last=20 * 1024**3,
                 labels={"persistentvolumeclaim": "uploads"},
@@ -301,15 +297,15 @@ def test_pending_because_the_only_node_is_not_ready_is_node_failure() -> None:
     message = (
         "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }."
     )
-    ev = evidence(
-        workload=deployment(ready=0),
+    ev = make.evidence(
+        workload=make.deployment(ready=0),
         pods=[_pending()],
         nodes=[
             NodeEvidence(
                 name="worker-1", ready="False", taints=["node.kubernetes.io/not-ready:NoSchedule"]
             )
         ],
-        events=[event("FailedScheduling", message, name="checkout-7d9f6c8b5-abcde")],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD)],
     )
     result = analyze(ev)
     assert result.findings[0].category is Category.NODE_FAILURE
@@ -326,9 +322,9 @@ def test_pressure_on_nodes_without_our_pods_cannot_add_up_to_a_node_failure() ->
         )
         for i in range(2, 6)
     ]
-    ev = evidence(
-        workload=deployment(),
-        pods=[pod("checkout-7d9f6c8b5-abcde", container("app"), node="worker-1")],
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), node="worker-1")],
         nodes=[NodeEvidence(name="worker-1", ready="True"), *pressured],
     )
     nodes = by_category(analyze(ev), Category.NODE_FAILURE)

@@ -10,7 +10,7 @@ import pytest
 from kubetriage import prose
 from kubetriage.combine import combine, remediation_id
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
+from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
 from kubetriage.models.evidence import (
     ChangeEvidence,
     ContainerEvidence,
@@ -253,35 +253,28 @@ def test_memory_of_another_category_adds_no_unsupported_remediation() -> None:
     assert actions == [Action.INCREASE_MEMORY, Action.RESTART]
 
 
-def test_loosely_similar_memory_cannot_decide_alone() -> None:
+def _from_memory_alone(name: str, score: float) -> tuple[list[SimilarIncident], Diagnosis]:
+    """A past CPU-throttling incident ``name`` as similar as ``score``, and what combine
+    makes of it with no finding and no model."""
     similar = [
         SimilarIncident(
-            name="looks-alike",
-            score=0.72,
-            category=Category.CPU_THROTTLING,
-            action=Action.INCREASE_CPU,
+            name=name, score=score, category=Category.CPU_THROTTLING, action=Action.INCREASE_CPU
         )
     ]
-    diagnosis = combine(
+    return similar, combine(
         evidence=_evidence(), findings=[], opinion=None, llm=NO_LLM, similar=similar
     )
+
+
+def test_loosely_similar_memory_cannot_decide_alone() -> None:
+    similar, diagnosis = _from_memory_alone("looks-alike", 0.72)
     assert diagnosis.category is Category.UNKNOWN
     assert [r.action for r in diagnosis.remediations] == [Action.ESCALATE]
     assert diagnosis.similar_incidents == similar  # still shown, for a person to judge
 
 
 def test_memory_alone_names_a_lead_but_does_not_make_the_diagnosis() -> None:
-    similar = [
-        SimilarIncident(
-            name="close-repeat",
-            score=0.95,
-            category=Category.CPU_THROTTLING,
-            action=Action.INCREASE_CPU,
-        )
-    ]
-    diagnosis = combine(
-        evidence=_evidence(), findings=[], opinion=None, llm=NO_LLM, similar=similar
-    )
+    _, diagnosis = _from_memory_alone("close-repeat", 0.95)
     assert diagnosis.category is Category.UNKNOWN
     assert diagnosis.similar_incidents[0].name == "close-repeat"
 

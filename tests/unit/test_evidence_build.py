@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.case import Case, parse_go_duration
+from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import selector_matches
 from kubetriage.settings import Settings
+from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import EXAMPLES
 
 CASES = EXAMPLES
@@ -36,26 +36,20 @@ def _case(name: str) -> Case:
 
 
 def _case_evidence(case: Case, objects: list[dict[str, Any]] | None = None) -> Evidence:
-    alert = Alert(
-        status="firing",
-        labels=case.alert.labels,
-        annotations=case.alert.annotations,
-        starts_at=NOW - parse_go_duration(case.alert.starts_ago),
-    )
-    logs = []
-    for key, text in case.logs.items():
-        namespace, pod, container = key.split("/")
-        logs.append(tail_from_text(namespace, pod, container, text, limits=LIMITS))
-    return build_evidence(
-        case.cluster if objects is None else objects,
-        logs,
-        target=None,
-        alerts=[alert],
-        title=case.title,
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    return case_evidence(case, objects)
+
+
+def _claim(status: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """The PersistentVolumeClaim app/data-db-0 with ``status`` (and ``spec`` when given)."""
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data-db-0", "namespace": "app"},
+        "status": status,
+    }
+    if spec:
+        body["spec"] = spec
+    return body
 
 
 def _build(
@@ -66,16 +60,8 @@ def _build(
     limits: EvidenceLimits = LIMITS,
     unavailable_kinds: tuple[str, ...] = (),
 ) -> Evidence:
-    return build_evidence(
-        objects,
-        logs or [],
-        target=target,
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=limits,
-        unavailable_kinds=unavailable_kinds,
+    return built(
+        objects, target, logs=logs or [], limits=limits, unavailable_kinds=unavailable_kinds
     )
 
 
@@ -345,17 +331,12 @@ def test_pending_pvc_is_reported_with_its_events() -> None:
         status={"phase": "Pending"},
         volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}],
     )
-    pvc = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data-db-0", "namespace": "app"},
-        "spec": {
-            "storageClassName": "fast",
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": "10Gi"}},
-        },
-        "status": {"phase": "Pending"},
-    }
+    pvc = _claim(
+        {"phase": "Pending"},
+        storageClassName="fast",
+        accessModes=["ReadWriteOnce"],
+        resources={"requests": {"storage": "10Gi"}},
+    )
     event = _event(
         {"kind": "PersistentVolumeClaim", "name": "data-db-0", "namespace": "app"},
         "ProvisioningFailed",
@@ -427,20 +408,7 @@ def test_service_whose_selector_matches_no_pods() -> None:
 
 
 def test_network_policy_hpa_quota_and_certificate() -> None:
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "app"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": "app:1"}]},
-            },
-        },
-        "status": {},
-    }
+    deployment = deployment_manifest("web", "app", ("app", "app:1"), status={}, replicas=2)
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -670,12 +638,7 @@ def test_statefulset_revisions_come_from_controller_revisions() -> None:
     ]
     pod = _pod("db-0", labels={"app": "db"})
     pod["metadata"]["ownerReferences"] = [owner]
-    claim = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data-db-0", "namespace": "app"},
-        "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}},
-    }
+    claim = _claim({"phase": "Bound", "capacity": {"storage": "1Gi"}})
     evidence = _build(
         [statefulset, *revisions, pod, claim], ObjectRef(kind="Pod", name="db-0", namespace="app")
     )
@@ -717,16 +680,7 @@ def test_hpa_target_resolves_the_scaled_workload_and_its_pods() -> None:
 
 def test_without_any_existing_candidate_the_first_is_kept_and_reported() -> None:
     alert = Alert(labels={"alertname": "X", "namespace": "gone", "job": "ghost"})
-    evidence = build_evidence(
-        [_pod("web-1")],
-        [],
-        target=None,
-        alerts=[alert],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    evidence = built([_pod("web-1")], None, alerts=[alert])
     assert evidence.target is not None
     assert evidence.target.key() == "Deployment/gone/ghost"
     assert evidence.pods == []

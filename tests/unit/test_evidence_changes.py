@@ -11,7 +11,6 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.changes import (
     change_timeline,
     config_changes,
@@ -24,6 +23,7 @@ from kubetriage.evidence.changes import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import EventEvidence
+from tests.support.built import built
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
@@ -302,16 +302,7 @@ def test_build_evidence_carries_the_rollout_into_the_timeline() -> None:
         _replica_set(1, old, "2026-10-01T00:00:00Z"),
         _replica_set(2, new, "2026-11-20T09:40:00Z"),
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="api"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="api"))
     assert [(c.kind, c.aspects) for c in ev.changes] == [("rollout", ["image"])]
 
 
@@ -320,35 +311,26 @@ def _with_spec(pod: dict[str, Any], image: str, policy: str) -> dict[str, Any]:
     return pod
 
 
-def test_a_floating_tag_needs_only_newer_failing_pods() -> None:
-    pods = [
+def _old_healthy_and_new_failing(image: str) -> list[dict[str, Any]]:
+    """A healthy pod on digest aaa and a newer failing one on bbb, both pulling ``image``
+    only if not present."""
+    return [
         _with_spec(
-            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
-            "app:latest",
-            "IfNotPresent",
+            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"), image, "IfNotPresent"
         ),
         _with_spec(
-            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
-            "app:latest",
-            "IfNotPresent",
+            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"), image, "IfNotPresent"
         ),
     ]
+
+
+def test_a_floating_tag_needs_only_newer_failing_pods() -> None:
+    pods = _old_healthy_and_new_failing("app:latest")
     assert [c.kind for c in digest_changes(_deployment(), pods)] == ["image-digest"]
 
 
 def test_a_pinned_version_tag_pulled_if_not_present_does_not_move() -> None:
-    pods = [
-        _with_spec(
-            _pod("a", "aaa", healthy=True, created="2026-11-19T00:00:00Z"),
-            "app:1.2",
-            "IfNotPresent",
-        ),
-        _with_spec(
-            _pod("c", "bbb", healthy=False, created="2026-11-20T09:30:00Z"),
-            "app:1.2",
-            "IfNotPresent",
-        ),
-    ]
+    pods = _old_healthy_and_new_failing("app:1.2")
     for pod in pods:
         pod["status"]["containerStatuses"][0]["image"] = "app:1.2"
     assert digest_changes(_deployment(), pods) == []

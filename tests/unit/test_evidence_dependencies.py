@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,
@@ -24,9 +23,11 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
+from tests.support.built import built, deployment_manifest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
+WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
 
 
 @pytest.mark.parametrize(
@@ -100,25 +101,14 @@ def test_resolve_defaults_to_the_callers_namespace_and_skips_its_own_objects() -
 
 
 def _deployment(name: str, namespace: str, uid: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": uid,
-            "annotations": {"deployment.kubernetes.io/revision": "2"},
-        },
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": f"{name}:2"}]},
-            },
-        },
-        "status": {"readyReplicas": 0},
-    }
+    return deployment_manifest(
+        name,
+        namespace,
+        ("c", f"{name}:2"),
+        metadata={"uid": uid, "annotations": {"deployment.kubernetes.io/revision": "2"}},
+        status={"readyReplicas": 0},
+        replicas=1,
+    )
 
 
 def _replica_set(
@@ -211,16 +201,7 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
             "shop", "web-rs2-abcde", "c", "ERROR db.data.svc:5432 refused\n", limits=LIMITS
         )
     ]
-    ev = build_evidence(
-        objects,
-        logs,
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=LIMITS,
-    )
+    ev = built(objects, WEB, logs=logs)
     assert len(ev.dependencies) == 1
     dep = ev.dependencies[0]
     assert dep.service is not None
@@ -243,15 +224,6 @@ def test_dependencies_are_bounded() -> None:
     objects += [
         _obj("Service", f"svc{i}", f"other{i}", spec={"selector": {"app": "x"}}) for i in range(5)
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=NOW,
-        limits=EvidenceLimits(max_dependencies=2),
-    )
+    ev = built(objects, WEB, limits=EvidenceLimits(max_dependencies=2))
     assert len(ev.dependencies) == 2
     assert any(t.startswith("dependencies: kept 2 of 5") for t in ev.truncated)

@@ -19,17 +19,9 @@ from kubetriage.memory.canonical import (
 )
 from kubetriage.memory.records import MemoryRecord, SimilarMatch, record_from_case
 from kubetriage.memory.store import point_id
+from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
-from kubetriage.models.evidence import (
-    AlertEvidence,
-    ContainerEvidence,
-    ContainerState,
-    EventEvidence,
-    Evidence,
-    LogTail,
-    PodEvidence,
-)
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.replay.seeding import case_signature
@@ -136,25 +128,25 @@ def test_a_seeded_case_keeps_its_error_log_lines_newest_first() -> None:
 
 def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None:
     pod = "checkout-7d9f6c-x2x9k"
-    evidence = Evidence(
+    evidence = kinds.Evidence(
         collected_at=NOW,
         title="checkout crash looping",
         alerts=[
-            AlertEvidence(
+            kinds.AlertEvidence(
                 labels={"alertname": "KubePodCrashLooping"},
                 annotations={"summary": "Pod is crash looping."},
             )
         ],
         pods=[
-            PodEvidence(
+            kinds.PodEvidence(
                 name=pod,
                 namespace="shop",
                 containers=[
-                    ContainerEvidence(
+                    kinds.ContainerEvidence(
                         name="app",
                         image="shop/checkout:1.4.2",
-                        state=ContainerState(state="waiting", reason="CrashLoopBackOff"),
-                        last_state=ContainerState(
+                        state=kinds.ContainerState(state="waiting", reason="CrashLoopBackOff"),
+                        last_state=kinds.ContainerState(
                             state="terminated", reason="OOMKilled", exit_code=137
                         ),
                     )
@@ -162,13 +154,13 @@ def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None
             )
         ],
         events=[
-            EventEvidence(
+            kinds.EventEvidence(
                 type="Warning",
                 reason="BackOff",
                 message=f"Back-off restarting failed container app in pod {pod}",
                 involved=ObjectRef(kind="Pod", name=pod, namespace="shop"),
             ),
-            EventEvidence(
+            kinds.EventEvidence(
                 type="Normal",
                 reason="Pulled",
                 message="Container image already present",
@@ -176,7 +168,7 @@ def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None
             ),
         ],
         logs=[
-            LogTail(
+            kinds.LogTail(
                 namespace="shop",
                 pod=pod,
                 container="app",

@@ -10,11 +10,8 @@ registry over Evidence models from ``tests.support.evidence``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
@@ -35,6 +32,7 @@ from kubetriage.networkpolicy import (
     selector_of,
     selects,
 )
+from tests.support.built import built, deployment_manifest
 from tests.support.evidence import analyze, container, evidence, log, pod
 
 WEB = Endpoint(namespace="shop", labels={"app": "web"})
@@ -146,8 +144,9 @@ def test_namespace_and_pod_selectors_together_and_match_expressions() -> None:
     assert not ingress_verdict([allow], Flow(source=stranger, destination=DB, port=5432)).allowed
 
 
-def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None:
-    strict = _policy(
+def _egress_to_data_only() -> NetworkPolicyEvidence:
+    """``egress-db-only``: web may call namespaces labelled team=data, nothing else."""
+    return _policy(
         "egress-db-only",
         "shop",
         {
@@ -156,6 +155,10 @@ def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None
             "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]}],
         },
     )
+
+
+def test_egress_without_a_dns_rule_blocks_dns_and_a_dns_rule_allows_it() -> None:
+    strict = _egress_to_data_only()
     dns = Flow(source=WEB, destination=cluster_dns(), port=53, protocol="UDP")
     verdict = egress_verdict([strict], dns)
     assert not verdict.allowed
@@ -274,26 +277,16 @@ def _web_pod() -> Any:
     return pod("web-7d9f6c8b5-a", container("web"), labels={"app": "web"})
 
 
+def _web_log(text: str) -> LogTail:
+    return log("web-7d9f6c8b5-a", "web", text)
+
+
 def test_dns_failures_under_an_egress_policy_without_dns_name_that_policy() -> None:
-    strict = _policy(
-        "egress-db-only",
-        "shop",
-        {
-            "podSelector": {"matchLabels": {"app": "web"}},
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]}],
-        },
-    )
+    strict = _egress_to_data_only()
     ev = evidence(
         pods=[_web_pod()],
         network_policies=[strict],
-        logs=[
-            log(
-                "web-7d9f6c8b5-a",
-                "web",
-                "dial tcp: lookup db.data.svc on 10.96.0.10:53: i/o timeout",
-            )
-        ],
+        logs=[_web_log("dial tcp: lookup db.data.svc on 10.96.0.10:53: i/o timeout")],
     )
     findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
     assert [(f.category, f.action, f.target) for f in findings] == [
@@ -323,7 +316,7 @@ def test_a_dependency_the_policy_does_not_reach_is_named_and_an_allowed_one_is_n
             pods=1,
         )
 
-    failing = log("web-7d9f6c8b5-a", "web", "ERROR dial tcp payments:8080: i/o timeout")
+    failing = _web_log("ERROR dial tcp payments:8080: i/o timeout")
     blocked = evidence(
         pods=[_web_pod()],
         network_policies=[only_cache],
@@ -359,16 +352,7 @@ def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> Non
             },
         },
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Namespace", name="shop"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
+    ev = built(objects, ObjectRef(kind="Namespace", name="shop"))
     [policy] = ev.network_policies
     assert policy.selector.match_labels == {"app": "web"}
     assert policy.egress[0].ports[0].port == "6379"
@@ -388,28 +372,15 @@ def test_a_callees_default_deny_in_its_own_namespace_is_named() -> None:
     ]
 
 
+def _web_deployment(*env: dict[str, str]) -> dict[str, Any]:
+    """The web Deployment in shop, its one container with ``env``."""
+    web = {"name": "web", "image": "web:1", "env": list(env)}
+    return deployment_manifest("web", "shop", web, metadata={"uid": "w"})
+
+
 def test_build_evidence_adds_the_callees_policies() -> None:
     objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "web",
-                                "image": "web:1",
-                                "env": [{"name": "DB", "value": "db.data.svc:5432"}],
-                            }
-                        ]
-                    },
-                },
-            },
-        },
+        _web_deployment({"name": "DB", "value": "db.data.svc:5432"}),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -423,16 +394,7 @@ def test_build_evidence_adds_the_callees_policies() -> None:
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
         },
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
+    ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="web"))
     assert [(p.namespace, p.name) for p in ev.network_policies] == [("data", "default-deny")]
 
 
@@ -454,9 +416,7 @@ def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -
         named_by=["ConfigMap recs-config"],
         followed=False,
     )
-    failing = log(
-        "web-7d9f6c8b5-a", "web", "WARNING redis get failed: Timeout connecting to server"
-    )
+    failing = _web_log("WARNING redis get failed: Timeout connecting to server")
     ev = evidence(
         pods=[_web_pod()],
         network_policies=[same_namespace_only],
@@ -492,40 +452,12 @@ def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -
 
 def test_build_evidence_keeps_a_cluster_dns_callee_it_could_not_read() -> None:
     objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "w"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "web",
-                                "image": "web:1",
-                                "env": [
-                                    {"name": "CACHE", "value": "redis://redis.cache.svc:6379"},
-                                    {"name": "API", "value": "http://api.example:80"},
-                                ],
-                            }
-                        ]
-                    },
-                },
-            },
-        }
+        _web_deployment(
+            {"name": "CACHE", "value": "redis://redis.cache.svc:6379"},
+            {"name": "API", "value": "http://api.example:80"},
+        )
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace="shop", name="web"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
+    ev = built(objects, ObjectRef(kind="Deployment", namespace="shop", name="web"))
     # Only the cluster-DNS spelling is surely a Service; "api.example" is not kept.
     assert [(d.ref, d.followed) for d in ev.dependencies] == [
         (ObjectRef(kind="Service", namespace="cache", name="redis"), False)

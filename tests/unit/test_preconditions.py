@@ -30,45 +30,45 @@ from kubetriage.models.evidence import (
 from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.vocabulary import Category
 from kubetriage.preconditions import NEEDS, category_supported, unconfirmed_reason
-from tests.support.evidence import (
-    ago,
-    container,
-    event,
-    evidence,
-    log,
-    metric,
-    pod,
-    revision,
-    terminated,
-    waiting,
-)
+from tests.support import evidence as make
+from tests.support.evidence import ago
 
 POD = "checkout-7d9f6c8b5-a"
 
 
 def _healthy() -> Evidence:
-    return evidence(pods=[pod(POD, container())])
+    return make.evidence(pods=[make.pod(POD, make.container())])
 
 
 def _with_pod(*containers: ContainerEvidence, **fields: Any) -> Callable[[], Evidence]:
-    return lambda: evidence(pods=[pod(POD, *containers, **fields)])
+    return lambda: make.evidence(pods=[make.pod(POD, *containers, **fields)])
 
 
 SUPPORTING: dict[Category, Callable[[], Evidence]] = {
-    Category.OOM_KILLED: _with_pod(container(last_state=terminated("OOMKilled", 137), restarts=2)),
-    Category.CRASH_LOOP: _with_pod(container(restarts=4, state=waiting("CrashLoopBackOff"))),
+    Category.OOM_KILLED: _with_pod(
+        make.container(last_state=make.terminated("OOMKilled", 137), restarts=2)
+    ),
+    Category.CRASH_LOOP: _with_pod(
+        make.container(restarts=4, state=make.waiting("CrashLoopBackOff"))
+    ),
     Category.CONFIG_MISSING: _with_pod(
-        container(),
+        make.container(),
         config_refs=[ConfigReference(kind="ConfigMap", name="flags", via="envFrom", exists=False)],
     ),
-    Category.IMAGE_PULL: _with_pod(container(ready=False, state=waiting("ImagePullBackOff"))),
-    Category.PROBE_FAILURE: lambda: evidence(
-        pods=[pod(POD, container(probes=[ProbeSpec(kind="liveness", handler="httpGet /h :80")]))],
-        events=[event("Unhealthy", "Liveness probe failed: HTTP 500", name=POD)],
+    Category.IMAGE_PULL: _with_pod(
+        make.container(ready=False, state=make.waiting("ImagePullBackOff"))
     ),
-    Category.UNSCHEDULABLE: _with_pod(container(ready=False), phase="Pending", node=None),
-    Category.NODE_FAILURE: lambda: evidence(
-        pods=[pod(POD, container())],
+    Category.PROBE_FAILURE: lambda: make.evidence(
+        pods=[
+            make.pod(
+                POD, make.container(probes=[ProbeSpec(kind="liveness", handler="httpGet /h :80")])
+            )
+        ],
+        events=[make.event("Unhealthy", "Liveness probe failed: HTTP 500", name=POD)],
+    ),
+    Category.UNSCHEDULABLE: _with_pod(make.container(ready=False), phase="Pending", node=None),
+    Category.NODE_FAILURE: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
         nodes=[
             NodeEvidence(
                 name="worker-1",
@@ -77,35 +77,35 @@ SUPPORTING: dict[Category, Callable[[], Evidence]] = {
             )
         ],
     ),
-    Category.STORAGE: lambda: evidence(
-        pods=[pod(POD, container())],
+    Category.STORAGE: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
         pvcs=[PVCEvidence(name="data", namespace="shop", phase="Pending")],
     ),
-    Category.CPU_THROTTLING: lambda: evidence(
-        pods=[pod(POD, container(limits={"cpu": "500m"}))],
-        metrics=[metric("cpu_throttled_ratio", name="cpu_throttled_ratio", last=0.6)],
+    Category.CPU_THROTTLING: lambda: make.evidence(
+        pods=[make.pod(POD, make.container(limits={"cpu": "500m"}))],
+        metrics=[make.metric("cpu_throttled_ratio", name="cpu_throttled_ratio", last=0.6)],
     ),
-    Category.BAD_ROLLOUT: lambda: evidence(
-        pods=[pod(POD, container())],
+    Category.BAD_ROLLOUT: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
         revisions=[
-            revision("b", 2, {"app": "a:2"}, current=True),
-            revision("a", 1, {"app": "a:1"}),
+            make.revision("b", 2, {"app": "a:2"}, current=True),
+            make.revision("a", 1, {"app": "a:1"}),
         ],
     ),
-    Category.DEPENDENCY_FAILURE: lambda: evidence(
-        pods=[pod(POD, container())],
-        logs=[log(POD, "app", "ERROR dial tcp payments:8080: connect: connection refused")],
+    Category.DEPENDENCY_FAILURE: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
+        logs=[make.log(POD, "app", "ERROR dial tcp payments:8080: connect: connection refused")],
     ),
-    Category.RESOURCE_SATURATION: lambda: evidence(
-        pods=[pod(POD, container())],
+    Category.RESOURCE_SATURATION: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
         autoscalers=[AutoscalerEvidence(name="checkout", namespace="shop", max_replicas=5)],
     ),
-    Category.NETWORK: lambda: evidence(
-        pods=[pod(POD, container())],
+    Category.NETWORK: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
         services=[ServiceEvidence(name="checkout", namespace="shop")],
     ),
-    Category.CERTIFICATE_EXPIRY: lambda: evidence(
-        pods=[pod(POD, container())],
+    Category.CERTIFICATE_EXPIRY: lambda: make.evidence(
+        pods=[make.pod(POD, make.container())],
         other_objects=[
             GenericObjectEvidence(ref=ObjectRef(kind="Certificate", namespace="shop", name="tls"))
         ],
@@ -129,14 +129,14 @@ def test_a_healthy_pod_supports_no_category(category: Category) -> None:
 
 
 def test_unknown_needs_nothing() -> None:
-    assert category_supported(Category.UNKNOWN, evidence())
+    assert category_supported(Category.UNKNOWN, make.evidence())
 
 
 def test_a_recent_rollout_in_the_timeline_supports_bad_rollout() -> None:
     change = ChangeEvidence(
         at=ago(10), kind="rollout", object=ObjectRef(kind="Deployment", name="checkout")
     )
-    assert category_supported(Category.BAD_ROLLOUT, evidence(changes=[change]))
+    assert category_supported(Category.BAD_ROLLOUT, make.evidence(changes=[change]))
 
 
 def test_an_answer_citing_evidence_ids_that_do_not_exist_is_unconfirmed() -> None:

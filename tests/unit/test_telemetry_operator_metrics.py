@@ -136,22 +136,15 @@ def test_cost_skips_and_budget_remaining() -> None:
         output_tokens=200,
         model="gpt-x-2026-01-01",
     )
-    metrics.observe_diagnosis(
-        seconds=1,
-        findings=[],
-        llm_outcome=None,
-        input_tokens=None,
-        output_tokens=None,
-        skipped="calls-per-minute",
-    )
-    metrics.observe_diagnosis(
-        seconds=1,
-        findings=[],
-        llm_outcome=None,
-        input_tokens=None,
-        output_tokens=None,
-        skipped="severity",
-    )
+    for skipped in ("calls-per-minute", "severity"):
+        metrics.observe_diagnosis(
+            seconds=1,
+            findings=[],
+            llm_outcome=None,
+            input_tokens=None,
+            output_tokens=None,
+            skipped=skipped,
+        )
     samples = _samples(metrics)
     cost = samples[("kubetriage_llm_estimated_cost_total", (("model", "gpt-x-2026-01-01"),))]
     assert cost == pytest.approx((1_000 * 2.0 + 200 * 8.0) / 1_000_000)
