@@ -192,6 +192,15 @@ def summary(problem: str, fix: str = "", *, aside: str = "", limit: int = SUMMAR
     return sentence(f"{clip(problem, room)}{tail}")
 
 
+def fitting_problem(variants: Sequence[str], fix: str = "", limit: int = SUMMARY_LIMIT) -> str:
+    """The first of ``variants`` (most detailed first) whose summary with ``fix`` fits the limit
+    without clipping, else the last: a long object name costs a detail, not the sentence."""
+    for variant in variants[:-1]:
+        if len(summary(variant, fix, limit=10**6)) <= limit:
+            return variant
+    return variants[-1]
+
+
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b")
 _QUOTED = ("{'", "['", "[REDACTED")
 

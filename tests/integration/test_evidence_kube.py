@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import TemporaryCollectionError
@@ -283,6 +284,61 @@ async def test_service_target_finds_its_pods_endpoints_and_workload(
         1,
     )
     assert {s.name for s in evidence.services} == {"mailer", "email-api"}
+
+
+async def test_ingress_target_follows_its_backend_service_to_pods_and_workload(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("example-external-api-503")
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "mailer-web", "namespace": "newsletter"},
+        "spec": {"selector": {"app": "mailer"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "newsletter", "namespace": "newsletter"},
+        "spec": {
+            "rules": [
+                {
+                    "host": "news.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {
+                                    "service": {"name": "mailer-web", "port": {"number": 80}}
+                                },
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+    objects = [*case.cluster, service, ingress]
+    emulator.emulator.load(objects)
+    target = ObjectRef(
+        kind="Ingress",
+        name="newsletter",
+        namespace="newsletter",
+        api_version="networking.k8s.io/v1",
+    )
+    collected = await _collect(api, target=target, request_timeout=10.0)
+    assert collected.collection_errors == []
+    assert collected.workload is not None
+    assert collected.workload.ref.key() == "Deployment/newsletter/mailer"
+    assert [p.name for p in collected.pods] == ["mailer-84c9b7d6f5-7rjvz"]
+    # The replay builds the same scope from the same objects.
+    built = build_evidence(
+        objects, [], target=target, alerts=[], title="t", description=None, now=NOW, limits=LIMITS
+    )
+    assert built.workload is not None
+    assert built.workload.ref == collected.workload.ref
+    assert [p.name for p in built.pods] == [p.name for p in collected.pods]
 
 
 async def test_missing_config_map_target_collects_the_pods_that_need_it(

@@ -20,7 +20,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence, LogTail
 from kubetriage.models.incident import Alert
-from kubetriage.models.objects import selector_matches
+from kubetriage.models.objects import ingress_backends, selector_matches
 from kubetriage.settings import Settings
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import EXAMPLES
@@ -747,3 +747,38 @@ def test_pod_ips_come_from_pod_ips_else_pod_ip(status: dict[str, Any], ips: list
     )
     [pod] = evidence.pods
     assert pod.ips == ips
+
+
+def test_ingress_backends_are_the_default_and_every_path_service_once() -> None:
+    ingress = {
+        "spec": {
+            "defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}},
+            "rules": [
+                {"http": {"paths": [{"backend": {"service": {"name": "web"}}}]}},
+                {"http": {"paths": [{"backend": {"service": {"name": "web"}}}, {"backend": {}}]}},
+                {"host": "no-http.example.com"},
+            ],
+        }
+    }
+    assert ingress_backends(ingress) == ["fallback", "web"]
+    assert ingress_backends({"spec": {"rules": "garbage"}}) == []
+
+
+def test_ingress_target_scopes_the_pods_behind_its_backend_services() -> None:
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web-svc", "namespace": "app"},
+        "spec": {"selector": {"app": "web"}},
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "shop", "namespace": "app"},
+        "spec": {"defaultBackend": {"service": {"name": "web-svc", "port": {"number": 80}}}},
+    }
+    pods = [_pod("web-1"), _pod("other-1", labels={"app": "other"})]
+    evidence = _build(
+        [*pods, service, ingress], ObjectRef(kind="Ingress", name="shop", namespace="app")
+    )
+    assert [p.name for p in evidence.pods] == ["web-1"]

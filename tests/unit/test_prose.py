@@ -145,3 +145,14 @@ def test_summaries_never_exceed_the_limit(problem: list[str], fix: str) -> None:
     text = prose.summary(" ".join(problem), fix)
     assert len(text) <= prose.SUMMARY_LIMIT
     assert text.endswith(".")
+
+
+def test_fitting_problem_gives_up_a_detail_before_the_sentence_is_clipped() -> None:
+    detailed, plain = (
+        "Deployment a/b cannot pull image app:1.2",
+        "Deployment a/b cannot pull its image",
+    )
+    assert prose.fitting_problem([detailed, plain], "roll back") == detailed
+    long_fix = "x" * (prose.SUMMARY_LIMIT - len(plain) - 3)
+    assert prose.fitting_problem([detailed, plain], long_fix) == plain
+    assert prose.ELLIPSIS not in prose.summary(plain, long_fix)

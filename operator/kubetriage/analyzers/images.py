@@ -24,8 +24,9 @@ from kubetriage.analyzers.support import (
     pod_source,
     workload_ref,
 )
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Claim, EvidenceItem, Finding, Narrative
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -152,12 +153,8 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 "running an older image keep serving"
             )
         )
-        pull_text = prose.narrative(
-            f"{prose.obj(target)} cannot pull image {prose.image(container.image)}",
-            matched[1] if matched else "correct the image reference or its pull secret",
-            aside=cause or "",
-            because=because,
-        )
+        fix = matched[1] if matched else "correct the image reference or its pull secret"
+        pull_text = _pull_narrative(target, container.image, fix, cause or "", because)
         findings.append(
             make_finding(
                 "image-pull",
@@ -191,10 +188,12 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                     "image-pull",
                     Category.IMAGE_PULL,
                     (CONFIDENCE.rollback if healthy_before else CONFIDENCE.rollback_unproven),
-                    pull_text.model_copy(
-                        update={
-                            "fix": f"roll back to revision {previous.revision} while it is fixed"
-                        }
+                    _pull_narrative(
+                        target,
+                        container.image,
+                        f"roll back to revision {previous.revision} while it is fixed",
+                        cause or "",
+                        because,
                     ),
                     facts,
                     Action.ROLLBACK,
@@ -203,6 +202,20 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _pull_narrative(
+    target: ObjectRef, image: str, fix: str, cause: str, because: list[Claim]
+) -> Narrative:
+    """The image-pull finding's text; a long object name costs the image's name, not the fix."""
+    problem = prose.fitting_problem(
+        [
+            f"{prose.obj(target)} cannot pull image {prose.image(image)}",
+            f"{prose.obj(target)} cannot pull its image",
+        ],
+        fix,
+    )
+    return prose.narrative(problem, fix, aside=cause, because=because)
 
 
 IMAGE_ANALYZERS: tuple[Analyzer, ...] = (

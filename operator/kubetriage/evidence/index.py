@@ -25,7 +25,13 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-from kubetriage.models.objects import JsonDict, controller_ref, selector_matches, service_selects
+from kubetriage.models.objects import (
+    JsonDict,
+    controller_ref,
+    ingress_backends,
+    selector_matches,
+    service_selects,
+)
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
@@ -196,6 +202,16 @@ def choose_target(
     return None
 
 
+def _selected_by(service: JsonDict, pods: list[JsonDict]) -> list[JsonDict]:
+    """The pods of the Service's namespace that its (equality-only) selector matches."""
+    selector = {
+        k: v
+        for k, v in as_dict(as_dict(service.get("spec")).get("selector")).items()
+        if isinstance(v, str)
+    }
+    return [p for p in pods if _ns(p) == _ns(service) and service_selects(selector, _labels(p))]
+
+
 def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope:
     target_obj = (
         index.get(target.kind, target.namespace, target.name) if target is not None else None
@@ -220,16 +236,13 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
             )
             workload = workload_of(index, scaled) if scaled is not None else None
         elif kind == "Service":
-            selector = {
-                k: v
-                for k, v in as_dict(as_dict(target_obj.get("spec")).get("selector")).items()
-                if isinstance(v, str)
-            }
-            pods = [
-                p
-                for p in all_pods
-                if _ns(p) == _ns(target_obj) and service_selects(selector, _labels(p))
-            ]
+            pods = _selected_by(target_obj, all_pods)
+        elif kind == "Ingress":
+            # An Ingress is about the Services behind it, and so about their pods.
+            for backend in ingress_backends(target_obj):
+                service = index.get("Service", _ns(target_obj), backend)
+                pods += _selected_by(service, all_pods) if service is not None else []
+            pods = list({obj_key(p): p for p in pods}.values())
         elif kind == "PersistentVolumeClaim":
             claim = _name(target_obj)
             pods = [p for p in all_pods if _ns(p) == _ns(target_obj) and pod_uses_claim(p, claim)]
@@ -248,6 +261,7 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
         ]
     if target is not None and target.kind in {
         "Service",
+        "Ingress",
         "PersistentVolumeClaim",
         "ConfigMap",
         "Secret",

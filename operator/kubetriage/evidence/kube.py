@@ -50,7 +50,13 @@ from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
-from kubetriage.models.objects import JsonDict, controlled_by, controller_ref, selector_query
+from kubetriage.models.objects import (
+    JsonDict,
+    controlled_by,
+    controller_ref,
+    ingress_backends,
+    selector_query,
+)
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope, allowed_candidates
@@ -59,6 +65,8 @@ from kubetriage.tenancy import Scope, allowed_candidates
 _MAX_CANDIDATES = 8
 # Targets whose scope is the pods of their namespace that use them.
 _USED_BY_PODS = frozenset({"PersistentVolumeClaim", "ConfigMap", "Secret"})
+# The backend Services of an Ingress target that are followed to their pods.
+_MAX_INGRESS_BACKENDS = 3
 # The revision history of a workload kind, and how its list is named in notes.
 _HISTORY = {
     "Deployment": ("ReplicaSet", "ReplicaSets"),
@@ -180,15 +188,13 @@ class KubeEvidenceCollector:
                 scaled = await self._reader.read(run, str(ref["kind"]), namespace, str(ref["name"]))
                 workload = await self._climb(run, scaled) if scaled is not None else None
         elif target_obj is not None and kind == "Service":
-            selector = (target_obj.get("spec") or {}).get("selector") or {}
-            if selector:
-                pods = await self._reader.list_of(
-                    run,
-                    "Pod",
-                    namespace,
-                    what=f"list pods of Service {namespace}/{target.name}",
-                    label_selector=selector_query({"matchLabels": selector}),
-                )
+            pods = await self._service_pods(run, target_obj)
+        elif target_obj is not None and kind == "Ingress":
+            # An Ingress is about the Services behind it, and so about their pods.
+            for backend in ingress_backends(target_obj)[:_MAX_INGRESS_BACKENDS]:
+                service = await self._reader.read(run, "Service", namespace, backend)
+                pods += await self._service_pods(run, service) if service is not None else []
+            pods = list({(_ns(p), _name(p)): p for p in pods}.values())
         elif kind in _USED_BY_PODS:
             # The object may well be missing (that is the incident); its users are the scope.
             listed = await self._reader.list_of(
@@ -209,9 +215,23 @@ class KubeEvidenceCollector:
             pods = await self._reader.list_of(
                 run, "Pod", target.name, what=f"list pods in {target.name}"
             )
-        if workload is None and pods and (kind == "Service" or kind in _USED_BY_PODS):
+        if workload is None and pods and (kind in ("Service", "Ingress") or kind in _USED_BY_PODS):
             workload = await self._climb(run, pods[0])
         return pods, workload
+
+    async def _service_pods(self, run: CollectionRun, service: JsonDict) -> list[JsonDict]:
+        """The pods a Service selects (none when it has no selector)."""
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        namespace = _ns(service)
+        return await self._reader.list_of(
+            run,
+            "Pod",
+            namespace,
+            what=f"list pods of Service {namespace}/{_name(service)}",
+            label_selector=selector_query({"matchLabels": selector}),
+        )
 
     async def _workload_children(self, run: CollectionRun, workload: JsonDict) -> list[JsonDict]:
         """The workload's pods (by its selector) plus its ReplicaSets or revisions."""

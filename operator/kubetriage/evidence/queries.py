@@ -488,8 +488,8 @@ def _first_label(alerts: Sequence[Alert], name: str) -> str | None:
 
 
 # Targets whose metrics are their workload's: per-pod series (CPU, memory, throttling,
-# restarts) and rollouts belong to the workload behind a Service or autoscaler.
-_SCOPED_BY_WORKLOAD = frozenset({"Service", "HorizontalPodAutoscaler", "Namespace"})
+# restarts) and rollouts belong to the workload behind a Service, Ingress or autoscaler.
+_SCOPED_BY_WORKLOAD = frozenset({"Service", "Ingress", "HorizontalPodAutoscaler", "Namespace"})
 
 
 def metrics_target(target: ObjectRef | None, workload: ObjectRef | None) -> ObjectRef | None:

@@ -101,6 +101,18 @@ def service_selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> b
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def ingress_backends(ingress: Mapping[str, Any]) -> list[str]:
+    """The Services an Ingress sends traffic to (``spec.defaultBackend`` and every rule's
+    paths, ``networking.k8s.io/v1``), each once, in the order the spec names them."""
+    spec = _mapping(ingress.get("spec"))
+    backends = [_mapping(spec.get("defaultBackend"))]
+    for rule in spec.get("rules") or []:
+        for path in _mapping(_mapping(rule).get("http")).get("paths") or []:
+            backends.append(_mapping(_mapping(path).get("backend")))
+    names = [_mapping(b.get("service")).get("name") for b in backends]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+
 def selector_query(selector: Mapping[str, Any]) -> str | None:
     """A LabelSelector as a ``labelSelector`` query string; None when it selects nothing."""
     parts = [f"{k}={v}" for k, v in sorted(_mapping(selector.get("matchLabels")).items())]
