@@ -90,9 +90,11 @@ class AuditEvent:
     """The part of one apiserver audit event the tests read."""
 
     user: str
+    user_agent: str
     verb: str
     uri: str
     code: int
+    decision: str  # the authorizer's: "allow" or "forbid" ("" when it did not decide)
     resource: str
     subresource: str
     group: str
@@ -106,9 +108,11 @@ class AuditEvent:
         ref = raw.get("objectRef") or {}
         return cls(
             user=raw["user"]["username"],
+            user_agent=raw.get("userAgent", ""),
             verb=raw["verb"],
             uri=raw["requestURI"],
             code=int((raw.get("responseStatus") or {}).get("code", 0)),
+            decision=(raw.get("annotations") or {}).get("authorization.k8s.io/decision", ""),
             resource=ref.get("resource", ""),
             subresource=ref.get("subresource", ""),
             group=ref.get("apiGroup", ""),
