@@ -424,8 +424,12 @@ def test_requests_outside_the_chart_are_forbidden(runs: dict[str, Run], mode: st
 
 
 def test_every_granted_rule_is_used_or_explained(runs: dict[str, Run]) -> None:
-    # The cluster-mode ClusterRoles are the superset of what either mode grants.
-    rules = [r for role in of_kind(runs["cluster"].docs, "ClusterRole") for r in role["rules"]]
+    rules = [
+        rule
+        for run in runs.values()
+        for role in of_kind(run.docs, "ClusterRole") + of_kind(run.docs, "Role")
+        for rule in role["rules"]
+    ]
     calls = [_request(e) for run in runs.values() for e in run.calls]
     used_reads = {(r.group, r.resource_path) for r in calls}
     used_writes = {(r.group, r.resource_path, r.verb) for r in calls if r.verb not in READ_VERBS}
