@@ -155,10 +155,11 @@ def _pod_names(cluster: Cluster, namespace: str, app: str) -> list[str]:
     return [p["metadata"]["name"] for p in pods]
 
 
-def _remove_workloads(cluster: Cluster) -> None:
-    """Delete the cases' namespaces (their Incidents too) and wait until they are gone, so
-    each mode starts from the same fresh workloads and the next test finds none Terminating."""
-    namespaces = sorted({namespace for _, namespace, _, _ in WORKLOADS.values()})
+def _remove_namespaces(cluster: Cluster) -> None:
+    """Delete the cases' namespaces (their Incidents too) and the release namespace (the LLM
+    budget's ConfigMap) and wait until they are gone, so each mode starts from the same fresh
+    workloads and budget, and the next test finds none of them Terminating."""
+    namespaces = sorted({namespace for _, namespace, _, _ in WORKLOADS.values()} | {NAMESPACE})
     cluster.kubectl("delete", "namespace", "--ignore-not-found", "--timeout=55s", *namespaces)
 
 
@@ -255,9 +256,9 @@ def _run_flows_with(local: LocalCluster, tmp: Path, values: dict[str, Any]) -> R
     assert account["metadata"]["name"] == SERVICE_ACCOUNT
     peering = of_kind(docs, "ClusterKopfPeering") + of_kind(docs, "KopfPeering")
 
-    _remove_workloads(cluster)
+    _remove_namespaces(cluster)
     _break_workloads(cluster, cases)
-    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+    cluster.kubectl("create", "namespace", NAMESPACE)
     for group in (rbac, peering):
         cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(group))
     token = cluster.kubectl(
@@ -354,7 +355,7 @@ def runs(
             for mode in MODES
         }
     finally:
-        _remove_workloads(Cluster(local_cluster.kubeconfig, emulator=None, local=local_cluster))
+        _remove_namespaces(Cluster(local_cluster.kubeconfig, emulator=None, local=local_cluster))
 
 
 def _request(event: AuditEvent) -> Request:
