@@ -90,7 +90,6 @@ class AuditEvent:
     """The part of one apiserver audit event the tests read."""
 
     user: str
-    user_agent: str
     verb: str
     uri: str
     code: int
@@ -108,7 +107,6 @@ class AuditEvent:
         ref = raw.get("objectRef") or {}
         return cls(
             user=raw["user"]["username"],
-            user_agent=raw.get("userAgent", ""),
             verb=raw["verb"],
             uri=raw["requestURI"],
             code=int((raw.get("responseStatus") or {}).get("code", 0)),
