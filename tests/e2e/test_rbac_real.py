@@ -98,7 +98,6 @@ UNEXERCISED_READS = {
     ("apps", "controllerrevisions"): "revision history of StatefulSets/DaemonSets",
     ("batch", "jobs"): "read when the target is a Job",
     ("batch", "cronjobs"): "read when the target is a CronJob",
-    ("cert-manager.io", "certificates"): "cert-manager evidence (toggle rbac.certManager)",
     ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
     ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
     # Asked for by the chart's spec; no more than patch on the workload already allows.
