@@ -1,5 +1,5 @@
 """Renders the Helm chart offline through helm-python-sdk (Helm's Go engine, no helm binary)
-into parsed manifests; used by the chart unit tests and the RBAC coverage test."""
+into parsed manifests; used by the chart unit tests and the e2e tests that install it."""
 
 from __future__ import annotations
 

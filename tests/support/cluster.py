@@ -113,6 +113,7 @@ class AuditEvent:
     verb: str
     uri: str
     code: int
+    decision: str  # the authorizer's: "allow" or "forbid" ("" when it did not decide)
     resource: str
     subresource: str
     group: str
@@ -129,6 +130,7 @@ class AuditEvent:
             verb=raw["verb"],
             uri=raw["requestURI"],
             code=int((raw.get("responseStatus") or {}).get("code", 0)),
+            decision=(raw.get("annotations") or {}).get("authorization.k8s.io/decision", ""),
             resource=ref.get("resource", ""),
             subresource=ref.get("subresource", ""),
             group=ref.get("apiGroup", ""),

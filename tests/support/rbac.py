@@ -1,7 +1,8 @@
 """A small RBAC authorizer over rendered manifests: which (verb, group, resource, subresource,
 namespace, name) requests a ServiceAccount's Roles and ClusterRoles allow. Mirrors the
 Kubernetes RBAC rule matching (apiGroups, resources incl. "res/sub", verbs, resourceNames,
-"*" wildcards). Used by the chart and RBAC coverage tests; no cluster involved."""
+"*" wildcards). Used by the chart unit tests and by the e2e RBAC test, which checks it against
+the real authorizer's decisions in the apiserver's audit log; no cluster involved here."""
 
 from __future__ import annotations
 
