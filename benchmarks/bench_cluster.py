@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))
@@ -74,7 +76,7 @@ def incidents(count: int) -> str:
         for i in range(count)
     ]
     # A YAML stream, as a person's file would be (the emulator cannot validate a v1 List).
-    return "\n---\n".join(json.dumps(item) for item in items)
+    return yaml.safe_dump_all(items, sort_keys=False)
 
 
 def run_kubectl(kubectl: str, kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
@@ -88,10 +90,8 @@ def run_kubectl(kubectl: str, kubeconfig: Path, *args: str, stdin: str | None = 
     ).stdout
 
 
-def burst(
-    kubectl: str, kubeconfig: Path, operator_kubeconfig: Path, count: int, timeout: float
-) -> dict[str, Any]:
-    """Apply `count` Incidents at once; seconds until all are Diagnosed or Failed."""
+def install_crd(kubectl: str, kubeconfig: Path) -> None:
+    """The Incident CRD, applied and (on a real apiserver) Established."""
     run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=render_incident_crd_yaml())
     # The emulator sets no CRD conditions, so `kubectl wait` fails there: not fatal.
     subprocess.run(
@@ -99,10 +99,23 @@ def burst(
          "crd/incidents.kubetriage.io", "--timeout=60s"],
         capture_output=True, check=False, timeout=90,
     )  # fmt: skip
+
+
+def burst(
+    kubectl: str,
+    kubeconfig: Path,
+    operator_kubeconfig: Path,
+    count: int,
+    timeout: float,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Apply `count` Incidents at once; seconds until all are Diagnosed or Failed."""
+    install_crd(kubectl, kubeconfig)
     run_kubectl(kubectl, kubeconfig, "create", "namespace", NAMESPACE)
     run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=json.dumps(WORKLOAD))
     manifest = incidents(count)
-    with OperatorThread(operator_kubeconfig, settings=Settings(memory_enabled=False)):
+    settings = settings or Settings(memory_enabled=False)
+    with OperatorThread(operator_kubeconfig, settings=settings):
         started = time.monotonic()
         wall_start = time.time()
         run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=manifest)

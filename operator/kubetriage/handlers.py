@@ -227,10 +227,11 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix="kubetriage.io", key="last-handled-configuration"
         )
-        settings.queueing.worker_limit = ctx.settings.concurrency
-        # A per-object worker holds its worker_limit slot until it has been idle this long
-        # (Kopf's default is 5s): with the default, a burst of Incidents was diagnosed at
-        # only `concurrency` per 5s, however fast each diagnosis was.
+        # No queueing.worker_limit: `concurrency` bounds the diagnoses (the `diagnoses` gate
+        # below), not Kopf's per-object workers. A worker keeps its slot while it idles after
+        # its object's last event (idle_timeout) and while it waits for its own patch to come
+        # back, so a slot per diagnosis kept a burst well below `concurrency` diagnoses at
+        # once. A short idle_timeout still frees an idle worker's memory soon.
         settings.queueing.idle_timeout = 0.5
         # Only our own events are posted; Kopf's INFO chatter stays in the log.
         settings.posting.level = logging.WARNING
@@ -557,6 +558,14 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         if ctx.notifier is not None and namespace is not None and type != "DELETED":
             ctx.notifier.enqueue(namespace, name)
 
+    # At most `concurrency` diagnoses at once (Investigating write to Diagnosed write);
+    # Incidents beyond it wait here, in arrival order, without an Investigating phase.
+    diagnoses = asyncio.Semaphore(ctx.settings.concurrency)
+
+    async def gated(**kwargs: Any) -> None:
+        async with diagnoses:
+            await handle(**kwargs)
+
     resource = (GROUP, VERSION, PLURAL)
     kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
     kopf.on.event(*resource, registry=registry, id="notify")(notify)
@@ -585,7 +594,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         id="diagnose",
         retries=ctx.settings.retry_limit,
         backoff=ctx.settings.retry_delay_seconds,
-    )(handle)
+    )(gated)
     kopf.on.resume(
         *resource,
         registry=registry,
@@ -593,7 +602,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         retries=ctx.settings.retry_limit,
         backoff=ctx.settings.retry_delay_seconds,
         when=lambda status, meta, **_: _needs_diagnosis(status, meta),
-    )(handle)
+    )(gated)
     kopf.on.update(
         *resource,
         registry=registry,
@@ -603,7 +612,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         when=lambda diff, status, **_: (
             _diagnostic_change(diff) and (status or {}).get("phase") != Phase.RESOLVED.value
         ),
-    )(handle)
+    )(gated)
     return registry
 
 
