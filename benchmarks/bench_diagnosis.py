@@ -44,10 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 import kopf  # noqa: E402
 import yaml  # noqa: E402
-from benchmarks.bench_cluster import install_crd, run_kubectl  # noqa: E402
+from benchmarks.bench_cluster import install_crd, registry_extended, run_kubectl  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 
-from kubetriage import handlers  # noqa: E402
 from kubetriage.alerts import spec_from_alerts  # noqa: E402
 from kubetriage.analyzers import run_analyzers  # noqa: E402
 from kubetriage.crd import build_incident_crd  # noqa: E402
@@ -582,11 +581,8 @@ def kopf_queueing(seconds: float | None, seen: dict[str, Any]) -> Iterator[None]
     ``seconds`` is given, override ``settings.queueing.idle_timeout`` first: an experiment
     to compare with what the product configures. Adds one startup handler, after the
     product's own, to the registry the real ``build_registry`` returns, for the block."""
-    original = handlers.build_registry
 
-    def build_registry(ctx: handlers.OperatorContext) -> kopf.OperatorRegistry:
-        registry = original(ctx)
-
+    def extend(registry: kopf.OperatorRegistry) -> None:
         @kopf.on.startup(registry=registry)
         async def observe_queueing(settings: kopf.OperatorSettings, **_: Any) -> None:
             if seconds is not None:
@@ -594,13 +590,8 @@ def kopf_queueing(seconds: float | None, seen: dict[str, Any]) -> Iterator[None]
             seen["idle_timeout"] = settings.queueing.idle_timeout
             seen["worker_limit"] = settings.queueing.worker_limit
 
-        return registry
-
-    handlers.build_registry = build_registry
-    try:
+    with registry_extended(extend):
         yield
-    finally:
-        handlers.build_registry = original
 
 
 def bench_burst(
