@@ -53,21 +53,19 @@ OPERATOR_USER = "system:serviceaccount:default:bench-operator"
 PULL_FAILED = {"ErrImagePull", "ImagePullBackOff"}
 
 
+# The e2e image-pull scenario's Deployment (its pod template carries the kwok fault label).
+PULL_MANIFEST = ROOT / "tests" / "e2e" / "manifests" / "image-pull.yaml"
+APP = "landing-page"
+
+
 def workload(namespace: str) -> dict[str, Any]:
-    """The Deployment every Incident of a burst targets; kwok keeps its pod failing to pull."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": namespace},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web", "kubetriage.io/fault": "image-pull"}},
-                "spec": {"containers": [{"name": "web", "image": "registry.example/web:typo"}]},
-            },
-        },
-    }
+    """The Deployment every Incident of a burst targets, in ``namespace``; on the local
+    control plane kwok keeps its pod failing to pull."""
+    deployment = next(
+        doc for doc in yaml.safe_load_all(PULL_MANIFEST.read_text()) if doc["kind"] == "Deployment"
+    )
+    deployment["metadata"]["namespace"] = namespace
+    return dict(deployment)
 
 
 def load_average() -> str:
@@ -172,9 +170,9 @@ def incidents(count: int, namespace: str) -> str:
             "kind": "Incident",
             "metadata": {"name": f"burst-{i:04d}", "namespace": namespace},
             "spec": {
-                "title": f"web is not serving ({i})",
+                "title": f"{APP} is not serving ({i})",
                 "severity": "warning",
-                "target": {"kind": "Deployment", "namespace": namespace, "name": "web"},
+                "target": {"kind": "Deployment", "namespace": namespace, "name": APP},
             },
         }
         for i in range(count)
@@ -233,7 +231,7 @@ def burst(
         manifest_file = local.workdir / f"{namespace}-workload.json"
         manifest_file.write_text(json.dumps(workload(namespace)))
         E2ECluster(kubeconfig, emulator=None, local=local).break_workload(
-            manifest_file, namespace, "web", PULL_FAILED, timeout=180
+            manifest_file, namespace, APP, PULL_FAILED, timeout=180
         )
     else:
         run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=json.dumps(workload(namespace)))
