@@ -227,11 +227,14 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix="kubetriage.io", key="last-handled-configuration"
         )
-        # No queueing.worker_limit: `concurrency` bounds the diagnoses (the `diagnoses` gate
-        # below), not Kopf's per-object workers. A worker keeps its slot while it idles after
-        # its object's last event (idle_timeout) and while it waits for its own patch to come
-        # back, so a slot per diagnosis kept a burst well below `concurrency` diagnoses at
-        # once. A short idle_timeout still frees an idle worker's memory soon.
+        # `concurrency` bounds the diagnoses (the `diagnoses` gate below), not Kopf's
+        # per-object workers: a worker keeps its slot while it idles after its object's last
+        # event (idle_timeout) and while it waits for its own patch to come back, so one slot
+        # per diagnosis kept a burst well below `concurrency` diagnoses at once. The workers
+        # stay bounded, with room for those idle tails, so that a burst's events are taken
+        # in waves and the watch keeps up (Kopf re-runs a handler when its own patch does not
+        # come back within persistence.consistency_timeout).
+        settings.queueing.worker_limit = 4 * ctx.settings.concurrency
         settings.queueing.idle_timeout = 0.5
         # Only our own events are posted; Kopf's INFO chatter stays in the log.
         settings.posting.level = logging.WARNING
