@@ -925,7 +925,7 @@ def report(results: dict[str, Any]) -> str:
         "collector and LLM stage).",
         "",
         "`settings.concurrency` bounds the diagnoses (a semaphore around the diagnose "
-        "handler); Kopf's per-object workers are not limited. Kopf keeps each worker for "
+        "handler); Kopf's worker limit is 4 x `concurrency`. Kopf keeps each worker for "
         "`queueing.idle_timeout` after the object's last event; the column shows the value "
         "the operator ran with (read back from Kopf's settings).",
         "",
