@@ -388,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=100)
     parser.add_argument("--build-time", action="append", default=[], metavar="LABEL=FILE")
     parser.add_argument("--repeat", type=int, default=3, help="bursts per API server")
+    parser.add_argument("--bin-dir", type=Path, default=None, help="default: make cluster-bin's")
     parser.add_argument(
         "--no-profile",
         dest="profile",
@@ -398,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     starts, count = (1, 10) if args.quick else (args.starts, args.incidents)
     if args.quick:
         args.repeat = 1
-    bin_dir = cluster_bin_dir()
+    bin_dir = args.bin_dir or cluster_bin_dir()
     kubectl = str(bin_dir / "kubectl")
     lines = [
         "# Local control plane: start-up, teardown, 100 Incidents by kubectl apply",
