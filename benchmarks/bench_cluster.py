@@ -483,6 +483,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             real["profile"] = audit_profile(cluster, real["window"])
             real["timeline"] = incident_timeline(cluster, real["namespace"])
             real_runs.append(real)
+            # The next operator would otherwise start by resuming these Incidents.
+            run_kubectl(
+                kubectl, cluster.kubeconfig, "delete", "incidents", "--all", "-n",
+                real["namespace"], "--wait=true",
+            )  # fmt: skip
             with EmulatorThread(kubeconfig_path=Path(tmp) / f"emulator-{run}.kubeconfig") as em:
                 emulated_runs.append(
                     burst(
