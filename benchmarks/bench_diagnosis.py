@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -42,9 +43,10 @@ sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))
 
 import kopf  # noqa: E402
+import yaml  # noqa: E402
+from benchmarks.bench_cluster import install_crd, registry_extended, run_kubectl  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 
-from kubetriage import handlers  # noqa: E402
 from kubetriage.alerts import spec_from_alerts  # noqa: E402
 from kubetriage.analyzers import run_analyzers  # noqa: E402
 from kubetriage.crd import build_incident_crd  # noqa: E402
@@ -61,10 +63,12 @@ from kubetriage.pipeline import EvidenceSource, ModelOutcome, ModelSource  # noq
 from kubetriage.redaction import redact_evidence  # noqa: E402
 from kubetriage.replay.cases import load_case_set  # noqa: E402
 from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
-from kubetriage.replay.session import case_alert, load_case_into  # noqa: E402
+from kubetriage.replay.session import case_alert, load_case_into, log_placement  # noqa: E402
 from kubetriage.replay.snapshot import SnapshotEvidenceSource  # noqa: E402
 from kubetriage.settings import Settings  # noqa: E402
 from kubetriage.tenancy import Scope  # noqa: E402
+from tests.e2e.conftest import Cluster as E2ECluster  # noqa: E402
+from tests.support.cluster import LocalCluster, cluster_bin_dir  # noqa: E402
 from tests.support.llm_samples import valid_answer  # noqa: E402
 from tests.support.openai_server import CHARS_PER_TOKEN, ScriptedOpenAIServer, answer  # noqa: E402
 from tests.support.operator import OperatorThread  # noqa: E402
@@ -196,9 +200,10 @@ class PhaseWatcher:
     Investigating and the first terminal phase it saw; counts Investigating Incidents in the
     order the API server serialised the writes, and remembers the peak."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, context: ssl.SSLContext | None = None) -> None:
         self._url = urllib.parse.urlsplit(url)
         self._token = token
+        self._context = context
         self._lock = threading.Lock()
         self.investigating_at: dict[str, float] = {}
         self.done_at: dict[str, float] = {}
@@ -224,7 +229,11 @@ class PhaseWatcher:
 
     def _run(self) -> None:
         host, port = self._url.hostname or "127.0.0.1", self._url.port or 80
-        conn = http.client.HTTPConnection(host, port, timeout=None)
+        conn = (
+            http.client.HTTPSConnection(host, port, timeout=None, context=self._context)
+            if self._url.scheme == "https"
+            else http.client.HTTPConnection(host, port, timeout=None)
+        )
         self._conn = conn
         path = f"/apis/{GROUP}/{VERSION}/{PLURAL}?watch=true&timeoutSeconds=3600"
         try:
@@ -310,9 +319,100 @@ def llm_settings(server: ScriptedOpenAIServer | None, concurrency: int) -> Setti
     return Settings(**base)
 
 
+# The example cases with a real-cluster half in tests/e2e/manifests (the same Deployment,
+# broken on the local control plane by a kwok Stage): manifest, app label, the pod reasons
+# that show it broke.
+REAL_HALVES: dict[str, tuple[str, str, frozenset[str]]] = {
+    "example-image-tag-typo": (
+        "image-pull.yaml", "landing-page", frozenset({"ErrImagePull", "ImagePullBackOff"}),
+    ),
+    "example-oom-csv-exporter": ("oom.yaml", "csv-exporter", frozenset({"OOMKilled"})),
+}  # fmt: skip
+MANIFESTS = ROOT / "tests" / "e2e" / "manifests"
+
+
+@dataclasses.dataclass
+class ApiServer:
+    """The API server a scenario runs against, with the cases' workloads in place."""
+
+    label: str
+    kubeconfig: Path
+    url: str
+    token: str
+    context: ssl.SSLContext | None
+    # Stores Incidents all at once: one emulator call, or one `kubectl create` on a real one.
+    store_all: Callable[[list[dict[str, Any]]], object]
+
+
+# Gives a scenario its API server, holding the cases' objects (a context manager per scenario).
+Backend = Callable[[Sequence[Case]], contextlib.AbstractContextManager[ApiServer]]
+
+
+@contextlib.contextmanager
+def emulated(cases: Sequence[Case]) -> Iterator[ApiServer]:
+    """A fresh API emulator with the cases' objects and logs loaded."""
+    with EmulatorThread() as cluster:
+        load_cases(cases, cluster)
+        yield ApiServer(
+            "emulator",
+            cluster.kubeconfig_path,
+            cluster.url,
+            cluster.emulator.token,
+            None,
+            cluster.emulator.load,
+        )
+
+
+class RealApiServer:
+    """The local control plane (``tests/support/cluster.py``), started once per run. Each
+    case's real-cluster half is applied and broken by kwok once, with the case's container
+    logs; every scenario starts with no Incident left in the cluster."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.e2e = E2ECluster(kubeconfig=cluster.kubeconfig, emulator=None, local=cluster)
+        self.kubectl = str(cluster.binary("kubectl"))
+        self.label = f"kube-apiserver {cluster.bin_dir.parent.name} (local)"
+        self.token = json.loads(cluster.kubeconfig.read_text())["users"][0]["user"]["token"]
+        self.context = ssl.create_default_context(cafile=str(cluster.ca_file))
+        self.broken: set[str] = set()
+
+    @contextlib.contextmanager
+    def __call__(self, cases: Sequence[Case]) -> Iterator[ApiServer]:
+        install_crd(self.kubectl, self.cluster.kubeconfig)
+        for case in cases:
+            if case.id not in self.broken:
+                self._break(case)
+                self.broken.add(case.id)
+        run_kubectl(
+            self.kubectl, self.cluster.kubeconfig, "delete", "incidents", "--all",
+            "--all-namespaces", "--wait=true", "--timeout=300s",
+        )  # fmt: skip
+        yield ApiServer(
+            self.label,
+            self.cluster.kubeconfig,
+            self.cluster.server,
+            self.token,
+            self.context,
+            self._create,
+        )
+
+    def _create(self, bodies: list[dict[str, Any]]) -> None:
+        stream = yaml.safe_dump_all(bodies, sort_keys=False)
+        run_kubectl(self.kubectl, self.cluster.kubeconfig, "create", "-f", "-", stdin=stream)
+
+    def _break(self, case: Case) -> None:
+        manifest, app, reasons = REAL_HALVES[case.id]
+        namespace = case_alert(case, datetime.now(UTC)).labels.get("namespace") or "default"
+        logs = {(c, text, previous) for _, _, c, text, previous in log_placement(case)}
+        self.e2e.break_workload(
+            MANIFESTS / manifest, namespace, app, set(reasons), logs=sorted(logs), timeout=180
+        )
+
+
 @dataclasses.dataclass
 class Running:
-    cluster: EmulatorThread
+    server: ApiServer
     operator: OperatorThread
     watcher: PhaseWatcher
     api: k8s.CustomObjectsApi
@@ -321,12 +421,13 @@ class Running:
 
 
 @contextlib.contextmanager
-def running_operator(cases: Sequence[Case], settings: Settings) -> Iterator[Running]:
-    """Emulator with the cases loaded, the real operator in a thread with its evidence and
-    model stages counted, and an Incident watch."""
-    with EmulatorThread() as cluster:
-        load_cases(cases, cluster)
-        operator = OperatorThread(cluster.kubeconfig_path, settings=settings)
+def running_operator(
+    backend: Backend, cases: Sequence[Case], settings: Settings
+) -> Iterator[Running]:
+    """An API server with the cases' objects, the real operator in a thread with its
+    evidence and model stages counted, and an Incident watch."""
+    with backend(cases) as server:
+        operator = OperatorThread(server.kubeconfig, settings=settings)
         collections, model_calls = InFlight(), InFlight()
         stages = operator.stages
         operator.stages = dataclasses.replace(
@@ -334,11 +435,12 @@ def running_operator(cases: Sequence[Case], settings: Settings) -> Iterator[Runn
             evidence=CountingEvidence(stages.evidence, collections),
             model=CountingModel(stages.model, model_calls) if stages.model else None,
         )
-        client = api_client(cluster.kubeconfig_path)
+        client = api_client(server.kubeconfig)
+        watch = PhaseWatcher(server.url, server.token, server.context)
         try:
-            with operator, PhaseWatcher(cluster.url, cluster.emulator.token) as watcher:
+            with operator, watch as watcher:
                 yield Running(
-                    cluster,
+                    server,
                     operator,
                     watcher,
                     k8s.CustomObjectsApi(client),
@@ -357,6 +459,7 @@ def create(api: k8s.CustomObjectsApi, body: dict[str, Any]) -> None:
 
 
 def bench_latency(
+    backend: Backend,
     cases: Sequence[Case],
     *,
     count: int,
@@ -366,7 +469,7 @@ def bench_latency(
 ) -> dict[str, Any]:
     """Incidents created one every ``interval`` seconds; creation (request returned) to the
     watch seeing Diagnosed."""
-    with running_operator(cases, llm_settings(server, concurrency=concurrency)) as run:
+    with running_operator(backend, cases, llm_settings(server, concurrency=concurrency)) as run:
         warm = incident_body(cases[0], "bench-warmup", datetime.now(UTC))
         create(run.api, warm)
         run.watcher.wait_done([key_of(warm)], within=60)
@@ -389,6 +492,7 @@ def bench_latency(
         ]
         phases = [run.watcher.phases.get(k) for k in created]
         result: dict[str, Any] = {
+            "api": run.server.label,
             "count": count,
             "concurrency": concurrency,
             "interval_ms": interval * 1000,
@@ -411,7 +515,7 @@ def _wait_generation(run: Running, namespace: str, name: str, within: float = 60
     """Wait until the Incident's current generation is diagnosed; returns its status."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        body = run.cluster.emulator.get(PLURAL, name, namespace) or {}
+        body = run.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
         status = body.get("status") or {}
         if status.get("phase") in DONE_PHASES and status.get("observedGeneration") == body[
             "metadata"
@@ -477,11 +581,8 @@ def kopf_queueing(seconds: float | None, seen: dict[str, Any]) -> Iterator[None]
     ``seconds`` is given, override ``settings.queueing.idle_timeout`` first: an experiment
     to compare with what the product configures. Adds one startup handler, after the
     product's own, to the registry the real ``build_registry`` returns, for the block."""
-    original = handlers.build_registry
 
-    def build_registry(ctx: handlers.OperatorContext) -> kopf.OperatorRegistry:
-        registry = original(ctx)
-
+    def extend(registry: kopf.OperatorRegistry) -> None:
         @kopf.on.startup(registry=registry)
         async def observe_queueing(settings: kopf.OperatorSettings, **_: Any) -> None:
             if seconds is not None:
@@ -489,16 +590,12 @@ def kopf_queueing(seconds: float | None, seen: dict[str, Any]) -> Iterator[None]
             seen["idle_timeout"] = settings.queueing.idle_timeout
             seen["worker_limit"] = settings.queueing.worker_limit
 
-        return registry
-
-    handlers.build_registry = build_registry
-    try:
+    with registry_extended(extend):
         yield
-    finally:
-        handlers.build_registry = original
 
 
 def bench_burst(
+    backend: Backend,
     cases: Sequence[Case],
     *,
     count: int,
@@ -510,7 +607,10 @@ def bench_burst(
     watch has seen every one terminal, and the peaks of work in flight."""
     settings = llm_settings(server, concurrency=concurrency)
     queueing: dict[str, Any] = {}
-    with kopf_queueing(idle_timeout, queueing), running_operator(cases, settings) as run:
+    with (
+        kopf_queueing(idle_timeout, queueing),
+        running_operator(backend, cases, settings) as run,
+    ):
         warm = incident_body(cases[0], "bench-warmup", datetime.now(UTC))
         create(run.api, warm)
         run.watcher.wait_done([key_of(warm)], within=60)
@@ -522,7 +622,7 @@ def bench_burst(
         reset_peak_rss()
         rss_before = proc_memory()
         started = time.monotonic()
-        run.cluster.emulator.load(bodies)
+        run.server.store_all(bodies)
         loaded = time.monotonic() - started
         keys = [key_of(b) for b in bodies]
         finished = run.watcher.wait_done(keys, within=900)
@@ -531,6 +631,7 @@ def bench_burst(
         rss_after = proc_memory()
         phases = [run.watcher.phases.get(k) for k in keys]
         return {
+            "api": run.server.label,
             "count": count,
             "concurrency": concurrency,
             "kopf_idle_timeout": idle_timeout,
@@ -750,15 +851,15 @@ def _within(row: dict[str, Any]) -> bool:
 
 def _burst_rows(rows: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
-        "| concurrency | Kopf idle_timeout | incidents | diagnosed | seconds | incidents/s | "
-        "peak Investigating | peak collections | peak LLM calls | LLM requests | within limit "
-        "| load |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| API server | concurrency | Kopf idle_timeout | incidents | diagnosed | seconds | "
+        "incidents/s | peak Investigating | peak collections | peak LLM calls | LLM requests | "
+        "within limit | load |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         idle = row["kopf_queueing"].get("idle_timeout")
         lines.append(
-            f"| {row['concurrency']} | {idle} s | "
+            f"| {row.get('api', 'emulator')} | {row['concurrency']} | {idle} s | "
             f"{row['count']} | {row['diagnosed']} | {row['seconds']:.1f} | "
             f"{row['per_second']:.1f} | {row['peak_investigating']} | "
             f"{row['peak_collections']} | {row['peak_model_calls']} | {row['llm_requests']} | "
@@ -788,22 +889,27 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## Time to diagnosis",
         "",
-        "Incidents created through the API (the shared example cases, round-robin, each in "
-        f"its own namespace) one every {lat[0]['interval_ms']:.0f} ms; latency = create "
-        "request returned -> a watch sees phase Diagnosed. Operator in-process (Kopf + "
-        f"pipeline, concurrency {lat[0]['concurrency']}), API emulator in the same process; "
-        "the LLM is a scripted server answering at once, so the LLM row is our overhead "
-        "without model latency. The pace is chosen below the operator's capacity (see "
-        "throughput), so this is latency, not queueing: peak Investigating stays under the "
-        "limit.",
+        "Incidents created through the API (the example cases that have a real-cluster half "
+        "in tests/e2e/manifests, round-robin, each in its own namespace) one every "
+        f"{lat[0]['interval_ms']:.0f} ms; latency = create request returned -> a watch sees "
+        "phase Diagnosed. Operator in-process (Kopf + pipeline, concurrency "
+        f"{lat[0]['concurrency']}). API servers: the emulator in the same process, loaded "
+        "with the cases' objects and logs; and the local control plane "
+        "(tests/support/cluster.py: etcd, kube-apiserver, controllers, scheduler, kwok), where "
+        "the cases' real-cluster halves are applied and broken by kwok Stages, with the "
+        "cases' container logs. The LLM is a scripted server answering at once, so the LLM "
+        "rows are our overhead without model latency. The pace is chosen below the "
+        "operator's capacity (see throughput), so this is latency, not queueing: peak "
+        "Investigating stays under the limit.",
         "",
-        "| LLM | incidents | diagnosed | p50 ms | p95 ms | max ms | peak Investigating | "
-        "LLM requests | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| API server | LLM | incidents | diagnosed | p50 ms | p95 ms | max ms | "
+        "peak Investigating | LLM requests | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in lat:
         lines.append(
-            f"| {row['mode']} | {row['count']} | {row['diagnosed']} | {row['p50_ms']:.0f} | "
+            f"| {row.get('api', 'emulator')} | {row['mode']} | {row['count']} | "
+            f"{row['diagnosed']} | {row['p50_ms']:.0f} | "
             f"{row['p95_ms']:.0f} | {row['max_ms']:.0f} | {row['peak_in_flight']} | "
             f"{row.get('llm_requests', 0)} | {row['load']} |"
         )
@@ -811,15 +917,17 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## Throughput and concurrency",
         "",
-        "Incidents stored in one emulator call (all ADDED at once) with the instant LLM; time "
-        "until the watch has seen every one Diagnosed. In flight: Incidents in phase "
+        "Incidents stored at once with the instant LLM (one emulator call; one `kubectl "
+        "create` of a YAML stream on the real apiserver, whose time is included); time until "
+        "the watch has seen every one Diagnosed. In flight: Incidents in phase "
         "Investigating as the API serialised the writes (the whole handler), concurrent "
         "evidence collections and concurrent model calls (counting adapters around the real "
         "collector and LLM stage).",
         "",
-        "`settings.concurrency` is Kopf's `queueing.worker_limit`. Kopf keeps each per-object "
-        "worker, and its slot, for `queueing.idle_timeout` after the object's last event; "
-        "the column shows the value the operator ran with (read back from Kopf's settings).",
+        "`settings.concurrency` bounds the diagnoses (a semaphore around the diagnose "
+        "handler); Kopf's worker limit is 4 x `concurrency`. Kopf keeps each worker for "
+        "`queueing.idle_timeout` after the object's last event; the column shows the value "
+        "the operator ran with (read back from Kopf's settings).",
         "",
         "As shipped:",
         "",
@@ -829,8 +937,8 @@ def report(results: dict[str, Any]) -> str:
         lines += [
             "",
             "For comparison, the same operator with `queueing.idle_timeout` forced to the "
-            "given value by the benchmark (Kopf's own default is 5 s: a slot then serves "
-            "about one Incident per 5 s, whatever the diagnosis costs):",
+            "given value by the benchmark (Kopf's own default is 5 s; when `concurrency` was "
+            "Kopf's worker limit, a slot then served about one Incident per 5 s):",
             "",
             *_burst_rows(experiment),
         ]
@@ -858,13 +966,15 @@ def report(results: dict[str, Any]) -> str:
         "| burst | RSS before | peak during | after |",
         "| --- | ---: | ---: | ---: |",
         *[
-            f"| {row['count']} Incidents, concurrency {row['concurrency']} | "
+            f"| {row['count']} Incidents, concurrency {row['concurrency']}, "
+            f"{row.get('api', 'emulator')} | "
             f"{_mib(row['rss_before_kib'])} | {_mib(row['rss_peak_kib'])} | "
             f"{_mib(row['rss_after_kib'])} |"
             for row in bursts
         ],
     ]
     prompt = results["prompt"]
+    llm_row = next(row for row in lat if row["mode"] != "none")
     lines += [
         "",
         "## Prompt size",
@@ -886,8 +996,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## LLM calls per incident",
         "",
-        f"Latency run with the LLM: {lat[-1]['count']} Incidents, "
-        f"{lat[-1].get('llm_requests', 0)} chat completion requests at the scripted server. "
+        f"Latency run with the LLM ({llm_row.get('api', 'emulator')}): {llm_row['count']} "
+        f"Incidents, {llm_row.get('llm_requests', 0)} chat completion requests at the "
+        "scripted server. "
         "Burst runs: "
         + ", ".join(f"{r['llm_requests']} requests for {r['count']} Incidents" for r in bursts)
         + ". Re-diagnoses of one Incident:",
@@ -896,11 +1007,11 @@ def report(results: dict[str, Any]) -> str:
         "| --- | ---: | --- |",
         *[
             f"| {row['step']} | {row['llm_requests']} | {_cached_cell(row)} |"
-            for row in lat[-1].get("repeats", [])
+            for row in llm_row.get("repeats", [])
         ],
         "",
     ]
-    if any(row.get("cached") and row["llm_requests"] for row in lat[-1].get("repeats", [])):
+    if any(row.get("cached") and row["llm_requests"] for row in llm_row.get("repeats", [])):
         lines += [
             "**Stale flag:** a step that paid for a new model call still shows "
             "`llm.cached: true`: the earlier cached re-diagnosis set it, and the status merge "
@@ -947,6 +1058,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--report-from", type=Path, default=None, help="re-render a run's JSON; run nothing"
     )
+    parser.add_argument(
+        "--api-servers",
+        choices=("both", "emulator", "local"),
+        default="both",
+        help="time to diagnosis and bursts on the emulator, the local control plane "
+        "(tests/support/cluster.py; needs `make cluster-bin`) or both, in one run",
+    )
     args = parser.parse_args(argv)
     if args.report_from is not None:
         args.out.write_text(report(json.loads(args.report_from.read_text())))
@@ -969,38 +1087,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     interval = sizes.interval_ms / 1000
     latency: list[dict[str, Any]] = []
-    print(f"latency without LLM ({sizes.latency}) ...", flush=True)
-    latency.append(
-        {"mode": "none"}
-        | bench_latency(
-            cases,
-            count=sizes.latency,
-            interval=interval,
-            concurrency=sizes.latency_concurrency,
-            server=None,
-        )
-    )
-    with ScriptedOpenAIServer(default=answer(valid_answer())) as server:
-        print(f"latency with instant LLM ({sizes.latency}) ...", flush=True)
-        latency.append(
-            {"mode": "scripted, instant"}
-            | bench_latency(
-                cases,
-                count=sizes.latency,
-                interval=interval,
-                concurrency=sizes.latency_concurrency,
-                server=server,
-            )
-        )
-        results["latency"] = latency
-        results["burst"] = []
-        for concurrency, count, idle in sizes.bursts:
-            print(f"burst of {count}, concurrency {concurrency}, idle {idle} ...", flush=True)
-            results["burst"].append(
-                bench_burst(
-                    cases, count=count, concurrency=concurrency, server=server, idle_timeout=idle
+    results["latency"], results["burst"] = latency, []
+    with contextlib.ExitStack() as stack:
+        backends: list[Backend] = []
+        if args.api_servers in ("both", "emulator"):
+            backends.append(emulated)
+        timed = cases
+        if args.api_servers in ("both", "local"):
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-diag-")))
+            cluster = stack.enter_context(LocalCluster(workdir, bin_dir=cluster_bin_dir()))
+            backends.append(RealApiServer(cluster))
+            # The same workloads on every API server: the cases with a real-cluster half.
+            timed = [case for case in cases if case.id in REAL_HALVES]
+        server = stack.enter_context(ScriptedOpenAIServer(default=answer(valid_answer())))
+        for backend in backends:
+            for mode, llm in (("none", None), ("scripted, instant", server)):
+                print(f"latency, LLM {mode} ({sizes.latency}) ...", flush=True)
+                latency.append(
+                    {"mode": mode}
+                    | bench_latency(
+                        backend,
+                        timed,
+                        count=sizes.latency,
+                        interval=interval,
+                        concurrency=sizes.latency_concurrency,
+                        server=llm,
+                    )
                 )
-            )
+        for concurrency, count, idle in sizes.bursts:
+            # The idle_timeout experiment runs on the emulator only.
+            for backend in backends if idle is None else backends[:1]:
+                print(f"burst of {count}, concurrency {concurrency}, idle {idle} ...", flush=True)
+                results["burst"].append(
+                    bench_burst(
+                        backend,
+                        timed,
+                        count=count,
+                        concurrency=concurrency,
+                        server=server,
+                        idle_timeout=idle,
+                    )
+                )
         print(f"subprocess memory, burst of {sizes.subprocess_burst} ...", flush=True)
         results["memory"] = bench_subprocess_memory(
             cases, count=sizes.subprocess_burst, concurrency=16, server=server

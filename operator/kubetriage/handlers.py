@@ -63,7 +63,14 @@ def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="kubetriage.io", key="last-handled-configuration"
     )
-    kopf_settings.queueing.worker_limit = settings.concurrency
+    # `concurrency` bounds the diagnoses (the `diagnoses` gate in build_registry), not Kopf's
+    # per-object workers: a worker keeps its slot while it idles after its object's last
+    # event (idle_timeout) and while it waits for its own patch to come back, so one slot
+    # per diagnosis kept a burst well below `concurrency` diagnoses at once. The workers
+    # stay bounded, with room for those idle tails, so that a burst's events are taken
+    # in waves and the watch keeps up (Kopf re-runs a handler when its own patch does not
+    # come back within persistence.consistency_timeout).
+    kopf_settings.queueing.worker_limit = 4 * settings.concurrency
     # A per-object worker holds its worker_limit slot until it has been idle this long
     # (Kopf's default is 5s): with the default, a burst of Incidents was diagnosed at
     # only `concurrency` per 5s, however fast each diagnosis was.
@@ -241,6 +248,14 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         if namespace is not None and type != "DELETED":
             notify_change(ctx, namespace, name)
 
+    # At most `concurrency` diagnoses at once (Investigating write to Diagnosed write);
+    # Incidents beyond it wait here, in arrival order, without an Investigating phase.
+    diagnoses = asyncio.Semaphore(ctx.settings.concurrency)
+
+    async def gated(**kwargs: Any) -> None:
+        async with diagnoses:
+            await diagnose(**kwargs)
+
     kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
     kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
@@ -272,17 +287,17 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         "retries": ctx.settings.retry_limit,
         "backoff": ctx.settings.retry_delay_seconds,
     }
-    kopf.on.create(*resource, **diagnosis)(diagnose)
+    kopf.on.create(*resource, **diagnosis)(gated)
     kopf.on.resume(
         *resource, **diagnosis, when=lambda status, meta, **_: _needs_diagnosis(status, meta)
-    )(diagnose)
+    )(gated)
     kopf.on.update(
         *resource,
         **diagnosis,
         when=lambda diff, status, **_: (
             _diagnostic_change(diff) and (status or {}).get("phase") != Phase.RESOLVED.value
         ),
-    )(diagnose)
+    )(gated)
     return registry
 
 
