@@ -26,7 +26,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
 from kubetriage.tenancy import Scope
-from tests.support.built import case_alert, case_evidence
+from tests.support.built import case_alert, case_evidence, service_manifest
 from tests.support.cases import EXAMPLES, TRAIN
 
 CASES = EXAMPLES
@@ -259,12 +259,7 @@ async def test_service_target_finds_its_pods_endpoints_and_workload(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:
     case = _case("example-external-api-503")
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "mailer", "namespace": "newsletter"},
-        "spec": {"selector": {"app": "mailer"}, "ports": [{"port": 80, "targetPort": 8080}]},
-    }
+    service = service_manifest("mailer", "newsletter", {"app": "mailer"})
     endpoints = {
         "apiVersion": "v1",
         "kind": "Endpoints",
@@ -290,12 +285,7 @@ async def test_ingress_target_follows_its_backend_service_to_pods_and_workload(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:
     case = _case("example-external-api-503")
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "mailer-web", "namespace": "newsletter"},
-        "spec": {"selector": {"app": "mailer"}, "ports": [{"port": 80, "targetPort": 8080}]},
-    }
+    service = service_manifest("mailer-web", "newsletter", {"app": "mailer"})
     ingress = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",

@@ -75,6 +75,18 @@ def case_evidence(case: Case, objects: Sequence[Any] | None = None) -> Evidence:
     )
 
 
+def service_manifest(
+    name: str, namespace: str, selector: dict[str, str], *, port: int = 80, target_port: int = 8080
+) -> dict[str, Any]:
+    """A ``v1`` Service selecting ``selector`` on one TCP port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": selector, "ports": [{"port": port, "targetPort": target_port}]},
+    }
+
+
 def deployment_manifest(
     name: str,
     namespace: str | None,
