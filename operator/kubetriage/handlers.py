@@ -28,7 +28,7 @@ from typing import Any, Literal, cast
 import kopf
 from kubernetes import client as k8s
 
-from kubetriage.models.incident import GROUP, PLURAL, VERSION, Phase
+from kubetriage.models.incident import GROUP, PLURAL, VERSION, IncidentView, Phase
 from kubetriage.reactions.approval import approve_remediation
 from kubetriage.reactions.bookkeeping import (
     acknowledge_generation,
@@ -37,7 +37,6 @@ from kubetriage.reactions.bookkeeping import (
 )
 from kubetriage.reactions.context import (
     Failure,
-    IncidentView,
     Logger,
     OperatorContext,
     PostEvent,

@@ -4,9 +4,10 @@ the two in agreement. Used by handlers, the receiver, the pipeline and the CLI."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -170,3 +171,20 @@ class IncidentStatus(K8sModel):
     alert_group: AlertGroupStatus | None = None
     learned: Learned | None = None
     notifications: NotificationsStatus | None = None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """One Incident as a handler received it (and an approval is executed on): its spec,
+    status and metadata as plain dicts."""
+
+    namespace: str
+    name: str
+    spec: dict[str, Any]
+    status: dict[str, Any]
+    meta: dict[str, Any]
+
+    @property
+    def generation(self) -> int | None:
+        generation = self.meta.get("generation")
+        return generation if isinstance(generation, int) else None

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.models.incident import RemediationRecord
-from kubetriage.reactions.context import SETTLED_PHASES, IncidentView, Logger, OperatorContext
+from kubetriage.models.incident import IncidentView, RemediationRecord
+from kubetriage.reactions.context import SETTLED_PHASES, Logger, OperatorContext
 from kubetriage.remediation.actions import (
-    Approval,
     Outcome,
     execute_approval,
     remediation_condition_fields,
@@ -36,7 +35,7 @@ async def approve_remediation(
         await ctx.incidents.patch_status(namespace, name, {"remediation": _record_body(record)})
 
     outcome = await execute_approval(
-        Approval(namespace, name, incident.spec, status, incident.meta),
+        incident,
         cluster=ClusterAdapter(
             ctx.api_client, request_timeout=ctx.settings.kube_request_timeout_seconds
         ),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.metrics import incident_state
-from kubetriage.reactions.context import SETTLED_PHASES, IncidentView, OperatorContext
+from kubetriage.models.incident import IncidentView
+from kubetriage.reactions.context import SETTLED_PHASES, OperatorContext
 
 
 async def acknowledge_generation(ctx: OperatorContext, incident: IncidentView) -> None:

@@ -61,22 +61,6 @@ class OperatorContext:
 
 
 @dataclass(frozen=True)
-class IncidentView:
-    """One Incident as a handler received it: its spec, status and metadata as plain dicts."""
-
-    namespace: str
-    name: str
-    spec: dict[str, Any]
-    status: dict[str, Any]
-    meta: dict[str, Any]
-
-    @property
-    def generation(self) -> int | None:
-        generation = self.meta.get("generation")
-        return generation if isinstance(generation, int) else None
-
-
-@dataclass(frozen=True)
 class Failure:
     """A reaction that did not succeed: ``message`` for Kopf's log, ``cause`` the error
     behind it, and ``retry_after`` seconds when it is worth another attempt (None: never)."""

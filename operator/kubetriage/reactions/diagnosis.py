@@ -20,12 +20,11 @@ from pydantic import ValidationError
 from kubetriage import prose
 from kubetriage.errors import InvalidIncident, RetryableError
 from kubetriage.incidents import StatusModelCache
-from kubetriage.models.incident import IncidentSpec, Phase
+from kubetriage.models.incident import IncidentSpec, IncidentView, Phase
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
 from kubetriage.pipeline import PipelineResult, describe_target, diagnose
 from kubetriage.reactions.context import (
     Failure,
-    IncidentView,
     Logger,
     OperatorContext,
     PostEvent,

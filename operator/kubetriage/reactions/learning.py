@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from kubetriage.learning import NothingToLearn, parse_time, record_from_incident
 from kubetriage.memory.errors import IncidentMemoryError
 from kubetriage.models.diagnosis import Diagnosis
-from kubetriage.models.incident import IncidentSpec, Phase
-from kubetriage.reactions.context import IncidentView, Logger, OperatorContext, PostEvent
+from kubetriage.models.incident import IncidentSpec, IncidentView, Phase
+from kubetriage.reactions.context import Logger, OperatorContext, PostEvent
 from kubetriage.status import condition, conditions_body, merge_conditions, parse_conditions
 
 

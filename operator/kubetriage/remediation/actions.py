@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kubetriage.models.diagnosis import Diagnosis, Remediation
-from kubetriage.models.incident import Phase, RemediationRecord, RemediationResult
+from kubetriage.models.incident import IncidentView, Phase, RemediationRecord, RemediationResult
 from kubetriage.models.objects import annotations_of, meta
 from kubetriage.remediation.cluster import ClusterAdapter
 from kubetriage.remediation.plan import JsonObj, PlanError, build_plan
@@ -86,17 +86,6 @@ class Outcome:
     target_body: JsonObj | None = None
 
 
-@dataclass(frozen=True)
-class Approval:
-    """An approval as the handler sees it: the Incident's spec, status and metadata."""
-
-    incident_namespace: str
-    incident_name: str
-    spec: JsonObj
-    status: JsonObj
-    meta: JsonObj
-
-
 def read_policy_file(path: Path | None) -> RemediationPolicy | None:
     """The policy at ``path`` (read on every approval, so a ConfigMap update applies without
     a restart); None without a path. Raises ``PolicyError``."""
@@ -118,7 +107,7 @@ def _api_error(error: ApiException) -> str:
 
 
 async def execute_approval(
-    approval: Approval,
+    approval: IncidentView,
     *,
     cluster: ClusterAdapter,
     policy_file: Path | None,
@@ -131,7 +120,7 @@ async def execute_approval(
     whatever the diagnosis says (``kubetriage.tenancy``)."""
     approved_id = str(approval.spec.get("approve") or "")
     who, source = approver(approval.spec, approval.meta)
-    incident_key = f"{approval.incident_namespace}/{approval.incident_name}"
+    incident_key = f"{approval.namespace}/{approval.name}"
     started = now()
     base = RemediationRecord(
         id=approved_id,
