@@ -92,6 +92,12 @@ def services_elsewhere(evidence: Evidence, hosts: list[str]) -> list[ServiceEvid
     return found
 
 
+def followed_services(evidence: Evidence) -> list[ServiceEvidence]:
+    """The Services of the dependencies the evidence followed (possibly in other namespaces,
+    an ExternalName in front of an external provider among them), as they were read."""
+    return [d.service for d in evidence.dependencies if d.service is not None]
+
+
 def caller(evidence: Evidence) -> str:
     """The workload that makes the calls, as a person reads it."""
     ref = workload_ref(evidence)
