@@ -11,6 +11,8 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 
 from __future__ import annotations
 
+import pytest
+
 from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
@@ -188,14 +190,23 @@ def test_an_external_provider_behind_another_namespaces_service_is_escalated_the
     assert not by_category(analyze(fine), Category.DEPENDENCY_FAILURE)
 
 
-def test_a_callee_that_is_up_but_cannot_serve_is_the_dependency_at_fault() -> None:
-    # Its pods run and its endpoints are ready, but it answers that it has no leader: the
-    # caller's client library reports the callee's 503 as an error object.
-    index = make.service("index", "data", ready=2, matching=2)
-    ev = _portal(
-        "http://index.data.svc:9200",
+@pytest.mark.parametrize(
+    "line",
+    [
+        # The client library reports the callee's 503 as an error object.
         "ClientError(503, 'unavailable_exception', 'blocked: no master elected');",
-    ).model_copy(update={"dependencies": [_followed(index)]})
+        "redis.exceptions.ResponseError: CLUSTERDOWN The cluster is down",
+        "redis.exceptions.BusyLoadingError: LOADING the dataset is still loading in memory",
+        "WARN Error fetching metadata for index.data.svc:9200 {events=LEADER_NOT_AVAILABLE}",
+    ],
+)
+def test_a_callee_that_is_up_but_cannot_serve_is_the_dependency_at_fault(line: str) -> None:
+    # Its pods run and its endpoints are ready, but it says it cannot serve yet (no leader,
+    # its data still loading): the callee's state, which its owner must fix.
+    index = make.service("index", "data", ready=2, matching=2)
+    ev = _portal("http://index.data.svc:9200", line).model_copy(
+        update={"dependencies": [_followed(index)]}
+    )
     finding = top(ev)
     assert (finding.category, finding.action, finding.target) == (
         Category.DEPENDENCY_FAILURE,

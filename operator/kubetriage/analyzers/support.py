@@ -259,6 +259,8 @@ DEPENDENCY_LOG = re.compile(
     r"|circuit breaker( is)? open"
     # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
     r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
+    r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
+    r"|no ?brokers ?available|not[ _]enough[ _]replicas"
     # A database that is up but refuses the work: read-only, recovering, out of XIDs or slots.
     r"|database is not accepting commands|read-only transaction|database (system )?is "
     r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"
