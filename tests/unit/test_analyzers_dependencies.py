@@ -188,6 +188,12 @@ def test_an_external_provider_behind_another_namespaces_service_is_escalated_the
         '{"level":"info","msg":"sent","status":202,"attempt":1}',
     ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
     assert not by_category(analyze(fine), Category.DEPENDENCY_FAILURE)
+    # Near miss: a structured access log of a 503 the portal served is its own error.
+    served = _portal(
+        "http://mail-relay.outbound.svc.cluster.local",
+        '{"level":"error","method":"POST","path":"/signup","status":503,"ms":12}',
+    ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
+    assert not by_category(analyze(served), Category.DEPENDENCY_FAILURE)
 
 
 @pytest.mark.parametrize(
