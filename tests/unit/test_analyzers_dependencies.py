@@ -1,18 +1,30 @@
 """Checks the dependency analyzers: a callee that rolled out right before the caller's
 errors began is rolled back (the callee, not the caller); a callee whose pods fail or whose
 Service has no ready endpoint is escalated to its owner; and the near misses (the caller
-changed too, the callee's rollout is old, nothing stands behind the Service).
+changed too, the callee's rollout is old, nothing stands behind the Service); a followed
+callee in another namespace (an external provider behind a Service, a callee up but unable
+to serve) named by the caller's env; and a new revision that only waits on a callee that is
+down for everyone, which is the callee's failure, not the revision's.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, top
+from tests.support.evidence import (
+    ago,
+    analyze,
+    assert_leads,
+    assert_ranks_below,
+    by_category,
+    top,
+)
 
 CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
@@ -134,3 +146,125 @@ def test_a_healthy_callee_is_not_blamed() -> None:
     )
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
+
+
+def _followed(
+    service: kinds.ServiceEvidence, *, pods: int = 2, failing: tuple[str, ...] = ()
+) -> kinds.DependencyEvidence:
+    """A dependency the collector followed into its own namespace, named by the caller's env."""
+    return kinds.DependencyEvidence(
+        service=service,
+        named_by=["pod portal-1 env UPSTREAM_URL"],
+        pods=pods,
+        failing_pods=list(failing),
+    )
+
+
+def _portal(url: str, line: str) -> kinds.Evidence:
+    """The portal Deployment, healthy, whose env points at ``url`` and that logged ``line``."""
+    caller = make.container("app", env={"UPSTREAM_URL": url})
+    return make.evidence(
+        workload=make.deployment("portal"),
+        pods=[make.app_pod("portal-6f7b8c9d4-abcde", caller)],
+        logs=[make.log("portal-6f7b8c9d4-abcde", "app", line)],
+    )
+
+
+def test_an_external_provider_behind_another_namespaces_service_is_escalated_there() -> None:
+    relay = make.external_service("mail-relay", "smtp.provider.example", namespace="outbound")
+    ev = _portal(
+        "http://mail-relay.outbound.svc.cluster.local",
+        '{"level":"warn","msg":"send failed, will retry","status":503,"attempt":2}',
+    ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="outbound", name="mail-relay"),
+    )
+    # Near miss: the same structured line with a 2xx status is no failing call.
+    fine = _portal(
+        "http://mail-relay.outbound.svc.cluster.local",
+        '{"level":"info","msg":"sent","status":202,"attempt":1}',
+    ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
+    assert not by_category(analyze(fine), Category.DEPENDENCY_FAILURE)
+    # Near miss: a structured access log of a 503 the portal served is its own error.
+    served = _portal(
+        "http://mail-relay.outbound.svc.cluster.local",
+        '{"level":"error","method":"POST","path":"/signup","status":503,"ms":12}',
+    ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
+    assert not by_category(analyze(served), Category.DEPENDENCY_FAILURE)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # The client library reports the callee's 503 as an error object.
+        "ClientError(503, 'unavailable_exception', 'blocked: no master elected');",
+        "redis.exceptions.ResponseError: CLUSTERDOWN The cluster is down",
+        "redis.exceptions.BusyLoadingError: LOADING the dataset is still loading in memory",
+        "WARN Error fetching metadata for index.data.svc:9200 {events=LEADER_NOT_AVAILABLE}",
+    ],
+)
+def test_a_callee_that_is_up_but_cannot_serve_is_the_dependency_at_fault(line: str) -> None:
+    # Its pods run and its endpoints are ready, but it says it cannot serve yet (no leader,
+    # its data still loading): the callee's state, which its owner must fix.
+    index = make.service("index", "data", ready=2, matching=2)
+    ev = _portal("http://index.data.svc:9200", line).model_copy(
+        update={"dependencies": [_followed(index)]}
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="data", name="index"),
+    )
+
+
+def _blocked_rollout(*failing: str) -> kinds.Evidence:
+    """A new revision of portal whose init container waits on the secrets store, which
+    answers 503 (``failing``: the store's own failing pods); the old revision still serves."""
+    # Its Endpoints were not read: only its pods say whether it serves.
+    store = make.service("secrets", "vault-system", matching=2)
+    blocked = make.container("init", ready=False, init=True)
+    waiting = make.container("app", ready=False, state=make.waiting("PodInitializing"))
+    new_pod = make.pod("portal-6f7b8c9d4-new01", blocked, waiting, replica_set="portal-6f7b8c9d4")
+    old_pod = make.pod("portal-5c6d7e8f9-old01", make.container(), replica_set="portal-5c6d7e8f9")
+    return make.evidence(
+        workload=make.deployment("portal", replicas=2, ready=1, revision=9),
+        revisions=make.rollout_revisions(
+            9,
+            {"app": "ghcr.io/example/portal:4"},
+            {"app": "ghcr.io/example/portal:4"},
+            minutes_ago=20,
+            old_ready=1,
+            names=("portal-6f7b8c9d4", "portal-5c6d7e8f9"),
+        ),
+        pods=[new_pod, old_pod],
+        logs=[
+            make.log(
+                "portal-6f7b8c9d4-new01",
+                "init",
+                "error authenticating: URL: PUT https://secrets.vault-system.svc:8200/v1/login "
+                "Code: 503. Errors: * store is sealed",
+            )
+        ],
+        dependencies=[_followed(store, failing=failing)],
+    )
+
+
+def test_new_pods_waiting_on_a_callee_that_is_down_for_everyone_escalate_the_callee() -> None:
+    result = analyze(_blocked_rollout("secrets-0: not ready", "secrets-1: not ready"))
+    first = assert_leads(
+        result,
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="vault-system", name="secrets"),
+    )
+    assert_ranks_below(result, Category.BAD_ROLLOUT, first)
+
+
+def test_new_pods_failing_on_a_callee_that_serves_others_stay_a_bad_rollout() -> None:
+    # Near miss: the callee's own pods are fine, so what broke is the new revision.
+    result = analyze(_blocked_rollout())
+    assert result.findings[0].category is Category.BAD_ROLLOUT

@@ -1,5 +1,6 @@
 """Checks the metric-driven cpu-throttling analyzer: CFS counter deltas or ratio queries, the
-latency boost, the CPUThrottlingHigh alert fallback, and cases that must not fire.
+latency boost, the CPUThrottlingHigh alert fallback, CPU usage pinned at the limit while a
+latency alert fires (no throttling series), and cases that must not fire.
 
 Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`` and
 ``run_analyzers``.
@@ -8,6 +9,7 @@ Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
@@ -103,3 +105,45 @@ def test_cpu_throttling_alert_works_without_metrics() -> None:
     finding = top(ev)
     assert finding.category is Category.CPU_THROTTLING
     assert finding.params == {"container": "api", "cpu": "4"}
+
+
+def _usage(last: float) -> MetricSummary:
+    """The api container's CPU usage rate, ending at ``last`` cores."""
+    return make.metric(
+        'sum by (pod, container) (rate(container_cpu_usage_seconds_total{container="api"}[5m]))',
+        name="cpu_usage_cores",
+        first=0.2,
+        last=last,
+        labels={"container": "api", "pod": CHECKOUT_POD},
+    )
+
+
+def _slow_api(usage: float, limit: str | None = "500m") -> Evidence:
+    """The api container at ``usage`` cores, no throttling series, a latency alert firing."""
+    return make.evidence(
+        alerts=[make.alert(alertname="HighRequestLatency", namespace="shop", service="checkout")],
+        workload=make.deployment(),
+        pods=_api(limit),
+        metrics=[_usage(usage)],
+    )
+
+
+def test_cpu_pinned_at_its_limit_while_a_latency_alert_fires_increases_cpu() -> None:
+    # No throttling series was found: usage at the limit while it is slower is the quota.
+    finding = assert_leads(
+        analyze(_slow_api(0.49)), Category.CPU_THROTTLING, Action.INCREASE_CPU, API
+    )
+    assert finding.params == {"container": "api", "cpu": "1"}
+    assert any(e.source == "alert" for e in finding.evidence)
+
+
+def test_cpu_below_its_limit_or_without_one_is_not_called_throttling() -> None:
+    # Near misses: headroom under the limit, or no limit at all, leave CPU quota out of it.
+    assert not by_category(analyze(_slow_api(0.3)), Category.CPU_THROTTLING)
+    assert not by_category(analyze(_slow_api(0.49, limit=None)), Category.CPU_THROTTLING)
+
+
+def test_cpu_pinned_at_its_limit_with_no_sign_of_slowness_is_not_throttling() -> None:
+    # Near miss: a busy container that serves as fast as ever is not held back by its quota.
+    ev = make.evidence(workload=make.deployment(), pods=_api(), metrics=[_usage(0.49)])
+    assert not by_category(analyze(ev), Category.CPU_THROTTLING)

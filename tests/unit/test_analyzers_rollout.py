@@ -1,6 +1,7 @@
 """Checks the workload analyzers: bad-rollout (a new revision broke a working workload, or load
-stepped up right after it) and resource-saturation (HPA at max, traffic growth, load with no
-CPU limit and no rollout), plus near misses where they must stay quiet.
+stepped up right after it) and resource-saturation (HPA at max, traffic growth with latency
+measured or alerted, load with no CPU limit and no rollout while latency rises or the server
+says its workers are all busy), plus near misses where they must stay quiet.
 
 Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 """
@@ -317,6 +318,70 @@ def test_latency_and_cpu_jumping_with_no_cpu_limit_and_no_rollout_is_saturation(
     assert found[0].target == ObjectRef(kind="Deployment", namespace="media", name="render")
     assert found[0].confidence >= 0.7
     assert not by_category(analyze(ev), Category.BAD_ROLLOUT)
+
+
+def _request_rate(first: float, last: float) -> MetricSummary:
+    return make.metric(
+        'sum(rate(http_requests_total{namespace="media",job="render"}[5m]))',
+        name="http_request_rate",
+        first=first,
+        last=last,
+        trend="rising",
+    )
+
+
+def _slow(**fields: object) -> Evidence:
+    """The render Deployment, long unchanged, with no CPU limit, while a latency alert fires."""
+    fields.setdefault("pods", _busy_pods())
+    return make.evidence(
+        workload=make.deployment("render", "media"),
+        revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
+        alerts=[make.alert(alertname="HighRequestLatency", namespace="media", service="render")],
+        **fields,
+    )
+
+
+def test_traffic_growth_while_a_latency_alert_fires_is_saturation() -> None:
+    # No latency series of its own was found: the firing alert is the measure of slowness.
+    result = analyze(_slow(metrics=[_request_rate(50.0, 150.0)]))
+    finding = assert_leads(
+        result,
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        ObjectRef(kind="Deployment", namespace="media", name="render"),
+    )
+    assert any(e.source == "alert" for e in finding.evidence)
+
+
+def test_a_latency_alert_contradicted_by_the_services_own_latency_series_is_no_strain() -> None:
+    # Near miss: the service's own p99 is back where it was (a spike that is over), so the
+    # alert alone does not make the extra traffic or CPU a saturation.
+    flat = _latency(0.1, 0.1, 5)
+    ev = _slow(metrics=[_request_rate(50.0, 150.0), _cpu(0.1, 0.4, 25), flat])
+    assert not by_category(analyze(ev), Category.RESOURCE_SATURATION)
+
+
+def test_cpu_rising_while_the_server_says_its_workers_are_all_busy_is_saturation() -> None:
+    # No latency series and no latency alert: the server's own words are the strain.
+    exhausted = make.log(
+        "render-6c7d8e9f0a-p0",
+        "render",
+        "[alert] 4096 worker_connections are not enough while connecting to upstream",
+        namespace="media",
+    )
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
+        pods=_busy_pods(),
+        revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
+        metrics=[_cpu(0.3, 2.9, 20)],
+        logs=[exhausted],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.RESOURCE_SATURATION, Action.SCALE_OUT)
+    assert finding.confidence >= 0.7
+    # Near miss: under a CPU limit, the same busy workers are throttling's to explain.
+    limited = ev.model_copy(update={"pods": _busy_pods(cpu_limit="1")})
+    assert not by_category(analyze(limited), Category.RESOURCE_SATURATION)
 
 
 def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:

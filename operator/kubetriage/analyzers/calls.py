@@ -47,9 +47,11 @@ def own_services(evidence: Evidence) -> set[str]:
 
 
 # A response the workload itself served ("Completed 500 Internal Server Error in 12ms",
-# '"GET /x HTTP/1.1" 500'): its own error, not a call to something else that failed.
+# '"GET /x HTTP/1.1" 500', a structured access log with the request's path and its status):
+# its own error, not a call to something else that failed.
 _SERVED_5XX = re.compile(
-    r"(?i)(\b(completed|responded|returned|sent)\s+5\d\d\b|HTTP/\d(\.\d)?\"?\s+5\d\d\b)"
+    r"(?i)(\b(completed|responded|returned|sent)\s+5\d\d\b|HTTP/\d(\.\d)?\"?\s+5\d\d\b"
+    r"|\"(method|path|route|uri)\"\s*:.*\"(status|status_code)\"\s*:\s*\"?5\d\d\b)"
 )
 _CALL_FAILED = re.compile(
     r"(?i)(refused|reset|timed? ?out|timeout|no such host|unreachable|upstream|could not connect|"
@@ -90,6 +92,12 @@ def services_elsewhere(evidence: Evidence, hosts: list[str]) -> list[ServiceEvid
         if svc not in found:
             found.append(svc)
     return found
+
+
+def followed_services(evidence: Evidence) -> list[ServiceEvidence]:
+    """The Services of the dependencies the evidence followed (possibly in other namespaces,
+    an ExternalName in front of an external provider among them), as they were read."""
+    return [d.service for d in evidence.dependencies if d.service is not None]
 
 
 def caller(evidence: Evidence) -> str:

@@ -21,6 +21,7 @@ from kubetriage.analyzers.calls import (
     TIMEOUT_LOG,
     caller,
     dependency_hits,
+    followed_services,
     own_services,
     probe_instance,
     refusing_services,
@@ -83,7 +84,18 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     own = own_services(evidence)
     hits = dependency_hits(evidence)
     candidates = [s for s in evidence.services if s.name not in own]
-    candidates += services_elsewhere(evidence, [h for hit in hits for h in hosts_in(hit.line)])
+    # A followed dependency is a candidate wherever it lives: the caller names it in its env
+    # or config, and the evidence read its Service (another namespace, an egress gateway).
+    candidates += [
+        s
+        for s in followed_services(evidence)
+        if s.name not in own and not any(_same(s, c) for c in candidates)
+    ]
+    candidates += [
+        s
+        for s in services_elsewhere(evidence, [h for hit in hits for h in hosts_in(hit.line)])
+        if not any(_same(s, c) for c in candidates)
+    ]
     # service name -> facts, with a score for how directly each names the service
     named: dict[str, list[EvidenceItem]] = defaultdict(list)
     via_env: dict[str, list[EvidenceItem]] = defaultdict(list)
@@ -191,7 +203,17 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             because.append(
                 prose.claim(f"Blackbox probes of {svc.name} fail as well", *probes_down[chosen][:2])
             )
-        because.append(prose.claim(_service_claim(svc), described))
+        failing = [
+            item(f"service/{svc.namespace}/{svc.name}", f"pod {p}")
+            for d in evidence.dependencies
+            if d.service is not None and _same(d.service, svc)
+            for p in d.failing_pods[:2]
+        ]
+        if failing:
+            facts[1:1] = failing
+            because.append(prose.claim("Its own pods are not serving", *failing))
+        else:
+            because.append(prose.claim(_service_claim(svc), described))
         if owner:
             because.append(prose.claim(f"Its owner is {owner}", owner_fact))
         elif _workload_healthy(evidence):
@@ -292,6 +314,10 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _same(one: ServiceEvidence, other: ServiceEvidence) -> bool:
+    return (one.namespace, one.name) == (other.namespace, other.name)
+
+
 def _policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
     """Whether a NetworkPolicy in the Service's namespace selects the pods behind it."""
     return bool(svc.selector) and any(
@@ -337,8 +363,9 @@ def _service_claim(svc: ServiceEvidence) -> str:
         return f"{ref} points outside the cluster at {svc.external_name}, so the fault is there"
     if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
         return f"{ref} lives in a namespace that was not collected, so its side is not visible"
-    ready = svc.ready_endpoints or 0
-    return f"{ref} has {prose.count(ready, 'ready endpoint')}"
+    if svc.ready_endpoints is None:
+        return f"{ref} selects its pods, but its endpoints were not read"
+    return f"{ref} has {prose.count(svc.ready_endpoints, 'ready endpoint')}"
 
 
 def _workload_healthy(evidence: Evidence) -> bool:

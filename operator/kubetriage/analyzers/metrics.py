@@ -1,5 +1,7 @@
 """Metric-driven analyzers: CPU throttling by the container's CFS quota, read from the
-Prometheus summaries (``Evidence.metrics``) or, without them, from a CPUThrottlingHigh alert.
+Prometheus summaries (``Evidence.metrics``) or, without them, from a CPUThrottlingHigh alert,
+or from CPU usage pinned at the limit while the service is slower (its latency series or a
+latency alert) when no throttling series was found.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Metric summaries
 are matched by metric name in their template name or PromQL query, so this works whichever
@@ -15,7 +17,9 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.saturation import latency_alerted
 from kubetriage.analyzers.support import (
+    CPU_USAGE,
     RISE,
     item,
     iter_containers,
@@ -38,6 +42,9 @@ class _Confidence:
     throttled: float = 0.7  # THROTTLED_SHARE or more of its CFS periods throttled
     heavily_bonus: float = 0.05  # ... at least HEAVILY_THROTTLED_SHARE
     alerted: float = 0.7  # CPUThrottlingHigh fired for the container (at least this sure)
+    # No throttling series: its CPU usage runs at its limit while it is slower (latency
+    # series or alert); the quota is what caps it.
+    pinned: float = 0.6
     alert_bonus: float = 0.05  # ... on top of a measured ratio
     latency_bonus: float = 0.1  # latency rose while it was throttled
     cap: float = 0.9  # the most a cpu-throttling finding claims
@@ -47,6 +54,9 @@ CONFIDENCE: Final = _Confidence()
 # Shares of CFS periods throttled: enough to slow the process, and heavily.
 THROTTLED_SHARE = 0.25
 HEAVILY_THROTTLED_SHARE = 0.5
+
+# Usage at this share of the limit or above is pinned at it (rates are averaged over 5m).
+PINNED_SHARE = 0.9
 
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
@@ -116,6 +126,20 @@ def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
     return facts
 
 
+def _pinned_at_limit(
+    evidence: Evidence, container: ContainerEvidence, limit: float
+) -> MetricSummary | None:
+    """The container's CPU usage series that ends at its limit (or within PINNED_SHARE)."""
+    for metric in metrics_named(evidence, CPU_USAGE):
+        if "rate(" not in metric.query or "/" in metric.query:
+            continue  # a raw counter, or a ratio (CPU per request) that is no usage
+        if _container_of(metric) not in (container.name, None) or metric.last is None:
+            continue
+        if metric.last >= PINNED_SHARE * limit:
+            return metric
+    return None
+
+
 def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     return cap_explained(evidence, _check_cpu_throttling(evidence))
 
@@ -127,9 +151,10 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         for a in evidence.alerts
         if a.labels.get("alertname") == "CPUThrottlingHigh"
     }
-    if not ratios and not alert_containers:
-        return []
     latency = _latency_rising(evidence)
+    slower = latency or latency_alerted(evidence)
+    if not ratios and not alert_containers and not slower:
+        return []
     findings: list[Finding] = []
     seen: set[str] = set()
     for pod, container in iter_containers(evidence, include_init=False):
@@ -142,8 +167,13 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         limit = _cpu_limit(evidence, container)
         if limit is None:
             continue  # no CFS quota: whatever is slow, it is not the limit
+        pinned = None
         if (ratio is None or ratio < THROTTLED_SHARE) and not alerted:
-            continue
+            # Without a throttling series, usage pinned at the limit while it is slower is
+            # the quota at work; a measured low throttling share says it is not.
+            pinned = _pinned_at_limit(evidence, container, limit) if ratio is None else None
+            if pinned is None or not slower:
+                continue
         target = workload_ref(evidence, pod)
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_CPU]:
             continue
@@ -168,6 +198,24 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
                     facts[-1],
                 )
             )
+        if pinned is not None and pinned.last is not None:
+            confidence = CONFIDENCE.pinned
+            facts.append(
+                item(
+                    "metrics",
+                    f"CPU usage of {container.name} {prose.cpu(pinned.last)} against its "
+                    f"{prose.cpu(limit)} limit",
+                )
+            )
+            because.append(
+                prose.claim(
+                    f"Container {container.name} uses its whole {prose.cpu(limit)} CPU limit",
+                    facts[-1],
+                )
+            )
+            if not latency:
+                facts.extend(slower[:1])
+                because.append(prose.claim("The latency alert fires meanwhile", *slower[:1]))
         if alerted:
             confidence = max(confidence, CONFIDENCE.alerted) + (
                 CONFIDENCE.alert_bonus if facts else 0.0

@@ -2,7 +2,9 @@
 while the previous revision's serve, it missed its progress deadline, or errors, latency or
 CPU stepped up right after it rolled out (with traffic unchanged); the fix is to roll back
 to the previous revision. Lowered when the failing pods' own analyzers name the precise
-cause (an image that cannot be pulled, a missing ConfigMap).
+cause (an image that cannot be pulled, a missing ConfigMap), and when they only wait on a
+dependency that is down for everyone (its own pods fail): the dependency's outage is the
+cause, not the revision.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -20,19 +22,24 @@ from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.saturation import ERROR_NAME, LATENCY_NAME, is_rate, traffic_rose
 from kubetriage.analyzers.support import (
     CPU_USAGE,
+    DEPENDENCY_LOG,
     DOUBLING,
     RECENT_ROLLOUT,
     RISE,
     current_and_previous_revision,
+    grep_logs,
+    hosts_in,
     item,
+    logs_of,
     metric_growth,
     pod_revision,
     pod_source,
     seconds_before,
+    service_for_host,
     timestamp,
     workload_ref,
 )
-from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -52,6 +59,7 @@ class _Confidence:
     overload_bonus: float = 0.05  # new pods fail and load rose, with the same traffic as before
     image_bonus: float = 0.03  # the rollout changed an image
     specific_cap: float = 0.5  # every failing pod shows a cause with its own rule (image...)
+    dependency_down_cap: float = 0.6  # every failing pod waits on a dependency that is down
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -124,6 +132,11 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
+    down = _down_dependencies(evidence)
+    if new_failing and all(_waits_on(p, down, evidence) for p in new_failing):
+        # The new pods block on a callee that is down for everyone (its own pods fail): the
+        # revision only started after the callee broke, and rolling back would not serve.
+        confidence = min(confidence, CONFIDENCE.dependency_down_cap)
     replaced = item(
         "revision",
         f"revision {current.revision} ({current.name}) replaced revision "
@@ -218,6 +231,27 @@ _SPECIFIC_WAITING = frozenset(
 def _specific_cause(pod: PodEvidence) -> bool:
     return any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING for c in pod.containers
+    )
+
+
+def _down_dependencies(evidence: Evidence) -> list[ServiceEvidence]:
+    """The followed dependencies that cannot serve anyone: pods behind them fail, or none of
+    their endpoints is ready."""
+    return [
+        d.service
+        for d in evidence.dependencies
+        if d.service is not None
+        and d.pods > 0
+        and (d.failing_pods or d.service.ready_endpoints == 0)
+    ]
+
+
+def _waits_on(pod: PodEvidence, down: list[ServiceEvidence], evidence: Evidence) -> bool:
+    """Whether the pod's own logs report failing calls to one of the ``down`` Services."""
+    return any(
+        service_for_host(host, down) is not None
+        for hit in grep_logs(logs_of(evidence, pod), DEPENDENCY_LOG, limit=10)
+        for host in hosts_in(hit.line)
     )
 
 

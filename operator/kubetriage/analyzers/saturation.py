@@ -1,7 +1,8 @@
 """The resource-saturation rule: demand outgrowing capacity. An autoscaler at its maximum (or
-a KubeHpaMaxedOut alert), traffic or queues that grew with latency, errors or busy
-connections, or latency and CPU rising together with no CPU limit and no new revision; the
-fix is more replicas. Kept below a change that explains the symptom
+a KubeHpaMaxedOut alert), traffic or queues that grew with latency (its series, or a firing
+latency alert), errors or busy connections, or CPU rising with no CPU limit and no new
+revision while the service is slower or says its workers are all busy; the fix is more
+replicas. Kept below a change that explains the symptom
 (``changes.cap_explained``). Also the reading of metric series by what they measure
 (request rate, latency, errors), which the bad-rollout rule shares.
 
@@ -31,9 +32,10 @@ from kubetriage.analyzers.support import (
     seconds_before,
     workload_ref,
 )
+from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, MetricSummary
-from kubetriage.models.findings import Finding
+from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -47,8 +49,11 @@ class _Confidence:
     traffic_slower: float = 0.7  # traffic grew, and latency or busy connections with it
     queues: float = 0.6  # queues or consumer lag grew
     traffic_errors: float = 0.45  # traffic grew with errors only: capacity, or a dependency
-    load_exhausted: float = 0.7  # latency and CPU rose together, no CPU limit, workers all busy
+    traffic_alerted: float = 0.6  # traffic grew while a latency alert fires (no latency series)
+    load_exhausted: float = 0.7  # CPU rose, no CPU limit, and the server says its workers are
+    # all busy (worker connections, thread or process pool exhausted)
     load: float = 0.6  # latency and CPU rose together, with no CPU limit and no new revision
+    load_alerted: float = 0.55  # CPU rose while a latency alert fires, no CPU limit, no revision
 
 
 CONFIDENCE: Final = _Confidence()
@@ -225,10 +230,24 @@ def _no_cpu_limit(evidence: Evidence) -> bool:
     return bool(containers) and all("cpu" not in c.limits for c in containers)
 
 
+def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
+    """The firing alert that says the service is slow, when no latency series of the
+    service's own was found: then the alert is the symptom's only measure. A latency series
+    in the evidence is read instead (a spike that is over is no strain)."""
+    if any(LATENCY_NAME.search(f"{m.name} {m.query}") for m in evidence.metrics):
+        return []
+    return [
+        item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
+        for a in evidence.alerts
+        if a.status != "resolved" and "latency" in alert_families([a])
+    ][:1]
+
+
 def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
-    """Latency up while CPU usage jumps with no CPU limit to throttle it and no new revision
-    to blame: the pods are simply busier than they can absorb; more replicas share the load.
-    Worker-pool exhaustion in the logs (timeouts of busy workers) confirms it."""
+    """CPU usage jumps with no CPU limit to throttle it and no new revision to blame, while
+    the service is slower (its latency series, or a latency alert) or says that its workers
+    are all busy (worker connections, a thread or process pool exhausted): the pods are
+    simply busier than they can absorb; more replicas share the load."""
     cpu = cpu_usage_jumps(evidence)
     latency = [
         m
@@ -237,9 +256,12 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         and (g := metric_growth(m)) is not None
         and g >= RISE
     ]
-    if not cpu or not latency or not _no_cpu_limit(evidence) or _recent_rollout(evidence):
-        return []
     exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
+    alerted = latency_alerted(evidence) if not latency else []
+    if not cpu or not (latency or exhausted or alerted):
+        return []
+    if not _no_cpu_limit(evidence) or _recent_rollout(evidence):
+        return []
     rose = [
         item(
             "metrics",
@@ -252,7 +274,14 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     busy = [item(h.source, h.line) for h in exhausted[:2]]
     unlimited = item(workload.display(), "no CPU limit on the containers (not throttling)")
     params = _scale_params(evidence, SCALE_BY)
-    because = [prose.claim("Latency and CPU usage rose together", *rose)]
+    because = [
+        prose.claim(
+            "Latency and CPU usage rose together" if latency else "CPU usage rose",
+            *rose,
+        )
+    ]
+    if alerted:
+        because.append(prose.claim("The latency alert fires meanwhile", *alerted))
     if busy:
         because.append(prose.claim("Its workers time out or are all busy", *busy))
     because.append(
@@ -262,19 +291,23 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
             unlimited,
         )
     )
+    if exhausted:
+        confidence = CONFIDENCE.load_exhausted
+    else:
+        confidence = CONFIDENCE.load if latency else CONFIDENCE.load_alerted
     return [
         make_finding(
             "resource-saturation",
             Category.RESOURCE_SATURATION,
-            CONFIDENCE.load_exhausted if exhausted else CONFIDENCE.load,
+            confidence,
             prose.narrative(
                 f"{prose.obj(workload)} is saturated",
                 f"scale out to {params['replicas']} replicas",
-                aside="latency and CPU rose together"
+                aside=("latency and CPU rose together" if latency or alerted else "CPU rose")
                 + (", workers exhausted" if exhausted else ""),
-                because=because,
+                because=because[:4],
             ),
-            [*rose, *busy, unlimited],
+            [*rose, *alerted, *busy, unlimited],
             Action.SCALE_OUT,
             workload,
             params,
@@ -311,7 +344,9 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             slower = slower or bool(LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
         elif _RATE_NAME.search(label) and growth >= RISE:
             traffic.append((metric, growth))
-    if not queues and not (traffic and strain):
+    # No latency series of its own, but the alert says it is slow: that is the strain.
+    alerted = latency_alerted(evidence) if traffic and not strain else []
+    if not queues and not (traffic and (strain or alerted)):
         # More traffic that the service absorbs (latency and errors back to normal) is not
         # saturation; without a queue or strain, only load with no CPU limit is.
         return _load_saturation(evidence, workload)
@@ -319,6 +354,8 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         confidence = CONFIDENCE.traffic_slower
     elif queues:
         confidence = CONFIDENCE.queues
+    elif alerted:
+        confidence = CONFIDENCE.traffic_alerted
     else:
         confidence = CONFIDENCE.traffic_errors
     facts = [
@@ -339,6 +376,9 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         because.append(
             prose.claim("Latency, errors or busy connections rose with it", *facts[demand:][:2])
         )
+    elif alerted:
+        facts.extend(alerted)
+        because.append(prose.claim("The latency alert fires meanwhile", *alerted))
     because.append(prose.claim("No pod is crash-looping, so the load is what changed"))
     return [
         make_finding(
@@ -348,7 +388,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             prose.narrative(
                 f"Demand on {prose.obj(workload)} grew about {factor:.1f}x",
                 f"scale out to {params['replicas']} replicas",
-                aside="strain rose with it" if strain else "",
+                aside="strain rose with it" if strain or alerted else "",
                 because=because,
             ),
             facts,

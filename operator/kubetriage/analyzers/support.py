@@ -251,10 +251,16 @@ DEPENDENCY_LOG = re.compile(
     r"|no such host|NXDOMAIN|name or service not known|temporary failure in name resolution"
     r"|could not resolve host|getaddrinfo|server misbehaving|ENOTFOUND"
     r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"
-    r"|upstream connect error|no healthy upstream|bad gateway|service unavailable"
-    r"|gateway timeout|(status|code|status_code|http)[=: ]+\"?5\d\d\b|\b5\d\d (Service "
+    r"|upstream connect error|no healthy upstream|bad gateway|service[ _]unavailable"
+    r"|gateway timeout|(status|code|status_code|http)\"?[=: ]+\"?5\d\d\b|\b5\d\d (Service "
     r"Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error)"
+    # A client library's error object carrying the callee's 5xx: ApiError(503, ...).
+    r"|\b\w*(Error|Exception)\(5\d\d\b"
     r"|circuit breaker( is)? open"
+    # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
+    r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
+    r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
+    r"|no ?brokers ?available|not[ _]enough[ _]replicas"
     # A database that is up but refuses the work: read-only, recovering, out of XIDs or slots.
     r"|database is not accepting commands|read-only transaction|database (system )?is "
     r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kubetriage.evidence.targets import _is_monitoring_name, _label, queue_names
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AlertEvidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.vocabulary import Category
 
@@ -64,9 +65,10 @@ _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def alert_families(alerts: Sequence[Alert]) -> frozenset[str]:
+def alert_families(alerts: Sequence[Alert | AlertEvidence]) -> frozenset[str]:
     """The families of the incident's alerts (by alertname and summary annotation); an alert
-    whose labels name a queue, topic or consumer group is of the queue family too."""
+    whose labels name a queue, topic or consumer group is of the queue family too. The
+    analyzers read the same families from the alerts in the evidence."""
     text = " ".join(
         f"{a.labels.get('alertname', '')} {a.annotations.get('summary', '')}" for a in alerts
     )
