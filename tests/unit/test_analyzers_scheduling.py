@@ -248,6 +248,34 @@ def test_disk_full_in_logs_expands_the_pods_claim() -> None:
     )
 
 
+def test_object_store_reporting_insufficient_storage_expands_its_claim() -> None:
+    """An application that says its storage is full in its own words (HTTP 507, "storage
+    resources are insufficient") is as full as ENOSPC, whatever alert surfaced it."""
+    store = make.container("store", "example/object-store:1", ready=True)
+    ev = make.evidence(
+        workload=make.deployment("store", replicas=1),
+        pods=[
+            make.pod(
+                "store-0", store, replica_set=None, pvc_names=["data-store-0"], labels={"a": "s"}
+            )
+        ],
+        pvcs=[PVCEvidence(name="data-store-0", namespace="shop", phase="Bound", capacity="50Gi")],
+        logs=[
+            make.log(
+                "store-0",
+                "store",
+                "Error: Storage resources are insufficient for the write operation (StorageFull)",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target.name) == (
+        Category.STORAGE,
+        Action.EXPAND_STORAGE,
+        "data-store-0",
+    )
+
+
 def test_volume_usage_metric_near_capacity_is_storage() -> None:
     ev = make.evidence(
         workload=make.deployment(),

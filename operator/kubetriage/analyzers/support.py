@@ -298,7 +298,8 @@ OOM_LOG = re.compile(
 DISK_FULL_LOG = re.compile(
     r"(?i)(no space left on device|ENOSPC|disk (is )?full|could not extend file|"
     r"disk quota exceeded|not enough (free )?(disk )?space|filesystem is full|"
-    r"database or disk is full)"
+    r"database or disk is full|insufficient storage|storage (resources )?(are|is) "
+    r"insufficient|\bstoragefull\b|\bstorage full\b)"
 )
 
 CERT_LOG = re.compile(
