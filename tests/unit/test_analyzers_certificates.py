@@ -2,7 +2,8 @@
 expiry (or not Ready) whose renewal fails (a failed or denied CertificateRequest, an Issuer
 not Ready) is renewed at the Certificate; a healthy renewal or a distant expiry stays quiet;
 a CertificateRequest is summarised with its Certificate; and an expired certificate served by
-a dependency in another namespace is renewed at the TLS Secret its pods mount.
+a dependency in another namespace (or the workload behind a `<workload>-headless` Service)
+is renewed at the TLS or issuer Secret its pods mount.
 
 Real: ``build_evidence`` on API-shaped dicts and the analyzer registry on Evidence models.
 """
@@ -136,3 +137,38 @@ def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret
         Action.RENEW_CERTIFICATE,
         ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"),
     )
+
+
+def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_secret() -> None:
+    """A proxy that cannot get a certificate from ``<workload>-headless``: the certificate
+    at fault is the CA / issuer keypair the workload behind it mounts, not the caller's."""
+    dependency = kinds.DependencyEvidence(
+        ref=ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
+        workload=ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
+        named_by=["log orders/orders-1/proxy"],
+        pods=1,
+        mounted_secrets=["identity-config", "identity-issuer"],
+    )
+    ev = evidence(
+        dependencies=[dependency],
+        logs=[
+            log(
+                "orders-1",
+                "proxy",
+                "WARN controller{addr=identity-headless.mesh.svc.cluster.local:8080}: Service "
+                'failed error=status: Unknown, message: "issuer certificate expired"',
+                namespace="orders",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        ObjectRef(kind="Secret", namespace="mesh", name="identity-issuer"),
+    )
+    unrelated = dependency.model_copy(
+        update={"workload": ObjectRef(kind="Deployment", namespace="mesh", name="policy")}
+    )
+    other = top(ev.model_copy(update={"dependencies": [unrelated]}))
+    assert (other.action, other.target.kind) == (Action.ESCALATE, "Service")

@@ -214,6 +214,36 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
     assert dep.named_by[0].startswith("pod web-rs2-abcde env DB_URL")
 
 
+def test_a_headless_service_that_cannot_be_read_is_followed_to_its_workload() -> None:
+    """``<workload>-headless`` names the workload behind it: when that Service is not among
+    the objects read, the workload of the base name stands in, with the Secrets its pods
+    mount; any other missing Service stays an unfollowed name."""
+    identity_pod = _pod("identity", "mesh")
+    identity_pod["spec"]["volumes"] = [{"name": "issuer", "secret": {"secretName": "id-issuer"}}]
+    objects = [
+        _deployment("web", "shop", "w1"),
+        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
+        _pod("web", "shop"),
+        _deployment("identity", "mesh", "i1"),
+        _replica_set("identity", "mesh", "i1", 2, "identity:2", "2026-10-01T00:00:00Z"),
+        identity_pod,
+    ]
+    line = (
+        "WARN addr=identity-headless.mesh.svc.cluster.local:8080 failed: certificate expired\n"
+        "WARN addr=policy.mesh.svc.cluster.local:8090 failed\n"
+    )
+    logs = [tail_from_text("shop", "web-rs2-abcde", "c", line, limits=LIMITS)]
+    ev = built(objects, WEB, logs=logs)
+    by_name = {d.ref.name: d for d in ev.dependencies if d.ref is not None}
+    dep = by_name["identity"]
+    assert (dep.service, dep.workload) == (
+        None,
+        ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
+    )
+    assert dep.mounted_secrets == ["id-issuer"]
+    assert by_name["policy"].followed is False
+
+
 def test_dependencies_are_bounded() -> None:
     env = {f"URL{i}": f"http://svc{i}.other{i}.svc:80" for i in range(5)}
     objects = [

@@ -216,6 +216,21 @@ def mentioned_objects(
     return found
 
 
+# The headless Service in front of a workload is conventionally "<workload>-headless" (a
+# StatefulSet's governing Service, most Helm charts' peer-discovery Service).
+_HEADLESS_SUFFIX = "-headless"
+# The kinds such a base name is looked up as, most likely first.
+HEADLESS_WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+
+
+def headless_workload(service: str) -> str | None:
+    """The workload a ``<workload>-headless`` Service fronts, by name; None for any other
+    name. Used only when that Service itself cannot be read."""
+    if service.endswith(_HEADLESS_SUFFIX) and len(service) > len(_HEADLESS_SUFFIX):
+        return service[: -len(_HEADLESS_SUFFIX)]
+    return None
+
+
 def cluster_dns_named(hosts: Iterable[ServiceHost]) -> set[tuple[str, str]]:
     """(namespace, name) of the Services named by their cluster DNS name: Services for sure,
     even where they cannot be read."""

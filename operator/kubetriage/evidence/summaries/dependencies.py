@@ -9,8 +9,10 @@ from collections.abc import Collection
 from functools import partial
 
 from kubetriage.evidence.dependencies import (
+    HEADLESS_WORKLOAD_KINDS,
     cluster_dns_named,
     event_texts,
+    headless_workload,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -124,6 +126,9 @@ def dependency_summaries(
     certain = cluster_dns_named(hosts)
     for kind, dep_namespace, name, sources in resolved:
         service = index.get(kind, dep_namespace, name)
+        if service is None and kind == "Service" and (base := headless_workload(name)):
+            behind = [index.get(k, dep_namespace, base) for k in HEADLESS_WORKLOAD_KINDS]
+            service = next((w for w in behind if w is not None), None)
         if service is None:
             if (dep_namespace, name) in certain and len(found) < limits.max_dependencies:
                 # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
