@@ -11,6 +11,7 @@ from typing import Any
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
+    DependencyEvidence,
     NodeEvidence,
     PodCondition,
     PodEvidence,
@@ -85,6 +86,68 @@ def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
     )
     finding = top(ev)
     assert (finding.category, finding.target) == (Category.UNSCHEDULABLE, CHECKOUT)
+
+
+_OVER_QUOTA = (
+    'pods "search-5c8f7d9b6d-" is forbidden: exceeded quota: mem-quota, requested: '
+    "limits.memory=1Gi, used: limits.memory=3584Mi, limited: limits.memory=4Gi"
+)
+_QUOTA = QuotaEvidence(
+    name="mem-quota",
+    namespace="shop",
+    hard={"limits.memory": "4Gi"},
+    used={"limits.memory": "3584Mi"},
+)
+
+
+def test_exceeded_quota_of_another_workloads_replicaset_targets_that_workload() -> None:
+    """The quota refuses the pods of a ReplicaSet that is not one of the incident's
+    workload's revisions: free capacity for the workload that owns it."""
+    ev = make.checkout_evidence(
+        make.container("app"),
+        quotas=[_QUOTA],
+        events=[
+            make.event(
+                "FailedCreate",
+                f"Error creating: {_OVER_QUOTA}",
+                name="search-5c8f7d9b6d",
+                kind="ReplicaSet",
+            )
+        ],
+    )
+    assert_leads(
+        analyze(ev),
+        Category.UNSCHEDULABLE,
+        Action.FREE_CAPACITY,
+        ObjectRef(kind="Deployment", namespace="shop", name="search"),
+    )
+
+
+def test_a_callee_with_no_pod_because_of_a_quota_is_unschedulable_at_the_callee() -> None:
+    """The alert is the caller's 5xx; the callee it names has no ready pod because its
+    controller cannot create any over the quota: that callee is what to free capacity for.
+    A callee with a ready pod is not blamed for a quota refusal."""
+    search = ObjectRef(kind="Deployment", namespace="shop", name="search")
+    callee = DependencyEvidence(
+        ref=search,
+        workload=search,
+        named_by=["log shop/checkout-7d9f6c8b5-abcde/app"],
+        desired_replicas=1,
+        ready_replicas=0,
+        warnings=[f"Deployment/search ReplicaFailure FailedCreate: {_OVER_QUOTA}"],
+    )
+    ev = make.checkout_evidence(
+        make.container("app"),
+        quotas=[_QUOTA],
+        dependencies=[callee],
+        logs=[make.log(CHECKOUT_POD, "app", "ERR SearchHandler: rpc error: code = Unavailable")],
+    )
+    finding = assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, search)
+    assert finding.evidence[0].source == "deployment/shop/search"
+    serving = ev.model_copy(
+        update={"dependencies": [callee.model_copy(update={"ready_replicas": 1})]}
+    )
+    assert by_category(analyze(serving), Category.UNSCHEDULABLE) == []
 
 
 def test_unbound_claim_is_storage_not_unschedulable() -> None:

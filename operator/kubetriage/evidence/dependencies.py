@@ -54,6 +54,7 @@ _KEYED_HOST = re.compile(
 _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
 _ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
 _WORD = re.compile(r"[a-z][a-z0-9]{4,}")
+_CAMEL_CASE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -195,19 +196,22 @@ def named_hosts(
 def mentioned_objects(
     lines: Iterable[tuple[str, str]], objects: Iterable[JsonDict]
 ) -> list[ServiceHost]:
-    """Services and workloads of the caller's namespace whose base word an error line uses
-    ("failed to convert currency" names ``currencyservice``)."""
+    """Services and workloads of the caller's namespace whose base word (or whole one-word
+    name) an error line uses: "failed to convert currency" names ``currencyservice``,
+    "SearchHandler: rpc error" names ``search``."""
     stems: dict[str, tuple[str, str]] = {}
     for obj in objects:
         name = str(_meta(obj).get("name"))
         stem = _NAME_SUFFIX.sub("", name)
-        if len(stem) >= 5 and stem != name:
+        if len(stem) >= 5:
             stems.setdefault(stem, (str(obj.get("kind")), name))
     found: list[ServiceHost] = []
     for source, line in lines:
         if not _ERROR_LINE.search(line):
             continue
-        for word in sorted(set(_WORD.findall(line.lower()))):
+        # Identifiers in camelCase name their parts: "SearchHandler" -> "search handler".
+        spaced = _CAMEL_CASE.sub(" ", line)
+        for word in sorted(set(_WORD.findall(spaced.lower()))):
             if word in stems:
                 kind, name = stems[word]
                 found.append(
@@ -340,6 +344,12 @@ def summarise_dependency(
         subjects.add((ref.kind, ref.name))
         subjects |= {("ReplicaSet", name) for name in replica_sets}
     warnings = []
+    if ref is not None and workload is not None:
+        # A controller that cannot create pods says why in its status (quota, admission).
+        for condition in _dicts(_d(workload.get("status")).get("conditions")):
+            if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+                text = f"{ref.kind}/{ref.name} ReplicaFailure {condition.get('reason')}: "
+                warnings.append((text + str(condition.get("message") or ""))[:300])
     for event in in_ns:
         involved = _d(event.get("involvedObject")) or _d(event.get("regarding"))
         if event.get("kind") != "Event" or event.get("type") != "Warning":
