@@ -43,6 +43,8 @@ _URL_HOST = re.compile(
 _SHORT_HOST = re.compile(
     rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
 )
+# A whole configuration value "name[.namespace]:port".
+_BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
 # upstream=name[.namespace][:port]: a structured log's key naming the peer it called
 # (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...).
 _KEYED_HOST = re.compile(
@@ -164,6 +166,32 @@ def config_map_hosts(config_map: JsonDict) -> list[str]:
             if text not in hosts:
                 hosts.append(text)
     return hosts[:20]
+
+
+def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:
+    """The Service hosts with a port a ConfigMap's values name, as ``{"key", "service",
+    "namespace", "port"}``; the collector keeps these (``serviceEndpoints``) from the values
+    it drops, so a port that does not match the Service can be seen."""
+    found: list[JsonDict] = []
+    for key, value in _d(config_map.get("data")).items():
+        if not isinstance(value, str):
+            continue
+        hosts = service_hosts("", value[:65536])
+        # A value that is nothing but "name:port" is an address, whatever its key.
+        if (bare := _BARE_ADDRESS.fullmatch(value.strip().lower())) is not None:
+            hosts.append(ServiceHost(bare["name"], bare["ns"], int(bare["port"]), ""))
+        for host in hosts:
+            if host.port is None:
+                continue
+            entry: JsonDict = {
+                "key": key,
+                "service": host.name,
+                "namespace": host.namespace,
+                "port": host.port,
+            }
+            if entry not in found:
+                found.append(entry)
+    return found[:20]
 
 
 def named_hosts(

@@ -65,7 +65,11 @@ def service_summary(
     spec = as_dict(service.get("spec"))
     selector = str_map(spec.get("selector"), limits)
     ports = []
+    numbers: list[int] = []
     for port in dicts(spec.get("ports")):
+        for number in (port.get("port"), port.get("targetPort")):
+            if isinstance(number, int) and not isinstance(number, bool) and number not in numbers:
+                numbers.append(number)
         text = f"{as_str(port.get('port'))}"
         if port.get("targetPort") is not None:
             text += f"->{as_str(port.get('targetPort'))}"
@@ -89,6 +93,7 @@ def service_summary(
         type=as_str(spec.get("type")) or "ClusterIP",
         selector=selector,
         ports=ports,
+        port_numbers=numbers[: limits.max_list_items],
         external_name=as_str(spec.get("externalName")),
         ready_endpoints=ready,
         not_ready_endpoints=not_ready,
