@@ -110,6 +110,23 @@ def test_a_certificate_request_is_summarised_with_its_certificate() -> None:
     assert summary.fields["issuer"] == "Issuer/letsencrypt"
 
 
+def _caller_failing_tls(
+    dependency: kinds.DependencyEvidence, line: str, *, pod: str, namespace: str
+) -> Any:
+    """Evidence of a caller's ``pod`` (container ``app``) logging ``line`` about
+    ``dependency``."""
+    return evidence(dependencies=[dependency], logs=[log(pod, "app", line, namespace=namespace)])
+
+
+def _renews(ev: Any, secret: ObjectRef) -> None:
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        secret,
+    )
+
+
 def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret() -> None:
     dependency = kinds.DependencyEvidence(
         service=kinds.ServiceEvidence(
@@ -119,54 +136,31 @@ def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-api-server-tls"],
     )
-    ev = evidence(
-        dependencies=[dependency],
-        logs=[
-            log(
-                "payouts-1",
-                "app",
-                "ERROR Post https://ledger-api.ledger.svc:8443/entries: x509: certificate has "
-                "expired or is not yet valid",
-                namespace="payouts",
-            )
-        ],
+    line = (
+        "ERROR Post https://ledger-api.ledger.svc:8443/entries: x509: certificate has "
+        "expired or is not yet valid"
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.CERTIFICATE_EXPIRY,
-        Action.RENEW_CERTIFICATE,
-        ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"),
-    )
+    ev = _caller_failing_tls(dependency, line, pod="payouts-1", namespace="payouts")
+    _renews(ev, ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"))
 
 
 def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_secret() -> None:
     """A proxy that cannot get a certificate from ``<workload>-headless``: the certificate
     at fault is the CA / issuer keypair the workload behind it mounts, not the caller's."""
+    identity = ObjectRef(kind="Deployment", namespace="mesh", name="identity")
     dependency = kinds.DependencyEvidence(
-        ref=ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
-        workload=ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
-        named_by=["log orders/orders-1/proxy"],
+        ref=identity,
+        workload=identity,
+        named_by=["log orders/orders-1/app"],
         pods=1,
         mounted_secrets=["identity-config", "identity-issuer"],
     )
-    ev = evidence(
-        dependencies=[dependency],
-        logs=[
-            log(
-                "orders-1",
-                "proxy",
-                "WARN controller{addr=identity-headless.mesh.svc.cluster.local:8080}: Service "
-                'failed error=status: Unknown, message: "issuer certificate expired"',
-                namespace="orders",
-            )
-        ],
+    line = (
+        "WARN controller{addr=identity-headless.mesh.svc.cluster.local:8080}: Service "
+        'failed error=status: Unknown, message: "issuer certificate expired"'
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.CERTIFICATE_EXPIRY,
-        Action.RENEW_CERTIFICATE,
-        ObjectRef(kind="Secret", namespace="mesh", name="identity-issuer"),
-    )
+    ev = _caller_failing_tls(dependency, line, pod="orders-1", namespace="orders")
+    _renews(ev, ObjectRef(kind="Secret", namespace="mesh", name="identity-issuer"))
     unrelated = dependency.model_copy(
         update={"workload": ObjectRef(kind="Deployment", namespace="mesh", name="policy")}
     )

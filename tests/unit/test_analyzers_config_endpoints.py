@@ -20,7 +20,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ConfigEndpoint, Evidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.built import built
+from tests.support.built import built, service_manifest
 from tests.support.evidence import analyze, assert_leads, by_category
 
 POD = "geo-7d9f6c8b5-abcde"
@@ -99,15 +99,9 @@ def test_config_endpoints_come_from_values_and_from_the_stripped_configmap(
     config_map = strip_config_map(_config_map()) if stripped else _config_map()
     if stripped:  # the values never leave the collector
         assert config_map["data"] == dict.fromkeys(_config_map()["data"], "")
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "mongodb", "namespace": "shop"},
-        "spec": {
-            "selector": {"app": "mongodb"},
-            "ports": [{"name": "mongo", "port": 27017, "targetPort": "mongo"}],
-        },
-    }
+    service = service_manifest(
+        "mongodb", "shop", {"app": "mongodb"}, port=27017, target_port="mongo"
+    )
     ev = built([config_map, service], ObjectRef(kind="Namespace", name="shop"))
     assert [(e.key, e.service, e.namespace, e.port) for e in ev.config_endpoints] == [
         ("MONGO_ADDR", "mongodb", None, 27777),

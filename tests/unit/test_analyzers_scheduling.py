@@ -12,6 +12,7 @@ from typing import Any
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
+    Evidence,
     NodeEvidence,
     PodCondition,
     PodEvidence,
@@ -287,21 +288,32 @@ def test_healthy_nodes_and_bound_claims_fire_nothing() -> None:
     assert analyze(ev).findings == ()
 
 
-def test_disk_full_in_logs_expands_the_pods_claim() -> None:
-    db = make.container("postgres", "postgres:16", ready=True)
-    ev = make.evidence(
-        workload=make.deployment("db", replicas=1),
+def _writing_to_its_claim(name: str, image: str, capacity: str, line: str) -> Evidence:
+    """Evidence of a one-replica workload ``name`` whose pod ``<name>-0`` mounts the claim
+    ``data-<name>-0`` of ``capacity`` and logs ``line``."""
+    pod_name, claim = f"{name}-0", f"data-{name}-0"
+    return make.evidence(
+        workload=make.deployment(name, replicas=1),
         pods=[
-            make.pod("db-0", db, replica_set=None, pvc_names=["data-db-0"], labels={"app": "db"})
-        ],
-        pvcs=[PVCEvidence(name="data-db-0", namespace="shop", phase="Bound", capacity="5Gi")],
-        logs=[
-            make.log(
-                "db-0",
-                "postgres",
-                'ERROR: could not extend file "base/16384/2619": No space left on device',
+            make.pod(
+                pod_name,
+                make.container(name, image, ready=True),
+                replica_set=None,
+                pvc_names=[claim],
+                labels={"app": name},
             )
         ],
+        pvcs=[PVCEvidence(name=claim, namespace="shop", phase="Bound", capacity=capacity)],
+        logs=[make.log(pod_name, name, line)],
+    )
+
+
+def test_disk_full_in_logs_expands_the_pods_claim() -> None:
+    ev = _writing_to_its_claim(
+        "db",
+        "postgres:16",
+        "5Gi",
+        'ERROR: could not extend file "base/16384/2619": No space left on device',
     )
     finding = top(ev)
     assert (finding.category, finding.target, finding.params["size"]) == (
@@ -314,22 +326,11 @@ def test_disk_full_in_logs_expands_the_pods_claim() -> None:
 def test_object_store_reporting_insufficient_storage_expands_its_claim() -> None:
     """An application that says its storage is full in its own words (HTTP 507, "storage
     resources are insufficient") is as full as ENOSPC, whatever alert surfaced it."""
-    store = make.container("store", "example/object-store:1", ready=True)
-    ev = make.evidence(
-        workload=make.deployment("store", replicas=1),
-        pods=[
-            make.pod(
-                "store-0", store, replica_set=None, pvc_names=["data-store-0"], labels={"a": "s"}
-            )
-        ],
-        pvcs=[PVCEvidence(name="data-store-0", namespace="shop", phase="Bound", capacity="50Gi")],
-        logs=[
-            make.log(
-                "store-0",
-                "store",
-                "Error: Storage resources are insufficient for the write operation (StorageFull)",
-            )
-        ],
+    ev = _writing_to_its_claim(
+        "store",
+        "example/object-store:1",
+        "50Gi",
+        "Error: Storage resources are insufficient for the write operation (StorageFull)",
     )
     finding = top(ev)
     assert (finding.category, finding.action, finding.target.name) == (
