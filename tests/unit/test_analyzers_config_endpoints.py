@@ -1,9 +1,10 @@
 """Checks that a ConfigMap value sending clients to a port its Service does not serve is
 config-missing at that ConfigMap (fix-config), firmly when calls fail in the logs and only
-as a likely cause without them; that a matching port (the Service's port or its numeric
+as a likely cause without them; that a matching port (the Service's port or its
 targetPort), an ExternalName Service and a Service not in the evidence stay out of it; and
 that the evidence carries those host:port pairs from a ConfigMap's values and from the
-collector's stripped ConfigMap alike.
+collector's stripped ConfigMap alike, with the Service's port numbers (a named targetPort
+resolved through the pods it selects).
 
 Real: ``build_evidence`` on API-shaped dicts, the collector's ``strip_config_map``, and the
 analyzer registry on Evidence models from ``tests.support.evidence``.
@@ -67,7 +68,7 @@ def test_without_failing_calls_the_wrong_port_is_only_a_likely_cause() -> None:
     ("port", "service"),
     [
         (27017, {}),
-        (27018, {"port_numbers": [27018, 27017]}),  # a numeric targetPort counts too
+        (27018, {"port_numbers": [27018, 27017]}),  # a targetPort counts too
         (27777, {"type": "ExternalName", "external_name": "db.example.com"}),
         (27777, {"name": "other-db"}),  # the Service named is not in the evidence
     ],
@@ -102,9 +103,24 @@ def test_config_endpoints_come_from_values_and_from_the_stripped_configmap(
     service = service_manifest(
         "mongodb", "shop", {"app": "mongodb"}, port=27017, target_port="mongo"
     )
-    ev = built([config_map, service], ObjectRef(kind="Namespace", name="shop"))
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "mongodb-0", "namespace": "shop", "labels": {"app": "mongodb"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "db",
+                    "image": "mongo:7",
+                    "ports": [{"name": "mongo", "containerPort": 27018}],
+                }
+            ]
+        },
+    }
+    ev = built([config_map, service, pod], ObjectRef(kind="Namespace", name="shop"))
     assert [(e.key, e.service, e.namespace, e.port) for e in ev.config_endpoints] == [
         ("MONGO_ADDR", "mongodb", None, 27777),
         ("CACHE_URL", "cache", "data", 6380),
     ]
-    assert [(s.name, s.port_numbers) for s in ev.services] == [("mongodb", [27017])]
+    # The named targetPort resolves to the selected pod's containerPort.
+    assert [(s.name, s.port_numbers) for s in ev.services] == [("mongodb", [27017, 27018])]
