@@ -4,8 +4,9 @@ each split: ``train`` (the analyzers may be developed against it) and ``holdout`
 before the analyzer changes of issue 13 and never tuned on: scored here, not read).
 Raise a floor as the product improves; never lower it to make a change pass. Both floors were
 set on 2026-12-02 when the set grew from 47 to 128 cases (train 0.778, holdout 0.553); the
-train floor was raised to 0.80 the same day (train 0.827, holdout 0.532 measured), and to 0.85
-after the dependency, saturation and throttling families (train 0.889 measured)."""
+train floor was raised to 0.80 the same day (train 0.827, holdout 0.532 measured), then to
+0.90 and the holdout floor to 0.53 after object-level reasoning and the dependency,
+saturation and throttling families (train 0.963, holdout 0.574 measured with both)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import HOLDOUT, TRAIN
 
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOORS = {"train": (TRAIN, 0.85), "holdout": (HOLDOUT, 0.50)}
+FLOORS = {"train": (TRAIN, 0.90), "holdout": (HOLDOUT, 0.53)}
 
 
 @pytest.mark.parametrize("split", sorted(FLOORS))

@@ -381,6 +381,22 @@ async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_e
     assert any(r.namespace == "identity" for r in emulator.emulator.audit)
 
 
+async def test_a_headless_service_not_found_is_followed_to_the_workload_of_its_base_name(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("certificate-expiry-linkerd-identity-issuer", TRAIN)
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    evidence = await _collect(api, case)
+    [dependency] = [d for d in evidence.dependencies if d.workload is not None]
+    assert dependency.workload == ObjectRef(
+        kind="Deployment", namespace="linkerd", name="linkerd-identity"
+    )
+    assert dependency.pods == 1
+    assert dependency.mounted_secrets == ["linkerd-identity-issuer"]
+    assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
 async def test_a_tenancy_rule_keeps_the_collector_out_of_other_namespaces(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

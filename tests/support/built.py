@@ -76,9 +76,15 @@ def case_evidence(case: Case, objects: Sequence[Any] | None = None) -> Evidence:
 
 
 def service_manifest(
-    name: str, namespace: str, selector: dict[str, str], *, port: int = 80, target_port: int = 8080
+    name: str,
+    namespace: str,
+    selector: dict[str, str],
+    *,
+    port: int = 80,
+    target_port: int | str = 8080,
 ) -> dict[str, Any]:
-    """A ``v1`` Service selecting ``selector`` on one TCP port."""
+    """A ``v1`` Service selecting ``selector`` on one TCP port (a named ``target_port`` is
+    a container port's name)."""
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -2,7 +2,8 @@
 expiry (or not Ready) whose renewal fails (a failed or denied CertificateRequest, an Issuer
 not Ready) is renewed at the Certificate; a healthy renewal or a distant expiry stays quiet;
 a CertificateRequest is summarised with its Certificate; and an expired certificate served by
-a dependency in another namespace is renewed at the TLS Secret its pods mount.
+a dependency in another namespace (or the workload behind a `<workload>-headless` Service)
+is renewed at the TLS or issuer Secret its pods mount.
 
 Real: ``build_evidence`` on API-shaped dicts and the analyzer registry on Evidence models.
 """
@@ -109,6 +110,23 @@ def test_a_certificate_request_is_summarised_with_its_certificate() -> None:
     assert summary.fields["issuer"] == "Issuer/letsencrypt"
 
 
+def _caller_failing_tls(
+    dependency: kinds.DependencyEvidence, line: str, *, pod: str, namespace: str
+) -> Any:
+    """Evidence of a caller's ``pod`` (container ``app``) logging ``line`` about
+    ``dependency``."""
+    return evidence(dependencies=[dependency], logs=[log(pod, "app", line, namespace=namespace)])
+
+
+def _renews(ev: Any, secret: ObjectRef) -> None:
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        secret,
+    )
+
+
 def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret() -> None:
     dependency = kinds.DependencyEvidence(
         service=kinds.ServiceEvidence(
@@ -118,21 +136,33 @@ def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-api-server-tls"],
     )
-    ev = evidence(
-        dependencies=[dependency],
-        logs=[
-            log(
-                "payouts-1",
-                "app",
-                "ERROR Post https://ledger-api.ledger.svc:8443/entries: x509: certificate has "
-                "expired or is not yet valid",
-                namespace="payouts",
-            )
-        ],
+    line = (
+        "ERROR Post https://ledger-api.ledger.svc:8443/entries: x509: certificate has "
+        "expired or is not yet valid"
     )
-    finding = top(ev)
-    assert (finding.category, finding.action, finding.target) == (
-        Category.CERTIFICATE_EXPIRY,
-        Action.RENEW_CERTIFICATE,
-        ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"),
+    ev = _caller_failing_tls(dependency, line, pod="payouts-1", namespace="payouts")
+    _renews(ev, ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"))
+
+
+def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_secret() -> None:
+    """A proxy that cannot get a certificate from ``<workload>-headless``: the certificate
+    at fault is the CA / issuer keypair the workload behind it mounts, not the caller's."""
+    identity = ObjectRef(kind="Deployment", namespace="mesh", name="identity")
+    dependency = kinds.DependencyEvidence(
+        ref=identity,
+        workload=identity,
+        named_by=["log orders/orders-1/app"],
+        pods=1,
+        mounted_secrets=["identity-config", "identity-issuer"],
     )
+    line = (
+        "WARN controller{addr=identity-headless.mesh.svc.cluster.local:8080}: Service "
+        'failed error=status: Unknown, message: "issuer certificate expired"'
+    )
+    ev = _caller_failing_tls(dependency, line, pod="orders-1", namespace="orders")
+    _renews(ev, ObjectRef(kind="Secret", namespace="mesh", name="identity-issuer"))
+    unrelated = dependency.model_copy(
+        update={"workload": ObjectRef(kind="Deployment", namespace="mesh", name="policy")}
+    )
+    other = top(ev.model_copy(update={"dependencies": [unrelated]}))
+    assert (other.action, other.target.kind) == (Action.ESCALATE, "Service")

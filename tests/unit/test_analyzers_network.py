@@ -280,6 +280,36 @@ def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
     )
 
 
+def test_named_target_port_no_pod_declares_leaves_the_service_without_endpoints() -> None:
+    """Pods ready, Service selecting them, no endpoint: its targetPort names a port ("http")
+    the pods do not declare (they call it "web"), so the Service is what to fix. The same
+    Service whose pods do declare that name is not blamed for the empty endpoints."""
+    pods = [
+        make.app_pod(f"profile-7d9f6c8b5-p{i}", make.container("app", ports=["web:8080/TCP"]))
+        for i in range(2)
+    ]
+    svc = make.service("profile", ports=["http:80->http/TCP"], ready=0, matching=2)
+    ev = make.evidence(
+        target=ObjectRef(kind="Service", namespace="shop", name="profile"),
+        workload=make.deployment("profile", replicas=2),
+        pods=pods,
+        services=[svc],
+    )
+    finding = assert_leads(
+        analyze(ev),
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="profile"),
+    )
+    assert "port http" in finding.summary
+    declared = [
+        p.model_copy(update={"containers": [make.container("app", ports=["http:8080/TCP"])]})
+        for p in pods
+    ]
+    quiet = ev.model_copy(update={"pods": declared})
+    assert not [f for f in analyze(quiet).findings if "targetPort" in f.summary]
+
+
 def test_expired_certificate_of_an_external_api_is_escalated_to_its_service() -> None:
     refs = [ConfigReference(kind="Secret", name="checkout-tls", via="volume tls", exists=None)]
     ev = make.evidence(

@@ -11,6 +11,8 @@ from typing import Any
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
+    DependencyEvidence,
+    Evidence,
     NodeEvidence,
     PodCondition,
     PodEvidence,
@@ -85,6 +87,68 @@ def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
     )
     finding = top(ev)
     assert (finding.category, finding.target) == (Category.UNSCHEDULABLE, CHECKOUT)
+
+
+_OVER_QUOTA = (
+    'pods "search-5c8f7d9b6d-" is forbidden: exceeded quota: mem-quota, requested: '
+    "limits.memory=1Gi, used: limits.memory=3584Mi, limited: limits.memory=4Gi"
+)
+_QUOTA = QuotaEvidence(
+    name="mem-quota",
+    namespace="shop",
+    hard={"limits.memory": "4Gi"},
+    used={"limits.memory": "3584Mi"},
+)
+
+
+def test_exceeded_quota_of_another_workloads_replicaset_targets_that_workload() -> None:
+    """The quota refuses the pods of a ReplicaSet that is not one of the incident's
+    workload's revisions: free capacity for the workload that owns it."""
+    ev = make.checkout_evidence(
+        make.container("app"),
+        quotas=[_QUOTA],
+        events=[
+            make.event(
+                "FailedCreate",
+                f"Error creating: {_OVER_QUOTA}",
+                name="search-5c8f7d9b6d",
+                kind="ReplicaSet",
+            )
+        ],
+    )
+    assert_leads(
+        analyze(ev),
+        Category.UNSCHEDULABLE,
+        Action.FREE_CAPACITY,
+        ObjectRef(kind="Deployment", namespace="shop", name="search"),
+    )
+
+
+def test_a_callee_with_no_pod_because_of_a_quota_is_unschedulable_at_the_callee() -> None:
+    """The alert is the caller's 5xx; the callee it names has no ready pod because its
+    controller cannot create any over the quota: that callee is what to free capacity for.
+    A callee with a ready pod is not blamed for a quota refusal."""
+    search = ObjectRef(kind="Deployment", namespace="shop", name="search")
+    callee = DependencyEvidence(
+        ref=search,
+        workload=search,
+        named_by=["log shop/checkout-7d9f6c8b5-abcde/app"],
+        desired_replicas=1,
+        ready_replicas=0,
+        warnings=[f"Deployment/search ReplicaFailure FailedCreate: {_OVER_QUOTA}"],
+    )
+    ev = make.checkout_evidence(
+        make.container("app"),
+        quotas=[_QUOTA],
+        dependencies=[callee],
+        logs=[make.log(CHECKOUT_POD, "app", "ERR SearchHandler: rpc error: code = Unavailable")],
+    )
+    finding = assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, search)
+    assert finding.evidence[0].source == "deployment/shop/search"
+    serving = ev.model_copy(
+        update={"dependencies": [callee.model_copy(update={"ready_replicas": 1})]}
+    )
+    assert by_category(analyze(serving), Category.UNSCHEDULABLE) == []
 
 
 def test_unbound_claim_is_storage_not_unschedulable() -> None:
@@ -224,27 +288,55 @@ def test_healthy_nodes_and_bound_claims_fire_nothing() -> None:
     assert analyze(ev).findings == ()
 
 
-def test_disk_full_in_logs_expands_the_pods_claim() -> None:
-    db = make.container("postgres", "postgres:16", ready=True)
-    ev = make.evidence(
-        workload=make.deployment("db", replicas=1),
+def _writing_to_its_claim(name: str, image: str, capacity: str, line: str) -> Evidence:
+    """Evidence of a one-replica workload ``name`` whose pod ``<name>-0`` mounts the claim
+    ``data-<name>-0`` of ``capacity`` and logs ``line``."""
+    pod_name, claim = f"{name}-0", f"data-{name}-0"
+    return make.evidence(
+        workload=make.deployment(name, replicas=1),
         pods=[
-            make.pod("db-0", db, replica_set=None, pvc_names=["data-db-0"], labels={"app": "db"})
-        ],
-        pvcs=[PVCEvidence(name="data-db-0", namespace="shop", phase="Bound", capacity="5Gi")],
-        logs=[
-            make.log(
-                "db-0",
-                "postgres",
-                'ERROR: could not extend file "base/16384/2619": No space left on device',
+            make.pod(
+                pod_name,
+                make.container(name, image, ready=True),
+                replica_set=None,
+                pvc_names=[claim],
+                labels={"app": name},
             )
         ],
+        pvcs=[PVCEvidence(name=claim, namespace="shop", phase="Bound", capacity=capacity)],
+        logs=[make.log(pod_name, name, line)],
+    )
+
+
+def test_disk_full_in_logs_expands_the_pods_claim() -> None:
+    ev = _writing_to_its_claim(
+        "db",
+        "postgres:16",
+        "5Gi",
+        'ERROR: could not extend file "base/16384/2619": No space left on device',
     )
     finding = top(ev)
     assert (finding.category, finding.target, finding.params["size"]) == (
         Category.STORAGE,
         ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="data-db-0"),
         "10Gi",
+    )
+
+
+def test_object_store_reporting_insufficient_storage_expands_its_claim() -> None:
+    """An application that says its storage is full in its own words (HTTP 507, "storage
+    resources are insufficient") is as full as ENOSPC, whatever alert surfaced it."""
+    ev = _writing_to_its_claim(
+        "store",
+        "example/object-store:1",
+        "50Gi",
+        "Error: Storage resources are insufficient for the write operation (StorageFull)",
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target.name) == (
+        Category.STORAGE,
+        Action.EXPAND_STORAGE,
+        "data-store-0",
     )
 
 

@@ -652,6 +652,34 @@ def test_statefulset_revisions_come_from_controller_revisions() -> None:
     assert [(c.name, c.capacity) for c in evidence.pvcs] == [("data-db-0", "1Gi")]
 
 
+def test_statefulset_pod_mount_without_its_volume_names_the_templates_claim() -> None:
+    """A trimmed snapshot of a StatefulSet's pod lists the mount but not the volume: the
+    claim is ``<template>-<pod>``; a Deployment's pod gets no such reading."""
+    owner = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "controller": True}
+    mounting = [
+        {
+            "name": "pg",
+            "image": "postgres:17",
+            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/pg"}],
+        }
+    ]
+    pod = _pod("db-0", containers=mounting)
+    pod["metadata"]["ownerReferences"] = [owner]
+    evidence = _build([pod], ObjectRef(kind="Pod", name="db-0", namespace="app"))
+    assert evidence.pods[0].pvc_names == ["data-db-0"]
+    declared = _pod(
+        "db-0",
+        containers=mounting,
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "pg-data"}}],
+    )
+    declared["metadata"]["ownerReferences"] = [owner]
+    evidence = _build([declared], ObjectRef(kind="Pod", name="db-0", namespace="app"))
+    assert evidence.pods[0].pvc_names == ["pg-data"]
+    loose = _pod("db-0", containers=mounting)
+    evidence = _build([loose], ObjectRef(kind="Pod", name="db-0", namespace="app"))
+    assert evidence.pods[0].pvc_names == []
+
+
 def test_hpa_target_resolves_the_scaled_workload_and_its_pods() -> None:
     deployment = {
         "apiVersion": "apps/v1",

@@ -86,6 +86,16 @@ def test_an_error_line_names_a_workload_by_its_base_word() -> None:
     assert [(h.kind, h.name) for h in found] == [("Deployment", "currencyservice")]
 
 
+def test_an_error_line_names_a_one_word_workload_even_inside_a_camel_case_identifier() -> None:
+    objects = [_obj("Deployment", "search"), _obj("Deployment", "geo")]
+    lines = [
+        ("log a", "ERR SearchHandler: rpc error: code = Unavailable"),
+        ("log b", "geo lookup failed"),  # shorter than five letters: too common to trust
+    ]
+    found = mentioned_objects(lines, objects)
+    assert [(h.kind, h.name, h.source) for h in found] == [("Deployment", "search", "log a")]
+
+
 def test_resolve_defaults_to_the_callers_namespace_and_skips_its_own_objects() -> None:
     hosts = [
         ServiceHost("db", "data", 5432, "env DB"),
@@ -212,6 +222,75 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
     assert [c.to_revision for c in dep.changes] == [2]
     assert dep.warnings == ["Pod/db-rs2-abcde BackOff: Back-off restarting failed container"]
     assert dep.named_by[0].startswith("pod web-rs2-abcde env DB_URL")
+
+
+def test_a_headless_service_that_cannot_be_read_is_followed_to_its_workload() -> None:
+    """``<workload>-headless`` names the workload behind it: when that Service is not among
+    the objects read, the workload of the base name stands in, with the Secrets its pods
+    mount; any other missing Service stays an unfollowed name."""
+    identity_pod = _pod("identity", "mesh")
+    identity_pod["spec"]["volumes"] = [{"name": "issuer", "secret": {"secretName": "id-issuer"}}]
+    objects = [
+        _deployment("web", "shop", "w1"),
+        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
+        _pod("web", "shop"),
+        _deployment("identity", "mesh", "i1"),
+        _replica_set("identity", "mesh", "i1", 2, "identity:2", "2026-10-01T00:00:00Z"),
+        identity_pod,
+    ]
+    line = (
+        "WARN addr=identity-headless.mesh.svc.cluster.local:8080 failed: certificate expired\n"
+        "WARN addr=policy.mesh.svc.cluster.local:8090 failed\n"
+    )
+    logs = [tail_from_text("shop", "web-rs2-abcde", "c", line, limits=LIMITS)]
+    ev = built(objects, WEB, logs=logs)
+    by_name = {d.ref.name: d for d in ev.dependencies if d.ref is not None}
+    dep = by_name["identity"]
+    assert (dep.service, dep.workload) == (
+        None,
+        ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
+    )
+    assert dep.mounted_secrets == ["id-issuer"]
+    assert by_name["policy"].followed is False
+
+
+def test_a_callee_whose_controller_cannot_create_pods_carries_the_reason() -> None:
+    search = _deployment("search", "shop", "s1")
+    search["status"] = {
+        "readyReplicas": 0,
+        "conditions": [
+            {
+                "type": "ReplicaFailure",
+                "status": "True",
+                "reason": "FailedCreate",
+                "message": 'pods "search-rs2-" is forbidden: exceeded quota: mem-quota',
+            },
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"},
+        ],
+    }
+    objects = [
+        _deployment("web", "shop", "w1"),
+        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
+        _pod("web", "shop"),
+        search,
+        _replica_set("search", "shop", "s1", 2, "search:2", "2026-10-01T00:00:00Z"),
+    ]
+    logs = [
+        tail_from_text(
+            "shop",
+            "web-rs2-abcde",
+            "c",
+            "ERR SearchHandler: rpc error: Unavailable\n",
+            limits=LIMITS,
+        )
+    ]
+    [dep] = built(objects, WEB, logs=logs).dependencies
+    assert dep.workload == ObjectRef(kind="Deployment", namespace="shop", name="search")
+    assert (dep.pods, dep.ready_replicas) == (0, 0)
+    assert dep.warnings == [
+        'Deployment/search ReplicaFailure FailedCreate: pods "search-rs2-" is forbidden: '
+        "exceeded quota: mem-quota"
+    ]
 
 
 def test_dependencies_are_bounded() -> None:

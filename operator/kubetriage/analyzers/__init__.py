@@ -18,6 +18,7 @@ from kubetriage.analyzers.certificates import (
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
+from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
 from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
@@ -64,6 +65,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,
     *QUEUE_ANALYZERS,
+    *CONFIG_ENDPOINT_ANALYZERS,
     *PLACEMENT_ANALYZERS,
 )
 

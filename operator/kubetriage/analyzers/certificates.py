@@ -32,6 +32,7 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
+from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     Evidence,
@@ -72,7 +73,8 @@ class _RenewalConfidence:
 EXPIRY_CONFIDENCE: Final = _ExpiryConfidence()
 RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
 
-_TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl)")
+# Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
+_TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
@@ -312,10 +314,18 @@ def _certificate_target(
 
 
 def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
-    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace)."""
+    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace):
+    the Service's, or the workload a ``<workload>-headless`` Service fronts."""
+    behind = headless_workload(svc.name)
     for dependency in evidence.dependencies:
         found = dependency.service
-        if found is None or (found.namespace, found.name) != (svc.namespace, svc.name):
+        if found is not None:
+            if (found.namespace, found.name) != (svc.namespace, svc.name):
+                continue
+        elif dependency.workload is None or (
+            dependency.workload.namespace,
+            dependency.workload.name,
+        ) != (svc.namespace, behind):
             continue
         for name in dependency.mounted_secrets:
             if _TLS_NAME.search(name):

@@ -47,6 +47,9 @@ class _Confidence:
     near_miss: float = 0.9  # the workload's Service matches no pod; a label nearly matches
     selects_nothing: float = 0.8  # ... and no label nearly matches
     wrong_port: float = 0.7  # its targetPort is not a port its ready pods declare
+    # ... a named one: the endpoints controller cannot resolve it, so no endpoint is listed
+    # although the pods are ready (the empty endpoints confirm it).
+    unresolved_named_port: float = 0.85
     unbacked: float = 0.8  # a Service the workload fails to call matches no pod
     refused_remapped: float = 0.8  # ready endpoints refuse; the Service sends to another port
     refused: float = 0.6  # ready endpoints refuse the calls
@@ -199,19 +202,25 @@ def check_network(evidence: Evidence) -> list[Finding]:
         selected = [p for p in same_ns if _selects(svc.selector, p.labels)]
         if not selected or not all(p in ready_pods for p in selected):
             continue
-        declared = " ".join(c_port for p in selected for c in p.containers for c_port in c.ports)
+        declared = " ".join(
+            dict.fromkeys(c_port for p in selected for c in p.containers for c_port in c.ports)
+        )
         wrong = [
             t
             for t in _target_ports(svc)
             if declared and not re.search(rf"(^|[\s:]){re.escape(t)}([/:\s]|$)", declared)
         ]
-        if wrong and svc.ready_endpoints != 0:
+        # A named targetPort no pod declares leaves the Service with no endpoint at all.
+        unresolved = (
+            bool(wrong) and svc.ready_endpoints == 0 and not any(t.isdigit() for t in wrong)
+        )
+        if wrong and (svc.ready_endpoints != 0 or unresolved):
             ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
             findings.append(
                 make_finding(
                     "network",
                     Category.NETWORK,
-                    CONFIDENCE.wrong_port,
+                    CONFIDENCE.unresolved_named_port if unresolved else CONFIDENCE.wrong_port,
                     prose.narrative(
                         f"{prose.obj(ref)} sends traffic to port {prose.listing(wrong)}, which "
                         "its pods do not expose",
@@ -219,7 +228,12 @@ def check_network(evidence: Evidence) -> list[Finding]:
                         because=[
                             prose.claim(f"Its ports map to {prose.listing(wrong)}", ports),
                             prose.claim(f"Its pods declare {declared}", service_fact(svc)),
-                            prose.claim("Connections to a port nothing listens on are refused"),
+                            prose.claim(
+                                "A named port no pod declares resolves to no endpoint, although "
+                                "the pods are ready"
+                                if unresolved
+                                else "Connections to a port nothing listens on are refused"
+                            ),
                         ],
                     ),
                     [service_fact(svc), ports],

@@ -16,8 +16,16 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.storage import UNBOUND_PVC
-from kubetriage.analyzers.support import event_fact, events_for, item, pod_source, workload_ref
-from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.analyzers.support import (
+    event_fact,
+    events_for,
+    involved_workload,
+    item,
+    pod_source,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import EventEvidence, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -30,6 +38,7 @@ class _Confidence:
     unnamed_reason: float = 0.8  # pods stay unscheduled for a reason not recognised here
     nodes_down: float = 0.7  # ... while nodes are down, not full: node-failure's case
     quota: float = 0.85  # the API server refuses to create the pods over a ResourceQuota
+    quota_callee: float = 0.8  # ... the pods of a workload the incident's workload calls
 
 
 CONFIDENCE: Final = _Confidence()
@@ -125,43 +134,75 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                     {"reason": ", ".join(reasons) or "unschedulable"},
                 )
             )
-    if quota_events:
-        target = workload_ref(evidence)
-        if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
-            refused = [item("events", event_fact(e)) for e in quota_events[:3]]
-            quotas = [
-                item(
-                    f"quota/{q.namespace}/{q.name}",
-                    f"hard {prose.selector(q.hard, empty='none')}; "
-                    f"used {prose.selector(q.used, empty='none')}",
-                )
-                for q in evidence.quotas[:2]
-            ]
-            because = [
-                prose.claim("The API server refuses to create its pods over quota", *refused[:2])
-            ]
-            if quotas:
-                because.append(prose.claim("The namespace's ResourceQuota is used up", *quotas))
+    for target, refused in _quota_refusals(evidence, quota_events):
+        if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
+            continue
+        own = evidence.workload is None or target.same_object(evidence.workload.ref)
+        quotas = [
+            item(
+                f"quota/{q.namespace}/{q.name}",
+                f"hard {prose.selector(q.hard, empty='none')}; "
+                f"used {prose.selector(q.used, empty='none')}",
+            )
+            for q in evidence.quotas[:2]
+        ]
+        because = [
+            prose.claim("The API server refuses to create its pods over quota", *refused[:2])
+        ]
+        if evidence.workload is not None and not own:
             because.append(
-                prose.claim("No new pod starts until usage drops or the quota is raised")
-            )
-            findings.append(
-                make_finding(
-                    "unschedulable",
-                    Category.UNSCHEDULABLE,
-                    CONFIDENCE.quota,
-                    prose.narrative(
-                        f"{prose.obj(target)} cannot create pods: a ResourceQuota is exhausted",
-                        "raise the quota or lower the pods' requests",
-                        because=because,
-                    ),
-                    refused + quotas,
-                    Action.FREE_CAPACITY,
-                    target,
-                    {"reason": "exceeded quota"},
+                prose.claim(
+                    f"{prose.obj(evidence.workload.ref)} calls {prose.obj(target)}, which has "
+                    "no pod to answer"
                 )
             )
+        if quotas:
+            because.append(prose.claim("The namespace's ResourceQuota is used up", *quotas))
+        because.append(prose.claim("No new pod starts until usage drops or the quota is raised"))
+        findings.append(
+            make_finding(
+                "unschedulable",
+                Category.UNSCHEDULABLE,
+                CONFIDENCE.quota if own else CONFIDENCE.quota_callee,
+                prose.narrative(
+                    f"{prose.obj(target)} cannot create pods: a ResourceQuota is exhausted",
+                    "raise the quota or lower the pods' requests",
+                    because=because,
+                ),
+                refused + quotas,
+                Action.FREE_CAPACITY,
+                target,
+                {"reason": "exceeded quota"},
+            )
+        )
     return findings
+
+
+def _quota_refusals(
+    evidence: Evidence, events: list[EventEvidence]
+) -> list[tuple[ObjectRef, list[EvidenceItem]]]:
+    """The workloads the API server refuses pods over a ResourceQuota, with the facts: the
+    owner of each refused ReplicaSet (the incident's workload when unresolved), and the
+    followed callees whose controller reports the refusal."""
+    refusals: dict[str, tuple[ObjectRef, list[EvidenceItem]]] = {}
+    own = workload_ref(evidence)
+    for event in events:
+        owner = involved_workload(evidence, event.involved) or own
+        if owner is not None:
+            refusals.setdefault(owner.key(), (owner, []))[1].append(
+                item("events", event_fact(event))
+            )
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or (dependency.ready_replicas or 0) > 0:
+            continue
+        warnings = [w for w in dependency.warnings if _QUOTA.search(w)]
+        if warnings:
+            source = f"{workload.kind.lower()}/{workload.namespace}/{workload.name}"
+            refusals.setdefault(workload.key(), (workload, []))[1].extend(
+                item(source, w) for w in warnings[:2]
+            )
+    return [(target, facts[:3]) for target, facts in refusals.values()]
 
 
 # Why a pod does not fit, in the scheduler's terms, and what a person does about it.

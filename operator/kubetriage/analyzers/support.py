@@ -92,6 +92,22 @@ def owner_workload(pod: PodEvidence) -> ObjectRef | None:
     return None
 
 
+def involved_workload(evidence: Evidence, involved: ObjectRef) -> ObjectRef | None:
+    """The workload an Event's object belongs to: itself when it is one, a ReplicaSet's
+    Deployment (ours when it is one of our revisions, else by the ReplicaSet's name)."""
+    if involved.kind == "ReplicaSet":
+        if evidence.workload is not None and any(
+            r.name == involved.name for r in evidence.revisions
+        ):
+            return evidence.workload.ref
+        match = _RS_HASH.match(involved.name)
+        if match:
+            return ObjectRef(kind="Deployment", namespace=involved.namespace, name=match["base"])
+    if involved.kind in WORKLOAD_KINDS:
+        return ObjectRef(kind=involved.kind, namespace=involved.namespace, name=involved.name)
+    return None
+
+
 def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRef | None:
     """The workload a remediation should act on: the one the evidence was built around, else
     the pod's controller, else the incident target when it is itself a workload."""
@@ -304,7 +320,8 @@ OOM_LOG = re.compile(
 DISK_FULL_LOG = re.compile(
     r"(?i)(no space left on device|ENOSPC|disk (is )?full|could not extend file|"
     r"disk quota exceeded|not enough (free )?(disk )?space|filesystem is full|"
-    r"database or disk is full)"
+    r"database or disk is full|insufficient storage|storage (resources )?(are|is) "
+    r"insufficient|\bstoragefull\b|\bstorage full\b)"
 )
 
 CERT_LOG = re.compile(

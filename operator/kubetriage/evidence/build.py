@@ -42,6 +42,7 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, quota_summary
 from kubetriage.evidence.summaries.dependencies import (
     DEPENDENCY_KINDS,
+    config_endpoints_of,
     dependency_summaries,
     env_mentions,
 )
@@ -56,6 +57,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AlertEvidence,
     AutoscalerEvidence,
+    ConfigEndpoint,
     DependencyEvidence,
     Evidence,
     LogTail,
@@ -166,6 +168,7 @@ def build_evidence(
     autoscalers: list[AutoscalerEvidence] = []
     quotas: list[QuotaEvidence] = []
     config_maps: dict[str, list[str]] = {}
+    config_endpoints: list[ConfigEndpoint] = []
     if namespace is not None:
         policies = _network_policies(build, namespace, pod_labels)
         autoscalers = _autoscalers(build, namespace)
@@ -177,6 +180,9 @@ def build_evidence(
             lambda q: quota_summary(q, limits),
         )
         config_maps = _config_map_keys(build, namespace, pods)
+        config_endpoints = config_endpoints_of(
+            index, namespace, list(config_maps), notes, limits.max_list_items
+        )
     other_objs = _other_objects(build)
     others = summarise_all(other_objs, notes, lambda o: generic_summary(o, now, limits))
 
@@ -223,6 +229,7 @@ def build_evidence(
         autoscalers=autoscalers,
         quotas=quotas,
         config_maps=config_maps,
+        config_endpoints=config_endpoints,
         other_objects=others,
         logs=select_logs(logs, kept_pods, focus_containers(alerts), limits, notes),
         changes=changes,

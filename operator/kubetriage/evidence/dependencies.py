@@ -43,6 +43,8 @@ _URL_HOST = re.compile(
 _SHORT_HOST = re.compile(
     rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
 )
+# A whole configuration value "name[.namespace]:port".
+_BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
 # upstream=name[.namespace][:port]: a structured log's key naming the peer it called
 # (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...).
 _KEYED_HOST = re.compile(
@@ -54,6 +56,7 @@ _KEYED_HOST = re.compile(
 _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
 _ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
 _WORD = re.compile(r"[a-z][a-z0-9]{4,}")
+_CAMEL_CASE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,32 @@ def config_map_hosts(config_map: JsonDict) -> list[str]:
     return hosts[:20]
 
 
+def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:
+    """The Service hosts with a port a ConfigMap's values name, as ``{"key", "service",
+    "namespace", "port"}``; the collector keeps these (``serviceEndpoints``) from the values
+    it drops, so a port that does not match the Service can be seen."""
+    found: list[JsonDict] = []
+    for key, value in _d(config_map.get("data")).items():
+        if not isinstance(value, str):
+            continue
+        hosts = service_hosts("", value[:65536])
+        # A value that is nothing but "name:port" is an address, whatever its key.
+        if (bare := _BARE_ADDRESS.fullmatch(value.strip().lower())) is not None:
+            hosts.append(ServiceHost(bare["name"], bare["ns"], int(bare["port"]), ""))
+        for host in hosts:
+            if host.port is None:
+                continue
+            entry: JsonDict = {
+                "key": key,
+                "service": host.name,
+                "namespace": host.namespace,
+                "port": host.port,
+            }
+            if entry not in found:
+                found.append(entry)
+    return found[:20]
+
+
 def named_hosts(
     texts: Iterable[tuple[str, str]], config_maps: Iterable[JsonDict]
 ) -> list[ServiceHost]:
@@ -195,25 +224,43 @@ def named_hosts(
 def mentioned_objects(
     lines: Iterable[tuple[str, str]], objects: Iterable[JsonDict]
 ) -> list[ServiceHost]:
-    """Services and workloads of the caller's namespace whose base word an error line uses
-    ("failed to convert currency" names ``currencyservice``)."""
+    """Services and workloads of the caller's namespace whose base word (or whole one-word
+    name) an error line uses: "failed to convert currency" names ``currencyservice``,
+    "SearchHandler: rpc error" names ``search``."""
     stems: dict[str, tuple[str, str]] = {}
     for obj in objects:
         name = str(_meta(obj).get("name"))
         stem = _NAME_SUFFIX.sub("", name)
-        if len(stem) >= 5 and stem != name:
+        if len(stem) >= 5:
             stems.setdefault(stem, (str(obj.get("kind")), name))
     found: list[ServiceHost] = []
     for source, line in lines:
         if not _ERROR_LINE.search(line):
             continue
-        for word in sorted(set(_WORD.findall(line.lower()))):
+        # Identifiers in camelCase name their parts: "SearchHandler" -> "search handler".
+        spaced = _CAMEL_CASE.sub(" ", line)
+        for word in sorted(set(_WORD.findall(spaced.lower()))):
             if word in stems:
                 kind, name = stems[word]
                 found.append(
                     ServiceHost(name=name, namespace=None, port=None, source=source, kind=kind)
                 )
     return found
+
+
+# The headless Service in front of a workload is conventionally "<workload>-headless" (a
+# StatefulSet's governing Service, most Helm charts' peer-discovery Service).
+_HEADLESS_SUFFIX = "-headless"
+# The kinds such a base name is looked up as, most likely first.
+HEADLESS_WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+
+
+def headless_workload(service: str) -> str | None:
+    """The workload a ``<workload>-headless`` Service fronts, by name; None for any other
+    name. Used only when that Service itself cannot be read."""
+    if service.endswith(_HEADLESS_SUFFIX) and len(service) > len(_HEADLESS_SUFFIX):
+        return service[: -len(_HEADLESS_SUFFIX)]
+    return None
 
 
 def cluster_dns_named(hosts: Iterable[ServiceHost]) -> set[tuple[str, str]]:
@@ -325,6 +372,12 @@ def summarise_dependency(
         subjects.add((ref.kind, ref.name))
         subjects |= {("ReplicaSet", name) for name in replica_sets}
     warnings = []
+    if ref is not None and workload is not None:
+        # A controller that cannot create pods says why in its status (quota, admission).
+        for condition in _dicts(_d(workload.get("status")).get("conditions")):
+            if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+                text = f"{ref.kind}/{ref.name} ReplicaFailure {condition.get('reason')}: "
+                warnings.append((text + str(condition.get("message") or ""))[:300])
     for event in in_ns:
         involved = _d(event.get("involvedObject")) or _d(event.get("regarding"))
         if event.get("kind") != "Event" or event.get("type") != "Warning":

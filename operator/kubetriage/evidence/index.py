@@ -147,19 +147,31 @@ def sort_pods(pods: list[JsonDict], first: JsonDict | None = None) -> list[JsonD
 
 
 def claim_names(pod: JsonDict) -> list[str]:
-    """The PersistentVolumeClaims a pod mounts."""
-    return [
+    """The PersistentVolumeClaims a pod mounts. A StatefulSet's pod mounts the claims of its
+    ``volumeClaimTemplates`` as ``<template>-<pod name>`` (the controller's naming contract),
+    so a mount whose volume a trimmed snapshot of the pod does not list is read that way."""
+    spec = as_dict(pod.get("spec"))
+    volumes = dicts(spec.get("volumes"))
+    names = [
         name
-        for volume in dicts(as_dict(pod.get("spec")).get("volumes"))
+        for volume in volumes
         if (name := as_str(as_dict(volume.get("persistentVolumeClaim")).get("claimName")))
     ]
+    owner = controller_ref(pod)
+    if owner is None or owner.get("kind") != "StatefulSet":
+        return names
+    declared = {as_str(v.get("name")) for v in volumes}
+    for container in dicts(spec.get("initContainers")) + dicts(spec.get("containers")):
+        for mount in dicts(container.get("volumeMounts")):
+            volume = as_str(mount.get("name"))
+            claim = f"{volume}-{_name(pod)}"
+            if volume and volume not in declared and claim not in names:
+                names.append(claim)
+    return names
 
 
 def pod_uses_claim(pod: JsonDict, claim: str) -> bool:
-    return any(
-        as_dict(volume.get("persistentVolumeClaim")).get("claimName") == claim
-        for volume in dicts(as_dict(pod.get("spec")).get("volumes"))
-    )
+    return claim in claim_names(pod)
 
 
 def referenced_config(pod_spec: JsonDict) -> set[tuple[str, str]]:

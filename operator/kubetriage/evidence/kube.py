@@ -28,7 +28,9 @@ from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.dependencies import (
+    HEADLESS_WORKLOAD_KINDS,
     event_texts,
+    headless_workload,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -397,10 +399,24 @@ class KubeEvidenceCollector:
             obj = run.objects.get((kind, ns, name))
             if obj is None and self._reader.readable(kind):
                 obj = await self._reader.read(run, kind, ns, name)
+            if obj is None and kind == "Service" and (base := headless_workload(name)):
+                obj = await self._headless_workload(run, ns, base)
             if obj is None:
                 continue
             followed += 1
             await self._dependency_children(run, obj, namespace)
+
+    async def _headless_workload(
+        self, run: CollectionRun, namespace: str, name: str
+    ) -> JsonDict | None:
+        """The workload behind a ``<name>-headless`` Service that could not be read."""
+        for kind in HEADLESS_WORKLOAD_KINDS:
+            obj = run.objects.get((kind, namespace, name))
+            if obj is None and self._reader.readable(kind):
+                obj = await self._reader.read(run, kind, namespace, name)
+            if obj is not None:
+                return obj
+        return None
 
     async def _dependency_children(
         self, run: CollectionRun, obj: JsonDict, incident_namespace: str

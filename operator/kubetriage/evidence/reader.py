@@ -25,7 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubetriage.errors import RetryableError
-from kubetriage.evidence.dependencies import config_map_hosts
+from kubetriage.evidence.dependencies import config_map_endpoints, config_map_hosts
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.raw import obj_key
@@ -100,6 +100,8 @@ def strip_config_map(obj: JsonDict) -> JsonDict:
         "binaryData": dict.fromkeys(obj.get("binaryData") or {}, ""),
         # Only the cluster Service hosts the values name (dependencies to follow).
         "serviceHosts": config_map_hosts(obj),
+        # ... and those with a port, structured (a wrong port is a config problem).
+        "serviceEndpoints": config_map_endpoints(obj),
     }
 
 

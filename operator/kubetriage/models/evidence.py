@@ -177,11 +177,24 @@ class ServiceEvidence(BaseModel):
     type: str = "ClusterIP"
     selector: dict[str, str] = Field(default_factory=dict)
     ports: list[str] = Field(default_factory=list)
+    # The numbers clients and pods may use: each port, and each numeric targetPort.
+    port_numbers: list[int] = Field(default_factory=list)
     external_name: str | None = None
     ready_endpoints: int | None = None  # None when no Endpoints object was found
     not_ready_endpoints: int = 0
     matching_pods: int | None = None  # pods in the namespace matching the selector
     annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class ConfigEndpoint(BaseModel):
+    """A Service host with a port that a ConfigMap value names (``DB_ADDR: mongo:27018``):
+    where a workload configured by it connects. Only these survive from the values."""
+
+    config_map: str
+    key: str
+    service: str
+    namespace: str | None = None  # None: a short name, the ConfigMap's namespace
+    port: int
 
 
 class SelectorRequirement(BaseModel):
@@ -362,6 +375,8 @@ class Evidence(BaseModel):
     autoscalers: list[AutoscalerEvidence] = Field(default_factory=list)
     quotas: list[QuotaEvidence] = Field(default_factory=list)
     config_maps: dict[str, list[str]] = Field(default_factory=dict)  # name -> keys
+    # Service host:port pairs the namespace's ConfigMaps name (``ConfigEndpoint``).
+    config_endpoints: list[ConfigEndpoint] = Field(default_factory=list)
     other_objects: list[GenericObjectEvidence] = Field(default_factory=list)
     logs: list[LogTail] = Field(default_factory=list)
     metrics: list[MetricSummary] = Field(default_factory=list)

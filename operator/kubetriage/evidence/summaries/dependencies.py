@@ -9,8 +9,11 @@ from collections.abc import Collection
 from functools import partial
 
 from kubetriage.evidence.dependencies import (
+    HEADLESS_WORKLOAD_KINDS,
     cluster_dns_named,
+    config_map_endpoints,
     event_texts,
+    headless_workload,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -23,7 +26,12 @@ from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, kind_of, obj_key
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, LogTail, ServiceEvidence
+from kubetriage.models.evidence import (
+    ConfigEndpoint,
+    DependencyEvidence,
+    LogTail,
+    ServiceEvidence,
+)
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import name as _name
 
@@ -124,6 +132,9 @@ def dependency_summaries(
     certain = cluster_dns_named(hosts)
     for kind, dep_namespace, name, sources in resolved:
         service = index.get(kind, dep_namespace, name)
+        if service is None and kind == "Service" and (base := headless_workload(name)):
+            behind = [index.get(k, dep_namespace, base) for k in HEADLESS_WORKLOAD_KINDS]
+            service = next((w for w in behind if w is not None), None)
         if service is None:
             if (dep_namespace, name) in certain and len(found) < limits.max_dependencies:
                 # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
@@ -143,3 +154,25 @@ def dependency_summaries(
         if summary is not None:
             found.append(summary)
     return found
+
+
+def config_endpoints_of(
+    index: ObjectIndex, namespace: str, names: list[str], notes: Notes, limit: int
+) -> list[ConfigEndpoint]:
+    """The Service host:port pairs the named ConfigMaps of ``namespace`` name (the
+    collector's ``serviceEndpoints``; a case file or a test hands over the values)."""
+    found: list[ConfigEndpoint] = []
+    for name in names:
+        cm = index.get("ConfigMap", namespace, name)
+        if cm is None:
+            continue
+        listed = cm.get("serviceEndpoints")
+        for entry in listed if isinstance(listed, list) else config_map_endpoints(cm):
+            endpoint = safe(
+                notes,
+                cm,
+                partial(ConfigEndpoint.model_validate, {**as_dict(entry), "config_map": name}),
+            )
+            if endpoint is not None and endpoint not in found:
+                found.append(endpoint)
+    return found[:limit]

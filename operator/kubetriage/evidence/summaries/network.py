@@ -59,13 +59,40 @@ def _endpoint_counts(index: ObjectIndex, service: JsonDict) -> tuple[int | None,
     return ready, not_ready
 
 
+def _target_numbers(target: Any, pods: list[JsonDict]) -> list[Any]:
+    """A targetPort as numbers: itself, or the containerPort that a named one resolves to
+    in the selected pods."""
+    if not isinstance(target, str):
+        return [target]
+    return [
+        port.get("containerPort")
+        for pod in pods
+        for container in dicts(as_dict(pod.get("spec")).get("containers"))
+        for port in dicts(container.get("ports"))
+        if port.get("name") == target
+    ]
+
+
 def service_summary(
     index: ObjectIndex, service: JsonDict, unavailable: Collection[str], limits: EvidenceLimits
 ) -> ServiceEvidence:
     spec = as_dict(service.get("spec"))
     selector = str_map(spec.get("selector"), limits)
     ports = []
+    selected = (
+        [
+            p
+            for p in index.in_namespace("Pod", _ns(service))
+            if service_selects(selector, _labels(p))
+        ]
+        if selector
+        else []
+    )
+    numbers: list[int] = []
     for port in dicts(spec.get("ports")):
+        for number in (port.get("port"), *_target_numbers(port.get("targetPort"), selected)):
+            if isinstance(number, int) and not isinstance(number, bool) and number not in numbers:
+                numbers.append(number)
         text = f"{as_str(port.get('port'))}"
         if port.get("targetPort") is not None:
             text += f"->{as_str(port.get('targetPort'))}"
@@ -78,17 +105,14 @@ def service_summary(
     ready, not_ready = _endpoint_counts(index, service)
     matching: int | None = None
     if selector and "Pod" not in unavailable:
-        matching = sum(
-            1
-            for pod in index.in_namespace("Pod", _ns(service))
-            if service_selects(selector, _labels(pod))
-        )
+        matching = len(selected)
     return ServiceEvidence(
         name=_name(service),
         namespace=_ns(service),
         type=as_str(spec.get("type")) or "ClusterIP",
         selector=selector,
         ports=ports,
+        port_numbers=numbers[: limits.max_list_items],
         external_name=as_str(spec.get("externalName")),
         ready_endpoints=ready,
         not_ready_endpoints=not_ready,
