@@ -5,8 +5,9 @@ in ``kubetriage.reactions`` that does the work, and turns what comes back into K
 (Events through ``kopf.event``, a ``Failure`` into a permanent or temporary error).
 ``build_registry`` wires them to a fresh ``kopf.OperatorRegistry`` around an
 ``OperatorContext``, so there is no global registry and no module state; ``configure`` holds
-every Kopf setting the operator changes; ``run_operator`` runs Kopf (``AssembledOperator.run``
-is what ``kubetriage run``, replay and the tests call).
+every Kopf setting the operator changes; ``run_operator`` runs Kopf, logged in through the
+sessions of ``ApiConnections``, and returns once their sockets are closed
+(``AssembledOperator.run`` is what ``kubetriage run``, replay and the tests call).
 
 Phase machine: Pending -> Investigating -> Diagnosed | Failed; Resolved is set from outside
 (the receiver on a resolved alert, or a person). Status writes do not retrigger handlers,
@@ -58,7 +59,8 @@ if TYPE_CHECKING:
 APPROVAL_RETRIES = 3
 # Spec fields whose change is not a reason to diagnose again.
 NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
-# How long a stopped operator lets its API connections finish closing before aborting them.
+# How long a stopped operator lets its API connections finish closing before it shuts their
+# sockets down (ApiConnections.aclose), and how often it looks.
 CLOSE_GRACE_SECONDS = 1.0
 CLOSE_POLL_SECONDS = 0.01
 

@@ -1,7 +1,7 @@
 """A TLS front for a local plain-HTTP server (the Kubernetes API emulator) that answers a
-client's closing of a connection only when the test lets it: what a loaded API server does
-at random (its reply to a TLS close comes late) made certain. A client that stops without
-waiting for those closes to finish leaves their sockets open.
+client's closing of a connection only when the proxy itself stops: what a loaded API server
+does at random (its reply to a TLS close comes late) made certain. A client that stops
+without waiting for those closes to finish leaves their sockets open.
 
 One thread per connection relays both ways (``select``; the TLS socket is only ever used
 from that thread). The certificate is self-signed for 127.0.0.1 (``openssl``)."""
@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
@@ -31,8 +32,6 @@ class SlowClosingTlsProxy(StartStop):
         self._key = workdir / "proxy.key"
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._listener = socket.socket()
-        # Set when the test lets the closes be answered (and at stop).
-        self.answer_closes = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.port = 0
@@ -70,14 +69,13 @@ class SlowClosingTlsProxy(StartStop):
         return path
 
     def stop(self) -> None:
-        self.answer_closes.set()
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=10)
         self._listener.close()
 
-    def _spawn(self, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -99,8 +97,8 @@ class SlowClosingTlsProxy(StartStop):
                 return
             with tls:
                 if self._relayed_until_the_client_closed(tls, upstream):
-                    # Answer the client's close only when the test lets it, by closing too.
-                    self.answer_closes.wait()
+                    # Answer the client's close (by closing too) only when the proxy stops.
+                    self._stopping.wait()
 
     def _relayed_until_the_client_closed(self, tls: ssl.SSLSocket, upstream: socket.socket) -> bool:
         """Relay both ways; True when the client closed its side (a TLS close or the end of
