@@ -5,8 +5,9 @@ in ``kubetriage.reactions`` that does the work, and turns what comes back into K
 (Events through ``kopf.event``, a ``Failure`` into a permanent or temporary error).
 ``build_registry`` wires them to a fresh ``kopf.OperatorRegistry`` around an
 ``OperatorContext``, so there is no global registry and no module state; ``configure`` holds
-every Kopf setting the operator changes; ``run_operator`` runs Kopf (``AssembledOperator.run``
-is what ``kubetriage run``, replay and the tests call).
+every Kopf setting the operator changes; ``run_operator`` runs Kopf, logged in through the
+sessions of ``ApiConnections``, and returns once their sockets are closed
+(``AssembledOperator.run`` is what ``kubetriage run``, replay and the tests call).
 
 Phase machine: Pending -> Investigating -> Diagnosed | Failed; Resolved is set from outside
 (the receiver on a resolved alert, or a person). Status writes do not retrigger handlers,
@@ -19,12 +20,16 @@ executes that remediation only if the remediation policy allows it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import socket
 import threading
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+import aiohttp
 import kopf
 from kubernetes import client as k8s
 
@@ -46,10 +51,17 @@ from kubetriage.reactions.learning import learn_incident
 from kubetriage.remediation.actions import Outcome
 from kubetriage.settings import Settings
 
+if TYPE_CHECKING:
+    from aiohappyeyeballs import AddrInfoType
+
 # Attempts of the approve handler (see build_registry).
 APPROVAL_RETRIES = 3
 # Spec fields whose change is not a reason to diagnose again.
 NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
+# How long a stopped operator lets its API connections finish closing before it shuts their
+# sockets down (ApiConnections.aclose), and how often it looks.
+CLOSE_GRACE_SECONDS = 1.0
+CLOSE_POLL_SECONDS = 0.01
 
 
 def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
@@ -208,10 +220,6 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings, ctx.settings)
 
-    @kopf.on.login(registry=registry)
-    async def login(**_: Any) -> kopf.ConnectionInfo:
-        return connection_info(ctx.api_client)
-
     async def diagnose(body: kopf.Body, retry: int, logger: Logger, **_: Any) -> None:
         incident = _incident(body)
         if incident is None:
@@ -312,23 +320,97 @@ class RunOptions:
     liveness_endpoint: str | None = None
 
 
+class ApiConnections:
+    """The aiohttp sessions Kopf reaches the API server through, built here from the
+    ``ConnectionInfo`` the operator logs in with, as Kopf builds its own, so that every
+    socket they open is seen closed before the operator's event loop ends.
+
+    Kopf closes its sessions when it stops, but a connection closed earlier (a watch
+    cancelled mid-stream; one being opened as the session closed) is no longer any
+    session's: over TLS its close waits for the API server's reply, and an event loop that
+    ends first leaves the socket open (found unclosed by the garbage collector later)."""
+
+    def __init__(self) -> None:
+        self._sessions: list[aiohttp.ClientSession] = []
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def session(self, info: kopf.ConnectionInfo) -> kopf.AiohttpSession:
+        """Kopf's session for ``info`` (no pool limit, its TLS context and headers)."""
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=0, ssl=info.as_ssl_context(), socket_factory=self._socket
+            ),
+            headers=info.as_http_headers(),
+        )
+        # Kopf closes a session when its credentials are invalidated (and logs in again).
+        self._sessions = [s for s in self._sessions if not s.closed] + [session]
+        return kopf.AiohttpSession(
+            server=info.server,
+            default_namespace=info.default_namespace,
+            priority=info.priority,
+            expiration=info.expiration,
+            aiohttp_session=session,
+        )
+
+    def _socket(self, address: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, _ = address
+        opened = socket.socket(family, kind, proto)
+        self._sockets.add(opened)
+        return opened
+
+    def _open(self) -> list[socket.socket]:
+        return [s for s in self._sockets if s.fileno() != -1]
+
+    async def aclose(self) -> None:
+        """Close the sessions (Kopf has, unless it was cancelled), give the closes still
+        under way ``CLOSE_GRACE_SECONDS``, then shut down the sockets left (their
+        transports see the end of the stream and close), and return once all are closed."""
+        for session in self._sessions:
+            await session.close()
+        if await self._all_closed_within(CLOSE_GRACE_SECONDS):
+            return
+        for left in self._open():
+            with contextlib.suppress(OSError):
+                left.shutdown(socket.SHUT_RDWR)
+        await self._all_closed_within(CLOSE_GRACE_SECONDS)
+
+    async def _all_closed_within(self, seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self._open():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(CLOSE_POLL_SECONDS)
+        return True
+
+
 async def run_operator(ctx: OperatorContext, options: RunOptions) -> None:
     """Run Kopf with the handlers around ``ctx`` until ``options.stop_flag`` is set (or
-    forever)."""
+    forever); return once its connections to the API server are closed."""
     settings = ctx.settings
-    await kopf.operator(
-        registry=build_registry(ctx),
-        clusterwide=not options.namespaces,
-        namespaces=options.namespaces,
-        standalone=options.standalone,
-        # Passing a peering name makes peering mandatory in Kopf, even when standalone.
-        peering_name=None if options.standalone else settings.peering_name,
-        priority=(
-            settings.peering_priority
-            if settings.peering_priority is not None
-            else secrets.randbelow(1_000_000) + 1
-        ),
-        stop_flag=options.stop_flag,
-        ready_flag=options.ready_flag,
-        liveness_endpoint=options.liveness_endpoint,
-    )
+    registry = build_registry(ctx)
+    connections = ApiConnections()
+
+    @kopf.on.login(registry=registry)
+    async def login(**_: Any) -> kopf.AiohttpSession:
+        return connections.session(connection_info(ctx.api_client))
+
+    try:
+        await kopf.operator(
+            registry=registry,
+            clusterwide=not options.namespaces,
+            namespaces=options.namespaces,
+            standalone=options.standalone,
+            # Passing a peering name makes peering mandatory in Kopf, even when standalone.
+            peering_name=None if options.standalone else settings.peering_name,
+            priority=(
+                settings.peering_priority
+                if settings.peering_priority is not None
+                else secrets.randbelow(1_000_000) + 1
+            ),
+            stop_flag=options.stop_flag,
+            ready_flag=options.ready_flag,
+            liveness_endpoint=options.liveness_endpoint,
+        )
+    finally:
+        await connections.aclose()

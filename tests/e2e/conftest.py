@@ -14,7 +14,6 @@ import gc
 import json
 import os
 import subprocess
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,17 +111,9 @@ def _collect_garbage_after_each_scenario() -> Iterator[None]:
     """Finalise what a scenario's operator and clients left for the garbage collector while
     that scenario is still running: the control plane outlives every test, so a connection
     object collected only at session end would surface there, in no test's name (a
-    ResourceWarning at interpreter shutdown, seen intermittently before this).
-
-    Known and not yet traced (2026-12-02, 1 fresh-clone run in 2): an asyncio socket
-    transport from this process to a 127.0.0.1 server (most likely an in-thread operator's
-    Kopf/aiohttp connection to the apiserver, left when its loop stops) is finalised here
-    unclosed. ResourceWarning is ignored for this one collection only; every other warning,
-    and any such leak outside the e2e scenarios, still fails."""
+    ResourceWarning at interpreter shutdown, seen intermittently before this)."""
     yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
+    gc.collect()
 
 
 @pytest.fixture

@@ -146,7 +146,12 @@ def test_a_storm_gets_at_most_the_budget_and_critical_incidents_first(
         assert llm["reason"].startswith("model not used: calls-per-minute limit of 20")
         budget = _conditions(status)["LLMBudgetExhausted"]
         assert (budget["status"], budget["reason"]) == ("True", "CallsPerMinute")
-        assert "kept for critical incidents" in budget["message"]
+        # A warning refused while calls are left is told they are kept for critical
+        # Incidents; one refused after the critical Incidents took them too, that none is
+        # left. Which it is depends on when it was diagnosed, and the operator diagnoses
+        # concurrently, not in creation order.
+        message = budget["message"]
+        assert "kept for critical incidents" in message or "(0.0 calls left)" in message, message
         # The reset is stated on the budget's clock, not the wall clock.
         assert "the next call is possible at 2026-03-04T10:1" in budget["message"]
         assert _conditions(status)["LLMUnavailable"]["reason"] == "BudgetExhausted"

@@ -50,10 +50,20 @@ def _only_incident(emulator: EmulatorThread) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def _phase(emulator: EmulatorThread, phase: str) -> Callable[[], dict[str, Any] | None]:
+def _phase(
+    emulator: EmulatorThread,
+    phase: str,
+    written: Callable[[dict[str, Any]], object],
+) -> Callable[[], dict[str, Any] | None]:
+    """The only Incident once its phase is ``phase`` and the receiver's write the test reads
+    next is there too (``written``): the receiver writes an Incident's spec and status in
+    two requests (a new Incident's alert group after its creation, a resolution's phase
+    before its spec, so the operator sees the phase first), and the operator writes the
+    status meanwhile; no order between them is promised."""
+
     def probe() -> dict[str, Any] | None:
         incident = _only_incident(emulator)
-        if incident and (incident.get("status") or {}).get("phase") == phase:
+        if incident and (incident.get("status") or {}).get("phase") == phase and written(incident):
             return incident
         return None
 
@@ -74,7 +84,10 @@ def test_alert_lifecycle_through_alertmanager(
         ) as alertmanager,
     ):
         alertmanager.post_alerts([api_alert(labels, annotations=annotations)])
-        diagnosed = wait_for(_phase(emulator, "Diagnosed"), what="the Incident to be Diagnosed")
+        diagnosed = wait_for(
+            _phase(emulator, "Diagnosed", lambda i: "alertGroup" in i["status"]),
+            what="the Incident to be Diagnosed, with its alert group",
+        )
         assert diagnosed["metadata"]["namespace"] == "exports"
         # The groupKey Alertmanager really sends is the one the replay helper builds, so a
         # replayed case names its Incident exactly as a live alert does.
@@ -115,7 +128,10 @@ def test_alert_lifecycle_through_alertmanager(
                 )
             ]
         )
-        resolved = wait_for(_phase(emulator, "Resolved"), what="the Incident to be Resolved")
+        resolved = wait_for(
+            _phase(emulator, "Resolved", lambda i: i["spec"]["alerts"][0]["status"] == "resolved"),
+            what="the Incident to be Resolved, with its alert resolved",
+        )
         conditions = {c["type"]: c for c in resolved["status"]["conditions"]}
         assert conditions["Resolved"]["status"] == "True"
         assert resolved["status"]["alertGroup"]["resolvedAt"]
