@@ -10,7 +10,13 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ChangeEvidence, EventEvidence, Evidence, RevisionEvidence
+from kubetriage.models.evidence import (
+    AlertEvidence,
+    ChangeEvidence,
+    EventEvidence,
+    Evidence,
+    RevisionEvidence,
+)
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -184,6 +190,46 @@ def test_a_moved_tag_asks_to_pin_the_image() -> None:
 def test_the_onset_tolerance_is_small() -> None:
     # A symptom ten minutes before the rollout is not "right after" it.
     ev = _oom_after(_rollout(30, "image"), oom_minutes_ago=40)
+    assert not _correlated(ev)
+
+
+def _fired(minutes_ago: float) -> AlertEvidence:
+    return make.alert(alertname="HighRequestLatency", namespace="shop").model_copy(
+        update={"starts_at": ago(minutes_ago)}
+    )
+
+
+def test_an_alert_that_began_right_after_an_env_change_dates_the_symptom() -> None:
+    # No Warning event and no stepped series: the alert's start is the only dated symptom.
+    ev = _new_revision_serving(
+        revisions=_new_over_old(ready=2),
+        alerts=[_fired(13)],
+        changes=[_rollout(19, "env")],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+    assert finding.analyzer == "change-correlation"
+    assert any(e.source == "alert" for e in finding.evidence)
+
+
+def test_an_alert_already_firing_before_the_rollout_does_not_blame_it() -> None:
+    ev = _new_revision_serving(
+        revisions=_new_over_old(ready=2),
+        alerts=[_fired(40)],
+        changes=[_rollout(19, "env")],
+    )
+    assert not _correlated(ev)
+
+
+def test_a_dated_symptom_before_the_rollout_outweighs_a_later_alert() -> None:
+    # The alert fired after the rollout, but its series stepped up before it.
+    errors = make.error_ratio(first=0.001, last=0.1, changed_minutes_ago=35, trend="rising")
+    ev = _new_revision_serving(
+        revisions=_new_over_old(ready=2),
+        alerts=[_fired(13)],
+        metrics=[errors],
+        changes=[_rollout(19, "env")],
+    )
     assert not _correlated(ev)
 
 

@@ -141,6 +141,12 @@ def test_hosts_and_service_names_match_cluster_dns_forms() -> None:
             "api.mailprovider.example.com",
             "postgres.other",
             "postgresql",
+            # A StatefulSet member under the headless Service: pod.service.namespace.svc...
+            "postgres-0.postgres.db.svc.cluster.local",
+            "postgres-0.postgres.db.svc",
+            # Without ".svc" a four-label name is any DNS name, not the member's.
+            "postgres-0.postgres.db.example",
+            "postgres-0.postgres.other.svc",
         )
     }
     assert {h for h, s in found.items() if s is not None} == {
@@ -149,4 +155,6 @@ def test_hosts_and_service_names_match_cluster_dns_forms() -> None:
         "postgres.db.svc",
         "postgres.db.svc.cluster.local",
         "api.mailprovider.example.com",
+        "postgres-0.postgres.db.svc.cluster.local",
+        "postgres-0.postgres.db.svc",
     }

@@ -47,6 +47,15 @@ WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
             ("carrier-rates", None, None),
         ),
         ('{"msg":"call failed","peer_host":"auth.identity:8443"}', ("auth", "identity", 8443)),
+        # A StatefulSet member's own name under its headless Service names that Service.
+        (
+            "connect ETIMEDOUT mongo-0.mongo.data.svc.cluster.local:27017",
+            ("mongo", "data", 27017),
+        ),
+        (
+            "BROKERS=kafka-1.kafka-headless.streaming.svc:9092",
+            ("kafka-headless", "streaming", 9092),
+        ),
     ],
 )
 def test_service_hosts_are_read_in_every_common_spelling(

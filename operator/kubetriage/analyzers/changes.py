@@ -123,6 +123,16 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     return found
 
 
+def alert_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
+    """When the alert began firing: the onset of a symptom that left no dated trace of its
+    own (no Warning event, no stepped series), as an SRE reads "it fired at 09:47"."""
+    starts = [a.starts_at for a in evidence.alerts if a.starts_at is not None]
+    if not starts:
+        return None
+    first = min(starts, key=timestamp)
+    return first, item("alert", f"firing since {first:%H:%M}")
+
+
 def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
     """The first sign of the symptom within the last six hours (events, metric steps)."""
     recent = [
@@ -202,6 +212,9 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
         for when, fact in symptom_times(evidence)
         if timestamp(evidence.collected_at) - timestamp(when) <= timedelta(hours=6).total_seconds()
     ]
+    if not delays and (fired := alert_onset(evidence)) is not None:
+        # No dated symptom: the alert itself is the onset.
+        delays = [(timestamp(fired[0]) - at, fired[1])]
     if not delays:
         return None
     delay, first_fact = min(delays, key=lambda d: d[0])

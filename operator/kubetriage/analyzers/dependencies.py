@@ -18,7 +18,12 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, symptom_times
+from kubetriage.analyzers.changes import (
+    ONSET_AFTER_CHANGE,
+    ONSET_TOLERANCE,
+    alert_onset,
+    symptom_times,
+)
 from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, DependencyEvidence, Evidence
@@ -73,11 +78,11 @@ def _onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem |
         if delay > ONSET_AFTER_CHANGE.total_seconds():
             return None
     # No dated symptom: the alert itself is the onset.
-    starts = [a.starts_at for a in evidence.alerts if a.starts_at is not None]
-    if starts:
-        delay = timestamp(min(starts)) - at
+    fired = alert_onset(evidence)
+    if fired is not None:
+        delay = timestamp(fired[0]) - at
         if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
-            return item("alert", f"firing since {min(starts):%H:%M}")
+            return fired[1]
     return None
 
 

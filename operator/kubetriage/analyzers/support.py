@@ -365,10 +365,12 @@ def service_for_host(host: str, services: Iterable[ServiceEvidence]) -> ServiceE
     for svc in services:
         if svc.external_name and host == svc.external_name.lower().rstrip("."):
             return svc
+        namespace = svc.namespace.lower()
+        if labels[1:2] == [svc.name.lower()] and labels[2:4] == [namespace, "svc"]:
+            return svc  # "pod.svc.ns.svc...": one member behind a headless Service
         if labels[0] != svc.name.lower():
             continue
         rest = labels[1:]
-        namespace = svc.namespace.lower()
         # "svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.<cluster domain>"
         if not rest or rest == [namespace] or rest[:2] == [namespace, "svc"]:
             return svc

@@ -30,9 +30,10 @@ from kubetriage.models.evidence import DependencyEvidence, ServiceEvidence
 JsonDict = dict[str, Any]
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-# name.namespace.svc[.cluster.local][:port]
+# name.namespace.svc[.cluster.local][:port], or a pod's own name under a headless Service
+# (pod.name.namespace.svc...: a StatefulSet's members, such as kafka-0.kafka-headless.ns.svc)
 _CLUSTER_HOST = re.compile(
-    rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL})\.svc(?:\.[a-z0-9-]+)*(?::(?P<port>\d{{2,5}}))?(?![\w-])"
+    rf"(?<![\w.-])(?:{_LABEL}\.)?(?P<name>{_LABEL})\.(?P<ns>{_LABEL})\.svc(?:\.[a-z0-9-]+)*(?::(?P<port>\d{{2,5}}))?(?![\w-])"
 )
 # scheme://name[.namespace][:port] (a URL to a Service by its short names)
 _URL_HOST = re.compile(
