@@ -22,6 +22,7 @@ import asyncio
 import logging
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -53,6 +54,31 @@ APPROVAL_RETRIES = 3
 NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
 
 
+class LastHandledConfiguration(kopf.AnnotationsDiffBaseStorage):
+    """Kopf's diff-base in an annotation, built from only what it keeps.
+
+    On every watch event Kopf builds the object's essence (spec, labels, annotations) to
+    diff it with the last handled one, starting from a deep copy of the whole body and then
+    dropping ``status`` and most of ``metadata``: for a Diagnosed Incident that is a copy of
+    the diagnosis and of the managed fields that list its every path, thrown away at once.
+    Here the copy starts from the parts the essence is made of, so the essence (and so every
+    diff and every stored annotation) is the same, without the copying. Handlers that ask for
+    extra fields (``field=``; none of ours) get Kopf's own build."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        fields = list(extra_fields or ())
+        if fields:
+            return super().build(body=body, extra_fields=fields)
+        kept = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        meta = body.get("metadata") or {}
+        kept["metadata"] = {
+            key: meta[key] for key in ("labels", "annotations", "ownerReferences") if key in meta
+        }
+        return super().build(body=kopf.Body(cast("kopf.RawBody", kept)))
+
+
 def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     """Every Kopf setting the operator changes from Kopf's defaults, in one place."""
     # Progress and diff-base live in annotations: the CRD's status schema is structural
@@ -60,7 +86,7 @@ def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix="kubetriage.io"
     )
-    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    kopf_settings.persistence.diffbase_storage = LastHandledConfiguration(
         prefix="kubetriage.io", key="last-handled-configuration"
     )
     # `concurrency` bounds the diagnoses (the `diagnoses` gate in build_registry), not Kopf's

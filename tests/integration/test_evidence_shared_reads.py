@@ -26,8 +26,9 @@ from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.tenancy import Scope
-from tests.support.built import NOW, case_alert
+from tests.support.built import case_alert
 from tests.support.cases import EXAMPLES
+from tests.support.evidence import NOW
 
 CASE = EXAMPLES / "example-oom-csv-exporter" / "case.yaml"
 
