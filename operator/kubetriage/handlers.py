@@ -282,8 +282,13 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         async with diagnoses:
             await diagnose(**kwargs)
 
-    kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
-    kopf.on.event(*resource, registry=registry, id="notify")(notify)
+    # The handlers that run on every event (each status write is one) are registered only
+    # when their feature is on: without metrics, sinks or memory they would do nothing, at
+    # the cost of one Kopf handler invocation per event each.
+    if ctx.metrics is not None:
+        kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
+    if ctx.notifier is not None:
+        kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
         *resource,
         registry=registry,
@@ -295,7 +300,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         backoff=ctx.settings.retry_delay_seconds,
         when=lambda diff, spec, **_: _approval_requested(diff, spec),
     )(approve)
-    kopf.on.event(*resource, registry=registry, id="learn")(learn)
+    if ctx.memory is not None:
+        kopf.on.event(*resource, registry=registry, id="learn")(learn)
     kopf.on.update(
         *resource,
         registry=registry,
