@@ -28,17 +28,10 @@ from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.tenancy import Scope
 from tests.support.built import case_alert
 from tests.support.cases import EXAMPLES
+from tests.support.clocks import HandClock
 from tests.support.evidence import NOW
 
 CASE = EXAMPLES / "example-oom-csv-exporter" / "case.yaml"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -86,7 +79,7 @@ async def test_concurrent_diagnoses_send_the_requests_of_one_and_see_the_same_ev
     one = _requests(emulator)
     assert one > 10  # the walk: target, owners, pods, namespace lists, events, logs
 
-    shared = _collector(api, ReadCache(60.0, clock=Clock()))
+    shared = _collector(api, ReadCache(60.0, clock=HandClock()))
     together = await asyncio.gather(*(_collect(shared, case) for _ in range(5)))
     assert _requests(emulator) == one
     for evidence in together:
@@ -106,7 +99,7 @@ async def test_zero_seconds_shares_nothing(
 async def test_answers_are_at_most_the_time_to_live_old(
     emulator: EmulatorThread, api: client.ApiClient, case: Case
 ) -> None:
-    clock = Clock()
+    clock = HandClock()
     collector = _collector(api, ReadCache(2.0, clock=clock))
     first = await _collect(collector, case)
     one = _requests(emulator)

@@ -11,14 +11,7 @@ import asyncio
 import pytest
 
 from kubetriage.evidence.readcache import ReadCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clocks import HandClock
 
 
 class Reads:
@@ -47,7 +40,7 @@ def _not_found(error: BaseException) -> bool:
 
 
 async def test_identical_reads_in_flight_are_made_once() -> None:
-    cache, reads = ReadCache(2.0, clock=Clock()), Reads()
+    cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     waiting = [asyncio.ensure_future(cache.read(("pods", "shop"), reads)) for _ in range(5)]
     await asyncio.sleep(0)  # let every caller reach the cache
     reads.release.set()
@@ -56,7 +49,7 @@ async def test_identical_reads_in_flight_are_made_once() -> None:
 
 
 async def test_different_requests_are_not_shared() -> None:
-    cache, reads = ReadCache(2.0, clock=Clock()), Reads()
+    cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     reads.release.set()
     assert await cache.read(("pods", "shop"), reads) == b"answer 1"
     assert await cache.read(("pods", "billing"), reads) == b"answer 2"
@@ -64,7 +57,7 @@ async def test_different_requests_are_not_shared() -> None:
 
 
 async def test_an_answer_is_reused_within_its_time_to_live_only() -> None:
-    clock = Clock()
+    clock = HandClock()
     cache, reads = ReadCache(2.0, clock=clock), Reads()
     reads.release.set()
     assert await cache.read("events", reads) == b"answer 1"
@@ -79,7 +72,7 @@ async def test_an_answer_is_reused_within_its_time_to_live_only() -> None:
 
 
 async def test_zero_seconds_turns_sharing_off() -> None:
-    cache, reads = ReadCache(0.0, clock=Clock()), Reads()
+    cache, reads = ReadCache(0.0, clock=HandClock()), Reads()
     waiting = [asyncio.ensure_future(cache.read("pods", reads)) for _ in range(3)]
     await asyncio.sleep(0)
     reads.release.set()
@@ -89,7 +82,7 @@ async def test_zero_seconds_turns_sharing_off() -> None:
 
 
 async def test_a_failure_worth_retrying_is_shared_in_flight_but_never_kept() -> None:
-    cache, reads = ReadCache(2.0, clock=Clock()), Reads()
+    cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     reads.fail_with = ConnectionError("reset")
     waiting = [asyncio.ensure_future(cache.read("pods", reads)) for _ in range(2)]
     await asyncio.sleep(0)
@@ -102,7 +95,7 @@ async def test_a_failure_worth_retrying_is_shared_in_flight_but_never_kept() -> 
 
 
 async def test_a_failure_that_is_an_answer_is_kept() -> None:
-    cache, reads = ReadCache(2.0, clock=Clock()), Reads()
+    cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     reads.fail_with = NotFound("no such resource type")
     reads.release.set()
     for _ in range(2):
@@ -112,7 +105,7 @@ async def test_a_failure_that_is_an_answer_is_kept() -> None:
 
 
 async def test_a_caller_that_gives_up_does_not_cancel_the_shared_read() -> None:
-    cache, reads = ReadCache(2.0, clock=Clock()), Reads()
+    cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     impatient = asyncio.ensure_future(cache.read("pods", reads))
     patient = asyncio.ensure_future(cache.read("pods", reads))
     await asyncio.sleep(0)
