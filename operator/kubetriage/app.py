@@ -21,6 +21,7 @@ from kubetriage.evidence.kube import KubeEvidenceCollector
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.prometheus import PrometheusEvidenceCollector
 from kubetriage.evidence.queries import metrics_target
+from kubetriage.evidence.readcache import ReadCache
 from kubetriage.llm.budget import BudgetLimits, LLMBudget
 from kubetriage.llm.budget_store import ConfigMapBudgetStore, PersistentBudget
 from kubetriage.llm.client import LLMClient
@@ -260,6 +261,7 @@ def build_components(
         api_client,
         limits=EvidenceLimits.from_settings(settings),
         request_timeout=settings.kube_request_timeout_seconds,
+        shared=ReadCache(settings.evidence_cache_seconds),
     )
     telemetry = telemetry or Telemetry.disabled()
     llm = LLMClient(settings, telemetry=telemetry) if settings.llm_configured else None

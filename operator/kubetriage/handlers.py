@@ -26,6 +26,7 @@ import secrets
 import socket
 import threading
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -64,6 +65,31 @@ CLOSE_GRACE_SECONDS = 1.0
 CLOSE_POLL_SECONDS = 0.01
 
 
+class LastHandledConfiguration(kopf.AnnotationsDiffBaseStorage):
+    """Kopf's diff-base in an annotation, built from only what it keeps.
+
+    On every watch event Kopf builds the object's essence (spec, labels, annotations) to
+    diff it with the last handled one, starting from a deep copy of the whole body and then
+    dropping ``status`` and most of ``metadata``: for a Diagnosed Incident that is a copy of
+    the diagnosis and of the managed fields that list its every path, thrown away at once.
+    Here the copy starts from the parts the essence is made of, so the essence (and so every
+    diff and every stored annotation) is the same, without the copying. Handlers that ask for
+    extra fields (``field=``; none of ours) get Kopf's own build."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        fields = list(extra_fields or ())
+        if fields:
+            return super().build(body=body, extra_fields=fields)
+        kept = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        meta = body.get("metadata") or {}
+        kept["metadata"] = {
+            key: meta[key] for key in ("labels", "annotations", "ownerReferences") if key in meta
+        }
+        return super().build(body=kopf.Body(cast("kopf.RawBody", kept)))
+
+
 def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     """Every Kopf setting the operator changes from Kopf's defaults, in one place."""
     # Progress and diff-base live in annotations: the CRD's status schema is structural
@@ -71,7 +97,7 @@ def configure(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix="kubetriage.io"
     )
-    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    kopf_settings.persistence.diffbase_storage = LastHandledConfiguration(
         prefix="kubetriage.io", key="last-handled-configuration"
     )
     # `concurrency` bounds the diagnoses (the `diagnoses` gate in build_registry), not Kopf's
@@ -263,8 +289,13 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         async with diagnoses:
             await diagnose(**kwargs)
 
-    kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
-    kopf.on.event(*resource, registry=registry, id="notify")(notify)
+    # The handlers that run on every event (each status write is one) are registered only
+    # when their feature is on: without metrics, sinks or memory they would do nothing, at
+    # the cost of one Kopf handler invocation per event each.
+    if ctx.metrics is not None:
+        kopf.on.event(*resource, registry=registry, id="metrics-index")(index)
+    if ctx.notifier is not None:
+        kopf.on.event(*resource, registry=registry, id="notify")(notify)
     kopf.on.update(
         *resource,
         registry=registry,
@@ -276,7 +307,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         backoff=ctx.settings.retry_delay_seconds,
         when=lambda diff, spec, **_: _approval_requested(diff, spec),
     )(approve)
-    kopf.on.event(*resource, registry=registry, id="learn")(learn)
+    if ctx.memory is not None:
+        kopf.on.event(*resource, registry=registry, id="learn")(learn)
     kopf.on.update(
         *resource,
         registry=registry,

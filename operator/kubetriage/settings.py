@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_events: int = Field(default=30, ge=0)
     max_pods: int = Field(default=10, ge=1)
     kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Diagnoses running at once share identical API reads: one request in flight, its answer
+    # reused for this long after it was asked for (evidence at most this old); 0 = off.
+    evidence_cache_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
     # The whole Incident's size bound in bytes (kubetriage.bounds splits it into budgets).
     incident_max_bytes: int = Field(
         default=DEFAULT_MAX_BYTES, ge=MIN_MAX_BYTES, le=MAX_BYTES_CEILING

@@ -2,9 +2,10 @@
 
 Everything is real: the production rules run on strings loaded from
 ``data/secret_shapes.yaml`` (fake values in realistic log, env and manifest contexts).
-Hypothesis drives the idempotence and never-raises properties; 10 MB inputs
-(``tests/support/redaction_inputs.py``) must finish and redact correctly, their times are
-measured in ``benchmarks/bench_redaction.py``.
+Hypothesis drives the idempotence and never-raises properties, and checks that the
+shortcut for texts holding none of the rules' literals gives what running every rule gives;
+10 MB inputs (``tests/support/redaction_inputs.py``) must finish and redact correctly, their
+times are measured in ``benchmarks/bench_redaction.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kubetriage.redaction import is_secret_key, redact_lines, redact_text
+from kubetriage.redaction import is_secret_key, redact_lines, redact_text, rules
 from tests.support.redaction_inputs import PATHOLOGICAL
 
 CORPUS_PATH = Path(__file__).parent / "data" / "secret_shapes.yaml"
@@ -195,6 +196,35 @@ def test_text_without_secret_markers_is_unchanged(text: str) -> None:
     )
     assume(not any(marker in lowered for marker in markers))
     assert redact_text(text) == text
+
+
+def _every_rule(text: str) -> str:
+    """``redact_text`` without its shortcut: every rule runs, whatever the text holds."""
+    for rule in rules._RULES:
+        text = rule.apply(text)
+    return text
+
+
+# Non-ASCII letters that case-insensitive patterns match as ASCII ones ("Author\u0131zation").
+_SHORTCUT_FRAGMENTS = [
+    *_FRAGMENTS,
+    *("\u0131", "\u017f", "\u212a", "Author\u0131zation: ", "pa\u017f\u017f=", "Bearer "),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(_SHORTCUT_FRAGMENTS), st.text(max_size=6)), max_size=30).map(
+        "".join
+    )
+)
+def test_the_shortcut_for_texts_no_rule_can_match_changes_nothing(text: str) -> None:
+    assert redact_text(text) == _every_rule(text)
+
+
+@pytest.mark.parametrize("text", [s["text"] for s in SHAPES] + BENIGN)
+def test_the_shortcut_changes_nothing_on_the_corpus(text: str) -> None:
+    assert redact_text(text) == _every_rule(text)
 
 
 # Backtracking would hang here (pytest-timeout ends it); the times are measured in

@@ -46,6 +46,7 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.targets import focus_containers
 from kubetriage.kubeclient import api_client
@@ -105,7 +106,8 @@ def api_client_from_kubeconfig(path: str | None) -> client.ApiClient:
 
 
 class KubeEvidenceCollector:
-    """Reads the cluster around an incident's target; one instance serves many incidents."""
+    """Reads the cluster around an incident's target; one instance serves many incidents.
+    ``shared``: the reads concurrent diagnoses share (None: each reads for itself)."""
 
     def __init__(
         self,
@@ -114,10 +116,13 @@ class KubeEvidenceCollector:
         limits: EvidenceLimits,
         request_timeout: float = 10.0,
         concurrency: int = 8,
+        shared: ReadCache | None = None,
     ) -> None:
         self._limits = limits
         self._concurrency = concurrency
-        self._reader = KubeReader(api_client, limits=limits, request_timeout=request_timeout)
+        self._reader = KubeReader(
+            api_client, limits=limits, request_timeout=request_timeout, shared=shared
+        )
 
     # --- the walk -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from kubetriage.evidence.dependencies import config_map_endpoints, config_map_ho
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.raw import obj_key
+from kubetriage.evidence.readcache import ReadCache
 from kubetriage.kubeclient import raw_body
 from kubetriage.models.evidence import LogTail
 from kubetriage.models.objects import JsonDict
@@ -114,14 +115,28 @@ def _typed(items: list[Any], kind: str, api_version: str) -> list[JsonDict]:
     return objects
 
 
+def _kept_error(error: BaseException) -> bool:
+    """A failed read that is an answer worth sharing: the object or the resource type does not
+    exist (404), the operator may not read it (403), or there is nothing to read (400: no
+    previous container); not a failure worth retrying (5xx, 429, connection errors)."""
+    return isinstance(error, ApiException) and error.status in {400, 403, 404}
+
+
 class KubeReader:
-    """Gets, lists, events and log tails as raw JSON, with the collector's error policy."""
+    """Gets, lists, events and log tails as raw JSON, with the collector's error policy.
+    ``shared``: the operator's ``ReadCache``, when concurrent diagnoses share their reads."""
 
     def __init__(
-        self, api_client: client.ApiClient, *, limits: EvidenceLimits, request_timeout: float
+        self,
+        api_client: client.ApiClient,
+        *,
+        limits: EvidenceLimits,
+        request_timeout: float,
+        shared: ReadCache | None = None,
     ) -> None:
         self._limits = limits
         self._timeout = request_timeout
+        self._shared = shared
         core = client.CoreV1Api(api_client)
         apps = client.AppsV1Api(api_client)
         batch = client.BatchV1Api(api_client)
@@ -188,6 +203,18 @@ class KubeReader:
 
     # --- raw calls ------------------------------------------------------------------------
 
+    async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
+        """One request in a worker thread, or the answer of the same request another
+        diagnosis made a moment ago (``shared``)."""
+
+        def call() -> Awaitable[bytes]:
+            return asyncio.to_thread(raw_body, method, *args, timeout=self._timeout, **kwargs)
+
+        if self._shared is None:
+            return await call()
+        key = (method.__name__, args, tuple(sorted(kwargs.items())))
+        return await self._shared.read(key, call, keep_error=_kept_error)
+
     async def _get(
         self,
         run: CollectionRun,
@@ -206,9 +233,7 @@ class KubeReader:
         """
         async with run.gate:
             try:
-                return await asyncio.to_thread(
-                    raw_body, method, *args, timeout=self._timeout, **kwargs
-                )
+                return await self._call(method, *args, **kwargs)
             except ApiException as exc:
                 status = int(exc.status or 0)
                 if status == 404:
@@ -382,12 +407,10 @@ class KubeReader:
         what = f"logs of {namespace}/{pod}/{container}{' (previous)' if previous else ''}"
         async with run.gate:
             try:
-                raw = await asyncio.to_thread(
-                    raw_body,
+                raw = await self._call(
                     self._core.read_namespaced_pod_log,
                     pod,
                     namespace,
-                    timeout=self._timeout,
                     container=container,
                     previous=previous,
                     tail_lines=limits.max_log_lines,

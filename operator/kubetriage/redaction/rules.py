@@ -8,7 +8,9 @@ forms (URLs with credentials, Authorization headers), then ``key=value`` pairs w
 names a secret. Every pattern is compiled once and written to run in linear time: character
 classes are disjoint from what follows them and every open-ended repeat is bounded, so a
 hostile 10 MB log cannot stall a diagnosis. Placeholders never match any rule, which makes
-``redact_text`` idempotent. Mostly rule tables; the model walk is in ``walk.py``.
+``redact_text`` idempotent. Each rule also names the literals it cannot match without, so
+a text with none of them (most names, reasons and timestamps in evidence) is returned as it
+is without running any pattern. Mostly rule tables; the model walk is in ``walk.py``.
 """
 
 from __future__ import annotations
@@ -226,12 +228,30 @@ def _looks_random(value: str) -> bool:
 
 @dataclass(frozen=True)
 class _Rule:
+    """One rule: how it rewrites a text, and the literals it cannot match without (at least
+    one of ``needles`` in the text, or of ``folded`` in the lower-cased text): a text with
+    none of any rule's literals is left as it is without running a single pattern."""
+
     name: str
     apply: Callable[[str], str]
+    needles: tuple[str, ...] = ()
+    folded: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.needles and not self.folded:
+            raise ValueError(f"rule {self.name} names no literal it needs")
+        if any(n != n.lower() for n in self.folded):
+            raise ValueError(f"rule {self.name}: folded literals are lower case")
 
 
-def _sub(name: str, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]) -> _Rule:
-    return _Rule(name, lambda text: pattern.sub(replace, text))
+def _sub(
+    name: str,
+    pattern: re.Pattern[str],
+    replace: Callable[[re.Match[str]], str],
+    *needles: str,
+    folded: tuple[str, ...] = (),
+) -> _Rule:
+    return _Rule(name, lambda text: pattern.sub(replace, text), needles, folded)
 
 
 def _whole(kind: str) -> Callable[[re.Match[str]], str]:
@@ -339,6 +359,23 @@ _VENDOR_SHAPES: tuple[tuple[str, str, str], ...] = (
     ("age-secret-key", "AGE-SECRET-KEY-1", r"[0-9A-Z]{58}"),
     ("postman-api-key", "PMAK-", r"[a-f0-9]{24}-[a-f0-9]{34}"),
 )
+
+# What a vendor shape whose opening is shorter than three characters cannot match without
+# (its opening followed by the literal starts its ``rest`` allows); other shapes need their
+# opening.
+_SHORT_OPENINGS = {
+    "A": tuple(f"A{x}" for x in _words("KIA SIA GPA IDA ROA IPA NPA NVA BIA CCA")),
+    "gh": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "gl": (
+        *(f"gl{x}-" for x in _words("pat dt rt ptt cbt imt agent oas soat ffct")),
+        "glc_",
+        "glsa_",
+    ),
+    "SK": ("SK",),
+    "NR": ("NRAK-", "NRII-", "NRJS-", "NRAA-"),
+    "hv": ("hvs.", "hvb.", "hvr."),
+    "do": ("dop_v1_", "doo_v1_", "dor_v1_"),
+}
 
 # Telegram bot tokens are "<bot id>:AA<secret>"; the id is not secret and stays.
 _TELEGRAM_RE = re.compile(r":AA(?<=[0-9]{8}:AA)[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])")
@@ -619,38 +656,85 @@ def _replace_xml(match: re.Match[str]) -> str:
 
 def _vendor_rule(kind: str, opening: str, rest: str) -> _Rule:
     pattern = re.compile(_token_start(opening) + rest)
-    return _sub(kind, pattern, _whole(kind))
+    return _sub(kind, pattern, _whole(kind), *_SHORT_OPENINGS.get(opening, (opening,)))
 
+
+# The key stems of ``_KEY_STEM_RE``, lower case.
+_KEY_STEMS = ("pass", "pw", "secret", "sig", "token", "key", "cred", "cookie", "auth", "dsn")
 
 _RULES: tuple[_Rule, ...] = (
-    _sub("pem-block", _PEM_BLOCK_RE, _whole("private-key")),
-    _sub("pem-orphan", _PEM_ORPHAN_RE, _whole("private-key")),
-    _sub("pem-base64", _B64_PEM_RE, _replace_b64_pem),
-    _sub("docker-config", _DOCKER_CONFIG_B64_RE, _whole("docker-config")),
-    _sub("jwt", _JWT_RE, _replace_jwt),
+    _sub("pem-block", _PEM_BLOCK_RE, _whole("private-key"), "-----BEGIN "),
+    _sub("pem-orphan", _PEM_ORPHAN_RE, _whole("private-key"), "-----BEGIN "),
+    _sub("pem-base64", _B64_PEM_RE, _replace_b64_pem, "LS0tLS1CRUdJTi"),
+    _sub(
+        "docker-config",
+        _DOCKER_CONFIG_B64_RE,
+        _whole("docker-config"),
+        "eyJhdXRocyI6",
+        "ewogICJhdXRocyI6",
+        "eyAiYXV0aHMiOi",
+    ),
+    _sub("jwt", _JWT_RE, _replace_jwt, "eyJ"),
     *(_vendor_rule(kind, opening, rest) for kind, opening, rest in _VENDOR_SHAPES),
-    _sub("telegram-bot-token", _TELEGRAM_RE, lambda _m: ":" + placeholder("telegram-bot-token")),
-    _Rule("azure-client-secret", _mask_with_lead),
-    _sub("webhook", _WEBHOOK_RE, _replace_webhook),
-    _sub("url-password", _URL_CREDENTIALS_RE, _replace_url_password),
-    _sub("url-token-user", _URL_TOKEN_USER_RE, _replace_url_token_user),
-    _sub("authorization", _AUTH_HEADER_RE, _replace_auth_header),
-    _sub("bearer", _BEARER_RE, _replace_bearer),
-    _sub("cli-user", _CLI_USER_RE, _replace_cli_user),
-    _sub("env-json", _ENV_JSON_RE, _replace_env_entry),
-    _sub("env-yaml", _ENV_YAML_RE, _replace_env_entry),
-    _sub("xml", _XML_SECRET_RE, _replace_xml),
-    _Rule("key-value", _redact_key_values),
+    _sub(
+        "telegram-bot-token",
+        _TELEGRAM_RE,
+        lambda _m: ":" + placeholder("telegram-bot-token"),
+        ":AA",
+    ),
+    _Rule("azure-client-secret", _mask_with_lead, ("Q~",)),
+    _sub("webhook", _WEBHOOK_RE, _replace_webhook, "://"),
+    _sub("url-password", _URL_CREDENTIALS_RE, _replace_url_password, "://"),
+    _sub("url-token-user", _URL_TOKEN_USER_RE, _replace_url_token_user, "://"),
+    _sub("authorization", _AUTH_HEADER_RE, _replace_auth_header, folded=("authorization",)),
+    _sub("bearer", _BEARER_RE, _replace_bearer, folded=("bearer",)),
+    _sub("cli-user", _CLI_USER_RE, _replace_cli_user, "-u", "--user"),
+    _sub("env-json", _ENV_JSON_RE, _replace_env_entry, '"name'),
+    _sub("env-yaml", _ENV_YAML_RE, _replace_env_entry, "name:"),
+    _sub("xml", _XML_SECRET_RE, _replace_xml, "</"),
+    _Rule("key-value", _redact_key_values, folded=_KEY_STEMS),
 )
 
 
-# --------------------------------------------------------------------------------------
-# Public redaction API
-# --------------------------------------------------------------------------------------
+def _fewest(needles: set[str], folded: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The literals to look for: one that contains another (or, lower-cased, a folded one)
+    is found whenever the text holds it, so only the others are searched."""
+    kept_folded = {f for f in folded if not any(g != f and g in f for g in folded)}
+    kept = {
+        n
+        for n in needles
+        if not any(m != n and m in n for m in needles)
+        and not any(f in n.lower() for f in kept_folded)
+    }
+    return tuple(sorted(kept)), tuple(sorted(kept_folded))
+
+
+# Every literal some rule needs: a text with none of them holds nothing to redact.
+_NEEDLES, _FOLDED_NEEDLES = _fewest(
+    {needle for rule in _RULES for needle in rule.needles},
+    {needle for rule in _RULES for needle in rule.folded},
+)
+
+
+def _may_hold_secrets(text: str) -> bool:
+    """Whether any rule could match ``text`` (one substring search per literal). Only for
+    ASCII text: case-insensitive patterns also match some non-ASCII letters (U+0131 dotless
+    i, U+017F long s) that ``lower()`` leaves as they are, so other text runs every rule."""
+    if not text.isascii():
+        return True
+    # A plain loop over the ~70 literals (a generator costs a third more): this runs for
+    # every string of every Incident's evidence.
+    for needle in _NEEDLES:
+        if needle in text:
+            return True
+    lowered = text.lower()
+    return any(needle in lowered for needle in _FOLDED_NEEDLES)
 
 
 def redact_text(text: str) -> str:
     """``text`` with every recognised credential replaced by ``[REDACTED:<type>]``."""
+    if not _may_hold_secrets(text):
+        return text
     for rule in _RULES:
         text = rule.apply(text)
     return text
