@@ -250,6 +250,9 @@ class ReplayEnvironment:
             self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         else:
             self.settings = self.settings.model_copy(update={"metrics_port": 0})
+        # Cases are loaded one after another into this one emulator: an evidence read shared
+        # for a few seconds would carry one case's objects into the next case's diagnosis.
+        self.settings = self.settings.model_copy(update={"evidence_cache_seconds": 0.0})
         self._operator = assemble_operator(
             self.settings,
             client,
