@@ -2,7 +2,8 @@
 flight are made once, an answer is reused only within its time to live after it was asked
 for, 0 turns sharing off, failures worth retrying are never kept, kept failures (404) are,
 and a caller that gives up does not cancel the read others wait for. Real asyncio; the
-reads are counted coroutines released by the test (no sleeps), the clock is hand-driven."""
+reads are counted coroutines released by the test (the test waits for them to start
+with the shared polling helper), the clock is hand-driven."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from kubetriage.evidence.readcache import ReadCache
 from tests.support.clocks import HandClock
+from tests.support.polling import wait_for_async
 
 
 class Reads:
@@ -30,6 +32,15 @@ class Reads:
             raise self.fail_with
         return f"answer {number}".encode()
 
+    async def started(self, count: int) -> None:
+        """Wait until ``count`` reads have begun (and every task scheduled before them has
+        reached the cache)."""
+
+        async def calls() -> int:
+            return self.calls
+
+        await wait_for_async(calls, what=f"{count} read(s) started", until=lambda n: n >= count)
+
 
 class NotFound(Exception):
     pass
@@ -42,7 +53,7 @@ def _not_found(error: BaseException) -> bool:
 async def test_identical_reads_in_flight_are_made_once() -> None:
     cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     waiting = [asyncio.ensure_future(cache.read(("pods", "shop"), reads)) for _ in range(5)]
-    await asyncio.sleep(0)  # let every caller reach the cache
+    await reads.started(1)
     reads.release.set()
     assert await asyncio.gather(*waiting) == [b"answer 1"] * 5
     assert reads.calls == 1
@@ -74,7 +85,7 @@ async def test_an_answer_is_reused_within_its_time_to_live_only() -> None:
 async def test_zero_seconds_turns_sharing_off() -> None:
     cache, reads = ReadCache(0.0, clock=HandClock()), Reads()
     waiting = [asyncio.ensure_future(cache.read("pods", reads)) for _ in range(3)]
-    await asyncio.sleep(0)
+    await reads.started(3)
     reads.release.set()
     assert sorted(await asyncio.gather(*waiting)) == [b"answer 1", b"answer 2", b"answer 3"]
     assert reads.calls == 3
@@ -85,7 +96,7 @@ async def test_a_failure_worth_retrying_is_shared_in_flight_but_never_kept() -> 
     cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     reads.fail_with = ConnectionError("reset")
     waiting = [asyncio.ensure_future(cache.read("pods", reads)) for _ in range(2)]
-    await asyncio.sleep(0)
+    await reads.started(1)
     reads.release.set()
     outcomes = await asyncio.gather(*waiting, return_exceptions=True)
     assert [type(o) for o in outcomes] == [ConnectionError, ConnectionError]
@@ -108,7 +119,7 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_shared_read() -> None:
     cache, reads = ReadCache(2.0, clock=HandClock()), Reads()
     impatient = asyncio.ensure_future(cache.read("pods", reads))
     patient = asyncio.ensure_future(cache.read("pods", reads))
-    await asyncio.sleep(0)
+    await reads.started(1)
     impatient.cancel()
     reads.release.set()
     assert await patient == b"answer 1"
