@@ -401,9 +401,7 @@ class KubeEvidenceCollector:
                 ref = ObjectRef(kind=kind, namespace=ns, name=name)
                 run.error(f"dependency not followed: {scope.refusal(ref)}")
                 continue
-            obj = run.objects.get((kind, ns, name))
-            if obj is None and self._reader.readable(kind):
-                obj = await self._reader.read(run, kind, ns, name)
+            obj = await self._known_or_read(run, kind, ns, name)
             if obj is None and kind == "Service" and (base := headless_workload(name)):
                 obj = await self._headless_workload(run, ns, base)
             if obj is None:
@@ -416,12 +414,18 @@ class KubeEvidenceCollector:
     ) -> JsonDict | None:
         """The workload behind a ``<name>-headless`` Service that could not be read."""
         for kind in HEADLESS_WORKLOAD_KINDS:
-            obj = run.objects.get((kind, namespace, name))
-            if obj is None and self._reader.readable(kind):
-                obj = await self._reader.read(run, kind, namespace, name)
-            if obj is not None:
+            if (obj := await self._known_or_read(run, kind, namespace, name)) is not None:
                 return obj
         return None
+
+    async def _known_or_read(
+        self, run: CollectionRun, kind: str, namespace: str, name: str
+    ) -> JsonDict | None:
+        """The object as this run already has it, or read now when its kind is readable."""
+        obj = run.objects.get((kind, namespace, name))
+        if obj is None and self._reader.readable(kind):
+            obj = await self._reader.read(run, kind, namespace, name)
+        return obj
 
     async def _dependency_children(
         self, run: CollectionRun, obj: JsonDict, incident_namespace: str
