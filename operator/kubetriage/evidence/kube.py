@@ -9,9 +9,10 @@ everything read is handed to the pure ``build_evidence``, the same shape as a ca
 What is read: the target (the first candidate from ``candidate_targets`` that exists), its
 owner chain up to the workload and back down to the workload's ReplicaSets/revisions and pods,
 the events of those objects, log tails of troubled containers (current and previous), their
-nodes and volume claims, and the namespace's Services, Endpoints, NetworkPolicies, HPAs,
+nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, HPAs,
 ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: values are
-dropped as soon as a response is parsed). Secrets are never read, not even for existence.
+dropped as soon as a response is parsed), and the dependencies all these name
+(``DependencyWalk``). Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
 cannot be reached or answers 5xx/429 while the target is looked up raises
@@ -27,15 +28,7 @@ from typing import Unpack
 from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.dependencies import (
-    HEADLESS_WORKLOAD_KINDS,
-    event_texts,
-    headless_workload,
-    mentioned_objects,
-    named_hosts,
-    pod_texts,
-    resolve,
-)
+from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
     claim_names,
@@ -123,6 +116,7 @@ class KubeEvidenceCollector:
         self._reader = KubeReader(
             api_client, limits=limits, request_timeout=request_timeout, shared=shared
         )
+        self._dependencies = DependencyWalk(self._reader, limits)
 
     # --- the walk -------------------------------------------------------------------------
 
@@ -351,133 +345,6 @@ class KubeEvidenceCollector:
             run.truncated.append(f"event lookups: {cap} of {len(unique)} objects")
         return unique[:cap]
 
-    async def _follow_dependencies(
-        self,
-        run: CollectionRun,
-        namespace: str,
-        pods: list[JsonDict],
-        workload: JsonDict | None,
-        scope: Scope,
-    ) -> None:
-        """Read the Services (and workloads) the pods name in env, args, ConfigMaps, logs and
-        events, in any namespace the tenancy rule (``scope.may_read``) allows, with their
-        pods, ReplicaSets, workload and events; ``build_evidence`` summarises them as
-        ``Evidence.dependencies``. A dependency the rule keeps out is a collection error."""
-        limits = self._limits
-        lines = [
-            (f"log {t.namespace}/{t.pod}/{t.container}", line)
-            for t in run.logs
-            if t.namespace == namespace
-            for line in t.lines
-        ]
-        lines += event_texts(o for (kind, ns, _), o in run.objects.items() if kind == "Event")
-        config_maps = [
-            o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
-        ]
-        hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
-        if lines:
-            # An error line may name a workload of the namespace that no Service fronts.
-            await self._reader.add_listed(
-                run, "Deployment", namespace, what=f"list Deployments in {namespace}"
-            )
-        local = [
-            o
-            for (kind, ns, _), o in run.objects.items()
-            if ns == namespace and kind in ("Service", *WORKLOAD_KINDS)
-        ]
-        hosts += mentioned_objects(lines, local)
-        exclude = set()
-        if workload is not None:
-            exclude.add((str(workload.get("kind")), namespace, _name(workload)))
-        resolved = resolve(hosts, namespace, exclude)
-        followed = 0
-        for kind, ns, name, _ in resolved:
-            if followed >= limits.max_dependencies:
-                run.truncated.append(
-                    f"dependencies: followed {followed} of {len(resolved)} named hosts"
-                )
-                break
-            if not scope.may_read(ns):
-                ref = ObjectRef(kind=kind, namespace=ns, name=name)
-                run.error(f"dependency not followed: {scope.refusal(ref)}")
-                continue
-            obj = await self._known_or_read(run, kind, ns, name)
-            if obj is None and kind == "Service" and (base := headless_workload(name)):
-                obj = await self._headless_workload(run, ns, base)
-            if obj is None:
-                continue
-            followed += 1
-            await self._dependency_children(run, obj, namespace)
-
-    async def _headless_workload(
-        self, run: CollectionRun, namespace: str, name: str
-    ) -> JsonDict | None:
-        """The workload behind a ``<name>-headless`` Service that could not be read."""
-        for kind in HEADLESS_WORKLOAD_KINDS:
-            if (obj := await self._known_or_read(run, kind, namespace, name)) is not None:
-                return obj
-        return None
-
-    async def _known_or_read(
-        self, run: CollectionRun, kind: str, namespace: str, name: str
-    ) -> JsonDict | None:
-        """The object as this run already has it, or read now when its kind is readable."""
-        obj = run.objects.get((kind, namespace, name))
-        if obj is None and self._reader.readable(kind):
-            obj = await self._reader.read(run, kind, namespace, name)
-        return obj
-
-    async def _dependency_children(
-        self, run: CollectionRun, obj: JsonDict, incident_namespace: str
-    ) -> None:
-        """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
-        another namespace, the NetworkPolicies that decide whether it accepts the call."""
-        namespace, spec = _ns(obj), obj.get("spec") or {}
-        if namespace != incident_namespace:
-            await self._reader.add_listed(
-                run, "NetworkPolicy", namespace, what=f"list NetworkPolicies in {namespace}"
-            )
-        if obj.get("kind") == "Service":
-            selector = selector_query({"matchLabels": spec.get("selector") or {}})
-        else:
-            selector = selector_query(spec.get("selector") or {})
-        if selector is None:
-            return
-        what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
-        if (
-            obj.get("kind") == "Service"
-            and run.objects.get(("Endpoints", namespace, _name(obj))) is None
-        ):
-            await self._reader.read(run, "Endpoints", namespace, _name(obj))
-        pods, replica_sets = await asyncio.gather(
-            *(
-                self._reader.list_of(
-                    run,
-                    listed,
-                    namespace,
-                    what=f"list {plural} of dependency {what}",
-                    label_selector=selector,
-                )
-                for listed, plural in (("Pod", "pods"), ("ReplicaSet", "ReplicaSets"))
-            )
-        )
-        for item in pods + replica_sets:
-            run.add(item)
-        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
-        subjects = [(str(obj.get("kind")), _name(obj))]
-        if (
-            owner is not None
-            and self._reader.readable(str(owner.get("kind")))
-            and owner.get("name")
-        ):
-            subjects.append((str(owner["kind"]), str(owner["name"])))
-            if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
-                await self._reader.read(run, str(owner["kind"]), namespace, str(owner["name"]))
-        subjects += [("Pod", _name(p)) for p in pods[:3]]
-        await asyncio.gather(
-            *(self._reader.events_about(run, k, namespace, n) for k, n in subjects)
-        )
-
     async def collect(self, *, scope: Scope, **query: Unpack[EvidenceQuery]) -> Evidence:
         """Read the cluster around the incident and build its bounded Evidence; only what
         ``scope`` (the tenancy rule for the Incident's namespace) allows is read."""
@@ -525,7 +392,7 @@ class KubeEvidenceCollector:
         await asyncio.gather(*(self._reader.events_about(run, k, ns, n) for k, ns, n in subjects))
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
-            await self._follow_dependencies(run, namespace, pods, workload, scope)
+            await self._dependencies.follow(run, namespace, pods, workload, scope)
 
         query["target"] = chosen
         return build_evidence(

@@ -1,0 +1,166 @@
+"""The dependency walk of evidence collection: from what the incident's pods name (env, args,
+ConfigMaps, log lines, events) to the Services and workloads they call, in any namespace the
+tenancy rule allows, and on to those dependencies' pods, ReplicaSets, workload, Endpoints,
+events and (in another namespace) NetworkPolicies.
+
+Called by ``KubeEvidenceCollector`` once the incident's own objects and logs are read; the
+names themselves are found by the pure helpers of ``kubetriage.evidence.dependencies``, the
+reads go through the same ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kubetriage.evidence.dependencies import (
+    HEADLESS_WORKLOAD_KINDS,
+    event_texts,
+    headless_workload,
+    mentioned_objects,
+    named_hosts,
+    pod_texts,
+    resolve,
+)
+from kubetriage.evidence.index import WORKLOAD_KINDS
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.objects import JsonDict, controller_ref, selector_query
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope
+
+
+class DependencyWalk:
+    """Follows an incident's named dependencies; one instance serves many incidents."""
+
+    def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
+        self._reader = reader
+        self._limits = limits
+
+    async def follow(
+        self,
+        run: CollectionRun,
+        namespace: str,
+        pods: list[JsonDict],
+        workload: JsonDict | None,
+        scope: Scope,
+    ) -> None:
+        """Read the Services (and workloads) the pods name in env, args, ConfigMaps, logs and
+        events, in any namespace the tenancy rule (``scope.may_read``) allows, with their
+        pods, ReplicaSets, workload and events; ``build_evidence`` summarises them as
+        ``Evidence.dependencies``. A dependency the rule keeps out is a collection error."""
+        limits = self._limits
+        lines = [
+            (f"log {t.namespace}/{t.pod}/{t.container}", line)
+            for t in run.logs
+            if t.namespace == namespace
+            for line in t.lines
+        ]
+        lines += event_texts(o for (kind, ns, _), o in run.objects.items() if kind == "Event")
+        config_maps = [
+            o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
+        ]
+        hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
+        if lines:
+            # An error line may name a workload of the namespace that no Service fronts.
+            await self._reader.add_listed(
+                run, "Deployment", namespace, what=f"list Deployments in {namespace}"
+            )
+        local = [
+            o
+            for (kind, ns, _), o in run.objects.items()
+            if ns == namespace and kind in ("Service", *WORKLOAD_KINDS)
+        ]
+        hosts += mentioned_objects(lines, local)
+        exclude = set()
+        if workload is not None:
+            exclude.add((str(workload.get("kind")), namespace, _name(workload)))
+        resolved = resolve(hosts, namespace, exclude)
+        followed = 0
+        for kind, ns, name, _ in resolved:
+            if followed >= limits.max_dependencies:
+                run.truncated.append(
+                    f"dependencies: followed {followed} of {len(resolved)} named hosts"
+                )
+                break
+            if not scope.may_read(ns):
+                ref = ObjectRef(kind=kind, namespace=ns, name=name)
+                run.error(f"dependency not followed: {scope.refusal(ref)}")
+                continue
+            obj = await self._known_or_read(run, kind, ns, name)
+            if obj is None and kind == "Service" and (base := headless_workload(name)):
+                obj = await self._headless_workload(run, ns, base)
+            if obj is None:
+                continue
+            followed += 1
+            await self._dependency_children(run, obj, namespace)
+
+    async def _headless_workload(
+        self, run: CollectionRun, namespace: str, name: str
+    ) -> JsonDict | None:
+        """The workload behind a ``<name>-headless`` Service that could not be read."""
+        for kind in HEADLESS_WORKLOAD_KINDS:
+            if (obj := await self._known_or_read(run, kind, namespace, name)) is not None:
+                return obj
+        return None
+
+    async def _known_or_read(
+        self, run: CollectionRun, kind: str, namespace: str, name: str
+    ) -> JsonDict | None:
+        """The object as this run already has it, or read now when its kind is readable."""
+        obj = run.objects.get((kind, namespace, name))
+        if obj is None and self._reader.readable(kind):
+            obj = await self._reader.read(run, kind, namespace, name)
+        return obj
+
+    async def _dependency_children(
+        self, run: CollectionRun, obj: JsonDict, incident_namespace: str
+    ) -> None:
+        """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
+        another namespace, the NetworkPolicies that decide whether it accepts the call."""
+        namespace, spec = _ns(obj), obj.get("spec") or {}
+        if namespace != incident_namespace:
+            await self._reader.add_listed(
+                run, "NetworkPolicy", namespace, what=f"list NetworkPolicies in {namespace}"
+            )
+        if obj.get("kind") == "Service":
+            selector = selector_query({"matchLabels": spec.get("selector") or {}})
+        else:
+            selector = selector_query(spec.get("selector") or {})
+        if selector is None:
+            return
+        what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
+        if (
+            obj.get("kind") == "Service"
+            and run.objects.get(("Endpoints", namespace, _name(obj))) is None
+        ):
+            await self._reader.read(run, "Endpoints", namespace, _name(obj))
+        pods, replica_sets = await asyncio.gather(
+            *(
+                self._reader.list_of(
+                    run,
+                    listed,
+                    namespace,
+                    what=f"list {plural} of dependency {what}",
+                    label_selector=selector,
+                )
+                for listed, plural in (("Pod", "pods"), ("ReplicaSet", "ReplicaSets"))
+            )
+        )
+        for item in pods + replica_sets:
+            run.add(item)
+        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
+        subjects = [(str(obj.get("kind")), _name(obj))]
+        if (
+            owner is not None
+            and self._reader.readable(str(owner.get("kind")))
+            and owner.get("name")
+        ):
+            subjects.append((str(owner["kind"]), str(owner["name"])))
+            if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
+                await self._reader.read(run, str(owner["kind"]), namespace, str(owner["name"]))
+        subjects += [("Pod", _name(p)) for p in pods[:3]]
+        await asyncio.gather(
+            *(self._reader.events_about(run, k, namespace, n) for k, n in subjects)
+        )
