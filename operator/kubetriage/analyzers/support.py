@@ -255,6 +255,7 @@ CONFIG_LOG = re.compile(
     r"|config(uration)? file [\"']?(?P<path2>/[\w./-]+)[\"']? (not found|does not exist|"
     r"is missing)"
     r"|(failed to (parse|load|read) config(uration)?|invalid config(uration)?)"
+    r"|validation errors? for \w*(Settings|Config)\b"  # pydantic-settings: fields missing
     r")"
 )
 
