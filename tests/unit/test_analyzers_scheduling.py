@@ -209,7 +209,7 @@ def test_bound_volume_pinned_to_a_zone_without_nodes_is_unschedulable_not_storag
     result = analyze(ev)
     finding = assert_leads(result, Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
     # The volume's zone is what binds the pod; the other node's taint is only that node's.
-    assert finding.params["reason"].startswith("volume's zone or node")
+    assert finding.params["reason"].startswith("volume node affinity conflict")
     assert by_category(result, Category.STORAGE) == []
 
 

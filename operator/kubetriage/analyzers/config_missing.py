@@ -18,6 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.container_texts import (
     ABSENT,
+    ABSENT_OPTIONAL,
     MISSPELT_HOST,
     REJECTED,
     ConfigProblem,
@@ -315,7 +316,9 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     + (CONFIDENCE.crashing_bonus if crashing else 0.0)
                     + (CONFIDENCE.renamed_bonus if renamed else 0.0),
                     item(hit.source, hit.line),
-                    problem=log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
+                    problem=ABSENT_OPTIONAL
+                    if absent is not None
+                    else log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
                 )
                 if renamed is not None and log_target is not None:
                     note(
