@@ -79,16 +79,20 @@ def test_probes_refused_on_a_container_the_kubelet_kills_stay_the_probes_fault()
     assert probe.confidence >= 0.85
 
 
-def _answered(status: str) -> Evidence:
-    app = make.container(
+def _running_unready(readiness: str, port: str) -> ContainerEvidence:
+    """A running container, not ready, whose readiness probe is ``readiness``."""
+    return make.container(
         "app",
         ready=False,
         state=make.running(),
-        probes=[ProbeSpec(kind="readiness", handler="httpGet /api/v1/health :2020")],
-        ports=["http:2020/TCP"],
+        probes=[ProbeSpec(kind="readiness", handler=readiness)],
+        ports=[port],
     )
+
+
+def _answered(status: str) -> Evidence:
     return make.checkout_evidence(
-        app,
+        _running_unready("httpGet /api/v1/health :2020", "http:2020/TCP"),
         events=[
             make.event(
                 "Unhealthy", f"Readiness probe failed: {status}", name=CHECKOUT_POD, count=31
@@ -111,15 +115,8 @@ def test_a_probe_answered_with_a_server_error_is_the_application_reporting_a_fau
 
 
 def _new_revision_not_ready(*aspects: str) -> Evidence:
-    app = make.container(
-        "app",
-        ready=False,
-        state=make.running(),
-        probes=[ProbeSpec(kind="readiness", handler="httpGet /actuator/health/readiness :8081")],
-        ports=["http:8080/TCP"],
-    )
     return make.checkout_evidence(
-        app,
+        _running_unready("httpGet /actuator/health/readiness :8081", "http:8080/TCP"),
         workload=make.deployment(ready=2, replicas=2, revision=32),
         revisions=make.rollout_revisions(
             32, {"app": "api:5.5.0"}, {"app": "api:5.4.1"}, minutes_ago=21, old_ready=2
