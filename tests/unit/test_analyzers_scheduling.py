@@ -185,6 +185,34 @@ def test_unbound_claim_is_storage_not_unschedulable() -> None:
     assert by_category(result, Category.UNSCHEDULABLE) == []
 
 
+def test_bound_volume_pinned_to_a_zone_without_nodes_is_unschedulable_not_storage() -> None:
+    message = (
+        "0/4 nodes are available: 1 node(s) had untolerated taint {CriticalAddonsOnly: true}, "
+        "3 node(s) had volume node affinity conflict. preemption: 0/4 nodes are available: "
+        "4 Preemption is not helpful for scheduling."
+    )
+    ev = make.evidence(
+        workload=make.deployment(ready=1),
+        pods=[_pending(pvc_names=["checkout-data"])],
+        pvcs=[
+            PVCEvidence(
+                name="checkout-data",
+                namespace="shop",
+                phase="Bound",
+                storage_class="gp3",
+                requested="200Gi",
+                capacity="200Gi",
+            )
+        ],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD, count=36)],
+    )
+    result = analyze(ev)
+    finding = assert_leads(result, Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
+    # The volume's zone is what binds the pod; the other node's taint is only that node's.
+    assert finding.params["reason"].startswith("volume node affinity conflict")
+    assert by_category(result, Category.STORAGE) == []
+
+
 def test_not_ready_node_hosting_the_pods_gets_drained() -> None:
     ev = make.evidence(
         workload=make.deployment(ready=1),

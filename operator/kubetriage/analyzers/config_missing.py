@@ -18,6 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.container_texts import (
     ABSENT,
+    ABSENT_OPTIONAL,
     MISSPELT_HOST,
     REJECTED,
     ConfigProblem,
@@ -41,7 +42,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.evidence import ConfigReference, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -62,6 +63,8 @@ class _Confidence:
     renamed_bonus: float = 0.1  # ... and the ConfigMap has a key that nearly matches it
     supporting: float = 0.0  # a supporting fact (the near-miss key itself) raises nothing
     misspelt_host: float = 0.75  # an env value names a host one edit away from a Service
+    absent_optional: float = 0.85  # the log says configuration is missing, and the one optional
+    # ConfigMap/Secret the pod takes it from does not exist (the pod started without it)
 
 
 CONFIDENCE: Final = _Confidence()
@@ -103,6 +106,18 @@ def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> Obj
     if len(refs) == 1:
         return ObjectRef(kind=refs[0].kind, namespace=pod.namespace, name=refs[0].name)
     return workload_ref(evidence, pod)
+
+
+def _absent_optional_source(pod: PodEvidence, *, file: bool) -> ConfigReference | None:
+    """The one optional ConfigMap or Secret the pod references that does not exist, as a
+    volume when the complaint is about a file, else as env: the kubelet starts the container
+    without it, so its settings are simply not there."""
+    absent = [
+        r
+        for r in pod.config_refs
+        if r.optional and r.exists is False and r.via.startswith("volume") == file
+    ]
+    return absent[0] if len(absent) == 1 else None
 
 
 def _near_miss_key(evidence: Evidence, target: ObjectRef | None, wanted: str | None) -> str | None:
@@ -277,6 +292,23 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     c.name == log.container and c.restart_count > 0 for c in pod.containers
                 )
                 log_target = _log_config_target(evidence, pod, hit)
+                path = hit.match["path"] or hit.match["path2"]
+                absent = _absent_optional_source(pod, file=bool(path))
+                if absent is not None:
+                    # Started without an optional source that no longer exists: that is what
+                    # the application is missing, whichever source it would have named.
+                    log_target = ObjectRef(
+                        kind=absent.kind, namespace=pod.namespace, name=absent.name
+                    )
+                    confidence = max(confidence, CONFIDENCE.absent_optional)
+                    note(
+                        log_target,
+                        CONFIDENCE.supporting,
+                        item(
+                            pod_source(pod),
+                            f"{absent.kind} {absent.name} ({absent.via}, optional) does not exist",
+                        ),
+                    )
                 renamed = _near_miss_key(evidence, log_target, variable)
                 note(
                     log_target,
@@ -284,7 +316,9 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     + (CONFIDENCE.crashing_bonus if crashing else 0.0)
                     + (CONFIDENCE.renamed_bonus if renamed else 0.0),
                     item(hit.source, hit.line),
-                    problem=log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
+                    problem=ABSENT_OPTIONAL
+                    if absent is not None
+                    else log_problem(variable, hit.match["path"] or hit.match["path2"], renamed),
                 )
                 if renamed is not None and log_target is not None:
                     note(

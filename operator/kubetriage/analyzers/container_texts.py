@@ -182,6 +182,11 @@ ABSENT = ConfigProblem(
     "create it",
     "The kubelet does not create a container whose referenced object is missing",
 )
+ABSENT_OPTIONAL = ConfigProblem(
+    "does not exist",
+    "create it",
+    "The pod references it as optional, so its containers start without the settings it holds",
+)
 REJECTED = ConfigProblem(
     "is rejected by the kubelet",
     "correct it",

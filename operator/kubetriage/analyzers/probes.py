@@ -31,6 +31,7 @@ from kubetriage.analyzers.support import (
     workload_container,
     workload_ref,
 )
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ContainerEvidence, EventEvidence, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
@@ -46,12 +47,18 @@ class _Confidence:
     failing: float = 0.45  # probes fail, with no kill, restart or unready container to show
     wrong_port_bonus: float = 0.05  # refused on a port the container does not declare
     no_path_bonus: float = 0.05  # the probe's path answers 404
+    changed_probe_bonus: float = 0.1  # the rollout that made the running pods changed this probe
     dependency_penalty: float = 0.25  # it answers 5xx while its log shows a dependency failing
+    self_reported_penalty: float = 0.15  # it answers 5xx: the app reports a fault it has
     busy_penalty: float = 0.25  # it times out while its CPU usage jumped: too busy to answer
 
 
 CONFIDENCE: Final = _Confidence()
 
+# The probe reached the application and got a server error back (it reports itself unhealthy),
+# and failures that mean it did not reach it or the answer was wrong for the probe.
+_APP_5XX = re.compile(r"(?i)(statuscode|status code):? 5\d\d")
+_OTHER_FAILURE = re.compile(r"(?i)refused|timeout|deadline|statuscode:? 4\d\d|no such host|reset")
 _PROBE_FAILED = re.compile(r"(?i)(?P<kind>liveness|readiness|startup) probe failed:?\s*(?P<why>.*)")
 
 
@@ -71,6 +78,31 @@ def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> Evi
             "metrics", f"CPU usage of {container} rose from {low:.2g} to {metric.last:.2g} cores"
         )
     return None
+
+
+# A process that exits with one of these was stopped by a signal the kubelet sends (SIGKILL,
+# SIGTERM): a liveness kill. Any other code is the process ending on its own.
+_SIGNAL_EXITS = frozenset({137, 143})
+
+
+def _exited_on_its_own(container: ContainerEvidence, kills: list[EventEvidence]) -> bool:
+    """The container's last run ended by the process's own exit (a panic, an error code), not
+    by the kubelet: probes that fail around it only report that nothing listens."""
+    last = container.last_state
+    if kills or last is None or last.state != "terminated" or last.exit_code is None:
+        return False
+    return last.exit_code not in _SIGNAL_EXITS and last.exit_code != 0
+
+
+def _rollout_changed_probes(evidence: Evidence, target: ObjectRef) -> EvidenceItem | None:
+    """A fact when the workload's latest rollout changed its probes."""
+    rollouts = [c for c in evidence.changes if c.kind == "rollout" and c.object.same_object(target)]
+    latest = max(rollouts, key=lambda c: c.to_revision or 0, default=None)
+    if latest is None or "probes" not in latest.aspects:
+        return None
+    return item(
+        "changes", f"revision {latest.to_revision} of {prose.obj(target)} changed its probes"
+    )
 
 
 # Fewer readiness failures than this, on a container that is ready again and never restarted,
@@ -128,7 +160,11 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         facts = [item("events", event_fact(e)) for _, _, e in unhealthy[:3]]
         facts.extend(item("events", event_fact(e)) for e in kills[:2])
         running = container.state.state == "running"
-        if kills or ("liveness" in kinds and container.restart_count > 0):
+        if _exited_on_its_own(container, kills):
+            # Probes refused while the process keeps exiting by itself: a crash, not a probe.
+            confidence = CONFIDENCE.failing
+            probe_kind = "liveness" if "liveness" in kinds else sorted(kinds)[0]
+        elif kills or ("liveness" in kinds and container.restart_count > 0):
             confidence = CONFIDENCE.liveness_kill
             probe_kind = "startup" if "startup" in kinds and "liveness" not in kinds else "liveness"
         elif "startup" in kinds and container.restart_count > 0:
@@ -178,6 +214,15 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             facts.extend(spec_facts)
         if re.search(r"statuscode: 404|status code 404", reasons, re.I):
             confidence += CONFIDENCE.no_path_bonus
+        changed = _rollout_changed_probes(evidence, target)
+        if changed is not None and running and (kills or container.restart_count == 0):
+            # The pods run; the probe the last rollout changed is what fails on them.
+            confidence += CONFIDENCE.changed_probe_bonus
+            facts.append(changed)
+        answered_5xx = bool(_APP_5XX.search(reasons)) and not _OTHER_FAILURE.search(reasons)
+        if answered_5xx:
+            # The app answers its probe and reports itself unhealthy: the probe does its job.
+            confidence -= CONFIDENCE.self_reported_penalty
         # Replicas of one workload fail their probes for one reason; a tail from any of them
         # tells why (often only some pods' logs were collected).
         logs = logs_of(evidence, pod, container.name) or [

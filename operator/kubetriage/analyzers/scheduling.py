@@ -45,6 +45,8 @@ CONFIDENCE: Final = _Confidence()
 
 # The scheduler's reasons, by the words a person reads in a finding.
 _SCHEDULING_REASONS: dict[str, re.Pattern[str]] = {
+    # First: a bound volume pins the pod to its zone, whatever the other nodes lack.
+    "volume node affinity conflict": re.compile(r"(?i)volume node affinity conflict"),
     "insufficient cpu": re.compile(r"(?i)insufficient cpu"),
     "insufficient memory": re.compile(r"(?i)insufficient memory"),
     "insufficient resources": re.compile(r"(?i)insufficient [\w./-]+"),
@@ -218,6 +220,9 @@ _SCHEDULING_FIXES = {
     "node unschedulable": "The nodes are cordoned",
     "host port conflict": "The host port the pods ask for is taken on every node",
     "topology spread": "The topology spread constraint cannot be met",
+    "volume node affinity conflict": (
+        "The pods' bound volumes are pinned to a zone or node where no schedulable node is left"
+    ),
 }
 _SCHEDULING_FIX_WORDS = {
     "insufficient cpu": "add nodes or lower the CPU requests",
@@ -225,6 +230,7 @@ _SCHEDULING_FIX_WORDS = {
     "node selector or affinity": "fix the node selector or label a node",
     "untolerated taint": "add a toleration or untaint a node",
     "node unschedulable": "uncordon a node or add one",
+    "volume node affinity conflict": "add a node in the volume's zone",
 }
 
 

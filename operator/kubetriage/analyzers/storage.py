@@ -49,9 +49,11 @@ CONFIDENCE: Final = _Confidence()
 FILLING = 0.9
 FULL = 0.97
 
+# A claim that has no volume yet. A bound volume pinned to a zone or node where no schedulable
+# node remains ("volume node affinity conflict") is a placement problem: the scheduling rule's.
 UNBOUND_PVC = re.compile(
     r"(?i)(unbound (immediate )?persistentvolumeclaims|persistentvolumeclaim \"?[\w.-]+\"? not "
-    r"found|volume node affinity conflict|waiting for first consumer)"
+    r"found|waiting for first consumer)"
 )
 _VOLUME_EVENT_REASONS = (
     "FailedMount",

@@ -109,8 +109,9 @@ def involved_workload(evidence: Evidence, involved: ObjectRef) -> ObjectRef | No
 
 
 def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRef | None:
-    """The workload a remediation should act on: the one the evidence was built around, else
-    the pod's controller, else the incident target when it is itself a workload."""
+    """The workload a remediation should act on: the one the evidence was built around (or
+    the CronJob that stamps it out), else the pod's controller, else the incident target when
+    it is itself a workload."""
     if pod is not None:
         owned = owner_workload(pod)
         if evidence.workload is not None:
@@ -122,11 +123,11 @@ def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRe
                 or owned.same_object(ours)
                 or any(r.name == owner_name for r in evidence.revisions)
             ):
-                return ours
+                return evidence.workload.controller or ours
         if owned is not None:
             return owned
     if evidence.workload is not None:
-        return evidence.workload.ref
+        return evidence.workload.controller or evidence.workload.ref
     if evidence.target is not None and evidence.target.kind in WORKLOAD_KINDS:
         return evidence.target
     for candidate in evidence.pods:
@@ -255,6 +256,7 @@ CONFIG_LOG = re.compile(
     r"|config(uration)? file [\"']?(?P<path2>/[\w./-]+)[\"']? (not found|does not exist|"
     r"is missing)"
     r"|(failed to (parse|load|read) config(uration)?|invalid config(uration)?)"
+    r"|validation errors? for \w*(Settings|Config)\b"  # pydantic-settings: fields missing
     r")"
 )
 

@@ -158,6 +158,9 @@ class WorkloadEvidence(BaseModel):
     generation: int | None = None
     observed_generation: int | None = None
     annotations: dict[str, str] = Field(default_factory=dict)
+    # The workload that stamps this one out from its template (a Job's CronJob): a change to
+    # the template is made there, or the next run repeats the fault.
+    controller: ObjectRef | None = None
 
 
 class PVCEvidence(BaseModel):

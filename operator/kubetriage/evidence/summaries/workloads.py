@@ -1,5 +1,5 @@
-"""Workloads (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs) and their revision
-history (ReplicaSets or ControllerRevisions), newest first. Pure."""
+"""Workloads (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, with a Job's CronJob) and
+their revision history (ReplicaSets or ControllerRevisions), newest first. Pure."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.evidence.summaries.pods import container_summaries
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import RevisionEvidence, WorkloadEvidence
-from kubetriage.models.objects import JsonDict, controlled_by
+from kubetriage.models.objects import JsonDict, controlled_by, controller_ref
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -58,6 +59,14 @@ def workload_summary(obj: JsonDict, limits: EvidenceLimits, notes: Notes) -> Wor
         updated = as_int(status.get("updatedReplicas"))
         unavailable = as_int(status.get("unavailableReplicas"))
     annotations = as_dict(meta.get("annotations"))
+    stamped_by = controller_ref(obj) if kind == "Job" else None
+    controller = (
+        ObjectRef(kind="CronJob", namespace=_ns(obj), name=str(stamped_by["name"]))
+        if stamped_by is not None
+        and stamped_by.get("kind") == "CronJob"
+        and isinstance(stamped_by.get("name"), str)
+        else None
+    )
     return WorkloadEvidence(
         ref=ref_of(obj),
         desired_replicas=desired,
@@ -72,6 +81,7 @@ def workload_summary(obj: JsonDict, limits: EvidenceLimits, notes: Notes) -> Wor
         generation=as_int(meta.get("generation")),
         observed_generation=as_int(status.get("observedGeneration")),
         annotations=str_map(annotations, limits, drop=NOISY_ANNOTATIONS),
+        controller=controller,
     )
 
 

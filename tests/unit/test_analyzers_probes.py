@@ -1,0 +1,154 @@
+"""Checks when failing probes are the fault and when they only report another one: probes
+refused while the process exits by itself (a crash), a probe answered with a server error
+(the application reports itself unhealthy), and a probe the last rollout changed on pods that
+run (the probe, not the release).
+
+Everything is real: Evidence models built by ``tests.support.evidence`` and the full analyzer
+registry via ``run_analyzers``; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import ChangeEvidence, ContainerEvidence, Evidence, ProbeSpec
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, ago, analyze, assert_leads, by_category
+
+CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+_PROBES = [
+    ProbeSpec(kind="liveness", handler="httpGet /healthz :8080"),
+    ProbeSpec(kind="readiness", handler="httpGet /readyz :8080"),
+]
+_REFUSED = (
+    'probe failed: Get "http://10.1.2.3:8080/{path}": '
+    "dial tcp 10.1.2.3:8080: connect: connection refused"
+)
+
+
+def _refused_probes(app: ContainerEvidence) -> Evidence:
+    return make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=0),
+        events=[
+            make.event(
+                "Unhealthy",
+                "Readiness " + _REFUSED.format(path="readyz"),
+                name=CHECKOUT_POD,
+                count=14,
+            ),
+            make.event(
+                "Unhealthy",
+                "Liveness " + _REFUSED.format(path="healthz"),
+                name=CHECKOUT_POD,
+                count=4,
+            ),
+            make.event("BackOff", "Back-off restarting failed container app", name=CHECKOUT_POD),
+        ],
+        logs=[make.checkout_log("panic: assignment to entry in nil map\n\ngoroutine 1 [running]:")],
+    )
+
+
+def test_probes_refused_while_the_process_exits_by_itself_are_a_crash() -> None:
+    crashing = make.crash_looping(
+        "app", exit_code=2, restarts=9, probes=_PROBES, ports=["http:8080/TCP"]
+    )
+    result = analyze(_refused_probes(crashing))
+    assert_leads(result, Category.CRASH_LOOP, Action.ESCALATE, CHECKOUT)
+    assert all(f.confidence <= 0.5 for f in by_category(result, Category.PROBE_FAILURE))
+
+
+def test_probes_refused_on_a_container_the_kubelet_kills_stay_the_probes_fault() -> None:
+    # Near miss: the same events, but the last run ended by SIGKILL after a liveness kill.
+    killed = make.container(
+        "app",
+        ready=False,
+        restarts=9,
+        state=make.running(),
+        last_state=make.terminated("Error", 137),
+        probes=_PROBES,
+        ports=["http:8080/TCP"],
+    )
+    ev = _refused_probes(killed)
+    ev.events.append(
+        make.event(
+            "Killing", "Container app failed liveness probe, will be restarted", name=CHECKOUT_POD
+        )
+    )
+    probe = by_category(analyze(ev), Category.PROBE_FAILURE)[0]
+    assert probe.confidence >= 0.85
+
+
+def _running_unready(readiness: str, port: str) -> ContainerEvidence:
+    """A running container, not ready, whose readiness probe is ``readiness``."""
+    return make.container(
+        "app",
+        ready=False,
+        state=make.running(),
+        probes=[ProbeSpec(kind="readiness", handler=readiness)],
+        ports=[port],
+    )
+
+
+def _answered(status: str) -> Evidence:
+    return make.checkout_evidence(
+        _running_unready("httpGet /api/v1/health :2020", "http:2020/TCP"),
+        events=[
+            make.event(
+                "Unhealthy", f"Readiness probe failed: {status}", name=CHECKOUT_POD, count=31
+            )
+        ],
+    )
+
+
+def test_a_probe_answered_with_a_server_error_is_the_application_reporting_a_fault() -> None:
+    reported = by_category(
+        analyze(_answered("HTTP probe failed with statuscode: 500")), Category.PROBE_FAILURE
+    )[0]
+    # Near miss: refused on the same probe means nothing answers there: the probe's own fault.
+    refused = by_category(
+        analyze(_answered('Get "http://10.1.2.3:2020/api/v1/health": connect: connection refused')),
+        Category.PROBE_FAILURE,
+    )[0]
+    assert reported.confidence <= 0.6
+    assert refused.confidence >= 0.75
+
+
+def _new_revision_not_ready(*aspects: str) -> Evidence:
+    return make.checkout_evidence(
+        _running_unready("httpGet /actuator/health/readiness :8081", "http:8080/TCP"),
+        workload=make.deployment(ready=2, replicas=2, revision=32),
+        revisions=make.rollout_revisions(
+            32, {"app": "api:5.5.0"}, {"app": "api:5.4.1"}, minutes_ago=21, old_ready=2
+        ),
+        changes=[
+            ChangeEvidence(
+                at=ago(21),
+                kind="rollout",
+                object=CHECKOUT,
+                aspects=list(aspects),
+                details=["revision 31 -> 32"],
+                from_revision=31,
+                to_revision=32,
+            )
+        ],
+        events=[
+            make.event(
+                "Unhealthy",
+                'Readiness probe failed: Get "http://10.1.2.3:8081/actuator/health/readiness": '
+                "dial tcp 10.1.2.3:8081: connect: connection refused",
+                name=CHECKOUT_POD,
+                count=126,
+            )
+        ],
+    )
+
+
+def test_a_probe_the_last_rollout_changed_fails_on_running_pods_is_the_probe() -> None:
+    changed = by_category(
+        analyze(_new_revision_not_ready("image", "probes")), Category.PROBE_FAILURE
+    )[0]
+    # Near miss: the same failure after a rollout that left the probes alone.
+    unchanged = by_category(analyze(_new_revision_not_ready("image")), Category.PROBE_FAILURE)[0]
+    assert changed.confidence >= unchanged.confidence + 0.1
+    assert any("changed its probes" in e.fact for e in changed.evidence)
