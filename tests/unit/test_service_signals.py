@@ -27,14 +27,15 @@ from tests.support.evidence import analyze, by_category, top
 PLAYBACK = ObjectRef(kind="Deployment", namespace="media", name="playback")
 
 
-def _pods(*revisions: str) -> list[PodEvidence]:
+def _pods(*revisions: str, container: str = "api") -> list[PodEvidence]:
+    """One running pod (no CPU limit) per ReplicaSet given, labelled with its app's name."""
     return [
         make.pod(
             f"{rs}-p{i}",
-            make.container("api", limits={"memory": "1Gi"}),
+            make.container(container, limits={"memory": "1Gi"}),
             namespace="media",
             replica_set=rs,
-            labels={"app": "playback"},
+            labels={"app": rs.split("-")[0]},
         )
         for i, rs in enumerate(revisions)
     ]
@@ -158,16 +159,7 @@ def test_a_full_uwsgi_listen_queue_is_an_exhausted_worker_pool() -> None:
         '*** uWSGI listen queue of socket "0.0.0.0:8000" (fd: 3) full !!! (101/100) ***',
         namespace="media",
     )
-    pods = [
-        make.pod(
-            f"render-6c7d8e9f0a-p{i}",
-            make.container("render", limits={"memory": "1Gi"}),
-            namespace="media",
-            replica_set="render-6c7d8e9f0a",
-            labels={"app": "render"},
-        )
-        for i in range(2)
-    ]
+    pods = _pods("render-6c7d8e9f0a", "render-6c7d8e9f0a", container="render")
     cpu = make.metric(
         'sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace="media"}[5m]))',
         name="cpu_usage_cores",
