@@ -19,6 +19,7 @@ from typing import Literal
 
 from kubetriage import prose
 from kubetriage.analyzers.changes import symptom_onset
+from kubetriage.analyzers.support import owner_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
     Diagnosis,
@@ -137,6 +138,13 @@ def _default_target(action: Action, evidence: Evidence) -> ObjectRef | None:
         return evidence.workload.ref
     if evidence.target and evidence.target.kind in allowed:
         return evidence.target
+    if action is Action.ESCALATE and evidence.target and evidence.target.kind == "Namespace":
+        # A namespace-wide incident whose pods all belong to one workload: its owner takes it.
+        owners = {
+            (o.kind, o.namespace, o.name): o for p in evidence.pods if (o := owner_workload(p))
+        }
+        if len(owners) == 1:
+            return next(iter(owners.values()))
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
-from kubetriage.analyzers.saturation import latency_alerted
+from kubetriage.analyzers.saturation import latency_alerted, measures_latency
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
@@ -60,7 +60,6 @@ PINNED_SHARE = 0.9
 
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
-_LATENCY = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059])")
 
 
 def _container_of(metric: MetricSummary) -> str | None:
@@ -111,8 +110,7 @@ def _cpu_limit(evidence: Evidence, container: ContainerEvidence) -> float | None
 def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
     facts: list[EvidenceItem] = []
     for metric in evidence.metrics:
-        label = f"{metric.name} {metric.query}"
-        if not _LATENCY.search(label) or metric.last is None:
+        if not measures_latency(metric) or metric.last is None:
             continue
         low = metric.first if metric.first is not None else metric.min
         if metric.trend == "rising" or (low and metric.last / low >= RISE):

@@ -1,6 +1,8 @@
 """The bad-rollout rule: a new revision that broke a working workload. Its new pods fail
-while the previous revision's serve, it missed its progress deadline, or errors, latency or
-CPU stepped up right after it rolled out (with traffic unchanged); the fix is to roll back
+while the previous revision's serve, it missed its progress deadline, only its pods log
+server errors while the previous revision's pods serve beside them cleanly (a paused or
+partial rollout), or errors, latency or CPU stepped up right after it rolled out (with
+traffic unchanged); the fix is to roll back
 to the previous revision. Lowered when the failing pods' own analyzers name the precise
 cause (an image that cannot be pulled, a missing ConfigMap), and when they only wait on a
 dependency that is down for everyone (its own pods fail): the dependency's outage is the
@@ -19,7 +21,13 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.saturation import ERROR_NAME, LATENCY_NAME, is_rate, traffic_rose
+from kubetriage.analyzers.saturation import (
+    ERROR_NAME,
+    LATENCY_NAME,
+    is_rate,
+    is_traffic,
+    traffic_rose,
+)
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DEPENDENCY_LOG,
@@ -30,6 +38,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     hosts_in,
     item,
+    log_source,
     logs_of,
     metric_growth,
     pod_revision,
@@ -51,7 +60,8 @@ class _Confidence:
     failing_after_serving: float = 0.8  # the new revision's pods fail; the previous one served
     failing_recent: float = 0.7  # ... its service not in evidence, the rollout recent
     failing: float = 0.45  # ... and the rollout is not recent
-    errors_recent: float = 0.7  # errors stepped up after a recent rollout
+    errors_recent: float = 0.7  # errors stepped up after a recent rollout, or only its pods
+    # log server errors while the previous revision's pods serve beside them without any
     load_recent: float = 0.6  # latency or CPU stepped up after a recent rollout
     stalled: float = 0.6  # the rollout missed its progress deadline, or errors rose after it
     weak: float = 0.45  # nothing stronger than the above
@@ -91,13 +101,20 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         ),
         None,
     )
-    errors_after = _errors_rose_after(evidence, current.created_at)
+    errors_after = _errors_rose_after(evidence, current.created_at) or _errors_only_in_new_pods(
+        evidence, new_pods, old_healthy
+    )
     recent = current.created_at is not None and (
         timestamp(evidence.collected_at) - timestamp(current.created_at)
         <= RECENT_ROLLOUT.total_seconds()
     )
     # Load that rose days after a revision went out says nothing about that revision.
-    load_after = _load_rose_after(evidence, current.created_at) if recent else []
+    # Latency and CPU that rose with traffic are demand, not the new code's cost.
+    load_after = (
+        _load_rose_after(evidence, current.created_at)
+        if recent and not traffic_rose(evidence)
+        else []
+    )
     if not new_failing and deadline is None and not errors_after and not load_after:
         return []
     if old_failing and not old_healthy:
@@ -255,6 +272,34 @@ def _waits_on(pod: PodEvidence, down: list[ServiceEvidence], evidence: Evidence)
     )
 
 
+# A request the server failed, as its own log says it: an HTTP 5xx in an access-log or
+# structured line, an error-level record, a stack trace.
+_SERVER_ERROR_LOG = re.compile(
+    r'(?i)(\b(status|code|status_?code)"?\s*[=:]\s*"?5\d\d\b|" 5\d\d \d|\bHTTP/[\d.]+"? 5\d\d\b|'
+    r'"level"\s*:\s*(50|"error")|\blevel=error\b|\[error\]|(?-i:\bERROR\b)|'
+    r"traceback \(most recent call last\)|exception in thread|internal server error)"
+)
+
+
+def _errors_only_in_new_pods(
+    evidence: Evidence, new_pods: list[PodEvidence], old_healthy: list[PodEvidence]
+) -> list[EvidenceItem]:
+    """Server errors in the logs of the new revision's pods while the previous revision's
+    pods, serving beside them (a paused or partial rollout), log none: the same requests
+    fail only on the new code, whatever callee the errors name."""
+    old_read = [logs_of(evidence, p) for p in old_healthy]
+    old_read = [logs for logs in old_read if any(log.lines for log in logs)]
+    if not old_read or any(grep_logs(logs, _SERVER_ERROR_LOG, limit=1) for logs in old_read):
+        return []
+    hits = [
+        hit for p in new_pods for hit in grep_logs(logs_of(evidence, p), _SERVER_ERROR_LOG, limit=2)
+    ]
+    return [
+        item(log_source(hit.log), f"only the new revision logs errors: {hit.line}")
+        for hit in hits[:2]
+    ]
+
+
 def _errors_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
     """Error-rate series (5xx ratios...) that stepped up at or after the rollout."""
     return _rose_after(evidence, rolled_out, ERROR_NAME, DOUBLING)
@@ -279,6 +324,8 @@ def _rose_after(
         label = f"{metric.name} {metric.query}"
         if not name.search(label) or not is_rate(metric) or metric.last is None:
             continue
+        if is_traffic(metric):
+            continue  # more requests are demand, not the new code's cost
         growth = metric_growth(metric)
         stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
             rolled_out

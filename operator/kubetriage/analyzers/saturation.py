@@ -4,7 +4,8 @@ latency alert), errors or busy connections, or CPU rising with no CPU limit and 
 revision while the service is slower or says its workers are all busy; the fix is more
 replicas. Kept below a change that explains the symptom
 (``changes.cap_explained``). Also the reading of metric series by what they measure
-(request rate, latency, errors), which the bad-rollout rule shares.
+(request rate, also when counted by a latency histogram; latency; errors), which the
+bad-rollout rule shares.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -72,7 +73,8 @@ ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
 _POOL_EXHAUSTED = re.compile(
     r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
     r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
-    r"pool exhausted|rejectedexecution|listen queue (is )?full|backlog (is )?full|"
+    r"pool exhausted|rejectedexecution|listen queue (is |of socket .{1,80} )?full|"
+    r"backlog (is )?full|"
     r"worker_connections are not enough|too many (open )?connections)"
 )
 # Capacity in use: open connections, requests in flight, busy workers, utilisation.
@@ -80,6 +82,26 @@ _BUSY_NAME = re.compile(
     r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
 )
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
+
+
+_DIVIDED = re.compile(r"\)\s*/\s*")
+
+
+def is_traffic(metric: MetricSummary) -> bool:
+    """A request-rate series, by what it is named (``http_request_rate``...) or computes: also
+    when it is read from a latency histogram's ``_count``, whose query names the histogram."""
+    label = f"{metric.name} {metric.query}"
+    if ERROR_NAME.search(label) or _DIVIDED.search(metric.query):
+        return False  # an error ratio, or a per-request cost
+    if _RATE_NAME.search(metric.name):
+        return True
+    return bool(_RATE_NAME.search(metric.query)) and not LATENCY_NAME.search(metric.query)
+
+
+def measures_latency(metric: MetricSummary) -> bool:
+    """A latency series (a quantile, a mean duration), not the request rate counted by a
+    latency histogram."""
+    return bool(LATENCY_NAME.search(f"{metric.name} {metric.query}")) and not is_traffic(metric)
 
 
 def is_rate(metric: MetricSummary) -> bool:
@@ -206,11 +228,7 @@ def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
 
 def traffic_rose(evidence: Evidence) -> bool:
     return any(
-        _RATE_NAME.search(f"{m.name} {m.query}")
-        and not ERROR_NAME.search(f"{m.name} {m.query}")
-        and is_rate(m)
-        and (g := metric_growth(m)) is not None
-        and g >= RISE
+        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
         for m in evidence.metrics
     )
 
@@ -234,7 +252,7 @@ def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
     """The firing alert that says the service is slow, when no latency series of the
     service's own was found: then the alert is the symptom's only measure. A latency series
     in the evidence is read instead (a spike that is over is no strain)."""
-    if any(LATENCY_NAME.search(f"{m.name} {m.query}") for m in evidence.metrics):
+    if any(measures_latency(m) for m in evidence.metrics):
         return []
     return [
         item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
@@ -252,9 +270,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     latency = [
         m
         for m in evidence.metrics
-        if LATENCY_NAME.search(f"{m.name} {m.query}")
-        and (g := metric_growth(m)) is not None
-        and g >= RISE
+        if measures_latency(m) and (g := metric_growth(m)) is not None and g >= RISE
     ]
     exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
     alerted = latency_alerted(evidence) if not latency else []
@@ -331,6 +347,10 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         if growth is None or not is_rate(metric):
             continue
         label = f"{metric.name} {metric.query}"
+        if is_traffic(metric):
+            if growth >= RISE:
+                traffic.append((metric, growth))
+            continue
         if "/" in metric.query and _RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
         if _QUEUE_NAME.search(label) and growth >= DOUBLING:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -84,6 +85,23 @@ def _changed_at(points: Sequence[Point], low: float, high: float) -> datetime | 
     return None
 
 
+# The range of a rate()-like function over a counter: ``rate(x[5m])``.
+_RATE_RANGE = re.compile(r"\b(?:i?rate|increase)\(.*?\[(\d+)([smh])\]")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _settled(points: Sequence[Point], query: str) -> list[Point]:
+    """The points of a rate series once its range is full: within ``[5m]`` of the series'
+    first sample a rate sees only part of its range (a new pod's first minutes, or data
+    that begins inside the queried window) and reads low, which is no change in demand."""
+    match = _RATE_RANGE.search(query)
+    if match is None or len(points) < 3:
+        return list(points)
+    full = points[0][0] + timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+    settled = [p for p in points if p[0] >= full]
+    return settled if len(settled) >= 2 else list(points)
+
+
 def summarize_series(
     name: str, query: str, labels: dict[str, str], points: Sequence[Point]
 ) -> MetricSummary:
@@ -92,7 +110,7 @@ def summarize_series(
     Points that are NaN or infinite (e.g. 0/0 ratios) are ignored; points need not be
     sorted.
     """
-    finite = sorted(((ts, value) for ts, value in points if math.isfinite(value)))
+    finite = _settled(sorted(((ts, value) for ts, value in points if math.isfinite(value))), query)
     if not finite:
         return MetricSummary(name=name, query=query, labels=labels, samples=0)
     values = [value for _, value in finite]

@@ -151,6 +151,19 @@ def _pvc_ratio(used: str, total: str) -> str:
     )
 
 
+def _traffic(name: str, promql: str, description: str) -> QueryTemplate:
+    """A request-rate template of the service's scrape job, run for the alert families whose
+    causes it separates (more demand points at capacity, the same at a change)."""
+    return QueryTemplate(
+        name,
+        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        _JOB_SET,
+        promql,
+        description,
+        frozenset({"latency", "errors", "saturation"}),
+    )
+
+
 TEMPLATES: tuple[QueryTemplate, ...] = (
     # --- memory -----------------------------------------------------------------------
     QueryTemplate(
@@ -250,6 +263,14 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
     ),
     QueryTemplate(
+        "http_5xx_ratio_status_code_label",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # prom-client middlewares (express-prom-bundle...) label the code status_code.
+        f'sum(rate(http_requests_total{{{_JOB},status_code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
         "http_server_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
         _JOB_SET,
@@ -281,13 +302,25 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f"http_server_request_duration_seconds_bucket{{{_JOB}}}[5m])))",
     ),
     # --- what separates the causes of latency, errors and saturation --------------------
-    QueryTemplate(
+    _traffic(
         "http_request_rate",
-        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
-        _JOB_SET,
         f"sum(rate(http_requests_total{{{_JOB}}}[5m]))",
         "traffic: more of it points at capacity, the same at a change or a dependency",
-        frozenset({"latency", "errors", "saturation"}),
+    ),
+    _traffic(
+        "http_request_rate_from_histogram",
+        # Services that count requests only in their latency histogram: the Prometheus
+        # clients' default, Micrometer (Spring Boot) and OpenTelemetry names.
+        "sum(rate({__name__=~"
+        '"http_request_duration_seconds_count|http_server_requests_seconds_count|'
+        f'http_server_request_duration_seconds_count",{_JOB}}}[5m]))',
+        "traffic, counted by the latency histogram",
+    ),
+    _traffic(
+        "ingress_request_rate",
+        'sum(rate(nginx_ingress_controller_requests{namespace="$namespace",'
+        'service=~"$job_regex"}[5m]))',
+        "traffic through ingress-nginx to the Service",
     ),
     QueryTemplate(
         "cpu_seconds_per_request",

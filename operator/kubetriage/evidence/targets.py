@@ -14,8 +14,9 @@ strong labels, and the namespace itself comes last for namespace-wide incidents.
 target.
 
 An ``ingress`` label (an ingress controller's metrics) hints at the Service and workload of
-the same name. Other vocabularies name the same objects: OpenTelemetry's Kubernetes attributes
-(``k8s_deployment_name``...), service meshes' destination labels (Istio
+the same name, and an SLO burn-rate alert's ``sloth_service`` (Sloth) at the workload the
+SLO's service is named after. Other vocabularies name the same objects: OpenTelemetry's
+Kubernetes attributes (``k8s_deployment_name``...), service meshes' destination labels (Istio
 ``destination_workload``, Linkerd ``dst_deployment``). An OpenTelemetry ``service_name`` is
 deliberately no candidate: it names the service that reports the errors, usually the caller,
 and the namespace-wide view finds the callee that fails (a demo's frontend alerting for its
@@ -216,6 +217,14 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
                 ObjectRef(kind=kind, name=name, namespace=namespace, api_version=api_version)
                 for kind, api_version in _JOB_HINT_KINDS
             )
+    slo_service = _label(labels, "sloth_service")
+    if slo_service is not None and namespace is not None:
+        # An SLO generator's burn-rate alert (Sloth) names the service the SLO is about,
+        # which teams name after the application.
+        weak.extend(
+            ObjectRef(kind=kind, name=slo_service, namespace=namespace, api_version=api_version)
+            for kind, api_version in _JOB_HINT_KINDS
+        )
     if namespace is not None:
         weak.append(ObjectRef(kind="Namespace", name=namespace, api_version="v1"))
     return strong, weak
