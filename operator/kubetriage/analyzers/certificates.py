@@ -74,7 +74,7 @@ EXPIRY_CONFIDENCE: Final = _ExpiryConfidence()
 RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
 
 # Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
-_TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
+TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
@@ -300,7 +300,7 @@ def _certificate_target(
         # No called Service is named: the failing TLS is most likely the workload's own.
         for pod in evidence.pods:
             for ref in pod.config_refs:
-                if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+                if ref.kind == "Secret" and TLS_NAME.search(ref.name):
                     return (
                         ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
                         Action.RENEW_CERTIFICATE,
@@ -328,7 +328,7 @@ def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | 
         ) != (svc.namespace, behind):
             continue
         for name in dependency.mounted_secrets:
-            if _TLS_NAME.search(name):
+            if TLS_NAME.search(name):
                 return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
     return None
 
@@ -339,7 +339,7 @@ def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | Non
         if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
             continue
         for ref in pod.config_refs:
-            if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+            if ref.kind == "Secret" and TLS_NAME.search(ref.name):
                 return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
     return None
 
