@@ -76,9 +76,10 @@ class WebhookWalk:
             if kind == "Pod" and ns == namespace and selector
             if service_selects(selector, _labels(o))
         ]
-        reads = [self._reader.cert_manager_list(run, namespace, "Certificate", "certificates")]
-        reads += [self._logs(run, pod) for pod in pods[:1]]
-        await asyncio.gather(*reads)
+        await asyncio.gather(
+            self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),
+            *(self._logs(run, pod) for pod in pods[:1]),
+        )
 
     async def _logs(self, run: CollectionRun, pod: JsonDict) -> None:
         """The current and previous log tails of the pod's first container."""
