@@ -15,6 +15,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
     CERTIFICATE_RENEWAL_ANALYZERS,
+    CLOCK_SKEW_ANALYZERS,
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
@@ -69,6 +70,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CONFIG_ENDPOINT_ANALYZERS,
     *PLACEMENT_ANALYZERS,
     *WEBHOOK_ANALYZERS,
+    *CLOCK_SKEW_ANALYZERS,
 )
 
 
