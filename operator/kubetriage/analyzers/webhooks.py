@@ -165,20 +165,23 @@ def _certificate_finding(
         confidence = CONFIDENCE.certificate_service
     else:
         return None
-    problem = f"The serving certificate of admission webhook {hook.name} {what}"
+    holder = "served by" if target.kind == "Service" else "in"
+    problem = f"The admission webhook certificate {holder} {prose.obj(target)} {what}"
     return make_finding(
         "admission-webhook",
         Category.CERTIFICATE_EXPIRY,
         confidence - (CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0),
         prose.narrative(
             problem,
-            f"renew {prose.obj(target)}"
-            if action is Action.RENEW_CERTIFICATE
-            else "escalate to its owner",
+            "renew it" if action is Action.RENEW_CERTIFICATE else "escalate to its owner",
             because=[
                 prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
                 prose.claim(f"The webhook's TLS handshake fails: its certificate {what}"),
-                prose.claim(f"{prose.obj(target)} holds that certificate", *facts[1:3]),
+                prose.claim(
+                    f"{prose.obj(target)} {'serves' if target.kind == 'Service' else 'holds'} "
+                    "that certificate",
+                    *facts[1:3],
+                ),
             ],
         ),
         facts,
@@ -196,7 +199,7 @@ def _unreachable_finding(
         return None
     category, action, target = Category.DEPENDENCY_FAILURE, Action.ESCALATE, service
     confidence = CONFIDENCE.failing
-    cause = "the webhook is failing"
+    cause = f"{prose.obj(service)} does not answer"
     svc = dependency.service if dependency is not None else None
     if dependency is not None:
         facts += [item(f"dependency {prose.obj(service)}", p) for p in dependency.failing_pods[:2]]
@@ -205,8 +208,11 @@ def _unreachable_finding(
         if hook.failure == "no-endpoints" and svc is not None and svc.matching_pods == 0:
             category, action = Category.NETWORK, Action.FIX_NETWORK
             confidence = CONFIDENCE.no_pods
-            cause = f"{prose.obj(service)} selects no pod ({svc.selector})"
-            facts.append(item(f"service/{service.namespace}/{service.name}", cause))
+            cause = f"{prose.obj(service)} selects no pod"
+            selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
+            facts.append(
+                item(f"service/{service.namespace}/{service.name}", f"selector {selector}: no pod")
+            )
         elif scheduling and dependency.workload is not None:
             category, action, target = (
                 Category.UNSCHEDULABLE,
@@ -214,7 +220,7 @@ def _unreachable_finding(
                 dependency.workload,
             )
             confidence = CONFIDENCE.unschedulable
-            cause = f"the pods of {prose.obj(dependency.workload)} cannot be scheduled"
+            cause = f"{prose.obj(dependency.workload)} cannot schedule its pods"
             facts.append(item(f"dependency {prose.obj(service)}", scheduling[0]))
         elif rollout is not None and dependency.failing_pods and dependency.workload is not None:
             category, action, target = Category.BAD_ROLLOUT, Action.ROLLBACK, dependency.workload
@@ -228,16 +234,16 @@ def _unreachable_finding(
                 )
             )
     fix = {
-        Action.FIX_NETWORK: f"fix the selector of {prose.obj(target)}",
-        Action.FREE_CAPACITY: f"let {prose.obj(target)} schedule",
-        Action.ROLLBACK: f"roll {prose.obj(target)} back",
+        Action.FIX_NETWORK: "fix its selector",
+        Action.FREE_CAPACITY: "free capacity for it",
+        Action.ROLLBACK: "roll it back",
     }.get(action, "escalate to its owner")
     return make_finding(
         "admission-webhook",
         category,
         confidence - (CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0),
         prose.narrative(
-            f"Admission webhook {hook.name} cannot be reached: {cause}",
+            f"Admission webhook down: {cause}",
             fix,
             because=[
                 prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
