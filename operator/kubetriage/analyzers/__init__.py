@@ -15,7 +15,6 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
     CERTIFICATE_RENEWAL_ANALYZERS,
-    CLOCK_SKEW_ANALYZERS,
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
@@ -37,6 +36,7 @@ from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
+from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -70,7 +70,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CONFIG_ENDPOINT_ANALYZERS,
     *PLACEMENT_ANALYZERS,
     *WEBHOOK_ANALYZERS,
-    *CLOCK_SKEW_ANALYZERS,
+    *TLS_CLIENT_ANALYZERS,
 )
 
 

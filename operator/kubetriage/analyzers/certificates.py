@@ -3,11 +3,8 @@ someone else's):
 
 - certificate-expiry: a Certificate that expired or expires within three days, or is not
   Ready; without one, x509 errors in logs and events and expiry metrics of probes, aimed at
-  the Secret that holds the certificate (or the Service that presents it);
-- clock-skew: an x509 validity error whose verifier clock ("current time T is before/after
-  N") is far from the collection time, and whose verdict the real time would reverse: the
-  certificate is fine, the clock of the node the failing pod runs on is not (node-failure,
-  drain the node); such lines are no evidence of an expired certificate;
+  the Secret that holds the certificate (or the Service that presents it); an x509 line
+  judged by a wrong clock (``kubetriage.analyzers.tls_clients.clock_skew``) is not counted;
 - certificate-renewal: a cert-manager Certificate that is not Ready or will expire soon,
   whose renewal is failing (a CertificateRequest that failed or was denied, an Issuer that is
   not Ready), renewed at the Certificate with the reason the renewal fails as evidence.
@@ -36,6 +33,7 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
+from kubetriage.analyzers.tls_clients import clock_skew
 from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -87,35 +85,6 @@ URGENT_DAYS = 14
 # A certificate that expires this soon is already the incident.
 SOON_DAYS = 3
 _FAILED_REASONS = frozenset({"Failed", "Denied", "InvalidRequest"})
-# Go crypto/x509's validity error carries the verifier's own clock.
-_VALIDITY = re.compile(
-    r"current time (?P<now>\d{4}-\d\d-\d\dT[\d:.]+Z) is (?P<side>after|before) "
-    r"(?P<bound>\d{4}-\d\d-\d\dT[\d:.]+Z)"
-)
-# A verifier clock further than this from the collection time is a wrong clock.
-CLOCK_SKEW_SECONDS = 600
-# Node conditions a time-sync monitor sets (node-problem-detector's NTP plugin and the like).
-_CLOCK_CONDITION = re.compile(r"(?i)ntp|clock|time ?sync|chrony")
-CLOCK_SKEW_CONFIDENCE: Final = 0.9
-
-
-def clock_skew(line: str, now: float) -> float | None:
-    """How far (seconds, negative: behind) the clock that judged a certificate in ``line``
-    is from ``now``, when that is the cause: the real time would have reversed the verdict
-    ("is before" a bound already past, "is after" a bound still ahead). None otherwise."""
-    match = _VALIDITY.search(line)
-    if match is None:
-        return None
-    seen, bound = _time(match["now"]), _time(match["bound"])
-    if seen is None or bound is None:
-        return None
-    offset = timestamp(seen) - now
-    if abs(offset) < CLOCK_SKEW_SECONDS:
-        return None
-    reversed_by_now = (
-        timestamp(bound) <= now if match["side"] == "before" else timestamp(bound) >= now
-    )
-    return offset if reversed_by_now else None
 
 
 def _ready(obj: GenericObjectEvidence) -> PodCondition | None:
@@ -383,67 +352,6 @@ def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | Non
     return None
 
 
-# --- clock-skew ---------------------------------------------------------------------------
-
-
-def check_clock_skew(evidence: Evidence) -> list[Finding]:
-    now = timestamp(evidence.collected_at)
-    by_node: dict[str, list[tuple[float, EvidenceItem]]] = {}
-    for hit in grep_logs(evidence.logs, CERT_LOG, limit=20):
-        offset = clock_skew(hit.line, now)
-        pod = next(
-            (p for p in evidence.pods if (p.namespace, p.name) == (hit.log.namespace, hit.log.pod)),
-            None,
-        )
-        if offset is None or pod is None or not pod.node:
-            continue
-        by_node.setdefault(pod.node, []).append((offset, item(hit.source, hit.line)))
-    findings: list[Finding] = []
-    for node_name, seen in by_node.items():
-        offset = seen[0][0]
-        facts = [fact for _, fact in seen[:2]]
-        node = next((n for n in evidence.nodes if n.name == node_name), None)
-        for condition in node.conditions if node is not None else []:
-            if _CLOCK_CONDITION.search(condition.type) and condition.status == "True":
-                facts.append(
-                    item(
-                        f"node/{node_name}",
-                        f"{condition.type}={condition.status} {condition.reason}: "
-                        f"{condition.message or ''}",
-                    )
-                )
-        direction = "behind" if offset < 0 else "ahead"
-        ref = ObjectRef(kind="Node", name=node_name)
-        findings.append(
-            make_finding(
-                "clock-skew",
-                Category.NODE_FAILURE,
-                CLOCK_SKEW_CONFIDENCE,
-                prose.narrative(
-                    f"The clock of {prose.obj(ref)} is {prose.duration(offset)} {direction}",
-                    "drain it and fix its time sync",
-                    because=[
-                        prose.claim(
-                            f"TLS verification on {prose.obj(ref)} judges certificates by a "
-                            f"clock {prose.duration(offset)} {direction}",
-                            facts[0],
-                        ),
-                        prose.claim(
-                            "At the real time the certificate is valid: the node's clock is "
-                            "at fault, not the certificate",
-                            *facts[1:3],
-                        ),
-                    ],
-                ),
-                facts,
-                Action.DRAIN_NODE,
-                ref,
-                {"offsetSeconds": str(int(offset))},
-            )
-        )
-    return findings
-
-
 # --- certificate-renewal ------------------------------------------------------------------
 
 
@@ -548,9 +456,6 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
 
 CERTIFICATE_EXPIRY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("certificate-expiry", (Category.CERTIFICATE_EXPIRY,), check_certificate),
-)
-CLOCK_SKEW_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("clock-skew", (Category.NODE_FAILURE,), check_clock_skew),
 )
 CERTIFICATE_RENEWAL_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("certificate-renewal", (Category.CERTIFICATE_EXPIRY,), check_certificate_renewal),

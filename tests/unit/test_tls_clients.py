@@ -1,10 +1,14 @@
-"""Checks x509 validity errors judged by a wrong clock: Go's "certificate has expired or is not
+"""Checks what TLS clients' certificate errors say beyond "expired". x509 validity errors judged
+by a wrong clock: Go's "certificate has expired or is not
 yet valid: current time T is before/after N" carries the verifier's clock T; when T is far from
 the collection time and the real time would reverse the verdict, the certificate is fine and
 the node the failing pod runs on keeps the wrong time (node-failure, drain that Node, with a
 time-sync node condition as corroboration), and the line is no evidence of an expired
 certificate. A certificate that is expired (or not yet valid) by the real time too, or a clock
-close to the real time, stays certificate-expiry.
+close to the real time, stays certificate-expiry. A client refusing a certificate that does not
+name the host it called (Node.js, Go, Java wording), right after a ConfigMap the pods read was
+edited, is that ConfigMap's wrong host (config-missing, fix-config), not a certificate to renew;
+without such an edit nothing is concluded from the mismatch alone.
 
 Real: the ``clock_skew`` helper and the analyzer registry on Evidence models
 (tests/support/evidence.py factories).
@@ -14,9 +18,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kubetriage.analyzers.certificates import CLOCK_SKEW_SECONDS, clock_skew
+from kubetriage.analyzers.tls_clients import CLOCK_SKEW_SECONDS, clock_skew
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, NodeEvidence, PodCondition
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    ConfigReference,
+    Evidence,
+    NodeEvidence,
+    PodCondition,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     NOW,
@@ -84,3 +94,40 @@ def test_a_right_clock_leaves_an_expired_certificate_expired() -> None:
     result = analyze(_evidence(line))
     assert not by_category(result, Category.NODE_FAILURE)
     assert by_category(result, Category.CERTIFICATE_EXPIRY)
+
+
+CONFIG = ObjectRef(kind="ConfigMap", namespace="shop", name="web-config")
+NODE_MISMATCH = (
+    "[ioredis] Unhandled error event: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does "
+    "not match certificate's altnames: Host: redis.cache.svc. is not in the cert's altnames: "
+    "DNS:redis-master.cache.svc.cluster.local"
+)
+GO_MISMATCH = (
+    "dial redis: tls: failed to verify certificate: x509: certificate is valid for "
+    "redis-master.cache.svc, not redis.cache.svc"
+)
+
+
+def _configured(line: str, *changes: ChangeEvidence) -> Evidence:
+    uses = ConfigReference(kind="ConfigMap", name=CONFIG.name, via="envFrom", exists=True)
+    the_pod = pod(POD, labels={"app": "web"}, config_refs=[uses])
+    return evidence(pods=[the_pod], logs=[log(POD, "web", line)], changes=list(changes))
+
+
+def _edit(minutes_ago: float) -> ChangeEvidence:
+    return ChangeEvidence(
+        at=NOW - timedelta(minutes=minutes_ago), kind="config", object=CONFIG, aspects=["data"]
+    )
+
+
+def test_a_host_the_certificate_does_not_name_after_a_config_edit_is_the_config() -> None:
+    for line in (NODE_MISMATCH, GO_MISMATCH):
+        result = analyze(_configured(line, _edit(25)))
+        finding = assert_leads(result, Category.CONFIG_MISSING, Action.FIX_CONFIG, CONFIG)
+        assert finding.analyzer == "certificate-hostname"
+
+
+def test_a_hostname_mismatch_without_a_recent_edit_concludes_nothing_about_config() -> None:
+    for changes in ((), (_edit(60 * 24),)):
+        result = analyze(_configured(NODE_MISMATCH, *changes))
+        assert not [f for f in result.findings if f.analyzer == "certificate-hostname"]
