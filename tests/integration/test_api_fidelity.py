@@ -2,7 +2,8 @@
 operator and the replay rely on (CRUD and 404/409 bodies, label and field selectors,
 optimistic concurrency, generation, strategic merge patch, server-side dry-run, events with
 generateName, the Incident CRD's validation naming the field, the status subresource, pod
-logs current and previous). A behaviour the emulator gets wrong fails here on its backend;
+logs current and previous, cluster-scoped admission webhook configurations read and listed).
+A behaviour the emulator gets wrong fails here on its backend;
 the divergences that remain are listed in the emulator's module docstring.
 Real: the emulator over HTTP, kube-apiserver + etcd + controllers + kwok (the local control
 plane), the official ``kubernetes`` client.
@@ -241,3 +242,51 @@ def test_pod_logs_current_and_previous(backend: Backend) -> None:
     with pytest.raises(ApiException) as err:
         core.read_namespaced_pod_log("web-1", ns, container="nope")
     assert err.value.status == 400
+
+
+def test_webhook_configurations_are_cluster_scoped_reads(backend: Backend) -> None:
+    # Untyped on purpose: read raw (``_preload_content=False``), as the evidence reader does.
+    admission: Any = client.AdmissionregistrationV1Api(backend.api)
+    name = f"{backend.namespace}-policy"
+    body = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name, "annotations": {"cert-manager.io/inject-ca-from": "a/b"}},
+        "webhooks": [
+            {
+                "name": "validate.fidelity.example.io",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Ignore",
+                "clientConfig": {
+                    "service": {"name": "policy", "namespace": backend.namespace, "path": "/v"}
+                },
+                # Nothing is ever created in this group: the webhook is never called.
+                "rules": [
+                    {
+                        "apiGroups": ["fidelity.example.invalid"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["widgets"],
+                    }
+                ],
+            }
+        ],
+    }
+    admission.create_validating_webhook_configuration(body)
+    try:
+        raw = admission.read_validating_webhook_configuration(name, _preload_content=False)
+        read = json.loads(raw.data)
+        assert "namespace" not in read["metadata"]
+        assert read["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": "a/b"}
+        [hook] = read["webhooks"]
+        assert hook["clientConfig"]["service"]["name"] == "policy"
+        assert hook["failurePolicy"] == "Ignore"
+        raw = admission.list_validating_webhook_configuration(_preload_content=False)
+        listed = json.loads(raw.data)
+        assert name in [c["metadata"]["name"] for c in listed["items"]]
+        with pytest.raises(ApiException) as err:
+            admission.read_mutating_webhook_configuration(name)
+        assert err.value.status == 404
+    finally:
+        admission.delete_validating_webhook_configuration(name)

@@ -411,3 +411,69 @@ async def test_a_tenancy_rule_keeps_the_collector_out_of_other_namespaces(
         for e in evidence.collection_errors
     )
     assert not any(r.namespace == "identity" for r in emulator.emulator.audit)
+
+
+async def _collected_train_case(
+    emulator: EmulatorThread, api: client.ApiClient, name: str, *, own_namespace: bool = False
+) -> Evidence:
+    """The evidence collected for a train case loaded alone, the audit cleared before; with
+    ``own_namespace`` under a tenancy rule that keeps it in the alert's namespace."""
+    case = _case(name, TRAIN)
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    if not own_namespace:
+        return await _collect(api, case)
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    return await _collect(api, case, scope=own, request_timeout=10.0)
+
+
+async def test_a_webhook_failing_a_create_is_followed_to_its_configuration_and_certificate(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(
+        emulator, api, "certificate-expiry-gatekeeper-webhook-cert-manager-scaled-to-zero"
+    )
+    [hook] = evidence.webhooks
+    assert (hook.name, hook.failure, hook.failure_policy) == (
+        "validation.gatekeeper.sh",
+        "expired",
+        "Fail",
+    )
+    assert hook.configuration is not None
+    assert hook.configuration.kind == "ValidatingWebhookConfiguration"
+    assert hook.service == ObjectRef(
+        kind="Service", namespace="gatekeeper-system", name="gatekeeper-webhook-service"
+    )
+    assert hook.ca_injected_from == ObjectRef(
+        kind="Certificate", namespace="gatekeeper-system", name="gatekeeper-webhook-server-cert"
+    )
+    assert [c.ref.name for c in hook.certificates] == ["gatekeeper-webhook-server-cert"]
+    # The configurations are listed cluster-wide, as the API server serves them.
+    assert {r.resource for r in emulator.emulator.audit if not r.namespace} >= {
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+    }
+    assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
+async def test_no_webhook_configuration_is_read_without_an_event_naming_a_webhook(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(emulator, api, "dependency-auth-outage-fails-readiness")
+    assert evidence.webhooks == []
+    assert not [r for r in emulator.emulator.audit if "webhookconfigurations" in r.resource]
+
+
+async def test_a_tenancy_rule_keeps_the_webhook_walk_out_of_other_namespaces(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(
+        emulator, api, "certificate-expiry-kyverno-webhook-cert-not-renewed", own_namespace=True
+    )
+    [hook] = evidence.webhooks
+    assert hook.certificates == []
+    assert hook.log_lines == []
+    assert any(
+        e.startswith("webhook not followed: Service/kyverno") for e in evidence.collection_errors
+    )
+    assert not any(r.namespace == "kyverno" for r in emulator.emulator.audit)

@@ -298,6 +298,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "batch", "cronjobs", namespace="shop"),
         Request("list", "cert-manager.io", "certificates", namespace="shop"),
         Request("watch", "apiextensions.k8s.io", "customresourcedefinitions"),
+        Request("list", "admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+        Request("get", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", name="x"),
         Request("watch", "kubetriage.io", "incidents"),
         Request("create", "kubetriage.io", "incidents", namespace=NAMESPACE),
         Request("patch", "kubetriage.io", "incidents", "status", namespace="shop"),
@@ -312,6 +314,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "", "nodes", name="node-1"),
         Request("delete", "kubetriage.io", "incidents", namespace="shop"),
         Request("create", "events.k8s.io", "events", namespace="shop"),
+        Request("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 
@@ -334,7 +337,13 @@ def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
     ]
     (cluster_role,) = of_kind(docs, "ClusterRole")
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
-    assert cluster_resources == {"customresourcedefinitions", "namespaces", "nodes"}
+    assert cluster_resources == {
+        "customresourcedefinitions",
+        "namespaces",
+        "nodes",
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+    }
     grants = grants_for(docs, NAMESPACE, "kubetriage")
     assert allowed(grants, Request("list", "", "pods", namespace="shop"))
     assert not allowed(grants, Request("list", "", "pods", namespace="billing"))

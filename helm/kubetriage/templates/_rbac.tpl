@@ -54,6 +54,11 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [get, list, watch]
+# Read only when an event reports "failed calling webhook": the webhook's configuration names
+# the Service (and failurePolicy) behind a blocked create.
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
+  verbs: [get, list]
 {{- end -}}
 
 {{- define "kubetriage.rules.nodes" -}}

@@ -36,6 +36,8 @@ from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
+from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
+from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
@@ -67,6 +69,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *QUEUE_ANALYZERS,
     *CONFIG_ENDPOINT_ANALYZERS,
     *PLACEMENT_ANALYZERS,
+    *WEBHOOK_ANALYZERS,
+    *TLS_CLIENT_ANALYZERS,
 )
 
 

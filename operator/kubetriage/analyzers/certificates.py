@@ -3,7 +3,8 @@ someone else's):
 
 - certificate-expiry: a Certificate that expired or expires within three days, or is not
   Ready; without one, x509 errors in logs and events and expiry metrics of probes, aimed at
-  the Secret that holds the certificate (or the Service that presents it);
+  the Secret that holds the certificate (or the Service that presents it); an x509 line
+  judged by a wrong clock (``kubetriage.analyzers.tls_clients.clock_skew``) is not counted;
 - certificate-renewal: a cert-manager Certificate that is not Ready or will expire soon,
   whose renewal is failing (a CertificateRequest that failed or was denied, an Issuer that is
   not Ready), renewed at the Certificate with the reason the renewal fails as evidence.
@@ -32,6 +33,7 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
+from kubetriage.analyzers.tls_clients import clock_skew
 from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -74,7 +76,7 @@ EXPIRY_CONFIDENCE: Final = _ExpiryConfidence()
 RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
 
 # Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
-_TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
+TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
@@ -182,7 +184,9 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         )
     if findings:
         return findings
-    hits = grep_logs(evidence.logs, CERT_LOG, limit=5)
+    hits = [
+        h for h in grep_logs(evidence.logs, CERT_LOG, limit=20) if clock_skew(h.line, now) is None
+    ][:5]
     expiring: list[tuple[str, float]] = []
     for metric in metrics_named(
         evidence, "probe_ssl_earliest_cert_expiry", "certmanager_certificate_expiration"
@@ -196,7 +200,11 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
             expiring.append((probe_instance(metric) or metric.query, days))
     # The API server reports a webhook whose serving certificate expired in the events of
     # the object it could not create (FailedCreate on a ReplicaSet, for instance).
-    event_hits = [e for e in evidence.events if CERT_LOG.search(e.message)]
+    event_hits = [
+        e
+        for e in evidence.events
+        if CERT_LOG.search(e.message) and clock_skew(e.message, now) is None
+    ]
     if not hits and not expiring and not event_hits:
         return []
     facts = [item(h.source, h.line) for h in hits[:3]]
@@ -300,7 +308,7 @@ def _certificate_target(
         # No called Service is named: the failing TLS is most likely the workload's own.
         for pod in evidence.pods:
             for ref in pod.config_refs:
-                if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+                if ref.kind == "Secret" and TLS_NAME.search(ref.name):
                     return (
                         ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
                         Action.RENEW_CERTIFICATE,
@@ -328,7 +336,7 @@ def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | 
         ) != (svc.namespace, behind):
             continue
         for name in dependency.mounted_secrets:
-            if _TLS_NAME.search(name):
+            if TLS_NAME.search(name):
                 return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
     return None
 
@@ -339,7 +347,7 @@ def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | Non
         if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
             continue
         for ref in pod.config_refs:
-            if ref.kind == "Secret" and _TLS_NAME.search(ref.name):
+            if ref.kind == "Secret" and TLS_NAME.search(ref.name):
                 return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
     return None
 

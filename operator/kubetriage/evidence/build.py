@@ -51,6 +51,7 @@ from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, node_troubled, pvc_summary
 from kubetriage.evidence.summaries.pods import IMPLICIT_CONFIG_MAPS, ConfigLookup, pod_summary
+from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
 from kubetriage.models.base import ObjectRef
@@ -237,6 +238,7 @@ def build_evidence(
             _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
         },
         dependencies=dependencies,
+        webhooks=webhook_summaries(index, logs, now, limits),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -12,7 +12,8 @@ the events of those objects, log tails of troubled containers (current and previ
 nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, HPAs,
 ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: values are
 dropped as soon as a response is parsed), and the dependencies all these name
-(``DependencyWalk``). Secrets are never read, not even for existence.
+(``DependencyWalk``), and the admission webhooks events report failing (``WebhookWalk``).
+Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
 cannot be reached or answers 5xx/429 while the target is looked up raises
@@ -42,6 +43,7 @@ from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.targets import focus_containers
+from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -117,6 +119,7 @@ class KubeEvidenceCollector:
             api_client, limits=limits, request_timeout=request_timeout, shared=shared
         )
         self._dependencies = DependencyWalk(self._reader, limits)
+        self._webhooks = WebhookWalk(self._reader, limits)
 
     # --- the walk -------------------------------------------------------------------------
 
@@ -393,6 +396,8 @@ class KubeEvidenceCollector:
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
             await self._dependencies.follow(run, namespace, pods, workload, scope)
+        # Webhooks last: an event names them, the dependency walk has read their Service.
+        await self._webhooks.follow(run, scope)
 
         query["target"] = chosen
         return build_evidence(

@@ -142,6 +142,7 @@ class KubeReader:
         batch = client.BatchV1Api(api_client)
         networking = client.NetworkingV1Api(api_client)
         autoscaling = client.AutoscalingV2Api(api_client)
+        admission = client.AdmissionregistrationV1Api(api_client)
         self._core = core
         self._custom = client.CustomObjectsApi(api_client)
         self._kinds: dict[str, _Kind] = {
@@ -193,6 +194,19 @@ class KubeReader:
                 "autoscaling/v2",
                 autoscaling.read_namespaced_horizontal_pod_autoscaler,
                 autoscaling.list_namespaced_horizontal_pod_autoscaler,
+            ),
+            # Cluster-scoped; read only when an event names a webhook that failed a call.
+            "ValidatingWebhookConfiguration": _Kind(
+                "admissionregistration.k8s.io/v1",
+                admission.read_validating_webhook_configuration,
+                admission.list_validating_webhook_configuration,
+                namespaced=False,
+            ),
+            "MutatingWebhookConfiguration": _Kind(
+                "admissionregistration.k8s.io/v1",
+                admission.read_mutating_webhook_configuration,
+                admission.list_mutating_webhook_configuration,
+                namespaced=False,
             ),
         }
 

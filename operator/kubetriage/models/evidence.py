@@ -354,6 +354,42 @@ class DependencyEvidence(BaseModel):
     mounted_secrets: list[str] = Field(default_factory=list)
 
 
+WebhookFailure = Literal[
+    "expired",  # x509: the serving certificate expired (or the caller's clock is ahead)
+    "not-yet-valid",  # x509: "is before": a clock behind, or a certificate from the future
+    "unknown-authority",  # x509: signed by a CA the caBundle does not hold
+    "hostname",  # x509: the certificate does not name the host called
+    "no-endpoints",  # the webhook's Service has no ready endpoint
+    "refused",  # connection refused: nothing listens on the target port
+    "timeout",  # context deadline exceeded / i/o timeout
+    "other",
+]
+
+
+class WebhookEvidence(BaseModel):
+    """An admission webhook the API server failed to call while creating or changing an
+    object of the incident (``failed calling webhook "<name>"`` in a Warning event), with
+    its configuration and what stands behind it (``kubetriage.evidence.summaries.webhooks``).
+    The Service's pods, workload and endpoints are in ``Evidence.dependencies``."""
+
+    name: str  # the webhook's name inside its configuration
+    failure: WebhookFailure
+    message: str  # the newest failing call as the API server reported it (clipped)
+    blocked: list[ObjectRef] = Field(default_factory=list)  # objects whose events report it
+    count: int = 0  # failing calls reported by those events
+    configuration: ObjectRef | None = None  # Validating/MutatingWebhookConfiguration
+    failure_policy: str | None = None  # "Fail" blocks the request; "Ignore" lets it through
+    service: ObjectRef | None = None  # clientConfig.service (None: a URL webhook)
+    # cert-manager's cainjector annotation: the Certificate whose CA the caBundle carries.
+    ca_injected_from: ObjectRef | None = None
+    # cert-manager Certificates in the Service's namespace (its serving certificate is one).
+    certificates: list[GenericObjectEvidence] = Field(default_factory=list)
+    # Secrets the backend's log lines name ('secrets "x" is forbidden'): where a webhook that
+    # manages its own certificate keeps it. Names only; Secrets are never read.
+    secrets_named: list[str] = Field(default_factory=list)
+    log_lines: list[str] = Field(default_factory=list)  # the backend's certificate lines
+
+
 class AlertEvidence(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -389,6 +425,8 @@ class Evidence(BaseModel):
     namespace_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
     # Services the workload calls, followed across namespaces.
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
+    # Admission webhooks that failed the incident's creates or updates.
+    webhooks: list[WebhookEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

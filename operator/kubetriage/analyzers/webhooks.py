@@ -1,0 +1,291 @@
+"""Admission-webhook analyzer: the API server could not call a webhook while creating or
+changing the incident's objects (``failed calling webhook``), so the cause is the webhook's,
+not the blocked workload's:
+
+- the webhook's serving certificate expired, is signed by a CA its caBundle does not hold, or
+  does not name its Service: certificate-expiry, renew the cert-manager Certificate behind it
+  (the cainjector's ``inject-ca-from``, or the Certificate whose Secret its pods mount or
+  whose DNS names are its Service's), else the Secret its pods mount or its logs name;
+- its Service has no ready endpoint: its Service selects no pod (network: fix the Service);
+  its pods fail since a new revision (bad-rollout: roll the webhook's workload back); its pods
+  cannot be scheduled (unschedulable: free capacity for the webhook's workload); otherwise
+  the webhook is failing (dependency-failure: escalate to its owner at the Service);
+- the call is refused or times out: dependency-failure, escalate at the Service.
+
+A webhook whose ``failurePolicy`` is ``Ignore`` blocks nothing and is passed over.
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.certificates import TLS_NAME
+from kubetriage.analyzers.support import item
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    DependencyEvidence,
+    Evidence,
+    GenericObjectEvidence,
+    WebhookEvidence,
+)
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _WebhookConfidence:
+    """How sure a webhook finding is, by the evidence that earns it."""
+
+    certificate: float = 0.93  # an x509 failure, and the Certificate or Secret behind it
+    certificate_service: float = 0.8  # ... but only its Service is known (escalate)
+    untrusted: float = 0.8  # unknown authority or wrong host: replace, not merely renew
+    no_pods: float = 0.9  # no endpoint because the Service selects no pod
+    rollout: float = 0.9  # no endpoint; its pods fail since a new revision
+    unschedulable: float = 0.9  # no endpoint; its pods cannot be scheduled
+    failing: float = 0.82  # no endpoint, refused or timed out, no cause behind it in view
+    minor: float = 0.1  # less when few calls failed (fewer than MANY_CALLS)
+
+
+CONFIDENCE: Final = _WebhookConfidence()
+# Fewer failed calls than this and the webhook is not yet the incident.
+MANY_CALLS = 3
+_CERTIFICATE_FAILURES = frozenset({"expired", "not-yet-valid", "unknown-authority", "hostname"})
+_UNREACHABLE_FAILURES = frozenset({"no-endpoints", "refused", "timeout"})
+_SCHEDULING = ("FailedScheduling", "Unschedulable", "didn't match", "Insufficient")
+
+
+def _dependency(evidence: Evidence, service: ObjectRef | None) -> DependencyEvidence | None:
+    if service is None:
+        return None
+    for dependency in evidence.dependencies:
+        found = dependency.service
+        if found is not None and (found.namespace, found.name) == (service.namespace, service.name):
+            return dependency
+    return None
+
+
+def _listed(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _serving_certificate(
+    hook: WebhookEvidence, dependency: DependencyEvidence | None
+) -> GenericObjectEvidence | ObjectRef | None:
+    """The cert-manager Certificate the webhook serves: the one cainjector copies its CA
+    from, else the one whose Secret its pods mount, else the one naming its Service."""
+    certificates = hook.certificates
+    if hook.ca_injected_from is not None:
+        injected = hook.ca_injected_from
+        for cert in certificates:
+            if (cert.ref.namespace, cert.ref.name) == (injected.namespace, injected.name):
+                return cert
+        return injected
+    mounted = set(dependency.mounted_secrets) if dependency is not None else set()
+    for cert in certificates:
+        if cert.fields.get("secretName") in mounted:
+            return cert
+    if hook.service is not None:
+        host = f"{hook.service.name}.{hook.service.namespace}.svc"
+        for cert in certificates:
+            names = _listed(cert.fields.get("dnsNames")) + _listed(cert.fields.get("commonName"))
+            if any(n == host or n.startswith(host + ".") for n in names):
+                return cert
+    return None
+
+
+def _serving_secret(hook: WebhookEvidence, dependency: DependencyEvidence | None) -> str | None:
+    """The Secret holding the webhook's certificate: a TLS-looking Secret its pods mount,
+    else one its logs name (a webhook that rotates its own certificate says so there)."""
+    mounted = dependency.mounted_secrets if dependency is not None else []
+    for name in [*mounted, *hook.secrets_named]:
+        if TLS_NAME.search(name):
+            return name
+    return None
+
+
+def _blocked_fact(hook: WebhookEvidence) -> EvidenceItem:
+    blocked = ", ".join(prose.obj(r) for r in hook.blocked[:2]) or "the incident's objects"
+    return item(f"events of {blocked}", f"{hook.count}x: {hook.message}")
+
+
+def _configuration_fact(hook: WebhookEvidence) -> EvidenceItem | None:
+    if hook.configuration is None:
+        return None
+    where = f" calls {prose.obj(hook.service)}" if hook.service is not None else ""
+    return item(
+        f"{hook.configuration.kind.lower()}/{hook.configuration.name}",
+        f"webhook {hook.name} failurePolicy={hook.failure_policy or 'Fail'}{where}",
+    )
+
+
+def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
+    return next((c for c in dependency.changes if c.kind == "rollout"), None)
+
+
+def _certificate_finding(
+    hook: WebhookEvidence, dependency: DependencyEvidence | None, facts: list[EvidenceItem]
+) -> Finding | None:
+    cert = _serving_certificate(hook, dependency)
+    what = {
+        "expired": "has expired",
+        "not-yet-valid": "is not yet valid",
+        "unknown-authority": "is signed by a CA the webhook's caBundle does not hold",
+        "hostname": "does not name the webhook's Service",
+    }[hook.failure]
+    confidence = (
+        CONFIDENCE.certificate
+        if hook.failure in ("expired", "not-yet-valid")
+        else CONFIDENCE.untrusted
+    )
+    target: ObjectRef
+    action = Action.RENEW_CERTIFICATE
+    if isinstance(cert, GenericObjectEvidence):
+        target = cert.ref
+        source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
+        state = cert.fields.get("notAfter")
+        facts.append(
+            item(
+                source,
+                f"serves {hook.service.name if hook.service else hook.name}"
+                + (f"; notAfter {state}" if state else ""),
+            )
+        )
+    elif isinstance(cert, ObjectRef):
+        target = cert
+    elif (secret := _serving_secret(hook, dependency)) is not None and hook.service is not None:
+        target = ObjectRef(kind="Secret", namespace=hook.service.namespace, name=secret)
+        facts += [item(f"log {hook.service.namespace}", line) for line in hook.log_lines[-2:]]
+    elif hook.service is not None:
+        target, action = hook.service, Action.ESCALATE
+        confidence = CONFIDENCE.certificate_service
+    else:
+        return None
+    holder = "served by" if target.kind == "Service" else "in"
+    problem = f"The admission webhook certificate {holder} {prose.obj(target)} {what}"
+    return make_finding(
+        "admission-webhook",
+        Category.CERTIFICATE_EXPIRY,
+        confidence - (CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0),
+        prose.narrative(
+            problem,
+            "renew it" if action is Action.RENEW_CERTIFICATE else "escalate to its owner",
+            because=[
+                prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
+                prose.claim(f"The webhook's TLS handshake fails: its certificate {what}"),
+                prose.claim(
+                    f"{prose.obj(target)} {'serves' if target.kind == 'Service' else 'holds'} "
+                    "that certificate",
+                    *facts[1:3],
+                ),
+            ],
+        ),
+        facts,
+        action,
+        target,
+        {"webhook": hook.name},
+    )
+
+
+def _unreachable_finding(
+    hook: WebhookEvidence, dependency: DependencyEvidence | None, facts: list[EvidenceItem]
+) -> Finding | None:
+    service = hook.service
+    if service is None:
+        return None
+    category, action, target = Category.DEPENDENCY_FAILURE, Action.ESCALATE, service
+    confidence = CONFIDENCE.failing
+    cause = f"{prose.obj(service)} does not answer"
+    svc = dependency.service if dependency is not None else None
+    if dependency is not None:
+        facts += [item(f"dependency {prose.obj(service)}", p) for p in dependency.failing_pods[:2]]
+        rollout = _recent_rollout(dependency)
+        scheduling = [w for w in dependency.warnings if any(s in w for s in _SCHEDULING)]
+        if hook.failure == "no-endpoints" and svc is not None and svc.matching_pods == 0:
+            category, action = Category.NETWORK, Action.FIX_NETWORK
+            confidence = CONFIDENCE.no_pods
+            cause = f"{prose.obj(service)} selects no pod"
+            selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
+            facts.append(
+                item(f"service/{service.namespace}/{service.name}", f"selector {selector}: no pod")
+            )
+        elif scheduling and dependency.workload is not None:
+            category, action, target = (
+                Category.UNSCHEDULABLE,
+                Action.FREE_CAPACITY,
+                dependency.workload,
+            )
+            confidence = CONFIDENCE.unschedulable
+            cause = f"{prose.obj(dependency.workload)} cannot schedule its pods"
+            facts.append(item(f"dependency {prose.obj(service)}", scheduling[0]))
+        elif rollout is not None and dependency.failing_pods and dependency.workload is not None:
+            category, action, target = Category.BAD_ROLLOUT, Action.ROLLBACK, dependency.workload
+            confidence = CONFIDENCE.rollout
+            cause = f"the new revision of {prose.obj(dependency.workload)} fails"
+            facts.append(
+                item(
+                    f"dependency {prose.obj(service)}",
+                    f"rollout {rollout.from_revision}->{rollout.to_revision}: "
+                    + ", ".join(rollout.details[:2] or rollout.aspects),
+                )
+            )
+    fix = {
+        Action.FIX_NETWORK: "fix its selector",
+        Action.FREE_CAPACITY: "free capacity for it",
+        Action.ROLLBACK: "roll it back",
+    }.get(action, "escalate to its owner")
+    return make_finding(
+        "admission-webhook",
+        category,
+        confidence - (CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0),
+        prose.narrative(
+            f"Admission webhook down: {cause}",
+            fix,
+            because=[
+                prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
+                prose.claim(f"The webhook's backend is unavailable: {cause}", *facts[1:4]),
+            ],
+        ),
+        facts,
+        action,
+        target,
+        {"webhook": hook.name},
+    )
+
+
+def check_webhooks(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    for hook in evidence.webhooks:
+        if hook.failure_policy == "Ignore":
+            continue
+        dependency = _dependency(evidence, hook.service)
+        facts = [_blocked_fact(hook)]
+        if (configured := _configuration_fact(hook)) is not None:
+            facts.append(configured)
+        finding: Finding | None = None
+        if hook.failure in _CERTIFICATE_FAILURES:
+            finding = _certificate_finding(hook, dependency, facts)
+        elif hook.failure in _UNREACHABLE_FAILURES:
+            finding = _unreachable_finding(hook, dependency, facts)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+WEBHOOK_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer(
+        "admission-webhook",
+        (
+            Category.CERTIFICATE_EXPIRY,
+            Category.NETWORK,
+            Category.BAD_ROLLOUT,
+            Category.UNSCHEDULABLE,
+            Category.DEPENDENCY_FAILURE,
+        ),
+        check_webhooks,
+    ),
+)

@@ -1,0 +1,188 @@
+"""Admission webhooks that failed the incident's creates and updates, summarised. Pure.
+
+The API server reports a webhook it could not call in the events of the object it was
+creating or changing (``FailedCreate`` on a ReplicaSet, StatefulSet or Job): ``Internal error
+occurred: failed calling webhook "<name>": failed to call webhook: Post "https://<svc>.<ns>
+.svc:443/<path>": <why>``. The webhook's configuration (Validating- or
+MutatingWebhookConfiguration, cluster-scoped) holds its ``failurePolicy`` and the Service it
+calls; the cert-manager Certificates of that Service's namespace and the certificate lines of
+its pods' logs say which certificate it serves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import as_dict, as_str, clip_text, dicts, ref_of
+from kubetriage.evidence.summaries.generic import generic_summary
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import LogTail, WebhookEvidence, WebhookFailure
+from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import meta as _meta
+
+WEBHOOK_CONFIGURATION_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+
+# The API server's words for a webhook call it could not make (apiserver/pkg/admission).
+FAILED_CALL = re.compile(r'failed calling webhook \\?"(?P<name>[^"\\]+)\\?"')
+
+# Why the call failed, in the words of Go's crypto/x509, net and net/http and of the API
+# server's proxy; the first match wins (a certificate error names a timeout nowhere).
+_FAILURES: tuple[tuple[WebhookFailure, re.Pattern[str]], ...] = (
+    ("not-yet-valid", re.compile(r"(?i)not yet valid: current time \S+ is before")),
+    ("expired", re.compile(r"(?i)certificate has expired|expired certificate")),
+    (
+        "unknown-authority",
+        re.compile(
+            r"(?i)signed by unknown authority|unknown certificate authority|"
+            r"certificate signed by an unknown|crypto/rsa: verification error"
+        ),
+    ),
+    (
+        "hostname",
+        re.compile(
+            r"(?i)certificate is valid for .+, not |certificate is not valid for any names|"
+            r"doesn't contain any IP SANs|certificate relies on legacy Common Name"
+        ),
+    ),
+    ("no-endpoints", re.compile(r"(?i)no endpoints available for service")),
+    ("refused", re.compile(r"(?i)connection refused")),
+    (
+        "timeout",
+        re.compile(
+            r"(?i)context deadline exceeded|i/o timeout|Client\.Timeout exceeded|"
+            r"timeout awaiting response headers|no route to host"
+        ),
+    ),
+)
+
+# Log lines of a webhook's backend about its own certificate.
+_CERT_LINE = re.compile(r"(?i)(x509|certificate|tls|secret)")
+# A client-go error naming a Secret: 'secrets "name" is forbidden' / 'secrets "name" not found'.
+_SECRET_NAMED = re.compile(r'secrets? \\?"(?P<name>[a-z0-9][a-z0-9.-]*)\\?"')
+# cert-manager's cainjector: the Certificate whose CA goes into the caBundle.
+_INJECT_CA_FROM = "cert-manager.io/inject-ca-from"
+# How many log lines of the backend are kept, and how many Secrets named.
+_MAX_LINES = 5
+_MAX_SECRETS = 3
+
+
+def failure_of(message: str) -> WebhookFailure:
+    """Why a webhook call failed, from the API server's message."""
+    return next((kind for kind, pattern in _FAILURES if pattern.search(message)), "other")
+
+
+def failing_webhook_names(events: Iterable[JsonDict]) -> list[str]:
+    """The webhooks named by Warning events as failing a call, in order, deduplicated."""
+    names: list[str] = []
+    for event in events:
+        if event.get("type") != "Warning":
+            continue
+        message = as_str(event.get("message")) or as_str(event.get("note")) or ""
+        for match in FAILED_CALL.finditer(message):
+            if match["name"] not in names:
+                names.append(match["name"])
+    return names
+
+
+def configurations_naming(
+    configurations: Iterable[JsonDict], names: Iterable[str]
+) -> list[JsonDict]:
+    """The webhook configurations holding one of the webhooks ``names``."""
+    wanted = set(names)
+    return [
+        c
+        for c in configurations
+        if any(as_str(w.get("name")) in wanted for w in dicts(c.get("webhooks")))
+    ]
+
+
+def webhook_service(configuration: JsonDict, webhook_name: str) -> ObjectRef | None:
+    """The Service a configuration's webhook calls (None: a URL webhook, or not there)."""
+    for hook in dicts(configuration.get("webhooks")):
+        if hook.get("name") != webhook_name:
+            continue
+        service = as_dict(as_dict(hook.get("clientConfig")).get("service"))
+        name, namespace = as_str(service.get("name")), as_str(service.get("namespace"))
+        if name and namespace:
+            return ObjectRef(kind="Service", namespace=namespace, name=name)
+    return None
+
+
+def _involved(event: JsonDict) -> ObjectRef | None:
+    involved = as_dict(event.get("involvedObject")) or as_dict(event.get("regarding"))
+    kind, name = as_str(involved.get("kind")), as_str(involved.get("name"))
+    if not kind or not name:
+        return None
+    return ObjectRef(kind=kind, namespace=as_str(involved.get("namespace")), name=name)
+
+
+def _injected_from(configuration: JsonDict) -> ObjectRef | None:
+    annotations = as_dict(_meta(configuration).get("annotations"))
+    namespace, _, name = (as_str(annotations.get(_INJECT_CA_FROM)) or "").partition("/")
+    if not namespace or not name:
+        return None
+    return ObjectRef(kind="Certificate", namespace=namespace, name=name)
+
+
+def _backend_lines(logs: list[LogTail], namespace: str) -> tuple[list[str], list[str]]:
+    """Certificate lines of the backend's logs (newest last) and the Secrets they name."""
+    lines = [line for t in logs if t.namespace == namespace for line in t.lines]
+    kept = [line for line in lines if _CERT_LINE.search(line)][-_MAX_LINES:]
+    secrets: list[str] = []
+    for line in kept:
+        for match in _SECRET_NAMED.finditer(line):
+            if match["name"] not in secrets:
+                secrets.append(match["name"])
+    return kept, secrets[:_MAX_SECRETS]
+
+
+def webhook_summaries(
+    index: ObjectIndex, logs: list[LogTail], now: datetime, limits: EvidenceLimits
+) -> list[WebhookEvidence]:
+    """Every webhook a Warning event reports as failing a call, with its configuration,
+    Service, the Certificates of that Service's namespace and its backend's log lines."""
+    events = [e for e in index.kind("Event") if e.get("type") == "Warning"]
+    configurations = [c for kind in WEBHOOK_CONFIGURATION_KINDS for c in index.kind(kind)]
+    found: list[WebhookEvidence] = []
+    for name in failing_webhook_names(events)[: limits.max_dependencies]:
+        reporting = [e for e in events if name in (as_str(e.get("message")) or "")]
+        newest = max(reporting, key=lambda e: as_str(e.get("lastTimestamp")) or "")
+        message = as_str(newest.get("message")) or ""
+        blocked = [ref for e in reporting if (ref := _involved(e)) is not None]
+        count = sum(int(e.get("count") or 1) for e in reporting)
+        configuration = next(iter(configurations_naming(configurations, [name])), None)
+        service = webhook_service(configuration, name) if configuration is not None else None
+        policy = None
+        if configuration is not None:
+            hook = next(h for h in dicts(configuration.get("webhooks")) if h.get("name") == name)
+            policy = as_str(hook.get("failurePolicy"))
+        certificates = []
+        lines: list[str] = []
+        secrets: list[str] = []
+        if service is not None and service.namespace:
+            certificates = [
+                generic_summary(c, now, limits)
+                for c in index.in_namespace("Certificate", service.namespace)
+            ][: limits.max_other_objects]
+            lines, secrets = _backend_lines(logs, service.namespace)
+        found.append(
+            WebhookEvidence(
+                name=name,
+                failure=failure_of(message),
+                message=clip_text(message, limits.max_string_length * 2) or "",
+                blocked=list({r.display(): r for r in blocked}.values()),
+                count=count,
+                configuration=ref_of(configuration) if configuration is not None else None,
+                failure_policy=policy,
+                service=service,
+                ca_injected_from=_injected_from(configuration) if configuration else None,
+                certificates=certificates,
+                secrets_named=secrets,
+                log_lines=[clip_text(x, limits.max_log_line_bytes) or "" for x in lines],
+            )
+        )
+    return found

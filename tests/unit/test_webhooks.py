@@ -1,0 +1,329 @@
+"""Checks admission-webhook reasoning: a Warning event saying the API server failed calling a
+webhook is summarised with the webhook's configuration (failurePolicy, Service, cert-manager
+``inject-ca-from``), the Certificates of its Service's namespace and the Secrets its backend's
+logs name; the failure is classified from the API server's own words (x509 expired / not yet
+valid / unknown authority / wrong host, no endpoints, refused, timeout); and the analyzer
+blames the webhook's cause rather than the blocked workload: the serving Certificate or Secret
+for a certificate failure, the Service for a selector that matches no pod, the webhook's
+workload for a failing new revision or pods that cannot be scheduled, the Service (escalate)
+otherwise. A webhook with ``failurePolicy: Ignore`` blocks nothing and is passed over.
+
+Real: ``build_evidence`` on API-shaped dicts, the pure classifier, and the analyzer registry
+on Evidence models (tests/support/evidence.py factories).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubetriage.evidence.summaries.webhooks import failing_webhook_names, failure_of
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    DependencyEvidence,
+    GenericObjectEvidence,
+    PodCondition,
+    WebhookEvidence,
+)
+from kubetriage.models.vocabulary import Action, Category
+from tests.support.built import built
+from tests.support.evidence import (
+    NOW,
+    analyze,
+    assert_leads,
+    by_category,
+    deployment,
+    event,
+    evidence,
+    log,
+    service,
+)
+
+_POST = (
+    'failed calling webhook "validate.policy.example.io": failed to call webhook: '
+    'Post "https://policy-webhook.policy.svc:443/validate?timeout=10s": '
+)
+EXPIRED = (
+    _POST + "tls: failed to verify certificate: x509: certificate has expired or is not yet "
+    "valid: current time 2026-11-20T09:31:04Z is after 2026-11-20T09:12:44Z"
+)
+NO_ENDPOINTS = _POST + 'no endpoints available for service "policy-webhook"'
+SERVICE = ObjectRef(kind="Service", namespace="policy", name="policy-webhook")
+BACKEND = ObjectRef(kind="Deployment", namespace="policy", name="policy-webhook")
+BLOCKED = ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-7d9f6c8b5")
+
+
+@pytest.mark.parametrize(
+    ("why", "failure"),
+    [
+        (EXPIRED.removeprefix(_POST), "expired"),
+        (
+            "x509: certificate has expired or is not yet valid: current time "
+            "2026-11-17T09:58:02Z is before 2026-11-19T06:12:40Z",
+            "not-yet-valid",
+        ),
+        (
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority",
+            "unknown-authority",
+        ),
+        (
+            "x509: certificate is valid for webhook.other.svc, not policy-webhook.policy.svc",
+            "hostname",
+        ),
+        ('no endpoints available for service "policy-webhook"', "no-endpoints"),
+        ("dial tcp 10.96.4.2:443: connect: connection refused", "refused"),
+        ("context deadline exceeded (Client.Timeout exceeded while awaiting headers)", "timeout"),
+        ("the server could not find the requested resource", "other"),
+    ],
+)
+def test_the_failure_is_classified_from_the_api_servers_words(why: str, failure: str) -> None:
+    assert failure_of(_POST + why) == failure
+
+
+def test_only_warning_events_name_failing_webhooks() -> None:
+    warning = {"type": "Warning", "message": "Error creating: Internal error occurred: " + EXPIRED}
+    normal = {"type": "Normal", "message": 'failed calling webhook "other.example.io"'}
+    assert failing_webhook_names([normal, warning, warning]) == ["validate.policy.example.io"]
+
+
+def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"name": name, **({"namespace": namespace} if namespace else {}), **extra}
+
+
+def _objects(*, annotations: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    hook = {
+        "name": "validate.policy.example.io",
+        "failurePolicy": "Fail",
+        "clientConfig": {
+            "service": {"name": "policy-webhook", "namespace": "policy", "path": "/validate"}
+        },
+    }
+    other = {"name": "other.example.io", "failurePolicy": "Ignore", "clientConfig": {}}
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta("checkout", "shop"),
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "checkout"}}},
+            "status": {"replicas": 2, "readyReplicas": 2},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": _meta("checkout-7d9f6c8b5.1", "shop"),
+            "type": "Warning",
+            "reason": "FailedCreate",
+            "count": 12,
+            "lastTimestamp": "2026-11-20T09:58:00Z",
+            "message": "Error creating: Internal error occurred: " + EXPIRED,
+            "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": BLOCKED.name},
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": _meta("policy", annotations=annotations or {}),
+            "webhooks": [other, hook],
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": _meta("unrelated"),
+            "webhooks": [other],
+        },
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": _meta("policy-webhook-serving", "policy"),
+            "spec": {
+                "secretName": "policy-webhook-serving",
+                "dnsNames": ["policy-webhook.policy.svc"],
+            },
+            "status": {"notAfter": "2026-11-20T09:12:44Z"},
+        },
+    ]
+
+
+def test_a_failing_webhook_is_summarised_with_its_configuration_certificates_and_logs() -> None:
+    backend_log = log(
+        "policy-webhook-6d9c-x2x9k",
+        "webhook",
+        'E1120 09:16:40 failed to renew certificate: secrets "policy-webhook-tls" is forbidden\n'
+        "I1120 09:20:00 serving admission requests on :9443\n",
+        namespace="policy",
+    )
+    target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    ev = built(_objects(), target, logs=[backend_log])
+    (hook,) = ev.webhooks
+    assert (hook.name, hook.failure, hook.failure_policy, hook.count) == (
+        "validate.policy.example.io",
+        "expired",
+        "Fail",
+        12,
+    )
+    assert hook.configuration == ObjectRef(
+        kind="ValidatingWebhookConfiguration",
+        name="policy",
+        api_version="admissionregistration.k8s.io/v1",
+    )
+    assert hook.service == SERVICE
+    assert hook.blocked == [BLOCKED]
+    assert [c.ref.name for c in hook.certificates] == ["policy-webhook-serving"]
+    assert hook.certificates[0].fields["expired"] == "true"
+    assert hook.secrets_named == ["policy-webhook-tls"]
+    assert hook.log_lines == [backend_log.lines[0]]
+    assert hook.ca_injected_from is None
+
+
+def test_the_cainjector_annotation_names_the_certificate_behind_the_ca_bundle() -> None:
+    target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    annotations = {"cert-manager.io/inject-ca-from": "policy/policy-webhook-serving"}
+    (hook,) = built(_objects(annotations=annotations), target).webhooks
+    assert hook.ca_injected_from == ObjectRef(
+        kind="Certificate", namespace="policy", name="policy-webhook-serving"
+    )
+
+
+def test_no_webhook_without_an_event_naming_one() -> None:
+    objects = [o for o in _objects() if o["kind"] != "Event"]
+    target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    assert built(objects, target).webhooks == []
+
+
+# --- the analyzer --------------------------------------------------------------------------
+
+
+def _hook(message: str = EXPIRED, **fields: Any) -> WebhookEvidence:
+    fields.setdefault("failure_policy", "Fail")
+    fields.setdefault("service", SERVICE)
+    return WebhookEvidence(
+        name="validate.policy.example.io",
+        failure=failure_of(message),
+        message=message,
+        blocked=[BLOCKED],
+        count=12,
+        configuration=ObjectRef(kind="ValidatingWebhookConfiguration", name="policy"),
+        **fields,
+    )
+
+
+def _backend(**fields: Any) -> DependencyEvidence:
+    fields.setdefault("service", service("policy-webhook", "policy", ready=0, matching=2))
+    fields.setdefault("workload", BACKEND)
+    return DependencyEvidence(ref=SERVICE, named_by=["event ReplicaSet/x FailedCreate"], **fields)
+
+
+def _blocked(hook: WebhookEvidence, *dependencies: DependencyEvidence) -> Any:
+    ev = evidence(
+        workload=deployment("checkout"),
+        events=[event("FailedCreate", hook.message, name=BLOCKED.name, kind="ReplicaSet")],
+        webhooks=[hook],
+        dependencies=list(dependencies),
+    )
+    return analyze(ev)
+
+
+def _certificate(name: str, secret: str, dns: str = "") -> GenericObjectEvidence:
+    return GenericObjectEvidence(
+        ref=ObjectRef(kind="Certificate", namespace="policy", name=name),
+        conditions=[PodCondition(type="Ready", status="True", reason="Ready")],
+        fields={"secretName": secret, "dnsNames": dns, "notAfter": "2026-11-20T09:12:44Z"},
+    )
+
+
+def test_an_expired_webhook_certificate_is_renewed_at_the_certificate_its_pods_mount() -> None:
+    serving = _certificate("policy-webhook-serving", "policy-webhook-serving")
+    unrelated = _certificate("metrics-tls", "metrics-tls")
+    hook = _hook(certificates=[unrelated, serving])
+    backend = _backend(mounted_secrets=["policy-webhook-serving"])
+    assert_leads(
+        _blocked(hook, backend), Category.CERTIFICATE_EXPIRY, Action.RENEW_CERTIFICATE, serving.ref
+    )
+
+
+def test_the_certificate_naming_the_webhook_service_is_its_serving_certificate() -> None:
+    serving = _certificate("serving", "serving-kp", dns="policy-webhook.policy.svc")
+    hook = _hook(certificates=[_certificate("metrics-tls", "metrics-tls"), serving])
+    assert_leads(
+        _blocked(hook, _backend()),
+        Category.CERTIFICATE_EXPIRY,
+        Action.RENEW_CERTIFICATE,
+        serving.ref,
+    )
+
+
+def test_a_self_managed_webhook_certificate_is_the_secret_its_logs_name() -> None:
+    hook = _hook(secrets_named=["policy-webhook.policy.svc.tls-pair"])
+    secret = ObjectRef(kind="Secret", namespace="policy", name="policy-webhook.policy.svc.tls-pair")
+    assert_leads(
+        _blocked(hook, _backend()), Category.CERTIFICATE_EXPIRY, Action.RENEW_CERTIFICATE, secret
+    )
+
+
+def test_an_expired_webhook_certificate_nobody_holds_is_escalated_at_its_service() -> None:
+    result = _blocked(_hook(), _backend())
+    (finding,) = [f for f in result.findings if f.analyzer == "admission-webhook"]
+    assert (finding.category, finding.action, finding.target) == (
+        Category.CERTIFICATE_EXPIRY,
+        Action.ESCALATE,
+        SERVICE,
+    )
+
+
+def test_a_webhook_service_selecting_no_pod_is_fixed_at_the_service() -> None:
+    backend = _backend(service=service("policy-webhook", "policy", ready=0, matching=0))
+    assert_leads(
+        _blocked(_hook(NO_ENDPOINTS), backend), Category.NETWORK, Action.FIX_NETWORK, SERVICE
+    )
+
+
+def test_a_webhook_failing_since_its_new_revision_is_rolled_back() -> None:
+    rollout = ChangeEvidence(
+        at=NOW,
+        kind="rollout",
+        object=BACKEND,
+        aspects=["image"],
+        details=["image policy:1.0.0 (was policy:0.70.0)"],
+        from_revision=11,
+        to_revision=12,
+    )
+    backend = _backend(
+        failing_pods=["policy-webhook-1: webhook waiting CrashLoopBackOff, restarts 6"],
+        changes=[rollout],
+    )
+    assert_leads(
+        _blocked(_hook(NO_ENDPOINTS), backend), Category.BAD_ROLLOUT, Action.ROLLBACK, BACKEND
+    )
+
+
+def test_a_webhook_whose_pods_cannot_be_scheduled_needs_capacity() -> None:
+    backend = _backend(
+        warnings=[
+            "Pod/policy-webhook-1 FailedScheduling: 0/3 nodes are available: 3 node(s) didn't "
+            "match Pod's node affinity/selector."
+        ],
+        failing_pods=["policy-webhook-1: Pending"],
+    )
+    assert_leads(
+        _blocked(_hook(NO_ENDPOINTS), backend),
+        Category.UNSCHEDULABLE,
+        Action.FREE_CAPACITY,
+        BACKEND,
+    )
+
+
+def test_a_webhook_backend_failing_for_no_visible_reason_is_escalated() -> None:
+    backend = _backend(failing_pods=["policy-webhook-1: webhook waiting CrashLoopBackOff"])
+    assert_leads(
+        _blocked(_hook(_POST + "dial tcp 10.96.4.2:443: connect: connection refused"), backend),
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        SERVICE,
+    )
+
+
+def test_an_ignored_webhook_blocks_nothing() -> None:
+    result = _blocked(_hook(NO_ENDPOINTS, failure_policy="Ignore"), _backend())
+    assert not [f for f in result.findings if f.analyzer == "admission-webhook"]
+    assert not by_category(result, Category.NETWORK)
