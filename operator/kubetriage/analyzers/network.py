@@ -33,10 +33,16 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
+from kubetriage.models.evidence import (
+    Evidence,
+    IngressControllerEvidence,
+    PodEvidence,
+    ServiceEvidence,
+)
 from kubetriage.models.findings import Finding
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,9 @@ class _Confidence:
     selects_timeouts: float = 0.55  # a policy selects the workload's pods; connections time out
     timeouts_bonus: float = 0.05  # connections time out behind the policy
     policy_cap: float = 0.9  # the most a NetworkPolicy finding claims
+    # The backend pods of an Ingress are isolated for ingress and no rule admits the pods of
+    # the Ingress's controller (read through its IngressClass): every request is dropped.
+    controller_blocked: float = 0.86
 
 
 CONFIDENCE: Final = _Confidence()
@@ -245,6 +254,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
     findings.extend(_unbacked_dependencies(evidence, {f.target.name for f in findings}))
     findings.extend(_refused_by_ready_endpoints(evidence, {f.target.name for f in findings}))
     findings.extend(_policy_findings(evidence))
+    findings.extend(_ingress_controller_blocked(evidence))
     return findings
 
 
@@ -426,6 +436,93 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+def _endpoint(
+    evidence: Evidence, namespace: str, labels: dict[str, str], ips: list[str]
+) -> Endpoint:
+    return Endpoint(
+        namespace=namespace,
+        labels=labels,
+        namespace_labels=evidence.namespace_labels.get(namespace, {}),
+        ips=tuple(ips),
+    )
+
+
+def _ingress_controller_blocked(evidence: Evidence) -> list[Finding]:
+    """An Ingress's controller whose pods the backend pods' NetworkPolicies do not admit:
+    the requests it forwards are dropped (the controller answers 502/504)."""
+    findings: list[Finding] = []
+    for controller in evidence.ingress_controllers:
+        if controller.namespace is None or not controller.labels:
+            continue
+        source = _endpoint(evidence, controller.namespace, controller.labels, controller.ips)
+        for svc in evidence.services:
+            if svc.name not in controller.backends or not svc.selector:
+                continue
+            selected = [
+                p
+                for p in evidence.pods
+                if p.namespace == svc.namespace and _selects(svc.selector, p.labels)
+            ]
+            for pod in selected[:1]:
+                destination = _endpoint(evidence, pod.namespace, pod.labels, pod.ips)
+                verdict = ingress_verdict(
+                    evidence.network_policies, Flow(source=source, destination=destination)
+                )
+                if verdict.allowed:
+                    continue
+                findings.append(_controller_finding(evidence, controller, svc, verdict.blocking))
+                break
+            if findings:
+                return findings
+    return findings
+
+
+def _controller_finding(
+    evidence: Evidence,
+    controller: IngressControllerEvidence,
+    svc: ServiceEvidence,
+    blocking: tuple[str, ...],
+) -> Finding:
+    ref = ObjectRef(kind="NetworkPolicy", namespace=svc.namespace, name=blocking[0])
+    served = item(
+        f"ingress/{svc.namespace}/{controller.ingress}",
+        f"served by {controller.controller} (class {controller.ingress_class}); "
+        f"{prose.count(controller.pods, 'controller pod')} in namespace {controller.namespace}",
+    )
+    isolated = item(
+        f"networkpolicy/{svc.namespace}/{blocking[0]}",
+        f"isolates ingress of the pods of Service {svc.name}; no rule of "
+        f"{', '.join(blocking)} admits pods of namespace {controller.namespace}",
+    )
+    controller_ref = ObjectRef(kind="Ingress", namespace=svc.namespace, name=controller.ingress)
+    return make_finding(
+        "network",
+        Category.NETWORK,
+        CONFIDENCE.controller_blocked,
+        prose.narrative(
+            f"{prose.obj(ref)} blocks the ingress controller's traffic to {svc.name}",
+            f"admit namespace {controller.namespace} in {blocking[0]}",
+            aside=f"{prose.obj(controller_ref)} is served from namespace {controller.namespace}",
+            because=[
+                prose.claim(
+                    f"{prose.obj(controller_ref)} is served by controller pods in namespace "
+                    f"{controller.namespace}",
+                    served,
+                ),
+                prose.claim(
+                    f"No rule of the policies isolating the pods of {svc.name} admits them, so "
+                    "every request the controller forwards is dropped",
+                    isolated,
+                ),
+            ],
+        ),
+        [isolated, served],
+        Action.FIX_NETWORK,
+        ref,
+        {"networkPolicy": blocking[0]},
+    )
 
 
 NETWORK_ANALYZERS: tuple[Analyzer, ...] = (Analyzer("network", (Category.NETWORK,), check_network),)
