@@ -26,6 +26,7 @@ from kubetriage.analyzers.calls import (
 )
 from kubetriage.analyzers.support import (
     DNS_LOG,
+    DNS_RESOLVER_FAILURE,
     grep_logs,
     hosts_in,
     item,
@@ -68,6 +69,11 @@ class _Confidence:
     # The backend pods of an Ingress are isolated for ingress and no rule admits the pods of
     # the Ingress's controller (read through its IngressClass): every request is dropped.
     controller_blocked: float = 0.86
+    # The workload's lookups of an ExternalName Service end in "no such name" (the resolver
+    # answered): the external host it points to does not exist (any more), so the alias is
+    # what must change; above the generic reading of name-resolution errors as a failing
+    # dependency (0.78-0.83), which holds when the host exists but does not answer.
+    external_name_unresolved: float = 0.86
 
 
 CONFIDENCE: Final = _Confidence()
@@ -255,6 +261,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
     findings.extend(_refused_by_ready_endpoints(evidence, {f.target.name for f in findings}))
     findings.extend(_policy_findings(evidence))
     findings.extend(_ingress_controller_blocked(evidence))
+    findings.extend(_external_name_unresolved(evidence))
     return findings
 
 
@@ -436,6 +443,61 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+def _external_name_unresolved(evidence: Evidence) -> list[Finding]:
+    """An ExternalName Service is a DNS alias (CNAME) of another host: when the workload's
+    lookups of it are answered "no such name" (not timed out), that host does not resolve and
+    the Service points at nothing."""
+    externals = [s for s in evidence.services if s.type == "ExternalName" and s.external_name]
+    if not externals:
+        return []
+    for hit in grep_logs(evidence.logs, DNS_LOG, limit=20):
+        if DNS_RESOLVER_FAILURE.search(hit.line):
+            continue  # the resolver failed to answer: cluster DNS, not the alias
+        for svc in [service_for_host(h, externals) for h in hosts_in(hit.line)] + [
+            s for s in externals if _names_service(hit.line, s)
+        ]:
+            if svc is None:
+                continue
+            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            lookup = item(hit.source, hit.line)
+            alias = item(
+                f"service/{svc.namespace}/{svc.name}",
+                f"type ExternalName: an alias of {svc.external_name}",
+            )
+            return [
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    CONFIDENCE.external_name_unresolved,
+                    prose.narrative(
+                        f"{prose.obj(ref)} points at {svc.external_name}, which does not resolve",
+                        "point it at a host that exists",
+                        because=[
+                            prose.claim(
+                                f"{prose.obj(ref)} is an alias of {svc.external_name}", alias
+                            ),
+                            prose.claim(
+                                f"Lookups of it from {caller(evidence)} are answered with no "
+                                "such name, so every call fails before it is sent",
+                                lookup,
+                            ),
+                        ],
+                    ),
+                    [lookup, alias],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            ]
+    return []
+
+
+def _names_service(line: str, svc: ServiceEvidence) -> bool:
+    """Whether ``line`` names the Service as a host: ``name``, ``name.ns``, ``name.ns.svc...``."""
+    name, namespace = re.escape(svc.name), re.escape(svc.namespace)
+    return re.search(rf"(?<![\w.-]){name}(\.{namespace}(\.svc[\w.]*)?)?(?![\w-])", line) is not None
 
 
 def _endpoint(
