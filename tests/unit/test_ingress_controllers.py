@@ -4,7 +4,7 @@ incident's pods, which IngressClass and controller serve them, which pods are th
 controller's) over raw objects as the API returns them, and the network analyzer's finding
 when the backend pods' NetworkPolicies admit no pod of the controller, with the look-alikes
 that must not fire (a policy admitting the controller's namespace, a controller whose pods
-were not found).
+were not found), and an Ingress naming a port its backend Service does not have.
 
 Everything is real: raw objects through ``ObjectIndex``, Evidence models from
 ``tests.support.evidence``, the flow evaluator and ``run_analyzers``.
@@ -22,6 +22,7 @@ from kubetriage.evidence.summaries.ingress import (
     controller_pod_labels,
     ingress_controllers,
     served_ingresses,
+    unknown_ports,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, IngressControllerEvidence
@@ -217,3 +218,49 @@ def test_no_controller_pods_found_means_no_verdict() -> None:
     same_namespace = _policy("deny-from-other-namespaces", [{"from": [{"podSelector": {}}]}])
     result = analyze(_behind_ingress(same_namespace, controller_namespace=None))
     assert not any(e.source == "ingress/shop/shop" for f in result.findings for e in f.evidence)
+
+
+def _named_port_ingress(port: dict[str, Any]) -> dict[str, Any]:
+    ingress = _ingress("web", "storefront", cls="alb")
+    ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = port
+    return ingress
+
+
+def test_unknown_ports_names_a_backend_port_the_service_lacks() -> None:
+    svc = _service("storefront", {"app": "storefront"})
+    svc["spec"]["ports"] = [{"name": "web", "port": 80, "targetPort": "http"}]
+    assert unknown_ports(_named_port_ingress({"name": "https"}), [svc]) == {"storefront": "https"}
+    assert unknown_ports(_named_port_ingress({"number": 443}), [svc]) == {"storefront": "443"}
+    assert unknown_ports(_named_port_ingress({"name": "web"}), [svc]) == {}
+    assert unknown_ports(_named_port_ingress({"number": 80}), [svc]) == {}
+
+
+def test_ingress_naming_a_missing_service_port_is_fixed_at_the_service() -> None:
+    controller = IngressControllerEvidence(
+        ingress="web",
+        backends=["checkout"],
+        ingress_class="alb",
+        controller="ingress.k8s.aws/alb",
+        unknown_ports={"checkout": "https"},
+    )
+    ev = make.checkout_evidence(
+        services=[make.service("checkout", ready=1, matching=1, ports=["web:80->8080/TCP"])],
+        ingress_controllers=[controller],
+    )
+    finding = assert_leads(
+        analyze(ev),
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="checkout"),
+    )
+    assert any(e.source == "ingress/shop/web" and "https" in e.fact for e in finding.evidence)
+
+
+def test_ingress_whose_ports_all_exist_adds_no_finding() -> None:
+    controller = IngressControllerEvidence(
+        ingress="web", backends=["checkout"], controller="ingress.k8s.aws/alb"
+    )
+    ev = make.checkout_evidence(
+        services=[make.service("checkout", ready=1, matching=1)], ingress_controllers=[controller]
+    )
+    assert not any(e.source == "ingress/shop/web" for f in analyze(ev).findings for e in f.evidence)

@@ -74,6 +74,10 @@ class _Confidence:
     # what must change; above the generic reading of name-resolution errors as a failing
     # dependency (0.78-0.83), which holds when the host exists but does not answer.
     external_name_unresolved: float = 0.86
+    # An Ingress routes to a port (name or number) its backend Service does not have: the
+    # controller cannot build the route whatever the pods do, and rolling the pods back does
+    # not give the Service its port back (so above change correlation's 0.88).
+    ingress_port_missing: float = 0.9
 
 
 CONFIDENCE: Final = _Confidence()
@@ -262,6 +266,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
     findings.extend(_policy_findings(evidence))
     findings.extend(_ingress_controller_blocked(evidence))
     findings.extend(_external_name_unresolved(evidence))
+    findings.extend(_ingress_ports_missing(evidence))
     return findings
 
 
@@ -492,6 +497,49 @@ def _external_name_unresolved(evidence: Evidence) -> list[Finding]:
                 )
             ]
     return []
+
+
+def _ingress_ports_missing(evidence: Evidence) -> list[Finding]:
+    """An Ingress naming a port its backend Service does not have (renamed or removed by a
+    chart upgrade, say): the Service no longer offers what the route needs."""
+    findings: list[Finding] = []
+    for controller in evidence.ingress_controllers:
+        for name, port in controller.unknown_ports.items():
+            svc = next((s for s in evidence.services if s.name == name), None)
+            if svc is None:
+                continue
+            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            ingress = ObjectRef(kind="Ingress", namespace=svc.namespace, name=controller.ingress)
+            route = item(
+                f"ingress/{svc.namespace}/{controller.ingress}",
+                f"routes to Service {svc.name} port {port}",
+            )
+            ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+            findings.append(
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    CONFIDENCE.ingress_port_missing,
+                    prose.narrative(
+                        f"{prose.obj(ingress)} routes to port {port} of {prose.obj(ref)}, "
+                        "which has no such port",
+                        f"restore port {port} on {svc.name}",
+                        because=[
+                            prose.claim(f"{prose.obj(ingress)} names port {port}", route),
+                            prose.claim(
+                                f"{prose.obj(ref)} has no port {port}, so the ingress "
+                                "controller cannot route to its pods",
+                                ports,
+                            ),
+                        ],
+                    ),
+                    [route, ports],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            )
+    return findings
 
 
 def _names_service(line: str, svc: ServiceEvidence) -> bool:

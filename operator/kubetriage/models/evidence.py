@@ -343,6 +343,9 @@ class IngressControllerEvidence(BaseModel):
     ips: list[str] = Field(default_factory=list)  # the controller pods' addresses
     pods: int = 0
     ready_pods: int = 0
+    # Backend Service -> the port the Ingress names (a name or a number) that the Service
+    # does not have: the controller cannot route to it.
+    unknown_ports: dict[str, str] = Field(default_factory=dict)
 
 
 class DependencyEvidence(BaseModel):

@@ -112,6 +112,34 @@ def controller_pods(pods: Iterable[JsonDict], labels: Mapping[str, str]) -> list
     return [p for p in pods if service_selects(labels, _labels(p))][:MAX_CONTROLLER_PODS]
 
 
+def unknown_ports(ingress: Mapping[str, object], services: Iterable[JsonDict]) -> dict[str, str]:
+    """Backend Service -> the port the Ingress names that the Service does not have (by
+    ``port.name`` or ``port.number``), for the backends whose Service is known."""
+    by_name = {_name(s): s for s in services if _ns(s) == _ns(ingress)}
+    spec = as_dict(ingress.get("spec"))
+    backends = [as_dict(spec.get("defaultBackend"))] + [
+        as_dict(path.get("backend"))
+        for rule in dicts(spec.get("rules"))
+        for path in dicts(as_dict(rule.get("http")).get("paths"))
+    ]
+    missing: dict[str, str] = {}
+    for backend in backends:
+        service = as_dict(backend.get("service"))
+        name, port = as_str(service.get("name")), as_dict(service.get("port"))
+        if name is None or name not in by_name:
+            continue
+        ports = dicts(as_dict(by_name[name].get("spec")).get("ports"))
+        named = port.get("name")
+        if isinstance(named, str):
+            if named not in {p.get("name") for p in ports}:
+                missing[name] = named
+            continue
+        number = port.get("number")
+        if isinstance(number, int) and number not in {p.get("port") for p in ports}:
+            missing[name] = str(number)
+    return missing
+
+
 def _ready(pod: JsonDict) -> bool:
     return any(
         c.get("type") == "Ready" and c.get("status") == "True"
@@ -156,6 +184,7 @@ def ingress_controllers(
                 ips=[ip for p in found for ip in _ips(p)][: limits.max_list_items],
                 pods=len(found),
                 ready_pods=sum(1 for p in found if _ready(p)),
+                unknown_ports=unknown_ports(ingress, index.in_namespace("Service", namespace)),
             )
         )
     return summaries
