@@ -612,8 +612,8 @@ def _controller_finding(
         Category.NETWORK,
         CONFIDENCE.controller_blocked,
         prose.narrative(
-            f"{prose.obj(ref)} blocks the ingress controller's traffic to {svc.name}",
-            f"admit namespace {controller.namespace} in {blocking[0]}",
+            f"{prose.obj(ref)} blocks the ingress controller's traffic",
+            f"admit namespace {controller.namespace}",
             aside=f"{prose.obj(controller_ref)} is served from namespace {controller.namespace}",
             because=[
                 prose.claim(
