@@ -1,6 +1,7 @@
 """The walk to the ingress controller: from the Ingresses of the incident's namespace that
 serve its pods, to their IngressClass and to that controller's pods, wherever they run
-(usually a namespace of their own), as far as the tenancy rule lets the Incident read.
+(usually a namespace of their own), only for an Incident the tenancy rule lets read other
+namespaces and cluster-scoped objects (the cluster-scope namespaces).
 
 Called by ``KubeEvidenceCollector`` once the namespace's Ingresses and Services are read;
 which Ingresses, which class and which pod labels are decided by the pure helpers of
@@ -33,6 +34,10 @@ async def follow_ingress_controllers(
 ) -> None:
     """Add to ``run`` the IngressClasses of the Ingresses serving ``pods`` and the pods of
     their controllers that ``scope`` may read."""
+    if not scope.may_read(None):
+        # The IngressClass is cluster-scoped and the controller runs in a namespace of its
+        # own: neither is this Incident's to read.
+        return
     served = served_ingresses(
         _in_run(run, "Ingress", namespace), _in_run(run, "Service", namespace), pods
     )
@@ -63,10 +68,5 @@ async def follow_ingress_controllers(
             limit=4 * MAX_CONTROLLER_PODS,
         )
         readable = [p for p in listed if scope.may_read(_ns(p))]
-        if listed and not readable:
-            run.error(
-                f"pods of ingress controller {controller} not read: namespace "
-                f"{_ns(listed[0])} is outside this Incident's scope"
-            )
         for pod in controller_pods(readable, labels or {}):
             run.add(pod)
