@@ -78,6 +78,11 @@ class _Confidence:
     # controller cannot build the route whatever the pods do, and rolling the pods back does
     # not give the Service its port back (so above change correlation's 0.88).
     ingress_port_missing: float = 0.9
+    # Calls to a Service with ready endpoints time out only from the workload's pods on one
+    # (Ready) node, while its replicas on other nodes are ready: same template, same callee,
+    # so that node's service routing (kube-proxy, CNI) is the difference, not the callee
+    # (above escalating to the callee, 0.8).
+    one_node_cannot_reach: float = 0.82
 
 
 CONFIDENCE: Final = _Confidence()
@@ -267,6 +272,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
     findings.extend(_ingress_controller_blocked(evidence))
     findings.extend(_external_name_unresolved(evidence))
     findings.extend(_ingress_ports_missing(evidence))
+    findings.extend(_one_node_cannot_reach(evidence))
     return findings
 
 
@@ -540,6 +546,70 @@ def _ingress_ports_missing(evidence: Evidence) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _pod_ready(pod: PodEvidence) -> bool:
+    return pod.phase == "Running" and all(c.ready for c in pod.containers if not c.init)
+
+
+def _one_node_cannot_reach(evidence: Evidence) -> list[Finding]:
+    """The workload's pods on one node time out calling a Service that has ready endpoints,
+    while its pods on the other nodes are ready: the node's data plane drops the traffic."""
+    services = [*evidence.services, *(d.service for d in evidence.dependencies if d.service)]
+    failing: dict[str, tuple[PodEvidence, str, str]] = {}
+    for pod in evidence.pods:
+        if pod.node is None or _pod_ready(pod):
+            continue
+        logs = [log for log in evidence.logs if log.pod == pod.name]
+        for hit in grep_logs(logs, TIMEOUT_LOG, limit=10):
+            for host in hosts_in(hit.line):
+                svc = service_for_host(host, services)
+                if svc is not None and (svc.ready_endpoints or 0) > 0:
+                    failing.setdefault(pod.name, (pod, hit.line, svc.name))
+    failing_nodes = {pod.node for pod, _, _ in failing.values() if pod.node}
+    healthy = [p for p in evidence.pods if _pod_ready(p) and p.node not in failing_nodes]
+    unexplained = [p for p in evidence.pods if not _pod_ready(p) and p.name not in failing]
+    if len(failing_nodes) != 1 or not healthy or unexplained:
+        return []
+    node_name = next(iter(failing_nodes))
+    node = next((n for n in evidence.nodes if n.name == node_name), None)
+    if node is None or node.ready != "True":
+        return []  # a node that reports trouble is the node rules' to judge
+    pod, line, callee = next(iter(failing.values()))
+    ref = ObjectRef(kind="Node", name=node_name)
+    timeout = item(f"logs/{pod.name}", line)
+    others = item(
+        f"pod/{healthy[0].namespace}/{healthy[0].name}",
+        f"ready on node {healthy[0].node}",
+    )
+    return [
+        make_finding(
+            "network",
+            Category.NETWORK,
+            CONFIDENCE.one_node_cannot_reach,
+            prose.narrative(
+                f"Pods on {prose.obj(ref)} cannot reach {callee}",
+                "drain the node and repair its service routing",
+                because=[
+                    prose.claim(
+                        f"Calls to {callee}, which has ready endpoints, time out from the pods "
+                        f"on node {node_name}",
+                        timeout,
+                    ),
+                    prose.claim(
+                        "The same workload's pods on other nodes are ready, so the callee "
+                        "and the workload are fine and the node's kube-proxy or CNI drops the "
+                        "traffic",
+                        others,
+                    ),
+                ],
+            ),
+            [timeout, others],
+            Action.DRAIN_NODE,
+            ref,
+            {"node": node_name},
+        )
+    ]
 
 
 def _names_service(line: str, svc: ServiceEvidence) -> bool:
