@@ -1,7 +1,7 @@
 """Checks the way from an Ingress to its controller and what the network rule makes of it:
 the pure helpers of ``kubetriage.evidence.summaries.ingress`` (which Ingresses serve the
 incident's pods, which IngressClass and controller serve them, which pods are the
-controller's) over raw objects as the API returns them, and the network analyzer's finding
+controller's) over raw objects as the API returns them, and the routing analyzer's finding
 when the backend pods' NetworkPolicies admit no pod of the controller, with the look-alikes
 that must not fire (a policy admitting the controller's namespace, a controller whose pods
 were not found), and an Ingress naming a port its backend Service does not have.

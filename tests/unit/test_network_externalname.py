@@ -1,4 +1,4 @@
-"""Checks the network rule for an ExternalName Service whose external host does not resolve:
+"""Checks the routing rule for an ExternalName Service whose external host does not resolve:
 the workload's lookups of the Service are answered "no such name" in the words the resolver
 clients print (glibc, Go, .NET, Node.js), so the alias is the fault (fix-network at it), with
 the look-alikes that must not fire: the resolver itself failing (a timeout or EAI_AGAIN is

@@ -1,4 +1,4 @@
-"""Checks the network rule for a node whose service routing drops traffic: the workload's pods
+"""Checks the routing rule for a node whose service routing drops traffic: the workload's pods
 on one Ready node time out calling a Service that has ready endpoints while its replicas on
 the other nodes are ready, so the node (kube-proxy, CNI) is drained rather than the callee
 escalated; with the look-alikes that must not fire: every replica failing (the callee or the
@@ -61,7 +61,7 @@ def _publishers(
 
 def _drains_from_network(ev: Evidence) -> list[object]:
     return [
-        f for f in analyze(ev).findings if f.analyzer == "network" and f.action is Action.DRAIN_NODE
+        f for f in analyze(ev).findings if f.analyzer == "routing" and f.action is Action.DRAIN_NODE
     ]
 
 
