@@ -334,7 +334,12 @@ def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
     ]
     (cluster_role,) = of_kind(docs, "ClusterRole")
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
-    assert cluster_resources == {"customresourcedefinitions", "namespaces", "nodes"}
+    assert cluster_resources == {
+        "customresourcedefinitions",
+        "namespaces",
+        "nodes",
+        "ingressclasses",
+    }
     grants = grants_for(docs, NAMESPACE, "kubetriage")
     assert allowed(grants, Request("list", "", "pods", namespace="shop"))
     assert not allowed(grants, Request("list", "", "pods", namespace="billing"))
