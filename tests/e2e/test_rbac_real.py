@@ -100,6 +100,7 @@ UNEXERCISED_READS = {
     ("batch", "cronjobs"): "read when the target is a CronJob",
     ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
     ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
+    ("networking.k8s.io", "ingressclasses"): "which controller serves an Ingress of the target",
     # Asked for by the chart's spec; no more than patch on the workload already allows.
     ("apps", "deployments/scale"): "the executor scales by patching the Deployment itself",
     ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",

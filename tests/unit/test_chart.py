@@ -343,6 +343,7 @@ def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
         "nodes",
         "validatingwebhookconfigurations",
         "mutatingwebhookconfigurations",
+        "ingressclasses",
     }
     grants = grants_for(docs, NAMESPACE, "kubetriage")
     assert allowed(grants, Request("list", "", "pods", namespace="shop"))

@@ -65,6 +65,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [""]
   resources: [nodes]
   verbs: [get, list, watch]
+# Which controller serves an Ingress of the target (its pods often run in another namespace).
+- apiGroups: [networking.k8s.io]
+  resources: [ingressclasses]
+  verbs: [get, list]
 {{- end -}}
 
 {{- define "kubetriage.rules.clusterPeering" -}}

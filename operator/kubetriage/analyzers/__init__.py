@@ -33,6 +33,7 @@ from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
+from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
@@ -58,6 +59,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *ROUTING_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,
     # the rest, in the order they were added (ties go to the rules above)
     *METRIC_ANALYZERS,

@@ -48,6 +48,7 @@ from kubetriage.evidence.summaries.dependencies import (
 )
 from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
+from kubetriage.evidence.summaries.ingress import ingress_controllers
 from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, node_troubled, pvc_summary
 from kubetriage.evidence.summaries.pods import IMPLICIT_CONFIG_MAPS, ConfigLookup, pod_summary
@@ -90,6 +91,7 @@ _DEDICATED_KINDS = frozenset(
         "ConfigMap",
         "Secret",
         "Namespace",
+        "IngressClass",
     }
 )
 
@@ -239,6 +241,7 @@ def build_evidence(
         },
         dependencies=dependencies,
         webhooks=webhook_summaries(index, logs, now, limits),
+        ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

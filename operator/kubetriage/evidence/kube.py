@@ -37,6 +37,7 @@ from kubetriage.evidence.index import (
     referenced_config,
     sort_pods,
 )
+from kubetriage.evidence.ingress_walk import follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
@@ -396,6 +397,7 @@ class KubeEvidenceCollector:
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
             await self._dependencies.follow(run, namespace, pods, workload, scope)
+            await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
 

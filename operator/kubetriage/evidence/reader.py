@@ -190,6 +190,12 @@ class KubeReader:
                 networking.read_namespaced_ingress,
                 networking.list_namespaced_ingress,
             ),
+            "IngressClass": _Kind(
+                "networking.k8s.io/v1",
+                networking.read_ingress_class,
+                networking.list_ingress_class,
+                namespaced=False,
+            ),
             "HorizontalPodAutoscaler": _Kind(
                 "autoscaling/v2",
                 autoscaling.read_namespaced_horizontal_pod_autoscaler,

@@ -331,6 +331,26 @@ class ChangeEvidence(BaseModel):
     to_revision: int | None = None
 
 
+class IngressControllerEvidence(BaseModel):
+    """The controller that serves an Ingress of the incident's namespace (its IngressClass's
+    ``spec.controller``, and that controller's pods, often in a namespace of their own):
+    where the Ingress's traffic to the backend pods comes from
+    (``kubetriage.evidence.summaries.ingress``)."""
+
+    ingress: str  # the Ingress, in the incident's namespace
+    backends: list[str] = Field(default_factory=list)  # the Services it sends to
+    ingress_class: str | None = None
+    controller: str | None = None  # the IngressClass's spec.controller
+    namespace: str | None = None  # of the controller's pods; None: none was found
+    labels: dict[str, str] = Field(default_factory=dict)  # one controller pod's labels
+    ips: list[str] = Field(default_factory=list)  # the controller pods' addresses
+    pods: int = 0
+    ready_pods: int = 0
+    # Backend Service -> the port the Ingress names (a name or a number) that the Service
+    # does not have: the controller cannot route to it.
+    unknown_ports: dict[str, str] = Field(default_factory=dict)
+
+
 class DependencyEvidence(BaseModel):
     """A Service (or workload) the incident's workload calls, named in its logs, env or
     ConfigMaps, possibly in another namespace, with what stands behind it
@@ -427,6 +447,8 @@ class Evidence(BaseModel):
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Admission webhooks that failed the incident's creates or updates.
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
+    # The controllers serving the namespace's Ingresses to the workload, with their pods.
+    ingress_controllers: list[IngressControllerEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

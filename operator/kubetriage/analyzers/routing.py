@@ -1,0 +1,325 @@
+"""The routing rule: traffic the cluster's routing layer cannot deliver although the pods
+behind it are fine. The ingress controller behind an Ingress (read through its IngressClass,
+often in a namespace of its own) that the backend pods' NetworkPolicies do not admit; an
+Ingress naming a port its backend Service does not have; an ExternalName Service whose
+external host does not resolve; a node whose service routing (kube-proxy, CNI) drops the
+calls of the workload's pods on it while its replicas elsewhere get through.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.calls import TIMEOUT_LOG, caller
+from kubetriage.analyzers.support import (
+    DNS_LOG,
+    DNS_RESOLVER_FAILURE,
+    grep_logs,
+    hosts_in,
+    item,
+    service_for_host,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    Evidence,
+    IngressControllerEvidence,
+    PodEvidence,
+    ServiceEvidence,
+)
+from kubetriage.models.findings import Finding
+from kubetriage.models.objects import service_selects as _selects
+from kubetriage.models.vocabulary import Action, Category
+from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a routing finding is, by the evidence that earns it."""
+
+    # The backend pods of an Ingress are isolated for ingress and no rule admits the pods of
+    # the Ingress's controller (read through its IngressClass): every request is dropped.
+    controller_blocked: float = 0.86
+    # The workload's lookups of an ExternalName Service end in "no such name" (the resolver
+    # answered): the external host it points to does not exist (any more), so the alias is
+    # what must change; above the generic reading of name-resolution errors as a failing
+    # dependency (0.78-0.83), which holds when the host exists but does not answer.
+    external_name_unresolved: float = 0.86
+    # An Ingress routes to a port (name or number) its backend Service does not have: the
+    # controller cannot build the route whatever the pods do, and rolling the pods back does
+    # not give the Service its port back (so above change correlation's 0.88).
+    ingress_port_missing: float = 0.9
+    # Calls to a Service with ready endpoints time out only from the workload's pods on one
+    # (Ready) node, while its replicas on other nodes are ready: same template, same callee,
+    # so that node's service routing (kube-proxy, CNI) is the difference, not the callee
+    # (above escalating to the callee, 0.8).
+    one_node_cannot_reach: float = 0.82
+
+
+CONFIDENCE: Final = _Confidence()
+
+
+def _external_name_unresolved(evidence: Evidence) -> list[Finding]:
+    """An ExternalName Service is a DNS alias (CNAME) of another host: when the workload's
+    lookups of it are answered "no such name" (not timed out), that host does not resolve and
+    the Service points at nothing."""
+    externals = [s for s in evidence.services if s.type == "ExternalName" and s.external_name]
+    if not externals:
+        return []
+    for hit in grep_logs(evidence.logs, DNS_LOG, limit=20):
+        if DNS_RESOLVER_FAILURE.search(hit.line):
+            continue  # the resolver failed to answer: cluster DNS, not the alias
+        for svc in [service_for_host(h, externals) for h in hosts_in(hit.line)] + [
+            s for s in externals if _names_service(hit.line, s)
+        ]:
+            if svc is None:
+                continue
+            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            lookup = item(hit.source, hit.line)
+            alias = item(
+                f"service/{svc.namespace}/{svc.name}",
+                f"type ExternalName: an alias of {svc.external_name}",
+            )
+            return [
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    CONFIDENCE.external_name_unresolved,
+                    prose.narrative(
+                        f"{prose.obj(ref)} points at {svc.external_name}, which does not resolve",
+                        "point it at a host that exists",
+                        because=[
+                            prose.claim(
+                                f"{prose.obj(ref)} is an alias of {svc.external_name}", alias
+                            ),
+                            prose.claim(
+                                f"Lookups of it from {caller(evidence)} are answered with no "
+                                "such name, so every call fails before it is sent",
+                                lookup,
+                            ),
+                        ],
+                    ),
+                    [lookup, alias],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            ]
+    return []
+
+
+def _ingress_ports_missing(evidence: Evidence) -> list[Finding]:
+    """An Ingress naming a port its backend Service does not have (renamed or removed by a
+    chart upgrade, say): the Service no longer offers what the route needs."""
+    findings: list[Finding] = []
+    for controller in evidence.ingress_controllers:
+        for name, port in controller.unknown_ports.items():
+            svc = next((s for s in evidence.services if s.name == name), None)
+            if svc is None:
+                continue
+            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            ingress = ObjectRef(kind="Ingress", namespace=svc.namespace, name=controller.ingress)
+            route = item(
+                f"ingress/{svc.namespace}/{controller.ingress}",
+                f"routes to Service {svc.name} port {port}",
+            )
+            ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+            findings.append(
+                make_finding(
+                    "network",
+                    Category.NETWORK,
+                    CONFIDENCE.ingress_port_missing,
+                    prose.narrative(
+                        f"{prose.obj(ingress)} routes to port {port} of {prose.obj(ref)}, "
+                        "which has no such port",
+                        f"restore port {port} on {svc.name}",
+                        because=[
+                            prose.claim(f"{prose.obj(ingress)} names port {port}", route),
+                            prose.claim(
+                                f"{prose.obj(ref)} has no port {port}, so the ingress "
+                                "controller cannot route to its pods",
+                                ports,
+                            ),
+                        ],
+                    ),
+                    [route, ports],
+                    Action.FIX_NETWORK,
+                    ref,
+                    {"service": svc.name},
+                )
+            )
+    return findings
+
+
+def _pod_ready(pod: PodEvidence) -> bool:
+    return pod.phase == "Running" and all(c.ready for c in pod.containers if not c.init)
+
+
+def _one_node_cannot_reach(evidence: Evidence) -> list[Finding]:
+    """The workload's pods on one node time out calling a Service that has ready endpoints,
+    while its pods on the other nodes are ready: the node's data plane drops the traffic."""
+    services = [*evidence.services, *(d.service for d in evidence.dependencies if d.service)]
+    failing: dict[str, tuple[PodEvidence, str, str]] = {}
+    for pod in evidence.pods:
+        if pod.node is None or _pod_ready(pod):
+            continue
+        logs = [log for log in evidence.logs if log.pod == pod.name]
+        for hit in grep_logs(logs, TIMEOUT_LOG, limit=10):
+            for host in hosts_in(hit.line):
+                svc = service_for_host(host, services)
+                if svc is not None and (svc.ready_endpoints or 0) > 0:
+                    failing.setdefault(pod.name, (pod, hit.line, svc.name))
+    failing_nodes = {pod.node for pod, _, _ in failing.values() if pod.node}
+    healthy = [p for p in evidence.pods if _pod_ready(p) and p.node not in failing_nodes]
+    unexplained = [p for p in evidence.pods if not _pod_ready(p) and p.name not in failing]
+    if len(failing_nodes) != 1 or not healthy or unexplained:
+        return []
+    node_name = next(iter(failing_nodes))
+    node = next((n for n in evidence.nodes if n.name == node_name), None)
+    if node is None or node.ready != "True":
+        return []  # a node that reports trouble is the node rules' to judge
+    pod, line, callee = next(iter(failing.values()))
+    ref = ObjectRef(kind="Node", name=node_name)
+    timeout = item(f"logs/{pod.name}", line)
+    others = item(
+        f"pod/{healthy[0].namespace}/{healthy[0].name}",
+        f"ready on node {healthy[0].node}",
+    )
+    return [
+        make_finding(
+            "network",
+            Category.NETWORK,
+            CONFIDENCE.one_node_cannot_reach,
+            prose.narrative(
+                f"Pods on {prose.obj(ref)} cannot reach {callee}",
+                "drain the node and repair its service routing",
+                because=[
+                    prose.claim(
+                        f"Calls to {callee}, which has ready endpoints, time out from the pods "
+                        f"on node {node_name}",
+                        timeout,
+                    ),
+                    prose.claim(
+                        "The same workload's pods on other nodes are ready, so the callee "
+                        "and the workload are fine and the node's kube-proxy or CNI drops the "
+                        "traffic",
+                        others,
+                    ),
+                ],
+            ),
+            [timeout, others],
+            Action.DRAIN_NODE,
+            ref,
+            {"node": node_name},
+        )
+    ]
+
+
+def _names_service(line: str, svc: ServiceEvidence) -> bool:
+    """Whether ``line`` names the Service as a host: ``name``, ``name.ns``, ``name.ns.svc...``."""
+    name, namespace = re.escape(svc.name), re.escape(svc.namespace)
+    return re.search(rf"(?<![\w.-]){name}(\.{namespace}(\.svc[\w.]*)?)?(?![\w-])", line) is not None
+
+
+def _endpoint(
+    evidence: Evidence, namespace: str, labels: dict[str, str], ips: list[str]
+) -> Endpoint:
+    return Endpoint(
+        namespace=namespace,
+        labels=labels,
+        namespace_labels=evidence.namespace_labels.get(namespace, {}),
+        ips=tuple(ips),
+    )
+
+
+def _ingress_controller_blocked(evidence: Evidence) -> list[Finding]:
+    """An Ingress's controller whose pods the backend pods' NetworkPolicies do not admit:
+    the requests it forwards are dropped (the controller answers 502/504)."""
+    findings: list[Finding] = []
+    for controller in evidence.ingress_controllers:
+        if controller.namespace is None or not controller.labels:
+            continue
+        source = _endpoint(evidence, controller.namespace, controller.labels, controller.ips)
+        for svc in evidence.services:
+            if svc.name not in controller.backends or not svc.selector:
+                continue
+            selected = [
+                p
+                for p in evidence.pods
+                if p.namespace == svc.namespace and _selects(svc.selector, p.labels)
+            ]
+            for pod in selected[:1]:
+                destination = _endpoint(evidence, pod.namespace, pod.labels, pod.ips)
+                verdict = ingress_verdict(
+                    evidence.network_policies, Flow(source=source, destination=destination)
+                )
+                if verdict.allowed:
+                    continue
+                findings.append(_controller_finding(evidence, controller, svc, verdict.blocking))
+                break
+            if findings:
+                return findings
+    return findings
+
+
+def _controller_finding(
+    evidence: Evidence,
+    controller: IngressControllerEvidence,
+    svc: ServiceEvidence,
+    blocking: tuple[str, ...],
+) -> Finding:
+    ref = ObjectRef(kind="NetworkPolicy", namespace=svc.namespace, name=blocking[0])
+    served = item(
+        f"ingress/{svc.namespace}/{controller.ingress}",
+        f"served by {controller.controller} (class {controller.ingress_class}); "
+        f"{prose.count(controller.pods, 'controller pod')} in namespace {controller.namespace}",
+    )
+    isolated = item(
+        f"networkpolicy/{svc.namespace}/{blocking[0]}",
+        f"isolates ingress of the pods of Service {svc.name}; no rule of "
+        f"{', '.join(blocking)} admits pods of namespace {controller.namespace}",
+    )
+    controller_ref = ObjectRef(kind="Ingress", namespace=svc.namespace, name=controller.ingress)
+    return make_finding(
+        "network",
+        Category.NETWORK,
+        CONFIDENCE.controller_blocked,
+        prose.narrative(
+            f"{prose.obj(ref)} blocks the ingress controller's traffic",
+            f"admit namespace {controller.namespace}",
+            aside=f"{prose.obj(controller_ref)} is served from namespace {controller.namespace}",
+            because=[
+                prose.claim(
+                    f"{prose.obj(controller_ref)} is served by controller pods in namespace "
+                    f"{controller.namespace}",
+                    served,
+                ),
+                prose.claim(
+                    f"No rule of the policies isolating the pods of {svc.name} admits them, so "
+                    "every request the controller forwards is dropped",
+                    isolated,
+                ),
+            ],
+        ),
+        [isolated, served],
+        Action.FIX_NETWORK,
+        ref,
+        {"networkPolicy": blocking[0]},
+    )
+
+
+def check_routing(evidence: Evidence) -> list[Finding]:
+    return [
+        *_ingress_controller_blocked(evidence),
+        *_external_name_unresolved(evidence),
+        *_ingress_ports_missing(evidence),
+        *_one_node_cannot_reach(evidence),
+    ]
+
+
+ROUTING_ANALYZERS: tuple[Analyzer, ...] = (Analyzer("routing", (Category.NETWORK,), check_routing),)

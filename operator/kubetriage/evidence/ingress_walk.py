@@ -1,0 +1,72 @@
+"""The walk to the ingress controller: from the Ingresses of the incident's namespace that
+serve its pods, to their IngressClass and to that controller's pods, wherever they run
+(usually a namespace of their own), only for an Incident the tenancy rule lets read other
+namespaces and cluster-scoped objects (the cluster-scope namespaces).
+
+Called by ``KubeEvidenceCollector`` once the namespace's Ingresses and Services are read;
+which Ingresses, which class and which pod labels are decided by the pure helpers of
+``kubetriage.evidence.summaries.ingress``, the reads go through the same ``KubeReader`` and
+``CollectionRun`` as the rest of the walk.
+"""
+
+from __future__ import annotations
+
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.ingress import (
+    MAX_CONTROLLER_PODS,
+    controller_of,
+    controller_pod_labels,
+    controller_pods,
+    ingress_class_name,
+    served_ingresses,
+)
+from kubetriage.models.objects import JsonDict, selector_query
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope
+
+
+def _in_run(run: CollectionRun, kind: str, namespace: str) -> list[JsonDict]:
+    return [obj for (k, ns, _), obj in run.objects.items() if k == kind and ns == namespace]
+
+
+async def follow_ingress_controllers(
+    reader: KubeReader, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
+) -> None:
+    """Add to ``run`` the IngressClasses of the Ingresses serving ``pods`` and the pods of
+    their controllers that ``scope`` may read."""
+    if not scope.may_read(None):
+        # The IngressClass is cluster-scoped and the controller runs in a namespace of its
+        # own: neither is this Incident's to read.
+        return
+    served = served_ingresses(
+        _in_run(run, "Ingress", namespace), _in_run(run, "Service", namespace), pods
+    )
+    if not served:
+        return
+    names = {ingress_class_name(i) for i in served}
+    classes: list[JsonDict] = []
+    for name in sorted(n for n in names if n):
+        found = await reader.read(run, "IngressClass", None, name)
+        if found is not None:
+            classes.append(found)
+    if None in names:
+        # No class named: the cluster's default class serves it.
+        listed = await reader.list_of(run, "IngressClass", None, what="list IngressClasses")
+        classes += [c for c in (run.add(c) for c in listed) if c is not None]
+    controllers = {controller_of(c) for c in classes}
+    for controller in sorted(c for c in controllers if c):
+        labels = controller_pod_labels(controller)
+        query = selector_query({"matchLabels": dict(labels)}) if labels else None
+        if query is None:
+            continue
+        listed = await reader.list_of(
+            run,
+            "Pod",
+            None,
+            what=f"list pods of ingress controller {controller}",
+            label_selector=query,
+            limit=4 * MAX_CONTROLLER_PODS,
+        )
+        readable = [p for p in listed if scope.may_read(_ns(p))]
+        for pod in controller_pods(readable, labels or {}):
+            run.add(pod)

@@ -1,0 +1,190 @@
+"""Ingress controllers: which controller serves an Ingress (the IngressClass it names, else
+the class marked default) and which pods are that controller's, by the labels each
+mainstream controller's own manifests and Helm charts give its data-plane pods. The
+controller usually runs in a namespace of its own, so its pods are where the Ingress's
+traffic to the backend pods comes from (a NetworkPolicy of the backend must admit them).
+
+Pure; ``kubetriage.evidence.ingress_walk`` reads the IngressClass and the pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import as_dict, as_str, dicts, str_map
+from kubetriage.models.evidence import IngressControllerEvidence
+from kubetriage.models.objects import (
+    JsonDict,
+    annotations_of,
+    ingress_backends,
+    service_selects,
+)
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+DEFAULT_CLASS_ANNOTATION: Final = "ingressclass.kubernetes.io/is-default-class"
+# The class annotation that predates spec.ingressClassName, still honoured by controllers.
+LEGACY_CLASS_ANNOTATION: Final = "kubernetes.io/ingress.class"
+
+# IngressClass spec.controller (a prefix of it) -> the labels of that controller's
+# data-plane pods in its upstream manifests. A controller whose traffic comes from outside
+# the cluster (a cloud load balancer sending to pod IPs, such as AWS ALB) has none here.
+CONTROLLER_POD_LABELS: Final[tuple[tuple[str, Mapping[str, str]], ...]] = (
+    (
+        "k8s.io/ingress-nginx",
+        {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
+    ),
+    ("nginx.org/ingress-controller", {"app.kubernetes.io/name": "nginx-ingress"}),
+    ("traefik.io/ingress-controller", {"app.kubernetes.io/name": "traefik"}),
+    ("haproxy.org/ingress-controller", {"app.kubernetes.io/name": "kubernetes-ingress"}),
+    ("haproxy-ingress.github.io/controller", {"app.kubernetes.io/name": "haproxy-ingress"}),
+    ("projectcontour.io/", {"app": "envoy"}),
+    ("istio.io/ingress-controller", {"istio": "ingressgateway"}),
+    ("ingress-controllers.konghq.com/", {"app.kubernetes.io/name": "kong"}),
+)
+# Ingresses of one namespace whose controllers are looked for.
+MAX_INGRESSES: Final = 3
+# Controller pods kept per controller (their labels and addresses are all that is used).
+MAX_CONTROLLER_PODS: Final = 5
+
+
+def controller_pod_labels(controller: str | None) -> Mapping[str, str] | None:
+    """The labels of the pods of the controller named ``controller``; None when unknown."""
+    if not controller:
+        return None
+    for prefix, labels in CONTROLLER_POD_LABELS:
+        if controller.startswith(prefix):
+            return labels
+    return None
+
+
+def ingress_class_name(ingress: Mapping[str, object]) -> str | None:
+    """The class an Ingress names (``spec.ingressClassName``, else the legacy annotation)."""
+    spec = as_dict(ingress.get("spec"))
+    return as_str(spec.get("ingressClassName")) or annotations_of(ingress).get(
+        LEGACY_CLASS_ANNOTATION
+    )
+
+
+def class_of(ingress: Mapping[str, object], classes: Iterable[JsonDict]) -> JsonDict | None:
+    """The IngressClass serving ``ingress``: the one it names, else the cluster's default."""
+    listed = list(classes)
+    name = ingress_class_name(ingress)
+    if name is not None:
+        return next((c for c in listed if _name(c) == name), None)
+    return next(
+        (c for c in listed if annotations_of(c).get(DEFAULT_CLASS_ANNOTATION) == "true"), None
+    )
+
+
+def controller_of(ingress_class: Mapping[str, object] | None) -> str | None:
+    if ingress_class is None:
+        return None
+    return as_str(as_dict(ingress_class.get("spec")).get("controller"))
+
+
+def served_ingresses(
+    ingresses: Iterable[JsonDict], services: Iterable[JsonDict], pods: Iterable[JsonDict]
+) -> list[JsonDict]:
+    """The Ingresses (bounded) with a backend Service that selects one of ``pods``."""
+    pod_list = list(pods)
+    by_name = {(_ns(s), _name(s)): s for s in services}
+    served: list[JsonDict] = []
+    for ingress in ingresses:
+        for backend in ingress_backends(ingress):
+            service = by_name.get((_ns(ingress), backend))
+            selector = as_dict(as_dict(service.get("spec")).get("selector")) if service else {}
+            wanted = {str(k): str(v) for k, v in selector.items()}
+            if wanted and any(
+                _ns(p) == _ns(ingress) and service_selects(wanted, _labels(p)) for p in pod_list
+            ):
+                served.append(ingress)
+                break
+    return served[:MAX_INGRESSES]
+
+
+def controller_pods(pods: Iterable[JsonDict], labels: Mapping[str, str]) -> list[JsonDict]:
+    """The pods carrying every one of ``labels``, bounded."""
+    return [p for p in pods if service_selects(labels, _labels(p))][:MAX_CONTROLLER_PODS]
+
+
+def unknown_ports(ingress: Mapping[str, object], services: Iterable[JsonDict]) -> dict[str, str]:
+    """Backend Service -> the port the Ingress names that the Service does not have (by
+    ``port.name`` or ``port.number``), for the backends whose Service is known."""
+    by_name = {_name(s): s for s in services if _ns(s) == _ns(ingress)}
+    spec = as_dict(ingress.get("spec"))
+    backends = [as_dict(spec.get("defaultBackend"))] + [
+        as_dict(path.get("backend"))
+        for rule in dicts(spec.get("rules"))
+        for path in dicts(as_dict(rule.get("http")).get("paths"))
+    ]
+    missing: dict[str, str] = {}
+    for backend in backends:
+        service = as_dict(backend.get("service"))
+        name, port = as_str(service.get("name")), as_dict(service.get("port"))
+        if name is None or name not in by_name:
+            continue
+        ports = dicts(as_dict(by_name[name].get("spec")).get("ports"))
+        named = port.get("name")
+        if isinstance(named, str):
+            if named not in {p.get("name") for p in ports}:
+                missing[name] = named
+            continue
+        number = port.get("number")
+        if isinstance(number, int) and number not in {p.get("port") for p in ports}:
+            missing[name] = str(number)
+    return missing
+
+
+def _ready(pod: JsonDict) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in dicts(as_dict(pod.get("status")).get("conditions"))
+    )
+
+
+def _ips(pod: JsonDict) -> list[str]:
+    status = as_dict(pod.get("status"))
+    ips = [as_str(p.get("ip")) for p in dicts(status.get("podIPs"))]
+    found = [ip for ip in ips if ip] or [ip for ip in [as_str(status.get("podIP"))] if ip]
+    return found
+
+
+def ingress_controllers(
+    index: ObjectIndex, namespace: str | None, pods: list[JsonDict], limits: EvidenceLimits
+) -> list[IngressControllerEvidence]:
+    """For each Ingress of ``namespace`` that serves ``pods``: its class, controller and
+    the controller's pods found in ``index`` (those the walk read)."""
+    if namespace is None:
+        return []
+    served = served_ingresses(
+        index.in_namespace("Ingress", namespace), index.in_namespace("Service", namespace), pods
+    )
+    classes = index.kind("IngressClass")
+    summaries: list[IngressControllerEvidence] = []
+    for ingress in served:
+        ingress_class = class_of(ingress, classes)
+        controller = controller_of(ingress_class)
+        labels = controller_pod_labels(controller)
+        found = controller_pods(index.kind("Pod"), labels) if labels else []
+        summaries.append(
+            IngressControllerEvidence(
+                ingress=_name(ingress),
+                backends=ingress_backends(ingress)[: limits.max_list_items],
+                ingress_class=_name(ingress_class)
+                if ingress_class
+                else ingress_class_name(ingress),
+                controller=controller,
+                namespace=_ns(found[0]) if found else None,
+                labels=str_map(_labels(found[0]), limits) if found else {},
+                ips=[ip for p in found for ip in _ips(p)][: limits.max_list_items],
+                pods=len(found),
+                ready_pods=sum(1 for p in found if _ready(p)),
+                unknown_ports=unknown_ports(ingress, index.in_namespace("Service", namespace)),
+            )
+        )
+    return summaries
