@@ -48,7 +48,7 @@ class _Confidence:
     refusing: float = 0.9  # it says it refuses work (slots, memory, replicas, read-only)
     login_refused: float = 0.86  # it refuses the caller's login, the caller unchanged
     caller_words: float = 0.82  # only the caller quotes the server's refusal
-    after_change: float = 0.7  # ... but the caller itself changed just before
+    after_change: float = 0.55  # ... but the caller itself changed just before
     credentials_changed: float = 0.9  # a refused login right after the caller's config changed
 
 
@@ -225,7 +225,14 @@ def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
     if ref is None:
         return []
     because = [prose.claim(f"{prose.obj(ref)} {what}, in its own words", *facts)]
-    if not _recent_caller_changes(evidence):
+    if _recent_caller_changes(evidence):
+        named = item(
+            f"service/{ref.namespace}/{ref.name}",
+            f"named by {', '.join(dep.named_by[:1]) or 'its caller'}",
+        )
+        because.append(prose.claim(f"{caller(evidence)} calls it", named))
+        facts.append(named)
+    else:
         because.append(prose.claim(f"{caller(evidence)} did not change before it began"))
     return [
         make_finding(
