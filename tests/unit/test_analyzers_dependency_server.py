@@ -100,12 +100,8 @@ _DB = ObjectRef(kind="Service", namespace="data", name="db")
 def test_a_dependency_whose_disk_is_full_grows_the_claim_of_its_pod(line: str) -> None:
     dep = _server(line, volumes=(_volume("db-0", "data-db-0"),))
     ev = _caller(dep, logs="ERROR insert failed: server closed the connection unexpectedly")
-    finding = assert_leads(
-        analyze(ev),
-        Category.STORAGE,
-        Action.EXPAND_STORAGE,
-        ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-db-0"),
-    )
+    claim = ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-db-0")
+    finding = assert_leads(analyze(ev), Category.STORAGE, Action.EXPAND_STORAGE, claim)
     assert finding.confidence == CONFIDENCE.volume_full
 
 
@@ -170,12 +166,8 @@ def test_a_refused_login_with_the_caller_unchanged_is_the_servers() -> None:
 def test_a_refused_login_right_after_a_config_only_rollout_fixes_the_secret() -> None:
     dep = _server('FATAL:  password authentication failed for user "orders"')
     ev = _caller(dep, changes=(_rollout("config"),), config=(_SECRET,))
-    finding = assert_leads(
-        analyze(ev),
-        Category.CONFIG_MISSING,
-        Action.FIX_CONFIG,
-        ObjectRef(kind="Secret", namespace="shop", name="orders-db"),
-    )
+    secret = ObjectRef(kind="Secret", namespace="shop", name="orders-db")
+    finding = assert_leads(analyze(ev), Category.CONFIG_MISSING, Action.FIX_CONFIG, secret)
     assert finding.confidence == CONFIDENCE.credentials_changed
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-refusing"]
 

@@ -204,25 +204,37 @@ def _pod(
     }
 
 
-def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
-    objects = [
+def _web_calling_db() -> list[dict[str, Any]]:
+    """Deployment shop/web whose pod's DB_URL names Service data/db (selecting app=db)."""
+    return [
         _deployment("web", "shop", "w1"),
         _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
         _pod("web", "shop", env={"DB_URL": "postgres://db.data.svc.cluster.local:5432/app"}),
         _obj("Service", "db", "data", spec={"selector": {"app": "db"}}),
+    ]
+
+
+def _warning(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
+    """A Warning Event about ``kind`` ``data/<name>``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "e", "namespace": "data"},
+        "type": "Warning",
+        "reason": reason,
+        "message": message,
+        "involvedObject": {"kind": kind, "name": name, "namespace": "data"},
+    }
+
+
+def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
+    objects = [
+        *_web_calling_db(),
         _deployment("db", "data", "d1"),
         _replica_set("db", "data", "d1", 1, "db:1", "2026-10-01T00:00:00Z"),
         _replica_set("db", "data", "d1", 2, "db:2", "2026-11-20T09:30:00Z"),
         _pod("db", "data", crashing=True),
-        {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": "e", "namespace": "data"},
-            "type": "Warning",
-            "reason": "BackOff",
-            "message": "Back-off restarting failed container",
-            "involvedObject": {"kind": "Pod", "name": "db-rs2-abcde", "namespace": "data"},
-        },
+        _warning("Pod", "db-rs2-abcde", "BackOff", "Back-off restarting failed container"),
     ]
     logs = [
         tail_from_text(
@@ -246,23 +258,12 @@ def test_a_dependencys_own_logs_and_claims_stand_with_it_not_with_the_caller() -
     db_pod = _pod("db", "data")
     db_pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "pg"}}]
     objects = [
-        _deployment("web", "shop", "w1"),
-        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
-        _pod("web", "shop", env={"DB_URL": "postgres://db.data.svc.cluster.local:5432/app"}),
-        _obj("Service", "db", "data", spec={"selector": {"app": "db"}}),
+        *_web_calling_db(),
         _deployment("db", "data", "d1"),
         _replica_set("db", "data", "d1", 2, "db:2", "2026-10-01T00:00:00Z"),
         db_pod,
         _obj("PersistentVolumeClaim", "pg", "data", spec={"storageClassName": "fast"}),
-        {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": "e", "namespace": "data"},
-            "type": "Warning",
-            "reason": "VolumeResizeFailed",
-            "message": "resize volume pg failed",
-            "involvedObject": {"kind": "PersistentVolumeClaim", "name": "pg", "namespace": "data"},
-        },
+        _warning("PersistentVolumeClaim", "pg", "VolumeResizeFailed", "resize volume pg failed"),
     ]
     said = "ERROR:  could not extend file: No space left on device\n"
     own = tail_from_text("data", "db-rs2-abcde", "c", said, limits=LIMITS)
@@ -278,12 +279,7 @@ def test_a_dependencys_own_logs_and_claims_stand_with_it_not_with_the_caller() -
 
 
 def test_a_dependencys_log_tails_are_bounded_to_its_first_pods() -> None:
-    objects = [
-        _deployment("web", "shop", "w1"),
-        _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
-        _pod("web", "shop", env={"DB_URL": "postgres://db.data.svc:5432/app"}),
-        _obj("Service", "db", "data", spec={"selector": {"app": "db"}}),
-    ]
+    objects = [*_web_calling_db()]
     tails = []
     for i in range(4):
         member = _pod("db", "data")

@@ -127,7 +127,7 @@ def _fact(said: _Said) -> EvidenceItem:
 def _recent_caller_changes(evidence: Evidence) -> list[ChangeEvidence]:
     """Changes of the caller (its workload, or a ConfigMap/Secret its pods use) shortly
     before the diagnosis."""
-    used = {(r.kind, r.name) for p in evidence.pods for r in p.config_refs}
+    used: set[tuple[str, str]] = {(r.kind, r.name) for p in evidence.pods for r in p.config_refs}
     if evidence.workload is not None:
         used.add((evidence.workload.ref.kind, evidence.workload.ref.name))
     since = evidence.collected_at - RECENT_CHANGE
