@@ -2,8 +2,9 @@
 (``kubetriage.analyzers.dependency_server``): a database, cache, broker or search engine that
 is up but cannot serve. Its full volume is grown at the claim of the pod that is full (the
 pod that logs it, or the pod its line names); its refusals (connection slots, memory alarms,
-in-sync replicas, read-only indices) and its refused logins with the caller unchanged are
-escalated to its Service, above the caller's own surface (a crash loop); a refused login
+in-sync replicas, read-only indices) and its refused logins of the caller (the caller logs
+one too, or the server names the caller's address) with the caller unchanged are escalated
+to its Service, above the caller's own surface (a crash loop); a refused login
 right after the caller's own configuration changed is that ConfigMap's or Secret's to fix;
 a caller quoting one server family's refusal names the followed Service on that family's
 port. Near misses: no claim known, a behaviour change of the caller, a server that says
@@ -157,10 +158,31 @@ def test_a_refused_login_with_the_caller_unchanged_is_the_servers() -> None:
         '"error":"UserNotFound: Could not find user \\"app\\" for db \\"admin\\""}}',
         port=27017,
     )
-    ev = _caller(dep, container=make.crash_looping(), config=(_SECRET,))
+    ev = _caller(
+        dep,
+        logs="panic: server returned error on SASL authentication step: Authentication failed.",
+        container=make.crash_looping(),
+        config=(_SECRET,),
+    )
     finding = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, _DB)
     assert finding.confidence == CONFIDENCE.login_refused
     assert not [f for f in analyze(ev).findings if f.analyzer == "credentials-changed"]
+
+
+def test_a_server_refusing_some_other_clients_login_is_not_the_callers_problem() -> None:
+    dep = _server('FATAL:  password authentication failed for user "reporting"')
+    ev = _caller(dep, logs="GET /orders 200", config=(_SECRET,))
+    assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-refusing"]
+
+
+def test_a_refused_login_from_the_callers_address_is_the_callers() -> None:
+    line = (
+        '{"msg":"Authentication failed","attr":{"remote":"10.1.2.3:51000","error":"UserNotFound"}}'
+    )
+    dep = _server(line, port=27017)
+    the_pod = make.app_pod(CALLER_POD, make.crash_looping(), ips=["10.1.2.3"])
+    ev = make.evidence(workload=make.deployment("orders"), pods=[the_pod], dependencies=[dep])
+    assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, _DB)
 
 
 def test_a_refused_login_right_after_a_config_only_rollout_fixes_the_secret() -> None:
@@ -201,7 +223,12 @@ def test_a_refused_login_after_a_behaviour_change_is_not_blamed_on_the_config() 
 
 def test_a_refused_login_of_an_old_change_is_the_servers() -> None:
     dep = _server('FATAL:  password authentication failed for user "orders"')
-    ev = _caller(dep, changes=(_rollout("config", minutes_ago=60 * 24),), config=(_SECRET,))
+    ev = _caller(
+        dep,
+        logs='PSQLException: FATAL: password authentication failed for user "orders"',
+        changes=(_rollout("config", minutes_ago=60 * 24),),
+        config=(_SECRET,),
+    )
     assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, _DB)
 
 

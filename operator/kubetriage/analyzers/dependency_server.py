@@ -205,9 +205,19 @@ def _caller_quotes(evidence: Evidence) -> tuple[DependencyEvidence, EvidenceItem
     return None
 
 
+def _callers_login(evidence: Evidence, said: _Said) -> bool:
+    """The refused login is the caller's: it logs a refused login too, or the server's line
+    names one of its pods' addresses."""
+    ips = [ip for p in evidence.pods for ip in p.ips]
+    return any(ip in said.line for ip in ips) or any(
+        LOGIN_REFUSED.search(line) for log in evidence.logs for line in log.lines
+    )
+
+
 def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
     refusals = _said(evidence, REFUSING)
     logins = [] if _recent_caller_changes(evidence) else _said(evidence, LOGIN_REFUSED)
+    logins = [s for s in logins if _callers_login(evidence, s)]
     facts: list[EvidenceItem]
     if refusals or logins:
         said = (refusals or logins)[0]
