@@ -381,6 +381,27 @@ async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_e
     assert any(r.namespace == "identity" for r in emulator.emulator.audit)
 
 
+async def test_a_followed_database_is_read_for_its_own_log_tail_and_claims(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _case("storage-postgres-data-volume-full-ledger-writes-fail", TRAIN)
+    _load(emulator, case)
+    evidence = await _collect(api, case)
+    [dependency] = [
+        d
+        for d in evidence.dependencies
+        if d.service is not None and d.service.name == "ledger-postgresql"
+    ]
+    assert [t.pod for t in dependency.logs] == ["ledger-postgresql-0"]
+    assert any("No space left on device" in line for line in dependency.logs[0].lines)
+    assert [(v.pod, v.claim.name, v.claim.capacity) for v in dependency.volumes] == [
+        ("ledger-postgresql-0", "data-ledger-postgresql-0", "100Gi")
+    ]
+    # The database's words stay with it, not among the caller's logs.
+    assert all(t.pod.startswith("ledger-66f7d9b8c4-") for t in evidence.logs)
+    assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
 async def test_a_headless_service_not_found_is_followed_to_the_workload_of_its_base_name(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

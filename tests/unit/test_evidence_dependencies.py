@@ -1,7 +1,8 @@
 """Checks dependency tracing: Service hosts read from text in every common spelling, the
 Services and workloads an error line names, resolution to objects anywhere in the cluster,
 and the summary of what stands behind a dependency (pods, rollouts, warnings), including
-through ``build_evidence`` across namespaces and from a ConfigMap's values.
+through ``build_evidence`` across namespaces and from a ConfigMap's values, with the
+dependency's own log tails and the claims its pods mount (kept out of the caller's logs).
 
 Real: ``kubetriage.evidence.dependencies`` and ``build_evidence`` over API-shaped dicts.
 """
@@ -56,6 +57,9 @@ WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
             "BROKERS=kafka-1.kafka-headless.streaming.svc:9092",
             ("kafka-headless", "streaming", 9092),
         ),
+        # A client naming the datastore it connects to.
+        ('{"message":"Read database URL: mongodb-geo:27017"}', ("mongodb-geo", None, 27017)),
+        ("connecting redis_addr=sessions.cache:6379", ("sessions", "cache", 6379)),
     ],
 )
 def test_service_hosts_are_read_in_every_common_spelling(
@@ -63,6 +67,11 @@ def test_service_hosts_are_read_in_every_common_spelling(
 ) -> None:
     hosts = service_hosts("log", text)
     assert [(h.name, h.namespace, h.port) for h in hosts] == [expected]
+
+
+@pytest.mark.parametrize("text", ["cache=hit", "db: orders", "database is up"])
+def test_a_datastore_word_without_an_address_key_names_no_host(text: str) -> None:
+    assert service_hosts("log", text) == []
 
 
 def test_a_public_domain_with_three_labels_is_not_a_service() -> None:
@@ -195,25 +204,37 @@ def _pod(
     }
 
 
-def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
-    objects = [
+def _web_calling_db() -> list[dict[str, Any]]:
+    """Deployment shop/web whose pod's DB_URL names Service data/db (selecting app=db)."""
+    return [
         _deployment("web", "shop", "w1"),
         _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
         _pod("web", "shop", env={"DB_URL": "postgres://db.data.svc.cluster.local:5432/app"}),
         _obj("Service", "db", "data", spec={"selector": {"app": "db"}}),
+    ]
+
+
+def _warning(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
+    """A Warning Event about ``kind`` ``data/<name>``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "e", "namespace": "data"},
+        "type": "Warning",
+        "reason": reason,
+        "message": message,
+        "involvedObject": {"kind": kind, "name": name, "namespace": "data"},
+    }
+
+
+def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
+    objects = [
+        *_web_calling_db(),
         _deployment("db", "data", "d1"),
         _replica_set("db", "data", "d1", 1, "db:1", "2026-10-01T00:00:00Z"),
         _replica_set("db", "data", "d1", 2, "db:2", "2026-11-20T09:30:00Z"),
         _pod("db", "data", crashing=True),
-        {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": "e", "namespace": "data"},
-            "type": "Warning",
-            "reason": "BackOff",
-            "message": "Back-off restarting failed container",
-            "involvedObject": {"kind": "Pod", "name": "db-rs2-abcde", "namespace": "data"},
-        },
+        _warning("Pod", "db-rs2-abcde", "BackOff", "Back-off restarting failed container"),
     ]
     logs = [
         tail_from_text(
@@ -231,6 +252,45 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
     assert [c.to_revision for c in dep.changes] == [2]
     assert dep.warnings == ["Pod/db-rs2-abcde BackOff: Back-off restarting failed container"]
     assert dep.named_by[0].startswith("pod web-rs2-abcde env DB_URL")
+
+
+def test_a_dependencys_own_logs_and_claims_stand_with_it_not_with_the_caller() -> None:
+    db_pod = _pod("db", "data")
+    db_pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "pg"}}]
+    objects = [
+        *_web_calling_db(),
+        _deployment("db", "data", "d1"),
+        _replica_set("db", "data", "d1", 2, "db:2", "2026-10-01T00:00:00Z"),
+        db_pod,
+        _obj("PersistentVolumeClaim", "pg", "data", spec={"storageClassName": "fast"}),
+        _warning("PersistentVolumeClaim", "pg", "VolumeResizeFailed", "resize volume pg failed"),
+    ]
+    said = "ERROR:  could not extend file: No space left on device\n"
+    own = tail_from_text("data", "db-rs2-abcde", "c", said, limits=LIMITS)
+    caller = tail_from_text("shop", "web-rs2-abcde", "c", "ERROR insert failed\n", limits=LIMITS)
+    ev = built(objects, WEB, logs=[caller], dependency_logs=[own])
+    [dep] = ev.dependencies
+    assert [(t.pod, t.lines) for t in dep.logs] == [("db-rs2-abcde", [said.strip()])]
+    assert [(v.pod, v.claim.name, v.claim.storage_class) for v in dep.volumes] == [
+        ("db-rs2-abcde", "pg", "fast")
+    ]
+    assert dep.warnings[0] == "PersistentVolumeClaim/pg VolumeResizeFailed: resize volume pg failed"
+    assert [t.pod for t in ev.logs] == ["web-rs2-abcde"]
+
+
+def test_a_dependencys_log_tails_are_bounded_to_its_first_pods() -> None:
+    objects = [*_web_calling_db()]
+    tails = []
+    for i in range(4):
+        member = _pod("db", "data")
+        member["metadata"]["name"] = f"db-{i}"
+        objects.append(member)
+        tails.append(tail_from_text("data", f"db-{i}", "c", "LOG: ready\n", limits=LIMITS))
+    limits = EvidenceLimits(max_dependency_pods=2)
+    ev = built(objects, WEB, dependency_logs=tails, limits=limits)
+    [dep] = ev.dependencies
+    assert len(dep.logs) == 2
+    assert dep.pods == 4
 
 
 def test_a_headless_service_that_cannot_be_read_is_followed_to_its_workload() -> None:

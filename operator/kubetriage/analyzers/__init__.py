@@ -23,6 +23,7 @@ from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
 from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
+from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
@@ -73,6 +74,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PLACEMENT_ANALYZERS,
     *WEBHOOK_ANALYZERS,
     *TLS_CLIENT_ANALYZERS,
+    *DEPENDENCY_SERVER_ANALYZERS,
 )
 
 

@@ -13,7 +13,7 @@ and named in ``collection_errors``, and cuts are named in ``truncated`` (``notes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Unpack
@@ -124,6 +124,7 @@ def build_evidence(
     objects: list[dict[str, Any]],
     logs: list[LogTail],
     *,
+    dependency_logs: Sequence[LogTail] = (),
     limits: EvidenceLimits,
     unavailable_kinds: Collection[str] = (),
     collection_errors: Iterable[str] = (),
@@ -136,6 +137,7 @@ def build_evidence(
     ``objects``. ``unavailable_kinds`` names kinds whose listing failed, so their absence means
     "unknown" rather than "missing" (a ConfigMap reference then has ``exists=None``).
     ``collection_errors`` and ``truncated`` notes from the collector are carried over first.
+    ``dependency_logs`` are the tails of the followed dependencies' pods (their own words).
     """
     alerts, now = query["alerts"], query["now"]
     notes = Notes(errors=list(collection_errors), truncated=list(truncated))
@@ -211,7 +213,16 @@ def build_evidence(
     )
     notes.cut("changes", len(changes), found, "newest first")
     dependencies = dependency_summaries(
-        index, scope, kept_pods, logs, services, pod_labels, unavailable_kinds, limits, notes
+        index,
+        scope,
+        kept_pods,
+        logs,
+        services,
+        pod_labels,
+        unavailable_kinds,
+        limits,
+        notes,
+        dependency_logs,
     )
     policies += _callee_policies(build, dependencies)
 

@@ -47,10 +47,13 @@ _SHORT_HOST = re.compile(
 # A whole configuration value "name[.namespace]:port".
 _BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
 # upstream=name[.namespace][:port]: a structured log's key naming the peer it called
-# (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...).
+# (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...), or
+# the datastore a client connects to ("database URL: orders-db:5432", "redis_addr=cache:6379").
 _KEYED_HOST = re.compile(
-    r"(?i)\b(?:upstream|backend|peer|remote|dependency|destination|dst|callee)"
-    r"(?:[_-]?(?:host|service|svc|name|addr|address))?[\"']?\s*[=:]\s*[\"']?"
+    r"(?i)\b(?:(?:upstream|backend|peer|remote|dependency|destination|dst|callee)"
+    r"(?:[_-]?(?:host|service|svc|name|addr|address))?"
+    r"|(?:database|db|datastore|cache|redis|mongo(?:db)?|broker|amqp|kafka)"
+    r"[_\s-]?(?:host|addr|address|url|uri|server))[\"']?\s*[=:]\s*[\"']?"
     rf"(?P<name>[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?)(?:\.(?P<ns>{_LABEL}))?(?::(?P<port>\d{{2,5}}))?(?![\w.-])"
 )
 # Suffixes a Service name adds to the word it is built on: "currencyservice", "payment-api".

@@ -1,7 +1,8 @@
 """The dependency walk of evidence collection: from what the incident's pods name (env, args,
 ConfigMaps, log lines, events) to the Services and workloads they call, in any namespace the
 tenancy rule allows, and on to those dependencies' pods, ReplicaSets, workload, Endpoints,
-events and (in another namespace) NetworkPolicies.
+events and (in another namespace) NetworkPolicies; for a few of its pods, their log tails and
+the PersistentVolumeClaims they mount, with those claims' events.
 
 Called by ``KubeEvidenceCollector`` once the incident's own objects and logs are read; the
 names themselves are found by the pure helpers of ``kubetriage.evidence.dependencies``, the
@@ -21,8 +22,9 @@ from kubetriage.evidence.dependencies import (
     pod_texts,
     resolve,
 )
-from kubetriage.evidence.index import WORKLOAD_KINDS
+from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
@@ -161,6 +163,22 @@ class DependencyWalk:
             if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
                 await self._reader.read(run, str(owner["kind"]), namespace, str(owner["name"]))
         subjects += [("Pod", _name(p)) for p in pods[:3]]
+        subjects += await self._pods_own_words(run, sort_pods(pods))
         await asyncio.gather(
             *(self._reader.events_about(run, k, namespace, n) for k, n in subjects)
         )
+
+    async def _pods_own_words(
+        self, run: CollectionRun, pods: list[JsonDict]
+    ) -> list[tuple[str, str]]:
+        """Log tails of the first few pods (troubled first) and the claims they mount, read
+        into ``run``; returns the claims as event subjects."""
+        few = pods[: self._limits.max_dependency_pods]
+        have = {(t.namespace, t.pod, t.container, t.previous) for t in run.logs}
+        requests = [r for r in log_requests(few, [], self._limits) if r not in have]
+        claims = list(dict.fromkeys((_ns(p), c) for p in few for c in claim_names(p)))
+        await asyncio.gather(
+            *(self._reader.log(run, ns, pod, c, previous=prev) for ns, pod, c, prev in requests),
+            *(self._known_or_read(run, "PersistentVolumeClaim", ns, claim) for ns, claim in claims),
+        )
+        return [("PersistentVolumeClaim", claim) for _, claim in claims]

@@ -394,7 +394,9 @@ class KubeEvidenceCollector:
             )
         subjects = self._event_subjects(run, chosen, workload, pods)
         await asyncio.gather(*(self._reader.events_about(run, k, ns, n) for k, ns, n in subjects))
-        # Dependencies last: their names come from logs, env, ConfigMaps and events.
+        # Dependencies last: their names come from logs, env, ConfigMaps and events; the
+        # log tails read from here on are the dependencies' own.
+        own_logs = len(run.logs)
         if namespace:
             await self._dependencies.follow(run, namespace, pods, workload, scope)
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
@@ -404,7 +406,8 @@ class KubeEvidenceCollector:
         query["target"] = chosen
         return build_evidence(
             list(run.objects.values()),
-            run.logs,
+            run.logs[:own_logs],
+            dependency_logs=run.logs[own_logs:],
             limits=self._limits,
             unavailable_kinds=run.unavailable,
             collection_errors=run.errors,

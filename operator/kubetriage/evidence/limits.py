@@ -45,6 +45,9 @@ class EvidenceLimits(BaseModel):
     # Services the workload calls that are followed (read across namespaces), each costing a
     # few API calls.
     max_dependencies: int = Field(default=3, ge=0)
+    # Pods of each followed dependency whose log tails and PersistentVolumeClaims are read
+    # (what a database that is up but cannot serve says about itself).
+    max_dependency_pods: int = Field(default=3, ge=0)
     max_env_vars: int = Field(default=30, ge=0)
     max_args: int = Field(default=20, ge=0)
     max_labels: int = Field(default=20, ge=0)

@@ -351,6 +351,13 @@ class IngressControllerEvidence(BaseModel):
     unknown_ports: dict[str, str] = Field(default_factory=dict)
 
 
+class DependencyVolume(BaseModel):
+    """A PersistentVolumeClaim one of a dependency's pods mounts, as the pod names it."""
+
+    pod: str
+    claim: PVCEvidence  # only name and namespace when the claim was not read
+
+
 class DependencyEvidence(BaseModel):
     """A Service (or workload) the incident's workload calls, named in its logs, env or
     ConfigMaps, possibly in another namespace, with what stands behind it
@@ -372,6 +379,11 @@ class DependencyEvidence(BaseModel):
     # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
     # where its serving certificate lives.
     mounted_secrets: list[str] = Field(default_factory=list)
+    # What the dependency itself says: bounded log tails of a few of its pods (a database
+    # that is up but refuses: full disk, no connection slots, failed logins), and the
+    # PersistentVolumeClaims those pods mount (their Warning events are in ``warnings``).
+    logs: list[LogTail] = Field(default_factory=list)
+    volumes: list[DependencyVolume] = Field(default_factory=list)
 
 
 WebhookFailure = Literal[

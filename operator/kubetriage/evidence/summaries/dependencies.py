@@ -5,7 +5,7 @@ them (``kubetriage.evidence.dependencies`` finds and resolves the names). Pure."
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from functools import partial
 
 from kubetriage.evidence.dependencies import (
@@ -20,20 +20,33 @@ from kubetriage.evidence.dependencies import (
     resolve,
     summarise_dependency,
 )
-from kubetriage.evidence.index import WORKLOAD_KINDS, EvidenceScope, ObjectIndex, referenced_config
+from kubetriage.evidence.index import (
+    WORKLOAD_KINDS,
+    EvidenceScope,
+    ObjectIndex,
+    claim_names,
+    referenced_config,
+    sort_pods,
+)
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import bound_log_tail
 from kubetriage.evidence.notes import Notes, safe
-from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, kind_of, obj_key
+from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.summaries.network import service_summary
+from kubetriage.evidence.summaries.nodes import pvc_summary
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ConfigEndpoint,
     DependencyEvidence,
+    DependencyVolume,
     LogTail,
+    PVCEvidence,
     ServiceEvidence,
 )
-from kubetriage.models.objects import JsonDict, service_selects
+from kubetriage.models.objects import JsonDict, selector_matches, service_selects
+from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # What stands behind a dependency: its pods, their controllers and revisions, their events.
@@ -76,11 +89,64 @@ def _dependency(
     objects: list[JsonDict],
     unavailable: Collection[str],
     limits: EvidenceLimits,
+    logs: Sequence[LogTail],
 ) -> DependencyEvidence:
     if kind_of(obj) == "Service":
         summary = service_summary(index, obj, unavailable, limits)
-        return summarise_dependency(summary, None, sources, objects, limits)
-    return summarise_dependency(None, obj, sources, objects, limits)
+        found = summarise_dependency(summary, None, sources, objects, limits)
+    else:
+        found = summarise_dependency(None, obj, sources, objects, limits)
+    return _own_words(index, obj, found, logs, limits)
+
+
+def _backing_pods(index: ObjectIndex, obj: JsonDict) -> list[JsonDict]:
+    """The pods a dependency's Service selects, or its workload's selector matches."""
+    spec = as_dict(obj.get("spec"))
+    if kind_of(obj) == "Service":
+        selector = {k: v for k, v in as_dict(spec.get("selector")).items() if isinstance(v, str)}
+        if not selector:
+            return []
+        matches = partial(service_selects, selector)
+    else:
+        matches = partial(selector_matches, as_dict(spec.get("selector")))
+    return [p for p in index.in_namespace("Pod", _ns(obj)) if matches(_labels(p))]
+
+
+def _own_words(
+    index: ObjectIndex,
+    obj: JsonDict,
+    found: DependencyEvidence,
+    logs: Sequence[LogTail],
+    limits: EvidenceLimits,
+) -> DependencyEvidence:
+    """What the dependency says about itself: the log tails of its first pods (troubled
+    first, as the collector read them), the claims they mount and those claims' warnings."""
+    few = sort_pods(_backing_pods(index, obj))[: limits.max_dependency_pods]
+    keys = {(_ns(p), _name(p)) for p in few}
+    tails = [t for t in logs if (t.namespace, t.pod) in keys][: limits.max_log_tails]
+    volumes = []
+    for pod in few:
+        for claim in claim_names(pod):
+            pvc = index.get("PersistentVolumeClaim", _ns(pod), claim)
+            summary = pvc_summary(pvc) if pvc is not None else None
+            summary = summary or PVCEvidence(name=claim, namespace=_ns(pod))
+            volumes.append(DependencyVolume(pod=_name(pod), claim=summary))
+    claims = {v.claim.name for v in volumes}
+    warnings = [
+        clip_text(f"PersistentVolumeClaim/{e_name} {e.get('reason')}: {e.get('message')}", 300)
+        or ""
+        for e in index.in_namespace("Event", _ns(obj))
+        if e.get("type") == "Warning"
+        and as_dict(e.get("involvedObject")).get("kind") == "PersistentVolumeClaim"
+        and (e_name := as_str(as_dict(e.get("involvedObject")).get("name"))) in claims
+    ]
+    return found.model_copy(
+        update={
+            "logs": [bound_log_tail(t, limits) for t in tails],
+            "volumes": volumes[: limits.max_pvcs],
+            "warnings": (warnings[:2] + found.warnings)[:5],
+        }
+    )
 
 
 def dependency_summaries(
@@ -93,9 +159,12 @@ def dependency_summaries(
     unavailable: Collection[str],
     limits: EvidenceLimits,
     notes: Notes,
+    dependency_logs: Sequence[LogTail] = (),
 ) -> list[DependencyEvidence]:
     """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
-    the objects read, summarised with what stands behind them."""
+    the objects read, summarised with what stands behind them. ``logs`` are the incident's
+    own tails (where names are found); ``dependency_logs`` the dependencies' (what they say
+    of themselves)."""
     namespace = scope.namespace
     if namespace is None:
         return []
@@ -149,7 +218,9 @@ def dependency_summaries(
         summary = safe(
             notes,
             service,
-            partial(_dependency, index, service, sources, objects, unavailable, limits),
+            partial(
+                _dependency, index, service, sources, objects, unavailable, limits, dependency_logs
+            ),
         )
         if summary is not None:
             found.append(summary)

@@ -1,0 +1,333 @@
+"""What a dependency that is up but cannot serve says about itself: the log lines of a
+followed database, cache or broker (``Evidence.dependencies[*].logs``) read with the words
+those servers print, and the caller's errors that carry a server's refusal.
+
+- its volume is full (Postgres ``could not extend file``, MySQL ``Disk is full writing``,
+  ``No space left on device``, Elasticsearch's flood-stage watermark, a RabbitMQ disk alarm):
+  ``storage``, grow the PersistentVolumeClaim of the pod that is full;
+- it refuses work (no connection slots, a memory alarm or ``maxmemory``, too few in-sync
+  replicas, a read-only index, transaction ID wraparound) or refuses the caller's login with
+  nothing changed on the caller's side (a user dropped or revoked on the server):
+  ``dependency-failure``, escalate to the dependency's Service;
+- it refuses the caller's login right after the caller's own configuration changed (a
+  ConfigMap edit, a Secret rotated on one side, a Reloader restart): ``config-missing``,
+  correct that ConfigMap or Secret.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.calls import caller
+from kubetriage.analyzers.support import item, log_source
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    DependencyEvidence,
+    DependencyVolume,
+    Evidence,
+    LogTail,
+)
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a finding from a dependency's own words is; the server saying why it refuses
+    outweighs the caller's surface (its crash, its probe, its latency)."""
+
+    volume_full: float = 0.9  # the dependency's own log says its disk is full
+    refusing: float = 0.9  # it says it refuses work (slots, memory, replicas, read-only)
+    login_refused: float = 0.86  # it refuses the caller's login, the caller unchanged
+    caller_words: float = 0.82  # only the caller quotes the server's refusal
+    after_change: float = 0.55  # ... but the caller itself changed just before
+    credentials_changed: float = 0.9  # a refused login right after the caller's config changed
+
+
+CONFIDENCE: Final = _Confidence()
+
+# A change of the caller this close before the diagnosis may be what the server refuses.
+RECENT_CHANGE = timedelta(hours=2)
+
+# The words servers print when their volume is full.
+VOLUME_FULL = re.compile(
+    r"(?i)(no space left on device|could not extend file|disk is full writing"
+    r"|flood[- ]stage disk watermark \[[^\]]*\] exceeded|disk resource limit alarm set"
+    r"|not enough space on the disk|ENOSPC)"
+)
+# ... when they refuse work while running.
+REFUSING = re.compile(
+    r"(?i)(sorry, too many clients already|remaining connection slots are reserved"
+    r"|too many connections|too many open connections|max number of clients reached"
+    r"|memory resource limit alarm set|OOM command not allowed|used memory > 'maxmemory'"
+    r"|NotEnoughReplicas|NOT_ENOUGH_REPLICAS|fewer in-sync replicas than required"
+    r"|index read-only|read-only-allow-delete block|cluster_block_exception"
+    r"|not accepting commands .*wraparound|Publishers will be blocked"
+    r"|blocked by the broker|connection\.blocked)"
+)
+# ... when they refuse a client's login.
+LOGIN_REFUSED = re.compile(
+    r"(?i)(password authentication failed for user|no pg_hba\.conf entry"
+    r"|authentication failed|failed to authenticate|UserNotFound|access denied for user"
+    r"|invalid username-password pair|WRONGPASS|PLAIN login refused|ACCESS_REFUSED"
+    r"|SASL authentication step|AuthenticationFailed)"
+)
+
+# Well-known ports of each server family, and the words only that family prints: a caller
+# quoting one of them is talking to the followed dependency listening on such a port.
+_FAMILIES: Final = (
+    ((5432, 6432), re.compile(r"(?i)(too many clients|connection slots|could not extend file)")),
+    ((3306, 6033), re.compile(r"(?i)(too many connections|\b1040\b|disk is full)")),
+    ((6379, 26379), re.compile(r"(?i)(maxmemory|OOM command not allowed)")),
+    ((27017,), re.compile(r"(?i)(too many open connections)")),
+    ((9092, 9093, 9094), re.compile(r"(?i)(not_?enough_?replicas|in-sync replicas)")),
+    ((9200,), re.compile(r"(?i)(read-only|cluster_block_exception|flood-stage)")),
+    ((5672, 5671), re.compile(r"(?i)(blocked by the broker|connection\.blocked|low on memory)")),
+)
+# A pod name (DNS label with a dash) in brackets or quotes: Elasticsearch names the node
+# whose disk crossed the watermark, which is the pod of that name.
+_NAMED_POD = re.compile(r"[\[\"' ]([a-z0-9][a-z0-9-]*-[a-z0-9]+)[\]\"' ]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    dependency: DependencyEvidence
+    log: LogTail
+    line: str
+
+
+def _said(evidence: Evidence, pattern: re.Pattern[str]) -> list[_Said]:
+    return [
+        _Said(dep, log, line)
+        for dep in evidence.dependencies
+        for log in dep.logs
+        for line in log.lines
+        if pattern.search(line)
+    ]
+
+
+def _service_ref(dep: DependencyEvidence) -> ObjectRef | None:
+    if dep.service is None:
+        return None
+    return ObjectRef(kind="Service", namespace=dep.service.namespace, name=dep.service.name)
+
+
+def _fact(said: _Said) -> EvidenceItem:
+    return item(f"{log_source(said.log)} (dependency)", said.line)
+
+
+def _recent_caller_changes(evidence: Evidence) -> list[ChangeEvidence]:
+    """Changes of the caller (its workload, or a ConfigMap/Secret its pods use) shortly
+    before the diagnosis."""
+    used: set[tuple[str, str]] = {(r.kind, r.name) for p in evidence.pods for r in p.config_refs}
+    if evidence.workload is not None:
+        used.add((evidence.workload.ref.kind, evidence.workload.ref.name))
+    since = evidence.collected_at - RECENT_CHANGE
+    return [
+        c
+        for c in evidence.changes
+        if c.at is not None
+        and c.at >= since
+        and c.kind in ("rollout", "config")
+        and (c.object.kind, c.object.name) in used
+    ]
+
+
+def _full_volume(said: _Said) -> DependencyVolume | None:
+    """The claim of the pod the line names (a node named after its pod), else the claim of
+    the pod that logged it."""
+    volumes = said.dependency.volumes
+    named = {m.group(1) for m in _NAMED_POD.finditer(f" {said.line} ")}
+    for volume in volumes:
+        if volume.pod in named and volume.pod != said.log.pod:
+            return volume
+    return next((v for v in volumes if v.pod == said.log.pod), None)
+
+
+def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
+    for said in _said(evidence, VOLUME_FULL):
+        volume = _full_volume(said)
+        if volume is None:
+            continue
+        claim = ObjectRef(
+            kind="PersistentVolumeClaim", namespace=volume.claim.namespace, name=volume.claim.name
+        )
+        served = _service_ref(said.dependency) or said.dependency.workload
+        facts = [_fact(said), item(f"pod/{claim.namespace}/{volume.pod}", f"mounts {claim.name}")]
+        because = [
+            prose.claim(f"{caller(evidence)}'s dependency says its disk is full", facts[0]),
+            prose.claim(f"Pod {volume.pod} keeps its data on {prose.obj(claim)}", facts[1]),
+        ]
+        where = f" behind {prose.obj(served)}" if served is not None else ""
+        return [
+            make_finding(
+                "dependency-volume-full",
+                Category.STORAGE,
+                CONFIDENCE.volume_full,
+                prose.narrative(
+                    f"The volume {prose.obj(claim)} of pod {volume.pod}{where} is full",
+                    "grow the volume or free space on it",
+                    because=because,
+                ),
+                facts,
+                Action.EXPAND_STORAGE,
+                claim,
+            )
+        ]
+    return []
+
+
+def _caller_quotes(evidence: Evidence) -> tuple[DependencyEvidence, EvidenceItem] | None:
+    """A caller log line carrying a server's refusal, and the one followed dependency of that
+    server's family (by its Service's well-known port)."""
+    for log in evidence.logs:
+        for line in log.lines:
+            if not REFUSING.search(line):
+                continue
+            for ports, words in _FAMILIES:
+                if not words.search(line):
+                    continue
+                deps = [
+                    d
+                    for d in evidence.dependencies
+                    if d.service is not None and set(d.service.port_numbers) & set(ports)
+                ]
+                if len(deps) == 1:
+                    return deps[0], item(log_source(log), line)
+    return None
+
+
+def _callers_login(evidence: Evidence, said: _Said) -> bool:
+    """The refused login is the caller's: it logs a refused login too, or the server's line
+    names one of its pods' addresses."""
+    ips = [ip for p in evidence.pods for ip in p.ips]
+    return any(ip in said.line for ip in ips) or any(
+        LOGIN_REFUSED.search(line) for log in evidence.logs for line in log.lines
+    )
+
+
+def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
+    refusals = _said(evidence, REFUSING)
+    logins = [] if _recent_caller_changes(evidence) else _said(evidence, LOGIN_REFUSED)
+    logins = [s for s in logins if _callers_login(evidence, s)]
+    facts: list[EvidenceItem]
+    if refusals or logins:
+        said = (refusals or logins)[0]
+        dep, facts = said.dependency, [_fact(s) for s in (refusals or logins)[:2]]
+        confidence = CONFIDENCE.refusing if refusals else CONFIDENCE.login_refused
+        what = "refuses work" if refusals else "refuses the caller's login"
+    elif (quoted := _caller_quotes(evidence)) is not None:
+        dep, facts = quoted[0], [quoted[1]]
+        changed = bool(_recent_caller_changes(evidence))
+        confidence = CONFIDENCE.after_change if changed else CONFIDENCE.caller_words
+        what = "refuses work"
+    else:
+        return []
+    ref = _service_ref(dep)
+    if ref is None:
+        return []
+    because = [prose.claim(f"{prose.obj(ref)} {what}, in its own words", *facts)]
+    if _recent_caller_changes(evidence):
+        named = item(
+            f"service/{ref.namespace}/{ref.name}",
+            f"named by {', '.join(dep.named_by[:1]) or 'its caller'}",
+        )
+        because.append(prose.claim(f"{caller(evidence)} calls it", named))
+        facts.append(named)
+    else:
+        because.append(prose.claim(f"{caller(evidence)} did not change before it began"))
+    return [
+        make_finding(
+            "dependency-refusing",
+            Category.DEPENDENCY_FAILURE,
+            confidence,
+            prose.narrative(
+                f"{prose.obj(ref)} is up but {what}", "escalate to its owner", because=because
+            ),
+            facts,
+            Action.ESCALATE,
+            ref,
+            {"service": ref.name},
+        )
+    ]
+
+
+def _changed_config(evidence: Evidence, changes: list[ChangeEvidence]) -> ObjectRef | None:
+    """The ConfigMap or Secret of the caller that changed: one a config change names, else
+    the one Reloader watches for the workload, else the only Secret its pods use."""
+    used = {(r.kind, r.name) for p in evidence.pods for r in p.config_refs}
+    for change in changes:
+        if change.kind == "config" and (change.object.kind, change.object.name) in used:
+            return change.object
+    namespace = evidence.workload.ref.namespace if evidence.workload is not None else None
+    annotations = evidence.workload.annotations if evidence.workload is not None else {}
+    for kind in ("Secret", "ConfigMap"):
+        watched = annotations.get(f"{kind.lower()}.reloader.stakater.com/reload", "")
+        names = [n.strip() for n in watched.split(",") if (kind, n.strip()) in used]
+        if len(names) == 1:
+            return ObjectRef(kind=kind, namespace=namespace, name=names[0])
+    secrets = sorted({name for kind, name in used if kind == "Secret"})
+    if len(secrets) == 1:
+        return ObjectRef(kind="Secret", namespace=namespace, name=secrets[0])
+    return None
+
+
+def check_credentials_changed(evidence: Evidence) -> list[Finding]:
+    changes = _recent_caller_changes(evidence)
+    config_only = [
+        c
+        for c in changes
+        if c.kind == "config" or (c.kind == "rollout" and set(c.aspects) <= {"config"})
+    ]
+    if not config_only or len(config_only) < len(changes):
+        return []
+    refused = _said(evidence, LOGIN_REFUSED)
+    quoted = [
+        item(log_source(log), line)
+        for log in evidence.logs
+        for line in log.lines
+        if LOGIN_REFUSED.search(line)
+    ]
+    target = _changed_config(evidence, config_only)
+    if target is None or not (refused or quoted):
+        return []
+    facts = [*(_fact(s) for s in refused[:1]), *quoted[:1]]
+    change_fact = item(
+        f"change/{config_only[0].object.display()}",
+        "; ".join(config_only[0].details) or config_only[0].kind,
+    )
+    because = [
+        prose.claim("Logins to its dependency are refused", *facts),
+        prose.claim(f"{caller(evidence)}'s configuration changed just before", change_fact),
+    ]
+    return [
+        make_finding(
+            "credentials-changed",
+            Category.CONFIG_MISSING,
+            CONFIDENCE.credentials_changed,
+            prose.narrative(
+                f"{caller(evidence)} logs in with credentials its dependency refuses since "
+                f"{prose.obj(target)} changed",
+                "correct it",
+                because=because,
+            ),
+            [*facts, change_fact],
+            Action.FIX_CONFIG,
+            target,
+        )
+    ]
+
+
+DEPENDENCY_SERVER_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("dependency-volume-full", (Category.STORAGE,), check_dependency_volume_full),
+    Analyzer("credentials-changed", (Category.CONFIG_MISSING,), check_credentials_changed),
+    Analyzer("dependency-refusing", (Category.DEPENDENCY_FAILURE,), check_dependency_refusing),
+)
