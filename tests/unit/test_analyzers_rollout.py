@@ -384,6 +384,34 @@ def test_cpu_rising_while_the_server_says_its_workers_are_all_busy_is_saturation
     assert not by_category(analyze(limited), Category.RESOURCE_SATURATION)
 
 
+def test_workers_exhausted_with_cpu_below_its_limit_is_saturation() -> None:
+    # A CPU limit that the busy pods stay well below throttles nothing: the server's full
+    # worker pool and the CPU it burns are demand, not the limit.
+    exhausted = make.log(
+        "render-6c7d8e9f0a-p0",
+        "render",
+        "WARNING: [pool www] server reached pm.max_children setting (16), consider raising it",
+        namespace="media",
+    )
+    ev = make.evidence(
+        workload=make.deployment("render", "media"),
+        pods=_busy_pods(cpu_limit="2"),
+        revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
+        metrics=[_cpu(0.5, 1.2, 20)],
+        logs=[exhausted],
+    )
+    finding = assert_leads(
+        analyze(ev),
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        ObjectRef(kind="Deployment", namespace="media", name="render"),
+    )
+    assert any("CPU limit" in e.fact for e in finding.evidence)
+    # Near miss: usage at its limit is throttling's to explain, workers busy or not.
+    at_limit = ev.model_copy(update={"metrics": [_cpu(0.5, 1.9, 20)]})
+    assert not by_category(analyze(at_limit), Category.RESOURCE_SATURATION)
+
+
 def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:
     # Near miss: with a CPU limit the same picture is throttling's to explain.
     ev = make.evidence(
