@@ -16,6 +16,7 @@ from kubetriage.models.evidence import (
     EventEvidence,
     Evidence,
     RevisionEvidence,
+    WebhookEvidence,
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
@@ -314,3 +315,41 @@ def test_liveness_kills_keep_the_probe_finding() -> None:
     ev = _oom_after(_rollout(30, "image"))
     ev = ev.model_copy(update={"events": [*ev.events, kill]})
     assert not _correlated(ev)
+
+
+def _rollout_blocked_by_webhook(policy: str) -> Evidence:
+    """Revision 5 rolled out 30 minutes ago; its ReplicaSet cannot create pods because the
+    API server cannot call an admission webhook (failurePolicy ``policy``) in time."""
+    message = (
+        'Error creating: Internal error occurred: failed calling webhook "validate.policy.io": '
+        'failed to call webhook: Post "https://policy-webhook.policy.svc:443/validate": '
+        "context deadline exceeded"
+    )
+    hook = WebhookEvidence(
+        name="validate.policy.io",
+        failure="timeout",
+        message=message,
+        blocked=[ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-new")],
+        count=23,
+        configuration=ObjectRef(kind="ValidatingWebhookConfiguration", name="policy"),
+        failure_policy=policy,
+        service=ObjectRef(kind="Service", namespace="policy", name="policy-webhook"),
+    )
+    return make.evidence(
+        workload=make.deployment(revision=5, ready=1),
+        pods=[
+            make.pod("checkout-old-a", make.container("app", "app:1.0"), replica_set="checkout-old")
+        ],
+        revisions=_new_over_old(),
+        events=[make.event("FailedCreate", message, kind="ReplicaSet", name="checkout-new")],
+        changes=[_rollout(30, "image")],
+        webhooks=[hook],
+    )
+
+
+def test_a_rollout_whose_pods_an_admission_webhook_blocks_is_not_blamed() -> None:
+    # The new pods are never created: the webhook is broken, not the revision (rolling back
+    # would need the same webhook to admit the old pods).
+    assert not _correlated(_rollout_blocked_by_webhook("Fail"))
+    # Near miss: a webhook that fails open blocks nothing; the rollout stays the suspect.
+    assert _correlated(_rollout_blocked_by_webhook("Ignore"))

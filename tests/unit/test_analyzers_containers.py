@@ -294,6 +294,23 @@ def test_crash_loop_right_after_a_new_revision_suggests_rollback_to_it() -> None
     assert crash.params["revision"] == "4"
 
 
+def test_crash_loop_whose_previous_revision_crashes_too_is_not_rolled_back() -> None:
+    # Near miss of the rollback rule: the rollout is recent, but the previous revision's pod
+    # crash-loops as well (a poison record, a shared dependency): rolling back restores nothing.
+    ev = _crashing_since_revision_5(40, 3, "Traceback (most recent call last):")
+    old = make.crash_looping("app", "ghcr.io/example/app:1.9", restarts=9)
+    ev = ev.model_copy(
+        update={
+            "pods": [
+                *ev.pods,
+                make.pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
+            ]
+        }
+    )
+    crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
+    assert crash.action is Action.ESCALATE
+
+
 def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> None:
     # Near miss of the rollback rule: an older revision exists, but the current one served
     # for weeks before crashing, so rolling back is not the fix.

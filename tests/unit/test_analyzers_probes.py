@@ -152,3 +152,61 @@ def test_a_probe_the_last_rollout_changed_fails_on_running_pods_is_the_probe() -
     unchanged = by_category(analyze(_new_revision_not_ready("image")), Category.PROBE_FAILURE)[0]
     assert changed.confidence >= unchanged.confidence + 0.1
     assert any("changed its probes" in e.fact for e in changed.evidence)
+
+
+def _wiki_probe_times_out(php_log: str) -> Evidence:
+    """The wiki Deployment's pod: an nginx container whose readiness probe times out in front
+    of a php-fpm container (CPU 0.5 -> 1.2 cores under a 2-core limit) that logged
+    ``php_log``."""
+    nginx = make.container(
+        "nginx",
+        ready=False,
+        probes=[ProbeSpec(kind="readiness", handler="httpGet /fpm-ping :8080", timeout_seconds=2)],
+    )
+    php = make.container("php-fpm", limits={"cpu": "2", "memory": "1Gi"})
+    name = "wiki-5d6f7a8b9c-k2x9p"
+    return make.evidence(
+        workload=make.deployment("wiki", ready=1),
+        pods=[make.app_pod(name, nginx, php)],
+        revisions=[
+            make.revision("wiki-5d6f7a8b9c", 3, {"nginx": nginx.image}, current=True, ready=1)
+        ],
+        events=[
+            make.event(
+                "Unhealthy",
+                'Readiness probe failed: Get "http://10.1.2.3:8080/fpm-ping": context deadline '
+                "exceeded (Client.Timeout exceeded while awaiting headers)",
+                name=name,
+                count=25,
+            )
+        ],
+        metrics=[
+            make.metric(
+                "sum by (pod, container) "
+                '(rate(container_cpu_usage_seconds_total{namespace="shop"}[5m]))',
+                first=0.5,
+                last=1.2,
+                name="cpu_usage_cores",
+                labels={"pod": name, "container": "php-fpm"},
+                trend="rising",
+                changed_minutes_ago=20,
+            )
+        ],
+        logs=[make.log(name, "php-fpm", php_log)],
+    )
+
+
+def test_a_probe_timing_out_while_the_server_has_no_free_worker_reports_saturation() -> None:
+    ev = _wiki_probe_times_out(
+        "WARNING: [pool www] server reached pm.max_children setting (16), consider raising it"
+    )
+    result = analyze(ev)
+    wiki = ObjectRef(kind="Deployment", namespace="shop", name="wiki")
+    leader = assert_leads(result, Category.RESOURCE_SATURATION, Action.SCALE_OUT, wiki)
+    probe = by_category(result, Category.PROBE_FAILURE)
+    assert probe
+    assert probe[0].confidence < leader.confidence
+    # Near miss: the same timeout with a server that logs nothing about its workers is the
+    # probe's own fault.
+    quiet = _wiki_probe_times_out("NOTICE: ready to handle connections")
+    assert_leads(analyze(quiet), Category.PROBE_FAILURE, Action.FIX_PROBE, wiki)

@@ -361,20 +361,23 @@ def test_a_latency_alert_contradicted_by_the_services_own_latency_series_is_no_s
     assert not by_category(analyze(ev), Category.RESOURCE_SATURATION)
 
 
+def _workers_busy(line: str, cpu: MetricSummary, cpu_limit: str | None = None) -> Evidence:
+    """The render Deployment, long unchanged, whose CPU usage is ``cpu`` while its server
+    logs ``line``."""
+    return make.evidence(
+        workload=make.deployment("render", "media"),
+        pods=_busy_pods(cpu_limit),
+        revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
+        metrics=[cpu],
+        logs=[make.log("render-6c7d8e9f0a-p0", "render", line, namespace="media")],
+    )
+
+
 def test_cpu_rising_while_the_server_says_its_workers_are_all_busy_is_saturation() -> None:
     # No latency series and no latency alert: the server's own words are the strain.
-    exhausted = make.log(
-        "render-6c7d8e9f0a-p0",
-        "render",
+    ev = _workers_busy(
         "[alert] 4096 worker_connections are not enough while connecting to upstream",
-        namespace="media",
-    )
-    ev = make.evidence(
-        workload=make.deployment("render", "media"),
-        pods=_busy_pods(),
-        revisions=_render_revisions(new_minutes_ago=60 * 24 * 9),
-        metrics=[_cpu(0.3, 2.9, 20)],
-        logs=[exhausted],
+        _cpu(0.3, 2.9, 20),
     )
     finding = top(ev)
     assert (finding.category, finding.action) == (Category.RESOURCE_SATURATION, Action.SCALE_OUT)
@@ -382,6 +385,26 @@ def test_cpu_rising_while_the_server_says_its_workers_are_all_busy_is_saturation
     # Near miss: under a CPU limit, the same busy workers are throttling's to explain.
     limited = ev.model_copy(update={"pods": _busy_pods(cpu_limit="1")})
     assert not by_category(analyze(limited), Category.RESOURCE_SATURATION)
+
+
+def test_workers_exhausted_with_cpu_below_its_limit_is_saturation() -> None:
+    # A CPU limit that the busy pods stay well below throttles nothing: the server's full
+    # worker pool and the CPU it burns are demand, not the limit.
+    ev = _workers_busy(
+        "WARNING: [pool www] server reached pm.max_children setting (16), consider raising it",
+        _cpu(0.5, 1.2, 20),
+        cpu_limit="2",
+    )
+    finding = assert_leads(
+        analyze(ev),
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        ObjectRef(kind="Deployment", namespace="media", name="render"),
+    )
+    assert any("CPU limit" in e.fact for e in finding.evidence)
+    # Near miss: usage at its limit is throttling's to explain, workers busy or not.
+    at_limit = ev.model_copy(update={"metrics": [_cpu(0.5, 1.9, 20)]})
+    assert not by_category(analyze(at_limit), Category.RESOURCE_SATURATION)
 
 
 def test_cpu_jump_under_a_cpu_limit_is_not_called_saturation() -> None:

@@ -176,6 +176,22 @@ def test_a_failing_webhook_is_summarised_with_its_configuration_certificates_and
     assert hook.ca_injected_from is None
 
 
+def test_the_backend_log_read_after_the_workloads_own_still_names_the_secret() -> None:
+    # The collector hands the webhook backend's tail over with the followed dependencies'
+    # (read after the workload's own logs): the summary reads it there too.
+    backend_log = log(
+        "policy-webhook-6d9c-x2x9k",
+        "webhook",
+        'E1120 09:16:40 failed to renew certificate: secrets "policy-webhook-tls" is forbidden',
+        namespace="policy",
+    )
+    target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    ev = built(_objects(), target, dependency_logs=[backend_log])
+    (hook,) = ev.webhooks
+    assert hook.secrets_named == ["policy-webhook-tls"]
+    assert hook.log_lines == backend_log.lines
+
+
 def test_the_cainjector_annotation_names_the_certificate_behind_the_ca_bundle() -> None:
     target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
     annotations = {"cert-manager.io/inject-ca-from": "policy/policy-webhook-serving"}

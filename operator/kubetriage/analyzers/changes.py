@@ -161,7 +161,9 @@ _PROBE_KILL = re.compile(r"(?i)(failed (liveness|startup) probe|(liveness|startu
 def _specific_cause(evidence: Evidence) -> bool:
     """Evidence whose own analyzer names the precise fix even when a change surfaced it: an
     image that cannot be pulled, a missing ConfigMap/Secret or key, a configuration error in
-    the logs, probes killing the container, placement, volumes, node pressure."""
+    the logs, probes killing the container, placement, volumes, node pressure, an admission
+    webhook that rejects the new pods (the webhook is broken, not the revision: the previous
+    one could not create pods either)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -178,6 +180,7 @@ def _specific_cause(evidence: Evidence) -> bool:
         or any(e.reason in _SPECIFIC_EVENTS for e in evidence.events)
         or any(_PROBE_KILL.search(e.message) for e in evidence.events)
         or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
+        or any(hook.failure_policy != "Ignore" for hook in evidence.webhooks)
     )
 
 

@@ -34,7 +34,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ContainerState, Evidence, PodEvidence
+from kubetriage.models.evidence import ContainerState, Evidence, PodEvidence, RevisionEvidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -69,10 +69,30 @@ def _crash_started_with_revision(evidence: Evidence, pod: PodEvidence) -> bool:
         return False
     if _older_revision_serving(evidence, pod) or previous.ready_replicas > 0:
         return True
+    if _previous_revision_crashes(evidence, previous):
+        return False  # the old revision crashes too: the crash did not come with the new one
     if current.created_at is None:
         return True
     age = timestamp(evidence.collected_at) - timestamp(current.created_at)
     return age <= RECENT_ROLLOUT.total_seconds()
+
+
+def _previous_revision_crashes(evidence: Evidence, previous: RevisionEvidence) -> bool:
+    """Pods of the previous revision are in the evidence and every one of them crash-loops
+    too: that revision was not healthy, so rolling back to it restores nothing."""
+    old_pods = [p for p in evidence.pods if pod_revision(p, evidence) == previous]
+    return bool(old_pods) and all(
+        any(
+            not c.ready
+            and (
+                c.state.reason == "CrashLoopBackOff"
+                or any(s.state == "terminated" and s.exit_code not in (None, 0) for s in states(c))
+            )
+            for c in p.containers
+            if not c.init
+        )
+        for p in old_pods
+    )
 
 
 def _ran_long_before_exit(exits: list[ContainerState]) -> bool:
@@ -90,7 +110,8 @@ def _crash_action(
     """What helps a crash loop. The kubelet already restarts the container, so a deterministic
     crash (panic, bad flag, segfault at start) is not fixed by another restart: the code or
     its arguments must change, which is the workload owner's job (escalate). Roll back only
-    when an older revision exists and the crash began with the new one; restart only a
+    when an older revision exists, the crash began with the new one and the older one did not
+    crash as well; restart only a
     process that ran for a long time before failing."""
     _, previous = current_and_previous_revision(evidence)
     if (

@@ -20,6 +20,7 @@ from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for
 from kubetriage.analyzers.support import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
+    POOL_EXHAUSTED,
     cpu_usage_jumps,
     event_fact,
     grep_logs,
@@ -50,7 +51,8 @@ class _Confidence:
     changed_probe_bonus: float = 0.1  # the rollout that made the running pods changed this probe
     dependency_penalty: float = 0.25  # it answers 5xx while its log shows a dependency failing
     self_reported_penalty: float = 0.15  # it answers 5xx: the app reports a fault it has
-    busy_penalty: float = 0.25  # it times out while its CPU usage jumped: too busy to answer
+    busy_penalty: float = 0.25  # it times out while its CPU usage jumped or its server says its
+    # worker pool is exhausted: too busy to answer
 
 
 CONFIDENCE: Final = _Confidence()
@@ -78,6 +80,17 @@ def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> Evi
             "metrics", f"CPU usage of {container} rose from {low:.2g} to {metric.last:.2g} cores"
         )
     return None
+
+
+def _pool_exhausted(evidence: Evidence, pod: PodEvidence) -> EvidenceItem | None:
+    """A fact when a server of the pod (any of its containers: the probe may reach the
+    workers through a proxy in front of them) says its worker pool has no free worker; a
+    replica's log stands for the others, which serve the same load."""
+    logs = logs_of(evidence, pod)
+    names = {c.name for c in pod.containers}
+    logs = logs or [log for log in evidence.logs if log.container in names]
+    hits = grep_logs(logs, POOL_EXHAUSTED, limit=1)
+    return item(hits[0].source, hits[0].line) if hits else None
 
 
 # A process that exits with one of these was stopped by a signal the kubelet sends (SIGKILL,
@@ -238,13 +251,20 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             fact = item(dependency[0].source, dependency[0].line)
             facts.append(fact)
             caveat = ("The application's own log shows a dependency failing", fact)
-        busy = _busy_container(evidence, pod, container.name)
+        cpu_busy = _busy_container(evidence, pod, container.name)
+        busy = cpu_busy or _pool_exhausted(evidence, pod)
         if busy is not None and PROBE_TIMEOUT.search(reasons) and not kills:
-            # The probe times out because the process is too busy to answer it (CPU jumped):
-            # the probe reports the overload, it is not the fault.
+            # The probe times out because the process is too busy to answer it (CPU jumped,
+            # or its server has no free worker): the probe reports the overload, it is not
+            # the fault.
             confidence -= CONFIDENCE.busy_penalty
             facts.append(busy)
-            caveat = ("CPU usage jumped at the same time, so the process may be too busy", busy)
+            caveat = (
+                "CPU usage jumped at the same time, so the process may be too busy"
+                if cpu_busy
+                else "Its server says all its workers are busy, so the probe waits in line",
+                busy,
+            )
         findings.append(
             make_finding(
                 "probe-failure",

@@ -20,9 +20,10 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
-from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.pods import metric_for, pod_failing
 from kubetriage.analyzers.support import (
     DOUBLING,
+    POOL_EXHAUSTED,
     RECENT_ROLLOUT,
     RISE,
     cpu_usage_jumps,
@@ -30,6 +31,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
     metric_growth,
+    parse_quantity,
     seconds_before,
     workload_ref,
 )
@@ -69,14 +71,6 @@ _RATE_NAME = re.compile(
 )
 LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
 ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
-# A worker pool with no free worker: gunicorn/uwsgi/php-fpm/puma/thread pools, as they say it.
-_POOL_EXHAUSTED = re.compile(
-    r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
-    r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
-    r"pool exhausted|rejectedexecution|listen queue (is |of socket .{1,80} )?full|"
-    r"backlog (is )?full|"
-    r"worker_connections are not enough|too many (open )?connections)"
-)
 # Capacity in use: open connections, requests in flight, busy workers, utilisation.
 _BUSY_NAME = re.compile(
     r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
@@ -248,6 +242,35 @@ def _no_cpu_limit(evidence: Evidence) -> bool:
     return bool(containers) and all("cpu" not in c.limits for c in containers)
 
 
+# A container whose CPU usage stays below this share of its CPU limit is not throttled.
+HEADROOM = 0.8
+
+
+def _cpu_headroom(evidence: Evidence, cpu: list[MetricSummary]) -> EvidenceItem | None:
+    """A fact when every container whose CPU usage rose stays below ``HEADROOM`` of its CPU
+    limit: the limit is not what holds it back, the work is."""
+    containers = evidence.workload.containers if evidence.workload else []
+    if not containers:
+        containers = [c for p in evidence.pods for c in p.containers if not c.init]
+    shares: list[str] = []
+    for metric in cpu:
+        limits = [
+            parse_quantity(c.limits.get("cpu")) for c in containers if metric_for(metric, c.name)
+        ]
+        limit = min((v for v in limits if v), default=None)
+        if limit is None or metric.last is None:
+            continue  # no limit on it: nothing throttles it
+        if metric.last >= HEADROOM * limit:
+            return None
+        shares.append(
+            f"{metric.labels.get('container', 'its container')} uses "
+            f"{prose.number(metric.last)} of its {prose.number(limit)}-core CPU limit"
+        )
+    if not shares or not evidence.workload:
+        return None
+    return item(evidence.workload.ref.display(), "; ".join(shares[:2]) + " (not throttling)")
+
+
 def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
     """The firing alert that says the service is slow, when no latency series of the
     service's own was found: then the alert is the symptom's only measure. A latency series
@@ -272,11 +295,12 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         for m in evidence.metrics
         if measures_latency(m) and (g := metric_growth(m)) is not None and g >= RISE
     ]
-    exhausted = grep_logs(evidence.logs, _POOL_EXHAUSTED, limit=3)
+    exhausted = grep_logs(evidence.logs, POOL_EXHAUSTED, limit=3)
     alerted = latency_alerted(evidence) if not latency else []
     if not cpu or not (latency or exhausted or alerted):
         return []
-    if not _no_cpu_limit(evidence) or _recent_rollout(evidence):
+    headroom = _cpu_headroom(evidence, cpu) if exhausted else None
+    if not (_no_cpu_limit(evidence) or headroom is not None) or _recent_rollout(evidence):
         return []
     rose = [
         item(
@@ -288,7 +312,9 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         if m.last is not None
     ]
     busy = [item(h.source, h.line) for h in exhausted[:2]]
-    unlimited = item(workload.display(), "no CPU limit on the containers (not throttling)")
+    unlimited = headroom or item(
+        workload.display(), "no CPU limit on the containers (not throttling)"
+    )
     params = _scale_params(evidence, SCALE_BY)
     because = [
         prose.claim(
@@ -302,8 +328,13 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
         because.append(prose.claim("Its workers time out or are all busy", *busy))
     because.append(
         prose.claim(
-            "There is no CPU limit to throttle it and no new revision to blame, so the pods "
-            "are simply busier than they can absorb",
+            (
+                "Its CPU stays below its limit"
+                if headroom
+                else "There is no CPU limit to throttle it"
+            )
+            + " and no new revision is there to blame, so the pods are simply busier than they "
+            "can absorb",
             unlimited,
         )
     )

@@ -313,6 +313,17 @@ CRASH_LOG = re.compile(
     r"exited with (code|status) [1-9]|\berror:)"
 )
 
+# A server whose worker pool has no free worker, as gunicorn/uWSGI/php-fpm/Puma/Tomcat/nginx
+# and thread pools say it: requests (and probes) queue behind busy workers.
+POOL_EXHAUSTED = re.compile(
+    r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
+    r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
+    r"all threads (\(\d+\) )?are (currently )?busy|"
+    r"pool exhausted|rejectedexecution|listen queue (is |of socket .{1,80} )?full|"
+    r"backlog (is )?full|"
+    r"worker_connections are not enough|too many (open )?connections)"
+)
+
 OOM_LOG = re.compile(
     r"(?i)(java\.lang\.OutOfMemoryError|JavaScript heap out of memory|\bMemoryError\b|"
     r"runtime: out of memory|fatal error: out of memory|cannot allocate memory|"

@@ -137,7 +137,8 @@ def build_evidence(
     ``objects``. ``unavailable_kinds`` names kinds whose listing failed, so their absence means
     "unknown" rather than "missing" (a ConfigMap reference then has ``exists=None``).
     ``collection_errors`` and ``truncated`` notes from the collector are carried over first.
-    ``dependency_logs`` are the tails of the followed dependencies' pods (their own words).
+    ``dependency_logs`` are the tails of the followed dependencies' pods (their own words),
+    the failing admission webhooks' backends among them.
     """
     alerts, now = query["alerts"], query["now"]
     notes = Notes(errors=list(collection_errors), truncated=list(truncated))
@@ -251,7 +252,7 @@ def build_evidence(
             _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
         },
         dependencies=dependencies,
-        webhooks=webhook_summaries(index, logs, now, limits),
+        webhooks=webhook_summaries(index, [*logs, *dependency_logs], now, limits),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         collection_errors=notes.errors,
         truncated=notes.truncated,
