@@ -53,10 +53,11 @@ class SnapshotEvidenceSource:
         return self.build(**query)
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:
-        """The first candidate the snapshot holds (a Secret is never read, so it counts), as
-        the collector takes the first one it can read; else the first candidate."""
+        """The first candidate the snapshot holds, as the collector takes the first one it can
+        read (a Secret or a Namespace it takes unread); else the first candidate."""
         index = ObjectIndex(self._case.cluster, Notes())
-        present = (c for c in candidates if c.kind == "Secret" or index.exists(c))
+        unread = ("Secret", "Namespace")
+        present = (c for c in candidates if c.kind in unread or index.exists(c))
         return next(present, candidates[0] if candidates else None)
 
     def _split_logs(self, **query: Unpack[EvidenceQuery]) -> tuple[list[LogTail], list[LogTail]]:
