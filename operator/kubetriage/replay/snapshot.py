@@ -12,7 +12,7 @@ collector's dependency walk reads them).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Unpack
+from typing import Any, Unpack
 
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.index import ObjectIndex, choose_target, resolve_scope
@@ -35,6 +35,35 @@ def alert_of(case: Case, now: datetime) -> Alert:
         annotations=dict(case.alert.annotations),
         starts_at=now - parse_go_duration(case.alert.starts_ago),
     )
+
+
+def _container_statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    status = pod.get("status") or {}
+    statuses = (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+    return {s.get("name", ""): s for s in statuses if isinstance(s, dict)}
+
+
+def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
+    """Where each case log goes: a container that is waiting or terminated now, with a
+    terminated ``lastState``, printed those lines in its previous run, which is what
+    ``kubectl logs --previous`` serves; otherwise they are the current container's log."""
+    pods = {
+        ((o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]): o
+        for o in case.cluster
+        if o.get("kind") == "Pod"
+    }
+    placed = []
+    for key, text in case.logs.items():
+        namespace, pod_name, container = key.split("/")
+        previous = False
+        pod = pods.get((namespace, pod_name))
+        if pod is not None:
+            state = _container_statuses(pod).get(container, {})
+            current = state.get("state") or {}
+            last = state.get("lastState") or {}
+            previous = "running" not in current and "terminated" in last
+        placed.append((namespace, pod_name, container, text, previous))
+    return placed
 
 
 class SnapshotEvidenceSource:
@@ -63,10 +92,10 @@ class SnapshotEvidenceSource:
     def _split_logs(self, **query: Unpack[EvidenceQuery]) -> tuple[list[LogTail], list[LogTail]]:
         """The incident's own tails (those the collector asks for from the pods in scope) and
         the rest (what a followed dependency says)."""
-        tails = []
-        for key, text in self._case.logs.items():
-            namespace, pod, container = key.split("/")
-            tails.append(tail_from_text(namespace, pod, container, text, limits=self._limits))
+        tails = [
+            tail_from_text(namespace, pod, container, text, previous=previous, limits=self._limits)
+            for namespace, pod, container, text, previous in log_placement(self._case)
+        ]
         index = ObjectIndex(self._case.cluster, Notes())
         chosen = choose_target(index, query["target"], query["alerts"], Notes())
         requests = log_requests(
