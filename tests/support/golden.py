@@ -3,8 +3,11 @@ a person reads (summary, root cause, evidence) as the record checked into tests/
 
 The pipeline is ``kubetriage.pipeline.diagnose`` with the snapshot evidence source, the real
 redaction, the analyzers and the combiner; metrics are the case's raw series summarised as the
-Prometheus stage summarises query answers (no Prometheus runs here, so a golden can differ in
-metric wording from a full replay). No memory, no model.
+Prometheus stage summarises query answers. No Prometheus runs here, so no rate or histogram
+quantile is computed: a golden can differ from a full replay in metric wording, and where a
+derived series decides (request rate, p99 latency, worker saturation) in its answer too (6 of
+158 train cases). The objects and log tails are read as the collector reads them
+(``SnapshotEvidenceSource``). No memory, no model.
 
 ``UPDATE_GOLDEN=1`` (``make golden``) rewrites the records instead of comparing them.
 """
