@@ -3,8 +3,11 @@ a person reads (summary, root cause, evidence) as the record checked into tests/
 
 The pipeline is ``kubetriage.pipeline.diagnose`` with the snapshot evidence source, the real
 redaction, the analyzers and the combiner; metrics are the case's raw series summarised as the
-Prometheus stage summarises query answers (no Prometheus runs here, so a golden can differ in
-metric wording from a full replay). No memory, no model.
+Prometheus stage summarises query answers. No Prometheus runs here, so no rate or histogram
+quantile is computed: a golden can differ from a full replay in metric wording, and where a
+derived series decides (request rate, p99 latency, worker saturation) in its answer too (6 of
+158 train cases). The objects and log tails are read as the collector reads them
+(``SnapshotEvidenceSource``). No memory, no model.
 
 ``UPDATE_GOLDEN=1`` (``make golden``) rewrites the records instead of comparing them.
 """
@@ -21,6 +24,7 @@ import yaml
 
 from kubetriage.alerts import spec_from_alerts
 from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.evidence.targets import target_namespace
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.incident import Alert
@@ -28,8 +32,10 @@ from kubetriage.pipeline import MetricsOutcome, PipelineResult, Stages, diagnose
 from kubetriage.redaction import redact_evidence
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.promtool import expand_series_values, parse_series_selector
-from kubetriage.replay.session import case_alert, case_time
+from kubetriage.replay.session import case_alert, case_time, one_tenant
 from kubetriage.replay.snapshot import SnapshotEvidenceSource
+from kubetriage.settings import Settings
+from kubetriage.tenancy import Tenancy
 from tests.support.cases import CASES
 
 GOLDEN = CASES.parent / "golden"
@@ -72,13 +78,19 @@ class CaseSeries:
 
 
 def replay_offline(case_dir: Path) -> PipelineResult:
+    """The case diagnosed as a full replay would diagnose it, under the same tenancy rule
+    (``one_tenant``) and in the namespace the receiver places its Incident in."""
     case = load_case(case_dir / "case.yaml")
     now = case_time(case) or FALLBACK_NOW
     spec = spec_from_alerts([case_alert(case, now)])
+    settings = one_tenant(case, Settings())
     stages = Stages(
-        evidence=SnapshotEvidenceSource(case), redact=redact_evidence, metrics=CaseSeries(case)
+        evidence=SnapshotEvidenceSource(case),
+        redact=redact_evidence,
+        metrics=CaseSeries(case),
+        tenancy=Tenancy.from_settings(settings),
     )
-    namespace = case.alert.labels.get("namespace")
+    namespace = target_namespace(dict(case.alert.labels)) or settings.incident_namespace
     return asyncio.run(diagnose(spec, namespace=namespace, stages=stages, now=now))
 
 

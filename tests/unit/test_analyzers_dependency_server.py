@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubetriage import prose
 from kubetriage.analyzers.dependency_server import CONFIDENCE
 from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
@@ -120,6 +121,23 @@ def test_a_watermark_line_naming_another_member_grows_that_members_claim() -> No
         ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-search-2"),
     )
     assert any("search-0" in item.source for item in finding.evidence)
+
+
+def test_a_full_volume_behind_a_long_service_name_keeps_the_summary_whole() -> None:
+    """Long claim, pod and Service names cost the Service, not the end of the sentence."""
+    pod = "logs-es-data-1"
+    line = "flood stage disk watermark [95%] exceeded on [kG3][" + pod + "][/data]"
+    dep = _server(
+        line,
+        pod=pod,
+        name="logs-elasticsearch-coordinating-http",
+        port=9200,
+        volumes=(_volume(pod, f"data-{pod}"),),
+    )
+    [finding] = by_category(analyze(_caller(dep)), Category.STORAGE)
+    assert len(finding.summary) <= prose.SUMMARY_LIMIT
+    assert prose.ELLIPSIS not in finding.summary
+    assert f"PersistentVolumeClaim data/data-{pod} of pod {pod} is full" in finding.summary
 
 
 def test_a_full_disk_with_no_claim_known_is_not_a_volume_to_grow() -> None:

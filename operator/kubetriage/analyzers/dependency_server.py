@@ -166,15 +166,17 @@ def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
             prose.claim(f"{caller(evidence)}'s dependency says its disk is full", facts[0]),
             prose.claim(f"Pod {volume.pod} keeps its data on {prose.obj(claim)}", facts[1]),
         ]
-        where = f" behind {prose.obj(served)}" if served is not None else ""
+        fix = "grow the volume or free space on it"
+        problem = f"The volume {prose.obj(claim)} of pod {volume.pod}"
+        variants = [f"{problem} behind {prose.obj(served)} is full"] if served else []
         return [
             make_finding(
                 "dependency-volume-full",
                 Category.STORAGE,
                 CONFIDENCE.volume_full,
                 prose.narrative(
-                    f"The volume {prose.obj(claim)} of pod {volume.pod}{where} is full",
-                    "grow the volume or free space on it",
+                    prose.fitting_problem([*variants, f"{problem} is full"], fix),
+                    fix,
                     because=because,
                 ),
                 facts,

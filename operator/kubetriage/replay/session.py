@@ -50,7 +50,7 @@ from kubetriage.replay.emulator import EmulatorThread, KubeEmulator
 from kubetriage.replay.ports import free_port
 from kubetriage.replay.promtool import PROMETHEUS_BINARY, LocalPrometheus, start_with_case_metrics
 from kubetriage.replay.seeding import seed_from_cases
-from kubetriage.replay.snapshot import alert_of
+from kubetriage.replay.snapshot import alert_of, log_placement
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
 
@@ -160,35 +160,6 @@ def case_alert(case: Case, now: datetime) -> Alert:
     alert = alert_of(case, now)
     alert.fingerprint = label_fingerprint(alert.labels)
     return alert
-
-
-def _container_statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    status = pod.get("status") or {}
-    statuses = (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
-    return {s.get("name", ""): s for s in statuses if isinstance(s, dict)}
-
-
-def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
-    """Where each case log goes: a container that is waiting or terminated now, with a
-    terminated ``lastState``, printed those lines in its previous run, which is what
-    ``kubectl logs --previous`` serves; otherwise they are the current container's log."""
-    pods = {
-        ((o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]): o
-        for o in case.cluster
-        if o.get("kind") == "Pod"
-    }
-    placed = []
-    for key, text in case.logs.items():
-        namespace, pod_name, container = key.split("/")
-        previous = False
-        pod = pods.get((namespace, pod_name))
-        if pod is not None:
-            state = _container_statuses(pod).get(container, {})
-            current = state.get("state") or {}
-            last = state.get("lastState") or {}
-            previous = "running" not in current and "terminated" in last
-        placed.append((namespace, pod_name, container, text, previous))
-    return placed
 
 
 def load_case_into(emulator: KubeEmulator, case: Case) -> None:

@@ -1,0 +1,96 @@
+"""Checks that the snapshot evidence source (kubetriage.replay.snapshot, which the golden
+diagnoses and memory seeding use) reads a case as the collector reads it from a cluster: for
+cases where a followed dependency's own log tails decide the diagnosis, the Evidence it builds
+splits its log tails as KubeEvidenceCollector does on the emulator loaded with the case:
+the same tails are the incident's own, and each followed dependency has the same tails and
+claims of its own. (Other parts may differ: a snapshot holds objects the walk does not read.)
+
+Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
+the way a replay loads a case (``load_case_into``), the collector and its dependency walk,
+the replay's tenancy rule (``one_tenant``) and the pure builder on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from kubernetes import client
+
+from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.targets import target_namespace
+from kubetriage.models.case import Case
+from kubetriage.models.evidence import DependencyVolume, Evidence, LogTail, ServiceEvidence
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import case_alert, load_case_into, one_tenant
+from kubetriage.replay.snapshot import SnapshotEvidenceSource
+from kubetriage.settings import Settings
+from kubetriage.tenancy import Scope, Tenancy, allowed_candidates
+from tests.support.cases import TRAIN
+
+# A dependency's own words decide these (database, cache, broker, search cluster, storage).
+CASE_NAMES = [
+    "dependency-mongo-geo-user-removed-crashloop",
+    "dependency-redis-shared-maxmemory-noeviction",
+    "dependency-rabbitmq-memory-alarm-blocks-publishers",
+    "dependency-failure-elasticsearch-no-master",
+    "storage-postgres-data-volume-full-ledger-writes-fail",
+]
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+LIMITS = EvidenceLimits()
+
+
+@pytest.fixture
+def api(emulator: EmulatorThread) -> Iterator[client.ApiClient]:
+    with api_client_from_kubeconfig(str(emulator.kubeconfig_path)) as api_client:
+        yield api_client
+
+
+def _query(case: Case, scope: Scope) -> EvidenceQuery:
+    """The query the pipeline hands an evidence source for the case's alert."""
+    alert = case_alert(case, NOW)
+    candidates, _ = allowed_candidates(scope, None, [alert])
+    return EvidenceQuery(
+        target=candidates[0] if candidates else None,
+        alerts=[alert],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+
+
+def _own_words(
+    evidence: Evidence,
+) -> list[tuple[ServiceEvidence | None, list[LogTail], list[DependencyVolume]]]:
+    """Each followed dependency's Service with its own log tails and mounted claims."""
+    return [(d.service, d.logs, d.volumes) for d in evidence.dependencies]
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+async def test_snapshot_evidence_equals_what_the_collector_reads(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    case = load_case(TRAIN / name / "case.yaml")
+    load_case_into(emulator.emulator, case)
+    settings = one_tenant(case, Settings())
+    namespace = target_namespace(dict(case.alert.labels)) or settings.incident_namespace
+    scope = Tenancy.from_settings(settings).scope(namespace)
+    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=10.0)
+
+    collected = await collector.collect(scope=scope, **_query(case, scope))
+    snapshot = await SnapshotEvidenceSource(case, limits=LIMITS).collect(
+        scope=scope, **_query(case, scope)
+    )
+
+    # The same tails are the incident's own, and each followed dependency says the same.
+    assert snapshot.logs == collected.logs
+    assert _own_words(snapshot) == _own_words(collected)
+    # Not vacuous: a followed dependency speaks in both, and its words are not the caller's.
+    spoken = [d for d in collected.dependencies if d.logs]
+    assert spoken
+    own = {(t.namespace, t.pod) for t in collected.logs}
+    assert all((t.namespace, t.pod) not in own for d in spoken for t in d.logs)
