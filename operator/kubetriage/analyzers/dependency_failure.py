@@ -83,6 +83,9 @@ def _env_hosts(value: str) -> list[str]:
 def check_dependency(evidence: Evidence) -> list[Finding]:
     own = own_services(evidence)
     hits = dependency_hits(evidence)
+    # A lookup the resolver never answered ("lookup x on 10.96.0.10:53: i/o timeout") never
+    # reached the host it names: such lines blame the resolver, not a Service they mention.
+    answered = [h for h in hits if not DNS_RESOLVER_FAILURE.search(h.line)]
     candidates = [s for s in evidence.services if s.name not in own]
     # A followed dependency is a candidate wherever it lives: the caller names it in its env
     # or config, and the evidence read its Service (another namespace, an egress gateway).
@@ -102,7 +105,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     probes_down: dict[str, list[EvidenceItem]] = defaultdict(list)
     by_name = {s.name: s for s in candidates}
 
-    for hit in hits:
+    for hit in answered:
         for host in hosts_in(hit.line):
             svc = service_for_host(host, candidates)
             if svc is not None:
@@ -147,7 +150,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     if named:
         chosen = max(named, key=lambda n: (len(named[n]), n in probes_down))
         confidence = CONFIDENCE.named
-    elif hits and via_env:
+    elif answered and via_env:
         ranked = sorted(
             via_env,
             key=lambda n: (n in probes_down, by_name[n].type == "ExternalName"),
