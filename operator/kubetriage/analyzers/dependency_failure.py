@@ -28,6 +28,7 @@ from kubetriage.analyzers.calls import (
     service_fact,
     services_elsewhere,
 )
+from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.support import (
     DNS_LOG,
     DNS_RESOLVER_FAILURE,
@@ -58,6 +59,7 @@ class _Confidence:
     unbacked_cap: float = 0.6  # the Service selects no pod: nothing behind it
     refused_cap: float = 0.65  # its ready endpoints refuse: its targetPort is wrong
     fenced_cap: float = 0.7  # calls time out into a Service a NetworkPolicy guards
+    throttled_cap: float = 0.7  # the pods behind it are CPU-throttled: their limit is why
     cap: float = 0.93  # the most a named dependency claims
     dns_resolver: float = 0.7  # every failing call is a lookup; the resolver itself fails
     dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
@@ -177,6 +179,10 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
+        if any(
+            d.service is not None and _same(d.service, svc) for d, *_ in throttled_callees(evidence)
+        ):
+            confidence = min(confidence, CONFIDENCE.throttled_cap)
         facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
         if not named.get(chosen):
             facts[:0] = [item(h.source, h.line) for h in hits[:2]]
