@@ -196,6 +196,18 @@ def test_an_external_provider_behind_another_namespaces_service_is_escalated_the
     assert not by_category(analyze(served), Category.DEPENDENCY_FAILURE)
 
 
+def test_a_500_the_caller_served_from_its_own_exception_does_not_blame_a_ready_callee() -> None:
+    # pino's access log nests the request and its "statusCode"; the error is a TypeError
+    # raised in the caller's own code, while the callee its env names has ready endpoints.
+    ev = _portal(
+        "http://rates.shop.svc.cluster.local:8080",
+        '{"level":50,"req":{"method":"POST","url":"/v1/quotes"},"res":{"statusCode":500},'
+        '"err":{"type":"TypeError","message":"Cannot read properties of undefined '
+        "(reading 'zip')\"}}",
+    ).model_copy(update={"services": [make.service("rates", ready=2, matching=2)]})
+    assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+
+
 @pytest.mark.parametrize(
     "line",
     [

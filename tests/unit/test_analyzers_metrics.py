@@ -1,6 +1,7 @@
 """Checks the metric-driven cpu-throttling analyzer: CFS counter deltas or ratio queries, the
 latency boost, the CPUThrottlingHigh alert fallback, CPU usage pinned at the limit while a
-latency alert fires (no throttling series), and cases that must not fire.
+latency alert fires (no throttling series), a called workload throttled while the caller's
+calls to it fail (and its series never read as the caller's own), and cases that must not fire.
 
 Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`` and
 ``run_analyzers``.
@@ -8,6 +9,7 @@ Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`
 
 from __future__ import annotations
 
+from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
@@ -146,4 +148,65 @@ def test_cpu_below_its_limit_or_without_one_is_not_called_throttling() -> None:
 def test_cpu_pinned_at_its_limit_with_no_sign_of_slowness_is_not_throttling() -> None:
     # Near miss: a busy container that serves as fast as ever is not held back by its quota.
     ev = make.evidence(workload=make.deployment(), pods=_api(), metrics=[_usage(0.49)])
+    assert not by_category(analyze(ev), Category.CPU_THROTTLING)
+
+
+PRICING = ObjectRef(kind="Deployment", namespace="pricing", name="pricing")
+
+
+def _caller_of_pricing(share: float) -> Evidence:
+    """checkout, healthy, whose calls to the pricing Service time out, with pricing followed
+    and its container throttled in ``share`` of its CFS periods."""
+    caller = make.container(
+        "app", env={"PRICING_URL": "http://pricing.pricing.svc:8080"}, limits={"cpu": "500m"}
+    )
+    dep = kinds.DependencyEvidence(
+        service=make.service("pricing", "pricing", ready=2, matching=2),
+        named_by=["pod checkout env PRICING_URL"],
+        workload=PRICING,
+        desired_replicas=2,
+        ready_replicas=2,
+        pods=2,
+    )
+    return make.checkout_evidence(
+        caller,
+        logs=[
+            make.checkout_log(
+                "warn pricing call failed: context deadline exceeded "
+                "url=http://pricing.pricing.svc:8080/v2/price\n"
+                "error checkout failed: upstream pricing unavailable after 2 attempts (504)"
+            )
+        ],
+        dependencies=[dep],
+        metrics=[
+            make.metric(
+                "sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_"
+                'total{namespace=~"pricing"}[5m])) / sum by (namespace, pod, container) '
+                '(rate(container_cpu_cfs_periods_total{namespace=~"pricing"}[5m]))',
+                name="callee_cpu_throttled_ratio",
+                first=0.02,
+                last=share,
+                labels={"namespace": "pricing", "pod": "pricing-7d9f6c-h4wtz", "container": "app"},
+            )
+        ],
+    )
+
+
+def test_a_throttled_callee_is_why_calls_to_it_time_out() -> None:
+    finding = top(_caller_of_pricing(0.7))
+    assert finding.category is Category.CPU_THROTTLING
+    assert finding.action is Action.INCREASE_CPU
+    assert finding.target == PRICING
+
+
+def test_a_callee_barely_throttled_leaves_the_dependency_finding_in_front() -> None:
+    # Near miss: the same calls fail, but the callee's quota hardly stalls it.
+    ev = _caller_of_pricing(0.05)
+    assert not by_category(analyze(ev), Category.CPU_THROTTLING)
+    assert top(ev).category is Category.DEPENDENCY_FAILURE
+
+
+def test_a_callees_throttling_is_not_read_as_the_callers_own() -> None:
+    # The caller's container shares the callee's name; only the callee is throttled.
+    ev = _caller_of_pricing(0.7).model_copy(update={"logs": []})
     assert not by_category(analyze(ev), Category.CPU_THROTTLING)

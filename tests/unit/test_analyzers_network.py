@@ -351,6 +351,25 @@ def test_resolver_timeouts_for_several_hosts_escalate_to_cluster_dns() -> None:
     assert found[0].target == ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
 
 
+def test_unanswered_lookups_of_a_ready_service_blame_the_resolver_not_that_service() -> None:
+    # The lookup of the callee's name timed out at the resolver: the call never reached it.
+    caller = make.container("invoicer", env={"CACHE_ADDR": "cache.ledger.svc.cluster.local:6379"})
+    ev = make.app_evidence(
+        "invoicer-5d6f7a8b9c-zz1x2",
+        caller,
+        namespace="ledger",
+        logs=(
+            "error: get failed: dial tcp: lookup cache.ledger.svc.cluster.local on "
+            "10.96.0.10:53: read udp 10.1.4.7:40211->10.96.0.10:53: i/o timeout\n"
+            "error: set failed: dial tcp: lookup cache.ledger.svc.cluster.local on "
+            "10.96.0.10:53: read udp 10.1.4.7:40388->10.96.0.10:53: i/o timeout"
+        ),
+        services=[make.service("cache", "ledger", ready=1, matching=1)],
+    )
+    found = by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+    assert found[0].target == ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
+
+
 def test_collected_coredns_service_is_preferred_as_the_dns_target() -> None:
     ev = _resolver_evidence("ERROR sync failed: getaddrinfo EAI_AGAIN api.vendor.example.net")
     dns = ServiceEvidence(name="coredns", namespace="dns-system", selector={"k8s-app": "dns"})

@@ -179,9 +179,27 @@ def test_selection_covers_every_template_with_a_full_scope() -> None:
         job="j",
         namespace_wide=True,
         dependency_hosts=("api.example.com",),
+        callees=(ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),),
     )
     selected = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert [q.name for q in selected] == [t.name for t in TEMPLATES]
+
+
+def test_callee_throttling_is_queried_for_the_pods_of_each_called_workload() -> None:
+    callees = [
+        ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),
+        ObjectRef(kind="StatefulSet", namespace="data", name="pg.main"),
+        ObjectRef(kind="Service", namespace="data", name="pg"),  # no pods of its own
+    ]
+    scope = build_scope(
+        ObjectRef(kind="Deployment", namespace="shop", name="checkout"), [], callees=callees
+    )
+    query = next(q for q in select_queries(scope, WINDOW) if q.name == "callee_cpu_throttled_ratio")
+    assert 'namespace=~"pricing|data"' in query.promql
+    assert r'pod=~"pricing-[a-z0-9]{1,10}-[a-z0-9]{5}|pg\\.main-[0-9]+"' in query.promql
+    assert "callee_cpu_throttled_ratio" not in {
+        q.name for q in select_queries(build_scope(None, [_alert(namespace="shop")]), WINDOW)
+    }
 
 
 def test_family_templates_run_only_for_their_alerts() -> None:
@@ -260,7 +278,8 @@ def _hostile_alert() -> Alert:
 
 def test_hostile_label_values_stay_inside_their_string() -> None:
     alert = _hostile_alert()
-    scope = build_scope(None, [alert], dependency_hosts=[HOSTILE])
+    callee = ObjectRef(kind="Deployment", namespace=HOSTILE, name=HOSTILE)
+    scope = build_scope(None, [alert], dependency_hosts=[HOSTILE], callees=[callee])
     queries = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert len(queries) == len(TEMPLATES)
     for query in queries:
@@ -295,11 +314,16 @@ def test_every_rendered_template_is_valid_promql(tmp_path: Path) -> None:
         None,
         [_hostile_alert()],
         dependency_hosts=[HOSTILE, "api.example.com"],
+        callees=[ObjectRef(kind="Deployment", namespace=HOSTILE, name=HOSTILE)],
     )
     plain = build_scope(
         ObjectRef(kind="Deployment", name="checkout", namespace="shop"),
         [_alert(namespace="shop", container="app", node="n1", persistentvolumeclaim="data")],
         dependency_hosts=["api.example.com"],
+        callees=[
+            ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),
+            ObjectRef(kind="StatefulSet", namespace="data", name="pg.main"),
+        ],
     )
     rules = [
         {"record": f"check:{i}", "expr": q.promql}

@@ -47,11 +47,12 @@ def own_services(evidence: Evidence) -> set[str]:
 
 
 # A response the workload itself served ("Completed 500 Internal Server Error in 12ms",
-# '"GET /x HTTP/1.1" 500', a structured access log with the request's path and its status):
-# its own error, not a call to something else that failed.
+# '"GET /x HTTP/1.1" 500', a structured access log with the request's path or URL and its
+# status, as pino's "statusCode" or "status_code"): its own error (an exception raised in its
+# own code), not a call to something else that failed.
 _SERVED_5XX = re.compile(
     r"(?i)(\b(completed|responded|returned|sent)\s+5\d\d\b|HTTP/\d(\.\d)?\"?\s+5\d\d\b"
-    r"|\"(method|path|route|uri)\"\s*:.*\"(status|status_code)\"\s*:\s*\"?5\d\d\b)"
+    r"|\"(method|path|route|uri|url)\"\s*:.*\"(status|status_?code)\"\s*:\s*\"?5\d\d\b)"
 )
 _CALL_FAILED = re.compile(
     r"(?i)(refused|reset|timed? ?out|timeout|no such host|unreachable|upstream|could not connect|"

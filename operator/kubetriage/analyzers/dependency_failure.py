@@ -28,6 +28,7 @@ from kubetriage.analyzers.calls import (
     service_fact,
     services_elsewhere,
 )
+from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.support import (
     DNS_LOG,
     DNS_RESOLVER_FAILURE,
@@ -58,6 +59,7 @@ class _Confidence:
     unbacked_cap: float = 0.6  # the Service selects no pod: nothing behind it
     refused_cap: float = 0.65  # its ready endpoints refuse: its targetPort is wrong
     fenced_cap: float = 0.7  # calls time out into a Service a NetworkPolicy guards
+    throttled_cap: float = 0.7  # the pods behind it are CPU-throttled: their limit is why
     cap: float = 0.93  # the most a named dependency claims
     dns_resolver: float = 0.7  # every failing call is a lookup; the resolver itself fails
     dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
@@ -83,6 +85,9 @@ def _env_hosts(value: str) -> list[str]:
 def check_dependency(evidence: Evidence) -> list[Finding]:
     own = own_services(evidence)
     hits = dependency_hits(evidence)
+    # A lookup the resolver never answered ("lookup x on 10.96.0.10:53: i/o timeout") never
+    # reached the host it names: such lines blame the resolver, not a Service they mention.
+    answered = [h for h in hits if not DNS_RESOLVER_FAILURE.search(h.line)]
     candidates = [s for s in evidence.services if s.name not in own]
     # A followed dependency is a candidate wherever it lives: the caller names it in its env
     # or config, and the evidence read its Service (another namespace, an egress gateway).
@@ -102,7 +107,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     probes_down: dict[str, list[EvidenceItem]] = defaultdict(list)
     by_name = {s.name: s for s in candidates}
 
-    for hit in hits:
+    for hit in answered:
         for host in hosts_in(hit.line):
             svc = service_for_host(host, candidates)
             if svc is not None:
@@ -147,7 +152,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     if named:
         chosen = max(named, key=lambda n: (len(named[n]), n in probes_down))
         confidence = CONFIDENCE.named
-    elif hits and via_env:
+    elif answered and via_env:
         ranked = sorted(
             via_env,
             key=lambda n: (n in probes_down, by_name[n].type == "ExternalName"),
@@ -174,6 +179,10 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
+        if any(
+            d.service is not None and _same(d.service, svc) for d, *_ in throttled_callees(evidence)
+        ):
+            confidence = min(confidence, CONFIDENCE.throttled_cap)
         facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
         if not named.get(chosen):
             facts[:0] = [item(h.source, h.line) for h in hits[:2]]

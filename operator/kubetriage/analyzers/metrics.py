@@ -1,7 +1,8 @@
 """Metric-driven analyzers: CPU throttling by the container's CFS quota, read from the
 Prometheus summaries (``Evidence.metrics``) or, without them, from a CPUThrottlingHigh alert,
 or from CPU usage pinned at the limit while the service is slower (its latency series or a
-latency alert) when no throttling series was found.
+latency alert) when no throttling series was found; and a called workload throttled while
+the caller's calls to it fail (its slowness is the caller's timeouts).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Metric summaries
 are matched by metric name in their template name or PromQL query, so this works whichever
@@ -16,6 +17,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.calls import dependency_hits
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.saturation import latency_alerted, measures_latency
 from kubetriage.analyzers.support import (
@@ -29,7 +31,13 @@ from kubetriage.analyzers.support import (
     workload_container,
     workload_ref,
 )
-from kubetriage.models.evidence import ContainerEvidence, Evidence, MetricSummary
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ContainerEvidence,
+    DependencyEvidence,
+    Evidence,
+    MetricSummary,
+)
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -47,6 +55,8 @@ class _Confidence:
     pinned: float = 0.6
     alert_bonus: float = 0.05  # ... on top of a measured ratio
     latency_bonus: float = 0.1  # latency rose while it was throttled
+    callee: float = 0.75  # a called workload is throttled while calls to it fail
+    callee_heavily_bonus: float = 0.1  # ... in HEAVILY_THROTTLED_SHARE of its periods or more
     cap: float = 0.9  # the most a cpu-throttling finding claims
 
 
@@ -60,6 +70,8 @@ PINNED_SHARE = 0.9
 
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
+# The throttled share of the containers of workloads the incident's workload calls.
+CALLEE_THROTTLED = "callee_cpu_throttled_ratio"
 
 
 def _container_of(metric: MetricSummary) -> str | None:
@@ -80,8 +92,12 @@ def _throttle_ratios(evidence: Evidence) -> dict[str | None, float]:
     """Throttled share of CFS periods per container: a ratio query's value, or the ratio of
     the two counters' increases over the window."""
     ratios: dict[str | None, float] = {}
-    throttled = metrics_named(evidence, THROTTLED)
-    periods = [m for m in metrics_named(evidence, PERIODS) if THROTTLED not in m.query]
+    throttled = [m for m in metrics_named(evidence, THROTTLED) if m.name != CALLEE_THROTTLED]
+    periods = [
+        m
+        for m in metrics_named(evidence, PERIODS)
+        if THROTTLED not in m.query and m.name != CALLEE_THROTTLED
+    ]
     for metric in throttled:
         container = _container_of(metric)
         if PERIODS in metric.query or "ratio" in metric.name:
@@ -252,6 +268,77 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def throttled_callees(
+    evidence: Evidence,
+) -> list[tuple[DependencyEvidence, ObjectRef, str, float]]:
+    """Followed dependencies whose own containers are throttled in THROTTLED_SHARE of their
+    CFS periods or more: (dependency, its workload, container, share), most throttled first."""
+    found: list[tuple[DependencyEvidence, ObjectRef, str, float]] = []
+    for metric in evidence.metrics:
+        value = metric.last if metric.last is not None else metric.max
+        if metric.name != CALLEE_THROTTLED or value is None or value < THROTTLED_SHARE:
+            continue
+        namespace, pod = metric.labels.get("namespace"), metric.labels.get("pod", "")
+        for dep in evidence.dependencies:
+            ref = dep.workload
+            if ref is None or ref.namespace != namespace or not pod.startswith(f"{ref.name}-"):
+                continue
+            if ref.kind in ACTION_TARGET_KINDS[Action.INCREASE_CPU] and not any(
+                f[1] == ref for f in found
+            ):
+                found.append((dep, ref, metric.labels.get("container", ""), value))
+    return sorted(found, key=lambda f: -f[3])
+
+
+def check_callee_throttling(evidence: Evidence) -> list[Finding]:
+    """The caller's calls fail (time out, 5xx) while the workload it calls is throttled by its
+    own CPU limit: the callee answers too slowly because its quota stalls it."""
+    hits = dependency_hits(evidence)
+    if not hits:
+        return []
+    findings: list[Finding] = []
+    for dep, ref, container, share in throttled_callees(evidence)[:1]:
+        heavily = share >= HEAVILY_THROTTLED_SHARE
+        confidence = CONFIDENCE.callee + (CONFIDENCE.callee_heavily_bonus if heavily else 0.0)
+        throttled = item(
+            "metrics",
+            f"{prose.percent(share)} of CFS periods throttled for {ref.name}"
+            + (f" container {container}" if container else ""),
+        )
+        calls = item(hits[0].source, hits[0].line)
+        served = f" behind Service {dep.service.name}" if dep.service is not None else ""
+        findings.append(
+            make_finding(
+                "callee-cpu-throttling",
+                Category.CPU_THROTTLING,
+                min(confidence, CONFIDENCE.cap),
+                prose.narrative(
+                    f"{prose.obj(ref)}{served} is throttled by its CPU limit while calls to it "
+                    "fail",
+                    f"raise the CPU limit of {prose.obj(ref)}",
+                    because=[
+                        prose.claim("The caller's calls fail", calls),
+                        prose.claim(
+                            f"The kernel throttles {prose.obj(ref)} in "
+                            f"{prose.percent(share)} of its CFS periods",
+                            throttled,
+                        ),
+                        prose.claim(
+                            "A throttled callee answers late, so its callers time out; its "
+                            "limit is too tight for its load"
+                        ),
+                    ],
+                ),
+                [throttled, calls],
+                Action.INCREASE_CPU,
+                ref,
+                {"container": container} if container else {},
+            )
+        )
+    return findings
+
+
 METRIC_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("cpu-throttling", (Category.CPU_THROTTLING,), check_cpu_throttling),
+    Analyzer("callee-cpu-throttling", (Category.CPU_THROTTLING,), check_callee_throttling),
 )

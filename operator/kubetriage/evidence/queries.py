@@ -85,6 +85,8 @@ class Scope:
     ``pod_regex`` is already a regular expression (its literal parts escaped); all other
     values are literal label values. ``dependency_hosts`` are hostnames the workload calls
     (ExternalName Services, ingress hosts), used to find blackbox probes of them.
+    ``callees`` are the workloads behind the Services it calls (followed dependencies),
+    whose own throttling can be why its calls time out.
     """
 
     namespace: str | None = None
@@ -97,6 +99,7 @@ class Scope:
     job: str | None = None
     namespace_wide: bool = False
     dependency_hosts: tuple[str, ...] = field(default_factory=tuple)
+    callees: tuple[ObjectRef, ...] = field(default_factory=tuple)
 
     def known(self) -> frozenset[str]:
         names = {
@@ -117,6 +120,8 @@ class Scope:
             names.add("namespace_wide")
         if self.dependency_hosts:
             names.add("dependency_hosts")
+        if self.callees:
+            names.add("callees")
         return frozenset(names)
 
 
@@ -137,6 +142,10 @@ _JOB = 'namespace="$namespace",job=~"$job_regex"'
 _DEPLOYMENT = 'namespace="$namespace",deployment="$deployment"'
 _STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'
 _PVC = 'namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"'
+# The pods of the workloads behind the Services the incident's workload calls.
+_CALLEE_CONTAINERS = (
+    'namespace=~"$callee_namespaces",pod=~"$callee_pods",container!="",container!="POD"'
+)
 _POD_SET = frozenset({"namespace", "pod_regex"})
 _JOB_SET = frozenset({"namespace", "job"})
 
@@ -246,6 +255,15 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f"{{{_POD_CONTAINERS}}}[5m])) / sum by (pod, container) "
         f"(rate(container_cpu_cfs_periods_total{{{_POD_CONTAINERS}}}[5m]))",
         "share of CFS periods in which the container was throttled",
+    ),
+    QueryTemplate(
+        "callee_cpu_throttled_ratio",
+        (_C.CPU_THROTTLING,),
+        frozenset({"callees"}),
+        "sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        f"{{{_CALLEE_CONTAINERS}}}[5m])) / sum by (namespace, pod, container) "
+        f"(rate(container_cpu_cfs_periods_total{{{_CALLEE_CONTAINERS}}}[5m]))",
+        "share of CFS periods in which a called workload's container was throttled",
     ),
     # --- HTTP (the service's own metrics, by scrape job) -----------------------------
     QueryTemplate(
@@ -540,6 +558,7 @@ def build_scope(
     target: ObjectRef | None,
     alerts: Sequence[Alert],
     dependency_hosts: Sequence[str] = (),
+    callees: Sequence[ObjectRef] = (),
 ) -> Scope:
     """What the incident's queries can be scoped by: the target first, then alert labels."""
     namespace = target.namespace if target is not None else None
@@ -582,6 +601,7 @@ def build_scope(
         job=job,
         namespace_wide=target is None or target.kind == "Namespace",
         dependency_hosts=tuple(dict.fromkeys(h.strip() for h in dependency_hosts if h.strip())),
+        callees=tuple(c for c in callees if c.kind in _POD_SUFFIX and c.namespace),
     )
 
 
@@ -605,6 +625,12 @@ def render(template: QueryTemplate, scope: Scope, window: timedelta) -> str:
         # Prometheus Operator names jobs "<namespace>/<name>" for Pod/ServiceMonitors.
         "job_regex": escape_label_value(f"(.+/)?{escape_regex(job.rsplit('/', 1)[-1])}"),
         "hosts": escape_label_value("|".join(escape_regex(h) for h in scope.dependency_hosts)),
+        "callee_namespaces": escape_label_value(
+            "|".join(dict.fromkeys(escape_regex(c.namespace or "") for c in scope.callees))
+        ),
+        "callee_pods": escape_label_value(
+            "|".join(escape_regex(c.name) + _POD_SUFFIX[c.kind] for c in scope.callees)
+        ),
         "window": _go_duration(window),
     }
     return Template(template.promql).substitute(values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 
 
@@ -24,3 +25,12 @@ def dependency_hosts(evidence: Evidence) -> list[str]:
                 if host:
                     hosts.append(host)
     return sorted(set(hosts))[:10]
+
+
+def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
+    """The workloads behind the Services the workload calls, as the evidence followed them."""
+    found: list[ObjectRef] = []
+    for dep in evidence.dependencies:
+        if dep.workload is not None and dep.workload not in found:
+            found.append(dep.workload)
+    return found[:10]
