@@ -101,6 +101,12 @@ UNEXERCISED_READS = {
     ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
     ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
     ("networking.k8s.io", "ingressclasses"): "which controller serves an Ingress of the target",
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): (
+        "read when an event says 'failed calling webhook'"
+    ),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): (
+        "read when an event says 'failed calling webhook'"
+    ),
     # Asked for by the chart's spec; no more than patch on the workload already allows.
     ("apps", "deployments/scale"): "the executor scales by patching the Deployment itself",
     ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",
