@@ -23,6 +23,7 @@ import yaml
 
 from kubetriage.models.case import Case, CaseMetrics, CaseSeries
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Category
+from kubetriage.replay.cases import read_case_mapping
 from kubetriage.replay.promtool import (
     NotationError,
     SeriesSelector,
@@ -62,9 +63,7 @@ def _case_dirs() -> list[Path]:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load((path / "case.yaml").read_text())
-    assert isinstance(data, dict), f"{path.name}: case.yaml is not a mapping"
-    return data
+    return read_case_mapping(path)
 
 
 def _objects(case: Case) -> set[tuple[str, str | None, str]]:

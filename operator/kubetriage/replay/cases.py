@@ -31,17 +31,28 @@ def _field(location: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def load_case(path: Path) -> Case:
-    """Load ``path`` (a case directory or its case.yaml)."""
+def read_case_mapping(path: Path) -> dict[str, Any]:
+    """The raw mapping of ``path`` (a case directory or its case.yaml), not yet validated.
+
+    Parsed with libyaml's safe loader when PyYAML has it (the wheels do; several times faster
+    on a case set of hundreds), else the pure-Python one: the same YAML either way."""
     file = path / "case.yaml" if path.is_dir() else path
     if not file.is_file():
         raise CaseError(file, "no case.yaml here")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        raw: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw: Any = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
     except yaml.YAMLError as error:
         raise CaseError(file, f"invalid YAML: {error}") from error
     if not isinstance(raw, dict):
         raise CaseError(file, "a case must be a YAML mapping")
+    return raw
+
+
+def load_case(path: Path) -> Case:
+    """Load ``path`` (a case directory or its case.yaml)."""
+    file = path / "case.yaml" if path.is_dir() else path
+    raw = read_case_mapping(file)
     try:
         return Case.model_validate(raw)
     except ValidationError as error:
