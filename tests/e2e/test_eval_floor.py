@@ -34,8 +34,14 @@ def test_case_set_scores_above_the_floor(split: str) -> None:
     cases = load_case_set(cases_dir)
     settings = Settings(memory_enabled=False)
     report = asyncio.run(evaluate(cases, settings, concurrency=2, within=120))
-    table = render_table(report)
-    print(table)
+    # The holdout's per-case table is never shown (it would name what its cases are about):
+    # only its aggregate scores and how many cases failed to replay.
+    errors = sum(1 for c in report.cases if c.error)
+    if split == "train":
+        detail = render_table(report)
+    else:
+        detail = f"score {report.score:.3f} ({len(report.cases)} cases, {errors} not replayed)"
+    print(detail)
     assert len(report.cases) == len(cases) >= 40
-    assert not [c.id for c in report.cases if c.error], table
-    assert report.score >= floor, table
+    assert errors == 0, detail
+    assert report.score >= floor, detail

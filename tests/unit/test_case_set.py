@@ -31,7 +31,7 @@ from kubetriage.replay.promtool import (
     expand_series_values,
     parse_series_selector,
 )
-from tests.support.cases import HOLDOUT, TRAIN, case_dirs
+from tests.support.cases import HOLDOUT, TRAIN, case_dirs, case_id
 
 MIN_CASES = 120
 MIN_HOLDOUT = 40
@@ -106,7 +106,7 @@ def test_case_dirs_hold_only_case_yaml() -> None:
         assert sorted(p.name for p in path.iterdir()) == ["case.yaml"], path.name
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_case_is_valid(path: Path) -> None:
     raw = (path / "case.yaml").read_bytes()
     assert len(raw) < MAX_CASE_BYTES, f"{path.name} is {len(raw)} bytes"
@@ -120,7 +120,7 @@ def test_case_is_valid(path: Path) -> None:
         assert case.expect.target.kind in kinds[action], (action, case.expect.target.kind)
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_target_is_in_cluster(path: Path) -> None:
     case = Case.model_validate(_load(path))
     assert case.expect is not None
@@ -134,7 +134,7 @@ def test_target_is_in_cluster(path: Path) -> None:
     assert target.name in yaml.safe_dump(case.cluster), f"{target.name} not referenced anywhere"
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_alert_labels_name_existing_objects(path: Path) -> None:
     case = Case.model_validate(_load(path))
     labels = case.alert.labels
@@ -148,7 +148,7 @@ def test_alert_labels_name_existing_objects(path: Path) -> None:
             assert (kind, namespace, labels[label]) in present, f"{label}={labels[label]} missing"
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_metrics_notation(path: Path) -> None:
     case = Case.model_validate(_load(path))
     if case.metrics is None:
@@ -162,7 +162,7 @@ def test_metrics_notation(path: Path) -> None:
     assert len(counts) <= 1, counts
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_expectation_does_not_leak_into_inputs(path: Path) -> None:
     data = _load(path)
     case = Case.model_validate(data)
@@ -261,7 +261,7 @@ def _check_histograms(parsed: Sequence[tuple[SeriesSelector, Sequence[float | No
                 assert low is None or high is None or low <= high, (key, low, high)
 
 
-@pytest.mark.parametrize("path", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_metrics_are_raw_series_as_scraped(path: Path) -> None:
     """Raw selectors the replay parses; counters only rise or reset; buckets cumulative."""
     case = Case.model_validate(_load(path))
