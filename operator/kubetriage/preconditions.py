@@ -16,18 +16,19 @@ import re
 from collections.abc import Callable, Collection, Iterator
 
 from kubetriage.analyzers.support import (
-    CERT_LOG,
     CONFIG_LOG,
     DEPENDENCY_LOG,
     DISK_FULL_LOG,
     DNS_LOG,
     OOM_LOG,
     grep_logs,
+    grep_tls_failures,
 )
 from kubetriage.llm.citations import unknown_ids
 from kubetriage.models.evidence import ContainerState, Evidence
 from kubetriage.models.findings import ModelOpinion
 from kubetriage.models.vocabulary import Category
+from kubetriage.tls_errors import TLS_FAILURES, classify_tls_failure
 
 # What the status says a category would have needed.
 NEEDS: dict[Category, str] = {
@@ -187,8 +188,12 @@ def _network(evidence: Evidence) -> bool:
 def _certificate(evidence: Evidence) -> bool:
     return (
         any(o.ref.kind in ("Certificate", "CertificateRequest") for o in evidence.other_objects)
-        or bool(grep_logs(evidence.logs, CERT_LOG, limit=1))
-        or any(CERT_LOG.search(e.message) or "x509" in e.message for e in evidence.events)
+        # A certificate a TLS client refused, for any reason, in any library's words.
+        or bool(grep_tls_failures(evidence.logs, TLS_FAILURES, limit=1))
+        or any(
+            classify_tls_failure(e.message) is not None or "x509" in e.message
+            for e in evidence.events
+        )
         or any("cert" in m.query for m in evidence.metrics)
     )
 

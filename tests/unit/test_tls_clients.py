@@ -6,9 +6,10 @@ the node the failing pod runs on keeps the wrong time (node-failure, drain that 
 time-sync node condition as corroboration), and the line is no evidence of an expired
 certificate. A certificate that is expired (or not yet valid) by the real time too, or a clock
 close to the real time, stays certificate-expiry. A client refusing a certificate that does not
-name the host it called (Node.js, Go, Java wording), right after a ConfigMap the pods read was
-edited, is that ConfigMap's wrong host (config-missing, fix-config), not a certificate to renew;
-without such an edit nothing is concluded from the mismatch alone.
+name the host it called (Node.js, Go, Java wording, as ``kubetriage.tls_errors`` reads them),
+right after a ConfigMap the pods read was edited, is that ConfigMap's wrong host
+(config-missing, fix-config), not a certificate to renew; without such an edit nothing is
+concluded from the mismatch alone.
 
 Real: the ``clock_skew`` helper and the analyzer registry on Evidence models
 (tests/support/evidence.py factories).
@@ -107,6 +108,11 @@ GO_MISMATCH = (
     "redis-master.cache.svc, not redis.cache.svc"
 )
 
+JAVA_MISMATCH = (
+    "javax.net.ssl.SSLPeerUnverifiedException: Certificate for <redis.cache.svc> doesn't match "
+    "any of the subject alternative names: [redis-master.cache.svc.cluster.local]"
+)
+
 
 def _configured(line: str, *changes: ChangeEvidence) -> Evidence:
     uses = ConfigReference(kind="ConfigMap", name=CONFIG.name, via="envFrom", exists=True)
@@ -121,7 +127,7 @@ def _edit(minutes_ago: float) -> ChangeEvidence:
 
 
 def test_a_host_the_certificate_does_not_name_after_a_config_edit_is_the_config() -> None:
-    for line in (NODE_MISMATCH, GO_MISMATCH):
+    for line in (NODE_MISMATCH, GO_MISMATCH, JAVA_MISMATCH):
         result = analyze(_configured(line, _edit(25)))
         finding = assert_leads(result, Category.CONFIG_MISSING, Action.FIX_CONFIG, CONFIG)
         assert finding.analyzer == "certificate-hostname"

@@ -2,7 +2,8 @@
 webhook is summarised with the webhook's configuration (failurePolicy, Service, cert-manager
 ``inject-ca-from``), the Certificates of its Service's namespace and the Secrets its backend's
 logs name; the failure is classified from the API server's own words (x509 expired / not yet
-valid / unknown authority / wrong host, no endpoints, refused, timeout); and the analyzer
+valid / unknown authority / wrong host, no endpoints, refused, timeout), a certificate failure
+in another library's words too (``kubetriage.tls_errors``); and the analyzer
 blames the webhook's cause rather than the blocked workload: the serving Certificate or Secret
 for a certificate failure, the Service for a selector that matches no pod, the webhook's
 workload for a failing new revision or pods that cannot be scheduled, the Service (escalate)
@@ -79,6 +80,30 @@ BLOCKED = ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-7d9f6c8b
     ],
 )
 def test_the_failure_is_classified_from_the_api_servers_words(why: str, failure: str) -> None:
+    assert failure_of(_POST + why) == failure
+
+
+@pytest.mark.parametrize(
+    ("why", "failure"),
+    [
+        (
+            "remote error: javax.net.ssl.SSLHandshakeException: PKIX path building failed: "
+            "unable to find valid certification path to requested target",
+            "unknown-authority",
+        ),
+        (
+            "upstream connect error: certificate verify failed: Hostname mismatch, certificate "
+            "is not valid for 'policy-webhook.policy.svc'",
+            "hostname",
+        ),
+        ("SSL routines: certificate verify failed: certificate is not yet valid", "not-yet-valid"),
+    ],
+)
+def test_a_certificate_failure_in_another_librarys_words_is_classified_too(
+    why: str, failure: str
+) -> None:
+    # The webhook classifier defers to kubetriage.tls_errors: the words of OpenSSL or Java
+    # (a proxy or sidecar in front of the webhook) classify as the API server's own would.
     assert failure_of(_POST + why) == failure
 
 

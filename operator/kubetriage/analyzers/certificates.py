@@ -23,9 +23,8 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import probe_instance, services_elsewhere
 from kubetriage.analyzers.support import (
-    CERT_LOG,
     event_fact,
-    grep_logs,
+    grep_tls_failures,
     hosts_in,
     item,
     metrics_named,
@@ -45,6 +44,7 @@ from kubetriage.models.evidence import (
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.tls_errors import VALIDITY_FAILURES, classify_tls_failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,9 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     if findings:
         return findings
     hits = [
-        h for h in grep_logs(evidence.logs, CERT_LOG, limit=20) if clock_skew(h.line, now) is None
+        h
+        for h in grep_tls_failures(evidence.logs, VALIDITY_FAILURES, limit=20)
+        if clock_skew(h.line, now) is None
     ][:5]
     expiring: list[tuple[str, float]] = []
     for metric in metrics_named(
@@ -203,7 +205,8 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     event_hits = [
         e
         for e in evidence.events
-        if CERT_LOG.search(e.message) and clock_skew(e.message, now) is None
+        if classify_tls_failure(e.message) in VALIDITY_FAILURES
+        and clock_skew(e.message, now) is None
     ]
     if not hits and not expiring and not event_hits:
         return []

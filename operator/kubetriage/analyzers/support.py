@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +33,7 @@ from kubetriage.models.quantity import MI as MI
 from kubetriage.models.quantity import format_bytes as format_bytes
 from kubetriage.models.quantity import parse_quantity as parse_quantity
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
+from kubetriage.tls_errors import TlsFailure, tls_failure_match
 
 # A ReplicaSet created by a Deployment is "<deployment>-<pod-template-hash>".
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
@@ -210,18 +211,37 @@ class LogHit:
         return log_source(self.log)
 
 
-def grep_logs(
-    logs: Iterable[LogTail], pattern: re.Pattern[str], *, limit: int = 50
+def _grep(
+    logs: Iterable[LogTail], find: Callable[[str], re.Match[str] | None], limit: int
 ) -> list[LogHit]:
     hits: list[LogHit] = []
     for log in logs:
         for line in log.lines:
-            match = pattern.search(line)
+            match = find(line)
             if match:
                 hits.append(LogHit(log, line, match))
                 if len(hits) >= limit:
                     return hits
     return hits
+
+
+def grep_logs(
+    logs: Iterable[LogTail], pattern: re.Pattern[str], *, limit: int = 50
+) -> list[LogHit]:
+    return _grep(logs, pattern.search, limit)
+
+
+def grep_tls_failures(
+    logs: Iterable[LogTail], kinds: Collection[TlsFailure], *, limit: int = 50
+) -> list[LogHit]:
+    """Log lines reporting a TLS certificate failure of one of ``kinds``, as
+    ``kubetriage.tls_errors`` classifies them (the match is the phrase that says it)."""
+
+    def find(line: str) -> re.Match[str] | None:
+        found = tls_failure_match(line)
+        return found[1] if found is not None and found[0] in kinds else None
+
+    return _grep(logs, find, limit)
 
 
 def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) -> list[LogTail]:
@@ -335,13 +355,6 @@ DISK_FULL_LOG = re.compile(
     r"disk quota exceeded|not enough (free )?(disk )?space|filesystem is full|"
     r"database or disk is full|insufficient storage|storage (resources )?(are|is) "
     r"insufficient|\bstoragefull\b|\bstorage full\b)"
-)
-
-CERT_LOG = re.compile(
-    r"(?i)(x509: certificate has expired|certificate has expired|certificate is not yet "
-    r"valid|certificate expired|CERT_HAS_EXPIRED|certificate verify failed: certificate has "
-    r"expired|ssl certificate problem: certificate has expired|expired certificate|"
-    r"tls: expired certificate)"
 )
 
 _HOST_PATTERNS = (

@@ -5,8 +5,9 @@
   certificate is fine, the clock of the node the failing pod runs on is not (node-failure,
   drain the node); ``certificate-expiry`` does not count such lines;
 - certificate-hostname: TLS clients reject a certificate that does not name the host they
-  called, and a ConfigMap the pods use was written shortly before: the edit named a host the
-  certificate does not cover (config-missing, fix the ConfigMap), not a certificate to renew.
+  called (a "hostname" failure of ``kubetriage.tls_errors``, in any library's words), and a
+  ConfigMap the pods use was written shortly before: the edit named a host the certificate
+  does not cover (config-missing, fix the ConfigMap), not a certificate to renew.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -19,11 +20,12 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import CERT_LOG, grep_logs, item, timestamp
+from kubetriage.analyzers.support import grep_tls_failures, item, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.tls_errors import VALIDITY_FAILURES
 
 
 def _time(text: str) -> datetime | None:
@@ -43,16 +45,6 @@ CLOCK_SKEW_SECONDS = 600
 # Node conditions a time-sync monitor sets (node-problem-detector's NTP plugin and the like).
 _CLOCK_CONDITION = re.compile(r"(?i)ntp|clock|time ?sync|chrony")
 CLOCK_SKEW_CONFIDENCE: Final = 0.9
-# A client refusing a certificate that does not name the host it called, in the words of Go,
-# Node.js, Java, Python, OpenSSL/curl, .NET and libpq.
-HOSTNAME_MISMATCH = re.compile(
-    r"(?i)(x509: certificate is valid for .+, not |certificate is not valid for any names|"
-    r"Hostname/IP does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID|"
-    r"No subject alternative (DNS )?names? matching|No name matching \S+ found|"
-    r"Hostname mismatch, certificate is not valid for|doesn't match either of|"
-    r"no alternative certificate subject name matches|RemoteCertificateNameMismatch|"
-    r"server certificate for \S+ does not match host name)"
-)
 # A ConfigMap written this long before the collection still explains a new mismatch.
 CONFIG_EDIT_WINDOW_SECONDS = 3 * 3600
 HOSTNAME_CONFIDENCE: Final = 0.9
@@ -83,7 +75,7 @@ def clock_skew(line: str, now: float) -> float | None:
 def check_clock_skew(evidence: Evidence) -> list[Finding]:
     now = timestamp(evidence.collected_at)
     by_node: dict[str, list[tuple[float, EvidenceItem]]] = {}
-    for hit in grep_logs(evidence.logs, CERT_LOG, limit=20):
+    for hit in grep_tls_failures(evidence.logs, VALIDITY_FAILURES, limit=20):
         offset = clock_skew(hit.line, now)
         pod = next(
             (p for p in evidence.pods if (p.namespace, p.name) == (hit.log.namespace, hit.log.pod)),
@@ -142,7 +134,7 @@ def check_clock_skew(evidence: Evidence) -> list[Finding]:
 
 
 def check_certificate_hostname(evidence: Evidence) -> list[Finding]:
-    hits = grep_logs(evidence.logs, HOSTNAME_MISMATCH, limit=5)
+    hits = grep_tls_failures(evidence.logs, {"hostname"}, limit=5)
     if not hits:
         return []
     now = timestamp(evidence.collected_at)

@@ -23,31 +23,17 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import LogTail, WebhookEvidence, WebhookFailure
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta
+from kubetriage.tls_errors import classify_tls_failure
 
 WEBHOOK_CONFIGURATION_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
 # The API server's words for a webhook call it could not make (apiserver/pkg/admission).
 FAILED_CALL = re.compile(r'failed calling webhook \\?"(?P<name>[^"\\]+)\\?"')
 
-# Why the call failed, in the words of Go's crypto/x509, net and net/http and of the API
-# server's proxy; the first match wins (a certificate error names a timeout nowhere).
-_FAILURES: tuple[tuple[WebhookFailure, re.Pattern[str]], ...] = (
-    ("not-yet-valid", re.compile(r"(?i)not yet valid: current time \S+ is before")),
-    ("expired", re.compile(r"(?i)certificate has expired|expired certificate")),
-    (
-        "unknown-authority",
-        re.compile(
-            r"(?i)signed by unknown authority|unknown certificate authority|"
-            r"certificate signed by an unknown|crypto/rsa: verification error"
-        ),
-    ),
-    (
-        "hostname",
-        re.compile(
-            r"(?i)certificate is valid for .+, not |certificate is not valid for any names|"
-            r"doesn't contain any IP SANs|certificate relies on legacy Common Name"
-        ),
-    ),
+# Why the call failed when it was not the certificate (``kubetriage.tls_errors`` decides
+# that first), in the words of Go's net and net/http and of the API server's proxy; the first
+# match wins.
+_UNREACHABLE: tuple[tuple[WebhookFailure, re.Pattern[str]], ...] = (
     ("no-endpoints", re.compile(r"(?i)no endpoints available for service")),
     ("refused", re.compile(r"(?i)connection refused")),
     (
@@ -71,8 +57,12 @@ _MAX_SECRETS = 3
 
 
 def failure_of(message: str) -> WebhookFailure:
-    """Why a webhook call failed, from the API server's message."""
-    return next((kind for kind, pattern in _FAILURES if pattern.search(message)), "other")
+    """Why a webhook call failed, from the API server's message: a certificate the API server
+    refused (a certificate error names a timeout nowhere), else why it could not connect."""
+    certificate = classify_tls_failure(message)
+    if certificate is not None:
+        return certificate
+    return next((kind for kind, pattern in _UNREACHABLE if pattern.search(message)), "other")
 
 
 def failing_webhook_names(events: Iterable[JsonDict]) -> list[str]:
