@@ -1,13 +1,15 @@
 """Checks that the snapshot evidence source (kubetriage.replay.snapshot, which the golden
 diagnoses and memory seeding use) reads a case as the collector reads it from a cluster: for
-cases where a followed dependency's own log tails decide the diagnosis, the Evidence it builds
-splits its log tails as KubeEvidenceCollector does on the emulator loaded with the case:
-the same tails are the incident's own, and each followed dependency has the same tails and
-claims of its own. (Other parts may differ: a snapshot holds objects the walk does not read.)
+cases where a followed dependency's own log tails, or a failing admission webhook's backend's,
+decide the diagnosis, the Evidence it builds marks its log tails as KubeEvidenceCollector does
+on the emulator loaded with the case: the same tails are the incident's own, each followed
+dependency has the same tails and claims of its own (once each, though the webhook walk reads
+its backend again), and each failing webhook the same backend lines. (Other parts may differ:
+a snapshot holds objects the walk does not read.)
 
 Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
-the way a replay loads a case (``load_case_into``), the collector and its dependency walk,
-the replay's tenancy rule (``one_tenant``) and the pure builder on both sides.
+the way a replay loads a case (``load_case_into``), the collector and its dependency and
+webhook walks, the replay's tenancy rule (``one_tenant``) and the pure builder on both sides.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ CASE_NAMES = [
     "dependency-rabbitmq-memory-alarm-blocks-publishers",
     "dependency-failure-elasticsearch-no-master",
     "storage-postgres-data-volume-full-ledger-writes-fail",
+    # ... and webhook backends that are also followed dependencies (their logs name the
+    # Secret they cannot renew; say only that TLS handshakes fail).
+    "certificate-expiry-kyverno-webhook-cert-not-renewed",
+    "certificate-expiry-gatekeeper-webhook-cert-manager-scaled-to-zero",
 ]
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
@@ -70,6 +76,11 @@ def _own_words(
     return [(d.service, d.logs, d.volumes) for d in evidence.dependencies]
 
 
+def _backend_words(evidence: Evidence) -> list[tuple[str, list[str], list[str]]]:
+    """Each failing webhook with its backend's certificate lines and the Secrets they name."""
+    return [(w.name, w.log_lines, w.secrets_named) for w in evidence.webhooks]
+
+
 @pytest.mark.parametrize("name", CASE_NAMES)
 async def test_snapshot_evidence_equals_what_the_collector_reads(
     emulator: EmulatorThread, api: client.ApiClient, name: str
@@ -89,8 +100,10 @@ async def test_snapshot_evidence_equals_what_the_collector_reads(
     # The same tails are the incident's own, and each followed dependency says the same.
     assert snapshot.logs == collected.logs
     assert _own_words(snapshot) == _own_words(collected)
+    assert _backend_words(snapshot) == _backend_words(collected)
     # Not vacuous: a followed dependency speaks in both, and its words are not the caller's.
     spoken = [d for d in collected.dependencies if d.logs]
     assert spoken
     own = {(t.namespace, t.pod) for t in collected.logs}
     assert all((t.namespace, t.pod) not in own for d in spoken for t in d.logs)
+    assert all(w.log_lines for w in collected.webhooks)

@@ -18,6 +18,7 @@ from kubetriage.models.evidence import (
     ContainerState,
     EventEvidence,
     Evidence,
+    LogSource,
     LogTail,
     MetricSummary,
     NetworkPolicyEvidence,
@@ -283,12 +284,21 @@ def network_policy(
     )
 
 
-def log(pod_name: str, container_name: str, text: str, *, namespace: str = "shop") -> LogTail:
+def log(
+    pod_name: str,
+    container_name: str,
+    text: str,
+    *,
+    namespace: str = "shop",
+    source: LogSource = "scope",
+) -> LogTail:
+    """A log tail read for ``source`` (default: one of the incident's own pods)."""
     return LogTail(
         namespace=namespace,
         pod=pod_name,
         container=container_name,
         lines=[line for line in text.strip().splitlines() if line.strip()],
+        source=source,
     )
 
 

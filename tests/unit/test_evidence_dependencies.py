@@ -266,9 +266,9 @@ def test_a_dependencys_own_logs_and_claims_stand_with_it_not_with_the_caller() -
         _warning("PersistentVolumeClaim", "pg", "VolumeResizeFailed", "resize volume pg failed"),
     ]
     said = "ERROR:  could not extend file: No space left on device\n"
-    own = tail_from_text("data", "db-rs2-abcde", "c", said, limits=LIMITS)
+    own = tail_from_text("data", "db-rs2-abcde", "c", said, limits=LIMITS, source="dependency")
     caller = tail_from_text("shop", "web-rs2-abcde", "c", "ERROR insert failed\n", limits=LIMITS)
-    ev = built(objects, WEB, logs=[caller], dependency_logs=[own])
+    ev = built(objects, WEB, logs=[caller, own])
     [dep] = ev.dependencies
     assert [(t.pod, t.lines) for t in dep.logs] == [("db-rs2-abcde", [said.strip()])]
     assert [(v.pod, v.claim.name, v.claim.storage_class) for v in dep.volumes] == [
@@ -278,6 +278,21 @@ def test_a_dependencys_own_logs_and_claims_stand_with_it_not_with_the_caller() -
     assert [t.pod for t in ev.logs] == ["web-rs2-abcde"]
 
 
+def test_a_dependencys_own_words_are_only_the_tails_read_as_its_own() -> None:
+    """Each tail goes where its ``source`` says, wherever it sits in the list: the same
+    container read again for an admission webhook the dependency also serves is not a
+    second tail of the dependency's, and a dependency's tail is not one of the incident's."""
+    objects = [*_web_calling_db(), _deployment("db", "data", "d1"), _pod("db", "data")]
+    said = "FATAL:  remaining connection slots are reserved\n"
+    own = tail_from_text("data", "db-rs2-abcde", "c", said, limits=LIMITS, source="dependency")
+    again = own.model_copy(update={"source": "webhook"})
+    caller = tail_from_text("shop", "web-rs2-abcde", "c", "ERROR insert failed\n", limits=LIMITS)
+    for logs in ([caller, own, again], [own, again, caller], [again, own, caller]):
+        [dep] = built(objects, WEB, logs=logs).dependencies
+        assert [(t.pod, t.source) for t in dep.logs] == [("db-rs2-abcde", "dependency")]
+        assert [t.pod for t in built(objects, WEB, logs=logs).logs] == ["web-rs2-abcde"]
+
+
 def test_a_dependencys_log_tails_are_bounded_to_its_first_pods() -> None:
     objects = [*_web_calling_db()]
     tails = []
@@ -285,9 +300,13 @@ def test_a_dependencys_log_tails_are_bounded_to_its_first_pods() -> None:
         member = _pod("db", "data")
         member["metadata"]["name"] = f"db-{i}"
         objects.append(member)
-        tails.append(tail_from_text("data", f"db-{i}", "c", "LOG: ready\n", limits=LIMITS))
+        tails.append(
+            tail_from_text(
+                "data", f"db-{i}", "c", "LOG: ready\n", limits=LIMITS, source="dependency"
+            )
+        )
     limits = EvidenceLimits(max_dependency_pods=2)
-    ev = built(objects, WEB, dependency_logs=tails, limits=limits)
+    ev = built(objects, WEB, logs=tails, limits=limits)
     [dep] = ev.dependencies
     assert len(dep.logs) == 2
     assert dep.pods == 4

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from kubetriage.evidence.logs import webhook_log_requests
 from kubetriage.evidence.summaries.webhooks import failing_webhook_names, failure_of
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -177,6 +178,7 @@ def test_a_failing_webhook_is_summarised_with_its_configuration_certificates_and
         'E1120 09:16:40 failed to renew certificate: secrets "policy-webhook-tls" is forbidden\n'
         "I1120 09:20:00 serving admission requests on :9443\n",
         namespace="policy",
+        source="webhook",
     )
     target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
     ev = built(_objects(), target, logs=[backend_log])
@@ -201,20 +203,68 @@ def test_a_failing_webhook_is_summarised_with_its_configuration_certificates_and
     assert hook.ca_injected_from is None
 
 
-def test_the_backend_log_read_after_the_workloads_own_still_names_the_secret() -> None:
-    # The collector hands the webhook backend's tail over with the followed dependencies'
-    # (read after the workload's own logs): the summary reads it there too.
+def test_the_summary_reads_only_the_tails_read_of_the_webhooks_backend() -> None:
+    # Tails of the webhook's namespace read for another reason (a followed dependency's pod,
+    # the incident's own) are not the backend's words: the webhook walk read its own.
+    said = 'E1120 09:16:40 failed to renew certificate: secrets "{}" is forbidden'
+    other_pod = log(
+        "policy-audit-5f7b-q2w8x", "audit", said.format("audit-tls"), namespace="policy"
+    )
+    read_as_dependency = other_pod.model_copy(update={"source": "dependency"})
     backend_log = log(
         "policy-webhook-6d9c-x2x9k",
         "webhook",
-        'E1120 09:16:40 failed to renew certificate: secrets "policy-webhook-tls" is forbidden',
+        said.format("policy-webhook-tls"),
         namespace="policy",
+        source="webhook",
     )
     target = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
-    ev = built(_objects(), target, dependency_logs=[backend_log])
+    ev = built(_objects(), target, logs=[other_pod, read_as_dependency, backend_log])
     (hook,) = ev.webhooks
     assert hook.secrets_named == ["policy-webhook-tls"]
     assert hook.log_lines == backend_log.lines
+    # Nor does the backend's tail become one of the incident's own.
+    assert [t.pod for t in ev.logs] == [other_pod.pod]
+
+
+def _backend_pod(name: str, *, ready: bool, restarts: int = 0) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _meta(name, "policy", labels={"app": "policy-webhook"}),
+        "spec": {"containers": [{"name": "webhook"}, {"name": "sidecar"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "webhook",
+                    "ready": ready,
+                    "restartCount": restarts,
+                    "state": {"running": {}}
+                    if ready
+                    else {"waiting": {"reason": "CrashLoopBackOff"}},
+                }
+            ],
+        },
+    }
+
+
+def test_the_backends_tails_read_are_its_first_containers_of_the_troubled_pod_first() -> None:
+    backend = {
+        "kind": "Service",
+        "metadata": _meta("policy-webhook", "policy"),
+        "spec": {"selector": {"app": "policy-webhook"}},
+    }
+    healthy = _backend_pod("policy-webhook-6d9c-aaaaa", ready=True)
+    crashing = _backend_pod("policy-webhook-6d9c-bbbbb", ready=False, restarts=4)
+    stranger = {**crashing, "metadata": _meta("audit-1", "policy", labels={"app": "audit"})}
+    assert webhook_log_requests(backend, [stranger, healthy, crashing]) == [
+        ("policy", "policy-webhook-6d9c-bbbbb", "webhook", False),
+        ("policy", "policy-webhook-6d9c-bbbbb", "webhook", True),
+    ]
+    # A Service without a selector (or not read at all) selects no backend.
+    assert webhook_log_requests({**backend, "spec": {}}, [healthy]) == []
+    assert webhook_log_requests(None, [healthy]) == []
 
 
 def test_the_cainjector_annotation_names_the_certificate_behind_the_ca_bundle() -> None:

@@ -13,7 +13,7 @@ and named in ``collection_errors``, and cuts are named in ``truncated`` (``notes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Unpack
@@ -124,7 +124,6 @@ def build_evidence(
     objects: list[dict[str, Any]],
     logs: list[LogTail],
     *,
-    dependency_logs: Sequence[LogTail] = (),
     limits: EvidenceLimits,
     unavailable_kinds: Collection[str] = (),
     collection_errors: Iterable[str] = (),
@@ -137,9 +136,13 @@ def build_evidence(
     ``objects``. ``unavailable_kinds`` names kinds whose listing failed, so their absence means
     "unknown" rather than "missing" (a ConfigMap reference then has ``exists=None``).
     ``collection_errors`` and ``truncated`` notes from the collector are carried over first.
-    ``dependency_logs`` are the tails of the followed dependencies' pods (their own words),
-    the failing admission webhooks' backends among them.
+    ``logs`` are every tail read, each handed only to the part its ``source`` names: the
+    incident's own (``Evidence.logs``, and where dependencies are named), the followed
+    dependencies' (their own words) and the failing admission webhooks' backends.
     """
+    own = [t for t in logs if t.source == "scope"]
+    dependency_logs = [t for t in logs if t.source == "dependency"]
+    webhook_logs = [t for t in logs if t.source == "webhook"]
     alerts, now = query["alerts"], query["now"]
     notes = Notes(errors=list(collection_errors), truncated=list(truncated))
     index = ObjectIndex(objects, notes)
@@ -217,7 +220,7 @@ def build_evidence(
         index,
         scope,
         kept_pods,
-        logs,
+        own,
         services,
         pod_labels,
         unavailable_kinds,
@@ -246,13 +249,13 @@ def build_evidence(
         config_maps=config_maps,
         config_endpoints=config_endpoints,
         other_objects=others,
-        logs=select_logs(logs, kept_pods, focus_containers(alerts), limits, notes),
+        logs=select_logs(own, kept_pods, focus_containers(alerts), limits, notes),
         changes=changes,
         namespace_labels={
             _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
         },
         dependencies=dependencies,
-        webhooks=webhook_summaries(index, [*logs, *dependency_logs], now, limits),
+        webhooks=webhook_summaries(index, webhook_logs, now, limits),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         collection_errors=notes.errors,
         truncated=notes.truncated,

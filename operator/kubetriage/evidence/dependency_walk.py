@@ -56,7 +56,7 @@ class DependencyWalk:
         lines = [
             (f"log {t.namespace}/{t.pod}/{t.container}", line)
             for t in run.logs
-            if t.namespace == namespace
+            if t.source == "scope" and t.namespace == namespace
             for line in t.lines
         ]
         lines += event_texts(o for (kind, ns, _), o in run.objects.items() if kind == "Event")
@@ -171,14 +171,19 @@ class DependencyWalk:
     async def _pods_own_words(
         self, run: CollectionRun, pods: list[JsonDict]
     ) -> list[tuple[str, str]]:
-        """Log tails of the first few pods (troubled first) and the claims they mount, read
-        into ``run``; returns the claims as event subjects."""
+        """Log tails of the first few pods (troubled first), marked ``dependency``, and the
+        claims they mount, read into ``run``; returns the claims as event subjects. A tail
+        already read (one of the incident's own, or another dependency's) is not read again,
+        as the case replay marks it (``kubetriage.replay.snapshot``)."""
         few = pods[: self._limits.max_dependency_pods]
         have = {(t.namespace, t.pod, t.container, t.previous) for t in run.logs}
         requests = [r for r in log_requests(few, [], self._limits) if r not in have]
         claims = list(dict.fromkeys((_ns(p), c) for p in few for c in claim_names(p)))
         await asyncio.gather(
-            *(self._reader.log(run, ns, pod, c, previous=prev) for ns, pod, c, prev in requests),
+            *(
+                self._reader.log(run, ns, pod, c, previous=prev, source="dependency")
+                for ns, pod, c, prev in requests
+            ),
             *(self._known_or_read(run, "PersistentVolumeClaim", ns, claim) for ns, claim in claims),
         )
         return [("PersistentVolumeClaim", claim) for _, claim in claims]

@@ -376,7 +376,7 @@ class KubeEvidenceCollector:
             tasks.append(self._namespace_objects(run, namespace))
         tasks.append(self._nodes(run, pods, chosen))
         tasks += [
-            self._reader.log(run, ns, pod, container, previous=previous)
+            self._reader.log(run, ns, pod, container, previous=previous, source="scope")
             for ns, pod, container, previous in log_requests(
                 pods, focus_containers(alerts), self._limits
             )
@@ -394,9 +394,7 @@ class KubeEvidenceCollector:
             )
         subjects = self._event_subjects(run, chosen, workload, pods)
         await asyncio.gather(*(self._reader.events_about(run, k, ns, n) for k, ns, n in subjects))
-        # Dependencies last: their names come from logs, env, ConfigMaps and events; the
-        # log tails read from here on are the dependencies' own.
-        own_logs = len(run.logs)
+        # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
             await self._dependencies.follow(run, namespace, pods, workload, scope)
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
@@ -406,8 +404,7 @@ class KubeEvidenceCollector:
         query["target"] = chosen
         return build_evidence(
             list(run.objects.values()),
-            run.logs[:own_logs],
-            dependency_logs=run.logs[own_logs:],
+            run.logs,
             limits=self._limits,
             unavailable_kinds=run.unavailable,
             collection_errors=run.errors,

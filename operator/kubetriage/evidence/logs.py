@@ -1,18 +1,30 @@
-"""Log tails: which containers' logs are worth reading, and each tail bounded (newest lines
-kept within the line, per-line and per-tail byte limits) and ordered, pods in scope first.
-Pure; used by the collector (``kubetriage.evidence.kube``) and the case replay."""
+"""Log tails: which containers' logs are worth reading (the incident's own pods and a
+followed dependency's: ``log_requests``; an admission webhook's backend:
+``webhook_log_requests``), and each tail bounded (newest lines kept within the line, per-line
+and per-tail byte limits) and ordered, pods in scope first. Pure; used by the collector
+(``kubetriage.evidence.kube`` and its walks), which marks each tail with why it read it, and
+by the case replay (``kubetriage.replay.snapshot``), which marks a case's tails by the same
+requests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded
-from kubetriage.models.evidence import LogTail
-from kubetriage.models.objects import JsonDict
+from kubetriage.evidence.raw import as_dict, as_str, dicts
+from kubetriage.models.evidence import LogSource, LogTail
+from kubetriage.models.objects import JsonDict, service_selects
+from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
 # Pods whose healthy containers' logs are read too (the first ones, troubled pods first).
 _HEALTHY_LOG_PODS = 3
+
+# (namespace, pod, container, previous): one log tail to read.
+LogRequest = tuple[str, str, str, bool]
 
 
 def _clip_bytes(line: str, limit: int) -> tuple[str, bool]:
@@ -55,8 +67,10 @@ def tail_from_text(
     *,
     previous: bool = False,
     limits: EvidenceLimits,
+    source: LogSource = "scope",
 ) -> LogTail:
-    """A bounded LogTail from raw log text (newest last), without splitting all of it."""
+    """A bounded LogTail from raw log text (newest last), without splitting all of it;
+    ``source`` says why it was read."""
     # rsplit with maxsplit scans from the end, so a 10 MB log costs only its tail.
     parts = text.rstrip("\n").rsplit("\n", limits.max_log_lines) if text else []
     dropped = len(parts) > limits.max_log_lines
@@ -68,6 +82,7 @@ def tail_from_text(
         previous=previous,
         lines=[line.rstrip("\r") for line in lines],
         truncated=dropped,
+        source=source,
     )
     return bound_log_tail(tail, limits)
 
@@ -97,10 +112,10 @@ def select_logs(
 
 def log_requests(
     pods: list[JsonDict], focus: list[str], limits: EvidenceLimits
-) -> list[tuple[str, str, str, bool]]:
+) -> list[LogRequest]:
     """(namespace, pod, container, previous) of the log tails worth reading, most useful
     first, bounded: troubled and focus containers, and every container of the first pods."""
-    wanted: list[tuple[int, tuple[str, str, str, bool]]] = []
+    wanted: list[tuple[int, LogRequest]] = []
     for pod_rank, pod in enumerate(pods[: limits.max_pods]):
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
         statuses = {
@@ -131,3 +146,17 @@ def log_requests(
                 wanted.append((priority, (_ns(pod), _name(pod), name, True)))
     wanted.sort(key=lambda item: item[0])
     return [request for _, request in wanted[: limits.max_log_tails]]
+
+
+def webhook_log_requests(service: JsonDict | None, pods: Iterable[JsonDict]) -> list[LogRequest]:
+    """The tails read of an admission webhook's backend: the current and previous log of the
+    first container of the first of ``pods`` (troubled first) that ``service`` selects, where
+    a webhook that manages its own certificate says why it could not."""
+    selector = as_dict(as_dict(as_dict(service).get("spec")).get("selector"))
+    backends = sort_pods([p for p in pods if service_selects(selector, _labels(p))])
+    containers = dicts(as_dict(backends[0].get("spec")).get("containers")) if backends else []
+    container = as_str(containers[0].get("name")) if containers else None
+    if not container:
+        return []
+    pod = backends[0]
+    return [(_ns(pod), _name(pod), container, previous) for previous in (False, True)]

@@ -31,7 +31,7 @@ from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.raw import obj_key
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.kubeclient import raw_body
-from kubetriage.models.evidence import LogTail
+from kubetriage.models.evidence import LogSource, LogTail
 from kubetriage.models.objects import JsonDict
 
 
@@ -45,6 +45,7 @@ class CollectionRun:
 
     gate: asyncio.Semaphore
     objects: dict[tuple[str, str, str], JsonDict] = field(default_factory=dict)
+    # Every tail read, each marked with why (``LogTail.source``), in the order read.
     logs: list[LogTail] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
@@ -417,9 +418,17 @@ class KubeReader:
     # --- logs -----------------------------------------------------------------------------
 
     async def log(
-        self, run: CollectionRun, namespace: str, pod: str, container: str, *, previous: bool
+        self,
+        run: CollectionRun,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        previous: bool,
+        source: LogSource,
     ) -> None:
-        """One container's log tail, bounded, added to ``run`` when it says anything."""
+        """One container's log tail, bounded, added to ``run`` when it says anything, marked
+        with why it was read (``source``)."""
         limits = self._limits
         # limitBytes cuts the *start* of the tail window, so it is only a safety cap against
         # giant lines; the builder trims to max_log_tail_bytes keeping the newest lines.
@@ -448,5 +457,7 @@ class KubeReader:
         text = raw[:cap].decode("utf-8", errors="replace")
         if text.strip():
             run.logs.append(
-                tail_from_text(namespace, pod, container, text, previous=previous, limits=limits)
+                tail_from_text(
+                    namespace, pod, container, text, previous=previous, limits=limits, source=source
+                )
             )

@@ -1,7 +1,8 @@
 """The admission-webhook walk of evidence collection: from a Warning event that reports
 ``failed calling webhook "<name>"`` to the webhook's configuration (cluster-scoped), the
 cert-manager Certificates of the namespace its Service lives in, and the log tail of one of
-that Service's pods (where a webhook that manages its own certificate says why it could not).
+that Service's pods (where a webhook that manages its own certificate says why it could not;
+``kubetriage.evidence.logs.webhook_log_requests``, the rule the case replay marks by too).
 
 Called by ``KubeEvidenceCollector`` after the dependency walk, which has already followed the
 Service the event's URL names to its Endpoints, pods, ReplicaSets and workload. Nothing is read
@@ -13,18 +14,15 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
     configurations_naming,
     failing_webhook_names,
-    webhook_service,
+    webhook_services,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict, service_selects
-from kubetriage.models.objects import labels as _labels
-from kubetriage.models.objects import name as _name
-from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
 
@@ -38,8 +36,8 @@ class WebhookWalk:
     async def follow(self, run: CollectionRun, scope: Scope) -> None:
         """Read the configurations of the webhooks the run's Warning events name, then, for
         each webhook Service the tenancy rule lets us read, its namespace's Certificates and
-        the logs of one of its pods; ``build_evidence`` summarises them as
-        ``Evidence.webhooks``."""
+        the logs of one of its pods (tails marked ``webhook``); ``build_evidence``
+        summarises them as ``Evidence.webhooks``."""
         events = [o for (kind, _, _), o in run.objects.items() if kind == "Event"]
         names = failing_webhook_names(events)[: self._limits.max_dependencies]
         if not names:
@@ -51,14 +49,9 @@ class WebhookWalk:
             )
         )
         configurations = configurations_naming([c for items in listed for c in items], names)
-        services: list[ObjectRef] = []
         for configuration in configurations:
             run.add(configuration)
-            for name in names:
-                service = webhook_service(configuration, name)
-                if service is not None and service not in services:
-                    services.append(service)
-        for service in services:
+        for service in webhook_services(configurations, names):
             if not scope.may_read(service.namespace):
                 run.error(f"webhook not followed: {scope.refusal(service)}")
                 continue
@@ -69,23 +62,15 @@ class WebhookWalk:
         svc = run.objects.get(("Service", namespace, service.name))
         if svc is None:
             svc = await self._reader.read(run, "Service", namespace, service.name)
-        selector = (svc or {}).get("spec", {}).get("selector") or {}
-        pods = [
-            o
-            for (kind, ns, _), o in run.objects.items()
-            if kind == "Pod" and ns == namespace and selector
-            if service_selects(selector, _labels(o))
-        ]
+        pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
         await asyncio.gather(
             self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),
-            *(self._logs(run, pod) for pod in pods[:1]),
+            self._logs(run, webhook_log_requests(svc, pods)),
         )
 
-    async def _logs(self, run: CollectionRun, pod: JsonDict) -> None:
-        """The current and previous log tails of the pod's first container."""
-        containers = (pod.get("spec") or {}).get("containers") or []
-        if not containers or not containers[0].get("name"):
-            return
-        container = str(containers[0]["name"])
-        for previous in (False, True):
-            await self._reader.log(run, _ns(pod), _name(pod), container, previous=previous)
+    async def _logs(self, run: CollectionRun, requests: list[LogRequest]) -> None:
+        """The backend's tails, marked ``webhook``, one after the other in request order."""
+        for namespace, pod, container, previous in requests:
+            await self._reader.log(
+                run, namespace, pod, container, previous=previous, source="webhook"
+            )

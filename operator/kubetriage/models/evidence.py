@@ -280,6 +280,14 @@ class GenericObjectEvidence(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)  # selected spec/status scalars
 
 
+# Why a log tail was read, set where the read is issued: the incident's own pods
+# (``scope``: ``Evidence.logs``, and where dependencies are named), a followed dependency's
+# pods (``dependency``: its own words, ``DependencyEvidence.logs``), or the backend of an
+# admission webhook that failed a call (``webhook``: ``WebhookEvidence.log_lines``). The same
+# container may be read for more than one reason, as one tail per reason.
+LogSource = Literal["scope", "dependency", "webhook"]
+
+
 class LogTail(BaseModel):
     namespace: str
     pod: str
@@ -287,6 +295,7 @@ class LogTail(BaseModel):
     previous: bool = False
     lines: list[str] = Field(default_factory=list)
     truncated: bool = False
+    source: LogSource = "scope"
 
 
 class MetricSummary(BaseModel):

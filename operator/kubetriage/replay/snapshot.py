@@ -3,10 +3,12 @@
 The same pure builder the operator uses on live objects; used to seed memory with the
 signature a live diagnosis of a case would have, and as an ``EvidenceSource`` wherever a
 pipeline runs on captured state (tests, benchmarks). It reads the snapshot the way the
-collector reads the cluster: the target is the first candidate that exists, the incident's own
-log tails are those ``log_requests`` asks for from the pods in scope, and every other tail is
-a followed dependency's (the builder keeps those of a dependency's first pods, as the
-collector's dependency walk reads them).
+collector reads the cluster: the target is the first candidate that exists, and each log tail
+is marked with why the collector reads it (``LogTail.source``) by the requests the collector
+issues (``kubetriage.evidence.logs``): the incident's own are those ``log_requests`` asks for
+from the pods in scope, a failing admission webhook's backend those ``webhook_log_requests``
+asks for, and every other tail is a followed dependency's (the builder keeps those of a
+dependency's first pods, as the collector's dependency walk reads them).
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from typing import Any, Unpack
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.index import ObjectIndex, choose_target, resolve_scope
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.logs import log_requests, tail_from_text
+from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.summaries.webhooks import (
+    WEBHOOK_CONFIGURATION_KINDS,
+    failing_webhook_names,
+    webhook_services,
+)
 from kubetriage.evidence.targets import candidate_targets, focus_containers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.evidence import Evidence, LogTail
+from kubetriage.models.evidence import Evidence, LogSource, LogTail
 from kubetriage.models.incident import Alert
 from kubetriage.tenancy import Scope, allowed_candidates
 
@@ -89,25 +96,49 @@ class SnapshotEvidenceSource:
         present = (c for c in candidates if c.kind in unread or index.exists(c))
         return next(present, candidates[0] if candidates else None)
 
-    def _split_logs(self, **query: Unpack[EvidenceQuery]) -> tuple[list[LogTail], list[LogTail]]:
-        """The incident's own tails (those the collector asks for from the pods in scope) and
-        the rest (what a followed dependency says)."""
-        tails = [
-            tail_from_text(namespace, pod, container, text, previous=previous, limits=self._limits)
-            for namespace, pod, container, text, previous in log_placement(self._case)
-        ]
+    def _tails(self, **query: Unpack[EvidenceQuery]) -> list[LogTail]:
+        """The case's log tails, each marked with why the collector reads it, by the requests
+        it issues: the incident's own (``log_requests`` of the pods in scope), a failing
+        admission webhook's backend (``webhook_log_requests``) and every other one a followed
+        dependency's (the builder keeps those of a dependency's first pods, as the walk reads
+        them). A tail read for two reasons is handed over once for each, as the collector
+        reads it once for each."""
         index = ObjectIndex(self._case.cluster, Notes())
         chosen = choose_target(index, query["target"], query["alerts"], Notes())
-        requests = log_requests(
-            resolve_scope(index, chosen).pods, focus_containers(query["alerts"]), self._limits
-        )
-        wanted = {(namespace, pod, container) for namespace, pod, container, _ in requests}
-        own = [t for t in tails if (t.namespace, t.pod, t.container) in wanted]
-        return own, [t for t in tails if (t.namespace, t.pod, t.container) not in wanted]
+        scope_pods = resolve_scope(index, chosen).pods
+        focus = focus_containers(query["alerts"])
+        own = {r[:3] for r in log_requests(scope_pods, focus, self._limits)}
+        configurations = [c for kind in WEBHOOK_CONFIGURATION_KINDS for c in index.kind(kind)]
+        names = failing_webhook_names(index.kind("Event"))[: self._limits.max_dependencies]
+        backends = {
+            request[:3]
+            for service in webhook_services(configurations, names)
+            for request in webhook_log_requests(
+                index.get("Service", service.namespace, service.name),
+                index.in_namespace("Pod", service.namespace or ""),
+            )
+        }
+        tails: list[LogTail] = []
+        for namespace, pod, container, text, previous in log_placement(self._case):
+            key = (namespace, pod, container)
+            sources: list[LogSource] = ["scope" if key in own else "dependency"]
+            sources += ["webhook"] if key in backends else []
+            tails += [
+                tail_from_text(
+                    namespace,
+                    pod,
+                    container,
+                    text,
+                    previous=previous,
+                    limits=self._limits,
+                    source=source,
+                )
+                for source in sources
+            ]
+        return tails
 
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         query["target"] = self._first_present(candidate_targets(query["target"], query["alerts"]))
-        own, followed = self._split_logs(**query)
         return build_evidence(
-            self._case.cluster, own, dependency_logs=followed, limits=self._limits, **query
+            self._case.cluster, self._tails(**query), limits=self._limits, **query
         )

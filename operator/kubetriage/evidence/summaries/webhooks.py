@@ -102,6 +102,18 @@ def webhook_service(configuration: JsonDict, webhook_name: str) -> ObjectRef | N
     return None
 
 
+def webhook_services(configurations: Iterable[JsonDict], names: Iterable[str]) -> list[ObjectRef]:
+    """The Services the webhooks ``names`` call, by configuration then name, each once."""
+    wanted = list(names)
+    services: list[ObjectRef] = []
+    for configuration in configurations_naming(configurations, wanted):
+        for name in wanted:
+            service = webhook_service(configuration, name)
+            if service is not None and service not in services:
+                services.append(service)
+    return services
+
+
 def _involved(event: JsonDict) -> ObjectRef | None:
     involved = as_dict(event.get("involvedObject")) or as_dict(event.get("regarding"))
     kind, name = as_str(involved.get("kind")), as_str(involved.get("name"))
@@ -134,7 +146,8 @@ def webhook_summaries(
     index: ObjectIndex, logs: list[LogTail], now: datetime, limits: EvidenceLimits
 ) -> list[WebhookEvidence]:
     """Every webhook a Warning event reports as failing a call, with its configuration,
-    Service, the Certificates of that Service's namespace and its backend's log lines."""
+    Service, the Certificates of that Service's namespace and its backend's log lines (from
+    ``logs``: the tails read of the webhooks' backends, ``LogTail.source == "webhook"``)."""
     events = [e for e in index.kind("Event") if e.get("type") == "Warning"]
     configurations = [c for kind in WEBHOOK_CONFIGURATION_KINDS for c in index.kind(kind)]
     found: list[WebhookEvidence] = []
