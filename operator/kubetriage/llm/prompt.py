@@ -8,9 +8,9 @@ of it fits. The sections' text is rendered by ``kubetriage.llm.sections``; every
 the cluster, an alert or a past incident goes inside ``kubetriage.llm.untrusted``'s blocks.
 
 The prompt is bounded by ``max_chars`` (all messages together). When the full rendering
-is too long, the least useful parts are dropped first: long log tails, then older and
-Normal events, container env/args, then past incidents; a note tells the model what was
-left out. As a last resort the evidence text is cut.
+is too long, the least useful parts are dropped first: the dependencies' own log tails, long
+log tails, then older and Normal events, container env/args, then past incidents; a note
+tells the model what was left out. As a last resort the evidence text is cut.
 """
 
 from __future__ import annotations
@@ -57,14 +57,28 @@ ACTION_MEANINGS: dict[Action, str] = {
 }
 
 
+# Each step shows less than the one before; the callees' own logs yield first.
 _LADDER: tuple[Detail, ...] = (
     Detail(),
-    Detail(log_lines=40, events=20),
-    Detail(log_lines=20, events=15, container_env=False),
-    Detail(log_lines=10, events=10, normal_events=False, container_env=False, similar=3),
-    Detail(log_lines=5, events=5, normal_events=False, container_env=False, similar=1),
-    Detail(log_lines=0, events=3, normal_events=False, container_env=False, similar=1),
-    Detail(log_lines=0, events=0, normal_events=False, container_env=False, similar=0),
+    Detail(dependency_log_lines=10),
+    Detail(log_lines=40, events=20, dependency_log_lines=10),
+    Detail(log_lines=20, events=15, container_env=False, dependency_log_lines=5),
+    *(
+        Detail(
+            log_lines=own,
+            events=events,
+            normal_events=False,
+            container_env=False,
+            similar=similar,
+            dependency_log_lines=callee,
+        )
+        for own, events, similar, callee in (
+            (10, 10, 3, 3),
+            (5, 5, 1, 2),
+            (0, 3, 1, 0),
+            (0, 0, 0, 0),
+        )
+    ),
 )
 
 

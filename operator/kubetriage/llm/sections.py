@@ -21,6 +21,7 @@ from kubetriage.models.evidence import (
     LogTail,
     PodCondition,
     PodEvidence,
+    PVCEvidence,
 )
 from kubetriage.models.findings import Finding
 
@@ -36,6 +37,8 @@ class Detail:
     these step by step."""
 
     log_lines: int | None = None  # None: every line collected
+    # Of each dependency's own log tails: what a callee prints yields before the incident's.
+    dependency_log_lines: int | None = None
     events: int | None = None
     normal_events: bool = True
     container_env: bool = True
@@ -243,25 +246,47 @@ def _event_lines(events: Sequence[EventEvidence], every: Sequence[EventEvidence]
     ]
 
 
-def _log_lines(logs: Sequence[LogTail], detail: Detail) -> tuple[list[str], int]:
+def _tail_lines(ident: str, tail: LogTail, keep_lines: int | None) -> tuple[list[str], int]:
+    """A log tail's newest ``keep_lines`` lines (None: all) under a header starting with its
+    id, and how many lines were left out."""
+    first = 0 if keep_lines is None else max(0, len(tail.lines) - keep_lines)
+    keep = tail.lines[first:]
+    dropped = len(tail.lines) - len(keep)
+    if not keep:
+        return [], dropped
+    label = "previous container" if tail.previous else "current container"
+    more = " (older lines not collected)" if tail.truncated else ""
+    header = f"[{ident}] logs {tail.namespace}/{tail.pod}/{tail.container} {label}{more}:"
+    return [header, *(f"  | {_clip(line, _MAX_LINE_CHARS)}" for line in keep)], dropped
+
+
+def _log_lines(
+    tails: Sequence[tuple[str, LogTail]], keep_lines: int | None
+) -> tuple[list[str], int]:
+    """Each (id, tail) cut to its newest ``keep_lines``, and the lines left out in all."""
     lines: list[str] = []
     dropped = 0
-    for index, tail in enumerate(logs):
-        keep = tail.lines if detail.log_lines is None else tail.lines[-detail.log_lines :]
-        if detail.log_lines == 0:
-            keep = []
-        dropped += len(tail.lines) - len(keep)
-        if not keep:
-            continue
-        label = "previous container" if tail.previous else "current container"
-        more = " (older lines not collected)" if tail.truncated else ""
-        lines.append(
-            ids.cite(
-                ids.LOG, index, f"logs {tail.namespace}/{tail.pod}/{tail.container} {label}{more}:"
-            )
-        )
-        lines.extend(f"  | {_clip(line, _MAX_LINE_CHARS)}" for line in keep)
+    for ident, tail in tails:
+        shown, left_out = _tail_lines(ident, tail, keep_lines)
+        lines += shown
+        dropped += left_out
     return lines, dropped
+
+
+def _dependency_tails(evidence: Evidence) -> list[tuple[str, LogTail]]:
+    """What the dependencies print of themselves, each tail with its id (``D1L2``)."""
+    return [
+        (ids.dependency_log_tag(index, number), tail)
+        for index, dependency in enumerate(evidence.dependencies)
+        for number, tail in enumerate(dependency.logs)
+    ]
+
+
+def _pvc_text(pvc: PVCEvidence) -> str:
+    return (
+        f"pvc {pvc.namespace}/{pvc.name} phase={pvc.phase} class={pvc.storage_class} "
+        f"requested={pvc.requested} capacity={pvc.capacity} volume={pvc.volume_name}"
+    )
 
 
 def _related_lines(evidence: Evidence) -> list[str]:
@@ -283,11 +308,7 @@ def _related_lines(evidence: Evidence) -> list[str]:
         if bad:
             lines.append(f"  conditions: {bad}")
     for index, pvc in enumerate(evidence.pvcs):
-        lines.append(
-            f"[{ids.tag(ids.CLAIM, index)}] "
-            f"pvc {pvc.namespace}/{pvc.name} phase={pvc.phase} class={pvc.storage_class} "
-            f"requested={pvc.requested} capacity={pvc.capacity} volume={pvc.volume_name}"
-        )
+        lines.append(ids.cite(ids.CLAIM, index, _pvc_text(pvc)))
     for index, svc in enumerate(evidence.services):
         lines.append(
             f"[{ids.tag(ids.SERVICE, index)}] "
@@ -409,6 +430,10 @@ def _dependency_lines(evidence: Evidence) -> list[str]:
             for c in dep.changes[:2]
         ]
         lines += [_clip(f"  warning {w}", _MAX_LINE_CHARS) for w in dep.warnings[:2]]
+        lines += [
+            _clip(f"  pod {v.pod} mounts {_pvc_text(v.claim)}", _MAX_LINE_CHARS)
+            for v in dep.volumes[:3]
+        ]
     return lines
 
 
@@ -433,14 +458,19 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
     sections.append(("Dependencies (Services it calls)", _dependency_lines(evidence)))
     sections.append(("Related objects", _related_lines(evidence)))
     sections.append(("Metrics (last hour)", _metric_lines(evidence)))
-    logs, dropped_logs = _log_lines(evidence.logs, detail)
+    own = [(ids.tag(ids.LOG, index), tail) for index, tail in enumerate(evidence.logs)]
+    logs, dropped_logs = _log_lines(own, detail.log_lines)
     sections.append(("Logs (newest last)", logs))
+    callees, dropped_callee_logs = _log_lines(
+        _dependency_tails(evidence), detail.dependency_log_lines
+    )
+    sections.append(("Dependency logs (what the Services it calls print, newest last)", callees))
     if evidence.collection_errors:
         sections.append(
             ("Could not collect", [_clip(e, _MAX_LINE_CHARS) for e in evidence.collection_errors])
         )
     text = "\n".join(f"### {title}\n" + "\n".join(lines) for title, lines in sections if lines)
-    return Rendered(text, dropped_logs, len(evidence.events) - len(events))
+    return Rendered(text, dropped_logs + dropped_callee_logs, len(evidence.events) - len(events))
 
 
 def render_findings(findings: Sequence[Finding]) -> str:
