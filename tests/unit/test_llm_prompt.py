@@ -1,5 +1,6 @@
-"""Prompt rendering: contents, vocabulary tables, untrusted-data delimiting and the size
-bound. Real: the prompt files shipped in the package and ``render_messages``."""
+"""Prompt rendering: contents (the dependencies' own log tails included), vocabulary tables,
+citation ids, untrusted-data delimiting and the size bound. Real: the prompt files shipped in
+the package, ``render_messages``, the citation ids and the redaction rules."""
 
 from __future__ import annotations
 
@@ -28,11 +29,15 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ChangeEvidence,
     DependencyEvidence,
+    DependencyVolume,
     EventEvidence,
     Evidence,
+    LogTail,
+    PVCEvidence,
     ServiceEvidence,
 )
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
+from kubetriage.redaction import redact_evidence
 from tests.support.llm_samples import (
     NOW,
     POD,
@@ -306,3 +311,103 @@ def test_every_evidence_item_carries_a_stable_id_the_answer_can_cite() -> None:
             event = evidence.events[int(match.group(1)) - 1]
             assert event.reason in line
     assert unknown_ids(["m1", "[L1]", "Q9"], evidence) == ["Q9"]
+
+
+CALLEE_LINES = [
+    "2026-11-20 09:58:12 UTC [61] FATAL:  remaining connection slots are reserved for "
+    "non-replication superuser connections",
+    "2026-11-20 09:59:40 UTC [64] FATAL:  sorry, too many clients already",
+]
+
+
+def _with_callee(*tails: LogTail, own_lines: list[str] | None = None) -> Evidence:
+    """The OOM evidence (its log tail ``own_lines`` if given) with one followed dependency, a
+    database whose pods print ``tails`` and mount a claim."""
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="orders-db", namespace="data", ready_endpoints=1),
+        named_by=["pod checkout env DB_HOST"],
+        logs=list(tails),
+        volumes=[
+            DependencyVolume(
+                pod="orders-db-0",
+                claim=PVCEvidence(
+                    name="pgdata-orders-db-0", namespace="data", phase="Bound", capacity="20Gi"
+                ),
+            )
+        ],
+    )
+    evidence = oom_evidence(log_lines=own_lines)
+    return evidence.model_copy(update={"dependencies": [dependency]})
+
+
+def _callee_tail(lines: list[str], container: str = "postgres") -> LogTail:
+    return LogTail(namespace="data", pod="orders-db-0", container=container, lines=lines)
+
+
+def test_a_dependencys_own_log_lines_reach_the_prompt_with_ids_the_answer_can_cite() -> None:
+    evidence = _with_callee(_callee_tail(["starting"]), _callee_tail(CALLEE_LINES))
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "### Dependency logs (what the Services it calls print, newest last)" in body
+    assert "[D1L2] logs data/orders-db-0/postgres current container:" in body
+    assert "  | 2026-11-20 09:59:40 UTC [64] FATAL:  sorry, too many clients already" in body
+    # The claim the database's pod mounts stands under the dependency.
+    assert "pod orders-db-0 mounts pvc data/pgdata-orders-db-0 phase=Bound" in body
+    # Every id shown exists; the tails' ids are those of the dependency, then of the tail.
+    shown = set(re.findall(r"^\[([A-Z]\d+(?:L\d+)?)\] ", body, flags=re.MULTILINE))
+    assert {"D1", "D1L1", "D1L2", "L1"} <= shown <= evidence_ids(evidence)
+    assert unknown_ids(["d1l2", "[D1L1]", "D1L3", "D2L1"], evidence) == ["D1L3", "D2L1"]
+
+
+def _long_callee_tails() -> list[LogTail]:
+    """Three tails of 50 lines of 200 characters: 30,000 characters the budget never holds."""
+    return [
+        _callee_tail([f"callee {c} line {i:04d} " + "y" * 200 for i in range(50)], c)
+        for c in ("postgres", "exporter", "pgbouncer")
+    ]
+
+
+@pytest.mark.parametrize("max_chars", [9_000, 12_000, 20_000, 40_000])
+def test_dependency_logs_are_bounded_and_yield_before_the_incidents_own(max_chars: int) -> None:
+    evidence = _with_callee(*_long_callee_tails())
+    messages = render_messages(evidence, [oom_finding()], [similar_incident()], max_chars=max_chars)
+    assert total_chars(messages) <= max_chars
+    user = _user(messages)
+    assert "older log lines" in user  # 150 callee lines of 200 characters never all fit
+    body = _blocks(user)["evidence"]
+    assert "line 0000" not in body
+    if max_chars >= 20_000:
+        assert "callee pgbouncer line 0049" in body  # with room, each tail's newest lines
+    if "callee " in body:
+        # Whatever is kept of a callee is its newest end, and the incident's own three log
+        # lines were all kept before it.
+        assert "callee postgres line 0049" in body
+        assert "WARN heap at 240Mi" in body
+        assert "exporting orders to csv batch=1" in body
+
+
+def test_injection_in_a_dependencys_log_stays_inside_the_evidence_block() -> None:
+    evidence = _with_callee(_callee_tail([f"{DATA_CLOSE}\n{INJECTION}"]))
+    user = _user(render_messages(evidence, [], []))
+    assert INJECTION in _blocks(user)["evidence"]
+
+
+def test_a_dependencys_log_is_redacted_before_it_reaches_the_prompt() -> None:
+    leaked = [
+        "connection authorized: user=orders database=orders password=Wint3r-orders-2026",
+        "backup upload with aws_access_key_id=AKIAIOSFODNN7EXAMPLE failed",
+    ]
+    evidence = redact_evidence(_with_callee(_callee_tail(leaked)))
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "[D1L1] logs data/orders-db-0/postgres" in body
+    assert "user=orders database=orders password=[REDACTED:password]" in body
+    assert "Wint3r-orders-2026" not in body
+    assert "AKIAIOSFODNN7EXAMPLE" not in body
+
+
+def test_the_callees_logs_are_cut_before_the_incidents_own_log_lines() -> None:
+    own = [f"own line {i:04d} " + "z" * 80 for i in range(50)]
+    evidence = _with_callee(*_long_callee_tails(), own_lines=own)
+    body = _blocks(_user(render_messages(evidence, [oom_finding()], [])))["evidence"]
+    assert all(line in body for line in own)  # the default budget keeps every own line
+    assert "callee exporter line 0049" in body
+    assert "callee exporter line 0039" not in body  # ten of each callee tail, the newest

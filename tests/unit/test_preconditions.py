@@ -1,7 +1,8 @@
 """Checks the evidence each category needs before it may be the diagnosis: for every
 category, a synthetic Evidence holding one typical precondition is accepted and an Evidence
 of a healthy running pod is not (``unknown`` needs nothing); and an answer citing evidence
-ids the evidence does not have is unconfirmed whatever its category.
+ids the evidence does not have (a dependency's log tail included) is unconfirmed whatever its
+category.
 
 Real: ``kubetriage.preconditions`` over Evidence models from ``tests.support.evidence``.
 """
@@ -19,8 +20,10 @@ from kubetriage.models.evidence import (
     ChangeEvidence,
     ConfigReference,
     ContainerEvidence,
+    DependencyEvidence,
     Evidence,
     GenericObjectEvidence,
+    LogTail,
     NodeEvidence,
     PodCondition,
     ProbeSpec,
@@ -159,3 +162,19 @@ def test_an_answer_citing_evidence_ids_that_do_not_exist_is_unconfirmed() -> Non
         )
         or ""
     )
+
+
+def test_a_cited_log_line_of_a_dependency_resolves_to_its_tail() -> None:
+    tail = LogTail(
+        namespace="data", pod="orders-db-0", container="postgres", lines=["FATAL: disk full"]
+    )
+    callee = DependencyEvidence(
+        service=ServiceEvidence(name="orders-db", namespace="data"), logs=[tail]
+    )
+    evidence = make.evidence(dependencies=[callee])
+    answer = ModelOpinion(
+        category=Category.DEPENDENCY_FAILURE, confidence=0.8, summary="s", cited=["D1", "[d1l1]"]
+    )
+    assert unconfirmed_reason(answer, evidence, found=()) is None
+    invented = answer.model_copy(update={"cited": ["D1L1", "D1L2", "D2L1", "L1"]})
+    assert "D1L2, D2L1, L1" in (unconfirmed_reason(invented, evidence, found=()) or "")

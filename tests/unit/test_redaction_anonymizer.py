@@ -16,12 +16,14 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AlertEvidence,
     ContainerEvidence,
+    DependencyEvidence,
     EventEvidence,
     Evidence,
     LogTail,
     NodeEvidence,
     PodEvidence,
     RevisionEvidence,
+    ServiceEvidence,
     WorkloadEvidence,
 )
 from kubetriage.redaction import Anonymizer
@@ -129,6 +131,34 @@ def test_round_trip_restores_every_string() -> None:
     assert anonymizer.restore_text(answer) == (
         "Roll back checkout in shop; pod checkout-7d9f6c-x2x9k on worker-a is OOMKilled."
     )
+
+
+def test_a_dependencys_log_tail_is_anonymized_like_the_incidents_own() -> None:
+    anonymizer = Anonymizer()
+    callee = LogTail(
+        namespace="ledger",
+        pod="ledger-db-0",
+        container="postgres",
+        lines=['FATAL:  database "ledger" does not exist', "ledger-db-0 ready"],
+    )
+    original = _evidence().model_copy(
+        update={
+            "dependencies": [
+                DependencyEvidence(
+                    service=ServiceEvidence(name="ledger-db", namespace="ledger"),
+                    logs=[callee],
+                )
+            ]
+        }
+    )
+
+    anonymized = anonymizer.anonymize_evidence(original)
+
+    tail = anonymized.dependencies[0].logs[0]
+    assert (tail.namespace, tail.pod) == ("ns-2", "pod-2")
+    assert tail.lines == ['FATAL:  database "ns-2" does not exist', "pod-2 ready"]
+    assert anonymized.dependencies[0].service == ServiceEvidence(name="ledger-db", namespace="ns-2")
+    assert anonymizer.restore_model(anonymized) == original
 
 
 def test_placeholders_never_collide_with_text_already_in_the_evidence() -> None:

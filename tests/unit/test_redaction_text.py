@@ -188,11 +188,14 @@ def test_redact_text_is_idempotent_and_total(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=200))
 def test_text_without_secret_markers_is_unchanged(text: str) -> None:
-    # Without a key stem, a URL, a header or a vendor prefix, nothing reads as a secret.
+    # Without a key stem, a URL, a header or a vendor prefix, nothing reads as a secret. The
+    # base64 openings of a .dockerconfigjson ('{"auths":') are such prefixes: the masked
+    # config needs nothing after them (Hypothesis draws them from the rules' own literals).
     lowered = text.lower()
     markers = (
         *("pass", "pw", "secret", "token", "key", "cred", "auth", "dsn", "sig", "cookie"),
         *("bearer", "://", "-u", "--user", "-----begin"),
+        *("eyjhdxrocyi6", "ewogicjhdxrocyi6", "eyaiyxv0ahmioi"),
     )
     assume(not any(marker in lowered for marker in markers))
     assert redact_text(text) == text
@@ -200,7 +203,7 @@ def test_text_without_secret_markers_is_unchanged(text: str) -> None:
 
 def _every_rule(text: str) -> str:
     """``redact_text`` without its shortcut: every rule runs, whatever the text holds."""
-    for rule in rules._RULES:
+    for rule in rules.RULES:
         text = rule.apply(text)
     return text
 

@@ -1,7 +1,8 @@
 """Stable ids for the evidence the model is shown, and the check of the ids it cites.
 
 Pure. ``kubetriage.llm.prompt`` starts each item of the evidence with its id (``[P2]`` the
-second pod, ``[V1]`` the first event, ``[M3]`` the third metric...); the model's answer lists
+second pod, ``[V1]`` the first event, ``[M3]`` the third metric, ``[D1L2]`` the second log tail
+of the first dependency...); the model's answer lists
 the ids its category rests on (``evidence_ids``); ``kubetriage.preconditions`` holds an
 answer citing an id the evidence does not have as an unconfirmed hypothesis. An id is the
 item's position in its ``Evidence`` list, so it does not depend on how much of the evidence
@@ -38,6 +39,12 @@ def tag(prefix: str, index: int) -> str:
     return f"{prefix}{index + 1}"
 
 
+def dependency_log_tag(dependency: int, tail: int) -> str:
+    """The id of the ``tail``-th log tail of the ``dependency``-th dependency (both 0-based):
+    ``dependency_log_tag(0, 1) == "D1L2"``, the dependency's id followed by the tail's."""
+    return tag(DEPENDENCY, dependency) + tag(LOG, tail)
+
+
 def cite(prefix: str, index: int, line: str) -> str:
     """A rendered line starting with its item's id."""
     return f"[{tag(prefix, index)}] {line}"
@@ -70,6 +77,8 @@ def evidence_ids(evidence: Evidence) -> frozenset[str]:
         (LOG, evidence.logs),
     ):
         ids |= _tags(prefix, items)
+    for index, dependency in enumerate(evidence.dependencies):
+        ids |= {dependency_log_tag(index, tail) for tail in range(len(dependency.logs))}
     return frozenset(ids)
 
 

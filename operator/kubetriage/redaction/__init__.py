@@ -5,20 +5,16 @@ redacts the ``Evidence`` before rendering the LLM prompt, before writing the mem
 span attributes, the Incident status and Kubernetes Events. Logs, env values, annotations,
 event messages and alert annotations are untrusted and may carry credentials.
 
-- ``rules``: the secret rules and ``redact_text`` / ``redact_lines`` / ``redact_mapping``;
+- ``keys``: the placeholder, the secret key names and the value heuristics;
+- ``rules``: the ordered table of credential rules;
+- ``text``: ``redact_text`` / ``redact_lines`` / ``redact_mapping`` / ``redact_args``;
 - ``walk``: ``redact_model`` / ``redact_evidence`` over any pydantic model;
 - ``anonymizer``: ``Anonymizer``, names replaced before the LLM and restored after.
 """
 
 from kubetriage.redaction.anonymizer import Anonymizer
-from kubetriage.redaction.rules import (
-    PLACEHOLDER_PREFIX,
-    is_secret_key,
-    placeholder,
-    redact_lines,
-    redact_mapping,
-    redact_text,
-)
+from kubetriage.redaction.keys import PLACEHOLDER_PREFIX, is_secret_key, placeholder
+from kubetriage.redaction.text import redact_lines, redact_mapping, redact_text
 from kubetriage.redaction.walk import redact_evidence, redact_model
 
 __all__ = [

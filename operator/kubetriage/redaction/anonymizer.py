@@ -103,7 +103,8 @@ def _collect_names(evidence: Evidence) -> _Names:
         add_ref(event.involved)
     nodes.extend(node.name for node in evidence.nodes)
     workloads["ReplicaSet"].extend(revision.name for revision in evidence.revisions)
-    for log in evidence.logs:
+    # The dependencies' own log tails name their pods and namespaces as the incident's do.
+    for log in [*evidence.logs, *(t for d in evidence.dependencies for t in d.logs)]:
         namespaces.append(log.namespace)
         pods.append(log.pod)
     namespaces.extend(pvc.namespace for pvc in evidence.pvcs)

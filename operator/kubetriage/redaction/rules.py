@@ -1,16 +1,12 @@
-"""Credential redaction of text: the secret key names, the value heuristics and the ordered
-rules ``redact_text`` applies.
+"""The ordered credential rules ``redact_text`` (``text.py``) applies, as a table.
 
-``redact_text`` masks secrets with a typed placeholder (``[REDACTED:github-token]``) while
-keeping the text around them readable, because the rest of the line is evidence. The rules
-are ordered: exact vendor shapes first (so the placeholder says what leaked), then structural
-forms (URLs with credentials, Authorization headers), then ``key=value`` pairs whose key
-names a secret. Every pattern is compiled once and written to run in linear time: character
-classes are disjoint from what follows them and every open-ended repeat is bounded, so a
-hostile 10 MB log cannot stall a diagnosis. Placeholders never match any rule, which makes
-``redact_text`` idempotent. Each rule also names the literals it cannot match without, so
-a text with none of them (most names, reasons and timestamps in evidence) is returned as it
-is without running any pattern. Mostly rule tables; the model walk is in ``walk.py``.
+The rules are ordered: exact vendor shapes first (so the placeholder says what leaked), then
+structural forms (URLs with credentials, Authorization headers), then ``key=value`` pairs
+whose key names a secret (``keys.py``). Every pattern is compiled once and written to run in
+linear time: character classes are disjoint from what follows them and every open-ended
+repeat is bounded, so a hostile 10 MB log cannot stall a diagnosis. Placeholders never match
+any rule, which makes ``redact_text`` idempotent. Each rule also names the literals it
+cannot match without, so the engine can skip a text with none of them.
 """
 
 from __future__ import annotations
@@ -18,216 +14,27 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 
-PLACEHOLDER_PREFIX = "[REDACTED:"
-
-
-def placeholder(kind: str) -> str:
-    """The mask written in place of a secret, e.g. ``[REDACTED:aws-access-key]``."""
-    return f"{PLACEHOLDER_PREFIX}{kind}]"
-
-
-# --------------------------------------------------------------------------------------
-# Secret key names
-# --------------------------------------------------------------------------------------
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# A word ending in one of these names a secret ("DB_PASSWORD", "csrftoken", "AccountKey"
-# splits into words first, so these catch the run-together spellings too).
-_SECRET_WORD_SUFFIXES = tuple(
-    _words(
-        "password passwords passwd passphrase secret secrets token apikey accesskey "
-        "privatekey privkey secretkey accountkey licensekey credential credentials creds"
-    )
-)
-# Too short or too common to match as suffixes ("bypass", "design"), so whole words only.
-_SECRET_WORDS = frozenset(
-    {"pwd", "pw", "pass", "auth", "authorization", "dsn", "sig", "signature", "cookie"}
-)
-# Adjacent word pairs that name a secret although neither word does alone.
-_SECRET_PAIRS = frozenset(
-    {
-        ("api", "key"),
-        ("access", "key"),
-        ("private", "key"),
-        ("account", "key"),
-        ("app", "key"),
-        ("application", "key"),
-        ("license", "key"),
-        ("master", "key"),
-        ("encryption", "key"),
-        ("signing", "key"),
-        ("shared", "key"),
-        ("storage", "key"),
-        ("subscription", "key"),
-        ("ingest", "key"),
-        ("session", "key"),
-        ("client", "key"),
-        ("tls", "key"),
-        ("ssh", "key"),
-    }
-)
-# Keys whose value is a connection URL that normally embeds credentials.
-_SECRET_URL_PAIRS = frozenset(
-    {
-        ("database", "url"),
-        ("database", "uri"),
-        ("db", "url"),
-        ("db", "uri"),
-        ("mongo", "url"),
-        ("mongo", "uri"),
-        ("mongodb", "url"),
-        ("mongodb", "uri"),
-        ("postgres", "url"),
-        ("mysql", "url"),
-        ("connection", "string"),
-        ("conn", "string"),
-        ("conn", "str"),
-        ("webhook", "url"),
-        ("sas", "url"),
-    }
-)
-# A key ending in one of these describes a secret rather than holding it
-# ("secretName", "token_expiry", "password_file", "AUTH_MODE").
-_DESCRIPTIVE_LAST_WORDS = _words(
-    "name names ref refs file files path dir type kind length len size ttl expiry expires "
-    "expiration expire expired timeout at time timestamp date age days seconds mode "
-    "method methods provider enabled enable disabled required url uri endpoint host "
-    "hostname port user username count policy version rotation format algorithm alg "
-    "scheme server issuer audience namespace source store mount volume selector status "
-    "state error errors reason message msg field fields limit used max min"
-)
-# The shell's working directory, not a password.
-_NON_SECRET_EXACT_KEYS = frozenset({"PWD", "OLDPWD"})
-
-_KEY_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-def _key_words(key: str) -> list[str]:
-    return [word.lower() for word in _KEY_WORD_RE.findall(key)]
-
-
-def _is_secret_word(word: str) -> bool:
-    return word in _SECRET_WORDS or word.endswith(_SECRET_WORD_SUFFIXES)
-
-
-def _url_pair(words: Sequence[str]) -> bool:
-    return len(words) >= 2 and (words[-2], words[-1]) in _SECRET_URL_PAIRS
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a variable, header, annotation or field name says its value is a secret."""
-    if key.strip("-_") in _NON_SECRET_EXACT_KEYS:
-        return False
-    words = _key_words(key)
-    if not words:
-        return False
-    if _url_pair(words):
-        return True
-    if words[-1] in _DESCRIPTIVE_LAST_WORDS:
-        return False
-    if any(_is_secret_word(word) for word in words):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in pairwise(words))
-
-
-_API_KEY_PAIRS = frozenset(
-    {("api", "key"), ("license", "key"), ("app", "key"), ("application", "key"), ("ingest", "key")}
-)
-_ACCESS_KEY_PAIRS = frozenset(
-    {("access", "key"), ("account", "key"), ("shared", "key"), ("storage", "key")}
+from kubetriage.redaction.keys import (
+    PLACEHOLDER_PREFIX,
+    is_benign_value,
+    is_secret_key,
+    kind_for_key,
+    looks_random,
+    placeholder,
+    reads_as_prose,
+    word_set,
 )
 
-
-def _kind_for_key(key: str) -> str:
-    """The placeholder type for a value found under ``key`` (assumed secret)."""
-    words = _key_words(key)
-    pairs = set(pairwise(words))
-    if "aws" in words and any(w.endswith("token") for w in words):
-        return "aws-session-token"
-    if "aws" in words and "secret" in words:
-        return "aws-secret-key"
-    if any(
-        w.endswith(("password", "passwd", "passphrase")) or w in {"pwd", "pw", "pass"}
-        for w in words
-    ):
-        return "password"
-    if _url_pair(words) or "dsn" in words:
-        return "connection-string"
-    if ("private", "key") in pairs or any(w.endswith(("privatekey", "privkey")) for w in words):
-        return "private-key"
-    if any(w.endswith("token") for w in words):
-        return "token"
-    if pairs & _API_KEY_PAIRS or any(w.endswith(("apikey", "licensekey")) for w in words):
-        return "api-key"
-    if pairs & _ACCESS_KEY_PAIRS or any(w.endswith(("accesskey", "accountkey")) for w in words):
-        return "access-key"
-    if "sig" in words or "signature" in words:
-        return "signature"
-    if "cookie" in words:
-        return "cookie"
-    return "secret"
-
-
-# --------------------------------------------------------------------------------------
-# Value heuristics
-# --------------------------------------------------------------------------------------
-
-# Values under a secret-looking key that are flags, nulls or already masked.
-_BENIGN_VALUES = frozenset({""}) | _words(
-    "true false yes no on off enabled disabled none null nil <nil> undefined required "
-    "optional redacted <redacted> [redacted] hidden <hidden> [hidden] [filtered] -"
-)
-_LINE_INDENT_RE = re.compile(r"[ \t]*")
-_MASKED_VALUE_RE = re.compile(r"\*+|[xX]{3,}|•+")
-# A single ordinary word or an HTTP status: in "failed to refresh token: context deadline
-# exceeded" the "value" is prose, and hiding it would hide the error.
-_PROSE_WORD_RE = re.compile(r"[A-Za-z][a-z]*(?:['-][a-z]+)*|[0-9]{1,3}")
-_PROSE_CONTINUES_RE = re.compile(r"[ \t]+[\"'A-Za-z0-9(]")
-
-
-def _is_benign_value(value: str) -> bool:
-    return value.lower() in _BENIGN_VALUES or _MASKED_VALUE_RE.fullmatch(value) is not None
-
-
-def _reads_as_prose(value: str, text: str, end: int) -> bool:
-    """A ``key: value`` whose value is one plain word followed by more words is a sentence."""
-    return (
-        _PROSE_WORD_RE.fullmatch(value) is not None
-        and _PROSE_CONTINUES_RE.match(text, end) is not None
-    )
-
-
-def _looks_random(value: str) -> bool:
-    """A token-like string: long, or mixing letters with digits or cases."""
-    if len(value) >= 24:
-        return True
-    if len(value) < 8:
-        return False
-    has_digit = any(c.isdigit() for c in value)
-    has_upper = any(c.isupper() for c in value)
-    has_lower = any(c.islower() for c in value)
-    return (has_digit and (has_upper or has_lower)) or (has_upper and has_lower)
-
-
-# --------------------------------------------------------------------------------------
-# Rules
-# --------------------------------------------------------------------------------------
-#
 # Speed: Python's regex engine skips ahead to candidate positions only when a pattern opens
 # with a literal or a character class. So no pattern here opens with a look-behind; the
 # "starts a token" check sits right after the opening literal (``_token_start``) instead.
 
 
 @dataclass(frozen=True)
-class _Rule:
+class Rule:
     """One rule: how it rewrites a text, and the literals it cannot match without (at least
     one of ``needles`` in the text, or of ``folded`` in the lower-cased text): a text with
     none of any rule's literals is left as it is without running a single pattern."""
@@ -250,8 +57,8 @@ def _sub(
     replace: Callable[[re.Match[str]], str],
     *needles: str,
     folded: tuple[str, ...] = (),
-) -> _Rule:
-    return _Rule(name, lambda text: pattern.sub(replace, text), needles, folded)
+) -> Rule:
+    return Rule(name, lambda text: pattern.sub(replace, text), needles, folded)
 
 
 def _whole(kind: str) -> Callable[[re.Match[str]], str]:
@@ -272,8 +79,8 @@ _PEM_END = r"-----END [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----"
 _PEM_BLOCK_RE = re.compile(_PEM_BEGIN + r"(?:[^-]|-(?!-)){0,200000}" + _PEM_END)
 # A key cut off by a log-line or byte limit: mask the header and the base64 that follows.
 _PEM_ORPHAN_RE = re.compile(_PEM_BEGIN + r"(?:\\[nr]|[A-Za-z0-9+/=\s]){0,200000}")
-_PEM_BEGIN_RE = re.compile(_PEM_BEGIN)
-_PEM_END_RE = re.compile(_PEM_END)
+PEM_BEGIN_RE = re.compile(_PEM_BEGIN)
+PEM_END_RE = re.compile(_PEM_END)
 
 # base64 of "-----BEGIN" (kubeconfig client-key-data, Secret manifests): private only if the
 # decoded armour says so; certificates are public and stay.
@@ -364,10 +171,10 @@ _VENDOR_SHAPES: tuple[tuple[str, str, str], ...] = (
 # (its opening followed by the literal starts its ``rest`` allows); other shapes need their
 # opening.
 _SHORT_OPENINGS = {
-    "A": tuple(f"A{x}" for x in _words("KIA SIA GPA IDA ROA IPA NPA NVA BIA CCA")),
+    "A": tuple(f"A{x}" for x in word_set("KIA SIA GPA IDA ROA IPA NPA NVA BIA CCA")),
     "gh": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     "gl": (
-        *(f"gl{x}-" for x in _words("pat dt rt ptt cbt imt agent oas soat ffct")),
+        *(f"gl{x}-" for x in word_set("pat dt rt ptt cbt imt agent oas soat ffct")),
         "glc_",
         "glsa_",
     ),
@@ -441,7 +248,7 @@ def _replace_url_password(match: re.Match[str]) -> str:
 
 
 def _replace_url_token_user(match: re.Match[str]) -> str:
-    if not _looks_random(match.group("user")):
+    if not looks_random(match.group("user")):
         return match.group(0)
     return match.group("prefix") + placeholder("url-credential")
 
@@ -475,7 +282,7 @@ def _replace_auth_header(match: re.Match[str]) -> str:
     scheme, cred = match.group("scheme"), match.group("cred")
     if scheme is None and cred.lower() in _AUTH_SCHEME_SET:
         return match.group(0)  # "Authorization: Bearer" with the token already masked
-    if _reads_as_prose(cred, match.string, match.end()):
+    if reads_as_prose(cred, match.string, match.end()):
         return match.group(0)  # "may require authorization: server message: ..."
     lowered = (scheme or "").lower()
     kind = {"bearer": "bearer-token", "basic": "basic-auth"}.get(lowered, "authorization")
@@ -490,7 +297,7 @@ _BEARER_RE = re.compile(
 
 
 def _replace_bearer(match: re.Match[str]) -> str:
-    if not _looks_random(match.group("cred")):
+    if not looks_random(match.group("cred")):
         return match.group(0)
     return match.group("head") + placeholder("bearer-token")
 
@@ -523,9 +330,9 @@ _ENV_YAML_RE = re.compile(
 def _replace_env_entry(match: re.Match[str]) -> str:
     key, value = match.group("key"), match.group("value").strip()
     bare = value.strip("\"'")
-    if not is_secret_key(key) or _is_benign_value(bare) or PLACEHOLDER_PREFIX in value:
+    if not is_secret_key(key) or is_benign_value(bare) or PLACEHOLDER_PREFIX in value:
         return match.group(0)
-    return match.group("head") + placeholder(_kind_for_key(key))
+    return match.group("head") + placeholder(kind_for_key(key))
 
 
 # key=value, key: value, "key": "value", <key>value</key>. A key is a candidate only if it
@@ -553,7 +360,7 @@ _XML_SECRET_RE = re.compile(r"<(?P<key>[A-Za-z0-9_.-]{1,128})>(?P<value>[^<]{1,4
 
 def _secret_kind(key: str) -> str | None:
     """The placeholder type for values under ``key``, or None if the key is not secret."""
-    return _kind_for_key(key) if is_secret_key(key) else None
+    return kind_for_key(key) if is_secret_key(key) else None
 
 
 def _masked_key_value(match: re.Match[str], kind: str) -> str | None:
@@ -562,17 +369,20 @@ def _masked_key_value(match: re.Match[str], kind: str) -> str | None:
     if group is None or group in {"reference", "block"}:
         return None
     value = match.group(group)
-    if _is_benign_value(value) or PLACEHOLDER_PREFIX in value:
+    if is_benign_value(value) or PLACEHOLDER_PREFIX in value:
         return None
     if group == "bare":
         sep = match.group("sep")
         colon_only = ":" in sep and "=" not in sep
-        if colon_only and _reads_as_prose(value, match.string, match.end()):
+        if colon_only and reads_as_prose(value, match.string, match.end()):
             return None
     offset = match.start()
     start, end = match.span(group)
     whole = match.group(0)
     return whole[: start - offset] + placeholder(kind) + whole[end - offset :]
+
+
+_LINE_INDENT_RE = re.compile(r"[ \t]*")
 
 
 def _masked_yaml_block(text: str, key_start: int, end: int, kind: str) -> tuple[str, int] | None:
@@ -649,12 +459,12 @@ def _redact_key_values(text: str) -> str:
 
 def _replace_xml(match: re.Match[str]) -> str:
     key, value = match.group("key"), match.group("value")
-    if not is_secret_key(key) or _is_benign_value(value.strip()) or PLACEHOLDER_PREFIX in value:
+    if not is_secret_key(key) or is_benign_value(value.strip()) or PLACEHOLDER_PREFIX in value:
         return match.group(0)
-    return f"<{key}>{placeholder(_kind_for_key(key))}</{key}>"
+    return f"<{key}>{placeholder(kind_for_key(key))}</{key}>"
 
 
-def _vendor_rule(kind: str, opening: str, rest: str) -> _Rule:
+def _vendor_rule(kind: str, opening: str, rest: str) -> Rule:
     pattern = re.compile(_token_start(opening) + rest)
     return _sub(kind, pattern, _whole(kind), *_SHORT_OPENINGS.get(opening, (opening,)))
 
@@ -662,7 +472,7 @@ def _vendor_rule(kind: str, opening: str, rest: str) -> _Rule:
 # The key stems of ``_KEY_STEM_RE``, lower case.
 _KEY_STEMS = ("pass", "pw", "secret", "sig", "token", "key", "cred", "cookie", "auth", "dsn")
 
-_RULES: tuple[_Rule, ...] = (
+RULES: tuple[Rule, ...] = (
     _sub("pem-block", _PEM_BLOCK_RE, _whole("private-key"), "-----BEGIN "),
     _sub("pem-orphan", _PEM_ORPHAN_RE, _whole("private-key"), "-----BEGIN "),
     _sub("pem-base64", _B64_PEM_RE, _replace_b64_pem, "LS0tLS1CRUdJTi"),
@@ -682,7 +492,7 @@ _RULES: tuple[_Rule, ...] = (
         lambda _m: ":" + placeholder("telegram-bot-token"),
         ":AA",
     ),
-    _Rule("azure-client-secret", _mask_with_lead, ("Q~",)),
+    Rule("azure-client-secret", _mask_with_lead, ("Q~",)),
     _sub("webhook", _WEBHOOK_RE, _replace_webhook, "://"),
     _sub("url-password", _URL_CREDENTIALS_RE, _replace_url_password, "://"),
     _sub("url-token-user", _URL_TOKEN_USER_RE, _replace_url_token_user, "://"),
@@ -692,97 +502,5 @@ _RULES: tuple[_Rule, ...] = (
     _sub("env-json", _ENV_JSON_RE, _replace_env_entry, '"name'),
     _sub("env-yaml", _ENV_YAML_RE, _replace_env_entry, "name:"),
     _sub("xml", _XML_SECRET_RE, _replace_xml, "</"),
-    _Rule("key-value", _redact_key_values, folded=_KEY_STEMS),
+    Rule("key-value", _redact_key_values, folded=_KEY_STEMS),
 )
-
-
-def _fewest(needles: set[str], folded: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The literals to look for: one that contains another (or, lower-cased, a folded one)
-    is found whenever the text holds it, so only the others are searched."""
-    kept_folded = {f for f in folded if not any(g != f and g in f for g in folded)}
-    kept = {
-        n
-        for n in needles
-        if not any(m != n and m in n for m in needles)
-        and not any(f in n.lower() for f in kept_folded)
-    }
-    return tuple(sorted(kept)), tuple(sorted(kept_folded))
-
-
-# Every literal some rule needs: a text with none of them holds nothing to redact.
-_NEEDLES, _FOLDED_NEEDLES = _fewest(
-    {needle for rule in _RULES for needle in rule.needles},
-    {needle for rule in _RULES for needle in rule.folded},
-)
-
-
-def _may_hold_secrets(text: str) -> bool:
-    """Whether any rule could match ``text`` (one substring search per literal). Only for
-    ASCII text: case-insensitive patterns also match some non-ASCII letters (U+0131 dotless
-    i, U+017F long s) that ``lower()`` leaves as they are, so other text runs every rule."""
-    if not text.isascii():
-        return True
-    # A plain loop over the ~70 literals (a generator costs a third more): this runs for
-    # every string of every Incident's evidence.
-    for needle in _NEEDLES:
-        if needle in text:
-            return True
-    lowered = text.lower()
-    return any(needle in lowered for needle in _FOLDED_NEEDLES)
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every recognised credential replaced by ``[REDACTED:<type>]``."""
-    if not _may_hold_secrets(text):
-        return text
-    for rule in _RULES:
-        text = rule.apply(text)
-    return text
-
-
-def redact_lines(lines: Sequence[str]) -> list[str]:
-    """Redact consecutive lines (a log tail) where one secret may span several lines.
-
-    A PEM private key printed to a log arrives one line per entry, so the body lines do not
-    look like anything on their own: every line from a BEGIN ... PRIVATE KEY header to its
-    END line is masked. The number of lines is preserved (line numbers are evidence).
-    """
-    redacted: list[str] = []
-    inside_key = False
-    for line in lines:
-        if inside_key:
-            redacted.append(placeholder("private-key"))
-            inside_key = _PEM_END_RE.search(line) is None
-            continue
-        start = _PEM_BEGIN_RE.search(line)
-        if start is not None and _PEM_END_RE.search(line, start.end()) is None:
-            inside_key = True
-        redacted.append(redact_text(line))
-    return redacted
-
-
-def redact_mapping(values: Mapping[str, str]) -> dict[str, str]:
-    """Redact env vars, annotations or fields: a secret-named key loses its whole value."""
-    redacted: dict[str, str] = {}
-    for key, value in values.items():
-        if is_secret_key(key) and value and not value.startswith(PLACEHOLDER_PREFIX):
-            redacted[key] = placeholder(_kind_for_key(key))
-        else:
-            redacted[key] = redact_text(value)
-    return redacted
-
-
-def redact_args(args: Sequence[str]) -> list[str]:
-    """Container args: ``["--db-password", "hunter2"]`` puts the secret in the next item."""
-    redacted = redact_lines(args)
-    for index in range(len(args) - 1):
-        flag = args[index]
-        follower = args[index + 1]
-        if (
-            flag.startswith("-")
-            and "=" not in flag
-            and is_secret_key(flag.lstrip("-"))
-            and not follower.startswith("-")
-        ):
-            redacted[index + 1] = placeholder(_kind_for_key(flag.lstrip("-")))
-    return redacted

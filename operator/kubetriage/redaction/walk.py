@@ -1,5 +1,5 @@
 """Redaction of whole pydantic models: every string field, however nested, is rewritten by
-the text rules (``rules.py``). The generic walk (``StringRewrite``, ``rewrite_model``) is
+the text rules (``text.py``). The generic walk (``StringRewrite``, ``rewrite_model``) is
 shared with the anonymizer."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from kubetriage.models.evidence import Evidence
-from kubetriage.redaction.rules import redact_args, redact_lines, redact_mapping, redact_text
+from kubetriage.redaction.text import redact_args, redact_lines, redact_mapping, redact_text
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
