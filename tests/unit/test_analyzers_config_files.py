@@ -182,7 +182,7 @@ def test_a_sub_path_naming_a_key_the_config_map_lacks_is_that_config_map(
     )
     assert any("has no key default.conf (keys: site.conf)" in e.fact for e in finding.evidence)
     # The objects alone decide; a log line finding a directory at that path confirms it.
-    assert finding.confidence == pytest.approx(0.9 if confirmed else 0.85)
+    assert finding.confidence == pytest.approx(0.92 if confirmed else 0.9)
 
 
 def test_a_sub_path_whose_key_exists_or_whose_container_is_healthy_is_no_finding() -> None:
@@ -202,3 +202,25 @@ def test_a_sub_path_into_an_items_mapping_names_a_path_not_a_key() -> None:
 def test_a_sub_path_of_a_config_map_whose_keys_are_unknown_is_no_finding() -> None:
     web = container("web", restarts=3, ready=False, config_mounts=[SUB_MOUNT])
     assert _sub_path_findings(evidence(pods=[pod(POD, web)])) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "panic: open /config/settings.yaml: no such file or directory",
+        "FileNotFoundError: [Errno 2] No such file or directory: '/config/settings.yaml'",
+    ],
+)
+def test_a_missing_file_named_as_a_key_mounted_elsewhere_is_the_mount_path(line: str) -> None:
+    ev = _evidence(line)
+    [finding] = [f for f in analyze(ev).findings if f.analyzer == "config-mount-path"]
+    assert (finding.category, finding.action) == (Category.CONFIG_MISSING, Action.FIX_CONFIG)
+    # The ConfigMap is right; the workload mounts it in the wrong place.
+    assert finding.target.kind == "Deployment"
+    assert finding.params == {"key": "settings.yaml", "mountPath": "/etc/api"}
+    assert _finding(ev) == []
+
+
+def test_a_missing_file_no_mounted_config_map_holds_is_not_a_mount_path() -> None:
+    ev = _evidence("open /config/other.yaml: no such file or directory")
+    assert [f for f in analyze(ev).findings if f.analyzer == "config-mount-path"] == []
