@@ -15,7 +15,7 @@ import pytest
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigMount, Evidence
+from kubetriage.models.evidence import ConfigMount, ConfigReference, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import analyze, container, evidence, log, pod, terminated
@@ -119,3 +119,108 @@ def test_the_builder_records_directory_sub_path_and_projected_mounts() -> None:
         ("/etc/both", "ConfigMap", "a", None),
         ("/etc/both", "Secret", "b", None),
     }
+
+
+SUB_MOUNT = ConfigMount(
+    path="/etc/nginx/conf.d/default.conf",
+    kind="ConfigMap",
+    name="web-conf",
+    sub_path="default.conf",
+)
+
+
+def _sub_path_evidence(
+    keys: list[str],
+    *,
+    line: str = "starting",
+    restarts: int = 4,
+    refs: list[ConfigReference] | None = None,
+) -> Evidence:
+    web = container(
+        "web",
+        restarts=restarts,
+        ready=restarts == 0,
+        last_state=terminated("Error", 1) if restarts else None,
+        config_mounts=[SUB_MOUNT],
+    )
+    return evidence(
+        pods=[pod(POD, web, config_refs=refs or [])],
+        config_maps={"web-conf": keys},
+        logs=[log(POD, "web", line)],
+    )
+
+
+def _sub_path_findings(ev: Evidence) -> list[Finding]:
+    return [f for f in analyze(ev).findings if f.analyzer == "config-subpath-key"]
+
+
+@pytest.mark.parametrize(
+    ("line", "confirmed"),
+    [
+        (
+            'nginx: [emerg] pread() "/etc/nginx/conf.d/default.conf" failed (21: Is a directory)',
+            True,
+        ),
+        ("IsADirectoryError: [Errno 21] Is a directory: '/etc/nginx/conf.d/default.conf'", True),
+        (
+            "Error: EISDIR: illegal operation on a directory, read "
+            "'/etc/nginx/conf.d/default.conf'",
+            True,
+        ),
+        ("exiting: configuration invalid", False),
+    ],
+)
+def test_a_sub_path_naming_a_key_the_config_map_lacks_is_that_config_map(
+    line: str, confirmed: bool
+) -> None:
+    [finding] = _sub_path_findings(_sub_path_evidence(["site.conf"], line=line))
+    assert (finding.category, finding.action, finding.target, finding.params) == (
+        Category.CONFIG_MISSING,
+        Action.FIX_CONFIG,
+        ObjectRef(kind="ConfigMap", namespace="shop", name="web-conf"),
+        {"key": "default.conf"},
+    )
+    assert any("has no key default.conf (keys: site.conf)" in e.fact for e in finding.evidence)
+    # The objects alone decide; a log line finding a directory at that path confirms it.
+    assert finding.confidence == pytest.approx(0.92 if confirmed else 0.9)
+
+
+def test_a_sub_path_whose_key_exists_or_whose_container_is_healthy_is_no_finding() -> None:
+    assert _sub_path_findings(_sub_path_evidence(["default.conf", "site.conf"])) == []
+    assert _sub_path_findings(_sub_path_evidence(["site.conf"], restarts=0)) == []
+
+
+def test_a_sub_path_into_an_items_mapping_names_a_path_not_a_key() -> None:
+    # With items, the volume holds the mapped paths; the subPath names one of those.
+    mapped = ConfigReference(
+        kind="ConfigMap", name="web-conf", key="site.conf", via="volume conf", exists=True
+    )
+    ev = _sub_path_evidence(["site.conf"], refs=[mapped])
+    assert _sub_path_findings(ev) == []
+
+
+def test_a_sub_path_of_a_config_map_whose_keys_are_unknown_is_no_finding() -> None:
+    web = container("web", restarts=3, ready=False, config_mounts=[SUB_MOUNT])
+    assert _sub_path_findings(evidence(pods=[pod(POD, web)])) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "panic: open /config/settings.yaml: no such file or directory",
+        "FileNotFoundError: [Errno 2] No such file or directory: '/config/settings.yaml'",
+    ],
+)
+def test_a_missing_file_named_as_a_key_mounted_elsewhere_is_the_mount_path(line: str) -> None:
+    ev = _evidence(line)
+    [finding] = [f for f in analyze(ev).findings if f.analyzer == "config-mount-path"]
+    assert (finding.category, finding.action) == (Category.CONFIG_MISSING, Action.FIX_CONFIG)
+    # The ConfigMap is right; the workload mounts it in the wrong place.
+    assert finding.target.kind == "Deployment"
+    assert finding.params == {"key": "settings.yaml", "mountPath": "/etc/api"}
+    assert _finding(ev) == []
+
+
+def test_a_missing_file_no_mounted_config_map_holds_is_not_a_mount_path() -> None:
+    ev = _evidence("open /config/other.yaml: no such file or directory")
+    assert [f for f in analyze(ev).findings if f.analyzer == "config-mount-path"] == []

@@ -7,6 +7,8 @@ registry via ``run_analyzers``; nothing is mocked.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ConfigReference,
@@ -271,6 +273,32 @@ def test_process_that_ran_for_hours_before_exiting_gets_a_restart() -> None:
     )
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.RESTART
+
+
+def test_a_container_the_runtime_cannot_start_is_escalated_not_restarted() -> None:
+    # Near miss of the restart rule: a StartError (the command is not in the image) carries the
+    # zero time as its start, which is no long run; another restart cannot help.
+    never_ran = ContainerState(
+        state="terminated",
+        reason="StartError",
+        exit_code=128,
+        message='exec: "/app/server": stat /app/server: no such file or directory: unknown',
+        started_at=datetime(1970, 1, 1, tzinfo=UTC),
+        finished_at=ago(2),
+    )
+    api = make.container(
+        "api", ready=False, restarts=6, state=make.waiting("CrashLoopBackOff"), last_state=never_ran
+    )
+    ev = make.evidence(
+        workload=make.deployment("tiles", "geo", ready=0),
+        pods=[
+            make.pod("tiles-6f7d8c9b4-qwert", api, namespace="geo", replica_set="tiles-6f7d8c9b4")
+        ],
+    )
+    crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
+    assert crash.action is Action.ESCALATE
+    assert crash.narrative is not None
+    assert "cannot be started by the container runtime" in crash.narrative.because[0].text
 
 
 def _crashing_since_revision_5(minutes_ago: float, restarts: int, line: str) -> Evidence:

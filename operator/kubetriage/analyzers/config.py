@@ -7,6 +7,15 @@ Python's FileNotFoundError and Java's FileNotFoundException are matched to the c
 config mounts (``ContainerEvidence.config_mounts``); the file name under a directory mount is
 the missing key, which the ConfigMap's key list confirms.
 
+A file the application cannot open outside every config mount, whose name is a key of a
+ConfigMap the container mounts elsewhere, is that mount's path: the workload mounts the right
+ConfigMap at the wrong place (fixed in the workload, not the ConfigMap).
+
+A ``subPath`` mount of a ConfigMap volume whose key the ConfigMap does not hold (no ``items``
+mapping) is decided from the objects alone: the kubelet creates an empty directory where the
+file should be, so a failing container there lacks that key, whatever its log says ("Is a
+directory", EISDIR, IsADirectoryError naming the path only confirm it).
+
 Missing values, the same way: an application that says a setting is missing ("Missing
 `secret_key_base`", "DATABASE_URL is not set", Python's ``KeyError: 'API_TOKEN'``) while the
 env var that carries it comes from a ConfigMap or Secret key lacks that key there, above all
@@ -24,9 +33,9 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_logs, item, logs_of
+from kubetriage.analyzers.support import grep_logs, item, logs_of, workload_ref
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigMount, Evidence
+from kubetriage.models.evidence import ConfigMount, ContainerEvidence, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -39,6 +48,12 @@ class _Confidence:
     restarting_bonus: float = 0.05  # ... and the container restarts
     no_key_bonus: float = 0.07  # the mounted ConfigMap has no key of that file's name
     cap: float = 0.92  # the most a config-mounted-file finding claims
+    wrong_mount_path: float = 0.78  # the file it cannot open is a key of a ConfigMap the
+    # container mounts under another directory
+    subpath_key_absent: float = 0.9  # a failing container mounts, by subPath, a key its
+    # ConfigMap does not hold (the kubelet mounts an empty directory there): a referenced key
+    # that does not exist, as sure as config-missing's own absent key
+    directory_log_bonus: float = 0.02  # ... and its log finds a directory at that path
     missing_value: float = 0.78  # the app reports a setting empty that an env var takes from a key
     missing_value_key_absent: float = 0.86  # ... and the key is known absent (or optional)
 
@@ -142,6 +157,157 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
     ]
 
 
+def check_mount_path(evidence: Evidence) -> list[Finding]:
+    found: dict[str, Finding] = {}
+    for pod in evidence.pods:
+        target = workload_ref(evidence, pod)
+        if target is None:
+            continue
+        for container in pod.containers:
+            for hit in grep_logs(logs_of(evidence, pod, container.name), MISSING_FILE, limit=3):
+                path = next((hit.match[g] for g in ("p1", "p2", "p3", "p4") if hit.match[g]), None)
+                if path is None or _mount_for(path, container.config_mounts) is not None:
+                    continue
+                name = path.rstrip("/").rsplit("/", 1)[-1]
+                mount = next(
+                    (
+                        m
+                        for m in container.config_mounts
+                        if m.kind == "ConfigMap"
+                        and m.sub_path is None
+                        and name in (evidence.config_maps.get(m.name) or [])
+                    ),
+                    None,
+                )
+                if mount is None:
+                    continue
+                wanted = path.rsplit("/", 1)[0] or "/"
+                facts = [
+                    item(hit.source, hit.line),
+                    item(
+                        f"pod/{pod.namespace}/{pod.name}",
+                        f"{container.name} mounts ConfigMap {mount.name} (key {name}) at "
+                        f"{mount.path}",
+                    ),
+                ]
+                confidence = CONFIDENCE.wrong_mount_path + (
+                    CONFIDENCE.restarting_bonus if container.restart_count > 0 else 0.0
+                )
+                finding = make_finding(
+                    "config-mount-path",
+                    Category.CONFIG_MISSING,
+                    confidence,
+                    prose.narrative(
+                        f"{prose.obj(target)} mounts ConfigMap {mount.name} where the "
+                        "application does not read it",
+                        f"mount it at {wanted}",
+                        because=[
+                            prose.claim(f"The application cannot open {path}", facts[0]),
+                            prose.claim(
+                                f"ConfigMap {mount.name} holds it as key {name}, but the "
+                                f"container mounts it at {mount.path}",
+                                facts[1],
+                            ),
+                        ],
+                    ),
+                    facts,
+                    Action.FIX_CONFIG,
+                    target,
+                    {"key": name, "mountPath": mount.path},
+                )
+                kept = found.get(target.key())
+                if kept is None or kept.confidence < finding.confidence:
+                    found[target.key()] = finding
+    return list(found.values())
+
+
+# The application finding a directory where it expected a file (libc, Node, Python, Go, Java).
+IS_A_DIRECTORY = re.compile(r"(?i)\bis a directory\b|\bEISDIR\b|IsADirectoryError")
+
+
+def _failing(container: ContainerEvidence) -> bool:
+    """Whether a container is not serving: restarting, waiting, or not ready."""
+    return (
+        container.restart_count > 0
+        or container.state.state in ("waiting", "terminated")
+        or container.ready is False
+    )
+
+
+def _maps_items(pod: PodEvidence, mount: ConfigMount) -> bool:
+    """Whether the pod's volume of that ConfigMap maps keys to paths (``items``): a subPath
+    then names an item's path, not a key."""
+    return any(
+        r.kind == mount.kind and r.name == mount.name and r.via.startswith("volume") and r.key
+        for r in pod.config_refs
+    )
+
+
+def check_subpath_key(evidence: Evidence) -> list[Finding]:
+    found: dict[str, Finding] = {}
+    for pod in evidence.pods:
+        for container in pod.containers:
+            if not _failing(container):
+                continue
+            for mount in container.config_mounts:
+                if mount.sub_path is None or mount.kind != "ConfigMap":
+                    continue
+                keys = evidence.config_maps.get(mount.name)
+                key = mount.sub_path.split("/")[0]
+                if keys is None or not key or key in keys or _maps_items(pod, mount):
+                    continue
+                target = ObjectRef(kind="ConfigMap", namespace=pod.namespace, name=mount.name)
+                facts = [
+                    item(
+                        f"pod/{pod.namespace}/{pod.name}",
+                        f"{container.name} mounts key {key} of ConfigMap {mount.name} at "
+                        f"{mount.path} (subPath)",
+                    ),
+                    item(
+                        f"configmap/{pod.namespace}/{mount.name}",
+                        f"has no key {key} (keys: {', '.join(keys[:8]) or 'none'})",
+                    ),
+                ]
+                confidence = CONFIDENCE.subpath_key_absent
+                seen = [
+                    h
+                    for h in grep_logs(logs_of(evidence, pod, container.name), IS_A_DIRECTORY)
+                    if mount.path in h.line
+                ]
+                if seen:
+                    confidence += CONFIDENCE.directory_log_bonus
+                    facts.insert(0, item(seen[0].source, seen[0].line))
+                finding = make_finding(
+                    "config-subpath-key",
+                    Category.CONFIG_MISSING,
+                    min(confidence, CONFIDENCE.cap),
+                    prose.narrative(
+                        f"{prose.obj(target)} lacks the key {key} a container mounts",
+                        f"add {key} to {mount.name}",
+                        because=[
+                            prose.claim(
+                                f"Container {container.name} mounts key {key} by subPath "
+                                f"at {mount.path}",
+                                facts[-2],
+                            ),
+                            prose.claim(
+                                f"{prose.obj(target)} has no such key, so the kubelet mounts an "
+                                "empty directory there",
+                                facts[-1],
+                            ),
+                        ],
+                    ),
+                    facts,
+                    Action.FIX_CONFIG,
+                    target,
+                    {"key": key},
+                )
+                kept = found.get(target.key())
+                if kept is None or kept.confidence < finding.confidence:
+                    found[target.key()] = finding
+    return list(found.values())
+
+
 # A line saying a setting has no value; the setting's name is matched separately.
 MISSING_VALUE = re.compile(
     r"(?i)(missing|not set|is required|must be (set|provided)|undefined|is empty|"
@@ -221,4 +387,6 @@ def check_missing_env(evidence: Evidence) -> list[Finding]:
 CONFIG_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("config-mounted-file", (Category.CONFIG_MISSING,), check_mounted_config),
     Analyzer("config-missing-value", (Category.CONFIG_MISSING,), check_missing_env),
+    Analyzer("config-subpath-key", (Category.CONFIG_MISSING,), check_subpath_key),
+    Analyzer("config-mount-path", (Category.CONFIG_MISSING,), check_mount_path),
 )

@@ -121,10 +121,14 @@ def crash_text(
     params: dict[str, str],
     state_fact: EvidenceItem,
     log_facts: list[EvidenceItem],
+    *,
+    never_started: bool = False,
 ) -> Narrative:
     kind = _crash_kind(lines, exit_code)
     restarts = prose.count(container.restart_count, "restart")
     exits = f"exits with code {exit_code}" if exit_code is not None else "keeps exiting"
+    if never_started:
+        exits = "cannot be started by the container runtime (its command does not run)"
     because = [
         prose.claim(
             f"Container {container.name} {exits} and the kubelet restarts it "

@@ -95,8 +95,16 @@ def _previous_revision_crashes(evidence: Evidence, previous: RevisionEvidence) -
     )
 
 
+# Termination reasons of a process that never ran: the runtime could not start it (the
+# command is not in the image, not executable, a mount failed), so its times say nothing about
+# how long it ran (the kubelet reports the zero time, 1970-01-01, as its start).
+NEVER_STARTED = frozenset({"StartError", "ContainerCannotRun"})
+
+
 def _ran_long_before_exit(exits: list[ContainerState]) -> bool:
     for state in exits:
+        if state.reason in NEVER_STARTED:
+            continue
         if state.started_at is not None and state.finished_at is not None:
             ran = timestamp(state.finished_at) - timestamp(state.started_at)
             if ran >= LONG_RUN_SECONDS:
@@ -221,6 +229,7 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
                     params,
                     state_fact,
                     [item(h.source, h.line) for h in crash_hits],
+                    never_started=bool(exits) and exits[0].reason in NEVER_STARTED,
                 ),
                 facts,
                 action,
