@@ -238,7 +238,8 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     lines = [h.line for h in hits] + [e.message for e in event_hits]
     target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
     own = _own_tls_secret(evidence)
-    if own is not None and any(_PEER_REJECTS_OURS.search(line) for line in lines):
+    rejected = own is not None and any(_PEER_REJECTS_OURS.search(line) for line in lines)
+    if own is not None and rejected:
         # The peer says the certificate this workload presented has expired: its own.
         target, action = own, Action.RENEW_CERTIFICATE
         confidence = max(confidence, EXPIRY_CONFIDENCE.own_rejected)
@@ -261,7 +262,14 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         because.append(
             prose.claim("The certificate's expiry metric confirms it", *facts[len(quoted) :][:2])
         )
-    if target.kind == "Secret":
+    if target.kind == "Secret" and rejected:
+        because.append(
+            prose.claim(
+                f"The peer rejects the certificate the workload presents, which it reads from "
+                f"{prose.obj(target)}"
+            )
+        )
+    elif target.kind == "Secret":
         because.append(prose.claim(f"{prose.obj(target)} holds the certificate that failed"))
     elif target.kind == "Service":
         because.append(
