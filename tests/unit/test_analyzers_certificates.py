@@ -17,7 +17,7 @@ from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import analyze, evidence, log, top
+from tests.support.evidence import analyze, crash_looping, evidence, log, pod, top
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CERT = ObjectRef(kind="Certificate", namespace="web", name="www")
@@ -166,3 +166,36 @@ def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_s
     )
     other = top(ev.model_copy(update={"dependencies": [unrelated]}))
     assert (other.action, other.target.kind) == (Action.ESCALATE, "Service")
+
+
+def _client_rejected(mount_path: str, env: dict[str, str]) -> Any:
+    """A crash-looping client whose database rejects the certificate it presents, with one
+    Secret volume mounted at ``mount_path``."""
+    client = crash_looping(
+        "writer",
+        env=env,
+        config_mounts=[kinds.ConfigMount(path=mount_path, kind="Secret", name="writer-db-client")],
+    )
+    line = 'level=ERROR msg="db ping failed" error="remote error: tls: expired certificate"'
+    return evidence(
+        pods=[pod("writer-1", client, namespace="ledger")],
+        logs=[log("writer-1", "writer", line, namespace="ledger")],
+    )
+
+
+def test_a_peer_rejecting_the_workloads_own_expired_certificate_renews_its_secret() -> None:
+    """The peer's TLS alert says the certificate this side presented expired: the Secret the
+    workload reads it from (a TLS-looking mount, or one its env points a key file into) is
+    renewed, ahead of the crash loop it causes."""
+    secret = ObjectRef(kind="Secret", namespace="ledger", name="writer-db-client")
+    _renews(_client_rejected("/etc/mysql-client-tls", {}), secret)
+    _renews(_client_rejected("/var/run/creds", {"DB_CERT": "/var/run/creds/client.pem"}), secret)
+
+
+def test_a_rejected_certificate_without_a_secret_it_is_read_from_is_not_renewed() -> None:
+    finding = next(
+        f
+        for f in analyze(_client_rejected("/var/run/creds", {})).findings
+        if f.category is Category.CERTIFICATE_EXPIRY
+    )
+    assert (finding.action, finding.target.kind) == (Action.ESCALATE, "Deployment")

@@ -216,6 +216,10 @@ def test_a_500_the_caller_served_from_its_own_exception_does_not_blame_a_ready_c
         "redis.exceptions.ResponseError: CLUSTERDOWN The cluster is down",
         "redis.exceptions.BusyLoadingError: LOADING the dataset is still loading in memory",
         "WARN Error fetching metadata for index.data.svc:9200 {events=LEADER_NOT_AVAILABLE}",
+        # A search cluster with primaries unassigned; a stream cluster without quorum.
+        'meta: { statusCode: 503, body: { error: { reason: "all shards failed" } } }',
+        'level=ERROR msg="publish failed" err="nats: JetStream system temporarily unavailable"',
+        'level=ERROR msg="publish failed" err="nats: no response from stream"',
     ],
 )
 def test_a_callee_that_is_up_but_cannot_serve_is_the_dependency_at_fault(line: str) -> None:

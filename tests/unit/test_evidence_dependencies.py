@@ -17,6 +17,7 @@ import pytest
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,
+    envoy_cluster_service,
     mentioned_objects,
     resolve,
     service_hosts,
@@ -72,6 +73,39 @@ def test_service_hosts_are_read_in_every_common_spelling(
 @pytest.mark.parametrize("text", ["cache=hit", "db: orders", "database is up"])
 def test_a_datastore_word_without_an_address_key_names_no_host(text: str) -> None:
     assert service_hosts("log", text) == []
+
+
+@pytest.mark.parametrize(
+    ("cluster", "expected"),
+    [
+        ("catalog_product-api_8080", ("product-api", "catalog", 8080)),
+        ("catalog/product-api/8080/da39a3ee5e", ("product-api", "catalog", 8080)),
+        ("catalog_product-api_8080_da39a3ee5e", ("product-api", "catalog", 8080)),
+        ("shop/cart/80", ("cart", "shop", 80)),
+    ],
+)
+def test_an_envoy_cluster_name_stands_for_its_backend_service(
+    cluster: str, expected: tuple[str, str, int]
+) -> None:
+    backend = envoy_cluster_service(cluster)
+    assert backend is not None
+    assert (backend.name, backend.namespace, backend.port) == expected
+
+
+@pytest.mark.parametrize(
+    "cluster", ["local_agent", "outbound|8080||cart.shop.svc", "2026/11/20", "a_b", "prod-eu"]
+)
+def test_other_cluster_names_name_no_service(cluster: str) -> None:
+    assert envoy_cluster_service(cluster) is None
+
+
+def test_a_keyed_envoy_cluster_in_a_log_names_its_service_and_a_bare_one_does_not() -> None:
+    keyed = 'upstream failed envoy_cluster_name="catalog_product-api_8080" flags=UF'
+    assert [(h.name, h.namespace, h.port) for h in service_hosts("log", keyed)] == [
+        ("product-api", "catalog", 8080)
+    ]
+    # A date or an identifier of the same shape is no cluster name without the key.
+    assert service_hosts("log", "retry_budget_10 exhausted on 2026/11/20") == []
 
 
 def test_a_public_domain_with_three_labels_is_not_a_service() -> None:

@@ -214,3 +214,20 @@ def test_an_ingress_label_hints_at_the_backend_of_the_same_name() -> None:
     # The backend Service the controller reports outranks the hint.
     with_backend = Alert(labels={**alert.labels, "exported_service": "storefront-v2"})
     assert _keys(candidate_targets(None, [with_backend]))[0] == "Service/web/storefront-v2"
+
+
+def test_an_envoy_cluster_label_names_the_backend_service_in_its_own_namespace() -> None:
+    """Contour's Envoy stats name the backend only as ``<namespace>_<service>_<port>``; the
+    alert's own namespace is the proxy's."""
+    alert = Alert(
+        labels={
+            "alertname": "EnvoyClusterUpstream5xxHigh",
+            "namespace": "projectcontour",
+            "job": "envoy",
+            "envoy_cluster_name": "catalog_product-api_8080",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert]))[0] == "Service/catalog/product-api"
+    assert resolve_target(None, [alert]) == ObjectRef(
+        kind="Service", namespace="catalog", name="product-api", api_version="v1"
+    )

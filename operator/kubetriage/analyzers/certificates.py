@@ -59,6 +59,8 @@ class _ExpiryConfidence:
     seen_expired: float = 0.85  # no Certificate; an expiry metric says it has expired
     seen: float = 0.8  # TLS errors in logs or Events, or an expiry metric within SOON_DAYS
     foreign_penalty: float = 0.1  # someone else's certificate: it can only be handed over
+    own_rejected: float = 0.86  # the peer rejects the workload's own certificate as expired,
+    # and the Secret the workload reads it from is known
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,15 @@ RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
 
 # Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
 TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
+# The peer's TLS alert about the certificate this side presented (a client certificate, or a
+# server's to its client): "remote error: tls: expired certificate" (Go), "sslv3 alert
+# certificate expired" (OpenSSL), "Received fatal alert: certificate_expired" (Java).
+_PEER_REJECTS_OURS = re.compile(
+    r"(?i)(remote error: tls: expired certificate|alert certificate expired"
+    r"|fatal alert: certificate_expired)"
+)
+# Files a TLS client or server is configured with.
+_KEY_MATERIAL = re.compile(r"(?i)\.(crt|pem|key|cer|p12|pfx|jks)$")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
@@ -229,6 +240,12 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     confidence = EXPIRY_CONFIDENCE.seen_expired if measured_expired else EXPIRY_CONFIDENCE.seen
     lines = [h.line for h in hits] + [e.message for e in event_hits]
     target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
+    own = _own_tls_secret(evidence)
+    rejected = own is not None and any(_PEER_REJECTS_OURS.search(line) for line in lines)
+    if own is not None and rejected:
+        # The peer says the certificate this workload presented has expired: its own.
+        target, action = own, Action.RENEW_CERTIFICATE
+        confidence = max(confidence, EXPIRY_CONFIDENCE.own_rejected)
     if target is None:
         return []
     if action is Action.ESCALATE:
@@ -248,7 +265,14 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         because.append(
             prose.claim("The certificate's expiry metric confirms it", *facts[len(quoted) :][:2])
         )
-    if target.kind == "Secret":
+    if target.kind == "Secret" and rejected:
+        because.append(
+            prose.claim(
+                f"The peer rejects the certificate the workload presents, which it reads from "
+                f"{prose.obj(target)}"
+            )
+        )
+    elif target.kind == "Secret":
         because.append(prose.claim(f"{prose.obj(target)} holds the certificate that failed"))
     elif target.kind == "Service":
         because.append(
@@ -316,12 +340,30 @@ def _certificate_target(
                         ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
                         Action.RENEW_CERTIFICATE,
                     )
+        if (own := _own_tls_secret(evidence)) is not None:
+            return own, Action.RENEW_CERTIFICATE
     for svc in presenting:
         return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
     workload = workload_ref(evidence)
     if workload is not None:
         return workload, Action.ESCALATE
     return None, Action.ESCALATE
+
+
+def _own_tls_secret(evidence: Evidence) -> ObjectRef | None:
+    """The Secret a workload's containers read their own certificate from: a Secret volume
+    mounted at a TLS-looking path, or one the container's env points a key or certificate
+    file into (``DB_TLS_CERT=/etc/db-client/tls.crt``)."""
+    for pod in evidence.pods:
+        for container in pod.containers:
+            files = [v for v in container.env.values() if _KEY_MATERIAL.search(v.strip())]
+            for mount in container.config_mounts:
+                if mount.kind != "Secret":
+                    continue
+                base = mount.path.rstrip("/") + "/"
+                if TLS_NAME.search(mount.path) or any(f.startswith(base) for f in files):
+                    return ObjectRef(kind="Secret", namespace=pod.namespace, name=mount.name)
+    return None
 
 
 def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:

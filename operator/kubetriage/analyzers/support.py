@@ -299,6 +299,9 @@ DEPENDENCY_LOG = re.compile(
     r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
     r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
     r"|no ?brokers ?available|not[ _]enough[ _]replicas"
+    # A search cluster with shards unassigned, or a stream cluster without quorum (NATS).
+    r"|all shards failed|no_shard_available_action_exception"
+    r"|jetstream system temporarily unavailable|no response from stream|no responders available"
     # A database that is up but refuses the work: read-only, recovering, out of XIDs or slots.
     r"|database is not accepting commands|read-only transaction|database (system )?is "
     r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"

@@ -56,6 +56,21 @@ _KEYED_HOST = re.compile(
     r"[_\s-]?(?:host|addr|address|url|uri|server))[\"']?\s*[=:]\s*[\"']?"
     rf"(?P<name>[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?)(?:\.(?P<ns>{_LABEL}))?(?::(?P<port>\d{{2,5}}))?(?![\w.-])"
 )
+# An Envoy cluster named after its Kubernetes backend, as ingress controllers built on Envoy
+# name them: Contour's "<namespace>/<service>/<port>/<hash>", spelled
+# "<namespace>_<service>_<port>[_<hash>]" in its envoy_cluster_* stats (Kubernetes names hold no "_" or
+# "/", so the split is unambiguous). Istio's "outbound|<port>||<service>.<namespace>.svc..."
+# is a cluster DNS name already. In free text only where a key says it is a cluster name.
+_DNS_NAME = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ENVOY_CLUSTER = (
+    rf"(?P<ns>{_DNS_NAME})(?P<sep>[_/])(?P<name>{_DNS_NAME})(?P=sep)(?P<port>\d{{2,5}})"
+    r"(?:(?P=sep)[0-9a-f]{6,})?"
+)
+_ENVOY_CLUSTER_NAME = re.compile(_ENVOY_CLUSTER)
+_KEYED_ENVOY_CLUSTER = re.compile(
+    rf"\b(?:envoy_cluster_name|upstream_cluster|cluster_name|cluster)[\"']?\s*[=:]\s*[\"']?"
+    rf"{_ENVOY_CLUSTER}(?![\w.-])"
+)
 # Suffixes a Service name adds to the word it is built on: "currencyservice", "payment-api".
 _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
 _ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
@@ -75,11 +90,25 @@ class ServiceHost:
     cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
 
 
+def envoy_cluster_service(cluster: str) -> ServiceHost | None:
+    """The Service (with its namespace and port) an Envoy cluster name such as
+    ``shop_cart_8080`` or ``shop/cart/8080/da39a3ee5e`` stands for; None for any other name."""
+    match = _ENVOY_CLUSTER_NAME.fullmatch(cluster.strip().lower())
+    if match is None:
+        return None
+    return ServiceHost(match["name"], match["ns"], int(match["port"]), "Envoy cluster name")
+
+
 def service_hosts(source: str, text: str) -> list[ServiceHost]:
-    """Every Service-shaped host in ``text`` (lower-cased), in order, deduplicated."""
+    """Every Service-shaped host in ``text`` (lower-cased), in order, deduplicated; an Envoy
+    cluster name (``ns_svc_port``, ``ns/svc/port/hash``) counts as its Service."""
     found: list[ServiceHost] = []
     seen: set[tuple[str, str | None]] = set()
     lowered = text.lower()
+    for match in _KEYED_ENVOY_CLUSTER.finditer(lowered):
+        if (match["name"], match["ns"]) not in seen:
+            seen.add((match["name"], match["ns"]))
+            found.append(ServiceHost(match["name"], match["ns"], int(match["port"]), source))
     for pattern in (_CLUSTER_HOST, _URL_HOST, _SHORT_HOST, _KEYED_HOST):
         for match in pattern.finditer(lowered):
             name, namespace = match["name"], match["ns"]

@@ -17,7 +17,9 @@ An ``ingress`` label (an ingress controller's metrics) hints at the Service and 
 the same name, and an SLO burn-rate alert's ``sloth_service`` (Sloth) at the workload the
 SLO's service is named after. Other vocabularies name the same objects: OpenTelemetry's
 Kubernetes attributes (``k8s_deployment_name``...), service meshes' destination labels (Istio
-``destination_workload``, Linkerd ``dst_deployment``). An OpenTelemetry ``service_name`` is
+``destination_workload``, Linkerd ``dst_deployment``), and an Envoy proxy's cluster label
+(``envoy_cluster_name="shop_cart_8080"``: Contour's name for Service shop/cart, port 8080)
+names the backend Service in its own namespace. An OpenTelemetry ``service_name`` is
 deliberately no candidate: it names the service that reports the errors, usually the caller,
 and the namespace-wide view finds the callee that fails (a demo's frontend alerting for its
 checkout service).
@@ -29,6 +31,7 @@ scope in which the consumers are found (``queue_names`` gives the analyzers the 
 
 from __future__ import annotations
 
+from kubetriage.evidence.dependencies import envoy_cluster_service
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -61,6 +64,9 @@ _ALIASED_LABELS: tuple[tuple[str, str, str, str], ...] = (
     ("destination_service_name", "destination_service_namespace", "Service", "v1"),
     ("dst_service", "dst_namespace", "Service", "v1"),
 )
+
+# Envoy's cluster labels, which name a backend Service by its namespace, name and port.
+_ENVOY_CLUSTER_LABELS: tuple[str, ...] = ("envoy_cluster_name", "cluster_name")
 
 # Labels that name where the alert's namespace is, when ``namespace`` itself is absent.
 _NAMESPACE_LABELS: tuple[str, ...] = (
@@ -175,6 +181,15 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         if value is not None and where is not None:
             strong.append(
                 ObjectRef(kind=kind, name=value, namespace=where, api_version=api_version)
+            )
+    for label in _ENVOY_CLUSTER_LABELS:
+        # An Envoy proxy's stats name the backend only by its cluster (Contour: ns_svc_port).
+        value = _label(labels, label)
+        if value is not None and (backend := envoy_cluster_service(value)) is not None:
+            strong.append(
+                ObjectRef(
+                    kind="Service", name=backend.name, namespace=backend.namespace, api_version="v1"
+                )
             )
     node = _label(labels, "node") or _label(labels, "k8s_node_name")
     if node is not None:
