@@ -88,6 +88,20 @@ def test_pods_kept_off_a_node_by_its_pressure_taint_are_the_node_failure() -> No
     assert pending[0].confidence < result.findings[0].confidence
 
 
+def test_the_pressured_node_counts_once_its_evicted_pods_are_gone() -> None:
+    # The evicted pods were deleted: no pod of the incident runs on worker-3 any more, but
+    # the scheduler's words still point at its pressure taint.
+    ev = _replacements_behind_pressure_taint("True")
+    ev = ev.model_copy(update={"pods": [p for p in ev.pods if p.reason != "Evicted"]})
+    finding = assert_leads(
+        analyze(ev),
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        ObjectRef(kind="Node", name="worker-3"),
+    )
+    assert finding.confidence >= 0.85
+
+
 def test_a_pressure_taint_no_node_reports_stays_unschedulable() -> None:
     # The taint in the message, but every node reports no pressure now: capacity is missing.
     ev = _replacements_behind_pressure_taint("False")

@@ -15,6 +15,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
     event_fact,
@@ -72,10 +73,6 @@ _BESIDE_CLAIM = frozenset(
 _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
 )
-# The taints the node lifecycle controller puts on a node under pressure, by the condition
-# behind each: a pod kept off such a node is kept off by the node's failure.
-_PRESSURE_TAINT = re.compile(r"(?i)node\.kubernetes\.io/(?P<kind>disk|memory|pid)-pressure")
-_PRESSURE_CONDITIONS = {"disk": "DiskPressure", "memory": "MemoryPressure", "pid": "PIDPressure"}
 _QUOTA = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
 
 
@@ -108,7 +105,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         confidence = CONFIDENCE.named_reason if reasons else CONFIDENCE.unnamed_reason
         nodes_down = (
             bool(_NODES_DOWN.search(text)) and any(n.ready != "True" for n in evidence.nodes)
-        ) or _nodes_under_pressure(evidence, text)
+        ) or bool(nodes_behind_pressure_taints(evidence, text))
         if nodes_down:
             confidence = CONFIDENCE.nodes_down
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
@@ -329,15 +326,6 @@ def _cordoned_matches(evidence: Evidence, pods: list[PodEvidence]) -> list[NodeE
         if n.unschedulable
         and any(all(n.labels.get(k) == v for k, v in sel.items()) for sel in selectors)
     ]
-
-
-def _nodes_under_pressure(evidence: Evidence, text: str) -> bool:
-    """The scheduler keeps the pods off a node by its pressure taint while that node reports
-    the pressure: capacity the node's failure took away, not capacity the cluster lacks."""
-    wanted = {_PRESSURE_CONDITIONS[m["kind"].lower()] for m in _PRESSURE_TAINT.finditer(text)}
-    return any(
-        c.type in wanted and c.status == "True" for n in evidence.nodes for c in n.conditions
-    )
 
 
 def _only_volume_problem(message: str) -> bool:
