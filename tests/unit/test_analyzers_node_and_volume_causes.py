@@ -20,6 +20,7 @@ from kubetriage.models.evidence import (
     PodEvidence,
     PVCEvidence,
 )
+from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category
@@ -218,6 +219,10 @@ def test_a_mount_failure_without_the_ownership_event_stays_on_the_claim() -> Non
     )
 
 
+def _leading_pending(ev: Evidence) -> Finding:
+    return assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
+
+
 def _selector_pending(cordoned_pool: str) -> Evidence:
     message = (
         "0/3 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) "
@@ -239,17 +244,13 @@ def _selector_pending(cordoned_pool: str) -> Evidence:
 
 
 def test_a_cordoned_node_the_selector_matches_is_named_to_uncordon() -> None:
-    finding = assert_leads(
-        analyze(_selector_pending("db")), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT
-    )
+    finding = _leading_pending(_selector_pending("db"))
     assert "uncordon db-2" in finding.summary
     assert any(e.source == "node/db-2" for e in finding.evidence)
 
 
 def test_a_cordoned_node_outside_the_selector_is_not_blamed() -> None:
-    finding = assert_leads(
-        analyze(_selector_pending("batch")), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT
-    )
+    finding = _leading_pending(_selector_pending("batch"))
     assert "uncordon" not in finding.summary
 
 
@@ -269,15 +270,11 @@ def _asking_memory(request: str) -> Evidence:
 
 
 def test_a_request_above_every_node_says_more_nodes_will_not_help() -> None:
-    finding = assert_leads(
-        analyze(_asking_memory("96Gi")), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT
-    )
+    finding = _leading_pending(_asking_memory("96Gi"))
     assert "96Gi memory, more than any node has (62.3Gi memory)" in finding.summary
     assert "larger node type" in finding.summary
 
 
 def test_a_request_that_fits_an_empty_node_keeps_the_capacity_advice() -> None:
-    finding = assert_leads(
-        analyze(_asking_memory("8Gi")), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT
-    )
+    finding = _leading_pending(_asking_memory("8Gi"))
     assert "add nodes or lower the memory requests" in finding.summary
