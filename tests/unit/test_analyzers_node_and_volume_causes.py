@@ -278,3 +278,52 @@ def test_a_request_above_every_node_says_more_nodes_will_not_help() -> None:
 def test_a_request_that_fits_an_empty_node_keeps_the_capacity_advice() -> None:
     finding = _leading_pending(_asking_memory("8Gi"))
     assert "add nodes or lower the memory requests" in finding.summary
+
+
+def _second_pod_asks_for_the_volume(holder_node_ready: str) -> Evidence:
+    message = (
+        'Multi-Attach error for volume "pvc-1" Volume is already exclusively attached to one '
+        "node and can't be attached to another"
+    )
+    holder = make.pod(
+        "checkout-7d9f6c8b5-hold1", make.container("app"), node="worker-1", pvc_names=["data"]
+    )
+    asking = make.pod(
+        CHECKOUT_POD,
+        make.container("app", ready=False, state=make.waiting("ContainerCreating")),
+        phase="Pending",
+        node="worker-2",
+        pvc_names=["data"],
+    )
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1),
+        pods=[holder, asking],
+        nodes=[
+            NodeEvidence(
+                name="worker-1",
+                ready=holder_node_ready,
+                conditions=[PodCondition(type="Ready", status=holder_node_ready)],
+            ),
+            NodeEvidence(name="worker-2", ready="True"),
+        ],
+        pvcs=[PVCEvidence(name="data", namespace="shop", phase="Bound", capacity="20Gi")],
+        events=[make.event("FailedAttachVolume", message, name=CHECKOUT_POD, count=5)],
+    )
+
+
+def test_a_single_node_volume_wanted_by_two_live_pods_is_the_workloads_fault() -> None:
+    finding = assert_leads(
+        analyze(_second_pod_asks_for_the_volume("True")),
+        Category.STORAGE,
+        Action.FIX_CONFIG,
+        CHECKOUT,
+    )
+    assert "Recreate" in finding.summary
+
+
+def test_a_volume_held_by_a_node_that_is_down_is_the_nodes_fault() -> None:
+    result = analyze(_second_pod_asks_for_the_volume("Unknown"))
+    assert_leads(
+        result, Category.NODE_FAILURE, Action.DRAIN_NODE, ObjectRef(kind="Node", name="worker-1")
+    )
+    assert all(f.action is not Action.FIX_CONFIG for f in by_category(result, Category.STORAGE))

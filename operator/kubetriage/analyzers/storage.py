@@ -25,7 +25,7 @@ from kubetriage.analyzers.support import (
     suggest_memory,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PVCEvidence
+from kubetriage.models.evidence import EventEvidence, Evidence, PodEvidence, PVCEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -107,6 +107,45 @@ def _spec_fault(message: str) -> tuple[str, str, bool] | None:
     return None
 
 
+_MULTI_ATTACH = re.compile(r"(?i)multi-attach error")
+
+
+def _second_node_attach(evidence: Evidence, event: EventEvidence) -> tuple[str, str, bool] | None:
+    """A ReadWriteOnce volume asked for on a second node while a live pod of the same
+    workload holds it on a ready node: the workload runs two pods on one single-node volume
+    (more than one replica, or a rolling update that starts the new pod first). When the
+    holder's node is down instead, the node is the cause and this is not the workload's."""
+    if not _MULTI_ATTACH.search(event.message) or event.involved.kind != "Pod":
+        return None
+    asking = next((p for p in evidence.pods if p.name == event.involved.name), None)
+    if asking is None:
+        return None
+    owner = owner_workload(asking)
+    ready_nodes = {n.name for n in evidence.nodes if n.ready == "True"}
+
+    def holds(pod: PodEvidence) -> bool:
+        other = owner_workload(pod)
+        return (
+            pod.name != asking.name
+            and not pod.deleting
+            and pod.node in ready_nodes
+            and pod.node != asking.node
+            and bool(set(pod.pvc_names) & set(asking.pvc_names))
+            and owner is not None
+            and other is not None
+            and other.same_object(owner)
+        )
+
+    holders = [p for p in evidence.pods if holds(p)]
+    if not holders:
+        return None
+    return (
+        "is ReadWriteOnce but its workload runs pods on two nodes",
+        "run one replica with the Recreate strategy",
+        False,
+    )
+
+
 def _mounting_workload(
     evidence: Evidence, namespace: str, claim: str, *, templates_only: bool
 ) -> ObjectRef | None:
@@ -183,7 +222,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             mentioned = [m["name"] for m in _PVC_IN_TEXT.finditer(event.message)]
             names = [n for n in mentioned if (event.involved.namespace or namespace, n) in pvcs]
             names = names or pod_pvcs.get(event.involved.name, [])
-        fault = _spec_fault(event.message)
+        fault = _spec_fault(event.message) or _second_node_attach(evidence, event)
         for name in names[:2]:
             if fault is not None and (event.involved.namespace or namespace) is not None:
                 spec_faults.setdefault((event.involved.namespace or namespace or "", name), fault)
