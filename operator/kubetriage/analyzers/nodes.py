@@ -56,12 +56,44 @@ _PRESSURE_WORDS = {
 }
 
 
+# The taints the node lifecycle controller puts on a node under pressure, by the condition
+# behind each: the scheduler names them when it keeps pods off such a node.
+_PRESSURE_TAINT = re.compile(r"(?i)node\.kubernetes\.io/(?P<kind>disk|memory|pid)-pressure")
+_TAINT_CONDITIONS = {"disk": "DiskPressure", "memory": "MemoryPressure", "pid": "PIDPressure"}
+
+
+def nodes_behind_pressure_taints(evidence: Evidence, text: str) -> set[str]:
+    """The nodes reporting a pressure whose taint the scheduler's words (``text``) name: the
+    nodes that keep those pods off by their own failure, not for lack of capacity."""
+    wanted = {_TAINT_CONDITIONS[m["kind"].lower()] for m in _PRESSURE_TAINT.finditer(text)}
+    return {
+        n.name
+        for n in evidence.nodes
+        if any(c.type in wanted and c.status == "True" for c in n.conditions)
+    }
+
+
+def _scheduling_words(evidence: Evidence) -> str:
+    """What the scheduler says about the incident's pods it does not place."""
+    texts = [
+        c.message or ""
+        for p in evidence.pods
+        if p.phase == "Pending"
+        for c in p.conditions
+        if c.type == "PodScheduled" and c.status == "False"
+    ]
+    texts += [e.message for e in evidence.events if e.reason == "FailedScheduling"]
+    return " ".join(texts)
+
+
 def _node_ref(name: str) -> ObjectRef:
     return ObjectRef(kind="Node", name=name)
 
 
 def check_node_failure(evidence: Evidence) -> list[Finding]:
-    hosting = {p.node for p in evidence.pods if p.node}
+    # A node whose pressure taint keeps the incident's pending pods off it is theirs too.
+    implicated = nodes_behind_pressure_taints(evidence, _scheduling_words(evidence))
+    hosting = {p.node for p in evidence.pods if p.node} | implicated
     # node name -> (confidence, facts)
     found: dict[str, tuple[float, list[EvidenceItem]]] = {}
 
@@ -190,6 +222,13 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
                 prose.claim(
                     f"{prose.count(affected, 'pod')} of this incident {prose.be(affected)} "
                     "scheduled there; draining the node moves its pods to healthy nodes"
+                )
+            )
+        elif node_name in implicated:
+            because.append(
+                prose.claim(
+                    "Its pressure taint keeps this incident's pending pods off it, so the "
+                    "capacity they lack is the capacity the node's failure took away"
                 )
             )
         else:

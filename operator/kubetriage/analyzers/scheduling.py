@@ -15,18 +15,20 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
     event_fact,
     events_for,
     involved_workload,
     item,
+    parse_quantity,
     pod_source,
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence, Evidence, PodEvidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.evidence import EventEvidence, Evidence, NodeEvidence, PodEvidence
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -101,35 +103,51 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
             reasons = [r for r in reasons if r != "insufficient resources"]
         pending = sum(1 for p in evidence.pods if p.phase == "Pending")
         confidence = CONFIDENCE.named_reason if reasons else CONFIDENCE.unnamed_reason
-        nodes_down = bool(_NODES_DOWN.search(text)) and any(
-            n.ready != "True" for n in evidence.nodes
-        )
+        nodes_down = (
+            bool(_NODES_DOWN.search(text)) and any(n.ready != "True" for n in evidence.nodes)
+        ) or bool(nodes_behind_pressure_taints(evidence, text))
         if nodes_down:
             confidence = CONFIDENCE.nodes_down
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             facts = [fact for _, _, fact in scheduling[:4]]
             stuck = prose.count(pending, "pod") if pending else "Pods"
+            # The headline names the first reasons only; the claim below lists them all.
+            problem = f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending" + (
+                f" on {prose.listing(reasons[:2])}" if reasons else ""
+            )
+            fix = _SCHEDULING_FIX_WORDS.get(reasons[0] if reasons else "", "free capacity")
+            explanation = prose.claim(
+                _SCHEDULING_FIXES.get(reasons[0] if reasons else "", _ANY_FIT)
+            )
+            constraint = _binding_constraint(
+                evidence, [p for p, _, _ in scheduling if p is not None], reasons
+            )
+            if constraint is not None:
+                tail, fix, explanation, marks = constraint
+                problem = (
+                    f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending: {tail}"
+                )
+                facts = [*facts, *marks]
             because = [
                 prose.claim(
                     f"The scheduler finds no node for {stuck.lower()} of {prose.obj(target)}"
                     + (f": {prose.listing(reasons)}" if reasons else ""),
                     *facts[:2],
                 ),
-                prose.claim(_SCHEDULING_FIXES.get(reasons[0] if reasons else "", _ANY_FIT)),
+                explanation,
             ]
             if nodes_down:
-                because.append(prose.claim("Some nodes are not ready, which may be the real cause"))
+                because.append(
+                    prose.claim(
+                        "Some nodes are not ready or under pressure, which may be the real cause"
+                    )
+                )
             findings.append(
                 make_finding(
                     "unschedulable",
                     Category.UNSCHEDULABLE,
                     confidence,
-                    prose.narrative(
-                        f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending"
-                        + (f" on {prose.listing(reasons)}" if reasons else ""),
-                        _SCHEDULING_FIX_WORDS.get(reasons[0] if reasons else "", "free capacity"),
-                        because=because,
-                    ),
+                    prose.narrative(problem, fix, because=because),
                     facts,
                     Action.FREE_CAPACITY,
                     target,
@@ -232,6 +250,82 @@ _SCHEDULING_FIX_WORDS = {
     "node unschedulable": "uncordon a node or add one",
     "volume node affinity conflict": "add a node in the volume's zone",
 }
+
+
+def _binding_constraint(
+    evidence: Evidence, pods: list[PodEvidence], reasons: list[str]
+) -> tuple[str, str, Claim, list[EvidenceItem]] | None:
+    """The one constraint behind the scheduler's reasons that a person acts on, when the
+    evidence shows it: (headline tail, fix, explanation, facts). A cordoned node the pods'
+    selector matches is lifted by uncordoning it, whatever the other nodes report; a request
+    above every node's allocatable is not met by more nodes of the same size."""
+    cordoned = _cordoned_matches(evidence, pods) if "node unschedulable" in reasons else []
+    if cordoned:
+        names = [n.name for n in cordoned]
+        marks = [item(f"node/{n}", "node is cordoned (unschedulable)") for n in names[:2]]
+        return (
+            f"{prose.count(len(names), 'node')} its selector matches {prose.be(len(names))} "
+            "cordoned",
+            f"uncordon {names[0]}" if len(names) == 1 else "uncordon them",
+            prose.claim(
+                f"Among the nodes the pods' selector matches, {prose.listing(names)} "
+                f"{prose.be(len(names))} cordoned",
+                *marks,
+            ),
+            marks,
+        )
+    oversized = _larger_than_any_node(evidence, pods, reasons)
+    if oversized is not None:
+        asked, largest = oversized
+        return (
+            f"requests {asked}, more than any node has ({largest})",
+            "lower it or add a larger node type",
+            prose.claim("No node could hold the pod even empty, so more such nodes will not help"),
+            [],
+        )
+    return None
+
+
+def _memory_words(value: float) -> str:
+    return f"{prose.memory(value)} memory"
+
+
+def _larger_than_any_node(
+    evidence: Evidence, pods: list[PodEvidence], reasons: list[str]
+) -> tuple[str, str] | None:
+    """A resource the scheduler finds insufficient whose request, for one pending pod, is
+    above the allocatable of the largest schedulable node: (request, largest), in words."""
+    for resource, render in (("memory", _memory_words), ("cpu", prose.cpu)):
+        if f"insufficient {resource}" not in reasons:
+            continue
+        sizes = [
+            parse_quantity(n.allocatable.get(resource)) or 0.0
+            for n in evidence.nodes
+            if not n.unschedulable
+        ]
+        largest = max(sizes, default=0.0)
+        if not largest:
+            continue
+        for pod in pods:
+            asked = sum(
+                parse_quantity(c.requests.get(resource)) or 0.0
+                for c in pod.containers
+                if not c.init
+            )
+            if asked > largest:
+                return render(asked), render(largest)
+    return None
+
+
+def _cordoned_matches(evidence: Evidence, pods: list[PodEvidence]) -> list[NodeEvidence]:
+    """The cordoned nodes whose labels satisfy a pending pod's node selector."""
+    selectors = [p.node_selector for p in pods if p.node_selector]
+    return [
+        n
+        for n in evidence.nodes
+        if n.unschedulable
+        and any(all(n.labels.get(k) == v for k, v in sel.items()) for sel in selectors)
+    ]
 
 
 def _only_volume_problem(message: str) -> bool:

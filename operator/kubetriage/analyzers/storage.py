@@ -20,11 +20,12 @@ from kubetriage.analyzers.support import (
     item,
     logs_of,
     metrics_named,
+    owner_workload,
     parse_quantity,
     suggest_memory,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PVCEvidence
+from kubetriage.models.evidence import EventEvidence, Evidence, PodEvidence, PVCEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -62,6 +63,7 @@ _VOLUME_EVENT_REASONS = (
     "FailedBinding",
     "VolumeResizeFailed",
     "FailedScheduling",
+    "VolumePermissionChangeInProgress",
 )
 _VOLUME_EVENT = re.compile(
     r"(?i)(persistentvolumeclaim|volume|multi-attach|attach|provision|storageclass|mount|pvc)"
@@ -70,6 +72,91 @@ _CONFIG_VOLUME = re.compile(r"(?i)(configmap|secret)s? \"?[\w.-]+\"? not found")
 _PVC_IN_TEXT = re.compile(
     r"(?i)(?:persistentvolumeclaim|pvc|claim)[s]? \"?(?:[\w.-]+/)?(?P<name>[a-z0-9][\w.-]*)\"?"
 )
+
+
+# Claims that fail because of how they or their pods are specified, not for lack of space:
+# the fix is in the workload's spec, so the remediation corrects that workload. Each: what
+# the events say, the problem, the fix, and whether the fault is in the claim itself (then
+# only a StatefulSet, whose claim template stamps the claim, holds the fix) or in the pod.
+_SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
+    (
+        re.compile(r"(?i)no storage class is set"),
+        "names no StorageClass and none is the default",
+        "set its storageClassName or a default StorageClass",
+        True,
+    ),
+    (
+        re.compile(r"(?i)storageclass(\.storage\.k8s\.io)? \"?[\w.-]+\"? not found"),
+        "names a StorageClass that does not exist",
+        "name an existing StorageClass in its template",
+        True,
+    ),
+    (
+        re.compile(r"(?i)setting volume ownership for .* taking longer than expected"),
+        "mounts slowly: fsGroup makes the kubelet chown every file",
+        "set fsGroupChangePolicy: OnRootMismatch",
+        False,
+    ),
+)
+
+
+def _spec_fault(message: str) -> tuple[str, str, bool] | None:
+    for pattern, problem, fix, in_claim in _SPEC_FAULTS:
+        if pattern.search(message):
+            return problem, fix, in_claim
+    return None
+
+
+_MULTI_ATTACH = re.compile(r"(?i)multi-attach error")
+
+
+def _second_node_attach(evidence: Evidence, event: EventEvidence) -> tuple[str, str, bool] | None:
+    """A ReadWriteOnce volume asked for on a second node while a live pod of the same
+    workload holds it on a ready node: the workload runs two pods on one single-node volume
+    (more than one replica, or a rolling update that starts the new pod first). When the
+    holder's node is down instead, the node is the cause and this is not the workload's."""
+    if not _MULTI_ATTACH.search(event.message) or event.involved.kind != "Pod":
+        return None
+    asking = next((p for p in evidence.pods if p.name == event.involved.name), None)
+    if asking is None:
+        return None
+    owner = owner_workload(asking)
+    ready_nodes = {n.name for n in evidence.nodes if n.ready == "True"}
+
+    def holds(pod: PodEvidence) -> bool:
+        other = owner_workload(pod)
+        return (
+            pod.name != asking.name
+            and not pod.deleting
+            and pod.node in ready_nodes
+            and pod.node != asking.node
+            and bool(set(pod.pvc_names) & set(asking.pvc_names))
+            and owner is not None
+            and other is not None
+            and other.same_object(owner)
+        )
+
+    holders = [p for p in evidence.pods if holds(p)]
+    if not holders:
+        return None
+    return (
+        "is ReadWriteOnce but its workload runs pods on two nodes",
+        "run one replica with the Recreate strategy",
+        False,
+    )
+
+
+def _mounting_workload(
+    evidence: Evidence, namespace: str, claim: str, *, templates_only: bool
+) -> ObjectRef | None:
+    """The workload whose pods mount the claim; with ``templates_only``, only a StatefulSet
+    (whose claim template the claim comes from)."""
+    for pod in evidence.pods:
+        if pod.namespace == namespace and claim in pod.pvc_names:
+            owner = owner_workload(pod)
+            if owner is not None and (not templates_only or owner.kind == "StatefulSet"):
+                return owner
+    return None
 
 
 def _pvc_ref(namespace: str, name: str) -> ObjectRef:
@@ -95,6 +182,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         else (evidence.target.namespace if evidence.target else None)
     )
     found: dict[tuple[str, str], tuple[float, list[EvidenceItem], str]] = {}
+    spec_faults: dict[tuple[str, str], tuple[str, str, bool]] = {}
 
     def note(ns: str | None, name: str, confidence: float, fact: EvidenceItem, why: str) -> None:
         if ns is None:
@@ -134,7 +222,10 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             mentioned = [m["name"] for m in _PVC_IN_TEXT.finditer(event.message)]
             names = [n for n in mentioned if (event.involved.namespace or namespace, n) in pvcs]
             names = names or pod_pvcs.get(event.involved.name, [])
+        fault = _spec_fault(event.message) or _second_node_attach(evidence, event)
         for name in names[:2]:
+            if fault is not None and (event.involved.namespace or namespace) is not None:
+                spec_faults.setdefault((event.involved.namespace or namespace or "", name), fault)
             note(
                 event.involved.namespace or namespace,
                 name,
@@ -237,6 +328,33 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                 else "Pods that mount the claim cannot start until it binds and mounts"
             )
         )
+        fault = spec_faults.get((ns, name))
+        workload = (
+            _mounting_workload(evidence, ns, name, templates_only=fault[2])
+            if fault and not full
+            else None
+        )
+        if fault is not None and workload is not None:
+            problem, fix, _ = fault
+            because = [
+                prose.claim(f"{prose.obj(ref)} {problem}", *distinct[:2]),
+                prose.claim(
+                    f"The pods of {prose.obj(workload)} cannot start until it binds and mounts"
+                ),
+            ]
+            findings.append(
+                make_finding(
+                    "storage",
+                    Category.STORAGE,
+                    min(confidence + CONFIDENCE.agree_bonus, CONFIDENCE.cap),
+                    prose.narrative(f"{prose.obj(ref)} {problem}", fix, because=because),
+                    facts,
+                    Action.FIX_CONFIG,
+                    workload,
+                    {"pvc": name},
+                )
+            )
+            continue
         if full and "size" in params:
             fix = f"expand it to {params['size']} or free space"
         elif full:

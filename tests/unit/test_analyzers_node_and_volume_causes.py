@@ -1,0 +1,329 @@
+"""Checks that the placement analyzers name the cause an SRE would act on when pods are stuck
+for a reason that lies in a node or in a volume's specification: Pending pods kept off a node
+by its pressure taint (the node's failure, not missing capacity), claims that cannot bind for
+want of a StorageClass (the StatefulSet's claim template), a mount slowed by fsGroup's
+recursive ownership change (the pod's securityContext), and a node selector whose nodes are
+cordoned (uncordon them). Each has a contrast that must keep the old answer.
+
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    Evidence,
+    NodeEvidence,
+    PodCondition,
+    PodEvidence,
+    PVCEvidence,
+)
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category
+
+CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+PRESSURE_TAINT_MESSAGE = (
+    "0/3 nodes are available: 1 node(s) had untolerated taint "
+    "{node.kubernetes.io/disk-pressure: }, 2 Insufficient memory. preemption: 0/3 nodes are "
+    "available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found."
+)
+
+
+def _pending(name: str, **fields: Any) -> PodEvidence:
+    return make.pod(
+        name,
+        make.container("app", ready=False, state=make.waiting("ContainerCreating")),
+        phase="Pending",
+        node=None,
+        **fields,
+    )
+
+
+def _disk_pressure(node: str, status: str) -> NodeEvidence:
+    return NodeEvidence(
+        name=node,
+        ready="True",
+        conditions=[
+            PodCondition(type="Ready", status="True"),
+            PodCondition(type="DiskPressure", status=status, reason="KubeletHasDiskPressure"),
+        ],
+    )
+
+
+def _replacements_behind_pressure_taint(pressure: str) -> Evidence:
+    evicted = make.pod(
+        "checkout-7d9f6c8b5-evict",
+        make.container("app", ready=False, state=make.terminated("ContainerStatusUnknown", 137)),
+        node="worker-3",
+        phase="Failed",
+        reason="Evicted",
+        message="The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi.",
+    )
+    return make.evidence(
+        workload=make.deployment(replicas=3, ready=1),
+        pods=[
+            make.pod("checkout-7d9f6c8b5-fghij", make.container("app"), node="worker-1"),
+            evicted,
+            _pending(CHECKOUT_POD),
+        ],
+        nodes=[
+            _disk_pressure("worker-1", "False"),
+            _disk_pressure("worker-2", "False"),
+            _disk_pressure("worker-3", pressure),
+        ],
+        events=[make.event("FailedScheduling", PRESSURE_TAINT_MESSAGE, name=CHECKOUT_POD)],
+    )
+
+
+def test_pods_kept_off_a_node_by_its_pressure_taint_are_the_node_failure() -> None:
+    result = analyze(_replacements_behind_pressure_taint("True"))
+    assert_leads(
+        result, Category.NODE_FAILURE, Action.DRAIN_NODE, ObjectRef(kind="Node", name="worker-3")
+    )
+    pending = by_category(result, Category.UNSCHEDULABLE)
+    assert pending
+    assert pending[0].confidence < result.findings[0].confidence
+
+
+def test_the_pressured_node_counts_once_its_evicted_pods_are_gone() -> None:
+    # The evicted pods were deleted: no pod of the incident runs on worker-3 any more, but
+    # the scheduler's words still point at its pressure taint.
+    ev = _replacements_behind_pressure_taint("True")
+    ev = ev.model_copy(update={"pods": [p for p in ev.pods if p.reason != "Evicted"]})
+    finding = assert_leads(
+        analyze(ev),
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        ObjectRef(kind="Node", name="worker-3"),
+    )
+    assert finding.confidence >= 0.85
+
+
+def test_a_pressure_taint_no_node_reports_stays_unschedulable() -> None:
+    # The taint in the message, but every node reports no pressure now: capacity is missing.
+    ev = _replacements_behind_pressure_taint("False")
+    ev = ev.model_copy(update={"pods": [p for p in ev.pods if p.reason != "Evicted"]})
+    assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
+
+
+def _statefulset_pod(name: str, statefulset: str, claim: str) -> PodEvidence:
+    pod = _pending(name, replica_set=None, pvc_names=[claim])
+    owner = ObjectRef(kind="StatefulSet", namespace="shop", name=statefulset)
+    return pod.model_copy(update={"owner": owner})
+
+
+def _claim_without_class(pod: PodEvidence) -> Evidence:
+    claim = pod.pvc_names[0]
+    return make.evidence(
+        pods=[pod],
+        pvcs=[PVCEvidence(name=claim, namespace="shop", phase="Pending", requested="10Gi")],
+        events=[
+            make.event(
+                "FailedScheduling",
+                "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+                name=pod.name,
+            ),
+            make.event(
+                "FailedBinding",
+                "no persistent volumes available for this claim and no storage class is set",
+                name=claim,
+                kind="PersistentVolumeClaim",
+                type_="Normal",
+                count=40,
+            ),
+        ],
+    )
+
+
+def test_claim_template_without_a_storage_class_is_fixed_in_the_statefulset() -> None:
+    pod = _statefulset_pod("queue-0", "queue", "data-queue-0")
+    finding = assert_leads(
+        analyze(_claim_without_class(pod)),
+        Category.STORAGE,
+        Action.FIX_CONFIG,
+        ObjectRef(kind="StatefulSet", namespace="shop", name="queue"),
+    )
+    assert "StorageClass" in finding.summary
+    assert finding.params["pvc"] == "data-queue-0"
+
+
+def test_a_standalone_claim_without_a_storage_class_stays_on_the_claim() -> None:
+    # A Deployment's claim is its own object, not stamped from the workload's template.
+    pod = _pending(CHECKOUT_POD, pvc_names=["checkout-data"])
+    assert_leads(
+        analyze(_claim_without_class(pod)),
+        Category.STORAGE,
+        Action.EXPAND_STORAGE,
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="checkout-data"),
+    )
+
+
+def _slow_mount(extra_message: str) -> Evidence:
+    pod = make.pod(
+        CHECKOUT_POD,
+        make.container("app", ready=False, state=make.waiting("ContainerCreating")),
+        phase="Pending",
+        node="worker-2",
+        pvc_names=["checkout-data"],
+    )
+    return make.evidence(
+        workload=make.deployment(replicas=1, ready=0),
+        pods=[pod],
+        pvcs=[
+            PVCEvidence(
+                name="checkout-data",
+                namespace="shop",
+                phase="Bound",
+                requested="500Gi",
+                capacity="500Gi",
+            )
+        ],
+        events=[
+            make.event(
+                "FailedMount",
+                "Unable to attach or mount volumes: unmounted volumes=[data], unattached "
+                "volumes=[]: context deadline exceeded",
+                name=CHECKOUT_POD,
+                count=9,
+            ),
+            *(
+                [make.event("VolumePermissionChangeInProgress", extra_message, name=CHECKOUT_POD)]
+                if extra_message
+                else []
+            ),
+        ],
+    )
+
+
+def test_slow_fsgroup_ownership_change_is_fixed_in_the_workload() -> None:
+    message = (
+        "Setting volume ownership for /var/lib/kubelet/pods/0a1b/volumes/kubernetes.io~csi/"
+        "pvc-1/mount is taking longer than expected, consider using OnRootMismatch"
+    )
+    finding = assert_leads(
+        analyze(_slow_mount(message)), Category.STORAGE, Action.FIX_CONFIG, CHECKOUT
+    )
+    assert "OnRootMismatch" in finding.summary
+
+
+def test_a_mount_failure_without_the_ownership_event_stays_on_the_claim() -> None:
+    assert_leads(
+        analyze(_slow_mount("")),
+        Category.STORAGE,
+        Action.EXPAND_STORAGE,
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="checkout-data"),
+    )
+
+
+def _leading_pending(ev: Evidence) -> Finding:
+    return assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
+
+
+def _selector_pending(cordoned_pool: str) -> Evidence:
+    message = (
+        "0/3 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) "
+        "were unschedulable, 1 node(s) didn't match Pod's node affinity/selector."
+    )
+    pool = {"pool": "db"}
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1),
+        pods=[_pending(CHECKOUT_POD, node_selector=pool)],
+        nodes=[
+            NodeEvidence(name="db-1", ready="True", labels=pool),
+            NodeEvidence(
+                name="db-2", ready="True", labels={"pool": cordoned_pool}, unschedulable=True
+            ),
+            NodeEvidence(name="apps-1", ready="True", labels={"pool": "apps"}),
+        ],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD, count=12)],
+    )
+
+
+def test_a_cordoned_node_the_selector_matches_is_named_to_uncordon() -> None:
+    finding = _leading_pending(_selector_pending("db"))
+    assert "uncordon db-2" in finding.summary
+    assert any(e.source == "node/db-2" for e in finding.evidence)
+
+
+def test_a_cordoned_node_outside_the_selector_is_not_blamed() -> None:
+    finding = _leading_pending(_selector_pending("batch"))
+    assert "uncordon" not in finding.summary
+
+
+def _asking_memory(request: str) -> Evidence:
+    message = "0/2 nodes are available: 2 Insufficient memory."
+    pod = _pending(CHECKOUT_POD)
+    big = pod.containers[0].model_copy(update={"requests": {"cpu": "1", "memory": request}})
+    return make.evidence(
+        workload=make.deployment(replicas=1, ready=0),
+        pods=[pod.model_copy(update={"containers": [big]})],
+        nodes=[
+            NodeEvidence(name="worker-1", ready="True", allocatable={"memory": "63822Mi"}),
+            NodeEvidence(name="worker-2", ready="True", allocatable={"memory": "63822Mi"}),
+        ],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD, count=14)],
+    )
+
+
+def test_a_request_above_every_node_says_more_nodes_will_not_help() -> None:
+    finding = _leading_pending(_asking_memory("96Gi"))
+    assert "96Gi memory, more than any node has (62.3Gi memory)" in finding.summary
+    assert "larger node type" in finding.summary
+
+
+def test_a_request_that_fits_an_empty_node_keeps_the_capacity_advice() -> None:
+    finding = _leading_pending(_asking_memory("8Gi"))
+    assert "add nodes or lower the memory requests" in finding.summary
+
+
+def _second_pod_asks_for_the_volume(holder_node_ready: str) -> Evidence:
+    message = (
+        'Multi-Attach error for volume "pvc-1" Volume is already exclusively attached to one '
+        "node and can't be attached to another"
+    )
+    holder = make.pod(
+        "checkout-7d9f6c8b5-hold1", make.container("app"), node="worker-1", pvc_names=["data"]
+    )
+    asking = make.pod(
+        CHECKOUT_POD,
+        make.container("app", ready=False, state=make.waiting("ContainerCreating")),
+        phase="Pending",
+        node="worker-2",
+        pvc_names=["data"],
+    )
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1),
+        pods=[holder, asking],
+        nodes=[
+            NodeEvidence(
+                name="worker-1",
+                ready=holder_node_ready,
+                conditions=[PodCondition(type="Ready", status=holder_node_ready)],
+            ),
+            NodeEvidence(name="worker-2", ready="True"),
+        ],
+        pvcs=[PVCEvidence(name="data", namespace="shop", phase="Bound", capacity="20Gi")],
+        events=[make.event("FailedAttachVolume", message, name=CHECKOUT_POD, count=5)],
+    )
+
+
+def test_a_single_node_volume_wanted_by_two_live_pods_is_the_workloads_fault() -> None:
+    finding = assert_leads(
+        analyze(_second_pod_asks_for_the_volume("True")),
+        Category.STORAGE,
+        Action.FIX_CONFIG,
+        CHECKOUT,
+    )
+    assert "Recreate" in finding.summary
+
+
+def test_a_volume_held_by_a_node_that_is_down_is_the_nodes_fault() -> None:
+    result = analyze(_second_pod_asks_for_the_volume("Unknown"))
+    assert_leads(
+        result, Category.NODE_FAILURE, Action.DRAIN_NODE, ObjectRef(kind="Node", name="worker-1")
+    )
+    assert all(f.action is not Action.FIX_CONFIG for f in by_category(result, Category.STORAGE))
