@@ -92,6 +92,7 @@ _PHRASES: Final[tuple[tuple[TlsFailure, re.Pattern[str]], ...]] = (
             # Java: JSSE, Apache HttpClient, OkHttp
             r"|No subject alternative (DNS )?names? (matching|present)|No name matching \S+ found"
             r"|doesn't match any of the subject alternative names|Hostname \S+ not verified"
+            r"|could not be verified by hostnameverifier"  # PgJDBC (sslmode=verify-full)
             # curl
             r"|no alternative certificate subject name matches"
             r"|certificate subject name .+ does not match target host name"

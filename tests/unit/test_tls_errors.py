@@ -212,6 +212,11 @@ TEXTS: dict[TlsFailure, list[tuple[str, str]]] = {
             "matching kafka.data.svc found.",
         ),
         (
+            "pgjdbc",
+            "org.postgresql.util.PSQLException: The hostname pg-main.db.svc could not be "
+            "verified by hostnameverifier PgjdbcHostnameVerifier.",
+        ),
+        (
             "java",
             "java.security.cert.CertificateException: No subject alternative names matching "
             "IP address 10.0.4.9 found",
