@@ -12,6 +12,7 @@ from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AutoscalerEvidence,
+    ChangeEvidence,
     Evidence,
     MetricSummary,
     PodCondition,
@@ -455,3 +456,75 @@ def test_bad_rollout_reads_as_a_causal_chain_with_its_age() -> None:
     )
     assert "1 of its 1 new pod is unhealthy [E2]." in text
     assert text.endswith("Pods of revision 6 still serve [E3].")
+
+
+def _moved_server(*aspects: str) -> Evidence:
+    """Revision 7 rolled out 40 minutes ago; its pod's liveness and readiness probes on :8080
+    are refused while its server says it listens on :3000; revision 6 still serves."""
+    new = make.container(
+        "app",
+        "ghcr.io/example/app:1.9",
+        ready=False,
+        restarts=9,
+        last_state=make.terminated("Error", 143),
+    )
+    old = make.container("app", "ghcr.io/example/app:1.9")
+    new_pod = "checkout-7d9f6c8b5-new01"
+    refused = [
+        make.event(
+            "Unhealthy",
+            f'{kind} probe failed: Get "http://10.1.2.3:8080/health": dial tcp 10.1.2.3:8080: '
+            "connect: connection refused",
+            name=new_pod,
+            count=40,
+        )
+        for kind in ("Liveness", "Readiness")
+    ]
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1, revision=7),
+        revisions=make.rollout_revisions(
+            7, {"app": new.image}, {"app": old.image}, minutes_ago=40, old_ready=1
+        ),
+        pods=[
+            make.pod(new_pod, new),
+            make.pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
+        ],
+        events=[
+            *refused,
+            make.event(
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+                name=new_pod,
+                type_="Normal",
+                count=9,
+            ),
+        ],
+        logs=[
+            make.log(new_pod, "app", '{"level":30,"msg":"Server listening at http://0.0.0.0:3000"}')
+        ],
+        changes=[
+            ChangeEvidence(
+                at=make.ago(40),
+                kind="rollout",
+                object=CHECKOUT,
+                aspects=list(aspects),
+                details=["revision 6 -> 7"],
+                from_revision=6,
+                to_revision=7,
+            )
+        ],
+    )
+
+
+def test_a_server_moved_off_its_unchanged_probe_port_is_rolled_back() -> None:
+    result = analyze(_moved_server("env"))
+    first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
+    assert any("listens on port 3000" in e.fact and "8080" in e.fact for e in first.evidence)
+    assert_ranks_below(result, Category.PROBE_FAILURE, first)
+
+
+def test_a_rollout_that_changed_the_probes_leaves_the_probe_in_question() -> None:
+    result = analyze(_moved_server("env", "probes"))
+    rollout = by_category(result, Category.BAD_ROLLOUT)
+    assert rollout
+    assert not any("listens on port" in e.fact for e in rollout[0].evidence)
