@@ -12,7 +12,6 @@ from kubetriage import prose
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AutoscalerEvidence,
-    ChangeEvidence,
     Evidence,
     MetricSummary,
     PodCondition,
@@ -502,17 +501,7 @@ def _moved_server(*aspects: str) -> Evidence:
         logs=[
             make.log(new_pod, "app", '{"level":30,"msg":"Server listening at http://0.0.0.0:3000"}')
         ],
-        changes=[
-            ChangeEvidence(
-                at=make.ago(40),
-                kind="rollout",
-                object=CHECKOUT,
-                aspects=list(aspects),
-                details=["revision 6 -> 7"],
-                from_revision=6,
-                to_revision=7,
-            )
-        ],
+        changes=[make.rollout_change(CHECKOUT, 6, *aspects, minutes_ago=40)],
     )
 
 
@@ -528,3 +517,47 @@ def test_a_rollout_that_changed_the_probes_leaves_the_probe_in_question() -> Non
     rollout = by_category(result, Category.BAD_ROLLOUT)
     assert rollout
     assert not any("listens on port" in e.fact for e in rollout[0].evidence)
+
+
+def _stable_and_canary(canary_minutes_old: float, canary_line: str) -> Evidence:
+    """The Service quote-api (no workload in scope) selects three pods of Deployment quote-api
+    (a week old) and one of quote-api-canary started ``canary_minutes_old`` ago."""
+    stable = [
+        make.pod(
+            f"quote-api-59d7f8c6b4-s{i}", make.container("api"), replica_set="quote-api-59d7f8c6b4"
+        )
+        for i in range(3)
+    ]
+    canary = make.pod(
+        "quote-api-canary-7b4c9f6d8-c0",
+        make.container("api"),
+        replica_set="quote-api-canary-7b4c9f6d8",
+    )
+    canary = canary.model_copy(update={"created_at": make.ago(canary_minutes_old)})
+    stable = [p.model_copy(update={"created_at": make.ago(60 * 24 * 6)}) for p in stable]
+    ok = '{"level":30,"res":{"statusCode":200},"msg":"request completed"}'
+    return make.evidence(
+        pods=[*stable, canary],
+        services=[make.service("quote-api", ready=4, matching=4)],
+        logs=[
+            make.log(stable[0].name, "api", ok),
+            make.log(canary.name, "api", f"{ok}\n{canary_line}"),
+        ],
+    )
+
+
+_ERRORED = (
+    '{"level":50,"res":{"statusCode":500},"err":{"type":"TypeError"},"msg":"request errored"}'
+)
+CANARY = ObjectRef(kind="Deployment", namespace="shop", name="quote-api-canary")
+
+
+def test_only_the_new_workloads_pods_erring_behind_a_service_rolls_it_back() -> None:
+    result = analyze(_stable_and_canary(25, _ERRORED))
+    assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CANARY)
+
+
+def test_an_old_second_workload_or_a_clean_one_is_not_blamed() -> None:
+    assert "new-workload" not in analyze(_stable_and_canary(60 * 24 * 2, _ERRORED)).fired
+    clean = '{"level":30,"res":{"statusCode":201},"msg":"request completed"}'
+    assert "new-workload" not in analyze(_stable_and_canary(25, clean)).fired
