@@ -14,6 +14,7 @@ from kubetriage.analyzers import AnalyzerRun, run_analyzers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AlertEvidence,
+    ChangeEvidence,
     ContainerEvidence,
     ContainerState,
     EventEvidence,
@@ -207,6 +208,22 @@ def rollout_revisions(
         revision(names[0], number, new, current=True, ready=ready, created_minutes_ago=minutes_ago),
         revision(names[1], number - 1, old, ready=old_ready),
     ]
+
+
+def rollout_change(
+    workload: ObjectRef, from_revision: int, *aspects: str, minutes_ago: float
+) -> ChangeEvidence:
+    """The timeline entry of ``workload``'s rollout from ``from_revision`` to the next one,
+    ``minutes_ago``, changing ``aspects`` of the pod template ("image", "env", "probes"...)."""
+    return ChangeEvidence(
+        at=ago(minutes_ago),
+        kind="rollout",
+        object=workload,
+        aspects=list(aspects),
+        details=[f"revision {from_revision} -> {from_revision + 1}"],
+        from_revision=from_revision,
+        to_revision=from_revision + 1,
+    )
 
 
 def event(

@@ -13,6 +13,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AlertEvidence,
     ChangeEvidence,
+    DependencyEvidence,
     EventEvidence,
     Evidence,
     RevisionEvidence,
@@ -353,3 +354,169 @@ def test_a_rollout_whose_pods_an_admission_webhook_blocks_is_not_blamed() -> Non
     assert not _correlated(_rollout_blocked_by_webhook("Fail"))
     # Near miss: a webhook that fails open blocks nothing; the rollout stays the suspect.
     assert _correlated(_rollout_blocked_by_webhook("Ignore"))
+
+
+# --- a rollout that only carried a configuration change -----------------------------------
+
+CONFIG = ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")
+
+
+def _crash_after(change: ChangeEvidence, **extra: object) -> Evidence:
+    """The new revision's pod exits with an error since 20 minutes, after ``change``."""
+    crashing = make.crash_looping("app", "app:1.0", restarts=5)
+    warning = make.event("BackOff", "Back-off restarting failed container", name="checkout-new-a")
+    fields: dict[str, object] = {
+        "workload": make.deployment(revision=5),
+        "pods": [make.pod("checkout-new-a", crashing, replica_set="checkout-new")],
+        "revisions": make.rollout_revisions(
+            5, {"app": "app:1.0"}, {"app": "app:1.0"}, minutes_ago=30, names=("checkout-new", "x")
+        ),
+        "events": [warning.model_copy(update={"first_seen": ago(20)})],
+        "changes": [change],
+    }
+    fields.update(extra)
+    return make.evidence(**fields)
+
+
+def test_a_reloader_rollout_points_at_the_config_map_it_carried() -> None:
+    carried = _rollout(30, "config").model_copy(update={"configs": [CONFIG]})
+    findings = _correlated(_crash_after(carried))
+    assert [(f.category, f.action, f.target) for f in findings] == [
+        (Category.CONFIG_MISSING, Action.FIX_CONFIG, CONFIG)
+    ]
+
+
+def test_a_checksum_rollout_naming_no_object_still_points_at_the_rollout() -> None:
+    findings = _correlated(_crash_after(_rollout(30, "config")))
+    assert [(f.category, f.action) for f in findings] == [(Category.BAD_ROLLOUT, Action.ROLLBACK)]
+
+
+def test_a_rollout_that_changed_code_too_is_not_only_a_carrier() -> None:
+    both = _rollout(30, "config", "image").model_copy(update={"configs": [CONFIG]})
+    findings = _correlated(_crash_after(both))
+    assert [(f.category, f.action) for f in findings] == [(Category.BAD_ROLLOUT, Action.ROLLBACK)]
+
+
+# --- a change that coincided with a failure it did not cause -------------------------------
+
+
+def _broker(ready: int) -> DependencyEvidence:
+    """RabbitMQ in another namespace, named by the checkout pods' env, ``ready`` endpoints."""
+    return DependencyEvidence(
+        service=make.service("rabbitmq", "messaging", ready=ready, port_numbers=[5672]),
+        named_by=["pod checkout-new-a env AMQP_HOST"],
+        pods=3,
+        failing_pods=[] if ready else ["rabbitmq-server-0: not ready"],
+    )
+
+
+def _refused_after_rollout(broker: DependencyEvidence) -> Evidence:
+    line = (
+        '{"level":"error","msg":"amqp reconnect failed",'
+        '"err":"connect ECONNREFUSED 10.96.4.7:5672"}'
+    )
+    return _crash_after(
+        _rollout(30, "image"),
+        dependencies=[broker],
+        logs=[make.log("checkout-new-a", "app", line)],
+    )
+
+
+def test_a_dependency_down_for_everyone_is_not_the_rollouts_doing() -> None:
+    assert not _correlated(_refused_after_rollout(_broker(ready=0)))
+
+
+def test_a_healthy_dependency_leaves_the_rollout_blamed() -> None:
+    assert _correlated(_refused_after_rollout(_broker(ready=3)))
+
+
+def _both_revisions_logging(old_line: str) -> Evidence:
+    new_line = "StackExchange.Redis.RedisConnectionException: UnableToConnect on cache:6379"
+    return make.evidence(
+        workload=make.deployment(revision=5),
+        revisions=_new_over_old(ready=1),
+        pods=[
+            make.pod(
+                "checkout-new-a", make.container("app", "app:1.1"), replica_set="checkout-new"
+            ),
+            make.pod(
+                "checkout-old-a", make.container("app", "app:1.0"), replica_set="checkout-old"
+            ),
+        ],
+        logs=[
+            make.log("checkout-new-a", "app", new_line),
+            make.log("checkout-old-a", "app", old_line),
+        ],
+        metrics=[make.error_ratio(first=0.001, last=0.2, changed_minutes_ago=25, trend="rising")],
+        changes=[_rollout(30, "image")],
+    )
+
+
+def test_the_previous_revision_failing_alike_clears_the_rollout() -> None:
+    ev = _both_revisions_logging(
+        "StackExchange.Redis.RedisConnectionException: UnableToConnect on cache:6379"
+    )
+    assert not _correlated(ev)
+
+
+def test_a_previous_revision_logging_something_else_keeps_the_rollout_blamed() -> None:
+    ev = _both_revisions_logging('GET /v1/cart 200 12ms status="200"')
+    assert [(f.category, f.action) for f in _correlated(ev)] == [
+        (Category.BAD_ROLLOUT, Action.ROLLBACK)
+    ]
+
+
+# --- a scale-in ----------------------------------------------------------------------------
+
+
+def _scaled_in(replica_set: str, cpu_stepped_minutes_ago: float | None) -> Evidence:
+    scaled = make.event(
+        "ScalingReplicaSet",
+        f"Scaled down replica set {replica_set} to 4 from 8",
+        name="checkout",
+        kind="Deployment",
+        type_="Normal",
+    ).model_copy(update={"first_seen": ago(40), "last_seen": ago(40)})
+    metrics = []
+    if cpu_stepped_minutes_ago is not None:
+        metrics.append(
+            make.metric(
+                'sum(rate(container_cpu_usage_seconds_total{namespace="shop",pod=~"checkout-.*"}[5m]))',
+                name="cpu_usage_cores",
+                first=0.45,
+                last=0.85,
+                trend="rising",
+                changed_minutes_ago=cpu_stepped_minutes_ago,
+            )
+        )
+    return make.evidence(
+        workload=make.deployment(replicas=4, revision=5),
+        revisions=[make.revision("checkout-new", 5, {"app": "app:1.1"}, current=True, ready=4)],
+        pods=[
+            make.pod("checkout-new-a", make.container("app", "app:1.1"), replica_set="checkout-new")
+        ],
+        events=[scaled],
+        metrics=metrics,
+        alerts=[make.alert(alertname="CheckoutLatencyHigh", namespace="shop")],
+    )
+
+
+def test_cpu_stepping_up_right_after_a_scale_in_asks_for_the_replicas_back() -> None:
+    finding = top(_scaled_in("checkout-new", cpu_stepped_minutes_ago=36))
+    assert (finding.category, finding.action, finding.target) == (
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        WORKLOAD,
+    )
+    assert finding.params["replicas"] == "8"
+
+
+def test_a_rollouts_scale_down_of_the_old_revision_is_no_scale_in() -> None:
+    result = analyze(_scaled_in("checkout-old", cpu_stepped_minutes_ago=36))
+    assert "scale-in" not in result.fired
+
+
+def test_a_scale_in_without_busier_pods_is_no_cause() -> None:
+    assert "scale-in" not in analyze(_scaled_in("checkout-new", None)).fired
+    # CPU that stepped up long after the cut is something else's doing.
+    assert "scale-in" not in analyze(_scaled_in("checkout-new", cpu_stepped_minutes_ago=2)).fired

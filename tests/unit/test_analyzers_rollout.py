@@ -455,3 +455,109 @@ def test_bad_rollout_reads_as_a_causal_chain_with_its_age() -> None:
     )
     assert "1 of its 1 new pod is unhealthy [E2]." in text
     assert text.endswith("Pods of revision 6 still serve [E3].")
+
+
+def _moved_server(*aspects: str) -> Evidence:
+    """Revision 7 rolled out 40 minutes ago; its pod's liveness and readiness probes on :8080
+    are refused while its server says it listens on :3000; revision 6 still serves."""
+    new = make.container(
+        "app",
+        "ghcr.io/example/app:1.9",
+        ready=False,
+        restarts=9,
+        last_state=make.terminated("Error", 143),
+    )
+    old = make.container("app", "ghcr.io/example/app:1.9")
+    new_pod = "checkout-7d9f6c8b5-new01"
+    refused = [
+        make.event(
+            "Unhealthy",
+            f'{kind} probe failed: Get "http://10.1.2.3:8080/health": dial tcp 10.1.2.3:8080: '
+            "connect: connection refused",
+            name=new_pod,
+            count=40,
+        )
+        for kind in ("Liveness", "Readiness")
+    ]
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1, revision=7),
+        revisions=make.rollout_revisions(
+            7, {"app": new.image}, {"app": old.image}, minutes_ago=40, old_ready=1
+        ),
+        pods=[
+            make.pod(new_pod, new),
+            make.pod("checkout-5c6d7e8f9-old01", old, replica_set="checkout-5c6d7e8f9"),
+        ],
+        events=[
+            *refused,
+            make.event(
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+                name=new_pod,
+                type_="Normal",
+                count=9,
+            ),
+        ],
+        logs=[
+            make.log(new_pod, "app", '{"level":30,"msg":"Server listening at http://0.0.0.0:3000"}')
+        ],
+        changes=[make.rollout_change(CHECKOUT, 6, *aspects, minutes_ago=40)],
+    )
+
+
+def test_a_server_moved_off_its_unchanged_probe_port_is_rolled_back() -> None:
+    result = analyze(_moved_server("env"))
+    first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
+    assert any("listens on port 3000" in e.fact and "8080" in e.fact for e in first.evidence)
+    assert_ranks_below(result, Category.PROBE_FAILURE, first)
+
+
+def test_a_rollout_that_changed_the_probes_leaves_the_probe_in_question() -> None:
+    result = analyze(_moved_server("env", "probes"))
+    rollout = by_category(result, Category.BAD_ROLLOUT)
+    assert rollout
+    assert not any("listens on port" in e.fact for e in rollout[0].evidence)
+
+
+def _stable_and_canary(canary_minutes_old: float, canary_line: str) -> Evidence:
+    """The Service quote-api (no workload in scope) selects three pods of Deployment quote-api
+    (a week old) and one of quote-api-canary started ``canary_minutes_old`` ago."""
+    stable = [
+        make.pod(
+            f"quote-api-59d7f8c6b4-s{i}", make.container("api"), replica_set="quote-api-59d7f8c6b4"
+        )
+        for i in range(3)
+    ]
+    canary = make.pod(
+        "quote-api-canary-7b4c9f6d8-c0",
+        make.container("api"),
+        replica_set="quote-api-canary-7b4c9f6d8",
+    )
+    canary = canary.model_copy(update={"created_at": make.ago(canary_minutes_old)})
+    stable = [p.model_copy(update={"created_at": make.ago(60 * 24 * 6)}) for p in stable]
+    ok = '{"level":30,"res":{"statusCode":200},"msg":"request completed"}'
+    return make.evidence(
+        pods=[*stable, canary],
+        services=[make.service("quote-api", ready=4, matching=4)],
+        logs=[
+            make.log(stable[0].name, "api", ok),
+            make.log(canary.name, "api", f"{ok}\n{canary_line}"),
+        ],
+    )
+
+
+_ERRORED = (
+    '{"level":50,"res":{"statusCode":500},"err":{"type":"TypeError"},"msg":"request errored"}'
+)
+CANARY = ObjectRef(kind="Deployment", namespace="shop", name="quote-api-canary")
+
+
+def test_only_the_new_workloads_pods_erring_behind_a_service_rolls_it_back() -> None:
+    result = analyze(_stable_and_canary(25, _ERRORED))
+    assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CANARY)
+
+
+def test_an_old_second_workload_or_a_clean_one_is_not_blamed() -> None:
+    assert "new-workload" not in analyze(_stable_and_canary(60 * 24 * 2, _ERRORED)).fired
+    clean = '{"level":30,"res":{"statusCode":201},"msg":"request completed"}'
+    assert "new-workload" not in analyze(_stable_and_canary(25, clean)).fired

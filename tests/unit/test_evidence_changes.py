@@ -128,6 +128,10 @@ def test_a_secret_rotation_is_named_from_reloaders_env_var_or_annotation() -> No
     # A rotated Secret, not a code change: "config", never "env".
     assert by_env.aspects == ["config"]
     assert "Secret db-creds changed (Reloader)" in by_env.details
+    # Structured, for the analyzers: the object that changed, in the workload's namespace.
+    assert [(c.kind, c.namespace, c.name) for c in by_env.configs] == [
+        ("Secret", by_env.object.namespace, "db-creds")
+    ]
     annotated = _template()
     annotated["metadata"]["annotations"]["reloader.stakater.com/last-reloaded-from"] = (
         '{"type":"SECRET","name":"payments-api-key","hash":"77"}'
@@ -141,6 +145,7 @@ def test_a_secret_rotation_is_named_from_reloaders_env_var_or_annotation() -> No
     )[0]
     assert by_annotation.aspects == ["config"]
     assert "Secret payments-api-key changed (Reloader)" in by_annotation.details
+    assert [(c.kind, c.name) for c in by_annotation.configs] == [("Secret", "payments-api-key")]
 
 
 def test_secret_writes_are_known_from_their_events_only() -> None:

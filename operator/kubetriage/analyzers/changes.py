@@ -19,17 +19,32 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
+    CPU_USAGE,
+    DEPENDENCY_LOG,
     RISE,
     current_and_previous_revision,
     grep_logs,
+    hosts_in,
     item,
+    log_source,
+    logs_of,
     metric_growth,
+    pod_revision,
+    service_for_host,
     timestamp,
     workload_ref,
 )
-from kubetriage.models.evidence import ChangeEvidence, Evidence, MetricSummary
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    ChangeEvidence,
+    DependencyEvidence,
+    Evidence,
+    MetricSummary,
+    PodEvidence,
+)
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -44,6 +59,9 @@ class _Confidence:
     # outweighs where the failing pods happen to run (all were pulled after the tag moved).
     new_digest: float = 0.86
     rollout: float = 0.88  # the workload's rollout of what its pods run
+    # The current revision's replicas were cut and the remaining pods' CPU stepped up right
+    # after, every pod healthy: the same load on fewer pods.
+    scale_in: float = 0.7
 
 
 CONFIDENCE: Final = _Confidence()
@@ -61,6 +79,9 @@ EXPLAINED_CAP = 0.75
 _BEHAVIOUR = frozenset(
     {"image", "digest", "command", "args", "env", "config", "volumes", "resources"}
 )
+# A rollout that changed only these carried a configuration change into the pods (a config
+# checksum or Reloader hash in the template): the configuration is what changed.
+_CARRIER = frozenset({"config", "template"})
 # Waiting reasons whose own analyzers name the precise fix (and target).
 _SPECIFIC_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
@@ -184,6 +205,116 @@ def _specific_cause(evidence: Evidence) -> bool:
     )
 
 
+def down_dependencies(evidence: Evidence) -> list[DependencyEvidence]:
+    """The followed dependencies that cannot serve anyone: pods behind them fail, or none of
+    their endpoints is ready."""
+    return [
+        d
+        for d in evidence.dependencies
+        if d.service is not None
+        and d.pods > 0
+        and (d.failing_pods or d.service.ready_endpoints == 0)
+    ]
+
+
+_PORT = re.compile(r"[:\s](?P<port>\d{2,5})\b")
+
+
+def calls_down_dependency(
+    evidence: Evidence, pod: PodEvidence, down: list[DependencyEvidence]
+) -> EvidenceItem | None:
+    """A line of the pod's own logs reporting a failing call to one of the ``down``
+    dependencies: by its host name, or (a client that logs the address it dialled) by an IP
+    with one of the dependency's ports, when the dependency is named in the workload's env,
+    configuration or logs."""
+    services = [d.service for d in down if d.service is not None]
+    for hit in grep_logs(logs_of(evidence, pod), DEPENDENCY_LOG, limit=10):
+        if any(service_for_host(host, services) is not None for host in hosts_in(hit.line)):
+            return item(log_source(hit.log), hit.line)
+        ports = {int(m["port"]) for m in _PORT.finditer(hit.line)}
+        if any(
+            d.service is not None and d.named_by and ports & set(d.service.port_numbers)
+            for d in down
+        ):
+            return item(log_source(hit.log), hit.line)
+    return None
+
+
+def dependency_outage(evidence: Evidence) -> EvidenceItem | None:
+    """A failing call to a dependency that is down for everyone, logged by the workload's own
+    pods: the outage, not the workload's latest change, is what they suffer from."""
+    down = down_dependencies(evidence)
+    if not down:
+        return None
+    for pod in evidence.pods:
+        if pod_revision(pod, evidence) is None:
+            continue  # not one of the workload's pods
+        found = calls_down_dependency(evidence, pod, down)
+        if found is not None:
+            return found
+    return None
+
+
+# A request the server failed, as its own log says it: an HTTP 5xx in an access-log or
+# structured line, an error-level record, a stack trace.
+SERVER_ERROR_LOG = re.compile(
+    r'(?i)(\b(status|code|status_?code)"?\s*[=:]\s*"?5\d\d\b|" 5\d\d \d|\bHTTP/[\d.]+"? 5\d\d\b|'
+    r'"level"\s*:\s*(50|"error")|\blevel=error\b|\[error\]|(?-i:\bERROR\b)|'
+    r"traceback \(most recent call last\)|exception in thread|internal server error)"
+)
+_VARYING = re.compile(r"(?i)\b[0-9a-f]*\d[0-9a-f]*\b")
+
+
+def _error_shapes(evidence: Evidence, pods: list[PodEvidence]) -> set[str]:
+    """The failing calls the pods log, reduced to their shape (numbers, ids and addresses
+    blanked): the same failure logged by two pods has the same shape."""
+    shapes: set[str] = set()
+    for pod in pods:
+        logs = logs_of(evidence, pod)
+        for hit in grep_logs(logs, DEPENDENCY_LOG, limit=20) + grep_logs(
+            logs, _EXCEPTION, limit=20
+        ):
+            shape = _VARYING.sub("#", hit.match.group(0).lower())
+            # A bare status code ("code": 500) says a request failed, not which failure.
+            if sum(ch.isalpha() for ch in shape) >= _MIN_SHAPE_LETTERS:
+                shapes.add(shape)
+    return shapes
+
+
+_MIN_SHAPE_LETTERS = 8
+
+
+# An exception class a log line names (Java/.NET/Python style): the failure's signature.
+_EXCEPTION = re.compile(r"\b(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Exception|Error)\b")
+
+
+def previous_fails_alike(evidence: Evidence) -> EvidenceItem | None:
+    """Pods of the previous revision, still running beside the new one, that log the same
+    failures as the new revision's pods: the change is not what broke them."""
+    current, _ = current_and_previous_revision(evidence)
+    if current is None:
+        return None
+    old: list[PodEvidence] = []
+    new: list[PodEvidence] = []
+    for pod in evidence.pods:
+        revision = pod_revision(pod, evidence)
+        if revision is None:
+            continue
+        if revision.revision == current.revision:
+            new.append(pod)
+        elif revision.revision < current.revision:
+            old.append(pod)
+    if not old or not new:
+        return None
+    shared = _error_shapes(evidence, old) & _error_shapes(evidence, new)
+    if not shared:
+        return None
+    return item(
+        "revision",
+        f"pods of the previous revision log the same failures: {sorted(shared)[0]}",
+    )
+
+
 def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
     """The rollout that produced the workload's current revision, if the timeline has it."""
     current, _ = current_and_previous_revision(evidence)
@@ -226,6 +357,17 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     return first_fact
 
 
+def _carried(rollout: ChangeEvidence, ref: ObjectRef) -> ChangeEvidence:
+    """The edit of a ConfigMap or Secret, dated by the rollout that carried it into the pods."""
+    return ChangeEvidence(
+        at=rollout.at,
+        kind="config",
+        object=ref,
+        aspects=["data"],
+        details=[f"changed, carried into the pods by revision {rollout.to_revision}"],
+    )
+
+
 def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem] | None:
     """The change the symptoms began right after (the workload's latest rollout of its
     behaviour, or an edit of a ConfigMap its pods use), with the first symptom seen after it;
@@ -233,11 +375,22 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     was not healthy), or when traffic rose too (then capacity is a fair rival)."""
     if _traffic_rose(evidence.metrics):
         return None
+    if dependency_outage(evidence) is not None or previous_fails_alike(evidence) is not None:
+        return None
     candidates: list[ChangeEvidence] = []
+    edits = [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
     rollout = latest_rollout(evidence)
     if rollout is not None and set(rollout.aspects) & _BEHAVIOUR:
-        candidates.append(rollout)
-    candidates += [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
+        if not set(rollout.aspects) <= _CARRIER:
+            candidates.append(rollout)
+        elif rollout.configs:
+            # The rollout only carried a ConfigMap or Secret change into the pods (Reloader):
+            # the edit of that object is the change, and rolling the template back would
+            # mount the same edited object again.
+            candidates += [_carried(rollout, ref) for ref in rollout.configs]
+        elif not edits:
+            candidates.append(rollout)  # a config checksum changed; what it covers is unknown
+    candidates += edits
     # The most recent change that fits is the one the symptoms followed.
     for change in sorted(candidates, key=lambda c: -timestamp(c.at or evidence.collected_at)):
         first = _fits(evidence, change)
@@ -343,8 +496,95 @@ def check_change(evidence: Evidence) -> list[Finding]:
     ]
 
 
+# The Deployment controller's words for a replica cut: "Scaled down replica set web-5d8c to 6
+# from 10". On the current revision's ReplicaSet (not an old one during a rollout), it is a
+# scale-in: by an autoscaler (its minimum or target edited) or by hand.
+_SCALED_DOWN = re.compile(
+    r"(?i)scaled down replica set (?P<rs>\S+) to (?P<to>\d+) from (?P<from>\d+)"
+)
+# How long after a scale-in the remaining pods' CPU usage may step up and still be its load.
+SCALE_IN_EFFECT = timedelta(minutes=30)
+
+
+def _scale_in(evidence: Evidence) -> tuple[int, int, datetime, EvidenceItem] | None:
+    """The newest cut of the current revision's replicas: from, to, when, and the event."""
+    current, _ = current_and_previous_revision(evidence)
+    if current is None:
+        return None
+    found: list[tuple[int, int, datetime, EvidenceItem]] = []
+    for event in evidence.events:
+        match = _SCALED_DOWN.search(event.message)
+        when = event.last_seen or event.first_seen
+        if match is None or when is None or match["rs"] != current.name:
+            continue
+        before, after = int(match["from"]), int(match["to"])
+        if 0 < after < before:
+            fact = item("events", f"{event.reason} at {when:%H:%M}: {event.message}")
+            found.append((before, after, when, fact))
+    return max(found, key=lambda f: timestamp(f[2]), default=None)
+
+
+def _busier_after(evidence: Evidence, when: datetime) -> EvidenceItem | None:
+    """A CPU usage series of the workload's pods that stepped up right after ``when``."""
+    start = timestamp(when) - ONSET_TOLERANCE.total_seconds()
+    end = timestamp(when) + SCALE_IN_EFFECT.total_seconds()
+    for metric in evidence.metrics:
+        if CPU_USAGE not in metric.query and "cpu_usage" not in metric.name:
+            continue
+        growth = metric_growth(metric)
+        if metric.changed_at is None or growth is None or growth < RISE:
+            continue
+        if start <= timestamp(metric.changed_at) <= end:
+            return item(
+                "metrics",
+                f"{metric.name} per pod stepped up at {metric.changed_at:%H:%M} "
+                f"to {prose.number(metric.last or 0)}",
+            )
+    return None
+
+
+def check_scale_in(evidence: Evidence) -> list[Finding]:
+    """Too few replicas since a scale-in: the current revision's replicas were cut (an
+    autoscaler's minimum or target raised, or a manual scale) and right after it the
+    remaining pods' CPU usage stepped up, with every pod healthy: the same load on fewer
+    pods. The fix is to give the replicas back (scale out, or undo the autoscaler edit)."""
+    target = workload_ref(evidence)
+    if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+        return []
+    if any(pod_failing(p) for p in evidence.pods if pod_revision(p, evidence) is not None):
+        return []  # failing pods have their own causes and rules
+    cut = _scale_in(evidence)
+    if cut is None:
+        return []
+    before, after, when, event = cut
+    busier = _busier_after(evidence, when)
+    if busier is None:
+        return []
+    return [
+        make_finding(
+            "scale-in",
+            Category.RESOURCE_SATURATION,
+            CONFIDENCE.scale_in,
+            prose.narrative(
+                f"{prose.obj(target)} runs on {after} replicas instead of {before} since "
+                f"{when:%H:%M}",
+                f"scale it back out to {before} replicas (or undo the autoscaler change)",
+                because=[
+                    prose.claim(f"Its replicas were cut from {before} to {after}", event),
+                    prose.claim("The remaining pods' CPU usage stepped up right after", busier),
+                ],
+            ),
+            [event, busier],
+            Action.SCALE_OUT,
+            target,
+            {"replicas": str(before)},
+        )
+    ]
+
+
 CHANGE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("change-correlation", (Category.BAD_ROLLOUT,), check_change),
+    Analyzer("scale-in", (Category.RESOURCE_SATURATION,), check_scale_in),
 )
 
 

@@ -20,7 +20,12 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.changes import (
+    SERVER_ERROR_LOG,
+    calls_down_dependency,
+    down_dependencies,
+)
+from kubetriage.analyzers.pods import pod_events, pod_failing
 from kubetriage.analyzers.saturation import (
     ERROR_NAME,
     LATENCY_NAME,
@@ -30,25 +35,24 @@ from kubetriage.analyzers.saturation import (
 )
 from kubetriage.analyzers.support import (
     CPU_USAGE,
-    DEPENDENCY_LOG,
     DOUBLING,
     RECENT_ROLLOUT,
     RISE,
     current_and_previous_revision,
     grep_logs,
-    hosts_in,
     item,
     log_source,
     logs_of,
     metric_growth,
+    owner_workload,
     pod_revision,
     pod_source,
     seconds_before,
-    service_for_host,
     timestamp,
     workload_ref,
 )
-from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -68,6 +72,13 @@ class _Confidence:
     deadline_bonus: float = 0.05  # the rollout missed its progress deadline
     overload_bonus: float = 0.05  # new pods fail and load rose, with the same traffic as before
     image_bonus: float = 0.03  # the rollout changed an image
+    # The new pods' servers say they listen on one port while their probes, unchanged by the
+    # rollout and passing on the previous revision, are refused on another: what the rollout
+    # changed (env, args, command, image) moved the server, the probe is not at fault.
+    serves_elsewhere: float = 0.9
+    # Behind one Service, only the pods of a recently started second workload (a canary) fail
+    # or log server errors; the older workload's pods serve cleanly.
+    new_workload: float = 0.7
     specific_cap: float = 0.5  # every failing pod shows a cause with its own rule (image...)
     dependency_down_cap: float = 0.6  # every failing pod waits on a dependency that is down
     cap: float = 0.9  # the most a bad-rollout finding claims
@@ -144,13 +155,20 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     }
     if changed:
         confidence += CONFIDENCE.image_bonus
+    moved = (
+        _serves_elsewhere(evidence, new_failing)
+        if old_healthy and not _rollout_changed(evidence, current.revision, "probes")
+        else None
+    )
+    if moved is not None:
+        confidence = max(confidence, CONFIDENCE.serves_elsewhere)
     specific = [p for p in new_failing if _specific_cause(p)]
     if specific and len(specific) == len(new_failing):
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
-    down = _down_dependencies(evidence)
-    if new_failing and all(_waits_on(p, down, evidence) for p in new_failing):
+    down = down_dependencies(evidence)
+    if new_failing and all(calls_down_dependency(evidence, p, down) for p in new_failing):
         # The new pods block on a callee that is down for everyone (its own pods fail): the
         # revision only started after the callee broke, and rolling back would not serve.
         confidence = min(confidence, CONFIDENCE.dependency_down_cap)
@@ -170,6 +188,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         )
     failing = [item(pod_source(p), _pod_problem(p)) for p in new_failing[:3]]
     facts.extend(failing)
+    if moved is not None:
+        facts.append(moved)
     facts.extend(errors_after[:2])
     facts.extend(load_after[:2])
     still: EvidenceItem | None = None
@@ -235,6 +255,48 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     ]
 
 
+# The port a server says it listens on, as servers print it when they start ("listening on
+# :8080", "Server listening at http://0.0.0.0:3000", "Tomcat started on port(s): 8080",
+# "Now listening on: http://[::]:5000", "serving on port 9000").
+_LISTENING = re.compile(
+    r"(?i)\b(?:listen(?:ing)?|serving|started (?:server )?on|bound to)\b[^\n]{0,60}?"
+    r'(?:\bport(?:\(s\)|s)?"?\s*[:=]?\s*|:)(?P<port>\d{2,5})\b'
+)
+# A probe the kubelet could not connect to, with the port it dialled.
+_PROBE_REFUSED = re.compile(
+    r"(?i)probe failed:.*?:(?P<port>\d{2,5})\b.*\bconnect(?:ion)?:? (?:connection )?refused"
+)
+
+
+def _serves_elsewhere(evidence: Evidence, pods: list[PodEvidence]) -> EvidenceItem | None:
+    """A failing pod whose server says it listens on ports none of which is the port its
+    probes are refused on."""
+    for pod in pods:
+        refused = {
+            int(m["port"])
+            for e in pod_events(evidence, pod)
+            if (m := _PROBE_REFUSED.search(e.message))
+        }
+        if not refused:
+            continue
+        hits = grep_logs(logs_of(evidence, pod), _LISTENING, limit=5)
+        listening = {int(hit.match["port"]) for hit in hits}
+        if hits and not listening & refused:
+            return item(
+                log_source(hits[0].log),
+                f"the server listens on port {', '.join(map(str, sorted(listening)))} while its "
+                f"probes are refused on port {', '.join(map(str, sorted(refused)))}",
+            )
+    return None
+
+
+def _rollout_changed(evidence: Evidence, revision: int, aspect: str) -> bool:
+    """Whether the rollout to ``revision`` changed this part of the pod template (True when
+    the timeline does not show that rollout: unknown counts as changed)."""
+    rollouts = [c for c in evidence.changes if c.kind == "rollout" and c.to_revision == revision]
+    return not rollouts or any(aspect in c.aspects for c in rollouts)
+
+
 _SPECIFIC_WAITING = frozenset(
     {
         "ErrImagePull",
@@ -251,36 +313,6 @@ def _specific_cause(pod: PodEvidence) -> bool:
     )
 
 
-def _down_dependencies(evidence: Evidence) -> list[ServiceEvidence]:
-    """The followed dependencies that cannot serve anyone: pods behind them fail, or none of
-    their endpoints is ready."""
-    return [
-        d.service
-        for d in evidence.dependencies
-        if d.service is not None
-        and d.pods > 0
-        and (d.failing_pods or d.service.ready_endpoints == 0)
-    ]
-
-
-def _waits_on(pod: PodEvidence, down: list[ServiceEvidence], evidence: Evidence) -> bool:
-    """Whether the pod's own logs report failing calls to one of the ``down`` Services."""
-    return any(
-        service_for_host(host, down) is not None
-        for hit in grep_logs(logs_of(evidence, pod), DEPENDENCY_LOG, limit=10)
-        for host in hosts_in(hit.line)
-    )
-
-
-# A request the server failed, as its own log says it: an HTTP 5xx in an access-log or
-# structured line, an error-level record, a stack trace.
-_SERVER_ERROR_LOG = re.compile(
-    r'(?i)(\b(status|code|status_?code)"?\s*[=:]\s*"?5\d\d\b|" 5\d\d \d|\bHTTP/[\d.]+"? 5\d\d\b|'
-    r'"level"\s*:\s*(50|"error")|\blevel=error\b|\[error\]|(?-i:\bERROR\b)|'
-    r"traceback \(most recent call last\)|exception in thread|internal server error)"
-)
-
-
 def _errors_only_in_new_pods(
     evidence: Evidence, new_pods: list[PodEvidence], old_healthy: list[PodEvidence]
 ) -> list[EvidenceItem]:
@@ -289,10 +321,10 @@ def _errors_only_in_new_pods(
     fail only on the new code, whatever callee the errors name."""
     old_read = [logs_of(evidence, p) for p in old_healthy]
     old_read = [logs for logs in old_read if any(log.lines for log in logs)]
-    if not old_read or any(grep_logs(logs, _SERVER_ERROR_LOG, limit=1) for logs in old_read):
+    if not old_read or any(grep_logs(logs, SERVER_ERROR_LOG, limit=1) for logs in old_read):
         return []
     hits = [
-        hit for p in new_pods for hit in grep_logs(logs_of(evidence, p), _SERVER_ERROR_LOG, limit=2)
+        hit for p in new_pods for hit in grep_logs(logs_of(evidence, p), SERVER_ERROR_LOG, limit=2)
     ]
     return [
         item(log_source(hit.log), f"only the new revision logs errors: {hit.line}")
@@ -352,6 +384,81 @@ def _pod_problem(pod: PodEvidence) -> str:
     return f"phase {pod.phase}"
 
 
+def _erring(evidence: Evidence, pod: PodEvidence) -> EvidenceItem | None:
+    """What says the pod fails: its state, or a server error in its own log."""
+    if pod_failing(pod):
+        return item(pod_source(pod), _pod_problem(pod))
+    hits = grep_logs(logs_of(evidence, pod), SERVER_ERROR_LOG, limit=1)
+    return item(log_source(hits[0].log), hits[0].line) if hits else None
+
+
+def check_new_workload_behind_service(evidence: Evidence) -> list[Finding]:
+    """Two workloads behind one Service (a stable and a canary Deployment, an old and a new
+    release side by side): the pods of the one started recently fail or log server errors
+    while the older one's pods, serving the same requests, are healthy and log none. The
+    revisions of a second owner are not collected, so the comparison is between the owners'
+    pods: the new workload is what broke, and rolling it back is the fix."""
+    if evidence.workload is not None:
+        return []  # one workload in scope: check_bad_rollout compares its revisions
+    groups: dict[tuple[str, str | None, str], list[PodEvidence]] = {}
+    owners: dict[tuple[str, str | None, str], ObjectRef] = {}
+    for pod in evidence.pods:
+        owner = owner_workload(pod)
+        if owner is None:
+            continue
+        key = (owner.kind, owner.namespace, owner.name)
+        groups.setdefault(key, []).append(pod)
+        owners[key] = owner
+    if len(groups) < 2:
+        return []
+    now = timestamp(evidence.collected_at)
+    erring: list[tuple[ObjectRef, list[EvidenceItem], list[PodEvidence]]] = []
+    clean: list[list[PodEvidence]] = []
+    for key, pods in groups.items():
+        facts = [f for f in (_erring(evidence, p) for p in pods) if f is not None]
+        if facts and len(facts) == len(pods):
+            erring.append((owners[key], facts, pods))
+        elif not facts and any(log.lines for p in pods for log in logs_of(evidence, p)):
+            clean.append(pods)
+    if len(erring) != 1 or not clean:
+        return []
+    target, facts, pods = erring[0]
+    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return []
+    started = [timestamp(p.created_at) for p in pods if p.created_at is not None]
+    older = [timestamp(p.created_at) for g in clean for p in g if p.created_at is not None]
+    if not started or not older or min(started) <= max(older):
+        return []
+    if now - min(started) > RECENT_ROLLOUT.total_seconds():
+        return []
+    serving = item(
+        "pods",
+        f"{prose.count(sum(len(g) for g in clean), 'older pod')} behind the same Service "
+        "serve without errors",
+    )
+    return [
+        make_finding(
+            "bad-rollout",
+            Category.BAD_ROLLOUT,
+            CONFIDENCE.new_workload,
+            prose.narrative(
+                f"{prose.obj(target)}, started beside an older workload, is failing",
+                f"roll back {prose.obj(target)}",
+                because=[
+                    prose.claim("Its recently started pods fail or log server errors", *facts[:2]),
+                    prose.claim(
+                        "The older workload's pods serve the same requests cleanly", serving
+                    ),
+                ],
+            ),
+            [*facts[:3], serving],
+            Action.ROLLBACK,
+            target,
+        )
+    ]
+
+
 ROLLOUT_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("bad-rollout", (Category.BAD_ROLLOUT,), check_bad_rollout),
+    Analyzer("new-workload", (Category.BAD_ROLLOUT,), check_new_workload_behind_service),
 )

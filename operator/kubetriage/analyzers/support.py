@@ -289,6 +289,7 @@ DEPENDENCY_LOG = re.compile(
     r"|no such host|NXDOMAIN|name or service not known|temporary failure in name resolution"
     r"|could not resolve host|getaddrinfo|server misbehaving|ENOTFOUND"
     r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"
+    r"|not possible to connect to|\bUnableToConnect\b"  # StackExchange.Redis (.NET)
     r"|upstream connect error|no healthy upstream|bad gateway|service[ _]unavailable"
     r"|gateway timeout|(status|code|status_code|http)\"?[=: ]+\"?5\d\d\b|\b5\d\d (Service "
     r"Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error)"

@@ -122,10 +122,14 @@ def _env(container: JsonDict) -> dict[str, str]:
     return result
 
 
-def _template_diff(old: JsonDict, new: JsonDict) -> tuple[list[str], list[str]]:
-    """Aspects of the pod template that differ, and one display line per difference."""
+def _template_diff(
+    old: JsonDict, new: JsonDict
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Aspects of the pod template that differ, one display line per difference, and the
+    (kind, name) of each ConfigMap or Secret the template names as changed (Reloader)."""
     aspects: list[str] = []
     details: list[str] = []
+    configs: list[tuple[str, str]] = []
 
     def note(aspect: str, detail: str) -> None:
         if aspect not in aspects:
@@ -150,7 +154,9 @@ def _template_diff(old: JsonDict, new: JsonDict) -> tuple[list[str], list[str]]:
         for match in filter(None, (_RELOADER_ENV.match(k) for k in changed)):
             kind = "Secret" if match["kind"] == "SECRET" else "ConfigMap"
             # Reloader upper-cases the name and turns "-" and "." into "_".
-            note("config", f"{kind} {match['name'].lower().replace('_', '-')} changed (Reloader)")
+            config_name = match["name"].lower().replace("_", "-")
+            configs.append((kind, config_name))
+            note("config", f"{kind} {config_name} changed (Reloader)")
         changed = [k for k in changed if not _RELOADER_ENV.match(k)]
         if changed:
             note("env", f"{name} env changed: {', '.join(changed[:6])}")
@@ -175,12 +181,13 @@ def _template_diff(old: JsonDict, new: JsonDict) -> tuple[list[str], list[str]]:
     if reloaded is not None and hashes_before.get(_RELOADED_FROM) != hashes_after.get(
         _RELOADED_FROM
     ):
+        configs.append(reloaded)
         note("config", f"{reloaded[0]} {reloaded[1]} changed (Reloader)")
     old_volumes = {_volume_source(v) for v in _dicts(_d(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in _dicts(_d(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
         note("volumes", "volumes changed: " + ", ".join(sorted(new_volumes ^ old_volumes))[:120])
-    return aspects, details
+    return aspects, details, configs
 
 
 def _reloaded_from(value: str | None) -> tuple[str, str] | None:
@@ -249,7 +256,7 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
     )
     changes: list[ChangeEvidence] = []
     for (old_number, _, old), (new_number, obj, new) in pairwise(numbered):
-        aspects, details = _template_diff(old, new)
+        aspects, details, configs = _template_diff(old, new)
         if not aspects:
             aspects, details = ["template"], ["pod template changed (labels or other fields)"]
         changes.append(
@@ -261,6 +268,10 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
                 details=[f"revision {old_number} -> {new_number}", *details],
                 from_revision=old_number,
                 to_revision=new_number,
+                configs=[
+                    ObjectRef(kind=kind, namespace=ref.namespace, name=name)
+                    for kind, name in dict.fromkeys(configs)
+                ],
             )
         )
     return changes

@@ -338,6 +338,9 @@ class ChangeEvidence(BaseModel):
     details: list[str] = Field(default_factory=list)
     from_revision: int | None = None
     to_revision: int | None = None
+    # For a rollout: the ConfigMaps and Secrets it says changed (Stakater Reloader's hash env
+    # var or last-reloaded-from annotation name them); empty when the template does not say.
+    configs: list[ObjectRef] = Field(default_factory=list)
 
 
 class IngressControllerEvidence(BaseModel):
