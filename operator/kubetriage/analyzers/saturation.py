@@ -19,6 +19,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.pods import metric_for, pod_failing
 from kubetriage.analyzers.support import (
@@ -31,6 +32,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
     metric_growth,
+    metrics_named,
     parse_quantity,
     seconds_before,
     workload_ref,
@@ -57,6 +59,10 @@ class _Confidence:
     # all busy (worker connections, thread or process pool exhausted)
     load: float = 0.6  # latency and CPU rose together, with no CPU limit and no new revision
     load_alerted: float = 0.55  # CPU rose while a latency alert fires, no CPU limit, no revision
+    # At its maximum, but what drove it there is not demand: its pods are heavily throttled
+    # by their CPU limit, or it scaled up in the window while the request rate stayed flat.
+    hpa_doubted: float = 0.55
+    capacity_cut: float = 0.75  # replicas were cut (not by an autoscaler) and it got slower
 
 
 CONFIDENCE: Final = _Confidence()
@@ -76,6 +82,16 @@ _BUSY_NAME = re.compile(
     r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
 )
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
+# Request rates that grew less than this over the window are flat: no more demand.
+FLAT_DEMAND = 1.2
+# The desired replicas fell to at most this share of what they were: capacity was cut.
+CAPACITY_CUT = 0.67
+# The deployment controller's event for a ReplicaSet scaled down (Kubernetes 1.28+ says
+# "from N"; a rolling update scales the old ReplicaSet down the same way).
+_SCALED_DOWN = re.compile(
+    r"(?i)scaled down replica set (?P<rs>\S+) from (?P<before>\d+) to (?P<after>\d+)"
+)
+_DESIRED_REPLICAS = ("kube_deployment_spec_replicas", "kube_statefulset_replicas{")
 
 
 _DIVIDED = re.compile(r"\)\s*/\s*")
@@ -155,12 +171,20 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             because.append(
                 prose.claim("It reports that it wants more replicas than it may run", facts[1])
             )
-        because.append(prose.claim("Demand beyond what the maximum can serve queues up or fails"))
+        doubt = _hpa_doubt(evidence, hpa.name)
+        if doubt is not None:
+            facts.append(doubt[1])
+            because.append(prose.claim(doubt[0], doubt[1]))
+        else:
+            because.append(
+                prose.claim("Demand beyond what the maximum can serve queues up or fails")
+            )
+        confidence = CONFIDENCE.hpa_limited if limited is not None else CONFIDENCE.hpa_max
         findings.append(
             make_finding(
                 "resource-saturation",
                 Category.RESOURCE_SATURATION,
-                CONFIDENCE.hpa_limited if limited is not None else CONFIDENCE.hpa_max,
+                CONFIDENCE.hpa_doubted if doubt is not None else confidence,
                 prose.narrative(
                     f"{prose.obj(target)} is at its autoscaler's maximum of "
                     f"{prose.count(hpa.max_replicas, 'replica')}",
@@ -187,11 +211,13 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
                 "KubeHpaMaxedOut "
                 + prose.selector({k: v for k, v in alert.labels.items() if k != "alertname"}),
             )
+            doubt = _hpa_doubt(evidence, alert.labels.get("horizontalpodautoscaler"))
+            doubted = [prose.claim(doubt[0], doubt[1])] if doubt is not None else []
             findings.append(
                 make_finding(
                     "resource-saturation",
                     Category.RESOURCE_SATURATION,
-                    CONFIDENCE.hpa_alert,
+                    CONFIDENCE.hpa_doubted if doubt is not None else CONFIDENCE.hpa_alert,
                     prose.narrative(
                         f"The autoscaler of {prose.obj(workload)} is at its maximum",
                         f"scale out to {params['replicas']} replicas",
@@ -201,16 +227,165 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
                                 "The autoscaler object itself was not in the evidence, so its "
                                 "limits could not be read"
                             ),
+                            *doubted,
                         ],
                     ),
-                    [fired],
+                    [fired, *([doubt[1]] if doubt is not None else [])],
                     Action.SCALE_OUT,
                     workload,
                     params,
                 )
             )
             return findings
-    return _traffic_saturation(evidence, workload)
+    return _capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)
+
+
+def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] | None:
+    """Why an autoscaler at its maximum is not short of replicas, with the fact that says so.
+    Its pods are throttled in HEAVILY_THROTTLED_SHARE of their CFS periods or more: the CPU
+    limit caps each pod, and a CPU target reads throttled pods as busy, so more of them add
+    little. Or it scaled up during the window while the request rate stayed flat: each
+    request takes longer (a slower dependency, costlier code), demand did not grow."""
+    ratios = throttle_ratios(evidence)
+    worst = max(ratios.items(), key=lambda kv: kv[1], default=None)
+    if worst is not None and worst[1] >= HEAVILY_THROTTLED_SHARE:
+        container, share = worst
+        fact = item(
+            "metrics",
+            f"{prose.percent(share)} of CFS periods throttled"
+            + (f" for {container}" if container else ""),
+        )
+        return (
+            f"Its pods are throttled by their CPU limit in {prose.percent(share)} of CFS "
+            "periods: the limit caps them, not the number of replicas",
+            fact,
+        )
+    flat = _flat_demand(evidence)
+    scaled = any(
+        c.kind == "scaling"
+        and (hpa is None or c.object.name == hpa)
+        and (age := seconds_before(evidence, c.at)) is not None
+        and age <= _WINDOW_SECONDS
+        for c in evidence.changes
+    )
+    if flat is not None and scaled:
+        return (
+            "It scaled up in the last hour while the request rate stayed flat: requests take "
+            "longer, demand did not grow",
+            flat,
+        )
+    return None
+
+
+_WINDOW_SECONDS = 3600.0
+
+
+def _flat_demand(evidence: Evidence) -> EvidenceItem | None:
+    """The request rate, when every request-rate series grew less than FLAT_DEMAND (or fell)
+    over the window."""
+    rates = [
+        (m, g)
+        for m in evidence.metrics
+        if is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None
+    ]
+    if not rates or any(g >= FLAT_DEMAND for _, g in rates):
+        return None
+    metric, growth = rates[0]
+    return item(
+        "metrics",
+        f"{metric.name or metric.query}: {prose.number(metric.first or metric.min or 0.0)} -> "
+        f"{prose.number(metric.last or 0.0)} (x{growth:.1f})",
+    )
+
+
+def _replicas_cut(evidence: Evidence, workload: ObjectRef) -> tuple[int, int, EvidenceItem] | None:
+    """(before, after, fact) when the workload's desired replicas fell to CAPACITY_CUT of what
+    they were within the window: its replicas series, or the deployment controller's event
+    for its current ReplicaSet (a rolling update scales an old one down, not the current)."""
+    for metric in metrics_named(evidence, *_DESIRED_REPLICAS):
+        named = metric.labels.get("deployment") or metric.labels.get("statefulset")
+        if named not in (None, workload.name) or metric.max is None or metric.last is None:
+            continue
+        if metric.max >= 1 and metric.last <= CAPACITY_CUT * metric.max:
+            before, after = int(metric.max), int(metric.last)
+            return before, after, item("metrics", f"{metric.name}: {before} -> {after}")
+    desired = evidence.workload.desired_replicas if evidence.workload else None
+    for event in evidence.events:
+        match = _SCALED_DOWN.search(event.message)
+        age = seconds_before(evidence, event.last_seen or event.first_seen)
+        if match is None or event.involved.name != workload.name or age is None:
+            continue
+        before, after = int(match["before"]), int(match["after"])
+        if age <= _WINDOW_SECONDS and after == desired and after <= CAPACITY_CUT * before:
+            return before, after, item(f"event/{event.reason}", event.message)
+    return None
+
+
+def _capacity_cut(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
+    """Its replicas were cut (by hand or a pipeline, not by an autoscaler) within the window,
+    demand did not fall with them, and the service got slower or fails: the remaining pods
+    cannot carry the load; scale back to what it ran before."""
+    if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+        return []
+    if any(h.target is not None and h.target.name == workload.name for h in evidence.autoscalers):
+        return []  # an autoscaler's own scale-down is its business
+    cut = _replicas_cut(evidence, workload)
+    if cut is None:
+        return []
+    before, after, fact = cut
+    if any(
+        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g <= after / before
+        for m in evidence.metrics
+    ):
+        return []  # demand fell as much: the cut followed it
+    strain = [
+        item(
+            "metrics",
+            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
+            f"{prose.number(m.last)}",
+        )
+        for m in evidence.metrics
+        if m.last is not None
+        and (g := metric_growth(m)) is not None
+        and (
+            (measures_latency(m) and g >= RISE)
+            or (ERROR_NAME.search(f"{m.name} {m.query}") and is_rate(m) and g >= DOUBLING)
+        )
+    ][:2] or _alerted_strain(evidence)
+    if not strain:
+        return []
+    return [
+        make_finding(
+            "resource-saturation",
+            Category.RESOURCE_SATURATION,
+            CONFIDENCE.capacity_cut,
+            prose.narrative(
+                f"{prose.obj(workload)} was cut from {before} to "
+                f"{prose.count(after, 'replica')} and cannot carry its load",
+                f"scale back to {before} replicas",
+                because=[
+                    prose.claim(f"Its desired replicas fell from {before} to {after}", fact),
+                    prose.claim("It got slower or fails since", *strain),
+                    prose.claim(
+                        "Demand did not fall with the replicas, and no autoscaler made the cut"
+                    ),
+                ],
+            ),
+            [fact, *strain],
+            Action.SCALE_OUT,
+            workload,
+            {"replicas": str(before)},
+        )
+    ]
+
+
+def _alerted_strain(evidence: Evidence) -> list[EvidenceItem]:
+    """A firing alert that says the service is slow or failing, when no series says so."""
+    return [
+        item("alert", f"{a.labels.get('alertname', 'alert')} fires")
+        for a in evidence.alerts
+        if a.status != "resolved" and {"latency", "errors"} & alert_families([a])
+    ][:1]
 
 
 def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
