@@ -4,7 +4,9 @@ that scaled up in the window while the request rate stayed flat and calls to a d
 out (the dependency leads); replicas cut by hand (a replicas series or the deployment
 controller's event) while the service got slower (scale back), and the near misses: a cut that
 followed falling demand, a rolling update's old ReplicaSet scaled down, an autoscaler's own
-scale-down. Also the CFS ratio reading shared by both rules and the pool-in-use queries.
+scale-down; an autoscaler that cannot read its metric while latency rose (scale out by hand),
+and a client connection pool exhausted (Npgsql, SQLAlchemy) while CPU doubled with no limit.
+Also the CFS ratio reading shared by both rules and the pool-in-use queries.
 
 Everything is real: Evidence models from ``tests.support.evidence``, ``run_analyzers`` and the
 query templates.
@@ -278,3 +280,71 @@ def test_pool_in_use_and_prometheus_net_queries_run_for_error_and_latency_alerts
 
 def test_evidence_without_metrics_has_no_ratios() -> None:
     assert throttle_ratios(make.evidence()) == {}
+
+
+def _blind_hpa() -> AutoscalerEvidence:
+    return AutoscalerEvidence(
+        name="checkout",
+        namespace="shop",
+        target=CHECKOUT,
+        min_replicas=3,
+        max_replicas=15,
+        current_replicas=3,
+        desired_replicas=3,
+        conditions=[
+            PodCondition(
+                type="ScalingActive",
+                status="False",
+                reason="FailedGetResourceMetric",
+                message="the HPA was unable to compute the replica count: failed to get cpu "
+                "utilization: unable to fetch metrics from resource metrics API",
+            )
+        ],
+    )
+
+
+def test_an_autoscaler_that_cannot_read_its_metric_while_latency_rose_scales_out() -> None:
+    ev = make.evidence(
+        workload=make.deployment(replicas=3),
+        pods=_pods(3),
+        autoscalers=[_blind_hpa()],
+        metrics=[_latency(0.08, 0.9)],
+    )
+    finding = assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
+    assert any("ScalingActive=False FailedGetResourceMetric" in e.fact for e in finding.evidence)
+
+
+def test_a_blind_autoscaler_with_nothing_slower_is_no_saturation() -> None:
+    ev = make.evidence(
+        workload=make.deployment(replicas=3),
+        pods=_pods(3),
+        autoscalers=[_blind_hpa()],
+        metrics=[_latency(0.08, 0.085)],
+    )
+    assert by_category(analyze(ev), Category.RESOURCE_SATURATION) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Npgsql.NpgsqlException (0x80004005): The connection pool has been exhausted, either "
+        "raise 'Max Pool Size' (currently 30) or 'Timeout' (currently 15 seconds)",
+        "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, "
+        "connection timed out, timeout 30.00",
+    ],
+)
+def test_a_client_pool_exhausted_with_cpu_doubling_and_no_limit_is_saturation(line: str) -> None:
+    cpu = make.metric(
+        'sum by (pod, container) (rate(container_cpu_usage_seconds_total{container="app"}[5m]))',
+        name="cpu_usage_cores",
+        first=0.3,
+        last=0.8,
+        labels={"container": "app"},
+    )
+    ev = make.evidence(
+        workload=make.deployment(replicas=2),
+        pods=_pods(2),
+        metrics=[cpu],
+        logs=[make.log("checkout-7d9f6c8b5-p0", "app", line)],
+    )
+    assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)

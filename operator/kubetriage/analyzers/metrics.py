@@ -25,7 +25,7 @@ from kubetriage.analyzers.cfs import (
     throttle_ratios,
 )
 from kubetriage.analyzers.changes import cap_explained
-from kubetriage.analyzers.saturation import latency_alerted, measures_latency
+from kubetriage.analyzers.demand import latency_alerted, measures_latency
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,

@@ -20,14 +20,14 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.saturation import (
+from kubetriage.analyzers.demand import (
     ERROR_NAME,
     LATENCY_NAME,
     is_rate,
     is_traffic,
     traffic_rose,
 )
+from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DEPENDENCY_LOG,

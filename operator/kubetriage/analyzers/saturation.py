@@ -2,10 +2,12 @@
 a KubeHpaMaxedOut alert), traffic or queues that grew with latency (its series, or a firing
 latency alert), errors or busy connections, or CPU rising with no CPU limit and no new
 revision while the service is slower or says its workers are all busy; the fix is more
-replicas. Kept below a change that explains the symptom
-(``changes.cap_explained``). Also the reading of metric series by what they measure
-(request rate, also when counted by a latency histogram; latency; errors), which the
-bad-rollout rule shares.
+replicas. Also capacity taken away (``capacity``: replicas cut by hand, an autoscaler that
+cannot read its metric). An autoscaler at its maximum is doubted when its pods are heavily
+CPU-throttled (the limit caps them) or when it scaled up at a flat request rate (requests got
+slower, not more), so the throttling or dependency rule leads. Kept below a change that
+explains the symptom (``changes.cap_explained``). Series are read by what they measure with
+``demand``.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -19,8 +21,24 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.capacity import blind_autoscaler, capacity_cut
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.demand import (
+    ERROR_NAME,
+    LATENCY_NAME,
+    RATE_NAME,
+    SCALE_BY,
+    SCALE_MAX,
+    SCALE_MIN,
+    WINDOW_SECONDS,
+    flat_demand,
+    is_rate,
+    is_traffic,
+    latency_alerted,
+    measures_latency,
+    scale_params,
+)
 from kubetriage.analyzers.pods import metric_for, pod_failing
 from kubetriage.analyzers.support import (
     DOUBLING,
@@ -32,12 +50,10 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
     metric_growth,
-    metrics_named,
     parse_quantity,
     seconds_before,
     workload_ref,
 )
-from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -62,62 +78,15 @@ class _Confidence:
     # At its maximum, but what drove it there is not demand: its pods are heavily throttled
     # by their CPU limit, or it scaled up in the window while the request rate stayed flat.
     hpa_doubted: float = 0.55
-    capacity_cut: float = 0.75  # replicas were cut (not by an autoscaler) and it got slower
 
 
 CONFIDENCE: Final = _Confidence()
-# Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
-SCALE_MIN = 1.5
-SCALE_MAX = 4.0
-SCALE_BY = 2.0
 
-_RATE_NAME = re.compile(
-    r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
-    r"throughput|traffic)"
-)
-LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
-ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
 # Capacity in use: open connections, requests in flight, busy workers, utilisation.
 _BUSY_NAME = re.compile(
     r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
 )
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
-# Request rates that grew less than this over the window are flat: no more demand.
-FLAT_DEMAND = 1.2
-# The desired replicas fell to at most this share of what they were: capacity was cut.
-CAPACITY_CUT = 0.67
-# The deployment controller's event for a ReplicaSet scaled down (Kubernetes 1.28+ says
-# "from N"; a rolling update scales the old ReplicaSet down the same way).
-_SCALED_DOWN = re.compile(
-    r"(?i)scaled down replica set (?P<rs>\S+) from (?P<before>\d+) to (?P<after>\d+)"
-)
-_DESIRED_REPLICAS = ("kube_deployment_spec_replicas", "kube_statefulset_replicas{")
-
-
-_DIVIDED = re.compile(r"\)\s*/\s*")
-
-
-def is_traffic(metric: MetricSummary) -> bool:
-    """A request-rate series, by what it is named (``http_request_rate``...) or computes: also
-    when it is read from a latency histogram's ``_count``, whose query names the histogram."""
-    label = f"{metric.name} {metric.query}"
-    if ERROR_NAME.search(label) or _DIVIDED.search(metric.query):
-        return False  # an error ratio, or a per-request cost
-    if _RATE_NAME.search(metric.name):
-        return True
-    return bool(_RATE_NAME.search(metric.query)) and not LATENCY_NAME.search(metric.query)
-
-
-def measures_latency(metric: MetricSummary) -> bool:
-    """A latency series (a quantile, a mean duration), not the request rate counted by a
-    latency histogram."""
-    return bool(LATENCY_NAME.search(f"{metric.name} {metric.query}")) and not is_traffic(metric)
-
-
-def is_rate(metric: MetricSummary) -> bool:
-    """Raw counters always rise; only rates (or gauges) say demand changed."""
-    counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
-    return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
@@ -205,7 +174,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             and workload is not None
             and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
         ):
-            params = _scale_params(evidence, SCALE_BY)
+            params = scale_params(evidence, SCALE_BY)
             fired = item(
                 "alert",
                 "KubeHpaMaxedOut "
@@ -237,7 +206,10 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
                 )
             )
             return findings
-    return _capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)
+    return [
+        *blind_autoscaler(evidence, workload),
+        *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
+    ]
 
 
 def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] | None:
@@ -260,12 +232,12 @@ def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] 
             "periods: the limit caps them, not the number of replicas",
             fact,
         )
-    flat = _flat_demand(evidence)
+    flat = flat_demand(evidence)
     scaled = any(
         c.kind == "scaling"
         and (hpa is None or c.object.name == hpa)
         and (age := seconds_before(evidence, c.at)) is not None
-        and age <= _WINDOW_SECONDS
+        and age <= WINDOW_SECONDS
         for c in evidence.changes
     )
     if flat is not None and scaled:
@@ -275,131 +247,6 @@ def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] 
             flat,
         )
     return None
-
-
-_WINDOW_SECONDS = 3600.0
-
-
-def _flat_demand(evidence: Evidence) -> EvidenceItem | None:
-    """The request rate, when every request-rate series grew less than FLAT_DEMAND (or fell)
-    over the window."""
-    rates = [
-        (m, g)
-        for m in evidence.metrics
-        if is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None
-    ]
-    if not rates or any(g >= FLAT_DEMAND for _, g in rates):
-        return None
-    metric, growth = rates[0]
-    return item(
-        "metrics",
-        f"{metric.name or metric.query}: {prose.number(metric.first or metric.min or 0.0)} -> "
-        f"{prose.number(metric.last or 0.0)} (x{growth:.1f})",
-    )
-
-
-def _replicas_cut(evidence: Evidence, workload: ObjectRef) -> tuple[int, int, EvidenceItem] | None:
-    """(before, after, fact) when the workload's desired replicas fell to CAPACITY_CUT of what
-    they were within the window: its replicas series, or the deployment controller's event
-    for its current ReplicaSet (a rolling update scales an old one down, not the current)."""
-    for metric in metrics_named(evidence, *_DESIRED_REPLICAS):
-        named = metric.labels.get("deployment") or metric.labels.get("statefulset")
-        if named not in (None, workload.name) or metric.max is None or metric.last is None:
-            continue
-        if metric.max >= 1 and metric.last <= CAPACITY_CUT * metric.max:
-            before, after = int(metric.max), int(metric.last)
-            return before, after, item("metrics", f"{metric.name}: {before} -> {after}")
-    desired = evidence.workload.desired_replicas if evidence.workload else None
-    for event in evidence.events:
-        match = _SCALED_DOWN.search(event.message)
-        age = seconds_before(evidence, event.last_seen or event.first_seen)
-        if match is None or event.involved.name != workload.name or age is None:
-            continue
-        before, after = int(match["before"]), int(match["after"])
-        if age <= _WINDOW_SECONDS and after == desired and after <= CAPACITY_CUT * before:
-            return before, after, item(f"event/{event.reason}", event.message)
-    return None
-
-
-def _capacity_cut(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
-    """Its replicas were cut (by hand or a pipeline, not by an autoscaler) within the window,
-    demand did not fall with them, and the service got slower or fails: the remaining pods
-    cannot carry the load; scale back to what it ran before."""
-    if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
-        return []
-    if any(h.target is not None and h.target.name == workload.name for h in evidence.autoscalers):
-        return []  # an autoscaler's own scale-down is its business
-    cut = _replicas_cut(evidence, workload)
-    if cut is None:
-        return []
-    before, after, fact = cut
-    if any(
-        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g <= after / before
-        for m in evidence.metrics
-    ):
-        return []  # demand fell as much: the cut followed it
-    strain = [
-        item(
-            "metrics",
-            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
-            f"{prose.number(m.last)}",
-        )
-        for m in evidence.metrics
-        if m.last is not None
-        and (g := metric_growth(m)) is not None
-        and (
-            (measures_latency(m) and g >= RISE)
-            or (ERROR_NAME.search(f"{m.name} {m.query}") and is_rate(m) and g >= DOUBLING)
-        )
-    ][:2] or _alerted_strain(evidence)
-    if not strain:
-        return []
-    return [
-        make_finding(
-            "resource-saturation",
-            Category.RESOURCE_SATURATION,
-            CONFIDENCE.capacity_cut,
-            prose.narrative(
-                f"{prose.obj(workload)} was cut from {before} to "
-                f"{prose.count(after, 'replica')} and cannot carry its load",
-                f"scale back to {before} replicas",
-                because=[
-                    prose.claim(f"Its desired replicas fell from {before} to {after}", fact),
-                    prose.claim("It got slower or fails since", *strain),
-                    prose.claim(
-                        "Demand did not fall with the replicas, and no autoscaler made the cut"
-                    ),
-                ],
-            ),
-            [fact, *strain],
-            Action.SCALE_OUT,
-            workload,
-            {"replicas": str(before)},
-        )
-    ]
-
-
-def _alerted_strain(evidence: Evidence) -> list[EvidenceItem]:
-    """A firing alert that says the service is slow or failing, when no series says so."""
-    return [
-        item("alert", f"{a.labels.get('alertname', 'alert')} fires")
-        for a in evidence.alerts
-        if a.status != "resolved" and {"latency", "errors"} & alert_families([a])
-    ][:1]
-
-
-def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
-    current = 1
-    if evidence.workload is not None:
-        current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
-    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
-
-
-def traffic_rose(evidence: Evidence) -> bool:
-    return any(
-        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
-        for m in evidence.metrics
-    )
 
 
 def _recent_rollout(evidence: Evidence) -> bool:
@@ -446,19 +293,6 @@ def _cpu_headroom(evidence: Evidence, cpu: list[MetricSummary]) -> EvidenceItem 
     return item(evidence.workload.ref.display(), "; ".join(shares[:2]) + " (not throttling)")
 
 
-def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
-    """The firing alert that says the service is slow, when no latency series of the
-    service's own was found: then the alert is the symptom's only measure. A latency series
-    in the evidence is read instead (a spike that is over is no strain)."""
-    if any(measures_latency(m) for m in evidence.metrics):
-        return []
-    return [
-        item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
-        for a in evidence.alerts
-        if a.status != "resolved" and "latency" in alert_families([a])
-    ][:1]
-
-
 def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     """CPU usage jumps with no CPU limit to throttle it and no new revision to blame, while
     the service is slower (its latency series, or a latency alert) or says that its workers
@@ -490,7 +324,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     unlimited = headroom or item(
         workload.display(), "no CPU limit on the containers (not throttling)"
     )
-    params = _scale_params(evidence, SCALE_BY)
+    params = scale_params(evidence, SCALE_BY)
     because = [
         prose.claim(
             "Latency and CPU usage rose together" if latency else "CPU usage rose",
@@ -557,7 +391,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             if growth >= RISE:
                 traffic.append((metric, growth))
             continue
-        if "/" in metric.query and _RATE_NAME.search(label) and not ERROR_NAME.search(label):
+        if "/" in metric.query and RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
         if _QUEUE_NAME.search(label) and growth >= DOUBLING:
             queues.append((metric, growth))
@@ -568,7 +402,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         ):
             strain.append((metric, growth))
             slower = slower or bool(LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
-        elif _RATE_NAME.search(label) and growth >= RISE:
+        elif RATE_NAME.search(label) and growth >= RISE:
             traffic.append((metric, growth))
     # No latency series of its own, but the alert says it is slow: that is the strain.
     alerted = latency_alerted(evidence) if traffic and not strain else []
@@ -594,7 +428,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         if m.last is not None
     ]
     factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=SCALE_BY)
-    params = _scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
+    params = scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
     grew = "Queues" if queues and not traffic else "Traffic"
     demand = len(traffic + queues)
     because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]

@@ -323,7 +323,9 @@ POOL_EXHAUSTED = re.compile(
     r"all threads (\(\d+\) )?are (currently )?busy|"
     r"pool exhausted|rejectedexecution|listen queue (is |of socket .{1,80} )?full|"
     r"backlog (is )?full|"
-    r"worker_connections are not enough|too many (open )?connections)"
+    r"worker_connections are not enough|too many (open )?connections|"
+    # Client connection pools with every connection taken: Npgsql, SQLAlchemy.
+    r"connection pool has been exhausted|QueuePool limit of size \d+ overflow \d+ reached)"
 )
 
 OOM_LOG = re.compile(
