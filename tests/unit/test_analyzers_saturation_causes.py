@@ -263,7 +263,7 @@ def test_throttle_ratios_read_counters_and_ratio_queries() -> None:
     assert ratios == {"app": 0.5, "proxy": 0.7}
 
 
-def test_pool_in_use_and_prometheus_net_queries_run_for_error_and_latency_alerts() -> None:
+def test_pool_in_use_prometheus_net_and_mesh_queries_run_for_error_and_latency_alerts() -> None:
     scope = Scope(namespace="orders", job="order-api")
     window = timedelta(hours=1)
     names = {q.name for q in select_queries(scope, window, families=frozenset({"errors"}))}
@@ -273,6 +273,8 @@ def test_pool_in_use_and_prometheus_net_queries_run_for_error_and_latency_alerts
         "tomcat_threads_busy_ratio",
         "hikaricp_connections_busy_ratio",
         "db_client_connections_busy_ratio",
+        "istio_request_rate",
+        "istio_latency_p99_milliseconds",
     } <= names
     restarts = {q.name for q in select_queries(scope, window, families=frozenset({"restarts"}))}
     assert "db_client_connections_busy_ratio" not in restarts

@@ -334,6 +334,15 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f"{{{_JOB}}}[5m])))",
     ),
     QueryTemplate(
+        "istio_latency_p99_milliseconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        # What callers see through the mesh (the receiving sidecar's view, in milliseconds).
+        "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
+        '{reporter="destination",destination_workload_namespace="$namespace",'
+        'destination_workload=~"$job_regex"}[5m])))',
+    ),
+    QueryTemplate(
         "otel_http_server_latency_p99_seconds",
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
         _JOB_SET,
@@ -360,6 +369,13 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         # prometheus-net (ASP.NET Core) counts requests as http_requests_received_total.
         f"sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
         "traffic, as prometheus-net counts it",
+    ),
+    _traffic(
+        "istio_request_rate",
+        # The mesh's own count (the receiving sidecar), for services without app metrics.
+        'sum(rate(istio_requests_total{reporter="destination",'
+        'destination_workload_namespace="$namespace",destination_workload=~"$job_regex"}[5m]))',
+        "traffic into the workload, as its Istio sidecar counts it",
     ),
     _traffic(
         "ingress_request_rate",
