@@ -123,12 +123,14 @@ def test_hpa_at_max_with_heavily_throttled_pods_leads_to_more_cpu() -> None:
     assert any("58% of CFS periods throttled" in e.fact for e in saturation.evidence)
 
 
-def test_hpa_at_max_with_light_throttling_and_more_traffic_stays_saturation() -> None:
+@pytest.mark.parametrize("share", [0.1, 0.7])
+def test_hpa_at_max_with_much_more_traffic_stays_saturation_throttled_or_not(share: float) -> None:
+    # Demand 2.6x: the pods are throttled because of the load, not short because of the limit.
     ev = make.evidence(
         workload=make.deployment(replicas=4),
         pods=_pods(4, "1"),
         autoscalers=[_hpa()],
-        metrics=[_throttled(0.1), _request_rate(100, 260)],
+        metrics=[_throttled(share), _request_rate(100, 260)],
         changes=[_scaled(20)],
     )
     finding = assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)

@@ -38,6 +38,7 @@ from kubetriage.analyzers.demand import (
     latency_alerted,
     measures_latency,
     scale_params,
+    traffic_rose,
 )
 from kubetriage.analyzers.pods import metric_for, pod_failing
 from kubetriage.analyzers.support import (
@@ -214,13 +215,15 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
 
 def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] | None:
     """Why an autoscaler at its maximum is not short of replicas, with the fact that says so.
-    Its pods are throttled in HEAVILY_THROTTLED_SHARE of their CFS periods or more: the CPU
-    limit caps each pod, and a CPU target reads throttled pods as busy, so more of them add
-    little. Or it scaled up during the window while the request rate stayed flat: each
-    request takes longer (a slower dependency, costlier code), demand did not grow."""
+    Its pods are throttled in HEAVILY_THROTTLED_SHARE of their CFS periods or more while
+    demand did not grow by half: the CPU limit caps each pod, and a CPU target reads
+    throttled pods as busy, so more of them add little. Or it scaled up during the window
+    while the request rate stayed flat: each request takes longer (a slower dependency,
+    costlier code), demand did not grow."""
     ratios = throttle_ratios(evidence)
     worst = max(ratios.items(), key=lambda kv: kv[1], default=None)
-    if worst is not None and worst[1] >= HEAVILY_THROTTLED_SHARE:
+    # With demand up by half or more, throttling is what the load does, not why it is short.
+    if worst is not None and worst[1] >= HEAVILY_THROTTLED_SHARE and not traffic_rose(evidence):
         container, share = worst
         fact = item(
             "metrics",
