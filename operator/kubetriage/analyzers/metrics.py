@@ -11,15 +11,21 @@ query the Prometheus stage chose (raw counters or a ratio of rates).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import dependency_hits
+from kubetriage.analyzers.cfs import (
+    CALLEE_THROTTLED,
+    HEAVILY_THROTTLED_SHARE,
+    THROTTLED_SHARE,
+    container_of,
+    throttle_ratios,
+)
 from kubetriage.analyzers.changes import cap_explained
-from kubetriage.analyzers.saturation import latency_alerted, measures_latency
+from kubetriage.analyzers.demand import latency_alerted, measures_latency
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
@@ -61,58 +67,8 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# Shares of CFS periods throttled: enough to slow the process, and heavily.
-THROTTLED_SHARE = 0.25
-HEAVILY_THROTTLED_SHARE = 0.5
-
 # Usage at this share of the limit or above is pinned at it (rates are averaged over 5m).
 PINNED_SHARE = 0.9
-
-THROTTLED = "container_cpu_cfs_throttled_periods_total"
-PERIODS = "container_cpu_cfs_periods_total"
-# The throttled share of the containers of workloads the incident's workload calls.
-CALLEE_THROTTLED = "callee_cpu_throttled_ratio"
-
-
-def _container_of(metric: MetricSummary) -> str | None:
-    if "container" in metric.labels:
-        return metric.labels["container"]
-    match = re.search(r'container="([^"]+)"', metric.query)
-    return match.group(1) if match else None
-
-
-def _delta(metric: MetricSummary) -> float | None:
-    low = metric.first if metric.first is not None else metric.min
-    if metric.last is None or low is None:
-        return None
-    return metric.last - low
-
-
-def _throttle_ratios(evidence: Evidence) -> dict[str | None, float]:
-    """Throttled share of CFS periods per container: a ratio query's value, or the ratio of
-    the two counters' increases over the window."""
-    ratios: dict[str | None, float] = {}
-    throttled = [m for m in metrics_named(evidence, THROTTLED) if m.name != CALLEE_THROTTLED]
-    periods = [
-        m
-        for m in metrics_named(evidence, PERIODS)
-        if THROTTLED not in m.query and m.name != CALLEE_THROTTLED
-    ]
-    for metric in throttled:
-        container = _container_of(metric)
-        if PERIODS in metric.query or "ratio" in metric.name:
-            value = metric.last if metric.last is not None else metric.max
-            if value is not None:
-                ratios[container] = max(ratios.get(container, 0.0), value)
-            continue
-        partner = next((p for p in periods if _container_of(p) == container), None)
-        if partner is None:
-            continue
-        done, total = _delta(metric), _delta(partner)
-        if done is None or not total or total <= 0:
-            continue
-        ratios[container] = max(ratios.get(container, 0.0), done / total)
-    return ratios
 
 
 def _cpu_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
@@ -147,7 +103,7 @@ def _pinned_at_limit(
     for metric in metrics_named(evidence, CPU_USAGE):
         if "rate(" not in metric.query or "/" in metric.query:
             continue  # a raw counter, or a ratio (CPU per request) that is no usage
-        if _container_of(metric) not in (container.name, None) or metric.last is None:
+        if container_of(metric) not in (container.name, None) or metric.last is None:
             continue
         if metric.last >= PINNED_SHARE * limit:
             return metric
@@ -159,7 +115,7 @@ def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
 
 
 def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
-    ratios = _throttle_ratios(evidence)
+    ratios = throttle_ratios(evidence)
     alert_containers = {
         a.labels.get("container")
         for a in evidence.alerts

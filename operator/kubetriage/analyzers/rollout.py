@@ -25,14 +25,14 @@ from kubetriage.analyzers.changes import (
     calls_down_dependency,
     down_dependencies,
 )
-from kubetriage.analyzers.pods import pod_events, pod_failing
-from kubetriage.analyzers.saturation import (
+from kubetriage.analyzers.demand import (
     ERROR_NAME,
     LATENCY_NAME,
     is_rate,
     is_traffic,
     traffic_rose,
 )
+from kubetriage.analyzers.pods import pod_events, pod_failing
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,

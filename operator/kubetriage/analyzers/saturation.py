@@ -2,10 +2,12 @@
 a KubeHpaMaxedOut alert), traffic or queues that grew with latency (its series, or a firing
 latency alert), errors or busy connections, or CPU rising with no CPU limit and no new
 revision while the service is slower or says its workers are all busy; the fix is more
-replicas. Kept below a change that explains the symptom
-(``changes.cap_explained``). Also the reading of metric series by what they measure
-(request rate, also when counted by a latency histogram; latency; errors), which the
-bad-rollout rule shares.
+replicas. Also capacity taken away (``capacity``: replicas cut by hand, an autoscaler that
+cannot read its metric). An autoscaler at its maximum is doubted when its pods are heavily
+CPU-throttled (the limit caps them) or when it scaled up at a flat request rate (requests got
+slower, not more), so the throttling or dependency rule leads. Kept below a change that
+explains the symptom (``changes.cap_explained``). Series are read by what they measure with
+``demand``.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -19,7 +21,25 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.capacity import blind_autoscaler, capacity_cut
+from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.demand import (
+    ERROR_NAME,
+    LATENCY_NAME,
+    RATE_NAME,
+    SCALE_BY,
+    SCALE_MAX,
+    SCALE_MIN,
+    WINDOW_SECONDS,
+    flat_demand,
+    is_rate,
+    is_traffic,
+    latency_alerted,
+    measures_latency,
+    scale_params,
+    traffic_rose,
+)
 from kubetriage.analyzers.pods import metric_for, pod_failing
 from kubetriage.analyzers.support import (
     DOUBLING,
@@ -35,7 +55,6 @@ from kubetriage.analyzers.support import (
     seconds_before,
     workload_ref,
 )
-from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -57,51 +76,18 @@ class _Confidence:
     # all busy (worker connections, thread or process pool exhausted)
     load: float = 0.6  # latency and CPU rose together, with no CPU limit and no new revision
     load_alerted: float = 0.55  # CPU rose while a latency alert fires, no CPU limit, no revision
+    # At its maximum, but what drove it there is not demand: its pods are heavily throttled
+    # by their CPU limit, or it scaled up in the window while the request rate stayed flat.
+    hpa_doubted: float = 0.55
 
 
 CONFIDENCE: Final = _Confidence()
-# Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
-SCALE_MIN = 1.5
-SCALE_MAX = 4.0
-SCALE_BY = 2.0
 
-_RATE_NAME = re.compile(
-    r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
-    r"throughput|traffic)"
-)
-LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
-ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
 # Capacity in use: open connections, requests in flight, busy workers, utilisation.
 _BUSY_NAME = re.compile(
     r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
 )
 _QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
-
-
-_DIVIDED = re.compile(r"\)\s*/\s*")
-
-
-def is_traffic(metric: MetricSummary) -> bool:
-    """A request-rate series, by what it is named (``http_request_rate``...) or computes: also
-    when it is read from a latency histogram's ``_count``, whose query names the histogram."""
-    label = f"{metric.name} {metric.query}"
-    if ERROR_NAME.search(label) or _DIVIDED.search(metric.query):
-        return False  # an error ratio, or a per-request cost
-    if _RATE_NAME.search(metric.name):
-        return True
-    return bool(_RATE_NAME.search(metric.query)) and not LATENCY_NAME.search(metric.query)
-
-
-def measures_latency(metric: MetricSummary) -> bool:
-    """A latency series (a quantile, a mean duration), not the request rate counted by a
-    latency histogram."""
-    return bool(LATENCY_NAME.search(f"{metric.name} {metric.query}")) and not is_traffic(metric)
-
-
-def is_rate(metric: MetricSummary) -> bool:
-    """Raw counters always rise; only rates (or gauges) say demand changed."""
-    counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
-    return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
@@ -155,12 +141,20 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             because.append(
                 prose.claim("It reports that it wants more replicas than it may run", facts[1])
             )
-        because.append(prose.claim("Demand beyond what the maximum can serve queues up or fails"))
+        doubt = _hpa_doubt(evidence, hpa.name)
+        if doubt is not None:
+            facts.append(doubt[1])
+            because.append(prose.claim(doubt[0], doubt[1]))
+        else:
+            because.append(
+                prose.claim("Demand beyond what the maximum can serve queues up or fails")
+            )
+        confidence = CONFIDENCE.hpa_limited if limited is not None else CONFIDENCE.hpa_max
         findings.append(
             make_finding(
                 "resource-saturation",
                 Category.RESOURCE_SATURATION,
-                CONFIDENCE.hpa_limited if limited is not None else CONFIDENCE.hpa_max,
+                CONFIDENCE.hpa_doubted if doubt is not None else confidence,
                 prose.narrative(
                     f"{prose.obj(target)} is at its autoscaler's maximum of "
                     f"{prose.count(hpa.max_replicas, 'replica')}",
@@ -181,17 +175,19 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             and workload is not None
             and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
         ):
-            params = _scale_params(evidence, SCALE_BY)
+            params = scale_params(evidence, SCALE_BY)
             fired = item(
                 "alert",
                 "KubeHpaMaxedOut "
                 + prose.selector({k: v for k, v in alert.labels.items() if k != "alertname"}),
             )
+            doubt = _hpa_doubt(evidence, alert.labels.get("horizontalpodautoscaler"))
+            doubted = [prose.claim(doubt[0], doubt[1])] if doubt is not None else []
             findings.append(
                 make_finding(
                     "resource-saturation",
                     Category.RESOURCE_SATURATION,
-                    CONFIDENCE.hpa_alert,
+                    CONFIDENCE.hpa_doubted if doubt is not None else CONFIDENCE.hpa_alert,
                     prose.narrative(
                         f"The autoscaler of {prose.obj(workload)} is at its maximum",
                         f"scale out to {params['replicas']} replicas",
@@ -201,30 +197,59 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
                                 "The autoscaler object itself was not in the evidence, so its "
                                 "limits could not be read"
                             ),
+                            *doubted,
                         ],
                     ),
-                    [fired],
+                    [fired, *([doubt[1]] if doubt is not None else [])],
                     Action.SCALE_OUT,
                     workload,
                     params,
                 )
             )
             return findings
-    return _traffic_saturation(evidence, workload)
+    return [
+        *blind_autoscaler(evidence, workload),
+        *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
+    ]
 
 
-def _scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
-    current = 1
-    if evidence.workload is not None:
-        current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
-    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
-
-
-def traffic_rose(evidence: Evidence) -> bool:
-    return any(
-        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
-        for m in evidence.metrics
+def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] | None:
+    """Why an autoscaler at its maximum is not short of replicas, with the fact that says so.
+    Its pods are throttled in HEAVILY_THROTTLED_SHARE of their CFS periods or more while
+    demand did not grow by half: the CPU limit caps each pod, and a CPU target reads
+    throttled pods as busy, so more of them add little. Or it scaled up during the window
+    while the request rate stayed flat: each request takes longer (a slower dependency,
+    costlier code), demand did not grow."""
+    ratios = throttle_ratios(evidence)
+    worst = max(ratios.items(), key=lambda kv: kv[1], default=None)
+    # With demand up by half or more, throttling is what the load does, not why it is short.
+    if worst is not None and worst[1] >= HEAVILY_THROTTLED_SHARE and not traffic_rose(evidence):
+        container, share = worst
+        fact = item(
+            "metrics",
+            f"{prose.percent(share)} of CFS periods throttled"
+            + (f" for {container}" if container else ""),
+        )
+        return (
+            f"Its pods are throttled by their CPU limit in {prose.percent(share)} of CFS "
+            "periods: the limit caps them, not the number of replicas",
+            fact,
+        )
+    flat = flat_demand(evidence)
+    scaled = any(
+        c.kind == "scaling"
+        and (hpa is None or c.object.name == hpa)
+        and (age := seconds_before(evidence, c.at)) is not None
+        and age <= WINDOW_SECONDS
+        for c in evidence.changes
     )
+    if flat is not None and scaled:
+        return (
+            "It scaled up in the last hour while the request rate stayed flat: requests take "
+            "longer, demand did not grow",
+            flat,
+        )
+    return None
 
 
 def _recent_rollout(evidence: Evidence) -> bool:
@@ -271,19 +296,6 @@ def _cpu_headroom(evidence: Evidence, cpu: list[MetricSummary]) -> EvidenceItem 
     return item(evidence.workload.ref.display(), "; ".join(shares[:2]) + " (not throttling)")
 
 
-def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
-    """The firing alert that says the service is slow, when no latency series of the
-    service's own was found: then the alert is the symptom's only measure. A latency series
-    in the evidence is read instead (a spike that is over is no strain)."""
-    if any(measures_latency(m) for m in evidence.metrics):
-        return []
-    return [
-        item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
-        for a in evidence.alerts
-        if a.status != "resolved" and "latency" in alert_families([a])
-    ][:1]
-
-
 def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     """CPU usage jumps with no CPU limit to throttle it and no new revision to blame, while
     the service is slower (its latency series, or a latency alert) or says that its workers
@@ -315,7 +327,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     unlimited = headroom or item(
         workload.display(), "no CPU limit on the containers (not throttling)"
     )
-    params = _scale_params(evidence, SCALE_BY)
+    params = scale_params(evidence, SCALE_BY)
     because = [
         prose.claim(
             "Latency and CPU usage rose together" if latency else "CPU usage rose",
@@ -382,7 +394,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             if growth >= RISE:
                 traffic.append((metric, growth))
             continue
-        if "/" in metric.query and _RATE_NAME.search(label) and not ERROR_NAME.search(label):
+        if "/" in metric.query and RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
         if _QUEUE_NAME.search(label) and growth >= DOUBLING:
             queues.append((metric, growth))
@@ -393,7 +405,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         ):
             strain.append((metric, growth))
             slower = slower or bool(LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
-        elif _RATE_NAME.search(label) and growth >= RISE:
+        elif RATE_NAME.search(label) and growth >= RISE:
             traffic.append((metric, growth))
     # No latency series of its own, but the alert says it is slow: that is the strain.
     alerted = latency_alerted(evidence) if traffic and not strain else []
@@ -419,7 +431,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         if m.last is not None
     ]
     factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=SCALE_BY)
-    params = _scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
+    params = scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
     grew = "Queues" if queues and not traffic else "Traffic"
     demand = len(traffic + queues)
     because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]

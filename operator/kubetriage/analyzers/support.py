@@ -286,6 +286,8 @@ DEPENDENCY_LOG = re.compile(
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
     r"|i/o timeout|context deadline exceeded|timed? ?out (while |after |waiting )?"
     r"(connecting|dialing|waiting for)|connect(ion)? timed? ?out|ETIMEDOUT|read timeout"
+    # HTTP clients' own request timeouts: axios, Java and Python sockets.
+    r"|timeout of \d+ ?ms exceeded|ECONNABORTED|read timed out|SocketTimeoutException"
     r"|no such host|NXDOMAIN|name or service not known|temporary failure in name resolution"
     r"|could not resolve host|getaddrinfo|server misbehaving|ENOTFOUND"
     r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"
@@ -345,7 +347,9 @@ POOL_EXHAUSTED = re.compile(
     r"all threads (\(\d+\) )?are (currently )?busy|"
     r"pool exhausted|rejectedexecution|listen queue (is |of socket .{1,80} )?full|"
     r"backlog (is )?full|"
-    r"worker_connections are not enough|too many (open )?connections)"
+    r"worker_connections are not enough|too many (open )?connections|"
+    # Client connection pools with every connection taken: Npgsql, SQLAlchemy.
+    r"connection pool has been exhausted|QueuePool limit of size \d+ overflow \d+ reached)"
 )
 
 OOM_LOG = re.compile(

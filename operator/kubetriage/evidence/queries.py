@@ -160,17 +160,30 @@ def _pvc_ratio(used: str, total: str) -> str:
     )
 
 
-def _traffic(name: str, promql: str, description: str) -> QueryTemplate:
-    """A request-rate template of the service's scrape job, run for the alert families whose
-    causes it separates (more demand points at capacity, the same at a change)."""
+def _by_job(
+    name: str, categories: tuple[Category, ...], promql: str, description: str
+) -> QueryTemplate:
+    """A template of the service's scrape job, run for the alert families whose causes it
+    separates (latency, errors, saturation)."""
     return QueryTemplate(
         name,
-        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        categories,
         _JOB_SET,
         promql,
         description,
         frozenset({"latency", "errors", "saturation"}),
     )
+
+
+def _traffic(name: str, promql: str, description: str) -> QueryTemplate:
+    """A request rate: more demand points at capacity, the same at a change."""
+    return _by_job(name, (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT), promql, description)
+
+
+def _busy(name: str, promql: str, description: str) -> QueryTemplate:
+    """A share of a pool in use: with more traffic the pods are short of capacity, with the
+    same traffic what they wait on is slower."""
+    return _by_job(name, (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE), promql, description)
 
 
 TEMPLATES: tuple[QueryTemplate, ...] = (
@@ -306,11 +319,28 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f" / sum(rate(http_server_request_duration_seconds_count{{{_JOB}}}[5m]))",
     ),
     QueryTemplate(
+        "http_received_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # prometheus-net (ASP.NET Core) names and labels.
+        f'sum(rate(http_requests_received_total{{{_JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
         "http_latency_p99_seconds",
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
         _JOB_SET,
         "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket"
         f"{{{_JOB}}}[5m])))",
+    ),
+    QueryTemplate(
+        "istio_latency_p99_milliseconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        # What callers see through the mesh (the receiving sidecar's view, in milliseconds).
+        "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
+        '{reporter="destination",destination_workload_namespace="$namespace",'
+        'destination_workload=~"$job_regex"}[5m])))',
     ),
     QueryTemplate(
         "otel_http_server_latency_p99_seconds",
@@ -335,6 +365,19 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         "traffic, counted by the latency histogram",
     ),
     _traffic(
+        "http_request_rate_received",
+        # prometheus-net (ASP.NET Core) counts requests as http_requests_received_total.
+        f"sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
+        "traffic, as prometheus-net counts it",
+    ),
+    _traffic(
+        "istio_request_rate",
+        # The mesh's own count (the receiving sidecar), for services without app metrics.
+        'sum(rate(istio_requests_total{reporter="destination",'
+        'destination_workload_namespace="$namespace",destination_workload=~"$job_regex"}[5m]))',
+        "traffic into the workload, as its Istio sidecar counts it",
+    ),
+    _traffic(
         "ingress_request_rate",
         'sum(rate(nginx_ingress_controller_requests{namespace="$namespace",'
         'service=~"$job_regex"}[5m]))',
@@ -348,6 +391,26 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
         "CPU per request: a step up means each request got costlier (new code), not more load",
         frozenset({"latency", "saturation", "throttling"}),
+    ),
+    # Pools in use (1.0: every worker thread or pooled connection is taken): with more
+    # traffic, the pods are short of capacity; with the same traffic, what they wait on is
+    # slower. Micrometer (Spring Boot: Tomcat, HikariCP) and OpenTelemetry client names.
+    _busy(
+        "tomcat_threads_busy_ratio",
+        f"sum(tomcat_threads_busy_threads{{{_JOB}}})"
+        f" / sum(tomcat_threads_config_max_threads{{{_JOB}}})",
+        "Tomcat worker threads in use",
+    ),
+    _busy(
+        "hikaricp_connections_busy_ratio",
+        f"sum(hikaricp_connections_active{{{_JOB}}}) / sum(hikaricp_connections_max{{{_JOB}}})",
+        "HikariCP pooled connections in use",
+    ),
+    _busy(
+        "db_client_connections_busy_ratio",
+        f'sum(db_client_connections_usage{{{_JOB},state="used"}})'
+        f" / sum(db_client_connections_max{{{_JOB}}})",
+        "database client pool connections in use (OpenTelemetry db.client.connections.*)",
     ),
     QueryTemplate(
         "deployment_generation",

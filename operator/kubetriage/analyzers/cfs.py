@@ -1,0 +1,65 @@
+"""CFS throttling as the metric summaries show it: the share of a container's CFS periods in
+which the kernel throttled it, from a ratio query or from the two counters' increases. Read
+by the cpu-throttling rule (``metrics``) and by the saturation rule, which must not call a
+throttled pod short of replicas.
+
+Pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetriage.analyzers.support import metrics_named
+from kubetriage.models.evidence import Evidence, MetricSummary
+
+# Shares of CFS periods throttled: enough to slow the process, and heavily.
+THROTTLED_SHARE = 0.25
+HEAVILY_THROTTLED_SHARE = 0.5
+
+THROTTLED = "container_cpu_cfs_throttled_periods_total"
+PERIODS = "container_cpu_cfs_periods_total"
+# The throttled share of the containers of workloads the incident's workload calls.
+CALLEE_THROTTLED = "callee_cpu_throttled_ratio"
+
+
+def container_of(metric: MetricSummary) -> str | None:
+    """The container a series is of: its label, or the matcher in its query."""
+    if "container" in metric.labels:
+        return metric.labels["container"]
+    match = re.search(r'container="([^"]+)"', metric.query)
+    return match.group(1) if match else None
+
+
+def _delta(metric: MetricSummary) -> float | None:
+    low = metric.first if metric.first is not None else metric.min
+    if metric.last is None or low is None:
+        return None
+    return metric.last - low
+
+
+def throttle_ratios(evidence: Evidence) -> dict[str | None, float]:
+    """Throttled share of CFS periods per container: a ratio query's value, or the ratio of
+    the two counters' increases over the window."""
+    ratios: dict[str | None, float] = {}
+    throttled = [m for m in metrics_named(evidence, THROTTLED) if m.name != CALLEE_THROTTLED]
+    periods = [
+        m
+        for m in metrics_named(evidence, PERIODS)
+        if THROTTLED not in m.query and m.name != CALLEE_THROTTLED
+    ]
+    for metric in throttled:
+        container = container_of(metric)
+        if PERIODS in metric.query or "ratio" in metric.name:
+            value = metric.last if metric.last is not None else metric.max
+            if value is not None:
+                ratios[container] = max(ratios.get(container, 0.0), value)
+            continue
+        partner = next((p for p in periods if container_of(p) == container), None)
+        if partner is None:
+            continue
+        done, total = _delta(metric), _delta(partner)
+        if done is None or not total or total <= 0:
+            continue
+        ratios[container] = max(ratios.get(container, 0.0), done / total)
+    return ratios

@@ -1,0 +1,131 @@
+"""Reading demand and strain from the metric summaries: which series are request rates (also
+when counted by a latency histogram), latencies or errors; whether demand grew or stayed
+flat; the latency and error series that rose, or the firing alert that says so when no
+series does; and how many replicas a growth factor asks for. Shared by the saturation,
+capacity, throttling and bad-rollout rules.
+
+Pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from kubetriage import prose
+from kubetriage.analyzers.support import DOUBLING, RISE, item, metric_growth
+from kubetriage.evidence.queries import alert_families
+from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.findings import EvidenceItem
+
+# Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
+SCALE_MIN = 1.5
+SCALE_MAX = 4.0
+SCALE_BY = 2.0
+# Request rates that grew less than this over the window are flat: no more demand.
+FLAT_DEMAND = 1.2
+# The window the metrics cover (seconds): what changed "in the window".
+WINDOW_SECONDS = 3600.0
+
+RATE_NAME = re.compile(
+    r"(?i)(requests?_total|requests?_per_second|request_rate|\brps\b|qps|_requests\b|"
+    r"throughput|traffic)"
+)
+LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
+ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
+_DIVIDED = re.compile(r"\)\s*/\s*")
+
+
+def is_traffic(metric: MetricSummary) -> bool:
+    """A request-rate series, by what it is named (``http_request_rate``...) or computes: also
+    when it is read from a latency histogram's ``_count``, whose query names the histogram."""
+    label = f"{metric.name} {metric.query}"
+    if ERROR_NAME.search(label) or _DIVIDED.search(metric.query):
+        return False  # an error ratio, or a per-request cost
+    if RATE_NAME.search(metric.name):
+        return True
+    return bool(RATE_NAME.search(metric.query)) and not LATENCY_NAME.search(metric.query)
+
+
+def measures_latency(metric: MetricSummary) -> bool:
+    """A latency series (a quantile, a mean duration), not the request rate counted by a
+    latency histogram."""
+    return bool(LATENCY_NAME.search(f"{metric.name} {metric.query}")) and not is_traffic(metric)
+
+
+def is_rate(metric: MetricSummary) -> bool:
+    """Raw counters always rise; only rates (or gauges) say demand changed."""
+    counter = metric.name.endswith("_total") or re.search(r"_total\b", metric.query) is not None
+    return not counter or re.search(r"\b(i?rate|increase|deriv)\(", metric.query) is not None
+
+
+def alerted_strain(evidence: Evidence) -> list[EvidenceItem]:
+    """A firing alert that says the service is slow or failing, when no series says so."""
+    return [
+        item("alert", f"{a.labels.get('alertname', 'alert')} fires")
+        for a in evidence.alerts
+        if a.status != "resolved" and {"latency", "errors"} & alert_families([a])
+    ][:1]
+
+
+def scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
+    current = 1
+    if evidence.workload is not None:
+        current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
+    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
+
+
+def traffic_rose(evidence: Evidence) -> bool:
+    return any(
+        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
+        for m in evidence.metrics
+    )
+
+
+def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
+    """The firing alert that says the service is slow, when no latency series of the
+    service's own was found: then the alert is the symptom's only measure. A latency series
+    in the evidence is read instead (a spike that is over is no strain)."""
+    if any(measures_latency(m) for m in evidence.metrics):
+        return []
+    return [
+        item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
+        for a in evidence.alerts
+        if a.status != "resolved" and "latency" in alert_families([a])
+    ][:1]
+
+
+def strain_facts(evidence: Evidence) -> list[EvidenceItem]:
+    """Latency series that rose (RISE) and error series that doubled, as facts."""
+    return [
+        item(
+            "metrics",
+            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
+            f"{prose.number(m.last)}",
+        )
+        for m in evidence.metrics
+        if m.last is not None
+        and (g := metric_growth(m)) is not None
+        and (
+            (measures_latency(m) and g >= RISE)
+            or (ERROR_NAME.search(f"{m.name} {m.query}") and is_rate(m) and g >= DOUBLING)
+        )
+    ][:2]
+
+
+def flat_demand(evidence: Evidence) -> EvidenceItem | None:
+    """The request rate, when every request-rate series grew less than FLAT_DEMAND (or fell)
+    over the window."""
+    rates = [
+        (m, g)
+        for m in evidence.metrics
+        if is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None
+    ]
+    if not rates or any(g >= FLAT_DEMAND for _, g in rates):
+        return None
+    metric, growth = rates[0]
+    return item(
+        "metrics",
+        f"{metric.name or metric.query}: {prose.number(metric.first or metric.min or 0.0)} -> "
+        f"{prose.number(metric.last or 0.0)} (x{growth:.1f})",
+    )
