@@ -413,6 +413,47 @@ def test_volume_half_full_is_not_storage() -> None:
     assert by_category(analyze(ev), Category.STORAGE) == []
 
 
+def _filling_alert_with_usage(used_gib: float) -> Evidence:
+    """A KubePersistentVolumeFillingUp alert for a 500Gi claim whose kubelet stats now show
+    ``used_gib`` in use (and falling back from a peak an hour ago)."""
+    labels = {"persistentvolumeclaim": "data-store-0", "namespace": "shop"}
+    return make.evidence(
+        workload=make.deployment(),
+        alerts=[
+            make.alert(
+                alertname="KubePersistentVolumeFillingUp",
+                namespace="shop",
+                persistentvolumeclaim="data-store-0",
+            )
+        ],
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["data-store-0"])],
+        pvcs=[PVCEvidence(name="data-store-0", namespace="shop", phase="Bound", capacity="500Gi")],
+        metrics=[
+            make.metric(
+                'kubelet_volume_stats_used_bytes{persistentvolumeclaim="data-store-0"}',
+                last=used_gib * 1024**3,
+                first=440 * 1024**3,
+                labels=labels,
+            ),
+            make.metric(
+                'kubelet_volume_stats_capacity_bytes{persistentvolumeclaim="data-store-0"}',
+                last=500 * 1024**3,
+                labels=labels,
+            ),
+        ],
+    )
+
+
+def test_volume_alert_whose_space_was_reclaimed_is_not_storage() -> None:
+    # Compaction or retention freed the space: 64% in use now, under the alert's own 85%.
+    assert by_category(analyze(_filling_alert_with_usage(320)), Category.STORAGE) == []
+
+
+def test_volume_alert_still_above_its_threshold_is_storage() -> None:
+    finding = by_category(analyze(_filling_alert_with_usage(440)), Category.STORAGE)[0]
+    assert (finding.action, finding.target.name) == (Action.EXPAND_STORAGE, "data-store-0")
+
+
 def test_pending_because_the_only_node_is_not_ready_is_node_failure() -> None:
     message = (
         "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }."

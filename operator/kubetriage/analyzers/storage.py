@@ -49,6 +49,10 @@ CONFIDENCE: Final = _Confidence()
 # Shares of a volume in use: filling up, and full.
 FILLING = 0.9
 FULL = 0.97
+# Below this share in use a volume alert no longer holds: kube-prometheus'
+# KubePersistentVolumeFillingUp needs less than 15% free (and inodes alike), so a claim
+# measured under it now has had its space reclaimed (compaction, retention, a cleanup).
+CLEARED = 0.85
 
 # A claim that has no volume yet. A bound volume pinned to a zone or node where no schedulable
 # node remains ("volume node affinity conflict") is a placement problem: the scheduling rule's.
@@ -243,6 +247,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
     used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
     capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
     available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
+    measured: dict[tuple[str | None, str], float] = {}  # the latest share in use of a claim
     for metric in used + available:
         ratio_query = "/" in metric.query
         claim = metric.labels.get("persistentvolumeclaim")
@@ -254,6 +259,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         ns = metric.labels.get("namespace", namespace)
         if ratio_query:
             # "used / capacity" already: the value is the share in use.
+            measured[(ns, claim)] = max(measured.get((ns, claim), 0.0), metric.last)
             if metric.last >= FILLING:
                 note(
                     ns,
@@ -281,6 +287,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         fraction = metric.last / cap
         if metric in available:
             fraction = 1.0 - fraction
+        measured[(ns, claim)] = max(measured.get((ns, claim), 0.0), fraction)
         if fraction >= FILLING:
             note(
                 ns,
@@ -300,8 +307,12 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             "KubePersistentVolumeErrors",
             "KubePersistentVolumeInodesFillingUp",
         ):
+            ns = alert.labels.get("namespace", namespace)
+            share = measured.get((ns, claim))
+            if name == "KubePersistentVolumeFillingUp" and share is not None and share < CLEARED:
+                continue  # measured now, the volume has room again: the alert is stale
             note(
-                alert.labels.get("namespace", namespace),
+                ns,
                 claim,
                 CONFIDENCE.alert,
                 item("alert", f"{name} for {claim}"),
