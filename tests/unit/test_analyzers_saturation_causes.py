@@ -1,7 +1,8 @@
 """Checks how the resource-saturation rule tells demand from what only looks like it: an
 autoscaler at its maximum whose pods are heavily CPU-throttled (the throttling rule leads), or
 that scaled up in the window while the request rate stayed flat and calls to a dependency time
-out (the dependency leads); replicas cut by hand (a replicas series or the deployment
+out (the dependency leads), or that reports its desired count within range while nothing
+says demand presses (no saturation); replicas cut by hand (a replicas series or the deployment
 controller's event) while the service got slower (scale back), and the near misses: a cut that
 followed falling demand, a rolling update's old ReplicaSet scaled down, an autoscaler's own
 scale-down; an autoscaler that cannot read its metric while latency rose (scale out by hand),
@@ -171,6 +172,42 @@ def test_hpa_at_max_all_along_at_flat_traffic_stays_saturation() -> None:
     )
     finding = assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
     assert finding.confidence >= 0.85
+
+
+_WITHIN_RANGE = PodCondition(
+    type="ScalingLimited",
+    status="False",
+    reason="DesiredWithinRange",
+    message="the desired count is within the acceptable range",
+)
+
+
+def _hpa_within_range() -> AutoscalerEvidence:
+    """The checkout HPA at its maximum of 4 because a schedule or floor asked for exactly 4."""
+    return _hpa().model_copy(update={"conditions": [_WITHIN_RANGE]})
+
+
+def test_hpa_at_max_within_range_with_no_demand_pressure_is_no_saturation() -> None:
+    # Its metrics ask for no more than its maximum, traffic is flat and nothing is slower:
+    # a schedule or its floor put it there, and KubeHpaMaxedOut alone is no saturation.
+    ev = make.evidence(
+        workload=make.deployment(replicas=4),
+        pods=_pods(4),
+        autoscalers=[_hpa_within_range()],
+        metrics=[_request_rate(240, 250), _latency(0.2, 0.21)],
+        alerts=[make.alert(alertname="KubeHpaMaxedOut", horizontalpodautoscaler="checkout")],
+    )
+    assert not by_category(analyze(ev), Category.RESOURCE_SATURATION)
+
+
+def test_hpa_at_max_within_range_while_latency_rose_stays_saturation() -> None:
+    ev = make.evidence(
+        workload=make.deployment(replicas=4),
+        pods=_pods(4),
+        autoscalers=[_hpa_within_range()],
+        metrics=[_request_rate(240, 250), _latency(0.2, 0.9)],
+    )
+    assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
 
 
 def _desired(first: float, last: float) -> MetricSummary:
