@@ -23,8 +23,10 @@ from kubetriage.analyzers.cfs import throttle_ratios
 from kubetriage.evidence.queries import Scope, select_queries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
+    AlertEvidence,
     AutoscalerEvidence,
     ChangeEvidence,
+    Evidence,
     MetricSummary,
     PodCondition,
 )
@@ -182,31 +184,29 @@ _WITHIN_RANGE = PodCondition(
 )
 
 
-def _hpa_within_range() -> AutoscalerEvidence:
-    """The checkout HPA at its maximum of 4 because a schedule or floor asked for exactly 4."""
-    return _hpa().model_copy(update={"conditions": [_WITHIN_RANGE]})
+def _at_max_within_range(p99_last: float, *alerts: AlertEvidence) -> Evidence:
+    """Checkout at its HPA's maximum of 4, which a schedule or floor asked for exactly (its
+    desired count within range), at flat traffic, its p99 latency from 0.2s to ``p99_last``."""
+    return make.evidence(
+        workload=make.deployment(replicas=4),
+        pods=_pods(4),
+        autoscalers=[_hpa().model_copy(update={"conditions": [_WITHIN_RANGE]})],
+        metrics=[_request_rate(240, 250), _latency(0.2, p99_last)],
+        alerts=list(alerts),
+    )
 
 
 def test_hpa_at_max_within_range_with_no_demand_pressure_is_no_saturation() -> None:
     # Its metrics ask for no more than its maximum, traffic is flat and nothing is slower:
     # a schedule or its floor put it there, and KubeHpaMaxedOut alone is no saturation.
-    ev = make.evidence(
-        workload=make.deployment(replicas=4),
-        pods=_pods(4),
-        autoscalers=[_hpa_within_range()],
-        metrics=[_request_rate(240, 250), _latency(0.2, 0.21)],
-        alerts=[make.alert(alertname="KubeHpaMaxedOut", horizontalpodautoscaler="checkout")],
+    maxed_out = make.alert(alertname="KubeHpaMaxedOut", horizontalpodautoscaler="checkout")
+    assert not by_category(
+        analyze(_at_max_within_range(0.21, maxed_out)), Category.RESOURCE_SATURATION
     )
-    assert not by_category(analyze(ev), Category.RESOURCE_SATURATION)
 
 
 def test_hpa_at_max_within_range_while_latency_rose_stays_saturation() -> None:
-    ev = make.evidence(
-        workload=make.deployment(replicas=4),
-        pods=_pods(4),
-        autoscalers=[_hpa_within_range()],
-        metrics=[_request_rate(240, 250), _latency(0.2, 0.9)],
-    )
+    ev = _at_max_within_range(0.9)
     assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
 
 
