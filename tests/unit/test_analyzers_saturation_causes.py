@@ -1,7 +1,8 @@
 """Checks how the resource-saturation rule tells demand from what only looks like it: an
 autoscaler at its maximum whose pods are heavily CPU-throttled (the throttling rule leads), or
 that scaled up in the window while the request rate stayed flat and calls to a dependency time
-out (the dependency leads); replicas cut by hand (a replicas series or the deployment
+out (the dependency leads), or that reports its desired count within range while nothing
+says demand presses (no saturation); replicas cut by hand (a replicas series or the deployment
 controller's event) while the service got slower (scale back), and the near misses: a cut that
 followed falling demand, a rolling update's old ReplicaSet scaled down, an autoscaler's own
 scale-down; an autoscaler that cannot read its metric while latency rose (scale out by hand),
@@ -22,8 +23,10 @@ from kubetriage.analyzers.cfs import throttle_ratios
 from kubetriage.evidence.queries import Scope, select_queries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
+    AlertEvidence,
     AutoscalerEvidence,
     ChangeEvidence,
+    Evidence,
     MetricSummary,
     PodCondition,
 )
@@ -171,6 +174,40 @@ def test_hpa_at_max_all_along_at_flat_traffic_stays_saturation() -> None:
     )
     finding = assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
     assert finding.confidence >= 0.85
+
+
+_WITHIN_RANGE = PodCondition(
+    type="ScalingLimited",
+    status="False",
+    reason="DesiredWithinRange",
+    message="the desired count is within the acceptable range",
+)
+
+
+def _at_max_within_range(p99_last: float, *alerts: AlertEvidence) -> Evidence:
+    """Checkout at its HPA's maximum of 4, which a schedule or floor asked for exactly (its
+    desired count within range), at flat traffic, its p99 latency from 0.2s to ``p99_last``."""
+    return make.evidence(
+        workload=make.deployment(replicas=4),
+        pods=_pods(4),
+        autoscalers=[_hpa().model_copy(update={"conditions": [_WITHIN_RANGE]})],
+        metrics=[_request_rate(240, 250), _latency(0.2, p99_last)],
+        alerts=list(alerts),
+    )
+
+
+def test_hpa_at_max_within_range_with_no_demand_pressure_is_no_saturation() -> None:
+    # Its metrics ask for no more than its maximum, traffic is flat and nothing is slower:
+    # a schedule or its floor put it there, and KubeHpaMaxedOut alone is no saturation.
+    maxed_out = make.alert(alertname="KubeHpaMaxedOut", horizontalpodautoscaler="checkout")
+    assert not by_category(
+        analyze(_at_max_within_range(0.21, maxed_out)), Category.RESOURCE_SATURATION
+    )
+
+
+def test_hpa_at_max_within_range_while_latency_rose_stays_saturation() -> None:
+    ev = _at_max_within_range(0.9)
+    assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, CHECKOUT)
 
 
 def _desired(first: float, last: float) -> MetricSummary:

@@ -5,7 +5,10 @@ revision while the service is slower or says its workers are all busy; the fix i
 replicas. Also capacity taken away (``capacity``: replicas cut by hand, an autoscaler that
 cannot read its metric). An autoscaler at its maximum is doubted when its pods are heavily
 CPU-throttled (the limit caps them) or when it scaled up at a flat request rate (requests got
-slower, not more), so the throttling or dependency rule leads. Kept below a change that
+slower, not more), so the throttling or dependency rule leads. One at its maximum that reports
+its desired count within range (``ScalingLimited=False``) while nothing says demand presses
+(traffic, a queue, latency or errors up) was put there by a schedule or its floor: no
+saturation, and its KubeHpaMaxedOut alert is not read as one either. Kept below a change that
 explains the symptom (``changes.cap_explained``). Series are read by what they measure with
 ``demand``.
 
@@ -32,12 +35,14 @@ from kubetriage.analyzers.demand import (
     SCALE_MAX,
     SCALE_MIN,
     WINDOW_SECONDS,
+    alerted_strain,
     flat_demand,
     is_rate,
     is_traffic,
     latency_alerted,
     measures_latency,
     scale_params,
+    strain_facts,
     traffic_rose,
 )
 from kubetriage.analyzers.pods import metric_for, pod_failing
@@ -56,7 +61,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import AutoscalerEvidence, Evidence, MetricSummary
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -111,6 +116,8 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         )
         if hpa.max_replicas <= 0 or (current < hpa.max_replicas and limited is None):
             continue
+        if _within_range(hpa) and not _demand_pressure(evidence):
+            continue  # at its maximum by schedule or floor, not by demand
         target = hpa.target or workload
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
             continue
@@ -169,9 +176,11 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         )
     if findings:
         return findings
+    read = {hpa.name for hpa in evidence.autoscalers}
     for alert in evidence.alerts:
         if (
             alert.labels.get("alertname") == "KubeHpaMaxedOut"
+            and alert.labels.get("horizontalpodautoscaler") not in read
             and workload is not None
             and (workload.kind in ACTION_TARGET_KINDS[Action.SCALE_OUT])
         ):
@@ -211,6 +220,29 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         *blind_autoscaler(evidence, workload),
         *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
     ]
+
+
+def _within_range(hpa: AutoscalerEvidence) -> bool:
+    """The autoscaler says its desired count is within its range (``ScalingLimited=False``):
+    its metrics ask for no more than its maximum, so the maximum is not what holds it back."""
+    return any(c.type == "ScalingLimited" and c.status == "False" for c in hpa.conditions)
+
+
+def _demand_pressure(evidence: Evidence) -> bool:
+    """Something says demand presses on the service: traffic or a queue grew, latency rose or
+    errors doubled (their series, or a firing latency or error alert)."""
+    return bool(
+        traffic_rose(evidence)
+        or strain_facts(evidence)
+        or alerted_strain(evidence)
+        or any(
+            _QUEUE_NAME.search(f"{m.name} {m.query}")
+            and is_rate(m)
+            and (g := metric_growth(m)) is not None
+            and g >= DOUBLING
+            for m in evidence.metrics
+        )
+    )
 
 
 def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] | None:
