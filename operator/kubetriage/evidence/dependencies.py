@@ -59,8 +59,9 @@ _KEYED_HOST = re.compile(
 # An Envoy cluster named after its Kubernetes backend, as ingress controllers built on Envoy
 # name them: Contour's "<namespace>/<service>/<port>/<hash>", spelled
 # "<namespace>_<service>_<port>[_<hash>]" in its envoy_cluster_* stats (Kubernetes names
-# hold no "_" or "/", so the split is unambiguous). Istio's "outbound|<port>||<service>.<namespace>.svc..."
-# is a cluster DNS name already. In free text only where a key says it is a cluster name.
+# hold no "_" or "/", so the split is unambiguous). Istio's
+# "outbound|<port>||<service>.<namespace>.svc..." is a cluster DNS name already. In free text
+# only where a key says it is a cluster name.
 _DNS_NAME = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _ENVOY_CLUSTER = (
     rf"(?P<ns>{_DNS_NAME})(?P<sep>[_/])(?P<name>{_DNS_NAME})(?P=sep)(?P<port>\d{{2,5}})"
