@@ -17,6 +17,7 @@ from kubetriage.analyzers.certificates import (
     CERTIFICATE_RENEWAL_ANALYZERS,
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
+from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
@@ -59,6 +60,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SATURATION_ANALYZERS,
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
+    *CLIENT_ROLLOUT_ANALYZERS,
     *NETWORK_ANALYZERS,
     *ROUTING_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,
