@@ -498,3 +498,40 @@ async def test_a_tenancy_rule_keeps_the_webhook_walk_out_of_other_namespaces(
         e.startswith("webhook not followed: Service/kyverno") for e in evidence.collection_errors
     )
     assert not any(r.namespace == "kyverno" for r in emulator.emulator.audit)
+
+
+async def test_a_webhook_admitting_a_stuck_custom_resource_is_followed_to_its_pods(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(
+        emulator, api, "unschedulable-cert-manager-webhook-pinned-to-removed-nodegroup"
+    )
+    [hook] = evidence.webhooks
+    assert (hook.name, hook.failure, hook.observed) == (
+        "webhook.cert-manager.io",
+        "no-endpoints",
+        False,
+    )
+    assert hook.backend is not None
+    assert hook.backend.workload == ObjectRef(
+        kind="Deployment", namespace="cert-manager", name="cert-manager-webhook"
+    )
+    assert any("FailedScheduling" in w for w in hook.backend.warnings)
+    assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
+async def test_a_tenancy_rule_keeps_the_suspect_webhook_walk_out_of_other_namespaces(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(
+        emulator,
+        api,
+        "unschedulable-cert-manager-webhook-pinned-to-removed-nodegroup",
+        own_namespace=True,
+    )
+    assert evidence.webhooks == []
+    assert any(
+        e.startswith("webhook not followed: Service/cert-manager")
+        for e in evidence.collection_errors
+    )
+    assert not any(r.namespace == "cert-manager" for r in emulator.emulator.audit)

@@ -1,12 +1,14 @@
 """The admission-webhook walk of evidence collection: from a Warning event that reports
-``failed calling webhook "<name>"`` to the webhook's configuration (cluster-scoped), the
-cert-manager Certificates of the namespace its Service lives in, and the log tail of one of
-that Service's pods (where a webhook that manages its own certificate says why it could not;
+``failed calling webhook "<name>"`` (or from a custom resource that is not Ready: its
+controller reports a rejected write in its own logs only) to the webhook's configuration
+(cluster-scoped), its Service with the Endpoints, pods, ReplicaSets, workload and events behind
+it, the cert-manager Certificates of that namespace, and the log tail of one of the Service's
+pods (where a webhook that manages its own certificate says why it could not;
 ``kubetriage.evidence.logs.webhook_log_requests``, the rule the case replay marks by too).
 
-Called by ``KubeEvidenceCollector`` after the dependency walk, which has already followed the
-Service the event's URL names to its Endpoints, pods, ReplicaSets and workload. Nothing is read
-unless an event names a failing webhook; Secrets are never read.
+Called by ``KubeEvidenceCollector`` after the dependency walk (a Service it has already
+followed is not read again). Nothing is read unless an event names a failing webhook or a
+custom resource is not Ready; Secrets are never read.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
     configurations_naming,
     failing_webhook_names,
+    intercepting,
+    stuck_groups,
     webhook_services,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.objects import JsonDict, controller_ref, selector_query
 from kubetriage.tenancy import Scope
 
 
@@ -34,13 +39,15 @@ class WebhookWalk:
         self._limits = limits
 
     async def follow(self, run: CollectionRun, scope: Scope) -> None:
-        """Read the configurations of the webhooks the run's Warning events name, then, for
-        each webhook Service the tenancy rule lets us read, its namespace's Certificates and
-        the logs of one of its pods (tails marked ``webhook``); ``build_evidence``
-        summarises them as ``Evidence.webhooks``."""
+        """Read the configurations of the webhooks the run's Warning events name, and of those
+        intercepting writes to a not-Ready custom resource's API group, then, for each
+        webhook Service the tenancy rule lets us read, what stands behind it, its namespace's
+        Certificates and the logs of one of its pods (tails marked ``webhook``);
+        ``build_evidence`` summarises them as ``Evidence.webhooks``."""
         events = [o for (kind, _, _), o in run.objects.items() if kind == "Event"]
         names = failing_webhook_names(events)[: self._limits.max_dependencies]
-        if not names:
+        groups = stuck_groups(run.objects.values())
+        if not names and not groups:
             return
         listed = await asyncio.gather(
             *(
@@ -48,7 +55,10 @@ class WebhookWalk:
                 for kind in WEBHOOK_CONFIGURATION_KINDS
             )
         )
-        configurations = configurations_naming([c for items in listed for c in items], names)
+        every = [c for items in listed for c in items]
+        names += [n for n in intercepting(every, groups) if n not in names]
+        names = names[: self._limits.max_dependencies]
+        configurations = configurations_naming(every, names)
         for configuration in configurations:
             run.add(configuration)
         for service in webhook_services(configurations, names):
@@ -62,10 +72,46 @@ class WebhookWalk:
         svc = run.objects.get(("Service", namespace, service.name))
         if svc is None:
             svc = await self._reader.read(run, "Service", namespace, service.name)
+        if svc is not None and ("Endpoints", namespace, service.name) not in run.objects:
+            await self._behind(run, svc, namespace)
         pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
         await asyncio.gather(
             self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),
             self._logs(run, webhook_log_requests(svc, pods)),
+        )
+
+    async def _behind(self, run: CollectionRun, svc: JsonDict, namespace: str) -> None:
+        """The Service's Endpoints, the pods and ReplicaSets it selects, their workload, and
+        the events of a few of those pods and of the workload: whether its pods are Pending,
+        crash or were never created."""
+        name = service_name = str((svc.get("metadata") or {}).get("name"))
+        selector = selector_query({"matchLabels": (svc.get("spec") or {}).get("selector") or {}})
+        await self._reader.read(run, "Endpoints", namespace, name)
+        if selector is None:
+            return
+        pods, replica_sets = await asyncio.gather(
+            *(
+                self._reader.list_of(
+                    run,
+                    kind,
+                    namespace,
+                    what=f"list {kind}s of webhook Service {namespace}/{service_name}",
+                    label_selector=selector,
+                )
+                for kind in ("Pod", "ReplicaSet")
+            )
+        )
+        for obj in pods + replica_sets:
+            run.add(obj)
+        subjects = [("Pod", str((p.get("metadata") or {}).get("name"))) for p in pods[:3]]
+        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
+        if owner is not None and self._reader.readable(str(owner.get("kind"))):
+            kind, name = str(owner.get("kind")), str(owner.get("name"))
+            subjects.append((kind, name))
+            if (kind, namespace, name) not in run.objects:
+                await self._reader.read(run, kind, namespace, name)
+        await asyncio.gather(
+            *(self._reader.events_about(run, kind, namespace, n) for kind, n in subjects)
         )
 
     async def _logs(self, run: CollectionRun, requests: list[LogRequest]) -> None:
