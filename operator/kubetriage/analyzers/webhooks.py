@@ -122,6 +122,12 @@ def _blocked_fact(hook: WebhookEvidence) -> EvidenceItem:
     return item(f"events of {blocked}", f"{hook.count}x: {hook.message}")
 
 
+def _blocked_claim(hook: WebhookEvidence) -> str:
+    if not hook.observed:
+        return "An object whose writes the webhook admits stays not Ready while it has no endpoint"
+    return "The API server rejects the requests the webhook must admit"
+
+
 def _penalty(hook: WebhookEvidence) -> float:
     """How much less sure: no failed call seen, or fewer than MANY_CALLS."""
     if not hook.observed:
@@ -267,7 +273,7 @@ def _unreachable_finding(
             f"Admission webhook down: {cause}",
             fix,
             because=[
-                prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
+                prose.claim(_blocked_claim(hook), facts[0]),
                 prose.claim(f"The webhook's backend is unavailable: {cause}", *facts[1:4]),
             ],
         ),
