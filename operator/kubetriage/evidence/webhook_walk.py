@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.reader import CollectionRun, KubeReader
@@ -27,7 +28,6 @@ from kubetriage.evidence.summaries.webhooks import (
     webhook_services,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict, controller_ref, selector_query
 from kubetriage.tenancy import Scope
 
 
@@ -37,6 +37,7 @@ class WebhookWalk:
     def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
         self._reader = reader
         self._limits = limits
+        self._dependencies = DependencyWalk(reader, limits)
 
     async def follow(self, run: CollectionRun, scope: Scope) -> None:
         """Read the configurations of the webhooks the run's Warning events name, and of those
@@ -72,46 +73,14 @@ class WebhookWalk:
         svc = run.objects.get(("Service", namespace, service.name))
         if svc is None:
             svc = await self._reader.read(run, "Service", namespace, service.name)
-        if svc is not None and ("Endpoints", namespace, service.name) not in run.objects:
-            await self._behind(run, svc, namespace)
+        followed = ("Endpoints", namespace, service.name) in run.objects
+        if svc is not None and not followed:
+            # Its pods, workload and events: whether they are Pending, crash or never created.
+            await self._dependencies.behind(run, svc)
         pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
         await asyncio.gather(
             self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),
             self._logs(run, webhook_log_requests(svc, pods)),
-        )
-
-    async def _behind(self, run: CollectionRun, svc: JsonDict, namespace: str) -> None:
-        """The Service's Endpoints, the pods and ReplicaSets it selects, their workload, and
-        the events of a few of those pods and of the workload: whether its pods are Pending,
-        crash or were never created."""
-        name = service_name = str((svc.get("metadata") or {}).get("name"))
-        selector = selector_query({"matchLabels": (svc.get("spec") or {}).get("selector") or {}})
-        await self._reader.read(run, "Endpoints", namespace, name)
-        if selector is None:
-            return
-        pods, replica_sets = await asyncio.gather(
-            *(
-                self._reader.list_of(
-                    run,
-                    kind,
-                    namespace,
-                    what=f"list {kind}s of webhook Service {namespace}/{service_name}",
-                    label_selector=selector,
-                )
-                for kind in ("Pod", "ReplicaSet")
-            )
-        )
-        for obj in pods + replica_sets:
-            run.add(obj)
-        subjects = [("Pod", str((p.get("metadata") or {}).get("name"))) for p in pods[:3]]
-        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
-        if owner is not None and self._reader.readable(str(owner.get("kind"))):
-            kind, name = str(owner.get("kind")), str(owner.get("name"))
-            subjects.append((kind, name))
-            if (kind, namespace, name) not in run.objects:
-                await self._reader.read(run, kind, namespace, name)
-        await asyncio.gather(
-            *(self._reader.events_about(run, kind, namespace, n) for kind, n in subjects)
         )
 
     async def _logs(self, run: CollectionRun, requests: list[LogRequest]) -> None:
