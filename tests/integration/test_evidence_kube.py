@@ -498,3 +498,37 @@ async def test_a_tenancy_rule_keeps_the_webhook_walk_out_of_other_namespaces(
         e.startswith("webhook not followed: Service/kyverno") for e in evidence.collection_errors
     )
     assert not any(r.namespace == "kyverno" for r in emulator.emulator.audit)
+
+
+_STUCK_CERTIFICATE_CASE = "unschedulable-cert-manager-webhook-pinned-to-removed-nodegroup"
+
+
+async def test_a_webhook_admitting_a_stuck_custom_resource_is_followed_to_its_pods(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(emulator, api, _STUCK_CERTIFICATE_CASE)
+    # No event names the webhook: its Certificate stays not Ready, its Service has no endpoint.
+    assert [(h.name, h.failure, h.observed) for h in evidence.webhooks] == [
+        ("webhook.cert-manager.io", "no-endpoints", False)
+    ]
+    hook = evidence.webhooks[0]
+    assert hook.backend is not None
+    assert hook.backend.workload == ObjectRef(
+        kind="Deployment", namespace="cert-manager", name="cert-manager-webhook"
+    )
+    assert any("FailedScheduling" in w for w in hook.backend.warnings)
+    assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
+
+
+async def test_a_tenancy_rule_keeps_the_suspect_webhook_walk_out_of_other_namespaces(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(
+        emulator, api, _STUCK_CERTIFICATE_CASE, own_namespace=True
+    )
+    assert evidence.webhooks == []
+    assert any(
+        e.startswith("webhook not followed: Service/cert-manager")
+        for e in evidence.collection_errors
+    )
+    assert not any(r.namespace == "cert-manager" for r in emulator.emulator.audit)

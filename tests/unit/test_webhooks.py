@@ -418,3 +418,152 @@ def test_an_ignored_webhook_blocks_nothing() -> None:
     result = _blocked(_hook(NO_ENDPOINTS, failure_policy="Ignore"), _backend())
     assert not [f for f in result.findings if f.analyzer == "admission-webhook"]
     assert not by_category(result, Category.NETWORK)
+
+
+def test_a_crash_looping_webhook_backend_with_no_endpoint_is_the_webhooks_crash() -> None:
+    backend = _backend(failing_pods=["policy-webhook-1: webhook waiting CrashLoopBackOff"])
+    assert_leads(
+        _blocked(_hook(NO_ENDPOINTS), backend), Category.CRASH_LOOP, Action.ESCALATE, BACKEND
+    )
+
+
+def test_the_backend_the_webhook_walk_read_decides_when_no_dependency_names_it() -> None:
+    backend = _backend(
+        warnings=["Pod/policy-webhook-1 FailedScheduling: 0/3 nodes are available: Insufficient"],
+        failing_pods=["policy-webhook-1: phase Pending"],
+    )
+    assert_leads(
+        _blocked(_hook(NO_ENDPOINTS, backend=backend)),
+        Category.UNSCHEDULABLE,
+        Action.FREE_CAPACITY,
+        BACKEND,
+    )
+
+
+# --- a webhook no event names: a custom resource stays not Ready ---------------------------
+
+_STUCK = ObjectRef(kind="Certificate", namespace="shop", name="api-tls")
+
+
+def _stuck_objects(
+    *, policy: str = "Fail", groups: tuple[str, ...] = ("cert-manager.io",), ready: int = 0
+) -> list[dict[str, Any]]:
+    """A not-Ready Certificate, a webhook intercepting writes to ``groups``, its Service with
+    ``ready`` endpoint addresses and a Deployment whose pod is Pending, unschedulable."""
+    labels = {"app": "policy-webhook"}
+    addresses = [{"ip": f"10.0.0.{i}"} for i in range(ready)]
+    return [
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": _meta(_STUCK.name, _STUCK.namespace),
+            "spec": {"secretName": "api-tls"},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "False", "reason": "DoesNotExist"}]
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": _meta("policy"),
+            "webhooks": [
+                {
+                    "name": "validate.policy.example.io",
+                    "failurePolicy": policy,
+                    "clientConfig": {"service": {"name": SERVICE.name, "namespace": "policy"}},
+                    "rules": [
+                        {"apiGroups": list(groups), "operations": ["CREATE", "UPDATE"]},
+                    ],
+                }
+            ],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(SERVICE.name, "policy"),
+            "spec": {"selector": labels, "ports": [{"port": 443}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": _meta(SERVICE.name, "policy"),
+            **({"subsets": [{"addresses": addresses}]} if addresses else {}),
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta(BACKEND.name, "policy"),
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels}},
+            "status": {"replicas": 1},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": _meta(
+                "policy-webhook-1",
+                "policy",
+                labels=labels,
+                ownerReferences=[{"kind": "Deployment", "name": BACKEND.name, "controller": True}],
+            ),
+            "spec": {"containers": [{"name": "webhook"}]},
+            "status": {"phase": "Pending"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": _meta("policy-webhook-1.1", "policy"),
+            "type": "Warning",
+            "reason": "FailedScheduling",
+            "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node selector.",
+            "involvedObject": {"kind": "Pod", "namespace": "policy", "name": "policy-webhook-1"},
+        },
+    ]
+
+
+def test_a_webhook_with_no_endpoint_admitting_a_stuck_custom_resource_is_a_suspect() -> None:
+    (hook,) = built(_stuck_objects(), _STUCK).webhooks
+    assert (hook.name, hook.failure, hook.observed, hook.service) == (
+        "validate.policy.example.io",
+        "no-endpoints",
+        False,
+        SERVICE,
+    )
+    assert [(r.kind, r.namespace, r.name) for r in hook.blocked] == [
+        ("Certificate", "shop", "api-tls")
+    ]
+    assert hook.backend is not None
+    assert hook.backend.workload == BACKEND
+    assert any("FailedScheduling" in w for w in hook.backend.warnings)
+
+
+def test_a_suspect_webhooks_unschedulable_backend_outranks_the_stuck_certificate() -> None:
+    assert_leads(
+        analyze(built(_stuck_objects(), _STUCK)),
+        Category.UNSCHEDULABLE,
+        Action.FREE_CAPACITY,
+        BACKEND,
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"ready": 1}, id="its Service has a ready endpoint"),
+        pytest.param({"policy": "Ignore"}, id="it lets writes through when down"),
+        pytest.param({"groups": ("policy.example.io",)}, id="it admits another API group"),
+    ],
+)
+def test_no_suspect_webhook_when_it_cannot_be_what_blocks(fields: dict[str, Any]) -> None:
+    assert built(_stuck_objects(**fields), _STUCK).webhooks == []
+
+
+def test_a_not_ready_built_in_object_makes_no_webhook_a_suspect() -> None:
+    objects = _stuck_objects(groups=("*",))
+    objects[0] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta("api", "shop"),
+        "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+    }
+    target = ObjectRef(kind="Deployment", namespace="shop", name="api")
+    assert built(objects, target).webhooks == []

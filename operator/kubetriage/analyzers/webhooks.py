@@ -8,11 +8,14 @@ not the blocked workload's:
   whose DNS names are its Service's), else the Secret its pods mount or its logs name;
 - its Service has no ready endpoint: its Service selects no pod (network: fix the Service);
   its pods fail since a new revision (bad-rollout: roll the webhook's workload back); its pods
-  cannot be scheduled (unschedulable: free capacity for the webhook's workload); otherwise
-  the webhook is failing (dependency-failure: escalate to its owner at the Service);
+  cannot be scheduled (unschedulable: free capacity for the webhook's workload); its pods
+  crash (crash-loop: escalate to the webhook's workload); otherwise the webhook is failing
+  (dependency-failure: escalate to its owner at the Service);
 - the call is refused or times out: dependency-failure, escalate at the Service.
 
-A webhook whose ``failurePolicy`` is ``Ignore`` blocks nothing and is passed over.
+A webhook whose ``failurePolicy`` is ``Ignore`` blocks nothing and is passed over. A webhook
+no failed call names (``observed`` False: a custom resource of a group it intercepts is not
+Ready while its Service has no ready endpoint) is decided the same way, a little less sure.
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -47,8 +50,10 @@ class _WebhookConfidence:
     no_pods: float = 0.9  # no endpoint because the Service selects no pod
     rollout: float = 0.9  # no endpoint; its pods fail since a new revision
     unschedulable: float = 0.9  # no endpoint; its pods cannot be scheduled
+    crashing: float = 0.85  # no endpoint; its pods crash, no new revision behind it
     failing: float = 0.82  # no endpoint, refused or timed out, no cause behind it in view
     minor: float = 0.1  # less when few calls failed (fewer than MANY_CALLS)
+    inferred: float = 0.05  # less when no failed call is seen, only a stuck object it admits
 
 
 CONFIDENCE: Final = _WebhookConfidence()
@@ -57,6 +62,8 @@ MANY_CALLS = 3
 _CERTIFICATE_FAILURES = frozenset({"expired", "not-yet-valid", "unknown-authority", "hostname"})
 _UNREACHABLE_FAILURES = frozenset({"no-endpoints", "refused", "timeout"})
 _SCHEDULING = ("FailedScheduling", "Unschedulable", "didn't match", "Insufficient")
+# How a crashing pod's container waits (``DependencyEvidence.failing_pods``).
+_CRASHING = ("waiting CrashLoopBackOff", "last Error")
 
 
 def _dependency(evidence: Evidence, service: ObjectRef | None) -> DependencyEvidence | None:
@@ -110,7 +117,22 @@ def _serving_secret(hook: WebhookEvidence, dependency: DependencyEvidence | None
 
 def _blocked_fact(hook: WebhookEvidence) -> EvidenceItem:
     blocked = ", ".join(prose.obj(r) for r in hook.blocked[:2]) or "the incident's objects"
+    if not hook.observed:
+        return item(blocked, f"not Ready; webhook {hook.name} admits its writes: {hook.message}")
     return item(f"events of {blocked}", f"{hook.count}x: {hook.message}")
+
+
+def _blocked_claim(hook: WebhookEvidence) -> str:
+    if not hook.observed:
+        return "An object whose writes the webhook admits stays not Ready while it has no endpoint"
+    return "The API server rejects the requests the webhook must admit"
+
+
+def _penalty(hook: WebhookEvidence) -> float:
+    """How much less sure: no failed call seen, or fewer than MANY_CALLS."""
+    if not hook.observed:
+        return CONFIDENCE.inferred
+    return CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0
 
 
 def _configuration_fact(hook: WebhookEvidence) -> EvidenceItem | None:
@@ -170,7 +192,7 @@ def _certificate_finding(
     return make_finding(
         "admission-webhook",
         Category.CERTIFICATE_EXPIRY,
-        confidence - (CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0),
+        confidence - _penalty(hook),
         prose.narrative(
             problem,
             "renew it" if action is Action.RENEW_CERTIFICATE else "escalate to its owner",
@@ -205,6 +227,7 @@ def _unreachable_finding(
         facts += [item(f"dependency {prose.obj(service)}", p) for p in dependency.failing_pods[:2]]
         rollout = _recent_rollout(dependency)
         scheduling = [w for w in dependency.warnings if any(s in w for s in _SCHEDULING)]
+        crashing = [p for p in dependency.failing_pods if any(c in p for c in _CRASHING)]
         if hook.failure == "no-endpoints" and svc is not None and svc.matching_pods == 0:
             category, action = Category.NETWORK, Action.FIX_NETWORK
             confidence = CONFIDENCE.no_pods
@@ -233,6 +256,10 @@ def _unreachable_finding(
                     + ", ".join(rollout.details[:2] or rollout.aspects),
                 )
             )
+        elif hook.failure == "no-endpoints" and crashing and dependency.workload is not None:
+            category, action, target = Category.CRASH_LOOP, Action.ESCALATE, dependency.workload
+            confidence = CONFIDENCE.crashing
+            cause = f"the pods of {prose.obj(dependency.workload)} crash"
     fix = {
         Action.FIX_NETWORK: "fix its selector",
         Action.FREE_CAPACITY: "free capacity for it",
@@ -241,12 +268,12 @@ def _unreachable_finding(
     return make_finding(
         "admission-webhook",
         category,
-        confidence - (CONFIDENCE.minor if hook.count < MANY_CALLS else 0.0),
+        confidence - _penalty(hook),
         prose.narrative(
             f"Admission webhook down: {cause}",
             fix,
             because=[
-                prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
+                prose.claim(_blocked_claim(hook), facts[0]),
                 prose.claim(f"The webhook's backend is unavailable: {cause}", *facts[1:4]),
             ],
         ),
@@ -262,7 +289,7 @@ def check_webhooks(evidence: Evidence) -> list[Finding]:
     for hook in evidence.webhooks:
         if hook.failure_policy == "Ignore":
             continue
-        dependency = _dependency(evidence, hook.service)
+        dependency = _dependency(evidence, hook.service) or hook.backend
         facts = [_blocked_fact(hook)]
         if (configured := _configuration_fact(hook)) is not None:
             facts.append(configured)
@@ -284,6 +311,7 @@ WEBHOOK_ANALYZERS: tuple[Analyzer, ...] = (
             Category.NETWORK,
             Category.BAD_ROLLOUT,
             Category.UNSCHEDULABLE,
+            Category.CRASH_LOOP,
             Category.DEPENDENCY_FAILURE,
         ),
         check_webhooks,

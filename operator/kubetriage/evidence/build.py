@@ -255,7 +255,7 @@ def build_evidence(
             _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
         },
         dependencies=dependencies,
-        webhooks=webhook_summaries(index, webhook_logs, now, limits),
+        webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         collection_errors=notes.errors,
         truncated=notes.truncated,

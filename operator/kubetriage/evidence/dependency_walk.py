@@ -116,8 +116,14 @@ class DependencyWalk:
             obj = await self._reader.read(run, kind, namespace, name)
         return obj
 
+    async def behind(self, run: CollectionRun, obj: JsonDict) -> None:
+        """What stands behind a Service or workload another walk found (an admission
+        webhook's Service, whose walk reads its own log tails): as ``_dependency_children``
+        reads it for a dependency in its own namespace, without the pods' tails."""
+        await self._dependency_children(run, obj, _ns(obj), own_words=False)
+
     async def _dependency_children(
-        self, run: CollectionRun, obj: JsonDict, incident_namespace: str
+        self, run: CollectionRun, obj: JsonDict, incident_namespace: str, *, own_words: bool = True
     ) -> None:
         """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
         another namespace, the NetworkPolicies that decide whether it accepts the call."""
@@ -163,7 +169,8 @@ class DependencyWalk:
             if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
                 await self._reader.read(run, str(owner["kind"]), namespace, str(owner["name"]))
         subjects += [("Pod", _name(p)) for p in pods[:3]]
-        subjects += await self._pods_own_words(run, sort_pods(pods))
+        if own_words:
+            subjects += await self._pods_own_words(run, sort_pods(pods))
         await asyncio.gather(
             *(self._reader.events_about(run, k, namespace, n) for k, n in subjects)
         )

@@ -1,18 +1,21 @@
 """The admission-webhook walk of evidence collection: from a Warning event that reports
-``failed calling webhook "<name>"`` to the webhook's configuration (cluster-scoped), the
-cert-manager Certificates of the namespace its Service lives in, and the log tail of one of
-that Service's pods (where a webhook that manages its own certificate says why it could not;
+``failed calling webhook "<name>"`` (or from a custom resource that is not Ready: its
+controller reports a rejected write in its own logs only) to the webhook's configuration
+(cluster-scoped), its Service with the Endpoints, pods, ReplicaSets, workload and events behind
+it, the cert-manager Certificates of that namespace, and the log tail of one of the Service's
+pods (where a webhook that manages its own certificate says why it could not;
 ``kubetriage.evidence.logs.webhook_log_requests``, the rule the case replay marks by too).
 
-Called by ``KubeEvidenceCollector`` after the dependency walk, which has already followed the
-Service the event's URL names to its Endpoints, pods, ReplicaSets and workload. Nothing is read
-unless an event names a failing webhook; Secrets are never read.
+Called by ``KubeEvidenceCollector`` after the dependency walk (a Service it has already
+followed is not read again). Nothing is read unless an event names a failing webhook or a
+custom resource is not Ready; Secrets are never read.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.reader import CollectionRun, KubeReader
@@ -20,6 +23,8 @@ from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
     configurations_naming,
     failing_webhook_names,
+    intercepting,
+    stuck_groups,
     webhook_services,
 )
 from kubetriage.models.base import ObjectRef
@@ -32,15 +37,18 @@ class WebhookWalk:
     def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
         self._reader = reader
         self._limits = limits
+        self._dependencies = DependencyWalk(reader, limits)
 
     async def follow(self, run: CollectionRun, scope: Scope) -> None:
-        """Read the configurations of the webhooks the run's Warning events name, then, for
-        each webhook Service the tenancy rule lets us read, its namespace's Certificates and
-        the logs of one of its pods (tails marked ``webhook``); ``build_evidence``
-        summarises them as ``Evidence.webhooks``."""
+        """Read the configurations of the webhooks the run's Warning events name, and of those
+        intercepting writes to a not-Ready custom resource's API group, then, for each
+        webhook Service the tenancy rule lets us read, what stands behind it, its namespace's
+        Certificates and the logs of one of its pods (tails marked ``webhook``);
+        ``build_evidence`` summarises them as ``Evidence.webhooks``."""
         events = [o for (kind, _, _), o in run.objects.items() if kind == "Event"]
         names = failing_webhook_names(events)[: self._limits.max_dependencies]
-        if not names:
+        groups = stuck_groups(run.objects.values())
+        if not names and not groups:
             return
         listed = await asyncio.gather(
             *(
@@ -48,7 +56,10 @@ class WebhookWalk:
                 for kind in WEBHOOK_CONFIGURATION_KINDS
             )
         )
-        configurations = configurations_naming([c for items in listed for c in items], names)
+        every = [c for items in listed for c in items]
+        names += [n for n in intercepting(every, groups) if n not in names]
+        names = names[: self._limits.max_dependencies]
+        configurations = configurations_naming(every, names)
         for configuration in configurations:
             run.add(configuration)
         for service in webhook_services(configurations, names):
@@ -62,6 +73,10 @@ class WebhookWalk:
         svc = run.objects.get(("Service", namespace, service.name))
         if svc is None:
             svc = await self._reader.read(run, "Service", namespace, service.name)
+        followed = ("Endpoints", namespace, service.name) in run.objects
+        if svc is not None and not followed:
+            # Its pods, workload and events: whether they are Pending, crash or never created.
+            await self._dependencies.behind(run, svc)
         pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
         await asyncio.gather(
             self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),

@@ -432,6 +432,12 @@ class WebhookEvidence(BaseModel):
     # manages its own certificate keeps it. Names only; Secrets are never read.
     secrets_named: list[str] = Field(default_factory=list)
     log_lines: list[str] = Field(default_factory=list)  # the backend's certificate lines
+    # False: no failed call was seen; a custom resource of an API group the webhook
+    # intercepts stays not Ready while the webhook's Service has no ready endpoint.
+    observed: bool = True
+    # Its Service with the pods, workload and events behind it, as the webhook walk read them
+    # (the dependency walk follows only the Services the incident's own evidence names).
+    backend: DependencyEvidence | None = None
 
 
 class AlertEvidence(BaseModel):

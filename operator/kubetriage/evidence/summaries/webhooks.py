@@ -7,20 +7,34 @@ occurred: failed calling webhook "<name>": failed to call webhook: Post "https:/
 MutatingWebhookConfiguration, cluster-scoped) holds its ``failurePolicy`` and the Service it
 calls; the cert-manager Certificates of that Service's namespace and the certificate lines of
 its pods' logs say which certificate it serves.
+
+A custom resource's controller reports a webhook it could not call in its own logs only, not
+in an event of the object: a custom resource that stays not Ready while a webhook intercepting
+writes to its API group (``failurePolicy`` not ``Ignore``) has no ready endpoint makes that
+webhook a suspect (``WebhookEvidence.observed`` False). Either way the webhook's Service is
+summarised with the pods, workload and events behind it (``WebhookEvidence.backend``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
+from kubetriage.evidence.dependencies import summarise_dependency
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_str, clip_text, dicts, ref_of
+from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, ref_of
+from kubetriage.evidence.summaries.dependencies import DEPENDENCY_KINDS
 from kubetriage.evidence.summaries.generic import generic_summary
+from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import LogTail, WebhookEvidence, WebhookFailure
+from kubetriage.models.evidence import (
+    DependencyEvidence,
+    LogTail,
+    WebhookEvidence,
+    WebhookFailure,
+)
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta
 from kubetriage.tls_errors import classify_tls_failure
@@ -54,6 +68,58 @@ _INJECT_CA_FROM = "cert-manager.io/inject-ca-from"
 # How many log lines of the backend are kept, and how many Secrets named.
 _MAX_LINES = 5
 _MAX_SECRETS = 3
+# Writes a webhook intercepts that a controller makes while it reconciles an object.
+_WRITES = frozenset({"CREATE", "UPDATE", "*"})
+
+
+def _group(obj: JsonDict) -> str:
+    api_version = as_str(obj.get("apiVersion")) or ""
+    return api_version.rpartition("/")[0]
+
+
+def _built_in(group: str) -> bool:
+    """Kubernetes' own API groups (core, apps, batch, ..., *.k8s.io): their controllers
+    report a webhook they could not call in an event of the object (``FailedCreate``)."""
+    return "." not in group or group.endswith(".k8s.io")
+
+
+def stuck_objects(objects: Iterable[JsonDict]) -> list[JsonDict]:
+    """The custom resources among ``objects`` that are not Ready (Ready=False): their
+    controllers' writes may be what a webhook rejects, said in the controllers' logs only."""
+    return [
+        obj
+        for obj in objects
+        if not _built_in(_group(obj))
+        and any(
+            c.get("type") == "Ready" and c.get("status") == "False"
+            for c in dicts(as_dict(obj.get("status")).get("conditions"))
+        )
+    ]
+
+
+def stuck_groups(objects: Iterable[JsonDict]) -> list[str]:
+    """The API groups of ``stuck_objects(objects)``, each once."""
+    return list(dict.fromkeys(_group(o) for o in stuck_objects(objects)))
+
+
+def intercepting(configurations: Iterable[JsonDict], groups: Collection[str]) -> list[str]:
+    """Names of the webhooks that reject writes (``failurePolicy`` not ``Ignore``) to objects
+    of the API ``groups`` when they cannot be called, in configuration order."""
+    names: list[str] = []
+    if not groups:
+        return names
+    for configuration in configurations:
+        for hook in dicts(configuration.get("webhooks")):
+            name = as_str(hook.get("name"))
+            if not name or name in names or hook.get("failurePolicy") == "Ignore":
+                continue
+            for rule in dicts(hook.get("rules")):
+                rule_groups = {g for g in as_list(rule.get("apiGroups")) if isinstance(g, str)}
+                writes = {o for o in as_list(rule.get("operations")) if isinstance(o, str)}
+                if writes & _WRITES and ("*" in rule_groups or rule_groups & set(groups)):
+                    names.append(name)
+                    break
+    return names
 
 
 def failure_of(message: str) -> WebhookFailure:
@@ -142,16 +208,81 @@ def _backend_lines(logs: list[LogTail], namespace: str) -> tuple[list[str], list
     return kept, secrets[:_MAX_SECRETS]
 
 
+def _backend(
+    index: ObjectIndex,
+    service: ObjectRef | None,
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+) -> DependencyEvidence | None:
+    """The webhook's Service with the pods, workload and events behind it, as read."""
+    if service is None or not service.namespace:
+        return None
+    obj = index.get("Service", service.namespace, service.name)
+    if obj is None:
+        return None
+    objects = [o for kind in DEPENDENCY_KINDS for o in index.in_namespace(kind, service.namespace)]
+    summary = service_summary(index, obj, unavailable, limits)
+    return summarise_dependency(summary, None, ["admission webhook"], objects, limits)
+
+
+def _suspects(
+    index: ObjectIndex,
+    configurations: list[JsonDict],
+    named: list[str],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+) -> list[WebhookEvidence]:
+    """Webhooks no event names that intercept writes to a not-Ready custom resource's API
+    group while their Service has no ready endpoint."""
+    stuck = stuck_objects(o for objects in index.by_kind.values() for o in objects)
+    groups = stuck_groups(stuck)
+    found: list[WebhookEvidence] = []
+    services = [s for c in configurations for n in named if (s := webhook_service(c, n))]
+    for name in intercepting(configurations, groups):
+        configuration = next(iter(configurations_naming(configurations, [name])))
+        service = webhook_service(configuration, name)
+        if name in named or service is None or service in services:
+            continue
+        backend = _backend(index, service, unavailable, limits)
+        if backend is None or backend.service is None or backend.service.ready_endpoints != 0:
+            continue
+        services.append(service)
+        hook = next(h for h in dicts(configuration.get("webhooks")) if h.get("name") == name)
+        rule_groups = {g for r in dicts(hook.get("rules")) for g in as_list(r.get("apiGroups"))}
+        blocked = [ref_of(o) for o in stuck if "*" in rule_groups or _group(o) in rule_groups]
+        found.append(
+            WebhookEvidence(
+                name=name,
+                failure="no-endpoints",
+                message=f"no ready endpoint for service {service.namespace}/{service.name}",
+                blocked=blocked[:3],
+                configuration=ref_of(configuration),
+                failure_policy=as_str(hook.get("failurePolicy")),
+                service=service,
+                ca_injected_from=_injected_from(configuration),
+                observed=False,
+                backend=backend,
+            )
+        )
+    return found
+
+
 def webhook_summaries(
-    index: ObjectIndex, logs: list[LogTail], now: datetime, limits: EvidenceLimits
+    index: ObjectIndex,
+    logs: list[LogTail],
+    now: datetime,
+    limits: EvidenceLimits,
+    unavailable: Collection[str] = (),
 ) -> list[WebhookEvidence]:
     """Every webhook a Warning event reports as failing a call, with its configuration,
-    Service, the Certificates of that Service's namespace and its backend's log lines (from
-    ``logs``: the tails read of the webhooks' backends, ``LogTail.source == "webhook"``)."""
+    Service, what stands behind it, the Certificates of that Service's namespace and its
+    backend's log lines (from ``logs``: the tails read of the webhooks' backends,
+    ``LogTail.source == "webhook"``); then the suspects no event names (``_suspects``)."""
     events = [e for e in index.kind("Event") if e.get("type") == "Warning"]
     configurations = [c for kind in WEBHOOK_CONFIGURATION_KINDS for c in index.kind(kind)]
     found: list[WebhookEvidence] = []
-    for name in failing_webhook_names(events)[: limits.max_dependencies]:
+    named = failing_webhook_names(events)[: limits.max_dependencies]
+    for name in named:
         reporting = [e for e in events if name in (as_str(e.get("message")) or "")]
         newest = max(reporting, key=lambda e: as_str(e.get("lastTimestamp")) or "")
         message = as_str(newest.get("message")) or ""
@@ -186,6 +317,8 @@ def webhook_summaries(
                 certificates=certificates,
                 secrets_named=secrets,
                 log_lines=[clip_text(x, limits.max_log_line_bytes) or "" for x in lines],
+                backend=_backend(index, service, unavailable, limits),
             )
         )
-    return found
+    suspects = _suspects(index, configurations, named, unavailable, limits)
+    return found + suspects[: max(0, limits.max_dependencies - len(found))]
