@@ -141,7 +141,7 @@ def _certificates(evidence: Evidence) -> list[GenericObjectEvidence]:
 def check_certificate(evidence: Evidence) -> list[Finding]:
     now = timestamp(evidence.collected_at)
     findings: list[Finding] = []
-    own = {(o.ref.namespace, o.ref.name) for o in evidence.other_objects}
+    in_scope = {(o.ref.namespace, o.ref.name) for o in evidence.other_objects}
     for cert in _certificates(evidence):
         facts: list[EvidenceItem] = []
         confidence = 0.0
@@ -195,7 +195,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
                 min(
                     confidence,
                     EXPIRY_CONFIDENCE.cap
-                    if (cert.ref.namespace, cert.ref.name) in own
+                    if (cert.ref.namespace, cert.ref.name) in in_scope
                     else EXPIRY_CONFIDENCE.dependency,
                 ),
                 prose.narrative(
