@@ -3,7 +3,8 @@ expiry (or not Ready) whose renewal fails (a failed or denied CertificateRequest
 not Ready) is renewed at the Certificate; a healthy renewal or a distant expiry stays quiet;
 a CertificateRequest is summarised with its Certificate; and an expired certificate served by
 a dependency in another namespace (or the workload behind a `<workload>-headless` Service)
-is renewed at the TLS or issuer Secret its pods mount.
+is renewed at the TLS or issuer Secret its pods mount, or at the cert-manager Certificate
+that writes that Secret when it is known.
 
 Real: ``build_evidence`` on API-shaped dicts and the analyzer registry on Evidence models.
 """
@@ -199,3 +200,26 @@ def test_a_rejected_certificate_without_a_secret_it_is_read_from_is_not_renewed(
         if f.category is Category.CERTIFICATE_EXPIRY
     )
     assert (finding.action, finding.target.kind) == (Action.ESCALATE, "Deployment")
+
+
+def test_an_expired_certificate_writing_a_dependencys_mounted_secret_is_renewed_there() -> None:
+    """Clients fail verifying a callee's certificate; the cert-manager Certificate that writes
+    the Secret the callee mounts (another namespace) has expired: renew that Certificate, not
+    the Secret it rewrites."""
+    expired = kinds.GenericObjectEvidence(
+        ref=ObjectRef(kind="Certificate", namespace="ledger", name="ledger-api"),
+        conditions=[kinds.PodCondition(type="Ready", status="False", reason="Expired")],
+        fields={"notAfter": "2026-11-20T09:00:00Z", "secretName": "ledger-api-server-tls"},
+    )
+    dependency = kinds.DependencyEvidence(
+        service=kinds.ServiceEvidence(
+            name="ledger-api", namespace="ledger", selector={"app": "ledger"}
+        ),
+        named_by=["log payouts/payouts-1/app"],
+        pods=1,
+        mounted_secrets=["ledger-api-server-tls"],
+        certificates=[expired],
+    )
+    line = "ERROR connect ledger-api.ledger.svc:5432: SSL error: certificate verify failed"
+    ev = _caller_failing_tls(dependency, line, pod="payouts-1", namespace="payouts")
+    _renews(ev, ObjectRef(kind="Certificate", namespace="ledger", name="ledger-api"))

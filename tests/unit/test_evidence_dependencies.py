@@ -2,7 +2,8 @@
 Services and workloads an error line names, resolution to objects anywhere in the cluster,
 and the summary of what stands behind a dependency (pods, rollouts, warnings), including
 through ``build_evidence`` across namespaces and from a ConfigMap's values, with the
-dependency's own log tails and the claims its pods mount (kept out of the caller's logs).
+dependency's own log tails and the claims its pods mount (kept out of the caller's logs),
+and the cert-manager Certificates that write the Secrets its pods mount.
 
 Real: ``kubetriage.evidence.dependencies`` and ``build_evidence`` over API-shaped dicts.
 """
@@ -428,3 +429,33 @@ def test_dependencies_are_bounded() -> None:
     ev = built(objects, WEB, limits=EvidenceLimits(max_dependencies=2))
     assert len(ev.dependencies) == 2
     assert any(t.startswith("dependencies: kept 2 of 5") for t in ev.truncated)
+
+
+def _certificate(name: str, secret: str) -> dict[str, Any]:
+    """A cert-manager Certificate data/<name> writing Secret ``secret``, expired, not Ready."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": name, "namespace": "data"},
+        "spec": {"secretName": secret, "issuerRef": {"kind": "ClusterIssuer", "name": "ca"}},
+        "status": {
+            "notAfter": "2026-11-20T09:00:00Z",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "Expired"}],
+        },
+    }
+
+
+def test_a_dependency_carries_the_certificates_that_write_the_secrets_its_pods_mount() -> None:
+    """The serving certificate of a callee in another namespace is found by the Secret its
+    pods mount; a Certificate of that namespace writing another Secret is not its own."""
+    db_pod = _pod("db", "data")
+    db_pod["spec"]["volumes"] = [{"name": "tls", "secret": {"secretName": "db-tls"}}]
+    objects = [
+        *_web_calling_db(),
+        db_pod,
+        _certificate("db", "db-tls"),
+        _certificate("reports", "reports-tls"),
+    ]
+    [dep] = built(objects, WEB).dependencies
+    assert [(c.ref.namespace, c.ref.name) for c in dep.certificates] == [("data", "db")]
+    assert dep.certificates[0].fields["secretName"] == "db-tls"

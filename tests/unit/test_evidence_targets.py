@@ -1,4 +1,5 @@
-"""Checks target resolution from spec targets and alert labels (kubetriage.evidence.targets).
+"""Checks target resolution from spec targets and alert labels (kubetriage.evidence.targets),
+including the hosts a probe alert's URL names and where their Ingress ranks.
 
 Everything is real: plain Alert/ObjectRef models and the pure resolver, no cluster involved.
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 from kubetriage.evidence.targets import (
     candidate_targets,
     focus_containers,
+    probed_hosts,
     queue_names,
     resolve_target,
     target_namespace,
+    with_probed,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -231,3 +234,39 @@ def test_an_envoy_cluster_label_names_the_backend_service_in_its_own_namespace()
     assert resolve_target(None, [alert]) == ObjectRef(
         kind="Service", namespace="catalog", name="product-api", api_version="v1"
     )
+
+
+def _probe(instance: str, namespace: str = "monitoring") -> Alert:
+    return Alert(
+        labels={"alertname": "BlackboxProbeHttpFailure", "namespace": namespace, "job": "blackbox"}
+        | {"instance": instance}
+    )
+
+
+def test_a_probe_alert_names_the_hosts_of_its_urls_only() -> None:
+    alerts = [_probe("https://api.example.com:8443/healthz"), _probe("10.0.0.4:9115")]
+    assert probed_hosts(alerts) == ["api.example.com"]
+    assert probed_hosts([Alert(labels={"target": "http://shop.example.org/"})]) == [
+        "shop.example.org"
+    ]
+
+
+def test_the_probed_ingress_goes_before_the_exporters_namespace_only() -> None:
+    """The Ingress serving the probed host is the target before the bare namespace of the
+    alert (the exporter's); not when it is in that namespace (the namespace-wide view holds
+    it) and not ahead of an object the labels name."""
+    ingress = ObjectRef(kind="Ingress", namespace="api-gw", name="public-api")
+    alerts = [_probe("https://api.example.com/")]
+    assert _keys(with_probed(candidate_targets(None, alerts), ingress)) == [
+        "Ingress/api-gw/public-api",
+        "Namespace/-/monitoring",
+    ]
+    own = [_probe("https://api.example.com/", namespace="api-gw")]
+    assert with_probed(candidate_targets(None, own), ingress) == candidate_targets(None, own)
+    named = [Alert(labels={"namespace": "monitoring", "pod": "bb-1"})]
+    assert _keys(with_probed(candidate_targets(None, named), ingress)) == [
+        "Pod/monitoring/bb-1",
+        "Ingress/api-gw/public-api",
+        "Namespace/-/monitoring",
+    ]
+    assert with_probed([], ingress) == []

@@ -4,7 +4,8 @@ incident's pods, which IngressClass and controller serve them, which pods are th
 controller's) over raw objects as the API returns them, and the routing analyzer's finding
 when the backend pods' NetworkPolicies admit no pod of the controller, with the look-alikes
 that must not fire (a policy admitting the controller's namespace, a controller whose pods
-were not found), and an Ingress naming a port its backend Service does not have.
+were not found), an Ingress naming a port its backend Service does not have, and which
+Ingress serves the host a probe alert names.
 
 Everything is real: raw objects through ``ObjectIndex``, Evidence models from
 ``tests.support.evidence``, the flow evaluator and ``run_analyzers``.
@@ -22,6 +23,7 @@ from kubetriage.evidence.summaries.ingress import (
     controller_pod_labels,
     ingress_controllers,
     served_ingresses,
+    serving_ingress,
     unknown_ports,
 )
 from kubetriage.models.base import ObjectRef
@@ -264,3 +266,28 @@ def test_ingress_whose_ports_all_exist_adds_no_finding() -> None:
         services=[make.service("checkout", ready=1, matching=1)], ingress_controllers=[controller]
     )
     assert not any(e.source == "ingress/shop/web" for f in analyze(ev).findings for e in f.evidence)
+
+
+def _hosted(name: str, namespace: str, rules: list[str], tls: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "rules": [{"host": h} for h in rules],
+            "tls": [{"hosts": tls, "secretName": f"{name}-tls"}] if tls else [],
+        },
+    }
+
+
+def test_the_ingress_serving_a_probed_host_is_found_by_its_rules_and_tls_hosts() -> None:
+    """Exact hosts (a rule's or a TLS section's) before a wildcard, which covers one label."""
+    wildcard = _hosted("edge", "edge", ["*.example.com"], [])
+    exact = _hosted("api", "api-gw", [], ["api.example.com"])
+    assert serving_ingress([wildcard, exact], ["api.example.com"]) == ObjectRef(
+        kind="Ingress", namespace="api-gw", name="api", api_version="networking.k8s.io/v1"
+    )
+    found = serving_ingress([wildcard, exact], ["www.example.com"])
+    assert found is not None
+    assert (found.namespace, found.name) == ("edge", "edge")
+    assert serving_ingress([wildcard], ["a.b.example.com", "example.com"]) is None

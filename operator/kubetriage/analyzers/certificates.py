@@ -2,9 +2,10 @@
 someone else's):
 
 - certificate-expiry: a Certificate that expired or expires within three days, or is not
-  Ready; without one, x509 errors in logs and events and expiry metrics of probes, aimed at
-  the Secret that holds the certificate (or the Service that presents it); an x509 line
-  judged by a wrong clock (``kubetriage.analyzers.tls_clients.clock_skew``) is not counted;
+  Ready (of the incident's namespace, or writing a Secret a followed dependency mounts);
+  without one, x509 errors in logs and events and expiry metrics of probes, aimed at the Secret
+  that holds the certificate (or the Service that presents it); an x509 line judged by a wrong
+  clock (``kubetriage.analyzers.tls_clients.clock_skew``) is not counted;
 - certificate-renewal: a cert-manager Certificate that is not Ready or will expire soon,
   whose renewal is failing (a CertificateRequest that failed or was denied, an Issuer that is
   not Ready), renewed at the Certificate with the reason the renewal fails as evidence.
@@ -59,6 +60,9 @@ class _ExpiryConfidence:
     seen_expired: float = 0.85  # no Certificate; an expiry metric says it has expired
     seen: float = 0.8  # TLS errors in logs or Events, or an expiry metric within SOON_DAYS
     foreign_penalty: float = 0.1  # someone else's certificate: it can only be handed over
+    # A followed dependency's Certificate (the Secret it mounts): second-hand, below an
+    # analyzer that explains the failing calls to it (an admission webhook's, say).
+    dependency: float = 0.9
     own_rejected: float = 0.86  # the peer rejects the workload's own certificate as expired,
     # and the Secret the workload reads it from is known
 
@@ -123,11 +127,22 @@ def _field(obj: GenericObjectEvidence, name: str) -> str | None:
 # --- certificate-expiry -------------------------------------------------------------------
 
 
+def _certificates(evidence: Evidence) -> list[GenericObjectEvidence]:
+    """The Certificates of the incident's namespace, then those that write the Secrets a
+    followed dependency's pods mount (the certificate its clients verify), each once."""
+    found = [o for o in evidence.other_objects if o.ref.kind == "Certificate"]
+    found += [c for d in evidence.dependencies for c in d.certificates]
+    unique: dict[tuple[str | None, str], GenericObjectEvidence] = {}
+    for cert in found:
+        unique.setdefault((cert.ref.namespace, cert.ref.name), cert)
+    return list(unique.values())
+
+
 def check_certificate(evidence: Evidence) -> list[Finding]:
     now = timestamp(evidence.collected_at)
-    certificates = [o for o in evidence.other_objects if o.ref.kind == "Certificate"]
     findings: list[Finding] = []
-    for cert in certificates:
+    in_scope = {(o.ref.namespace, o.ref.name) for o in evidence.other_objects}
+    for cert in _certificates(evidence):
         facts: list[EvidenceItem] = []
         confidence = 0.0
         source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
@@ -177,7 +192,12 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "certificate-expiry",
                 Category.CERTIFICATE_EXPIRY,
-                min(confidence, EXPIRY_CONFIDENCE.cap),
+                min(
+                    confidence,
+                    EXPIRY_CONFIDENCE.cap
+                    if (cert.ref.namespace, cert.ref.name) in in_scope
+                    else EXPIRY_CONFIDENCE.dependency,
+                ),
                 prose.narrative(
                     f"{prose.obj(ref)} {state}",
                     "renew it" if renewal is None else "fix its issuer and renew it",

@@ -227,6 +227,7 @@ def build_evidence(
         limits,
         notes,
         dependency_logs,
+        now=now,
     )
     policies += _callee_policies(build, dependencies)
 

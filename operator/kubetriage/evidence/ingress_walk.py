@@ -7,6 +7,10 @@ Called by ``KubeEvidenceCollector`` once the namespace's Ingresses and Services 
 which Ingresses, which class and which pod labels are decided by the pure helpers of
 ``kubetriage.evidence.summaries.ingress``, the reads go through the same ``KubeReader`` and
 ``CollectionRun`` as the rest of the walk.
+
+Before the walk, ``probed_ingress`` finds the Ingress serving the host a probe alert names
+(``targets.probed_hosts``), among the Ingresses the tenancy rule lets read, so that the
+collector can take it as the target (``targets.with_probed``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from kubetriage.evidence.summaries.ingress import (
     controller_pods,
     ingress_class_name,
     served_ingresses,
+    serving_ingress,
 )
+from kubetriage.evidence.targets import probed_hosts
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, selector_query
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
@@ -27,6 +35,20 @@ from kubetriage.tenancy import Scope
 
 def _in_run(run: CollectionRun, kind: str, namespace: str) -> list[JsonDict]:
     return [obj for (k, ns, _), obj in run.objects.items() if k == kind and ns == namespace]
+
+
+async def probed_ingress(
+    reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
+) -> ObjectRef | None:
+    """The Ingress serving the host a probe alert names, of those ``scope`` may read (every
+    namespace's when it may read the cluster's objects); None when no alert names a URL."""
+    hosts = probed_hosts(alerts)
+    if not hosts:
+        return None
+    where = None if scope.may_read(None) else scope.namespace
+    listed = await reader.list_of(run, "Ingress", where, what="list Ingresses of probed hosts")
+    found = serving_ingress([i for i in listed if scope.may_read(_ns(i))], hosts)
+    return found if found is not None and scope.may_target(found) else None
 
 
 async def follow_ingress_controllers(

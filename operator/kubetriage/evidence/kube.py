@@ -12,7 +12,8 @@ the events of those objects, log tails of troubled containers (current and previ
 nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, HPAs,
 ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: values are
 dropped as soon as a response is parsed), and the dependencies all these name
-(``DependencyWalk``), and the admission webhooks events report failing (``WebhookWalk``).
+(``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
+use Secrets, and the admission webhooks events report failing (``WebhookWalk``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -37,13 +38,13 @@ from kubetriage.evidence.index import (
     referenced_config,
     sort_pods,
 )
-from kubetriage.evidence.ingress_walk import follow_ingress_controllers
+from kubetriage.evidence.ingress_walk import follow_ingress_controllers, probed_ingress
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
-from kubetriage.evidence.targets import focus_containers
+from kubetriage.evidence.targets import focus_containers, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
@@ -128,6 +129,9 @@ class KubeEvidenceCollector:
         self, run: CollectionRun, target: ObjectRef | None, alerts: list[Alert], scope: Scope
     ) -> tuple[ObjectRef | None, JsonDict | None]:
         candidates, refused = allowed_candidates(scope, target, alerts)
+        # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
+        probed = await probed_ingress(self._reader, run, alerts, scope)
+        candidates = with_probed(candidates, probed)
         for ref in refused[:3]:
             run.error(f"not read: {scope.refusal(ref)}")
         for candidate in candidates[:_MAX_CANDIDATES]:
@@ -143,7 +147,11 @@ class KubeEvidenceCollector:
                 run, candidate.kind, candidate.namespace, candidate.name, core=True
             )
             if obj is not None:
-                if target is not None and not candidate.same_object(target):
+                if (
+                    target is not None
+                    and not candidate.same_object(target)
+                    and candidate is not probed
+                ):
                     run.error(f"target {target.display()} not found; using {candidate.display()}")
                 return candidate, obj
         if len(candidates) > 1:
@@ -285,6 +293,19 @@ class KubeEvidenceCollector:
             self._reader.cert_manager_list(run, namespace, "Issuer", "issuers"),
         )
 
+    def _secret_users(self, run: CollectionRun, namespace: str, scope: Scope) -> list[str]:
+        """The other namespaces whose pods, read by the dependency walk, use a Secret: where
+        the serving certificate of a followed dependency is written by a Certificate."""
+        found = {
+            ns
+            for (kind, ns, _), obj in run.objects.items()
+            if kind == "Pod"
+            and ns != namespace
+            and scope.may_read(ns)
+            and any(k == "Secret" for k, _ in referenced_config(obj.get("spec") or {}))
+        }
+        return sorted(found)[: self._limits.max_dependencies]
+
     async def _nodes(
         self, run: CollectionRun, pods: list[JsonDict], target: ObjectRef | None
     ) -> None:
@@ -397,6 +418,9 @@ class KubeEvidenceCollector:
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
             await self._dependencies.follow(run, namespace, pods, workload, scope)
+            await asyncio.gather(
+                *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
+            )
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)

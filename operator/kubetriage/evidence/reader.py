@@ -190,6 +190,8 @@ class KubeReader:
                 "networking.k8s.io/v1",
                 networking.read_namespaced_ingress,
                 networking.list_namespaced_ingress,
+                # Which Ingress serves the host a probe alert names.
+                networking.list_ingress_for_all_namespaces,
             ),
             "IngressClass": _Kind(
                 "networking.k8s.io/v1",

@@ -27,9 +27,14 @@ An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its
 its ``service``/``job`` labels name the broker or its exporter, so they are no candidates;
 a consumer group usually carries its application's name, and otherwise the namespace is the
 scope in which the consumers are found (``queue_names`` gives the analyzers the names).
+A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: its host is
+served by an Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
+puts before the bare namespace when that namespace is another one (the exporter's own).
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from kubetriage.evidence.dependencies import envoy_cluster_service
 from kubetriage.models.base import ObjectRef
@@ -285,3 +290,36 @@ def focus_containers(alerts: list[Alert]) -> list[str]:
         if name is not None and name != "POD" and name not in names:
             names.append(name)
     return names
+
+
+# Labels in which a probe (blackbox exporter, uptime checks) names the URL it probes.
+_PROBE_URL_LABELS: tuple[str, ...] = ("instance", "target", "url")
+
+
+def probed_hosts(alerts: list[Alert]) -> list[str]:
+    """The hosts of the http(s) URLs the alerts' probe labels name, in order."""
+    hosts: list[str] = []
+    for alert in _ordered_alerts(alerts):
+        for label in _PROBE_URL_LABELS:
+            value = _label(alert.labels, label) or ""
+            if not value.lower().startswith(("http://", "https://")):
+                continue
+            try:
+                host = urlsplit(value).hostname
+            except ValueError:
+                continue
+            if host and host not in hosts:
+                hosts.append(host)
+    return hosts
+
+
+def with_probed(candidates: list[ObjectRef], probed: ObjectRef | None) -> list[ObjectRef]:
+    """``candidates`` with the Ingress serving a probed host before the first bare namespace,
+    unless that namespace is the Ingress's own (the namespace-wide view holds it already) or
+    no namespace is a candidate (the alert names the objects it is about)."""
+    spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
+    if probed is None or not spots or any(c.same_object(probed) for c in candidates):
+        return candidates
+    if any(candidates[i].name == probed.namespace for i in spots):
+        return candidates
+    return [*candidates[: spots[0]], probed, *candidates[spots[0] :]]

@@ -391,6 +391,9 @@ class DependencyEvidence(BaseModel):
     # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
     # where its serving certificate lives.
     mounted_secrets: list[str] = Field(default_factory=list)
+    # The cert-manager Certificates of its namespace that write one of those Secrets: the
+    # serving certificate its clients verify, renewed there.
+    certificates: list[GenericObjectEvidence] = Field(default_factory=list)
     # What the dependency itself says: bounded log tails of a few of its pods (a database
     # that is up but refuses: full disk, no connection slots, failed logins), and the
     # PersistentVolumeClaims those pods mount (their Warning events are in ``warnings``).

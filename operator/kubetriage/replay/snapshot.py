@@ -3,11 +3,12 @@
 The same pure builder the operator uses on live objects; used to seed memory with the
 signature a live diagnosis of a case would have, and as an ``EvidenceSource`` wherever a
 pipeline runs on captured state (tests, benchmarks). It reads the snapshot the way the
-collector reads the cluster: the target is the first candidate that exists, and each log tail
-is marked with why the collector reads it (``LogTail.source``) by the requests the collector
-issues (``kubetriage.evidence.logs``): the incident's own are those ``log_requests`` asks for
-from the pods in scope, a failing admission webhook's backend those ``webhook_log_requests``
-asks for, and every other tail is a followed dependency's (the builder keeps those of a
+collector reads the cluster: the target is the first candidate that exists (a probed URL's
+Ingress among them, ``targets.with_probed``), and each log tail is marked with why the
+collector reads it (``LogTail.source``) by the requests the collector issues
+(``kubetriage.evidence.logs``): the incident's own are those ``log_requests`` asks for from
+the pods in scope, a failing admission webhook's backend those ``webhook_log_requests`` asks
+for, and every other tail is a followed dependency's (the builder keeps those of a
 dependency's first pods, as the collector's dependency walk reads them).
 """
 
@@ -22,12 +23,18 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.summaries.ingress import serving_ingress
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
     failing_webhook_names,
     webhook_services,
 )
-from kubetriage.evidence.targets import candidate_targets, focus_containers
+from kubetriage.evidence.targets import (
+    candidate_targets,
+    focus_containers,
+    probed_hosts,
+    with_probed,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence, LogSource, LogTail
@@ -85,8 +92,21 @@ class SnapshotEvidenceSource:
     ) -> Evidence:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
+            allowed = with_probed(allowed, self._probed(query["alerts"], scope))
             query["target"] = self._first_present(allowed)
         return self.build(**query)
+
+    def _probed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
+        """The Ingress serving a host the alerts' probe URLs name, as the collector finds it
+        among the Ingresses ``scope`` may read."""
+        ingresses = [
+            o
+            for o in self._case.cluster
+            if o.get("kind") == "Ingress"
+            and scope.may_read((o.get("metadata") or {}).get("namespace"))
+        ]
+        found = serving_ingress(ingresses, probed_hosts(alerts))
+        return found if found is not None and scope.may_target(found) else None
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:
         """The first candidate the snapshot holds, as the collector takes the first one it can
@@ -138,7 +158,9 @@ class SnapshotEvidenceSource:
         return tails
 
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
-        query["target"] = self._first_present(candidate_targets(query["target"], query["alerts"]))
+        candidates = candidate_targets(query["target"], query["alerts"])
+        candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
+        query["target"] = self._first_present(candidates)
         return build_evidence(
             self._case.cluster, self._tails(**query), limits=self._limits, **query
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from functools import partial
 
 from kubetriage.evidence.dependencies import (
@@ -32,6 +33,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import bound_log_tail
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
+from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import pvc_summary
 from kubetriage.models.base import ObjectRef
@@ -39,6 +41,7 @@ from kubetriage.models.evidence import (
     ConfigEndpoint,
     DependencyEvidence,
     DependencyVolume,
+    GenericObjectEvidence,
     LogTail,
     PVCEvidence,
     ServiceEvidence,
@@ -59,6 +62,10 @@ DEPENDENCY_KINDS = (
     "ControllerRevision",
     "Event",
 )
+
+
+# Certificates kept per dependency (one serving certificate is the usual case).
+_MAX_SERVING_CERTIFICATES = 3
 
 
 def env_mentions(pods: list[JsonDict], workload: JsonDict | None) -> set[str]:
@@ -90,13 +97,36 @@ def _dependency(
     unavailable: Collection[str],
     limits: EvidenceLimits,
     logs: Sequence[LogTail],
+    now: datetime | None,
 ) -> DependencyEvidence:
     if kind_of(obj) == "Service":
         summary = service_summary(index, obj, unavailable, limits)
         found = summarise_dependency(summary, None, sources, objects, limits)
     else:
         found = summarise_dependency(None, obj, sources, objects, limits)
-    return _own_words(index, obj, found, logs, limits)
+    found = _own_words(index, obj, found, logs, limits)
+    if now is None or not found.mounted_secrets:
+        return found
+    return found.model_copy(
+        update={"certificates": _serving_certificates(index, obj, found, now, limits)}
+    )
+
+
+def _serving_certificates(
+    index: ObjectIndex,
+    obj: JsonDict,
+    found: DependencyEvidence,
+    now: datetime,
+    limits: EvidenceLimits,
+) -> list[GenericObjectEvidence]:
+    """The cert-manager Certificates of the dependency's namespace whose ``secretName`` is a
+    Secret its pods mount: the certificate it serves, which cert-manager renews."""
+    mounted = set(found.mounted_secrets)
+    return [
+        generic_summary(cert, now, limits)
+        for cert in index.in_namespace("Certificate", _ns(obj))
+        if as_str(as_dict(cert.get("spec")).get("secretName")) in mounted
+    ][:_MAX_SERVING_CERTIFICATES]
 
 
 def _backing_pods(index: ObjectIndex, obj: JsonDict) -> list[JsonDict]:
@@ -160,11 +190,12 @@ def dependency_summaries(
     limits: EvidenceLimits,
     notes: Notes,
     dependency_logs: Sequence[LogTail] = (),
+    now: datetime | None = None,
 ) -> list[DependencyEvidence]:
     """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
     the objects read, summarised with what stands behind them. ``logs`` are the incident's
     own tails (where names are found); ``dependency_logs`` the dependencies' (what they say
-    of themselves)."""
+    of themselves); ``now`` dates the Certificates that write the Secrets they mount."""
     namespace = scope.namespace
     if namespace is None:
         return []
@@ -219,7 +250,15 @@ def dependency_summaries(
             notes,
             service,
             partial(
-                _dependency, index, service, sources, objects, unavailable, limits, dependency_logs
+                _dependency,
+                index,
+                service,
+                sources,
+                objects,
+                unavailable,
+                limits,
+                dependency_logs,
+                now,
             ),
         )
         if summary is not None:

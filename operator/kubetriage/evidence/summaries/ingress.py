@@ -4,6 +4,9 @@ mainstream controller's own manifests and Helm charts give its data-plane pods. 
 controller usually runs in a namespace of its own, so its pods are where the Ingress's
 traffic to the backend pods comes from (a NetworkPolicy of the backend must admit them).
 
+Also which Ingress serves a host a probe names (``serving_ingress``: by its rules' and TLS
+hosts, wildcards included), the way to a probed URL's Ingress, TLS Secret and Certificate.
+
 Pure; ``kubetriage.evidence.ingress_walk`` reads the IngressClass and the pods.
 """
 
@@ -14,7 +17,8 @@ from typing import Final
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_str, dicts, str_map
+from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, str_map
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import IngressControllerEvidence
 from kubetriage.models.objects import (
     JsonDict,
@@ -188,3 +192,39 @@ def ingress_controllers(
             )
         )
     return summaries
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    """Whether an Ingress host (``*.example.com`` covers exactly one more label) is ``host``."""
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        head, _, rest = host.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == host
+
+
+def ingress_hosts(ingress: Mapping[str, object]) -> list[str]:
+    """The hosts an Ingress serves: its rules' hosts and its TLS sections' hosts."""
+    spec = as_dict(ingress.get("spec"))
+    hosts = [as_str(r.get("host")) or "" for r in dicts(spec.get("rules"))]
+    hosts += [
+        h for t in dicts(spec.get("tls")) for h in as_list(t.get("hosts")) if isinstance(h, str)
+    ]
+    return [h for h in dict.fromkeys(hosts) if h]
+
+
+def serving_ingress(ingresses: Iterable[JsonDict], hosts: list[str]) -> ObjectRef | None:
+    """The Ingress that serves the first of ``hosts`` one serves (exact hosts before
+    wildcards, then by namespace and name), as a target."""
+    for host in hosts:
+        matches = [
+            (not any(h.lower() == host.lower() for h in ingress_hosts(i)), _ns(i), _name(i))
+            for i in ingresses
+            if any(_host_matches(h, host) for h in ingress_hosts(i))
+        ]
+        if matches:
+            _, namespace, name = min(matches)
+            return ObjectRef(
+                kind="Ingress", namespace=namespace, name=name, api_version="networking.k8s.io/v1"
+            )
+    return None
