@@ -3,7 +3,8 @@ behind it are fine. The ingress controller behind an Ingress (read through its I
 often in a namespace of its own) that the backend pods' NetworkPolicies do not admit; an
 Ingress naming a port its backend Service does not have; an ExternalName Service whose
 external host does not resolve; a node whose service routing (kube-proxy, CNI) drops the
-calls of the workload's pods on it while its replicas elsewhere get through.
+calls of the workload's pods on it while its replicas elsewhere get through; a load
+balancer Service whose health-check port annotation names a port nothing behind it serves.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -16,7 +17,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.calls import TIMEOUT_LOG, caller
+from kubetriage.analyzers.calls import TIMEOUT_LOG, caller, service_fact
 from kubetriage.analyzers.support import (
     DNS_LOG,
     DNS_RESOLVER_FAILURE,
@@ -59,6 +60,9 @@ class _Confidence:
     # so that node's service routing (kube-proxy, CNI) is the difference, not the callee
     # (above escalating to the callee, 0.8).
     one_node_cannot_reach: float = 0.82
+    # A load balancer Service's health-check port annotation names a port that neither its
+    # pods nor the Service itself expose: every target fails the check, the LB sends nothing
+    unserved_health_check: float = 0.75
 
 
 CONFIDENCE: Final = _Confidence()
@@ -313,12 +317,103 @@ def _controller_finding(
     )
 
 
+# Cloud load balancer annotations that move the health check off the traffic port (AWS Load
+# Balancer Controller and in-tree AWS, Azure per-port probes, Alibaba, DigitalOcean):
+# the key's last segment names the health-check port.
+_HEALTH_CHECK_PORT_KEY = re.compile(
+    r"(health-?check|health-probe)[_-](connect-)?port$", re.IGNORECASE
+)
+
+
+def _port_numbers(texts: list[str]) -> set[int]:
+    """Numbers in rendered port specs ('https:8443/TCP', '443->8443/TCP nodePort 31443')."""
+    return {int(n) for text in texts for n in re.findall(r"(?<![\w.])(\d{1,5})(?![\w.])", text)}
+
+
+def _unserved_health_check(
+    svc: ServiceEvidence, selected: list[PodEvidence]
+) -> tuple[str, int] | None:
+    """The health-check port annotation of a load balancer Service that names a port no
+    selected pod declares (nor probes) and the Service does not expose."""
+    if svc.type not in ("LoadBalancer", "NodePort") or not selected:
+        return None
+    served = _port_numbers(svc.ports) | set(svc.port_numbers)
+    for pod in selected:
+        for c in pod.containers:
+            served |= _port_numbers(c.ports)
+            served |= _port_numbers([p.handler for p in c.probes])
+    for key, value in svc.annotations.items():
+        if not _HEALTH_CHECK_PORT_KEY.search(key) or not value.strip().isdigit():
+            continue
+        if int(value) not in served:
+            return key, int(value)
+    return None
+
+
+def _health_check_unserved(evidence: Evidence) -> list[Finding]:
+    """Load balancer Services whose health check goes to a port nothing behind them serves."""
+    findings: list[Finding] = []
+    for svc in evidence.services:
+        selected = [
+            p
+            for p in evidence.pods
+            if p.namespace == svc.namespace and svc.selector and _selects(svc.selector, p.labels)
+        ]
+        if not selected or not all(_pod_ready(p) for p in selected):
+            continue
+        unserved = _unserved_health_check(svc, selected)
+        if unserved is not None:
+            declared = " ".join(
+                dict.fromkeys(port for p in selected for c in p.containers for port in c.ports)
+            )
+            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            findings.append(_health_check_finding(svc, ref, unserved, declared))
+    return findings
+
+
+def _health_check_finding(
+    svc: ServiceEvidence, ref: ObjectRef, unserved: tuple[str, int], declared: str
+) -> Finding:
+    key, port = unserved
+    annotation = item(f"service/{svc.namespace}/{svc.name}", f"annotation {key}: {port}")
+    ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+    return make_finding(
+        "network",
+        Category.NETWORK,
+        CONFIDENCE.unserved_health_check,
+        prose.narrative(
+            f"The load balancer of {prose.obj(ref)} health-checks port {port}, which its pods "
+            "do not serve",
+            "point the health check at the traffic port",
+            because=[
+                prose.claim(
+                    f"Its annotation {key} sets the health check to port {port}", annotation
+                ),
+                prose.claim(
+                    f"Its pods declare {declared or 'no ports'} and it exposes "
+                    f"{', '.join(svc.ports)}",
+                    ports,
+                ),
+                prose.claim(
+                    "Every target fails a check on a port nothing listens on, so the load "
+                    "balancer sends no traffic although the pods are ready"
+                ),
+            ],
+        ),
+        [annotation, ports, service_fact(svc)],
+        Action.FIX_NETWORK,
+        ref,
+        {"service": svc.name},
+    )
+
+
 def check_routing(evidence: Evidence) -> list[Finding]:
     return [
         *_ingress_controller_blocked(evidence),
         *_external_name_unresolved(evidence),
         *_ingress_ports_missing(evidence),
         *_one_node_cannot_reach(evidence),
+        *_health_check_unserved(evidence),
     ]
 
 
