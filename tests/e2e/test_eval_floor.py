@@ -9,7 +9,9 @@ train floor was raised to 0.80 the same day (train 0.827, holdout 0.532 measured
 saturation and throttling families (train 0.963, holdout 0.574 measured with both); then
 to 0.93 (train) and 0.65 (holdout) after 60 more blind train cases and the fixes they led to:
 callees' own logs and claims, ingress controllers, admission webhooks, x509 reasoning (train
-0.956 on 158 cases, holdout 0.681 measured)."""
+0.956 on 158 cases, holdout 0.681 measured); then to 0.95 (train) and 0.68 (holdout) after
+73 more blind train cases in seven batches and their fixes (train 0.957 on 231 cases,
+holdout 0.702 measured)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import HOLDOUT, TRAIN
 
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOORS = {"train": (TRAIN, 0.93), "holdout": (HOLDOUT, 0.65)}
+FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.68)}
 
 
 @pytest.mark.parametrize("split", sorted(FLOORS))
