@@ -9,7 +9,6 @@ Pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,7 +24,13 @@ from kubetriage.analyzers.demand import (
     strain_facts,
 )
 from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.support import item, metric_growth, metrics_named, seconds_before
+from kubetriage.analyzers.support import (
+    item,
+    metric_growth,
+    metrics_named,
+    scaled_down,
+    seconds_before,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -43,11 +48,6 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 # The desired replicas fell to at most this share of what they were: capacity was cut.
 CAPACITY_CUT = 0.67
-# The deployment controller's event for a ReplicaSet scaled down (Kubernetes 1.28+ says
-# "from N"; a rolling update scales the old ReplicaSet down the same way).
-_SCALED_DOWN = re.compile(
-    r"(?i)scaled down replica set (?P<rs>\S+) from (?P<before>\d+) to (?P<after>\d+)"
-)
 _DESIRED_REPLICAS = ("kube_deployment_spec_replicas", "kube_statefulset_replicas{")
 
 
@@ -122,13 +122,14 @@ def _replicas_cut(evidence: Evidence, workload: ObjectRef) -> tuple[int, int, Ev
             return before, after, item("metrics", f"{metric.name}: {before} -> {after}")
     desired = evidence.workload.desired_replicas if evidence.workload else None
     for event in evidence.events:
-        match = _SCALED_DOWN.search(event.message)
+        cut = scaled_down(event.message)
         age = seconds_before(evidence, event.last_seen or event.first_seen)
-        if match is None or event.involved.name != workload.name or age is None:
+        if cut is None or event.involved.name != workload.name or age is None:
             continue
-        before, after = int(match["before"]), int(match["after"])
-        if age <= WINDOW_SECONDS and after == desired and after <= CAPACITY_CUT * before:
-            return before, after, item(f"event/{event.reason}", event.message)
+        if cut.before is None or cut.after is None or age > WINDOW_SECONDS:
+            continue
+        if cut.after == desired and cut.after <= CAPACITY_CUT * cut.before:
+            return cut.before, cut.after, item(f"event/{event.reason}", event.message)
     return None
 
 

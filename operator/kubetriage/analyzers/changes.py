@@ -33,6 +33,7 @@ from kubetriage.analyzers.support import (
     logs_of,
     metric_growth,
     pod_revision,
+    scaled_down,
     service_for_host,
     timestamp,
     workload_ref,
@@ -496,12 +497,8 @@ def check_change(evidence: Evidence) -> list[Finding]:
     ]
 
 
-# The Deployment controller's words for a replica cut: "Scaled down replica set web-5d8c to 6
-# from 10". On the current revision's ReplicaSet (not an old one during a rollout), it is a
+# A cut of the current revision's ReplicaSet (not an old one during a rollout) is a
 # scale-in: by an autoscaler (its minimum or target edited) or by hand.
-_SCALED_DOWN = re.compile(
-    r"(?i)scaled down replica set (?P<rs>\S+) to (?P<to>\d+) from (?P<from>\d+)"
-)
 # How long after a scale-in the remaining pods' CPU usage may step up and still be its load.
 SCALE_IN_EFFECT = timedelta(minutes=30)
 
@@ -513,12 +510,12 @@ def _scale_in(evidence: Evidence) -> tuple[int, int, datetime, EvidenceItem] | N
         return None
     found: list[tuple[int, int, datetime, EvidenceItem]] = []
     for event in evidence.events:
-        match = _SCALED_DOWN.search(event.message)
+        cut = scaled_down(event.message)
         when = event.last_seen or event.first_seen
-        if match is None or when is None or match["rs"] != current.name:
+        if cut is None or when is None or cut.replica_set != current.name:
             continue
-        before, after = int(match["from"]), int(match["to"])
-        if 0 < after < before:
+        before, after = cut.before, cut.after
+        if before is not None and after is not None and 0 < after < before:
             fact = item("events", f"{event.reason} at {when:%H:%M}: {event.message}")
             found.append((before, after, when, fact))
     return max(found, key=lambda f: timestamp(f[2]), default=None)

@@ -22,6 +22,7 @@ from kubetriage.analyzers.support import (
     item,
     owner_workload,
     pod_source,
+    scaled_down,
     timestamp,
 )
 from kubetriage.models.evidence import Evidence, PodEvidence
@@ -48,7 +49,6 @@ _CONNECTION_SETTING = re.compile(
 _NEW_REPLICA_SET = re.compile(
     r"(?i)scaled up replica set (?P<rs>\S+) (from 0 to \d+|to \d+\b(?! from [1-9]))"
 )
-_OLD_REPLICA_SET = re.compile(r"(?i)scaled down replica set (?P<rs>\S+)")
 
 
 def _connection_settings(pod: PodEvidence) -> list[str]:
@@ -90,7 +90,7 @@ def check_client_rollout(evidence: Evidence) -> list[Finding]:
             and (when := e.first_seen or e.last_seen) is not None
         ]
         replaced = any(
-            (m := _OLD_REPLICA_SET.search(e.message)) is not None and m["rs"] != pod.owner.name
+            (cut := scaled_down(e.message)) is not None and cut.replica_set != pod.owner.name
             for e in evidence.events
         )
         if not started or not replaced:

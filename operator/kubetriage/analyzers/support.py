@@ -200,6 +200,38 @@ def event_fact(event: EventEvidence) -> str:
 # --- logs ---------------------------------------------------------------------------------
 
 
+# The Deployment controller's event for a ReplicaSet scaled down: "Scaled down replica set
+# web-5d8c to 6 from 10" (Kubernetes 1.28+; "... to 6" before it), and Argo Rollouts'
+# "Scaled down ReplicaSet web-5d8c (revision 3) from 10 to 6".
+_SCALED_DOWN = re.compile(
+    r"(?i)scaled down replica ?set (?P<rs>\S+)(?: \(revision \d+\))?"
+    r"(?: to (?P<to>\d+)(?: from (?P<from>\d+))?| from (?P<from_>\d+) to (?P<to_>\d+))?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleDown:
+    """A ReplicaSet scaled down, as a controller's event says it: to ``after`` replicas from
+    ``before`` (None when the message does not say, or says neither)."""
+
+    replica_set: str
+    before: int | None
+    after: int | None
+
+
+def scaled_down(message: str) -> ScaleDown | None:
+    """The scale-down an event message reports, in any of the forms controllers print."""
+    match = _SCALED_DOWN.search(message)
+    if match is None:
+        return None
+    before, after = match["from"] or match["from_"], match["to"] or match["to_"]
+    return ScaleDown(
+        match["rs"],
+        int(before) if before is not None else None,
+        int(after) if after is not None else None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LogHit:
     log: LogTail
