@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import PodTrouble
 from kubetriage.models.findings import Claim, EvidenceItem, Narrative
 
 SUMMARY_LIMIT = 160
@@ -303,3 +304,17 @@ __all__ = [
     "suggestion",
     "summary",
 ]
+
+
+def pod_trouble(trouble: PodTrouble) -> str:
+    """A dependency's failing pod in one line: ``db-0: postgres waiting CrashLoopBackOff,
+    restarts 3``, ``db-1: phase Pending``, ``db-2: postgres not ready, last Error``."""
+    if trouble.phase is not None:
+        return f"{trouble.pod}: phase {trouble.phase}"
+    if trouble.waiting is not None:
+        return (
+            f"{trouble.pod}: {trouble.container} waiting {trouble.waiting}, "
+            f"restarts {trouble.restarts}"
+        )
+    last = f", last {trouble.last_terminated}" if trouble.last_terminated else ""
+    return f"{trouble.pod}: {trouble.container} not ready{last}"

@@ -16,6 +16,7 @@ from kubetriage.models.evidence import (
     DependencyEvidence,
     EventEvidence,
     Evidence,
+    PodTrouble,
     RevisionEvidence,
     WebhookEvidence,
 )
@@ -406,7 +407,7 @@ def _broker(ready: int) -> DependencyEvidence:
         service=make.service("rabbitmq", "messaging", ready=ready, port_numbers=[5672]),
         named_by=["pod checkout-new-a env AMQP_HOST"],
         pods=3,
-        failing_pods=[] if ready else ["rabbitmq-server-0: not ready"],
+        failing_pods=[] if ready else [PodTrouble(pod="rabbitmq-server-0", container="rabbitmq")],
     )
 
 

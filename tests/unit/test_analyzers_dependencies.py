@@ -115,7 +115,7 @@ def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service
         service=_service(0),
         named_by=["pod portal-1 env AUTH_URL"],
         pods=1,
-        failing_pods=["auth-api-1: auth not ready"],
+        failing_pods=[kinds.PodTrouble(pod="auth-api-1", container="auth")],
         warnings=["Pod/auth-api-1 Unhealthy: Readiness probe failed"],
     )
     failing = make.log(
@@ -156,7 +156,7 @@ def _followed(
         service=service,
         named_by=["pod portal-1 env UPSTREAM_URL"],
         pods=pods,
-        failing_pods=list(failing),
+        failing_pods=[kinds.PodTrouble(pod=name, container="vault") for name in failing],
     )
 
 
@@ -270,7 +270,7 @@ def _blocked_rollout(*failing: str) -> kinds.Evidence:
 
 
 def test_new_pods_waiting_on_a_callee_that_is_down_for_everyone_escalate_the_callee() -> None:
-    result = analyze(_blocked_rollout("secrets-0: not ready", "secrets-1: not ready"))
+    result = analyze(_blocked_rollout("secrets-0", "secrets-1"))
     first = assert_leads(
         result,
         Category.DEPENDENCY_FAILURE,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from kubetriage import prose
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,
@@ -26,6 +27,7 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import PodTrouble
 from tests.support.built import built, deployment_manifest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -283,7 +285,12 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
     assert (dep.service.namespace, dep.service.name) == ("data", "db")
     assert dep.workload == ObjectRef(kind="Deployment", namespace="data", name="db")
     assert dep.pods == 1
-    assert dep.failing_pods == ["db-rs2-abcde: c waiting CrashLoopBackOff, restarts 3"]
+    assert dep.failing_pods == [
+        PodTrouble(pod="db-rs2-abcde", container="c", waiting="CrashLoopBackOff", restarts=3)
+    ]
+    assert prose.pod_trouble(dep.failing_pods[0]) == (
+        "db-rs2-abcde: c waiting CrashLoopBackOff, restarts 3"
+    )
     assert [c.to_revision for c in dep.changes] == [2]
     assert dep.warnings == ["Pod/db-rs2-abcde BackOff: Back-off restarting failed container"]
     assert dep.named_by[0].startswith("pod web-rs2-abcde env DB_URL")

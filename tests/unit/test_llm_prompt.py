@@ -33,6 +33,7 @@ from kubetriage.models.evidence import (
     EventEvidence,
     Evidence,
     LogTail,
+    PodTrouble,
     PVCEvidence,
     ServiceEvidence,
 )
@@ -282,7 +283,7 @@ def test_dependencies_reach_the_prompt_with_what_stands_behind_them() -> None:
         desired_replicas=2,
         ready_replicas=0,
         pods=2,
-        failing_pods=["auth-api-1: auth not ready"],
+        failing_pods=[PodTrouble(pod="auth-api-1", container="auth")],
     )
     evidence = oom_evidence().model_copy(update={"dependencies": [dependency]})
     body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]

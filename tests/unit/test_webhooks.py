@@ -27,6 +27,7 @@ from kubetriage.models.evidence import (
     DependencyEvidence,
     GenericObjectEvidence,
     PodCondition,
+    PodTrouble,
     WebhookEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
@@ -299,6 +300,11 @@ def _hook(message: str = EXPIRED, **fields: Any) -> WebhookEvidence:
     )
 
 
+def _trouble(**fields: Any) -> PodTrouble:
+    """The webhook backend's pod in trouble, as the dependency summary records it."""
+    return PodTrouble(pod="policy-webhook-1", container="webhook", **fields)
+
+
 def _backend(**fields: Any) -> DependencyEvidence:
     fields.setdefault("service", service("policy-webhook", "policy", ready=0, matching=2))
     fields.setdefault("workload", BACKEND)
@@ -380,7 +386,7 @@ def test_a_webhook_failing_since_its_new_revision_is_rolled_back() -> None:
         to_revision=12,
     )
     backend = _backend(
-        failing_pods=["policy-webhook-1: webhook waiting CrashLoopBackOff, restarts 6"],
+        failing_pods=[_trouble(waiting="CrashLoopBackOff", restarts=6)],
         changes=[rollout],
     )
     assert_leads(
@@ -394,7 +400,7 @@ def test_a_webhook_whose_pods_cannot_be_scheduled_needs_capacity() -> None:
             "Pod/policy-webhook-1 FailedScheduling: 0/3 nodes are available: 3 node(s) didn't "
             "match Pod's node affinity/selector."
         ],
-        failing_pods=["policy-webhook-1: Pending"],
+        failing_pods=[PodTrouble(pod="policy-webhook-1", phase="Pending")],
     )
     assert_leads(
         _blocked(_hook(NO_ENDPOINTS), backend),
@@ -405,7 +411,7 @@ def test_a_webhook_whose_pods_cannot_be_scheduled_needs_capacity() -> None:
 
 
 def test_a_webhook_backend_failing_for_no_visible_reason_is_escalated() -> None:
-    backend = _backend(failing_pods=["policy-webhook-1: webhook waiting CrashLoopBackOff"])
+    backend = _backend(failing_pods=[_trouble(waiting="CrashLoopBackOff")])
     assert_leads(
         _blocked(_hook(_POST + "dial tcp 10.96.4.2:443: connect: connection refused"), backend),
         Category.DEPENDENCY_FAILURE,
@@ -421,7 +427,7 @@ def test_an_ignored_webhook_blocks_nothing() -> None:
 
 
 def test_a_crash_looping_webhook_backend_with_no_endpoint_is_the_webhooks_crash() -> None:
-    backend = _backend(failing_pods=["policy-webhook-1: webhook waiting CrashLoopBackOff"])
+    backend = _backend(failing_pods=[_trouble(waiting="CrashLoopBackOff")])
     assert_leads(
         _blocked(_hook(NO_ENDPOINTS), backend), Category.CRASH_LOOP, Action.ESCALATE, BACKEND
     )
@@ -430,7 +436,7 @@ def test_a_crash_looping_webhook_backend_with_no_endpoint_is_the_webhooks_crash(
 def test_the_backend_the_webhook_walk_read_decides_when_no_dependency_names_it() -> None:
     backend = _backend(
         warnings=["Pod/policy-webhook-1 FailedScheduling: 0/3 nodes are available: Insufficient"],
-        failing_pods=["policy-webhook-1: phase Pending"],
+        failing_pods=[PodTrouble(pod="policy-webhook-1", phase="Pending")],
     )
     assert_leads(
         _blocked(_hook(NO_ENDPOINTS, backend=backend)),

@@ -152,7 +152,10 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
             continue  # the caller shows no failing call: its trouble is its own
         target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
         facts = [item(_source(target), f"{service.ready_endpoints} ready endpoints")]
-        facts += [item(_source(target), f"pod {p}") for p in dependency.failing_pods[:3]]
+        facts += [
+            item(_source(target), f"pod {prose.pod_trouble(p)}")
+            for p in dependency.failing_pods[:3]
+        ]
         facts += [item("events", w) for w in dependency.warnings[:2]]
         facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
         findings.append(

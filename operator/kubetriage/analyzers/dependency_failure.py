@@ -213,7 +213,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                 prose.claim(f"Blackbox probes of {svc.name} fail as well", *probes_down[chosen][:2])
             )
         failing = [
-            item(f"service/{svc.namespace}/{svc.name}", f"pod {p}")
+            item(f"service/{svc.namespace}/{svc.name}", f"pod {prose.pod_trouble(p)}")
             for d in evidence.dependencies
             if d.service is not None and _same(d.service, svc)
             for p in d.failing_pods[:2]

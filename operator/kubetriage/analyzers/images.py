@@ -39,6 +39,7 @@ class _Confidence:
     cause_bonus: float = 0.05  # the registry's words say why (no such tag, credentials...)
     rollback: float = 0.65  # the rollback alternative: the previous image ran healthy
     rollback_unproven: float = 0.55  # ... the previous revision's health is not in evidence
+    callee: float = 0.9  # a followed dependency is down: its own pods wait on their image
 
 
 CONFIDENCE: Final = _Confidence()
@@ -56,7 +57,11 @@ _PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     (
         "the tag or image does not exist",
         "correct the image tag",
-        re.compile(r"(?i)(manifest unknown|not found|manifest for \S+ not found|no such image)"),
+        # containerd answers a missing tag with the gRPC code "NotFound".
+        re.compile(
+            r"(?i)(manifest unknown|not found|manifest for \S+ not found|no such image"
+            r"|code = NotFound)"
+        ),
     ),
     (
         "the registry refused the credentials",
@@ -218,6 +223,70 @@ def _pull_narrative(
     return prose.narrative(problem, fix, aside=cause, because=because)
 
 
+def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
+    """A dependency the workload calls is down (no ready endpoint, or none of its replicas
+    ready) because its own pods wait on an image they cannot pull: the callee's image is the
+    cause, so the fix is that workload's image, not an escalation at its Service. The
+    registry's words in its warnings say why when they can."""
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        pulls = [p for p in dependency.failing_pods if p.waiting in _PULL_WAITING]
+        if not pulls or workload is None:
+            continue
+        if workload.kind not in ACTION_TARGET_KINDS[Action.FIX_IMAGE]:
+            continue
+        service = dependency.service
+        down = dependency.ready_replicas == 0 or (
+            service is not None and service.ready_endpoints == 0
+        )
+        if not down:
+            continue  # other replicas still serve: the failed pull is not the outage
+        source = f"dependency {prose.obj(dependency.ref or workload)}"
+        facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in pulls[:2]]
+        pulled = [w for w in dependency.warnings if _PULL_EVENT.search(w)]
+        facts += [item(source, w) for w in pulled[:2]]
+        texts = " ".join(pulled)
+        matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
+        cause = matched[0] if matched else ""
+        fix = matched[1] if matched else "correct the image reference or its pull secret"
+        images = [m["image"] for w in pulled if (m := _IMAGE_IN_TEXT.search(w))]
+        because = [
+            prose.claim(
+                f"{prose.obj(workload)}, which the workload calls, has no ready pod: its "
+                "pods cannot pull their image" + (f" ({cause})" if cause else ""),
+                *facts,
+            ),
+            prose.claim("The caller's failures follow from it; escalating would not fix it"),
+        ]
+        image = images[0] if images else ""
+        narrative = (
+            _pull_narrative(workload, image, fix, cause, because)
+            if image
+            else prose.narrative(
+                f"{prose.obj(workload)} cannot pull its image", fix, aside=cause, because=because
+            )
+        )
+        confidence = CONFIDENCE.callee + (CONFIDENCE.cause_bonus if matched else 0.0)
+        params = {"container": pulls[0].container} if pulls[0].container else {}
+        if image:
+            params["image"] = image
+        findings.append(
+            make_finding(
+                "image-pull",
+                Category.IMAGE_PULL,
+                confidence,
+                narrative,
+                facts,
+                Action.FIX_IMAGE,
+                workload,
+                params,
+            )
+        )
+    return findings
+
+
 IMAGE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("image-pull", (Category.IMAGE_PULL,), check_image_pull),
+    Analyzer("callee-image-pull", (Category.IMAGE_PULL,), check_callee_image_pull),
 )

@@ -62,8 +62,6 @@ MANY_CALLS = 3
 _CERTIFICATE_FAILURES = frozenset({"expired", "not-yet-valid", "unknown-authority", "hostname"})
 _UNREACHABLE_FAILURES = frozenset({"no-endpoints", "refused", "timeout"})
 _SCHEDULING = ("FailedScheduling", "Unschedulable", "didn't match", "Insufficient")
-# How a crashing pod's container waits (``DependencyEvidence.failing_pods``).
-_CRASHING = ("waiting CrashLoopBackOff", "last Error")
 
 
 def _dependency(evidence: Evidence, service: ObjectRef | None) -> DependencyEvidence | None:
@@ -224,10 +222,17 @@ def _unreachable_finding(
     cause = f"{prose.obj(service)} does not answer"
     svc = dependency.service if dependency is not None else None
     if dependency is not None:
-        facts += [item(f"dependency {prose.obj(service)}", p) for p in dependency.failing_pods[:2]]
+        facts += [
+            item(f"dependency {prose.obj(service)}", prose.pod_trouble(p))
+            for p in dependency.failing_pods[:2]
+        ]
         rollout = _recent_rollout(dependency)
         scheduling = [w for w in dependency.warnings if any(s in w for s in _SCHEDULING)]
-        crashing = [p for p in dependency.failing_pods if any(c in p for c in _CRASHING)]
+        crashing = [
+            p
+            for p in dependency.failing_pods
+            if p.waiting == "CrashLoopBackOff" or p.last_terminated == "Error"
+        ]
         if hook.failure == "no-endpoints" and svc is not None and svc.matching_pods == 0:
             category, action = Category.NETWORK, Action.FIX_NETWORK
             confidence = CONFIDENCE.no_pods

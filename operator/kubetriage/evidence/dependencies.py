@@ -25,7 +25,7 @@ from typing import Any
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, ServiceEvidence
+from kubetriage.models.evidence import DependencyEvidence, PodTrouble, ServiceEvidence
 
 JsonDict = dict[str, Any]
 
@@ -327,20 +327,33 @@ def _owner(obj: JsonDict) -> JsonDict:
     return next((o for o in _dicts(_meta(obj).get("ownerReferences")) if o.get("controller")), {})
 
 
-def _pod_trouble(pod: JsonDict) -> str | None:
+def _pod_trouble(pod: JsonDict) -> PodTrouble | None:
+    name = str(_meta(pod).get("name"))
     status = _d(pod.get("status"))
-    if status.get("phase") in ("Pending", "Failed", "Unknown"):
-        return f"phase {status.get('phase')}"
+    phase = status.get("phase")
+    bad_phase = str(phase) if phase in ("Pending", "Failed", "Unknown") else None
     for cs in _dicts(status.get("containerStatuses")):
         state = _d(cs.get("state"))
         waiting = _d(state.get("waiting"))
         restarts = cs.get("restartCount") if isinstance(cs.get("restartCount"), int) else 0
+        container = str(cs.get("name"))
         if waiting:
-            return f"{cs.get('name')} waiting {waiting.get('reason')}, restarts {restarts}"
+            # A pod whose container waits to be created or pulled is still Pending.
+            reason = str(waiting.get("reason"))
+            return PodTrouble(
+                pod=name, phase=bad_phase, container=container, waiting=reason, restarts=restarts
+            )
+        if bad_phase is not None:
+            continue
         if cs.get("ready") is False:
             last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
-            return f"{cs.get('name')} not ready" + (f", last {last}" if last else "")
-    return None
+            return PodTrouble(
+                pod=name,
+                container=container,
+                restarts=restarts,
+                last_terminated=str(last) if last else None,
+            )
+    return PodTrouble(pod=name, phase=bad_phase) if bad_phase is not None else None
 
 
 def summarise_dependency(
@@ -398,7 +411,7 @@ def summarise_dependency(
         spec, status = _d(workload.get("spec")), _d(workload.get("status"))
         desired = spec.get("replicas") if isinstance(spec.get("replicas"), int) else None
         ready = status.get("readyReplicas") if isinstance(status.get("readyReplicas"), int) else 0
-    failing = [f"{_meta(p).get('name')}: {trouble}" for p in pods if (trouble := _pod_trouble(p))]
+    failing = [trouble for p in pods if (trouble := _pod_trouble(p))]
     subjects = {("Pod", str(_meta(p).get("name"))) for p in pods}
     if service is not None:
         subjects.add(("Service", service.name))

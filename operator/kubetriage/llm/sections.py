@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from kubetriage import prose
 from kubetriage.llm import citations as ids
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import SimilarIncident
@@ -424,7 +425,10 @@ def _dependency_lines(evidence: Evidence) -> list[str]:
                 _MAX_LINE_CHARS,
             )
         )
-        lines += [_clip(f"  failing pod {p}", _MAX_LINE_CHARS) for p in dep.failing_pods[:3]]
+        lines += [
+            _clip(f"  failing pod {prose.pod_trouble(p)}", _MAX_LINE_CHARS)
+            for p in dep.failing_pods[:3]
+        ]
         lines += [
             _clip(f"  {_when(c.at)} {c.kind}: " + "; ".join(c.details), _MAX_LINE_CHARS)
             for c in dep.changes[:2]

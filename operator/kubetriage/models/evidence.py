@@ -370,6 +370,18 @@ class DependencyVolume(BaseModel):
     claim: PVCEvidence  # only name and namespace when the claim was not read
 
 
+class PodTrouble(BaseModel):
+    """What is wrong with one of a dependency's pods (``kubetriage.evidence.dependencies``):
+    a phase other than Running, or its first container that waits or is not ready."""
+
+    pod: str
+    phase: str | None = None  # Pending, Failed or Unknown
+    container: str | None = None
+    waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
+    restarts: int = 0
+    last_terminated: str | None = None  # why its last run ended, for a container not ready
+
+
 class DependencyEvidence(BaseModel):
     """A Service (or workload) the incident's workload calls, named in its logs, env or
     ConfigMaps, possibly in another namespace, with what stands behind it
@@ -385,7 +397,7 @@ class DependencyEvidence(BaseModel):
     desired_replicas: int | None = None
     ready_replicas: int | None = None
     pods: int = 0
-    failing_pods: list[str] = Field(default_factory=list)
+    failing_pods: list[PodTrouble] = Field(default_factory=list)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
     warnings: list[str] = Field(default_factory=list)
     # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
