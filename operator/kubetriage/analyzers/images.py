@@ -120,8 +120,7 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
             )
         facts.extend(item("events", event_fact(e)) for e in events[:3])
         texts = " ".join([container.state.message or "", *(e.message for e in events)])
-        matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
-        cause = matched[0] if matched else None
+        cause, fix = _pull_cause(texts)
         pulled = facts[:2]
         confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
         if cause:
@@ -158,8 +157,7 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 "running an older image keep serving"
             )
         )
-        fix = matched[1] if matched else "correct the image reference or its pull secret"
-        pull_text = _pull_narrative(target, container.image, fix, cause or "", because)
+        pull_text = _pull_narrative(target, container.image, fix, cause, because)
         findings.append(
             make_finding(
                 "image-pull",
@@ -197,7 +195,7 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                         target,
                         container.image,
                         f"roll back to revision {previous.revision} while it is fixed",
-                        cause or "",
+                        cause,
                         because,
                     ),
                     facts,
@@ -207,6 +205,15 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _pull_cause(texts: str) -> tuple[str, str]:
+    """What the registry's words in ``texts`` say went wrong ("" when they say nothing known)
+    and the fix in a few words."""
+    for cause, fix, pattern in _PULL_CAUSES:
+        if pattern.search(texts):
+            return cause, fix
+    return "", "correct the image reference or its pull secret"
 
 
 def _pull_narrative(
@@ -247,9 +254,7 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
         pulled = [w for w in dependency.warnings if _PULL_EVENT.search(w)]
         facts += [item(source, w) for w in pulled[:2]]
         texts = " ".join(pulled)
-        matched = next(((label, fix) for label, fix, rx in _PULL_CAUSES if rx.search(texts)), None)
-        cause = matched[0] if matched else ""
-        fix = matched[1] if matched else "correct the image reference or its pull secret"
+        cause, fix = _pull_cause(texts)
         images = [m["image"] for w in pulled if (m := _IMAGE_IN_TEXT.search(w))]
         because = [
             prose.claim(
@@ -267,7 +272,7 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
                 f"{prose.obj(workload)} cannot pull its image", fix, aside=cause, because=because
             )
         )
-        confidence = CONFIDENCE.callee + (CONFIDENCE.cause_bonus if matched else 0.0)
+        confidence = CONFIDENCE.callee + (CONFIDENCE.cause_bonus if cause else 0.0)
         params = {"container": pulls[0].container} if pulls[0].container else {}
         if image:
             params["image"] = image
