@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -27,21 +27,16 @@ from kubetriage.analyzers.onset import (
     rollout_on_metric_clock,
     symptom_times,
 )
-from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
-    CPU_USAGE,
     DEPENDENCY_LOG,
-    RISE,
     current_and_previous_revision,
     grep_logs,
     hosts_in,
     item,
     log_source,
     logs_of,
-    metric_growth,
     pod_revision,
-    scaled_down,
     service_for_host,
     timestamp,
     workload_ref,
@@ -67,9 +62,6 @@ class _Confidence:
     # outweighs where the failing pods happen to run (all were pulled after the tag moved).
     new_digest: float = 0.86
     rollout: float = 0.88  # the workload's rollout of what its pods run
-    # The current revision's replicas were cut and the remaining pods' CPU stepped up right
-    # after, every pod healthy: the same load on fewer pods.
-    scale_in: float = 0.7
 
 
 CONFIDENCE: Final = _Confidence()
@@ -414,91 +406,8 @@ def check_change(evidence: Evidence) -> list[Finding]:
     ]
 
 
-# A cut of the current revision's ReplicaSet (not an old one during a rollout) is a
-# scale-in: by an autoscaler (its minimum or target edited) or by hand.
-# How long after a scale-in the remaining pods' CPU usage may step up and still be its load.
-SCALE_IN_EFFECT = timedelta(minutes=30)
-
-
-def _scale_in(evidence: Evidence) -> tuple[int, int, datetime, EvidenceItem] | None:
-    """The newest cut of the current revision's replicas: from, to, when, and the event."""
-    current, _ = current_and_previous_revision(evidence)
-    if current is None:
-        return None
-    found: list[tuple[int, int, datetime, EvidenceItem]] = []
-    for event in evidence.events:
-        cut = scaled_down(event.message)
-        when = event.last_seen or event.first_seen
-        if cut is None or when is None or cut.replica_set != current.name:
-            continue
-        before, after = cut.before, cut.after
-        if before is not None and after is not None and 0 < after < before:
-            fact = item("events", f"{event.reason} at {when:%H:%M}: {event.message}")
-            found.append((before, after, when, fact))
-    return max(found, key=lambda f: timestamp(f[2]), default=None)
-
-
-def _busier_after(evidence: Evidence, when: datetime) -> EvidenceItem | None:
-    """A CPU usage series of the workload's pods that stepped up right after ``when``."""
-    start = timestamp(when) - ONSET_TOLERANCE.total_seconds()
-    end = timestamp(when) + SCALE_IN_EFFECT.total_seconds()
-    for metric in evidence.metrics:
-        if CPU_USAGE not in metric.query and "cpu_usage" not in metric.name:
-            continue
-        growth = metric_growth(metric)
-        if metric.changed_at is None or growth is None or growth < RISE:
-            continue
-        if start <= timestamp(metric.changed_at) <= end:
-            return item(
-                "metrics",
-                f"{metric.name} per pod stepped up at {metric.changed_at:%H:%M} "
-                f"to {prose.number(metric.last or 0)}",
-            )
-    return None
-
-
-def check_scale_in(evidence: Evidence) -> list[Finding]:
-    """Too few replicas since a scale-in: the current revision's replicas were cut (an
-    autoscaler's minimum or target raised, or a manual scale) and right after it the
-    remaining pods' CPU usage stepped up, with every pod healthy: the same load on fewer
-    pods. The fix is to give the replicas back (scale out, or undo the autoscaler edit)."""
-    target = workload_ref(evidence)
-    if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
-        return []
-    if any(pod_failing(p) for p in evidence.pods if pod_revision(p, evidence) is not None):
-        return []  # failing pods have their own causes and rules
-    cut = _scale_in(evidence)
-    if cut is None:
-        return []
-    before, after, when, event = cut
-    busier = _busier_after(evidence, when)
-    if busier is None:
-        return []
-    return [
-        make_finding(
-            "scale-in",
-            Category.RESOURCE_SATURATION,
-            CONFIDENCE.scale_in,
-            prose.narrative(
-                f"{prose.obj(target)} runs on {after} replicas instead of {before} since "
-                f"{when:%H:%M}",
-                f"scale it back out to {before} replicas (or undo the autoscaler change)",
-                because=[
-                    prose.claim(f"Its replicas were cut from {before} to {after}", event),
-                    prose.claim("The remaining pods' CPU usage stepped up right after", busier),
-                ],
-            ),
-            [event, busier],
-            Action.SCALE_OUT,
-            target,
-            {"replicas": str(before)},
-        )
-    ]
-
-
 CHANGE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("change-correlation", (Category.BAD_ROLLOUT,), check_change),
-    Analyzer("scale-in", (Category.RESOURCE_SATURATION,), check_scale_in),
 )
 
 
