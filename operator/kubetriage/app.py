@@ -29,7 +29,7 @@ from kubetriage.llm.gating import GateRules
 from kubetriage.llm.prompt import render_messages
 from kubetriage.memory.errors import IncidentMemoryError
 from kubetriage.memory.records import MemoryRecord
-from kubetriage.models.alerts_view import callee_workloads, dependency_hosts
+from kubetriage.models.alerts_view import callee_workloads, dependency_hosts, volume_claims
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -112,6 +112,7 @@ class PrometheusStage:
             now,
             dependency_hosts=dependency_hosts(evidence),
             callees=callee_workloads(evidence),
+            claims=volume_claims(evidence),
         )
         return MetricsOutcome(result.summaries, result.status, result.message)
 

@@ -27,9 +27,12 @@ from kubetriage.evidence.queries import (
     metrics_target,
     select_queries,
 )
+from kubetriage.models.alerts_view import volume_claims
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import DependencyEvidence, DependencyVolume, PVCEvidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.promtool import PROMTOOL_BINARY
+from tests.support import evidence as make
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=66)
@@ -180,6 +183,7 @@ def test_selection_covers_every_template_with_a_full_scope() -> None:
         namespace_wide=True,
         dependency_hosts=("api.example.com",),
         callees=(ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),),
+        claims=(ObjectRef(kind="PersistentVolumeClaim", namespace="ns", name="data"),),
     )
     selected = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert [q.name for q in selected] == [t.name for t in TEMPLATES]
@@ -198,6 +202,26 @@ def test_callee_throttling_is_queried_for_the_pods_of_each_called_workload() -> 
     assert 'namespace=~"pricing|data"' in query.promql
     assert r'pod=~"pricing-[a-z0-9]{1,10}-[a-z0-9]{5}|pg\\.main-[0-9]+"' in query.promql
     assert "callee_cpu_throttled_ratio" not in {
+        q.name for q in select_queries(build_scope(None, [_alert(namespace="shop")]), WINDOW)
+    }
+
+
+def test_mounted_claims_are_queried_for_their_fill_in_each_namespace() -> None:
+    claims = [
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="uploads"),
+        ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-pg.main-0"),
+        ObjectRef(kind="Service", namespace="data", name="pg"),  # not a claim
+    ]
+    scope = build_scope(
+        ObjectRef(kind="Deployment", namespace="shop", name="checkout"), [], claims=claims
+    )
+    queries = {q.name: q.promql for q in select_queries(scope, WINDOW)}
+    used = queries["claims_used_ratio"]
+    assert 'namespace=~"shop|data"' in used
+    assert r'persistentvolumeclaim=~"uploads|data-pg\\.main-0"' in used
+    assert "kubelet_volume_stats_capacity_bytes" in used
+    assert "claims_inodes_used_ratio" in queries
+    assert "claims_used_ratio" not in {
         q.name for q in select_queries(build_scope(None, [_alert(namespace="shop")]), WINDOW)
     }
 
@@ -279,7 +303,8 @@ def _hostile_alert() -> Alert:
 def test_hostile_label_values_stay_inside_their_string() -> None:
     alert = _hostile_alert()
     callee = ObjectRef(kind="Deployment", namespace=HOSTILE, name=HOSTILE)
-    scope = build_scope(None, [alert], dependency_hosts=[HOSTILE], callees=[callee])
+    claim = ObjectRef(kind="PersistentVolumeClaim", namespace=HOSTILE, name=HOSTILE)
+    scope = build_scope(None, [alert], dependency_hosts=[HOSTILE], callees=[callee], claims=[claim])
     queries = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert len(queries) == len(TEMPLATES)
     for query in queries:
@@ -315,6 +340,7 @@ def test_every_rendered_template_is_valid_promql(tmp_path: Path) -> None:
         [_hostile_alert()],
         dependency_hosts=[HOSTILE, "api.example.com"],
         callees=[ObjectRef(kind="Deployment", namespace=HOSTILE, name=HOSTILE)],
+        claims=[ObjectRef(kind="PersistentVolumeClaim", namespace=HOSTILE, name=HOSTILE)],
     )
     plain = build_scope(
         ObjectRef(kind="Deployment", name="checkout", namespace="shop"),
@@ -324,6 +350,7 @@ def test_every_rendered_template_is_valid_promql(tmp_path: Path) -> None:
             ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),
             ObjectRef(kind="StatefulSet", namespace="data", name="pg.main"),
         ],
+        claims=[ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-pg.main-0")],
     )
     rules = [
         {"record": f"check:{i}", "expr": q.promql}
@@ -384,3 +411,20 @@ def test_a_services_metrics_are_scoped_by_the_workload_behind_it() -> None:
     }
     # The latency alert on a Service now asks for its pods' CPU, throttling and rollouts.
     assert {"cpu_throttled_ratio", "cpu_usage_cores", "deployment_generation"} <= names
+
+
+def test_the_claims_to_query_are_the_workloads_and_its_callees_mounted_claims() -> None:
+    own = PVCEvidence(name="uploads", namespace="shop")
+    callee_claim = PVCEvidence(name="data-pg-0", namespace="data")
+    dependency = DependencyEvidence(
+        service=make.service("pg", namespace="data"),
+        volumes=[
+            DependencyVolume(pod="pg-0", claim=callee_claim),
+            DependencyVolume(pod="pg-1", claim=callee_claim),  # one claim, one query
+        ],
+    )
+    ev = make.evidence(pvcs=[own], dependencies=[dependency])
+    assert volume_claims(ev) == [
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="uploads"),
+        ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-pg-0"),
+    ]

@@ -75,7 +75,8 @@ class Scope:
     values are literal label values. ``dependency_hosts`` are hostnames the workload calls
     (ExternalName Services, ingress hosts), used to find blackbox probes of them.
     ``callees`` are the workloads behind the Services it calls (followed dependencies),
-    whose own throttling can be why its calls time out.
+    whose own throttling can be why its calls time out. ``claims`` are the
+    PersistentVolumeClaims its pods and its callees' pods mount, whose fill can be why.
     """
 
     namespace: str | None = None
@@ -89,6 +90,7 @@ class Scope:
     namespace_wide: bool = False
     dependency_hosts: tuple[str, ...] = field(default_factory=tuple)
     callees: tuple[ObjectRef, ...] = field(default_factory=tuple)
+    claims: tuple[ObjectRef, ...] = field(default_factory=tuple)
 
     def known(self) -> frozenset[str]:
         names = {
@@ -111,6 +113,8 @@ class Scope:
             names.add("dependency_hosts")
         if self.callees:
             names.add("callees")
+        if self.claims:
+            names.add("claims")
         return frozenset(names)
 
 
@@ -161,6 +165,7 @@ def build_scope(
     alerts: Sequence[Alert],
     dependency_hosts: Sequence[str] = (),
     callees: Sequence[ObjectRef] = (),
+    claims: Sequence[ObjectRef] = (),
 ) -> Scope:
     """What the incident's queries can be scoped by: the target first, then alert labels."""
     namespace = target.namespace if target is not None else None
@@ -204,6 +209,7 @@ def build_scope(
         namespace_wide=target is None or target.kind == "Namespace",
         dependency_hosts=tuple(dict.fromkeys(h.strip() for h in dependency_hosts if h.strip())),
         callees=tuple(c for c in callees if c.kind in _POD_SUFFIX and c.namespace),
+        claims=tuple(c for c in claims if c.kind == "PersistentVolumeClaim" and c.namespace),
     )
 
 
@@ -232,6 +238,12 @@ def render(template: QueryTemplate, scope: Scope, window: timedelta) -> str:
         ),
         "callee_pods": escape_label_value(
             "|".join(escape_regex(c.name) + _POD_SUFFIX[c.kind] for c in scope.callees)
+        ),
+        "claim_namespaces": escape_label_value(
+            "|".join(dict.fromkeys(escape_regex(c.namespace or "") for c in scope.claims))
+        ),
+        "claim_names": escape_label_value(
+            "|".join(dict.fromkeys(escape_regex(c.name) for c in scope.claims))
         ),
         "window": _go_duration(window),
     }

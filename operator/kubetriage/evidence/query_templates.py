@@ -44,6 +44,16 @@ _JOB_SET = frozenset({"namespace", "job"})
 _C = Category
 
 
+# The claims the workload's pods and its callees' pods mount.
+_CLAIMS = 'namespace=~"$claim_namespaces",persistentvolumeclaim=~"$claim_names"'
+
+
+def _claims_ratio(used: str, total: str) -> str:
+    """``used / total`` of each mounted claim's kubelet volume stats."""
+    by = "max by (namespace, persistentvolumeclaim)"
+    return f"{by} ({used}{{{_CLAIMS}}}) / {by} ({total}{{{_CLAIMS}}})"
+
+
 def _pvc_ratio(used: str, total: str) -> str:
     """``used / total`` of one PersistentVolumeClaim's kubelet volume stats."""
     return (
@@ -380,6 +390,20 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         (_C.STORAGE,),
         frozenset({"namespace", "persistentvolumeclaim"}),
         _pvc_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
+    ),
+    QueryTemplate(
+        "claims_used_ratio",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        _claims_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
+        "share of each mounted claim in use (the workload's and its callees' volumes)",
+    ),
+    QueryTemplate(
+        "claims_inodes_used_ratio",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        _claims_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
+        "share of each mounted claim's inodes in use",
     ),
     # --- replicas ---------------------------------------------------------------------
     QueryTemplate(

@@ -34,3 +34,15 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
         if dep.workload is not None and dep.workload not in found:
             found.append(dep.workload)
     return found[:10]
+
+
+def volume_claims(evidence: Evidence) -> list[ObjectRef]:
+    """The PersistentVolumeClaims the workload's pods and its callees' pods mount: a callee
+    that fails because its volume is full shows it only in its claim's volume stats."""
+    found: list[ObjectRef] = []
+    claims = [*evidence.pvcs, *(v.claim for dep in evidence.dependencies for v in dep.volumes)]
+    for claim in claims:
+        ref = ObjectRef(kind="PersistentVolumeClaim", namespace=claim.namespace, name=claim.name)
+        if claim.namespace and ref not in found:
+            found.append(ref)
+    return found[:10]
