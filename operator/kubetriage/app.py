@@ -113,6 +113,7 @@ class PrometheusStage:
             dependency_hosts=dependency_hosts(evidence),
             callees=callee_workloads(evidence),
             claims=volume_claims(evidence),
+            namespace_wide=evidence.target is None or evidence.target.kind == "Namespace",
         )
         return MetricsOutcome(result.summaries, result.status, result.message)
 

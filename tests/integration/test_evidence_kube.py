@@ -25,6 +25,7 @@ from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator import AuditRecord, EmulatorThread
+from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.tenancy import Scope
 from tests.support.built import case_alert, case_evidence, service_manifest
 from tests.support.cases import EXAMPLES, TRAIN
@@ -436,6 +437,29 @@ async def test_a_followed_statefulset_is_read_as_the_dependencys_workload(
         offline.ready_replicas,
         offline.failing_pods,
     )
+
+
+async def test_an_ingress_controllers_alert_falls_back_to_the_scraped_namespace_and_its_app(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # exported_namespace names the Ingress's namespace (not in this cluster); the scraped
+    # controller's own namespace runs one application, which the incident is then about,
+    # as the offline builder decides it from the snapshot.
+    case = _case("cpu-throttling-ingress-nginx-workers", TRAIN)
+    _load(emulator, case)
+    evidence = await _collect(api, case)
+    controller = ObjectRef(
+        kind="Deployment", namespace="ingress-nginx", name="ingress-nginx-controller"
+    )
+    assert evidence.target == ObjectRef(kind="Namespace", name="ingress-nginx", api_version="v1")
+    assert evidence.workload is not None
+    assert evidence.workload.ref.same_object(controller)
+    offline = SnapshotEvidenceSource(case).build(
+        target=None, alerts=[_alert(case)], title=case.title, description=None, now=NOW
+    )
+    assert offline.target == evidence.target
+    assert offline.workload is not None
+    assert offline.workload.ref.same_object(controller)
 
 
 async def test_a_headless_service_not_found_is_followed_to_the_workload_of_its_base_name(

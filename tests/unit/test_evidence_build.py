@@ -583,6 +583,49 @@ def test_malformed_objects_are_skipped_and_reported() -> None:
     ]
 
 
+def _owned(pod: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    owner = {"apiVersion": "apps/v1", "kind": kind, "name": name, "controller": True}
+    return {**pod, "metadata": {**pod["metadata"], "ownerReferences": [owner]}}
+
+
+def _replica_set(name: str, deployment: str) -> dict[str, Any]:
+    return _owned(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": "app"},
+        },
+        "Deployment",
+        deployment,
+    )
+
+
+def test_a_namespace_that_runs_one_application_is_about_its_workload() -> None:
+    # Two ReplicaSets of one Deployment (mid-rollout): one application.
+    objects = [
+        deployment_manifest("web", "app", ("app", "app:2")),
+        _replica_set("web-5d8f7c6b9", "web"),
+        _replica_set("web-7c9d8e6f5", "web"),
+        _owned(_pod("web-5d8f7c6b9-aaaaa"), "ReplicaSet", "web-5d8f7c6b9"),
+        _owned(_pod("web-7c9d8e6f5-bbbbb"), "ReplicaSet", "web-7c9d8e6f5"),
+    ]
+    namespace = ObjectRef(kind="Namespace", name="app")
+    evidence = _build(objects, namespace)
+    assert evidence.workload is not None
+    assert evidence.workload.ref.same_object(
+        ObjectRef(kind="Deployment", namespace="app", name="web")
+    )
+    # A second application, or a bare pod, makes it a namespace again.
+    worker = deployment_manifest("worker", "app", ("w", "worker:1"))
+    other = [
+        worker,
+        _replica_set("worker-6b7c8d9e0", "worker"),
+        _owned(_pod("worker-6b7c8d9e0-ccccc"), "ReplicaSet", "worker-6b7c8d9e0"),
+    ]
+    assert _build(objects + other, namespace).workload is None
+    assert _build([*objects, _pod("debug")], namespace).workload is None
+
+
 def test_missing_target_is_reported_not_raised() -> None:
     evidence = _build([_pod("web-1")], ObjectRef(kind="Deployment", name="gone", namespace="app"))
     assert evidence.workload is None

@@ -213,10 +213,17 @@ def test_an_ingress_label_hints_at_the_backend_of_the_same_name() -> None:
         "Deployment/web/storefront",
         "StatefulSet/web/storefront",
         "Namespace/-/web",
+        # Last: where the scraped controller runs (its own latency, its own throttling).
+        "Namespace/-/ingress-nginx",
     ]
     # The backend Service the controller reports outranks the hint.
     with_backend = Alert(labels={**alert.labels, "exported_service": "storefront-v2"})
     assert _keys(candidate_targets(None, [with_backend]))[0] == "Service/web/storefront-v2"
+
+
+def test_a_monitoring_namespace_is_never_the_scraped_fallback() -> None:
+    alert = Alert(labels={"alertname": "X", "namespace": "prometheus", "exported_namespace": "web"})
+    assert _keys(candidate_targets(None, [alert])) == ["Namespace/-/web"]
 
 
 def test_an_envoy_cluster_label_names_the_backend_service_in_its_own_namespace() -> None:

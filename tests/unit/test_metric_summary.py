@@ -226,6 +226,18 @@ def test_mounted_claims_are_queried_for_their_fill_in_each_namespace() -> None:
     }
 
 
+def test_a_namespace_wide_incident_scoped_by_its_one_workload_keeps_its_probe_queries() -> None:
+    workload = ObjectRef(kind="Deployment", namespace="shop", name="web")
+    alert = _alert(namespace="shop", instance="https://shop.example.com/")
+    narrowed = {q.name for q in select_queries(build_scope(workload, [alert]), WINDOW)}
+    kept = {
+        q.name for q in select_queries(build_scope(workload, [alert], namespace_wide=True), WINDOW)
+    }
+    assert "expiring_probe_certificates_seconds" not in narrowed
+    assert {"expiring_probe_certificates_seconds", "failing_probes"} <= kept
+    assert "cpu_throttled_ratio" in kept  # and the workload's own series
+
+
 def test_family_templates_run_only_for_their_alerts() -> None:
     scope = Scope(namespace="ns", pod_regex="p", deployment="d", job="j")
     latency = alert_families([_alert(alertname="HighRequestLatency")])

@@ -285,6 +285,12 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
     namespace_wide = target is None or target.kind == "Namespace"
     if namespace_wide:
         pods = [p for p in all_pods if namespace is None or _ns(p) == namespace]
+    if target is not None and target.kind == "Namespace" and pods:
+        # A namespace that runs one application: the incident is about that workload.
+        apps = [workload_of(index, p) for p in pods]
+        sole = {obj_key(w): w for w in apps if w is not None}
+        if len(sole) == 1 and None not in apps:
+            workload = next(iter(sole.values()))
     if workload is not None:
         owned = [p for p in all_pods if same_object(workload_of(index, p), workload)]
         if not owned:

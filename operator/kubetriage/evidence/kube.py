@@ -65,6 +65,9 @@ from kubetriage.tenancy import Scope, allowed_candidates
 _MAX_CANDIDATES = 8
 # Targets whose scope is the pods of their namespace that use them.
 _USED_BY_PODS = frozenset({"PersistentVolumeClaim", "ConfigMap", "Secret"})
+# A namespace-wide incident whose pods have at most this many owners (ReplicaSets of one
+# Deployment during a rollout) is checked for being about one workload.
+_MAX_SOLE_OWNERS = 3
 # The backend Services of an Ingress target that are followed to their pods.
 _MAX_INGRESS_BACKENDS = 3
 # The revision history of a workload kind, and how its list is named in notes.
@@ -134,10 +137,21 @@ class KubeEvidenceCollector:
         candidates = with_probed(candidates, probed)
         for ref in refused[:3]:
             run.error(f"not read: {scope.refusal(ref)}")
-        for candidate in candidates[:_MAX_CANDIDATES]:
+        tried = candidates[:_MAX_CANDIDATES]
+        for index, candidate in enumerate(tried):
             if candidate.kind == "Secret":
                 # Never read, not even for existence; its users are found through pods.
                 return candidate, None
+            if candidate.kind == "Namespace" and any(
+                c.kind == "Namespace" for c in tried[index + 1 :]
+            ):
+                # Another namespace is left to try (the scraped exporter's, after the one the
+                # series are about): a namespace without a pod has nothing to diagnose.
+                listed = await self._reader.list_of(
+                    run, "Pod", candidate.name, what=f"list pods in {candidate.name}", limit=1
+                )
+                if not listed:
+                    continue
             if candidate.kind == "Namespace":
                 # Namespace-wide incident; reading the Namespace object itself adds nothing.
                 if target is not None and target.kind != "Namespace":
@@ -228,9 +242,25 @@ class KubeEvidenceCollector:
             pods = await self._reader.list_of(
                 run, "Pod", target.name, what=f"list pods in {target.name}"
             )
+            workload = await self._sole_workload(run, pods)
         if workload is None and pods and (kind in ("Service", "Ingress") or kind in _USED_BY_PODS):
             workload = await self._climb(run, pods[0])
         return pods, workload
+
+    async def _sole_workload(self, run: CollectionRun, pods: list[JsonDict]) -> JsonDict | None:
+        """The one workload every pod belongs to (a namespace-wide incident in a namespace
+        that runs one application is about it), or None."""
+        owners: dict[tuple[str, str], JsonDict] = {}
+        for pod in pods:
+            ref = controller_ref(pod)
+            if ref is None or ref.get("kind") not in WORKLOAD_KINDS:
+                return None  # a bare or foreign-owned pod: not one application
+            owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
+        if not owners or len(owners) > _MAX_SOLE_OWNERS:
+            return None
+        climbed = [await self._climb(run, pod) for pod in owners.values()]
+        keys = {(str(w.get("kind")), _name(w)) if w is not None else None for w in climbed}
+        return climbed[0] if len(keys) == 1 and None not in keys else None
 
     async def _service_pods(self, run: CollectionRun, service: JsonDict) -> list[JsonDict]:
         """The pods a Service selects (none when it has no selector)."""

@@ -243,11 +243,15 @@ class PrometheusEvidenceCollector:
         dependency_hosts: Sequence[str] = (),
         callees: Sequence[ObjectRef] = (),
         claims: Sequence[ObjectRef] = (),
+        *,
+        namespace_wide: bool = False,
     ) -> tuple[list[RenderedQuery], datetime]:
         """The queries to run and the range start (earliest alert start minus the window)."""
         starts = [a.starts_at for a in alerts if a.starts_at is not None and a.starts_at <= now]
         start = min(starts, default=now) - self._window
-        scope = build_scope(target, alerts, dependency_hosts, callees, claims)
+        scope = build_scope(
+            target, alerts, dependency_hosts, callees, claims, namespace_wide=namespace_wide
+        )
         queries = alert_queries(alerts) + select_queries(
             scope, now - start, families=alert_families(alerts)
         )
@@ -261,11 +265,15 @@ class PrometheusEvidenceCollector:
         dependency_hosts: Sequence[str] = (),
         callees: Sequence[ObjectRef] = (),
         claims: Sequence[ObjectRef] = (),
+        *,
+        namespace_wide: bool = False,
     ) -> MetricsResult:
         """Query Prometheus for the window around the alert; never raises for I/O."""
         if not self._url:
             return MetricsResult(status="not_configured", message="no Prometheus URL set")
-        queries, start = self.plan(target, alerts, now, dependency_hosts, callees, claims)
+        queries, start = self.plan(
+            target, alerts, now, dependency_hosts, callees, claims, namespace_wide=namespace_wide
+        )
         headers = {"Authorization": self._auth_header} if self._auth_header else {}
         session = requests.Session()
         session.verify = self._verify_tls

@@ -166,8 +166,12 @@ def build_scope(
     dependency_hosts: Sequence[str] = (),
     callees: Sequence[ObjectRef] = (),
     claims: Sequence[ObjectRef] = (),
+    *,
+    namespace_wide: bool = False,
 ) -> Scope:
-    """What the incident's queries can be scoped by: the target first, then alert labels."""
+    """What the incident's queries can be scoped by: the target first, then alert labels.
+    ``namespace_wide`` keeps a namespace-wide incident's unscoped queries (probes) when its
+    metrics are scoped by the one workload found in the namespace."""
     namespace = target.namespace if target is not None else None
     if target is not None and target.kind == "Namespace":
         namespace = target.name
@@ -206,7 +210,7 @@ def build_scope(
         deployment=deployment or _first_label(alerts, "deployment"),
         statefulset=statefulset or _first_label(alerts, "statefulset"),
         job=job,
-        namespace_wide=target is None or target.kind == "Namespace",
+        namespace_wide=namespace_wide or target is None or target.kind == "Namespace",
         dependency_hosts=tuple(dict.fromkeys(h.strip() for h in dependency_hosts if h.strip())),
         callees=tuple(c for c in callees if c.kind in _POD_SUFFIX and c.namespace),
         claims=tuple(c for c in claims if c.kind == "PersistentVolumeClaim" and c.namespace),

@@ -247,6 +247,12 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         )
     if namespace is not None:
         weak.append(ObjectRef(kind="Namespace", name=namespace, api_version="v1"))
+    scraped = (labels.get("namespace") or "").strip()
+    if scraped and scraped != namespace and not _is_monitoring_name(scraped):
+        # ``exported_namespace`` names what the series are about (an Ingress's namespace),
+        # ``namespace`` where the scraped exporter runs: for a controller's own metrics (an
+        # ingress controller's latency) that is where the trouble may be, the last resort.
+        weak.append(ObjectRef(kind="Namespace", name=scraped, api_version="v1"))
     return strong, weak
 
 

@@ -110,11 +110,19 @@ class SnapshotEvidenceSource:
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:
         """The first candidate the snapshot holds, as the collector takes the first one it can
-        read (a Secret or a Namespace it takes unread); else the first candidate."""
+        read (a Secret or a Namespace it takes unread, a namespace with a later one to try only
+        when it has a pod); else the first candidate."""
         index = ObjectIndex(self._case.cluster, Notes())
-        unread = ("Secret", "Namespace")
-        present = (c for c in candidates if c.kind in unread or index.exists(c))
-        return next(present, candidates[0] if candidates else None)
+
+        def present(at: int, candidate: ObjectRef) -> bool:
+            if candidate.kind == "Namespace":
+                # Taken unread, unless another namespace is left to try: then it needs a pod.
+                later = any(c.kind == "Namespace" for c in candidates[at + 1 :])
+                return not later or bool(index.in_namespace("Pod", candidate.name))
+            return candidate.kind == "Secret" or index.exists(candidate)
+
+        found = (c for at, c in enumerate(candidates) if present(at, c))
+        return next(found, candidates[0] if candidates else None)
 
     def _tails(self, **query: Unpack[EvidenceQuery]) -> list[LogTail]:
         """The case's log tails, each marked with why the collector reads it, by the requests
