@@ -6,9 +6,10 @@ in-sync replicas, read-only indices) and its refused logins of the caller (the c
 one too, or the server names the caller's address) with the caller unchanged are escalated
 to its Service, above the caller's own surface (a crash loop); a refused login
 right after the caller's own configuration changed is that ConfigMap's or Secret's to fix;
-a caller quoting one server family's refusal names the followed Service on that family's
-port. Near misses: no claim known, a behaviour change of the caller, a server that says
-nothing wrong.
+a caller quoting one server family's refusal (writes refused by a database that only serves
+reads among them) names the followed Service on that family's port. Near misses: no claim
+known, a behaviour change of the caller, a server that says nothing wrong, a read-only
+refusal with no followed Service of that family.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
@@ -158,6 +159,11 @@ def test_a_full_disk_with_no_claim_known_is_not_a_volume_to_grow() -> None:
             9092,
         ),
         ('{"c":"NETWORK","msg":"connection refused because too many open connections"}', 27017),
+        (
+            "ERROR:  cannot execute INSERT in a read-only transaction\n"
+            'STATEMENT:  INSERT INTO "orders"',
+            5432,
+        ),
     ],
 )
 def test_a_dependency_that_refuses_work_outranks_the_callers_crash_loop(
@@ -262,6 +268,42 @@ def test_a_caller_quoting_a_redis_refusal_names_the_followed_redis() -> None:
         ObjectRef(kind="Service", namespace="data", name="cache"),
     )
     assert finding.confidence == CONFIDENCE.caller_words
+
+
+@pytest.mark.parametrize(
+    ("quote", "port"),
+    [
+        ("ERROR: cannot execute INSERT in a read-only transaction (SQLSTATE 25006)", 5432),
+        ("org.postgresql.util.PSQLException: ERROR: recovery is in progress", 5432),
+        (
+            "SQLSTATE[HY000]: General error: 1290 The MySQL server is running with the "
+            "--super-read-only option so it cannot execute this statement",
+            3306,
+        ),
+        ("ReplyError: READONLY You can't write against a read only replica.", 6379),
+        ("MongoServerError: NotWritablePrimary", 27017),
+    ],
+)
+def test_a_caller_quoting_a_database_that_refuses_writes_escalates_to_it(
+    quote: str, port: int
+) -> None:
+    store = _server("LOG:  checkpoint complete", name="store", port=port)
+    other = _server("* Ready to accept connections tcp", name="other", port=11211)
+    result = analyze(_caller(store, other, logs=quote))
+    finding = assert_leads(
+        result,
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="data", name="store"),
+    )
+    assert finding.confidence == CONFIDENCE.caller_words
+
+
+def test_a_read_only_refusal_of_another_familys_port_names_no_dependency() -> None:
+    cache = _server("* Ready to accept connections tcp", name="cache", port=6379)
+    quote = "ERROR: cannot execute UPDATE in a read-only transaction (SQLSTATE 25006)"
+    result = analyze(_caller(cache, logs=quote))
+    assert not [f for f in result.findings if f.analyzer == "dependency-refusing"]
 
 
 def test_a_caller_quoting_a_refusal_after_its_own_rollout_is_less_sure() -> None:

@@ -6,8 +6,10 @@ those servers print, and the caller's errors that carry a server's refusal.
   ``No space left on device``, Elasticsearch's flood-stage watermark, a RabbitMQ disk alarm):
   ``storage``, grow the PersistentVolumeClaim of the pod that is full;
 - it refuses work (no connection slots, a memory alarm or ``maxmemory``, too few in-sync
-  replicas, a read-only index, transaction ID wraparound) or refuses the caller's login with
-  nothing changed on the caller's side (a user dropped or revoked on the server):
+  replicas, a read-only index, transaction ID wraparound, writes refused by a database that
+  only serves reads: a standby or demoted primary, ``read_only``, a replica) or refuses the
+  caller's login with nothing changed on the caller's side (a user dropped or revoked on the
+  server):
   ``dependency-failure``, escalate to the dependency's Service;
 - it refuses the caller's login right after the caller's own configuration changed (a
   ConfigMap edit, a Secret rotated on one side, a Reloader restart): ``config-missing``,
@@ -63,7 +65,10 @@ VOLUME_FULL = re.compile(
     r"|flood[- ]stage disk watermark \[[^\]]*\] exceeded|disk resource limit alarm set"
     r"|not enough space on the disk|ENOSPC)"
 )
-# ... when they refuse work while running.
+# ... when they refuse work while running. A database that only answers reads refuses every
+# write in its own words: PostgreSQL on a standby or a demoted primary (SQLSTATE 25006, and
+# "recovery is in progress"), MySQL under read_only / super_read_only (error 1290), a Redis
+# replica, a MongoDB secondary.
 REFUSING = re.compile(
     r"(?i)(sorry, too many clients already|remaining connection slots are reserved"
     r"|too many connections|too many open connections|max number of clients reached"
@@ -71,7 +76,11 @@ REFUSING = re.compile(
     r"|NotEnoughReplicas|NOT_ENOUGH_REPLICAS|fewer in-sync replicas than required"
     r"|index read-only|read-only-allow-delete block|cluster_block_exception"
     r"|not accepting commands .*wraparound|Publishers will be blocked"
-    r"|blocked by the broker|connection\.blocked)"
+    r"|blocked by the broker|connection\.blocked"
+    r"|cannot execute \w+(?: \w+)? in a read-only transaction|recovery is in progress"
+    r"|running with the --(?:super-)?read-only option"
+    r"|READONLY You can't write against a read only replica"
+    r"|NotWritablePrimary|not master and secondaryOk=false)"
 )
 # ... when they refuse a client's login.
 LOGIN_REFUSED = re.compile(
@@ -84,10 +93,19 @@ LOGIN_REFUSED = re.compile(
 # Well-known ports of each server family, and the words only that family prints: a caller
 # quoting one of them is talking to the followed dependency listening on such a port.
 _FAMILIES: Final = (
-    ((5432, 6432), re.compile(r"(?i)(too many clients|connection slots|could not extend file)")),
-    ((3306, 6033), re.compile(r"(?i)(too many connections|\b1040\b|disk is full)")),
-    ((6379, 26379), re.compile(r"(?i)(maxmemory|OOM command not allowed)")),
-    ((27017,), re.compile(r"(?i)(too many open connections)")),
+    (
+        (5432, 6432),
+        re.compile(
+            r"(?i)(too many clients|connection slots|could not extend file"
+            r"|read-only transaction|recovery is in progress)"
+        ),
+    ),
+    (
+        (3306, 6033),
+        re.compile(r"(?i)(too many connections|\b1040\b|disk is full|read-only option)"),
+    ),
+    ((6379, 26379), re.compile(r"(?i)(maxmemory|OOM command not allowed|READONLY)")),
+    ((27017,), re.compile(r"(?i)(too many open connections|NotWritablePrimary|not master)")),
     ((9092, 9093, 9094), re.compile(r"(?i)(not_?enough_?replicas|in-sync replicas)")),
     ((9200,), re.compile(r"(?i)(read-only|cluster_block_exception|flood-stage)")),
     ((5672, 5671), re.compile(r"(?i)(blocked by the broker|connection\.blocked|low on memory)")),
