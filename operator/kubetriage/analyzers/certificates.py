@@ -362,6 +362,8 @@ def _certificate_target(
                     )
         if (own := _own_tls_secret(evidence)) is not None:
             return own, Action.RENEW_CERTIFICATE
+        if (served := _only_tls_dependency_secret(evidence)) is not None:
+            return served, Action.RENEW_CERTIFICATE
     for svc in presenting:
         return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
     workload = workload_ref(evidence)
@@ -404,6 +406,24 @@ def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | 
             if TLS_NAME.search(name):
                 return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
     return None
+
+
+def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
+    """The TLS-looking Secret mounted by the one followed dependency that mounts any, when
+    the failing lines name no host (a client library that reports only "certificate has
+    expired") and the workload holds no certificate of its own: the server it calls over
+    TLS presents the certificate that failed. None when several dependencies could."""
+    found = {
+        (ref.namespace, name)
+        for dependency in evidence.dependencies
+        if (ref := dependency.service or dependency.workload) is not None
+        for name in dependency.mounted_secrets
+        if TLS_NAME.search(name)
+    }
+    if len(found) != 1:
+        return None
+    namespace, name = found.pop()
+    return ObjectRef(kind="Secret", namespace=namespace, name=name)
 
 
 def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:

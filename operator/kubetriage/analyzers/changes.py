@@ -27,6 +27,7 @@ from kubetriage.analyzers.onset import (
     rollout_on_metric_clock,
     symptom_times,
 )
+from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
     DEPENDENCY_LOG,
@@ -94,7 +95,8 @@ def _specific_cause(evidence: Evidence) -> bool:
     image that cannot be pulled, a missing ConfigMap/Secret or key, a configuration error in
     the logs, probes killing the container, placement, volumes, node pressure, an admission
     webhook that rejects the new pods (the webhook is broken, not the revision: the previous
-    one could not create pods either)."""
+    one could not create pods either), a NetworkPolicy that leaves no rule for the flow the
+    failing calls take (the policy drops them whatever revision sends them)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -112,6 +114,7 @@ def _specific_cause(evidence: Evidence) -> bool:
         or any(_PROBE_KILL.search(e.message) for e in evidence.events)
         or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
         or any(hook.failure_policy != "Ignore" for hook in evidence.webhooks)
+        or bool(check_policy_flows(evidence))
     )
 
 

@@ -40,6 +40,9 @@ class _Confidence:
     changed: float = 0.78  # it rolled out right before the caller's errors began
     no_endpoint: float = 0.86  # it is down: no ready endpoint
     failing_pods: float = 0.8  # its pods fail
+    # ... but it is down since its own rollout, which the caller's errors followed: rolling
+    # it back (the dependency-change finding) is the fix, escalating only an alternative.
+    down_since_rollout: float = 0.76
 
 
 CONFIDENCE: Final = _Confidence()
@@ -90,11 +93,20 @@ def _source(ref: ObjectRef) -> str:
     return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
 
 
+def _down(dependency: DependencyEvidence) -> bool:
+    service = dependency.service
+    return bool(dependency.failing_pods) or (service is not None and service.ready_endpoints == 0)
+
+
 def check_dependency_change(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
+    # A caller whose failing calls do not name the host (a proxy's access log: "503 UH")
+    # still points at a callee it is configured to call when that callee is down.
+    failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
     for dependency in evidence.dependencies:
         workload = dependency.workload
-        if workload is None or not _named_in_logs(dependency) or not dependency.changes:
+        called = _named_in_logs(dependency) or (failing_calls and _down(dependency))
+        if workload is None or not called or not dependency.changes:
             continue
         if workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
             continue
@@ -138,6 +150,21 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the dependency rolled out right before the caller's symptoms began, with the
+    caller unchanged since: the dependency-change rule's premise."""
+    if dependency.workload is None or not dependency.changes:
+        return False
+    if dependency.workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return False
+    change = dependency.changes[0]
+    return (
+        change.at is not None
+        and _onset_follows(evidence, change) is not None
+        and not _own_rollout_after(evidence, timestamp(change.at))
+    )
+
+
 def check_dependency_down(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
@@ -158,11 +185,14 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         ]
         facts += [item("events", w) for w in dependency.warnings[:2]]
         facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        confidence = CONFIDENCE.no_endpoint if none_ready else CONFIDENCE.failing_pods
+        if _down_since_rollout(evidence, dependency):
+            confidence = min(confidence, CONFIDENCE.down_since_rollout)
         findings.append(
             make_finding(
                 "dependency-down",
                 Category.DEPENDENCY_FAILURE,
-                CONFIDENCE.no_endpoint if none_ready else CONFIDENCE.failing_pods,
+                confidence,
                 prose.narrative(
                     f"The dependency {prose.obj(target)} is down",
                     "escalate to its owner",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -20,6 +21,7 @@ from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.container_texts import oom_text
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
+    DEPENDENCY_LOG,
     OOM_LOG,
     event_fact,
     grep_logs,
@@ -31,6 +33,7 @@ from kubetriage.analyzers.support import (
     pod_source,
     states,
     suggest_memory,
+    timestamp,
     workload_container,
     workload_ref,
 )
@@ -54,9 +57,17 @@ class _Confidence:
     no_limit_penalty: float = 0.1  # less sure kills, with no limit known: maybe not the cgroup
     cap: float = 0.97  # the most a kill claims
     near_limit: float = 0.5  # no kill seen, the working set at NEAR_LIMIT of the limit or more
+    # A dependency the workload's calls fail against has pods whose last run ended OOMKilled
+    # and fewer ready replicas than desired: its memory limit is the cause of the caller's
+    # failures (above the "dependency is down" escalation, which names no cause).
+    callee: float = 0.88
+    callee_changed: float = 0.7  # ... but it rolled out recently: that may be the cause
 
 
 CONFIDENCE: Final = _Confidence()
+# A callee rollout this recent is "what changed" for its OOM kills (the dependency-change
+# rule's window).
+RECENT_CALLEE_CHANGE = timedelta(hours=6)
 # Shares of the memory limit the working set peaked at: pressing on it (with a kill), and
 # close enough to be the next kill (without one).
 AT_LIMIT = 0.85
@@ -277,4 +288,74 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-OOM_ANALYZERS: tuple[Analyzer, ...] = (Analyzer("oom-killed", (Category.OOM_KILLED,), check_oom),)
+def check_callee_oom(evidence: Evidence) -> list[Finding]:
+    """A dependency the workload calls cannot serve fully (fewer ready replicas than desired)
+    because its own containers are OOMKilled: raise that workload's memory, rather than
+    escalate at its Service. Requires the caller's failing calls, or the dependency named in
+    its logs, as the dependency-down rule does."""
+    failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+    findings: list[Finding] = []
+    now = timestamp(evidence.collected_at)
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
+            continue
+        killed = [p for p in dependency.failing_pods if p.last_terminated == "OOMKilled"]
+        short = (
+            dependency.desired_replicas is not None
+            and dependency.ready_replicas is not None
+            and dependency.ready_replicas < dependency.desired_replicas
+        )
+        named = any(source.startswith("log ") for source in dependency.named_by)
+        if not killed or not short or not (named or failing_calls):
+            continue
+        recent = [
+            c
+            for c in dependency.changes
+            if c.at is not None and now - timestamp(c.at) <= RECENT_CALLEE_CHANGE.total_seconds()
+        ]
+        source = f"dependency {prose.obj(dependency.ref or workload)}"
+        facts = [
+            item(source, f"pod {prose.pod_trouble(p)}, last run ended OOMKilled")
+            for p in killed[:3]
+        ]
+        facts.append(
+            item(
+                source,
+                f"{dependency.ready_replicas} of {dependency.desired_replicas} replicas ready",
+            )
+        )
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        container = killed[0].container
+        params = {"container": container} if container else {}
+        findings.append(
+            make_finding(
+                "callee-oom-killed",
+                Category.OOM_KILLED,
+                CONFIDENCE.callee_changed if recent else CONFIDENCE.callee,
+                prose.narrative(
+                    f"{prose.obj(workload)}, which the workload calls, is OOMKilled",
+                    f"raise the memory limit of {prose.obj(workload)}",
+                    aside=prose.count(len(killed), "pod") + " killed",
+                    because=[
+                        prose.claim(
+                            f"Pods of {prose.obj(workload)} end their runs OOMKilled and not "
+                            "all its replicas are ready",
+                            *facts[:-1],
+                        ),
+                        prose.claim("The workload's calls to it fail", facts[-1]),
+                    ],
+                ),
+                facts,
+                Action.INCREASE_MEMORY,
+                workload,
+                params,
+            )
+        )
+    return findings
+
+
+OOM_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("oom-killed", (Category.OOM_KILLED,), check_oom),
+    Analyzer("callee-oom-killed", (Category.OOM_KILLED,), check_callee_oom),
+)

@@ -13,14 +13,14 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import DEPENDENCY_LOG, DNS_LOG, grep_logs, item
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence
+from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
@@ -77,6 +77,26 @@ def _blocked(evidence: Evidence, flow: Flow) -> Verdict | None:
         if not verdict.allowed:
             return verdict
     return None
+
+
+def _blocked_to_service(
+    evidence: Evidence, flow: Flow, service: ServiceEvidence | None
+) -> Verdict | None:
+    """The verdict denying a flow through ``service``: policies see the pods' ports (the
+    Service's targetPorts), not the port clients dial, so the flow is checked on each port
+    the Service lands on and is blocked only when no one of them is allowed. A policy that
+    admits the Service's port but not its targetPort blocks it. Without known pod ports,
+    the flow is checked on any port."""
+    ports = [p for p in service.pod_ports if p.number is not None] if service else []
+    if not ports:
+        return _blocked(evidence, flow)
+    denied: list[Verdict] = []
+    for port in ports:
+        verdict = _blocked(evidence, replace(flow, port=port.number, port_name=port.name))
+        if verdict is None:
+            return None
+        denied.append(verdict)
+    return denied[0]
 
 
 def _finding(
@@ -168,7 +188,8 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
         if not named_in_logs and not _TIMEOUT.search(" ".join(h.line for h in failing)):
             continue
         for source in sources:
-            verdict = _blocked(evidence, Flow(source=source, destination=destination))
+            flow = Flow(source=source, destination=destination)
+            verdict = _blocked_to_service(evidence, flow, service)
             if verdict is None:
                 continue
             what = f"traffic to namespace {destination.namespace}" + (

@@ -316,6 +316,8 @@ CONFIG_LOG = re.compile(
 DEPENDENCY_LOG = re.compile(
     r"(?i)("
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
+    # pgjdbc: "Connection to db.ns.svc:5432 refused. Check that the hostname and port...".
+    r"|connection to [\w.:-]+ refused"
     r"|i/o timeout|context deadline exceeded|timed? ?out (while |after |waiting )?"
     r"(connecting|dialing|waiting for)|connect(ion)? timed? ?out|ETIMEDOUT|read timeout"
     # HTTP clients' own request timeouts: axios, Java and Python sockets.
@@ -325,6 +327,10 @@ DEPENDENCY_LOG = re.compile(
     r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"
     r"|not possible to connect to|\bUnableToConnect\b"  # StackExchange.Redis (.NET)
     r"|upstream connect error|no healthy upstream|bad gateway|service[ _]unavailable"
+    # Envoy's access log: the status, then the response flags naming an upstream failure
+    # (UH no healthy upstream, UF connect failure, UO overflow, URX retries exhausted, UT
+    # upstream timeout, UC upstream reset): "GET /x HTTP/1.1" 503 UH.
+    r"|\b5\d\d (?-i:(UH|UF|UO|URX|UT|UC))\b"
     r"|gateway timeout|(status|code|status_code|http)\"?[=: ]+\"?5\d\d\b|\b5\d\d (Service "
     r"Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error)"
     # A client library's error object carrying the callee's 5xx: ApiError(503, ...).

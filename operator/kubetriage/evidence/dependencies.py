@@ -338,10 +338,17 @@ def _pod_trouble(pod: JsonDict) -> PodTrouble | None:
         restarts = cs.get("restartCount") if isinstance(cs.get("restartCount"), int) else 0
         container = str(cs.get("name"))
         if waiting:
-            # A pod whose container waits to be created or pulled is still Pending.
+            # A pod whose container waits to be created or pulled is still Pending; one
+            # waiting to restart (CrashLoopBackOff) says in lastState why its last run ended.
             reason = str(waiting.get("reason"))
+            last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
             return PodTrouble(
-                pod=name, phase=bad_phase, container=container, waiting=reason, restarts=restarts
+                pod=name,
+                phase=bad_phase,
+                container=container,
+                waiting=reason,
+                restarts=restarts,
+                last_terminated=str(last) if last else None,
             )
         if bad_phase is not None:
             continue

@@ -174,6 +174,14 @@ class PVCEvidence(BaseModel):
     access_modes: list[str] = Field(default_factory=list)
 
 
+class PodPort(BaseModel):
+    """A port the pods behind a Service receive its traffic on (after the Service's
+    translation): what NetworkPolicies, which see pod ports, are evaluated against."""
+
+    number: int | None = None  # None: a named targetPort no selected pod declares
+    name: str | None = None  # the container port's name, when known
+
+
 class ServiceEvidence(BaseModel):
     name: str
     namespace: str
@@ -182,6 +190,8 @@ class ServiceEvidence(BaseModel):
     ports: list[str] = Field(default_factory=list)
     # The numbers clients and pods may use: each port, and each numeric targetPort.
     port_numbers: list[int] = Field(default_factory=list)
+    # Each Service port's destination on the selected pods (its targetPort, resolved).
+    pod_ports: list[PodPort] = Field(default_factory=list)
     external_name: str | None = None
     ready_endpoints: int | None = None  # None when no Endpoints object was found
     not_ready_endpoints: int = 0
@@ -379,7 +389,7 @@ class PodTrouble(BaseModel):
     container: str | None = None
     waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
     restarts: int = 0
-    last_terminated: str | None = None  # why its last run ended, for a container not ready
+    last_terminated: str | None = None  # why its last run ended (lastState), when not ready
 
 
 class DependencyEvidence(BaseModel):

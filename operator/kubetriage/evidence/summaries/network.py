@@ -17,7 +17,7 @@ from kubetriage.evidence.raw import (
     str_map,
 )
 from kubetriage.evidence.summaries.workloads import NOISY_ANNOTATIONS
-from kubetriage.models.evidence import NetworkPolicyEvidence, ServiceEvidence
+from kubetriage.models.evidence import NetworkPolicyEvidence, PodPort, ServiceEvidence
 from kubetriage.models.objects import JsonDict, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
@@ -73,6 +73,24 @@ def _target_numbers(target: Any, pods: list[JsonDict]) -> list[Any]:
     ]
 
 
+def _pod_port(port: JsonDict, pods: list[JsonDict]) -> PodPort:
+    """Where a Service port lands on the selected pods: its targetPort (the port itself when
+    absent), with the number a named one resolves to and the name a numbered one has."""
+    target = port.get("targetPort", port.get("port"))
+    declared = [
+        p
+        for pod in pods
+        for container in dicts(as_dict(pod.get("spec")).get("containers"))
+        for p in dicts(container.get("ports"))
+    ]
+    if isinstance(target, str) and not target.isdigit():
+        number = next((p.get("containerPort") for p in declared if p.get("name") == target), None)
+        return PodPort(number=number if isinstance(number, int) else None, name=target)
+    value = int(target) if isinstance(target, (int, str)) and str(target).isdigit() else None
+    name = next((p.get("name") for p in declared if p.get("containerPort") == value), None)
+    return PodPort(number=value, name=name if isinstance(name, str) else None)
+
+
 def service_summary(
     index: ObjectIndex, service: JsonDict, unavailable: Collection[str], limits: EvidenceLimits
 ) -> ServiceEvidence:
@@ -89,7 +107,9 @@ def service_summary(
         else []
     )
     numbers: list[int] = []
+    pod_ports: list[PodPort] = []
     for port in dicts(spec.get("ports")):
+        pod_ports.append(_pod_port(port, selected))
         for number in (port.get("port"), *_target_numbers(port.get("targetPort"), selected)):
             if isinstance(number, int) and not isinstance(number, bool) and number not in numbers:
                 numbers.append(number)
@@ -113,6 +133,7 @@ def service_summary(
         selector=selector,
         ports=ports,
         port_numbers=numbers[: limits.max_list_items],
+        pod_ports=pod_ports[: limits.max_list_items],
         external_name=as_str(spec.get("externalName")),
         ready_endpoints=ready,
         not_ready_endpoints=not_ready,
