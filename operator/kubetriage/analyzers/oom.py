@@ -2,6 +2,8 @@
 SIGKILL with no liveness kill to explain it, an out-of-memory log line or metric, a kernel
 OOM event), sized against the working set's peak; without a kill, a working set pressing
 on the limit. Kept below a change that explains the symptom (``changes.cap_explained``).
+A dependency the caller fails on whose own pods are OOM-killed is the same fault one hop
+away (callee-oom-killed): its memory limit, not an escalation at its Service.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Confidences are
 calibrated so that the specific explanation of a restart (OOMKilled, a missing ConfigMap, a
@@ -18,6 +20,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.container_texts import oom_text
+from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
     OOM_LOG,
@@ -54,6 +57,9 @@ class _Confidence:
     no_limit_penalty: float = 0.1  # less sure kills, with no limit known: maybe not the cgroup
     cap: float = 0.97  # the most a kill claims
     near_limit: float = 0.5  # no kill seen, the working set at NEAR_LIMIT of the limit or more
+    # A dependency the caller fails on has pods whose last run ended OOMKilled: the callee's
+    # memory limit is the cause (above escalating to its owner, dependencies' 0.86).
+    callee: float = 0.88
 
 
 CONFIDENCE: Final = _Confidence()
@@ -277,4 +283,61 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-OOM_ANALYZERS: tuple[Analyzer, ...] = (Analyzer("oom-killed", (Category.OOM_KILLED,), check_oom),)
+# --- callee-oom-killed --------------------------------------------------------------------
+
+_OOM_REASON = "oomkilled"
+
+
+def check_callee_oom(evidence: Evidence) -> list[Finding]:
+    """A dependency the workload's failing calls point at restarts because its own pods are
+    OOM-killed: while a replica is down and restarting, calls to it are refused or cut, so the
+    caller's errors are the callee's memory limit, fixed on that workload rather than escalated
+    at its Service."""
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
+            continue
+        killed = [
+            p for p in dependency.failing_pods if (p.last_terminated or "").lower() == _OOM_REASON
+        ]
+        if not killed or not caller_fails_on(evidence, dependency):
+            continue
+        source = f"dependency {prose.obj(dependency.ref or workload)}"
+        facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in killed[:2]]
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        container = killed[0].container
+        findings.append(
+            make_finding(
+                "callee-oom-killed",
+                Category.OOM_KILLED,
+                CONFIDENCE.callee,
+                prose.narrative(
+                    f"{prose.obj(workload)}, which the workload calls, is OOM-killed",
+                    "raise its memory limit",
+                    aside=f"container {container}" if container else "",
+                    because=[
+                        prose.claim(
+                            f"Pods of {prose.obj(workload)} last ended OOMKilled and restart",
+                            *facts[:-1],
+                        ),
+                        prose.claim(
+                            "The workload's failing calls go to it; escalating would not fix "
+                            "the limit",
+                            facts[-1],
+                        ),
+                    ],
+                ),
+                facts,
+                Action.INCREASE_MEMORY,
+                workload,
+                {"container": container} if container else {},
+            )
+        )
+    return findings
+
+
+OOM_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("oom-killed", (Category.OOM_KILLED,), check_oom),
+    Analyzer("callee-oom-killed", (Category.OOM_KILLED,), check_callee_oom),
+)

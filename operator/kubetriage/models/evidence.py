@@ -379,7 +379,7 @@ class PodTrouble(BaseModel):
     container: str | None = None
     waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
     restarts: int = 0
-    last_terminated: str | None = None  # why its last run ended, for a container not ready
+    last_terminated: str | None = None  # why its last run ended (not ready, or waiting to restart)
 
 
 class DependencyEvidence(BaseModel):
