@@ -19,11 +19,11 @@ from kubetriage.analyzers.support import (
     CONFIG_LOG,
     DEPENDENCY_LOG,
     DISK_FULL_LOG,
-    DNS_LOG,
     OOM_LOG,
     grep_logs,
     grep_tls_failures,
 )
+from kubetriage.dns_errors import DNS_LOG
 from kubetriage.llm.citations import unknown_ids
 from kubetriage.models.evidence import ContainerState, Evidence
 from kubetriage.models.findings import ModelOpinion

@@ -308,13 +308,14 @@ __all__ = [
 
 def pod_trouble(trouble: PodTrouble) -> str:
     """A dependency's failing pod in one line: ``db-0: postgres waiting CrashLoopBackOff,
-    restarts 3``, ``db-1: phase Pending``, ``db-2: postgres not ready, last Error``."""
+    restarts 3, last OOMKilled``, ``db-1: phase Pending``, ``db-2: postgres not ready, last
+    Error``."""
+    last = f", last {trouble.last_terminated}" if trouble.last_terminated else ""
     if trouble.phase is not None:
         return f"{trouble.pod}: phase {trouble.phase}"
     if trouble.waiting is not None:
         return (
             f"{trouble.pod}: {trouble.container} waiting {trouble.waiting}, "
-            f"restarts {trouble.restarts}"
+            f"restarts {trouble.restarts}{last}"
         )
-    last = f", last {trouble.last_terminated}" if trouble.last_terminated else ""
     return f"{trouble.pod}: {trouble.container} not ready{last}"

@@ -284,3 +284,36 @@ def test_new_pods_failing_on_a_callee_that_serves_others_stay_a_bad_rollout() ->
     # Near miss: the callee's own pods are fine, so what broke is the new revision.
     result = analyze(_blocked_rollout())
     assert result.findings[0].category is Category.BAD_ROLLOUT
+
+
+AUTH = ObjectRef(kind="Deployment", namespace="identity", name="auth")
+
+
+def _auth_killed(last: str) -> kinds.Evidence:
+    """The portal's calls to auth-api fail while one of auth's pods is not ready after its
+    last run ended with ``last``; the other serves."""
+    dep = kinds.DependencyEvidence(
+        service=_service(1),
+        workload=AUTH,
+        named_by=["pod portal-1 env AUTH_URL"],
+        pods=2,
+        desired_replicas=2,
+        ready_replicas=1,
+        failing_pods=[
+            kinds.PodTrouble(pod="auth-7c9d-x2", container="auth", restarts=3, last_terminated=last)
+        ],
+    )
+    failing = make.log(
+        "portal-1", "app", "ERROR GET http://auth-api.identity/verify: connection refused"
+    )
+    return make.evidence(workload=make.deployment(), dependencies=[dep], logs=[failing])
+
+
+def test_a_callee_whose_pods_are_oom_killed_needs_memory_not_an_escalation() -> None:
+    result = analyze(_auth_killed("OOMKilled"))
+    leader = assert_leads(result, Category.OOM_KILLED, Action.INCREASE_MEMORY, AUTH)
+    assert leader.params == {"container": "auth"}
+    assert_ranks_below(result, Category.DEPENDENCY_FAILURE, leader)
+    # Near miss: a callee whose pods end with an error of their own is escalated to its owner.
+    assert not by_category(analyze(_auth_killed("Error")), Category.OOM_KILLED)
+    assert top(_auth_killed("Error")).action == Action.ESCALATE

@@ -210,3 +210,58 @@ def test_a_probe_timing_out_while_the_server_has_no_free_worker_reports_saturati
     # probe's own fault.
     quiet = _wiki_probe_times_out("NOTICE: ready to handle connections")
     assert_leads(analyze(quiet), Category.PROBE_FAILURE, Action.FIX_PROBE, wiki)
+
+
+def _liveness_times_out(throttled_share: float) -> Evidence:
+    """Checkout's liveness probe times out and the kubelet restarts it; its container is
+    throttled in ``throttled_share`` of its CFS periods under a 500m limit."""
+    app = make.container(
+        "app",
+        ready=False,
+        restarts=4,
+        limits={"cpu": "500m", "memory": "1Gi"},
+        last_state=make.terminated("Error", 143),
+        probes=[ProbeSpec(kind="liveness", handler="httpGet /up :8080", timeout_seconds=2)],
+    )
+    labels = {"pod": CHECKOUT_POD, "container": "app"}
+    return make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=1),
+        events=[
+            make.event(
+                "Unhealthy",
+                'Liveness probe failed: Get "http://10.1.2.3:8080/up": context deadline '
+                "exceeded (Client.Timeout exceeded while awaiting headers)",
+                name=CHECKOUT_POD,
+                count=30,
+            ),
+            make.event(
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+                name=CHECKOUT_POD,
+                count=4,
+            ),
+        ],
+        metrics=[
+            make.metric(
+                "container_cpu_cfs_throttled_periods_total",
+                first=1000,
+                last=1000 + 36000 * throttled_share,
+                labels=labels,
+            ),
+            make.metric("container_cpu_cfs_periods_total", first=50000, last=86000, labels=labels),
+        ],
+    )
+
+
+def test_a_liveness_probe_timing_out_while_the_container_is_throttled_is_the_cpu_limit() -> None:
+    result = analyze(_liveness_times_out(0.8))
+    leader = assert_leads(result, Category.CPU_THROTTLING, Action.INCREASE_CPU, CHECKOUT)
+    probe = by_category(result, Category.PROBE_FAILURE)
+    assert probe
+    assert probe[0].confidence < leader.confidence
+    assert any("CFS periods" in e.fact for e in probe[0].evidence)
+    # Near miss: the same kills with the container barely throttled are the probe's own.
+    assert_leads(
+        analyze(_liveness_times_out(0.05)), Category.PROBE_FAILURE, Action.FIX_PROBE, CHECKOUT
+    )

@@ -21,6 +21,7 @@ from kubetriage.evidence.dependencies import (
     config_map_hosts,
     envoy_cluster_service,
     mentioned_objects,
+    named_hosts,
     resolve,
     service_hosts,
 )
@@ -235,6 +236,9 @@ def _pod(
                     "ready": not crashing,
                     "restartCount": 3 if crashing else 0,
                     "state": state,
+                    "lastState": (
+                        {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if crashing else {}
+                    ),
                 }
             ],
         },
@@ -285,11 +289,18 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
     assert (dep.service.namespace, dep.service.name) == ("data", "db")
     assert dep.workload == ObjectRef(kind="Deployment", namespace="data", name="db")
     assert dep.pods == 1
+    # A pod waiting to restart keeps why its last run ended.
     assert dep.failing_pods == [
-        PodTrouble(pod="db-rs2-abcde", container="c", waiting="CrashLoopBackOff", restarts=3)
+        PodTrouble(
+            pod="db-rs2-abcde",
+            container="c",
+            waiting="CrashLoopBackOff",
+            restarts=3,
+            last_terminated="OOMKilled",
+        )
     ]
     assert prose.pod_trouble(dep.failing_pods[0]) == (
-        "db-rs2-abcde: c waiting CrashLoopBackOff, restarts 3"
+        "db-rs2-abcde: c waiting CrashLoopBackOff, restarts 3, last OOMKilled"
     )
     assert [c.to_revision for c in dep.changes] == [2]
     assert dep.warnings == ["Pod/db-rs2-abcde BackOff: Back-off restarting failed container"]
@@ -466,3 +477,22 @@ def test_a_dependency_carries_the_certificates_that_write_the_secrets_its_pods_m
     [dep] = built(objects, WEB).dependencies
     assert [(c.ref.namespace, c.ref.name) for c in dep.certificates] == [("data", "db")]
     assert dep.certificates[0].fields["secretName"] == "db-tls"
+
+
+def test_a_lookup_failing_at_the_resolver_names_the_cluster_dns_service() -> None:
+    timeout = (
+        'Post "http://pay.payments.svc.cluster.local/charge": dial tcp: lookup '
+        "pay.payments.svc.cluster.local on 10.96.0.10:53: read udp 10.1.2.3:41237->"
+        "10.96.0.10:53: i/o timeout"
+    )
+    hosts = named_hosts([("log shop/checkout-1/app", timeout)], [])
+    assert ("kube-dns", "kube-system", "log shop/checkout-1/app") in {
+        (h.name, h.namespace, h.source) for h in hosts
+    }
+    # Near misses: a name the resolver answered "no such host" for is the caller's own
+    # business, and an env value is no failed lookup.
+    for source, text in (
+        ("log shop/checkout-1/app", "dial tcp: lookup pay.payments on 10.96.0.10:53: no such host"),
+        ("pod checkout-1 env RESOLVER", "getaddrinfo EAI_AGAIN retries=3"),
+    ):
+        assert "kube-dns" not in {h.name for h in named_hosts([(source, text)], [])}

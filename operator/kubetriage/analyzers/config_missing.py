@@ -29,7 +29,6 @@ from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
     CONFIG_VARIABLE_GROUPS,
-    DNS_LOG,
     LogHit,
     event_fact,
     grep_logs,
@@ -41,6 +40,7 @@ from kubetriage.analyzers.support import (
     states,
     workload_ref,
 )
+from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ConfigReference, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding

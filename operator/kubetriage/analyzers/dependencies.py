@@ -55,6 +55,12 @@ def _named_in_logs(dependency: DependencyEvidence) -> bool:
     return any(source.startswith("log ") for source in dependency.named_by)
 
 
+def caller_fails_on(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the caller's own failures point at ``dependency``: its logs name it, or they
+    show failing calls at all (then the dependency its config names is the one called)."""
+    return _named_in_logs(dependency) or bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+
+
 def _own_rollout_after(evidence: Evidence, at: float) -> bool:
     """Whether the caller itself rolled out after ``at`` (then it is the suspect)."""
     return any(
@@ -167,7 +173,6 @@ def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> b
 
 def check_dependency_down(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
-    failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
     for dependency in evidence.dependencies:
         service = dependency.service
         if service is None or dependency.pods == 0:
@@ -175,7 +180,7 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         none_ready = service.ready_endpoints == 0
         if not dependency.failing_pods and not none_ready:
             continue
-        if not _named_in_logs(dependency) and not failing_calls:
+        if not caller_fails_on(evidence, dependency):
             continue  # the caller shows no failing call: its trouble is its own
         target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
         facts = [item(_source(target), f"{service.ready_endpoints} ready endpoints")]

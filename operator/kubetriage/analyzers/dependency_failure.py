@@ -30,8 +30,6 @@ from kubetriage.analyzers.calls import (
 )
 from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.support import (
-    DNS_LOG,
-    DNS_RESOLVER_FAILURE,
     hosts_in,
     item,
     metrics_named,
@@ -39,6 +37,7 @@ from kubetriage.analyzers.support import (
     service_for_host,
     workload_ref,
 )
+from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding

@@ -25,13 +25,13 @@ from kubetriage.analyzers.calls import (
     service_fact,
 )
 from kubetriage.analyzers.support import (
-    DNS_LOG,
     grep_logs,
     hosts_in,
     item,
     service_for_host,
     workload_ref,
 )
+from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
 from kubetriage.models.findings import Finding

@@ -2,6 +2,8 @@
 SIGKILL with no liveness kill to explain it, an out-of-memory log line or metric, a kernel
 OOM event), sized against the working set's peak; without a kill, a working set pressing
 on the limit. Kept below a change that explains the symptom (``changes.cap_explained``).
+A dependency the caller fails on whose own pods are OOM-killed is the same fault one hop
+away (callee-oom-killed): its memory limit, not an escalation at its Service.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Confidences are
 calibrated so that the specific explanation of a restart (OOMKilled, a missing ConfigMap, a
@@ -315,10 +317,7 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
             if c.at is not None and now - timestamp(c.at) <= RECENT_CALLEE_CHANGE.total_seconds()
         ]
         source = f"dependency {prose.obj(dependency.ref or workload)}"
-        facts = [
-            item(source, f"pod {prose.pod_trouble(p)}, last run ended OOMKilled")
-            for p in killed[:3]
-        ]
+        facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in killed[:3]]
         facts.append(
             item(
                 source,
@@ -335,7 +334,7 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
                 CONFIDENCE.callee_changed if recent else CONFIDENCE.callee,
                 prose.narrative(
                     f"{prose.obj(workload)}, which the workload calls, is OOMKilled",
-                    f"raise the memory limit of {prose.obj(workload)}",
+                    "raise its memory limit",
                     aside=prose.count(len(killed), "pod") + " killed",
                     because=[
                         prose.claim(

@@ -18,7 +18,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import DEPENDENCY_LOG, DNS_LOG, grep_logs, item
+from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item
+from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import EvidenceItem, Finding

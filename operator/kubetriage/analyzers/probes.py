@@ -15,6 +15,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.cfs import THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
 from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
@@ -53,6 +54,8 @@ class _Confidence:
     self_reported_penalty: float = 0.15  # it answers 5xx: the app reports a fault it has
     busy_penalty: float = 0.25  # it times out while its CPU usage jumped or its server says its
     # worker pool is exhausted: too busy to answer
+    throttled_penalty: float = 0.2  # it times out (killed or not) while its CFS quota throttles
+    # it in THROTTLED_SHARE of periods or more: the CPU limit stalls the answer
 
 
 CONFIDENCE: Final = _Confidence()
@@ -265,6 +268,17 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 else "Its server says all its workers are busy, so the probe waits in line",
                 busy,
             )
+        throttled = throttle_ratios(evidence).get(container.name, 0.0)
+        if throttled >= THROTTLED_SHARE and PROBE_TIMEOUT.search(reasons):
+            # The probe times out while the kernel throttles the container: its CPU limit
+            # stalls the answer, so the kill or unreadiness follows from the quota.
+            confidence -= CONFIDENCE.throttled_penalty
+            fact = item(
+                "metrics",
+                f"{container.name} throttled in {prose.percent(throttled)} of its CFS periods",
+            )
+            facts.append(fact)
+            caveat = ("Its CPU limit throttles it at the same time, so the answer stalls", fact)
         findings.append(
             make_finding(
                 "probe-failure",

@@ -19,13 +19,12 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import TIMEOUT_LOG, caller, service_fact
 from kubetriage.analyzers.support import (
-    DNS_LOG,
-    DNS_RESOLVER_FAILURE,
     grep_logs,
     hosts_in,
     item,
     service_for_host,
 )
+from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     Evidence,

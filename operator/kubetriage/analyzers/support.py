@@ -349,18 +349,6 @@ DEPENDENCY_LOG = re.compile(
     r"|remaining connection slots are reserved|--read-only option|ProgramLimitExceeded"
     r")"
 )
-DNS_LOG = re.compile(
-    r"(?i)(no such host|NXDOMAIN|name or service not known|temporary failure in name "
-    r"resolution|could not resolve host|server misbehaving|ENOTFOUND|lookup \S+ on \S+:53"
-    r"|EAI_AGAIN|SERVFAIL|getaddrinfo \w+)"
-)
-# The resolver itself failed to answer (as opposed to answering "no such name"): the DNS
-# server or its upstream is at fault, not the name the workload asked for.
-DNS_RESOLVER_FAILURE = re.compile(
-    r"(?i)(EAI_AGAIN|temporary failure in name resolution|SERVFAIL|server misbehaving|"
-    r"lookup \S+ on \S+:53: (read udp \S+ )?(i/o timeout|no answer|connection refused)|"
-    r"dns (query|lookup|resolution) (timed out|timeout|failed))"
-)
 CONFIG_VARIABLE_GROUPS = ("var1", "var2", "var3", "var4", "var5", "var6", "var7")
 # An access-log style 5xx the workload itself served is not a failing dependency; require a
 # word saying *we* failed to get an answer.

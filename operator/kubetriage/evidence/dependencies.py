@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
+from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
@@ -89,6 +90,13 @@ class ServiceHost:
     source: str
     kind: str = "Service"  # or the workload kind an error line names
     cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
+
+
+# The Service cluster DNS is served from in every mainstream distribution (CoreDNS kept the
+# kube-dns name for compatibility), as the resolver of a pod with the default dnsPolicy.
+CLUSTER_DNS: Final = ServiceHost(
+    name="kube-dns", namespace="kube-system", port=53, source="", cluster_dns=True
+)
 
 
 def envoy_cluster_service(cluster: str) -> ServiceHost | None:
@@ -235,6 +243,9 @@ def named_hosts(
     found: list[ServiceHost] = []
     for source, text in texts:
         found += service_hosts(source, text)
+        if source.startswith("log ") and DNS_RESOLVER_FAILURE.search(text):
+            # The lookup itself failed at the resolver: the cluster DNS is a callee too.
+            found.append(replace(CLUSTER_DNS, source=source))
     for cm in config_maps:
         # The collector keeps only ``serviceHosts`` of a ConfigMap's values; a case file or
         # a test hands over the values themselves.
@@ -337,11 +348,11 @@ def _pod_trouble(pod: JsonDict) -> PodTrouble | None:
         waiting = _d(state.get("waiting"))
         restarts = cs.get("restartCount") if isinstance(cs.get("restartCount"), int) else 0
         container = str(cs.get("name"))
+        last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
         if waiting:
             # A pod whose container waits to be created or pulled is still Pending; one
             # waiting to restart (CrashLoopBackOff) says in lastState why its last run ended.
             reason = str(waiting.get("reason"))
-            last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
             return PodTrouble(
                 pod=name,
                 phase=bad_phase,
@@ -353,7 +364,6 @@ def _pod_trouble(pod: JsonDict) -> PodTrouble | None:
         if bad_phase is not None:
             continue
         if cs.get("ready") is False:
-            last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
             return PodTrouble(
                 pod=name,
                 container=container,

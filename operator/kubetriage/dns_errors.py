@@ -1,0 +1,28 @@
+"""Failed name lookups, from the words resolvers and their callers print. Pure.
+
+One table for every reader: the analyzers that blame a dependency or the cluster DNS for a
+workload's failing calls, and the dependency walk, which follows the cluster DNS Service when
+the workload's own lookups fail at the resolver. The phrases are what the libraries print:
+Go's net package (``lookup h on 10.96.0.10:53: ... i/o timeout``, "no such host", "server
+misbehaving"), glibc's getaddrinfo as Python, Ruby, curl and .NET pass it on ("Name or
+service not known", "Temporary failure in name resolution"), Node.js (``getaddrinfo
+EAI_AGAIN``, ENOTFOUND), Java (``java.net.UnknownHostException``) and DNS rcodes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+DNS_LOG: Final = re.compile(
+    r"(?i)(no such host|NXDOMAIN|name or service not known|temporary failure in name "
+    r"resolution|could not resolve host|server misbehaving|ENOTFOUND|lookup \S+ on \S+:53"
+    r"|EAI_AGAIN|SERVFAIL|getaddrinfo \w+|UnknownHostException)"
+)
+# The resolver itself failed to answer (as opposed to answering "no such name"): the DNS
+# server or its upstream is at fault, not the name the workload asked for.
+DNS_RESOLVER_FAILURE: Final = re.compile(
+    r"(?i)(EAI_AGAIN|temporary failure in name resolution|SERVFAIL|server misbehaving|"
+    r"lookup \S+ on \S+:53: (read udp \S+ )?(i/o timeout|no answer|connection refused)|"
+    r"dns (query|lookup|resolution) (timed out|timeout|failed))"
+)
