@@ -102,6 +102,22 @@ async def test_collected_evidence_equals_evidence_built_from_the_case(
     assert collected.pods
 
 
+async def test_a_cronjob_run_without_pods_is_collected_through_the_next_run(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The alerted Job's pod was deleted at its deadline; the CronJob's next run still waits.
+    case = _case("image-pull-cronjob-pull-secret-name-missing-after-tag-bump-deadline", TRAIN)
+    _load(emulator, case)
+    collected = await _collect(api, case)
+    assert collected.collection_errors == []
+    assert [p.name for p in collected.pods] == ["ledger-reconcile-29919450-q7w2k"]
+    assert [p.name for p in _built_from_case(case).pods] == [p.name for p in collected.pods]
+    assert collected.workload is not None
+    assert collected.workload.controller == ObjectRef(
+        kind="CronJob", namespace="finance", name="ledger-reconcile"
+    )
+
+
 async def test_oom_case_reads_previous_logs_and_never_touches_secrets(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

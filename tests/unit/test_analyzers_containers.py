@@ -519,6 +519,44 @@ def test_unauthorized_pull_without_history_names_the_pull_secret_and_no_rollback
     assert "pull secret" in result.findings[0].summary
 
 
+_MISSING_SECRET = (
+    "Unable to retrieve some image pull secrets (regcred); attempting to pull the image "
+    "may not succeed."
+)
+
+
+def test_a_missing_pull_secret_is_named_as_why_the_registry_refuses() -> None:
+    app = make.container(
+        "app",
+        "registry.example.com/team/app:1.1",
+        ready=False,
+        state=make.waiting(
+            "ImagePullBackOff",
+            'Back-off pulling image "registry.example.com/team/app:1.1": failed to authorize: '
+            "failed to fetch anonymous token: unexpected status: 403 Forbidden",
+        ),
+    )
+    missing = make.event("FailedToRetrieveImagePullSecret", _MISSING_SECRET, name=CHECKOUT_POD)
+    ev = make.evidence(
+        workload=make.deployment(ready=0), pods=[make.pod(CHECKOUT_POD, app)], events=[missing]
+    )
+    first = analyze(ev).findings[0]
+    assert (first.category, first.action) == (Category.IMAGE_PULL, Action.FIX_IMAGE)
+    assert "imagePullSecrets" in first.summary
+    assert any("regcred" in e.fact for e in first.evidence)
+
+
+def test_a_missing_pull_secret_alone_is_no_image_pull() -> None:
+    # Near miss: the kubelet warns and pulls anyway (a public or cached image): no failure.
+    missing = make.event("FailedToRetrieveImagePullSecret", _MISSING_SECRET, name=CHECKOUT_POD)
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"))],
+        events=[missing],
+    )
+    assert by_category(analyze(ev), Category.IMAGE_PULL) == []
+
+
 def test_kubelet_alert_alone_does_not_make_a_crash_loop() -> None:
     ev = make.evidence(
         alerts=[make.alert(alertname="KubePodCrashLooping", namespace="shop", pod="x")],

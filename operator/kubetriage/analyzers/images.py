@@ -52,8 +52,16 @@ _PULL_EVENT = re.compile(
     r"invalidimagename|couldn't parse image reference)"
 )
 _IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
+# The kubelet's warning (reason FailedToRetrieveImagePullSecret) that a pull secret the pod
+# names does not exist; it tries the pull anyway, so alone it is no failure.
+_MISSING_PULL_SECRET = re.compile(r"(?i)unable to retrieve some image pull secrets \([^)]*\)")
 # (what the registry said, the fix in a few words, how it says it)
 _PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    (
+        "a pull secret the pod names does not exist",
+        "create the pull secret or correct its name in imagePullSecrets",
+        _MISSING_PULL_SECRET,
+    ),
     (
         "the tag or image does not exist",
         "correct the image tag",
@@ -68,7 +76,7 @@ _PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         "renew or fix the pull secret",
         re.compile(
             r"(?i)(unauthorized|pull access denied|authentication required|"
-            r"insufficient_scope|403 forbidden|denied: )"
+            r"insufficient_scope|403 forbidden|denied: |failed to authorize)"
         ),
     ),
     (
@@ -118,6 +126,9 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                     + f" (image {container.image})",
                 )
             )
+        # A missing pull secret is why the registry refuses: its warning leads the events.
+        missing = [e for e in pod_events(evidence, pod) if _MISSING_PULL_SECRET.search(e.message)]
+        events = missing[:1] + events
         facts.extend(item("events", event_fact(e)) for e in events[:3])
         texts = " ".join([container.state.message or "", *(e.message for e in events)])
         cause, fix = _pull_cause(texts)

@@ -37,6 +37,8 @@ from kubetriage.tls_errors import TlsFailure, tls_failure_match
 
 # A ReplicaSet created by a Deployment is "<deployment>-<pod-template-hash>".
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
+# A Job a CronJob creates is "<cronjob>-<scheduled time in minutes since the epoch>".
+_CRON_RUN = re.compile(r"[0-9]{6,}")
 
 FACT_MAX = 300
 # A revision rolled out this long before the evidence counts as "the recent change".
@@ -109,6 +111,20 @@ def involved_workload(evidence: Evidence, involved: ObjectRef) -> ObjectRef | No
     return None
 
 
+def is_run_of(job: ObjectRef, cron_job: ObjectRef | None) -> bool:
+    """Whether ``job`` is one of ``cron_job``'s runs, by the CronJob controller's naming
+    contract (``<cronjob>-<scheduled time in minutes>``): the pods of a CronJob's other runs
+    are read when a Job's own are gone, and belong to the same CronJob."""
+    return (
+        cron_job is not None
+        and cron_job.kind == "CronJob"
+        and job.kind == "Job"
+        and job.namespace == cron_job.namespace
+        and job.name.startswith(f"{cron_job.name}-")
+        and _CRON_RUN.fullmatch(job.name[len(cron_job.name) + 1 :]) is not None
+    )
+
+
 def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRef | None:
     """The workload a remediation should act on: the one the evidence was built around (or
     the CronJob that stamps it out), else the pod's controller, else the incident target when
@@ -123,6 +139,7 @@ def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRe
                 owned is None
                 or owned.same_object(ours)
                 or any(r.name == owner_name for r in evidence.revisions)
+                or is_run_of(owned, evidence.workload.controller)
             ):
                 return evidence.workload.controller or ours
         if owned is not None:

@@ -39,6 +39,9 @@ from kubetriage.models.objects import namespace as _ns
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 
+# The other runs of a CronJob read when a Job's own pods are gone, newest first.
+MAX_SIBLING_RUNS = 3
+
 
 class ObjectIndex:
     """The objects by kind and by (kind, namespace, name), after basic validation."""
@@ -103,6 +106,31 @@ def workload_of(index: ObjectIndex, obj: JsonDict) -> JsonDict | None:
             found = owner
         current = owner
     return found
+
+
+def sibling_runs(job: JsonDict, jobs: Iterable[JsonDict]) -> list[JsonDict]:
+    """The other Jobs the CronJob that stamped ``job`` created, newest first, at most
+    ``MAX_SIBLING_RUNS``: every run of a CronJob comes from the same template, so when a
+    Job's own pods are gone (its deadline or backoff limit deleted them, a TTL cleaned
+    them up) the runs next to it show how the CronJob's runs fail. None for a Job that no
+    CronJob controls."""
+    stamped_by = controller_ref(job)
+    if kind_of(job) != "Job" or stamped_by is None or stamped_by.get("kind") != "CronJob":
+        return []
+    epoch = datetime.min.replace(tzinfo=UTC)
+    siblings = [
+        other
+        for other in jobs
+        if kind_of(other) == "Job"
+        and _ns(other) == _ns(job)
+        and not same_object(other, job)
+        and (ref := controller_ref(other)) is not None
+        and ref.get("kind") == "CronJob"
+        and ref.get("name") == stamped_by.get("name")
+        and not (ref.get("uid") and stamped_by.get("uid") and ref["uid"] != stamped_by["uid"])
+    ]
+    siblings.sort(key=lambda j: as_time(_meta(j).get("creationTimestamp")) or epoch, reverse=True)
+    return siblings[:MAX_SIBLING_RUNS]
 
 
 def same_object(a: JsonDict | None, b: JsonDict | None) -> bool:
@@ -302,6 +330,11 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
                 and controller_ref(p) is None
                 and selector
                 and selector_matches(selector, _labels(p))
+            ]
+        if not owned:
+            runs = sibling_runs(workload, index.kind("Job"))
+            owned = [
+                p for p in all_pods if any(same_object(workload_of(index, p), r) for r in runs)
             ]
         seen = {obj_key(p) for p in pods}
         pods = pods + [p for p in owned if obj_key(p) not in seen]

@@ -36,6 +36,7 @@ from kubetriage.evidence.index import (
     claim_names,
     pod_uses_claim,
     referenced_config,
+    sibling_runs,
     sort_pods,
 )
 from kubetriage.evidence.ingress_walk import follow_ingress_controllers, probed_ingress
@@ -299,6 +300,22 @@ class KubeEvidenceCollector:
                 run.add(item)
         return pods
 
+    async def _sibling_run_pods(self, run: CollectionRun, job: JsonDict) -> list[JsonDict]:
+        """When a CronJob's Job has no pods left, the pods of the CronJob's newest other
+        runs (``sibling_runs``); nothing for any other workload."""
+        controller = controller_ref(job)
+        if job.get("kind") != "Job" or controller is None or controller.get("kind") != "CronJob":
+            return []
+        namespace = _ns(job)
+        listed = await self._reader.list_of(
+            run, "Job", namespace, what=f"list Jobs of CronJob {namespace}/{controller.get('name')}"
+        )
+        runs = sibling_runs(job, listed)
+        for other in runs:
+            run.add(other)
+        found = await asyncio.gather(*(self._workload_children(run, other) for other in runs))
+        return [pod for pods in found for pod in pods]
+
     async def _namespace_objects(self, run: CollectionRun, namespace: str) -> None:
         calls = [
             self._reader.list_of(run, kind, namespace, what=f"list {plural} in {namespace}")
@@ -409,7 +426,8 @@ class KubeEvidenceCollector:
         run.add(target_obj)
         scoped_pods, workload = await self._pods_for(run, chosen, target_obj, scope)
         if workload is not None:
-            scoped_pods += await self._workload_children(run, workload)
+            own = await self._workload_children(run, workload)
+            scoped_pods += own or await self._sibling_run_pods(run, workload)
         pods: list[JsonDict] = []
         for pod in scoped_pods:
             kept = run.add(pod)

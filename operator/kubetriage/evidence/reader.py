@@ -179,7 +179,7 @@ class KubeReader:
             "ControllerRevision": _Kind(
                 "apps/v1", listing=apps.list_namespaced_controller_revision
             ),
-            "Job": _Kind("batch/v1", batch.read_namespaced_job),
+            "Job": _Kind("batch/v1", batch.read_namespaced_job, batch.list_namespaced_job),
             "CronJob": _Kind("batch/v1", batch.read_namespaced_cron_job),
             "NetworkPolicy": _Kind(
                 "networking.k8s.io/v1",
