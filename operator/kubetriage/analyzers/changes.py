@@ -276,6 +276,15 @@ def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:
     return []
 
 
+def only_carried_config(evidence: Evidence, revision: int) -> bool:
+    """Whether the rollout to ``revision`` only carried an edited ConfigMap or Secret into the
+    pods (the timeline names the object): rolling the template back would mount it again."""
+    return any(
+        c.kind == "rollout" and c.to_revision == revision and carried_configs(c)
+        for c in evidence.changes
+    )
+
+
 def _carried(rollout: ChangeEvidence, ref: ObjectRef) -> ChangeEvidence:
     """The edit of a ConfigMap or Secret, dated by the rollout that carried it into the pods."""
     return ChangeEvidence(

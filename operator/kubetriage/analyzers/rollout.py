@@ -23,8 +23,8 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import (
     SERVER_ERROR_LOG,
     calls_down_dependency,
-    carried_configs,
     down_dependencies,
+    only_carried_config,
 )
 from kubetriage.analyzers.demand import (
     ERROR_NAME,
@@ -172,7 +172,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
-    if _only_carried_config(evidence, current.revision):
+    if only_carried_config(evidence, current.revision):
         confidence = min(confidence, CONFIDENCE.carried_config_cap)
     down = down_dependencies(evidence)
     if new_failing and all(calls_down_dependency(evidence, p, down) for p in new_failing):
@@ -302,15 +302,6 @@ def _rollout_changed(evidence: Evidence, revision: int, aspect: str) -> bool:
     the timeline does not show that rollout: unknown counts as changed)."""
     rollouts = [c for c in evidence.changes if c.kind == "rollout" and c.to_revision == revision]
     return not rollouts or any(aspect in c.aspects for c in rollouts)
-
-
-def _only_carried_config(evidence: Evidence, revision: int) -> bool:
-    """Whether the rollout to ``revision`` only carried an edited ConfigMap or Secret into the
-    pods (the timeline names the object)."""
-    return any(
-        c.kind == "rollout" and c.to_revision == revision and carried_configs(c)
-        for c in evidence.changes
-    )
 
 
 _SPECIFIC_WAITING = frozenset(
