@@ -17,6 +17,7 @@ from kubetriage.models.evidence import (
     DependencyEvidence,
     EventEvidence,
     Evidence,
+    PodCondition,
     PodTrouble,
     RevisionEvidence,
     WebhookEvidence,
@@ -386,6 +387,32 @@ def test_a_reloader_rollout_points_at_the_config_map_it_carried() -> None:
     assert [(f.category, f.action, f.target) for f in findings] == [
         (Category.CONFIG_MISSING, Action.FIX_CONFIG, CONFIG)
     ]
+
+
+def test_a_reloader_rollout_ranks_the_config_fix_above_rolling_the_template_back() -> None:
+    # The new pods crash while the previous revision's pods still serve and the rollout missed
+    # its deadline, which alone earns a strong rollback; but the template changed only by the
+    # hash of an edited ConfigMap, so undoing it would mount the same edited ConfigMap again.
+    carried = _rollout(30, "config").model_copy(update={"configs": [CONFIG]})
+    serving_old = make.pod("checkout-old-a", make.container("app", "app:1.0"), replica_set="x")
+    stuck = PodCondition(type="Progressing", status="False", reason="ProgressDeadlineExceeded")
+    workload = make.deployment(revision=5, conditions=[stuck])
+    ev = _crash_after(carried, workload=workload)
+    ev = ev.model_copy(update={"pods": [*ev.pods, serving_old]})
+    result = analyze(ev)
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.CONFIG_MISSING,
+        Action.FIX_CONFIG,
+        CONFIG,
+    )
+    rollback = next(f for f in result.findings if f.analyzer == "bad-rollout")
+    assert rollback.confidence < first.confidence
+    # Near miss: the same rollout also changing the image is the suspect, rolled back first.
+    both = _rollout(30, "config", "image").model_copy(update={"configs": [CONFIG]})
+    ev = _crash_after(both, workload=workload)
+    ev = ev.model_copy(update={"pods": [*ev.pods, serving_old]})
+    assert (top(ev).category, top(ev).action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
 
 
 def test_a_checksum_rollout_naming_no_object_still_points_at_the_rollout() -> None:

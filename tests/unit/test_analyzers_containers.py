@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
+    ChangeEvidence,
     ConfigReference,
     ContainerState,
     Evidence,
@@ -337,6 +338,32 @@ def test_crash_loop_whose_previous_revision_crashes_too_is_not_rolled_back() -> 
     )
     crash = by_category(analyze(ev), Category.CRASH_LOOP)[0]
     assert crash.action is Action.ESCALATE
+
+
+def _rollout_to_5(*aspects: str) -> ChangeEvidence:
+    """The rollout to revision 5, 40 minutes ago, changing ``aspects`` of the template; its
+    config hash names the ConfigMap checkout-config."""
+    return ChangeEvidence(
+        at=ago(40),
+        kind="rollout",
+        object=ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
+        aspects=list(aspects),
+        details=["revision 4 -> 5"],
+        from_revision=4,
+        to_revision=5,
+        configs=[ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")],
+    )
+
+
+def test_crash_loop_after_a_rollout_that_only_carried_a_config_edit_is_not_rolled_back() -> None:
+    # Reloader rolled the Deployment because its ConfigMap was edited: the template differs
+    # only by that hash, so the previous revision would mount the same edited ConfigMap.
+    ev = _crashing_since_revision_5(40, 3, "Error: unknown flag: --listen-addr")
+    carried = ev.model_copy(update={"changes": [_rollout_to_5("config")]})
+    assert by_category(analyze(carried), Category.CRASH_LOOP)[0].action is Action.ESCALATE
+    # Near miss: the same rollout also changing the image is still rolled back.
+    both = ev.model_copy(update={"changes": [_rollout_to_5("config", "image")]})
+    assert by_category(analyze(both), Category.CRASH_LOOP)[0].action is Action.ROLLBACK
 
 
 def test_crash_loop_on_a_revision_weeks_old_is_not_blamed_on_the_rollout() -> None:

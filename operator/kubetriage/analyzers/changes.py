@@ -270,6 +270,24 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     return first_fact
 
 
+def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:
+    """The ConfigMaps and Secrets a rollout did nothing but carry into the pods: its template
+    changed only in a config checksum or Reloader hash that names them. Empty when the rollout
+    changed what the pods run, or when the hash does not say which object changed."""
+    if set(rollout.aspects) <= _CARRIER:
+        return list(rollout.configs)
+    return []
+
+
+def only_carried_config(evidence: Evidence, revision: int) -> bool:
+    """Whether the rollout to ``revision`` only carried an edited ConfigMap or Secret into the
+    pods (the timeline names the object): rolling the template back would mount it again."""
+    return any(
+        c.kind == "rollout" and c.to_revision == revision and carried_configs(c)
+        for c in evidence.changes
+    )
+
+
 def _carried(rollout: ChangeEvidence, ref: ObjectRef) -> ChangeEvidence:
     """The edit of a ConfigMap or Secret, dated by the rollout that carried it into the pods."""
     return ChangeEvidence(
@@ -294,13 +312,14 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     edits = [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
     rollout = latest_rollout(evidence)
     if rollout is not None and set(rollout.aspects) & _BEHAVIOUR:
+        carried = carried_configs(rollout)
         if not set(rollout.aspects) <= _CARRIER:
             candidates.append(rollout)
-        elif rollout.configs:
+        elif carried:
             # The rollout only carried a ConfigMap or Secret change into the pods (Reloader):
             # the edit of that object is the change, and rolling the template back would
             # mount the same edited object again.
-            candidates += [_carried(rollout, ref) for ref in rollout.configs]
+            candidates += [_carried(rollout, ref) for ref in carried]
         elif not edits:
             candidates.append(rollout)  # a config checksum changed; what it covers is unknown
     candidates += edits

@@ -14,6 +14,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import only_carried_config
 from kubetriage.analyzers.container_texts import crash_text
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
 from kubetriage.analyzers.support import (
@@ -119,13 +120,16 @@ def _crash_action(
     crash (panic, bad flag, segfault at start) is not fixed by another restart: the code or
     its arguments must change, which is the workload owner's job (escalate). Roll back only
     when an older revision exists, the crash began with the new one and the older one did not
-    crash as well; restart only a
+    crash as well, and the new revision changed more than the hash of an edited ConfigMap or
+    Secret (rolling back would mount the same edited object); restart only a
     process that ran for a long time before failing."""
-    _, previous = current_and_previous_revision(evidence)
+    current, previous = current_and_previous_revision(evidence)
     if (
         previous is not None
+        and current is not None
         and target.kind in ACTION_TARGET_KINDS[Action.ROLLBACK]
         and _crash_started_with_revision(evidence, pod)
+        and not only_carried_config(evidence, current.revision)
     ):
         return Action.ROLLBACK, {"revision": str(previous.revision)}
     if _ran_long_before_exit(exits) and target.kind in ACTION_TARGET_KINDS[Action.RESTART]:

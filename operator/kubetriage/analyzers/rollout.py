@@ -24,6 +24,7 @@ from kubetriage.analyzers.changes import (
     SERVER_ERROR_LOG,
     calls_down_dependency,
     down_dependencies,
+    only_carried_config,
 )
 from kubetriage.analyzers.demand import (
     ERROR_NAME,
@@ -81,6 +82,10 @@ class _Confidence:
     new_workload: float = 0.7
     specific_cap: float = 0.5  # every failing pod shows a cause with its own rule (image...)
     dependency_down_cap: float = 0.6  # every failing pod waits on a dependency that is down
+    # The new revision differs from the previous one only by the hash of an edited ConfigMap
+    # or Secret (Reloader, a checksum annotation): rolling the template back mounts the same
+    # edited object again; the change-correlation finding names the object to correct.
+    carried_config_cap: float = 0.5
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -167,6 +172,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
+    if only_carried_config(evidence, current.revision):
+        confidence = min(confidence, CONFIDENCE.carried_config_cap)
     down = down_dependencies(evidence)
     if new_failing and all(calls_down_dependency(evidence, p, down) for p in new_failing):
         # The new pods block on a callee that is down for everyone (its own pods fail): the
