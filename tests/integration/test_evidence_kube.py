@@ -402,6 +402,42 @@ async def test_a_followed_database_is_read_for_its_own_log_tail_and_claims(
     assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
 
 
+@pytest.mark.parametrize(
+    ("name", "service", "statefulset"),
+    [
+        (
+            "storage-postgres-data-volume-full-ledger-writes-fail",
+            "ledger-postgresql",
+            "ledger-postgresql",
+        ),
+        ("image-pull-bitnami-mysql-tag-gone-after-drain-php-5xx", "shopdb-mysql", "shopdb-mysql"),
+    ],
+)
+async def test_a_followed_statefulset_is_read_as_the_dependencys_workload(
+    emulator: EmulatorThread, api: client.ApiClient, name: str, service: str, statefulset: str
+) -> None:
+    # A StatefulSet owns its pods directly (no ReplicaSet between them): the walk reads it
+    # from the pods' owner, as the offline builder sees it from the whole snapshot.
+    case = _case(name, TRAIN)
+    _load(emulator, case)
+    evidence = await _collect(api, case)
+    [dependency] = [
+        d for d in evidence.dependencies if d.service is not None and d.service.name == service
+    ]
+    assert dependency.workload is not None
+    assert (dependency.workload.kind, dependency.workload.name) == ("StatefulSet", statefulset)
+    [offline] = [
+        d
+        for d in _built_from_case(case).dependencies
+        if d.service is not None and d.service.name == service
+    ]
+    assert (dependency.workload, dependency.ready_replicas, dependency.failing_pods) == (
+        offline.workload,
+        offline.ready_replicas,
+        offline.failing_pods,
+    )
+
+
 async def test_a_headless_service_not_found_is_followed_to_the_workload_of_its_base_name(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

@@ -32,6 +32,9 @@ from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
+# Workload kinds that own their pods directly (no ReplicaSet between them).
+_DIRECT_OWNERS = frozenset({"StatefulSet", "DaemonSet"})
+
 
 class DependencyWalk:
     """Follows an incident's named dependencies; one instance serves many incidents."""
@@ -158,7 +161,27 @@ class DependencyWalk:
         )
         for item in pods + replica_sets:
             run.add(item)
+        # The workload behind it: a ReplicaSet's owner, or the pods' own controller (a
+        # StatefulSet or DaemonSet owns its pods directly, with ControllerRevisions as history).
         owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
+        if owner is None:
+            owner = next(
+                (
+                    w
+                    for p in pods
+                    if (w := controller_ref(p)) is not None and w.get("kind") in _DIRECT_OWNERS
+                ),
+                None,
+            )
+            if owner is not None and self._reader.readable("ControllerRevision"):
+                for revision in await self._reader.list_of(
+                    run,
+                    "ControllerRevision",
+                    namespace,
+                    what=f"list revisions of dependency {what}",
+                    label_selector=selector,
+                ):
+                    run.add(revision)
         subjects = [(str(obj.get("kind")), _name(obj))]
         if (
             owner is not None
