@@ -384,3 +384,24 @@ def test_a_services_metrics_are_scoped_by_the_workload_behind_it() -> None:
     }
     # The latency alert on a Service now asks for its pods' CPU, throttling and rollouts.
     assert {"cpu_throttled_ratio", "cpu_usage_cores", "deployment_generation"} <= names
+
+
+def test_a_namespace_wide_slow_service_asks_for_every_containers_throttling() -> None:
+    latency = alert_families([_alert(alertname="FrontendLatencyP95High")])
+    namespace_wide = Scope(namespace="astronomy", namespace_wide=True)
+    query = next(
+        q
+        for q in select_queries(namespace_wide, WINDOW, families=latency)
+        if q.name == "namespace_cpu_throttled_ratio"
+    )
+    assert 'namespace="astronomy"' in query.promql
+    assert "sum by (pod, container)" in query.promql
+    # A known workload has its own throttling queries; an error alert is not about CPU.
+    narrow = Scope(namespace="astronomy", pod_regex="currency-.+")
+    assert "namespace_cpu_throttled_ratio" not in {
+        q.name for q in select_queries(narrow, WINDOW, families=latency)
+    }
+    errors = alert_families([_alert(alertname="FrontendHttp5xxRatioHigh")])
+    assert "namespace_cpu_throttled_ratio" not in {
+        q.name for q in select_queries(namespace_wide, WINDOW, families=errors)
+    }
