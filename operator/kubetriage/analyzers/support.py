@@ -313,6 +313,12 @@ CONFIG_LOG = re.compile(
 )
 
 # A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
+# A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
+# grpc-python and grpc-java's client exception.
+GRPC_UNAVAILABLE = re.compile(
+    r"\b14 UNAVAILABLE\b|code = Unavailable\b|StatusCode\.UNAVAILABLE"
+    r"|StatusRuntimeException: UNAVAILABLE"
+)
 DEPENDENCY_LOG = re.compile(
     r"(?i)("
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
@@ -330,6 +336,7 @@ DEPENDENCY_LOG = re.compile(
     # A client library's error object carrying the callee's 5xx: ApiError(503, ...).
     r"|\b\w*(Error|Exception)\(5\d\d\b"
     r"|circuit breaker( is)? open"
+    rf"|{GRPC_UNAVAILABLE.pattern}"
     # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
     r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
     r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
