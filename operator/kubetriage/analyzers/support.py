@@ -407,7 +407,8 @@ DISK_FULL_LOG = re.compile(
 _HOST_PATTERNS = (
     re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][\w.-]*)"),
     re.compile(r"(?i)\bdial (?:tcp|udp)\d? (?P<host>[a-z0-9][\w.-]*):\d+"),
-    re.compile(r"(?i)\blookup (?P<host>[a-z0-9][\w.-]*)"),
+    # Go's resolver: "lookup <name> on <server>:53"; grpc-go prefixes "A record lookup error:".
+    re.compile(r"(?i)\blookup (?!errors?\b|failed\b)(?P<host>[a-z0-9][\w.-]*)"),
     re.compile(
         r"(?i)\b(?:host|hostname|upstream|server|addr|address|target|endpoint|to|at|url)"
         r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"
