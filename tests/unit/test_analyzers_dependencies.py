@@ -317,3 +317,70 @@ def test_a_callee_whose_pods_are_oom_killed_needs_memory_not_an_escalation() -> 
     # Near miss: a callee whose pods end with an error of their own is escalated to its owner.
     assert not by_category(analyze(_auth_killed("Error")), Category.OOM_KILLED)
     assert top(_auth_killed("Error")).action == Action.ESCALATE
+
+
+def _namespace_wide(line: str, *, ad_line: str = "GetAds served") -> kinds.Evidence:
+    """An error alert naming no workload (an OpenTelemetry service_name): every pod of the
+    namespace is in the evidence, the frontend that calls ``ad`` (its env) and ad's own pods,
+    ready, behind their Service."""
+    frontend = make.pod(
+        "frontend-6c9d8f7b5-q2x7k",
+        make.container("frontend", env={"AD_ADDR": "ad:8080"}),
+        replica_set="frontend-6c9d8f7b5",
+        labels={"app": "frontend"},
+    )
+    ad = make.pod(
+        "ad-5f7c9d8b6-h4wtz",
+        make.container("ad"),
+        replica_set="ad-5f7c9d8b6",
+        labels={"app": "ad"},
+    )
+    return make.evidence(
+        target=ObjectRef(kind="Namespace", name="shop"),
+        alerts=[make.alert(alertname="FrontendHttp5xxRatioHigh", namespace="shop")],
+        pods=[ad, frontend],
+        services=[
+            make.service("frontend", ready=1, matching=1),
+            make.service("ad", ready=1, matching=1),
+        ],
+        logs=[
+            make.log("frontend-6c9d8f7b5-q2x7k", "frontend", line),
+            make.log("ad-5f7c9d8b6-h4wtz", "ad", ad_line),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Error: 14 UNAVAILABLE: ",  # grpc-js
+        "rpc error: code = Unavailable desc = error reading from server: EOF",  # grpc-go
+        "grpc._channel._InactiveRpcError: status = StatusCode.UNAVAILABLE",  # grpc-python
+        "io.grpc.StatusRuntimeException: UNAVAILABLE: io exception",  # grpc-java client
+    ],
+)
+def test_a_namespace_wide_caller_told_its_callee_is_unavailable_escalates_the_callee(
+    line: str,
+) -> None:
+    # The callee's pods are in the namespace-wide evidence too; they are not the caller's own.
+    finding = assert_leads(
+        analyze(_namespace_wide(line)),
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="shop", name="ad"),
+    )
+    assert "Deployment shop/frontend" in finding.summary
+
+
+def test_a_namespace_wide_callee_is_own_when_its_pods_log_the_failing_calls() -> None:
+    # Near miss: ad logs the failing call itself (it calls out), so Service ad is its own.
+    ev = _namespace_wide("GET /api/data 200", ad_line="Error: 14 UNAVAILABLE: ")
+    service_ad = ObjectRef(kind="Service", namespace="shop", name="ad")
+    assert not [
+        f for f in by_category(analyze(ev), Category.DEPENDENCY_FAILURE) if f.target == service_ad
+    ]
+
+
+def test_a_grpc_status_other_than_unavailable_is_no_failing_call() -> None:
+    ev = _namespace_wide("Error: 5 NOT_FOUND: product not found")
+    assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)

@@ -210,3 +210,62 @@ def test_a_callees_throttling_is_not_read_as_the_callers_own() -> None:
     # The caller's container shares the callee's name; only the callee is throttled.
     ev = _caller_of_pricing(0.7).model_copy(update={"logs": []})
     assert not by_category(analyze(ev), Category.CPU_THROTTLING)
+
+
+CURRENCY = ObjectRef(kind="Deployment", namespace="shop", name="currency")
+
+
+def _namespace_wide(share: float, frontend_container: str = "frontend") -> Evidence:
+    """A latency alert that names no workload (an OpenTelemetry service_name): the namespace's
+    pods, a frontend and the currency service it calls, and the namespace-wide throttling
+    series, which names currency's pod."""
+    frontend = make.pod(
+        "frontend-6c9d8f7b5-q2x7k",
+        make.container(frontend_container, limits={"cpu": "1"}),
+        replica_set="frontend-6c9d8f7b5",
+        labels={"app": "frontend"},
+    )
+    currency = make.pod(
+        "currency-5f7c9d8b6-h4wtz",
+        make.container("app", limits={"cpu": "100m"}),
+        replica_set="currency-5f7c9d8b6",
+        labels={"app": "currency"},
+    )
+    series = make.metric(
+        "sum by (pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        '{namespace="shop"}[5m])) / sum by (pod, container) '
+        '(rate(container_cpu_cfs_periods_total{namespace="shop"}[5m]))',
+        name="namespace_cpu_throttled_ratio",
+        first=0.15,
+        last=share,
+        labels={"pod": "currency-5f7c9d8b6-h4wtz", "container": "app"},
+    )
+    return make.evidence(
+        target=ObjectRef(kind="Namespace", name="shop"),
+        alerts=[
+            make.alert(
+                alertname="FrontendLatencyP95High", namespace="shop", service_name="frontend"
+            )
+        ],
+        pods=[frontend, currency],
+        metrics=[series],
+    )
+
+
+def test_a_namespace_wide_latency_incident_finds_the_throttled_workload() -> None:
+    finding = assert_leads(
+        analyze(_namespace_wide(0.78)), Category.CPU_THROTTLING, Action.INCREASE_CPU, CURRENCY
+    )
+    assert finding.params == {"container": "app", "cpu": "200m"}
+    assert "78%" in finding.summary
+
+
+def test_a_namespace_container_barely_throttled_is_no_finding() -> None:
+    assert not by_category(analyze(_namespace_wide(0.08)), Category.CPU_THROTTLING)
+
+
+def test_namespace_throttling_is_read_per_pod_not_by_container_name() -> None:
+    # Both workloads name their container "app"; only currency's pod is throttled.
+    finding = top(_namespace_wide(0.78, frontend_container="app"))
+    assert finding.category is Category.CPU_THROTTLING
+    assert finding.target == CURRENCY

@@ -118,6 +118,16 @@ def test_cpu_suggestion_is_double_and_rounded(limit: str, expected: str) -> None
     assert suggest_cpu(value) == expected
 
 
+def test_a_grpc_resolver_error_names_only_the_looked_up_host() -> None:
+    # grpc-go's "A record lookup error:" is no second name looked up.
+    line = (
+        "rpc error: code = Unavailable desc = dns: A record lookup error: "
+        "lookup badAddress on 10.96.0.10:53: no such host"
+    )
+    assert hosts_in(line) == ["badaddress"]
+    assert hosts_in("dial tcp: lookup orders-db on 10.96.0.10:53: no such host") == ["orders-db"]
+
+
 def test_hosts_and_service_names_match_cluster_dns_forms() -> None:
     services = [
         ServiceEvidence(

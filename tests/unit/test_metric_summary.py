@@ -440,3 +440,24 @@ def test_the_claims_to_query_are_the_workloads_and_its_callees_mounted_claims() 
         ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="uploads"),
         ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-pg-0"),
     ]
+
+
+def test_a_namespace_wide_slow_service_asks_for_every_containers_throttling() -> None:
+    latency = alert_families([_alert(alertname="FrontendLatencyP95High")])
+    namespace_wide = Scope(namespace="astronomy", namespace_wide=True)
+    query = next(
+        q
+        for q in select_queries(namespace_wide, WINDOW, families=latency)
+        if q.name == "namespace_cpu_throttled_ratio"
+    )
+    assert 'namespace="astronomy"' in query.promql
+    assert "sum by (pod, container)" in query.promql
+    # A known workload has its own throttling queries; an error alert is not about CPU.
+    narrow = Scope(namespace="astronomy", pod_regex="currency-.+")
+    assert "namespace_cpu_throttled_ratio" not in {
+        q.name for q in select_queries(narrow, WINDOW, families=latency)
+    }
+    errors = alert_families([_alert(alertname="FrontendHttp5xxRatioHigh")])
+    assert "namespace_cpu_throttled_ratio" not in {
+        q.name for q in select_queries(namespace_wide, WINDOW, families=errors)
+    }

@@ -9,6 +9,7 @@ Shared by ``dependency_failure``, ``network`` and ``certificates``; pure functio
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from kubetriage import prose
 from kubetriage.analyzers.support import (
@@ -37,13 +38,24 @@ REFUSED = re.compile(r"(?i)(connection refused|ECONNREFUSED|connect: refused)")
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
 
-def own_services(evidence: Evidence) -> set[str]:
-    """Services that front the workload's own pods: failures there are not a dependency."""
-    return {
-        s.name
-        for s in evidence.services
-        if any(_selects(s.selector, p.labels) for p in evidence.pods)
-    }
+def own_services(evidence: Evidence, hits: Sequence[LogHit] = ()) -> set[str]:
+    """Services that front the workload's own pods: failures there are not a dependency.
+    A namespace-wide incident (its alert names no workload) holds every pod of the namespace,
+    callees included: there the caller is whoever logs the failing ``hits``, and only the
+    Services in front of those pods are its own."""
+    pods = evidence.pods
+    if _namespace_wide(evidence) and hits:
+        callers = {(h.log.namespace, h.log.pod) for h in hits}
+        pods = [p for p in pods if (p.namespace, p.name) in callers]
+    return {s.name for s in evidence.services if any(_selects(s.selector, p.labels) for p in pods)}
+
+
+def _namespace_wide(evidence: Evidence) -> bool:
+    return (
+        evidence.workload is None
+        and evidence.target is not None
+        and evidence.target.kind == "Namespace"
+    )
 
 
 # A response the workload itself served ("Completed 500 Internal Server Error in 12ms",
@@ -101,9 +113,14 @@ def followed_services(evidence: Evidence) -> list[ServiceEvidence]:
     return [d.service for d in evidence.dependencies if d.service is not None]
 
 
-def caller(evidence: Evidence) -> str:
-    """The workload that makes the calls, as a person reads it."""
-    ref = workload_ref(evidence)
+def caller(evidence: Evidence, hits: Sequence[LogHit] = ()) -> str:
+    """The workload that makes the calls, as a person reads it: in a namespace-wide incident,
+    the one whose pod logs the first failing call."""
+    pod = None
+    if _namespace_wide(evidence) and hits:
+        where = (hits[0].log.namespace, hits[0].log.pod)
+        pod = next((p for p in evidence.pods if (p.namespace, p.name) == where), None)
+    ref = workload_ref(evidence, pod)
     return prose.obj(ref) if ref is not None else "the workload"
 
 

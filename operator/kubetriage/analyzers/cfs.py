@@ -21,6 +21,10 @@ THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
 # The throttled share of the containers of workloads the incident's workload calls.
 CALLEE_THROTTLED = "callee_cpu_throttled_ratio"
+# The throttled share of every container of the namespace (a namespace-wide incident).
+NAMESPACE_THROTTLED = "namespace_cpu_throttled_ratio"
+# Series about other pods than the incident's own, read per pod, never by container name.
+_OTHER_PODS = frozenset({CALLEE_THROTTLED, NAMESPACE_THROTTLED})
 
 
 def container_of(metric: MetricSummary) -> str | None:
@@ -42,11 +46,11 @@ def throttle_ratios(evidence: Evidence) -> dict[str | None, float]:
     """Throttled share of CFS periods per container: a ratio query's value, or the ratio of
     the two counters' increases over the window."""
     ratios: dict[str | None, float] = {}
-    throttled = [m for m in metrics_named(evidence, THROTTLED) if m.name != CALLEE_THROTTLED]
+    throttled = [m for m in metrics_named(evidence, THROTTLED) if m.name not in _OTHER_PODS]
     periods = [
         m
         for m in metrics_named(evidence, PERIODS)
-        if THROTTLED not in m.query and m.name != CALLEE_THROTTLED
+        if THROTTLED not in m.query and m.name not in _OTHER_PODS
     ]
     for metric in throttled:
         container = container_of(metric)
@@ -63,3 +67,16 @@ def throttle_ratios(evidence: Evidence) -> dict[str | None, float]:
             continue
         ratios[container] = max(ratios.get(container, 0.0), done / total)
     return ratios
+
+
+def namespace_throttle_ratio(evidence: Evidence, pod: str, container: str) -> float | None:
+    """Throttled share of CFS periods of one pod's container, from the namespace-wide series
+    (an incident whose alert names no workload), None without such a series."""
+    for metric in evidence.metrics:
+        labels = metric.labels
+        if metric.name != NAMESPACE_THROTTLED:
+            continue
+        if labels.get("pod") != pod or labels.get("container") != container:
+            continue
+        return metric.last if metric.last is not None else metric.max
+    return None

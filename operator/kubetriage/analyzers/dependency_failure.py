@@ -30,6 +30,7 @@ from kubetriage.analyzers.calls import (
 )
 from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.support import (
+    GRPC_UNAVAILABLE,
     hosts_in,
     item,
     metrics_named,
@@ -82,8 +83,8 @@ def _env_hosts(value: str) -> list[str]:
 
 
 def check_dependency(evidence: Evidence) -> list[Finding]:
-    own = own_services(evidence)
     hits = dependency_hits(evidence)
+    own = own_services(evidence, hits)
     # A lookup the resolver never answered ("lookup x on 10.96.0.10:53: i/o timeout") never
     # reached the host it names: such lines blame the resolver, not a Service they mention.
     answered = [h for h in hits if not DNS_RESOLVER_FAILURE.search(h.line)]
@@ -197,12 +198,15 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         because: list[Claim] = []
         if calls:
             because.append(
-                prose.claim(f"{caller(evidence)} logs {kind} when it calls {svc.name}", *calls[:2])
+                prose.claim(
+                    f"{caller(evidence, hits)} logs {kind} when it calls {svc.name}", *calls[:2]
+                )
             )
         elif hits:
             because.append(
                 prose.claim(
-                    f"{caller(evidence)} logs {kind}, and its configuration points at {svc.name}",
+                    f"{caller(evidence, hits)} logs {kind}, and its configuration points at "
+                    f"{svc.name}",
                     *facts[:2],
                     *via_env.get(chosen, [])[:1],
                 )
@@ -227,7 +231,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         elif _workload_healthy(evidence):
             because.append(prose.claim("The caller's own pods are ready and not restarting"))
         if calls or hits:
-            problem = f"Calls from {caller(evidence)} to {prose.obj(ref)} fail with {kind}"
+            problem = f"Calls from {caller(evidence, hits)} to {prose.obj(ref)} fail with {kind}"
         else:
             problem = f"{prose.obj(ref)} is down: its blackbox probes fail"
         findings.append(
@@ -276,7 +280,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     kind = _failure_kind(" ".join(h.line for h in hits))
     if target.kind == "Service":
         text = prose.narrative(
-            f"{caller(evidence)} cannot resolve the names it calls",
+            f"{caller(evidence, hits)} cannot resolve the names it calls",
             f"escalate to the owner of {prose.obj(target)}",
             because=[
                 prose.claim(
@@ -294,7 +298,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         )
     else:
         text = prose.narrative(
-            f"{caller(evidence)} fails to reach a dependency with {kind}",
+            f"{caller(evidence, hits)} fails to reach a dependency with {kind}",
             "escalate to the owner of that dependency",
             because=[
                 prose.claim(
@@ -349,6 +353,7 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
         "the database refusing work",
     ),
     (re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe)"), "connection resets"),
+    (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
 )
 _HTTP_5XX = re.compile(r"(?i)(?:\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
 

@@ -1,5 +1,6 @@
 """Metric-driven analyzers: CPU throttling by the container's CFS quota, read from the
-Prometheus summaries (``Evidence.metrics``) or, without them, from a CPUThrottlingHigh alert,
+Prometheus summaries (``Evidence.metrics``; for an incident whose alert names no workload,
+the namespace's containers, each by its pod) or, without them, from a CPUThrottlingHigh alert,
 or from CPU usage pinned at the limit while the service is slower (its latency series or a
 latency alert) when no throttling series was found; and a called workload throttled while
 the caller's calls to it fail (its slowness is the caller's timeouts).
@@ -20,8 +21,10 @@ from kubetriage.analyzers.calls import dependency_hits
 from kubetriage.analyzers.cfs import (
     CALLEE_THROTTLED,
     HEAVILY_THROTTLED_SHARE,
+    NAMESPACE_THROTTLED,
     THROTTLED_SHARE,
     container_of,
+    namespace_throttle_ratio,
     throttle_ratios,
 )
 from kubetriage.analyzers.changes import cap_explained
@@ -123,7 +126,8 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     }
     latency = _latency_rising(evidence)
     slower = latency or latency_alerted(evidence)
-    if not ratios and not alert_containers and not slower:
+    namespace_wide = any(m.name == NAMESPACE_THROTTLED for m in evidence.metrics)
+    if not ratios and not alert_containers and not slower and not namespace_wide:
         return []
     findings: list[Finding] = []
     seen: set[str] = set()
@@ -133,6 +137,8 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         ratio = ratios.get(container.name)
         if ratio is None and len({c.name for _, c in iter_containers(evidence)}) == 1:
             ratio = ratios.get(None)
+        if ratio is None:
+            ratio = namespace_throttle_ratio(evidence, pod.name, container.name)
         alerted = container.name in alert_containers or (None in alert_containers and not seen)
         limit = _cpu_limit(evidence, container)
         if limit is None:

@@ -330,6 +330,12 @@ CONFIG_LOG = re.compile(
 )
 
 # A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
+# A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
+# grpc-python and grpc-java's client exception.
+GRPC_UNAVAILABLE = re.compile(
+    r"\b14 UNAVAILABLE\b|code = Unavailable\b|StatusCode\.UNAVAILABLE"
+    r"|StatusRuntimeException: UNAVAILABLE"
+)
 DEPENDENCY_LOG = re.compile(
     r"(?i)("
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
@@ -353,6 +359,7 @@ DEPENDENCY_LOG = re.compile(
     # A client library's error object carrying the callee's 5xx: ApiError(503, ...).
     r"|\b\w*(Error|Exception)\(5\d\d\b"
     r"|circuit breaker( is)? open"
+    rf"|{GRPC_UNAVAILABLE.pattern}"
     # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
     r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
     r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
@@ -411,7 +418,8 @@ DISK_FULL_LOG = re.compile(
 _HOST_PATTERNS = (
     re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][\w.-]*)"),
     re.compile(r"(?i)\bdial (?:tcp|udp)\d? (?P<host>[a-z0-9][\w.-]*):\d+"),
-    re.compile(r"(?i)\blookup (?P<host>[a-z0-9][\w.-]*)"),
+    # Go's resolver: "lookup <name> on <server>:53"; grpc-go prefixes "A record lookup error:".
+    re.compile(r"(?i)\blookup (?!errors?\b|failed\b)(?P<host>[a-z0-9][\w.-]*)"),
     re.compile(
         r"(?i)\b(?:host|hostname|upstream|server|addr|address|target|endpoint|to|at|url)"
         r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"

@@ -180,6 +180,19 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         f"(rate(container_cpu_cfs_periods_total{{{_CALLEE_CONTAINERS}}}[5m]))",
         "share of CFS periods in which a called workload's container was throttled",
     ),
+    QueryTemplate(
+        "namespace_cpu_throttled_ratio",
+        (_C.CPU_THROTTLING,),
+        # A slow service whose alert names no workload (an OpenTelemetry service_name, a
+        # frontend SLO): which of the namespace's containers does its CFS quota stall?
+        frozenset({"namespace", "namespace_wide"}),
+        "sum by (pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        '{namespace="$namespace",container!="",container!="POD"}[5m])) / sum by (pod, '
+        "container) (rate(container_cpu_cfs_periods_total"
+        '{namespace="$namespace",container!="",container!="POD"}[5m]))',
+        "share of CFS periods throttled, per container of the namespace",
+        frozenset({"latency", "saturation", "throttling"}),
+    ),
     # --- HTTP (the service's own metrics, by scrape job) -----------------------------
     QueryTemplate(
         "http_5xx_ratio",
