@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kubetriage import prose
-from kubetriage.analyzers.changes import symptom_onset
+from kubetriage.analyzers.onset import symptom_onset
 from kubetriage.analyzers.support import owner_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (

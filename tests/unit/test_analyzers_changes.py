@@ -12,6 +12,7 @@ from __future__ import annotations
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     AlertEvidence,
+    AutoscalerEvidence,
     ChangeEvidence,
     DependencyEvidence,
     EventEvidence,
@@ -470,7 +471,9 @@ def test_a_previous_revision_logging_something_else_keeps_the_rollout_blamed() -
 # --- a scale-in ----------------------------------------------------------------------------
 
 
-def _scaled_in(replica_set: str, cpu_stepped_minutes_ago: float | None) -> Evidence:
+def _scaled_in(
+    replica_set: str, cpu_stepped_minutes_ago: float | None, alertname: str = "CheckoutLatencyHigh"
+) -> Evidence:
     scaled = make.event(
         "ScalingReplicaSet",
         f"Scaled down replica set {replica_set} to 4 from 8",
@@ -498,7 +501,7 @@ def _scaled_in(replica_set: str, cpu_stepped_minutes_ago: float | None) -> Evide
         ],
         events=[scaled],
         metrics=metrics,
-        alerts=[make.alert(alertname="CheckoutLatencyHigh", namespace="shop")],
+        alerts=[make.alert(alertname=alertname, namespace="shop")],
     )
 
 
@@ -512,12 +515,50 @@ def test_cpu_stepping_up_right_after_a_scale_in_asks_for_the_replicas_back() -> 
     assert finding.params["replicas"] == "8"
 
 
+def test_an_autoscalers_cut_that_left_the_pods_busier_asks_for_the_replicas_back() -> None:
+    # Its minimum or target was edited: the autoscaler cut 8 -> 4 and the pods it kept got
+    # busier right after; with no busier pods the same cut would be the autoscaler's business.
+    hpa = AutoscalerEvidence(
+        name="checkout",
+        namespace="shop",
+        target=WORKLOAD,
+        min_replicas=4,
+        max_replicas=12,
+        current_replicas=4,
+        desired_replicas=4,
+    )
+    busier = _scaled_in("checkout-new", 36).model_copy(update={"autoscalers": [hpa]})
+    finding = top(busier)
+    assert (finding.category, finding.action, finding.params["replicas"]) == (
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        "8",
+    )
+    assert "undo the autoscaler change" in finding.summary
+    idle = _scaled_in("checkout-new", None).model_copy(update={"autoscalers": [hpa]})
+    assert by_category(analyze(idle), Category.RESOURCE_SATURATION) == []
+
+
 def test_a_rollouts_scale_down_of_the_old_revision_is_no_scale_in() -> None:
     result = analyze(_scaled_in("checkout-old", cpu_stepped_minutes_ago=36))
-    assert "scale-in" not in result.fired
+    assert by_category(result, Category.RESOURCE_SATURATION) == []
 
 
-def test_a_scale_in_without_busier_pods_is_no_cause() -> None:
-    assert "scale-in" not in analyze(_scaled_in("checkout-new", None)).fired
+def test_a_scale_in_without_busier_pods_or_strain_is_no_cause() -> None:
+    def saturation(ev: Evidence) -> list[Finding]:
+        return by_category(analyze(ev), Category.RESOURCE_SATURATION)
+
+    # Nothing says the service got slower or fails (a CPU alert, no latency or error alert).
+    assert saturation(_scaled_in("checkout-new", None, "CheckoutCpuHigh")) == []
     # CPU that stepped up long after the cut is something else's doing.
-    assert "scale-in" not in analyze(_scaled_in("checkout-new", cpu_stepped_minutes_ago=2)).fired
+    assert saturation(_scaled_in("checkout-new", 2, "CheckoutCpuHigh")) == []
+
+
+def test_a_scale_in_while_the_latency_alert_fires_asks_for_the_replicas_back() -> None:
+    # The same cut by hand (no autoscaler) while the latency alert fires: capacity was cut.
+    finding = top(_scaled_in("checkout-new", None))
+    assert (finding.category, finding.action, finding.params["replicas"]) == (
+        Category.RESOURCE_SATURATION,
+        Action.SCALE_OUT,
+        "8",
+    )

@@ -1,8 +1,9 @@
-"""Capacity taken away rather than demand grown: replicas cut by hand or by a pipeline (not by
-an autoscaler) while demand stayed and the service got slower or fails, scale back to what
-it ran; and an autoscaler that cannot read its metric (the metrics API or adapter is down)
-while the service got slower, scale out by hand. Called by the saturation rule
-(``saturation``), whose category they share.
+"""Capacity taken away rather than demand grown: replicas cut while demand stayed, and the
+service got slower or fails (a cut by hand or a pipeline, not an autoscaler's own) or the
+remaining pods got busier right after the cut (also an autoscaler's, its minimum or target
+edited), scale back to what it ran; and an autoscaler that cannot read its metric (the
+metrics API or adapter is down) while the service got slower, scale out by hand. Called by
+the saturation rule (``saturation``), whose category they share.
 
 Pure functions of Evidence.
 """
@@ -10,6 +11,7 @@ Pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -23,13 +25,19 @@ from kubetriage.analyzers.demand import (
     scale_params,
     strain_facts,
 )
+from kubetriage.analyzers.onset import ONSET_TOLERANCE
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import (
+    CPU_USAGE,
+    RISE,
+    current_and_previous_revision,
     item,
     metric_growth,
     metrics_named,
+    pod_revision,
     scaled_down,
     seconds_before,
+    timestamp,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -42,6 +50,9 @@ class _Confidence:
     """How sure a capacity finding is, by the evidence that earns it."""
 
     capacity_cut: float = 0.75  # replicas were cut (not by an autoscaler) and it got slower
+    # Replicas cut (by hand or an autoscaler whose minimum or target was edited) and the
+    # remaining healthy pods' CPU stepped up right after: the same load on fewer pods.
+    cut_busier: float = 0.7
     hpa_blind: float = 0.65  # its autoscaler cannot read its metric while it got slower
 
 
@@ -49,6 +60,8 @@ CONFIDENCE: Final = _Confidence()
 # The desired replicas fell to at most this share of what they were: capacity was cut.
 CAPACITY_CUT = 0.67
 _DESIRED_REPLICAS = ("kube_deployment_spec_replicas", "kube_statefulset_replicas{")
+# How long after a cut the remaining pods' CPU usage may step up and still be its load.
+CUT_EFFECT = timedelta(minutes=30)
 
 
 def blind_autoscaler(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
@@ -109,68 +122,126 @@ def blind_autoscaler(evidence: Evidence, workload: ObjectRef | None) -> list[Fin
     return []
 
 
-def _replicas_cut(evidence: Evidence, workload: ObjectRef) -> tuple[int, int, EvidenceItem] | None:
-    """(before, after, fact) when the workload's desired replicas fell to CAPACITY_CUT of what
-    they were within the window: its replicas series, or the deployment controller's event
-    for its current ReplicaSet (a rolling update scales an old one down, not the current)."""
+@dataclass(frozen=True, slots=True)
+class ReplicaCut:
+    """The workload's desired replicas fell from ``before`` to ``after``; ``at`` is when the
+    controller cut them (None when read from a replicas series)."""
+
+    before: int
+    after: int
+    at: datetime | None
+    fact: EvidenceItem
+
+
+def replicas_cut(evidence: Evidence, workload: ObjectRef) -> ReplicaCut | None:
+    """The newest cut of the workload's desired replicas within the window: the controller's
+    event scaling down its current ReplicaSet (a rolling update scales an old one down, not
+    the current; without revisions, an event on the workload down to its desired count), or
+    its replicas series falling to CAPACITY_CUT of what it was."""
+    current, _ = current_and_previous_revision(evidence)
+    desired = evidence.workload.desired_replicas if evidence.workload else None
+    cuts: list[ReplicaCut] = []
+    for event in evidence.events:
+        cut = scaled_down(event.message)
+        when = event.last_seen or event.first_seen
+        age = seconds_before(evidence, when)
+        if cut is None or when is None or age is None or age > WINDOW_SECONDS:
+            continue
+        if cut.before is None or cut.after is None or not 0 <= cut.after < cut.before:
+            continue
+        if current is not None:
+            ours = cut.replica_set == current.name
+        else:
+            ours = event.involved.name == workload.name and cut.after == desired
+        if ours:
+            fact = item("events", f"{event.reason} at {when:%H:%M}: {event.message}")
+            cuts.append(ReplicaCut(cut.before, cut.after, when, fact))
+    if cuts:
+        return max(cuts, key=lambda c: timestamp(c.at) if c.at else 0.0)
     for metric in metrics_named(evidence, *_DESIRED_REPLICAS):
         named = metric.labels.get("deployment") or metric.labels.get("statefulset")
         if named not in (None, workload.name) or metric.max is None or metric.last is None:
             continue
         if metric.max >= 1 and metric.last <= CAPACITY_CUT * metric.max:
             before, after = int(metric.max), int(metric.last)
-            return before, after, item("metrics", f"{metric.name}: {before} -> {after}")
-    desired = evidence.workload.desired_replicas if evidence.workload else None
-    for event in evidence.events:
-        cut = scaled_down(event.message)
-        age = seconds_before(evidence, event.last_seen or event.first_seen)
-        if cut is None or event.involved.name != workload.name or age is None:
+            fact = item("metrics", f"{metric.name}: {before} -> {after}")
+            return ReplicaCut(before, after, None, fact)
+    return None
+
+
+def _busier_after(evidence: Evidence, when: datetime) -> EvidenceItem | None:
+    """A CPU usage series of the workload's pods that stepped up right after ``when``."""
+    start = timestamp(when) - ONSET_TOLERANCE.total_seconds()
+    end = timestamp(when) + CUT_EFFECT.total_seconds()
+    for metric in evidence.metrics:
+        if CPU_USAGE not in metric.query and "cpu_usage" not in metric.name:
             continue
-        if cut.before is None or cut.after is None or age > WINDOW_SECONDS:
+        growth = metric_growth(metric)
+        if metric.changed_at is None or growth is None or growth < RISE:
             continue
-        if cut.after == desired and cut.after <= CAPACITY_CUT * cut.before:
-            return cut.before, cut.after, item(f"event/{event.reason}", event.message)
+        if start <= timestamp(metric.changed_at) <= end:
+            return item(
+                "metrics",
+                f"{metric.name} per pod stepped up at {metric.changed_at:%H:%M} "
+                f"to {prose.number(metric.last or 0)}",
+            )
     return None
 
 
 def capacity_cut(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
-    """Its replicas were cut (by hand or a pipeline, not by an autoscaler) within the window,
-    demand did not fall with them, and the service got slower or fails: the remaining pods
-    cannot carry the load; scale back to what it ran before."""
+    """Its replicas were cut within the window and demand did not fall with them, and either
+    the service got slower or fails since (a cut to CAPACITY_CUT or less, not an autoscaler's
+    own), or the remaining healthy pods' CPU stepped up right after the cut (also when an
+    autoscaler made it: its minimum or target was edited): the same load on fewer pods.
+    Scale back to what it ran before."""
     if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
         return []
-    if any(h.target is not None and h.target.name == workload.name for h in evidence.autoscalers):
-        return []  # an autoscaler's own scale-down is its business
-    cut = _replicas_cut(evidence, workload)
+    cut = replicas_cut(evidence, workload)
     if cut is None:
         return []
-    before, after, fact = cut
+    before, after = cut.before, cut.after
     if any(
         is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g <= after / before
         for m in evidence.metrics
     ):
         return []  # demand fell as much: the cut followed it
-    strain = strain_facts(evidence) or alerted_strain(evidence)
-    if not strain:
+    autoscaled = any(
+        h.target is not None and h.target.name == workload.name for h in evidence.autoscalers
+    )
+    failing = any(pod_failing(p) for p in evidence.pods if pod_revision(p, evidence) is not None)
+    # Failing pods have their own causes and rules; an autoscaler's own cut is its business
+    # unless the pods it left got busier right after it.
+    busier = _busier_after(evidence, cut.at) if cut.at is not None and not failing else None
+    strain: list[EvidenceItem] = []
+    if not autoscaled and after <= CAPACITY_CUT * before:
+        strain = strain_facts(evidence) or alerted_strain(evidence)
+    if strain:
+        shown, claim = strain, prose.claim("It got slower or fails since", *strain)
+    elif busier is not None:
+        shown = [busier]
+        claim = prose.claim("The remaining pods' CPU usage stepped up right after", busier)
+    else:
         return []
     return [
         make_finding(
             "resource-saturation",
             Category.RESOURCE_SATURATION,
-            CONFIDENCE.capacity_cut,
+            CONFIDENCE.capacity_cut if strain else CONFIDENCE.cut_busier,
             prose.narrative(
                 f"{prose.obj(workload)} was cut from {before} to "
                 f"{prose.count(after, 'replica')} and cannot carry its load",
-                f"scale back to {before} replicas",
+                f"scale back to {before} replicas"
+                + (" (or undo the autoscaler change)" if autoscaled else ""),
                 because=[
-                    prose.claim(f"Its desired replicas fell from {before} to {after}", fact),
-                    prose.claim("It got slower or fails since", *strain),
+                    prose.claim(f"Its desired replicas fell from {before} to {after}", cut.fact),
+                    claim,
                     prose.claim(
-                        "Demand did not fall with the replicas, and no autoscaler made the cut"
+                        "Demand did not fall with the replicas"
+                        + ("" if autoscaled else ", and no autoscaler made the cut")
                     ),
                 ],
             ),
-            [fact, *strain],
+            [cut.fact, *shown],
             Action.SCALE_OUT,
             workload,
             {"replicas": str(before)},

@@ -14,26 +14,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.demand import traffic_rose
+from kubetriage.analyzers.onset import (
+    ONSET_AFTER_CHANGE,
+    ONSET_TOLERANCE,
+    alert_onset,
+    rollout_on_metric_clock,
+    symptom_times,
+)
 from kubetriage.analyzers.support import (
     CONFIG_LOG,
-    CPU_USAGE,
     DEPENDENCY_LOG,
-    RISE,
     current_and_previous_revision,
     grep_logs,
     hosts_in,
     item,
     log_source,
     logs_of,
-    metric_growth,
     pod_revision,
-    scaled_down,
     service_for_host,
     timestamp,
     workload_ref,
@@ -43,7 +46,6 @@ from kubetriage.models.evidence import (
     ChangeEvidence,
     DependencyEvidence,
     Evidence,
-    MetricSummary,
     PodEvidence,
 )
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -60,17 +62,10 @@ class _Confidence:
     # outweighs where the failing pods happen to run (all were pulled after the tag moved).
     new_digest: float = 0.86
     rollout: float = 0.88  # the workload's rollout of what its pods run
-    # The current revision's replicas were cut and the remaining pods' CPU stepped up right
-    # after, every pod healthy: the same load on fewer pods.
-    scale_in: float = 0.7
 
 
 CONFIDENCE: Final = _Confidence()
 
-# A symptom that begins this soon after a change is attributed to it.
-ONSET_AFTER_CHANGE = timedelta(hours=2)
-# Clock skew and scrape intervals: a symptom "one minute before" a change is the same moment.
-ONSET_TOLERANCE = timedelta(minutes=2)
 # Capacity analyzers stay at or below this when a change explains the symptom.
 EXPLAINED_CAP = 0.75
 # Parts of the pod template whose change can cause a symptom by itself: what the program
@@ -87,92 +82,6 @@ _CARRIER = frozenset({"config", "template"})
 _SPECIFIC_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
 )
-_SYMPTOM_METRIC = re.compile(
-    r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
-)
-_ERROR_METRIC = re.compile(r"(?i)(5\.\.|5xx|error|fail)")
-_TRAFFIC_METRIC = re.compile(r"(?i)(requests?_total|request_rate|\brps\b|qps|throughput)")
-
-
-def _is_traffic(metric: MetricSummary) -> bool:
-    """A request-rate series (not an error ratio, not a per-request ratio)."""
-    label = f"{metric.name} {metric.query}"
-    if _ERROR_METRIC.search(label):
-        return False
-    return bool(
-        _TRAFFIC_METRIC.search(metric.name)
-        or ("/" not in metric.query and _TRAFFIC_METRIC.search(metric.query))
-    )
-
-
-def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
-    """When the workload's generation stepped in the metrics: the rollout on the metrics'
-    own clock, immune to skew between the API server's timestamps and Prometheus'."""
-    for metric in evidence.metrics:
-        # A generation counter moves by one out of many: "flat" as a trend, but a step.
-        stepped = metric.changed_at is not None and (metric.last or 0) > (metric.first or 0)
-        if stepped and "observed_generation" in metric.query:
-            return metric.changed_at
-    return None
-
-
-def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
-    """When each symptom was first seen: Warning events, crashes, and metric steps."""
-    found: list[tuple[datetime, EvidenceItem]] = []
-    for event in evidence.events:
-        if event.type == "Warning" and event.first_seen is not None:
-            found.append(
-                (
-                    event.first_seen,
-                    item("events", f"first {event.reason} at {event.first_seen:%H:%M}"),
-                )
-            )
-    for metric in evidence.metrics:
-        label = f"{metric.name} {metric.query}"
-        if metric.changed_at is None or metric.trend != "rising":
-            continue
-        if not _SYMPTOM_METRIC.search(label) or _is_traffic(metric):
-            continue
-        growth = metric_growth(metric)
-        if growth is None or growth < RISE:
-            continue
-        found.append(
-            (
-                metric.changed_at,
-                item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
-            )
-        )
-    return found
-
-
-def alert_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
-    """When the alert began firing: the onset of a symptom that left no dated trace of its
-    own (no Warning event, no stepped series), as an SRE reads "it fired at 09:47"."""
-    starts = [a.starts_at for a in evidence.alerts if a.starts_at is not None]
-    if not starts:
-        return None
-    first = min(starts, key=timestamp)
-    return first, item("alert", f"firing since {first:%H:%M}")
-
-
-def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
-    """The first sign of the symptom within the last six hours (events, metric steps)."""
-    recent = [
-        (when, fact)
-        for when, fact in symptom_times(evidence)
-        if 0
-        <= timestamp(evidence.collected_at) - timestamp(when)
-        <= timedelta(hours=6).total_seconds()
-    ]
-    return min(recent, key=lambda s: timestamp(s[0]), default=None)
-
-
-def _traffic_rose(metrics: list[MetricSummary]) -> bool:
-    return any(
-        _is_traffic(m) and (g := metric_growth(m)) is not None and g >= RISE for m in metrics
-    )
-
-
 # Events whose own analyzers name the precise fix: placement, volumes, node pressure.
 _SPECIFIC_EVENTS = frozenset({"FailedScheduling", "FailedMount", "FailedAttachVolume", "Evicted"})
 
@@ -374,7 +283,7 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     behaviour, or an edit of a ConfigMap its pods use), with the first symptom seen after it;
     None when there is none, when symptoms were already there before it (the previous state
     was not healthy), or when traffic rose too (then capacity is a fair rival)."""
-    if _traffic_rose(evidence.metrics):
+    if traffic_rose(evidence):
         return None
     if dependency_outage(evidence) is not None or previous_fails_alike(evidence) is not None:
         return None
@@ -497,91 +406,8 @@ def check_change(evidence: Evidence) -> list[Finding]:
     ]
 
 
-# A cut of the current revision's ReplicaSet (not an old one during a rollout) is a
-# scale-in: by an autoscaler (its minimum or target edited) or by hand.
-# How long after a scale-in the remaining pods' CPU usage may step up and still be its load.
-SCALE_IN_EFFECT = timedelta(minutes=30)
-
-
-def _scale_in(evidence: Evidence) -> tuple[int, int, datetime, EvidenceItem] | None:
-    """The newest cut of the current revision's replicas: from, to, when, and the event."""
-    current, _ = current_and_previous_revision(evidence)
-    if current is None:
-        return None
-    found: list[tuple[int, int, datetime, EvidenceItem]] = []
-    for event in evidence.events:
-        cut = scaled_down(event.message)
-        when = event.last_seen or event.first_seen
-        if cut is None or when is None or cut.replica_set != current.name:
-            continue
-        before, after = cut.before, cut.after
-        if before is not None and after is not None and 0 < after < before:
-            fact = item("events", f"{event.reason} at {when:%H:%M}: {event.message}")
-            found.append((before, after, when, fact))
-    return max(found, key=lambda f: timestamp(f[2]), default=None)
-
-
-def _busier_after(evidence: Evidence, when: datetime) -> EvidenceItem | None:
-    """A CPU usage series of the workload's pods that stepped up right after ``when``."""
-    start = timestamp(when) - ONSET_TOLERANCE.total_seconds()
-    end = timestamp(when) + SCALE_IN_EFFECT.total_seconds()
-    for metric in evidence.metrics:
-        if CPU_USAGE not in metric.query and "cpu_usage" not in metric.name:
-            continue
-        growth = metric_growth(metric)
-        if metric.changed_at is None or growth is None or growth < RISE:
-            continue
-        if start <= timestamp(metric.changed_at) <= end:
-            return item(
-                "metrics",
-                f"{metric.name} per pod stepped up at {metric.changed_at:%H:%M} "
-                f"to {prose.number(metric.last or 0)}",
-            )
-    return None
-
-
-def check_scale_in(evidence: Evidence) -> list[Finding]:
-    """Too few replicas since a scale-in: the current revision's replicas were cut (an
-    autoscaler's minimum or target raised, or a manual scale) and right after it the
-    remaining pods' CPU usage stepped up, with every pod healthy: the same load on fewer
-    pods. The fix is to give the replicas back (scale out, or undo the autoscaler edit)."""
-    target = workload_ref(evidence)
-    if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
-        return []
-    if any(pod_failing(p) for p in evidence.pods if pod_revision(p, evidence) is not None):
-        return []  # failing pods have their own causes and rules
-    cut = _scale_in(evidence)
-    if cut is None:
-        return []
-    before, after, when, event = cut
-    busier = _busier_after(evidence, when)
-    if busier is None:
-        return []
-    return [
-        make_finding(
-            "scale-in",
-            Category.RESOURCE_SATURATION,
-            CONFIDENCE.scale_in,
-            prose.narrative(
-                f"{prose.obj(target)} runs on {after} replicas instead of {before} since "
-                f"{when:%H:%M}",
-                f"scale it back out to {before} replicas (or undo the autoscaler change)",
-                because=[
-                    prose.claim(f"Its replicas were cut from {before} to {after}", event),
-                    prose.claim("The remaining pods' CPU usage stepped up right after", busier),
-                ],
-            ),
-            [event, busier],
-            Action.SCALE_OUT,
-            target,
-            {"replicas": str(before)},
-        )
-    ]
-
-
 CHANGE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("change-correlation", (Category.BAD_ROLLOUT,), check_change),
-    Analyzer("scale-in", (Category.RESOURCE_SATURATION,), check_scale_in),
 )
 
 

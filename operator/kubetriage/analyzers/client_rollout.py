@@ -15,8 +15,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, alert_onset
-from kubetriage.analyzers.changes import symptom_onset as first_symptom
+from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, alert_onset
+from kubetriage.analyzers.onset import symptom_onset as first_symptom
 from kubetriage.analyzers.support import (
     grep_logs,
     item,

@@ -13,13 +13,13 @@ server (``url``). Design points:
   Qdrant server >= 1.16). Opening a collection written with another model or dimension
   raises ``EmbeddingMismatchError``: vectors of two models are never mixed.
 * Layout v0 (the first prototype) kept that metadata in a sentinel point with a fixed id
-  and stored ``incident`` / ``action`` instead of ``name`` / ``actions``; ``_migrate_v0``
+  and stored ``incident`` / ``action`` instead of ``name`` / ``actions``; ``migrations.migrate_v0``
   rewrites it in place. A collection newer than this code is refused.
 * Point ids are ``uuid5(cluster, namespace, incident name)``: storing the same incident
   again updates it (feedback arriving twice, a corrected category) instead of adding a
   duplicate, and two incidents of one name in two namespaces (or clusters) stay two points.
   Layout v1 keyed points by (cluster, name) only, so ``media/dup`` and ``fraud/dup``
-  overwrote each other; ``_migrate_v1`` re-keys a v1 collection in place (what was already
+  overwrote each other; ``migrations.migrate_v1`` re-keys a v1 collection in place (what was already
   overwritten cannot be recovered: re-import it from an ``export_jsonl`` taken before, with
   ``import_jsonl``, which stores under the new ids).
 * Cluster / namespace preference is a small additive boost on top of the cosine score,
@@ -35,9 +35,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +58,28 @@ from kubetriage.memory.errors import (
 
 # The errors live in memory.errors (importable without qdrant); re-exported for callers.
 __all__ = [
+    "V0_META_POINT_ID",
     "EmbeddingMismatchError",
     "IncidentMemory",
     "IncidentMemoryError",
     "MemoryStats",
     "MemoryUnavailableError",
     "SchemaVersionError",
+    "point_id",
 ]
+from kubetriage.memory.migrations import (
+    V0_META_POINT_ID,
+    migrate_v0,
+    migrate_v1,
+    payload_of,
+    point_id,
+    record_of,
+)
 from kubetriage.memory.records import SCHEMA_VERSION, MemoryRecord, SimilarMatch
 from kubetriage.models.vocabulary import Category
 from kubetriage.settings import Settings
 
 DEFAULT_COLLECTION = "kubetriage-incidents"
-# Namespace of the deterministic point ids; fixed forever, or re-stores would duplicate.
-POINT_ID_NAMESPACE = uuid.UUID("6f1c3f4e-2b7a-5d0e-9c84-1a2b3c4d5e6f")
-# Layout v0's sentinel point holding the metadata (see the module docstring).
-V0_META_POINT_ID = "00000000-0000-0000-0000-000000000000"
 META_SCHEMA = "kubetriage_schema_version"
 META_MODEL = "embedding_model_id"
 META_DIMENSION = "embedding_dimension"
@@ -104,13 +108,6 @@ class MemoryStats(BaseModel):
     schema_version: int
     location: str
     collection: str
-
-
-def point_id(name: str, cluster: str, namespace: str | None = None) -> str:
-    """Deterministic id: one point per (cluster, namespace, incident name). Without a
-    namespace it is layout v1's id, so records that never had one keep theirs."""
-    key = f"{cluster}\x1f{name}" if not namespace else f"{cluster}\x1f{namespace}\x1f{name}"
-    return str(uuid.uuid5(POINT_ID_NAMESPACE, key))
 
 
 class IncidentMemory(StartStop):
@@ -237,7 +234,7 @@ class IncidentMemory(StartStop):
                 str(metadata.get(META_MODEL)), _int(metadata.get(META_DIMENSION)), info
             )
             if version < SCHEMA_VERSION:
-                self._migrate_v1()
+                migrate_v1(self._client, self._collection, self._scroll_all(with_vectors=True))
                 self._client.update_collection(self._collection, metadata=self._metadata())
                 return SCHEMA_VERSION
             return version
@@ -277,8 +274,9 @@ class IncidentMemory(StartStop):
         if sentinel:
             payload = sentinel[0].payload or {}
             self._check_model(str(payload.get("model_id")), _int(payload.get("dimension")), info)
-            self._migrate_v0()
-            self._migrate_v1()
+            migrate_v0(self._client, self._collection, self._scroll_all())
+            self._create_indexes()
+            migrate_v1(self._client, self._collection, self._scroll_all(with_vectors=True))
             self._client.update_collection(self._collection, metadata=self._metadata())
             return SCHEMA_VERSION
         count = self._client.count(self._collection, exact=True).count
@@ -304,63 +302,6 @@ class IncidentMemory(StartStop):
                 "export_jsonl and import it into a new collection to re-embed"
             )
 
-    def _migrate_v0(self) -> None:
-        """v0 -> v1: ``incident`` -> ``name``, ``action`` -> ``actions``, new fields with
-        their defaults, metadata from the sentinel point into the collection's metadata.
-
-        Every payload is converted and validated before anything is written, and the
-        metadata is written last (by the caller, after ``_migrate_v1``), so an interrupted
-        migration simply runs again (the conversion is idempotent)."""
-        converted: list[tuple[qm.ExtendedPointId, dict[str, Any]]] = []
-        for point in self._scroll_all():
-            if str(point.id) == V0_META_POINT_ID:
-                continue
-            payload = _payload_v0_to_v1(point.payload or {})
-            try:
-                MemoryRecord.model_validate(_record_fields(payload))
-            except ValidationError as exc:
-                raise SchemaVersionError(
-                    f"cannot migrate point {point.id} of {self._collection!r} from schema v0: "
-                    f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
-                ) from exc
-            converted.append((point.id, payload))
-        for point_key, payload in converted:
-            self._client.overwrite_payload(
-                self._collection, payload=payload, points=[point_key], wait=True
-            )
-        self._client.delete(
-            self._collection, points_selector=qm.PointIdsList(points=[V0_META_POINT_ID])
-        )
-        self._create_indexes()
-
-    def _migrate_v1(self) -> None:
-        """v1 -> v2: points move to ids that include the namespace (``point_id``). Every
-        point is validated first; new points are written before old ones are deleted, so an
-        interrupted migration runs again to the same result."""
-        moves: list[tuple[str, qm.PointStruct]] = []
-        for point in self._scroll_all(with_vectors=True):
-            payload = {**(point.payload or {}), "schema_version": SCHEMA_VERSION}
-            try:
-                record = _record(payload)
-            except ValidationError as exc:
-                raise SchemaVersionError(
-                    f"cannot migrate point {point.id} of {self._collection!r} from schema v1: "
-                    f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
-                ) from exc
-            new_id = point_id(record.name, record.cluster, record.namespace)
-            vector = point.vector
-            if not isinstance(vector, list):
-                raise SchemaVersionError(f"point {point.id} has no single vector to migrate")
-            moves.append((str(point.id), qm.PointStruct(id=new_id, vector=vector, payload=payload)))
-        for start in range(0, len(moves), _UPSERT_BATCH):
-            batch = [p for _, p in moves[start : start + _UPSERT_BATCH]]
-            self._client.upsert(self._collection, points=batch, wait=True)
-        stale = [old for old, new in moves if old != str(new.id)]
-        if stale:
-            self._client.delete(
-                self._collection, points_selector=qm.PointIdsList(points=stale), wait=True
-            )
-
     # --- writing ---------------------------------------------------------------------------
 
     def store(self, record: MemoryRecord, text: str) -> str:
@@ -370,7 +311,7 @@ class IncidentMemory(StartStop):
 
     def store_many(self, items: Sequence[tuple[MemoryRecord, str]]) -> list[str]:
         """``store`` for many records, embedding them in batches."""
-        cleaned = [(self._redact_record(record), self._redact(text)) for record, text in items]
+        cleaned = [(self._redactrecord_of(record), self._redact(text)) for record, text in items]
         vectors = self._embedder.embed([text for _, text in cleaned]) if cleaned else []
         ids: list[str] = []
         points: list[qm.PointStruct] = []
@@ -382,7 +323,7 @@ class IncidentMemory(StartStop):
                 )
             pid = point_id(record.name, record.cluster, record.namespace)
             ids.append(pid)
-            points.append(qm.PointStruct(id=pid, vector=vector, payload=_payload(record, text)))
+            points.append(qm.PointStruct(id=pid, vector=vector, payload=payload_of(record, text)))
         with self._lock:
             for start in range(0, len(points), _UPSERT_BATCH):
                 self._call(
@@ -393,7 +334,7 @@ class IncidentMemory(StartStop):
                 )
         return ids
 
-    def _redact_record(self, record: MemoryRecord) -> MemoryRecord:
+    def _redactrecord_of(self, record: MemoryRecord) -> MemoryRecord:
         updates = {
             field: self._redact(value)
             for field in ("resolution", "summary")
@@ -455,7 +396,7 @@ class IncidentMemory(StartStop):
                     with_payload=True,
                 )
                 for point in response.points:
-                    record = _record(point.payload or {})
+                    record = record_of(point.payload or {})
                     boost = 0.0
                     if prefer_cluster and record.cluster == prefer_cluster:
                         boost += self._cluster_boost
@@ -478,7 +419,7 @@ class IncidentMemory(StartStop):
         if not points:
             return None
         payload = points[0].payload or {}
-        return _record(payload), str(payload.get("text", ""))
+        return record_of(payload), str(payload.get("text", ""))
 
     def stats(self) -> MemoryStats:
         with self._lock:
@@ -513,7 +454,7 @@ class IncidentMemory(StartStop):
         with path.open("w", encoding="utf-8") as out:
             for point in points:
                 payload = point.payload or {}
-                line = _record(payload).model_dump(mode="json")
+                line = record_of(payload).model_dump(mode="json")
                 line["text"] = payload.get("text", "")
                 out.write(json.dumps(line, sort_keys=True) + "\n")
         return len(points)
@@ -592,38 +533,6 @@ def _check_not_locked(path: Path) -> None:
                 "one process at a time, use a Qdrant server to share it"
             ) from exc
         portalocker.unlock(handle)
-
-
-def _payload(record: MemoryRecord, text: str) -> dict[str, Any]:
-    payload = record.model_dump(mode="json")
-    payload["text"] = text
-    # Derived, stored so searches can filter on it (Qdrant cannot filter on "is not null").
-    payload["resolved"] = record.resolved
-    return payload
-
-
-def _record_fields(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if k in MemoryRecord.model_fields}
-
-
-def _record(payload: dict[str, Any]) -> MemoryRecord:
-    return MemoryRecord.model_validate(_record_fields(payload))
-
-
-def _payload_v0_to_v1(old: dict[str, Any]) -> dict[str, Any]:
-    new = dict(old)
-    if "incident" in new:
-        new["name"] = new.pop("incident")
-    if "action" in new:
-        action = new.pop("action")
-        new["actions"] = [action] if action else []
-    new.setdefault("actions", [])
-    new.setdefault("corrected", False)
-    new.setdefault("source", "feedback")
-    new.setdefault("created_at", new.get("resolved_at") or datetime.now(UTC).isoformat())
-    new["schema_version"] = SCHEMA_VERSION
-    new["resolved"] = new.get("resolved_at") is not None
-    return new
 
 
 def _match(key: str, value: str) -> qm.FieldCondition:

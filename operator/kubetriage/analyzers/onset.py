@@ -1,0 +1,88 @@
+"""When the symptom began: the first Warning event, the first step of a symptom series (errors,
+latency, memory, CPU, restarts; never the request rate itself), the alert's own start, and
+the rollout on the metrics' clock. Change correlation (``changes``), a callee's change
+(``dependencies``), a caller's rollout (``client_rollout``) and the status timeline measure
+the delay from a change to this onset.
+
+Pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from kubetriage.analyzers.demand import is_traffic
+from kubetriage.analyzers.support import RISE, item, metric_growth, timestamp
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem
+
+# A symptom that begins this soon after a change is attributed to it.
+ONSET_AFTER_CHANGE = timedelta(hours=2)
+# Clock skew and scrape intervals: a symptom "one minute before" a change is the same moment.
+ONSET_TOLERANCE = timedelta(minutes=2)
+_SYMPTOM_METRIC = re.compile(
+    r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
+)
+
+
+def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
+    """When the workload's generation stepped in the metrics: the rollout on the metrics'
+    own clock, immune to skew between the API server's timestamps and Prometheus'."""
+    for metric in evidence.metrics:
+        # A generation counter moves by one out of many: "flat" as a trend, but a step.
+        stepped = metric.changed_at is not None and (metric.last or 0) > (metric.first or 0)
+        if stepped and "observed_generation" in metric.query:
+            return metric.changed_at
+    return None
+
+
+def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
+    """When each symptom was first seen: Warning events, crashes, and metric steps."""
+    found: list[tuple[datetime, EvidenceItem]] = []
+    for event in evidence.events:
+        if event.type == "Warning" and event.first_seen is not None:
+            found.append(
+                (
+                    event.first_seen,
+                    item("events", f"first {event.reason} at {event.first_seen:%H:%M}"),
+                )
+            )
+    for metric in evidence.metrics:
+        label = f"{metric.name} {metric.query}"
+        if metric.changed_at is None or metric.trend != "rising":
+            continue
+        if not _SYMPTOM_METRIC.search(label) or is_traffic(metric):
+            continue
+        growth = metric_growth(metric)
+        if growth is None or growth < RISE:
+            continue
+        found.append(
+            (
+                metric.changed_at,
+                item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
+            )
+        )
+    return found
+
+
+def alert_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
+    """When the alert began firing: the onset of a symptom that left no dated trace of its
+    own (no Warning event, no stepped series), as an SRE reads "it fired at 09:47"."""
+    starts = [a.starts_at for a in evidence.alerts if a.starts_at is not None]
+    if not starts:
+        return None
+    first = min(starts, key=timestamp)
+    return first, item("alert", f"firing since {first:%H:%M}")
+
+
+def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
+    """The first sign of the symptom within the last six hours (events, metric steps)."""
+    recent = [
+        (when, fact)
+        for when, fact in symptom_times(evidence)
+        if 0
+        <= timestamp(evidence.collected_at) - timestamp(when)
+        <= timedelta(hours=6).total_seconds()
+    ]
+    return min(recent, key=lambda s: timestamp(s[0]), default=None)

@@ -1,0 +1,474 @@
+"""The catalogue of PromQL templates kubetriage runs for an incident's evidence: per-pod
+memory, CPU and throttling, restarts, rollouts, per-service traffic, latency, errors and busy
+pools, callee pods, volumes, queues and certificates. Pure data; ``kubetriage.evidence.queries``
+decides which of them apply to an incident and renders them with escaped values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubetriage.models.vocabulary import Category
+
+
+@dataclass(frozen=True)
+class QueryTemplate:
+    """One PromQL template; ``requires`` lists the ``Scope`` fields it cannot run without;
+    ``families`` the alert families it is run for (empty: every incident)."""
+
+    name: str
+    categories: tuple[Category, ...]
+    requires: frozenset[str]
+    promql: str
+    description: str = ""
+    families: frozenset[str] = frozenset()
+
+
+# Container matcher used by every per-container template: the alert's container when known,
+# otherwise any real container (cAdvisor's pod-level cgroup has container="", and "POD" is
+# the pause container).
+_CONTAINERS = 'container=~"$container_regex",container!="",container!="POD"'
+_POD = 'namespace="$namespace",pod=~"$pod_regex"'
+_POD_CONTAINERS = f"{_POD},{_CONTAINERS}"
+_JOB = 'namespace="$namespace",job=~"$job_regex"'
+_DEPLOYMENT = 'namespace="$namespace",deployment="$deployment"'
+_STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'
+_PVC = 'namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"'
+# The pods of the workloads behind the Services the incident's workload calls.
+_CALLEE_CONTAINERS = (
+    'namespace=~"$callee_namespaces",pod=~"$callee_pods",container!="",container!="POD"'
+)
+_POD_SET = frozenset({"namespace", "pod_regex"})
+_JOB_SET = frozenset({"namespace", "job"})
+
+_C = Category
+
+
+def _pvc_ratio(used: str, total: str) -> str:
+    """``used / total`` of one PersistentVolumeClaim's kubelet volume stats."""
+    return (
+        f"max by (persistentvolumeclaim) ({used}{{{_PVC}}})"
+        f" / max by (persistentvolumeclaim) ({total}{{{_PVC}}})"
+    )
+
+
+def _by_job(
+    name: str, categories: tuple[Category, ...], promql: str, description: str
+) -> QueryTemplate:
+    """A template of the service's scrape job, run for the alert families whose causes it
+    separates (latency, errors, saturation)."""
+    return QueryTemplate(
+        name,
+        categories,
+        _JOB_SET,
+        promql,
+        description,
+        frozenset({"latency", "errors", "saturation"}),
+    )
+
+
+def _traffic(name: str, promql: str, description: str) -> QueryTemplate:
+    """A request rate: more demand points at capacity, the same at a change."""
+    return _by_job(name, (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT), promql, description)
+
+
+def _busy(name: str, promql: str, description: str) -> QueryTemplate:
+    """A share of a pool in use: with more traffic the pods are short of capacity, with the
+    same traffic what they wait on is slower."""
+    return _by_job(name, (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE), promql, description)
+
+
+TEMPLATES: tuple[QueryTemplate, ...] = (
+    # --- memory -----------------------------------------------------------------------
+    QueryTemplate(
+        "memory_working_set_bytes",
+        (_C.OOM_KILLED, _C.RESOURCE_SATURATION),
+        _POD_SET,
+        f"max by (pod, container) (container_memory_working_set_bytes{{{_POD_CONTAINERS}}})",
+        "working set per container (what the OOM killer compares to the limit)",
+    ),
+    QueryTemplate(
+        "memory_limit_bytes",
+        (_C.OOM_KILLED,),
+        _POD_SET,
+        "max by (pod, container) (kube_pod_container_resource_limits"
+        f'{{{_POD_CONTAINERS},resource="memory"}})',
+    ),
+    QueryTemplate(
+        "memory_working_set_vs_limit",
+        (_C.OOM_KILLED,),
+        _POD_SET,
+        f"max by (pod, container) (container_memory_working_set_bytes{{{_POD_CONTAINERS}}})"
+        " / on (pod, container) max by (pod, container) (kube_pod_container_resource_limits"
+        f'{{{_POD_CONTAINERS},resource="memory"}})',
+        "1.0 means at the limit",
+    ),
+    QueryTemplate(
+        "last_terminated_oomkilled",
+        (_C.OOM_KILLED,),
+        _POD_SET,
+        "max by (pod, container) (kube_pod_container_status_last_terminated_reason"
+        f'{{{_POD_CONTAINERS},reason="OOMKilled"}})',
+    ),
+    # --- restarts and waiting ---------------------------------------------------------
+    QueryTemplate(
+        "container_restarts",
+        (_C.CRASH_LOOP, _C.OOM_KILLED, _C.PROBE_FAILURE),
+        _POD_SET,
+        f"max by (pod, container) (kube_pod_container_status_restarts_total{{{_POD_CONTAINERS}}})",
+    ),
+    QueryTemplate(
+        "container_restarts_increase_15m",
+        (_C.CRASH_LOOP, _C.OOM_KILLED, _C.PROBE_FAILURE),
+        _POD_SET,
+        "sum by (pod, container) (increase(kube_pod_container_status_restarts_total"
+        f"{{{_POD_CONTAINERS}}}[15m]))",
+    ),
+    QueryTemplate(
+        "container_waiting_reason",
+        (_C.CRASH_LOOP, _C.IMAGE_PULL, _C.CONFIG_MISSING),
+        _POD_SET,
+        "max by (pod, container, reason) (kube_pod_container_status_waiting_reason"
+        f"{{{_POD_CONTAINERS}}}) > 0",
+    ),
+    QueryTemplate(
+        "pod_pending",
+        (_C.UNSCHEDULABLE,),
+        _POD_SET,
+        f'max by (pod) (kube_pod_status_phase{{{_POD},phase="Pending"}})',
+    ),
+    # --- CPU --------------------------------------------------------------------------
+    QueryTemplate(
+        "cpu_usage_cores",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION),
+        _POD_SET,
+        "sum by (pod, container) (rate(container_cpu_usage_seconds_total"
+        f"{{{_POD_CONTAINERS}}}[5m]))",
+    ),
+    QueryTemplate(
+        "cpu_limit_cores",
+        (_C.CPU_THROTTLING,),
+        _POD_SET,
+        "max by (pod, container) (kube_pod_container_resource_limits"
+        f'{{{_POD_CONTAINERS},resource="cpu"}})',
+    ),
+    QueryTemplate(
+        "cpu_throttled_ratio",
+        (_C.CPU_THROTTLING,),
+        _POD_SET,
+        "sum by (pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        f"{{{_POD_CONTAINERS}}}[5m])) / sum by (pod, container) "
+        f"(rate(container_cpu_cfs_periods_total{{{_POD_CONTAINERS}}}[5m]))",
+        "share of CFS periods in which the container was throttled",
+    ),
+    QueryTemplate(
+        "callee_cpu_throttled_ratio",
+        (_C.CPU_THROTTLING,),
+        frozenset({"callees"}),
+        "sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        f"{{{_CALLEE_CONTAINERS}}}[5m])) / sum by (namespace, pod, container) "
+        f"(rate(container_cpu_cfs_periods_total{{{_CALLEE_CONTAINERS}}}[5m]))",
+        "share of CFS periods in which a called workload's container was throttled",
+    ),
+    # --- HTTP (the service's own metrics, by scrape job) -----------------------------
+    QueryTemplate(
+        "http_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        f'sum(rate(http_requests_total{{{_JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_5xx_ratio_status_label",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        f'sum(rate(http_requests_total{{{_JOB},status=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_5xx_ratio_status_code_label",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # prom-client middlewares (express-prom-bundle...) label the code status_code.
+        f'sum(rate(http_requests_total{{{_JOB},status_code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_server_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # Micrometer (Spring Boot) names and labels.
+        f'sum(rate(http_server_requests_seconds_count{{{_JOB},status=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_requests_seconds_count{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "otel_http_server_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # OpenTelemetry semantic conventions, as exported to Prometheus.
+        "sum(rate(http_server_request_duration_seconds_count"
+        f'{{{_JOB},http_response_status_code=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_request_duration_seconds_count{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_received_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # prometheus-net (ASP.NET Core) names and labels.
+        f'sum(rate(http_requests_received_total{{{_JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
+        "http_latency_p99_seconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket"
+        f"{{{_JOB}}}[5m])))",
+    ),
+    QueryTemplate(
+        "istio_latency_p99_milliseconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        # What callers see through the mesh (the receiving sidecar's view, in milliseconds).
+        "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
+        '{reporter="destination",destination_workload_namespace="$namespace",'
+        'destination_workload=~"$job_regex"}[5m])))',
+    ),
+    QueryTemplate(
+        "otel_http_server_latency_p99_seconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        _JOB_SET,
+        "histogram_quantile(0.99, sum by (le) (rate("
+        f"http_server_request_duration_seconds_bucket{{{_JOB}}}[5m])))",
+    ),
+    # --- what separates the causes of latency, errors and saturation --------------------
+    _traffic(
+        "http_request_rate",
+        f"sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        "traffic: more of it points at capacity, the same at a change or a dependency",
+    ),
+    _traffic(
+        "http_request_rate_from_histogram",
+        # Services that count requests only in their latency histogram: the Prometheus
+        # clients' default, Micrometer (Spring Boot) and OpenTelemetry names.
+        "sum(rate({__name__=~"
+        '"http_request_duration_seconds_count|http_server_requests_seconds_count|'
+        f'http_server_request_duration_seconds_count",{_JOB}}}[5m]))',
+        "traffic, counted by the latency histogram",
+    ),
+    _traffic(
+        "http_request_rate_received",
+        # prometheus-net (ASP.NET Core) counts requests as http_requests_received_total.
+        f"sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
+        "traffic, as prometheus-net counts it",
+    ),
+    _traffic(
+        "istio_request_rate",
+        # The mesh's own count (the receiving sidecar), for services without app metrics.
+        'sum(rate(istio_requests_total{reporter="destination",'
+        'destination_workload_namespace="$namespace",destination_workload=~"$job_regex"}[5m]))',
+        "traffic into the workload, as its Istio sidecar counts it",
+    ),
+    _traffic(
+        "ingress_request_rate",
+        'sum(rate(nginx_ingress_controller_requests{namespace="$namespace",'
+        'service=~"$job_regex"}[5m]))',
+        "traffic through ingress-nginx to the Service",
+    ),
+    QueryTemplate(
+        "cpu_seconds_per_request",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _POD_SET | _JOB_SET,
+        f"sum(rate(container_cpu_usage_seconds_total{{{_POD_CONTAINERS}}}[5m]))"
+        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        "CPU per request: a step up means each request got costlier (new code), not more load",
+        frozenset({"latency", "saturation", "throttling"}),
+    ),
+    # Pools in use (1.0: every worker thread or pooled connection is taken): with more
+    # traffic, the pods are short of capacity; with the same traffic, what they wait on is
+    # slower. Micrometer (Spring Boot: Tomcat, HikariCP) and OpenTelemetry client names.
+    _busy(
+        "tomcat_threads_busy_ratio",
+        f"sum(tomcat_threads_busy_threads{{{_JOB}}})"
+        f" / sum(tomcat_threads_config_max_threads{{{_JOB}}})",
+        "Tomcat worker threads in use",
+    ),
+    _busy(
+        "hikaricp_connections_busy_ratio",
+        f"sum(hikaricp_connections_active{{{_JOB}}}) / sum(hikaricp_connections_max{{{_JOB}}})",
+        "HikariCP pooled connections in use",
+    ),
+    _busy(
+        "db_client_connections_busy_ratio",
+        f'sum(db_client_connections_usage{{{_JOB},state="used"}})'
+        f" / sum(db_client_connections_max{{{_JOB}}})",
+        "database client pool connections in use (OpenTelemetry db.client.connections.*)",
+    ),
+    QueryTemplate(
+        "deployment_generation",
+        (_C.BAD_ROLLOUT,),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_status_observed_generation{{{_DEPLOYMENT}}})",
+        "steps when a rollout happens: the change on the metrics' own clock",
+        frozenset({"latency", "errors", "saturation", "restarts", "queue"}),
+    ),
+    QueryTemplate(
+        "kafka_consumergroup_lag",
+        (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        frozenset({"namespace"}),
+        'sum by (consumergroup, topic) (kafka_consumergroup_lag{namespace="$namespace"})',
+        "consumer lag: growing with steady input means too few or too slow consumers",
+        frozenset({"queue"}),
+    ),
+    # A backlog grows when input outruns the consumers: the input rate, the consumers' rate
+    # and their CPU separate "more work" from "slower consumers" (a change, a dependency).
+    QueryTemplate(
+        "queue_messages_ready",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        "sum by (queue) ({__name__=~"
+        '"rabbitmq_queue_messages_ready|celery_queue_length|sidekiq_queue_size",'
+        'namespace="$namespace"})',
+        "messages waiting in each queue (RabbitMQ, Celery, Sidekiq exporters)",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "queue_input_rate",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        "sum by (queue) (rate(rabbitmq_queue_messages_published_total"
+        '{namespace="$namespace"}[5m]))',
+        "messages published per second: the demand on the consumers",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "topic_input_rate",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        'sum by (topic) (rate(kafka_topic_partition_current_offset{namespace="$namespace"}[5m]))',
+        "messages produced per second to each topic",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "queue_consumed_rate",
+        (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT),
+        frozenset({"namespace"}),
+        "max by (queue) (rate({__name__=~"
+        '"rabbitmq_queue_messages_acked_total|celery_tasks_succeeded_total|'
+        'celery_task_succeeded_total",namespace="$namespace"}[5m]))',
+        "messages the consumers finish per second: flat while input grows is capacity",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
+        "namespace_pod_cpu_cores",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace", "namespace_wide"}),
+        "sum by (pod) (rate(container_cpu_usage_seconds_total"
+        '{namespace="$namespace",container!="",container!="POD"}[5m]))',
+        "CPU per pod when the consumers are not known up front",
+        frozenset({"queue"}),
+    ),
+    # --- storage ----------------------------------------------------------------------
+    QueryTemplate(
+        "volume_used_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        _pvc_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
+    ),
+    QueryTemplate(
+        "volume_inodes_used_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        _pvc_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
+    ),
+    # --- replicas ---------------------------------------------------------------------
+    QueryTemplate(
+        "deployment_replicas_available",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_status_replicas_available{{{_DEPLOYMENT}}})",
+    ),
+    QueryTemplate(
+        "deployment_replicas_desired",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_spec_replicas{{{_DEPLOYMENT}}})",
+    ),
+    QueryTemplate(
+        "deployment_replicas_updated",
+        (_C.BAD_ROLLOUT, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_status_replicas_updated{{{_DEPLOYMENT}}})",
+    ),
+    QueryTemplate(
+        "statefulset_replicas_ready",
+        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
+        frozenset({"namespace", "statefulset"}),
+        f"max(kube_statefulset_status_replicas_ready{{{_STATEFULSET}}})",
+    ),
+    QueryTemplate(
+        "statefulset_replicas_desired",
+        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
+        frozenset({"namespace", "statefulset"}),
+        f"max(kube_statefulset_replicas{{{_STATEFULSET}}})",
+    ),
+    # --- nodes ------------------------------------------------------------------------
+    QueryTemplate(
+        "node_condition_true",
+        (_C.NODE_FAILURE,),
+        frozenset({"node"}),
+        'max by (condition) (kube_node_status_condition{node="$node",status="true"})',
+        "1 while the condition (Ready, MemoryPressure, DiskPressure...) holds",
+    ),
+    QueryTemplate(
+        "node_unschedulable",
+        (_C.NODE_FAILURE, _C.UNSCHEDULABLE),
+        frozenset({"node"}),
+        'max(kube_node_spec_unschedulable{node="$node"})',
+    ),
+    # --- probes and certificates ------------------------------------------------------
+    QueryTemplate(
+        "probe_success",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK, _C.PROBE_FAILURE),
+        frozenset({"namespace"}),
+        'min by (job, instance) (probe_success{namespace="$namespace"})',
+    ),
+    QueryTemplate(
+        "dependency_probe_success",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
+        frozenset({"dependency_hosts"}),
+        # Blackbox "instance" is a URL or host[:port] of the probed dependency.
+        'min by (job, instance) (probe_success{instance=~"(https?://)?($hosts)([:/].*)?"})',
+    ),
+    QueryTemplate(
+        "failing_probes",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
+        # Unscoped, so only for namespace-wide incidents where nothing narrower is known:
+        # blackbox probes of external dependencies carry no namespace label.
+        frozenset({"namespace_wide"}),
+        "min by (job, instance) (probe_success) and on (job, instance)"
+        " (min by (job, instance) (min_over_time(probe_success[$window] @ end())) < 1)",
+        "probes that failed at least once in the window, over the whole window",
+    ),
+    QueryTemplate(
+        "probe_ssl_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"dependency_hosts"}),
+        "min by (instance) (probe_ssl_earliest_cert_expiry"
+        '{instance=~"(https?://)?($hosts)([:/].*)?"}) - time()',
+    ),
+    QueryTemplate(
+        "expiring_probe_certificates_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"namespace_wide"}),
+        "(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < 14 * 86400",
+        "certificates seen by blackbox probes that expire within 14 days",
+    ),
+    QueryTemplate(
+        "certmanager_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"namespace"}),
+        "min by (name) (certmanager_certificate_expiration_timestamp_seconds"
+        '{namespace="$namespace"}) - time()',
+    ),
+)
