@@ -51,6 +51,8 @@ CONFIDENCE: Final = _Confidence()
 # What the kubelet reports about a pod whose node stalls while its container runs: probes
 # that fail or time out, a sandbox that cannot be created or torn down.
 _KUBELET_TROUBLE = frozenset({"Unhealthy", "FailedCreatePodSandBox", "FailedKillPod"})
+# How many times such an event must repeat to be trouble rather than a start-up blip.
+_REPEATED = 3
 
 
 def _failing(pod: PodEvidence) -> bool:
@@ -63,13 +65,15 @@ def _failing(pod: PodEvidence) -> bool:
 
 
 def _kubelet_trouble(evidence: Evidence, pod: PodEvidence) -> list[EventEvidence]:
-    """The pod's Warning events within the window saying its probes fail or its sandbox
-    cannot be made: the kubelet cannot reach or run it there."""
+    """The pod's Warning events within the window saying, again and again, that its probes
+    fail or its sandbox cannot be made: the kubelet cannot reach or run it there (a probe
+    failing once or twice while the pod starts is not that)."""
     return [
         e
         for e in pod_events(evidence, pod)
         if e.type == "Warning"
         and e.reason in _KUBELET_TROUBLE
+        and e.count >= _REPEATED
         and (age := seconds_before(evidence, e.last_seen or e.first_seen)) is not None
         and age <= WINDOW_SECONDS
     ]
