@@ -2,7 +2,8 @@
 selector matches the pod template of a Deployment asking for 0 replicas (and only then), and
 the saturation rule turns calls failing to that Service into "scale that workload back out"
 (to the replicas its desired-replicas series showed), ranked above the network rule's "the
-selector matches nothing", which stays the answer when no workload stands behind it.
+selector matches nothing", which stays the answer when no workload stands behind it; the
+model's evidence text names that workload too.
 
 Everything is real: raw manifests through the evidence builder (``tests.support.built``),
 Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
@@ -10,6 +11,7 @@ Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
 
 from __future__ import annotations
 
+from kubetriage.llm.sections import Detail, render_evidence
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.vocabulary import Action, Category
@@ -69,3 +71,10 @@ def test_calls_failing_to_a_callee_scaled_to_zero_scale_it_back_out() -> None:
     assert_leads(
         analyze(_calls_to_cart(scaled=False)), Category.NETWORK, Action.FIX_NETWORK, CART_SERVICE
     )
+
+
+def test_the_model_is_shown_which_workload_stands_at_zero_behind_the_service() -> None:
+    text = render_evidence(_calls_to_cart(scaled=True), Detail()).evidence
+    assert "service shop/cart" in text
+    assert "scaled_to_zero=Deployment/shop/cart" in text
+    assert "scaled_to_zero" not in render_evidence(_calls_to_cart(scaled=False), Detail()).evidence
