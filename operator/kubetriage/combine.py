@@ -153,12 +153,30 @@ def remediation_id(action: Action, target: ObjectRef) -> str:
     return f"{action.value}-{digest[:6]}"
 
 
+def superseded(finding: Finding, findings: list[Finding]) -> bool:
+    """Escalating to the owner of a failing dependency X is the fallback when nothing says
+    what is wrong with X: a finding of another kind that fixes X itself (its Service's ports
+    or selector, its workload's image or memory) supersedes it, and it does not vote for its
+    category."""
+    if finding.category is not Category.DEPENDENCY_FAILURE:
+        return False
+    return finding.action is Action.ESCALATE and any(
+        f.action is not Action.ESCALATE
+        and f.category != finding.category
+        and f.target.same_object(finding.target)
+        for f in findings
+    )
+
+
 def _category_scores(
     findings: list[Finding], opinion: ModelOpinion | None, similar: list[SimilarIncident]
 ) -> dict[Category, float]:
-    """Noisy-OR of the independent votes for each category."""
+    """Noisy-OR of the independent votes for each category (a superseded escalation is no
+    vote)."""
     votes: dict[Category, list[float]] = {}
     for finding in findings:
+        if superseded(finding, findings):
+            continue
         votes.setdefault(finding.category, []).append(finding.confidence)
     if opinion is not None:
         votes.setdefault(opinion.category, []).append(opinion.confidence * LLM_WEIGHT)
@@ -186,7 +204,9 @@ def _choose_category(
     # Ties break on the vocabulary's order, so the input order never changes the answer.
     order = {category: index for index, category in enumerate(Category)}
     strongest = max(
-        findings, key=lambda f: (f.confidence, -order[f.category], f.analyzer), default=None
+        (f for f in findings if not superseded(f, findings)),
+        key=lambda f: (f.confidence, -order[f.category], f.analyzer),
+        default=None,
     )
     strongest_category = strongest.category if strongest else None
     best = max(scores, key=lambda c: (round(scores[c], 9), c == strongest_category, -order[c]))

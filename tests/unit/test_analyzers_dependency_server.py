@@ -322,3 +322,50 @@ def test_a_dependency_that_says_nothing_wrong_is_not_blamed() -> None:
     result = analyze(_caller(dep, logs="GET /orders 200"))
     names = {"dependency-volume-full", "dependency-refusing", "credentials-changed"}
     assert not [f for f in result.findings if f.analyzer in names]
+
+
+@pytest.mark.parametrize(
+    ("quote", "port"),
+    [
+        (
+            "find failed: (Unauthorized) not authorized on rates to execute command "
+            '{ find: "plans", $db: "rates" }',
+            27017,
+        ),
+        ("ERROR: permission denied for table plans (SQLSTATE 42501)", 5432),
+        ("Error 1142 (42000): SELECT command denied to user 'rates'@'10.0.3.4' for table", 3306),
+        ("NOPERM User rates has no permissions to run the 'hget' command", 6379),
+    ],
+)
+def test_a_caller_quoting_a_denied_operation_escalates_to_that_server(
+    quote: str, port: int
+) -> None:
+    # The caller logs in fine but the server denies its user the operation: a role or grant
+    # revoked on the server, whose owner restores it.
+    server = _server("connection accepted", name="rates", port=port)
+    other = _server("connection accepted", name="cache", port=11211)
+    result = analyze(_caller(server, other, logs=quote))
+    finding = assert_leads(
+        result,
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="data", name="rates"),
+    )
+    assert finding.confidence == CONFIDENCE.caller_words
+    assert "denies the caller's operations" in finding.summary
+
+
+def test_of_several_servers_of_a_family_the_denial_names_the_one_its_words_pick() -> None:
+    rate = _server("ok", name="mongodb-rate", port=27017)
+    geo = _server("ok", name="mongodb-geo", port=27017)
+    quote = '(Unauthorized) not authorized on rate-db to execute command { find: "inventory" }'
+    assert_leads(
+        analyze(_caller(geo, rate, logs=quote)),
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="data", name="mongodb-rate"),
+    )
+    # Words that pick neither (or both) leave it unnamed.
+    vague = "(Unauthorized) not authorized on admin to execute command { listDatabases: 1 }"
+    result = analyze(_caller(geo, rate, logs=vague))
+    assert not [f for f in result.findings if f.analyzer == "dependency-refusing"]

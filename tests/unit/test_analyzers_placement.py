@@ -132,3 +132,52 @@ def test_a_split_that_follows_the_revision_or_the_digest_is_not_the_nodes() -> N
     )
     assert not _localized(by_revision)
     assert not _localized(moved_tag)
+
+
+def _running(suffix: str, node: str) -> PodEvidence:
+    return pod(f"checkout-7d9f6c8b5-{suffix}", container("app"), node=node)
+
+
+def test_a_running_replica_whose_probes_time_out_only_on_a_troubled_node_drains_it() -> None:
+    # The container runs and was never restarted, but the kubelet's probes of it time out
+    # on the node whose kernel reports hung tasks; the same template is fine elsewhere.
+    stalled = _running("ccccc", BAD)
+    timeouts = event(
+        "Unhealthy",
+        'Readiness probe failed: Get "http://10.0.3.22:8080/": context deadline exceeded',
+        name=stalled.name,
+        count=12,
+    )
+    hung = event(
+        "TaskHung",
+        "kernel: INFO: task containerd:1873 blocked for more than 122 seconds.",
+        name=BAD,
+        kind="Node",
+        namespace=None,
+    )
+    ev = evidence(
+        pods=[_running("aaaaa", "worker-1"), stalled],
+        nodes=[_node("worker-1"), _node(BAD)],
+        events=[timeouts, hung],
+    )
+    found = _localized(ev)
+    assert [(f.action, f.target) for f in found] == [
+        (Action.DRAIN_NODE, ObjectRef(kind="Node", name=BAD))
+    ]
+    assert any("Readiness probe failed" in e.fact for e in found[0].evidence)
+    # The same probe timeouts with a quiet node, or on every replica, blame no node.
+    quiet = ev.model_copy(update={"events": [timeouts]})
+    everywhere = ev.model_copy(
+        update={
+            "events": [
+                timeouts,
+                hung,
+                event("Unhealthy", timeouts.message, name="checkout-7d9f6c8b5-aaaaa", count=5),
+            ]
+        }
+    )
+    # A probe that failed twice while the pod started is no trouble of the node's.
+    blip = ev.model_copy(update={"events": [timeouts.model_copy(update={"count": 2}), hung]})
+    assert not _localized(quiet)
+    assert not _localized(everywhere)
+    assert not _localized(blip)

@@ -505,3 +505,34 @@ def test_model_evidence_that_says_nothing_is_not_shown() -> None:
     )
     shown = [e.fact for e in diagnosis.evidence if e.source == "llm"]
     assert shown == ["checkout restarted after OOMKilled"]
+
+
+def test_a_fix_of_the_dependency_itself_supersedes_escalating_to_its_owner() -> None:
+    callee = ObjectRef(kind="Service", namespace="shop", name="catalog")
+    escalate = _finding(Category.DEPENDENCY_FAILURE, Action.ESCALATE, 0.78, callee)
+    ports = _finding(Category.NETWORK, Action.FIX_NETWORK, 0.7, callee)
+    diagnosis = combine(
+        evidence=_evidence(), findings=[escalate, ports], opinion=None, llm=NO_LLM, similar=[]
+    )
+    assert diagnosis.category is Category.NETWORK
+    assert [r.action for r in diagnosis.remediations][:2] == [Action.FIX_NETWORK, Action.ESCALATE]
+    # Near misses: a fix aimed at another object, or a crash loop's own escalation, still vote.
+    elsewhere = _finding(Category.NETWORK, Action.FIX_NETWORK, 0.7, WORKLOAD)
+    assert (
+        combine(
+            evidence=_evidence(),
+            findings=[escalate, elsewhere],
+            opinion=None,
+            llm=NO_LLM,
+            similar=[],
+        ).category
+        is Category.DEPENDENCY_FAILURE
+    )
+    crash = _finding(Category.CRASH_LOOP, Action.ESCALATE, 0.78)
+    probe = _finding(Category.PROBE_FAILURE, Action.FIX_PROBE, 0.7)
+    assert (
+        combine(
+            evidence=_evidence(), findings=[crash, probe], opinion=None, llm=NO_LLM, similar=[]
+        ).category
+        is Category.CRASH_LOOP
+    )

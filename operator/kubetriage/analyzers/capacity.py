@@ -1,9 +1,11 @@
 """Capacity taken away rather than demand grown: replicas cut while demand stayed, and the
 service got slower or fails (a cut by hand or a pipeline, not an autoscaler's own) or the
 remaining pods got busier right after the cut (also an autoscaler's, its minimum or target
-edited), scale back to what it ran; and an autoscaler that cannot read its metric (the
-metrics API or adapter is down) while the service got slower, scale out by hand. Called by
-the saturation rule (``saturation``), whose category they share.
+edited), scale back to what it ran; a Service the workload fails to call that is empty
+because the workload behind it was scaled to zero, scale that workload back out; and an
+autoscaler that cannot read its metric (the metrics API or adapter is down) while the
+service got slower, scale out by hand. Called by the saturation rule (``saturation``), whose
+category they share.
 
 Pure functions of Evidence.
 """
@@ -16,6 +18,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import make_finding
+from kubetriage.analyzers.calls import caller, dependency_hits, service_fact
 from kubetriage.analyzers.demand import (
     SCALE_BY,
     WINDOW_SECONDS,
@@ -31,16 +34,18 @@ from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
     current_and_previous_revision,
+    hosts_in,
     item,
     metric_growth,
     metrics_named,
     pod_revision,
     scaled_down,
     seconds_before,
+    service_for_host,
     timestamp,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence
+from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -50,6 +55,9 @@ class _Confidence:
     """How sure a capacity finding is, by the evidence that earns it."""
 
     capacity_cut: float = 0.75  # replicas were cut (not by an autoscaler) and it got slower
+    # The workload fails calling a Service whose only workload asks for 0 replicas: above
+    # the network rule's "selects no pods" (the selector is right, nothing runs behind it).
+    callee_at_zero: float = 0.85
     # Replicas cut (by hand or an autoscaler whose minimum or target was edited) and the
     # remaining healthy pods' CPU stepped up right after: the same load on fewer pods.
     cut_busier: float = 0.7
@@ -247,3 +255,78 @@ def capacity_cut(evidence: Evidence, workload: ObjectRef | None) -> list[Finding
             {"replicas": str(before)},
         )
     ]
+
+
+def callee_scaled_to_zero(evidence: Evidence) -> list[Finding]:
+    """The workload fails calling a Service that has no endpoints because the Deployment or
+    StatefulSet behind it asks for 0 replicas (scaled to zero by hand or by a pipeline): its
+    selector is right and nothing is broken but the replica count. Scale it back out, to
+    what its desired-replicas series shows it ran when known."""
+    services: list[ServiceEvidence] = [*evidence.services]
+    services += [d.service for d in evidence.dependencies if d.service is not None]
+    idle = [s for s in services if s.scaled_to_zero is not None]
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for hit in dependency_hits(evidence) if idle else []:
+        for host in hosts_in(hit.line):
+            svc = service_for_host(host, idle)
+            if svc is None or svc.scaled_to_zero is None or svc.scaled_to_zero.key() in seen:
+                continue
+            workload = svc.scaled_to_zero
+            seen.add(workload.key())
+            call, fact = item(hit.source, hit.line), service_fact(svc)
+            service = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            before = _ran_before(evidence, workload)
+            shown = [call, fact, *([before[1]] if before else [])]
+            findings.append(
+                make_finding(
+                    "resource-saturation",
+                    Category.RESOURCE_SATURATION,
+                    CONFIDENCE.callee_at_zero,
+                    prose.narrative(
+                        f"{prose.obj(workload)} is scaled to zero, so calls to "
+                        f"{prose.obj(service)} fail",
+                        f"scale it back to {prose.count(before[0], 'replica')}"
+                        if before
+                        else "scale it back out",
+                        because=[
+                            prose.claim(
+                                f"{caller(evidence)} fails calling {prose.obj(service)}", call
+                            ),
+                            prose.claim(
+                                f"Its selector {prose.selector(svc.selector)} matches the pod "
+                                f"template of {prose.obj(workload)}, which asks for 0 replicas, "
+                                "so it has no endpoints",
+                                fact,
+                            ),
+                            *(
+                                [
+                                    prose.claim(
+                                        f"Its desired replicas fell from {before[0]} to 0",
+                                        before[1],
+                                    )
+                                ]
+                                if before
+                                else []
+                            ),
+                        ],
+                    ),
+                    shown,
+                    Action.SCALE_OUT,
+                    workload,
+                    {"replicas": str(before[0] if before else 1)},
+                )
+            )
+    return findings
+
+
+def _ran_before(evidence: Evidence, workload: ObjectRef) -> tuple[int, EvidenceItem] | None:
+    """The most replicas the workload's desired-replicas series shows in the window."""
+    for metric in metrics_named(evidence, *_DESIRED_REPLICAS):
+        named = metric.labels.get("deployment") or metric.labels.get("statefulset")
+        if named == workload.name and metric.max is not None and metric.max >= 1:
+            before = int(metric.max)
+            return before, item(
+                "metrics", f"{metric.name}: {before} -> {prose.number(metric.last or 0)}"
+            )
+    return None

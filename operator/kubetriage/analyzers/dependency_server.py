@@ -7,9 +7,11 @@ those servers print, and the caller's errors that carry a server's refusal.
   ``storage``, grow the PersistentVolumeClaim of the pod that is full;
 - it refuses work (no connection slots, a memory alarm or ``maxmemory``, too few in-sync
   replicas, a read-only index, transaction ID wraparound, writes refused by a database that
-  only serves reads: a standby or demoted primary, ``read_only``, a replica) or refuses the
+  only serves reads: a standby or demoted primary, ``read_only``, a replica), refuses the
   caller's login with nothing changed on the caller's side (a user dropped or revoked on the
-  server):
+  server), or denies the logged-in caller the operations it runs (MongoDB ``not authorized
+  on <db> to execute command``, PostgreSQL ``permission denied for table``, MySQL ``command
+  denied to user``, Redis ``NOPERM``: a role or grant revoked on the server):
   ``dependency-failure``, escalate to the dependency's Service;
 - it refuses the caller's login right after the caller's own configuration changed (a
   ConfigMap edit, a Secret rotated on one side, a Reloader restart): ``config-missing``,
@@ -49,7 +51,7 @@ class _Confidence:
     volume_full: float = 0.9  # the dependency's own log says its disk is full
     refusing: float = 0.9  # it says it refuses work (slots, memory, replicas, read-only)
     login_refused: float = 0.86  # it refuses the caller's login, the caller unchanged
-    caller_words: float = 0.82  # only the caller quotes the server's refusal
+    caller_words: float = 0.82  # only the caller quotes the server's refusal (or denial)
     after_change: float = 0.55  # ... but the caller itself changed just before
     credentials_changed: float = 0.9  # a refused login right after the caller's config changed
 
@@ -109,6 +111,18 @@ _FAMILIES: Final = (
     ((9092, 9093, 9094), re.compile(r"(?i)(not_?enough_?replicas|in-sync replicas)")),
     ((9200,), re.compile(r"(?i)(read-only|cluster_block_exception|flood-stage)")),
     ((5672, 5671), re.compile(r"(?i)(blocked by the broker|connection\.blocked|low on memory)")),
+)
+# ... and the words each family answers a logged-in client with when its user lacks the
+# privilege for the operation (a role or grant revoked on the server).
+_DENIALS: Final = (
+    ((5432, 6432), re.compile(r"(?i)permission denied for (table|relation|schema|sequence)")),
+    ((3306, 6033), re.compile(r"(?i)(command denied to user|\b1142\b)")),
+    ((6379, 26379), re.compile(r"NOPERM")),
+    ((27017,), re.compile(r"(?i)not authorized on \S+ to execute command")),
+)
+# Words a server family's errors carry that do not tell one of its Services from another.
+_FAMILY_WORDS = frozenset(
+    {"mongo", "mongodb", "postgres", "postgresql", "mysql", "redis", "db", "database"}
 )
 # A pod name (DNS label with a dash) in brackets or quotes: Elasticsearch names the node
 # whose disk crossed the watermark, which is the pod of that name.
@@ -205,14 +219,16 @@ def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
     return []
 
 
-def _caller_quotes(evidence: Evidence) -> tuple[DependencyEvidence, EvidenceItem] | None:
-    """A caller log line carrying a server's refusal, and the one followed dependency of that
-    server's family (by its Service's well-known port)."""
+def _caller_quotes(evidence: Evidence) -> tuple[DependencyEvidence, EvidenceItem, str] | None:
+    """A caller log line carrying a server's refusal (of work, or of the operation to the
+    logged-in user), the one followed dependency of that server's family (by its Service's
+    well-known port; of several, the one whose name the line's words pick out), and what the
+    server does."""
     for log in evidence.logs:
         for line in log.lines:
-            if not REFUSING.search(line):
-                continue
-            for ports, words in _FAMILIES:
+            refuses = REFUSING.search(line) is not None
+            families = _FAMILIES if refuses else _DENIALS
+            for ports, words in families:
                 if not words.search(line):
                     continue
                 deps = [
@@ -220,9 +236,24 @@ def _caller_quotes(evidence: Evidence) -> tuple[DependencyEvidence, EvidenceItem
                     for d in evidence.dependencies
                     if d.service is not None and set(d.service.port_numbers) & set(ports)
                 ]
-                if len(deps) == 1:
-                    return deps[0], item(log_source(log), line)
+                dep = _the_one(deps, line)
+                if dep is not None:
+                    what = "refuses work" if refuses else "denies the caller's operations"
+                    return dep, item(log_source(log), line), what
     return None
+
+
+def _the_one(deps: list[DependencyEvidence], line: str) -> DependencyEvidence | None:
+    """The only dependency, or of several the only one whose Service name shares a word
+    (other than the server family's own) with the line: "not authorized on rate-db" picks
+    ``mongodb-rate`` out of ``mongodb-geo`` and ``mongodb-rate``."""
+    if len(deps) == 1:
+        return deps[0]
+    words = set(re.findall(r"[a-z]{3,}", line.lower())) - _FAMILY_WORDS
+    named = [
+        d for d in deps if d.service is not None and words & set(re.split(r"[-.]", d.service.name))
+    ]
+    return named[0] if len(named) == 1 else None
 
 
 def _callers_login(evidence: Evidence, said: _Said) -> bool:
@@ -245,10 +276,9 @@ def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
         confidence = CONFIDENCE.refusing if refusals else CONFIDENCE.login_refused
         what = "refuses work" if refusals else "refuses the caller's login"
     elif (quoted := _caller_quotes(evidence)) is not None:
-        dep, facts = quoted[0], [quoted[1]]
+        dep, facts, what = quoted[0], [quoted[1]], quoted[2]
         changed = bool(_recent_caller_changes(evidence))
         confidence = CONFIDENCE.after_change if changed else CONFIDENCE.caller_words
-        what = "refuses work"
     else:
         return []
     ref = _service_ref(dep)

@@ -119,8 +119,8 @@ def check_network(evidence: Evidence) -> list[Finding]:
         if p.phase == "Running" and all(c.ready for c in p.containers if not c.init)
     ]
     for svc in evidence.services:
-        if svc.type == "ExternalName" or not svc.selector:
-            continue
+        if svc.type == "ExternalName" or not svc.selector or svc.scaled_to_zero is not None:
+            continue  # (a workload scaled to zero is the capacity rule's case)
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         same_ns = [p for p in evidence.pods if p.namespace == svc.namespace]
         no_pods = svc.matching_pods == 0 or (
@@ -255,7 +255,11 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
     candidates = [
         s
         for s in evidence.services
-        if s.selector and s.matching_pods == 0 and s.name not in own and s.name not in reported
+        if s.selector
+        and s.matching_pods == 0
+        and s.scaled_to_zero is None
+        and s.name not in own
+        and s.name not in reported
     ]
     findings: list[Finding] = []
     seen: set[str] = set()

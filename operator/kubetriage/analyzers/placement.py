@@ -2,7 +2,8 @@
 replicas on other nodes run, and that node reports a problem, the node is the cause.
 
 An SRE looks at where the failing pods run before reading their logs: the same image and
-config healthy on two nodes and crashing on a third is the third node's fault (a root
+config healthy on two nodes and crashing (or timing out its probes, or not getting a pod
+sandbox) on a third is the third node's fault (a root
 filesystem remounted read-only, a kernel or container runtime error, a problem the node
 problem detector reports as a condition such as ``ReadonlyFilesystem`` or
 ``KernelDeadlock``). The fix is to drain that node, not to change the workload. Pressure and
@@ -21,9 +22,17 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import event_fact, item, owner_workload, pod_source
+from kubetriage.analyzers.demand import WINDOW_SECONDS
+from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.support import (
+    event_fact,
+    item,
+    owner_workload,
+    pod_source,
+    seconds_before,
+)
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, NodeEvidence, PodEvidence
+from kubetriage.models.evidence import EventEvidence, Evidence, NodeEvidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -39,6 +48,13 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 
+# What the kubelet reports about a pod whose node stalls while its container runs: probes
+# that fail or time out, a sandbox that cannot be created or torn down.
+_KUBELET_TROUBLE = frozenset({"Unhealthy", "FailedCreatePodSandBox", "FailedKillPod"})
+# How many times such an event must repeat to be trouble rather than a start-up blip.
+_REPEATED = 3
+
+
 def _failing(pod: PodEvidence) -> bool:
     if pod.phase in ("Failed", "Unknown"):
         return True
@@ -48,11 +64,31 @@ def _failing(pod: PodEvidence) -> bool:
     )
 
 
-def _healthy(pod: PodEvidence) -> bool:
+def _kubelet_trouble(evidence: Evidence, pod: PodEvidence) -> list[EventEvidence]:
+    """The pod's Warning events within the window saying, again and again, that its probes
+    fail or its sandbox cannot be made: the kubelet cannot reach or run it there (a probe
+    failing once or twice while the pod starts is not that)."""
+    return [
+        e
+        for e in pod_events(evidence, pod)
+        if e.type == "Warning"
+        and e.reason in _KUBELET_TROUBLE
+        and e.count >= _REPEATED
+        and (age := seconds_before(evidence, e.last_seen or e.first_seen)) is not None
+        and age <= WINDOW_SECONDS
+    ]
+
+
+def _troubled(evidence: Evidence, pod: PodEvidence) -> bool:
+    return _failing(pod) or bool(_kubelet_trouble(evidence, pod))
+
+
+def _healthy(evidence: Evidence, pod: PodEvidence) -> bool:
     return (
         pod.phase == "Running"
         and bool(pod.containers)
         and all(c.ready is not False and c.restart_count == 0 for c in pod.containers if not c.init)
+        and not _kubelet_trouble(evidence, pod)
     )
 
 
@@ -85,8 +121,8 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             groups.setdefault(owner.key(), (owner, []))[1].append(pod)
     findings: list[Finding] = []
     for workload, pods in groups.values():
-        failing = [p for p in pods if _failing(p)]
-        healthy = [p for p in pods if _healthy(p)]
+        failing = [p for p in pods if _troubled(evidence, p)]
+        healthy = [p for p in pods if _healthy(evidence, p)]
         failing_nodes = {p.node for p in failing}
         if len(failing_nodes) != 1 or not healthy:
             continue
@@ -94,8 +130,10 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
         node = nodes.get(name or "")
         if node is None or any(p.node == name for p in healthy):
             continue  # a healthy replica on the same node clears it
-        if {p.owner.name for p in failing if p.owner} != {p.owner.name for p in healthy if p.owner}:
-            continue  # the split follows the revision
+        if not {p.owner.name for p in failing if p.owner} & {
+            p.owner.name for p in healthy if p.owner
+        }:
+            continue  # the split follows the revision: no revision both fails and runs
         if any(
             c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
         ):
@@ -110,6 +148,8 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             f"{workload.name} on "
             f"{prose.listing(sorted({p.node or '' for p in healthy}))} run",
         )
+        # A pod that runs but whose probes time out there: what the kubelet says of it.
+        said = [item("events", event_fact(e)) for e in _kubelet_trouble(evidence, failing[0])[:1]]
         held = any(f.source.startswith("node/") for f in problems)
         findings.append(
             make_finding(
@@ -121,13 +161,15 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
                     "drain it",
                     because=[
                         prose.claim(
-                            f"Only the replicas of {prose.obj(workload)} on that node fail", split
+                            f"Only the replicas of {prose.obj(workload)} on that node fail",
+                            split,
+                            *said,
                         ),
                         prose.claim("The node itself reports a problem", *problems[:2]),
                         prose.claim("The same pod template runs on the other nodes"),
                     ],
                 ),
-                [split, *problems[:4]],
+                [split, *said, *problems[:4]],
                 Action.DRAIN_NODE,
                 target,
                 {"node": node.name},

@@ -24,7 +24,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.capacity import blind_autoscaler, capacity_cut
+from kubetriage.analyzers.capacity import blind_autoscaler, callee_scaled_to_zero, capacity_cut
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.demand import (
@@ -218,6 +218,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             return findings
     return [
         *blind_autoscaler(evidence, workload),
+        *callee_scaled_to_zero(evidence),
         *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
     ]
 

@@ -317,6 +317,11 @@ def _related_lines(evidence: Evidence) -> list[str]:
             f"ports[{', '.join(svc.ports)}] ready_endpoints={svc.ready_endpoints} "
             f"not_ready={svc.not_ready_endpoints} matching_pods={svc.matching_pods}"
             + (f" externalName={svc.external_name}" if svc.external_name else "")
+            + (
+                f" scaled_to_zero={svc.scaled_to_zero.display()}"
+                if svc.scaled_to_zero is not None
+                else ""
+            )
         )
     for index, policy in enumerate(evidence.network_policies):
         lines.append(

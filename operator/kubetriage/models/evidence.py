@@ -197,6 +197,10 @@ class ServiceEvidence(BaseModel):
     not_ready_endpoints: int = 0
     matching_pods: int | None = None  # pods in the namespace matching the selector
     annotations: dict[str, str] = Field(default_factory=dict)
+    # With no pod matching: the Deployment or StatefulSet of its namespace whose pod template
+    # the selector matches while it asks for 0 replicas. The Service is empty because that
+    # workload was scaled to zero, not because the selector is wrong.
+    scaled_to_zero: ObjectRef | None = None
 
 
 class ConfigEndpoint(BaseModel):

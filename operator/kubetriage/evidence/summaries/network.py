@@ -17,6 +17,7 @@ from kubetriage.evidence.raw import (
     str_map,
 )
 from kubetriage.evidence.summaries.workloads import NOISY_ANNOTATIONS
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import NetworkPolicyEvidence, PodPort, ServiceEvidence
 from kubetriage.models.objects import JsonDict, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
@@ -126,6 +127,7 @@ def service_summary(
     matching: int | None = None
     if selector and "Pod" not in unavailable:
         matching = len(selected)
+    idle = _scaled_to_zero(index, _ns(service), selector) if selector and not selected else None
     return ServiceEvidence(
         name=_name(service),
         namespace=_ns(service),
@@ -139,7 +141,24 @@ def service_summary(
         not_ready_endpoints=not_ready,
         matching_pods=matching,
         annotations=str_map(_meta(service).get("annotations"), limits, drop=NOISY_ANNOTATIONS),
+        scaled_to_zero=idle,
     )
+
+
+def _scaled_to_zero(
+    index: ObjectIndex, namespace: str, selector: dict[str, str]
+) -> ObjectRef | None:
+    """The Deployment or StatefulSet of ``namespace`` whose pod template ``selector`` matches
+    while its spec asks for 0 replicas (a workload scaled to zero behind the Service)."""
+    for kind in ("Deployment", "StatefulSet"):
+        for workload in index.in_namespace(kind, namespace):
+            spec = as_dict(workload.get("spec"))
+            template = _labels(as_dict(spec.get("template")))
+            if spec.get("replicas") == 0 and service_selects(selector, template):
+                return ObjectRef(
+                    kind=kind, namespace=namespace, name=_name(workload), api_version="apps/v1"
+                )
+    return None
 
 
 def _peer(peer: JsonDict) -> str:
