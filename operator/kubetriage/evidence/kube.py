@@ -330,6 +330,14 @@ class KubeEvidenceCollector:
                 # The image list of a node is long and never relevant to a diagnosis.
                 (node.get("status") or {}).pop("images", None)
 
+    async def _namespace_labels(self, run: CollectionRun, scope: Scope) -> None:
+        """The Namespaces, once a NetworkPolicy was read: its namespace selectors match their
+        labels (``team: payments``), which only the Namespace objects carry. Cluster-scoped,
+        so only under a scope that may read the cluster."""
+        if not scope.may_read(None) or not any(k == "NetworkPolicy" for k, _, _ in run.objects):
+            return
+        await self._reader.add_listed(run, "Namespace", None, what="list namespaces")
+
     def _event_subjects(
         self,
         run: CollectionRun,
@@ -424,6 +432,7 @@ class KubeEvidenceCollector:
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
+        await self._namespace_labels(run, scope)
 
         query["target"] = chosen
         return build_evidence(

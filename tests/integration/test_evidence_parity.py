@@ -1,0 +1,85 @@
+"""Live collection (KubeEvidenceCollector over the API emulator) reads what the offline
+builder sees in a whole case snapshot, where a real operator could read it too.
+
+Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
+with a train case, and the pure builder over the case's objects (``case_evidence``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+
+from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.case import Case
+from kubetriage.models.evidence import Evidence
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import load_case_into
+from kubetriage.tenancy import Scope
+from tests.support.built import case_alert, case_evidence
+from tests.support.cases import TRAIN
+from tests.support.evidence import NOW
+
+
+@pytest.fixture
+def api(emulator: EmulatorThread) -> Iterator[client.ApiClient]:
+    with api_client_from_kubeconfig(str(emulator.kubeconfig_path)) as api_client:
+        yield api_client
+
+
+def _train(name: str) -> Case:
+    return load_case(TRAIN / name / "case.yaml")
+
+
+async def _live(
+    emulator: EmulatorThread,
+    api: client.ApiClient,
+    case: Case,
+    *,
+    scope: Scope | None = None,
+) -> Evidence:
+    """The case loaded alone and collected for its alert (every namespace readable)."""
+    load_case_into(emulator.emulator, case)
+    emulator.emulator.clear_audit()
+    return await KubeEvidenceCollector(api, limits=EvidenceLimits()).collect(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+        scope=scope or Scope.unrestricted(),
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "network-cilium-ingress-policy-edit-drops-other-team-namespace",
+        "network-namespace-relabel-orphans-postgres-policy",
+    ],
+)
+async def test_namespace_labels_are_read_once_a_network_policy_is(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # A policy's namespaceSelector matches labels only the Namespace object carries.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert live.network_policies
+    assert offline.namespace_labels
+    for namespace, labels in offline.namespace_labels.items():
+        assert live.namespace_labels.get(namespace) == labels, namespace
+
+
+async def test_namespaces_stay_unread_under_a_one_namespace_scope(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _train("network-namespace-relabel-orphans-postgres-policy")
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    live = await _live(emulator, api, case, scope=own)
+    assert live.namespace_labels == {}
+    assert not [r for r in emulator.emulator.audit if r.resource == "namespaces"]
