@@ -83,3 +83,32 @@ async def test_namespaces_stay_unread_under_a_one_namespace_scope(
     live = await _live(emulator, api, case, scope=own)
     assert live.namespace_labels == {}
     assert not [r for r in emulator.emulator.audit if r.resource == "namespaces"]
+
+
+def _node_events(evidence: Evidence, nodes: set[str]) -> set[tuple[str, str]]:
+    return {
+        (e.involved.name, e.reason)
+        for e in evidence.events
+        if e.involved is not None and e.involved.kind == "Node" and e.involved.name in nodes
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unschedulable-clickhouse-replica-pending-dedicated-node-left-cordoned",
+        "unschedulable-keycloak-anti-affinity-third-node-left-cordoned-after-upgrade",
+    ],
+)
+async def test_a_pending_pods_troubled_nodes_bring_their_events(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # Every node is listed when a pod waits for one; the cordoned node's events (when, by
+    # whom) are read as the builder keeps them.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    troubled = {n.name for n in offline.nodes if n.unschedulable or n.taints}
+    expected = _node_events(offline, troubled)
+    assert "NodeNotSchedulable" in {reason for _, reason in expected}
+    assert _node_events(live, troubled) == expected

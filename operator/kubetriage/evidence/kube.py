@@ -44,6 +44,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.summaries.nodes import node_troubled
 from kubetriage.evidence.targets import focus_containers, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
@@ -358,6 +359,15 @@ class KubeEvidenceCollector:
         nodes = {(p.get("spec") or {}).get("nodeName") for p in kept}
         if chosen is not None and chosen.kind == "Node":
             nodes.add(chosen.name)
+        # Where a pod could go is the question when every node was listed: the events of the
+        # troubled ones (cordoned, tainted, not ready) say why and since when, as the builder
+        # keeps those nodes first.
+        troubled = [
+            name
+            for (kind, _, name), obj in run.objects.items()
+            if kind == "Node" and name not in nodes and node_troubled(obj)
+        ]
+        nodes.update(troubled[: max(limits.max_nodes - len(nodes - {None}), 0)])
         for (kind, ns, name), obj in run.objects.items():
             if kind == "ReplicaSet" and workload is not None:
                 if controlled_by(obj, workload):
