@@ -112,3 +112,26 @@ async def test_a_pending_pods_troubled_nodes_bring_their_events(
     expected = _node_events(offline, troubled)
     assert "NodeNotSchedulable" in {reason for _, reason in expected}
     assert _node_events(live, troubled) == expected
+
+
+async def test_a_failed_certificate_requests_events_name_the_issuers_backend(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The issuer's own error (the CA answering 403) is an event on the failed request; it
+    # names the CA's Service, which the dependency walk then follows.
+    case = _train("certificate-expiry-vault-issuer-role-path-renewal-denied")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def request_events(evidence: Evidence) -> set[tuple[str, str]]:
+        return {
+            (e.involved.name, e.reason)
+            for e in evidence.events
+            if e.involved is not None and e.involved.kind == "CertificateRequest"
+        }
+
+    assert request_events(offline)
+    assert request_events(live) == request_events(offline)
+    assert [(d.ref, d.named_by) for d in live.dependencies] == [
+        (d.ref, d.named_by) for d in offline.dependencies
+    ]

@@ -380,7 +380,8 @@ class KubeEvidenceCollector:
                 ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
                 if ref.get("name") == _name(workload):
                     subjects.append((kind, ns, name))
-            elif kind == "Certificate":
+            elif kind == "Certificate" or (kind == "CertificateRequest" and _not_ready(obj)):
+                # A request that failed: its issuer's events say why (the CA's own error).
                 subjects.append((kind, ns, name))
         unique = list(dict.fromkeys(subjects))
         cap = limits.max_pods + limits.max_revisions + limits.max_nodes + limits.max_pvcs + 8
@@ -454,3 +455,12 @@ class KubeEvidenceCollector:
             truncated=run.truncated,
             **query,
         )
+
+
+def _not_ready(obj: JsonDict) -> bool:
+    """Whether an object's ``Ready`` condition is present and not True."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") != "True"
+        for c in conditions
+    )
