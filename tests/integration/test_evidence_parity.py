@@ -135,3 +135,19 @@ async def test_a_failed_certificate_requests_events_name_the_issuers_backend(
     assert [(d.ref, d.named_by) for d in live.dependencies] == [
         (d.ref, d.named_by) for d in offline.dependencies
     ]
+
+
+async def test_a_node_exporter_alert_brings_its_node_pods_and_events(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # No namespace, no node label: the node is named by ``instance`` (kube-prometheus).
+    case = _train("node-disk-pressure-evictions")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert live.target is not None
+    assert live.target.kind == "Node"
+    assert [n.name for n in live.nodes] == [n.name for n in offline.nodes]
+    assert sorted(p.name for p in live.pods) == sorted(p.name for p in offline.pods)
+    assert {(e.involved.name, e.reason) for e in live.events if e.involved} == {
+        (e.involved.name, e.reason) for e in offline.events if e.involved
+    }
