@@ -151,3 +151,39 @@ async def test_a_node_exporter_alert_brings_its_node_pods_and_events(
     assert {(e.involved.name, e.reason) for e in live.events if e.involved} == {
         (e.involved.name, e.reason) for e in offline.events if e.involved
     }
+
+
+def _events_of(evidence: Evidence, kind: str) -> set[tuple[str, str]]:
+    return {
+        (e.involved.name, e.reason)
+        for e in evidence.events
+        if e.involved is not None and e.involved.kind == kind
+    }
+
+
+async def test_a_jobs_cronjob_is_read_with_its_events(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The CronJob behind the failing Job: its last success and the previous runs' outcomes.
+    case = _train("oom-killed-cronjob-month-to-date-export")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def cronjobs(evidence: Evidence) -> list[object]:
+        return [o for o in evidence.other_objects if o.ref.kind == "CronJob"]
+
+    assert cronjobs(offline)
+    assert cronjobs(live) == cronjobs(offline)
+    assert _events_of(offline, "CronJob")
+    assert _events_of(live, "CronJob") == _events_of(offline, "CronJob")
+
+
+async def test_the_events_of_an_ingress_routing_to_the_pods_are_read(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The load balancer controller reports the backend it cannot build on the Ingress.
+    case = _train("network-alb-ingress-named-port-renamed-no-targets")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert _events_of(offline, "Ingress")
+    assert _events_of(live, "Ingress") == _events_of(offline, "Ingress")

@@ -57,6 +57,7 @@ from kubetriage.models.objects import (
     controller_ref,
     ingress_backends,
     selector_query,
+    service_selects,
 )
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -176,6 +177,11 @@ class KubeEvidenceCollector:
             if owner.get("kind") in WORKLOAD_KINDS:
                 workload = owner
             current = owner
+        ref = controller_ref(current)
+        if current.get("kind") == "Job" and ref is not None and ref.get("kind") == "CronJob":
+            # The CronJob stamping the Job out: its schedule, its last success and its events
+            # (the previous runs' outcomes) are what "did this work yesterday?" asks.
+            await self._reader.read(run, "CronJob", _ns(current), str(ref.get("name") or ""))
         return workload
 
     async def _pods_for(
@@ -380,6 +386,11 @@ class KubeEvidenceCollector:
                 ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
                 if ref.get("name") == _name(workload):
                     subjects.append((kind, ns, name))
+            elif kind == "CronJob" and workload is not None and controlled_by(workload, obj):
+                subjects.append((kind, ns, name))
+            elif kind == "Ingress" and _routes_to(obj, run, kept):
+                # An ingress controller reports what it cannot build on the Ingress itself.
+                subjects.append((kind, ns, name))
             elif kind == "Certificate" or (kind == "CertificateRequest" and _not_ready(obj)):
                 # A request that failed: its issuer's events say why (the CA's own error).
                 subjects.append((kind, ns, name))
@@ -464,3 +475,18 @@ def _not_ready(obj: JsonDict) -> bool:
         isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") != "True"
         for c in conditions
     )
+
+
+def _routes_to(ingress: JsonDict, run: CollectionRun, pods: list[JsonDict]) -> bool:
+    """Whether one of the Ingress's backend Services selects one of ``pods``."""
+    namespace = _ns(ingress)
+    for backend in ingress_backends(ingress):
+        service = run.objects.get(("Service", namespace, backend))
+        selector = ((service or {}).get("spec") or {}).get("selector") or {}
+        if selector and any(
+            _ns(p) == namespace
+            and service_selects(selector, (p.get("metadata") or {}).get("labels") or {})
+            for p in pods
+        ):
+            return True
+    return False
