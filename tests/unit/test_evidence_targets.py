@@ -275,9 +275,7 @@ def test_the_probed_ingress_goes_before_the_exporters_namespace_only() -> None:
 def test_a_node_exporter_alerts_instance_names_its_node() -> None:
     labels = {"alertname": "NodeFilesystemAlmostOutOfSpace", "job": "node-exporter"}
     named = Alert(labels={**labels, "instance": "worker-3.eu-west-1.compute.internal"})
-    assert _keys(candidate_targets(None, [named])) == [
-        "Node/-/worker-3.eu-west-1.compute.internal"
-    ]
+    assert _keys(candidate_targets(None, [named])) == ["Node/-/worker-3.eu-west-1.compute.internal"]
     with_port = Alert(labels={**labels, "instance": "worker-3:9100"})
     assert _keys(candidate_targets(None, [with_port])) == ["Node/-/worker-3"]
     for address in ("10.0.3.7:9100", "[fd00::7]:9100", "fd00::7", "https://shop.example/"):
