@@ -277,3 +277,18 @@ def test_the_probed_ingress_goes_before_the_exporters_namespace_only() -> None:
         "Namespace/-/monitoring",
     ]
     assert with_probed([], ingress) == []
+
+
+def test_a_node_exporter_alerts_instance_names_its_node() -> None:
+    labels = {"alertname": "NodeFilesystemAlmostOutOfSpace", "job": "node-exporter"}
+    named = Alert(labels={**labels, "instance": "worker-3.eu-west-1.compute.internal"})
+    assert _keys(candidate_targets(None, [named])) == ["Node/-/worker-3.eu-west-1.compute.internal"]
+    with_port = Alert(labels={**labels, "instance": "worker-3:9100"})
+    assert _keys(candidate_targets(None, [with_port])) == ["Node/-/worker-3"]
+    for address in ("10.0.3.7:9100", "[fd00::7]:9100", "fd00::7", "https://shop.example/"):
+        assert candidate_targets(None, [Alert(labels={**labels, "instance": address})]) == []
+
+
+def test_an_instance_is_no_node_when_the_alert_names_a_namespace() -> None:
+    alert = Alert(labels={"alertname": "X", "namespace": "shop", "instance": "cart-7d9f:8080"})
+    assert "Node/-/cart-7d9f" not in _keys(candidate_targets(None, [alert]))

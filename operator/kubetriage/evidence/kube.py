@@ -45,6 +45,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.summaries.nodes import node_troubled
 from kubetriage.evidence.targets import focus_containers, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
@@ -57,6 +58,7 @@ from kubetriage.models.objects import (
     controller_ref,
     ingress_backends,
     selector_query,
+    service_selects,
 )
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -190,6 +192,11 @@ class KubeEvidenceCollector:
             if owner.get("kind") in WORKLOAD_KINDS:
                 workload = owner
             current = owner
+        ref = controller_ref(current)
+        if current.get("kind") == "Job" and ref is not None and ref.get("kind") == "CronJob":
+            # The CronJob stamping the Job out: its schedule, its last success and its events
+            # (the previous runs' outcomes) are what "did this work yesterday?" asks.
+            await self._reader.read(run, "CronJob", _ns(current), str(ref.get("name") or ""))
         return workload
 
     async def _pods_for(
@@ -377,6 +384,14 @@ class KubeEvidenceCollector:
                 # The image list of a node is long and never relevant to a diagnosis.
                 (node.get("status") or {}).pop("images", None)
 
+    async def _namespace_labels(self, run: CollectionRun, scope: Scope) -> None:
+        """The Namespaces, once a NetworkPolicy was read: its namespace selectors match their
+        labels (``team: payments``), which only the Namespace objects carry. Cluster-scoped,
+        so only under a scope that may read the cluster."""
+        if not scope.may_read(None) or not any(k == "NetworkPolicy" for k, _, _ in run.objects):
+            return
+        await self._reader.add_listed(run, "Namespace", None, what="list namespaces")
+
     def _event_subjects(
         self,
         run: CollectionRun,
@@ -397,6 +412,15 @@ class KubeEvidenceCollector:
         nodes = {(p.get("spec") or {}).get("nodeName") for p in kept}
         if chosen is not None and chosen.kind == "Node":
             nodes.add(chosen.name)
+        # Where a pod could go is the question when every node was listed: the events of the
+        # troubled ones (cordoned, tainted, not ready) say why and since when, as the builder
+        # keeps those nodes first.
+        troubled = [
+            name
+            for (kind, _, name), obj in run.objects.items()
+            if kind == "Node" and name not in nodes and node_troubled(obj)
+        ]
+        nodes.update(troubled[: max(limits.max_nodes - len(nodes - {None}), 0)])
         for (kind, ns, name), obj in run.objects.items():
             if kind == "ReplicaSet" and workload is not None:
                 if controlled_by(obj, workload):
@@ -409,7 +433,13 @@ class KubeEvidenceCollector:
                 ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
                 if ref.get("name") == _name(workload):
                     subjects.append((kind, ns, name))
-            elif kind == "Certificate":
+            elif kind == "CronJob" and workload is not None and controlled_by(workload, obj):
+                subjects.append((kind, ns, name))
+            elif kind == "Ingress" and _routes_to(obj, run, kept):
+                # An ingress controller reports what it cannot build on the Ingress itself.
+                subjects.append((kind, ns, name))
+            elif kind == "Certificate" or (kind == "CertificateRequest" and _not_ready(obj)):
+                # A request that failed: its issuer's events say why (the CA's own error).
                 subjects.append((kind, ns, name))
         unique = list(dict.fromkeys(subjects))
         cap = limits.max_pods + limits.max_revisions + limits.max_nodes + limits.max_pvcs + 8
@@ -472,6 +502,7 @@ class KubeEvidenceCollector:
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
+        await self._namespace_labels(run, scope)
 
         query["target"] = chosen
         return build_evidence(
@@ -483,3 +514,27 @@ class KubeEvidenceCollector:
             truncated=run.truncated,
             **query,
         )
+
+
+def _not_ready(obj: JsonDict) -> bool:
+    """Whether an object's ``Ready`` condition is present and not True."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") != "True"
+        for c in conditions
+    )
+
+
+def _routes_to(ingress: JsonDict, run: CollectionRun, pods: list[JsonDict]) -> bool:
+    """Whether one of the Ingress's backend Services selects one of ``pods``."""
+    namespace = _ns(ingress)
+    for backend in ingress_backends(ingress):
+        service = run.objects.get(("Service", namespace, backend))
+        selector = ((service or {}).get("spec") or {}).get("selector") or {}
+        if selector and any(
+            _ns(p) == namespace
+            and service_selects(selector, (p.get("metadata") or {}).get("labels") or {})
+            for p in pods
+        ):
+            return True
+    return False

@@ -163,6 +163,8 @@ class KubeReader:
                 core.list_namespaced_persistent_volume_claim,
             ),
             "Node": _Kind("v1", core.read_node, core.list_node, namespaced=False),
+            # Their labels, which NetworkPolicy namespace selectors match.
+            "Namespace": _Kind("v1", core.read_namespace, core.list_namespace, namespaced=False),
             "ConfigMap": _Kind(
                 "v1", core.read_namespaced_config_map, core.list_namespaced_config_map
             ),

@@ -30,10 +30,13 @@ scope in which the consumers are found (``queue_names`` gives the analyzers the 
 A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: its host is
 served by an Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
 puts before the bare namespace when that namespace is another one (the exporter's own).
+A node's own alert (node-exporter) has no namespace and names the node only in ``instance``
+(kube-prometheus relabels it to the node name): a host there, not an address, is a Node.
 """
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from kubetriage.evidence.dependencies import envoy_cluster_service
@@ -157,6 +160,20 @@ def queue_names(labels: dict[str, str]) -> list[str]:
     return names
 
 
+def _instance_host(labels: dict[str, str]) -> str | None:
+    """The host an ``instance`` label names (its port dropped), unless it is a URL or an IP
+    address, which name no Node."""
+    value = _label(labels, "instance")
+    if value is None or "/" in value or value.count(":") > 1 or "[" in value:
+        return None  # a URL (a probe's), or an IPv6 address
+    host = value.split(":", 1)[0]
+    try:
+        ip_address(host)
+    except ValueError:
+        return host or None
+    return None
+
+
 def _ordered_alerts(alerts: list[Alert]) -> list[Alert]:
     # Firing alerts describe the present; resolved ones only add hints.
     return [a for a in alerts if a.status != "resolved"] + [
@@ -199,6 +216,10 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     node = _label(labels, "node") or _label(labels, "k8s_node_name")
     if node is not None:
         strong.append(ObjectRef(kind="Node", name=node, api_version="v1"))
+    elif namespace is None and (host := _instance_host(labels)) is not None:
+        # A node's own alert (node-exporter: disk, filesystem, clock) carries no namespace;
+        # kube-prometheus relabels its ``instance`` to the node's name.
+        weak.append(ObjectRef(kind="Node", name=host, api_version="v1"))
     if namespace is not None:
         # A consumer group is named after its application far more often than not.
         for label in _CONSUMER_LABELS:

@@ -1,0 +1,189 @@
+"""Live collection (KubeEvidenceCollector over the API emulator) reads what the offline
+builder sees in a whole case snapshot, where a real operator could read it too.
+
+Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
+with a train case, and the pure builder over the case's objects (``case_evidence``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+
+from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.case import Case
+from kubetriage.models.evidence import Evidence
+from kubetriage.replay.cases import load_case
+from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.session import load_case_into
+from kubetriage.tenancy import Scope
+from tests.support.built import case_alert, case_evidence
+from tests.support.cases import TRAIN
+from tests.support.evidence import NOW
+
+
+@pytest.fixture
+def api(emulator: EmulatorThread) -> Iterator[client.ApiClient]:
+    with api_client_from_kubeconfig(str(emulator.kubeconfig_path)) as api_client:
+        yield api_client
+
+
+def _train(name: str) -> Case:
+    return load_case(TRAIN / name / "case.yaml")
+
+
+async def _live(
+    emulator: EmulatorThread,
+    api: client.ApiClient,
+    case: Case,
+    *,
+    scope: Scope | None = None,
+) -> Evidence:
+    """The case loaded alone and collected for its alert (every namespace readable)."""
+    load_case_into(emulator.emulator, case)
+    emulator.emulator.clear_audit()
+    return await KubeEvidenceCollector(api, limits=EvidenceLimits()).collect(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+        scope=scope or Scope.unrestricted(),
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "network-cilium-ingress-policy-edit-drops-other-team-namespace",
+        "network-namespace-relabel-orphans-postgres-policy",
+    ],
+)
+async def test_namespace_labels_are_read_once_a_network_policy_is(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # A policy's namespaceSelector matches labels only the Namespace object carries.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert live.network_policies
+    assert offline.namespace_labels
+    for namespace, labels in offline.namespace_labels.items():
+        assert live.namespace_labels.get(namespace) == labels, namespace
+
+
+async def test_namespaces_stay_unread_under_a_one_namespace_scope(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _train("network-namespace-relabel-orphans-postgres-policy")
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    live = await _live(emulator, api, case, scope=own)
+    assert live.namespace_labels == {}
+    assert not [r for r in emulator.emulator.audit if r.resource == "namespaces"]
+
+
+def _node_events(evidence: Evidence, nodes: set[str]) -> set[tuple[str, str]]:
+    return {
+        (e.involved.name, e.reason)
+        for e in evidence.events
+        if e.involved is not None and e.involved.kind == "Node" and e.involved.name in nodes
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unschedulable-clickhouse-replica-pending-dedicated-node-left-cordoned",
+        "unschedulable-keycloak-anti-affinity-third-node-left-cordoned-after-upgrade",
+    ],
+)
+async def test_a_pending_pods_troubled_nodes_bring_their_events(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # Every node is listed when a pod waits for one; the cordoned node's events (when, by
+    # whom) are read as the builder keeps them.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    troubled = {n.name for n in offline.nodes if n.unschedulable or n.taints}
+    expected = _node_events(offline, troubled)
+    assert "NodeNotSchedulable" in {reason for _, reason in expected}
+    assert _node_events(live, troubled) == expected
+
+
+async def test_a_failed_certificate_requests_events_name_the_issuers_backend(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The issuer's own error (the CA answering 403) is an event on the failed request; it
+    # names the CA's Service, which the dependency walk then follows.
+    case = _train("certificate-expiry-vault-issuer-role-path-renewal-denied")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def request_events(evidence: Evidence) -> set[tuple[str, str]]:
+        return {
+            (e.involved.name, e.reason)
+            for e in evidence.events
+            if e.involved is not None and e.involved.kind == "CertificateRequest"
+        }
+
+    assert request_events(offline)
+    assert request_events(live) == request_events(offline)
+    assert [(d.ref, d.named_by) for d in live.dependencies] == [
+        (d.ref, d.named_by) for d in offline.dependencies
+    ]
+
+
+async def test_a_node_exporter_alert_brings_its_node_pods_and_events(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # No namespace, no node label: the node is named by ``instance`` (kube-prometheus).
+    case = _train("node-disk-pressure-evictions")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert live.target is not None
+    assert live.target.kind == "Node"
+    assert [n.name for n in live.nodes] == [n.name for n in offline.nodes]
+    assert sorted(p.name for p in live.pods) == sorted(p.name for p in offline.pods)
+    assert {(e.involved.name, e.reason) for e in live.events if e.involved} == {
+        (e.involved.name, e.reason) for e in offline.events if e.involved
+    }
+
+
+def _events_of(evidence: Evidence, kind: str) -> set[tuple[str, str]]:
+    return {
+        (e.involved.name, e.reason)
+        for e in evidence.events
+        if e.involved is not None and e.involved.kind == kind
+    }
+
+
+async def test_a_jobs_cronjob_is_read_with_its_events(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The CronJob behind the failing Job: its last success and the previous runs' outcomes.
+    case = _train("oom-killed-cronjob-month-to-date-export")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def cronjobs(evidence: Evidence) -> list[object]:
+        return [o for o in evidence.other_objects if o.ref.kind == "CronJob"]
+
+    assert cronjobs(offline)
+    assert cronjobs(live) == cronjobs(offline)
+    assert _events_of(offline, "CronJob")
+    assert _events_of(live, "CronJob") == _events_of(offline, "CronJob")
+
+
+async def test_the_events_of_an_ingress_routing_to_the_pods_are_read(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The load balancer controller reports the backend it cannot build on the Ingress.
+    case = _train("network-alb-ingress-named-port-renamed-no-targets")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert _events_of(offline, "Ingress")
+    assert _events_of(live, "Ingress") == _events_of(offline, "Ingress")
