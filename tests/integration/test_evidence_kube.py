@@ -628,4 +628,5 @@ async def test_an_incident_kept_in_its_namespace_lists_no_other_namespaces_calle
     listed = [
         r for r in emulator.emulator.audit if r.resource == "deployments" and r.verb == "list"
     ]
-    assert listed and all(r.namespace == "catalog" for r in listed)
+    assert listed
+    assert all(r.namespace == "catalog" for r in listed)

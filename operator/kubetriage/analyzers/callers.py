@@ -113,6 +113,21 @@ def scaled_up_after(evidence: Evidence, change: ChangeEvidence) -> ChangeEvidenc
     return min(ups, key=lambda u: u[0], default=(0.0, None))[1]
 
 
+def caller_doubt(evidence: Evidence) -> tuple[str, EvidenceItem] | None:
+    """Why a callee's autoscaler at its maximum is not short of replicas: it scaled up right
+    after a caller's rollout, with no change of its own; the load is the caller's."""
+    if (suspect := caller_rollout(evidence)) is None:
+        return None
+    caller, change = suspect
+    if (up := scaled_up_after(evidence, change)) is None:
+        return None
+    return (
+        f"It scaled up right after its caller {prose.obj(caller.ref)} rolled out a new "
+        "revision, with no change of its own: the load is the caller's",
+        item(f"hpa/{up.object.namespace}/{up.object.name}", up.details[0]),
+    )
+
+
 def check_callers(evidence: Evidence) -> list[Finding]:
     """A callee strained from right after one of its callers rolled out a revision that
     changed how it calls, while the callee's own traffic stayed flat (or is not measured)

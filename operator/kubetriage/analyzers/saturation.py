@@ -24,7 +24,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.callers import caller_rollout, scaled_up_after
+from kubetriage.analyzers.callers import caller_doubt
 from kubetriage.analyzers.capacity import blind_autoscaler, capacity_cut
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
@@ -282,15 +282,7 @@ def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] 
             "longer, demand did not grow",
             flat,
         )
-    if (suspect := caller_rollout(evidence)) is not None:
-        caller, change = suspect
-        if (up := scaled_up_after(evidence, change)) is not None:
-            return (
-                f"It scaled up right after its caller {prose.obj(caller.ref)} rolled out a "
-                "new revision, with no change of its own: the load is the caller's",
-                item(f"hpa/{up.object.namespace}/{up.object.name}", up.details[0]),
-            )
-    return None
+    return caller_doubt(evidence)
 
 
 def _recent_rollout(evidence: Evidence) -> bool:

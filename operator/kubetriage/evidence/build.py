@@ -259,12 +259,7 @@ def build_evidence(
         dependencies=dependencies,
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
-        callers=caller_summaries(
-            index.kind("Deployment"),
-            callee_services(service_objs, scope.pods),
-            [scope.workload] if scope.workload is not None else [],
-            index.kind("ReplicaSet"),
-        ),
+        callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
+from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import CallerEvidence
 from kubetriage.models.objects import controller_ref, service_selects
@@ -112,15 +113,14 @@ def summarise_caller(
 
 
 def caller_summaries(
-    workloads: Iterable[JsonDict],
-    services: list[JsonDict],
-    exclude: Iterable[JsonDict],
-    objects: Iterable[JsonDict],
+    index: ObjectIndex, services: list[JsonDict], own: JsonDict | None
 ) -> list[CallerEvidence]:
-    """The callers of ``services`` (the incident's) among ``workloads``, each with its
-    rollouts read from its ReplicaSets among ``objects``."""
-    objects = list(objects)
+    """The callers of ``services`` (the incident's) among the Deployments of ``index``, each
+    with its rollouts read from its ReplicaSets there; ``own`` is the incident's workload."""
+    replica_sets = index.kind("ReplicaSet")
     return [
-        summarise_caller(workload, callee, sources, owned_history(workload, objects))
-        for workload, callee, sources in find_callers(workloads, services, exclude)
+        summarise_caller(workload, callee, sources, owned_history(workload, replica_sets))
+        for workload, callee, sources in find_callers(
+            index.kind("Deployment"), services, [own] if own is not None else []
+        )
     ]
