@@ -608,3 +608,41 @@ async def test_a_tenancy_rule_keeps_the_suspect_webhook_walk_out_of_other_namesp
         for e in evidence.collection_errors
     )
     assert not any(r.namespace == "cert-manager" for r in emulator.emulator.audit)
+
+
+@pytest.mark.parametrize(
+    ("name", "caller"),
+    [
+        ("bad-rollout-grpc-retry-hedging-config-saturates-callee-hpa", "storefront-bff"),
+        ("bad-rollout-producer-compression-off-broker-rejects-large-batches", "event-collector"),
+    ],
+)
+async def test_a_deployment_naming_the_incidents_service_is_read_as_its_caller(
+    emulator: EmulatorThread, api: client.ApiClient, name: str, caller: str
+) -> None:
+    # The caller lives in another namespace and names the callee's Service in its env: the
+    # walk lists Deployments everywhere (the scope reads every namespace) and reads the
+    # caller's ReplicaSets, as the offline builder sees them in the whole snapshot.
+    case = _case(name, TRAIN)
+    _load(emulator, case)
+    evidence = await _collect(api, case)
+    assert [c.ref.name for c in evidence.callers] == [caller]
+    assert evidence.callers == _built_from_case(case).callers
+    assert evidence.callers[0].changes
+
+
+async def test_an_incident_kept_in_its_namespace_lists_no_other_namespaces_callers(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    evidence = await _collected_train_case(
+        emulator,
+        api,
+        "bad-rollout-grpc-retry-hedging-config-saturates-callee-hpa",
+        own_namespace=True,
+    )
+    assert evidence.callers == []
+    listed = [
+        r for r in emulator.emulator.audit if r.resource == "deployments" and r.verb == "list"
+    ]
+    assert listed
+    assert all(r.namespace == "catalog" for r in listed)

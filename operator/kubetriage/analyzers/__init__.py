@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
     CERTIFICATE_RENEWAL_ANALYZERS,
@@ -77,6 +78,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *WEBHOOK_ANALYZERS,
     *TLS_CLIENT_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
+    *CALLER_ANALYZERS,
 )
 
 

@@ -24,6 +24,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.callers import caller_doubt
 from kubetriage.analyzers.capacity import blind_autoscaler, callee_scaled_to_zero, capacity_cut
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
@@ -282,7 +283,7 @@ def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] 
             "longer, demand did not grow",
             flat,
         )
-    return None
+    return caller_doubt(evidence)
 
 
 def _recent_rollout(evidence: Evidence) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Unpack
 
+from kubetriage.evidence.callers import callee_services, caller_summaries
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.index import (
     EvidenceScope,
@@ -258,6 +259,7 @@ def build_evidence(
         dependencies=dependencies,
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
+        callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -30,6 +30,7 @@ from typing import Unpack
 from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.caller_walk import follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
@@ -500,6 +501,7 @@ class KubeEvidenceCollector:
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
+            await follow_callers(self._reader, run, namespace, pods, workload, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
         await self._namespace_labels(run, scope)

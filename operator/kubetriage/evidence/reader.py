@@ -171,7 +171,11 @@ class KubeReader:
             "ResourceQuota": _Kind("v1", listing=core.list_namespaced_resource_quota),
             "Event": _Kind("v1", listing=core.list_namespaced_event),
             "Deployment": _Kind(
-                "apps/v1", apps.read_namespaced_deployment, apps.list_namespaced_deployment
+                "apps/v1",
+                apps.read_namespaced_deployment,
+                apps.list_namespaced_deployment,
+                # Who calls the incident's Services (``kubetriage.evidence.caller_walk``).
+                apps.list_deployment_for_all_namespaces,
             ),
             "StatefulSet": _Kind("apps/v1", apps.read_namespaced_stateful_set),
             "DaemonSet": _Kind("apps/v1", apps.read_namespaced_daemon_set),

@@ -357,6 +357,17 @@ class ChangeEvidence(BaseModel):
     configs: list[ObjectRef] = Field(default_factory=list)
 
 
+class CallerEvidence(BaseModel):
+    """A workload whose pod template names one of the incident's Services (env, args),
+    possibly in another namespace, with its recent rollouts (``kubetriage.evidence.callers``):
+    a caller whose new revision changed how it calls can load or break a healthy callee."""
+
+    ref: ObjectRef
+    callee: ObjectRef  # the Service it names
+    named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class IngressControllerEvidence(BaseModel):
     """The controller that serves an Ingress of the incident's namespace (its IngressClass's
     ``spec.controller``, and that controller's pods, often in a namespace of their own):
@@ -504,6 +515,8 @@ class Evidence(BaseModel):
     namespace_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
     # Services the workload calls, followed across namespaces.
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
+    # Workloads that name the incident's Services: who calls it, and what they changed.
+    callers: list[CallerEvidence] = Field(default_factory=list)
     # Admission webhooks that failed the incident's creates or updates.
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
     # The controllers serving the namespace's Ingresses to the workload, with their pods.

@@ -1,0 +1,195 @@
+"""The caller rule: a callee whose load or rejections stepped up while its own traffic from
+outside did not rise and nothing of its own changed, right after a workload that calls it
+(names its Service in env or args, ``Evidence.callers``) rolled out a revision that changed
+how it behaves (image, env, args, command, resources), is driven by that caller: retries or
+hedging multiplied, compression turned off, a pool or batch size raised. An SRE asks "who
+calls this, and which of them changed right before the onset?" and rolls THAT caller back;
+scaling or escalating the callee treats the surface.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.demand import flat_demand, traffic_rose
+from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, alert_onset
+from kubetriage.analyzers.onset import symptom_onset as first_symptom
+from kubetriage.analyzers.support import item, timestamp
+from kubetriage.models.evidence import CallerEvidence, ChangeEvidence, Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a caller-rollout finding is, by the evidence that earns it."""
+
+    # The callee's request rate stayed flat: the load is the caller's, above a saturated
+    # callee's doubted autoscaler (0.55) and a named dependency's claim.
+    flat_demand: float = 0.78
+    # Not measured, but the callee's autoscaler scaled it up right after the caller's rollout
+    # (its load stepped up then), above a doubted autoscaler at its maximum (0.55).
+    scaled_after: float = 0.7
+    # No request-rate series to tell: the caller's timing alone, a weak lead.
+    unmeasured: float = 0.5
+
+
+CONFIDENCE: Final = _Confidence()
+
+# Parts of a pod template whose change changes how a caller calls (labels do not).
+_BEHAVIOUR = frozenset({"image", "env", "args", "command", "resources"})
+# Changes of the callee's own that would explain its symptom instead.
+_OWN_CHANGES = frozenset({"rollout", "config", "image-digest"})
+# An autoscaler's scale-up decision: "New size: 6; reason: cpu ... above target".
+_SCALED_UP = re.compile(r"(?i)\babove (?:the )?target")
+
+
+def _onset(evidence: Evidence) -> datetime | None:
+    onsets = [o for o in (first_symptom(evidence), alert_onset(evidence)) if o is not None]
+    return min((when for when, _ in onsets), key=timestamp, default=None)
+
+
+def _before(change: ChangeEvidence, onset: datetime) -> float | None:
+    """Seconds from the change to the onset, when the change can explain it."""
+    if change.at is None:
+        return None
+    delay = timestamp(onset) - timestamp(change.at)
+    if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
+        return delay
+    return None
+
+
+def _suspect(
+    callers: list[CallerEvidence], onset: datetime
+) -> tuple[CallerEvidence, ChangeEvidence] | None:
+    """The caller whose behaviour-changing rollout came last before the onset."""
+    found: list[tuple[float, CallerEvidence, ChangeEvidence]] = []
+    for caller in callers:
+        if caller.ref.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+            continue
+        for change in caller.changes:
+            delay = _before(change, onset)
+            if delay is not None and _BEHAVIOUR & set(change.aspects):
+                found.append((delay, caller, change))
+                break
+    if not found:
+        return None
+    _, caller, change = min(found, key=lambda f: f[0])
+    return caller, change
+
+
+def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] | None:
+    """The caller whose behaviour-changing rollout came last before the callee's symptom,
+    when the callee's own request rate did not rise and nothing of its own changed."""
+    onset = _onset(evidence)
+    if onset is None or not evidence.callers or traffic_rose(evidence):
+        return None
+    if any(c.kind in _OWN_CHANGES and _before(c, onset) is not None for c in evidence.changes):
+        return None
+    return _suspect(evidence.callers, onset)
+
+
+def scaled_up_after(evidence: Evidence, change: ChangeEvidence) -> ChangeEvidence | None:
+    """The callee's first autoscaler scale-up after the caller's ``change`` (within
+    ONSET_AFTER_CHANGE): its load stepped up then."""
+    if change.at is None:
+        return None
+    start = timestamp(change.at)
+    ups = [
+        (when, c)
+        for c in evidence.changes
+        if c.kind == "scaling"
+        and c.at is not None
+        and any(_SCALED_UP.search(d) for d in c.details)
+        and 0 <= (when := timestamp(c.at)) - start <= ONSET_AFTER_CHANGE.total_seconds()
+    ]
+    return min(ups, key=lambda u: u[0], default=(0.0, None))[1]
+
+
+def caller_doubt(evidence: Evidence) -> tuple[str, EvidenceItem] | None:
+    """Why a callee's autoscaler at its maximum is not short of replicas: it scaled up right
+    after a caller's rollout, with no change of its own; the load is the caller's."""
+    if (suspect := caller_rollout(evidence)) is None:
+        return None
+    caller, change = suspect
+    if (up := scaled_up_after(evidence, change)) is None:
+        return None
+    return (
+        f"It scaled up right after its caller {prose.obj(caller.ref)} rolled out a new "
+        "revision, with no change of its own: the load is the caller's",
+        item(f"hpa/{up.object.namespace}/{up.object.name}", up.details[0]),
+    )
+
+
+def check_callers(evidence: Evidence) -> list[Finding]:
+    """A callee strained from right after one of its callers rolled out a revision that
+    changed how it calls, while the callee's own traffic stayed flat (or is not measured)
+    and the callee itself did not change: roll the caller back."""
+    onset = _onset(evidence)
+    suspect = caller_rollout(evidence)
+    if onset is None or suspect is None:
+        return []
+    caller, change = suspect
+    target = caller.ref
+    flat = flat_demand(evidence)
+    facts: list[EvidenceItem] = [
+        item(
+            f"{target.kind.lower()}/{target.namespace}/{target.name}",
+            f"names {prose.obj(caller.callee)}: {prose.listing(caller.named_by, limit=2)}",
+        ),
+        item(
+            f"{target.kind.lower()}/{target.namespace}/{target.name}",
+            "; ".join(change.details[:3]),
+        ),
+    ]
+    changed = prose.listing(sorted(_BEHAVIOUR & set(change.aspects)))
+    lead = prose.duration(max(timestamp(onset) - timestamp(change.at or onset), 0.0))
+    because = [
+        prose.claim(f"{prose.obj(target)} calls {prose.obj(caller.callee)}", facts[0]),
+        prose.claim(
+            f"It rolled out a revision that changed its {changed} {lead} before the symptom began",
+            facts[1],
+        ),
+    ]
+    scaled = scaled_up_after(evidence, change)
+    if flat is not None:
+        facts.append(flat)
+        because.append(prose.claim("The callee's own request rate stayed flat", flat))
+    elif scaled is not None:
+        fact = item(f"hpa/{scaled.object.namespace}/{scaled.object.name}", scaled.details[0])
+        facts.append(fact)
+        because.append(prose.claim("Its autoscaler scaled the callee up right after", fact))
+    text = prose.narrative(
+        f"{prose.obj(target)}'s new revision changed how it calls {prose.obj(caller.callee)}",
+        "roll the caller back",
+        because=because,
+    )
+    confidence = CONFIDENCE.unmeasured
+    if flat is not None:
+        confidence = CONFIDENCE.flat_demand
+    elif scaled is not None:
+        confidence = CONFIDENCE.scaled_after
+    return [
+        make_finding(
+            "caller-rollout",
+            Category.BAD_ROLLOUT,
+            confidence,
+            text,
+            facts,
+            Action.ROLLBACK,
+            target,
+            {},
+        )
+    ]
+
+
+CALLER_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("caller-rollout", (Category.BAD_ROLLOUT,), check_callers),
+)

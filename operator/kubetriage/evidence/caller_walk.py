@@ -1,0 +1,61 @@
+"""The walk to the callers: from the Services that front the incident's pods to the
+Deployments whose pod template names one of them, in the incident's namespace, or in every
+namespace for an Incident the tenancy rule lets read them all (the cluster-scope namespaces),
+with each caller's ReplicaSets (its rollout history).
+
+Called by ``KubeEvidenceCollector`` once the namespace's Services are read; which Services and
+which Deployments are decided by the pure helpers of ``kubetriage.evidence.callers`` (that
+``build_evidence`` uses as well), the reads go through the same ``KubeReader`` and
+``CollectionRun`` as the rest of the walk. Only the callers found are kept in the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kubetriage.evidence.callers import callee_services, find_callers
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.models.objects import JsonDict, selector_query
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope
+
+
+async def follow_callers(
+    reader: KubeReader,
+    run: CollectionRun,
+    namespace: str,
+    pods: list[JsonDict],
+    workload: JsonDict | None,
+    scope: Scope,
+) -> None:
+    """Read the Deployments that name the Services of ``pods`` and their ReplicaSets."""
+    services = callee_services(
+        [o for (k, ns, _), o in run.objects.items() if k == "Service" and ns == namespace], pods
+    )
+    if not services or not reader.readable("Deployment"):
+        return
+    where = None if scope.may_read(None) else namespace
+    listed = await reader.list_of(
+        run,
+        "Deployment",
+        where,
+        what=f"list Deployments in {where or 'every namespace'} (callers)",
+    )
+    found = find_callers(listed, services, [workload] if workload is not None else [])
+    await asyncio.gather(*(_history(reader, run, caller) for caller, _, _ in found))
+
+
+async def _history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:
+    """The caller itself and its ReplicaSets, read into ``run``."""
+    run.add(caller)
+    selector = selector_query((caller.get("spec") or {}).get("selector") or {})
+    if selector is None:
+        return
+    await reader.add_listed(
+        run,
+        "ReplicaSet",
+        _ns(caller),
+        what=f"list ReplicaSets of caller Deployment {_ns(caller)}/{_name(caller)}",
+        label_selector=selector,
+    )

@@ -1,0 +1,126 @@
+"""Callers of the incident's Services: the Deployments whose pod template names one of them.
+
+Pure; used by the collector (``kubetriage.evidence.caller_walk``, to decide whose revision
+history to read) and by ``build_evidence`` (to summarise what was read). A callee whose load or
+rejections stepped up while nothing of its own changed is often driven by a caller's new
+revision (retries multiplied, compression turned off, a pool raised): an SRE asks "who calls
+this, and which of them changed right before?". A caller names the Service in its template's
+env values or args, in the host forms ``kubetriage.evidence.dependencies`` reads
+(``svc``, ``svc.ns``, ``svc.ns.svc.cluster.local:port``, ``scheme://svc.ns``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.dependencies import named_hosts, pod_texts
+from kubetriage.evidence.index import ObjectIndex
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import CallerEvidence
+from kubetriage.models.objects import controller_ref, service_selects
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+JsonDict = dict[str, Any]
+
+# Callers kept, and rollouts kept of each (newest first).
+MAX_CALLERS = 3
+_MAX_CHANGES = 3
+
+
+def callee_services(services: Iterable[JsonDict], pods: Iterable[JsonDict]) -> list[JsonDict]:
+    """The Services that select one of ``pods``: what the incident's pods serve."""
+    pods = list(pods)
+    found: list[JsonDict] = []
+    for service in services:
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if not isinstance(selector, dict) or not selector:
+            continue
+        if any(_ns(p) == _ns(service) and service_selects(selector, _labels(p)) for p in pods):
+            found.append(service)
+    return found
+
+
+def names_callee(
+    workload: JsonDict, callees: Iterable[JsonDict]
+) -> tuple[JsonDict, list[str]] | None:
+    """The first callee Service the workload's pod template names, with where it does."""
+    hosts = named_hosts(pod_texts([], workload), [])
+    home = _ns(workload)
+    for service in callees:
+        sources = [
+            h.source
+            for h in hosts
+            if h.kind == "Service"
+            and h.name == _name(service)
+            and (h.namespace or home) == _ns(service)
+        ]
+        if sources:
+            return service, list(dict.fromkeys(sources))
+    return None
+
+
+def find_callers(
+    workloads: Iterable[JsonDict], callees: list[JsonDict], exclude: Iterable[JsonDict]
+) -> list[tuple[JsonDict, JsonDict, list[str]]]:
+    """(workload, callee Service, sources) of each workload naming a callee, at most
+    ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads."""
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
+            continue
+        if (named := names_callee(workload, callees)) is not None:
+            found.append((workload, *named))
+        if len(found) >= MAX_CALLERS:
+            break
+    return found
+
+
+def owned_history(workload: JsonDict, objects: Iterable[JsonDict]) -> list[JsonDict]:
+    """The workload's ReplicaSets among ``objects`` (by controller kind and name)."""
+    history: list[JsonDict] = []
+    for obj in objects:
+        owner = controller_ref(obj)
+        if (
+            obj.get("kind") == "ReplicaSet"
+            and _ns(obj) == _ns(workload)
+            and owner is not None
+            and owner.get("kind") == workload.get("kind")
+            and owner.get("name") == _name(workload)
+        ):
+            history.append(obj)
+    return history
+
+
+def summarise_caller(
+    workload: JsonDict, callee: JsonDict, sources: list[str], history: list[JsonDict]
+) -> CallerEvidence:
+    """The caller, the Service it names, and its recent rollouts, newest first."""
+    changes = rollout_changes(workload, history)[-_MAX_CHANGES:]
+    changes.reverse()
+    return CallerEvidence(
+        ref=ObjectRef(
+            kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)
+        ),
+        callee=ObjectRef(kind="Service", namespace=_ns(callee), name=_name(callee)),
+        named_by=sources[:5],
+        changes=changes,
+    )
+
+
+def caller_summaries(
+    index: ObjectIndex, services: list[JsonDict], own: JsonDict | None
+) -> list[CallerEvidence]:
+    """The callers of ``services`` (the incident's) among the Deployments of ``index``, each
+    with its rollouts read from its ReplicaSets there; ``own`` is the incident's workload."""
+    replica_sets = index.kind("ReplicaSet")
+    return [
+        summarise_caller(workload, callee, sources, owned_history(workload, replica_sets))
+        for workload, callee, sources in find_callers(
+            index.kind("Deployment"), services, [own] if own is not None else []
+        )
+    ]

@@ -1,0 +1,101 @@
+"""Checks the caller-rollout rule: a callee strained from right after a workload that calls it
+(``Evidence.callers``) rolled out a revision that changed how it behaves, with the callee's own
+request rate flat and nothing of its own changed, is that caller's rollout, rolled back; and
+the near misses: the callee's own traffic rose, the callee rolled out itself, the caller's
+change touched no behaviour, the change came after the symptom.
+
+Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
+"""
+
+from __future__ import annotations
+
+from kubetriage.analyzers.callers import CONFIDENCE
+from kubetriage.models import evidence as kinds
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import ago, analyze, assert_leads, by_category
+
+CALLEE = ObjectRef(kind="Deployment", namespace="catalog", name="inventory")
+SERVICE = ObjectRef(kind="Service", namespace="catalog", name="inventory")
+CALLER = ObjectRef(kind="Deployment", namespace="web", name="storefront")
+
+
+def _requests(first: float, last: float) -> kinds.MetricSummary:
+    return make.metric(
+        'sum(rate(http_requests_total{namespace="catalog",job="inventory"}[5m]))',
+        name="http_requests_total",
+        first=first,
+        last=last,
+    )
+
+
+def _evidence(
+    *,
+    aspects: tuple[str, ...] = ("env",),
+    changed_minutes_ago: float = 30,
+    firing_since: float = 20,
+    metrics: list[kinds.MetricSummary] | None = None,
+    own_changes: list[kinds.ChangeEvidence] | None = None,
+) -> kinds.Evidence:
+    change = make.rollout_change(CALLER, 7, *aspects, minutes_ago=changed_minutes_ago)
+    return make.evidence(
+        target=CALLEE,
+        alerts=[
+            kinds.AlertEvidence(
+                labels={"alertname": "CalleeSaturated", "namespace": "catalog"},
+                starts_at=ago(firing_since),
+                status="firing",
+            )
+        ],
+        metrics=metrics if metrics is not None else [_requests(100.0, 102.0)],
+        changes=own_changes or [],
+        callers=[
+            kinds.CallerEvidence(
+                ref=CALLER,
+                callee=SERVICE,
+                named_by=["Deployment storefront env INVENTORY_ADDR"],
+                changes=[change],
+            )
+        ],
+    )
+
+
+def test_a_callers_rollout_before_the_onset_with_flat_traffic_rolls_the_caller_back() -> None:
+    finding = assert_leads(analyze(_evidence()), Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER)
+    assert finding.confidence == CONFIDENCE.flat_demand
+    assert any("INVENTORY_ADDR" in e.fact for e in finding.evidence)
+
+
+def test_without_a_request_rate_the_autoscalers_scale_up_after_the_rollout_earns_it() -> None:
+    scaled = kinds.ChangeEvidence(
+        at=ago(25),
+        kind="scaling",
+        object=ObjectRef(kind="HorizontalPodAutoscaler", namespace="catalog", name="inventory"),
+        aspects=["replicas"],
+        details=["New size: 6; reason: cpu resource utilization above target"],
+    )
+    result = analyze(_evidence(metrics=[], own_changes=[scaled]))
+    finding = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER)
+    assert finding.confidence == CONFIDENCE.scaled_after
+
+
+def test_the_callees_own_traffic_rising_leaves_the_caller_alone() -> None:
+    result = analyze(_evidence(metrics=[_requests(100.0, 400.0)]))
+    assert not [f for f in by_category(result, Category.BAD_ROLLOUT) if f.target == CALLER]
+
+
+def test_the_callees_own_rollout_is_the_simpler_explanation() -> None:
+    own = make.rollout_change(CALLEE, 3, "image", minutes_ago=25)
+    result = analyze(_evidence(own_changes=[own]))
+    assert not [f for f in by_category(result, Category.BAD_ROLLOUT) if f.target == CALLER]
+
+
+def test_a_change_that_touched_no_behaviour_is_not_a_cause() -> None:
+    result = analyze(_evidence(aspects=("template",)))
+    assert not [f for f in by_category(result, Category.BAD_ROLLOUT) if f.target == CALLER]
+
+
+def test_a_rollout_after_the_symptom_began_did_not_cause_it() -> None:
+    result = analyze(_evidence(changed_minutes_ago=10, firing_since=40))
+    assert not [f for f in by_category(result, Category.BAD_ROLLOUT) if f.target == CALLER]

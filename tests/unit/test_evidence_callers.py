@@ -1,0 +1,113 @@
+"""Checks ``Evidence.callers`` as the pure builder reads it from objects: the Deployments, in
+any namespace, whose pod template names a Service of the incident's pods (by cluster DNS name,
+``svc.ns``, or the short name in the callee's own namespace), each with its rollouts from its
+ReplicaSets; a short name in another namespace, an unrelated Deployment and the incident's own
+workload are no callers.
+
+Real: ``build_evidence`` (via ``tests.support.built``) over raw objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.evidence.callers import MAX_CALLERS, find_callers
+from kubetriage.models.base import ObjectRef
+from tests.support.built import built, deployment_manifest, service_manifest
+
+TARGET = ObjectRef(kind="Deployment", namespace="catalog", name="inventory")
+
+
+def _client(name: str, namespace: str, address: str, image: str = "client:2") -> dict[str, Any]:
+    container = {"name": "app", "image": image, "env": [{"name": "UPSTREAM", "value": address}]}
+    return deployment_manifest(name, namespace, container)
+
+
+def _replica_set(owner: dict[str, Any], revision: int, image: str) -> dict[str, Any]:
+    meta = owner["metadata"]
+    template = {
+        "metadata": owner["spec"]["template"]["metadata"],
+        "spec": {"containers": [{**owner["spec"]["template"]["spec"]["containers"][0]}]},
+    }
+    template["spec"]["containers"][0]["image"] = image
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{meta['name']}-{revision}",
+            "namespace": meta["namespace"],
+            "creationTimestamp": f"2026-11-20T09:{revision:02d}:00Z",
+            "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": meta["name"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"template": template},
+    }
+
+
+def _callee() -> list[dict[str, Any]]:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "inventory-abc",
+            "namespace": "catalog",
+            "labels": {"app": "inventory"},
+        },
+        "spec": {"containers": [{"name": "inventory", "image": "inventory:1"}]},
+    }
+    return [
+        deployment_manifest("inventory", "catalog", ("inventory", "inventory:1")),
+        pod,
+        service_manifest("inventory", "catalog", {"app": "inventory"}, port=9090),
+    ]
+
+
+def test_a_deployment_naming_the_callees_service_is_a_caller_with_its_rollouts() -> None:
+    caller = _client("storefront", "web", "dns:///inventory.catalog.svc.cluster.local:9090")
+    objects = [
+        *_callee(),
+        caller,
+        _replica_set(caller, 30, "client:1"),
+        _replica_set(caller, 31, "client:2"),
+        _client("search", "web", "http://search-index.web:9200"),
+    ]
+    evidence = built(objects, TARGET)
+    assert [c.ref for c in evidence.callers] == [
+        ObjectRef(kind="Deployment", namespace="web", name="storefront")
+    ]
+    found = evidence.callers[0]
+    assert found.callee == ObjectRef(kind="Service", namespace="catalog", name="inventory")
+    assert found.named_by == ["Deployment storefront env UPSTREAM"]
+    assert [(c.from_revision, c.to_revision, c.aspects) for c in found.changes] == [
+        (30, 31, ["image"])
+    ]
+
+
+def test_a_short_name_means_the_callers_own_namespace() -> None:
+    objects = [
+        *_callee(),
+        _client("same-ns", "catalog", "http://inventory:9090"),
+        _client("other-ns", "web", "http://inventory:9090"),
+    ]
+    assert [c.ref.name for c in built(objects, TARGET).callers] == ["same-ns"]
+
+
+def test_the_incidents_own_workload_is_not_its_caller() -> None:
+    objects = _callee()
+    objects[0]["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "SELF", "value": "inventory.catalog.svc:9090"}
+    ]
+    assert built(objects, TARGET).callers == []
+
+
+def test_callers_are_bounded() -> None:
+    service = service_manifest("inventory", "catalog", {"app": "inventory"})
+    clients = [_client(f"c{i}", "web", "inventory.catalog:9090") for i in range(MAX_CALLERS + 2)]
+    assert len(find_callers(clients, [service], [])) == MAX_CALLERS
