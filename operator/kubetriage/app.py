@@ -114,6 +114,7 @@ class PrometheusStage:
             callees=callee_workloads(evidence),
             claims=volume_claims(evidence),
             namespace_wide=evidence.target is None or evidence.target.kind == "Namespace",
+            workload=workload,
         )
         return MetricsOutcome(result.summaries, result.status, result.message)
 

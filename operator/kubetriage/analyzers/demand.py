@@ -34,6 +34,9 @@ RATE_NAME = re.compile(
 LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
 ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
 _DIVIDED = re.compile(r"\)\s*/\s*")
+# An error ratio at least this high over the whole window: every request counted failed, so
+# the request rate counts failures (and their retries), not demand.
+ALL_FAILING = 0.95
 
 
 def is_traffic(metric: MetricSummary) -> bool:
@@ -75,7 +78,21 @@ def scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
     return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
 
 
+def only_failures_counted(evidence: Evidence) -> bool:
+    """An error ratio at ALL_FAILING or above all window: the requests the service counts
+    are failures, whose rate grows with the outage and its retries, not with demand."""
+    return any(
+        ERROR_NAME.search(f"{m.name} {m.query}")
+        and _DIVIDED.search(m.query)
+        and m.min is not None
+        and m.min >= ALL_FAILING
+        for m in evidence.metrics
+    )
+
+
 def traffic_rose(evidence: Evidence) -> bool:
+    if only_failures_counted(evidence):
+        return False
     return any(
         is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
         for m in evidence.metrics

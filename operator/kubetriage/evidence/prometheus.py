@@ -245,12 +245,19 @@ class PrometheusEvidenceCollector:
         claims: Sequence[ObjectRef] = (),
         *,
         namespace_wide: bool = False,
+        workload: ObjectRef | None = None,
     ) -> tuple[list[RenderedQuery], datetime]:
         """The queries to run and the range start (earliest alert start minus the window)."""
         starts = [a.starts_at for a in alerts if a.starts_at is not None and a.starts_at <= now]
         start = min(starts, default=now) - self._window
         scope = build_scope(
-            target, alerts, dependency_hosts, callees, claims, namespace_wide=namespace_wide
+            target,
+            alerts,
+            dependency_hosts,
+            callees,
+            claims,
+            namespace_wide=namespace_wide,
+            workload=workload,
         )
         queries = alert_queries(alerts) + select_queries(
             scope, now - start, families=alert_families(alerts)
@@ -267,12 +274,20 @@ class PrometheusEvidenceCollector:
         claims: Sequence[ObjectRef] = (),
         *,
         namespace_wide: bool = False,
+        workload: ObjectRef | None = None,
     ) -> MetricsResult:
         """Query Prometheus for the window around the alert; never raises for I/O."""
         if not self._url:
             return MetricsResult(status="not_configured", message="no Prometheus URL set")
         queries, start = self.plan(
-            target, alerts, now, dependency_hosts, callees, claims, namespace_wide=namespace_wide
+            target,
+            alerts,
+            now,
+            dependency_hosts,
+            callees,
+            claims,
+            namespace_wide=namespace_wide,
+            workload=workload,
         )
         headers = {"Authorization": self._auth_header} if self._auth_header else {}
         session = requests.Session()

@@ -168,10 +168,13 @@ def build_scope(
     claims: Sequence[ObjectRef] = (),
     *,
     namespace_wide: bool = False,
+    workload: ObjectRef | None = None,
 ) -> Scope:
     """What the incident's queries can be scoped by: the target first, then alert labels.
     ``namespace_wide`` keeps a namespace-wide incident's unscoped queries (probes) when its
-    metrics are scoped by the one workload found in the namespace."""
+    metrics are scoped by the one workload found in the namespace. ``workload`` is the
+    controller of a Pod target: its per-pod queries stay on the pod, while its rollout and
+    replica series and its scrape job are the workload's."""
     namespace = target.namespace if target is not None else None
     if target is not None and target.kind == "Namespace":
         namespace = target.name
@@ -188,6 +191,10 @@ def build_scope(
         statefulset = target.name if target.kind == "StatefulSet" else None
         node = target.name if target.kind == "Node" else None
         pvc = target.name if target.kind == "PersistentVolumeClaim" else None
+    owner = workload if target is not None and target.kind == "Pod" else None
+    if owner is not None and owner.namespace in (None, namespace):
+        deployment = owner.name if owner.kind == "Deployment" else None
+        statefulset = owner.name if owner.kind == "StatefulSet" else None
     alert_pod = _first_label(alerts, "pod")
     if pod_regex is None and alert_pod is not None:
         pod_regex = escape_regex(alert_pod)
@@ -195,9 +202,10 @@ def build_scope(
     job = _first_label(alerts, "job")
     if job is not None and _is_monitoring_name(job):
         job = None
-    if job is None and target is not None and target.kind in {"Deployment", "StatefulSet"}:
+    named = deployment or statefulset
+    if job is None and named is not None:
         # Scrape jobs are usually named after the Service, which usually matches the workload.
-        job = target.name
+        job = named
     if job is None and target is not None and target.kind == "Service":
         job = target.name
 

@@ -6,7 +6,7 @@ decides which of them apply to an incident and renders them with escaped values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kubetriage.models.vocabulary import Category
 
@@ -31,6 +31,9 @@ _CONTAINERS = 'container=~"$container_regex",container!="",container!="POD"'
 _POD = 'namespace="$namespace",pod=~"$pod_regex"'
 _POD_CONTAINERS = f"{_POD},{_CONTAINERS}"
 _JOB = 'namespace="$namespace",job=~"$job_regex"'
+# Prometheus Operator's ServiceMonitors label every series with the Service they scraped, also
+# when their ``jobLabel`` names the job after something else (an app label, a chart).
+_SERVICE = 'namespace="$namespace",service=~"$job_regex"'
 _DEPLOYMENT = 'namespace="$namespace",deployment="$deployment"'
 _STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'
 _PVC = 'namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"'
@@ -62,6 +65,15 @@ def _pvc_ratio(used: str, total: str) -> str:
     )
 
 
+def _or_by_service(promql: str) -> str:
+    """A query of the service's scrape job, else (no series of that job) the same query of
+    the series labelled with its Service. Both sides aggregate to the same labels, so the
+    job's answer wins where it has one."""
+    if _JOB not in promql:
+        return promql
+    return f"({promql}) or ({promql.replace(_JOB, _SERVICE)})"
+
+
 def _by_job(
     name: str, categories: tuple[Category, ...], promql: str, description: str
 ) -> QueryTemplate:
@@ -88,7 +100,7 @@ def _busy(name: str, promql: str, description: str) -> QueryTemplate:
     return _by_job(name, (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE), promql, description)
 
 
-TEMPLATES: tuple[QueryTemplate, ...] = (
+_CATALOGUE: tuple[QueryTemplate, ...] = (
     # --- memory -----------------------------------------------------------------------
     QueryTemplate(
         "memory_working_set_bytes",
@@ -294,8 +306,11 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
     ),
     _traffic(
         "ingress_request_rate",
+        # ingress-nginx labels its requests with the Ingress's namespace and backend Service;
+        # scraped by a ServiceMonitor, they become exported_namespace and exported_service.
         'sum(rate(nginx_ingress_controller_requests{namespace="$namespace",'
-        'service=~"$job_regex"}[5m]))',
+        'service=~"$job_regex"}[5m])) or sum(rate(nginx_ingress_controller_requests'
+        '{exported_namespace="$namespace",exported_service=~"$job_regex"}[5m]))',
         "traffic through ingress-nginx to the Service",
     ),
     QueryTemplate(
@@ -508,4 +523,8 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
         "min by (name) (certmanager_certificate_expiration_timestamp_seconds"
         '{namespace="$namespace"}) - time()',
     ),
+)
+
+TEMPLATES: tuple[QueryTemplate, ...] = tuple(
+    replace(t, promql=_or_by_service(t.promql)) for t in _CATALOGUE
 )

@@ -1,0 +1,136 @@
+"""Which series the live path's queries reach: the scrape-job templates also find the series of
+a Service scraped under another job name, ingress-nginx's requests also when a ServiceMonitor
+renamed its labels, and a Pod target's rollout and replica series are its workload's.
+
+The rendered templates are evaluated by the real ``promtool test rules`` over synthetic
+series, so a matcher that misses the series fails here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from kubetriage.evidence.queries import build_scope, select_queries
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+from kubetriage.replay.promtool import PROMTOOL_BINARY
+
+WINDOW = timedelta(minutes=30)
+CHECKOUT = ObjectRef(kind="Deployment", name="checkout", namespace="shop")
+FAMILIES = frozenset({"latency", "errors", "saturation"})
+
+
+def _queries(target: ObjectRef, alerts: list[Alert] | None = None) -> dict[str, str]:
+    scope = build_scope(target, alerts or [])
+    return {q.name: q.promql for q in select_queries(scope, WINDOW, families=FAMILIES)}
+
+
+def _evaluate(
+    tmp_path: Path, series: list[tuple[str, str]], expr: str, expected: float | None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``promtool test rules``: ``expr`` at minute 20 over ``series`` (one sample a
+    minute) is ``expected`` with no labels, or empty when ``expected`` is None."""
+    samples = [] if expected is None else [{"labels": "{}", "value": expected}]
+    check = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": [{"expr": expr, "eval_time": "20m", "exp_samples": samples}],
+            }
+        ]
+    }
+    path = tmp_path / "check.yml"
+    path.write_text(yaml.safe_dump(check), encoding="utf-8")
+    return subprocess.run(
+        [PROMTOOL_BINARY, "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _assert_evaluates(
+    tmp_path: Path, series: list[tuple[str, str]], expr: str, expected: float | None
+) -> None:
+    completed = _evaluate(tmp_path, series, expr, expected)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_request_rate_finds_the_series_of_a_service_scraped_under_another_job(
+    tmp_path: Path,
+) -> None:
+    # A ServiceMonitor whose jobLabel names the job after the app: the Service label stays.
+    series = [('http_requests_total{namespace="shop",job="web-app",service="checkout"}', "0+60x30")]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
+
+
+def test_the_scrape_jobs_own_series_win_over_the_service_labelled_ones(tmp_path: Path) -> None:
+    series = [
+        ('http_requests_total{namespace="shop",job="checkout"}', "0+60x30"),
+        ('http_requests_total{namespace="shop",job="other",service="checkout"}', "0+600x30"),
+    ]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
+
+
+def test_error_ratio_by_service_label(tmp_path: Path) -> None:
+    series = [
+        ('http_requests_total{namespace="shop",service="checkout",code="200"}', "0+45x30"),
+        ('http_requests_total{namespace="shop",service="checkout",code="503"}', "0+15x30"),
+    ]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_5xx_ratio"], 0.25)
+
+
+def test_another_services_series_stay_out(tmp_path: Path) -> None:
+    series = [
+        ('http_requests_total{namespace="shop",service="checkout-db"}', "0+60x30"),
+        ('http_requests_total{namespace="other",service="checkout"}', "0+60x30"),
+    ]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], None)
+
+
+def test_ingress_requests_relabelled_by_a_service_monitor(tmp_path: Path) -> None:
+    # Scraped in the controller's namespace, the Ingress's namespace and backend Service are
+    # kept as exported_namespace and exported_service.
+    series = [
+        (
+            'nginx_ingress_controller_requests{namespace="ingress-nginx",'
+            'exported_namespace="shop",exported_service="checkout",status="200"}',
+            "0+120x30",
+        ),
+        (
+            'nginx_ingress_controller_requests{namespace="ingress-nginx",'
+            'exported_namespace="shop",exported_service="search",status="200"}',
+            "0+600x30",
+        ),
+    ]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["ingress_request_rate"], 2.0)
+
+
+def test_a_pod_targets_rollout_and_replicas_are_its_workloads() -> None:
+    pod = ObjectRef(kind="Pod", name="checkout-7d9f6c8b5-x2x9k", namespace="shop")
+    scope = build_scope(pod, [], workload=CHECKOUT)
+    assert scope.pod_regex == "checkout-7d9f6c8b5-x2x9k"  # per-pod series stay the pod's
+    assert scope.deployment == "checkout"
+    assert scope.job == "checkout"
+    names = {q.name for q in select_queries(scope, WINDOW, families=frozenset({"restarts"}))}
+    assert {"deployment_replicas_available", "deployment_generation"} <= names
+    database = ObjectRef(kind="StatefulSet", name="pg", namespace="shop")
+    assert build_scope(pod, [], workload=database).statefulset == "pg"
+    # The alert's job still names the scrape job.
+    alert = Alert(status="firing", labels={"alertname": "X", "job": "checkout-web"})
+    assert build_scope(pod, [alert], workload=CHECKOUT).job == "checkout-web"
+
+
+def test_the_workload_widens_only_a_pod_target_of_its_own_namespace() -> None:
+    pod = ObjectRef(kind="Pod", name="checkout-7d9f6c8b5-x2x9k", namespace="shop")
+    elsewhere = ObjectRef(kind="Deployment", name="checkout", namespace="other")
+    assert build_scope(pod, [], workload=elsewhere).deployment is None
+    service = ObjectRef(kind="Service", name="checkout", namespace="shop")
+    assert build_scope(service, [], workload=CHECKOUT).deployment is None
+    assert build_scope(pod, []).deployment is None
