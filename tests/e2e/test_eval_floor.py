@@ -11,7 +11,9 @@ to 0.93 (train) and 0.65 (holdout) after 60 more blind train cases and the fixes
 callees' own logs and claims, ingress controllers, admission webhooks, x509 reasoning (train
 0.956 on 158 cases, holdout 0.681 measured); then to 0.95 (train) and 0.68 (holdout) after
 73 more blind train cases in seven batches and their fixes (train 0.957 on 231 cases,
-holdout 0.702 measured)."""
+holdout 0.702 measured); the holdout floor to 0.72 on 2026-12-03 after the live evidence path
+was brought to parity with the offline builder and 56 more blind train cases and their fixes
+(train 0.962 on 287 cases, holdout 0.766 measured)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import HOLDOUT, TRAIN
 
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.68)}
+FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.72)}
 
 
 @pytest.mark.parametrize("split", sorted(FLOORS))
