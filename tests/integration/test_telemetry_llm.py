@@ -21,7 +21,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from kubetriage.llm.client import LLMClient, LLMResult
 from kubetriage.settings import Settings
-from kubetriage.telemetry import Telemetry, TelemetryConfig
+from kubetriage.telemetry import Telemetry
+from kubetriage.telemetry_config import TelemetryConfig
 from tests.support.llm_samples import valid_answer
 from tests.support.openai_server import ScriptedOpenAIServer, answer, server_error, text
 

@@ -11,11 +11,10 @@ from kubetriage.telemetry import (
     OPERATION_DURATION_BUCKETS,
     TOKEN_USAGE_BUCKETS,
     Telemetry,
-    TelemetryConfig,
-    TelemetryConfigError,
     server_attributes,
     trace_links,
 )
+from kubetriage.telemetry_config import TelemetryConfig, TelemetryConfigError
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 

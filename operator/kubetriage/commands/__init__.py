@@ -23,7 +23,8 @@ _T = TypeVar("_T")
 def telemetry_from_env(command: str) -> Telemetry | None:
     """The process's telemetry from the standard ``OTEL_*`` variables (read here, once),
     for every command that diagnoses; None (after saying why) when they are invalid."""
-    from kubetriage.telemetry import Telemetry, TelemetryConfig, TelemetryConfigError
+    from kubetriage.telemetry import Telemetry
+    from kubetriage.telemetry_config import TelemetryConfig, TelemetryConfigError
 
     try:
         return Telemetry.from_config(TelemetryConfig.from_env(os.environ))
