@@ -22,28 +22,23 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.calls import probe_instance, services_elsewhere
+from kubetriage.analyzers.calls import probe_instance
+from kubetriage.analyzers.cert_targets import certificate_target, own_tls_secret
 from kubetriage.analyzers.support import (
     event_fact,
     grep_tls_failures,
-    hosts_in,
     item,
     metrics_named,
-    service_for_host,
     timestamp,
-    workload_ref,
 )
 from kubetriage.analyzers.tls_clients import clock_skew
-from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     Evidence,
     GenericObjectEvidence,
     PodCondition,
-    ServiceEvidence,
 )
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tls_errors import VALIDITY_FAILURES, classify_tls_failure
 
@@ -81,8 +76,6 @@ class _RenewalConfidence:
 EXPIRY_CONFIDENCE: Final = _ExpiryConfidence()
 RENEWAL_CONFIDENCE: Final = _RenewalConfidence()
 
-# Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
-TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
 # The peer's TLS alert about the certificate this side presented (a client certificate, or a
 # server's to its client): "remote error: tls: expired certificate" (Go), "sslv3 alert
 # certificate expired" (OpenSSL), "Received fatal alert: certificate_expired" (Java).
@@ -90,8 +83,6 @@ _PEER_REJECTS_OURS = re.compile(
     r"(?i)(remote error: tls: expired certificate|alert certificate expired"
     r"|fatal alert: certificate_expired)"
 )
-# Files a TLS client or server is configured with.
-_KEY_MATERIAL = re.compile(r"(?i)\.(crt|pem|key|cer|p12|pfx|jks)$")
 # cert-manager renews at two thirds of a certificate's life (30 days of 90 by default); a
 # certificate this close to expiry whose renewal fails is an incident in the making.
 RENEWAL_WINDOW_DAYS = 30
@@ -259,8 +250,8 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     measured_expired = any(d <= 0 for _, d in expiring)
     confidence = EXPIRY_CONFIDENCE.seen_expired if measured_expired else EXPIRY_CONFIDENCE.seen
     lines = [h.line for h in hits] + [e.message for e in event_hits]
-    target, action = _certificate_target(evidence, lines, [i for i, _ in expiring])
-    own = _own_tls_secret(evidence)
+    target, action = certificate_target(evidence, lines, [i for i, _ in expiring])
+    own = own_tls_secret(evidence)
     rejected = own is not None and any(_PEER_REJECTS_OURS.search(line) for line in lines)
     if own is not None and rejected:
         # The peer says the certificate this workload presented has expired: its own.
@@ -319,122 +310,6 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
             {},
         )
     ]
-
-
-def _certificate_target(
-    evidence: Evidence, lines: list[str], instances: list[str]
-) -> tuple[ObjectRef | None, Action]:
-    """The Secret holding the certificate when the evidence names one (preferring the one
-    mounted by the pods behind the Service that presents it), else that Service (escalate),
-    else the workload."""
-    hosts = [h for line in lines for h in hosts_in(line)]
-    hosts += [h for i in instances for h in hosts_in(i) or [i]]
-    services = list(evidence.services)
-    services += [s for s in services_elsewhere(evidence, hosts) if s not in services]
-    presenting = [s for h in hosts if (s := service_for_host(h, services)) is not None]
-    for svc in presenting:
-        if svc.type == "ExternalName":
-            # Someone else's certificate: hand it to the owner of that endpoint.
-            return ObjectRef(
-                kind="Service", namespace=svc.namespace, name=svc.name
-            ), Action.ESCALATE
-    for svc in presenting:
-        secret = _serving_secret(evidence, svc) or _dependency_secret(evidence, svc)
-        if secret is not None:
-            return secret, Action.RENEW_CERTIFICATE
-    for obj in evidence.other_objects:
-        if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
-            return obj.ref, Action.RENEW_CERTIFICATE
-    for obj in evidence.other_objects:
-        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecretNames")):
-            return (
-                ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
-                Action.RENEW_CERTIFICATE,
-            )
-    if not presenting:
-        # No called Service is named: the failing TLS is most likely the workload's own.
-        for pod in evidence.pods:
-            for ref in pod.config_refs:
-                if ref.kind == "Secret" and TLS_NAME.search(ref.name):
-                    return (
-                        ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
-                        Action.RENEW_CERTIFICATE,
-                    )
-        if (own := _own_tls_secret(evidence)) is not None:
-            return own, Action.RENEW_CERTIFICATE
-        if (served := _only_tls_dependency_secret(evidence)) is not None:
-            return served, Action.RENEW_CERTIFICATE
-    for svc in presenting:
-        return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
-    workload = workload_ref(evidence)
-    if workload is not None:
-        return workload, Action.ESCALATE
-    return None, Action.ESCALATE
-
-
-def _own_tls_secret(evidence: Evidence) -> ObjectRef | None:
-    """The Secret a workload's containers read their own certificate from: a Secret volume
-    mounted at a TLS-looking path, or one the container's env points a key or certificate
-    file into (``DB_TLS_CERT=/etc/db-client/tls.crt``)."""
-    for pod in evidence.pods:
-        for container in pod.containers:
-            files = [v for v in container.env.values() if _KEY_MATERIAL.search(v.strip())]
-            for mount in container.config_mounts:
-                if mount.kind != "Secret":
-                    continue
-                base = mount.path.rstrip("/") + "/"
-                if TLS_NAME.search(mount.path) or any(f.startswith(base) for f in files):
-                    return ObjectRef(kind="Secret", namespace=pod.namespace, name=mount.name)
-    return None
-
-
-def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
-    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace):
-    the Service's, or the workload a ``<workload>-headless`` Service fronts."""
-    behind = headless_workload(svc.name)
-    for dependency in evidence.dependencies:
-        found = dependency.service
-        if found is not None:
-            if (found.namespace, found.name) != (svc.namespace, svc.name):
-                continue
-        elif dependency.workload is None or (
-            dependency.workload.namespace,
-            dependency.workload.name,
-        ) != (svc.namespace, behind):
-            continue
-        for name in dependency.mounted_secrets:
-            if TLS_NAME.search(name):
-                return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
-    return None
-
-
-def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
-    """The TLS-looking Secret mounted by the one followed dependency that mounts any, when
-    the failing lines name no host (a client library that reports only "certificate has
-    expired") and the workload holds no certificate of its own: the server it calls over
-    TLS presents the certificate that failed. None when several dependencies could."""
-    found = {
-        (ref.namespace, name)
-        for dependency in evidence.dependencies
-        if (ref := dependency.service or dependency.workload) is not None
-        for name in dependency.mounted_secrets
-        if TLS_NAME.search(name)
-    }
-    if len(found) != 1:
-        return None
-    namespace, name = found.pop()
-    return ObjectRef(kind="Secret", namespace=namespace, name=name)
-
-
-def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
-    """A TLS-looking Secret mounted by the pods the Service selects: its serving certificate."""
-    for pod in evidence.pods:
-        if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
-            continue
-        for ref in pod.config_refs:
-            if ref.kind == "Secret" and TLS_NAME.search(ref.name):
-                return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
-    return None
 
 
 # --- certificate-renewal ------------------------------------------------------------------

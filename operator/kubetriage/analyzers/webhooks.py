@@ -26,7 +26,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.certificates import TLS_NAME
+from kubetriage.analyzers.cert_targets import TLS_NAME
 from kubetriage.analyzers.support import item
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (

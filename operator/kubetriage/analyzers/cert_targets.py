@@ -1,0 +1,141 @@
+"""Where an expired or failing certificate lives, so the fix can be aimed at it: the Secret
+mounted by the pods behind the Service that presents it (its serving Secret), the TLS Secret a
+followed dependency mounts, the workload's own TLS Secret (a mount whose path or configured
+files name TLS material), else the presenting Service (escalate, someone else's certificate)
+or the workload. Used by the certificate analyzers (``certificates``) and the webhook rule.
+
+Pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetriage.analyzers.calls import services_elsewhere
+from kubetriage.analyzers.support import hosts_in, service_for_host, workload_ref
+from kubetriage.evidence.dependencies import headless_workload
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.objects import service_selects as _selects
+from kubetriage.models.vocabulary import Action
+
+# Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
+TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
+# Files a TLS client or server is configured with.
+_KEY_MATERIAL = re.compile(r"(?i)\.(crt|pem|key|cer|p12|pfx|jks)$")
+
+
+def certificate_target(
+    evidence: Evidence, lines: list[str], instances: list[str]
+) -> tuple[ObjectRef | None, Action]:
+    """The Secret holding the certificate when the evidence names one (preferring the one
+    mounted by the pods behind the Service that presents it), else that Service (escalate),
+    else the workload."""
+    hosts = [h for line in lines for h in hosts_in(line)]
+    hosts += [h for i in instances for h in hosts_in(i) or [i]]
+    services = list(evidence.services)
+    services += [s for s in services_elsewhere(evidence, hosts) if s not in services]
+    presenting = [s for h in hosts if (s := service_for_host(h, services)) is not None]
+    for svc in presenting:
+        if svc.type == "ExternalName":
+            # Someone else's certificate: hand it to the owner of that endpoint.
+            return ObjectRef(
+                kind="Service", namespace=svc.namespace, name=svc.name
+            ), Action.ESCALATE
+    for svc in presenting:
+        secret = _serving_secret(evidence, svc) or _dependency_secret(evidence, svc)
+        if secret is not None:
+            return secret, Action.RENEW_CERTIFICATE
+    for obj in evidence.other_objects:
+        if obj.ref.kind == "Secret" and "tls" in (obj.fields.get("type", "") + obj.ref.name):
+            return obj.ref, Action.RENEW_CERTIFICATE
+    for obj in evidence.other_objects:
+        if obj.ref.kind == "Ingress" and (secrets := obj.fields.get("tlsSecretNames")):
+            return (
+                ObjectRef(kind="Secret", namespace=obj.ref.namespace, name=secrets.split(",")[0]),
+                Action.RENEW_CERTIFICATE,
+            )
+    if not presenting:
+        # No called Service is named: the failing TLS is most likely the workload's own.
+        for pod in evidence.pods:
+            for ref in pod.config_refs:
+                if ref.kind == "Secret" and TLS_NAME.search(ref.name):
+                    return (
+                        ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
+                        Action.RENEW_CERTIFICATE,
+                    )
+        if (own := own_tls_secret(evidence)) is not None:
+            return own, Action.RENEW_CERTIFICATE
+        if (served := _only_tls_dependency_secret(evidence)) is not None:
+            return served, Action.RENEW_CERTIFICATE
+    for svc in presenting:
+        return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
+    workload = workload_ref(evidence)
+    if workload is not None:
+        return workload, Action.ESCALATE
+    return None, Action.ESCALATE
+
+
+def own_tls_secret(evidence: Evidence) -> ObjectRef | None:
+    """The Secret a workload's containers read their own certificate from: a Secret volume
+    mounted at a TLS-looking path, or one the container's env points a key or certificate
+    file into (``DB_TLS_CERT=/etc/db-client/tls.crt``)."""
+    for pod in evidence.pods:
+        for container in pod.containers:
+            files = [v for v in container.env.values() if _KEY_MATERIAL.search(v.strip())]
+            for mount in container.config_mounts:
+                if mount.kind != "Secret":
+                    continue
+                base = mount.path.rstrip("/") + "/"
+                if TLS_NAME.search(mount.path) or any(f.startswith(base) for f in files):
+                    return ObjectRef(kind="Secret", namespace=pod.namespace, name=mount.name)
+    return None
+
+
+def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods of a followed dependency (any namespace):
+    the Service's, or the workload a ``<workload>-headless`` Service fronts."""
+    behind = headless_workload(svc.name)
+    for dependency in evidence.dependencies:
+        found = dependency.service
+        if found is not None:
+            if (found.namespace, found.name) != (svc.namespace, svc.name):
+                continue
+        elif dependency.workload is None or (
+            dependency.workload.namespace,
+            dependency.workload.name,
+        ) != (svc.namespace, behind):
+            continue
+        for name in dependency.mounted_secrets:
+            if TLS_NAME.search(name):
+                return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
+    return None
+
+
+def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
+    """The TLS-looking Secret mounted by the one followed dependency that mounts any, when
+    the failing lines name no host (a client library that reports only "certificate has
+    expired") and the workload holds no certificate of its own: the server it calls over
+    TLS presents the certificate that failed. None when several dependencies could."""
+    found = {
+        (ref.namespace, name)
+        for dependency in evidence.dependencies
+        if (ref := dependency.service or dependency.workload) is not None
+        for name in dependency.mounted_secrets
+        if TLS_NAME.search(name)
+    }
+    if len(found) != 1:
+        return None
+    namespace, name = found.pop()
+    return ObjectRef(kind="Secret", namespace=namespace, name=name)
+
+
+def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
+    """A TLS-looking Secret mounted by the pods the Service selects: its serving certificate."""
+    for pod in evidence.pods:
+        if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
+            continue
+        for ref in pod.config_refs:
+            if ref.kind == "Secret" and TLS_NAME.search(ref.name):
+                return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
+    return None
