@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.container_texts import oom_text
+from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
-    DEPENDENCY_LOG,
     OOM_LOG,
     event_fact,
     grep_logs,
@@ -67,9 +66,6 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# A callee rollout this recent is "what changed" for its OOM kills (the dependency-change
-# rule's window).
-RECENT_CALLEE_CHANGE = timedelta(hours=6)
 # Shares of the memory limit the working set peaked at: pressing on it (with a kill), and
 # close enough to be the next kill (without one).
 AT_LIMIT = 0.85
@@ -293,9 +289,8 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
 def check_callee_oom(evidence: Evidence) -> list[Finding]:
     """A dependency the workload calls cannot serve fully (fewer ready replicas than desired)
     because its own containers are OOMKilled: raise that workload's memory, rather than
-    escalate at its Service. Requires the caller's failing calls, or the dependency named in
-    its logs, as the dependency-down rule does."""
-    failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+    escalate at its Service. Requires the caller to fail on it (``caller_fails_on``), as the
+    dependency-down rule does."""
     findings: list[Finding] = []
     now = timestamp(evidence.collected_at)
     for dependency in evidence.dependencies:
@@ -308,13 +303,13 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
             and dependency.ready_replicas is not None
             and dependency.ready_replicas < dependency.desired_replicas
         )
-        named = any(source.startswith("log ") for source in dependency.named_by)
-        if not killed or not short or not (named or failing_calls):
+        if not killed or not short or not caller_fails_on(evidence, dependency):
             continue
         recent = [
             c
             for c in dependency.changes
-            if c.at is not None and now - timestamp(c.at) <= RECENT_CALLEE_CHANGE.total_seconds()
+            if c.at is not None
+            and now - timestamp(c.at) <= RECENT_DEPENDENCY_ROLLOUT.total_seconds()
         ]
         source = f"dependency {prose.obj(dependency.ref or workload)}"
         facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in killed[:3]]
