@@ -16,7 +16,11 @@ evidence (``NetworkPolicyEvidence.ingress``/``egress``); ``egress_verdict`` and
   not known, a flow allowed only by an ipBlock is reported as blocked, with that caveat.
 
 When a flow is denied, the "blocking" policies are those that isolate the pod for that
-direction: changing any of them (or adding a rule) is the fix.
+direction: changing any of them (or adding a rule) is the fix. They are ordered closest
+first: the policy with a rule that comes nearest to admitting the flow (a selector naming
+the other side's pods or namespace, a port list holding the flow's port) is the one meant
+for it and the one to correct; a policy with no rule for that direction (a default deny)
+comes last, then by name.
 """
 
 from __future__ import annotations
@@ -155,7 +159,8 @@ class Verdict:
     # The namespace whose policies decided (the source's for egress, the destination's
     # for ingress).
     namespace: str = ""
-    # Policies isolating the pod for this direction (all of them when the flow is denied).
+    # Policies isolating the pod for this direction (all of them when the flow is denied,
+    # closest to admitting it first).
     isolating: tuple[str, ...] = ()
     # The first policy with a rule admitting the flow.
     allowed_by: str | None = None
@@ -230,6 +235,53 @@ def _rule_allows(rule: PolicyRule, policy_namespace: str, other: Endpoint, flow:
     return peers_ok and ports_ok
 
 
+def _selector_score(selector: LabelSelector | None, labels: Mapping[str, str] | None) -> int:
+    """2 when a non-empty selector matches (it names that side), 1 when an absent or empty
+    one does (it admits everyone), 0 when it does not match."""
+    if selector is None or labels is None:
+        return 1
+    if not selects(selector, labels):
+        return 0
+    return 2 if selector.match_labels or selector.match_expressions else 1
+
+
+def _peer_nearness(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> int:
+    if peer.pod_selector is None and peer.namespace_selector is None:
+        return 0  # an ipBlock only: it names addresses, not this workload
+    if peer.namespace_selector is None:
+        namespace = 1 if other.namespace == policy_namespace else 0
+    else:
+        namespace = _selector_score(peer.namespace_selector, other.ns_labels())
+    return namespace + _selector_score(peer.pod_selector, other.labels)
+
+
+def _ports_nearness(rule: PolicyRule, flow: Flow) -> int:
+    """2 when the rule lists the flow's port, 1 when it lists none (any port), else 0."""
+    if not rule.ports:
+        return 1
+    return 2 if any(_port_matches(p, flow) for p in rule.ports) else 0
+
+
+def _nearness(
+    policy: NetworkPolicyEvidence, direction: Direction, other: Endpoint, flow: Flow
+) -> int:
+    """How close the policy's best rule comes to admitting the flow; -1 without rules."""
+    rules = policy.ingress if direction == "ingress" else policy.egress
+    best = -1
+    for rule in rules:
+        peers = max((_peer_nearness(p, policy.namespace, other) for p in rule.peers), default=2)
+        ports = _ports_nearness(rule, flow)
+        best = max(best, peers + ports)
+    return best
+
+
+def _closest_first(
+    isolating: Iterable[NetworkPolicyEvidence], direction: Direction, other: Endpoint, flow: Flow
+) -> tuple[str, ...]:
+    ranked = sorted(isolating, key=lambda p: (-_nearness(p, direction, other, flow), p.name))
+    return tuple(p.name for p in ranked)
+
+
 def _verdict(
     policies: Iterable[NetworkPolicyEvidence],
     direction: Direction,
@@ -269,7 +321,7 @@ def _verdict(
         allowed=False,
         direction=direction,
         namespace=pod.namespace,
-        isolating=tuple(sorted(p.name for p in isolating)),
+        isolating=_closest_first(isolating, direction, other, flow),
         ip_block_caveat=caveat,
     )
 

@@ -67,6 +67,53 @@ def test_default_deny_ingress_blocks_and_is_named() -> None:
     assert verdict.namespace == "shop"
 
 
+def test_the_policy_meant_for_the_flow_is_named_first_whatever_the_names() -> None:
+    """Several policies isolate the callee and none admits the caller: the one whose rule
+    names the caller's pods and port (but a namespace label the caller's namespace lacks)
+    is the one to correct, before a same-namespace allow, a scrape rule and a default deny,
+    whichever way their names sort."""
+    caller = Endpoint(namespace="orders", labels={"app": "orders"}, namespace_labels={})
+    callee = Endpoint(namespace="stock", labels={"app": "stock-api"})
+    meant = {
+        "podSelector": {"matchLabels": {"app": "stock-api"}},
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"team": "orders"}},
+                        "podSelector": {"matchLabels": {"app": "orders"}},
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 8080}],
+            }
+        ],
+    }
+    same_namespace = {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}
+    scrape = {
+        "podSelector": {},
+        "ingress": [
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
+                "ports": [{"protocol": "TCP", "port": 9090}],
+            }
+        ],
+    }
+    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    flow = Flow(source=caller, destination=callee, port=8080)
+    for names in (
+        ("a-meant", "b-same", "c-scrape", "d-deny"),
+        ("z-meant", "b-same", "a-scrape", "c-deny"),
+    ):
+        policies = [
+            _policy(name, "stock", spec)
+            for name, spec in zip(names, (meant, same_namespace, scrape, deny), strict=True)
+        ]
+        verdict = ingress_verdict(policies, flow)
+        assert not verdict.allowed
+        assert verdict.blocking[0] == names[0]
+        assert verdict.blocking[-1] == names[3]
+
+
 def test_rules_are_unioned_across_policies() -> None:
     deny = _policy("default-deny", "shop", {"podSelector": {}, "policyTypes": ["Ingress"]})
     allow = _policy(
