@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from kubetriage.analyzers.cert_targets import pod_tls_secret
 from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
@@ -223,3 +224,22 @@ def test_an_expired_certificate_writing_a_dependencys_mounted_secret_is_renewed_
     line = "ERROR connect ledger-api.ledger.svc:5432: SSL error: certificate verify failed"
     ev = _caller_failing_tls(dependency, line, pod="payouts-1", namespace="payouts")
     _renews(ev, ObjectRef(kind="Certificate", namespace="ledger", name="ledger-api"))
+
+
+def test_a_pods_certificate_secret_is_known_by_its_name_its_mount_path_or_its_env() -> None:
+    """Which Secret holds a pod's certificate when its name does not say so: the one mounted
+    at a TLS-looking path, or the one its env points a key or certificate file into; a
+    Secret mounted elsewhere and never pointed at is not taken for one."""
+
+    def holder(path: str, env: dict[str, str], name: str = "ledger-keys") -> str | None:
+        container = crash_looping(
+            "api",
+            env=env,
+            config_mounts=[kinds.ConfigMount(path=path, kind="Secret", name=name)],
+        )
+        return pod_tls_secret(pod("api-1", container, namespace="ledger"))
+
+    assert holder("/etc/tls", {}) == "ledger-keys"
+    assert holder("/var/run/server-certs/", {}) == "ledger-keys"
+    assert holder("/var/run/keys", {"TLS_CERT_FILE": "/var/run/keys/server.crt"}) == "ledger-keys"
+    assert holder("/var/run/keys", {"LOG_LEVEL": "info"}) is None

@@ -15,7 +15,7 @@ from kubetriage.analyzers.calls import services_elsewhere
 from kubetriage.analyzers.support import hosts_in, service_for_host, workload_ref
 from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action
 
@@ -57,13 +57,6 @@ def certificate_target(
             )
     if not presenting:
         # No called Service is named: the failing TLS is most likely the workload's own.
-        for pod in evidence.pods:
-            for ref in pod.config_refs:
-                if ref.kind == "Secret" and TLS_NAME.search(ref.name):
-                    return (
-                        ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name),
-                        Action.RENEW_CERTIFICATE,
-                    )
         if (own := own_tls_secret(evidence)) is not None:
             return own, Action.RENEW_CERTIFICATE
         if (served := _only_tls_dependency_secret(evidence)) is not None:
@@ -77,18 +70,30 @@ def certificate_target(
 
 
 def own_tls_secret(evidence: Evidence) -> ObjectRef | None:
-    """The Secret a workload's containers read their own certificate from: a Secret volume
-    mounted at a TLS-looking path, or one the container's env points a key or certificate
-    file into (``DB_TLS_CERT=/etc/db-client/tls.crt``)."""
+    """The Secret a workload's containers read their own certificate from (see
+    ``pod_tls_secret``), in the first pod that has one."""
     for pod in evidence.pods:
-        for container in pod.containers:
-            files = [v for v in container.env.values() if _KEY_MATERIAL.search(v.strip())]
-            for mount in container.config_mounts:
-                if mount.kind != "Secret":
-                    continue
-                base = mount.path.rstrip("/") + "/"
-                if TLS_NAME.search(mount.path) or any(f.startswith(base) for f in files):
-                    return ObjectRef(kind="Secret", namespace=pod.namespace, name=mount.name)
+        if (name := pod_tls_secret(pod)) is not None:
+            return ObjectRef(kind="Secret", namespace=pod.namespace, name=name)
+    return None
+
+
+def pod_tls_secret(pod: PodEvidence) -> str | None:
+    """The Secret a pod holds a certificate in: one whose name says TLS material, else a
+    Secret volume mounted at a TLS-looking path, or one the container's env points a key or
+    certificate file into (``DB_TLS_CERT=/etc/db-client/tls.crt``): the path tells what
+    a Secret holds when its name does not."""
+    for ref in pod.config_refs:
+        if ref.kind == "Secret" and TLS_NAME.search(ref.name):
+            return ref.name
+    for container in pod.containers:
+        files = [v for v in container.env.values() if _KEY_MATERIAL.search(v.strip())]
+        for mount in container.config_mounts:
+            if mount.kind != "Secret":
+                continue
+            base = mount.path.rstrip("/") + "/"
+            if TLS_NAME.search(mount.path) or any(f.startswith(base) for f in files):
+                return mount.name
     return None
 
 
@@ -131,11 +136,10 @@ def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
 
 
 def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | None:
-    """A TLS-looking Secret mounted by the pods the Service selects: its serving certificate."""
+    """The certificate Secret of the pods the Service selects: its serving certificate."""
     for pod in evidence.pods:
         if pod.namespace != svc.namespace or not _selects(svc.selector, pod.labels):
             continue
-        for ref in pod.config_refs:
-            if ref.kind == "Secret" and TLS_NAME.search(ref.name):
-                return ObjectRef(kind="Secret", namespace=pod.namespace, name=ref.name)
+        if (name := pod_tls_secret(pod)) is not None:
+            return ObjectRef(kind="Secret", namespace=pod.namespace, name=name)
     return None
