@@ -146,6 +146,38 @@ def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret
     _renews(ev, ObjectRef(kind="Secret", namespace="ledger", name="ledger-api-server-tls"))
 
 
+def test_a_dependencys_certificate_secret_is_known_by_where_its_pods_mount_it() -> None:
+    """A callee's Secrets whose names say nothing: the one its containers mount at a
+    TLS-looking path holds the certificate that expired; none at such a path, no Secret."""
+    dependency = kinds.DependencyEvidence(
+        service=kinds.ServiceEvidence(
+            name="ledger-api", namespace="ledger", selector={"app": "ledger"}
+        ),
+        named_by=["log payouts/payouts-1/app"],
+        pods=2,
+        mounted_secrets=["ledger-api-config", "ledger-keys"],
+        secret_mounts=[
+            kinds.ConfigMount(path="/etc/ledger", kind="Secret", name="ledger-api-config"),
+            kinds.ConfigMount(path="/etc/ledger/tls", kind="Secret", name="ledger-keys"),
+        ],
+    )
+    line = (
+        "ERROR Post https://ledger-api.ledger.svc:8443/entries: x509: certificate has "
+        "expired or is not yet valid"
+    )
+    ev = _caller_failing_tls(dependency, line, pod="payouts-1", namespace="payouts")
+    _renews(ev, ObjectRef(kind="Secret", namespace="ledger", name="ledger-keys"))
+    elsewhere = dependency.model_copy(
+        update={
+            "secret_mounts": [
+                kinds.ConfigMount(path="/etc/ledger/keys", kind="Secret", name="ledger-keys")
+            ]
+        }
+    )
+    other = top(ev.model_copy(update={"dependencies": [elsewhere]}))
+    assert (other.action, other.target.kind) == (Action.ESCALATE, "Service")
+
+
 def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_secret() -> None:
     """A proxy that cannot get a certificate from ``<workload>-headless``: the certificate
     at fault is the CA / issuer keypair the workload behind it mounts, not the caller's."""

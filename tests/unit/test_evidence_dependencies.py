@@ -371,6 +371,9 @@ def test_a_headless_service_that_cannot_be_read_is_followed_to_its_workload() ->
     mount; any other missing Service stays an unfollowed name."""
     identity_pod = _pod("identity", "mesh")
     identity_pod["spec"]["volumes"] = [{"name": "issuer", "secret": {"secretName": "id-issuer"}}]
+    identity_pod["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "issuer", "mountPath": "/var/run/identity"}
+    ]
     objects = [
         _deployment("web", "shop", "w1"),
         _replica_set("web", "shop", "w1", 2, "web:2", "2026-10-01T00:00:00Z"),
@@ -392,6 +395,7 @@ def test_a_headless_service_that_cannot_be_read_is_followed_to_its_workload() ->
         ObjectRef(kind="Deployment", namespace="mesh", name="identity"),
     )
     assert dep.mounted_secrets == ["id-issuer"]
+    assert [(m.name, m.path) for m in dep.secret_mounts] == [("id-issuer", "/var/run/identity")]
     assert by_name["policy"].followed is False
 
 

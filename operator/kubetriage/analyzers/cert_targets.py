@@ -15,12 +15,14 @@ from kubetriage.analyzers.calls import services_elsewhere
 from kubetriage.analyzers.support import hosts_in, service_for_host, workload_ref
 from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
+from kubetriage.models.evidence import DependencyEvidence, Evidence, PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action
 
 # Secret names that hold a certificate: TLS material, or a CA / issuer keypair.
-TLS_NAME = re.compile(r"(?i)(tls|cert|x509|ssl|issuer|pki|(?<![a-z])ca(?![a-z]))")
+TLS_NAME = re.compile(
+    r"(?i)(tls|cert|x509|ssl|issuer|pki|keystore|truststore|keypair|(?<![a-z])ca(?![a-z]))"
+)
 # Files a TLS client or server is configured with.
 _KEY_MATERIAL = re.compile(r"(?i)\.(crt|pem|key|cer|p12|pfx|jks)$")
 
@@ -111,10 +113,19 @@ def _dependency_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | 
             dependency.workload.name,
         ) != (svc.namespace, behind):
             continue
-        for name in dependency.mounted_secrets:
-            if TLS_NAME.search(name):
-                return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
+        for name in dependency_tls_secrets(dependency):
+            return ObjectRef(kind="Secret", namespace=svc.namespace, name=name)
     return None
+
+
+def dependency_tls_secrets(dependency: DependencyEvidence) -> list[str]:
+    """The Secrets a dependency's pods hold a certificate in: named as TLS material, or
+    mounted at a TLS-looking path."""
+    found = [name for name in dependency.mounted_secrets if TLS_NAME.search(name)]
+    found += [
+        m.name for m in dependency.secret_mounts if TLS_NAME.search(m.path) and m.name not in found
+    ]
+    return found
 
 
 def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
@@ -126,8 +137,7 @@ def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
         (ref.namespace, name)
         for dependency in evidence.dependencies
         if (ref := dependency.service or dependency.workload) is not None
-        for name in dependency.mounted_secrets
-        if TLS_NAME.search(name)
+        for name in dependency_tls_secrets(dependency)
     }
     if len(found) != 1:
         return None

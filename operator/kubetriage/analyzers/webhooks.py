@@ -26,7 +26,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.cert_targets import TLS_NAME
+from kubetriage.analyzers.cert_targets import TLS_NAME, dependency_tls_secrets
 from kubetriage.analyzers.support import item
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
@@ -106,11 +106,9 @@ def _serving_certificate(
 def _serving_secret(hook: WebhookEvidence, dependency: DependencyEvidence | None) -> str | None:
     """The Secret holding the webhook's certificate: a TLS-looking Secret its pods mount,
     else one its logs name (a webhook that rotates its own certificate says so there)."""
-    mounted = dependency.mounted_secrets if dependency is not None else []
-    for name in [*mounted, *hook.secrets_named]:
-        if TLS_NAME.search(name):
-            return name
-    return None
+    if dependency is not None and (mounted := dependency_tls_secrets(dependency)):
+        return mounted[0]
+    return next((name for name in hook.secrets_named if TLS_NAME.search(name)), None)
 
 
 def _blocked_fact(hook: WebhookEvidence) -> EvidenceItem:

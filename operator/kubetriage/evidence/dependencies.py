@@ -25,6 +25,7 @@ from typing import Any, Final
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.mounts import config_mounts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import DependencyEvidence, PodTrouble, ServiceEvidence
 
@@ -458,6 +459,13 @@ def summarise_dependency(
             if _d(v.get("secret")).get("secretName")
         }
     )
+    secret_mounts = {
+        (m.name, m.path): m
+        for p in pods[:3]
+        for c in _dicts(_d(p.get("spec")).get("containers"))
+        for m in config_mounts(_d(p.get("spec")), c, limit=10)
+        if m.kind == "Secret"
+    }
     named_ref = (
         ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
         if service is not None
@@ -466,6 +474,7 @@ def summarise_dependency(
     return DependencyEvidence(
         ref=named_ref,
         mounted_secrets=mounted[:5],
+        secret_mounts=list(secret_mounts.values())[:5],
         service=service,
         named_by=sources[:5],
         workload=ref,

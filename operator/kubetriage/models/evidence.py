@@ -428,6 +428,9 @@ class DependencyEvidence(BaseModel):
     # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
     # where its serving certificate lives.
     mounted_secrets: list[str] = Field(default_factory=list)
+    # Those Secret volumes with the paths its containers mount them at: a Secret mounted at
+    # /etc/tls holds a certificate whatever its name.
+    secret_mounts: list[ConfigMount] = Field(default_factory=list)
     # The cert-manager Certificates of its namespace that write one of those Secrets: the
     # serving certificate its clients verify, renewed there.
     certificates: list[GenericObjectEvidence] = Field(default_factory=list)
