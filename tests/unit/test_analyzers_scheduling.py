@@ -89,6 +89,66 @@ def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
     assert (finding.category, finding.target) == (Category.UNSCHEDULABLE, CHECKOUT)
 
 
+def test_a_limit_range_refusing_new_pods_is_unschedulable_on_the_workload() -> None:
+    """The running pods predate a LimitRange whose maximum their containers' limits exceed;
+    the ReplicaSet controller cannot create any new pod: free capacity (fix the constraint)
+    on the workload, said as a LimitRange rather than a quota."""
+    ev = make.checkout_evidence(
+        make.container("app"),
+        workload=make.deployment(replicas=6, ready=3),
+        events=[
+            make.event(
+                "FailedCreate",
+                'Error creating: pods "checkout-7d9f6c8b5-" is forbidden: maximum cpu usage per '
+                "Container is 1, but limit is 2",
+                name="checkout-7d9f6c8b5",
+                kind="ReplicaSet",
+                count=17,
+            )
+        ],
+    )
+    finding = assert_leads(analyze(ev), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
+    assert finding.params["reason"] == "limit range"
+    assert "LimitRange" in finding.summary
+
+
+def test_limit_range_phrases_for_minimum_and_ratio_are_recognised() -> None:
+    for message in (
+        'pods "checkout-7d9f6c8b5-" is forbidden: minimum memory usage per Container is '
+        "64Mi, but request is 32Mi",
+        'pods "checkout-7d9f6c8b5-" is forbidden: cpu max limit to request ratio per Pod is 4, '
+        "but provided ratio is 10.000000",
+    ):
+        ev = make.checkout_evidence(
+            make.container("app"),
+            events=[
+                make.event(
+                    "FailedCreate",
+                    f"Error creating: {message}",
+                    name="checkout-7d9f6c8b5",
+                    kind="ReplicaSet",
+                )
+            ],
+        )
+        assert top(ev).params["reason"] == "limit range", message
+
+
+def test_a_failed_create_for_another_reason_is_not_a_limit_range() -> None:
+    ev = make.checkout_evidence(
+        make.container("app"),
+        events=[
+            make.event(
+                "FailedCreate",
+                'Error creating: pods "checkout-7d9f6c8b5-" is forbidden: error looking up '
+                'service account shop/checkout: serviceaccount "checkout" not found',
+                name="checkout-7d9f6c8b5",
+                kind="ReplicaSet",
+            )
+        ],
+    )
+    assert all(f.params.get("reason") != "limit range" for f in analyze(ev).findings)
+
+
 _OVER_QUOTA = (
     'pods "search-5c8f7d9b6d-" is forbidden: exceeded quota: mem-quota, requested: '
     "limits.memory=1Gi, used: limits.memory=3584Mi, limited: limits.memory=4Gi"

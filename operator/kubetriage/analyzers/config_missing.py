@@ -42,7 +42,7 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigReference, Evidence, PodEvidence
+from kubetriage.models.evidence import ConfigReference, EventEvidence, Evidence, PodEvidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
@@ -82,9 +82,9 @@ _MISSING_KEY = re.compile(
 )
 
 
-def _config_target(pod: PodEvidence, kind: str, name: str) -> ObjectRef:
+def _config_target(namespace: str, kind: str, name: str) -> ObjectRef:
     canonical = "Secret" if kind.lower().startswith("secret") else "ConfigMap"
-    return ObjectRef(kind=canonical, namespace=pod.namespace, name=name)
+    return ObjectRef(kind=canonical, namespace=namespace, name=name)
 
 
 def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> ObjectRef | None:
@@ -215,6 +215,27 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
             problem if confidence > best else why,
         )
 
+    def note_event(event: EventEvidence, namespace: str) -> None:
+        """An Event about a pod that names the missing ConfigMap, Secret or key."""
+        if event.type != "Warning" and event.reason not in ("FailedMount", "Failed"):
+            return
+        key_match = _MISSING_KEY.search(event.message)
+        match = key_match or _MISSING_OBJECT.search(event.message)
+        if match:
+            note(
+                _config_target(namespace, match["kind"], match["name"]),
+                CONFIDENCE.event,
+                item("events", event_fact(event)),
+                {"key": key_match["key"]} if key_match else None,
+                no_key(key_match["key"]) if key_match else ABSENT,
+            )
+
+    # The pods a Job's deadline or backoff limit deleted are gone, their events are not.
+    present = {(p.namespace, p.name) for p in evidence.pods}
+    for event in evidence.events:
+        involved = event.involved
+        if involved.kind == "Pod" and (involved.namespace, involved.name) not in present:
+            note_event(event, involved.namespace or "")
     for pod in evidence.pods:
         for container in pod.containers:
             state = container.state
@@ -227,7 +248,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 key_match = _MISSING_KEY.search(message)
                 object_match = _MISSING_OBJECT.search(message)
                 if key_match:
-                    target = _config_target(pod, key_match["kind"], key_match["name"])
+                    target = _config_target(pod.namespace, key_match["kind"], key_match["name"])
                     note(
                         target,
                         CONFIDENCE.kubelet,
@@ -236,7 +257,9 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         no_key(key_match["key"]),
                     )
                 elif object_match:
-                    target = _config_target(pod, object_match["kind"], object_match["name"])
+                    target = _config_target(
+                        pod.namespace, object_match["kind"], object_match["name"]
+                    )
                     note(target, CONFIDENCE.kubelet, fact, problem=ABSENT)
                 elif state.reason == "CreateContainerConfigError":
                     note(workload_ref(evidence, pod), CONFIDENCE.config_error, fact)
@@ -267,20 +290,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     no_key(ref.key),
                 )
         for event in pod_events(evidence, pod):
-            if event.type != "Warning" and event.reason not in ("FailedMount", "Failed"):
-                continue
-            key_match = _MISSING_KEY.search(event.message)
-            object_match = _MISSING_OBJECT.search(event.message)
-            match = key_match or object_match
-            if match:
-                target = _config_target(pod, match["kind"], match["name"])
-                note(
-                    target,
-                    CONFIDENCE.event,
-                    item("events", event_fact(event)),
-                    {"key": key_match["key"]} if key_match else None,
-                    no_key(key_match["key"]) if key_match else ABSENT,
-                )
+            note_event(event, pod.namespace)
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
                 variable = next(

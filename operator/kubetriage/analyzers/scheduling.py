@@ -1,8 +1,8 @@
 """The unschedulable rule: pods the scheduler places on no node (PodScheduled=False,
 FailedScheduling), with the scheduler's reasons in a person's words (insufficient CPU or
-memory, selectors and affinity, taints, cordoned nodes...), and pods a ResourceQuota keeps
-from being created. A claim that will not bind is the storage rule's case; nodes that are
-down, the node-failure rule's.
+memory, selectors and affinity, taints, cordoned nodes...), and pods a ResourceQuota or a
+LimitRange keeps from being created. A claim that will not bind is the storage rule's case;
+nodes that are down, the node-failure rule's.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -41,6 +41,7 @@ class _Confidence:
     nodes_down: float = 0.7  # ... while nodes are down, not full: node-failure's case
     quota: float = 0.85  # the API server refuses to create the pods over a ResourceQuota
     quota_callee: float = 0.8  # ... the pods of a workload the incident's workload calls
+    limit_range: float = 0.85  # the API server refuses the pods: a LimitRange's min, max or ratio
 
 
 CONFIDENCE: Final = _Confidence()
@@ -74,6 +75,12 @@ _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
 )
 _QUOTA = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
+# The LimitRanger admission plugin's refusals of a pod or container (min, max, limit/request
+# ratio); a LimitRange on claims is the storage rule's case.
+_LIMIT_RANGE = re.compile(
+    r"(?i)(minimum|maximum) [\w./-]+ usage per (Container|Pod) is|"
+    r"max limit to request ratio per (Container|Pod) is"
+)
 
 
 def check_unschedulable(evidence: Evidence) -> list[Finding]:
@@ -90,7 +97,9 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         messages.append(
             (pod_names.get(event.involved.name), event.message, item("events", event_fact(event)))
         )
-    quota_events = [e for e in events_for(evidence, "FailedCreate") if _QUOTA.search(e.message)]
+    failed_creates = events_for(evidence, "FailedCreate")
+    quota_events = [e for e in failed_creates if _QUOTA.search(e.message)]
+    limit_events = [e for e in failed_creates if _LIMIT_RANGE.search(e.message)]
 
     findings: list[Finding] = []
     scheduling = [m for m in messages if not _only_volume_problem(m[1])]
@@ -154,7 +163,8 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                     {"reason": ", ".join(reasons) or "unschedulable"},
                 )
             )
-    for target, refused in _quota_refusals(evidence, quota_events):
+    findings.extend(_limit_range_findings(evidence, limit_events))
+    for target, refused in _refusals(evidence, quota_events, _QUOTA):
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue
         own = evidence.workload is None or target.same_object(evidence.workload.ref)
@@ -198,12 +208,62 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-def _quota_refusals(
-    evidence: Evidence, events: list[EventEvidence]
+def _limit_range_findings(evidence: Evidence, events: list[EventEvidence]) -> list[Finding]:
+    """A LimitRange refuses the pods a workload's controller creates (a container's limit above
+    the range's maximum, a request under its minimum, a limit/request ratio over its bound):
+    the running pods predate the range, the new ones (a scale-out, a replacement) never
+    exist until the workload's resources or the range change."""
+    findings: list[Finding] = []
+    for target, refused in _refusals(evidence, events, _LIMIT_RANGE):
+        if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
+            continue
+        own = evidence.workload is None or target.same_object(evidence.workload.ref)
+        because = [
+            prose.claim(
+                "The API server refuses to create its pods: a LimitRange in the namespace "
+                "bounds each container's resources and these pods fall outside it",
+                *refused[:2],
+            ),
+            prose.claim(
+                "Pods created before the range keep running; no new pod starts, so the workload "
+                "cannot scale out or replace a pod until its resources or the range change"
+            ),
+        ]
+        if evidence.workload is not None and not own:
+            because.insert(
+                1,
+                prose.claim(
+                    f"{prose.obj(evidence.workload.ref)} calls {prose.obj(target)}, which "
+                    "cannot create the pods it needs"
+                ),
+            )
+        findings.append(
+            make_finding(
+                "unschedulable",
+                Category.UNSCHEDULABLE,
+                CONFIDENCE.limit_range if own else CONFIDENCE.quota_callee,
+                prose.narrative(
+                    f"{prose.obj(target)} cannot create pods: a LimitRange refuses them",
+                    "bring the containers' requests and limits within the LimitRange, "
+                    "or relax the range",
+                    because=because,
+                ),
+                refused,
+                Action.FREE_CAPACITY,
+                target,
+                {"reason": "limit range"},
+            )
+        )
+    return findings
+
+
+def _refusals(
+    evidence: Evidence, events: list[EventEvidence], policy: re.Pattern[str]
 ) -> list[tuple[ObjectRef, list[EvidenceItem]]]:
-    """The workloads the API server refuses pods over a ResourceQuota, with the facts: the
-    owner of each refused ReplicaSet (the incident's workload when unresolved), and the
-    followed callees whose controller reports the refusal."""
+    """The workloads the API server refuses pods over a namespace policy (a ResourceQuota, a
+    LimitRange: ``policy`` matches its refusal), with the facts: the owner of each refused
+    ReplicaSet (the incident's workload when unresolved), and the followed callees whose
+    controller reports the refusal."""
     refusals: dict[str, tuple[ObjectRef, list[EvidenceItem]]] = {}
     own = workload_ref(evidence)
     for event in events:
@@ -216,7 +276,7 @@ def _quota_refusals(
         workload = dependency.workload
         if workload is None or (dependency.ready_replicas or 0) > 0:
             continue
-        warnings = [w for w in dependency.warnings if _QUOTA.search(w)]
+        warnings = [w for w in dependency.warnings if policy.search(w)]
         if warnings:
             source = f"{workload.kind.lower()}/{workload.namespace}/{workload.name}"
             refusals.setdefault(workload.key(), (workload, []))[1].extend(

@@ -24,6 +24,7 @@ from kubetriage.evidence.index import (
     EvidenceScope,
     ObjectIndex,
     choose_target,
+    departed_pods,
     resolve_scope,
     same_object,
 )
@@ -470,9 +471,17 @@ def _scope_test(
     autoscalers: list[AutoscalerEvidence],
 ) -> Callable[[tuple[str, str, str]], bool]:
     """Whether an event's object is in scope: one summarised, the target (events outlive a
-    deleted target) or its workload, or anything in the namespace when that is the scope."""
+    deleted target) or its workload, the pods a Job's deadline or backoff limit deleted, or
+    anything in the namespace when that is the scope."""
     scope, chosen = build.scope, build.chosen
     scope_keys = {obj_key(o) for o in summarised}
+    if scope.workload is not None:
+        present = [_name(p) for p in scope.pods]
+        events = build.index.by_kind.get("Event", [])
+        scope_keys |= {
+            ("Pod", _ns(scope.workload), pod)
+            for pod in departed_pods(scope.workload, events, present)
+        }
     scope_keys |= {("Node", "", _name(n)) for n in node_objs}
     for extra in (scope.target_obj, scope.workload):
         if extra is not None:

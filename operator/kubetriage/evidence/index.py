@@ -7,6 +7,7 @@ the target, its workload and the pods that matter, most interesting first. Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,10 @@ WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSe
 
 # The other runs of a CronJob read when a Job's own pods are gone, newest first.
 MAX_SIBLING_RUNS = 3
+# The pods a Job created that are gone whose events are read, newest first.
+MAX_DEPARTED_PODS = 3
+# The job controller's words when it creates or deletes one of a Job's pods.
+_JOB_POD_EVENT = re.compile(r"^(?:Created|Deleted) pod: (?P<pod>[a-z0-9][a-z0-9.-]*)$")
 
 
 class ObjectIndex:
@@ -131,6 +136,34 @@ def sibling_runs(job: JsonDict, jobs: Iterable[JsonDict]) -> list[JsonDict]:
     ]
     siblings.sort(key=lambda j: as_time(_meta(j).get("creationTimestamp")) or epoch, reverse=True)
     return siblings[:MAX_SIBLING_RUNS]
+
+
+def departed_pods(job: JsonDict, events: Iterable[JsonDict], present: Iterable[str]) -> list[str]:
+    """The pods the job controller reports creating or deleting for ``job`` ("Created pod:
+    x", "Deleted pod: x") that are not ``present`` any more, newest first, at most
+    ``MAX_DEPARTED_PODS``: a Job's deadline or backoff limit deletes its pods, but their
+    events (the kubelet's "couldn't find key", "Failed to pull image") outlive them and say
+    why the run never ran. None for any other workload."""
+    if kind_of(job) != "Job":
+        return []
+    epoch = datetime.min.replace(tzinfo=UTC)
+    gone = set(present)
+    named: dict[str, datetime] = {}
+    for event in events:
+        involved = as_dict(event.get("involvedObject")) or as_dict(event.get("regarding"))
+        if (
+            as_str(involved.get("kind")) != "Job"
+            or as_str(involved.get("name")) != _name(job)
+            or (as_str(involved.get("namespace")) or _ns(event)) != _ns(job)
+        ):
+            continue
+        match = _JOB_POD_EVENT.match((as_str(event.get("message")) or "").strip())
+        if match is None or match["pod"] in gone:
+            continue
+        when = as_time(event.get("lastTimestamp")) or as_time(event.get("eventTime")) or epoch
+        named[match["pod"]] = max(when, named.get(match["pod"], epoch))
+    newest = sorted(named, key=lambda pod: named[pod], reverse=True)
+    return newest[:MAX_DEPARTED_PODS]
 
 
 def same_object(a: JsonDict | None, b: JsonDict | None) -> bool:

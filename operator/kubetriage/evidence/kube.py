@@ -35,6 +35,7 @@ from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
     claim_names,
+    departed_pods,
     pod_uses_claim,
     referenced_config,
     sibling_runs,
@@ -494,6 +495,13 @@ class KubeEvidenceCollector:
             )
         subjects = self._event_subjects(run, chosen, workload, pods)
         await asyncio.gather(*(self._reader.events_about(run, k, ns, n) for k, ns, n in subjects))
+        if workload is not None:
+            # A Job's deleted pods: their events, named by the Job's, say why the run failed.
+            events = [o for (kind, _, _), o in run.objects.items() if kind == "Event"]
+            gone = departed_pods(workload, events, [_name(p) for p in pods])
+            await asyncio.gather(
+                *(self._reader.events_about(run, "Pod", _ns(workload), pod) for pod in gone)
+            )
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
             await self._dependencies.follow(run, namespace, pods, workload, scope)
