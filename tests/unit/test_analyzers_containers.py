@@ -814,3 +814,23 @@ def test_readiness_flapping_many_times_is_still_a_probe_problem() -> None:
     # Near misses: many failures, or a container still not ready.
     assert by_category(analyze(_blip(60)), Category.PROBE_FAILURE)
     assert by_category(analyze(_blip(4, ready=False)), Category.PROBE_FAILURE)
+
+
+def _warm_up(started_minutes_ago: float) -> Evidence:
+    """17 readiness failures seen from 14 to 10 minutes ago, on a container that is ready now
+    and started ``started_minutes_ago``."""
+    ev = _blip(17)
+    pod = ev.pods[0]
+    renderer = pod.containers[0].model_copy(
+        update={"state": ContainerState(state="running", started_at=ago(started_minutes_ago))}
+    )
+    event = ev.events[0].model_copy(update={"first_seen": ago(14), "last_seen": ago(10)})
+    return ev.model_copy(
+        update={"pods": [pod.model_copy(update={"containers": [renderer]})], "events": [event]}
+    )
+
+
+def test_readiness_failures_only_during_start_up_of_a_ready_container_are_its_warm_up() -> None:
+    assert not by_category(analyze(_warm_up(14)), Category.PROBE_FAILURE)
+    # Near miss: the same failures long after the container started are a probe problem.
+    assert by_category(analyze(_warm_up(120)), Category.PROBE_FAILURE)

@@ -18,7 +18,7 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import analyze, container, crash_looping, event, evidence, pod
+from tests.support.evidence import analyze, container, crash_looping, event, evidence, pod, waiting
 
 BAD = "worker-3"
 
@@ -181,3 +181,34 @@ def test_a_running_replica_whose_probes_time_out_only_on_a_troubled_node_drains_
     assert not _localized(quiet)
     assert not _localized(everywhere)
     assert not _localized(blip)
+
+
+def test_replicas_that_get_no_sandbox_only_on_one_node_drain_it_though_the_node_looks_fine() -> (
+    None
+):
+    creating = pod(
+        "checkout-7d9f6c8b5-ccccc",
+        container("app", ready=False, state=waiting("ContainerCreating")),
+        node=BAD,
+        phase="Pending",
+    )
+    healthy = [
+        _replica("aaaaa", "worker-1", failing=False),
+        _replica("bbbbb", "worker-2", failing=False),
+    ]
+    no_ip = event(
+        "FailedCreatePodSandBox",
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network "
+        'for sandbox "9f2c": plugin type="aws-cni" name="aws-cni" failed (add): add cmd: '
+        "failed to assign an IP address to container",
+        name="checkout-7d9f6c8b5-ccccc",
+        count=40,
+    )
+    ev = _evidence(*healthy, creating, bad_condition=False).model_copy(update={"events": [no_ip]})
+    found = _localized(ev)
+    assert found
+    assert found[0].target == ObjectRef(kind="Node", name=BAD)
+    assert found[0].action is Action.DRAIN_NODE
+    # Near miss: a sandbox refused once while the pod starts is not the node's fault.
+    once = ev.model_copy(update={"events": [no_ip.model_copy(update={"count": 1})]})
+    assert not _localized(once)

@@ -56,6 +56,21 @@ def test_insufficient_memory_is_unschedulable_with_free_capacity_on_the_workload
     assert finding.confidence >= 0.85
 
 
+def test_failed_scheduling_of_a_pod_placed_since_is_history_not_unschedulable() -> None:
+    message = "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available"
+    events = [make.event("FailedScheduling", message, name=CHECKOUT_POD, count=6)]
+    placed = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), node="worker-3")],
+        events=events,
+    )
+    assert not by_category(analyze(placed), Category.UNSCHEDULABLE)
+    still_pending = make.evidence(
+        workload=make.deployment(ready=0), pods=[_pending()], events=events
+    )
+    assert_leads(analyze(still_pending), Category.UNSCHEDULABLE, Action.FREE_CAPACITY, CHECKOUT)
+
+
 def test_untolerated_taint_is_named() -> None:
     message = "0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}."
     ev = make.evidence(

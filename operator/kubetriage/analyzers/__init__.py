@@ -42,6 +42,7 @@ from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
+from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
@@ -50,6 +51,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *OOM_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
+    *IDENTITY_ANALYZERS,
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,
     # placement and infrastructure

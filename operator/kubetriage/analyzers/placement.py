@@ -112,6 +112,19 @@ def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]
     return facts
 
 
+def _sandbox_failures(evidence: Evidence, node: str) -> list[EvidenceItem]:
+    """The kubelet on the node saying, again and again, that it cannot create a pod sandbox
+    (the container runtime or the CNI plugin: no IP address to assign, a plugin that does not
+    answer). A sandbox does not depend on the pod's image or config, so the node's own fault."""
+    return [
+        item("events", event_fact(e))
+        for pod in evidence.pods
+        if pod.node == node
+        for e in _kubelet_trouble(evidence, pod)
+        if e.reason == "FailedCreatePodSandBox"
+    ]
+
+
 def check_node_localized(evidence: Evidence) -> list[Finding]:
     nodes = {n.name: n for n in evidence.nodes}
     groups: dict[str, tuple[ObjectRef, list[PodEvidence]]] = {}
@@ -138,7 +151,7 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
         ):
             continue  # or the image the node pulled
-        problems = _node_problems(evidence, node)
+        problems = _node_problems(evidence, node) + _sandbox_failures(evidence, node.name)
         if not problems:
             continue
         target = ObjectRef(kind="Node", name=node.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -124,6 +125,10 @@ def _rollout_changed_probes(evidence: Evidence, target: ObjectRef) -> EvidenceIt
 # Fewer readiness failures than this, on a container that is ready again and never restarted,
 # are a blip the pod recovered from (a GC pause, a slow disk): nothing to fix in the probe.
 BLIP_FAILURES = 10
+# Readiness failures that all stopped within this long after the container started, on a
+# container that is ready now, are its warm-up (loading a model, a cache, a JIT): the
+# readiness probe did its job of keeping it out of the endpoints until then.
+WARMUP = timedelta(minutes=5)
 
 
 def _recovered_blip(
@@ -135,7 +140,13 @@ def _recovered_blip(
         return False
     if any(kind != "readiness" for kind, _, _ in unhealthy):
         return False
-    return sum(event.count for _, _, event in unhealthy) < BLIP_FAILURES
+    if sum(event.count for _, _, event in unhealthy) < BLIP_FAILURES:
+        return True
+    started = container.state.started_at
+    last_seen = [event.last_seen or event.first_seen for _, _, event in unhealthy]
+    return started is not None and all(
+        seen is not None and seen <= started + WARMUP for seen in last_seen
+    )
 
 
 def check_probe_failure(evidence: Evidence) -> list[Finding]:

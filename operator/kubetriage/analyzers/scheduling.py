@@ -94,9 +94,10 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 messages.append((pod, text, item(pod_source(pod), f"PodScheduled=False {text}")))
     pod_names = {p.name: p for p in evidence.pods}
     for event in events_for(evidence, "FailedScheduling"):
-        messages.append(
-            (pod_names.get(event.involved.name), event.message, item("events", event_fact(event)))
-        )
+        placed = pod_names.get(event.involved.name)
+        if placed is not None and placed.node:
+            continue  # the scheduler has placed it since: the event is history, not the state
+        messages.append((placed, event.message, item("events", event_fact(event))))
     failed_creates = events_for(evidence, "FailedCreate")
     quota_events = [e for e in failed_creates if _QUOTA.search(e.message)]
     limit_events = [e for e in failed_creates if _LIMIT_RANGE.search(e.message)]

@@ -1,0 +1,141 @@
+"""The cloud identity rule: a pod whose cloud credentials are refused because its workload
+identity binding is wrong. On EKS (IAM roles for service accounts), GKE (Workload Identity)
+and AKS (Azure Workload Identity) a pod gets cloud credentials by exchanging its projected
+ServiceAccount token for the role or identity its ServiceAccount names; when the role's trust
+does not name that ServiceAccount (or the ServiceAccount names the wrong role), the cloud
+refuses the exchange in words of its own and the application cannot start or work. An SRE
+reads that refusal as configuration (the ServiceAccount's annotation or the role's trust), not
+as a crash to escalate or a cloud outage: fix the identity binding of the workload. A pod of
+the same workload that still runs with another role in its webhook-injected env shows the
+binding changed under it (the webhook injects it only when a pod is created).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import grep_logs, item, logs_of, pod_source, workload_ref
+from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a cloud-identity finding is, by the evidence that earns it."""
+
+    refused_failing: float = 0.86  # the cloud refuses the pod's identity and the pod fails
+    refused: float = 0.6  # ... while the pod still runs ready (a call path, not its start)
+    other_identity_bonus: float = 0.04  # a ready replica runs with another injected identity
+
+
+CONFIDENCE: Final = _Confidence()
+
+# The refusal of a workload identity exchange, in the words of AWS STS (IRSA), GKE's metadata
+# server (Workload Identity) and Microsoft Entra ID (Azure Workload Identity).
+IDENTITY_REFUSED = re.compile(
+    r"not authorized to perform:? sts:AssumeRoleWithWebIdentity"
+    r"|WebIdentityErr: failed to retrieve credentials"
+    r"|InvalidIdentityToken"
+    r"|Permission '?iam\.serviceAccounts\.getAccessToken'? denied"
+    r"|Unable to generate access token; IAM returned 403"
+    r"|AADSTS70021\b|AADSTS700213\b|AADSTS700211\b"
+    r"|No matching federated identity record found",
+    re.IGNORECASE,
+)
+# The env the identity webhooks inject at pod creation, naming the role or identity.
+IDENTITY_ENV = ("AWS_ROLE_ARN", "AZURE_CLIENT_ID")
+
+
+def _failing(pod: PodEvidence) -> bool:
+    return any(
+        not c.init and (c.restart_count > 0 or c.ready is False or c.state.state == "waiting")
+        for c in pod.containers
+    )
+
+
+def _identity(pod: PodEvidence) -> dict[str, str]:
+    return {
+        name: value
+        for c in pod.containers
+        for name, value in c.env.items()
+        if name in IDENTITY_ENV and value
+    }
+
+
+def _other_identity(
+    evidence: Evidence, refused: PodEvidence, owner: str | None
+) -> EvidenceItem | None:
+    """A ready pod of the same controller whose injected identity differs from the refused
+    pod's: the binding changed after it was created."""
+    mine = _identity(refused)
+    for pod in evidence.pods:
+        if pod is refused or pod.owner is None or pod.owner.name != owner or _failing(pod):
+            continue
+        theirs = _identity(pod)
+        for name, value in theirs.items():
+            if mine.get(name) and mine[name] != value:
+                return item(
+                    pod_source(pod),
+                    f"runs ready with {name}={value}; {refused.name} got {name}={mine[name]}",
+                )
+    return None
+
+
+def check_identity_refused(evidence: Evidence) -> list[Finding]:
+    seen: set[str] = set()
+    findings: list[Finding] = []
+    for pod in evidence.pods:
+        hits = grep_logs(logs_of(evidence, pod), IDENTITY_REFUSED, limit=2)
+        target = workload_ref(evidence, pod)
+        if not hits or target is None or target.key() in seen:
+            continue
+        seen.add(target.key())
+        failing = _failing(pod)
+        line, match = hits[0].line, hits[0].match
+        facts = [item(hits[0].source, line[max(0, match.start() - 160) : match.end() + 80].strip())]
+        confidence = CONFIDENCE.refused_failing if failing else CONFIDENCE.refused
+        other = _other_identity(evidence, pod, pod.owner.name if pod.owner else None)
+        because = [
+            prose.claim(
+                f"The cloud refuses the identity {prose.obj(target)} presents "
+                f"({hits[0].match.group(0)})",
+                *facts,
+            ),
+            prose.claim(
+                "Its ServiceAccount's role or identity annotation, or that role's trust of the "
+                "ServiceAccount, does not match: configuration, not a crash or an outage"
+            ),
+        ]
+        if other is not None:
+            confidence += CONFIDENCE.other_identity_bonus
+            facts.append(other)
+            because.append(prose.claim("A replica created earlier still runs", other))
+        findings.append(
+            make_finding(
+                "identity-refused",
+                Category.CONFIG_MISSING,
+                confidence,
+                prose.narrative(
+                    f"the cloud refuses the workload identity of {prose.obj(target)}",
+                    "fix its ServiceAccount's role annotation or the role's trust",
+                    because=because,
+                ),
+                facts,
+                Action.FIX_CONFIG,
+                target,
+                {"phrase": hits[0].match.group(0)},
+            )
+        )
+    return findings
+
+
+IDENTITY_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("identity-refused", (Category.CONFIG_MISSING,), check_identity_refused),
+)

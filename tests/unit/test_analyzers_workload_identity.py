@@ -1,0 +1,75 @@
+"""Checks the cloud identity rule: a pod whose workload identity exchange the cloud refuses
+(EKS IRSA, GKE Workload Identity, Azure Workload Identity) is a configuration fix on the
+workload, ahead of the crash loop it causes; a replica still running with another injected
+role strengthens it; near misses (an ordinary crash, a refusal that is not an identity
+exchange) stay with the other rules.
+
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import analyze, assert_leads, by_category
+
+CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+FAILING = "checkout-7d9f6c8b5-aaaaa"
+RUNNING = "checkout-7d9f6c8b5-bbbbb"
+
+_IRSA = (
+    "WebIdentityTokenCredentialsProvider(): Not authorized to perform "
+    "sts:AssumeRoleWithWebIdentity (Service: Sts, Status Code: 403)"
+)
+_GKE = (
+    "google.auth.exceptions.RefreshError: Unable to generate access token; IAM returned 403 "
+    "Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied on resource"
+)
+_AZURE = (
+    "AADSTS70021: No matching federated identity record found for presented assertion. "
+    "Assertion Issuer: 'https://oidc.prod-aks.azure.com/abc/'."
+)
+
+
+def _evidence(text: str, *, running_role: str = "role/new") -> Evidence:
+    """Two replicas of one ReplicaSet: ``FAILING`` crash-loops with role/new injected and
+    logs ``text``; ``RUNNING`` runs ready with ``running_role``."""
+    crashing = make.crash_looping("app", env={"AWS_ROLE_ARN": "arn:aws:iam::1:role/new"})
+    running = make.container("app", env={"AWS_ROLE_ARN": f"arn:aws:iam::1:{running_role}"})
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1),
+        pods=[make.pod(FAILING, crashing), make.pod(RUNNING, running)],
+        logs=[make.log(FAILING, "app", f"ERROR Application run failed\n{text}")],
+    )
+
+
+@pytest.mark.parametrize("text", [_IRSA, _GKE, _AZURE], ids=["eks", "gke", "aks"])
+def test_a_refused_workload_identity_is_a_config_fix_on_the_workload(text: str) -> None:
+    finding = assert_leads(
+        analyze(_evidence(text)), Category.CONFIG_MISSING, Action.FIX_CONFIG, CHECKOUT
+    )
+    assert finding.analyzer == "identity-refused"
+
+
+def test_a_replica_running_with_another_injected_role_raises_it() -> None:
+    same = by_category(analyze(_evidence(_IRSA)), Category.CONFIG_MISSING)[0]
+    changed = by_category(
+        analyze(_evidence(_IRSA, running_role="role/old")), Category.CONFIG_MISSING
+    )[0]
+    assert changed.confidence > same.confidence
+    assert any("AWS_ROLE_ARN=arn:aws:iam::1:role/old" in e.fact for e in changed.evidence)
+
+
+def test_other_refusals_are_not_an_identity_binding() -> None:
+    # Near misses: a plain crash, and an S3 AccessDenied after credentials were obtained.
+    for text in (
+        "panic: runtime error: index out of range",
+        "AccessDenied: User: arn:aws:sts::1:assumed-role/app/x is not authorized to perform: "
+        "s3:GetObject",
+    ):
+        result = analyze(_evidence(text))
+        assert not [f for f in result.findings if f.analyzer == "identity-refused"]
