@@ -187,3 +187,42 @@ async def test_the_events_of_an_ingress_routing_to_the_pods_are_read(
     offline = case_evidence(case)
     assert _events_of(offline, "Ingress")
     assert _events_of(live, "Ingress") == _events_of(offline, "Ingress")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resource-saturation-keda-consumers-at-max-month-end-backlog",
+        "bad-rollout-payout-worker-ledger-url-loses-namespace",
+    ],
+)
+async def test_a_brokers_queue_alert_is_about_the_consumer_in_its_own_namespace(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # The alert fires in the broker's namespace; the one workload naming the queue runs in
+    # another, and both paths take it as the target with its own pods.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert offline.target is not None
+    assert offline.target.kind == "Deployment"
+    assert offline.target.namespace != case.alert.labels["namespace"]
+    assert live.target == offline.target
+    assert live.workload is not None
+    assert offline.workload is not None
+    assert live.workload.ref == offline.workload.ref
+    assert {p.name for p in live.pods} == {p.name for p in offline.pods}
+
+
+async def test_a_queues_consumers_are_not_looked_for_under_a_one_namespace_scope(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _train("resource-saturation-keda-consumers-at-max-month-end-backlog")
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    live = await _live(emulator, api, case, scope=own)
+    assert live.target is not None
+    assert live.target.kind == "Namespace"
+    everywhere = {
+        r.resource for r in emulator.emulator.audit if r.verb == "list" and not r.namespace
+    }
+    assert not everywhere & {"deployments", "statefulsets"}
