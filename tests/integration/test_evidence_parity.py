@@ -19,6 +19,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import load_case_into
+from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.tenancy import Scope
 from tests.support.built import case_alert, case_evidence
 from tests.support.cases import TRAIN
@@ -226,3 +227,29 @@ async def test_a_queues_consumers_are_not_looked_for_under_a_one_namespace_scope
         r.resource for r in emulator.emulator.audit if r.verb == "list" and not r.namespace
     }
     assert not everywhere & {"deployments", "statefulsets"}
+
+
+async def test_a_failing_callees_own_callee_is_read_one_hop_further(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # frontend -> profile (its error lines) -> mongodb-profile (profile's own tail names it):
+    # the live walk reads the second hop's objects as the builder summarises them.
+    case = _train("bad-rollout-mongodb-profile-redeployed-without-pvc-data-gone")
+    live = await _live(emulator, api, case)
+    offline = SnapshotEvidenceSource(case).build(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+
+    def hops(evidence: Evidence) -> list[tuple[str | None, list[int | None]]]:
+        return [
+            (d.workload.name if d.workload else None, [c.to_revision for c in d.changes])
+            for d in evidence.dependencies
+        ]
+
+    assert len(hops(offline)) == 2
+    assert hops(offline)[1][1]
+    assert hops(live) == hops(offline)
