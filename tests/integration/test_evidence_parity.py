@@ -19,6 +19,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import load_case_into
+from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.tenancy import Scope
 from tests.support.built import case_alert, case_evidence
 from tests.support.cases import TRAIN
@@ -187,3 +188,68 @@ async def test_the_events_of_an_ingress_routing_to_the_pods_are_read(
     offline = case_evidence(case)
     assert _events_of(offline, "Ingress")
     assert _events_of(live, "Ingress") == _events_of(offline, "Ingress")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resource-saturation-keda-consumers-at-max-month-end-backlog",
+        "bad-rollout-payout-worker-ledger-url-loses-namespace",
+    ],
+)
+async def test_a_brokers_queue_alert_is_about_the_consumer_in_its_own_namespace(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # The alert fires in the broker's namespace; the one workload naming the queue runs in
+    # another, and both paths take it as the target with its own pods.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert offline.target is not None
+    assert offline.target.kind == "Deployment"
+    assert offline.target.namespace != case.alert.labels["namespace"]
+    assert live.target == offline.target
+    assert live.workload is not None
+    assert offline.workload is not None
+    assert live.workload.ref == offline.workload.ref
+    assert {p.name for p in live.pods} == {p.name for p in offline.pods}
+
+
+async def test_a_queues_consumers_are_not_looked_for_under_a_one_namespace_scope(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _train("resource-saturation-keda-consumers-at-max-month-end-backlog")
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    live = await _live(emulator, api, case, scope=own)
+    assert live.target is not None
+    assert live.target.kind == "Namespace"
+    everywhere = {
+        r.resource for r in emulator.emulator.audit if r.verb == "list" and not r.namespace
+    }
+    assert not everywhere & {"deployments", "statefulsets"}
+
+
+async def test_a_failing_callees_own_callee_is_read_one_hop_further(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # frontend -> profile (its error lines) -> mongodb-profile (profile's own tail names it):
+    # the live walk reads the second hop's objects as the builder summarises them.
+    case = _train("bad-rollout-mongodb-profile-redeployed-without-pvc-data-gone")
+    live = await _live(emulator, api, case)
+    offline = SnapshotEvidenceSource(case).build(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+
+    def hops(evidence: Evidence) -> list[tuple[str | None, list[int | None]]]:
+        return [
+            (d.workload.name if d.workload else None, [c.to_revision for c in d.changes])
+            for d in evidence.dependencies
+        ]
+
+    assert len(hops(offline)) == 2
+    assert hops(offline)[1][1]
+    assert hops(live) == hops(offline)

@@ -76,6 +76,27 @@ def test_errors_right_after_the_callees_rollout_roll_the_callee_back() -> None:
     assert finding.params == {"revision": "5"}
 
 
+def test_a_rollout_named_by_a_callees_own_words_says_so() -> None:
+    # Found one hop further: the callee's own tail names it, not the caller's.
+    own = make.log("checkout-1", "app", "ERROR GetRates: rpc error: code = Unknown")
+    for named_by, said in (
+        ("log shop/checkout-1/app", "Deployment shop/checkout names it in its failing calls."),
+        (
+            "log shop/rates-1/app",
+            "A service Deployment shop/checkout calls names it in its own failing calls.",
+        ),
+    ):
+        ev = make.evidence(
+            workload=make.deployment(),
+            metrics=[_errors(20)],
+            logs=[own],
+            dependencies=[_callee(_rollout(CALLEE, 25), named_by=named_by)],
+        )
+        finding = top(ev)
+        assert finding.analyzer == "dependency-change"
+        assert finding.narrative.because[2].text == said
+
+
 def test_a_caller_that_changed_after_the_callee_is_the_suspect() -> None:
     ev = make.evidence(
         workload=make.deployment(),

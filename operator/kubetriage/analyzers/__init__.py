@@ -35,6 +35,7 @@ from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
+from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
@@ -63,6 +64,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SATURATION_ANALYZERS,
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
+    *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *NETWORK_ANALYZERS,
     *ROUTING_ANALYZERS,

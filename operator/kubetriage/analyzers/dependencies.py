@@ -95,6 +95,14 @@ def _onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem |
     return None
 
 
+def _named_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the caller itself names the dependency (not one of its callees' own log
+    tails: a dependency found one hop further)."""
+    first = dependency.named_by[0] if dependency.named_by else ""
+    own = {f"log {t.namespace}/{t.pod}/{t.container}" for t in evidence.logs}
+    return not first.startswith("log ") or first in own
+
+
 def _source(ref: ObjectRef) -> str:
     return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
 
@@ -144,7 +152,12 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
                     because=[
                         prose.claim(f"{prose.obj(workload)} rolled out", facts[0]),
                         prose.claim(f"The errors of {caller} began right after", facts[1]),
-                        prose.claim(f"{caller} names it in its failing calls", facts[2]),
+                        prose.claim(
+                            f"{caller} names it in its failing calls"
+                            if _named_by_caller(evidence, dependency)
+                            else f"A service {caller} calls names it in its own failing calls",
+                            facts[2],
+                        ),
                     ],
                 ),
                 facts,

@@ -47,6 +47,7 @@ from kubetriage.analyzers.demand import (
     traffic_rose,
 )
 from kubetriage.analyzers.pods import metric_for, pod_failing
+from kubetriage.analyzers.rate_limits import limiting_service, rate_limited_calls
 from kubetriage.analyzers.support import (
     DOUBLING,
     POOL_EXHAUSTED,
@@ -253,7 +254,15 @@ def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] 
     demand did not grow by half: the CPU limit caps each pod, and a CPU target reads
     throttled pods as busy, so more of them add little. Or it scaled up during the window
     while the request rate stayed flat: each request takes longer (a slower dependency,
-    costlier code), demand did not grow."""
+    costlier code), demand did not grow. Or its calls to a dependency are refused for rate:
+    more replicas make more calls and earn more refusals."""
+    refused = rate_limited_calls(evidence)
+    if refused and limiting_service(evidence, refused) is not None:
+        return (
+            "Its calls are refused for rate (429 Too Many Requests): more replicas make more "
+            "calls to a callee that caps them",
+            item(refused[0].source, refused[0].line),
+        )
     ratios = throttle_ratios(evidence)
     worst = max(ratios.items(), key=lambda kv: kv[1], default=None)
     # With demand up by half or more, throttling is what the load does, not why it is short.

@@ -7,6 +7,11 @@ Called by ``KubeEvidenceCollector`` once the namespace's Services are read; whic
 which Deployments are decided by the pure helpers of ``kubetriage.evidence.callers`` (that
 ``build_evidence`` uses as well), the reads go through the same ``KubeReader`` and
 ``CollectionRun`` as the rest of the walk. Only the callers found are kept in the run.
+
+Also the walk to a queue's consumers (``find_queue_consumer``): an alert about a queue whose
+namespace (the broker's) runs none of its consumers is about the one workload, in whatever
+namespace the Incident may read, whose pod template names the queue
+(``kubetriage.evidence.targets.consumer_elsewhere`` decides, as the builder does).
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import asyncio
 
 from kubetriage.evidence.callers import callee_services, find_callers
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.targets import CONSUMER_KINDS, alert_queues, consumer_elsewhere
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, selector_query
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -59,3 +67,29 @@ async def _history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> 
         what=f"list ReplicaSets of caller Deployment {_ns(caller)}/{_name(caller)}",
         label_selector=selector,
     )
+
+
+async def find_queue_consumer(
+    reader: KubeReader, run: CollectionRun, chosen: ObjectRef, alerts: list[Alert], scope: Scope
+) -> tuple[ObjectRef, JsonDict] | None:
+    """The consumer of the queue the alerts name, and its object, when ``chosen`` is a
+    namespace that runs none of them; looked for only where every namespace may be read."""
+    if chosen.kind != "Namespace" or not alert_queues(alerts) or not scope.may_read(None):
+        return None
+    pods = await reader.list_of(run, "Pod", chosen.name, what=f"list pods in {chosen.name}")
+    workloads: list[JsonDict] = []
+    for kind in CONSUMER_KINDS:
+        if reader.readable(kind):
+            workloads += await reader.list_of(
+                run, kind, None, what=f"list {kind}s in every namespace (queue consumers)"
+            )
+    found = consumer_elsewhere(alerts, chosen, pods, workloads)
+    if found is None or not scope.may_target(found):
+        return None
+    obj = next(
+        w
+        for w in workloads
+        if w.get("kind") == found.kind and _ns(w) == found.namespace and _name(w) == found.name
+    )
+    run.add(obj)
+    return found, obj

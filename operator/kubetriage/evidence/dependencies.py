@@ -18,7 +18,7 @@ analyzer can tell "the callee is down" or "the callee changed" from "the caller 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -46,6 +46,8 @@ _URL_HOST = re.compile(
 _SHORT_HOST = re.compile(
     rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
 )
+# "name:port" inside a line, the name a word with a letter (not a time or a count).
+_DIAL_TARGET = re.compile(rf"(?<![\w.:/-])(?P<name>[a-z]{_LABEL}):(?P<port>\d{{2,5}})(?![\w.:-])")
 # A whole configuration value "name[.namespace]:port".
 _BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
 # upstream=name[.namespace][:port]: a structured log's key naming the peer it called
@@ -264,6 +266,22 @@ def named_hosts(
                         cluster_dns=svc == "svc",
                     )
                 )
+    return found
+
+
+def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
+    """The next hop: the hosts a followed callee's own log lines name, when one of them
+    reports an error (a failing callee's trouble may be its own callee's: the profile
+    service that logs "no documents" after its database session to ``mongodb-profile:27017``
+    was reset). None for a callee that logs no trouble: a healthy one is not walked past."""
+    if not any(_ERROR_LINE.search(line) for _, line in lines):
+        return []
+    found = named_hosts(lines, [])
+    for source, line in lines:
+        # A driver's own words name its server by "name:port" ("session to db:27017 lost").
+        for match in _DIAL_TARGET.finditer(line.lower()):
+            if not any(h.name == match["name"] for h in found):
+                found.append(ServiceHost(match["name"], None, int(match["port"]), source))
     return found
 
 

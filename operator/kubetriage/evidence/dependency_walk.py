@@ -2,7 +2,10 @@
 ConfigMaps, log lines, events) to the Services and workloads they call, in any namespace the
 tenancy rule allows, and on to those dependencies' pods, ReplicaSets, workload, Endpoints,
 events and (in another namespace) NetworkPolicies; for a few of its pods, their log tails and
-the PersistentVolumeClaims they mount, with those claims' events.
+the PersistentVolumeClaims they mount, with those claims' events. A followed callee whose
+own log tails report an error is walked past once: the hosts those tails name are its own
+callees, followed the same way within the same bound (a service that fails because its
+database lost its data).
 
 Called by ``KubeEvidenceCollector`` once the incident's own objects and logs are read; the
 names themselves are found by the pure helpers of ``kubetriage.evidence.dependencies``, the
@@ -15,6 +18,7 @@ import asyncio
 
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    callee_hosts,
     event_texts,
     headless_workload,
     mentioned_objects,
@@ -82,11 +86,39 @@ class DependencyWalk:
         if workload is not None:
             exclude.add((str(workload.get("kind")), namespace, _name(workload)))
         resolved = resolve(hosts, namespace, exclude)
-        followed = 0
+        first = await self._follow_resolved(run, resolved, namespace, scope, 0)
+        # The next hop: what a failing callee's own log tails name (``callee_hosts``), once.
+        seen = exclude | {(k, ns, n) for k, ns, n, _ in resolved}
+        seen |= {(str(o.get("kind")), _ns(o), _name(o)) for o, _ in first}
+        followed = len(first)
+        for obj, few in first:
+            keys = {(_ns(p), _name(p)) for p in few}
+            lines = [
+                (f"log {t.namespace}/{t.pod}/{t.container}", line)
+                for t in run.logs
+                if t.source == "dependency" and (t.namespace, t.pod) in keys
+                for line in t.lines
+            ]
+            onward = resolve(callee_hosts(lines), _ns(obj), seen)
+            seen |= {(k, ns, n) for k, ns, n, _ in onward}
+            followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
+
+    async def _follow_resolved(
+        self,
+        run: CollectionRun,
+        resolved: list[tuple[str, str, str, list[str]]],
+        namespace: str,
+        scope: Scope,
+        followed: int,
+    ) -> list[tuple[JsonDict, list[JsonDict]]]:
+        """Read the ``resolved`` dependencies and what stands behind them, up to
+        ``max_dependencies`` in all (``followed`` already); returns each object read with the
+        pods whose log tails were read."""
+        read: list[tuple[JsonDict, list[JsonDict]]] = []
         for kind, ns, name, _ in resolved:
-            if followed >= limits.max_dependencies:
+            if followed + len(read) >= self._limits.max_dependencies:
                 run.truncated.append(
-                    f"dependencies: followed {followed} of {len(resolved)} named hosts"
+                    f"dependencies: followed {followed + len(read)} of {len(resolved)} named hosts"
                 )
                 break
             if not scope.may_read(ns):
@@ -98,8 +130,8 @@ class DependencyWalk:
                 obj = await self._headless_workload(run, ns, base)
             if obj is None:
                 continue
-            followed += 1
-            await self._dependency_children(run, obj, namespace)
+            read.append((obj, await self._dependency_children(run, obj, namespace)))
+        return read
 
     async def _headless_workload(
         self, run: CollectionRun, namespace: str, name: str
@@ -127,9 +159,10 @@ class DependencyWalk:
 
     async def _dependency_children(
         self, run: CollectionRun, obj: JsonDict, incident_namespace: str, *, own_words: bool = True
-    ) -> None:
+    ) -> list[JsonDict]:
         """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
-        another namespace, the NetworkPolicies that decide whether it accepts the call."""
+        another namespace, the NetworkPolicies that decide whether it accepts the call;
+        returns the pods whose own words (log tails) were read."""
         namespace, spec = _ns(obj), obj.get("spec") or {}
         if namespace != incident_namespace:
             await self._reader.add_listed(
@@ -140,7 +173,7 @@ class DependencyWalk:
         else:
             selector = selector_query(spec.get("selector") or {})
         if selector is None:
-            return
+            return []
         what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
         if (
             obj.get("kind") == "Service"
@@ -192,20 +225,22 @@ class DependencyWalk:
             if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
                 await self._reader.read(run, str(owner["kind"]), namespace, str(owner["name"]))
         subjects += [("Pod", _name(p)) for p in pods[:3]]
+        few = sort_pods(pods)[: self._limits.max_dependency_pods] if own_words else []
         if own_words:
-            subjects += await self._pods_own_words(run, sort_pods(pods))
+            subjects += await self._pods_own_words(run, few)
         await asyncio.gather(
             *(self._reader.events_about(run, k, namespace, n) for k, n in subjects)
         )
+        return few
 
     async def _pods_own_words(
         self, run: CollectionRun, pods: list[JsonDict]
     ) -> list[tuple[str, str]]:
-        """Log tails of the first few pods (troubled first), marked ``dependency``, and the
+        """Log tails of these few pods (troubled first), marked ``dependency``, and the
         claims they mount, read into ``run``; returns the claims as event subjects. A tail
         already read (one of the incident's own, or another dependency's) is not read again,
         as the case replay marks it (``kubetriage.replay.snapshot``)."""
-        few = pods[: self._limits.max_dependency_pods]
+        few = pods
         have = {(t.namespace, t.pod, t.container, t.previous) for t in run.logs}
         requests = [r for r in log_requests(few, [], self._limits) if r not in have]
         claims = list(dict.fromkeys((_ns(p), c) for p in few for c in claim_names(p)))

@@ -23,7 +23,7 @@ from kubetriage.evidence.raw import (
     kind_of,
     obj_key,
 )
-from kubetriage.evidence.targets import candidate_targets
+from kubetriage.evidence.targets import CONSUMER_KINDS, candidate_targets, consumer_elsewhere
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import (
@@ -268,11 +268,22 @@ def choose_target(
     candidates = candidate_targets(None, alerts)
     for candidate in candidates:
         if index.exists(candidate):
-            return candidate
+            return queue_consumer(index, candidate, alerts) or candidate
     if candidates:
         notes.error("no candidate target exists: " + ", ".join(c.display() for c in candidates[:5]))
         return candidates[0]
     return None
+
+
+def queue_consumer(
+    index: ObjectIndex, chosen: ObjectRef | None, alerts: list[Alert]
+) -> ObjectRef | None:
+    """The consumer of the queue the alerts name, when the chosen namespace (the broker's)
+    holds none of them (``consumer_elsewhere`` over every workload in ``index``)."""
+    if chosen is None or chosen.kind != "Namespace":
+        return None
+    workloads = [w for kind in CONSUMER_KINDS for w in index.kind(kind)]
+    return consumer_elsewhere(alerts, chosen, index.in_namespace("Pod", chosen.name), workloads)
 
 
 def _selected_by(service: JsonDict, pods: list[JsonDict]) -> list[JsonDict]:

@@ -6,7 +6,8 @@ values dropped, Secrets never read) are ``KubeReader``'s (``kubetriage.evidence.
 everything read is handed to the pure ``build_evidence``, the same shape as a case file's
 ``cluster`` list.
 
-What is read: the target (the first candidate from ``candidate_targets`` that exists), its
+What is read: the target (the first candidate from ``candidate_targets`` that exists; for a
+queue's alert in the broker's namespace, the queue's consumer wherever it runs), its
 owner chain up to the workload and back down to the workload's ReplicaSets/revisions and pods,
 the events of those objects, log tails of troubled containers (current and previous), their
 nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, HPAs,
@@ -30,7 +31,7 @@ from typing import Unpack
 from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.caller_walk import follow_callers
+from kubetriage.evidence.caller_walk import find_queue_consumer, follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
@@ -157,6 +158,9 @@ class KubeEvidenceCollector:
                 )
                 if not listed:
                     continue
+            consumer = await find_queue_consumer(self._reader, run, candidate, alerts, scope)
+            if consumer is not None:
+                return consumer  # the broker's namespace: the queue's consumer is the target
             if candidate.kind == "Namespace":
                 # Namespace-wide incident; reading the Namespace object itself adds nothing.
                 if target is not None and target.kind != "Namespace":

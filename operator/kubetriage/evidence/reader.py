@@ -174,10 +174,17 @@ class KubeReader:
                 "apps/v1",
                 apps.read_namespaced_deployment,
                 apps.list_namespaced_deployment,
-                # Who calls the incident's Services (``kubetriage.evidence.caller_walk``).
+                # Who calls the incident's Services, who consumes its queue
+                # (``kubetriage.evidence.caller_walk``).
                 apps.list_deployment_for_all_namespaces,
             ),
-            "StatefulSet": _Kind("apps/v1", apps.read_namespaced_stateful_set),
+            "StatefulSet": _Kind(
+                "apps/v1",
+                apps.read_namespaced_stateful_set,
+                apps.list_namespaced_stateful_set,
+                # A queue's consumers (``kubetriage.evidence.caller_walk``).
+                apps.list_stateful_set_for_all_namespaces,
+            ),
             "DaemonSet": _Kind("apps/v1", apps.read_namespaced_daemon_set),
             "ReplicaSet": _Kind(
                 "apps/v1", apps.read_namespaced_replica_set, apps.list_namespaced_replica_set

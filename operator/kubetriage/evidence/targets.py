@@ -26,7 +26,11 @@ checkout service).
 An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its consumers:
 its ``service``/``job`` labels name the broker or its exporter, so they are no candidates;
 a consumer group usually carries its application's name, and otherwise the namespace is the
-scope in which the consumers are found (``queue_names`` gives the analyzers the names).
+scope in which the consumers are found (``queue_names`` gives the analyzers the names). When
+that namespace is the broker's and none of its pods names the queue, the consumers run in
+their own team's namespace: the one workload whose pod template names the queue there
+(``AMQP_QUEUE=invoices.render``, ``celery -Q invoices``) is the target
+(``consumer_elsewhere``; the collector and the builder list the workloads they may read).
 A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: its host is
 served by an Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
 puts before the bare namespace when that namespace is another one (the exporter's own).
@@ -36,10 +40,13 @@ A node's own alert (node-exporter) has no namespace and names the node only in `
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from ipaddress import ip_address
+from typing import Any
 from urllib.parse import urlsplit
 
-from kubetriage.evidence.dependencies import envoy_cluster_service
+from kubetriage.evidence.dependencies import envoy_cluster_service, pod_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -158,6 +165,57 @@ def queue_names(labels: dict[str, str]) -> list[str]:
         if value is not None and value not in names:
             names.append(value)
     return names
+
+
+# Workload kinds that consume a queue, as the collector lists them to find its consumers.
+CONSUMER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet")
+
+
+def alert_queues(alerts: list[Alert]) -> list[str]:
+    """The queues, topics and consumer groups any of the alerts names, in order."""
+    names: list[str] = []
+    for alert in _ordered_alerts(alerts):
+        names += [n for n in queue_names(alert.labels) if n not in names]
+    return names
+
+
+def names_queue(texts: Iterable[str], names: Iterable[str]) -> bool:
+    """Whether one of ``texts`` (env values, args) names one of the queues ``names`` as a
+    whole word (``invoices.render`` in ``-Q invoices.render``, not in ``invoices.render-dlq``)."""
+    patterns = [re.compile(rf"(?<![\w.-]){re.escape(n)}(?![\w-])") for n in names if n]
+    return any(p.search(text) for text in texts for p in patterns)
+
+
+def consumer_elsewhere(
+    alerts: list[Alert],
+    chosen: ObjectRef | None,
+    namespace_pods: Iterable[dict[str, Any]],
+    workloads: Iterable[dict[str, Any]],
+) -> ObjectRef | None:
+    """For an alert about a queue whose target is a namespace none of whose pods
+    (``namespace_pods``) names the queue (the broker's), the one workload among
+    ``workloads`` (those of every namespace the Incident may read) whose pod template names
+    it; None when no workload or several different ones do (the alert alone cannot tell)."""
+    names = alert_queues(alerts)
+    if not names or chosen is None or chosen.kind != "Namespace":
+        return None
+    if names_queue((text for _, text in pod_texts(namespace_pods, None)), names):
+        return None  # the consumers run in the alert's namespace
+    found = [
+        w
+        for w in workloads
+        if w.get("kind") in CONSUMER_KINDS
+        and names_queue((text for _, text in pod_texts([], w)), names)
+    ]
+    if len(found) != 1:
+        return None
+    meta = found[0].get("metadata") or {}
+    return ObjectRef(
+        kind=str(found[0].get("kind")),
+        name=str(meta.get("name") or ""),
+        namespace=str(meta.get("namespace") or ""),
+        api_version="apps/v1",
+    )
 
 
 def _instance_host(labels: dict[str, str]) -> str | None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.index import ObjectIndex, choose_target, resolve_scope
+from kubetriage.evidence.index import ObjectIndex, choose_target, queue_consumer, resolve_scope
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
@@ -93,8 +93,20 @@ class SnapshotEvidenceSource:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
-            query["target"] = self._first_present(allowed)
+            query["target"] = self._consumer_or(self._first_present(allowed), query, scope)
         return self.build(**query)
+
+    def _consumer_or(
+        self, chosen: ObjectRef | None, query: EvidenceQuery, scope: Scope
+    ) -> ObjectRef | None:
+        """The consumer of the queue the alerts name when ``chosen`` is the broker's
+        namespace, as the collector finds it among the workloads of every namespace (only
+        when ``scope`` may read them all); else ``chosen``."""
+        if not scope.may_read(None):
+            return chosen
+        index = ObjectIndex(self._case.cluster, Notes())
+        consumer = queue_consumer(index, chosen, query["alerts"])
+        return consumer if consumer is not None and scope.may_target(consumer) else chosen
 
     def _probed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
         """The Ingress serving a host the alerts' probe URLs name, as the collector finds it
@@ -168,7 +180,9 @@ class SnapshotEvidenceSource:
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
-        query["target"] = self._first_present(candidates)
+        query["target"] = self._consumer_or(
+            self._first_present(candidates), query, Scope.unrestricted()
+        )
         return build_evidence(
             self._case.cluster, self._tails(**query), limits=self._limits, **query
         )

@@ -11,6 +11,7 @@ from functools import partial
 
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    callee_hosts,
     cluster_dns_named,
     config_map_endpoints,
     event_texts,
@@ -230,6 +231,53 @@ def dependency_summaries(
     found: list[DependencyEvidence] = []
     resolved = resolve(hosts, namespace, own)
     certain = cluster_dns_named(hosts)
+    follow = partial(_follow, index, unavailable, limits, notes, dependency_logs, now)
+    follow(resolved, certain, found)
+    # The next hop: what a failing callee's own words name (``callee_hosts``), once.
+    seen = own | {key for d in found for key in _keys(d)}
+    for dependency in list(found):
+        where = _where(dependency)
+        if not dependency.followed or not dependency.logs or where is None:
+            continue
+        lines = [
+            (f"log {t.namespace}/{t.pod}/{t.container}", line)
+            for t in dependency.logs
+            for line in t.lines
+        ]
+        follow(resolve(callee_hosts(lines), where, seen), set(), found)
+        seen |= {key for d in found for key in _keys(d)}
+    return found
+
+
+def _keys(dependency: DependencyEvidence) -> set[tuple[str, str, str]]:
+    """The objects a dependency stands for: its Service and its workload."""
+    keys: set[tuple[str, str, str]] = set()
+    if dependency.ref is not None:
+        keys.add((dependency.ref.kind, dependency.ref.namespace or "", dependency.ref.name))
+    if dependency.service is not None:
+        keys.add(("Service", dependency.service.namespace, dependency.service.name))
+    return keys
+
+
+def _where(dependency: DependencyEvidence) -> str | None:
+    if dependency.service is not None:
+        return dependency.service.namespace
+    return dependency.ref.namespace if dependency.ref is not None else None
+
+
+def _follow(
+    index: ObjectIndex,
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+    notes: Notes,
+    dependency_logs: Sequence[LogTail],
+    now: datetime | None,
+    resolved: list[tuple[str, str, str, list[str]]],
+    certain: set[tuple[str, str]],
+    found: list[DependencyEvidence],
+) -> None:
+    """Summarise the ``resolved`` names into ``found``, up to ``max_dependencies`` in all;
+    one named by its cluster DNS name (``certain``) but not read is kept unfollowed."""
     for kind, dep_namespace, name, sources in resolved:
         service = index.get(kind, dep_namespace, name)
         if service is None and kind == "Service" and (base := headless_workload(name)):
@@ -263,7 +311,6 @@ def dependency_summaries(
         )
         if summary is not None:
             found.append(summary)
-    return found
 
 
 def config_endpoints_of(

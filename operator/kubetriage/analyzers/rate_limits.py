@@ -1,0 +1,158 @@
+"""The rate-limited dependency rule: the workload's calls to something else are answered
+"429 Too Many Requests" (or a provider's throttling error: AWS ``ThrottlingException``,
+"rate limit exceeded"). The callee caps the caller's request rate, so the work retries,
+queues up and drives an autoscaler to its maximum, and every extra replica only earns more
+refusals: the limit belongs to whoever owns the callee (raise the quota, spread the calls),
+so it is escalated there. The callee is the Service a failing line names (its DNS name or
+an ExternalName's target), else the one dependency the workload's configuration names.
+
+``rate_limited_calls`` is also read by the saturation rule, which doubts an autoscaler at
+its maximum while its calls are refused for rate.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.calls import (
+    caller,
+    followed_services,
+    own_services,
+    service_fact,
+    services_elsewhere,
+)
+from kubetriage.analyzers.support import LogHit, grep_logs, hosts_in, item, service_for_host
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a rate-limited dependency finding is, by the evidence that earns it."""
+
+    named: float = 0.8  # the refused calls name the Service (its DNS name or external host)
+    configured: float = 0.75  # the workload's configuration names this one dependency only
+
+
+CONFIDENCE: Final = _Confidence()
+
+# What a client logs when a callee refuses it for rate: the HTTP status (with its reason or
+# in a status field), and the words (the reason phrase, "rate limited", "throttled", the
+# cloud providers' throttling errors, the Retry-After the callee asks for). A line with both
+# is a refusal on its own; lines with one of them count once each.
+_STATUS = (
+    r"\b429\b\s*(\(|:|-)?\s*too many requests|\bHTTP[ /]?429\b|"
+    r"(status|code|status_code|http)\"?[=: ]+\"?429\b"
+)
+_WORDS = (
+    r"too many requests|rate[ _-]?limited\b|rate[ _-]?limit (exceeded|reached|hit)|"
+    r"\bthrottled\b|ThrottlingException|Throttling: Rate exceeded|RequestLimitExceeded|"
+    r"TooManyRequestsException|quota exceeded|retry[-_ ]?after"
+)
+_STATUS_429 = re.compile(_STATUS, re.IGNORECASE)
+_RATE_WORDS = re.compile(_WORDS, re.IGNORECASE)
+_REFUSED_FOR_RATE = re.compile(f"{_STATUS}|{_WORDS}", re.IGNORECASE)
+# Enough to call it a limit: one line with the status and the words, or two with either.
+ENOUGH = 2
+# The workload refusing its own clients (an access log of a request it served), or its own
+# CPU throttling: neither is a callee's limit.
+_SERVED = re.compile(
+    r"(?i)(HTTP/\d(\.\d)?\"?\s+429\b|\b(responded|returned|sent|rejected|rejecting)\s+429\b|"
+    r"\bcpu\b.{0,30}throttl)"
+)
+# Words that say the workload made the call and got the refusal back.
+_RECEIVED = re.compile(
+    r"(?i)(request|call|calling|client|retry|backoff|backing off|throttled|exception|error)"
+)
+
+
+def _weight(line: str) -> int:
+    if _SERVED.search(line) or not _RECEIVED.search(line):
+        return 0
+    return (_STATUS_429.search(line) is not None) + (_RATE_WORDS.search(line) is not None)
+
+
+def rate_limited_calls(evidence: Evidence) -> list[LogHit]:
+    """Log lines where the workload's calls to something else are refused for rate, when
+    they are enough to say a callee caps it (else none)."""
+    hits = [h for h in grep_logs(evidence.logs, _REFUSED_FOR_RATE, limit=40) if _weight(h.line)]
+    return hits if sum(_weight(h.line) for h in hits) >= ENOUGH else []
+
+
+def limiting_service(evidence: Evidence, hits: list[LogHit]) -> tuple[ServiceEvidence, bool] | None:
+    """The Service that refuses the calls and whether a refused line names it (else it is the
+    one dependency the workload's configuration names)."""
+    own = own_services(evidence, hits)
+    candidates = [s for s in evidence.services if s.name not in own]
+    candidates += [s for s in followed_services(evidence) if s not in candidates]
+    hosts = [host for h in hits for host in hosts_in(h.line)]
+    candidates += [s for s in services_elsewhere(evidence, hosts) if s not in candidates]
+    for host in hosts:
+        svc = service_for_host(host, candidates)
+        if svc is not None and svc.name not in own:
+            return svc, True
+    followed = [s for s in followed_services(evidence) if s.name not in own]
+    if len(followed) == 1:
+        return followed[0], False
+    return None
+
+
+def check_rate_limited(evidence: Evidence) -> list[Finding]:
+    hits = rate_limited_calls(evidence)
+    if not hits:
+        return []
+    found = limiting_service(evidence, hits)
+    if found is None:
+        return []
+    svc, named = found
+    ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+    quoted = [item(h.source, h.line) for h in hits[:3]]
+    described = service_fact(svc)
+    who = caller(evidence, hits)
+    because = [
+        prose.claim(
+            f"{who} logs {prose.count(len(hits), 'call')} refused for rate (429 Too Many "
+            "Requests or throttling)",
+            *quoted[:2],
+        ),
+        prose.claim(
+            f"The refused calls go to {svc.name}"
+            if named
+            else f"Its configuration names one dependency, {svc.name}",
+            described,
+        ),
+        prose.claim(
+            "A callee that caps the request rate refuses more calls when more replicas make "
+            "them: scaling out does not help"
+        ),
+    ]
+    return [
+        make_finding(
+            "rate-limited-dependency",
+            Category.DEPENDENCY_FAILURE,
+            CONFIDENCE.named if named else CONFIDENCE.configured,
+            prose.narrative(
+                f"{prose.obj(ref)} rate-limits the calls of {who}",
+                "escalate to its owner to raise the limit",
+                aside=f"it points at {svc.external_name}" if svc.external_name else "",
+                because=because,
+            ),
+            [*quoted, described],
+            Action.ESCALATE,
+            ref,
+            {"service": svc.name},
+        )
+    ]
+
+
+RATE_LIMIT_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("rate-limited-dependency", (Category.DEPENDENCY_FAILURE,), check_rate_limited),
+)

@@ -1,0 +1,114 @@
+"""Checks the rate-limited dependency rule: calls refused "429 Too Many Requests" (or a
+provider's throttling error) by a callee lead to that callee, escalated to its owner, and an
+autoscaler at its maximum is doubted while they do (more replicas earn more refusals). The
+near misses: a single bare 429, the workload's own access log of 429s it served, its own CPU
+throttling, and refusals with no callee to name.
+
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``.
+"""
+
+from __future__ import annotations
+
+from kubetriage.analyzers.rate_limits import rate_limited_calls
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import (
+    AutoscalerEvidence,
+    DependencyEvidence,
+    Evidence,
+    PodCondition,
+)
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import analyze, assert_leads, by_category
+
+SYNC = ObjectRef(kind="Deployment", namespace="shop", name="sync")
+PARTNER = ObjectRef(kind="Service", namespace="egress", name="partner-api")
+_POD = "sync-5c8d7f9b6-x2k4p"
+
+_REFUSED = (
+    '{"level":"warn","msg":"partner request throttled","method":"POST","path":"/v1/batch",'
+    '"status":429,"retry_after_s":10}'
+)
+
+
+def _partner() -> DependencyEvidence:
+    svc = make.external_service("partner-api", "api.partner.example", namespace="egress")
+    return DependencyEvidence(
+        service=svc,
+        ref=PARTNER,
+        named_by=[f"pod {_POD} env PARTNER_URL"],
+    )
+
+
+def _hpa() -> AutoscalerEvidence:
+    return AutoscalerEvidence(
+        name="sync",
+        namespace="shop",
+        target=SYNC,
+        min_replicas=2,
+        max_replicas=8,
+        current_replicas=8,
+        desired_replicas=8,
+        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")],
+    )
+
+
+def _evidence(logs: str, **fields: object) -> Evidence:
+    fields.setdefault("dependencies", [_partner()])
+    return make.app_evidence(
+        _POD, make.container("worker"), workload=make.deployment("sync"), logs=logs, **fields
+    )
+
+
+def test_calls_refused_for_rate_lead_to_the_callee_over_the_autoscaler_at_its_maximum() -> None:
+    ev = _evidence(f"starting\n{_REFUSED}\n", autoscalers=[_hpa()])
+    result = analyze(ev)
+    first = assert_leads(result, Category.DEPENDENCY_FAILURE, Action.ESCALATE, PARTNER)
+    assert first.analyzer == "rate-limited-dependency"
+    assert first.narrative.aside == "it points at api.partner.example"
+    (saturation,) = by_category(result, Category.RESOURCE_SATURATION)
+    assert saturation.confidence < first.confidence
+    assert any("refused for rate" in c.text for c in saturation.narrative.because)
+
+
+def test_a_refused_line_naming_its_host_names_the_callee_among_several() -> None:
+    other = DependencyEvidence(
+        service=make.service("ledger", "payments"),
+        ref=ObjectRef(kind="Service", namespace="payments", name="ledger"),
+    )
+    line = "POST https://api.partner.example/v1/batch failed: 429 Too Many Requests\n"
+    ev = _evidence(line, dependencies=[other, _partner()])
+    first = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, PARTNER)
+    assert first.confidence == 0.8
+
+
+def test_aws_throttling_errors_count_as_refusals() -> None:
+    text = (
+        "error calling partner: ThrottlingException: Rate exceeded\n"
+        "error calling partner: ThrottlingException: Rate exceeded\n"
+    )
+    assert len(rate_limited_calls(_evidence(text))) == 2
+
+
+def test_one_bare_429_is_not_a_limit() -> None:
+    ev = _evidence('{"msg":"request failed","status":429}\n', autoscalers=[_hpa()])
+    assert not rate_limited_calls(ev)
+    assert_leads(analyze(ev), Category.RESOURCE_SATURATION, Action.SCALE_OUT, SYNC)
+
+
+def test_429s_the_workload_served_are_its_own_limit_not_a_callee_s() -> None:
+    served = '10.0.0.7 - - "POST /v1/batch HTTP/1.1" 429 17 "rate limit exceeded" request\n'
+    ev = _evidence(served * 3, autoscalers=[_hpa()])
+    assert not rate_limited_calls(ev)
+    assert not [f for f in analyze(ev).findings if f.analyzer == "rate-limited-dependency"]
+
+
+def test_cpu_throttling_in_the_logs_is_not_a_rate_limit() -> None:
+    ev = _evidence("warning: CPU throttled by cgroup quota, request slow\n" * 3)
+    assert not rate_limited_calls(ev)
+
+
+def test_refusals_with_no_callee_to_name_make_no_finding() -> None:
+    ev = _evidence(f"{_REFUSED}\n{_REFUSED}\n", dependencies=[])
+    assert rate_limited_calls(ev)
+    assert not [f for f in analyze(ev).findings if f.analyzer == "rate-limited-dependency"]

@@ -1,0 +1,134 @@
+"""Checks the second hop of the dependency walk as the builder summarises it: a followed
+callee whose own log tail reports an error is walked past once, to the Services its tail
+names (``name:port`` in a driver's words included), with their rollouts; a healthy callee
+is not, a name that is no Service is dropped, and the bound on dependencies holds.
+
+Everything is real: raw manifests, log tails and ``build_evidence``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.evidence.dependencies import callee_hosts
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
+from kubetriage.models.base import ObjectRef
+from tests.support.built import built, deployment_manifest
+
+LIMITS = EvidenceLimits()
+WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
+_FAILING = (
+    '{"level":"info","message":"session to store:27017 lost: connection reset by peer"}\n'
+    '{"level":"error","message":"GetItem: item 18: no documents in result"}\n'
+)
+
+
+def _app(name: str, *, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Deployment, Service and one pod ``shop/<name>`` (app=<name>)."""
+    container = {
+        "name": "c",
+        "image": f"{name}:2",
+        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{name}-rs2-abcde",
+            "namespace": "shop",
+            "labels": {"app": name},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": f"{name}-rs2", "controller": True}],
+        },
+        "spec": {"containers": [container]},
+        "status": {"phase": "Running"},
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"selector": {"app": name}},
+    }
+    workload = deployment_manifest(
+        name,
+        "shop",
+        container,
+        metadata={"uid": f"{name}-uid", "annotations": {"deployment.kubernetes.io/revision": "2"}},
+    )
+    return [workload, _revision(name, 2, "2026-11-20T09:38:00Z"), pod, service]
+
+
+def _revision(name: str, number: int, created: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{name}-rs{number}",
+            "namespace": "shop",
+            "creationTimestamp": created,
+            "annotations": {"deployment.kubernetes.io/revision": str(number)},
+            "labels": {"app": name},
+            "ownerReferences": [
+                {"kind": "Deployment", "name": name, "uid": f"{name}-uid", "controller": True}
+            ],
+        },
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": f"{name}:{number}"}]},
+            }
+        },
+    }
+
+
+def _objects() -> list[dict[str, Any]]:
+    """web calls api (its env); api's database is the Service store, which rolled out."""
+    return [
+        *_app("web", env={"API_URL": "http://api:8080"}),
+        *_app("api", env={"STORE_ADDR": "tcp://store-proxy"}),
+        *_app("store"),
+        _revision("store", 1, "2026-10-01T00:00:00Z"),
+    ]
+
+
+def _tails(api_said: str) -> list[Any]:
+    web = "ERROR GET http://api:8080/items failed: 500\n"
+    return [
+        tail_from_text("shop", "web-rs2-abcde", "c", web, limits=LIMITS),
+        tail_from_text("shop", "api-rs2-abcde", "c", api_said, limits=LIMITS, source="dependency"),
+    ]
+
+
+def test_a_failing_callees_own_words_lead_one_hop_further() -> None:
+    ev = built(_objects(), WEB, logs=_tails(_FAILING))
+    names = [d.service.name for d in ev.dependencies if d.service is not None]
+    assert names == ["api", "store"]
+    store = ev.dependencies[1]
+    assert store.named_by == ["log shop/api-rs2-abcde/c"]
+    assert store.workload == ObjectRef(kind="Deployment", namespace="shop", name="store")
+    assert [c.to_revision for c in store.changes] == [2]
+
+
+def test_a_healthy_callee_is_not_walked_past() -> None:
+    said = '{"level":"info","message":"session to store:27017 opened"}\n'
+    ev = built(_objects(), WEB, logs=_tails(said))
+    assert [d.service.name for d in ev.dependencies if d.service is not None] == ["api"]
+
+
+def test_the_next_hop_stays_within_the_bound_on_dependencies() -> None:
+    ev = built(
+        _objects(),
+        WEB,
+        logs=_tails(_FAILING),
+        limits=EvidenceLimits(max_dependencies=1),
+    )
+    assert [d.service.name for d in ev.dependencies if d.service is not None] == ["api"]
+
+
+def test_a_failing_callees_lines_name_its_servers_by_name_and_port() -> None:
+    lines = [
+        ("log a", "mongo session to mongodb-profile:27017 lost: connection reset by peer"),
+        ("log a", "ERROR lookup failed at 09:38:31 for 10.0.0.7:5432"),
+    ]
+    assert [(h.name, h.port) for h in callee_hosts(lines)] == [("mongodb-profile", 27017)]
+    assert callee_hosts(lines[:1]) == []  # no line reports an error: not walked past

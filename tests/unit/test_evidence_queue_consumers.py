@@ -1,0 +1,99 @@
+"""Checks where an alert about a queue leads when it fires in the broker's namespace: to the
+one workload, in another namespace, whose pod template names the queue (its env or args);
+not when the broker's namespace runs a consumer itself, when nothing or several different
+workloads name it, when a name only contains the queue's, or when the alert names no queue.
+Through the pure resolver (``consumer_elsewhere``) and the builder choosing its own target.
+
+Everything is real: raw manifests, ``Alert`` models and ``build_evidence``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.evidence.targets import consumer_elsewhere, names_queue
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+from tests.support.built import built, deployment_manifest
+
+BROKER_NS = ObjectRef(kind="Namespace", name="messaging", api_version="v1")
+RENDERER = ObjectRef(kind="Deployment", namespace="billing", name="renderer", api_version="apps/v1")
+_QUEUE_ALERT = Alert(
+    labels={
+        "alertname": "RabbitmqTooManyReadyMessages",
+        "namespace": "messaging",
+        "service": "rabbitmq",
+        "queue": "invoices.render",
+    }
+)
+
+
+def _worker(name: str, namespace: str, **env: str) -> dict[str, Any]:
+    container = {
+        "name": "worker",
+        "image": f"registry.example/{name}:1",
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+    }
+    return deployment_manifest(name, namespace, container)
+
+
+def _broker_pod() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "rabbitmq-0", "namespace": "messaging", "labels": {"app": "mq"}},
+        "spec": {"containers": [{"name": "rabbitmq", "image": "rabbitmq:3.13"}]},
+    }
+
+
+def test_the_one_workload_naming_the_queue_elsewhere_is_the_target() -> None:
+    workloads = [
+        _worker("renderer", "billing", AMQP_QUEUE="invoices.render"),
+        _worker("mailer", "billing", AMQP_QUEUE="invoices.mail"),
+    ]
+    found = consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [_broker_pod()], workloads)
+    assert found == RENDERER
+
+
+def test_a_consumer_in_the_brokers_namespace_keeps_the_namespace() -> None:
+    local = _worker("renderer", "messaging", AMQP_QUEUE="invoices.render")
+    pod = {**_broker_pod(), "spec": local["spec"]["template"]["spec"]}
+    workloads = [_worker("renderer", "billing", AMQP_QUEUE="invoices.render")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [pod], workloads) is None
+
+
+def test_several_consumers_or_none_leave_the_namespace() -> None:
+    two = [
+        _worker("renderer", "billing", AMQP_QUEUE="invoices.render"),
+        _worker("archiver", "archive", QUEUES="invoices.render,invoices.archive"),
+    ]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], two) is None
+    other = [_worker("renderer", "billing", AMQP_QUEUE="invoices.render-dlq")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], other) is None
+
+
+def test_an_alert_naming_no_queue_or_a_workload_target_is_left_alone() -> None:
+    workloads = [_worker("renderer", "billing", AMQP_QUEUE="invoices.render")]
+    plain = Alert(labels={"alertname": "KubePodNotReady", "namespace": "messaging"})
+    assert consumer_elsewhere([plain], BROKER_NS, [], workloads) is None
+    assert consumer_elsewhere([_QUEUE_ALERT], RENDERER, [], workloads) is None
+
+
+def test_a_queue_is_named_as_a_whole_word_in_env_values_and_args() -> None:
+    assert names_queue(["celery -A app worker -Q invoices.render,mail"], ["invoices.render"])
+    assert names_queue(["amqp://mq/billing?queue=invoices.render"], ["invoices.render"])
+    assert not names_queue(["invoices.render-retry"], ["invoices.render"])
+    assert not names_queue(["old-invoices.render"], ["invoices.render"])
+
+
+def test_the_builder_takes_the_consumer_as_its_target() -> None:
+    objects = [
+        _broker_pod(),
+        _worker("renderer", "billing", AMQP_QUEUE="invoices.render"),
+        _worker("ledger", "finance", LEDGER_DB="postgres"),
+    ]
+    evidence = built(objects, None, alerts=[_QUEUE_ALERT])
+    assert evidence.target is not None
+    assert evidence.target.key() == RENDERER.key()
+    assert evidence.workload is not None
+    assert evidence.workload.ref.name == "renderer"
