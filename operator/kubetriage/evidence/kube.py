@@ -31,6 +31,7 @@ from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
+from kubetriage.evidence.consumer_walk import consumer_workload
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
@@ -139,6 +140,9 @@ class KubeEvidenceCollector:
         # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
         probed = await probed_ingress(self._reader, run, alerts, scope)
         candidates = with_probed(candidates, probed)
+        # A consumer group's lag alert from the broker's exporter: the workload joining it.
+        consumer = await consumer_workload(self._reader, run, alerts, scope)
+        candidates = with_probed(candidates, consumer)
         for ref in refused[:3]:
             run.error(f"not read: {scope.refusal(ref)}")
         tried = candidates[:_MAX_CANDIDATES]

@@ -160,6 +160,16 @@ def queue_names(labels: dict[str, str]) -> list[str]:
     return names
 
 
+def consumer_names(labels: dict[str, str]) -> list[str]:
+    """The consumer groups (and durable consumers) an alert's labels name, in label order."""
+    names: list[str] = []
+    for label in _CONSUMER_LABELS:
+        value = _label(labels, label)
+        if value is not None and value not in names:
+            names.append(value)
+    return names
+
+
 def _instance_host(labels: dict[str, str]) -> str | None:
     """The host an ``instance`` label names (its port dropped), unless it is a URL or an IP
     address, which name no Node."""
@@ -341,9 +351,10 @@ def probed_hosts(alerts: list[Alert]) -> list[str]:
 
 
 def with_probed(candidates: list[ObjectRef], probed: ObjectRef | None) -> list[ObjectRef]:
-    """``candidates`` with the Ingress serving a probed host before the first bare namespace,
-    unless that namespace is the Ingress's own (the namespace-wide view holds it already) or
-    no namespace is a candidate (the alert names the objects it is about)."""
+    """``candidates`` with the Ingress serving a probed host (or the workload joining an
+    alert's consumer group, ``consumers``) before the first bare namespace, unless that
+    namespace is the object's own (the namespace-wide view holds it already) or no namespace
+    is a candidate (the alert names the objects it is about)."""
     spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
     if probed is None or not spots or any(c.same_object(probed) for c in candidates):
         return candidates

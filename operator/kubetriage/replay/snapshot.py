@@ -4,12 +4,13 @@ The same pure builder the operator uses on live objects; used to seed memory wit
 signature a live diagnosis of a case would have, and as an ``EvidenceSource`` wherever a
 pipeline runs on captured state (tests, benchmarks). It reads the snapshot the way the
 collector reads the cluster: the target is the first candidate that exists (a probed URL's
-Ingress among them, ``targets.with_probed``), and each log tail is marked with why the
-collector reads it (``LogTail.source``) by the requests the collector issues
-(``kubetriage.evidence.logs``): the incident's own are those ``log_requests`` asks for from
-the pods in scope, a failing admission webhook's backend those ``webhook_log_requests`` asks
-for, and every other tail is a followed dependency's (the builder keeps those of a
-dependency's first pods, as the collector's dependency walk reads them).
+Ingress and a consumer group's Deployment among them, ``targets.with_probed``), and each log
+tail is marked with why the collector reads it (``LogTail.source``) by the requests the
+collector issues (``kubetriage.evidence.logs``): the incident's own are those
+``log_requests`` asks for from the pods in scope, a failing admission webhook's backend
+those ``webhook_log_requests`` asks for, and every other tail is a followed dependency's
+(the builder keeps those of a dependency's first pods, as the collector's dependency walk
+reads them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.consumers import consuming_workload
 from kubetriage.evidence.index import ObjectIndex, choose_target, resolve_scope
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
@@ -93,6 +95,7 @@ class SnapshotEvidenceSource:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
+            allowed = with_probed(allowed, self._consumer(query["alerts"], scope))
             query["target"] = self._first_present(allowed)
         return self.build(**query)
 
@@ -106,6 +109,17 @@ class SnapshotEvidenceSource:
             and scope.may_read((o.get("metadata") or {}).get("namespace"))
         ]
         found = serving_ingress(ingresses, probed_hosts(alerts))
+        return found if found is not None and scope.may_target(found) else None
+
+    def _consumer(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
+        """The workload joining a consumer group the alerts name, as the collector finds it
+        among the Deployments ``scope`` may read."""
+        workloads = [
+            o
+            for o in self._case.cluster
+            if scope.may_read((o.get("metadata") or {}).get("namespace"))
+        ]
+        found = consuming_workload(workloads, alerts)
         return found if found is not None and scope.may_target(found) else None
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:
@@ -168,6 +182,7 @@ class SnapshotEvidenceSource:
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
+        candidates = with_probed(candidates, self._consumer(query["alerts"], Scope.unrestricted()))
         query["target"] = self._first_present(candidates)
         return build_evidence(
             self._case.cluster, self._tails(**query), limits=self._limits, **query
