@@ -49,6 +49,10 @@ def _value_findings(ev: Evidence) -> list[Finding]:
         "FATAL: SECRET_KEY_BASE is not set",
         "KeyError: 'SECRET_KEY_BASE'",
         "config error: secretKeyBase must be provided",
+        # a null argument where the setting is used: .NET, Java
+        "Unhandled exception. System.ArgumentNullException: Value cannot be null. "
+        "(Parameter 'secretKeyBase')",
+        "java.lang.IllegalArgumentException: secretKeyBase must not be null",
     ],
 )
 def test_a_setting_without_value_is_the_key_of_its_secret(line: str) -> None:
@@ -74,4 +78,5 @@ def test_other_settings_lines_and_missing_objects_are_not_this_case() -> None:
     # and an object that does not exist at all (config-missing's own finding) stay out.
     assert not _value_findings(_evidence("DATABASE_URL is not set"))
     assert not _value_findings(_evidence("loaded secret_key_base from env"))
+    assert not _value_findings(_evidence("Value cannot be null. (Parameter 'connectionString')"))
     assert not _value_findings(_evidence("SECRET_KEY_BASE is not set", exists=False))

@@ -258,6 +258,38 @@ def test_a_callee_that_is_up_but_cannot_serve_is_the_dependency_at_fault(line: s
     )
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, "
+        "request timed out after 30000ms (total=20, active=20, idle=0, waiting=37)",
+        "Error: timeout exceeded when trying to connect",  # node-postgres' pool
+        "ActiveRecord::ConnectionTimeoutError: could not obtain a connection from the pool "
+        "within 5.000 seconds (waited 5.001 seconds); all pooled connections were in use",
+        "org.apache.tomcat.jdbc.pool.PoolExhaustedException: Timeout: Pool empty. Unable to "
+        "fetch a connection in 30 seconds, none available[size:20; busy:20; idle:0]",
+    ],
+)
+def test_a_pool_that_waits_in_vain_for_its_database_escalates_the_database(line: str) -> None:
+    # The line names no host: every connection of the pool is busy in the server its env
+    # names, which does not give them back.
+    db = make.service("orders-pg", "db", ready=1, matching=1)
+    ev = _portal("postgres://orders-pg.db.svc:5432/orders", line).model_copy(
+        update={"dependencies": [_followed(db, pods=1)]}
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action, finding.target) == (
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="db", name="orders-pg"),
+    )
+    # Near miss: a pool that reports its size is no failing call.
+    quiet = _portal(
+        "postgres://orders-pg.db.svc:5432/orders", "HikariPool-1 - Start completed."
+    ).model_copy(update={"dependencies": [_followed(db, pods=1)]})
+    assert not by_category(analyze(quiet), Category.DEPENDENCY_FAILURE)
+
+
 def _blocked_rollout(*failing: str) -> kinds.Evidence:
     """A new revision of portal whose init container waits on the secrets store, which
     answers 503 (``failing``: the store's own failing pods); the old revision still serves."""

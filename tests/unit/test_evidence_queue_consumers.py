@@ -55,6 +55,33 @@ def test_the_one_workload_naming_the_queue_elsewhere_is_the_target() -> None:
     assert found == RENDERER
 
 
+def test_a_consumer_group_alert_from_the_exporters_namespace_finds_the_group() -> None:
+    """kafka_exporter runs beside the brokers, so a lag alert carries their namespace: the
+    one Deployment setting the group (``group.id=...``, ``--group=...``) or named after it
+    is the consumer."""
+    lag = Alert(
+        labels={
+            "alertname": "KafkaConsumerGroupLagHigh",
+            "namespace": "kafka",
+            "consumergroup": "ledger-indexer",
+            "topic": "ledger.events",
+        }
+    )
+    kafka = ObjectRef(kind="Namespace", name="kafka", api_version="v1")
+    indexer = ObjectRef(
+        kind="Deployment", namespace="search", name="ledger-indexer", api_version="apps/v1"
+    )
+    by_arg = [
+        _worker("indexer", "search", JAVA_OPTS="-Dgroup.id=ledger-indexer"),
+        _worker("mailer", "billing", KAFKA_GROUP="mailer"),
+    ]
+    assert consumer_elsewhere([lag], kafka, [], by_arg) == indexer.model_copy(
+        update={"name": "indexer"}
+    )
+    by_name = [_worker("ledger-indexer", "search"), _worker("mailer", "billing")]
+    assert consumer_elsewhere([lag], kafka, [], by_name) == indexer
+
+
 def test_a_consumer_in_the_brokers_namespace_keeps_the_namespace() -> None:
     local = _worker("renderer", "messaging", AMQP_QUEUE="invoices.render")
     pod = {**_broker_pod(), "spec": local["spec"]["template"]["spec"]}

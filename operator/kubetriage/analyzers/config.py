@@ -311,7 +311,10 @@ def check_subpath_key(evidence: Evidence) -> list[Finding]:
 # A line saying a setting has no value; the setting's name is matched separately.
 MISSING_VALUE = re.compile(
     r"(?i)(missing|not set|is required|must be (set|provided)|undefined|is empty|"
-    r"no value|KeyError|not configured|not defined|required (env|environment|config))"
+    r"no value|KeyError|not configured|not defined|required (env|environment|config)|"
+    # a null argument: .NET's ArgumentNullException ("Value cannot be null. (Parameter
+    # 'connectionString')"), Java's "must not be null", "null or empty"
+    r"cannot be null|must not be null|null or empty|cannot be empty|must not be empty)"
 )
 
 

@@ -336,6 +336,16 @@ GRPC_UNAVAILABLE = re.compile(
     r"\b14 UNAVAILABLE\b|code = Unavailable\b|StatusCode\.UNAVAILABLE"
     r"|StatusRuntimeException: UNAVAILABLE"
 )
+# A client connection pool that waited in vain for a connection to its database: every
+# connection it holds is busy in the server (HikariCP, node-postgres, Tomcat JDBC, Commons
+# DBCP, c3p0, Active Record, Sequelize). The line names no host; the pool's URL is in the env.
+POOL_ACQUIRE_TIMEOUT = re.compile(
+    r"(connection is not available, request timed out after"
+    r"|timeout exceeded when trying to connect|Timeout: Pool empty"
+    r"|could not obtain a connection from the pool|Timeout waiting for idle object"
+    r"|checkout a Connection has timed out|ConnectionAcquireTimeoutError)",
+    re.IGNORECASE,
+)
 DEPENDENCY_LOG = re.compile(
     r"(?i)("
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
@@ -371,6 +381,7 @@ DEPENDENCY_LOG = re.compile(
     r"|database is not accepting commands|read-only transaction|database (system )?is "
     r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"
     r"|remaining connection slots are reserved|--read-only option|ProgramLimitExceeded"
+    rf"|{POOL_ACQUIRE_TIMEOUT.pattern}"
     r")"
 )
 CONFIG_VARIABLE_GROUPS = ("var1", "var2", "var3", "var4", "var5", "var6", "var7")

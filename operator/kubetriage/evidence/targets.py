@@ -195,7 +195,9 @@ def consumer_elsewhere(
     """For an alert about a queue whose target is a namespace none of whose pods
     (``namespace_pods``) names the queue (the broker's), the one workload among
     ``workloads`` (those of every namespace the Incident may read) whose pod template names
-    it; None when no workload or several different ones do (the alert alone cannot tell)."""
+    it (``group.id=...``, ``--queue ...``) or that is named after it (a consumer group named
+    after its application); None when no workload or several different ones do (the alert
+    alone cannot tell)."""
     names = alert_queues(alerts)
     if not names or chosen is None or chosen.kind != "Namespace":
         return None
@@ -205,7 +207,10 @@ def consumer_elsewhere(
         w
         for w in workloads
         if w.get("kind") in CONSUMER_KINDS
-        and names_queue((text for _, text in pod_texts([], w)), names)
+        and (
+            (w.get("metadata") or {}).get("name") in names
+            or names_queue((text for _, text in pod_texts([], w)), names)
+        )
     ]
     if len(found) != 1:
         return None
