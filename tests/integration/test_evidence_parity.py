@@ -187,3 +187,23 @@ async def test_the_events_of_an_ingress_routing_to_the_pods_are_read(
     offline = case_evidence(case)
     assert _events_of(offline, "Ingress")
     assert _events_of(live, "Ingress") == _events_of(offline, "Ingress")
+
+
+async def test_a_consumer_groups_deployment_in_its_own_namespace_is_the_target(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    """kafka_exporter alerts in the broker's namespace; the group's Deployment runs in its
+    own, and the collector takes it, as the snapshot does; an Incident confined to the
+    broker's namespace lists Deployments there only and stays namespace-wide."""
+    case = _train("oom-killed-go-consumer-leak-annotation-only-revision-kafka-lag")
+    live = await _live(emulator, api, case)
+    assert live.target is not None
+    assert live.target == case_evidence(case).target
+    assert live.target.key() == "Deployment/content/feed-aggregator"
+    broker = Scope(namespace="kafka", cluster_wide=False)
+    confined = await _live(emulator, api, case, scope=broker)
+    assert confined.target is not None
+    assert confined.target.key() == "Namespace/-/kafka"
+    listed = {(r.resource, r.namespace) for r in emulator.emulator.audit if r.verb == "list"}
+    assert ("deployments", "kafka") in listed
+    assert not [r for r in emulator.emulator.audit if r.namespace == "content"]

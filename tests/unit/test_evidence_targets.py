@@ -6,13 +6,18 @@ Everything is real: plain Alert/ObjectRef models and the pure resolver, no clust
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubetriage.evidence.targets import (
     candidate_targets,
+    consumer_names,
+    consumer_workload,
     focus_containers,
     probed_hosts,
     queue_names,
     resolve_target,
     target_namespace,
+    with_consumer,
     with_probed,
 )
 from kubetriage.models.base import ObjectRef
@@ -292,3 +297,66 @@ def test_a_node_exporter_alerts_instance_names_its_node() -> None:
 def test_an_instance_is_no_node_when_the_alert_names_a_namespace() -> None:
     alert = Alert(labels={"alertname": "X", "namespace": "shop", "instance": "cart-7d9f:8080"})
     assert "Node/-/cart-7d9f" not in _keys(candidate_targets(None, [alert]))
+
+
+def _lag(**labels: str) -> Alert:
+    return Alert(labels={"alertname": "KafkaConsumerGroupLagHigh", "namespace": "kafka", **labels})
+
+
+def _deploy(namespace: str, name: str, **env: str) -> dict[str, Any]:
+    variables = [{"name": k, "value": v} for k, v in env.items()]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "env": variables}]}}},
+    }
+
+
+def _key(ref: ObjectRef | None) -> str | None:
+    return None if ref is None else ref.key()
+
+
+def test_consumer_names_are_the_groups_and_durables_only() -> None:
+    alerts = [
+        _lag(consumergroup="feed-aggregator", topic="articles"),
+        Alert(labels={"namespace": "nats", "stream": "ORDERS", "durable_name": "billing"}),
+        _lag(consumergroup="feed-aggregator"),
+    ]
+    assert consumer_names(alerts) == ["feed-aggregator", "billing"]
+    assert consumer_names([Alert(labels={"namespace": "mq", "queue": "emails"})]) == []
+
+
+def test_a_consumer_group_names_its_workload_in_any_namespace() -> None:
+    """Named after the group wins; else the one configured with it in an env value; never a
+    name several namespaces share without one of them being configured with the group."""
+    named = [_deploy("content", "feed-aggregator"), _deploy("content", "feed-api")]
+    assert (
+        _key(consumer_workload(named, ["feed-aggregator"])) == "Deployment/content/feed-aggregator"
+    )
+    configured = [_deploy("ledger", "posting-worker", KAFKA_GROUP_ID="ledger-postings")]
+    assert (
+        _key(consumer_workload(configured, ["ledger-postings"]))
+        == "Deployment/ledger/posting-worker"
+    )
+    shared = [_deploy("blue", "worker"), _deploy("green", "worker")]
+    assert consumer_workload(shared, ["worker"]) is None
+    tie = [*shared, _deploy("green", "mailer", GROUP="worker")]
+    assert _key(consumer_workload(tie, ["worker"])) == "Deployment/green/mailer"
+    assert consumer_workload(named, ["payments"]) is None
+
+
+def test_the_consumer_goes_before_the_brokers_namespace_unless_named_already() -> None:
+    consumer = ObjectRef(kind="Deployment", namespace="content", name="feed-aggregator")
+    alerts = [_lag(consumergroup="feed-aggregator")]
+    assert _keys(with_consumer(candidate_targets(None, alerts), consumer)) == [
+        "Deployment/kafka/feed-aggregator",
+        "StatefulSet/kafka/feed-aggregator",
+        "DaemonSet/kafka/feed-aggregator",
+        "Deployment/content/feed-aggregator",
+        "Namespace/-/kafka",
+    ]
+    local = ObjectRef(kind="Deployment", namespace="kafka", name="feed-aggregator")
+    assert with_consumer(candidate_targets(None, alerts), local) == candidate_targets(None, alerts)
+    assert with_consumer([], consumer) == [consumer]
+    assert with_consumer(candidate_targets(None, alerts), None) == candidate_targets(None, alerts)

@@ -22,7 +22,12 @@ from kubetriage.evidence.raw import (
     kind_of,
     obj_key,
 )
-from kubetriage.evidence.targets import candidate_targets
+from kubetriage.evidence.targets import (
+    candidate_targets,
+    consumer_names,
+    consumer_workload,
+    with_consumer,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import (
@@ -233,6 +238,9 @@ def choose_target(
             notes.error(f"target {target.display()} not found")
         return target
     candidates = candidate_targets(None, alerts)
+    # A consumer group's Deployment in its own namespace, before the broker's namespace.
+    consumer = consumer_workload(index.kind("Deployment"), consumer_names(alerts))
+    candidates = with_consumer(candidates, consumer)
     for candidate in candidates:
         if index.exists(candidate):
             return candidate

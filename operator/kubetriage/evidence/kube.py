@@ -31,6 +31,7 @@ from kubernetes import client
 
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
+from kubetriage.evidence.consumer_walk import consumer_workload_ref
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
@@ -47,7 +48,7 @@ from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.nodes import node_troubled
-from kubetriage.evidence.targets import focus_containers, with_probed
+from kubetriage.evidence.targets import focus_containers, with_consumer, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
@@ -139,6 +140,11 @@ class KubeEvidenceCollector:
         # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
         probed = await probed_ingress(self._reader, run, alerts, scope)
         candidates = with_probed(candidates, probed)
+        if target is None or target.kind != "Namespace":
+            # A consumer group's application, wherever it runs, before the broker's namespace
+            # (a namespace-wide target set on the Incident stays first).
+            consumer = await consumer_workload_ref(self._reader, run, alerts, scope)
+            candidates = with_consumer(candidates, consumer)
         for ref in refused[:3]:
             run.error(f"not read: {scope.refusal(ref)}")
         tried = candidates[:_MAX_CANDIDATES]

@@ -26,7 +26,11 @@ checkout service).
 An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its consumers:
 its ``service``/``job`` labels name the broker or its exporter, so they are no candidates;
 a consumer group usually carries its application's name, and otherwise the namespace is the
-scope in which the consumers are found (``queue_names`` gives the analyzers the names).
+scope in which the consumers are found (``queue_names`` gives the analyzers the names). The
+alert's namespace is often the broker's (its exporter runs there) while the consumer lives in
+its own: ``consumer_workload`` finds the workload named after the group, or configured with it
+in an env value, in any namespace the caller may read, and ``with_consumer`` puts it before
+the bare namespace.
 A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: its host is
 served by an Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
 puts before the bare namespace when that namespace is another one (the exporter's own).
@@ -42,6 +46,8 @@ from urllib.parse import urlsplit
 from kubetriage.evidence.dependencies import envoy_cluster_service
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
+from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import namespace as _ns
 
 # Label -> kind for namespaced objects, most specific first. "exported_*" variants appear
 # when Prometheus scrapes kube-state-metrics without honor_labels.
@@ -338,6 +344,60 @@ def probed_hosts(alerts: list[Alert]) -> list[str]:
             if host and host not in hosts:
                 hosts.append(host)
     return hosts
+
+
+def consumer_names(alerts: list[Alert]) -> list[str]:
+    """The consumer groups and durable consumers the alerts' labels name, in order."""
+    names: list[str] = []
+    for alert in _ordered_alerts(alerts):
+        for label in _CONSUMER_LABELS:
+            value = _label(alert.labels, label)
+            if value is not None and value not in names:
+                names.append(value)
+    return names
+
+
+def _env_values(workload: JsonDict) -> set[str]:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    return {
+        str(env["value"])
+        for container in containers
+        for env in container.get("env") or []
+        if isinstance(env, dict) and env.get("value")
+    }
+
+
+def consumer_workload(workloads: list[JsonDict], names: list[str]) -> ObjectRef | None:
+    """The one workload of ``workloads`` a consumer group of ``names`` belongs to: the one named
+    after it, else the one whose containers set it as an env value (``KAFKA_GROUP_ID``,
+    ``SPRING_KAFKA_CONSUMER_GROUP_ID``...). None when none does, or when several do either way:
+    a name shared by workloads of several namespaces says nothing about which one consumes."""
+    for owns in (
+        lambda w, name: (w.get("metadata") or {}).get("name") == name,
+        lambda w, name: name in _env_values(w),
+    ):
+        for name in names:
+            found = [w for w in workloads if owns(w, name)]
+            if len(found) == 1:
+                meta = found[0].get("metadata") or {}
+                return ObjectRef(
+                    kind=str(found[0].get("kind") or "Deployment"),
+                    name=str(meta.get("name") or ""),
+                    namespace=_ns(found[0]),
+                    api_version=str(found[0].get("apiVersion") or "apps/v1"),
+                )
+    return None
+
+
+def with_consumer(candidates: list[ObjectRef], consumer: ObjectRef | None) -> list[ObjectRef]:
+    """``candidates`` with the consumer group's workload before the first bare namespace (the
+    broker's, whose exporter raised the alert), unless it is a candidate already."""
+    if consumer is None or any(c.same_object(consumer) for c in candidates):
+        return candidates
+    spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
+    at = spots[0] if spots else len(candidates)
+    return [*candidates[:at], consumer, *candidates[at:]]
 
 
 def with_probed(candidates: list[ObjectRef], probed: ObjectRef | None) -> list[ObjectRef]:

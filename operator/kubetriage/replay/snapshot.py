@@ -4,7 +4,8 @@ The same pure builder the operator uses on live objects; used to seed memory wit
 signature a live diagnosis of a case would have, and as an ``EvidenceSource`` wherever a
 pipeline runs on captured state (tests, benchmarks). It reads the snapshot the way the
 collector reads the cluster: the target is the first candidate that exists (a probed URL's
-Ingress among them, ``targets.with_probed``), and each log tail is marked with why the
+Ingress among them, ``targets.with_probed``, and a consumer group's Deployment,
+``targets.with_consumer``), and each log tail is marked with why the
 collector reads it (``LogTail.source``) by the requests the collector issues
 (``kubetriage.evidence.logs``): the incident's own are those ``log_requests`` asks for from
 the pods in scope, a failing admission webhook's backend those ``webhook_log_requests`` asks
@@ -31,8 +32,11 @@ from kubetriage.evidence.summaries.webhooks import (
 )
 from kubetriage.evidence.targets import (
     candidate_targets,
+    consumer_names,
+    consumer_workload,
     focus_containers,
     probed_hosts,
+    with_consumer,
     with_probed,
 )
 from kubetriage.models.base import ObjectRef
@@ -80,6 +84,12 @@ def log_placement(case: Case) -> list[tuple[str, str, str, str, bool]]:
     return placed
 
 
+def _may_precede(target: ObjectRef | None) -> bool:
+    """Whether a consumer group's workload may go before ``target``: a namespace-wide target
+    (chosen already, or set by a person) is kept, as the collector keeps it."""
+    return target is None or target.kind != "Namespace"
+
+
 class SnapshotEvidenceSource:
     """An ``EvidenceSource`` answering from a case's objects and logs."""
 
@@ -93,6 +103,8 @@ class SnapshotEvidenceSource:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
+            if _may_precede(query["target"]):
+                allowed = with_consumer(allowed, self._consumer(query["alerts"], scope))
             query["target"] = self._first_present(allowed)
         return self.build(**query)
 
@@ -106,6 +118,21 @@ class SnapshotEvidenceSource:
             and scope.may_read((o.get("metadata") or {}).get("namespace"))
         ]
         found = serving_ingress(ingresses, probed_hosts(alerts))
+        return found if found is not None and scope.may_target(found) else None
+
+    def _consumer(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
+        """The Deployment consuming the group an alert names, as the collector finds it among
+        the Deployments ``scope`` may read (``consumer_walk.consumer_workload_ref``)."""
+        names = consumer_names(alerts)
+        if not names:
+            return None
+        deployments = [
+            o
+            for o in self._case.cluster
+            if o.get("kind") == "Deployment"
+            and scope.may_read((o.get("metadata") or {}).get("namespace"))
+        ]
+        found = consumer_workload(deployments, names)
         return found if found is not None and scope.may_target(found) else None
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:
@@ -168,6 +195,9 @@ class SnapshotEvidenceSource:
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
+        if _may_precede(query["target"]):
+            consumer = self._consumer(query["alerts"], Scope.unrestricted())
+            candidates = with_consumer(candidates, consumer)
         query["target"] = self._first_present(candidates)
         return build_evidence(
             self._case.cluster, self._tails(**query), limits=self._limits, **query
