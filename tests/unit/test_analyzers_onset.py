@@ -51,5 +51,8 @@ def test_a_change_explains_an_onset_up_to_two_hours_later_and_not_one_before_it(
 
 
 def test_attributable_bounds_are_inclusive() -> None:
-    assert attributable(-120) and attributable(7200) and attributable(0)
-    assert not attributable(-121) and not attributable(7201)
+    assert attributable(-120)
+    assert attributable(7200)
+    assert attributable(0)
+    assert not attributable(-121)
+    assert not attributable(7201)
