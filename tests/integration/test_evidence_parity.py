@@ -195,6 +195,7 @@ async def test_the_events_of_an_ingress_routing_to_the_pods_are_read(
     [
         "resource-saturation-keda-consumers-at-max-month-end-backlog",
         "bad-rollout-payout-worker-ledger-url-loses-namespace",
+        "oom-killed-go-consumer-leak-annotation-only-revision-kafka-lag",
     ],
 )
 async def test_a_brokers_queue_alert_is_about_the_consumer_in_its_own_namespace(
