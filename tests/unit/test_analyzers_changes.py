@@ -217,6 +217,28 @@ def test_an_alert_that_began_right_after_an_env_change_dates_the_symptom() -> No
     assert any(e.source == "alert" for e in finding.evidence)
 
 
+def test_a_rollout_that_took_the_pods_out_of_the_mesh_is_blamed() -> None:
+    """Only the sidecar injection changed (the pods left the mesh); the errors began right
+    after: the rollout's doing, as any change of what the pods run."""
+    ev = _new_revision_serving(
+        revisions=_new_over_old(ready=2),
+        alerts=[_fired(13)],
+        changes=[_rollout(19, "mesh")],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+    assert finding.analyzer == "change-correlation"
+
+
+def test_a_rollout_of_labels_only_is_not_blamed() -> None:
+    ev = _new_revision_serving(
+        revisions=_new_over_old(ready=2),
+        alerts=[_fired(13)],
+        changes=[_rollout(19, "template")],
+    )
+    assert not _correlated(ev)
+
+
 def test_an_alert_already_firing_before_the_rollout_does_not_blame_it() -> None:
     ev = _new_revision_serving(
         revisions=_new_over_old(ready=2),

@@ -168,6 +168,40 @@ def test_secret_writes_are_known_from_their_events_only() -> None:
     assert "by ExternalSecret" in changes[0].details[0]
 
 
+def test_a_pod_template_leaving_or_changing_the_mesh_is_a_mesh_change() -> None:
+    """Opting the pods out of sidecar injection (Istio, Linkerd) or moving them to another
+    control-plane revision changes how they talk to everyone; other annotations do not."""
+    old = _template()
+    old["metadata"]["labels"]["istio.io/rev"] = "1-22"
+    new = copy.deepcopy(old)
+    new["metadata"]["annotations"]["sidecar.istio.io/inject"] = "false"
+    new["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] = "api"
+    new["metadata"]["labels"]["istio.io/rev"] = "1-23"
+    changes = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(1, old, "2026-11-01T00:00:00Z"),
+            _replica_set(2, new, "2026-11-20T09:00:00Z"),
+        ],
+    )
+    assert changes[0].aspects == ["mesh"]
+    assert changes[0].details[1:] == [
+        "pod template istio.io/rev 1-22 -> 1-23",
+        "pod template sidecar.istio.io/inject unset -> false",
+    ]
+    linkerd = copy.deepcopy(old)
+    linkerd["metadata"]["annotations"]["linkerd.io/inject"] = "disabled"
+    linkerd["metadata"]["labels"]["istio.io/rev"] = "1-22"
+    only_linkerd = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(1, old, "2026-11-01T00:00:00Z"),
+            _replica_set(2, linkerd, "2026-11-20T09:00:00Z"),
+        ],
+    )
+    assert only_linkerd[0].aspects == ["mesh"]
+
+
 def test_identical_revisions_yield_a_template_change_without_aspects_of_code() -> None:
     template = _template()
     changes = rollout_changes(

@@ -13,6 +13,7 @@ from kubetriage.evidence.targets import (
     queue_names,
     resolve_target,
     target_namespace,
+    traefik_backends,
     with_probed,
 )
 from kubetriage.models.base import ObjectRef
@@ -243,6 +244,30 @@ def test_an_envoy_cluster_label_names_the_backend_service_in_its_own_namespace()
     )
 
 
+def test_a_traefik_service_label_names_the_backend_service_by_every_split() -> None:
+    """Traefik names a Kubernetes backend ``<namespace>-<service>-<port>@<provider>``; names
+    hold dashes too, so each split is a candidate, before the proxy's own namespace."""
+    alert = Alert(
+        labels={
+            "alertname": "TraefikHighHttp5xxErrorRateService",
+            "namespace": "traefik",
+            "service": "billing-invoice-web-http@kubernetes",
+        }
+    )
+    keys = _keys(candidate_targets(None, [alert]))
+    assert keys[:2] == ["Service/billing/invoice-web", "Service/billing-invoice/web"]
+    assert keys[2:] == ["Namespace/-/traefik"]
+    assert traefik_backends("shop-cart-8080@kubernetescrd") == [("shop", "cart")]
+
+
+def test_a_service_label_without_a_kubernetes_provider_is_no_traefik_backend() -> None:
+    assert traefik_backends("prometheus@internal") == []
+    assert traefik_backends("billing-invoice-web") == []
+    assert traefik_backends("web-80@kubernetes") == []
+    unlabelled = Alert(labels={"alertname": "X", "service": "dashboard@internal"})
+    assert candidate_targets(None, [unlabelled]) == []
+
+
 def _probe(instance: str, namespace: str = "monitoring") -> Alert:
     return Alert(
         labels={"alertname": "BlackboxProbeHttpFailure", "namespace": namespace, "job": "blackbox"}
@@ -256,6 +281,15 @@ def test_a_probe_alert_names_the_hosts_of_its_urls_only() -> None:
     assert probed_hosts([Alert(labels={"target": "http://shop.example.org/"})]) == [
         "shop.example.org"
     ]
+
+
+def test_the_probed_ingress_is_the_only_lead_of_an_alert_naming_nothing_else() -> None:
+    """A probe scraped from a static target list carries no namespace: its Ingress is it."""
+    ingress = ObjectRef(kind="Ingress", namespace="shop", name="storefront")
+    bare = [Alert(labels={"alertname": "BlackboxProbeFailed", "instance": "https://shop.test/"})]
+    assert candidate_targets(None, bare) == []
+    assert with_probed(candidate_targets(None, bare), ingress) == [ingress]
+    assert with_probed([], None) == []
 
 
 def test_the_probed_ingress_goes_before_the_exporters_namespace_only() -> None:
@@ -276,7 +310,6 @@ def test_the_probed_ingress_goes_before_the_exporters_namespace_only() -> None:
         "Ingress/api-gw/public-api",
         "Namespace/-/monitoring",
     ]
-    assert with_probed([], ingress) == []
 
 
 def test_a_node_exporter_alerts_instance_names_its_node() -> None:

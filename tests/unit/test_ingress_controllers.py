@@ -291,3 +291,28 @@ def test_the_ingress_serving_a_probed_host_is_found_by_its_rules_and_tls_hosts()
     assert found is not None
     assert (found.namespace, found.name) == ("edge", "edge")
     assert serving_ingress([wildcard], ["a.b.example.com", "example.com"]) is None
+
+
+def _catch_all(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"defaultBackend": {"service": {"name": name, "port": {"number": 80}}}},
+    }
+
+
+def test_a_probed_host_no_ingress_names_falls_to_the_one_ingress_catching_every_host() -> None:
+    """A default backend (or a rule without a host) serves any host: the lead when no Ingress
+    names the probed host, but only if it is the only one; a named host still wins."""
+    catch_all = _catch_all("storefront", "shop")
+    named = _hosted("api", "api-gw", ["api.example.com"], [])
+    found = serving_ingress([named, catch_all], ["www.example.com"])
+    assert found is not None
+    assert (found.namespace, found.name) == ("shop", "storefront")
+    exact = serving_ingress([named, catch_all], ["api.example.com"])
+    assert exact is not None
+    assert exact.name == "api"
+    hostless_rule = _hosted("legacy", "ops", [""], [])
+    assert serving_ingress([catch_all, hostless_rule], ["www.example.com"]) is None
+    assert serving_ingress([catch_all], []) is None

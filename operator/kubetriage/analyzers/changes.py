@@ -71,10 +71,11 @@ CONFIDENCE: Final = _Confidence()
 EXPLAINED_CAP = 0.75
 # Parts of the pod template whose change can cause a symptom by itself: what the program
 # runs (image, command, args, env, config, volumes) and what it may use (resources: a limit
-# cut in a "rightsizing" throttles or OOM-kills what ran fine). Probes are left to the probe
-# analyzer, whose fix is the probe.
+# cut in a "rightsizing" throttles or OOM-kills what ran fine), and how it joins a service
+# mesh (a pod opted out of sidecar injection talks plaintext to callees that require mTLS).
+# Probes are left to the probe analyzer, whose fix is the probe.
 _BEHAVIOUR = frozenset(
-    {"image", "digest", "command", "args", "env", "config", "volumes", "resources"}
+    {"image", "digest", "command", "args", "env", "config", "volumes", "resources", "mesh"}
 )
 # A rollout that changed only these carried a configuration change into the pods (a config
 # checksum or Reloader hash in the template): the configuration is what changed.

@@ -49,6 +49,13 @@ _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 # pod-template annotation naming it.
 _RELOADER_ENV = re.compile(r"^STAKATER_(?P<name>[A-Z0-9_]+)_(?P<kind>SECRET|CONFIGMAP)$")
 _RELOADED_FROM = "reloader.stakater.com/last-reloaded-from"
+# Pod-template annotations and labels that decide whether and how a pod joins a service mesh
+# (its sidecar injected, which control plane, how its traffic is intercepted): Istio's
+# sidecar.istio.io/inject and istio.io/rev, Linkerd's linkerd.io/inject and config.linkerd.io/*.
+_MESH_KEY = re.compile(
+    r"(?i)^(sidecar\.istio\.io/|traffic\.sidecar\.istio\.io/|proxy\.istio\.io/|istio\.io/rev$"
+    r"|linkerd\.io/inject$|config\.linkerd\.io/|config\.alpha\.linkerd\.io/)"
+)
 # Events saying a Secret was (re)written, by the Secret's own controller or its source's.
 _SECRET_WRITERS = frozenset({"Secret", "ExternalSecret", "SealedSecret"})
 _SECRET_WRITTEN = frozenset({"Updated", "Created", "Unsealed", "Synced", "SecretSynced"})
@@ -183,6 +190,11 @@ def _template_diff(
     ):
         configs.append(reloaded)
         note("config", f"{reloaded[0]} {reloaded[1]} changed (Reloader)")
+    mesh_before, mesh_after = _mesh_settings(old), _mesh_settings(new)
+    for key in sorted(k for k in set(mesh_before) | set(mesh_after)):
+        if mesh_before.get(key) != mesh_after.get(key):
+            was, now = mesh_before.get(key, "unset"), mesh_after.get(key, "unset")
+            note("mesh", f"pod template {key} {was} -> {now}")
     old_volumes = {_volume_source(v) for v in _dicts(_d(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in _dicts(_d(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
@@ -221,6 +233,14 @@ def _resources(container: JsonDict) -> str:
         if values:
             parts.append(section + " " + ",".join(f"{k}={v}" for k, v in sorted(values.items())))
     return "; ".join(parts) or "none"
+
+
+def _mesh_settings(template: JsonDict) -> dict[str, str]:
+    """The pod template's service-mesh settings (``_MESH_KEY``), from its annotations and
+    labels."""
+    metadata = _d(template.get("metadata"))
+    found = {**_d(metadata.get("labels")), **_d(metadata.get("annotations"))}
+    return {str(k): str(v) for k, v in found.items() if isinstance(k, str) and _MESH_KEY.search(k)}
 
 
 def _config_hashes(template: JsonDict) -> dict[str, str]:

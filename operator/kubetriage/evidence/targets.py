@@ -19,7 +19,9 @@ SLO's service is named after. Other vocabularies name the same objects: OpenTele
 Kubernetes attributes (``k8s_deployment_name``...), service meshes' destination labels (Istio
 ``destination_workload``, Linkerd ``dst_deployment``), and an Envoy proxy's cluster label
 (``envoy_cluster_name="shop_cart_8080"``: Contour's name for Service shop/cart, port 8080)
-names the backend Service in its own namespace. An OpenTelemetry ``service_name`` is
+names the backend Service in its own namespace, as a Traefik ``service`` label does
+(``billing-invoice-web-http@kubernetes``: namespace, Service and port joined by dashes, so each
+split is a candidate and the first that exists wins). An OpenTelemetry ``service_name`` is
 deliberately no candidate: it names the service that reports the errors, usually the caller,
 and the namespace-wide view finds the callee that fails (a demo's frontend alerting for its
 checkout service).
@@ -82,6 +84,10 @@ _ALIASED_LABELS: tuple[tuple[str, str, str, str], ...] = (
 
 # Envoy's cluster labels, which name a backend Service by its namespace, name and port.
 _ENVOY_CLUSTER_LABELS: tuple[str, ...] = ("envoy_cluster_name", "cluster_name")
+
+# Traefik's providers of Kubernetes backends; a backend service's name is
+# "<namespace>-<service>-<port>@<provider>".
+_TRAEFIK_PROVIDERS: tuple[str, ...] = ("kubernetes", "kubernetescrd", "kubernetesgateway")
 
 # Labels that name where the alert's namespace is, when ``namespace`` itself is absent.
 _NAMESPACE_LABELS: tuple[str, ...] = (
@@ -237,6 +243,18 @@ def _instance_host(labels: dict[str, str]) -> str | None:
     return None
 
 
+def traefik_backends(value: str) -> list[tuple[str, str]]:
+    """The (namespace, Service) pairs a Traefik service name such as
+    ``billing-invoice-web-http@kubernetes`` may stand for: Traefik joins namespace, Service
+    and port with dashes, which names use too, so every split is a reading (the first one
+    that exists is the one). Empty for any other name."""
+    name, at, provider = value.strip().lower().rpartition("@")
+    if not at or provider not in _TRAEFIK_PROVIDERS:
+        return []
+    words = name.split("-")[:-1]  # the last word is the port, by number or by name
+    return [("-".join(words[:cut]), "-".join(words[cut:])) for cut in range(1, len(words))]
+
+
 def _ordered_alerts(alerts: list[Alert]) -> list[Alert]:
     # Firing alerts describe the present; resolved ones only add hints.
     return [a for a in alerts if a.status != "resolved"] + [
@@ -255,7 +273,9 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         value = _label(labels, label)
         if value is None or namespace is None:
             continue
-        if label == "service" and (_is_monitoring_name(value) or about_queue):
+        if label == "service" and (
+            _is_monitoring_name(value) or about_queue or traefik_backends(value)
+        ):
             continue
         strong.append(
             ObjectRef(kind=kind, name=value, namespace=namespace, api_version=api_version)
@@ -276,6 +296,9 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
                     kind="Service", name=backend.name, namespace=backend.namespace, api_version="v1"
                 )
             )
+    for where, name in traefik_backends(_label(labels, "service") or ""):
+        # Traefik's own metrics name the backend Service by namespace, name and port.
+        strong.append(ObjectRef(kind="Service", name=name, namespace=where, api_version="v1"))
     node = _label(labels, "node") or _label(labels, "k8s_node_name")
     if node is not None:
         strong.append(ObjectRef(kind="Node", name=node, api_version="v1"))
@@ -294,7 +317,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
                     if kind != "Service"
                 )
     service = _label(labels, "service")
-    if about_queue:
+    if about_queue or traefik_backends(service or ""):
         service = None
     if service is not None and namespace is not None and not _is_monitoring_name(service):
         # A ServiceMonitor's `service` label names the Service; its workload usually shares
@@ -406,7 +429,11 @@ def probed_hosts(alerts: list[Alert]) -> list[str]:
 def with_probed(candidates: list[ObjectRef], probed: ObjectRef | None) -> list[ObjectRef]:
     """``candidates`` with the Ingress serving a probed host before the first bare namespace,
     unless that namespace is the Ingress's own (the namespace-wide view holds it already) or
-    no namespace is a candidate (the alert names the objects it is about)."""
+    no namespace is a candidate (the alert names the objects it is about). When nothing is a
+    candidate (a probe scraped from a static target list carries no namespace), the Ingress
+    is the only lead."""
+    if probed is not None and not candidates:
+        return [probed]
     spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
     if probed is None or not spots or any(c.same_object(probed) for c in candidates):
         return candidates

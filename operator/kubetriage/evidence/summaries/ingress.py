@@ -213,18 +213,37 @@ def ingress_hosts(ingress: Mapping[str, object]) -> list[str]:
     return [h for h in dict.fromkeys(hosts) if h]
 
 
+def catches_every_host(ingress: Mapping[str, object]) -> bool:
+    """Whether an Ingress serves requests for any host: it has a default backend, or a rule
+    with no host (the Ingress API's catch-all)."""
+    spec = as_dict(ingress.get("spec"))
+    return bool(as_dict(spec.get("defaultBackend"))) or any(
+        not as_str(r.get("host")) for r in dicts(spec.get("rules"))
+    )
+
+
 def serving_ingress(ingresses: Iterable[JsonDict], hosts: list[str]) -> ObjectRef | None:
     """The Ingress that serves the first of ``hosts`` one serves (exact hosts before
-    wildcards, then by namespace and name), as a target."""
+    wildcards, then by namespace and name), as a target; when none names any of them, the
+    one Ingress that catches every host (a default backend or a rule without a host), if
+    only one does: several would leave the load balancer the probe reached unknown."""
+    listed = list(ingresses)
     for host in hosts:
         matches = [
             (not any(h.lower() == host.lower() for h in ingress_hosts(i)), _ns(i), _name(i))
-            for i in ingresses
+            for i in listed
             if any(_host_matches(h, host) for h in ingress_hosts(i))
         ]
         if matches:
             _, namespace, name = min(matches)
-            return ObjectRef(
-                kind="Ingress", namespace=namespace, name=name, api_version="networking.k8s.io/v1"
-            )
+            return _ingress_ref(namespace, name)
+    catch_all = [i for i in listed if catches_every_host(i)]
+    if hosts and len(catch_all) == 1:
+        return _ingress_ref(_ns(catch_all[0]), _name(catch_all[0]))
     return None
+
+
+def _ingress_ref(namespace: str | None, name: str) -> ObjectRef:
+    return ObjectRef(
+        kind="Ingress", namespace=namespace, name=name, api_version="networking.k8s.io/v1"
+    )
