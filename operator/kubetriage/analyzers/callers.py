@@ -19,8 +19,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
-from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, alert_onset
-from kubetriage.analyzers.onset import symptom_onset as first_symptom
+from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, timestamp
 from kubetriage.models.evidence import CallerEvidence, ChangeEvidence, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -51,21 +50,6 @@ _OWN_CHANGES = frozenset({"rollout", "config", "image-digest"})
 _SCALED_UP = re.compile(r"(?i)\babove (?:the )?target")
 
 
-def _onset(evidence: Evidence) -> datetime | None:
-    onsets = [o for o in (first_symptom(evidence), alert_onset(evidence)) if o is not None]
-    return min((when for when, _ in onsets), key=timestamp, default=None)
-
-
-def _before(change: ChangeEvidence, onset: datetime) -> float | None:
-    """Seconds from the change to the onset, when the change can explain it."""
-    if change.at is None:
-        return None
-    delay = timestamp(onset) - timestamp(change.at)
-    if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
-        return delay
-    return None
-
-
 def _suspect(
     callers: list[CallerEvidence], onset: datetime
 ) -> tuple[CallerEvidence, ChangeEvidence] | None:
@@ -75,7 +59,7 @@ def _suspect(
         if caller.ref.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
             continue
         for change in caller.changes:
-            delay = _before(change, onset)
+            delay = follows_within(change.at, onset)
             if delay is not None and _BEHAVIOUR & set(change.aspects):
                 found.append((delay, caller, change))
                 break
@@ -88,10 +72,12 @@ def _suspect(
 def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] | None:
     """The caller whose behaviour-changing rollout came last before the callee's symptom,
     when the callee's own request rate did not rise and nothing of its own changed."""
-    onset = _onset(evidence)
+    onset = earliest_onset(evidence)
     if onset is None or not evidence.callers or traffic_rose(evidence):
         return None
-    if any(c.kind in _OWN_CHANGES and _before(c, onset) is not None for c in evidence.changes):
+    if any(
+        c.kind in _OWN_CHANGES and follows_within(c.at, onset) is not None for c in evidence.changes
+    ):
         return None
     return _suspect(evidence.callers, onset)
 
@@ -132,7 +118,7 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     """A callee strained from right after one of its callers rolled out a revision that
     changed how it calls, while the callee's own traffic stayed flat (or is not measured)
     and the callee itself did not change: roll the caller back."""
-    onset = _onset(evidence)
+    onset = earliest_onset(evidence)
     suspect = caller_rollout(evidence)
     if onset is None or suspect is None:
         return []

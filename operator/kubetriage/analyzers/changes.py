@@ -22,8 +22,8 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
-    ONSET_TOLERANCE,
     alert_onset,
+    attributable,
     rollout_on_metric_clock,
     symptom_times,
 )
@@ -265,9 +265,7 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     if not delays:
         return None
     delay, first_fact = min(delays, key=lambda d: d[0])
-    if delay < -ONSET_TOLERANCE.total_seconds() or delay > ONSET_AFTER_CHANGE.total_seconds():
-        return None
-    return first_fact
+    return first_fact if attributable(delay) else None
 
 
 def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:

@@ -15,8 +15,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, alert_onset
-from kubetriage.analyzers.onset import symptom_onset as first_symptom
+from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import (
     grep_logs,
     item,
@@ -69,10 +68,9 @@ def check_client_rollout(evidence: Evidence) -> list[Finding]:
     caller's new ReplicaSet started (the old one scaled down), when the caller's pods set how
     many connections they open (workers, concurrency, pool size): the rollout raised the
     number of connections, so rolling it back frees the slots; the dependency is healthy."""
-    onsets = [o for o in (first_symptom(evidence), alert_onset(evidence)) if o is not None]
-    if not onsets:
+    onset = earliest_onset(evidence)
+    if onset is None:
         return []
-    onset = min(timestamp(when) for when, _ in onsets)
     pods = {(p.namespace, p.name): p for p in evidence.pods}
     for hit in grep_logs(evidence.logs, CONNECTION_SLOTS_EXHAUSTED, limit=10):
         pod = pods.get((hit.log.namespace, hit.log.pod))
@@ -96,8 +94,7 @@ def check_client_rollout(evidence: Evidence) -> list[Finding]:
         if not started or not replaced:
             continue
         at, scaled_up = min(started, key=lambda s: timestamp(s[0]))
-        delay = onset - timestamp(at)
-        if not -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
+        if follows_within(at, onset) is None:
             continue
         facts = [
             item(hit.source, hit.line),

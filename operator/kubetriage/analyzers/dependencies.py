@@ -22,6 +22,8 @@ from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
     ONSET_TOLERANCE,
     alert_onset,
+    attributable,
+    follows_within,
     symptom_times,
 )
 from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
@@ -82,16 +84,14 @@ def _onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem |
         return None
     for when, fact in sorted(symptom_times(evidence), key=lambda s: timestamp(s[0])):
         delay = timestamp(when) - at
-        if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
+        if attributable(delay):
             return fact
         if delay > ONSET_AFTER_CHANGE.total_seconds():
             return None
     # No dated symptom: the alert itself is the onset.
     fired = alert_onset(evidence)
-    if fired is not None:
-        delay = timestamp(fired[0]) - at
-        if -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds():
-            return fired[1]
+    if fired is not None and follows_within(change.at, fired[0]) is not None:
+        return fired[1]
     return None
 
 

@@ -86,3 +86,23 @@ def symptom_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
         <= timedelta(hours=6).total_seconds()
     ]
     return min(recent, key=lambda s: timestamp(s[0]), default=None)
+
+
+def earliest_onset(evidence: Evidence) -> datetime | None:
+    """When the trouble began: the earlier of the first symptom and the alert's start."""
+    onsets = [o for o in (symptom_onset(evidence), alert_onset(evidence)) if o is not None]
+    return min((when for when, _ in onsets), key=timestamp, default=None)
+
+
+def attributable(delay: float) -> bool:
+    """Whether a symptom that began ``delay`` seconds after a change can be its consequence:
+    at most ``ONSET_AFTER_CHANGE`` later, and no earlier than clock skew allows."""
+    return -ONSET_TOLERANCE.total_seconds() <= delay <= ONSET_AFTER_CHANGE.total_seconds()
+
+
+def follows_within(change_at: datetime | None, onset: datetime) -> float | None:
+    """Seconds from a change to the onset when the change can explain it, else None."""
+    if change_at is None:
+        return None
+    delay = timestamp(onset) - timestamp(change_at)
+    return delay if attributable(delay) else None

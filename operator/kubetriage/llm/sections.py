@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from kubetriage import prose
 from kubetriage.llm import citations as ids
-from kubetriage.models.base import ObjectRef
+from kubetriage.llm.neighbour_sections import (
+    change_lines,
+    dependency_lines,
+    metric_lines,
+    related_lines,
+)
+from kubetriage.llm.section_text import (
+    MAX_FIELD_CHARS,
+    MAX_LINE_CHARS,
+    MAX_RESOLUTION_CHARS,
+    clip,
+    conditions_text,
+    pairs,
+    when,
+)
 from kubetriage.models.diagnosis import SimilarIncident
 from kubetriage.models.evidence import (
     ContainerEvidence,
@@ -20,16 +32,9 @@ from kubetriage.models.evidence import (
     EventEvidence,
     Evidence,
     LogTail,
-    PodCondition,
     PodEvidence,
-    PVCEvidence,
 )
 from kubetriage.models.findings import Finding
-
-# One line per log line or event message: a single huge line must not eat the budget.
-_MAX_LINE_CHARS = 400
-_MAX_RESOLUTION_CHARS = 500
-_MAX_FIELD_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -46,51 +51,15 @@ class Detail:
     similar: int | None = None
 
 
-# --- small text helpers -----------------------------------------------------------------
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split()) if "\n" in text else text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return "?"
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _pairs(values: dict[str, str], limit: int = _MAX_FIELD_CHARS) -> str:
-    return _clip(", ".join(f"{k}={v}" for k, v in values.items()), limit)
-
-
-def _ref(ref: ObjectRef | None) -> str:
-    return ref.display() if ref is not None else "?"
-
-
-def _conditions(conditions: Sequence[PodCondition], *, only_bad: bool) -> str:
-    shown = []
-    for cond in conditions:
-        if only_bad and cond.status == "True":
-            continue
-        text = f"{cond.type}={cond.status}"
-        if cond.reason:
-            text += f" ({cond.reason})"
-        if cond.message:
-            text += f": {_clip(cond.message, 160)}"
-        shown.append(text)
-    return "; ".join(shown)
-
-
 def _state(state: ContainerState) -> str:
     text: str = state.state
     details = [part for part in (state.reason, _exit(state)) if part]
     if details:
         text += f"({', '.join(details)})"
     if state.message:
-        text += f": {_clip(state.message, 200)}"
+        text += f": {clip(state.message, 200)}"
     if state.finished_at is not None:
-        text += f" at {_when(state.finished_at)}"
+        text += f" at {when(state.finished_at)}"
     return text
 
 
@@ -107,9 +76,9 @@ def _container_lines(container: ContainerEvidence, detail: Detail, indent: str) 
     head = f"{indent}container {container.name}{' (init)' if container.init else ''}"
     head += f" image={container.image}"
     if container.requests:
-        head += f" requests[{_pairs(container.requests)}]"
+        head += f" requests[{pairs(container.requests)}]"
     if container.limits:
-        head += f" limits[{_pairs(container.limits)}]"
+        head += f" limits[{pairs(container.limits)}]"
     lines = [head]
     sub = indent + "  "
     status = []
@@ -132,18 +101,18 @@ def _container_lines(container: ContainerEvidence, detail: Detail, indent: str) 
     if container.ports:
         lines.append(f"{sub}ports {', '.join(container.ports)}")
     if detail.container_env and container.args:
-        lines.append(f"{sub}args {_clip(' '.join(container.args), _MAX_FIELD_CHARS)}")
+        lines.append(f"{sub}args {clip(' '.join(container.args), MAX_FIELD_CHARS)}")
     if detail.container_env and container.env:
-        lines.append(f"{sub}env {_pairs(container.env)}")
+        lines.append(f"{sub}env {pairs(container.env)}")
     return lines
 
 
 def _incident_lines(evidence: Evidence) -> list[str]:
-    lines = [ids.cite(ids.INCIDENT, 0, f"collected at {_when(evidence.collected_at)}")]
+    lines = [ids.cite(ids.INCIDENT, 0, f"collected at {when(evidence.collected_at)}")]
     if evidence.title:
-        lines.append(f"title: {_clip(evidence.title, _MAX_FIELD_CHARS)}")
+        lines.append(f"title: {clip(evidence.title, MAX_FIELD_CHARS)}")
     if evidence.description:
-        lines.append(f"description: {_clip(evidence.description, 600)}")
+        lines.append(f"description: {clip(evidence.description, 600)}")
     if evidence.target is not None:
         lines.append(f"target: {evidence.target.display()}")
     for index, alert in enumerate(evidence.alerts):
@@ -151,12 +120,11 @@ def _incident_lines(evidence: Evidence) -> list[str]:
             ids.cite(
                 ids.ALERT,
                 index,
-                f"alert {alert.status or ''} since {_when(alert.starts_at)}: "
-                f"{_pairs(alert.labels)}",
+                f"alert {alert.status or ''} since {when(alert.starts_at)}: {pairs(alert.labels)}",
             )
         )
         for key, value in alert.annotations.items():
-            lines.append(f"  {key}: {_clip(value, _MAX_LINE_CHARS)}")
+            lines.append(f"  {key}: {clip(value, MAX_LINE_CHARS)}")
     return lines
 
 
@@ -176,14 +144,14 @@ def _workload_lines(evidence: Evidence, detail: Detail) -> list[str]:
         )
     ]
     if workload.conditions:
-        lines.append(f"  conditions: {_conditions(workload.conditions, only_bad=False)}")
+        lines.append(f"  conditions: {conditions_text(workload.conditions, only_bad=False)}")
     for container in workload.containers:
         lines.extend(_container_lines(container, detail, "  "))
     for rev in sorted(evidence.revisions, key=lambda r: r.revision, reverse=True):
         lines.append(
             f"  revision {rev.revision}{' (current)' if rev.current else ''} {rev.name}"
-            + (f" created {_when(rev.created_at)}" if rev.created_at else "")
-            + f": images[{_pairs(rev.images)}] "
+            + (f" created {when(rev.created_at)}" if rev.created_at else "")
+            + f": images[{pairs(rev.images)}] "
             f"replicas={rev.replicas} ready={rev.ready_replicas}"
         )
     return lines
@@ -199,8 +167,8 @@ def _pod_lines(pod: PodEvidence, detail: Detail, index: int) -> list[str]:
         head += f" reason={pod.reason}"
     lines = [head]
     if pod.message:
-        lines.append(f"  message: {_clip(pod.message, _MAX_LINE_CHARS)}")
-    bad = _conditions(pod.conditions, only_bad=True)
+        lines.append(f"  message: {clip(pod.message, MAX_LINE_CHARS)}")
+    bad = conditions_text(pod.conditions, only_bad=True)
     if bad:
         lines.append(f"  conditions: {bad}")
     for container in pod.containers:
@@ -216,9 +184,9 @@ def _pod_lines(pod: PodEvidence, detail: Detail, index: int) -> list[str]:
     if pod.pvc_names:
         lines.append(f"  volumes from PVCs: {', '.join(pod.pvc_names)}")
     if pod.node_selector:
-        lines.append(f"  nodeSelector {_pairs(pod.node_selector)}")
+        lines.append(f"  nodeSelector {pairs(pod.node_selector)}")
     if pod.tolerations:
-        lines.append(f"  tolerations {_clip('; '.join(pod.tolerations), _MAX_FIELD_CHARS)}")
+        lines.append(f"  tolerations {clip('; '.join(pod.tolerations), MAX_FIELD_CHARS)}")
     return lines
 
 
@@ -240,8 +208,8 @@ def _event_lines(events: Sequence[EventEvidence], every: Sequence[EventEvidence]
         ids.cite(
             ids.EVENT,
             every.index(e),
-            f"{_when(e.last_seen or e.first_seen)} {e.type} {e.reason} x{e.count} "
-            f"{e.involved.display()}: {_clip(e.message, _MAX_LINE_CHARS)}",
+            f"{when(e.last_seen or e.first_seen)} {e.type} {e.reason} x{e.count} "
+            f"{e.involved.display()}: {clip(e.message, MAX_LINE_CHARS)}",
         )
         for e in events
     ]
@@ -258,7 +226,7 @@ def _tail_lines(ident: str, tail: LogTail, keep_lines: int | None) -> tuple[list
     label = "previous container" if tail.previous else "current container"
     more = " (older lines not collected)" if tail.truncated else ""
     header = f"[{ident}] logs {tail.namespace}/{tail.pod}/{tail.container} {label}{more}:"
-    return [header, *(f"  | {_clip(line, _MAX_LINE_CHARS)}" for line in keep)], dropped
+    return [header, *(f"  | {clip(line, MAX_LINE_CHARS)}" for line in keep)], dropped
 
 
 def _log_lines(
@@ -283,167 +251,11 @@ def _dependency_tails(evidence: Evidence) -> list[tuple[str, LogTail]]:
     ]
 
 
-def _pvc_text(pvc: PVCEvidence) -> str:
-    return (
-        f"pvc {pvc.namespace}/{pvc.name} phase={pvc.phase} class={pvc.storage_class} "
-        f"requested={pvc.requested} capacity={pvc.capacity} volume={pvc.volume_name}"
-    )
-
-
-def _related_lines(evidence: Evidence) -> list[str]:
-    lines: list[str] = []
-    for index, node in enumerate(evidence.nodes):
-        text = ids.cite(ids.NODE, index, f"node {node.name} ready={node.ready}")
-        if node.unschedulable:
-            text += " cordoned"
-        # Pressure conditions are healthy when False; show only the ones that are not.
-        bad = _conditions(
-            [c for c in node.conditions if c.type != "Ready" and c.status != "False"],
-            only_bad=False,
-        )
-        if node.taints:
-            text += f" taints[{_clip('; '.join(node.taints), _MAX_FIELD_CHARS)}]"
-        if node.allocatable:
-            text += f" allocatable[{_pairs(node.allocatable)}]"
-        lines.append(text)
-        if bad:
-            lines.append(f"  conditions: {bad}")
-    for index, pvc in enumerate(evidence.pvcs):
-        lines.append(ids.cite(ids.CLAIM, index, _pvc_text(pvc)))
-    for index, svc in enumerate(evidence.services):
-        lines.append(
-            f"[{ids.tag(ids.SERVICE, index)}] "
-            f"service {svc.namespace}/{svc.name} type={svc.type} selector[{_pairs(svc.selector)}] "
-            f"ports[{', '.join(svc.ports)}] ready_endpoints={svc.ready_endpoints} "
-            f"not_ready={svc.not_ready_endpoints} matching_pods={svc.matching_pods}"
-            + (f" externalName={svc.external_name}" if svc.external_name else "")
-            + (
-                f" scaled_to_zero={svc.scaled_to_zero.display()}"
-                if svc.scaled_to_zero is not None
-                else ""
-            )
-        )
-    for index, policy in enumerate(evidence.network_policies):
-        lines.append(
-            f"[{ids.tag(ids.POLICY, index)}] "
-            f"networkpolicy {policy.namespace}/{policy.name} selects_target={policy.selects_target}"
-            f" podSelector[{_pairs(policy.pod_selector)}] types={','.join(policy.policy_types)}"
-        )
-        lines.extend(f"  {_clip(rule, _MAX_FIELD_CHARS)}" for rule in policy.rules)
-    for index, hpa in enumerate(evidence.autoscalers):
-        lines.append(
-            f"[{ids.tag(ids.AUTOSCALER, index)}] "
-            f"hpa {hpa.namespace}/{hpa.name} target={_ref(hpa.target)} min={hpa.min_replicas} "
-            f"max={hpa.max_replicas} current={hpa.current_replicas} "
-            f"desired={hpa.desired_replicas} {_conditions(hpa.conditions, only_bad=False)}"
-        )
-    for index, quota in enumerate(evidence.quotas):
-        used = ", ".join(f"{k}={quota.used.get(k, '?')}/{v}" for k, v in quota.hard.items())
-        lines.append(
-            f"[{ids.tag(ids.QUOTA, index)}] "
-            f"quota {quota.namespace}/{quota.name} used/hard: {_clip(used, 400)}"
-        )
-    for index, (name, keys) in enumerate(evidence.config_maps.items()):
-        lines.append(
-            f"[{ids.tag(ids.CONFIG_MAP, index)}] "
-            f"configmap {name} keys: {_clip(', '.join(keys), _MAX_FIELD_CHARS)}"
-        )
-    for index, obj in enumerate(evidence.other_objects):
-        text = ids.cite(ids.OBJECT, index, f"{obj.ref.display()} {_pairs(obj.fields)}")
-        conds = _conditions(obj.conditions, only_bad=False)
-        lines.append(text + (f" conditions: {conds}" if conds else ""))
-    return lines
-
-
-def _num(value: float | None) -> str:
-    return "?" if value is None else f"{value:.4g}"
-
-
-def _metric_lines(evidence: Evidence) -> list[str]:
-    lines = []
-    for index, metric in enumerate(evidence.metrics):
-        text = f"[{ids.tag(ids.METRIC, index)}] " + (
-            f"{metric.name}{{{_pairs(metric.labels, 200)}}}: last={_num(metric.last)} "
-            f"min={_num(metric.min)} max={_num(metric.max)} first={_num(metric.first)} "
-            f"trend={metric.trend} samples={metric.samples}"
-        )
-        if metric.changed_at is not None:
-            text += f" changed_at={_when(metric.changed_at)}"
-        if metric.shape != "unknown":
-            text += f" shape={metric.shape}"
-        if metric.before is not None and metric.after is not None:
-            text += f" before={_num(metric.before)} after={_num(metric.after)}"
-        lines.append(text)
-    return lines
-
-
 @dataclass(frozen=True)
 class Rendered:
     evidence: str
     dropped_log_lines: int
     dropped_events: int
-
-
-def _change_lines(evidence: Evidence) -> list[str]:
-    """The change timeline: "did it start right after something changed?" is the first
-    question; the model sees each change with its time next to the symptoms' times."""
-    return [
-        _clip(
-            ids.cite(
-                ids.CHANGE,
-                index,
-                f"{_when(change.at)} {change.kind} {change.object.display()}: "
-                + "; ".join(change.details),
-            ),
-            _MAX_LINE_CHARS,
-        )
-        for index, change in enumerate(evidence.changes)
-    ]
-
-
-def _dependency_lines(evidence: Evidence) -> list[str]:
-    """What stands behind each Service the workload calls, in any namespace."""
-    lines: list[str] = []
-    for index, dep in enumerate(evidence.dependencies):
-        name = (
-            f"Service/{dep.service.namespace}/{dep.service.name} "
-            f"endpoints ready={dep.service.ready_endpoints}"
-            if dep.service is not None
-            else (
-                dep.workload.display()
-                if dep.workload
-                else (dep.ref.display() if dep.ref else "?") + " (not readable here)"
-            )
-        )
-        workload = (
-            f" workload {dep.workload.display()} ready={dep.ready_replicas}/{dep.desired_replicas}"
-            if dep.workload is not None
-            else ""
-        )
-        lines.append(
-            _clip(
-                ids.cite(
-                    ids.DEPENDENCY,
-                    index,
-                    f"{name}{workload} named by {', '.join(dep.named_by[:2])}",
-                ),
-                _MAX_LINE_CHARS,
-            )
-        )
-        lines += [
-            _clip(f"  failing pod {prose.pod_trouble(p)}", _MAX_LINE_CHARS)
-            for p in dep.failing_pods[:3]
-        ]
-        lines += [
-            _clip(f"  {_when(c.at)} {c.kind}: " + "; ".join(c.details), _MAX_LINE_CHARS)
-            for c in dep.changes[:2]
-        ]
-        lines += [_clip(f"  warning {w}", _MAX_LINE_CHARS) for w in dep.warnings[:2]]
-        lines += [
-            _clip(f"  pod {v.pod} mounts {_pvc_text(v.claim)}", _MAX_LINE_CHARS)
-            for v in dep.volumes[:3]
-        ]
-    return lines
 
 
 def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
@@ -463,10 +275,10 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
     sections.append(
         ("Events (warnings first, newest first)", _event_lines(events, evidence.events))
     )
-    sections.append(("What changed (newest first)", _change_lines(evidence)))
-    sections.append(("Dependencies (Services it calls)", _dependency_lines(evidence)))
-    sections.append(("Related objects", _related_lines(evidence)))
-    sections.append(("Metrics (last hour)", _metric_lines(evidence)))
+    sections.append(("What changed (newest first)", change_lines(evidence)))
+    sections.append(("Dependencies (Services it calls)", dependency_lines(evidence)))
+    sections.append(("Related objects", related_lines(evidence)))
+    sections.append(("Metrics (last hour)", metric_lines(evidence)))
     own = [(ids.tag(ids.LOG, index), tail) for index, tail in enumerate(evidence.logs)]
     logs, dropped_logs = _log_lines(own, detail.log_lines)
     sections.append(("Logs (newest last)", logs))
@@ -476,7 +288,7 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
     sections.append(("Dependency logs (what the Services it calls print, newest last)", callees))
     if evidence.collection_errors:
         sections.append(
-            ("Could not collect", [_clip(e, _MAX_LINE_CHARS) for e in evidence.collection_errors])
+            ("Could not collect", [clip(e, MAX_LINE_CHARS) for e in evidence.collection_errors])
         )
     text = "\n".join(f"### {title}\n" + "\n".join(lines) for title, lines in sections if lines)
     return Rendered(text, dropped_logs + dropped_callee_logs, len(evidence.events) - len(events))
@@ -492,11 +304,11 @@ def render_findings(findings: Sequence[Finding]) -> str:
             f"{index}. analyzer={finding.analyzer} category={finding.category.value} "
             f"confidence={finding.confidence:.2f} action={finding.action.value} "
             f"target={finding.target.display()}"
-            + (f" params[{_pairs(finding.params)}]" if finding.params else "")
+            + (f" params[{pairs(finding.params)}]" if finding.params else "")
         )
-        lines.append(f"   summary: {_clip(finding.summary, _MAX_LINE_CHARS)}")
+        lines.append(f"   summary: {clip(finding.summary, MAX_LINE_CHARS)}")
         lines.extend(
-            f"   - {item.source}: {_clip(item.fact, _MAX_LINE_CHARS)}" for item in finding.evidence
+            f"   - {item.source}: {clip(item.fact, MAX_LINE_CHARS)}" for item in finding.evidence
         )
     return "\n".join(lines)
 
@@ -515,5 +327,5 @@ def render_similar(similar: Sequence[SimilarIncident], limit: int | None) -> str
             + (f" in {where}" if where else "")
         )
         if incident.resolution:
-            lines.append(f"  resolution: {_clip(incident.resolution, _MAX_RESOLUTION_CHARS)}")
+            lines.append(f"  resolution: {clip(incident.resolution, MAX_RESOLUTION_CHARS)}")
     return "\n".join(lines)

@@ -32,22 +32,16 @@ server (``url``). Design points:
 
 from __future__ import annotations
 
-import json
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-import portalocker
-from pydantic import BaseModel, ValidationError
-from qdrant_client import QdrantClient
+from pydantic import BaseModel
 from qdrant_client.http import models as qm
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from kubetriage.lifecycle import StartStop
-from kubetriage.memory.canonical import canonical_text
+from kubetriage.memory.connection import TRANSPORT_ERRORS, connect, reason
 from kubetriage.memory.embeddings import Embedder
 from kubetriage.memory.errors import (
     EmbeddingMismatchError,
@@ -67,6 +61,7 @@ __all__ = [
     "SchemaVersionError",
     "point_id",
 ]
+from kubetriage.memory.jsonl import read_records, write_records
 from kubetriage.memory.migrations import (
     V0_META_POINT_ID,
     migrate_v0,
@@ -96,8 +91,6 @@ INDEXED_FIELDS: tuple[tuple[str, qm.PayloadSchemaType], ...] = (
 )
 _SCROLL_PAGE = 256
 _UPSERT_BATCH = 256
-
-_TRANSPORT_ERRORS = (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError)
 
 
 class MemoryStats(BaseModel):
@@ -142,7 +135,16 @@ class IncidentMemory(StartStop):
         self._lock = threading.Lock()
         self._local = url is None
         self._location = str(path) if path is not None else (url or str(location))
-        self._client = self._connect(path, url, api_key, location, timeout_seconds)
+        self._client = connect(
+            path=path, url=url, api_key=api_key, location=location, timeout=timeout_seconds
+        )
+        try:
+            self._client.collection_exists(self._collection)
+        except TRANSPORT_ERRORS as exc:
+            self._client.close()
+            raise MemoryUnavailableError(
+                f"Qdrant at {self._location} is unreachable: {reason(exc)}"
+            ) from exc
         try:
             self._schema_version = self._open_collection()
         except BaseException:
@@ -171,48 +173,6 @@ class IncidentMemory(StartStop):
 
     # --- opening ---------------------------------------------------------------------------
 
-    def _connect(
-        self,
-        path: Path | str | None,
-        url: str | None,
-        api_key: str | None,
-        location: str | None,
-        timeout_seconds: float,
-    ) -> QdrantClient:
-        try:
-            if url is not None:
-                client = QdrantClient(
-                    url=url,
-                    api_key=api_key,
-                    timeout=max(1, math.ceil(timeout_seconds)),
-                    # The version probe warns instead of failing; our own probe below fails.
-                    check_compatibility=False,
-                )
-            elif path is not None:
-                _check_not_locked(Path(path))
-                # The lock makes cross-thread use safe; SQLite's own check would refuse
-                # calls from asyncio.to_thread's worker threads.
-                client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
-            else:
-                client = QdrantClient(location=location, force_disable_check_same_thread=True)
-        except RuntimeError as exc:  # local mode: storage folder locked by another client
-            raise MemoryUnavailableError(
-                f"incident memory at {path} is in use by another process ({exc}); "
-                "local mode allows one process at a time, use a Qdrant server to share it"
-            ) from exc
-        except OSError as exc:
-            raise MemoryUnavailableError(
-                f"incident memory storage {path} cannot be opened: {exc}"
-            ) from exc
-        try:
-            client.collection_exists(self._collection)
-        except _TRANSPORT_ERRORS as exc:
-            client.close()
-            raise MemoryUnavailableError(
-                f"Qdrant at {self._location} is unreachable: {_reason(exc)}"
-            ) from exc
-        return client
-
     def _open_collection(self) -> int:
         """Create, check or migrate the collection; returns its schema version."""
         try:
@@ -238,10 +198,10 @@ class IncidentMemory(StartStop):
                 self._client.update_collection(self._collection, metadata=self._metadata())
                 return SCHEMA_VERSION
             return version
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             raise MemoryUnavailableError(
                 f"Qdrant at {self._location} failed while opening {self._collection!r}: "
-                f"{_reason(exc)}"
+                f"{reason(exc)}"
             ) from exc
 
     def _create_collection(self) -> None:
@@ -447,36 +407,16 @@ class IncidentMemory(StartStop):
     # --- import / export -------------------------------------------------------------------
 
     def export_jsonl(self, path: Path) -> int:
-        """Every record with its embedded text, one JSON object a line (the ``import_jsonl``
-        format): the way to move memory to a new embedding model."""
+        """Every record with its embedded text, one JSON object a line (``memory.jsonl``):
+        the way to move memory to a new embedding model."""
         with self._lock:
             points = list(self._scroll_all())
-        with path.open("w", encoding="utf-8") as out:
-            for point in points:
-                payload = point.payload or {}
-                line = record_of(payload).model_dump(mode="json")
-                line["text"] = payload.get("text", "")
-                out.write(json.dumps(line, sort_keys=True) + "\n")
-        return len(points)
+        return write_records(path, (point.payload or {} for point in points))
 
     def import_jsonl(self, path: Path) -> list[str]:
-        """Import records from JSONL: each line a ``MemoryRecord`` object with an optional
-        ``text`` (the canonical text to embed; rebuilt from the record when absent)."""
-        items: list[tuple[MemoryRecord, str]] = []
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    if not isinstance(data, dict):
-                        raise ValueError("not a JSON object")
-                    text = data.pop("text", None)
-                    record = MemoryRecord.model_validate(data)
-                except (ValueError, ValidationError) as exc:
-                    raise ValueError(f"{path}:{number}: invalid memory record: {exc}") from exc
-                items.append((record, text or canonical_text(record.incident_text())))
-        return self.store_many(items)
+        """Import records from JSONL (``memory.jsonl``): each line a ``MemoryRecord`` object
+        with an optional ``text`` (the canonical text to embed; rebuilt when absent)."""
+        return self.store_many(read_records(path))
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -491,9 +431,9 @@ class IncidentMemory(StartStop):
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             raise MemoryUnavailableError(
-                f"Qdrant at {self._location} failed: {_reason(exc)}"
+                f"Qdrant at {self._location} failed: {reason(exc)}"
             ) from exc
 
     def _scroll_all(self, *, with_vectors: bool = False) -> Iterator[qm.Record]:
@@ -512,41 +452,9 @@ class IncidentMemory(StartStop):
                 return
 
 
-def _check_not_locked(path: Path) -> None:
-    """Fail early when another process holds the local storage's lock.
-
-    qdrant-client detects this too, but leaks its open lock file when it does; probing the
-    same ``.lock`` first (lock and release at once) gives the clean error in the common case,
-    and the client's own check still covers the race.
-    """
-    lock_path = path / ".lock"
-    if not lock_path.is_file():
-        return
-    with lock_path.open("r+") as handle:
-        try:
-            portalocker.lock(
-                handle, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
-            )
-        except portalocker.exceptions.LockException as exc:
-            raise MemoryUnavailableError(
-                f"incident memory at {path} is in use by another process; local mode allows "
-                "one process at a time, use a Qdrant server to share it"
-            ) from exc
-        portalocker.unlock(handle)
-
-
 def _match(key: str, value: str) -> qm.FieldCondition:
     return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
 
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
-
-
-def _reason(exc: BaseException) -> str:
-    # ResponseHandlingException wraps the httpx error; its own str() is often empty.
-    cause = exc.__cause__ or exc.__context__
-    text = str(exc) or type(exc).__name__
-    if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text}: {cause}"
-    return text

@@ -1,0 +1,175 @@
+"""The prompt's sections about what surrounds the workload: nodes, claims, Services,
+NetworkPolicies, autoscalers, quotas, ConfigMaps and other objects; the metrics; the change
+timeline; and what stands behind each dependency. Each item carries its citation id. Pure.
+"""
+
+from __future__ import annotations
+
+from kubetriage import prose
+from kubetriage.llm import citations as ids
+from kubetriage.llm.section_text import (
+    MAX_FIELD_CHARS,
+    MAX_LINE_CHARS,
+    clip,
+    conditions_text,
+    pairs,
+    ref_text,
+    when,
+)
+from kubetriage.models.evidence import Evidence, PVCEvidence
+
+
+def pvc_text(pvc: PVCEvidence) -> str:
+    return (
+        f"pvc {pvc.namespace}/{pvc.name} phase={pvc.phase} class={pvc.storage_class} "
+        f"requested={pvc.requested} capacity={pvc.capacity} volume={pvc.volume_name}"
+    )
+
+
+def related_lines(evidence: Evidence) -> list[str]:
+    lines: list[str] = []
+    for index, node in enumerate(evidence.nodes):
+        text = ids.cite(ids.NODE, index, f"node {node.name} ready={node.ready}")
+        if node.unschedulable:
+            text += " cordoned"
+        # Pressure conditions are healthy when False; show only the ones that are not.
+        bad = conditions_text(
+            [c for c in node.conditions if c.type != "Ready" and c.status != "False"],
+            only_bad=False,
+        )
+        if node.taints:
+            text += f" taints[{clip('; '.join(node.taints), MAX_FIELD_CHARS)}]"
+        if node.allocatable:
+            text += f" allocatable[{pairs(node.allocatable)}]"
+        lines.append(text)
+        if bad:
+            lines.append(f"  conditions: {bad}")
+    for index, pvc in enumerate(evidence.pvcs):
+        lines.append(ids.cite(ids.CLAIM, index, pvc_text(pvc)))
+    for index, svc in enumerate(evidence.services):
+        lines.append(
+            f"[{ids.tag(ids.SERVICE, index)}] "
+            f"service {svc.namespace}/{svc.name} type={svc.type} selector[{pairs(svc.selector)}] "
+            f"ports[{', '.join(svc.ports)}] ready_endpoints={svc.ready_endpoints} "
+            f"not_ready={svc.not_ready_endpoints} matching_pods={svc.matching_pods}"
+            + (f" externalName={svc.external_name}" if svc.external_name else "")
+            + (
+                f" scaled_to_zero={svc.scaled_to_zero.display()}"
+                if svc.scaled_to_zero is not None
+                else ""
+            )
+        )
+    for index, policy in enumerate(evidence.network_policies):
+        lines.append(
+            f"[{ids.tag(ids.POLICY, index)}] "
+            f"networkpolicy {policy.namespace}/{policy.name} selects_target={policy.selects_target}"
+            f" podSelector[{pairs(policy.pod_selector)}] types={','.join(policy.policy_types)}"
+        )
+        lines.extend(f"  {clip(rule, MAX_FIELD_CHARS)}" for rule in policy.rules)
+    for index, hpa in enumerate(evidence.autoscalers):
+        lines.append(
+            f"[{ids.tag(ids.AUTOSCALER, index)}] "
+            f"hpa {hpa.namespace}/{hpa.name} target={ref_text(hpa.target)} min={hpa.min_replicas} "
+            f"max={hpa.max_replicas} current={hpa.current_replicas} "
+            f"desired={hpa.desired_replicas} {conditions_text(hpa.conditions, only_bad=False)}"
+        )
+    for index, quota in enumerate(evidence.quotas):
+        used = ", ".join(f"{k}={quota.used.get(k, '?')}/{v}" for k, v in quota.hard.items())
+        lines.append(
+            f"[{ids.tag(ids.QUOTA, index)}] "
+            f"quota {quota.namespace}/{quota.name} used/hard: {clip(used, 400)}"
+        )
+    for index, (name, keys) in enumerate(evidence.config_maps.items()):
+        lines.append(
+            f"[{ids.tag(ids.CONFIG_MAP, index)}] "
+            f"configmap {name} keys: {clip(', '.join(keys), MAX_FIELD_CHARS)}"
+        )
+    for index, obj in enumerate(evidence.other_objects):
+        text = ids.cite(ids.OBJECT, index, f"{obj.ref.display()} {pairs(obj.fields)}")
+        conds = conditions_text(obj.conditions, only_bad=False)
+        lines.append(text + (f" conditions: {conds}" if conds else ""))
+    return lines
+
+
+def num(value: float | None) -> str:
+    return "?" if value is None else f"{value:.4g}"
+
+
+def metric_lines(evidence: Evidence) -> list[str]:
+    lines = []
+    for index, metric in enumerate(evidence.metrics):
+        text = f"[{ids.tag(ids.METRIC, index)}] " + (
+            f"{metric.name}{{{pairs(metric.labels, 200)}}}: last={num(metric.last)} "
+            f"min={num(metric.min)} max={num(metric.max)} first={num(metric.first)} "
+            f"trend={metric.trend} samples={metric.samples}"
+        )
+        if metric.changed_at is not None:
+            text += f" changed_at={when(metric.changed_at)}"
+        if metric.shape != "unknown":
+            text += f" shape={metric.shape}"
+        if metric.before is not None and metric.after is not None:
+            text += f" before={num(metric.before)} after={num(metric.after)}"
+        lines.append(text)
+    return lines
+
+
+def change_lines(evidence: Evidence) -> list[str]:
+    """The change timeline: "did it start right after something changed?" is the first
+    question; the model sees each change with its time next to the symptoms' times."""
+    return [
+        clip(
+            ids.cite(
+                ids.CHANGE,
+                index,
+                f"{when(change.at)} {change.kind} {change.object.display()}: "
+                + "; ".join(change.details),
+            ),
+            MAX_LINE_CHARS,
+        )
+        for index, change in enumerate(evidence.changes)
+    ]
+
+
+def dependency_lines(evidence: Evidence) -> list[str]:
+    """What stands behind each Service the workload calls, in any namespace."""
+    lines: list[str] = []
+    for index, dep in enumerate(evidence.dependencies):
+        name = (
+            f"Service/{dep.service.namespace}/{dep.service.name} "
+            f"endpoints ready={dep.service.ready_endpoints}"
+            if dep.service is not None
+            else (
+                dep.workload.display()
+                if dep.workload
+                else (dep.ref.display() if dep.ref else "?") + " (not readable here)"
+            )
+        )
+        workload = (
+            f" workload {dep.workload.display()} ready={dep.ready_replicas}/{dep.desired_replicas}"
+            if dep.workload is not None
+            else ""
+        )
+        lines.append(
+            clip(
+                ids.cite(
+                    ids.DEPENDENCY,
+                    index,
+                    f"{name}{workload} named by {', '.join(dep.named_by[:2])}",
+                ),
+                MAX_LINE_CHARS,
+            )
+        )
+        lines += [
+            clip(f"  failing pod {prose.pod_trouble(p)}", MAX_LINE_CHARS)
+            for p in dep.failing_pods[:3]
+        ]
+        lines += [
+            clip(f"  {when(c.at)} {c.kind}: " + "; ".join(c.details), MAX_LINE_CHARS)
+            for c in dep.changes[:2]
+        ]
+        lines += [clip(f"  warning {w}", MAX_LINE_CHARS) for w in dep.warnings[:2]]
+        lines += [
+            clip(f"  pod {v.pod} mounts {pvc_text(v.claim)}", MAX_LINE_CHARS)
+            for v in dep.volumes[:3]
+        ]
+    return lines
