@@ -433,6 +433,18 @@ def test_a_crash_looping_webhook_backend_with_no_endpoint_is_the_webhooks_crash(
     )
 
 
+def test_a_webhook_backend_killed_for_its_memory_limit_gets_more_memory() -> None:
+    backend = _backend(
+        failing_pods=[_trouble(waiting="CrashLoopBackOff", restarts=9, last_terminated="OOMKilled")]
+    )
+    assert_leads(
+        _blocked(_hook(NO_ENDPOINTS), backend),
+        Category.OOM_KILLED,
+        Action.INCREASE_MEMORY,
+        BACKEND,
+    )
+
+
 def test_the_backend_the_webhook_walk_read_decides_when_no_dependency_names_it() -> None:
     backend = _backend(
         warnings=["Pod/policy-webhook-1 FailedScheduling: 0/3 nodes are available: Insufficient"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
@@ -80,6 +81,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CONFIG_ENDPOINT_ANALYZERS,
     *PLACEMENT_ANALYZERS,
     *WEBHOOK_ANALYZERS,
+    *ADMISSION_ANALYZERS,
     *TLS_CLIENT_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,

@@ -9,9 +9,14 @@ not the blocked workload's:
 - its Service has no ready endpoint: its Service selects no pod (network: fix the Service);
   its pods fail since a new revision (bad-rollout: roll the webhook's workload back); its pods
   cannot be scheduled (unschedulable: free capacity for the webhook's workload); its pods
-  crash (crash-loop: escalate to the webhook's workload); otherwise the webhook is failing
-  (dependency-failure: escalate to its owner at the Service);
-- the call is refused or times out: dependency-failure, escalate at the Service.
+  are killed for exceeding their memory limit (oom-killed: raise the webhook workload's
+  memory); its pods crash (crash-loop: escalate to the webhook's workload); otherwise the
+  webhook is failing (dependency-failure: escalate to its owner at the Service);
+- the call times out while the Service has ready endpoints and a NetworkPolicy of the
+  backend's namespace isolates its pods with no rule admitting the API server on the webhook's
+  port (the API server is no pod: only a rule with no peers, or an ipBlock, lets it in):
+  network, fix the policy that denies (one with no ingress rule first);
+- the call is refused or times out otherwise: dependency-failure, escalate at the Service.
 
 A webhook whose ``failurePolicy`` is ``Ignore`` blocks nothing and is passed over. A webhook
 no failed call names (``observed`` False: a custom resource of a group it intercepts is not
@@ -38,6 +43,7 @@ from kubetriage.models.evidence import (
 )
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +56,10 @@ class _WebhookConfidence:
     no_pods: float = 0.9  # no endpoint because the Service selects no pod
     rollout: float = 0.9  # no endpoint; its pods fail since a new revision
     unschedulable: float = 0.9  # no endpoint; its pods cannot be scheduled
+    oom: float = 0.88  # no endpoint; its pods are OOMKilled, no new revision behind it
     crashing: float = 0.85  # no endpoint; its pods crash, no new revision behind it
     failing: float = 0.82  # no endpoint, refused or timed out, no cause behind it in view
+    isolated: float = 0.88  # timed out; ready endpoints; a policy denies the API server
     minor: float = 0.1  # less when few calls failed (fewer than MANY_CALLS)
     inferred: float = 0.05  # less when no failed call is seen, only a stuck object it admits
 
@@ -141,6 +149,39 @@ def _configuration_fact(hook: WebhookEvidence) -> EvidenceItem | None:
     )
 
 
+# The API server as a NetworkPolicy sees it: not a pod of any namespace (a peer naming no
+# namespace matches it only when its selector is empty, a conservative reading), no known IP.
+_API_SERVER = Endpoint(namespace="", labels={})
+
+
+def _policy_denying(
+    hook: WebhookEvidence, dependency: DependencyEvidence | None
+) -> ObjectRef | None:
+    """The NetworkPolicy that keeps the API server's call from the webhook's ready pods: of
+    those isolating them for ingress with no rule admitting the call, one with no ingress rule
+    (a deny-all) first. None when a policy admits it, an ipBlock might, or no pod is ready."""
+    svc = dependency.service if dependency is not None else None
+    if hook.failure != "timeout" or hook.service is None or not hook.policies:
+        return None
+    if svc is not None and svc.ready_endpoints == 0:
+        return None
+    namespace = hook.service.namespace or ""
+    flow = Flow(
+        source=_API_SERVER,
+        destination=Endpoint(namespace=namespace, labels=hook.backend_labels),
+        port=hook.backend_port,
+        port_name=hook.backend_port_name,
+    )
+    verdict = ingress_verdict(hook.policies, flow)
+    if verdict.allowed or verdict.ip_block_caveat:
+        return None
+    denying = [p for p in hook.policies if p.name in verdict.blocking]
+    denying.sort(key=lambda p: (p.ingress_rules > 0, p.name))
+    if not denying:
+        return None
+    return ObjectRef(kind="NetworkPolicy", namespace=namespace, name=denying[0].name)
+
+
 def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
     return next((c for c in dependency.changes if c.kind == "rollout"), None)
 
@@ -219,7 +260,27 @@ def _unreachable_finding(
     confidence = CONFIDENCE.failing
     cause = f"{prose.obj(service)} does not answer"
     svc = dependency.service if dependency is not None else None
-    if dependency is not None:
+    denying = _policy_denying(hook, dependency)
+    if denying is not None:
+        category, action, target = Category.NETWORK, Action.FIX_NETWORK, denying
+        confidence = CONFIDENCE.isolated
+        port = hook.backend_port or hook.backend_port_name
+        cause = f"{prose.obj(denying)} lets no call from the API server reach port {port}"
+        facts.append(
+            item(
+                f"networkpolicy/{denying.namespace}/{denying.name}",
+                "isolates the webhook's pods for ingress; no rule admits the API server"
+                + (f" on port {port}" if port else ""),
+            )
+        )
+        if svc is not None:
+            facts.append(
+                item(
+                    f"service/{service.namespace}/{service.name}",
+                    f"{svc.ready_endpoints} ready endpoint(s)",
+                )
+            )
+    elif dependency is not None:
         facts += [
             item(f"dependency {prose.obj(service)}", prose.pod_trouble(p))
             for p in dependency.failing_pods[:2]
@@ -231,6 +292,7 @@ def _unreachable_finding(
             for p in dependency.failing_pods
             if p.waiting == "CrashLoopBackOff" or p.last_terminated == "Error"
         ]
+        oom_killed = [p for p in dependency.failing_pods if p.last_terminated == "OOMKilled"]
         if hook.failure == "no-endpoints" and svc is not None and svc.matching_pods == 0:
             category, action = Category.NETWORK, Action.FIX_NETWORK
             confidence = CONFIDENCE.no_pods
@@ -259,6 +321,14 @@ def _unreachable_finding(
                     + ", ".join(rollout.details[:2] or rollout.aspects),
                 )
             )
+        elif hook.failure == "no-endpoints" and oom_killed and dependency.workload is not None:
+            category, action, target = (
+                Category.OOM_KILLED,
+                Action.INCREASE_MEMORY,
+                dependency.workload,
+            )
+            confidence = CONFIDENCE.oom
+            cause = f"the pods of {prose.obj(dependency.workload)} exceed their memory limit"
         elif hook.failure == "no-endpoints" and crashing and dependency.workload is not None:
             category, action, target = Category.CRASH_LOOP, Action.ESCALATE, dependency.workload
             confidence = CONFIDENCE.crashing
@@ -267,13 +337,16 @@ def _unreachable_finding(
         Action.FIX_NETWORK: "fix its selector",
         Action.FREE_CAPACITY: "free capacity for it",
         Action.ROLLBACK: "roll it back",
+        Action.INCREASE_MEMORY: "raise its memory limit",
     }.get(action, "escalate to its owner")
+    if target.kind == "NetworkPolicy":
+        fix = "let the API server's calls in"
     return make_finding(
         "admission-webhook",
         category,
         confidence - _penalty(hook),
         prose.narrative(
-            f"Admission webhook down: {cause}",
+            f"Admission webhook {'cut off' if target.kind == 'NetworkPolicy' else 'down'}: {cause}",
             fix,
             because=[
                 prose.claim(_blocked_claim(hook), facts[0]),
@@ -314,6 +387,7 @@ WEBHOOK_ANALYZERS: tuple[Analyzer, ...] = (
             Category.NETWORK,
             Category.BAD_ROLLOUT,
             Category.UNSCHEDULABLE,
+            Category.OOM_KILLED,
             Category.CRASH_LOOP,
             Category.DEPENDENCY_FAILURE,
         ),

@@ -2,8 +2,8 @@
 ``failed calling webhook "<name>"`` (or from a custom resource that is not Ready: its
 controller reports a rejected write in its own logs only) to the webhook's configuration
 (cluster-scoped), its Service with the Endpoints, pods, ReplicaSets, workload and events behind
-it, the cert-manager Certificates of that namespace, and the log tail of one of the Service's
-pods (where a webhook that manages its own certificate says why it could not;
+it, the cert-manager Certificates and NetworkPolicies of that namespace, and the log tail of
+one of the Service's pods (where a webhook that manages its own certificate says why it could not;
 ``kubetriage.evidence.logs.webhook_log_requests``, the rule the case replay marks by too).
 
 Called by ``KubeEvidenceCollector`` after the dependency walk (a Service it has already
@@ -80,6 +80,10 @@ class WebhookWalk:
         pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
         await asyncio.gather(
             self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),
+            # Whether its namespace's policies let the API server's call in at all.
+            self._reader.add_listed(
+                run, "NetworkPolicy", namespace, what=f"list NetworkPolicies in {namespace}"
+            ),
             self._logs(run, webhook_log_requests(svc, pods)),
         )
 

@@ -481,6 +481,13 @@ class WebhookEvidence(BaseModel):
     # Its Service with the pods, workload and events behind it, as the webhook walk read them
     # (the dependency walk follows only the Services the incident's own evidence names).
     backend: DependencyEvidence | None = None
+    # Where the API server's call lands: the labels of one backend pod, the container port
+    # the Service forwards the webhook's port to (number and name, when known), and the
+    # NetworkPolicies of the backend's namespace that select that pod.
+    backend_labels: dict[str, str] = Field(default_factory=dict)
+    backend_port: int | None = None
+    backend_port_name: str | None = None
+    policies: list[NetworkPolicyEvidence] = Field(default_factory=list)
 
 
 class AlertEvidence(BaseModel):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from kubetriage.evidence.dependencies import summarise_dependency
@@ -27,15 +28,16 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, ref_of
 from kubetriage.evidence.summaries.dependencies import DEPENDENCY_KINDS
 from kubetriage.evidence.summaries.generic import generic_summary
-from kubetriage.evidence.summaries.network import service_summary
+from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
     LogTail,
+    NetworkPolicyEvidence,
     WebhookEvidence,
     WebhookFailure,
 )
-from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import meta as _meta
 from kubetriage.tls_errors import classify_tls_failure
 
@@ -225,6 +227,65 @@ def _backend(
     return summarise_dependency(summary, None, ["admission webhook"], objects, limits)
 
 
+@dataclass(frozen=True, slots=True)
+class _Landing:
+    """Where the API server's call to a webhook lands: a backend pod's labels, the container
+    port the Service forwards to, and the NetworkPolicies selecting that pod."""
+
+    labels: dict[str, str]
+    port: int | None
+    port_name: str | None
+    policies: list[NetworkPolicyEvidence]
+
+
+def _hook_port(configuration: JsonDict | None, name: str) -> int:
+    """The Service port a configuration's webhook calls (the API's default is 443)."""
+    for hook in dicts((configuration or {}).get("webhooks")):
+        if hook.get("name") == name:
+            port = as_dict(as_dict(hook.get("clientConfig")).get("service")).get("port")
+            return port if isinstance(port, int) else 443
+    return 443
+
+
+def _container_port(pod: JsonDict, target: object) -> tuple[int | None, str | None]:
+    """A pod's container port a Service targetPort names (a number, or a port's name)."""
+    for container in dicts(as_dict(pod.get("spec")).get("containers")):
+        for port in dicts(container.get("ports")):
+            number, name = port.get("containerPort"), as_str(port.get("name"))
+            if target in (number, name) and isinstance(number, int):
+                return number, name
+    return (target, None) if isinstance(target, int) else (None, as_str(target))
+
+
+def _landing(
+    index: ObjectIndex, service: ObjectRef, port: int, limits: EvidenceLimits
+) -> _Landing | None:
+    """Where the call to ``service`` on ``port`` lands, from the objects read; None when no
+    pod of the Service was read."""
+    obj = index.get("Service", service.namespace or "", service.name)
+    if obj is None:
+        return None
+    spec = as_dict(obj.get("spec"))
+    selector = {k: v for k, v in as_dict(spec.get("selector")).items() if isinstance(v, str)}
+    pods = [
+        p
+        for p in index.in_namespace("Pod", service.namespace or "")
+        if service_selects(selector, as_dict(_meta(p).get("labels")))
+    ]
+    if not pods:
+        return None
+    ports = dicts(spec.get("ports"))
+    chosen = next((p for p in ports if p.get("port") == port), ports[0] if ports else {})
+    number, name = _container_port(pods[0], chosen.get("targetPort", chosen.get("port")))
+    labels = {k: v for k, v in as_dict(_meta(pods[0]).get("labels")).items() if isinstance(v, str)}
+    policies = [
+        summary
+        for p in index.in_namespace("NetworkPolicy", service.namespace or "")
+        if (summary := network_policy_summary(p, [labels], limits)).selects_target
+    ][: limits.max_network_policies]
+    return _Landing(labels, number, name, policies)
+
+
 def _suspects(
     index: ObjectIndex,
     configurations: list[JsonDict],
@@ -303,6 +364,11 @@ def webhook_summaries(
                 for c in index.in_namespace("Certificate", service.namespace)
             ][: limits.max_other_objects]
             lines, secrets = _backend_lines(logs, service.namespace)
+        landing = (
+            _landing(index, service, _hook_port(configuration, name), limits)
+            if service is not None and service.namespace
+            else None
+        )
         found.append(
             WebhookEvidence(
                 name=name,
@@ -318,6 +384,10 @@ def webhook_summaries(
                 secrets_named=secrets,
                 log_lines=[clip_text(x, limits.max_log_line_bytes) or "" for x in lines],
                 backend=_backend(index, service, unavailable, limits),
+                backend_labels=landing.labels if landing else {},
+                backend_port=landing.port if landing else None,
+                backend_port_name=landing.port_name if landing else None,
+                policies=landing.policies if landing else [],
             )
         )
     suspects = _suspects(index, configurations, named, unavailable, limits)

@@ -1,0 +1,154 @@
+"""Admission-policy analyzer: the API server refuses to create a workload's pods because
+their spec violates a policy it enforces, in the words of the admission layer that refused:
+Pod Security Admission (``violates PodSecurity "restricted:latest": ...``), a policy engine's
+validating webhook (``admission webhook "<name>" denied the request: ...``: Kyverno,
+Gatekeeper, OPA) or a ValidatingAdmissionPolicy (``... denied request: ...``). Nothing is
+down (a webhook that cannot be called is ``kubetriage.analyzers.webhooks``' case, a
+ResourceQuota ``kubetriage.analyzers.scheduling``'s): the policy works as configured and the
+pod template does not comply.
+
+- the refused ReplicaSet is the workload's new revision while an older one still serves:
+  the change broke admission (bad-rollout: roll the workload back);
+- otherwise the same template was admitted before and the policy or the namespace's enforced
+  level changed under it: the workload's pod spec must comply (config-missing: correct the
+  workload's spec, fix-config on the workload).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import (
+    current_and_previous_revision,
+    event_fact,
+    events_for,
+    involved_workload,
+    item,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import EventEvidence, Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _AdmissionConfidence:
+    """How sure an admission-policy finding is, by the evidence that earns it."""
+
+    refused: float = 0.9  # the API server's own words: the pod spec violates an enforced policy
+    new_revision: float = 0.88  # ... only the new revision is refused while the old one serves
+
+
+CONFIDENCE: Final = _AdmissionConfidence()
+
+# The admission layer's words for a pod it refuses by policy (apiserver admission, PSA,
+# ValidatingAdmissionPolicy); a webhook it could not call says "failed calling webhook".
+_POLICY_REFUSAL = re.compile(
+    r"violates PodSecurity \"(?P<psa>[^\"]+)\""
+    r"|admission webhook \\?\"(?P<webhook>[^\"\\]+)\\?\" denied the request"
+    r"|ValidatingAdmissionPolicy '(?P<vap>[^']+)'(?: with binding '[^']+')? denied request",
+)
+
+
+def _policy_of(message: str) -> str | None:
+    """What refused the pod, as a person names it; None when no policy did."""
+    match = _POLICY_REFUSAL.search(message)
+    if match is None:
+        return None
+    if match["psa"]:
+        return f'Pod Security "{match["psa"]}"'
+    if match["webhook"]:
+        return f"admission webhook {match['webhook']}"
+    return f"ValidatingAdmissionPolicy {match['vap']}"
+
+
+def _new_revision_refused(evidence: Evidence, refused: list[EventEvidence]) -> bool:
+    """Whether the refused ReplicaSet is the workload's newest revision while an older one
+    still has ready pods."""
+    current, previous = current_and_previous_revision(evidence)
+    if current is None or previous is None or previous.ready_replicas == 0:
+        return False
+    return any(e.involved.kind == "ReplicaSet" and e.involved.name == current.name for e in refused)
+
+
+def check_admission_policies(evidence: Evidence) -> list[Finding]:
+    by_workload: dict[str, tuple[ObjectRef, list[EventEvidence], str]] = {}
+    own = workload_ref(evidence)
+    for event in events_for(evidence, "FailedCreate"):
+        policy = _policy_of(event.message)
+        if policy is None:
+            continue
+        owner = involved_workload(evidence, event.involved) or own
+        if owner is not None:
+            by_workload.setdefault(owner.key(), (owner, [], policy))[1].append(event)
+    findings: list[Finding] = []
+    for target, refused, policy in by_workload.values():
+        ours = evidence.workload is not None and target.same_object(evidence.workload.ref)
+        facts = [item("events", event_fact(e)) for e in refused[:2]]
+        refusal = prose.claim(
+            f"The API server refuses to create the pods of {prose.obj(target)}: "
+            f"their spec violates {policy}",
+            *facts,
+        )
+        if ours and _new_revision_refused(evidence, refused):
+            if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+                continue
+            findings.append(
+                make_finding(
+                    "admission-policy",
+                    Category.BAD_ROLLOUT,
+                    CONFIDENCE.new_revision,
+                    prose.narrative(
+                        f"The new revision of {prose.obj(target)} violates {policy}",
+                        "roll it back",
+                        because=[
+                            refusal,
+                            prose.claim("The previous revision was admitted and still serves"),
+                        ],
+                    ),
+                    facts,
+                    Action.ROLLBACK,
+                    target,
+                    {"policy": policy},
+                )
+            )
+            continue
+        findings.append(
+            make_finding(
+                "admission-policy",
+                Category.CONFIG_MISSING,
+                CONFIDENCE.refused,
+                prose.narrative(
+                    f"The pods of {prose.obj(target)} violate {policy}",
+                    "make its pod spec comply",
+                    because=[
+                        refusal,
+                        prose.claim(
+                            "No revision changed it: the policy enforced on it changed, so "
+                            "running pods stay and every replacement is refused"
+                        ),
+                    ],
+                ),
+                facts,
+                Action.FIX_CONFIG,
+                target,
+                {"policy": policy},
+            )
+        )
+    return findings
+
+
+ADMISSION_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer(
+        "admission-policy",
+        (Category.CONFIG_MISSING, Category.BAD_ROLLOUT),
+        check_admission_policies,
+    ),
+)
