@@ -19,8 +19,8 @@ When a flow is denied, the "blocking" policies are those that isolate the pod fo
 direction: changing any of them (or adding a rule) is the fix. They are ordered closest
 first: the policy with a rule that comes nearest to admitting the flow (a selector naming
 the other side's pods or namespace, a port list holding the flow's port) is the one meant
-for it and the one to correct; a policy with no rule for that direction (a default deny)
-comes last, then by name.
+for it and the one to correct, a default deny last; when no rule was written for the flow
+at all, the default deny that shuts it out comes first. Ties go by name.
 """
 
 from __future__ import annotations
@@ -235,6 +235,11 @@ def _rule_allows(rule: PolicyRule, policy_namespace: str, other: Endpoint, flow:
     return peers_ok and ports_ok
 
 
+# The nearness of a rule written for a flow: a selector naming one side plus anything, or an
+# explicit port plus an open peer (``_nearness``).
+_MEANT = 3
+
+
 def _selector_score(selector: LabelSelector | None, labels: Mapping[str, str] | None) -> int:
     """2 when a non-empty selector matches (it names that side), 1 when an absent or empty
     one does (it admits everyone), 0 when it does not match."""
@@ -278,8 +283,14 @@ def _nearness(
 def _closest_first(
     isolating: Iterable[NetworkPolicyEvidence], direction: Direction, other: Endpoint, flow: Flow
 ) -> tuple[str, ...]:
-    ranked = sorted(isolating, key=lambda p: (-_nearness(p, direction, other, flow), p.name))
-    return tuple(p.name for p in ranked)
+    """The isolating policies, the one to correct first: the one whose rule names this flow
+    (its peer's pods or namespace by a selector, or its port: ``_MEANT``) when there is one;
+    when none does, no policy was written for this flow and the deny-all that shuts it out
+    (a policy with no rule for that direction) is the one to change."""
+    scored = [(_nearness(p, direction, other, flow), p) for p in isolating]
+    meant = any(score >= _MEANT for score, _ in scored)
+    ranked = sorted(scored, key=lambda s: (-s[0] if meant or s[0] >= 0 else -99, s[1].name))
+    return tuple(p.name for _, p in ranked)
 
 
 def _verdict(

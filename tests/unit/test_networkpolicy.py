@@ -114,6 +114,18 @@ def test_the_policy_meant_for_the_flow_is_named_first_whatever_the_names() -> No
         assert verdict.blocking[-1] == names[3]
 
 
+def test_with_no_rule_written_for_the_flow_the_default_deny_is_named_first() -> None:
+    """Nothing isolating the pod names this caller, its namespace or its port: no policy was
+    meant for the flow, so the deny-all shutting it out comes before an unrelated allow."""
+    caller = Endpoint(namespace="orders", labels={"app": "orders"})
+    callee = Endpoint(namespace="stock", labels={"app": "stock-api"})
+    same_namespace = {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}
+    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    policies = [_policy("a-same", "stock", same_namespace), _policy("z-deny", "stock", deny)]
+    verdict = ingress_verdict(policies, Flow(source=caller, destination=callee, port=8080))
+    assert verdict.blocking == ("z-deny", "a-same")
+
+
 def test_rules_are_unioned_across_policies() -> None:
     deny = _policy("default-deny", "shop", {"podSelector": {}, "policyTypes": ["Ingress"]})
     allow = _policy(

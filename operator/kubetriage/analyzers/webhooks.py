@@ -158,8 +158,9 @@ def _policy_denying(
     hook: WebhookEvidence, dependency: DependencyEvidence | None
 ) -> ObjectRef | None:
     """The NetworkPolicy that keeps the API server's call from the webhook's ready pods: of
-    those isolating them for ingress with no rule admitting the call, one with no ingress rule
-    (a deny-all) first. None when a policy admits it, an ipBlock might, or no pod is ready."""
+    those isolating them for ingress with no rule admitting the call, the one closest to
+    admitting it (``networkpolicy``: a deny-all when no rule was written for the API
+    server). None when a policy admits it, an ipBlock might, or no pod is ready."""
     svc = dependency.service if dependency is not None else None
     if hook.failure != "timeout" or hook.service is None or not hook.policies:
         return None
@@ -175,11 +176,9 @@ def _policy_denying(
     verdict = ingress_verdict(hook.policies, flow)
     if verdict.allowed or verdict.ip_block_caveat:
         return None
-    denying = [p for p in hook.policies if p.name in verdict.blocking]
-    denying.sort(key=lambda p: (p.ingress_rules > 0, p.name))
-    if not denying:
+    if not verdict.blocking:
         return None
-    return ObjectRef(kind="NetworkPolicy", namespace=namespace, name=denying[0].name)
+    return ObjectRef(kind="NetworkPolicy", namespace=namespace, name=verdict.blocking[0])
 
 
 def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
