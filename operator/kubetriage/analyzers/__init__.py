@@ -25,6 +25,7 @@ from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
 from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
+from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
@@ -79,6 +80,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *TLS_CLIENT_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
+    *DEPENDENCY_SATURATED_ANALYZERS,
 )
 
 
