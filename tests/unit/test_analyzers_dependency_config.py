@@ -103,6 +103,16 @@ def test_an_edit_after_the_errors_began_did_not_cause_them() -> None:
     assert not _rule(_caller(_dns(_edit(5))))
 
 
+def test_errors_that_began_before_the_edit_were_not_caused_by_it() -> None:
+    # The caller's errors stepped up an hour ago; a later symptom after the edit is the
+    # same trouble, not a new one.
+    late = make.event("Unhealthy", "Readiness probe failed: 503", name="checkout-1")
+    late = late.model_copy(update={"first_seen": ago(10)})
+    ev = _caller(_dns(_edit(15)), metrics=[_errors(60)], events=[late])
+    assert not _rule(ev)
+    assert _rule(_caller(_dns(_edit(15)), metrics=[_errors(12)], events=[late]))
+
+
 def test_a_dependency_that_rolled_out_since_the_edit_is_the_rollout_rule() -> None:
     assert not _rule(_caller(_dns(_edit(40), rollouts=(_rollout(DNS_WORKLOAD, 25),))))
 

@@ -25,6 +25,7 @@ from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
     ONSET_TOLERANCE,
     alert_onset,
+    symptom_onset,
     symptom_times,
 )
 from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
@@ -175,6 +176,16 @@ def _rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) ->
 _CONFIG_FIX = "correct or revert that edit"
 
 
+def _began_before(evidence: Evidence, change: ChangeEvidence) -> bool:
+    """Whether the caller's first symptom came before ``change``: then it did not cause it."""
+    first = symptom_onset(evidence)
+    return (
+        first is not None
+        and change.at is not None
+        and timestamp(first[0]) < timestamp(change.at) - ONSET_TOLERANCE.total_seconds()
+    )
+
+
 def check_dependency_config(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for dependency in evidence.dependencies:
@@ -184,7 +195,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
         onset = _onset_follows(evidence, edit)
         if onset is None or edit.at is None or _rolled_out_since(dependency, edit):
             continue
-        if _own_rollout_after(evidence, timestamp(edit.at)):
+        if _own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
             continue
         service = dependency.service
         named = (
