@@ -419,6 +419,32 @@ async def test_a_followed_database_is_read_for_its_own_log_tail_and_claims(
     assert not [r for r in emulator.emulator.audit if r.resource == "secrets"]
 
 
+async def test_a_failed_lookup_follows_the_cluster_dns_to_the_edit_of_its_config_map(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # "no such host" went through the cluster DNS: the walk reads kube-dns, the pods behind
+    # it and the ConfigMap they mount (its Corefile), keeping when it was edited, as the
+    # offline builder sees it from the whole snapshot.
+    case = _case(
+        "config-missing-coredns-forward-edited-to-public-resolvers-corp-names-nxdomain", TRAIN
+    )
+    _load(emulator, case)
+    evidence = await _collect(api, case)
+    [dependency] = [
+        d for d in evidence.dependencies if d.service is not None and d.service.name == "kube-dns"
+    ]
+    assert [(c.object.namespace, c.object.name, c.aspects) for c in dependency.config_changes] == [
+        ("kube-system", "coredns", ["data"])
+    ]
+    [offline] = [
+        d
+        for d in _built_from_case(case).dependencies
+        if d.service is not None and d.service.name == "kube-dns"
+    ]
+    assert dependency.config_changes == offline.config_changes
+    assert (dependency.workload, dependency.pods) == (offline.workload, offline.pods)
+
+
 @pytest.mark.parametrize(
     ("name", "service", "statefulset"),
     [

@@ -3,7 +3,8 @@ Services and workloads an error line names, resolution to objects anywhere in th
 and the summary of what stands behind a dependency (pods, rollouts, warnings), including
 through ``build_evidence`` across namespaces and from a ConfigMap's values, with the
 dependency's own log tails and the claims its pods mount (kept out of the caller's logs),
-and the cert-manager Certificates that write the Secrets its pods mount.
+the cert-manager Certificates that write the Secrets its pods mount, and the recent edits of
+the ConfigMaps its pods use.
 
 Real: ``kubetriage.evidence.dependencies`` and ``build_evidence`` over API-shaped dicts.
 """
@@ -483,20 +484,62 @@ def test_a_dependency_carries_the_certificates_that_write_the_secrets_its_pods_m
     assert dep.certificates[0].fields["secretName"] == "db-tls"
 
 
-def test_a_lookup_failing_at_the_resolver_names_the_cluster_dns_service() -> None:
+def test_a_failed_lookup_names_the_cluster_dns_service() -> None:
+    """The resolver timing out and the resolver answering "no such host" both went through
+    the cluster DNS, whose configuration (a forwarder, a stub domain) may be what changed."""
     timeout = (
         'Post "http://pay.payments.svc.cluster.local/charge": dial tcp: lookup '
         "pay.payments.svc.cluster.local on 10.96.0.10:53: read udp 10.1.2.3:41237->"
         "10.96.0.10:53: i/o timeout"
     )
-    hosts = named_hosts([("log shop/checkout-1/app", timeout)], [])
-    assert ("kube-dns", "kube-system", "log shop/checkout-1/app") in {
-        (h.name, h.namespace, h.source) for h in hosts
-    }
-    # Near misses: a name the resolver answered "no such host" for is the caller's own
-    # business, and an env value is no failed lookup.
+    no_such_host = "dial tcp: lookup ledger.corp.example.net on 10.96.0.10:53: no such host"
+    for text in (timeout, no_such_host):
+        hosts = named_hosts([("log shop/checkout-1/app", text)], [])
+        assert ("kube-dns", "kube-system", "log shop/checkout-1/app") in {
+            (h.name, h.namespace, h.source) for h in hosts
+        }
+    # Near misses: an env value is no failed lookup, and a log line without one names no DNS.
     for source, text in (
-        ("log shop/checkout-1/app", "dial tcp: lookup pay.payments on 10.96.0.10:53: no such host"),
         ("pod checkout-1 env RESOLVER", "getaddrinfo EAI_AGAIN retries=3"),
+        ("log shop/checkout-1/app", "dial tcp 10.0.0.7:5432: connect: connection refused"),
     ):
         assert "kube-dns" not in {h.name for h in named_hosts([(source, text)], [])}
+
+
+def _config_map(name: str, namespace: str, *writes: str) -> dict[str, Any]:
+    """A ConfigMap created at the first of ``writes`` and written at each of them."""
+    found = _obj("ConfigMap", name, namespace, data={"conf": "x"})
+    found["metadata"]["creationTimestamp"] = writes[0]
+    found["metadata"]["managedFields"] = [
+        {"manager": "kubectl-edit", "operation": "Update", "time": at} for at in writes
+    ]
+    return found
+
+
+def test_a_dependency_carries_the_recent_edits_of_the_config_maps_its_pods_use() -> None:
+    """An edit after creation of a ConfigMap its pods mount or read env from is a change of
+    the dependency with no rollout; a ConfigMap only created, one edited long ago and one
+    no pod of it uses are not."""
+    db_pod = _pod("db", "data")
+    db_pod["spec"]["volumes"] = [
+        {"name": "conf", "configMap": {"name": "db-conf"}},
+        {"name": "old", "configMap": {"name": "db-old"}},
+        {"name": "new", "projected": {"sources": [{"configMap": {"name": "db-new"}}]}},
+    ]
+    db_pod["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "db-env"}}]
+    objects = [
+        *_web_calling_db(),
+        _deployment("db", "data", "d1"),
+        db_pod,
+        _config_map("db-conf", "data", "2026-01-01T00:00:00Z", "2026-11-20T09:40:00Z"),
+        _config_map("db-env", "data", "2026-01-01T00:00:00Z", "2026-11-20T08:00:00Z"),
+        _config_map("db-old", "data", "2025-01-01T00:00:00Z", "2025-06-01T00:00:00Z"),
+        _config_map("db-new", "data", "2026-11-20T09:50:00Z"),
+        _config_map("unused", "data", "2026-01-01T00:00:00Z", "2026-11-20T09:55:00Z"),
+    ]
+    [dep] = built(objects, WEB).dependencies
+    assert [(c.object.name, c.aspects, c.at) for c in dep.config_changes] == [
+        ("db-conf", ["data"], datetime(2026, 11, 20, 9, 40, tzinfo=UTC)),
+        ("db-env", ["data"], datetime(2026, 11, 20, 8, 0, tzinfo=UTC)),
+    ]
+    assert all(c.object.namespace == "data" for c in dep.config_changes)

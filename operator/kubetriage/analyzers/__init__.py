@@ -26,8 +26,10 @@ from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
 from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
+from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
+from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
@@ -85,6 +87,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *TLS_CLIENT_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
+    *DEPENDENCY_SATURATED_ANALYZERS,
+    *MESH_CA_ANALYZERS,
 )
 
 

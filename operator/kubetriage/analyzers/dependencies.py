@@ -4,6 +4,9 @@ followed across namespaces (``Evidence.dependencies``):
 - the callee changed: a rollout of the dependency shortly before the caller's errors began,
   with the caller itself unchanged, is the dependency's bad rollout (roll the dependency
   back, not the caller);
+- the callee's configuration changed: a ConfigMap the dependency uses was edited shortly
+  before the caller's errors began, with no rollout of either since (the cluster DNS's
+  Corefile, a flag service's flags, reloaded in place): correct that ConfigMap;
 - the callee is down: its pods fail or no endpoint is ready, so the caller's failures are a
   dependency failure, handed to the dependency's owner.
 
@@ -24,6 +27,7 @@ from kubetriage.analyzers.onset import (
     alert_onset,
     attributable,
     follows_within,
+    symptom_onset,
     symptom_times,
 )
 from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
@@ -45,6 +49,11 @@ class _Confidence:
     # ... but it is down since its own rollout, which the caller's errors followed: rolling
     # it back (the dependency-change finding) is the fix, escalating only an alternative.
     down_since_rollout: float = 0.76
+    # A ConfigMap it uses was edited right before the caller's errors began, nothing rolled
+    # out since, and the caller's failing calls name it: above the caller's own symptoms
+    # (probe failures) and the escalation of a named Service (0.83 at most for a healthy
+    # caller), which this edit explains.
+    config_edited: float = 0.85
 
 
 CONFIDENCE: Final = _Confidence()
@@ -169,6 +178,88 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) -> bool:
+    """Whether the dependency rolled out at or after ``change`` (then the rollout is the
+    change its callers met)."""
+    return change.at is not None and any(
+        c.at is not None and timestamp(c.at) >= timestamp(change.at) for c in dependency.changes
+    )
+
+
+_CONFIG_FIX = "correct or revert that edit"
+
+
+def _began_before(evidence: Evidence, change: ChangeEvidence) -> bool:
+    """Whether the caller's first symptom came before ``change``: then it did not cause it."""
+    first = symptom_onset(evidence)
+    return (
+        first is not None
+        and change.at is not None
+        and timestamp(first[0]) < timestamp(change.at) - ONSET_TOLERANCE.total_seconds()
+    )
+
+
+def check_dependency_config(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        if not dependency.config_changes or not _named_in_logs(dependency):
+            continue
+        edit = dependency.config_changes[0]
+        onset = _onset_follows(evidence, edit)
+        if onset is None or edit.at is None or _rolled_out_since(dependency, edit):
+            continue
+        if _own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
+            continue
+        service = dependency.service
+        named = (
+            ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
+            if service is not None
+            else dependency.workload
+        )
+        if named is None:
+            continue
+        facts = [
+            item(_source(edit.object), f"data last written at {edit.at:%H:%M}"),
+            onset,
+            item("dependency", f"{named.display()} is named by {dependency.named_by[0]}"),
+        ]
+        subject = evidence.workload.ref if evidence.workload else evidence.target
+        caller = prose.obj(subject) if subject is not None else "the caller"
+        findings.append(
+            make_finding(
+                "dependency-config",
+                Category.CONFIG_MISSING,
+                CONFIDENCE.config_edited,
+                prose.narrative(
+                    prose.fitting_problem(
+                        [
+                            f"{caller} fails since {prose.obj(edit.object)} of its dependency "
+                            f"{named.name} was edited",
+                            f"{caller} fails since {prose.obj(edit.object)} was edited",
+                        ],
+                        _CONFIG_FIX,
+                    ),
+                    _CONFIG_FIX,
+                    because=[
+                        prose.claim(
+                            f"{prose.obj(edit.object)} was edited, with no rollout since",
+                            facts[0],
+                        ),
+                        prose.claim(f"The errors of {caller} began right after", facts[1]),
+                        prose.claim(
+                            f"The failing calls of {caller} go through {named.name}", facts[2]
+                        ),
+                    ],
+                ),
+                facts,
+                Action.FIX_CONFIG,
+                edit.object,
+                {},
+            )
+        )
+    return findings
+
+
 def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """Whether the dependency rolled out right before the caller's symptoms began, with the
     caller unchanged since: the dependency-change rule's premise."""
@@ -236,4 +327,5 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
 DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("dependency-change", (Category.BAD_ROLLOUT,), check_dependency_change),
     Analyzer("dependency-down", (Category.DEPENDENCY_FAILURE,), check_dependency_down),
+    Analyzer("dependency-config", (Category.CONFIG_MISSING,), check_dependency_config),
 )

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
+from kubetriage.dns_errors import DNS_LOG
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mounts import config_mounts
@@ -246,8 +246,10 @@ def named_hosts(
     found: list[ServiceHost] = []
     for source, text in texts:
         found += service_hosts(source, text)
-        if source.startswith("log ") and DNS_RESOLVER_FAILURE.search(text):
-            # The lookup itself failed at the resolver: the cluster DNS is a callee too.
+        if source.startswith("log ") and DNS_LOG.search(text):
+            # A name lookup failed: the resolver timed out, or answered that the name does
+            # not exist. Either way the cluster DNS answered it, so it is a callee too, and
+            # what changed there (its Corefile) is part of "what changed?".
             found.append(replace(CLUSTER_DNS, source=source))
     for cm in config_maps:
         # The collector keeps only ``serviceHosts`` of a ConfigMap's values; a case file or

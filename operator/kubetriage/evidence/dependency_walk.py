@@ -2,10 +2,10 @@
 ConfigMaps, log lines, events) to the Services and workloads they call, in any namespace the
 tenancy rule allows, and on to those dependencies' pods, ReplicaSets, workload, Endpoints,
 events and (in another namespace) NetworkPolicies; for a few of its pods, their log tails and
-the PersistentVolumeClaims they mount, with those claims' events. A followed callee whose
-own log tails report an error is walked past once: the hosts those tails name are its own
-callees, followed the same way within the same bound (a service that fails because its
-database lost its data).
+the PersistentVolumeClaims they mount, with those claims' events, and the ConfigMaps they use
+(when each was last written). A followed callee whose own log tails report an error is walked
+past once: the hosts those tails name are its own callees, followed the same way within the
+same bound (a service that fails because its database lost its data).
 
 Called by ``KubeEvidenceCollector`` once the incident's own objects and logs are read; the
 names themselves are found by the pure helpers of ``kubetriage.evidence.dependencies``, the
@@ -26,7 +26,7 @@ from kubetriage.evidence.dependencies import (
     pod_texts,
     resolve,
 )
-from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, sort_pods
+from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.reader import CollectionRun, KubeReader
@@ -236,19 +236,32 @@ class DependencyWalk:
     async def _pods_own_words(
         self, run: CollectionRun, pods: list[JsonDict]
     ) -> list[tuple[str, str]]:
-        """Log tails of these few pods (troubled first), marked ``dependency``, and the
-        claims they mount, read into ``run``; returns the claims as event subjects. A tail
-        already read (one of the incident's own, or another dependency's) is not read again,
-        as the case replay marks it (``kubetriage.replay.snapshot``)."""
+        """Log tails of these few pods (troubled first), marked ``dependency``, the claims
+        they mount and the ConfigMaps they use, read into ``run``; returns the claims as
+        event subjects. A tail already read (one of the incident's own, or another
+        dependency's) is not read again, as the case replay marks it
+        (``kubetriage.replay.snapshot``)."""
         few = pods
         have = {(t.namespace, t.pod, t.container, t.previous) for t in run.logs}
         requests = [r for r in log_requests(few, [], self._limits) if r not in have]
         claims = list(dict.fromkeys((_ns(p), c) for p in few for c in claim_names(p)))
+        # The ConfigMaps they use: an edit there changes the dependency with no rollout (the
+        # cluster DNS's Corefile, a flag service's flags); the reader keeps when they were
+        # written, never their values.
+        configs = sorted(
+            {
+                (_ns(p), name)
+                for p in few
+                for kind, name in referenced_config(p.get("spec") or {})
+                if kind == "ConfigMap"
+            }
+        )
         await asyncio.gather(
             *(
                 self._reader.log(run, ns, pod, c, previous=prev, source="dependency")
                 for ns, pod, c, prev in requests
             ),
             *(self._known_or_read(run, "PersistentVolumeClaim", ns, claim) for ns, claim in claims),
+            *(self._known_or_read(run, "ConfigMap", ns, name) for ns, name in configs),
         )
         return [("PersistentVolumeClaim", claim) for _, claim in claims]

@@ -516,6 +516,22 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < 14 * 86400",
         "certificates seen by blackbox probes that expire within 14 days",
     ),
+    # The service mesh's CA (Istio's istiod): its signing chain and its root expire for every
+    # workload at once, wherever the incident is.
+    QueryTemplate(
+        "mesh_ca_chain_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset(),
+        "min by (namespace) (citadel_server_cert_chain_expiry_timestamp) - time()",
+        "seconds until the mesh CA's signing chain expires (Istio)",
+    ),
+    QueryTemplate(
+        "mesh_ca_root_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset(),
+        "min by (namespace) (citadel_server_root_cert_expiry_timestamp) - time()",
+        "seconds until the mesh CA's root expires (Istio)",
+    ),
     QueryTemplate(
         "certmanager_expiry_seconds",
         (_C.CERTIFICATE_EXPIRY,),

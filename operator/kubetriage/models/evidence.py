@@ -424,6 +424,11 @@ class DependencyEvidence(BaseModel):
     pods: int = 0
     failing_pods: list[PodTrouble] = Field(default_factory=list)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # Edits of the ConfigMaps its pods mount or read env from (metadata only: when the data
+    # was last written after creation), newest first: a dependency that reloads its
+    # configuration (the cluster DNS's Corefile, a flag service's flags) changes with no
+    # rollout.
+    config_changes: list[ChangeEvidence] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
     # where its serving certificate lives.

@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import partial
 
+from kubetriage.evidence.changes import config_changes
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
     callee_hosts,
@@ -39,6 +40,7 @@ from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import pvc_summary
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
+    ChangeEvidence,
     ConfigEndpoint,
     DependencyEvidence,
     DependencyVolume,
@@ -106,11 +108,39 @@ def _dependency(
     else:
         found = summarise_dependency(None, obj, sources, objects, limits)
     found = _own_words(index, obj, found, logs, limits)
-    if now is None or not found.mounted_secrets:
+    if now is None:
+        return found
+    found = found.model_copy(update={"config_changes": _config_edits(index, obj, now, limits)})
+    if not found.mounted_secrets:
         return found
     return found.model_copy(
         update={"certificates": _serving_certificates(index, obj, found, now, limits)}
     )
+
+
+# Config edits kept per dependency, newest first.
+_MAX_CONFIG_EDITS = 3
+
+
+def _config_edits(
+    index: ObjectIndex, obj: JsonDict, now: datetime, limits: EvidenceLimits
+) -> list[ChangeEvidence]:
+    """Recent edits of the ConfigMaps the dependency's first pods use (volumes, env), the
+    ones the collector's walk reads: its configuration changed with no rollout."""
+    few = sort_pods(_backing_pods(index, obj))[: limits.max_dependency_pods]
+    names = sorted(
+        {
+            name
+            for pod in few
+            for kind, name in referenced_config(as_dict(pod.get("spec")))
+            if kind == "ConfigMap"
+        }
+    )
+    used = [cm for n in names if (cm := index.get("ConfigMap", _ns(obj), n)) is not None]
+    edits = [c for c in config_changes(used, now) if "data" in c.aspects]
+    epoch = datetime.min.replace(tzinfo=now.tzinfo)
+    edits.sort(key=lambda c: c.at or epoch, reverse=True)
+    return edits[:_MAX_CONFIG_EDITS]
 
 
 def _serving_certificates(

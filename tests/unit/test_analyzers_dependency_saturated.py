@@ -1,0 +1,91 @@
+"""Checks the dependency-saturated rule: a followed dependency that says it is at its
+concurrency limit (CoreDNS's forwarder, nginx's worker connections, Tomcat's threads,
+PHP-FPM's children) while the caller's calls through it fail is scaled out; and the near
+misses (no such words, the caller shows no failing call, a workload that cannot scale out,
+a server that refuses work for another reason).
+
+Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubetriage.models import evidence as kinds
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import analyze, assert_leads
+
+COREDNS = ObjectRef(kind="Deployment", namespace="kube-system", name="coredns")
+DNS = kinds.ServiceEvidence(
+    name="kube-dns", namespace="kube-system", selector={"k8s-app": "kube-dns"}, ready_endpoints=2
+)
+LOOKUP_FAILED = (
+    'Post "https://api.example.com/v1/charge": dial tcp: lookup api.example.com on '
+    "10.96.0.10:53: server misbehaving"
+)
+
+
+def _resolver(
+    said: str,
+    *,
+    workload: ObjectRef = COREDNS,
+    named_by: str = "log shop/checkout-7d9f6c8b5-x2x9k/app",
+) -> kinds.DependencyEvidence:
+    return kinds.DependencyEvidence(
+        service=DNS,
+        workload=workload,
+        named_by=[named_by],
+        desired_replicas=2,
+        ready_replicas=2,
+        pods=2,
+        logs=[make.log("coredns-5d78c9869d-2vxlp", "coredns", said, namespace="kube-system")],
+    )
+
+
+def _caller(dependency: kinds.DependencyEvidence, line: str = LOOKUP_FAILED) -> kinds.Evidence:
+    return make.checkout_evidence(logs=[make.checkout_log(line)], dependencies=[dependency])
+
+
+def _rule(ev: kinds.Evidence) -> list[object]:
+    return [f for f in analyze(ev).findings if f.analyzer == "dependency-saturated"]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "[ERROR] plugin/errors: 2 api.example.com. A: concurrent queries exceeded maximum 1000",
+        "2026/11/20 09:58:01 [alert] 31#31: 1024 worker_connections are not enough",
+        "WARNING [http-nio-8080-Acceptor] All threads (200) are currently busy, waiting.",
+        "WARNING: [pool www] server reached pm.max_children setting (5), consider raising it",
+    ],
+)
+def test_a_dependency_at_its_concurrency_limit_is_scaled_out(said: str) -> None:
+    finding = assert_leads(
+        analyze(_caller(_resolver(said))), Category.RESOURCE_SATURATION, Action.SCALE_OUT, COREDNS
+    )
+    assert finding.confidence > 0.83
+
+
+def test_a_dependency_that_says_nothing_of_its_capacity_is_not_scaled_out() -> None:
+    assert not _rule(_caller(_resolver("[INFO] plugin/reload: Running configuration")))
+
+
+def test_a_caller_without_failing_calls_does_not_blame_its_dependency() -> None:
+    said = "[ERROR] plugin/errors: 2 api.example.com. A: concurrent queries exceeded maximum 1000"
+    ev = _caller(
+        _resolver(said, named_by="pod checkout-1 env DNS_SERVER"), line="charge created in 212ms"
+    )
+    assert not _rule(ev)
+
+
+def test_a_dependency_that_cannot_scale_out_is_left_to_other_rules() -> None:
+    said = "[ERROR] plugin/errors: 2 api.example.com. A: concurrent queries exceeded maximum 1000"
+    daemon = ObjectRef(kind="DaemonSet", namespace="kube-system", name="node-local-dns")
+    assert not _rule(_caller(_resolver(said, workload=daemon)))
+
+
+def test_a_server_refusing_connections_is_not_saturated_capacity() -> None:
+    said = "FATAL:  sorry, too many clients already"
+    assert not _rule(_caller(_resolver(said)))
