@@ -65,13 +65,13 @@ from kubetriage.models.evidence import (
     DependencyEvidence,
     Evidence,
     LogTail,
-    NetworkPolicyEvidence,
     PodEvidence,
     QuotaEvidence,
     RevisionEvidence,
     WorkloadEvidence,
 )
 from kubetriage.models.incident import Alert
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name

@@ -33,10 +33,10 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
     LogTail,
-    NetworkPolicyEvidence,
     WebhookEvidence,
     WebhookFailure,
 )
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import meta as _meta
 from kubetriage.tls_errors import classify_tls_failure
