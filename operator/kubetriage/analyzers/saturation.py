@@ -46,11 +46,11 @@ from kubetriage.analyzers.demand import (
     strain_facts,
     traffic_rose,
 )
+from kubetriage.analyzers.log_signatures import POOL_EXHAUSTED
 from kubetriage.analyzers.pods import metric_for, pod_failing
 from kubetriage.analyzers.rate_limits import limiting_service, rate_limited_calls
 from kubetriage.analyzers.support import (
     DOUBLING,
-    POOL_EXHAUSTED,
     RECENT_ROLLOUT,
     RISE,
     cpu_usage_jumps,
