@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from kubetriage.evidence.dependencies import summarise_dependency
+from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, ref_of
