@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kubetriage.models.evidence import (
+from kubetriage.models.network_policies import (
     LabelSelector,
     NetworkPolicyEvidence,
     PolicyPeer,

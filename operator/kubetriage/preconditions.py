@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator
 
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     DEPENDENCY_LOG,
     DISK_FULL_LOG,
     OOM_LOG,
+)
+from kubetriage.analyzers.support import (
     grep_logs,
     grep_tls_failures,
 )

@@ -22,7 +22,6 @@ from kubetriage.models.evidence import (
     LogSource,
     LogTail,
     MetricSummary,
-    NetworkPolicyEvidence,
     PodCondition,
     PodEvidence,
     RevisionEvidence,
@@ -30,6 +29,7 @@ from kubetriage.models.evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.findings import Finding
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

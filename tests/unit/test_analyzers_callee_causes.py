@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from kubetriage.analyzers import run_analyzers
-from kubetriage.analyzers.support import DEPENDENCY_LOG
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef

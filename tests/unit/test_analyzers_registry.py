@@ -12,10 +12,12 @@ import pytest
 from kubetriage import prose
 from kubetriage.analyzers import ANALYZERS, Analyzer, run_analyzers
 from kubetriage.analyzers.base import make_finding
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     hosts_in,
-    parse_quantity,
     service_for_host,
+)
+from kubetriage.analyzers.support import (
+    parse_quantity,
     suggest_cpu,
     suggest_memory,
 )

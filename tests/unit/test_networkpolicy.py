@@ -16,9 +16,9 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
     LogTail,
-    NetworkPolicyEvidence,
     ServiceEvidence,
 )
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,

@@ -12,14 +12,16 @@ import re
 from collections.abc import Sequence
 
 from kubetriage import prose
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
+    hosts_in,
+    service_for_host,
+)
+from kubetriage.analyzers.support import (
     LogHit,
     grep_logs,
-    hosts_in,
     item,
-    service_for_host,
     workload_ref,
 )
 from kubetriage.models.evidence import Evidence, MetricSummary, ServiceEvidence

@@ -28,20 +28,22 @@ from kubetriage.analyzers.demand import (
     scale_params,
     strain_facts,
 )
+from kubetriage.analyzers.log_signatures import (
+    hosts_in,
+    service_for_host,
+)
 from kubetriage.analyzers.onset import ONSET_TOLERANCE
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
     current_and_previous_revision,
-    hosts_in,
     item,
     metric_growth,
     metrics_named,
     pod_revision,
     scaled_down,
     seconds_before,
-    service_for_host,
     timestamp,
 )
 from kubetriage.models.base import ObjectRef

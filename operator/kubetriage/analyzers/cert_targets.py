@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 
 from kubetriage.analyzers.calls import services_elsewhere
-from kubetriage.analyzers.support import hosts_in, service_for_host, workload_ref
+from kubetriage.analyzers.log_signatures import (
+    hosts_in,
+    service_for_host,
+)
+from kubetriage.analyzers.support import workload_ref
 from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import DependencyEvidence, Evidence, PodEvidence, ServiceEvidence

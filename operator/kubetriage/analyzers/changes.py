@@ -20,6 +20,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import traffic_rose
+from kubetriage.analyzers.log_signatures import (
+    CONFIG_LOG,
+    DEPENDENCY_LOG,
+    hosts_in,
+    service_for_host,
+)
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
     alert_onset,
@@ -29,16 +35,12 @@ from kubetriage.analyzers.onset import (
 )
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.support import (
-    CONFIG_LOG,
-    DEPENDENCY_LOG,
     current_and_previous_revision,
     grep_logs,
-    hosts_in,
     item,
     log_source,
     logs_of,
     pod_revision,
-    service_for_host,
     timestamp,
     workload_ref,
 )

@@ -18,7 +18,14 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import CRASH_LOG, DEPENDENCY_LOG, grep_logs, item
+from kubetriage.analyzers.log_signatures import (
+    CRASH_LOG,
+    DEPENDENCY_LOG,
+)
+from kubetriage.analyzers.support import (
+    grep_logs,
+    item,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ConfigEndpoint, Evidence, ServiceEvidence
 from kubetriage.models.findings import Finding

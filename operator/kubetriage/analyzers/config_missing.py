@@ -25,18 +25,20 @@ from kubetriage.analyzers.container_texts import (
     log_problem,
     no_key,
 )
-from kubetriage.analyzers.pods import pod_events
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     CONFIG_VARIABLE_GROUPS,
+    hosts_in,
+    service_for_host,
+)
+from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.support import (
     LogHit,
     event_fact,
     grep_logs,
-    hosts_in,
     item,
     logs_of,
     pod_source,
-    service_for_host,
     states,
     workload_ref,
 )

@@ -16,12 +16,14 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import only_carried_config
 from kubetriage.analyzers.container_texts import crash_text
-from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     CRASH_LOG,
     DEPENDENCY_LOG,
     FAILURE_WORDS,
+)
+from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
+from kubetriage.analyzers.support import (
     RECENT_ROLLOUT,
     current_and_previous_revision,
     grep_logs,

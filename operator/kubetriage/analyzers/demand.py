@@ -33,6 +33,8 @@ RATE_NAME = re.compile(
 )
 LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
 ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
+# Queues and consumer lag: work waiting for the consumers.
+QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
 _DIVIDED = re.compile(r"\)\s*/\s*")
 # An error ratio at least this high over the whole window: every request counted failed, so
 # the request rate counts failures (and their retries), not demand.

@@ -21,6 +21,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
     ONSET_TOLERANCE,
@@ -30,7 +31,11 @@ from kubetriage.analyzers.onset import (
     symptom_onset,
     symptom_times,
 )
-from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item, timestamp
+from kubetriage.analyzers.support import (
+    grep_logs,
+    item,
+    timestamp,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, DependencyEvidence, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding

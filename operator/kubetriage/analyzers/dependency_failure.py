@@ -28,14 +28,16 @@ from kubetriage.analyzers.calls import (
     service_fact,
     services_elsewhere,
 )
-from kubetriage.analyzers.metrics import throttled_callees
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     GRPC_UNAVAILABLE,
     hosts_in,
+    service_for_host,
+)
+from kubetriage.analyzers.metrics import throttled_callees
+from kubetriage.analyzers.support import (
     item,
     metrics_named,
     pod_source,
-    service_for_host,
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE

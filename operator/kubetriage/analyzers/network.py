@@ -24,11 +24,13 @@ from kubetriage.analyzers.calls import (
     refusing_services,
     service_fact,
 )
+from kubetriage.analyzers.log_signatures import (
+    hosts_in,
+    service_for_host,
+)
 from kubetriage.analyzers.support import (
     grep_logs,
-    hosts_in,
     item,
-    service_for_host,
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_LOG

@@ -21,9 +21,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.container_texts import oom_text
 from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
+from kubetriage.analyzers.log_signatures import OOM_LOG
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
-    OOM_LOG,
     event_fact,
     grep_logs,
     item,

@@ -18,7 +18,11 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import DEPENDENCY_LOG, grep_logs, item
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
+from kubetriage.analyzers.support import (
+    grep_logs,
+    item,
+)
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence

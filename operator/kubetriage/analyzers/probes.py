@@ -18,11 +18,13 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
-from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
-from kubetriage.analyzers.support import (
+from kubetriage.analyzers.log_signatures import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
     POOL_EXHAUSTED,
+)
+from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
+from kubetriage.analyzers.support import (
     cpu_usage_jumps,
     event_fact,
     grep_logs,

@@ -27,7 +27,15 @@ from kubetriage.analyzers.calls import (
     service_fact,
     services_elsewhere,
 )
-from kubetriage.analyzers.support import LogHit, grep_logs, hosts_in, item, service_for_host
+from kubetriage.analyzers.log_signatures import (
+    hosts_in,
+    service_for_host,
+)
+from kubetriage.analyzers.support import (
+    LogHit,
+    grep_logs,
+    item,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, ServiceEvidence
 from kubetriage.models.findings import Finding

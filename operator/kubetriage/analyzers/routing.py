@@ -18,11 +18,13 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import TIMEOUT_LOG, caller, service_fact
+from kubetriage.analyzers.log_signatures import (
+    hosts_in,
+    service_for_host,
+)
 from kubetriage.analyzers.support import (
     grep_logs,
-    hosts_in,
     item,
-    service_for_host,
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef

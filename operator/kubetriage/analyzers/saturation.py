@@ -10,7 +10,7 @@ its desired count within range (``ScalingLimited=False``) while nothing says dem
 (traffic, a queue, latency or errors up) was put there by a schedule or its floor: no
 saturation, and its KubeHpaMaxedOut alert is not read as one either. Kept below a change that
 explains the symptom (``changes.cap_explained``). Series are read by what they measure with
-``demand``.
+``demand``; why an autoscaler at its maximum is doubted is ``autoscaler_doubts``'s.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -23,34 +23,28 @@ from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
+from kubetriage.analyzers.autoscaler_doubts import demand_pressure, hpa_doubt, within_range
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.callers import caller_doubt
 from kubetriage.analyzers.capacity import blind_autoscaler, callee_scaled_to_zero, capacity_cut
-from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.demand import (
     ERROR_NAME,
     LATENCY_NAME,
+    QUEUE_NAME,
     RATE_NAME,
     SCALE_BY,
     SCALE_MAX,
     SCALE_MIN,
-    WINDOW_SECONDS,
-    alerted_strain,
-    flat_demand,
     is_rate,
     is_traffic,
     latency_alerted,
     measures_latency,
     scale_params,
-    strain_facts,
-    traffic_rose,
 )
+from kubetriage.analyzers.log_signatures import POOL_EXHAUSTED
 from kubetriage.analyzers.pods import metric_for, pod_failing
-from kubetriage.analyzers.rate_limits import limiting_service, rate_limited_calls
 from kubetriage.analyzers.support import (
     DOUBLING,
-    POOL_EXHAUSTED,
     RECENT_ROLLOUT,
     RISE,
     cpu_usage_jumps,
@@ -63,7 +57,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import AutoscalerEvidence, Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence, MetricSummary
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -94,7 +88,6 @@ CONFIDENCE: Final = _Confidence()
 _BUSY_NAME = re.compile(
     r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
 )
-_QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
@@ -118,7 +111,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         )
         if hpa.max_replicas <= 0 or (current < hpa.max_replicas and limited is None):
             continue
-        if _within_range(hpa) and not _demand_pressure(evidence):
+        if within_range(hpa) and not demand_pressure(evidence):
             continue  # at its maximum by schedule or floor, not by demand
         target = hpa.target or workload
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
@@ -150,7 +143,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             because.append(
                 prose.claim("It reports that it wants more replicas than it may run", facts[1])
             )
-        doubt = _hpa_doubt(evidence, hpa.name)
+        doubt = hpa_doubt(evidence, hpa.name)
         if doubt is not None:
             facts.append(doubt[1])
             because.append(prose.claim(doubt[0], doubt[1]))
@@ -192,7 +185,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
                 "KubeHpaMaxedOut "
                 + prose.selector({k: v for k, v in alert.labels.items() if k != "alertname"}),
             )
-            doubt = _hpa_doubt(evidence, alert.labels.get("horizontalpodautoscaler"))
+            doubt = hpa_doubt(evidence, alert.labels.get("horizontalpodautoscaler"))
             doubted = [prose.claim(doubt[0], doubt[1])] if doubt is not None else []
             findings.append(
                 make_finding(
@@ -223,76 +216,6 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         *callee_scaled_to_zero(evidence),
         *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
     ]
-
-
-def _within_range(hpa: AutoscalerEvidence) -> bool:
-    """The autoscaler says its desired count is within its range (``ScalingLimited=False``):
-    its metrics ask for no more than its maximum, so the maximum is not what holds it back."""
-    return any(c.type == "ScalingLimited" and c.status == "False" for c in hpa.conditions)
-
-
-def _demand_pressure(evidence: Evidence) -> bool:
-    """Something says demand presses on the service: traffic or a queue grew, latency rose or
-    errors doubled (their series, or a firing latency or error alert)."""
-    return bool(
-        traffic_rose(evidence)
-        or strain_facts(evidence)
-        or alerted_strain(evidence)
-        or any(
-            _QUEUE_NAME.search(f"{m.name} {m.query}")
-            and is_rate(m)
-            and (g := metric_growth(m)) is not None
-            and g >= DOUBLING
-            for m in evidence.metrics
-        )
-    )
-
-
-def _hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] | None:
-    """Why an autoscaler at its maximum is not short of replicas, with the fact that says so.
-    Its pods are throttled in HEAVILY_THROTTLED_SHARE of their CFS periods or more while
-    demand did not grow by half: the CPU limit caps each pod, and a CPU target reads
-    throttled pods as busy, so more of them add little. Or it scaled up during the window
-    while the request rate stayed flat: each request takes longer (a slower dependency,
-    costlier code), demand did not grow. Or its calls to a dependency are refused for rate:
-    more replicas make more calls and earn more refusals."""
-    refused = rate_limited_calls(evidence)
-    if refused and limiting_service(evidence, refused) is not None:
-        return (
-            "Its calls are refused for rate (429 Too Many Requests): more replicas make more "
-            "calls to a callee that caps them",
-            item(refused[0].source, refused[0].line),
-        )
-    ratios = throttle_ratios(evidence)
-    worst = max(ratios.items(), key=lambda kv: kv[1], default=None)
-    # With demand up by half or more, throttling is what the load does, not why it is short.
-    if worst is not None and worst[1] >= HEAVILY_THROTTLED_SHARE and not traffic_rose(evidence):
-        container, share = worst
-        fact = item(
-            "metrics",
-            f"{prose.percent(share)} of CFS periods throttled"
-            + (f" for {container}" if container else ""),
-        )
-        return (
-            f"Its pods are throttled by their CPU limit in {prose.percent(share)} of CFS "
-            "periods: the limit caps them, not the number of replicas",
-            fact,
-        )
-    flat = flat_demand(evidence)
-    scaled = any(
-        c.kind == "scaling"
-        and (hpa is None or c.object.name == hpa)
-        and (age := seconds_before(evidence, c.at)) is not None
-        and age <= WINDOW_SECONDS
-        for c in evidence.changes
-    )
-    if flat is not None and scaled:
-        return (
-            "It scaled up in the last hour while the request rate stayed flat: requests take "
-            "longer, demand did not grow",
-            flat,
-        )
-    return caller_doubt(evidence)
 
 
 def _recent_rollout(evidence: Evidence) -> bool:
@@ -439,7 +362,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             continue
         if "/" in metric.query and RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
-        if _QUEUE_NAME.search(label) and growth >= DOUBLING:
+        if QUEUE_NAME.search(label) and growth >= DOUBLING:
             queues.append((metric, growth))
         elif (
             (LATENCY_NAME.search(label) and growth >= RISE)

@@ -13,8 +13,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.log_signatures import DISK_FULL_LOG
 from kubetriage.analyzers.support import (
-    DISK_FULL_LOG,
     event_fact,
     grep_logs,
     item,

@@ -1,5 +1,6 @@
 """Shared helpers for the deterministic analyzers: suggested quantities, workload resolution,
-log, event and metric look-ups, and the log signatures several analyzers must agree on.
+log, event and metric look-ups. The log signatures several analyzers must agree on, and the
+hosts a line names, are in ``kubetriage.analyzers.log_signatures``.
 Quantity parsing lives in ``kubetriage.models.quantity`` and is re-exported here.
 
 Called only by the analyzer modules in this package. Everything here is a pure function of
@@ -25,7 +26,6 @@ from kubetriage.models.evidence import (
     MetricSummary,
     PodEvidence,
     RevisionEvidence,
-    ServiceEvidence,
 )
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.quantity import GI as GI
@@ -301,176 +301,6 @@ def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) 
         and log.namespace == pod.namespace
         and (container is None or log.container == container)
     ]
-
-
-# Missing or wrong configuration, as applications report it when they refuse to start.
-CONFIG_LOG = re.compile(
-    r"(?i)("
-    r"(env(ironment)?( variable| var)?|config(uration)? (key|value|option)|setting)\s+"
-    r"[\"'`]?(?P<var1>[A-Z][A-Z0-9_]{2,})[\"'`]?\s+(is\s+)?(not set|unset|missing|required|"
-    r"must be set|is empty|not defined|not found)"
-    r"|(missing|required)\s+(required\s+)?(env(ironment)?( variable| var)?|config(uration)?"
-    r"( key| value| option)?|setting)s?[:\s]+[\"'`]?(?P<var2>[A-Z][A-Z0-9_]{2,})"
-    r"|[\"'`]?(?P<var3>[A-Z][A-Z0-9_]{2,})[\"'`]?\s+(environment variable|env var)\s+"
-    r"(is\s+)?(not set|missing|required|must be set)"
-    r"|KeyError: '(?P<var4>[A-Z][A-Z0-9_]{2,})'"
-    r"|required key (?P<var5>[A-Z][A-Z0-9_]{2,}) missing value"
-    r"|(could not|cannot|can't|unable to|failed to) resolve (placeholder|variable|env(ironment)?"
-    r"( variable)?) [\"'`$({]*(?P<var6>[A-Za-z_][\w.-]{2,}?)[\"'`})]*(\s|$|:|,)"
-    r"|unresolved (placeholder|variable|env(ironment)? variable)[:\s]+[\"'`$({]*"
-    r"(?P<var7>[A-Za-z_][\w.-]{2,}?)[\"'`})]*(\s|$|:|,)"
-    r"|(open|read|load(ing)?|stat)\s+(config(uration)?\s+(file\s+)?)?[\"']?(?P<path>/[\w./-]+"
-    r"\.(conf|cfg|ya?ml|json|toml|ini|properties|env))[\"']?:?\s+(no such file or directory|"
-    r"not found|does not exist)"
-    r"|config(uration)? file [\"']?(?P<path2>/[\w./-]+)[\"']? (not found|does not exist|"
-    r"is missing)"
-    r"|(failed to (parse|load|read) config(uration)?|invalid config(uration)?)"
-    r"|validation errors? for \w*(Settings|Config)\b"  # pydantic-settings: fields missing
-    r")"
-)
-
-# A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
-# A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
-# grpc-python and grpc-java's client exception.
-GRPC_UNAVAILABLE = re.compile(
-    r"\b14 UNAVAILABLE\b|code = Unavailable\b|StatusCode\.UNAVAILABLE"
-    r"|StatusRuntimeException: UNAVAILABLE"
-)
-# A client connection pool that waited in vain for a connection to its database: every
-# connection it holds is busy in the server (HikariCP, node-postgres, Tomcat JDBC, Commons
-# DBCP, c3p0, Active Record, Sequelize). The line names no host; the pool's URL is in the env.
-POOL_ACQUIRE_TIMEOUT = re.compile(
-    r"(connection is not available, request timed out after"
-    r"|timeout exceeded when trying to connect|Timeout: Pool empty"
-    r"|could not obtain a connection from the pool|Timeout waiting for idle object"
-    r"|checkout a Connection has timed out|ConnectionAcquireTimeoutError)",
-    re.IGNORECASE,
-)
-DEPENDENCY_LOG = re.compile(
-    r"(?i)("
-    r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
-    # pgjdbc: "Connection to db.ns.svc:5432 refused. Check that the hostname and port...".
-    r"|connection to [\w.:-]+ refused"
-    r"|i/o timeout|context deadline exceeded|timed? ?out (while |after |waiting )?"
-    r"(connecting|dialing|waiting for)|connect(ion)? timed? ?out|ETIMEDOUT|read timeout"
-    # HTTP clients' own request timeouts: axios, Java and Python sockets.
-    r"|timeout of \d+ ?ms exceeded|ECONNABORTED|read timed out|SocketTimeoutException"
-    r"|no such host|NXDOMAIN|name or service not known|temporary failure in name resolution"
-    r"|could not resolve host|getaddrinfo|server misbehaving|ENOTFOUND"
-    r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"
-    r"|not possible to connect to|\bUnableToConnect\b"  # StackExchange.Redis (.NET)
-    r"|upstream connect error|no healthy upstream|bad gateway|service[ _]unavailable"
-    # Envoy's access log: the status, then the response flags naming an upstream failure
-    # (UH no healthy upstream, UF connect failure, UO overflow, URX retries exhausted, UT
-    # upstream timeout, UC upstream reset): "GET /x HTTP/1.1" 503 UH.
-    r"|\b5\d\d (?-i:(UH|UF|UO|URX|UT|UC))\b"
-    r"|gateway timeout|(status|code|status_code|http)\"?[=: ]+\"?5\d\d\b|\b5\d\d (Service "
-    r"Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error)"
-    # A client library's error object carrying the callee's 5xx: ApiError(503, ...).
-    r"|\b\w*(Error|Exception)\(5\d\d\b"
-    r"|circuit breaker( is)? open"
-    rf"|{GRPC_UNAVAILABLE.pattern}"
-    # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
-    r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
-    r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
-    r"|no ?brokers ?available|not[ _]enough[ _]replicas"
-    # A search cluster with shards unassigned, or a stream cluster without quorum (NATS).
-    r"|all shards failed|no_shard_available_action_exception"
-    r"|jetstream system temporarily unavailable|no response from stream|no responders available"
-    # A database that is up but refuses the work: read-only, recovering, out of XIDs or slots.
-    r"|database is not accepting commands|read-only transaction|database (system )?is "
-    r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"
-    r"|remaining connection slots are reserved|--read-only option|ProgramLimitExceeded"
-    rf"|{POOL_ACQUIRE_TIMEOUT.pattern}"
-    r")"
-)
-CONFIG_VARIABLE_GROUPS = ("var1", "var2", "var3", "var4", "var5", "var6", "var7")
-# An access-log style 5xx the workload itself served is not a failing dependency; require a
-# word saying *we* failed to get an answer.
-FAILURE_WORDS = re.compile(
-    r"(?i)(fail|error|err=|unavailable|upstream|refused|reset|timeout|timed out|unable|"
-    r"could not|cannot|giving up|abandon|retry|retrying)"
-)
-
-CRASH_LOG = re.compile(
-    r"(?i)(panic:|traceback \(most recent call last\)|\bfatal\b|segmentation fault|"
-    r"sigsegv|unhandled (exception|rejection)|uncaught exception|exception in thread|"
-    r"unknown (flag|option|argument|command)|flag provided but not defined|unrecognized "
-    r"(option|argument)|migration(s)? failed|failed to (run )?migrat|core dumped|"
-    r"exited with (code|status) [1-9]|\berror:)"
-)
-
-# A server whose worker pool has no free worker, as gunicorn/uWSGI/php-fpm/Puma/Tomcat/nginx
-# and thread pools say it: requests (and probes) queue behind busy workers.
-POOL_EXHAUSTED = re.compile(
-    r"(?i)(worker timeout|no (idle|free|available) workers?|all workers (are )?busy|"
-    r"max_children|server reached (pm\.)?max_children|thread pool (is )?(exhausted|full)|"
-    r"all threads (\(\d+\) )?are (currently )?busy|"
-    r"pool exhausted|rejectedexecution|listen queue (is |of socket .{1,80} )?full|"
-    r"backlog (is )?full|"
-    r"worker_connections are not enough|too many (open )?connections|"
-    # Client connection pools with every connection taken: Npgsql, SQLAlchemy.
-    r"connection pool has been exhausted|QueuePool limit of size \d+ overflow \d+ reached)"
-)
-
-OOM_LOG = re.compile(
-    r"(?i)(java\.lang\.OutOfMemoryError|JavaScript heap out of memory|\bMemoryError\b|"
-    r"runtime: out of memory|fatal error: out of memory|cannot allocate memory|"
-    r"out of memory: killed process)"
-)
-
-DISK_FULL_LOG = re.compile(
-    r"(?i)(no space left on device|ENOSPC|disk (is )?full|could not extend file|"
-    r"disk quota exceeded|not enough (free )?(disk )?space|filesystem is full|"
-    r"database or disk is full|insufficient storage|storage (resources )?(are|is) "
-    r"insufficient|\bstoragefull\b|\bstorage full\b)"
-)
-
-_HOST_PATTERNS = (
-    re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][\w.-]*)"),
-    re.compile(r"(?i)\bdial (?:tcp|udp)\d? (?P<host>[a-z0-9][\w.-]*):\d+"),
-    # Go's resolver: "lookup <name> on <server>:53"; grpc-go prefixes "A record lookup error:".
-    re.compile(r"(?i)\blookup (?!errors?\b|failed\b)(?P<host>[a-z0-9][\w.-]*)"),
-    re.compile(
-        r"(?i)\b(?:host|hostname|upstream|server|addr|address|target|endpoint|to|at|url)"
-        r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"
-    ),
-    re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):\d{2,5}\b"),
-    re.compile(
-        r"(?i)\b(?:to|connect to|connecting to|calling|reach|from) \"?"
-        r"(?P<host>[a-z][\w-]*(?:\.[\w-]+)+)"
-    ),
-)
-
-
-def hosts_in(text: str) -> list[str]:
-    """Host names a line mentions (URLs, dial targets, host=..., name:port), in order."""
-    found: list[str] = []
-    for pattern in _HOST_PATTERNS:
-        for match in pattern.finditer(text):
-            host = match["host"].lower().rstrip(".")
-            if host not in found:
-                found.append(host)
-    return found
-
-
-def service_for_host(host: str, services: Iterable[ServiceEvidence]) -> ServiceEvidence | None:
-    """The Service a host name designates: its DNS names, or an ExternalName's target."""
-    host = host.lower().rstrip(".")
-    labels = host.split(".")
-    for svc in services:
-        if svc.external_name and host == svc.external_name.lower().rstrip("."):
-            return svc
-        namespace = svc.namespace.lower()
-        if labels[1:2] == [svc.name.lower()] and labels[2:4] == [namespace, "svc"]:
-            return svc  # "pod.svc.ns.svc...": one member behind a headless Service
-        if labels[0] != svc.name.lower():
-            continue
-        rest = labels[1:]
-        # "svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.<cluster domain>"
-        if not rest or rest == [namespace] or rest[:2] == [namespace, "svc"]:
-            return svc
-    return None
 
 
 # --- metrics ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Which PromQL templates (the catalogue in ``kubetriage.evidence.query_templates``) apply to
-an incident, and rendering them for its scope.
+"""Which PromQL templates (the catalogue in ``kubetriage.evidence.query_templates`` and
+``kubetriage.evidence.query_templates_cluster``, in that order: ``TEMPLATES``) apply to an
+incident, and rendering them for its scope.
 
 Pure functions; ``PrometheusEvidenceCollector`` calls ``build_scope`` and
 ``select_queries`` and runs what they return. Templates use ``$name`` placeholders
@@ -18,7 +19,8 @@ from datetime import timedelta
 from string import Template
 from urllib.parse import parse_qs, urlsplit
 
-from kubetriage.evidence.query_templates import TEMPLATES, QueryTemplate
+from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES, QueryTemplate
+from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.targets import _is_monitoring_name, _label, queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence
@@ -26,6 +28,9 @@ from kubetriage.models.incident import Alert
 from kubetriage.models.vocabulary import Category
 
 ALERT_EXPR_NAME = "alert_expr"
+
+# The whole catalogue, in the order the queries are run and shown.
+TEMPLATES: tuple[QueryTemplate, ...] = (*WORKLOAD_TEMPLATES, *CLUSTER_TEMPLATES)
 
 # Characters RE2 treats specially; Kubernetes names only ever contain "." and "-" of these
 # (and "-" is literal outside brackets), but alert labels are free text.

@@ -1,7 +1,9 @@
-"""The catalogue of PromQL templates kubetriage runs for an incident's evidence: per-pod
-memory, CPU and throttling, restarts, rollouts, per-service traffic, latency, errors and busy
-pools, callee pods, volumes, queues and certificates. Pure data; ``kubetriage.evidence.queries``
-decides which of them apply to an incident and renders them with escaped values.
+"""The PromQL templates of the workload's own series, and ``QueryTemplate``: per-pod memory,
+CPU and throttling, restarts, rollouts, per-service traffic, latency, errors and busy pools,
+callee pods and queues. Pure data, the first part of the catalogue; what the cluster reports
+around the workload (volumes, replicas, nodes, probes, certificates) is the second,
+``kubetriage.evidence.query_templates_cluster``. ``kubetriage.evidence.queries`` decides which
+of them apply to an incident and renders them with escaped values.
 """
 
 from __future__ import annotations
@@ -34,9 +36,7 @@ _JOB = 'namespace="$namespace",job=~"$job_regex"'
 # Prometheus Operator's ServiceMonitors label every series with the Service they scraped, also
 # when their ``jobLabel`` names the job after something else (an app label, a chart).
 _SERVICE = 'namespace="$namespace",service=~"$job_regex"'
-_DEPLOYMENT = 'namespace="$namespace",deployment="$deployment"'
-_STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'
-_PVC = 'namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"'
+DEPLOYMENT_LABELS = 'namespace="$namespace",deployment="$deployment"'
 # The pods of the workloads behind the Services the incident's workload calls.
 _CALLEE_CONTAINERS = (
     'namespace=~"$callee_namespaces",pod=~"$callee_pods",container!="",container!="POD"'
@@ -45,24 +45,6 @@ _POD_SET = frozenset({"namespace", "pod_regex"})
 _JOB_SET = frozenset({"namespace", "job"})
 
 _C = Category
-
-
-# The claims the workload's pods and its callees' pods mount.
-_CLAIMS = 'namespace=~"$claim_namespaces",persistentvolumeclaim=~"$claim_names"'
-
-
-def _claims_ratio(used: str, total: str) -> str:
-    """``used / total`` of each mounted claim's kubelet volume stats."""
-    by = "max by (namespace, persistentvolumeclaim)"
-    return f"{by} ({used}{{{_CLAIMS}}}) / {by} ({total}{{{_CLAIMS}}})"
-
-
-def _pvc_ratio(used: str, total: str) -> str:
-    """``used / total`` of one PersistentVolumeClaim's kubelet volume stats."""
-    return (
-        f"max by (persistentvolumeclaim) ({used}{{{_PVC}}})"
-        f" / max by (persistentvolumeclaim) ({total}{{{_PVC}}})"
-    )
 
 
 def _or_by_service(promql: str) -> str:
@@ -346,7 +328,7 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "deployment_generation",
         (_C.BAD_ROLLOUT,),
         frozenset({"namespace", "deployment"}),
-        f"max(kube_deployment_status_observed_generation{{{_DEPLOYMENT}}})",
+        f"max(kube_deployment_status_observed_generation{{{DEPLOYMENT_LABELS}}})",
         "steps when a rollout happens: the change on the metrics' own clock",
         frozenset({"latency", "errors", "saturation", "restarts", "queue"}),
     ),
@@ -406,141 +388,8 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "CPU per pod when the consumers are not known up front",
         frozenset({"queue"}),
     ),
-    # --- storage ----------------------------------------------------------------------
-    QueryTemplate(
-        "volume_used_ratio",
-        (_C.STORAGE,),
-        frozenset({"namespace", "persistentvolumeclaim"}),
-        _pvc_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
-    ),
-    QueryTemplate(
-        "volume_inodes_used_ratio",
-        (_C.STORAGE,),
-        frozenset({"namespace", "persistentvolumeclaim"}),
-        _pvc_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
-    ),
-    QueryTemplate(
-        "claims_used_ratio",
-        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
-        frozenset({"claims"}),
-        _claims_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
-        "share of each mounted claim in use (the workload's and its callees' volumes)",
-    ),
-    QueryTemplate(
-        "claims_inodes_used_ratio",
-        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
-        frozenset({"claims"}),
-        _claims_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
-        "share of each mounted claim's inodes in use",
-    ),
-    # --- replicas ---------------------------------------------------------------------
-    QueryTemplate(
-        "deployment_replicas_available",
-        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
-        frozenset({"namespace", "deployment"}),
-        f"max(kube_deployment_status_replicas_available{{{_DEPLOYMENT}}})",
-    ),
-    QueryTemplate(
-        "deployment_replicas_desired",
-        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
-        frozenset({"namespace", "deployment"}),
-        f"max(kube_deployment_spec_replicas{{{_DEPLOYMENT}}})",
-    ),
-    QueryTemplate(
-        "deployment_replicas_updated",
-        (_C.BAD_ROLLOUT, _C.IMAGE_PULL),
-        frozenset({"namespace", "deployment"}),
-        f"max(kube_deployment_status_replicas_updated{{{_DEPLOYMENT}}})",
-    ),
-    QueryTemplate(
-        "statefulset_replicas_ready",
-        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
-        frozenset({"namespace", "statefulset"}),
-        f"max(kube_statefulset_status_replicas_ready{{{_STATEFULSET}}})",
-    ),
-    QueryTemplate(
-        "statefulset_replicas_desired",
-        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
-        frozenset({"namespace", "statefulset"}),
-        f"max(kube_statefulset_replicas{{{_STATEFULSET}}})",
-    ),
-    # --- nodes ------------------------------------------------------------------------
-    QueryTemplate(
-        "node_condition_true",
-        (_C.NODE_FAILURE,),
-        frozenset({"node"}),
-        'max by (condition) (kube_node_status_condition{node="$node",status="true"})',
-        "1 while the condition (Ready, MemoryPressure, DiskPressure...) holds",
-    ),
-    QueryTemplate(
-        "node_unschedulable",
-        (_C.NODE_FAILURE, _C.UNSCHEDULABLE),
-        frozenset({"node"}),
-        'max(kube_node_spec_unschedulable{node="$node"})',
-    ),
-    # --- probes and certificates ------------------------------------------------------
-    QueryTemplate(
-        "probe_success",
-        (_C.DEPENDENCY_FAILURE, _C.NETWORK, _C.PROBE_FAILURE),
-        frozenset({"namespace"}),
-        'min by (job, instance) (probe_success{namespace="$namespace"})',
-    ),
-    QueryTemplate(
-        "dependency_probe_success",
-        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
-        frozenset({"dependency_hosts"}),
-        # Blackbox "instance" is a URL or host[:port] of the probed dependency.
-        'min by (job, instance) (probe_success{instance=~"(https?://)?($hosts)([:/].*)?"})',
-    ),
-    QueryTemplate(
-        "failing_probes",
-        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
-        # Unscoped, so only for namespace-wide incidents where nothing narrower is known:
-        # blackbox probes of external dependencies carry no namespace label.
-        frozenset({"namespace_wide"}),
-        "min by (job, instance) (probe_success) and on (job, instance)"
-        " (min by (job, instance) (min_over_time(probe_success[$window] @ end())) < 1)",
-        "probes that failed at least once in the window, over the whole window",
-    ),
-    QueryTemplate(
-        "probe_ssl_expiry_seconds",
-        (_C.CERTIFICATE_EXPIRY,),
-        frozenset({"dependency_hosts"}),
-        "min by (instance) (probe_ssl_earliest_cert_expiry"
-        '{instance=~"(https?://)?($hosts)([:/].*)?"}) - time()',
-    ),
-    QueryTemplate(
-        "expiring_probe_certificates_seconds",
-        (_C.CERTIFICATE_EXPIRY,),
-        frozenset({"namespace_wide"}),
-        "(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < 14 * 86400",
-        "certificates seen by blackbox probes that expire within 14 days",
-    ),
-    # The service mesh's CA (Istio's istiod): its signing chain and its root expire for every
-    # workload at once, wherever the incident is.
-    QueryTemplate(
-        "mesh_ca_chain_expiry_seconds",
-        (_C.CERTIFICATE_EXPIRY,),
-        frozenset(),
-        "min by (namespace) (citadel_server_cert_chain_expiry_timestamp) - time()",
-        "seconds until the mesh CA's signing chain expires (Istio)",
-    ),
-    QueryTemplate(
-        "mesh_ca_root_expiry_seconds",
-        (_C.CERTIFICATE_EXPIRY,),
-        frozenset(),
-        "min by (namespace) (citadel_server_root_cert_expiry_timestamp) - time()",
-        "seconds until the mesh CA's root expires (Istio)",
-    ),
-    QueryTemplate(
-        "certmanager_expiry_seconds",
-        (_C.CERTIFICATE_EXPIRY,),
-        frozenset({"namespace"}),
-        "min by (name) (certmanager_certificate_expiration_timestamp_seconds"
-        '{namespace="$namespace"}) - time()',
-    ),
 )
 
-TEMPLATES: tuple[QueryTemplate, ...] = tuple(
+WORKLOAD_TEMPLATES: tuple[QueryTemplate, ...] = tuple(
     replace(t, promql=_or_by_service(t.promql)) for t in _CATALOGUE
 )

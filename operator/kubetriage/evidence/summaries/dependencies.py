@@ -21,8 +21,8 @@ from kubetriage.evidence.dependencies import (
     named_hosts,
     pod_texts,
     resolve,
-    summarise_dependency,
 )
+from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
     EvidenceScope,

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from kubetriage.evidence.dependencies import summarise_dependency
+from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, ref_of
@@ -33,10 +33,10 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     DependencyEvidence,
     LogTail,
-    NetworkPolicyEvidence,
     WebhookEvidence,
     WebhookFailure,
 )
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import meta as _meta
 from kubetriage.tls_errors import classify_tls_failure

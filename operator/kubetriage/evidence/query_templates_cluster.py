@@ -1,0 +1,169 @@
+"""The PromQL templates of what the cluster reports around a workload: its volumes' use,
+its replicas, its nodes' conditions, blackbox probes and certificate expiry (cert-manager,
+probed hosts, the service mesh's CA). Pure data, the second part of the catalogue whose first
+part (the workload's own series, and ``QueryTemplate``) is ``kubetriage.evidence.query_templates``;
+``kubetriage.evidence.queries`` runs both, in that order.
+"""
+
+from __future__ import annotations
+
+from kubetriage.evidence.query_templates import DEPLOYMENT_LABELS, QueryTemplate
+from kubetriage.models.vocabulary import Category
+
+_STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'
+_PVC = 'namespace="$namespace",persistentvolumeclaim="$persistentvolumeclaim"'
+# The claims the workload's pods and its callees' pods mount.
+_CLAIMS = 'namespace=~"$claim_namespaces",persistentvolumeclaim=~"$claim_names"'
+
+
+def _claims_ratio(used: str, total: str) -> str:
+    """``used / total`` of each mounted claim's kubelet volume stats."""
+    by = "max by (namespace, persistentvolumeclaim)"
+    return f"{by} ({used}{{{_CLAIMS}}}) / {by} ({total}{{{_CLAIMS}}})"
+
+
+def _pvc_ratio(used: str, total: str) -> str:
+    """``used / total`` of one PersistentVolumeClaim's kubelet volume stats."""
+    return (
+        f"max by (persistentvolumeclaim) ({used}{{{_PVC}}})"
+        f" / max by (persistentvolumeclaim) ({total}{{{_PVC}}})"
+    )
+
+
+_C = Category
+
+CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
+    # --- storage ----------------------------------------------------------------------
+    QueryTemplate(
+        "volume_used_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        _pvc_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
+    ),
+    QueryTemplate(
+        "volume_inodes_used_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        _pvc_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
+    ),
+    QueryTemplate(
+        "claims_used_ratio",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        _claims_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
+        "share of each mounted claim in use (the workload's and its callees' volumes)",
+    ),
+    QueryTemplate(
+        "claims_inodes_used_ratio",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        _claims_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
+        "share of each mounted claim's inodes in use",
+    ),
+    # --- replicas ---------------------------------------------------------------------
+    QueryTemplate(
+        "deployment_replicas_available",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_status_replicas_available{{{DEPLOYMENT_LABELS}}})",
+    ),
+    QueryTemplate(
+        "deployment_replicas_desired",
+        (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION, _C.UNSCHEDULABLE, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_spec_replicas{{{DEPLOYMENT_LABELS}}})",
+    ),
+    QueryTemplate(
+        "deployment_replicas_updated",
+        (_C.BAD_ROLLOUT, _C.IMAGE_PULL),
+        frozenset({"namespace", "deployment"}),
+        f"max(kube_deployment_status_replicas_updated{{{DEPLOYMENT_LABELS}}})",
+    ),
+    QueryTemplate(
+        "statefulset_replicas_ready",
+        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
+        frozenset({"namespace", "statefulset"}),
+        f"max(kube_statefulset_status_replicas_ready{{{_STATEFULSET}}})",
+    ),
+    QueryTemplate(
+        "statefulset_replicas_desired",
+        (_C.BAD_ROLLOUT, _C.STORAGE, _C.UNSCHEDULABLE),
+        frozenset({"namespace", "statefulset"}),
+        f"max(kube_statefulset_replicas{{{_STATEFULSET}}})",
+    ),
+    # --- nodes ------------------------------------------------------------------------
+    QueryTemplate(
+        "node_condition_true",
+        (_C.NODE_FAILURE,),
+        frozenset({"node"}),
+        'max by (condition) (kube_node_status_condition{node="$node",status="true"})',
+        "1 while the condition (Ready, MemoryPressure, DiskPressure...) holds",
+    ),
+    QueryTemplate(
+        "node_unschedulable",
+        (_C.NODE_FAILURE, _C.UNSCHEDULABLE),
+        frozenset({"node"}),
+        'max(kube_node_spec_unschedulable{node="$node"})',
+    ),
+    # --- probes and certificates ------------------------------------------------------
+    QueryTemplate(
+        "probe_success",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK, _C.PROBE_FAILURE),
+        frozenset({"namespace"}),
+        'min by (job, instance) (probe_success{namespace="$namespace"})',
+    ),
+    QueryTemplate(
+        "dependency_probe_success",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
+        frozenset({"dependency_hosts"}),
+        # Blackbox "instance" is a URL or host[:port] of the probed dependency.
+        'min by (job, instance) (probe_success{instance=~"(https?://)?($hosts)([:/].*)?"})',
+    ),
+    QueryTemplate(
+        "failing_probes",
+        (_C.DEPENDENCY_FAILURE, _C.NETWORK),
+        # Unscoped, so only for namespace-wide incidents where nothing narrower is known:
+        # blackbox probes of external dependencies carry no namespace label.
+        frozenset({"namespace_wide"}),
+        "min by (job, instance) (probe_success) and on (job, instance)"
+        " (min by (job, instance) (min_over_time(probe_success[$window] @ end())) < 1)",
+        "probes that failed at least once in the window, over the whole window",
+    ),
+    QueryTemplate(
+        "probe_ssl_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"dependency_hosts"}),
+        "min by (instance) (probe_ssl_earliest_cert_expiry"
+        '{instance=~"(https?://)?($hosts)([:/].*)?"}) - time()',
+    ),
+    QueryTemplate(
+        "expiring_probe_certificates_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"namespace_wide"}),
+        "(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < 14 * 86400",
+        "certificates seen by blackbox probes that expire within 14 days",
+    ),
+    # The service mesh's CA (Istio's istiod): its signing chain and its root expire for every
+    # workload at once, wherever the incident is.
+    QueryTemplate(
+        "mesh_ca_chain_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset(),
+        "min by (namespace) (citadel_server_cert_chain_expiry_timestamp) - time()",
+        "seconds until the mesh CA's signing chain expires (Istio)",
+    ),
+    QueryTemplate(
+        "mesh_ca_root_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset(),
+        "min by (namespace) (citadel_server_root_cert_expiry_timestamp) - time()",
+        "seconds until the mesh CA's root expires (Istio)",
+    ),
+    QueryTemplate(
+        "certmanager_expiry_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        frozenset({"namespace"}),
+        "min by (name) (certmanager_certificate_expiration_timestamp_seconds"
+        '{namespace="$namespace"}) - time()',
+    ),
+)
