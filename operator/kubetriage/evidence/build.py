@@ -49,6 +49,7 @@ from kubetriage.evidence.summaries.dependencies import (
     env_mentions,
 )
 from kubetriage.evidence.summaries.events import event_summaries
+from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.ingress import ingress_controllers
 from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
@@ -64,6 +65,7 @@ from kubetriage.models.evidence import (
     ConfigEndpoint,
     DependencyEvidence,
     Evidence,
+    GatewayRouteEvidence,
     LogTail,
     NetworkPolicyEvidence,
     PodEvidence,
@@ -260,6 +262,7 @@ def build_evidence(
         dependencies=dependencies,
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
+        gateway_routes=_gateway_routes(build, namespace),
         callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
@@ -381,6 +384,21 @@ def _network_policies(
     policies.sort(key=lambda p: (not p.selects_target, p.name))
     return bounded(
         policies, limits.max_network_policies, "network policies", build.notes, "selecting first"
+    )
+
+
+def _gateway_routes(build: _Build, namespace: str | None) -> list[GatewayRouteEvidence]:
+    """The Gateway API routes of the namespace, with their backends (any namespace's
+    Services: a backendRef may cross namespaces)."""
+    if namespace is None:
+        return []
+    routes = [r for kind in ROUTE_KINDS for r in build.index.in_namespace(kind, namespace)]
+    kept = bounded(routes, build.limits.max_list_items, "gateway routes", build.notes)
+    return route_summaries(
+        kept,
+        build.index.kind("Service"),
+        services_known="Service" not in build.unavailable,
+        max_items=build.limits.max_list_items,
     )
 
 

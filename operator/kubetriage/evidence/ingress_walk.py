@@ -16,6 +16,13 @@ collector can take it as the target (``targets.with_probed``).
 from __future__ import annotations
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.gateway_routes import (
+    ROUTE_PLURALS,
+    backend_refs,
+    gateway_names,
+    matching_routes,
+    routed_service,
+)
 from kubetriage.evidence.summaries.ingress import (
     MAX_CONTROLLER_PODS,
     controller_of,
@@ -32,6 +39,9 @@ from kubetriage.models.objects import JsonDict, selector_query
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
+# The backend Services of the matching routes read to tell which one does not resolve.
+MAX_ROUTE_BACKENDS = 8
+
 
 def _in_run(run: CollectionRun, kind: str, namespace: str) -> list[JsonDict]:
     return [obj for (k, ns, _), obj in run.objects.items() if k == kind and ns == namespace]
@@ -42,13 +52,42 @@ async def probed_ingress(
 ) -> ObjectRef | None:
     """The Ingress serving the host a probe alert names, of those ``scope`` may read (every
     namespace's when it may read the cluster's objects); None when no alert names a URL."""
-    hosts = probed_hosts(alerts)
-    if not hosts:
+    hosts, gateways = probed_hosts(alerts), gateway_names(alerts)
+    if not hosts and not gateways:
         return None
     where = None if scope.may_read(None) else scope.namespace
-    listed = await reader.list_of(run, "Ingress", where, what="list Ingresses of probed hosts")
+    listed = (
+        await reader.list_of(run, "Ingress", where, what="list Ingresses of probed hosts")
+        if hosts
+        else []
+    )
     found = serving_ingress([i for i in listed if scope.may_read(_ns(i))], hosts)
+    if found is None:
+        found = await _routed_service(reader, run, hosts, gateways, where, scope)
     return found if found is not None and scope.may_target(found) else None
+
+
+async def _routed_service(
+    reader: KubeReader,
+    run: CollectionRun,
+    hosts: list[str],
+    gateways: set[str],
+    where: str | None,
+    scope: Scope,
+) -> ObjectRef | None:
+    """The backend Service of the Gateway API route serving a probed host or attached to a
+    Gateway the alerts name (``gateway_routes.routed_service``)."""
+    routes: list[JsonDict] = []
+    for kind, plural in ROUTE_PLURALS:
+        routes += await reader.gateway_api_list(run, where, kind, plural)
+    matched = matching_routes([r for r in routes if scope.may_read(_ns(r))], hosts, gateways)
+    backends = list(dict.fromkeys((ns, name) for r in matched for ns, name, _ in backend_refs(r)))
+    services: list[JsonDict] = []
+    for namespace, name in backends[:MAX_ROUTE_BACKENDS]:
+        if scope.may_read(namespace):
+            found = await reader.read(run, "Service", namespace, name)
+            services += [found] if found is not None else []
+    return routed_service(matched, services, hosts, gateways)
 
 
 async def follow_ingress_controllers(

@@ -413,6 +413,39 @@ class KubeReader:
             run.add(item)
         return len(items)
 
+    async def gateway_api_list(
+        self, run: CollectionRun, namespace: str | None, kind: str, plural: str
+    ) -> list[JsonDict]:
+        """Gateway API objects (gateway.networking.k8s.io/v1) of ``kind`` in ``namespace``
+        (every namespace's when None), added to ``run``. A 404 means the Gateway API is not
+        installed, which is normal and not reported."""
+        group, version = "gateway.networking.k8s.io", "v1"
+        where = f"in {namespace}" if namespace else "in every namespace"
+        if namespace:
+            raw = await self._get(
+                run,
+                f"list {kind}s {where}",
+                self._custom.list_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                limit=self._limits.max_list_items,
+            )
+        else:
+            raw = await self._get(
+                run,
+                f"list {kind}s {where}",
+                self._custom.list_cluster_custom_object,
+                group,
+                version,
+                plural,
+                limit=self._limits.max_list_items,
+            )
+        body = self._parse(run, raw, f"{kind}List", f"{group}/{version}")
+        items = _typed((body or {}).get("items") or [], kind, f"{group}/{version}")
+        return [kept for item in items if (kept := run.add(item)) is not None]
+
     async def events_about(
         self, run: CollectionRun, kind: str, namespace: str | None, name: str
     ) -> None:
