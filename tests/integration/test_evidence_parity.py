@@ -284,6 +284,8 @@ async def test_routes_stay_unlisted_across_namespaces_under_a_one_namespace_scop
     case = _train("network-httproute-backendref-port-after-chart-renumbers-service")
     own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
     live = await _live(emulator, api, case, scope=own)
-    assert live.target is not None and live.target.kind != "Service"
+    assert live.target is not None
+    assert live.target.kind != "Service"
     routes = [r for r in emulator.emulator.audit if r.resource == "httproutes"]
-    assert routes and all(r.namespace == own.namespace for r in routes)
+    assert routes
+    assert all(r.namespace == own.namespace for r in routes)
