@@ -289,3 +289,22 @@ async def test_routes_stay_unlisted_across_namespaces_under_a_one_namespace_scop
     routes = [r for r in emulator.emulator.audit if r.resource == "httproutes"]
     assert routes
     assert all(r.namespace == own.namespace for r in routes)
+
+
+async def test_a_probed_host_served_by_an_istio_gateway_leads_to_its_certificate(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The probe's host -> the Istio Gateway server for it -> its credentialName -> the
+    # cert-manager Certificate writing that Secret, live and offline.
+    case = _train("certificate-expiry-istio-gateway-http01-blocked-by-https-redirect")
+    live = await _live(emulator, api, case)
+    offline = SnapshotEvidenceSource(case).build(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+    assert offline.target is not None
+    assert (offline.target.kind, offline.target.name) == ("Certificate", "shop-example-com-tls")
+    assert live.target == offline.target

@@ -308,6 +308,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         # Which Service a gateway sends a probed host to, in any namespace.
         Request("list", "gateway.networking.k8s.io", "httproutes"),
         Request("list", "gateway.networking.k8s.io", "grpcroutes", namespace="shop"),
+        Request("list", "networking.istio.io", "gateways"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [

@@ -9,9 +9,11 @@ from typing import Any
 
 from kubetriage.evidence.summaries.gateway_routes import (
     broken_backends,
+    credential_target,
     gateway_names,
     route_summaries,
     routed_service,
+    served_credential,
     unresolved,
 )
 from kubetriage.models.base import ObjectRef
@@ -175,3 +177,49 @@ def test_a_route_to_a_missing_service_is_fixed_at_that_service() -> None:
 def test_a_resolved_route_makes_no_finding() -> None:
     found = analyze(make.checkout_evidence(gateway_routes=[_route_evidence()]))
     assert not [f for f in found.findings if f.analyzer == "gateway-route"]
+
+
+def _istio_gateway(namespace: str, servers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw", "namespace": namespace},
+        "spec": {"selector": {"istio": "ingressgateway"}, "servers": servers},
+    }
+
+
+def _tls_server(hosts: list[str], secret: str | None) -> dict[str, Any]:
+    tls: dict[str, Any] = {"mode": "SIMPLE"}
+    if secret is not None:
+        tls["credentialName"] = secret
+    return {"port": {"number": 443, "protocol": "HTTPS"}, "hosts": hosts, "tls": tls}
+
+
+def test_an_istio_gateway_serves_a_probed_host_with_its_credential() -> None:
+    gateways = [
+        _istio_gateway("edge", [_tls_server(["*"], "default-tls")]),
+        _istio_gateway("istio-ingress", [_tls_server(["*/*.example.com"], "wildcard-tls")]),
+        _istio_gateway("shop", [_tls_server(["shop/shop.example.com"], "shop-tls")]),
+        _istio_gateway("plain", [_tls_server(["api.example.com"], None)]),
+    ]
+    assert served_credential(gateways, ["shop.example.com"]) == ("shop", "shop-tls")
+    assert served_credential(gateways, ["api.example.com"]) == ("istio-ingress", "wildcard-tls")
+    assert served_credential(gateways, ["www.example.org"]) == ("edge", "default-tls")
+    # A Gateway API Gateway is not an Istio one.
+    other = {**gateways[2], "apiVersion": "gateway.networking.k8s.io/v1"}
+    assert served_credential([other], ["shop.example.com"]) is None
+
+
+def test_the_certificate_writing_the_credential_is_the_target() -> None:
+    certificate = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "shop-cert", "namespace": "shop"},
+        "spec": {"secretName": "shop-tls"},
+    }
+    assert credential_target([certificate], "shop", "shop-tls") == ObjectRef(
+        kind="Certificate", namespace="shop", name="shop-cert", api_version="cert-manager.io/v1"
+    )
+    assert credential_target([certificate], "edge", "shop-tls") == ObjectRef(
+        kind="Secret", namespace="edge", name="shop-tls", api_version="v1"
+    )

@@ -34,6 +34,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes, grpcroutes]
   verbs: [get, list, watch]
+# Istio Gateways: which TLS credential (Secret, so Certificate) serves a probed host.
+- apiGroups: [networking.istio.io]
+  resources: [gateways]
+  verbs: [get, list, watch]
 {{- if .Values.rbac.certManager }}
 - apiGroups: [cert-manager.io]
   resources: [certificates, certificaterequests, issuers]

@@ -48,7 +48,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
-from kubetriage.evidence.summaries.gateway_routes import ROUTE_PLURALS
+from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.nodes import node_troubled
 from kubetriage.evidence.targets import focus_containers, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
@@ -343,8 +343,8 @@ class KubeEvidenceCollector:
 
     async def _gateway_routes(self, run: CollectionRun, namespace: str) -> None:
         """The namespace's Gateway API routes (the builder checks their backendRefs)."""
-        for kind, plural in ROUTE_PLURALS:
-            await self._reader.gateway_api_list(run, namespace, kind, plural)
+        for api in ROUTE_APIS:
+            await self._reader.custom_list(run, namespace, api)
 
     async def _certificates(self, run: CollectionRun, namespace: str) -> None:
         """cert-manager Certificates, then (when there are any) the CertificateRequests and

@@ -413,13 +413,16 @@ class KubeReader:
             run.add(item)
         return len(items)
 
-    async def gateway_api_list(
-        self, run: CollectionRun, namespace: str | None, kind: str, plural: str
+    async def custom_list(
+        self,
+        run: CollectionRun,
+        namespace: str | None,
+        api: tuple[str, str, str, str],
     ) -> list[JsonDict]:
-        """Gateway API objects (gateway.networking.k8s.io/v1) of ``kind`` in ``namespace``
-        (every namespace's when None), added to ``run``. A 404 means the Gateway API is not
-        installed, which is normal and not reported."""
-        group, version = "gateway.networking.k8s.io", "v1"
+        """Custom objects (``api``: group, version, kind, plural; the Gateway API's routes,
+        Istio's Gateways) in ``namespace`` (every namespace's when None), added to ``run``. A
+        404 means the API is not installed, which is normal and not reported."""
+        group, version, kind, plural = api
         where = f"in {namespace}" if namespace else "in every namespace"
         if namespace:
             raw = await self._get(

@@ -25,8 +25,10 @@ from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.summaries.gateway_routes import (
     ROUTE_KINDS,
+    credential_target,
     gateway_names,
     routed_service,
+    served_credential,
 )
 from kubetriage.evidence.summaries.ingress import serving_ingress
 from kubetriage.evidence.summaries.webhooks import (
@@ -137,6 +139,10 @@ class SnapshotEvidenceSource:
                 probed_hosts(alerts),
                 gateway_names(alerts),
             )
+            served = served_credential(readable, probed_hosts(alerts))
+            if found is None and served is not None:
+                certificates = [o for o in readable if o.get("kind") == "Certificate"]
+                found = credential_target(certificates, *served)
         return found if found is not None and scope.may_target(found) else None
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:

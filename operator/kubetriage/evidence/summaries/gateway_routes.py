@@ -22,8 +22,13 @@ from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
-ROUTE_PLURALS: Final = (("HTTPRoute", "httproutes"), ("GRPCRoute", "grpcroutes"))
-ROUTE_KINDS: Final = tuple(kind for kind, _ in ROUTE_PLURALS)
+# (group, version, kind, plural) of what the walk lists through the custom objects API.
+ROUTE_APIS: Final = (
+    ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
+    ("gateway.networking.k8s.io", "v1", "GRPCRoute", "grpcroutes"),
+)
+ROUTE_KINDS: Final = tuple(api[2] for api in ROUTE_APIS)
+ISTIO_GATEWAY_API: Final = ("networking.istio.io", "v1", "Gateway", "gateways")
 # Alert labels naming a Gateway (gateway controllers' metrics and the rules built on them).
 _GATEWAY_LABELS: Final = ("gateway", "gateway_name")
 
@@ -176,3 +181,59 @@ def route_summaries(
             )
         )
     return summaries
+
+
+def is_istio_gateway(obj: Mapping[str, object]) -> bool:
+    return obj.get("kind") == "Gateway" and (as_str(obj.get("apiVersion")) or "").startswith(
+        "networking.istio.io/"
+    )
+
+
+def _server_hosts(server: Mapping[str, object]) -> list[str]:
+    """An Istio Gateway server's hosts without their ``namespace/`` prefix."""
+    return [h.rpartition("/")[2] for h in as_list(server.get("hosts")) if isinstance(h, str)]
+
+
+def served_credential(gateways: Iterable[JsonDict], hosts: list[str]) -> tuple[str, str] | None:
+    """(namespace, Secret) of the TLS credential (``tls.credentialName``) an Istio Gateway
+    serves the first of ``hosts`` with (exact hosts before wildcards, ``*`` last)."""
+    listed = sorted(
+        (g for g in gateways if is_istio_gateway(g)), key=lambda g: (_ns(g) or "", _name(g))
+    )
+    servers = [
+        (_ns(g) or "", server, secret)
+        for g in listed
+        for server in dicts(as_dict(g.get("spec")).get("servers"))
+        if (secret := as_str(as_dict(server.get("tls")).get("credentialName")))
+    ]
+    for host in hosts:
+        for rank in range(3):
+            for namespace, server, secret in servers:
+                patterns = _server_hosts(server)
+                if any(_host_rank(p, host) == rank for p in patterns):
+                    return namespace, secret
+    return None
+
+
+def _host_rank(pattern: str, host: str) -> int | None:
+    """0 for the exact host, 1 for a wildcard covering it, 2 for ``*``; None otherwise."""
+    if pattern.lower() == host.lower():
+        return 0
+    if pattern == "*":
+        return 2
+    return 1 if host_matches(pattern, host) else None
+
+
+def credential_target(certificates: Iterable[JsonDict], namespace: str, secret: str) -> ObjectRef:
+    """The cert-manager Certificate writing ``secret`` in ``namespace`` (renewing it is the
+    fix), else the Secret itself."""
+    for cert in certificates:
+        spec = as_dict(cert.get("spec"))
+        if _ns(cert) == namespace and as_str(spec.get("secretName")) == secret:
+            return ObjectRef(
+                kind="Certificate",
+                namespace=namespace,
+                name=_name(cert),
+                api_version=as_str(cert.get("apiVersion")),
+            )
+    return ObjectRef(kind="Secret", namespace=namespace, name=secret, api_version="v1")
