@@ -254,3 +254,57 @@ async def test_a_failing_callees_own_callee_is_read_one_hop_further(
     assert len(hops(offline)) == 2
     assert hops(offline)[1][1]
     assert hops(live) == hops(offline)
+
+
+async def test_a_gateway_alert_leads_to_the_route_backend_that_does_not_resolve(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The Gateway the alert names -> its HTTPRoutes -> the backend Service whose port the
+    # route names but the Service does not expose: live and offline agree on the target
+    # and on the route's summary.
+    case = _train("network-httproute-backendref-port-after-chart-renumbers-service")
+    live = await _live(emulator, api, case)
+    offline = SnapshotEvidenceSource(case).build(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+    assert offline.target is not None
+    assert (offline.target.kind, offline.target.name) == ("Service", "catalog-api")
+    assert live.target == offline.target
+    assert [r.unknown_ports for r in offline.gateway_routes] == [{"catalog-api": "8080"}]
+    assert live.gateway_routes == offline.gateway_routes
+
+
+async def test_routes_stay_unlisted_across_namespaces_under_a_one_namespace_scope(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _train("network-httproute-backendref-port-after-chart-renumbers-service")
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    live = await _live(emulator, api, case, scope=own)
+    assert live.target is not None
+    assert live.target.kind != "Service"
+    routes = [r for r in emulator.emulator.audit if r.resource == "httproutes"]
+    assert routes
+    assert all(r.namespace == own.namespace for r in routes)
+
+
+async def test_a_probed_host_served_by_an_istio_gateway_leads_to_its_certificate(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The probe's host -> the Istio Gateway server for it -> its credentialName -> the
+    # cert-manager Certificate writing that Secret, live and offline.
+    case = _train("certificate-expiry-istio-gateway-http01-blocked-by-https-redirect")
+    live = await _live(emulator, api, case)
+    offline = SnapshotEvidenceSource(case).build(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+    assert offline.target is not None
+    assert (offline.target.kind, offline.target.name) == ("Certificate", "shop-example-com-tls")
+    assert live.target == offline.target

@@ -305,6 +305,10 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "kubetriage.io", "incidents", "status", namespace="shop"),
         Request("create", "", "events", namespace="shop"),
         Request("patch", "kopf.dev", "clusterkopfpeerings", name="kubetriage"),
+        # Which Service a gateway sends a probed host to, in any namespace.
+        Request("list", "gateway.networking.k8s.io", "httproutes"),
+        Request("list", "gateway.networking.k8s.io", "grpcroutes", namespace="shop"),
+        Request("list", "networking.istio.io", "gateways"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -315,6 +319,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("delete", "kubetriage.io", "incidents", namespace="shop"),
         Request("create", "events.k8s.io", "events", namespace="shop"),
         Request("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+        Request("patch", "gateway.networking.k8s.io", "httproutes", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

@@ -29,6 +29,15 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [get, list, watch]
+# Gateway API routes: which Service a gateway sends a probed host to (harmless when the
+# Gateway API is not installed).
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes, grpcroutes]
+  verbs: [get, list, watch]
+# Istio Gateways: which TLS credential (Secret, so Certificate) serves a probed host.
+- apiGroups: [networking.istio.io]
+  resources: [gateways]
+  verbs: [get, list, watch]
 {{- if .Values.rbac.certManager }}
 - apiGroups: [cert-manager.io]
   resources: [certificates, certificaterequests, issuers]

@@ -28,6 +28,7 @@ from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
+from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
@@ -71,6 +72,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CLIENT_ROLLOUT_ANALYZERS,
     *NETWORK_ANALYZERS,
     *ROUTING_ANALYZERS,
+    *GATEWAY_ROUTE_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,
     # the rest, in the order they were added (ties go to the rules above)
     *METRIC_ANALYZERS,

@@ -54,6 +54,7 @@ from kubetriage.evidence.summaries.dependencies import (
     dependency_summaries,
 )
 from kubetriage.evidence.summaries.events import event_summaries
+from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.ingress import ingress_controllers
 from kubetriage.evidence.summaries.network import service_summary
@@ -67,6 +68,7 @@ from kubetriage.models.evidence import (
     AutoscalerEvidence,
     ConfigEndpoint,
     Evidence,
+    GatewayRouteEvidence,
     LogTail,
     PodEvidence,
     QuotaEvidence,
@@ -231,6 +233,7 @@ def build_evidence(
         dependencies=dependencies,
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
+        gateway_routes=_gateway_routes(build, namespace),
         callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
@@ -250,6 +253,21 @@ def _pods(build: Build, kept: list[JsonDict]) -> list[PodEvidence]:
         if summary is not None:
             pods.append(summary)
     return pods
+
+
+def _gateway_routes(build: Build, namespace: str | None) -> list[GatewayRouteEvidence]:
+    """The Gateway API routes of the namespace, with their backends (any namespace's
+    Services: a backendRef may cross namespaces)."""
+    if namespace is None:
+        return []
+    routes = [r for kind in ROUTE_KINDS for r in build.index.in_namespace(kind, namespace)]
+    kept = bounded(routes, build.limits.max_list_items, "gateway routes", build.notes)
+    return route_summaries(
+        kept,
+        build.index.kind("Service"),
+        services_known="Service" not in build.unavailable,
+        max_items=build.limits.max_list_items,
+    )
 
 
 def _scope_test(

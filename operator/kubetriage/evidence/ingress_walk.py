@@ -10,12 +10,25 @@ which Ingresses, which class and which pod labels are decided by the pure helper
 
 Before the walk, ``probed_ingress`` finds the Ingress serving the host a probe alert names
 (``targets.probed_hosts``), among the Ingresses the tenancy rule lets read, so that the
-collector can take it as the target (``targets.with_probed``).
+collector can take it as the target (``targets.with_probed``). Without such an Ingress, the
+Gateway API route serving the host (or attached to a Gateway the alert names) leads to its
+backend Service, and an Istio Gateway serving the host to the Certificate of its
+``credentialName`` (``kubetriage.evidence.summaries.gateway_routes``).
 """
 
 from __future__ import annotations
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.gateway_routes import (
+    ISTIO_GATEWAY_API,
+    ROUTE_APIS,
+    backend_refs,
+    credential_target,
+    gateway_names,
+    matching_routes,
+    routed_service,
+    served_credential,
+)
 from kubetriage.evidence.summaries.ingress import (
     MAX_CONTROLLER_PODS,
     controller_of,
@@ -32,6 +45,9 @@ from kubetriage.models.objects import JsonDict, selector_query
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
+# The backend Services of the matching routes read to tell which one does not resolve.
+MAX_ROUTE_BACKENDS = 8
+
 
 def _in_run(run: CollectionRun, kind: str, namespace: str) -> list[JsonDict]:
     return [obj for (k, ns, _), obj in run.objects.items() if k == kind and ns == namespace]
@@ -41,14 +57,61 @@ async def probed_ingress(
     reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
 ) -> ObjectRef | None:
     """The Ingress serving the host a probe alert names, of those ``scope`` may read (every
-    namespace's when it may read the cluster's objects); None when no alert names a URL."""
-    hosts = probed_hosts(alerts)
-    if not hosts:
+    namespace's when it may read the cluster's objects); else the backend Service of the
+    Gateway API route serving that host or attached to a Gateway an alert names; else the
+    Certificate (or Secret) of the TLS credential an Istio Gateway serves the host with.
+    None when no alert names a URL or a Gateway."""
+    hosts, gateways = probed_hosts(alerts), gateway_names(alerts)
+    if not hosts and not gateways:
         return None
     where = None if scope.may_read(None) else scope.namespace
-    listed = await reader.list_of(run, "Ingress", where, what="list Ingresses of probed hosts")
+    listed = (
+        await reader.list_of(run, "Ingress", where, what="list Ingresses of probed hosts")
+        if hosts
+        else []
+    )
     found = serving_ingress([i for i in listed if scope.may_read(_ns(i))], hosts)
+    if found is None:
+        found = await _routed_service(reader, run, hosts, gateways, where, scope)
+    if found is None and hosts:
+        found = await _served_credential(reader, run, hosts, where, scope)
     return found if found is not None and scope.may_target(found) else None
+
+
+async def _served_credential(
+    reader: KubeReader, run: CollectionRun, hosts: list[str], where: str | None, scope: Scope
+) -> ObjectRef | None:
+    """The Certificate (else the Secret) of the TLS credential an Istio Gateway serves a
+    probed host with (``gateway_routes.served_credential``)."""
+    listed = await reader.custom_list(run, where, ISTIO_GATEWAY_API)
+    served = served_credential([g for g in listed if scope.may_read(_ns(g))], hosts)
+    if served is None or not scope.may_read(served[0]):
+        return None
+    await reader.cert_manager_list(run, served[0], "Certificate", "certificates")
+    return credential_target(_in_run(run, "Certificate", served[0]), *served)
+
+
+async def _routed_service(
+    reader: KubeReader,
+    run: CollectionRun,
+    hosts: list[str],
+    gateways: set[str],
+    where: str | None,
+    scope: Scope,
+) -> ObjectRef | None:
+    """The backend Service of the Gateway API route serving a probed host or attached to a
+    Gateway the alerts name (``gateway_routes.routed_service``)."""
+    routes: list[JsonDict] = []
+    for api in ROUTE_APIS:
+        routes += await reader.custom_list(run, where, api)
+    matched = matching_routes([r for r in routes if scope.may_read(_ns(r))], hosts, gateways)
+    backends = list(dict.fromkeys((ns, name) for r in matched for ns, name, _ in backend_refs(r)))
+    services: list[JsonDict] = []
+    for namespace, name in backends[:MAX_ROUTE_BACKENDS]:
+        if scope.may_read(namespace):
+            found = await reader.read(run, "Service", namespace, name)
+            services += [found] if found is not None else []
+    return routed_service(matched, services, hosts, gateways)
 
 
 async def follow_ingress_controllers(

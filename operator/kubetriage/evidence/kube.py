@@ -48,6 +48,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.targets import focus_containers, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
@@ -337,6 +338,11 @@ class KubeEvidenceCollector:
                 run.add(strip_config_map(item) if item.get("kind") == "ConfigMap" else item)
         await self._certificates(run, namespace)
 
+    async def _gateway_routes(self, run: CollectionRun, namespace: str) -> None:
+        """The namespace's Gateway API routes (the builder checks their backendRefs)."""
+        for api in ROUTE_APIS:
+            await self._reader.custom_list(run, namespace, api)
+
     async def _certificates(self, run: CollectionRun, namespace: str) -> None:
         """cert-manager Certificates, then (when there are any) the CertificateRequests and
         Issuers behind their renewals. A 404 means cert-manager is not installed, which is
@@ -421,6 +427,7 @@ class KubeEvidenceCollector:
         tasks = []
         if namespace:
             tasks.append(self._namespace_objects(run, namespace))
+            tasks.append(self._gateway_routes(run, namespace))
         tasks.append(self._nodes(run, pods, chosen))
         tasks += [
             self._reader.log(run, ns, pod, container, previous=previous, source="scope")

@@ -413,6 +413,42 @@ class KubeReader:
             run.add(item)
         return len(items)
 
+    async def custom_list(
+        self,
+        run: CollectionRun,
+        namespace: str | None,
+        api: tuple[str, str, str, str],
+    ) -> list[JsonDict]:
+        """Custom objects (``api``: group, version, kind, plural; the Gateway API's routes,
+        Istio's Gateways) in ``namespace`` (every namespace's when None), added to ``run``. A
+        404 means the API is not installed, which is normal and not reported."""
+        group, version, kind, plural = api
+        where = f"in {namespace}" if namespace else "in every namespace"
+        if namespace:
+            raw = await self._get(
+                run,
+                f"list {kind}s {where}",
+                self._custom.list_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                limit=self._limits.max_list_items,
+            )
+        else:
+            raw = await self._get(
+                run,
+                f"list {kind}s {where}",
+                self._custom.list_cluster_custom_object,
+                group,
+                version,
+                plural,
+                limit=self._limits.max_list_items,
+            )
+        body = self._parse(run, raw, f"{kind}List", f"{group}/{version}")
+        items = _typed((body or {}).get("items") or [], kind, f"{group}/{version}")
+        return [kept for item in items if (kept := run.add(item)) is not None]
+
     async def events_about(
         self, run: CollectionRun, kind: str, namespace: str | None, name: str
     ) -> None:

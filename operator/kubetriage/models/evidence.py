@@ -335,6 +335,23 @@ class IngressControllerEvidence(BaseModel):
     unknown_ports: dict[str, str] = Field(default_factory=dict)
 
 
+class GatewayRouteEvidence(BaseModel):
+    """A Gateway API route (HTTPRoute, GRPCRoute) of the incident's namespace and what its
+    backendRefs resolve to (``kubetriage.evidence.summaries.gateway_routes``): the gateway
+    sends the route's traffic only to Services (and ports) that exist."""
+
+    route: ObjectRef
+    hostnames: list[str] = Field(default_factory=list)
+    gateways: list[str] = Field(default_factory=list)  # parentRefs, "namespace/name"
+    backends: list[str] = Field(default_factory=list)  # the Services it sends to
+    # Backend Service -> the port the route names that the Service does not expose.
+    unknown_ports: dict[str, str] = Field(default_factory=dict)
+    # Backend Services that do not exist (only when Services could be listed).
+    missing: list[str] = Field(default_factory=list)
+    # The controller's ResolvedRefs=False condition, "reason: message"; None when resolved.
+    unresolved: str | None = None
+
+
 class DependencyVolume(BaseModel):
     """A PersistentVolumeClaim one of a dependency's pods mounts, as the pod names it."""
 
@@ -483,6 +500,8 @@ class Evidence(BaseModel):
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
     # The controllers serving the namespace's Ingresses to the workload, with their pods.
     ingress_controllers: list[IngressControllerEvidence] = Field(default_factory=list)
+    # Gateway API routes of the incident's namespace, with their backends.
+    gateway_routes: list[GatewayRouteEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

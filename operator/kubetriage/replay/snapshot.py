@@ -23,6 +23,13 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.summaries.gateway_routes import (
+    ROUTE_KINDS,
+    credential_target,
+    gateway_names,
+    routed_service,
+    served_credential,
+)
 from kubetriage.evidence.summaries.ingress import serving_ingress
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
@@ -118,6 +125,24 @@ class SnapshotEvidenceSource:
             and scope.may_read((o.get("metadata") or {}).get("namespace"))
         ]
         found = serving_ingress(ingresses, probed_hosts(alerts))
+        if found is None:
+            # No Ingress: the Service behind the Gateway API route serving the host, or
+            # the broken one behind a Gateway the alerts name.
+            readable = [
+                o
+                for o in self._case.cluster
+                if scope.may_read((o.get("metadata") or {}).get("namespace"))
+            ]
+            found = routed_service(
+                [o for o in readable if o.get("kind") in ROUTE_KINDS],
+                [o for o in readable if o.get("kind") == "Service"],
+                probed_hosts(alerts),
+                gateway_names(alerts),
+            )
+            served = served_credential(readable, probed_hosts(alerts))
+            if found is None and served is not None:
+                certificates = [o for o in readable if o.get("kind") == "Certificate"]
+                found = credential_target(certificates, *served)
         return found if found is not None and scope.may_target(found) else None
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:

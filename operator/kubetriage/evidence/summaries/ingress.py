@@ -194,7 +194,7 @@ def ingress_controllers(
     return summaries
 
 
-def _host_matches(pattern: str, host: str) -> bool:
+def host_matches(pattern: str, host: str) -> bool:
     """Whether an Ingress host (``*.example.com`` covers exactly one more label) is ``host``."""
     pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
     if pattern.startswith("*."):
@@ -232,7 +232,7 @@ def serving_ingress(ingresses: Iterable[JsonDict], hosts: list[str]) -> ObjectRe
         matches = [
             (not any(h.lower() == host.lower() for h in ingress_hosts(i)), _ns(i), _name(i))
             for i in listed
-            if any(_host_matches(h, host) for h in ingress_hosts(i))
+            if any(host_matches(h, host) for h in ingress_hosts(i))
         ]
         if matches:
             _, namespace, name = min(matches)
