@@ -46,6 +46,15 @@ _SHORT_HOST = re.compile(
 _DIAL_TARGET = re.compile(rf"(?<![\w.:/-])(?P<name>[a-z]{_LABEL}):(?P<port>\d{{2,5}})(?![\w.:-])")
 # A whole configuration value "name[.namespace]:port".
 _BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
+# An env var whose name says it holds the address of a peer ("FLAGD_HOST", "CART_ADDR",
+# "PAYMENT_SERVICE", "OTLP_ENDPOINT"): its last word. "OTEL_SERVICE_NAME" names itself.
+_ADDRESS_KEY = re.compile(
+    r"(?i)(?:^|_)(?:host|hostname|addr|address|url|uri|endpoint|service|svc|server)$"
+)
+# ... and a whole value that is a bare host: "name[.namespace][:port]", a word first.
+_BARE_HOST = re.compile(
+    rf"(?P<name>[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?)(?:\.(?P<ns>{_LABEL}))?(?::(?P<port>\d{{2,5}}))?"
+)
 # upstream=name[.namespace][:port]: a structured log's key naming the peer it called
 # (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...), or
 # the datastore a client connects to ("database URL: orders-db:5432", "redis_addr=cache:6379").
@@ -237,7 +246,8 @@ def named_hosts(
     """Hosts named by logs/env/args texts and by ConfigMaps' ``serviceHosts``."""
     found: list[ServiceHost] = []
     for source, text in texts:
-        found += service_hosts(source, text)
+        hosts = service_hosts(source, text)
+        found += hosts or env_host(source, text)
         if source.startswith("log ") and DNS_LOG.search(text):
             # A name lookup failed: the resolver timed out, or answered that the name does
             # not exist. Either way the cluster DNS answered it, so it is a callee too, and
@@ -261,6 +271,21 @@ def named_hosts(
                     )
                 )
     return found
+
+
+def env_host(source: str, value: str) -> list[ServiceHost]:
+    """The host an env var names by its whole value when its name says it holds a peer's
+    address (``FLAGD_HOST=flagd``, ``CART_ADDR=cart:8080``; ``source`` is ``pod_texts``'
+    "<pod or workload> env <NAME>"); none for any other var or value. A short name stands
+    for a Service of the caller's namespace only if one exists (resolved like any host)."""
+    head, found, name = source.rpartition(" env ")
+    if not found or not head or not _ADDRESS_KEY.search(name):
+        return []
+    bare = _BARE_HOST.fullmatch(value.strip().lower())
+    if bare is None:
+        return []
+    port = int(bare["port"]) if bare["port"] else None
+    return [ServiceHost(bare["name"], bare["ns"], port, source)]
 
 
 def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
