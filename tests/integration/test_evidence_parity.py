@@ -338,3 +338,23 @@ async def test_apiservices_stay_unlisted_when_every_autoscaler_reads_its_metrics
     live = await _live(emulator, api, case)
     assert live.aggregated_apis == []
     assert not [r for r in emulator.emulator.audit if r.resource == "apiservices"]
+
+
+async def test_lookups_failing_on_one_node_bring_that_nodes_dns_cache(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The pods of the node whose pods fail at the resolver are listed (every namespace); the
+    # DaemonSet of the one serving DNS on the node's network is followed first.
+    case = _train("oom-killed-node-local-dns-one-node-checkout-redis-eai-again")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def dependencies(evidence: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (d.ref, d.workload, d.named_by, d.desired_replicas, d.ready_replicas, d.failing_pods)
+            for d in evidence.dependencies
+        ]
+
+    assert offline.dependencies[0].workload is not None
+    assert offline.dependencies[0].workload.kind == "DaemonSet"
+    assert dependencies(live) == dependencies(offline)

@@ -8,7 +8,10 @@ a Service the workload names:
   ``svc.ns.svc``, ``svc.ns:port``, ``scheme://svc.ns``, ``scheme://svc:port``), or after a
   key that names the peer called (``upstream=svc``, ``backend: svc.ns``, ``peer_host=svc``);
 - or, for a Service of its own namespace, by the word its name is built on in an error line
-  ("failed to convert currency" names ``currencyservice``).
+  ("failed to convert currency" names ``currencyservice``);
+- by a whole env value when the var's name says it holds an address (``FLAGD_HOST=flagd``);
+- or, when its pods' lookups fail at the resolver on some nodes, the DaemonSet serving DNS on
+  those nodes' own network (NodeLocal DNSCache), followed first.
 
 For each, the evidence keeps the Service (endpoints), the workload behind it (replicas), its
 failing pods, its rollouts (``kubetriage.evidence.changes``) and its Warning events, so an
@@ -23,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from kubetriage.dns_errors import DNS_LOG
+from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 
 JsonDict = dict[str, Any]
 
@@ -286,6 +289,65 @@ def env_host(source: str, value: str) -> list[ServiceHost]:
         return []
     port = int(bare["port"]) if bare["port"] else None
     return [ServiceHost(bare["name"], bare["ns"], port, source)]
+
+
+def resolver_failing_nodes(
+    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(node, log source) of each node whose pods' own log lines (``log ns/pod/container``)
+    say the resolver failed (EAI_AGAIN, SERVFAIL, a lookup timeout), first source each."""
+    nodes = {
+        (str(_meta(p).get("namespace")), str(_meta(p).get("name"))): node
+        for p in pods
+        if isinstance(node := _d(p.get("spec")).get("nodeName"), str) and node
+    }
+    found: dict[str, str] = {}
+    for source, line in lines:
+        if not source.startswith("log ") or not DNS_RESOLVER_FAILURE.search(line):
+            continue
+        namespace, _, rest = source.removeprefix("log ").partition("/")
+        node = nodes.get((namespace, rest.partition("/")[0]))
+        if node is not None:
+            found.setdefault(node, source)
+    return list(found.items())
+
+
+def _serves_dns(pod: JsonDict) -> bool:
+    """A pod on the node's own network that listens on port 53: the node's DNS cache
+    (NodeLocal DNSCache's node-cache, a per-node CoreDNS or dnsmasq)."""
+    spec = _d(pod.get("spec"))
+    return spec.get("hostNetwork") is True and any(
+        port.get("containerPort") == 53
+        for container in _dicts(spec.get("containers"))
+        for port in _dicts(container.get("ports"))
+    )
+
+
+def node_dns_hosts(
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+) -> list[ServiceHost]:
+    """The DaemonSets whose pods serve DNS on the nodes where lookups fail (``failing``:
+    ``resolver_failing_nodes``): pods of a node resolve through its cache before the cluster
+    DNS, so the cache on that node is the suspect, named by the failing line's source."""
+    sources = dict(failing)
+    found: list[ServiceHost] = []
+    for pod in pods:
+        node = _d(pod.get("spec")).get("nodeName")
+        if node not in sources or not _serves_dns(pod):
+            continue
+        for owner in _dicts(_meta(pod).get("ownerReferences")):
+            if owner.get("kind") != "DaemonSet" or not isinstance(owner.get("name"), str):
+                continue
+            host = ServiceHost(
+                name=owner["name"],
+                namespace=str(_meta(pod).get("namespace")),
+                port=53,
+                source=sources[node],
+                kind="DaemonSet",
+            )
+            if all((h.name, h.namespace) != (host.name, host.namespace) for h in found):
+                found.append(host)
+    return found
 
 
 def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
