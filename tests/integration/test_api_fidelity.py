@@ -2,7 +2,8 @@
 operator and the replay rely on (CRUD and 404/409 bodies, label and field selectors,
 optimistic concurrency, generation, strategic merge patch, server-side dry-run, events with
 generateName, the Incident CRD's validation naming the field, the status subresource, pod
-logs current and previous, cluster-scoped admission webhook configurations read and listed).
+logs current and previous, cluster-scoped admission webhook configurations and APIServices
+read and listed).
 A behaviour the emulator gets wrong fails here on its backend;
 the divergences that remain are listed in the emulator's module docstring.
 Real: the emulator over HTTP, kube-apiserver + etcd + controllers + kwok (the local control
@@ -290,3 +291,40 @@ def test_webhook_configurations_are_cluster_scoped_reads(backend: Backend) -> No
         assert err.value.status == 404
     finally:
         admission.delete_validating_webhook_configuration(name)
+
+
+def test_apiservices_are_cluster_scoped_reads(backend: Backend) -> None:
+    # What the aggregated-API walk reads: an APIService by name and listed, cluster-scoped,
+    # its spec.service naming the Service the API server proxies to.
+    registration: Any = client.ApiregistrationV1Api(backend.api)
+    group = f"{backend.namespace}.fidelity.example.invalid"
+    name = f"v1.{group}"
+    body = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": name},
+        "spec": {
+            "group": group,
+            "version": "v1",
+            "groupPriorityMinimum": 100,
+            "versionPriority": 100,
+            "insecureSkipTLSVerify": True,
+            "service": {"name": "adapter", "namespace": backend.namespace, "port": 443},
+        },
+    }
+    registration.create_api_service(body)
+    try:
+        raw = registration.read_api_service(name, _preload_content=False)
+        read = json.loads(raw.data)
+        assert read["kind"] == "APIService"
+        assert "namespace" not in read["metadata"]
+        assert read["spec"]["service"] == {
+            "name": "adapter",
+            "namespace": backend.namespace,
+            "port": 443,
+        }
+        raw = registration.list_api_service(_preload_content=False)
+        listed = json.loads(raw.data)
+        assert name in [a["metadata"]["name"] for a in listed["items"]]
+    finally:
+        registration.delete_api_service(name)

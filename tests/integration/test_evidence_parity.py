@@ -308,3 +308,53 @@ async def test_a_probed_host_served_by_an_istio_gateway_leads_to_its_certificate
     assert offline.target is not None
     assert (offline.target.kind, offline.target.name) == ("Certificate", "shop-example-com-tls")
     assert live.target == offline.target
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "certificate-expiry-prometheus-adapter-serving-cert-hpa-blind-search-latency",
+        "resource-saturation-hpa-blind-metrics-apiservice-timeout-morning-ramp",
+    ],
+)
+async def test_an_hpa_that_cannot_get_its_metrics_brings_the_unavailable_apiservice(
+    emulator: EmulatorThread, api: client.ApiClient, name: str
+) -> None:
+    # The APIService (cluster-scoped) says why the API server cannot call the metrics API;
+    # its Service's pods say which Secret holds the serving certificate.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert offline.aggregated_apis
+    assert [a.model_dump() for a in live.aggregated_apis] == [
+        a.model_dump() for a in offline.aggregated_apis
+    ]
+
+
+async def test_apiservices_stay_unlisted_when_every_autoscaler_reads_its_metrics(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = _train("network-namespace-relabel-orphans-postgres-policy")
+    live = await _live(emulator, api, case)
+    assert live.aggregated_apis == []
+    assert not [r for r in emulator.emulator.audit if r.resource == "apiservices"]
+
+
+async def test_lookups_failing_on_one_node_bring_that_nodes_dns_cache(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The pods of the node whose pods fail at the resolver are listed (every namespace); the
+    # DaemonSet of the one serving DNS on the node's network is followed first.
+    case = _train("oom-killed-node-local-dns-one-node-checkout-redis-eai-again")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def dependencies(evidence: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (d.ref, d.workload, d.named_by, d.desired_replicas, d.ready_replicas, d.failing_pods)
+            for d in evidence.dependencies
+        ]
+
+    assert offline.dependencies[0].workload is not None
+    assert offline.dependencies[0].workload.kind == "DaemonSet"
+    assert dependencies(live) == dependencies(offline)

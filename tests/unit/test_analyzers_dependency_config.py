@@ -1,8 +1,9 @@
 """Checks the dependency-config rule: a ConfigMap a dependency uses (the cluster DNS's
 Corefile, a flag service's flags) edited right before the caller's errors began, with no
 rollout of either since, is the configuration to correct; and the near misses (the edit is
-old or came after the errors, the dependency or the caller rolled out since, the caller's
-failing calls do not name the dependency).
+old or came after the errors, the dependency or the caller rolled out since); a dependency
+only the caller's env names (``FLAGD_HOST=flagd``) is blamed, less surely, only when its edit
+is the only change of any dependency before the errors and the caller's calls fail.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
@@ -123,5 +124,37 @@ def test_a_caller_that_rolled_out_since_the_edit_is_the_suspect() -> None:
     assert not _rule(ev)
 
 
-def test_a_dependency_named_only_by_the_callers_env_is_not_blamed() -> None:
-    assert not _rule(_caller(_dns(_edit(22), named_by="pod checkout-1 env DNS_SERVER")))
+def test_a_dependency_named_only_by_env_is_blamed_when_its_edit_is_all_that_changed() -> None:
+    # FLAGD_HOST=flagd: a flag service consulted on every call names no host in the errors.
+    ev = _caller(_dns(_edit(22), named_by="pod checkout-1 env DNS_SERVER"))
+    (finding,) = _rule(ev)
+    assert (finding.action, finding.target) == (Action.FIX_CONFIG, COREFILE)
+    assert finding.confidence < analyze(_caller(_dns(_edit(22)))).findings[0].confidence
+
+
+def test_a_dependency_named_only_by_env_is_not_blamed_when_another_changed_too() -> None:
+    other = kinds.DependencyEvidence(
+        service=kinds.ServiceEvidence(
+            name="ledger", namespace="shop", selector={"app": "ledger"}, ready_endpoints=1
+        ),
+        workload=ObjectRef(kind="Deployment", namespace="shop", name="ledger"),
+        named_by=["pod checkout-1 env LEDGER_ADDR"],
+        pods=1,
+        changes=[_rollout(ObjectRef(kind="Deployment", namespace="shop", name="ledger"), 24)],
+    )
+    env_named = _dns(_edit(22), named_by="pod checkout-1 env DNS_SERVER")
+    ev = make.checkout_evidence(
+        logs=[make.checkout_log(LOOKUP_FAILED)],
+        dependencies=[env_named, other],
+        metrics=[_errors(20)],
+    )
+    assert not _rule(ev)
+
+
+def test_a_dependency_named_only_by_env_is_not_blamed_without_failing_calls() -> None:
+    ev = make.checkout_evidence(
+        logs=[make.checkout_log("GET /healthz 200")],
+        dependencies=[_dns(_edit(22), named_by="pod checkout-1 env DNS_SERVER")],
+        metrics=[_errors(20)],
+    )
+    assert not _rule(ev)

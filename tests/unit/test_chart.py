@@ -300,6 +300,9 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("watch", "apiextensions.k8s.io", "customresourcedefinitions"),
         Request("list", "admissionregistration.k8s.io", "validatingwebhookconfigurations"),
         Request("get", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", name="x"),
+        # Why an HPA cannot get its metrics: the APIService serving them.
+        Request("list", "apiregistration.k8s.io", "apiservices"),
+        Request("get", "apiregistration.k8s.io", "apiservices", name="v1beta1.metrics.k8s.io"),
         Request("watch", "kubetriage.io", "incidents"),
         Request("create", "kubetriage.io", "incidents", namespace=NAMESPACE),
         Request("patch", "kubetriage.io", "incidents", "status", namespace="shop"),
@@ -319,6 +322,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("delete", "kubetriage.io", "incidents", namespace="shop"),
         Request("create", "events.k8s.io", "events", namespace="shop"),
         Request("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+        Request("patch", "apiregistration.k8s.io", "apiservices", name="v1beta1.metrics.k8s.io"),
         Request("patch", "gateway.networking.k8s.io", "httproutes", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
@@ -348,6 +352,7 @@ def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
         "nodes",
         "validatingwebhookconfigurations",
         "mutatingwebhookconfigurations",
+        "apiservices",
         "ingressclasses",
     }
     grants = grants_for(docs, NAMESPACE, "kubetriage")

@@ -20,6 +20,7 @@ from kubetriage import prose
 from kubetriage.evidence.dependencies import (
     ServiceHost,
     config_map_hosts,
+    env_host,
     envoy_cluster_service,
     mentioned_objects,
     named_hosts,
@@ -30,7 +31,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import PodTrouble
-from tests.support.built import built, deployment_manifest
+from tests.support.built import built, deployment_manifest, service_manifest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
@@ -543,3 +544,43 @@ def test_a_dependency_carries_the_recent_edits_of_the_config_maps_its_pods_use()
         ("db-env", ["data"], datetime(2026, 11, 20, 8, 0, tzinfo=UTC)),
     ]
     assert all(c.object.namespace == "data" for c in dep.config_changes)
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "host"),
+    [
+        ("FLAGD_HOST", "flagd", ("flagd", None, None)),
+        ("CART_ADDR", "cart:8080", ("cart", None, 8080)),
+        ("PAYMENT_SERVICE", "payment.billing:9000", ("payment", "billing", 9000)),
+        ("OTLP_ENDPOINT", "collector", ("collector", None, None)),
+        # Its name says it is no peer's address, or its value is no host.
+        ("OTEL_SERVICE_NAME", "frontend", None),
+        ("LOG_LEVEL", "debug", None),
+        ("CACHE_HOST", "10.0.0.7", None),
+        ("API_URL", "not a host", None),
+    ],
+)
+def test_an_env_var_named_for_an_address_names_its_bare_value_as_a_host(
+    env: str, value: str, host: tuple[str, str | None, int | None] | None
+) -> None:
+    found = env_host(f"pod web-1 env {env}", value)
+    assert [(h.name, h.namespace, h.port) for h in found] == ([host] if host else [])
+
+
+def test_a_bare_env_value_is_a_dependency_only_when_a_service_has_that_name() -> None:
+    web = deployment_manifest(
+        "web",
+        "shop",
+        {
+            "name": "web",
+            "image": "web:1",
+            "env": [
+                {"name": "FLAGD_HOST", "value": "flagd"},
+                {"name": "CACHE_HOST", "value": "memcached"},
+            ],
+        },
+    )
+    flagd = service_manifest("flagd", "shop", {"app": "flagd"}, port=8013)
+    ev = built([web, flagd], ObjectRef(kind="Deployment", namespace="shop", name="web"))
+    assert [(d.service.name if d.service else None) for d in ev.dependencies] == ["flagd"]
+    assert ev.dependencies[0].named_by == ["Deployment web env FLAGD_HOST"]

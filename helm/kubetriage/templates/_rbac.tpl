@@ -68,6 +68,11 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [admissionregistration.k8s.io]
   resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
   verbs: [get, list]
+# Read only when an HPA cannot get its metrics: the APIService serving them says why
+# (Available=False) and names the Service behind it.
+- apiGroups: [apiregistration.k8s.io]
+  resources: [apiservices]
+  verbs: [get, list]
 {{- end -}}
 
 {{- define "kubetriage.rules.nodes" -}}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
+from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
@@ -91,6 +92,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,
     *MESH_CA_ANALYZERS,
+    *AGGREGATED_API_ANALYZERS,
 )
 
 

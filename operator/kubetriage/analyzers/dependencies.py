@@ -6,7 +6,9 @@ followed across namespaces (``Evidence.dependencies``):
   back, not the caller);
 - the callee's configuration changed: a ConfigMap the dependency uses was edited shortly
   before the caller's errors began, with no rollout of either since (the cluster DNS's
-  Corefile, a flag service's flags, reloaded in place): correct that ConfigMap;
+  Corefile, a flag service's flags, reloaded in place): correct that ConfigMap; the
+  dependency is named by the caller's failing calls, or only by its env when that edit is
+  the only change of any dependency before the errors;
 - the callee is down: its pods fail or no endpoint is ready, so the caller's failures are a
   dependency failure, handed to the dependency's owner.
 
@@ -60,6 +62,11 @@ class _Confidence:
     # (probe failures) and the escalation of a named Service (0.83 at most for a healthy
     # caller), which this edit explains.
     config_edited: float = 0.85
+    # ... the caller's env names it (FLAGD_HOST=flagd) but not its failing calls, while the
+    # caller fails and that edit is the only change of its dependencies before the errors:
+    # a service consulted on every call (flags, settings) that reloaded in place; above the
+    # escalation of a Service the failing calls reach (0.78).
+    config_edited_configured: float = 0.8
 
 
 CONFIDENCE: Final = _Confidence()
@@ -204,10 +211,29 @@ def _began_before(evidence: Evidence, change: ChangeEvidence) -> bool:
     )
 
 
+def _configured_only_change(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the caller's env names ``dependency`` (``FLAGD_HOST=flagd``), the caller's
+    logs show failing calls, and no other dependency changed (rolled out, or had a ConfigMap
+    edited) right before the errors: then the edit of its configuration is what changed."""
+    if not any(" env " in source for source in dependency.named_by):
+        return False
+    if not grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1):
+        return False
+    others = [d for d in evidence.dependencies if d is not dependency]
+    return not any(
+        _onset_follows(evidence, change) is not None
+        for other in others
+        for change in [*other.changes[:1], *other.config_changes[:1]]
+    )
+
+
 def check_dependency_config(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for dependency in evidence.dependencies:
-        if not dependency.config_changes or not _named_in_logs(dependency):
+        if not dependency.config_changes:
+            continue
+        in_calls = _named_in_logs(dependency)
+        if not in_calls and not _configured_only_change(evidence, dependency):
             continue
         edit = dependency.config_changes[0]
         onset = _onset_follows(evidence, edit)
@@ -233,7 +259,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
             make_finding(
                 "dependency-config",
                 Category.CONFIG_MISSING,
-                CONFIDENCE.config_edited,
+                CONFIDENCE.config_edited if in_calls else CONFIDENCE.config_edited_configured,
                 prose.narrative(
                     prose.fitting_problem(
                         [
@@ -251,7 +277,11 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
                         ),
                         prose.claim(f"The errors of {caller} began right after", facts[1]),
                         prose.claim(
-                            f"The failing calls of {caller} go through {named.name}", facts[2]
+                            f"The failing calls of {caller} go through {named.name}"
+                            if in_calls
+                            else f"{caller} is configured to call {named.name}, whose edit "
+                            "is the only change of its dependencies before the errors",
+                            facts[2],
                         ),
                     ],
                 ),

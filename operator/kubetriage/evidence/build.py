@@ -48,6 +48,7 @@ from kubetriage.evidence.raw import (
     ref_key,
     str_map,
 )
+from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
 from kubetriage.evidence.summaries.dependencies import (
     config_endpoints_of,
@@ -232,6 +233,7 @@ def build_evidence(
         },
         dependencies=dependencies,
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
+        aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         gateway_routes=_gateway_routes(build, namespace),
         callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),

@@ -8,7 +8,10 @@ a Service the workload names:
   ``svc.ns.svc``, ``svc.ns:port``, ``scheme://svc.ns``, ``scheme://svc:port``), or after a
   key that names the peer called (``upstream=svc``, ``backend: svc.ns``, ``peer_host=svc``);
 - or, for a Service of its own namespace, by the word its name is built on in an error line
-  ("failed to convert currency" names ``currencyservice``).
+  ("failed to convert currency" names ``currencyservice``);
+- by a whole env value when the var's name says it holds an address (``FLAGD_HOST=flagd``);
+- or, when its pods' lookups fail at the resolver on some nodes, the DaemonSet serving DNS on
+  those nodes' own network (NodeLocal DNSCache), followed first.
 
 For each, the evidence keeps the Service (endpoints), the workload behind it (replicas), its
 failing pods, its rollouts (``kubetriage.evidence.changes``) and its Warning events, so an
@@ -23,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from kubetriage.dns_errors import DNS_LOG
+from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 
 JsonDict = dict[str, Any]
 
@@ -46,6 +49,15 @@ _SHORT_HOST = re.compile(
 _DIAL_TARGET = re.compile(rf"(?<![\w.:/-])(?P<name>[a-z]{_LABEL}):(?P<port>\d{{2,5}})(?![\w.:-])")
 # A whole configuration value "name[.namespace]:port".
 _BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
+# An env var whose name says it holds the address of a peer ("FLAGD_HOST", "CART_ADDR",
+# "PAYMENT_SERVICE", "OTLP_ENDPOINT"): its last word. "OTEL_SERVICE_NAME" names itself.
+_ADDRESS_KEY = re.compile(
+    r"(?i)(?:^|_)(?:host|hostname|addr|address|url|uri|endpoint|service|svc|server)$"
+)
+# ... and a whole value that is a bare host: "name[.namespace][:port]", a word first.
+_BARE_HOST = re.compile(
+    rf"(?P<name>[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?)(?:\.(?P<ns>{_LABEL}))?(?::(?P<port>\d{{2,5}}))?"
+)
 # upstream=name[.namespace][:port]: a structured log's key naming the peer it called
 # (access logs, proxies, HTTP clients: "upstream", "backend", "peer", "dependency"...), or
 # the datastore a client connects to ("database URL: orders-db:5432", "redis_addr=cache:6379").
@@ -237,7 +249,8 @@ def named_hosts(
     """Hosts named by logs/env/args texts and by ConfigMaps' ``serviceHosts``."""
     found: list[ServiceHost] = []
     for source, text in texts:
-        found += service_hosts(source, text)
+        hosts = service_hosts(source, text)
+        found += hosts or env_host(source, text)
         if source.startswith("log ") and DNS_LOG.search(text):
             # A name lookup failed: the resolver timed out, or answered that the name does
             # not exist. Either way the cluster DNS answered it, so it is a callee too, and
@@ -260,6 +273,80 @@ def named_hosts(
                         cluster_dns=svc == "svc",
                     )
                 )
+    return found
+
+
+def env_host(source: str, value: str) -> list[ServiceHost]:
+    """The host an env var names by its whole value when its name says it holds a peer's
+    address (``FLAGD_HOST=flagd``, ``CART_ADDR=cart:8080``; ``source`` is ``pod_texts``'
+    "<pod or workload> env <NAME>"); none for any other var or value. A short name stands
+    for a Service of the caller's namespace only if one exists (resolved like any host)."""
+    head, found, name = source.rpartition(" env ")
+    if not found or not head or not _ADDRESS_KEY.search(name):
+        return []
+    bare = _BARE_HOST.fullmatch(value.strip().lower())
+    if bare is None:
+        return []
+    port = int(bare["port"]) if bare["port"] else None
+    return [ServiceHost(bare["name"], bare["ns"], port, source)]
+
+
+def resolver_failing_nodes(
+    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(node, log source) of each node whose pods' own log lines (``log ns/pod/container``)
+    say the resolver failed (EAI_AGAIN, SERVFAIL, a lookup timeout), first source each."""
+    nodes = {
+        (str(_meta(p).get("namespace")), str(_meta(p).get("name"))): node
+        for p in pods
+        if isinstance(node := _d(p.get("spec")).get("nodeName"), str) and node
+    }
+    found: dict[str, str] = {}
+    for source, line in lines:
+        if not source.startswith("log ") or not DNS_RESOLVER_FAILURE.search(line):
+            continue
+        namespace, _, rest = source.removeprefix("log ").partition("/")
+        node = nodes.get((namespace, rest.partition("/")[0]))
+        if node is not None:
+            found.setdefault(node, source)
+    return list(found.items())
+
+
+def _serves_dns(pod: JsonDict) -> bool:
+    """A pod on the node's own network that listens on port 53: the node's DNS cache
+    (NodeLocal DNSCache's node-cache, a per-node CoreDNS or dnsmasq)."""
+    spec = _d(pod.get("spec"))
+    return spec.get("hostNetwork") is True and any(
+        port.get("containerPort") == 53
+        for container in _dicts(spec.get("containers"))
+        for port in _dicts(container.get("ports"))
+    )
+
+
+def node_dns_hosts(
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+) -> list[ServiceHost]:
+    """The DaemonSets whose pods serve DNS on the nodes where lookups fail (``failing``:
+    ``resolver_failing_nodes``): pods of a node resolve through its cache before the cluster
+    DNS, so the cache on that node is the suspect, named by the failing line's source."""
+    sources = dict(failing)
+    found: list[ServiceHost] = []
+    for pod in pods:
+        node = _d(pod.get("spec")).get("nodeName")
+        if node not in sources or not _serves_dns(pod):
+            continue
+        for owner in _dicts(_meta(pod).get("ownerReferences")):
+            if owner.get("kind") != "DaemonSet" or not isinstance(owner.get("name"), str):
+                continue
+            host = ServiceHost(
+                name=owner["name"],
+                namespace=str(_meta(pod).get("namespace")),
+                port=53,
+                source=sources[node],
+                kind="DaemonSet",
+            )
+            if all((h.name, h.namespace) != (host.name, host.namespace) for h in found):
+                found.append(host)
     return found
 
 

@@ -116,6 +116,11 @@ def summarise_dependency(
         spec, status = _d(workload.get("spec")), _d(workload.get("status"))
         desired = spec.get("replicas") if isinstance(spec.get("replicas"), int) else None
         ready = status.get("readyReplicas") if isinstance(status.get("readyReplicas"), int) else 0
+        if workload.get("kind") == "DaemonSet":
+            # One pod per node it is scheduled on: its counts are the nodes'.
+            scheduled, ready = status.get("desiredNumberScheduled"), status.get("numberReady")
+            desired = scheduled if isinstance(scheduled, int) else None
+            ready = ready if isinstance(ready, int) else 0
     failing = [trouble for p in pods if (trouble := _pod_trouble(p))]
     subjects = {("Pod", str(_meta(p).get("name"))) for p in pods}
     if service is not None:

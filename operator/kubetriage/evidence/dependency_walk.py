@@ -23,8 +23,10 @@ from kubetriage.evidence.dependencies import (
     headless_workload,
     mentioned_objects,
     named_hosts,
+    node_dns_hosts,
     pod_texts,
     resolve,
+    resolver_failing_nodes,
 )
 from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
@@ -71,6 +73,10 @@ class DependencyWalk:
             o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
         ]
         hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
+        # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
+        # first (``node_dns_hosts``, as the builder orders them).
+        failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
+        hosts = node_dns_hosts(await self._node_pods(run, failing, scope), failing) + hosts
         if lines:
             # An error line may name a workload of the namespace that no Service fronts.
             await self._reader.add_listed(
@@ -102,6 +108,27 @@ class DependencyWalk:
             onward = resolve(callee_hosts(lines), _ns(obj), seen)
             seen |= {(k, ns, n) for k, ns, n, _ in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
+
+    async def _node_pods(
+        self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope
+    ) -> list[JsonDict]:
+        """The pods of every namespace on the nodes where lookups fail (only under a scope
+        that may read the cluster); not kept: the walk reads a DNS cache it names."""
+        if not failing or not scope.may_read(None):
+            return []
+        listed = await asyncio.gather(
+            *(
+                self._reader.list_of(
+                    run,
+                    "Pod",
+                    None,
+                    what=f"list pods on node {node}",
+                    field_selector=f"spec.nodeName={node}",
+                )
+                for node, _ in failing[: self._limits.max_nodes]
+            )
+        )
+        return [pod for pods in listed for pod in pods]
 
     async def _follow_resolved(
         self,

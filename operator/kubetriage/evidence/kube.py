@@ -14,7 +14,8 @@ nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, H
 ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: values are
 dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
-use Secrets, and the admission webhooks events report failing (``WebhookWalk``).
+use Secrets, and the admission webhooks events report failing (``WebhookWalk``), and the aggregated
+metrics APIs an autoscaler cannot read (``AggregatedApiWalk``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -30,6 +31,7 @@ from typing import Unpack
 
 from kubernetes import client
 
+from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import find_queue_consumer, follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
@@ -129,6 +131,7 @@ class KubeEvidenceCollector:
         )
         self._dependencies = DependencyWalk(self._reader, limits)
         self._webhooks = WebhookWalk(self._reader, limits)
+        self._aggregated_apis = AggregatedApiWalk(self._reader, limits)
 
     # --- the walk -------------------------------------------------------------------------
 
@@ -465,6 +468,8 @@ class KubeEvidenceCollector:
             await follow_callers(self._reader, run, namespace, pods, workload, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
+        # An autoscaler that cannot get its metrics: the aggregated API serving them.
+        await self._aggregated_apis.follow(run, namespace, scope)
         await self._namespace_labels(run, scope)
 
         query["target"] = chosen

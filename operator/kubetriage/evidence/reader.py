@@ -144,6 +144,7 @@ class KubeReader:
         networking = client.NetworkingV1Api(api_client)
         autoscaling = client.AutoscalingV2Api(api_client)
         admission = client.AdmissionregistrationV1Api(api_client)
+        registration = client.ApiregistrationV1Api(api_client)
         self._core = core
         self._custom = client.CustomObjectsApi(api_client)
         self._kinds: dict[str, _Kind] = {
@@ -228,6 +229,13 @@ class KubeReader:
                 "admissionregistration.k8s.io/v1",
                 admission.read_mutating_webhook_configuration,
                 admission.list_mutating_webhook_configuration,
+                namespaced=False,
+            ),
+            # Cluster-scoped; read only when an autoscaler cannot get its metrics.
+            "APIService": _Kind(
+                "apiregistration.k8s.io/v1",
+                registration.read_api_service,
+                registration.list_api_service,
                 namespaced=False,
             ),
         }

@@ -459,6 +459,23 @@ class WebhookEvidence(BaseModel):
     policies: list[NetworkPolicyEvidence] = Field(default_factory=list)
 
 
+class AggregatedApiEvidence(BaseModel):
+    """An aggregated API (an ``APIService`` of apiregistration.k8s.io, cluster-scoped) the
+    API server reports unavailable while an autoscaler of the incident cannot read the
+    metrics it serves (``kubetriage.evidence.summaries.aggregated_apis``)."""
+
+    name: str  # the APIService's name: "<version>.<group>"
+    group: str
+    reason: str | None = None  # its Available condition's reason (FailedDiscoveryCheck...)
+    message: str = ""  # ... and message (clipped): why the API server's call failed
+    failure: WebhookFailure = "other"  # that message classified
+    service: ObjectRef | None = None  # spec.service: the Service the API server proxies to
+    # The autoscalers that cannot read the metrics this API serves.
+    autoscalers: list[ObjectRef] = Field(default_factory=list)
+    # Its Service with the pods, workload and events behind it, as read.
+    backend: DependencyEvidence | None = None
+
+
 class AlertEvidence(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -498,6 +515,8 @@ class Evidence(BaseModel):
     callers: list[CallerEvidence] = Field(default_factory=list)
     # Admission webhooks that failed the incident's creates or updates.
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
+    # Aggregated APIs (metrics) reported unavailable while an autoscaler cannot read them.
+    aggregated_apis: list[AggregatedApiEvidence] = Field(default_factory=list)
     # The controllers serving the namespace's Ingresses to the workload, with their pods.
     ingress_controllers: list[IngressControllerEvidence] = Field(default_factory=list)
     # Gateway API routes of the incident's namespace, with their backends.

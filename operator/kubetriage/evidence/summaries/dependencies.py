@@ -19,8 +19,10 @@ from kubetriage.evidence.dependencies import (
     headless_workload,
     mentioned_objects,
     named_hosts,
+    node_dns_hosts,
     pod_texts,
     resolve,
+    resolver_failing_nodes,
 )
 from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import (
@@ -246,7 +248,10 @@ def dependency_summaries(
     config_maps = [c for c in index.in_namespace("ConfigMap", namespace) if _name(c) in used]
     # Events of any namespace: a webhook or callee failing a call is named there.
     lines += event_texts(index.kind("Event")[: limits.max_events_fetched])
-    hosts = named_hosts(texts + lines, config_maps)
+    # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes, the
+    # first suspect (their pods ask it before the cluster DNS).
+    hosts = node_dns_hosts(index.kind("Pod"), resolver_failing_nodes(lines, pods))
+    hosts += named_hosts(texts + lines, config_maps)
     named = [
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
     ]

@@ -210,13 +210,15 @@ def _backend_lines(logs: list[LogTail], namespace: str) -> tuple[list[str], list
     return kept, secrets[:_MAX_SECRETS]
 
 
-def _backend(
+def service_backend(
     index: ObjectIndex,
     service: ObjectRef | None,
     unavailable: Collection[str],
     limits: EvidenceLimits,
+    source: str = "admission webhook",
 ) -> DependencyEvidence | None:
-    """The webhook's Service with the pods, workload and events behind it, as read."""
+    """A Service another walk followed (a webhook's, an aggregated API's: ``source`` says
+    which) with the pods, workload and events behind it, as read."""
     if service is None or not service.namespace:
         return None
     obj = index.get("Service", service.namespace, service.name)
@@ -224,7 +226,7 @@ def _backend(
         return None
     objects = [o for kind in DEPENDENCY_KINDS for o in index.in_namespace(kind, service.namespace)]
     summary = service_summary(index, obj, unavailable, limits)
-    return summarise_dependency(summary, None, ["admission webhook"], objects, limits)
+    return summarise_dependency(summary, None, [source], objects, limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +306,7 @@ def _suspects(
         service = webhook_service(configuration, name)
         if name in named or service is None or service in services:
             continue
-        backend = _backend(index, service, unavailable, limits)
+        backend = service_backend(index, service, unavailable, limits)
         if backend is None or backend.service is None or backend.service.ready_endpoints != 0:
             continue
         services.append(service)
@@ -383,7 +385,7 @@ def webhook_summaries(
                 certificates=certificates,
                 secrets_named=secrets,
                 log_lines=[clip_text(x, limits.max_log_line_bytes) or "" for x in lines],
-                backend=_backend(index, service, unavailable, limits),
+                backend=service_backend(index, service, unavailable, limits),
                 backend_labels=landing.labels if landing else {},
                 backend_port=landing.port if landing else None,
                 backend_port_name=landing.port_name if landing else None,

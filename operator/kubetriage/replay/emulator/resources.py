@@ -191,6 +191,13 @@ def builtin_types() -> list[ResourceType]:
             namespaced=False,
             status=False,
         ),
+        _b(
+            "apiregistration.k8s.io",
+            "v1",
+            "APIService",
+            "apiservices",
+            namespaced=False,
+        ),
         _b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short=("pdb",)),
         _b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", status=False),
         _b("events.k8s.io", "v1", "Event", "events", short=("ev",), status=False),

@@ -1,0 +1,62 @@
+"""The aggregated-API walk of evidence collection: when an autoscaler of the incident's
+namespace cannot get its metrics (``ScalingActive=False``, ``FailedGet...Metric``), the
+APIServices (apiregistration.k8s.io/v1, cluster-scoped) serving those metrics' API groups
+that are not Available, and the Service each proxies to with the pods, ReplicaSets, workload
+and events behind it (whose Secret mounts say where its serving certificate is).
+
+Called by ``KubeEvidenceCollector`` after the webhook walk (a Service already followed is not
+read again). Nothing is read unless an HPA reports it cannot get a metric; which APIServices
+count is ``kubetriage.evidence.summaries.aggregated_apis``' rule, shared with the builder.
+Secrets are never read.
+"""
+
+from __future__ import annotations
+
+from kubetriage.evidence.dependency_walk import DependencyWalk
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.aggregated_apis import (
+    api_service_backend,
+    metric_api_groups,
+    unavailable_apis,
+)
+from kubetriage.tenancy import Scope
+
+
+class AggregatedApiWalk:
+    """Follows the aggregated APIs the incident's autoscalers cannot read."""
+
+    def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
+        self._reader = reader
+        self._limits = limits
+        self._dependencies = DependencyWalk(reader, limits)
+
+    async def follow(self, run: CollectionRun, namespace: str | None, scope: Scope) -> None:
+        """Read the unavailable APIServices of the metric APIs the HPAs of ``namespace``
+        report they cannot get, then what stands behind each one's Service the tenancy rule
+        lets us read; ``build_evidence`` summarises them as ``Evidence.aggregated_apis``."""
+        if namespace is None:
+            return
+        hpas = [
+            o
+            for (kind, ns, _), o in run.objects.items()
+            if kind == "HorizontalPodAutoscaler" and ns == namespace
+        ]
+        groups = metric_api_groups(hpas)
+        if not groups:
+            return
+        listed = await self._reader.list_of(run, "APIService", None, what="list APIServices")
+        for api in unavailable_apis(listed, groups)[: self._limits.max_dependencies]:
+            run.add(api)
+            service = api_service_backend(api)
+            if service is None:
+                continue
+            if not scope.may_read(service.namespace):
+                run.error(f"aggregated API not followed: {scope.refusal(service)}")
+                continue
+            svc_namespace = service.namespace or ""
+            svc = run.objects.get(("Service", svc_namespace, service.name))
+            if svc is None:
+                svc = await self._reader.read(run, "Service", svc_namespace, service.name)
+            if svc is not None and ("Endpoints", svc_namespace, service.name) not in run.objects:
+                await self._dependencies.behind(run, svc)
