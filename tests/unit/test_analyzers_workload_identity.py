@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence
+from kubetriage.models.evidence import Evidence, LogSource
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
@@ -73,3 +73,46 @@ def test_other_refusals_are_not_an_identity_binding() -> None:
     ):
         result = analyze(_evidence(text))
         assert not [f for f in result.findings if f.analyzer == "identity-refused"]
+
+
+_FORBIDDEN = (
+    "kubernetes.client.exceptions.ApiException: (403)\nReason: Forbidden\n"
+    'HTTP response body: {"kind":"Status","message":"jobs.batch is forbidden: User '
+    '\\"system:serviceaccount:shop:checkout\\" cannot create resource \\"jobs\\" in API group '
+    '\\"batch\\" in the namespace \\"shop\\"","reason":"Forbidden","code":403}'
+)
+
+
+def _api_evidence(
+    text: str = _FORBIDDEN, *, source: LogSource = "scope", switched: bool = False
+) -> Evidence:
+    """The checkout Deployment, its one pod running ready and logging ``text``; ``switched``:
+    a rollout of it 30 minutes ago changed its ServiceAccount."""
+    changes = [make.rollout_change(CHECKOUT, 3, "serviceAccount", minutes_ago=30)]
+    return make.evidence(
+        workload=make.deployment(replicas=1),
+        pods=[make.pod(RUNNING, make.container("app"))],
+        logs=[make.log(RUNNING, "app", f"ERROR dispatch failed\n{text}", source=source)],
+        changes=changes if switched else [],
+    )
+
+
+def test_the_api_refusing_the_pods_own_serviceaccount_escalates_its_binding() -> None:
+    finding = assert_leads(
+        analyze(_api_evidence()), Category.CONFIG_MISSING, Action.ESCALATE, CHECKOUT
+    )
+    assert finding.analyzer == "api-forbidden"
+    assert finding.params["serviceAccount"] == "shop/checkout"
+    assert (finding.params["verb"], finding.params["resource"]) == ("create", "jobs")
+
+
+def test_a_refusal_after_a_rollout_switched_the_serviceaccount_is_weaker() -> None:
+    steady = by_category(analyze(_api_evidence()), Category.CONFIG_MISSING)[0]
+    switched = by_category(analyze(_api_evidence(switched=True)), Category.CONFIG_MISSING)[0]
+    assert switched.confidence < steady.confidence
+
+
+def test_other_namespaces_accounts_and_dependency_tails_are_not_the_pods_own() -> None:
+    other = _FORBIDDEN.replace("serviceaccount:shop:", "serviceaccount:db:")
+    for ev in (_api_evidence(other), _api_evidence(source="dependency")):
+        assert not [f for f in analyze(ev).findings if f.analyzer == "api-forbidden"]

@@ -385,3 +385,17 @@ def test_a_pinned_version_tag_pulled_if_not_present_does_not_move() -> None:
     for pod in pods:
         pod["status"]["containerStatuses"][0]["image"] = "app:1.2"
     assert digest_changes(_deployment(), pods) == []
+
+
+def test_a_rollout_that_switches_the_serviceaccount_names_it() -> None:
+    old, new = _template("app:1.0"), _template("app:1.0")
+    new["spec"]["serviceAccountName"] = "api-reader"
+    changes = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(2, new, "2026-11-20T09:40:00Z"),
+            _replica_set(1, old, "2026-10-01T00:00:00Z"),
+        ],
+    )
+    assert changes[0].aspects == ["serviceAccount"]
+    assert "serviceAccountName default -> api-reader" in changes[0].details

@@ -1,8 +1,9 @@
 """The config-missing rule: a ConfigMap or Secret (or one of its keys) that a pod references
 and that does not exist, as the kubelet, the Events and the application's own log lines say
-it; a key that was renamed (a near miss in the ConfigMap's keys); a host in an env value one
-edit away from a Service that exists. Aimed at the ConfigMap or Secret when the evidence
-names it, else at the workload.
+it; a secret an external store (Vault, a cloud secret manager) does not hold or refuses, as a
+Secrets Store CSI mount or a container that cannot start says it; a key that was renamed (a
+near miss in the ConfigMap's keys); a host in an env value one edit away from a Service that
+exists. Aimed at the ConfigMap or Secret when the evidence names it, else at the workload.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -21,6 +22,8 @@ from kubetriage.analyzers.container_texts import (
     ABSENT_OPTIONAL,
     MISSPELT_HOST,
     REJECTED,
+    STORE_MISSING,
+    STORE_REFUSED,
     ConfigProblem,
     log_problem,
     no_key,
@@ -28,6 +31,9 @@ from kubetriage.analyzers.container_texts import (
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     CONFIG_VARIABLE_GROUPS,
+    SECRET_STORE_MISSING,
+    SECRET_STORE_REFUSED,
+    SECRETS_STORE_MOUNT,
     hosts_in,
     service_for_host,
 )
@@ -67,6 +73,9 @@ class _Confidence:
     misspelt_host: float = 0.75  # an env value names a host one edit away from a Service
     absent_optional: float = 0.85  # the log says configuration is missing, and the one optional
     # ConfigMap/Secret the pod takes it from does not exist (the pod started without it)
+    store: float = 0.9  # a secret store says the secret the pod asks for does not exist (or
+    # refuses it to the pod), in a Secrets Store CSI mount event or the log of a container
+    # that fails to start
 
 
 CONFIDENCE: Final = _Confidence()
@@ -82,6 +91,26 @@ _MISSING_KEY = re.compile(
     r"(?i)couldn't find key (?P<key>[\w.-]+) in (?P<kind>ConfigMap|Secret) "
     r"(?:(?P<ns>[\w.-]+)/)?(?P<name>[\w.-]+)"
 )
+
+
+def _store_mount_problem(event: EventEvidence) -> ConfigProblem | None:
+    """A Secrets Store CSI volume that cannot mount because its store does not hold a listed
+    secret, or refuses it to the pod: the workload's configuration, not its storage."""
+    if event.reason != "FailedMount" or not SECRETS_STORE_MOUNT.search(event.message):
+        return None
+    if SECRET_STORE_MISSING.search(event.message):
+        return STORE_MISSING
+    return STORE_REFUSED if SECRET_STORE_REFUSED.search(event.message) else None
+
+
+def _not_started(pod: PodEvidence, container: str) -> bool:
+    """Whether ``container`` of ``pod`` is kept from running: restarting, waiting, or an init
+    container that has not completed."""
+    return any(
+        c.name == container
+        and (c.restart_count > 0 or c.state.state == "waiting" or (c.init and not c.ready))
+        for c in pod.containers
+    )
 
 
 def _config_target(namespace: str, kind: str, name: str) -> ObjectRef:
@@ -293,6 +322,24 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 )
         for event in pod_events(evidence, pod):
             note_event(event, pod.namespace)
+            store_problem = _store_mount_problem(event)
+            if store_problem is not None:
+                note(
+                    workload_ref(evidence, pod),
+                    CONFIDENCE.store,
+                    item("events", event_fact(event)),
+                    problem=store_problem,
+                )
+        for log in logs_of(evidence, pod):
+            if log.source != "scope" or not _not_started(pod, log.container):
+                continue
+            for hit in grep_logs([log], SECRET_STORE_MISSING, limit=1):
+                note(
+                    workload_ref(evidence, pod),
+                    CONFIDENCE.store,
+                    item(hit.source, hit.line),
+                    problem=STORE_MISSING,
+                )
         for log in logs_of(evidence, pod):
             for hit in grep_logs([log], CONFIG_LOG, limit=3):
                 variable = next(

@@ -197,6 +197,17 @@ REJECTED = ConfigProblem(
     "The kubelet cannot create the container from this configuration",
 )
 
+STORE_MISSING = ConfigProblem(
+    "names a secret its secret store does not hold",
+    "create the secret in the store or correct the name",
+    "The store answers and says the secret does not exist; the pod cannot start without it",
+)
+STORE_REFUSED = ConfigProblem(
+    "mounts a secret its secret store refuses to the pod",
+    "grant the pod's identity read access to it",
+    "The Secrets Store CSI driver mounts every listed secret before the container starts",
+)
+
 
 def no_key(key: str) -> ConfigProblem:
     return ConfigProblem(

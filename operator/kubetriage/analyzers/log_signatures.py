@@ -1,4 +1,5 @@
-"""The log signatures several analyzers must agree on: missing configuration, failing calls
+"""The log signatures several analyzers must agree on: missing configuration (and secrets a
+secret store does not hold), failing calls
 to a dependency (refused, reset, timed out, DNS, an upstream 5xx, gRPC unavailable, a pool
 that waited in vain), crashes, exhausted worker pools, out-of-memory and full disks; and the
 hosts a log line names (``hosts_in``) with the Service a host designates
@@ -96,6 +97,27 @@ DEPENDENCY_LOG = re.compile(
     rf"|{POOL_ACQUIRE_TIMEOUT.pattern}"
     r")"
 )
+# A secret store telling a client that the secret it asked for does not exist, in the words
+# of Vault (Agent templates, the CSI provider, the API), AWS Secrets Manager and SSM Parameter
+# Store, Google Secret Manager and Azure Key Vault. The name is the pod's own configuration
+# (an injector annotation, a SecretProviderClass, an env value): the store is up and answers.
+SECRET_STORE_MISSING = re.compile(
+    r"no secret exists at \S+|No value found at \S+"
+    r"|Secrets Manager can'?t find the specified secret|\bParameterNotFound\b"
+    r"|\bSecret (?:Version )?\[projects/[^\]]+\] not found"
+    r"|\bSecretNotFound\b|A secret with \(name/id\) \S+ was not found in this key vault",
+    re.IGNORECASE,
+)
+# The same stores refusing the pod's identity the secret (403, access denied), when the
+# Secrets Store CSI driver mounts it: the workload's access to its store is configuration.
+SECRET_STORE_REFUSED = re.compile(
+    r"\bCode: 403\b|StatusCode=403\b|\bAccessDenied(?:Exception)?\b|\bPermissionDenied\b"
+    r"|\bpermission denied\b|\bForbidden\b",
+    re.IGNORECASE,
+)
+# The kubelet's FailedMount of a Secrets Store CSI volume (any provider): the driver fetches
+# every object its SecretProviderClass lists before the container may start.
+SECRETS_STORE_MOUNT = re.compile(r"failed to mount secrets store objects", re.IGNORECASE)
 CONFIG_VARIABLE_GROUPS = ("var1", "var2", "var3", "var4", "var5", "var6", "var7")
 # An access-log style 5xx the workload itself served is not a failing dependency; require a
 # word saying *we* failed to get an answer.

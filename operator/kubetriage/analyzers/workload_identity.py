@@ -9,6 +9,12 @@ as a crash to escalate or a cloud outage: fix the identity binding of the worklo
 the same workload that still runs with another role in its webhook-injected env shows the
 binding changed under it (the webhook injects it only when a pod is created).
 
+The Kubernetes API refusing the pod's own ServiceAccount is the same family inside the
+cluster: ``jobs.batch is forbidden: User "system:serviceaccount:<ns>:<sa>" cannot create
+resource "jobs"``, logged by the workload about its own calls. Its Role or RoleBinding lacks
+that verb (often pruned by whoever owns RBAC); the workload itself is as it was: escalate to
+the owner of its binding. (A dependency's refusals are in the dependency's tails, not here.)
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -33,6 +39,11 @@ class _Confidence:
     refused_failing: float = 0.86  # the cloud refuses the pod's identity and the pod fails
     refused: float = 0.6  # ... while the pod still runs ready (a call path, not its start)
     other_identity_bonus: float = 0.04  # a ready replica runs with another injected identity
+    api_forbidden_failing: float = 0.84  # the API refuses the pod's own ServiceAccount, and the
+    # pod fails (it exits on the refusal)
+    api_forbidden: float = 0.72  # ... while the pod runs: its work fails call after call
+    api_forbidden_switched: float = 0.6  # ... but a rollout of the workload switched its
+    # ServiceAccount: that change is the cause, the rollout rule's to undo
 
 
 CONFIDENCE: Final = _Confidence()
@@ -51,6 +62,14 @@ IDENTITY_REFUSED = re.compile(
 )
 # The env the identity webhooks inject at pod creation, naming the role or identity.
 IDENTITY_ENV = ("AWS_ROLE_ARN", "AZURE_CLIENT_ID")
+
+# The API server's refusal of a ServiceAccount's request, as client libraries log the Status
+# message (quotes may be escaped inside a JSON body).
+API_FORBIDDEN = re.compile(
+    r'is forbidden: User \\*"system:serviceaccount:(?P<namespace>[a-z0-9-]+):'
+    r'(?P<account>[a-z0-9][a-z0-9.-]*)\\*" cannot (?P<verb>[a-z]+) resource '
+    r'\\*"(?P<resource>[\w./-]+)\\*"'
+)
 
 
 def _failing(pod: PodEvidence) -> bool:
@@ -136,6 +155,67 @@ def check_identity_refused(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def check_api_forbidden(evidence: Evidence) -> list[Finding]:
+    """The workload's own log: the API server refuses its own ServiceAccount a verb."""
+    seen: set[str] = set()
+    findings: list[Finding] = []
+    for pod in evidence.pods:
+        own = [log for log in logs_of(evidence, pod) if log.source == "scope"]
+        hits = [
+            hit
+            for hit in grep_logs(own, API_FORBIDDEN, limit=5)
+            if hit.match["namespace"] == pod.namespace
+        ]
+        target = workload_ref(evidence, pod)
+        if not hits or target is None or target.key() in seen:
+            continue
+        seen.add(target.key())
+        match = hits[0].match
+        account = f"{match['namespace']}/{match['account']}"
+        refused = f"{match['verb']} {match['resource']}"
+        line = hits[0].line
+        facts = [item(hits[0].source, line[max(0, match.start() - 120) : match.end() + 60])]
+        switched = any(
+            c.kind == "rollout" and "serviceAccount" in c.aspects and c.object.same_object(target)
+            for c in evidence.changes
+        )
+        confidence = (
+            CONFIDENCE.api_forbidden_switched
+            if switched
+            else CONFIDENCE.api_forbidden_failing
+            if _failing(pod)
+            else CONFIDENCE.api_forbidden
+        )
+        findings.append(
+            make_finding(
+                "api-forbidden",
+                Category.CONFIG_MISSING,
+                confidence,
+                prose.narrative(
+                    f"the Kubernetes API refuses {prose.obj(target)} to {refused}",
+                    "escalate to the owner of its RBAC binding",
+                    because=[
+                        prose.claim(
+                            f"{prose.obj(target)} logs that the API server forbids its own "
+                            f"ServiceAccount {account} to {refused}",
+                            *facts,
+                        ),
+                        prose.claim(
+                            "Its RBAC binding lacks that permission: the workload is as it was, "
+                            "its access is not"
+                        ),
+                    ],
+                ),
+                facts,
+                Action.ESCALATE,
+                target,
+                {"serviceAccount": account, "verb": match["verb"], "resource": match["resource"]},
+            )
+        )
+    return findings
+
+
 IDENTITY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("identity-refused", (Category.CONFIG_MISSING,), check_identity_refused),
+    Analyzer("api-forbidden", (Category.CONFIG_MISSING,), check_api_forbidden),
 )

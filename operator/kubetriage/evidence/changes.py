@@ -163,6 +163,9 @@ def _template_diff(
         if mesh_before.get(key) != mesh_after.get(key):
             was, now = mesh_before.get(key, "unset"), mesh_after.get(key, "unset")
             note("mesh", f"pod template {key} {was} -> {now}")
+    accounts = [as_dict(t.get("spec")).get("serviceAccountName") or "default" for t in (old, new)]
+    if accounts[0] != accounts[1]:
+        note("serviceAccount", f"serviceAccountName {accounts[0]} -> {accounts[1]}")
     old_volumes = {_volume_source(v) for v in dicts(as_dict(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in dicts(as_dict(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
