@@ -1,7 +1,9 @@
 """The node-failure rule: a node that is NotReady, unreachable or under pressure (conditions,
 node Events, kube-state-metrics, node alerts), and pods evicted or stranded by it; nodes
 that host none of the incident's pods are context and only the strongest of them is kept.
-The fix is to cordon and drain the node.
+The callee-node rule: a called dependency whose replicas on one node the node controller marks
+not ready, while its replicas elsewhere are untouched, fails because of that node (it supersedes
+escalating to the dependency's owner). The fix is to cordon and drain the node.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
