@@ -29,7 +29,7 @@ from kubetriage.models.diagnosis import (
     TimelineEntry,
 )
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion, Narrative
+from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding, ModelOpinion, Narrative
 from kubetriage.models.remediation import parameters_from_hints
 from kubetriage.models.vocabulary import (
     ACTION_RISK,
@@ -156,14 +156,14 @@ def remediation_id(action: Action, target: ObjectRef) -> str:
 def superseded(finding: Finding, findings: list[Finding]) -> bool:
     """Escalating to the owner of a failing dependency X is the fallback when nothing says
     what is wrong with X: a finding of another kind that fixes X itself (its Service's ports
-    or selector, its workload's image or memory) supersedes it, and it does not vote for its
-    category."""
+    or selector, its workload's image or memory), or that explains X's failure by what X runs
+    on (``EXPLAINS``), supersedes it, and it does not vote for its category."""
     if finding.category is not Category.DEPENDENCY_FAILURE:
         return False
     return finding.action is Action.ESCALATE and any(
         f.action is not Action.ESCALATE
         and f.category != finding.category
-        and f.target.same_object(finding.target)
+        and (f.target.same_object(finding.target) or f.params.get(EXPLAINS) == _key(finding.target))
         for f in findings
     )
 

@@ -21,6 +21,7 @@ from kubetriage.analyzers.certificates import (
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
@@ -88,6 +89,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *WEBHOOK_ANALYZERS,
     *ADMISSION_ANALYZERS,
     *TLS_CLIENT_ANALYZERS,
+    *CLOCK_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,

@@ -1,7 +1,9 @@
 """The node-failure rule: a node that is NotReady, unreachable or under pressure (conditions,
 node Events, kube-state-metrics, node alerts), and pods evicted or stranded by it; nodes
 that host none of the incident's pods are context and only the strongest of them is kept.
-The fix is to cordon and drain the node.
+The callee-node rule: a called dependency whose replicas on one node the node controller marks
+not ready, while its replicas elsewhere are untouched, fails because of that node (it supersedes
+escalating to the dependency's owner). The fix is to cordon and drain the node.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -17,7 +19,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence, NodeEvidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -38,6 +40,10 @@ class _Confidence:
     metric: float = 0.8  # kube_node_status_condition reports it not Ready or under pressure
     metric_elsewhere: float = 0.45
     alert: float = 0.75  # a node alert fired for it (KubeNodeNotReady, KubeletDown...)
+    # The node controller marks a called dependency's replicas on one node not ready (its
+    # node stops reporting) while its replicas elsewhere are not: the callee's failures are
+    # that node's (above escalating to the callee's owner, 0.78-0.8).
+    callee_node: float = 0.82
     agree_bonus: float = 0.03  # more than one signal agrees
     cap: float = 0.95  # the most a node-failure finding claims
 
@@ -262,6 +268,65 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+# A followed dependency's warning about one of its pods that the node lifecycle controller
+# raises when the pod's node stops reporting (``DependencyEvidence.warnings`` lines).
+_NODE_LIFECYCLE_WARNING = re.compile(r"^Pod/(?P<pod>\S+) NodeNotReady\b")
+
+
+def check_callee_node(evidence: Evidence) -> list[Finding]:
+    """A dependency's replicas fail because their node does: the node controller marks those
+    on one node not ready, its replicas on other nodes stay untouched. Escalating to the
+    callee's owner would hand them a node problem; draining the node moves the replicas."""
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        marked = [
+            (m["pod"], warning)
+            for warning in dependency.warnings
+            if (m := _NODE_LIFECYCLE_WARNING.match(warning))
+        ]
+        nodes = {dependency.pod_nodes[pod] for pod, _ in marked if pod in dependency.pod_nodes}
+        elsewhere = [p for p, n in dependency.pod_nodes.items() if n not in nodes]
+        callee = dependency.ref or dependency.workload
+        if len(nodes) != 1 or not elsewhere or callee is None:
+            continue
+        node_name = next(iter(nodes))
+        ref = _node_ref(node_name)
+        where = f"{callee.kind.lower()}/{callee.namespace}/{callee.name}"
+        marked_fact = item(where, marked[0][1])
+        spared = item(where, f"replica {elsewhere[0]} on node {dependency.pod_nodes[elsewhere[0]]}")
+        findings.append(
+            make_finding(
+                "callee-node",
+                Category.NODE_FAILURE,
+                CONFIDENCE.callee_node,
+                prose.narrative(
+                    f"{prose.obj(ref)} keeps failing under the replicas of {prose.obj(callee)}",
+                    "cordon and drain it",
+                    because=[
+                        prose.claim(
+                            f"The node controller marks the replicas of {prose.obj(callee)} on "
+                            f"{prose.obj(ref)} not ready: their node stops reporting",
+                            marked_fact,
+                        ),
+                        prose.claim(
+                            "Its replicas on other nodes are not affected, so the calls fail "
+                            "on the node, not in the dependency; draining moves its replicas",
+                            spared,
+                        ),
+                    ],
+                ),
+                [marked_fact, spared],
+                Action.DRAIN_NODE,
+                ref,
+                {
+                    "node": node_name,
+                    EXPLAINS: f"{callee.kind}/{callee.namespace or ''}/{callee.name}",
+                },
+            )
+        )
+    return findings
+
+
 def _node_down(evidence: Evidence, name: str) -> bool:
     node: NodeEvidence | None = next((n for n in evidence.nodes if n.name == name), None)
     return node is not None and node.ready != "True"
@@ -269,4 +334,5 @@ def _node_down(evidence: Evidence, name: str) -> bool:
 
 NODE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("node-failure", (Category.NODE_FAILURE,), check_node_failure),
+    Analyzer("callee-node", (Category.NODE_FAILURE,), check_callee_node),
 )

@@ -174,6 +174,11 @@ def summarise_dependency(
         ready_replicas=ready,
         pods=len(pods),
         failing_pods=failing[:5],
+        pod_nodes=dict(
+            (str(_meta(p).get("name")), str(node))
+            for p in pods[: limits.max_pods]
+            if (node := _d(p.get("spec")).get("nodeName"))
+        ),
         changes=changes,
         warnings=warnings[:5],
     )

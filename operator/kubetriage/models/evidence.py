@@ -388,6 +388,9 @@ class DependencyEvidence(BaseModel):
     ready_replicas: int | None = None
     pods: int = 0
     failing_pods: list[PodTrouble] = Field(default_factory=list)
+    # The node each of its pods runs on (pod name -> node name, bounded): replicas that fail
+    # together on one node point at the node, not at the dependency.
+    pod_nodes: dict[str, str] = Field(default_factory=dict)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
     # Edits of the ConfigMaps its pods mount or read env from (metadata only: when the data
     # was last written after creation), newest first: a dependency that reloads its

@@ -36,6 +36,12 @@ class Narrative(K8sModel):
     because: list[Claim] = Field(default_factory=list)
 
 
+# A Finding's parameter naming the dependency (``Kind/namespace/name``) whose failure it
+# explains although it acts on another object (the node under that dependency's failing
+# replicas): the combiner lets it supersede escalating to that dependency's owner.
+EXPLAINS = "explains"
+
+
 class Finding(K8sModel):
     analyzer: str
     category: Category
