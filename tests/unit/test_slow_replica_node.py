@@ -50,7 +50,7 @@ def _ledger(
         metrics.append(
             make.metric(
                 "sum by (instance) (rate(node_network_receive_errs_total[5m])) > 0",
-                name="node_network_errors_per_second",
+                name="node_interface_faults_per_second",
                 labels={"instance": f"{errors_on}:9100"},
                 first=1400.0,
                 last=1400.0,
@@ -67,7 +67,7 @@ def _ledger(
 def test_the_slow_replica_on_a_node_with_interface_errors_drains_that_node() -> None:
     finding = assert_leads(analyze(_ledger()), Category.NODE_FAILURE, Action.DRAIN_NODE, W02)
     assert finding.analyzer == "slow-replica-node"
-    assert any("node_network_errors_per_second" in e.fact for e in finding.evidence)
+    assert any("node_interface_faults_per_second" in e.fact for e in finding.evidence)
 
 
 def test_every_replica_slow_is_not_the_node() -> None:

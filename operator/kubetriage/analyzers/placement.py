@@ -200,7 +200,7 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
 _SLOWER = 4.0
 _SLOW_SECONDS = 0.25
 _POD_LATENCY = "pod_latency_p99_seconds"
-_NODE_NET_ERRORS = "node_network_errors_per_second"
+_NODE_NIC_FAULTS = "node_interface_faults_per_second"
 
 
 def _instance_node(instance: str, nodes: dict[str, NodeEvidence]) -> NodeEvidence | None:
@@ -219,11 +219,11 @@ def _nic_errors(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
     return [
         item(
             "metrics",
-            f"{_NODE_NET_ERRORS} on {node.name}: {prose.number(m.last or 0)}/s"
+            f"{_NODE_NIC_FAULTS} on {node.name}: {prose.number(m.last or 0)}/s"
             + (f" since {m.changed_at:%H:%M}" if m.changed_at is not None else ""),
         )
         for m in evidence.metrics
-        if m.name == _NODE_NET_ERRORS
+        if m.name == _NODE_NIC_FAULTS
         and (m.last or 0) > 0
         and _instance_node(m.labels.get("instance", ""), nodes) is node
     ]

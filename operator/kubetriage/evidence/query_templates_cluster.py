@@ -106,17 +106,18 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         'max(kube_node_spec_unschedulable{node="$node"})',
     ),
     QueryTemplate(
-        "node_network_errors_per_second",
+        "node_interface_faults_per_second",
         (_C.NODE_FAILURE,),
         frozenset(),
         # Frames a node's physical interfaces fail to receive or send (CRC, framing, FIFO:
         # a failing cable, optic or NIC), per node; virtual interfaces left out. Only nodes
-        # that count any, so a large cluster answers with the few that matter.
+        # that count any, so a large cluster answers with the few that matter. Named "faults",
+        # not "errors": the node's trouble, never read as the workload's own error series.
         "sum by (instance) (rate({__name__=~"
         '"node_network_receive_errs_total|node_network_transmit_errs_total",'
         'device!~"lo|veth.*|cali.*|cilium.*|lxc.*|flannel.*|cni.*|docker.*|vxlan.*|tunl.*|'
         'gke.*|eni.*|azv.*|kube-ipvs.*|nodelocaldns"}[5m])) > 0',
-        "interface errors per second, per node with any",
+        "interface faults (receive or send errors) per second, per node with any",
         frozenset({"latency", "errors"}),
     ),
     # --- probes and certificates ------------------------------------------------------
