@@ -47,6 +47,7 @@ from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
+from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
@@ -73,6 +74,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *STRAY_ENDPOINT_ANALYZERS,
     *ROUTING_ANALYZERS,
     *GATEWAY_ROUTE_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,

@@ -27,6 +27,7 @@ from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.support import (
     event_fact,
     item,
+    metrics_named,
     owner_workload,
     pod_source,
     seconds_before,
@@ -43,6 +44,9 @@ class _Confidence:
 
     node_problem: float = 0.82  # replicas fail only on a node whose events/pods show a problem
     node_condition: float = 0.86  # ... and the node itself reports it (a node/ fact)
+    # Every replica is Ready, but the ones on one node answer many times slower than the
+    # rest, and that node's network interfaces count errors (or it reports a problem).
+    slow_on_node: float = 0.8
 
 
 CONFIDENCE: Final = _Confidence()
@@ -191,6 +195,104 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+# How many times slower than the slowest other replica a replica must be to stand out, and
+# the least latency that counts as slow at all (a 40ms replica beside 5ms ones is not trouble).
+_SLOWER = 4.0
+_SLOW_SECONDS = 0.25
+_POD_LATENCY = "pod_latency_p99_seconds"
+_NODE_NIC_FAULTS = "node_interface_faults_per_second"
+
+
+def _instance_node(instance: str, nodes: dict[str, NodeEvidence]) -> NodeEvidence | None:
+    """The node a node_exporter ``instance`` names ("<node name>:9100", or its short name)."""
+    host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
+    if host in nodes:
+        return nodes[host]
+    short = host.split(".", 1)[0]
+    matches = [n for name, n in nodes.items() if name.split(".", 1)[0] == short]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _nic_errors(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """The node's interface error rate, when node_exporter counts errors there now."""
+    nodes = {n.name: n for n in evidence.nodes}
+    return [
+        item(
+            "metrics",
+            f"{_NODE_NIC_FAULTS} on {node.name}: {prose.number(m.last or 0)}/s"
+            + (f" since {m.changed_at:%H:%M}" if m.changed_at is not None else ""),
+        )
+        for m in evidence.metrics
+        if m.name == _NODE_NIC_FAULTS
+        and (m.last or 0) > 0
+        and _instance_node(m.labels.get("instance", ""), nodes) is node
+    ]
+
+
+def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
+    """The replicas on one node answer many times slower than the same workload's replicas
+    elsewhere while every pod is Ready, and the node shows a fault of its own (its network
+    interfaces count errors, or it reports a condition or Warning events): the node."""
+    latency = {
+        m.labels["pod"]: m.last
+        for m in metrics_named(evidence, _POD_LATENCY)
+        if m.name == _POD_LATENCY and "pod" in m.labels and m.last is not None
+    }
+    pods = {p.name: p for p in evidence.pods if p.name in latency and p.node}
+    if len(pods) < 2:
+        return []
+    findings: list[Finding] = []
+    for name in sorted({p.node or "" for p in pods.values()}):
+        here = [p for p in pods.values() if p.node == name]
+        others = [p for p in pods.values() if p.node != name]
+        slowest_other = max((latency[p.name] or 0.0) for p in others) if others else None
+        fastest_here = min((latency[p.name] or 0.0) for p in here)
+        if slowest_other is None or fastest_here < _SLOW_SECONDS:
+            continue
+        if fastest_here < _SLOWER * max(slowest_other, 1e-3):
+            continue
+        node = next((n for n in evidence.nodes if n.name == name), None)
+        if node is None:
+            continue
+        problems = _nic_errors(evidence, node) + _node_problems(evidence, node)
+        if not problems:
+            continue  # a slow replica alone: its own trouble, not necessarily the node's
+        workload = owner_workload(here[0])
+        target = ObjectRef(kind="Node", name=node.name)
+        split = item(
+            pod_source(here[0]),
+            f"p99 {prose.number(fastest_here)}s on node {node.name}, at most "
+            f"{prose.number(slowest_other)}s for the {prose.count(len(others), 'replica')} on "
+            f"{prose.listing(sorted({p.node or '' for p in others}))}",
+        )
+        findings.append(
+            make_finding(
+                "slow-replica-node",
+                Category.NODE_FAILURE,
+                CONFIDENCE.slow_on_node,
+                prose.narrative(
+                    f"{prose.obj(target)} slows the pods scheduled on it",
+                    "drain it",
+                    because=[
+                        prose.claim(
+                            f"Only the replicas of {prose.obj(workload or target)} on that node "
+                            "are slow, though all are Ready",
+                            split,
+                        ),
+                        prose.claim("The node itself shows a fault", *problems[:2]),
+                        prose.claim("The same pod template answers quickly on the other nodes"),
+                    ],
+                ),
+                [split, *problems[:4]],
+                Action.DRAIN_NODE,
+                target,
+                {"node": node.name},
+            )
+        )
+    return findings
+
+
 PLACEMENT_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("node-localized", (Category.NODE_FAILURE,), check_node_localized),
+    Analyzer("slow-replica-node", (Category.NODE_FAILURE,), check_slow_replica_node),
 )

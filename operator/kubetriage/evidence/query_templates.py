@@ -258,6 +258,19 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "histogram_quantile(0.99, sum by (le) (rate("
         f"http_server_request_duration_seconds_bucket{{{_JOB}}}[5m])))",
     ),
+    QueryTemplate(
+        "pod_latency_p99_seconds",
+        (_C.NODE_FAILURE,),
+        _POD_SET,
+        # Per replica: one slow replica among fast ones follows where it runs (its node), not
+        # the code or the load every replica shares. The clients' default, Micrometer and
+        # OpenTelemetry histogram names, all in seconds.
+        "histogram_quantile(0.99, sum by (pod, le) (rate({__name__=~"
+        '"http_request_duration_seconds_bucket|http_server_requests_seconds_bucket|'
+        f'http_server_request_duration_seconds_bucket",{_POD}}}[5m])))',
+        "p99 latency per pod",
+        frozenset({"latency", "errors"}),
+    ),
     # --- what separates the causes of latency, errors and saturation --------------------
     _traffic(
         "http_request_rate",

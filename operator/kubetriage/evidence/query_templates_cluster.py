@@ -105,6 +105,21 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         frozenset({"node"}),
         'max(kube_node_spec_unschedulable{node="$node"})',
     ),
+    QueryTemplate(
+        "node_interface_faults_per_second",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        # Frames a node's physical interfaces fail to receive or send (CRC, framing, FIFO:
+        # a failing cable, optic or NIC), per node; virtual interfaces left out. Only nodes
+        # that count any, so a large cluster answers with the few that matter. Named "faults",
+        # not "errors": the node's trouble, never read as the workload's own error series.
+        "sum by (instance) (rate({__name__=~"
+        '"node_network_receive_errs_total|node_network_transmit_errs_total",'
+        'device!~"lo|veth.*|cali.*|cilium.*|lxc.*|flannel.*|cni.*|docker.*|vxlan.*|tunl.*|'
+        'gke.*|eni.*|azv.*|kube-ipvs.*|nodelocaldns"}[5m])) > 0',
+        "interface faults (receive or send errors) per second, per node with any",
+        frozenset({"latency", "errors"}),
+    ),
     # --- probes and certificates ------------------------------------------------------
     QueryTemplate(
         "probe_success",
