@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubetriage.errors import RetryableError
 from kubetriage.evidence.dependencies import config_map_endpoints, config_map_hosts
+from kubetriage.evidence.kinds import typed_kinds
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.raw import obj_key
@@ -61,19 +62,6 @@ class CollectionRun:
     def error(self, message: str) -> None:
         if message not in self.errors:
             self.errors.append(message)
-
-
-@dataclass(frozen=True)
-class _Kind:
-    """How to read one kind: its apiVersion and the typed client's methods (a get by name; a
-    list in one namespace, or of the whole cluster for a cluster-scoped kind; a list across
-    namespaces)."""
-
-    api_version: str
-    read: Callable[..., Any] | None = None
-    listing: Callable[..., Any] | None = None
-    listing_everywhere: Callable[..., Any] | None = None
-    namespaced: bool = True
 
 
 def strip_config_map(obj: JsonDict) -> JsonDict:
@@ -138,107 +126,9 @@ class KubeReader:
         self._limits = limits
         self._timeout = request_timeout
         self._shared = shared
-        core = client.CoreV1Api(api_client)
-        apps = client.AppsV1Api(api_client)
-        batch = client.BatchV1Api(api_client)
-        networking = client.NetworkingV1Api(api_client)
-        autoscaling = client.AutoscalingV2Api(api_client)
-        admission = client.AdmissionregistrationV1Api(api_client)
-        registration = client.ApiregistrationV1Api(api_client)
-        self._core = core
+        self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
-        self._kinds: dict[str, _Kind] = {
-            "Pod": _Kind(
-                "v1",
-                core.read_namespaced_pod,
-                core.list_namespaced_pod,
-                core.list_pod_for_all_namespaces,
-            ),
-            "Service": _Kind("v1", core.read_namespaced_service, core.list_namespaced_service),
-            "Endpoints": _Kind(
-                "v1", core.read_namespaced_endpoints, core.list_namespaced_endpoints
-            ),
-            "PersistentVolumeClaim": _Kind(
-                "v1",
-                core.read_namespaced_persistent_volume_claim,
-                core.list_namespaced_persistent_volume_claim,
-            ),
-            "Node": _Kind("v1", core.read_node, core.list_node, namespaced=False),
-            # Their labels, which NetworkPolicy namespace selectors match.
-            "Namespace": _Kind("v1", core.read_namespace, core.list_namespace, namespaced=False),
-            "ConfigMap": _Kind(
-                "v1", core.read_namespaced_config_map, core.list_namespaced_config_map
-            ),
-            "ResourceQuota": _Kind("v1", listing=core.list_namespaced_resource_quota),
-            "Event": _Kind("v1", listing=core.list_namespaced_event),
-            "Deployment": _Kind(
-                "apps/v1",
-                apps.read_namespaced_deployment,
-                apps.list_namespaced_deployment,
-                # Who calls the incident's Services, who consumes its queue
-                # (``kubetriage.evidence.caller_walk``).
-                apps.list_deployment_for_all_namespaces,
-            ),
-            "StatefulSet": _Kind(
-                "apps/v1",
-                apps.read_namespaced_stateful_set,
-                apps.list_namespaced_stateful_set,
-                # A queue's consumers (``kubetriage.evidence.caller_walk``).
-                apps.list_stateful_set_for_all_namespaces,
-            ),
-            "DaemonSet": _Kind("apps/v1", apps.read_namespaced_daemon_set),
-            "ReplicaSet": _Kind(
-                "apps/v1", apps.read_namespaced_replica_set, apps.list_namespaced_replica_set
-            ),
-            "ControllerRevision": _Kind(
-                "apps/v1", listing=apps.list_namespaced_controller_revision
-            ),
-            "Job": _Kind("batch/v1", batch.read_namespaced_job, batch.list_namespaced_job),
-            "CronJob": _Kind("batch/v1", batch.read_namespaced_cron_job),
-            "NetworkPolicy": _Kind(
-                "networking.k8s.io/v1",
-                networking.read_namespaced_network_policy,
-                networking.list_namespaced_network_policy,
-            ),
-            "Ingress": _Kind(
-                "networking.k8s.io/v1",
-                networking.read_namespaced_ingress,
-                networking.list_namespaced_ingress,
-                # Which Ingress serves the host a probe alert names.
-                networking.list_ingress_for_all_namespaces,
-            ),
-            "IngressClass": _Kind(
-                "networking.k8s.io/v1",
-                networking.read_ingress_class,
-                networking.list_ingress_class,
-                namespaced=False,
-            ),
-            "HorizontalPodAutoscaler": _Kind(
-                "autoscaling/v2",
-                autoscaling.read_namespaced_horizontal_pod_autoscaler,
-                autoscaling.list_namespaced_horizontal_pod_autoscaler,
-            ),
-            # Cluster-scoped; read only when an event names a webhook that failed a call.
-            "ValidatingWebhookConfiguration": _Kind(
-                "admissionregistration.k8s.io/v1",
-                admission.read_validating_webhook_configuration,
-                admission.list_validating_webhook_configuration,
-                namespaced=False,
-            ),
-            "MutatingWebhookConfiguration": _Kind(
-                "admissionregistration.k8s.io/v1",
-                admission.read_mutating_webhook_configuration,
-                admission.list_mutating_webhook_configuration,
-                namespaced=False,
-            ),
-            # Cluster-scoped; read only when an autoscaler cannot get its metrics.
-            "APIService": _Kind(
-                "apiregistration.k8s.io/v1",
-                registration.read_api_service,
-                registration.list_api_service,
-                namespaced=False,
-            ),
-        }
+        self._kinds = typed_kinds(api_client)
 
     def readable(self, kind: str) -> bool:
         """Whether one object of ``kind`` can be read by name."""
