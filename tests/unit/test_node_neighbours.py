@@ -151,3 +151,26 @@ def test_a_neighbours_names_are_anonymized_like_the_incidents_own() -> None:
     assert neighbour.owner is not None
     assert neighbour.owner.name != "ui"
     assert anonymizer.restore_model(hidden).nodes[0].troubled_neighbours[0].name == "ui-5f9d7-early"
+
+
+def test_pods_sharing_a_node_name_it_once_in_the_evidence() -> None:
+    # Five nodes fit in the evidence; pods sharing nodes must not use up the room twice.
+    objects = [
+        *_app("api"),
+        *[_pod(f"api-5f9d7-{i}aaaa", "api", node=f"wrk-{i % 2}") for i in range(4)],
+        *[
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"wrk-{i}"}, "status": {}}
+            for i in range(2)
+        ],
+    ]
+    ev = build_evidence(
+        objects,
+        [],
+        target=ObjectRef(kind="Deployment", namespace=NS, name="api"),
+        alerts=[],
+        title="t",
+        description=None,
+        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        limits=EvidenceLimits(),
+    )
+    assert sorted(n.name for n in ev.nodes) == ["wrk-0", "wrk-1"]
