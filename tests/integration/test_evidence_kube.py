@@ -118,6 +118,24 @@ async def test_a_cronjob_run_without_pods_is_collected_through_the_next_run(
     )
 
 
+async def test_an_alert_on_a_cronjob_is_collected_through_its_waiting_run(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The alert names the CronJob (no pods, no selector); its 09:45 run still waits.
+    case = _case(
+        "config-missing-flux-generator-hash-rename-prunes-configmap-cronjob-still-names", TRAIN
+    )
+    _load(emulator, case)
+    collected = await _collect(api, case)
+    assert collected.collection_errors == []
+    assert [p.name for p in collected.pods] == ["ledger-sync-29919465-7tq4d"]
+    assert [p.name for p in _built_from_case(case).pods] == [p.name for p in collected.pods]
+    assert collected.workload is not None
+    assert collected.workload.controller == ObjectRef(
+        kind="CronJob", namespace="reporting", name="ledger-sync"
+    )
+
+
 async def test_oom_case_reads_previous_logs_and_never_touches_secrets(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

@@ -8,17 +8,31 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 
 from __future__ import annotations
 
+from kubetriage.analyzers.pods import failing_node
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import (
     ChangeEvidence,
     Evidence,
     NodeEvidence,
+    NodeNeighbour,
     PodCondition,
     PodEvidence,
 )
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import analyze, container, crash_looping, event, evidence, pod, waiting
+from tests.support.evidence import (
+    ago,
+    analyze,
+    container,
+    crash_looping,
+    deployment,
+    event,
+    evidence,
+    pod,
+    rollout_change,
+    rollout_revisions,
+    waiting,
+)
 
 BAD = "worker-3"
 
@@ -212,3 +226,116 @@ def test_replicas_that_get_no_sandbox_only_on_one_node_drain_it_though_the_node_
     # Near miss: a sandbox refused once while the pod starts is not the node's fault.
     once = ev.model_copy(update={"events": [no_ip.model_copy(update={"count": 1})]})
     assert not _localized(once)
+
+
+def _neighbour(since_minutes: float = 40) -> NodeNeighbour:
+    return NodeNeighbour(
+        name="search-ui-5f9d7b8c6-kx2vq",
+        namespace="shop",
+        owner=ObjectRef(kind="Deployment", namespace="shop", name="search-ui"),
+        problem="not Ready",
+        since=ago(since_minutes),
+    )
+
+
+def _rolled_out(*, neighbours: list[NodeNeighbour]) -> Evidence:
+    """Revision 8 went out 15 minutes ago; its pods serve on two nodes and one on ``BAD``
+    times out its readiness probe (running, not ready); revision 7 had been serving."""
+    workload = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    new = "checkout-7d9f6c8b5"
+    stuck = pod(f"{new}-ccccc", container("app", ready=False), node=BAD)
+    return evidence(
+        workload=deployment(replicas=3, ready=2, revision=8),
+        revisions=rollout_revisions(
+            8, {"app": "checkout:2.1"}, {"app": "checkout:2.0"}, minutes_ago=15, ready=2
+        ),
+        changes=[rollout_change(workload, 7, "image", minutes_ago=15)],
+        pods=[
+            pod(f"{new}-aaaaa", container("app"), node="worker-1"),
+            pod(f"{new}-bbbbb", container("app"), node="worker-2"),
+            stuck,
+        ],
+        nodes=[
+            _node("worker-1"),
+            _node("worker-2"),
+            NodeEvidence(name=BAD, ready="True", troubled_neighbours=neighbours),
+        ],
+        events=[
+            event(
+                "Unhealthy",
+                "Readiness probe failed: context deadline exceeded",
+                name=stuck.name,
+                count=40,
+            )
+        ],
+    )
+
+
+def test_a_node_whose_other_tenants_fail_too_is_drained_not_the_rollout_rolled_back() -> None:
+    # The node reports nothing, but another workload's pod on it went unready 40 minutes
+    # ago, before the rollout; the new revision serves on the two other nodes.
+    result = analyze(_rolled_out(neighbours=[_neighbour()]))
+    top = result.findings[0]
+    assert (top.category, top.action, top.target) == (
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        ObjectRef(kind="Node", name=BAD),
+    )
+    assert any(e.source == "pod/shop/search-ui-5f9d7b8c6-kx2vq" for e in top.evidence)
+    rollback = [f for f in result.findings if f.category is Category.BAD_ROLLOUT]
+    assert all(f.confidence < top.confidence for f in rollback)
+
+
+def test_a_one_node_failure_without_troubled_neighbours_does_not_blame_the_node() -> None:
+    # Near miss: nothing else on the node fails and the node reports nothing.
+    assert not _localized(_rolled_out(neighbours=[]))
+
+
+def test_failing_node_needs_the_template_serving_on_two_other_nodes_and_a_troubled_node() -> None:
+    new = "checkout-7d9f6c8b5"
+    one_bad = [
+        pod(f"{new}-aaaaa", container("app"), node="worker-1"),
+        pod(f"{new}-bbbbb", container("app"), node="worker-2"),
+        pod(f"{new}-ccccc", crash_looping("app"), node=BAD),
+    ]
+    troubled = evidence(
+        nodes=[_node("worker-1"), NodeEvidence(name=BAD, troubled_neighbours=[_neighbour()])]
+    )
+    assert failing_node(troubled, one_bad) == BAD
+    # Near misses: the node shows nothing else; one other replica only; failures on two
+    # nodes; the servers run an older ReplicaSet (the split follows the revision); a server
+    # shares the failing node.
+    quiet = evidence(nodes=[_node("worker-1"), NodeEvidence(name=BAD, ready="True")])
+    assert failing_node(quiet, one_bad) is None
+    assert failing_node(troubled, one_bad[1:]) is None
+    two_nodes = [*one_bad, pod(f"{new}-ddddd", crash_looping("app"), node="worker-1")]
+    assert failing_node(troubled, two_nodes) is None
+    older_rs = ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-5c6d7e8f9")
+    older = [p.model_copy(update={"owner": older_rs}) for p in one_bad[:2]]
+    assert failing_node(troubled, [*older, one_bad[2]]) is None
+    shared = [*one_bad, pod(f"{new}-eeeee", container("app"), node=BAD)]
+    assert failing_node(troubled, shared) is None
+
+
+def test_a_statefulsets_split_by_controller_revision_is_not_a_node_split() -> None:
+    # One owner (the StatefulSet) for every pod: the template is its controller revision.
+    sts = ObjectRef(kind="StatefulSet", namespace="shop", name="es")
+    pods = [
+        pod(
+            f"es-{i}",
+            container("app"),
+            node=f"worker-{i}",
+            labels={"controller-revision-hash": "es-6"},
+        )
+        for i in (1, 2)
+    ] + [
+        pod(
+            "es-3",
+            container("app", ready=False),
+            node=BAD,
+            labels={"controller-revision-hash": "es-7"},
+        )
+    ]
+    pods = [p.model_copy(update={"owner": sts}) for p in pods]
+    troubled = evidence(nodes=[NodeEvidence(name=BAD, troubled_neighbours=[_neighbour()])])
+    assert failing_node(troubled, pods) is None

@@ -14,7 +14,7 @@ from typing import Any
 
 from kubetriage.analyzers.support import is_run_of
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.index import MAX_SIBLING_RUNS, sibling_runs
+from kubetriage.evidence.index import MAX_SIBLING_RUNS, cron_runs, sibling_runs
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
@@ -82,11 +82,25 @@ def _pulling_pod(job: str) -> dict[str, Any]:
     }
 
 
-def _evidence(objects: list[dict[str, Any]]) -> Any:
+def _cron_job(uid: str = "cj") -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": CRON, "namespace": NS, "uid": uid},
+        "spec": {"schedule": "*/30 * * * *", "jobTemplate": {"spec": {}}},
+    }
+
+
+def _completed(job: dict[str, Any]) -> dict[str, Any]:
+    job["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    return job
+
+
+def _evidence(objects: list[dict[str, Any]], target: ObjectRef | None = None) -> Any:
     return build_evidence(
         objects,
         [],
-        target=ObjectRef(kind="Job", namespace=NS, name=FAILED),
+        target=target or ObjectRef(kind="Job", namespace=NS, name=FAILED),
         alerts=[],
         title="KubeJobFailed",
         description=None,
@@ -154,3 +168,45 @@ def test_a_job_made_by_hand_does_not_borrow_other_jobs_pods() -> None:
         _pulling_pod(ACTIVE),
     ]
     assert _evidence(objects).pods == []
+
+
+def test_cron_runs_lead_with_the_newest_unfinished_run() -> None:
+    done_late = _completed(_job(f"{CRON}-29919470", "2026-11-20T09:50:00Z"))
+    waiting = _job(ACTIVE, "2026-11-20T09:30:00Z")
+    done_early = _completed(_job(FAILED, "2026-11-20T09:00:00Z"))
+    by_hand = _job(f"{CRON}-manual-1", "2026-11-20T09:55:00Z", cron=None)
+    other_cron = _job("payouts-29919450", "2026-11-20T09:45:00Z", cron="payouts")
+    predecessor = _job(f"{CRON}-29919400", "2026-11-20T08:40:00Z", cron_uid="deleted")
+    jobs = [done_early, waiting, done_late, by_hand, other_cron, predecessor]
+    assert cron_runs(_cron_job(), jobs) == [waiting, done_late, done_early]
+
+
+def test_only_a_cronjob_has_cron_runs() -> None:
+    job = _job(FAILED, "2026-11-20T09:00:00Z")
+    assert cron_runs(job, [job, _job(ACTIVE, "2026-11-20T09:30:00Z")]) == []
+    assert cron_runs(None, [job]) == []
+
+
+def test_an_alert_on_the_cronjob_reads_the_pods_of_its_waiting_run() -> None:
+    # The alert names the CronJob itself (its last success is stale); the run still waiting
+    # holds the pod that says why, while the completed run before it is history.
+    objects = [
+        _cron_job(),
+        _completed(_job(FAILED, "2026-11-20T09:00:00Z")),
+        _job(ACTIVE, "2026-11-20T09:30:00Z"),
+        _pulling_pod(ACTIVE),
+    ]
+    cronjob = ObjectRef(kind="CronJob", namespace=NS, name=CRON)
+    ev = _evidence(objects, cronjob)
+    assert [p.name for p in ev.pods] == [f"{ACTIVE}-q7w2k"]
+    assert_leads(analyze(ev), Category.IMAGE_PULL, Action.FIX_IMAGE, cronjob)
+
+
+def test_a_cronjob_that_never_ran_has_no_pods() -> None:
+    # Near miss: no Job of its own; another CronJob's run is not borrowed.
+    objects = [
+        _cron_job(),
+        _job("payouts-29919450", "2026-11-20T09:30:00Z", cron="payouts"),
+        _pulling_pod("payouts-29919450"),
+    ]
+    assert _evidence(objects, ObjectRef(kind="CronJob", namespace=NS, name=CRON)).pods == []

@@ -33,6 +33,7 @@ from kubetriage.analyzers.onset import (
     rollout_on_metric_clock,
     symptom_times,
 )
+from kubetriage.analyzers.pods import failing_node
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
@@ -309,6 +310,8 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None
     if dependency_outage(evidence) is not None or previous_fails_alike(evidence) is not None:
         return None
+    if failing_node(evidence, evidence.pods) is not None:
+        return None  # the changed template serves on other nodes: the split follows a node
     candidates: list[ChangeEvidence] = []
     edits = [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
     rollout = latest_rollout(evidence)

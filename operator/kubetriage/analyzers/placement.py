@@ -116,6 +116,20 @@ def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]
     return facts
 
 
+def _neighbour_failures(node: NodeEvidence) -> list[EvidenceItem]:
+    """Pods of other workloads on the node that stopped serving too: the node's other tenants
+    failing with the incident's pods is the node's fault, not one application's."""
+    return [
+        item(
+            f"pod/{n.namespace}/{n.name}",
+            f"{n.problem} on node {node.name}"
+            + (f" since {n.since:%H:%M}" if n.since else "")
+            + (f" ({prose.obj(n.owner)}, another workload)" if n.owner else " (another workload)"),
+        )
+        for n in node.troubled_neighbours
+    ]
+
+
 def _sandbox_failures(evidence: Evidence, node: str) -> list[EvidenceItem]:
     """The kubelet on the node saying, again and again, that it cannot create a pod sandbox
     (the container runtime or the CNI plugin: no IP address to assign, a plugin that does not
@@ -155,7 +169,9 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
         ):
             continue  # or the image the node pulled
-        problems = _node_problems(evidence, node) + _sandbox_failures(evidence, node.name)
+        reported = _node_problems(evidence, node) + _sandbox_failures(evidence, node.name)
+        neighbours = _neighbour_failures(node)
+        problems = reported + neighbours
         if not problems:
             continue
         target = ObjectRef(kind="Node", name=node.name)
@@ -182,7 +198,12 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
                             split,
                             *said,
                         ),
-                        prose.claim("The node itself reports a problem", *problems[:2]),
+                        prose.claim("The node itself reports a problem", *reported[:2])
+                        if reported
+                        else prose.claim(
+                            "Pods of other workloads on that node stopped serving too",
+                            *neighbours[:2],
+                        ),
                         prose.claim("The same pod template runs on the other nodes"),
                     ],
                 ),

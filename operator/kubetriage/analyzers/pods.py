@@ -75,3 +75,43 @@ def pod_failing(pod: PodEvidence) -> bool:
         if container.ready is False or container.state.state in ("waiting", "terminated"):
             return True
     return False
+
+
+# The pods of one template that must serve on other nodes for a failure confined to one node
+# to be that node's rather than the template's.
+MIN_SERVING_ELSEWHERE = 2
+# The labels that name a pod's template within its owner (a Deployment's ReplicaSet hash, a
+# StatefulSet's or DaemonSet's controller revision).
+_TEMPLATE_LABELS = ("pod-template-hash", "controller-revision-hash")
+
+
+def _template(pod: PodEvidence) -> tuple[str, str] | None:
+    if pod.owner is None:
+        return None
+    revision = next((pod.labels[k] for k in _TEMPLATE_LABELS if k in pod.labels), "")
+    return pod.owner.key(), revision
+
+
+def failing_node(evidence: Evidence, pods: list[PodEvidence]) -> str | None:
+    """The one node on which ``pods`` fail while at least ``MIN_SERVING_ELSEWHERE`` pods of
+    the same template serve, all on other nodes, and that node shows trouble of its own (a
+    condition, not Ready, or pods of other workloads there not serving); None otherwise.
+    The same template serving on two nodes and failing on a third whose other tenants fail
+    too is that node's problem, whatever changed last."""
+    failing = [p for p in pods if pod_failing(p)]
+    nodes = {p.node for p in failing}
+    if len(nodes) != 1 or None in nodes:
+        return None
+    name = next(iter(nodes))
+    templates = {_template(p) for p in failing}
+    serving = [p for p in pods if p not in failing]
+    same = [p for p in serving if _template(p) in templates and None not in templates]
+    if len(same) < MIN_SERVING_ELSEWHERE or any(p.node == name for p in serving):
+        return None
+    node = next((n for n in evidence.nodes if n.name == name), None)
+    troubled = node is not None and (
+        node.ready != "True"
+        or bool(node.troubled_neighbours)
+        or any(c.type != "Ready" and c.status == "True" for c in node.conditions)
+    )
+    return name if troubled else None

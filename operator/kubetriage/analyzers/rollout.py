@@ -33,7 +33,7 @@ from kubetriage.analyzers.demand import (
     is_traffic,
     traffic_rose,
 )
-from kubetriage.analyzers.pods import pod_events, pod_failing
+from kubetriage.analyzers.pods import failing_node, pod_events, pod_failing
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
@@ -86,6 +86,9 @@ class _Confidence:
     # or Secret (Reloader, a checksum annotation): rolling the template back mounts the same
     # edited object again; the change-correlation finding names the object to correct.
     carried_config_cap: float = 0.5
+    # The new revision's failing pods all run on one node while its other pods serve on other
+    # nodes (``pods.failing_node``): the same template works, so the split follows the node.
+    node_split_cap: float = 0.6
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -172,6 +175,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
+    if failing_node(evidence, new_pods) is not None:
+        confidence = min(confidence, CONFIDENCE.node_split_cap)
     if only_carried_config(evidence, current.revision):
         confidence = min(confidence, CONFIDENCE.carried_config_cap)
     down = down_dependencies(evidence)

@@ -58,6 +58,7 @@ from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.ingress import ingress_controllers
+from kubetriage.evidence.summaries.neighbours import troubled_neighbours
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
@@ -140,6 +141,11 @@ def build_evidence(
     pods = _pods(build, kept_pods)
     node_objs = select_nodes(build, pods)
     nodes = summarise_all(node_objs, notes, lambda n: node_summary(n, limits))
+    if namespace is not None and not scope.namespace_wide:
+        for node in nodes:
+            node.troubled_neighbours = troubled_neighbours(
+                index, node.name, namespace, scope.pods, scope.workload
+            )
     pvc_objs = select_pvcs(build, pods)
     pvcs = summarise_all(
         bounded(pvc_objs, limits.max_pvcs, "persistent volume claims", notes), notes, pvc_summary

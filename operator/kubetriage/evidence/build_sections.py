@@ -86,7 +86,9 @@ def select_nodes(build: Build, pods: list[PodEvidence]) -> list[JsonDict]:
     node_names: list[str] = []
     if chosen is not None and chosen.kind == "Node":
         node_names.append(chosen.name)
-    node_names += [p.node for p in pods if p.node and p.node not in node_names]
+    for pod in pods:  # several pods on one node name it once
+        if pod.node and pod.node not in node_names:
+            node_names.append(pod.node)
     wide = build.scope.namespace_wide or any(p.node is None for p in pods)
     node_objs = [n for name in node_names if (n := index.get("Node", None, name)) is not None]
     if wide:

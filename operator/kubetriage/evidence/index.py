@@ -138,6 +138,35 @@ def sibling_runs(job: JsonDict, jobs: Iterable[JsonDict]) -> list[JsonDict]:
     return siblings[:MAX_SIBLING_RUNS]
 
 
+def cron_runs(cron_job: JsonDict | None, jobs: Iterable[JsonDict]) -> list[JsonDict]:
+    """The Jobs ``cron_job`` stamped, the run to read first leading: the newest that has not
+    completed (a run still waiting or failing is what an alert on the CronJob is about), then
+    the rest newest first, at most ``MAX_SIBLING_RUNS``. A CronJob has no pods and no selector
+    of its own; its runs' pods are how it fails. None for any other kind."""
+    if cron_job is None or kind_of(cron_job) != "CronJob":
+        return []
+    epoch = datetime.min.replace(tzinfo=UTC)
+    uid = _meta(cron_job).get("uid")
+    runs = [
+        job
+        for job in jobs
+        if kind_of(job) == "Job"
+        and _ns(job) == _ns(cron_job)
+        and (ref := controller_ref(job)) is not None
+        and ref.get("kind") == "CronJob"
+        and ref.get("name") == _name(cron_job)
+        and not (ref.get("uid") and uid and ref["uid"] != uid)
+    ]
+    runs.sort(key=lambda j: as_time(_meta(j).get("creationTimestamp")) or epoch, reverse=True)
+    runs.sort(key=_completed)  # stable: unfinished runs first, each group newest first
+    return runs[:MAX_SIBLING_RUNS]
+
+
+def _completed(job: JsonDict) -> bool:
+    conditions = dicts(as_dict(job.get("status")).get("conditions"))
+    return any(c.get("type") == "Complete" and c.get("status") == "True" for c in conditions)
+
+
 def departed_pods(job: JsonDict, events: Iterable[JsonDict], present: Iterable[str]) -> list[str]:
     """The pods the job controller reports creating or deleting for ``job`` ("Created pod:
     x", "Deleted pod: x") that are not ``present`` any more, newest first, at most
@@ -313,6 +342,8 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
             pods = [target_obj]
         elif kind in WORKLOAD_KINDS:
             workload = workload_of(index, target_obj)
+        elif kind == "CronJob":
+            workload = next(iter(cron_runs(target_obj, index.kind("Job"))), None)
         elif kind == "HorizontalPodAutoscaler":
             ref = as_dict(as_dict(target_obj.get("spec")).get("scaleTargetRef"))
             scaled = index.get(

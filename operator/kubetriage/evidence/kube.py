@@ -38,6 +38,7 @@ from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
+    cron_runs,
     departed_pods,
     pod_uses_claim,
     referenced_config,
@@ -224,6 +225,15 @@ class KubeEvidenceCollector:
             workload = await self._climb(run, target_obj)
         elif target_obj is not None and kind in WORKLOAD_KINDS:
             workload = await self._climb(run, target_obj)
+        elif target_obj is not None and kind == "CronJob":
+            # A CronJob has no pods of its own: the incident is about its run to read first.
+            listed = await self._reader.list_of(
+                run, "Job", namespace, what=f"list Jobs of CronJob {namespace}/{target.name}"
+            )
+            runs = cron_runs(target_obj, listed)
+            for job in runs:
+                run.add(job)
+            workload = runs[0] if runs else None
         elif target_obj is not None and kind == "HorizontalPodAutoscaler":
             ref = (target_obj.get("spec") or {}).get("scaleTargetRef") or {}
             if self._reader.readable(str(ref.get("kind"))) and ref.get("name"):

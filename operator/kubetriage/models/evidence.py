@@ -121,6 +121,17 @@ class EventEvidence(BaseModel):
     source: str | None = None
 
 
+class NodeNeighbour(BaseModel):
+    """A pod of another workload in the incident's namespace on the same node that is not
+    serving: whether a node's other tenants fail too is how one node is told from one app."""
+
+    name: str
+    namespace: str
+    owner: ObjectRef | None = None
+    problem: str  # "not Ready", a waiting reason, or a pod phase
+    since: datetime | None = None
+
+
 class NodeEvidence(BaseModel):
     name: str
     ready: str = "Unknown"  # "True" | "False" | "Unknown"
@@ -130,6 +141,7 @@ class NodeEvidence(BaseModel):
     allocatable: dict[str, str] = Field(default_factory=dict)
     capacity: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    troubled_neighbours: list[NodeNeighbour] = Field(default_factory=list)
 
 
 class RevisionEvidence(BaseModel):

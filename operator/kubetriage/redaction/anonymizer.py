@@ -102,6 +102,10 @@ def _collect_names(evidence: Evidence) -> _Names:
     for event in evidence.events:
         add_ref(event.involved)
     nodes.extend(node.name for node in evidence.nodes)
+    for neighbour in (n for node in evidence.nodes for n in node.troubled_neighbours):
+        namespaces.append(neighbour.namespace)
+        pods.append(neighbour.name)
+        add_ref(neighbour.owner)
     workloads["ReplicaSet"].extend(revision.name for revision in evidence.revisions)
     # The dependencies' own log tails name their pods and namespaces as the incident's do.
     for log in [*evidence.logs, *(t for d in evidence.dependencies for t in d.logs)]:
