@@ -19,7 +19,7 @@ from typing import Literal
 
 from kubetriage import prose
 from kubetriage.analyzers.onset import symptom_onset
-from kubetriage.analyzers.support import owner_workload
+from kubetriage.analyzers.support import incident_subject, owner_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
     Diagnosis,
@@ -385,7 +385,7 @@ def timeline_entries(evidence: Evidence) -> list[TimelineEntry]:
     ]
     if onset is not None:
         when, fact = onset
-        subject = evidence.workload.ref if evidence.workload else evidence.target
+        subject = incident_subject(evidence)
         entries.append(
             TimelineEntry(
                 at=when,
@@ -455,7 +455,7 @@ def combine(
         text = explain_unknown(evidence, metrics_status=metrics_status)
         evidence_items = [*checked_evidence(text), *evidence_items][:MAX_EVIDENCE]
         if category is not Category.UNKNOWN:
-            subject = evidence.workload.ref if evidence.workload else evidence.target
+            subject = incident_subject(evidence)
             text = text.model_copy(
                 update={
                     "problem": f"The model diagnoses {category.value}"

@@ -287,9 +287,13 @@ def _closest_first(
     (its peer's pods or namespace by a selector, or its port: ``_MEANT``) when there is one;
     when none does, no policy was written for this flow and the deny-all that shuts it out
     (a policy with no rule for that direction) is the one to change."""
-    scored = [(_nearness(p, direction, other, flow), p) for p in isolating]
-    meant = any(score >= _MEANT for score, _ in scored)
-    ranked = sorted(scored, key=lambda s: (-s[0] if meant or s[0] >= 0 else -99, s[1].name))
+    ranked = sorted(
+        ((_nearness(p, direction, other, flow), p) for p in isolating),
+        key=lambda s: (-s[0], s[1].name),
+    )
+    if not any(score >= _MEANT for score, _ in ranked):
+        deny_alls = [s for s in ranked if s[0] < 0]
+        ranked = deny_alls + [s for s in ranked if s[0] >= 0]
     return tuple(p.name for _, p in ranked)
 
 

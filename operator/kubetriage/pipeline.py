@@ -26,6 +26,7 @@ from typing import Generic, Protocol, TypeVar, Unpack
 
 from kubetriage import prose
 from kubetriage.analyzers import run_analyzers
+from kubetriage.analyzers.support import incident_subject
 from kubetriage.combine import combine
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.llm.gating import GateRules
@@ -417,7 +418,7 @@ async def _diagnose(
 
 
 def describe_target(evidence: Evidence, fallback: Sequence[ObjectRef]) -> str | None:
-    ref = evidence.workload.ref if evidence.workload else evidence.target
+    ref = incident_subject(evidence)
     if ref is None and fallback:
         ref = fallback[0]
     return ref.display() if ref else None

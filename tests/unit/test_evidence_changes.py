@@ -245,6 +245,18 @@ def test_a_recent_node_is_a_change_and_an_old_one_is_not() -> None:
     assert [c.object.name for c in node_changes(nodes, NOW)] == ["new"]
 
 
+def test_timestamps_are_read_as_every_other_evidence_reader_reads_them() -> None:
+    # A timestamp without a zone is UTC (as in evidence.raw), a parsed datetime is taken as
+    # is: the timeline dates a change the way the rest of the evidence dates its facts.
+    nodes = [
+        {"kind": "Node", "metadata": {"name": "naive", "creationTimestamp": "2026-11-20T09:00:00"}},
+        {"kind": "Node", "metadata": {"name": "parsed", "creationTimestamp": NOW}},
+        {"kind": "Node", "metadata": {"name": "garbage", "creationTimestamp": "yesterday"}},
+    ]
+    dated = {c.object.name: c.at for c in node_changes(nodes, NOW)}
+    assert dated == {"naive": datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "parsed": NOW}
+
+
 def test_rescale_events_become_scaling_changes() -> None:
     events = [
         EventEvidence(

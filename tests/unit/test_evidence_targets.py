@@ -325,3 +325,45 @@ def test_a_node_exporter_alerts_instance_names_its_node() -> None:
 def test_an_instance_is_no_node_when_the_alert_names_a_namespace() -> None:
     alert = Alert(labels={"alertname": "X", "namespace": "shop", "instance": "cart-7d9f:8080"})
     assert "Node/-/cart-7d9f" not in _keys(candidate_targets(None, [alert]))
+
+
+def test_kind_and_name_label_pairs_name_the_workload() -> None:
+    # kube-prometheus's workload rules (lower-case type), kube_pod_owner, kube_pod_info.
+    for labels in (
+        {"workload": "ledger", "workload_type": "statefulset"},
+        {"owner_name": "ledger", "owner_kind": "StatefulSet"},
+        {"created_by_name": "ledger", "created_by_kind": "StatefulSet"},
+    ):
+        alert = Alert(labels={"alertname": "X", "namespace": "bank", **labels})
+        assert _keys(candidate_targets(None, [alert]))[0] == "StatefulSet/bank/ledger"
+    # A kind that is no workload (a static pod's owner is its Node) names nothing.
+    static = Alert(
+        labels={
+            "alertname": "X",
+            "namespace": "kube-system",
+            "owner_kind": "Node",
+            "owner_name": "n1",
+        }
+    )
+    assert _keys(candidate_targets(None, [static])) == ["Namespace/-/kube-system"]
+
+
+def test_an_app_label_hints_at_the_workload_before_the_scrape_job() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "HighErrorRate",
+            "namespace": "shop",
+            "app_kubernetes_io_name": "cart",
+            "job": "shop/cart-metrics",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert]))[:5] == [
+        "Deployment/shop/cart",
+        "StatefulSet/shop/cart",
+        "DaemonSet/shop/cart",
+        "Service/shop/cart",
+        "Deployment/shop/cart-metrics",
+    ]
+    # The monitoring stack's own app label names the metrics source, not the workload.
+    exporter = Alert(labels={"alertname": "X", "namespace": "shop", "app": "kube-state-metrics"})
+    assert _keys(candidate_targets(None, [exporter])) == ["Namespace/-/shop"]

@@ -33,6 +33,7 @@ from kubetriage.analyzers.onset import (
 )
 from kubetriage.analyzers.support import (
     grep_logs,
+    incident_subject,
     item,
     timestamp,
 )
@@ -150,8 +151,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
         ]
         params = {"revision": str(change.from_revision)} if change.from_revision else {}
-        subject = evidence.workload.ref if evidence.workload else evidence.target
-        caller = prose.obj(subject) if subject is not None else "the caller"
+        caller = _caller_phrase(evidence)
         findings.append(
             make_finding(
                 "dependency-change",
@@ -228,8 +228,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
             onset,
             item("dependency", f"{named.display()} is named by {dependency.named_by[0]}"),
         ]
-        subject = evidence.workload.ref if evidence.workload else evidence.target
-        caller = prose.obj(subject) if subject is not None else "the caller"
+        caller = _caller_phrase(evidence)
         findings.append(
             make_finding(
                 "dependency-config",
@@ -334,3 +333,9 @@ DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("dependency-down", (Category.DEPENDENCY_FAILURE,), check_dependency_down),
     Analyzer("dependency-config", (Category.CONFIG_MISSING,), check_dependency_config),
 )
+
+
+def _caller_phrase(evidence: Evidence) -> str:
+    """The workload whose calls fail, as prose names it."""
+    subject = incident_subject(evidence)
+    return prose.obj(subject) if subject is not None else "the caller"

@@ -3,7 +3,8 @@ log, event and metric look-ups. The log signatures several analyzers must agree 
 hosts a line names, are in ``kubetriage.analyzers.log_signatures``.
 Quantity parsing lives in ``kubetriage.models.quantity`` and is re-exported here.
 
-Called only by the analyzer modules in this package. Everything here is a pure function of
+Called by the analyzer modules in this package, and by the combining step for the few
+questions it shares with them (whose pod, which subject). Everything here is a pure function of
 an ``Evidence`` (or of plain values); the compiled patterns are immutable constants.
 """
 
@@ -153,6 +154,12 @@ def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRe
         if owned is not None:
             return owned
     return None
+
+
+def incident_subject(evidence: Evidence) -> ObjectRef | None:
+    """What the incident is about, as prose names it: the workload the evidence was built
+    around, else the incident's target (whatever its kind)."""
+    return evidence.workload.ref if evidence.workload else evidence.target
 
 
 def workload_container(evidence: Evidence, name: str) -> ContainerEvidence | None:

@@ -31,10 +31,10 @@ from itertools import pairwise
 from typing import Any
 
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import as_dict, as_int, as_time, dicts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import ChangeEvidence, EventEvidence
-
-JsonDict = dict[str, Any]
+from kubetriage.models.objects import JsonDict, meta
 
 # A node or ConfigMap written this long before the diagnosis is part of the timeline; older
 # writes are the steady state, not a change.
@@ -62,47 +62,15 @@ _SECRET_WRITTEN = frozenset({"Updated", "Created", "Unsealed", "Synced", "Secret
 _MAX_DETAIL = 160
 
 
-def _d(value: Any) -> JsonDict:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[JsonDict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def _meta(obj: JsonDict) -> JsonDict:
-    return _d(obj.get("metadata"))
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
 def _containers(template: JsonDict) -> dict[str, JsonDict]:
-    spec = _d(template.get("spec"))
+    spec = as_dict(template.get("spec"))
     return {
         str(c.get("name")): c
-        for c in _dicts(spec.get("initContainers")) + _dicts(spec.get("containers"))
+        for c in dicts(spec.get("initContainers")) + dicts(spec.get("containers"))
         if isinstance(c.get("name"), str)
     }
 
@@ -111,19 +79,19 @@ def _env(container: JsonDict) -> dict[str, str]:
     """Env vars by name: plain values as written, references by what they point at (a
     Secret's value is never known, only which key of which Secret)."""
     result: dict[str, str] = {}
-    for entry in _dicts(container.get("env")):
+    for entry in dicts(container.get("env")):
         name = entry.get("name")
         if not isinstance(name, str):
             continue
         if "value" in entry:
             result[name] = str(entry.get("value"))
         else:
-            source = _d(entry.get("valueFrom"))
-            ref = _d(source.get("secretKeyRef")) or _d(source.get("configMapKeyRef"))
+            source = as_dict(entry.get("valueFrom"))
+            ref = as_dict(source.get("secretKeyRef")) or as_dict(source.get("configMapKeyRef"))
             kind = "secret" if source.get("secretKeyRef") else "configmap"
             result[name] = f"<{kind} {ref.get('name')}/{ref.get('key')}>" if ref else "<ref>"
-    for entry in _dicts(container.get("envFrom")):
-        ref = _d(entry.get("configMapRef")) or _d(entry.get("secretRef"))
+    for entry in dicts(container.get("envFrom")):
+        ref = as_dict(entry.get("configMapRef")) or as_dict(entry.get("secretRef"))
         if ref.get("name"):
             result[f"envFrom:{ref.get('name')}"] = "<all keys>"
     return result
@@ -167,7 +135,7 @@ def _template_diff(
         changed = [k for k in changed if not _RELOADER_ENV.match(k)]
         if changed:
             note("env", f"{name} env changed: {', '.join(changed[:6])}")
-        if _d(previous.get("resources")) != _d(container.get("resources")):
+        if as_dict(previous.get("resources")) != as_dict(container.get("resources")):
             note("resources", f"{name} resources {_resources(previous)} -> {_resources(container)}")
         probes = [p for p in _PROBES if previous.get(p) != container.get(p)]
         if probes:
@@ -195,8 +163,8 @@ def _template_diff(
         if mesh_before.get(key) != mesh_after.get(key):
             was, now = mesh_before.get(key, "unset"), mesh_after.get(key, "unset")
             note("mesh", f"pod template {key} {was} -> {now}")
-    old_volumes = {_volume_source(v) for v in _dicts(_d(old.get("spec")).get("volumes"))}
-    new_volumes = {_volume_source(v) for v in _dicts(_d(new.get("spec")).get("volumes"))}
+    old_volumes = {_volume_source(v) for v in dicts(as_dict(old.get("spec")).get("volumes"))}
+    new_volumes = {_volume_source(v) for v in dicts(as_dict(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
         note("volumes", "volumes changed: " + ", ".join(sorted(new_volumes ^ old_volumes))[:120])
     return aspects, details, configs
@@ -218,7 +186,7 @@ def _reloaded_from(value: str | None) -> tuple[str, str] | None:
 
 def _volume_source(volume: JsonDict) -> str:
     for key in ("configMap", "secret", "persistentVolumeClaim"):
-        source = _d(volume.get(key))
+        source = as_dict(volume.get(key))
         name = source.get("name") or source.get("secretName") or source.get("claimName")
         if source:
             return f"{key} {name}"
@@ -226,10 +194,10 @@ def _volume_source(volume: JsonDict) -> str:
 
 
 def _resources(container: JsonDict) -> str:
-    resources = _d(container.get("resources"))
+    resources = as_dict(container.get("resources"))
     parts = []
     for section in ("requests", "limits"):
-        values = _d(resources.get(section))
+        values = as_dict(resources.get(section))
         if values:
             parts.append(section + " " + ",".join(f"{k}={v}" for k, v in sorted(values.items())))
     return "; ".join(parts) or "none"
@@ -238,13 +206,13 @@ def _resources(container: JsonDict) -> str:
 def _mesh_settings(template: JsonDict) -> dict[str, str]:
     """The pod template's service-mesh settings (``_MESH_KEY``), from its annotations and
     labels."""
-    metadata = _d(template.get("metadata"))
-    found = {**_d(metadata.get("labels")), **_d(metadata.get("annotations"))}
+    metadata = as_dict(template.get("metadata"))
+    found = {**as_dict(metadata.get("labels")), **as_dict(metadata.get("annotations"))}
     return {str(k): str(v) for k, v in found.items() if isinstance(k, str) and _MESH_KEY.search(k)}
 
 
 def _config_hashes(template: JsonDict) -> dict[str, str]:
-    annotations = _d(_d(template.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(template.get("metadata")).get("annotations"))
     return {
         str(k): str(v)
         for k, v in annotations.items()
@@ -255,10 +223,10 @@ def _config_hashes(template: JsonDict) -> dict[str, str]:
 def _revision_of(obj: JsonDict) -> tuple[int | None, JsonDict]:
     """A ReplicaSet's or ControllerRevision's revision number and pod template."""
     if obj.get("kind") == "ControllerRevision":
-        template = _d(_d(_d(obj.get("data")).get("spec")).get("template"))
-        return _int(obj.get("revision")), template
-    number = _int(_d(_meta(obj).get("annotations")).get(_REVISION_ANNOTATION))
-    return number, _d(_d(obj.get("spec")).get("template"))
+        template = as_dict(as_dict(as_dict(obj.get("data")).get("spec")).get("template"))
+        return as_int(obj.get("revision")), template
+    number = as_int(as_dict(meta(obj).get("annotations")).get(_REVISION_ANNOTATION))
+    return number, as_dict(as_dict(obj.get("spec")).get("template"))
 
 
 def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[ChangeEvidence]:
@@ -271,8 +239,8 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
     numbered.sort(key=lambda entry: entry[0])
     ref = ObjectRef(
         kind=str(workload.get("kind")),
-        namespace=_meta(workload).get("namespace"),
-        name=str(_meta(workload).get("name")),
+        namespace=meta(workload).get("namespace"),
+        name=str(meta(workload).get("name")),
     )
     changes: list[ChangeEvidence] = []
     for (old_number, _, old), (new_number, obj, new) in pairwise(numbered):
@@ -281,7 +249,7 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
             aspects, details = ["template"], ["pod template changed (labels or other fields)"]
         changes.append(
             ChangeEvidence(
-                at=_time(_meta(obj).get("creationTimestamp")),
+                at=as_time(meta(obj).get("creationTimestamp")),
                 kind="rollout",
                 object=ref,
                 aspects=aspects,
@@ -298,9 +266,9 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
 
 
 def _last_write(obj: JsonDict) -> datetime | None:
-    writes = [_time(entry.get("time")) for entry in _dicts(_meta(obj).get("managedFields"))]
+    writes = [as_time(entry.get("time")) for entry in dicts(meta(obj).get("managedFields"))]
     known = [w for w in writes if w is not None]
-    return max(known) if known else _time(_meta(obj).get("creationTimestamp"))
+    return max(known) if known else as_time(meta(obj).get("creationTimestamp"))
 
 
 def config_changes(config_maps: Iterable[JsonDict], now: datetime) -> list[ChangeEvidence]:
@@ -310,7 +278,7 @@ def config_changes(config_maps: Iterable[JsonDict], now: datetime) -> list[Chang
         at = _last_write(cm)
         if at is None or now - at > RECENT_CHANGE or at > now:
             continue
-        created = _time(_meta(cm).get("creationTimestamp"))
+        created = as_time(meta(cm).get("creationTimestamp"))
         edited = created is not None and at > created
         changes.append(
             ChangeEvidence(
@@ -318,8 +286,8 @@ def config_changes(config_maps: Iterable[JsonDict], now: datetime) -> list[Chang
                 kind="config",
                 object=ObjectRef(
                     kind="ConfigMap",
-                    namespace=_meta(cm).get("namespace"),
-                    name=str(_meta(cm).get("name")),
+                    namespace=meta(cm).get("namespace"),
+                    name=str(meta(cm).get("name")),
                 ),
                 aspects=["data"] if edited else ["created"],
                 details=["last written" if edited else "created"],
@@ -333,8 +301,8 @@ def node_changes(nodes: Iterable[JsonDict], now: datetime) -> list[ChangeEvidenc
     changes: list[ChangeEvidence] = []
     seen: set[str] = set()
     for node in nodes:
-        name = str(_meta(node).get("name"))
-        created = _time(_meta(node).get("creationTimestamp"))
+        name = str(meta(node).get("name"))
+        created = as_time(meta(node).get("creationTimestamp"))
         if name in seen:
             continue
         seen.add(name)
@@ -390,8 +358,10 @@ def secret_changes(events: Iterable[EventEvidence]) -> list[ChangeEvidence]:
 
 
 def _healthy(status: JsonDict) -> bool:
-    state = _d(status.get("state"))
-    return bool(status.get("ready")) and "running" in state and not _int(status.get("restartCount"))
+    state = as_dict(status.get("state"))
+    return (
+        bool(status.get("ready")) and "running" in state and not as_int(status.get("restartCount"))
+    )
 
 
 def _moves(image: str, pull_policy: Any) -> bool:
@@ -413,16 +383,16 @@ def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[
     groups: dict[tuple[str, str, str], dict[str, list[tuple[bool, datetime | None]]]] = {}
     floating: set[str] = set()
     for pod in pods:
-        for spec in _dicts(_d(pod.get("spec")).get("containers")):
+        for spec in dicts(as_dict(pod.get("spec")).get("containers")):
             image = spec.get("image")
             if isinstance(image, str) and _moves(image, spec.get("imagePullPolicy")):
                 floating.add(image)
         owner = next(
-            (o for o in _dicts(_meta(pod).get("ownerReferences")) if o.get("controller")), {}
+            (o for o in dicts(meta(pod).get("ownerReferences")) if o.get("controller")), {}
         )
         revision = str(owner.get("name") or "")
-        created = _time(_meta(pod).get("creationTimestamp"))
-        for status in _dicts(_d(pod.get("status")).get("containerStatuses")):
+        created = as_time(meta(pod).get("creationTimestamp"))
+        for status in dicts(as_dict(pod.get("status")).get("containerStatuses")):
             image, image_id = status.get("image"), status.get("imageID")
             if not isinstance(image, str) or not isinstance(image_id, str) or "@" not in image_id:
                 continue
@@ -435,8 +405,8 @@ def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[
     ref = (
         ObjectRef(
             kind=str(workload.get("kind")),
-            namespace=_meta(workload).get("namespace"),
-            name=str(_meta(workload).get("name")),
+            namespace=meta(workload).get("namespace"),
+            name=str(meta(workload).get("name")),
         )
         if workload is not None
         else None

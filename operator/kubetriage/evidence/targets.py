@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 from kubetriage.evidence.dependencies import envoy_cluster_service, pod_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
+from kubetriage.models.vocabulary import WORKLOAD_KINDS
 
 # Label -> kind for namespaced objects, most specific first. "exported_*" variants appear
 # when Prometheus scrapes kube-state-metrics without honor_labels.
@@ -80,6 +81,31 @@ _ALIASED_LABELS: tuple[tuple[str, str, str, str], ...] = (
     ("dst_statefulset", "dst_namespace", "StatefulSet", "apps/v1"),
     ("destination_service_name", "destination_service_namespace", "Service", "v1"),
     ("dst_service", "dst_namespace", "Service", "v1"),
+)
+
+# Label pairs naming an object by kind and name: kube-prometheus's workload recording rules
+# (``namespace_workload_pod:kube_pod_owner:relabel``: workload, workload_type in lower case),
+# kube-state-metrics' ``kube_pod_owner`` (owner_kind, owner_name) and ``kube_pod_info``
+# (created_by_kind, created_by_name).
+_KIND_NAME_LABELS: tuple[tuple[str, str], ...] = (
+    ("workload_type", "workload"),
+    ("owner_kind", "owner_name"),
+    ("created_by_kind", "created_by_name"),
+)
+_NAMED_KINDS: dict[str, tuple[str, str]] = {
+    kind.lower(): (kind, api_version)
+    for _, kind, api_version in _NAMESPACED_LABELS
+    if kind in WORKLOAD_KINDS
+}
+# The application's name as recommended labels carry it into series (kube-state-metrics'
+# ``label_`` prefix when its pod labels are joined in): a hint at the workload and Service of
+# that name, like a scrape job's.
+_APP_LABELS: tuple[str, ...] = (
+    "app_kubernetes_io_name",
+    "label_app_kubernetes_io_name",
+    "app",
+    "label_app",
+    "k8s_app",
 )
 
 # Envoy's cluster labels, which name a backend Service by its namespace, name and port.
@@ -287,6 +313,13 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             strong.append(
                 ObjectRef(kind=kind, name=value, namespace=where, api_version=api_version)
             )
+    for kind_label, name_label in _KIND_NAME_LABELS:
+        named = _NAMED_KINDS.get((_label(labels, kind_label) or "").lower())
+        value = _label(labels, name_label)
+        if named is not None and value is not None and namespace is not None:
+            strong.append(
+                ObjectRef(kind=named[0], name=value, namespace=namespace, api_version=named[1])
+            )
     for label in _ENVOY_CLUSTER_LABELS:
         # An Envoy proxy's stats name the backend only by its cluster (Contour: ns_svc_port).
         value = _label(labels, label)
@@ -334,6 +367,12 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         weak.extend(
             ObjectRef(kind=kind, name=ingress, namespace=namespace, api_version=api_version)
             for kind, api_version in (("Service", "v1"), *_JOB_HINT_KINDS[:2])
+        )
+    app = next((v for label in _APP_LABELS if (v := _label(labels, label)) is not None), None)
+    if app is not None and namespace is not None and not _is_monitoring_name(app):
+        weak.extend(
+            ObjectRef(kind=kind, name=app, namespace=namespace, api_version=api_version)
+            for kind, api_version in _JOB_HINT_KINDS
         )
     job = None if about_queue else _label(labels, "job")
     if job is not None and namespace is not None and not _is_monitoring_name(job):
