@@ -193,6 +193,9 @@ class ServiceEvidence(BaseModel):
     port_numbers: list[int] = Field(default_factory=list)
     # Each Service port's destination on the selected pods (its targetPort, resolved).
     pod_ports: list[PodPort] = Field(default_factory=list)
+    # Each Service port's declared application protocol, in the same order: its appProtocol,
+    # else its name ("" when it has neither). Service meshes pick the protocol from these.
+    declared_protocols: list[str] = Field(default_factory=list)
     external_name: str | None = None
     ready_endpoints: int | None = None  # None when no Endpoints object was found
     not_ready_endpoints: int = 0
