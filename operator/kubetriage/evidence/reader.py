@@ -153,7 +153,13 @@ class KubeReader:
                 core.list_namespaced_pod,
                 core.list_pod_for_all_namespaces,
             ),
-            "Service": _Kind("v1", core.read_namespaced_service, core.list_namespaced_service),
+            "Service": _Kind(
+                "v1",
+                core.read_namespaced_service,
+                core.list_namespaced_service,
+                # The callee a mesh alert names without its namespace (``KubeEvidenceCollector``).
+                core.list_service_for_all_namespaces,
+            ),
             "Endpoints": _Kind(
                 "v1", core.read_namespaced_endpoints, core.list_namespaced_endpoints
             ),
