@@ -14,6 +14,7 @@ from kubetriage.evidence.targets import (
     resolve_target,
     target_namespace,
     traefik_backends,
+    unplaced_names,
     with_probed,
 )
 from kubetriage.models.base import ObjectRef
@@ -367,3 +368,22 @@ def test_an_app_label_hints_at_the_workload_before_the_scrape_job() -> None:
     # The monitoring stack's own app label names the metrics source, not the workload.
     exporter = Alert(labels={"alertname": "X", "namespace": "shop", "app": "kube-state-metrics"})
     assert _keys(candidate_targets(None, [exporter])) == ["Namespace/-/shop"]
+
+
+def test_mesh_destinations_without_their_namespace_label_are_unplaced() -> None:
+    """An ingress gateway's alert carries the gateway's namespace: a destination named
+    without destination_service_namespace may live anywhere; one with it is placed."""
+    gateway = Alert(
+        labels={
+            "alertname": "IstioIngressGateway5xxRatioHigh",
+            "namespace": "istio-system",
+            "source_workload": "istio-ingressgateway",
+            "destination_service_name": "mobile-bff",
+        }
+    )
+    assert unplaced_names([gateway]) == [("Service", "mobile-bff")]
+    placed = Alert(labels={**gateway.labels, "destination_service_namespace": "bff"})
+    assert unplaced_names([placed]) == []
+    linkerd = Alert(labels={"alertname": "X", "namespace": "web", "dst_deployment": "orders-api"})
+    assert unplaced_names([linkerd]) == [("Deployment", "orders-api")]
+    assert unplaced_names([Alert(labels={"alertname": "X", "namespace": "web"})]) == []

@@ -5,7 +5,8 @@ controller's) over raw objects as the API returns them, and the routing analyzer
 when the backend pods' NetworkPolicies admit no pod of the controller, with the look-alikes
 that must not fire (a policy admitting the controller's namespace, a controller whose pods
 were not found), an Ingress naming a port its backend Service does not have, and which
-Ingress serves the host a probe alert names.
+Ingress serves the host a probe alert names; the controller's own workload and failing pods
+(an OOM-killed controller gets more memory), and a routed Service publishing not-ready pods.
 
 Everything is real: raw objects through ``ObjectIndex``, Evidence models from
 ``tests.support.evidence``, the flow evaluator and ``run_analyzers``.
@@ -26,8 +27,9 @@ from kubetriage.evidence.summaries.ingress import (
     serving_ingress,
     unknown_ports,
 )
+from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, IngressControllerEvidence
+from kubetriage.models.evidence import Evidence, IngressControllerEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import rules_of, selector_of
 from tests.support import evidence as make
@@ -316,3 +318,139 @@ def test_a_probed_host_no_ingress_names_falls_to_the_one_ingress_catching_every_
     hostless_rule = _hosted("legacy", "ops", [""], [])
     assert serving_ingress([catch_all, hostless_rule], ["www.example.com"]) is None
     assert serving_ingress([catch_all], []) is None
+
+
+def _oom_killed(pod: dict[str, Any], rs: str, template_hash: str) -> dict[str, Any]:
+    """``pod`` as one of ``rs``'s, its container waiting to restart after an OOM kill."""
+    pod["metadata"]["labels"] = {**pod["metadata"]["labels"], "pod-template-hash": template_hash}
+    pod["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": rs, "controller": True}]
+    pod["status"]["containerStatuses"] = [
+        {
+            "name": "controller",
+            "ready": False,
+            "restartCount": 6,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+        }
+    ]
+    return pod
+
+
+def test_summary_names_the_controller_workload_and_its_failing_pods() -> None:
+    """The ReplicaSet is not read: the Deployment is its name without the pod-template-hash."""
+    backend = _pod("checkout-1", "shop", {"app": "checkout"}, "10.0.0.5")
+    killed = _pod(
+        "ingress-nginx-controller-5d9-x", "ingress-nginx", NGINX_LABELS, "10.0.9.9", False
+    )
+    objects = [
+        _ingress("shop", "checkout"),
+        _service("checkout", {"app": "checkout"}),
+        _class("nginx", "k8s.io/ingress-nginx"),
+        backend,
+        _oom_killed(killed, "ingress-nginx-controller-5d9", "5d9"),
+    ]
+    summary = ingress_controllers(
+        ObjectIndex(objects, Notes()), "shop", [backend], EvidenceLimits()
+    )[0]
+    assert summary.workload == ObjectRef(
+        kind="Deployment", namespace="ingress-nginx", name="ingress-nginx-controller"
+    )
+    assert [(p.pod, p.waiting, p.last_terminated) for p in summary.failing_pods] == [
+        ("ingress-nginx-controller-5d9-x", "CrashLoopBackOff", "OOMKilled")
+    ]
+
+
+def _controller_killed(ready_pods: int, last: str | None = "OOMKilled") -> Evidence:
+    controller = IngressControllerEvidence(
+        ingress="shop",
+        backends=["checkout"],
+        ingress_class="nginx",
+        controller="k8s.io/ingress-nginx",
+        namespace="ingress-nginx",
+        labels=NGINX_LABELS,
+        pods=2,
+        ready_pods=ready_pods,
+        workload=ObjectRef(
+            kind="Deployment", namespace="ingress-nginx", name="ingress-nginx-controller"
+        ),
+        failing_pods=[
+            PodTrouble(
+                pod="ingress-nginx-controller-5d9-x",
+                container="controller",
+                waiting="CrashLoopBackOff",
+                restarts=6,
+                last_terminated=last,
+            )
+        ],
+    )
+    return make.checkout_evidence(
+        services=[make.service("checkout", ready=1, matching=1)],
+        ingress_controllers=[controller],
+        alerts=[make.alert(alertname="BlackboxProbeFailed", instance="https://shop.example.com/")],
+    )
+
+
+def test_an_oom_killed_ingress_controller_is_given_more_memory() -> None:
+    finding = assert_leads(
+        analyze(_controller_killed(ready_pods=0)),
+        Category.OOM_KILLED,
+        Action.INCREASE_MEMORY,
+        ObjectRef(kind="Deployment", namespace="ingress-nginx", name="ingress-nginx-controller"),
+    )
+    assert finding.analyzer == "ingress-controller-oom-killed"
+    assert any("OOMKilled" in e.fact for e in finding.evidence)
+
+
+def test_a_controller_that_is_ready_again_or_not_oom_killed_is_not_blamed() -> None:
+    for evidence in (_controller_killed(ready_pods=2), _controller_killed(0, last="Error")):
+        assert not any(
+            f.analyzer == "ingress-controller-oom-killed" for f in analyze(evidence).findings
+        )
+
+
+def _published(publish: bool, ready: tuple[bool, ...], routed: bool = True) -> Evidence:
+    pods = [
+        make.pod(f"wiki-{i}", make.container("wiki", ready=r), labels={"app": "wiki"})
+        for i, r in enumerate(ready)
+    ]
+    controller = IngressControllerEvidence(
+        ingress="wiki", backends=["wiki"] if routed else ["docs"], controller="traefik.io/x"
+    )
+    return make.evidence(
+        pods=pods,
+        services=[make.service("wiki", ready=len(ready), matching=3, publish_not_ready=publish)],
+        ingress_controllers=[controller],
+    )
+
+
+def test_summary_reads_publish_not_ready_addresses() -> None:
+    svc = _service("wiki", {"app": "wiki"})
+    svc["spec"]["publishNotReadyAddresses"] = True
+    plain = _service("docs", {"app": "docs"})
+    index = ObjectIndex([svc, plain], Notes())
+    assert service_summary(index, svc, (), EvidenceLimits()).publish_not_ready
+    assert not service_summary(index, plain, (), EvidenceLimits()).publish_not_ready
+
+
+def test_a_service_publishing_an_unready_pod_behind_an_ingress_is_fixed() -> None:
+    finding = assert_leads(
+        analyze(_published(True, (True, True, False))),
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="wiki"),
+    )
+    assert any("publishNotReadyAddresses" in e.fact for e in finding.evidence)
+
+
+def test_publishing_is_harmless_when_all_ready_none_ready_unrouted_or_not_set() -> None:
+    for evidence in (
+        _published(True, (True, True, True)),
+        _published(True, (False, False, False)),
+        _published(True, (True, False, True), routed=False),
+        _published(False, (True, False, True)),
+    ):
+        assert not any(
+            "publishNotReadyAddresses" in e.fact
+            for f in analyze(evidence).findings
+            for e in f.evidence
+        )

@@ -33,6 +33,7 @@ from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
+from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
@@ -76,6 +77,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *NETWORK_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *ROUTING_ANALYZERS,
+    *MESH_PROTOCOL_ANALYZERS,
     *GATEWAY_ROUTE_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,
     # the rest, in the order they were added (ties go to the rules above)

@@ -3,7 +3,9 @@ SIGKILL with no liveness kill to explain it, an out-of-memory log line or metric
 OOM event), sized against the working set's peak; without a kill, a working set pressing
 on the limit. Kept below a change that explains the symptom (``changes.cap_explained``).
 A dependency the caller fails on whose own pods are OOM-killed is the same fault one hop
-away (callee-oom-killed): its memory limit, not an escalation at its Service.
+away (callee-oom-killed): its memory limit, not an escalation at its Service. So is the
+ingress controller in front of the workload (ingress-controller-oom-killed): every request
+through the Ingress passes its pods.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Confidences are
 calibrated so that the specific explanation of a restart (OOMKilled, a missing ConfigMap, a
@@ -63,6 +65,11 @@ class _Confidence:
     # failures (above the "dependency is down" escalation, which names no cause).
     callee: float = 0.88
     callee_changed: float = 0.7  # ... but it rolled out recently: that may be the cause
+    # The ingress controller serving the workload's Ingress (read through its IngressClass)
+    # has pods whose last run ended OOMKilled and not all of them ready: every request
+    # through the Ingress passes that proxy, so its memory limit is the cause of the
+    # backend's symptoms however healthy the backend is (above the callee reading, 0.88).
+    ingress_controller: float = 0.9
 
 
 CONFIDENCE: Final = _Confidence()
@@ -349,7 +356,65 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def check_ingress_controller_oom(evidence: Evidence) -> list[Finding]:
+    """The ingress controller in front of the workload is OOMKilled: its pods' last runs
+    ended OOMKilled and not all of them are ready, so requests through the Ingress fail or
+    are refused before they reach the (healthy) backends. Raise the controller's memory."""
+    findings: list[Finding] = []
+    for controller in evidence.ingress_controllers:
+        workload = controller.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
+            continue
+        killed = [p for p in controller.failing_pods if p.last_terminated == "OOMKilled"]
+        if not killed or controller.ready_pods >= controller.pods:
+            continue
+        backend = next((s for s in evidence.services if s.name in controller.backends), None)
+        namespace = backend.namespace if backend else workload.namespace
+        source = f"ingress/{namespace}/{controller.ingress}"
+        served = item(
+            source,
+            f"served by {controller.controller or 'its controller'} (class "
+            f"{controller.ingress_class}): {controller.ready_pods} of "
+            f"{prose.count(controller.pods, 'controller pod')} ready",
+        )
+        facts = [
+            item(f"ingress controller {prose.obj(workload)}", f"pod {prose.pod_trouble(p)}")
+            for p in killed[:3]
+        ]
+        container = killed[0].container
+        findings.append(
+            make_finding(
+                "ingress-controller-oom-killed",
+                Category.OOM_KILLED,
+                CONFIDENCE.ingress_controller,
+                prose.narrative(
+                    f"The ingress controller {prose.obj(workload)} is OOMKilled",
+                    "raise its memory limit",
+                    aside=f"it serves Ingress {controller.ingress}",
+                    because=[
+                        prose.claim(
+                            f"Ingress {controller.ingress} is served by the pods of "
+                            f"{prose.obj(workload)}, and not all of them are ready",
+                            served,
+                        ),
+                        prose.claim(
+                            "Their last runs ended OOMKilled, so requests through the Ingress "
+                            "fail before they reach the backend pods",
+                            *facts,
+                        ),
+                    ],
+                ),
+                [*facts, served],
+                Action.INCREASE_MEMORY,
+                workload,
+                {"container": container} if container else {},
+            )
+        )
+    return findings
+
+
 OOM_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("oom-killed", (Category.OOM_KILLED,), check_oom),
     Analyzer("callee-oom-killed", (Category.OOM_KILLED,), check_callee_oom),
+    Analyzer("ingress-controller-oom-killed", (Category.OOM_KILLED,), check_ingress_controller_oom),
 )

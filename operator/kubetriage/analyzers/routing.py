@@ -4,7 +4,9 @@ often in a namespace of its own) that the backend pods' NetworkPolicies do not a
 Ingress naming a port its backend Service does not have; an ExternalName Service whose
 external host does not resolve; a node whose service routing (kube-proxy, CNI) drops the
 calls of the workload's pods on it while its replicas elsewhere get through; a load
-balancer Service whose health-check port annotation names a port nothing behind it serves.
+balancer Service whose health-check port annotation names a port nothing behind it serves;
+a Service an Ingress routes to that publishes not-ready addresses while some of its pods fail
+readiness (they still get requests).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -64,6 +66,11 @@ class _Confidence:
     # A load balancer Service's health-check port annotation names a port that neither its
     # pods nor the Service itself expose: every target fails the check, the LB sends nothing
     unserved_health_check: float = 0.75
+    # A Service an Ingress routes to publishes not-ready addresses while some of its pods
+    # fail readiness and others are ready: the failing pods still get their share of the
+    # requests, which readiness exists to prevent (above a node or probe reading of the
+    # unready pod, 0.82 and below: the pod is not ready by design, the routing ignores it).
+    not_ready_published: float = 0.86
 
 
 CONFIDENCE: Final = _Confidence()
@@ -408,6 +415,58 @@ def _health_check_finding(
     )
 
 
+def _not_ready_published(evidence: Evidence) -> list[Finding]:
+    """A Service behind an Ingress that publishes not-ready addresses: its pods that fail
+    readiness (while running) are still routed to, next to its ready ones."""
+    routed = {b for c in evidence.ingress_controllers for b in c.backends}
+    findings: list[Finding] = []
+    for svc in evidence.services:
+        if not svc.publish_not_ready or svc.name not in routed or not svc.selector:
+            continue
+        selected = [
+            p
+            for p in evidence.pods
+            if p.namespace == svc.namespace and _selects(svc.selector, p.labels)
+        ]
+        unready = [p for p in selected if p.phase == "Running" and not _pod_ready(p)]
+        if not unready or len(unready) == len(selected):
+            continue
+        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        flag = item(
+            f"service/{svc.namespace}/{svc.name}",
+            f"publishNotReadyAddresses: true; {svc.ready_endpoints} endpoints listed ready",
+        )
+        pod = item(f"pod/{unready[0].namespace}/{unready[0].name}", "Running, not ready")
+        findings.append(
+            make_finding(
+                "network",
+                Category.NETWORK,
+                CONFIDENCE.not_ready_published,
+                prose.narrative(
+                    f"{prose.obj(ref)} sends traffic to pods that are not ready",
+                    "stop publishing not-ready addresses on the Service the Ingress uses",
+                    because=[
+                        prose.claim(
+                            f"{prose.obj(ref)} publishes the addresses of pods that fail "
+                            "readiness, and an Ingress routes to it",
+                            flag,
+                        ),
+                        prose.claim(
+                            f"{len(unready)} of the {prose.count(len(selected), 'pod')} behind "
+                            "it fail readiness, yet still get their share of the requests",
+                            pod,
+                        ),
+                    ],
+                ),
+                [flag, pod],
+                Action.FIX_NETWORK,
+                ref,
+                {"service": svc.name},
+            )
+        )
+    return findings
+
+
 def check_routing(evidence: Evidence) -> list[Finding]:
     return [
         *_ingress_controller_blocked(evidence),
@@ -415,6 +474,7 @@ def check_routing(evidence: Evidence) -> list[Finding]:
         *_ingress_ports_missing(evidence),
         *_one_node_cannot_reach(evidence),
         *_health_check_unserved(evidence),
+        *_not_ready_published(evidence),
     ]
 
 

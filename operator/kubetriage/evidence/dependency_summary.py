@@ -26,7 +26,9 @@ def _owner(obj: JsonDict) -> JsonDict:
     return next((o for o in _dicts(_meta(obj).get("ownerReferences")) if o.get("controller")), {})
 
 
-def _pod_trouble(pod: JsonDict) -> PodTrouble | None:
+def pod_trouble(pod: JsonDict) -> PodTrouble | None:
+    """What is wrong with ``pod`` (a bad phase, or its first waiting or unready container with
+    why its last run ended); None for a pod that runs and is ready."""
     name = str(_meta(pod).get("name"))
     status = _d(pod.get("status"))
     phase = status.get("phase")
@@ -121,7 +123,7 @@ def summarise_dependency(
             scheduled, ready = status.get("desiredNumberScheduled"), status.get("numberReady")
             desired = scheduled if isinstance(scheduled, int) else None
             ready = ready if isinstance(ready, int) else 0
-    failing = [trouble for p in pods if (trouble := _pod_trouble(p))]
+    failing = [trouble for p in pods if (trouble := pod_trouble(p))]
     subjects = {("Pod", str(_meta(p).get("name"))) for p in pods}
     if service is not None:
         subjects.add(("Service", service.name))

@@ -42,7 +42,13 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             core.list_namespaced_pod,
             core.list_pod_for_all_namespaces,
         ),
-        "Service": Kind("v1", core.read_namespaced_service, core.list_namespaced_service),
+        "Service": Kind(
+            "v1",
+            core.read_namespaced_service,
+            core.list_namespaced_service,
+            # The callee a mesh alert names without its namespace (``KubeEvidenceCollector``).
+            core.list_service_for_all_namespaces,
+        ),
         "Endpoints": Kind("v1", core.read_namespaced_endpoints, core.list_namespaced_endpoints),
         "PersistentVolumeClaim": Kind(
             "v1",

@@ -52,7 +52,7 @@ from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
-from kubetriage.evidence.targets import focus_containers, with_probed
+from kubetriage.evidence.targets import focus_containers, unplaced_names, with_probed
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
@@ -164,6 +164,9 @@ class KubeEvidenceCollector:
             if consumer is not None:
                 return consumer  # the broker's namespace: the queue's consumer is the target
             if candidate.kind == "Namespace":
+                placed = await self._placed(run, alerts, scope)
+                if placed is not None:
+                    return placed
                 # Namespace-wide incident; reading the Namespace object itself adds nothing.
                 if target is not None and target.kind != "Namespace":
                     run.error(f"target {target.display()} not found; using {candidate.display()}")
@@ -185,6 +188,33 @@ class KubeEvidenceCollector:
                 + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
             )
         return (candidates[0] if candidates else None), None
+
+    async def _placed(
+        self, run: CollectionRun, alerts: list[Alert], scope: Scope
+    ) -> tuple[ObjectRef, JsonDict] | None:
+        """The one object, in any readable namespace, of a kind and name a mesh destination
+        label gives without its namespace (``targets.unplaced_names``), when the alert's own
+        namespace has none: the callee of the failing requests, before a namespace-wide
+        view of where the reporting proxy runs."""
+        if not scope.may_read(None):
+            return None
+        for kind, name in unplaced_names(alerts):
+            listed = await self._reader.list_of(
+                run,
+                kind,
+                None,
+                what=f"list {kind}s named {name}",
+                field_selector=f"metadata.name={name}",
+            )
+            readable = [o for o in listed if _name(o) == name and scope.may_read(_ns(o))]
+            if len(readable) != 1:
+                continue
+            ref = ObjectRef(kind=kind, namespace=_ns(readable[0]), name=name)
+            if scope.may_target(ref):
+                run.add(readable[0])
+                run.error(f"{kind} {name} is not in the alert's namespace; using {ref.display()}")
+                return ref, readable[0]
+        return None
 
     async def _climb(self, run: CollectionRun, obj: JsonDict) -> JsonDict | None:
         """The top-most workload owning ``obj`` (Pod -> ReplicaSet -> Deployment...)."""

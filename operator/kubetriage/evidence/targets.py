@@ -402,6 +402,22 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     return strong, weak
 
 
+def unplaced_names(alerts: list[Alert]) -> list[tuple[str, str]]:
+    """(kind, name) of the callees that a service mesh's destination labels name without
+    their own namespace label (``destination_service_name`` without
+    ``destination_service_namespace``...): the alert's ``namespace`` is then where the
+    reporting proxy runs (an ingress gateway's), not necessarily the callee's."""
+    found: list[tuple[str, str]] = []
+    for alert in _ordered_alerts(alerts):
+        for label, namespace_label, kind, _ in _ALIASED_LABELS:
+            value = _label(alert.labels, label)
+            if value is None or _label(alert.labels, namespace_label) is not None:
+                continue
+            if kind in ("Service", "Deployment") and (kind, value) not in found:
+                found.append((kind, value))
+    return found
+
+
 def candidate_targets(spec_target: ObjectRef | None, alerts: list[Alert]) -> list[ObjectRef]:
     """Possible targets, best first, without duplicates; empty when nothing is known.
 

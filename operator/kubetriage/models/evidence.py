@@ -205,6 +205,9 @@ class ServiceEvidence(BaseModel):
     port_numbers: list[int] = Field(default_factory=list)
     # Each Service port's destination on the selected pods (its targetPort, resolved).
     pod_ports: list[PodPort] = Field(default_factory=list)
+    # Each Service port's declared application protocol, in the same order: its appProtocol,
+    # else its name ("" when it has neither). Service meshes pick the protocol from these.
+    declared_protocols: list[str] = Field(default_factory=list)
     external_name: str | None = None
     ready_endpoints: int | None = None  # None when no Endpoints object was found
     not_ready_endpoints: int = 0
@@ -214,6 +217,9 @@ class ServiceEvidence(BaseModel):
     # the selector matches while it asks for 0 replicas. The Service is empty because that
     # workload was scaled to zero, not because the selector is wrong.
     scaled_to_zero: ObjectRef | None = None
+    # spec.publishNotReadyAddresses: its endpoints list pods that fail readiness as ready
+    # (EndpointSlice ready=true, serving=false), so proxies and ingresses send to them too.
+    publish_not_ready: bool = False
 
 
 class ConfigEndpoint(BaseModel):
@@ -328,6 +334,18 @@ class CallerEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class PodTrouble(BaseModel):
+    """What is wrong with one of a dependency's pods (``kubetriage.evidence.dependencies``):
+    a phase other than Running, or its first container that waits or is not ready."""
+
+    pod: str
+    phase: str | None = None  # Pending, Failed or Unknown
+    container: str | None = None
+    waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
+    restarts: int = 0
+    last_terminated: str | None = None  # why its last run ended (lastState), when not ready
+
+
 class IngressControllerEvidence(BaseModel):
     """The controller that serves an Ingress of the incident's namespace (its IngressClass's
     ``spec.controller``, and that controller's pods, often in a namespace of their own):
@@ -346,6 +364,10 @@ class IngressControllerEvidence(BaseModel):
     # Backend Service -> the port the Ingress names (a name or a number) that the Service
     # does not have: the controller cannot route to it.
     unknown_ports: dict[str, str] = Field(default_factory=dict)
+    # The controller's own workload (from its pods' owners) and what is wrong with its pods
+    # (``dependency_summary.pod_trouble``): the proxy in front of the backends can fail itself.
+    workload: ObjectRef | None = None
+    failing_pods: list[PodTrouble] = Field(default_factory=list)
 
 
 class GatewayRouteEvidence(BaseModel):
@@ -370,18 +392,6 @@ class DependencyVolume(BaseModel):
 
     pod: str
     claim: PVCEvidence  # only name and namespace when the claim was not read
-
-
-class PodTrouble(BaseModel):
-    """What is wrong with one of a dependency's pods (``kubetriage.evidence.dependencies``):
-    a phase other than Running, or its first container that waits or is not ready."""
-
-    pod: str
-    phase: str | None = None  # Pending, Failed or Unknown
-    container: str | None = None
-    waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
-    restarts: int = 0
-    last_terminated: str | None = None  # why its last run ended (lastState), when not ready
 
 
 class DependencyEvidence(BaseModel):

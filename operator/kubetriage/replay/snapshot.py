@@ -40,6 +40,7 @@ from kubetriage.evidence.targets import (
     candidate_targets,
     focus_containers,
     probed_hosts,
+    unplaced_names,
     with_probed,
 )
 from kubetriage.models.base import ObjectRef
@@ -100,7 +101,10 @@ class SnapshotEvidenceSource:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
-            query["target"] = self._consumer_or(self._first_present(allowed), query, scope)
+            chosen = self._first_present(allowed)
+            if chosen is not None and chosen.kind == "Namespace":
+                chosen = self._placed(query["alerts"], scope) or chosen
+            query["target"] = self._consumer_or(chosen, query, scope)
         return self.build(**query)
 
     def _consumer_or(
@@ -144,6 +148,26 @@ class SnapshotEvidenceSource:
                 certificates = [o for o in readable if o.get("kind") == "Certificate"]
                 found = credential_target(certificates, *served)
         return found if found is not None and scope.may_target(found) else None
+
+    def _placed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
+        """The one object of a kind and name a mesh destination label gives without its
+        namespace (``targets.unplaced_names``), among those ``scope`` may read, as the
+        collector lists them in every namespace before settling for a namespace."""
+        if not scope.may_read(None):
+            return None
+        for kind, name in unplaced_names(alerts):
+            found = [
+                (o.get("metadata") or {}).get("namespace")
+                for o in self._case.cluster
+                if o.get("kind") == kind
+                and (o.get("metadata") or {}).get("name") == name
+                and scope.may_read((o.get("metadata") or {}).get("namespace"))
+            ]
+            if len(found) == 1 and isinstance(found[0], str):
+                ref = ObjectRef(kind=kind, namespace=found[0], name=name)
+                if scope.may_target(ref):
+                    return ref
+        return None
 
     def _first_present(self, candidates: list[ObjectRef]) -> ObjectRef | None:
         """The first candidate the snapshot holds, as the collector takes the first one it can

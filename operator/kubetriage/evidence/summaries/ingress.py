@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.dependency_summary import pod_trouble
+from kubetriage.evidence.index import ObjectIndex, workload_of
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, str_map
+from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, ref_of, str_map
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import IngressControllerEvidence
 from kubetriage.models.objects import (
     JsonDict,
     annotations_of,
+    controller_ref,
     ingress_backends,
     service_selects,
 )
@@ -158,6 +160,25 @@ def _ips(pod: JsonDict) -> list[str]:
     return found
 
 
+def controller_workload(index: ObjectIndex, pod: JsonDict) -> ObjectRef | None:
+    """The workload running a controller pod: its top-most owner when read, else the one its
+    controller reference names (a ReplicaSet's Deployment is the ReplicaSet's name without
+    the pod's pod-template-hash, as the Deployment controller names them)."""
+    found = workload_of(index, pod)
+    if found is not None:
+        return ref_of(found)
+    owner = controller_ref(pod) or {}
+    kind, name = as_str(owner.get("kind")), as_str(owner.get("name")) or ""
+    template_hash = _labels(pod).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return ObjectRef(
+            kind="Deployment", namespace=_ns(pod), name=name[: -len(template_hash) - 1]
+        )
+    if kind in ("StatefulSet", "DaemonSet") and name:
+        return ObjectRef(kind=kind, namespace=_ns(pod), name=name)
+    return None
+
+
 def ingress_controllers(
     index: ObjectIndex, namespace: str | None, pods: list[JsonDict], limits: EvidenceLimits
 ) -> list[IngressControllerEvidence]:
@@ -189,6 +210,8 @@ def ingress_controllers(
                 pods=len(found),
                 ready_pods=sum(1 for p in found if _ready(p)),
                 unknown_ports=unknown_ports(ingress, index.in_namespace("Service", namespace)),
+                workload=controller_workload(index, found[0]) if found else None,
+                failing_pods=[t for p in found if (t := pod_trouble(p))][: limits.max_list_items],
             )
         )
     return summaries

@@ -113,8 +113,10 @@ def service_summary(
     )
     numbers: list[int] = []
     pod_ports: list[PodPort] = []
+    declared: list[str] = []
     for port in dicts(spec.get("ports")):
         pod_ports.append(_pod_port(port, selected))
+        declared.append(as_str(port.get("appProtocol")) or as_str(port.get("name")) or "")
         for number in (port.get("port"), *_target_numbers(port.get("targetPort"), selected)):
             if isinstance(number, int) and not isinstance(number, bool) and number not in numbers:
                 numbers.append(number)
@@ -140,12 +142,14 @@ def service_summary(
         ports=ports,
         port_numbers=numbers[: limits.max_list_items],
         pod_ports=pod_ports[: limits.max_list_items],
+        declared_protocols=declared[: limits.max_list_items],
         external_name=as_str(spec.get("externalName")),
         ready_endpoints=ready,
         not_ready_endpoints=not_ready,
         matching_pods=matching,
         annotations=str_map(_meta(service).get("annotations"), limits, drop=NOISY_ANNOTATIONS),
         scaled_to_zero=idle,
+        publish_not_ready=spec.get("publishNotReadyAddresses") is True,
     )
 
 
