@@ -39,9 +39,10 @@ from kubetriage.llm.step import ask_model, budget_condition, model_condition
 from kubetriage.memory.canonical import canonical_text, parts_from_evidence
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding, ModelOpinion, ProposedRemediation
 from kubetriage.models.incident import Alert, Condition, IncidentSpec
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.status import condition
 from kubetriage.telemetry import Telemetry
 from kubetriage.tenancy import Scope, Tenancy, allowed_candidates

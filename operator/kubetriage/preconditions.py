@@ -27,8 +27,9 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.llm.citations import unknown_ids
-from kubetriage.models.evidence import ContainerState, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import ModelOpinion
+from kubetriage.models.object_evidence import ContainerState
 from kubetriage.models.vocabulary import Category
 from kubetriage.tls_errors import TLS_FAILURES, classify_tls_failure
 

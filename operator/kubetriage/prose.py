@@ -23,8 +23,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import PodTrouble
 from kubetriage.models.findings import Claim, EvidenceItem, Narrative
+from kubetriage.models.relations import PodTrouble
 
 SUMMARY_LIMIT = 160
 QUOTE_LIMIT = 200

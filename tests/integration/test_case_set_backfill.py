@@ -19,7 +19,7 @@ import yaml
 from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceCollector
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.evidence import MetricSummary
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.replay.promtool import backfill, start_with_case_metrics, write_openmetrics
 from tests.integration.prometheus_fixtures import case_alert, external_hosts, replay_end
 from tests.support.cases import TRAIN

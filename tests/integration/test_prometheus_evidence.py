@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from kubetriage.evidence.prometheus import MetricsResult, PrometheusEvidenceCollector
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import MetricSummary
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.replay.promtool import LocalPrometheus
 from kubetriage.settings import Settings
 from tests.integration.prometheus_fixtures import (

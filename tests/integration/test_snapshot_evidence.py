@@ -25,7 +25,9 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.targets import target_namespace
 from kubetriage.models.case import Case
-from kubetriage.models.evidence import DependencyVolume, Evidence, LogTail, ServiceEvidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import LogTail, ServiceEvidence
+from kubetriage.models.relations import DependencyVolume
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import case_alert, load_case_into, one_tenant

@@ -13,8 +13,9 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.evidence import Evidence, LogTail
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import LogTail
 from tests.support.evidence import NOW
 
 

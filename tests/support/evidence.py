@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from kubetriage.analyzers import AnalyzerRun, run_analyzers
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    AlertEvidence,
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.network_policies import NetworkPolicyEvidence
+from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ContainerEvidence,
     ContainerState,
     EventEvidence,
-    Evidence,
     LogSource,
     LogTail,
     MetricSummary,
@@ -28,8 +29,6 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
     WorkloadEvidence,
 )
-from kubetriage.models.findings import Finding
-from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -26,8 +26,9 @@ from kubetriage.alerts import spec_from_alerts
 from kubetriage.evidence.prometheus import summarize_series
 from kubetriage.evidence.targets import target_namespace
 from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.pipeline import MetricsOutcome, PipelineResult, Stages, diagnose
 from kubetriage.redaction import redact_evidence
 from kubetriage.replay.cases import load_case

@@ -7,10 +7,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import SimilarIncident
+from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import (
+    ContainerEvidence,
+    ContainerState,
+    EventEvidence,
+    LogTail,
+    MetricSummary,
+    PodCondition,
+    PodEvidence,
+    ProbeSpec,
+    RevisionEvidence,
+    WorkloadEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -18,14 +30,14 @@ DEPLOYMENT = ObjectRef(kind="Deployment", namespace="shop", name="checkout", api
 POD = "checkout-7d9f6c-x2x9k"
 
 
-def app_container(**overrides: Any) -> kinds.ContainerEvidence:
+def app_container(**overrides: Any) -> ContainerEvidence:
     values: dict[str, Any] = {
         "name": "app",
         "image": "ghcr.io/example/checkout:1.4.2",
         "ready": False,
         "restart_count": 7,
-        "state": kinds.ContainerState(state="waiting", reason="CrashLoopBackOff"),
-        "last_state": kinds.ContainerState(
+        "state": ContainerState(state="waiting", reason="CrashLoopBackOff"),
+        "last_state": ContainerState(
             state="terminated",
             reason="OOMKilled",
             exit_code=137,
@@ -33,18 +45,18 @@ def app_container(**overrides: Any) -> kinds.ContainerEvidence:
         ),
         "requests": {"memory": "128Mi", "cpu": "100m"},
         "limits": {"memory": "256Mi"},
-        "probes": [kinds.ProbeSpec(kind="readiness", handler="httpGet /ready :8080")],
+        "probes": [ProbeSpec(kind="readiness", handler="httpGet /ready :8080")],
         "ports": ["8080/TCP"],
         "env": {"LOG_LEVEL": "info"},
         "args": ["--workers=4"],
     }
     values.update(overrides)
-    return kinds.ContainerEvidence(**values)
+    return ContainerEvidence(**values)
 
 
 def oom_evidence(
-    *, log_lines: list[str] | None = None, events: list[kinds.EventEvidence] | None = None
-) -> kinds.Evidence:
+    *, log_lines: list[str] | None = None, events: list[EventEvidence] | None = None
+) -> Evidence:
     lines = (
         log_lines
         if log_lines is not None
@@ -55,7 +67,7 @@ def oom_evidence(
         ]
     )
     default_events = [
-        kinds.EventEvidence(
+        EventEvidence(
             type="Warning",
             reason="BackOff",
             message=f"Back-off restarting failed container app in pod {POD}",
@@ -63,7 +75,7 @@ def oom_evidence(
             count=12,
             last_seen=NOW - timedelta(seconds=30),
         ),
-        kinds.EventEvidence(
+        EventEvidence(
             type="Normal",
             reason="Pulled",
             message='Container image "ghcr.io/example/checkout:1.4.2" already present',
@@ -72,11 +84,11 @@ def oom_evidence(
             last_seen=NOW - timedelta(minutes=2),
         ),
     ]
-    return kinds.Evidence(
+    return Evidence(
         collected_at=NOW,
         title="checkout pods restart",
         alerts=[
-            kinds.AlertEvidence(
+            AlertEvidence(
                 labels={"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": POD},
                 annotations={"summary": "Pod shop/checkout is crash looping"},
                 starts_at=NOW - timedelta(minutes=5),
@@ -84,7 +96,7 @@ def oom_evidence(
             )
         ],
         target=DEPLOYMENT,
-        workload=kinds.WorkloadEvidence(
+        workload=WorkloadEvidence(
             ref=DEPLOYMENT,
             desired_replicas=2,
             ready_replicas=1,
@@ -97,21 +109,21 @@ def oom_evidence(
             observed_generation=3,
         ),
         pods=[
-            kinds.PodEvidence(
+            PodEvidence(
                 name=POD,
                 namespace="shop",
                 phase="Running",
                 node="node-a",
                 owner=ObjectRef(kind="ReplicaSet", namespace="shop", name="checkout-7d9f6c"),
                 conditions=[
-                    kinds.PodCondition(type="Ready", status="False", reason="ContainersNotReady")
+                    PodCondition(type="Ready", status="False", reason="ContainersNotReady")
                 ],
                 containers=[app_container()],
             )
         ],
         events=events if events is not None else default_events,
         revisions=[
-            kinds.RevisionEvidence(
+            RevisionEvidence(
                 name="checkout-7d9f6c",
                 revision=3,
                 images={"app": "ghcr.io/example/checkout:1.4.2"},
@@ -120,11 +132,9 @@ def oom_evidence(
                 current=True,
             )
         ],
-        logs=[
-            kinds.LogTail(namespace="shop", pod=POD, container="app", previous=True, lines=lines)
-        ],
+        logs=[LogTail(namespace="shop", pod=POD, container="app", previous=True, lines=lines)],
         metrics=[
-            kinds.MetricSummary(
+            MetricSummary(
                 name="memory_working_set_vs_limit",
                 query="container_memory_working_set_bytes / limit",
                 labels={"pod": POD, "container": "app"},

@@ -20,8 +20,9 @@ from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, LogTail
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
 from tests.support.evidence import NOW

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from kubetriage.analyzers.images import check_callee_image_pull
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, PodTrouble
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 

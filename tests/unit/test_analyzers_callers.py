@@ -10,8 +10,10 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 from __future__ import annotations
 
 from kubetriage.analyzers.callers import CONFIDENCE
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
+from kubetriage.models.relations import CallerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category
@@ -21,7 +23,7 @@ SERVICE = ObjectRef(kind="Service", namespace="catalog", name="inventory")
 CALLER = ObjectRef(kind="Deployment", namespace="web", name="storefront")
 
 
-def _requests(first: float, last: float) -> kinds.MetricSummary:
+def _requests(first: float, last: float) -> MetricSummary:
     return make.metric(
         'sum(rate(http_requests_total{namespace="catalog",job="inventory"}[5m]))',
         name="http_requests_total",
@@ -35,14 +37,14 @@ def _evidence(
     aspects: tuple[str, ...] = ("env",),
     changed_minutes_ago: float = 30,
     firing_since: float = 20,
-    metrics: list[kinds.MetricSummary] | None = None,
-    own_changes: list[kinds.ChangeEvidence] | None = None,
-) -> kinds.Evidence:
+    metrics: list[MetricSummary] | None = None,
+    own_changes: list[ChangeEvidence] | None = None,
+) -> Evidence:
     change = make.rollout_change(CALLER, 7, *aspects, minutes_ago=changed_minutes_ago)
     return make.evidence(
         target=CALLEE,
         alerts=[
-            kinds.AlertEvidence(
+            AlertEvidence(
                 labels={"alertname": "CalleeSaturated", "namespace": "catalog"},
                 starts_at=ago(firing_since),
                 status="firing",
@@ -51,7 +53,7 @@ def _evidence(
         metrics=metrics if metrics is not None else [_requests(100.0, 102.0)],
         changes=own_changes or [],
         callers=[
-            kinds.CallerEvidence(
+            CallerEvidence(
                 ref=CALLER,
                 callee=SERVICE,
                 named_by=["Deployment storefront env INVENTORY_ADDR"],
@@ -68,7 +70,7 @@ def test_a_callers_rollout_before_the_onset_with_flat_traffic_rolls_the_caller_b
 
 
 def test_without_a_request_rate_the_autoscalers_scale_up_after_the_rollout_earns_it() -> None:
-    scaled = kinds.ChangeEvidence(
+    scaled = ChangeEvidence(
         at=ago(25),
         kind="scaling",
         object=ObjectRef(kind="HorizontalPodAutoscaler", namespace="catalog", name="inventory"),

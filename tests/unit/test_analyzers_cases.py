@@ -16,7 +16,8 @@ from kubetriage.analyzers import run_analyzers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.prometheus import summarize_series
 from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.promtool import expand_series_values, parse_series_selector
 from tests.support.built import case_evidence

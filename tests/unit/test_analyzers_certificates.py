@@ -15,8 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubetriage.analyzers.cert_targets import pod_tls_secret
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.object_evidence import (
+    ConfigMount,
+    GenericObjectEvidence,
+    PodCondition,
+    ServiceEvidence,
+)
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
 from tests.support.evidence import analyze, crash_looping, evidence, log, pod, top
@@ -25,32 +31,28 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CERT = ObjectRef(kind="Certificate", namespace="web", name="www")
 
 
-def _certificate(not_after: str, ready: str = "True") -> kinds.GenericObjectEvidence:
-    return kinds.GenericObjectEvidence(
+def _certificate(not_after: str, ready: str = "True") -> GenericObjectEvidence:
+    return GenericObjectEvidence(
         ref=CERT,
-        conditions=[kinds.PodCondition(type="Ready", status=ready, reason="Ready")],
+        conditions=[PodCondition(type="Ready", status=ready, reason="Ready")],
         fields={"notAfter": not_after, "issuer": "Issuer/letsencrypt", "secretName": "www-tls"},
     )
 
 
-def _request(reason: str = "Failed", status: str = "False") -> kinds.GenericObjectEvidence:
-    return kinds.GenericObjectEvidence(
+def _request(reason: str = "Failed", status: str = "False") -> GenericObjectEvidence:
+    return GenericObjectEvidence(
         ref=ObjectRef(kind="CertificateRequest", namespace="web", name="www-1"),
         conditions=[
-            kinds.PodCondition(
-                type="Ready", status=status, reason=reason, message="ACME order failed"
-            )
+            PodCondition(type="Ready", status=status, reason=reason, message="ACME order failed")
         ],
         fields={"certificate": "www", "issuer": "Issuer/letsencrypt"},
     )
 
 
-def _issuer(ready: str) -> kinds.GenericObjectEvidence:
-    return kinds.GenericObjectEvidence(
+def _issuer(ready: str) -> GenericObjectEvidence:
+    return GenericObjectEvidence(
         ref=ObjectRef(kind="Issuer", namespace="web", name="letsencrypt"),
-        conditions=[
-            kinds.PodCondition(type="Ready", status=ready, reason="ErrRegisterACMEAccount")
-        ],
+        conditions=[PodCondition(type="Ready", status=ready, reason="ErrRegisterACMEAccount")],
     )
 
 
@@ -113,7 +115,7 @@ def test_a_certificate_request_is_summarised_with_its_certificate() -> None:
 
 
 def _caller_failing_tls(
-    dependency: kinds.DependencyEvidence, line: str, *, pod: str, namespace: str
+    dependency: DependencyEvidence, line: str, *, pod: str, namespace: str
 ) -> Any:
     """Evidence of a caller's ``pod`` (container ``app``) logging ``line`` about
     ``dependency``."""
@@ -130,10 +132,8 @@ def _renews(ev: Any, secret: ObjectRef) -> None:
 
 
 def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret() -> None:
-    dependency = kinds.DependencyEvidence(
-        service=kinds.ServiceEvidence(
-            name="ledger-api", namespace="ledger", selector={"app": "ledger"}
-        ),
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
         named_by=["log payouts/payouts-1/app"],
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-api-server-tls"],
@@ -149,16 +149,14 @@ def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret
 def test_a_dependencys_certificate_secret_is_known_by_where_its_pods_mount_it() -> None:
     """A callee's Secrets whose names say nothing: the one its containers mount at a
     TLS-looking path holds the certificate that expired; none at such a path, no Secret."""
-    dependency = kinds.DependencyEvidence(
-        service=kinds.ServiceEvidence(
-            name="ledger-api", namespace="ledger", selector={"app": "ledger"}
-        ),
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
         named_by=["log payouts/payouts-1/app"],
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-keys"],
         secret_mounts=[
-            kinds.ConfigMount(path="/etc/ledger", kind="Secret", name="ledger-api-config"),
-            kinds.ConfigMount(path="/etc/ledger/tls", kind="Secret", name="ledger-keys"),
+            ConfigMount(path="/etc/ledger", kind="Secret", name="ledger-api-config"),
+            ConfigMount(path="/etc/ledger/tls", kind="Secret", name="ledger-keys"),
         ],
     )
     line = (
@@ -170,7 +168,7 @@ def test_a_dependencys_certificate_secret_is_known_by_where_its_pods_mount_it() 
     elsewhere = dependency.model_copy(
         update={
             "secret_mounts": [
-                kinds.ConfigMount(path="/etc/ledger/keys", kind="Secret", name="ledger-keys")
+                ConfigMount(path="/etc/ledger/keys", kind="Secret", name="ledger-keys")
             ]
         }
     )
@@ -182,7 +180,7 @@ def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_s
     """A proxy that cannot get a certificate from ``<workload>-headless``: the certificate
     at fault is the CA / issuer keypair the workload behind it mounts, not the caller's."""
     identity = ObjectRef(kind="Deployment", namespace="mesh", name="identity")
-    dependency = kinds.DependencyEvidence(
+    dependency = DependencyEvidence(
         ref=identity,
         workload=identity,
         named_by=["log orders/orders-1/app"],
@@ -208,7 +206,7 @@ def _client_rejected(mount_path: str, env: dict[str, str]) -> Any:
     client = crash_looping(
         "writer",
         env=env,
-        config_mounts=[kinds.ConfigMount(path=mount_path, kind="Secret", name="writer-db-client")],
+        config_mounts=[ConfigMount(path=mount_path, kind="Secret", name="writer-db-client")],
     )
     line = 'level=ERROR msg="db ping failed" error="remote error: tls: expired certificate"'
     return evidence(
@@ -239,15 +237,13 @@ def test_an_expired_certificate_writing_a_dependencys_mounted_secret_is_renewed_
     """Clients fail verifying a callee's certificate; the cert-manager Certificate that writes
     the Secret the callee mounts (another namespace) has expired: renew that Certificate, not
     the Secret it rewrites."""
-    expired = kinds.GenericObjectEvidence(
+    expired = GenericObjectEvidence(
         ref=ObjectRef(kind="Certificate", namespace="ledger", name="ledger-api"),
-        conditions=[kinds.PodCondition(type="Ready", status="False", reason="Expired")],
+        conditions=[PodCondition(type="Ready", status="False", reason="Expired")],
         fields={"notAfter": "2026-11-20T09:00:00Z", "secretName": "ledger-api-server-tls"},
     )
-    dependency = kinds.DependencyEvidence(
-        service=kinds.ServiceEvidence(
-            name="ledger-api", namespace="ledger", selector={"app": "ledger"}
-        ),
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
         named_by=["log payouts/payouts-1/app"],
         pods=1,
         mounted_secrets=["ledger-api-server-tls"],
@@ -267,7 +263,7 @@ def test_a_pods_certificate_secret_is_known_by_its_name_its_mount_path_or_its_en
         container = crash_looping(
             "api",
             env=env,
-            config_mounts=[kinds.ConfigMount(path=path, kind="Secret", name=name)],
+            config_mounts=[ConfigMount(path=path, kind="Secret", name=name)],
         )
         return pod_tls_secret(pod("api-1", container, namespace="ledger"))
 

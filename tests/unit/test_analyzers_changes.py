@@ -10,19 +10,16 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    AlertEvidence,
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ChangeEvidence,
-    DependencyEvidence,
     EventEvidence,
-    Evidence,
     PodCondition,
-    PodTrouble,
     RevisionEvidence,
-    WebhookEvidence,
 )
-from kubetriage.models.findings import Finding
+from kubetriage.models.relations import DependencyEvidence, PodTrouble, WebhookEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, by_category, top

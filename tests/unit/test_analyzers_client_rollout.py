@@ -9,8 +9,9 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 
 from __future__ import annotations
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import EventEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category
@@ -23,8 +24,8 @@ _REFUSED = (
 )
 
 
-def _scaling(message: str, minutes_ago: float) -> kinds.EventEvidence:
-    return kinds.EventEvidence(
+def _scaling(message: str, minutes_ago: float) -> EventEvidence:
+    return EventEvidence(
         type="Normal",
         reason="ScalingReplicaSet",
         message=message,
@@ -43,9 +44,9 @@ _ROLLOUT = [
 def _evidence(
     *,
     args: list[str] | None = None,
-    events: list[kinds.EventEvidence] = _ROLLOUT,
+    events: list[EventEvidence] = _ROLLOUT,
     firing_since: float = 25,
-) -> kinds.Evidence:
+) -> Evidence:
     worker = make.container(
         "worker", args=args if args is not None else ["worker", "--concurrency=64"]
     )
@@ -56,7 +57,7 @@ def _evidence(
         logs=[make.log(pod_name, "worker", _REFUSED, namespace="media")],
         events=events,
         alerts=[
-            kinds.AlertEvidence(
+            AlertEvidence(
                 labels={"alertname": "TaskFailureRateHigh", "namespace": "media"},
                 starts_at=ago(firing_since),
                 status="firing",

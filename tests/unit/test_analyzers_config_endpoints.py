@@ -18,7 +18,8 @@ import pytest
 
 from kubetriage.evidence.reader import strip_config_map
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigEndpoint, Evidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ConfigEndpoint
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, service_manifest

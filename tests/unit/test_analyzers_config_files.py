@@ -15,8 +15,9 @@ import pytest
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigMount, ConfigReference, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ConfigMount, ConfigReference
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import analyze, container, evidence, log, pod, terminated
 

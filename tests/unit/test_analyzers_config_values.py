@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigReference, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ConfigReference
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import analyze, container, evidence, log, pod, terminated
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ConfigReference,
     ContainerState,
-    Evidence,
     ProbeSpec,
 )
 from kubetriage.models.vocabulary import Action, Category

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, ServiceEvidence
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import (
@@ -30,8 +32,8 @@ CALLEE = ObjectRef(kind="Deployment", namespace="shop", name="currencyservice")
 CALLER = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
-def _rollout(ref: ObjectRef, minutes_ago: float) -> kinds.ChangeEvidence:
-    return kinds.ChangeEvidence(
+def _rollout(ref: ObjectRef, minutes_ago: float) -> ChangeEvidence:
+    return ChangeEvidence(
         at=ago(minutes_ago),
         kind="rollout",
         object=ref,
@@ -42,16 +44,16 @@ def _rollout(ref: ObjectRef, minutes_ago: float) -> kinds.ChangeEvidence:
     )
 
 
-def _errors(step_minutes_ago: float) -> kinds.MetricSummary:
+def _errors(step_minutes_ago: float) -> MetricSummary:
     return make.error_ratio(
         first=0.001, last=0.12, changed_minutes_ago=step_minutes_ago, trend="rising"
     )
 
 
 def _callee(
-    *changes: kinds.ChangeEvidence, named_by: str = "log shop/checkout-1/app"
-) -> kinds.DependencyEvidence:
-    return kinds.DependencyEvidence(
+    *changes: ChangeEvidence, named_by: str = "log shop/checkout-1/app"
+) -> DependencyEvidence:
+    return DependencyEvidence(
         workload=CALLEE,
         named_by=[named_by],
         desired_replicas=2,
@@ -125,18 +127,18 @@ def test_a_callee_named_only_in_env_is_not_blamed_for_a_rollout() -> None:
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-change"]
 
 
-def _service(ready: int) -> kinds.ServiceEvidence:
-    return kinds.ServiceEvidence(
+def _service(ready: int) -> ServiceEvidence:
+    return ServiceEvidence(
         name="auth-api", namespace="identity", selector={"app": "auth"}, ready_endpoints=ready
     )
 
 
 def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service() -> None:
-    dep = kinds.DependencyEvidence(
+    dep = DependencyEvidence(
         service=_service(0),
         named_by=["pod portal-1 env AUTH_URL"],
         pods=1,
-        failing_pods=[kinds.PodTrouble(pod="auth-api-1", container="auth")],
+        failing_pods=[PodTrouble(pod="auth-api-1", container="auth")],
         warnings=["Pod/auth-api-1 Unhealthy: Readiness probe failed"],
     )
     failing = make.log(
@@ -154,34 +156,30 @@ def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service
 
 
 def test_a_service_with_nothing_behind_it_is_left_to_the_network_analyzer() -> None:
-    dep = kinds.DependencyEvidence(
-        service=_service(0), named_by=["pod portal-1 env AUTH_URL"], pods=0
-    )
+    dep = DependencyEvidence(service=_service(0), named_by=["pod portal-1 env AUTH_URL"], pods=0)
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
 
 
 def test_a_healthy_callee_is_not_blamed() -> None:
-    dep = kinds.DependencyEvidence(
-        service=_service(2), named_by=["pod portal-1 env AUTH_URL"], pods=2
-    )
+    dep = DependencyEvidence(service=_service(2), named_by=["pod portal-1 env AUTH_URL"], pods=2)
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
 
 
 def _followed(
-    service: kinds.ServiceEvidence, *, pods: int = 2, failing: tuple[str, ...] = ()
-) -> kinds.DependencyEvidence:
+    service: ServiceEvidence, *, pods: int = 2, failing: tuple[str, ...] = ()
+) -> DependencyEvidence:
     """A dependency the collector followed into its own namespace, named by the caller's env."""
-    return kinds.DependencyEvidence(
+    return DependencyEvidence(
         service=service,
         named_by=["pod portal-1 env UPSTREAM_URL"],
         pods=pods,
-        failing_pods=[kinds.PodTrouble(pod=name, container="vault") for name in failing],
+        failing_pods=[PodTrouble(pod=name, container="vault") for name in failing],
     )
 
 
-def _portal(url: str, line: str) -> kinds.Evidence:
+def _portal(url: str, line: str) -> Evidence:
     """The portal Deployment, healthy, whose env points at ``url`` and that logged ``line``."""
     caller = make.container("app", env={"UPSTREAM_URL": url})
     return make.evidence(
@@ -290,7 +288,7 @@ def test_a_pool_that_waits_in_vain_for_its_database_escalates_the_database(line:
     assert not by_category(analyze(quiet), Category.DEPENDENCY_FAILURE)
 
 
-def _blocked_rollout(*failing: str) -> kinds.Evidence:
+def _blocked_rollout(*failing: str) -> Evidence:
     """A new revision of portal whose init container waits on the secrets store, which
     answers 503 (``failing``: the store's own failing pods); the old revision still serves."""
     # Its Endpoints were not read: only its pods say whether it serves.
@@ -342,10 +340,10 @@ def test_new_pods_failing_on_a_callee_that_serves_others_stay_a_bad_rollout() ->
 AUTH = ObjectRef(kind="Deployment", namespace="identity", name="auth")
 
 
-def _auth_killed(last: str) -> kinds.Evidence:
+def _auth_killed(last: str) -> Evidence:
     """The portal's calls to auth-api fail while one of auth's pods is not ready after its
     last run ended with ``last``; the other serves."""
-    dep = kinds.DependencyEvidence(
+    dep = DependencyEvidence(
         service=_service(1),
         workload=AUTH,
         named_by=["pod portal-1 env AUTH_URL"],
@@ -353,7 +351,7 @@ def _auth_killed(last: str) -> kinds.Evidence:
         desired_replicas=2,
         ready_replicas=1,
         failing_pods=[
-            kinds.PodTrouble(pod="auth-7c9d-x2", container="auth", restarts=3, last_terminated=last)
+            PodTrouble(pod="auth-7c9d-x2", container="auth", restarts=3, last_terminated=last)
         ],
     )
     failing = make.log(
@@ -372,7 +370,7 @@ def test_a_callee_whose_pods_are_oom_killed_needs_memory_not_an_escalation() -> 
     assert top(_auth_killed("Error")).action == Action.ESCALATE
 
 
-def _namespace_wide(line: str, *, ad_line: str = "GetAds served") -> kinds.Evidence:
+def _namespace_wide(line: str, *, ad_line: str = "GetAds served") -> Evidence:
     """An error alert naming no workload (an OpenTelemetry service_name): every pod of the
     namespace is in the evidence, the frontend that calls ``ad`` (its env) and ad's own pods,
     ready, behind their Service."""

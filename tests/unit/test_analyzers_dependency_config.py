@@ -10,13 +10,15 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 
 from __future__ import annotations
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, ServiceEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads
 
-DNS = kinds.ServiceEvidence(
+DNS = ServiceEvidence(
     name="kube-dns", namespace="kube-system", selector={"k8s-app": "kube-dns"}, ready_endpoints=2
 )
 DNS_WORKLOAD = ObjectRef(kind="Deployment", namespace="kube-system", name="coredns")
@@ -24,24 +26,24 @@ COREFILE = ObjectRef(kind="ConfigMap", namespace="kube-system", name="coredns")
 LOOKUP_FAILED = "dial tcp: lookup ledger.corp.example.net: no such host"
 
 
-def _edit(minutes_ago: float, ref: ObjectRef = COREFILE) -> kinds.ChangeEvidence:
-    return kinds.ChangeEvidence(
+def _edit(minutes_ago: float, ref: ObjectRef = COREFILE) -> ChangeEvidence:
+    return ChangeEvidence(
         at=ago(minutes_ago), kind="config", object=ref, aspects=["data"], details=["last written"]
     )
 
 
-def _rollout(ref: ObjectRef, minutes_ago: float) -> kinds.ChangeEvidence:
-    return kinds.ChangeEvidence(
+def _rollout(ref: ObjectRef, minutes_ago: float) -> ChangeEvidence:
+    return ChangeEvidence(
         at=ago(minutes_ago), kind="rollout", object=ref, aspects=["image"], from_revision=3
     )
 
 
 def _dns(
-    *edits: kinds.ChangeEvidence,
-    rollouts: tuple[kinds.ChangeEvidence, ...] = (),
+    *edits: ChangeEvidence,
+    rollouts: tuple[ChangeEvidence, ...] = (),
     named_by: str = "log shop/checkout-7d9f6c8b5-x2x9k/app",
-) -> kinds.DependencyEvidence:
-    return kinds.DependencyEvidence(
+) -> DependencyEvidence:
+    return DependencyEvidence(
         service=DNS,
         workload=DNS_WORKLOAD,
         named_by=[named_by],
@@ -53,20 +55,20 @@ def _dns(
     )
 
 
-def _errors(step_minutes_ago: float) -> kinds.MetricSummary:
+def _errors(step_minutes_ago: float) -> MetricSummary:
     return make.error_ratio(
         first=0.001, last=0.4, changed_minutes_ago=step_minutes_ago, trend="rising"
     )
 
 
-def _caller(dependency: kinds.DependencyEvidence, **fields: object) -> kinds.Evidence:
+def _caller(dependency: DependencyEvidence, **fields: object) -> Evidence:
     fields.setdefault("metrics", [_errors(20)])
     return make.checkout_evidence(
         logs=[make.checkout_log(LOOKUP_FAILED)], dependencies=[dependency], **fields
     )
 
 
-def _rule(ev: kinds.Evidence) -> list[object]:
+def _rule(ev: Evidence) -> list[object]:
     return [f for f in analyze(ev).findings if f.analyzer == "dependency-config"]
 
 
@@ -79,8 +81,8 @@ def test_lookups_failing_right_after_the_cluster_dns_config_edit_fix_that_config
 
 def test_a_flag_service_whose_flags_were_edited_is_the_config_to_correct() -> None:
     flags = ObjectRef(kind="ConfigMap", namespace="shop", name="flag-config")
-    flag_service = kinds.DependencyEvidence(
-        service=kinds.ServiceEvidence(
+    flag_service = DependencyEvidence(
+        service=ServiceEvidence(
             name="flagd", namespace="shop", selector={"app": "flagd"}, ready_endpoints=1
         ),
         workload=ObjectRef(kind="Deployment", namespace="shop", name="flagd"),
@@ -133,8 +135,8 @@ def test_a_dependency_named_only_by_env_is_blamed_when_its_edit_is_all_that_chan
 
 
 def test_a_dependency_named_only_by_env_is_not_blamed_when_another_changed_too() -> None:
-    other = kinds.DependencyEvidence(
-        service=kinds.ServiceEvidence(
+    other = DependencyEvidence(
+        service=ServiceEvidence(
             name="ledger", namespace="shop", selector={"app": "ledger"}, ready_endpoints=1
         ),
         workload=ObjectRef(kind="Deployment", namespace="shop", name="ledger"),

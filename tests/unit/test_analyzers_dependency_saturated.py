@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import pytest
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ServiceEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
 
 COREDNS = ObjectRef(kind="Deployment", namespace="kube-system", name="coredns")
-DNS = kinds.ServiceEvidence(
+DNS = ServiceEvidence(
     name="kube-dns", namespace="kube-system", selector={"k8s-app": "kube-dns"}, ready_endpoints=2
 )
 LOOKUP_FAILED = (
@@ -32,8 +34,8 @@ def _resolver(
     *,
     workload: ObjectRef = COREDNS,
     named_by: str = "log shop/checkout-7d9f6c8b5-x2x9k/app",
-) -> kinds.DependencyEvidence:
-    return kinds.DependencyEvidence(
+) -> DependencyEvidence:
+    return DependencyEvidence(
         service=DNS,
         workload=workload,
         named_by=[named_by],
@@ -44,11 +46,11 @@ def _resolver(
     )
 
 
-def _caller(dependency: kinds.DependencyEvidence, line: str = LOOKUP_FAILED) -> kinds.Evidence:
+def _caller(dependency: DependencyEvidence, line: str = LOOKUP_FAILED) -> Evidence:
     return make.checkout_evidence(logs=[make.checkout_log(line)], dependencies=[dependency])
 
 
-def _rule(ev: kinds.Evidence) -> list[object]:
+def _rule(ev: Evidence) -> list[object]:
     return [f for f in analyze(ev).findings if f.analyzer == "dependency-saturated"]
 
 

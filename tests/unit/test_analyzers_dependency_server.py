@@ -20,8 +20,15 @@ import pytest
 
 from kubetriage import prose
 from kubetriage.analyzers.dependency_server import CONFIDENCE
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
+    ChangeEvidence,
+    ConfigReference,
+    ContainerEvidence,
+    PVCEvidence,
+)
+from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category
@@ -29,9 +36,9 @@ from tests.support.evidence import ago, analyze, assert_leads, by_category
 CALLER_POD = "orders-6f7d8c9b5-x1y2z"
 
 
-def _volume(pod: str, claim: str, namespace: str = "data") -> kinds.DependencyVolume:
-    return kinds.DependencyVolume(
-        pod=pod, claim=kinds.PVCEvidence(name=claim, namespace=namespace, phase="Bound")
+def _volume(pod: str, claim: str, namespace: str = "data") -> DependencyVolume:
+    return DependencyVolume(
+        pod=pod, claim=PVCEvidence(name=claim, namespace=namespace, phase="Bound")
     )
 
 
@@ -41,10 +48,10 @@ def _server(
     pod: str = "db-0",
     name: str = "db",
     port: int = 5432,
-    volumes: tuple[kinds.DependencyVolume, ...] = (),
-) -> kinds.DependencyEvidence:
+    volumes: tuple[DependencyVolume, ...] = (),
+) -> DependencyEvidence:
     """A followed Service ``data/<name>`` on ``port`` whose pod ``pod`` logged ``lines``."""
-    return kinds.DependencyEvidence(
+    return DependencyEvidence(
         service=make.service(name, "data", ready=1, matching=1, port_numbers=[port]),
         named_by=[f"pod {CALLER_POD} env DB_URL"],
         pods=1,
@@ -56,12 +63,12 @@ def _server(
 
 
 def _caller(
-    *dependencies: kinds.DependencyEvidence,
+    *dependencies: DependencyEvidence,
     logs: str = "",
-    container: kinds.ContainerEvidence | None = None,
-    changes: tuple[kinds.ChangeEvidence, ...] = (),
-    config: tuple[kinds.ConfigReference, ...] = (),
-) -> kinds.Evidence:
+    container: ContainerEvidence | None = None,
+    changes: tuple[ChangeEvidence, ...] = (),
+    config: tuple[ConfigReference, ...] = (),
+) -> Evidence:
     the_pod = make.app_pod(CALLER_POD, container or make.container("app"), config_refs=list(config))
     return make.evidence(
         workload=make.deployment("orders"),
@@ -72,8 +79,8 @@ def _caller(
     )
 
 
-def _rollout(*aspects: str, minutes_ago: float = 20) -> kinds.ChangeEvidence:
-    return kinds.ChangeEvidence(
+def _rollout(*aspects: str, minutes_ago: float = 20) -> ChangeEvidence:
+    return ChangeEvidence(
         at=ago(minutes_ago),
         kind="rollout",
         object=ObjectRef(kind="Deployment", namespace="shop", name="orders"),
@@ -84,8 +91,8 @@ def _rollout(*aspects: str, minutes_ago: float = 20) -> kinds.ChangeEvidence:
     )
 
 
-_SECRET = kinds.ConfigReference(kind="Secret", name="orders-db", key="password", via="env DB_PASS")
-_CONFIG = kinds.ConfigReference(kind="ConfigMap", name="orders-config", via="envFrom")
+_SECRET = ConfigReference(kind="Secret", name="orders-db", key="password", via="env DB_PASS")
+_CONFIG = ConfigReference(kind="ConfigMap", name="orders-config", via="envFrom")
 _DB = ObjectRef(kind="Service", namespace="data", name="db")
 
 
@@ -219,7 +226,7 @@ def test_a_refused_login_right_after_a_config_only_rollout_fixes_the_secret() ->
 
 
 def test_a_refused_login_after_a_configmap_change_fixes_that_configmap() -> None:
-    edited = kinds.ChangeEvidence(
+    edited = ChangeEvidence(
         at=ago(30),
         kind="config",
         object=ObjectRef(kind="ConfigMap", namespace="shop", name="orders-config"),

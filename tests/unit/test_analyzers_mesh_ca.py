@@ -10,8 +10,9 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 
 from __future__ import annotations
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, NOW, analyze, assert_leads
@@ -25,7 +26,7 @@ PLUGGED = ObjectRef(kind="Secret", namespace="istio-system", name="cacerts")
 SELF_SIGNED = ObjectRef(kind="Secret", namespace="istio-system", name="istio-ca-secret")
 
 
-def _expiry(series: str, days_left: float, *, relative: bool = False) -> kinds.MetricSummary:
+def _expiry(series: str, days_left: float, *, relative: bool = False) -> MetricSummary:
     """An expiry series as Prometheus has it (an absolute timestamp), or as the collector's
     template asks for it (seconds left, ``- time()``)."""
     if relative:
@@ -48,7 +49,7 @@ def _ca(chain_days: float, root_days: float, *, relative: bool = False) -> list[
     ]
 
 
-def _meshed(*, logs: str | None = VERIFY_FAILED, **fields: object) -> kinds.Evidence:
+def _meshed(*, logs: str | None = VERIFY_FAILED, **fields: object) -> Evidence:
     return make.checkout_evidence(
         make.container("app"),
         make.container("istio-proxy"),
@@ -57,7 +58,7 @@ def _meshed(*, logs: str | None = VERIFY_FAILED, **fields: object) -> kinds.Evid
     )
 
 
-def _rule(ev: kinds.Evidence) -> list[object]:
+def _rule(ev: Evidence) -> list[object]:
     return [f for f in analyze(ev).findings if f.analyzer == "mesh-ca-expiry"]
 
 

@@ -9,9 +9,10 @@ Everything is real: MetricSummary/Evidence models from ``tests.support.evidence`
 
 from __future__ import annotations
 
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
@@ -160,7 +161,7 @@ def _caller_of_pricing(share: float) -> Evidence:
     caller = make.container(
         "app", env={"PRICING_URL": "http://pricing.pricing.svc:8080"}, limits={"cpu": "500m"}
     )
-    dep = kinds.DependencyEvidence(
+    dep = DependencyEvidence(
         service=make.service("pricing", "pricing", ready=2, matching=2),
         named_by=["pod checkout env PRICING_URL"],
         workload=PRICING,

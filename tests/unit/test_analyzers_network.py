@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     ConfigReference,
-    Evidence,
     GenericObjectEvidence,
     PodCondition,
     ServiceEvidence,

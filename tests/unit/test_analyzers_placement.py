@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from kubetriage.analyzers.pods import failing_node
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import (
     ChangeEvidence,
-    Evidence,
     NodeEvidence,
     NodeNeighbour,
     PodCondition,
     PodEvidence,
 )
-from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     ago,

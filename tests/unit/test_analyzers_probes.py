@@ -10,7 +10,8 @@ registry via ``run_analyzers``; nothing is mocked.
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ChangeEvidence, ContainerEvidence, Evidence, ProbeSpec
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ChangeEvidence, ContainerEvidence, ProbeSpec
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, ago, analyze, assert_leads, by_category

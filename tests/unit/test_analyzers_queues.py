@@ -10,7 +10,8 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary, PodEvidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import MetricSummary, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     alert,

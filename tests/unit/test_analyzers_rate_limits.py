@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from kubetriage.analyzers.rate_limits import rate_limited_calls
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    AutoscalerEvidence,
-    DependencyEvidence,
-    Evidence,
-    PodCondition,
-)
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
-    Evidence,
     MetricSummary,
     PodCondition,
     PodEvidence,

@@ -22,11 +22,10 @@ import pytest
 from kubetriage.analyzers.cfs import throttle_ratios
 from kubetriage.evidence.queries import Scope, select_queries
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    AlertEvidence,
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ChangeEvidence,
-    Evidence,
     MetricSummary,
     PodCondition,
 )

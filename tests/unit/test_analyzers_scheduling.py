@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    DependencyEvidence,
-    Evidence,
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     NodeEvidence,
     PodCondition,
     PodEvidence,
     PVCEvidence,
     QuotaEvidence,
 )
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top

@@ -16,7 +16,8 @@ from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage
-from kubetriage.models.evidence import DependencyEvidence, Evidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     CHECKOUT_POD,

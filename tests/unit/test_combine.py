@@ -11,21 +11,21 @@ from kubetriage import prose
 from kubetriage.combine import combine, remediation_id
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage, SimilarIncident
-from kubetriage.models.evidence import (
-    ChangeEvidence,
-    ContainerEvidence,
-    EventEvidence,
-    Evidence,
-    LogTail,
-    PodEvidence,
-    ServiceEvidence,
-    WorkloadEvidence,
-)
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import (
     EvidenceItem,
     Finding,
     ModelOpinion,
     ProposedRemediation,
+)
+from kubetriage.models.object_evidence import (
+    ChangeEvidence,
+    ContainerEvidence,
+    EventEvidence,
+    LogTail,
+    PodEvidence,
+    ServiceEvidence,
+    WorkloadEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category, Risk
 

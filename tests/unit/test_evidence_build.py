@@ -18,8 +18,9 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
-from kubetriage.models.evidence import Evidence, LogTail
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import ingress_backends, selector_matches
 from kubetriage.settings import Settings
 from tests.support.built import built, case_evidence, deployment_manifest

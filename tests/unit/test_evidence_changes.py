@@ -22,7 +22,7 @@ from kubetriage.evidence.changes import (
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence
+from kubetriage.models.object_evidence import EventEvidence
 from tests.support.built import built
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

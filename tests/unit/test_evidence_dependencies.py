@@ -30,7 +30,7 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import PodTrouble
+from kubetriage.models.relations import PodTrouble
 from tests.support.built import built, deployment_manifest, service_manifest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

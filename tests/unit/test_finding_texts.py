@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ServiceEvidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.unknown import explain_unknown
 from tests.support.evidence import (
     alert,

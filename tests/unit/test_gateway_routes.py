@@ -17,8 +17,8 @@ from kubetriage.evidence.summaries.gateway_routes import (
     unresolved,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import GatewayRouteEvidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.relations import GatewayRouteEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, service_manifest

@@ -29,7 +29,8 @@ from kubetriage.evidence.summaries.ingress import (
 )
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, IngressControllerEvidence, PodTrouble
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.relations import IngressControllerEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import rules_of, selector_of
 from tests.support import evidence as make

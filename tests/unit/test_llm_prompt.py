@@ -26,17 +26,15 @@ from kubetriage.llm.prompt import (
     with_schema_instructions,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     ChangeEvidence,
-    DependencyEvidence,
-    DependencyVolume,
     EventEvidence,
-    Evidence,
     LogTail,
-    PodTrouble,
     PVCEvidence,
     ServiceEvidence,
 )
+from kubetriage.models.relations import DependencyEvidence, DependencyVolume, PodTrouble
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
 from kubetriage.redaction import redact_evidence
 from tests.support.llm_samples import (

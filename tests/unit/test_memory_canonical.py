@@ -19,10 +19,17 @@ from kubetriage.memory.canonical import (
 )
 from kubetriage.memory.records import MemoryRecord, SimilarMatch, record_from_case
 from kubetriage.memory.store import point_id
-from kubetriage.models import evidence as kinds
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
+from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import (
+    ContainerEvidence,
+    ContainerState,
+    EventEvidence,
+    LogTail,
+    PodEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.replay.seeding import case_signature
 from tests.support.cases import EXAMPLES
@@ -128,25 +135,25 @@ def test_a_seeded_case_keeps_its_error_log_lines_newest_first() -> None:
 
 def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None:
     pod = "checkout-7d9f6c-x2x9k"
-    evidence = kinds.Evidence(
+    evidence = Evidence(
         collected_at=NOW,
         title="checkout crash looping",
         alerts=[
-            kinds.AlertEvidence(
+            AlertEvidence(
                 labels={"alertname": "KubePodCrashLooping"},
                 annotations={"summary": "Pod is crash looping."},
             )
         ],
         pods=[
-            kinds.PodEvidence(
+            PodEvidence(
                 name=pod,
                 namespace="shop",
                 containers=[
-                    kinds.ContainerEvidence(
+                    ContainerEvidence(
                         name="app",
                         image="shop/checkout:1.4.2",
-                        state=kinds.ContainerState(state="waiting", reason="CrashLoopBackOff"),
-                        last_state=kinds.ContainerState(
+                        state=ContainerState(state="waiting", reason="CrashLoopBackOff"),
+                        last_state=ContainerState(
                             state="terminated", reason="OOMKilled", exit_code=137
                         ),
                     )
@@ -154,13 +161,13 @@ def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None
             )
         ],
         events=[
-            kinds.EventEvidence(
+            EventEvidence(
                 type="Warning",
                 reason="BackOff",
                 message=f"Back-off restarting failed container app in pod {pod}",
                 involved=ObjectRef(kind="Pod", name=pod, namespace="shop"),
             ),
-            kinds.EventEvidence(
+            EventEvidence(
                 type="Normal",
                 reason="Pulled",
                 message="Container image already present",
@@ -168,7 +175,7 @@ def test_parts_from_evidence_uses_findings_then_containers_events_logs() -> None
             ),
         ],
         logs=[
-            kinds.LogTail(
+            LogTail(
                 namespace="shop",
                 pod=pod,
                 container="app",

@@ -14,7 +14,9 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, Evidence, PodPort
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import PodPort
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads

@@ -29,8 +29,9 @@ from kubetriage.evidence.queries import (
 )
 from kubetriage.models.alerts_view import volume_claims
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, DependencyVolume, PVCEvidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import PVCEvidence
+from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 from kubetriage.replay.promtool import PROMTOOL_BINARY
 from tests.support import evidence as make
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, ProbeSpec
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ProbeSpec
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category

@@ -13,12 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    DependencyEvidence,
-    LogTail,
-    ServiceEvidence,
-)
 from kubetriage.models.network_policies import NetworkPolicyEvidence
+from kubetriage.models.object_evidence import LogTail, ServiceEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,

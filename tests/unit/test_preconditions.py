@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import ModelOpinion
+from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ChangeEvidence,
     ConfigReference,
     ContainerEvidence,
-    DependencyEvidence,
-    Evidence,
     GenericObjectEvidence,
     LogTail,
     NodeEvidence,
@@ -30,7 +30,7 @@ from kubetriage.models.evidence import (
     PVCEvidence,
     ServiceEvidence,
 )
-from kubetriage.models.findings import ModelOpinion
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Category
 from kubetriage.preconditions import NEEDS, category_supported, unconfirmed_reason
 from tests.support import evidence as make

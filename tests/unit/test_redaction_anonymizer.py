@@ -13,12 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    AlertEvidence,
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import (
     ContainerEvidence,
-    DependencyEvidence,
     EventEvidence,
-    Evidence,
     LogTail,
     NodeEvidence,
     PodEvidence,
@@ -26,6 +24,7 @@ from kubetriage.models.evidence import (
     ServiceEvidence,
     WorkloadEvidence,
 )
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.redaction import Anonymizer
 
 COLLECTED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -17,11 +17,10 @@ from pydantic import BaseModel
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
-from kubetriage.models.evidence import (
-    AlertEvidence,
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import (
     ContainerEvidence,
     EventEvidence,
-    Evidence,
     GenericObjectEvidence,
     LogTail,
     PodEvidence,

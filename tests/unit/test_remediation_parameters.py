@@ -17,8 +17,9 @@ from kubetriage import combine as combine_module
 from kubetriage.combine import combine
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage, Remediation
-from kubetriage.models.evidence import Evidence, WorkloadEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import WorkloadEvidence
 from kubetriage.models.remediation import (
     PARAMETERS,
     MemoryParameters,

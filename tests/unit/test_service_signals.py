@@ -18,8 +18,8 @@ from kubetriage.evidence.queries import Scope, select_queries
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage
-from kubetriage.models.evidence import MetricSummary, PodEvidence, RevisionEvidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import MetricSummary, PodEvidence, RevisionEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, by_category, top

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from kubetriage.analyzers.placement import check_slow_replica_node
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, NodeEvidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import NodeEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads

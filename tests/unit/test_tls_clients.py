@@ -21,10 +21,10 @@ from datetime import timedelta
 
 from kubetriage.analyzers.tls_clients import CLOCK_SKEW_SECONDS, clock_skew
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ConfigReference,
-    Evidence,
     NodeEvidence,
     PodCondition,
 )

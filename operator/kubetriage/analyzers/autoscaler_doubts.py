@@ -24,8 +24,9 @@ from kubetriage.analyzers.demand import (
 )
 from kubetriage.analyzers.rate_limits import limiting_service, rate_limited_calls
 from kubetriage.analyzers.support import DOUBLING, item, metric_growth, seconds_before
-from kubetriage.models.evidence import AutoscalerEvidence, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.object_evidence import AutoscalerEvidence
 
 
 def within_range(hpa: AutoscalerEvidence) -> bool:

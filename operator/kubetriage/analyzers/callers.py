@@ -21,8 +21,10 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, timestamp
-from kubetriage.models.evidence import CallerEvidence, ChangeEvidence, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.relations import CallerEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

@@ -24,8 +24,9 @@ from kubetriage.analyzers.support import (
     item,
     workload_ref,
 )
-from kubetriage.models.evidence import Evidence, MetricSummary, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.object_evidence import MetricSummary, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 
 TIMEOUT_LOG = re.compile(

@@ -47,8 +47,9 @@ from kubetriage.analyzers.support import (
     timestamp,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

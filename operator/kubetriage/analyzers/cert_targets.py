@@ -19,8 +19,10 @@ from kubetriage.analyzers.log_signatures import (
 from kubetriage.analyzers.support import workload_ref
 from kubetriage.evidence.dependencies import headless_workload
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, Evidence, PodEvidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action
 
 # Secret names that hold a certificate: TLS material, or a CA / issuer keypair.

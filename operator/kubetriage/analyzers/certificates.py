@@ -33,12 +33,9 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.analyzers.tls_clients import clock_skew
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    Evidence,
-    GenericObjectEvidence,
-    PodCondition,
-)
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import GenericObjectEvidence, PodCondition
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tls_errors import VALIDITY_FAILURES, classify_tls_failure
 

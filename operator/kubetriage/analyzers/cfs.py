@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from kubetriage.analyzers.support import metrics_named
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import MetricSummary
 
 # Shares of CFS periods throttled: enough to slow the process, and heavily.
 THROTTLED_SHARE = 0.25

@@ -24,8 +24,9 @@ from kubetriage.analyzers.support import (
     scaled_down,
     timestamp,
 )
-from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 # Slots refused right after the caller's rollout, by pods that set their connection count:

@@ -22,8 +22,9 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import grep_logs, grep_tls_failures, item, logs_of, pod_source
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

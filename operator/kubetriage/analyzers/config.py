@@ -35,8 +35,9 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import grep_logs, item, logs_of, workload_ref
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigMount, ContainerEvidence, Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ConfigMount, ContainerEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -27,8 +27,9 @@ from kubetriage.analyzers.support import (
     item,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigEndpoint, Evidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ConfigEndpoint, ServiceEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

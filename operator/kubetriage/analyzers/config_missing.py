@@ -50,8 +50,9 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ConfigReference, EventEvidence, Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ConfigReference, EventEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ContainerEvidence, ProbeSpec
 from kubetriage.models.findings import EvidenceItem, Narrative
+from kubetriage.models.object_evidence import ContainerEvidence, ProbeSpec
 from kubetriage.models.vocabulary import Action
 
 PROBE_TIMEOUT = re.compile(

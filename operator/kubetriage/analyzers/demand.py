@@ -15,8 +15,9 @@ import re
 from kubetriage import prose
 from kubetriage.analyzers.support import DOUBLING, RISE, item, metric_growth
 from kubetriage.evidence.queries import alert_families
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.object_evidence import MetricSummary
 
 # Replicas multiply by the growth of demand, within these bounds; by SCALE_BY when unknown.
 SCALE_MIN = 1.5

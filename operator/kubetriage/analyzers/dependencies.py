@@ -40,8 +40,10 @@ from kubetriage.analyzers.support import (
     timestamp,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ChangeEvidence, DependencyEvidence, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

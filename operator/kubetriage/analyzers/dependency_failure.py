@@ -42,8 +42,9 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

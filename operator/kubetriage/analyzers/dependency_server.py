@@ -32,14 +32,10 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    ChangeEvidence,
-    DependencyEvidence,
-    DependencyVolume,
-    Evidence,
-    LogTail,
-)
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ChangeEvidence, LogTail
+from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 from kubetriage.models.vocabulary import Action, Category
 
 

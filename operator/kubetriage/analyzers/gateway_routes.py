@@ -17,8 +17,9 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, GatewayRouteEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.relations import GatewayRouteEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

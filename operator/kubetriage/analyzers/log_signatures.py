@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from kubetriage.models.evidence import ServiceEvidence
+from kubetriage.models.object_evidence import ServiceEvidence
 
 # Missing or wrong configuration, as applications report it when they refuse to start.
 CONFIG_LOG = re.compile(

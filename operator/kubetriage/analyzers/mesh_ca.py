@@ -23,8 +23,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.certificates import SOON_DAYS
 from kubetriage.analyzers.support import item, log_source, metrics_named, timestamp
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tls_errors import tls_failure_match
 

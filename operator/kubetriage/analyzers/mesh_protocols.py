@@ -22,8 +22,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, followed_services, service_fact
 from kubetriage.analyzers.support import item
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodPort, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import PodPort, ServiceEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

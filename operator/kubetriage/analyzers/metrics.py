@@ -41,13 +41,10 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    ContainerEvidence,
-    DependencyEvidence,
-    Evidence,
-    MetricSummary,
-)
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.object_evidence import ContainerEvidence, MetricSummary
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

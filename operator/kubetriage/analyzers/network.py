@@ -35,8 +35,9 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
 

@@ -18,8 +18,9 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, NodeEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding
+from kubetriage.models.object_evidence import NodeEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -40,8 +40,9 @@ from kubetriage.analyzers.support import (
     workload_container,
     workload_ref,
 )
-from kubetriage.models.evidence import ContainerEvidence, Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ContainerEvidence, PodEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

@@ -33,8 +33,9 @@ from kubetriage.analyzers.support import (
     seconds_before,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence, Evidence, NodeEvidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import EventEvidence, NodeEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 from kubetriage.analyzers.support import seconds_before
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import (
     ContainerEvidence,
     EventEvidence,
-    Evidence,
     MetricSummary,
     PodEvidence,
 )

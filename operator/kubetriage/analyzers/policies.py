@@ -25,8 +25,9 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
 

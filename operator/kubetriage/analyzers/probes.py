@@ -37,8 +37,9 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ContainerEvidence, EventEvidence, Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ContainerEvidence, EventEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

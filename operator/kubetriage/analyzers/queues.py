@@ -25,8 +25,9 @@ from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import item, metric_growth, owner_workload, pod_source
 from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import MetricSummary, PodEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 _BACKLOG = re.compile(

@@ -30,14 +30,11 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    Evidence,
-    IngressControllerEvidence,
-    PodEvidence,
-    ServiceEvidence,
-)
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
+from kubetriage.models.relations import IngressControllerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
 

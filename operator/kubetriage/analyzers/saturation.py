@@ -57,8 +57,9 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, MetricSummary
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

@@ -27,8 +27,9 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence, Evidence, NodeEvidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.object_evidence import EventEvidence, NodeEvidence, PodEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

@@ -25,8 +25,9 @@ from kubetriage.analyzers.support import (
     suggest_memory,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence, Evidence, PodEvidence, PVCEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import EventEvidence, PodEvidence, PVCEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -23,8 +23,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import service_fact
 from kubetriage.analyzers.support import item, owner_workload
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, PodEvidence, ServiceEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects
 from kubetriage.models.vocabulary import Action, Category
 

@@ -18,17 +18,17 @@ from datetime import UTC, datetime, timedelta
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.object_evidence import (
     ContainerEvidence,
     ContainerState,
     EventEvidence,
-    Evidence,
     LogTail,
     MetricSummary,
     PodEvidence,
     RevisionEvidence,
 )
-from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.quantity import GI as GI
 from kubetriage.models.quantity import MI as MI
 from kubetriage.models.quantity import format_bytes as format_bytes

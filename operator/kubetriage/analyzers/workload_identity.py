@@ -27,8 +27,9 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import grep_logs, item, logs_of, pod_source, workload_ref
-from kubetriage.models.evidence import Evidence, PodEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

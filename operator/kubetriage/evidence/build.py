@@ -65,24 +65,23 @@ from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
-from kubetriage.models.evidence import (
-    AlertEvidence,
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.incident import Alert
+from kubetriage.models.network_policies import NetworkPolicyEvidence
+from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ConfigEndpoint,
-    Evidence,
-    GatewayRouteEvidence,
     LogTail,
     PodEvidence,
     QuotaEvidence,
     RevisionEvidence,
     WorkloadEvidence,
 )
-from kubetriage.models.incident import Alert
-from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import GatewayRouteEvidence
 
 
 def _alerts(alerts: list[Alert], limits: EvidenceLimits) -> list[AlertEvidence]:

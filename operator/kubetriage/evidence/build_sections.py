@@ -35,16 +35,13 @@ from kubetriage.evidence.summaries.network import network_policy_summary
 from kubetriage.evidence.summaries.nodes import node_troubled
 from kubetriage.evidence.summaries.pods import IMPLICIT_CONFIG_MAPS
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    AutoscalerEvidence,
-    DependencyEvidence,
-    PodEvidence,
-)
 from kubetriage.models.network_policies import NetworkPolicyEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, PodEvidence
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import DependencyEvidence
 
 # Kinds summarised by dedicated code (a dependency's pods, controllers and events, and the
 # kinds below); everything else in scope becomes GenericObjectEvidence.

@@ -18,11 +18,11 @@ from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import CallerEvidence
 from kubetriage.models.objects import controller_ref, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import CallerEvidence
 
 JsonDict = dict[str, Any]
 

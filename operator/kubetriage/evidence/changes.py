@@ -33,7 +33,7 @@ from typing import Any
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_int, as_time, dicts
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import ChangeEvidence, EventEvidence
+from kubetriage.models.object_evidence import ChangeEvidence, EventEvidence
 from kubetriage.models.objects import JsonDict, meta
 
 # A node or ConfigMap written this long before the diagnosis is part of the timeline; older

@@ -15,11 +15,12 @@ from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import DependencyEvidence, PodTrouble, ServiceEvidence
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import service_selects as _selects
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 
 
 def _owner(obj: JsonDict) -> JsonDict:

@@ -14,7 +14,7 @@ from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded
 from kubetriage.evidence.raw import as_dict, as_str, dicts
-from kubetriage.models.evidence import LogSource, LogTail
+from kubetriage.models.object_evidence import LogSource, LogTail
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.models.evidence import ConfigMount
+from kubetriage.models.object_evidence import ConfigMount
 
 JsonDict = dict[str, Any]
 

@@ -33,8 +33,8 @@ from kubetriage.evidence.queries import (
     select_queries,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import MetricSummary
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.settings import Settings
 
 MetricsStatus = Literal["ok", "no_data", "unavailable", "not_configured"]

@@ -32,7 +32,7 @@ from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.raw import obj_key
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.kubeclient import raw_body
-from kubetriage.models.evidence import LogSource, LogTail
+from kubetriage.models.object_evidence import LogSource, LogTail
 from kubetriage.models.objects import JsonDict
 
 

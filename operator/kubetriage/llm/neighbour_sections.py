@@ -16,7 +16,8 @@ from kubetriage.llm.section_text import (
     ref_text,
     when,
 )
-from kubetriage.models.evidence import Evidence, PVCEvidence
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import PVCEvidence
 
 
 def pvc_text(pvc: PVCEvidence) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import PodCondition
+from kubetriage.models.object_evidence import PodCondition
 
 # One line per log line or event message: a single huge line must not eat the budget.
 MAX_LINE_CHARS = 400

@@ -26,15 +26,15 @@ from kubetriage.llm.section_text import (
     when,
 )
 from kubetriage.models.diagnosis import SimilarIncident
-from kubetriage.models.evidence import (
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import (
     ContainerEvidence,
     ContainerState,
     EventEvidence,
-    Evidence,
     LogTail,
     PodEvidence,
 )
-from kubetriage.models.findings import Finding
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
-from kubetriage.models.evidence import ContainerState, Evidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ContainerState
 from kubetriage.models.vocabulary import CATEGORY_MEANINGS, Category
 
 MAX_CHARS = 1500

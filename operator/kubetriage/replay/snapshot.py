@@ -45,8 +45,9 @@ from kubetriage.evidence.targets import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
-from kubetriage.models.evidence import Evidence, LogSource, LogTail
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
+from kubetriage.models.object_evidence import LogSource, LogTail
 from kubetriage.tenancy import Scope, allowed_candidates
 
 

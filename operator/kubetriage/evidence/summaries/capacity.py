@@ -6,7 +6,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_int, as_str, str_map
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import AutoscalerEvidence, QuotaEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, QuotaEvidence
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns

@@ -6,7 +6,7 @@ from typing import Any
 
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_str, clip_text, dicts
-from kubetriage.models.evidence import PodCondition
+from kubetriage.models.object_evidence import PodCondition
 
 
 def conditions(raw: Any, limits: EvidenceLimits) -> list[PodCondition]:

@@ -41,11 +41,9 @@ from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import pvc_summary
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ConfigEndpoint,
-    DependencyEvidence,
-    DependencyVolume,
     GenericObjectEvidence,
     LogTail,
     PVCEvidence,
@@ -55,6 +53,7 @@ from kubetriage.models.objects import JsonDict, selector_matches, service_select
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # What stands behind a dependency: its pods, their controllers and revisions, their events.

@@ -12,7 +12,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded, safe
 from kubetriage.evidence.raw import as_dict, as_int, as_str, as_time, clip_text
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import EventEvidence
+from kubetriage.models.object_evidence import EventEvidence
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import namespace as _ns

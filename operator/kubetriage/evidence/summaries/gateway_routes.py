@@ -16,11 +16,11 @@ from typing import Final
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts
 from kubetriage.evidence.summaries.ingress import host_matches
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import GatewayRouteEvidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import GatewayRouteEvidence
 
 # (group, version, kind, plural) of what the walk lists through the custom objects API.
 ROUTE_APIS: Final = (

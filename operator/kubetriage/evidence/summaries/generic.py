@@ -18,7 +18,7 @@ from kubetriage.evidence.raw import (
     ref_of,
 )
 from kubetriage.evidence.summaries.conditions import conditions
-from kubetriage.models.evidence import GenericObjectEvidence
+from kubetriage.models.object_evidence import GenericObjectEvidence
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
 

@@ -20,7 +20,6 @@ from kubetriage.evidence.index import ObjectIndex, workload_of
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, ref_of, str_map
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import IngressControllerEvidence
 from kubetriage.models.objects import (
     JsonDict,
     annotations_of,
@@ -31,6 +30,7 @@ from kubetriage.models.objects import (
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import IngressControllerEvidence
 
 DEFAULT_CLASS_ANNOTATION: Final = "ingressclass.kubernetes.io/is-default-class"
 # The class annotation that predates spec.ingressClassName, still honoured by controllers.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from kubetriage.evidence.index import ObjectIndex, same_object, workload_of
 from kubetriage.evidence.raw import as_dict, as_str, as_time, dicts, kind_of, obj_key
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import NodeNeighbour
+from kubetriage.models.object_evidence import NodeNeighbour
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name

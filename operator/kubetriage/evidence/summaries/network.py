@@ -18,11 +18,8 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.workloads import NOISY_ANNOTATIONS
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
-    PodPort,
-    ServiceEvidence,
-)
 from kubetriage.models.network_policies import NetworkPolicyEvidence
+from kubetriage.models.object_evidence import PodPort, ServiceEvidence
 from kubetriage.models.objects import JsonDict, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, str_map
 from kubetriage.evidence.summaries.conditions import conditions
-from kubetriage.models.evidence import NodeEvidence, PVCEvidence
+from kubetriage.models.object_evidence import NodeEvidence, PVCEvidence
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name

@@ -23,7 +23,7 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import (
+from kubetriage.models.object_evidence import (
     ConfigReference,
     ContainerEvidence,
     ContainerState,

@@ -20,7 +20,7 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.evidence.summaries.pods import container_summaries
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import RevisionEvidence, WorkloadEvidence
+from kubetriage.models.object_evidence import RevisionEvidence, WorkloadEvidence
 from kubetriage.models.objects import JsonDict, controlled_by, controller_ref
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name

@@ -1,0 +1,201 @@
+"""What stands around the incident's workload: the Services it calls (followed across
+namespaces, with their pods, changes, logs and certificates), the workloads that call it,
+the ingress controllers and Gateway API routes in front of it, the admission webhooks and
+aggregated APIs it depends on. Part of ``kubetriage.models.evidence.Evidence``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.network_policies import NetworkPolicyEvidence
+from kubetriage.models.object_evidence import (
+    ChangeEvidence,
+    ConfigMount,
+    GenericObjectEvidence,
+    LogTail,
+    PVCEvidence,
+    ServiceEvidence,
+)
+
+
+class CallerEvidence(BaseModel):
+    """A workload whose pod template names one of the incident's Services (env, args),
+    possibly in another namespace, with its recent rollouts (``kubetriage.evidence.callers``):
+    a caller whose new revision changed how it calls can load or break a healthy callee."""
+
+    ref: ObjectRef
+    callee: ObjectRef  # the Service it names
+    named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
+class PodTrouble(BaseModel):
+    """What is wrong with one of a dependency's pods (``kubetriage.evidence.dependencies``):
+    a phase other than Running, or its first container that waits or is not ready."""
+
+    pod: str
+    phase: str | None = None  # Pending, Failed or Unknown
+    container: str | None = None
+    waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
+    restarts: int = 0
+    last_terminated: str | None = None  # why its last run ended (lastState), when not ready
+
+
+class IngressControllerEvidence(BaseModel):
+    """The controller that serves an Ingress of the incident's namespace (its IngressClass's
+    ``spec.controller``, and that controller's pods, often in a namespace of their own):
+    where the Ingress's traffic to the backend pods comes from
+    (``kubetriage.evidence.summaries.ingress``)."""
+
+    ingress: str  # the Ingress, in the incident's namespace
+    backends: list[str] = Field(default_factory=list)  # the Services it sends to
+    ingress_class: str | None = None
+    controller: str | None = None  # the IngressClass's spec.controller
+    namespace: str | None = None  # of the controller's pods; None: none was found
+    labels: dict[str, str] = Field(default_factory=dict)  # one controller pod's labels
+    ips: list[str] = Field(default_factory=list)  # the controller pods' addresses
+    pods: int = 0
+    ready_pods: int = 0
+    # Backend Service -> the port the Ingress names (a name or a number) that the Service
+    # does not have: the controller cannot route to it.
+    unknown_ports: dict[str, str] = Field(default_factory=dict)
+    # The controller's own workload (from its pods' owners) and what is wrong with its pods
+    # (``dependency_summary.pod_trouble``): the proxy in front of the backends can fail itself.
+    workload: ObjectRef | None = None
+    failing_pods: list[PodTrouble] = Field(default_factory=list)
+
+
+class GatewayRouteEvidence(BaseModel):
+    """A Gateway API route (HTTPRoute, GRPCRoute) of the incident's namespace and what its
+    backendRefs resolve to (``kubetriage.evidence.summaries.gateway_routes``): the gateway
+    sends the route's traffic only to Services (and ports) that exist."""
+
+    route: ObjectRef
+    hostnames: list[str] = Field(default_factory=list)
+    gateways: list[str] = Field(default_factory=list)  # parentRefs, "namespace/name"
+    backends: list[str] = Field(default_factory=list)  # the Services it sends to
+    # Backend Service -> the port the route names that the Service does not expose.
+    unknown_ports: dict[str, str] = Field(default_factory=dict)
+    # Backend Services that do not exist (only when Services could be listed).
+    missing: list[str] = Field(default_factory=list)
+    # The controller's ResolvedRefs=False condition, "reason: message"; None when resolved.
+    unresolved: str | None = None
+
+
+class DependencyVolume(BaseModel):
+    """A PersistentVolumeClaim one of a dependency's pods mounts, as the pod names it."""
+
+    pod: str
+    claim: PVCEvidence  # only name and namespace when the claim was not read
+
+
+class DependencyEvidence(BaseModel):
+    """A Service (or workload) the incident's workload calls, named in its logs, env or
+    ConfigMaps, possibly in another namespace, with what stands behind it
+    (``kubetriage.evidence.dependencies``)."""
+
+    # The Service called; None when an error line names the workload itself, or when the
+    # Service could not be read (then ``followed`` is False and ``ref`` names it).
+    service: ServiceEvidence | None = None
+    ref: ObjectRef | None = None
+    followed: bool = True
+    named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
+    workload: ObjectRef | None = None
+    desired_replicas: int | None = None
+    ready_replicas: int | None = None
+    pods: int = 0
+    failing_pods: list[PodTrouble] = Field(default_factory=list)
+    # The node each of its pods runs on (pod name -> node name, bounded): replicas that fail
+    # together on one node point at the node, not at the dependency.
+    pod_nodes: dict[str, str] = Field(default_factory=dict)
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # Edits of the ConfigMaps its pods mount or read env from (metadata only: when the data
+    # was last written after creation), newest first: a dependency that reloads its
+    # configuration (the cluster DNS's Corefile, a flag service's flags) changes with no
+    # rollout.
+    config_changes: list[ChangeEvidence] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
+    # where its serving certificate lives.
+    mounted_secrets: list[str] = Field(default_factory=list)
+    # Those Secret volumes with the paths its containers mount them at: a Secret mounted at
+    # /etc/tls holds a certificate whatever its name.
+    secret_mounts: list[ConfigMount] = Field(default_factory=list)
+    # The cert-manager Certificates of its namespace that write one of those Secrets: the
+    # serving certificate its clients verify, renewed there.
+    certificates: list[GenericObjectEvidence] = Field(default_factory=list)
+    # What the dependency itself says: bounded log tails of a few of its pods (a database
+    # that is up but refuses: full disk, no connection slots, failed logins), and the
+    # PersistentVolumeClaims those pods mount (their Warning events are in ``warnings``).
+    logs: list[LogTail] = Field(default_factory=list)
+    volumes: list[DependencyVolume] = Field(default_factory=list)
+
+
+WebhookFailure = Literal[
+    "expired",  # x509: the serving certificate expired (or the caller's clock is ahead)
+    "not-yet-valid",  # x509: "is before": a clock behind, or a certificate from the future
+    "unknown-authority",  # x509: signed by a CA the caBundle does not hold
+    "hostname",  # x509: the certificate does not name the host called
+    "no-endpoints",  # the webhook's Service has no ready endpoint
+    "refused",  # connection refused: nothing listens on the target port
+    "timeout",  # context deadline exceeded / i/o timeout
+    "other",
+]
+
+
+class WebhookEvidence(BaseModel):
+    """An admission webhook the API server failed to call while creating or changing an
+    object of the incident (``failed calling webhook "<name>"`` in a Warning event), with
+    its configuration and what stands behind it (``kubetriage.evidence.summaries.webhooks``).
+    The Service's pods, workload and endpoints are in ``Evidence.dependencies``."""
+
+    name: str  # the webhook's name inside its configuration
+    failure: WebhookFailure
+    message: str  # the newest failing call as the API server reported it (clipped)
+    blocked: list[ObjectRef] = Field(default_factory=list)  # objects whose events report it
+    count: int = 0  # failing calls reported by those events
+    configuration: ObjectRef | None = None  # Validating/MutatingWebhookConfiguration
+    failure_policy: str | None = None  # "Fail" blocks the request; "Ignore" lets it through
+    service: ObjectRef | None = None  # clientConfig.service (None: a URL webhook)
+    # cert-manager's cainjector annotation: the Certificate whose CA the caBundle carries.
+    ca_injected_from: ObjectRef | None = None
+    # cert-manager Certificates in the Service's namespace (its serving certificate is one).
+    certificates: list[GenericObjectEvidence] = Field(default_factory=list)
+    # Secrets the backend's log lines name ('secrets "x" is forbidden'): where a webhook that
+    # manages its own certificate keeps it. Names only; Secrets are never read.
+    secrets_named: list[str] = Field(default_factory=list)
+    log_lines: list[str] = Field(default_factory=list)  # the backend's certificate lines
+    # False: no failed call was seen; a custom resource of an API group the webhook
+    # intercepts stays not Ready while the webhook's Service has no ready endpoint.
+    observed: bool = True
+    # Its Service with the pods, workload and events behind it, as the webhook walk read them
+    # (the dependency walk follows only the Services the incident's own evidence names).
+    backend: DependencyEvidence | None = None
+    # Where the API server's call lands: the labels of one backend pod, the container port
+    # the Service forwards the webhook's port to (number and name, when known), and the
+    # NetworkPolicies of the backend's namespace that select that pod.
+    backend_labels: dict[str, str] = Field(default_factory=dict)
+    backend_port: int | None = None
+    backend_port_name: str | None = None
+    policies: list[NetworkPolicyEvidence] = Field(default_factory=list)
+
+
+class AggregatedApiEvidence(BaseModel):
+    """An aggregated API (an ``APIService`` of apiregistration.k8s.io, cluster-scoped) the
+    API server reports unavailable while an autoscaler of the incident cannot read the
+    metrics it serves (``kubetriage.evidence.summaries.aggregated_apis``)."""
+
+    name: str  # the APIService's name: "<version>.<group>"
+    group: str
+    reason: str | None = None  # its Available condition's reason (FailedDiscoveryCheck...)
+    message: str = ""  # ... and message (clipped): why the API server's call failed
+    failure: WebhookFailure = "other"  # that message classified
+    service: ObjectRef | None = None  # spec.service: the Service the API server proxies to
+    # The autoscalers that cannot read the metrics this API serves.
+    autoscalers: list[ObjectRef] = Field(default_factory=list)
+    # Its Service with the pods, workload and events behind it, as read.
+    backend: DependencyEvidence | None = None
