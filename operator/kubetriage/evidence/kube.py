@@ -33,7 +33,7 @@ from kubernetes import client
 
 from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.caller_walk import find_queue_consumer, follow_callers
+from kubetriage.evidence.caller_walk import follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.index import (
@@ -45,19 +45,19 @@ from kubetriage.evidence.index import (
     sibling_runs,
     sort_pods,
 )
-from kubetriage.evidence.ingress_walk import follow_ingress_controllers, probed_ingress
+from kubetriage.evidence.ingress_walk import follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
-from kubetriage.evidence.targets import focus_containers, unplaced_names, with_probed
+from kubetriage.evidence.target_walk import find_target
+from kubetriage.evidence.targets import focus_containers
 from kubetriage.evidence.webhook_walk import WebhookWalk
 from kubetriage.kubeclient import api_client
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.incident import Alert
 from kubetriage.models.objects import (
     JsonDict,
     controller_ref,
@@ -66,10 +66,8 @@ from kubetriage.models.objects import (
 )
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.tenancy import Scope, allowed_candidates
+from kubetriage.tenancy import Scope
 
-# Candidates tried before giving up on finding the target (each costs one GET).
-_MAX_CANDIDATES = 8
 # Targets whose scope is the pods of their namespace that use them.
 _USED_BY_PODS = frozenset({"PersistentVolumeClaim", "ConfigMap", "Secret"})
 # A namespace-wide incident whose pods have at most this many owners (ReplicaSets of one
@@ -135,86 +133,6 @@ class KubeEvidenceCollector:
         self._aggregated_apis = AggregatedApiWalk(self._reader, limits)
 
     # --- the walk -------------------------------------------------------------------------
-
-    async def _find_target(
-        self, run: CollectionRun, target: ObjectRef | None, alerts: list[Alert], scope: Scope
-    ) -> tuple[ObjectRef | None, JsonDict | None]:
-        candidates, refused = allowed_candidates(scope, target, alerts)
-        # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
-        probed = await probed_ingress(self._reader, run, alerts, scope)
-        candidates = with_probed(candidates, probed)
-        for ref in refused[:3]:
-            run.error(f"not read: {scope.refusal(ref)}")
-        tried = candidates[:_MAX_CANDIDATES]
-        for index, candidate in enumerate(tried):
-            if candidate.kind == "Secret":
-                # Never read, not even for existence; its users are found through pods.
-                return candidate, None
-            if candidate.kind == "Namespace" and any(
-                c.kind == "Namespace" for c in tried[index + 1 :]
-            ):
-                # Another namespace is left to try (the scraped exporter's, after the one the
-                # series are about): a namespace without a pod has nothing to diagnose.
-                listed = await self._reader.list_of(
-                    run, "Pod", candidate.name, what=f"list pods in {candidate.name}", limit=1
-                )
-                if not listed:
-                    continue
-            consumer = await find_queue_consumer(self._reader, run, candidate, alerts, scope)
-            if consumer is not None:
-                return consumer  # the broker's namespace: the queue's consumer is the target
-            if candidate.kind == "Namespace":
-                placed = await self._placed(run, alerts, scope)
-                if placed is not None:
-                    return placed
-                # Namespace-wide incident; reading the Namespace object itself adds nothing.
-                if target is not None and target.kind != "Namespace":
-                    run.error(f"target {target.display()} not found; using {candidate.display()}")
-                return candidate, None
-            obj = await self._reader.read(
-                run, candidate.kind, candidate.namespace, candidate.name, core=True
-            )
-            if obj is not None:
-                if (
-                    target is not None
-                    and not candidate.same_object(target)
-                    and candidate is not probed
-                ):
-                    run.error(f"target {target.display()} not found; using {candidate.display()}")
-                return candidate, obj
-        if len(candidates) > 1:
-            run.error(
-                "none of the candidate targets exists: "
-                + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
-            )
-        return (candidates[0] if candidates else None), None
-
-    async def _placed(
-        self, run: CollectionRun, alerts: list[Alert], scope: Scope
-    ) -> tuple[ObjectRef, JsonDict] | None:
-        """The one object, in any readable namespace, of a kind and name a mesh destination
-        label gives without its namespace (``targets.unplaced_names``), when the alert's own
-        namespace has none: the callee of the failing requests, before a namespace-wide
-        view of where the reporting proxy runs."""
-        if not scope.may_read(None):
-            return None
-        for kind, name in unplaced_names(alerts):
-            listed = await self._reader.list_of(
-                run,
-                kind,
-                None,
-                what=f"list {kind}s named {name}",
-                field_selector=f"metadata.name={name}",
-            )
-            readable = [o for o in listed if _name(o) == name and scope.may_read(_ns(o))]
-            if len(readable) != 1:
-                continue
-            ref = ObjectRef(kind=kind, namespace=_ns(readable[0]), name=name)
-            if scope.may_target(ref):
-                run.add(readable[0])
-                run.error(f"{kind} {name} is not in the alert's namespace; using {ref.display()}")
-                return ref, readable[0]
-        return None
 
     async def _climb(self, run: CollectionRun, obj: JsonDict) -> JsonDict | None:
         """The top-most workload owning ``obj`` (Pod -> ReplicaSet -> Deployment...)."""
@@ -449,7 +367,7 @@ class KubeEvidenceCollector:
         ``scope`` (the tenancy rule for the Incident's namespace) allows is read."""
         alerts = query["alerts"]
         run = CollectionRun(gate=asyncio.Semaphore(self._concurrency))
-        chosen, target_obj = await self._find_target(run, query["target"], alerts, scope)
+        chosen, target_obj = await find_target(self._reader, run, query["target"], alerts, scope)
         run.add(target_obj)
         scoped_pods, workload = await self._pods_for(run, chosen, target_obj, scope)
         if workload is not None:

@@ -1,0 +1,105 @@
+"""Which object an incident is about: the first candidate target (the Incident's own, then
+what its alerts' labels name, ``kubetriage.evidence.targets``) that exists and the tenancy
+rule lets the operator read. A probe's URL leads to the Ingress serving its host; a queue's
+alert in the broker's namespace to the queue's consumer (``caller_walk``); a mesh label that
+names its callee without a namespace to the one readable object of that name.
+
+I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollector``.
+"""
+
+from __future__ import annotations
+
+from kubetriage.evidence.caller_walk import find_queue_consumer
+from kubetriage.evidence.ingress_walk import probed_ingress
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.targets import unplaced_names, with_probed
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope, allowed_candidates
+
+# Candidates tried before giving up on finding the target (each costs one GET).
+_MAX_CANDIDATES = 8
+
+
+async def find_target(
+    reader: KubeReader,
+    run: CollectionRun,
+    target: ObjectRef | None,
+    alerts: list[Alert],
+    scope: Scope,
+) -> tuple[ObjectRef | None, JsonDict | None]:
+    """The incident's target and its object: None for a Secret (never read), a namespace-wide
+    incident or a target that does not exist (the first candidate is then still named, and
+    why in ``run``'s errors)."""
+    candidates, refused = allowed_candidates(scope, target, alerts)
+    # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
+    probed = await probed_ingress(reader, run, alerts, scope)
+    candidates = with_probed(candidates, probed)
+    for ref in refused[:3]:
+        run.error(f"not read: {scope.refusal(ref)}")
+    tried = candidates[:_MAX_CANDIDATES]
+    for index, candidate in enumerate(tried):
+        if candidate.kind == "Secret":
+            # Never read, not even for existence; its users are found through pods.
+            return candidate, None
+        if candidate.kind == "Namespace" and any(c.kind == "Namespace" for c in tried[index + 1 :]):
+            # Another namespace is left to try (the scraped exporter's, after the one the
+            # series are about): a namespace without a pod has nothing to diagnose.
+            listed = await reader.list_of(
+                run, "Pod", candidate.name, what=f"list pods in {candidate.name}", limit=1
+            )
+            if not listed:
+                continue
+        consumer = await find_queue_consumer(reader, run, candidate, alerts, scope)
+        if consumer is not None:
+            return consumer  # the broker's namespace: the queue's consumer is the target
+        if candidate.kind == "Namespace":
+            placed = await _placed(reader, run, alerts, scope)
+            if placed is not None:
+                return placed
+            # Namespace-wide incident; reading the Namespace object itself adds nothing.
+            if target is not None and target.kind != "Namespace":
+                run.error(f"target {target.display()} not found; using {candidate.display()}")
+            return candidate, None
+        obj = await reader.read(run, candidate.kind, candidate.namespace, candidate.name, core=True)
+        if obj is not None:
+            if target is not None and not candidate.same_object(target) and candidate is not probed:
+                run.error(f"target {target.display()} not found; using {candidate.display()}")
+            return candidate, obj
+    if len(candidates) > 1:
+        run.error(
+            "none of the candidate targets exists: "
+            + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
+        )
+    return (candidates[0] if candidates else None), None
+
+
+async def _placed(
+    reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
+) -> tuple[ObjectRef, JsonDict] | None:
+    """The one object, in any readable namespace, of a kind and name a mesh destination
+    label gives without its namespace (``targets.unplaced_names``), when the alert's own
+    namespace has none: the callee of the failing requests, before a namespace-wide
+    view of where the reporting proxy runs."""
+    if not scope.may_read(None):
+        return None
+    for kind, name in unplaced_names(alerts):
+        listed = await reader.list_of(
+            run,
+            kind,
+            None,
+            what=f"list {kind}s named {name}",
+            field_selector=f"metadata.name={name}",
+        )
+        readable = [o for o in listed if _name(o) == name and scope.may_read(_ns(o))]
+        if len(readable) != 1:
+            continue
+        ref = ObjectRef(kind=kind, namespace=_ns(readable[0]), name=name)
+        if scope.may_target(ref):
+            run.add(readable[0])
+            run.error(f"{kind} {name} is not in the alert's namespace; using {ref.display()}")
+            return ref, readable[0]
+    return None
