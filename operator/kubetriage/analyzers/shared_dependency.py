@@ -40,7 +40,7 @@ CONFIDENCE: Final = 0.92
 # statement timeout (ioredis, redis-py, go-redis, JDBC, PostgreSQL), lock waits (MySQL,
 # PostgreSQL), a Redis busy with a script, blocked or slow commands.
 SLOW_DEPENDENCY = re.compile(
-    r"(?i)(command timed out|\bTimeoutError\b|statement timeout|query_canceled|"
+    r"(?i)(command timed out|timeout reading from socket|statement timeout|query_canceled|"
     r"canceling statement due to (statement|lock) timeout|lock wait timeout exceeded|"
     r"deadlock detected|\bBUSY\b.{0,40}script|blocked clients?|slow (command|query|log))"
 )
