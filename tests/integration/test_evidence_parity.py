@@ -358,3 +358,26 @@ async def test_lookups_failing_on_one_node_bring_that_nodes_dns_cache(
     assert offline.dependencies[0].workload is not None
     assert offline.dependencies[0].workload.kind == "DaemonSet"
     assert dependencies(live) == dependencies(offline)
+
+
+async def test_the_other_callers_of_a_shared_dependency_are_read_as_the_builder_sees_them(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The incident's workload names a shared cache in another namespace; a third namespace's
+    # Deployment names it too: the live walk reads it and its ReplicaSets (its rollout).
+    case = _train(
+        "bad-rollout-session-sweeper-release-runs-redis-keys-blocks-shared-cache-cart-latency"
+    )
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def shared(evidence: Evidence) -> list[tuple[str, list[str], int]]:
+        return [
+            (f"{c.ref.namespace}/{c.ref.name}", c.named_by, len(c.changes))
+            for d in evidence.dependencies
+            for c in d.callers
+        ]
+
+    assert shared(offline)
+    assert all(changes for _, _, changes in shared(offline))
+    assert shared(live) == shared(offline)

@@ -111,3 +111,44 @@ def test_callers_are_bounded() -> None:
     service = service_manifest("inventory", "catalog", {"app": "inventory"})
     clients = [_client(f"c{i}", "web", "inventory.catalog:9090") for i in range(MAX_CALLERS + 2)]
     assert len(find_callers(clients, [service], [])) == MAX_CALLERS
+
+
+def _shared_cache() -> list[dict[str, Any]]:
+    """The incident's workload naming a cache Service of another namespace, and the cache."""
+    objects = _callee()
+    objects[0]["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "CACHE_URL", "value": "redis://kv.cache.svc.cluster.local:6379/0"}
+    ]
+    objects[1]["spec"]["containers"][0]["env"] = [
+        {"name": "CACHE_URL", "value": "redis://kv.cache.svc.cluster.local:6379/0"}
+    ]
+    return [*objects, service_manifest("kv", "cache", {"app": "kv"}, port=6379)]
+
+
+def test_the_other_callers_of_a_dependency_it_names_come_with_their_rollouts() -> None:
+    # Who else calls the shared cache, and which of them rolled out: the dependency's callers.
+    sweeper = _client("sweeper", "identity", "kv.cache.svc.cluster.local:6379")
+    objects = [
+        *_shared_cache(),
+        sweeper,
+        _replica_set(sweeper, 40, "client:1"),
+        _replica_set(sweeper, 41, "client:2"),
+        _client("search", "web", "http://search-index.web:9200"),
+    ]
+    evidence = built(objects, TARGET)
+    cache = next(d for d in evidence.dependencies if d.service and d.service.name == "kv")
+    assert [c.ref for c in cache.callers] == [
+        ObjectRef(kind="Deployment", namespace="identity", name="sweeper")
+    ]
+    assert cache.callers[0].callee == ObjectRef(kind="Service", namespace="cache", name="kv")
+    assert [(c.from_revision, c.to_revision, c.aspects) for c in cache.callers[0].changes] == [
+        (40, 41, ["image"])
+    ]
+    # They are the dependency's callers, not the incident's.
+    assert evidence.callers == []
+
+
+def test_a_dependency_named_by_nobody_else_has_no_callers() -> None:
+    evidence = built(_shared_cache(), TARGET)
+    cache = next(d for d in evidence.dependencies if d.service and d.service.name == "kv")
+    assert cache.callers == []

@@ -47,6 +47,7 @@ from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
@@ -74,6 +75,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_FAILURE_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
+    *SHARED_DEPENDENCY_ANALYZERS,
     *NETWORK_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *ROUTING_ANALYZERS,

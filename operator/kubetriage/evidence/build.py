@@ -30,7 +30,7 @@ from kubetriage.evidence.build_sections import (
     select_pvcs,
     select_services,
 )
-from kubetriage.evidence.callers import callee_services, caller_summaries
+from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.index import (
     ObjectIndex,
@@ -210,6 +210,7 @@ def build_evidence(
         dependency_logs,
         now=now,
     )
+    dependencies = with_shared_callers(index, dependencies, scope.pods, scope.workload)
     policies += callee_network_policies(build, dependencies)
 
     return Evidence(

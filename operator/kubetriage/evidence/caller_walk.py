@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.callers import callee_services, find_callers
+from kubetriage.evidence.callers import callee_services, find_callers, named_services
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.targets import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.models.base import ObjectRef
@@ -37,11 +37,13 @@ async def follow_callers(
     workload: JsonDict | None,
     scope: Scope,
 ) -> None:
-    """Read the Deployments that name the Services of ``pods`` and their ReplicaSets."""
-    services = callee_services(
-        [o for (k, ns, _), o in run.objects.items() if k == "Service" and ns == namespace], pods
-    )
-    if not services or not reader.readable("Deployment"):
+    """Read the Deployments that name the Services of ``pods``, and those that name a
+    Service the incident's workload names (the other callers of its dependencies; the
+    builder keeps those of the dependencies it followed), with their ReplicaSets."""
+    read = [o for (k, _, _), o in run.objects.items() if k == "Service"]
+    services = callee_services([s for s in read if _ns(s) == namespace], pods)
+    shared = named_services(read, pods, workload)
+    if not (services or shared) or not reader.readable("Deployment"):
         return
     where = None if scope.may_read(None) else namespace
     listed = await reader.list_of(
@@ -50,8 +52,13 @@ async def follow_callers(
         where,
         what=f"list Deployments in {where or 'every namespace'} (callers)",
     )
-    found = find_callers(listed, services, [workload] if workload is not None else [])
-    await asyncio.gather(*(_history(reader, run, caller) for caller, _, _ in found))
+    own = [workload] if workload is not None else []
+    found = find_callers(listed, services, own) if services else []
+    for dependency in shared:
+        # The other callers of a dependency it names: who else loads a shared database.
+        found += find_callers(listed, [dependency], own)
+    unique = {(_ns(c), _name(c)): c for c, _, _ in found}
+    await asyncio.gather(*(_history(reader, run, caller) for caller in unique.values()))
 
 
 async def _history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:

@@ -22,12 +22,14 @@ from kubetriage.models.objects import controller_ref, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import CallerEvidence
+from kubetriage.models.relations import CallerEvidence, DependencyEvidence
 
 JsonDict = dict[str, Any]
 
 # Callers kept, and rollouts kept of each (newest first).
 MAX_CALLERS = 3
+# Dependencies (Services the incident's workload names) whose other callers are read.
+MAX_SHARED = 3
 _MAX_CHANGES = 3
 
 
@@ -124,3 +126,50 @@ def caller_summaries(
             index.kind("Deployment"), services, [own] if own is not None else []
         )
     ]
+
+
+def named_services(
+    services: Iterable[JsonDict], pods: Iterable[JsonDict], workload: JsonDict | None
+) -> list[JsonDict]:
+    """The Services (any namespace) the incident's pods or workload template name in env or
+    args, besides those that front the pods themselves: the dependencies it is configured to
+    call, whose other callers share them. At most ``MAX_SHARED``, by namespace and name."""
+    pods = list(pods)
+    services = list(services)
+    home = _ns(workload) if workload is not None else (_ns(pods[0]) if pods else "")
+    named = {
+        (h.namespace or home, h.name)
+        for h in named_hosts(pod_texts(pods, workload), [])
+        if h.kind == "Service"
+    }
+    own = {(_ns(s), _name(s)) for s in callee_services(services, pods)}
+    found = [s for s in services if (_ns(s), _name(s)) in named - own]
+    return sorted(found, key=lambda s: (_ns(s), _name(s)))[:MAX_SHARED]
+
+
+def with_shared_callers(
+    index: ObjectIndex,
+    dependencies: list[DependencyEvidence],
+    pods: list[JsonDict],
+    own: JsonDict | None,
+) -> list[DependencyEvidence]:
+    """``dependencies`` with the other callers of each one the incident's workload names
+    (``named_services``) among the Deployments of ``index``, with their rollouts."""
+    shared = {(_ns(s), _name(s)): s for s in named_services(index.kind("Service"), pods, own)}
+    if not shared:
+        return dependencies
+    deployments, replica_sets = index.kind("Deployment"), index.kind("ReplicaSet")
+    exclude = [own] if own is not None else []
+    updated: list[DependencyEvidence] = []
+    for dependency in dependencies:
+        svc = dependency.service
+        service = shared.get((svc.namespace, svc.name)) if svc is not None else None
+        if service is None or not dependency.followed:
+            updated.append(dependency)
+            continue
+        callers = [
+            summarise_caller(workload, callee, sources, owned_history(workload, replica_sets))
+            for workload, callee, sources in find_callers(deployments, [service], exclude)
+        ]
+        updated.append(dependency.model_copy(update={"callers": callers}))
+    return updated

@@ -1,0 +1,177 @@
+"""The shared-dependency rule: the incident's workload fails calling a dependency it shares
+with others (a database, a cache, a broker: its calls time out, the server refuses new
+clients or is busy), while the workload itself did not change and neither did the
+dependency; one other caller of that dependency (a Deployment whose pod template names its
+Service, ``DependencyEvidence.callers``) rolled out a revision that changes how it loads it
+(image, args, env, resources) right before the onset. An SRE asks "who else calls this, and
+which of them rolled out just before?" and rolls THAT caller back; escalating the dependency
+treats the surface.
+
+Silent when several callers changed, when the incident's workload changed too, or when the
+dependency itself rolled out or had its configuration edited: then the change is not one.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.client_rollout import CONNECTION_SLOTS_EXHAUSTED
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
+from kubetriage.analyzers.onset import earliest_onset, follows_within
+from kubetriage.analyzers.support import LogHit, grep_logs, item, owner_workload
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.relations import CallerEvidence, DependencyEvidence
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+# Another caller's rollout explains the shared dependency's refusal or slowness: above the
+# dependency's own refusal (dependency-refusing, 0.9), which it explains.
+CONFIDENCE: Final = 0.92
+
+# A shared server busy or blocked, in its clients' and its own words: a client's command or
+# statement timeout (ioredis, redis-py, go-redis, JDBC, PostgreSQL), lock waits (MySQL,
+# PostgreSQL), a Redis busy with a script, blocked or slow commands.
+SLOW_DEPENDENCY = re.compile(
+    r"(?i)(command timed out|timeout reading from socket|statement timeout|query_canceled|"
+    r"canceling statement due to (statement|lock) timeout|lock wait timeout exceeded|"
+    r"deadlock detected|\bBUSY\b.{0,40}script|blocked clients?|slow (command|query|log))"
+)
+# Parts of a caller's pod template that decide how hard it loads a dependency.
+_LOAD = frozenset({"image", "env", "args", "command", "resources"})
+# Changes of the incident's own workload that would explain its failures instead.
+_OWN_CHANGES = frozenset({"rollout", "config", "image-digest"})
+
+
+def _failing(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None:
+    """The first line saying the calls to the dependency fail or wait: the incident's own
+    logs (timeouts, refusals), else the dependency's (no slots, slow commands)."""
+    own = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1) or grep_logs(
+        evidence.logs, SLOW_DEPENDENCY, limit=1
+    )
+    if own:
+        return own[0]
+    theirs = grep_logs(dependency.logs, CONNECTION_SLOTS_EXHAUSTED, limit=1) or grep_logs(
+        dependency.logs, SLOW_DEPENDENCY, limit=1
+    )
+    return theirs[0] if theirs else None
+
+
+def _changed_itself(dependency: DependencyEvidence, onset: datetime) -> bool:
+    return any(
+        follows_within(c.at, onset) is not None
+        for c in dependency.changes + dependency.config_changes
+    )
+
+
+def _own_changed(evidence: Evidence, onset: datetime) -> bool:
+    workload = evidence.workload.ref if evidence.workload is not None else None
+    return any(
+        c.kind in _OWN_CHANGES
+        and follows_within(c.at, onset) is not None
+        and (workload is None or c.object.same_object(workload))
+        for c in evidence.changes
+    )
+
+
+def _own_workloads(evidence: Evidence) -> list[ObjectRef]:
+    """The incident's own workloads: its workload and the owners of its pods (a Service's
+    stable and canary Deployments both); a caller among them is not "someone else"."""
+    own = [w for p in evidence.pods if (w := owner_workload(p)) is not None]
+    return own + ([evidence.workload.ref] if evidence.workload is not None else [])
+
+
+def _rolled_out(caller: CallerEvidence, onset: datetime) -> ChangeEvidence | None:
+    """The caller's rollout within the onset window that changed how it loads the callee."""
+    if caller.ref.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return None
+    return next(
+        (
+            c
+            for c in caller.changes
+            if follows_within(c.at, onset) is not None and _LOAD & set(c.aspects)
+        ),
+        None,
+    )
+
+
+def shared_suspect(
+    evidence: Evidence,
+) -> tuple[CallerEvidence, ChangeEvidence, LogHit] | None:
+    """The one other caller of a failing shared dependency that rolled out before the
+    onset, when neither the incident's workload nor the dependency changed."""
+    onset = earliest_onset(evidence)
+    if onset is None or _own_changed(evidence, onset):
+        return None
+    own = _own_workloads(evidence)
+    found: list[tuple[CallerEvidence, ChangeEvidence, LogHit]] = []
+    for dependency in evidence.dependencies:
+        if not dependency.callers or _changed_itself(dependency, onset):
+            continue
+        if (hit := _failing(evidence, dependency)) is None:
+            continue
+        found += [
+            (caller, change, hit)
+            for caller in dependency.callers
+            if not any(caller.ref.same_object(w) for w in own)
+            and (change := _rolled_out(caller, onset)) is not None
+        ]
+    return found[0] if len(found) == 1 else None
+
+
+def _rollout_line(change: ChangeEvidence) -> str:
+    when = f" at {change.at:%H:%M}" if change.at is not None else ""
+    details = f" ({prose.listing(change.details, limit=2)})" if change.details else ""
+    return f"rolled out a new revision{when}{details}, changing {', '.join(change.aspects)}"
+
+
+def check_shared_dependency(evidence: Evidence) -> list[Finding]:
+    """Roll back the other caller whose rollout saturated the shared dependency."""
+    if (suspect := shared_suspect(evidence)) is None:
+        return []
+    caller, change, hit = suspect
+    target = caller.ref
+    callee = prose.obj(caller.callee)
+    source = f"{target.kind.lower()}/{target.namespace}/{target.name}"
+    facts = [
+        item(hit.source, hit.line),
+        item(source, f"names {callee}: {prose.listing(caller.named_by, limit=2)}"),
+        item(source, _rollout_line(change)),
+    ]
+    text = prose.narrative(
+        f"{prose.obj(target)}'s new revision saturates {callee}, which the workload shares",
+        "roll it back",
+        because=[
+            prose.claim(f"The calls to {callee} fail or wait", facts[0]),
+            prose.claim(f"{prose.obj(target)} calls {callee} too", facts[1]),
+            prose.claim(
+                "It rolled out right before the onset, while neither the workload nor "
+                f"{callee} changed",
+                facts[2],
+            ),
+        ],
+    )
+    return [
+        make_finding(
+            "shared-dependency",
+            Category.BAD_ROLLOUT,
+            CONFIDENCE,
+            text,
+            facts,
+            Action.ROLLBACK,
+            target,
+            {},
+        )
+    ]
+
+
+SHARED_DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("shared-dependency", (Category.BAD_ROLLOUT,), check_shared_dependency),
+)
