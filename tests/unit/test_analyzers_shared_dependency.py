@@ -3,7 +3,8 @@ shares (``DependencyEvidence.callers``), neither it nor the dependency changed, 
 caller rolled out a revision that changes how it loads the dependency right before the onset:
 that caller is rolled back, above the dependency's own refusal; and the near misses: several
 callers changed, the workload changed too, the dependency rolled out, the caller's change
-touched no load, the calls do not fail.
+touched no load, the calls do not fail, the dependency is down or refuses rather than
+keeps its callers waiting.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
@@ -14,7 +15,7 @@ from kubetriage.analyzers.shared_dependency import CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
-from kubetriage.models.relations import CallerEvidence, DependencyEvidence
+from kubetriage.models.relations import CallerEvidence, DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category
@@ -41,6 +42,8 @@ def _evidence(
     own_changes: list[ChangeEvidence] | None = None,
     dependency_changes: list[ChangeEvidence] | None = None,
     log_text: str = TIMEOUT,
+    ready: int = 1,
+    failing: list[PodTrouble] | None = None,
 ) -> Evidence:
     dependency = DependencyEvidence(
         service=make.service("kv-main", "cache", ready=1, matching=1),
@@ -48,8 +51,9 @@ def _evidence(
         named_by=["Deployment cart env KV_URL"],
         workload=ObjectRef(kind="StatefulSet", namespace="cache", name="kv-main"),
         desired_replicas=1,
-        ready_replicas=1,
+        ready_replicas=ready,
         pods=1,
+        failing_pods=failing or [],
         changes=dependency_changes or [],
         callers=callers if callers is not None else [_caller(OTHER, "image")],
     )
@@ -132,3 +136,19 @@ def test_a_caller_whose_pods_are_the_incidents_own_is_not_another_caller() -> No
     canary = make.pod("sweeper-6c8d9f7b5-x1", namespace="identity", replica_set="sweeper-6c8d9f7b5")
     evidence = _evidence().model_copy(update={"workload": None, "pods": [canary]})
     assert not _shared(evidence)
+
+
+def test_silent_when_the_dependency_is_down_rather_than_loaded() -> None:
+    # A dependency with a replica not ready, or crashing, is its own story: another caller's
+    # rollout does not explain a dead server, however close in time.
+    assert not _shared(_evidence(ready=0))
+    crashing = PodTrouble(pod="kv-main-0", container="kv", waiting="CrashLoopBackOff", restarts=4)
+    assert not _shared(_evidence(failing=[crashing]))
+
+
+def test_silent_when_the_calls_are_refused_rather_than_kept_waiting() -> None:
+    refused = '{"level":50,"msg":"kv command failed","err":"connect ECONNREFUSED 10.0.3.4:6379"}'
+    assert not _shared(_evidence(log_text=refused))
+    # A client's own timeout waiting for an answer is load.
+    waited = "redis: i/o timeout after 500ms reading reply"
+    assert_leads(analyze(_evidence(log_text=waited)), Category.BAD_ROLLOUT, Action.ROLLBACK, OTHER)

@@ -7,8 +7,10 @@ Service, ``DependencyEvidence.callers``) rolled out a revision that changes how 
 which of them rolled out just before?" and rolls THAT caller back; escalating the dependency
 treats the surface.
 
-Silent when several callers changed, when the incident's workload changed too, or when the
-dependency itself rolled out or had its configuration edited: then the change is not one.
+Silent when several callers changed, when the incident's workload changed too, when the
+dependency itself rolled out or had its configuration edited (then the change is not one),
+or when the dependency is down (a replica not ready or failing) or refuses connections
+rather than making them wait: load explains a busy server, not a dead one.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -22,7 +24,6 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.client_rollout import CONNECTION_SLOTS_EXHAUSTED
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import LogHit, grep_logs, item, owner_workload
 from kubetriage.models.base import ObjectRef
@@ -44,24 +45,36 @@ SLOW_DEPENDENCY = re.compile(
     r"canceling statement due to (statement|lock) timeout|lock wait timeout exceeded|"
     r"deadlock detected|\bBUSY\b.{0,40}script|blocked clients?|slow (command|query|log))"
 )
+# A call that waited too long (a client's own timeout), not one that was refused.
+_CALL_TIMEOUT = re.compile(
+    r"(?i)(i/o timeout|context deadline exceeded|read timed? ?out|ETIMEDOUT|"
+    r"SocketTimeoutException|timeout of \d+ ?ms exceeded|timed out waiting for)"
+)
 # Parts of a caller's pod template that decide how hard it loads a dependency.
 _LOAD = frozenset({"image", "env", "args", "command", "resources"})
 # Changes of the incident's own workload that would explain its failures instead.
 _OWN_CHANGES = frozenset({"rollout", "config", "image-digest"})
 
 
-def _failing(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None:
-    """The first line saying the calls to the dependency fail or wait: the incident's own
-    logs (timeouts, refusals), else the dependency's (no slots, slow commands)."""
-    own = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1) or grep_logs(
-        evidence.logs, SLOW_DEPENDENCY, limit=1
-    )
-    if own:
-        return own[0]
-    theirs = grep_logs(dependency.logs, CONNECTION_SLOTS_EXHAUSTED, limit=1) or grep_logs(
-        dependency.logs, SLOW_DEPENDENCY, limit=1
-    )
-    return theirs[0] if theirs else None
+def _up(dependency: DependencyEvidence) -> bool:
+    """Every replica of the dependency ready and none failing: it is up, so calls that time
+    out or find no free slot say it is loaded, not down (a dependency that is down is its
+    own story, whoever rolled out)."""
+    if dependency.failing_pods:
+        return False
+    desired, ready = dependency.desired_replicas, dependency.ready_replicas
+    return desired is None or (ready is not None and ready >= desired)
+
+
+def _loaded(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None:
+    """The first line saying the calls to the dependency wait or find it full: the incident's
+    own logs (timeouts, slow commands, no slots), else the dependency's. A refused connection
+    or a failed lookup says it is unreachable, not loaded."""
+    for logs in (evidence.logs, dependency.logs):
+        for pattern in (SLOW_DEPENDENCY, CONNECTION_SLOTS_EXHAUSTED, _CALL_TIMEOUT):
+            if hits := grep_logs(logs, pattern, limit=1):
+                return hits[0]
+    return None
 
 
 def _changed_itself(dependency: DependencyEvidence, onset: datetime) -> bool:
@@ -113,9 +126,9 @@ def shared_suspect(
     own = _own_workloads(evidence)
     found: list[tuple[CallerEvidence, ChangeEvidence, LogHit]] = []
     for dependency in evidence.dependencies:
-        if not dependency.callers or _changed_itself(dependency, onset):
+        if not dependency.callers or _changed_itself(dependency, onset) or not _up(dependency):
             continue
-        if (hit := _failing(evidence, dependency)) is None:
+        if (hit := _loaded(evidence, dependency)) is None:
             continue
         found += [
             (caller, change, hit)
