@@ -56,6 +56,17 @@ async def _live(
     )
 
 
+def _snapshot(case: Case) -> Evidence:
+    """The case's evidence as the replay's offline source builds it for its alert."""
+    return SnapshotEvidenceSource(case).build(
+        target=None,
+        alerts=[case_alert(case)],
+        title=case.title,
+        description=None,
+        now=NOW,
+    )
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -237,13 +248,7 @@ async def test_a_failing_callees_own_callee_is_read_one_hop_further(
     # the live walk reads the second hop's objects as the builder summarises them.
     case = _train("bad-rollout-mongodb-profile-redeployed-without-pvc-data-gone")
     live = await _live(emulator, api, case)
-    offline = SnapshotEvidenceSource(case).build(
-        target=None,
-        alerts=[case_alert(case)],
-        title=case.title,
-        description=None,
-        now=NOW,
-    )
+    offline = _snapshot(case)
 
     def hops(evidence: Evidence) -> list[tuple[str | None, list[int | None]]]:
         return [
@@ -264,13 +269,7 @@ async def test_a_gateway_alert_leads_to_the_route_backend_that_does_not_resolve(
     # and on the route's summary.
     case = _train("network-httproute-backendref-port-after-chart-renumbers-service")
     live = await _live(emulator, api, case)
-    offline = SnapshotEvidenceSource(case).build(
-        target=None,
-        alerts=[case_alert(case)],
-        title=case.title,
-        description=None,
-        now=NOW,
-    )
+    offline = _snapshot(case)
     assert offline.target is not None
     assert (offline.target.kind, offline.target.name) == ("Service", "catalog-api")
     assert live.target == offline.target
@@ -298,13 +297,7 @@ async def test_a_probed_host_served_by_an_istio_gateway_leads_to_its_certificate
     # cert-manager Certificate writing that Secret, live and offline.
     case = _train("certificate-expiry-istio-gateway-http01-blocked-by-https-redirect")
     live = await _live(emulator, api, case)
-    offline = SnapshotEvidenceSource(case).build(
-        target=None,
-        alerts=[case_alert(case)],
-        title=case.title,
-        description=None,
-        now=NOW,
-    )
+    offline = _snapshot(case)
     assert offline.target is not None
     assert (offline.target.kind, offline.target.name) == ("Certificate", "shop-example-com-tls")
     assert live.target == offline.target
