@@ -30,6 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kubetriage.evidence.raw import as_dict as _d
+from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.network_policies import (
     LabelSelector,
     NetworkPolicyEvidence,
@@ -41,14 +43,6 @@ from kubetriage.models.network_policies import (
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 Direction = Literal["ingress", "egress"]
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def selector_of(raw: Any) -> LabelSelector:

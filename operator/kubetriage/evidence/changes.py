@@ -34,7 +34,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_int, as_time, dicts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import ChangeEvidence, EventEvidence
-from kubetriage.models.objects import JsonDict, meta
+from kubetriage.models.objects import JsonDict, controller_ref, meta
 
 # A node or ConfigMap written this long before the diagnosis is part of the timeline; older
 # writes are the steady state, not a change.
@@ -390,9 +390,7 @@ def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[
             image = spec.get("image")
             if isinstance(image, str) and _moves(image, spec.get("imagePullPolicy")):
                 floating.add(image)
-        owner = next(
-            (o for o in dicts(meta(pod).get("ownerReferences")) if o.get("controller")), {}
-        )
+        owner = controller_ref(pod, controller_only=True) or {}
         revision = str(owner.get("name") or "")
         created = as_time(meta(pod).get("creationTimestamp"))
         for status in dicts(as_dict(pod.get("status")).get("containerStatuses")):

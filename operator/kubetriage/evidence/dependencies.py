@@ -27,6 +27,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
+from kubetriage.evidence.raw import as_dict as _d
+from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.models.objects import controller_ref
+from kubetriage.models.objects import meta as _meta
 
 JsonDict = dict[str, Any]
 
@@ -151,18 +155,6 @@ def service_hosts(source: str, text: str) -> list[ServiceHost]:
     return [
         h for h in found if h.namespace is not None or not any(q[0] == h.name for q in qualified)
     ]
-
-
-def _d(value: Any) -> JsonDict:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[JsonDict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _meta(obj: JsonDict) -> JsonDict:
-    return _d(obj.get("metadata"))
 
 
 def pod_texts(pods: Iterable[JsonDict], workload: JsonDict | None) -> list[tuple[str, str]]:
@@ -335,9 +327,8 @@ def node_dns_hosts(
         node = _d(pod.get("spec")).get("nodeName")
         if node not in sources or not _serves_dns(pod):
             continue
-        for owner in _dicts(_meta(pod).get("ownerReferences")):
-            if owner.get("kind") != "DaemonSet" or not isinstance(owner.get("name"), str):
-                continue
+        owner = controller_ref(pod) or {}
+        if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
             host = ServiceHost(
                 name=owner["name"],
                 namespace=str(_meta(pod).get("namespace")),

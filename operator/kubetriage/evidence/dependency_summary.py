@@ -16,7 +16,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import ServiceEvidence
-from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import service_selects as _selects
@@ -24,7 +24,7 @@ from kubetriage.models.relations import DependencyEvidence, PodTrouble
 
 
 def _owner(obj: JsonDict) -> JsonDict:
-    return next((o for o in _dicts(_meta(obj).get("ownerReferences")) if o.get("controller")), {})
+    return controller_ref(obj, controller_only=True) or {}
 
 
 def pod_trouble(pod: JsonDict) -> PodTrouble | None:

@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetriage.evidence.raw import as_dict as _d
+from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.object_evidence import ConfigMount
 
 JsonDict = dict[str, Any]
-
-
-def _d(value: Any) -> JsonDict:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[JsonDict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _sources(volume: JsonDict) -> list[tuple[str, str]]:

@@ -43,14 +43,14 @@ def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
 # --- ownership ------------------------------------------------------------------------------
 
 
-def controller_ref(obj: Mapping[str, Any]) -> JsonDict | None:
-    """The controlling ownerReference (or the first one when none is marked controller), as
-    ``kubectl`` and the controllers read ownership."""
+def controller_ref(obj: Mapping[str, Any], *, controller_only: bool = False) -> JsonDict | None:
+    """The controlling ownerReference (or the first one when none is marked controller, unless
+    ``controller_only``), as ``kubectl`` and the controllers read ownership."""
     refs = [r for r in meta(obj).get("ownerReferences") or [] if isinstance(r, dict)]
     for ref in refs:
         if ref.get("controller") is True:
             return ref
-    return refs[0] if refs else None
+    return refs[0] if refs and not controller_only else None
 
 
 def controlled_by(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:

@@ -1,0 +1,42 @@
+"""Ownership as controllers read it (``models.objects.controller_ref`` / ``controlled_by``).
+
+Pure: plain object dicts; nothing real is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.models.objects import controlled_by, controller_ref
+
+
+def _obj(*refs: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": "web-7c9d-abcde", "ownerReferences": list(refs)}}
+
+
+RS = {"kind": "ReplicaSet", "name": "web-7c9d", "uid": "u1", "controller": True}
+GC_ONLY = {"kind": "ConfigMap", "name": "owner-for-gc", "uid": "u2"}
+
+
+def test_the_controller_reference_wins_whatever_its_position() -> None:
+    assert controller_ref(_obj(GC_ONLY, RS)) == RS
+    assert controller_ref(_obj(GC_ONLY, RS), controller_only=True) == RS
+
+
+def test_without_a_controller_the_first_reference_stands_in_unless_only_controllers_count() -> None:
+    assert controller_ref(_obj(GC_ONLY)) == GC_ONLY
+    assert controller_ref(_obj(GC_ONLY), controller_only=True) is None
+
+
+def test_no_references_or_malformed_ones_mean_no_owner() -> None:
+    assert controller_ref({"metadata": {}}) is None
+    assert controller_ref({"metadata": {"ownerReferences": ["x", 3]}}) is None
+    assert controller_ref({}, controller_only=True) is None
+
+
+def test_a_same_named_successor_does_not_control_by_uid() -> None:
+    owner = {"kind": "ReplicaSet", "metadata": {"name": "web-7c9d", "uid": "u1"}}
+    successor = {"kind": "ReplicaSet", "metadata": {"name": "web-7c9d", "uid": "u9"}}
+    assert controlled_by(_obj(RS), owner)
+    assert not controlled_by(_obj(RS), successor)
+    assert not controlled_by(_obj(GC_ONLY), owner)
