@@ -29,10 +29,6 @@ from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import MetricSummary, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 
-TIMEOUT_LOG = re.compile(
-    r"(?i)(i/o timeout|context deadline exceeded|connect(ion)? timed? ?out|ETIMEDOUT|"
-    r"timed? ?out (while |after )?(connecting|dialing|waiting))"
-)
 _CLUSTER_SERVICE_HOST = re.compile(
     r"^(?P<name>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
     r"\.svc(\.|$)"

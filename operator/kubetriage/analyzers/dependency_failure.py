@@ -18,7 +18,6 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import (
     REFUSED,
-    TIMEOUT_LOG,
     caller,
     dependency_hits,
     followed_services,
@@ -29,6 +28,7 @@ from kubetriage.analyzers.calls import (
     services_elsewhere,
 )
 from kubetriage.analyzers.log_signatures import (
+    CONNECT_TIMEOUT_LOG,
     GRPC_UNAVAILABLE,
     hosts_in,
     service_for_host,
@@ -179,7 +179,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         if chosen in refusing_services(evidence):
             confidence = min(confidence, CONFIDENCE.refused_cap)
         if _policy_guards(evidence, svc) and any(
-            TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
+            CONNECT_TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
         if any(
@@ -347,7 +347,7 @@ def _policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
 _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (REFUSED, "connection refused"),
     (DNS_LOG, "name resolution errors"),
-    (TIMEOUT_LOG, "timeouts"),
+    (CONNECT_TIMEOUT_LOG, "timeouts"),
     (
         re.compile(
             r"(?i)(not accepting commands|read-only|in recovery mode|too many (clients|"

@@ -42,6 +42,26 @@ CONFIG_LOG = re.compile(
     r")"
 )
 
+# Calls that timed out, in three words: could not connect in time (a dial or connect timeout),
+# no answer in time (a read or request timeout: connected, then waited), and timeouts that
+# do not say which (a Go i/o timeout or deadline, ETIMEDOUT, "timed out waiting"). A Java
+# SocketTimeoutException is read-side unless its message says "connect timed out", which the
+# connect family also matches.
+_CONNECT_TIMEOUT = (
+    r"connect(?:ion)? timed? ?out|timed? ?out (?:while |after )?(?:connecting|dialing)"
+    r"|timeout expired while connecting"  # libpq's connect_timeout
+)
+_ANSWER_TIMEOUT = (
+    r"read timed? ?out|SocketTimeoutException|timeout of \d+ ?ms exceeded|ECONNABORTED"
+)
+_EITHER_TIMEOUT = (
+    r"i/o timeout|context deadline exceeded|ETIMEDOUT|timed? ?out (?:while |after )?waiting"
+)
+# Could not connect in time, or a timeout that does not say (a path blocked or a host gone).
+CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")
+# Waited in vain for an answer, or a timeout that does not say (a callee up but slow).
+ANSWER_TIMEOUT_LOG = re.compile(rf"(?i)({_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT})")
+
 # A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
 # A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
 # grpc-python and grpc-java's client exception.
@@ -64,10 +84,7 @@ DEPENDENCY_LOG = re.compile(
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
     # pgjdbc: "Connection to db.ns.svc:5432 refused. Check that the hostname and port...".
     r"|connection to [\w.:-]+ refused"
-    r"|i/o timeout|context deadline exceeded|timed? ?out (while |after |waiting )?"
-    r"(connecting|dialing|waiting for)|connect(ion)? timed? ?out|ETIMEDOUT|read timeout"
-    # HTTP clients' own request timeouts: axios, Java and Python sockets.
-    r"|timeout of \d+ ?ms exceeded|ECONNABORTED|read timed out|SocketTimeoutException"
+    rf"|{_CONNECT_TIMEOUT}|{_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT}"
     r"|no such host|NXDOMAIN|name or service not known|temporary failure in name resolution"
     r"|could not resolve host|getaddrinfo|server misbehaving|ENOTFOUND"
     r"|could not connect to|unable to connect to|failed to connect to|cannot connect to"

@@ -17,7 +17,6 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import (
-    TIMEOUT_LOG,
     caller,
     dependency_hits,
     own_services,
@@ -25,6 +24,7 @@ from kubetriage.analyzers.calls import (
     service_fact,
 )
 from kubetriage.analyzers.log_signatures import (
+    CONNECT_TIMEOUT_LOG,
     hosts_in,
     service_for_host,
 )
@@ -355,7 +355,7 @@ def _remaps_port(text: str) -> bool:
 
 def _policy_findings(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
-    timeouts = grep_logs(evidence.logs, TIMEOUT_LOG, limit=10)
+    timeouts = grep_logs(evidence.logs, CONNECT_TIMEOUT_LOG, limit=10)
     dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=5)
     timeout_services: set[str] = set()
     for hit in timeouts:

@@ -19,8 +19,9 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.calls import TIMEOUT_LOG, caller, service_fact
+from kubetriage.analyzers.calls import caller, service_fact
 from kubetriage.analyzers.log_signatures import (
+    CONNECT_TIMEOUT_LOG,
     hosts_in,
     service_for_host,
 )
@@ -178,7 +179,7 @@ def _one_node_cannot_reach(evidence: Evidence) -> list[Finding]:
         if pod.node is None or _pod_ready(pod):
             continue
         logs = [log for log in evidence.logs if log.pod == pod.name]
-        for hit in grep_logs(logs, TIMEOUT_LOG, limit=10):
+        for hit in grep_logs(logs, CONNECT_TIMEOUT_LOG, limit=10):
             for host in hosts_in(hit.line):
                 svc = service_for_host(host, services)
                 if svc is not None and (svc.ready_endpoints or 0) > 0:

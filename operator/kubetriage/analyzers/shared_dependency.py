@@ -24,6 +24,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.client_rollout import CONNECTION_SLOTS_EXHAUSTED
+from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import LogHit, grep_logs, item, owner_workload
 from kubetriage.models.base import ObjectRef
@@ -44,11 +45,6 @@ SLOW_DEPENDENCY = re.compile(
     r"(?i)(command timed out|timeout reading from socket|statement timeout|query_canceled|"
     r"canceling statement due to (statement|lock) timeout|lock wait timeout exceeded|"
     r"deadlock detected|\bBUSY\b.{0,40}script|blocked clients?|slow (command|query|log))"
-)
-# A call that waited too long (a client's own timeout), not one that was refused.
-_CALL_TIMEOUT = re.compile(
-    r"(?i)(i/o timeout|context deadline exceeded|read timed? ?out|ETIMEDOUT|"
-    r"SocketTimeoutException|timeout of \d+ ?ms exceeded|timed out waiting for)"
 )
 # Parts of a caller's pod template that decide how hard it loads a dependency.
 _LOAD = frozenset({"image", "env", "args", "command", "resources"})
@@ -71,7 +67,7 @@ def _loaded(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None
     own logs (timeouts, slow commands, no slots), else the dependency's. A refused connection
     or a failed lookup says it is unreachable, not loaded."""
     for logs in (evidence.logs, dependency.logs):
-        for pattern in (SLOW_DEPENDENCY, CONNECTION_SLOTS_EXHAUSTED, _CALL_TIMEOUT):
+        for pattern in (SLOW_DEPENDENCY, CONNECTION_SLOTS_EXHAUSTED, ANSWER_TIMEOUT_LOG):
             if hits := grep_logs(logs, pattern, limit=1):
                 return hits[0]
     return None
