@@ -1,4 +1,4 @@
-"""``kubetriage eval CASES_DIR [--json] [--llm none|configured] [--memory-from DIR]``:
+"""``kubetriage eval CASES_DIR [--json] [--llm none|configured] [--memory-from DIR] [--workers N]``:
 replay a directory of shared-format cases end to end and score the diagnoses."""
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="configured",
         help="'none' ignores any configured LLM endpoint (analyzers and memory only)",
     )
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2, help="replays at once per process")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes to split the cases across (about one core each); "
+        "OpenTelemetry export covers only --workers 1",
+    )
     parser.add_argument(
         "--min-score",
         type=float,
@@ -63,6 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             memory_from=args.memory_from,
             on_result=progress,
             telemetry=telemetry,
+            workers=max(1, args.workers),
         ),
     )
     if report is None:

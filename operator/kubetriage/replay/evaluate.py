@@ -2,15 +2,18 @@
 diagnoses against each case's ``expect`` (tests/cases/FORMAT.md, "Scoring").
 
 ``score_case`` and ``summarise`` are pure; ``evaluate`` runs the replays, several at once,
-each in its own emulated cluster so no case's objects leak into another's. Called by
-``kubetriage eval`` and the benchmarks.
+each in its own emulated cluster so no case's objects leak into another's, optionally split
+across worker processes (the operator's Python is what one replay spends most time in, so
+one process uses about one core). Called by ``kubetriage eval`` and the benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,8 +201,50 @@ async def evaluate(
     memory_from: Path | None = None,
     on_result: Callable[[CaseScore], None] | None = None,
     telemetry: Telemetry | None = None,
+    workers: int = 1,
 ) -> EvalReport:
-    gate = asyncio.Semaphore(concurrency)
+    """Replay ``cases`` (``concurrency`` at once per process) and score them, in the cases'
+    order. With ``workers`` > 1 the cases are dealt round-robin to that many worker processes
+    (spawned: each builds its own clients), and ``on_result`` hears of a worker's cases when
+    that worker is done; ``telemetry`` covers only replays in this process, so it is not
+    passed to workers."""
+    if workers > 1 and len(cases) > 1:
+        results = await _in_workers(
+            cases,
+            settings,
+            workers=min(workers, len(cases)),
+            concurrency=concurrency,
+            within=within,
+            memory_from=memory_from,
+            on_result=on_result,
+        )
+    else:
+        results = await _in_process(
+            cases,
+            settings,
+            concurrency=concurrency,
+            within=within,
+            memory_from=memory_from,
+            on_result=on_result,
+            telemetry=telemetry,
+        )
+    spend = Spend.of(
+        (r.llm for r in results if r.llm is not None), settings.llm_prices, settings.llm_model
+    )
+    return EvalReport(cases=results, spend=spend)
+
+
+async def _in_process(
+    cases: list[Case],
+    settings: Settings,
+    *,
+    concurrency: int,
+    within: float,
+    memory_from: Path | None,
+    on_result: Callable[[CaseScore], None] | None,
+    telemetry: Telemetry | None,
+) -> list[CaseScore]:
+    gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(case: Case) -> CaseScore:
         async with gate:
@@ -215,11 +260,58 @@ async def evaluate(
             on_result(result)
         return result
 
-    results = await asyncio.gather(*(one(case) for case in cases))
-    spend = Spend.of(
-        (r.llm for r in results if r.llm is not None), settings.llm_prices, settings.llm_model
+    return list(await asyncio.gather(*(one(case) for case in cases)))
+
+
+def _worker(
+    cases: list[Case],
+    settings: Settings,
+    concurrency: int,
+    within: float,
+    memory_from: Path | None,
+) -> list[CaseScore]:
+    """One worker process's share: its own event loop, clients and emulated clusters."""
+    return asyncio.run(
+        _in_process(
+            cases,
+            settings,
+            concurrency=concurrency,
+            within=within,
+            memory_from=memory_from,
+            on_result=None,
+            telemetry=None,
+        )
     )
-    return EvalReport(cases=list(results), spend=spend)
+
+
+async def _in_workers(
+    cases: list[Case],
+    settings: Settings,
+    *,
+    workers: int,
+    concurrency: int,
+    within: float,
+    memory_from: Path | None,
+    on_result: Callable[[CaseScore], None] | None,
+) -> list[CaseScore]:
+    shares = [cases[start::workers] for start in range(workers)]
+    loop = asyncio.get_running_loop()
+    # Spawned, not forked: this process runs an event loop and threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+
+        async def share(index: int) -> list[CaseScore]:
+            scores = await loop.run_in_executor(
+                pool, _worker, shares[index], settings, concurrency, within, memory_from
+            )
+            if on_result is not None:
+                for score in scores:
+                    on_result(score)
+            return scores
+
+        done = await asyncio.gather(*(share(index) for index in range(workers)))
+    # Case i went to worker i % workers as that worker's (i // workers)-th case.
+    return [done[i % workers][i // workers] for i in range(len(cases))]
 
 
 def render_table(report: EvalReport) -> str:
