@@ -23,6 +23,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import WINDOW_SECONDS
+from kubetriage.analyzers.node_metrics import node_metric_problems
 from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.support import (
     event_fact,
@@ -44,7 +45,8 @@ class _Confidence:
     """What each piece of evidence earns a node-localized finding."""
 
     node_problem: float = 0.82  # replicas fail only on a node whose events/pods show a problem
-    node_condition: float = 0.86  # ... and the node itself reports it (a node/ fact)
+    node_condition: float = 0.86  # ... and the node itself reports it (a condition, or its
+    # own series: interface faults, a resource near exhaustion)
     # Every replica is Ready, but the ones on one node answer many times slower than the
     # rest, and that node's network interfaces count errors (or it reports a problem).
     slow_on_node: float = 0.8
@@ -170,7 +172,11 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
         ):
             continue  # or the image the node pulled
-        reported = _node_problems(evidence, node) + _sandbox_failures(evidence, node.name)
+        reported = (
+            _node_problems(evidence, node)
+            + node_metric_problems(evidence, node)
+            + _sandbox_failures(evidence, node.name)
+        )
         neighbours = _neighbour_failures(node)
         problems = reported + neighbours
         if not problems:
@@ -184,7 +190,10 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
         )
         # A pod that runs but whose probes time out there: what the kubelet says of it.
         said = [item("events", event_fact(e)) for e in _kubelet_trouble(evidence, failing[0])[:1]]
-        held = any(f.source.startswith("node/") for f in problems)
+        # The node's own word: its conditions, or its own series past a threshold.
+        held = any(f.source.startswith("node/") for f in problems) or bool(
+            node_metric_problems(evidence, node)
+        )
         findings.append(
             make_finding(
                 "node-localized",
@@ -222,33 +231,6 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
 _SLOWER = 4.0
 _SLOW_SECONDS = 0.25
 _POD_LATENCY = "pod_latency_p99_seconds"
-_NODE_NIC_FAULTS = "node_interface_faults_per_second"
-
-
-def _instance_node(instance: str, nodes: dict[str, NodeEvidence]) -> NodeEvidence | None:
-    """The node a node_exporter ``instance`` names ("<node name>:9100", or its short name)."""
-    host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
-    if host in nodes:
-        return nodes[host]
-    short = host.split(".", 1)[0]
-    matches = [n for name, n in nodes.items() if name.split(".", 1)[0] == short]
-    return matches[0] if len(matches) == 1 else None
-
-
-def _nic_errors(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
-    """The node's interface error rate, when node_exporter counts errors there now."""
-    nodes = {n.name: n for n in evidence.nodes}
-    return [
-        item(
-            "metrics",
-            f"{_NODE_NIC_FAULTS} on {node.name}: {prose.number(m.last or 0)}/s"
-            + (f" since {m.changed_at:%H:%M}" if m.changed_at is not None else ""),
-        )
-        for m in evidence.metrics
-        if m.name == _NODE_NIC_FAULTS
-        and (m.last or 0) > 0
-        and _instance_node(m.labels.get("instance", ""), nodes) is node
-    ]
 
 
 def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
@@ -276,7 +258,7 @@ def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
         node = next((n for n in evidence.nodes if n.name == name), None)
         if node is None:
             continue
-        problems = _nic_errors(evidence, node) + _node_problems(evidence, node)
+        problems = node_metric_problems(evidence, node) + _node_problems(evidence, node)
         if not problems:
             continue  # a slow replica alone: its own trouble, not necessarily the node's
         workload = owner_workload(here[0])

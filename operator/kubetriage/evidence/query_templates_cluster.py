@@ -30,6 +30,9 @@ def _pvc_ratio(used: str, total: str) -> str:
     )
 
 
+# Node filesystems that hold data (not the kernel's and the runtime's virtual ones).
+_NODE_FS = 'fstype!~"tmpfs|ramfs|squashfs|nsfs|overlay|fuse.lxcfs|autofs|proc|sysfs"'
+
 _C = Category
 
 CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
@@ -119,6 +122,55 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         'gke.*|eni.*|azv.*|kube-ipvs.*|nodelocaldns"}[5m])) > 0',
         "interface faults (receive or send errors) per second, per node with any",
         frozenset({"latency", "errors"}),
+    ),
+    # A node's own resources near exhaustion (node_exporter), cluster-wide: only the nodes
+    # past the threshold answer (the kubelet's default eviction thresholds for memory,
+    # nodefs space and inodes; 90% of the kernel's conntrack, PID and file limits), so a
+    # large cluster answers with the few that matter. Every incident asks: a node that ran
+    # out of something breaks whatever runs there, whatever the alert says.
+    QueryTemplate(
+        "node_memory_available_ratio",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        "min by (instance) (node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) < 0.05",
+        "share of the node's memory available, for nodes under 5%",
+    ),
+    QueryTemplate(
+        "node_filesystem_available_ratio",
+        (_C.NODE_FAILURE, _C.STORAGE),
+        frozenset(),
+        f"min by (instance, mountpoint) (node_filesystem_avail_bytes{{{_NODE_FS}}}"
+        f" / node_filesystem_size_bytes{{{_NODE_FS}}}) < 0.1",
+        "share of a node filesystem's space available, for filesystems under 10%",
+    ),
+    QueryTemplate(
+        "node_filesystem_inodes_free_ratio",
+        (_C.NODE_FAILURE, _C.STORAGE),
+        frozenset(),
+        f"min by (instance, mountpoint) (node_filesystem_files_free{{{_NODE_FS}}}"
+        f" / node_filesystem_files{{{_NODE_FS}}}) < 0.05",
+        "share of a node filesystem's inodes free, for filesystems under 5%",
+    ),
+    QueryTemplate(
+        "node_conntrack_used_ratio",
+        (_C.NODE_FAILURE, _C.NETWORK),
+        frozenset(),
+        "max by (instance) (node_nf_conntrack_entries / node_nf_conntrack_entries_limit) > 0.9",
+        "share of the node's conntrack table in use, for nodes over 90%",
+    ),
+    QueryTemplate(
+        "node_pids_used_ratio",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        "max by (instance) (node_processes_pids / node_processes_max_processes) > 0.9",
+        "share of the node's process IDs in use, for nodes over 90%",
+    ),
+    QueryTemplate(
+        "node_filefd_used_ratio",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        "max by (instance) (node_filefd_allocated / node_filefd_maximum) > 0.9",
+        "share of the node's file descriptors in use, for nodes over 90%",
     ),
     # --- probes and certificates ------------------------------------------------------
     QueryTemplate(

@@ -140,6 +140,8 @@ class NodeEvidence(BaseModel):
     capacity: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     troubled_neighbours: list[NodeNeighbour] = Field(default_factory=list)
+    # status.addresses (InternalIP, ExternalIP, Hostname): how a scrape target names the node.
+    addresses: list[str] = Field(default_factory=list)
 
 
 class RevisionEvidence(BaseModel):

@@ -37,6 +37,11 @@ def node_summary(node: JsonDict, limits: EvidenceLimits) -> NodeEvidence:
         allocatable=str_map(status.get("allocatable"), limits),
         capacity=str_map(status.get("capacity"), limits),
         labels=str_map(_meta(node).get("labels"), limits),
+        addresses=[
+            a["address"]
+            for a in dicts(status.get("addresses"))
+            if isinstance(a.get("address"), str)
+        ][: limits.max_labels],
     )
 
 

@@ -1,0 +1,93 @@
+"""What a node's own series say about it: node_exporter's interface faults and the node's
+resources near exhaustion (memory available, a filesystem's space or inodes, the conntrack
+table, process IDs, file descriptors), as evidence items about one ``NodeEvidence``.
+
+The templates (``evidence.query_templates_cluster``) ask cluster-wide for the nodes past a
+threshold only, so whatever answers is already trouble; here each series is tied to the node
+its labels name: a ``node``/``nodename``/``kubernetes_node`` label, else the scrape
+``instance`` as a node name ("<name>:9100", a short host name) or one of the node's addresses
+("10.0.3.12:9100"). Pure; used by ``placement``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.support import item
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.object_evidence import MetricSummary, NodeEvidence
+
+NIC_FAULTS: Final = "node_interface_faults_per_second"
+# Template name -> what the share means; each template answers only past its threshold.
+EXHAUSTION: Final[Mapping[str, str]] = {
+    "node_memory_available_ratio": "memory available",
+    "node_filesystem_available_ratio": "filesystem space available",
+    "node_filesystem_inodes_free_ratio": "filesystem inodes free",
+    "node_conntrack_used_ratio": "conntrack table in use",
+    "node_pids_used_ratio": "process IDs in use",
+    "node_filefd_used_ratio": "file descriptors in use",
+}
+_NODE_LABELS: Final = ("node", "nodename", "kubernetes_node", "instance")
+
+
+def _host(value: str) -> str:
+    """``value`` without a port ("w02:9100" -> "w02", "[fd00::1]:9100" -> "fd00::1")."""
+    if value.startswith("[") and "]" in value:
+        return value[1 : value.index("]")]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def metric_node(labels: Mapping[str, str], nodes: Sequence[NodeEvidence]) -> NodeEvidence | None:
+    """The node a node-level series is about, by its labels; None when no label names one of
+    ``nodes`` (or a short name fits several)."""
+    for key in _NODE_LABELS:
+        value = labels.get(key)
+        if not value:
+            continue
+        host = _host(value)
+        for node in nodes:
+            if host == node.name or host in node.addresses:
+                return node
+        short = host.split(".", 1)[0]
+        matches = [n for n in nodes if n.name.split(".", 1)[0] == short]
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+def _since(metric: MetricSummary) -> str:
+    return f" since {metric.changed_at:%H:%M}" if metric.changed_at is not None else ""
+
+
+def interface_faults(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """The node's interface error rate, when node_exporter counts errors there now."""
+    return [
+        item("metrics", f"{NIC_FAULTS} on {node.name}: {prose.number(m.last or 0)}/s{_since(m)}")
+        for m in evidence.metrics
+        if m.name == NIC_FAULTS
+        and (m.last or 0) > 0
+        and metric_node(m.labels, evidence.nodes) is node
+    ]
+
+
+def exhausted_resources(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """The node's resources that its own series put past their threshold in the window
+    (memory nearly gone, a filesystem nearly full, the conntrack table nearly full...)."""
+    found: list[EvidenceItem] = []
+    for m in evidence.metrics:
+        meaning = EXHAUSTION.get(m.name)
+        if meaning is None or m.last is None or metric_node(m.labels, evidence.nodes) is not node:
+            continue
+        where = f" on {m.labels['mountpoint']}" if m.labels.get("mountpoint") else ""
+        found.append(
+            item("metrics", f"{m.name} on {node.name}{where}: {m.last:.0%} {meaning}{_since(m)}")
+        )
+    return found
+
+
+def node_metric_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """Everything the node's own series hold against it."""
+    return interface_faults(evidence, node) + exhausted_resources(evidence, node)
