@@ -2,7 +2,9 @@
 what its alerts' labels name, ``kubetriage.evidence.targets``) that exists and the tenancy
 rule lets the operator read. A probe's URL leads to the Ingress serving its host; a queue's
 alert in the broker's namespace to the queue's consumer (``caller_walk``); a mesh label that
-names its callee without a namespace to the one readable object of that name.
+names its callee without a namespace to the one readable object of that name; an alert that
+names only a telemetry service, no namespace, to the one workload declaring that service
+(``service_owner``).
 
 I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollector``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from kubetriage.evidence.caller_walk import find_queue_consumer
 from kubetriage.evidence.ingress_walk import probed_ingress
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.service_owner import OWNER_KINDS, service_owner, unplaced_services
 from kubetriage.evidence.targets import unplaced_names, with_probed
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -69,6 +72,9 @@ async def find_target(
             if target is not None and not candidate.same_object(target) and candidate is not probed:
                 run.error(f"target {target.display()} not found; using {candidate.display()}")
             return candidate, obj
+    owner = await _service_owner(reader, run, alerts, scope)
+    if owner is not None:
+        return owner
     if len(candidates) > 1:
         run.error(
             "none of the candidate targets exists: "
@@ -103,3 +109,31 @@ async def _placed(
             run.error(f"{kind} {name} is not in the alert's namespace; using {ref.display()}")
             return ref, readable[0]
     return None
+
+
+async def _service_owner(
+    reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
+) -> tuple[ObjectRef, JsonDict] | None:
+    """The one workload, in any readable namespace, that declares the telemetry service an
+    alert without any namespace names (``service_owner``), when no candidate target exists."""
+    names = unplaced_services(alerts)
+    if not names or not scope.may_read(None):
+        return None
+    workloads: list[JsonDict] = []
+    for kind in OWNER_KINDS:
+        if reader.readable(kind):
+            workloads += await reader.list_of(
+                run, kind, None, what=f"list {kind}s in every namespace (service {names[0]})"
+            )
+    readable = [w for w in workloads if scope.may_read(_ns(w))]
+    found = service_owner(names, readable)
+    if found is None or not scope.may_target(found):
+        return None
+    obj = next(
+        w
+        for w in readable
+        if w.get("kind") == found.kind and _ns(w) == found.namespace and _name(w) == found.name
+    )
+    run.add(obj)
+    run.error(f"the alert names service {names[0]} without a namespace; using {found.display()}")
+    return found, obj
