@@ -432,3 +432,19 @@ def test_a_service_label_beside_a_prometheus_namespace_still_names_a_service() -
         labels={"alertname": "X", "namespace": "web", "kube_namespace": "web", "service": "front"}
     )
     assert "Service/web/front" in _keys(candidate_targets(None, [alert]))
+
+
+def test_a_probe_of_a_cluster_dns_url_names_its_service() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "BlackboxProbeFailed",
+            "namespace": "monitoring",
+            "instance": "http://cart.shop.svc.cluster.local:8080/healthz",
+        }
+    )
+    keys = _keys(candidate_targets(None, [alert]))
+    assert keys[0] == "Service/shop/cart"
+    assert keys[-1] == "Namespace/-/monitoring"
+    # A public host is an Ingress's to find, not a Service.
+    public = Alert(labels={"alertname": "X", "instance": "https://shop.example.com/healthz"})
+    assert candidate_targets(None, [public]) == []

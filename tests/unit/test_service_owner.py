@@ -1,6 +1,7 @@
 """Checks that an alert naming only a telemetry service, no namespace of any vocabulary
 (OpenTelemetry ``service_name``, Datadog's unified ``service`` tag), is placed on the one
-workload that declares that service (``kubetriage.evidence.service_owner``): the pure rules,
+workload that declares that service, and one naming nothing but a sentence on the workload
+the sentence names (``kubetriage.evidence.service_owner``): the pure rules,
 the offline replay through the snapshot evidence source, and the real collector in an
 emulated cluster (as eval runs).
 """
@@ -13,7 +14,12 @@ from typing import Any
 
 import yaml
 
-from kubetriage.evidence.service_owner import declared_services, service_owner, unplaced_services
+from kubetriage.evidence.service_owner import (
+    declared_services,
+    mentioned_workload,
+    service_owner,
+    unplaced_services,
+)
 from kubetriage.models.incident import Alert
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.session import replay_case
@@ -137,3 +143,51 @@ def test_the_collector_lists_workloads_everywhere_for_it(tmp_path: Path) -> None
     outcome = asyncio.run(replay_case(case, Settings()))
     assert outcome.diagnosis is not None
     assert "search/api-search" in outcome.diagnosis.summary
+
+
+def _said(summary: str, **labels: str) -> Alert:
+    return Alert(labels={"alertname": "Checkout down", **labels}, annotations={"summary": summary})
+
+
+def test_a_summary_names_the_workload_by_a_word_of_its_own() -> None:
+    workloads = [_deployment("shop", "checkout-api"), _deployment("shop", "cart")]
+    owner = mentioned_workload([_said("checkout-api answers 503 to 7% of requests.")], workloads)
+    assert owner is not None
+    assert (owner.namespace, owner.name) == ("shop", "checkout-api")
+    # A prefix of a longer word is no mention ("cart" in "carts", "checkout" in "checkouts").
+    assert mentioned_workload([_said("carts are slow")], workloads) is None
+
+
+def test_the_namespace_named_beside_it_settles_between_two_of_that_name() -> None:
+    workloads = [_deployment("shop", "checkout-api"), _deployment("staging", "checkout-api")]
+    assert mentioned_workload([_said("checkout-api is failing")], workloads) is None
+    owner = mentioned_workload([_said("shop/checkout-api is failing")], workloads)
+    assert owner is not None
+    assert owner.namespace == "shop"
+    owner = mentioned_workload([_said("checkout-api in staging is failing")], workloads)
+    assert owner is not None
+    assert owner.namespace == "staging"
+
+
+def test_a_summary_is_no_lead_when_the_labels_place_the_alert() -> None:
+    workloads = [_deployment("shop", "checkout-api")]
+    placed = _said("checkout-api answers 503", namespace="shop")
+    assert mentioned_workload([placed], workloads) is None
+    # Short names are ordinary words more often than names.
+    assert mentioned_workload([_said("the web tier is slow")], [_deployment("a", "web")]) is None
+
+
+def test_the_offline_replay_targets_the_workload_a_summary_names(tmp_path: Path) -> None:
+    case = {
+        "id": "sentence-only",
+        "alert": {
+            "labels": {"alertname": "Checkout down", "grafana_folder": "Shop"},
+            "annotations": {"summary": "checkout-api answers 503 to 7% of requests"},
+            "startsAgo": "5m",
+        },
+        "cluster": [_deployment("shop", "checkout-api"), _deployment("shop", "cart")],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    target = replay_offline(tmp_path).evidence.target
+    assert target is not None
+    assert (target.kind, target.namespace, target.name) == ("Deployment", "shop", "checkout-api")

@@ -8,7 +8,10 @@ declares that service: its pod template sets ``OTEL_SERVICE_NAME`` or ``DD_SERVI
 ``service.name=`` in ``OTEL_RESOURCE_ATTRIBUTES``, or carries the pod label
 ``tags.datadoghq.com/service``; failing that, the workload named so (or labelled so by
 ``app.kubernetes.io/name``). Only a single answer is taken: two workloads declaring the same
-service leave the alert without a target, as before.
+service leave the alert without a target, as before. An alert with neither a namespace nor a
+service, only a sentence ("checkout-api in shop answers 503"), is read the way a person reads
+it: the one workload whose name the summary or description uses as a word (``ns/name`` or the
+namespace named beside it settles between two of the same name).
 
 Pure functions; the collector (``target_walk``) and the snapshot source list the workloads
 of every namespace they may read and ask ``service_owner``.
@@ -16,6 +19,7 @@ of every namespace they may read and ask ``service_owner``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from kubetriage.evidence.label_vocabulary import is_monitoring_name, label_value
@@ -96,11 +100,57 @@ def service_owner(names: list[str], workloads: Iterable[JsonDict]) -> ObjectRef 
             if len(matched) > 1:
                 return None  # several workloads claim the service: the alert cannot tell
             if matched:
-                meta = as_dict(matched[0].get("metadata"))
-                return ObjectRef(
-                    kind=str(matched[0].get("kind")),
-                    namespace=str(meta.get("namespace") or ""),
-                    name=str(meta.get("name") or ""),
-                    api_version="apps/v1",
-                )
+                return _ref(matched[0])
     return None
+
+
+# Annotations in which an alert describes what is wrong, in words.
+_TEXT_ANNOTATIONS: tuple[str, ...] = ("summary", "description", "message")
+# A Kubernetes name as a word of a sentence (dots split a host into its names).
+_WORD = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+# Names this short are ordinary words more often than a workload's name.
+_MIN_NAME = 4
+
+
+def mentioned_workload(alerts: list[Alert], workloads: Iterable[JsonDict]) -> ObjectRef | None:
+    """The one workload among ``workloads`` whose name the summary or description of an alert
+    without any namespace label uses as a word, those whose namespace the text names too
+    first; None when the alerts carry a namespace, or no or several workloads are named."""
+    words: set[str] = set()
+    for alert in ordered_alerts(alerts):
+        if target_namespace(alert.labels) is not None:
+            return None
+        for key in _TEXT_ANNOTATIONS:
+            text = (alert.annotations.get(key) or "").lower()
+            words |= set(_WORD.findall(text.replace("/", " ")))
+    named = [
+        w
+        for w in workloads
+        if w.get("kind") in OWNER_KINDS
+        and len(name := str(as_dict(w.get("metadata")).get("name") or "")) >= _MIN_NAME
+        and name in words
+    ]
+    placed = [w for w in named if as_dict(w.get("metadata")).get("namespace") in words]
+    chosen = placed or named
+    if len(chosen) != 1:
+        return None
+    return _ref(chosen[0])
+
+
+def _ref(workload: JsonDict) -> ObjectRef:
+    meta = as_dict(workload.get("metadata"))
+    return ObjectRef(
+        kind=str(workload.get("kind")),
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name") or ""),
+        api_version="apps/v1",
+    )
+
+
+def unplaced_owner(alerts: list[Alert], workloads: list[JsonDict]) -> ObjectRef | None:
+    """Where an alert without any namespace label is placed: the workload declaring the
+    service it names (``service_owner``), else the one its words name
+    (``mentioned_workload``)."""
+    return service_owner(unplaced_services(alerts), workloads) or mentioned_workload(
+        alerts, workloads
+    )

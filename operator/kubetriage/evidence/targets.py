@@ -36,8 +36,9 @@ that namespace is the broker's and none of its pods names the queue, the consume
 their own team's namespace: the one workload whose pod template names the queue there
 (``AMQP_QUEUE=invoices.render``, ``celery -Q invoices``) is the target
 (``consumer_elsewhere``; the collector and the builder list the workloads they may read).
-A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: its host is
-served by an Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
+A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: a cluster DNS
+host (``cart.shop.svc``) is a Service (``probed_services``); any other host is served by an
+Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
 puts before the bare namespace when that namespace is another one (the exporter's own).
 A node's own alert (node-exporter) has no namespace and names the node only in ``instance``
 (kube-prometheus relabels it to the node name): a host there, not an address, is a Node.
@@ -51,7 +52,12 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
-from kubetriage.evidence.dependencies import envoy_cluster_service, pod_texts
+from kubetriage.evidence.dependencies import (
+    ServiceHost,
+    envoy_cluster_service,
+    pod_texts,
+    service_hosts,
+)
 from kubetriage.evidence.label_vocabulary import (
     ALIASED_LABELS,
     APP_LABELS,
@@ -254,6 +260,13 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     for where, name in traefik_backends(label_value(labels, "service") or ""):
         # Traefik's own metrics name the backend Service by namespace, name and port.
         strong.append(ObjectRef(kind="Service", name=name, namespace=where, api_version="v1"))
+    for probed in probed_services(labels):
+        # A probe of a URL by its cluster DNS name names the Service it reaches.
+        strong.append(
+            ObjectRef(
+                kind="Service", name=probed.name, namespace=probed.namespace, api_version="v1"
+            )
+        )
     node = label_value(labels, "node") or label_value(labels, "k8s_node_name")
     if node is not None:
         strong.append(ObjectRef(kind="Node", name=node, api_version="v1"))
@@ -386,6 +399,17 @@ def focus_containers(alerts: list[Alert]) -> list[str]:
 
 # Labels in which a probe (blackbox exporter, uptime checks) names the URL it probes.
 _PROBE_URL_LABELS: tuple[str, ...] = ("instance", "target", "url")
+
+
+def probed_services(labels: dict[str, str]) -> list[ServiceHost]:
+    """The Services an alert's probe URLs name by their cluster DNS name
+    (``http://cart.shop.svc.cluster.local:8080/healthz``, ``http://cart.shop.svc/``)."""
+    found: list[ServiceHost] = []
+    for label in _PROBE_URL_LABELS:
+        value = label_value(labels, label) or ""
+        if value.lower().startswith(("http://", "https://")):
+            found += [h for h in service_hosts("probe", value) if h.cluster_dns and h.namespace]
+    return found
 
 
 def probed_hosts(alerts: list[Alert]) -> list[str]:

@@ -23,7 +23,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
-from kubetriage.evidence.service_owner import OWNER_KINDS, service_owner, unplaced_services
+from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
 from kubetriage.evidence.summaries.gateway_routes import (
     ROUTE_KINDS,
     credential_target,
@@ -126,8 +126,9 @@ class SnapshotEvidenceSource:
         self, chosen: ObjectRef | None, alerts: list[Alert], scope: Scope
     ) -> ObjectRef | None:
         """``chosen`` when the snapshot holds it; else the one workload declaring the
-        telemetry service an alert without a namespace names (``service_owner``), among those
-        ``scope`` may read, as the collector lists them in every namespace."""
+        telemetry service an alert without a namespace names, or that its summary names
+        (``unplaced_owner``), among those ``scope`` may read, as the collector lists them in
+        every namespace."""
         index = ObjectIndex(self._case.cluster, Notes())
         if chosen is not None and (chosen.kind in ("Namespace", "Secret") or index.exists(chosen)):
             return chosen
@@ -139,7 +140,7 @@ class SnapshotEvidenceSource:
             for w in index.kind(kind)
             if scope.may_read((w.get("metadata") or {}).get("namespace"))
         ]
-        found = service_owner(unplaced_services(alerts), workloads)
+        found = unplaced_owner(alerts, workloads)
         return found if found is not None and scope.may_target(found) else chosen
 
     def _probed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
