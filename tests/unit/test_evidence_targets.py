@@ -387,3 +387,64 @@ def test_mesh_destinations_without_their_namespace_label_are_unplaced() -> None:
     linkerd = Alert(labels={"alertname": "X", "namespace": "web", "dst_deployment": "orders-api"})
     assert unplaced_names([linkerd]) == [("Deployment", "orders-api")]
     assert unplaced_names([Alert(labels={"alertname": "X", "namespace": "web"})]) == []
+
+
+def test_datadog_tags_name_the_workload_and_its_namespace() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "[P1] api available replicas below desired",
+            "kube_cluster_name": "prod",
+            "kube_namespace": "payments",
+            "kube_deployment": "api",
+            "kube_container_name": "server",
+            "service": "payments-frontend",
+        }
+    )
+    assert target_namespace(alert.labels) == "payments"
+    keys = _keys(candidate_targets(None, [alert]))
+    assert keys[0] == "Deployment/payments/api"
+    # Datadog's ``service`` is the unified service tag, an application's name: a hint at the
+    # workload of that name, never a Kubernetes Service.
+    assert "Service/payments/payments-frontend" not in keys
+    assert "Deployment/payments/payments-frontend" in keys
+    assert keys[-1] == "Namespace/-/payments"
+    assert focus_containers([alert]) == ["server"]
+
+
+def test_datadog_kube_service_and_owner_reference_tags() -> None:
+    service = Alert(labels={"alertname": "X", "kube_namespace": "web", "kube_service": "front"})
+    assert _keys(candidate_targets(None, [service]))[0] == "Service/web/front"
+    owned = Alert(
+        labels={
+            "alertname": "X",
+            "kube_namespace": "jobs",
+            "kube_ownerref_kind": "statefulset",
+            "kube_ownerref_name": "indexer",
+        }
+    )
+    assert _keys(candidate_targets(None, [owned]))[0] == "StatefulSet/jobs/indexer"
+
+
+def test_a_service_label_beside_a_prometheus_namespace_still_names_a_service() -> None:
+    # A ServiceMonitor's ``service`` label is a Kubernetes Service, even when a Datadog tag
+    # was copied in too.
+    alert = Alert(
+        labels={"alertname": "X", "namespace": "web", "kube_namespace": "web", "service": "front"}
+    )
+    assert "Service/web/front" in _keys(candidate_targets(None, [alert]))
+
+
+def test_a_probe_of_a_cluster_dns_url_names_its_service() -> None:
+    alert = Alert(
+        labels={
+            "alertname": "BlackboxProbeFailed",
+            "namespace": "monitoring",
+            "instance": "http://cart.shop.svc.cluster.local:8080/healthz",
+        }
+    )
+    keys = _keys(candidate_targets(None, [alert]))
+    assert keys[0] == "Service/shop/cart"
+    assert keys[-1] == "Namespace/-/monitoring"
+    # A public host is an Ingress's to find, not a Service.
+    public = Alert(labels={"alertname": "X", "instance": "https://shop.example.com/healthz"})
+    assert candidate_targets(None, [public]) == []

@@ -134,3 +134,43 @@ def test_the_workload_widens_only_a_pod_target_of_its_own_namespace() -> None:
     service = ObjectRef(kind="Service", name="checkout", namespace="shop")
     assert build_scope(service, [], workload=CHECKOUT).deployment is None
     assert build_scope(pod, []).deployment is None
+
+
+def test_opentelemetry_series_are_found_by_their_resource_labels(tmp_path: Path) -> None:
+    # Exported by an OpenTelemetry collector and scraped in the collector's own namespace:
+    # the workload's namespace and service are only in the resource attributes' labels.
+    series = [
+        (
+            'http_server_request_duration_seconds_count{namespace="observability",'
+            'job="storefront/checkout",k8s_namespace_name="shop",service_name="checkout",'
+            'http_response_status_code="200"}',
+            "0+90x30",
+        ),
+        (
+            'http_server_request_duration_seconds_count{namespace="observability",'
+            'job="storefront/checkout",k8s_namespace_name="shop",service_name="checkout",'
+            'http_response_status_code="503"}',
+            "0+30x30",
+        ),
+        (
+            'http_server_request_duration_seconds_count{namespace="observability",'
+            'k8s_namespace_name="other",service_name="checkout",http_response_status_code="200"}',
+            "0+600x30",
+        ),
+    ]
+    queries = _queries(CHECKOUT)
+    _assert_evaluates(tmp_path, series, queries["http_request_rate_from_histogram"], 2.0)
+    _assert_evaluates(tmp_path, series, queries["otel_http_server_5xx_ratio"], 0.25)
+
+
+def test_opentelemetry_series_named_by_their_deployment(tmp_path: Path) -> None:
+    # spanmetrics or an SDK whose service.name differs from the workload: the k8sattributes
+    # processor still names the Deployment.
+    series = [
+        (
+            'http_server_request_duration_seconds_count{k8s_namespace_name="shop",'
+            'k8s_deployment_name="checkout",service_name="checkout-service"}',
+            "0+120x30",
+        )
+    ]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate_from_histogram"], 2.0)

@@ -19,9 +19,10 @@ from datetime import timedelta
 from string import Template
 from urllib.parse import parse_qs, urlsplit
 
+from kubetriage.evidence.label_vocabulary import is_monitoring_name, label_value
 from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES, QueryTemplate
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
-from kubetriage.evidence.targets import _is_monitoring_name, _label, queue_names
+from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence
 from kubetriage.models.incident import Alert
@@ -145,7 +146,7 @@ _POD_SUFFIX: dict[str, str] = {
 
 def _first_label(alerts: Sequence[Alert], name: str) -> str | None:
     for alert in alerts:
-        value = _label(alert.labels, name)
+        value = label_value(alert.labels, name)
         if value is not None:
             return value
     return None
@@ -205,7 +206,7 @@ def build_scope(
         pod_regex = escape_regex(alert_pod)
 
     job = _first_label(alerts, "job")
-    if job is not None and _is_monitoring_name(job):
+    if job is not None and is_monitoring_name(job):
         job = None
     named = deployment or statefulset
     if job is None and named is not None:

@@ -36,6 +36,12 @@ _JOB = 'namespace="$namespace",job=~"$job_regex"'
 # Prometheus Operator's ServiceMonitors label every series with the Service they scraped, also
 # when their ``jobLabel`` names the job after something else (an app label, a chart).
 _SERVICE = 'namespace="$namespace",service=~"$job_regex"'
+# Series an OpenTelemetry pipeline exported carry the resource attributes instead: the
+# namespace as k8s_namespace_name (``namespace``, if any, is the collector's), the service as
+# service_name and its workload as k8s_deployment_name (the k8sattributes processor).
+_OTEL_SERVICE = 'k8s_namespace_name="$namespace",service_name=~"$job_regex"'
+_OTEL_DEPLOYMENT = 'k8s_namespace_name="$namespace",k8s_deployment_name=~"$job_regex"'
+_JOB_ALTERNATIVES = (_SERVICE, _OTEL_SERVICE, _OTEL_DEPLOYMENT)
 DEPLOYMENT_LABELS = 'namespace="$namespace",deployment="$deployment"'
 # The pods of the workloads behind the Services the incident's workload calls.
 _CALLEE_CONTAINERS = (
@@ -49,11 +55,13 @@ _C = Category
 
 def _or_by_service(promql: str) -> str:
     """A query of the service's scrape job, else (no series of that job) the same query of
-    the series labelled with its Service. Both sides aggregate to the same labels, so the
+    the series labelled with its Service, else of the series an OpenTelemetry pipeline
+    labelled with its service or workload. Every side aggregates to the same labels, so the
     job's answer wins where it has one."""
     if _JOB not in promql:
         return promql
-    return f"({promql}) or ({promql.replace(_JOB, _SERVICE)})"
+    sides = [promql] + [promql.replace(_JOB, other) for other in _JOB_ALTERNATIVES]
+    return " or ".join(f"({side})" for side in sides)
 
 
 def _by_job(

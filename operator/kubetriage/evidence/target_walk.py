@@ -2,7 +2,9 @@
 what its alerts' labels name, ``kubetriage.evidence.targets``) that exists and the tenancy
 rule lets the operator read. A probe's URL leads to the Ingress serving its host; a queue's
 alert in the broker's namespace to the queue's consumer (``caller_walk``); a mesh label that
-names its callee without a namespace to the one readable object of that name.
+names its callee without a namespace to the one readable object of that name; an alert that
+names only a telemetry service, no namespace, to the one workload declaring that service
+(``service_owner``).
 
 I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollector``.
 """
@@ -12,7 +14,8 @@ from __future__ import annotations
 from kubetriage.evidence.caller_walk import find_queue_consumer
 from kubetriage.evidence.ingress_walk import probed_ingress
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.targets import unplaced_names, with_probed
+from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
+from kubetriage.evidence.targets import target_namespace, unplaced_names, with_probed
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
@@ -69,6 +72,9 @@ async def find_target(
             if target is not None and not candidate.same_object(target) and candidate is not probed:
                 run.error(f"target {target.display()} not found; using {candidate.display()}")
             return candidate, obj
+    owner = await _unplaced_owner(reader, run, alerts, scope)
+    if owner is not None:
+        return owner
     if len(candidates) > 1:
         run.error(
             "none of the candidate targets exists: "
@@ -103,3 +109,34 @@ async def _placed(
             run.error(f"{kind} {name} is not in the alert's namespace; using {ref.display()}")
             return ref, readable[0]
     return None
+
+
+async def _unplaced_owner(
+    reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
+) -> tuple[ObjectRef, JsonDict] | None:
+    """The one workload, in any readable namespace, that declares the telemetry service an
+    alert without any namespace names, or that its summary names (``unplaced_owner``), when
+    no candidate target exists."""
+    if not scope.may_read(None) or any(target_namespace(a.labels) for a in alerts):
+        return None
+    workloads: list[JsonDict] = []
+    for kind in OWNER_KINDS:
+        if reader.readable(kind):
+            workloads += await reader.list_of(
+                run,
+                kind,
+                None,
+                what=f"list {kind}s in every namespace (an alert without a namespace)",
+            )
+    readable = [w for w in workloads if scope.may_read(_ns(w))]
+    found = unplaced_owner(alerts, readable)
+    if found is None or not scope.may_target(found):
+        return None
+    obj = next(
+        w
+        for w in readable
+        if w.get("kind") == found.kind and _ns(w) == found.namespace and _name(w) == found.name
+    )
+    run.add(obj)
+    run.error(f"the alert names no namespace; using {found.display()}")
+    return found, obj

@@ -16,15 +16,18 @@ target.
 An ``ingress`` label (an ingress controller's metrics) hints at the Service and workload of
 the same name, and an SLO burn-rate alert's ``sloth_service`` (Sloth) at the workload the
 SLO's service is named after. Other vocabularies name the same objects: OpenTelemetry's
-Kubernetes attributes (``k8s_deployment_name``...), service meshes' destination labels (Istio
-``destination_workload``, Linkerd ``dst_deployment``), and an Envoy proxy's cluster label
+Kubernetes attributes (``k8s_deployment_name``...), Datadog's Kubernetes tags
+(``kube_namespace``, ``kube_deployment``...; there ``service`` is the unified service tag, an
+application's name, so only a hint at the workload of that name, never a Service), service
+meshes' destination labels (Istio ``destination_workload``, Linkerd ``dst_deployment``; the
+tables are in ``label_vocabulary``), and an Envoy proxy's cluster label
 (``envoy_cluster_name="shop_cart_8080"``: Contour's name for Service shop/cart, port 8080)
 names the backend Service in its own namespace, as a Traefik ``service`` label does
 (``billing-invoice-web-http@kubernetes``: namespace, Service and port joined by dashes, so each
 split is a candidate and the first that exists wins). An OpenTelemetry ``service_name`` is
 deliberately no candidate: it names the service that reports the errors, usually the caller,
 and the namespace-wide view finds the callee that fails (a demo's frontend alerting for its
-checkout service).
+checkout service); only an alert with no namespace at all is placed by it (``service_owner``).
 An alert about a queue (``queue``, ``topic``, ``consumergroup``...) is about its consumers:
 its ``service``/``job`` labels name the broker or its exporter, so they are no candidates;
 a consumer group usually carries its application's name, and otherwise the namespace is the
@@ -33,8 +36,9 @@ that namespace is the broker's and none of its pods names the queue, the consume
 their own team's namespace: the one workload whose pod template names the queue there
 (``AMQP_QUEUE=invoices.render``, ``celery -Q invoices``) is the target
 (``consumer_elsewhere``; the collector and the builder list the workloads they may read).
-A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: its host is
-served by an Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
+A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: a cluster DNS
+host (``cart.shop.svc``) is a Service (``probed_services``); any other host is served by an
+Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
 puts before the bare namespace when that namespace is another one (the exporter's own).
 A node's own alert (node-exporter) has no namespace and names the node only in ``instance``
 (kube-prometheus relabels it to the node name): a host there, not an address, is a Node.
@@ -48,65 +52,26 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
-from kubetriage.evidence.dependencies import envoy_cluster_service, pod_texts
+from kubetriage.evidence.dependencies import (
+    ServiceHost,
+    envoy_cluster_service,
+    pod_texts,
+    service_hosts,
+)
+from kubetriage.evidence.label_vocabulary import (
+    ALIASED_LABELS,
+    APP_LABELS,
+    CONTAINER_LABELS,
+    KIND_NAME_LABELS,
+    NAMED_KINDS,
+    NAMESPACE_LABELS,
+    NAMESPACED_LABELS,
+    is_monitoring_name,
+    label_value,
+    names_kubernetes_service,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-from kubetriage.models.vocabulary import WORKLOAD_KINDS
-
-# Label -> kind for namespaced objects, most specific first. "exported_*" variants appear
-# when Prometheus scrapes kube-state-metrics without honor_labels.
-_NAMESPACED_LABELS: tuple[tuple[str, str, str], ...] = (
-    ("pod", "Pod", "v1"),
-    ("deployment", "Deployment", "apps/v1"),
-    ("statefulset", "StatefulSet", "apps/v1"),
-    ("daemonset", "DaemonSet", "apps/v1"),
-    ("replicaset", "ReplicaSet", "apps/v1"),
-    ("job_name", "Job", "batch/v1"),
-    ("cronjob", "CronJob", "batch/v1"),
-    ("persistentvolumeclaim", "PersistentVolumeClaim", "v1"),
-    ("horizontalpodautoscaler", "HorizontalPodAutoscaler", "autoscaling/v2"),
-    ("service", "Service", "v1"),
-)
-
-# Other vocabularies' labels for the same kinds: (label, namespace label, kind, apiVersion).
-# OpenTelemetry's k8s attributes as Prometheus exports them, then service meshes'
-# destination labels (the callee of a failing request).
-_ALIASED_LABELS: tuple[tuple[str, str, str, str], ...] = (
-    ("k8s_pod_name", "k8s_namespace_name", "Pod", "v1"),
-    ("k8s_deployment_name", "k8s_namespace_name", "Deployment", "apps/v1"),
-    ("k8s_statefulset_name", "k8s_namespace_name", "StatefulSet", "apps/v1"),
-    ("k8s_daemonset_name", "k8s_namespace_name", "DaemonSet", "apps/v1"),
-    ("destination_workload", "destination_workload_namespace", "Deployment", "apps/v1"),
-    ("dst_deployment", "dst_namespace", "Deployment", "apps/v1"),
-    ("dst_statefulset", "dst_namespace", "StatefulSet", "apps/v1"),
-    ("destination_service_name", "destination_service_namespace", "Service", "v1"),
-    ("dst_service", "dst_namespace", "Service", "v1"),
-)
-
-# Label pairs naming an object by kind and name: kube-prometheus's workload recording rules
-# (``namespace_workload_pod:kube_pod_owner:relabel``: workload, workload_type in lower case),
-# kube-state-metrics' ``kube_pod_owner`` (owner_kind, owner_name) and ``kube_pod_info``
-# (created_by_kind, created_by_name).
-_KIND_NAME_LABELS: tuple[tuple[str, str], ...] = (
-    ("workload_type", "workload"),
-    ("owner_kind", "owner_name"),
-    ("created_by_kind", "created_by_name"),
-)
-_NAMED_KINDS: dict[str, tuple[str, str]] = {
-    kind.lower(): (kind, api_version)
-    for _, kind, api_version in _NAMESPACED_LABELS
-    if kind in WORKLOAD_KINDS
-}
-# The application's name as recommended labels carry it into series (kube-state-metrics'
-# ``label_`` prefix when its pod labels are joined in): a hint at the workload and Service of
-# that name, like a scrape job's.
-_APP_LABELS: tuple[str, ...] = (
-    "app_kubernetes_io_name",
-    "label_app_kubernetes_io_name",
-    "app",
-    "label_app",
-    "k8s_app",
-)
 
 # Envoy's cluster labels, which name a backend Service by its namespace, name and port.
 _ENVOY_CLUSTER_LABELS: tuple[str, ...] = ("envoy_cluster_name", "cluster_name")
@@ -114,15 +79,6 @@ _ENVOY_CLUSTER_LABELS: tuple[str, ...] = ("envoy_cluster_name", "cluster_name")
 # Traefik's providers of Kubernetes backends; a backend service's name is
 # "<namespace>-<service>-<port>@<provider>".
 _TRAEFIK_PROVIDERS: tuple[str, ...] = ("kubernetes", "kubernetescrd", "kubernetesgateway")
-
-# Labels that name where the alert's namespace is, when ``namespace`` itself is absent.
-_NAMESPACE_LABELS: tuple[str, ...] = (
-    "namespace",
-    "k8s_namespace_name",
-    "destination_workload_namespace",
-    "destination_service_namespace",
-    "dst_namespace",
-)
 
 # Labels naming a queue, topic or stream; and those naming its consumer.
 QUEUE_LABELS: tuple[str, ...] = (
@@ -146,44 +102,13 @@ _JOB_HINT_KINDS: tuple[tuple[str, str], ...] = (
     ("Service", "v1"),
 )
 
-# Scrape jobs and exporter Services of the monitoring stack itself. A ``job``/``service``
-# label containing one of these names the metrics source, not the workload in trouble.
-_MONITORING_NAMES: tuple[str, ...] = (
-    "kube-state-metrics",
-    "kubelet",
-    "cadvisor",
-    "node-exporter",
-    "apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kube-proxy",
-    "prometheus",
-    "alertmanager",
-    "blackbox",
-    "pushgateway",
-    "kube-etcd",
-)
-
-
-def _is_monitoring_name(value: str) -> bool:
-    lowered = value.lower()
-    return any(name in lowered for name in _MONITORING_NAMES)
-
-
-def _label(labels: dict[str, str], name: str) -> str | None:
-    value = labels.get(f"exported_{name}") or labels.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
 
 def target_namespace(labels: dict[str, str]) -> str | None:
     """The namespace the targets named by ``labels`` live in (``exported_namespace`` wins
     over ``namespace``, as for every other label; then OpenTelemetry's and the meshes'
     namespace labels), None when no label names one."""
-    for name in _NAMESPACE_LABELS:
-        value = _label(labels, name)
+    for name in NAMESPACE_LABELS:
+        value = label_value(labels, name)
         if value is not None:
             return value
     return None
@@ -193,7 +118,7 @@ def queue_names(labels: dict[str, str]) -> list[str]:
     """The queues, topics and consumer groups an alert's labels name, in label order."""
     names: list[str] = []
     for label in QUEUE_LABELS:
-        value = _label(labels, label)
+        value = label_value(labels, label)
         if value is not None and value not in names:
             names.append(value)
     return names
@@ -206,7 +131,7 @@ CONSUMER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet")
 def alert_queues(alerts: list[Alert]) -> list[str]:
     """The queues, topics and consumer groups any of the alerts names, in order."""
     names: list[str] = []
-    for alert in _ordered_alerts(alerts):
+    for alert in ordered_alerts(alerts):
         names += [n for n in queue_names(alert.labels) if n not in names]
     return names
 
@@ -258,7 +183,7 @@ def consumer_elsewhere(
 def _instance_host(labels: dict[str, str]) -> str | None:
     """The host an ``instance`` label names (its port dropped), unless it is a URL or an IP
     address, which name no Node."""
-    value = _label(labels, "instance")
+    value = label_value(labels, "instance")
     if value is None or "/" in value or value.count(":") > 1 or "[" in value:
         return None  # a URL (a probe's), or an IPv6 address
     host = value.split(":", 1)[0]
@@ -281,7 +206,7 @@ def traefik_backends(value: str) -> list[tuple[str, str]]:
     return [("-".join(words[:cut]), "-".join(words[cut:])) for cut in range(1, len(words))]
 
 
-def _ordered_alerts(alerts: list[Alert]) -> list[Alert]:
+def ordered_alerts(alerts: list[Alert]) -> list[Alert]:
     # Firing alerts describe the present; resolved ones only add hints.
     return [a for a in alerts if a.status != "resolved"] + [
         a for a in alerts if a.status == "resolved"
@@ -295,44 +220,54 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     about_queue = bool(queue_names(labels))
     strong: list[ObjectRef] = []
     weak: list[ObjectRef] = []
-    for label, kind, api_version in _NAMESPACED_LABELS:
-        value = _label(labels, label)
+    for label, kind, api_version in NAMESPACED_LABELS:
+        value = label_value(labels, label)
         if value is None or namespace is None:
             continue
         if label == "service" and (
-            _is_monitoring_name(value) or about_queue or traefik_backends(value)
+            is_monitoring_name(value)
+            or about_queue
+            or traefik_backends(value)
+            or not names_kubernetes_service(labels)
         ):
             continue
         strong.append(
             ObjectRef(kind=kind, name=value, namespace=namespace, api_version=api_version)
         )
-    for label, namespace_label, kind, api_version in _ALIASED_LABELS:
-        value = _label(labels, label)
-        where = _label(labels, namespace_label) or namespace
+    for label, namespace_label, kind, api_version in ALIASED_LABELS:
+        value = label_value(labels, label)
+        where = label_value(labels, namespace_label) or namespace
         if value is not None and where is not None:
             strong.append(
                 ObjectRef(kind=kind, name=value, namespace=where, api_version=api_version)
             )
-    for kind_label, name_label in _KIND_NAME_LABELS:
-        named = _NAMED_KINDS.get((_label(labels, kind_label) or "").lower())
-        value = _label(labels, name_label)
+    for kind_label, name_label in KIND_NAME_LABELS:
+        named = NAMED_KINDS.get((label_value(labels, kind_label) or "").lower())
+        value = label_value(labels, name_label)
         if named is not None and value is not None and namespace is not None:
             strong.append(
                 ObjectRef(kind=named[0], name=value, namespace=namespace, api_version=named[1])
             )
     for label in _ENVOY_CLUSTER_LABELS:
         # An Envoy proxy's stats name the backend only by its cluster (Contour: ns_svc_port).
-        value = _label(labels, label)
+        value = label_value(labels, label)
         if value is not None and (backend := envoy_cluster_service(value)) is not None:
             strong.append(
                 ObjectRef(
                     kind="Service", name=backend.name, namespace=backend.namespace, api_version="v1"
                 )
             )
-    for where, name in traefik_backends(_label(labels, "service") or ""):
+    for where, name in traefik_backends(label_value(labels, "service") or ""):
         # Traefik's own metrics name the backend Service by namespace, name and port.
         strong.append(ObjectRef(kind="Service", name=name, namespace=where, api_version="v1"))
-    node = _label(labels, "node") or _label(labels, "k8s_node_name")
+    for probed in probed_services(labels):
+        # A probe of a URL by its cluster DNS name names the Service it reaches.
+        strong.append(
+            ObjectRef(
+                kind="Service", name=probed.name, namespace=probed.namespace, api_version="v1"
+            )
+        )
+    node = label_value(labels, "node") or label_value(labels, "k8s_node_name")
     if node is not None:
         strong.append(ObjectRef(kind="Node", name=node, api_version="v1"))
     elif namespace is None and (host := _instance_host(labels)) is not None:
@@ -342,17 +277,17 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     if namespace is not None:
         # A consumer group is named after its application far more often than not.
         for label in _CONSUMER_LABELS:
-            consumer = _label(labels, label)
+            consumer = label_value(labels, label)
             if consumer is not None:
                 weak.extend(
                     ObjectRef(kind=kind, name=consumer, namespace=namespace, api_version=version)
                     for kind, version in _JOB_HINT_KINDS
                     if kind != "Service"
                 )
-    service = _label(labels, "service")
+    service = label_value(labels, "service")
     if about_queue or traefik_backends(service or ""):
         service = None
-    if service is not None and namespace is not None and not _is_monitoring_name(service):
+    if service is not None and namespace is not None and not is_monitoring_name(service):
         # A ServiceMonitor's `service` label names the Service; its workload usually shares
         # the name, which is all that is left when the Service itself is gone.
         weak.extend(
@@ -360,7 +295,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             for kind, api_version in _JOB_HINT_KINDS
             if kind != "Service"
         )
-    ingress = _label(labels, "ingress")
+    ingress = label_value(labels, "ingress")
     if ingress is not None and namespace is not None:
         # An Ingress is usually named after the Service (and workload) behind it; its
         # controller's metrics carry no other name of the backend.
@@ -368,14 +303,14 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             ObjectRef(kind=kind, name=ingress, namespace=namespace, api_version=api_version)
             for kind, api_version in (("Service", "v1"), *_JOB_HINT_KINDS[:2])
         )
-    app = next((v for label in _APP_LABELS if (v := _label(labels, label)) is not None), None)
-    if app is not None and namespace is not None and not _is_monitoring_name(app):
+    app = next((v for label in APP_LABELS if (v := label_value(labels, label)) is not None), None)
+    if app is not None and namespace is not None and not is_monitoring_name(app):
         weak.extend(
             ObjectRef(kind=kind, name=app, namespace=namespace, api_version=api_version)
             for kind, api_version in _JOB_HINT_KINDS
         )
-    job = None if about_queue else _label(labels, "job")
-    if job is not None and namespace is not None and not _is_monitoring_name(job):
+    job = None if about_queue else label_value(labels, "job")
+    if job is not None and namespace is not None and not is_monitoring_name(job):
         # Prometheus Operator names PodMonitor/ServiceMonitor jobs "<namespace>/<name>".
         name = job.rsplit("/", 1)[-1]
         if name:
@@ -383,7 +318,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
                 ObjectRef(kind=kind, name=name, namespace=namespace, api_version=api_version)
                 for kind, api_version in _JOB_HINT_KINDS
             )
-    slo_service = _label(labels, "sloth_service")
+    slo_service = label_value(labels, "sloth_service")
     if slo_service is not None and namespace is not None:
         # An SLO generator's burn-rate alert (Sloth) names the service the SLO is about,
         # which teams name after the application.
@@ -394,7 +329,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
     if namespace is not None:
         weak.append(ObjectRef(kind="Namespace", name=namespace, api_version="v1"))
     scraped = (labels.get("namespace") or "").strip()
-    if scraped and scraped != namespace and not _is_monitoring_name(scraped):
+    if scraped and scraped != namespace and not is_monitoring_name(scraped):
         # ``exported_namespace`` names what the series are about (an Ingress's namespace),
         # ``namespace`` where the scraped exporter runs: for a controller's own metrics (an
         # ingress controller's latency) that is where the trouble may be, the last resort.
@@ -408,10 +343,10 @@ def unplaced_names(alerts: list[Alert]) -> list[tuple[str, str]]:
     ``destination_service_namespace``...): the alert's ``namespace`` is then where the
     reporting proxy runs (an ingress gateway's), not necessarily the callee's."""
     found: list[tuple[str, str]] = []
-    for alert in _ordered_alerts(alerts):
-        for label, namespace_label, kind, _ in _ALIASED_LABELS:
-            value = _label(alert.labels, label)
-            if value is None or _label(alert.labels, namespace_label) is not None:
+    for alert in ordered_alerts(alerts):
+        for label, namespace_label, kind, _ in ALIASED_LABELS:
+            value = label_value(alert.labels, label)
+            if value is None or label_value(alert.labels, namespace_label) is not None:
                 continue
             if kind in ("Service", "Deployment") and (kind, value) not in found:
                 found.append((kind, value))
@@ -429,7 +364,7 @@ def candidate_targets(spec_target: ObjectRef | None, alerts: list[Alert]) -> lis
     weak: list[ObjectRef] = []
     if spec_target is not None:
         strong.append(spec_target)
-    for alert in _ordered_alerts(alerts):
+    for alert in ordered_alerts(alerts):
         alert_strong, alert_weak = _alert_candidates(alert.labels)
         strong.extend(alert_strong)
         weak.extend(alert_weak)
@@ -452,8 +387,10 @@ def resolve_target(spec_target: ObjectRef | None, alerts: list[Alert]) -> Object
 def focus_containers(alerts: list[Alert]) -> list[str]:
     """Container names the alerts point at (their logs are fetched first), in order."""
     names: list[str] = []
-    for alert in _ordered_alerts(alerts):
-        name = _label(alert.labels, "container")
+    for alert in ordered_alerts(alerts):
+        name = next(
+            (v for label in CONTAINER_LABELS if (v := label_value(alert.labels, label))), None
+        )
         # "POD" is the pause container cAdvisor reports; it never has useful logs.
         if name is not None and name != "POD" and name not in names:
             names.append(name)
@@ -464,12 +401,23 @@ def focus_containers(alerts: list[Alert]) -> list[str]:
 _PROBE_URL_LABELS: tuple[str, ...] = ("instance", "target", "url")
 
 
+def probed_services(labels: dict[str, str]) -> list[ServiceHost]:
+    """The Services an alert's probe URLs name by their cluster DNS name
+    (``http://cart.shop.svc.cluster.local:8080/healthz``, ``http://cart.shop.svc/``)."""
+    found: list[ServiceHost] = []
+    for label in _PROBE_URL_LABELS:
+        value = label_value(labels, label) or ""
+        if value.lower().startswith(("http://", "https://")):
+            found += [h for h in service_hosts("probe", value) if h.cluster_dns and h.namespace]
+    return found
+
+
 def probed_hosts(alerts: list[Alert]) -> list[str]:
     """The hosts of the http(s) URLs the alerts' probe labels name, in order."""
     hosts: list[str] = []
-    for alert in _ordered_alerts(alerts):
+    for alert in ordered_alerts(alerts):
         for label in _PROBE_URL_LABELS:
-            value = _label(alert.labels, label) or ""
+            value = label_value(alert.labels, label) or ""
             if not value.lower().startswith(("http://", "https://")):
                 continue
             try:

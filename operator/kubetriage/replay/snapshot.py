@@ -23,6 +23,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
 from kubetriage.evidence.summaries.gateway_routes import (
     ROUTE_KINDS,
     credential_target,
@@ -105,6 +106,7 @@ class SnapshotEvidenceSource:
             chosen = self._first_present(allowed)
             if chosen is not None and chosen.kind == "Namespace":
                 chosen = self._placed(query["alerts"], scope) or chosen
+            chosen = self._owner_or(chosen, query["alerts"], scope)
             query["target"] = self._consumer_or(chosen, query, scope)
         return self.build(**query)
 
@@ -119,6 +121,27 @@ class SnapshotEvidenceSource:
         index = ObjectIndex(self._case.cluster, Notes())
         consumer = queue_consumer(index, chosen, query["alerts"])
         return consumer if consumer is not None and scope.may_target(consumer) else chosen
+
+    def _owner_or(
+        self, chosen: ObjectRef | None, alerts: list[Alert], scope: Scope
+    ) -> ObjectRef | None:
+        """``chosen`` when the snapshot holds it; else the one workload declaring the
+        telemetry service an alert without a namespace names, or that its summary names
+        (``unplaced_owner``), among those ``scope`` may read, as the collector lists them in
+        every namespace."""
+        index = ObjectIndex(self._case.cluster, Notes())
+        if chosen is not None and (chosen.kind in ("Namespace", "Secret") or index.exists(chosen)):
+            return chosen
+        if not scope.may_read(None):
+            return chosen
+        workloads = [
+            w
+            for kind in OWNER_KINDS
+            for w in index.kind(kind)
+            if scope.may_read((w.get("metadata") or {}).get("namespace"))
+        ]
+        found = unplaced_owner(alerts, workloads)
+        return found if found is not None and scope.may_target(found) else chosen
 
     def _probed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
         """The Ingress serving a host the alerts' probe URLs name, as the collector finds it
@@ -230,9 +253,10 @@ class SnapshotEvidenceSource:
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
-        query["target"] = self._consumer_or(
-            self._first_present(candidates), query, Scope.unrestricted()
+        chosen = self._owner_or(
+            self._first_present(candidates), query["alerts"], Scope.unrestricted()
         )
+        query["target"] = self._consumer_or(chosen, query, Scope.unrestricted())
         return build_evidence(
             self._case.cluster, self._tails(**query), limits=self._limits, **query
         )
