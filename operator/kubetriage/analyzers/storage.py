@@ -306,10 +306,10 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         hits = grep_logs(logs_of(evidence, pod), DISK_FULL_LOG, limit=3)
         if not hits:
             continue
-        full = fullest_claim(evidence, pod.namespace, pod.pvc_names)
-        if full is not None:
+        logged = fullest_claim(evidence, pod.namespace, pod.pvc_names)
+        if logged is not None:
             fact = item(hits[0].source, hits[0].line)
-            note(pod.namespace, full, CONFIDENCE.disk_full_log, fact, "is full")
+            note(pod.namespace, logged, CONFIDENCE.disk_full_log, fact, "is full")
     measured: dict[tuple[str | None, str], float] = {}  # the latest share in use of a claim
     for fill in volume_fills(evidence, namespace):
         key = (fill.namespace, fill.claim)
