@@ -26,6 +26,7 @@ from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ConfigReference,
     ContainerEvidence,
+    MetricSummary,
     PVCEvidence,
 )
 from kubetriage.models.relations import DependencyEvidence, DependencyVolume
@@ -129,6 +130,42 @@ def test_a_watermark_line_naming_another_member_grows_that_members_claim() -> No
         ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-search-2"),
     )
     assert any("search-0" in item.source for item in finding.evidence)
+
+
+def _volume_used(claim: str, used: float, capacity: float = 8e9) -> list[MetricSummary]:
+    labels = {"namespace": "data", "persistentvolumeclaim": claim}
+    return [
+        make.metric(
+            f'kubelet_volume_stats_used_bytes{{persistentvolumeclaim="{claim}"}}',
+            last=used,
+            labels=labels,
+        ),
+        make.metric(
+            f'kubelet_volume_stats_capacity_bytes{{persistentvolumeclaim="{claim}"}}',
+            last=capacity,
+            labels=labels,
+        ),
+    ]
+
+
+def test_of_a_pods_several_claims_the_one_measured_full_is_grown() -> None:
+    """A database keeping its WAL on a second volume: "no space left" does not say which of
+    the pod's volumes ran out; the kubelet's measurements do (the WAL one, listed second)."""
+    line = 'PANIC:  could not write to file "pg_wal/xlogtemp.88214": No space left on device'
+    volumes = (_volume("db-0", "db-0"), _volume("db-0", "db-0-wal"))
+    ev = _caller(_server(line, volumes=volumes))
+    ev.metrics = [*_volume_used("db-0", 3.1e9), *_volume_used("db-0-wal", 8e9)]
+    claim = ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="db-0-wal")
+    assert_leads(analyze(ev), Category.STORAGE, Action.EXPAND_STORAGE, claim)
+
+
+def test_of_a_pods_several_claims_none_measured_the_first_is_grown() -> None:
+    line = 'PANIC:  could not write to file "pg_wal/xlogtemp.88214": No space left on device'
+    volumes = (_volume("db-0", "db-0"), _volume("db-0", "db-0-wal"))
+    ev = _caller(_server(line, volumes=volumes))
+    ev.metrics = [*_volume_used("db-0", 3.1e9), *_volume_used("db-0-wal", 2e9)]
+    claim = ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="db-0")
+    assert_leads(analyze(ev), Category.STORAGE, Action.EXPAND_STORAGE, claim)
 
 
 def test_a_full_volume_behind_a_long_service_name_keeps_the_summary_whole() -> None:

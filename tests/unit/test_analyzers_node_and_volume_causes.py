@@ -322,3 +322,34 @@ def test_a_volume_held_by_a_node_that_is_down_is_the_nodes_fault() -> None:
         result, Category.NODE_FAILURE, Action.DRAIN_NODE, ObjectRef(kind="Node", name="worker-1")
     )
     assert all(f.action is not Action.FIX_CONFIG for f in by_category(result, Category.STORAGE))
+
+
+def test_a_pod_logging_no_space_with_two_claims_grows_the_one_measured_full() -> None:
+    """The pod's own "no space left" line does not say which of its claims ran out: the
+    kubelet's volume measurements pick the full one (here the second, a WAL volume)."""
+    pod = make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["data", "wal"])
+    line = 'PANIC: could not write to file "pg_wal/xlogtemp.1": No space left on device'
+
+    def used(claim: str, share: float) -> list[Any]:
+        labels = {"namespace": "shop", "persistentvolumeclaim": claim}
+        return [
+            make.metric(
+                f'kubelet_volume_stats_used_bytes{{persistentvolumeclaim="{claim}"}}',
+                last=share * 8e9,
+                labels=labels,
+            ),
+            make.metric(
+                f'kubelet_volume_stats_capacity_bytes{{persistentvolumeclaim="{claim}"}}',
+                last=8e9,
+                labels=labels,
+            ),
+        ]
+
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[pod],
+        logs=[make.log(CHECKOUT_POD, "app", line)],
+        metrics=[*used("data", 0.4), *used("wal", 1.0)],
+    )
+    [finding] = by_category(analyze(ev), Category.STORAGE)
+    assert finding.target == ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="wal")

@@ -584,3 +584,46 @@ def test_a_bare_env_value_is_a_dependency_only_when_a_service_has_that_name() ->
     ev = built([web, flagd], ObjectRef(kind="Deployment", namespace="shop", name="web"))
     assert [(d.service.name if d.service else None) for d in ev.dependencies] == ["flagd"]
     assert ev.dependencies[0].named_by == ["Deployment web env FLAGD_HOST"]
+
+
+def test_a_service_without_a_selector_is_backed_by_the_pods_its_endpoints_name() -> None:
+    """A leader Service whose Endpoints another controller writes (Patroni, an operator's
+    primary Service) has no selector: what stands behind it is the pod its Endpoints name
+    and that pod's StatefulSet, with the StatefulSet's revisions."""
+    web = _web_calling_db()
+    web[-1] = _obj("Service", "db", "data", spec={"ports": [{"port": 5432}]})
+    db_0 = _pod("db", "data")
+    db_0["metadata"]["name"] = "db-0"
+    db_0["metadata"]["ownerReferences"] = [
+        {"kind": "StatefulSet", "name": "db", "controller": True}
+    ]
+    db_0["spec"]["volumes"] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "pgdata-db-0"}}
+    ]
+    statefulset = {
+        **_obj("StatefulSet", "db", "data", spec={"replicas": 2}),
+        "apiVersion": "apps/v1",
+        "status": {"replicas": 2, "readyReplicas": 2},
+    }
+    statefulset["spec"]["selector"] = {"matchLabels": {"app": "db"}}
+    endpoints = _obj("Endpoints", "db", "data")
+    endpoints["subsets"] = [
+        {
+            "addresses": [{"ip": "10.0.0.9", "targetRef": {"kind": "Pod", "name": "db-0"}}],
+            "ports": [{"port": 5432}],
+        }
+    ]
+    ev = built([*web, statefulset, db_0, endpoints], WEB)
+    [dep] = ev.dependencies
+    assert dep.workload == ObjectRef(kind="StatefulSet", namespace="data", name="db")
+    assert dep.pods == 1
+    assert [(v.pod, v.claim.name) for v in dep.volumes] == [("db-0", "pgdata-db-0")]
+
+
+def test_a_service_without_a_selector_and_no_endpoints_is_backed_by_nothing() -> None:
+    web = _web_calling_db()
+    web[-1] = _obj("Service", "db", "data", spec={"ports": [{"port": 5432}]})
+    ev = built([*web, _pod("db", "data")], WEB)
+    [dep] = ev.dependencies
+    assert dep.workload is None
+    assert dep.pods == 0

@@ -134,9 +134,10 @@ def service_fact(svc: ServiceEvidence) -> EvidenceItem:
             f"service/{svc.namespace}/{svc.name}",
             "named by its cluster DNS name; its namespace was not collected",
         )
+    selects = prose.selector(svc.selector, empty="none (its Endpoints are written for it)")
     return item(
         f"service/{svc.namespace}/{svc.name}",
-        f"selector {prose.selector(svc.selector)}, ready endpoints {svc.ready_endpoints}, "
+        f"selector {selects}, ready endpoints {svc.ready_endpoints}, "
         f"not ready {svc.not_ready_endpoints}",
     )
 

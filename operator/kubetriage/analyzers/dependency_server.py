@@ -30,6 +30,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
+from kubetriage.analyzers.storage import fullest_claim
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -169,20 +170,22 @@ def _recent_caller_changes(evidence: Evidence) -> list[ChangeEvidence]:
     ]
 
 
-def _full_volume(said: _Said) -> DependencyVolume | None:
+def _full_volume(evidence: Evidence, said: _Said) -> DependencyVolume | None:
     """The claim of the pod the line names (a node named after its pod), else the claim of
-    the pod that logged it."""
+    the pod that logged it; of a pod's several claims, the one measured full."""
     volumes = said.dependency.volumes
     named = {m.group(1) for m in _NAMED_POD.finditer(f" {said.line} ")}
-    for volume in volumes:
-        if volume.pod in named and volume.pod != said.log.pod:
-            return volume
-    return next((v for v in volumes if v.pod == said.log.pod), None)
+    pod = next((v.pod for v in volumes if v.pod in named and v.pod != said.log.pod), said.log.pod)
+    mounted = [v for v in volumes if v.pod == pod]
+    if not mounted:
+        return None
+    fullest = fullest_claim(evidence, mounted[0].claim.namespace, [v.claim.name for v in mounted])
+    return next((v for v in mounted if v.claim.name == fullest), mounted[0])
 
 
 def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
     for said in _said(evidence, VOLUME_FULL):
-        volume = _full_volume(said)
+        volume = _full_volume(evidence, said)
         if volume is None:
             continue
         claim = ObjectRef(

@@ -164,6 +164,70 @@ def _mounting_workload(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class VolumeFill:
+    """The latest share in use of a claim, as one kubelet volume series measures it."""
+
+    namespace: str | None
+    claim: str
+    share: float
+    capacity: float | None  # bytes, when the share was computed from a capacity
+
+
+def volume_fills(evidence: Evidence, namespace: str | None) -> list[VolumeFill]:
+    """Each claim's share in use from the kubelet volume metrics (used or available bytes
+    over the capacity series or the claim's own capacity; a "used / capacity" query is
+    already a share); ``namespace`` stands in for series without a namespace label."""
+    pvcs = {(p.namespace, p.name): p for p in evidence.pvcs}
+    used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
+    capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
+    available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
+    fills: list[VolumeFill] = []
+    for metric in used + available:
+        claim = metric.labels.get("persistentvolumeclaim")
+        if claim is None:
+            match = re.search(r'persistentvolumeclaim="([^"]+)"', metric.query)
+            claim = match.group(1) if match else None
+        if claim is None or metric.last is None:
+            continue
+        ns = metric.labels.get("namespace", namespace)
+        if "/" in metric.query:
+            fills.append(VolumeFill(ns, claim, metric.last, None))
+            continue
+        cap = next(
+            (
+                c.last
+                for c in capacity
+                if c.last
+                and "/" not in c.query
+                and (c.labels.get("persistentvolumeclaim") == claim or claim in c.query)
+            ),
+            None,
+        )
+        if cap is None:
+            known = pvcs.get((ns or "", claim))
+            cap = parse_quantity(known.capacity or known.requested) if known else None
+        if not cap:
+            continue
+        share = metric.last / cap
+        fills.append(VolumeFill(ns, claim, 1.0 - share if metric in available else share, cap))
+    return fills
+
+
+def fullest_claim(evidence: Evidence, namespace: str | None, claims: list[str]) -> str | None:
+    """Of the claims one pod mounts (data, WAL, logs...), the one the volume metrics measure
+    as filling up or full (the fullest), else the first: a "no space left" line does not say
+    which of its volumes ran out, the measurements do."""
+    shares = {
+        fill.claim: fill.share
+        for fill in volume_fills(evidence, namespace)
+        if fill.claim in claims and fill.namespace in (namespace, None) and fill.share >= FILLING
+    }
+    if shares:
+        return max(shares, key=lambda claim: shares[claim])
+    return claims[0] if claims else None
+
+
 def _pvc_ref(namespace: str, name: str) -> ObjectRef:
     return ObjectRef(kind="PersistentVolumeClaim", namespace=namespace, name=name)
 
@@ -242,64 +306,24 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         hits = grep_logs(logs_of(evidence, pod), DISK_FULL_LOG, limit=3)
         if not hits:
             continue
-        for name in pod.pvc_names[:1]:
+        logged = fullest_claim(evidence, pod.namespace, pod.pvc_names)
+        if logged is not None:
             fact = item(hits[0].source, hits[0].line)
-            note(pod.namespace, name, CONFIDENCE.disk_full_log, fact, "is full")
-    used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
-    capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
-    available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
+            note(pod.namespace, logged, CONFIDENCE.disk_full_log, fact, "is full")
     measured: dict[tuple[str | None, str], float] = {}  # the latest share in use of a claim
-    for metric in used + available:
-        ratio_query = "/" in metric.query
-        claim = metric.labels.get("persistentvolumeclaim")
-        if claim is None:
-            match = re.search(r'persistentvolumeclaim="([^"]+)"', metric.query)
-            claim = match.group(1) if match else None
-        if claim is None or metric.last is None:
+    for fill in volume_fills(evidence, namespace):
+        key = (fill.namespace, fill.claim)
+        measured[key] = max(measured.get(key, 0.0), fill.share)
+        if fill.share < FILLING:
             continue
-        ns = metric.labels.get("namespace", namespace)
-        if ratio_query:
-            # "used / capacity" already: the value is the share in use.
-            measured[(ns, claim)] = max(measured.get((ns, claim), 0.0), metric.last)
-            if metric.last >= FILLING:
-                note(
-                    ns,
-                    claim,
-                    CONFIDENCE.full if metric.last >= FULL else CONFIDENCE.filling,
-                    item("metrics", f"volume {claim} is {prose.percent(metric.last)} full"),
-                    f"is {prose.percent(metric.last)} full",
-                )
-            continue
-        cap = next(
-            (
-                c.last
-                for c in capacity
-                if c.last
-                and "/" not in c.query
-                and (c.labels.get("persistentvolumeclaim") == claim or claim in c.query)
-            ),
-            None,
+        size = "" if fill.capacity is None else f" of {prose.memory(fill.capacity)}"
+        note(
+            fill.namespace,
+            fill.claim,
+            CONFIDENCE.full if fill.share >= FULL else CONFIDENCE.filling,
+            item("metrics", f"volume {fill.claim} is {prose.percent(fill.share)} full{size}"),
+            f"is {prose.percent(fill.share)} full",
         )
-        if cap is None:
-            known = pvcs.get((ns or "", claim))
-            cap = parse_quantity(known.capacity or known.requested) if known else None
-        if not cap:
-            continue
-        fraction = metric.last / cap
-        if metric in available:
-            fraction = 1.0 - fraction
-        measured[(ns, claim)] = max(measured.get((ns, claim), 0.0), fraction)
-        if fraction >= FILLING:
-            note(
-                ns,
-                claim,
-                CONFIDENCE.full if fraction >= FULL else CONFIDENCE.filling,
-                item(
-                    "metrics",
-                    f"volume {claim} is {prose.percent(fraction)} full of {prose.memory(cap)}",
-                ),
-                f"is {prose.percent(fraction)} full",
-            )
     for alert in evidence.alerts:
         name = alert.labels.get("alertname", "")
         claim = alert.labels.get("persistentvolumeclaim")

@@ -16,7 +16,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import ServiceEvidence
-from kubetriage.models.objects import JsonDict, controller_ref
+from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import service_selects as _selects
@@ -83,6 +83,18 @@ def summarise_dependency(
         raise ValueError("a dependency needs a Service or a workload")
     in_ns = [o for o in objects if _meta(o).get("namespace") == namespace]
     pods = [o for o in in_ns if o.get("kind") == "Pod" and _selects(selector, _labels(o))]
+    if service is not None and not selector:
+        # No selector: the pods its Endpoints name (another controller writes them).
+        endpoints = next(
+            (
+                o
+                for o in in_ns
+                if o.get("kind") == "Endpoints" and _meta(o).get("name") == service.name
+            ),
+            {},
+        )
+        targeted = set(endpoint_pods(endpoints))
+        pods = [o for o in in_ns if o.get("kind") == "Pod" and _meta(o).get("name") in targeted]
     replica_sets = {str(_meta(o).get("name")): o for o in in_ns if o.get("kind") == "ReplicaSet"}
     workload: JsonDict | None = named
     for pod in [] if named is not None else pods:

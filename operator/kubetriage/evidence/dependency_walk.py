@@ -33,7 +33,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict, controller_ref, selector_query
+from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
@@ -199,26 +199,32 @@ class DependencyWalk:
             selector = selector_query({"matchLabels": spec.get("selector") or {}})
         else:
             selector = selector_query(spec.get("selector") or {})
-        if selector is None:
-            return []
         what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
-        if (
-            obj.get("kind") == "Service"
-            and run.objects.get(("Endpoints", namespace, _name(obj))) is None
-        ):
-            await self._reader.read(run, "Endpoints", namespace, _name(obj))
-        pods, replica_sets = await asyncio.gather(
-            *(
-                self._reader.list_of(
-                    run,
-                    listed,
-                    namespace,
-                    what=f"list {plural} of dependency {what}",
-                    label_selector=selector,
+        endpoints = None
+        if obj.get("kind") == "Service":
+            endpoints = run.objects.get(("Endpoints", namespace, _name(obj)))
+            if endpoints is None:
+                endpoints = await self._reader.read(run, "Endpoints", namespace, _name(obj))
+        if selector is not None:
+            pods, replica_sets = await asyncio.gather(
+                *(
+                    self._reader.list_of(
+                        run,
+                        listed,
+                        namespace,
+                        what=f"list {plural} of dependency {what}",
+                        label_selector=selector,
+                    )
+                    for listed, plural in (("Pod", "pods"), ("ReplicaSet", "ReplicaSets"))
                 )
-                for listed, plural in (("Pod", "pods"), ("ReplicaSet", "ReplicaSets"))
             )
-        )
+        elif endpoints is not None:
+            # A Service without a selector: the pods its Endpoints name (Patroni, an operator).
+            named = endpoint_pods(endpoints)[: self._limits.max_dependency_pods]
+            read = [await self._known_or_read(run, "Pod", namespace, n) for n in named]
+            pods, replica_sets = [p for p in read if p is not None], []
+        else:
+            return []
         for item in pods + replica_sets:
             run.add(item)
         # The workload behind it: a ReplicaSet's owner, or the pods' own controller (a
@@ -233,7 +239,17 @@ class DependencyWalk:
                 ),
                 None,
             )
-            if owner is not None and self._reader.readable("ControllerRevision"):
+            if selector is None and owner is not None:
+                # No Service selector: the revisions carry the owner's own selector labels.
+                held = await self._known_or_read(
+                    run, str(owner.get("kind")), namespace, str(owner.get("name"))
+                )
+                selector = selector_query(((held or {}).get("spec") or {}).get("selector") or {})
+            if (
+                owner is not None
+                and selector is not None
+                and self._reader.readable("ControllerRevision")
+            ):
                 for revision in await self._reader.list_of(
                     run,
                     "ControllerRevision",

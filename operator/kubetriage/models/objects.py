@@ -101,6 +101,20 @@ def service_selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> b
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def endpoint_pods(endpoints: Mapping[str, Any]) -> list[str]:
+    """The pods an Endpoints object's addresses (ready or not) name by ``targetRef``, each
+    once: the backends of a Service without a selector, whose Endpoints another controller
+    writes (Patroni's leader Service, an operator's primary Service)."""
+    names: list[str] = []
+    for subset in endpoints.get("subsets") or []:
+        for key in ("addresses", "notReadyAddresses"):
+            for address in _mapping(subset).get(key) or []:
+                ref = _mapping(_mapping(address).get("targetRef"))
+                if ref.get("kind") == "Pod" and isinstance(ref.get("name"), str):
+                    names.append(ref["name"])
+    return list(dict.fromkeys(names))
+
+
 def ingress_backends(ingress: Mapping[str, Any]) -> list[str]:
     """The Services an Ingress sends traffic to (``spec.defaultBackend`` and every rule's
     paths, ``networking.k8s.io/v1``), each once, in the order the spec names them."""

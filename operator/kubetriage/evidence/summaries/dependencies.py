@@ -49,7 +49,7 @@ from kubetriage.models.object_evidence import (
     PVCEvidence,
     ServiceEvidence,
 )
-from kubetriage.models.objects import JsonDict, selector_matches, service_selects
+from kubetriage.models.objects import JsonDict, endpoint_pods, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -64,6 +64,7 @@ DEPENDENCY_KINDS = (
     "StatefulSet",
     "DaemonSet",
     "ControllerRevision",
+    "Endpoints",
     "Event",
 )
 
@@ -162,12 +163,15 @@ def _serving_certificates(
 
 
 def _backing_pods(index: ObjectIndex, obj: JsonDict) -> list[JsonDict]:
-    """The pods a dependency's Service selects, or its workload's selector matches."""
+    """The pods a dependency's Service selects (a Service without a selector: the pods its
+    Endpoints name), or its workload's selector matches."""
     spec = as_dict(obj.get("spec"))
     if kind_of(obj) == "Service":
         selector = {k: v for k, v in as_dict(spec.get("selector")).items() if isinstance(v, str)}
         if not selector:
-            return []
+            endpoints = index.get("Endpoints", _ns(obj), _name(obj)) or {}
+            named = (index.get("Pod", _ns(obj), n) for n in endpoint_pods(endpoints))
+            return [p for p in named if p is not None]
         matches = partial(service_selects, selector)
     else:
         matches = partial(selector_matches, as_dict(spec.get("selector")))
