@@ -4,18 +4,30 @@ Service has no ready endpoint is escalated to its owner; and the near misses (th
 changed too, the callee's rollout is old, nothing stands behind the Service); a followed
 callee in another namespace (an external provider behind a Service, a callee up but unable
 to serve) named by the caller's env; and a new revision that only waits on a callee that is
-down for everyone, which is the callee's failure, not the revision's.
+down for everyone, which is the callee's failure, not the revision's; and pods held before
+their app starts by an init container waiting on a callee that is down (the app never runs to
+log a failing call), with the near misses (the init container completed, never started, or
+names another host).
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, ServiceEvidence
+from kubetriage.models.object_evidence import (
+    ChangeEvidence,
+    ContainerEvidence,
+    ContainerState,
+    MetricSummary,
+    PodCondition,
+    ServiceEvidence,
+)
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -153,6 +165,77 @@ def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service
     # A caller with no failing call has trouble of its own: the callee is not blamed.
     quiet = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(quiet).findings if f.analyzer == "dependency-down"]
+
+
+_WAIT = "until nc -z -w 2 auth-api.identity.svc.cluster.local 8080; do sleep 2; done"
+
+
+def _held_by(init: ContainerEvidence, *, log: str | None = None) -> Evidence:
+    """The portal Deployment with one pod held before its app starts by ``init`` (Initialized
+    False, the app container PodInitializing), and no failing call in any log."""
+    app = make.container("app", ready=False, state=make.waiting("PodInitializing"))
+    held = make.pod(
+        "portal-6f7b8c9d4-abcde",
+        init,
+        app,
+        phase="Pending",
+        conditions=[PodCondition(type="Initialized", status="False")],
+    )
+    dep = DependencyEvidence(
+        service=_service(0),
+        named_by=["pod portal-6f7b8c9d4-abcde args"],
+        pods=1,
+        failing_pods=[PodTrouble(pod="auth-api-1", container="auth", waiting="CrashLoopBackOff")],
+    )
+    logs = [make.log("portal-6f7b8c9d4-abcde", init.name, log)] if log else []
+    return make.evidence(
+        workload=make.deployment("portal"), pods=[held], dependencies=[dep], logs=logs
+    )
+
+
+def _init(
+    state: ContainerState | None = None, restarts: int = 0, **fields: Any
+) -> ContainerEvidence:
+    return make.container(
+        "wait-for-auth",
+        "busybox:1.36",
+        ready=False,
+        restarts=restarts,
+        state=state or make.running(),
+        init=True,
+        **fields,
+    )
+
+
+def test_a_pod_held_by_an_init_container_waiting_on_a_down_callee_escalates_the_callee() -> None:
+    auth = ObjectRef(kind="Service", namespace="identity", name="auth-api")
+    for ev in (
+        _held_by(_init(args=["sh", "-c", _WAIT])),
+        # named only by what the wait loop prints
+        _held_by(_init(), log="waiting for auth-api.identity:8080"),
+        # an init container that keeps failing to reach it (a migration, a schema check)
+        _held_by(
+            _init(make.waiting("CrashLoopBackOff"), 4, env={"AUTH_HOST": "auth-api.identity"})
+        ),
+    ):
+        finding = top(ev)
+        assert (finding.category, finding.action, finding.target) == (
+            Category.DEPENDENCY_FAILURE,
+            Action.ESCALATE,
+            auth,
+        )
+        assert any("init container wait-for-auth" in e.fact for e in finding.evidence)
+
+
+def test_an_init_container_that_completed_never_ran_or_waits_elsewhere_blames_no_callee() -> None:
+    done = make.terminated("Completed", 0)
+    for init in (
+        _init(done, args=["sh", "-c", _WAIT]),
+        _init(make.waiting("ErrImagePull"), args=["sh", "-c", _WAIT]),
+        _init(args=["sh", "-c", "until nc -z config-api.platform.svc 80; do sleep 2; done"]),
+    ):
+        found = analyze(_held_by(init)).findings
+        assert not [f for f in found if f.analyzer == "dependency-down"], init
 
 
 def test_a_service_with_nothing_behind_it_is_left_to_the_network_analyzer() -> None:

@@ -1,7 +1,8 @@
 """Checks the second hop of the dependency walk as the builder summarises it: a followed
 callee whose own log tail reports an error is walked past once, to the Services its tail
 names (``name:port`` in a driver's words included), with their rollouts; a healthy callee
-is not, a name that is no Service is dropped, and the bound on dependencies holds.
+is not, a name that is no Service is dropped, and the bound on dependencies holds; the bounded
+sources naming a dependency keep the log line that names it.
 
 Everything is real: raw manifests, log tails and ``build_evidence``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.evidence.dependencies import callee_hosts
+from kubetriage.evidence.dependency_summary import naming_sources
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
@@ -132,3 +134,16 @@ def test_a_failing_callees_lines_name_its_servers_by_name_and_port() -> None:
     ]
     assert [(h.name, h.port) for h in callee_hosts(lines)] == [("mongodb-profile", 27017)]
     assert callee_hosts(lines[:1]) == []  # no line reports an error: not walked past
+
+
+def test_the_log_line_naming_a_callee_is_kept_whatever_the_replica_count() -> None:
+    # Six replicas name the database in their env before the one log line that calls it.
+    spec = [f"pod web-{i} env DB_URL" for i in range(6)]
+    said = "log shop/web-3/c"
+    kept = naming_sources([*spec, "Deployment web env DB_URL", said])
+    assert len(kept) == 5
+    assert kept[:4] == spec[:4]
+    assert kept[-1] == said
+    # Within the bound, the order is the order found.
+    assert naming_sources([spec[0], said, spec[1]]) == [spec[0], said, spec[1]]
+    assert naming_sources(spec) == spec[:5]

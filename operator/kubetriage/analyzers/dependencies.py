@@ -10,20 +10,24 @@ followed across namespaces (``Evidence.dependencies``):
   dependency is named by the caller's failing calls, or only by its env when that edit is
   the only change of any dependency before the errors;
 - the callee is down: its pods fail or no endpoint is ready, so the caller's failures are a
-  dependency failure, handed to the dependency's owner.
+  dependency failure, handed to the dependency's owner. The caller fails on it when its logs
+  name it or show failing calls, or when its pods cannot start for it: an init container
+  that names it (a wait-for loop, a migration) has not completed, so the app never starts
+  and logs nothing (``init_waits_on``).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, service_for_host
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
     ONSET_TOLERANCE,
@@ -37,12 +41,14 @@ from kubetriage.analyzers.support import (
     grep_logs,
     incident_subject,
     item,
+    logs_of,
+    pod_source,
     timestamp,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.object_evidence import ChangeEvidence, ContainerEvidence, PodEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -83,8 +89,64 @@ def _named_in_logs(dependency: DependencyEvidence) -> bool:
 
 def caller_fails_on(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """Whether the caller's own failures point at ``dependency``: its logs name it, or they
-    show failing calls at all (then the dependency its config names is the one called)."""
-    return _named_in_logs(dependency) or bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+    show failing calls at all (then the dependency its config names is the one called), or
+    its pods cannot start for it (``init_waits_on``)."""
+    return (
+        _named_in_logs(dependency)
+        or bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+        or bool(init_waits_on(evidence, dependency))
+    )
+
+
+# A word of a command line, env value or log line that may be a host name.
+_HOST_WORD = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+
+
+def _held(pod: PodEvidence) -> bool:
+    """Whether the pod's app containers have not started because its init containers have
+    not all completed (condition Initialized False, or an app container PodInitializing)."""
+    return any(c.type == "Initialized" and c.status == "False" for c in pod.conditions) or any(
+        not c.init and c.state.state == "waiting" and c.state.reason == "PodInitializing"
+        for c in pod.containers
+    )
+
+
+def _unfinished(container: ContainerEvidence) -> bool:
+    """An init container that ran and has not completed: still running (a wait loop, a
+    sidecar that never starts) or restarting after failed runs. One never started (its image
+    does not pull, its config is missing) holds the pod for a reason of its own."""
+    if not container.init or container.state.state == "terminated":
+        return False
+    return container.state.state == "running" or container.restart_count > 0
+
+
+def init_waits_on(evidence: Evidence, dependency: DependencyEvidence) -> list[EvidenceItem]:
+    """Facts showing the caller's pods held before their app starts by an init container
+    that names ``dependency`` (in its command, args, env or own log lines) and has not
+    completed: the pod waits for the dependency, and its app never runs to log a failing
+    call. Empty when no pod is held so."""
+    service = dependency.service
+    if service is None:
+        return []
+
+    def names(text: str) -> bool:
+        words = _HOST_WORD.findall(text.lower())
+        return any(service_for_host(w, [service]) is not None for w in words)
+
+    found: list[EvidenceItem] = []
+    for pod in evidence.pods:
+        if not _held(pod):
+            continue
+        for c in pod.containers:
+            if not _unfinished(c):
+                continue
+            said = [line for t in logs_of(evidence, pod, c.name) for line in t.lines if names(line)]
+            if said or any(names(t) for t in [*c.args, *c.env.values()]):
+                state = c.state.reason or c.state.state
+                fact = f"init container {c.name} {state}, restarts {c.restart_count}"
+                found.append(item(pod_source(pod), fact + (f": {said[-1]}" if said else "")))
+                break
+    return found
 
 
 def _own_rollout_after(evidence: Evidence, at: float) -> bool:
@@ -329,6 +391,8 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
             for p in dependency.failing_pods[:3]
         ]
         facts += [item("events", w) for w in dependency.warnings[:2]]
+        waits = init_waits_on(evidence, dependency)
+        facts += waits[:2]
         facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
         confidence = CONFIDENCE.no_endpoint if none_ready else CONFIDENCE.failing_pods
         if _down_since_rollout(evidence, dependency):
@@ -349,6 +413,11 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
                     because=[
                         prose.claim(f"{prose.obj(target)} cannot serve", *facts[:2]),
                         prose.claim("The workload calls it", facts[-1]),
+                        *(
+                            [prose.claim("Its pods wait for it before their app starts", waits[0])]
+                            if waits
+                            else []
+                        ),
                     ],
                 ),
                 facts,

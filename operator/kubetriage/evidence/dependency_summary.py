@@ -64,6 +64,22 @@ def pod_trouble(pod: JsonDict) -> PodTrouble | None:
     return PodTrouble(pod=name, phase=bad_phase) if bad_phase is not None else None
 
 
+# Sources kept of what names a dependency.
+_MAX_NAMING_SOURCES = 5
+
+
+def naming_sources(sources: list[str]) -> list[str]:
+    """The first sources that name a dependency, bounded, in order; the first log line that
+    names it stays in even when the spec's mentions (one per pod: "pod x env DB_URL") fill
+    the bound first: what the workload said about the dependency tells a call it makes from
+    an address it is configured with, whatever its replica count."""
+    kept = sources[:_MAX_NAMING_SOURCES]
+    said = next((s for s in sources if s.startswith("log ")), None)
+    if said is None or said in kept:
+        return kept
+    return [*kept[: _MAX_NAMING_SOURCES - 1], said]
+
+
 def summarise_dependency(
     service: ServiceEvidence | None,
     named: JsonDict | None,
@@ -183,7 +199,7 @@ def summarise_dependency(
         mounted_secrets=mounted[:5],
         secret_mounts=list(secret_mounts.values())[:5],
         service=service,
-        named_by=sources[:5],
+        named_by=naming_sources(sources),
         workload=ref,
         desired_replicas=desired,
         ready_replicas=ready,
