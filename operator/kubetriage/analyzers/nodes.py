@@ -16,6 +16,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -128,7 +129,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
     for pod in evidence.pods:
         if pod.node is None:
             continue
-        if pod.reason == "Evicted":
+        if pod.reason == "Evicted" and not own_limit_eviction(pod.message):
             match = _NODE_PRESSURE_EVICTION.search(pod.message or "")
             if match or "node" in (pod.message or "").lower():
                 note(pod.node, CONFIDENCE.evicted, item(pod_source(pod), f"Evicted: {pod.message}"))
@@ -148,6 +149,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             "KubeletNotReady",
         ):
             node_name = event.involved.name
+        elif event.reason == "Evicted" and own_limit_eviction(event.message):
+            continue  # the pod outgrew its own storage limit: not the node's failure
         elif event.reason in ("Evicted", "NodeNotReady", "TaintManagerEviction"):
             evicted = next((p for p in evidence.pods if p.name == event.involved.name), None)
             if evicted is not None and evicted.node:
