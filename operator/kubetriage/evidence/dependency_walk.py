@@ -31,6 +31,7 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
+from kubetriage.evidence.node_plugins import csi_failing_nodes, node_csi_hosts
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
@@ -77,6 +78,11 @@ class DependencyWalk:
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
         hosts = node_dns_hosts(await self._node_pods(run, failing, scope), failing) + hosts
+        # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
+        # (``node_csi_hosts``, as the builder orders them).
+        unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
+        nodes = [(node, source) for node, _, source in unmounted]
+        hosts = node_csi_hosts(await self._node_pods(run, nodes, scope), unmounted) + hosts
         if lines:
             # An error line may name a workload of the namespace that no Service fronts.
             await self._reader.add_listed(
@@ -112,8 +118,9 @@ class DependencyWalk:
     async def _node_pods(
         self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope
     ) -> list[JsonDict]:
-        """The pods of every namespace on the nodes where lookups fail (only under a scope
-        that may read the cluster); not kept: the walk reads a DNS cache it names."""
+        """The pods of every namespace on the nodes where lookups or mounts fail (only under a
+        scope that may read the cluster); not kept: the walk reads the DNS cache or CSI node
+        plugin it names."""
         if not failing or not scope.may_read(None):
             return []
         listed = await asyncio.gather(
