@@ -31,7 +31,12 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
-from kubetriage.evidence.node_plugins import csi_failing_nodes, node_csi_hosts
+from kubetriage.evidence.node_plugins import (
+    csi_failing_nodes,
+    node_agent_hosts,
+    node_csi_hosts,
+    pressured_nodes,
+)
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
@@ -83,6 +88,11 @@ class DependencyWalk:
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
         nodes = [(node, source) for node, _, source in unmounted]
         hosts = node_csi_hosts(await self._node_pods(run, nodes, scope), unmounted) + hosts
+        # Nodes of the incident's pods under pressure: a node agent replaced right before.
+        node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
+        pressured = pressured_nodes(node_objects, pods[: limits.max_pods])
+        nodes = [(node, f"node {node} {condition}") for node, condition, _ in pressured]
+        hosts += node_agent_hosts(await self._node_pods(run, nodes, scope), pressured)
         if lines:
             # An error line may name a workload of the namespace that no Service fronts.
             await self._reader.add_listed(
@@ -240,7 +250,7 @@ class DependencyWalk:
                 ),
                 None,
             )
-            if owner is not None and self._reader.readable("ControllerRevision"):
+            if owner is not None and self._reader.listable("ControllerRevision"):
                 for revision in await self._reader.list_of(
                     run,
                     "ControllerRevision",
