@@ -176,7 +176,10 @@ def test_an_agent_rolled_out_before_its_nodes_pressure_is_rolled_back_not_the_no
     result = analyze(_evidence(timedelta(minutes=70)))
     first = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, AGENT)
     assert first.params == {"revision": "1"}
-    assert by_category(result, Category.NODE_FAILURE)
+    # Each pressured node still says so, too weakly to outvote the agent together.
+    drained = by_category(result, Category.NODE_FAILURE)
+    assert drained
+    assert all(f.confidence <= 0.3 for f in drained)
 
 
 def test_an_agent_replaced_long_before_the_pressure_leaves_it_to_the_node() -> None:

@@ -17,8 +17,10 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import RECENT_ROLLOUT, item, timestamp
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -37,17 +39,12 @@ CONFIDENCE: Final = _Confidence()
 _PRESSURES = frozenset({"MemoryPressure", "DiskPressure", "PIDPressure"})
 
 
-def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
+def pressuring_agents(evidence: Evidence) -> list[tuple[ObjectRef, ChangeEvidence, list[str]]]:
+    """The followed DaemonSets named by a node's pressure (their pods there replaced shortly
+    before it began) that rolled out within RECENT_ROLLOUT: (the DaemonSet, its newest
+    rollout, the node sources naming it)."""
     now = timestamp(evidence.collected_at)
-    pressured = [
-        (node.name, condition.type)
-        for node in evidence.nodes
-        for condition in node.conditions
-        if condition.type in _PRESSURES and condition.status == "True"
-    ]
-    if not pressured:
-        return []
-    findings: list[Finding] = []
+    found: list[tuple[ObjectRef, ChangeEvidence, list[str]]] = []
     for dependency in evidence.dependencies:
         agent = dependency.workload
         named = [s for s in dependency.named_by if s.startswith("node ")]
@@ -60,9 +57,22 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
             and c.at is not None
             and now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
         ]
-        if not rollouts:
-            continue
-        rollout = rollouts[0]
+        if rollouts:
+            found.append((agent, rollouts[0], named))
+    return found
+
+
+def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
+    pressured = [
+        (node.name, condition.type)
+        for node in evidence.nodes
+        for condition in node.conditions
+        if condition.type in _PRESSURES and condition.status == "True"
+    ]
+    if not pressured:
+        return []
+    findings: list[Finding] = []
+    for agent, rollout, named in pressuring_agents(evidence):
         source = f"dependency {prose.obj(agent)}"
         rolled = item(source, f"rolled out {'; '.join(rollout.details[:3])}")
         nodes = [item(f"node/{name}", f"{kind}=True") for name, kind in pressured[:3]]

@@ -136,7 +136,7 @@ def node_agent_hosts(
     """The DaemonSets whose pods on the pressured nodes (``pressured_nodes``) were replaced
     shortly before their node came under pressure (within ``AGENT_REPLACED_BEFORE``): a
     node agent's new revision is what changed on those nodes. Those on most of the nodes
-    first, at most ``MAX_AGENTS``; named by the node and its condition."""
+    first, at most ``MAX_AGENTS``; one host per node, named by the node and its condition."""
     when = {node: (condition, since) for node, condition, since in pressured}
     seen: dict[tuple[str, str], list[str]] = {}
     for pod in pods:
@@ -154,6 +154,7 @@ def node_agent_hosts(
                 seen.setdefault(key, []).append(f"node {node} {condition}")
     ranked = sorted(seen.items(), key=lambda kv: -len(kv[1]))[:MAX_AGENTS]
     return [
-        ServiceHost(name=name, namespace=ns, port=None, source=sources[0], kind="DaemonSet")
+        ServiceHost(name=name, namespace=ns, port=None, source=source, kind="DaemonSet")
         for (ns, name), sources in ranked
+        for source in sources
     ]
