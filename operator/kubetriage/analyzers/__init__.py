@@ -36,6 +36,7 @@ from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
@@ -67,6 +68,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     # placement and infrastructure
     *SCHEDULING_ANALYZERS,
     *NODE_ANALYZERS,
+    *NODE_AGENT_ANALYZERS,
     *STORAGE_ANALYZERS,
     # the workload's revisions and demand
     *ROLLOUT_ANALYZERS,

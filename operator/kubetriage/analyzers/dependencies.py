@@ -87,12 +87,26 @@ def _named_in_logs(dependency: DependencyEvidence) -> bool:
     return any(source.startswith("log ") for source in dependency.named_by)
 
 
+def _named_by_own_pod_warning(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether a Warning event of one of the incident's own pods names the dependency (the
+    walk's "event Pod/<name> <reason>" source): the kubelet failed on it for that pod, as
+    when a mount waits on the node's CSI plugin."""
+    own = {p.name for p in evidence.pods}
+    return any(
+        source.startswith("event Pod/")
+        and source.removeprefix("event Pod/").partition(" ")[0] in own
+        for source in dependency.named_by
+    )
+
+
 def caller_fails_on(evidence: Evidence, dependency: DependencyEvidence) -> bool:
-    """Whether the caller's own failures point at ``dependency``: its logs name it, or they
-    show failing calls at all (then the dependency its config names is the one called), or
-    its pods cannot start for it (``init_waits_on``)."""
+    """Whether the caller's own failures point at ``dependency``: its logs name it, a
+    Warning event of its own pods does, its logs show failing calls at all (then the
+    dependency its config names is the one called), or its pods cannot start for it
+    (``init_waits_on``)."""
     return (
         _named_in_logs(dependency)
+        or _named_by_own_pod_warning(evidence, dependency)
         or bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
         or bool(init_waits_on(evidence, dependency))
     )

@@ -16,6 +16,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.node_agents import pressuring_agents
+from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -46,6 +48,10 @@ class _Confidence:
     # that node's (above escalating to the callee's owner, 0.78-0.8).
     callee_node: float = 0.82
     agree_bonus: float = 0.03  # more than one signal agrees
+    # The node is Ready, only under pressure, and a node agent replaced its pods there
+    # shortly before the pressure began and rolled out recently (``node_agents``): the
+    # agent's revision uses up the node, on every node it runs on; draining moves the load.
+    agent_rollout_cap: float = 0.3  # low: one per pressured node, and their votes add up
     cap: float = 0.95  # the most a node-failure finding claims
 
 
@@ -128,7 +134,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
     for pod in evidence.pods:
         if pod.node is None:
             continue
-        if pod.reason == "Evicted":
+        if pod.reason == "Evicted" and not own_limit_eviction(pod.message):
             match = _NODE_PRESSURE_EVICTION.search(pod.message or "")
             if match or "node" in (pod.message or "").lower():
                 note(pod.node, CONFIDENCE.evicted, item(pod_source(pod), f"Evicted: {pod.message}"))
@@ -148,6 +154,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             "KubeletNotReady",
         ):
             node_name = event.involved.name
+        elif event.reason == "Evicted" and own_limit_eviction(event.message):
+            continue  # the pod outgrew its own storage limit: not the node's failure
         elif event.reason in ("Evicted", "NodeNotReady", "TaintManagerEviction"):
             evicted = next((p for p in evidence.pods if p.name == event.involved.name), None)
             if evicted is not None and evicted.node:
@@ -202,6 +210,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         for name in elsewhere[1:]:
             del found[name]
     findings: list[Finding] = []
+    agents = pressuring_agents(evidence)
     for node_name, (confidence, facts) in found.items():
         affected = sum(1 for p in evidence.pods if p.node == node_name)
         if len(facts) > 1:
@@ -218,6 +227,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         )
         if seen_node is not None and seen_node.ready != "True":
             down.insert(0, "NotReady" if seen_node.ready == "False" else "unreachable")
+        elif down and agents:
+            confidence = min(confidence, CONFIDENCE.agent_rollout_cap)
         state = f"is {prose.listing(down)}" if down else "is failing"
         because = [prose.claim(f"{prose.obj(_node_ref(node_name))} {state}", *facts[:2])]
         if len(facts) > 2:

@@ -25,6 +25,24 @@ LIVENESS_KILL = re.compile(
 )
 
 
+# The kubelet's words when it evicts a pod for exceeding a limit of its own (an emptyDir's
+# sizeLimit, its containers' ephemeral-storage limits), not for the node's pressure:
+# "Usage of EmptyDir volume "x" exceeds the limit "2Gi".", "Pod ephemeral local storage usage
+# exceeds the total limit of containers 1Gi.", "Container x exceeded its local ephemeral
+# storage limit "1Gi".".
+_OWN_LIMIT_EVICTION = re.compile(
+    r"(?i)usage of emptydir volume \S+ exceeds the limit"
+    r"|ephemeral local storage usage exceeds the total limit"
+    r"|exceeded its local ephemeral storage limit"
+)
+
+
+def own_limit_eviction(message: str | None) -> bool:
+    """Whether an eviction message says the pod outgrew a storage limit of its own: the pod's
+    doing, which says nothing about its node (the node was not under pressure)."""
+    return bool(_OWN_LIMIT_EVICTION.search(message or ""))
+
+
 def pod_events(evidence: Evidence, pod: PodEvidence) -> list[EventEvidence]:
     """The Events whose involved object is this pod."""
     return [

@@ -24,6 +24,7 @@ from kubetriage.analyzers.support import (
     parse_quantity,
     suggest_memory,
 )
+from kubetriage.csi_errors import unreachable_csi_driver
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -277,11 +278,20 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                 f"is {pvc.phase}",
             )
     pod_pvcs = {p.name: p.pvc_names for p in evidence.pods}
+    # Pods whose mounts fail because the kubelet cannot reach the CSI driver on their node:
+    # their mount timeouts echo that, and say nothing about the claims.
+    plugin_down = {
+        e.involved.name
+        for e in evidence.events
+        if e.involved.kind == "Pod" and unreachable_csi_driver(e.message)
+    }
     for event in evidence.events:
         if event.reason not in _VOLUME_EVENT_REASONS or not _VOLUME_EVENT.search(event.message):
             continue
         if _CONFIG_VOLUME.search(event.message):
             continue  # a missing ConfigMap/Secret volume is config-missing's case
+        if event.reason == "FailedMount" and event.involved.name in plugin_down:
+            continue  # the node's CSI plugin is down, not the claim: the plugin is followed
         if event.reason == "FailedScheduling" and not UNBOUND_PVC.search(event.message):
             continue
         names: list[str] = []

@@ -186,6 +186,10 @@ def states(container: ContainerEvidence) -> list[ContainerState]:
     return found
 
 
+# The label a StatefulSet or DaemonSet controller puts on each pod: its ControllerRevision.
+CONTROLLER_REVISION_LABEL = "controller-revision-hash"
+
+
 def current_and_previous_revision(
     evidence: Evidence,
 ) -> tuple[RevisionEvidence | None, RevisionEvidence | None]:
@@ -202,9 +206,18 @@ def current_and_previous_revision(
 
 
 def pod_revision(pod: PodEvidence, evidence: Evidence) -> RevisionEvidence | None:
+    """The revision a pod runs: its owning ReplicaSet, or for a StatefulSet's or DaemonSet's
+    pod (owned by the workload itself) the ControllerRevision its ``controller-revision-hash``
+    label names (the full revision name on a StatefulSet's pods, the bare hash on a
+    DaemonSet's, whose revision is ``<daemonset>-<hash>``)."""
     if pod.owner is None:
         return None
-    return next((r for r in evidence.revisions if r.name == pod.owner.name), None)
+    names = {pod.owner.name}
+    if pod.owner.kind in ("StatefulSet", "DaemonSet") and (
+        label := pod.labels.get(CONTROLLER_REVISION_LABEL)
+    ):
+        names = {label, f"{pod.owner.name}-{label}"}
+    return next((r for r in evidence.revisions if r.name in names), None)
 
 
 # --- events -------------------------------------------------------------------------------

@@ -31,6 +31,12 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
+from kubetriage.evidence.node_plugins import (
+    csi_failing_nodes,
+    node_agent_hosts,
+    node_csi_hosts,
+    pressured_nodes,
+)
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
@@ -77,6 +83,16 @@ class DependencyWalk:
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
         hosts = node_dns_hosts(await self._node_pods(run, failing, scope), failing) + hosts
+        # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
+        # (``node_csi_hosts``, as the builder orders them).
+        unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
+        nodes = [(node, source) for node, _, source in unmounted]
+        hosts = node_csi_hosts(await self._node_pods(run, nodes, scope), unmounted) + hosts
+        # Nodes of the incident's pods under pressure: a node agent replaced right before.
+        node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
+        pressured = pressured_nodes(node_objects, pods[: limits.max_pods])
+        nodes = [(node, f"node {node} {condition}") for node, condition, _ in pressured]
+        hosts += node_agent_hosts(await self._node_pods(run, nodes, scope), pressured)
         if lines:
             # An error line may name a workload of the namespace that no Service fronts.
             await self._reader.add_listed(
@@ -112,8 +128,9 @@ class DependencyWalk:
     async def _node_pods(
         self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope
     ) -> list[JsonDict]:
-        """The pods of every namespace on the nodes where lookups fail (only under a scope
-        that may read the cluster); not kept: the walk reads a DNS cache it names."""
+        """The pods of every namespace on the nodes where lookups or mounts fail (only under a
+        scope that may read the cluster); not kept: the walk reads the DNS cache or CSI node
+        plugin it names."""
         if not failing or not scope.may_read(None):
             return []
         listed = await asyncio.gather(
@@ -248,7 +265,7 @@ class DependencyWalk:
             if (
                 owner is not None
                 and selector is not None
-                and self._reader.readable("ControllerRevision")
+                and self._reader.listable("ControllerRevision")
             ):
                 for revision in await self._reader.list_of(
                     run,

@@ -135,6 +135,11 @@ class KubeReader:
         spec = self._kinds.get(kind)
         return spec is not None and spec.read is not None
 
+    def listable(self, kind: str) -> bool:
+        """Whether the objects of ``kind`` in a namespace can be listed."""
+        spec = self._kinds.get(kind)
+        return spec is not None and spec.listing is not None
+
     # --- raw calls ------------------------------------------------------------------------
 
     async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:

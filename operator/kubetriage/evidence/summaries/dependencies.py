@@ -35,6 +35,12 @@ from kubetriage.evidence.index import (
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import bound_log_tail
+from kubetriage.evidence.node_plugins import (
+    csi_failing_nodes,
+    node_agent_hosts,
+    node_csi_hosts,
+    pressured_nodes,
+)
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.summaries.generic import generic_summary
@@ -254,6 +260,11 @@ def dependency_summaries(
     # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes, the
     # first suspect (their pods ask it before the cluster DNS).
     hosts = node_dns_hosts(index.kind("Pod"), resolver_failing_nodes(lines, pods))
+    # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
+    hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
+    # Nodes of the incident's pods under pressure: a node agent replaced right before.
+    pressured = pressured_nodes(index.kind("Node"), pods[: limits.max_pods])
+    hosts += node_agent_hosts(index.kind("Pod"), pressured)
     hosts += named_hosts(texts + lines, config_maps)
     named = [
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
