@@ -1,8 +1,9 @@
 """When the symptom began: the first Warning event, the first step of a symptom series (errors,
 latency, memory, CPU, restarts; never the request rate itself), the alert's own start, and
-the rollout on the metrics' clock. Change correlation (``changes``), a callee's change
-(``dependencies``), a caller's rollout (``client_rollout``) and the status timeline measure
-the delay from a change to this onset.
+the rollout on the metrics' clock, and whether a change served without the symptom for a
+while before a series stepped (``served_before_step``). Change correlation (``changes``), a
+callee's change (``dependencies``), a caller's rollout (``client_rollout``) and the status
+timeline measure the delay from a change to this onset.
 
 Pure functions of Evidence.
 """
