@@ -10,7 +10,7 @@ the whole analyzer registry.
 
 from __future__ import annotations
 
-from kubetriage.analyzers.onset import served_before_step, stepped_long_after
+from kubetriage.analyzers.onset import filling_since, served_before_step, stepped_long_after
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import MetricSummary
@@ -108,3 +108,32 @@ def test_an_earlier_warning_right_after_the_rollout_keeps_it_the_explanation() -
     )
     assert served_before_step(ev, ago(140)) is not None
     assert "change-correlation" in analyze(ev).fired
+
+
+def test_a_change_whose_effect_waits_for_something_to_fill_is_not_excused() -> None:
+    # A leak or a store filling up shows only once full: the late step is still the change's.
+    stepped = _serving_since(140, _latency(stepped_minutes_ago=48))
+    assert not filling_since(stepped)
+    full = make.log(
+        "checkout-new-a", "app", "redis: OOM command not allowed when used memory > 'maxmemory'"
+    )
+    killed = make.pod(
+        "checkout-new-a",
+        make.container("app", "app:1.1", last_state=make.terminated("OOMKilled", 137)),
+        replica_set="checkout-new",
+    )
+    memory = make.metric(
+        'max(container_memory_working_set_bytes{pod=~"checkout-.*"})',
+        name="memory_working_set_bytes",
+        first=2.8e8,
+        last=4.1e8,
+        trend="rising",
+    ).model_copy(update={"shape": "spike"})
+    for filled in (
+        stepped.model_copy(update={"logs": [full]}),
+        stepped.model_copy(update={"pods": [killed]}),
+        stepped.model_copy(update={"metrics": [*stepped.metrics, memory]}),
+    ):
+        assert filling_since(filled)
+        assert served_before_step(filled, ago(140)) is None
+        assert "change-correlation" in analyze(filled).fired

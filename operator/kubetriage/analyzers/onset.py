@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from kubetriage import prose
 from kubetriage.analyzers.demand import is_traffic
-from kubetriage.analyzers.support import RISE, item, metric_growth, timestamp
+from kubetriage.analyzers.log_signatures import FILLED_LOG
+from kubetriage.analyzers.support import RISE, grep_logs, item, metric_growth, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import MetricSummary
@@ -28,7 +29,8 @@ ONSET_TOLERANCE = timedelta(minutes=2)
 # seen at its earlier level after the change, did not cause the step: the new revision (or the
 # edit) served without the symptom in between, so the step has another cause (a dependency, a
 # spike in traffic, a node, a scheduled job). A delay the change itself explains (a leak, a
-# filling volume) ramps from the change instead of stepping long after it.
+# filling volume) ramps from the change instead of stepping long after it, or says in the logs
+# that something filled up (``filling_since``).
 SERVED_BEFORE_STEP = timedelta(minutes=30)
 # ... and for at least this long in the samples (not inferred from a gap before the window).
 SEEN_SERVING = timedelta(minutes=5)
@@ -77,11 +79,34 @@ def stepped_long_after(metric: MetricSummary, change_at: datetime) -> bool:
     )
 
 
+def filling_since(evidence: Evidence) -> bool:
+    """Whether something fills up in the evidence, which delays a change's effect until it is
+    full: a container the OOM killer ended, a memory series that grows without a single step
+    (a ramp, or the sawtooth of a leak the OOM killer resets), or logs saying memory or a disk
+    filled (``FILLED_LOG``)."""
+    killed = any(
+        state is not None and state.reason == "OOMKilled"
+        for pod in evidence.pods
+        for container in pod.containers
+        for state in (container.state, container.last_state)
+    )
+    growing = any(
+        metric.trend == "rising" and metric.shape in ("ramp", "spike")
+        for metric in evidence.metrics
+        if "memory" in f"{metric.name} {metric.query}"
+    )
+    logs = [*evidence.logs, *(log for d in evidence.dependencies for log in d.logs)]
+    return killed or growing or bool(grep_logs(logs, FILLED_LOG, limit=1))
+
+
 def served_before_step(
     evidence: Evidence, change_at: datetime
 ) -> tuple[datetime, EvidenceItem] | None:
     """The first symptom series that stepped up long after the change while it was seen at
-    its earlier level since (``stepped_long_after``): the change served without the symptom."""
+    its earlier level since (``stepped_long_after``): the change served without the symptom.
+    None when something fills up (``filling_since``): then the delay is the filling's."""
+    if filling_since(evidence):
+        return None
     steps = [
         (metric.changed_at, metric)
         for metric in symptom_series(evidence)
