@@ -26,3 +26,9 @@ DNS_RESOLVER_FAILURE: Final = re.compile(
     r"lookup \S+ on \S+:53: (read udp \S+ )?(i/o timeout|no answer|connection refused)|"
     r"dns (query|lookup|resolution) (timed out|timeout|failed))"
 )
+# The resolver answered that the name does not exist (NXDOMAIN, as each library words it),
+# as opposed to failing to answer: for a cluster Service name, the Service is not there, so
+# the name the caller was configured with is wrong, not a server behind it down.
+DNS_NO_SUCH_NAME: Final = re.compile(
+    r"(?i)(no such host|NXDOMAIN|name or service not known|ENOTFOUND|name does not resolve)"
+)

@@ -57,6 +57,10 @@ def test_summary_sorts_points_and_skips_non_finite() -> None:
     points = _points([1.0, float("nan"), 2.0, float("inf"), 3.0])
     summary = summarize_series("m", "q", {}, list(reversed(points)))
     assert (summary.first, summary.last, summary.samples) == (1.0, 3.0, 3)
+    # How far back the series shows the workload: its first finite sample.
+    assert summary.first_at == points[0][0]
+    late = summarize_series("m", "q", {}, [(points[0][0], float("nan")), *points[2:]])
+    assert late.first_at == points[2][0]
 
 
 def test_summary_of_empty_series() -> None:

@@ -28,9 +28,11 @@ from kubetriage.analyzers.log_signatures import (
 )
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
+    ONSET_TOLERANCE,
     alert_onset,
     attributable,
     rollout_on_metric_clock,
+    served_before_step,
     symptom_times,
 )
 from kubetriage.analyzers.pods import failing_node
@@ -243,7 +245,9 @@ def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
 
 def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     """The first symptom, when every symptom began at or after ``change`` and the first one
-    within ``ONSET_AFTER_CHANGE`` of it; None otherwise."""
+    within ``ONSET_AFTER_CHANGE`` of it; None otherwise, and None when the first symptom is a
+    series that held its level for a while after the change before it stepped
+    (``onset.served_before_step``)."""
     if change.at is None:
         return None
     at = timestamp(change.at)
@@ -266,7 +270,12 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     if not delays:
         return None
     delay, first_fact = min(delays, key=lambda d: d[0])
-    return first_fact if attributable(delay) else None
+    if not attributable(delay):
+        return None
+    served = served_before_step(evidence, change.at)
+    if served is not None and delay >= timestamp(served[0]) - at - ONSET_TOLERANCE.total_seconds():
+        return None  # the change served without the symptom until a later step
+    return first_fact
 
 
 def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:

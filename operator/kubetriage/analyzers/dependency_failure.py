@@ -40,7 +40,7 @@ from kubetriage.analyzers.support import (
     pod_source,
     workload_ref,
 )
-from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
+from kubetriage.dns_errors import DNS_LOG, DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -68,6 +68,10 @@ class _Confidence:
     dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
     unnamed: float = 0.5  # calls fail to a host no Service in evidence matches
     unnamed_once: float = 0.45  # ... in a single log line
+    # Every failing call to it is a lookup the cluster DNS answered "no such name" for a
+    # Service name the evidence could not read: that Service does not exist, so the name the
+    # caller uses is wrong (its configuration), not a server behind it down.
+    no_such_service_cap: float = 0.6
 
 
 CONFIDENCE: Final = _Confidence()
@@ -176,6 +180,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             confidence += CONFIDENCE.healthy_caller_bonus
         if svc.selector and svc.matching_pods == 0:
             confidence = min(confidence, CONFIDENCE.unbacked_cap)
+        if _no_such_service(evidence, svc, named.get(chosen, [])):
+            confidence = min(confidence, CONFIDENCE.no_such_service_cap)
         if chosen in refusing_services(evidence):
             confidence = min(confidence, CONFIDENCE.refused_cap)
         if _policy_guards(evidence, svc) and any(
@@ -327,6 +333,15 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         )
     )
     return findings
+
+
+def _no_such_service(evidence: Evidence, svc: ServiceEvidence, calls: list[EvidenceItem]) -> bool:
+    """Whether every failing call to ``svc`` is a lookup answered "no such name"
+    (``DNS_NO_SUCH_NAME``) while the Service was not read: a name that does not exist."""
+    read = [*evidence.services, *followed_services(evidence)]
+    if not calls or any(_same(svc, s) for s in read):
+        return False
+    return all(DNS_NO_SUCH_NAME.search(c.fact) for c in calls)
 
 
 def _same(one: ServiceEvidence, other: ServiceEvidence) -> bool:

@@ -177,6 +177,20 @@ DISK_FULL_LOG = re.compile(
     r"insufficient|\bstoragefull\b|\bstorage full\b)"
 )
 
+# Something that filled up over time: memory (a process out of it, a store at its memory cap
+# refusing writes) or a disk. What fills since a change shows its effect only once full, so
+# such a change can be guilty of a symptom that began long after it.
+FILLED_LOG = re.compile(
+    "|".join(
+        (
+            OOM_LOG.pattern.removeprefix("(?i)"),
+            DISK_FULL_LOG.pattern.removeprefix("(?i)"),
+            r"(OOM command not allowed|used memory > 'maxmemory'|memory resource limit alarm)",
+        )
+    ),
+    re.IGNORECASE,
+)
+
 _HOST_PATTERNS = (
     re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][\w.-]*)"),
     re.compile(r"(?i)\bdial (?:tcp|udp)\d? (?P<host>[a-z0-9][\w.-]*):\d+"),

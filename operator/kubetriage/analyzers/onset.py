@@ -1,8 +1,9 @@
 """When the symptom began: the first Warning event, the first step of a symptom series (errors,
 latency, memory, CPU, restarts; never the request rate itself), the alert's own start, and
-the rollout on the metrics' clock. Change correlation (``changes``), a callee's change
-(``dependencies``), a caller's rollout (``client_rollout``) and the status timeline measure
-the delay from a change to this onset.
+the rollout on the metrics' clock, and whether a change served without the symptom for a
+while before a series stepped (``served_before_step``). Change correlation (``changes``), a
+callee's change (``dependencies``), a caller's rollout (``client_rollout``) and the status
+timeline measure the delay from a change to this onset.
 
 Pure functions of Evidence.
 """
@@ -12,15 +13,27 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from kubetriage import prose
 from kubetriage.analyzers.demand import is_traffic
-from kubetriage.analyzers.support import RISE, item, metric_growth, timestamp
+from kubetriage.analyzers.log_signatures import FILLED_LOG
+from kubetriage.analyzers.support import RISE, grep_logs, item, metric_growth, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.object_evidence import MetricSummary
 
 # A symptom that begins this soon after a change is attributed to it.
 ONSET_AFTER_CHANGE = timedelta(hours=2)
 # Clock skew and scrape intervals: a symptom "one minute before" a change is the same moment.
 ONSET_TOLERANCE = timedelta(minutes=2)
+# A change that was live this long before a symptom series stepped up, while the series was
+# seen at its earlier level after the change, did not cause the step: the new revision (or the
+# edit) served without the symptom in between, so the step has another cause (a dependency, a
+# spike in traffic, a node, a scheduled job). A delay the change itself explains (a leak, a
+# filling volume) ramps from the change instead of stepping long after it, or says in the logs
+# that something filled up (``filling_since``).
+SERVED_BEFORE_STEP = timedelta(minutes=30)
+# ... and for at least this long in the samples (not inferred from a gap before the window).
+SEEN_SERVING = timedelta(minutes=5)
 _SYMPTOM_METRIC = re.compile(
     r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
 )
@@ -37,6 +50,79 @@ def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
     return None
 
 
+def symptom_series(evidence: Evidence) -> list[MetricSummary]:
+    """The series that show a symptom rising (errors, latency, memory, CPU, restarts; never
+    the request rate itself) and when they stepped (``changed_at``)."""
+    found: list[MetricSummary] = []
+    for metric in evidence.metrics:
+        label = f"{metric.name} {metric.query}"
+        if metric.changed_at is None or metric.trend != "rising":
+            continue
+        if not _SYMPTOM_METRIC.search(label) or is_traffic(metric):
+            continue
+        growth = metric_growth(metric)
+        if growth is not None and growth >= RISE:
+            found.append(metric)
+    return found
+
+
+def stepped_long_after(metric: MetricSummary, change_at: datetime) -> bool:
+    """Whether ``metric`` stepped to a new level ``SERVED_BEFORE_STEP`` or more after the
+    change, having been sampled at its earlier level for ``SEEN_SERVING`` since the change."""
+    if metric.shape != "step" or metric.changed_at is None or metric.first_at is None:
+        return False
+    step = timestamp(metric.changed_at)
+    seen_from = max(timestamp(change_at), timestamp(metric.first_at))
+    return (
+        step - timestamp(change_at) >= SERVED_BEFORE_STEP.total_seconds()
+        and step - seen_from >= SEEN_SERVING.total_seconds()
+    )
+
+
+def filling_since(evidence: Evidence) -> bool:
+    """Whether something fills up in the evidence, which delays a change's effect until it is
+    full: a container the OOM killer ended, a memory series that grows without a single step
+    (a ramp, or the sawtooth of a leak the OOM killer resets), or logs saying memory or a disk
+    filled (``FILLED_LOG``)."""
+    killed = any(
+        state is not None and state.reason == "OOMKilled"
+        for pod in evidence.pods
+        for container in pod.containers
+        for state in (container.state, container.last_state)
+    )
+    growing = any(
+        metric.trend == "rising" and metric.shape in ("ramp", "spike")
+        for metric in evidence.metrics
+        if "memory" in f"{metric.name} {metric.query}"
+    )
+    logs = [*evidence.logs, *(log for d in evidence.dependencies for log in d.logs)]
+    return killed or growing or bool(grep_logs(logs, FILLED_LOG, limit=1))
+
+
+def served_before_step(
+    evidence: Evidence, change_at: datetime
+) -> tuple[datetime, EvidenceItem] | None:
+    """The first symptom series that stepped up long after the change while it was seen at
+    its earlier level since (``stepped_long_after``): the change served without the symptom.
+    None when something fills up (``filling_since``): then the delay is the filling's."""
+    if filling_since(evidence):
+        return None
+    steps = [
+        (metric.changed_at, metric)
+        for metric in symptom_series(evidence)
+        if metric.changed_at is not None and stepped_long_after(metric, change_at)
+    ]
+    if not steps:
+        return None
+    when, metric = min(steps, key=lambda s: timestamp(s[0]))
+    served = prose.duration(timestamp(when) - timestamp(change_at))
+    return when, item(
+        "metrics",
+        f"{metric.name or metric.query} held its level for {served} after the change "
+        f"and stepped up only at {when:%H:%M}",
+    )
+
+
 def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     """When each symptom was first seen: Warning events, crashes, and metric steps."""
     found: list[tuple[datetime, EvidenceItem]] = []
@@ -48,21 +134,14 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
                     item("events", f"first {event.reason} at {event.first_seen:%H:%M}"),
                 )
             )
-    for metric in evidence.metrics:
-        label = f"{metric.name} {metric.query}"
-        if metric.changed_at is None or metric.trend != "rising":
-            continue
-        if not _SYMPTOM_METRIC.search(label) or is_traffic(metric):
-            continue
-        growth = metric_growth(metric)
-        if growth is None or growth < RISE:
-            continue
-        found.append(
-            (
-                metric.changed_at,
-                item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
+    for metric in symptom_series(evidence):
+        if metric.changed_at is not None:
+            found.append(
+                (
+                    metric.changed_at,
+                    item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
+                )
             )
-        )
     return found
 
 

@@ -33,6 +33,7 @@ from kubetriage.analyzers.demand import (
     is_traffic,
     traffic_rose,
 )
+from kubetriage.analyzers.onset import filling_since, stepped_long_after
 from kubetriage.analyzers.pods import failing_node, pod_events, pod_failing
 from kubetriage.analyzers.support import (
     CPU_USAGE,
@@ -372,8 +373,11 @@ def _rose_after(
         if is_traffic(metric):
             continue  # more requests are demand, not the new code's cost
         growth = metric_growth(metric)
-        stepped = metric.changed_at is not None and timestamp(metric.changed_at) >= timestamp(
-            rolled_out
+        stepped = (
+            metric.changed_at is not None
+            and timestamp(metric.changed_at) >= timestamp(rolled_out)
+            # the new revision served at the earlier level for a while: the step is not its
+            and not (stepped_long_after(metric, rolled_out) and not filling_since(evidence))
         )
         if growth is not None and growth >= factor and metric.last > 0 and stepped:
             facts.append(

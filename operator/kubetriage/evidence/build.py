@@ -37,6 +37,7 @@ from kubetriage.evidence.index import (
     choose_target,
     departed_pods,
     resolve_scope,
+    secret_writers,
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import select_logs
@@ -303,6 +304,8 @@ def _scope_test(
     if chosen is not None:
         scope_keys.add(ref_key(chosen))
     scope_keys |= {("HorizontalPodAutoscaler", a.namespace, a.name) for a in autoscalers}
+    # The Secrets the pods read, and what writes them: their events date a Secret's change.
+    scope_keys |= set(secret_writers(scope.workload, scope.pods, build.limits.max_config_maps))
 
     def in_scope(key: tuple[str, str, str]) -> bool:
         if key in scope_keys:

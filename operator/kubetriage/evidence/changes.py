@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from kubetriage.evidence.index import SECRET_WRITERS
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_int, as_time, dicts
 from kubetriage.models.base import ObjectRef
@@ -57,7 +58,6 @@ _MESH_KEY = re.compile(
     r"|linkerd\.io/inject$|config\.linkerd\.io/|config\.alpha\.linkerd\.io/)"
 )
 # Events saying a Secret was (re)written, by the Secret's own controller or its source's.
-_SECRET_WRITERS = frozenset({"Secret", "ExternalSecret", "SealedSecret"})
 _SECRET_WRITTEN = frozenset({"Updated", "Created", "Unsealed", "Synced", "SecretSynced"})
 _MAX_DETAIL = 160
 
@@ -343,7 +343,7 @@ def secret_changes(events: Iterable[EventEvidence]) -> list[ChangeEvidence]:
     ExternalSecret or SealedSecret writes the Secret of the same name by default)."""
     changes: list[ChangeEvidence] = []
     for event in events:
-        if event.involved.kind not in _SECRET_WRITERS or event.reason not in _SECRET_WRITTEN:
+        if event.involved.kind not in SECRET_WRITERS or event.reason not in _SECRET_WRITTEN:
             continue
         source = "" if event.involved.kind == "Secret" else f" by {event.involved.kind}"
         changes.append(

@@ -10,7 +10,7 @@ reads only what the ``CollectionRun`` holds.
 
 from __future__ import annotations
 
-from kubetriage.evidence.index import claim_names
+from kubetriage.evidence.index import claim_names, secret_writers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.summaries.nodes import node_troubled
@@ -68,8 +68,12 @@ def event_subjects(
         elif kind == "Certificate" or (kind == "CertificateRequest" and _not_ready(obj)):
             # A request that failed: its issuer's events say why (the CA's own error).
             subjects.append((kind, ns, name))
+    # The Secrets the pods read and what writes them: their events date a Secret's change.
+    writers = secret_writers(workload, kept, limits.max_config_maps)
+    subjects += writers
     unique = list(dict.fromkeys(subjects))
     cap = limits.max_pods + limits.max_revisions + limits.max_nodes + limits.max_pvcs + 8
+    cap += len(writers)
     if len(unique) > cap:
         run.truncated.append(f"event lookups: {cap} of {len(unique)} objects")
     return unique[:cap]

@@ -8,7 +8,7 @@ the target, its workload and the pods that matter, most interesting first. Pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -285,6 +285,30 @@ def referenced_config(pod_spec: JsonDict) -> set[tuple[str, str]]:
     for secret in dicts(pod_spec.get("imagePullSecrets")):
         found.add(("Secret", str(secret.get("name"))))
     return {ref for ref in found if ref[1] != "None"}
+
+
+# The kinds whose events say a Secret was written: the Secret's own, and its source's (an
+# ExternalSecret or SealedSecret writes the Secret of the same name by default).
+SECRET_WRITERS = ("Secret", "ExternalSecret", "SealedSecret")
+
+
+def secret_writers(
+    workload: JsonDict | None, pods: Sequence[JsonDict], limit: int
+) -> list[tuple[str, str, str]]:
+    """The objects whose events say that a Secret the workload's pods read was written (at
+    most ``limit`` Secrets): Secrets are never read, so their events, and their writers', are
+    how the timeline learns that one changed (``changes.secret_changes``)."""
+    specs = [as_dict(p.get("spec")) for p in pods]
+    if workload is not None:
+        template = as_dict(as_dict(workload.get("spec")).get("template"))
+        specs.insert(0, as_dict(template.get("spec")))
+    namespace = _ns(workload) if workload is not None else (_ns(pods[0]) if pods else "")
+    if not namespace:
+        return []
+    names = sorted(
+        {name for spec in specs for kind, name in referenced_config(spec) if kind == "Secret"}
+    )
+    return [(kind, namespace, name) for name in names[:limit] for kind in SECRET_WRITERS]
 
 
 def choose_target(

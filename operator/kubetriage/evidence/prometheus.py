@@ -128,6 +128,7 @@ def summarize_series(
         trend=_trend(values[0], values[-1]) if len(values) > 1 else "unknown",
         changed_at=changed_at,
         samples=len(finite),
+        first_at=finite[0][0],
         shape=shape,
         before=before,
         after=after,

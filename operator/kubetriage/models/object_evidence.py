@@ -290,6 +290,9 @@ class MetricSummary(BaseModel):
     trend: Literal["rising", "falling", "flat", "unknown"] = "unknown"
     changed_at: datetime | None = None
     samples: int = 0
+    # When the first sample of the answer was taken: how far back the series shows the
+    # workload's state (a query's window, or the moment a new pod began to report).
+    first_at: datetime | None = None
     # The series' shape: a "step" to a new level at ``changed_at`` (with the mean level
     # ``before`` and ``after`` it), a "ramp" (steady slope, no single jump), a "spike" that
     # came back, or "flat" (``kubetriage.evidence.prometheus.summarize_series``).
