@@ -1,4 +1,5 @@
-"""Ownership as controllers read it (``models.objects.controller_ref`` / ``controlled_by``).
+"""Ownership as controllers read it (``models.objects.controller_ref`` / ``controlled_by``),
+and the object a reference names among a list call's answer (``evidence.raw.listed``).
 
 Pure: plain object dicts; nothing real is needed.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetriage.evidence.raw import listed
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import controlled_by, controller_ref
 
 
@@ -40,3 +43,13 @@ def test_a_same_named_successor_does_not_control_by_uid() -> None:
     assert controlled_by(_obj(RS), owner)
     assert not controlled_by(_obj(RS), successor)
     assert not controlled_by(_obj(GC_ONLY), owner)
+
+
+def test_the_object_a_reference_names_is_found_among_a_list_calls_answer() -> None:
+    shop = {"kind": "Deployment", "metadata": {"name": "cart", "namespace": "shop"}}
+    other = {"kind": "Deployment", "metadata": {"name": "cart", "namespace": "stage"}}
+    node = {"kind": "Node", "metadata": {"name": "w1"}}
+    objects = [other, shop, node]
+    assert listed(objects, ObjectRef(kind="Deployment", namespace="shop", name="cart")) is shop
+    assert listed(objects, ObjectRef(kind="Node", name="w1")) is node
+    assert listed(objects, ObjectRef(kind="StatefulSet", namespace="shop", name="cart")) is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.callers import callee_services, find_callers, named_services
+from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.targets import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.models.base import ObjectRef
@@ -93,10 +94,8 @@ async def find_queue_consumer(
     found = consumer_elsewhere(alerts, chosen, pods, workloads)
     if found is None or not scope.may_target(found):
         return None
-    obj = next(
-        w
-        for w in workloads
-        if w.get("kind") == found.kind and _ns(w) == found.namespace and _name(w) == found.name
-    )
+    obj = listed(workloads, found)
+    if obj is None:
+        return None
     run.add(obj)
     return found, obj

@@ -7,7 +7,7 @@ a missing or mistyped field reads as absent. Pure; shared by the evidence builde
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,3 +104,9 @@ def obj_key(obj: JsonDict) -> tuple[str, str, str]:
 
 def ref_key(ref: ObjectRef) -> tuple[str, str, str]:
     return (ref.kind, ref.namespace or "", ref.name)
+
+
+def listed(objects: Iterable[JsonDict], ref: ObjectRef) -> JsonDict | None:
+    """The object among ``objects`` (a list call's answer) that ``ref`` names; None if absent."""
+    key = ref_key(ref)
+    return next((obj for obj in objects if obj_key(obj) == key), None)

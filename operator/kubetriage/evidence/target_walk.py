@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from kubetriage.evidence.caller_walk import find_queue_consumer
 from kubetriage.evidence.ingress_walk import probed_ingress
+from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
 from kubetriage.evidence.targets import target_namespace, unplaced_names, with_probed
@@ -132,11 +133,9 @@ async def _unplaced_owner(
     found = unplaced_owner(alerts, readable)
     if found is None or not scope.may_target(found):
         return None
-    obj = next(
-        w
-        for w in readable
-        if w.get("kind") == found.kind and _ns(w) == found.namespace and _name(w) == found.name
-    )
+    obj = listed(readable, found)
+    if obj is None:
+        return None
     run.add(obj)
     run.error(f"the alert names no namespace; using {found.display()}")
     return found, obj
