@@ -172,10 +172,9 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             c.kind == "image-digest" and c.object.same_object(workload) for c in evidence.changes
         ):
             continue  # or the image the node pulled
+        measured = node_metric_problems(evidence, node)
         reported = (
-            _node_problems(evidence, node)
-            + node_metric_problems(evidence, node)
-            + _sandbox_failures(evidence, node.name)
+            _node_problems(evidence, node) + measured + _sandbox_failures(evidence, node.name)
         )
         neighbours = _neighbour_failures(node)
         problems = reported + neighbours
@@ -191,9 +190,7 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
         # A pod that runs but whose probes time out there: what the kubelet says of it.
         said = [item("events", event_fact(e)) for e in _kubelet_trouble(evidence, failing[0])[:1]]
         # The node's own word: its conditions, or its own series past a threshold.
-        held = any(f.source.startswith("node/") for f in problems) or bool(
-            node_metric_problems(evidence, node)
-        )
+        held = any(f.source.startswith("node/") for f in problems) or bool(measured)
         findings.append(
             make_finding(
                 "node-localized",

@@ -19,20 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from kubetriage.csi_errors import unreachable_csi_driver
 from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
-from kubetriage.models.objects import JsonDict
-
-
-def _d(value: Any) -> JsonDict:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[JsonDict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.models.objects import JsonDict, controller_ref
 
 
 def csi_failing_nodes(
@@ -86,9 +79,8 @@ def node_csi_hosts(
         if not _serves_driver(pod, driver):
             continue
         meta = _d(pod.get("metadata"))
-        for owner in _dicts(meta.get("ownerReferences")):
-            if owner.get("kind") != "DaemonSet" or not isinstance(owner.get("name"), str):
-                continue
+        owner = controller_ref(pod) or {}
+        if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
             host = ServiceHost(
                 name=owner["name"],
                 namespace=str(meta.get("namespace")),
@@ -148,10 +140,10 @@ def node_agent_hosts(
         condition, since = when[node]
         if not timedelta(0) <= since - created <= AGENT_REPLACED_BEFORE:
             continue
-        for owner in _dicts(meta.get("ownerReferences")):
-            if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
-                key = (str(meta.get("namespace")), owner["name"])
-                seen.setdefault(key, []).append(f"node {node} {condition}")
+        owner = controller_ref(pod) or {}
+        if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
+            key = (str(meta.get("namespace")), owner["name"])
+            seen.setdefault(key, []).append(f"node {node} {condition}")
     ranked = sorted(seen.items(), key=lambda kv: -len(kv[1]))[:MAX_AGENTS]
     return [
         ServiceHost(name=name, namespace=ns, port=None, source=source, kind="DaemonSet")
