@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,17 @@ def _case_dirs() -> list[Path]:
     return [*case_dirs(TRAIN), *case_dirs(HOLDOUT)]
 
 
+@cache
 def _load(path: Path) -> dict[str, Any]:
+    """The case's raw mapping, read once per run: nine checks read every case, and parsing
+    and validating each case nine times was most of this module's time. Nothing mutates it."""
     return read_case_mapping(path)
+
+
+@cache
+def _case(path: Path) -> Case:
+    """The case validated by the strict model, once per run (as ``_load``)."""
+    return Case.model_validate(_load(path))
 
 
 def _objects(case: Case) -> set[tuple[str, str | None, str]]:
@@ -110,7 +120,7 @@ def test_case_dirs_hold_only_case_yaml() -> None:
 def test_case_is_valid(path: Path) -> None:
     raw = (path / "case.yaml").read_bytes()
     assert len(raw) < MAX_CASE_BYTES, f"{path.name} is {len(raw)} bytes"
-    case = Case.model_validate(_load(path))
+    case = _case(path)
     assert case.id == path.name
     assert case.title
     assert case.source
@@ -122,7 +132,7 @@ def test_case_is_valid(path: Path) -> None:
 
 @pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_target_is_in_cluster(path: Path) -> None:
-    case = Case.model_validate(_load(path))
+    case = _case(path)
     assert case.expect is not None
     target = case.expect.target
     present = _objects(case)
@@ -136,7 +146,7 @@ def test_target_is_in_cluster(path: Path) -> None:
 
 @pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_alert_labels_name_existing_objects(path: Path) -> None:
-    case = Case.model_validate(_load(path))
+    case = _case(path)
     labels = case.alert.labels
     present = _objects(case)
     namespaces = {ns for _, ns, _ in present if ns}
@@ -150,7 +160,7 @@ def test_alert_labels_name_existing_objects(path: Path) -> None:
 
 @pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_metrics_notation(path: Path) -> None:
-    case = Case.model_validate(_load(path))
+    case = _case(path)
     if case.metrics is None:
         return
     counts = set()
@@ -165,7 +175,7 @@ def test_metrics_notation(path: Path) -> None:
 @pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_expectation_does_not_leak_into_inputs(path: Path) -> None:
     data = _load(path)
-    case = Case.model_validate(data)
+    case = _case(path)
     assert case.expect is not None
     category = case.expect.category.value
     spelled = {category, category.replace("-", " "), category.replace("-", "_")}
@@ -185,14 +195,14 @@ def test_expectation_does_not_leak_into_inputs(path: Path) -> None:
 
 
 def test_ids_unique() -> None:
-    ids = [Case.model_validate(_load(p)).id for p in CASE_DIRS]
+    ids = [_case(p).id for p in CASE_DIRS]
     assert len(ids) == len(set(ids))
 
 
 def test_every_category_covered() -> None:
     counts: Counter[str] = Counter()
     for path in CASE_DIRS:
-        case = Case.model_validate(_load(path))
+        case = _case(path)
         assert case.expect is not None
         counts[case.expect.category.value] += 1
     missing = {c.value: counts[c.value] for c in Category if counts[c.value] < MIN_PER_CATEGORY}
@@ -201,7 +211,7 @@ def test_every_category_covered() -> None:
 
 def test_secrets_carry_no_values() -> None:
     for path in CASE_DIRS:
-        for obj in Case.model_validate(_load(path)).cluster:
+        for obj in _case(path).cluster:
             if obj["kind"] == "Secret":
                 for key, value in (obj.get("data") or {}).items():
                     assert value == "cmVkYWN0ZWQ=", f"{path.name}: Secret key {key} holds a value"
@@ -264,7 +274,7 @@ def _check_histograms(parsed: Sequence[tuple[SeriesSelector, Sequence[float | No
 @pytest.mark.parametrize("path", CASE_DIRS, ids=case_id)
 def test_metrics_are_raw_series_as_scraped(path: Path) -> None:
     """Raw selectors the replay parses; counters only rise or reset; buckets cumulative."""
-    case = Case.model_validate(_load(path))
+    case = _case(path)
     if case.metrics is None:
         return
     _check_raw_series(case)
@@ -277,7 +287,7 @@ def test_checks_reject_what_they_guard_against() -> None:
     expression = CaseSeries(series='sum(rate(x_total{a="b"}[5m]))', values="1x60")
     with pytest.raises(AssertionError):
         _check_raw_series(
-            Case.model_validate(_load(CASE_DIRS[0])).model_copy(
+            _case(CASE_DIRS[0]).model_copy(
                 update={"metrics": CaseMetrics(interval="1m", series=[expression])}
             )
         )
