@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.dependencies import node_dns_hosts, resolver_failing_nodes
+from kubetriage.evidence.dependencies import (
+    node_dns_hosts,
+    resolver_failing_nodes,
+    serving_daemonsets,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
@@ -94,6 +98,15 @@ def test_only_a_daemonset_pod_serving_dns_on_the_failing_nodes_own_network_is_na
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
         ("DaemonSet", "kube-system", "node-local-dns", "log shop/checkout-a/app")
     ]
+
+
+def test_a_daemonset_failing_on_two_nodes_is_followed_once_named_by_its_first_node() -> None:
+    pods = [_cache_pod(BUSY), _cache_pod(QUIET)]
+    hosts = serving_daemonsets(
+        pods, {QUIET: "log a", BUSY: "log b"}, lambda pod, node: node != "elsewhere", port=53
+    )
+    assert [(h.name, h.port, h.source) for h in hosts] == [("node-local-dns", 53, "log b")]
+    assert serving_daemonsets(pods, {QUIET: "log a"}, lambda pod, node: False, port=53) == []
 
 
 def _cluster(killed: bool) -> list[dict[str, Any]]:

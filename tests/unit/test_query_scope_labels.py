@@ -30,11 +30,15 @@ def _queries(target: ObjectRef, alerts: list[Alert] | None = None) -> dict[str, 
 
 
 def _evaluate(
-    tmp_path: Path, series: list[tuple[str, str]], expr: str, expected: float | None
+    tmp_path: Path,
+    series: list[tuple[str, str]],
+    expr: str,
+    expected: float | None,
+    labels: str = "{}",
 ) -> subprocess.CompletedProcess[str]:
     """Run ``promtool test rules``: ``expr`` at minute 20 over ``series`` (one sample a
-    minute) is ``expected`` with no labels, or empty when ``expected`` is None."""
-    samples = [] if expected is None else [{"labels": "{}", "value": expected}]
+    minute) is ``expected`` with ``labels``, or empty when ``expected`` is None."""
+    samples = [] if expected is None else [{"labels": labels, "value": expected}]
     check = {
         "tests": [
             {
@@ -56,9 +60,13 @@ def _evaluate(
 
 
 def _assert_evaluates(
-    tmp_path: Path, series: list[tuple[str, str]], expr: str, expected: float | None
+    tmp_path: Path,
+    series: list[tuple[str, str]],
+    expr: str,
+    expected: float | None,
+    labels: str = "{}",
 ) -> None:
-    completed = _evaluate(tmp_path, series, expr, expected)
+    completed = _evaluate(tmp_path, series, expr, expected, labels)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -174,3 +182,47 @@ def test_opentelemetry_series_named_by_their_deployment(tmp_path: Path) -> None:
         )
     ]
     _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate_from_histogram"], 2.0)
+
+
+OTEL_POD = (
+    'k8s_namespace_name="shop",k8s_pod_name="checkout-5f6b7c8d9-tz6wq",k8s_container_name="app"'
+)
+POD_LABELS = '{container="app", pod="checkout-5f6b7c8d9-tz6wq"}'
+
+
+def test_an_opentelemetry_collectors_pod_series_answer_the_per_container_queries(
+    tmp_path: Path,
+) -> None:
+    # kubeletstats and k8s_cluster receivers through the collector's Prometheus exporter:
+    # pod and container only in resource attributes, the limit and CPU under their own names.
+    series = [
+        (f'container_memory_working_set_bytes{{namespace="observability",{OTEL_POD}}}', "900x30"),
+        (f'k8s_container_memory_limit_bytes{{namespace="observability",{OTEL_POD}}}', "1000x30"),
+        (f'container_cpu_time_seconds_total{{namespace="observability",{OTEL_POD}}}', "0+30x30"),
+        (
+            'container_memory_working_set_bytes{k8s_namespace_name="other",'
+            'k8s_pod_name="checkout-5f6b7c8d9-tz6wq",k8s_container_name="app"}',
+            "5000x30",
+        ),
+    ]
+    queries = _queries(CHECKOUT)
+    _assert_evaluates(tmp_path, series, queries["memory_working_set_bytes"], 900, POD_LABELS)
+    _assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.9, POD_LABELS)
+    _assert_evaluates(tmp_path, series, queries["cpu_usage_cores"], 0.5, POD_LABELS)
+
+
+def test_cadvisor_series_still_answer_the_per_container_queries(tmp_path: Path) -> None:
+    series = [
+        (
+            'container_memory_working_set_bytes{namespace="shop",'
+            'pod="checkout-5f6b7c8d9-tz6wq",container="app"}',
+            "700x30",
+        ),
+        (
+            'kube_pod_container_resource_limits{namespace="shop",pod="checkout-5f6b7c8d9-tz6wq",'
+            'container="app",resource="memory"}',
+            "1000x30",
+        ),
+    ]
+    queries = _queries(CHECKOUT)
+    _assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.7, POD_LABELS)

@@ -22,7 +22,7 @@ that summary is ``kubetriage.evidence.dependency_summary``'s.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -315,30 +315,42 @@ def _serves_dns(pod: JsonDict) -> bool:
     )
 
 
-def node_dns_hosts(
-    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+def serving_daemonsets(
+    pods: Iterable[JsonDict],
+    sources: Mapping[str, str],
+    serves: Callable[[JsonDict, str], bool],
+    port: int | None,
 ) -> list[ServiceHost]:
-    """The DaemonSets whose pods serve DNS on the nodes where lookups fail (``failing``:
-    ``resolver_failing_nodes``): pods of a node resolve through its cache before the cluster
-    DNS, so the cache on that node is the suspect, named by the failing line's source."""
-    sources = dict(failing)
+    """The DaemonSets whose pods on the nodes of ``sources`` (node -> the evidence line that
+    named it) serve what fails there (``serves(pod, node)``), each once, named by its node's
+    line: a node agent is followed like a callee, so what is wrong with it is read like any
+    dependency's trouble."""
     found: list[ServiceHost] = []
     for pod in pods:
         node = _d(pod.get("spec")).get("nodeName")
-        if node not in sources or not _serves_dns(pod):
+        if not isinstance(node, str) or node not in sources or not serves(pod, node):
             continue
         owner = controller_ref(pod) or {}
         if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
             host = ServiceHost(
                 name=owner["name"],
                 namespace=str(_meta(pod).get("namespace")),
-                port=53,
+                port=port,
                 source=sources[node],
                 kind="DaemonSet",
             )
             if all((h.name, h.namespace) != (host.name, host.namespace) for h in found):
                 found.append(host)
     return found
+
+
+def node_dns_hosts(
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+) -> list[ServiceHost]:
+    """The DaemonSets whose pods serve DNS on the nodes where lookups fail (``failing``:
+    ``resolver_failing_nodes``): pods of a node resolve through its cache before the cluster
+    DNS, so the cache on that node is the suspect, named by the failing line's source."""
+    return serving_daemonsets(pods, dict(failing), lambda pod, _node: _serves_dns(pod), 53)
 
 
 def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from kubetriage.csi_errors import unreachable_csi_driver
-from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.dependencies import ServiceHost, serving_daemonsets
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
@@ -69,28 +69,11 @@ def node_csi_hosts(
 ) -> list[ServiceHost]:
     """The DaemonSets whose pods serve the unreachable CSI driver on the nodes where mounts
     fail (``failing``: ``csi_failing_nodes``), named by the failing event's source."""
-    wanted = {node: (driver, source) for node, driver, source in failing}
-    found: list[ServiceHost] = []
-    for pod in pods:
-        node = _d(pod.get("spec")).get("nodeName")
-        if not isinstance(node, str) or node not in wanted:
-            continue
-        driver, source = wanted[node]
-        if not _serves_driver(pod, driver):
-            continue
-        meta = _d(pod.get("metadata"))
-        owner = controller_ref(pod) or {}
-        if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
-            host = ServiceHost(
-                name=owner["name"],
-                namespace=str(meta.get("namespace")),
-                port=None,
-                source=source,
-                kind="DaemonSet",
-            )
-            if all((h.name, h.namespace) != (host.name, host.namespace) for h in found):
-                found.append(host)
-    return found
+    drivers = {node: driver for node, driver, _ in failing}
+    sources = {node: source for node, _, source in failing}
+    return serving_daemonsets(
+        pods, sources, lambda pod, node: _serves_driver(pod, drivers[node]), port=None
+    )
 
 
 # The node conditions under which the kubelet evicts pods: something on the node uses up

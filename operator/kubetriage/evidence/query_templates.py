@@ -8,6 +8,7 @@ of them apply to an incident and renders them with escaped values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from kubetriage.models.vocabulary import Category
@@ -62,6 +63,59 @@ def _or_by_service(promql: str) -> str:
         return promql
     sides = [promql] + [promql.replace(_JOB, other) for other in _JOB_ALTERNATIVES]
     return " or ".join(f"({side})" for side in sides)
+
+
+# Per-container series an OpenTelemetry collector exported (kubeletstats and k8s_cluster
+# receivers, through its Prometheus exporter) name the pod, its namespace and the container
+# in resource attributes, and some metrics differently: kube-prometheus's selector -> the
+# OTel metric holding the same quantity.
+_OTEL_POD = (
+    'k8s_namespace_name="$namespace",k8s_pod_name=~"$pod_regex",'
+    'k8s_container_name=~"$container_regex"'
+)
+_OTEL_POD_SERIES: tuple[tuple[str, str], ...] = (
+    (
+        f"container_memory_working_set_bytes{{{_POD_CONTAINERS}}}",
+        "container_memory_working_set_bytes",
+    ),
+    (f"container_cpu_usage_seconds_total{{{_POD_CONTAINERS}}}", "container_cpu_time_seconds_total"),
+    (
+        f'kube_pod_container_resource_limits{{{_POD_CONTAINERS},resource="memory"}}',
+        "k8s_container_memory_limit_bytes",
+    ),
+    (
+        f'kube_pod_container_resource_limits{{{_POD_CONTAINERS},resource="cpu"}}',
+        "k8s_container_cpu_limit",
+    ),
+    (f"kube_pod_container_status_restarts_total{{{_POD_CONTAINERS}}}", "k8s_container_restarts"),
+)
+
+
+def _as_kube_labels(promql: str) -> str:
+    """An OTel series relabelled with the pod and container labels kube-prometheus uses
+    (``$$1``: the ``string.Template`` escape of label_replace's ``$1``)."""
+    pod = f'label_replace({promql}, "pod", "$$1", "k8s_pod_name", "(.+)")'
+    return f'label_replace({pod}, "container", "$$1", "k8s_container_name", "(.+)")'
+
+
+def _or_otel_pod(promql: str) -> str:
+    """Each per-container selector of kube-prometheus's series (bare, or under ``rate`` or
+    ``increase`` over a range), or the same quantity from an OpenTelemetry collector's series
+    relabelled to ``pod`` and ``container``: the aggregations around it see either."""
+    for selector, otel in _OTEL_POD_SERIES:
+        kube = re.escape(selector)
+        otel_selector = f"{otel}{{{_OTEL_POD}}}"
+
+        def ranged(m: re.Match[str], selector: str = selector, otel: str = otel_selector) -> str:
+            fn, window = m[1], m[2]
+            return f"({fn}({selector}[{window}]) or {_as_kube_labels(f'{fn}({otel}[{window}])')})"
+
+        def bare(m: re.Match[str], selector: str = selector, otel: str = otel_selector) -> str:
+            return f"({selector} or {_as_kube_labels(otel)})"
+
+        promql = re.sub(rf"\b(rate|increase)\({kube}\[(\w+)\]\)", ranged, promql)
+        promql = re.sub(rf"(?<!\w){kube}(?!\[)", bare, promql)
+    return promql
 
 
 def _by_job(
@@ -412,5 +466,5 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
 )
 
 WORKLOAD_TEMPLATES: tuple[QueryTemplate, ...] = tuple(
-    replace(t, promql=_or_by_service(t.promql)) for t in _CATALOGUE
+    replace(t, promql=_or_otel_pod(_or_by_service(t.promql))) for t in _CATALOGUE
 )
