@@ -146,7 +146,7 @@ def build_evidence(
             node.troubled_neighbours = troubled_neighbours(
                 index, node.name, namespace, scope.pods, scope.workload
             )
-    pvc_objs = select_pvcs(build, pods)
+    pvc_objs = select_pvcs(build, pods, own)
     pvcs = summarise_all(
         bounded(pvc_objs, limits.max_pvcs, "persistent volume claims", notes), notes, pvc_summary
     )
