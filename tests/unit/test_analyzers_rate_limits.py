@@ -109,3 +109,41 @@ def test_refusals_with_no_callee_to_name_make_no_finding() -> None:
     ev = _evidence(f"{_REFUSED}\n{_REFUSED}\n", dependencies=[])
     assert rate_limited_calls(ev)
     assert not [f for f in analyze(ev).findings if f.analyzer == "rate-limited-dependency"]
+
+
+_ES_REJECTED = (
+    '{"level":"error","msg":"bulk item failures","status":429,'
+    '"error":"es_rejected_execution_exception: rejected execution of coordinating operation"}'
+)
+SEARCH = ObjectRef(kind="Service", namespace="search", name="logs-http")
+
+
+def _broker_and_search(search_selector: dict[str, str]) -> list[DependencyEvidence]:
+    broker = DependencyEvidence(
+        service=make.service("events-bootstrap", "queues", selector={"app": "broker"}),
+        ref=ObjectRef(kind="Service", namespace="queues", name="events-bootstrap"),
+        named_by=[f"pod {_POD} env BROKERS"],
+    )
+    search = DependencyEvidence(
+        service=make.service("logs-http", "search", selector=search_selector),
+        ref=SEARCH,
+        named_by=[f"pod {_POD} env SINK_URL"],
+    )
+    return [broker, search]
+
+
+def test_a_refusal_in_a_servers_own_words_names_that_server_among_several() -> None:
+    # A consumer reads a broker and writes a search cluster: the quoted Elasticsearch
+    # rejection is the search cluster's, though no line names a host.
+    dependencies = _broker_and_search({"common.k8s.elastic.co/type": "elasticsearch"})
+    ev = _evidence(f"{_ES_REJECTED}\n{_ES_REJECTED}\n", dependencies=dependencies)
+    assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, SEARCH)
+
+
+def test_a_servers_own_words_name_nothing_when_no_dependency_is_that_server() -> None:
+    dependencies = _broker_and_search({"app": "logs"})
+    ev = _evidence(f"{_ES_REJECTED}\n{_ES_REJECTED}\n", dependencies=dependencies)
+    assert not [f for f in analyze(ev).findings if f.analyzer == "rate-limited-dependency"]
+    # Plain 429s quote no server: two dependencies and no host leave the callee unnamed.
+    plain = _evidence(f"{_REFUSED}\n{_REFUSED}\n", dependencies=_broker_and_search({"app": "x"}))
+    assert not [f for f in analyze(plain).findings if f.analyzer == "rate-limited-dependency"]

@@ -312,6 +312,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "gateway.networking.k8s.io", "httproutes"),
         Request("list", "gateway.networking.k8s.io", "grpcroutes", namespace="shop"),
         Request("list", "networking.istio.io", "gateways"),
+        # Which source a workload's KEDA scaler reads.
+        Request("list", "keda.sh", "scaledobjects", namespace="shop"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -324,6 +326,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations"),
         Request("patch", "apiregistration.k8s.io", "apiservices", name="v1beta1.metrics.k8s.io"),
         Request("patch", "gateway.networking.k8s.io", "httproutes", namespace="shop"),
+        Request("patch", "keda.sh", "scaledobjects", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

@@ -226,3 +226,38 @@ def test_cadvisor_series_still_answer_the_per_container_queries(tmp_path: Path) 
     ]
     queries = _queries(CHECKOUT)
     _assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.7, POD_LABELS)
+
+
+def test_opentelemetry_series_labelled_with_the_kubernetes_namespace(tmp_path: Path) -> None:
+    # A pipeline that writes the pod's namespace as ``namespace`` and keeps service_name: the
+    # service's series are found; another namespace's service of that name is not.
+    series = [
+        (
+            'http_server_request_duration_seconds_count{namespace="shop",service_name="checkout",'
+            'http_response_status_code="200"}',
+            "0+90x30",
+        ),
+        (
+            'http_server_request_duration_seconds_count{namespace="shop",service_name="checkout",'
+            'http_response_status_code="503"}',
+            "0+30x30",
+        ),
+        (
+            'http_server_request_duration_seconds_count{namespace="other",service_name="checkout",'
+            'http_response_status_code="200"}',
+            "0+600x30",
+        ),
+    ]
+    queries = _queries(CHECKOUT)
+    _assert_evaluates(tmp_path, series, queries["http_request_rate_from_histogram"], 2.0)
+    _assert_evaluates(tmp_path, series, queries["otel_http_server_5xx_ratio"], 0.25)
+    elsewhere = [(s.replace('namespace="shop"', 'namespace="x"'), v) for s, v in series[:2]]
+    _assert_evaluates(tmp_path, elsewhere, queries["otel_http_server_5xx_ratio"], None)
+
+
+def test_the_scrape_jobs_series_win_over_namespace_and_service_name(tmp_path: Path) -> None:
+    series = [
+        ('http_requests_total{namespace="shop",job="checkout"}', "0+60x30"),
+        ('http_requests_total{namespace="shop",service_name="checkout"}', "0+600x30"),
+    ]
+    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)

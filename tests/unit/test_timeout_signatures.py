@@ -28,6 +28,10 @@ ANSWER = [
     "AxiosError: timeout of 5000ms exceeded",
     "java.net.SocketTimeoutException: Read timed out",
     "Error: ECONNABORTED",
+    # CQL (Cassandra, ScyllaDB): gocql's request timeout and the coordinator's read timeout.
+    "gocql: no response received from cassandra within timeout period",
+    "Operation timed out for ks.tbl - received only 0 responses from 1 CL=LOCAL_ONE.",
+    "ReadTimeout: Operation timed out - received only 1 responses.",
 ]
 EITHER = [
     'Get "http://ledger.payments:8080/v1": context deadline exceeded',

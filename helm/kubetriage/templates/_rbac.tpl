@@ -38,6 +38,11 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [networking.istio.io]
   resources: [gateways]
   verbs: [get, list, watch]
+# KEDA ScaledObjects: which source a workload's scaler reads, and whether it can (harmless
+# when KEDA is not installed).
+- apiGroups: [keda.sh]
+  resources: [scaledobjects]
+  verbs: [get, list, watch]
 {{- if .Values.rbac.certManager }}
 - apiGroups: [cert-manager.io]
   resources: [certificates, certificaterequests, issuers]

@@ -53,6 +53,10 @@ _CONNECT_TIMEOUT = (
 )
 _ANSWER_TIMEOUT = (
     r"read timed? ?out|SocketTimeoutException|timeout of \d+ ?ms exceeded|ECONNABORTED"
+    # Cassandra and ScyllaDB (CQL): gocql's request timeout, and the coordinator's
+    # ReadTimeout/WriteTimeout as every driver relays it ("... received only 0 responses").
+    r"|no response received from cassandra within timeout period"
+    r"|operation timed out (?:for [\w.]+ )?- received only \d+ responses?"
 )
 _EITHER_TIMEOUT = (
     r"i/o timeout|context deadline exceeded|ETIMEDOUT|timed? ?out (?:while |after )?waiting"

@@ -40,6 +40,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -47,7 +48,9 @@ from kubetriage.models.vocabulary import Action, Category
 class _Confidence:
     """How sure a rate-limited dependency finding is, by the evidence that earns it."""
 
-    named: float = 0.8  # the refused calls name the Service (its DNS name or external host)
+    # The refused calls name the Service (its DNS name or external host), or quote the own
+    # refusal of the one kind of server it is (``quoted_server``).
+    named: float = 0.8
     configured: float = 0.75  # the workload's configuration names this one dependency only
 
 
@@ -111,7 +114,60 @@ def limiting_service(evidence: Evidence, hits: list[LogHit]) -> tuple[ServiceEvi
     followed = [s for s in followed_services(evidence) if s.name not in own]
     if len(followed) == 1:
         return followed[0], False
+    quoting = quoted_server(evidence, hits)
+    if quoting is not None and quoting.name not in own:
+        return quoting, True
     return None
+
+
+# Servers that refuse work in words of their own, and the words naming such a server in a
+# Service's, its selector's or its workload's names: Elasticsearch and OpenSearch reject a
+# full write or search queue with ``es_rejected_execution_exception`` (HTTP 429) and trip
+# their circuit breakers with ``circuit_breaking_exception``; a Kafka broker's quotas throttle
+# a client with ``ThrottlingQuotaExceededException``.
+_SERVER_WORDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (
+        re.compile(
+            r"(?i)(es_rejected_execution_exception|EsRejectedExecutionException"
+            r"|OpenSearchRejectedExecutionException|circuit_breaking_exception)"
+        ),
+        ("elasticsearch", "opensearch"),
+    ),
+    (re.compile(r"ThrottlingQuotaExceededException"), ("kafka",)),
+)
+
+
+def _identity(dependency: DependencyEvidence) -> str:
+    """The names a dependency goes by: its Service, namespace, selector and workload."""
+    service = dependency.service
+    words = [] if service is None else [service.name, service.namespace or ""]
+    if service is not None:
+        words += [f"{k}={v}" for k, v in service.selector.items()]
+    if dependency.workload is not None:
+        words.append(dependency.workload.name)
+    return " ".join(words).lower()
+
+
+def quoted_server(evidence: Evidence, hits: list[LogHit]) -> ServiceEvidence | None:
+    """The one followed dependency that is the kind of server whose own refusal the lines
+    quote (``_SERVER_WORDS``), when the lines name no host: of a consumer that reads a broker
+    and writes an Elasticsearch, a quoted ``es_rejected_execution_exception`` is the
+    Elasticsearch's. None when no line quotes such a refusal, or when no dependency, or more
+    than one, is that kind of server."""
+    names = {
+        word
+        for pattern, words in _SERVER_WORDS
+        if any(pattern.search(h.line) for h in hits)
+        for word in words
+    }
+    if not names:
+        return None
+    matching = [
+        d.service
+        for d in evidence.dependencies
+        if d.service is not None and any(word in _identity(d) for word in names)
+    ]
+    return matching[0] if len(matching) == 1 else None
 
 
 def check_rate_limited(evidence: Evidence) -> list[Finding]:

@@ -25,6 +25,7 @@ from kubetriage.analyzers.support import (
     suggest_memory,
 )
 from kubetriage.csi_errors import unreachable_csi_driver
+from kubetriage.evidence.run_claims import CLAIM_IN_TEXT
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -75,9 +76,6 @@ _VOLUME_EVENT = re.compile(
     r"(?i)(persistentvolumeclaim|volume|multi-attach|attach|provision|storageclass|mount|pvc)"
 )
 _CONFIG_VOLUME = re.compile(r"(?i)(configmap|secret)s? \"?[\w.-]+\"? not found")
-_PVC_IN_TEXT = re.compile(
-    r"(?i)(?:persistentvolumeclaim|pvc|claim)[s]? \"?(?:[\w.-]+/)?(?P<name>[a-z0-9][\w.-]*)\"?"
-)
 
 
 # Claims that fail because of how they or their pods are specified, not for lack of space:
@@ -298,7 +296,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         if event.involved.kind == "PersistentVolumeClaim":
             names = [event.involved.name]
         else:
-            mentioned = [m["name"] for m in _PVC_IN_TEXT.finditer(event.message)]
+            mentioned = [m["name"] for m in CLAIM_IN_TEXT.finditer(event.message)]
             names = [n for n in mentioned if (event.involved.namespace or namespace, n) in pvcs]
             names = names or pod_pvcs.get(event.involved.name, [])
         fault = _spec_fault(event.message) or _second_node_attach(evidence, event)

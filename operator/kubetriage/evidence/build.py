@@ -63,6 +63,7 @@ from kubetriage.evidence.summaries.neighbours import troubled_neighbours
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
+from kubetriage.evidence.summaries.scalers import scaler_summaries
 from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
@@ -146,7 +147,7 @@ def build_evidence(
             node.troubled_neighbours = troubled_neighbours(
                 index, node.name, namespace, scope.pods, scope.workload
             )
-    pvc_objs = select_pvcs(build, pods)
+    pvc_objs = select_pvcs(build, pods, own)
     pvcs = summarise_all(
         bounded(pvc_objs, limits.max_pvcs, "persistent volume claims", notes), notes, pvc_summary
     )
@@ -241,6 +242,7 @@ def build_evidence(
         dependencies=dependencies,
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
+        scalers=scaler_summaries(index, scope.workload, limits.max_list_items),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         gateway_routes=_gateway_routes(build, namespace),
         callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),

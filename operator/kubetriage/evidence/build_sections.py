@@ -26,6 +26,7 @@ from kubetriage.evidence.raw import (
     obj_key,
     str_map,
 )
+from kubetriage.evidence.run_claims import claims_named_by_run
 from kubetriage.evidence.summaries.capacity import autoscaler_summary
 from kubetriage.evidence.summaries.dependencies import (
     DEPENDENCY_KINDS,
@@ -36,7 +37,7 @@ from kubetriage.evidence.summaries.nodes import node_troubled
 from kubetriage.evidence.summaries.pods import IMPLICIT_CONFIG_MAPS
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.network_policies import NetworkPolicyEvidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, LogTail, PodEvidence
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
@@ -94,8 +95,9 @@ def select_nodes(build: Build, pods: list[PodEvidence]) -> list[JsonDict]:
     return bounded(node_objs, build.limits.max_nodes, "nodes", build.notes, "pods' nodes first")
 
 
-def select_pvcs(build: Build, pods: list[PodEvidence]) -> list[JsonDict]:
-    """Volumes claimed by the pods or the workload template, plus a PVC target (unbounded)."""
+def select_pvcs(build: Build, pods: list[PodEvidence], tails: list[LogTail]) -> list[JsonDict]:
+    """Volumes claimed by the pods or the workload template, plus a PVC target, plus the
+    claims a Job's own log names (``claims_named_by_run``; unbounded)."""
     index, chosen, scope = build.index, build.chosen, build.scope
     namespace = scope.namespace
     claim_names: list[str] = []
@@ -103,6 +105,9 @@ def select_pvcs(build: Build, pods: list[PodEvidence]) -> list[JsonDict]:
         claim_names.append(chosen.name)
     for summarised in pods:
         claim_names += [c for c in summarised.pvc_names if c not in claim_names]
+    existing = {_name(p) for p in index.in_namespace("PersistentVolumeClaim", namespace or "")}
+    logged = claims_named_by_run(scope.workload, scope.pods, tails, existing, build.limits.max_pvcs)
+    claim_names += [c for c in logged if c not in claim_names]
     pvc_objs = [
         obj
         for name in claim_names

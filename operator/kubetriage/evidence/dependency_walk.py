@@ -38,6 +38,7 @@ from kubetriage.evidence.node_plugins import (
     pressured_nodes,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.scalers import scaler_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
 from kubetriage.models.objects import name as _name
@@ -78,7 +79,11 @@ class DependencyWalk:
         config_maps = [
             o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
         ]
-        hosts = named_hosts(pod_texts(pods[: limits.max_pods], workload) + lines, config_maps)
+        texts = pod_texts(pods[: limits.max_pods], workload)
+        texts += scaler_texts(
+            workload, [o for (k, _, _), o in run.objects.items() if k == "ScaledObject"]
+        )
+        hosts = named_hosts(texts + lines, config_maps)
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])

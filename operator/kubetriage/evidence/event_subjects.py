@@ -2,10 +2,11 @@
 
 Called by ``KubeEvidenceCollector`` (``kubetriage.evidence.kube``) once the objects in scope
 are read, to choose the objects whose events are listed (one field-selected list each,
-bounded): the target, its workload, the pods kept, their claims and nodes (and the troubled
-nodes when every node was listed), the workload's ReplicaSets, HPA and CronJob, the Ingresses
-routing to the pods, cert-manager Certificates and failed CertificateRequests. No I/O: it
-reads only what the ``CollectionRun`` holds.
+bounded): the target, its workload, the pods kept, their claims (and those a Job's log
+names) and nodes (and the troubled nodes when every node was listed), the workload's
+ReplicaSets, HPA, ScaledObject and CronJob, the Ingresses routing to the pods, cert-manager
+Certificates and failed CertificateRequests. No I/O: it reads only what the
+``CollectionRun`` holds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from kubetriage.evidence.index import claim_names, secret_writers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.run_claims import claims_named_by_run
 from kubetriage.evidence.summaries.nodes import node_troubled
+from kubetriage.evidence.summaries.scalers import scaled_objects_of
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controlled_by, ingress_backends, service_selects
 from kubetriage.models.objects import name as _name
@@ -36,6 +39,16 @@ def event_subjects(
     kept = pods[: limits.max_pods]
     subjects += [("Pod", _ns(p), _name(p)) for p in kept]
     claims = {(_ns(p), claim) for p in kept for claim in claim_names(p)}
+    if workload is not None:
+        # The claims a Job's own log says it created or waits on (``claims_named_by_run``).
+        existing = {
+            name
+            for (kind, ns, name) in run.objects
+            if kind == "PersistentVolumeClaim" and ns == _ns(workload)
+        }
+        own = [t for t in run.logs if t.source == "scope"]
+        logged = claims_named_by_run(workload, kept, own, existing, limits.max_pvcs)
+        claims |= {(_ns(workload), claim) for claim in logged}
     nodes = {(p.get("spec") or {}).get("nodeName") for p in kept}
     if chosen is not None and chosen.kind == "Node":
         nodes.add(chosen.name)
@@ -60,6 +73,9 @@ def event_subjects(
             ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
             if ref.get("name") == _name(workload):
                 subjects.append((kind, ns, name))
+        elif kind == "ScaledObject" and scaled_objects_of(workload, [obj]):
+            # KEDA reports a scaler that cannot read its source on the ScaledObject.
+            subjects.append((kind, ns, name))
         elif kind == "CronJob" and workload is not None and controlled_by(workload, obj):
             subjects.append((kind, ns, name))
         elif kind == "Ingress" and _routes_to(obj, run, kept):

@@ -14,8 +14,9 @@ nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, H
 ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: values are
 dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
-use Secrets, and the admission webhooks events report failing (``WebhookWalk``), and the aggregated
-metrics APIs an autoscaler cannot read (``AggregatedApiWalk``).
+use Secrets, and the admission webhooks events report failing (``WebhookWalk``), the aggregated
+metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), and the KEDA ScaledObjects
+scaling the workload with the operator pods that run their scalers.
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -52,6 +53,11 @@ from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
+from kubetriage.evidence.summaries.scalers import (
+    OPERATOR_LABELS,
+    SCALED_OBJECT_API,
+    scaled_objects_of,
+)
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
 from kubetriage.evidence.webhook_walk import WebhookWalk
@@ -354,6 +360,24 @@ class KubeEvidenceCollector:
                 # The image list of a node is long and never relevant to a diagnosis.
                 (node.get("status") or {}).pop("images", None)
 
+    async def _scaled_objects(self, run: CollectionRun, workload: JsonDict | None) -> None:
+        """The KEDA ScaledObjects of the workload's namespace (a 404: KEDA not installed)."""
+        if workload is not None:
+            await self._reader.custom_list(run, _ns(workload), SCALED_OBJECT_API)
+
+    async def _scaler_pods(
+        self, run: CollectionRun, workload: JsonDict | None, scope: Scope
+    ) -> None:
+        """The KEDA operator's pods, once a ScaledObject scales the workload: its scalers read
+        their metric sources from there. In every namespace, so only under a scope that may
+        read them all."""
+        if not scope.may_read(None) or not scaled_objects_of(workload, list(run.objects.values())):
+            return
+        key, value = OPERATOR_LABELS[0]
+        await self._reader.add_listed(
+            run, "Pod", None, what="list KEDA operator pods", label_selector=f"{key}={value}"
+        )
+
     async def _namespace_labels(self, run: CollectionRun, scope: Scope) -> None:
         """The Namespaces, once a NetworkPolicy was read: its namespace selectors match their
         labels (``team: payments``), which only the Namespace objects carry. Cluster-scoped,
@@ -390,6 +414,7 @@ class KubeEvidenceCollector:
             tasks.append(self._namespace_objects(run, namespace))
             tasks.append(self._gateway_routes(run, namespace))
         tasks.append(self._nodes(run, pods, chosen))
+        tasks.append(self._scaled_objects(run, workload))
         tasks += [
             self._reader.log(run, ns, pod, container, previous=previous, source="scope")
             for ns, pod, container, previous in log_requests(
@@ -428,6 +453,8 @@ class KubeEvidenceCollector:
         await self._webhooks.follow(run, scope)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.
         await self._aggregated_apis.follow(run, namespace, scope)
+        # A ScaledObject scales the workload: the pods that run its scalers (their flows).
+        await self._scaler_pods(run, workload, scope)
         await self._namespace_labels(run, scope)
 
         query["target"] = chosen

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded
-from kubetriage.evidence.raw import as_dict, as_str, dicts
+from kubetriage.evidence.raw import as_dict, as_str, as_time, dicts
 from kubetriage.models.object_evidence import LogSource, LogTail
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
@@ -110,13 +110,32 @@ def select_logs(
     ]
 
 
+def _veteran(pods: list[JsonDict]) -> JsonDict | None:
+    """The longest-running ready pod: the one replica whose log spans the whole window (the
+    healthy replicas read first are the newest, which an autoscaler may have started minutes
+    ago, after the symptom began). None when no pod is ready."""
+    ready = [
+        (created, pod)
+        for pod in pods
+        if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in dicts(as_dict(pod.get("status")).get("conditions"))
+        )
+        and (created := as_time(as_dict(pod.get("metadata")).get("creationTimestamp")))
+    ]
+    return min(ready, key=lambda r: r[0])[1] if ready else None
+
+
 def log_requests(
     pods: list[JsonDict], focus: list[str], limits: EvidenceLimits
 ) -> list[LogRequest]:
     """(namespace, pod, container, previous) of the log tails worth reading, most useful
-    first, bounded: troubled and focus containers, and every container of the first pods."""
+    first, bounded: troubled and focus containers, and every container of the first pods and
+    of the longest-running ready one (``_veteran``)."""
     wanted: list[tuple[int, LogRequest]] = []
-    for pod_rank, pod in enumerate(pods[: limits.max_pods]):
+    kept = pods[: limits.max_pods]
+    veteran = _veteran(kept)
+    for pod_rank, pod in enumerate(kept):
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
         statuses = {
             cs.get("name"): cs
@@ -138,9 +157,13 @@ def log_requests(
             # Healthy containers of the first pods too: a failing dependency shows only
             # in the logs of a container that runs fine, and not every replica logs it
             # (only the one that took the failing request).
-            if not (troubled or in_focus or pod_rank < _HEALTHY_LOG_PODS):
+            sampled = pod_rank < _HEALTHY_LOG_PODS or pod is veteran
+            if not (troubled or in_focus or sampled):
                 continue
-            priority = (0 if in_focus else 1) * 1000 + pod_rank
+            rank = (
+                _HEALTHY_LOG_PODS if pod is veteran and pod_rank > _HEALTHY_LOG_PODS else pod_rank
+            )
+            priority = (0 if in_focus else 1) * 1000 + rank
             wanted.append((priority, (_ns(pod), _name(pod), name, False)))
             if restarted:
                 wanted.append((priority, (_ns(pod), _name(pod), name, True)))

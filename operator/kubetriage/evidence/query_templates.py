@@ -42,7 +42,10 @@ _SERVICE = 'namespace="$namespace",service=~"$job_regex"'
 # service_name and its workload as k8s_deployment_name (the k8sattributes processor).
 _OTEL_SERVICE = 'k8s_namespace_name="$namespace",service_name=~"$job_regex"'
 _OTEL_DEPLOYMENT = 'k8s_namespace_name="$namespace",k8s_deployment_name=~"$job_regex"'
-_JOB_ALTERNATIVES = (_SERVICE, _OTEL_SERVICE, _OTEL_DEPLOYMENT)
+# An OpenTelemetry pipeline that sets the Kubernetes namespace as ``namespace`` (a transform
+# or a relabelling of the k8sattributes' attribute) and keeps the service as service_name.
+_OTEL_SERVICE_IN_NAMESPACE = 'namespace="$namespace",service_name=~"$job_regex"'
+_JOB_ALTERNATIVES = (_SERVICE, _OTEL_SERVICE, _OTEL_DEPLOYMENT, _OTEL_SERVICE_IN_NAMESPACE)
 DEPLOYMENT_LABELS = 'namespace="$namespace",deployment="$deployment"'
 # The pods of the workloads behind the Services the incident's workload calls.
 _CALLEE_CONTAINERS = (

@@ -203,3 +203,21 @@ class AggregatedApiEvidence(BaseModel):
     autoscalers: list[ObjectRef] = Field(default_factory=list)
     # Its Service with the pods, workload and events behind it, as read.
     backend: DependencyEvidence | None = None
+
+
+class ScalerEvidence(BaseModel):
+    """An event-driven autoscaler's scaler for the incident's workload (a KEDA ScaledObject's
+    trigger, ``kubetriage.evidence.summaries.scalers``): where it reads its metric from, and
+    where the process reading it runs (the KEDA operator's pods), so that the flow from that
+    process to the metric source can be checked against NetworkPolicies."""
+
+    ref: ObjectRef  # the ScaledObject
+    trigger: str  # its trigger type: kafka, rabbitmq, redis, prometheus...
+    hosts: list[str] = Field(default_factory=list)  # "host" or "host:port", as its metadata names
+    ready: bool | None = None  # its Ready condition (False: TriggerError, a failing scaler)
+    reader_namespace: str | None = None  # the namespace of the pods that run the scaler
+    reader_labels: dict[str, str] = Field(default_factory=dict)  # ... and their labels
+    # The Service the first host designates, and the labels of a pod behind it (what the
+    # NetworkPolicies of its namespace select), when both were read.
+    source: ObjectRef | None = None
+    source_labels: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,191 @@
+"""Event-driven autoscalers' scalers of the incident's workload, summarised. Pure.
+
+KEDA scales a workload by a ``ScaledObject`` (keda.sh/v1alpha1) whose ``scaleTargetRef``
+names it; each of its ``triggers`` is a scaler that the KEDA operator runs, reading a metric
+(a consumer group's lag, a queue's length, a query's result) from the source its trigger
+``metadata`` names (the KEDA scalers' documented keys, ``TRIGGER_HOST_KEYS``). When the
+operator cannot reach that source, the ScaledObject turns ``Ready=False`` (TriggerError), its
+events say ``KEDAScalerFailed``, the HPA KEDA made for it cannot get its external metric, and
+the workload stays at whatever count it had: a consumer that never scales out. The flow
+that fails is the operator's, not the workload's, so the operator's pods are found by the
+labels KEDA's own manifests and chart set (``OPERATOR_LABELS``).
+
+The collector (``kubetriage.evidence.kube``) and the builder share which ScaledObjects matter
+(``scaled_objects_of``) and which pods run the scalers (``OPERATOR_LABELS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import urlsplit
+
+from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ref_of
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.objects import JsonDict, labels, service_selects
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import ScalerEvidence
+
+SCALED_OBJECT_API: Final = ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
+# The labels of the KEDA operator's pods (its release manifests and Helm chart).
+OPERATOR_LABELS: Final = (("app.kubernetes.io/name", "keda-operator"), ("app", "keda-operator"))
+# Trigger metadata keys naming the metric source's address, by trigger type (KEDA's scaler
+# docs): a host, host:port, a URL, or a comma-separated list of them.
+TRIGGER_HOST_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "kafka": ("bootstrapServers",),
+    "apache-kafka": ("bootstrapServers",),
+    "rabbitmq": ("host",),
+    "redis": ("address", "host"),
+    "redis-streams": ("address", "host"),
+    "redis-cluster": ("addresses", "hosts"),
+    "redis-cluster-streams": ("addresses", "hosts"),
+    "postgresql": ("host",),
+    "mysql": ("host",),
+    "mongodb": ("host",),
+    "cassandra": ("clusterIPAddress",),
+    "couchdb": ("host",),
+    "elasticsearch": ("addresses",),
+    "prometheus": ("serverAddress",),
+    "loki": ("serverAddress",),
+    "influxdb": ("serverURL",),
+    "metrics-api": ("url",),
+    "nats-jetstream": ("natsServerMonitoringEndpoint",),
+    "stan": ("natsServerMonitoringEndpoint",),
+    "pulsar": ("adminURL",),
+    "artemis-queue": ("managementEndpoint",),
+    "activemq": ("managementEndpoint",),
+    "etcd": ("endpoints",),
+    "solr": ("host",),
+}
+_MAX_HOSTS = 5
+
+
+def scaled_objects_of(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[JsonDict]:
+    """The ScaledObjects among ``objects`` that scale ``workload`` (its namespace, its name,
+    and its kind when the reference says one; KEDA's default kind is Deployment)."""
+    if workload is None:
+        return []
+    found = []
+    for obj in objects:
+        ref = as_dict(as_dict(obj.get("spec")).get("scaleTargetRef"))
+        kind = as_str(ref.get("kind")) or "Deployment"
+        if (
+            kind_of(obj) == "ScaledObject"
+            and _ns(obj) == _ns(workload)
+            and as_str(ref.get("name")) == _name(workload)
+            and kind == kind_of(workload)
+        ):
+            found.append(obj)
+    return found
+
+
+def is_operator_pod(pod: JsonDict) -> bool:
+    """Whether ``pod`` is one of the KEDA operator's (``OPERATOR_LABELS``)."""
+    own = labels(pod)
+    return any(own.get(key) == value for key, value in OPERATOR_LABELS)
+
+
+def _address(value: str) -> str | None:
+    """``host`` or ``host:port`` of one address: a URL's (credentials and path dropped) or
+    a bare ``host[:port]``."""
+    value = value.strip()
+    if not value:
+        return None
+    parts = urlsplit(value if "://" in value else f"//{value}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname:
+        return None
+    return f"{parts.hostname}:{port}" if port else parts.hostname
+
+
+def trigger_hosts(trigger: JsonDict) -> list[str]:
+    """The addresses a trigger's metadata names for its source (``TRIGGER_HOST_KEYS``), with
+    a separate ``port`` key joined to a bare host."""
+    metadata = as_dict(trigger.get("metadata"))
+    found: list[str] = []
+    for key in TRIGGER_HOST_KEYS.get(as_str(trigger.get("type")) or "", ()):
+        for value in (as_str(metadata.get(key)) or "").split(","):
+            address = _address(value)
+            port = as_str(metadata.get("port"))
+            if address and ":" not in address and port and port.isdigit():
+                address = f"{address}:{port}"
+            if address and address not in found:
+                found.append(address)
+    return found[:_MAX_HOSTS]
+
+
+def _ready(obj: JsonDict) -> bool | None:
+    for condition in dicts(as_dict(obj.get("status")).get("conditions")):
+        if condition.get("type") == "Ready":
+            return {"True": True, "False": False}.get(as_str(condition.get("status")) or "")
+    return None
+
+
+def _source(
+    index: ObjectIndex, namespace: str, hosts: list[str]
+) -> tuple[ObjectRef, dict[str, str]] | None:
+    """The Service the first resolvable host names (``name``, ``name.namespace``,
+    ``name.namespace.svc...``; a bare name is in ``namespace``) and the labels of the first
+    pod it selects."""
+    for host in hosts:
+        parts = host.partition(":")[0].split(".")
+        if len(parts) > 2 and parts[2] != "svc":
+            continue  # not a cluster Service name
+        service_ns = parts[1] if len(parts) > 1 else namespace
+        service = index.get("Service", service_ns, parts[0])
+        raw = as_dict(as_dict(as_dict(service).get("spec")).get("selector"))
+        selector = {k: v for k, v in raw.items() if isinstance(v, str)}
+        if service is None or not selector:
+            continue
+        behind = index.in_namespace("Pod", service_ns)
+        pod = next((p for p in behind if service_selects(selector, labels(p))), None)
+        if pod is not None:
+            return ref_of(service), labels(pod)
+    return None
+
+
+def scaler_summaries(
+    index: ObjectIndex, workload: JsonDict | None, limit: int
+) -> list[ScalerEvidence]:
+    """The scalers of ``workload``'s ScaledObjects (one per trigger that names a source),
+    with the Service their source is and a pod's labels behind it, and the namespace and
+    labels of the first KEDA operator pod read; at most ``limit``."""
+    if workload is None:
+        return []
+    operator = next((p for p in index.kind("Pod") if is_operator_pod(p)), None)
+    found: list[ScalerEvidence] = []
+    for obj in scaled_objects_of(workload, index.in_namespace("ScaledObject", _ns(workload))):
+        for trigger in dicts(as_dict(obj.get("spec")).get("triggers")):
+            hosts = trigger_hosts(trigger)
+            if not hosts:
+                continue
+            source = _source(index, _ns(obj), hosts)
+            found.append(
+                ScalerEvidence(
+                    ref=ref_of(obj),
+                    trigger=as_str(trigger.get("type")) or "",
+                    hosts=hosts,
+                    ready=_ready(obj),
+                    reader_namespace=_ns(operator) if operator is not None else None,
+                    reader_labels=labels(operator) if operator is not None else {},
+                    source=source[0] if source is not None else None,
+                    source_labels=source[1] if source is not None else {},
+                )
+            )
+    return found[:limit]
+
+
+def scaler_texts(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[tuple[str, str]]:
+    """(source, address) of the sources the workload's ScaledObjects among ``objects`` read:
+    names a dependency walk follows like an env value's (its Service, pods and policies)."""
+    return [
+        (f"ScaledObject {_name(obj)} {as_str(trigger.get('type'))} trigger", host)
+        for obj in scaled_objects_of(workload, objects)
+        for trigger in dicts(as_dict(obj.get("spec")).get("triggers"))
+        for host in trigger_hosts(trigger)
+    ]
