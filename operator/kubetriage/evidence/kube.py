@@ -15,7 +15,8 @@ ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: 
 dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
 use Secrets, and the admission webhooks events report failing (``WebhookWalk``), and the aggregated
-metrics APIs an autoscaler cannot read (``AggregatedApiWalk``).
+metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), and what writes a Secret the
+pods cannot get (``SecretWriterWalk``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -51,6 +52,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
@@ -131,6 +133,7 @@ class KubeEvidenceCollector:
         self._dependencies = DependencyWalk(self._reader, limits)
         self._webhooks = WebhookWalk(self._reader, limits)
         self._aggregated_apis = AggregatedApiWalk(self._reader, limits)
+        self._secret_writers = SecretWriterWalk(self._reader, limits)
 
     # --- the walk -------------------------------------------------------------------------
 
@@ -428,6 +431,8 @@ class KubeEvidenceCollector:
         await self._webhooks.follow(run, scope)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.
         await self._aggregated_apis.follow(run, namespace, scope)
+        # A Secret the pods cannot get that a controller writes: the writer and its input.
+        await self._secret_writers.follow(run, namespace, pods, scope)
         await self._namespace_labels(run, scope)
 
         query["target"] = chosen

@@ -36,6 +36,7 @@ from kubetriage.models.relations import (
     DependencyEvidence,
     GatewayRouteEvidence,
     IngressControllerEvidence,
+    SecretWriterEvidence,
     WebhookEvidence,
 )
 
@@ -81,6 +82,8 @@ class Evidence(BaseModel):
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
     # Aggregated APIs (metrics) reported unavailable while an autoscaler cannot read them.
     aggregated_apis: list[AggregatedApiEvidence] = Field(default_factory=list)
+    # Who writes the Secrets the incident's pods cannot get, from what, and why they did not.
+    secret_writers: list[SecretWriterEvidence] = Field(default_factory=list)
     # The controllers serving the namespace's Ingresses to the workload, with their pods.
     ingress_controllers: list[IngressControllerEvidence] = Field(default_factory=list)
     # Gateway API routes of the incident's namespace, with their backends.

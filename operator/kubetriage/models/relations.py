@@ -203,3 +203,28 @@ class AggregatedApiEvidence(BaseModel):
     autoscalers: list[ObjectRef] = Field(default_factory=list)
     # Its Service with the pods, workload and events behind it, as read.
     backend: DependencyEvidence | None = None
+
+
+class SecretWriterEvidence(BaseModel):
+    """A Secret the incident's pods cannot get (absent, or without a key they read) that no
+    person writes but a controller, from a source object
+    (``kubetriage.evidence.summaries.secret_writers``): the object that asks for it (a
+    Crossplane claim's connection Secret, a Kyverno generate rule's clone, a Strimzi
+    KafkaUser's credentials), what it is written from, and why it was not."""
+
+    secret: ObjectRef  # the Secret the pods miss
+    writer: ObjectRef  # the object whose controller writes it
+    how: str  # how it writes it, for a person: "clones it from", "writes its connection"...
+    # The input the writer copies or needs (a clone's source, the credentials Secret its
+    # provider reads), when the evidence says it is what is wrong.
+    source: ObjectRef | None = None
+    # The object reporting why the writer could not write (a managed resource not Synced),
+    # and what it says (clipped).
+    failing: ObjectRef | None = None
+    message: str = ""
+    ready: bool | None = None  # the writer's own Ready condition, when it has one
+    # The workload that writes the Secret, and its containers that keep failing:
+    # "pod/container: OOMKilled (exit 137), 11 restarts".
+    controller: ObjectRef | None = None
+    controller_failures: list[str] = Field(default_factory=list)
+    controller_oom_killed: bool = False
