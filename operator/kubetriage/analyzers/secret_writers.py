@@ -21,7 +21,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import event_fact, item
+from kubetriage.config_errors import missing_secret
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -49,7 +50,7 @@ def writer_fact(writer: SecretWriterEvidence) -> EvidenceItem:
     ref = writer.writer
     text = f"{prose.obj(ref)} {writer.how} {prose.obj(writer.secret)}"
     if writer.source is not None:
-        text += f"; its source is {prose.obj(writer.source)}"
+        text += f"{';' if writer.failing else ''} {writer.source_role} {prose.obj(writer.source)}"
     if writer.failing is not None:
         text += f"; {prose.obj(writer.failing)} is not Synced: {writer.message}"
     source = f"{ref.kind.lower()}/{ref.namespace + '/' if ref.namespace else ''}{ref.name}"
@@ -81,6 +82,11 @@ def check_secret_writer_down(evidence: Evidence) -> list[Finding]:
             item(f"{controller.kind.lower()}/{controller.namespace}/{controller.name}", failure)
             for failure in writer.controller_failures[:3]
         ]
+        missing = [
+            item("events", event_fact(e))
+            for e in evidence.events
+            if e.involved.kind == "Pod" and missing_secret(e.message) == writer.secret.name
+        ][:1]
         findings.append(
             make_finding(
                 "secret-writer-down",
@@ -95,6 +101,7 @@ def check_secret_writer_down(evidence: Evidence) -> list[Finding]:
                         prose.claim(
                             f"{prose.obj(writer.secret)} is missing and {prose.obj(writer.writer)}"
                             f" {writer.how} it, but is not Ready",
+                            *missing,
                             writer_fact(writer),
                         ),
                         prose.claim(
@@ -102,7 +109,7 @@ def check_secret_writer_down(evidence: Evidence) -> list[Finding]:
                         ),
                     ],
                 ),
-                [writer_fact(writer), *facts],
+                [*missing, writer_fact(writer), *facts],
                 Action.INCREASE_MEMORY,
                 controller,
             )

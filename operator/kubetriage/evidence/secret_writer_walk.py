@@ -64,13 +64,15 @@ class SecretWriterWalk:
             for obj in await self._reader.custom_list(run, where, writer_kind.api):
                 labels = writer_kind.controller(obj) if writer_kind.controller else None
                 writes = writer_kind.writes
-                if labels and writes is not None and any(writes(obj, namespace, n) for n in wanted):
+                found = writes is not None and any(writes(obj, namespace, n) for n in wanted)
+                if labels and found and cluster:
                     await self._controller(run, labels, scope)
         if cluster:
             await self._claims(run, namespace, wanted)
 
     async def _controller(self, run: CollectionRun, labels: dict[str, str], scope: Scope) -> None:
-        """The workload labelled ``labels`` (in any namespace) and its pods."""
+        """The workload labelled ``labels`` (in any namespace: only under a scope that may
+        read the cluster) and its pods."""
         selector = selector_query({"matchLabels": labels})
         listed = await self._reader.list_of(
             run, "Deployment", None, what=f"list Deployments {selector}", label_selector=selector

@@ -214,10 +214,12 @@ class SecretWriterEvidence(BaseModel):
 
     secret: ObjectRef  # the Secret the pods miss
     writer: ObjectRef  # the object whose controller writes it
-    how: str  # how it writes it, for a person: "clones it from", "writes its connection"...
+    how: str  # how it writes it, for a person: "generates", "writes its connection details to"
     # The input the writer copies or needs (a clone's source, the credentials Secret its
-    # provider reads), when the evidence says it is what is wrong.
+    # provider reads), when the evidence says it is what is wrong, and what it is to the
+    # writer, for a person ("as a clone of", "its ProviderConfig default reads credentials from").
     source: ObjectRef | None = None
+    source_role: str = ""
     # The object reporting why the writer could not write (a managed resource not Synced),
     # and what it says (clipped).
     failing: ObjectRef | None = None

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from kubetriage.config_errors import missing_secret
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_int, as_str, clip_text, dicts, ref_of
+from kubetriage.evidence.raw import as_dict, as_int, as_str, clip_text, dicts, kind_of, ref_of
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, selector_matches
 from kubetriage.models.objects import labels as _labels
@@ -99,13 +99,13 @@ WRITER_KINDS: tuple[WriterKind, ...] = (
     WriterKind(
         ("kyverno.io", "v1", "ClusterPolicy", "clusterpolicies"),
         True,
-        "generates as a clone of another Secret",
+        "generates",
         clones=_generated_clone,
     ),
     WriterKind(
         ("kyverno.io", "v1", "Policy", "policies"),
         False,
-        "generates as a clone of another Secret",
+        "generates",
         clones=_generated_clone,
     ),
     WriterKind(
@@ -271,9 +271,12 @@ def _claim_summary(
             if _name(c) == provider_config_name(part)
             and group_of(as_str(c.get("apiVersion"))) in groups
         ]
-        source = next((s for c in configs if (s := credentials_secret(c)) is not None), None)
-        if source is not None and ("credential" in message.lower() or source.name in message):
-            found.source = source
+        for config in configs:
+            source = credentials_secret(config)
+            if source is not None and ("credential" in message.lower() or source.name in message):
+                found.source = source
+                found.source_role = f"its {kind_of(config)} {_name(config)} reads credentials from"
+                break
         return found
     return found
 
@@ -319,7 +322,12 @@ def _writer_summary(
         if source is None:
             return None
         return SecretWriterEvidence(
-            secret=secret, writer=ref_of(obj), how=writer_kind.how, source=source, ready=_ready(obj)
+            secret=secret,
+            writer=ref_of(obj),
+            how=writer_kind.how,
+            source=source,
+            source_role="as a clone of",
+            ready=_ready(obj),
         )
     if writer_kind.writes is None or not writer_kind.writes(obj, namespace, name):
         return None
