@@ -240,8 +240,9 @@ def controller_failures(pods: Sequence[JsonDict]) -> tuple[list[str], bool]:
 def _claim_summary(
     index: ObjectIndex, claim: JsonDict, secret: ObjectRef, limits: EvidenceLimits
 ) -> SecretWriterEvidence:
-    """A Crossplane claim (or composite) writing ``secret``, and the managed resource that
-    cannot reconcile under it, with the credentials Secret its ProviderConfig reads."""
+    """A Crossplane claim (or composite) writing ``secret``, and the first resource under it
+    that cannot reconcile, with the credentials Secret its ProviderConfig reads when what it
+    says blames credentials or names that Secret."""
     found = SecretWriterEvidence(
         secret=secret,
         writer=ref_of(claim),
@@ -255,7 +256,7 @@ def _claim_summary(
         part = index.get(as_str(ref.get("kind")) or "", None, as_str(ref.get("name")))
         if part is None:
             continue
-        queue += [r for r in composed_refs(part) if r is not ref]
+        queue += composed_refs(part)
         message = not_synced(part)
         if message is None:
             continue
