@@ -111,6 +111,12 @@ UNEXERCISED_READS = {
     ("apiregistration.k8s.io", "apiservices"): (
         "read when an HPA of the incident cannot get its metrics"
     ),
+    ("kyverno.io", "policies"): "read when the kubelet says a Secret is missing",
+    ("kyverno.io", "clusterpolicies"): "read when the kubelet says a Secret is missing",
+    ("kafka.strimzi.io", "kafkausers"): "read when the kubelet says a Secret is missing",
+    ("apiextensions.crossplane.io", "compositeresourcedefinitions"): (
+        "read when the kubelet says a Secret is missing"
+    ),
     # Asked for by the chart's spec; no more than patch on the workload already allows.
     ("apps", "deployments/scale"): "the executor scales by patching the Deployment itself",
     ("apps", "statefulsets/scale"): "the executor scales by patching the StatefulSet itself",

@@ -338,6 +338,30 @@ def test_cert_manager_access_is_a_toggle() -> None:
     assert not allowed(off, request)
 
 
+def test_secret_writer_reads_are_a_toggle_and_crossplane_is_aggregated_in_cluster_scope() -> None:
+    reads = [
+        Request("list", "kyverno.io", "policies", namespace="shop"),
+        Request("list", "kafka.strimzi.io", "kafkausers", namespace="shop"),
+        Request("list", "kyverno.io", "clusterpolicies"),
+        Request("list", "apiextensions.crossplane.io", "compositeresourcedefinitions"),
+    ]
+    docs = manifests()
+    grants = grants_for(docs, NAMESPACE, "kubetriage")
+    assert all(allowed(grants, r) for r in reads)
+    # Claims, composites and managed resources are of any group: Crossplane's own view
+    # roles (no Secrets) are aggregated into one bound to the operator.
+    (view,) = [r for r in of_kind(docs, "ClusterRole") if "aggregationRule" in r]
+    selectors = view["aggregationRule"]["clusterRoleSelectors"]
+    assert selectors == [{"matchLabels": {"rbac.crossplane.io/aggregate-to-view": "true"}}]
+    bound = [b["roleRef"]["name"] for b in of_kind(docs, "ClusterRoleBinding")]
+    assert view["metadata"]["name"] in bound
+    off = manifests({"rbac": {"secretWriters": False}})
+    assert not any(allowed(grants_for(off, NAMESPACE, "kubetriage"), r) for r in reads)
+    assert not [r for r in of_kind(off, "ClusterRole") if "aggregationRule" in r]
+    namespaced = manifests(MODES["namespace-scoped"])
+    assert not [r for r in of_kind(namespaced, "ClusterRole") if "aggregationRule" in r]
+
+
 def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
     docs = manifests(MODES["namespace-scoped"])
     roles = of_kind(docs, "Role")

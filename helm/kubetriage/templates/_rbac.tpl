@@ -43,6 +43,16 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [keda.sh]
   resources: [scaledobjects]
   verbs: [get, list, watch]
+{{- if .Values.rbac.secretWriters }}
+# What writes a Secret a pod cannot get: Kyverno Policies that clone it, the Strimzi
+# KafkaUser it is named after (read only when the kubelet says a Secret is missing).
+- apiGroups: [kyverno.io]
+  resources: [policies]
+  verbs: [get, list]
+- apiGroups: [kafka.strimzi.io]
+  resources: [kafkausers]
+  verbs: [get, list]
+{{- end }}
 {{- if .Values.rbac.certManager }}
 - apiGroups: [cert-manager.io]
   resources: [certificates, certificaterequests, issuers]
@@ -78,6 +88,20 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [apiregistration.k8s.io]
   resources: [apiservices]
   verbs: [get, list]
+{{- end -}}
+
+{{/* Cluster scope only: what writes a Secret a pod cannot get, read only when the kubelet
+says one is missing: the Kyverno ClusterPolicies that may clone it, the Crossplane XRDs
+naming the claim kinds that may write it. */}}
+{{- define "kubetriage.rules.secretWritersCluster" -}}
+{{- if .Values.rbac.secretWriters }}
+- apiGroups: [kyverno.io]
+  resources: [clusterpolicies]
+  verbs: [get, list]
+- apiGroups: [apiextensions.crossplane.io]
+  resources: [compositeresourcedefinitions]
+  verbs: [get, list]
+{{- end }}
 {{- end -}}
 
 {{- define "kubetriage.rules.nodes" -}}

@@ -10,7 +10,6 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Final
@@ -38,6 +37,7 @@ from kubetriage.analyzers.log_signatures import (
     service_for_host,
 )
 from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.secret_writers import writer_down, writer_input
 from kubetriage.analyzers.support import (
     LogHit,
     event_fact,
@@ -48,6 +48,8 @@ from kubetriage.analyzers.support import (
     states,
     workload_ref,
 )
+from kubetriage.config_errors import MISSING_KEY as _MISSING_KEY
+from kubetriage.config_errors import MISSING_OBJECT as _MISSING_OBJECT
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -84,14 +86,6 @@ CONFIDENCE: Final = _Confidence()
 # the variable the application asks for; a host that does not resolve and a Service.
 SIMILAR_KEY = 0.75
 SIMILAR_HOST = 0.8
-
-_MISSING_OBJECT = re.compile(
-    r"(?i)\b(?P<kind>configmaps?|secrets?) \"?(?P<name>[a-z0-9][\w.-]*)\"? not found"
-)
-_MISSING_KEY = re.compile(
-    r"(?i)couldn't find key (?P<key>[\w.-]+) in (?P<kind>ConfigMap|Secret) "
-    r"(?:(?P<ns>[\w.-]+)/)?(?P<name>[\w.-]+)"
-)
 
 
 def _store_mount_problem(event: EventEvidence) -> ConfigProblem | None:
@@ -237,12 +231,21 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
     ) -> None:
         if target is None:
             return
+        writer: list[EvidenceItem] = []
+        if target.kind == "Secret":
+            # A Secret a controller writes: aimed at the writer's broken input, or left to
+            # the rule blaming its down controller (``analyzers.secret_writers``).
+            if writer_down(evidence, target):
+                return
+            moved = writer_input(evidence, target)
+            if moved is not None:
+                target, writer = moved[0], [moved[1]]
         key = target.key()
         _, best, facts, old, why = found.get(key, (target, 0.0, [], {}, problem))
         found[key] = (
             target,
             max(best, confidence),
-            [*facts, fact],
+            [*facts, *(w for w in writer if w not in facts), fact],
             {**(params or {}), **old},
             problem if confidence > best else why,
         )

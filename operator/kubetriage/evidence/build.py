@@ -64,6 +64,7 @@ from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries
+from kubetriage.evidence.summaries.secret_writers import secret_writer_summaries
 from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
@@ -244,6 +245,7 @@ def build_evidence(
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         scalers=scaler_summaries(index, scope.workload, limits.max_list_items),
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
+        secret_writers=secret_writer_summaries(index, scope.pods, limits),
         gateway_routes=_gateway_routes(build, namespace),
         callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
         collection_errors=notes.errors,

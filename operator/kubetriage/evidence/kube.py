@@ -15,8 +15,9 @@ ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: 
 dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
 use Secrets, and the admission webhooks events report failing (``WebhookWalk``), the aggregated
-metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), and the KEDA ScaledObjects
-scaling the workload with the operator pods that run their scalers.
+metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), the KEDA ScaledObjects
+scaling the workload with the operator pods that run their scalers, and what writes a Secret
+the pods cannot get (``SecretWriterWalk``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -52,6 +53,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.scalers import (
     OPERATOR_LABELS,
@@ -137,6 +139,7 @@ class KubeEvidenceCollector:
         self._dependencies = DependencyWalk(self._reader, limits)
         self._webhooks = WebhookWalk(self._reader, limits)
         self._aggregated_apis = AggregatedApiWalk(self._reader, limits)
+        self._secret_writers = SecretWriterWalk(self._reader, limits)
 
     # --- the walk -------------------------------------------------------------------------
 
@@ -455,6 +458,8 @@ class KubeEvidenceCollector:
         await self._aggregated_apis.follow(run, namespace, scope)
         # A ScaledObject scales the workload: the pods that run its scalers (their flows).
         await self._scaler_pods(run, workload, scope)
+        # A Secret the pods cannot get that a controller writes: the writer and its input.
+        await self._secret_writers.follow(run, namespace, pods, scope)
         await self._namespace_labels(run, scope)
 
         query["target"] = chosen

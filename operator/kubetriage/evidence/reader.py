@@ -128,6 +128,7 @@ class KubeReader:
         self._shared = shared
         self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
+        self._apis = client.ApisApi(api_client)
         self._kinds = typed_kinds(api_client)
 
     def readable(self, kind: str) -> bool:
@@ -351,6 +352,64 @@ class KubeReader:
         body = self._parse(run, raw, f"{kind}List", f"{group}/{version}")
         items = _typed((body or {}).get("items") or [], kind, f"{group}/{version}")
         return [kept for item in items if (kept := run.add(item)) is not None]
+
+    async def custom_get(
+        self, run: CollectionRun, namespace: str | None, api: tuple[str, str, str, str], name: str
+    ) -> JsonDict | None:
+        """One custom object (``api``: group, version, kind, plural) by name, added to
+        ``run``; None when missing or unreadable."""
+        group, version, kind, plural = api
+        where = f"{namespace}/{name}" if namespace else name
+        if namespace:
+            raw = await self._get(
+                run,
+                f"get {kind} {where}",
+                self._custom.get_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                name,
+            )
+        else:
+            raw = await self._get(
+                run,
+                f"get {kind} {where}",
+                self._custom.get_cluster_custom_object,
+                group,
+                version,
+                plural,
+                name,
+            )
+        return run.add(self._parse(run, raw, kind, f"{group}/{version}"))
+
+    async def served(self, run: CollectionRun) -> dict[str, str]:
+        """The API groups the server serves, each with its preferred version (discovery)."""
+        raw = await self._get(run, "list API groups", self._apis.get_api_versions)
+        body = self._parse(run, raw, "APIGroupList", "v1") or {}
+        served: dict[str, str] = {}
+        for group in body.get("groups") or []:
+            if isinstance(group, dict) and isinstance(group.get("name"), str):
+                preferred = group.get("preferredVersion") or {}
+                served[group["name"]] = str(preferred.get("version") or "")
+        return served
+
+    async def plural(self, run: CollectionRun, group: str, version: str, kind: str) -> str | None:
+        """The resource name (plural) serving ``kind`` in ``group/version`` (discovery)."""
+        raw = await self._get(
+            run,
+            f"discover {group}/{version}",
+            self._custom.get_api_resources,
+            group,
+            version,
+        )
+        body = self._parse(run, raw, "APIResourceList", "v1") or {}
+        for resource in body.get("resources") or []:
+            if isinstance(resource, dict) and resource.get("kind") == kind:
+                name = str(resource.get("name") or "")
+                if name and "/" not in name:
+                    return name
+        return None
 
     async def events_about(
         self, run: CollectionRun, kind: str, namespace: str | None, name: str

@@ -221,3 +221,28 @@ class ScalerEvidence(BaseModel):
     # NetworkPolicies of its namespace select), when both were read.
     source: ObjectRef | None = None
     source_labels: dict[str, str] = Field(default_factory=dict)
+class SecretWriterEvidence(BaseModel):
+    """A Secret the incident's pods cannot get (absent, or without a key they read) that no
+    person writes but a controller, from a source object
+    (``kubetriage.evidence.summaries.secret_writers``): the object that asks for it (a
+    Crossplane claim's connection Secret, a Kyverno generate rule's clone, a Strimzi
+    KafkaUser's credentials), what it is written from, and why it was not."""
+
+    secret: ObjectRef  # the Secret the pods miss
+    writer: ObjectRef  # the object whose controller writes it
+    how: str  # how it writes it, for a person: "generates", "writes its connection details to"
+    # The input the writer copies or needs (a clone's source, the credentials Secret its
+    # provider reads), when the evidence says it is what is wrong, and what it is to the
+    # writer, for a person ("as a clone of", "its ProviderConfig default reads credentials from").
+    source: ObjectRef | None = None
+    source_role: str = ""
+    # The object reporting why the writer could not write (a managed resource not Synced),
+    # and what it says (clipped).
+    failing: ObjectRef | None = None
+    message: str = ""
+    ready: bool | None = None  # the writer's own Ready condition, when it has one
+    # The workload that writes the Secret, and its containers that keep failing:
+    # "pod/container: OOMKilled (exit 137), 11 restarts".
+    controller: ObjectRef | None = None
+    controller_failures: list[str] = Field(default_factory=list)
+    controller_oom_killed: bool = False
