@@ -221,6 +221,8 @@ class ScalerEvidence(BaseModel):
     # NetworkPolicies of its namespace select), when both were read.
     source: ObjectRef | None = None
     source_labels: dict[str, str] = Field(default_factory=dict)
+
+
 class SecretWriterEvidence(BaseModel):
     """A Secret the incident's pods cannot get (absent, or without a key they read) that no
     person writes but a controller, from a source object
