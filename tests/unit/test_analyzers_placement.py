@@ -339,3 +339,70 @@ def test_a_statefulsets_split_by_controller_revision_is_not_a_node_split() -> No
     pods = [p.model_copy(update={"owner": sts}) for p in pods]
     troubled = evidence(nodes=[NodeEvidence(name=BAD, troubled_neighbours=[_neighbour()])])
     assert failing_node(troubled, pods) is None
+
+
+def _runtime_stuck(*, sandbox_count: int) -> Evidence:
+    """Revision 8 went out 20 minutes ago; its pods serve on two nodes, and its pod on
+    ``BAD`` never gets a sandbox; a revision 7 pod that was already running on ``BAD`` still
+    serves there, and another workload's new pod on ``BAD`` is stuck creating too."""
+    workload = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+    new, old = "checkout-7d9f6c8b5", "checkout-5c6d7e8f9"
+    old_rs = ObjectRef(kind="ReplicaSet", namespace="shop", name=old)
+    creating = pod(
+        f"{new}-ccccc",
+        container("app", ready=False, state=waiting("ContainerCreating")),
+        node=BAD,
+        phase="Pending",
+    )
+    sandbox = event(
+        "FailedCreatePodSandBox",
+        "Failed to create pod sandbox: rpc error: code = DeadlineExceeded desc = context "
+        "deadline exceeded",
+        name=creating.name,
+        count=sandbox_count,
+    )
+    stuck_neighbour = NodeNeighbour(
+        name="sitemap-29398380-7xk2d",
+        namespace="shop",
+        owner=ObjectRef(kind="Job", namespace="shop", name="sitemap-29398380"),
+        problem="ContainerCreating",
+        since=ago(18),
+    )
+    return evidence(
+        workload=deployment(replicas=3, ready=2, revision=8),
+        revisions=rollout_revisions(
+            8, {"app": "checkout:2.1"}, {"app": "checkout:2.0"}, minutes_ago=20, ready=2
+        ),
+        changes=[rollout_change(workload, 7, "image", minutes_ago=20)],
+        pods=[
+            pod(f"{new}-aaaaa", container("app"), node="worker-1"),
+            pod(f"{new}-bbbbb", container("app"), node="worker-2"),
+            creating,
+            pod(f"{old}-ddddd", container("app"), node=BAD).model_copy(update={"owner": old_rs}),
+        ],
+        nodes=[
+            _node("worker-1"),
+            _node("worker-2"),
+            NodeEvidence(name=BAD, ready="True", troubled_neighbours=[stuck_neighbour]),
+        ],
+        events=[sandbox],
+    )
+
+
+def test_a_node_that_cannot_make_sandboxes_is_drained_though_a_pod_already_there_serves() -> None:
+    # The runtime answers nothing new on the node: the new revision's pod there gets no
+    # sandbox again and again, as does another workload's; a pod started there before keeps
+    # serving (nothing asks the runtime about it), and the new revision serves elsewhere.
+    ev = _runtime_stuck(sandbox_count=8)
+    top = analyze(ev).findings[0]
+    assert (top.category, top.action, top.target) == (
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        ObjectRef(kind="Node", name=BAD),
+    )
+    assert failing_node(ev, ev.pods) == BAD
+    # Near miss: a sandbox refused once while the pod starts; the pod serving on that node
+    # clears it, as before.
+    once = _runtime_stuck(sandbox_count=1)
+    assert not _localized(once)
+    assert failing_node(once, once.pods) is None

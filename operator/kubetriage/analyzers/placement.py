@@ -24,7 +24,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import WINDOW_SECONDS
 from kubetriage.analyzers.node_metrics import node_metric_problems
-from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.pods import pod_events, sandbox_stuck
 from kubetriage.analyzers.support import (
     event_fact,
     item,
@@ -162,8 +162,14 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             continue
         name = next(iter(failing_nodes))
         node = nodes.get(name or "")
-        if node is None or any(p.node == name for p in healthy):
-            continue  # a healthy replica on the same node clears it
+        if node is None:
+            continue
+        if any(p.node == name for p in healthy) and not sandbox_stuck(evidence, failing):
+            continue  # a healthy replica on the same node clears it, unless that node cannot
+            # start or stop pods (its running containers are not asked anything)
+        healthy = [p for p in healthy if p.node != name]
+        if not healthy:
+            continue
         if not {p.owner.name for p in failing if p.owner} & {
             p.owner.name for p in healthy if p.owner
         }:

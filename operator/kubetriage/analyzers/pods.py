@@ -95,6 +95,24 @@ def pod_failing(pod: PodEvidence) -> bool:
     return False
 
 
+# What the kubelet says when the container runtime cannot make or tear down a pod's sandbox
+# (runtime or CNI calls that fail or time out), and how often before it is trouble rather than
+# a start-up blip. A sandbox depends on the node, not on the pod's image or config; and a
+# container already running there is not asked anything, so it keeps serving.
+_SANDBOX_LIFECYCLE = frozenset({"FailedCreatePodSandBox", "FailedKillPod"})
+_SANDBOX_REPEATED = 3
+
+
+def sandbox_stuck(evidence: Evidence, pods: list[PodEvidence]) -> bool:
+    """Whether the kubelet said again and again that it cannot create or kill the sandbox of
+    one of ``pods``: the node cannot start or stop pods, whatever runs there already."""
+    return any(
+        e.type == "Warning" and e.reason in _SANDBOX_LIFECYCLE and e.count >= _SANDBOX_REPEATED
+        for pod in pods
+        for e in pod_events(evidence, pod)
+    )
+
+
 # The pods of one template that must serve on other nodes for a failure confined to one node
 # to be that node's rather than the template's.
 MIN_SERVING_ELSEWHERE = 2
@@ -115,7 +133,9 @@ def failing_node(evidence: Evidence, pods: list[PodEvidence]) -> str | None:
     the same template serve, all on other nodes, and that node shows trouble of its own (a
     condition, not Ready, or pods of other workloads there not serving); None otherwise.
     The same template serving on two nodes and failing on a third whose other tenants fail
-    too is that node's problem, whatever changed last."""
+    too is that node's problem, whatever changed last. A pod serving on that node clears it,
+    unless the node cannot make or tear down sandboxes (``sandbox_stuck``): then only the pods
+    it must start or stop fail there, and the ones already running go on."""
     failing = [p for p in pods if pod_failing(p)]
     nodes = {p.node for p in failing}
     if len(nodes) != 1 or None in nodes:
@@ -124,7 +144,9 @@ def failing_node(evidence: Evidence, pods: list[PodEvidence]) -> str | None:
     templates = {_template(p) for p in failing}
     serving = [p for p in pods if p not in failing]
     same = [p for p in serving if _template(p) in templates and None not in templates]
-    if len(same) < MIN_SERVING_ELSEWHERE or any(p.node == name for p in serving):
+    if len(same) < MIN_SERVING_ELSEWHERE or any(p.node == name for p in same):
+        return None
+    if any(p.node == name for p in serving) and not sandbox_stuck(evidence, failing):
         return None
     node = next((n for n in evidence.nodes if n.name == name), None)
     troubled = node is not None and (
