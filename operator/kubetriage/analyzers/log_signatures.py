@@ -208,6 +208,21 @@ _HOST_PATTERNS = (
 )
 
 
+_ADDRESS = re.compile(r"(?<![\w.:])(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):(?P<port>\d{1,5})(?!\w|\.\d)")
+
+
+def addresses_in(text: str) -> list[tuple[str, int]]:
+    """IPv4 address:port pairs a line names, in order: what a client dials when it found its
+    callee's pods itself (service discovery such as consul, a headless Service) rather than
+    through a Service name."""
+    found: list[tuple[str, int]] = []
+    for match in _ADDRESS.finditer(text):
+        pair = (match["ip"], int(match["port"]))
+        if pair not in found and int(match["port"]) <= 65535:
+            found.append(pair)
+    return found
+
+
 def hosts_in(text: str) -> list[str]:
     """Host names a line mentions (URLs, dial targets, host=..., name:port), in order."""
     found: list[str] = []

@@ -18,8 +18,9 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
 from kubetriage.analyzers.support import (
+    LogHit,
     grep_logs,
     item,
 )
@@ -27,7 +28,7 @@ from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ServiceEvidence
+from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
 
@@ -38,6 +39,9 @@ class _Confidence:
 
     dns_blocked: float = 0.87  # lookups fail and no rule allows DNS to kube-system
     dependency_blocked: float = 0.84  # calls fail and no rule allows the flow to a dependency
+    # Calls time out dialing one pod's own address and no rule admits that exact flow (from
+    # the pod that logged it, on the port it dialled): the flow itself is evaluated.
+    address_blocked: float = 0.86
     ip_block_penalty: float = 0.15  # an ipBlock might admit it (a peer pod without known IPs)
 
 
@@ -145,6 +149,53 @@ def _finding(
     )
 
 
+def _endpoint(evidence: Evidence, pod: PodEvidence) -> Endpoint:
+    return Endpoint(
+        namespace=pod.namespace,
+        labels=pod.labels,
+        namespace_labels=evidence.namespace_labels.get(pod.namespace, {}),
+        ips=tuple(pod.ips),
+    )
+
+
+def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
+    """Timeouts dialling a pod's own address (clients that find their callee's pods
+    themselves: consul, a headless Service). Both ends are known pods and the port is the
+    one dialled, so the flow is evaluated exactly: from the pod that logged the timeout to
+    the pod holding that address."""
+    by_address = {ip: pod for pod in evidence.pods for ip in pod.ips}
+    by_name = {(pod.namespace, pod.name): pod for pod in evidence.pods}
+    for hit in failing:
+        if not _TIMEOUT.search(hit.line):
+            continue
+        source = by_name.get((hit.log.namespace, hit.log.pod))
+        if source is None:
+            continue
+        for address, port in addresses_in(hit.line):
+            destination = by_address.get(address)
+            if destination is None or destination is source:
+                continue
+            flow = Flow(
+                source=_endpoint(evidence, source),
+                destination=_endpoint(evidence, destination),
+                port=port,
+            )
+            verdict = _blocked(evidence, flow)
+            if verdict is None:
+                continue
+            what = f"traffic from pod {source.name} to pod {destination.name} on port {port}"
+            return [
+                _finding(
+                    evidence,
+                    verdict,
+                    what,
+                    [item(hit.source, hit.line)],
+                    CONFIDENCE.address_blocked,
+                )
+            ]
+    return []
+
+
 def check_policy_flows(evidence: Evidence) -> list[Finding]:
     if not evidence.network_policies:
         return []
@@ -172,6 +223,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
     failing = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=20)
     if not failing:
         return findings
+    findings += _address_flows(evidence, failing)
     for dependency in evidence.dependencies:
         service, ref = dependency.service, dependency.ref
         if service is not None and service.selector:
