@@ -183,13 +183,16 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
             verdict = _blocked(evidence, flow)
             if verdict is None:
                 continue
-            what = f"traffic from pod {source.name} to pod {destination.name} on port {port}"
+            flow_fact = item(
+                f"pod/{destination.namespace}/{destination.name}",
+                f"holds {address}, dialled on port {port} by pod {source.name}",
+            )
             return [
                 _finding(
                     evidence,
                     verdict,
-                    what,
-                    [item(hit.source, hit.line)],
+                    f"the calls to port {port} that time out",
+                    [item(hit.source, hit.line), flow_fact],
                     CONFIDENCE.address_blocked,
                 )
             ]
