@@ -225,3 +225,54 @@ def test_a_missing_file_named_as_a_key_mounted_elsewhere_is_the_mount_path(line:
 def test_a_missing_file_no_mounted_config_map_holds_is_not_a_mount_path() -> None:
     ev = _evidence("open /config/other.yaml: no such file or directory")
     assert [f for f in analyze(ev).findings if f.analyzer == "config-mount-path"] == []
+
+
+def _unparsable(line: str, keys: list[str], restarts: int = 8) -> Evidence:
+    """A container mounting ConfigMap api-config as a volume restarts; its log says ``line``."""
+    crashing = container("api", restarts=restarts, ready=False, last_state=terminated("Error", 134))
+    mounted = ConfigReference(kind="ConfigMap", name="api-config", via="volume config", exists=True)
+    return evidence(
+        pods=[pod(POD, crashing, config_refs=[mounted])],
+        config_maps={"api-config": keys},
+        logs=[log(POD, "api", line)],
+    )
+
+
+_JSON_ABORT = (
+    "terminate called after throwing an instance of 'nlohmann::detail::parse_error'\n"
+    "  what():  [json.exception.parse_error.101] parse error at line 44, column 3: syntax error"
+    " while parsing object key - unexpected '}'; expected string literal"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (_JSON_ABORT, "service-config.json"),
+        ("json.decoder.JSONDecodeError: Expecting ',' delimiter: line 9 column 5", "app.json"),
+        ("yaml.scanner.ScannerError: mapping values are not allowed here", "rules.yaml"),
+        ("panic: yaml: line 12: did not find expected key", "config.yml"),
+    ],
+)
+def test_a_parse_error_of_the_kind_of_file_a_mounted_config_map_holds_names_it(
+    line: str, key: str
+) -> None:
+    result = analyze(_unparsable(line, [key]))
+    first = result.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.CONFIG_MISSING,
+        Action.FIX_CONFIG,
+        ObjectRef(kind="ConfigMap", namespace="shop", name="api-config"),
+    )
+    assert key in first.summary
+
+
+def test_a_parse_error_of_another_kind_of_file_or_a_container_that_runs_names_nothing() -> None:
+    def unparsable(ev: Evidence) -> list[Finding]:
+        return [f for f in analyze(ev).findings if "does not parse" in f.summary]
+
+    # A JSON error while the ConfigMap holds only YAML: the JSON came from elsewhere (a
+    # message, a response body), not from the mounted file.
+    assert unparsable(_unparsable(_JSON_ABORT, ["settings.yaml"])) == []
+    # A container that has never restarted has not failed on its input at start.
+    assert unparsable(_unparsable(_JSON_ABORT, ["service-config.json"], restarts=0)) == []

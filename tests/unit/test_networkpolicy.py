@@ -385,6 +385,47 @@ def test_a_dependency_the_policy_does_not_reach_is_named_and_an_allowed_one_is_n
     assert not [f for f in analyze(allowed).findings if f.analyzer == "network-policy"]
 
 
+def test_a_timeout_dialling_a_pods_own_address_is_evaluated_as_that_exact_flow() -> None:
+    """A client that finds its callee's pods itself (consul, a headless Service) dials a pod
+    address: the flow from the pod that logged the timeout to the pod holding that address,
+    on that port, names the policy meant for it, not another policy of the namespace."""
+    only_app_web = _policy(
+        "api-ingress",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"svc": "api"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
+        },
+    )
+    db_from_api = _policy(
+        "db-from-api",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"svc": "db"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"svc": "api"}}}]}],
+        },
+    )
+    web = pod("web-7d9f6c8b5-a", container("web"), labels={"svc": "web"}, ips=["10.1.0.5"])
+    api = pod("api-5c8d7f9b6-b", container("api"), labels={"svc": "api"}, ips=["10.1.2.7"])
+    db = pod("db-6f7b8c9d5-c", container("db"), labels={"svc": "db"}, ips=["10.1.3.9"])
+    line = 'rpc error: code = Unavailable desc = "dial tcp 10.1.2.7:8087: i/o timeout"'
+    ev = evidence(
+        pods=[web, api, db],
+        network_policies=[db_from_api, only_app_web],
+        logs=[log("web-7d9f6c8b5-a", "web", line)],
+    )
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [f.target.name for f in findings] == ["api-ingress"]
+    # The same timeout between pods the policies admit names nothing.
+    admitted = web.model_copy(update={"labels": {"app": "web"}})
+    ev = ev.model_copy(update={"pods": [admitted, api, db]})
+    assert not [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    # An address no known pod holds names nothing either.
+    elsewhere = log("web-7d9f6c8b5-a", "web", line.replace("10.1.2.7", "10.9.9.9"))
+    ev = ev.model_copy(update={"pods": [web, api, db], "logs": [elsewhere]})
+    assert not [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+
+
 def test_build_evidence_keeps_the_structured_rules_and_namespace_labels() -> None:
     objects: list[dict[str, Any]] = [
         {

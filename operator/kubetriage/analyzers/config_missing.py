@@ -26,9 +26,11 @@ from kubetriage.analyzers.container_texts import (
     ConfigProblem,
     log_problem,
     no_key,
+    unparsable,
 )
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
+    CONFIG_PARSE_LOGS,
     CONFIG_VARIABLE_GROUPS,
     SECRET_STORE_MISSING,
     SECRET_STORE_REFUSED,
@@ -70,6 +72,10 @@ class _Confidence:
     event: float = 0.9  # an Event names the missing ConfigMap, Secret or key
     log_names: float = 0.75  # the application's log names the missing variable or file
     log_generic: float = 0.6  # the application's log complains of its configuration, unnamed
+    # A restarting container's log has a parser's syntax error for the kind of file that the
+    # one ConfigMap it mounts as a volume holds (a .json key and a JSON parse error): the file
+    # is the input every start fails on (above an unexplained crash loop, 0.75).
+    unparsable: float = 0.8
     crashing_bonus: float = 0.05  # ... and the container restarts
     renamed_bonus: float = 0.1  # ... and the ConfigMap has a key that nearly matches it
     supporting: float = 0.0  # a supporting fact (the near-miss key itself) raises nothing
@@ -132,6 +138,34 @@ def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> Obj
     if len(refs) == 1:
         return ObjectRef(kind=refs[0].kind, namespace=pod.namespace, name=refs[0].name)
     return workload_ref(evidence, pod)
+
+
+def _unparsable_mount(evidence: Evidence, pod: PodEvidence) -> tuple[ObjectRef, str, LogHit] | None:
+    """The one ConfigMap a restarting container of the pod mounts as a volume, the key of it
+    whose file kind the container's log says does not parse, and that log line."""
+    volumes = {
+        r.name
+        for r in pod.config_refs
+        if r.kind == "ConfigMap" and r.via.startswith("volume") and r.name != "kube-root-ca.crt"
+    }
+    if len(volumes) != 1:
+        return None
+    name = next(iter(volumes))
+    keys = evidence.config_maps.get(name) or []
+    for container in pod.containers:
+        if container.init or container.restart_count == 0:
+            continue
+        for log in logs_of(evidence, pod, container.name):
+            for key in keys:
+                pattern = CONFIG_PARSE_LOGS.get("." + key.rsplit(".", 1)[-1].lower())
+                hits = grep_logs([log], pattern, limit=1) if pattern else []
+                if hits:
+                    return (
+                        ObjectRef(kind="ConfigMap", namespace=pod.namespace, name=name),
+                        key,
+                        hits[0],
+                    )
+    return None
 
 
 def _absent_optional_source(pod: PodEvidence, *, file: bool) -> ConfigReference | None:
@@ -392,6 +426,16 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                             f"has no key {variable} but has {renamed}",
                         ),
                     )
+        if (unparsable_mount := _unparsable_mount(evidence, pod)) is not None:
+            mounted, key, hit = unparsable_mount
+            note(
+                mounted, CONFIDENCE.unparsable, item(hit.source, hit.line), problem=unparsable(key)
+            )
+            note(
+                mounted,
+                CONFIDENCE.supporting,
+                item(pod_source(pod), f"mounts ConfigMap {mounted.name} (key {key}) as a volume"),
+            )
         for target, fact in _misspelt_hosts(evidence, pod):
             note(target, CONFIDENCE.misspelt_host, fact, problem=MISSPELT_HOST)
 

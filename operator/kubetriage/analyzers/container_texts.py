@@ -228,6 +228,15 @@ def log_problem(variable: str | None, path: str | None, renamed: str | None) -> 
     return ConfigProblem("holds a setting the application rejects", "correct it", why)
 
 
+def unparsable(key: str) -> ConfigProblem:
+    return ConfigProblem(
+        f"holds a {key} that does not parse",
+        f"correct {key}",
+        "The application reads the file mounted from it when it starts and its parser rejects "
+        "it, so every start fails the same way",
+    )
+
+
 MISSPELT_HOST = ConfigProblem(
     "names a host that does not exist",
     "correct the host name",

@@ -42,6 +42,24 @@ CONFIG_LOG = re.compile(
     r")"
 )
 
+# A configuration file that does not parse, in its parser's own words, by the file kind it
+# reads (the extension of the key a ConfigMap volume holds): nlohmann::json, Python's json,
+# Jackson and Node's JSON.parse; PyYAML, SnakeYAML, go-yaml and js-yaml; TOML parsers; nginx.
+CONFIG_PARSE_LOGS: dict[str, re.Pattern[str]] = {
+    ".json": re.compile(
+        r"\[json\.exception\.parse_error\.\d+\]|json\.decoder\.JSONDecodeError"
+        r"|JsonParseException|SyntaxError: (Unexpected token .* in JSON|.* is not valid JSON)"
+    ),
+    ".yaml": re.compile(
+        r"yaml\.(scanner\.ScannerError|parser\.ParserError)|snakeyaml\.\w+\.\w*Exception"
+        r"|\byaml: line \d+:|YAMLException"
+    ),
+    ".toml": re.compile(r"\btoml: line \d+|TomlDecodeError"),
+    ".conf": re.compile(r"\[emerg\] .* in /etc/nginx/"),
+}
+CONFIG_PARSE_LOGS[".yml"] = CONFIG_PARSE_LOGS[".yaml"]
+
+
 # Calls that timed out, in three words: could not connect in time (a dial or connect timeout),
 # no answer in time (a read or request timeout: connected, then waited), and timeouts that
 # do not say which (a Go i/o timeout or deadline, ETIMEDOUT, "timed out waiting"). A Java
@@ -210,6 +228,21 @@ _HOST_PATTERNS = (
         r"(?P<host>[a-z][\w-]*(?:\.[\w-]+)+)"
     ),
 )
+
+
+_ADDRESS = re.compile(r"(?<![\w.:])(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):(?P<port>\d{1,5})(?!\w|\.\d)")
+
+
+def addresses_in(text: str) -> list[tuple[str, int]]:
+    """IPv4 address:port pairs a line names, in order: what a client dials when it found its
+    callee's pods itself (service discovery such as consul, a headless Service) rather than
+    through a Service name."""
+    found: list[tuple[str, int]] = []
+    for match in _ADDRESS.finditer(text):
+        pair = (match["ip"], int(match["port"]))
+        if pair not in found and int(match["port"]) <= 65535:
+            found.append(pair)
+    return found
 
 
 def hosts_in(text: str) -> list[str]:

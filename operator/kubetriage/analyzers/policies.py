@@ -18,8 +18,9 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, service_for_host
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in, service_for_host
 from kubetriage.analyzers.support import (
+    LogHit,
     event_fact,
     grep_logs,
     item,
@@ -28,7 +29,7 @@ from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ServiceEvidence
+from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.relations import ScalerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
@@ -43,6 +44,9 @@ class _Confidence:
     # A scaler's ScaledObject is not Ready and no rule allows the flow from the pods running
     # it to the source its trigger names.
     scaler_blocked: float = 0.84
+    # Calls time out dialing one pod's own address and no rule admits that exact flow (from
+    # the pod that logged it, on the port it dialled): the flow itself is evaluated.
+    address_blocked: float = 0.86
     ip_block_penalty: float = 0.15  # an ipBlock might admit it (a peer pod without known IPs)
 
 
@@ -155,6 +159,56 @@ def _finding(
     )
 
 
+def _endpoint(evidence: Evidence, pod: PodEvidence) -> Endpoint:
+    return Endpoint(
+        namespace=pod.namespace,
+        labels=pod.labels,
+        namespace_labels=evidence.namespace_labels.get(pod.namespace, {}),
+        ips=tuple(pod.ips),
+    )
+
+
+def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
+    """Timeouts dialling a pod's own address (clients that find their callee's pods
+    themselves: consul, a headless Service). Both ends are known pods and the port is the
+    one dialled, so the flow is evaluated exactly: from the pod that logged the timeout to
+    the pod holding that address."""
+    by_address = {ip: pod for pod in evidence.pods for ip in pod.ips}
+    by_name = {(pod.namespace, pod.name): pod for pod in evidence.pods}
+    for hit in failing:
+        if not _TIMEOUT.search(hit.line):
+            continue
+        source = by_name.get((hit.log.namespace, hit.log.pod))
+        if source is None:
+            continue
+        for address, port in addresses_in(hit.line):
+            destination = by_address.get(address)
+            if destination is None or destination is source:
+                continue
+            flow = Flow(
+                source=_endpoint(evidence, source),
+                destination=_endpoint(evidence, destination),
+                port=port,
+            )
+            verdict = _blocked(evidence, flow)
+            if verdict is None:
+                continue
+            flow_fact = item(
+                f"pod/{destination.namespace}/{destination.name}",
+                f"holds {address}, dialled on port {port} by pod {source.name}",
+            )
+            return [
+                _finding(
+                    evidence,
+                    verdict,
+                    f"the calls to port {port} that time out",
+                    [item(hit.source, hit.line), flow_fact],
+                    CONFIDENCE.address_blocked,
+                )
+            ]
+    return []
+
+
 def check_policy_flows(evidence: Evidence) -> list[Finding]:
     if not evidence.network_policies:
         return []
@@ -182,6 +236,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
     failing = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=20)
     if not failing:
         return findings
+    findings += _address_flows(evidence, failing)
     for dependency in evidence.dependencies:
         service, ref = dependency.service, dependency.ref
         if service is not None and service.selector:

@@ -18,6 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
+from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.log_signatures import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
@@ -40,7 +41,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ContainerEvidence, EventEvidence, PodEvidence
-from kubetriage.models.vocabulary import Action, Category
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,12 @@ class _Confidence:
     # worker pool is exhausted: too busy to answer
     throttled_penalty: float = 0.2  # it times out (killed or not) while its CFS quota throttles
     # it in THROTTLED_SHARE of periods or more: the CPU limit stalls the answer
+    # A dependency the workload's calls fail against is short of ready replicas because the
+    # kubelet restarts its containers for a liveness probe refused or answered 404 (the probe
+    # reaches nothing, or the wrong path, on a process that runs): its probe, one hop away,
+    # rather than an escalation at its Service that names no cause (0.88).
+    callee: float = 0.89
+    callee_changed_probe: float = 0.92  # ... and its latest rollout changed that probe
 
 
 CONFIDENCE: Final = _Confidence()
@@ -310,6 +317,91 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+# A probe that reaches nothing (refused) or the wrong path (404): the probe is wrong, not
+# the process (a timeout may be a process too busy to answer, and says less).
+_PROBE_MISSES = re.compile(r"(?i)connection refused|statuscode:? 404|status code:? 404")
+
+
+def check_callee_probe(evidence: Evidence) -> list[Finding]:
+    """A dependency the workload calls cannot serve fully (fewer ready replicas than desired)
+    because the kubelet restarts its containers for a liveness probe that is refused or
+    answered 404 while its processes run: correct that workload's probe, rather than escalate
+    at its Service. Requires the caller to fail on it (``caller_fails_on``), as the
+    dependency-down rule does."""
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.FIX_PROBE]:
+            continue
+        restarting = {
+            p.pod: p
+            for p in dependency.failing_pods
+            if (p.restarts or p.waiting == "CrashLoopBackOff") and p.last_terminated != "OOMKilled"
+        }
+        failures = [
+            (pod, match)
+            for warning in dependency.warnings
+            if (pod := warning.partition(" ")[0].removeprefix("Pod/")) in restarting
+            and (match := _PROBE_FAILED.search(warning)) is not None
+            and match["kind"].lower() == "liveness"
+            and _PROBE_MISSES.search(match["why"])
+        ]
+        short = (
+            dependency.desired_replicas is not None
+            and dependency.ready_replicas is not None
+            and dependency.ready_replicas < dependency.desired_replicas
+        )
+        if not failures or not short or not caller_fails_on(evidence, dependency):
+            continue
+        source = f"dependency {prose.obj(dependency.ref or workload)}"
+        trouble = restarting[failures[0][0]]
+        facts = [
+            item(source, f"pod {prose.pod_trouble(trouble)}"),
+            *(item(source, f"pod {pod}: {m[0]}") for pod, m in failures[:2]),
+            item(
+                source,
+                f"{dependency.ready_replicas} of {dependency.desired_replicas} replicas ready",
+            ),
+        ]
+        changed = next(
+            (c for c in dependency.changes[:1] if c.kind == "rollout" and "probes" in c.aspects),
+            None,
+        )
+        because = [
+            prose.claim(
+                f"The kubelet restarts pods of {prose.obj(workload)} for a liveness probe that "
+                "reaches nothing, and not all its replicas are ready",
+                *facts,
+            )
+        ]
+        if changed is not None:
+            facts.append(item(source, "; ".join(changed.details[:2])))
+            because.append(prose.claim("Its latest rollout changed that probe", facts[-1]))
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        because.append(prose.claim("The workload's calls to it fail", facts[-1]))
+        params = {"container": trouble.container, "probe": "liveness"} if trouble.container else {}
+        findings.append(
+            make_finding(
+                "callee-probe-failure",
+                Category.PROBE_FAILURE,
+                CONFIDENCE.callee_changed_probe if changed else CONFIDENCE.callee,
+                prose.narrative(
+                    f"{prose.obj(workload)}, which the workload calls, is restarted by its "
+                    "liveness probe",
+                    "correct its probe",
+                    aside=prose.count(len(restarting), "pod") + " restarting",
+                    because=because,
+                ),
+                facts,
+                Action.FIX_PROBE,
+                workload,
+                params,
+            )
+        )
+    return findings
+
+
 PROBE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("probe-failure", (Category.PROBE_FAILURE,), check_probe_failure),
+    Analyzer("callee-probe-failure", (Category.PROBE_FAILURE,), check_callee_probe),
 )
