@@ -30,8 +30,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kubetriage.evidence.raw import as_dict as _d
-from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.network_policies import (
     LabelSelector,
     NetworkPolicyEvidence,
@@ -40,6 +38,8 @@ from kubetriage.models.network_policies import (
     PolicyRule,
     SelectorRequirement,
 )
+from kubetriage.models.objects import as_dict as _d
+from kubetriage.models.objects import dicts as _dicts
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 Direction = Literal["ingress", "egress"]

@@ -14,20 +14,14 @@ from typing import Any
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict
+
+# The container readers live with the metadata readers (``kubetriage.networkpolicy`` and other
+# modules below the evidence package use them); re-exported here for the evidence modules.
+from kubetriage.models.objects import as_dict as as_dict
+from kubetriage.models.objects import as_list as as_list
+from kubetriage.models.objects import dicts as dicts
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-
-
-def as_dict(value: Any) -> JsonDict:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def dicts(value: Any) -> list[JsonDict]:
-    return [item for item in as_list(value) if isinstance(item, dict)]
 
 
 def as_str(value: Any) -> str | None:

@@ -13,13 +13,24 @@ from typing import Any
 JsonDict = dict[str, Any]
 
 
-def _mapping(value: Any) -> JsonDict:
+def as_dict(value: Any) -> JsonDict:
+    """``value`` when an API object's field is a mapping, else empty."""
     return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when an API object's field is a list, else empty."""
+    return value if isinstance(value, list) else []
+
+
+def dicts(value: Any) -> list[JsonDict]:
+    """The mappings of a list field (a malformed item is skipped)."""
+    return [item for item in as_list(value) if isinstance(item, dict)]
 
 
 def meta(obj: Mapping[str, Any]) -> JsonDict:
     """``metadata``, or an empty dict when it is missing or not an object."""
-    return _mapping(obj.get("metadata"))
+    return as_dict(obj.get("metadata"))
 
 
 def name(obj: Mapping[str, Any]) -> str:
@@ -33,11 +44,11 @@ def namespace(obj: Mapping[str, Any]) -> str:
 
 
 def labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {k: v for k, v in _mapping(meta(obj).get("labels")).items() if isinstance(v, str)}
+    return {k: v for k, v in as_dict(meta(obj).get("labels")).items() if isinstance(v, str)}
 
 
 def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {k: v for k, v in _mapping(meta(obj).get("annotations")).items() if isinstance(v, str)}
+    return {k: v for k, v in as_dict(meta(obj).get("annotations")).items() if isinstance(v, str)}
 
 
 # --- ownership ------------------------------------------------------------------------------
@@ -73,7 +84,7 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
 
     An empty selector matches everything (as a NetworkPolicy's ``podSelector: {}`` does).
     """
-    for key, value in _mapping(selector.get("matchLabels")).items():
+    for key, value in as_dict(selector.get("matchLabels")).items():
         if labels.get(key) != value:
             return False
     for expression in selector.get("matchExpressions") or []:
@@ -108,8 +119,8 @@ def endpoint_pods(endpoints: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
     for subset in endpoints.get("subsets") or []:
         for key in ("addresses", "notReadyAddresses"):
-            for address in _mapping(subset).get(key) or []:
-                ref = _mapping(_mapping(address).get("targetRef"))
+            for address in as_dict(subset).get(key) or []:
+                ref = as_dict(as_dict(address).get("targetRef"))
                 if ref.get("kind") == "Pod" and isinstance(ref.get("name"), str):
                     names.append(ref["name"])
     return list(dict.fromkeys(names))
@@ -118,18 +129,18 @@ def endpoint_pods(endpoints: Mapping[str, Any]) -> list[str]:
 def ingress_backends(ingress: Mapping[str, Any]) -> list[str]:
     """The Services an Ingress sends traffic to (``spec.defaultBackend`` and every rule's
     paths, ``networking.k8s.io/v1``), each once, in the order the spec names them."""
-    spec = _mapping(ingress.get("spec"))
-    backends = [_mapping(spec.get("defaultBackend"))]
+    spec = as_dict(ingress.get("spec"))
+    backends = [as_dict(spec.get("defaultBackend"))]
     for rule in spec.get("rules") or []:
-        for path in _mapping(_mapping(rule).get("http")).get("paths") or []:
-            backends.append(_mapping(_mapping(path).get("backend")))
-    names = [_mapping(b.get("service")).get("name") for b in backends]
+        for path in as_dict(as_dict(rule).get("http")).get("paths") or []:
+            backends.append(as_dict(as_dict(path).get("backend")))
+    names = [as_dict(b.get("service")).get("name") for b in backends]
     return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
 
 
 def selector_query(selector: Mapping[str, Any]) -> str | None:
     """A LabelSelector as a ``labelSelector`` query string; None when it selects nothing."""
-    parts = [f"{k}={v}" for k, v in sorted(_mapping(selector.get("matchLabels")).items())]
+    parts = [f"{k}={v}" for k, v in sorted(as_dict(selector.get("matchLabels")).items())]
     for expression in selector.get("matchExpressions") or []:
         if not isinstance(expression, dict):
             continue
