@@ -306,11 +306,7 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
         if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         killed = [p for p in dependency.failing_pods if p.last_terminated == "OOMKilled"]
-        short = (
-            dependency.desired_replicas is not None
-            and dependency.ready_replicas is not None
-            and dependency.ready_replicas < dependency.desired_replicas
-        )
+        short = dependency.short_of_ready()
         if not killed or not short or not caller_fails_on(evidence, dependency):
             continue
         recent = [

@@ -346,11 +346,7 @@ def check_callee_probe(evidence: Evidence) -> list[Finding]:
             and match["kind"].lower() == "liveness"
             and _PROBE_MISSES.search(match["why"])
         ]
-        short = (
-            dependency.desired_replicas is not None
-            and dependency.ready_replicas is not None
-            and dependency.ready_replicas < dependency.desired_replicas
-        )
+        short = dependency.short_of_ready()
         if not failures or not short or not caller_fails_on(evidence, dependency):
             continue
         source = f"dependency {prose.obj(dependency.ref or workload)}"

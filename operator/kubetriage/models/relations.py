@@ -138,6 +138,14 @@ class DependencyEvidence(BaseModel):
     # shared database or cache saturated by another team's new revision.
     callers: list[CallerEvidence] = Field(default_factory=list)
 
+    def short_of_ready(self) -> bool:
+        """Fewer replicas ready than desired, both known."""
+        return (
+            self.desired_replicas is not None
+            and self.ready_replicas is not None
+            and self.ready_replicas < self.desired_replicas
+        )
+
 
 WebhookFailure = Literal[
     "expired",  # x509: the serving certificate expired (or the caller's clock is ahead)
