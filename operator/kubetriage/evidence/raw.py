@@ -104,3 +104,21 @@ def listed(objects: Iterable[JsonDict], ref: ObjectRef) -> JsonDict | None:
     """The object among ``objects`` (a list call's answer) that ``ref`` names; None if absent."""
     key = ref_key(ref)
     return next((obj for obj in objects if obj_key(obj) == key), None)
+
+
+def condition(obj: JsonDict, kind: str) -> JsonDict | None:
+    """The object's status condition of type ``kind`` (a custom resource's Ready, Synced...)."""
+    conditions = dicts(as_dict(obj.get("status")).get("conditions"))
+    return next((c for c in conditions if c.get("type") == kind), None)
+
+
+def ready_status(obj: JsonDict) -> bool | None:
+    """Its Ready condition: True or False as it says, None when absent or Unknown."""
+    ready = condition(obj, "Ready")
+    status = as_str(ready.get("status")) if ready is not None else None
+    return {"True": True, "False": False}.get(status or "")
+
+
+def api_group(api_version: str | None) -> str:
+    """The API group of an ``apiVersion`` (``apps/v1`` -> ``apps``; ``v1`` -> the core, "")."""
+    return api_version.rpartition("/")[0] if api_version and "/" in api_version else ""

@@ -15,7 +15,7 @@ kind the cluster does not serve (404) is skipped quietly, one the operator may n
 from __future__ import annotations
 
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_str, dicts
+from kubetriage.evidence.raw import api_group, as_dict, as_str, dicts
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.secret_writers import (
     CROSSPLANE_XRD,
@@ -23,7 +23,6 @@ from kubetriage.evidence.summaries.secret_writers import (
     WRITER_KINDS,
     Api,
     composed_refs,
-    group_of,
     not_synced,
     provider_config_name,
     provider_groups,
@@ -118,7 +117,7 @@ class SecretWriterWalk:
             ref = queue.pop(0)
             seen += 1
             api_version, kind = as_str(ref.get("apiVersion")), as_str(ref.get("kind"))
-            name, group = as_str(ref.get("name")), group_of(as_str(ref.get("apiVersion")))
+            name, group = as_str(ref.get("name")), api_group(as_str(ref.get("apiVersion")))
             if not (api_version and kind and name and group):
                 continue
             version = api_version.rpartition("/")[2]
@@ -139,7 +138,7 @@ class SecretWriterWalk:
         """The ProviderConfig a managed resource names, in its group or a parent group."""
         served = await self._reader.served(run)
         name = provider_config_name(managed)
-        for group in provider_groups(group_of(as_str(managed.get("apiVersion")))):
+        for group in provider_groups(api_group(as_str(managed.get("apiVersion")))):
             version = served.get(group)
             if not version:
                 continue

@@ -21,7 +21,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from kubetriage.evidence.index import ObjectIndex
-from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ref_of
+from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ready_status, ref_of
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, labels, service_selects
 from kubetriage.models.objects import name as _name
@@ -119,13 +119,6 @@ def trigger_hosts(trigger: JsonDict) -> list[str]:
     return found[:_MAX_HOSTS]
 
 
-def _ready(obj: JsonDict) -> bool | None:
-    for condition in dicts(as_dict(obj.get("status")).get("conditions")):
-        if condition.get("type") == "Ready":
-            return {"True": True, "False": False}.get(as_str(condition.get("status")) or "")
-    return None
-
-
 def _source(
     index: ObjectIndex, namespace: str, hosts: list[str]
 ) -> tuple[ObjectRef, dict[str, str]] | None:
@@ -170,7 +163,7 @@ def scaler_summaries(
                     ref=ref_of(obj),
                     trigger=as_str(trigger.get("type")) or "",
                     hosts=hosts,
-                    ready=_ready(obj),
+                    ready=ready_status(obj),
                     reader_namespace=_ns(operator) if operator is not None else None,
                     reader_labels=labels(operator) if operator is not None else {},
                     source=source[0] if source is not None else None,

@@ -26,7 +26,18 @@ from dataclasses import dataclass
 from kubetriage.config_errors import missing_secret
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_int, as_str, clip_text, dicts, kind_of, ref_of
+from kubetriage.evidence.raw import (
+    api_group,
+    as_dict,
+    as_int,
+    as_str,
+    clip_text,
+    condition,
+    dicts,
+    kind_of,
+    ready_status,
+    ref_of,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, selector_matches
 from kubetriage.models.objects import labels as _labels
@@ -145,17 +156,6 @@ def wanted_secrets(pods: Iterable[JsonDict], events: Iterable[JsonDict]) -> list
     return found
 
 
-def condition(obj: JsonDict, kind: str) -> JsonDict | None:
-    """The object's status condition of type ``kind``."""
-    conditions = dicts(as_dict(obj.get("status")).get("conditions"))
-    return next((c for c in conditions if c.get("type") == kind), None)
-
-
-def _ready(obj: JsonDict) -> bool | None:
-    ready = condition(obj, "Ready")
-    return None if ready is None else ready.get("status") == "True"
-
-
 def writes_connection(obj: JsonDict, namespace: str, name: str) -> bool:
     """Whether a Crossplane claim or composite resource writes its connection details to
     ``namespace/name`` (a claim's ref has no namespace: its own)."""
@@ -183,10 +183,6 @@ def not_synced(obj: JsonDict) -> str | None:
     if synced is None or synced.get("status") != "False":
         return None
     return as_str(synced.get("message")) or as_str(synced.get("reason")) or ""
-
-
-def group_of(api_version: str | None) -> str:
-    return api_version.rpartition("/")[0] if api_version and "/" in api_version else ""
 
 
 def provider_groups(managed_group: str) -> list[str]:
@@ -247,7 +243,7 @@ def _claim_summary(
         secret=secret,
         writer=ref_of(claim),
         how="writes its connection details to",
-        ready=_ready(claim),
+        ready=ready_status(claim),
     )
     queue, seen = composed_refs(claim), 0
     while queue and seen < limits.max_list_items:
@@ -264,13 +260,13 @@ def _claim_summary(
             ref_of(part),
             clip_text(message, limits.max_string_length) or "",
         )
-        groups = provider_groups(group_of(as_str(part.get("apiVersion"))))
+        groups = provider_groups(api_group(as_str(part.get("apiVersion"))))
         configs = [
             c
             for kind in PROVIDER_CONFIG_KINDS
             for c in index.kind(kind)
             if _name(c) == provider_config_name(part)
-            and group_of(as_str(c.get("apiVersion"))) in groups
+            and api_group(as_str(c.get("apiVersion"))) in groups
         ]
         for config in configs:
             source = credentials_secret(config)
@@ -328,12 +324,12 @@ def _writer_summary(
             how=writer_kind.how,
             source=source,
             source_role="as a clone of",
-            ready=_ready(obj),
+            ready=ready_status(obj),
         )
     if writer_kind.writes is None or not writer_kind.writes(obj, namespace, name):
         return None
     found = SecretWriterEvidence(
-        secret=secret, writer=ref_of(obj), how=writer_kind.how, ready=_ready(obj)
+        secret=secret, writer=ref_of(obj), how=writer_kind.how, ready=ready_status(obj)
     )
     wanted = writer_kind.controller(obj) if writer_kind.controller else None
     if not wanted or found.ready:

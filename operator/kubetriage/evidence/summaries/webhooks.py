@@ -25,7 +25,7 @@ from datetime import datetime
 from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, ref_of
+from kubetriage.evidence.raw import api_group, as_dict, as_list, as_str, clip_text, dicts, ref_of
 from kubetriage.evidence.summaries.dependencies import DEPENDENCY_KINDS
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
@@ -71,8 +71,7 @@ _WRITES = frozenset({"CREATE", "UPDATE", "*"})
 
 
 def _group(obj: JsonDict) -> str:
-    api_version = as_str(obj.get("apiVersion")) or ""
-    return api_version.rpartition("/")[0]
+    return api_group(as_str(obj.get("apiVersion")))
 
 
 def _built_in(group: str) -> bool:
