@@ -212,6 +212,7 @@ def build_evidence(
         notes,
         dependency_logs,
         now=now,
+        alert_labels=[a.labels for a in alerts],
     )
     dependencies = with_shared_callers(index, dependencies, scope.pods, scope.workload)
     policies += callee_network_policies(build, dependencies)

@@ -446,7 +446,9 @@ class KubeEvidenceCollector:
             )
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
-            await self._dependencies.follow(run, namespace, pods, workload, scope)
+            await self._dependencies.follow(
+                run, namespace, pods, workload, scope, [a.labels for a in alerts]
+            )
             await asyncio.gather(
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )

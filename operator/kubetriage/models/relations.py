@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
+    AutoscalerEvidence,
     ChangeEvidence,
     ConfigMount,
     GenericObjectEvidence,
@@ -113,6 +114,9 @@ class DependencyEvidence(BaseModel):
     # together on one node point at the node, not at the dependency.
     pod_nodes: dict[str, str] = Field(default_factory=dict)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # The HorizontalPodAutoscalers scaling its workload: a callee whose autoscaler cannot read
+    # its metric never grows with the load its callers bring.
+    autoscalers: list[AutoscalerEvidence] = Field(default_factory=list)
     # Edits of the ConfigMaps its pods mount or read env from (metadata only: when the data
     # was last written after creation), newest first: a dependency that reloads its
     # configuration (the cluster DNS's Corefile, a flag service's flags) changes with no
