@@ -16,10 +16,13 @@ from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ChangeEvidence,
     ConfigMount,
+    EventEvidence,
     GenericObjectEvidence,
     LogTail,
+    PodEvidence,
     PVCEvidence,
     ServiceEvidence,
+    WorkloadEvidence,
 )
 
 
@@ -32,6 +35,21 @@ class CallerEvidence(BaseModel):
     callee: ObjectRef  # the Service it names
     named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
+class SiblingEvidence(BaseModel):
+    """Another component of the incident's application (``kubetriage.evidence.summaries.
+    siblings``): a workload of its namespace carrying the same recommended application labels
+    (``app.kubernetes.io/part-of``, else ``name``, and ``instance``) that is short of ready
+    replicas, with its pods and their events. An application's components fail each other
+    (a distributor's pushes fail while its ingesters cannot be scheduled) without one naming
+    the other in its env or logs."""
+
+    workload: WorkloadEvidence
+    application: dict[str, str] = Field(default_factory=dict)  # the labels shared
+    component: str | None = None  # its app.kubernetes.io/component
+    pods: list[PodEvidence] = Field(default_factory=list)
+    events: list[EventEvidence] = Field(default_factory=list)
 
 
 class PodTrouble(BaseModel):
