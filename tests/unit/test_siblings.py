@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.analyzers.siblings import CONFIDENCE, NAME
+from kubetriage.combine import known_objects
 from kubetriage.evidence.summaries.siblings import application_of, application_selector
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -84,6 +85,8 @@ def test_an_unschedulable_sibling_of_a_healthy_workload_is_the_finding() -> None
     assert finding.narrative is not None
     assert "another component of the same application" in finding.narrative.because[0].text
     assert any(e.source == "statefulset/obs/ingester" for e in finding.evidence)
+    # A model may propose acting on the sibling: the evidence shows it.
+    assert "StatefulSet/obs/ingester" in known_objects(ev)
 
 
 def test_the_same_pods_on_the_alerted_workload_itself_earn_more() -> None:
