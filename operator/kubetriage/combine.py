@@ -124,6 +124,7 @@ def known_objects(evidence: Evidence) -> set[str]:
         if dependency.workload is not None:
             refs.append(dependency.workload)
     refs += [e.involved for e in evidence.events]
+    refs += [s.workload.ref for s in evidence.siblings]
     return {_key(ref) for ref in refs}
 
 

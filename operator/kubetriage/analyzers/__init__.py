@@ -50,6 +50,7 @@ from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
+from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
@@ -105,6 +106,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_SATURATED_ANALYZERS,
     *MESH_CA_ANALYZERS,
     *AGGREGATED_API_ANALYZERS,
+    *SIBLING_ANALYZERS,
 )
 
 
@@ -141,6 +143,7 @@ def run_analyzers(evidence: Evidence, analyzers: tuple[Analyzer, ...] = ANALYZER
         if produced and analyzer.name not in fired:
             fired.append(analyzer.name)
         findings.extend(produced)
+    findings = defer_to_own(evidence, findings)
     return AnalyzerRun(
         findings=tuple(_dedupe(sorted(findings, key=lambda f: -f.confidence))),
         errors=tuple(errors),

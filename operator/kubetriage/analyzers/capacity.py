@@ -4,8 +4,8 @@ remaining pods got busier right after the cut (also an autoscaler's, its minimum
 edited), scale back to what it ran; a Service the workload fails to call that is empty
 because the workload behind it was scaled to zero, scale that workload back out; and an
 autoscaler that cannot read its metric (the metrics API or adapter is down) while the
-service got slower, scale out by hand. Called by the saturation rule (``saturation``), whose
-category they share.
+service got slower, scale out by hand (also the autoscaler of the callee it waits on).
+Called by the saturation rule (``saturation``), whose category they share.
 
 Pure functions of Evidence.
 """
@@ -22,9 +22,11 @@ from kubetriage.analyzers.calls import caller, dependency_hits, service_fact
 from kubetriage.analyzers.demand import (
     SCALE_BY,
     WINDOW_SECONDS,
+    alert_named,
     alerted_strain,
     is_rate,
     is_traffic,
+    replicas_for,
     scale_params,
     strain_facts,
 )
@@ -48,8 +50,8 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ServiceEvidence
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ServiceEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -65,6 +67,9 @@ class _Confidence:
     # remaining healthy pods' CPU stepped up right after: the same load on fewer pods.
     cut_busier: float = 0.7
     hpa_blind: float = 0.65  # its autoscaler cannot read its metric while it got slower
+    # ... the autoscaler of the callee it waits on (the alert names it, or the only callee):
+    # below its own, which wins when both are blind.
+    hpa_blind_callee: float = 0.6
 
 
 CONFIDENCE: Final = _Confidence()
@@ -73,6 +78,59 @@ CAPACITY_CUT = 0.67
 _DESIRED_REPLICAS = ("kube_deployment_spec_replicas", "kube_statefulset_replicas{")
 # How long after a cut the remaining pods' CPU usage may step up and still be its load.
 CUT_EFFECT = timedelta(minutes=30)
+
+
+def _blind(hpa: AutoscalerEvidence, workload: ObjectRef) -> PodCondition | None:
+    """The HPA's ScalingActive=False condition when it scales ``workload`` and cannot read
+    its metric (FailedGet...Metric: the metrics API or adapter is down, or a container
+    lacks the request its utilisation is computed against)."""
+    if hpa.target is None or hpa.target.name != workload.name:
+        return None
+    return next(
+        (
+            c
+            for c in hpa.conditions
+            if c.type == "ScalingActive"
+            and c.status == "False"
+            and (c.reason or "").startswith("FailedGet")
+        ),
+        None,
+    )
+
+
+def _blind_finding(
+    hpa: AutoscalerEvidence,
+    blind: PodCondition,
+    workload: ObjectRef,
+    confidence: float,
+    strain: list[EvidenceItem],
+    params: dict[str, str],
+    called: list[Claim],
+) -> Finding:
+    condition = item(
+        f"hpa/{hpa.namespace}/{hpa.name}",
+        f"ScalingActive=False {blind.reason}: {blind.message or ''}",
+    )
+    hpa_ref = ObjectRef(kind="HorizontalPodAutoscaler", namespace=hpa.namespace, name=hpa.name)
+    return make_finding(
+        "resource-saturation",
+        Category.RESOURCE_SATURATION,
+        confidence,
+        prose.narrative(
+            f"{prose.obj(workload)} cannot scale: its autoscaler cannot read its metric",
+            f"scale out to {params['replicas']} replicas",
+            because=[
+                prose.claim(f"{prose.obj(hpa_ref)} cannot compute a replica count", condition),
+                *called,
+                prose.claim("The service got slower or fails meanwhile", *strain),
+                prose.claim("No pod is crashing, so the replicas it could not add are missing"),
+            ],
+        ),
+        [condition, *strain],
+        Action.SCALE_OUT,
+        workload,
+        params,
+    )
 
 
 def blind_autoscaler(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
@@ -85,51 +143,55 @@ def blind_autoscaler(evidence: Evidence, workload: ObjectRef | None) -> list[Fin
     if any(pod_failing(p) for p in evidence.pods):
         return []  # not-ready or crashing pods report no metrics: another analyzer's case
     for hpa in evidence.autoscalers:
-        blind = next(
-            (
-                c
-                for c in hpa.conditions
-                if c.type == "ScalingActive"
-                and c.status == "False"
-                and (c.reason or "").startswith("FailedGet")
-            ),
-            None,
-        )
-        if blind is None or hpa.target is None or hpa.target.name != workload.name:
+        blind = _blind(hpa, workload)
+        if blind is None:
             continue
         strain = strain_facts(evidence) or alerted_strain(evidence)
         if not strain:
             return []
-        condition = item(
-            f"hpa/{hpa.namespace}/{hpa.name}",
-            f"ScalingActive=False {blind.reason}: {blind.message or ''}",
-        )
-        hpa_ref = ObjectRef(kind="HorizontalPodAutoscaler", namespace=hpa.namespace, name=hpa.name)
         params = scale_params(evidence, SCALE_BY)
-        return [
-            make_finding(
-                "resource-saturation",
-                Category.RESOURCE_SATURATION,
-                CONFIDENCE.hpa_blind,
-                prose.narrative(
-                    f"{prose.obj(workload)} cannot scale: its autoscaler cannot read its metric",
-                    f"scale out to {params['replicas']} replicas",
-                    because=[
-                        prose.claim(
-                            f"{prose.obj(hpa_ref)} cannot compute a replica count", condition
-                        ),
-                        prose.claim("The service got slower or fails meanwhile", *strain),
-                        prose.claim(
-                            "No pod is crashing, so the replicas it could not add are missing"
-                        ),
-                    ],
-                ),
-                [condition, *strain],
-                Action.SCALE_OUT,
-                workload,
-                params,
-            )
-        ]
+        return [_blind_finding(hpa, blind, workload, CONFIDENCE.hpa_blind, strain, params, [])]
+    return []
+
+
+def blind_callee_autoscaler(evidence: Evidence) -> list[Finding]:
+    """The same for a workload the incident's workload calls: the callee's autoscaler cannot
+    read its metric, none of its pods fails, and the caller got slower or fails while the
+    callee is the one it waits on (the alert names it, or it is the only callee followed).
+    The callee never grew with the load: scale it out. Below the caller's own blind
+    autoscaler, which the saturation rule asks first."""
+    followed = [d for d in evidence.dependencies if d.followed and d.workload is not None]
+    named = alert_named(evidence)
+    for dependency in followed:
+        workload = dependency.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        if dependency.failing_pods:
+            continue
+        names = {workload.name} | ({dependency.service.name} if dependency.service else set())
+        if len(followed) > 1 and not names & named:
+            continue
+        for hpa in dependency.autoscalers:
+            blind = _blind(hpa, workload)
+            if blind is None:
+                continue
+            strain = strain_facts(evidence) or alerted_strain(evidence)
+            if not strain:
+                return []
+            current = max(dependency.desired_replicas or 1, dependency.ready_replicas or 1, 1)
+            params = {"replicas": str(replicas_for(current, SCALE_BY))}
+            called = [
+                prose.claim(
+                    f"{caller(evidence)} calls {prose.obj(workload)}"
+                    + (", which the alert names" if names & named else "")
+                    + f", and it runs {prose.count(current, 'replica')}"
+                )
+            ]
+            return [
+                _blind_finding(
+                    hpa, blind, workload, CONFIDENCE.hpa_blind_callee, strain, params, called
+                )
+            ]
     return []
 
 

@@ -74,11 +74,32 @@ def alerted_strain(evidence: Evidence) -> list[EvidenceItem]:
     ][:1]
 
 
+def replicas_for(current: int, factor: float) -> int:
+    """The replicas ``current`` grows to by ``factor``: at least one more."""
+    return max(current + 1, math.ceil(current * factor))
+
+
 def scale_params(evidence: Evidence, factor: float) -> dict[str, str]:
     current = 1
     if evidence.workload is not None:
         current = max(evidence.workload.desired_replicas or 1, evidence.workload.ready_replicas, 1)
-    return {"replicas": str(max(current + 1, math.ceil(current * factor)))}
+    return {"replicas": str(replicas_for(current, factor))}
+
+
+# Alert labels that say where it fires or how urgent it is, never what it is about.
+_PLACE_LABELS = frozenset({"alertname", "severity", "namespace", "job", "instance", "prometheus"})
+
+
+def alert_named(evidence: Evidence) -> set[str]:
+    """The values of the firing alerts' other labels (an upstream cluster, a destination
+    service, a route): the names an object the alert is about may carry."""
+    return {
+        value
+        for a in evidence.alerts
+        if a.status != "resolved"
+        for key, value in a.labels.items()
+        if key not in _PLACE_LABELS and value
+    }
 
 
 def only_failures_counted(evidence: Evidence) -> bool:

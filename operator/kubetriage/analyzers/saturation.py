@@ -25,7 +25,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.autoscaler_doubts import demand_pressure, hpa_doubt, within_range
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.capacity import blind_autoscaler, callee_scaled_to_zero, capacity_cut
+from kubetriage.analyzers.capacity import (
+    blind_autoscaler,
+    blind_callee_autoscaler,
+    callee_scaled_to_zero,
+    capacity_cut,
+)
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.demand import (
     ERROR_NAME,
@@ -213,7 +218,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
             )
             return findings
     return [
-        *blind_autoscaler(evidence, workload),
+        *(blind_autoscaler(evidence, workload) or blind_callee_autoscaler(evidence)),
         *callee_scaled_to_zero(evidence),
         *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
     ]

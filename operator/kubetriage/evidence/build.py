@@ -65,6 +65,7 @@ from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries
 from kubetriage.evidence.summaries.secret_writers import secret_writer_summaries
+from kubetriage.evidence.summaries.siblings import sibling_summaries
 from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
@@ -212,6 +213,7 @@ def build_evidence(
         notes,
         dependency_logs,
         now=now,
+        alert_labels=[a.labels for a in alerts],
     )
     dependencies = with_shared_callers(index, dependencies, scope.pods, scope.workload)
     policies += callee_network_policies(build, dependencies)
@@ -241,6 +243,13 @@ def build_evidence(
             _name(n): _labels(n) for n in index.kind("Namespace")[: limits.max_list_items]
         },
         dependencies=dependencies,
+        siblings=sibling_summaries(
+            index,
+            None if scope.namespace_wide else scope.workload,
+            unavailable_kinds,
+            limits,
+            notes,
+        ),
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         scalers=scaler_summaries(index, scope.workload, limits.max_list_items),

@@ -27,7 +27,7 @@ from kubetriage.evidence.raw import (
     str_map,
 )
 from kubetriage.evidence.run_claims import claims_named_by_run
-from kubetriage.evidence.summaries.capacity import autoscaler_summary
+from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.dependencies import (
     DEPENDENCY_KINDS,
     env_mentions,
@@ -195,11 +195,7 @@ def select_autoscalers(build: Build, namespace: str) -> list[AutoscalerEvidence]
         if scope.namespace_wide
         or same_object(h, scope.target_obj)
         or (
-            scope.workload is not None
-            and as_dict(as_dict(h.get("spec")).get("scaleTargetRef")).get("kind")
-            == kind_of(scope.workload)
-            and as_dict(as_dict(h.get("spec")).get("scaleTargetRef")).get("name")
-            == _name(scope.workload)
+            scope.workload is not None and scales(h, kind_of(scope.workload), _name(scope.workload))
         )
     ]
     return summarise_all(

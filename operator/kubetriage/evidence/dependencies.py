@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
+from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import controller_ref
@@ -121,6 +122,33 @@ def envoy_cluster_service(cluster: str) -> ServiceHost | None:
     if match is None:
         return None
     return ServiceHost(match["name"], match["ns"], int(match["port"]), "Envoy cluster name")
+
+
+# Alert labels an Envoy proxy's stats name the upstream cluster by.
+ENVOY_CLUSTER_LABELS: Final = ("envoy_cluster_name", "cluster_name")
+# Of those, the ones that name nothing but an Envoy cluster: there a plain value is the
+# cluster a static configuration named after the Service it sends to ("frontend").
+_UPSTREAM_CLUSTER_LABELS: Final = ("envoy_cluster_name", "upstream_cluster")
+_PLAIN_NAME = re.compile(_DNS_NAME)
+
+
+def alert_upstreams(alerts: Iterable[Mapping[str, str]]) -> list[ServiceHost]:
+    """The Services the alerts' Envoy cluster labels name as the upstream a proxy calls:
+    a Contour-style name (``ns_svc_port``) as its Service, a plain one (``frontend``) as the
+    Service of that name in the proxy's namespace."""
+    found: list[ServiceHost] = []
+    for labels in alerts:
+        for label in _UPSTREAM_CLUSTER_LABELS:
+            value = label_value(dict(labels), label)
+            if value is None:
+                continue
+            source = f"alert label {label}"
+            backend = envoy_cluster_service(value)
+            if backend is not None:
+                found.append(replace(backend, source=source))
+            elif _PLAIN_NAME.fullmatch(value):
+                found.append(ServiceHost(value, None, None, source))
+    return found
 
 
 def service_hosts(source: str, text: str) -> list[ServiceHost]:

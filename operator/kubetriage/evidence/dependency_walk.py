@@ -15,9 +15,11 @@ reads go through the same ``KubeReader`` and ``CollectionRun`` as the rest of th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    alert_upstreams,
     callee_hosts,
     event_texts,
     headless_workload,
@@ -63,11 +65,13 @@ class DependencyWalk:
         pods: list[JsonDict],
         workload: JsonDict | None,
         scope: Scope,
+        alert_labels: Sequence[Mapping[str, str]] = (),
     ) -> None:
         """Read the Services (and workloads) the pods name in env, args, ConfigMaps, logs and
-        events, in any namespace the tenancy rule (``scope.may_read``) allows, with their
-        pods, ReplicaSets, workload and events; ``build_evidence`` summarises them as
-        ``Evidence.dependencies``. A dependency the rule keeps out is a collection error."""
+        events (and the upstream the alerts' labels name, ``alert_upstreams``), in any
+        namespace the tenancy rule (``scope.may_read``) allows, with their pods, ReplicaSets,
+        workload and events; ``build_evidence`` summarises them as ``Evidence.dependencies``.
+        A dependency the rule keeps out is a collection error."""
         limits = self._limits
         lines = [
             (f"log {t.namespace}/{t.pod}/{t.container}", line)
@@ -83,7 +87,7 @@ class DependencyWalk:
         texts += scaler_texts(
             workload, [o for (k, _, _), o in run.objects.items() if k == "ScaledObject"]
         )
-        hosts = named_hosts(texts + lines, config_maps)
+        hosts = named_hosts(texts + lines, config_maps) + alert_upstreams(alert_labels)
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
@@ -214,9 +218,15 @@ class DependencyWalk:
         returns the pods whose own words (log tails) were read."""
         namespace, spec = _ns(obj), obj.get("spec") or {}
         if namespace != incident_namespace:
-            await self._reader.add_listed(
-                run, "NetworkPolicy", namespace, what=f"list NetworkPolicies in {namespace}"
-            )
+            # The incident's namespace has both listed already: the NetworkPolicies that
+            # decide whether the callee accepts the call, the autoscalers that size it.
+            for kind, plural in (
+                ("NetworkPolicy", "NetworkPolicies"),
+                ("HorizontalPodAutoscaler", "HPAs"),
+            ):
+                await self._reader.add_listed(
+                    run, kind, namespace, what=f"list {plural} in {namespace}"
+                )
         if obj.get("kind") == "Service":
             selector = selector_query({"matchLabels": spec.get("selector") or {}})
         else:

@@ -54,6 +54,7 @@ from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
+from kubetriage.evidence.sibling_walk import follow_siblings
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.scalers import (
     OPERATOR_LABELS,
@@ -446,12 +447,17 @@ class KubeEvidenceCollector:
             )
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
-            await self._dependencies.follow(run, namespace, pods, workload, scope)
+            await self._dependencies.follow(
+                run, namespace, pods, workload, scope, [a.labels for a in alerts]
+            )
             await asyncio.gather(
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
             await follow_callers(self._reader, run, namespace, pods, workload, scope)
+            if chosen is not None and chosen.kind != "Namespace":
+                # The other components of its application, those short of ready replicas.
+                await follow_siblings(self._reader, run, workload, self._limits)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.

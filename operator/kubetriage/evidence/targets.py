@@ -53,6 +53,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kubetriage.evidence.dependencies import (
+    ENVOY_CLUSTER_LABELS,
     ServiceHost,
     envoy_cluster_service,
     pod_texts,
@@ -72,9 +73,6 @@ from kubetriage.evidence.label_vocabulary import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-
-# Envoy's cluster labels, which name a backend Service by its namespace, name and port.
-_ENVOY_CLUSTER_LABELS: tuple[str, ...] = ("envoy_cluster_name", "cluster_name")
 
 # Traefik's providers of Kubernetes backends; a backend service's name is
 # "<namespace>-<service>-<port>@<provider>".
@@ -248,7 +246,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             strong.append(
                 ObjectRef(kind=named[0], name=value, namespace=namespace, api_version=named[1])
             )
-    for label in _ENVOY_CLUSTER_LABELS:
+    for label in ENVOY_CLUSTER_LABELS:
         # An Envoy proxy's stats name the backend only by its cluster (Contour: ns_svc_port).
         value = label_value(labels, label)
         if value is not None and (backend := envoy_cluster_service(value)) is not None:

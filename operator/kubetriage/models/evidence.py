@@ -38,6 +38,7 @@ from kubetriage.models.relations import (
     IngressControllerEvidence,
     ScalerEvidence,
     SecretWriterEvidence,
+    SiblingEvidence,
     WebhookEvidence,
 )
 
@@ -79,6 +80,8 @@ class Evidence(BaseModel):
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Workloads that name the incident's Services: who calls it, and what they changed.
     callers: list[CallerEvidence] = Field(default_factory=list)
+    # The other components of its application that are degraded (same recommended labels).
+    siblings: list[SiblingEvidence] = Field(default_factory=list)
     # Admission webhooks that failed the incident's creates or updates.
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
     # Aggregated APIs (metrics) reported unavailable while an autoscaler cannot read them.

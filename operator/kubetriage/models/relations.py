@@ -13,12 +13,16 @@ from pydantic import BaseModel, Field
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
+    AutoscalerEvidence,
     ChangeEvidence,
     ConfigMount,
+    EventEvidence,
     GenericObjectEvidence,
     LogTail,
+    PodEvidence,
     PVCEvidence,
     ServiceEvidence,
+    WorkloadEvidence,
 )
 
 
@@ -31,6 +35,21 @@ class CallerEvidence(BaseModel):
     callee: ObjectRef  # the Service it names
     named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
+class SiblingEvidence(BaseModel):
+    """Another component of the incident's application (``kubetriage.evidence.summaries.
+    siblings``): a workload of its namespace carrying the same recommended application labels
+    (``app.kubernetes.io/part-of``, else ``name``, and ``instance``) that is short of ready
+    replicas, with its pods and their events. An application's components fail each other
+    (a distributor's pushes fail while its ingesters cannot be scheduled) without one naming
+    the other in its env or logs."""
+
+    workload: WorkloadEvidence
+    application: dict[str, str] = Field(default_factory=dict)  # the labels shared
+    component: str | None = None  # its app.kubernetes.io/component
+    pods: list[PodEvidence] = Field(default_factory=list)
+    events: list[EventEvidence] = Field(default_factory=list)
 
 
 class PodTrouble(BaseModel):
@@ -113,6 +132,9 @@ class DependencyEvidence(BaseModel):
     # together on one node point at the node, not at the dependency.
     pod_nodes: dict[str, str] = Field(default_factory=dict)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # The HorizontalPodAutoscalers scaling its workload: a callee whose autoscaler cannot read
+    # its metric never grows with the load its callers bring.
+    autoscalers: list[AutoscalerEvidence] = Field(default_factory=list)
     # Edits of the ConfigMaps its pods mount or read env from (metadata only: when the data
     # was last written after creation), newest first: a dependency that reloads its
     # configuration (the cluster DNS's Corefile, a flag service's flags) changes with no

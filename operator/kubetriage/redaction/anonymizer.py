@@ -101,6 +101,13 @@ def _collect_names(evidence: Evidence) -> _Names:
             nodes.append(pod.node)
     for event in evidence.events:
         add_ref(event.involved)
+    # The degraded siblings of its application: their workloads, pods and events.
+    for sibling in evidence.siblings:
+        add_ref(sibling.workload.ref)
+        for pod in sibling.pods:
+            pods.append(pod.name)
+        for event in sibling.events:
+            add_ref(event.involved)
     nodes.extend(node.name for node in evidence.nodes)
     for neighbour in (n for node in evidence.nodes for n in node.troubled_neighbours):
         namespaces.append(neighbour.namespace)

@@ -12,6 +12,13 @@ from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
 
+def scales(hpa: JsonDict, kind: str, name: str) -> bool:
+    """Whether the HPA's ``scaleTargetRef`` is the workload ``kind``/``name`` (of its own
+    namespace: an HPA scales only there)."""
+    ref = as_dict(as_dict(hpa.get("spec")).get("scaleTargetRef"))
+    return ref.get("kind") == kind and ref.get("name") == name
+
+
 def autoscaler_summary(hpa: JsonDict, limits: EvidenceLimits) -> AutoscalerEvidence:
     spec, status = as_dict(hpa.get("spec")), as_dict(hpa.get("status"))
     ref = as_dict(spec.get("scaleTargetRef"))

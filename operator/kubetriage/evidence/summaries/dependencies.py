@@ -5,13 +5,14 @@ them (``kubetriage.evidence.dependencies`` finds and resolves the names). Pure."
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 
 from kubetriage.evidence.changes import config_changes
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    alert_upstreams,
     callee_hosts,
     cluster_dns_named,
     config_map_endpoints,
@@ -43,6 +44,7 @@ from kubetriage.evidence.node_plugins import (
 )
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
+from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import pvc_summary
@@ -117,6 +119,16 @@ def _dependency(
     else:
         found = summarise_dependency(None, obj, sources, objects, limits)
     found = _own_words(index, obj, found, logs, limits)
+    if found.workload is not None:
+        workload = found.workload
+        hpas = [
+            h
+            for h in index.in_namespace("HorizontalPodAutoscaler", workload.namespace or "")
+            if scales(h, workload.kind, workload.name)
+        ][: limits.max_autoscalers]
+        found = found.model_copy(
+            update={"autoscalers": [autoscaler_summary(h, limits) for h in hpas]}
+        )
     if now is None:
         return found
     found = found.model_copy(update={"config_changes": _config_edits(index, obj, now, limits)})
@@ -234,11 +246,13 @@ def dependency_summaries(
     notes: Notes,
     dependency_logs: Sequence[LogTail] = (),
     now: datetime | None = None,
+    alert_labels: Sequence[Mapping[str, str]] = (),
 ) -> list[DependencyEvidence]:
     """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
     the objects read, summarised with what stands behind them. ``logs`` are the incident's
     own tails (where names are found); ``dependency_logs`` the dependencies' (what they say
-    of themselves); ``now`` dates the Certificates that write the Secrets they mount."""
+    of themselves); ``now`` dates the Certificates that write the Secrets they mount;
+    ``alert_labels`` may name the upstream a proxy calls (``alert_upstreams``)."""
     namespace = scope.namespace
     if namespace is None:
         return []
@@ -268,6 +282,7 @@ def dependency_summaries(
     pressured = pressured_nodes(index.kind("Node"), pods[: limits.max_pods])
     hosts += node_agent_hosts(index.kind("Pod"), pressured)
     hosts += named_hosts(texts + lines, config_maps)
+    hosts += alert_upstreams(alert_labels)
     named = [
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
     ]

@@ -1,0 +1,149 @@
+"""A degraded sibling component: the alerted workload is healthy (every pod serving, every
+replica ready), and another component of the same application (``Evidence.siblings``: the
+same recommended application labels, another component, short of ready replicas) is what
+fails. The rules that read a workload's own pods (OOM kills, crash loops, missing
+configuration, images, scheduling) speak for the sibling as their target, on a view of the
+evidence about it, at a share of the confidence they would earn on the alerted workload: the
+alert does not name the sibling, the application's labels tie them. A finding of the main
+pass on the alerted workload itself wins (``defer_to_own``).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
+from kubetriage.analyzers.crashes import CRASH_ANALYZERS
+from kubetriage.analyzers.images import IMAGE_ANALYZERS
+from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.analyzers.support import item, workload_ref
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.relations import SiblingEvidence
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a finding about a sibling component is, by the evidence that earns it."""
+
+    # The share of what a rule's finding would earn on the alerted workload: the sibling is
+    # tied to the alert by the application's labels only, not named by it.
+    share: float = 0.7
+    # Never above this: below the findings the alerted workload's own evidence earns.
+    ceiling: float = 0.6
+
+
+CONFIDENCE: Final = _Confidence()
+NAME: Final = "sibling-component"
+# The rules that read a workload's own pods and events, which speak for a sibling.
+SIBLING_RULES: Final[tuple[Analyzer, ...]] = (
+    *OOM_ANALYZERS,
+    *CRASH_ANALYZERS,
+    *CONFIG_MISSING_ANALYZERS,
+    *IMAGE_ANALYZERS,
+    *SCHEDULING_ANALYZERS,
+)
+
+
+def _healthy(evidence: Evidence) -> bool:
+    """The alerted workload serves: every replica it asks for ready, no pod failing."""
+    workload = evidence.workload
+    if workload is None or not evidence.pods or any(pod_failing(p) for p in evidence.pods):
+        return False
+    return workload.desired_replicas is None or workload.ready_replicas >= workload.desired_replicas
+
+
+def _view(evidence: Evidence, sibling: SiblingEvidence) -> Evidence:
+    """The evidence as the rules would see it with the sibling as the incident's workload:
+    its pods and events, the alerts; nothing read around the alerted workload."""
+    return Evidence(
+        collected_at=evidence.collected_at,
+        title=evidence.title,
+        alerts=evidence.alerts,
+        target=sibling.workload.ref,
+        workload=sibling.workload,
+        pods=sibling.pods,
+        events=sibling.events,
+        namespace_labels=evidence.namespace_labels,
+    )
+
+
+def _spoken_for(finding: Finding, evidence: Evidence, sibling: SiblingEvidence) -> Finding:
+    """The rule's finding about the sibling, with why it explains the alert, at a share of
+    its confidence."""
+    own = evidence.workload
+    if own is None:  # _healthy asked for it
+        return finding
+    shared = prose.selector(sibling.application)
+    ties = item(
+        f"{sibling.workload.ref.kind.lower()}/{sibling.workload.ref.namespace}/"
+        f"{sibling.workload.ref.name}",
+        f"{shared}"
+        + (f", component {sibling.component}" if sibling.component else "")
+        + f": {sibling.workload.ready_replicas}/{sibling.workload.desired_replicas} ready",
+    )
+    serving = item(
+        f"{own.ref.kind.lower()}/{own.ref.namespace}/{own.ref.name}",
+        f"{own.ready_replicas}/{own.desired_replicas} ready, "
+        f"{prose.count(len(evidence.pods), 'pod')} serving",
+    )
+    narrative = finding.narrative or prose.narrative(finding.summary)
+    because = [
+        prose.claim(
+            f"{prose.obj(own.ref)} is healthy; {prose.obj(sibling.workload.ref)} is another "
+            f"component of the same application ({shared}) and is short of ready replicas",
+            serving,
+            ties,
+        ),
+        *narrative.because[:3],
+    ]
+    return make_finding(
+        NAME,
+        finding.category,
+        min(finding.confidence * CONFIDENCE.share, CONFIDENCE.ceiling),
+        narrative.model_copy(update={"because": because}),
+        [serving, ties, *finding.evidence],
+        finding.action,
+        finding.target,
+        finding.params,
+    )
+
+
+def check_siblings(evidence: Evidence) -> list[Finding]:
+    """Findings about the degraded siblings of a healthy alerted workload, each rule's
+    strongest per sibling."""
+    if not evidence.siblings or not _healthy(evidence):
+        return []
+    findings: list[Finding] = []
+    for sibling in evidence.siblings:
+        view = _view(evidence, sibling)
+        for rule in SIBLING_RULES:
+            findings += [
+                _spoken_for(f, evidence, sibling)
+                for f in rule.run(view)
+                if f.target.same_object(sibling.workload.ref)
+            ]
+    return findings
+
+
+def defer_to_own(evidence: Evidence, findings: list[Finding]) -> list[Finding]:
+    """``findings`` without those about siblings when another finds something about the
+    alerted workload (or target) itself: its own evidence wins."""
+    own = [r for r in (evidence.target, workload_ref(evidence)) if r is not None]
+    if not any(f.analyzer != NAME and any(f.target.same_object(r) for r in own) for f in findings):
+        return findings
+    return [f for f in findings if f.analyzer != NAME]
+
+
+SIBLING_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer(
+        NAME, tuple(dict.fromkeys(c for r in SIBLING_RULES for c in r.categories)), check_siblings
+    ),
+)

@@ -1,0 +1,71 @@
+"""The sibling walk of evidence collection: the other components of the incident's
+application (the workloads of its namespace carrying the same recommended application
+labels, listed by label selector), and, for those short of ready replicas, their pods and
+the events about them and their first pods. ``kubetriage.evidence.summaries.siblings``
+decides what a sibling is and summarises what was read; the reads go through the same
+``KubeReader`` and ``CollectionRun`` as the rest of the walk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kubetriage.evidence.index import sort_pods
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import kind_of
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.siblings import (
+    SIBLING_KINDS,
+    application_selector,
+    degraded_siblings,
+)
+from kubetriage.models.objects import JsonDict, selector_query
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+
+
+async def follow_siblings(
+    reader: KubeReader, run: CollectionRun, workload: JsonDict | None, limits: EvidenceLimits
+) -> None:
+    """Read the degraded siblings of ``workload`` (in its own namespace, the incident's) with
+    their pods and events into ``run``."""
+    selector = application_selector(workload) if workload is not None else None
+    if workload is None or selector is None:
+        return
+    namespace = _ns(workload)
+    listed = await asyncio.gather(
+        *(
+            reader.list_of(
+                run,
+                kind,
+                namespace,
+                what=f"list {kind}s of application {selector} in {namespace}",
+                label_selector=selector,
+            )
+            for kind in SIBLING_KINDS
+            if reader.listable(kind)
+        )
+    )
+    for sibling in degraded_siblings(workload, [o for objs in listed for o in objs]):
+        run.add(sibling)
+        pods = await _pods(reader, run, sibling)
+        few = sort_pods(pods)[: limits.max_dependency_pods]
+        for pod in few:
+            run.add(pod)
+        subjects = [(kind_of(sibling), _name(sibling))] + [("Pod", _name(p)) for p in few]
+        await asyncio.gather(
+            *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
+        )
+
+
+async def _pods(reader: KubeReader, run: CollectionRun, sibling: JsonDict) -> list[JsonDict]:
+    selector = selector_query((sibling.get("spec") or {}).get("selector") or {})
+    if selector is None:
+        return []
+    return await reader.list_of(
+        run,
+        "Pod",
+        _ns(sibling),
+        what=f"list pods of {kind_of(sibling)} {_ns(sibling)}/{_name(sibling)}",
+        label_selector=selector,
+    )
