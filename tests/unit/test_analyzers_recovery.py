@@ -107,6 +107,9 @@ def test_the_unknown_that_remains_goes_to_the_workload_that_restarted() -> None:
     assert diagnosis.category is Category.UNKNOWN
     top = diagnosis.remediations[0]
     assert (top.action, top.target) == (Action.ESCALATE, CALLEE)
+    # It says what would decide it: what killed the callee, which came back at 09:51.
+    assert "what killed that container" in diagnosis.root_cause
+    assert any("has run ready since 09:51:00" in e.fact for e in diagnosis.evidence)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ investigates why it was killed). A callee still failing (a pod not ready, calls 
 after it came back), failing repeatedly (more than one restart in the window) or with a
 cause in evidence (OOMKilled, a probe kill) is not recovered.
 
-Read by ``dependency_failure``; pure functions of Evidence.
+Read by ``dependency_failure`` (no finding) and ``kubetriage.unknown`` (what would decide it:
+what killed it); pure functions of Evidence.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
+from kubetriage.analyzers.calls import dependency_hits
+from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.pods import liveness_killed
 from kubetriage.analyzers.support import item, pod_source, timestamp
@@ -112,3 +115,15 @@ def recovered_callee(
         + f" and has run ready since {when:%H:%M:%S}; the caller's last failing call to it "
         f"was at {last_call:%H:%M:%S}",
     )
+
+
+def recoveries(evidence: Evidence) -> list[EvidenceItem]:
+    """The Services of the evidence that failed once and recovered (``recovered_callee``),
+    each judged by the failing calls that name it: what an "unknown" diagnosis reports."""
+    hits = dependency_hits(evidence)
+    found: list[EvidenceItem] = []
+    for svc in evidence.services:
+        lines = [h.line for h in hits if any(service_for_host(x, [svc]) for x in hosts_in(h.line))]
+        if (fact := recovered_callee(evidence, svc, lines)) is not None:
+            found.append(fact)
+    return found
