@@ -19,6 +19,7 @@ from typing import Literal
 
 from kubetriage import prose
 from kubetriage.analyzers.onset import symptom_onset
+from kubetriage.analyzers.pods import pod_troubled
 from kubetriage.analyzers.support import incident_subject, owner_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
@@ -140,12 +141,12 @@ def _default_target(action: Action, evidence: Evidence) -> ObjectRef | None:
     if evidence.target and evidence.target.kind in allowed:
         return evidence.target
     if action is Action.ESCALATE and evidence.target and evidence.target.kind == "Namespace":
-        # A namespace-wide incident whose pods all belong to one workload: its owner takes it.
-        owners = {
-            (o.kind, o.namespace, o.name): o for p in evidence.pods if (o := owner_workload(p))
-        }
-        if len(owners) == 1:
-            return next(iter(owners.values()))
+        # A namespace-wide incident whose pods all belong to one workload, or whose troubled
+        # pods (not serving, or restarted within the hour) do: its owner takes it.
+        for pods in (evidence.pods, [p for p in evidence.pods if pod_troubled(evidence, p)]):
+            owners = {(o.kind, o.namespace, o.name): o for p in pods if (o := owner_workload(p))}
+            if len(owners) == 1:
+                return next(iter(owners.values()))
     return None
 
 

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from kubetriage import prose
+from kubetriage.analyzers.recovery import recoveries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Narrative
@@ -135,6 +136,15 @@ def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrat
         prose.claim(f"Also seen: {', '.join(seen)}, none matching a known pattern", context_fact),
         prose.claim(f"What would decide it: {prose.listing(missing, limit=3)}"),
     ]
+    recovered = recoveries(evidence)
+    if recovered:
+        # A callee that failed once and came back before the alert: the errors were its
+        # restart's; what killed it is the open question, not a change or a metric.
+        because[-1] = prose.claim(
+            "A Service it calls restarted once, after which no call to it failed; what "
+            "would decide it is what killed that container (a person, a tool, the runtime)",
+            *recovered[:2],
+        )
     fix = {
         "not_configured": "configure Prometheus and re-check",
         "unavailable": "restore Prometheus and re-check",

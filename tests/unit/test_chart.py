@@ -314,6 +314,9 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "networking.istio.io", "gateways"),
         # Which source a workload's KEDA scaler reads.
         Request("list", "keda.sh", "scaledobjects", namespace="shop"),
+        Request("list", "keda.sh", "scaledjobs", namespace="shop"),
+        Request("watch", "keda.sh", "scaledjobs", namespace="shop"),
+        Request("get", "keda.sh", "scaledjobs", namespace="shop"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -327,6 +330,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "apiregistration.k8s.io", "apiservices", name="v1beta1.metrics.k8s.io"),
         Request("patch", "gateway.networking.k8s.io", "httproutes", namespace="shop"),
         Request("patch", "keda.sh", "scaledobjects", namespace="shop"),
+        Request("delete", "keda.sh", "scaledjobs", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

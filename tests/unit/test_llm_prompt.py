@@ -34,7 +34,13 @@ from kubetriage.models.object_evidence import (
     PVCEvidence,
     ServiceEvidence,
 )
-from kubetriage.models.relations import DependencyEvidence, DependencyVolume, PodTrouble
+from kubetriage.models.relations import (
+    DependencyEvidence,
+    DependencyVolume,
+    PodTrouble,
+    ScalerEvidence,
+    SecretWriterEvidence,
+)
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
 from kubetriage.redaction import redact_evidence
 from tests.support.llm_samples import (
@@ -410,3 +416,85 @@ def test_the_callees_logs_are_cut_before_the_incidents_own_log_lines() -> None:
     assert all(line in body for line in own)  # the default budget keeps every own line
     assert "callee exporter line 0049" in body
     assert "callee exporter line 0039" not in body  # ten of each callee tail, the newest
+
+
+def _scaler(**fields: object) -> ScalerEvidence:
+    values: dict[str, object] = {
+        "ref": ObjectRef(kind="ScaledObject", namespace="shop", name="orders-consumer"),
+        "trigger": "kafka",
+        "hosts": ["kafka.data.svc:9092"],
+        "ready": False,
+        "reader_namespace": "keda",
+        "reader_labels": {"app": "keda-operator"},
+        "source": ObjectRef(kind="Service", namespace="data", name="kafka"),
+        "source_labels": {"app.kubernetes.io/name": "kafka"},
+    }
+    values.update(fields)
+    return ScalerEvidence.model_validate(values)
+
+
+def _secret_writer(
+    message: str = "cannot get credentials: secret not found",
+) -> SecretWriterEvidence:
+    return SecretWriterEvidence(
+        secret=ObjectRef(kind="Secret", namespace="shop", name="orders-db-conn"),
+        writer=ObjectRef(kind="PostgreSQLInstance", namespace="shop", name="orders-db"),
+        how="writes its connection details to",
+        source=ObjectRef(kind="Secret", namespace="crossplane-system", name="aws-creds"),
+        source_role="its ProviderConfig default reads credentials from",
+        failing=ObjectRef(kind="RDSInstance", name="orders-db-x7k2p"),
+        message=message,
+        ready=False,
+        controller=ObjectRef(kind="Deployment", namespace="crossplane-system", name="provider-aws"),
+        controller_failures=["provider-aws-5d8-abc/provider: OOMKilled (exit 137), 11 restarts"],
+        controller_oom_killed=True,
+    )
+
+
+def test_scalers_and_secret_writers_reach_the_prompt_with_ids_the_answer_can_cite() -> None:
+    evidence = oom_evidence().model_copy(
+        update={"scalers": [_scaler()], "secret_writers": [_secret_writer()]}
+    )
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "### Event-driven autoscalers' scalers (KEDA)" in body
+    assert (
+        "[Z1] ScaledObject/shop/orders-consumer trigger=kafka hosts[kafka.data.svc:9092] "
+        "ready=False source=Service/data/kafka [app.kubernetes.io/name=kafka] run by pods in "
+        "keda [app=keda-operator]"
+    ) in body
+    assert "### Who writes the Secrets the pods cannot get" in body
+    assert (
+        "[R1] Secret/shop/orders-db-conn is written by PostgreSQLInstance/shop/orders-db "
+        "(writes its connection details to) ready=False"
+    ) in body
+    assert "  input Secret/crossplane-system/aws-creds: its ProviderConfig default reads" in body
+    assert "  failing RDSInstance/orders-db-x7k2p: cannot get credentials: secret not found" in body
+    assert "  controller Deployment/crossplane-system/provider-aws (OOMKilled)" in body
+    assert "  failing provider-aws-5d8-abc/provider: OOMKilled (exit 137), 11 restarts" in body
+    shown = set(re.findall(r"^\[([A-Z]\d+)\] ", body, flags=re.MULTILINE))
+    assert {"Z1", "R1"} <= shown <= evidence_ids(evidence)
+    assert unknown_ids(["z1", "[R1]", "Z2", "R2"], evidence) == ["Z2", "R2"]
+
+
+def test_scalers_and_secret_writers_are_redacted_and_bounded_in_the_prompt() -> None:
+    leaked = "connect failed: postgres://app:Wint3r-orders-2026@db:5432/orders " + "x" * 2000
+    evidence = redact_evidence(
+        oom_evidence().model_copy(
+            update={
+                "scalers": [_scaler()] * 40,
+                "secret_writers": [_secret_writer(leaked)],
+            }
+        )
+    )
+    messages = render_messages(evidence, [oom_finding()], [], max_chars=9_000)
+    assert total_chars(messages) <= 9_000
+    body = _blocks(_user(messages))["evidence"]
+    # The trigger hosts never carry credentials (the summary drops them); a writer's
+    # message may, and is redacted with the rest of the evidence.
+    full = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "[R1] Secret/shop/orders-db-conn" in full
+    assert "[Z40] ScaledObject/shop/orders-consumer" in full
+    assert "Wint3r-orders-2026" not in full
+    # Every line is bounded, and a tight budget keeps the bound.
+    assert all(len(line) <= 400 for line in full.splitlines())
+    assert body

@@ -24,7 +24,11 @@ from kubetriage.models.object_evidence import (
     ServiceEvidence,
     WorkloadEvidence,
 )
-from kubetriage.models.relations import DependencyEvidence
+from kubetriage.models.relations import (
+    DependencyEvidence,
+    ScalerEvidence,
+    SecretWriterEvidence,
+)
 from kubetriage.redaction import Anonymizer
 
 COLLECTED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -208,3 +212,36 @@ def test_any_text_survives_the_round_trip(parts: list[str]) -> None:
     assert anonymized.description is not None
     assert anonymizer.restore_text(anonymized.description) == text
     assert anonymizer.restore_model(anonymized) == carrier
+
+
+def test_scalers_and_secret_writers_are_anonymized_and_restored() -> None:
+    anonymizer = Anonymizer()
+    original = _evidence().model_copy(
+        update={
+            "scalers": [
+                ScalerEvidence(
+                    ref=ObjectRef(kind="ScaledObject", namespace="shop", name="checkout"),
+                    trigger="rabbitmq",
+                    hosts=["rabbitmq.messaging.svc:5672"],
+                    reader_namespace="keda",
+                    source=ObjectRef(kind="Service", namespace="messaging", name="rabbitmq"),
+                )
+            ],
+            "secret_writers": [
+                SecretWriterEvidence(
+                    secret=ObjectRef(kind="Secret", namespace="shop", name="checkout-db"),
+                    writer=ObjectRef(kind="KafkaUser", namespace="streaming", name="checkout"),
+                    how="writes its credentials to",
+                    controller=ObjectRef(
+                        kind="Deployment", namespace="streaming", name="strimzi-entity-operator"
+                    ),
+                )
+            ],
+        }
+    )
+
+    anonymized = anonymizer.anonymize_evidence(original)
+    text = anonymized.model_dump_json()
+    for name in ("keda", "messaging", "streaming", "strimzi-entity-operator"):
+        assert f'"{name}"' not in text
+    assert anonymizer.restore_model(anonymized) == original

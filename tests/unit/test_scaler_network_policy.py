@@ -17,7 +17,7 @@ from typing import Any
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import CollectionRun
-from kubetriage.evidence.summaries.scalers import scaled_objects_of, trigger_hosts
+from kubetriage.evidence.summaries.scalers import scalers_of, trigger_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built, deployment_manifest
@@ -162,9 +162,9 @@ def test_trigger_metadata_names_the_source_by_the_scalers_documented_keys() -> N
 
 def test_only_the_scaled_objects_of_the_workload_count() -> None:
     workload = deployment_manifest("invoicer", APP_NS, {"app": "invoicer"})
-    assert scaled_objects_of(workload, [_scaled_object()]) != []
-    assert scaled_objects_of(workload, [_scaled_object(target="other")]) == []
-    assert scaled_objects_of(None, [_scaled_object()]) == []
+    assert scalers_of(workload, [_scaled_object()]) != []
+    assert scalers_of(workload, [_scaled_object(target="other")]) == []
+    assert scalers_of(None, [_scaled_object()]) == []
 
 
 def test_a_scaler_whose_flow_a_policy_drops_leads_to_that_policy() -> None:

@@ -38,10 +38,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [networking.istio.io]
   resources: [gateways]
   verbs: [get, list, watch]
-# KEDA ScaledObjects: which source a workload's scaler reads, and whether it can (harmless
-# when KEDA is not installed).
+# KEDA ScaledObjects and ScaledJobs: which source a workload's scaler reads, and whether it
+# can (harmless when KEDA is not installed).
 - apiGroups: [keda.sh]
-  resources: [scaledobjects]
+  resources: [scaledobjects, scaledjobs]
   verbs: [get, list, watch]
 {{- if .Values.rbac.secretWriters }}
 # What writes a Secret a pod cannot get: Kyverno Policies that clone it, the Strimzi

@@ -2,7 +2,9 @@
 lines, env values and blackbox probe targets are matched against the Services in the
 evidence (their DNS names and ExternalName targets) to name the Service at fault, handed to
 its owner (escalate); failing DNS lookups are the cluster DNS Service's; a failure whose host
-matches no Service is escalated at the workload.
+matches no Service is escalated at the workload. A callee that failed once and came back
+before the alert, every failing call to it written before it was back and no cause in
+evidence (``recovery.recovered_callee``), is no failing dependency: no finding.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -34,6 +36,7 @@ from kubetriage.analyzers.log_signatures import (
     service_for_host,
 )
 from kubetriage.analyzers.metrics import throttled_callees
+from kubetriage.analyzers.recovery import recovered_callee
 from kubetriage.analyzers.support import (
     item,
     metrics_named,
@@ -110,6 +113,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     ]
     # service name -> facts, with a score for how directly each names the service
     named: dict[str, list[EvidenceItem]] = defaultdict(list)
+    named_lines: dict[str, list[str]] = defaultdict(list)
     via_env: dict[str, list[EvidenceItem]] = defaultdict(list)
     probes_down: dict[str, list[EvidenceItem]] = defaultdict(list)
     by_name = {s.name: s for s in candidates}
@@ -119,6 +123,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             svc = service_for_host(host, candidates)
             if svc is not None:
                 named[svc.name].append(item(hit.source, hit.line))
+                named_lines[svc.name].append(hit.line)
                 break
     for pod in evidence.pods:
         for container in pod.containers:
@@ -174,6 +179,11 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     if chosen is not None:
         svc = by_name[chosen]
+        lines = named_lines.get(chosen) or [h.line for h in answered]
+        if recovered_callee(evidence, svc, lines) is not None:
+            # It failed once and came back before the alert, with no cause in evidence: the
+            # errors were the restart's; nothing to hand its owner as a failing dependency.
+            return []
         if chosen in probes_down and (named or hits):
             confidence += CONFIDENCE.probes_bonus
         if _workload_healthy(evidence):

@@ -1,7 +1,8 @@
 """The oom-killed rule: a container killed for using more memory than its limit (OOMKilled, a
-SIGKILL with no liveness kill to explain it, an out-of-memory log line or metric, a kernel
-OOM event), sized against the working set's peak; without a kill, a working set pressing
-on the limit. Kept below a change that explains the symptom (``changes.cap_explained``).
+SIGKILL with no liveness kill to explain it (without a memory limit, on a node short of
+memory), an out-of-memory log line or metric, a kernel OOM event), sized against the
+working set's peak; without a kill, a working set pressing on the limit. Kept below a
+change that explains the symptom (``changes.cap_explained``).
 A dependency the caller fails on whose own pods are OOM-killed is the same fault one hop
 away (callee-oom-killed): its memory limit, not an escalation at its Service. So is the
 ingress controller in front of the workload (ingress-controller-oom-killed): every request
@@ -51,7 +52,9 @@ class _Confidence:
     """How sure an oom-killed finding is, by the evidence that earns it."""
 
     oom_killed: float = 0.95  # the container terminated with reason OOMKilled
-    sigkill: float = 0.65  # exit code 137 (SIGKILL) with no liveness kill to explain it
+    # exit code 137 (SIGKILL) with no liveness kill to explain it (with no memory limit, only
+    # when a node under the container shows memory trouble or was not read)
+    sigkill: float = 0.65
     oom_log: float = 0.7  # the process logs an out-of-memory error
     oom_metric: float = 0.85  # kube-state-metrics says it last terminated OOMKilled
     oom_event: float = 0.85  # an OOMKilling Event, or the kernel's "memory cgroup out of memory"
@@ -95,6 +98,30 @@ def _memory_limit(evidence: Evidence, container: ContainerEvidence) -> float | N
             if is_memory and plain and metric_for(metric, container.name) and metric.last:
                 limit = metric.last
     return limit
+
+
+def _nodes_memory_calm(evidence: Evidence, pods: list[PodEvidence]) -> bool:
+    """Whether every node under ``pods`` was read and shows no sign of running out of memory
+    (no MemoryPressure, no SystemOOM or NodeHasInsufficientMemory event): with no memory limit
+    on the container, only the node's own OOM killer could have killed it for memory, and it
+    leaves those signs."""
+    nodes = {n.name: n for n in evidence.nodes}
+    names = {p.node for p in pods}
+    if not names or any(n is None or n not in nodes for n in names):
+        return False
+    pressed = any(
+        c.type == "MemoryPressure" and c.status == "True"
+        for n in names
+        if n is not None
+        for c in nodes[n].conditions
+    )
+    oom_events = any(
+        e.involved.kind == "Node"
+        and e.involved.name in names
+        and e.reason in ("SystemOOM", "NodeHasInsufficientMemory")
+        for e in evidence.events
+    )
+    return not pressed and not oom_events
 
 
 def _peak_ratio(evidence: Evidence, container: str) -> float | None:
@@ -206,6 +233,13 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
                 )
                 confidence = max(confidence + CONFIDENCE.at_limit_bonus, floor)
         if limit is None and confidence < CONFIDENCE.sure_without_limit:
+            if all(score == CONFIDENCE.sigkill for score, _ in signals) and _nodes_memory_calm(
+                evidence, [p for p, c in iter_containers(evidence) if c.name == name]
+            ):
+                # Only a SIGKILL, no limit for a cgroup to enforce, and nodes that were not
+                # short of memory: something else killed it (a person, a chaos tool, a
+                # runtime), not the kernel's OOM killer.
+                continue
             confidence -= CONFIDENCE.no_limit_penalty
         target = workload_ref(evidence, pod)
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:

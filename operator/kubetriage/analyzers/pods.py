@@ -95,6 +95,21 @@ def pod_failing(pod: PodEvidence) -> bool:
     return False
 
 
+# A container that last exited this long ago (or less) is still part of the incident.
+RECENT_EXIT_SECONDS = 3600.0
+
+
+def pod_troubled(evidence: Evidence, pod: PodEvidence) -> bool:
+    """Whether a pod is not serving now (``pod_failing``) or an app container of it exited
+    within the last ``RECENT_EXIT_SECONDS``: where an incident's trouble shows."""
+    return pod_failing(pod) or any(
+        not c.init
+        and (ago := last_exit_ago(evidence, c)) is not None
+        and ago <= RECENT_EXIT_SECONDS
+        for c in pod.containers
+    )
+
+
 # What the kubelet says when the container runtime cannot make or tear down a pod's sandbox
 # (runtime or CNI calls that fail or time out), and how often before it is trouble rather than
 # a start-up blip. A sandbox depends on the node, not on the pod's image or config; and a

@@ -40,7 +40,7 @@ from kubetriage.evidence.node_plugins import (
     pressured_nodes,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.summaries.scalers import scaler_texts
+from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
 from kubetriage.models.objects import name as _name
@@ -85,7 +85,7 @@ class DependencyWalk:
         ]
         texts = pod_texts(pods[: limits.max_pods], workload)
         texts += scaler_texts(
-            workload, [o for (k, _, _), o in run.objects.items() if k == "ScaledObject"]
+            workload, [o for (k, _, _), o in run.objects.items() if k in SCALER_KINDS]
         )
         hosts = named_hosts(texts + lines, config_maps) + alert_upstreams(alert_labels)
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes

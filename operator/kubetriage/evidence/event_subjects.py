@@ -4,8 +4,8 @@ Called by ``KubeEvidenceCollector`` (``kubetriage.evidence.kube``) once the obje
 are read, to choose the objects whose events are listed (one field-selected list each,
 bounded): the target, its workload, the pods kept, their claims (and those a Job's log
 names) and nodes (and the troubled nodes when every node was listed), the workload's
-ReplicaSets, HPA, ScaledObject and CronJob, the Ingresses routing to the pods, cert-manager
-Certificates and failed CertificateRequests. No I/O: it reads only what the
+ReplicaSets, HPA, ScaledObject or ScaledJob and CronJob, the Ingresses routing to the pods,
+cert-manager Certificates and failed CertificateRequests. No I/O: it reads only what the
 ``CollectionRun`` holds.
 """
 
@@ -16,7 +16,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.run_claims import claims_named_by_run
 from kubetriage.evidence.summaries.nodes import node_troubled
-from kubetriage.evidence.summaries.scalers import scaled_objects_of
+from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scalers_of
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controlled_by, ingress_backends, service_selects
 from kubetriage.models.objects import name as _name
@@ -73,8 +73,8 @@ def event_subjects(
             ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
             if ref.get("name") == _name(workload):
                 subjects.append((kind, ns, name))
-        elif kind == "ScaledObject" and scaled_objects_of(workload, [obj]):
-            # KEDA reports a scaler that cannot read its source on the ScaledObject.
+        elif kind in SCALER_KINDS and scalers_of(workload, [obj]):
+            # KEDA reports a scaler that cannot read its source on the ScaledObject or Job.
             subjects.append((kind, ns, name))
         elif kind == "CronJob" and workload is not None and controlled_by(workload, obj):
             subjects.append((kind, ns, name))

@@ -16,8 +16,8 @@ dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
 use Secrets, and the admission webhooks events report failing (``WebhookWalk``), the aggregated
 metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), the KEDA ScaledObjects
-scaling the workload with the operator pods that run their scalers, and what writes a Secret
-the pods cannot get (``SecretWriterWalk``).
+and ScaledJobs scaling the workload with the operator pods that run their scalers, and what
+writes a Secret the pods cannot get (``SecretWriterWalk``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -57,9 +57,10 @@ from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_siblings
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.scalers import (
-    OPERATOR_LABELS,
-    SCALED_OBJECT_API,
-    scaled_objects_of,
+    OPERATOR_SELECTORS,
+    SCALER_APIS,
+    SCALER_KINDS,
+    scalers_of,
 )
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
@@ -365,21 +366,30 @@ class KubeEvidenceCollector:
                 (node.get("status") or {}).pop("images", None)
 
     async def _scaled_objects(self, run: CollectionRun, workload: JsonDict | None) -> None:
-        """The KEDA ScaledObjects of the workload's namespace (a 404: KEDA not installed)."""
+        """The KEDA ScaledObjects and ScaledJobs of the workload's namespace (a 404: KEDA not
+        installed)."""
         if workload is not None:
-            await self._reader.custom_list(run, _ns(workload), SCALED_OBJECT_API)
+            await asyncio.gather(
+                *(self._reader.custom_list(run, _ns(workload), api) for api in SCALER_APIS)
+            )
 
     async def _scaler_pods(
         self, run: CollectionRun, workload: JsonDict | None, scope: Scope
     ) -> None:
-        """The KEDA operator's pods, once a ScaledObject scales the workload: its scalers read
-        their metric sources from there. In every namespace, so only under a scope that may
-        read them all."""
-        if not scope.may_read(None) or not scaled_objects_of(workload, list(run.objects.values())):
+        """The KEDA operator's pods, once a ScaledObject or ScaledJob scales the workload: its
+        scalers read their metric sources from there. In every namespace, so only under a
+        scope that may read them all; by each of its labels (``OPERATOR_SELECTORS``), as the
+        builder recognises them (``is_operator_pod``)."""
+        scaling = [o for (kind, _, _), o in run.objects.items() if kind in SCALER_KINDS]
+        if not scope.may_read(None) or not scalers_of(workload, scaling):
             return
-        key, value = OPERATOR_LABELS[0]
-        await self._reader.add_listed(
-            run, "Pod", None, what="list KEDA operator pods", label_selector=f"{key}={value}"
+        await asyncio.gather(
+            *(
+                self._reader.add_listed(
+                    run, "Pod", None, what="list KEDA operator pods", label_selector=selector
+                )
+                for selector in OPERATOR_SELECTORS
+            )
         )
 
     async def _namespace_labels(self, run: CollectionRun, scope: Scope) -> None:
@@ -462,7 +472,7 @@ class KubeEvidenceCollector:
         await self._webhooks.follow(run, scope)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.
         await self._aggregated_apis.follow(run, namespace, scope)
-        # A ScaledObject scales the workload: the pods that run its scalers (their flows).
+        # A ScaledObject or ScaledJob scales the workload: the pods that run its scalers.
         await self._scaler_pods(run, workload, scope)
         # A Secret the pods cannot get that a controller writes: the writer and its input.
         await self._secret_writers.follow(run, namespace, pods, scope)

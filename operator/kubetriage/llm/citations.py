@@ -2,9 +2,10 @@
 
 Pure. ``kubetriage.llm.prompt`` starts each item of the evidence with its id (``[P2]`` the
 second pod, ``[V1]`` the first event, ``[M3]`` the third metric, ``[D1L2]`` the second log tail
-of the first dependency...); the model's answer lists
-the ids its category rests on (``evidence_ids``); ``kubetriage.preconditions`` holds an
-answer citing an id the evidence does not have as an unconfirmed hypothesis. An id is the
+of the first dependency, ``[Z1]`` an autoscaler's scaler, ``[R1]`` what writes a missing
+Secret...); the model's answer lists the ids its category rests on (``evidence_ids``);
+``kubetriage.preconditions`` holds an answer citing an id the evidence does not have as an
+unconfirmed hypothesis. An id is the
 item's position in its ``Evidence`` list, so it does not depend on how much of the evidence
 a prompt budget let through, and the same evidence always has the same ids.
 """
@@ -32,6 +33,8 @@ CONFIG_MAP = "G"
 OBJECT = "O"
 METRIC = "M"
 LOG = "L"
+SCALER = "Z"
+SECRET_WRITER = "R"
 
 
 def tag(prefix: str, index: int) -> str:
@@ -75,6 +78,8 @@ def evidence_ids(evidence: Evidence) -> frozenset[str]:
         (OBJECT, evidence.other_objects),
         (METRIC, evidence.metrics),
         (LOG, evidence.logs),
+        (SCALER, evidence.scalers),
+        (SECRET_WRITER, evidence.secret_writers),
     ):
         ids |= _tags(prefix, items)
     for index, dependency in enumerate(evidence.dependencies):

@@ -1,6 +1,7 @@
 """The prompt's sections about what surrounds the workload: nodes, claims, Services,
 NetworkPolicies, autoscalers, quotas, ConfigMaps and other objects; the metrics; the change
-timeline; and what stands behind each dependency. Each item carries its citation id. Pure.
+timeline; what stands behind each dependency; the event-driven autoscalers' scalers and who
+writes the Secrets the pods cannot get. Each item carries its citation id. Pure.
 """
 
 from __future__ import annotations
@@ -173,4 +174,61 @@ def dependency_lines(evidence: Evidence) -> list[str]:
             clip(f"  pod {v.pod} mounts {pvc_text(v.claim)}", MAX_LINE_CHARS)
             for v in dep.volumes[:3]
         ]
+    return lines
+
+
+def scaler_lines(evidence: Evidence) -> list[str]:
+    """The event-driven autoscalers' scalers of the workload: where each reads its metric and
+    which pods run it (a flow a NetworkPolicy may block, an operator that may be down)."""
+    lines: list[str] = []
+    for index, scaler in enumerate(evidence.scalers):
+        reader = (
+            f" run by pods in {scaler.reader_namespace} [{pairs(scaler.reader_labels, 200)}]"
+            if scaler.reader_namespace is not None
+            else " run by pods not found"
+        )
+        source = (
+            f" source={scaler.source.display()} [{pairs(scaler.source_labels, 200)}]"
+            if scaler.source is not None
+            else ""
+        )
+        lines.append(
+            clip(
+                ids.cite(
+                    ids.SCALER,
+                    index,
+                    f"{scaler.ref.display()} trigger={scaler.trigger} "
+                    f"hosts[{', '.join(scaler.hosts)}] ready={scaler.ready}{source}{reader}",
+                ),
+                MAX_LINE_CHARS,
+            )
+        )
+    return lines
+
+
+def secret_writer_lines(evidence: Evidence) -> list[str]:
+    """Who writes each Secret the pods cannot get, from what, and why it was not written."""
+    lines: list[str] = []
+    for index, writer in enumerate(evidence.secret_writers):
+        lines.append(
+            clip(
+                ids.cite(
+                    ids.SECRET_WRITER,
+                    index,
+                    f"{writer.secret.display()} is written by {writer.writer.display()} "
+                    f"({writer.how}) ready={writer.ready}",
+                ),
+                MAX_LINE_CHARS,
+            )
+        )
+        if writer.source is not None:
+            role = writer.source_role or "its input"
+            lines.append(clip(f"  input {writer.source.display()}: {role}", MAX_LINE_CHARS))
+        if writer.failing is not None:
+            said = f": {writer.message}" if writer.message else ""
+            lines.append(clip(f"  failing {writer.failing.display()}{said}", MAX_LINE_CHARS))
+        if writer.controller is not None:
+            oom = " (OOMKilled)" if writer.controller_oom_killed else ""
+            lines.append(clip(f"  controller {writer.controller.display()}{oom}", MAX_LINE_CHARS))
+        lines += [clip(f"  failing {f}", MAX_LINE_CHARS) for f in writer.controller_failures[:3]]
     return lines

@@ -15,6 +15,8 @@ from kubetriage.llm.neighbour_sections import (
     dependency_lines,
     metric_lines,
     related_lines,
+    scaler_lines,
+    secret_writer_lines,
 )
 from kubetriage.llm.section_text import (
     MAX_FIELD_CHARS,
@@ -278,6 +280,8 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
     sections.append(("What changed (newest first)", change_lines(evidence)))
     sections.append(("Dependencies (Services it calls)", dependency_lines(evidence)))
     sections.append(("Related objects", related_lines(evidence)))
+    sections.append(("Event-driven autoscalers' scalers (KEDA)", scaler_lines(evidence)))
+    sections.append(("Who writes the Secrets the pods cannot get", secret_writer_lines(evidence)))
     sections.append(("Metrics (last hour)", metric_lines(evidence)))
     own = [(ids.tag(ids.LOG, index), tail) for index, tail in enumerate(evidence.logs)]
     logs, dropped_logs = _log_lines(own, detail.log_lines)

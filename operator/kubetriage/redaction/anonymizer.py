@@ -128,6 +128,14 @@ def _collect_names(evidence: Evidence) -> _Names:
         namespaces.append(quota.namespace)
     for other in evidence.other_objects:
         add_ref(other.ref)
+    for scaler in evidence.scalers:
+        add_ref(scaler.ref)
+        add_ref(scaler.source)
+        if scaler.reader_namespace:
+            namespaces.append(scaler.reader_namespace)
+    for writer in evidence.secret_writers:
+        for ref in (writer.secret, writer.writer, writer.source, writer.failing, writer.controller):
+            add_ref(ref)
     return _Names(namespaces=namespaces, workloads=workloads, pods=pods, nodes=nodes)
 
 

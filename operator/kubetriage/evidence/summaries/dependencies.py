@@ -48,7 +48,7 @@ from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import pvc_summary
-from kubetriage.evidence.summaries.scalers import scaler_texts
+from kubetriage.evidence.summaries.scalers import scaler_objects, scaler_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
@@ -257,7 +257,7 @@ def dependency_summaries(
     if namespace is None:
         return []
     texts = pod_texts(pods[: limits.max_pods], scope.workload)
-    texts += scaler_texts(scope.workload, index.in_namespace("ScaledObject", namespace))
+    texts += scaler_texts(scope.workload, scaler_objects(index, namespace))
     lines = [
         (f"log {t.namespace}/{t.pod}/{t.container}", line)
         for t in logs

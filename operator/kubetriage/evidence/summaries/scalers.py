@@ -1,17 +1,20 @@
 """Event-driven autoscalers' scalers of the incident's workload, summarised. Pure.
 
 KEDA scales a workload by a ``ScaledObject`` (keda.sh/v1alpha1) whose ``scaleTargetRef``
-names it; each of its ``triggers`` is a scaler that the KEDA operator runs, reading a metric
-(a consumer group's lag, a queue's length, a query's result) from the source its trigger
-``metadata`` names (the KEDA scalers' documented keys, ``TRIGGER_HOST_KEYS``). When the
-operator cannot reach that source, the ScaledObject turns ``Ready=False`` (TriggerError), its
+names it, and runs Jobs by a ``ScaledJob`` (its ``jobTargetRef`` a Job template; each Job it
+creates has it as controller owner), read alike; each of its ``triggers`` is a scaler that
+the KEDA operator runs, reading a metric (a consumer group's lag, a queue's length, a
+query's result) from the source its trigger ``metadata`` names (the KEDA scalers' documented
+keys, ``TRIGGER_HOST_KEYS``). When the operator cannot reach that source, the ScaledObject
+turns ``Ready=False`` (TriggerError), its
 events say ``KEDAScalerFailed``, the HPA KEDA made for it cannot get its external metric, and
 the workload stays at whatever count it had: a consumer that never scales out. The flow
 that fails is the operator's, not the workload's, so the operator's pods are found by the
 labels KEDA's own manifests and chart set (``OPERATOR_LABELS``).
 
-The collector (``kubetriage.evidence.kube``) and the builder share which ScaledObjects matter
-(``scaled_objects_of``) and which pods run the scalers (``OPERATOR_LABELS``).
+The collector (``kubetriage.evidence.kube``) and the builder share which ScaledObjects and
+ScaledJobs matter (``scalers_of``) and which pods run the scalers (``OPERATOR_LABELS``: the
+walk lists them by ``OPERATOR_SELECTORS``, the builder recognises them by ``is_operator_pod``).
 """
 
 from __future__ import annotations
@@ -23,14 +26,19 @@ from urllib.parse import urlsplit
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ready_status, ref_of
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict, labels, service_selects
+from kubetriage.models.objects import JsonDict, controller_ref, labels, service_selects
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.models.relations import ScalerEvidence
 
 SCALED_OBJECT_API: Final = ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
-# The labels of the KEDA operator's pods (its release manifests and Helm chart).
+SCALED_JOB_API: Final = ("keda.sh", "v1alpha1", "ScaledJob", "scaledjobs")
+SCALER_APIS: Final = (SCALED_OBJECT_API, SCALED_JOB_API)
+SCALER_KINDS: Final = frozenset(api[2] for api in SCALER_APIS)
+# The labels of the KEDA operator's pods (its release manifests and Helm chart): a pod with
+# either is one; the walk lists them by one label selector each.
 OPERATOR_LABELS: Final = (("app.kubernetes.io/name", "keda-operator"), ("app", "keda-operator"))
+OPERATOR_SELECTORS: Final = tuple(f"{key}={value}" for key, value in OPERATOR_LABELS)
 # Trigger metadata keys naming the metric source's address, by trigger type (KEDA's scaler
 # docs): a host, host:port, a URL, or a comma-separated list of them.
 TRIGGER_HOST_KEYS: Final[dict[str, tuple[str, ...]]] = {
@@ -62,23 +70,34 @@ TRIGGER_HOST_KEYS: Final[dict[str, tuple[str, ...]]] = {
 _MAX_HOSTS = 5
 
 
-def scaled_objects_of(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[JsonDict]:
-    """The ScaledObjects among ``objects`` that scale ``workload`` (its namespace, its name,
-    and its kind when the reference says one; KEDA's default kind is Deployment)."""
+def scalers_of(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[JsonDict]:
+    """The KEDA objects among ``objects`` that scale ``workload``: the ScaledObjects whose
+    ``scaleTargetRef`` names it (its namespace, its name, and its kind when the reference says
+    one; KEDA's default kind is Deployment), and the ScaledJob that is the workload or that
+    created it (a Job's controller owner)."""
     if workload is None:
         return []
     found = []
+    owner = controller_ref(workload, controller_only=True) or {}
     for obj in objects:
-        ref = as_dict(as_dict(obj.get("spec")).get("scaleTargetRef"))
-        kind = as_str(ref.get("kind")) or "Deployment"
-        if (
-            kind_of(obj) == "ScaledObject"
-            and _ns(obj) == _ns(workload)
-            and as_str(ref.get("name")) == _name(workload)
-            and kind == kind_of(workload)
+        if _ns(obj) != _ns(workload):
+            continue
+        if kind_of(obj) == "ScaledObject":
+            ref = as_dict(as_dict(obj.get("spec")).get("scaleTargetRef"))
+            kind = as_str(ref.get("kind")) or "Deployment"
+            if as_str(ref.get("name")) == _name(workload) and kind == kind_of(workload):
+                found.append(obj)
+        elif kind_of(obj) == "ScaledJob" and (
+            (kind_of(workload) == "ScaledJob" and _name(obj) == _name(workload))
+            or (owner.get("kind") == "ScaledJob" and owner.get("name") == _name(obj))
         ):
             found.append(obj)
     return found
+
+
+def scaler_objects(index: ObjectIndex, namespace: str) -> list[JsonDict]:
+    """The ScaledObjects and ScaledJobs of ``namespace`` in ``index``."""
+    return [obj for kind in sorted(SCALER_KINDS) for obj in index.in_namespace(kind, namespace)]
 
 
 def is_operator_pod(pod: JsonDict) -> bool:
@@ -145,14 +164,15 @@ def _source(
 def scaler_summaries(
     index: ObjectIndex, workload: JsonDict | None, limit: int
 ) -> list[ScalerEvidence]:
-    """The scalers of ``workload``'s ScaledObjects (one per trigger that names a source),
+    """The scalers of ``workload``'s ScaledObjects and ScaledJob (one per trigger that names a
+    source),
     with the Service their source is and a pod's labels behind it, and the namespace and
     labels of the first KEDA operator pod read; at most ``limit``."""
     if workload is None:
         return []
     operator = next((p for p in index.kind("Pod") if is_operator_pod(p)), None)
     found: list[ScalerEvidence] = []
-    for obj in scaled_objects_of(workload, index.in_namespace("ScaledObject", _ns(workload))):
+    for obj in scalers_of(workload, scaler_objects(index, _ns(workload))):
         for trigger in dicts(as_dict(obj.get("spec")).get("triggers")):
             hosts = trigger_hosts(trigger)
             if not hosts:
@@ -174,11 +194,12 @@ def scaler_summaries(
 
 
 def scaler_texts(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[tuple[str, str]]:
-    """(source, address) of the sources the workload's ScaledObjects among ``objects`` read:
+    """(source, address) of the sources the workload's ScaledObjects and ScaledJob among
+    ``objects`` read:
     names a dependency walk follows like an env value's (its Service, pods and policies)."""
     return [
-        (f"ScaledObject {_name(obj)} {as_str(trigger.get('type'))} trigger", host)
-        for obj in scaled_objects_of(workload, objects)
+        (f"{kind_of(obj)} {_name(obj)} {as_str(trigger.get('type'))} trigger", host)
+        for obj in scalers_of(workload, objects)
         for trigger in dicts(as_dict(obj.get("spec")).get("triggers"))
         for host in trigger_hosts(trigger)
     ]
