@@ -119,6 +119,7 @@ def pod(
     fields.setdefault(
         "conditions", [PodCondition(type="Ready", status="True" if ready else "False")]
     )
+    fields.setdefault("created_at", ago(120))
     return PodEvidence(
         name=name,
         namespace=namespace,
@@ -127,7 +128,6 @@ def pod(
         owner=owner,
         labels=labels if labels is not None else {"app": "checkout"},
         containers=list(containers) or [container()],
-        created_at=ago(120),
         **fields,
     )
 

@@ -2,14 +2,19 @@
 (``Evidence.callers``) rolled out a revision that changed how it behaves, with the callee's own
 request rate flat and nothing of its own changed, is that caller's rollout, rolled back; and
 the near misses: the callee's own traffic rose, the callee rolled out itself, the caller's
-change touched no behaviour, the change came after the symptom.
+change touched no behaviour, the change came after the symptom. A callee whose long-running
+pods are OOM-killed only from right after the caller's rollout is the caller's too, above the
+kill's "raise the limit"; not when the pods are new or the kills began long after.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubetriage.analyzers.callers import CONFIDENCE
+from kubetriage.analyzers.changes import EXPLAINED_CAP
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
@@ -39,10 +44,12 @@ def _evidence(
     firing_since: float = 20,
     metrics: list[MetricSummary] | None = None,
     own_changes: list[ChangeEvidence] | None = None,
+    **fields: Any,
 ) -> Evidence:
     change = make.rollout_change(CALLER, 7, *aspects, minutes_ago=changed_minutes_ago)
     return make.evidence(
         target=CALLEE,
+        **fields,
         alerts=[
             AlertEvidence(
                 labels={"alertname": "CalleeSaturated", "namespace": "catalog"},
@@ -101,3 +108,44 @@ def test_a_change_that_touched_no_behaviour_is_not_a_cause() -> None:
 def test_a_rollout_after_the_symptom_began_did_not_cause_it() -> None:
     result = analyze(_evidence(changed_minutes_ago=10, firing_since=40))
     assert not [f for f in by_category(result, Category.BAD_ROLLOUT) if f.target == CALLER]
+
+
+def _oom_killed_callee(created_minutes_ago: float) -> dict[str, Any]:
+    """The callee's Deployment and one pod, created ``created_minutes_ago``, crash-looping on
+    OOMKilled at a 1Gi limit."""
+    killed = make.crash_looping("inventory", restarts=6, exit_code=137, reason="OOMKilled")
+    return {
+        "workload": make.deployment("inventory", "catalog"),
+        "pods": [
+            make.app_pod(
+                "inventory-5d8f9c7b6d-x2x9k",
+                killed,
+                namespace="catalog",
+                created_at=ago(created_minutes_ago),
+            )
+        ],
+    }
+
+
+def test_long_running_pods_oom_killed_right_after_a_callers_rollout_roll_the_caller_back() -> None:
+    ev = _evidence(metrics=[], changed_minutes_ago=25, firing_since=15, **_oom_killed_callee(3000))
+    result = analyze(ev)
+    finding = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER)
+    assert finding.confidence == CONFIDENCE.memory_driven
+    oom = by_category(result, Category.OOM_KILLED)
+    assert oom
+    assert oom[0].confidence <= EXPLAINED_CAP
+    assert any("OOM-killed only since the caller's rollout" in e.fact for e in finding.evidence)
+
+
+def test_pods_started_after_the_callers_rollout_keep_the_memory_limit_reading() -> None:
+    ev = _evidence(metrics=[], changed_minutes_ago=25, firing_since=15, **_oom_killed_callee(20))
+    result = analyze(ev)
+    assert result.findings[0].category is Category.OOM_KILLED
+    assert result.findings[0].action is Action.INCREASE_MEMORY
+
+
+def test_kills_that_began_long_after_the_callers_rollout_keep_the_memory_limit_reading() -> None:
+    ev = _evidence(metrics=[], changed_minutes_ago=95, firing_since=15, **_oom_killed_callee(3000))
+    result = analyze(ev)
+    assert result.findings[0].category is Category.OOM_KILLED

@@ -4,7 +4,10 @@ outside did not rise and nothing of its own changed, right after a workload that
 how it behaves (image, env, args, command, resources), is driven by that caller: retries or
 hedging multiplied, compression turned off, a pool or batch size raised. An SRE asks "who
 calls this, and which of them changed right before the onset?" and rolls THAT caller back;
-scaling or escalating the callee treats the surface.
+scaling or escalating the callee treats the surface. The same holds for a callee whose pods
+ran under their memory limit for long and are OOM-killed only from right after the caller's
+rollout (``caller_drove_memory``): what the caller now sends (more data per call, more
+distinct keys or series to keep) fills the memory, and a higher limit only delays the kill.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -13,17 +16,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
-from kubetriage.analyzers.support import item, timestamp
+from kubetriage.analyzers.support import item, states, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
 from kubetriage.models.relations import CallerEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -40,6 +43,9 @@ class _Confidence:
     scaled_after: float = 0.7
     # No request-rate series to tell: the caller's timing alone, a weak lead.
     unmeasured: float = 0.5
+    # The callee's pods, running since long before the caller's rollout, are OOM-killed only
+    # from right after it: above the kill itself, which ``oom`` keeps at EXPLAINED_CAP (0.75).
+    memory_driven: float = 0.8
 
 
 CONFIDENCE: Final = _Confidence()
@@ -48,6 +54,11 @@ CONFIDENCE: Final = _Confidence()
 _BEHAVIOUR = frozenset({"image", "env", "args", "command", "resources"})
 # Changes of the callee's own that would explain its symptom instead.
 _OWN_CHANGES = frozenset({"rollout", "config", "image-digest"})
+# "Right after": a caller's new traffic fills a callee's memory within minutes, not hours.
+MEMORY_AFTER = timedelta(minutes=30)
+# How long before the caller's rollout the callee's killed pods must have been running for
+# their limit to have served them (the kills are new, not the pods).
+RAN_BEFORE = timedelta(minutes=30)
 # An autoscaler's scale-up decision: "New size: 6; reason: cpu ... above target".
 _SCALED_UP = re.compile(r"(?i)\babove (?:the )?target")
 
@@ -82,6 +93,39 @@ def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] 
     ):
         return None
     return _suspect(evidence.callers, onset)
+
+
+def _oom_killed_pods(evidence: Evidence) -> list[PodEvidence]:
+    return [
+        pod
+        for pod in evidence.pods
+        if any(
+            (state.reason or "").lower() == "oomkilled"
+            for container in pod.containers
+            for state in states(container)
+        )
+    ]
+
+
+def caller_drove_memory(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] | None:
+    """The caller whose behaviour-changing rollout came at most MEMORY_AFTER before the
+    callee's symptom began, when the callee's OOM-killed pods had been running since RAN_BEFORE
+    or more before that rollout (the same pods under the same limit served until then) and
+    nothing of the callee's own changed (``caller_rollout``)."""
+    suspect = caller_rollout(evidence)
+    onset = earliest_onset(evidence)
+    if suspect is None or onset is None or suspect[1].at is None:
+        return None
+    changed = timestamp(suspect[1].at)
+    if timestamp(onset) - changed > MEMORY_AFTER.total_seconds():
+        return None
+    killed = _oom_killed_pods(evidence)
+    ran_before = all(
+        pod.created_at is not None
+        and changed - timestamp(pod.created_at) >= RAN_BEFORE.total_seconds()
+        for pod in killed
+    )
+    return suspect if killed and ran_before else None
 
 
 def scaled_up_after(evidence: Evidence, change: ChangeEvidence) -> ChangeEvidence | None:
@@ -147,7 +191,25 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         ),
     ]
     scaled = scaled_up_after(evidence, change)
-    if flat is not None:
+    driven = caller_drove_memory(evidence) is not None
+    if driven:
+        killed = _oom_killed_pods(evidence)[0]
+        ran = timestamp(change.at or onset) - timestamp(killed.created_at or onset)
+        fact = item(
+            f"pod/{killed.namespace}/{killed.name}",
+            f"OOM-killed only since the caller's rollout, after running for {prose.duration(ran)}"
+            " before it",
+        )
+        facts.append(fact)
+        because.append(
+            prose.claim(
+                "The callee's pods had run under the same memory limit since long before, and "
+                "are OOM-killed only from right after that rollout: what the caller now sends "
+                "fills their memory",
+                fact,
+            )
+        )
+    elif flat is not None:
         facts.append(flat)
         because.append(prose.claim("The callee's own request rate stayed flat", flat))
     elif scaled is not None:
@@ -160,7 +222,9 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         because=because,
     )
     confidence = CONFIDENCE.unmeasured
-    if flat is not None:
+    if driven:
+        confidence = CONFIDENCE.memory_driven
+    elif flat is not None:
         confidence = CONFIDENCE.flat_demand
     elif scaled is not None:
         confidence = CONFIDENCE.scaled_after

@@ -2,7 +2,9 @@
 SIGKILL with no liveness kill to explain it (without a memory limit, on a node short of
 memory), an out-of-memory log line or metric, a kernel OOM event), sized against the
 working set's peak; without a kill, a working set pressing on the limit. Kept below a
-change that explains the symptom (``changes.cap_explained``).
+change that explains the symptom (``changes.cap_explained``), and below a caller's rollout
+right before the kills of pods that had long run under the same limit
+(``callers.caller_drove_memory``: the caller's new traffic fills the memory).
 A dependency the caller fails on whose own pods are OOM-killed is the same fault one hop
 away (callee-oom-killed): its memory limit, not an escalation at its Service. So is the
 ingress controller in front of the workload (ingress-controller-oom-killed): every request
@@ -21,7 +23,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import cap_explained
+from kubetriage.analyzers.callers import caller_drove_memory
+from kubetriage.analyzers.changes import EXPLAINED_CAP, cap_explained
 from kubetriage.analyzers.container_texts import oom_text
 from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
 from kubetriage.analyzers.log_signatures import OOM_LOG
@@ -150,7 +153,10 @@ def _peak_working_set(evidence: Evidence, container: str) -> float | None:
 
 
 def check_oom(evidence: Evidence) -> list[Finding]:
-    return cap_explained(evidence, _check_oom(evidence))
+    findings = cap_explained(evidence, _check_oom(evidence))
+    if not findings or caller_drove_memory(evidence) is None:
+        return findings
+    return [f.model_copy(update={"confidence": min(f.confidence, EXPLAINED_CAP)}) for f in findings]
 
 
 def _check_oom(evidence: Evidence) -> list[Finding]:
