@@ -275,6 +275,65 @@ def test_a_request_that_fits_an_empty_node_keeps_the_capacity_advice() -> None:
     assert "add nodes or lower the memory requests" in finding.summary
 
 
+def _asking_gpus(new_pool_gpus: str | None, *, long_name: bool = False) -> Evidence:
+    """A pending pod asking for one GPU on the ``gpu`` pool: an old pool node, cordoned and
+    busy, and two new ones that advertise ``new_pool_gpus`` of them (None: not at all)."""
+    message = (
+        "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 "
+        "node(s) were unschedulable, 2 Insufficient nvidia.com/gpu."
+    )
+    pool = {"pool": "gpu"}
+    app = "checkout-large-language-model-predictor-gpu" if long_name else "checkout"
+    pod = _pending(CHECKOUT_POD, node_selector=pool, replica_set=f"{app}-7d9f6c8b5")
+    gpu = pod.containers[0].model_copy(
+        update={"requests": {"cpu": "4", "nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}
+    )
+    new_alloc = {"cpu": "7910m"} | ({"nvidia.com/gpu": new_pool_gpus} if new_pool_gpus else {})
+    workload = make.deployment(app, replicas=2, ready=1)
+    return make.evidence(
+        workload=workload,
+        pods=[pod.model_copy(update={"containers": [gpu]})],
+        nodes=[
+            NodeEvidence(
+                name="gpu-old-1",
+                ready="True",
+                labels=pool,
+                unschedulable=True,
+                allocatable={"cpu": "7910m", "nvidia.com/gpu": "1"},
+            ),
+            NodeEvidence(name="gpu-new-1", ready="True", labels=pool, allocatable=new_alloc),
+            NodeEvidence(name="gpu-new-2", ready="True", labels=pool, allocatable=new_alloc),
+            NodeEvidence(name="apps-1", ready="True", labels={"pool": "apps"}),
+        ],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD, count=9)],
+    )
+
+
+def test_nodes_that_advertise_none_of_the_extended_resource_asked_for_are_named() -> None:
+    for absent in (None, "0"):
+        finding = _leading_pending(_asking_gpus(absent))
+        assert "2 nodes it may use advertise no nvidia.com/gpu" in finding.summary
+        assert "check the device plugin on its nodes" in finding.summary
+        assert "uncordon" not in finding.summary
+        assert {e.source for e in finding.evidence} >= {"node/gpu-new-1", "node/gpu-new-2"}
+
+
+def test_nodes_that_advertise_the_resource_but_are_full_keep_the_cordon_advice() -> None:
+    finding = _leading_pending(_asking_gpus("1"))
+    assert "advertise" not in finding.summary
+    assert "uncordon gpu-old-1" in finding.summary
+
+
+def test_a_detail_too_long_for_the_summary_is_dropped_not_cut() -> None:
+    run = analyze(_asking_gpus(None, long_name=True))
+    finding = by_category(run, Category.UNSCHEDULABLE)[0]
+    assert "…" not in finding.summary
+    assert finding.summary.startswith("1 pod of Deployment shop/checkout-large-language-model")
+    assert "advertise" not in finding.summary  # the detail went, the sentence stays whole
+    assert finding.summary.endswith("stuck Pending; check the device plugin on its nodes.")
+    assert any("report no nvidia.com/gpu" in c.text for c in finding.narrative.because)
+
+
 def _second_pod_asks_for_the_volume(holder_node_ready: str) -> Evidence:
     message = (
         'Multi-Attach error for volume "pvc-1" Volume is already exclusively attached to one '
