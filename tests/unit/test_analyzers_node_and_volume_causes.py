@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from kubetriage.analyzers.storage import volume_fills
+from kubetriage.analyzers.support import divides
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -412,3 +416,53 @@ def test_a_pod_logging_no_space_with_two_claims_grows_the_one_measured_full() ->
     )
     [finding] = by_category(analyze(ev), Category.STORAGE)
     assert finding.target == ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="wal")
+
+
+@pytest.mark.parametrize(
+    ("query", "ratio"),
+    [
+        (
+            'kubelet_volume_stats_used_bytes{metrics_path="/metrics",persistentvolumeclaim="x"}',
+            False,
+        ),
+        ("container_memory_working_set_bytes{metrics_path='/metrics/cadvisor'}", False),
+        ('max(a{path="/api/v1"}) / max(b{path="/api/v1"})', True),
+        ("1 - sum(rate(x[5m])) / sum(rate(y[5m]))", True),
+    ],
+)
+def test_a_slash_inside_a_label_value_is_no_division(query: str, ratio: bool) -> None:
+    assert divides(query) is ratio
+
+
+def test_kubelet_series_with_their_metrics_path_label_measure_bytes_not_a_ratio() -> None:
+    """kube-prometheus scrapes the kubelet with a metrics_path="/metrics" label: its used and
+    capacity series are bytes, so the claim is 95% used, not 8e9 times full."""
+    labels = {"namespace": "shop", "persistentvolumeclaim": "data", "metrics_path": "/metrics"}
+    selector = 'metrics_path="/metrics",namespace="shop",persistentvolumeclaim="data"'
+    used, capacity = "kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["data"])],
+        metrics=[
+            make.metric(f"{used}{{{selector}}}", last=7.6e9, labels=labels),
+            make.metric(f"{capacity}{{{selector}}}", last=8e9, labels=labels),
+        ],
+    )
+    [fill] = volume_fills(ev, "shop")
+    assert (fill.claim, round(fill.share, 2), fill.capacity) == ("data", 0.95, 8e9)
+
+
+def test_one_minus_available_over_capacity_is_the_share_writers_cannot_use() -> None:
+    """With ext4's reserved blocks the used bytes stop near 95% while nothing is available:
+    the "1 - available / capacity" ratio says the volume is full."""
+    query = (
+        "1 - max by (persistentvolumeclaim) (kubelet_volume_stats_available_bytes{"
+        'namespace="shop",persistentvolumeclaim="data"}) / max by (persistentvolumeclaim) '
+        '(kubelet_volume_stats_capacity_bytes{namespace="shop",persistentvolumeclaim="data"})'
+    )
+    labels = {"persistentvolumeclaim": "data"}
+    ev = make.evidence(
+        workload=make.deployment(),
+        metrics=[make.metric(query, last=1.0, labels=labels, name="volume_unavailable_ratio")],
+    )
+    assert [(f.claim, f.share) for f in volume_fills(ev, "shop")] == [("data", 1.0)]
