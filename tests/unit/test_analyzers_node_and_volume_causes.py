@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kubetriage.analyzers.pods import metric_for
 from kubetriage.analyzers.storage import volume_fills
 from kubetriage.analyzers.support import divides
 from kubetriage.models.base import ObjectRef
@@ -466,3 +467,18 @@ def test_one_minus_available_over_capacity_is_the_share_writers_cannot_use() -> 
         metrics=[make.metric(query, last=1.0, labels=labels, name="volume_unavailable_ratio")],
     )
     assert [(f.claim, f.share) for f in volume_fills(ev, "shop")] == [("data", 1.0)]
+
+
+def test_the_root_cgroup_series_is_the_nodes_not_a_containers() -> None:
+    """cAdvisor's id="/" series (no container, no pod) measures the whole node: no
+    container's working set, whatever its name."""
+    node = make.metric(
+        'container_memory_working_set_bytes{node="worker-7",id="/"}',
+        last=80e9,
+        labels={"node": "worker-7", "id": "/"},
+    )
+    own = make.metric(
+        'container_memory_working_set_bytes{namespace="shop",pod="checkout-1"}', last=1.9e9
+    )
+    assert not metric_for(node, "app")
+    assert metric_for(own, "app")
