@@ -134,10 +134,15 @@ def _key(ref: ObjectRef) -> str:
 
 
 def _default_target(action: Action, evidence: Evidence) -> ObjectRef | None:
-    """Where a remediation acts when only the action is known (memory votes)."""
+    """Where a remediation acts when only the action is known (memory votes, the hand-over
+    when nothing matched): the workload, or what stamps it out from its template (a Job's
+    CronJob, as ``analyzers.support.workload_ref`` aims every analyzer's remediation), since
+    its owner and its next run are there."""
     allowed = ACTION_TARGET_KINDS[action]
-    if evidence.workload and evidence.workload.ref.kind in allowed:
-        return evidence.workload.ref
+    if evidence.workload is not None:
+        for ref in (evidence.workload.controller, evidence.workload.ref):
+            if ref is not None and ref.kind in allowed:
+                return ref
     if evidence.target and evidence.target.kind in allowed:
         return evidence.target
     if action is Action.ESCALATE and evidence.target and evidence.target.kind == "Namespace":

@@ -4,13 +4,15 @@ words the kubelet prints when it cannot create a container (``CreateContainerCon
 (``MountVolume.SetUp failed for volume "v" : secret "x" not found``). Pure.
 
 One table for every reader: the config-missing rule, which blames the missing object, and the
-Secret-writer walk, which follows a missing Secret to what writes it.
+Secret-writer walk, which follows a missing Secret to what writes it. Also the words of a client
+that reads a ConfigMap or Secret through the API itself (a workflow executor, a controller) when
+the object it read lacks a key: no kubelet is involved, the object exists, the key does not.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 MISSING_OBJECT: Final = re.compile(
     r"(?i)\b(?P<kind>configmaps?|secrets?) \"?(?P<name>[a-z0-9][\w.-]*)\"? not found"
@@ -27,3 +29,42 @@ def missing_secret(message: str) -> str | None:
     if match is None or not match["kind"].lower().startswith("secret"):
         return None
     return match["name"]
+
+
+_Q = r"[\"'`]?"
+_OBJECT = (
+    rf"(?P<kind{{n}}>configmap|secret) {_Q}"
+    r"(?:(?P<ns{n}>[a-z0-9][\w.-]*)/)?(?P<name{n}>[a-z0-9][\w.-]*)"
+    rf"{_Q}"
+)
+# "secret 'x' does not have the key 'k'" (Argo's executor), "secret "ns/x" does not contain key
+# "k"", "configmap x has no key k"; "key "k" not found in secret x", "key k is missing in
+# ConfigMap ns/x".
+READ_KEY_MISSING: Final = re.compile(
+    r"(?i)\b"
+    + _OBJECT.format(n=1)
+    + r" (?:does not have|doesn't have|does not contain|doesn't contain|has no|is missing|lacks)"
+    + rf"(?: the| a)?(?: data)? key {_Q}(?P<key1>[\w.-]+)"
+    + rf"|\bkey {_Q}(?P<key2>[\w.-]+){_Q} (?:was )?(?:not found|does not exist|is missing|missing)"
+    + r" (?:in|from) (?:the )?"
+    + _OBJECT.format(n=2)
+)
+
+
+class ReadKeyMissing(NamedTuple):
+    """A key a client says the ConfigMap or Secret it read does not hold."""
+
+    kind: str  # "ConfigMap" | "Secret"
+    namespace: str | None
+    name: str
+    key: str
+
+
+def read_key_missing(text: str) -> ReadKeyMissing | None:
+    """The object and key a client reading it through the API says is missing, or None."""
+    match = READ_KEY_MISSING.search(text)
+    if match is None:
+        return None
+    n = "1" if match["kind1"] else "2"
+    kind = "Secret" if match[f"kind{n}"].lower() == "secret" else "ConfigMap"
+    return ReadKeyMissing(kind, match[f"ns{n}"], match[f"name{n}"], match[f"key{n}"])

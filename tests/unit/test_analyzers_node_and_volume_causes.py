@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from kubetriage.analyzers.pods import metric_for
+from kubetriage.analyzers.storage import volume_fills
+from kubetriage.analyzers.support import divides
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -275,6 +280,65 @@ def test_a_request_that_fits_an_empty_node_keeps_the_capacity_advice() -> None:
     assert "add nodes or lower the memory requests" in finding.summary
 
 
+def _asking_gpus(new_pool_gpus: str | None, *, long_name: bool = False) -> Evidence:
+    """A pending pod asking for one GPU on the ``gpu`` pool: an old pool node, cordoned and
+    busy, and two new ones that advertise ``new_pool_gpus`` of them (None: not at all)."""
+    message = (
+        "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 "
+        "node(s) were unschedulable, 2 Insufficient nvidia.com/gpu."
+    )
+    pool = {"pool": "gpu"}
+    app = "checkout-large-language-model-predictor-gpu" if long_name else "checkout"
+    pod = _pending(CHECKOUT_POD, node_selector=pool, replica_set=f"{app}-7d9f6c8b5")
+    gpu = pod.containers[0].model_copy(
+        update={"requests": {"cpu": "4", "nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}
+    )
+    new_alloc = {"cpu": "7910m"} | ({"nvidia.com/gpu": new_pool_gpus} if new_pool_gpus else {})
+    workload = make.deployment(app, replicas=2, ready=1)
+    return make.evidence(
+        workload=workload,
+        pods=[pod.model_copy(update={"containers": [gpu]})],
+        nodes=[
+            NodeEvidence(
+                name="gpu-old-1",
+                ready="True",
+                labels=pool,
+                unschedulable=True,
+                allocatable={"cpu": "7910m", "nvidia.com/gpu": "1"},
+            ),
+            NodeEvidence(name="gpu-new-1", ready="True", labels=pool, allocatable=new_alloc),
+            NodeEvidence(name="gpu-new-2", ready="True", labels=pool, allocatable=new_alloc),
+            NodeEvidence(name="apps-1", ready="True", labels={"pool": "apps"}),
+        ],
+        events=[make.event("FailedScheduling", message, name=CHECKOUT_POD, count=9)],
+    )
+
+
+def test_nodes_that_advertise_none_of_the_extended_resource_asked_for_are_named() -> None:
+    for absent in (None, "0"):
+        finding = _leading_pending(_asking_gpus(absent))
+        assert "2 nodes it may use advertise no nvidia.com/gpu" in finding.summary
+        assert "check the device plugin on its nodes" in finding.summary
+        assert "uncordon" not in finding.summary
+        assert {e.source for e in finding.evidence} >= {"node/gpu-new-1", "node/gpu-new-2"}
+
+
+def test_nodes_that_advertise_the_resource_but_are_full_keep_the_cordon_advice() -> None:
+    finding = _leading_pending(_asking_gpus("1"))
+    assert "advertise" not in finding.summary
+    assert "uncordon gpu-old-1" in finding.summary
+
+
+def test_a_detail_too_long_for_the_summary_is_dropped_not_cut() -> None:
+    run = analyze(_asking_gpus(None, long_name=True))
+    finding = by_category(run, Category.UNSCHEDULABLE)[0]
+    assert "…" not in finding.summary
+    assert finding.summary.startswith("1 pod of Deployment shop/checkout-large-language-model")
+    assert "advertise" not in finding.summary  # the detail went, the sentence stays whole
+    assert finding.summary.endswith("stuck Pending; check the device plugin on its nodes.")
+    assert any("report no nvidia.com/gpu" in c.text for c in finding.narrative.because)
+
+
 def _second_pod_asks_for_the_volume(holder_node_ready: str) -> Evidence:
     message = (
         'Multi-Attach error for volume "pvc-1" Volume is already exclusively attached to one '
@@ -353,3 +417,68 @@ def test_a_pod_logging_no_space_with_two_claims_grows_the_one_measured_full() ->
     )
     [finding] = by_category(analyze(ev), Category.STORAGE)
     assert finding.target == ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="wal")
+
+
+@pytest.mark.parametrize(
+    ("query", "ratio"),
+    [
+        (
+            'kubelet_volume_stats_used_bytes{metrics_path="/metrics",persistentvolumeclaim="x"}',
+            False,
+        ),
+        ("container_memory_working_set_bytes{metrics_path='/metrics/cadvisor'}", False),
+        ('max(a{path="/api/v1"}) / max(b{path="/api/v1"})', True),
+        ("1 - sum(rate(x[5m])) / sum(rate(y[5m]))", True),
+    ],
+)
+def test_a_slash_inside_a_label_value_is_no_division(query: str, ratio: bool) -> None:
+    assert divides(query) is ratio
+
+
+def test_kubelet_series_with_their_metrics_path_label_measure_bytes_not_a_ratio() -> None:
+    """kube-prometheus scrapes the kubelet with a metrics_path="/metrics" label: its used and
+    capacity series are bytes, so the claim is 95% used, not 8e9 times full."""
+    labels = {"namespace": "shop", "persistentvolumeclaim": "data", "metrics_path": "/metrics"}
+    selector = 'metrics_path="/metrics",namespace="shop",persistentvolumeclaim="data"'
+    used, capacity = "kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"
+    ev = make.evidence(
+        workload=make.deployment(),
+        pods=[make.pod(CHECKOUT_POD, make.container("app"), pvc_names=["data"])],
+        metrics=[
+            make.metric(f"{used}{{{selector}}}", last=7.6e9, labels=labels),
+            make.metric(f"{capacity}{{{selector}}}", last=8e9, labels=labels),
+        ],
+    )
+    [fill] = volume_fills(ev, "shop")
+    assert (fill.claim, round(fill.share, 2), fill.capacity) == ("data", 0.95, 8e9)
+
+
+def test_one_minus_available_over_capacity_is_the_share_writers_cannot_use() -> None:
+    """With ext4's reserved blocks the used bytes stop near 95% while nothing is available:
+    the "1 - available / capacity" ratio says the volume is full."""
+    query = (
+        "1 - max by (persistentvolumeclaim) (kubelet_volume_stats_available_bytes{"
+        'namespace="shop",persistentvolumeclaim="data"}) / max by (persistentvolumeclaim) '
+        '(kubelet_volume_stats_capacity_bytes{namespace="shop",persistentvolumeclaim="data"})'
+    )
+    labels = {"persistentvolumeclaim": "data"}
+    ev = make.evidence(
+        workload=make.deployment(),
+        metrics=[make.metric(query, last=1.0, labels=labels, name="volume_unavailable_ratio")],
+    )
+    assert [(f.claim, f.share) for f in volume_fills(ev, "shop")] == [("data", 1.0)]
+
+
+def test_the_root_cgroup_series_is_the_nodes_not_a_containers() -> None:
+    """cAdvisor's id="/" series (no container, no pod) measures the whole node: no
+    container's working set, whatever its name."""
+    node = make.metric(
+        'container_memory_working_set_bytes{node="worker-7",id="/"}',
+        last=80e9,
+        labels={"node": "worker-7", "id": "/"},
+    )
+    own = make.metric(
+        'container_memory_working_set_bytes{namespace="shop",pod="checkout-1"}', last=1.9e9
+    )
+    assert not metric_for(node, "app")
+    assert metric_for(own, "app")

@@ -169,6 +169,25 @@ def test_model_cannot_target_objects_outside_the_evidence_or_the_action_table() 
     assert [r.action for r in diagnosis.remediations] == [Action.ESCALATE]  # unknown: hand over
 
 
+def test_hand_over_goes_to_what_stamps_the_run_out() -> None:
+    """Nothing matched a CronJob's run: the owner to hand over to, and where the next run
+    comes from, is the CronJob, not the one Job the evidence was built around."""
+    cron = ObjectRef(kind="CronJob", namespace="reporting", name="nightly")
+    run = ObjectRef(kind="Job", namespace="reporting", name="nightly-29917560")
+    evidence = Evidence(
+        collected_at=datetime(2026, 11, 1, tzinfo=UTC),
+        target=cron,
+        workload=WorkloadEvidence(ref=run, controller=cron),
+    )
+    diagnosis = combine(evidence=evidence, findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert diagnosis.category is Category.UNKNOWN
+    assert [(r.action, r.target) for r in diagnosis.remediations] == [(Action.ESCALATE, cron)]
+    # A workload nothing stamps out is its own owner.
+    alone = evidence.model_copy(update={"workload": WorkloadEvidence(ref=run), "target": run})
+    diagnosis = combine(evidence=alone, findings=[], opinion=None, llm=NO_LLM, similar=[])
+    assert [r.target for r in diagnosis.remediations] == [run]
+
+
 def test_memory_vote_ranks_a_known_fix_higher() -> None:
     findings = [
         _finding(Category.BAD_ROLLOUT, Action.ROLLBACK, 0.6),

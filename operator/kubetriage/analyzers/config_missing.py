@@ -16,6 +16,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.config_readers import read_key_reports
 from kubetriage.analyzers.container_texts import (
     ABSENT,
     ABSENT_OPTIONAL,
@@ -26,6 +27,7 @@ from kubetriage.analyzers.container_texts import (
     ConfigProblem,
     log_problem,
     no_key,
+    read_no_key,
     unparsable,
 )
 from kubetriage.analyzers.log_signatures import (
@@ -82,6 +84,11 @@ class _Confidence:
     misspelt_host: float = 0.75  # an env value names a host one edit away from a Service
     absent_optional: float = 0.85  # the log says configuration is missing, and the one optional
     # ConfigMap/Secret the pod takes it from does not exist (the pod started without it)
+    # A failed container of the pod that reads a ConfigMap or Secret through the API itself (a
+    # workflow executor, a controller) says, in its log or termination message, that the object
+    # lacks a named key: the same fault the kubelet reports for a referenced key, in the words
+    # of another reader (between the application's own naming, 0.75, and the kubelet's, 0.95).
+    read_key: float = 0.85
     store: float = 0.9  # a secret store says the secret the pod asks for does not exist (or
     # refuses it to the pod), in a Secrets Store CSI mount event or the log of a container
     # that fails to start
@@ -426,6 +433,8 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                             f"has no key {variable} but has {renamed}",
                         ),
                     )
+        for target, key, fact in read_key_reports(pod, logs_of(evidence, pod)):
+            note(target, CONFIDENCE.read_key, fact, {"key": key}, read_no_key(key))
         if (unparsable_mount := _unparsable_mount(evidence, pod)) is not None:
             mounted, key, hit = unparsable_mount
             note(

@@ -217,6 +217,15 @@ def no_key(key: str) -> ConfigProblem:
     )
 
 
+def read_no_key(key: str) -> ConfigProblem:
+    """A key the client that reads the object through the API (not the kubelet) says it lacks."""
+    return ConfigProblem(
+        f"has no key {key}",
+        f"add the key {key} (or point the reader at the key it has now)",
+        "What reads it through the API stops at the missing key, whatever else it did first",
+    )
+
+
 def log_problem(variable: str | None, path: str | None, renamed: str | None) -> ConfigProblem:
     why = "The application reads this setting when it starts and exits without it"
     if variable and renamed:

@@ -32,6 +32,7 @@ from kubetriage.analyzers.demand import latency_alerted, measures_latency
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
+    divides,
     item,
     iter_containers,
     metrics_named,
@@ -101,7 +102,7 @@ def _pinned_at_limit(
 ) -> MetricSummary | None:
     """The container's CPU usage series that ends at its limit (or within PINNED_SHARE)."""
     for metric in metrics_named(evidence, CPU_USAGE):
-        if "rate(" not in metric.query or "/" in metric.query:
+        if "rate(" not in metric.query or divides(metric.query):
             continue  # a raw counter, or a ratio (CPU per request) that is no usage
         if container_of(metric) not in (container.name, None) or metric.last is None:
             continue

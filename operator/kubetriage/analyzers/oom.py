@@ -30,6 +30,7 @@ from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_
 from kubetriage.analyzers.log_signatures import OOM_LOG
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
+    divides,
     event_fact,
     grep_logs,
     item,
@@ -97,7 +98,7 @@ def _memory_limit(evidence: Evidence, container: ContainerEvidence) -> float | N
                 metric.query
             )
             # A ratio query mentions the limit metric too; only a plain limit is bytes.
-            plain = "/" not in metric.query
+            plain = not divides(metric.query)
             if is_memory and plain and metric_for(metric, container.name) and metric.last:
                 limit = metric.last
     return limit
@@ -134,7 +135,7 @@ def _peak_ratio(evidence: Evidence, container: str) -> float | None:
         for m in metrics_named(evidence, "container_memory_working_set_bytes")
         if m.max is not None
         and metric_for(m, container)
-        and "/" in m.query
+        and divides(m.query)
         and "kube_pod_container_resource_limits" in m.query
     ]
     return max(peaks) if peaks else None
@@ -144,7 +145,7 @@ def _peak_working_set(evidence: Evidence, container: str) -> float | None:
     peaks = [
         m.max
         for m in metrics_named(evidence, "container_memory_working_set_bytes")
-        if m.max is not None and metric_for(m, container) and "/" not in m.query
+        if m.max is not None and metric_for(m, container) and not divides(m.query)
     ]
     return max(peaks) if peaks else None
 

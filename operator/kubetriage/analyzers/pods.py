@@ -67,7 +67,10 @@ def liveness_killed(evidence: Evidence, pod: PodEvidence, container: str) -> lis
 
 def metric_for(metric: MetricSummary, container: str) -> bool:
     """Whether a series is this container's (by label, or by its query's selector; a series
-    that names no container counts for every one)."""
+    that names no container counts for every one, but cAdvisor's root cgroup, id="/", is the
+    whole node's)."""
+    if metric.labels.get("id") == "/":
+        return False
     labelled = metric.labels.get("container")
     if labelled is not None:
         return labelled == container

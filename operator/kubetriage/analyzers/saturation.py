@@ -54,6 +54,7 @@ from kubetriage.analyzers.support import (
     RISE,
     cpu_usage_jumps,
     current_and_previous_revision,
+    divides,
     grep_logs,
     item,
     metric_growth,
@@ -366,7 +367,7 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
             if growth >= RISE:
                 traffic.append((metric, growth))
             continue
-        if "/" in metric.query and RATE_NAME.search(label) and not ERROR_NAME.search(label):
+        if divides(metric.query) and RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
         if QUEUE_NAME.search(label) and growth >= DOUBLING:
             queues.append((metric, growth))

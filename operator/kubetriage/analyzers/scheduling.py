@@ -72,6 +72,8 @@ _BESIDE_CLAIM = frozenset(
         "node selector or affinity",
     }
 )
+# The resource named in each of the scheduler's "Insufficient <resource>" reasons.
+_INSUFFICIENT = re.compile(r"(?i)insufficient ([\w./-]*\w)")
 _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
 )
@@ -131,12 +133,18 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 _SCHEDULING_FIXES.get(reasons[0] if reasons else "", _ANY_FIT)
             )
             constraint = _binding_constraint(
-                evidence, [p for p, _, _ in scheduling if p is not None], reasons
+                evidence, [p for p, _, _ in scheduling if p is not None], reasons, text
             )
             if constraint is not None:
                 tail, fix, explanation, marks = constraint
-                problem = (
-                    f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending: {tail}"
+                # A long object name costs the detail (in the claims anyway), not the sentence.
+                problem = prose.fitting_problem(
+                    [
+                        f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck "
+                        f"Pending: {tail}",
+                        f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending",
+                    ],
+                    fix,
                 )
                 facts = [*facts, *marks]
             because = [
@@ -315,12 +323,30 @@ _SCHEDULING_FIX_WORDS = {
 
 
 def _binding_constraint(
-    evidence: Evidence, pods: list[PodEvidence], reasons: list[str]
+    evidence: Evidence, pods: list[PodEvidence], reasons: list[str], text: str
 ) -> tuple[str, str, Claim, list[EvidenceItem]] | None:
     """The one constraint behind the scheduler's reasons that a person acts on, when the
-    evidence shows it: (headline tail, fix, explanation, facts). A cordoned node the pods'
+    evidence shows it: (headline tail, fix, explanation, facts). An extended resource the
+    pods request that no schedulable node their selector matches advertises is not freed by
+    any eviction or uncordon; a cordoned node the pods'
     selector matches is lifted by uncordoning it, whatever the other nodes report; a request
     above every node's allocatable is not met by more nodes of the same size."""
+    missing = _unadvertised(evidence, pods, text) if "insufficient resources" in reasons else None
+    if missing is not None:
+        resource, names = missing
+        marks = [item(f"node/{n}", f"allocatable has no {resource}") for n in names[:2]]
+        return (
+            f"{prose.count(len(names), 'node')} it may use "
+            f"{'advertise' if len(names) > 1 else 'advertises'} no {resource}",
+            "check the device plugin on its nodes",
+            prose.claim(
+                f"The nodes meant for these pods report no {resource} at all, so no amount of "
+                "freeing makes room: whatever advertises it on them (a device plugin) is not "
+                "registering it",
+                *marks,
+            ),
+            marks,
+        )
     cordoned = _cordoned_matches(evidence, pods) if "node unschedulable" in reasons else []
     if cordoned:
         names = [n.name for n in cordoned]
@@ -376,6 +402,33 @@ def _larger_than_any_node(
             )
             if asked > largest:
                 return render(asked), render(largest)
+    return None
+
+
+def _unadvertised(
+    evidence: Evidence, pods: list[PodEvidence], text: str
+) -> tuple[str, list[str]] | None:
+    """An extended resource (``vendor.domain/name``) the scheduler finds insufficient and a
+    pending pod requests, and the schedulable nodes matching that pod's node selector, none
+    of which advertises any of it (absent or zero allocatable): (resource, node names)."""
+    for resource in dict.fromkeys(m.lower() for m in _INSUFFICIENT.findall(text)):
+        if "/" not in resource:
+            continue  # cpu, memory, pods, ephemeral-storage: the node always has them
+        for pod in pods:
+            if not any(
+                parse_quantity(c.requests.get(resource) or c.limits.get(resource))
+                for c in pod.containers
+            ):
+                continue
+            matching = [
+                n
+                for n in evidence.nodes
+                if not n.unschedulable
+                and n.ready == "True"
+                and all(n.labels.get(k) == v for k, v in pod.node_selector.items())
+            ]
+            if matching and not any(parse_quantity(n.allocatable.get(resource)) for n in matching):
+                return resource, [n.name for n in matching]
     return None
 
 

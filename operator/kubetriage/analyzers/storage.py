@@ -15,6 +15,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import DISK_FULL_LOG
 from kubetriage.analyzers.support import (
+    divides,
     event_fact,
     grep_logs,
     item,
@@ -190,7 +191,7 @@ def volume_fills(evidence: Evidence, namespace: str | None) -> list[VolumeFill]:
         if claim is None or metric.last is None:
             continue
         ns = metric.labels.get("namespace", namespace)
-        if "/" in metric.query:
+        if divides(metric.query):
             fills.append(VolumeFill(ns, claim, metric.last, None))
             continue
         cap = next(
@@ -198,7 +199,7 @@ def volume_fills(evidence: Evidence, namespace: str | None) -> list[VolumeFill]:
                 c.last
                 for c in capacity
                 if c.last
-                and "/" not in c.query
+                and not divides(c.query)
                 and (c.labels.get("persistentvolumeclaim") == claim or claim in c.query)
             ),
             None,

@@ -338,6 +338,16 @@ RISE = 1.5
 DOUBLING = 2.0
 
 
+# A quoted PromQL string: a label value, which may hold a "/" (metrics_path="/metrics").
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+
+
+def divides(query: str) -> bool:
+    """Whether a PromQL expression divides (a ratio such as used / capacity), not merely
+    quotes a "/" in a label value (kubelet series carry metrics_path="/metrics/cadvisor")."""
+    return "/" in _QUOTED.sub("", query)
+
+
 def metric_growth(metric: MetricSummary) -> float | None:
     """last / first (or min) of a series; infinite when it rose from zero."""
     low = metric.first if metric.first is not None else metric.min
@@ -352,7 +362,7 @@ def cpu_usage_jumps(evidence: Evidence, factor: float = DOUBLING) -> list[Metric
     """CPU usage rate series (cores) that rose at least ``factor`` times over the window."""
     jumps: list[MetricSummary] = []
     for metric in metrics_named(evidence, CPU_USAGE):
-        if "rate(" not in metric.query or "/" in metric.query.split("rate(", 1)[0]:
+        if "rate(" not in metric.query or divides(metric.query.split("rate(", 1)[0]):
             continue  # a raw counter always rises; a ratio is not usage
         growth = metric_growth(metric)
         if growth is not None and growth >= factor:

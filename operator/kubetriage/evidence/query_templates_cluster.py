@@ -43,6 +43,15 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         frozenset({"namespace", "persistentvolumeclaim"}),
         _pvc_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
     ),
+    # What a writer that is not root sees: ext4 keeps blocks reserved for root, so a volume
+    # whose available bytes are gone reads ~95% used; 1 - available / capacity is its share.
+    QueryTemplate(
+        "volume_unavailable_ratio",
+        (_C.STORAGE,),
+        frozenset({"namespace", "persistentvolumeclaim"}),
+        "1 - "
+        + _pvc_ratio("kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"),
+    ),
     QueryTemplate(
         "volume_inodes_used_ratio",
         (_C.STORAGE,),
@@ -55,6 +64,16 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         frozenset({"claims"}),
         _claims_ratio("kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"),
         "share of each mounted claim in use (the workload's and its callees' volumes)",
+    ),
+    QueryTemplate(
+        "claims_unavailable_ratio",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        "1 - "
+        + _claims_ratio(
+            "kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"
+        ),
+        "share of each mounted claim that writers can no longer use (reserved blocks count)",
     ),
     QueryTemplate(
         "claims_inodes_used_ratio",
