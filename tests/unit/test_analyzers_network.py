@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from kubetriage.analyzers.network import labels_alike
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
@@ -564,3 +567,23 @@ def test_a_500_the_workload_served_itself_is_not_a_failing_dependency() -> None:
         pods=[make.pod("checkout-7d9f6c8b5-a", make.container("app"))], logs=[served]
     )
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+
+
+@pytest.mark.parametrize(
+    ("value", "other", "alike"),
+    [
+        ("checkout", "checkuot", True),  # misspelt
+        ("payment-service", "paymentservice", True),  # a dash dropped
+        ("web-v1", "web-v2", True),  # another version of the same app
+        ("cart", "valkey-cart", False),  # another app built on the word
+        # A suffix both names share (an environment, an instance) makes them no more alike.
+        ("cart-q7", "valkey-cart-q7", False),
+        ("cart-prod", "cart-prod-canary", False),
+        ("cart", "ledger", False),
+    ],
+)
+def test_label_values_are_alike_when_misspelt_not_when_whole_words_differ(
+    value: str, other: str, alike: bool
+) -> None:
+    assert labels_alike(value, other) is alike
+    assert labels_alike(other, value) is alike
