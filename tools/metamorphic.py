@@ -113,6 +113,10 @@ SKIPPED_KEYS = frozenset(
         "fieldPath",
     }
 )
+# Keys whose values come from an API's vocabulary: a common word there is not a name.
+VOCABULARY_KEYS = frozenset(
+    {"type", "protocol", "scheme", "reason", "component", "operator", "effect", "mode", "phase"}
+)
 # Lists whose items' ``name`` is local to their object, not a reference to another object.
 LOCAL_NAME_LISTS = frozenset(
     {
@@ -294,7 +298,8 @@ def rename_text(text: str, mapping: Mapping[str, str]) -> str:
     if strong:
         pattern = "|".join(re.escape(n) for n in strong)
         out = re.sub(
-            rf"(?<![{NAME_CHARS}])(?:{pattern})(?![{NAME_CHARS}])",
+            # A generated name's prefix ("cart-7d9f-") ends in a dash.
+            rf"(?<![{NAME_CHARS}])(?:{pattern})(?![A-Za-z0-9_]|-[{NAME_CHARS}])",
             renamed,
             out,
         )
@@ -350,6 +355,8 @@ def suffix_names(case: Case, suffix: str = SUFFIX) -> Case:
     def rewrite(text: str, path: tuple[str, ...]) -> str:
         if path and path[-1] in SKIPPED_KEYS:
             return text
+        if path and path[-1] in VOCABULARY_KEYS and _common(text):
+            return text  # "type: kafka" is a KEDA trigger, whatever a namespace is called
         if path and path[-1] == "generateName":
             return rename_text(text.rstrip("-"), mapping) + "-"
         if len(path) >= 3 and path[-1] == "name" and path[-3] == "env":

@@ -264,3 +264,60 @@ def test_a_transformed_example_is_diagnosed_as_the_original(
         want = originals[written.parent.name]
         assert (got["category"], got["action"]) == (want["category"], want["action"])
         assert str(got["target"]).replace("-q7", "") == str(want["target"])
+
+
+def test_suffix_names_follows_the_names_controllers_build_from_names() -> None:
+    case = {
+        "cluster": [
+            {
+                "kind": "Service",
+                "metadata": {"name": "product-api", "namespace": "catalog"},
+                "spec": {"ports": [{"name": "http", "port": 80}]},
+            },
+            {"kind": "ConfigMap", "metadata": {"name": "rules-config", "namespace": "catalog"}},
+            {"kind": "Kafka", "metadata": {"name": "events", "namespace": "catalog"}},
+            {"kind": "Deployment", "metadata": {"name": "events-operator", "namespace": "catalog"}},
+            {
+                "kind": "Pod",
+                "metadata": {
+                    "name": "product-api-5ww5bw855w-lhng4",
+                    "namespace": "catalog",
+                    "generateName": "product-api-5ww5bw855w-",
+                    "ownerReferences": [{"kind": "ReplicaSet", "name": "product-api-5ww5bw855w"}],
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "product-api",
+                            "env": [{"name": "STAKATER_RULES_CONFIG_CONFIGMAP", "value": "ab12"}],
+                        }
+                    ]
+                },
+            },
+            {
+                "kind": "Event",
+                "metadata": {"name": "product-api-5ww5bw855w-lhng4.1", "namespace": "catalog"},
+                "involvedObject": {"fieldPath": "spec.containers{product-api}"},
+                "message": 'Container product-api failed liveness probe; pods "product-api-'
+                '5ww5bw855w-" is forbidden',
+            },
+            {"kind": "ScaledObject", "metadata": {"name": "x-scaler", "namespace": "catalog"}},
+        ],
+        "alert": {"labels": {"envoy_cluster_name": "catalog_product-api_80_da39a3ee5e"}},
+    }
+    case["cluster"][-1]["spec"] = {"triggers": [{"type": "kafka"}]}
+    case["cluster"].append({"kind": "Namespace", "metadata": {"name": "kafka"}})
+    out = suffix_names(case, "q7")
+    pod, event = out["cluster"][4], out["cluster"][5]
+    assert pod["metadata"]["generateName"] == "product-api-q7-5ww5bw855w-"
+    container = pod["spec"]["containers"][0]
+    assert container["env"][0]["name"] == "STAKATER_RULES_CONFIG_Q7_CONFIGMAP"
+    assert event["involvedObject"]["fieldPath"] == "spec.containers{product-api}"
+    assert event["message"] == (
+        'Container product-api failed liveness probe; pods "product-api-q7-5ww5bw855w-" is '
+        "forbidden"
+    )
+    assert out["alert"]["labels"]["envoy_cluster_name"] == "catalog-q7_product-api-q7_80_da39a3ee5e"
+    # A name built on another's keeps its shape; a trigger type is no name.
+    assert out["cluster"][3]["metadata"]["name"] == "events-q7-operator"
+    assert out["cluster"][6]["spec"]["triggers"] == [{"type": "kafka"}]
