@@ -138,6 +138,23 @@ def test_service_selector_typo_is_network_on_the_service() -> None:
     assert "app=web-frontend" in finding.summary
 
 
+@pytest.mark.parametrize("suffix", ["", "-q7", "-prod"])
+def test_a_service_selecting_no_pod_is_not_a_typo_of_another_apps_label(suffix: str) -> None:
+    # The cart Service has no pod (its Deployment cannot create any); the valkey-cart pods
+    # next to it are another app, whatever suffix both names share.
+    ev = make.evidence(
+        workload=make.deployment(f"frontend{suffix}", replicas=2),
+        pods=[
+            make.app_pod(f"valkey-cart{suffix}-7d9f6c8b5-p{i}", make.container("valkey"))
+            for i in range(2)
+        ],
+        services=[
+            make.service(f"cart{suffix}", selector={"app": f"cart{suffix}"}, ready=0, matching=0)
+        ],
+    )
+    assert not by_category(analyze(ev), Category.NETWORK)
+
+
 def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> None:
     ev = make.checkout_evidence(
         network_policies=[make.network_policy("default-deny", "ingress: deny all")],
