@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from kubetriage.analyzers.network import labels_alike
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
@@ -133,6 +136,23 @@ def test_service_selector_typo_is_network_on_the_service() -> None:
         ObjectRef(kind="Service", namespace="shop", name="web-frontend"),
     )
     assert "app=web-frontend" in finding.summary
+
+
+@pytest.mark.parametrize("suffix", ["", "-q7", "-prod"])
+def test_a_service_selecting_no_pod_is_not_a_typo_of_another_apps_label(suffix: str) -> None:
+    # The cart Service has no pod (its Deployment cannot create any); the valkey-cart pods
+    # next to it are another app, whatever suffix both names share.
+    ev = make.evidence(
+        workload=make.deployment(f"frontend{suffix}", replicas=2),
+        pods=[
+            make.app_pod(f"valkey-cart{suffix}-7d9f6c8b5-p{i}", make.container("valkey"))
+            for i in range(2)
+        ],
+        services=[
+            make.service(f"cart{suffix}", selector={"app": f"cart{suffix}"}, ready=0, matching=0)
+        ],
+    )
+    assert not by_category(analyze(ev), Category.NETWORK)
 
 
 def test_deny_all_ingress_policy_with_timeouts_is_network_on_the_policy() -> None:
@@ -564,3 +584,23 @@ def test_a_500_the_workload_served_itself_is_not_a_failing_dependency() -> None:
         pods=[make.pod("checkout-7d9f6c8b5-a", make.container("app"))], logs=[served]
     )
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+
+
+@pytest.mark.parametrize(
+    ("value", "other", "alike"),
+    [
+        ("checkout", "checkuot", True),  # misspelt
+        ("payment-service", "paymentservice", True),  # a dash dropped
+        ("web-v1", "web-v2", True),  # another version of the same app
+        ("cart", "valkey-cart", False),  # another app built on the word
+        # A suffix both names share (an environment, an instance) makes them no more alike.
+        ("cart-q7", "valkey-cart-q7", False),
+        ("cart-prod", "cart-prod-canary", False),
+        ("cart", "ledger", False),
+    ],
+)
+def test_label_values_are_alike_when_misspelt_not_when_whole_words_differ(
+    value: str, other: str, alike: bool
+) -> None:
+    assert labels_alike(value, other) is alike
+    assert labels_alike(other, value) is alike

@@ -144,6 +144,29 @@ def test_an_error_line_names_a_workload_by_its_base_word() -> None:
     assert [(h.kind, h.name) for h in found] == [("Deployment", "currencyservice")]
 
 
+@pytest.mark.parametrize("name", ["currencyservice-v2", "currencyservice-eu1", "currency-prod"])
+def test_a_name_qualified_by_a_version_region_or_environment_keeps_its_base_word(
+    name: str,
+) -> None:
+    found = mentioned_objects(
+        [("log a", "failed to convert currency: rpc error")], [_obj("Deployment", name)]
+    )
+    assert [h.name for h in found] == [name]
+
+
+def test_a_qualified_name_never_takes_the_word_of_another_objects_own_name() -> None:
+    # Listed first, the qualified name must still lose "search" to the object named so.
+    objects = [_obj("Deployment", "search-v2"), _obj("Deployment", "search")]
+    found = mentioned_objects([("log a", "search failed: timeout")], objects)
+    assert [h.name for h in found] == ["search"]
+
+
+def test_a_qualifier_is_not_a_role_or_a_word() -> None:
+    objects = [_obj("Deployment", "orders-db"), _obj("Deployment", "ledger-sink")]
+    found = mentioned_objects([("log a", "orders ledger failed")], objects)
+    assert found == []
+
+
 def test_an_error_line_names_a_one_word_workload_even_inside_a_camel_case_identifier() -> None:
     objects = [_obj("Deployment", "search"), _obj("Deployment", "geo")]
     lines = [

@@ -70,6 +70,21 @@ CONFIDENCE: Final = _Confidence()
 SIMILAR_LABEL = 0.6
 
 
+def labels_alike(value: str, other: str) -> bool:
+    """Whether two label values are one value misspelt: alike by ``SIMILAR_LABEL``, and not
+    one the other with whole words added ("valkey-cart" is another app than "cart", however
+    long the suffix both names share)."""
+    if value == other:
+        return True
+    words, other_words = value.split("-"), other.split("-")
+    shorter, longer = sorted((words, other_words), key=len)
+    if len(shorter) < len(longer) and any(
+        longer[i : i + len(shorter)] == shorter for i in range(len(longer) - len(shorter) + 1)
+    ):
+        return False
+    return SequenceMatcher(None, other, value).ratio() >= SIMILAR_LABEL
+
+
 def _selector_mismatch(svc: ServiceEvidence, pods: list[PodEvidence]) -> list[str]:
     """Selector entries no pod carries, with the near-miss value a pod has instead."""
     misses: list[str] = []
@@ -77,9 +92,7 @@ def _selector_mismatch(svc: ServiceEvidence, pods: list[PodEvidence]) -> list[st
         values = {p.labels.get(key) for p in pods} - {None}
         if value in values:
             continue
-        close = [
-            v for v in values if v and SequenceMatcher(None, v, value).ratio() >= SIMILAR_LABEL
-        ]
+        close = [v for v in values if v and labels_alike(value, v)]
         if close:
             misses.append(f"{key}={value} but pods have {key}={sorted(close)[0]}")
         elif values:
@@ -99,7 +112,7 @@ def _related(svc: ServiceEvidence, evidence: Evidence, pods: list[PodEvidence]) 
     for key, value in svc.selector.items():
         for pod in pods:
             other = pod.labels.get(key)
-            if other is not None and SequenceMatcher(None, other, value).ratio() >= SIMILAR_LABEL:
+            if other is not None and labels_alike(value, other):
                 shared += 1
                 break
     return shared > 0 and shared == len(svc.selector)

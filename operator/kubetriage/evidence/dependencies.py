@@ -91,6 +91,11 @@ _KEYED_ENVOY_CLUSTER = re.compile(
 )
 # Suffixes a Service name adds to the word it is built on: "currencyservice", "payment-api".
 _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
+# Qualifiers a name carries after its base: a version, an instance or region number, an
+# environment ("currencyservice-v2", "payments-eu1", "checkout-prod").
+_NAME_QUALIFIER = re.compile(
+    r"(?:-(?:[a-z]{0,2}\d[a-z0-9]?|\d+|dev|qa|uat|stg|prd|prod|staging|test|blue|green))+$"
+)
 _ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
 _WORD = re.compile(r"[a-z][a-z0-9]{4,}")
 _CAMEL_CASE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -404,11 +409,15 @@ def mentioned_objects(
     name) an error line uses: "failed to convert currency" names ``currencyservice``,
     "SearchHandler: rpc error" names ``search``."""
     stems: dict[str, tuple[str, str]] = {}
-    for obj in objects:
-        name = str(_meta(obj).get("name"))
-        stem = _NAME_SUFFIX.sub("", name)
-        if len(stem) >= 5:
-            stems.setdefault(stem, (str(obj.get("kind")), name))
+    objects = list(objects)
+    # A name's own base word first; then the base under a qualifier ("currencyservice-v2"),
+    # so a qualified name never takes a word another object's own name has.
+    for qualified in (False, True):
+        for obj in objects:
+            name = str(_meta(obj).get("name"))
+            stem = _NAME_SUFFIX.sub("", _NAME_QUALIFIER.sub("", name) if qualified else name)
+            if len(stem) >= 5:
+                stems.setdefault(stem, (str(obj.get("kind")), name))
     found: list[ServiceHost] = []
     for source, line in lines:
         if not _ERROR_LINE.search(line):
