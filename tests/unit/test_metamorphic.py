@@ -13,19 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
-from tools.metamorphic import (
-    NOISE_NS,
-    TRANSFORMS,
-    changed_cases,
-    endpointslices,
-    labels_recommended,
-    name_mapping,
-    noise,
-    rename_text,
-    shuffle,
-    suffix_names,
-    transform_case_set,
-)
+from tools.metamorphic import TRANSFORMS, changed_cases, transform_case_set
+from tools.metamorphic_additions import NOISE_NS, endpointslices, noise
+from tools.metamorphic_names import name_mapping, rename_text, suffix_names
+from tools.metamorphic_rewrites import labels_recommended, shuffle
 
 from kubetriage.models.case import Case
 from tests.support.cases import EXAMPLES, case_dirs
