@@ -20,15 +20,13 @@ from typing import Final
 from kubetriage.analyzers.calls import dependency_hits
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.log_times import line_time
-from kubetriage.analyzers.pods import liveness_killed
+from kubetriage.analyzers.pods import RECENT_EXIT_SECONDS, last_exit_ago, liveness_killed
 from kubetriage.analyzers.support import item, pod_source, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import ContainerEvidence, PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects
 
-# A restart this long before the evidence was collected is no part of the incident.
-RESTART_WINDOW: Final = timedelta(hours=1)
 # A call that failed this soon after the callee's process started was still its restart's
 # (the process starts listening a moment after it starts).
 BACK_SLACK: Final = timedelta(seconds=30)
@@ -48,16 +46,14 @@ def _restart(
     evidence: Evidence, pod: PodEvidence, container: ContainerEvidence
 ) -> datetime | bool | None:
     """When ``container`` came back from its one recent restart; None when it did not restart
-    within ``RESTART_WINDOW``; False when it is not serving or its restart disqualifies it
-    (repeated, OOMKilled, a probe kill)."""
+    within ``RECENT_EXIT_SECONDS`` (the window every pod rule reads a last exit in); False
+    when it is not serving or its restart disqualifies it (repeated, OOMKilled, a probe
+    kill)."""
     if container.ready is not True or container.state.state != "running":
         return False
     last = container.last_state
-    if container.restart_count == 0 or last is None or last.finished_at is None:
-        return None
-    if timestamp(evidence.collected_at) - timestamp(last.finished_at) > (
-        RESTART_WINDOW.total_seconds()
-    ):
+    ago = last_exit_ago(evidence, container)
+    if container.restart_count == 0 or last is None or ago is None or ago > RECENT_EXIT_SECONDS:
         return None
     if (
         container.restart_count > 1
