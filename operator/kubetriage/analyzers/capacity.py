@@ -12,6 +12,7 @@ Pure functions of Evidence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -98,6 +99,17 @@ def _blind(hpa: AutoscalerEvidence, workload: ObjectRef) -> PodCondition | None:
     )
 
 
+def _first_blind(
+    autoscalers: Sequence[AutoscalerEvidence], workload: ObjectRef
+) -> tuple[AutoscalerEvidence, PodCondition] | None:
+    """The first of ``autoscalers`` that scales ``workload`` and cannot read its metric, with
+    the condition that says so (``_blind``)."""
+    return next(
+        ((hpa, blind) for hpa in autoscalers if (blind := _blind(hpa, workload)) is not None),
+        None,
+    )
+
+
 def _blind_finding(
     hpa: AutoscalerEvidence,
     blind: PodCondition,
@@ -142,16 +154,15 @@ def blind_autoscaler(evidence: Evidence, workload: ObjectRef | None) -> list[Fin
         return []
     if any(pod_failing(p) for p in evidence.pods):
         return []  # not-ready or crashing pods report no metrics: another analyzer's case
-    for hpa in evidence.autoscalers:
-        blind = _blind(hpa, workload)
-        if blind is None:
-            continue
-        strain = strain_facts(evidence) or alerted_strain(evidence)
-        if not strain:
-            return []
-        params = scale_params(evidence, SCALE_BY)
-        return [_blind_finding(hpa, blind, workload, CONFIDENCE.hpa_blind, strain, params, [])]
-    return []
+    found = _first_blind(evidence.autoscalers, workload)
+    if found is None:
+        return []
+    strain = strain_facts(evidence) or alerted_strain(evidence)
+    if not strain:
+        return []
+    hpa, blind = found
+    params = scale_params(evidence, SCALE_BY)
+    return [_blind_finding(hpa, blind, workload, CONFIDENCE.hpa_blind, strain, params, [])]
 
 
 def blind_callee_autoscaler(evidence: Evidence) -> list[Finding]:
@@ -171,27 +182,27 @@ def blind_callee_autoscaler(evidence: Evidence) -> list[Finding]:
         names = {workload.name} | ({dependency.service.name} if dependency.service else set())
         if len(followed) > 1 and not names & named:
             continue
-        for hpa in dependency.autoscalers:
-            blind = _blind(hpa, workload)
-            if blind is None:
-                continue
-            strain = strain_facts(evidence) or alerted_strain(evidence)
-            if not strain:
-                return []
-            current = max(dependency.desired_replicas or 1, dependency.ready_replicas or 1, 1)
-            params = {"replicas": str(replicas_for(current, SCALE_BY))}
-            called = [
-                prose.claim(
-                    f"{caller(evidence)} calls {prose.obj(workload)}"
-                    + (", which the alert names" if names & named else "")
-                    + f", and it runs {prose.count(current, 'replica')}"
-                )
-            ]
-            return [
-                _blind_finding(
-                    hpa, blind, workload, CONFIDENCE.hpa_blind_callee, strain, params, called
-                )
-            ]
+        found = _first_blind(dependency.autoscalers, workload)
+        if found is None:
+            continue
+        strain = strain_facts(evidence) or alerted_strain(evidence)
+        if not strain:
+            return []
+        hpa, blind = found
+        current = max(dependency.desired_replicas or 1, dependency.ready_replicas or 1, 1)
+        params = {"replicas": str(replicas_for(current, SCALE_BY))}
+        called = [
+            prose.claim(
+                f"{caller(evidence)} calls {prose.obj(workload)}"
+                + (", which the alert names" if names & named else "")
+                + f", and it runs {prose.count(current, 'replica')}"
+            )
+        ]
+        return [
+            _blind_finding(
+                hpa, blind, workload, CONFIDENCE.hpa_blind_callee, strain, params, called
+            )
+        ]
     return []
 
 
