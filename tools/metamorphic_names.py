@@ -16,6 +16,7 @@ from tools.metamorphic_case import (
     meta_of,
     objects_of,
 )
+from tools.rename_cases import GENERIC_WORDS
 
 CONTOUR_HASH = "da39a3ee5e"
 KEPT_NAMES = frozenset(
@@ -40,19 +41,17 @@ DERIVED_KINDS = frozenset(
 )
 # Words too common in ordinary text to be renamed wherever they occur: objects so named are
 # renamed where a value is exactly the name, a DNS name or a host:port, never inside prose.
-COMMON_WORDS = frozenset(
+# They are the YAML keys and software names rename_cases never renames (less "default",
+# which names the default namespace, kept anyway), plus more software and domain words.
+COMMON_WORDS = (GENERIC_WORDS - {"default"}) | frozenset(
     {
-        "data", "status", "spec", "metadata", "labels", "name", "namespace", "value",
-        "items", "type", "kind", "events", "ready", "image", "ports", "port", "selector",
-        "template", "containers", "config", "app", "web", "api", "worker", "server",
-        "client", "main", "redis", "cache", "mysql", "postgres", "postgresql", "kafka",
-        "nginx", "frontend", "backend", "proxy", "queue", "jobs", "db", "database", "mongo",
-        "mongodb", "envoy", "gateway", "auth", "search", "memcached", "rabbitmq", "zookeeper",
-        "elasticsearch", "etcd", "vault", "consul", "minio", "grafana", "loki", "tempo",
-        "jaeger", "prometheus", "alertmanager", "cassandra", "clickhouse", "nats", "storage",
-        "cron", "batch", "admin", "metrics", "logs", "test", "prod", "staging", "dev", "www",
-        "http", "https", "grpc", "tls", "ingress", "egress", "secret", "token", "user", "users",
-        "order", "orders", "payment", "payments", "cart", "shop", "store", "email", "mail",
+        "postgresql", "db", "database", "mongo", "mongodb", "envoy", "gateway", "auth",
+        "search", "memcached", "rabbitmq", "zookeeper", "elasticsearch", "etcd", "vault",
+        "consul", "minio", "grafana", "loki", "tempo", "jaeger", "prometheus",
+        "alertmanager", "cassandra", "clickhouse", "nats", "storage", "cron", "batch",
+        "admin", "metrics", "logs", "test", "prod", "staging", "dev", "www", "http", "https",
+        "grpc", "tls", "ingress", "egress", "secret", "token", "user", "users", "order",
+        "orders", "payment", "payments", "cart", "shop", "store", "email", "mail",
     }
 )  # fmt: skip
 # Keys whose string values are never object names (software, API shapes, container names).
