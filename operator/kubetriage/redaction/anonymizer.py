@@ -133,6 +133,9 @@ def _collect_names(evidence: Evidence) -> _Names:
         add_ref(scaler.source)
         if scaler.reader_namespace:
             namespaces.append(scaler.reader_namespace)
+    if evidence.scaler_operator is not None:
+        add_ref(evidence.scaler_operator.workload)
+        pods.extend(trouble.pod for trouble in evidence.scaler_operator.troubles)
     for writer in evidence.secret_writers:
         for ref in (writer.secret, writer.writer, writer.source, writer.failing, writer.controller):
             add_ref(ref)
