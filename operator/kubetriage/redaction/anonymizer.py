@@ -128,6 +128,10 @@ def _collect_names(evidence: Evidence) -> _Names:
         namespaces.append(quota.namespace)
     for other in evidence.other_objects:
         add_ref(other.ref)
+    # The autoscalers of the dependencies' workloads, as the incident's own.
+    for autoscaler in (a for d in evidence.dependencies for a in d.autoscalers):
+        namespaces.append(autoscaler.namespace)
+        add_ref(autoscaler.target)
     for scaler in evidence.scalers:
         add_ref(scaler.ref)
         add_ref(scaler.source)
