@@ -14,7 +14,7 @@ from typing import Any
 
 from kubetriage.analyzers.support import is_run_of
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.index import MAX_SIBLING_RUNS, cron_runs, sibling_runs
+from kubetriage.evidence.index import MAX_SIBLING_RUNS, sibling_runs, stamped_runs
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
@@ -170,7 +170,7 @@ def test_a_job_made_by_hand_does_not_borrow_other_jobs_pods() -> None:
     assert _evidence(objects).pods == []
 
 
-def test_cron_runs_lead_with_the_newest_unfinished_run() -> None:
+def test_stamped_runs_lead_with_the_newest_unfinished_run() -> None:
     done_late = _completed(_job(f"{CRON}-29919470", "2026-11-20T09:50:00Z"))
     waiting = _job(ACTIVE, "2026-11-20T09:30:00Z")
     done_early = _completed(_job(FAILED, "2026-11-20T09:00:00Z"))
@@ -178,13 +178,13 @@ def test_cron_runs_lead_with_the_newest_unfinished_run() -> None:
     other_cron = _job("payouts-29919450", "2026-11-20T09:45:00Z", cron="payouts")
     predecessor = _job(f"{CRON}-29919400", "2026-11-20T08:40:00Z", cron_uid="deleted")
     jobs = [done_early, waiting, done_late, by_hand, other_cron, predecessor]
-    assert cron_runs(_cron_job(), jobs) == [waiting, done_late, done_early]
+    assert stamped_runs(_cron_job(), jobs) == [waiting, done_late, done_early]
 
 
-def test_only_a_cronjob_has_cron_runs() -> None:
+def test_only_a_cronjob_has_stamped_runs() -> None:
     job = _job(FAILED, "2026-11-20T09:00:00Z")
-    assert cron_runs(job, [job, _job(ACTIVE, "2026-11-20T09:30:00Z")]) == []
-    assert cron_runs(None, [job]) == []
+    assert stamped_runs(job, [job, _job(ACTIVE, "2026-11-20T09:30:00Z")]) == []
+    assert stamped_runs(None, [job]) == []
 
 
 def test_an_alert_on_the_cronjob_reads_the_pods_of_its_waiting_run() -> None:

@@ -309,7 +309,7 @@ def test_every_evidence_item_carries_a_stable_id_the_answer_can_cite() -> None:
     assert {f"L{i + 1}" for i in range(len(evidence.logs))} <= shown
     # A prompt too small for every event keeps each shown event's id: ids are places in
     # the evidence, not in the prompt.
-    tight = _blocks(_user(render_messages(evidence, [], [], max_chars=6_000)))["evidence"]
+    tight = _blocks(_user(render_messages(evidence, [], [], max_chars=6_100)))["evidence"]
     for line in tight.splitlines():
         match = re.match(r"\[V(\d+)\] ", line)
         if match:

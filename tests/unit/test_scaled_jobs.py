@@ -14,9 +14,9 @@ import asyncio
 from typing import Any
 
 from kubetriage.evidence.event_subjects import event_subjects
-from kubetriage.evidence.kube import KubeEvidenceCollector
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.summaries.scalers import (
     OPERATOR_LABELS,
     OPERATOR_SELECTORS,
@@ -127,11 +127,10 @@ class _RecordingReader:
 
 def _listed(workload: dict[str, Any], scaling: dict[str, Any], scope: Scope) -> list[str]:
     reader = _RecordingReader()
-    collector = KubeEvidenceCollector.__new__(KubeEvidenceCollector)
-    collector._reader = reader  # type: ignore[assignment]  # only the listing is exercised
     run = CollectionRun(asyncio.Semaphore(1))
     run.add(scaling)
-    asyncio.run(collector._scaler_pods(run, workload, scope))
+    # Only the listing is exercised: no operator pod is added, so no tail is read.
+    asyncio.run(follow_scaler_operator(reader, run, workload, scope))  # type: ignore[arg-type]
     return reader.selectors
 
 

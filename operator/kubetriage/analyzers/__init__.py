@@ -47,6 +47,7 @@ from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
+from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
@@ -107,6 +108,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *MESH_CA_ANALYZERS,
     *AGGREGATED_API_ANALYZERS,
     *SIBLING_ANALYZERS,
+    *SCALER_OPERATOR_ANALYZERS,
 )
 
 

@@ -44,7 +44,7 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 
-_PULL_WAITING = frozenset(
+PULL_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 )
 _PULL_EVENT = re.compile(
@@ -99,11 +99,11 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for pod, container in iter_containers(evidence):
-        waiting = container.state.state == "waiting" and container.state.reason in _PULL_WAITING
+        waiting = container.state.state == "waiting" and container.state.reason in PULL_WAITING
         events = [
             e
             for e in pod_events(evidence, pod)
-            if _PULL_EVENT.search(e.message) or e.reason in _PULL_WAITING
+            if _PULL_EVENT.search(e.message) or e.reason in PULL_WAITING
         ]
         events = [
             e
@@ -249,7 +249,7 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for dependency in evidence.dependencies:
         workload = dependency.workload
-        pulls = [p for p in dependency.failing_pods if p.waiting in _PULL_WAITING]
+        pulls = [p for p in dependency.failing_pods if p.waiting in PULL_WAITING]
         if not pulls or workload is None:
             continue
         if workload.kind not in ACTION_TARGET_KINDS[Action.FIX_IMAGE]:

@@ -63,6 +63,7 @@ from kubetriage.evidence.summaries.neighbours import troubled_neighbours
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
+from kubetriage.evidence.summaries.scaler_operator import scaler_operator_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries
 from kubetriage.evidence.summaries.secret_writers import secret_writer_summaries
 from kubetriage.evidence.summaries.siblings import sibling_summaries
@@ -217,6 +218,7 @@ def build_evidence(
     )
     dependencies = with_shared_callers(index, dependencies, scope.pods, scope.workload)
     policies += callee_network_policies(build, dependencies)
+    scalers = scaler_summaries(index, scope.workload, limits.max_list_items)
 
     return Evidence(
         collected_at=now,
@@ -252,7 +254,8 @@ def build_evidence(
         ),
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
-        scalers=scaler_summaries(index, scope.workload, limits.max_list_items),
+        scalers=scalers,
+        scaler_operator=scaler_operator_summary(index, logs, limits) if scalers else None,
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         secret_writers=secret_writer_summaries(index, scope.pods, limits),
         gateway_routes=_gateway_routes(build, namespace),

@@ -30,6 +30,7 @@ from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.evidence.triggers import pod_template
 from kubetriage.models.objects import controller_ref
 from kubetriage.models.objects import meta as _meta
 
@@ -196,7 +197,7 @@ def pod_texts(pods: Iterable[JsonDict], workload: JsonDict | None) -> list[tuple
         (f"pod {_meta(p).get('name')}", _d(p.get("spec"))) for p in pods
     ]
     if workload is not None:
-        template = _d(_d(workload.get("spec")).get("template"))
+        template = pod_template(workload)
         specs.append(
             (f"{workload.get('kind')} {_meta(workload).get('name')}", _d(template.get("spec")))
         )

@@ -23,7 +23,12 @@ from kubetriage.evidence.raw import (
     kind_of,
     obj_key,
 )
-from kubetriage.evidence.targets import CONSUMER_KINDS, candidate_targets, consumer_elsewhere
+from kubetriage.evidence.targets import (
+    CONSUMER_KINDS,
+    SCALED_CONSUMER_KINDS,
+    candidate_targets,
+    consumer_elsewhere,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import (
@@ -39,6 +44,8 @@ from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
+# The kinds that stamp out Jobs from a template (a schedule's, a queue's scaler's).
+JOB_STAMPERS = frozenset({"CronJob", "ScaledJob"})
 
 # The other runs of a CronJob read when a Job's own pods are gone, newest first.
 MAX_SIBLING_RUNS = 3
@@ -138,12 +145,13 @@ def sibling_runs(job: JsonDict, jobs: Iterable[JsonDict]) -> list[JsonDict]:
     return siblings[:MAX_SIBLING_RUNS]
 
 
-def cron_runs(cron_job: JsonDict | None, jobs: Iterable[JsonDict]) -> list[JsonDict]:
-    """The Jobs ``cron_job`` stamped, the run to read first leading: the newest that has not
-    completed (a run still waiting or failing is what an alert on the CronJob is about), then
-    the rest newest first, at most ``MAX_SIBLING_RUNS``. A CronJob has no pods and no selector
-    of its own; its runs' pods are how it fails. None for any other kind."""
-    if cron_job is None or kind_of(cron_job) != "CronJob":
+def stamped_runs(cron_job: JsonDict | None, jobs: Iterable[JsonDict]) -> list[JsonDict]:
+    """The Jobs ``cron_job`` (a CronJob, or a KEDA ScaledJob: ``JOB_STAMPERS``) stamped, the
+    run to read first leading: the newest that has not completed (a run still waiting or
+    failing is what an alert on it is about), then the rest newest first, at most
+    ``MAX_SIBLING_RUNS``. Neither has pods or a selector of its own; its runs' pods are how
+    it fails. None for any other kind."""
+    if cron_job is None or kind_of(cron_job) not in JOB_STAMPERS:
         return []
     epoch = datetime.min.replace(tzinfo=UTC)
     uid = _meta(cron_job).get("uid")
@@ -153,7 +161,7 @@ def cron_runs(cron_job: JsonDict | None, jobs: Iterable[JsonDict]) -> list[JsonD
         if kind_of(job) == "Job"
         and _ns(job) == _ns(cron_job)
         and (ref := controller_ref(job)) is not None
-        and ref.get("kind") == "CronJob"
+        and ref.get("kind") == kind_of(cron_job)
         and ref.get("name") == _name(cron_job)
         and not (ref.get("uid") and uid and ref["uid"] != uid)
     ]
@@ -335,7 +343,7 @@ def queue_consumer(
     holds none of them (``consumer_elsewhere`` over every workload in ``index``)."""
     if chosen is None or chosen.kind != "Namespace":
         return None
-    workloads = [w for kind in CONSUMER_KINDS for w in index.kind(kind)]
+    workloads = [w for kind in CONSUMER_KINDS + SCALED_CONSUMER_KINDS for w in index.kind(kind)]
     return consumer_elsewhere(alerts, chosen, index.in_namespace("Pod", chosen.name), workloads)
 
 
@@ -366,8 +374,11 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
             pods = [target_obj]
         elif kind in WORKLOAD_KINDS:
             workload = workload_of(index, target_obj)
-        elif kind == "CronJob":
-            workload = next(iter(cron_runs(target_obj, index.kind("Job"))), None)
+        elif kind in JOB_STAMPERS:
+            runs = stamped_runs(target_obj, index.kind("Job"))
+            # A ScaledJob that has no run left is read as itself: its triggers still say
+            # what should have started one.
+            workload = runs[0] if runs else (target_obj if kind == "ScaledJob" else None)
         elif kind == "HorizontalPodAutoscaler":
             ref = as_dict(as_dict(target_obj.get("spec")).get("scaleTargetRef"))
             scaled = index.get(

@@ -16,7 +16,8 @@ dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
 use Secrets, and the admission webhooks events report failing (``WebhookWalk``), the aggregated
 metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), the KEDA ScaledObjects
-and ScaledJobs scaling the workload with the operator pods that run their scalers, and what
+and ScaledJobs scaling the workload with the operator pods that run their scalers and
+their tails (``follow_scaler_operator``), and what
 writes a Secret the pods cannot get (``SecretWriterWalk``).
 Secrets are never read, not even for existence.
 
@@ -39,13 +40,14 @@ from kubetriage.evidence.caller_walk import follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.index import (
+    JOB_STAMPERS,
     WORKLOAD_KINDS,
-    cron_runs,
     departed_pods,
     pod_uses_claim,
     referenced_config,
     sibling_runs,
     sort_pods,
+    stamped_runs,
 )
 from kubetriage.evidence.ingress_walk import follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
@@ -53,14 +55,12 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_siblings
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.scalers import (
-    OPERATOR_SELECTORS,
     SCALER_APIS,
-    SCALER_KINDS,
-    scalers_of,
 )
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
@@ -184,15 +184,16 @@ class KubeEvidenceCollector:
             workload = await self._climb(run, target_obj)
         elif target_obj is not None and kind in WORKLOAD_KINDS:
             workload = await self._climb(run, target_obj)
-        elif target_obj is not None and kind == "CronJob":
-            # A CronJob has no pods of its own: the incident is about its run to read first.
+        elif target_obj is not None and kind in JOB_STAMPERS:
+            # A CronJob or ScaledJob has no pods of its own: the incident is about its run to
+            # read first (a ScaledJob with none left, about itself: ``resolve_scope``).
             listed = await self._reader.list_of(
-                run, "Job", namespace, what=f"list Jobs of CronJob {namespace}/{target.name}"
+                run, "Job", namespace, what=f"list Jobs of {kind} {namespace}/{target.name}"
             )
-            runs = cron_runs(target_obj, listed)
+            runs = stamped_runs(target_obj, listed)
             for job in runs:
                 run.add(job)
-            workload = runs[0] if runs else None
+            workload = runs[0] if runs else (target_obj if kind == "ScaledJob" else None)
         elif target_obj is not None and kind == "HorizontalPodAutoscaler":
             ref = (target_obj.get("spec") or {}).get("scaleTargetRef") or {}
             if self._reader.readable(str(ref.get("kind"))) and ref.get("name"):
@@ -373,25 +374,6 @@ class KubeEvidenceCollector:
                 *(self._reader.custom_list(run, _ns(workload), api) for api in SCALER_APIS)
             )
 
-    async def _scaler_pods(
-        self, run: CollectionRun, workload: JsonDict | None, scope: Scope
-    ) -> None:
-        """The KEDA operator's pods, once a ScaledObject or ScaledJob scales the workload: its
-        scalers read their metric sources from there. In every namespace, so only under a
-        scope that may read them all; by each of its labels (``OPERATOR_SELECTORS``), as the
-        builder recognises them (``is_operator_pod``)."""
-        scaling = [o for (kind, _, _), o in run.objects.items() if kind in SCALER_KINDS]
-        if not scope.may_read(None) or not scalers_of(workload, scaling):
-            return
-        await asyncio.gather(
-            *(
-                self._reader.add_listed(
-                    run, "Pod", None, what="list KEDA operator pods", label_selector=selector
-                )
-                for selector in OPERATOR_SELECTORS
-            )
-        )
-
     async def _namespace_labels(self, run: CollectionRun, scope: Scope) -> None:
         """The Namespaces, once a NetworkPolicy was read: its namespace selectors match their
         labels (``team: payments``), which only the Namespace objects carry. Cluster-scoped,
@@ -473,7 +455,7 @@ class KubeEvidenceCollector:
         # An autoscaler that cannot get its metrics: the aggregated API serving them.
         await self._aggregated_apis.follow(run, namespace, scope)
         # A ScaledObject or ScaledJob scales the workload: the pods that run its scalers.
-        await self._scaler_pods(run, workload, scope)
+        await follow_scaler_operator(self._reader, run, workload, scope)
         # A Secret the pods cannot get that a controller writes: the writer and its input.
         await self._secret_writers.follow(run, namespace, pods, scope)
         await self._namespace_labels(run, scope)

@@ -71,6 +71,7 @@ from kubetriage.evidence.label_vocabulary import (
     label_value,
     names_kubernetes_service,
 )
+from kubetriage.evidence.triggers import scaled_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -122,8 +123,11 @@ def queue_names(labels: dict[str, str]) -> list[str]:
     return names
 
 
-# Workload kinds that consume a queue, as the collector lists them to find its consumers.
+# Workload kinds that consume a queue, as the collector lists them to find its consumers;
+# and the KEDA ScaledJob, whose Jobs consume the queue its triggers measure (listed as a
+# custom object).
 CONSUMER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet")
+SCALED_CONSUMER_KINDS: tuple[str, ...] = ("ScaledJob",)
 
 
 def alert_queues(alerts: list[Alert]) -> list[str]:
@@ -150,9 +154,10 @@ def consumer_elsewhere(
     """For an alert about a queue whose target is a namespace none of whose pods
     (``namespace_pods``) names the queue (the broker's), the one workload among
     ``workloads`` (those of every namespace the Incident may read) whose pod template names
-    it (``group.id=...``, ``--queue ...``) or that is named after it (a consumer group named
-    after its application); None when no workload or several different ones do (the alert
-    alone cannot tell)."""
+    it (``group.id=...``, ``--queue ...``), that is named after it (a consumer group named
+    after its application), or a ScaledJob whose trigger measures it (its Jobs consume it,
+    and none may be running: ``scaled_queues``); None when no workload or several different
+    ones do (the alert alone cannot tell)."""
     names = alert_queues(alerts)
     if not names or chosen is None or chosen.kind != "Namespace":
         return None
@@ -161,10 +166,11 @@ def consumer_elsewhere(
     found = [
         w
         for w in workloads
-        if w.get("kind") in CONSUMER_KINDS
+        if w.get("kind") in CONSUMER_KINDS + SCALED_CONSUMER_KINDS
         and (
             (w.get("metadata") or {}).get("name") in names
             or names_queue((text for _, text in pod_texts([], w)), names)
+            or (w.get("kind") in SCALED_CONSUMER_KINDS and names_queue(scaled_queues(w), names))
         )
     ]
     if len(found) != 1:
@@ -174,7 +180,7 @@ def consumer_elsewhere(
         kind=str(found[0].get("kind")),
         name=str(meta.get("name") or ""),
         namespace=str(meta.get("namespace") or ""),
-        api_version="apps/v1",
+        api_version=str(found[0].get("apiVersion") or "apps/v1"),
     )
 
 

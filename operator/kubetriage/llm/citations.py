@@ -2,12 +2,13 @@
 
 Pure. ``kubetriage.llm.prompt`` starts each item of the evidence with its id (``[P2]`` the
 second pod, ``[V1]`` the first event, ``[M3]`` the third metric, ``[D1L2]`` the second log tail
-of the first dependency, ``[Z1]`` an autoscaler's scaler, ``[R1]`` what writes a missing
-Secret...); the model's answer lists the ids its category rests on (``evidence_ids``);
+of the first dependency, ``[D1H1]`` its first HPA, ``[Z1]`` an autoscaler's scaler, ``[R1]``
+what writes a missing Secret, ``[B1]`` another component of the application...); the
+model's answer lists the ids its category rests on (``evidence_ids``);
 ``kubetriage.preconditions`` holds an answer citing an id the evidence does not have as an
-unconfirmed hypothesis. An id is the
-item's position in its ``Evidence`` list, so it does not depend on how much of the evidence
-a prompt budget let through, and the same evidence always has the same ids.
+unconfirmed hypothesis. An id is the item's position in its ``Evidence`` list, so it does
+not depend on how much of the evidence a prompt budget let through, and the same evidence
+always has the same ids.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ METRIC = "M"
 LOG = "L"
 SCALER = "Z"
 SECRET_WRITER = "R"
+SIBLING = "B"
 
 
 def tag(prefix: str, index: int) -> str:
@@ -46,6 +48,12 @@ def dependency_log_tag(dependency: int, tail: int) -> str:
     """The id of the ``tail``-th log tail of the ``dependency``-th dependency (both 0-based):
     ``dependency_log_tag(0, 1) == "D1L2"``, the dependency's id followed by the tail's."""
     return tag(DEPENDENCY, dependency) + tag(LOG, tail)
+
+
+def dependency_autoscaler_tag(dependency: int, autoscaler: int) -> str:
+    """The id of the ``autoscaler``-th HPA of the ``dependency``-th dependency (both 0-based):
+    ``dependency_autoscaler_tag(0, 0) == "D1H1"``."""
+    return tag(DEPENDENCY, dependency) + tag(AUTOSCALER, autoscaler)
 
 
 def cite(prefix: str, index: int, line: str) -> str:
@@ -80,10 +88,12 @@ def evidence_ids(evidence: Evidence) -> frozenset[str]:
         (LOG, evidence.logs),
         (SCALER, evidence.scalers),
         (SECRET_WRITER, evidence.secret_writers),
+        (SIBLING, evidence.siblings),
     ):
         ids |= _tags(prefix, items)
     for index, dependency in enumerate(evidence.dependencies):
         ids |= {dependency_log_tag(index, tail) for tail in range(len(dependency.logs))}
+        ids |= {dependency_autoscaler_tag(index, hpa) for hpa in range(len(dependency.autoscalers))}
     return frozenset(ids)
 
 

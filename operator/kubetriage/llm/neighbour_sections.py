@@ -1,7 +1,8 @@
 """The prompt's sections about what surrounds the workload: nodes, claims, Services,
 NetworkPolicies, autoscalers, quotas, ConfigMaps and other objects; the metrics; the change
-timeline; what stands behind each dependency; the event-driven autoscalers' scalers and who
-writes the Secrets the pods cannot get. Each item carries its citation id. Pure.
+timeline; what stands behind each dependency (its autoscalers too); the other components
+of the application that are degraded; the event-driven autoscalers' scalers and who writes
+the Secrets the pods cannot get. Each item carries its citation id. Pure.
 """
 
 from __future__ import annotations
@@ -15,16 +16,31 @@ from kubetriage.llm.section_text import (
     conditions_text,
     pairs,
     ref_text,
+    state_text,
     when,
 )
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import PVCEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, PVCEvidence
+
+# Of each sibling: its first pods and warning events shown.
+_MAX_SIBLING_PODS = 3
+_MAX_SIBLING_EVENTS = 2
 
 
 def pvc_text(pvc: PVCEvidence) -> str:
     return (
         f"pvc {pvc.namespace}/{pvc.name} phase={pvc.phase} class={pvc.storage_class} "
         f"requested={pvc.requested} capacity={pvc.capacity} volume={pvc.volume_name}"
+    )
+
+
+def autoscaler_text(hpa: AutoscalerEvidence) -> str:
+    """An HPA: its target, bounds, replicas and conditions (why it cannot scale)."""
+    return clip(
+        f"hpa {hpa.namespace}/{hpa.name} target={ref_text(hpa.target)} min={hpa.min_replicas} "
+        f"max={hpa.max_replicas} current={hpa.current_replicas} "
+        f"desired={hpa.desired_replicas} {conditions_text(hpa.conditions, only_bad=False)}",
+        MAX_LINE_CHARS,
     )
 
 
@@ -69,12 +85,7 @@ def related_lines(evidence: Evidence) -> list[str]:
         )
         lines.extend(f"  {clip(rule, MAX_FIELD_CHARS)}" for rule in policy.rules)
     for index, hpa in enumerate(evidence.autoscalers):
-        lines.append(
-            f"[{ids.tag(ids.AUTOSCALER, index)}] "
-            f"hpa {hpa.namespace}/{hpa.name} target={ref_text(hpa.target)} min={hpa.min_replicas} "
-            f"max={hpa.max_replicas} current={hpa.current_replicas} "
-            f"desired={hpa.desired_replicas} {conditions_text(hpa.conditions, only_bad=False)}"
-        )
+        lines.append(f"[{ids.tag(ids.AUTOSCALER, index)}] {autoscaler_text(hpa)}")
     for index, quota in enumerate(evidence.quotas):
         used = ", ".join(f"{k}={quota.used.get(k, '?')}/{v}" for k, v in quota.hard.items())
         lines.append(
@@ -174,6 +185,52 @@ def dependency_lines(evidence: Evidence) -> list[str]:
             clip(f"  pod {v.pod} mounts {pvc_text(v.claim)}", MAX_LINE_CHARS)
             for v in dep.volumes[:3]
         ]
+        # The autoscalers of the callee's workload (one that cannot scale it is a cause).
+        lines += [
+            f"  [{ids.dependency_autoscaler_tag(index, number)}] {autoscaler_text(hpa)}"
+            for number, hpa in enumerate(dep.autoscalers)
+        ]
+    return lines
+
+
+def sibling_lines(evidence: Evidence) -> list[str]:
+    """The other components of the workload's application short of ready replicas: the
+    labels they share, their state, their troubled pods and warning events."""
+    lines: list[str] = []
+    for index, sibling in enumerate(evidence.siblings):
+        workload = sibling.workload
+        component = f" component={sibling.component}" if sibling.component else ""
+        conditions = conditions_text(workload.conditions, only_bad=True)
+        lines.append(
+            clip(
+                ids.cite(
+                    ids.SIBLING,
+                    index,
+                    f"{workload.ref.display()}{component} "
+                    f"application[{pairs(sibling.application, 200)}] "
+                    f"ready={workload.ready_replicas}/{workload.desired_replicas}"
+                    + (f" {conditions}" if conditions else ""),
+                ),
+                MAX_LINE_CHARS,
+            )
+        )
+        for pod in sibling.pods[:_MAX_SIBLING_PODS]:
+            states = [
+                f"{c.name} {state_text(c.state)} restarts={c.restart_count}"
+                for c in pod.containers
+                if c.ready is not True
+            ]
+            reason = f" ({pod.reason})" if pod.reason else ""
+            lines.append(
+                clip(
+                    f"  pod {pod.name} phase={pod.phase}{reason} " + "; ".join(states),
+                    MAX_LINE_CHARS,
+                )
+            )
+        lines += [
+            clip(f"  warning {e.reason} x{e.count}: {e.message}", MAX_LINE_CHARS)
+            for e in [e for e in sibling.events if e.type == "Warning"][:_MAX_SIBLING_EVENTS]
+        ]
     return lines
 
 
@@ -198,11 +255,27 @@ def scaler_lines(evidence: Evidence) -> list[str]:
                     ids.SCALER,
                     index,
                     f"{scaler.ref.display()} trigger={scaler.trigger} "
-                    f"hosts[{', '.join(scaler.hosts)}] ready={scaler.ready}{source}{reader}",
+                    f"hosts[{', '.join(scaler.hosts)}]"
+                    + (f" queues[{', '.join(scaler.queues)}]" if scaler.queues else "")
+                    + f" ready={scaler.ready}{source}{reader}",
                 ),
                 MAX_LINE_CHARS,
             )
         )
+    operator = evidence.scaler_operator
+    if lines and operator is not None:
+        # The process running those scalers: when it is down, nothing scales the workload.
+        lines.append(
+            clip(
+                f"  operator {operator.workload.display()} ready pods={operator.ready}/"
+                f"{operator.pods}",
+                MAX_LINE_CHARS,
+            )
+        )
+        lines += [
+            clip(f"  failing pod {prose.pod_trouble(t)}", MAX_LINE_CHARS) for t in operator.troubles
+        ]
+        lines += [clip(f"  operator log: {line}", MAX_LINE_CHARS) for line in operator.unserved]
     return lines
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.object_evidence import PodCondition
+from kubetriage.models.object_evidence import ContainerState, PodCondition
 
 # One line per log line or event message: a single huge line must not eat the budget.
 MAX_LINE_CHARS = 400
@@ -48,3 +48,21 @@ def conditions_text(conditions: Sequence[PodCondition], *, only_bad: bool) -> st
             text += f": {clip(cond.message, 160)}"
         shown.append(text)
     return "; ".join(shown)
+
+
+def state_text(state: ContainerState) -> str:
+    """A container state: ``waiting(CrashLoopBackOff)``, ``terminated(Error, exit 1) at ...``."""
+    text: str = state.state
+    exit_text = (
+        f"exit {state.exit_code}" + (f" signal {state.signal}" if state.signal else "")
+        if state.exit_code is not None
+        else None
+    )
+    details = [part for part in (state.reason, exit_text) if part]
+    if details:
+        text += f"({', '.join(details)})"
+    if state.message:
+        text += f": {clip(state.message, 200)}"
+    if state.finished_at is not None:
+        text += f" at {when(state.finished_at)}"
+    return text

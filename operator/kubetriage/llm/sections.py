@@ -17,6 +17,7 @@ from kubetriage.llm.neighbour_sections import (
     related_lines,
     scaler_lines,
     secret_writer_lines,
+    sibling_lines,
 )
 from kubetriage.llm.section_text import (
     MAX_FIELD_CHARS,
@@ -25,6 +26,7 @@ from kubetriage.llm.section_text import (
     clip,
     conditions_text,
     pairs,
+    state_text,
     when,
 )
 from kubetriage.models.diagnosis import SimilarIncident
@@ -32,7 +34,6 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import (
     ContainerEvidence,
-    ContainerState,
     EventEvidence,
     LogTail,
     PodEvidence,
@@ -53,24 +54,6 @@ class Detail:
     similar: int | None = None
 
 
-def _state(state: ContainerState) -> str:
-    text: str = state.state
-    details = [part for part in (state.reason, _exit(state)) if part]
-    if details:
-        text += f"({', '.join(details)})"
-    if state.message:
-        text += f": {clip(state.message, 200)}"
-    if state.finished_at is not None:
-        text += f" at {when(state.finished_at)}"
-    return text
-
-
-def _exit(state: ContainerState) -> str | None:
-    if state.exit_code is None:
-        return None
-    return f"exit {state.exit_code}" + (f" signal {state.signal}" if state.signal else "")
-
-
 # --- evidence sections ------------------------------------------------------------------
 
 
@@ -89,9 +72,9 @@ def _container_lines(container: ContainerEvidence, detail: Detail, indent: str) 
     if container.restart_count:
         status.append(f"restarts={container.restart_count}")
     if container.state.state != "unknown":
-        status.append(f"state={_state(container.state)}")
+        status.append(f"state={state_text(container.state)}")
     if container.last_state is not None and container.last_state.state != "unknown":
-        status.append(f"last={_state(container.last_state)}")
+        status.append(f"last={state_text(container.last_state)}")
     if status:
         lines.append(sub + " ".join(status))
     for probe in container.probes:
@@ -279,6 +262,9 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
     )
     sections.append(("What changed (newest first)", change_lines(evidence)))
     sections.append(("Dependencies (Services it calls)", dependency_lines(evidence)))
+    sections.append(
+        ("Other components of its application, short of ready replicas", sibling_lines(evidence))
+    )
     sections.append(("Related objects", related_lines(evidence)))
     sections.append(("Event-driven autoscalers' scalers (KEDA)", scaler_lines(evidence)))
     sections.append(("Who writes the Secrets the pods cannot get", secret_writer_lines(evidence)))

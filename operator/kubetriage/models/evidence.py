@@ -37,6 +37,7 @@ from kubetriage.models.relations import (
     GatewayRouteEvidence,
     IngressControllerEvidence,
     ScalerEvidence,
+    ScalerOperatorEvidence,
     SecretWriterEvidence,
     SiblingEvidence,
     WebhookEvidence,
@@ -88,6 +89,8 @@ class Evidence(BaseModel):
     aggregated_apis: list[AggregatedApiEvidence] = Field(default_factory=list)
     # Event-driven autoscalers' scalers of the workload (KEDA), and who runs them.
     scalers: list[ScalerEvidence] = Field(default_factory=list)
+    # The health of the operator running those scalers, once there are any.
+    scaler_operator: ScalerOperatorEvidence | None = None
     # Who writes the Secrets the incident's pods cannot get, from what, and why they did not.
     secret_writers: list[SecretWriterEvidence] = Field(default_factory=list)
     # The controllers serving the namespace's Ingresses to the workload, with their pods.

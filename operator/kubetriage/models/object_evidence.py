@@ -264,7 +264,7 @@ class GenericObjectEvidence(BaseModel):
 # pods (``dependency``: its own words, ``DependencyEvidence.logs``), or the backend of an
 # admission webhook that failed a call (``webhook``: ``WebhookEvidence.log_lines``). The same
 # container may be read for more than one reason, as one tail per reason.
-LogSource = Literal["scope", "dependency", "webhook"]
+LogSource = Literal["scope", "dependency", "webhook", "scaler"]
 
 
 class LogTail(BaseModel):

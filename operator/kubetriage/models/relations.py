@@ -241,9 +241,10 @@ class ScalerEvidence(BaseModel):
     where the process reading it runs (the KEDA operator's pods), so that the flow from that
     process to the metric source can be checked against NetworkPolicies."""
 
-    ref: ObjectRef  # the ScaledObject
-    trigger: str  # its trigger type: kafka, rabbitmq, redis, prometheus...
+    ref: ObjectRef  # the ScaledObject or ScaledJob
+    trigger: str  # its trigger type: kafka, rabbitmq, redis, prometheus, aws-sqs-queue...
     hosts: list[str] = Field(default_factory=list)  # "host" or "host:port", as its metadata names
+    queues: list[str] = Field(default_factory=list)  # the queues or topics it measures
     ready: bool | None = None  # its Ready condition (False: TriggerError, a failing scaler)
     reader_namespace: str | None = None  # the namespace of the pods that run the scaler
     reader_labels: dict[str, str] = Field(default_factory=dict)  # ... and their labels
@@ -251,6 +252,25 @@ class ScalerEvidence(BaseModel):
     # NetworkPolicies of its namespace select), when both were read.
     source: ObjectRef | None = None
     source_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ScalerOperatorEvidence(BaseModel):
+    """The health of the process that runs the workload's scalers (the KEDA operator,
+    ``kubetriage.evidence.summaries.scaler_operator``): when it is down nothing scales the
+    workload, whatever its backlog."""
+
+    workload: ObjectRef  # the operator's Deployment (its pod when no owner is known)
+    pods: int = 0  # its pods read
+    ready: int = 0  # ... that run without trouble
+    troubles: list[PodTrouble] = Field(default_factory=list)  # what is wrong with the others
+    # Its log lines saying an API it needs is not served ("no matches for kind ... in
+    # version autoscaling/v2beta2"): a release older than the cluster's API (clipped).
+    unserved: list[str] = Field(default_factory=list)
+
+    @property
+    def failing(self) -> bool:
+        """No pod of it runs without trouble."""
+        return self.pods > 0 and self.ready == 0 and bool(self.troubles)
 
 
 class SecretWriterEvidence(BaseModel):

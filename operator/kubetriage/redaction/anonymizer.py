@@ -128,11 +128,18 @@ def _collect_names(evidence: Evidence) -> _Names:
         namespaces.append(quota.namespace)
     for other in evidence.other_objects:
         add_ref(other.ref)
+    # The autoscalers of the dependencies' workloads, as the incident's own.
+    for autoscaler in (a for d in evidence.dependencies for a in d.autoscalers):
+        namespaces.append(autoscaler.namespace)
+        add_ref(autoscaler.target)
     for scaler in evidence.scalers:
         add_ref(scaler.ref)
         add_ref(scaler.source)
         if scaler.reader_namespace:
             namespaces.append(scaler.reader_namespace)
+    if evidence.scaler_operator is not None:
+        add_ref(evidence.scaler_operator.workload)
+        pods.extend(trouble.pod for trouble in evidence.scaler_operator.troubles)
     for writer in evidence.secret_writers:
         for ref in (writer.secret, writer.writer, writer.source, writer.failing, writer.controller):
             add_ref(ref)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ready_status, ref_of
+from kubetriage.evidence.triggers import trigger_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, labels, service_selects
 from kubetriage.models.objects import name as _name
@@ -66,6 +67,7 @@ TRIGGER_HOST_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "activemq": ("managementEndpoint",),
     "etcd": ("endpoints",),
     "solr": ("host",),
+    "aws-sqs-queue": ("queueURL",),
 }
 _MAX_HOSTS = 5
 
@@ -164,10 +166,10 @@ def _source(
 def scaler_summaries(
     index: ObjectIndex, workload: JsonDict | None, limit: int
 ) -> list[ScalerEvidence]:
-    """The scalers of ``workload``'s ScaledObjects and ScaledJob (one per trigger that names a
-    source),
-    with the Service their source is and a pod's labels behind it, and the namespace and
-    labels of the first KEDA operator pod read; at most ``limit``."""
+    """The scalers of ``workload``'s ScaledObjects and ScaledJob (one per trigger, of any
+    type: each is run by the operator), with the addresses and queues its metadata names,
+    the Service its source is and a pod's labels behind it, and the namespace and labels of
+    the first KEDA operator pod read; at most ``limit``."""
     if workload is None:
         return []
     operator = next((p for p in index.kind("Pod") if is_operator_pod(p)), None)
@@ -175,14 +177,13 @@ def scaler_summaries(
     for obj in scalers_of(workload, scaler_objects(index, _ns(workload))):
         for trigger in dicts(as_dict(obj.get("spec")).get("triggers")):
             hosts = trigger_hosts(trigger)
-            if not hosts:
-                continue
             source = _source(index, _ns(obj), hosts)
             found.append(
                 ScalerEvidence(
                     ref=ref_of(obj),
                     trigger=as_str(trigger.get("type")) or "",
                     hosts=hosts,
+                    queues=trigger_queues(trigger),
                     ready=ready_status(obj),
                     reader_namespace=_ns(operator) if operator is not None else None,
                     reader_labels=labels(operator) if operator is not None else {},

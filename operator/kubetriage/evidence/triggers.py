@@ -1,0 +1,81 @@
+"""What an event-driven autoscaler's triggers and Job templates name. Pure.
+
+A KEDA trigger's ``metadata`` names the queue, topic or stream its scaler measures (the
+scalers' documented keys, ``TRIGGER_QUEUE_KEYS``): the workload or ScaledJob it scales is
+that queue's consumer even when no pod of it runs (a ScaledJob between Jobs, a ScaledObject
+scaled to zero). A ScaledJob's pod template is its ``jobTargetRef``'s (a Job spec), where a
+workload keeps its own under ``spec.template`` (``pod_template``). Shared by the target
+choice (``kubetriage.evidence.targets``), the dependency texts and the scaler summaries.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlsplit
+
+from kubetriage.evidence.raw import as_dict, as_str, dicts
+from kubetriage.models.objects import JsonDict
+
+# Trigger metadata keys naming the queue, topic, stream or subscription a scaler measures,
+# by trigger type (KEDA's scaler docs). A URL's last path segment is the queue's name
+# (SQS: https://sqs.<region>.amazonaws.com/<account>/<queue>).
+TRIGGER_QUEUE_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "aws-sqs-queue": ("queueURL",),
+    "aws-kinesis-stream": ("streamName",),
+    "azure-queue": ("queueName",),
+    "azure-servicebus": ("queueName", "topicName", "subscriptionName"),
+    "azure-eventhub": ("eventHubName", "consumerGroup"),
+    "gcp-pubsub": ("subscriptionName", "topicName"),
+    "kafka": ("topic", "consumerGroup"),
+    "apache-kafka": ("topic", "consumerGroup"),
+    "rabbitmq": ("queueName",),
+    "redis": ("listName",),
+    "redis-cluster": ("listName",),
+    "redis-streams": ("stream", "consumerGroup"),
+    "redis-cluster-streams": ("stream", "consumerGroup"),
+    "nats-jetstream": ("stream", "consumer"),
+    "stan": ("channel", "queueGroup"),
+    "pulsar": ("topic", "subscription"),
+    "activemq": ("destinationName",),
+    "artemis-queue": ("queueName",),
+    "ibmmq": ("queueName",),
+}
+_MAX_QUEUES = 5
+
+
+def _queue_name(value: str) -> str | None:
+    """A queue's name from a metadata value: a URL's last path segment, or the value."""
+    value = value.strip()
+    if "://" in value:
+        value = urlsplit(value).path.rstrip("/").rpartition("/")[2]
+    return value or None
+
+
+def trigger_queues(trigger: JsonDict) -> list[str]:
+    """The queues, topics and consumer groups a trigger's metadata names
+    (``TRIGGER_QUEUE_KEYS``), at most ``_MAX_QUEUES``."""
+    metadata = as_dict(trigger.get("metadata"))
+    found: list[str] = []
+    for key in TRIGGER_QUEUE_KEYS.get(as_str(trigger.get("type")) or "", ()):
+        for value in (as_str(metadata.get(key)) or "").split(","):
+            name = _queue_name(value)
+            if name and name not in found:
+                found.append(name)
+    return found[:_MAX_QUEUES]
+
+
+def scaled_queues(obj: JsonDict) -> list[str]:
+    """The queues every trigger of a ScaledObject or ScaledJob names, in order."""
+    found: list[str] = []
+    for trigger in dicts(as_dict(obj.get("spec")).get("triggers")):
+        found += [name for name in trigger_queues(trigger) if name not in found]
+    return found
+
+
+def pod_template(obj: JsonDict) -> JsonDict:
+    """The pod template of a workload (``spec.template``) or of a ScaledJob (its
+    ``jobTargetRef``'s ``template``); empty for any other object."""
+    spec = as_dict(obj.get("spec"))
+    if "template" in spec:
+        return as_dict(spec.get("template"))
+    return as_dict(as_dict(spec.get("jobTargetRef")).get("template"))
