@@ -44,6 +44,7 @@ from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
+from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
@@ -66,6 +67,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
     *SECRET_WRITER_ANALYZERS,
+    *RECONCILER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,

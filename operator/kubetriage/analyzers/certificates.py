@@ -6,6 +6,9 @@ someone else's):
   without one, x509 errors in logs and events and expiry metrics of probes, aimed at the Secret
   that holds the certificate (or the Service that presents it); an x509 line judged by a wrong
   clock (``kubetriage.analyzers.tls_clients.clock_skew``) is not counted;
+A Certificate whose issuer is down (``kubetriage.analyzers.reconcilers.issuer_down``) is
+left to the reconciler rule, which blames the issuer.
+
 - certificate-renewal: a cert-manager Certificate that is not Ready or will expire soon,
   whose renewal is failing (a CertificateRequest that failed or was denied, an Issuer that is
   not Ready), renewed at the Certificate with the reason the renewal fails as evidence.
@@ -24,6 +27,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import probe_instance
 from kubetriage.analyzers.cert_targets import certificate_target, own_tls_secret
+from kubetriage.analyzers.reconcilers import issuer_down
 from kubetriage.analyzers.support import (
     event_fact,
     grep_tls_failures,
@@ -130,6 +134,9 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     now = timestamp(evidence.collected_at)
     findings: list[Finding] = []
     in_scope = {(o.ref.namespace, o.ref.name) for o in evidence.other_objects}
+    waiting = [c for c in _certificates(evidence) if issuer_down(evidence, c.ref)]
+    if waiting:
+        return []  # its issuer is down: the reconciler rule blames the issuer
     for cert in _certificates(evidence):
         facts: list[EvidenceItem] = []
         confidence = 0.0
@@ -348,7 +355,7 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
     now = timestamp(evidence.collected_at)
     findings: list[Finding] = []
     for cert in evidence.other_objects:
-        if cert.ref.kind != "Certificate":
+        if cert.ref.kind != "Certificate" or issuer_down(evidence, cert.ref):
             continue
         not_after = _time(cert.fields.get("notAfter"))
         days = (timestamp(not_after) - now) / 86400 if not_after is not None else None

@@ -63,6 +63,7 @@ from kubetriage.evidence.summaries.neighbours import troubled_neighbours
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
+from kubetriage.evidence.summaries.reconcilers import owed_texts, reconciler_summaries
 from kubetriage.evidence.summaries.scaler_operator import scaler_operator_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries
 from kubetriage.evidence.summaries.secret_writers import secret_writer_summaries
@@ -258,6 +259,16 @@ def build_evidence(
         scaler_operator=scaler_operator_summary(index, logs, limits) if scalers else None,
         ingress_controllers=ingress_controllers(index, namespace, scope.pods, limits),
         secret_writers=secret_writer_summaries(index, scope.pods, limits),
+        reconcilers=reconciler_summaries(
+            index,
+            owed_texts(
+                [(a.labels, a.annotations) for a in alerts],
+                [line for tail in own for line in tail.lines],
+                index.kind("Event"),
+            ),
+            now,
+            limits,
+        ),
         gateway_routes=_gateway_routes(build, namespace),
         callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
         collection_errors=notes.errors,

@@ -223,7 +223,7 @@ def _config_hashes(template: JsonDict) -> dict[str, str]:
     }
 
 
-def _revision_of(obj: JsonDict) -> tuple[int | None, JsonDict]:
+def revision_of(obj: JsonDict) -> tuple[int | None, JsonDict]:
     """A ReplicaSet's or ControllerRevision's revision number and pod template."""
     if obj.get("kind") == "ControllerRevision":
         template = as_dict(as_dict(as_dict(obj.get("data")).get("spec")).get("template"))
@@ -236,7 +236,7 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
     """One entry per revision that differs from the revision before it."""
     numbered: list[tuple[int, JsonDict, JsonDict]] = []
     for obj in history:
-        number, template = _revision_of(obj)
+        number, template = revision_of(obj)
         if number is not None and template:
             numbered.append((number, obj, template))
     numbered.sort(key=lambda entry: entry[0])

@@ -17,8 +17,9 @@ dropped as soon as a response is parsed), and the dependencies all these name
 use Secrets, and the admission webhooks events report failing (``WebhookWalk``), the aggregated
 metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), the KEDA ScaledObjects
 and ScaledJobs scaling the workload with the operator pods that run their scalers and
-their tails (``follow_scaler_operator``), and what
-writes a Secret the pods cannot get (``SecretWriterWalk``).
+their tails (``follow_scaler_operator``), what writes a Secret the pods cannot get
+(``SecretWriterWalk``), and the controller an overdue Certificate or an unresolved host
+waits on (``follow_reconcilers``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -55,6 +56,7 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_siblings
@@ -458,6 +460,8 @@ class KubeEvidenceCollector:
         await follow_scaler_operator(self._reader, run, workload, scope)
         # A Secret the pods cannot get that a controller writes: the writer and its input.
         await self._secret_writers.follow(run, namespace, pods, scope)
+        # An overdue Certificate or an unresolved host: the controller that owes it.
+        await follow_reconcilers(self._reader, run, alerts, query["now"], scope)
         await self._namespace_labels(run, scope)
 
         query["target"] = chosen

@@ -3,8 +3,9 @@
 Pure. ``kubetriage.llm.prompt`` starts each item of the evidence with its id (``[P2]`` the
 second pod, ``[V1]`` the first event, ``[M3]`` the third metric, ``[D1L2]`` the second log tail
 of the first dependency, ``[D1H1]`` its first HPA, ``[Z1]`` an autoscaler's scaler, ``[R1]``
-what writes a missing Secret, ``[B1]`` another component of the application...); the
-model's answer lists the ids its category rests on (``evidence_ids``);
+what writes a missing Secret, ``[B1]`` another component of the application, ``[U1]`` the
+controller an overdue Certificate or unresolved host waits on...); the model's answer lists
+the ids its category rests on (``evidence_ids``);
 ``kubetriage.preconditions`` holds an answer citing an id the evidence does not have as an
 unconfirmed hypothesis. An id is the item's position in its ``Evidence`` list, so it does
 not depend on how much of the evidence a prompt budget let through, and the same evidence
@@ -37,6 +38,7 @@ LOG = "L"
 SCALER = "Z"
 SECRET_WRITER = "R"
 SIBLING = "B"
+RECONCILER = "U"
 
 
 def tag(prefix: str, index: int) -> str:
@@ -89,6 +91,7 @@ def evidence_ids(evidence: Evidence) -> frozenset[str]:
         (SCALER, evidence.scalers),
         (SECRET_WRITER, evidence.secret_writers),
         (SIBLING, evidence.siblings),
+        (RECONCILER, evidence.reconcilers),
     ):
         ids |= _tags(prefix, items)
     for index, dependency in enumerate(evidence.dependencies):

@@ -305,3 +305,39 @@ def secret_writer_lines(evidence: Evidence) -> list[str]:
             lines.append(clip(f"  controller {writer.controller.display()}{oom}", MAX_LINE_CHARS))
         lines += [clip(f"  failing {f}", MAX_LINE_CHARS) for f in writer.controller_failures[:3]]
     return lines
+
+
+def reconciler_lines(evidence: Evidence) -> list[str]:
+    """The controllers an overdue Certificate or an unresolved host waits on: their state,
+    what they watch now and what their previous revision watched."""
+    lines: list[str] = []
+    for index, found in enumerate(evidence.reconcilers):
+        lines.append(
+            clip(
+                ids.cite(
+                    ids.RECONCILER,
+                    index,
+                    f"{found.role} {found.workload.display()} ready "
+                    f"{found.ready_replicas}/{found.desired_replicas}",
+                ),
+                MAX_LINE_CHARS,
+            )
+        )
+        lines += [clip(f"  owes {owed}", MAX_LINE_CHARS) for owed in found.owed[:3]]
+        lines += [
+            clip(f"  failing {prose.pod_trouble(t)}", MAX_LINE_CHARS)
+            for t in found.failing_pods[:3]
+        ]
+        if found.sources or found.previous_sources:
+            lines.append(
+                clip(
+                    f"  sources [{', '.join(found.sources)}]"
+                    f" domains [{', '.join(found.domain_filters)}]"
+                    f"; previous revision [{', '.join(found.previous_sources)}]"
+                    f" domains [{', '.join(found.previous_domain_filters)}]",
+                    MAX_LINE_CHARS,
+                )
+            )
+        if found.change is not None:
+            lines.append(clip(f"  changed {'; '.join(found.change.details[:3])}", MAX_LINE_CHARS))
+    return lines

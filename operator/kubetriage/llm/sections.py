@@ -14,6 +14,7 @@ from kubetriage.llm.neighbour_sections import (
     change_lines,
     dependency_lines,
     metric_lines,
+    reconciler_lines,
     related_lines,
     scaler_lines,
     secret_writer_lines,
@@ -268,6 +269,12 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
     sections.append(("Related objects", related_lines(evidence)))
     sections.append(("Event-driven autoscalers' scalers (KEDA)", scaler_lines(evidence)))
     sections.append(("Who writes the Secrets the pods cannot get", secret_writer_lines(evidence)))
+    sections.append(
+        (
+            "Controllers an overdue Certificate or unresolved host waits on",
+            reconciler_lines(evidence),
+        )
+    )
     sections.append(("Metrics (last hour)", metric_lines(evidence)))
     own = [(ids.tag(ids.LOG, index), tail) for index, tail in enumerate(evidence.logs)]
     logs, dropped_logs = _log_lines(own, detail.log_lines)

@@ -36,6 +36,7 @@ from kubetriage.models.relations import (
     DependencyEvidence,
     GatewayRouteEvidence,
     IngressControllerEvidence,
+    ReconcilerEvidence,
     ScalerEvidence,
     ScalerOperatorEvidence,
     SecretWriterEvidence,
@@ -93,6 +94,8 @@ class Evidence(BaseModel):
     scaler_operator: ScalerOperatorEvidence | None = None
     # Who writes the Secrets the incident's pods cannot get, from what, and why they did not.
     secret_writers: list[SecretWriterEvidence] = Field(default_factory=list)
+    # The controllers the incident waits on: a Certificate's issuer, a host's DNS publisher.
+    reconcilers: list[ReconcilerEvidence] = Field(default_factory=list)
     # The controllers serving the namespace's Ingresses to the workload, with their pods.
     ingress_controllers: list[IngressControllerEvidence] = Field(default_factory=list)
     # Gateway API routes of the incident's namespace, with their backends.

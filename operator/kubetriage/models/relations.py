@@ -298,3 +298,32 @@ class SecretWriterEvidence(BaseModel):
     controller: ObjectRef | None = None
     controller_failures: list[str] = Field(default_factory=list)
     controller_oom_killed: bool = False
+
+
+class ReconcilerEvidence(BaseModel):
+    """A controller whose work the incident waits on (``kubetriage.evidence.summaries.
+    reconcilers``): the certificate issuer that should have renewed a Certificate past its
+    renewal time, or the DNS controller that should publish a host the cluster declares but
+    no resolver knows. Its workload's state and what its current revision watches against
+    the previous revision's."""
+
+    role: Literal["certificate-issuer", "dns-publisher"]
+    # What it owes: the overdue Certificates, or the objects declaring the unresolved hosts
+    # (an Ingress, a Service's hostname annotation, a route), with the hosts.
+    subjects: list[ObjectRef] = Field(default_factory=list)
+    hosts: list[str] = Field(default_factory=list)
+    # What says each is owed, for a person: "Certificate shop/web-tls: renewalTime ... has
+    # passed", "Ingress shop/web checkout.example.com: <the text saying it does not resolve>".
+    owed: list[str] = Field(default_factory=list)
+    workload: ObjectRef
+    desired_replicas: int | None = None
+    ready_replicas: int | None = None
+    failing_pods: list[PodTrouble] = Field(default_factory=list)
+    # What it watches and which domains it manages, now and in its previous revision
+    # (external-dns' --source and --domain-filter; empty filters: every domain).
+    sources: list[str] = Field(default_factory=list)
+    previous_sources: list[str] = Field(default_factory=list)
+    domain_filters: list[str] = Field(default_factory=list)
+    previous_domain_filters: list[str] = Field(default_factory=list)
+    # Its newest rollout (from the change timeline's revision diff), when it has a previous one.
+    change: ChangeEvidence | None = None

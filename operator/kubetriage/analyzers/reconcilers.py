@@ -1,0 +1,256 @@
+"""The controller the incident waits on (``Evidence.reconcilers``): "who should have renewed
+this Certificate, who should have published this host, and why didn't they?".
+
+Two conclusions:
+- the controller is down (its containers OOM-killed, crash-looping, unable to pull their
+  image, or its pods Pending while it is short of ready replicas): the controller's workload
+  is the target, in the category of its own failure; the Certificate it did not renew is then
+  no finding of its own (``issuer_down``), since renewing it waits on the controller;
+- a DNS controller no longer publishes the host: its current revision's sources or domain
+  filters leave out the object declaring the host while its previous revision's covered it;
+  that rollout is rolled back. When some DNS controller covers the host today, or none ever
+  did, nothing is concluded here.
+A controller that is healthy, or scaled to zero on purpose (no failing pod), changes nothing:
+the Certificate stays the target of the certificate rules.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.support import item
+from kubetriage.evidence.summaries.reconcilers import CERTIFICATE_ISSUER, DNS_PUBLISHER, covers
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.relations import ReconcilerEvidence
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a reconciler finding is, by the evidence that earns it."""
+
+    oom_down: float = 0.9  # the controller is short of ready replicas, its container OOM-killed
+    image_down: float = 0.88  # ... its pods cannot pull their image
+    pending_down: float = 0.85  # ... its pods stay Pending
+    crash_down: float = 0.85  # ... its container keeps exiting (crash loop)
+    dropped: float = 0.86  # the DNS controller's newest revision, rolled out within
+    # RECENT before now, stopped covering the unresolved host its previous revision covered
+    dropped_old: float = 0.72  # ... rolled out earlier than that
+
+
+CONFIDENCE: Final = _Confidence()
+# A controller rollout this recent is a change an SRE lines up with the symptom.
+RECENT = timedelta(hours=24)
+_IMAGE_WAITS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+_ROLES = {CERTIFICATE_ISSUER: "certificate issuer", DNS_PUBLISHER: "DNS controller"}
+
+
+def _source(ref: ObjectRef) -> str:
+    return f"{ref.kind.lower()}/{ref.namespace + '/' if ref.namespace else ''}{ref.name}"
+
+
+def _failure(
+    reconciler: ReconcilerEvidence,
+) -> tuple[Category, Action, float, str, str] | None:
+    """What is wrong with a controller short of ready replicas, from its failing pods: the
+    category, action, confidence, what it suffers and the fix; None when it is not down."""
+    troubles = reconciler.failing_pods
+    desired = reconciler.desired_replicas
+    if not troubles or not desired or (reconciler.ready_replicas or 0) >= desired:
+        return None
+    if any(t.last_terminated == "OOMKilled" for t in troubles):
+        return (
+            Category.OOM_KILLED,
+            Action.INCREASE_MEMORY,
+            CONFIDENCE.oom_down,
+            "is OOM-killed again and again",
+            "raise its memory limit",
+        )
+    if any(t.waiting in _IMAGE_WAITS for t in troubles):
+        return (
+            Category.IMAGE_PULL,
+            Action.FIX_IMAGE,
+            CONFIDENCE.image_down,
+            "cannot pull its image",
+            "correct its image reference",
+        )
+    if any(t.phase == "Pending" and t.waiting is None for t in troubles):
+        return (
+            Category.UNSCHEDULABLE,
+            Action.FREE_CAPACITY,
+            CONFIDENCE.pending_down,
+            "has pods that stay Pending",
+            "let its pods schedule",
+        )
+    if any(t.waiting == "CrashLoopBackOff" for t in troubles):
+        return (
+            Category.CRASH_LOOP,
+            Action.RESTART,
+            CONFIDENCE.crash_down,
+            "keeps crashing",
+            "fix what it exits on and restart it",
+        )
+    return None
+
+
+def _owed(reconciler: ReconcilerEvidence) -> str:
+    """What the controller owes, for a person: the hosts, else the Certificates."""
+    if reconciler.role == DNS_PUBLISHER:
+        return ", ".join(reconciler.hosts[:3]) or "the hosts"
+    return ", ".join(prose.obj(s) for s in reconciler.subjects[:3])
+
+
+def _owed_facts(reconciler: ReconcilerEvidence) -> list[EvidenceItem]:
+    return [
+        item(_source(subject), said)
+        for subject, said in zip(reconciler.subjects[:3], reconciler.owed[:3], strict=False)
+    ]
+
+
+def _trouble_facts(reconciler: ReconcilerEvidence) -> list[EvidenceItem]:
+    source = _source(reconciler.workload)
+    facts = [
+        item(
+            source,
+            f"{reconciler.ready_replicas or 0} of {reconciler.desired_replicas} replicas ready",
+        )
+    ]
+    facts += [item(source, prose.pod_trouble(t)) for t in reconciler.failing_pods[:3]]
+    return facts
+
+
+def issuer_down(evidence: Evidence, certificate: ObjectRef) -> bool:
+    """Whether ``certificate`` waits on a certificate issuer that is down."""
+    return any(
+        r.role == CERTIFICATE_ISSUER
+        and any(s.same_object(certificate) for s in r.subjects)
+        and _failure(r) is not None
+        for r in evidence.reconcilers
+    )
+
+
+def check_reconciler_down(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    for reconciler in evidence.reconcilers:
+        failure = _failure(reconciler)
+        if failure is None or not reconciler.subjects:
+            continue
+        category, action, confidence, suffers, fix = failure
+        workload, role = reconciler.workload, _ROLES[reconciler.role]
+        owed, troubles = _owed_facts(reconciler), _trouble_facts(reconciler)
+        verb = "is not published" if reconciler.role == DNS_PUBLISHER else "is not renewed"
+        findings.append(
+            make_finding(
+                "reconciler-down",
+                category,
+                confidence,
+                prose.narrative(
+                    f"{prose.obj(workload)}, the {role}, {suffers}",
+                    fix,
+                    aside=f"{_owed(reconciler)} {verb}",
+                    because=[
+                        prose.claim(f"{_owed(reconciler)} {verb} by the {role}", *owed),
+                        prose.claim(f"{prose.obj(workload)} {suffers}", *troubles),
+                    ],
+                ),
+                [*owed, *troubles],
+                action,
+                workload,
+            )
+        )
+    return findings
+
+
+def _covered_now(evidence: Evidence, host: str, kinds: list[str]) -> bool:
+    return any(
+        r.role == DNS_PUBLISHER and covers(r.sources, r.domain_filters, kind, host)
+        for r in evidence.reconcilers
+        for kind in kinds
+    )
+
+
+def check_dns_publisher_change(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    for reconciler in evidence.reconcilers:
+        change = reconciler.change
+        if reconciler.role != DNS_PUBLISHER or change is None or _failure(reconciler):
+            continue
+        kinds = list(dict.fromkeys(s.kind for s in reconciler.subjects))
+        dropped = [
+            host
+            for host in reconciler.hosts
+            if not _covered_now(evidence, host, kinds)
+            and any(
+                covers(reconciler.previous_sources, reconciler.previous_domain_filters, k, host)
+                for k in kinds
+            )
+        ]
+        if not dropped:
+            continue
+        workload = reconciler.workload
+        source = _source(workload)
+        recent = change.at is not None and evidence.collected_at - change.at <= RECENT
+        when = (
+            f" {prose.duration((evidence.collected_at - change.at).total_seconds())} ago"
+            if (change.at is not None)
+            else ""
+        )
+        watched = item(
+            source,
+            f"watches sources {', '.join(reconciler.sources) or 'none'}"
+            + (f" for {', '.join(reconciler.domain_filters)}" if reconciler.domain_filters else "")
+            + f"; revision {change.from_revision} watched "
+            + (", ".join(reconciler.previous_sources) or "none")
+            + (
+                f" for {', '.join(reconciler.previous_domain_filters)}"
+                if reconciler.previous_domain_filters
+                else ""
+            ),
+        )
+        rolled = item(source, f"{'; '.join(change.details[:3])}{when}")
+        owed = _owed_facts(reconciler)
+        findings.append(
+            make_finding(
+                "dns-publisher-change",
+                Category.BAD_ROLLOUT,
+                CONFIDENCE.dropped if recent else CONFIDENCE.dropped_old,
+                prose.narrative(
+                    f"{prose.obj(workload)}'s new revision no longer publishes "
+                    f"{', '.join(dropped[:3])}",
+                    "roll it back",
+                    aside=f"the host {', '.join(dropped[:3])} does not resolve",
+                    because=[
+                        prose.claim(f"the host {', '.join(dropped[:3])} does not resolve", *owed),
+                        prose.claim(
+                            f"{prose.obj(workload)} rolled out a revision{when} whose sources "
+                            f"or domain filters leave out {', '.join(dropped[:3])}",
+                            rolled,
+                            watched,
+                        ),
+                    ],
+                ),
+                [*owed, rolled, watched],
+                Action.ROLLBACK,
+                workload,
+                {"revision": str(change.from_revision)} if change.from_revision else None,
+            )
+        )
+    return findings
+
+
+RECONCILER_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer(
+        "reconciler-down",
+        (Category.OOM_KILLED, Category.IMAGE_PULL, Category.UNSCHEDULABLE, Category.CRASH_LOOP),
+        check_reconciler_down,
+    ),
+    Analyzer("dns-publisher-change", (Category.BAD_ROLLOUT,), check_dns_publisher_change),
+)

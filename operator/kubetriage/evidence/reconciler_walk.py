@@ -1,0 +1,91 @@
+"""The reconciler walk of evidence collection: when what was read holds a cert-manager
+Certificate past its renewal time (or not Ready, or expired), or a host the cluster declares
+that a text of the incident says does not exist, the controller that should have renewed or
+published it (``kubetriage.evidence.summaries.reconcilers`` recognises them and summarises
+what is read): its Deployment in any namespace, listed by its chart's labels, with its
+ReplicaSets (what its previous revision watched) and pods.
+
+Called by ``KubeEvidenceCollector`` last. Nothing is read unless something is owed; in
+every namespace, so only under a scope that may read the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+from kubetriage.evidence.raw import as_dict
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.reconcilers import (
+    CERTIFICATE_ISSUER,
+    DNS_PUBLISHER,
+    DNS_SOURCES,
+    RECONCILER_KINDS,
+    is_reconciler,
+    overdue_certificates,
+    owed_texts,
+    unresolved_hosts,
+)
+from kubetriage.models.incident import Alert
+from kubetriage.models.objects import JsonDict, selector_query
+from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope
+
+
+def _owed(run: CollectionRun, alerts: Sequence[Alert], now: datetime) -> set[str]:
+    """The roles whose controller the incident waits on, from what was read so far."""
+    objects = list(run.objects.values())
+    roles: set[str] = set()
+    if overdue_certificates((o for o in objects if o.get("kind") == "Certificate"), now):
+        roles.add(CERTIFICATE_ISSUER)
+    texts = owed_texts(
+        [(a.labels, a.annotations) for a in alerts],
+        [line for tail in run.logs if tail.source == "scope" for line in tail.lines],
+        (o for o in objects if o.get("kind") == "Event"),
+    )
+    if unresolved_hosts((o for o in objects if o.get("kind") in DNS_SOURCES), texts):
+        roles.add(DNS_PUBLISHER)
+    return roles
+
+
+async def follow_reconcilers(
+    reader: KubeReader, run: CollectionRun, alerts: Sequence[Alert], now: datetime, scope: Scope
+) -> None:
+    """Read the controllers the incident waits on into ``run``."""
+    if not scope.may_read(None):
+        return
+    roles = _owed(run, alerts, now)
+    kinds = [k for k in RECONCILER_KINDS if k.role in roles]
+    listed = await asyncio.gather(
+        *(
+            reader.list_of(
+                run,
+                "Deployment",
+                None,
+                what=f"list Deployments {selector}",
+                label_selector=selector,
+            )
+            for kind in kinds
+            for selector in kind.selectors()
+        )
+    )
+    found: dict[tuple[str, str], JsonDict] = {}
+    for workload in (w for ws in listed for w in ws):
+        if scope.may_read(_ns(workload)) and any(is_reconciler(k, workload) for k in kinds):
+            found.setdefault((_ns(workload), _name(workload)), workload)
+    await asyncio.gather(*(_children(reader, run, w) for w in list(found.values())[:3]))
+
+
+async def _children(reader: KubeReader, run: CollectionRun, workload: JsonDict) -> None:
+    """The workload, its ReplicaSets and its pods."""
+    run.add(workload)
+    query = selector_query(as_dict(as_dict(workload.get("spec")).get("selector")))
+    if query is None:
+        return
+    what = f"Deployment {_ns(workload)}/{_name(workload)}"
+    for kind, plural in (("ReplicaSet", "ReplicaSets"), ("Pod", "pods")):
+        await reader.add_listed(
+            run, kind, _ns(workload), what=f"list {plural} of {what}", label_selector=query
+        )

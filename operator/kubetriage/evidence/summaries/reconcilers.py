@@ -1,0 +1,292 @@
+"""The controllers an incident waits on, and what they owe it. Pure.
+
+Some objects are only as good as the controller that reconciles them: a cert-manager
+Certificate past its renewal time is renewed by cert-manager's controller, and a host the
+cluster declares (an Ingress rule, a route's hostnames, the external-dns hostname
+annotation) resolves only once external-dns has published it. When a Certificate is overdue
+(its ``renewalTime`` has passed, it is not Ready, or it has expired) or such a host does not
+resolve (the resolver's no-such-name words, ``kubetriage.dns_errors``, naming it), an SRE asks
+*who should have done that* and reads that controller's state: its replicas and failing pods,
+and what its current revision watches against the previous one (external-dns' ``--source``
+and ``--domain-filter``, from args or their ``EXTERNAL_DNS_*`` environment variables).
+
+The controllers are recognised by the labels their charts set (``app.kubernetes.io/name``,
+else ``app``, with the chart's ``app.kubernetes.io/component`` when it has one) or their
+image, in any namespace. The collector (``kubetriage.evidence.reconciler_walk``) reads them
+by the same labels; the builder summarises them here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from kubetriage import prose
+from kubetriage.dns_errors import DNS_NO_SUCH_NAME
+from kubetriage.evidence.changes import revision_of, rollout_changes
+from kubetriage.evidence.dependency_summary import pod_trouble
+from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import (
+    as_dict,
+    as_int,
+    as_str,
+    as_time,
+    clip_text,
+    condition,
+    dicts,
+    ref_of,
+)
+from kubetriage.evidence.summaries.gateway_routes import route_hostnames
+from kubetriage.evidence.summaries.ingress import host_matches, ingress_hosts
+from kubetriage.evidence.summaries.secret_writers import controller_pods
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.objects import JsonDict, annotations_of, as_list, controlled_by
+from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import ReconcilerEvidence
+
+CERTIFICATE_ISSUER = "certificate-issuer"
+DNS_PUBLISHER = "dns-publisher"
+# The annotation external-dns publishes a Service's (or any source object's) hosts from.
+HOSTNAME_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
+# The kinds whose hosts a DNS controller publishes, and the name of its source for each.
+DNS_SOURCES = {
+    "Ingress": "ingress",
+    "Service": "service",
+    "HTTPRoute": "gateway-httproute",
+    "GRPCRoute": "gateway-grpcroute",
+    "TLSRoute": "gateway-tlsroute",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerKind:
+    """A controller the incident may wait on: the role it plays, the values of its chart's
+    name label, the component label its chart sets (None: none), and its image."""
+
+    role: str
+    names: frozenset[str]
+    component: str | None
+    image: re.Pattern[str]
+
+    def selectors(self) -> list[str]:
+        """The label selectors it is listed by."""
+        return [f"{key}={name}" for name in sorted(self.names) for key in _NAME_LABELS]
+
+
+_NAME_LABELS = ("app.kubernetes.io/name", "app")
+RECONCILER_KINDS = (
+    ReconcilerKind(
+        CERTIFICATE_ISSUER,
+        frozenset({"cert-manager"}),
+        "controller",
+        re.compile(r"/cert-manager-controller(?:[:@]|$)"),
+    ),
+    ReconcilerKind(
+        DNS_PUBLISHER, frozenset({"external-dns"}), None, re.compile(r"/external-dns(?:[:@]|$)")
+    ),
+)
+
+
+def _containers(template: JsonDict) -> list[JsonDict]:
+    return dicts(as_dict(template.get("spec")).get("containers"))
+
+
+def _template(workload: JsonDict) -> JsonDict:
+    return as_dict(as_dict(workload.get("spec")).get("template"))
+
+
+def is_reconciler(kind: ReconcilerKind, workload: JsonDict) -> bool:
+    """Whether ``workload`` is a controller of ``kind``: by its chart's labels, else image."""
+    labels = _labels(workload)
+    name = next((labels[k] for k in _NAME_LABELS if k in labels), None)
+    if name in kind.names:
+        component = labels.get("app.kubernetes.io/component")
+        return kind.component is None or component in (None, kind.component)
+    images = [as_str(c.get("image")) or "" for c in _containers(_template(workload))]
+    return any(kind.image.search(image) for image in images)
+
+
+# --- what the controllers owe ---------------------------------------------------------------
+
+
+def overdue_certificates(
+    certificates: Iterable[JsonDict], now: datetime
+) -> list[tuple[JsonDict, str]]:
+    """The Certificates past their renewal time, not Ready, or expired at ``now``, each with
+    what says so."""
+    overdue: list[tuple[JsonDict, str]] = []
+    for cert in certificates:
+        status = as_dict(cert.get("status"))
+        said = [
+            f"{key} {as_str(status.get(key))} has passed"
+            for key in ("renewalTime", "notAfter")
+            if (t := as_time(status.get(key))) is not None and t <= now
+        ]
+        ready = condition(cert, "Ready")
+        if ready is not None and as_str(ready.get("status")) != "True":
+            said.append(f"Ready={as_str(ready.get('status'))} ({as_str(ready.get('reason'))})")
+        if said:
+            overdue.append((cert, "; ".join(said)))
+    return overdue
+
+
+def declared_hosts(objects: Iterable[JsonDict]) -> list[tuple[str, JsonDict]]:
+    """The hosts the cluster's objects declare, with the object declaring each: Ingress
+    rules and TLS hosts, route hostnames, the external-dns hostname annotation."""
+    found: list[tuple[str, JsonDict]] = []
+    for obj in objects:
+        kind = as_str(obj.get("kind"))
+        if kind not in DNS_SOURCES:
+            continue
+        hosts = ingress_hosts(obj) if kind == "Ingress" else route_hostnames(obj)
+        annotated = annotations_of(obj).get(HOSTNAME_ANNOTATION, "")
+        hosts += [h.strip() for h in annotated.split(",") if h.strip()]
+        found += [(host.lower().rstrip("."), obj) for host in dict.fromkeys(hosts)]
+    return found
+
+
+def unresolved_hosts(
+    objects: Iterable[JsonDict], texts: Iterable[str]
+) -> list[tuple[str, JsonDict, str]]:
+    """The declared hosts a text says do not exist (NXDOMAIN, no such host...) by name, with
+    the object declaring each and the first text saying so."""
+    said = [t for t in texts if DNS_NO_SUCH_NAME.search(t)]
+    found: list[tuple[str, JsonDict, str]] = []
+    for host, obj in declared_hosts(objects):
+        text = next((t for t in said if _names_host(t.lower(), host)), None)
+        if text is not None and not host.startswith("*"):
+            found.append((host, obj, text))
+    return found
+
+
+def _names_host(text: str, host: str) -> bool:
+    """Whether ``text`` names ``host`` itself (a trailing root dot allowed, not a longer name)."""
+    return re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", text) is not None
+
+
+# --- what a controller watches ----------------------------------------------------------------
+
+
+def flag_values(template: JsonDict, flag: str) -> list[str]:
+    """The values of a repeatable ``--flag`` in the template's containers' args (``--flag=v``
+    or ``--flag v``), else of its ``EXTERNAL_DNS_<FLAG>`` environment variable."""
+    values: list[str] = []
+    env_name = "EXTERNAL_DNS_" + flag.upper().replace("-", "_")
+    for container in _containers(template):
+        args = as_list(container.get("command")) + as_list(container.get("args"))
+        words = [a for a in args if isinstance(a, str)]
+        for i, word in enumerate(words):
+            if word.startswith(f"--{flag}="):
+                values.append(word.split("=", 1)[1])
+            elif word == f"--{flag}" and i + 1 < len(words):
+                values.append(words[i + 1])
+        for env in dicts(container.get("env")):
+            if env.get("name") == env_name and isinstance(env.get("value"), str):
+                values += re.split(r"[\s,]+", str(env["value"]).strip())
+    return [v for v in dict.fromkeys(values) if v]
+
+
+def covers(sources: Sequence[str], filters: Sequence[str], kind: str, host: str) -> bool:
+    """Whether a DNS controller watching ``sources`` for the domains ``filters`` (none:
+    every domain) publishes ``host`` declared by an object of ``kind``."""
+    source = DNS_SOURCES.get(kind)
+    in_domain = not filters or any(
+        host_matches(f, host) or host.endswith("." + f.lower().strip(".")) for f in filters
+    )
+    return source is not None and source in sources and in_domain
+
+
+def _ref(obj: JsonDict) -> ObjectRef:
+    """The object as a finding's target names it: kind, namespace and name."""
+    return ref_of(obj).model_copy(update={"api_version": None})
+
+
+def _previous_template(workload: JsonDict, history: Sequence[JsonDict], revision: int) -> JsonDict:
+    for obj in history:
+        number, template = revision_of(obj)
+        if number == revision and controlled_by(obj, workload):
+            return template
+    return {}
+
+
+def _summary(
+    index: ObjectIndex,
+    kind: ReconcilerKind,
+    workload: JsonDict,
+    subjects: list[tuple[str, JsonDict, str]],
+    limits: EvidenceLimits,
+) -> ReconcilerEvidence:
+    spec, status = as_dict(workload.get("spec")), as_dict(workload.get("status"))
+    history = index.in_namespace("ReplicaSet", _ns(workload))
+    changes = rollout_changes(workload, [rs for rs in history if controlled_by(rs, workload)])
+    change = changes[-1] if changes else None
+    found = ReconcilerEvidence(
+        role=kind.role,
+        subjects=list({_ref(o).key(): _ref(o) for _, o, _ in subjects}.values())[
+            : limits.max_list_items
+        ],
+        hosts=list(dict.fromkeys(h for h, _, _ in subjects if h))[: limits.max_list_items],
+        owed=[
+            clip_text(
+                f"{prose.obj(ref_of(o))}{' ' + h if h else ''}: {said}", limits.max_string_length
+            )
+            or ""
+            for h, o, said in subjects[: limits.max_list_items]
+        ],
+        workload=_ref(workload),
+        desired_replicas=as_int(spec.get("replicas")) if "replicas" in spec else 1,
+        ready_replicas=as_int(status.get("readyReplicas")) or 0,
+        failing_pods=[
+            t for p in controller_pods(index, workload) if (t := pod_trouble(p)) is not None
+        ][: limits.max_dependency_pods],
+        change=change,
+    )
+    if kind.role == DNS_PUBLISHER:
+        current = _template(workload)
+        found.sources = flag_values(current, "source")
+        found.domain_filters = flag_values(current, "domain-filter")
+        if change is not None and change.from_revision is not None:
+            previous = _previous_template(workload, history, change.from_revision)
+            found.previous_sources = flag_values(previous, "source")
+            found.previous_domain_filters = flag_values(previous, "domain-filter")
+    return found
+
+
+def reconciler_summaries(
+    index: ObjectIndex, texts: Sequence[str], now: datetime, limits: EvidenceLimits
+) -> list[ReconcilerEvidence]:
+    """The controllers owing the incident an overdue Certificate or an unresolved host."""
+    owed: dict[str, list[tuple[str, JsonDict, str]]] = {
+        CERTIFICATE_ISSUER: [
+            ("", c, said) for c, said in overdue_certificates(index.kind("Certificate"), now)
+        ],
+        DNS_PUBLISHER: unresolved_hosts(
+            (o for kind in DNS_SOURCES for o in index.kind(kind)), texts
+        ),
+    }
+    summaries: list[ReconcilerEvidence] = []
+    for kind in RECONCILER_KINDS:
+        if not owed[kind.role]:
+            continue
+        for workload in index.kind("Deployment"):
+            if is_reconciler(kind, workload):
+                summaries.append(_summary(index, kind, workload, owed[kind.role], limits))
+    return summaries[: limits.max_dependencies]
+
+
+def owed_texts(
+    alerts: Iterable[tuple[dict[str, str], dict[str, str]]],
+    lines: Iterable[str],
+    events: Iterable[JsonDict],
+) -> list[str]:
+    """The texts that may say a host does not resolve: the alerts' labels and annotations,
+    the incident's log lines and the events' messages."""
+    texts = [v for labels, notes in alerts for v in [*labels.values(), *notes.values()]]
+    texts += [" ".join(v for v in [*labels.values(), *notes.values()]) for labels, notes in alerts]
+    texts += [line for line in lines if DNS_NO_SUCH_NAME.search(line)]
+    texts += [as_str(e.get("message")) or "" for e in events]
+    return texts
