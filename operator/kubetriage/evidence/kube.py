@@ -56,6 +56,7 @@ from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_m
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_siblings
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
+from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
 from kubetriage.evidence.summaries.scalers import (
     OPERATOR_SELECTORS,
     SCALER_APIS,
@@ -309,6 +310,8 @@ class KubeEvidenceCollector:
             for item in items:
                 run.add(strip_config_map(item) if item.get("kind") == "ConfigMap" else item)
         await self._certificates(run, namespace)
+        for api in POD_RUNNER_APIS:
+            await self._reader.custom_list(run, namespace, api)
 
     async def _gateway_routes(self, run: CollectionRun, namespace: str) -> None:
         """The namespace's Gateway API routes (the builder checks their backendRefs)."""
