@@ -250,6 +250,7 @@ def _controller_quota_findings(evidence: Evidence) -> list[Finding]:
                 continue
             seen.add(quota.name)
             target = ObjectRef(kind="ResourceQuota", namespace=quota.namespace, name=quota.name)
+            fix = "raise the quota or wait for the pods that use it"
             refusal = item(f"{obj.ref.kind.lower()}/{obj.ref.namespace}/{obj.ref.name}", text)
             usage = item(
                 f"quota/{quota.namespace}/{quota.name}",
@@ -274,9 +275,17 @@ def _controller_quota_findings(evidence: Evidence) -> list[Finding]:
                     Category.UNSCHEDULABLE,
                     CONFIDENCE.quota_controller,
                     prose.narrative(
-                        f"A step of {prose.obj(obj.ref)} has no pod: its ResourceQuota is "
-                        "exhausted",
-                        "raise the quota or wait for the pods that use it",
+                        prose.fitting_problem(
+                            [
+                                f"{prose.obj(target)} is used up: a step of {prose.obj(obj.ref)} "
+                                "has no pod",
+                                f"{prose.obj(target)} is used up: a step of "
+                                f"{obj.ref.kind} {obj.ref.name} has no pod",
+                                f"{prose.obj(target)} is used up and refuses a step's pod",
+                            ],
+                            fix,
+                        ),
+                        fix,
                         because=because,
                     ),
                     [refusal, usage],
