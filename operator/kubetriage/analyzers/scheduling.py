@@ -16,6 +16,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
+from kubetriage.analyzers.step_quotas import step_quota_findings
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
     event_fact,
@@ -42,9 +43,6 @@ class _Confidence:
     nodes_down: float = 0.7  # ... while nodes are down, not full: node-failure's case
     quota: float = 0.85  # the API server refuses to create the pods over a ResourceQuota
     quota_callee: float = 0.8  # ... the pods of a workload the incident's workload calls
-    # ... the pods of a custom resource's step (a workflow engine's), as its status says, with
-    # the quota it names in scope
-    quota_controller: float = 0.85
     limit_range: float = 0.85  # the API server refuses the pods: a LimitRange's min, max or ratio
 
 
@@ -81,8 +79,6 @@ _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
 )
 _QUOTA = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
-# The ResourceQuota the API server names in its refusal ("exceeded quota: compute-quota, ...").
-_QUOTA_NAME = re.compile(r"(?i)exceeded quota: ([a-z0-9][a-z0-9.-]*)")
 # The LimitRanger admission plugin's refusals of a pod or container (min, max, limit/request
 # ratio); a LimitRange on claims is the storage rule's case.
 _LIMIT_RANGE = re.compile(
@@ -179,7 +175,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 )
             )
     findings.extend(_limit_range_findings(evidence, limit_events))
-    findings.extend(_controller_quota_findings(evidence))
+    findings.extend(step_quota_findings(evidence))
     for target, refused in _refusals(evidence, quota_events, _QUOTA):
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue
@@ -221,79 +217,6 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 {"reason": "exceeded quota"},
             )
         )
-    return findings
-
-
-def _controller_quota_findings(evidence: Evidence) -> list[Finding]:
-    """A controller that creates pods for its own custom resource (a workflow engine's step, a
-    pipeline's task) reports in that resource's status that the API server refused the pod
-    over a ResourceQuota: no ReplicaSet event and no Pending pod exist, and the resource is no
-    workload to free capacity for, so the remediation acts on the quota it names."""
-    findings: list[Finding] = []
-    seen: set[str] = set()
-    for obj in evidence.other_objects:
-        texts = [v for k, v in obj.fields.items() if k.endswith(("message", "messages"))]
-        texts += [c.message for c in obj.conditions if c.message]
-        for text in texts:
-            named = _QUOTA_NAME.search(text) if _QUOTA.search(text) else None
-            quota = next(
-                (
-                    q
-                    for q in evidence.quotas
-                    if named is not None
-                    and q.name == named.group(1)
-                    and q.namespace == obj.ref.namespace
-                ),
-                None,
-            )
-            if quota is None or quota.name in seen:
-                continue
-            seen.add(quota.name)
-            target = ObjectRef(kind="ResourceQuota", namespace=quota.namespace, name=quota.name)
-            fix = "raise the quota or wait for the pods that use it"
-            refusal = item(f"{obj.ref.kind.lower()}/{obj.ref.namespace}/{obj.ref.name}", text)
-            usage = item(
-                f"quota/{quota.namespace}/{quota.name}",
-                f"hard {prose.selector(quota.hard, empty='none')}; "
-                f"used {prose.selector(quota.used, empty='none')}",
-            )
-            because = [
-                prose.claim(
-                    f"{prose.obj(obj.ref)} reports that the API server refused its pod over "
-                    f"{prose.obj(target)}",
-                    refusal,
-                ),
-                prose.claim("The quota's usage leaves no room for the pod's requests", usage),
-                prose.claim(
-                    "Its controller retries; the step waits until usage drops or the quota "
-                    "is raised"
-                ),
-            ]
-            findings.append(
-                make_finding(
-                    "unschedulable",
-                    Category.UNSCHEDULABLE,
-                    CONFIDENCE.quota_controller,
-                    prose.narrative(
-                        prose.fitting_problem(
-                            [
-                                f"{prose.obj(target)} is used up: a step of {prose.obj(obj.ref)} "
-                                "has no pod",
-                                f"{prose.obj(target)} is used up: a step of "
-                                f"{obj.ref.kind} {obj.ref.name} has no pod",
-                                f"{prose.obj(target)} is used up and refuses a step's pod",
-                            ],
-                            fix,
-                        ),
-                        fix,
-                        because=because,
-                    ),
-                    [refusal, usage],
-                    Action.FREE_CAPACITY,
-                    target,
-                    {"reason": "exceeded quota"},
-                )
-            )
     return findings
 
 
