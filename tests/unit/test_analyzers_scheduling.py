@@ -12,6 +12,7 @@ from typing import Any
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
+    GenericObjectEvidence,
     NodeEvidence,
     PodCondition,
     PodEvidence,
@@ -566,3 +567,52 @@ def test_pressure_on_nodes_without_our_pods_cannot_add_up_to_a_node_failure() ->
     nodes = by_category(analyze(ev), Category.NODE_FAILURE)
     assert len(nodes) == 1
     assert nodes[0].confidence < 0.5
+
+
+def _workflow(message: str) -> GenericObjectEvidence:
+    return GenericObjectEvidence(
+        ref=ObjectRef(kind="Workflow", namespace="data", name="etl-1"),
+        fields={"status.messages": message, "status.phase": "Running"},
+    )
+
+
+_DATA_QUOTA = QuotaEvidence(
+    name="compute", namespace="data", hard={"requests.cpu": "32"}, used={"requests.cpu": "28"}
+)
+_REFUSAL = (
+    'pods "etl-1-transform-1" is forbidden: exceeded quota: compute, requested: '
+    "requests.cpu=8, used: requests.cpu=28, limited: requests.cpu=32"
+)
+
+
+def test_a_step_pod_a_quota_refuses_as_its_custom_resource_says_frees_the_quota() -> None:
+    """A workflow engine's step has no pod and no ReplicaSet event: the engine's resource says
+    the API server refused the pod over a quota in scope, which is what to free."""
+    ev = Evidence(
+        collected_at=make.NOW,
+        target=ObjectRef(kind="Namespace", name="data"),
+        quotas=[_DATA_QUOTA],
+        other_objects=[_workflow(_REFUSAL)],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.UNSCHEDULABLE, Action.FREE_CAPACITY)
+    assert finding.target == ObjectRef(kind="ResourceQuota", namespace="data", name="compute")
+
+
+def test_a_quota_refusal_naming_a_quota_not_in_scope_is_not_aimed_at_it() -> None:
+    """The quota the message names must be one the evidence shows in the resource's namespace;
+    a step message without a refusal is no quota finding either."""
+    other = Evidence(
+        collected_at=make.NOW,
+        target=ObjectRef(kind="Namespace", name="data"),
+        quotas=[_DATA_QUOTA.model_copy(update={"name": "other"})],
+        other_objects=[_workflow(_REFUSAL)],
+    )
+    plain = Evidence(
+        collected_at=make.NOW,
+        target=ObjectRef(kind="Namespace", name="data"),
+        quotas=[_DATA_QUOTA],
+        other_objects=[_workflow("child 'etl-1-transform-1' failed: exit code 1")],
+    )
+    for ev in (other, plain):
+        assert not by_category(analyze(ev), Category.UNSCHEDULABLE)

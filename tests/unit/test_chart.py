@@ -317,6 +317,10 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "keda.sh", "scaledjobs", namespace="shop"),
         Request("watch", "keda.sh", "scaledjobs", namespace="shop"),
         Request("get", "keda.sh", "scaledjobs", namespace="shop"),
+        # Why a workflow's or pipeline's step has no pod.
+        Request("list", "argoproj.io", "workflows", namespace="shop"),
+        Request("list", "tekton.dev", "pipelineruns", namespace="shop"),
+        Request("list", "tekton.dev", "taskruns", namespace="shop"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -331,6 +335,9 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "gateway.networking.k8s.io", "httproutes", namespace="shop"),
         Request("patch", "keda.sh", "scaledobjects", namespace="shop"),
         Request("delete", "keda.sh", "scaledjobs", namespace="shop"),
+        Request("patch", "argoproj.io", "workflows", namespace="shop"),
+        Request("list", "argoproj.io", "workflowtemplates", namespace="shop"),
+        Request("delete", "tekton.dev", "taskruns", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

@@ -854,3 +854,42 @@ def test_ingress_target_scopes_the_pods_behind_its_backend_services() -> None:
         [*pods, service, ingress], ObjectRef(kind="Ingress", name="shop", namespace="app")
     )
     assert [p.name for p in evidence.pods] == ["web-1"]
+
+
+def test_a_custom_resources_nested_step_messages_are_kept_first() -> None:
+    """A workflow engine writes why a step has no pod in the step's record, deeper than the
+    flattened spec and status reach: the summary keeps those messages, once each and first, so
+    that a long spec cannot push them out of the bounded fields."""
+    refusal = 'pods "etl-1-transform-1" is forbidden: exceeded quota: q, requested: cpu=8'
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "etl-1", "namespace": "data", "uid": "w1"},
+        "spec": {f"option{i}": str(i) for i in range(40)},
+        "status": {
+            "phase": "Running",
+            "message": "top-level",
+            "nodes": {
+                "etl-1": {"phase": "Running"},
+                "etl-1-1": {"phase": "Pending", "message": refusal},
+                "etl-1-2": {"phase": "Pending", "message": refusal},
+            },
+        },
+    }
+    evidence = built([workflow], ObjectRef(kind="Namespace", name="data"))
+    [summary] = evidence.other_objects
+    assert next(iter(summary.fields)) == "status.messages"
+    assert summary.fields["status.messages"] == refusal
+
+
+def test_a_custom_resource_without_nested_messages_has_no_messages_field() -> None:
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "etl-2", "namespace": "data", "uid": "w2"},
+        "spec": {"entrypoint": "main"},
+        "status": {"phase": "Succeeded", "message": "done", "nodes": {"etl-2": {"phase": "Done"}}},
+    }
+    [summary] = built([workflow], ObjectRef(kind="Namespace", name="data")).other_objects
+    assert "status.messages" not in summary.fields
+    assert summary.fields["status.message"] == "done"

@@ -35,7 +35,8 @@ TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b"
 IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 KINDS = re.compile(
     r"\b(Deployment|StatefulSet|DaemonSet|Service|Node|PersistentVolumeClaim|ConfigMap|Secret|"
-    r"Certificate|NetworkPolicy|Namespace|ReplicaSet|Job|CronJob|Pod|Ingress)\b [a-z0-9]"
+    r"Certificate|NetworkPolicy|Namespace|ReplicaSet|Job|CronJob|Pod|Ingress|ResourceQuota)\b "
+    r"[a-z0-9]"
 )
 SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9)\]%])\.(?:\s|$)")
 

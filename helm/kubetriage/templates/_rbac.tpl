@@ -43,6 +43,14 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [keda.sh]
   resources: [scaledobjects, scaledjobs]
   verbs: [get, list, watch]
+# Workflow and pipeline runs (Argo Workflows, Tekton): their status says why a step has no
+# pod, e.g. a quota refusal (harmless when neither is installed).
+- apiGroups: [argoproj.io]
+  resources: [workflows]
+  verbs: [get, list, watch]
+- apiGroups: [tekton.dev]
+  resources: [pipelineruns, taskruns]
+  verbs: [get, list, watch]
 {{- if .Values.rbac.secretWriters }}
 # What writes a Secret a pod cannot get: Kyverno Policies that clone it, the Strimzi
 # KafkaUser it is named after (read only when the kubelet says a Secret is missing).

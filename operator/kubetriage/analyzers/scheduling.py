@@ -16,6 +16,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
+from kubetriage.analyzers.step_quotas import step_quota_findings
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
     event_fact,
@@ -174,6 +175,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                 )
             )
     findings.extend(_limit_range_findings(evidence, limit_events))
+    findings.extend(step_quota_findings(evidence))
     for target, refused in _refusals(evidence, quota_events, _QUOTA):
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue

@@ -61,6 +61,7 @@ from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_siblings
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
+from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
 from kubetriage.evidence.summaries.scalers import (
     SCALER_APIS,
 )
@@ -312,6 +313,8 @@ class KubeEvidenceCollector:
             for item in items:
                 run.add(strip_config_map(item) if item.get("kind") == "ConfigMap" else item)
         await self._certificates(run, namespace)
+        for api in POD_RUNNER_APIS:
+            await self._reader.custom_list(run, namespace, api)
 
     async def _gateway_routes(self, run: CollectionRun, namespace: str) -> None:
         """The namespace's Gateway API routes (the builder checks their backendRefs)."""

@@ -4,7 +4,7 @@ Jobs, CronJobs by name; anything else as its flattened spec and status). Pure.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import (
@@ -35,6 +35,39 @@ def _flatten(
         for key, child in value.items():
             if key != "conditions":
                 _flatten(f"{prefix}.{key}", child, out, limits, depth - 1)
+
+
+# Custom resources whose controller creates pods for them step by step (workflow and pipeline
+# engines: group, version, kind, plural), read in the incident's namespace: their status is
+# where the engine says why a step has no pod (the API server refused it, an artifact is
+# missing) when no ReplicaSet event or Pending pod can.
+POD_RUNNER_APIS: Final = (
+    ("argoproj.io", "v1alpha1", "Workflow", "workflows"),
+    ("tekton.dev", "v1", "PipelineRun", "pipelineruns"),
+    ("tekton.dev", "v1", "TaskRun", "taskruns"),
+)
+
+# How deep a controller's per-step records sit in its status (Argo Workflows ``status.nodes.<id>
+# .message``, Tekton ``status.childReferences``...): deeper than the flattened fields reach.
+_MESSAGE_DEPTH = 4
+
+
+def _status_messages(value: Any, depth: int, out: list[str]) -> None:
+    """The ``message`` strings a controller left anywhere in an object's status (its steps,
+    nodes or children), in document order and once each: where a workflow engine says why a
+    step did not start (a refused pod, a missing artifact) when no condition does."""
+    if depth < 0:
+        return
+    if isinstance(value, dict):
+        text = as_str(value.get("message"))
+        if text and text not in out:
+            out.append(text)
+        for key, child in value.items():
+            if key not in ("conditions", "message"):
+                _status_messages(child, depth - 1, out)
+    elif isinstance(value, list):
+        for child in value:
+            _status_messages(child, depth - 1, out)
 
 
 def generic_summary(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> GenericObjectEvidence:
@@ -105,6 +138,12 @@ def generic_summary(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> Gen
                 fields[key] = str(status[key])
         fields["active"] = str(len(as_list(status.get("active"))))
     else:
+        messages: list[str] = []
+        _status_messages(status, _MESSAGE_DEPTH, messages)
+        nested = [m for m in messages if m != as_str(status.get("message"))]
+        if nested:
+            # First, so that a long spec cannot push it out of the bounded fields.
+            fields["status.messages"] = clip_text(" | ".join(nested), clip) or ""
         _flatten("spec", spec, fields, limits, 2)
         _flatten("status", status, fields, limits, 2)
     return GenericObjectEvidence(
