@@ -378,6 +378,31 @@ def test_a_rollout_whose_pods_an_admission_webhook_blocks_is_not_blamed() -> Non
     assert _correlated(_rollout_blocked_by_webhook("Ignore"))
 
 
+def _rollout_refused_over_quota(*aspects: str) -> Evidence:
+    """Revision 5 rolled out 30 minutes ago (``aspects``); its ReplicaSet cannot create the
+    surge pod: the namespace's ResourceQuota has no room left; the old pods still serve."""
+    message = (
+        'pods "checkout-new-" is forbidden: exceeded quota: shop-compute, requested: '
+        "limits.cpu=1, used: limits.cpu=7500m, limited: limits.cpu=8"
+    )
+    return make.evidence(
+        workload=make.deployment(revision=5, ready=1),
+        pods=[
+            make.pod("checkout-old-a", make.container("app", "app:1.0"), replica_set="checkout-old")
+        ],
+        revisions=_new_over_old(),
+        events=[make.event("FailedCreate", message, kind="ReplicaSet", name="checkout-new")],
+        changes=[_rollout(30, *aspects)],
+    )
+
+
+def test_a_rollout_whose_pods_a_quota_refuses_is_not_blamed_unless_it_raised_them() -> None:
+    # The new revision never ran: the quota has no room for its surge pod, whatever it runs.
+    assert not _correlated(_rollout_refused_over_quota("image"))
+    # Near miss: a rollout that raised the pods' resources is what the quota refuses.
+    assert _correlated(_rollout_refused_over_quota("image", "resources"))
+
+
 # --- a rollout that only carried a configuration change -----------------------------------
 
 CONFIG = ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")

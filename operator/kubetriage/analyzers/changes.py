@@ -37,6 +37,7 @@ from kubetriage.analyzers.onset import (
 )
 from kubetriage.analyzers.pods import failing_node
 from kubetriage.analyzers.policies import check_policy_flows
+from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
     grep_logs,
@@ -99,7 +100,9 @@ def _specific_cause(evidence: Evidence) -> bool:
     the logs, probes killing the container, placement, volumes, node pressure, an admission
     webhook that rejects the new pods (the webhook is broken, not the revision: the previous
     one could not create pods either), a NetworkPolicy that leaves no rule for the flow the
-    failing calls take (the policy drops them whatever revision sends them)."""
+    failing calls take (the policy drops them whatever revision sends them), a ResourceQuota
+    that refuses the new pods of a rollout that left their resources alone
+    (``_quota_refuses_unchanged``)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -118,7 +121,23 @@ def _specific_cause(evidence: Evidence) -> bool:
         or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
         or any(hook.failure_policy != "Ignore" for hook in evidence.webhooks)
         or bool(check_policy_flows(evidence))
+        or _quota_refuses_unchanged(evidence)
     )
+
+
+def _quota_refuses_unchanged(evidence: Evidence) -> bool:
+    """The API server refuses to create pods over a ResourceQuota (FailedCreate) while the
+    latest rollout did not change the pods' resources: the new revision never ran, so no
+    symptom is its doing; the quota has no room for the pod a rolling update adds (its surge)
+    whatever revision that pod carries, and the same template would be refused on a
+    scale-out. A rollout that raised (or dropped) requests or limits is what the quota
+    refuses, and stays a candidate."""
+    if not any(
+        e.reason == "FailedCreate" and QUOTA_REFUSAL.search(e.message) for e in evidence.events
+    ):
+        return False
+    rollout = latest_rollout(evidence)
+    return rollout is None or "resources" not in rollout.aspects
 
 
 def down_dependencies(evidence: Evidence) -> list[DependencyEvidence]:
