@@ -23,6 +23,7 @@ from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     DEPENDENCY_LOG,
+    SERVER_NOT_SERVING,
     hosts_in,
     service_for_host,
 )
@@ -177,14 +178,19 @@ def calls_down_dependency(
 
 def dependency_outage(evidence: Evidence) -> EvidenceItem | None:
     """A failing call to a dependency that is down for everyone, logged by the workload's own
-    pods: the outage, not the workload's latest change, is what they suffer from."""
+    pods: the outage, not the workload's latest change, is what they suffer from. Down for
+    everyone: its pods fail or none is ready, or (a server out of sight: a managed database
+    behind an ExternalName) the pods relay the server's own word that it serves nobody
+    (``SERVER_NOT_SERVING``: recovering, shutting down, loading)."""
     down = down_dependencies(evidence)
-    if not down:
-        return None
+    calls = bool(evidence.dependencies)
     for pod in evidence.pods:
         if pod_revision(pod, evidence) is None:
             continue  # not one of the workload's pods
-        found = calls_down_dependency(evidence, pod, down)
+        found = calls_down_dependency(evidence, pod, down) if down else None
+        if found is None and calls:
+            hit = next(iter(grep_logs(logs_of(evidence, pod), SERVER_NOT_SERVING, limit=1)), None)
+            found = item(log_source(hit.log), hit.line) if hit is not None else None
         if found is not None:
             return found
     return None
