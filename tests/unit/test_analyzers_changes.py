@@ -9,6 +9,7 @@ Real: Evidence models from ``tests.support.evidence`` and the whole analyzer reg
 
 from __future__ import annotations
 
+from kubetriage.analyzers.log_signatures import SERVER_NOT_SERVING
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import Finding
@@ -378,6 +379,31 @@ def test_a_rollout_whose_pods_an_admission_webhook_blocks_is_not_blamed() -> Non
     assert _correlated(_rollout_blocked_by_webhook("Ignore"))
 
 
+def _rollout_refused_over_quota(*aspects: str) -> Evidence:
+    """Revision 5 rolled out 30 minutes ago (``aspects``); its ReplicaSet cannot create the
+    surge pod: the namespace's ResourceQuota has no room left; the old pods still serve."""
+    message = (
+        'pods "checkout-new-" is forbidden: exceeded quota: shop-compute, requested: '
+        "limits.cpu=1, used: limits.cpu=7500m, limited: limits.cpu=8"
+    )
+    return make.evidence(
+        workload=make.deployment(revision=5, ready=1),
+        pods=[
+            make.pod("checkout-old-a", make.container("app", "app:1.0"), replica_set="checkout-old")
+        ],
+        revisions=_new_over_old(),
+        events=[make.event("FailedCreate", message, kind="ReplicaSet", name="checkout-new")],
+        changes=[_rollout(30, *aspects)],
+    )
+
+
+def test_a_rollout_whose_pods_a_quota_refuses_is_not_blamed_unless_it_raised_them() -> None:
+    # The new revision never ran: the quota has no room for its surge pod, whatever it runs.
+    assert not _correlated(_rollout_refused_over_quota("image"))
+    # Near miss: a rollout that raised the pods' resources is what the quota refuses.
+    assert _correlated(_rollout_refused_over_quota("image", "resources"))
+
+
 # --- a rollout that only carried a configuration change -----------------------------------
 
 CONFIG = ObjectRef(kind="ConfigMap", namespace="shop", name="checkout-config")
@@ -608,3 +634,40 @@ def test_a_scale_in_while_the_latency_alert_fires_asks_for_the_replicas_back() -
         Action.SCALE_OUT,
         "8",
     )
+
+
+def _database_says_after_rollout(line: str) -> Evidence:
+    """The new revision's pod logs ``line`` about a managed database (an ExternalName Service
+    named in its env: the server itself is out of sight)."""
+    database = DependencyEvidence(
+        service=make.external_service("orders-db", "orders.cluster-x.rds.amazonaws.com"),
+        named_by=["pod checkout-new-a env DATABASE_HOST"],
+    )
+    return _crash_after(
+        _rollout(30, "image"),
+        dependencies=[database],
+        logs=[make.log("checkout-new-a", "app", line)],
+    )
+
+
+def test_a_database_that_says_it_serves_nobody_is_not_the_rollouts_doing() -> None:
+    # The client relays the server's own state: recovering after a crash or a failover.
+    recovering = (
+        'psycopg.OperationalError: connection to server at "10.40.3.118", port 5432 failed: '
+        "FATAL:  the database system is in recovery mode"
+    )
+    assert not _correlated(_database_says_after_rollout(recovering))
+    # Near miss: a server that refuses this client's work (its slots, its queries) may well
+    # be the new revision's doing; the rollout stays the suspect.
+    slots = (
+        'psycopg.OperationalError: connection to server at "10.40.3.118", port 5432 failed: '
+        "FATAL:  sorry, too many clients already"
+    )
+    assert _correlated(_database_says_after_rollout(slots))
+
+
+def test_a_database_logging_its_own_state_is_no_client_relaying_it() -> None:
+    client = "pgx: failed to connect: FATAL: the database system is shutting down (SQLSTATE 57P03)"
+    assert SERVER_NOT_SERVING.search(client)
+    server = "2026-11-20 09:31:02 UTC [88] FATAL:  the database system is shutting down"
+    assert not SERVER_NOT_SERVING.search(server)

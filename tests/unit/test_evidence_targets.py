@@ -448,3 +448,23 @@ def test_a_probe_of_a_cluster_dns_url_names_its_service() -> None:
     # A public host is an Ingress's to find, not a Service.
     public = Alert(labels={"alertname": "X", "instance": "https://shop.example.com/healthz"})
     assert candidate_targets(None, [public]) == []
+
+
+def test_a_delivery_tools_application_alert_points_into_its_destination_namespace() -> None:
+    # Argo CD's argocd_app_info: ``namespace`` is Argo CD's own, ``dest_namespace`` is where
+    # the application's workloads run, and they are usually named after the application.
+    alert = Alert(
+        labels={
+            "alertname": "ArgoCdAppUnhealthy",
+            "namespace": "argocd",
+            "name": "ledger-api",
+            "dest_namespace": "payments",
+            "health_status": "Degraded",
+        }
+    )
+    keys = _keys(candidate_targets(None, [alert]))
+    assert keys.index("Deployment/payments/ledger-api") < keys.index("Namespace/-/payments")
+    assert keys.index("Namespace/-/payments") < keys.index("Namespace/-/argocd")
+    # Near miss: a bare ``name`` label names nothing in particular.
+    bare = Alert(labels={"alertname": "X", "namespace": "argocd", "name": "ledger-api"})
+    assert not any("ledger-api" in key for key in _keys(candidate_targets(None, [bare])))

@@ -23,6 +23,7 @@ from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     DEPENDENCY_LOG,
+    SERVER_NOT_SERVING,
     hosts_in,
     service_for_host,
 )
@@ -37,6 +38,7 @@ from kubetriage.analyzers.onset import (
 )
 from kubetriage.analyzers.pods import failing_node
 from kubetriage.analyzers.policies import check_policy_flows
+from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
     grep_logs,
@@ -99,7 +101,9 @@ def _specific_cause(evidence: Evidence) -> bool:
     the logs, probes killing the container, placement, volumes, node pressure, an admission
     webhook that rejects the new pods (the webhook is broken, not the revision: the previous
     one could not create pods either), a NetworkPolicy that leaves no rule for the flow the
-    failing calls take (the policy drops them whatever revision sends them)."""
+    failing calls take (the policy drops them whatever revision sends them), a ResourceQuota
+    that refuses the new pods of a rollout that left their resources alone
+    (``_quota_refuses_unchanged``)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -118,7 +122,23 @@ def _specific_cause(evidence: Evidence) -> bool:
         or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
         or any(hook.failure_policy != "Ignore" for hook in evidence.webhooks)
         or bool(check_policy_flows(evidence))
+        or _quota_refuses_unchanged(evidence)
     )
+
+
+def _quota_refuses_unchanged(evidence: Evidence) -> bool:
+    """The API server refuses to create pods over a ResourceQuota (FailedCreate) while the
+    latest rollout did not change the pods' resources: the new revision never ran, so no
+    symptom is its doing; the quota has no room for the pod a rolling update adds (its surge)
+    whatever revision that pod carries, and the same template would be refused on a
+    scale-out. A rollout that raised (or dropped) requests or limits is what the quota
+    refuses, and stays a candidate."""
+    if not any(
+        e.reason == "FailedCreate" and QUOTA_REFUSAL.search(e.message) for e in evidence.events
+    ):
+        return False
+    rollout = latest_rollout(evidence)
+    return rollout is None or "resources" not in rollout.aspects
 
 
 def down_dependencies(evidence: Evidence) -> list[DependencyEvidence]:
@@ -158,14 +178,19 @@ def calls_down_dependency(
 
 def dependency_outage(evidence: Evidence) -> EvidenceItem | None:
     """A failing call to a dependency that is down for everyone, logged by the workload's own
-    pods: the outage, not the workload's latest change, is what they suffer from."""
+    pods: the outage, not the workload's latest change, is what they suffer from. Down for
+    everyone: its pods fail or none is ready, or (a server out of sight: a managed database
+    behind an ExternalName) the pods relay the server's own word that it serves nobody
+    (``SERVER_NOT_SERVING``: recovering, shutting down, loading)."""
     down = down_dependencies(evidence)
-    if not down:
-        return None
+    calls = bool(evidence.dependencies)
     for pod in evidence.pods:
         if pod_revision(pod, evidence) is None:
             continue  # not one of the workload's pods
-        found = calls_down_dependency(evidence, pod, down)
+        found = calls_down_dependency(evidence, pod, down) if down else None
+        if found is None and calls:
+            hit = next(iter(grep_logs(logs_of(evidence, pod), SERVER_NOT_SERVING, limit=1)), None)
+            found = item(log_source(hit.log), hit.line) if hit is not None else None
         if found is not None:
             return found
     return None

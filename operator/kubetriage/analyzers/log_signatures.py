@@ -136,6 +136,20 @@ DEPENDENCY_LOG = re.compile(
     rf"|{POOL_ACQUIRE_TIMEOUT.pattern}"
     r")"
 )
+# A dependency's server telling a client it serves nobody at the moment, as the client relays
+# it: PostgreSQL starting, stopping or recovering (a crash or a failover), MySQL shutting down,
+# Redis loading its dataset or its cluster without a master, a sealed Vault. No client's
+# request puts a server in that state, so a client's change is not what its callers suffer
+# from. The line must be the client's (a connection failure, an exception): a database's own
+# log says the same words about itself.
+SERVER_NOT_SERVING = re.compile(
+    r"(?i)(?=.*(connection|exception|error\b|error:|failed))"
+    r".*(the database system is (starting up|shutting down|in recovery mode|not yet accepting)"
+    r"|server shutdown in progress|\bLOADING\b.{0,40}dataset|CLUSTERDOWN|MASTERDOWN"
+    r"|vault is sealed)"
+)
+
+
 # A secret store telling a client that the secret it asked for does not exist, in the words
 # of Vault (Agent templates, the CSI provider, the API), AWS Secrets Manager and SSM Parameter
 # Store, Google Secret Manager and Azure Key Vault. The name is the pod's own configuration

@@ -78,7 +78,8 @@ _INSUFFICIENT = re.compile(r"(?i)insufficient ([\w./-]*\w)")
 _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
 )
-_QUOTA = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
+# The API server's refusal of a pod over a namespace's ResourceQuota (FailedCreate).
+QUOTA_REFUSAL = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
 # The LimitRanger admission plugin's refusals of a pod or container (min, max, limit/request
 # ratio); a LimitRange on claims is the storage rule's case.
 _LIMIT_RANGE = re.compile(
@@ -103,7 +104,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
             continue  # the scheduler has placed it since: the event is history, not the state
         messages.append((placed, event.message, item("events", event_fact(event))))
     failed_creates = events_for(evidence, "FailedCreate")
-    quota_events = [e for e in failed_creates if _QUOTA.search(e.message)]
+    quota_events = [e for e in failed_creates if QUOTA_REFUSAL.search(e.message)]
     limit_events = [e for e in failed_creates if _LIMIT_RANGE.search(e.message)]
 
     findings: list[Finding] = []
@@ -176,7 +177,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
             )
     findings.extend(_limit_range_findings(evidence, limit_events))
     findings.extend(step_quota_findings(evidence))
-    for target, refused in _refusals(evidence, quota_events, _QUOTA):
+    for target, refused in _refusals(evidence, quota_events, QUOTA_REFUSAL):
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue
         own = evidence.workload is None or target.same_object(evidence.workload.ref)

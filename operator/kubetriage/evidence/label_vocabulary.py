@@ -85,6 +85,14 @@ APP_LABELS: tuple[str, ...] = (
     "kube_app_name",
 )
 
+# A delivery tool's application as its metrics name it: (application label, destination
+# namespace label). Argo CD's ``argocd_app_info`` carries the Application's ``name``, its own
+# ``namespace`` (where Argo CD runs) and ``dest_namespace``, where what it deploys runs. The
+# application is the delivery tool's, the workloads it deploys are usually named after it,
+# and its destination namespace is where they fail: a hint like a scrape job's, read only
+# in that pair (a bare ``name`` label names nothing in particular).
+DELIVERY_APP_LABELS: tuple[tuple[str, str], ...] = (("name", "dest_namespace"),)
+
 # Labels that name where the alert's namespace is, when ``namespace`` itself is absent.
 NAMESPACE_LABELS: tuple[str, ...] = (
     "namespace",

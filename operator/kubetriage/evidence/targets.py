@@ -40,6 +40,9 @@ A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: a cl
 host (``cart.shop.svc``) is a Service (``probed_services``); any other host is served by an
 Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
 puts before the bare namespace when that namespace is another one (the exporter's own).
+A delivery tool's application alert (Argo CD's ``argocd_app_info``: ``name`` and
+``dest_namespace``) is about what the application deploys: the workloads named after it in its
+destination namespace, then that namespace, before the tool's own namespace (``_delivered``).
 A node's own alert (node-exporter) has no namespace and names the node only in ``instance``
 (kube-prometheus relabels it to the node name): a host there, not an address, is a Node.
 """
@@ -63,6 +66,7 @@ from kubetriage.evidence.label_vocabulary import (
     ALIASED_LABELS,
     APP_LABELS,
     CONTAINER_LABELS,
+    DELIVERY_APP_LABELS,
     KIND_NAME_LABELS,
     NAMED_KINDS,
     NAMESPACE_LABELS,
@@ -330,6 +334,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
             ObjectRef(kind=kind, name=slo_service, namespace=namespace, api_version=api_version)
             for kind, api_version in _JOB_HINT_KINDS
         )
+    weak.extend(_delivered(labels))
     if namespace is not None:
         weak.append(ObjectRef(kind="Namespace", name=namespace, api_version="v1"))
     scraped = (labels.get("namespace") or "").strip()
@@ -339,6 +344,25 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         # ingress controller's latency) that is where the trouble may be, the last resort.
         weak.append(ObjectRef(kind="Namespace", name=scraped, api_version="v1"))
     return strong, weak
+
+
+def _delivered(labels: dict[str, str]) -> list[ObjectRef]:
+    """What a delivery tool's application alert (Argo CD: ``name`` and ``dest_namespace``)
+    points at: the workloads named after the application in its destination namespace, then
+    that namespace; the alert's own ``namespace`` is the delivery tool's."""
+    found: list[ObjectRef] = []
+    for app_label, destination_label in DELIVERY_APP_LABELS:
+        app = label_value(labels, app_label)
+        destination = label_value(labels, destination_label)
+        if destination is None:
+            continue
+        if app is not None:
+            found.extend(
+                ObjectRef(kind=kind, name=app, namespace=destination, api_version=api_version)
+                for kind, api_version in _JOB_HINT_KINDS
+            )
+        found.append(ObjectRef(kind="Namespace", name=destination, api_version="v1"))
+    return found
 
 
 def unplaced_names(alerts: list[Alert]) -> list[tuple[str, str]]:
