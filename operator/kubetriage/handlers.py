@@ -57,6 +57,14 @@ if TYPE_CHECKING:
 
 # Attempts of the approve handler (see build_registry).
 APPROVAL_RETRIES = 3
+# Why the operator refuses to start without the Incident CRD: Kopf scans the served
+# resources once, when the start-up handlers are done, and then ignores the initial listing
+# of its CRD watch, so a CRD installed after that scan is never served until a restart.
+CRD_MISSING = (
+    f"the Incident API ({PLURAL}.{GROUP}/{VERSION}) is not served: install the CRD first "
+    f"(kubectl apply -f crds/{PLURAL}.{GROUP}.yaml; the Helm chart installs crds/ before "
+    "the operator), then start the operator again"
+)
 # Spec fields whose change is not a reason to diagnose again.
 NON_DIAGNOSTIC_FIELDS = frozenset({"feedback", "approve", "approvedBy"})
 # How long a stopped operator lets its API connections finish closing before it shuts their
@@ -245,6 +253,12 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry, id="configure")
     async def configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings, ctx.settings)
+
+    # Kopf's resource scan runs after the start-up handlers: a CRD served now is found by it.
+    @kopf.on.startup(registry=registry, id="incident-crd")
+    async def require_incident_crd(**_: Any) -> None:
+        if not await ctx.incidents.served():
+            raise kopf.PermanentError(CRD_MISSING)
 
     async def diagnose(body: kopf.Body, retry: int, logger: Logger, **_: Any) -> None:
         incident = _incident(body)
@@ -445,4 +459,9 @@ async def run_operator(ctx: OperatorContext, options: RunOptions) -> None:
             liveness_endpoint=options.liveness_endpoint,
         )
     finally:
+        # Kopf waits for a threading stop flag in a worker thread that only the flag ends: an
+        # operator that stopped by itself (a start-up handler failed) raises it, or the event
+        # loop's close would wait for that thread forever.
+        if isinstance(options.stop_flag, threading.Event):
+            options.stop_flag.set()
         await connections.aclose()

@@ -64,6 +64,20 @@ class IncidentStore:
         )
         return cast("dict[str, Any]", result)
 
+    async def served(self) -> bool:
+        """Whether the API server serves Incidents: ``incidents`` is in the discovery of
+        their group and version. False when the CRD is not installed (or not established
+        yet); other API errors are raised."""
+        try:
+            found = await asyncio.to_thread(
+                self._api.get_api_resources, GROUP, VERSION, _request_timeout=self._timeout
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return any(resource.name == PLURAL for resource in found.resources or [])
+
     async def get(self, namespace: str, name: str) -> dict[str, Any]:
         return await self._call(self._api.get_namespaced_custom_object, namespace, PLURAL, name)
 

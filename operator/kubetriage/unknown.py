@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from kubetriage import prose
 from kubetriage.analyzers.recovery import recoveries
-from kubetriage.models.base import ObjectRef
+from kubetriage.analyzers.support import incident_subject
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Narrative
 
@@ -58,16 +58,10 @@ def _seconds(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-def _subject(evidence: Evidence) -> ObjectRef | None:
-    if evidence.workload is not None:
-        return evidence.workload.ref
-    return evidence.target
-
-
 def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrative:
     """The narrative of an "unknown" diagnosis and, as its claims' evidence, the facts that
     were checked (each claim cites what it rests on)."""
-    subject = _subject(evidence)
+    subject = incident_subject(evidence)
     alert = next((a.labels.get("alertname") for a in evidence.alerts), None)
     what = prose.obj(subject) if subject else (f"the {alert} alert" if alert else "this incident")
     aside = f"alert {alert}" if alert and subject else ""

@@ -177,6 +177,9 @@ def _event(pod: str) -> dict[str, Any]:
     }
 
 
+_COMPONENT = "app.kubernetes.io/component"
+
+
 def _labels(component: str, **extra: str) -> dict[str, str]:
     return {**_APP, "app.kubernetes.io/component": component, **extra}
 
@@ -223,4 +226,22 @@ def test_part_of_names_the_application_before_name() -> None:
         application_selector(obj)
         == "app.kubernetes.io/instance=prod,app.kubernetes.io/part-of=shop"
     )
-    assert application_selector({"metadata": {"labels": {"app": "x"}}}) is None
+    assert application_selector({"metadata": {"labels": {"team": "x"}}}) is None
+
+
+def test_the_legacy_app_label_names_the_application_when_the_recommended_one_is_absent() -> None:
+    # ``app`` and ``app.kubernetes.io/name`` say the same thing: a chart that spells the
+    # application's name the old way has the same components.
+    assert application_of({"metadata": {"labels": {"app": "x", "tier": "db"}}}) == {"app": "x"}
+    both = {"app": "x-ingester", "app.kubernetes.io/name": "x"}
+    assert application_of({"metadata": {"labels": both}}) == {"app.kubernetes.io/name": "x"}
+    legacy = {"app": "x"}
+    objects = [
+        *_workload("Deployment", "distributor", {**legacy, _COMPONENT: "distributor"}, replicas=1),
+        *_workload("StatefulSet", "ingester", {**legacy, _COMPONENT: "ingester"}, ready=1),
+        _event("ingester-0"),
+        *_workload("Deployment", "cache", {"app": "memcached"}, ready=0),  # another application
+    ]
+    [sibling] = built(objects, DISTRIBUTOR).siblings
+    assert sibling.workload.ref.key() == INGESTER.key()
+    assert sibling.application == legacy

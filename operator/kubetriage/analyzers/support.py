@@ -157,9 +157,17 @@ def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRe
 
 
 def incident_subject(evidence: Evidence) -> ObjectRef | None:
-    """What the incident is about, as prose names it: the workload the evidence was built
-    around, else the incident's target (whatever its kind)."""
-    return evidence.workload.ref if evidence.workload else evidence.target
+    """What the incident is about, as prose names it: the incident's target, unless the
+    evidence was built around a workload in its place (a Service's or a Pod's workload, an
+    autoscaler's scale target): then that workload. A target that stamps the workload out
+    (a CronJob whose run was read because it has no pods of its own) stays the subject."""
+    workload = evidence.workload
+    if workload is None:
+        return evidence.target
+    target, controller = evidence.target, workload.controller
+    if target is not None and controller is not None and target.same_object(controller):
+        return target
+    return workload.ref
 
 
 def workload_container(evidence: Evidence, name: str) -> ContainerEvidence | None:

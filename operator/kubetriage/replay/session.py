@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
 from kubetriage.alerts import label_fingerprint
+from kubetriage.analyzers.log_times import line_time
 from kubetriage.app import MemoryStage
 from kubetriage.assembly import AssembledOperator, assemble_operator
 from kubetriage.crd import build_incident_crd
@@ -90,31 +90,15 @@ _OBSERVED_KEYS = frozenset(
 )
 
 
-# An ISO-8601-like date and time at the start of a log line (after an optional level or
-# bracket): "2026-11-20T09:58:11Z", "2026-11-20 09:58:11.092 UTC", "[2026-11-20 09:58:11]";
-# or as a structured log's time field: {"timestamp":"2026-11-20T09:58:41.112Z",...}. A date
-# elsewhere in a line (a certificate's expiry...) says nothing about when it was written.
-_ISO = r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
-_LOG_TIME = re.compile(rf"^\W{{0,3}}(?:[A-Z]{{3,8}}\W{{1,3}})?{_ISO}")
-_JSON_LOG_TIME = re.compile(rf'"(?:@?timestamp|time|ts)"\s*:\s*"{_ISO}"')
-
-
-def _latest_log_time(case: Case) -> datetime | None:
-    """The latest timestamp at the start of a line of the case's logs; a time with no zone is
-    read as UTC (what containers in a cluster log by default)."""
+def _latest_log_time(case: Case, now: datetime) -> datetime | None:
+    """The latest time a line of the case's logs starts with, read by the analyzers' own
+    parser (``line_time``: RFC 3339 and its relatives, slash dates, klog headers, structured
+    time fields); ``now`` supplies klog's missing year."""
     latest: datetime | None = None
     for text in case.logs.values():
         for line in text.splitlines():
-            match = _LOG_TIME.match(line) or _JSON_LOG_TIME.search(line)
-            if match is None:
-                continue
-            zone = match.group(3) or "+00:00"
-            zone = "+00:00" if zone in ("Z", "UTC") else zone
-            try:
-                stamp = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
-            except ValueError:
-                continue
-            if latest is None or stamp > latest:
+            stamp = line_time(line, now)
+            if stamp is not None and (latest is None or stamp > latest):
                 latest = stamp
     return latest
 
@@ -126,7 +110,7 @@ def case_time(case: Case) -> datetime | None:
     relative facts (a certificate that expires in two days, an event from five minutes ago)
     true however long after the capture the case is replayed, and puts the metrics' last
     sample where the objects and logs place "now"; None when nothing carries a timestamp."""
-    latest: datetime | None = _latest_log_time(case)
+    latest: datetime | None = None
     stack: list[Any] = list(case.cluster)
     while stack:
         item = stack.pop()
@@ -143,6 +127,9 @@ def case_time(case: Case) -> datetime | None:
                     stack.append(value)
         elif isinstance(item, list):
             stack.extend(item)
+    logged = _latest_log_time(case, latest or datetime.now(UTC))
+    if logged is not None and (latest is None or logged > latest):
+        latest = logged
     if latest is None:
         return None
     rounded = latest.replace(second=0, microsecond=0)

@@ -1,10 +1,10 @@
 """The other components of the incident's application: the workloads of its namespace that
-carry the same recommended application labels (``app.kubernetes.io/part-of``, else
-``app.kubernetes.io/name``, with ``app.kubernetes.io/instance`` when set) under another
-``app.kubernetes.io/component``, kept when they are short of ready replicas, with their pods
-and those pods' events. Pure: the collector lists the candidates by ``application_selector``
-(``kubetriage.evidence.sibling_walk``) and the builder summarises what was read, so a case
-replayed offline sees the same objects.
+carry the same application labels (``app.kubernetes.io/part-of``, else
+``app.kubernetes.io/name``, else the legacy ``app``, with ``app.kubernetes.io/instance`` when
+set) under another ``app.kubernetes.io/component``, kept when they are short of ready
+replicas, with their pods and those pods' events. Pure: the collector lists the candidates
+by ``application_selector`` (``kubetriage.evidence.sibling_walk``) and the builder
+summarises what was read, so a case replayed offline sees the same objects.
 
 An SRE who finds the alerted component healthy, and no callee named in its env or logs,
 looks next at the other components of the same application: a distributor whose pushes fail
@@ -33,6 +33,10 @@ PART_OF: Final = "app.kubernetes.io/part-of"
 NAME: Final = "app.kubernetes.io/name"
 INSTANCE: Final = "app.kubernetes.io/instance"
 COMPONENT: Final = "app.kubernetes.io/component"
+# The application's name before the recommended labels (``app``, what most charts and
+# manifests still set): the same name under the older key, read when the recommended one is
+# absent, so an application is found however its labels are spelled.
+LEGACY_NAME: Final = "app"
 # The workload kinds a component runs as.
 SIBLING_KINDS: Final = ("Deployment", "StatefulSet", "DaemonSet")
 # Degraded siblings kept, by name.
@@ -41,10 +45,10 @@ MAX_SIBLINGS: Final = 3
 
 def application_of(obj: JsonDict) -> dict[str, str]:
     """The labels naming the application a workload belongs to: its ``part-of`` (the
-    higher-level application), else its ``name``, with its ``instance``; empty when it
-    carries neither."""
+    higher-level application), else its ``name`` (else its legacy ``app``), with its
+    ``instance``; empty when it carries none."""
     labels = _labels(obj)
-    group = PART_OF if labels.get(PART_OF) else NAME if labels.get(NAME) else None
+    group = next((key for key in (PART_OF, NAME, LEGACY_NAME) if labels.get(key)), None)
     if group is None:
         return {}
     found = {group: labels[group]}
