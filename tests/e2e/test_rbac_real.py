@@ -101,6 +101,9 @@ UNEXERCISED_READS = {
     ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
     ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
     ("networking.k8s.io", "ingressclasses"): "which controller serves an Ingress of the target",
+    ("policy", "poddisruptionbudgets"): (
+        "read when the incident's pods sit on a cordoned node or an eviction is refused"
+    ),
     ("networking.istio.io", "gateways"): "read when a probed host has no Ingress or route",
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): (
         "read when an event says 'failed calling webhook'"

@@ -29,6 +29,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [get, list, watch]
+# PodDisruptionBudgets: which budget holds a cordoned node's drain, and why it has no room.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch]
 # Gateway API routes: which Service a gateway sends a probed host to (harmless when the
 # Gateway API is not installed).
 - apiGroups: [gateway.networking.k8s.io]

@@ -30,6 +30,7 @@ from kubetriage.analyzers.dependencies import DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
+from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
@@ -110,6 +111,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *MESH_CA_ANALYZERS,
     *AGGREGATED_API_ANALYZERS,
     *SIBLING_ANALYZERS,
+    *DISRUPTION_BUDGET_ANALYZERS,
     *SCALER_OPERATOR_ANALYZERS,
 )
 

@@ -99,6 +99,11 @@ def _scheduling_words(evidence: Evidence) -> str:
     return " ".join(texts)
 
 
+def cordon_fact(node: str) -> EvidenceItem:
+    """The fact that a node is cordoned."""
+    return item(f"node/{node}", "node is cordoned (unschedulable)")
+
+
 def _node_ref(name: str) -> ObjectRef:
     return ObjectRef(kind="Node", name=name)
 
@@ -130,7 +135,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
                     item(source, f"{condition.type}=True {condition.message or ''}"),
                 )
         if node.unschedulable and ours:
-            note(node.name, CONFIDENCE.cordoned, item(source, "node is cordoned (unschedulable)"))
+            note(node.name, CONFIDENCE.cordoned, cordon_fact(node.name))
     for pod in evidence.pods:
         if pod.node is None:
             continue
@@ -203,6 +208,11 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             fact = item("alert", f"{name} for {node_label}")
             note(node_label.split(":")[0], CONFIDENCE.alert, fact)
 
+    # A node whose only signal is its cordon is being drained, or was left so, and is
+    # otherwise healthy: draining it again moves nothing (what holds a drain is a workload's
+    # disruption budget, ``kubetriage.analyzers.disruption_budgets``).
+    for name in [n for n, (_, facts) in found.items() if facts == [cordon_fact(n)]]:
+        del found[name]
     # Nodes that host none of the incident's pods are context, not the cause: keep only the
     # strongest of them so several weak ones cannot add up to outweigh the real finding.
     if hosting:

@@ -55,6 +55,7 @@ from kubetriage.evidence.summaries.dependencies import (
     config_endpoints_of,
     dependency_summaries,
 )
+from kubetriage.evidence.summaries.disruption_budgets import disruption_budget_summaries
 from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
@@ -252,6 +253,9 @@ def build_evidence(
             unavailable_kinds,
             limits,
             notes,
+        ),
+        disruption_budgets=disruption_budget_summaries(
+            index, scope.pods, node_objs, unavailable_kinds, limits, notes
         ),
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),

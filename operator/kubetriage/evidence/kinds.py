@@ -35,6 +35,7 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
     autoscaling = client.AutoscalingV2Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
     registration = client.ApiregistrationV1Api(api_client)
+    policy = client.PolicyV1Api(api_client)
     return {
         "Pod": Kind(
             "v1",
@@ -105,6 +106,12 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             "autoscaling/v2",
             autoscaling.read_namespaced_horizontal_pod_autoscaler,
             autoscaling.list_namespaced_horizontal_pod_autoscaler,
+        ),
+        # Read only when the incident's pods sit on a cordoned node or an eviction is refused.
+        "PodDisruptionBudget": Kind(
+            "policy/v1",
+            policy.read_namespaced_pod_disruption_budget,
+            policy.list_namespaced_pod_disruption_budget,
         ),
         # Cluster-scoped; read only when an event names a webhook that failed a call.
         "ValidatingWebhookConfiguration": Kind(

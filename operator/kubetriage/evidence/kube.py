@@ -39,6 +39,7 @@ from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
+from kubetriage.evidence.disruption_walk import follow_disruption_budgets
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.index import (
     JOB_STAMPERS,
@@ -442,6 +443,8 @@ class KubeEvidenceCollector:
             await asyncio.gather(
                 *(self._reader.events_about(run, "Pod", _ns(workload), pod) for pod in gone)
             )
+        # A cordoned node or a refused eviction: the budgets holding it and their workloads.
+        await follow_disruption_budgets(self._reader, run, pods, scope, self._climb, self._limits)
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
             await self._dependencies.follow(

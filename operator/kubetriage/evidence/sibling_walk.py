@@ -48,7 +48,7 @@ async def follow_siblings(
     )
     for sibling in degraded_siblings(workload, [o for objs in listed for o in objs]):
         run.add(sibling)
-        pods = await _pods(reader, run, sibling)
+        pods = await workload_pods(reader, run, sibling)
         few = sort_pods(pods)[: limits.max_dependency_pods]
         for pod in few:
             run.add(pod)
@@ -58,14 +58,17 @@ async def follow_siblings(
         )
 
 
-async def _pods(reader: KubeReader, run: CollectionRun, sibling: JsonDict) -> list[JsonDict]:
-    selector = selector_query((sibling.get("spec") or {}).get("selector") or {})
+async def workload_pods(
+    reader: KubeReader, run: CollectionRun, workload: JsonDict
+) -> list[JsonDict]:
+    """The pods a workload's selector lists in its namespace (not added to ``run``)."""
+    selector = selector_query((workload.get("spec") or {}).get("selector") or {})
     if selector is None:
         return []
     return await reader.list_of(
         run,
         "Pod",
-        _ns(sibling),
-        what=f"list pods of {kind_of(sibling)} {_ns(sibling)}/{_name(sibling)}",
+        _ns(workload),
+        what=f"list pods of {kind_of(workload)} {_ns(workload)}/{_name(workload)}",
         label_selector=selector,
     )

@@ -34,6 +34,7 @@ from kubetriage.models.relations import (
     AggregatedApiEvidence,
     CallerEvidence,
     DependencyEvidence,
+    DisruptionBudgetEvidence,
     GatewayRouteEvidence,
     IngressControllerEvidence,
     ReconcilerEvidence,
@@ -84,6 +85,8 @@ class Evidence(BaseModel):
     callers: list[CallerEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
+    # PodDisruptionBudgets with no room that hold a draining node, with their workloads.
+    disruption_budgets: list[DisruptionBudgetEvidence] = Field(default_factory=list)
     # Admission webhooks that failed the incident's creates or updates.
     webhooks: list[WebhookEvidence] = Field(default_factory=list)
     # Aggregated APIs (metrics) reported unavailable while an autoscaler cannot read them.

@@ -52,6 +52,30 @@ class SiblingEvidence(BaseModel):
     events: list[EventEvidence] = Field(default_factory=list)
 
 
+class DisruptionBudgetEvidence(BaseModel):
+    """A PodDisruptionBudget that refuses to let a draining node go
+    (``kubetriage.evidence.summaries.disruption_budgets``): it selects a pod on a cordoned
+    node, or one whose eviction was refused, and allows no disruption now. With it the
+    workload those pods belong to, its pods and their events: a budget with no room is
+    usually a workload with a replica down (OOM-killed, crash-looping, Pending), and its
+    failure, not the node, is what holds the drain."""
+
+    ref: ObjectRef
+    selector: dict[str, str] = Field(default_factory=dict)  # its matchLabels
+    min_available: str | None = None  # spec.minAvailable as written (2, "50%")
+    max_unavailable: str | None = None  # spec.maxUnavailable as written
+    disruptions_allowed: int | None = None
+    current_healthy: int | None = None
+    desired_healthy: int | None = None
+    expected_pods: int | None = None
+    held_pods: list[str] = Field(default_factory=list)  # its pods on the draining nodes
+    nodes: list[str] = Field(default_factory=list)  # the draining nodes those pods are on
+    refusals: list[str] = Field(default_factory=list)  # eviction refusals quoted from events
+    workload: WorkloadEvidence | None = None
+    pods: list[PodEvidence] = Field(default_factory=list)  # the workload's pods
+    events: list[EventEvidence] = Field(default_factory=list)
+
+
 class PodTrouble(BaseModel):
     """What is wrong with one of a dependency's pods (``kubetriage.evidence.dependencies``):
     a phase other than Running, or its first container that waits or is not ready."""

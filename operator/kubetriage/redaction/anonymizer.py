@@ -108,6 +108,16 @@ def _collect_names(evidence: Evidence) -> _Names:
             pods.append(pod.name)
         for event in sibling.events:
             add_ref(event.involved)
+    # The budgets holding a draining node: their workloads, pods and events.
+    for budget in evidence.disruption_budgets:
+        add_ref(budget.ref)
+        add_ref(budget.workload.ref if budget.workload is not None else None)
+        pods.extend(budget.held_pods)
+        nodes.extend(budget.nodes)
+        for pod in budget.pods:
+            pods.append(pod.name)
+        for event in budget.events:
+            add_ref(event.involved)
     nodes.extend(node.name for node in evidence.nodes)
     for neighbour in (n for node in evidence.nodes for n in node.troubled_neighbours):
         namespaces.append(neighbour.namespace)
