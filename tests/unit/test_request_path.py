@@ -3,7 +3,8 @@ alert names, followed (an ExternalName as the in-cluster Service it aliases) to 
 that serves it, is a hop whose throttling slows every request (``request-path-throttling``)
 and dates the symptom's onset, so a release after that onset is not blamed while one
 before it still is; a healthy hop, an Ingress the alert does not name and the workload's own
-Service add nothing.
+Service add nothing. A hop at its autoscaler's maximum is short of replicas
+(``request-path-saturation``); one with replicas to spare adds nothing.
 
 Real: ``kubetriage.evidence.request_path``, the pure builder (``tests.support.built``),
 Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
@@ -17,7 +18,7 @@ from kubetriage.evidence.request_path import request_path_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
-from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -234,3 +235,35 @@ def test_a_release_after_the_hop_began_throttling_is_not_blamed() -> None:
 def test_a_release_before_the_hop_began_throttling_is_still_a_suspect() -> None:
     result = analyze(_behind_proxy(0.67, stepped_minutes_ago=10, rollout_minutes_ago=20))
     assert "change-correlation" in result.fired
+
+
+def _hop_scaled(current: int, maximum: int, *, limited: bool = False) -> Evidence:
+    """A hop that is not throttled, whose autoscaler runs ``current`` of ``maximum``."""
+    hpa = AutoscalerEvidence(
+        name="edge-proxy",
+        namespace="edge",
+        target=PROXY,
+        min_replicas=2,
+        max_replicas=maximum,
+        current_replicas=current,
+        desired_replicas=current,
+        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
+        if limited
+        else [],
+    )
+    ev = _behind_proxy(0.02)
+    hop = ev.dependencies[0].model_copy(update={"autoscalers": [hpa]})
+    return ev.model_copy(update={"dependencies": [hop]})
+
+
+def test_a_hop_at_its_autoscalers_maximum_is_short_of_replicas() -> None:
+    found = by_category(analyze(_hop_scaled(3, 3, limited=True)), Category.RESOURCE_SATURATION)
+    assert found
+    assert found[0].analyzer == "request-path-saturation"
+    assert found[0].target == PROXY
+    assert found[0].action is Action.SCALE_OUT
+    assert found[0].params["replicas"] == "6"
+
+
+def test_a_hop_with_replicas_to_spare_adds_nothing() -> None:
+    assert "request-path-saturation" not in analyze(_hop_scaled(2, 10)).fired

@@ -4,7 +4,10 @@ a proxy, an autoscaler's interceptor, an API gateway) is throttled by its own CP
 the alert says requests are slow or failing. Every request crosses that hop, so its CFS quota
 stalls them all, whatever the application behind it does: ``cpu-throttling``, raise the
 hop's CPU limit, as an SRE does after following the Ingress rule to the workload serving it.
-A hop that is not throttled adds nothing.
+A hop whose autoscaler runs its maximum of replicas (or says it is limited by it) while
+requests are slow or failing is short of replicas for all the traffic it carries:
+``resource-saturation``, raise its maximum (``request-path-saturation``). A hop that is
+neither throttled nor at its maximum adds nothing.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -19,10 +22,11 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE
 from kubetriage.analyzers.demand import alerted_strain
 from kubetriage.analyzers.metrics import throttled_callees
+from kubetriage.analyzers.saturation import at_maximum, scaling_limited
 from kubetriage.analyzers.support import item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.vocabulary import Action, Category
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,10 @@ class _Confidence:
     # while a latency or error alert fires: above a called workload's throttling (0.75).
     throttled: float = 0.8
     heavily_bonus: float = 0.05  # ... in HEAVILY_THROTTLED_SHARE of its periods or more
+    # A hop every request crosses runs its autoscaler's maximum of replicas while a latency
+    # or error alert fires (as for the workload's own autoscaler, 0.8) ...
+    at_maximum: float = 0.8
+    limited_bonus: float = 0.05  # ... and the autoscaler reports ScalingLimited
 
 
 CONFIDENCE: Final = _Confidence()
@@ -77,6 +85,54 @@ def check_request_path_throttling(evidence: Evidence) -> list[Finding]:
     return []
 
 
+def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
+    strain = alerted_strain(evidence)
+    if not strain:
+        return []
+    for dep in evidence.dependencies:
+        ref = dep.workload
+        if ref is None or not dep.in_request_path():
+            continue
+        if ref.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        hpa = next((h for h in dep.autoscalers if at_maximum(h)), None)
+        if hpa is None:
+            continue
+        limited = scaling_limited(hpa)
+        maxed = item(
+            f"hpa/{hpa.namespace}/{hpa.name}",
+            f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
+            f"{hpa.desired_replicas}"
+            + (f"; ScalingLimited {limited.reason}" if limited is not None else ""),
+        )
+        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0]}")
+        return [
+            make_finding(
+                "request-path-saturation",
+                Category.RESOURCE_SATURATION,
+                CONFIDENCE.at_maximum + (CONFIDENCE.limited_bonus if limited else 0.0),
+                prose.narrative(
+                    f"{prose.obj(ref)}, in the request path, is at its autoscaler's maximum of "
+                    f"{prose.count(hpa.max_replicas, 'replica')}",
+                    f"raise the maximum to {hpa.max_replicas * 2}",
+                    because=[
+                        prose.claim("Requests are slow or failing", *strain),
+                        prose.claim("Every request crosses it before the application", path),
+                        prose.claim("It runs as many replicas as it may", maxed),
+                    ],
+                ),
+                [maxed, path, *strain],
+                Action.SCALE_OUT,
+                ref,
+                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+            )
+        ]
+    return []
+
+
 REQUEST_PATH_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("request-path-throttling", (Category.CPU_THROTTLING,), check_request_path_throttling),
+    Analyzer(
+        "request-path-saturation", (Category.RESOURCE_SATURATION,), check_request_path_saturation
+    ),
 )
