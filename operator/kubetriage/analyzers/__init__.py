@@ -46,6 +46,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
@@ -93,6 +94,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CERTIFICATE_EXPIRY_ANALYZERS,
     # the rest, in the order they were added (ties go to the rules above)
     *METRIC_ANALYZERS,
+    *REQUEST_PATH_ANALYZERS,
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
     *POLICY_ANALYZERS,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from kubetriage.analyzers.support import metrics_named
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import MetricSummary
 
@@ -81,3 +82,26 @@ def namespace_throttle_ratio(evidence: Evidence, pod: str, container: str) -> fl
             continue
         return metric.last if metric.last is not None else metric.max
     return None
+
+
+def of_workload(metric: MetricSummary, ref: ObjectRef) -> bool:
+    """Whether a per-pod series of another workload's pods (``CALLEE_THROTTLED``) is of a pod
+    of ``ref``: its namespace, and a pod named after it."""
+    pod = metric.labels.get("pod", "")
+    return metric.labels.get("namespace") == ref.namespace and pod.startswith(f"{ref.name}-")
+
+
+def request_path_throttle_steps(evidence: Evidence) -> list[MetricSummary]:
+    """The throttled-share series of the hops in the request path in front of the workload
+    (``DependencyEvidence.in_request_path``) that stepped up: a proxy every request crosses
+    began stalling them then, the symptom's first sign however late the alert fired."""
+    hops = [d.workload for d in evidence.dependencies if d.in_request_path() and d.workload]
+    return [
+        metric
+        for metric in evidence.metrics
+        if metric.name == CALLEE_THROTTLED
+        and metric.changed_at is not None
+        and metric.trend == "rising"
+        and (metric.last or 0.0) >= THROTTLED_SHARE
+        and any(of_workload(metric, ref) for ref in hops)
+    ]

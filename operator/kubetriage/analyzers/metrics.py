@@ -25,6 +25,7 @@ from kubetriage.analyzers.cfs import (
     THROTTLED_SHARE,
     container_of,
     namespace_throttle_ratio,
+    of_workload,
     throttle_ratios,
 )
 from kubetriage.analyzers.changes import cap_explained
@@ -238,10 +239,9 @@ def throttled_callees(
         value = metric.last if metric.last is not None else metric.max
         if metric.name != CALLEE_THROTTLED or value is None or value < THROTTLED_SHARE:
             continue
-        namespace, pod = metric.labels.get("namespace"), metric.labels.get("pod", "")
         for dep in evidence.dependencies:
             ref = dep.workload
-            if ref is None or ref.namespace != namespace or not pod.startswith(f"{ref.name}-"):
+            if ref is None or not of_workload(metric, ref):
                 continue
             if ref.kind in ACTION_TARGET_KINDS[Action.INCREASE_CPU] and not any(
                 f[1] == ref for f in found

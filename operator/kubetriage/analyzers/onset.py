@@ -1,5 +1,6 @@
 """When the symptom began: the first Warning event, the first step of a symptom series (errors,
-latency, memory, CPU, restarts; never the request rate itself), the alert's own start, and
+latency, memory, CPU, restarts; never the request rate itself) or of the throttling of a hop
+in the request path in front of the workload, the alert's own start, and
 the rollout on the metrics' clock, and whether a change served without the symptom for a
 while before a series stepped (``served_before_step``). Change correlation (``changes``), a
 callee's change (``dependencies``), a caller's rollout (``client_rollout``) and the status
@@ -14,6 +15,7 @@ import re
 from datetime import datetime, timedelta
 
 from kubetriage import prose
+from kubetriage.analyzers.cfs import request_path_throttle_steps
 from kubetriage.analyzers.demand import is_traffic
 from kubetriage.analyzers.log_signatures import FILLED_LOG
 from kubetriage.analyzers.support import RISE, grep_logs, item, metric_growth, timestamp
@@ -140,6 +142,18 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
                 (
                     metric.changed_at,
                     item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
+                )
+            )
+    for metric in request_path_throttle_steps(evidence):
+        if metric.changed_at is not None:
+            pod = metric.labels.get("pod", "")
+            found.append(
+                (
+                    metric.changed_at,
+                    item(
+                        "metrics",
+                        f"{pod} in the request path throttled from {metric.changed_at:%H:%M}",
+                    ),
                 )
             )
     return found

@@ -65,7 +65,7 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -97,6 +97,29 @@ _BUSY_NAME = re.compile(
 )
 
 
+def scaling_limited(hpa: AutoscalerEvidence) -> PodCondition | None:
+    """The autoscaler's ScalingLimited=True condition for want of more replicas, if set."""
+    return next(
+        (
+            c
+            for c in hpa.conditions
+            if c.type == "ScalingLimited"
+            and c.status == "True"
+            and (c.reason or "") in ("TooManyReplicas", "")
+        ),
+        None,
+    )
+
+
+def at_maximum(hpa: AutoscalerEvidence) -> bool:
+    """Whether the autoscaler runs (or wants) its maximum of replicas, or says it is limited
+    by it (``scaling_limited``)."""
+    current = max(hpa.current_replicas or 0, hpa.desired_replicas or 0)
+    return hpa.max_replicas > 0 and (
+        current >= hpa.max_replicas or scaling_limited(hpa) is not None
+    )
+
+
 def check_saturation(evidence: Evidence) -> list[Finding]:
     return cap_explained(evidence, _check_saturation(evidence))
 
@@ -106,17 +129,8 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
     workload = workload_ref(evidence)
     for hpa in evidence.autoscalers:
         current = max(hpa.current_replicas or 0, hpa.desired_replicas or 0)
-        limited = next(
-            (
-                c
-                for c in hpa.conditions
-                if c.type == "ScalingLimited"
-                and c.status == "True"
-                and (c.reason or "") in ("TooManyReplicas", "")
-            ),
-            None,
-        )
-        if hpa.max_replicas <= 0 or (current < hpa.max_replicas and limited is None):
+        limited = scaling_limited(hpa)
+        if not at_maximum(hpa):
             continue
         if within_range(hpa) and not demand_pressure(evidence):
             continue  # at its maximum by schedule or floor, not by demand

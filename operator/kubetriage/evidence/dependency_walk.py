@@ -40,6 +40,7 @@ from kubetriage.evidence.node_plugins import (
     pressured_nodes,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.request_path import request_path_hosts
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
@@ -88,6 +89,13 @@ class DependencyWalk:
             workload, [o for (k, _, _), o in run.objects.items() if k in SCALER_KINDS]
         )
         hosts = named_hosts(texts + lines, config_maps) + alert_upstreams(alert_labels)
+        # The hops in front of the pods: the alerted Ingresses' backends that are not theirs.
+        hosts += request_path_hosts(
+            [o for (k, ns, _), o in run.objects.items() if k == "Ingress" and ns == namespace],
+            [o for (k, ns, _), o in run.objects.items() if k == "Service" and ns == namespace],
+            pods,
+            alert_labels,
+        )
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])

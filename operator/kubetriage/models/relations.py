@@ -6,7 +6,7 @@ aggregated APIs it depends on. Part of ``kubetriage.models.evidence.Evidence``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
@@ -136,6 +136,11 @@ class DependencyVolume(BaseModel):
     claim: PVCEvidence  # only name and namespace when the claim was not read
 
 
+# How a dependency is named when it is a hop of the request path in front of the workload
+# (``kubetriage.evidence.request_path``): the backend of an Ingress the alerts name.
+REQUEST_PATH_SOURCE: Final = "backend"
+
+
 class DependencyEvidence(BaseModel):
     """A Service (or workload) the incident's workload calls, named in its logs, env or
     ConfigMaps, possibly in another namespace, with what stands behind it
@@ -183,6 +188,11 @@ class DependencyEvidence(BaseModel):
     # incident's own workload, whose pod template names its Service, with their rollouts: a
     # shared database or cache saturated by another team's new revision.
     callers: list[CallerEvidence] = Field(default_factory=list)
+
+    def in_request_path(self) -> bool:
+        """A hop of the request path in front of the workload (an alerted Ingress's backend,
+        ``REQUEST_PATH_SOURCE``), not a Service the workload calls."""
+        return any(s.startswith(f"{REQUEST_PATH_SOURCE} of Ingress ") for s in self.named_by)
 
     def short_of_ready(self) -> bool:
         """Fewer replicas ready than desired, both known."""

@@ -44,6 +44,7 @@ from kubetriage.evidence.node_plugins import (
 )
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
+from kubetriage.evidence.request_path import request_path_hosts
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
@@ -283,6 +284,12 @@ def dependency_summaries(
     hosts += node_agent_hosts(index.kind("Pod"), pressured)
     hosts += named_hosts(texts + lines, config_maps)
     hosts += alert_upstreams(alert_labels)
+    hosts += request_path_hosts(
+        index.in_namespace("Ingress", namespace),
+        index.in_namespace("Service", namespace),
+        pods,
+        alert_labels,
+    )
     named = [
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
     ]

@@ -1,0 +1,138 @@
+"""The request-path rule: a hop in front of the workload (the backend an alerted Ingress
+sends to, followed to the workload that serves it: ``DependencyEvidence.in_request_path``,
+a proxy, an autoscaler's interceptor, an API gateway) is throttled by its own CPU limit while
+the alert says requests are slow or failing. Every request crosses that hop, so its CFS quota
+stalls them all, whatever the application behind it does: ``cpu-throttling``, raise the
+hop's CPU limit, as an SRE does after following the Ingress rule to the workload serving it.
+A hop whose autoscaler runs its maximum of replicas (or says it is limited by it) while
+requests are slow or failing is short of replicas for all the traffic it carries:
+``resource-saturation``, raise its maximum (``request-path-saturation``). A hop that is
+neither throttled nor at its maximum adds nothing.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE
+from kubetriage.analyzers.demand import alerted_strain
+from kubetriage.analyzers.metrics import throttled_callees
+from kubetriage.analyzers.saturation import at_maximum, scaling_limited
+from kubetriage.analyzers.support import item
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a throttled request-path hop finding is, by the evidence that earns it."""
+
+    # A hop every request crosses is throttled in THROTTLED_SHARE of its CFS periods or more
+    # while a latency or error alert fires: above a called workload's throttling (0.75).
+    throttled: float = 0.8
+    heavily_bonus: float = 0.05  # ... in HEAVILY_THROTTLED_SHARE of its periods or more
+    # A hop every request crosses runs its autoscaler's maximum of replicas while a latency
+    # or error alert fires (as for the workload's own autoscaler, 0.8) ...
+    at_maximum: float = 0.8
+    limited_bonus: float = 0.05  # ... and the autoscaler reports ScalingLimited
+
+
+CONFIDENCE: Final = _Confidence()
+
+
+def check_request_path_throttling(evidence: Evidence) -> list[Finding]:
+    strain = alerted_strain(evidence)
+    if not strain:
+        return []
+    hops = [t for t in throttled_callees(evidence) if t[0].in_request_path()]
+    for dep, ref, container, share in hops[:1]:
+        heavily = share >= HEAVILY_THROTTLED_SHARE
+        throttled = item(
+            "metrics",
+            f"{prose.percent(share)} of CFS periods throttled for {ref.name}"
+            + (f" container {container}" if container else ""),
+        )
+        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0]}")
+        return [
+            make_finding(
+                "request-path-throttling",
+                Category.CPU_THROTTLING,
+                CONFIDENCE.throttled + (CONFIDENCE.heavily_bonus if heavily else 0.0),
+                prose.narrative(
+                    f"{prose.obj(ref)}, in the request path, is throttled by its CPU limit",
+                    f"raise the CPU limit of {prose.obj(ref)}",
+                    because=[
+                        prose.claim("Requests are slow or failing", *strain),
+                        prose.claim("Every request crosses it before the application", path),
+                        prose.claim(
+                            f"The kernel throttles it in {prose.percent(share)} of its CFS periods",
+                            throttled,
+                        ),
+                    ],
+                ),
+                [throttled, path, *strain],
+                Action.INCREASE_CPU,
+                ref,
+                {"container": container} if container else {},
+            )
+        ]
+    return []
+
+
+def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
+    strain = alerted_strain(evidence)
+    if not strain:
+        return []
+    for dep in evidence.dependencies:
+        ref = dep.workload
+        if ref is None or not dep.in_request_path():
+            continue
+        if ref.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        hpa = next((h for h in dep.autoscalers if at_maximum(h)), None)
+        if hpa is None:
+            continue
+        limited = scaling_limited(hpa)
+        maxed = item(
+            f"hpa/{hpa.namespace}/{hpa.name}",
+            f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
+            f"{hpa.desired_replicas}"
+            + (f"; ScalingLimited {limited.reason}" if limited is not None else ""),
+        )
+        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0]}")
+        return [
+            make_finding(
+                "request-path-saturation",
+                Category.RESOURCE_SATURATION,
+                CONFIDENCE.at_maximum + (CONFIDENCE.limited_bonus if limited else 0.0),
+                prose.narrative(
+                    f"{prose.obj(ref)}, in the request path, is at its autoscaler's maximum of "
+                    f"{prose.count(hpa.max_replicas, 'replica')}",
+                    f"raise the maximum to {hpa.max_replicas * 2}",
+                    because=[
+                        prose.claim("Requests are slow or failing", *strain),
+                        prose.claim("Every request crosses it before the application", path),
+                        prose.claim("It runs as many replicas as it may", maxed),
+                    ],
+                ),
+                [maxed, path, *strain],
+                Action.SCALE_OUT,
+                ref,
+                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+            )
+        ]
+    return []
+
+
+REQUEST_PATH_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("request-path-throttling", (Category.CPU_THROTTLING,), check_request_path_throttling),
+    Analyzer(
+        "request-path-saturation", (Category.RESOURCE_SATURATION,), check_request_path_saturation
+    ),
+)
