@@ -259,8 +259,10 @@ def test_an_ip_block_admitting_some_controller_pods_is_the_policy_to_widen() -> 
         Action.FIX_NETWORK,
         ObjectRef(kind="NetworkPolicy", namespace="shop", name="allow-ingress-nodes"),
     )
-    assert "10.40.66.23" in finding.summary
-    assert "10.40.3.71" not in finding.summary
+    assert "admits only some of the ingress controller's pods" in finding.summary
+    assert finding.narrative is not None
+    assert "10.40.66.23" in finding.narrative.because[1].text
+    assert "10.40.3.71" not in finding.narrative.because[1].text
 
 
 def test_an_ip_block_admitting_every_controller_pod_is_innocent() -> None:

@@ -161,7 +161,7 @@ def _controller_partly_admitted(
         CONFIDENCE.controller_partly_blocked,
         prose.narrative(
             f"{prose.obj(ref)} admits only some of the ingress controller's pods",
-            f"admit the controller's address {addresses} too",
+            "admit the addresses of its other pods too",
             aside=f"{prose.obj(controller_ref)} is served from namespace {controller.namespace}",
             because=[
                 prose.claim(
