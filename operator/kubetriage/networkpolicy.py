@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from kubetriage.models.network_policies import (
@@ -343,6 +343,22 @@ def egress_verdict(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> Ver
 def ingress_verdict(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> Verdict:
     """Whether the destination pod's namespace policies let it receive this flow."""
     return _verdict(policies, "ingress", flow.destination, flow.source, flow)
+
+
+def verdicts_by_source_address(
+    policies: Iterable[NetworkPolicyEvidence], flow: Flow
+) -> list[tuple[str | None, Verdict]]:
+    """The ingress verdict for each address of the flow's source, one pod at a time: the
+    source is often a workload of several pods (an ingress controller, a DaemonSet on host
+    network) and an ipBlock may admit some of their addresses and not others, which one
+    verdict over all of them would hide. Without known addresses, the one verdict (None)."""
+    listed = list(policies)
+    if not flow.source.ips:
+        return [(None, ingress_verdict(listed, flow))]
+    return [
+        (ip, ingress_verdict(listed, replace(flow, source=replace(flow.source, ips=(ip,)))))
+        for ip in flow.source.ips
+    ]
 
 
 def flow_verdicts(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> list[Verdict]:

@@ -225,6 +225,59 @@ def test_no_controller_pods_found_means_no_verdict() -> None:
     assert not any(e.source == "ingress/shop/shop" for f in result.findings for e in f.evidence)
 
 
+def _host_network_behind_ingress(*policies: Any, ips: list[str]) -> Evidence:
+    """Controller pods on host network (their addresses are their nodes') behind a default
+    deny and whatever ``policies`` admit."""
+    controller = IngressControllerEvidence(
+        ingress="shop",
+        backends=["checkout"],
+        ingress_class="nginx",
+        controller="k8s.io/ingress-nginx",
+        namespace="ingress-nginx",
+        labels=NGINX_LABELS,
+        ips=ips,
+        pods=len(ips),
+        ready_pods=len(ips),
+    )
+    deny = _policy("default-deny-ingress", [])
+    return make.checkout_evidence(
+        services=[make.service("checkout", ready=1, matching=1)],
+        network_policies=[deny, *policies],
+        ingress_controllers=[controller],
+        alerts=[make.alert(alertname="NginxIngressHigh5xxRate", ingress="shop", namespace="shop")],
+    )
+
+
+_NODE_SUBNET = _policy("allow-ingress-nodes", [{"from": [{"ipBlock": {"cidr": "10.40.0.0/20"}}]}])
+
+
+def test_an_ip_block_admitting_some_controller_pods_is_the_policy_to_widen() -> None:
+    result = analyze(_host_network_behind_ingress(_NODE_SUBNET, ips=["10.40.3.71", "10.40.66.23"]))
+    finding = assert_leads(
+        result,
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="NetworkPolicy", namespace="shop", name="allow-ingress-nodes"),
+    )
+    assert "admits only some of the ingress controller's pods" in finding.summary
+    assert finding.narrative is not None
+    assert "10.40.66.23" in finding.narrative.because[1].text
+    assert "10.40.3.71" not in finding.narrative.because[1].text
+
+
+def test_an_ip_block_admitting_every_controller_pod_is_innocent() -> None:
+    result = analyze(_host_network_behind_ingress(_NODE_SUBNET, ips=["10.40.3.71", "10.40.9.188"]))
+    assert not any(e.source == "ingress/shop/shop" for f in result.findings for e in f.evidence)
+
+
+def test_an_ip_block_admitting_no_controller_pod_is_the_whole_controller_blocked() -> None:
+    result = analyze(_host_network_behind_ingress(_NODE_SUBNET, ips=["10.40.66.23", "10.40.70.9"]))
+    finding = next(
+        f for f in result.findings if any(e.source == "ingress/shop/shop" for e in f.evidence)
+    )
+    assert "admits only some" not in finding.summary
+
+
 def _named_port_ingress(port: dict[str, Any]) -> dict[str, Any]:
     ingress = _ingress("web", "storefront", cls="alb")
     ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = port

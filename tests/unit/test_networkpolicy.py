@@ -28,6 +28,7 @@ from kubetriage.networkpolicy import (
     rules_of,
     selector_of,
     selects,
+    verdicts_by_source_address,
 )
 from tests.support.built import built, deployment_manifest
 from tests.support.evidence import analyze, container, evidence, log, pod
@@ -285,6 +286,28 @@ def test_an_ip_block_is_matched_against_the_pods_addresses_and_its_exceptions() 
     assert not in_ip_block("fd00::4", "10.0.0.0/8")
     assert not in_ip_block("not-an-ip", "10.0.0.0/8")
     assert not in_ip_block("10.0.0.1", "bad")
+
+
+def test_a_source_of_several_pods_is_judged_one_address_at_a_time() -> None:
+    policy = _policy(
+        "from-the-node-subnet",
+        "shop",
+        {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.40.0.0/20"}}]}]},
+    )
+    nodes = Endpoint(namespace="edge", labels={"app": "proxy"}, ips=("10.40.3.71", "10.40.66.23"))
+    together = ingress_verdict([policy], Flow(source=nodes, destination=API, port=80))
+    assert together.allowed  # one address inside the block admits "the source" as a whole
+    by_address = dict(
+        verdicts_by_source_address([policy], Flow(source=nodes, destination=API, port=80))
+    )
+    assert by_address["10.40.3.71"].allowed_by == "from-the-node-subnet"
+    assert by_address["10.40.66.23"].blocking == ("from-the-node-subnet",)
+    unknown = Endpoint(namespace="edge", labels={"app": "proxy"})
+    [(address, verdict)] = verdicts_by_source_address(
+        [policy], Flow(source=unknown, destination=API, port=80)
+    )
+    assert address is None
+    assert verdict.ip_block_caveat
 
 
 def _db_call_timing_out() -> tuple[DependencyEvidence, LogTail]:

@@ -37,6 +37,12 @@ EITHER = [
     'Get "http://ledger.payments:8080/v1": context deadline exceeded',
     "read tcp 10.1.2.3:41234->10.1.9.9:6379: i/o timeout",
     "timed out waiting for a response from the broker",
+    # A client's own call budget, as clients word it.
+    "pricing call timed out after 300 ms, serving cached price",
+    "request timed out after 5s",
+    'Get "http://ledger:8080/v1": net/http: request canceled (Client.Timeout exceeded while '
+    "awaiting headers)",
+    "io.grpc.StatusRuntimeException: DEADLINE_EXCEEDED: deadline exceeded after 0.299s",
 ]
 
 

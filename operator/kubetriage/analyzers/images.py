@@ -14,6 +14,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
@@ -27,6 +28,7 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding, Narrative
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -40,6 +42,10 @@ class _Confidence:
     rollback: float = 0.65  # the rollback alternative: the previous image ran healthy
     rollback_unproven: float = 0.55  # ... the previous revision's health is not in evidence
     callee: float = 0.9  # a followed dependency is down: its own pods wait on their image
+    # ... it still serves from a minority of its replicas, the rest wait on their image, and
+    # the caller's calls to it fail: the pull cost it most of its capacity (above escalating
+    # at the callee for failing pods, 0.8).
+    callee_short: float = 0.85
 
 
 CONFIDENCE: Final = _Confidence()
@@ -241,6 +247,21 @@ def _pull_narrative(
     return prose.narrative(problem, fix, aside=cause, because=because)
 
 
+def _pull_cost_most_replicas(
+    evidence: Evidence, dependency: DependencyEvidence, pulling: int
+) -> bool:
+    """Whether pods waiting on their image leave a callee fewer than half of its desired
+    replicas ready while the caller's calls fail (the replicas left cannot carry the load)."""
+    desired, ready = dependency.desired_replicas, dependency.ready_replicas
+    if desired is None or ready is None or not dependency.short_of_ready():
+        return False
+    return (
+        2 * ready < desired
+        and pulling >= desired - ready - pulling
+        and (caller_fails_on(evidence, dependency))
+    )
+
+
 def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
     """A dependency the workload calls is down (no ready endpoint, or none of its replicas
     ready) because its own pods wait on an image they cannot pull: the callee's image is the
@@ -258,7 +279,7 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
         down = dependency.ready_replicas == 0 or (
             service is not None and service.ready_endpoints == 0
         )
-        if not down:
+        if not down and not _pull_cost_most_replicas(evidence, dependency, len(pulls)):
             continue  # other replicas still serve: the failed pull is not the outage
         source = f"dependency {prose.obj(dependency.ref or workload)}"
         facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in pulls[:2]]
@@ -269,8 +290,14 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
         images = [m["image"] for w in pulled if (m := _IMAGE_IN_TEXT.search(w))]
         because = [
             prose.claim(
-                f"{prose.obj(workload)}, which the workload calls, has no ready pod: its "
-                "pods cannot pull their image" + (f" ({cause})" if cause else ""),
+                f"{prose.obj(workload)}, which the workload calls, "
+                + (
+                    "has no ready pod: its pods cannot pull their image"
+                    if down
+                    else f"has {dependency.ready_replicas} of {dependency.desired_replicas} "
+                    "replicas ready: the others cannot pull their image, and calls to it fail"
+                )
+                + (f" ({cause})" if cause else ""),
                 *facts,
             ),
             prose.claim("The caller's failures follow from it; escalating would not fix it"),
@@ -283,7 +310,9 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
                 f"{prose.obj(workload)} cannot pull its image", fix, aside=cause, because=because
             )
         )
-        confidence = CONFIDENCE.callee + (CONFIDENCE.cause_bonus if cause else 0.0)
+        confidence = (CONFIDENCE.callee if down else CONFIDENCE.callee_short) + (
+            CONFIDENCE.cause_bonus if cause else 0.0
+        )
         params = {"container": pulls[0].container} if pulls[0].container else {}
         if image:
             params["image"] = image

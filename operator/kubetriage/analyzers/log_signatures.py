@@ -78,6 +78,10 @@ _ANSWER_TIMEOUT = (
 )
 _EITHER_TIMEOUT = (
     r"i/o timeout|context deadline exceeded|ETIMEDOUT|timed? ?out (?:while |after )?waiting"
+    # A client's own call timeout, with its budget ("call timed out after 300 ms", "request
+    # timed out after 5s"), Go's http.Client and grpc-java's deadline.
+    r"|timed? ?out after \d+(?:\.\d+)? ?(?:ms|milliseconds?|s|secs?|seconds?)\b"
+    r"|Client\.Timeout exceeded|deadline exceeded after"
 )
 # Could not connect in time, or a timeout that does not say (a path blocked or a host gone).
 CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")

@@ -1,6 +1,6 @@
 """The routing rule: traffic the cluster's routing layer cannot deliver although the pods
-behind it are fine. The ingress controller behind an Ingress (read through its IngressClass,
-often in a namespace of its own) that the backend pods' NetworkPolicies do not admit; an
+behind it are fine. The ingress controller behind an Ingress that the backend pods'
+NetworkPolicies do not admit (``kubetriage.analyzers.ingress_admission``); an
 Ingress naming a port its backend Service does not have; an ExternalName Service whose
 external host does not resolve; a node whose service routing (kube-proxy, CNI) drops the
 calls of the workload's pods on it while its replicas elsewhere get through; a load
@@ -20,6 +20,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, service_fact
+from kubetriage.analyzers.ingress_admission import ingress_controller_blocked
 from kubetriage.analyzers.log_signatures import (
     CONNECT_TIMEOUT_LOG,
     hosts_in,
@@ -35,18 +36,13 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
-from kubetriage.models.relations import IngressControllerEvidence
 from kubetriage.models.vocabulary import Action, Category
-from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
 
 
 @dataclass(frozen=True, slots=True)
 class _Confidence:
     """How sure a routing finding is, by the evidence that earns it."""
 
-    # The backend pods of an Ingress are isolated for ingress and no rule admits the pods of
-    # the Ingress's controller (read through its IngressClass): every request is dropped.
-    controller_blocked: float = 0.86
     # The workload's lookups of an ExternalName Service end in "no such name" (the resolver
     # answered): the external host it points to does not exist (any more), so the alias is
     # what must change; above the generic reading of name-resolution errors as a failing
@@ -236,93 +232,6 @@ def _names_service(line: str, svc: ServiceEvidence) -> bool:
     return re.search(rf"(?<![\w.-]){name}(\.{namespace}(\.svc[\w.]*)?)?(?![\w-])", line) is not None
 
 
-def _endpoint(
-    evidence: Evidence, namespace: str, labels: dict[str, str], ips: list[str]
-) -> Endpoint:
-    return Endpoint(
-        namespace=namespace,
-        labels=labels,
-        namespace_labels=evidence.namespace_labels.get(namespace, {}),
-        ips=tuple(ips),
-    )
-
-
-def _ingress_controller_blocked(evidence: Evidence) -> list[Finding]:
-    """An Ingress's controller whose pods the backend pods' NetworkPolicies do not admit:
-    the requests it forwards are dropped (the controller answers 502/504)."""
-    findings: list[Finding] = []
-    for controller in evidence.ingress_controllers:
-        if controller.namespace is None or not controller.labels:
-            continue
-        source = _endpoint(evidence, controller.namespace, controller.labels, controller.ips)
-        for svc in evidence.services:
-            if svc.name not in controller.backends or not svc.selector:
-                continue
-            selected = [
-                p
-                for p in evidence.pods
-                if p.namespace == svc.namespace and _selects(svc.selector, p.labels)
-            ]
-            for pod in selected[:1]:
-                destination = _endpoint(evidence, pod.namespace, pod.labels, pod.ips)
-                verdict = ingress_verdict(
-                    evidence.network_policies, Flow(source=source, destination=destination)
-                )
-                if verdict.allowed:
-                    continue
-                findings.append(_controller_finding(evidence, controller, svc, verdict.blocking))
-                break
-            if findings:
-                return findings
-    return findings
-
-
-def _controller_finding(
-    evidence: Evidence,
-    controller: IngressControllerEvidence,
-    svc: ServiceEvidence,
-    blocking: tuple[str, ...],
-) -> Finding:
-    ref = ObjectRef(kind="NetworkPolicy", namespace=svc.namespace, name=blocking[0])
-    served = item(
-        f"ingress/{svc.namespace}/{controller.ingress}",
-        f"served by {controller.controller} (class {controller.ingress_class}); "
-        f"{prose.count(controller.pods, 'controller pod')} in namespace {controller.namespace}",
-    )
-    isolated = item(
-        f"networkpolicy/{svc.namespace}/{blocking[0]}",
-        f"isolates ingress of the pods of Service {svc.name}; no rule of "
-        f"{', '.join(blocking)} admits pods of namespace {controller.namespace}",
-    )
-    controller_ref = ObjectRef(kind="Ingress", namespace=svc.namespace, name=controller.ingress)
-    return make_finding(
-        "network",
-        Category.NETWORK,
-        CONFIDENCE.controller_blocked,
-        prose.narrative(
-            f"{prose.obj(ref)} blocks the ingress controller's traffic",
-            f"admit namespace {controller.namespace}",
-            aside=f"{prose.obj(controller_ref)} is served from namespace {controller.namespace}",
-            because=[
-                prose.claim(
-                    f"{prose.obj(controller_ref)} is served by controller pods in namespace "
-                    f"{controller.namespace}",
-                    served,
-                ),
-                prose.claim(
-                    f"No rule of the policies isolating the pods of {svc.name} admits them, so "
-                    "every request the controller forwards is dropped",
-                    isolated,
-                ),
-            ],
-        ),
-        [isolated, served],
-        Action.FIX_NETWORK,
-        ref,
-        {"networkPolicy": blocking[0]},
-    )
-
-
 # Cloud load balancer annotations that move the health check off the traffic port (AWS Load
 # Balancer Controller and in-tree AWS, Azure per-port probes, Alibaba, DigitalOcean):
 # the key's last segment names the health-check port.
@@ -467,7 +376,7 @@ def _not_ready_published(evidence: Evidence) -> list[Finding]:
 
 def check_routing(evidence: Evidence) -> list[Finding]:
     return [
-        *_ingress_controller_blocked(evidence),
+        *ingress_controller_blocked(evidence),
         *_external_name_unresolved(evidence),
         *_ingress_ports_missing(evidence),
         *_one_node_cannot_reach(evidence),
