@@ -100,6 +100,15 @@ def test_two_nodes_off_are_not_one_clock() -> None:
     assert check_measured_clock(ev) == []
 
 
+def test_a_raw_node_exporter_offset_series_counts_past_a_second() -> None:
+    raw = "node_timex_offset_seconds"
+    off = metric(raw + "{}", name=raw, last=-95.0, labels={"node": ISSUER_NODE})
+    [finding] = check_measured_clock(_evidence(offsets=(off,)))
+    assert finding.target == ObjectRef(kind="Node", name=ISSUER_NODE)
+    fine = metric(raw + "{}", name=raw, last=0.85, labels={"node": ISSUER_NODE})
+    assert check_measured_clock(_evidence(offsets=(fine,))) == []
+
+
 def test_the_template_answers_only_past_a_second() -> None:
     [template] = [t for t in CLUSTER_TEMPLATES if t.name == CLOCK_OFFSET]
     assert not template.requires

@@ -27,7 +27,14 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.node_metrics import metric_node
-from kubetriage.analyzers.support import grep_logs, grep_tls_failures, item, logs_of, pod_source
+from kubetriage.analyzers.support import (
+    grep_logs,
+    grep_tls_failures,
+    item,
+    logs_of,
+    metrics_named,
+    pod_source,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -146,6 +153,9 @@ def check_node_clock(evidence: Evidence) -> list[Finding]:
 
 
 CLOCK_OFFSET: Final = "node_clock_offset_seconds"
+RAW_OFFSET: Final = "node_timex_offset_seconds"
+# A clock off by more than this breaks credentials checked without leeway (PyJWT's default).
+OFF_SECONDS: Final = 1.0
 _NODE_LABELS: Final = ("node", "nodename", "kubernetes_node", "instance")
 
 
@@ -170,8 +180,10 @@ def _offset_node(labels: dict[str, str], evidence: Evidence, hosts: set[str]) ->
 def _offsets(evidence: Evidence, hosts: set[str]) -> dict[str, float]:
     """Node name -> seconds its clock is off, for the nodes the offset template answered."""
     found: dict[str, float] = {}
-    for m in evidence.metrics:
-        if m.name != CLOCK_OFFSET or m.last is None:
+    # The template's answers, or node_exporter's raw offset series where a metrics source
+    # hands those over (the template's threshold applied here too).
+    for m in metrics_named(evidence, CLOCK_OFFSET, RAW_OFFSET):
+        if m.last is None or abs(m.last) <= OFF_SECONDS:
             continue
         name = _offset_node(m.labels, evidence, hosts)
         if name is not None:
