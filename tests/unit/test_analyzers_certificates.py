@@ -25,7 +25,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import analyze, crash_looping, evidence, log, pod, top
+from tests.support.evidence import analyze, container, crash_looping, evidence, log, pod, top
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CERT = ObjectRef(kind="Certificate", namespace="web", name="www")
@@ -271,3 +271,46 @@ def test_a_pods_certificate_secret_is_known_by_its_name_its_mount_path_or_its_en
     assert holder("/var/run/server-certs/", {}) == "ledger-keys"
     assert holder("/var/run/keys", {"TLS_CERT_FILE": "/var/run/keys/server.crt"}) == "ledger-keys"
     assert holder("/var/run/keys", {"LOG_LEVEL": "info"}) is None
+
+
+def _caller_with_own_tls(line: str) -> Any:
+    """A caller that mounts its own mesh certificate and logs ``line`` (no host named) while
+    calling a dependency whose pods mount one TLS Secret."""
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="rates", namespace="pricing", selector={"app": "rates"}),
+        named_by=["pod checkout-1 env RATES_ADDR"],
+        pods=2,
+        mounted_secrets=["rates-grpc-tls"],
+    )
+    caller = container(
+        "app",
+        config_mounts=[ConfigMount(path="/etc/checkout/mtls", kind="Secret", name="checkout-mtls")],
+    )
+    return evidence(
+        pods=[pod("checkout-1", caller, namespace="checkout")],
+        dependencies=[dependency],
+        logs=[log("checkout-1", "app", line, namespace="checkout")],
+    )
+
+
+def test_a_peer_certificate_the_workload_failed_to_verify_is_the_dependencys_not_its_own() -> None:
+    """The workload says it verified the certificate its peer presented (Go's client, OpenSSL,
+    Java's PKIX): the one TLS dependency's Secret is renewed, not the workload's own mesh
+    certificate; a line that does not say who verified keeps the workload's own."""
+    for line in (
+        "rpc error: code = Unavailable desc = connection error: transport: authentication "
+        "handshake failed: tls: failed to verify certificate: x509: certificate has expired "
+        "or is not yet valid",
+        "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+        "failed: certificate has expired",
+        "javax.net.ssl.SSLHandshakeException: PKIX path validation failed: "
+        "java.security.cert.CertPathValidatorException: validity check failed",
+    ):
+        _renews(
+            _caller_with_own_tls(line),
+            ObjectRef(kind="Secret", namespace="pricing", name="rates-grpc-tls"),
+        )
+    _renews(
+        _caller_with_own_tls("handshake error: x509: certificate has expired or is not yet valid"),
+        ObjectRef(kind="Secret", namespace="checkout", name="checkout-mtls"),
+    )

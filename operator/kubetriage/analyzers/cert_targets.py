@@ -31,6 +31,14 @@ TLS_NAME = re.compile(
 )
 # Files a TLS client or server is configured with.
 _KEY_MATERIAL = re.compile(r"(?i)\.(crt|pem|key|cer|p12|pfx|jks)$")
+# A line where the workload itself verified the certificate its peer presented and found it
+# bad (Go's client "failed to verify certificate", OpenSSL's "certificate verify failed",
+# Java's PKIX path checks): the certificate that failed is the server's, not one the
+# workload holds. Go's server side says "failed to verify client certificate": not a server.
+_VERIFIED_PEER = re.compile(
+    r"(?i)(?<!client )(?:failed to verify certificate|certificate verify failed"
+    r"|PKIX path (?:building|validation) failed)"
+)
 
 
 def certificate_target(
@@ -64,10 +72,15 @@ def certificate_target(
                 Action.RENEW_CERTIFICATE,
             )
     if not presenting:
-        # No called Service is named: the failing TLS is most likely the workload's own.
+        # No called Service is named: the failing TLS is most likely the workload's own,
+        # unless the workload says it verified its peer's certificate, which then is the one
+        # TLS dependency's.
+        served = _only_tls_dependency_secret(evidence)
+        if served is not None and any(_VERIFIED_PEER.search(line) for line in lines):
+            return served, Action.RENEW_CERTIFICATE
         if (own := own_tls_secret(evidence)) is not None:
             return own, Action.RENEW_CERTIFICATE
-        if (served := _only_tls_dependency_secret(evidence)) is not None:
+        if served is not None:
             return served, Action.RENEW_CERTIFICATE
     for svc in presenting:
         return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE

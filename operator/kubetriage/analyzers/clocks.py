@@ -9,6 +9,12 @@ identity provider, a key rotation or a certificate.
 ``tls_clients.check_clock_skew`` reads the clock from Go's x509 message itself; this rule
 needs no clock in the line, so it asks for the contrast between nodes instead.
 
+The measured-clock rule asks the nodes themselves: the same refusals, with one node whose
+clock node_exporter reports off by more than a second (``node_clock_offset_seconds``), where
+the incident's refusing pods or the pods of a dependency it calls (the token's issuer, the
+signer) run. The refusing verifiers may then sit on every node: a token is "used before
+issued" everywhere when the issuer's clock runs ahead.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -20,7 +26,15 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_logs, grep_tls_failures, item, logs_of, pod_source
+from kubetriage.analyzers.node_metrics import metric_node
+from kubetriage.analyzers.support import (
+    grep_logs,
+    grep_tls_failures,
+    item,
+    logs_of,
+    metrics_named,
+    pod_source,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -36,6 +50,10 @@ class _Confidence:
     # workload on another node was read and refuses nothing: the node's clock is the
     # difference (below the x509 rule's 0.9, which reads the wrong clock in the line itself).
     one_node_refuses: float = 0.86
+    # The refusals, and the only node whose measured clock is off hosts a refusing pod or a
+    # pod of a dependency the workload calls (a measurement, not an inference; below the
+    # contrast rule, which sees the refusal split by node).
+    measured_clock_off: float = 0.84
 
 
 CONFIDENCE: Final = _Confidence()
@@ -134,6 +152,102 @@ def check_node_clock(evidence: Evidence) -> list[Finding]:
     ]
 
 
+CLOCK_OFFSET: Final = "node_clock_offset_seconds"
+RAW_OFFSET: Final = "node_timex_offset_seconds"
+# A clock off by more than this breaks credentials checked without leeway (PyJWT's default).
+OFF_SECONDS: Final = 1.0
+_NODE_LABELS: Final = ("node", "nodename", "kubernetes_node", "instance")
+
+
+def _offset_node(labels: dict[str, str], evidence: Evidence, hosts: set[str]) -> str | None:
+    """The node a clock-offset series is about: one of the evidence's nodes by its labels,
+    else a node that runs a dependency's pod named by a node label (or the instance's host,
+    short host names compared when only one fits)."""
+    node = metric_node(labels, evidence.nodes)
+    if node is not None:
+        return node.name
+    for key in _NODE_LABELS:
+        value = labels.get(key, "")
+        host = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+        if host in hosts:
+            return host
+        short = [h for h in hosts if h.split(".", 1)[0] == host.split(".", 1)[0]]
+        if host and len(short) == 1:
+            return short[0]
+    return None
+
+
+def _offsets(evidence: Evidence, hosts: set[str]) -> dict[str, float]:
+    """Node name -> seconds its clock is off, for the nodes the offset template answered."""
+    found: dict[str, float] = {}
+    # The template's answers, or node_exporter's raw offset series where a metrics source
+    # hands those over (the template's threshold applied here too).
+    for m in metrics_named(evidence, CLOCK_OFFSET, RAW_OFFSET):
+        if m.last is None or abs(m.last) <= OFF_SECONDS:
+            continue
+        name = _offset_node(m.labels, evidence, hosts)
+        if name is not None:
+            found[name] = max(found.get(name, 0.0), abs(m.last))
+    return found
+
+
+def check_measured_clock(evidence: Evidence) -> list[Finding]:
+    refusing = _refusing_pods(evidence)
+    if not refusing:
+        return []
+    # Where the verifiers (the incident's refusing pods) and the signers (the pods of the
+    # dependencies it calls) run.
+    verifier_nodes = {pod.node for pod, _, _ in refusing.values() if pod.node}
+    signer_nodes: dict[str, ObjectRef] = {}
+    for dep in evidence.dependencies:
+        callee = dep.workload or dep.ref
+        for node in dep.pod_nodes.values():
+            if callee is not None:
+                signer_nodes.setdefault(node, callee)
+    off = _offsets(evidence, verifier_nodes | set(signer_nodes))
+    if len(off) != 1:
+        return []
+    node_name, seconds = next(iter(off.items()))
+    if node_name not in verifier_nodes and node_name not in signer_nodes:
+        return []
+    _, source, line = next(iter(refusing.values()))
+    ref = ObjectRef(kind="Node", name=node_name)
+    refusal = item(source, line)
+    offset = item("metrics", f"{CLOCK_OFFSET} on {node_name}: {prose.number(seconds)}s")
+    runs = (
+        "the refusing pods run there"
+        if node_name in verifier_nodes
+        else f"{prose.obj(signer_nodes[node_name])}, which the workload calls, has a pod there"
+    )
+    return [
+        make_finding(
+            "node-clock-measured",
+            Category.NODE_FAILURE,
+            CONFIDENCE.measured_clock_off,
+            prose.narrative(
+                f"The clock of {prose.obj(ref)} is off by {prose.number(seconds)}s",
+                "drain it and fix its time sync",
+                because=[
+                    prose.claim(
+                        "The workload refuses credentials as not yet valid or too skewed in "
+                        "time, which only a wrong clock explains",
+                        refusal,
+                    ),
+                    prose.claim(
+                        f"{prose.obj(ref)} is the only node whose clock is off, and {runs}",
+                        offset,
+                    ),
+                ],
+            ),
+            [refusal, offset],
+            Action.DRAIN_NODE,
+            ref,
+            {"node": node_name},
+        )
+    ]
+
+
 CLOCK_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("node-clock", (Category.NODE_FAILURE,), check_node_clock),
+    Analyzer("node-clock-measured", (Category.NODE_FAILURE,), check_measured_clock),
 )

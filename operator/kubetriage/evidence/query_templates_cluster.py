@@ -191,6 +191,19 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "max by (instance) (node_filefd_allocated / node_filefd_maximum) > 0.9",
         "share of the node's file descriptors in use, for nodes over 90%",
     ),
+    # How far each node's clock is off, cluster-wide, for the nodes off by more than a
+    # second: node_exporter's kernel offset (adjtimex) or the node's own time against the
+    # scrape's. Credentials judged by time (tokens, signed requests, certificates just
+    # issued) break on a node whose clock is off, wherever the refusal is logged.
+    QueryTemplate(
+        "node_clock_offset_seconds",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        "max by (instance, node, nodename) (abs(node_timex_offset_seconds)) > 1"
+        " or max by (instance, node, nodename)"
+        " (abs(node_time_seconds - timestamp(node_time_seconds))) > 1",
+        "seconds the node's clock is off, for nodes off by more than a second",
+    ),
     # --- probes and certificates ------------------------------------------------------
     QueryTemplate(
         "probe_success",
