@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
-from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.siblings import SIBLING_RULES
+from kubetriage.analyzers.base import Analyzer
+from kubetriage.analyzers.spoken_for import WORKLOAD_RULE_CATEGORIES, findings_about, spoken_for
 from kubetriage.analyzers.support import item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -38,23 +38,6 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 NAME: Final = "disruption-budget"
-
-
-def _view(evidence: Evidence, budget: DisruptionBudgetEvidence) -> Evidence | None:
-    """The evidence as the rules would see it with the budget's workload as the incident's:
-    its pods and events, the alerts; nothing read around the held node."""
-    if budget.workload is None:
-        return None
-    return Evidence(
-        collected_at=evidence.collected_at,
-        title=evidence.title,
-        alerts=evidence.alerts,
-        target=budget.workload.ref,
-        workload=budget.workload,
-        pods=budget.pods,
-        events=budget.events,
-        namespace_labels=evidence.namespace_labels,
-    )
 
 
 def budget_fact(budget: DisruptionBudgetEvidence) -> EvidenceItem:
@@ -83,25 +66,18 @@ def _held_fact(budget: DisruptionBudgetEvidence) -> EvidenceItem:
 def _spoken_for(finding: Finding, budget: DisruptionBudgetEvidence) -> Finding:
     """The rule's finding about the budget's workload, with why it holds the drain."""
     status, held = budget_fact(budget), _held_fact(budget)
-    narrative = finding.narrative or prose.narrative(finding.summary)
-    because = [
-        prose.claim(
-            f"{prose.obj(budget.ref)} allows no eviction, so the drain waits: it covers a pod "
-            "on the cordoned node and its workload has no healthy replica to spare",
-            held,
-            status,
-        ),
-        *narrative.because[:3],
-    ]
-    return make_finding(
+    why = prose.claim(
+        f"{prose.obj(budget.ref)} allows no eviction, so the drain waits: it covers a pod "
+        "on the cordoned node and its workload has no healthy replica to spare",
+        held,
+        status,
+    )
+    return spoken_for(
+        finding,
         NAME,
-        finding.category,
         min(finding.confidence * CONFIDENCE.share, CONFIDENCE.ceiling),
-        narrative.model_copy(update={"because": because}),
-        [held, status, *finding.evidence],
-        finding.action,
-        finding.target,
-        finding.params,
+        why,
+        [held, status],
     )
 
 
@@ -111,22 +87,22 @@ def check_disruption_budgets(evidence: Evidence) -> list[Finding]:
     own = evidence.workload.ref if evidence.workload is not None else None
     findings: list[Finding] = []
     for budget in evidence.disruption_budgets:
-        view = _view(evidence, budget)
-        if view is None or budget.workload is None or budget.disruptions_allowed != 0:
+        workload = budget.workload
+        if workload is None or budget.disruptions_allowed != 0:
             continue
-        ref = budget.workload.ref
-        if own is not None and ref.same_object(own):
+        if own is not None and workload.ref.same_object(own):
             continue
-        for rule in SIBLING_RULES:
-            spoken = [f for f in rule.run(view) if f.target.same_object(ref)]
-            findings += [_spoken_for(f, budget) for f in spoken]
+        findings += [
+            _spoken_for(f, budget)
+            for f in findings_about(evidence, workload, budget.pods, budget.events)
+        ]
     return findings
 
 
 DISRUPTION_BUDGET_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer(
         NAME,
-        tuple(dict.fromkeys(c for r in SIBLING_RULES for c in r.categories)),
+        WORKLOAD_RULE_CATEGORIES,
         check_disruption_budgets,
     ),
 )

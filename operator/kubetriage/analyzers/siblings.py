@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
-from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
-from kubetriage.analyzers.crashes import CRASH_ANALYZERS
-from kubetriage.analyzers.images import IMAGE_ANALYZERS
-from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.analyzers.spoken_for import WORKLOAD_RULE_CATEGORIES, findings_about, spoken_for
 from kubetriage.analyzers.support import item, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -42,14 +38,6 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 NAME: Final = "sibling-component"
-# The rules that read a workload's own pods and events, which speak for a sibling.
-SIBLING_RULES: Final[tuple[Analyzer, ...]] = (
-    *OOM_ANALYZERS,
-    *CRASH_ANALYZERS,
-    *CONFIG_MISSING_ANALYZERS,
-    *IMAGE_ANALYZERS,
-    *SCHEDULING_ANALYZERS,
-)
 
 
 def _healthy(evidence: Evidence) -> bool:
@@ -58,21 +46,6 @@ def _healthy(evidence: Evidence) -> bool:
     if workload is None or not evidence.pods or any(pod_failing(p) for p in evidence.pods):
         return False
     return workload.desired_replicas is None or workload.ready_replicas >= workload.desired_replicas
-
-
-def _view(evidence: Evidence, sibling: SiblingEvidence) -> Evidence:
-    """The evidence as the rules would see it with the sibling as the incident's workload:
-    its pods and events, the alerts; nothing read around the alerted workload."""
-    return Evidence(
-        collected_at=evidence.collected_at,
-        title=evidence.title,
-        alerts=evidence.alerts,
-        target=sibling.workload.ref,
-        workload=sibling.workload,
-        pods=sibling.pods,
-        events=sibling.events,
-        namespace_labels=evidence.namespace_labels,
-    )
 
 
 def _spoken_for(finding: Finding, evidence: Evidence, sibling: SiblingEvidence) -> Finding:
@@ -94,25 +67,18 @@ def _spoken_for(finding: Finding, evidence: Evidence, sibling: SiblingEvidence) 
         f"{own.ready_replicas}/{own.desired_replicas} ready, "
         f"{prose.count(len(evidence.pods), 'pod')} serving",
     )
-    narrative = finding.narrative or prose.narrative(finding.summary)
-    because = [
-        prose.claim(
-            f"{prose.obj(own.ref)} is healthy; {prose.obj(sibling.workload.ref)} is another "
-            f"component of the same application ({shared}) and is short of ready replicas",
-            serving,
-            ties,
-        ),
-        *narrative.because[:3],
-    ]
-    return make_finding(
+    why = prose.claim(
+        f"{prose.obj(own.ref)} is healthy; {prose.obj(sibling.workload.ref)} is another "
+        f"component of the same application ({shared}) and is short of ready replicas",
+        serving,
+        ties,
+    )
+    return spoken_for(
+        finding,
         NAME,
-        finding.category,
         min(finding.confidence * CONFIDENCE.share, CONFIDENCE.ceiling),
-        narrative.model_copy(update={"because": because}),
-        [serving, ties, *finding.evidence],
-        finding.action,
-        finding.target,
-        finding.params,
+        why,
+        [serving, ties],
     )
 
 
@@ -123,13 +89,10 @@ def check_siblings(evidence: Evidence) -> list[Finding]:
         return []
     findings: list[Finding] = []
     for sibling in evidence.siblings:
-        view = _view(evidence, sibling)
-        for rule in SIBLING_RULES:
-            findings += [
-                _spoken_for(f, evidence, sibling)
-                for f in rule.run(view)
-                if f.target.same_object(sibling.workload.ref)
-            ]
+        findings += [
+            _spoken_for(f, evidence, sibling)
+            for f in findings_about(evidence, sibling.workload, sibling.pods, sibling.events)
+        ]
     return findings
 
 
@@ -143,7 +106,5 @@ def defer_to_own(evidence: Evidence, findings: list[Finding]) -> list[Finding]:
 
 
 SIBLING_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer(
-        NAME, tuple(dict.fromkeys(c for r in SIBLING_RULES for c in r.categories)), check_siblings
-    ),
+    Analyzer(NAME, WORKLOAD_RULE_CATEGORIES, check_siblings),
 )
