@@ -60,6 +60,15 @@ def count(number: int, noun: str, plural: str | None = None) -> str:
     return f"{number} {word}"
 
 
+def ready_endpoints(ready: int | None, not_ready: int = 0) -> str:
+    """A Service's endpoint count: ``2 ready endpoints``, ``0 ready endpoints, 1 not ready``,
+    or, when neither its Endpoints nor its EndpointSlices were read, that it is unknown."""
+    if ready is None:
+        return "its endpoints were not read"
+    text = count(ready, "ready endpoint")
+    return f"{text}, {not_ready} not ready" if not_ready else text
+
+
 def be(number: int) -> str:
     """The verb that agrees with a count: ``1 endpoint is``, ``2 endpoints are``."""
     return "is" if number == 1 else "are"

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from kubetriage.analyzers.calls import service_fact
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
@@ -518,3 +519,11 @@ def test_a_namespace_wide_callee_is_own_when_its_pods_log_the_failing_calls() ->
 def test_a_grpc_status_other_than_unavailable_is_no_failing_call() -> None:
     ev = _namespace_wide("Error: 5 NOT_FOUND: product not found")
     assert not by_category(analyze(ev), Category.DEPENDENCY_FAILURE)
+
+
+def test_a_service_fact_never_prints_an_unknown_endpoint_count_as_none() -> None:
+    unknown = service_fact(make.service("pricing", "pricing"))
+    assert "None" not in unknown.fact
+    assert "endpoints were not read" in unknown.fact
+    known = service_fact(make.service("pricing", "pricing", ready=0, not_ready_endpoints=1))
+    assert "0 ready endpoints, 1 not ready" in known.fact

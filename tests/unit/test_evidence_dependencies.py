@@ -650,3 +650,44 @@ def test_a_service_without_a_selector_and_no_endpoints_is_backed_by_nothing() ->
     [dep] = ev.dependencies
     assert dep.workload is None
     assert dep.pods == 0
+
+
+def _endpoint_slice(service: str, namespace: str, *ready: bool | None) -> dict[str, Any]:
+    """An EndpointSlice of ``namespace/service``, one endpoint per ``ready`` condition (None:
+    the condition is absent, which the API defines as ready)."""
+    endpoints = [
+        {"addresses": [f"10.0.0.{i}"], "conditions": {} if r is None else {"ready": r}}
+        for i, r in enumerate(ready, start=1)
+    ]
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "addressType": "IPv4",
+        "metadata": {
+            "name": f"{service}-abc12",
+            "namespace": namespace,
+            "labels": {"kubernetes.io/service-name": service},
+        },
+        "endpoints": endpoints,
+    }
+
+
+def test_a_dependency_without_an_endpoints_object_counts_its_endpoint_slices() -> None:
+    """A Service with EndpointSlices but no Endpoints mirror: its ready count comes from the
+    slices (a missing ready condition counts as ready), not an unknown count."""
+    objects = [
+        *_web_calling_db(),
+        _pod("db", "data"),
+        _endpoint_slice("db", "data", False, True, None),
+        _endpoint_slice("other", "data", True),
+    ]
+    [dep] = built(objects, WEB).dependencies
+    assert dep.service is not None
+    assert (dep.service.ready_endpoints, dep.service.not_ready_endpoints) == (2, 1)
+
+
+def test_a_dependency_with_neither_endpoints_nor_slices_has_an_unknown_count() -> None:
+    [dep] = built([*_web_calling_db(), _pod("db", "data")], WEB).dependencies
+    assert dep.service is not None
+    assert dep.service.ready_endpoints is None
+    assert prose.ready_endpoints(dep.service.ready_endpoints) == "its endpoints were not read"

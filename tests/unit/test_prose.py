@@ -61,6 +61,13 @@ def test_counts_agree_with_their_noun() -> None:
     assert prose.count(2, "policy", "policies") == "2 policies"
 
 
+def test_a_services_endpoint_count_is_said_or_said_to_be_unknown() -> None:
+    assert prose.ready_endpoints(1) == "1 ready endpoint"
+    assert prose.ready_endpoints(0, 2) == "0 ready endpoints, 2 not ready"
+    assert prose.ready_endpoints(None, 0) == "its endpoints were not read"
+    assert "None" not in prose.ready_endpoints(None)
+
+
 def test_durations_use_the_two_largest_units() -> None:
     assert prose.duration(45) == "45s"
     assert prose.duration(12 * 60 + 5) == "12m"

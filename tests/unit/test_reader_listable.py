@@ -20,3 +20,12 @@ def test_controller_revisions_are_listed_though_not_read_by_name() -> None:
         assert not reader.readable("ControllerRevision")
         assert reader.listable("Pod")
         assert not reader.listable("NoSuchKind")
+
+
+def test_endpoint_slices_are_listed_so_a_service_without_endpoints_has_a_count() -> None:
+    """A followed Service with no Endpoints object: the dependency walk lists its
+    EndpointSlices (by ``kubernetes.io/service-name``), as the offline builder counts them."""
+    with client.ApiClient() as api:
+        reader = KubeReader(api, limits=EvidenceLimits(), request_timeout=1.0)
+        assert reader.listable("EndpointSlice")
+        assert not reader.readable("EndpointSlice")

@@ -29,6 +29,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [get, list, watch]
+# EndpointSlices: a Service's endpoints when no Endpoints object mirrors them.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
 # PodDisruptionBudgets: which budget holds a cordoned node's drain, and why it has no room.
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]

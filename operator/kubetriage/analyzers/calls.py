@@ -137,8 +137,8 @@ def service_fact(svc: ServiceEvidence) -> EvidenceItem:
     selects = prose.selector(svc.selector, empty="none (its Endpoints are written for it)")
     return item(
         f"service/{svc.namespace}/{svc.name}",
-        f"selector {selects}, ready endpoints {svc.ready_endpoints}, "
-        f"not ready {svc.not_ready_endpoints}",
+        f"selector {selects}, "
+        f"{prose.ready_endpoints(svc.ready_endpoints, svc.not_ready_endpoints)}",
     )
 
 

@@ -399,7 +399,7 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         if not caller_fails_on(evidence, dependency):
             continue  # the caller shows no failing call: its trouble is its own
         target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-        facts = [item(_source(target), f"{service.ready_endpoints} ready endpoints")]
+        facts = [item(_source(target), prose.ready_endpoints(service.ready_endpoints))]
         facts += [
             item(_source(target), f"pod {prose.pod_trouble(p)}")
             for p in dependency.failing_pods[:3]

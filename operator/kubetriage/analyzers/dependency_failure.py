@@ -406,7 +406,7 @@ def _service_claim(svc: ServiceEvidence) -> str:
         return f"{ref} lives in a namespace that was not collected, so its side is not visible"
     if svc.ready_endpoints is None:
         return f"{ref} selects its pods, but its endpoints were not read"
-    return f"{ref} has {prose.count(svc.ready_endpoints, 'ready endpoint')}"
+    return f"{ref} has {prose.ready_endpoints(svc.ready_endpoints)}"
 
 
 def _workload_healthy(evidence: Evidence) -> bool:

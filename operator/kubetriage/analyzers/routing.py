@@ -341,7 +341,7 @@ def _not_ready_published(evidence: Evidence) -> list[Finding]:
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         flag = item(
             f"service/{svc.namespace}/{svc.name}",
-            f"publishNotReadyAddresses: true; {svc.ready_endpoints} endpoints listed ready",
+            f"publishNotReadyAddresses: true; {prose.ready_endpoints(svc.ready_endpoints)}",
         )
         pod = item(f"pod/{unready[0].namespace}/{unready[0].name}", "Running, not ready")
         findings.append(

@@ -272,7 +272,7 @@ def _unreachable_finding(
             facts.append(
                 item(
                     f"service/{service.namespace}/{service.name}",
-                    f"{svc.ready_endpoints} ready endpoint(s)",
+                    prose.ready_endpoints(svc.ready_endpoints),
                 )
             )
     elif dependency is not None:

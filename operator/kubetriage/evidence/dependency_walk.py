@@ -245,6 +245,16 @@ class DependencyWalk:
             endpoints = run.objects.get(("Endpoints", namespace, _name(obj)))
             if endpoints is None:
                 endpoints = await self._reader.read(run, "Endpoints", namespace, _name(obj))
+            if endpoints is None and self._reader.listable("EndpointSlice"):
+                # No Endpoints mirror (over 1000 endpoints, or a cluster that stopped
+                # mirroring): the Service's EndpointSlices hold its ready endpoints.
+                await self._reader.add_listed(
+                    run,
+                    "EndpointSlice",
+                    namespace,
+                    what=f"list EndpointSlices of dependency {what}",
+                    label_selector=f"kubernetes.io/service-name={_name(obj)}",
+                )
         if selector is not None:
             pods, replica_sets = await asyncio.gather(
                 *(

@@ -36,6 +36,7 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
     admission = client.AdmissionregistrationV1Api(api_client)
     registration = client.ApiregistrationV1Api(api_client)
     policy = client.PolicyV1Api(api_client)
+    discovery = client.DiscoveryV1Api(api_client)
     return {
         "Pod": Kind(
             "v1",
@@ -51,6 +52,11 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             core.list_service_for_all_namespaces,
         ),
         "Endpoints": Kind("v1", core.read_namespaced_endpoints, core.list_namespaced_endpoints),
+        # A Service's endpoints when no Endpoints object mirrors them (listed by the
+        # kubernetes.io/service-name label).
+        "EndpointSlice": Kind(
+            "discovery.k8s.io/v1", listing=discovery.list_namespaced_endpoint_slice
+        ),
         "PersistentVolumeClaim": Kind(
             "v1",
             core.read_namespaced_persistent_volume_claim,

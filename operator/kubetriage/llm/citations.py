@@ -4,7 +4,8 @@ Pure. ``kubetriage.llm.prompt`` starts each item of the evidence with its id (``
 second pod, ``[V1]`` the first event, ``[M3]`` the third metric, ``[D1L2]`` the second log tail
 of the first dependency, ``[D1H1]`` its first HPA, ``[Z1]`` an autoscaler's scaler, ``[R1]``
 what writes a missing Secret, ``[B1]`` another component of the application, ``[U1]`` the
-controller an overdue Certificate or unresolved host waits on...); the model's answer lists
+controller an overdue Certificate or unresolved host waits on, ``[Y1]`` a
+PodDisruptionBudget that holds a drain...); the model's answer lists
 the ids its category rests on (``evidence_ids``);
 ``kubetriage.preconditions`` holds an answer citing an id the evidence does not have as an
 unconfirmed hypothesis. An id is the item's position in its ``Evidence`` list, so it does
@@ -39,6 +40,7 @@ SCALER = "Z"
 SECRET_WRITER = "R"
 SIBLING = "B"
 RECONCILER = "U"
+DISRUPTION_BUDGET = "Y"
 
 
 def tag(prefix: str, index: int) -> str:
@@ -92,6 +94,7 @@ def evidence_ids(evidence: Evidence) -> frozenset[str]:
         (SECRET_WRITER, evidence.secret_writers),
         (SIBLING, evidence.siblings),
         (RECONCILER, evidence.reconcilers),
+        (DISRUPTION_BUDGET, evidence.disruption_budgets),
     ):
         ids |= _tags(prefix, items)
     for index, dependency in enumerate(evidence.dependencies):

@@ -1,7 +1,8 @@
 """The prompt's sections about what surrounds the workload: nodes, claims, Services,
 NetworkPolicies, autoscalers, quotas, ConfigMaps and other objects; the metrics; the change
 timeline; what stands behind each dependency (its autoscalers too); the other components
-of the application that are degraded; the event-driven autoscalers' scalers and who writes
+of the application that are degraded; the PodDisruptionBudgets that hold a drain; the
+event-driven autoscalers' scalers and who writes
 the Secrets the pods cannot get. Each item carries its citation id. Pure.
 """
 
@@ -20,7 +21,12 @@ from kubetriage.llm.section_text import (
     when,
 )
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PVCEvidence
+from kubetriage.models.object_evidence import (
+    AutoscalerEvidence,
+    EventEvidence,
+    PodEvidence,
+    PVCEvidence,
+)
 
 # Of each sibling: its first pods and warning events shown.
 _MAX_SIBLING_PODS = 3
@@ -214,23 +220,84 @@ def sibling_lines(evidence: Evidence) -> list[str]:
                 MAX_LINE_CHARS,
             )
         )
-        for pod in sibling.pods[:_MAX_SIBLING_PODS]:
-            states = [
-                f"{c.name} {state_text(c.state)} restarts={c.restart_count}"
-                for c in pod.containers
-                if c.ready is not True
-            ]
-            reason = f" ({pod.reason})" if pod.reason else ""
+        lines += _pods_and_warnings(sibling.pods, sibling.events)
+    return lines
+
+
+def _pods_and_warnings(pods: list[PodEvidence], events: list[EventEvidence]) -> list[str]:
+    """A neighbour workload's first pods, with their containers that are not ready, and its
+    first warning events, as indented lines under its cited line."""
+    lines: list[str] = []
+    for pod in pods[:_MAX_SIBLING_PODS]:
+        states = [
+            f"{c.name} {state_text(c.state)} restarts={c.restart_count}"
+            for c in pod.containers
+            if c.ready is not True
+        ]
+        reason = f" ({pod.reason})" if pod.reason else ""
+        lines.append(
+            clip(
+                f"  pod {pod.name} phase={pod.phase}{reason} " + "; ".join(states),
+                MAX_LINE_CHARS,
+            )
+        )
+    lines += [
+        clip(f"  warning {e.reason} x{e.count}: {e.message}", MAX_LINE_CHARS)
+        for e in [e for e in events if e.type == "Warning"][:_MAX_SIBLING_EVENTS]
+    ]
+    return lines
+
+
+def disruption_budget_lines(evidence: Evidence) -> list[str]:
+    """The PodDisruptionBudgets that refuse to let a draining node go: their bounds and
+    status, the pods they hold on which nodes, the refusals, and the workload behind them
+    (a budget with no room is usually a workload with a replica down)."""
+    lines: list[str] = []
+    for index, budget in enumerate(evidence.disruption_budgets):
+        bounds = [
+            f"{name}={value}"
+            for name, value in (
+                ("minAvailable", budget.min_available),
+                ("maxUnavailable", budget.max_unavailable),
+                ("disruptionsAllowed", budget.disruptions_allowed),
+                ("currentHealthy", budget.current_healthy),
+                ("desiredHealthy", budget.desired_healthy),
+                ("expectedPods", budget.expected_pods),
+            )
+            if value is not None
+        ]
+        lines.append(
+            clip(
+                ids.cite(
+                    ids.DISRUPTION_BUDGET,
+                    index,
+                    f"{budget.ref.display()} selector[{pairs(budget.selector, 200)}] "
+                    + " ".join(bounds),
+                ),
+                MAX_LINE_CHARS,
+            )
+        )
+        if budget.held_pods:
             lines.append(
                 clip(
-                    f"  pod {pod.name} phase={pod.phase}{reason} " + "; ".join(states),
+                    f"  holds pods [{', '.join(budget.held_pods[:5])}]"
+                    f" on draining nodes [{', '.join(budget.nodes[:3])}]",
                     MAX_LINE_CHARS,
                 )
             )
-        lines += [
-            clip(f"  warning {e.reason} x{e.count}: {e.message}", MAX_LINE_CHARS)
-            for e in [e for e in sibling.events if e.type == "Warning"][:_MAX_SIBLING_EVENTS]
-        ]
+        lines += [clip(f"  refused {r}", MAX_LINE_CHARS) for r in budget.refusals[:2]]
+        if budget.workload is not None:
+            workload = budget.workload
+            conditions = conditions_text(workload.conditions, only_bad=True)
+            lines.append(
+                clip(
+                    f"  workload {workload.ref.display()} "
+                    f"ready={workload.ready_replicas}/{workload.desired_replicas}"
+                    + (f" {conditions}" if conditions else ""),
+                    MAX_LINE_CHARS,
+                )
+            )
+        lines += _pods_and_warnings(budget.pods, budget.events)
     return lines
 
 

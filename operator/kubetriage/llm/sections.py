@@ -13,6 +13,7 @@ from kubetriage.llm import citations as ids
 from kubetriage.llm.neighbour_sections import (
     change_lines,
     dependency_lines,
+    disruption_budget_lines,
     metric_lines,
     reconciler_lines,
     related_lines,
@@ -273,6 +274,12 @@ def render_evidence(evidence: Evidence, detail: Detail) -> Rendered:
         (
             "Controllers an overdue Certificate or unresolved host waits on",
             reconciler_lines(evidence),
+        )
+    )
+    sections.append(
+        (
+            "PodDisruptionBudgets that refuse to let a draining node go",
+            disruption_budget_lines(evidence),
         )
     )
     sections.append(("Metrics (last hour)", metric_lines(evidence)))
