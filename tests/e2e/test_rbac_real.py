@@ -93,7 +93,6 @@ KNOWN_DENIED = {
 # Granted but not exercised by these flows: (group, resource) never touched, and
 # (group, resource, verb) writes never made, each with why the chart keeps it.
 UNEXERCISED_READS = {
-    ("apps", "statefulsets"): "read when the target is a StatefulSet",
     ("apps", "daemonsets"): "read when the target is a DaemonSet",
     ("apps", "controllerrevisions"): "revision history of StatefulSets/DaemonSets",
     ("batch", "jobs"): "read when the target is a Job",
@@ -101,6 +100,9 @@ UNEXERCISED_READS = {
     ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
     ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",
     ("networking.k8s.io", "ingressclasses"): "which controller serves an Ingress of the target",
+    ("discovery.k8s.io", "endpointslices"): (
+        "read when a Service the incident depends on has no Endpoints object"
+    ),
     ("policy", "poddisruptionbudgets"): (
         "read when the incident's pods sit on a cordoned node or an eviction is refused"
     ),

@@ -416,6 +416,55 @@ async def test_a_dependency_in_another_namespace_is_followed_with_its_pods_and_e
     assert any(r.namespace == "identity" for r in emulator.emulator.audit)
 
 
+async def test_a_dependency_without_an_endpoints_object_is_counted_from_its_slices(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    """No Endpoints mirror for the callee: its EndpointSlices are listed by the service-name
+    label and give the ready count; an ExternalName Service (a DNS alias) lists none."""
+    case = _case("dependency-auth-outage-fails-readiness", TRAIN)
+    case.cluster = [
+        o
+        for o in case.cluster
+        if (o.get("kind"), (o.get("metadata") or {}).get("name")) != ("Endpoints", "auth-api")
+    ] + [
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "addressType": "IPv4",
+            "metadata": {
+                "name": "auth-api-x1y2z",
+                "namespace": "identity",
+                "labels": {"kubernetes.io/service-name": "auth-api"},
+            },
+            "endpoints": [
+                {"addresses": ["10.0.3.7"], "conditions": {"ready": False}},
+                {"addresses": ["10.0.3.8"], "conditions": {}},
+            ],
+        }
+    ]
+    _load(emulator, case)
+    emulator.emulator.clear_audit()
+    evidence = await _collect(api, case)
+    [service] = [
+        d.service
+        for d in evidence.dependencies
+        if d.service is not None and d.service.name == "auth-api"
+    ]
+    assert (service.ready_endpoints, service.not_ready_endpoints) == (1, 1)
+    assert [r.namespace for r in emulator.emulator.audit if r.resource == "endpointslices"] == [
+        "identity"
+    ]
+
+    alias = _case("example-external-api-503")
+    _load(emulator, alias)
+    emulator.emulator.clear_audit()
+    evidence = await _collect(api, alias)
+    assert any(
+        d.service is not None and d.service.type == "ExternalName" for d in evidence.dependencies
+    )
+    assert not [r for r in emulator.emulator.audit if r.resource == "endpointslices"]
+
+
 async def test_a_followed_database_is_read_for_its_own_log_tail_and_claims(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

@@ -245,9 +245,14 @@ class DependencyWalk:
             endpoints = run.objects.get(("Endpoints", namespace, _name(obj)))
             if endpoints is None:
                 endpoints = await self._reader.read(run, "Endpoints", namespace, _name(obj))
-            if endpoints is None and self._reader.listable("EndpointSlice"):
+            if (
+                endpoints is None
+                and spec.get("type") != "ExternalName"
+                and self._reader.listable("EndpointSlice")
+            ):
                 # No Endpoints mirror (over 1000 endpoints, or a cluster that stopped
-                # mirroring): the Service's EndpointSlices hold its ready endpoints.
+                # mirroring): the Service's EndpointSlices hold its ready endpoints. An
+                # ExternalName Service is a DNS alias and has neither.
                 await self._reader.add_listed(
                     run,
                     "EndpointSlice",
