@@ -69,6 +69,14 @@ def ready_endpoints(ready: int | None, not_ready: int = 0) -> str:
     return f"{text}, {not_ready} not ready" if not_ready else text
 
 
+def readiness(ready: bool | None) -> str:
+    """A container's readiness as its status reports it: ``ready``, ``not ready``, or, before
+    the kubelet has reported one (a container not yet created), ``readiness unknown``."""
+    if ready is None:
+        return "readiness unknown"
+    return "ready" if ready else "not ready"
+
+
 def be(number: int) -> str:
     """The verb that agrees with a count: ``1 endpoint is``, ``2 endpoints are``."""
     return "is" if number == 1 else "are"

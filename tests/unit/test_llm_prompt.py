@@ -296,6 +296,19 @@ def test_dependencies_reach_the_prompt_with_what_stands_behind_them() -> None:
     assert "failing pod auth-api-1: auth not ready" in body
 
 
+def test_an_endpoint_count_that_was_not_read_is_unknown_not_none() -> None:
+    service = ServiceEvidence(name="auth-api", namespace="identity", ready_endpoints=None)
+    dependency = DependencyEvidence(service=service, named_by=["pod portal-1 env AUTH_URL"])
+    evidence = oom_evidence().model_copy(
+        update={"dependencies": [dependency], "services": [service]}
+    )
+    body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]
+    assert "Service/identity/auth-api endpoints ready=unknown" in body
+    assert "service identity/auth-api type=ClusterIP" in body
+    assert "ready_endpoints=unknown" in body
+    assert "None" not in body
+
+
 def test_every_evidence_item_carries_a_stable_id_the_answer_can_cite() -> None:
     evidence = oom_evidence()
     body = _blocks(_user(render_messages(evidence, [], [])))["evidence"]

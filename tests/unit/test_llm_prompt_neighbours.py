@@ -174,7 +174,7 @@ def test_the_scaler_operators_health_and_the_queues_reach_the_prompt() -> None:
     )
     evidence = oom_evidence().model_copy(update={"scalers": [scaler], "scaler_operator": operator})
     body = _body(evidence)
-    assert "queues[transcode-requests] ready=None run by pods in keda" in body
+    assert "queues[transcode-requests] ready=unknown run by pods in keda" in body
     assert "  operator Deployment/keda/keda-operator ready pods=0/1" in body
     assert "  failing pod keda-operator-1: keda-operator waiting CrashLoopBackOff" in body
     assert '  operator log: no matches for kind "HorizontalPodAutoscaler"' in body

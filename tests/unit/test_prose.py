@@ -68,6 +68,14 @@ def test_a_services_endpoint_count_is_said_or_said_to_be_unknown() -> None:
     assert "None" not in prose.ready_endpoints(None)
 
 
+def test_a_containers_readiness_is_said_or_said_to_be_unknown() -> None:
+    assert [prose.readiness(r) for r in (True, False, None)] == [
+        "ready",
+        "not ready",
+        "readiness unknown",
+    ]
+
+
 def test_durations_use_the_two_largest_units() -> None:
     assert prose.duration(45) == "45s"
     assert prose.duration(12 * 60 + 5) == "12m"

@@ -215,7 +215,8 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             probe_kind = sorted(kinds)[0]
         state_fact = item(
             pod_source(pod),
-            f"container {container.name}: {container.state.state}, ready={container.ready},"
+            f"container {container.name}: {container.state.state},"
+            f" {prose.readiness(container.ready)},"
             f" {prose.count(container.restart_count, 'restart')}",
         )
         probe_facts = [state_fact, *facts[:2]]

@@ -395,8 +395,8 @@ def _pod_problem(pod: PodEvidence) -> str:
         if container.state.state != "running" or container.ready is False:
             reason = container.state.reason or container.state.state
             return (
-                f"{container.name}: {reason}, ready={container.ready}, "
-                f"restarts {container.restart_count}"
+                f"{container.name}: {reason}, {prose.readiness(container.ready)}, "
+                f"{prose.count(container.restart_count, 'restart')}"
             )
     return f"phase {pod.phase}"
 

@@ -15,6 +15,7 @@ from kubetriage.llm.section_text import (
     MAX_LINE_CHARS,
     clip,
     conditions_text,
+    known,
     pairs,
     ref_text,
     state_text,
@@ -74,8 +75,8 @@ def related_lines(evidence: Evidence) -> list[str]:
         lines.append(
             f"[{ids.tag(ids.SERVICE, index)}] "
             f"service {svc.namespace}/{svc.name} type={svc.type} selector[{pairs(svc.selector)}] "
-            f"ports[{', '.join(svc.ports)}] ready_endpoints={svc.ready_endpoints} "
-            f"not_ready={svc.not_ready_endpoints} matching_pods={svc.matching_pods}"
+            f"ports[{', '.join(svc.ports)}] ready_endpoints={known(svc.ready_endpoints)} "
+            f"not_ready={svc.not_ready_endpoints} matching_pods={known(svc.matching_pods)}"
             + (f" externalName={svc.external_name}" if svc.external_name else "")
             + (
                 f" scaled_to_zero={svc.scaled_to_zero.display()}"
@@ -155,7 +156,7 @@ def dependency_lines(evidence: Evidence) -> list[str]:
     for index, dep in enumerate(evidence.dependencies):
         name = (
             f"Service/{dep.service.namespace}/{dep.service.name} "
-            f"endpoints ready={dep.service.ready_endpoints}"
+            f"endpoints ready={known(dep.service.ready_endpoints)}"
             if dep.service is not None
             else (
                 dep.workload.display()
@@ -164,7 +165,8 @@ def dependency_lines(evidence: Evidence) -> list[str]:
             )
         )
         workload = (
-            f" workload {dep.workload.display()} ready={dep.ready_replicas}/{dep.desired_replicas}"
+            f" workload {dep.workload.display()}"
+            f" ready={known(dep.ready_replicas)}/{known(dep.desired_replicas)}"
             if dep.workload is not None
             else ""
         )
@@ -214,7 +216,7 @@ def sibling_lines(evidence: Evidence) -> list[str]:
                     index,
                     f"{workload.ref.display()}{component} "
                     f"application[{pairs(sibling.application, 200)}] "
-                    f"ready={workload.ready_replicas}/{workload.desired_replicas}"
+                    f"ready={workload.ready_replicas}/{known(workload.desired_replicas)}"
                     + (f" {conditions}" if conditions else ""),
                 ),
                 MAX_LINE_CHARS,
@@ -292,7 +294,7 @@ def disruption_budget_lines(evidence: Evidence) -> list[str]:
             lines.append(
                 clip(
                     f"  workload {workload.ref.display()} "
-                    f"ready={workload.ready_replicas}/{workload.desired_replicas}"
+                    f"ready={workload.ready_replicas}/{known(workload.desired_replicas)}"
                     + (f" {conditions}" if conditions else ""),
                     MAX_LINE_CHARS,
                 )
@@ -324,7 +326,7 @@ def scaler_lines(evidence: Evidence) -> list[str]:
                     f"{scaler.ref.display()} trigger={scaler.trigger} "
                     f"hosts[{', '.join(scaler.hosts)}]"
                     + (f" queues[{', '.join(scaler.queues)}]" if scaler.queues else "")
-                    + f" ready={scaler.ready}{source}{reader}",
+                    + f" ready={known(scaler.ready)}{source}{reader}",
                 ),
                 MAX_LINE_CHARS,
             )

@@ -28,6 +28,12 @@ def when(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def known(value: int | bool | None) -> str:
+    """A count or condition the evidence may not have read (a Service's endpoints, a
+    workload's desired replicas, a scaler's Ready): ``unknown`` then, never ``None``."""
+    return "unknown" if value is None else str(value)
+
+
 def pairs(values: dict[str, str], limit: int = MAX_FIELD_CHARS) -> str:
     return clip(", ".join(f"{k}={v}" for k, v in values.items()), limit)
 

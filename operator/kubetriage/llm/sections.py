@@ -27,6 +27,7 @@ from kubetriage.llm.section_text import (
     MAX_RESOLUTION_CHARS,
     clip,
     conditions_text,
+    known,
     pairs,
     state_text,
     when,
@@ -123,11 +124,11 @@ def _workload_lines(evidence: Evidence, detail: Detail) -> list[str]:
         ids.cite(
             ids.WORKLOAD,
             0,
-            f"workload {workload.ref.display()}: desired={workload.desired_replicas} "
+            f"workload {workload.ref.display()}: desired={known(workload.desired_replicas)} "
             f"ready={workload.ready_replicas} available={workload.available_replicas} "
             f"updated={workload.updated_replicas} unavailable={workload.unavailable_replicas} "
-            f"revision={workload.revision} generation={workload.generation}/"
-            f"{workload.observed_generation}",
+            f"revision={known(workload.revision)} generation={known(workload.generation)}/"
+            f"{known(workload.observed_generation)}",
         )
     ]
     if workload.conditions:
