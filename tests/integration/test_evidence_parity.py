@@ -227,6 +227,25 @@ async def test_a_brokers_queue_alert_is_about_the_consumer_in_its_own_namespace(
     assert {p.name for p in live.pods} == {p.name for p in offline.pods}
 
 
+async def test_a_consumer_known_only_by_its_scaledobjects_trigger_is_found_alike(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The consumer's pod template no longer names the queue (it would read it from a file):
+    # only the KEDA ScaledObject's trigger measures it, and both paths follow it to the
+    # Deployment it scales.
+    case = _train("resource-saturation-keda-consumers-at-max-month-end-backlog")
+    for obj in case.cluster:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == "invoice-renderer":
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                container["env"] = [e for e in container.get("env", []) if "QUEUE" not in e["name"]]
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert offline.target is not None
+    assert (offline.target.kind, offline.target.namespace) == ("Deployment", "billing")
+    assert live.target == offline.target
+    assert any(r.resource == "scaledobjects" and not r.namespace for r in emulator.emulator.audit)
+
+
 async def test_a_queues_consumers_are_not_looked_for_under_a_one_namespace_scope(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

@@ -1,7 +1,8 @@
 """Checks where an alert about a queue leads when it fires in the broker's namespace: to the
 one workload, in another namespace, whose pod template names the queue (its env or args);
 not when the broker's namespace runs a consumer itself, when nothing or several different
-workloads name it, when a name only contains the queue's, or when the alert names no queue.
+workloads name it, when a name only contains the queue's, or when the alert names no queue;
+and to the workload a KEDA ScaledObject scales by a trigger measuring the queue.
 Through the pure resolver (``consumer_elsewhere``) and the builder choosing its own target.
 
 Everything is real: raw manifests, ``Alert`` models and ``build_evidence``.
@@ -124,3 +125,46 @@ def test_the_builder_takes_the_consumer_as_its_target() -> None:
     assert evidence.target.key() == RENDERER.key()
     assert evidence.workload is not None
     assert evidence.workload.ref.name == "renderer"
+
+
+def _scaled_object(namespace: str, target: str, queue: str, kind: str | None = None) -> Any:
+    """A KEDA ScaledObject scaling ``target`` on a RabbitMQ trigger measuring ``queue``."""
+    ref = {"name": target, **({"kind": kind} if kind else {})}
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": f"{target}-scaler", "namespace": namespace},
+        "spec": {
+            "scaleTargetRef": ref,
+            "triggers": [
+                {"type": "rabbitmq", "metadata": {"queueName": queue, "mode": "QueueLength"}}
+            ],
+        },
+    }
+
+
+def test_the_workload_a_scaledobject_scales_on_the_queue_is_its_consumer() -> None:
+    """Its pods read the queue's name from a file, so only KEDA's trigger names the queue: the
+    workload the ScaledObject scales consumes it; a trigger on another queue, or a target of
+    another kind than the workload's, does not."""
+    quiet = [_worker("renderer", "billing", CONFIG="/etc/renderer/queues.yaml")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], quiet) is None
+    scaled = [*quiet, _scaled_object("billing", "renderer", "invoices.render")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [_broker_pod()], scaled) == RENDERER
+    other_queue = [*quiet, _scaled_object("billing", "renderer", "invoices.mail")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], other_queue) is None
+    other_kind = [*quiet, _scaled_object("billing", "renderer", "invoices.render", "StatefulSet")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], other_kind) is None
+    elsewhere = [*quiet, _scaled_object("archive", "renderer", "invoices.render")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], elsewhere) is None
+
+
+def test_the_builder_follows_a_scaledobject_to_its_consumer() -> None:
+    objects = [
+        _broker_pod(),
+        _worker("renderer", "billing", CONFIG="/etc/renderer/queues.yaml"),
+        _scaled_object("billing", "renderer", "invoices.render"),
+    ]
+    evidence = built(objects, None, alerts=[_QUEUE_ALERT])
+    assert evidence.target is not None
+    assert evidence.target.key() == RENDERER.key()

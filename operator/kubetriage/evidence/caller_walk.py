@@ -10,8 +10,8 @@ which Deployments are decided by the pure helpers of ``kubetriage.evidence.calle
 
 Also the walk to a queue's consumers (``find_queue_consumer``): an alert about a queue whose
 namespace (the broker's) runs none of its consumers is about the one workload, in whatever
-namespace the Incident may read, whose pod template names the queue, or the ScaledJob whose
-trigger measures it
+namespace the Incident may read, whose pod template names the queue, the ScaledJob whose
+trigger measures it, or the workload a ScaledObject measuring it scales
 (``kubetriage.evidence.targets.consumer_elsewhere`` decides, as the builder does).
 """
 
@@ -22,7 +22,7 @@ import asyncio
 from kubetriage.evidence.callers import callee_services, find_callers, named_services
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.summaries.scalers import SCALED_JOB_API
+from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
 from kubetriage.evidence.targets import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -93,8 +93,10 @@ async def find_queue_consumer(
             workloads += await reader.list_of(
                 run, kind, None, what=f"list {kind}s in every namespace (queue consumers)"
             )
-    # A ScaledJob's Jobs consume the queue its triggers measure, running or not.
-    workloads += await reader.custom_list(run, None, SCALED_JOB_API)
+    # A ScaledJob's Jobs consume the queue its triggers measure, running or not; a
+    # ScaledObject's target consumes the queue its triggers measure.
+    for api in (SCALED_JOB_API, SCALED_OBJECT_API):
+        workloads += await reader.custom_list(run, None, api)
     found = consumer_elsewhere(alerts, chosen, pods, workloads)
     if found is None or not scope.may_target(found):
         return None

@@ -25,6 +25,7 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.targets import (
     CONSUMER_KINDS,
+    QUEUE_SCALER_KINDS,
     SCALED_CONSUMER_KINDS,
     candidate_targets,
     consumer_elsewhere,
@@ -343,7 +344,8 @@ def queue_consumer(
     holds none of them (``consumer_elsewhere`` over every workload in ``index``)."""
     if chosen is None or chosen.kind != "Namespace":
         return None
-    workloads = [w for kind in CONSUMER_KINDS + SCALED_CONSUMER_KINDS for w in index.kind(kind)]
+    kinds = CONSUMER_KINDS + SCALED_CONSUMER_KINDS + QUEUE_SCALER_KINDS
+    workloads = [w for kind in kinds for w in index.kind(kind)]
     return consumer_elsewhere(alerts, chosen, index.in_namespace("Pod", chosen.name), workloads)
 
 

@@ -75,7 +75,7 @@ from kubetriage.evidence.label_vocabulary import (
     label_value,
     names_kubernetes_service,
 )
-from kubetriage.evidence.triggers import scaled_queues
+from kubetriage.evidence.triggers import scale_target, scaled_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -132,6 +132,8 @@ def queue_names(labels: dict[str, str]) -> list[str]:
 # custom object).
 CONSUMER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet")
 SCALED_CONSUMER_KINDS: tuple[str, ...] = ("ScaledJob",)
+# The KEDA ScaledObject: the workload it scales consumes the queue its triggers measure.
+QUEUE_SCALER_KINDS: tuple[str, ...] = ("ScaledObject",)
 
 
 def alert_queues(alerts: list[Alert]) -> list[str]:
@@ -159,14 +161,24 @@ def consumer_elsewhere(
     (``namespace_pods``) names the queue (the broker's), the one workload among
     ``workloads`` (those of every namespace the Incident may read) whose pod template names
     it (``group.id=...``, ``--queue ...``), that is named after it (a consumer group named
-    after its application), or a ScaledJob whose trigger measures it (its Jobs consume it,
-    and none may be running: ``scaled_queues``); None when no workload or several different
-    ones do (the alert alone cannot tell)."""
+    after its application), a ScaledJob whose trigger measures it (its Jobs consume it,
+    and none may be running: ``scaled_queues``), or the workload a ScaledObject among
+    ``workloads`` scales by a trigger measuring it (its pods may read the queue's name from a
+    file); None when no workload or several different ones do (the alert alone cannot
+    tell)."""
     names = alert_queues(alerts)
     if not names or chosen is None or chosen.kind != "Namespace":
         return None
     if names_queue((text for _, text in pod_texts(namespace_pods, None)), names):
         return None  # the consumers run in the alert's namespace
+    workloads = list(workloads)
+    scaled = {
+        (str((w.get("metadata") or {}).get("namespace") or ""), *target)
+        for w in workloads
+        if w.get("kind") in QUEUE_SCALER_KINDS
+        and names_queue(scaled_queues(w), names)
+        and (target := scale_target(w)) is not None
+    }
     found = [
         w
         for w in workloads
@@ -175,6 +187,12 @@ def consumer_elsewhere(
             (w.get("metadata") or {}).get("name") in names
             or names_queue((text for _, text in pod_texts([], w)), names)
             or (w.get("kind") in SCALED_CONSUMER_KINDS and names_queue(scaled_queues(w), names))
+            or (
+                str((w.get("metadata") or {}).get("namespace") or ""),
+                str(w.get("kind")),
+                str((w.get("metadata") or {}).get("name") or ""),
+            )
+            in scaled
         )
     ]
     if len(found) != 1:

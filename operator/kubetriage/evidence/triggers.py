@@ -3,9 +3,10 @@
 A KEDA trigger's ``metadata`` names the queue, topic or stream its scaler measures (the
 scalers' documented keys, ``TRIGGER_QUEUE_KEYS``): the workload or ScaledJob it scales is
 that queue's consumer even when no pod of it runs (a ScaledJob between Jobs, a ScaledObject
-scaled to zero). A ScaledJob's pod template is its ``jobTargetRef``'s (a Job spec), where a
-workload keeps its own under ``spec.template`` (``pod_template``). Shared by the target
-choice (``kubetriage.evidence.targets``), the dependency texts and the scaler summaries.
+scaled to zero; ``scale_target``). A ScaledJob's pod template is its ``jobTargetRef``'s (a
+Job spec), where a workload keeps its own under ``spec.template`` (``pod_template``). Shared
+by the target choice (``kubetriage.evidence.targets``), the dependency texts and the scaler
+summaries.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def scaled_queues(obj: JsonDict) -> list[str]:
     for trigger in dicts(as_dict(obj.get("spec")).get("triggers")):
         found += [name for name in trigger_queues(trigger) if name not in found]
     return found
+
+
+def scale_target(obj: JsonDict) -> tuple[str, str] | None:
+    """The (kind, name) a ScaledObject's ``scaleTargetRef`` names in its own namespace (KEDA's
+    default kind is Deployment); None without a name."""
+    ref = as_dict(as_dict(obj.get("spec")).get("scaleTargetRef"))
+    name = as_str(ref.get("name"))
+    return ((as_str(ref.get("kind")) or "Deployment"), name) if name else None
 
 
 def pod_template(obj: JsonDict) -> JsonDict:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ready_status, ref_of
-from kubetriage.evidence.triggers import trigger_queues
+from kubetriage.evidence.triggers import scale_target, trigger_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, labels, service_selects
 from kubetriage.models.objects import name as _name
@@ -85,9 +85,7 @@ def scalers_of(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[J
         if _ns(obj) != _ns(workload):
             continue
         if kind_of(obj) == "ScaledObject":
-            ref = as_dict(as_dict(obj.get("spec")).get("scaleTargetRef"))
-            kind = as_str(ref.get("kind")) or "Deployment"
-            if as_str(ref.get("name")) == _name(workload) and kind == kind_of(workload):
+            if scale_target(obj) == (kind_of(workload), _name(workload)):
                 found.append(obj)
         elif kind_of(obj) == "ScaledJob" and (
             (kind_of(workload) == "ScaledJob" and _name(obj) == _name(workload))
