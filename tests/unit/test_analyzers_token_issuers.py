@@ -78,6 +78,7 @@ def test_signature_rejections_after_the_issuers_rollout_roll_the_issuer_back(lin
     finding = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, ISSUER)
     assert finding.analyzer == "dependency-change"
     assert finding.params == {"revision": "7"}
+    assert finding.narrative is not None
     assert "signing keys" in finding.narrative.because[2].text
     assert any(e.fact == line for e in finding.evidence)
 
