@@ -44,6 +44,7 @@ def _evidence(
     firing_since: float = 20,
     metrics: list[MetricSummary] | None = None,
     own_changes: list[ChangeEvidence] | None = None,
+    callers: list[CallerEvidence] | None = None,
     **fields: Any,
 ) -> Evidence:
     change = make.rollout_change(CALLER, 7, *aspects, minutes_ago=changed_minutes_ago)
@@ -59,7 +60,8 @@ def _evidence(
         ],
         metrics=metrics if metrics is not None else [_requests(100.0, 102.0)],
         changes=own_changes or [],
-        callers=[
+        callers=callers
+        or [
             CallerEvidence(
                 ref=CALLER,
                 callee=SERVICE,
@@ -149,3 +151,24 @@ def test_kills_that_began_long_after_the_callers_rollout_keep_the_memory_limit_r
     ev = _evidence(metrics=[], changed_minutes_ago=95, firing_since=15, **_oom_killed_callee(3000))
     result = analyze(ev)
     assert result.findings[0].category is Category.OOM_KILLED
+
+
+def test_a_caller_the_callees_error_lines_name_earns_more_than_its_timing() -> None:
+    # No request rate to tell; the identity provider's own errors name the client.
+    change = make.rollout_change(CALLER, 7, "env", minutes_ago=30)
+    named = CallerEvidence(
+        ref=CALLER,
+        callee=SERVICE,
+        named_by=["log catalog/inventory-1/app: 5 error lines name client storefront"],
+        changes=[change],
+    )
+    finding = assert_leads(
+        analyze(_evidence(metrics=[], callers=[named])),
+        Category.BAD_ROLLOUT,
+        Action.ROLLBACK,
+        CALLER,
+    )
+    assert finding.confidence == CONFIDENCE.named_by_errors
+    assert finding.evidence[0].fact == "5 error lines name client storefront"
+    assert finding.narrative is not None
+    assert "name Deployment web/storefront as the client" in finding.narrative.because[0].text

@@ -43,6 +43,9 @@ class _Confidence:
     scaled_after: float = 0.7
     # No request-rate series to tell: the caller's timing alone, a weak lead.
     unmeasured: float = 0.5
+    # The callee's own error lines name that caller as the client whose calls fail (an
+    # identity provider's clientId): the errors are the caller's, whatever the rates say.
+    named_by_errors: float = 0.8
     # The callee's pods, running since long before the caller's rollout, are OOM-killed only
     # from right after it: above the kill itself, which ``oom`` keeps at EXPLAINED_CAP (0.75).
     memory_driven: float = 0.8
@@ -80,6 +83,13 @@ def _suspect(
         return None
     _, caller, change = min(found, key=lambda f: f[0])
     return caller, change
+
+
+def named_in_errors(caller: CallerEvidence) -> str | None:
+    """The callee's log naming ``caller`` as the client of its error lines, if one does
+    (``kubetriage.evidence.callers.find_named_clients``: "log ns/pod/c: 3 error lines name
+    client web")."""
+    return next((s for s in caller.named_by if s.startswith("log ")), None)
 
 
 def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] | None:
@@ -171,8 +181,11 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     caller, change = suspect
     target = caller.ref
     flat = flat_demand(evidence)
+    in_errors = named_in_errors(caller)
     facts: list[EvidenceItem] = [
-        item(
+        item(in_errors.partition(":")[0], in_errors.partition(": ")[2])
+        if in_errors is not None
+        else item(
             f"{target.kind.lower()}/{target.namespace}/{target.name}",
             f"names {prose.obj(caller.callee)}: {prose.listing(caller.named_by, limit=2)}",
         ),
@@ -184,7 +197,12 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     changed = prose.listing(sorted(_BEHAVIOUR & set(change.aspects)))
     lead = prose.duration(max(timestamp(onset) - timestamp(change.at or onset), 0.0))
     because = [
-        prose.claim(f"{prose.obj(target)} calls {prose.obj(caller.callee)}", facts[0]),
+        prose.claim(
+            f"The errors of {prose.obj(caller.callee)} name {prose.obj(target)} as the client"
+            if in_errors is not None
+            else f"{prose.obj(target)} calls {prose.obj(caller.callee)}",
+            facts[0],
+        ),
         prose.claim(
             f"It rolled out a revision that changed its {changed} {lead} before the symptom began",
             facts[1],
@@ -222,7 +240,9 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         because=because,
     )
     confidence = CONFIDENCE.unmeasured
-    if driven:
+    if in_errors is not None:
+        confidence = CONFIDENCE.named_by_errors
+    elif driven:
         confidence = CONFIDENCE.memory_driven
     elif flat is not None:
         confidence = CONFIDENCE.flat_demand

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.callers import callee_services, find_callers, named_services
+from kubetriage.evidence.callers import (
+    callee_services,
+    find_callers,
+    find_named_clients,
+    named_services,
+)
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API
@@ -57,6 +62,8 @@ async def follow_callers(
     )
     own = [workload] if workload is not None else []
     found = find_callers(listed, services, own) if services else []
+    # The clients the incident's own error lines name (an identity provider's clientId).
+    found += find_named_clients(listed, services, run.logs, own)
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
         found += find_callers(listed, [dependency], own)
