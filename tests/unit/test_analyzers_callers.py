@@ -172,3 +172,34 @@ def test_a_caller_the_callees_error_lines_name_earns_more_than_its_timing() -> N
     assert finding.evidence[0].fact == "5 error lines name client storefront"
     assert finding.narrative is not None
     assert "name Deployment web/storefront as the client" in finding.narrative.because[0].text
+
+
+def test_a_callers_restart_that_only_loaded_an_edited_config_blames_the_edit() -> None:
+    # A gateway in front of the callee restarted (Reloader) to load an edited ConfigMap.
+    config = ObjectRef(kind="ConfigMap", namespace="web", name="storefront-routes")
+    change = make.rollout_change(CALLER, 7, "config", minutes_ago=30).model_copy(
+        update={"configs": [config], "details": ["ConfigMap storefront-routes changed (Reloader)"]}
+    )
+    gateway = CallerEvidence(
+        ref=CALLER,
+        callee=SERVICE,
+        named_by=["Deployment storefront ConfigMap storefront-routes"],
+        changes=[change],
+    )
+    finding = assert_leads(
+        analyze(_evidence(callers=[gateway])), Category.CONFIG_MISSING, Action.FIX_CONFIG, config
+    )
+    assert finding.confidence == CONFIDENCE.flat_demand
+    assert finding.narrative is not None
+    assert "with nothing else of its template changed" in finding.narrative.because[1].text
+
+
+def test_a_release_that_also_changed_the_image_stays_the_callers_rollback() -> None:
+    config = ObjectRef(kind="ConfigMap", namespace="web", name="storefront-routes")
+    change = make.rollout_change(CALLER, 7, "config", "image", minutes_ago=30).model_copy(
+        update={"configs": [config]}
+    )
+    caller = CallerEvidence(ref=CALLER, callee=SERVICE, named_by=["x"], changes=[change])
+    assert_leads(
+        analyze(_evidence(callers=[caller])), Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER
+    )

@@ -8,6 +8,12 @@ scaling or escalating the callee treats the surface. The same holds for a callee
 ran under their memory limit for long and are OOM-killed only from right after the caller's
 rollout (``caller_drove_memory``): what the caller now sends (more data per call, more
 distinct keys or series to keep) fills the memory, and a higher limit only delays the kill.
+A caller whose rollout only carried an edited ConfigMap or Secret into its pods (a gateway or
+proxy that a mounted file routes to the callee, restarted by Reloader or a config checksum)
+changed nothing but that file: its limits, routes or timeouts are what changed in front of
+the callee, so the edit is corrected (``config-missing``, ``fix-config``), not the caller
+rolled back. A caller the callee's own error lines name as their client (an identity
+provider's ``clientId``) is trusted above its timing alone.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -21,9 +27,11 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import carried_configs
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, states, timestamp
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
@@ -76,7 +84,8 @@ def _suspect(
             continue
         for change in caller.changes:
             delay = follows_within(change.at, onset)
-            if delay is not None and _BEHAVIOUR & set(change.aspects):
+            changed = _BEHAVIOUR & set(change.aspects) or carried_configs(change)
+            if delay is not None and changed:
                 found.append((delay, caller, change))
                 break
     if not found:
@@ -179,6 +188,8 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     if onset is None or suspect is None:
         return []
     caller, change = suspect
+    if configs := carried_configs(change):
+        return [_config_finding(evidence, caller, change, configs[0], onset)]
     target = caller.ref
     flat = flat_demand(evidence)
     in_errors = named_in_errors(caller)
@@ -262,6 +273,55 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     ]
 
 
+def _config_finding(
+    evidence: Evidence,
+    caller: CallerEvidence,
+    change: ChangeEvidence,
+    config: ObjectRef,
+    onset: datetime,
+) -> Finding:
+    """The caller's rollout only carried an edited ConfigMap or Secret into its pods (a
+    gateway or proxy whose file routes to the callee: its limits, routes, timeouts): the
+    edit is what changed in front of the callee, so correct or revert it."""
+    ref = caller.ref
+    source = f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
+    named = item(source, f"routes to {prose.obj(caller.callee)}: {caller.named_by[0]}")
+    carried = item(source, "; ".join(change.details[:3]))
+    lead = prose.duration(max(timestamp(onset) - timestamp(change.at or onset), 0.0))
+    facts = [named, carried]
+    flat = flat_demand(evidence)
+    if flat is not None:
+        facts.append(flat)
+    text = prose.narrative(
+        f"an edit of {prose.obj(config)} changed how {prose.obj(ref)} calls "
+        f"{prose.obj(caller.callee)}",
+        "correct or revert that edit",
+        because=[
+            prose.claim(
+                f"{prose.obj(ref)} is configured by {prose.obj(config)} to call "
+                f"{prose.obj(caller.callee)}",
+                named,
+            ),
+            prose.claim(
+                f"It restarted to load an edit of {prose.obj(config)} {lead} before the symptom "
+                "began, with nothing else of its template changed",
+                carried,
+            ),
+            *([prose.claim("The callee's own request rate stayed flat", flat)] if flat else []),
+        ],
+    )
+    return make_finding(
+        "caller-rollout",
+        Category.CONFIG_MISSING,
+        CONFIDENCE.flat_demand if flat is not None else CONFIDENCE.unmeasured,
+        text,
+        facts,
+        Action.FIX_CONFIG,
+        config,
+        {},
+    )
+
+
 CALLER_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("caller-rollout", (Category.BAD_ROLLOUT,), check_callers),
+    Analyzer("caller-rollout", (Category.BAD_ROLLOUT, Category.CONFIG_MISSING), check_callers),
 )

@@ -21,7 +21,9 @@ import asyncio
 
 from kubetriage.evidence.callers import (
     callee_services,
+    configured_by,
     find_callers,
+    find_config_callers,
     find_named_clients,
     named_services,
 )
@@ -64,6 +66,18 @@ async def follow_callers(
     found = find_callers(listed, services, own) if services else []
     # The clients the incident's own error lines name (an identity provider's clientId).
     found += find_named_clients(listed, services, run.logs, own)
+    if services and reader.readable("ConfigMap"):
+        # The gateways and proxies a mounted file routes to it (their ConfigMaps' hosts).
+        wanted = configured_by(listed, own)
+        await asyncio.gather(
+            *(
+                reader.read(run, "ConfigMap", ns, name)
+                for ns, name in wanted
+                if ("ConfigMap", ns, name) not in run.objects
+            )
+        )
+        config_maps = [o for (k, _, _), o in run.objects.items() if k == "ConfigMap"]
+        found += find_config_callers(listed, services, config_maps, own)
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
         found += find_callers(listed, [dependency], own)

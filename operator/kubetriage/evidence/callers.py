@@ -20,7 +20,7 @@ from typing import Any
 
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
-from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.index import ObjectIndex, referenced_config
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import controller_ref, service_selects
@@ -36,6 +36,9 @@ MAX_CALLERS = 3
 # Dependencies (Services the incident's workload names) whose other callers are read.
 MAX_SHARED = 3
 _MAX_CHANGES = 3
+
+# ConfigMaps read, at most, to find the callers a mounted file configures (gateways, proxies).
+MAX_CONFIG_READS = 12
 
 # A client's identity on a server's access, audit or event line: Keycloak's
 # ``clientId="web"``, OAuth's ``client_id=web``, JSON ``"client":"web"``, a token's ``azp``,
@@ -145,6 +148,76 @@ def find_named_clients(
     return found
 
 
+def _config_maps_of(workload: JsonDict) -> list[str]:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return sorted(name for kind, name in referenced_config(spec) if kind == "ConfigMap")
+
+
+def _last_rollout(workload: JsonDict) -> str:
+    """When the workload last progressed (its Progressing condition), else was created."""
+    for condition in (workload.get("status") or {}).get("conditions") or []:
+        if isinstance(condition, dict) and condition.get("type") == "Progressing":
+            return str(condition.get("lastUpdateTime") or "")
+    return str((workload.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def configured_by(
+    workloads: Iterable[JsonDict], exclude: Iterable[JsonDict], limit: int = MAX_CONFIG_READS
+) -> list[tuple[str, str]]:
+    """(namespace, name) of the ConfigMaps the workloads' templates use, those of the most
+    recently rolled-out workloads first, at most ``limit``: where a gateway or proxy is told
+    which Services to route to (a declarative gateway config, an nginx or Envoy file)."""
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    found: list[tuple[str, str]] = []
+    for workload in sorted(workloads, key=_last_rollout, reverse=True):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
+            continue
+        for name in _config_maps_of(workload):
+            if (_ns(workload), name) not in found:
+                found.append((_ns(workload), name))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def find_config_callers(
+    workloads: Iterable[JsonDict],
+    callees: list[JsonDict],
+    config_maps: Iterable[JsonDict],
+    exclude: Iterable[JsonDict],
+) -> list[tuple[JsonDict, JsonDict, list[str]]]:
+    """(workload, callee Service, sources) of each workload using a ConfigMap whose values
+    name a callee Service (the hosts ``named_hosts`` reads): a gateway or proxy routing to it
+    by its configuration file. At most ``MAX_CALLERS``, by namespace and name."""
+    by_key = {(_ns(cm), _name(cm)): cm for cm in config_maps}
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
+            continue
+        for name in _config_maps_of(workload):
+            cm = by_key.get((_ns(workload), name))
+            hosts = named_hosts([], [cm]) if cm is not None else []
+            callee = next(
+                (
+                    svc
+                    for svc in callees
+                    for h in hosts
+                    if h.kind == "Service"
+                    and h.name == _name(svc)
+                    and (h.namespace or _ns(workload)) == _ns(svc)
+                ),
+                None,
+            )
+            if callee is not None:
+                kind = str(workload.get("kind"))
+                found.append((workload, callee, [f"{kind} {_name(workload)} ConfigMap {name}"]))
+                break
+        if len(found) >= MAX_CALLERS:
+            break
+    return found
+
+
 def owned_history(workload: JsonDict, objects: Iterable[JsonDict]) -> list[JsonDict]:
     """The workload's ReplicaSets among ``objects`` (by controller kind and name)."""
     history: list[JsonDict] = []
@@ -191,7 +264,10 @@ def caller_summaries(
     exclude = [own] if own is not None else []
     deployments = index.kind("Deployment")
     found = find_named_clients(deployments, services, logs, exclude)
-    for workload, callee, sources in find_callers(deployments, services, exclude):
+    for workload, callee, sources in [
+        *find_callers(deployments, services, exclude),
+        *find_config_callers(deployments, services, index.kind("ConfigMap"), exclude),
+    ]:
         if all(workload is not w for w, _, _ in found):
             found.append((workload, callee, sources))
     return [
