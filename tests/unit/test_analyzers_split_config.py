@@ -109,3 +109,12 @@ def test_a_symptom_older_than_the_write_is_not_its_consequence() -> None:
     assert not [
         f for f in by_category(result, Category.CONFIG_MISSING) if f.analyzer == "split-config"
     ]
+
+
+def test_replicas_of_two_revisions_are_a_rollout_under_way() -> None:
+    # Near miss: the newer replica belongs to another ReplicaSet; the rollout is the story.
+    ev = _split()
+    newest = ev.pods[-1]
+    other = ObjectRef(kind="ReplicaSet", namespace="shop", name="web-6c7d8e9f0")
+    pods = [*ev.pods[:-1], newest.model_copy(update={"owner": other})]
+    assert "split-config" not in analyze(ev.model_copy(update={"pods": pods})).fired

@@ -71,8 +71,9 @@ def straddling(
     evidence: Evidence,
 ) -> tuple[ChangeEvidence, list[PodEvidence], list[PodEvidence], str] | None:
     """The newest recent write of a Secret or ConfigMap that the workload's running, ready
-    replicas read through their environment, when some of them started before it and some
-    after: (the write, the pods before, the pods after, how they read it)."""
+    replicas of one revision (one owner) read through their environment, when some of them
+    started before it and some after: (the write, the pods before, the pods after, how they
+    read it)."""
     workload = evidence.workload
     if workload is None or workload.ref.kind not in ACTION_TARGET_KINDS[Action.RESTART]:
         return None
@@ -98,6 +99,8 @@ def straddling(
         ]
         if len(readers) < 2 or not all(_healthy(p) for p, _ in readers):
             continue
+        if len({p.owner.key() if p.owner else None for p, _ in readers}) != 1:
+            continue  # replicas of two revisions: a rollout under way, not a rotation
         starts = [(p, started_at(p)) for p, _ in readers]
         if any(s is None for _, s in starts):
             continue
