@@ -44,6 +44,7 @@ def _evidence(
     firing_since: float = 20,
     metrics: list[MetricSummary] | None = None,
     own_changes: list[ChangeEvidence] | None = None,
+    callers: list[CallerEvidence] | None = None,
     **fields: Any,
 ) -> Evidence:
     change = make.rollout_change(CALLER, 7, *aspects, minutes_ago=changed_minutes_ago)
@@ -59,7 +60,8 @@ def _evidence(
         ],
         metrics=metrics if metrics is not None else [_requests(100.0, 102.0)],
         changes=own_changes or [],
-        callers=[
+        callers=callers
+        or [
             CallerEvidence(
                 ref=CALLER,
                 callee=SERVICE,
@@ -149,3 +151,55 @@ def test_kills_that_began_long_after_the_callers_rollout_keep_the_memory_limit_r
     ev = _evidence(metrics=[], changed_minutes_ago=95, firing_since=15, **_oom_killed_callee(3000))
     result = analyze(ev)
     assert result.findings[0].category is Category.OOM_KILLED
+
+
+def test_a_caller_the_callees_error_lines_name_earns_more_than_its_timing() -> None:
+    # No request rate to tell; the identity provider's own errors name the client.
+    change = make.rollout_change(CALLER, 7, "env", minutes_ago=30)
+    named = CallerEvidence(
+        ref=CALLER,
+        callee=SERVICE,
+        named_by=["log catalog/inventory-1/app: 5 error lines name client storefront"],
+        changes=[change],
+    )
+    finding = assert_leads(
+        analyze(_evidence(metrics=[], callers=[named])),
+        Category.BAD_ROLLOUT,
+        Action.ROLLBACK,
+        CALLER,
+    )
+    assert finding.confidence == CONFIDENCE.named_by_errors
+    assert finding.evidence[0].fact == "5 error lines name client storefront"
+    assert finding.narrative is not None
+    assert "name Deployment web/storefront as the client" in finding.narrative.because[0].text
+
+
+def test_a_callers_restart_that_only_loaded_an_edited_config_blames_the_edit() -> None:
+    # A gateway in front of the callee restarted (Reloader) to load an edited ConfigMap.
+    config = ObjectRef(kind="ConfigMap", namespace="web", name="storefront-routes")
+    change = make.rollout_change(CALLER, 7, "config", minutes_ago=30).model_copy(
+        update={"configs": [config], "details": ["ConfigMap storefront-routes changed (Reloader)"]}
+    )
+    gateway = CallerEvidence(
+        ref=CALLER,
+        callee=SERVICE,
+        named_by=["Deployment storefront ConfigMap storefront-routes"],
+        changes=[change],
+    )
+    finding = assert_leads(
+        analyze(_evidence(callers=[gateway])), Category.CONFIG_MISSING, Action.FIX_CONFIG, config
+    )
+    assert finding.confidence == CONFIDENCE.flat_demand
+    assert finding.narrative is not None
+    assert "with nothing else of its template changed" in finding.narrative.because[1].text
+
+
+def test_a_release_that_also_changed_the_image_stays_the_callers_rollback() -> None:
+    config = ObjectRef(kind="ConfigMap", namespace="web", name="storefront-routes")
+    change = make.rollout_change(CALLER, 7, "config", "image", minutes_ago=30).model_copy(
+        update={"configs": [config]}
+    )
+    caller = CallerEvidence(ref=CALLER, callee=SERVICE, named_by=["x"], changes=[change])
+    assert_leads(
+        analyze(_evidence(callers=[caller])), Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER
+    )

@@ -55,6 +55,7 @@ from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
+from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
@@ -115,6 +116,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SIBLING_ANALYZERS,
     *DISRUPTION_BUDGET_ANALYZERS,
     *SCALER_OPERATOR_ANALYZERS,
+    *SPLIT_CONFIG_ANALYZERS,
 )
 
 

@@ -8,6 +8,12 @@ scaling or escalating the callee treats the surface. The same holds for a callee
 ran under their memory limit for long and are OOM-killed only from right after the caller's
 rollout (``caller_drove_memory``): what the caller now sends (more data per call, more
 distinct keys or series to keep) fills the memory, and a higher limit only delays the kill.
+A caller whose rollout only carried an edited ConfigMap or Secret into its pods (a gateway or
+proxy that a mounted file routes to the callee, restarted by Reloader or a config checksum)
+changed nothing but that file: its limits, routes or timeouts are what changed in front of
+the callee, so the edit is corrected (``config-missing``, ``fix-config``), not the caller
+rolled back. A caller the callee's own error lines name as their client (an identity
+provider's ``clientId``) is trusted above its timing alone.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -21,9 +27,11 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.changes import carried_configs
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, states, timestamp
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
@@ -43,6 +51,9 @@ class _Confidence:
     scaled_after: float = 0.7
     # No request-rate series to tell: the caller's timing alone, a weak lead.
     unmeasured: float = 0.5
+    # The callee's own error lines name that caller as the client whose calls fail (an
+    # identity provider's clientId): the errors are the caller's, whatever the rates say.
+    named_by_errors: float = 0.8
     # The callee's pods, running since long before the caller's rollout, are OOM-killed only
     # from right after it: above the kill itself, which ``oom`` keeps at EXPLAINED_CAP (0.75).
     memory_driven: float = 0.8
@@ -73,13 +84,21 @@ def _suspect(
             continue
         for change in caller.changes:
             delay = follows_within(change.at, onset)
-            if delay is not None and _BEHAVIOUR & set(change.aspects):
+            changed = _BEHAVIOUR & set(change.aspects) or carried_configs(change)
+            if delay is not None and changed:
                 found.append((delay, caller, change))
                 break
     if not found:
         return None
     _, caller, change = min(found, key=lambda f: f[0])
     return caller, change
+
+
+def named_in_errors(caller: CallerEvidence) -> str | None:
+    """The callee's log naming ``caller`` as the client of its error lines, if one does
+    (``kubetriage.evidence.callers.find_named_clients``: "log ns/pod/c: 3 error lines name
+    client web")."""
+    return next((s for s in caller.named_by if s.startswith("log ")), None)
 
 
 def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] | None:
@@ -169,10 +188,15 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     if onset is None or suspect is None:
         return []
     caller, change = suspect
+    if configs := carried_configs(change):
+        return [_config_finding(evidence, caller, change, configs[0], onset)]
     target = caller.ref
     flat = flat_demand(evidence)
+    in_errors = named_in_errors(caller)
     facts: list[EvidenceItem] = [
-        item(
+        item(in_errors.partition(":")[0], in_errors.partition(": ")[2])
+        if in_errors is not None
+        else item(
             f"{target.kind.lower()}/{target.namespace}/{target.name}",
             f"names {prose.obj(caller.callee)}: {prose.listing(caller.named_by, limit=2)}",
         ),
@@ -184,7 +208,12 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     changed = prose.listing(sorted(_BEHAVIOUR & set(change.aspects)))
     lead = prose.duration(max(timestamp(onset) - timestamp(change.at or onset), 0.0))
     because = [
-        prose.claim(f"{prose.obj(target)} calls {prose.obj(caller.callee)}", facts[0]),
+        prose.claim(
+            f"The errors of {prose.obj(caller.callee)} name {prose.obj(target)} as the client"
+            if in_errors is not None
+            else f"{prose.obj(target)} calls {prose.obj(caller.callee)}",
+            facts[0],
+        ),
         prose.claim(
             f"It rolled out a revision that changed its {changed} {lead} before the symptom began",
             facts[1],
@@ -222,7 +251,9 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         because=because,
     )
     confidence = CONFIDENCE.unmeasured
-    if driven:
+    if in_errors is not None:
+        confidence = CONFIDENCE.named_by_errors
+    elif driven:
         confidence = CONFIDENCE.memory_driven
     elif flat is not None:
         confidence = CONFIDENCE.flat_demand
@@ -242,6 +273,55 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     ]
 
 
+def _config_finding(
+    evidence: Evidence,
+    caller: CallerEvidence,
+    change: ChangeEvidence,
+    config: ObjectRef,
+    onset: datetime,
+) -> Finding:
+    """The caller's rollout only carried an edited ConfigMap or Secret into its pods (a
+    gateway or proxy whose file routes to the callee: its limits, routes, timeouts): the
+    edit is what changed in front of the callee, so correct or revert it."""
+    ref = caller.ref
+    source = f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
+    named = item(source, f"routes to {prose.obj(caller.callee)}: {caller.named_by[0]}")
+    carried = item(source, "; ".join(change.details[:3]))
+    lead = prose.duration(max(timestamp(onset) - timestamp(change.at or onset), 0.0))
+    facts = [named, carried]
+    flat = flat_demand(evidence)
+    if flat is not None:
+        facts.append(flat)
+    text = prose.narrative(
+        f"an edit of {prose.obj(config)} changed how {prose.obj(ref)} calls "
+        f"{prose.obj(caller.callee)}",
+        "correct or revert that edit",
+        because=[
+            prose.claim(
+                f"{prose.obj(ref)} is configured by {prose.obj(config)} to call "
+                f"{prose.obj(caller.callee)}",
+                named,
+            ),
+            prose.claim(
+                f"It restarted to load an edit of {prose.obj(config)} {lead} before the symptom "
+                "began, with nothing else of its template changed",
+                carried,
+            ),
+            *([prose.claim("The callee's own request rate stayed flat", flat)] if flat else []),
+        ],
+    )
+    return make_finding(
+        "caller-rollout",
+        Category.CONFIG_MISSING,
+        CONFIDENCE.flat_demand if flat is not None else CONFIDENCE.unmeasured,
+        text,
+        facts,
+        Action.FIX_CONFIG,
+        config,
+        {},
+    )
+
+
 CALLER_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("caller-rollout", (Category.BAD_ROLLOUT,), check_callers),
+    Analyzer("caller-rollout", (Category.BAD_ROLLOUT, Category.CONFIG_MISSING), check_callers),
 )

@@ -45,9 +45,10 @@ from kubetriage.analyzers.support import (
     pod_source,
     timestamp,
 )
+from kubetriage.analyzers.token_issuers import token_issuer
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, ContainerEvidence, PodEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
@@ -219,7 +220,12 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
     failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
     for dependency in evidence.dependencies:
         workload = dependency.workload
-        called = _named_in_logs(dependency) or (failing_calls and _down(dependency))
+        rejected = token_issuer(evidence, dependency)
+        called = (
+            _named_in_logs(dependency)
+            or (failing_calls and _down(dependency))
+            or rejected is not None
+        )
         if workload is None or not called or not dependency.changes:
             continue
         if workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
@@ -235,6 +241,8 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             onset,
             item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
         ]
+        if rejected is not None:
+            facts.append(rejected)
         params = {"revision": str(change.from_revision)} if change.from_revision else {}
         caller = _caller_phrase(evidence)
         findings.append(
@@ -251,12 +259,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
                     because=[
                         prose.claim(f"{prose.obj(workload)} rolled out", facts[0]),
                         prose.claim(f"The errors of {caller} began right after", facts[1]),
-                        prose.claim(
-                            f"{caller} names it in its failing calls"
-                            if _named_by_caller(evidence, dependency)
-                            else f"A service {caller} calls names it in its own failing calls",
-                            facts[2],
-                        ),
+                        _called_claim(evidence, dependency, caller, facts[2], rejected),
                     ],
                 ),
                 facts,
@@ -266,6 +269,30 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+def _called_claim(
+    evidence: Evidence,
+    dependency: DependencyEvidence,
+    caller: str,
+    named: EvidenceItem,
+    rejected: EvidenceItem | None,
+) -> Claim:
+    """Why the caller's failures are the dependency's: its failing calls name it, or it
+    rejects tokens the dependency issues (``token_issuer``)."""
+    if _named_in_logs(dependency) or rejected is None:
+        return prose.claim(
+            f"{caller} names it in its failing calls"
+            if _named_by_caller(evidence, dependency)
+            else f"A service {caller} calls names it in its own failing calls",
+            named,
+        )
+    return prose.claim(
+        f"{caller} takes its tokens' signing keys from it and rejects tokens whose signature "
+        "it cannot verify",
+        named,
+        rejected,
+    )
 
 
 def _rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) -> bool:

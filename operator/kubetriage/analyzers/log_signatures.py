@@ -140,6 +140,17 @@ DEPENDENCY_LOG = re.compile(
     rf"|{POOL_ACQUIRE_TIMEOUT.pattern}"
     r")"
 )
+# A service rejecting a signed token (JWT) because the signature does not verify against the
+# keys its issuer publishes (JWKS): the words of golang-jwt and keyfunc, jose, jsonwebtoken,
+# PyJWT, Spring Security's Nimbus decoder, auth0 java-jwt, Envoy's and Istio's jwt_authn.
+TOKEN_VERIFY_LOG = re.compile(
+    r"(?i)(token is unverifiable|token signature is invalid|signature is invalid"
+    r"|invalid (?:token |jwt )?signature|signature verification (?:failed|error)"
+    r"|jwt verification fails|\bkid\b.{0,60}\bnot found|key id.{0,40}not found"
+    r"|no (?:applicable|matching) key|unable to find a signing key"
+    r"|jwks doesn't have key|JWKSNoMatchingKey|SignatureVerificationException"
+    r"|no matching key\(s\) found)"
+)
 # A dependency's server telling a client it serves nobody at the moment, as the client relays
 # it: PostgreSQL starting, stopping or recovering (a crash or a failover), MySQL shutting down,
 # Redis loading its dataset or its cluster without a master, a sealed Vault. No client's

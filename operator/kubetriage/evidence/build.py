@@ -274,7 +274,9 @@ def build_evidence(
             limits,
         ),
         gateway_routes=_gateway_routes(build, namespace),
-        callers=caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload),
+        callers=caller_summaries(
+            index, callee_services(service_objs, scope.pods), scope.workload, own
+        ),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.callers import callee_services, find_callers, named_services
+from kubetriage.evidence.callers import (
+    callee_services,
+    configured_by,
+    find_callers,
+    find_config_callers,
+    find_named_clients,
+    named_services,
+)
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
@@ -57,6 +64,20 @@ async def follow_callers(
     )
     own = [workload] if workload is not None else []
     found = find_callers(listed, services, own) if services else []
+    # The clients the incident's own error lines name (an identity provider's clientId).
+    found += find_named_clients(listed, services, run.logs, own)
+    if services and reader.readable("ConfigMap"):
+        # The gateways and proxies a mounted file routes to it (their ConfigMaps' hosts).
+        wanted = configured_by(listed, own)
+        await asyncio.gather(
+            *(
+                reader.read(run, "ConfigMap", ns, name)
+                for ns, name in wanted
+                if ("ConfigMap", ns, name) not in run.objects
+            )
+        )
+        config_maps = [o for (k, _, _), o in run.objects.items() if k == "ConfigMap"]
+        found += find_config_callers(listed, services, config_maps, own)
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
         found += find_callers(listed, [dependency], own)

@@ -6,18 +6,23 @@ rejections stepped up while nothing of its own changed is often driven by a call
 revision (retries multiplied, compression turned off, a pool raised): an SRE asks "who calls
 this, and which of them changed right before?". A caller names the Service in its template's
 env values or args, in the host forms ``kubetriage.evidence.dependencies`` reads
-(``svc``, ``svc.ns``, ``svc.ns.svc.cluster.local:port``, ``scheme://svc.ns``...).
+(``svc``, ``svc.ns``, ``svc.ns.svc.cluster.local:port``, ``scheme://svc.ns``...). A caller
+that reaches it by a public name (an identity provider behind its own host name) is found
+instead by the incident's own error lines naming it as their client (``find_named_clients``).
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
-from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.index import ObjectIndex, referenced_config
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import controller_ref, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
@@ -31,6 +36,22 @@ MAX_CALLERS = 3
 # Dependencies (Services the incident's workload names) whose other callers are read.
 MAX_SHARED = 3
 _MAX_CHANGES = 3
+
+# ConfigMaps read, at most, to find the callers a mounted file configures (gateways, proxies).
+MAX_CONFIG_READS = 12
+
+# A client's identity on a server's access, audit or event line: Keycloak's
+# ``clientId="web"``, OAuth's ``client_id=web``, JSON ``"client":"web"``, a token's ``azp``,
+# an API gateway's ``consumer``.
+_CLIENT_FIELD = re.compile(
+    r"""(?i)(?<![\w-])(?:client[_-]?id|client|azp|consumer)["']?\s*[=:]\s*["']?"""
+    r"""([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?![\w.-])"""
+)
+# A line reporting a failure: error, warning, rejection.
+_ERROR_LINE = re.compile(
+    r"(?i)(?<![a-z])(error|warn|warning|fail(ed|ure)?|denied|invalid|unauthori[sz]ed|forbidden"
+    r"|rejected)(?![a-z])"
+)
 
 
 def callee_services(services: Iterable[JsonDict], pods: Iterable[JsonDict]) -> list[JsonDict]:
@@ -82,6 +103,121 @@ def find_callers(
     return found
 
 
+def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, str, int]]:
+    """(client, tail, error lines) for each client identity the incident's own tails name on
+    their error lines (``_CLIENT_FIELD``), most named first: a shared server (an identity
+    provider, a gateway) that records who called it names the client whose calls fail."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for tail in logs:
+        if tail.source != "scope":
+            continue
+        where = f"{tail.namespace}/{tail.pod}/{tail.container}"
+        for line in tail.lines:
+            if _ERROR_LINE.search(line):
+                for client in {m.group(1).lower() for m in _CLIENT_FIELD.finditer(line)}:
+                    counts[(client, where)] += 1
+    return [(client, where, n) for (client, where), n in counts.most_common()]
+
+
+def find_named_clients(
+    workloads: Iterable[JsonDict],
+    callees: list[JsonDict],
+    logs: Iterable[LogTail],
+    exclude: Iterable[JsonDict],
+) -> list[tuple[JsonDict, JsonDict, list[str]]]:
+    """(workload, callee Service, sources) of each workload, in any namespace, whose name is a
+    client identity the incident's error lines name (``clients_in_errors``); at most
+    ``MAX_CALLERS``. The callee is the first Service that fronts the incident's pods."""
+    if not callees:
+        return []
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    by_name: dict[str, list[JsonDict]] = {}
+    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) not in own:
+            by_name.setdefault(_name(workload), []).append(workload)
+    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    for client, where, lines in clients_in_errors(logs):
+        named = by_name.get(client, [])
+        if len(named) != 1:  # none, or ambiguous across namespaces
+            continue
+        source = f"log {where}: {lines} error line{'s' if lines != 1 else ''} name client {client}"
+        if all(w is not named[0] for w, _, _ in found):
+            found.append((named[0], callees[0], [source]))
+        if len(found) >= MAX_CALLERS:
+            break
+    return found
+
+
+def _config_maps_of(workload: JsonDict) -> list[str]:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return sorted(name for kind, name in referenced_config(spec) if kind == "ConfigMap")
+
+
+def _last_rollout(workload: JsonDict) -> str:
+    """When the workload last progressed (its Progressing condition), else was created."""
+    for condition in (workload.get("status") or {}).get("conditions") or []:
+        if isinstance(condition, dict) and condition.get("type") == "Progressing":
+            return str(condition.get("lastUpdateTime") or "")
+    return str((workload.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def configured_by(
+    workloads: Iterable[JsonDict], exclude: Iterable[JsonDict], limit: int = MAX_CONFIG_READS
+) -> list[tuple[str, str]]:
+    """(namespace, name) of the ConfigMaps the workloads' templates use, those of the most
+    recently rolled-out workloads first, at most ``limit``: where a gateway or proxy is told
+    which Services to route to (a declarative gateway config, an nginx or Envoy file)."""
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    found: list[tuple[str, str]] = []
+    for workload in sorted(workloads, key=_last_rollout, reverse=True):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
+            continue
+        for name in _config_maps_of(workload):
+            if (_ns(workload), name) not in found:
+                found.append((_ns(workload), name))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def find_config_callers(
+    workloads: Iterable[JsonDict],
+    callees: list[JsonDict],
+    config_maps: Iterable[JsonDict],
+    exclude: Iterable[JsonDict],
+) -> list[tuple[JsonDict, JsonDict, list[str]]]:
+    """(workload, callee Service, sources) of each workload using a ConfigMap whose values
+    name a callee Service (the hosts ``named_hosts`` reads): a gateway or proxy routing to it
+    by its configuration file. At most ``MAX_CALLERS``, by namespace and name."""
+    by_key = {(_ns(cm), _name(cm)): cm for cm in config_maps}
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
+            continue
+        for name in _config_maps_of(workload):
+            cm = by_key.get((_ns(workload), name))
+            hosts = named_hosts([], [cm]) if cm is not None else []
+            callee = next(
+                (
+                    svc
+                    for svc in callees
+                    for h in hosts
+                    if h.kind == "Service"
+                    and h.name == _name(svc)
+                    and (h.namespace or _ns(workload)) == _ns(svc)
+                ),
+                None,
+            )
+            if callee is not None:
+                kind = str(workload.get("kind"))
+                found.append((workload, callee, [f"{kind} {_name(workload)} ConfigMap {name}"]))
+                break
+        if len(found) >= MAX_CALLERS:
+            break
+    return found
+
+
 def owned_history(workload: JsonDict, objects: Iterable[JsonDict]) -> list[JsonDict]:
     """The workload's ReplicaSets among ``objects`` (by controller kind and name)."""
     history: list[JsonDict] = []
@@ -115,16 +251,28 @@ def summarise_caller(
 
 
 def caller_summaries(
-    index: ObjectIndex, services: list[JsonDict], own: JsonDict | None
+    index: ObjectIndex,
+    services: list[JsonDict],
+    own: JsonDict | None,
+    logs: Iterable[LogTail] = (),
 ) -> list[CallerEvidence]:
     """The callers of ``services`` (the incident's) among the Deployments of ``index``, each
-    with its rollouts read from its ReplicaSets there; ``own`` is the incident's workload."""
+    with its rollouts read from its ReplicaSets there; ``own`` is the incident's workload.
+    Those named as clients on the error lines of ``logs`` come first
+    (``find_named_clients``), then those whose template names a Service."""
     replica_sets = index.kind("ReplicaSet")
+    exclude = [own] if own is not None else []
+    deployments = index.kind("Deployment")
+    found = find_named_clients(deployments, services, logs, exclude)
+    for workload, callee, sources in [
+        *find_callers(deployments, services, exclude),
+        *find_config_callers(deployments, services, index.kind("ConfigMap"), exclude),
+    ]:
+        if all(workload is not w for w, _, _ in found):
+            found.append((workload, callee, sources))
     return [
         summarise_caller(workload, callee, sources, owned_history(workload, replica_sets))
-        for workload, callee, sources in find_callers(
-            index.kind("Deployment"), services, [own] if own is not None else []
-        )
+        for workload, callee, sources in found[:MAX_CALLERS]
     ]
 
 
