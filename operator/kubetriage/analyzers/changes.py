@@ -36,7 +36,7 @@ from kubetriage.analyzers.onset import (
     served_before_step,
     symptom_times,
 )
-from kubetriage.analyzers.pods import failing_node
+from kubetriage.analyzers.pods import admitted_memory_limit, failing_node
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
@@ -343,6 +343,8 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None
     if failing_node(evidence, evidence.pods) is not None:
         return None  # the changed template serves on other nodes: the split follows a node
+    if admitted_memory_limit(evidence) is not None:
+        return None  # the kills meet a limit admission set, which a rollback's pods get too
     candidates: list[ChangeEvidence] = []
     edits = [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
     rollout = latest_rollout(evidence)
