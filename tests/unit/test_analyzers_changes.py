@@ -452,6 +452,9 @@ def test_a_rollout_whose_pods_a_quota_refuses_is_not_blamed_unless_it_raised_the
     assert not _correlated(_rollout_refused_over_quota("image"))
     # Near miss: a rollout that raised the pods' resources is what the quota refuses.
     assert _correlated(_rollout_refused_over_quota("image", "resources"))
+    # So is a rollout that moved the pods to another priority class, which a quota scoped to
+    # that class counts (and may allow none of).
+    assert _correlated(_rollout_refused_over_quota("image", "priority"))
 
 
 # --- a rollout that only carried a configuration change -----------------------------------
