@@ -125,6 +125,56 @@ def test_a_limit_cut_by_a_rollout_is_undone_rather_than_raised_past_it() -> None
     assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
 
 
+def _oom_at_admitted_limit(
+    old_limits: dict[str, str], template_limits: dict[str, str], *aspects: str
+) -> Evidence:
+    """Revision 5 changed ``aspects`` 30 minutes ago; its pod is OOM-killed at 512Mi while the
+    template sets ``template_limits`` and a pod of revision 4 runs with ``old_limits``."""
+    old = make.pod(
+        "checkout-old-a",
+        make.container("app", "app:1.0", limits=old_limits),
+        replica_set="checkout-old",
+    )
+    ev = _oom_after(_rollout(30, *aspects))
+    return ev.model_copy(
+        update={
+            "workload": make.deployment(
+                revision=5, containers=[make.container("app", "app:1.1", limits=template_limits)]
+            ),
+            "pods": [*ev.pods, old],
+        }
+    )
+
+
+def test_an_oom_at_a_limit_admission_gave_the_new_pods_is_not_the_rollouts_doing() -> None:
+    # The template sets no memory limit; the new pod got 512Mi when it was admitted (a
+    # LimitRange default) while the previous revision's pod runs without one: a rollback's
+    # pods would be admitted under the same default, so the limit is what to raise.
+    ev = _oom_at_admitted_limit({}, {}, "env")
+    finding = top(ev)
+    assert (finding.category, finding.action) == (Category.OOM_KILLED, Action.INCREASE_MEMORY)
+    assert not _correlated(ev)
+    assert any("admitted" in e.fact for e in finding.evidence)
+    rollback = [f for f in analyze(ev).findings if f.action is Action.ROLLBACK]
+    assert all(f.confidence < finding.confidence for f in rollback)
+    # A previous revision that ran with a higher limit was admitted before the default too.
+    assert top(_oom_at_admitted_limit({"memory": "2Gi"}, {}, "env")).category is (
+        Category.OOM_KILLED
+    )
+
+
+def test_an_oom_at_a_limit_the_old_pods_share_or_the_rollout_set_stays_the_rollouts() -> None:
+    # Near misses: the previous revision runs under the same limit (the new code uses more),
+    # the template itself sets the limit, or the rollout changed the resources.
+    for ev in (
+        _oom_at_admitted_limit({"memory": "512Mi"}, {}, "env"),
+        _oom_at_admitted_limit({}, {"memory": "512Mi"}, "env"),
+        _oom_at_admitted_limit({}, {}, "env", "resources"),
+    ):
+        finding = top(ev)
+        assert (finding.category, finding.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK)
+
+
 def test_a_rollout_of_probes_only_is_left_to_the_probe_analyzer() -> None:
     ev = _oom_after(_rollout(30, "probes"))
     assert not _correlated(ev)
@@ -402,6 +452,9 @@ def test_a_rollout_whose_pods_a_quota_refuses_is_not_blamed_unless_it_raised_the
     assert not _correlated(_rollout_refused_over_quota("image"))
     # Near miss: a rollout that raised the pods' resources is what the quota refuses.
     assert _correlated(_rollout_refused_over_quota("image", "resources"))
+    # So is a rollout that moved the pods to another priority class, which a quota scoped to
+    # that class counts (and may allow none of).
+    assert _correlated(_rollout_refused_over_quota("image", "priority"))
 
 
 # --- a rollout that only carried a configuration change -----------------------------------

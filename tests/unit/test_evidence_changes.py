@@ -399,3 +399,18 @@ def test_a_rollout_that_switches_the_serviceaccount_names_it() -> None:
     )
     assert changes[0].aspects == ["serviceAccount"]
     assert "serviceAccountName default -> api-reader" in changes[0].details
+
+
+def test_a_rollout_that_moves_the_pods_to_another_priority_class_names_it() -> None:
+    # A quota scoped to a PriorityClass counts only that class's pods: the change matters.
+    old, new = _template("app:1.0"), _template("app:1.0")
+    new["spec"]["priorityClassName"] = "business-critical"
+    changes = rollout_changes(
+        _deployment(),
+        [
+            _replica_set(2, new, "2026-11-20T09:40:00Z"),
+            _replica_set(1, old, "2026-10-01T00:00:00Z"),
+        ],
+    )
+    assert changes[0].aspects == ["priority"]
+    assert "priorityClassName unset -> business-critical" in changes[0].details

@@ -36,7 +36,7 @@ from kubetriage.analyzers.onset import (
     served_before_step,
     symptom_times,
 )
-from kubetriage.analyzers.pods import failing_node
+from kubetriage.analyzers.pods import admitted_memory_limit, failing_node
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
@@ -73,6 +73,9 @@ CONFIDENCE: Final = _Confidence()
 
 # Capacity analyzers stay at or below this when a change explains the symptom.
 EXPLAINED_CAP = 0.75
+# Parts of the pod template a ResourceQuota counts pods by: their requests and limits, and
+# their priority class (a quota scoped to a PriorityClass counts only that class's pods).
+QUOTA_COUNTED = frozenset({"resources", "priority"})
 # Parts of the pod template whose change can cause a symptom by itself: what the program
 # runs (image, command, args, env, config, volumes) and what it may use (resources: a limit
 # cut in a "rightsizing" throttles or OOM-kills what ran fine), and how it joins a service
@@ -128,17 +131,18 @@ def _specific_cause(evidence: Evidence) -> bool:
 
 def _quota_refuses_unchanged(evidence: Evidence) -> bool:
     """The API server refuses to create pods over a ResourceQuota (FailedCreate) while the
-    latest rollout did not change the pods' resources: the new revision never ran, so no
-    symptom is its doing; the quota has no room for the pod a rolling update adds (its surge)
-    whatever revision that pod carries, and the same template would be refused on a
-    scale-out. A rollout that raised (or dropped) requests or limits is what the quota
-    refuses, and stays a candidate."""
+    latest rollout did not change what quotas count the pods by: the new revision never ran,
+    so no symptom is its doing; the quota has no room for the pod a rolling update adds (its
+    surge) whatever revision that pod carries, and the same template would be refused on a
+    scale-out. A rollout that raised (or dropped) requests or limits, or moved the pods to
+    another priority class (which scoped quotas select on), is what the quota refuses, and
+    stays a candidate."""
     if not any(
         e.reason == "FailedCreate" and QUOTA_REFUSAL.search(e.message) for e in evidence.events
     ):
         return False
     rollout = latest_rollout(evidence)
-    return rollout is None or "resources" not in rollout.aspects
+    return rollout is None or not set(rollout.aspects) & QUOTA_COUNTED
 
 
 def down_dependencies(evidence: Evidence) -> list[DependencyEvidence]:
@@ -343,6 +347,8 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None
     if failing_node(evidence, evidence.pods) is not None:
         return None  # the changed template serves on other nodes: the split follows a node
+    if admitted_memory_limit(evidence) is not None:
+        return None  # the kills meet a limit admission set, which a rollback's pods get too
     candidates: list[ChangeEvidence] = []
     edits = [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
     rollout = latest_rollout(evidence)

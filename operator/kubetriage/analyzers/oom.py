@@ -28,7 +28,13 @@ from kubetriage.analyzers.changes import EXPLAINED_CAP, cap_explained
 from kubetriage.analyzers.container_texts import oom_text
 from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
 from kubetriage.analyzers.log_signatures import OOM_LOG
-from kubetriage.analyzers.pods import last_exit_ago, liveness_killed, metric_for, pod_events
+from kubetriage.analyzers.pods import (
+    admitted_memory_limit,
+    last_exit_ago,
+    liveness_killed,
+    metric_for,
+    pod_events,
+)
 from kubetriage.analyzers.support import (
     divides,
     event_fact,
@@ -248,6 +254,9 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
                 # runtime), not the kernel's OOM killer.
                 continue
             confidence -= CONFIDENCE.no_limit_penalty
+        admitted = admitted_memory_limit(evidence)
+        if admitted is not None:
+            facts.append(admitted)  # why a rollback would not help: admission set the limit
         target = workload_ref(evidence, pod)
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue

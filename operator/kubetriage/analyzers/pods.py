@@ -11,8 +11,19 @@ from __future__ import annotations
 
 import re
 
-from kubetriage.analyzers.support import seconds_before
+from kubetriage import prose
+from kubetriage.analyzers.support import (
+    current_and_previous_revision,
+    item,
+    parse_quantity,
+    pod_revision,
+    pod_source,
+    seconds_before,
+    states,
+    workload_container,
+)
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import (
     ContainerEvidence,
     EventEvidence,
@@ -173,3 +184,53 @@ def failing_node(evidence: Evidence, pods: list[PodEvidence]) -> str | None:
         or any(c.type != "Ready" and c.status == "True" for c in node.conditions)
     )
     return name if troubled else None
+
+
+def admitted_memory_limit(evidence: Evidence) -> EvidenceItem | None:
+    """A container of the current revision's pods OOM-killed at a memory limit its workload's
+    template does not set, while a pod of an earlier revision runs the same container without
+    a memory limit or with a higher one. The API server filled the limit in when it admitted
+    the new pod (a LimitRange's default, a mutating policy); the earlier pods were admitted
+    before that default and kept what they had. The kills meet the namespace's default, not
+    anything the rollout changed: every pod created now gets it, a rollback's too."""
+    current, _ = current_and_previous_revision(evidence)
+    if current is None or any(
+        c.kind == "rollout" and c.to_revision == current.revision and "resources" in c.aspects
+        for c in evidence.changes
+    ):
+        return None  # the rollout changed the resources: dropping a limit is its doing
+    for pod in evidence.pods:
+        revision = pod_revision(pod, evidence)
+        if revision is None or revision.name != current.name:
+            continue
+        for container in pod.containers:
+            limit = parse_quantity(container.limits.get("memory"))
+            template = workload_container(evidence, container.name)
+            if limit is None or template is None or "memory" in template.limits:
+                continue
+            if not any((s.reason or "").lower() == "oomkilled" for s in states(container)):
+                continue
+            if _earlier_runs_above(evidence, current.revision, container.name, limit):
+                return item(
+                    pod_source(pod),
+                    f"container {container.name} is OOM-killed at a {prose.memory(limit)} "
+                    "memory limit its template does not set (filled in when the pod was "
+                    "admitted); pods of the earlier revision run it without that limit",
+                )
+    return None
+
+
+def _earlier_runs_above(evidence: Evidence, revision: int, container: str, limit: float) -> bool:
+    """A pod of a revision before ``revision`` runs that container with no memory limit or a
+    higher one."""
+    for pod in evidence.pods:
+        found = pod_revision(pod, evidence)
+        if found is None or found.revision >= revision:
+            continue
+        for other in pod.containers:
+            if other.name != container:
+                continue
+            own = parse_quantity(other.limits.get("memory"))
+            if own is None or own > limit:
+                return True
+    return False

@@ -34,7 +34,12 @@ from kubetriage.analyzers.demand import (
     traffic_rose,
 )
 from kubetriage.analyzers.onset import filling_since, stepped_long_after
-from kubetriage.analyzers.pods import failing_node, pod_events, pod_failing
+from kubetriage.analyzers.pods import (
+    admitted_memory_limit,
+    failing_node,
+    pod_events,
+    pod_failing,
+)
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
@@ -91,6 +96,10 @@ class _Confidence:
     # The new revision's failing pods all run on one node while its other pods serve on other
     # nodes (``pods.failing_node``): the same template works, so the split follows the node.
     node_split_cap: float = 0.6
+    # The new pods are OOM-killed at a memory limit their template does not set while the
+    # previous revision's pods run without it (``pods.admitted_memory_limit``): admission gave
+    # it to them, so a rollback's pods would meet it too; the oom-killed finding sets a limit.
+    admitted_limit_cap: float = 0.5
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -179,6 +188,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         confidence = min(confidence, CONFIDENCE.specific_cap)
     if failing_node(evidence, new_pods) is not None:
         confidence = min(confidence, CONFIDENCE.node_split_cap)
+    if new_failing and admitted_memory_limit(evidence) is not None:
+        confidence = min(confidence, CONFIDENCE.admitted_limit_cap)
     if only_carried_config(evidence, current.revision):
         confidence = min(confidence, CONFIDENCE.carried_config_cap)
     down = down_dependencies(evidence)

@@ -163,6 +163,11 @@ def _template_diff(
         if mesh_before.get(key) != mesh_after.get(key):
             was, now = mesh_before.get(key, "unset"), mesh_after.get(key, "unset")
             note("mesh", f"pod template {key} {was} -> {now}")
+    # The priority class decides which scoped ResourceQuotas count the pods (and whom they
+    # may preempt): a change of it can get the new pods refused where the old ones were not.
+    classes = [as_dict(t.get("spec")).get("priorityClassName") or "unset" for t in (old, new)]
+    if classes[0] != classes[1]:
+        note("priority", f"priorityClassName {classes[0]} -> {classes[1]}")
     accounts = [as_dict(t.get("spec")).get("serviceAccountName") or "default" for t in (old, new)]
     if accounts[0] != accounts[1]:
         note("serviceAccount", f"serviceAccountName {accounts[0]} -> {accounts[1]}")
