@@ -67,9 +67,10 @@ def test_an_unreachable_kafka_behind_an_external_name_is_the_dependency_at_fault
     )
     logs = [make.checkout_log("\n".join([NOT_ESTABLISHED, METADATA, NOT_ESTABLISHED]))]
     result = analyze(make.checkout_evidence(logs=logs, services=[kafka]))
-    assert_leads(
+    first = assert_leads(
         result,
         Category.DEPENDENCY_FAILURE,
         Action.ESCALATE,
         ObjectRef(kind="Service", namespace="streaming", name="events-kafka"),
     )
+    assert "broker connection failures" in first.summary
