@@ -18,6 +18,7 @@ from kubernetes import client as k8s
 from opentelemetry.trace import StatusCode
 
 from kubetriage.evidence.kube import KubeEvidenceCollector
+from kubetriage.evidence.label_vocabulary import runs_metrics_server
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.prometheus import PrometheusEvidenceCollector
 from kubetriage.evidence.queries import metrics_target
@@ -115,6 +116,7 @@ class PrometheusStage:
             claims=volume_claims(evidence),
             namespace_wide=evidence.target is None or evidence.target.kind == "Namespace",
             workload=workload,
+            scrapes=runs_metrics_server(c.image for p in evidence.pods for c in p.containers),
         )
         return MetricsOutcome(result.summaries, result.status, result.message)
 

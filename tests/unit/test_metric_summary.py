@@ -189,6 +189,7 @@ def test_selection_covers_every_template_with_a_full_scope() -> None:
         dependency_hosts=("api.example.com",),
         callees=(ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),),
         claims=(ObjectRef(kind="PersistentVolumeClaim", namespace="ns", name="data"),),
+        scrapes=True,
     )
     selected = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert [q.name for q in selected] == [t.name for t in TEMPLATES]
@@ -321,7 +322,9 @@ def test_hostile_label_values_stay_inside_their_string() -> None:
     alert = _hostile_alert()
     callee = ObjectRef(kind="Deployment", namespace=HOSTILE, name=HOSTILE)
     claim = ObjectRef(kind="PersistentVolumeClaim", namespace=HOSTILE, name=HOSTILE)
-    scope = build_scope(None, [alert], dependency_hosts=[HOSTILE], callees=[callee], claims=[claim])
+    scope = build_scope(
+        None, [alert], dependency_hosts=[HOSTILE], callees=[callee], claims=[claim], scrapes=True
+    )
     queries = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert len(queries) == len(TEMPLATES)
     for query in queries:

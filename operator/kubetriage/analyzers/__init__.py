@@ -52,6 +52,7 @@ from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
+from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
@@ -117,6 +118,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DISRUPTION_BUDGET_ANALYZERS,
     *SCALER_OPERATOR_ANALYZERS,
     *SPLIT_CONFIG_ANALYZERS,
+    *SCRAPE_GROWTH_ANALYZERS,
 )
 
 

@@ -114,7 +114,8 @@ def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] 
     return _suspect(evidence.callers, onset)
 
 
-def _oom_killed_pods(evidence: Evidence) -> list[PodEvidence]:
+def oom_killed_pods(evidence: Evidence) -> list[PodEvidence]:
+    """The incident's pods one of whose containers last ended (or now ends) OOMKilled."""
     return [
         pod
         for pod in evidence.pods
@@ -138,7 +139,7 @@ def caller_drove_memory(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvide
     changed = timestamp(suspect[1].at)
     if timestamp(onset) - changed > MEMORY_AFTER.total_seconds():
         return None
-    killed = _oom_killed_pods(evidence)
+    killed = oom_killed_pods(evidence)
     ran_before = all(
         pod.created_at is not None
         and changed - timestamp(pod.created_at) >= RAN_BEFORE.total_seconds()
@@ -222,7 +223,7 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     scaled = scaled_up_after(evidence, change)
     driven = caller_drove_memory(evidence) is not None
     if driven:
-        killed = _oom_killed_pods(evidence)[0]
+        killed = oom_killed_pods(evidence)[0]
         ran = timestamp(change.at or onset) - timestamp(killed.created_at or onset)
         fact = item(
             f"pod/{killed.namespace}/{killed.name}",

@@ -32,6 +32,7 @@ from kubetriage.analyzers.calls import (
 from kubetriage.analyzers.log_signatures import (
     CONNECT_TIMEOUT_LOG,
     GRPC_UNAVAILABLE,
+    KAFKA_CLIENT_UNREACHABLE,
     hosts_in,
     service_for_host,
 )
@@ -382,6 +383,7 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe)"), "connection resets"),
     (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
+    (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
 )
 _HTTP_5XX = re.compile(r"(?i)(?:\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
 

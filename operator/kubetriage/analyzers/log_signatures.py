@@ -105,6 +105,15 @@ POOL_ACQUIRE_TIMEOUT = re.compile(
     r"|checkout a Connection has timed out|ConnectionAcquireTimeoutError)",
     re.IGNORECASE,
 )
+# The Apache Kafka Java client (producers, consumers, admin clients, and every appender or
+# framework built on it) failing to reach its brokers: the network thread's warning, and the
+# caller's own send or poll giving up on metadata it never got.
+KAFKA_CLIENT_UNREACHABLE = re.compile(
+    r"(connection to node -?\d+ \([^)]*\) could not be established"
+    r"|bootstrap broker \S+ \(id: -?\d+ rack: [^)]*\) disconnected"
+    r"|not present in metadata after \d+ ?ms|failed to update metadata after \d+ ?ms)",
+    re.IGNORECASE,
+)
 DEPENDENCY_LOG = re.compile(
     r"(?i)("
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"
@@ -138,6 +147,7 @@ DEPENDENCY_LOG = re.compile(
     r"(starting up|shutting down|in recovery mode|read[- ]only)|too many (clients|connections)"
     r"|remaining connection slots are reserved|--read-only option|ProgramLimitExceeded"
     rf"|{POOL_ACQUIRE_TIMEOUT.pattern}"
+    rf"|{KAFKA_CLIENT_UNREACHABLE.pattern}"
     r")"
 )
 # A service rejecting a signed token (JWT) because the signature does not verify against the
@@ -252,6 +262,9 @@ _HOST_PATTERNS = (
         r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"
     ),
     re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):\d{2,5}\b"),
+    # Java's socket address, as its clients print it (Kafka, Netty, Lettuce, JDBC drivers):
+    # "kafka.ns.svc.cluster.local/10.0.3.7:9092", the name before the resolved address.
+    re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*)/(?:\d{1,3}\.){3}\d{1,3}:\d{2,5}\b"),
     re.compile(
         r"(?i)\b(?:to|connect to|connecting to|calling|reach|from) \"?"
         r"(?P<host>[a-z][\w-]*(?:\.[\w-]+)+)"

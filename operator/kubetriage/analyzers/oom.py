@@ -35,6 +35,7 @@ from kubetriage.analyzers.pods import (
     metric_for,
     pod_events,
 )
+from kubetriage.analyzers.scrape_growth import grown_scrape_job
 from kubetriage.analyzers.support import (
     divides,
     event_fact,
@@ -161,7 +162,9 @@ def _peak_working_set(evidence: Evidence, container: str) -> float | None:
 
 def check_oom(evidence: Evidence) -> list[Finding]:
     findings = cap_explained(evidence, _check_oom(evidence))
-    if not findings or caller_drove_memory(evidence) is None:
+    if not findings or (
+        caller_drove_memory(evidence) is None and grown_scrape_job(evidence) is None
+    ):
         return findings
     return [f.model_copy(update={"confidence": min(f.confidence, EXPLAINED_CAP)}) for f in findings]
 

@@ -10,6 +10,8 @@ stack's own jobs, which say where a series was scraped, not what is broken.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
 
 # Label -> kind for namespaced objects, most specific first. "exported_*" variants appear
@@ -128,6 +130,21 @@ MONITORING_NAMES: tuple[str, ...] = (
 def is_monitoring_name(value: str) -> bool:
     lowered = value.lower()
     return any(name in lowered for name in MONITORING_NAMES)
+
+
+# Images of servers and agents that scrape targets the way Prometheus does, and record for
+# each target the synthetic ``scrape_samples_scraped`` series (Prometheus, in server or agent
+# mode, and VictoriaMetrics' single server and vmagent): a repository's last path segment.
+METRICS_SERVER_IMAGES = frozenset({"prometheus", "victoria-metrics", "vmagent", "vmsingle"})
+
+
+def runs_metrics_server(images: Iterable[str]) -> bool:
+    """Whether one of these container images is a scraping metrics server."""
+    for image in images:
+        repository = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+        if repository.lower() in METRICS_SERVER_IMAGES:
+            return True
+    return False
 
 
 def label_value(labels: dict[str, str], name: str) -> str | None:

@@ -247,6 +247,7 @@ class PrometheusEvidenceCollector:
         *,
         namespace_wide: bool = False,
         workload: ObjectRef | None = None,
+        scrapes: bool = False,
     ) -> tuple[list[RenderedQuery], datetime]:
         """The queries to run and the range start (earliest alert start minus the window)."""
         starts = [a.starts_at for a in alerts if a.starts_at is not None and a.starts_at <= now]
@@ -259,6 +260,7 @@ class PrometheusEvidenceCollector:
             claims,
             namespace_wide=namespace_wide,
             workload=workload,
+            scrapes=scrapes,
         )
         queries = alert_queries(alerts) + select_queries(
             scope, now - start, families=alert_families(alerts)
@@ -276,6 +278,7 @@ class PrometheusEvidenceCollector:
         *,
         namespace_wide: bool = False,
         workload: ObjectRef | None = None,
+        scrapes: bool = False,
     ) -> MetricsResult:
         """Query Prometheus for the window around the alert; never raises for I/O."""
         if not self._url:
@@ -289,6 +292,7 @@ class PrometheusEvidenceCollector:
             claims,
             namespace_wide=namespace_wide,
             workload=workload,
+            scrapes=scrapes,
         )
         headers = {"Authorization": self._auth_header} if self._auth_header else {}
         session = requests.Session()

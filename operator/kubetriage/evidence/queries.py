@@ -97,6 +97,8 @@ class Scope:
     dependency_hosts: tuple[str, ...] = field(default_factory=tuple)
     callees: tuple[ObjectRef, ...] = field(default_factory=tuple)
     claims: tuple[ObjectRef, ...] = field(default_factory=tuple)
+    # The incident's pods run a scraping metrics server: what each scrape job feeds it counts.
+    scrapes: bool = False
 
     def known(self) -> frozenset[str]:
         names = {
@@ -121,6 +123,8 @@ class Scope:
             names.add("callees")
         if self.claims:
             names.add("claims")
+        if self.scrapes:
+            names.add("scrapes")
         return frozenset(names)
 
 
@@ -175,12 +179,14 @@ def build_scope(
     *,
     namespace_wide: bool = False,
     workload: ObjectRef | None = None,
+    scrapes: bool = False,
 ) -> Scope:
     """What the incident's queries can be scoped by: the target first, then alert labels.
     ``namespace_wide`` keeps a namespace-wide incident's unscoped queries (probes) when its
     metrics are scoped by the one workload found in the namespace. ``workload`` is the
     controller of a Pod target: its per-pod queries stay on the pod, while its rollout and
-    replica series and its scrape job are the workload's."""
+    replica series and its scrape job are the workload's. ``scrapes``: the target runs a
+    scraping metrics server (``label_vocabulary.runs_metrics_server``)."""
     namespace = target.namespace if target is not None else None
     if target is not None and target.kind == "Namespace":
         namespace = target.name
@@ -228,6 +234,7 @@ def build_scope(
         dependency_hosts=tuple(dict.fromkeys(h.strip() for h in dependency_hosts if h.strip())),
         callees=tuple(c for c in callees if c.kind in _POD_SUFFIX and c.namespace),
         claims=tuple(c for c in claims if c.kind == "PersistentVolumeClaim" and c.namespace),
+        scrapes=scrapes,
     )
 
 

@@ -265,4 +265,14 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "min by (name) (certmanager_certificate_expiration_timestamp_seconds"
         '{namespace="$namespace"}) - time()',
     ),
+    # --- what a metrics server ingests --------------------------------------------------
+    # A scraping server's memory grows with the series it holds: the samples each scrape job's
+    # targets return (the server's own synthetic series), the jobs that peaked highest kept.
+    QueryTemplate(
+        "scrape_samples_by_job",
+        (_C.OOM_KILLED, _C.BAD_ROLLOUT),
+        frozenset({"scrapes"}),
+        "sum by (namespace, job) (scrape_samples_scraped)",
+        "samples the targets of each scrape job return per scrape (what the server ingests)",
+    ),
 )
