@@ -46,6 +46,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
@@ -115,6 +116,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SIBLING_ANALYZERS,
     *DISRUPTION_BUDGET_ANALYZERS,
     *SCALER_OPERATOR_ANALYZERS,
+    *REPLICA_WRITE_ANALYZERS,
 )
 
 
