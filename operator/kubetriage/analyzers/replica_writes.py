@@ -19,7 +19,6 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.support import grep_logs, item, log_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -85,9 +84,8 @@ def check_pinned_member(evidence: Evidence) -> list[Finding]:
             Category.CONFIG_MISSING,
             CONFIDENCE.pinned_member,
             prose.narrative(
-                f"{caller(evidence)} writes to a member of {prose.obj(dependency.workload)} "
-                "that only serves reads",
-                f"point {prose.obj(config)} at the primary's address",
+                f"{prose.obj(config)} names members of {prose.obj(dependency.workload)}",
+                "point it at the primary",
                 because=[
                     prose.claim("A replica refuses the caller's writes", facts[0]),
                     prose.claim(
