@@ -336,3 +336,13 @@ def pod_trouble(trouble: PodTrouble) -> str:
             f"restarts {trouble.restarts}{last}"
         )
     return f"{trouble.pod}: {trouble.container} not ready{last}"
+
+
+def pod_restarts(trouble: PodTrouble) -> str:
+    """A dependency's pod that serves again after restarts, in one line: ``db-0: postgres
+    ready, restarts 3, last run ended OOMKilled at 09:51``."""
+    ended = f" at {trouble.last_finished:%H:%M}" if trouble.last_finished is not None else ""
+    return (
+        f"{trouble.pod}: {trouble.container} ready, restarts {trouble.restarts}, "
+        f"last run ended {trouble.last_terminated}{ended}"
+    )

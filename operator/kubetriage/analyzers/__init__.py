@@ -46,6 +46,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
@@ -119,6 +120,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SCALER_OPERATOR_ANALYZERS,
     *SPLIT_CONFIG_ANALYZERS,
     *SCRAPE_GROWTH_ANALYZERS,
+    *REPLICA_WRITE_ANALYZERS,
 )
 
 

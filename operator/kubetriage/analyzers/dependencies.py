@@ -27,7 +27,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, service_for_host
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, POOLER_ERROR, service_for_host
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
     ONSET_TOLERANCE,
@@ -204,6 +204,16 @@ def _named_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool
     return not first.startswith("log ") or first in own
 
 
+def _configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the caller's own configuration (env, args, ConfigMaps) names the dependency,
+    not a log line of its own or of a callee."""
+    return (
+        bool(dependency.named_by)
+        and not any(s.startswith("log ") for s in dependency.named_by)
+        and _named_by_caller(evidence, dependency)
+    )
+
+
 def _source(ref: ObjectRef) -> str:
     return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
 
@@ -218,6 +228,9 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
     # A caller whose failing calls do not name the host (a proxy's access log: "503 UH")
     # still points at a callee it is configured to call when that callee is down.
     failing_calls = bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
+    # Nor does a client quoting its pooler's errors: the pooler its own config names is
+    # the one whose pooled connections the calls waited for or were refused.
+    pooled_calls = bool(grep_logs(evidence.logs, POOLER_ERROR, limit=1))
     for dependency in evidence.dependencies:
         workload = dependency.workload
         rejected = token_issuer(evidence, dependency)
@@ -225,6 +238,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             _named_in_logs(dependency)
             or (failing_calls and _down(dependency))
             or rejected is not None
+            or (pooled_calls and _configured_by_caller(evidence, dependency))
         )
         if workload is None or not called or not dependency.changes:
             continue

@@ -114,6 +114,16 @@ KAFKA_CLIENT_UNREACHABLE = re.compile(
     r"|not present in metadata after \d+ ?ms|failed to update metadata after \d+ ?ms)",
     re.IGNORECASE,
 )
+# A connection pooler between the client and its database answering for the server
+# connections it holds (PgBouncer's pooler errors, ProxySQL's hostgroup timeout, Odyssey's
+# pool limits): the client's query waited for, or was refused, a pooled server connection.
+# The line names no host; the pooler's address is in the client's env.
+POOLER_ERROR = re.compile(
+    r"(?i)(\bquery_wait_timeout\b|no more connections allowed \(max_client_conn\)"
+    r"|pgbouncer cannot connect to server|server conn crashed\?"
+    r"|Max connect timeout reached while reaching hostgroup"
+    r"|client's queue is full|too many clients for route)"
+)
 DEPENDENCY_LOG = re.compile(
     r"(?i)("
     r"connection refused|ECONNREFUSED|connection reset|ECONNRESET|broken pipe"

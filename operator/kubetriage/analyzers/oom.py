@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -55,6 +56,7 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ContainerEvidence, PodEvidence
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -80,6 +82,11 @@ class _Confidence:
     # failures (above the "dependency is down" escalation, which names no cause).
     callee: float = 0.88
     callee_changed: float = 0.7  # ... but it rolled out recently: that may be the cause
+    # A dependency the caller fails on whose pods serve again between kills but were
+    # OOM-killed again and again within the last hour: the kills, fresher and more specific
+    # than any change of the caller's whose own pods are healthy, are what drops its calls
+    # (above a caller's rollout that preceded them, 0.88).
+    callee_killed_again: float = 0.9
     # The ingress controller serving the workload's Ingress (read through its IngressClass)
     # has pods whose last run ended OOMKilled and not all of them ready: every request
     # through the Ingress passes that proxy, so its memory limit is the cause of the
@@ -92,6 +99,10 @@ CONFIDENCE: Final = _Confidence()
 # close enough to be the next kill (without one).
 AT_LIMIT = 0.85
 NEAR_LIMIT = 0.9
+# A dependency's pod killed this many times, the last within this window, is killed again
+# and again rather than once long ago.
+KILLED_AGAIN_RESTARTS = 2
+KILLED_AGAIN_WITHIN = timedelta(hours=1)
 
 
 def _memory_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
@@ -347,6 +358,19 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def killed_again(dependency: DependencyEvidence, now: float) -> list[PodTrouble]:
+    """The dependency's pods that serve again but were OOMKilled ``KILLED_AGAIN_RESTARTS``
+    times or more, the last run ending within ``KILLED_AGAIN_WITHIN`` of ``now``."""
+    return [
+        p
+        for p in dependency.restarted_pods
+        if p.last_terminated == "OOMKilled"
+        and p.restarts >= KILLED_AGAIN_RESTARTS
+        and p.last_finished is not None
+        and 0 <= now - timestamp(p.last_finished) <= KILLED_AGAIN_WITHIN.total_seconds()
+    ]
+
+
 def check_callee_oom(evidence: Evidence) -> list[Finding]:
     """A dependency the workload calls cannot serve fully (fewer ready replicas than desired)
     because its own containers are OOMKilled: raise that workload's memory, rather than
@@ -359,8 +383,10 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
         if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         killed = [p for p in dependency.failing_pods if p.last_terminated == "OOMKilled"]
-        short = dependency.short_of_ready()
-        if not killed or not short or not caller_fails_on(evidence, dependency):
+        again = killed_again(dependency, now)
+        if not (killed and dependency.short_of_ready()) and not again:
+            continue
+        if not caller_fails_on(evidence, dependency):
             continue
         recent = [
             c
@@ -370,6 +396,7 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
         ]
         source = f"dependency {prose.obj(dependency.ref or workload)}"
         facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in killed[:3]]
+        facts += [item(source, f"pod {prose.pod_restarts(p)}") for p in again[:3]]
         facts.append(
             item(
                 source,
@@ -377,21 +404,30 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
             )
         )
         facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
-        container = killed[0].container
+        container = (killed or again)[0].container
         params = {"container": container} if container else {}
+        if recent:
+            confidence = CONFIDENCE.callee_changed
+        elif killed and dependency.short_of_ready():
+            confidence = CONFIDENCE.callee
+        else:
+            confidence = CONFIDENCE.callee_killed_again
         findings.append(
             make_finding(
                 "callee-oom-killed",
                 Category.OOM_KILLED,
-                CONFIDENCE.callee_changed if recent else CONFIDENCE.callee,
+                confidence,
                 prose.narrative(
                     f"{prose.obj(workload)}, which the workload calls, is OOMKilled",
                     "raise its memory limit",
-                    aside=prose.count(len(killed), "pod") + " killed",
+                    aside=prose.count(len(killed) + len(again), "pod") + " killed",
                     because=[
                         prose.claim(
                             f"Pods of {prose.obj(workload)} end their runs OOMKilled and not "
-                            "all its replicas are ready",
+                            "all its replicas are ready"
+                            if killed
+                            else f"Pods of {prose.obj(workload)} were OOMKilled again and "
+                            "again within the hour",
                             *facts[:-1],
                         ),
                         prose.claim("The workload's calls to it fail", facts[-1]),

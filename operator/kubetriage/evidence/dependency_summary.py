@@ -9,6 +9,8 @@ summaries once ``kubetriage.evidence.dependencies`` has said which Services are 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mounts import config_mounts
@@ -62,6 +64,36 @@ def pod_trouble(pod: JsonDict) -> PodTrouble | None:
                 last_terminated=str(last) if last else None,
             )
     return PodTrouble(pod=name, phase=bad_phase) if bad_phase is not None else None
+
+
+def _finished(container_status: JsonDict) -> datetime | None:
+    """When the container's last run ended (``lastState.terminated.finishedAt``)."""
+    value = _d(_d(container_status.get("lastState")).get("terminated")).get("finishedAt")
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def restarted(pod: JsonDict) -> PodTrouble | None:
+    """A pod that runs with every container ready but whose first restarted container has a
+    last run that ended (why and when, from lastState): a process killed and started again
+    that serves between its kills. None for a pod never restarted, or not running and ready
+    (``pod_trouble`` reports those)."""
+    if pod_trouble(pod) is not None:
+        return None
+    for cs in _dicts(_d(pod.get("status")).get("containerStatuses")):
+        restarts = cs.get("restartCount") if isinstance(cs.get("restartCount"), int) else 0
+        last = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
+        if restarts and last:
+            return PodTrouble(
+                pod=str(_meta(pod).get("name")),
+                container=str(cs.get("name")),
+                restarts=restarts,
+                last_terminated=str(last),
+                last_finished=_finished(cs),
+            )
+    return None
 
 
 # Sources kept of what names a dependency.
@@ -205,6 +237,7 @@ def summarise_dependency(
         ready_replicas=ready,
         pods=len(pods),
         failing_pods=failing[:5],
+        restarted_pods=[r for p in pods if (r := restarted(p))][:5],
         pod_nodes=dict(
             (str(_meta(p).get("name")), str(node))
             for p in pods[: limits.max_pods]

@@ -220,6 +220,9 @@ class ServiceEvidence(BaseModel):
     # spec.publishNotReadyAddresses: its endpoints list pods that fail readiness as ready
     # (EndpointSlice ready=true, serving=false), so proxies and ingresses send to them too.
     publish_not_ready: bool = False
+    # spec.clusterIP "None": no virtual IP, its DNS name resolves to the selected pods
+    # themselves (and ``pod.<service>`` to one of them), whatever role each plays.
+    headless: bool = False
 
 
 class ConfigEndpoint(BaseModel):

@@ -6,6 +6,7 @@ aggregated APIs it depends on. Part of ``kubetriage.models.evidence.Evidence``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, Field
@@ -86,6 +87,7 @@ class PodTrouble(BaseModel):
     waiting: str | None = None  # the container's waiting reason: CrashLoopBackOff, ErrImagePull...
     restarts: int = 0
     last_terminated: str | None = None  # why its last run ended (lastState), when not ready
+    last_finished: datetime | None = None  # when that last run ended (lastState.finishedAt)
 
 
 class IngressControllerEvidence(BaseModel):
@@ -157,6 +159,10 @@ class DependencyEvidence(BaseModel):
     ready_replicas: int | None = None
     pods: int = 0
     failing_pods: list[PodTrouble] = Field(default_factory=list)
+    # Its pods that run and are ready again but whose containers restarted (bounded), with
+    # why and when their last run ended: a dependency killed again and again recovers
+    # between kills, so its readiness alone hides that it keeps dropping its callers.
+    restarted_pods: list[PodTrouble] = Field(default_factory=list)
     # The node each of its pods runs on (pod name -> node name, bounded): replicas that fail
     # together on one node point at the node, not at the dependency.
     pod_nodes: dict[str, str] = Field(default_factory=dict)

@@ -147,6 +147,7 @@ def service_summary(
         annotations=str_map(_meta(service).get("annotations"), limits, drop=NOISY_ANNOTATIONS),
         scaled_to_zero=idle,
         publish_not_ready=spec.get("publishNotReadyAddresses") is True,
+        headless=spec.get("clusterIP") == "None",
     )
 
 

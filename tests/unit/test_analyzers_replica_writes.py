@@ -1,0 +1,121 @@
+"""Checks the pinned-member reading (``analyzers.replica_writes``): a caller whose ConfigMap
+names a member of a replicated StatefulSet through its headless Service, and whose writes a
+replica refuses, is pointed at the primary's address (fix that ConfigMap), above the
+escalation at the store; a Service with a virtual IP or a single-member store is not a
+pinned member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.analyzers import run_analyzers
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.vocabulary import Action, Category
+from tests.unit.test_analyzers_callee_causes import _container, _evidence, _logs, _workload
+
+_CART = ObjectRef(kind="Deployment", namespace="shop", name="cart")
+_READONLY = (
+    '{"level":50,"msg":"add to cart failed","err":{"type":"ReplyError",'
+    '"message":"READONLY You can\'t write against a read only replica."}}'
+)
+
+
+def _store(members: int) -> list[dict[str, Any]]:
+    labels = {"app": "redis"}
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "redis-node", "namespace": "cache", "uid": "uid-redis"},
+            "spec": {
+                "replicas": members,
+                "serviceName": "redis-headless",
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": []}},
+            },
+            "status": {"replicas": members, "readyReplicas": members},
+        }
+    ]
+    for ordinal in range(members):
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"redis-node-{ordinal}",
+                    "namespace": "cache",
+                    "labels": labels,
+                    "ownerReferences": [
+                        {
+                            "kind": "StatefulSet",
+                            "name": "redis-node",
+                            "uid": "uid-redis",
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": {"containers": [{"name": "redis", "image": "redis:7.4"}]},
+                "status": {
+                    "phase": "Running",
+                    "podIP": f"10.2.0.{ordinal + 10}",
+                    "containerStatuses": [
+                        {"name": "redis", "ready": True, "state": {"running": {}}}
+                    ],
+                },
+            }
+        )
+    return objects
+
+
+def _cart(host: str, *, members: int = 3, headless: bool = True) -> Evidence:
+    container = _container(
+        "cart",
+        "registry.example/cart:3.2",
+        {"http": 3000},
+        envFrom=[{"configMapRef": {"name": "cart-config"}}],
+    )
+    service: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "redis-headless", "namespace": "cache"},
+        "spec": {
+            "clusterIP": "None" if headless else "10.96.0.40",
+            "selector": {"app": "redis"},
+            "ports": [{"name": "tcp-redis", "port": 6379, "targetPort": 6379}],
+        },
+    }
+    objects = [
+        *_workload(
+            "shop",
+            "cart",
+            container,
+            revisions=((17, 9 * 24 * 60, "registry.example/cart:3.2"),),
+            statuses=[{"ready": True, "restartCount": 0, "state": {"running": {}}}],
+        ),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cart-config", "namespace": "shop"},
+            "data": {"REDIS_HOST": host, "REDIS_PORT": "6379"},
+        },
+        service,
+        *_store(members),
+    ]
+    return _evidence(objects, _CART, [_logs("shop", "cart-h17-p0", "cart", _READONLY, "scope")])
+
+
+def test_writes_refused_by_the_pinned_member_fix_the_config_map() -> None:
+    run = run_analyzers(_cart("redis-node-0.redis-headless.cache.svc.cluster.local"))
+    first = run.findings[0]
+    assert (first.category, first.action, first.target) == (
+        Category.CONFIG_MISSING,
+        Action.FIX_CONFIG,
+        ObjectRef(kind="ConfigMap", namespace="shop", name="cart-config"),
+    )
+
+
+def test_a_virtual_ip_or_a_single_member_store_is_not_a_pinned_member() -> None:
+    host = "redis-node-0.redis-headless.cache.svc.cluster.local"
+    for ev in (_cart(host, headless=False), _cart(host, members=1)):
+        assert all(f.analyzer != "pinned-replica-member" for f in run_analyzers(ev).findings)
