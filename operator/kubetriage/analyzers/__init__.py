@@ -46,6 +46,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
@@ -121,6 +122,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SPLIT_CONFIG_ANALYZERS,
     *SCRAPE_GROWTH_ANALYZERS,
     *REPLICA_WRITE_ANALYZERS,
+    *REPLICA_LAG_ANALYZERS,
 )
 
 

@@ -51,6 +51,19 @@ DEPLOYMENT_LABELS = 'namespace="$namespace",deployment="$deployment"'
 _CALLEE_CONTAINERS = (
     'namespace=~"$callee_namespaces",pod=~"$callee_pods",container!="",container!="POD"'
 )
+# The same pods' exporter series (a database's or cache's sidecar exporter labels them with
+# the pod it scrapes, never with a container of it).
+_CALLEE_PODS = 'namespace=~"$callee_namespaces",pod=~"$callee_pods"'
+# How far each replica among them is behind its primary, in seconds, in the names of the
+# standard exporters: postgres_exporter (``pg_replication_lag_seconds``, before 0.15
+# ``pg_replication_lag``), mysqld_exporter (``Seconds_Behind_Master``) and redis_exporter
+# (a replica's silence from its master). A primary reports none of them (or zero).
+_REPLICATION_LAG = (
+    "pg_replication_lag_seconds",
+    "pg_replication_lag",
+    "mysql_slave_status_seconds_behind_master",
+    "redis_master_last_io_seconds_ago",
+)
 _POD_SET = frozenset({"namespace", "pod_regex"})
 _JOB_SET = frozenset({"namespace", "job"})
 
@@ -238,6 +251,15 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f"{{{_CALLEE_CONTAINERS}}}[5m])) / sum by (namespace, pod, container) "
         f"(rate(container_cpu_cfs_periods_total{{{_CALLEE_CONTAINERS}}}[5m]))",
         "share of CFS periods in which a called workload's container was throttled",
+    ),
+    QueryTemplate(
+        "callee_replication_lag_seconds",
+        (_C.DEPENDENCY_FAILURE,),
+        frozenset({"callees"}),
+        "max by (namespace, pod) ("
+        + " or ".join(f"{name}{{{_CALLEE_PODS}}}" for name in _REPLICATION_LAG)
+        + ")",
+        "seconds each replica among the called workloads' pods is behind its primary",
     ),
     QueryTemplate(
         "namespace_cpu_throttled_ratio",
