@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -123,6 +124,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SCRAPE_GROWTH_ANALYZERS,
     *REPLICA_WRITE_ANALYZERS,
     *REPLICA_LAG_ANALYZERS,
+    *CACHE_TIER_ANALYZERS,
 )
 
 
