@@ -691,3 +691,16 @@ def test_a_dependency_with_neither_endpoints_nor_slices_has_an_unknown_count() -
     assert dep.service is not None
     assert dep.service.ready_endpoints is None
     assert prose.ready_endpoints(dep.service.ready_endpoints) == "its endpoints were not read"
+
+
+def test_a_member_address_without_a_namespace_also_names_the_callers_headless_service() -> None:
+    # "cache-0.cache:11211" resolves first as the member cache-0 under the headless Service
+    # "cache" of the caller's namespace (the search path), then as Service cache-0 of a
+    # namespace "cache": both readings are kept, the walk follows the one that exists.
+    text = "cache-0.cache:11211,cache-1.cache:11211"
+    hosts = [(h.name, h.namespace, h.port) for h in service_hosts("pod web env CACHE", text)]
+    assert ("cache", None, 11211) in hosts
+    assert ("cache-0", "cache", 11211) in hosts
+    # A Service in another namespace, spelled the same way without an ordinal, stays one.
+    plain = service_hosts("log", "dial orders-db.sales:5432")
+    assert [(h.name, h.namespace) for h in plain] == [("orders-db", "sales")]

@@ -51,6 +51,11 @@ _URL_HOST = re.compile(
 _SHORT_HOST = re.compile(
     rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
 )
+# A StatefulSet member's hostname: its name and ordinal ("cache-0"). "cache-0.cache:11211"
+# is first looked up (the pod's resolv.conf search path) as that member under the headless
+# Service "cache" of the caller's own namespace, before as a Service "cache-0" of a
+# namespace "cache".
+_MEMBER = re.compile(r"-[0-9]+$")
 # "name:port" inside a line, the name a word with a letter (not a time or a count).
 _DIAL_TARGET = re.compile(rf"(?<![\w.:/-])(?P<name>[a-z]{_LABEL}):(?P<port>\d{{2,5}})(?![\w.:-])")
 # A whole configuration value "name[.namespace]:port".
@@ -184,6 +189,11 @@ def service_hosts(source: str, text: str) -> list[ServiceHost]:
                     cluster_dns=pattern is _CLUSTER_HOST,
                 )
             )
+    for match in _SHORT_HOST.finditer(lowered):
+        if _MEMBER.search(match["name"]) and (match["ns"], None) not in seen:
+            seen.add((match["ns"], None))
+            port = int(match["port"]) if match["port"] else None
+            found.append(ServiceHost(name=match["ns"], namespace=None, port=port, source=source))
     # A cluster host also matches the shorter patterns; keep the most specific reading.
     qualified = {(h.name, h.namespace) for h in found if h.namespace is not None}
     return [

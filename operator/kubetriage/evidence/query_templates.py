@@ -51,6 +51,25 @@ DEPLOYMENT_LABELS = 'namespace="$namespace",deployment="$deployment"'
 _CALLEE_CONTAINERS = (
     'namespace=~"$callee_namespaces",pod=~"$callee_pods",container!="",container!="POD"'
 )
+# The same pods' exporter series (a database's or cache's sidecar exporter labels them with
+# the pod it scrapes, never with a container of it).
+_CALLEE_PODS = 'namespace=~"$callee_namespaces",pod=~"$callee_pods"'
+# How far each replica among them is behind its primary, in seconds, in the names of the
+# standard exporters: postgres_exporter (``pg_replication_lag_seconds``, before 0.15
+# ``pg_replication_lag``), mysqld_exporter (``Seconds_Behind_Master``) and redis_exporter
+# (a replica's silence from its master). A primary reports none of them (or zero).
+_REPLICATION_LAG = (
+    "pg_replication_lag_seconds",
+    "pg_replication_lag",
+    "mysql_slave_status_seconds_behind_master",
+    "redis_master_last_io_seconds_ago",
+)
+# What each cache among them throws away to make room (memcached_exporter, redis_exporter),
+# how often it answers a read, and how full it is.
+_CACHE_HITS = f'memcached_commands_total{{{_CALLEE_PODS},command="get",status="hit"}}'
+_CACHE_GETS = f'memcached_commands_total{{{_CALLEE_PODS},command="get"}}'
+_REDIS_HITS = f"redis_keyspace_hits_total{{{_CALLEE_PODS}}}"
+_REDIS_MISSES = f"redis_keyspace_misses_total{{{_CALLEE_PODS}}}"
 _POD_SET = frozenset({"namespace", "pod_regex"})
 _JOB_SET = frozenset({"namespace", "job"})
 
@@ -238,6 +257,44 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f"{{{_CALLEE_CONTAINERS}}}[5m])) / sum by (namespace, pod, container) "
         f"(rate(container_cpu_cfs_periods_total{{{_CALLEE_CONTAINERS}}}[5m]))",
         "share of CFS periods in which a called workload's container was throttled",
+    ),
+    QueryTemplate(
+        "callee_replication_lag_seconds",
+        (_C.DEPENDENCY_FAILURE,),
+        frozenset({"callees"}),
+        "max by (namespace, pod) ("
+        + " or ".join(f"{name}{{{_CALLEE_PODS}}}" for name in _REPLICATION_LAG)
+        + ")",
+        "seconds each replica among the called workloads' pods is behind its primary",
+    ),
+    QueryTemplate(
+        "callee_cache_evictions_rate",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"callees"}),
+        f"sum by (namespace, pod) (rate(memcached_items_evicted_total{{{_CALLEE_PODS}}}[5m]))"
+        f" or sum by (namespace, pod) (rate(redis_evicted_keys_total{{{_CALLEE_PODS}}}[5m]))",
+        "items per second each called cache evicts to make room for new ones",
+    ),
+    QueryTemplate(
+        "callee_cache_hit_ratio",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"callees"}),
+        f"sum by (namespace, pod) (rate({_CACHE_HITS}[5m]))"
+        f" / sum by (namespace, pod) (rate({_CACHE_GETS}[5m]))"
+        f" or sum by (namespace, pod) (rate({_REDIS_HITS}[5m]))"
+        f" / (sum by (namespace, pod) (rate({_REDIS_HITS}[5m]))"
+        f" + sum by (namespace, pod) (rate({_REDIS_MISSES}[5m])))",
+        "share of each called cache's reads it answers from memory",
+    ),
+    QueryTemplate(
+        "callee_cache_fill_ratio",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"callees"}),
+        f"max by (namespace, pod) (memcached_current_bytes{{{_CALLEE_PODS}}})"
+        f" / max by (namespace, pod) (memcached_limit_bytes{{{_CALLEE_PODS}}})"
+        f" or max by (namespace, pod) (redis_memory_used_bytes{{{_CALLEE_PODS}}})"
+        f" / max by (namespace, pod) (redis_memory_max_bytes{{{_CALLEE_PODS}}} > 0)",
+        "share of each called cache's memory limit in use",
     ),
     QueryTemplate(
         "namespace_cpu_throttled_ratio",
