@@ -168,8 +168,17 @@ def check_dependency_overflow(evidence: Evidence) -> list[Finding]:
                 CONFIDENCE.overflow_at_maximum
                 + (CONFIDENCE.limited_bonus if limited is not None else 0.0),
                 prose.narrative(
-                    f"{prose.obj(workload)} overflows the circuit breaker of {who}'s proxy "
-                    f"at its autoscaler's maximum of {prose.count(hpa.max_replicas, 'replica')}",
+                    prose.fitting_problem(
+                        [
+                            f"{prose.obj(workload)} overflows the circuit breaker of {who}'s "
+                            f"proxy at its autoscaler's maximum of "
+                            f"{prose.count(hpa.max_replicas, 'replica')}",
+                            f"{prose.obj(workload)} overflows its callers' circuit breaker at "
+                            "its autoscaler's maximum",
+                            f"{prose.obj(workload)} is at its autoscaler's maximum",
+                        ],
+                        f"raise the maximum to {hpa.max_replicas * 2}",
+                    ),
                     f"raise the maximum to {hpa.max_replicas * 2}",
                     because=[
                         prose.claim(

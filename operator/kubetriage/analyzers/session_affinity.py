@@ -58,6 +58,7 @@ BUSY_CORES: Final = 0.1
 RECENT: Final = timedelta(hours=6)
 # The per-pod CPU series of the workload's own pods, and of a followed callee's pods.
 OWN_CPU = "cpu_usage_cores"
+FIX = "set its sessionAffinity back to None so every ready pod takes calls"
 CALLEE_CPU = "callee_cpu_usage_cores"
 
 
@@ -198,9 +199,15 @@ def check_sticky_service(evidence: Evidence) -> list[Finding]:
                 Category.NETWORK,
                 CONFIDENCE.pinned + (CONFIDENCE.changed_bonus if changed else 0.0),
                 prose.narrative(
-                    f"{prose.obj(ref)} pins its few clients to "
-                    f"{prose.count(len(busy), 'pod')} with ClientIP session affinity",
-                    "set its sessionAffinity back to None so every ready pod takes calls",
+                    prose.fitting_problem(
+                        [
+                            f"{prose.obj(ref)} pins its few clients to "
+                            f"{prose.count(len(busy), 'pod')} with ClientIP session affinity",
+                            f"{prose.obj(ref)} pins its clients to {prose.count(len(busy), 'pod')}",
+                        ],
+                        FIX,
+                    ),
+                    FIX,
                     because=because,
                 ),
                 [affinity, loads, *([changed] if changed else []), *strain],
