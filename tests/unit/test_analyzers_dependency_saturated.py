@@ -2,7 +2,10 @@
 concurrency limit (CoreDNS's forwarder, nginx's worker connections, Tomcat's threads,
 PHP-FPM's children) while the caller's calls through it fail is scaled out; and the near
 misses (no such words, the caller shows no failing call, a workload that cannot scale out,
-a server that refuses work for another reason).
+a server that refuses work for another reason). And the dependency-overflow rule: the
+caller's Envoy sheds calls to a callee with the upstream-overflow flag (UO) while the callee,
+all ready, runs its autoscaler's maximum; not for a callee down (UH), short of ready
+replicas, or with room to scale.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
@@ -13,7 +16,7 @@ import pytest
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import ServiceEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -91,3 +94,79 @@ def test_a_dependency_that_cannot_scale_out_is_left_to_other_rules() -> None:
 def test_a_server_refusing_connections_is_not_saturated_capacity() -> None:
     said = "FATAL:  sorry, too many clients already"
     assert not _rule(_caller(_resolver(said)))
+
+
+# The dependency-overflow rule: the caller's Envoy sheds calls with flag UO to a callee that
+# is up and at its autoscaler's maximum.
+ITEMS = ObjectRef(kind="Deployment", namespace="catalog", name="items")
+ITEMS_SERVICE = ServiceEvidence(
+    name="items", namespace="catalog", selector={"app": "items"}, ready_endpoints=4
+)
+ENVOY_LINE = (
+    '[2026-11-20T09:58:18.121Z] "GET /v1/items?id=7 HTTP/1.1" 503 {flags} 0 81 0 - "10.1.0.4" '
+    '"okhttp/4.12.0" "5e1a3c2b-9d8f" "items.catalog.svc.cluster.local:8080" "-"'
+)
+ISTIO_LINE = (
+    '[2026-11-20T09:59:48.731Z] "GET /v1/items HTTP/2" 503 UO upstream_reset_before_response_'
+    'started{overflow} - "-" 0 81 0 - "203.0.113.22" "Mozilla/5.0" "a9b8c7d6" "shop.example" "-" '
+    "outbound|8080||items.catalog.svc.cluster.local - 10.8.34.20:8443 203.0.113.22:50122 -"
+)
+
+
+def _callee(
+    *, current: int = 4, maximum: int = 4, ready: int = 4, limited: bool = True
+) -> DependencyEvidence:
+    hpa = AutoscalerEvidence(
+        name="items",
+        namespace="catalog",
+        target=ITEMS,
+        min_replicas=2,
+        max_replicas=maximum,
+        current_replicas=current,
+        desired_replicas=current,
+        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
+        if limited
+        else [],
+    )
+    return DependencyEvidence(
+        service=ITEMS_SERVICE,
+        workload=ITEMS,
+        named_by=["log shop/checkout-7d9f6c8b5-x2x9k/app"],
+        desired_replicas=current,
+        ready_replicas=ready,
+        pods=current,
+        autoscalers=[hpa],
+    )
+
+
+def _overflow(ev: Evidence) -> list[object]:
+    return [f for f in analyze(ev).findings if f.analyzer == "dependency-overflow"]
+
+
+@pytest.mark.parametrize("line", [ENVOY_LINE.format(flags="UO"), ISTIO_LINE])
+def test_a_callee_at_its_maximum_behind_an_overflowing_breaker_is_scaled_out(line: str) -> None:
+    finding = assert_leads(
+        analyze(_caller(_callee(), line)), Category.RESOURCE_SATURATION, Action.SCALE_OUT, ITEMS
+    )
+    assert finding.analyzer == "dependency-overflow"
+    assert finding.params["replicas"] == "8"
+
+
+def test_an_alert_counting_the_overflow_flag_names_the_one_callee_at_its_maximum() -> None:
+    ev = _caller(_callee(), "GET /v1/items 200").model_copy(
+        update={"alerts": [make.alert(alertname="GatewayOverflow", response_flags="UO")]}
+    )
+    assert _overflow(ev)
+
+
+def test_a_callee_with_no_healthy_upstream_is_not_an_overflow() -> None:
+    assert not _overflow(_caller(_callee(), ENVOY_LINE.format(flags="UH")))
+
+
+def test_a_callee_short_of_ready_replicas_is_left_to_the_failure_rules() -> None:
+    assert not _overflow(_caller(_callee(ready=1), ENVOY_LINE.format(flags="UO")))
+
+
+def test_a_callee_with_room_to_scale_is_not_blamed_for_the_breaker() -> None:
+    callee = _callee(current=3, maximum=8, limited=False)
+    assert not _overflow(_caller(callee, ENVOY_LINE.format(flags="UO")))

@@ -131,6 +131,17 @@ def test_a_grpc_resolver_error_names_only_the_looked_up_host() -> None:
     assert hosts_in("dial tcp: lookup orders-db on 10.96.0.10:53: no such host") == ["orders-db"]
 
 
+def test_an_istio_access_log_names_its_upstream_cluster_host() -> None:
+    # Istio's cluster name: direction, port, subset, host ("outbound|8080||h.ns.svc...").
+    line = (
+        '"GET /v1 HTTP/2" 503 UO - "-" 0 81 0 - "-" outbound|8080||search.shop.svc.cluster.local -'
+    )
+    assert "search.shop.svc.cluster.local" in hosts_in(line)
+    assert "search.shop.svc.cluster.local" in hosts_in(
+        "outbound|9090|v2|search.shop.svc.cluster.local"
+    )
+
+
 def test_hosts_and_service_names_match_cluster_dns_forms() -> None:
     services = [
         ServiceEvidence(

@@ -57,6 +57,7 @@ from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
+from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
@@ -125,6 +126,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *REPLICA_WRITE_ANALYZERS,
     *REPLICA_LAG_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
+    *SESSION_AFFINITY_ANALYZERS,
 )
 
 

@@ -44,6 +44,7 @@ from kubetriage.analyzers.support import (
     item,
     metric_growth,
     metrics_named,
+    of_callee,
     pod_revision,
     scaled_down,
     seconds_before,
@@ -258,7 +259,7 @@ def _busier_after(evidence: Evidence, when: datetime) -> EvidenceItem | None:
     start = timestamp(when) - ONSET_TOLERANCE.total_seconds()
     end = timestamp(when) + CUT_EFFECT.total_seconds()
     for metric in evidence.metrics:
-        if CPU_USAGE not in metric.query and "cpu_usage" not in metric.name:
+        if of_callee(metric) or (CPU_USAGE not in metric.query and "cpu_usage" not in metric.name):
             continue
         growth = metric_growth(metric)
         if metric.changed_at is None or growth is None or growth < RISE:

@@ -6,6 +6,15 @@ is the fix: ``resource-saturation``, scale the dependency's workload out (its pe
 limit stays sane; more replicas share the load), as an SRE does for a cluster DNS drowned by
 a traffic surge.
 
+The dependency-overflow rule reads the caller's proxy the way Envoy documents its response
+flags (``kubetriage.envoy_flags``): a 503 flagged ``UO`` is the callee's cluster circuit
+breaker shedding what the callee does not keep up with, not the proxy's fault nor a server
+error. When those lines name a followed dependency whose pods are all ready and whose
+autoscaler already runs its maximum of replicas, the callee is short of capacity:
+``resource-saturation``, raise its autoscaler's maximum (scale it out). A callee that is down
+(``UH``/``UF``: no healthy upstream, connect failure) is another story, told by the
+dependency-failure rules.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -19,9 +28,14 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.dependencies import caller_fails_on
+from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
+from kubetriage.analyzers.saturation import at_maximum, scaling_limited
 from kubetriage.analyzers.support import item, log_source
+from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import LogTail
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -32,6 +46,12 @@ class _Confidence:
     # The dependency says it is at its concurrency limit, and the caller's failing calls
     # go through it: above the caller's surface (its failing lookups or calls, 0.7 to 0.83).
     saturated: float = 0.88
+    # The caller's proxy sheds calls to the dependency with Envoy's upstream-overflow flag
+    # (its circuit breaker) while the dependency, all replicas ready, runs its autoscaler's
+    # maximum: as for the workload's own autoscaler at its maximum (0.8), above the caller's
+    # failing calls (dependency-failure, 0.5 to 0.83) ...
+    overflow_at_maximum: float = 0.85
+    limited_bonus: float = 0.03  # ... and the autoscaler reports ScalingLimited
 
 
 CONFIDENCE: Final = _Confidence()
@@ -80,6 +100,111 @@ def check_dependency_saturated(evidence: Evidence) -> list[Finding]:
     return []
 
 
+def _overflow_lines(evidence: Evidence) -> list[tuple[LogTail, str]]:
+    """The caller's own log lines saying Envoy shed a call for upstream overflow."""
+    return [(log, line) for log in evidence.logs for line in log.lines if says_overflow(line)]
+
+
+def _names(dependency: DependencyEvidence, line: str) -> bool:
+    service = dependency.service
+    return service is not None and any(
+        service_for_host(host, [service]) is not None for host in hosts_in(line)
+    )
+
+
+def _healthy(dependency: DependencyEvidence) -> bool:
+    """All its replicas ready and none failing: a callee that is up, only short of room."""
+    return (
+        not dependency.short_of_ready()
+        and not dependency.failing_pods
+        and (dependency.ready_replicas or 0) >= max(dependency.desired_replicas or 0, 1)
+    )
+
+
+def check_dependency_overflow(evidence: Evidence) -> list[Finding]:
+    lines = _overflow_lines(evidence)
+    alerted = alerts_say_overflow(a.labels for a in evidence.alerts)
+    if not lines and not alerted:
+        return []
+    candidates = []
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        hpa = next((h for h in dependency.autoscalers if at_maximum(h)), None)
+        if hpa is None or not _healthy(dependency):
+            continue
+        named = [(log, line) for log, line in lines if _names(dependency, line)]
+        candidates.append((dependency, workload, hpa, named))
+    named_ones = [c for c in candidates if c[3]]
+    # Lines naming the callee decide; else one callee at its maximum is the one the
+    # flagged calls went to.
+    chosen = named_ones[:1] or (candidates if len(candidates) == 1 else [])
+    for dependency, workload, hpa, named in chosen:
+        said = named or lines
+        facts = [item(log_source(log), line) for log, line in said[:2]]
+        if alerted and not said:
+            labels = next(a.labels for a in evidence.alerts if alerts_say_overflow([a.labels]))
+            facts.append(
+                item("alert", f"{labels.get('alertname', 'the alert')} counts response flag UO")
+            )
+        limited = scaling_limited(hpa)
+        maxed = item(
+            f"hpa/{hpa.namespace}/{hpa.name}",
+            f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
+            f"{hpa.desired_replicas}"
+            + (f"; ScalingLimited {limited.reason}" if limited is not None else ""),
+        )
+        ready = item(
+            "dependency",
+            f"{workload.display()} is named by {dependency.named_by[0]}; "
+            f"{dependency.ready_replicas}/{dependency.desired_replicas} replicas ready",
+        )
+        who = caller(evidence)
+        return [
+            make_finding(
+                "dependency-overflow",
+                Category.RESOURCE_SATURATION,
+                CONFIDENCE.overflow_at_maximum
+                + (CONFIDENCE.limited_bonus if limited is not None else 0.0),
+                prose.narrative(
+                    prose.fitting_problem(
+                        [
+                            f"{prose.obj(workload)} overflows the circuit breaker of {who}'s "
+                            f"proxy at its autoscaler's maximum of "
+                            f"{prose.count(hpa.max_replicas, 'replica')}",
+                            f"{prose.obj(workload)} overflows its callers' circuit breaker at "
+                            "its autoscaler's maximum",
+                            f"{prose.obj(workload)} is at its autoscaler's maximum",
+                        ],
+                        f"raise the maximum to {hpa.max_replicas * 2}",
+                    ),
+                    f"raise the maximum to {hpa.max_replicas * 2}",
+                    because=[
+                        prose.claim(
+                            "The proxy answers 503 with Envoy's upstream-overflow flag (UO): "
+                            "the callee's circuit breaker is full of calls waiting on it",
+                            *facts,
+                        ),
+                        prose.claim(
+                            f"{prose.obj(workload)} is up, all replicas ready, and runs as "
+                            "many replicas as it may",
+                            ready,
+                            maxed,
+                        ),
+                        prose.claim("More replicas take the calls the breaker now sheds"),
+                    ],
+                ),
+                [*facts, maxed, ready],
+                Action.SCALE_OUT,
+                workload,
+                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+            )
+        ]
+    return []
+
+
 DEPENDENCY_SATURATED_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("dependency-saturated", (Category.RESOURCE_SATURATION,), check_dependency_saturated),
+    Analyzer("dependency-overflow", (Category.RESOURCE_SATURATION,), check_dependency_overflow),
 )

@@ -272,6 +272,9 @@ _HOST_PATTERNS = (
         r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"
     ),
     re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):\d{2,5}\b"),
+    # Istio's Envoy cluster, as its access log prints the upstream cluster:
+    # "outbound|8080||search.shop.svc.cluster.local" (direction, port, subset, host).
+    re.compile(r"(?i)\b(?:outbound|inbound)\|\d+\|[\w.-]*\|(?P<host>[a-z][\w-]*(?:\.[\w-]+)*)"),
     # Java's socket address, as its clients print it (Kafka, Netty, Lettuce, JDBC drivers):
     # "kafka.ns.svc.cluster.local/10.0.3.7:9092", the name before the resolved address.
     re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*)/(?:\d{1,3}\.){3}\d{1,3}:\d{2,5}\b"),

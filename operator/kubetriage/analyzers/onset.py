@@ -18,7 +18,14 @@ from kubetriage import prose
 from kubetriage.analyzers.cfs import request_path_throttle_steps
 from kubetriage.analyzers.demand import is_traffic
 from kubetriage.analyzers.log_signatures import FILLED_LOG
-from kubetriage.analyzers.support import RISE, grep_logs, item, metric_growth, timestamp
+from kubetriage.analyzers.support import (
+    RISE,
+    grep_logs,
+    item,
+    metric_growth,
+    of_callee,
+    timestamp,
+)
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import MetricSummary
@@ -60,7 +67,7 @@ def symptom_series(evidence: Evidence) -> list[MetricSummary]:
         label = f"{metric.name} {metric.query}"
         if metric.changed_at is None or metric.trend != "rising":
             continue
-        if not _SYMPTOM_METRIC.search(label) or is_traffic(metric):
+        if not _SYMPTOM_METRIC.search(label) or is_traffic(metric) or of_callee(metric):
             continue
         growth = metric_growth(metric)
         if growth is not None and growth >= RISE:

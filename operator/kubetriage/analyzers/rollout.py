@@ -51,6 +51,7 @@ from kubetriage.analyzers.support import (
     log_source,
     logs_of,
     metric_growth,
+    of_callee,
     owner_workload,
     pod_revision,
     pod_source,
@@ -381,6 +382,8 @@ def _rose_after(
         label = f"{metric.name} {metric.query}"
         if not name.search(label) or not is_rate(metric) or metric.last is None:
             continue
+        if of_callee(metric):
+            continue  # another workload's pods
         if is_traffic(metric):
             continue  # more requests are demand, not the new code's cost
         growth = metric_growth(metric)

@@ -334,9 +334,24 @@ def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) 
 # --- metrics ------------------------------------------------------------------------------
 
 
+# The templates of a called workload's pods (``callee_*``): their series are of another
+# workload, never the incident workload's own CPU, memory, errors or replicas.
+CALLEE_SERIES = "callee_"
+
+
+def of_callee(metric: MetricSummary) -> bool:
+    """Whether the series is of a called workload's pods (a ``callee_*`` template)."""
+    return metric.name.startswith(CALLEE_SERIES)
+
+
 def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:
-    """Metric summaries whose template name or query mentions any of these metric names."""
-    return [m for m in evidence.metrics if any(n in m.name or n in m.query for n in names)]
+    """The workload's metric summaries (never a callee's, ``of_callee``) whose template name
+    or query mentions any of these metric names."""
+    return [
+        m
+        for m in evidence.metrics
+        if not of_callee(m) and any(n in m.name or n in m.query for n in names)
+    ]
 
 
 CPU_USAGE = "container_cpu_usage_seconds_total"

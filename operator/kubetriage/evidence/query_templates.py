@@ -259,6 +259,14 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "share of CFS periods in which a called workload's container was throttled",
     ),
     QueryTemplate(
+        "callee_cpu_usage_cores",
+        (_C.RESOURCE_SATURATION, _C.NETWORK),
+        frozenset({"callees"}),
+        "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total"
+        f"{{{_CALLEE_CONTAINERS}}}[5m]))",
+        "CPU each pod of a called workload uses: how evenly its replicas share the calls",
+    ),
+    QueryTemplate(
         "callee_replication_lag_seconds",
         (_C.DEPENDENCY_FAILURE,),
         frozenset({"callees"}),

@@ -223,6 +223,13 @@ class ServiceEvidence(BaseModel):
     # spec.clusterIP "None": no virtual IP, its DNS name resolves to the selected pods
     # themselves (and ``pod.<service>`` to one of them), whatever role each plays.
     headless: bool = False
+    # spec.sessionAffinity when not "None" ("ClientIP": kube-proxy sends every connection
+    # from one client address to the same pod for ``affinity_timeout_seconds``), and when a
+    # write to it was last recorded (its managedFields entry touching the field): behind few
+    # client addresses (an ingress controller, a gateway, a NAT) it pins traffic to few pods.
+    session_affinity: str | None = None
+    affinity_timeout_seconds: int | None = None
+    affinity_written_at: datetime | None = None
 
 
 class ConfigEndpoint(BaseModel):

@@ -4,14 +4,17 @@ text for a reader and as models for ``kubetriage.networkpolicy``). Pure."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import (
     as_dict,
+    as_int,
     as_list,
     as_str,
+    as_time,
     clip_text,
     dicts,
     str_map,
@@ -148,7 +151,29 @@ def service_summary(
         scaled_to_zero=idle,
         publish_not_ready=spec.get("publishNotReadyAddresses") is True,
         headless=spec.get("clusterIP") == "None",
+        **_affinity(service),
     )
+
+
+def _affinity(service: JsonDict) -> dict[str, Any]:
+    """The Service's session affinity (absent for "None"), its timeout, and the time of the
+    last managedFields write touching ``spec.sessionAffinity``."""
+    spec = as_dict(service.get("spec"))
+    affinity = as_str(spec.get("sessionAffinity"))
+    if not affinity or affinity == "None":
+        return {}
+    config = as_dict(as_dict(spec.get("sessionAffinityConfig")).get("clientIP"))
+    written: list[datetime] = []
+    for entry in dicts(_meta(service).get("managedFields")):
+        fields = as_dict(as_dict(entry.get("fieldsV1")).get("f:spec"))
+        at = as_time(entry.get("time"))
+        if "f:sessionAffinity" in fields and at is not None:
+            written.append(at)
+    return {
+        "session_affinity": affinity,
+        "affinity_timeout_seconds": as_int(config.get("timeoutSeconds")),
+        "affinity_written_at": max(written) if written else None,
+    }
 
 
 def _scaled_to_zero(
