@@ -97,6 +97,20 @@ _SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
         True,
     ),
     (
+        # The provisioner's cloud API refuses the class's parameters or its credentials: an
+        # encryption key it may not use (EBS deletes such a volume right after creating it,
+        # so the driver cannot find it), an invalid parameter, a denied operation. Retrying
+        # or more space changes nothing; the claim must name a class the provisioner can use.
+        re.compile(
+            r"(?i)failed to provision volume with StorageClass .*("
+            r"failed to get an available volume|InvalidParameter|InvalidKMSKey|KMS\.|"
+            r"UnauthorizedOperation|AccessDenied|AuthorizationFailed|not authorized to perform)"
+        ),
+        "cannot be provisioned with the parameters or credentials of its StorageClass",
+        "name a StorageClass whose key and parameters the provisioner may use, or grant them",
+        True,
+    ),
+    (
         re.compile(r"(?i)setting volume ownership for .* taking longer than expected"),
         "mounts slowly: fsGroup makes the kubelet chown every file",
         "set fsGroupChangePolicy: OnRootMismatch",
