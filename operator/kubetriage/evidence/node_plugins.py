@@ -1,5 +1,13 @@
-"""The node agents an incident's pods depend on without calling them, for the dependency walk
-and the offline builder alike. Pure.
+"""The node agents and servers an incident's pods depend on without calling them, for the
+dependency walk and the offline builder alike. Pure.
+
+The server a pod's network volume is mounted from:
+A pod whose volume is an NFS export (inline, or the PersistentVolume its claim is bound to:
+``nfs.server``, or the NFS CSI driver's ``server`` attribute) served from inside the cluster
+(the server is a Service's cluster DNS name or its ClusterIP) does I/O on that Service's pods
+with every file access: when they stop answering, the pod's processes block on the mount
+(probes time out, requests hang) however healthy the pod itself is. That Service is followed
+like a callee, named by the volume (``VOLUME_SERVER_SOURCE``).
 
 The CSI node plugin a pod's volume mount waits on:
 A pod whose mount fails because the kubelet cannot reach a CSI driver on the pod's node
@@ -26,6 +34,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, controller_ref
+from kubetriage.models.relations import VOLUME_SERVER_SOURCE
 
 
 def csi_failing_nodes(
@@ -133,3 +142,92 @@ def node_agent_hosts(
         for (ns, name), sources in ranked
         for source in sources
     ]
+
+
+def _nfs_server(volume_source: JsonDict) -> str | None:
+    """The NFS server a volume source (a pod volume or a PersistentVolume's spec) mounts
+    from: ``nfs.server``, or the NFS CSI driver's ``server`` volume attribute."""
+    nfs = _d(volume_source.get("nfs"))
+    server = nfs.get("server") or _d(_d(volume_source.get("csi")).get("volumeAttributes")).get(
+        "server"
+    )
+    return server.strip().lower() if isinstance(server, str) and server.strip() else None
+
+
+def cluster_dns_server(server: str) -> tuple[str, str] | None:
+    """(namespace, name) of the Service a cluster DNS name (``name.namespace.svc[...]``)
+    names; None for an address or any other name."""
+    name, _, rest = server.partition(".")
+    namespace, _, suffix = rest.partition(".")
+    if name and namespace and (suffix == "svc" or suffix.startswith("svc.")):
+        return namespace, name
+    return None
+
+
+def _served_by(server: str, services: Iterable[JsonDict]) -> tuple[str, str] | None:
+    """(namespace, name) of the Service a server address names: its cluster DNS name, or
+    its ClusterIP among ``services``."""
+    named = cluster_dns_server(server)
+    if named is not None:
+        return named
+    for svc in services:
+        meta = _d(svc.get("metadata"))
+        spec = _d(svc.get("spec"))
+        if spec.get("clusterIP") not in (None, "", "None") and server in (
+            spec.get("clusterIP"),
+            *(spec.get("clusterIPs") or []),
+        ):
+            return str(meta.get("namespace")), str(meta.get("name"))
+    return None
+
+
+def nfs_servers(
+    pods: Iterable[JsonDict], claims: Iterable[JsonDict], volumes: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(volume or claim name, NFS server) of each of the pods' NFS volumes, inline or bound
+    through a claim (``claims``) to a PersistentVolume (``volumes``)."""
+    bound = {
+        (str(_d(c.get("metadata")).get("namespace")), str(_d(c.get("metadata")).get("name"))): str(
+            _d(c.get("spec")).get("volumeName") or ""
+        )
+        for c in claims
+    }
+    persistent = {str(_d(v.get("metadata")).get("name")): _d(v.get("spec")) for v in volumes}
+    found: list[tuple[str, str]] = []
+    for pod in pods:
+        namespace = str(_d(pod.get("metadata")).get("namespace"))
+        for volume in _dicts(_d(pod.get("spec")).get("volumes")):
+            claim = _d(volume.get("persistentVolumeClaim")).get("claimName")
+            source = persistent.get(bound.get((namespace, str(claim)), ""), {}) if claim else volume
+            server = _nfs_server(source)
+            if server is not None:
+                found.append((str(claim or volume.get("name")), server))
+    return found
+
+
+def volume_server_hosts(
+    pods: Iterable[JsonDict],
+    claims: Iterable[JsonDict],
+    volumes: Iterable[JsonDict],
+    services: Iterable[JsonDict],
+) -> list[ServiceHost]:
+    """The Services that serve the pods' NFS volumes from inside the cluster (their ClusterIP
+    or cluster DNS name is the volume's server), each once, named by the first volume: its
+    pods are what the pods' file access waits on. ``claims`` are PersistentVolumeClaims,
+    ``volumes`` PersistentVolumes, ``services`` Services of any namespace."""
+    services = list(services)
+    found: list[ServiceHost] = []
+    for volume, server in nfs_servers(pods, claims, volumes):
+        served = _served_by(server, services)
+        if served is None or any((h.namespace, h.name) == served for h in found):
+            continue
+        found.append(
+            ServiceHost(
+                name=served[1],
+                namespace=served[0],
+                port=2049,
+                source=f"{VOLUME_SERVER_SOURCE} {volume} served from {server}",
+                cluster_dns=True,
+            )
+        )
+    return found

@@ -141,6 +141,10 @@ class DependencyVolume(BaseModel):
 # How a dependency is named when it is a hop of the request path in front of the workload
 # (``kubetriage.evidence.request_path``): the backend of an Ingress the alerts name.
 REQUEST_PATH_SOURCE: Final = "backend"
+# How a dependency is named when it serves the workload's network volume (an NFS export from
+# a Service of the cluster, ``kubetriage.evidence.node_plugins``): "volume <claim> served
+# from <server>".
+VOLUME_SERVER_SOURCE: Final = "volume"
 
 
 class DependencyEvidence(BaseModel):
@@ -199,6 +203,11 @@ class DependencyEvidence(BaseModel):
         """A hop of the request path in front of the workload (an alerted Ingress's backend,
         ``REQUEST_PATH_SOURCE``), not a Service the workload calls."""
         return any(s.startswith(f"{REQUEST_PATH_SOURCE} of Ingress ") for s in self.named_by)
+
+    def serves_volumes(self) -> bool:
+        """The server of a network volume the workload's pods mount (``VOLUME_SERVER_SOURCE``):
+        they wait on it with every file access, whether or not they log a call to it."""
+        return any(s.startswith(f"{VOLUME_SERVER_SOURCE} ") for s in self.named_by)
 
     def short_of_ready(self) -> bool:
         """Fewer replicas ready than desired, both known."""
