@@ -41,7 +41,9 @@ from kubetriage.evidence.node_plugins import (
     node_agent_hosts,
     node_csi_hosts,
     pressured_nodes,
+    provisioner_hosts,
     volume_server_hosts,
+    waiting_provisioners,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import request_path_hosts
@@ -151,11 +153,13 @@ class DependencyWalk:
     async def _volume_servers(
         self, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
     ) -> list[ServiceHost]:
-        """The Services serving the pods' NFS volumes (``volume_server_hosts``): their claims
-        and the PersistentVolumes bound to them are read (only under a scope that may read
-        the cluster); the Services of every namespace are listed only when a server is an
-        address, not kept: the walk reads the one it names."""
-        if not scope.may_read(None) or not self._reader.readable("PersistentVolume"):
+        """The Services serving the pods' NFS volumes (``volume_server_hosts``) and the CSI
+        controllers provisioning their claims that wait for a volume (``provisioner_hosts``):
+        their claims and the PersistentVolumes bound to them are read (only under a scope
+        that may read the cluster); the Services of every namespace are listed only when a
+        server is an address, the Deployments and StatefulSets of every namespace only when a
+        claim waits on its provisioner, not kept: the walk reads the one it names."""
+        if not scope.may_read(None):
             return []
         names = sorted({c for p in pods for c in claim_names(p)})[: self._limits.max_pods]
         claims = [
@@ -166,6 +170,8 @@ class DependencyWalk:
             if c is not None
         ]
         bound = sorted({v for c in claims if (v := (c.get("spec") or {}).get("volumeName"))})
+        if not self._reader.readable("PersistentVolume"):
+            bound = []
         volumes = [
             v
             for v in await asyncio.gather(
@@ -173,15 +179,29 @@ class DependencyWalk:
             )
             if v is not None
         ]
+        hosts: list[ServiceHost] = []
         servers = nfs_servers(pods, claims, volumes)
-        if not servers:
-            return []
-        services: list[JsonDict] = []
-        if any(cluster_dns_server(server) is None for _, server in servers):
-            services = await self._reader.list_of(
-                run, "Service", None, what="list Services in all namespaces (NFS servers)"
+        if servers:
+            services: list[JsonDict] = []
+            if any(cluster_dns_server(server) is None for _, server in servers):
+                services = await self._reader.list_of(
+                    run, "Service", None, what="list Services in all namespaces (NFS servers)"
+                )
+            hosts += volume_server_hosts(pods, claims, volumes, services)
+        events = [o for (k, ns, _), o in run.objects.items() if k == "Event" and ns == namespace]
+        waiting = waiting_provisioners(pods, claims, events)
+        if waiting:
+            # The CSI controllers: listed only when a claim waits on its provisioner.
+            workloads = await asyncio.gather(
+                *(
+                    self._reader.list_of(
+                        run, kind, None, what=f"list {kind}s in all namespaces (provisioners)"
+                    )
+                    for kind in ("Deployment", "StatefulSet")
+                )
             )
-        return volume_server_hosts(pods, claims, volumes, services)
+            hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
+        return hosts
 
     async def _node_pods(
         self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope

@@ -9,6 +9,14 @@ with every file access: when they stop answering, the pod's processes block on t
 (probes time out, requests hang) however healthy the pod itself is. That Service is followed
 like a callee, named by the volume (``VOLUME_SERVER_SOURCE``).
 
+The provisioner a pod's claim waits on:
+A claim of the pods that stays Pending while the scheduler has picked its node (or the
+persistentvolume-controller reports it waits for the external provisioner) waits on the CSI
+driver's controller: the Deployment or StatefulSet whose pods run the external-provisioner
+sidecar and whose name or labels carry a word of the provisioner's name (``ebs`` of
+``ebs.csi.aws.com``, ``rbd`` of ``rook-ceph.rbd.csi.ceph.com``). It is followed like a callee,
+named by the claim, so its trouble (OOMKilled, crash-looping) is read like a dependency's.
+
 The CSI node plugin a pod's volume mount waits on:
 A pod whose mount fails because the kubelet cannot reach a CSI driver on the pod's node
 (``kubetriage.csi_errors``) waits on that node's plugin: the pod of a DaemonSet, on the same
@@ -25,6 +33,7 @@ named by the node and its condition, so its rollout can be weighed against drain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -230,4 +239,98 @@ def volume_server_hosts(
                 cluster_dns=True,
             )
         )
+    return found
+
+
+# The persistentvolume-controller's words for a claim that waits on a CSI provisioner.
+_WAITS_ON_PROVISIONER = re.compile(r"external provisioner '(?P<name>[\w./-]+)'")
+# Words of a provisioner's name that name no driver in particular.
+_GENERIC_WORDS = frozenset(
+    {"csi", "com", "io", "k8s", "kubernetes", "storage", "driver", "org", "net", "cloud"}
+)
+# The external-provisioner sidecar of a CSI controller, by its image or container name.
+_PROVISIONER_SIDECAR = re.compile(r"(?i)(external-provisioner|csi-provisioner)")
+
+
+def waiting_provisioners(
+    pods: Iterable[JsonDict], claims: Iterable[JsonDict], events: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(claim, provisioner) of each Pending claim the pods mount that waits on a CSI
+    provisioner: the scheduler picked its node (``volume.kubernetes.io/selected-node``) or
+    the persistentvolume-controller says it waits for the external provisioner."""
+    mounted = {
+        (str(_d(p.get("metadata")).get("namespace")), str(c))
+        for p in pods
+        for v in _dicts(_d(p.get("spec")).get("volumes"))
+        if (c := _d(v.get("persistentVolumeClaim")).get("claimName"))
+    }
+    waiting: dict[tuple[str, str], str] = {}
+    for event in events:
+        involved = _d(event.get("involvedObject"))
+        match = _WAITS_ON_PROVISIONER.search(str(event.get("message") or ""))
+        if involved.get("kind") == "PersistentVolumeClaim" and match:
+            waiting[(str(involved.get("namespace")), str(involved.get("name")))] = match["name"]
+    found: list[tuple[str, str]] = []
+    for claim in claims:
+        meta = _d(claim.get("metadata"))
+        key = (str(meta.get("namespace")), str(meta.get("name")))
+        if key not in mounted or _d(claim.get("status")).get("phase") != "Pending":
+            continue
+        notes = _d(meta.get("annotations"))
+        named = notes.get("volume.kubernetes.io/storage-provisioner") or notes.get(
+            "volume.beta.kubernetes.io/storage-provisioner"
+        )
+        provisioner = waiting.get(key) or (
+            named if notes.get("volume.kubernetes.io/selected-node") else None
+        )
+        if isinstance(provisioner, str) and provisioner:
+            found.append((key[1], provisioner))
+    return found
+
+
+def _driver_words(provisioner: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9]+", provisioner.lower()) if len(w) >= 3} - (
+        _GENERIC_WORDS
+    )
+
+
+def _runs_provisioner_for(workload: JsonDict, words: set[str]) -> bool:
+    """A workload whose pods run the external-provisioner sidecar and whose name or labels
+    carry one of the provisioner's words."""
+    spec = _d(_d(_d(workload.get("spec")).get("template")).get("spec"))
+    sidecar = any(
+        _PROVISIONER_SIDECAR.search(f"{c.get('name')} {c.get('image')}")
+        for c in _dicts(spec.get("containers"))
+    )
+    meta = _d(workload.get("metadata"))
+    names = " ".join([str(meta.get("name")), *map(str, _d(meta.get("labels")).values())]).lower()
+    return sidecar and any(word in names for word in words)
+
+
+def provisioner_hosts(
+    waiting: Sequence[tuple[str, str]], workloads: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """The CSI controllers (Deployments or StatefulSets, ``workloads`` of any namespace) that
+    provision the claims ``waiting`` (``waiting_provisioners``) wait on, each once, named by
+    the first claim."""
+    workloads = list(workloads)
+    found: list[ServiceHost] = []
+    for claim, provisioner in waiting:
+        words = _driver_words(provisioner)
+        for workload in workloads:
+            meta = _d(workload.get("metadata"))
+            key = (str(meta.get("namespace")), str(meta.get("name")))
+            if not _runs_provisioner_for(workload, words):
+                continue
+            if any((h.namespace, h.name) == key for h in found):
+                continue
+            found.append(
+                ServiceHost(
+                    name=key[1],
+                    namespace=key[0],
+                    port=None,
+                    source=f"{VOLUME_SERVER_SOURCE} {claim} provisioned by {provisioner}",
+                    kind=str(workload.get("kind") or "Deployment"),
+                )
+            )
     return found
