@@ -106,8 +106,8 @@ _SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
             r"failed to get an available volume|InvalidParameter|InvalidKMSKey|KMS\.|"
             r"UnauthorizedOperation|AccessDenied|AuthorizationFailed|not authorized to perform)"
         ),
-        "cannot be provisioned with the parameters or credentials of its StorageClass",
-        "name a StorageClass whose key and parameters the provisioner may use, or grant them",
+        "cannot be provisioned with its StorageClass",
+        "fix the class's key, parameters or grants",
         True,
     ),
     (
