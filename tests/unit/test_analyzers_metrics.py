@@ -213,6 +213,37 @@ def test_a_callees_throttling_is_not_read_as_the_callers_own() -> None:
     assert not by_category(analyze(ev), Category.CPU_THROTTLING)
 
 
+def _slower_caller_of_pricing(*, first: float, trend: str) -> Evidence:
+    """The caller of pricing with no failing call in its logs, only slower (its p99 latency
+    rose), while pricing's throttled share goes from ``first`` to 0.64 with ``trend``."""
+    base = _caller_of_pricing(0.64)
+    throttled = base.metrics[0].model_copy(update={"first": first, "trend": trend})
+    latency = make.metric(
+        "histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m]))",
+        name="latency_p99",
+        first=0.2,
+        last=3.9,
+        trend="rising",
+    )
+    return base.model_copy(update={"logs": [], "metrics": [throttled, latency]})
+
+
+def test_a_callee_whose_throttling_rose_is_why_its_slower_caller_is_slow() -> None:
+    # No call fails: the caller's latency rose while its callee's quota began to stall it.
+    finding = top(_slower_caller_of_pricing(first=0.02, trend="rising"))
+    assert finding.category is Category.CPU_THROTTLING
+    assert finding.action is Action.INCREASE_CPU
+    assert finding.target == PRICING
+    assert finding.narrative is not None
+    assert "slower" in " ".join(c.text for c in finding.narrative.because)
+
+
+def test_a_callee_always_throttled_is_no_reason_for_a_slower_caller() -> None:
+    # Near miss: the callee was as throttled before the caller slowed down.
+    ev = _slower_caller_of_pricing(first=0.6, trend="flat")
+    assert not [f for f in by_category(analyze(ev), Category.CPU_THROTTLING) if f.target == PRICING]
+
+
 CURRENCY = ObjectRef(kind="Deployment", namespace="shop", name="currency")
 
 

@@ -151,6 +151,54 @@ def test_claim_template_without_a_storage_class_is_fixed_in_the_statefulset() ->
     assert finding.params["pvc"] == "data-queue-0"
 
 
+def _claim_refused_by_the_cloud(pod: PodEvidence, message: str) -> Evidence:
+    claim = pod.pvc_names[0]
+    return make.evidence(
+        pods=[pod],
+        pvcs=[PVCEvidence(name=claim, namespace="shop", phase="Pending", requested="400Gi")],
+        events=[
+            make.event(
+                "ProvisioningFailed",
+                f'failed to provision volume with StorageClass "gp3-cmk": {message}',
+                name=claim,
+                kind="PersistentVolumeClaim",
+                count=15,
+            ),
+        ],
+    )
+
+
+def test_a_claim_whose_class_the_cloud_refuses_is_fixed_in_the_statefulset() -> None:
+    # An encryption key the provisioner may not use: EC2 deletes the volume it just created.
+    pod = _statefulset_pod("search-3", "search", "data-search-3")
+    message = (
+        'rpc error: code = Internal desc = Could not create volume "pvc-1": failed to get an '
+        "available volume in EC2: InvalidVolume.NotFound: The volume 'vol-1' does not exist."
+    )
+    finding = assert_leads(
+        analyze(_claim_refused_by_the_cloud(pod, message)),
+        Category.STORAGE,
+        Action.FIX_CONFIG,
+        ObjectRef(kind="StatefulSet", namespace="shop", name="search"),
+    )
+    assert finding.params["pvc"] == "data-search-3"
+
+
+def test_a_claim_smaller_than_its_snapshot_is_no_class_fault() -> None:
+    # Near miss: the provisioner refuses the size asked for, which the claim can grow past.
+    pod = _statefulset_pod("search-3", "search", "data-search-3")
+    message = (
+        "rpc error: code = OutOfRange desc = requested volume size 100Gi is less than the "
+        "size 200Gi for the source snapshot"
+    )
+    assert_leads(
+        analyze(_claim_refused_by_the_cloud(pod, message)),
+        Category.STORAGE,
+        Action.EXPAND_STORAGE,
+        ObjectRef(kind="PersistentVolumeClaim", namespace="shop", name="data-search-3"),
+    )
+
+
 def test_a_standalone_claim_without_a_storage_class_stays_on_the_claim() -> None:
     # A Deployment's claim is its own object, not stamped from the workload's template.
     pod = _pending(CHECKOUT_POD, pvc_names=["checkout-data"])

@@ -388,6 +388,7 @@ def test_namespace_scope_uses_roles_per_watched_namespace() -> None:
         "customresourcedefinitions",
         "namespaces",
         "nodes",
+        "persistentvolumes",
         "validatingwebhookconfigurations",
         "mutatingwebhookconfigurations",
         "apiservices",

@@ -94,6 +94,11 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [get, list, watch]
+# Read only for a claim the incident's pods mount: the volume bound to it names the NFS
+# server (a Service of the cluster) their file access waits on.
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get]
 # Read only when an event reports "failed calling webhook": the webhook's configuration names
 # the Service (and failurePolicy) behind a blocked create.
 - apiGroups: [admissionregistration.k8s.io]

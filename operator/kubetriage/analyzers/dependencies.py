@@ -100,16 +100,29 @@ def _named_by_own_pod_warning(evidence: Evidence, dependency: DependencyEvidence
     )
 
 
+def _unserved(pod: PodEvidence) -> bool:
+    """A pod that does not serve: Pending, not ready, or its containers restarted."""
+    ready = next((c.status for c in pod.conditions if c.type == "Ready"), None)
+    return (
+        pod.phase == "Pending"
+        or ready == "False"
+        or any(c.restart_count > 0 for c in pod.containers)
+    )
+
+
 def caller_fails_on(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """Whether the caller's own failures point at ``dependency``: its logs name it, a
     Warning event of its own pods does, its logs show failing calls at all (then the
-    dependency its config names is the one called), or its pods cannot start for it
-    (``init_waits_on``)."""
+    dependency its config names is the one called), its pods cannot start for it
+    (``init_waits_on``), or it serves or provisions their volumes (``serves_volumes``) while
+    they do not serve: they block on the mount with every file access, or cannot start
+    without the volume, logged or not."""
     return (
         _named_in_logs(dependency)
         or _named_by_own_pod_warning(evidence, dependency)
         or bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
         or bool(init_waits_on(evidence, dependency))
+        or (dependency.serves_volumes() and any(_unserved(p) for p in evidence.pods))
     )
 
 

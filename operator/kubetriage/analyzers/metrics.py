@@ -65,6 +65,9 @@ class _Confidence:
     latency_bonus: float = 0.1  # latency rose while it was throttled
     callee: float = 0.75  # a called workload is throttled while calls to it fail
     callee_heavily_bonus: float = 0.1  # ... in HEAVILY_THROTTLED_SHARE of its periods or more
+    # No failing calls: the caller is only slower (latency series or alert) while a called
+    # workload's throttled share rose to THROTTLED_SHARE or more within the window.
+    callee_slower: float = 0.7
     cap: float = 0.9  # the most a cpu-throttling finding claims
 
 
@@ -250,22 +253,58 @@ def throttled_callees(
     return sorted(found, key=lambda f: -f[3])
 
 
+def _throttling_rose(evidence: Evidence, ref: ObjectRef) -> bool:
+    """Whether a called workload's throttled share rose within the window (a step or a rising
+    trend from below THROTTLED_SHARE): its quota began to stall it then, not always."""
+    for metric in evidence.metrics:
+        if metric.name != CALLEE_THROTTLED or not of_workload(metric, ref):
+            continue
+        low = metric.first if metric.first is not None else metric.min
+        if low is not None and low < THROTTLED_SHARE and metric.trend == "rising":
+            return True
+    return False
+
+
+def _own_throttling(evidence: Evidence) -> bool:
+    """Whether the incident's own containers are throttled (their rule speaks for them)."""
+    return any(share >= THROTTLED_SHARE for share in throttle_ratios(evidence).values())
+
+
+def _slower_callee_symptom(evidence: Evidence, ref: ObjectRef) -> EvidenceItem | None:
+    """The caller's slowness as the symptom of a callee whose throttling rose: a latency
+    series of its own that rose, or else its latency alert; None when it is not slower, when
+    its own containers are throttled, or when the callee's throttling did not rise."""
+    if _own_throttling(evidence) or not _throttling_rose(evidence, ref):
+        return None
+    slower = _latency_rising(evidence) or latency_alerted(evidence)
+    return slower[0] if slower else None
+
+
 def check_callee_throttling(evidence: Evidence) -> list[Finding]:
     """The caller's calls fail (time out, 5xx) while the workload it calls is throttled by its
-    own CPU limit: the callee answers too slowly because its quota stalls it."""
+    own CPU limit: the callee answers too slowly because its quota stalls it. Without failing
+    calls, a caller that is only slower while the callee's throttling rose reads the same."""
     hits = dependency_hits(evidence)
-    if not hits:
-        return []
     findings: list[Finding] = []
     for dep, ref, container, share in throttled_callees(evidence)[:1]:
         heavily = share >= HEAVILY_THROTTLED_SHARE
-        confidence = CONFIDENCE.callee + (CONFIDENCE.callee_heavily_bonus if heavily else 0.0)
+        if hits:
+            calls = item(hits[0].source, hits[0].line)
+            confidence = CONFIDENCE.callee
+            symptom = "The caller's calls fail"
+        else:
+            slower = _slower_callee_symptom(evidence, ref)
+            if slower is None:
+                continue
+            calls = slower
+            confidence = CONFIDENCE.callee_slower
+            symptom = "The caller is slower"
+        confidence += CONFIDENCE.callee_heavily_bonus if heavily else 0.0
         throttled = item(
             "metrics",
             f"{prose.percent(share)} of CFS periods throttled for {ref.name}"
             + (f" container {container}" if container else ""),
         )
-        calls = item(hits[0].source, hits[0].line)
         served = f" behind Service {dep.service.name}" if dep.service is not None else ""
         findings.append(
             make_finding(
@@ -274,18 +313,18 @@ def check_callee_throttling(evidence: Evidence) -> list[Finding]:
                 min(confidence, CONFIDENCE.cap),
                 prose.narrative(
                     f"{prose.obj(ref)}{served} is throttled by its CPU limit while calls to it "
-                    "fail",
+                    + ("fail" if hits else "slow down"),
                     f"raise the CPU limit of {prose.obj(ref)}",
                     because=[
-                        prose.claim("The caller's calls fail", calls),
+                        prose.claim(symptom, calls),
                         prose.claim(
                             f"The kernel throttles {prose.obj(ref)} in "
                             f"{prose.percent(share)} of its CFS periods",
                             throttled,
                         ),
                         prose.claim(
-                            "A throttled callee answers late, so its callers time out; its "
-                            "limit is too tight for its load"
+                            "A throttled callee answers late, so its callers slow down or time "
+                            "out; its limit is too tight for its load"
                         ),
                     ],
                 ),

@@ -395,6 +395,7 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
             and now - timestamp(c.at) <= RECENT_DEPENDENCY_ROLLOUT.total_seconds()
         ]
         source = f"dependency {prose.obj(dependency.ref or workload)}"
+        volumes = dependency.serves_volumes()
         facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in killed[:3]]
         facts += [item(source, f"pod {prose.pod_restarts(p)}") for p in again[:3]]
         facts.append(
@@ -418,7 +419,9 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
                 Category.OOM_KILLED,
                 confidence,
                 prose.narrative(
-                    f"{prose.obj(workload)}, which the workload calls, is OOMKilled",
+                    f"{prose.obj(workload)}, which "
+                    + ("serves the workload's volumes" if volumes else "the workload calls")
+                    + ", is OOMKilled",
                     "raise its memory limit",
                     aside=prose.count(len(killed) + len(again), "pod") + " killed",
                     because=[
@@ -430,7 +433,12 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
                             "again within the hour",
                             *facts[:-1],
                         ),
-                        prose.claim("The workload's calls to it fail", facts[-1]),
+                        prose.claim(
+                            "The workload's pods wait on it for their volumes"
+                            if volumes
+                            else "The workload's calls to it fail",
+                            facts[-1],
+                        ),
                     ],
                 ),
                 facts,

@@ -97,6 +97,20 @@ _SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
         True,
     ),
     (
+        # The provisioner's cloud API refuses the class's parameters or its credentials: an
+        # encryption key it may not use (EBS deletes such a volume right after creating it,
+        # so the driver cannot find it), an invalid parameter, a denied operation. Retrying
+        # or more space changes nothing; the claim must name a class the provisioner can use.
+        re.compile(
+            r"(?i)failed to provision volume with StorageClass .*("
+            r"failed to get an available volume|InvalidParameter|InvalidKMSKey|KMS\.|"
+            r"UnauthorizedOperation|AccessDenied|AuthorizationFailed|not authorized to perform)"
+        ),
+        "cannot be provisioned with its StorageClass",
+        "fix the class's key, parameters or grants",
+        True,
+    ),
+    (
         re.compile(r"(?i)setting volume ownership for .* taking longer than expected"),
         "mounts slowly: fsGroup makes the kubelet chown every file",
         "set fsGroupChangePolicy: OnRootMismatch",
@@ -263,7 +277,17 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             why if confidence > best else reason,
         )
 
+    # Claims that wait on a provisioner whose controller is down: that controller is
+    # followed (its trouble is read like a dependency's), the claims say nothing of their own.
+    provisioner_down = {
+        (namespace, claim)
+        for d in evidence.dependencies
+        if d.failing_pods
+        for claim in d.provisioned_claims()
+    }
     for pvc in evidence.pvcs:
+        if (pvc.namespace, pvc.name) in provisioner_down:
+            continue
         if pvc.phase in ("Pending", "Lost"):
             note(
                 pvc.namespace,
@@ -302,6 +326,8 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             names = names or pod_pvcs.get(event.involved.name, [])
         fault = _spec_fault(event.message) or _second_node_attach(evidence, event)
         for name in names[:2]:
+            if (event.involved.namespace or namespace, name) in provisioner_down:
+                continue
             if fault is not None and (event.involved.namespace or namespace) is not None:
                 spec_faults.setdefault((event.involved.namespace or namespace or "", name), fault)
             note(

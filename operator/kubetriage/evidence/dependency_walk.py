@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    ServiceHost,
     alert_upstreams,
     callee_hosts,
     event_texts,
@@ -34,10 +35,15 @@ from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_co
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.node_plugins import (
+    cluster_dns_server,
     csi_failing_nodes,
+    nfs_servers,
     node_agent_hosts,
     node_csi_hosts,
     pressured_nodes,
+    provisioner_hosts,
+    volume_server_hosts,
+    waiting_provisioners,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import request_path_hosts
@@ -105,6 +111,8 @@ class DependencyWalk:
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
         nodes = [(node, source) for node, _, source in unmounted]
         hosts = node_csi_hosts(await self._node_pods(run, nodes, scope), unmounted) + hosts
+        # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
+        hosts += await self._volume_servers(run, namespace, pods[: limits.max_pods], scope)
         # Nodes of the incident's pods under pressure: a node agent replaced right before.
         node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
         pressured = pressured_nodes(node_objects, pods[: limits.max_pods])
@@ -141,6 +149,59 @@ class DependencyWalk:
             onward = resolve(callee_hosts(lines), _ns(obj), seen)
             seen |= {(k, ns, n) for k, ns, n, _ in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
+
+    async def _volume_servers(
+        self, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
+    ) -> list[ServiceHost]:
+        """The Services serving the pods' NFS volumes (``volume_server_hosts``) and the CSI
+        controllers provisioning their claims that wait for a volume (``provisioner_hosts``):
+        their claims and the PersistentVolumes bound to them are read (only under a scope
+        that may read the cluster); the Services of every namespace are listed only when a
+        server is an address, the Deployments and StatefulSets of every namespace only when a
+        claim waits on its provisioner, not kept: the walk reads the one it names."""
+        if not scope.may_read(None):
+            return []
+        names = sorted({c for p in pods for c in claim_names(p)})[: self._limits.max_pods]
+        claims = [
+            c
+            for c in await asyncio.gather(
+                *(self._known_or_read(run, "PersistentVolumeClaim", namespace, n) for n in names)
+            )
+            if c is not None
+        ]
+        bound = sorted({v for c in claims if (v := (c.get("spec") or {}).get("volumeName"))})
+        if not self._reader.readable("PersistentVolume"):
+            bound = []
+        volumes = [
+            v
+            for v in await asyncio.gather(
+                *(self._reader.read(run, "PersistentVolume", None, str(n)) for n in bound)
+            )
+            if v is not None
+        ]
+        hosts: list[ServiceHost] = []
+        servers = nfs_servers(pods, claims, volumes)
+        if servers:
+            services: list[JsonDict] = []
+            if any(cluster_dns_server(server) is None for _, server in servers):
+                services = await self._reader.list_of(
+                    run, "Service", None, what="list Services in all namespaces (NFS servers)"
+                )
+            hosts += volume_server_hosts(pods, claims, volumes, services)
+        events = [o for (k, ns, _), o in run.objects.items() if k == "Event" and ns == namespace]
+        waiting = waiting_provisioners(pods, claims, events)
+        if waiting:
+            # The CSI controllers: listed only when a claim waits on its provisioner.
+            workloads = await asyncio.gather(
+                *(
+                    self._reader.list_of(
+                        run, kind, None, what=f"list {kind}s in all namespaces (provisioners)"
+                    )
+                    for kind in ("Deployment", "StatefulSet")
+                )
+            )
+            hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
+        return hosts
 
     async def _node_pods(
         self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope

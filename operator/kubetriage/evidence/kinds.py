@@ -63,6 +63,8 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             core.list_namespaced_persistent_volume_claim,
         ),
         "Node": Kind("v1", core.read_node, core.list_node, namespaced=False),
+        # The volume bound to a claim the incident's pods mount: an NFS export's server.
+        "PersistentVolume": Kind("v1", core.read_persistent_volume, namespaced=False),
         # Their labels, which NetworkPolicy namespace selectors match.
         "Namespace": Kind("v1", core.read_namespace, core.list_namespace, namespaced=False),
         "ConfigMap": Kind("v1", core.read_namespaced_config_map, core.list_namespaced_config_map),

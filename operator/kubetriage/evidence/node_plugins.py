@@ -1,5 +1,21 @@
-"""The node agents an incident's pods depend on without calling them, for the dependency walk
-and the offline builder alike. Pure.
+"""The node agents and servers an incident's pods depend on without calling them, for the
+dependency walk and the offline builder alike. Pure.
+
+The server a pod's network volume is mounted from:
+A pod whose volume is an NFS export (inline, or the PersistentVolume its claim is bound to:
+``nfs.server``, or the NFS CSI driver's ``server`` attribute) served from inside the cluster
+(the server is a Service's cluster DNS name or its ClusterIP) does I/O on that Service's pods
+with every file access: when they stop answering, the pod's processes block on the mount
+(probes time out, requests hang) however healthy the pod itself is. That Service is followed
+like a callee, named by the volume (``VOLUME_SERVER_SOURCE``).
+
+The provisioner a pod's claim waits on:
+A claim of the pods that stays Pending while the scheduler has picked its node (or the
+persistentvolume-controller reports it waits for the external provisioner) waits on the CSI
+driver's controller: the Deployment or StatefulSet whose pods run the external-provisioner
+sidecar and whose name or labels carry a word of the provisioner's name (``ebs`` of
+``ebs.csi.aws.com``, ``rbd`` of ``rook-ceph.rbd.csi.ceph.com``). It is followed like a callee,
+named by the claim, so its trouble (OOMKilled, crash-looping) is read like a dependency's.
 
 The CSI node plugin a pod's volume mount waits on:
 A pod whose mount fails because the kubelet cannot reach a CSI driver on the pod's node
@@ -17,6 +33,7 @@ named by the node and its condition, so its rollout can be weighed against drain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -26,6 +43,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, controller_ref
+from kubetriage.models.relations import VOLUME_SERVER_SOURCE
 
 
 def csi_failing_nodes(
@@ -133,3 +151,186 @@ def node_agent_hosts(
         for (ns, name), sources in ranked
         for source in sources
     ]
+
+
+def _nfs_server(volume_source: JsonDict) -> str | None:
+    """The NFS server a volume source (a pod volume or a PersistentVolume's spec) mounts
+    from: ``nfs.server``, or the NFS CSI driver's ``server`` volume attribute."""
+    nfs = _d(volume_source.get("nfs"))
+    server = nfs.get("server") or _d(_d(volume_source.get("csi")).get("volumeAttributes")).get(
+        "server"
+    )
+    return server.strip().lower() if isinstance(server, str) and server.strip() else None
+
+
+def cluster_dns_server(server: str) -> tuple[str, str] | None:
+    """(namespace, name) of the Service a cluster DNS name (``name.namespace.svc[...]``)
+    names; None for an address or any other name."""
+    name, _, rest = server.partition(".")
+    namespace, _, suffix = rest.partition(".")
+    if name and namespace and (suffix == "svc" or suffix.startswith("svc.")):
+        return namespace, name
+    return None
+
+
+def _served_by(server: str, services: Iterable[JsonDict]) -> tuple[str, str] | None:
+    """(namespace, name) of the Service a server address names: its cluster DNS name, or
+    its ClusterIP among ``services``."""
+    named = cluster_dns_server(server)
+    if named is not None:
+        return named
+    for svc in services:
+        meta = _d(svc.get("metadata"))
+        spec = _d(svc.get("spec"))
+        if spec.get("clusterIP") not in (None, "", "None") and server in (
+            spec.get("clusterIP"),
+            *(spec.get("clusterIPs") or []),
+        ):
+            return str(meta.get("namespace")), str(meta.get("name"))
+    return None
+
+
+def nfs_servers(
+    pods: Iterable[JsonDict], claims: Iterable[JsonDict], volumes: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(volume or claim name, NFS server) of each of the pods' NFS volumes, inline or bound
+    through a claim (``claims``) to a PersistentVolume (``volumes``)."""
+    bound = {
+        (str(_d(c.get("metadata")).get("namespace")), str(_d(c.get("metadata")).get("name"))): str(
+            _d(c.get("spec")).get("volumeName") or ""
+        )
+        for c in claims
+    }
+    persistent = {str(_d(v.get("metadata")).get("name")): _d(v.get("spec")) for v in volumes}
+    found: list[tuple[str, str]] = []
+    for pod in pods:
+        namespace = str(_d(pod.get("metadata")).get("namespace"))
+        for volume in _dicts(_d(pod.get("spec")).get("volumes")):
+            claim = _d(volume.get("persistentVolumeClaim")).get("claimName")
+            source = persistent.get(bound.get((namespace, str(claim)), ""), {}) if claim else volume
+            server = _nfs_server(source)
+            if server is not None:
+                found.append((str(claim or volume.get("name")), server))
+    return found
+
+
+def volume_server_hosts(
+    pods: Iterable[JsonDict],
+    claims: Iterable[JsonDict],
+    volumes: Iterable[JsonDict],
+    services: Iterable[JsonDict],
+) -> list[ServiceHost]:
+    """The Services that serve the pods' NFS volumes from inside the cluster (their ClusterIP
+    or cluster DNS name is the volume's server), each once, named by the first volume: its
+    pods are what the pods' file access waits on. ``claims`` are PersistentVolumeClaims,
+    ``volumes`` PersistentVolumes, ``services`` Services of any namespace."""
+    services = list(services)
+    found: list[ServiceHost] = []
+    for volume, server in nfs_servers(pods, claims, volumes):
+        served = _served_by(server, services)
+        if served is None or any((h.namespace, h.name) == served for h in found):
+            continue
+        found.append(
+            ServiceHost(
+                name=served[1],
+                namespace=served[0],
+                port=2049,
+                source=f"{VOLUME_SERVER_SOURCE} {volume} served from {server}",
+                cluster_dns=True,
+            )
+        )
+    return found
+
+
+# The persistentvolume-controller's words for a claim that waits on a CSI provisioner.
+_WAITS_ON_PROVISIONER = re.compile(r"external provisioner '(?P<name>[\w./-]+)'")
+# Words of a provisioner's name that name no driver in particular.
+_GENERIC_WORDS = frozenset(
+    {"csi", "com", "io", "k8s", "kubernetes", "storage", "driver", "org", "net", "cloud"}
+)
+# The external-provisioner sidecar of a CSI controller, by its image or container name.
+_PROVISIONER_SIDECAR = re.compile(r"(?i)(external-provisioner|csi-provisioner)")
+
+
+def waiting_provisioners(
+    pods: Iterable[JsonDict], claims: Iterable[JsonDict], events: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(claim, provisioner) of each Pending claim the pods mount that waits on a CSI
+    provisioner: the scheduler picked its node (``volume.kubernetes.io/selected-node``) or
+    the persistentvolume-controller says it waits for the external provisioner."""
+    mounted = {
+        (str(_d(p.get("metadata")).get("namespace")), str(c))
+        for p in pods
+        for v in _dicts(_d(p.get("spec")).get("volumes"))
+        if (c := _d(v.get("persistentVolumeClaim")).get("claimName"))
+    }
+    waiting: dict[tuple[str, str], str] = {}
+    for event in events:
+        involved = _d(event.get("involvedObject"))
+        match = _WAITS_ON_PROVISIONER.search(str(event.get("message") or ""))
+        if involved.get("kind") == "PersistentVolumeClaim" and match:
+            waiting[(str(involved.get("namespace")), str(involved.get("name")))] = match["name"]
+    found: list[tuple[str, str]] = []
+    for claim in claims:
+        meta = _d(claim.get("metadata"))
+        key = (str(meta.get("namespace")), str(meta.get("name")))
+        if key not in mounted or _d(claim.get("status")).get("phase") != "Pending":
+            continue
+        notes = _d(meta.get("annotations"))
+        named = notes.get("volume.kubernetes.io/storage-provisioner") or notes.get(
+            "volume.beta.kubernetes.io/storage-provisioner"
+        )
+        provisioner = waiting.get(key) or (
+            named if notes.get("volume.kubernetes.io/selected-node") else None
+        )
+        if isinstance(provisioner, str) and provisioner:
+            found.append((key[1], provisioner))
+    return found
+
+
+def _driver_words(provisioner: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9]+", provisioner.lower()) if len(w) >= 3} - (
+        _GENERIC_WORDS
+    )
+
+
+def _runs_provisioner_for(workload: JsonDict, words: set[str]) -> bool:
+    """A workload whose pods run the external-provisioner sidecar and whose name or labels
+    carry one of the provisioner's words."""
+    spec = _d(_d(_d(workload.get("spec")).get("template")).get("spec"))
+    sidecar = any(
+        _PROVISIONER_SIDECAR.search(f"{c.get('name')} {c.get('image')}")
+        for c in _dicts(spec.get("containers"))
+    )
+    meta = _d(workload.get("metadata"))
+    names = " ".join([str(meta.get("name")), *map(str, _d(meta.get("labels")).values())]).lower()
+    return sidecar and any(word in names for word in words)
+
+
+def provisioner_hosts(
+    waiting: Sequence[tuple[str, str]], workloads: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """The CSI controllers (Deployments or StatefulSets, ``workloads`` of any namespace) that
+    provision the claims ``waiting`` (``waiting_provisioners``) wait on, each once, named by
+    the first claim."""
+    workloads = list(workloads)
+    found: list[ServiceHost] = []
+    for claim, provisioner in waiting:
+        words = _driver_words(provisioner)
+        for workload in workloads:
+            meta = _d(workload.get("metadata"))
+            key = (str(meta.get("namespace")), str(meta.get("name")))
+            if not _runs_provisioner_for(workload, words):
+                continue
+            if any((h.namespace, h.name) == key for h in found):
+                continue
+            found.append(
+                ServiceHost(
+                    name=key[1],
+                    namespace=key[0],
+                    port=None,
+                    source=f"{VOLUME_SERVER_SOURCE} {claim} provisioned by {provisioner}",
+                    kind=str(workload.get("kind") or "Deployment"),
+                )
+            )
+    return found

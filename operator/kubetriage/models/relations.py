@@ -141,6 +141,11 @@ class DependencyVolume(BaseModel):
 # How a dependency is named when it is a hop of the request path in front of the workload
 # (``kubetriage.evidence.request_path``): the backend of an Ingress the alerts name.
 REQUEST_PATH_SOURCE: Final = "backend"
+# How a dependency is named when it serves the workload's network volume (an NFS export from
+# a Service of the cluster) or provisions its claim (a CSI controller), as
+# ``kubetriage.evidence.node_plugins`` names it: "volume <claim> served from <server>",
+# "volume <claim> provisioned by <provisioner>".
+VOLUME_SERVER_SOURCE: Final = "volume"
 
 
 class DependencyEvidence(BaseModel):
@@ -199,6 +204,23 @@ class DependencyEvidence(BaseModel):
         """A hop of the request path in front of the workload (an alerted Ingress's backend,
         ``REQUEST_PATH_SOURCE``), not a Service the workload calls."""
         return any(s.startswith(f"{REQUEST_PATH_SOURCE} of Ingress ") for s in self.named_by)
+
+    def serves_volumes(self) -> bool:
+        """The server of a network volume the workload's pods mount, or the provisioner of
+        their claim (``VOLUME_SERVER_SOURCE``): they wait on it with every file access, or to
+        start at all, whether or not they log a call to it."""
+        return any(s.startswith(f"{VOLUME_SERVER_SOURCE} ") for s in self.named_by)
+
+    def provisioned_claims(self) -> list[str]:
+        """The claims of the workload's pods that wait on this dependency to provision them
+        (named "volume <claim> provisioned by <provisioner>")."""
+        return [
+            words[1]
+            for s in self.named_by
+            if len(words := s.split()) >= 4
+            and words[0] == VOLUME_SERVER_SOURCE
+            and words[2:4] == ["provisioned", "by"]
+        ]
 
     def short_of_ready(self) -> bool:
         """Fewer replicas ready than desired, both known."""

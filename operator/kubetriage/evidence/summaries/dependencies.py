@@ -41,6 +41,9 @@ from kubetriage.evidence.node_plugins import (
     node_agent_hosts,
     node_csi_hosts,
     pressured_nodes,
+    provisioner_hosts,
+    volume_server_hosts,
+    waiting_provisioners,
 )
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
@@ -279,6 +282,21 @@ def dependency_summaries(
     hosts = node_dns_hosts(index.kind("Pod"), resolver_failing_nodes(lines, pods))
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
+    # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
+    hosts += volume_server_hosts(
+        pods[: limits.max_pods],
+        index.in_namespace("PersistentVolumeClaim", namespace),
+        index.kind("PersistentVolume"),
+        index.kind("Service"),
+    )
+    # The CSI controllers that provision the pods' claims waiting for a volume.
+    waiting = waiting_provisioners(
+        pods[: limits.max_pods],
+        index.in_namespace("PersistentVolumeClaim", namespace),
+        index.in_namespace("Event", namespace),
+    )
+    if waiting:
+        hosts += provisioner_hosts(waiting, index.kind("Deployment") + index.kind("StatefulSet"))
     # Nodes of the incident's pods under pressure: a node agent replaced right before.
     pressured = pressured_nodes(index.kind("Node"), pods[: limits.max_pods])
     hosts += node_agent_hosts(index.kind("Pod"), pressured)
