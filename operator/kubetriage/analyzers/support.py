@@ -98,7 +98,11 @@ def owner_workload(pod: PodEvidence) -> ObjectRef | None:
 
 def involved_workload(evidence: Evidence, involved: ObjectRef) -> ObjectRef | None:
     """The workload an Event's object belongs to: itself when it is one, a ReplicaSet's
-    Deployment (ours when it is one of our revisions, else by the ReplicaSet's name)."""
+    Deployment (ours when it is one of our revisions, else by the ReplicaSet's name), a run
+    of our CronJob that CronJob (its template is where a fix goes; the run is replaced)."""
+    controller = evidence.workload.controller if evidence.workload is not None else None
+    if controller is not None and is_run_of(involved, controller):
+        return controller
     if involved.kind == "ReplicaSet":
         if evidence.workload is not None and any(
             r.name == involved.name for r in evidence.revisions
