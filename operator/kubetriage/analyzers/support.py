@@ -232,6 +232,19 @@ def pod_revision(pod: PodEvidence, evidence: Evidence) -> RevisionEvidence | Non
     return next((r for r in evidence.revisions if r.name in names), None)
 
 
+def image_changed_from_serving(evidence: Evidence, pod: PodEvidence, container: str) -> bool:
+    """Whether ``pod`` runs the current revision, which changed ``container``'s image from the
+    previous revision while that one still has ready pods (the same spec ran the old image)."""
+    current, previous = current_and_previous_revision(evidence)
+    if current is None or previous is None or previous.ready_replicas == 0:
+        return False
+    ours = pod_revision(pod, evidence)
+    if ours is None or ours.name != current.name:
+        return False
+    new, old = current.images.get(container), previous.images.get(container)
+    return new is not None and old is not None and new != old
+
+
 # --- events -------------------------------------------------------------------------------
 
 
