@@ -446,9 +446,8 @@ def test_an_image_user_refused_under_the_same_image_is_the_pod_spec_to_correct()
     # Same image in both revisions: the securityContext (or a policy's mutation) changed.
     ev = _image_user_refused(("nginx:1.27", "nginx:1.27"))
     found = by_category(analyze(ev), Category.CONFIG_MISSING)
-    assert found and found[0].target == ObjectRef(
-        kind="Deployment", namespace="shop", name="checkout"
-    )
+    assert found
+    assert found[0].target == ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
 
 def test_missing_secret_key_reference_targets_the_secret() -> None:
