@@ -68,3 +68,17 @@ def read_key_missing(text: str) -> ReadKeyMissing | None:
     n = "1" if match["kind1"] else "2"
     kind = "Secret" if match[f"kind{n}"].lower() == "secret" else "ConfigMap"
     return ReadKeyMissing(kind, match[f"ns{n}"], match[f"name{n}"], match[f"key{n}"])
+
+
+# The kubelet's refusal of a container whose image's user contradicts the pod's runAsNonRoot
+# (pkg/kubelet/kuberuntime security_context_others.go): a verdict on the image's USER, which
+# the pod's securityContext only checks; nothing is missing.
+_IMAGE_USER_REFUSAL: Final = re.compile(
+    r"(?i)runAsNonRoot and image (?:will run as root|has non-numeric user)"
+    r"|runAsUser breaks non-root policy"
+)
+
+
+def image_user_refused(message: str) -> bool:
+    """Whether a kubelet message refuses a container because of its image's user."""
+    return _IMAGE_USER_REFUSAL.search(message) is not None

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from kubetriage import prose
 from kubetriage.analyzers.recovery import recoveries
-from kubetriage.analyzers.support import incident_subject
+from kubetriage.analyzers.support import incident_subject, owner_workload
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Narrative
 
@@ -58,10 +59,17 @@ def _seconds(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
+def _checked_workload(evidence: Evidence) -> ObjectRef | None:
+    """The one workload whose pods were checked when the alert named no object (an absent
+    series' alert carries only its selector's labels): what the evidence speaks about."""
+    owners = {o.key(): o for p in evidence.pods if (o := owner_workload(p)) is not None}
+    return next(iter(owners.values())) if len(owners) == 1 else None
+
+
 def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrative:
     """The narrative of an "unknown" diagnosis and, as its claims' evidence, the facts that
     were checked (each claim cites what it rests on)."""
-    subject = incident_subject(evidence)
+    subject = incident_subject(evidence) or _checked_workload(evidence)
     alert = next((a.labels.get("alertname") for a in evidence.alerts), None)
     what = prose.obj(subject) if subject else (f"the {alert} alert" if alert else "this incident")
     aside = f"alert {alert}" if alert and subject else ""

@@ -79,3 +79,24 @@ def test_refusals_that_are_no_policy_verdict_are_left_to_their_rules(message: st
     result = _refused(message)
     assert not [f for f in result.findings if f.analyzer == "admission-policy"]
     assert not by_category(result, Category.CONFIG_MISSING)
+
+
+def test_a_refused_run_of_a_cron_job_is_fixed_on_the_cron_job_that_stamps_it() -> None:
+    # The Job is one scheduled run; the next run comes from the CronJob's template.
+    cron_job = ObjectRef(kind="CronJob", namespace="db", name="backup")
+    run = deployment("backup-29919435", "db", replicas=1, ready=0).model_copy(
+        update={
+            "ref": ObjectRef(kind="Job", namespace="db", name="backup-29919435"),
+            "controller": cron_job,
+        }
+    )
+    refused = PSA.replace("checkout-7d9f6c8b5-x2k9q", "backup-29919435-l6w2x")
+    result = analyze(
+        evidence(
+            workload=run,
+            events=[
+                event("FailedCreate", refused, name="backup-29919435", kind="Job", namespace="db")
+            ],
+        )
+    )
+    assert_leads(result, Category.CONFIG_MISSING, Action.FIX_CONFIG, cron_job)

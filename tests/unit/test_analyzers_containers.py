@@ -414,6 +414,42 @@ def test_create_container_config_error_targets_the_missing_configmap() -> None:
     assert finding.confidence >= 0.9
 
 
+_ROOT_IMAGE = (
+    'container has runAsNonRoot and image will run as root (pod: "checkout-7d9f6c8b5-x2k9q_shop'
+    '(0c1d)", container: app)'
+)
+
+
+def _image_user_refused(images: tuple[str, str]) -> Evidence:
+    """New pods of revision 5 refused for their image's user; revision 4 serves beside them."""
+    new_image, old_image = images
+    app = make.container(
+        "app", new_image, ready=False, state=make.waiting("CreateContainerConfigError", _ROOT_IMAGE)
+    )
+    return make.evidence(
+        workload=make.deployment(replicas=3, ready=2, revision=5),
+        pods=[make.pod(CHECKOUT_POD, app, phase="Pending")],
+        revisions=[
+            make.revision("checkout-7d9f6c8b5", 5, {"app": new_image}, current=True),
+            make.revision("checkout-5c8d7b6a4", 4, {"app": old_image}, ready=2),
+        ],
+    )
+
+
+def test_an_image_user_refused_under_a_new_image_is_no_configuration_fault() -> None:
+    # The same securityContext ran the old image: the new image's root user is the change.
+    ev = _image_user_refused(("nginx:1.27", "nginxinc/nginx-unprivileged:1.27"))
+    assert by_category(analyze(ev), Category.CONFIG_MISSING) == []
+
+
+def test_an_image_user_refused_under_the_same_image_is_the_pod_spec_to_correct() -> None:
+    # Same image in both revisions: the securityContext (or a policy's mutation) changed.
+    ev = _image_user_refused(("nginx:1.27", "nginx:1.27"))
+    found = by_category(analyze(ev), Category.CONFIG_MISSING)
+    assert found
+    assert found[0].target == ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+
+
 def test_missing_secret_key_reference_targets_the_secret() -> None:
     app = make.container(
         "app",

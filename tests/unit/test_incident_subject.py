@@ -12,7 +12,7 @@ from kubetriage.analyzers.support import incident_subject
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import WorkloadEvidence
 from kubetriage.unknown import explain_unknown
-from tests.support.evidence import alert, deployment, evidence
+from tests.support.evidence import alert, container, deployment, evidence, pod
 
 CRON = ObjectRef(kind="CronJob", namespace="reporting", name="nightly-export")
 RUN = ObjectRef(kind="Job", namespace="reporting", name="nightly-export-29917560")
@@ -42,3 +42,25 @@ def test_a_workload_read_in_place_of_its_service_or_pod_is_the_subject() -> None
     workload = deployment()
     assert incident_subject(evidence(target=service, workload=workload)) == workload.ref
     assert incident_subject(evidence(target=service)) == service
+
+
+def test_an_alert_naming_no_object_is_explained_on_the_one_workload_whose_pods_were_read() -> None:
+    # An absent series' alert carries only its selector's labels; the pods read belong to one
+    # Deployment, which the unknown's text then names (two owners: nothing is named).
+    scraper = pod(
+        "prometheus-0a1b2c3d4-x2k9q",
+        container(),
+        namespace="monitoring",
+        replica_set="prometheus-0a1b2c3d4",
+    )
+    ev = evidence(alerts=[alert(alertname="KubeletDown")], pods=[scraper])
+    summary = prose.narrative_summary(explain_unknown(ev))
+    assert "Deployment monitoring/prometheus" in summary
+    other = pod(
+        "grafana-5f6e7d8c9-q7w2e",
+        container(),
+        namespace="monitoring",
+        replica_set="grafana-5f6e7d8c9",
+    )
+    two = evidence(alerts=[alert(alertname="KubeletDown")], pods=[scraper, other])
+    assert "the KubeletDown alert" in prose.narrative_summary(explain_unknown(two))

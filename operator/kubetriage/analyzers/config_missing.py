@@ -46,6 +46,7 @@ from kubetriage.analyzers.support import (
     LogHit,
     event_fact,
     grep_logs,
+    image_changed_from_serving,
     item,
     logs_of,
     pod_source,
@@ -54,6 +55,7 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.config_errors import MISSING_KEY as _MISSING_KEY
 from kubetriage.config_errors import MISSING_OBJECT as _MISSING_OBJECT
+from kubetriage.config_errors import image_user_refused
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -337,7 +339,12 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                         pod.namespace, object_match["kind"], object_match["name"]
                     )
                     note(target, CONFIDENCE.kubelet, fact, problem=ABSENT)
-                elif state.reason == "CreateContainerConfigError":
+                elif state.reason == "CreateContainerConfigError" and not (
+                    image_user_refused(message)
+                    and image_changed_from_serving(evidence, pod, container.name)
+                ):
+                    # A refused image user under a new image the old spec ran without: the
+                    # image is what changed (the rollout rules' case), no configuration.
                     note(workload_ref(evidence, pod), CONFIDENCE.config_error, fact)
         # The kubelet cannot create a container whose non-optional ConfigMap/Secret (or key) is
         # absent; a process that started got what it referenced, so an absence seen now (or

@@ -98,7 +98,11 @@ def owner_workload(pod: PodEvidence) -> ObjectRef | None:
 
 def involved_workload(evidence: Evidence, involved: ObjectRef) -> ObjectRef | None:
     """The workload an Event's object belongs to: itself when it is one, a ReplicaSet's
-    Deployment (ours when it is one of our revisions, else by the ReplicaSet's name)."""
+    Deployment (ours when it is one of our revisions, else by the ReplicaSet's name), a run
+    of our CronJob that CronJob (its template is where a fix goes; the run is replaced)."""
+    controller = evidence.workload.controller if evidence.workload is not None else None
+    if controller is not None and is_run_of(involved, controller):
+        return controller
     if involved.kind == "ReplicaSet":
         if evidence.workload is not None and any(
             r.name == involved.name for r in evidence.revisions
@@ -226,6 +230,19 @@ def pod_revision(pod: PodEvidence, evidence: Evidence) -> RevisionEvidence | Non
     ):
         names = {label, f"{pod.owner.name}-{label}"}
     return next((r for r in evidence.revisions if r.name in names), None)
+
+
+def image_changed_from_serving(evidence: Evidence, pod: PodEvidence, container: str) -> bool:
+    """Whether ``pod`` runs the current revision, which changed ``container``'s image from the
+    previous revision while that one still has ready pods (the same spec ran the old image)."""
+    current, previous = current_and_previous_revision(evidence)
+    if current is None or previous is None or previous.ready_replicas == 0:
+        return False
+    ours = pod_revision(pod, evidence)
+    if ours is None or ours.name != current.name:
+        return False
+    new, old = current.images.get(container), previous.images.get(container)
+    return new is not None and old is not None and new != old
 
 
 # --- events -------------------------------------------------------------------------------
