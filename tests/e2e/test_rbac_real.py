@@ -103,6 +103,10 @@ UNEXERCISED_READS = {
     ("discovery.k8s.io", "endpointslices"): (
         "read when a Service the incident depends on has no Endpoints object"
     ),
+    ("", "persistentvolumes"): (
+        "read under a cluster-wide install when the incident's pods have bound claims "
+        "(an NFS server or a CSI provisioner behind them)"
+    ),
     ("policy", "poddisruptionbudgets"): (
         "read when the incident's pods sit on a cordoned node or an eviction is refused"
     ),
