@@ -41,6 +41,7 @@ from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
@@ -93,6 +94,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SHARED_DEPENDENCY_ANALYZERS,
     *NETWORK_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
+    *PEER_DISCOVERY_ANALYZERS,
     *ROUTING_ANALYZERS,
     *MESH_PROTOCOL_ANALYZERS,
     *GATEWAY_ROUTE_ANALYZERS,
