@@ -23,7 +23,8 @@ DNS_LOG: Final = re.compile(
 # server or its upstream is at fault, not the name the workload asked for.
 DNS_RESOLVER_FAILURE: Final = re.compile(
     r"(?i)(EAI_AGAIN|temporary failure in name resolution|SERVFAIL|server misbehaving|"
-    r"lookup \S+ on \S+:53: (read udp \S+ )?(i/o timeout|no answer|connection refused)|"
+    r"lookup \S+ on \S+:53: ((read|dial) udp \S+ )?((read|write|connect): )?"
+    r"(i/o timeout|no answer|connection refused)|"
     r"dns (query|lookup|resolution) (timed out|timeout|failed))"
 )
 # The resolver answered that the name does not exist (NXDOMAIN, as each library words it),

@@ -15,6 +15,7 @@ from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
+from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -95,6 +96,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *NETWORK_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *PEER_DISCOVERY_ANALYZERS,
+    *CALLEE_CONFIG_ANALYZERS,
     *ROUTING_ANALYZERS,
     *MESH_PROTOCOL_ANALYZERS,
     *GATEWAY_ROUTE_ANALYZERS,
