@@ -59,6 +59,7 @@ from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
+from kubetriage.analyzers.service_removed import REMOVED_SERVICE_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
@@ -97,6 +98,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *STRAY_ENDPOINT_ANALYZERS,
     *PEER_DISCOVERY_ANALYZERS,
     *CALLEE_CONFIG_ANALYZERS,
+    *REMOVED_SERVICE_ANALYZERS,
     *ROUTING_ANALYZERS,
     *MESH_PROTOCOL_ANALYZERS,
     *GATEWAY_ROUTE_ANALYZERS,
