@@ -458,7 +458,8 @@ def test_lookups_to_a_link_local_resolver_name_the_policy_that_does_not_admit_it
             ObjectRef(kind="NetworkPolicy", namespace="shop", name="web-egress"),
         )
     ]
-    assert "169.254.20.10" in findings[0].summary
+    assert "link-local resolver" in findings[0].summary
+    assert any("169.254.20.10" in e.fact for e in findings[0].evidence)
     to_service = ev.model_copy(
         update={"logs": [_web_log(line.replace("169.254.20.10", "10.96.0.10"))]}
     )

@@ -243,7 +243,7 @@ def _resolver_flows(
                         _finding(
                             evidence,
                             verdict,
-                            f"DNS (port 53 to the resolver {address} the pods query)",
+                            "DNS (port 53) to the link-local resolver the pods query",
                             [item(hit.source, hit.line)],
                             CONFIDENCE.resolver_blocked,
                             symptom="The workload's lookups to that resolver time out",
