@@ -23,7 +23,8 @@ DNS_LOG: Final = re.compile(
 # server or its upstream is at fault, not the name the workload asked for.
 DNS_RESOLVER_FAILURE: Final = re.compile(
     r"(?i)(EAI_AGAIN|temporary failure in name resolution|SERVFAIL|server misbehaving|"
-    r"lookup \S+ on \S+:53: (read udp \S+ )?(i/o timeout|no answer|connection refused)|"
+    r"lookup \S+ on \S+:53: ((read|dial) udp \S+ )?((read|write|connect): )?"
+    r"(i/o timeout|no answer|connection refused)|"
     r"dns (query|lookup|resolution) (timed out|timeout|failed))"
 )
 # The resolver answered that the name does not exist (NXDOMAIN, as each library words it),
@@ -32,3 +33,19 @@ DNS_RESOLVER_FAILURE: Final = re.compile(
 DNS_NO_SUCH_NAME: Final = re.compile(
     r"(?i)(no such host|NXDOMAIN|name or service not known|ENOTFOUND|name does not resolve)"
 )
+
+# The resolver a failed lookup was sent to, as Go prints it (``lookup h on 10.96.0.10:53``,
+# ``read udp 10.1.2.3:4567->169.254.20.10:53``) and as resolver libraries that name their
+# server do: the address, without brackets.
+_RESOLVER: Final = re.compile(
+    r"(?i)(?:\bon |->)\[?(?P<address>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+?)\]?:53\b"
+)
+
+
+def resolver_addresses(line: str) -> list[str]:
+    """The DNS server addresses a failed lookup line names, in order, each once."""
+    found: list[str] = []
+    for match in _RESOLVER.finditer(line):
+        if match["address"] not in found:
+            found.append(match["address"])
+    return found

@@ -132,6 +132,10 @@ class Endpoint:
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     # The pod's addresses (status.podIPs); empty when not known.
     ips: tuple[str, ...] = ()
+    # An address no pod of the cluster network holds (a node's, a link-local resolver's
+    # such as NodeLocal DNSCache's 169.254.20.10): pod and namespace selectors never match
+    # it, only an ipBlock can, and no policy isolates it.
+    address_only: bool = False
 
     def ns_labels(self) -> Mapping[str, str]:
         return {NAMESPACE_NAME_LABEL: self.namespace, **self.namespace_labels}
@@ -197,7 +201,7 @@ def _ip_block_matches(peer: PolicyPeer, other: Endpoint) -> bool | None:
 
 
 def _peer_matches(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> bool:
-    if peer.pod_selector is None and peer.namespace_selector is None:
+    if other.address_only or (peer.pod_selector is None and peer.namespace_selector is None):
         return _ip_block_matches(peer, other) is True
     if peer.namespace_selector is None:
         namespace_ok = other.namespace == policy_namespace
@@ -245,6 +249,8 @@ def _selector_score(selector: LabelSelector | None, labels: Mapping[str, str] | 
 
 
 def _peer_nearness(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> int:
+    if other.address_only:
+        return 1  # any peer was written for some destination; none names this address
     if peer.pod_selector is None and peer.namespace_selector is None:
         return 0  # an ipBlock only: it names addresses, not this workload
     if peer.namespace_selector is None:
@@ -299,8 +305,9 @@ def _verdict(
     flow: Flow,
 ) -> Verdict:
     kind = "Ingress" if direction == "ingress" else "Egress"
-    if pod.labels is None:
-        # Which policies select a pod of unknown labels cannot be told: no verdict against it.
+    if pod.labels is None or pod.address_only:
+        # Which policies select a pod of unknown labels cannot be told, and none selects an
+        # address no pod holds: no verdict against it.
         return Verdict(allowed=True, direction=direction, namespace=pod.namespace)
     isolating = [
         p

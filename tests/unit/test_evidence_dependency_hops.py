@@ -147,3 +147,23 @@ def test_the_log_line_naming_a_callee_is_kept_whatever_the_replica_count() -> No
     # Within the bound, the order is the order found.
     assert naming_sources([spec[0], said, spec[1]]) == [spec[0], said, spec[1]]
     assert naming_sources(spec) == spec[:5]
+
+
+def test_a_dns_servers_query_log_names_what_it_was_asked_not_what_it_calls() -> None:
+    """CoreDNS's log plugin lists the names clients asked for (NXDOMAIN answers included):
+    they are not the DNS server's callees, so the walk does not go on to them; its own error
+    naming an upstream it failed to reach still counts."""
+    queries = [
+        (
+            "log kube-system/coredns-1/coredns",
+            '[INFO] 10.1.2.3:48122 - 51703 "A IN orders-v2.shop.svc.cluster.local. udp 68 false '
+            '1232" NXDOMAIN qr,aa,rd 167 0.000212s',
+        ),
+    ]
+    assert callee_hosts(queries) == []
+    upstream = (
+        "log kube-system/coredns-1/coredns",
+        "[ERROR] plugin/errors: 2 x.example. A: read udp 10.1.0.5:41000->"
+        "dns-upstream.infra:53: i/o timeout",
+    )
+    assert [h.name for h in callee_hosts([*queries, upstream])] == ["dns-upstream"]

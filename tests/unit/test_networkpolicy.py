@@ -377,6 +377,111 @@ def test_dns_failures_under_an_egress_policy_without_dns_name_that_policy() -> N
     ]
 
 
+def _egress_with_dns_to_cluster_dns_pods() -> NetworkPolicyEvidence:
+    return _policy(
+        "web-egress",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+    )
+
+
+def test_only_an_ip_block_admits_an_address_no_pod_holds() -> None:
+    """A link-local resolver (NodeLocal DNSCache) is no pod: a rule naming the cluster DNS
+    pods or every namespace does not admit it; an ipBlock holding the address does; and no
+    policy isolates it for ingress."""
+    cache = Endpoint(namespace="", labels={}, ips=("169.254.20.10",), address_only=True)
+    dns = Flow(source=WEB, destination=cache, port=53, protocol="UDP")
+    to_pods = _egress_with_dns_to_cluster_dns_pods()
+    assert egress_verdict(
+        [to_pods], Flow(source=WEB, destination=cluster_dns(), port=53, protocol="UDP")
+    ).allowed
+    verdict = egress_verdict([to_pods], dns)
+    assert not verdict.allowed
+    assert verdict.blocking == ("web-egress",)
+    any_namespace = _policy(
+        "any-namespace-dns",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"namespaceSelector": {}}], "ports": [{"protocol": "UDP", "port": 53}]}
+            ],
+        },
+    )
+    assert not egress_verdict([any_namespace], dns).allowed
+    to_cache = _policy(
+        "node-local-dns",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "169.254.20.10/32"}}]}],
+        },
+    )
+    assert egress_verdict([to_pods, to_cache], dns).allowed
+    assert ingress_verdict([to_pods], dns).allowed
+
+
+def test_lookups_to_a_link_local_resolver_name_the_policy_that_does_not_admit_it() -> None:
+    """Pods whose lookups time out at 169.254.20.10 while their egress policy allows DNS
+    only to the cluster DNS pods: that policy is named (the flow that failed is evaluated),
+    not a callee's ingress policy the lookup's host name happens to match; with the cache's
+    address allowed, or lookups sent to the cluster DNS Service, there is no such finding."""
+    policy = _egress_with_dns_to_cluster_dns_pods()
+    line = (
+        "dial tcp: lookup db.data.svc.cluster.local on 169.254.20.10:53: read udp "
+        "10.1.0.4:4000->169.254.20.10:53: i/o timeout"
+    )
+    ev = evidence(pods=[_web_pod()], network_policies=[policy], logs=[_web_log(line)])
+    findings = [f for f in analyze(ev).findings if f.analyzer == "network-policy"]
+    assert [(f.category, f.action, f.target) for f in findings] == [
+        (
+            Category.NETWORK,
+            Action.FIX_NETWORK,
+            ObjectRef(kind="NetworkPolicy", namespace="shop", name="web-egress"),
+        )
+    ]
+    assert "link-local resolver" in findings[0].summary
+    assert any("169.254.20.10" in e.fact for e in findings[0].evidence)
+    to_service = ev.model_copy(
+        update={"logs": [_web_log(line.replace("169.254.20.10", "10.96.0.10"))]}
+    )
+    assert not [f for f in analyze(to_service).findings if f.analyzer == "network-policy"]
+    allowed = _policy(
+        "node-local-dns",
+        "shop",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "169.254.20.10/32"}}],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+    )
+    opened = ev.model_copy(update={"network_policies": [policy, allowed]})
+    assert not [f for f in analyze(opened).findings if f.analyzer == "network-policy"]
+
+
 def test_a_dependency_the_policy_does_not_reach_is_named_and_an_allowed_one_is_not() -> None:
     only_cache = _policy(
         "web-egress",
@@ -582,3 +687,31 @@ def test_build_evidence_keeps_a_cluster_dns_callee_it_could_not_read() -> None:
     assert [(d.ref, d.followed) for d in ev.dependencies] == [
         (ObjectRef(kind="Service", namespace="cache", name="redis"), False)
     ]
+
+
+def test_a_lookup_that_times_out_does_not_blame_the_ingress_policy_of_the_host_it_names() -> None:
+    """``lookup db.shop... on 10.96.0.10:53: i/o timeout`` never dialled db: the policy
+    fencing db's ingress is not the one dropping the workload's packets."""
+    db_ingress = _policy(
+        "db-ingress",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "db"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
+        },
+    )
+    db = ServiceEvidence(name="db", namespace="shop", selector={"app": "db"})
+
+    def blamed(line: str) -> list[str]:
+        ev = evidence(
+            pods=[_web_pod()], network_policies=[db_ingress], services=[db], logs=[_web_log(line)]
+        )
+        return [f.target.name for f in analyze(ev).findings if f.analyzer == "network" and f.target]
+
+    assert "db-ingress" not in blamed(
+        "dial tcp: lookup db.shop.svc.cluster.local on 10.96.0.10:53: i/o timeout"
+    )
+    assert "db-ingress" in blamed(
+        "connect to db.shop.svc.cluster.local:5432 failed: connection timed out"
+    )

@@ -24,6 +24,7 @@ from kubetriage.analyzers.support import (
     item,
     workload_ref,
 )
+from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import MetricSummary, ServiceEvidence
@@ -160,7 +161,8 @@ def refusing_services(evidence: Evidence) -> dict[str, tuple[ServiceEvidence, Lo
             svc = service_for_host(host, candidates)
             if svc is None:
                 continue
-            if REFUSED.search(hit.line):
+            if REFUSED.search(hit.line) and not DNS_RESOLVER_FAILURE.search(hit.line):
+                # (the resolver refusing a lookup of the Service's name is not the Service)
                 found.setdefault(svc.name, (svc, hit))
             else:
                 refused_only = False

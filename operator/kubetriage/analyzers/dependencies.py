@@ -189,7 +189,7 @@ def _own_rollout_after(evidence: Evidence, at: float) -> bool:
     )
 
 
-def _onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
+def onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     """The caller's first symptom when it began within the window after ``change``."""
     if change.at is None:
         return None
@@ -258,7 +258,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
         if workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
             continue
         change = dependency.changes[0]
-        onset = _onset_follows(evidence, change)
+        onset = onset_follows(evidence, change)
         if onset is None or change.at is None or _own_rollout_after(evidence, timestamp(change.at)):
             continue
         facts = [
@@ -353,7 +353,7 @@ def _configured_only_change(evidence: Evidence, dependency: DependencyEvidence) 
         return False
     others = [d for d in evidence.dependencies if d is not dependency]
     return not any(
-        _onset_follows(evidence, change) is not None
+        onset_follows(evidence, change) is not None
         for other in others
         for change in [*other.changes[:1], *other.config_changes[:1]]
     )
@@ -368,7 +368,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
         if not in_calls and not _configured_only_change(evidence, dependency):
             continue
         edit = dependency.config_changes[0]
-        onset = _onset_follows(evidence, edit)
+        onset = onset_follows(evidence, edit)
         if onset is None or edit.at is None or _rolled_out_since(dependency, edit):
             continue
         if _own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
@@ -436,7 +436,7 @@ def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> b
     change = dependency.changes[0]
     return (
         change.at is not None
-        and _onset_follows(evidence, change) is not None
+        and onset_follows(evidence, change) is not None
         and not _own_rollout_after(evidence, timestamp(change.at))
     )
 

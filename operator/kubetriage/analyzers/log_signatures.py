@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Final
 
 from kubetriage.models.object_evidence import ServiceEvidence
 
@@ -58,6 +59,17 @@ CONFIG_PARSE_LOGS: dict[str, re.Pattern[str]] = {
     ".conf": re.compile(r"\[emerg\] .* in /etc/nginx/"),
 }
 CONFIG_PARSE_LOGS[".yml"] = CONFIG_PARSE_LOGS[".yaml"]
+
+# A server refusing to start on its configuration, in its own words, whatever the file kind:
+# the parsers above, CoreDNS/Caddy ("Corefile:12 - Error during parsing: Unknown directive"),
+# nginx and HAProxy's fatal config errors, Envoy's and Prometheus' loaders, and the generic
+# "failed to parse/load config".
+CONFIG_REJECTED_LOG: Final = re.compile(
+    "|".join(p.pattern for p in CONFIG_PARSE_LOGS.values())
+    + r"|Error during parsing|\[emerg\] |\[ALERT\].*\bparsing\b"
+    r"|error initializing configuration|error loading config"
+    r"|(?i:failed to (parse|load) config(uration)?)"
+)
 
 
 # Calls that timed out, in three words: could not connect in time (a dial or connect timeout),

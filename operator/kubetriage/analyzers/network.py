@@ -372,6 +372,8 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
     dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=5)
     timeout_services: set[str] = set()
     for hit in timeouts:
+        if DNS_LOG.search(hit.line):
+            continue  # a lookup that timed out: the host it names was never dialled
         for host in hosts_in(hit.line):
             svc = service_for_host(host, evidence.services)
             if svc is not None:

@@ -12,6 +12,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 from typing import Final
@@ -25,7 +26,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
 )
-from kubetriage.dns_errors import DNS_LOG
+from kubetriage.dns_errors import DNS_LOG, resolver_addresses
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -40,6 +41,9 @@ class _Confidence:
     """How sure a network-policy finding is, by the flow the policies leave no rule for."""
 
     dns_blocked: float = 0.87  # lookups fail and no rule allows DNS to kube-system
+    # Lookups fail at a link-local resolver the failing lines name (a node-local DNS cache,
+    # a cloud metadata resolver: no pod holds it) and no rule admits UDP 53 to that address.
+    resolver_blocked: float = 0.87
     dependency_blocked: float = 0.84  # calls fail and no rule allows the flow to a dependency
     # A scaler's ScaledObject is not Ready and no rule allows the flow from the pods running
     # it to the source its trigger names.
@@ -209,13 +213,53 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
     return []
 
 
+def _link_local(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_link_local
+    except ValueError:
+        return False
+
+
+def _resolver_flows(
+    evidence: Evidence, sources: list[Endpoint], dns_failures: list[LogHit]
+) -> list[Finding]:
+    """Lookups sent to a link-local resolver (NodeLocal DNSCache's 169.254.20.10, a cloud
+    metadata resolver) reach no pod: a policy rule naming the cluster DNS pods or their
+    namespace never admits them, only an ipBlock holding that address does. The address is
+    the one the failing lines name, so the flow evaluated is the one that failed."""
+    for hit in dns_failures:
+        for address in resolver_addresses(hit.line):
+            if not _link_local(address):
+                continue
+            resolver = Endpoint(namespace="", labels={}, ips=(address,), address_only=True)
+            for source in sources:
+                verdicts = [
+                    _blocked(evidence, Flow(source, resolver, port=53, protocol=protocol))
+                    for protocol in ("UDP", "TCP")
+                ]
+                verdict = verdicts[0]
+                if verdict is not None and all(verdicts):
+                    return [
+                        _finding(
+                            evidence,
+                            verdict,
+                            "DNS (port 53) to the link-local resolver the pods query",
+                            [item(hit.source, hit.line)],
+                            CONFIDENCE.resolver_blocked,
+                            symptom="The workload's lookups to that resolver time out",
+                        )
+                    ]
+    return []
+
+
 def check_policy_flows(evidence: Evidence) -> list[Finding]:
     if not evidence.network_policies:
         return []
     sources = _sources(evidence)
     findings: list[Finding] = []
     dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=3)
-    if dns_failures:
+    findings += _resolver_flows(evidence, sources, dns_failures)
+    if dns_failures and not findings:
         for source in sources:
             dns = cluster_dns(evidence.namespace_labels.get("kube-system"))
             verdict = _blocked(

@@ -397,11 +397,17 @@ def node_dns_hosts(
     return serving_daemonsets(pods, dict(failing), lambda pod, _node: _serves_dns(pod), 53)
 
 
+# A DNS server's query log (CoreDNS's log plugin, ``"A IN name. udp 68 false 1232" NXDOMAIN``)
+# names what its clients asked for, not what the server calls.
+_DNS_QUERY_LOG = re.compile(r'"[A-Z]{1,10} IN \S+ (udp|tcp) \d+ ')
+
+
 def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
     """The next hop: the hosts a followed callee's own log lines name, when one of them
     reports an error (a failing callee's trouble may be its own callee's: the profile
     service that logs "no documents" after its database session to ``mongodb-profile:27017``
     was reset). None for a callee that logs no trouble: a healthy one is not walked past."""
+    lines = [(source, line) for source, line in lines if not _DNS_QUERY_LOG.search(line)]
     if not any(_ERROR_LINE.search(line) for _, line in lines):
         return []
     found = named_hosts(lines, [])

@@ -248,8 +248,10 @@ class DependencyWalk:
                 run.error(f"dependency not followed: {scope.refusal(ref)}")
                 continue
             obj = await self._known_or_read(run, kind, ns, name)
-            if obj is None and kind == "Service" and (base := headless_workload(name)):
-                obj = await self._headless_workload(run, ns, base)
+            if obj is None and kind == "Service":
+                # A Service that cannot be read: the workload it fronts by name (``x`` for
+                # ``x-headless``, else ``x``), whose rollouts say whether a release removed it.
+                obj = await self._headless_workload(run, ns, headless_workload(name) or name)
             if obj is None:
                 continue
             read.append((obj, await self._dependency_children(run, obj, namespace)))

@@ -157,6 +157,9 @@ class DependencyEvidence(BaseModel):
     # Service could not be read (then ``followed`` is False and ``ref`` names it).
     service: ServiceEvidence | None = None
     ref: ObjectRef | None = None
+    # The Service the caller names, when it does not exist and this is the workload of its
+    # name (``x`` for ``x`` or ``x-headless``): the name the caller resolves has no record.
+    missing_service: str | None = None
     followed: bool = True
     named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
     workload: ObjectRef | None = None

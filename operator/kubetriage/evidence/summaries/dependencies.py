@@ -371,9 +371,13 @@ def _follow(
     one named by its cluster DNS name (``certain``) but not read is kept unfollowed."""
     for kind, dep_namespace, name, sources in resolved:
         service = index.get(kind, dep_namespace, name)
-        if service is None and kind == "Service" and (base := headless_workload(name)):
+        missing: str | None = None
+        if service is None and kind == "Service":
+            # The workload the missing Service fronts by name (as the walk reads it).
+            base = headless_workload(name) or name
             behind = [index.get(k, dep_namespace, base) for k in HEADLESS_WORKLOAD_KINDS]
             service = next((w for w in behind if w is not None), None)
+            missing = name if service is not None else None
         if service is None:
             if (dep_namespace, name) in certain and len(found) < limits.max_dependencies:
                 # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
@@ -401,7 +405,7 @@ def _follow(
             ),
         )
         if summary is not None:
-            found.append(summary)
+            found.append(summary.model_copy(update={"missing_service": missing}))
 
 
 def config_endpoints_of(

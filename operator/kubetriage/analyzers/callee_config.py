@@ -1,0 +1,124 @@
+"""A dependency whose pods reject an edited configuration: some of its pods crash, each saying
+in its own words that the configuration does not parse, while a ConfigMap its pods mount was
+edited within the day. A server that reloads its configuration keeps the last good one when
+a reload fails (CoreDNS's reload plugin, nginx, Envoy), so the pods that were running go on
+serving; every pod started since the edit (a new node's DaemonSet pod, a rescheduled
+replica) reads the broken file and exits. The calls the workload makes through those pods
+fail. An SRE reads the crashing pods' parse error, finds the edit of the file they read, and
+corrects or reverts it (fix-config on that ConfigMap); escalating to the dependency's owner
+or restarting it changes nothing, and a restart would take the healthy pods down too.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.log_signatures import CONFIG_REJECTED_LOG
+from kubetriage.analyzers.support import LogHit, grep_logs, item, seconds_before
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EXPLAINS, Finding
+from kubetriage.models.object_evidence import LogTail
+from kubetriage.models.relations import DependencyEvidence
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a rejected-configuration finding is."""
+
+    # Pods of a dependency the workload calls crash saying their configuration does not
+    # parse, and a ConfigMap they mount was edited within EDIT_WINDOW.
+    rejected_edit: float = 0.86
+
+
+CONFIDENCE: Final = _Confidence()
+
+# How recent an edit must be to explain pods that reject their configuration now.
+EDIT_WINDOW: Final = timedelta(hours=24)
+
+
+def _tails(evidence: Evidence, dependency: DependencyEvidence, pods: set[str]) -> list[LogTail]:
+    """The log tails of the dependency's failing pods, its own and the incident's."""
+    return [t for t in [*dependency.logs, *evidence.logs] if t.pod in pods]
+
+
+def _rejection(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None:
+    crashing = {
+        p.pod
+        for p in dependency.failing_pods
+        if p.waiting == "CrashLoopBackOff" or p.last_terminated == "Error"
+    }
+    if not crashing:
+        return None
+    hits = grep_logs(_tails(evidence, dependency, crashing), CONFIG_REJECTED_LOG, limit=1)
+    return hits[0] if hits else None
+
+
+def check_rejected_config(evidence: Evidence) -> list[Finding]:
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        named = dependency.workload
+        if named is None or not dependency.config_changes:
+            continue
+        edit = dependency.config_changes[0]
+        age = seconds_before(evidence, edit.at)
+        if edit.at is None or age is None or age > EDIT_WINDOW.total_seconds():
+            continue
+        rejection = _rejection(evidence, dependency)
+        if rejection is None:
+            continue
+        edited = item(
+            f"{edit.object.kind.lower()}/{edit.object.namespace}/{edit.object.name}",
+            f"data last written at {edit.at:%Y-%m-%d %H:%M}",
+        )
+        crashing = item(
+            f"dependency {named.display()}",
+            f"{prose.count(len(dependency.failing_pods), 'pod')} failing"
+            + (
+                f", {dependency.ready_replicas} of {dependency.desired_replicas} ready"
+                if dependency.ready_replicas is not None and dependency.desired_replicas
+                else ""
+            ),
+        )
+        said = item(rejection.source, rejection.line)
+        called = item("dependency", f"{named.display()} is named by {dependency.named_by[0]}")
+        findings.append(
+            make_finding(
+                "rejected-config",
+                Category.CONFIG_MISSING,
+                CONFIDENCE.rejected_edit,
+                prose.narrative(
+                    f"Pods of {prose.obj(named)} reject the edited {prose.obj(edit.object)}",
+                    "correct or revert that edit",
+                    because=[
+                        prose.claim(
+                            f"{prose.obj(edit.object)}, which its pods mount, was edited",
+                            edited,
+                        ),
+                        prose.claim(
+                            "Its pods that start since crash, saying the configuration does "
+                            "not parse; those still running keep the previous one",
+                            said,
+                            crashing,
+                        ),
+                        prose.claim("The workload's failing calls go through it", called),
+                    ],
+                ),
+                [edited, said, crashing, called],
+                Action.FIX_CONFIG,
+                edit.object,
+                {EXPLAINS: f"{named.kind}/{named.namespace or ''}/{named.name}"},
+            )
+        )
+    return findings
+
+
+CALLEE_CONFIG_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("rejected-config", (Category.CONFIG_MISSING,), check_rejected_config),
+)
