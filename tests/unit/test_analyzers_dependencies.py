@@ -7,7 +7,8 @@ to serve) named by the caller's env; and a new revision that only waits on a cal
 down for everyone, which is the callee's failure, not the revision's; and pods held before
 their app starts by an init container waiting on a callee that is down (the app never runs to
 log a failing call), with the near misses (the init container completed, never started, or
-names another host).
+names another host); how the calls fail, in the reader's words (timeouts, not a digit
+run of the line's timestamp read as a status).
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
@@ -297,6 +298,23 @@ def test_an_external_provider_behind_another_namespaces_service_is_escalated_the
         '{"level":"error","method":"POST","path":"/signup","status":503,"ms":12}',
     ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
     assert not by_category(analyze(served), Category.DEPENDENCY_FAILURE)
+
+
+def test_a_callee_the_caller_waits_for_in_vain_fails_with_timeouts_not_a_timestamps_digits() -> (
+    None
+):
+    """The JDK HTTP client's read timeout is a failing call, worded as timeouts; the
+    milliseconds of the line's timestamp (".551") are no HTTP status."""
+    relay = make.external_service("mail-relay", "smtp.provider.example", namespace="outbound")
+    ev = _portal(
+        "http://mail-relay.outbound.svc.cluster.local",
+        "2026-11-20 09:58:03.551 ERROR c.e.MailClient - send failed: "
+        "java.net.http.HttpTimeoutException: request timed out",
+    ).model_copy(update={"dependencies": [_followed(relay, pods=0)]})
+    finding = top(ev)
+    assert finding.target == ObjectRef(kind="Service", namespace="outbound", name="mail-relay")
+    assert "fail with timeouts" in finding.summary
+    assert "551" not in finding.summary
 
 
 def test_a_500_the_caller_served_from_its_own_exception_does_not_blame_a_ready_callee() -> None:

@@ -312,6 +312,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "gateway.networking.k8s.io", "httproutes"),
         Request("list", "gateway.networking.k8s.io", "grpcroutes", namespace="shop"),
         Request("list", "networking.istio.io", "gateways"),
+        # Which Service the sidecars route a called host to (an egress gateway).
+        Request("list", "networking.istio.io", "virtualservices", namespace="shop"),
         # Which source a workload's KEDA scaler reads.
         Request("list", "keda.sh", "scaledobjects", namespace="shop"),
         Request("list", "keda.sh", "scaledjobs", namespace="shop"),
@@ -334,6 +336,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "apiregistration.k8s.io", "apiservices", name="v1beta1.metrics.k8s.io"),
         Request("patch", "gateway.networking.k8s.io", "httproutes", namespace="shop"),
         Request("patch", "keda.sh", "scaledobjects", namespace="shop"),
+        Request("patch", "networking.istio.io", "virtualservices", namespace="shop"),
         Request("delete", "keda.sh", "scaledjobs", namespace="shop"),
         Request("patch", "argoproj.io", "workflows", namespace="shop"),
         Request("list", "argoproj.io", "workflowtemplates", namespace="shop"),

@@ -42,9 +42,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes, grpcroutes]
   verbs: [get, list, watch]
-# Istio Gateways: which TLS credential (Secret, so Certificate) serves a probed host.
+# Istio Gateways: which TLS credential (Secret, so Certificate) serves a probed host;
+# VirtualServices: which Service (an egress gateway) the sidecars send a called host to.
 - apiGroups: [networking.istio.io]
-  resources: [gateways]
+  resources: [gateways, virtualservices]
   verbs: [get, list, watch]
 # KEDA ScaledObjects and ScaledJobs: which source a workload's scaler reads, and whether it
 # can (harmless when KEDA is not installed).

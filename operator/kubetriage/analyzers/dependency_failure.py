@@ -30,6 +30,7 @@ from kubetriage.analyzers.calls import (
     services_elsewhere,
 )
 from kubetriage.analyzers.log_signatures import (
+    ANSWER_TIMEOUT_LOG,
     CONNECT_TIMEOUT_LOG,
     GRPC_UNAVAILABLE,
     KAFKA_CLIENT_UNREACHABLE,
@@ -374,6 +375,7 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (REFUSED, "connection refused"),
     (DNS_LOG, "name resolution errors"),
     (CONNECT_TIMEOUT_LOG, "timeouts"),
+    (ANSWER_TIMEOUT_LOG, "timeouts"),
     (
         re.compile(
             r"(?i)(not accepting commands|read-only|in recovery mode|too many (clients|"
@@ -385,7 +387,8 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
     (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
 )
-_HTTP_5XX = re.compile(r"(?i)(?:\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
+# A status code, not the fraction of a timestamp ("09:58:03.551") or a duration ("1.503s").
+_HTTP_5XX = re.compile(r"(?i)(?:(?<!\d[.,:])\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
 
 
 def _failure_kind(text: str) -> str:

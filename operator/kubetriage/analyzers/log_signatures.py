@@ -83,6 +83,8 @@ _CONNECT_TIMEOUT = (
 )
 _ANSWER_TIMEOUT = (
     r"read timed? ?out|SocketTimeoutException|timeout of \d+ ?ms exceeded|ECONNABORTED"
+    # The JDK's java.net.http client: "HttpTimeoutException: request timed out".
+    r"|HttpTimeoutException: request timed out"
     # Cassandra and ScyllaDB (CQL): gocql's request timeout, and the coordinator's
     # ReadTimeout/WriteTimeout as every driver relays it ("... received only 0 responses").
     r"|no response received from cassandra within timeout period"

@@ -1,17 +1,19 @@
-"""What a node's own series say about it: node_exporter's interface faults and the node's
+"""What a node's own series say about it: node_exporter's interface faults, the node's
 resources near exhaustion (memory available, a filesystem's space or inodes, the conntrack
-table, process IDs, file descriptors), as evidence items about one ``NodeEvidence``.
+table, process IDs, file descriptors) and the cloud NAT's source ports it ran out of, as
+evidence items about one ``NodeEvidence``.
 
 The templates (``evidence.query_templates_cluster``) ask cluster-wide for the nodes past a
 threshold only, so whatever answers is already trouble; here each series is tied to the node
 its labels name: a ``node``/``nodename``/``kubernetes_node`` label, else the scrape
 ``instance`` as a node name ("<name>:9100", a short host name) or one of the node's addresses
-("10.0.3.12:9100"). Pure; used by ``placement``.
+("10.0.3.12:9100"), or a cloud VM's ``instance_name`` (a GKE node is the VM of its name).
+Pure; used by ``placement``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
 from kubetriage import prose
@@ -21,16 +23,23 @@ from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import MetricSummary, NodeEvidence
 
 NIC_FAULTS: Final = "node_interface_faults_per_second"
+CONNTRACK: Final = "node_conntrack_used_ratio"
 # Template name -> what the share means; each template answers only past its threshold.
 EXHAUSTION: Final[Mapping[str, str]] = {
     "node_memory_available_ratio": "memory available",
     "node_filesystem_available_ratio": "filesystem space available",
     "node_filesystem_inodes_free_ratio": "filesystem inodes free",
-    "node_conntrack_used_ratio": "conntrack table in use",
+    CONNTRACK: "conntrack table in use",
     "node_pids_used_ratio": "process IDs in use",
     "node_filefd_used_ratio": "file descriptors in use",
 }
-_NODE_LABELS: Final = ("node", "nodename", "kubernetes_node", "instance")
+# Template name -> what a series past its threshold says of the node's outbound NAT.
+NAT_EXHAUSTION: Final[Mapping[str, str]] = {
+    "node_nat_allocation_failed": "Cloud NAT failed to allocate the node more source ports",
+    "node_nat_dropped_packets_per_second": "outbound packets/s dropped by Cloud NAT for lack "
+    "of source ports",
+}
+_NODE_LABELS: Final = ("node", "nodename", "kubernetes_node", "instance_name", "instance")
 
 
 def _host(value: str) -> str:
@@ -73,12 +82,15 @@ def interface_faults(evidence: Evidence, node: NodeEvidence) -> list[EvidenceIte
     ]
 
 
-def exhausted_resources(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+def exhausted_resources(
+    evidence: Evidence, node: NodeEvidence, names: Collection[str] = EXHAUSTION.keys()
+) -> list[EvidenceItem]:
     """The node's resources that its own series put past their threshold in the window
-    (memory nearly gone, a filesystem nearly full, the conntrack table nearly full...)."""
+    (memory nearly gone, a filesystem nearly full, the conntrack table nearly full...), of
+    the templates ``names`` (every one by default)."""
     found: list[EvidenceItem] = []
     for m in evidence.metrics:
-        meaning = EXHAUSTION.get(m.name)
+        meaning = EXHAUSTION.get(m.name) if m.name in names else None
         if meaning is None or m.last is None or metric_node(m.labels, evidence.nodes) is not node:
             continue
         where = f" on {m.labels['mountpoint']}" if m.labels.get("mountpoint") else ""
@@ -88,6 +100,33 @@ def exhausted_resources(evidence: Evidence, node: NodeEvidence) -> list[Evidence
     return found
 
 
+def nat_exhaustion(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """What the cloud NAT's series say of the node: it ran out of source ports for the
+    node's connections (allocation failed, packets dropped for lack of ports)."""
+    found: list[EvidenceItem] = []
+    for m in evidence.metrics:
+        meaning = NAT_EXHAUSTION.get(m.name)
+        if meaning is None or not m.last or metric_node(m.labels, evidence.nodes) is not node:
+            continue
+        value = "" if m.name == "node_nat_allocation_failed" else f"{prose.number(m.last)} "
+        found.append(item("metrics", f"{m.name} on {node.name}: {value}{meaning}{_since(m)}"))
+    return found
+
+
+def outbound_faults(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """What the node's own series hold against its traffic out: interface errors, a conntrack
+    table nearly full, the cloud NAT out of source ports for it."""
+    return (
+        interface_faults(evidence, node)
+        + exhausted_resources(evidence, node, (CONNTRACK,))
+        + nat_exhaustion(evidence, node)
+    )
+
+
 def node_metric_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
     """Everything the node's own series hold against it."""
-    return interface_faults(evidence, node) + exhausted_resources(evidence, node)
+    return (
+        interface_faults(evidence, node)
+        + exhausted_resources(evidence, node)
+        + nat_exhaustion(evidence, node)
+    )

@@ -34,6 +34,7 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
+from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_plugins import (
     cluster_dns_server,
     csi_failing_nodes,
@@ -101,6 +102,15 @@ class DependencyWalk:
             [o for (k, ns, _), o in run.objects.items() if k == "Service" and ns == namespace],
             pods,
             alert_labels,
+        )
+        # The Services the sidecars route the named hosts to (an egress gateway, a proxy).
+        hosts += mesh_route_hosts(
+            [
+                o
+                for (k, ns, _), o in run.objects.items()
+                if k == VIRTUAL_SERVICE and ns == namespace
+            ],
+            texts + lines,
         )
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
         # first (``node_dns_hosts``, as the builder orders them).

@@ -54,6 +54,7 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.ingress_walk import follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
+from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE_API
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
@@ -318,8 +319,9 @@ class KubeEvidenceCollector:
             await self._reader.custom_list(run, namespace, api)
 
     async def _gateway_routes(self, run: CollectionRun, namespace: str) -> None:
-        """The namespace's Gateway API routes (the builder checks their backendRefs)."""
-        for api in ROUTE_APIS:
+        """The namespace's Gateway API routes (the builder checks their backendRefs) and
+        Istio VirtualServices (where the sidecars send the hosts the pods call)."""
+        for api in (*ROUTE_APIS, VIRTUAL_SERVICE_API):
             await self._reader.custom_list(run, namespace, api)
 
     async def _certificates(self, run: CollectionRun, namespace: str) -> None:

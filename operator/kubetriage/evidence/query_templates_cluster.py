@@ -177,6 +177,27 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "max by (instance) (node_nf_conntrack_entries / node_nf_conntrack_entries_limit) > 0.9",
         "share of the node's conntrack table in use, for nodes over 90%",
     ),
+    # Cloud NAT per VM, as stackdriver_exporter names Cloud Monitoring's
+    # compute.googleapis.com/nat metrics (a GKE node is the VM of the same name, its
+    # ``instance_name``): the gateway could not allocate the node more source ports, and the
+    # packets it dropped for want of them. The node's pods share its ports, so new
+    # connections out of the VPC time out from that node only.
+    QueryTemplate(
+        "node_nat_allocation_failed",
+        (_C.NODE_FAILURE, _C.NETWORK),
+        frozenset(),
+        "max by (instance_name) "
+        "(stackdriver_gce_instance_compute_googleapis_com_nat_nat_allocation_failed) > 0",
+        "whether Cloud NAT failed to allocate source ports to the node, for nodes where it did",
+    ),
+    QueryTemplate(
+        "node_nat_dropped_packets_per_second",
+        (_C.NODE_FAILURE, _C.NETWORK),
+        frozenset(),
+        "sum by (instance_name) (rate(stackdriver_gce_instance_compute_googleapis_com_nat_"
+        'dropped_sent_packets_count{reason="OUT_OF_RESOURCES"}[5m])) > 0',
+        "packets from the node Cloud NAT dropped for lack of source ports, where it dropped any",
+    ),
     QueryTemplate(
         "node_pids_used_ratio",
         (_C.NODE_FAILURE,),

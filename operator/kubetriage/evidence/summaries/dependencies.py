@@ -36,6 +36,7 @@ from kubetriage.evidence.index import (
 )
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import bound_log_tail
+from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_plugins import (
     csi_failing_nodes,
     node_agent_hosts,
@@ -308,6 +309,7 @@ def dependency_summaries(
         pods,
         alert_labels,
     )
+    hosts += mesh_route_hosts(index.in_namespace(VIRTUAL_SERVICE, namespace), texts + lines)
     named = [
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
     ]
