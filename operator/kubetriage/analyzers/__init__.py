@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
@@ -97,6 +98,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CLIENT_ROLLOUT_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
+    *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *PEER_DISCOVERY_ANALYZERS,
