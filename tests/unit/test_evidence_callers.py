@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.callers import MAX_CALLERS, find_callers
+from kubetriage.evidence.callers import MAX_CALLERS, caller_log_requests, find_callers
+from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from tests.support.built import built, deployment_manifest, service_manifest
+from tests.support.evidence import log
 
 TARGET = ObjectRef(kind="Deployment", namespace="catalog", name="inventory")
 
@@ -146,6 +148,43 @@ def test_the_other_callers_of_a_dependency_it_names_come_with_their_rollouts() -
     ]
     # They are the dependency's callers, not the incident's.
     assert evidence.callers == []
+
+
+def _pod_of(owner: dict[str, Any], name: str) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": owner["spec"]["template"]["metadata"]["labels"],
+        },
+        "spec": {"containers": [{"name": "app", "image": "client:2"}]},
+        "status": {"containerStatuses": [{"name": "app", "ready": True, "state": {"running": {}}}]},
+    }
+
+
+def test_the_other_callers_of_a_dependency_come_with_a_tail_of_their_first_pod() -> None:
+    # Does an unchanged caller fail on the shared cache too? Its own words say.
+    profile = _client("profile", "identity", "kv.cache.svc.cluster.local:6379")
+    pods = [_pod_of(profile, "profile-b"), _pod_of(profile, "profile-a")]
+    tails = [
+        log(pod, "app", "Command timed out", namespace="identity", source="dependency")
+        for pod in ("profile-a", "profile-b")
+    ]
+    read = caller_log_requests(profile, pods, EvidenceLimits())
+    assert read == [("identity", "profile-a", "app", False)]
+    evidence = built([*_shared_cache(), profile, *pods], TARGET, logs=tails)
+    cache = next(d for d in evidence.dependencies if d.service and d.service.name == "kv")
+    assert [(t.pod, t.lines) for t in cache.callers[0].logs] == [
+        ("profile-a", ["Command timed out"])
+    ]
+
+
+def test_a_caller_without_pods_has_no_tail_to_read() -> None:
+    profile = _client("profile", "identity", "kv.cache.svc.cluster.local:6379")
+    assert caller_log_requests(profile, [], EvidenceLimits()) == []
 
 
 def test_a_dependency_named_by_nobody_else_has_no_callers() -> None:

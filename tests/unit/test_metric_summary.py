@@ -227,6 +227,10 @@ def test_mounted_claims_are_queried_for_their_fill_in_each_namespace() -> None:
     assert r'persistentvolumeclaim=~"uploads|data-pg\\.main-0"' in used
     assert "kubelet_volume_stats_capacity_bytes" in used
     assert "claims_inodes_used_ratio" in queries
+    # Their cloud volumes' burst credits, by the claim tags of the volume's info series.
+    burst = queries["claims_burst_balance"]
+    assert 'tag_kubernetes_io_created_for_pvc_name=~"uploads|data-pg\\\\.main-0"' in burst
+    assert '"persistentvolumeclaim", "$1"' in burst
     assert "claims_used_ratio" not in {
         q.name for q in select_queries(build_scope(None, [_alert(namespace="shop")]), WINDOW)
     }

@@ -196,7 +196,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             confidence = min(confidence, CONFIDENCE.no_such_service_cap)
         if chosen in refusing_services(evidence):
             confidence = min(confidence, CONFIDENCE.refused_cap)
-        if _policy_guards(evidence, svc) and any(
+        if policy_guards(evidence, svc) and any(
             CONNECT_TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
@@ -360,7 +360,7 @@ def _same(one: ServiceEvidence, other: ServiceEvidence) -> bool:
     return (one.namespace, one.name) == (other.namespace, other.name)
 
 
-def _policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
+def policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
     """Whether a NetworkPolicy in the Service's namespace selects the pods behind it."""
     return bool(svc.selector) and any(
         p.namespace == svc.namespace

@@ -73,7 +73,8 @@ def _loaded(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None
     return None
 
 
-def _changed_itself(dependency: DependencyEvidence, onset: datetime) -> bool:
+def changed_itself(dependency: DependencyEvidence, onset: datetime) -> bool:
+    """The dependency rolled out or had its configuration edited before the onset."""
     return any(
         follows_within(c.at, onset) is not None
         for c in dependency.changes + dependency.config_changes
@@ -122,7 +123,7 @@ def shared_suspect(
     own = _own_workloads(evidence)
     found: list[tuple[CallerEvidence, ChangeEvidence, LogHit]] = []
     for dependency in evidence.dependencies:
-        if not dependency.callers or _changed_itself(dependency, onset) or not _up(dependency):
+        if not dependency.callers or changed_itself(dependency, onset) or not _up(dependency):
             continue
         if (hit := _loaded(evidence, dependency)) is None:
             continue

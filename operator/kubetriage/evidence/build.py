@@ -218,7 +218,9 @@ def build_evidence(
         now=now,
         alert_labels=[a.labels for a in alerts],
     )
-    dependencies = with_shared_callers(index, dependencies, scope.pods, scope.workload)
+    dependencies = with_shared_callers(
+        index, dependencies, scope.pods, scope.workload, dependency_logs, limits
+    )
     policies += callee_network_policies(build, dependencies)
     scalers = scaler_summaries(index, scope.workload, limits.max_list_items)
 

@@ -21,12 +21,14 @@ import asyncio
 
 from kubetriage.evidence.callers import (
     callee_services,
+    caller_log_requests,
     configured_by,
     find_callers,
     find_config_callers,
     find_named_clients,
     named_services,
 )
+from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
@@ -46,10 +48,12 @@ async def follow_callers(
     pods: list[JsonDict],
     workload: JsonDict | None,
     scope: Scope,
+    limits: EvidenceLimits,
 ) -> None:
     """Read the Deployments that name the Services of ``pods``, and those that name a
     Service the incident's workload names (the other callers of its dependencies; the
-    builder keeps those of the dependencies it followed), with their ReplicaSets."""
+    builder keeps those of the dependencies it followed), with their ReplicaSets, and the
+    log tails of the first pod of each of those other callers (``caller_log_requests``)."""
     read = [o for (k, _, _), o in run.objects.items() if k == "Service"]
     services = callee_services([s for s in read if _ns(s) == namespace], pods)
     shared = named_services(read, pods, workload)
@@ -78,11 +82,45 @@ async def follow_callers(
         )
         config_maps = [o for (k, _, _), o in run.objects.items() if k == "ConfigMap"]
         found += find_config_callers(listed, services, config_maps, own)
+    sharing: list[JsonDict] = []
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
-        found += find_callers(listed, [dependency], own)
+        callers = find_callers(listed, [dependency], own)
+        found += callers
+        sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
     await asyncio.gather(*(_history(reader, run, caller) for caller in unique.values()))
+    # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
+    others = {(_ns(c), _name(c)): c for c in sharing}
+    await asyncio.gather(*(_own_words(reader, run, c, limits) for c in others.values()))
+
+
+async def _own_words(
+    reader: KubeReader, run: CollectionRun, caller: JsonDict, limits: EvidenceLimits
+) -> None:
+    """The pods of ``caller`` (by its selector) and the tails ``caller_log_requests`` picks
+    among them, read into ``run`` marked ``dependency`` (a tail already read is not read
+    again)."""
+    selector = selector_query((caller.get("spec") or {}).get("selector") or {})
+    if selector is None or not reader.readable("Pod"):
+        return
+    pods = await reader.list_of(
+        run,
+        "Pod",
+        _ns(caller),
+        what=f"list pods of caller Deployment {_ns(caller)}/{_name(caller)}",
+        label_selector=selector,
+    )
+    for pod in pods:
+        run.add(pod)
+    have = {(t.namespace, t.pod, t.container, t.previous) for t in run.logs}
+    await asyncio.gather(
+        *(
+            reader.log(run, ns, pod, c, previous=prev, source="dependency")
+            for ns, pod, c, prev in caller_log_requests(caller, pods, limits)
+            if (ns, pod, c, prev) not in have
+        )
+    )
 
 
 async def _history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:

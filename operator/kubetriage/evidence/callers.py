@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kubetriage.evidence.changes import rollout_changes
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
-from kubetriage.evidence.index import ObjectIndex, referenced_config
+from kubetriage.evidence.index import ObjectIndex, referenced_config, sort_pods
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import LogRequest, log_requests
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.objects import controller_ref, service_selects
+from kubetriage.models.objects import controller_ref, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -36,6 +38,8 @@ MAX_CALLERS = 3
 # Dependencies (Services the incident's workload names) whose other callers are read.
 MAX_SHARED = 3
 _MAX_CHANGES = 3
+# Log tails read of each other caller of a shared dependency (its first pod's containers).
+MAX_CALLER_TAILS = 2
 
 # ConfigMaps read, at most, to find the callers a mounted file configures (gateways, proxies).
 MAX_CONFIG_READS = 12
@@ -295,14 +299,43 @@ def named_services(
     return sorted(found, key=lambda s: (_ns(s), _name(s)))[:MAX_SHARED]
 
 
+def caller_log_requests(
+    workload: JsonDict, pods: Iterable[JsonDict], limits: EvidenceLimits
+) -> list[LogRequest]:
+    """The tails read of another caller of a shared dependency: the containers of its first
+    pod (troubled first, then newest, then by name) among ``pods``, at most
+    ``MAX_CALLER_TAILS``. Whether it fails on
+    the dependency too, at the same time, while it did not change, says the dependency is
+    at fault rather than the incident's own release."""
+    selector = (workload.get("spec") or {}).get("selector") or {}
+    if not isinstance(selector, dict) or not selector:
+        return []
+    mine = [p for p in pods if _ns(p) == _ns(workload) and selector_matches(selector, _labels(p))]
+    # By name first, as the API lists them: the pod picked does not depend on list order.
+    first = sort_pods(sorted(mine, key=_name))[:1]
+    return log_requests(first, [], limits)[:MAX_CALLER_TAILS]
+
+
+def _caller_tails(
+    workload: JsonDict, index: ObjectIndex, logs: Sequence[LogTail], limits: EvidenceLimits
+) -> list[LogTail]:
+    wanted = set(caller_log_requests(workload, index.in_namespace("Pod", _ns(workload)), limits))
+    return [t for t in logs if (t.namespace, t.pod, t.container, t.previous) in wanted]
+
+
 def with_shared_callers(
     index: ObjectIndex,
     dependencies: list[DependencyEvidence],
     pods: list[JsonDict],
     own: JsonDict | None,
+    logs: Sequence[LogTail] = (),
+    limits: EvidenceLimits | None = None,
 ) -> list[DependencyEvidence]:
     """``dependencies`` with the other callers of each one the incident's workload names
-    (``named_services``) among the Deployments of ``index``, with their rollouts."""
+    (``named_services``) among the Deployments of ``index``, with their rollouts and, among
+    ``logs`` (the tails read for other reasons than the incident's own), those the collector
+    reads of them (``caller_log_requests``)."""
+    limits = limits or EvidenceLimits()
     shared = {(_ns(s), _name(s)): s for s in named_services(index.kind("Service"), pods, own)}
     if not shared:
         return dependencies
@@ -316,7 +349,9 @@ def with_shared_callers(
             updated.append(dependency)
             continue
         callers = [
-            summarise_caller(workload, callee, sources, owned_history(workload, replica_sets))
+            summarise_caller(
+                workload, callee, sources, owned_history(workload, replica_sets)
+            ).model_copy(update={"logs": _caller_tails(workload, index, logs, limits)})
             for workload, callee, sources in find_callers(deployments, [service], exclude)
         ]
         updated.append(dependency.model_copy(update={"callers": callers}))

@@ -456,7 +456,7 @@ class KubeEvidenceCollector:
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
-            await follow_callers(self._reader, run, namespace, pods, workload, scope)
+            await follow_callers(self._reader, run, namespace, pods, workload, scope, self._limits)
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.
                 await follow_siblings(self._reader, run, workload, self._limits)

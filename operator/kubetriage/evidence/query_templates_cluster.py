@@ -30,6 +30,26 @@ def _pvc_ratio(used: str, total: str) -> str:
     )
 
 
+# A cloud volume's tags as YACE exports them (``aws_ebs_info``): the claim it was created for.
+_VOLUME_CLAIM = (
+    'tag_kubernetes_io_created_for_pvc_namespace=~"$claim_namespaces",'
+    'tag_kubernetes_io_created_for_pvc_name=~"$claim_names"'
+)
+
+
+def _claim_volume(metric: str) -> str:
+    """``metric`` of each mounted claim's cloud volume (joined by the volume's ARN, ``name``,
+    to its info series' claim tags), labelled with the claim's namespace and name."""
+    tags = "tag_kubernetes_io_created_for_pvc_namespace, tag_kubernetes_io_created_for_pvc_name"
+    joined = f"{metric} * on (name) group_left ({tags}) aws_ebs_info{{{_VOLUME_CLAIM}}}"
+    relabelled = (
+        f'label_replace(label_replace({joined}, "namespace", "$$1", '
+        f'"tag_kubernetes_io_created_for_pvc_namespace", "(.+)"), "persistentvolumeclaim", "$$1", '
+        f'"tag_kubernetes_io_created_for_pvc_name", "(.+)")'
+    )
+    return f"min by (namespace, persistentvolumeclaim) ({relabelled})"
+
+
 # Node filesystems that hold data (not the kernel's and the runtime's virtual ones).
 _NODE_FS = 'fstype!~"tmpfs|ramfs|squashfs|nsfs|overlay|fuse.lxcfs|autofs|proc|sysfs"'
 
@@ -81,6 +101,17 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         frozenset({"claims"}),
         _claims_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
         "share of each mounted claim's inodes in use",
+    ),
+    # The I/O credits left of each mounted claim's cloud volume (EBS gp2, st1, sc1 burst
+    # balance, in percent, as YACE exports it): at 0 the volume runs at its baseline IOPS,
+    # which its size sets, and every read and write waits. YACE's info series carries the
+    # EBS CSI driver's tags naming the claim a volume was created for.
+    QueryTemplate(
+        "claims_burst_balance",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        _claim_volume("aws_ebs_burst_balance_average"),
+        "I/O burst credits left (percent) of each mounted claim's cloud volume",
     ),
     # --- replicas ---------------------------------------------------------------------
     QueryTemplate(

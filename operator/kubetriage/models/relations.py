@@ -36,6 +36,10 @@ class CallerEvidence(BaseModel):
     callee: ObjectRef  # the Service it names
     named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # What it says itself, read only for the other callers of a dependency the incident's
+    # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).
+    # An unchanged caller failing on the same dependency at the same time clears a release.
+    logs: list[LogTail] = Field(default_factory=list)
 
 
 class SiblingEvidence(BaseModel):
