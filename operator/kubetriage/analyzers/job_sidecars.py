@@ -90,8 +90,7 @@ def check_lingering_sidecar(evidence: Evidence) -> list[Finding]:
                 Category.CONFIG_MISSING,
                 CONFIDENCE.lingering_sidecar,
                 prose.narrative(
-                    f"{prose.obj(pod.owner)} never completes: its work finished, its "
-                    f"{sidecar.name} container does not stop",
+                    f"{prose.obj(pod.owner)} never completes: {sidecar.name} outlives the work",
                     f"fix the pod template of {prose.obj(target)}",
                     because=[
                         prose.claim("The Job's work exited successfully", done),
