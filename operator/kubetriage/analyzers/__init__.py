@@ -36,7 +36,9 @@ from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
+from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
+from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
 from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
@@ -137,6 +139,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *REPLICA_LAG_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
+    *JOB_SIDECAR_ANALYZERS,
+    *MESH_INJECTION_ANALYZERS,
 )
 
 

@@ -8,6 +8,13 @@ fail. An SRE reads the crashing pods' parse error, finds the edit of the file th
 corrects or reverts it (fix-config on that ConfigMap); escalating to the dependency's owner
 or restarting it changes nothing, and a restart would take the healthy pods down too.
 
+Also a dependency whose pods cannot start at all because a ConfigMap or Secret they reference
+(or one of its keys) is missing: the kubelet says so on each pod (``couldn't find key k in
+ConfigMap ns/x``, ``secret "x" not found``) and the dependency has fewer ready replicas than
+it wants. Such an edit stays latent until the pods are recreated (a node drained or
+consolidated, a restart), so no change of the dependency need be near. The object the kubelet
+names is what to correct; its owner would be handed a config fix anyway.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -21,6 +28,8 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import CONFIG_REJECTED_LOG
 from kubetriage.analyzers.support import LogHit, grep_logs, item, seconds_before
+from kubetriage.config_errors import MISSING_KEY, MISSING_OBJECT
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EXPLAINS, Finding
 from kubetriage.models.object_evidence import LogTail
@@ -35,6 +44,9 @@ class _Confidence:
     # Pods of a dependency the workload calls crash saying their configuration does not
     # parse, and a ConfigMap they mount was edited within EDIT_WINDOW.
     rejected_edit: float = 0.86
+    # The kubelet cannot create the containers of a dependency short of ready replicas
+    # because a ConfigMap or Secret (or key) they reference is missing.
+    missing_reference: float = 0.88
 
 
 CONFIDENCE: Final = _Confidence()
@@ -119,6 +131,75 @@ def check_rejected_config(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _missing_reference(dependency: DependencyEvidence) -> tuple[ObjectRef, str] | None:
+    """The ConfigMap or Secret a kubelet warning on the dependency's pods says is missing (or
+    lacks a key), with that warning; None when no warning says so."""
+    home = (dependency.workload or dependency.ref or ObjectRef(kind="", name="")).namespace
+    for warning in dependency.warnings:
+        if not warning.startswith("Pod/"):
+            continue
+        match = MISSING_KEY.search(warning) or MISSING_OBJECT.search(warning)
+        if match is None:
+            continue
+        kind = "Secret" if match["kind"].lower().startswith("secret") else "ConfigMap"
+        namespace = match.groupdict().get("ns") or home
+        return ObjectRef(kind=kind, namespace=namespace, name=match["name"]), warning
+    return None
+
+
+def check_callee_missing_reference(evidence: Evidence) -> list[Finding]:
+    """A dependency short of ready replicas whose pods the kubelet cannot start because a
+    ConfigMap or Secret they reference, or one of its keys, is missing: correct that object
+    (fix-config), rather than escalating to the dependency's owner."""
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        callee = dependency.ref or dependency.workload
+        if callee is None or not dependency.short_of_ready():
+            continue
+        missing = _missing_reference(dependency)
+        if missing is None:
+            continue
+        target, warning = missing
+        where = f"{callee.kind.lower()}/{callee.namespace}/{callee.name}"
+        said = item(where, warning)
+        short = item(
+            where,
+            f"{dependency.ready_replicas} of {dependency.desired_replicas} replicas ready, "
+            f"{prose.count(len(dependency.failing_pods), 'pod')} failing",
+        )
+        named_by = dependency.named_by[0] if dependency.named_by else "the workload"
+        called = item("dependency", f"{callee.display()} is named by {named_by}")
+        findings.append(
+            make_finding(
+                "callee-missing-reference",
+                Category.CONFIG_MISSING,
+                CONFIDENCE.missing_reference,
+                prose.narrative(
+                    f"Pods of {prose.obj(callee)} cannot start: {prose.obj(target)} lacks "
+                    "what they reference",
+                    f"correct {prose.obj(target)}",
+                    because=[
+                        prose.claim(
+                            "The kubelet cannot create their containers: a ConfigMap or "
+                            "Secret they reference, or one of its keys, is missing",
+                            said,
+                        ),
+                        prose.claim("So the dependency is short of ready replicas", short),
+                        prose.claim("The workload's failing calls go through it", called),
+                    ],
+                ),
+                [said, short, called],
+                Action.FIX_CONFIG,
+                target,
+                {EXPLAINS: f"{callee.kind}/{callee.namespace or ''}/{callee.name}"},
+            )
+        )
+    return findings
+
+
 CALLEE_CONFIG_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("rejected-config", (Category.CONFIG_MISSING,), check_rejected_config),
+    Analyzer(
+        "callee-missing-reference", (Category.CONFIG_MISSING,), check_callee_missing_reference
+    ),
 )
