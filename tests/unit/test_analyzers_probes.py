@@ -329,3 +329,76 @@ def test_a_callee_restarted_by_a_liveness_probe_that_reaches_nothing_is_its_prob
     # All replicas ready: the callee serves, whatever its probe says.
     full = analyze(_callee(refused, ready=2))
     assert not [f for f in full.findings if f.analyzer == "callee-probe-failure"]
+
+
+# --- a probe timing out on a process its own log shows stuck ----------------------------------
+
+
+def _new_revision_killed_by_liveness(log_line: str) -> Evidence:
+    """Checkout's revision 32 rolled out 40 minutes ago; the kubelet kills its container for a
+    liveness probe that times out; its log ends with ``log_line``."""
+    app = make.container(
+        "app",
+        ready=False,
+        restarts=3,
+        last_state=make.terminated("Error", 137),
+        probes=[ProbeSpec(kind="liveness", handler="httpGet /live :8080", timeout_seconds=1)],
+    )
+    return make.checkout_evidence(
+        app,
+        workload=make.deployment(ready=1, replicas=2, revision=32),
+        revisions=make.rollout_revisions(
+            32, {"app": "api:5.5.0"}, {"app": "api:5.4.1"}, minutes_ago=40, old_ready=2
+        ),
+        changes=[
+            ChangeEvidence(
+                at=ago(40),
+                kind="rollout",
+                object=CHECKOUT,
+                aspects=["image"],
+                details=["revision 31 -> 32"],
+                from_revision=31,
+                to_revision=32,
+            )
+        ],
+        events=[
+            make.event(
+                "Unhealthy",
+                'Liveness probe failed: Get "http://10.1.2.3:8080/live": context deadline '
+                "exceeded (Client.Timeout exceeded while awaiting headers)",
+                name=CHECKOUT_POD,
+                count=20,
+            ),
+            make.event(
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+                name=CHECKOUT_POD,
+                count=3,
+            ),
+        ],
+        logs=[make.log(CHECKOUT_POD, "app", f"INFO started\n{log_line}")],
+    )
+
+
+def test_a_probe_timing_out_on_a_deadlocked_or_fd_starved_process_is_not_the_probe() -> None:
+    for line in (
+        "Found one Java-level deadlock:",
+        "accept tcp [::]:8080: accept4: too many open files; retrying in 1s",
+        "fatal error: all goroutines are asleep - deadlock!",
+    ):
+        probe = by_category(analyze(_new_revision_killed_by_liveness(line)), Category.PROBE_FAILURE)
+        assert probe
+        assert any(line in e.fact for e in probe[0].evidence)
+        quiet = by_category(
+            analyze(_new_revision_killed_by_liveness("INFO request served")),
+            Category.PROBE_FAILURE,
+        )
+        # Near miss: the same kills with a quiet log keep the probe's full confidence.
+        assert probe[0].confidence <= quiet[0].confidence - 0.2
+    # The release that made the stuck pods is what to undo.
+    assert_leads(
+        analyze(_new_revision_killed_by_liveness("Found one Java-level deadlock:")),
+        Category.BAD_ROLLOUT,
+        Action.ROLLBACK,
+        CHECKOUT,
+    )

@@ -249,6 +249,16 @@ POOL_EXHAUSTED = re.compile(
     r"connection pool has been exhausted|QueuePool limit of size \d+ overflow \d+ reached)"
 )
 
+# A process wedged by its own state, whatever its load: threads deadlocked on each other (the
+# JVM's thread dump says so; Go's runtime too), or out of file descriptors (EMFILE from libc,
+# Node, Go, Java), so it cannot accept or open anything. A probe that times out on it reports
+# the fault, it is not the fault.
+WEDGED_LOG = re.compile(
+    r"(?i)(found (one|\d+) java-level deadlocks?|found \d+ deadlocks?\b|"
+    r"fatal error: all goroutines are asleep - deadlock|"
+    r"too many open files|\bEMFILE\b)"
+)
+
 OOM_LOG = re.compile(
     r"(?i)(java\.lang\.OutOfMemoryError|JavaScript heap out of memory|\bMemoryError\b|"
     r"runtime: out of memory|fatal error: out of memory|cannot allocate memory|"

@@ -23,6 +23,7 @@ from kubetriage.analyzers.log_signatures import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
     POOL_EXHAUSTED,
+    WEDGED_LOG,
 )
 from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
 from kubetriage.analyzers.support import (
@@ -59,6 +60,8 @@ class _Confidence:
     self_reported_penalty: float = 0.15  # it answers 5xx: the app reports a fault it has
     busy_penalty: float = 0.25  # it times out while its CPU usage jumped or its server says its
     # worker pool is exhausted: too busy to answer
+    wedged_penalty: float = 0.25  # it times out while its own log shows it deadlocked or out of
+    # file descriptors: the process is stuck whatever the probe's timing
     throttled_penalty: float = 0.2  # it times out (killed or not) while its CFS quota throttles
     # it in THROTTLED_SHARE of periods or more: the CPU limit stalls the answer
     # A dependency the workload's calls fail against is short of ready replicas because the
@@ -290,6 +293,14 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 else "Its server says all its workers are busy, so the probe waits in line",
                 busy,
             )
+        wedged = grep_logs(logs, WEDGED_LOG, limit=1)
+        if wedged and busy is None and PROBE_TIMEOUT.search(reasons):
+            # The probe times out on a process its own log shows deadlocked or out of file
+            # descriptors: no timing of the probe would pass; the process needs fixing.
+            confidence -= CONFIDENCE.wedged_penalty
+            fact = item(wedged[0].source, wedged[0].line)
+            facts.append(fact)
+            caveat = ("Its own log shows the process stuck, so the probe reports that", fact)
         throttled = throttle_ratios(evidence).get(container.name, 0.0)
         if throttled >= THROTTLED_SHARE and PROBE_TIMEOUT.search(reasons):
             # The probe times out while the kernel throttles the container: its CPU limit
