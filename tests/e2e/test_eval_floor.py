@@ -13,7 +13,9 @@ callees' own logs and claims, ingress controllers, admission webhooks, x509 reas
 73 more blind train cases in seven batches and their fixes (train 0.957 on 231 cases,
 holdout 0.702 measured); the holdout floor to 0.72 on 2026-12-03 after the live evidence path
 was brought to parity with the offline builder and 56 more blind train cases and their fixes
-(train 0.962 on 287 cases, holdout 0.766 measured)."""
+(train 0.962 on 287 cases, holdout 0.766 measured); the holdout floor to 0.76 on 2026-12-04
+after eight more blind batches and their fixes (train 0.958 on 589 cases, holdout 0.787
+measured: one case of slack)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import HOLDOUT, TRAIN
 
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.72)}
+FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.76)}
 
 
 @pytest.mark.parametrize("split", sorted(FLOORS))
