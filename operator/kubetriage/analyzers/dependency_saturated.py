@@ -29,7 +29,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
-from kubetriage.analyzers.saturation import at_maximum, scaling_limited
+from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
 from kubetriage.models.evidence import Evidence
@@ -149,12 +149,7 @@ def check_dependency_overflow(evidence: Evidence) -> list[Finding]:
                 item("alert", f"{labels.get('alertname', 'the alert')} counts response flag UO")
             )
         limited = scaling_limited(hpa)
-        maxed = item(
-            f"hpa/{hpa.namespace}/{hpa.name}",
-            f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
-            f"{hpa.desired_replicas}"
-            + (f"; ScalingLimited {limited.reason}" if limited is not None else ""),
-        )
+        maxed = maxed_autoscaler_item(hpa, limited)
         ready = item(
             "dependency",
             f"{workload.display()} is named by {dependency.named_by[0]}; "

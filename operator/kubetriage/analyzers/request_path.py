@@ -22,7 +22,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE
 from kubetriage.analyzers.demand import alerted_strain
 from kubetriage.analyzers.metrics import throttled_callees
-from kubetriage.analyzers.saturation import at_maximum, scaling_limited
+from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -99,12 +99,7 @@ def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
         if hpa is None:
             continue
         limited = scaling_limited(hpa)
-        maxed = item(
-            f"hpa/{hpa.namespace}/{hpa.name}",
-            f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
-            f"{hpa.desired_replicas}"
-            + (f"; ScalingLimited {limited.reason}" if limited is not None else ""),
-        )
+        maxed = maxed_autoscaler_item(hpa, limited)
         path = item("dependency", f"{ref.display()} serves the {dep.named_by[0]}")
         return [
             make_finding(

@@ -97,6 +97,17 @@ _BUSY_NAME = re.compile(
 )
 
 
+def maxed_autoscaler_item(hpa: AutoscalerEvidence, limited: PodCondition | None) -> EvidenceItem:
+    """The evidence line of an autoscaler at its maximum, with its ScalingLimited reason
+    when it reports one (``limited``, from ``scaling_limited``)."""
+    return item(
+        f"hpa/{hpa.namespace}/{hpa.name}",
+        f"replicas {hpa.current_replicas}/{hpa.max_replicas} (max), desired "
+        f"{hpa.desired_replicas}"
+        + (f"; ScalingLimited {limited.reason}" if limited is not None else ""),
+    )
+
+
 def scaling_limited(hpa: AutoscalerEvidence) -> PodCondition | None:
     """The autoscaler's ScalingLimited=True condition for want of more replicas, if set."""
     return next(
