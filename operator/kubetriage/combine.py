@@ -12,7 +12,6 @@ The rules an SRE would want from an assistant:
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,6 +20,7 @@ from kubetriage import prose
 from kubetriage.analyzers.onset import symptom_onset
 from kubetriage.analyzers.pods import pod_troubled
 from kubetriage.analyzers.support import incident_subject, owner_workload
+from kubetriage.llm.grounding import grounded_lines
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
     Diagnosis,
@@ -348,7 +348,7 @@ def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
 
 
 def _evidence_items(
-    category: Category, findings: list[Finding], opinion: ModelOpinion | None
+    category: Category, findings: list[Finding], opinion: ModelOpinion | None, evidence: Evidence
 ) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
     seen: set[tuple[str, str]] = set()
@@ -359,20 +359,13 @@ def _evidence_items(
                 seen.add((item.source, item.fact))
                 items.append(item)
     if opinion is not None:
-        for fact in opinion.evidence:
-            if _reads_as_a_fact(fact) and ("llm", fact) not in seen:
+        # A model's line is shown only when it quotes what was observed (llm.grounding).
+        observed = [item.fact for item in items]
+        for fact in grounded_lines(opinion.evidence, evidence, observed):
+            if ("llm", fact) not in seen:
                 seen.add(("llm", fact))
                 items.append(EvidenceItem(source="llm", fact=fact[:1024]))
     return items[:MAX_EVIDENCE]
-
-
-_WORD = re.compile(r"[A-Za-z]{2,}")
-
-
-def _reads_as_a_fact(text: str) -> bool:
-    """A model's evidence line is shown only when it says something: at least two words
-    (a small model's "1.5.2" or a lone token is not evidence a person can check)."""
-    return len(_WORD.findall(text)) >= 2
 
 
 MAX_TIMELINE = 8
@@ -456,7 +449,7 @@ def combine(
     top_finding = max(
         (f for f in findings if f.category == category), key=lambda f: f.confidence, default=None
     )
-    evidence_items = _evidence_items(category, findings, opinion)
+    evidence_items = _evidence_items(category, findings, opinion, evidence)
     text: Narrative | None = top_finding.narrative if top_finding is not None else None
     if top_finding is None:
         # Nothing matched (or only the model names this category): say what was checked.

@@ -514,16 +514,26 @@ def test_a_category_only_the_model_names_says_so_when_its_summary_is_unusable() 
     assert diagnosis.root_cause.startswith("Checked 1 pod")
 
 
-def test_model_evidence_that_says_nothing_is_not_shown() -> None:
+def test_only_model_evidence_that_quotes_what_was_observed_is_shown() -> None:
     findings = [_finding(Category.OOM_KILLED, Action.INCREASE_MEMORY, 0.95)]
+    quote = "checkout-7d9f6c-x2x9k: dial tcp payments:8080: connect: connection refused"
     opinion = _opinion(Category.OOM_KILLED).model_copy(
-        update={"evidence": ["1.5.2", "4.3.6", "OOMKilled", "checkout restarted after OOMKilled"]}
+        update={
+            "evidence": [
+                "1.5.2",
+                "OOMKilled",
+                # Made up: none of it is in the evidence.
+                "required_images_to_be_reached : required images to be reached for this pod",
+                quote,
+                "the events show oom-killed fact",  # an analyzer's evidence item, quoted
+            ]
+        }
     )
     diagnosis = combine(
         evidence=_evidence(), findings=findings, opinion=opinion, llm=NO_LLM, similar=[]
     )
     shown = [e.fact for e in diagnosis.evidence if e.source == "llm"]
-    assert shown == ["checkout restarted after OOMKilled"]
+    assert shown == [quote]
 
 
 def test_a_fix_of_the_dependency_itself_supersedes_escalating_to_its_owner() -> None:
