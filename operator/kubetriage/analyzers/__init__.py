@@ -16,6 +16,7 @@ from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
+from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
@@ -115,6 +116,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *REQUEST_PATH_ANALYZERS,
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
+    *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
     *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,

@@ -19,6 +19,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.callee_changes import configured_dependency_edit
 from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
@@ -364,6 +365,10 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         elif not edits:
             candidates.append(rollout)  # a config checksum changed; what it covers is unknown
     candidates += edits
+    # A flag or settings service the workload's env names, edited in place just before the
+    # symptom with nothing else changed: the workload's behaviour changed with it.
+    if (configured := configured_dependency_edit(evidence)) is not None:
+        candidates.append(configured)
     # The most recent change that fits is the one the symptoms followed.
     for change in sorted(candidates, key=lambda c: -timestamp(c.at or evidence.collected_at)):
         first = _fits(evidence, change)

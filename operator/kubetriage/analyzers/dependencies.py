@@ -177,7 +177,7 @@ def init_waits_on(evidence: Evidence, dependency: DependencyEvidence) -> list[Ev
     return found
 
 
-def _own_rollout_after(evidence: Evidence, at: float) -> bool:
+def own_rollout_after(evidence: Evidence, at: float) -> bool:
     """Whether the caller itself rolled out after ``at`` (then it is the suspect)."""
     return any(
         c.kind in ("rollout", "image-digest")
@@ -259,7 +259,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             continue
         change = dependency.changes[0]
         onset = onset_follows(evidence, change)
-        if onset is None or change.at is None or _own_rollout_after(evidence, timestamp(change.at)):
+        if onset is None or change.at is None or own_rollout_after(evidence, timestamp(change.at)):
             continue
         facts = [
             item(
@@ -271,7 +271,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
         if rejected is not None:
             facts.append(rejected)
         params = {"revision": str(change.from_revision)} if change.from_revision else {}
-        caller = _caller_phrase(evidence)
+        caller = caller_phrase(evidence)
         findings.append(
             make_finding(
                 "dependency-change",
@@ -371,7 +371,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
         onset = onset_follows(evidence, edit)
         if onset is None or edit.at is None or _rolled_out_since(dependency, edit):
             continue
-        if _own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
+        if own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
             continue
         service = dependency.service
         named = (
@@ -386,7 +386,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
             onset,
             item("dependency", f"{named.display()} is named by {dependency.named_by[0]}"),
         ]
-        caller = _caller_phrase(evidence)
+        caller = caller_phrase(evidence)
         findings.append(
             make_finding(
                 "dependency-config",
@@ -437,7 +437,7 @@ def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> b
     return (
         change.at is not None
         and onset_follows(evidence, change) is not None
-        and not _own_rollout_after(evidence, timestamp(change.at))
+        and not own_rollout_after(evidence, timestamp(change.at))
     )
 
 
@@ -504,7 +504,7 @@ DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
 )
 
 
-def _caller_phrase(evidence: Evidence) -> str:
+def caller_phrase(evidence: Evidence) -> str:
     """The workload whose calls fail, as prose names it."""
     subject = incident_subject(evidence)
     return prose.obj(subject) if subject is not None else "the caller"

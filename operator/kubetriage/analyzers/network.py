@@ -37,6 +37,7 @@ from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
@@ -366,6 +367,24 @@ def _remaps_port(text: str) -> bool:
     return match is not None and match["port"] != match["target"]
 
 
+def _denies_all(evidence: Evidence, policy: NetworkPolicyEvidence, direction: str) -> bool:
+    """Whether ``policy`` shuts the workload's pods off in ``direction``: it selects them, is
+    of that type, has no rule for it, and no other policy selecting them has one either.
+    Policies are unioned, so a default deny beside an allow-list for the same pods denies
+    only what the allow-list leaves out; the allow-list is the one to read, not the deny."""
+
+    def rules(p: NetworkPolicyEvidence) -> int:
+        return p.ingress_rules if direction == "Ingress" else p.egress_rules
+
+    if not policy.selects_target or direction not in policy.policy_types or rules(policy):
+        return False
+    return not any(
+        other.selects_target and direction in other.policy_types and rules(other)
+        for other in evidence.network_policies
+        if other.namespace == policy.namespace
+    )
+
+
 def _policy_findings(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     timeouts = grep_logs(evidence.logs, CONNECT_TIMEOUT_LOG, limit=10)
@@ -397,11 +416,9 @@ def _policy_findings(evidence: Evidence) -> list[Finding]:
             and s.selector
             and all(s.selector.get(k) == v for k, v in policy.pod_selector.items())
         ]
-        if policy.selects_target and "Ingress" in policy.policy_types and policy.ingress_rules == 0:
+        if _denies_all(evidence, policy, "Ingress"):
             confidence, why = CONFIDENCE.deny_all, "denies all ingress to the workload's pods"
-        elif (
-            policy.selects_target and "Egress" in policy.policy_types and (policy.egress_rules == 0)
-        ):
+        elif _denies_all(evidence, policy, "Egress"):
             confidence, why = CONFIDENCE.deny_all, "denies all egress from the workload's pods"
             if dns_failures:
                 facts.append(item(dns_failures[0].source, dns_failures[0].line))

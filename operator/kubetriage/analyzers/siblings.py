@@ -23,6 +23,7 @@ from kubetriage.analyzers.support import item, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.relations import SiblingEvidence
+from kubetriage.models.vocabulary import Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,10 @@ def _spoken_for(finding: Finding, evidence: Evidence, sibling: SiblingEvidence) 
     own = evidence.workload
     if own is None:  # _healthy asked for it
         return finding
-    shared = prose.selector(sibling.application)
+    shared = prose.selector(
+        sibling.application,
+        empty=f"namespace {sibling.workload.ref.namespace}, no application labels",
+    )
     ties = item(
         f"{sibling.workload.ref.kind.lower()}/{sibling.workload.ref.namespace}/"
         f"{sibling.workload.ref.name}",
@@ -98,9 +102,16 @@ def check_siblings(evidence: Evidence) -> list[Finding]:
 
 def defer_to_own(evidence: Evidence, findings: list[Finding]) -> list[Finding]:
     """``findings`` without those about siblings when another finds something about the
-    alerted workload (or target) itself: its own evidence wins."""
+    alerted workload (or target) itself: its own evidence wins. A finding that only hands
+    the workload to its owner (escalate: a failure seen from it, not located) is not one:
+    a degraded sibling is then where that failure may be."""
     own = [r for r in (evidence.target, workload_ref(evidence)) if r is not None]
-    if not any(f.analyzer != NAME and any(f.target.same_object(r) for r in own) for f in findings):
+    if not any(
+        f.analyzer != NAME
+        and f.action != Action.ESCALATE
+        and any(f.target.same_object(r) for r in own)
+        for f in findings
+    ):
         return findings
     return [f for f in findings if f.analyzer != NAME]
 

@@ -1,9 +1,10 @@
 """The sibling walk of evidence collection: the other components of the incident's
 application (the workloads of its namespace carrying the same recommended application
-labels, listed by label selector), and, for those short of ready replicas, their pods and
-the events about them and their first pods. ``kubetriage.evidence.summaries.siblings``
-decides what a sibling is and summarises what was read; the reads go through the same
-``KubeReader`` and ``CollectionRun`` as the rest of the walk.
+labels, listed by label selector; every workload of its namespace when it carries none),
+and, for those short of ready replicas, their pods and the events about them and their first
+pods. ``kubetriage.evidence.summaries.siblings`` decides what a sibling is and summarises
+what was read; the reads go through the same ``KubeReader`` and ``CollectionRun`` as the
+rest of the walk.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from kubetriage.evidence.raw import kind_of
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.siblings import (
     SIBLING_KINDS,
-    application_selector,
     degraded_siblings,
+    sibling_scope,
 )
 from kubetriage.models.objects import JsonDict, selector_query
 from kubetriage.models.objects import name as _name
@@ -29,18 +30,19 @@ async def follow_siblings(
 ) -> None:
     """Read the degraded siblings of ``workload`` (in its own namespace, the incident's) with
     their pods and events into ``run``."""
-    selector = application_selector(workload) if workload is not None else None
+    selector = sibling_scope(workload) if workload is not None else None
     if workload is None or selector is None:
         return
     namespace = _ns(workload)
+    scope = {"label_selector": selector} if selector else {}
     listed = await asyncio.gather(
         *(
             reader.list_of(
                 run,
                 kind,
                 namespace,
-                what=f"list {kind}s of application {selector} in {namespace}",
-                label_selector=selector,
+                what=f"list {kind}s of application {selector or '(unlabelled)'} in {namespace}",
+                **scope,
             )
             for kind in SIBLING_KINDS
             if reader.listable(kind)

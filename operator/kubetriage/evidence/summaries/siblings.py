@@ -8,7 +8,10 @@ summarises what was read, so a case replayed offline sees the same objects.
 
 An SRE who finds the alerted component healthy, and no callee named in its env or logs,
 looks next at the other components of the same application: a distributor whose pushes fail
-because its ingesters cannot be scheduled names neither them nor their addresses.
+because its ingesters cannot be scheduled names neither them nor their addresses. An
+application deployed without application labels (kompose output, hand-written manifests:
+each workload labelled by its own name only) is held together by its namespace alone, so a
+workload carrying none has as siblings the namespace's other workloads carrying none.
 """
 
 from __future__ import annotations
@@ -74,13 +77,19 @@ def short_of_ready(obj: JsonDict) -> bool:
     return (as_int(status.get("readyReplicas")) or 0) < wanted
 
 
+def sibling_scope(obj: JsonDict) -> str:
+    """The label selector listing the candidates for ``obj``'s siblings in its namespace:
+    its application's (``application_selector``), or the empty selector (the whole
+    namespace) when it carries no application labels."""
+    return application_selector(obj) or ""
+
+
 def degraded_siblings(workload: JsonDict, candidates: Iterable[JsonDict]) -> list[JsonDict]:
     """The other workloads of ``workload``'s application and namespace, of another component
     (when both name theirs), that are short of ready replicas; at most MAX_SIBLINGS, by name.
-    Another application (another part-of, name or instance) is never one."""
+    Another application (another part-of, name or instance) is never one; for a workload
+    without application labels, the application is the namespace's workloads without any."""
     application = application_of(workload)
-    if not application:
-        return []
     own_component = _labels(workload).get(COMPONENT)
     found = {
         obj_key(c): c
