@@ -14,6 +14,7 @@ from kubernetes import client
 
 from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence
 from kubetriage.replay.cases import load_case
@@ -393,3 +394,28 @@ async def test_the_other_callers_of_a_shared_dependency_are_read_as_the_builder_
     assert shared(offline)
     assert all(changes for _, _, changes in shared(offline))
     assert shared(live) == shared(offline)
+
+
+async def test_a_pull_failing_inside_an_in_cluster_registry_follows_its_service(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The failed pull names the registry by a ClusterIP: the Services of every namespace are
+    # listed and the pull-through cache's Service is followed as the builder follows it.
+    case = _train("dependency-failure-zot-pull-through-cache-egress-proxy-timeouts-502-on-new-node")
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def registries(evidence: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (d.ref, d.named_by, d.desired_replicas, d.ready_replicas)
+            for d in evidence.dependencies
+            if d.serves_pulls()
+        ]
+
+    assert [r[0] for r in registries(offline)] == [
+        ObjectRef(kind="Service", namespace="registry-cache", name="zot")
+    ]
+    assert registries(live) == registries(offline)
+    own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
+    scoped = await _live(emulator, api, case, scope=own)
+    assert not registries(scoped)

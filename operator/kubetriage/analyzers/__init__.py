@@ -53,6 +53,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
 from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
@@ -143,6 +144,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SESSION_AFFINITY_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
+    *REGISTRY_SERVICE_ANALYZERS,
 )
 
 

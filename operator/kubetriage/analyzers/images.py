@@ -16,6 +16,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.registry_service import failing_registry
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
     event_fact,
@@ -46,6 +47,13 @@ class _Confidence:
     # the caller's calls to it fail: the pull cost it most of its capacity (above escalating
     # at the callee for failing pods, 0.8).
     callee_short: float = 0.85
+    # The pull fails writing the layers to the node's own disk ("no space left on device"):
+    # the reference and the registry are fine, the node is not; below the node-failure
+    # finding that the same words earn the node (``pulls_out_of_disk``, 0.85).
+    node_disk: float = 0.6
+    # The pull fails with a server failure inside a registry a Service of the cluster serves
+    # (a pull-through cache, a mirror): its owner restores it (``registry_service``, 0.9+).
+    registry_down: float = 0.6
 
 
 CONFIDENCE: Final = _Confidence()
@@ -61,8 +69,16 @@ _IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
 # The kubelet's warning (reason FailedToRetrieveImagePullSecret) that a pull secret the pod
 # names does not exist; it tries the pull anyway, so alone it is no failure.
 _MISSING_PULL_SECRET = re.compile(r"(?i)unable to retrieve some image pull secrets \([^)]*\)")
+# The runtime's words when unpacking a pulled layer fails because the node's filesystem is
+# full (ENOSPC): the registry served the image, the node could not store it.
+_NODE_DISK_FULL = re.compile(r"(?i)no space left on device")
 # (what the registry said, the fix in a few words, how it says it)
 _PULL_CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    (
+        "the node's disk is full, so the pulled layers cannot be unpacked",
+        "free disk space on the node or move the pod off it",
+        _NODE_DISK_FULL,
+    ),
     (
         "a pull secret the pod names does not exist",
         "create the pull secret or correct its name in imagePullSecrets",
@@ -140,7 +156,11 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         cause, fix = _pull_cause(texts)
         pulled = facts[:2]
         confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
-        if cause:
+        if _NODE_DISK_FULL.search(texts):
+            confidence = CONFIDENCE.node_disk
+        elif failing_registry(evidence, texts) is not None:
+            confidence = CONFIDENCE.registry_down
+        elif cause:
             confidence += CONFIDENCE.cause_bonus
         params = {"container": container.name, "image": container.image}
         current, previous = current_and_previous_revision(evidence)
@@ -207,7 +227,12 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 make_finding(
                     "image-pull",
                     Category.IMAGE_PULL,
-                    (CONFIDENCE.rollback if healthy_before else CONFIDENCE.rollback_unproven),
+                    # Not above the pull's own finding: a full node disk or a failing
+                    # in-cluster registry fails the previous image's pulls just the same.
+                    min(
+                        CONFIDENCE.rollback if healthy_before else CONFIDENCE.rollback_unproven,
+                        confidence,
+                    ),
                     _pull_narrative(
                         target,
                         container.image,
@@ -222,6 +247,31 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 )
             )
     return findings
+
+
+def pulls_out_of_disk(evidence: Evidence) -> dict[str, EvidenceItem]:
+    """The nodes where a pod's pull fails because the node's disk is full (the runtime cannot
+    write the pulled layers: "no space left on device"), each with its first such Event or
+    waiting message: a failure of the node, whatever the image."""
+    found: dict[str, EvidenceItem] = {}
+    for pod, container in iter_containers(evidence):
+        if pod.node is None or pod.node in found:
+            continue
+        message = container.state.message or ""
+        if container.state.reason in PULL_WAITING and _NODE_DISK_FULL.search(message):
+            found[pod.node] = item(pod_source(pod), f"{container.state.reason}: {message}")
+            continue
+        event = next(
+            (
+                e
+                for e in pod_events(evidence, pod)
+                if _PULL_EVENT.search(e.message) and _NODE_DISK_FULL.search(e.message)
+            ),
+            None,
+        )
+        if event is not None:
+            found[pod.node] = item("events", event_fact(event))
+    return found
 
 
 def _pull_cause(texts: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import pressuring_agents
 from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
@@ -43,6 +44,9 @@ class _Confidence:
     metric: float = 0.8  # kube_node_status_condition reports it not Ready or under pressure
     metric_elsewhere: float = 0.45
     alert: float = 0.75  # a node alert fired for it (KubeNodeNotReady, KubeletDown...)
+    # A pod's pull fails there because the node's disk is full ("no space left on device"
+    # unpacking the layers): the node cannot store images, whatever the image.
+    pull_no_space: float = 0.85
     # The node controller marks a called dependency's replicas on one node not ready (its
     # node stops reporting) while its replicas elsewhere are not: the callee's failures are
     # that node's (above escalating to the callee's owner, 0.78-0.8).
@@ -146,6 +150,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         elif pod.phase == "Unknown" or (pod.deleting and _node_down(evidence, pod.node)):
             fact = item(pod_source(pod), f"phase {pod.phase}, terminating")
             note(pod.node, CONFIDENCE.stranded, fact)
+    for full, fact in pulls_out_of_disk(evidence).items():
+        note(full, CONFIDENCE.pull_no_space, fact)
     for event in evidence.events:
         node_name: str | None = None
         if event.involved.kind == "Node" and event.reason in (

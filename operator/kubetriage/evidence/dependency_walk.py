@@ -43,6 +43,8 @@ from kubetriage.evidence.node_plugins import (
     node_csi_hosts,
     pressured_nodes,
     provisioner_hosts,
+    pull_registries,
+    registry_hosts,
     volume_server_hosts,
     waiting_provisioners,
 )
@@ -123,6 +125,8 @@ class DependencyWalk:
         hosts = node_csi_hosts(await self._node_pods(run, nodes, scope), unmounted) + hosts
         # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
         hosts += await self._volume_servers(run, namespace, pods[: limits.max_pods], scope)
+        # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
+        hosts += await self._registry_servers(run, lines, scope)
         # Nodes of the incident's pods under pressure: a node agent replaced right before.
         node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
         pressured = pressured_nodes(node_objects, pods[: limits.max_pods])
@@ -212,6 +216,25 @@ class DependencyWalk:
             )
             hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
         return hosts
+
+    async def _registry_servers(
+        self, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
+    ) -> list[ServiceHost]:
+        """The Services serving a registry the pods' failed pulls talked to
+        (``registry_hosts``); the Services of every namespace are listed (not kept: the walk
+        reads the one it names) only when a registry is an address, and only under a scope
+        that may read the cluster."""
+        registries = pull_registries(lines)
+        if not registries:
+            return []
+        services: list[JsonDict] = []
+        if any(cluster_dns_server(host) is None for host, _, _ in registries):
+            if not scope.may_read(None):
+                return []
+            services = await self._reader.list_of(
+                run, "Service", None, what="list Services in all namespaces (registries)"
+            )
+        return registry_hosts(lines, services)
 
     async def _node_pods(
         self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope

@@ -25,6 +25,13 @@ the driver, or its arguments do). That DaemonSet is followed like a callee, name
 failing event, so what is wrong with it (its pod OOMKilled, crash-looping, not scheduled
 there) is read like any dependency's trouble.
 
+The registry a pod's image is pulled through:
+A pod whose pull fails while the runtime talks to a registry served from inside the cluster
+(the registry API URL in the kubelet's Failed event names a Service's ClusterIP or its
+cluster DNS name: a pull-through cache or mirror the nodes' runtime is configured to use)
+waits on that Service's pods to start at all. That Service is followed like a callee, named
+by the failing event (``REGISTRY_SOURCE``), so its own trouble and its own words are read.
+
 The node agent that changed before its node came under pressure: a node hosting the
 incident's pods reports memory, disk or PID pressure, and a DaemonSet's pod there was replaced
 shortly before the pressure began (its DaemonSet rolled out): that DaemonSet is followed,
@@ -43,7 +50,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, controller_ref
-from kubetriage.models.relations import VOLUME_SERVER_SOURCE
+from kubetriage.models.relations import REGISTRY_SOURCE, VOLUME_SERVER_SOURCE
 
 
 def csi_failing_nodes(
@@ -173,7 +180,7 @@ def cluster_dns_server(server: str) -> tuple[str, str] | None:
     return None
 
 
-def _served_by(server: str, services: Iterable[JsonDict]) -> tuple[str, str] | None:
+def served_by(server: str, services: Iterable[JsonDict]) -> tuple[str, str] | None:
     """(namespace, name) of the Service a server address names: its cluster DNS name, or
     its ClusterIP among ``services``."""
     named = cluster_dns_server(server)
@@ -227,7 +234,7 @@ def volume_server_hosts(
     services = list(services)
     found: list[ServiceHost] = []
     for volume, server in nfs_servers(pods, claims, volumes):
-        served = _served_by(server, services)
+        served = served_by(server, services)
         if served is None or any((h.namespace, h.name) == served for h in found):
             continue
         found.append(
@@ -236,6 +243,50 @@ def volume_server_hosts(
                 namespace=served[0],
                 port=2049,
                 source=f"{VOLUME_SERVER_SOURCE} {volume} served from {server}",
+                cluster_dns=True,
+            )
+        )
+    return found
+
+
+# The registry API a failed pull talked to, as containerd words it ("unexpected status from
+# HEAD request to http://10.96.50.5:5000/v2/library/redis/manifests/7?ns=docker.io: 502").
+_REGISTRY_API = re.compile(r"(?i)\bhttps?://(?P<host>[a-z0-9.-]+)(?::(?P<port>\d+))?/v2/")
+_FAILED_PULL = re.compile(r"(?i)failed to pull image")
+
+
+def pull_registries(lines: Iterable[tuple[str, str]]) -> list[tuple[str, int | None, str]]:
+    """(registry host, port, event source) of each registry a pod's failed pull talked to,
+    as the kubelet's Warning events (``event_texts``: "event Pod/<name> <reason>") say;
+    first source each."""
+    found: dict[str, tuple[int | None, str]] = {}
+    for source, line in lines:
+        if not source.startswith("event Pod/") or not _FAILED_PULL.search(line):
+            continue
+        for match in _REGISTRY_API.finditer(line):
+            port = int(match["port"]) if match["port"] else None
+            found.setdefault(match["host"].lower(), (port, source))
+    return [(host, port, source) for host, (port, source) in found.items()]
+
+
+def registry_hosts(
+    lines: Iterable[tuple[str, str]], services: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """The Services that serve, from inside the cluster, a registry the pods' failed pulls
+    talked to (``pull_registries``: its ClusterIP or cluster DNS name), each once, named by
+    the first failing event. ``services`` are Services of any namespace."""
+    services = list(services)
+    found: list[ServiceHost] = []
+    for host, port, source in pull_registries(lines):
+        served = served_by(host, services)
+        if served is None or any((h.namespace, h.name) == served for h in found):
+            continue
+        found.append(
+            ServiceHost(
+                name=served[1],
+                namespace=served[0],
+                port=port,
+                source=f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}",
                 cluster_dns=True,
             )
         )

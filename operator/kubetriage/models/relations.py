@@ -150,6 +150,10 @@ REQUEST_PATH_SOURCE: Final = "backend"
 # ``kubetriage.evidence.node_plugins`` names it: "volume <claim> served from <server>",
 # "volume <claim> provisioned by <provisioner>".
 VOLUME_SERVER_SOURCE: Final = "volume"
+# How a dependency is named when it serves, from inside the cluster, the registry a pod's
+# failed pull talked to (a pull-through cache or mirror), as ``kubetriage.evidence.
+# node_plugins`` names it: "registry <host> of Pod/<name> <reason>".
+REGISTRY_SOURCE: Final = "registry"
 
 
 class DependencyEvidence(BaseModel):
@@ -217,6 +221,11 @@ class DependencyEvidence(BaseModel):
         their claim (``VOLUME_SERVER_SOURCE``): they wait on it with every file access, or to
         start at all, whether or not they log a call to it."""
         return any(s.startswith(f"{VOLUME_SERVER_SOURCE} ") for s in self.named_by)
+
+    def serves_pulls(self) -> bool:
+        """The in-cluster server of a registry the workload's failed pulls talked to
+        (``REGISTRY_SOURCE``): its pods wait on it to start at all."""
+        return any(s.startswith(f"{REGISTRY_SOURCE} ") for s in self.named_by)
 
     def provisioned_claims(self) -> list[str]:
         """The claims of the workload's pods that wait on this dependency to provision them

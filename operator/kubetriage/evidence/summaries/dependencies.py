@@ -43,6 +43,7 @@ from kubetriage.evidence.node_plugins import (
     node_csi_hosts,
     pressured_nodes,
     provisioner_hosts,
+    registry_hosts,
     volume_server_hosts,
     waiting_provisioners,
 )
@@ -290,6 +291,8 @@ def dependency_summaries(
         index.kind("PersistentVolume"),
         index.kind("Service"),
     )
+    # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
+    hosts += registry_hosts(lines, index.kind("Service"))
     # The CSI controllers that provision the pods' claims waiting for a volume.
     waiting = waiting_provisioners(
         pods[: limits.max_pods],

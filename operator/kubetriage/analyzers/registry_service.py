@@ -1,0 +1,145 @@
+"""The in-cluster registry rule: the workload's pulls fail while the runtime talks to a
+registry served from inside the cluster (a pull-through cache or mirror the nodes use, the
+walk follows it: ``DependencyEvidence.serves_pulls``), and that registry answers with a
+server failure (5xx, refused or reset connections, timeouts). The image reference and the
+pull secret are not at fault, so correcting them fixes nothing: the registry's owner must
+restore it, with the failed pulls as evidence. A 404 or 401 from the same registry is still
+the image's or its credentials' problem (``images``).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.support import event_fact, item
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.relations import REGISTRY_SOURCE, DependencyEvidence
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure an in-cluster registry finding is, by the evidence that earns it."""
+
+    # The pulls fail with a server failure from a registry a Service of the cluster serves:
+    # above the image-pull finding, which drops to ``images`` ``registry_down`` then.
+    failing: float = 0.9
+    # ... and pulls of more than one image fail through it: the registry, not one image.
+    several_images: float = 0.93
+
+
+CONFIDENCE: Final = _Confidence()
+
+# A registry's (or the connection's) failure rather than an answer about the image: a 5xx
+# status, or a connection refused, reset or timing out.
+_SERVER_FAILURE = re.compile(
+    r"(?i)(\b50[0-4]\b|bad gateway|service unavailable|gateway timeout|internal server error"
+    r"|connection refused|connection reset|i/o timeout|no route to host"
+    r"|context deadline exceeded)"
+)
+_FAILED_PULL = re.compile(r"(?i)failed to pull image \"(?P<image>[^\"]+)\"")
+
+
+def _registry_host(dependency: DependencyEvidence) -> str | None:
+    """The registry host a dependency was followed for ("registry <host> of ...")."""
+    for source in dependency.named_by:
+        words = source.split()
+        if len(words) >= 2 and words[0] == REGISTRY_SOURCE:
+            return words[1]
+    return None
+
+
+def failing_registry(evidence: Evidence, text: str) -> DependencyEvidence | None:
+    """The followed in-cluster registry that a failed pull's words (``text``) name with a
+    server failure; None when the pull failed for another reason or elsewhere."""
+    if not _SERVER_FAILURE.search(text):
+        return None
+    for dependency in evidence.dependencies:
+        host = _registry_host(dependency) if dependency.serves_pulls() else None
+        if host and re.search(rf"(?i)//{re.escape(host)}[:/]", text):
+            return dependency
+    return None
+
+
+def _service_ref(dependency: DependencyEvidence) -> ObjectRef | None:
+    if dependency.service is not None:
+        return ObjectRef(
+            kind="Service", namespace=dependency.service.namespace, name=dependency.service.name
+        )
+    ref = dependency.ref
+    return ref if ref is not None and ref.kind == "Service" else None
+
+
+def check_registry_service(evidence: Evidence) -> list[Finding]:
+    """Escalate to an in-cluster registry that fails the workload's pulls with server
+    failures (see the module's docstring)."""
+    failed: dict[str, tuple[DependencyEvidence, list[EvidenceItem], set[str]]] = {}
+    # The incident's pods' events first, then any other pod's read with them.
+    ours = [e for p in evidence.pods for e in pod_events(evidence, p)]
+    others = [e for e in evidence.events if e.involved.kind == "Pod" and e not in ours]
+    for event in [*ours, *others]:
+        match = _FAILED_PULL.search(event.message)
+        dependency = failing_registry(evidence, event.message) if match else None
+        if match is None or dependency is None:
+            continue
+        host = _registry_host(dependency) or ""
+        _, facts, images = failed.setdefault(host, (dependency, [], set()))
+        if match["image"] not in images and (facts or event in ours):
+            images.add(match["image"])
+            facts.append(item("events", event_fact(event)))
+    findings: list[Finding] = []
+    for host, (dependency, facts, images) in failed.items():
+        target = _service_ref(dependency)
+        if target is None:
+            continue
+        serves = item(
+            f"dependency {prose.obj(target)}",
+            f"serves registry {host}, which the failed pulls talked to",
+        )
+        several = len(images) > 1
+        because = [
+            prose.claim(
+                f"The pulls fail inside the registry at {host}, which {prose.obj(target)} serves "
+                "in the cluster: it answers with a server failure, not about the image",
+                *facts[:2],
+                serves,
+            ),
+            prose.claim(
+                "Pulls of other images fail through it the same way"
+                if several
+                else "The image reference and pull secret are not what fails, so correcting "
+                "them fixes nothing; the registry's owner must restore it",
+                *facts[1:3],
+            ),
+        ]
+        findings.append(
+            make_finding(
+                "registry-service",
+                Category.DEPENDENCY_FAILURE,
+                CONFIDENCE.several_images if several else CONFIDENCE.failing,
+                prose.narrative(
+                    f"The in-cluster registry {prose.obj(target)} fails the pulls",
+                    "escalate to its owner with the failed pulls",
+                    because=because,
+                ),
+                [*facts[:3], serves],
+                Action.ESCALATE,
+                target,
+                {"registry": host},
+            )
+        )
+    return findings
+
+
+REGISTRY_SERVICE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("registry-service", (Category.DEPENDENCY_FAILURE,), check_registry_service),
+)
