@@ -1,5 +1,6 @@
 """What a diagnosis says when no known failure pattern fits: what was checked, what looked
-healthy, and what evidence is missing or would decide it. "Unknown" is still useful at 3 a.m.
+healthy, what was ruled out by time (an exit hours old, served through since), and what
+evidence is missing or would decide it. "Unknown" is still useful at 3 a.m.
 when it tells the on-call engineer where not to look and what to get next.
 
 Pure: a function of the (redacted) evidence and of how the metrics stage went; called by the
@@ -12,8 +13,9 @@ import re
 from datetime import UTC, datetime
 
 from kubetriage import prose
+from kubetriage.analyzers.pods import exit_is_history, last_exit_ago
 from kubetriage.analyzers.recovery import recoveries
-from kubetriage.analyzers.support import incident_subject, owner_workload
+from kubetriage.analyzers.support import incident_subject, item, owner_workload, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Narrative
@@ -64,6 +66,27 @@ def _checked_workload(evidence: Evidence) -> ObjectRef | None:
     series' alert carries only its selector's labels): what the evidence speaks about."""
     owners = {o.key(): o for p in evidence.pods if (o := owner_workload(p)) is not None}
     return next(iter(owners.values())) if len(owners) == 1 else None
+
+
+def _past_exits(evidence: Evidence) -> list[EvidenceItem]:
+    """The containers whose last exit is history (``pods.exit_is_history``): a kill or crash
+    that ended hours before and was served through since, named so that nobody chases it."""
+    found: list[EvidenceItem] = []
+    for pod in evidence.pods:
+        for container in pod.containers:
+            last, ago = container.last_state, last_exit_ago(evidence, container)
+            if container.init or last is None or ago is None:
+                continue
+            if exit_is_history(evidence, container):
+                how = last.reason or f"exit code {last.exit_code}"
+                found.append(
+                    item(
+                        pod_source(pod),
+                        f"container {container.name} last terminated {how} "
+                        f"{prose.duration(ago)} ago and has run ready since",
+                    )
+                )
+    return found
 
 
 def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrative:
@@ -138,6 +161,15 @@ def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrat
         prose.claim(f"Also seen: {', '.join(seen)}, none matching a known pattern", context_fact),
         prose.claim(f"What would decide it: {prose.listing(missing, limit=3)}"),
     ]
+    past = _past_exits(evidence)
+    if past:
+        # An old kill is the loudest fact and the first thing a reader would chase.
+        because[2] = prose.claim(
+            f"Also seen: {', '.join(seen)}, none matching a known pattern; an earlier exit "
+            "ended hours before the alert and was served through since",
+            context_fact,
+            *past[:2],
+        )
     recovered = recoveries(evidence)
     if recovered:
         # A callee that failed once and came back before the alert: the errors were its

@@ -1,10 +1,12 @@
 """The oom-killed rule: a container killed for using more memory than its limit (OOMKilled, a
 SIGKILL with no liveness kill to explain it (without a memory limit, on a node short of
 memory), an out-of-memory log line or metric, a kernel OOM event), sized against the
-working set's peak; without a kill, a working set pressing on the limit. Kept below a
-change that explains the symptom (``changes.cap_explained``), and below a caller's rollout
-right before the kills of pods that had long run under the same limit
-(``callers.caller_drove_memory``: the caller's new traffic fills the memory).
+working set's peak; without a kill, a working set pressing on the limit. A last state
+that ended hours ago on a container that has served ready since, its working set clear of
+the limit (``pods.exit_is_history``, ``memory_use.presses_limit``), is history: it earns
+nothing. Kept below a change that explains the symptom (``changes.cap_explained``), and
+below a caller's rollout right before the kills of pods that had long run under the same
+limit (``callers.caller_drove_memory``: the caller's new traffic fills the memory).
 A dependency the caller fails on whose own pods are OOM-killed is the same fault one hop
 away (callee-oom-killed): its memory limit, not an escalation at its Service. So is the
 ingress controller in front of the workload (ingress-controller-oom-killed): every request
@@ -29,8 +31,16 @@ from kubetriage.analyzers.changes import EXPLAINED_CAP, cap_explained
 from kubetriage.analyzers.container_texts import oom_text
 from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
 from kubetriage.analyzers.log_signatures import OOM_LOG
+from kubetriage.analyzers.memory_use import (
+    AT_LIMIT,
+    memory_limit,
+    peak_ratio,
+    peak_working_set,
+    presses_limit,
+)
 from kubetriage.analyzers.pods import (
     admitted_memory_limit,
+    exit_is_history,
     last_exit_ago,
     liveness_killed,
     metric_for,
@@ -38,19 +48,16 @@ from kubetriage.analyzers.pods import (
 )
 from kubetriage.analyzers.scrape_growth import grown_scrape_job
 from kubetriage.analyzers.support import (
-    divides,
     event_fact,
     grep_logs,
     item,
     iter_containers,
     logs_of,
     metrics_named,
-    parse_quantity,
     pod_source,
     states,
     suggest_memory,
     timestamp,
-    workload_container,
     workload_ref,
 )
 from kubetriage.models.evidence import Evidence
@@ -95,31 +102,13 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# Shares of the memory limit the working set peaked at: pressing on it (with a kill), and
-# close enough to be the next kill (without one).
-AT_LIMIT = 0.85
+# The share of the memory limit the working set peaked at that is close enough to be the
+# next kill, without one (``memory_use.AT_LIMIT``: pressing on it, with a kill).
 NEAR_LIMIT = 0.9
 # A dependency's pod killed this many times, the last within this window, is killed again
 # and again rather than once long ago.
 KILLED_AGAIN_RESTARTS = 2
 KILLED_AGAIN_WITHIN = timedelta(hours=1)
-
-
-def _memory_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
-    limit = parse_quantity(container.limits.get("memory"))
-    if limit is None:
-        template = workload_container(evidence, container.name)
-        limit = parse_quantity(template.limits.get("memory")) if template else None
-    if limit is None:
-        for metric in metrics_named(evidence, "kube_pod_container_resource_limits"):
-            is_memory = metric.labels.get("resource") == "memory" or 'resource="memory"' in (
-                metric.query
-            )
-            # A ratio query mentions the limit metric too; only a plain limit is bytes.
-            plain = not divides(metric.query)
-            if is_memory and plain and metric_for(metric, container.name) and metric.last:
-                limit = metric.last
-    return limit
 
 
 def _nodes_memory_calm(evidence: Evidence, pods: list[PodEvidence]) -> bool:
@@ -146,28 +135,6 @@ def _nodes_memory_calm(evidence: Evidence, pods: list[PodEvidence]) -> bool:
     return not pressed and not oom_events
 
 
-def _peak_ratio(evidence: Evidence, container: str) -> float | None:
-    """The working set's peak share of the limit when a ratio query was run."""
-    peaks = [
-        m.max
-        for m in metrics_named(evidence, "container_memory_working_set_bytes")
-        if m.max is not None
-        and metric_for(m, container)
-        and divides(m.query)
-        and "kube_pod_container_resource_limits" in m.query
-    ]
-    return max(peaks) if peaks else None
-
-
-def _peak_working_set(evidence: Evidence, container: str) -> float | None:
-    peaks = [
-        m.max
-        for m in metrics_named(evidence, "container_memory_working_set_bytes")
-        if m.max is not None and metric_for(m, container) and not divides(m.query)
-    ]
-    return max(peaks) if peaks else None
-
-
 # --- oom-killed ---------------------------------------------------------------------------
 
 
@@ -189,8 +156,10 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
             continue  # node pressure, not the container's own limit: node-failure's case
         signals = by_container[container.name]
         killed_by_probe = bool(liveness_killed(evidence, pod, container.name))
+        # A kill hours ago, served ready since, with memory now clear of the limit: history.
+        past = exit_is_history(evidence, container) and not presses_limit(evidence, container)
         for state in states(container):
-            if state.state != "terminated":
+            if state.state != "terminated" or (past and state is container.last_state):
                 continue
             if (state.reason or "").lower() == "oomkilled":
                 signals.append(
@@ -237,9 +206,9 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
         if name not in sample:
             continue
         pod, container = sample[name]
-        limit = _memory_limit(evidence, container)
-        peak = _peak_working_set(evidence, name)
-        ratio_peak = _peak_ratio(evidence, name)
+        limit = memory_limit(evidence, container)
+        peak = peak_working_set(evidence, name)
+        ratio_peak = peak_ratio(evidence, name)
         if peak is None and limit and ratio_peak:
             peak = ratio_peak * limit
         confidence = max(score for score, _ in signals)
@@ -311,9 +280,9 @@ def _memory_near_limit(evidence: Evidence) -> list[Finding]:
     for pod, container in iter_containers(evidence, include_init=False):
         if container.name in seen:
             continue
-        limit = _memory_limit(evidence, container)
-        peak = _peak_working_set(evidence, container.name)
-        ratio_peak = _peak_ratio(evidence, container.name)
+        limit = memory_limit(evidence, container)
+        peak = peak_working_set(evidence, container.name)
+        ratio_peak = peak_ratio(evidence, container.name)
         if peak is None and limit and ratio_peak:
             peak = ratio_peak * limit
         if not limit or not peak or peak / limit < NEAR_LIMIT:

@@ -111,6 +111,22 @@ def pod_failing(pod: PodEvidence) -> bool:
 
 # A container that last exited this long ago (or less) is still part of the incident.
 RECENT_EXIT_SECONDS = 3600.0
+# A container that last exited this long ago (or more) and has run ready ever since carries
+# its workload's history, not the incident's: hours of serving lie between that exit and now.
+HISTORY_EXIT_SECONDS = 6 * 3600.0
+
+
+def exit_is_history(evidence: Evidence, container: ContainerEvidence) -> bool:
+    """Whether ``container``'s last termination ended ``HISTORY_EXIT_SECONDS`` or more before
+    the evidence was collected and the container has run, ready, since: yesterday's kill of a
+    container that has served all day is not what an alert fired for today."""
+    ago = last_exit_ago(evidence, container)
+    return (
+        ago is not None
+        and ago >= HISTORY_EXIT_SECONDS
+        and container.state.state == "running"
+        and container.ready is True
+    )
 
 
 def pod_troubled(evidence: Evidence, pod: PodEvidence) -> bool:
