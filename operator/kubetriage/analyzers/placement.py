@@ -7,7 +7,13 @@ sandbox) on a third is the third node's fault (a root
 filesystem remounted read-only, a kernel or container runtime error, a problem the node
 problem detector reports as a condition such as ``ReadonlyFilesystem`` or
 ``KernelDeadlock``). The fix is to drain that node, not to change the workload. Pressure and
-NotReady conditions without such a split are ``scheduling.check_node_failure``'s case. A
+NotReady conditions without such a split are ``scheduling.check_node_failure``'s case. When
+the node reports nothing, it may still be the one odd node: it joined the cluster recently
+from a node group (an EKS node group, GKE node pool, AKS agent pool, Karpenter NodePool)
+none of the healthy replicas' nodes belong to, and a replica of the same template started
+within the hour on an older node and runs, so nothing that changed over time (a config
+edit read only by new pods) explains the split: the new group's node configuration (its
+sysctls, image, kernel) is. A
 split that follows the revision or the image digest instead (the failing replica runs a
 newer ReplicaSet, or a moved tag re-pulled on a fresh or rebooted node) is a change's case,
 not the node's.
@@ -55,6 +61,9 @@ class _Confidence:
     # elsewhere log none, and that node's own series report a fault in its path out (its
     # NAT source ports exhausted, its conntrack table full, its interfaces erring).
     calls_fail_on_node: float = 0.8
+    # The node reports nothing, but it is the odd one: it joined recently from a node group
+    # none of the healthy replicas' nodes belong to, and a replica as young runs elsewhere.
+    new_node_group: float = 0.82
 
 
 CONFIDENCE: Final = _Confidence()
@@ -138,6 +147,67 @@ def _neighbour_failures(node: NodeEvidence) -> list[EvidenceItem]:
     ]
 
 
+# The labels cloud providers and node autoscalers put on a node naming the group it was
+# created from, with the same configuration (image, kernel settings, instance type).
+_NODE_GROUP_LABELS: Final = (
+    "eks.amazonaws.com/nodegroup",
+    "alpha.eksctl.io/nodegroup-name",
+    "cloud.google.com/gke-nodepool",
+    "kubernetes.azure.com/agentpool",
+    "karpenter.sh/nodepool",
+    "kops.k8s.io/instancegroup",
+)
+
+
+def _odd_new_node(
+    evidence: Evidence,
+    node: NodeEvidence,
+    healthy: list[PodEvidence],
+    nodes: dict[str, NodeEvidence],
+) -> list[EvidenceItem]:
+    """Why a node that reports nothing is still the suspect: it joined recently, from a node
+    group none of the healthy replicas' nodes belong to, and a replica of the same template
+    that started within the window runs on one of those (so the split is not about when the
+    pods started). Empty when any part is missing."""
+    joined = next(
+        (
+            c
+            for c in evidence.changes
+            if c.kind == "node" and c.object.kind == "Node" and c.object.name == node.name
+        ),
+        None,
+    )
+    if joined is None:
+        return []
+    young = [
+        p
+        for p in healthy
+        if (age := seconds_before(evidence, p.created_at)) is not None and age <= WINDOW_SECONDS
+    ]
+    if not young:
+        return []
+    peers = [nodes[p.node] for p in healthy if p.node in nodes]
+    for key in _NODE_GROUP_LABELS:
+        group = node.labels.get(key)
+        if group and peers and all(peer.labels.get(key, group) != group for peer in peers):
+            others = sorted({peer.labels.get(key) or "?" for peer in peers})
+            return [
+                item(
+                    f"node/{node.name}",
+                    "joined the cluster"
+                    + (f" at {joined.at:%H:%M}" if joined.at else " recently")
+                    + f" from node group {group} ({key}); the replicas that run are on "
+                    + f"{prose.listing(others)}",
+                ),
+                item(
+                    pod_source(young[0]),
+                    f"a replica started at {young[0].created_at:%H:%M} on node "
+                    f"{young[0].node} and runs",
+                ),
+            ]
+    return []
+
+
 def _sandbox_failures(evidence: Evidence, node: str) -> list[EvidenceItem]:
     """The kubelet on the node saying, again and again, that it cannot create a pod sandbox
     (the container runtime or the CNI plugin: no IP address to assign, a plugin that does not
@@ -188,7 +258,8 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             _node_problems(evidence, node) + measured + _sandbox_failures(evidence, node.name)
         )
         neighbours = _neighbour_failures(node)
-        problems = reported + neighbours
+        odd = [] if reported or neighbours else _odd_new_node(evidence, node, healthy, nodes)
+        problems = reported + neighbours + odd
         if not problems:
             continue
         target = ObjectRef(kind="Node", name=node.name)
@@ -201,12 +272,16 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
         # A pod that runs but whose probes time out there: what the kubelet says of it.
         said = [item("events", event_fact(e)) for e in _kubelet_trouble(evidence, failing[0])[:1]]
         # The node's own word: its conditions, or its own series past a threshold.
-        held = any(f.source.startswith("node/") for f in problems) or bool(measured)
+        held = any(f.source.startswith("node/") for f in reported) or bool(measured)
         findings.append(
             make_finding(
                 "node-localized",
                 Category.NODE_FAILURE,
-                CONFIDENCE.node_condition if held else CONFIDENCE.node_problem,
+                CONFIDENCE.node_condition
+                if held
+                else CONFIDENCE.node_problem
+                if reported or neighbours
+                else CONFIDENCE.new_node_group,
                 prose.narrative(
                     f"{prose.obj(target)} breaks the pods scheduled on it",
                     "drain it",
@@ -221,6 +296,11 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
                         else prose.claim(
                             "Pods of other workloads on that node stopped serving too",
                             *neighbours[:2],
+                        )
+                        if neighbours
+                        else prose.claim(
+                            "The node is new and unlike the nodes where the replicas run",
+                            *odd,
                         ),
                         prose.claim("The same pod template runs on the other nodes"),
                     ],
