@@ -45,6 +45,7 @@ from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
@@ -98,6 +99,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_FAILURE_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
+    *OWN_SOCKETS_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
