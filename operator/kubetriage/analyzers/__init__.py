@@ -17,6 +17,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
+from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -100,6 +101,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *OWN_SOCKETS_ANALYZERS,
+    *CALLEE_LIVENESS_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
