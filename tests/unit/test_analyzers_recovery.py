@@ -174,8 +174,19 @@ def test_a_sigkill_without_limit_is_an_oom_only_where_the_node_ran_short() -> No
             '{"level":"error","ts":"2026-11-20T09:58:41.1+01:00"}',
             datetime(2026, 11, 20, 8, 58, 41, tzinfo=UTC),
         ),
+        # logfmt: Go's slog and logrus put the time first, go-kit after the level.
+        (
+            "time=2026-11-20T09:58:51.204Z level=ERROR msg=x",
+            datetime(2026, 11, 20, 9, 58, 51, tzinfo=UTC),
+        ),
+        ('time="2026-11-20T09:58:51Z" level=error', datetime(2026, 11, 20, 9, 58, 51, tzinfo=UTC)),
+        (
+            "level=info ts=2026-11-20T09:58:51.1Z caller=x",
+            datetime(2026, 11, 20, 9, 58, 51, tzinfo=UTC),
+        ),
         ("connection refused", None),
         ("certificate expires 2026-12-01 00:00:00", None),
+        ("msg=renewed expires=2026-12-01T00:00:00Z", None),
     ],
 )
 def test_line_time(line: str, expected: datetime | None) -> None:

@@ -18,6 +18,7 @@ from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
+from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -46,6 +47,7 @@ from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
@@ -100,6 +102,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_FAILURE_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
+    *OWN_SOCKETS_ANALYZERS,
+    *CALLEE_LIVENESS_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,

@@ -35,11 +35,13 @@ def within_range(hpa: AutoscalerEvidence) -> bool:
     return any(c.type == "ScalingLimited" and c.status == "False" for c in hpa.conditions)
 
 
-def demand_pressure(evidence: Evidence) -> bool:
+def demand_pressure(evidence: Evidence, *, absorbed: bool = False) -> bool:
     """Something says demand presses on the service: traffic or a queue grew, latency rose or
-    errors doubled (their series, or a firing latency or error alert)."""
+    errors doubled (their series, or a firing latency or error alert). With ``absorbed``
+    (the autoscaler's own metric asks for no more than it runs), traffic that grew alone
+    does not count: the replicas absorb it, nothing is slower, failing or queued."""
     return bool(
-        traffic_rose(evidence)
+        (traffic_rose(evidence) and not absorbed)
         or strain_facts(evidence)
         or alerted_strain(evidence)
         or any(

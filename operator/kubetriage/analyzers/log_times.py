@@ -3,9 +3,10 @@ relatives (``2026-11-20T09:58:11Z``, ``2026-11-20 09:58:11.092 UTC``, ``[2026-11
 09:58:11]``, after a level such as ``ERROR``), the slash-dated form of nginx's error log and
 Go's standard logger (``2026/11/20 09:50:47``), Boost.Log's month names (``[2026-Nov-20
 09:50:54.770]``), klog's year-less header (``E1120 09:50:47.123456``), and a structured
-log's time field (``{"ts":"2026-11-20T09:58:41Z",...}``). A time with no zone is read as
-UTC, what containers in a cluster log by default. A date elsewhere in a line (a
-certificate's expiry...) says nothing about when the line was written.
+log's time field, in JSON (``{"ts":"2026-11-20T09:58:41Z",...}``) or logfmt (Go's slog and
+logrus, go-kit: ``time=2026-11-20T09:58:41Z level=INFO``, ``level=info ts=...``). A time
+with no zone is read as UTC, what containers in a cluster log by default. A date elsewhere
+in a line (a certificate's expiry...) says nothing about when the line was written.
 
 Pure; shared by the rules that order a caller's failing calls against what its callee did.
 """
@@ -21,7 +22,9 @@ _DATE_TIME = (
     r"(?P<time>\d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s*(?P<zone>Z|[+-]\d{2}:?\d{2}|UTC)?"
 )
 _LEADING = re.compile(rf"^\W{{0,3}}(?:[A-Z]{{3,8}}\W{{1,3}})?{_DATE_TIME}")
-_FIELD = re.compile(rf'"(?:@?timestamp|time|ts|t)"\s*:\s*"{_DATE_TIME}')
+_FIELD = re.compile(
+    rf'(?:"(?:@?timestamp|time|ts|t)"\s*:\s*"|(?:^|\s)(?:timestamp|time|ts|t)="?){_DATE_TIME}'
+)
 _KLOG = re.compile(r"^[IWEF](?P<month>\d{2})(?P<day>\d{2}) (?P<time>\d{2}:\d{2}:\d{2})")
 
 

@@ -143,7 +143,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         limited = scaling_limited(hpa)
         if not at_maximum(hpa):
             continue
-        if within_range(hpa) and not demand_pressure(evidence):
+        if within_range(hpa) and not demand_pressure(evidence, absorbed=True):
             continue  # at its maximum by schedule or floor, not by demand
         target = hpa.target or workload
         if target is None or target.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:

@@ -358,6 +358,14 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f" / sum(rate(http_server_request_duration_seconds_count{{{_JOB}}}[5m]))",
     ),
     QueryTemplate(
+        "http_server_requests_5xx_ratio",
+        (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
+        _JOB_SET,
+        # The same counter with the server side named, as Go and JVM middlewares spell it.
+        f'sum(rate(http_server_requests_total{{{_JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_requests_total{{{_JOB}}}[5m]))",
+    ),
+    QueryTemplate(
         "http_received_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
         _JOB_SET,
@@ -415,6 +423,11 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         '"http_request_duration_seconds_count|http_server_requests_seconds_count|'
         f'http_server_request_duration_seconds_count",{_JOB}}}[5m]))',
         "traffic, counted by the latency histogram",
+    ),
+    _traffic(
+        "http_server_request_rate",
+        f"sum(rate(http_server_requests_total{{{_JOB}}}[5m]))",
+        "traffic, counted with the server side named (http_server_requests_total)",
     ),
     _traffic(
         "http_request_rate_received",
