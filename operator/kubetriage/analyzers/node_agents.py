@@ -6,12 +6,22 @@ recently. The agent's new revision uses up what the nodes lack, on every node it
 draining one node only moves the problem: roll the agent back (above the node-failure
 finding for the same pressure).
 
+The node-agent-broke-node rule: a node is NotReady (its kubelet reports, so this is not a
+node that vanished) and a DaemonSet's pod on it was created shortly before the node went
+NotReady and does not run (it exits and is restarted, or cannot start). A node agent (the CNI
+plugin, kube-proxy, a CSI node plugin) that the kubelet needs to run pods takes its node down
+with it when its new revision fails, as a CNI agent that removes its config on exit leaves
+"cni plugin not initialized"; every node it is rolled onto goes the same way, so the
+DaemonSet is rolled back, not the node drained (the node-failure finding for that node is
+capped, ``nodes``).
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -20,7 +30,7 @@ from kubetriage.analyzers.support import RECENT_ROLLOUT, item, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.object_evidence import ChangeEvidence, ContainerEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -32,6 +42,9 @@ class _Confidence:
     # and rolled out within RECENT_ROLLOUT: above the node-failure finding for that pressure
     # (0.85, 0.88 with agreeing signals), which would drain one node of many.
     rolled_out_before_pressure: float = 0.9
+    # A DaemonSet's pod created shortly before its node went NotReady does not run there:
+    # above the node-failure finding for that node, which is capped when this holds.
+    replaced_before_not_ready: float = 0.9
 
 
 CONFIDENCE: Final = _Confidence()
@@ -106,6 +119,119 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+# A node agent's pod created this long before its node went NotReady is "what changed on the
+# node"; created earlier, it is the node's steady state. The slack after: the node's Ready
+# condition flips a heartbeat after the agent's first exit, its Event may be stamped first.
+AGENT_CREATED_BEFORE = timedelta(hours=6)
+AGENT_CREATED_AFTER = timedelta(minutes=2)
+# Waiting reasons of a container that is merely being started, not failing.
+_STARTING = frozenset({"ContainerCreating", "PodInitializing"})
+
+
+def _not_running(container: ContainerEvidence) -> bool:
+    """A container that does not run: it exits and is restarted, or waits on a failure."""
+    if container.ready:
+        return False
+    waiting = container.state.state == "waiting" and container.state.reason not in _STARTING
+    return container.restart_count > 0 or waiting
+
+
+def node_breaking_agents(evidence: Evidence) -> list[tuple[str, ObjectRef, PodEvidence]]:
+    """(node, DaemonSet, its pod there) for each NotReady node whose DaemonSet pod was created
+    shortly before the node went NotReady (its first NodeNotReady Event; without one, within
+    RECENT_ROLLOUT of the collection) and does not run."""
+    now = timestamp(evidence.collected_at)
+    found: list[tuple[str, ObjectRef, PodEvidence]] = []
+    for node in evidence.nodes:
+        if node.ready != "False":
+            continue
+        marks = [
+            timestamp(e.first_seen)
+            for e in evidence.events
+            if e.reason == "NodeNotReady"
+            and e.involved.kind == "Node"
+            and e.involved.name == node.name
+            and e.first_seen is not None
+        ]
+        since = min(marks) if marks else None
+        for pod in evidence.pods:
+            owner = pod.owner
+            if pod.node != node.name or owner is None or owner.kind != "DaemonSet":
+                continue
+            if pod.created_at is None or not any(_not_running(c) for c in pod.containers):
+                continue
+            created = timestamp(pod.created_at)
+            if since is not None:
+                fresh = (
+                    -AGENT_CREATED_AFTER.total_seconds()
+                    <= since - created
+                    <= AGENT_CREATED_BEFORE.total_seconds()
+                )
+            else:
+                fresh = 0 <= now - created <= RECENT_ROLLOUT.total_seconds()
+            if fresh:
+                found.append((node.name, owner, pod))
+    return found
+
+
+def check_node_agent_broke_node(evidence: Evidence) -> list[Finding]:
+    by_agent: dict[tuple[str, str], list[tuple[str, ObjectRef, PodEvidence]]] = {}
+    for entry in node_breaking_agents(evidence):
+        agent = entry[1]
+        by_agent.setdefault((agent.namespace or "", agent.name), []).append(entry)
+    findings: list[Finding] = []
+    for entries in by_agent.values():
+        agent = entries[0][1]
+        nodes = sorted({node for node, _, _ in entries})
+        pods = [
+            item(
+                f"pod/{pod.namespace}/{pod.name}",
+                f"created {pod.created_at:%Y-%m-%d %H:%M} on {node}, "
+                + prose.listing(
+                    f"container {c.name} not running"
+                    + (f" ({c.state.reason})" if c.state.reason else "")
+                    + (f", {prose.count(c.restart_count, 'restart')}" if c.restart_count else "")
+                    for c in pod.containers
+                    if _not_running(c)
+                ),
+            )
+            for node, _, pod in entries[:3]
+            if pod.created_at is not None
+        ]
+        down = [item(f"node/{node}", "Ready=False") for node in nodes[:3]]
+        findings.append(
+            make_finding(
+                "node-agent-broke-node",
+                Category.BAD_ROLLOUT,
+                CONFIDENCE.replaced_before_not_ready,
+                prose.narrative(
+                    f"{prose.obj(agent)}'s new pods fail and take their nodes down",
+                    "roll it back",
+                    aside=prose.count(len(nodes), "node") + " NotReady",
+                    because=[
+                        prose.claim(
+                            f"{prose.obj(agent)}'s pods were replaced shortly before their "
+                            "nodes went NotReady, and do not run",
+                            *pods,
+                        ),
+                        prose.claim(
+                            "A node agent the kubelet needs takes its node down when it fails; "
+                            "every node its new revision reaches goes the same way, so draining "
+                            "one node moves nothing",
+                            *down,
+                        ),
+                    ],
+                ),
+                [*pods, *down],
+                Action.ROLLBACK,
+                agent,
+                {},
+            )
+        )
+    return findings
+
+
 NODE_AGENT_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("node-agent-rollout", (Category.BAD_ROLLOUT,), check_node_agent_rollout),
+    Analyzer("node-agent-broke-node", (Category.BAD_ROLLOUT,), check_node_agent_broke_node),
 )

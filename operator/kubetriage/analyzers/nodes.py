@@ -17,13 +17,14 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.images import pulls_out_of_disk
-from kubetriage.analyzers.node_agents import pressuring_agents
+from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
 from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
+from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding
-from kubetriage.models.object_evidence import NodeEvidence
+from kubetriage.models.object_evidence import NodeEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -56,6 +57,9 @@ class _Confidence:
     # shortly before the pressure began and rolled out recently (``node_agents``): the
     # agent's revision uses up the node, on every node it runs on; draining moves the load.
     agent_rollout_cap: float = 0.3  # low: one per pressured node, and their votes add up
+    # The node is NotReady and a DaemonSet pod created there shortly before does not run
+    # (``node_agents.node_breaking_agents``): the agent's new revision took the node down.
+    agent_broke_cap: float = 0.3
     cap: float = 0.95  # the most a node-failure finding claims
 
 
@@ -71,6 +75,27 @@ _PRESSURE_WORDS = {
     "PIDPressure": "out of process IDs",
     "NetworkUnavailable": "without a network",
 }
+
+
+def nodes_short_of_memory(evidence: Evidence, pods: list[PodEvidence]) -> bool:
+    """Whether a node under ``pods`` shows the signs of running out of memory itself: its
+    MemoryPressure condition, or a SystemOOM or NodeHasInsufficientMemory event (the kernel's
+    global OOM killer, not a container's cgroup limit)."""
+    nodes = {n.name: n for n in evidence.nodes}
+    names = {p.node for p in pods if p.node is not None}
+    pressed = any(
+        c.type == "MemoryPressure" and c.status == "True"
+        for n in names
+        if n in nodes
+        for c in nodes[n].conditions
+    )
+    oom_events = any(
+        e.involved.kind == "Node"
+        and e.involved.name in names
+        and e.reason in ("SystemOOM", "NodeHasInsufficientMemory")
+        for e in evidence.events
+    )
+    return pressed or oom_events
 
 
 # The taints the node lifecycle controller puts on a node under pressure, by the condition
@@ -200,6 +225,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
     for alert in evidence.alerts:
         name = alert.labels.get("alertname", "")
         node_label = alert.labels.get("node") or alert.labels.get("instance")
+        if kubelet_volume(alert.labels.get("mountpoint") or "") is not None:
+            continue  # a pod's volume mounted on the node, not the node's own disk
         if (
             name
             in (
@@ -227,6 +254,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             del found[name]
     findings: list[Finding] = []
     agents = pressuring_agents(evidence)
+    broken_by_agent = {node for node, _, _ in node_breaking_agents(evidence)}
     for node_name, (confidence, facts) in found.items():
         affected = sum(1 for p in evidence.pods if p.node == node_name)
         if len(facts) > 1:
@@ -243,6 +271,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
         )
         if seen_node is not None and seen_node.ready != "True":
             down.insert(0, "NotReady" if seen_node.ready == "False" else "unreachable")
+            if node_name in broken_by_agent:
+                confidence = min(confidence, CONFIDENCE.agent_broke_cap)
         elif down and agents:
             confidence = min(confidence, CONFIDENCE.agent_rollout_cap)
         state = f"is {prose.listing(down)}" if down else "is failing"

@@ -38,6 +38,7 @@ from kubetriage.analyzers.memory_use import (
     peak_working_set,
     presses_limit,
 )
+from kubetriage.analyzers.nodes import nodes_short_of_memory
 from kubetriage.analyzers.pods import (
     admitted_memory_limit,
     exit_is_history,
@@ -105,6 +106,11 @@ CONFIDENCE: Final = _Confidence()
 # The share of the memory limit the working set peaked at that is close enough to be the
 # next kill, without one (``memory_use.AT_LIMIT``: pressing on it, with a kill).
 NEAR_LIMIT = 0.9
+# A kill with the working set's peak below this share of the limit, on a node that ran out of
+# memory itself (``nodes_short_of_memory``), is the node's OOM killer: the kernel picks a
+# victim across the node when the node is out of memory, whatever the container's limit, so
+# raising that limit changes nothing (node-failure's case).
+FAR_BELOW_LIMIT = 0.6
 # A dependency's pod killed this many times, the last within this window, is killed again
 # and again rather than once long ago.
 KILLED_AGAIN_RESTARTS = 2
@@ -113,26 +119,13 @@ KILLED_AGAIN_WITHIN = timedelta(hours=1)
 
 def _nodes_memory_calm(evidence: Evidence, pods: list[PodEvidence]) -> bool:
     """Whether every node under ``pods`` was read and shows no sign of running out of memory
-    (no MemoryPressure, no SystemOOM or NodeHasInsufficientMemory event): with no memory limit
-    on the container, only the node's own OOM killer could have killed it for memory, and it
-    leaves those signs."""
-    nodes = {n.name: n for n in evidence.nodes}
+    (``nodes_short_of_memory``): with no memory limit on the container, only the node's own
+    OOM killer could have killed it for memory, and it leaves those signs."""
+    nodes = {n.name for n in evidence.nodes}
     names = {p.node for p in pods}
     if not names or any(n is None or n not in nodes for n in names):
         return False
-    pressed = any(
-        c.type == "MemoryPressure" and c.status == "True"
-        for n in names
-        if n is not None
-        for c in nodes[n].conditions
-    )
-    oom_events = any(
-        e.involved.kind == "Node"
-        and e.involved.name in names
-        and e.reason in ("SystemOOM", "NodeHasInsufficientMemory")
-        for e in evidence.events
-    )
-    return not pressed and not oom_events
+    return not nodes_short_of_memory(evidence, pods)
 
 
 # --- oom-killed ---------------------------------------------------------------------------
@@ -223,6 +216,10 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
                 f"{prose.percent(ratio)} of the {prose.memory(limit)} limit",
             )
             facts.append(peak_fact)
+            if ratio < FAR_BELOW_LIMIT and nodes_short_of_memory(
+                evidence, [p for p, c in iter_containers(evidence) if c.name == name]
+            ):
+                continue
             if ratio >= AT_LIMIT:
                 floor = (
                     CONFIDENCE.at_limit_floor if confidence >= CONFIDENCE.sigkill else confidence

@@ -30,6 +30,7 @@ from kubetriage.evidence.targets import (
     candidate_targets,
     consumer_elsewhere,
 )
+from kubetriage.evidence.volume_alerts import mounted_volumes, volume_claim
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import (
@@ -323,6 +324,10 @@ def secret_writers(
 def choose_target(
     index: ObjectIndex, target: ObjectRef | None, alerts: list[Alert], notes: Notes
 ) -> ObjectRef | None:
+    if target is None or target.kind == "Namespace":
+        mounted = mounted_claim(index, alerts)
+        if mounted is not None:
+            return mounted
     if target is not None:
         if not index.exists(target):
             notes.error(f"target {target.display()} not found")
@@ -334,6 +339,16 @@ def choose_target(
     if candidates:
         notes.error("no candidate target exists: " + ", ".join(c.display() for c in candidates[:5]))
         return candidates[0]
+    return None
+
+
+def mounted_claim(index: ObjectIndex, alerts: list[Alert]) -> ObjectRef | None:
+    """The claim bound to the PersistentVolume a node filesystem alert's mountpoint names
+    (``targets.mounted_volumes``), when both exist: the alert is about that volume."""
+    for volume in mounted_volumes(alerts):
+        claim = volume_claim(index.get("PersistentVolume", None, volume))
+        if claim is not None and index.exists(claim):
+            return claim
     return None
 
 

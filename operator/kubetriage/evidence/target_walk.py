@@ -4,7 +4,8 @@ rule lets the operator read. A probe's URL leads to the Ingress serving its host
 alert in the broker's namespace to the queue's consumer (``caller_walk``); a mesh label that
 names its callee without a namespace to the one readable object of that name; an alert that
 names only a telemetry service, no namespace, to the one workload declaring that service
-(``service_owner``).
+(``service_owner``); a node filesystem alert about a pod's volume mount to the claim bound to
+that PersistentVolume (``targets.mounted_volumes``).
 
 I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollector``.
 """
@@ -16,7 +17,12 @@ from kubetriage.evidence.ingress_walk import probed_ingress
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
-from kubetriage.evidence.targets import target_namespace, unplaced_names, with_probed
+from kubetriage.evidence.targets import (
+    target_namespace,
+    unplaced_names,
+    with_probed,
+)
+from kubetriage.evidence.volume_alerts import mounted_volumes, volume_claim
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
@@ -44,6 +50,11 @@ async def find_target(
     candidates = with_probed(candidates, probed)
     for ref in refused[:3]:
         run.error(f"not read: {scope.refusal(ref)}")
+    if target is None or target.kind == "Namespace":
+        # An Incident about a namespace (the alert's, here the scraped exporter's) or nothing.
+        mounted = await _mounted_claim(reader, run, alerts, scope)
+        if mounted is not None:
+            return mounted
     tried = candidates[:_MAX_CANDIDATES]
     for index, candidate in enumerate(tried):
         if candidate.kind == "Secret":
@@ -82,6 +93,23 @@ async def find_target(
             + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
         )
     return (candidates[0] if candidates else None), None
+
+
+async def _mounted_claim(
+    reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
+) -> tuple[ObjectRef, JsonDict] | None:
+    """The claim bound to the PersistentVolume a node filesystem alert's mountpoint names
+    (``targets.mounted_volumes``): the alert is about that volume, not the node's disk."""
+    if not scope.may_read(None) or not reader.readable("PersistentVolume"):
+        return None
+    for volume in mounted_volumes(alerts):
+        claim = volume_claim(await reader.read(run, "PersistentVolume", None, volume))
+        if claim is None or not scope.may_target(claim):
+            continue
+        obj = await reader.read(run, claim.kind, claim.namespace, claim.name, core=True)
+        if obj is not None:
+            return claim, obj
+    return None
 
 
 async def _placed(

@@ -45,6 +45,9 @@ A delivery tool's application alert (Argo CD's ``argocd_app_info``: ``name`` and
 destination namespace, then that namespace, before the tool's own namespace (``_delivered``).
 A node's own alert (node-exporter) has no namespace and names the node only in ``instance``
 (kube-prometheus relabels it to the node name): a host there, not an address, is a Node.
+A node filesystem alert whose ``mountpoint`` is where the kubelet mounts a pod's volume is
+about that volume (``volume_alerts``): its pod and namespace labels name the scraped exporter
+then, so only its weak hints are kept.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ from kubetriage.evidence.label_vocabulary import (
     names_kubernetes_service,
 )
 from kubetriage.evidence.triggers import scale_target, scaled_queues
+from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -361,6 +365,11 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         # ``namespace`` where the scraped exporter runs: for a controller's own metrics (an
         # ingress controller's latency) that is where the trouble may be, the last resort.
         weak.append(ObjectRef(kind="Namespace", name=scraped, api_version="v1"))
+    if kubelet_volume(label_value(labels, "mountpoint") or "") is not None:
+        # A node filesystem alert about a pod's volume: its pod and namespace labels are the
+        # scraped exporter's, which the alert is not about; the volume's claim is the target
+        # (``mounted_volumes``), the bare namespace only the last resort.
+        return [], weak
     return strong, weak
 
 

@@ -18,7 +18,13 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.index import ObjectIndex, choose_target, queue_consumer, resolve_scope
+from kubetriage.evidence.index import (
+    ObjectIndex,
+    choose_target,
+    mounted_claim,
+    queue_consumer,
+    resolve_scope,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
@@ -104,11 +110,25 @@ class SnapshotEvidenceSource:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
             chosen = self._first_present(allowed)
+            mounted = self._mounted(query["target"], query["alerts"], scope)
+            chosen = mounted or chosen
             if chosen is not None and chosen.kind == "Namespace":
                 chosen = self._placed(query["alerts"], scope) or chosen
             chosen = self._owner_or(chosen, query["alerts"], scope)
             query["target"] = self._consumer_or(chosen, query, scope)
         return self.build(**query)
+
+    def _mounted(
+        self, target: ObjectRef | None, alerts: list[Alert], scope: Scope
+    ) -> ObjectRef | None:
+        """The claim of the PersistentVolume a node filesystem alert's mountpoint names
+        (``index.mounted_claim``), as the collector reads the volume before any candidate,
+        only for an incident without its own object target (none, or a namespace) and a scope
+        that may read the cluster."""
+        if (target is not None and target.kind != "Namespace") or not scope.may_read(None):
+            return None
+        claim = mounted_claim(ObjectIndex(self._case.cluster, Notes()), alerts)
+        return claim if claim is not None and scope.may_target(claim) else None
 
     def _consumer_or(
         self, chosen: ObjectRef | None, query: EvidenceQuery, scope: Scope
