@@ -3,14 +3,26 @@ CPU and throttling, restarts, rollouts, per-service traffic, latency, errors and
 callee pods and queues. Pure data, the first part of the catalogue; what the cluster reports
 around the workload (volumes, replicas, nodes, probes, certificates) is the second,
 ``kubetriage.evidence.query_templates_cluster``. ``kubetriage.evidence.queries`` decides which
-of them apply to an incident and renders them with escaped values.
+of them apply to an incident and renders them with escaped values. The label matchers and the
+rewrites for ServiceMonitor and OpenTelemetry series are in ``kubetriage.evidence.query_labels``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
+from kubetriage.evidence.query_labels import (
+    CALLEE_CONTAINERS,
+    CALLEE_PODS,
+    DEPLOYMENT_LABELS,
+    JOB,
+    JOB_SET,
+    POD,
+    POD_CONTAINERS,
+    POD_SET,
+    or_by_service,
+    or_otel_pod,
+)
 from kubetriage.models.vocabulary import Category
 
 
@@ -27,33 +39,6 @@ class QueryTemplate:
     families: frozenset[str] = frozenset()
 
 
-# Container matcher used by every per-container template: the alert's container when known,
-# otherwise any real container (cAdvisor's pod-level cgroup has container="", and "POD" is
-# the pause container).
-_CONTAINERS = 'container=~"$container_regex",container!="",container!="POD"'
-_POD = 'namespace="$namespace",pod=~"$pod_regex"'
-_POD_CONTAINERS = f"{_POD},{_CONTAINERS}"
-_JOB = 'namespace="$namespace",job=~"$job_regex"'
-# Prometheus Operator's ServiceMonitors label every series with the Service they scraped, also
-# when their ``jobLabel`` names the job after something else (an app label, a chart).
-_SERVICE = 'namespace="$namespace",service=~"$job_regex"'
-# Series an OpenTelemetry pipeline exported carry the resource attributes instead: the
-# namespace as k8s_namespace_name (``namespace``, if any, is the collector's), the service as
-# service_name and its workload as k8s_deployment_name (the k8sattributes processor).
-_OTEL_SERVICE = 'k8s_namespace_name="$namespace",service_name=~"$job_regex"'
-_OTEL_DEPLOYMENT = 'k8s_namespace_name="$namespace",k8s_deployment_name=~"$job_regex"'
-# An OpenTelemetry pipeline that sets the Kubernetes namespace as ``namespace`` (a transform
-# or a relabelling of the k8sattributes' attribute) and keeps the service as service_name.
-_OTEL_SERVICE_IN_NAMESPACE = 'namespace="$namespace",service_name=~"$job_regex"'
-_JOB_ALTERNATIVES = (_SERVICE, _OTEL_SERVICE, _OTEL_DEPLOYMENT, _OTEL_SERVICE_IN_NAMESPACE)
-DEPLOYMENT_LABELS = 'namespace="$namespace",deployment="$deployment"'
-# The pods of the workloads behind the Services the incident's workload calls.
-_CALLEE_CONTAINERS = (
-    'namespace=~"$callee_namespaces",pod=~"$callee_pods",container!="",container!="POD"'
-)
-# The same pods' exporter series (a database's or cache's sidecar exporter labels them with
-# the pod it scrapes, never with a container of it).
-_CALLEE_PODS = 'namespace=~"$callee_namespaces",pod=~"$callee_pods"'
 # How far each replica among them is behind its primary, in seconds, in the names of the
 # standard exporters: postgres_exporter (``pg_replication_lag_seconds``, before 0.15
 # ``pg_replication_lag``), mysqld_exporter (``Seconds_Behind_Master``) and redis_exporter
@@ -66,78 +51,11 @@ _REPLICATION_LAG = (
 )
 # What each cache among them throws away to make room (memcached_exporter, redis_exporter),
 # how often it answers a read, and how full it is.
-_CACHE_HITS = f'memcached_commands_total{{{_CALLEE_PODS},command="get",status="hit"}}'
-_CACHE_GETS = f'memcached_commands_total{{{_CALLEE_PODS},command="get"}}'
-_REDIS_HITS = f"redis_keyspace_hits_total{{{_CALLEE_PODS}}}"
-_REDIS_MISSES = f"redis_keyspace_misses_total{{{_CALLEE_PODS}}}"
-_POD_SET = frozenset({"namespace", "pod_regex"})
-_JOB_SET = frozenset({"namespace", "job"})
-
+_CACHE_HITS = f'memcached_commands_total{{{CALLEE_PODS},command="get",status="hit"}}'
+_CACHE_GETS = f'memcached_commands_total{{{CALLEE_PODS},command="get"}}'
+_REDIS_HITS = f"redis_keyspace_hits_total{{{CALLEE_PODS}}}"
+_REDIS_MISSES = f"redis_keyspace_misses_total{{{CALLEE_PODS}}}"
 _C = Category
-
-
-def _or_by_service(promql: str) -> str:
-    """A query of the service's scrape job, else (no series of that job) the same query of
-    the series labelled with its Service, else of the series an OpenTelemetry pipeline
-    labelled with its service or workload. Every side aggregates to the same labels, so the
-    job's answer wins where it has one."""
-    if _JOB not in promql:
-        return promql
-    sides = [promql] + [promql.replace(_JOB, other) for other in _JOB_ALTERNATIVES]
-    return " or ".join(f"({side})" for side in sides)
-
-
-# Per-container series an OpenTelemetry collector exported (kubeletstats and k8s_cluster
-# receivers, through its Prometheus exporter) name the pod, its namespace and the container
-# in resource attributes, and some metrics differently: kube-prometheus's selector -> the
-# OTel metric holding the same quantity.
-_OTEL_POD = (
-    'k8s_namespace_name="$namespace",k8s_pod_name=~"$pod_regex",'
-    'k8s_container_name=~"$container_regex"'
-)
-_OTEL_POD_SERIES: tuple[tuple[str, str], ...] = (
-    (
-        f"container_memory_working_set_bytes{{{_POD_CONTAINERS}}}",
-        "container_memory_working_set_bytes",
-    ),
-    (f"container_cpu_usage_seconds_total{{{_POD_CONTAINERS}}}", "container_cpu_time_seconds_total"),
-    (
-        f'kube_pod_container_resource_limits{{{_POD_CONTAINERS},resource="memory"}}',
-        "k8s_container_memory_limit_bytes",
-    ),
-    (
-        f'kube_pod_container_resource_limits{{{_POD_CONTAINERS},resource="cpu"}}',
-        "k8s_container_cpu_limit",
-    ),
-    (f"kube_pod_container_status_restarts_total{{{_POD_CONTAINERS}}}", "k8s_container_restarts"),
-)
-
-
-def _as_kube_labels(promql: str) -> str:
-    """An OTel series relabelled with the pod and container labels kube-prometheus uses
-    (``$$1``: the ``string.Template`` escape of label_replace's ``$1``)."""
-    pod = f'label_replace({promql}, "pod", "$$1", "k8s_pod_name", "(.+)")'
-    return f'label_replace({pod}, "container", "$$1", "k8s_container_name", "(.+)")'
-
-
-def _or_otel_pod(promql: str) -> str:
-    """Each per-container selector of kube-prometheus's series (bare, or under ``rate`` or
-    ``increase`` over a range), or the same quantity from an OpenTelemetry collector's series
-    relabelled to ``pod`` and ``container``: the aggregations around it see either."""
-    for selector, otel in _OTEL_POD_SERIES:
-        kube = re.escape(selector)
-        otel_selector = f"{otel}{{{_OTEL_POD}}}"
-
-        def ranged(m: re.Match[str], selector: str = selector, otel: str = otel_selector) -> str:
-            fn, window = m[1], m[2]
-            return f"({fn}({selector}[{window}]) or {_as_kube_labels(f'{fn}({otel}[{window}])')})"
-
-        def bare(m: re.Match[str], selector: str = selector, otel: str = otel_selector) -> str:
-            return f"({selector} or {_as_kube_labels(otel)})"
-
-        promql = re.sub(rf"\b(rate|increase)\({kube}\[(\w+)\]\)", ranged, promql)
-        promql = re.sub(rf"(?<!\w){kube}(?!\[)", bare, promql)
-    return promql
 
 
 def _by_job(
@@ -148,7 +66,7 @@ def _by_job(
     return QueryTemplate(
         name,
         categories,
-        _JOB_SET,
+        JOB_SET,
         promql,
         description,
         frozenset({"latency", "errors", "saturation"}),
@@ -171,82 +89,82 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
     QueryTemplate(
         "memory_working_set_bytes",
         (_C.OOM_KILLED, _C.RESOURCE_SATURATION),
-        _POD_SET,
-        f"max by (pod, container) (container_memory_working_set_bytes{{{_POD_CONTAINERS}}})",
+        POD_SET,
+        f"max by (pod, container) (container_memory_working_set_bytes{{{POD_CONTAINERS}}})",
         "working set per container (what the OOM killer compares to the limit)",
     ),
     QueryTemplate(
         "memory_limit_bytes",
         (_C.OOM_KILLED,),
-        _POD_SET,
+        POD_SET,
         "max by (pod, container) (kube_pod_container_resource_limits"
-        f'{{{_POD_CONTAINERS},resource="memory"}})',
+        f'{{{POD_CONTAINERS},resource="memory"}})',
     ),
     QueryTemplate(
         "memory_working_set_vs_limit",
         (_C.OOM_KILLED,),
-        _POD_SET,
-        f"max by (pod, container) (container_memory_working_set_bytes{{{_POD_CONTAINERS}}})"
+        POD_SET,
+        f"max by (pod, container) (container_memory_working_set_bytes{{{POD_CONTAINERS}}})"
         " / on (pod, container) max by (pod, container) (kube_pod_container_resource_limits"
-        f'{{{_POD_CONTAINERS},resource="memory"}})',
+        f'{{{POD_CONTAINERS},resource="memory"}})',
         "1.0 means at the limit",
     ),
     QueryTemplate(
         "last_terminated_oomkilled",
         (_C.OOM_KILLED,),
-        _POD_SET,
+        POD_SET,
         "max by (pod, container) (kube_pod_container_status_last_terminated_reason"
-        f'{{{_POD_CONTAINERS},reason="OOMKilled"}})',
+        f'{{{POD_CONTAINERS},reason="OOMKilled"}})',
     ),
     # --- restarts and waiting ---------------------------------------------------------
     QueryTemplate(
         "container_restarts",
         (_C.CRASH_LOOP, _C.OOM_KILLED, _C.PROBE_FAILURE),
-        _POD_SET,
-        f"max by (pod, container) (kube_pod_container_status_restarts_total{{{_POD_CONTAINERS}}})",
+        POD_SET,
+        f"max by (pod, container) (kube_pod_container_status_restarts_total{{{POD_CONTAINERS}}})",
     ),
     QueryTemplate(
         "container_restarts_increase_15m",
         (_C.CRASH_LOOP, _C.OOM_KILLED, _C.PROBE_FAILURE),
-        _POD_SET,
+        POD_SET,
         "sum by (pod, container) (increase(kube_pod_container_status_restarts_total"
-        f"{{{_POD_CONTAINERS}}}[15m]))",
+        f"{{{POD_CONTAINERS}}}[15m]))",
     ),
     QueryTemplate(
         "container_waiting_reason",
         (_C.CRASH_LOOP, _C.IMAGE_PULL, _C.CONFIG_MISSING),
-        _POD_SET,
+        POD_SET,
         "max by (pod, container, reason) (kube_pod_container_status_waiting_reason"
-        f"{{{_POD_CONTAINERS}}}) > 0",
+        f"{{{POD_CONTAINERS}}}) > 0",
     ),
     QueryTemplate(
         "pod_pending",
         (_C.UNSCHEDULABLE,),
-        _POD_SET,
-        f'max by (pod) (kube_pod_status_phase{{{_POD},phase="Pending"}})',
+        POD_SET,
+        f'max by (pod) (kube_pod_status_phase{{{POD},phase="Pending"}})',
     ),
     # --- CPU --------------------------------------------------------------------------
     QueryTemplate(
         "cpu_usage_cores",
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION),
-        _POD_SET,
+        POD_SET,
         "sum by (pod, container) (rate(container_cpu_usage_seconds_total"
-        f"{{{_POD_CONTAINERS}}}[5m]))",
+        f"{{{POD_CONTAINERS}}}[5m]))",
     ),
     QueryTemplate(
         "cpu_limit_cores",
         (_C.CPU_THROTTLING,),
-        _POD_SET,
+        POD_SET,
         "max by (pod, container) (kube_pod_container_resource_limits"
-        f'{{{_POD_CONTAINERS},resource="cpu"}})',
+        f'{{{POD_CONTAINERS},resource="cpu"}})',
     ),
     QueryTemplate(
         "cpu_throttled_ratio",
         (_C.CPU_THROTTLING,),
-        _POD_SET,
+        POD_SET,
         "sum by (pod, container) (rate(container_cpu_cfs_throttled_periods_total"
-        f"{{{_POD_CONTAINERS}}}[5m])) / sum by (pod, container) "
-        f"(rate(container_cpu_cfs_periods_total{{{_POD_CONTAINERS}}}[5m]))",
+        f"{{{POD_CONTAINERS}}}[5m])) / sum by (pod, container) "
+        f"(rate(container_cpu_cfs_periods_total{{{POD_CONTAINERS}}}[5m]))",
         "share of CFS periods in which the container was throttled",
     ),
     QueryTemplate(
@@ -254,8 +172,8 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         (_C.CPU_THROTTLING,),
         frozenset({"callees"}),
         "sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total"
-        f"{{{_CALLEE_CONTAINERS}}}[5m])) / sum by (namespace, pod, container) "
-        f"(rate(container_cpu_cfs_periods_total{{{_CALLEE_CONTAINERS}}}[5m]))",
+        f"{{{CALLEE_CONTAINERS}}}[5m])) / sum by (namespace, pod, container) "
+        f"(rate(container_cpu_cfs_periods_total{{{CALLEE_CONTAINERS}}}[5m]))",
         "share of CFS periods in which a called workload's container was throttled",
     ),
     QueryTemplate(
@@ -263,7 +181,7 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         (_C.RESOURCE_SATURATION, _C.NETWORK),
         frozenset({"callees"}),
         "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total"
-        f"{{{_CALLEE_CONTAINERS}}}[5m]))",
+        f"{{{CALLEE_CONTAINERS}}}[5m]))",
         "CPU each pod of a called workload uses: how evenly its replicas share the calls",
     ),
     QueryTemplate(
@@ -271,7 +189,7 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         (_C.DEPENDENCY_FAILURE,),
         frozenset({"callees"}),
         "max by (namespace, pod) ("
-        + " or ".join(f"{name}{{{_CALLEE_PODS}}}" for name in _REPLICATION_LAG)
+        + " or ".join(f"{name}{{{CALLEE_PODS}}}" for name in _REPLICATION_LAG)
         + ")",
         "seconds each replica among the called workloads' pods is behind its primary",
     ),
@@ -279,8 +197,8 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "callee_cache_evictions_rate",
         (_C.RESOURCE_SATURATION,),
         frozenset({"callees"}),
-        f"sum by (namespace, pod) (rate(memcached_items_evicted_total{{{_CALLEE_PODS}}}[5m]))"
-        f" or sum by (namespace, pod) (rate(redis_evicted_keys_total{{{_CALLEE_PODS}}}[5m]))",
+        f"sum by (namespace, pod) (rate(memcached_items_evicted_total{{{CALLEE_PODS}}}[5m]))"
+        f" or sum by (namespace, pod) (rate(redis_evicted_keys_total{{{CALLEE_PODS}}}[5m]))",
         "items per second each called cache evicts to make room for new ones",
     ),
     QueryTemplate(
@@ -298,10 +216,10 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "callee_cache_fill_ratio",
         (_C.RESOURCE_SATURATION,),
         frozenset({"callees"}),
-        f"max by (namespace, pod) (memcached_current_bytes{{{_CALLEE_PODS}}})"
-        f" / max by (namespace, pod) (memcached_limit_bytes{{{_CALLEE_PODS}}})"
-        f" or max by (namespace, pod) (redis_memory_used_bytes{{{_CALLEE_PODS}}})"
-        f" / max by (namespace, pod) (redis_memory_max_bytes{{{_CALLEE_PODS}}} > 0)",
+        f"max by (namespace, pod) (memcached_current_bytes{{{CALLEE_PODS}}})"
+        f" / max by (namespace, pod) (memcached_limit_bytes{{{CALLEE_PODS}}})"
+        f" or max by (namespace, pod) (redis_memory_used_bytes{{{CALLEE_PODS}}})"
+        f" / max by (namespace, pod) (redis_memory_max_bytes{{{CALLEE_PODS}}} > 0)",
         "share of each called cache's memory limit in use",
     ),
     QueryTemplate(
@@ -321,69 +239,69 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
     QueryTemplate(
         "http_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
-        f'sum(rate(http_requests_total{{{_JOB},code=~"5.."}}[5m]))'
-        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        JOB_SET,
+        f'sum(rate(http_requests_total{{{JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "http_5xx_ratio_status_label",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
-        f'sum(rate(http_requests_total{{{_JOB},status=~"5.."}}[5m]))'
-        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        JOB_SET,
+        f'sum(rate(http_requests_total{{{JOB},status=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "http_5xx_ratio_status_code_label",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
+        JOB_SET,
         # prom-client middlewares (express-prom-bundle...) label the code status_code.
-        f'sum(rate(http_requests_total{{{_JOB},status_code=~"5.."}}[5m]))'
-        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        f'sum(rate(http_requests_total{{{JOB},status_code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_total{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "http_server_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
+        JOB_SET,
         # Micrometer (Spring Boot) names and labels.
-        f'sum(rate(http_server_requests_seconds_count{{{_JOB},status=~"5.."}}[5m]))'
-        f" / sum(rate(http_server_requests_seconds_count{{{_JOB}}}[5m]))",
+        f'sum(rate(http_server_requests_seconds_count{{{JOB},status=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_requests_seconds_count{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "otel_http_server_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
+        JOB_SET,
         # OpenTelemetry semantic conventions, as exported to Prometheus.
         "sum(rate(http_server_request_duration_seconds_count"
-        f'{{{_JOB},http_response_status_code=~"5.."}}[5m]))'
-        f" / sum(rate(http_server_request_duration_seconds_count{{{_JOB}}}[5m]))",
+        f'{{{JOB},http_response_status_code=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_request_duration_seconds_count{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "http_server_requests_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
+        JOB_SET,
         # The same counter with the server side named, as Go and JVM middlewares spell it.
-        f'sum(rate(http_server_requests_total{{{_JOB},code=~"5.."}}[5m]))'
-        f" / sum(rate(http_server_requests_total{{{_JOB}}}[5m]))",
+        f'sum(rate(http_server_requests_total{{{JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_server_requests_total{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "http_received_5xx_ratio",
         (_C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _JOB_SET,
+        JOB_SET,
         # prometheus-net (ASP.NET Core) names and labels.
-        f'sum(rate(http_requests_received_total{{{_JOB},code=~"5.."}}[5m]))'
-        f" / sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
+        f'sum(rate(http_requests_received_total{{{JOB},code=~"5.."}}[5m]))'
+        f" / sum(rate(http_requests_received_total{{{JOB}}}[5m]))",
     ),
     QueryTemplate(
         "http_latency_p99_seconds",
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
-        _JOB_SET,
+        JOB_SET,
         "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket"
-        f"{{{_JOB}}}[5m])))",
+        f"{{{JOB}}}[5m])))",
     ),
     QueryTemplate(
         "istio_latency_p99_milliseconds",
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
-        _JOB_SET,
+        JOB_SET,
         # What callers see through the mesh (the receiving sidecar's view, in milliseconds).
         "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
         '{reporter="destination",destination_workload_namespace="$namespace",'
@@ -392,27 +310,27 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
     QueryTemplate(
         "otel_http_server_latency_p99_seconds",
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
-        _JOB_SET,
+        JOB_SET,
         "histogram_quantile(0.99, sum by (le) (rate("
-        f"http_server_request_duration_seconds_bucket{{{_JOB}}}[5m])))",
+        f"http_server_request_duration_seconds_bucket{{{JOB}}}[5m])))",
     ),
     QueryTemplate(
         "pod_latency_p99_seconds",
         (_C.NODE_FAILURE,),
-        _POD_SET,
+        POD_SET,
         # Per replica: one slow replica among fast ones follows where it runs (its node), not
         # the code or the load every replica shares. The clients' default, Micrometer and
         # OpenTelemetry histogram names, all in seconds.
         "histogram_quantile(0.99, sum by (pod, le) (rate({__name__=~"
         '"http_request_duration_seconds_bucket|http_server_requests_seconds_bucket|'
-        f'http_server_request_duration_seconds_bucket",{_POD}}}[5m])))',
+        f'http_server_request_duration_seconds_bucket",{POD}}}[5m])))',
         "p99 latency per pod",
         frozenset({"latency", "errors"}),
     ),
     # --- what separates the causes of latency, errors and saturation --------------------
     _traffic(
         "http_request_rate",
-        f"sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        f"sum(rate(http_requests_total{{{JOB}}}[5m]))",
         "traffic: more of it points at capacity, the same at a change or a dependency",
     ),
     _traffic(
@@ -421,18 +339,18 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         # clients' default, Micrometer (Spring Boot) and OpenTelemetry names.
         "sum(rate({__name__=~"
         '"http_request_duration_seconds_count|http_server_requests_seconds_count|'
-        f'http_server_request_duration_seconds_count",{_JOB}}}[5m]))',
+        f'http_server_request_duration_seconds_count",{JOB}}}[5m]))',
         "traffic, counted by the latency histogram",
     ),
     _traffic(
         "http_server_request_rate",
-        f"sum(rate(http_server_requests_total{{{_JOB}}}[5m]))",
+        f"sum(rate(http_server_requests_total{{{JOB}}}[5m]))",
         "traffic, counted with the server side named (http_server_requests_total)",
     ),
     _traffic(
         "http_request_rate_received",
         # prometheus-net (ASP.NET Core) counts requests as http_requests_received_total.
-        f"sum(rate(http_requests_received_total{{{_JOB}}}[5m]))",
+        f"sum(rate(http_requests_received_total{{{JOB}}}[5m]))",
         "traffic, as prometheus-net counts it",
     ),
     _traffic(
@@ -454,9 +372,9 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
     QueryTemplate(
         "cpu_seconds_per_request",
         (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
-        _POD_SET | _JOB_SET,
-        f"sum(rate(container_cpu_usage_seconds_total{{{_POD_CONTAINERS}}}[5m]))"
-        f" / sum(rate(http_requests_total{{{_JOB}}}[5m]))",
+        POD_SET | JOB_SET,
+        f"sum(rate(container_cpu_usage_seconds_total{{{POD_CONTAINERS}}}[5m]))"
+        f" / sum(rate(http_requests_total{{{JOB}}}[5m]))",
         "CPU per request: a step up means each request got costlier (new code), not more load",
         frozenset({"latency", "saturation", "throttling"}),
     ),
@@ -465,19 +383,19 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
     # slower. Micrometer (Spring Boot: Tomcat, HikariCP) and OpenTelemetry client names.
     _busy(
         "tomcat_threads_busy_ratio",
-        f"sum(tomcat_threads_busy_threads{{{_JOB}}})"
-        f" / sum(tomcat_threads_config_max_threads{{{_JOB}}})",
+        f"sum(tomcat_threads_busy_threads{{{JOB}}})"
+        f" / sum(tomcat_threads_config_max_threads{{{JOB}}})",
         "Tomcat worker threads in use",
     ),
     _busy(
         "hikaricp_connections_busy_ratio",
-        f"sum(hikaricp_connections_active{{{_JOB}}}) / sum(hikaricp_connections_max{{{_JOB}}})",
+        f"sum(hikaricp_connections_active{{{JOB}}}) / sum(hikaricp_connections_max{{{JOB}}})",
         "HikariCP pooled connections in use",
     ),
     _busy(
         "db_client_connections_busy_ratio",
-        f'sum(db_client_connections_usage{{{_JOB},state="used"}})'
-        f" / sum(db_client_connections_max{{{_JOB}}})",
+        f'sum(db_client_connections_usage{{{JOB},state="used"}})'
+        f" / sum(db_client_connections_max{{{JOB}}})",
         "database client pool connections in use (OpenTelemetry db.client.connections.*)",
     ),
     QueryTemplate(
@@ -547,5 +465,5 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
 )
 
 WORKLOAD_TEMPLATES: tuple[QueryTemplate, ...] = tuple(
-    replace(t, promql=_or_otel_pod(_or_by_service(t.promql))) for t in _CATALOGUE
+    replace(t, promql=or_otel_pod(or_by_service(t.promql))) for t in _CATALOGUE
 )
