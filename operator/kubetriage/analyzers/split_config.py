@@ -79,6 +79,18 @@ def _healthy(pod: PodEvidence) -> bool:
     )
 
 
+def config_writes(evidence: Evidence) -> list[ChangeEvidence]:
+    """The timed writes of Secrets and ConfigMaps in the change timeline, newest first."""
+    return sorted(
+        (
+            c
+            for c in evidence.changes
+            if c.kind == "config" and c.object.kind in ("Secret", "ConfigMap") and c.at is not None
+        ),
+        key=lambda c: -timestamp(c.at or evidence.collected_at),
+    )
+
+
 def straddling(
     evidence: Evidence,
 ) -> tuple[ChangeEvidence, list[PodEvidence], list[PodEvidence], str] | None:
@@ -90,18 +102,10 @@ def straddling(
     if workload is None or workload.ref.kind not in ACTION_TARGET_KINDS[Action.RESTART]:
         return None
     now = timestamp(evidence.collected_at)
-    writes = sorted(
-        (
-            c
-            for c in evidence.changes
-            if c.kind == "config"
-            and c.object.kind in ("Secret", "ConfigMap")
-            and c.at is not None
-            and 0 <= now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
-        ),
-        key=lambda c: -timestamp(c.at or evidence.collected_at),
-    )
-    for write in writes:
+    window = RECENT_ROLLOUT.total_seconds()
+    for write in config_writes(evidence):
+        if not 0 <= now - timestamp(write.at or evidence.collected_at) <= window:
+            continue
         at = timestamp(write.at or evidence.collected_at)
         readers = [
             (p, via)
@@ -220,15 +224,7 @@ def broken_since_write(
     it)."""
     if evidence.workload is None or dependency_outage(evidence) is not None:
         return None  # new processes that need a callee down at start fail the same way
-    writes = sorted(
-        (
-            c
-            for c in evidence.changes
-            if c.kind == "config" and c.object.kind in ("Secret", "ConfigMap") and c.at is not None
-        ),
-        key=lambda c: -timestamp(c.at or evidence.collected_at),
-    )
-    for write in writes:
+    for write in config_writes(evidence):
         at = timestamp(write.at or evidence.collected_at)
         readers = [
             (p, via)

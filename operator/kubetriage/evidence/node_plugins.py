@@ -231,19 +231,29 @@ def volume_server_hosts(
     or cluster DNS name is the volume's server), each once, named by the first volume: its
     pods are what the pods' file access waits on. ``claims`` are PersistentVolumeClaims,
     ``volumes`` PersistentVolumes, ``services`` Services of any namespace."""
+    return _served_hosts(
+        (
+            (server, 2049, f"{VOLUME_SERVER_SOURCE} {volume} served from {server}")
+            for volume, server in nfs_servers(pods, claims, volumes)
+        ),
+        services,
+    )
+
+
+def _served_hosts(
+    wanted: Iterable[tuple[str, int | None, str]], services: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """The Service serving each (host, port, source) that one serves from inside the cluster
+    (``served_by``), each Service once, named by its first source."""
     services = list(services)
     found: list[ServiceHost] = []
-    for volume, server in nfs_servers(pods, claims, volumes):
-        served = served_by(server, services)
+    for host, port, source in wanted:
+        served = served_by(host, services)
         if served is None or any((h.namespace, h.name) == served for h in found):
             continue
         found.append(
             ServiceHost(
-                name=served[1],
-                namespace=served[0],
-                port=2049,
-                source=f"{VOLUME_SERVER_SOURCE} {volume} served from {server}",
-                cluster_dns=True,
+                name=served[1], namespace=served[0], port=port, source=source, cluster_dns=True
             )
         )
     return found
@@ -275,22 +285,13 @@ def registry_hosts(
     """The Services that serve, from inside the cluster, a registry the pods' failed pulls
     talked to (``pull_registries``: its ClusterIP or cluster DNS name), each once, named by
     the first failing event. ``services`` are Services of any namespace."""
-    services = list(services)
-    found: list[ServiceHost] = []
-    for host, port, source in pull_registries(lines):
-        served = served_by(host, services)
-        if served is None or any((h.namespace, h.name) == served for h in found):
-            continue
-        found.append(
-            ServiceHost(
-                name=served[1],
-                namespace=served[0],
-                port=port,
-                source=f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}",
-                cluster_dns=True,
-            )
-        )
-    return found
+    return _served_hosts(
+        (
+            (host, port, f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}")
+            for host, port, source in pull_registries(lines)
+        ),
+        services,
+    )
 
 
 # The persistentvolume-controller's words for a claim that waits on a CSI provisioner.
