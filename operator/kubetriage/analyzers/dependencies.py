@@ -4,17 +4,13 @@ followed across namespaces (``Evidence.dependencies``):
 - the callee changed: a rollout of the dependency shortly before the caller's errors began,
   with the caller itself unchanged, is the dependency's bad rollout (roll the dependency
   back, not the caller);
-- the callee's configuration changed: a ConfigMap the dependency uses was edited shortly
-  before the caller's errors began, with no rollout of either since (the cluster DNS's
-  Corefile, a flag service's flags, reloaded in place): correct that ConfigMap; the
-  dependency is named by the caller's failing calls, or only by its env when that edit is
-  the only change of any dependency before the errors;
 - the callee is down: its pods fail or no endpoint is ready, so the caller's failures are a
   dependency failure, handed to the dependency's owner. The caller fails on it when its logs
   name it or show failing calls, or when its pods cannot start for it: an init container
   that names it (a wait-for loop, a migration) has not completed, so the app never starts
   and logs nothing (``init_waits_on``).
 
+The callee's configuration edited in place is ``kubetriage.analyzers.dependency_edits``.
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -34,7 +30,6 @@ from kubetriage.analyzers.onset import (
     alert_onset,
     attributable,
     follows_within,
-    symptom_onset,
     symptom_times,
 )
 from kubetriage.analyzers.support import (
@@ -66,16 +61,6 @@ class _Confidence:
     # ... but it is down since its own rollout, which the caller's errors followed: rolling
     # it back (the dependency-change finding) is the fix, escalating only an alternative.
     down_since_rollout: float = 0.76
-    # A ConfigMap it uses was edited right before the caller's errors began, nothing rolled
-    # out since, and the caller's failing calls name it: above the caller's own symptoms
-    # (probe failures) and the escalation of a named Service (0.83 at most for a healthy
-    # caller), which this edit explains.
-    config_edited: float = 0.85
-    # ... the caller's env names it (FLAGD_HOST=flagd) but not its failing calls, while the
-    # caller fails and that edit is the only change of its dependencies before the errors:
-    # a service consulted on every call (flags, settings) that reloaded in place; above the
-    # escalation of a Service the failing calls reach (0.78).
-    config_edited_configured: float = 0.8
 
 
 CONFIDENCE: Final = _Confidence()
@@ -84,7 +69,7 @@ CONFIDENCE: Final = _Confidence()
 RECENT_DEPENDENCY_ROLLOUT = timedelta(hours=6)
 
 
-def _named_in_logs(dependency: DependencyEvidence) -> bool:
+def named_in_logs(dependency: DependencyEvidence) -> bool:
     return any(source.startswith("log ") for source in dependency.named_by)
 
 
@@ -118,7 +103,7 @@ def caller_fails_on(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     they do not serve: they block on the mount with every file access, or cannot start
     without the volume, logged or not."""
     return (
-        _named_in_logs(dependency)
+        named_in_logs(dependency)
         or _named_by_own_pod_warning(evidence, dependency)
         or bool(grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1))
         or bool(init_waits_on(evidence, dependency))
@@ -227,7 +212,7 @@ def _configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) ->
     )
 
 
-def _source(ref: ObjectRef) -> str:
+def source_of(ref: ObjectRef) -> str:
     return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
 
 
@@ -248,7 +233,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
         workload = dependency.workload
         rejected = token_issuer(evidence, dependency)
         called = (
-            _named_in_logs(dependency)
+            named_in_logs(dependency)
             or (failing_calls and _down(dependency))
             or rejected is not None
             or (pooled_calls and _configured_by_caller(evidence, dependency))
@@ -263,7 +248,8 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             continue
         facts = [
             item(
-                _source(workload), f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3])
+                source_of(workload),
+                f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),
             ),
             onset,
             item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
@@ -307,7 +293,7 @@ def _called_claim(
 ) -> Claim:
     """Why the caller's failures are the dependency's: its failing calls name it, or it
     rejects tokens the dependency issues (``token_issuer``)."""
-    if _named_in_logs(dependency) or rejected is None:
+    if named_in_logs(dependency) or rejected is None:
         return prose.claim(
             f"{caller} names it in its failing calls"
             if _named_by_caller(evidence, dependency)
@@ -320,110 +306,6 @@ def _called_claim(
         named,
         rejected,
     )
-
-
-def _rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) -> bool:
-    """Whether the dependency rolled out at or after ``change`` (then the rollout is the
-    change its callers met)."""
-    return change.at is not None and any(
-        c.at is not None and timestamp(c.at) >= timestamp(change.at) for c in dependency.changes
-    )
-
-
-_CONFIG_FIX = "correct or revert that edit"
-
-
-def _began_before(evidence: Evidence, change: ChangeEvidence) -> bool:
-    """Whether the caller's first symptom came before ``change``: then it did not cause it."""
-    first = symptom_onset(evidence)
-    return (
-        first is not None
-        and change.at is not None
-        and timestamp(first[0]) < timestamp(change.at) - ONSET_TOLERANCE.total_seconds()
-    )
-
-
-def _configured_only_change(evidence: Evidence, dependency: DependencyEvidence) -> bool:
-    """Whether the caller's env names ``dependency`` (``FLAGD_HOST=flagd``), the caller's
-    logs show failing calls, and no other dependency changed (rolled out, or had a ConfigMap
-    edited) right before the errors: then the edit of its configuration is what changed."""
-    if not any(" env " in source for source in dependency.named_by):
-        return False
-    if not grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1):
-        return False
-    others = [d for d in evidence.dependencies if d is not dependency]
-    return not any(
-        onset_follows(evidence, change) is not None
-        for other in others
-        for change in [*other.changes[:1], *other.config_changes[:1]]
-    )
-
-
-def check_dependency_config(evidence: Evidence) -> list[Finding]:
-    findings: list[Finding] = []
-    for dependency in evidence.dependencies:
-        if not dependency.config_changes:
-            continue
-        in_calls = _named_in_logs(dependency)
-        if not in_calls and not _configured_only_change(evidence, dependency):
-            continue
-        edit = dependency.config_changes[0]
-        onset = onset_follows(evidence, edit)
-        if onset is None or edit.at is None or _rolled_out_since(dependency, edit):
-            continue
-        if own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
-            continue
-        service = dependency.service
-        named = (
-            ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-            if service is not None
-            else dependency.workload
-        )
-        if named is None:
-            continue
-        facts = [
-            item(_source(edit.object), f"data last written at {edit.at:%H:%M}"),
-            onset,
-            item("dependency", f"{named.display()} is named by {dependency.named_by[0]}"),
-        ]
-        caller = caller_phrase(evidence)
-        findings.append(
-            make_finding(
-                "dependency-config",
-                Category.CONFIG_MISSING,
-                CONFIDENCE.config_edited if in_calls else CONFIDENCE.config_edited_configured,
-                prose.narrative(
-                    prose.fitting_problem(
-                        [
-                            f"{caller} fails since {prose.obj(edit.object)} of its dependency "
-                            f"{named.name} was edited",
-                            f"{caller} fails since {prose.obj(edit.object)} was edited",
-                        ],
-                        _CONFIG_FIX,
-                    ),
-                    _CONFIG_FIX,
-                    because=[
-                        prose.claim(
-                            f"{prose.obj(edit.object)} was edited, with no rollout since",
-                            facts[0],
-                        ),
-                        prose.claim(f"The errors of {caller} began right after", facts[1]),
-                        prose.claim(
-                            f"The failing calls of {caller} go through {named.name}"
-                            if in_calls
-                            else f"{caller} is configured to call {named.name}, whose edit "
-                            "is the only change of its dependencies before the errors",
-                            facts[2],
-                        ),
-                    ],
-                ),
-                facts,
-                Action.FIX_CONFIG,
-                edit.object,
-                {},
-            )
-        )
-    return findings
 
 
 def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> bool:
@@ -453,9 +335,9 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         if not caller_fails_on(evidence, dependency):
             continue  # the caller shows no failing call: its trouble is its own
         target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-        facts = [item(_source(target), prose.ready_endpoints(service.ready_endpoints))]
+        facts = [item(source_of(target), prose.ready_endpoints(service.ready_endpoints))]
         facts += [
-            item(_source(target), f"pod {prose.pod_trouble(p)}")
+            item(source_of(target), f"pod {prose.pod_trouble(p)}")
             for p in dependency.failing_pods[:3]
         ]
         facts += [item("events", w) for w in dependency.warnings[:2]]
@@ -500,7 +382,6 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
 DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("dependency-change", (Category.BAD_ROLLOUT,), check_dependency_change),
     Analyzer("dependency-down", (Category.DEPENDENCY_FAILURE,), check_dependency_down),
-    Analyzer("dependency-config", (Category.CONFIG_MISSING,), check_dependency_config),
 )
 
 
