@@ -15,7 +15,9 @@ holdout 0.702 measured); the holdout floor to 0.72 on 2026-12-03 after the live 
 was brought to parity with the offline builder and 56 more blind train cases and their fixes
 (train 0.962 on 287 cases, holdout 0.766 measured); the holdout floor to 0.76 on 2026-12-04
 after eight more blind batches and their fixes (train 0.958 on 589 cases, holdout 0.787
-measured: one case of slack)."""
+measured: one case of slack); the holdout floor to 0.78 the same afternoon after five more
+blind batches and their fixes (train 0.965 on 629 cases, holdout 0.809 measured: one case of
+slack)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import HOLDOUT, TRAIN
 
 # Share of cases with category, top action and target all correct (analyzers only).
-FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.76)}
+FLOORS = {"train": (TRAIN, 0.95), "holdout": (HOLDOUT, 0.78)}
 
 
 @pytest.mark.parametrize("split", sorted(FLOORS))
