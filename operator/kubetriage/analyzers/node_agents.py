@@ -4,7 +4,9 @@ whose pods on those nodes were replaced shortly before the pressure began (the d
 walk follows it, named by the node and its condition: ``evidence.node_plugins``) rolled out
 recently. The agent's new revision uses up what the nodes lack, on every node it runs on, so
 draining one node only moves the problem: roll the agent back (above the node-failure
-finding for the same pressure).
+finding for the same pressure). Under disk pressure the same holds for a Deployment or
+StatefulSet whose pods there were replaced shortly before, when the kubelet's evictions name
+its containers as the largest ephemeral-storage users: its new revision fills the disks.
 
 The node-agent-broke-node rule: a node is NotReady (its kubelet reports, so this is not a
 node that vanished) and a DaemonSet's pod on it was created shortly before the node went
@@ -20,6 +22,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -50,18 +53,35 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 _PRESSURES = frozenset({"MemoryPressure", "DiskPressure", "PIDPressure"})
+# The kubelet's words when it evicts a pod for the node's lack of disk: it ranks the pods by
+# their ephemeral-storage use over their request and names the container using the most.
+_TOP_DISK_USER = re.compile(
+    r"(?i)the node (was|had) low on resource: ephemeral-storage\b.*\bcontainer \S+ was using"
+)
+
+
+def _names_its_disk_use(warnings: list[str]) -> bool:
+    """Whether the kubelet evicted one of a workload's pods for the node's disk, naming its
+    container as the largest ephemeral-storage user (``warnings`` of the dependency)."""
+    return any(_TOP_DISK_USER.search(w) for w in warnings)
 
 
 def pressuring_agents(evidence: Evidence) -> list[tuple[ObjectRef, ChangeEvidence, list[str]]]:
-    """The followed DaemonSets named by a node's pressure (their pods there replaced shortly
-    before it began) that rolled out within RECENT_ROLLOUT: (the DaemonSet, its newest
-    rollout, the node sources naming it)."""
+    """The followed workloads named by a node's pressure (their pods there replaced shortly
+    before it began) that rolled out within RECENT_ROLLOUT: (the workload, its newest
+    rollout, the node sources naming it). A DaemonSet runs on every node, so its new
+    revision is what changed on the node; a Deployment or StatefulSet counts only when the
+    kubelet's disk-pressure evictions name its containers as the largest users: its new
+    revision writes to the nodes' disks (a log level, a debug flag), and draining a node
+    moves the writer to the next one."""
     now = timestamp(evidence.collected_at)
     found: list[tuple[ObjectRef, ChangeEvidence, list[str]]] = []
     for dependency in evidence.dependencies:
         agent = dependency.workload
         named = [s for s in dependency.named_by if s.startswith("node ")]
-        if agent is None or agent.kind != "DaemonSet" or not named:
+        if agent is None or not named:
+            continue
+        if agent.kind != "DaemonSet" and not _names_its_disk_use(dependency.warnings):
             continue
         rollouts = [
             c
