@@ -60,10 +60,10 @@ _TOP_DISK_USER = re.compile(
 )
 
 
-def _names_its_disk_use(warnings: list[str]) -> bool:
-    """Whether the kubelet evicted one of a workload's pods for the node's disk, naming its
-    container as the largest ephemeral-storage user (``warnings`` of the dependency)."""
-    return any(_TOP_DISK_USER.search(w) for w in warnings)
+def top_disk_user_eviction(warnings: list[str]) -> str | None:
+    """The kubelet's eviction of one of a workload's pods for the node's disk that names its
+    container as the largest ephemeral-storage user, among ``warnings`` of the dependency."""
+    return next((w for w in warnings if _TOP_DISK_USER.search(w)), None)
 
 
 def pressuring_agents(evidence: Evidence) -> list[tuple[ObjectRef, ChangeEvidence, list[str]]]:
@@ -81,7 +81,7 @@ def pressuring_agents(evidence: Evidence) -> list[tuple[ObjectRef, ChangeEvidenc
         named = [s for s in dependency.named_by if s.startswith("node ")]
         if agent is None or not named:
             continue
-        if agent.kind != "DaemonSet" and not _names_its_disk_use(dependency.warnings):
+        if agent.kind != "DaemonSet" and top_disk_user_eviction(dependency.warnings) is None:
             continue
         rollouts = [
             c
@@ -111,6 +111,35 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
         nodes = [item(f"node/{name}", f"{kind}=True") for name, kind in pressured[:3]]
         replaced = item(source, f"its pods were replaced before {named[0]} began")
         params = {"revision": str(rollout.from_revision)} if rollout.from_revision else {}
+        because = [
+            prose.claim(f"{prose.obj(agent)} rolled out recently", rolled),
+            prose.claim(
+                "Its pods on the nodes of this incident were replaced shortly "
+                "before those nodes came under pressure",
+                replaced,
+                *nodes,
+            ),
+        ]
+        facts = [rolled, replaced, *nodes]
+        eviction = next(
+            (
+                found
+                for d in evidence.dependencies
+                if d.workload == agent and (found := top_disk_user_eviction(d.warnings))
+            ),
+            None,
+        )
+        if agent.kind != "DaemonSet" and eviction is not None:
+            evicted = item(source, eviction)
+            facts.insert(1, evicted)
+            because.insert(
+                1,
+                prose.claim(
+                    "The kubelet evicts its pods for the node's disk, naming their container "
+                    "as the largest user; draining a node moves the writer to the next one",
+                    evicted,
+                ),
+            )
         findings.append(
             make_finding(
                 "node-agent-rollout",
@@ -120,17 +149,9 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
                     f"{prose.obj(agent)}'s new revision puts its nodes under pressure",
                     "roll it back",
                     aside=prose.count(len({n for n, _ in pressured}), "node") + " under pressure",
-                    because=[
-                        prose.claim(f"{prose.obj(agent)} rolled out recently", rolled),
-                        prose.claim(
-                            "Its pods on the nodes of this incident were replaced shortly "
-                            "before those nodes came under pressure",
-                            replaced,
-                            *nodes,
-                        ),
-                    ],
+                    because=because,
                 ),
-                [rolled, replaced, *nodes],
+                facts,
                 Action.ROLLBACK,
                 agent,
                 params,
