@@ -4,7 +4,9 @@ whose pods on those nodes were replaced shortly before the pressure began (the d
 walk follows it, named by the node and its condition: ``evidence.node_plugins``) rolled out
 recently. The agent's new revision uses up what the nodes lack, on every node it runs on, so
 draining one node only moves the problem: roll the agent back (above the node-failure
-finding for the same pressure).
+finding for the same pressure). Under disk pressure the same holds for a Deployment or
+StatefulSet whose pods there were replaced shortly before, when the kubelet's evictions name
+its containers as the largest ephemeral-storage users: its new revision fills the disks.
 
 The node-agent-broke-node rule: a node is NotReady (its kubelet reports, so this is not a
 node that vanished) and a DaemonSet's pod on it was created shortly before the node went
@@ -20,6 +22,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -50,18 +53,35 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 _PRESSURES = frozenset({"MemoryPressure", "DiskPressure", "PIDPressure"})
+# The kubelet's words when it evicts a pod for the node's lack of disk: it ranks the pods by
+# their ephemeral-storage use over their request and names the container using the most.
+_TOP_DISK_USER = re.compile(
+    r"(?i)the node (was|had) low on resource: ephemeral-storage\b.*\bcontainer \S+ was using"
+)
+
+
+def top_disk_user_eviction(warnings: list[str]) -> str | None:
+    """The kubelet's eviction of one of a workload's pods for the node's disk that names its
+    container as the largest ephemeral-storage user, among ``warnings`` of the dependency."""
+    return next((w for w in warnings if _TOP_DISK_USER.search(w)), None)
 
 
 def pressuring_agents(evidence: Evidence) -> list[tuple[ObjectRef, ChangeEvidence, list[str]]]:
-    """The followed DaemonSets named by a node's pressure (their pods there replaced shortly
-    before it began) that rolled out within RECENT_ROLLOUT: (the DaemonSet, its newest
-    rollout, the node sources naming it)."""
+    """The followed workloads named by a node's pressure (their pods there replaced shortly
+    before it began) that rolled out within RECENT_ROLLOUT: (the workload, its newest
+    rollout, the node sources naming it). A DaemonSet runs on every node, so its new
+    revision is what changed on the node; a Deployment or StatefulSet counts only when the
+    kubelet's disk-pressure evictions name its containers as the largest users: its new
+    revision writes to the nodes' disks (a log level, a debug flag), and draining a node
+    moves the writer to the next one."""
     now = timestamp(evidence.collected_at)
     found: list[tuple[ObjectRef, ChangeEvidence, list[str]]] = []
     for dependency in evidence.dependencies:
         agent = dependency.workload
         named = [s for s in dependency.named_by if s.startswith("node ")]
-        if agent is None or agent.kind != "DaemonSet" or not named:
+        if agent is None or not named:
+            continue
+        if agent.kind != "DaemonSet" and top_disk_user_eviction(dependency.warnings) is None:
             continue
         rollouts = [
             c
@@ -91,6 +111,35 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
         nodes = [item(f"node/{name}", f"{kind}=True") for name, kind in pressured[:3]]
         replaced = item(source, f"its pods were replaced before {named[0]} began")
         params = {"revision": str(rollout.from_revision)} if rollout.from_revision else {}
+        because = [
+            prose.claim(f"{prose.obj(agent)} rolled out recently", rolled),
+            prose.claim(
+                "Its pods on the nodes of this incident were replaced shortly "
+                "before those nodes came under pressure",
+                replaced,
+                *nodes,
+            ),
+        ]
+        facts = [rolled, replaced, *nodes]
+        eviction = next(
+            (
+                found
+                for d in evidence.dependencies
+                if d.workload == agent and (found := top_disk_user_eviction(d.warnings))
+            ),
+            None,
+        )
+        if agent.kind != "DaemonSet" and eviction is not None:
+            evicted = item(source, eviction)
+            facts.insert(1, evicted)
+            because.insert(
+                1,
+                prose.claim(
+                    "The kubelet evicts its pods for the node's disk, naming their container "
+                    "as the largest user; draining a node moves the writer to the next one",
+                    evicted,
+                ),
+            )
         findings.append(
             make_finding(
                 "node-agent-rollout",
@@ -100,17 +149,9 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
                     f"{prose.obj(agent)}'s new revision puts its nodes under pressure",
                     "roll it back",
                     aside=prose.count(len({n for n, _ in pressured}), "node") + " under pressure",
-                    because=[
-                        prose.claim(f"{prose.obj(agent)} rolled out recently", rolled),
-                        prose.claim(
-                            "Its pods on the nodes of this incident were replaced shortly "
-                            "before those nodes came under pressure",
-                            replaced,
-                            *nodes,
-                        ),
-                    ],
+                    because=because,
                 ),
-                [rolled, replaced, *nodes],
+                facts,
                 Action.ROLLBACK,
                 agent,
                 params,

@@ -130,15 +130,33 @@ def pressured_nodes(
     return found
 
 
+def _pod_workload(pod: JsonDict) -> tuple[str, str] | None:
+    """(kind, name) of the workload controlling ``pod``: its DaemonSet or StatefulSet, or the
+    Deployment behind its ReplicaSet (the ReplicaSet's name without the pod-template-hash)."""
+    owner = controller_ref(pod) or {}
+    kind, name = owner.get("kind"), owner.get("name")
+    if not isinstance(name, str):
+        return None
+    if kind in ("DaemonSet", "StatefulSet"):
+        return str(kind), name
+    template_hash = _d(_d(pod.get("metadata")).get("labels")).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return "Deployment", name[: -len(str(template_hash)) - 1]
+    return None
+
+
 def node_agent_hosts(
     pods: Iterable[JsonDict], pressured: Sequence[tuple[str, str, datetime]]
 ) -> list[ServiceHost]:
-    """The DaemonSets whose pods on the pressured nodes (``pressured_nodes``) were replaced
-    shortly before their node came under pressure (within ``AGENT_REPLACED_BEFORE``): a
-    node agent's new revision is what changed on those nodes. Those on most of the nodes
-    first, at most ``MAX_AGENTS``; one host per node, named by the node and its condition."""
+    """The workloads whose pods on the pressured nodes (``pressured_nodes``) were replaced
+    shortly before their node came under pressure (within ``AGENT_REPLACED_BEFORE``): a node
+    agent's new revision is what changed on those nodes; under disk pressure, so may be a
+    Deployment's or StatefulSet's new revision that writes more to the node's disk (logs,
+    writable layer, emptyDir), which the analyzers weigh only when the kubelet's evictions
+    name its containers' usage. DaemonSets first, then those on most of the nodes, at most
+    ``MAX_AGENTS``; one host per node, named by the node and its condition."""
     when = {node: (condition, since) for node, condition, since in pressured}
-    seen: dict[tuple[str, str], list[str]] = {}
+    seen: dict[tuple[str, str, str], list[str]] = {}
     for pod in pods:
         node = _d(pod.get("spec")).get("nodeName")
         meta = _d(pod.get("metadata"))
@@ -148,14 +166,15 @@ def node_agent_hosts(
         condition, since = when[node]
         if not timedelta(0) <= since - created <= AGENT_REPLACED_BEFORE:
             continue
-        owner = controller_ref(pod) or {}
-        if owner.get("kind") == "DaemonSet" and isinstance(owner.get("name"), str):
-            key = (str(meta.get("namespace")), owner["name"])
-            seen.setdefault(key, []).append(f"node {node} {condition}")
-    ranked = sorted(seen.items(), key=lambda kv: -len(kv[1]))[:MAX_AGENTS]
+        workload = _pod_workload(pod)
+        if workload is None or (workload[0] != "DaemonSet" and condition != "DiskPressure"):
+            continue
+        key = (workload[0], str(meta.get("namespace")), workload[1])
+        seen.setdefault(key, []).append(f"node {node} {condition}")
+    ranked = sorted(seen.items(), key=lambda kv: (kv[0][0] != "DaemonSet", -len(kv[1])))
     return [
-        ServiceHost(name=name, namespace=ns, port=None, source=source, kind="DaemonSet")
-        for (ns, name), sources in ranked
+        ServiceHost(name=name, namespace=ns, port=None, source=source, kind=kind)
+        for (kind, ns, name), sources in ranked[:MAX_AGENTS]
         for source in sources
     ]
 
