@@ -14,12 +14,6 @@ from __future__ import annotations
 
 from kubetriage.evidence.caller_walk import find_queue_consumer
 from kubetriage.evidence.ingress_walk import probed_ingress
-from kubetriage.evidence.instance_nodes import (
-    instance_addresses,
-    node_at,
-    own_target,
-    with_instance_node,
-)
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
@@ -54,9 +48,6 @@ async def find_target(
     # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
     probed = await probed_ingress(reader, run, alerts, scope)
     candidates = with_probed(candidates, probed)
-    # A node agent's alert: the Node its ``instance`` address belongs to, before its labels.
-    node = await _instance_node(reader, run, target, alerts, scope)
-    candidates = with_instance_node(candidates, node)
     for ref in refused[:3]:
         run.error(f"not read: {scope.refusal(ref)}")
     if target is None or target.kind == "Namespace":
@@ -90,8 +81,7 @@ async def find_target(
             return candidate, None
         obj = await reader.read(run, candidate.kind, candidate.namespace, candidate.name, core=True)
         if obj is not None:
-            inferred = candidate is probed or candidate is node
-            if target is not None and not candidate.same_object(target) and not inferred:
+            if target is not None and not candidate.same_object(target) and candidate is not probed:
                 run.error(f"target {target.display()} not found; using {candidate.display()}")
             return candidate, obj
     owner = await _unplaced_owner(reader, run, alerts, scope)
@@ -103,26 +93,6 @@ async def find_target(
             + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
         )
     return (candidates[0] if candidates else None), None
-
-
-async def _instance_node(
-    reader: KubeReader,
-    run: CollectionRun,
-    target: ObjectRef | None,
-    alerts: list[Alert],
-    scope: Scope,
-) -> ObjectRef | None:
-    """The Node whose address a node agent's alert gives as its ``instance``
-    (``instance_nodes``), from the listed Nodes, for an incident without its own object target
-    under a scope that may read the cluster."""
-    if own_target(target, alerts) or not scope.may_read(None):
-        return None
-    addresses = instance_addresses(alerts)
-    if not addresses or not reader.listable("Node"):
-        return None
-    nodes = await reader.list_of(run, "Node", None, what="list nodes")
-    node = node_at(nodes, addresses)
-    return node if node is not None and scope.may_target(node) else None
 
 
 async def _mounted_claim(

@@ -25,12 +25,6 @@ from kubetriage.evidence.index import (
     queue_consumer,
     resolve_scope,
 )
-from kubetriage.evidence.instance_nodes import (
-    instance_addresses,
-    node_at,
-    own_target,
-    with_instance_node,
-)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
 from kubetriage.evidence.notes import Notes
@@ -115,7 +109,6 @@ class SnapshotEvidenceSource:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
-            allowed = with_instance_node(allowed, self._instance_node(query, scope))
             chosen = self._first_present(allowed)
             mounted = self._mounted(query["target"], query["alerts"], scope)
             chosen = mounted or chosen
@@ -169,20 +162,6 @@ class SnapshotEvidenceSource:
         ]
         found = unplaced_owner(alerts, workloads)
         return found if found is not None and scope.may_target(found) else chosen
-
-    def _instance_node(self, query: EvidenceQuery, scope: Scope) -> ObjectRef | None:
-        """The Node whose address a node agent's alert gives as its ``instance``
-        (``instance_nodes``), as the collector finds it among the listed Nodes: only for an
-        incident without its own object target and a scope that may read the cluster."""
-        target = query["target"]
-        if own_target(target, query["alerts"]) or not scope.may_read(None):
-            return None
-        addresses = instance_addresses(query["alerts"])
-        if not addresses:
-            return None
-        nodes = ObjectIndex(self._case.cluster, Notes()).kind("Node")
-        node = node_at(nodes, addresses)
-        return node if node is not None and scope.may_target(node) else None
 
     def _probed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
         """The Ingress serving a host the alerts' probe URLs name, as the collector finds it
@@ -294,9 +273,6 @@ class SnapshotEvidenceSource:
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
-        candidates = with_instance_node(
-            candidates, self._instance_node(query, Scope.unrestricted())
-        )
         chosen = self._owner_or(
             self._first_present(candidates), query["alerts"], Scope.unrestricted()
         )
