@@ -26,10 +26,15 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.dependencies import caller_phrase, own_rollout_after
+from kubetriage.analyzers.dependencies import (
+    caller_phrase,
+    configured_in_env,
+    own_rollout_after,
+    rolled_out_since,
+)
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, alert_onset, symptom_onset
-from kubetriage.analyzers.support import grep_logs, item, timestamp
+from kubetriage.analyzers.support import grep_logs, item, object_source, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence
@@ -58,11 +63,6 @@ def _onset(evidence: Evidence) -> tuple[float, EvidenceItem] | None:
     return (timestamp(found[0]), found[1]) if found is not None else None
 
 
-def _onset_fact(evidence: Evidence) -> EvidenceItem:
-    found = symptom_onset(evidence) or alert_onset(evidence)
-    return found[1] if found is not None else item("alert", "firing")
-
-
 def _just_before(change: ChangeEvidence, onset: float) -> bool:
     if change.at is None:
         return False
@@ -70,12 +70,9 @@ def _just_before(change: ChangeEvidence, onset: float) -> bool:
     return -ONSET_TOLERANCE.total_seconds() <= delay <= JUST_BEFORE.total_seconds()
 
 
-def _configured(dependency: DependencyEvidence) -> bool:
-    """Whether the caller's own env names the dependency (not a log line, not a callee's)."""
-    return any(" env " in source for source in dependency.named_by)
-
-
-def _only_changed(evidence: Evidence) -> tuple[DependencyEvidence, float] | None:
+def _only_changed(
+    evidence: Evidence,
+) -> tuple[DependencyEvidence, tuple[float, EvidenceItem]] | None:
     """The one dependency the caller's env names that changed (rolled out, or had a ConfigMap
     edited) just before the caller's symptom, with that onset; None when the caller names a
     callee in failing calls, changed itself, or when no dependency or several changed."""
@@ -89,9 +86,9 @@ def _only_changed(evidence: Evidence) -> tuple[DependencyEvidence, float] | None
         for d in evidence.dependencies
         if any(_just_before(c, onset[0]) for c in [*d.changes[:1], *d.config_changes[:1]])
     ]
-    if len(changed) != 1 or not _configured(changed[0]):
+    if len(changed) != 1 or not configured_in_env(changed[0]):
         return None
-    return changed[0], onset[0]
+    return changed[0], onset
 
 
 def configured_dependency_edit(evidence: Evidence) -> ChangeEvidence | None:
@@ -101,12 +98,9 @@ def configured_dependency_edit(evidence: Evidence) -> ChangeEvidence | None:
     found = _only_changed(evidence)
     if found is None:
         return None
-    dependency, onset = found
+    dependency, (onset, _) = found
     edits = [c for c in dependency.config_changes[:1] if _just_before(c, onset)]
-    if not edits or edits[0].at is None:
-        return None
-    edited = timestamp(edits[0].at)
-    if any(c.at is not None and timestamp(c.at) >= edited for c in dependency.changes):
+    if not edits or edits[0].at is None or rolled_out_since(dependency, edits[0]):
         return None
     return edits[0]
 
@@ -115,8 +109,7 @@ def check_callee_rollout(evidence: Evidence) -> list[Finding]:
     found = _only_changed(evidence)
     if found is None:
         return []
-    dependency, onset_at = found
-    onset = (onset_at, _onset_fact(evidence))
+    dependency, onset = found
     workload = dependency.workload
     change = dependency.changes[0] if dependency.changes else None
     if (
@@ -128,7 +121,7 @@ def check_callee_rollout(evidence: Evidence) -> list[Finding]:
         or workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]
     ):
         return []
-    source = f"{workload.kind.lower()}/{workload.namespace}/{workload.name}"
+    source = object_source(workload)
     facts = [
         item(source, f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3])),
         onset[1],

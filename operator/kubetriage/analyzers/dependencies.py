@@ -37,6 +37,7 @@ from kubetriage.analyzers.support import (
     incident_subject,
     item,
     logs_of,
+    object_source,
     pod_source,
     timestamp,
 )
@@ -212,8 +213,17 @@ def _configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) ->
     )
 
 
-def source_of(ref: ObjectRef) -> str:
-    return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
+def configured_in_env(dependency: DependencyEvidence) -> bool:
+    """Whether the caller's own env names the dependency (not a log line, not a callee's)."""
+    return any(" env " in source for source in dependency.named_by)
+
+
+def rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) -> bool:
+    """Whether the dependency rolled out at or after ``change`` (then the rollout is the
+    change its callers met)."""
+    return change.at is not None and any(
+        c.at is not None and timestamp(c.at) >= timestamp(change.at) for c in dependency.changes
+    )
 
 
 def _down(dependency: DependencyEvidence) -> bool:
@@ -248,7 +258,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             continue
         facts = [
             item(
-                source_of(workload),
+                object_source(workload),
                 f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),
             ),
             onset,
@@ -335,9 +345,9 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         if not caller_fails_on(evidence, dependency):
             continue  # the caller shows no failing call: its trouble is its own
         target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-        facts = [item(source_of(target), prose.ready_endpoints(service.ready_endpoints))]
+        facts = [item(object_source(target), prose.ready_endpoints(service.ready_endpoints))]
         facts += [
-            item(source_of(target), f"pod {prose.pod_trouble(p)}")
+            item(object_source(target), f"pod {prose.pod_trouble(p)}")
             for p in dependency.failing_pods[:3]
         ]
         facts += [item("events", w) for w in dependency.warnings[:2]]

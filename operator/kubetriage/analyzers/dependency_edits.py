@@ -17,14 +17,15 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.dependencies import (
     caller_phrase,
+    configured_in_env,
     named_in_logs,
     onset_follows,
     own_rollout_after,
-    source_of,
+    rolled_out_since,
 )
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, symptom_onset
-from kubetriage.analyzers.support import grep_logs, item, timestamp
+from kubetriage.analyzers.support import grep_logs, item, object_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -52,14 +53,6 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 
-def _rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) -> bool:
-    """Whether the dependency rolled out at or after ``change`` (then the rollout is the
-    change its callers met)."""
-    return change.at is not None and any(
-        c.at is not None and timestamp(c.at) >= timestamp(change.at) for c in dependency.changes
-    )
-
-
 _CONFIG_FIX = "correct or revert that edit"
 
 
@@ -77,7 +70,7 @@ def _configured_only_change(evidence: Evidence, dependency: DependencyEvidence) 
     """Whether the caller's env names ``dependency`` (``FLAGD_HOST=flagd``), the caller's
     logs show failing calls, and no other dependency changed (rolled out, or had a ConfigMap
     edited) right before the errors: then the edit of its configuration is what changed."""
-    if not any(" env " in source for source in dependency.named_by):
+    if not configured_in_env(dependency):
         return False
     if not grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1):
         return False
@@ -99,7 +92,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
             continue
         edit = dependency.config_changes[0]
         onset = onset_follows(evidence, edit)
-        if onset is None or edit.at is None or _rolled_out_since(dependency, edit):
+        if onset is None or edit.at is None or rolled_out_since(dependency, edit):
             continue
         if own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
             continue
@@ -112,7 +105,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
         if named is None:
             continue
         facts = [
-            item(source_of(edit.object), f"data last written at {edit.at:%H:%M}"),
+            item(object_source(edit.object), f"data last written at {edit.at:%H:%M}"),
             onset,
             item("dependency", f"{named.display()} is named by {dependency.named_by[0]}"),
         ]

@@ -26,7 +26,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.client_rollout import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
 from kubetriage.analyzers.onset import earliest_onset, follows_within
-from kubetriage.analyzers.support import LogHit, grep_logs, item, owner_workload
+from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, owner_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -149,7 +149,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
     caller, change, hit = suspect
     target = caller.ref
     callee = prose.obj(caller.callee)
-    source = f"{target.kind.lower()}/{target.namespace}/{target.name}"
+    source = object_source(target)
     facts = [
         item(hit.source, hit.line),
         item(source, f"names {callee}: {prose.listing(caller.named_by, limit=2)}"),

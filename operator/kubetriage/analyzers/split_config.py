@@ -30,7 +30,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import dependency_outage
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, earliest_onset
-from kubetriage.analyzers.support import RECENT_ROLLOUT, item, pod_source, timestamp
+from kubetriage.analyzers.support import RECENT_ROLLOUT, item, object_source, pod_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -141,7 +141,7 @@ def check_split_config(evidence: Evidence) -> list[Finding]:
     target = evidence.workload.ref
     obj = write.object
     written = item(
-        f"{obj.kind.lower()}/{obj.namespace}/{obj.name}",
+        object_source(obj),
         f"written at {at:%H:%M}" + (f": {write.details[0]}" if write.details else ""),
     )
     read = item(pod_source(before[0]), f"reads {prose.obj(obj)} through {via}")
@@ -262,7 +262,7 @@ def check_broken_since_write(evidence: Evidence) -> list[Finding]:
     obj = write.object
     at = write.at or evidence.collected_at
     written = item(
-        f"{obj.kind.lower()}/{obj.namespace}/{obj.name}",
+        object_source(obj),
         f"written at {at:%Y-%m-%d %H:%M}" + (f": {write.details[0]}" if write.details else ""),
     )
     read = item(pod_source(since[0]), f"reads {prose.obj(obj)} through {via}")

@@ -74,6 +74,11 @@ def pod_source(pod: PodEvidence) -> str:
     return f"pod/{pod.namespace}/{pod.name}"
 
 
+def object_source(ref: ObjectRef) -> str:
+    """An evidence fact's source for an object: ``deployment/shop/checkout``."""
+    return f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
+
+
 def log_source(log: LogTail) -> str:
     return f"logs/{log.pod}/{log.container}"
 
