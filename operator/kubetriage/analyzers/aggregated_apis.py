@@ -23,7 +23,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cert_targets import dependency_tls_secrets
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -75,7 +75,7 @@ def _certificate_finding(api: AggregatedApiEvidence) -> Finding | None:
         for hpa in api.autoscalers[:2]
     ]
     holder = item(
-        f"service/{api.service.namespace}/{api.service.name}",
+        object_source(api.service),
         f"serves APIService {api.name}"
         + (f"; its pods mount Secret {target.name}" if target.kind == "Secret" else ""),
     )

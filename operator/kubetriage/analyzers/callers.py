@@ -30,7 +30,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import carried_configs
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
-from kubetriage.analyzers.support import item, states, timestamp
+from kubetriage.analyzers.support import item, pod_source, states, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -226,7 +226,7 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         killed = oom_killed_pods(evidence)[0]
         ran = timestamp(change.at or onset) - timestamp(killed.created_at or onset)
         fact = item(
-            f"pod/{killed.namespace}/{killed.name}",
+            pod_source(killed),
             f"OOM-killed only since the caller's rollout, after running for {prose.duration(ran)}"
             " before it",
         )

@@ -22,6 +22,7 @@ from kubetriage.analyzers.support import (
     LogHit,
     grep_logs,
     item,
+    service_source,
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
@@ -127,17 +128,15 @@ def caller(evidence: Evidence, hits: Sequence[LogHit] = ()) -> str:
 def service_fact(svc: ServiceEvidence) -> EvidenceItem:
     """A Service as evidence: its ExternalName target, or its selector and endpoints."""
     if svc.type == "ExternalName":
-        return item(
-            f"service/{svc.namespace}/{svc.name}", f"ExternalName service -> {svc.external_name}"
-        )
+        return item(service_source(svc), f"ExternalName service -> {svc.external_name}")
     if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:
         return item(
-            f"service/{svc.namespace}/{svc.name}",
+            service_source(svc),
             "named by its cluster DNS name; its namespace was not collected",
         )
     selects = prose.selector(svc.selector, empty="none (its Endpoints are written for it)")
     return item(
-        f"service/{svc.namespace}/{svc.name}",
+        service_source(svc),
         f"selector {selects}, "
         f"{prose.ready_endpoints(svc.ready_endpoints, svc.not_ready_endpoints)}",
     )

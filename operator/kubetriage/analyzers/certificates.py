@@ -33,6 +33,7 @@ from kubetriage.analyzers.support import (
     grep_tls_failures,
     item,
     metrics_named,
+    object_source,
     timestamp,
 )
 from kubetriage.analyzers.tls_clients import clock_skew
@@ -140,7 +141,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
     for cert in _certificates(evidence):
         facts: list[EvidenceItem] = []
         confidence = 0.0
-        source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
+        source = object_source(cert.ref)
         not_after = _time(_field(cert, "notAfter"))
         state = "is not Ready"
         if not_after is not None:

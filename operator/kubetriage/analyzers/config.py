@@ -33,7 +33,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_logs, item, logs_of, workload_ref
+from kubetriage.analyzers.support import grep_logs, item, logs_of, pod_source, workload_ref
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -109,7 +109,7 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
                 facts = [
                     item(hit.source, hit.line),
                     item(
-                        f"pod/{pod.namespace}/{pod.name}",
+                        pod_source(pod),
                         f"{container.name} mounts {mount.kind} {mount.name} at {mount.path}",
                     ),
                 ]
@@ -186,7 +186,7 @@ def check_mount_path(evidence: Evidence) -> list[Finding]:
                 facts = [
                     item(hit.source, hit.line),
                     item(
-                        f"pod/{pod.namespace}/{pod.name}",
+                        pod_source(pod),
                         f"{container.name} mounts ConfigMap {mount.name} (key {name}) at "
                         f"{mount.path}",
                     ),
@@ -260,7 +260,7 @@ def check_subpath_key(evidence: Evidence) -> list[Finding]:
                 target = ObjectRef(kind="ConfigMap", namespace=pod.namespace, name=mount.name)
                 facts = [
                     item(
-                        f"pod/{pod.namespace}/{pod.name}",
+                        pod_source(pod),
                         f"{container.name} mounts key {key} of ConfigMap {mount.name} at "
                         f"{mount.path} (subPath)",
                     ),
@@ -346,7 +346,7 @@ def check_missing_env(evidence: Evidence) -> list[Finding]:
                 continue
             target = ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
             wired = item(
-                f"pod/{pod.namespace}/{pod.name}",
+                pod_source(pod),
                 f"env {variable} from {ref.kind} {ref.name} key {ref.key}"
                 + (" (optional)" if ref.optional else ""),
             )

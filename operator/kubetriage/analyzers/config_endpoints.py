@@ -25,6 +25,7 @@ from kubetriage.analyzers.log_signatures import (
 from kubetriage.analyzers.support import (
     grep_logs,
     item,
+    service_source,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -96,7 +97,7 @@ def check_config_endpoints(evidence: Evidence) -> list[Finding]:
             f"configmap/{namespace}/{endpoint.config_map}",
             f"key {endpoint.key} names {svc.name}:{endpoint.port}",
         )
-        ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+        ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
         calls = [item(h.source, h.line) for h in failing]
         because = [
             prose.claim(f"{prose.obj(ref)} sends clients to {svc.name}:{endpoint.port}", config),

@@ -43,6 +43,7 @@ from kubetriage.analyzers.support import (
     item,
     metrics_named,
     pod_source,
+    service_source,
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
@@ -210,7 +211,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         described = service_fact(svc)
         facts.append(described)
         owner = next((v for k, v in svc.annotations.items() if "owner" in k.lower()), None)
-        owner_fact = item(f"service/{svc.namespace}/{svc.name}", f"owner: {owner}")
+        owner_fact = item(service_source(svc), f"owner: {owner}")
         if owner:
             facts.append(owner_fact)
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
@@ -237,7 +238,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                 prose.claim(f"Blackbox probes of {svc.name} fail as well", *probes_down[chosen][:2])
             )
         failing = [
-            item(f"service/{svc.namespace}/{svc.name}", f"pod {prose.pod_trouble(p)}")
+            item(service_source(svc), f"pod {prose.pod_trouble(p)}")
             for d in evidence.dependencies
             if d.service is not None and _same(d.service, svc)
             for p in d.failing_pods[:2]

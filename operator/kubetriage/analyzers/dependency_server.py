@@ -31,7 +31,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.storage import fullest_claim
-from kubetriage.analyzers.support import item, log_source
+from kubetriage.analyzers.support import item, log_source, object_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -286,7 +286,7 @@ def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
     because = [prose.claim(f"{prose.obj(ref)} {what}, in its own words", *facts)]
     if _recent_caller_changes(evidence):
         named = item(
-            f"service/{ref.namespace}/{ref.name}",
+            object_source(ref),
             f"named by {', '.join(dep.named_by[:1]) or 'its caller'}",
         )
         because.append(prose.claim(f"{caller(evidence)} calls it", named))

@@ -19,7 +19,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.spoken_for import WORKLOAD_RULE_CATEGORIES, findings_about, spoken_for
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.relations import DisruptionBudgetEvidence
@@ -48,7 +48,7 @@ def budget_fact(budget: DisruptionBudgetEvidence) -> EvidenceItem:
         else f"maxUnavailable {budget.max_unavailable}"
     )
     return item(
-        f"poddisruptionbudget/{budget.ref.namespace}/{budget.ref.name}",
+        object_source(budget.ref),
         f"{wants}: disruptionsAllowed {budget.disruptions_allowed}, currentHealthy "
         f"{budget.current_healthy} of desiredHealthy {budget.desired_healthy} "
         f"(expectedPods {budget.expected_pods})",
@@ -60,7 +60,7 @@ def _held_fact(budget: DisruptionBudgetEvidence) -> EvidenceItem:
     fact = f"covers {prose.listing(budget.held_pods)} on cordoned {where}"
     if budget.refusals:
         fact += f"; {budget.refusals[0]}"
-    return item(f"poddisruptionbudget/{budget.ref.namespace}/{budget.ref.name}", fact)
+    return item(object_source(budget.ref), fact)
 
 
 def _spoken_for(finding: Finding, budget: DisruptionBudgetEvidence) -> Finding:

@@ -15,7 +15,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, service_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -84,7 +84,7 @@ def check_gateway_routes(evidence: Evidence) -> list[Finding]:
             facts = _route_items(route, f"backendRef Service {service} port {port}")
             if svc is not None:
                 ports = ", ".join(svc.ports) or "none"
-                facts.insert(1, item(f"service/{svc.namespace}/{svc.name}", f"ports {ports}"))
+                facts.insert(1, item(service_source(svc), f"ports {ports}"))
             findings.append(
                 _finding(
                     route,

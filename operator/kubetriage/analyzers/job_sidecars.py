@@ -21,7 +21,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import item, seconds_before, workload_ref
+from kubetriage.analyzers.support import item, pod_source, seconds_before, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ContainerEvidence, PodEvidence
@@ -76,12 +76,12 @@ def check_lingering_sidecar(evidence: Evidence) -> list[Finding]:
         work, sidecar = found
         ended = work.state.finished_at
         done = item(
-            f"pod/{pod.namespace}/{pod.name}",
+            pod_source(pod),
             f"container {work.name} exited 0"
             + (f" at {ended:%Y-%m-%d %H:%M}" if ended is not None else ""),
         )
         alive = item(
-            f"pod/{pod.namespace}/{pod.name}",
+            pod_source(pod),
             f"container {sidecar.name} ({sidecar.image}) still running",
         )
         return [

@@ -21,7 +21,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.certificates import SOON_DAYS
-from kubetriage.analyzers.support import item, log_source, metrics_named, timestamp
+from kubetriage.analyzers.support import item, log_source, metrics_named, pod_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -116,7 +116,7 @@ def check_mesh_ca(evidence: Evidence) -> list[Finding]:
         seen = prose.claim("The workload's handshakes fail certificate verification", *facts[1:])
         confidence = CONFIDENCE.expired if left <= 0 else CONFIDENCE.expiring
     else:
-        facts.append(item(f"pod/{meshed[0].namespace}/{meshed[0].name}", f"runs {SIDECAR}"))
+        facts.append(item(pod_source(meshed[0]), f"runs {SIDECAR}"))
         seen = prose.claim("The workload's pods talk mutual TLS through the mesh", facts[-1])
         confidence = CONFIDENCE.expired_meshed
     what = "intermediate CA plugged into the mesh" if plugged else "mesh's CA"

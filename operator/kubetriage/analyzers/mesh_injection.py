@@ -19,7 +19,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
-from kubetriage.analyzers.support import grep_logs, item, logs_of, owner_workload
+from kubetriage.analyzers.support import grep_logs, item, logs_of, owner_workload, pod_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import PodEvidence
@@ -65,11 +65,9 @@ def check_uninjected_replicas(evidence: Evidence) -> list[Finding]:
     if not failing or any(grep_logs(logs_of(evidence, p), DEPENDENCY_LOG, limit=1) for p in meshed):
         return []
     sidecar = next(c.name for c in meshed[0].containers if c.name in MESH_SIDECARS)
-    with_proxy = item(
-        f"pod/{meshed[0].namespace}/{meshed[0].name}", f"runs the mesh proxy {sidecar}"
-    )
+    with_proxy = item(pod_source(meshed[0]), f"runs the mesh proxy {sidecar}")
     without = item(
-        f"pod/{bare[0].namespace}/{bare[0].name}",
+        pod_source(bare[0]),
         f"same ReplicaSet, no {sidecar} container"
         + (f" ({prose.count(len(bare), 'replica')} like it)" if len(bare) > 1 else ""),
     )

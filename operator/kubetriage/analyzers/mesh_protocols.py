@@ -20,7 +20,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, followed_services, service_fact
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, service_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -108,7 +108,7 @@ def check_mesh_protocols(evidence: Evidence) -> list[Finding]:
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         target = f"{port.name or 'port'} {port.number}" if port.number else port.name or "?"
         fact = item(
-            f"service/{svc.namespace}/{svc.name}",
+            service_source(svc),
             f"port declared {declared!r} in front of {target}; ports {', '.join(svc.ports)}",
         )
         findings.append(

@@ -31,6 +31,7 @@ from kubetriage.analyzers.log_signatures import (
 from kubetriage.analyzers.support import (
     grep_logs,
     item,
+    service_source,
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_LOG
@@ -180,7 +181,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
         if no_pods and same_ns and _related(svc, evidence, same_ns) and ready_pods:
             misses = _selector_mismatch(svc, same_ns)
             fact = service_fact(svc)
-            miss_facts = [item(f"service/{svc.namespace}/{svc.name}", m) for m in misses[:3]]
+            miss_facts = [item(service_source(svc), m) for m in misses[:3]]
             because = [
                 prose.claim(
                     f"{prose.obj(ref)} selects {prose.selector(svc.selector)}, which no pod "
@@ -232,7 +233,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
             bool(wrong) and svc.ready_endpoints == 0 and not any(t.isdigit() for t in wrong)
         )
         if wrong and (svc.ready_endpoints != 0 or unresolved):
-            ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+            ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
             findings.append(
                 make_finding(
                     "network",
@@ -326,7 +327,7 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         ready = svc.ready_endpoints or 0
         refused = item(hit.source, hit.line)
-        ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+        ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
         findings.append(
             make_finding(
                 "network",

@@ -29,7 +29,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import RECENT_ROLLOUT, item, timestamp
+from kubetriage.analyzers.support import RECENT_ROLLOUT, item, node_source, pod_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -108,7 +108,7 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
     for agent, rollout, named in pressuring_agents(evidence):
         source = f"dependency {prose.obj(agent)}"
         rolled = item(source, f"rolled out {'; '.join(rollout.details[:3])}")
-        nodes = [item(f"node/{name}", f"{kind}=True") for name, kind in pressured[:3]]
+        nodes = [item(node_source(name), f"{kind}=True") for name, kind in pressured[:3]]
         replaced = item(source, f"its pods were replaced before {named[0]} began")
         params = {"revision": str(rollout.from_revision)} if rollout.from_revision else {}
         because = [
@@ -226,7 +226,7 @@ def check_node_agent_broke_node(evidence: Evidence) -> list[Finding]:
         nodes = sorted({node for node, _, _ in entries})
         pods = [
             item(
-                f"pod/{pod.namespace}/{pod.name}",
+                pod_source(pod),
                 f"created {pod.created_at:%Y-%m-%d %H:%M} on {node}, "
                 + prose.listing(
                     f"container {c.name} not running"
@@ -239,7 +239,7 @@ def check_node_agent_broke_node(evidence: Evidence) -> list[Finding]:
             for node, _, pod in entries[:3]
             if pod.created_at is not None
         ]
-        down = [item(f"node/{node}", "Ready=False") for node in nodes[:3]]
+        down = [item(node_source(node), "Ready=False") for node in nodes[:3]]
         findings.append(
             make_finding(
                 "node-agent-broke-node",

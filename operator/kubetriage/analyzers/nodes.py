@@ -19,7 +19,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
 from kubetriage.analyzers.pods import own_limit_eviction
-from kubetriage.analyzers.support import event_fact, item, metrics_named, pod_source
+from kubetriage.analyzers.support import event_fact, item, metrics_named, node_source, pod_source
 from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -130,7 +130,7 @@ def _scheduling_words(evidence: Evidence) -> str:
 
 def cordon_fact(node: str) -> EvidenceItem:
     """The fact that a node is cordoned."""
-    return item(f"node/{node}", "node is cordoned (unschedulable)")
+    return item(node_source(node), "node is cordoned (unschedulable)")
 
 
 def _node_ref(name: str) -> ObjectRef:
@@ -150,7 +150,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
 
     for node in evidence.nodes:
         ours = node.name in hosting or not hosting
-        source = f"node/{node.name}"
+        source = node_source(node.name)
         if node.ready in ("False", "Unknown"):
             condition = next((c for c in node.conditions if c.type == "Ready"), None)
             detail = f" ({condition.reason}: {condition.message})" if condition else ""

@@ -20,7 +20,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import service_fact
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, service_source
 from kubetriage.dns_errors import DNS_NO_SUCH_NAME
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -112,7 +112,7 @@ def check_unpublished_peers(evidence: Evidence) -> list[Finding]:
             continue
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         flag = item(
-            f"service/{svc.namespace}/{svc.name}",
+            service_source(svc),
             "headless (clusterIP None), publishNotReadyAddresses not set; "
             + prose.ready_endpoints(svc.ready_endpoints, svc.not_ready_endpoints),
         )

@@ -36,6 +36,7 @@ from kubetriage.analyzers.support import (
     event_fact,
     item,
     metrics_named,
+    node_source,
     owner_workload,
     pod_source,
     seconds_before,
@@ -117,7 +118,7 @@ def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]
     """What the node itself reports: a condition other than Ready that holds (the node
     problem detector's ReadonlyFilesystem, KernelDeadlock... and the pressures), Ready not
     True, and its Warning events."""
-    source = f"node/{node.name}"
+    source = node_source(node.name)
     facts = [
         item(source, f"{c.type}=True {c.reason or ''}: {c.message or ''}")
         for c in node.conditions
@@ -193,7 +194,7 @@ def _odd_new_node(
             others = sorted({peer.labels.get(key) or "?" for peer in peers})
             return [
                 item(
-                    f"node/{node.name}",
+                    node_source(node.name),
                     "joined the cluster"
                     + (f" at {joined.at:%H:%M}" if joined.at else " recently")
                     + f" from node group {group} ({key}); the replicas that run are on "

@@ -25,6 +25,8 @@ from kubetriage.analyzers.support import (
     event_fact,
     grep_logs,
     item,
+    object_source,
+    pod_source,
 )
 from kubetriage.dns_errors import DNS_LOG, resolver_addresses
 from kubetriage.models.base import ObjectRef
@@ -198,7 +200,7 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
             if verdict is None:
                 continue
             flow_fact = item(
-                f"pod/{destination.namespace}/{destination.name}",
+                pod_source(destination),
                 f"holds {address}, dialled on port {port} by pod {source.name}",
             )
             return [
@@ -398,7 +400,7 @@ def check_scaler_flows(evidence: Evidence) -> list[Finding]:
             facts = [item("events", event_fact(e)) for e in reports[:1]]
             facts.append(
                 item(
-                    f"scaledobject/{scaler.ref.namespace}/{scaler.ref.name}",
+                    object_source(scaler.ref),
                     f"not Ready; its trigger reads {target}, from pods in namespace "
                     f"{scaler.reader_namespace}",
                 )

@@ -29,6 +29,8 @@ from kubetriage.analyzers.log_signatures import (
 from kubetriage.analyzers.support import (
     grep_logs,
     item,
+    pod_source,
+    service_source,
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.base import ObjectRef
@@ -88,7 +90,7 @@ def _external_name_unresolved(evidence: Evidence) -> list[Finding]:
             ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
             lookup = item(hit.source, hit.line)
             alias = item(
-                f"service/{svc.namespace}/{svc.name}",
+                service_source(svc),
                 f"type ExternalName: an alias of {svc.external_name}",
             )
             return [
@@ -134,7 +136,7 @@ def _ingress_ports_missing(evidence: Evidence) -> list[Finding]:
                 f"ingress/{svc.namespace}/{controller.ingress}",
                 f"routes to Service {svc.name} port {port}",
             )
-            ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+            ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
             findings.append(
                 make_finding(
                     "network",
@@ -193,7 +195,7 @@ def _one_node_cannot_reach(evidence: Evidence) -> list[Finding]:
     ref = ObjectRef(kind="Node", name=node_name)
     timeout = item(f"logs/{pod.name}", line)
     others = item(
-        f"pod/{healthy[0].namespace}/{healthy[0].name}",
+        pod_source(healthy[0]),
         f"ready on node {healthy[0].node}",
     )
     return [
@@ -290,8 +292,8 @@ def _health_check_finding(
     svc: ServiceEvidence, ref: ObjectRef, unserved: tuple[str, int], declared: str
 ) -> Finding:
     key, port = unserved
-    annotation = item(f"service/{svc.namespace}/{svc.name}", f"annotation {key}: {port}")
-    ports = item(f"service/{svc.namespace}/{svc.name}", f"ports {', '.join(svc.ports)}")
+    annotation = item(service_source(svc), f"annotation {key}: {port}")
+    ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
     return make_finding(
         "network",
         Category.NETWORK,
@@ -340,10 +342,10 @@ def _not_ready_published(evidence: Evidence) -> list[Finding]:
             continue
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         flag = item(
-            f"service/{svc.namespace}/{svc.name}",
+            service_source(svc),
             f"publishNotReadyAddresses: true; {prose.ready_endpoints(svc.ready_endpoints)}",
         )
-        pod = item(f"pod/{unready[0].namespace}/{unready[0].name}", "Running, not ready")
+        pod = item(pod_source(unready[0]), "Running, not ready")
         findings.append(
             make_finding(
                 "network",

@@ -23,6 +23,7 @@ from kubetriage.analyzers.support import (
     events_for,
     involved_workload,
     item,
+    node_source,
     parse_quantity,
     pod_source,
     workload_ref,
@@ -337,7 +338,7 @@ def _binding_constraint(
     missing = _unadvertised(evidence, pods, text) if "insufficient resources" in reasons else None
     if missing is not None:
         resource, names = missing
-        marks = [item(f"node/{n}", f"allocatable has no {resource}") for n in names[:2]]
+        marks = [item(node_source(n), f"allocatable has no {resource}") for n in names[:2]]
         return (
             f"{prose.count(len(names), 'node')} it may use "
             f"{'advertise' if len(names) > 1 else 'advertises'} no {resource}",
@@ -353,7 +354,7 @@ def _binding_constraint(
     cordoned = _cordoned_matches(evidence, pods) if "node unschedulable" in reasons else []
     if cordoned:
         names = [n.name for n in cordoned]
-        marks = [item(f"node/{n}", "node is cordoned (unschedulable)") for n in names[:2]]
+        marks = [item(node_source(n), "node is cordoned (unschedulable)") for n in names[:2]]
         return (
             f"{prose.count(len(names), 'node')} its selector matches {prose.be(len(names))} "
             "cordoned",

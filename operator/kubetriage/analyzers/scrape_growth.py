@@ -21,7 +21,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callers import oom_killed_pods
-from kubetriage.analyzers.support import item, metrics_named, states, timestamp
+from kubetriage.analyzers.support import item, metrics_named, pod_source, states, timestamp
 from kubetriage.evidence.label_vocabulary import runs_metrics_server
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -102,7 +102,7 @@ def check_scrape_growth(evidence: Evidence) -> list[Finding]:
         f"to {job.max:.0f} ({_growth(job):.0f}x)",
     )
     killed = [
-        item(f"pod/{pod.namespace}/{pod.name}", "a container last ended OOMKilled")
+        item(pod_source(pod), "a container last ended OOMKilled")
         for pod in oom_killed_pods(evidence)[:2]
     ]
     server = prose.obj(evidence.workload.ref) if evidence.workload is not None else "the server"

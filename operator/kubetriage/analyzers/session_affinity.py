@@ -26,7 +26,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import alerted_strain
-from kubetriage.analyzers.support import item, seconds_before
+from kubetriage.analyzers.support import item, seconds_before, service_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -146,7 +146,7 @@ def _recent(evidence: Evidence, at: datetime | None) -> float | None:
 
 def _change_fact(evidence: Evidence, sticky: _Sticky) -> EvidenceItem | None:
     svc = sticky.service
-    source = f"service/{svc.namespace}/{svc.name}"
+    source = service_source(svc)
     ago = _recent(evidence, svc.affinity_written_at)
     if ago is not None:
         return item(source, f"sessionAffinity written {prose.duration(ago)} ago")
@@ -173,7 +173,7 @@ def check_sticky_service(evidence: Evidence) -> list[Finding]:
             if svc.affinity_timeout_seconds
             else ""
         )
-        affinity = item(f"service/{svc.namespace}/{svc.name}", f"sessionAffinity ClientIP{timeout}")
+        affinity = item(service_source(svc), f"sessionAffinity ClientIP{timeout}")
         loads = item(
             "metrics",
             "CPU per ready pod: "

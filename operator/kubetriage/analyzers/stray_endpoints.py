@@ -21,7 +21,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import service_fact
-from kubetriage.analyzers.support import item, owner_workload
+from kubetriage.analyzers.support import item, owner_workload, pod_source, service_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -100,7 +100,7 @@ def check_stray_endpoints(evidence: Evidence) -> list[Finding]:
         stray_ref, stray_pods = stray[0]
         declared = sorted({port for p in stray_pods for c in p.containers for port in c.ports})
         split = item(
-            f"service/{svc.namespace}/{svc.name}",
+            service_source(svc),
             f"selector {prose.selector(svc.selector)} matches "
             + "; ".join(
                 f"{prose.count(len(pods), 'ready pod')} of {w.kind} {w.name}"
@@ -108,7 +108,7 @@ def check_stray_endpoints(evidence: Evidence) -> list[Finding]:
             ),
         )
         stray_fact = item(
-            f"pod/{stray_pods[0].namespace}/{stray_pods[0].name}",
+            pod_source(stray_pods[0]),
             f"declares {prose.listing(declared)}, not {port}",
         )
         findings.append(

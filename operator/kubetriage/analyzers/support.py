@@ -28,6 +28,7 @@ from kubetriage.models.object_evidence import (
     MetricSummary,
     PodEvidence,
     RevisionEvidence,
+    ServiceEvidence,
 )
 from kubetriage.models.quantity import GI as GI
 from kubetriage.models.quantity import MI as MI
@@ -72,6 +73,14 @@ def item(source: str, fact: str) -> EvidenceItem:
 
 def pod_source(pod: PodEvidence) -> str:
     return f"pod/{pod.namespace}/{pod.name}"
+
+
+def service_source(svc: ServiceEvidence) -> str:
+    return f"service/{svc.namespace}/{svc.name}"
+
+
+def node_source(node: str) -> str:
+    return f"node/{node}"
 
 
 def object_source(ref: ObjectRef) -> str:

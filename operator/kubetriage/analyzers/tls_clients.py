@@ -20,7 +20,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_tls_failures, item, timestamp
+from kubetriage.analyzers.support import grep_tls_failures, item, node_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -93,7 +93,7 @@ def check_clock_skew(evidence: Evidence) -> list[Finding]:
             if _CLOCK_CONDITION.search(condition.type) and condition.status == "True":
                 facts.append(
                     item(
-                        f"node/{node_name}",
+                        node_source(node_name),
                         f"{condition.type}={condition.status} {condition.reason}: "
                         f"{condition.message or ''}",
                     )

@@ -32,7 +32,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cert_targets import TLS_NAME, dependency_tls_secrets
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -200,7 +200,7 @@ def _certificate_finding(
     action = Action.RENEW_CERTIFICATE
     if isinstance(cert, GenericObjectEvidence):
         target = cert.ref
-        source = f"certificate/{cert.ref.namespace}/{cert.ref.name}"
+        source = object_source(cert.ref)
         state = cert.fields.get("notAfter")
         facts.append(
             item(
@@ -271,7 +271,7 @@ def _unreachable_finding(
         if svc is not None:
             facts.append(
                 item(
-                    f"service/{service.namespace}/{service.name}",
+                    object_source(service),
                     prose.ready_endpoints(svc.ready_endpoints),
                 )
             )
@@ -293,9 +293,7 @@ def _unreachable_finding(
             confidence = CONFIDENCE.no_pods
             cause = f"{prose.obj(service)} selects no pod"
             selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
-            facts.append(
-                item(f"service/{service.namespace}/{service.name}", f"selector {selector}: no pod")
-            )
+            facts.append(item(object_source(service), f"selector {selector}: no pod"))
         elif scheduling and dependency.workload is not None:
             category, action, target = (
                 Category.UNSCHEDULABLE,
