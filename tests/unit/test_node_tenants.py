@@ -222,6 +222,8 @@ def test_the_alerts_resource_is_read_from_its_name_and_summary() -> None:
     assert alert_resource(CPU) == "cpu"
     assert alert_resource([_alert("NodeMemoryHighUtilization")]) == "memory"
     assert alert_resource([_alert("NodeNetworkReceiveErrs", "Network errors.")]) is None
+    assert alert_resource([_alert("NodeLoadAverageHigh")]) == "cpu"
+    assert alert_resource([_alert("NodeNetworkUploadErrs", "Upload errors.")]) is None
 
 
 def test_the_kubelets_eviction_words_name_the_starved_resource() -> None:
@@ -355,7 +357,7 @@ def test_the_incidents_own_new_revision_evicted_as_top_disk_user_is_rolled_back(
     result = analyze(built(_writer_cluster(), BATCH, alerts=DISK))
     first = result.findings[0]
     assert (first.analyzer, first.category, first.action) == (
-        "node-agent-rollout",
+        "rollout-pressures-nodes",
         Category.BAD_ROLLOUT,
         Action.ROLLBACK,
     )
@@ -368,7 +370,7 @@ def test_the_incidents_own_new_revision_evicted_as_top_disk_user_is_rolled_back(
 def test_without_the_kubelets_words_the_own_rollout_is_not_blamed() -> None:
     cluster = [o for o in _writer_cluster() if (o.get("status") or {}).get("reason") != "Evicted"]
     result = analyze(built(cluster, BATCH, alerts=DISK))
-    assert all(f.analyzer != "node-agent-rollout" for f in result.findings)
+    assert all(f.analyzer != "rollout-pressures-nodes" for f in result.findings)
 
 
 def _case(tmp_path: Path, objects: list[Any], alert: Alert) -> Path:

@@ -1,4 +1,4 @@
-"""The node-agent rule: nodes hosting the incident's pods are under memory, disk or PID
+"""The rollout-pressures-nodes rule: nodes hosting the incident's pods are under memory, disk or PID
 pressure (the kubelet evicts its pods there, the scheduler keeps them off), and a DaemonSet
 whose pods on those nodes were replaced shortly before the pressure began (the dependency
 walk follows it, named by the node and its condition: ``evidence.node_plugins``) rolled out
@@ -155,7 +155,7 @@ def pressuring_agents(evidence: Evidence) -> list[PressuringWorkload]:
     return found
 
 
-def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
+def check_rollout_pressures_nodes(evidence: Evidence) -> list[Finding]:
     pressured = [
         (node.name, condition.type)
         for node in evidence.nodes
@@ -198,7 +198,7 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
             )
         findings.append(
             make_finding(
-                "node-agent-rollout",
+                "rollout-pressures-nodes",
                 Category.BAD_ROLLOUT,
                 CONFIDENCE.rolled_out_before_pressure,
                 prose.narrative(
@@ -329,6 +329,6 @@ def check_node_agent_broke_node(evidence: Evidence) -> list[Finding]:
 
 
 NODE_AGENT_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("node-agent-rollout", (Category.BAD_ROLLOUT,), check_node_agent_rollout),
+    Analyzer("rollout-pressures-nodes", (Category.BAD_ROLLOUT,), check_rollout_pressures_nodes),
     Analyzer("node-agent-broke-node", (Category.BAD_ROLLOUT,), check_node_agent_broke_node),
 )

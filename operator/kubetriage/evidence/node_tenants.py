@@ -38,7 +38,7 @@ from kubetriage.models.objects import namespace as _ns
 _RESOURCE_WORDS: Final = (
     ("disk", re.compile(r"(?i)(filesystem|disk|storage|inode)")),
     ("memory", re.compile(r"(?i)(memory|\bmem\b|oom)")),
-    ("cpu", re.compile(r"(?i)(cpu|load)")),
+    ("cpu", re.compile(r"(?i)(cpu|\bload\b|load.?average)")),
 )
 # Conditions every node reports; pressure is the symptom, not the node's own fault.
 _ORDINARY_CONDITIONS: Final = frozenset({"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"})
