@@ -1,4 +1,4 @@
-"""The node-agent rule: nodes hosting the incident's pods are under memory, disk or PID
+"""The rollout-pressures-nodes rule: nodes hosting the incident's pods are under memory, disk or PID
 pressure (the kubelet evicts its pods there, the scheduler keeps them off), and a DaemonSet
 whose pods on those nodes were replaced shortly before the pressure began (the dependency
 walk follows it, named by the node and its condition: ``evidence.node_plugins``) rolled out
@@ -7,6 +7,9 @@ draining one node only moves the problem: roll the agent back (above the node-fa
 finding for the same pressure). Under disk pressure the same holds for a Deployment or
 StatefulSet whose pods there were replaced shortly before, when the kubelet's evictions name
 its containers as the largest ephemeral-storage users: its new revision fills the disks.
+The incident's own workload is weighed the same way (a node disk alert is answered about the
+workload on the node that writes it, ``evidence.node_tenants``): rolled out recently, a pod
+of its new revision evicted as the largest disk user, its pods on a node under DiskPressure.
 
 The node-agent-broke-node rule: a node is NotReady (its kubelet reports, so this is not a
 node that vanished) and a DaemonSet's pod on it was created shortly before the node went
@@ -22,7 +25,6 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -30,6 +32,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import RECENT_ROLLOUT, item, node_source, pod_source, timestamp
+from kubetriage.evictions import top_user_resource
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -53,49 +56,106 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 _PRESSURES = frozenset({"MemoryPressure", "DiskPressure", "PIDPressure"})
-# The kubelet's words when it evicts a pod for the node's lack of disk: it ranks the pods by
-# their ephemeral-storage use over their request and names the container using the most.
-_TOP_DISK_USER = re.compile(
-    r"(?i)the node (was|had) low on resource: ephemeral-storage\b.*\bcontainer \S+ was using"
-)
 
 
 def top_disk_user_eviction(warnings: list[str]) -> str | None:
     """The kubelet's eviction of one of a workload's pods for the node's disk that names its
-    container as the largest ephemeral-storage user, among ``warnings`` of the dependency."""
-    return next((w for w in warnings if _TOP_DISK_USER.search(w)), None)
+    container as the largest ephemeral-storage user (``kubetriage.evictions``), among
+    ``warnings`` of the dependency."""
+    return next((w for w in warnings if top_user_resource(w) == "disk"), None)
 
 
-def pressuring_agents(evidence: Evidence) -> list[tuple[ObjectRef, ChangeEvidence, list[str]]]:
+@dataclass(frozen=True, slots=True)
+class PressuringWorkload:
+    """A workload whose recent rollout puts its nodes under pressure: its newest rollout, the
+    node sources naming it (for the incident's own workload, its pressured nodes), the
+    kubelet's eviction naming its container as the largest disk
+    user (a Deployment's or StatefulSet's, or the incident's own workload's), and whether it
+    is the incident's own workload rather than a followed one."""
+
+    workload: ObjectRef
+    rollout: ChangeEvidence
+    named: list[str]
+    eviction: str | None
+    own: bool = False
+
+
+def _recent_rollouts(changes: list[ChangeEvidence], now: float) -> list[ChangeEvidence]:
+    return [
+        c
+        for c in changes
+        if c.kind == "rollout"
+        and c.at is not None
+        and now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
+    ]
+
+
+def _own_disk_writer(evidence: Evidence, now: float) -> PressuringWorkload | None:
+    """The incident's own workload when it rolled out within RECENT_ROLLOUT, a pod of its new
+    revision was evicted by the kubelet naming its container as the largest ephemeral-storage
+    user, and a node hosting its pods is under DiskPressure: its new revision fills the
+    nodes' disks (an alert about a node's disk is answered about the workload writing it,
+    ``evidence.node_tenants``)."""
+    workload = evidence.workload
+    if workload is None:
+        return None
+    ref = workload.ref
+    rollouts = _recent_rollouts([c for c in evidence.changes if c.object.same_object(ref)], now)
+    if not rollouts or rollouts[0].at is None:
+        return None
+    since = timestamp(rollouts[0].at)
+    eviction = next(
+        (
+            p.message
+            for p in evidence.pods
+            if p.message
+            and top_user_resource(p.message) == "disk"
+            and p.created_at is not None
+            and timestamp(p.created_at) >= since
+        ),
+        None,
+    )
+    hosting = {p.node for p in evidence.pods if p.node}
+    named = [
+        f"{n.name}, under DiskPressure"
+        for n in evidence.nodes
+        if n.name in hosting
+        and any(c.type == "DiskPressure" and c.status == "True" for c in n.conditions)
+    ]
+    if eviction is None or not named:
+        return None
+    return PressuringWorkload(ref, rollouts[0], named, eviction.strip(), own=True)
+
+
+def pressuring_agents(evidence: Evidence) -> list[PressuringWorkload]:
     """The followed workloads named by a node's pressure (their pods there replaced shortly
-    before it began) that rolled out within RECENT_ROLLOUT: (the workload, its newest
-    rollout, the node sources naming it). A DaemonSet runs on every node, so its new
-    revision is what changed on the node; a Deployment or StatefulSet counts only when the
-    kubelet's disk-pressure evictions name its containers as the largest users: its new
-    revision writes to the nodes' disks (a log level, a debug flag), and draining a node
-    moves the writer to the next one."""
+    before it began) that rolled out within RECENT_ROLLOUT, then the incident's own workload
+    when its new revision is evicted as its nodes' largest disk user (``_own_disk_writer``).
+    A DaemonSet runs on every node, so its new revision is what changed on the node; a
+    Deployment or StatefulSet counts only when the kubelet's disk-pressure evictions name its
+    containers as the largest users: its new revision writes to the nodes' disks (a log
+    level, a debug flag), and draining a node moves the writer to the next one."""
     now = timestamp(evidence.collected_at)
-    found: list[tuple[ObjectRef, ChangeEvidence, list[str]]] = []
+    found: list[PressuringWorkload] = []
     for dependency in evidence.dependencies:
         agent = dependency.workload
         named = [s for s in dependency.named_by if s.startswith("node ")]
         if agent is None or not named:
             continue
-        if agent.kind != "DaemonSet" and top_disk_user_eviction(dependency.warnings) is None:
+        eviction = top_disk_user_eviction(dependency.warnings)
+        if agent.kind != "DaemonSet" and eviction is None:
             continue
-        rollouts = [
-            c
-            for c in dependency.changes
-            if c.kind == "rollout"
-            and c.at is not None
-            and now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
-        ]
+        rollouts = _recent_rollouts(dependency.changes, now)
         if rollouts:
-            found.append((agent, rollouts[0], named))
+            kept = eviction if agent.kind != "DaemonSet" else None
+            found.append(PressuringWorkload(agent, rollouts[0], named, kept))
+    own = _own_disk_writer(evidence, now)
+    if own is not None and not any(f.workload.same_object(own.workload) for f in found):
+        found.append(own)
     return found
 
 
-def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
+def check_rollout_pressures_nodes(evidence: Evidence) -> list[Finding]:
     pressured = [
         (node.name, condition.type)
         for node in evidence.nodes
@@ -105,32 +165,28 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
     if not pressured:
         return []
     findings: list[Finding] = []
-    for agent, rollout, named in pressuring_agents(evidence):
-        source = f"dependency {prose.obj(agent)}"
+    for found in pressuring_agents(evidence):
+        agent, rollout, named = found.workload, found.rollout, found.named
+        source = "revisions" if found.own else f"dependency {prose.obj(agent)}"
         rolled = item(source, f"rolled out {'; '.join(rollout.details[:3])}")
         nodes = [item(node_source(name), f"{kind}=True") for name, kind in pressured[:3]]
-        replaced = item(source, f"its pods were replaced before {named[0]} began")
+        if found.own:
+            replaced = item("pods", f"its new revision's pods run on {named[0]}")
+            placed = "Its new revision's pods run on the nodes under pressure"
+        else:
+            replaced = item(source, f"its pods were replaced before {named[0]} began")
+            placed = (
+                "Its pods on the nodes of this incident were replaced shortly "
+                "before those nodes came under pressure"
+            )
         params = {"revision": str(rollout.from_revision)} if rollout.from_revision else {}
         because = [
             prose.claim(f"{prose.obj(agent)} rolled out recently", rolled),
-            prose.claim(
-                "Its pods on the nodes of this incident were replaced shortly "
-                "before those nodes came under pressure",
-                replaced,
-                *nodes,
-            ),
+            prose.claim(placed, replaced, *nodes),
         ]
         facts = [rolled, replaced, *nodes]
-        eviction = next(
-            (
-                found
-                for d in evidence.dependencies
-                if d.workload == agent and (found := top_disk_user_eviction(d.warnings))
-            ),
-            None,
-        )
-        if agent.kind != "DaemonSet" and eviction is not None:
-            evicted = item(source, eviction)
+        if found.eviction is not None:
+            evicted = item("pods" if found.own else source, found.eviction)
             facts.insert(1, evicted)
             because.insert(
                 1,
@@ -142,7 +198,7 @@ def check_node_agent_rollout(evidence: Evidence) -> list[Finding]:
             )
         findings.append(
             make_finding(
-                "node-agent-rollout",
+                "rollout-pressures-nodes",
                 Category.BAD_ROLLOUT,
                 CONFIDENCE.rolled_out_before_pressure,
                 prose.narrative(
@@ -273,6 +329,6 @@ def check_node_agent_broke_node(evidence: Evidence) -> list[Finding]:
 
 
 NODE_AGENT_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("node-agent-rollout", (Category.BAD_ROLLOUT,), check_node_agent_rollout),
+    Analyzer("rollout-pressures-nodes", (Category.BAD_ROLLOUT,), check_rollout_pressures_nodes),
     Analyzer("node-agent-broke-node", (Category.BAD_ROLLOUT,), check_node_agent_broke_node),
 )

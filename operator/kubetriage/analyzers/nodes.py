@@ -20,6 +20,7 @@ from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
 from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import event_fact, item, metrics_named, node_source, pod_source
+from kubetriage.evictions import top_user_resource
 from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -56,6 +57,8 @@ class _Confidence:
     # The node is Ready, only under pressure, and a node agent replaced its pods there
     # shortly before the pressure began and rolled out recently (``node_agents``): the
     # agent's revision uses up the node, on every node it runs on; draining moves the load.
+    # The same cap where the incident's own new revision was evicted as the largest disk
+    # user (``node_agents``: it fills every node it runs on).
     agent_rollout_cap: float = 0.3  # low: one per pressured node, and their votes add up
     # The node is NotReady and a DaemonSet pod created there shortly before does not run
     # (``node_agents.node_breaking_agents``): the agent's new revision took the node down.
@@ -254,6 +257,13 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             del found[name]
     findings: list[Finding] = []
     agents = pressuring_agents(evidence)
+    # Where the incident's own new revision was evicted as the largest disk user, the node
+    # only reclaimed the disk that revision filled: draining it moves the writer on.
+    writer_evicted = {
+        p.node
+        for p in evidence.pods
+        if any(a.own for a in agents) and top_user_resource(p.message or "") == "disk"
+    }
     broken_by_agent = {node for node, _, _ in node_breaking_agents(evidence)}
     for node_name, (confidence, facts) in found.items():
         affected = sum(1 for p in evidence.pods if p.node == node_name)
@@ -273,7 +283,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             down.insert(0, "NotReady" if seen_node.ready == "False" else "unreachable")
             if node_name in broken_by_agent:
                 confidence = min(confidence, CONFIDENCE.agent_broke_cap)
-        elif down and agents:
+        elif (down and agents) or node_name in writer_evicted:
             confidence = min(confidence, CONFIDENCE.agent_rollout_cap)
         state = f"is {prose.listing(down)}" if down else "is failing"
         because = [prose.claim(f"{prose.obj(_node_ref(node_name))} {state}", *facts[:2])]

@@ -130,7 +130,7 @@ def pressured_nodes(
     return found
 
 
-def _pod_workload(pod: JsonDict) -> tuple[str, str] | None:
+def pod_workload(pod: JsonDict) -> tuple[str, str] | None:
     """(kind, name) of the workload controlling ``pod``: its DaemonSet or StatefulSet, or the
     Deployment behind its ReplicaSet (the ReplicaSet's name without the pod-template-hash)."""
     owner = controller_ref(pod) or {}
@@ -166,7 +166,7 @@ def node_agent_hosts(
         condition, since = when[node]
         if not timedelta(0) <= since - created <= AGENT_REPLACED_BEFORE:
             continue
-        workload = _pod_workload(pod)
+        workload = pod_workload(pod)
         if workload is None or (workload[0] != "DaemonSet" and condition != "DiskPressure"):
             continue
         key = (workload[0], str(meta.get("namespace")), workload[1])

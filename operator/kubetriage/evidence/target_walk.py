@@ -5,7 +5,9 @@ alert in the broker's namespace to the queue's consumer (``caller_walk``); a mes
 names its callee without a namespace to the one readable object of that name; an alert that
 names only a telemetry service, no namespace, to the one workload declaring that service
 (``service_owner``); a node filesystem alert about a pod's volume mount to the claim bound to
-that PersistentVolume (``targets.mounted_volumes``).
+that PersistentVolume (``targets.mounted_volumes``); a node agent's alert naming its node only
+by address (``instance_nodes``) to that Node, or to the one workload on it that drives the
+alert's resource (``node_tenants``).
 
 I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollector``.
 """
@@ -14,6 +16,13 @@ from __future__ import annotations
 
 from kubetriage.evidence.caller_walk import find_queue_consumer
 from kubetriage.evidence.ingress_walk import probed_ingress
+from kubetriage.evidence.instance_nodes import (
+    instance_addresses,
+    node_at,
+    own_target,
+    with_instance_node,
+)
+from kubetriage.evidence.node_tenants import alert_resource, node_tenant, tenant_namespaces
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
@@ -48,6 +57,10 @@ async def find_target(
     # A probe's URL: the Ingress serving its host, before a namespace of the alert's.
     probed = await probed_ingress(reader, run, alerts, scope)
     candidates = with_probed(candidates, probed)
+    # A node agent's alert: the Node its ``instance`` address belongs to, or the workload on
+    # it that drives the alert's resource (``node_tenants``), before the alert's labels.
+    node = await _node_subject(reader, run, target, alerts, scope)
+    candidates = with_instance_node(candidates, node)
     for ref in refused[:3]:
         run.error(f"not read: {scope.refusal(ref)}")
     if target is None or target.kind == "Namespace":
@@ -81,7 +94,8 @@ async def find_target(
             return candidate, None
         obj = await reader.read(run, candidate.kind, candidate.namespace, candidate.name, core=True)
         if obj is not None:
-            if target is not None and not candidate.same_object(target) and candidate is not probed:
+            inferred = candidate is probed or candidate is node
+            if target is not None and not candidate.same_object(target) and not inferred:
                 run.error(f"target {target.display()} not found; using {candidate.display()}")
             return candidate, obj
     owner = await _unplaced_owner(reader, run, alerts, scope)
@@ -93,6 +107,53 @@ async def find_target(
             + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
         )
     return (candidates[0] if candidates else None), None
+
+
+async def _node_subject(
+    reader: KubeReader,
+    run: CollectionRun,
+    target: ObjectRef | None,
+    alerts: list[Alert],
+    scope: Scope,
+) -> ObjectRef | None:
+    """What a node agent's alert is about when its ``instance`` is a node's address
+    (``instance_nodes``, from the listed Nodes): the one workload on that Node that drives the
+    alert's resource (``node_tenants``: the node's pods, then the pods and autoscalers of
+    their namespaces), else the Node. Only for an incident without its own object target
+    under a scope that may read the cluster."""
+    if own_target(target, alerts) or not scope.may_read(None):
+        return None
+    addresses = instance_addresses(alerts)
+    if not addresses or not reader.listable("Node"):
+        return None
+    nodes = await reader.list_of(run, "Node", None, what="list nodes")
+    node = node_at(nodes, addresses)
+    if node is None or not scope.may_target(node):
+        return None
+    if alert_resource(alerts) is None:
+        return node
+    here = await reader.list_of(
+        run,
+        "Pod",
+        None,
+        what=f"list pods on node {node.name}",
+        field_selector=f"spec.nodeName={node.name}",
+    )
+    spaces = [ns for ns in tenant_namespaces(node.name, here) if scope.may_read(ns)]
+    pods: list[JsonDict] = []
+    scalers: list[JsonDict] = []
+    for namespace in spaces:
+        pods += await reader.list_of(run, "Pod", namespace, what=f"list pods in {namespace}")
+        if reader.listable("HorizontalPodAutoscaler"):
+            scalers += await reader.list_of(
+                run,
+                "HorizontalPodAutoscaler",
+                namespace,
+                what=f"list HorizontalPodAutoscalers in {namespace}",
+            )
+    obj = listed(nodes, node) or {}
+    tenant = node_tenant(obj, pods, scalers, alerts)
+    return tenant if tenant is not None and scope.may_target(tenant) else node
 
 
 async def _mounted_claim(

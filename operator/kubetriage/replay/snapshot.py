@@ -25,8 +25,15 @@ from kubetriage.evidence.index import (
     queue_consumer,
     resolve_scope,
 )
+from kubetriage.evidence.instance_nodes import (
+    instance_addresses,
+    node_at,
+    own_target,
+    with_instance_node,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_requests
+from kubetriage.evidence.node_tenants import node_tenant, tenant_namespaces
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
@@ -109,6 +116,7 @@ class SnapshotEvidenceSource:
         if scope is not None:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
+            allowed = with_instance_node(allowed, self._node_subject(query, scope))
             chosen = self._first_present(allowed)
             mounted = self._mounted(query["target"], query["alerts"], scope)
             chosen = mounted or chosen
@@ -162,6 +170,30 @@ class SnapshotEvidenceSource:
         ]
         found = unplaced_owner(alerts, workloads)
         return found if found is not None and scope.may_target(found) else chosen
+
+    def _node_subject(self, query: EvidenceQuery, scope: Scope) -> ObjectRef | None:
+        """What a node agent's alert is about when its ``instance`` is a node's address
+        (``instance_nodes``), as the collector finds it: the one workload on that Node that
+        drives the alert's resource (``node_tenants``, from the pods and autoscalers of the
+        node's namespaces), else the Node. Only for an incident without its own object
+        target and a scope that may read the cluster."""
+        target = query["target"]
+        if own_target(target, query["alerts"]) or not scope.may_read(None):
+            return None
+        addresses = instance_addresses(query["alerts"])
+        if not addresses:
+            return None
+        index = ObjectIndex(self._case.cluster, Notes())
+        node = node_at(index.kind("Node"), addresses)
+        if node is None or not scope.may_target(node):
+            return None
+        here = [p for p in index.kind("Pod") if (p.get("spec") or {}).get("nodeName") == node.name]
+        spaces = [ns for ns in tenant_namespaces(node.name, here) if scope.may_read(ns)]
+        pods = [p for ns in spaces for p in index.in_namespace("Pod", ns)]
+        scalers = [a for ns in spaces for a in index.in_namespace("HorizontalPodAutoscaler", ns)]
+        obj = index.get("Node", None, node.name) or {}
+        tenant = node_tenant(obj, pods, scalers, query["alerts"])
+        return tenant if tenant is not None and scope.may_target(tenant) else node
 
     def _probed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
         """The Ingress serving a host the alerts' probe URLs name, as the collector finds it
@@ -273,6 +305,7 @@ class SnapshotEvidenceSource:
     def build(self, **query: Unpack[EvidenceQuery]) -> Evidence:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
+        candidates = with_instance_node(candidates, self._node_subject(query, Scope.unrestricted()))
         chosen = self._owner_or(
             self._first_present(candidates), query["alerts"], Scope.unrestricted()
         )
