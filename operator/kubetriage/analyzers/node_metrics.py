@@ -1,7 +1,7 @@
 """What a node's own series say about it: node_exporter's interface faults, the node's
 resources near exhaustion (memory available, a filesystem's space or inodes, the conntrack
-table, process IDs, file descriptors) and the cloud NAT's source ports it ran out of, as
-evidence items about one ``NodeEvidence``.
+table, process IDs, file descriptors), its CPU time stolen by the hypervisor, and the cloud
+NAT's source ports it ran out of, as evidence items about one ``NodeEvidence``.
 
 The templates (``evidence.query_templates_cluster``) ask cluster-wide for the nodes past a
 threshold only, so whatever answers is already trouble; here each series is tied to the node
@@ -23,6 +23,8 @@ from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import MetricSummary, NodeEvidence
 
 NIC_FAULTS: Final = "node_interface_faults_per_second"
+# The share of the node's CPU time its hypervisor gave other guests (answers past 10% only).
+CPU_STEAL: Final = "node_cpu_steal_ratio"
 CONNTRACK: Final = "node_conntrack_used_ratio"
 # Template name -> what the share means; each template answers only past its threshold.
 EXHAUSTION: Final[Mapping[str, str]] = {
@@ -82,6 +84,23 @@ def interface_faults(evidence: Evidence, node: NodeEvidence) -> list[EvidenceIte
     ]
 
 
+def stolen_cpu(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """The share of the node's CPU time its hypervisor ran other guests instead, when it is
+    past the template's threshold now: every process there waits for a CPU it was given."""
+    return [
+        item(
+            "metrics",
+            f"{CPU_STEAL} on {node.name}: {m.last:.0%} of its CPU time stolen by the "
+            f"hypervisor{_since(m)}",
+        )
+        for m in evidence.metrics
+        if m.name == CPU_STEAL
+        and m.last is not None
+        and m.last > 0
+        and metric_node(m.labels, evidence.nodes) is node
+    ]
+
+
 def exhausted_resources(
     evidence: Evidence, node: NodeEvidence, names: Collection[str] = EXHAUSTION.keys()
 ) -> list[EvidenceItem]:
@@ -128,5 +147,6 @@ def node_metric_problems(evidence: Evidence, node: NodeEvidence) -> list[Evidenc
     return (
         interface_faults(evidence, node)
         + exhausted_resources(evidence, node)
+        + stolen_cpu(evidence, node)
         + nat_exhaustion(evidence, node)
     )

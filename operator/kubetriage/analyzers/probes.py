@@ -41,7 +41,12 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ContainerEvidence, EventEvidence, PodEvidence
+from kubetriage.models.object_evidence import (
+    ContainerEvidence,
+    EventEvidence,
+    PodEvidence,
+    ProbeSpec,
+)
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -133,6 +138,14 @@ def _rollout_changed_probes(evidence: Evidence, target: ObjectRef) -> EvidenceIt
     return item(
         "changes", f"revision {latest.to_revision} of {prose.obj(target)} changed its probes"
     )
+
+
+def _own_exec_cost(spec: ProbeSpec | None, changed: EvidenceItem | None) -> bool:
+    """Whether the failing probe is an exec handler the workload's latest rollout changed:
+    its command (often a whole interpreter or CLI booting) runs inside the container on
+    every period and spends the container's CPU quota, so throttling that arrived with it is
+    the probe's own cost, not a limit too tight for the application."""
+    return spec is not None and changed is not None and spec.handler.startswith("exec")
 
 
 # Fewer readiness failures than this, on a container that is ready again and never restarted,
@@ -303,15 +316,27 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             caveat = ("Its own log shows the process stuck, so the probe reports that", fact)
         throttled = throttle_ratios(evidence).get(container.name, 0.0)
         if throttled >= THROTTLED_SHARE and PROBE_TIMEOUT.search(reasons):
-            # The probe times out while the kernel throttles the container: its CPU limit
-            # stalls the answer, so the kill or unreadiness follows from the quota.
-            confidence -= CONFIDENCE.throttled_penalty
             fact = item(
                 "metrics",
                 f"{container.name} throttled in {prose.percent(throttled)} of its CFS periods",
             )
             facts.append(fact)
-            caveat = ("Its CPU limit throttles it at the same time, so the answer stalls", fact)
+            if _own_exec_cost(spec, changed):
+                # The rollout made this probe run a command inside the container: it spends
+                # the container's own CPU quota on every period, so the throttling is (at
+                # least partly) the probe's own cost and does not excuse it.
+                facts.append(
+                    item(
+                        pod_source(pod),
+                        f"its {probe_kind} probe runs in the container: "
+                        f"{prose.clip(spec.handler if spec else 'exec', 120)}",
+                    )
+                )
+            else:
+                # The probe times out while the kernel throttles the container: its CPU limit
+                # stalls the answer, so the kill or unreadiness follows from the quota.
+                confidence -= CONFIDENCE.throttled_penalty
+                caveat = ("Its CPU limit throttles it at the same time, so the answer stalls", fact)
         findings.append(
             make_finding(
                 "probe-failure",

@@ -3,7 +3,8 @@ a KubeHpaMaxedOut alert), traffic or queues that grew with latency (its series, 
 latency alert), errors or busy connections, or CPU rising with no CPU limit and no new
 revision while the service is slower or says its workers are all busy; the fix is more
 replicas. Also capacity taken away (``capacity``: replicas cut by hand, an autoscaler that
-cannot read its metric). An autoscaler at its maximum is doubted when its pods are heavily
+cannot read its metric; ``autoscaler_blind_spot``: one that scales on memory only while
+CPU load overwhelms the pods). An autoscaler at its maximum is doubted when its pods are heavily
 CPU-throttled (the limit caps them) or when it scaled up at a flat request rate (requests got
 slower, not more), so the throttling or dependency rule leads. One at its maximum that reports
 its desired count within range (``ScalingLimited=False``) while nothing says demand presses
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
+from kubetriage.analyzers.autoscaler_blind_spot import memory_only_autoscaler
 from kubetriage.analyzers.autoscaler_doubts import demand_pressure, hpa_doubt, within_range
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.capacity import (
@@ -246,6 +248,7 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
     return [
         *(blind_autoscaler(evidence, workload) or blind_callee_autoscaler(evidence)),
         *callee_scaled_to_zero(evidence),
+        *([] if _recent_rollout(evidence) else memory_only_autoscaler(evidence, workload)),
         *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
     ]
 

@@ -244,6 +244,18 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "max by (instance) (node_filefd_allocated / node_filefd_maximum) > 0.9",
         "share of the node's file descriptors in use, for nodes over 90%",
     ),
+    # The share of each node's CPU time its hypervisor ran other guests instead (node_exporter's
+    # steal mode), cluster-wide, for the nodes over 10%: a noisy neighbour on an overcommitted
+    # host, or a burstable instance out of CPU credits. Every pod there runs slower while its
+    # containers are neither busy nor throttled; the node is the fault, not their limits.
+    QueryTemplate(
+        "node_cpu_steal_ratio",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        'sum by (instance) (rate(node_cpu_seconds_total{mode="steal"}[5m]))'
+        " / sum by (instance) (rate(node_cpu_seconds_total[5m])) > 0.1",
+        "share of the node's CPU time stolen by its hypervisor, for nodes over 10%",
+    ),
     # How far each node's clock is off, cluster-wide, for the nodes off by more than a
     # second: node_exporter's kernel offset (adjtimex) or the node's own time against the
     # scrape's. Credentials judged by time (tokens, signed requests, certificates just

@@ -252,6 +252,9 @@ class AutoscalerEvidence(BaseModel):
     current_replicas: int | None = None
     desired_replicas: int | None = None
     conditions: list[PodCondition] = Field(default_factory=list)
+    # What it scales on: a resource ("cpu", "memory") or "pods:", "object:" or "external:"
+    # and the metric's name.
+    metrics: list[str] = Field(default_factory=list)
 
 
 class QuotaEvidence(BaseModel):
