@@ -33,7 +33,14 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_logs, item, logs_of, pod_source, workload_ref
+from kubetriage.analyzers.support import (
+    grep_logs,
+    item,
+    logs_of,
+    mount_for,
+    pod_source,
+    workload_ref,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -74,21 +81,6 @@ MISSING_FILE = re.compile(
 )
 
 
-def _mount_for(path: str, mounts: list[ConfigMount]) -> tuple[ConfigMount, str | None] | None:
-    """The mount a path lies under (longest first) and the key it names, if any."""
-    for mount in mounts:
-        if mount.sub_path is not None:
-            if path == mount.path:
-                return mount, mount.sub_path
-            continue
-        prefix = mount.path.rstrip("/") + "/"
-        if path.startswith(prefix):
-            return mount, path[len(prefix) :].split("/")[0] or None
-        if path == mount.path:
-            return mount, None
-    return None
-
-
 def check_mounted_config(evidence: Evidence) -> list[Finding]:
     found: dict[str, tuple[ObjectRef, float, list[EvidenceItem], dict[str, str]]] = {}
     for pod in evidence.pods:
@@ -97,7 +89,7 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
                 continue
             for hit in grep_logs(logs_of(evidence, pod, container.name), MISSING_FILE, limit=3):
                 path = next((hit.match[g] for g in ("p1", "p2", "p3", "p4") if hit.match[g]), None)
-                located = _mount_for(path, container.config_mounts) if path else None
+                located = mount_for(path, container.config_mounts) if path else None
                 if located is None:
                     continue
                 mount, key = located
@@ -167,7 +159,7 @@ def check_mount_path(evidence: Evidence) -> list[Finding]:
         for container in pod.containers:
             for hit in grep_logs(logs_of(evidence, pod, container.name), MISSING_FILE, limit=3):
                 path = next((hit.match[g] for g in ("p1", "p2", "p3", "p4") if hit.match[g]), None)
-                if path is None or _mount_for(path, container.config_mounts) is not None:
+                if path is None or mount_for(path, container.config_mounts) is not None:
                     continue
                 name = path.rstrip("/").rsplit("/", 1)[-1]
                 mount = next(

@@ -1,11 +1,14 @@
 """The controller the incident waits on (``Evidence.reconcilers``): "who should have renewed
-this Certificate, who should have published this host, and why didn't they?".
+this Certificate, who should have published this host, who should have injected this
+webhook's caBundle, and why didn't they?".
 
 Two conclusions:
 - the controller is down (its containers OOM-killed, crash-looping, unable to pull their
   image, or its pods Pending while it is short of ready replicas): the controller's workload
   is the target, in the category of its own failure; the Certificate it did not renew is then
-  no finding of its own (``issuer_down``), since renewing it waits on the controller;
+  no finding of its own (``issuer_down``), since renewing it waits on the controller. A
+  controller crash-looping in exactly the pods of its newest rollout has crashed since that
+  rollout (its previous revision ran until replaced): bad-rollout, roll it back;
 - a DNS controller no longer publishes the host: its current revision's sources or domain
   filters leave out the object declaring the host while its previous revision's covered it;
   that rollout is rolled back. When some DNS controller covers the host today, or none ever
@@ -25,7 +28,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item
-from kubetriage.evidence.summaries.reconcilers import CERTIFICATE_ISSUER, DNS_PUBLISHER, covers
+from kubetriage.evidence.summaries.reconcilers import (
+    CA_INJECTOR,
+    CERTIFICATE_ISSUER,
+    DNS_PUBLISHER,
+    covers,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -41,6 +49,9 @@ class _Confidence:
     image_down: float = 0.88  # ... its pods cannot pull their image
     pending_down: float = 0.85  # ... its pods stay Pending
     crash_down: float = 0.85  # ... its container keeps exiting (crash loop)
+    # ... in exactly the pods of its newest rollout: it has crashed since that rollout (above
+    # the certificate or webhook finding the controller's failure explains)
+    rollout_down: float = 0.87
     dropped: float = 0.86  # the DNS controller's newest revision, rolled out within
     # RECENT before now, stopped covering the unresolved host its previous revision covered
     dropped_old: float = 0.72  # ... rolled out earlier than that
@@ -50,7 +61,17 @@ CONFIDENCE: Final = _Confidence()
 # A controller rollout this recent is a change an SRE lines up with the symptom.
 RECENT = timedelta(hours=24)
 _IMAGE_WAITS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
-_ROLES = {CERTIFICATE_ISSUER: "certificate issuer", DNS_PUBLISHER: "DNS controller"}
+_ROLES = {
+    CERTIFICATE_ISSUER: "certificate issuer",
+    DNS_PUBLISHER: "DNS controller",
+    CA_INJECTOR: "CA injector",
+}
+# What is left undone when the controller is down, by its role.
+_UNDONE = {
+    CERTIFICATE_ISSUER: "is not renewed",
+    DNS_PUBLISHER: "is not published",
+    CA_INJECTOR: "is left with a stale caBundle",
+}
 
 
 def _source(ref: ObjectRef) -> str:
@@ -90,7 +111,17 @@ def _failure(
             "has pods that stay Pending",
             "let its pods schedule",
         )
-    if any(t.waiting == "CrashLoopBackOff" for t in troubles):
+    crashing = any(t.waiting == "CrashLoopBackOff" for t in troubles)
+    change = reconciler.change
+    if crashing and change is not None and reconciler.change_failing:
+        return (
+            Category.BAD_ROLLOUT,
+            Action.ROLLBACK,
+            CONFIDENCE.rollout_down,
+            f"has crashed since its rollout of revision {change.to_revision}",
+            f"roll it back to revision {change.from_revision}",
+        )
+    if crashing:
         return (
             Category.CRASH_LOOP,
             Action.RESTART,
@@ -146,7 +177,7 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
         category, action, confidence, suffers, fix = failure
         workload, role = reconciler.workload, _ROLES[reconciler.role]
         owed, troubles = _owed_facts(reconciler), _trouble_facts(reconciler)
-        verb = "is not published" if reconciler.role == DNS_PUBLISHER else "is not renewed"
+        verb = _UNDONE[reconciler.role]
         findings.append(
             make_finding(
                 "reconciler-down",
@@ -164,9 +195,17 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
                 [*owed, *troubles],
                 action,
                 workload,
+                _revision_parameter(reconciler) if action is Action.ROLLBACK else None,
             )
         )
     return findings
+
+
+def _revision_parameter(reconciler: ReconcilerEvidence) -> dict[str, str] | None:
+    change = reconciler.change
+    if change is None or change.from_revision is None:
+        return None
+    return {"revision": str(change.from_revision)}
 
 
 def _covered_now(evidence: Evidence, host: str, kinds: list[str]) -> bool:
@@ -249,7 +288,13 @@ def check_dns_publisher_change(evidence: Evidence) -> list[Finding]:
 RECONCILER_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer(
         "reconciler-down",
-        (Category.OOM_KILLED, Category.IMAGE_PULL, Category.UNSCHEDULABLE, Category.CRASH_LOOP),
+        (
+            Category.OOM_KILLED,
+            Category.IMAGE_PULL,
+            Category.UNSCHEDULABLE,
+            Category.CRASH_LOOP,
+            Category.BAD_ROLLOUT,
+        ),
         check_reconciler_down,
     ),
     Analyzer("dns-publisher-change", (Category.BAD_ROLLOUT,), check_dns_publisher_change),

@@ -21,6 +21,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import (
+    ConfigMount,
     ContainerEvidence,
     ContainerState,
     EventEvidence,
@@ -350,6 +351,21 @@ def grep_tls_failures(
         return found[1] if found is not None and found[0] in kinds else None
 
     return _grep(logs, find, limit)
+
+
+def mount_for(path: str, mounts: list[ConfigMount]) -> tuple[ConfigMount, str | None] | None:
+    """The mount a path lies under (longest first) and the key it names, if any."""
+    for mount in mounts:
+        if mount.sub_path is not None:
+            if path == mount.path:
+                return mount, mount.sub_path
+            continue
+        prefix = mount.path.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return mount, path[len(prefix) :].split("/")[0] or None
+        if path == mount.path:
+            return mount, None
+    return None
 
 
 def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) -> list[LogTail]:

@@ -7,7 +7,14 @@
 - certificate-hostname: TLS clients reject a certificate that does not name the host they
   called (a "hostname" failure of ``kubetriage.tls_errors``, in any library's words), and a
   ConfigMap the pods use was written shortly before: the edit named a host the certificate
-  does not cover (config-missing, fix the ConfigMap), not a certificate to renew.
+  does not cover (config-missing, fix the ConfigMap), not a certificate to renew;
+- client-trust-bundle: TLS clients reject the server's chain as signed by an unknown
+  authority, and the CA file they trust (``SSL_CERT_FILE``, ``NODE_EXTRA_CA_CERTS``,
+  ``REQUESTS_CA_BUNDLE``, an app's ``*_CA_FILE``, Java's ``-Djavax.net.ssl.trustStore``) lies
+  in a ConfigMap the container mounts: that bundle lacks the CA that now signs the server
+  (a CA rotated, a server re-issued by another CA). The client's bundle is the configuration
+  to correct (config-missing, fix the ConfigMap); the server's certificate is valid, so
+  renewing it would not help.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -20,10 +27,20 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_tls_failures, item, node_source, timestamp
+from kubetriage.analyzers.support import (
+    grep_tls_failures,
+    item,
+    logs_of,
+    mount_for,
+    node_source,
+    object_source,
+    pod_source,
+    timestamp,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ConfigMount, ContainerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tls_errors import VALIDITY_FAILURES
 
@@ -48,6 +65,22 @@ CLOCK_SKEW_CONFIDENCE: Final = 0.9
 # A ConfigMap written this long before the collection still explains a new mismatch.
 CONFIG_EDIT_WINDOW_SECONDS = 3 * 3600
 HOSTNAME_CONFIDENCE: Final = 0.9
+# Clients reject the chain as of an unknown authority, and the CA file they trust is in a
+# ConfigMap they mount: below a rollout of the called server or of the client itself, which
+# explains a new chain (or a new trust path) better than a bundle left behind.
+TRUST_BUNDLE_CONFIDENCE: Final = 0.84
+
+# Env vars naming the CA file (or directory) a TLS client trusts: Go and OpenSSL
+# (SSL_CERT_FILE, SSL_CERT_DIR), Python requests and curl (REQUESTS_CA_BUNDLE,
+# CURL_CA_BUNDLE), Node.js (NODE_EXTRA_CA_CERTS), libpq (PGSSLROOTCERT), gRPC
+# (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), AWS SDKs (AWS_CA_BUNDLE) and applications' own
+# ``*_CA_FILE``/``*_CA_CERT``/``*_CA_BUNDLE``/``*_TRUSTSTORE``.
+_TRUST_ENV = re.compile(
+    r"(?i)(^|_)(SSL_CERT_(FILE|DIR)|CA_?(FILE|CERTS?|BUNDLE|PATH)|SSLROOTCERT"
+    r"|ROOTS_FILE_PATH|TRUST_?STORE(_PATH|_FILE)?)$"
+)
+# Java's trust store, set on the command line or in JAVA_TOOL_OPTIONS / JAVA_OPTS.
+_JAVA_TRUSTSTORE = re.compile(r"-Djavax\.net\.ssl\.trustStore=(?P<path>/\S+)")
 
 
 def clock_skew(line: str, now: float) -> float | None:
@@ -154,7 +187,7 @@ def check_certificate_hostname(evidence: Evidence) -> list[Finding]:
     target = edit.object
     ago = prose.duration(now - timestamp(edit.at)) if edit.at is not None else "recently"
     facts = [item(h.source, h.line) for h in hits[:2]]
-    facts.append(item(f"configmap/{target.namespace}/{target.name}", f"data written {ago} ago"))
+    facts.append(item(object_source(target), f"data written {ago} ago"))
     return [
         make_finding(
             "certificate-hostname",
@@ -186,7 +219,80 @@ def check_certificate_hostname(evidence: Evidence) -> list[Finding]:
     ]
 
 
+# --- client-trust-bundle ------------------------------------------------------------------
+
+
+def _trust_paths(container: ContainerEvidence) -> list[str]:
+    """The CA files or directories the container's TLS clients are told to trust."""
+    paths = [v.strip() for k, v in container.env.items() if _TRUST_ENV.search(k)]
+    for text in (*container.env.values(), *container.args):
+        paths.extend(m["path"] for m in _JAVA_TRUSTSTORE.finditer(text))
+    return [p for p in paths if p.startswith("/")]
+
+
+def _trust_bundle(container: ContainerEvidence) -> tuple[ConfigMount, str] | None:
+    """The ConfigMap mount holding the CA file the container trusts, and that path."""
+    for path in _trust_paths(container):
+        located = mount_for(path, container.config_mounts)
+        if located is not None and located[0].kind == "ConfigMap":
+            return located[0], path
+    return None
+
+
+def check_client_trust_bundle(evidence: Evidence) -> list[Finding]:
+    for pod in evidence.pods:
+        for container in pod.containers:
+            bundle = _trust_bundle(container)
+            if bundle is None:
+                continue
+            logs = logs_of(evidence, pod, container.name)
+            hits = grep_tls_failures(logs, {"unknown-authority"}, limit=2)
+            if not hits:
+                continue
+            mount, path = bundle
+            target = ObjectRef(kind="ConfigMap", namespace=pod.namespace, name=mount.name)
+            facts = [item(h.source, h.line) for h in hits]
+            facts.append(
+                item(
+                    pod_source(pod),
+                    f"container {container.name} trusts {path}, mounted from {prose.obj(target)}",
+                )
+            )
+            return [
+                make_finding(
+                    "client-trust-bundle",
+                    Category.CONFIG_MISSING,
+                    TRUST_BUNDLE_CONFIDENCE,
+                    prose.narrative(
+                        f"{prose.obj(target)}, the CA bundle the clients trust, lacks the CA "
+                        "that signs the server's certificate",
+                        "add that CA to it",
+                        because=[
+                            prose.claim(
+                                "TLS clients reject the server's chain: it ends at a CA they "
+                                "do not trust",
+                                *facts[:-1],
+                            ),
+                            prose.claim(
+                                f"They trust only the CAs in {prose.obj(target)}", facts[-1]
+                            ),
+                            prose.claim(
+                                "Nothing says the certificate expired; renewing it from the "
+                                "same CA would not help"
+                            ),
+                        ],
+                    ),
+                    facts,
+                    Action.FIX_CONFIG,
+                    target,
+                    {},
+                )
+            ]
+    return []
+
+
 TLS_CLIENT_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("clock-skew", (Category.NODE_FAILURE,), check_clock_skew),
     Analyzer("certificate-hostname", (Category.CONFIG_MISSING,), check_certificate_hostname),
+    Analyzer("client-trust-bundle", (Category.CONFIG_MISSING,), check_client_trust_bundle),
 )

@@ -1,8 +1,9 @@
 """The reconciler walk of evidence collection: when what was read holds a cert-manager
-Certificate past its renewal time (or not Ready, or expired), or a host the cluster declares
-that a text of the incident says does not exist, the controller that should have renewed or
-published it (``kubetriage.evidence.summaries.reconcilers`` recognises them and summarises
-what is read): its Deployment in any namespace, listed by its chart's labels, with its
+Certificate past its renewal time (or not Ready, or expired), a host the cluster declares
+that a text of the incident says does not exist, or a webhook whose injected caBundle the API
+server found stale, the controller that should have renewed, published or injected it
+(``kubetriage.evidence.summaries.reconcilers`` recognises them and summarises what
+is read): its Deployment in any namespace, listed by its chart's labels, with its
 ReplicaSets (what its previous revision watched) and pods.
 
 Called by ``KubeEvidenceCollector`` last. Nothing is read unless something is owed; in
@@ -18,6 +19,7 @@ from datetime import datetime
 from kubetriage.evidence.raw import as_dict
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.reconcilers import (
+    CA_INJECTOR,
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
     DNS_SOURCES,
@@ -25,8 +27,10 @@ from kubetriage.evidence.summaries.reconcilers import (
     is_reconciler,
     overdue_certificates,
     owed_texts,
+    stale_ca_bundles,
     unresolved_hosts,
 )
+from kubetriage.evidence.summaries.webhooks import WEBHOOK_CONFIGURATION_KINDS
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, selector_query
 from kubetriage.models.objects import name as _name
@@ -47,6 +51,10 @@ def _owed(run: CollectionRun, alerts: Sequence[Alert], now: datetime) -> set[str
     )
     if unresolved_hosts((o for o in objects if o.get("kind") in DNS_SOURCES), texts):
         roles.add(DNS_PUBLISHER)
+    if stale_ca_bundles(
+        (o for o in objects if o.get("kind") in WEBHOOK_CONFIGURATION_KINDS), texts
+    ):
+        roles.add(CA_INJECTOR)
     return roles
 
 

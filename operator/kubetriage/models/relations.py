@@ -381,13 +381,15 @@ class SecretWriterEvidence(BaseModel):
 class ReconcilerEvidence(BaseModel):
     """A controller whose work the incident waits on (``kubetriage.evidence.summaries.
     reconcilers``): the certificate issuer that should have renewed a Certificate past its
-    renewal time, or the DNS controller that should publish a host the cluster declares but
-    no resolver knows. Its workload's state and what its current revision watches against
-    the previous revision's."""
+    renewal time, the DNS controller that should publish a host the cluster declares but no
+    resolver knows, or the CA injector that should keep an injected webhook caBundle
+    current. Its workload's state and what its current revision watches against the
+    previous revision's."""
 
-    role: Literal["certificate-issuer", "dns-publisher"]
-    # What it owes: the overdue Certificates, or the objects declaring the unresolved hosts
-    # (an Ingress, a Service's hostname annotation, a route), with the hosts.
+    role: Literal["certificate-issuer", "dns-publisher", "ca-injector"]
+    # What it owes: the overdue Certificates, the objects declaring the unresolved hosts
+    # (an Ingress, a Service's hostname annotation, a route), with the hosts, or the webhook
+    # configurations whose injected caBundle the API server found stale.
     subjects: list[ObjectRef] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
     # What says each is owed, for a person: "Certificate shop/web-tls: renewalTime ... has
@@ -405,3 +407,5 @@ class ReconcilerEvidence(BaseModel):
     previous_domain_filters: list[str] = Field(default_factory=list)
     # Its newest rollout (from the change timeline's revision diff), when it has a previous one.
     change: ChangeEvidence | None = None
+    # Every failing pod is of that rollout's new revision: it has failed since the rollout.
+    change_failing: bool = False

@@ -1,13 +1,17 @@
 """The controllers an incident waits on, and what they owe it. Pure.
 
 Some objects are only as good as the controller that reconciles them: a cert-manager
-Certificate past its renewal time is renewed by cert-manager's controller, and a host the
-cluster declares (an Ingress rule, a route's hostnames, the external-dns hostname
-annotation) resolves only once external-dns has published it. When a Certificate is overdue
+Certificate past its renewal time is renewed by cert-manager's controller, a webhook
+configuration annotated ``cert-manager.io/inject-ca-from`` gets its caBundle from
+cert-manager's CA injector (cainjector), and a host the cluster declares (an Ingress rule, a
+route's hostnames, the external-dns hostname annotation) resolves only once external-dns has
+published it. A call to such a webhook that the API server refused as signed by an unknown
+authority is a caBundle the injector did not bring up to date. When a Certificate is overdue
 (its ``renewalTime`` has passed, it is not Ready, or it has expired) or such a host does not
 resolve (the resolver's no-such-name words, ``kubetriage.dns_errors``, naming it), an SRE asks
 *who should have done that* and reads that controller's state: its replicas and failing pods,
-and what its current revision watches against the previous one (external-dns' ``--source``
+whether those failing pods are all of its newest rollout's revision, and what its current
+revision watches against the previous one (external-dns' ``--source``
 and ``--domain-filter``, from args or their ``EXTERNAL_DNS_*`` environment variables).
 
 The controllers are recognised by the labels their charts set (``app.kubernetes.io/name``,
@@ -42,14 +46,21 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.summaries.gateway_routes import route_hostnames
 from kubetriage.evidence.summaries.ingress import host_matches, ingress_hosts
 from kubetriage.evidence.summaries.secret_writers import controller_pods
+from kubetriage.evidence.summaries.webhooks import (
+    FAILED_CALL,
+    INJECT_CA_FROM,
+    WEBHOOK_CONFIGURATION_KINDS,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, annotations_of, as_list, controlled_by
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.models.relations import ReconcilerEvidence
+from kubetriage.tls_errors import classify_tls_failure
 
 CERTIFICATE_ISSUER = "certificate-issuer"
 DNS_PUBLISHER = "dns-publisher"
+CA_INJECTOR = "ca-injector"
 # The annotation external-dns publishes a Service's (or any source object's) hosts from.
 HOSTNAME_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
 # The kinds whose hosts a DNS controller publishes, and the name of its source for each.
@@ -87,6 +98,12 @@ RECONCILER_KINDS = (
     ),
     ReconcilerKind(
         DNS_PUBLISHER, frozenset({"external-dns"}), None, re.compile(r"/external-dns(?:[:@]|$)")
+    ),
+    ReconcilerKind(
+        CA_INJECTOR,
+        frozenset({"cainjector"}),
+        "cainjector",
+        re.compile(r"/cert-manager-cainjector(?:[:@]|$)"),
     ),
 )
 
@@ -132,6 +149,27 @@ def overdue_certificates(
         if said:
             overdue.append((cert, "; ".join(said)))
     return overdue
+
+
+def stale_ca_bundles(
+    configurations: Iterable[JsonDict], texts: Sequence[str]
+) -> list[tuple[JsonDict, str]]:
+    """The webhook configurations whose caBundle the CA injector keeps (``inject-ca-from``)
+    while a text says the API server refused a call to one of their webhooks as signed by an
+    unknown authority, each with that text."""
+    refused = [t for t in texts if classify_tls_failure(t) == "unknown-authority"]
+    found: list[tuple[JsonDict, str]] = []
+    for configuration in configurations:
+        if not annotations_of(configuration).get(INJECT_CA_FROM):
+            continue
+        names = {as_str(w.get("name")) for w in dicts(configuration.get("webhooks"))}
+        text = next(
+            (t for t in refused if any(m["name"] in names for m in FAILED_CALL.finditer(t))),
+            None,
+        )
+        if text is not None:
+            found.append((configuration, text))
+    return found
 
 
 def declared_hosts(objects: Iterable[JsonDict]) -> list[tuple[str, JsonDict]]:
@@ -213,6 +251,16 @@ def _previous_template(workload: JsonDict, history: Sequence[JsonDict], revision
     return {}
 
 
+def _revision(index: ObjectIndex, pod: JsonDict) -> int | None:
+    """The revision of the ReplicaSet owning ``pod``."""
+    for owner in dicts(as_dict(pod.get("metadata")).get("ownerReferences")):
+        if owner.get("kind") == "ReplicaSet":
+            for rs in index.in_namespace("ReplicaSet", _ns(pod)):
+                if as_str(as_dict(rs.get("metadata")).get("name")) == owner.get("name"):
+                    return revision_of(rs)[0]
+    return None
+
+
 def _summary(
     index: ObjectIndex,
     kind: ReconcilerKind,
@@ -224,6 +272,7 @@ def _summary(
     history = index.in_namespace("ReplicaSet", _ns(workload))
     changes = rollout_changes(workload, [rs for rs in history if controlled_by(rs, workload)])
     change = changes[-1] if changes else None
+    failing = [p for p in controller_pods(index, workload) if pod_trouble(p) is not None]
     found = ReconcilerEvidence(
         role=kind.role,
         subjects=list({_ref(o).key(): _ref(o) for _, o, _ in subjects}.values())[
@@ -240,10 +289,13 @@ def _summary(
         workload=_ref(workload),
         desired_replicas=as_int(spec.get("replicas")) if "replicas" in spec else 1,
         ready_replicas=as_int(status.get("readyReplicas")) or 0,
-        failing_pods=[
-            t for p in controller_pods(index, workload) if (t := pod_trouble(p)) is not None
-        ][: limits.max_dependency_pods],
+        failing_pods=[t for p in failing if (t := pod_trouble(p)) is not None][
+            : limits.max_dependency_pods
+        ],
         change=change,
+        change_failing=change is not None
+        and bool(failing)
+        and all(_revision(index, p) == change.to_revision for p in failing),
     )
     if kind.role == DNS_PUBLISHER:
         current = _template(workload)
@@ -259,7 +311,8 @@ def _summary(
 def reconciler_summaries(
     index: ObjectIndex, texts: Sequence[str], now: datetime, limits: EvidenceLimits
 ) -> list[ReconcilerEvidence]:
-    """The controllers owing the incident an overdue Certificate or an unresolved host."""
+    """The controllers owing the incident an overdue Certificate, an unresolved host or a
+    stale caBundle."""
     owed: dict[str, list[tuple[str, JsonDict, str]]] = {
         CERTIFICATE_ISSUER: [
             ("", c, said) for c, said in overdue_certificates(index.kind("Certificate"), now)
@@ -267,6 +320,12 @@ def reconciler_summaries(
         DNS_PUBLISHER: unresolved_hosts(
             (o for kind in DNS_SOURCES for o in index.kind(kind)), texts
         ),
+        CA_INJECTOR: [
+            ("", c, said)
+            for c, said in stale_ca_bundles(
+                (o for kind in WEBHOOK_CONFIGURATION_KINDS for o in index.kind(kind)), texts
+            )
+        ],
     }
     summaries: list[ReconcilerEvidence] = []
     for kind in RECONCILER_KINDS:

@@ -62,7 +62,7 @@ _CERT_LINE = re.compile(r"(?i)(x509|certificate|tls|secret)")
 # A client-go error naming a Secret: 'secrets "name" is forbidden' / 'secrets "name" not found'.
 _SECRET_NAMED = re.compile(r'secrets? \\?"(?P<name>[a-z0-9][a-z0-9.-]*)\\?"')
 # cert-manager's cainjector: the Certificate whose CA goes into the caBundle.
-_INJECT_CA_FROM = "cert-manager.io/inject-ca-from"
+INJECT_CA_FROM = "cert-manager.io/inject-ca-from"
 # How many log lines of the backend are kept, and how many Secrets named.
 _MAX_LINES = 5
 _MAX_SECRETS = 3
@@ -187,7 +187,7 @@ def _involved(event: JsonDict) -> ObjectRef | None:
 
 def _injected_from(configuration: JsonDict) -> ObjectRef | None:
     annotations = as_dict(_meta(configuration).get("annotations"))
-    namespace, _, name = (as_str(annotations.get(_INJECT_CA_FROM)) or "").partition("/")
+    namespace, _, name = (as_str(annotations.get(INJECT_CA_FROM)) or "").partition("/")
     if not namespace or not name:
         return None
     return ObjectRef(kind="Certificate", namespace=namespace, name=name)
