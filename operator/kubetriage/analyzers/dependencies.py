@@ -318,9 +318,10 @@ def _called_claim(
     )
 
 
-def _down_since_rollout(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+def rolled_out_before_onset(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """Whether the dependency rolled out right before the caller's symptoms began, with the
-    caller unchanged since: the dependency-change rule's premise."""
+    caller unchanged since: the dependency-change rule's premise (then rolling it back is the
+    fix, and escalating it to its owner only an alternative)."""
     if dependency.workload is None or not dependency.changes:
         return False
     if dependency.workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
@@ -355,7 +356,7 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         facts += waits[:2]
         facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
         confidence = CONFIDENCE.no_endpoint if none_ready else CONFIDENCE.failing_pods
-        if _down_since_rollout(evidence, dependency):
+        if rolled_out_before_onset(evidence, dependency):
             confidence = min(confidence, CONFIDENCE.down_since_rollout)
         findings.append(
             make_finding(

@@ -29,6 +29,7 @@ from kubetriage.analyzers.calls import (
     service_fact,
     services_elsewhere,
 )
+from kubetriage.analyzers.dependencies import rolled_out_before_onset
 from kubetriage.analyzers.log_signatures import (
     ANSWER_TIMEOUT_LOG,
     CONNECT_TIMEOUT_LOG,
@@ -74,6 +75,10 @@ class _Confidence:
     dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
     unnamed: float = 0.5  # calls fail to a host no Service in evidence matches
     unnamed_once: float = 0.45  # ... in a single log line
+    # The Service's workload rolled out right before the caller's errors began, the caller
+    # unchanged since: its release is what changed, and rolling it back (dependency-change,
+    # 0.78) is the fix; handing it to its owner stays an alternative below that.
+    released_cap: float = 0.75
     # Every failing call to it is a lookup the cluster DNS answered "no such name" for a
     # Service name the evidence could not read: that Service does not exist, so the name the
     # caller uses is wrong (its configuration), not a server behind it down.
@@ -197,6 +202,11 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             confidence = min(confidence, CONFIDENCE.no_such_service_cap)
         if chosen in refusing_services(evidence):
             confidence = min(confidence, CONFIDENCE.refused_cap)
+        if any(
+            d.service is not None and _same(d.service, svc) and rolled_out_before_onset(evidence, d)
+            for d in evidence.dependencies
+        ):
+            confidence = min(confidence, CONFIDENCE.released_cap)
         if policy_guards(evidence, svc) and any(
             CONNECT_TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
         ):

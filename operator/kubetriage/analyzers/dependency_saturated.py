@@ -15,6 +15,12 @@ autoscaler already runs its maximum of replicas, the callee is short of capacity
 (``UH``/``UF``: no healthy upstream, connect failure) is another story, told by the
 dependency-failure rules.
 
+The dependency-at-maximum rule needs no proxy: calls to a followed dependency (from the
+caller, or from a service between them) time out waiting for its answer while it is up, all
+replicas ready, and its autoscaler runs its maximum and says it wants more (ScalingLimited
+TooManyReplicas). The callee is short of replicas, however far down the request path it sits:
+``resource-saturation``, raise its autoscaler's maximum.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -28,7 +34,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.dependencies import caller_fails_on
-from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
+from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, hosts_in, service_for_host
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
@@ -52,6 +58,13 @@ class _Confidence:
     # failing calls (dependency-failure, 0.5 to 0.83) ...
     overflow_at_maximum: float = 0.85
     limited_bonus: float = 0.03  # ... and the autoscaler reports ScalingLimited
+    # Calls to the dependency time out waiting for its answer (in the caller's logs, or in
+    # those of a service between them) while it is up, all replicas ready, and its autoscaler
+    # runs its maximum and reports it wants more (ScalingLimited): as for the workload's own
+    # autoscaler at its maximum (0.8), above the demand the caller sees pass through it (0.6
+    # to 0.7) and the escalation of a Service its failing calls name (at most 0.83 with a
+    # healthy caller, which is not what a saturated callee needs).
+    timeouts_at_maximum: float = 0.84
 
 
 CONFIDENCE: Final = _Confidence()
@@ -199,7 +212,80 @@ def check_dependency_overflow(evidence: Evidence) -> list[Finding]:
     return []
 
 
+def _timed_out_calls(
+    evidence: Evidence, dependency: DependencyEvidence
+) -> list[tuple[LogTail, str]]:
+    """Log lines, of the caller or of any dependency walked (a service between the caller and
+    this one), that name ``dependency`` and say the call timed out waiting for its answer."""
+    tails = [*evidence.logs, *(log for d in evidence.dependencies for log in d.logs)]
+    return [
+        (log, line)
+        for log in tails
+        for line in log.lines
+        if ANSWER_TIMEOUT_LOG.search(line) and _names(dependency, line)
+    ]
+
+
+def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
+    for dependency in evidence.dependencies:
+        workload = dependency.workload
+        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
+            continue
+        hpa = next((h for h in dependency.autoscalers if at_maximum(h)), None)
+        limited = scaling_limited(hpa) if hpa is not None else None
+        if hpa is None or limited is None or not _healthy(dependency):
+            continue
+        timed_out = _timed_out_calls(evidence, dependency)
+        if not timed_out:
+            continue
+        facts = [item(log_source(log), line) for log, line in timed_out[:2]]
+        maxed = maxed_autoscaler_item(hpa, limited)
+        ready = item(
+            "dependency",
+            f"{workload.display()} is named by {dependency.named_by[0]}; "
+            f"{dependency.ready_replicas}/{dependency.desired_replicas} replicas ready",
+        )
+        who = caller(evidence)
+        fix = f"raise the maximum to {hpa.max_replicas * 2}"
+        return [
+            make_finding(
+                "dependency-at-maximum",
+                Category.RESOURCE_SATURATION,
+                CONFIDENCE.timeouts_at_maximum,
+                prose.narrative(
+                    prose.fitting_problem(
+                        [
+                            f"Calls of {who} wait on {prose.obj(workload)}, which runs its "
+                            f"autoscaler's maximum of {prose.count(hpa.max_replicas, 'replica')}",
+                            f"{prose.obj(workload)} is at its autoscaler's maximum",
+                        ],
+                        fix,
+                    ),
+                    fix,
+                    because=[
+                        prose.claim(
+                            f"Calls to {workload.name} time out waiting for its answer", *facts
+                        ),
+                        prose.claim(
+                            f"{prose.obj(workload)} is up, all replicas ready, and its "
+                            "autoscaler wants more replicas than its maximum allows",
+                            ready,
+                            maxed,
+                        ),
+                        prose.claim("More replicas answer the calls that now wait"),
+                    ],
+                ),
+                [*facts, maxed, ready],
+                Action.SCALE_OUT,
+                workload,
+                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+            )
+        ]
+    return []
+
+
 DEPENDENCY_SATURATED_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("dependency-saturated", (Category.RESOURCE_SATURATION,), check_dependency_saturated),
     Analyzer("dependency-overflow", (Category.RESOURCE_SATURATION,), check_dependency_overflow),
+    Analyzer("dependency-at-maximum", (Category.RESOURCE_SATURATION,), check_dependency_at_maximum),
 )

@@ -28,7 +28,7 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
-from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.object_evidence import EventEvidence, MetricSummary
 
 # A symptom that begins this soon after a change is attributed to it.
 ONSET_AFTER_CHANGE = timedelta(hours=2)
@@ -43,6 +43,11 @@ ONSET_TOLERANCE = timedelta(minutes=2)
 SERVED_BEFORE_STEP = timedelta(minutes=30)
 # ... and for at least this long in the samples (not inferred from a gap before the window).
 SEEN_SERVING = timedelta(minutes=5)
+# A Warning event last seen this long before the alert began, and not since (a readiness
+# probe that failed once in the night), is an earlier episode that ended, not the onset of
+# the symptom the alert reports: an alert fires minutes after its symptom starts, and a
+# symptom still going on keeps its events coming.
+ENDED_BEFORE_ALERT = timedelta(hours=1)
 _SYMPTOM_METRIC = re.compile(
     r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
 )
@@ -135,7 +140,10 @@ def served_before_step(
 def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     """When each symptom was first seen: Warning events, crashes, and metric steps."""
     found: list[tuple[datetime, EvidenceItem]] = []
+    fired = alert_onset(evidence)
     for event in evidence.events:
+        if fired is not None and ended_before(event, fired[0]):
+            continue
         if event.type == "Warning" and event.first_seen is not None:
             found.append(
                 (
@@ -164,6 +172,16 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
                 )
             )
     return found
+
+
+def ended_before(event: EventEvidence, fired: datetime) -> bool:
+    """Whether ``event`` was last seen ``ENDED_BEFORE_ALERT`` or more before the alert fired
+    at ``fired``: an episode that ended, not the start of what the alert reports."""
+    last = event.last_seen or event.first_seen
+    return (
+        last is not None
+        and timestamp(fired) - timestamp(last) >= ENDED_BEFORE_ALERT.total_seconds()
+    )
 
 
 def alert_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:
