@@ -246,7 +246,10 @@ def test_the_live_walk_reads_the_injector_of_a_refused_injected_webhook() -> Non
 
 
 def test_the_train_case_about_a_crashing_injector() -> None:
-    case = "bad-rollout-eks-cainjector-upgrade-crashloops-webhook-cabundle-stale-after-ca-rotation-orders-rollout-stuck"
+    case = (
+        "bad-rollout-eks-cainjector-upgrade-crashloops-webhook-cabundle-stale-after-ca-rotation"
+        "-orders-rollout-stuck"
+    )
     first = analyze(case_evidence(load_case(TRAIN / case))).findings[0]
     assert (first.category, first.action) == (Category.BAD_ROLLOUT, Action.ROLLBACK), first
     assert first.target.same_object(
