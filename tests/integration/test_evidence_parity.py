@@ -419,3 +419,31 @@ async def test_a_pull_failing_inside_an_in_cluster_registry_follows_its_service(
     own = Scope(namespace=case.alert.labels["namespace"], cluster_wide=False)
     scoped = await _live(emulator, api, case, scope=own)
     assert not registries(scoped)
+
+
+async def test_the_ingress_controller_in_front_of_healthy_pods_is_followed_with_its_settings(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The workload's pods are healthy: the controller serving its Ingress is followed as a
+    # dependency, with its own log tails and the write of the ConfigMap its --configmap flag
+    # names, as the builder summarises it.
+    case = _train("config-missing-ingress-nginx-global-proxy-body-size-cut-uploads-413")
+    live = await _live(emulator, api, case)
+    offline = _snapshot(case)
+
+    def fronting(evidence: Evidence) -> list[tuple[str, list[str], list[str]]]:
+        return [
+            (
+                str(d.workload.display() if d.workload else None),
+                [t.pod for t in d.logs],
+                [c.object.display() for c in d.config_changes],
+            )
+            for d in evidence.dependencies
+            if d.fronts_workload()
+        ]
+
+    expected = fronting(offline)
+    (only,) = expected
+    assert only[1]
+    assert only[2]
+    assert fronting(live) == expected

@@ -53,6 +53,7 @@ from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
+from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
@@ -123,6 +124,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
     *DEPENDENCY_EDIT_ANALYZERS,
+    *PROXY_LIMIT_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
     *CERTIFICATE_RENEWAL_ANALYZERS,

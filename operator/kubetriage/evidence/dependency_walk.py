@@ -31,7 +31,13 @@ from kubetriage.evidence.dependencies import (
     resolve,
     resolver_failing_nodes,
 )
-from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names, referenced_config, sort_pods
+from kubetriage.evidence.index import (
+    WORKLOAD_KINDS,
+    claim_names,
+    referenced_config,
+    settings_config_maps,
+    sort_pods,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
@@ -49,7 +55,7 @@ from kubetriage.evidence.node_plugins import (
     waiting_provisioners,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.request_path import request_path_hosts
+from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
@@ -104,6 +110,15 @@ class DependencyWalk:
             [o for (k, ns, _), o in run.objects.items() if k == "Service" and ns == namespace],
             pods,
             alert_labels,
+        )
+        # The ingress controller in front of healthy pods (``follow_ingress_controllers`` read
+        # its class and pods): what answers the requests that never reach them.
+        hosts += controller_hosts(
+            [o for (k, ns, _), o in run.objects.items() if k == "Ingress" and ns == namespace],
+            [o for (k, ns, _), o in run.objects.items() if k == "Service" and ns == namespace],
+            [o for (k, _, _), o in run.objects.items() if k == "IngressClass"],
+            [o for (k, _, _), o in run.objects.items() if k == "Pod"],
+            pods,
         )
         # The Services the sidecars route the named hosts to (an egress gateway, a proxy).
         hosts += mesh_route_hosts(
@@ -440,8 +455,8 @@ class DependencyWalk:
         requests = [r for r in log_requests(few, [], self._limits) if r not in have]
         claims = list(dict.fromkeys((_ns(p), c) for p in few for c in claim_names(p)))
         # The ConfigMaps they use: an edit there changes the dependency with no rollout (the
-        # cluster DNS's Corefile, a flag service's flags); the reader keeps when they were
-        # written, never their values.
+        # cluster DNS's Corefile, a flag service's flags, a proxy's settings its args name);
+        # the reader keeps when they were written, never their values.
         configs = sorted(
             {
                 (_ns(p), name)
@@ -449,6 +464,7 @@ class DependencyWalk:
                 for kind, name in referenced_config(p.get("spec") or {})
                 if kind == "ConfigMap"
             }
+            | {(_ns(p), n) for p in few for n in settings_config_maps(p.get("spec") or {}, _ns(p))}
         )
         await asyncio.gather(
             *(

@@ -449,13 +449,15 @@ class KubeEvidenceCollector:
         await follow_disruption_budgets(self._reader, run, pods, scope, self._climb, self._limits)
         # Dependencies last: their names come from logs, env, ConfigMaps and events.
         if namespace:
+            # The ingress controller first: the dependency walk follows it in front of
+            # healthy pods (``request_path.controller_hosts``).
+            await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
             await self._dependencies.follow(
                 run, namespace, pods, workload, scope, [a.labels for a in alerts]
             )
             await asyncio.gather(
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )
-            await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
             await follow_callers(self._reader, run, namespace, pods, workload, scope, self._limits)
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.

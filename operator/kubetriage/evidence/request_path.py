@@ -7,6 +7,10 @@ the alert is named after. An ExternalName backend stands for the in-cluster Serv
 aliases (``name.namespace.svc.cluster.local``); one that aliases an outside host is no
 workload of the cluster's and is left to the routing rule.
 
+In front of a workload whose pods are all healthy, the ingress controller serving its
+Ingresses (``controller_hosts``) is a hop too: requests failing before they reach healthy
+pods are answered by that proxy, whose log tails and settings the dependency walk reads.
+
 Pure; the dependency walk (``kubetriage.evidence.dependency_walk``) and the builder's
 dependency summary (``kubetriage.evidence.summaries.dependencies``) both call
 ``request_path_hosts``, so that live collection and replay follow the same hops.
@@ -19,14 +23,24 @@ from dataclasses import replace
 from typing import Final
 
 from kubetriage.evidence.dependencies import ServiceHost, service_hosts
+from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict, as_str
-from kubetriage.evidence.summaries.ingress import host_matches, ingress_hosts
+from kubetriage.evidence.summaries.ingress import (
+    class_of,
+    controller_of,
+    controller_pod_labels,
+    controller_pods,
+    host_matches,
+    ingress_hosts,
+    owned_by,
+    served_ingresses,
+)
 from kubetriage.models.objects import JsonDict, ingress_backends, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import REQUEST_PATH_SOURCE
+from kubetriage.models.relations import INGRESS_CONTROLLER_SOURCE, REQUEST_PATH_SOURCE
 
 # Ingresses named by the alerts whose backends are followed.
 MAX_ALERTED_INGRESSES: Final = 3
@@ -77,4 +91,31 @@ def request_path_hosts(
                 for h in service_hosts(source, alias)
                 if h.cluster_dns
             ]
+    return found
+
+
+def controller_hosts(
+    ingresses: Iterable[JsonDict],
+    services: Iterable[JsonDict],
+    classes: Iterable[JsonDict],
+    controller_pods_seen: Iterable[JsonDict],
+    pods: Sequence[JsonDict],
+) -> list[ServiceHost]:
+    """The workloads of the ingress controllers serving ``pods`` (their Ingresses' classes'
+    controllers, by the controllers' pods read), named as an ``INGRESS_CONTROLLER_SOURCE``,
+    only when every one of ``pods`` runs and is ready: requests failing in front of a
+    healthy workload are answered by the proxy before it, whose own words (log tails) and
+    settings (the ConfigMap its args name) say why."""
+    if not pods or any(pod_trouble(p) is not None for p in pods):
+        return []
+    class_list, seen = list(classes), list(controller_pods_seen)
+    found: list[ServiceHost] = []
+    for ingress in served_ingresses(ingresses, services, pods):
+        labels = controller_pod_labels(controller_of(class_of(ingress, class_list)))
+        few = controller_pods(seen, labels) if labels else []
+        workload = owned_by(few[0]) if few else None
+        if workload is None or workload.namespace is None:
+            continue
+        source = f"{INGRESS_CONTROLLER_SOURCE} of Ingress {_ns(ingress)}/{_name(ingress)}"
+        found.append(ServiceHost(workload.name, workload.namespace, None, source, workload.kind))
     return found

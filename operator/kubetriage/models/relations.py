@@ -145,6 +145,8 @@ class DependencyVolume(BaseModel):
 # How a dependency is named when it is a hop of the request path in front of the workload
 # (``kubetriage.evidence.request_path``): the backend of an Ingress the alerts name.
 REQUEST_PATH_SOURCE: Final = "backend"
+# How a dependency that is the ingress controller serving the workload is named.
+INGRESS_CONTROLLER_SOURCE: Final = "ingress controller"
 # How a dependency is named when it serves the workload's network volume (an NFS export from
 # a Service of the cluster) or provisions its claim (a CSI controller), as
 # ``kubetriage.evidence.node_plugins`` names it: "volume <claim> served from <server>",
@@ -215,6 +217,11 @@ class DependencyEvidence(BaseModel):
         """A hop of the request path in front of the workload (an alerted Ingress's backend,
         ``REQUEST_PATH_SOURCE``), not a Service the workload calls."""
         return any(s.startswith(f"{REQUEST_PATH_SOURCE} of Ingress ") for s in self.named_by)
+
+    def fronts_workload(self) -> bool:
+        """The ingress controller serving the workload's Ingress (``INGRESS_CONTROLLER_SOURCE``):
+        the proxy requests reach the workload through, not a Service the workload calls."""
+        return any(s.startswith(f"{INGRESS_CONTROLLER_SOURCE} of Ingress ") for s in self.named_by)
 
     def serves_volumes(self) -> bool:
         """The server of a network volume the workload's pods mount, or the provisioner of

@@ -32,6 +32,7 @@ from kubetriage.evidence.index import (
     ObjectIndex,
     claim_names,
     referenced_config,
+    settings_config_maps,
     sort_pods,
 )
 from kubetriage.evidence.limits import EvidenceLimits
@@ -49,7 +50,7 @@ from kubetriage.evidence.node_plugins import (
 )
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
-from kubetriage.evidence.request_path import request_path_hosts
+from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
@@ -162,6 +163,7 @@ def _config_edits(
             for kind, name in referenced_config(as_dict(pod.get("spec")))
             if kind == "ConfigMap"
         }
+        | {n for pod in few for n in settings_config_maps(as_dict(pod.get("spec")), _ns(pod))}
     )
     used = [cm for n in names if (cm := index.get("ConfigMap", _ns(obj), n)) is not None]
     edits = [c for c in config_changes(used, now) if "data" in c.aspects]
@@ -311,6 +313,13 @@ def dependency_summaries(
         index.in_namespace("Service", namespace),
         pods,
         alert_labels,
+    )
+    hosts += controller_hosts(
+        index.in_namespace("Ingress", namespace),
+        index.in_namespace("Service", namespace),
+        index.kind("IngressClass"),
+        index.kind("Pod"),
+        pods,
     )
     hosts += mesh_route_hosts(index.in_namespace(VIRTUAL_SERVICE, namespace), texts + lines)
     named = [

@@ -165,8 +165,12 @@ def controller_workload(index: ObjectIndex, pod: JsonDict) -> ObjectRef | None:
     controller reference names (a ReplicaSet's Deployment is the ReplicaSet's name without
     the pod's pod-template-hash, as the Deployment controller names them)."""
     found = workload_of(index, pod)
-    if found is not None:
-        return ref_of(found)
+    return ref_of(found) if found is not None else owned_by(pod)
+
+
+def owned_by(pod: JsonDict) -> ObjectRef | None:
+    """The workload a pod's controller reference names, without reading it (a ReplicaSet's
+    Deployment is the ReplicaSet's name without the pod's pod-template-hash)."""
     owner = controller_ref(pod) or {}
     kind, name = as_str(owner.get("kind")), as_str(owner.get("name")) or ""
     template_hash = _labels(pod).get("pod-template-hash")

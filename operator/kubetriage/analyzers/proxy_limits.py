@@ -1,0 +1,176 @@
+"""The proxy in front of a healthy workload rejects requests by a limit of its own
+configuration: the workload's pods run and are ready, and the ingress controller serving its
+Ingress (followed as a dependency that fronts it, ``DependencyEvidence.fronts_workload``)
+says in its own log tails that it answered requests itself because they exceed one of its
+limits (nginx's ``client intended to send too large body`` for ``client_max_body_size``,
+``client sent too large request`` and ``Request Header Or Cookie Too Large`` for its header
+buffers, ``upstream sent too big header`` for its proxy buffers; Envoy's and Traefik's
+``payload too large`` and ``request entity too large``, Envoy's
+``request_payload_too_large`` response detail, ``Request Header Fields Too Large``). Those
+requests never reach the workload, so its own metrics and logs show nothing.
+
+An SRE then asks what changed in the proxy's settings: a ConfigMap the controller reads (the
+one its ``--configmap`` flag names, those its pods mount) written shortly before the first
+rejection is what to correct or revert (fix-config on that ConfigMap). With no such write,
+the rejection by the proxy's own limit is still the finding, at lower confidence: the
+controller's settings (or the Ingress's own override of them) are what to raise.
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.log_times import line_time
+from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, timestamp
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.relations import DependencyEvidence
+from kubetriage.models.vocabulary import Action, Category
+
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a proxy-limit finding is, by the evidence that earns it."""
+
+    # The controller in front of the healthy workload rejects requests by its own limit, and
+    # a ConfigMap of its settings was written shortly before the first rejection: above a
+    # healthy workload's unexplained alert and the escalation of a dependency.
+    limit_after_edit: float = 0.87
+    # ... the same rejections with no write of its settings in view: the limit is the
+    # finding, which setting changed (or whether the requests grew) is not known.
+    limit_only: float = 0.62
+
+
+CONFIDENCE: Final = _Confidence()
+NAME: Final = "proxy-limit"
+
+# The proxy's own words when it answers a request itself because it exceeds a configured
+# limit (body size, header buffers, upstream header buffers); see the module docstring.
+PROXY_LIMIT_LOG: Final = re.compile(
+    r"(?i)client intended to send too large body"
+    r"|client sent too large request"
+    r"|request header or cookie too large"
+    r"|upstream sent too big header"
+    r"|request entity too large"
+    r"|payload too large"
+    r"|request_payload_too_large"
+    r"|request header fields too large"
+)
+# How long before the first rejection a write of the proxy's settings still explains it.
+EDIT_WINDOW: Final = timedelta(hours=6)
+# A write logged a little after the first rejection line (clocks, the reload) still counts.
+EDIT_TOLERANCE: Final = timedelta(minutes=2)
+_FIX = "correct or revert that edit"
+_RAISE = "raise that limit in the controller's settings or on the Ingress"
+
+
+def _first_rejection(hits: list[LogHit], now: datetime) -> datetime | None:
+    times = [when for hit in hits if (when := line_time(hit.line, now)) is not None]
+    return min(times, key=timestamp, default=None)
+
+
+def _edit_before(dependency: DependencyEvidence, first: datetime | None) -> ChangeEvidence | None:
+    """The newest write of the proxy's settings shortly before the first rejection."""
+    if first is None:
+        return None
+    edits = [
+        c
+        for c in dependency.config_changes
+        if c.at is not None
+        and "data" in c.aspects
+        and -EDIT_TOLERANCE.total_seconds()
+        <= timestamp(first) - timestamp(c.at)
+        <= EDIT_WINDOW.total_seconds()
+    ]
+    return max(edits, key=lambda c: timestamp(c.at or first), default=None)
+
+
+def check_proxy_limits(evidence: Evidence) -> list[Finding]:
+    if not evidence.pods or any(pod_failing(p) for p in evidence.pods):
+        return []
+    findings: list[Finding] = []
+    for dependency in evidence.dependencies:
+        proxy = dependency.workload or dependency.ref
+        if not dependency.fronts_workload() or proxy is None:
+            continue
+        hits = grep_logs(dependency.logs, PROXY_LIMIT_LOG, limit=20)
+        if not hits:
+            continue
+        first = _first_rejection(hits, evidence.collected_at)
+        edit = _edit_before(dependency, first)
+        rejected = item(hits[0].source, prose.quote(hits[0].line))
+        healthy = item(
+            "pods",
+            f"{prose.count(len(evidence.pods), 'pod')} of the workload running and ready",
+        )
+        facts: list[EvidenceItem] = [rejected, healthy]
+        because = [
+            prose.claim(
+                f"The ingress controller {proxy.name} in front of the workload answers "
+                "requests itself, rejecting them by a limit of its own configuration",
+                rejected,
+            ),
+            prose.claim("The workload's own pods run and are ready", healthy),
+        ]
+        if edit is not None and edit.at is not None:
+            written = item(object_source(edit.object), f"data last written at {edit.at:%H:%M}")
+            facts.append(written)
+            because.append(
+                prose.claim(
+                    f"{prose.obj(edit.object)}, which {proxy.name} reads its settings from, "
+                    "was written shortly before the first rejection",
+                    written,
+                )
+            )
+            problems = [
+                f"the ingress controller {proxy.name} rejects requests by its own limit since "
+                f"{prose.obj(edit.object)} was edited",
+                f"{proxy.name} rejects requests by its own limit since {edit.object.kind} "
+                f"{edit.object.name} was edited",
+                "the ingress controller rejects requests by its own limit since its settings "
+                "were edited",
+            ]
+            findings.append(
+                make_finding(
+                    NAME,
+                    Category.CONFIG_MISSING,
+                    CONFIDENCE.limit_after_edit,
+                    prose.narrative(prose.fitting_problem(problems, _FIX), _FIX, because=because),
+                    facts,
+                    Action.FIX_CONFIG,
+                    edit.object,
+                    {},
+                )
+            )
+            continue
+        problems = [
+            f"the ingress controller {proxy.name} rejects requests by its own limit",
+            "the ingress controller rejects requests by its own limit",
+        ]
+        findings.append(
+            make_finding(
+                NAME,
+                Category.CONFIG_MISSING,
+                CONFIDENCE.limit_only,
+                prose.narrative(prose.fitting_problem(problems, _RAISE), _RAISE, because=because),
+                facts,
+                Action.FIX_CONFIG,
+                proxy,
+                {},
+            )
+        )
+    return findings
+
+
+PROXY_LIMIT_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer(NAME, (Category.CONFIG_MISSING,), check_proxy_limits),
+)
