@@ -429,7 +429,6 @@ def _workload_healthy(evidence: Evidence) -> bool:
 
 
 DEPENDENCY_FAILURE_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer(
-        "dependency-failure", (Category.DEPENDENCY_FAILURE, Category.UNKNOWN), check_dependency
-    ),
+    # It also hands unnamed failing calls over as unknown (not a category it covers).
+    Analyzer("dependency-failure", (Category.DEPENDENCY_FAILURE,), check_dependency),
 )

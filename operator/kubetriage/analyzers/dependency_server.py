@@ -66,9 +66,12 @@ CONFIDENCE: Final = _Confidence()
 
 # A change of the caller this close before the diagnosis may be what the server refuses.
 RECENT_CHANGE = timedelta(hours=2)
-# A claim the volume metrics measure at most this full is not the disk a server's "disk full"
-# is about: at a quarter or half used, the server's own free-space threshold is what tripped.
+# A claim the volume metrics measure at most this full is not the disk a server's own
+# free-space alarm is about: at a quarter or half used, its threshold is what tripped.
 ROOMY = 0.5
+# The "disk full" words that are a server's own threshold rather than the OS refusing a write
+# (ENOSPC, which the kubelet's byte counts may not see: inodes, another filesystem).
+_THRESHOLD_ALARM = re.compile(r"(?i)(disk resource limit alarm set|flood[- ]stage disk watermark)")
 
 # The words servers print when their volume is full.
 VOLUME_FULL = re.compile(
@@ -196,9 +199,9 @@ def _full_volume(evidence: Evidence, said: _Said) -> DependencyVolume | None:
 
 
 def _measured_roomy(evidence: Evidence, volume: DependencyVolume) -> bool:
-    """Whether the volume metrics measure the claim far from full: the server's "disk full"
-    is then its own free-space threshold (a RabbitMQ ``disk_free_limit`` relative to memory,
-    a watermark) crossed by a change of that threshold, not a volume to grow."""
+    """Whether the volume metrics measure the claim far from full: the server's free-space
+    alarm is then its own threshold (a RabbitMQ ``disk_free_limit`` relative to memory, a
+    watermark) moved by a change, not a volume to grow."""
     shares = [
         fill.share
         for fill in volume_fills(evidence, volume.claim.namespace)
@@ -210,7 +213,9 @@ def _measured_roomy(evidence: Evidence, volume: DependencyVolume) -> bool:
 def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
     for said in _said(evidence, VOLUME_FULL):
         volume = _full_volume(evidence, said)
-        if volume is None or _measured_roomy(evidence, volume):
+        if volume is None:
+            continue
+        if _THRESHOLD_ALARM.search(said.line) and _measured_roomy(evidence, volume):
             continue
         claim = ObjectRef(
             kind="PersistentVolumeClaim", namespace=volume.claim.namespace, name=volume.claim.name
