@@ -1,10 +1,10 @@
 """Checks that a ConfigMap value sending clients to a port its Service does not serve is
 config-missing at that ConfigMap (fix-config), firmly when calls fail in the logs and only
-as a likely cause without them; that a matching port (the Service's port or its
-targetPort), an ExternalName Service and a Service not in the evidence stay out of it; and
-that the evidence carries those host:port pairs from a ConfigMap's values and from the
-collector's stripped ConfigMap alike, with the Service's port numbers (a named targetPort
-resolved through the pods it selects).
+as a likely cause without them; that a matching port (the Service's port, or a targetPort
+behind a headless Service), an ExternalName Service and a Service not in the evidence stay
+out of it; and that the evidence carries those host:port pairs from a ConfigMap's values
+and from the collector's stripped ConfigMap alike, with the Service's port numbers (a named
+targetPort resolved through the pods it selects).
 
 Real: ``build_evidence`` on API-shaped dicts, the collector's ``strip_config_map``, and the
 analyzer registry on Evidence models from ``tests.support.evidence``.
@@ -69,7 +69,8 @@ def test_without_failing_calls_the_wrong_port_is_only_a_likely_cause() -> None:
     ("port", "service"),
     [
         (27017, {}),
-        (27018, {"port_numbers": [27018, 27017]}),  # a targetPort counts too
+        # Behind a headless Service the name resolves to the pods: their port counts too.
+        (27018, {"port_numbers": [27017, 27018], "headless": True}),
         (27777, {"type": "ExternalName", "external_name": "db.example.com"}),
         (27777, {"name": "other-db"}),  # the Service named is not in the evidence
     ],

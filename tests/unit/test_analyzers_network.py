@@ -97,12 +97,13 @@ def test_connection_refused_to_a_named_service_outranks_the_crash_loop() -> None
     assert by_category(result, Category.CRASH_LOOP)[0].confidence < first.confidence
 
 
-def test_connection_refused_alone_is_a_weak_dependency_signal_on_the_workload() -> None:
+def test_connection_refused_alone_is_a_weak_signal_handed_to_the_workload() -> None:
+    # No Service named: no dependency to blame, only failing calls to hand over (unknown).
     ev = make.checkout_evidence(
         logs=[make.checkout_log("warn: call failed: connection refused")],
     )
     finding = top(ev)
-    assert finding.category is Category.DEPENDENCY_FAILURE
+    assert finding.category is Category.UNKNOWN
     assert finding.target == ObjectRef(kind="Deployment", namespace="shop", name="checkout")
     assert finding.confidence <= 0.5
 

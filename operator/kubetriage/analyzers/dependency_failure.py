@@ -1,8 +1,11 @@
 """The dependency-failure rule: the workload's calls to something else fail. The failing log
 lines, env values and blackbox probe targets are matched against the Services in the
 evidence (their DNS names and ExternalName targets) to name the Service at fault, handed to
-its owner (escalate); failing DNS lookups are the cluster DNS Service's; a failure whose host
-matches no Service is escalated at the workload. A callee that failed once and came back
+its owner (escalate); failing DNS lookups are the cluster DNS Service's. A failure whose host
+matches no Service names no dependency: the evidence cannot say whether the far end, a load
+balancer or the egress path fails the calls, nor hand them to anyone but the workload's
+owner, so it is ``unknown``, escalated at the workload, rather than a dependency failure
+without a dependency. A callee that failed once and came back
 before the alert, every failing call to it written before it was back and no cause in
 evidence (``recovery.recovered_callee``), is no failing dependency: no finding.
 
@@ -73,7 +76,7 @@ class _Confidence:
     cap: float = 0.93  # the most a named dependency claims
     dns_resolver: float = 0.7  # every failing call is a lookup; the resolver itself fails
     dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
-    unnamed: float = 0.5  # calls fail to a host no Service in evidence matches
+    unnamed: float = 0.5  # calls fail to a host no Service in evidence matches (unknown)
     unnamed_once: float = 0.45  # ... in a single log line
     # The Service's workload rolled out right before the caller's errors began, the caller
     # unchanged since: its release is what changed, and rolling it back (dependency-change,
@@ -331,7 +334,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     else:
         text = prose.narrative(
             f"{caller(evidence, hits)} fails to reach a dependency with {kind}",
-            "escalate to the owner of that dependency",
+            "escalate to its owner",
             because=[
                 prose.claim(
                     f"{prose.count(len(hits), 'failing call')} in the logs report {kind}",
@@ -346,7 +349,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     findings.append(
         make_finding(
             "dependency-failure",
-            Category.DEPENDENCY_FAILURE,
+            # No Service named: no dependency to blame, only failing calls to hand over.
+            Category.DEPENDENCY_FAILURE if target.kind == "Service" else Category.UNKNOWN,
             confidence,
             text,
             quoted,
@@ -436,5 +440,6 @@ def _workload_healthy(evidence: Evidence) -> bool:
 
 
 DEPENDENCY_FAILURE_ANALYZERS: tuple[Analyzer, ...] = (
+    # It also hands unnamed failing calls over as unknown (not a category it covers).
     Analyzer("dependency-failure", (Category.DEPENDENCY_FAILURE,), check_dependency),
 )

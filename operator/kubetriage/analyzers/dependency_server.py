@@ -12,7 +12,10 @@ those servers print, and the caller's errors that carry a server's refusal.
   server), or denies the logged-in caller the operations it runs (MongoDB ``not authorized
   on <db> to execute command``, PostgreSQL ``permission denied for table``, MySQL ``command
   denied to user``, Redis ``NOPERM``: a role or grant revoked on the server):
-  ``dependency-failure``, escalate to the dependency's Service;
+  ``dependency-failure``, escalate to the dependency's Service; but a server whose own
+  refusals begin right after its own workload rolled out, its caller unchanged since, refuses
+  because of its new revision (a limit or threshold derived from changed resources, a lower
+  cap): ``bad-rollout``, roll the dependency back, as for any callee's change;
 - it refuses the caller's login right after the caller's own configuration changed (a
   ConfigMap edit, a Secret rotated on one side, a Reloader restart): ``config-missing``,
   correct that ConfigMap or Secret.
@@ -30,14 +33,17 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
-from kubetriage.analyzers.storage import fullest_claim
-from kubetriage.analyzers.support import item, log_source, object_source
+from kubetriage.analyzers.dependencies import own_rollout_after
+from kubetriage.analyzers.log_times import line_time
+from kubetriage.analyzers.onset import follows_within
+from kubetriage.analyzers.storage import fullest_claim, volume_fills
+from kubetriage.analyzers.support import item, log_source, object_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, LogTail
 from kubetriage.models.relations import DependencyEvidence, DependencyVolume
-from kubetriage.models.vocabulary import Action, Category
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +57,21 @@ class _Confidence:
     caller_words: float = 0.82  # only the caller quotes the server's refusal (or denial)
     after_change: float = 0.55  # ... but the caller itself changed just before
     credentials_changed: float = 0.9  # a refused login right after the caller's config changed
+    # It refuses work in its own words from right after its own rollout, the caller unchanged:
+    # above its plain refusal, which the rollout explains.
+    refusing_since_rollout: float = 0.92
 
 
 CONFIDENCE: Final = _Confidence()
 
 # A change of the caller this close before the diagnosis may be what the server refuses.
 RECENT_CHANGE = timedelta(hours=2)
+# A claim the volume metrics measure at most this full is not the disk a server's own
+# free-space alarm is about: at a quarter or half used, its threshold is what tripped.
+ROOMY = 0.5
+# The "disk full" words that are a server's own threshold rather than the OS refusing a write
+# (ENOSPC, which the kubelet's byte counts may not see: inodes, another filesystem).
+_THRESHOLD_ALARM = re.compile(r"(?i)(disk resource limit alarm set|flood[- ]stage disk watermark)")
 
 # The words servers print when their volume is full.
 VOLUME_FULL = re.compile(
@@ -183,10 +198,24 @@ def _full_volume(evidence: Evidence, said: _Said) -> DependencyVolume | None:
     return next((v for v in mounted if v.claim.name == fullest), mounted[0])
 
 
+def _measured_roomy(evidence: Evidence, volume: DependencyVolume) -> bool:
+    """Whether the volume metrics measure the claim far from full: the server's free-space
+    alarm is then its own threshold (a RabbitMQ ``disk_free_limit`` relative to memory, a
+    watermark) moved by a change, not a volume to grow."""
+    shares = [
+        fill.share
+        for fill in volume_fills(evidence, volume.claim.namespace)
+        if fill.claim == volume.claim.name and fill.namespace in (volume.claim.namespace, None)
+    ]
+    return bool(shares) and max(shares) <= ROOMY
+
+
 def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
     for said in _said(evidence, VOLUME_FULL):
         volume = _full_volume(evidence, said)
         if volume is None:
+            continue
+        if _THRESHOLD_ALARM.search(said.line) and _measured_roomy(evidence, volume):
             continue
         claim = ObjectRef(
             kind="PersistentVolumeClaim", namespace=volume.claim.namespace, name=volume.claim.name
@@ -264,8 +293,66 @@ def _callers_login(evidence: Evidence, said: _Said) -> bool:
     )
 
 
+def _refusing_since_rollout(evidence: Evidence, refusals: list[_Said]) -> list[Finding]:
+    """The dependency's first dated refusal follows its own rollout within the window after
+    a change, and the caller did not roll out since: its new revision refuses."""
+    dep = refusals[0].dependency
+    workload, ref = dep.workload, _service_ref(dep)
+    rollouts = [c for c in dep.changes if c.kind == "rollout" and c.at is not None]
+    if workload is None or ref is None or not rollouts:
+        return []
+    if workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return []
+    dated = sorted(
+        (
+            (when, said)
+            for said in refusals
+            if said.dependency is dep and (when := line_time(said.line, evidence.collected_at))
+        ),
+        key=lambda pair: pair[0],
+    )
+    change = rollouts[0]
+    if not dated or change.at is None or follows_within(change.at, dated[0][0]) is None:
+        return []
+    if own_rollout_after(evidence, timestamp(change.at)):
+        return []
+    facts = [
+        item(
+            object_source(workload),
+            f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),
+        ),
+        _fact(dated[0][1]),
+    ]
+    back = f" to revision {change.from_revision}" if change.from_revision else ""
+    return [
+        make_finding(
+            "dependency-refusing",
+            Category.BAD_ROLLOUT,
+            CONFIDENCE.refusing_since_rollout,
+            prose.narrative(
+                f"{prose.obj(ref)} refuses work since {prose.obj(workload)} rolled out",
+                f"roll {workload.name} back{back}",
+                because=[
+                    prose.claim(f"{prose.obj(workload)} rolled out", facts[0]),
+                    prose.claim(
+                        f"{prose.obj(ref)} refuses work from right after, in its own words",
+                        facts[1],
+                    ),
+                    prose.claim(f"{caller(evidence)} did not change since"),
+                ],
+            ),
+            facts,
+            Action.ROLLBACK,
+            workload,
+            {"revision": str(change.from_revision)} if change.from_revision else {},
+        )
+    ]
+
+
 def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
     refusals = _said(evidence, REFUSING)
+    if refusals and (rolled := _refusing_since_rollout(evidence, refusals)):
+        return rolled
     logins = [] if _recent_caller_changes(evidence) else _said(evidence, LOGIN_REFUSED)
     logins = [s for s in logins if _callers_login(evidence, s)]
     facts: list[EvidenceItem]
@@ -378,5 +465,9 @@ def check_credentials_changed(evidence: Evidence) -> list[Finding]:
 DEPENDENCY_SERVER_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("dependency-volume-full", (Category.STORAGE,), check_dependency_volume_full),
     Analyzer("credentials-changed", (Category.CONFIG_MISSING,), check_credentials_changed),
-    Analyzer("dependency-refusing", (Category.DEPENDENCY_FAILURE,), check_dependency_refusing),
+    Analyzer(
+        "dependency-refusing",
+        (Category.DEPENDENCY_FAILURE, Category.BAD_ROLLOUT),
+        check_dependency_refusing,
+    ),
 )

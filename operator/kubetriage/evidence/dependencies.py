@@ -60,6 +60,11 @@ _MEMBER = re.compile(r"-[0-9]+$")
 _DIAL_TARGET = re.compile(rf"(?<![\w.:/-])(?P<name>[a-z]{_LABEL}):(?P<port>\d{{2,5}})(?![\w.:-])")
 # A whole configuration value "name[.namespace]:port".
 _BARE_ADDRESS = re.compile(rf"(?P<name>{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})")
+# The same as a quoted string inside a structured value (a JSON or YAML file held under one
+# key: ``"ProfileMongoAddress": "mongodb-profile:27017"``): a setting of its own.
+_QUOTED_ADDRESS = re.compile(
+    rf"(?P<q>[\"'])(?P<name>[a-z]{_LABEL})(?:\.(?P<ns>{_LABEL}))?:(?P<port>\d{{2,5}})(?P=q)"
+)
 # An env var whose name says it holds the address of a peer ("FLAGD_HOST", "CART_ADDR",
 # "PAYMENT_SERVICE", "OTLP_ENDPOINT"): its last word. "OTEL_SERVICE_NAME" names itself.
 _ADDRESS_KEY = re.compile(
@@ -265,6 +270,10 @@ def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:
         # A value that is nothing but "name:port" is an address, whatever its key.
         if (bare := _BARE_ADDRESS.fullmatch(value.strip().lower())) is not None:
             hosts.append(ServiceHost(bare["name"], bare["ns"], int(bare["port"]), ""))
+        hosts += [
+            ServiceHost(q["name"], q["ns"], int(q["port"]), "")
+            for q in _QUOTED_ADDRESS.finditer(value[:65536].lower())
+        ]
         for host in hosts:
             if host.port is None:
                 continue
