@@ -26,6 +26,9 @@ with the objects, so the copy is scored the same way):
   routine events and memory/CPU series added in a namespace of their own.
 - ``endpointslices``: for each Endpoints object, the EndpointSlice the control plane writes
   next to it (the collector reads Endpoints; a real cluster holds both).
+- ``time-shift``: every time in the case (object and event times, log timestamps in their
+  own formats, epoch times, timestamp-valued metrics) moved by one offset (37 d 5 h 13 min):
+  the same incident on another day (``tools/metamorphic_time.py``).
 
 Not provided: rewriting core/v1 Events as events.k8s.io/v1. The collector lists core/v1
 Events, which the API server always serves (it converts events written through either API),
@@ -55,6 +58,7 @@ from tools.metamorphic_additions import endpointslices, noise
 from tools.metamorphic_case import SUFFIX, Case
 from tools.metamorphic_names import suffix_names
 from tools.metamorphic_rewrites import labels_recommended, shuffle
+from tools.metamorphic_time import time_shift
 
 # --- the tool ------------------------------------------------------------------------------
 
@@ -70,6 +74,7 @@ TRANSFORMS: dict[str, Callable[[Case], Case]] = {
     "shuffle": shuffle,
     "noise": noise,
     "endpointslices": endpointslices,
+    "time-shift": time_shift,
 }
 
 
