@@ -55,6 +55,8 @@ def _evidence(
         target=ObjectRef(kind="Namespace", name="media"),
         pods=[make.app_pod(pod_name, worker, namespace="media")],
         logs=[make.log(pod_name, "worker", _REFUSED, namespace="media")],
+        # The database's Service, which the collector reads when a log line names it.
+        services=[make.service("db", namespace="media", ready=1, matching=1)],
         events=events,
         alerts=[
             AlertEvidence(

@@ -131,6 +131,20 @@ def test_a_grpc_resolver_error_names_only_the_looked_up_host() -> None:
     assert hosts_in("dial tcp: lookup orders-db on 10.96.0.10:53: no such host") == ["orders-db"]
 
 
+def test_libpq_errors_name_the_host_they_dialled() -> None:
+    # PostgreSQL 14+ and earlier libpq wordings, as psycopg and the pg gem print them.
+    new = (
+        'connection to server at "db.media.svc.cluster.local" (10.96.3.4), port 5432 failed: '
+        "FATAL:  sorry, too many clients already"
+    )
+    old = (
+        "could not connect to server: Connection refused\n\tIs the server running on host "
+        '"orders-db" (10.96.7.1) and accepting TCP/IP connections on port 5432?'
+    )
+    assert hosts_in(new) == ["db.media.svc.cluster.local"]
+    assert "orders-db" in hosts_in(old)
+
+
 def test_an_istio_access_log_names_its_upstream_cluster_host() -> None:
     # Istio's cluster name: direction, port, subset, host ("outbound|8080||h.ns.svc...").
     line = (

@@ -30,8 +30,8 @@ from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 # Slots refused right after the caller's rollout, by pods that set their connection count:
-# above a named dependency's own claim (0.8), below its cap.
-CONFIDENCE: Final = 0.82
+# above a named dependency's own claim with its healthy-caller bonus (0.83), below its cap.
+CONFIDENCE: Final = 0.86
 
 # A server out of connection slots, in its own words as its clients quote them: PostgreSQL,
 # MySQL/MariaDB (ER_CON_COUNT_ERROR, max_user_connections), Redis, MongoDB, PgBouncer.

@@ -306,6 +306,10 @@ _HOST_PATTERNS = (
         r"(?i)\b(?:to|connect to|connecting to|calling|reach|from) \"?"
         r"(?P<host>[a-z][\w-]*(?:\.[\w-]+)+)"
     ),
+    # libpq (psycopg, the pg gem, every PostgreSQL client built on it) quotes the host it
+    # dialled: 'connection to server at "db.ns.svc" (10.0.0.7), port 5432 failed' (14+),
+    # 'Is the server running on host "db" (10.0.0.7) and accepting' (before 14).
+    re.compile(r"(?i)\b(?:server at|on host) \"(?P<host>[a-z][\w.-]*)\""),
 )
 
 
