@@ -38,9 +38,10 @@ from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, hosts_in, se
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import Finding
-from kubetriage.models.object_evidence import LogTail
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
+from kubetriage.models.object_evidence import AutoscalerEvidence, LogTail, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -162,51 +163,32 @@ def check_dependency_overflow(evidence: Evidence) -> list[Finding]:
                 item("alert", f"{labels.get('alertname', 'the alert')} counts response flag UO")
             )
         limited = scaling_limited(hpa)
-        maxed = maxed_autoscaler_item(hpa, limited)
-        ready = item(
-            "dependency",
-            f"{workload.display()} is named by {dependency.named_by[0]}; "
-            f"{dependency.ready_replicas}/{dependency.desired_replicas} replicas ready",
-        )
         who = caller(evidence)
         return [
-            make_finding(
+            _raise_maximum(
                 "dependency-overflow",
-                Category.RESOURCE_SATURATION,
                 CONFIDENCE.overflow_at_maximum
                 + (CONFIDENCE.limited_bonus if limited is not None else 0.0),
-                prose.narrative(
-                    prose.fitting_problem(
-                        [
-                            f"{prose.obj(workload)} overflows the circuit breaker of {who}'s "
-                            f"proxy at its autoscaler's maximum of "
-                            f"{prose.count(hpa.max_replicas, 'replica')}",
-                            f"{prose.obj(workload)} overflows its callers' circuit breaker at "
-                            "its autoscaler's maximum",
-                            f"{prose.obj(workload)} is at its autoscaler's maximum",
-                        ],
-                        f"raise the maximum to {hpa.max_replicas * 2}",
-                    ),
-                    f"raise the maximum to {hpa.max_replicas * 2}",
-                    because=[
-                        prose.claim(
-                            "The proxy answers 503 with Envoy's upstream-overflow flag (UO): "
-                            "the callee's circuit breaker is full of calls waiting on it",
-                            *facts,
-                        ),
-                        prose.claim(
-                            f"{prose.obj(workload)} is up, all replicas ready, and runs as "
-                            "many replicas as it may",
-                            ready,
-                            maxed,
-                        ),
-                        prose.claim("More replicas take the calls the breaker now sheds"),
-                    ],
+                [
+                    f"{prose.obj(workload)} overflows the circuit breaker of {who}'s "
+                    f"proxy at its autoscaler's maximum of "
+                    f"{prose.count(hpa.max_replicas, 'replica')}",
+                    f"{prose.obj(workload)} overflows its callers' circuit breaker at "
+                    "its autoscaler's maximum",
+                    f"{prose.obj(workload)} is at its autoscaler's maximum",
+                ],
+                prose.claim(
+                    "The proxy answers 503 with Envoy's upstream-overflow flag (UO): "
+                    "the callee's circuit breaker is full of calls waiting on it",
+                    *facts,
                 ),
-                [*facts, maxed, ready],
-                Action.SCALE_OUT,
+                "runs as many replicas as it may",
+                "More replicas take the calls the breaker now sheds",
+                facts,
+                dependency,
                 workload,
-                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+                hpa,
+                limited,
             )
         ]
     return []
@@ -239,49 +221,73 @@ def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
         if not timed_out:
             continue
         facts = [item(log_source(log), line) for log, line in timed_out[:2]]
-        maxed = maxed_autoscaler_item(hpa, limited)
-        ready = item(
-            "dependency",
-            f"{workload.display()} is named by {dependency.named_by[0]}; "
-            f"{dependency.ready_replicas}/{dependency.desired_replicas} replicas ready",
-        )
         who = caller(evidence)
-        fix = f"raise the maximum to {hpa.max_replicas * 2}"
         return [
-            make_finding(
+            _raise_maximum(
                 "dependency-at-maximum",
-                Category.RESOURCE_SATURATION,
                 CONFIDENCE.timeouts_at_maximum,
-                prose.narrative(
-                    prose.fitting_problem(
-                        [
-                            f"Calls of {who} wait on {prose.obj(workload)}, which runs its "
-                            f"autoscaler's maximum of {prose.count(hpa.max_replicas, 'replica')}",
-                            f"{prose.obj(workload)} is at its autoscaler's maximum",
-                        ],
-                        fix,
-                    ),
-                    fix,
-                    because=[
-                        prose.claim(
-                            f"Calls to {workload.name} time out waiting for its answer", *facts
-                        ),
-                        prose.claim(
-                            f"{prose.obj(workload)} is up, all replicas ready, and its "
-                            "autoscaler wants more replicas than its maximum allows",
-                            ready,
-                            maxed,
-                        ),
-                        prose.claim("More replicas answer the calls that now wait"),
-                    ],
-                ),
-                [*facts, maxed, ready],
-                Action.SCALE_OUT,
+                [
+                    f"Calls of {who} wait on {prose.obj(workload)}, which runs its "
+                    f"autoscaler's maximum of {prose.count(hpa.max_replicas, 'replica')}",
+                    f"{prose.obj(workload)} is at its autoscaler's maximum",
+                ],
+                prose.claim(f"Calls to {workload.name} time out waiting for its answer", *facts),
+                "its autoscaler wants more replicas than its maximum allows",
+                "More replicas answer the calls that now wait",
+                facts,
+                dependency,
                 workload,
-                {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+                hpa,
+                limited,
             )
         ]
     return []
+
+
+def _raise_maximum(
+    name: str,
+    confidence: float,
+    problems: list[str],
+    calls: Claim,
+    at_most: str,
+    more: str,
+    facts: list[EvidenceItem],
+    dependency: DependencyEvidence,
+    workload: ObjectRef,
+    hpa: AutoscalerEvidence,
+    limited: PodCondition | None,
+) -> Finding:
+    """A followed dependency, up with every replica ready at its autoscaler's maximum, that
+    its callers' calls wait on: scale it out (raise the maximum)."""
+    maxed = maxed_autoscaler_item(hpa, limited)
+    ready = item(
+        "dependency",
+        f"{workload.display()} is named by {dependency.named_by[0]}; "
+        f"{dependency.ready_replicas}/{dependency.desired_replicas} replicas ready",
+    )
+    fix = f"raise the maximum to {hpa.max_replicas * 2}"
+    return make_finding(
+        name,
+        Category.RESOURCE_SATURATION,
+        confidence,
+        prose.narrative(
+            prose.fitting_problem(problems, fix),
+            fix,
+            because=[
+                calls,
+                prose.claim(
+                    f"{prose.obj(workload)} is up, all replicas ready, and {at_most}",
+                    ready,
+                    maxed,
+                ),
+                prose.claim(more),
+            ],
+        ),
+        [*facts, maxed, ready],
+        Action.SCALE_OUT,
+        workload,
+        {"replicas": str(hpa.max_replicas * 2), "hpa": hpa.name},
+    )
 
 
 DEPENDENCY_SATURATED_ANALYZERS: tuple[Analyzer, ...] = (
