@@ -18,12 +18,12 @@ from typing import Final
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.index import ObjectIndex, workload_of
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.node_plugins import pod_workload
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, ref_of, str_map
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import (
     JsonDict,
     annotations_of,
-    controller_ref,
     ingress_backends,
     service_selects,
 )
@@ -169,18 +169,11 @@ def controller_workload(index: ObjectIndex, pod: JsonDict) -> ObjectRef | None:
 
 
 def owned_by(pod: JsonDict) -> ObjectRef | None:
-    """The workload a pod's controller reference names, without reading it (a ReplicaSet's
-    Deployment is the ReplicaSet's name without the pod's pod-template-hash)."""
-    owner = controller_ref(pod) or {}
-    kind, name = as_str(owner.get("kind")), as_str(owner.get("name")) or ""
-    template_hash = _labels(pod).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        return ObjectRef(
-            kind="Deployment", namespace=_ns(pod), name=name[: -len(template_hash) - 1]
-        )
-    if kind in ("StatefulSet", "DaemonSet") and name:
-        return ObjectRef(kind=kind, namespace=_ns(pod), name=name)
-    return None
+    """The workload a pod's controller reference names, without reading it
+    (``node_plugins.pod_workload``: a ReplicaSet's Deployment is the ReplicaSet's name without
+    the pod's pod-template-hash)."""
+    found = pod_workload(pod)
+    return ObjectRef(kind=found[0], namespace=_ns(pod), name=found[1]) if found else None
 
 
 def ingress_controllers(
