@@ -1,5 +1,6 @@
 """Ownership as controllers read it (``models.objects.controller_ref`` / ``controlled_by``),
-and the object a reference names among a list call's answer (``evidence.raw.listed``).
+the workload behind a pod without reading its ReplicaSet (``pod_workload``), and the object a
+reference names among a list call's answer (``evidence.raw.listed``).
 
 Pure: plain object dicts; nothing real is needed.
 """
@@ -10,7 +11,7 @@ from typing import Any
 
 from kubetriage.evidence.raw import listed
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import controlled_by, controller_ref
+from kubetriage.models.objects import controlled_by, controller_ref, pod_workload
 
 
 def _obj(*refs: dict[str, Any]) -> dict[str, Any]:
@@ -53,3 +54,27 @@ def test_the_object_a_reference_names_is_found_among_a_list_calls_answer() -> No
     assert listed(objects, ObjectRef(kind="Deployment", namespace="shop", name="cart")) is shop
     assert listed(objects, ObjectRef(kind="Node", name="w1")) is node
     assert listed(objects, ObjectRef(kind="StatefulSet", namespace="shop", name="cart")) is None
+
+
+def _pod(ref: dict[str, Any], template_hash: str | None = None) -> dict[str, Any]:
+    pod = _obj(ref)
+    if template_hash is not None:
+        pod["metadata"]["labels"] = {"pod-template-hash": template_hash}
+    return pod
+
+
+def test_a_pods_deployment_is_its_replicasets_name_without_the_template_hash() -> None:
+    assert pod_workload(_pod(RS, "7c9d")) == ("Deployment", "web")
+    # A ReplicaSet created by hand, not named after a template hash, names no Deployment.
+    assert pod_workload(_pod(RS, "abcd")) is None
+    assert pod_workload(_pod(RS)) is None
+    # The hash must be a whole dash-separated suffix, not a tail of the name.
+    assert pod_workload(_pod({**RS, "name": "web7c9d"}, "7c9d")) is None
+
+
+def test_daemonset_and_statefulset_pods_name_their_controller_directly() -> None:
+    for kind in ("DaemonSet", "StatefulSet"):
+        ref = {"kind": kind, "name": "agent", "uid": "u3", "controller": True}
+        assert pod_workload(_pod(ref)) == (kind, "agent")
+    assert pod_workload(_pod({"kind": "Job", "name": "once", "controller": True})) is None
+    assert pod_workload({"metadata": {}}) is None

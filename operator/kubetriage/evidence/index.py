@@ -38,6 +38,7 @@ from kubetriage.models.objects import (
     JsonDict,
     controller_ref,
     ingress_backends,
+    pod_workload,
     selector_matches,
     service_selects,
 )
@@ -100,12 +101,11 @@ def _owner(index: ObjectIndex, obj: JsonDict) -> JsonDict | None:
         return None
     owner = index.get(as_str(ref.get("kind")) or "", _ns(obj), as_str(ref.get("name")))
     if owner is None and ref.get("kind") == "ReplicaSet" and kind_of(obj) == "Pod":
-        # The ReplicaSet may be missing from a partial snapshot; its Deployment's name is the
-        # ReplicaSet's name without the pod-template-hash suffix.
-        rs_name = as_str(ref.get("name")) or ""
-        template_hash = _labels(obj).get("pod-template-hash")
-        if template_hash and rs_name.endswith(f"-{template_hash}"):
-            return index.get("Deployment", _ns(obj), rs_name[: -len(template_hash) - 1])
+        # The ReplicaSet may be missing from a partial snapshot; its Deployment is named after
+        # it (``pod_workload``).
+        workload = pod_workload(obj)
+        if workload is not None:
+            return index.get(workload[0], _ns(obj), workload[1])
     return owner
 
 

@@ -49,7 +49,7 @@ from kubetriage.evidence.dependencies import ServiceHost, serving_daemonsets
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
-from kubetriage.models.objects import JsonDict, controller_ref
+from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.relations import REGISTRY_SOURCE, VOLUME_SERVER_SOURCE
 
 
@@ -128,21 +128,6 @@ def pressured_nodes(
                 found.append((str(name), str(condition["type"]), since))
                 break
     return found
-
-
-def pod_workload(pod: JsonDict) -> tuple[str, str] | None:
-    """(kind, name) of the workload controlling ``pod``: its DaemonSet or StatefulSet, or the
-    Deployment behind its ReplicaSet (the ReplicaSet's name without the pod-template-hash)."""
-    owner = controller_ref(pod) or {}
-    kind, name = owner.get("kind"), owner.get("name")
-    if not isinstance(name, str):
-        return None
-    if kind in ("DaemonSet", "StatefulSet"):
-        return str(kind), name
-    template_hash = _d(_d(pod.get("metadata")).get("labels")).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        return "Deployment", name[: -len(str(template_hash)) - 1]
-    return None
 
 
 def node_agent_hosts(

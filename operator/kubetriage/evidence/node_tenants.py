@@ -25,11 +25,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from kubetriage.evictions import top_user_resource
-from kubetriage.evidence.node_plugins import pod_workload
 from kubetriage.evidence.raw import as_int, as_time
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-from kubetriage.models.objects import JsonDict, as_dict, dicts
+from kubetriage.models.objects import JsonDict, as_dict, dicts, pod_workload
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 

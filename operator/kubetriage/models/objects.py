@@ -76,6 +76,22 @@ def controlled_by(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
     return not (uid and owner_uid and uid != owner_uid)
 
 
+def pod_workload(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the workload controlling ``pod``: its DaemonSet or StatefulSet, or the
+    Deployment behind its ReplicaSet (the ReplicaSet's name without the pod-template-hash, as
+    the Deployment controller names it), found without reading the ReplicaSet."""
+    owner = controller_ref(pod) or {}
+    kind, name = owner.get("kind"), owner.get("name")
+    if not isinstance(name, str):
+        return None
+    if kind in ("DaemonSet", "StatefulSet"):
+        return str(kind), name
+    template_hash = labels(pod).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return "Deployment", name[: -len(template_hash) - 1]
+    return None
+
+
 # --- label selectors ------------------------------------------------------------------------
 
 

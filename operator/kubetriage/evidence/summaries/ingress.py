@@ -18,13 +18,13 @@ from typing import Final
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.index import ObjectIndex, workload_of
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.node_plugins import pod_workload
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, ref_of, str_map
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import (
     JsonDict,
     annotations_of,
     ingress_backends,
+    pod_workload,
     service_selects,
 )
 from kubetriage.models.objects import labels as _labels
@@ -170,7 +170,7 @@ def controller_workload(index: ObjectIndex, pod: JsonDict) -> ObjectRef | None:
 
 def owned_by(pod: JsonDict) -> ObjectRef | None:
     """The workload a pod's controller reference names, without reading it
-    (``node_plugins.pod_workload``: a ReplicaSet's Deployment is the ReplicaSet's name without
+    (``objects.pod_workload``: a ReplicaSet's Deployment is the ReplicaSet's name without
     the pod's pod-template-hash)."""
     found = pod_workload(pod)
     return ObjectRef(kind=found[0], namespace=_ns(pod), name=found[1]) if found else None

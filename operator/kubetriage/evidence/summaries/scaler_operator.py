@@ -26,7 +26,7 @@ from kubetriage.evidence.raw import clip_text, ref_of
 from kubetriage.evidence.summaries.scalers import is_operator_pod
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.objects import JsonDict, controller_ref, labels
+from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.models.relations import ScalerOperatorEvidence
@@ -50,12 +50,11 @@ def _workload_ref(index: ObjectIndex, pod: JsonDict) -> ObjectRef:
     workload = workload_of(index, pod)
     if workload is not None:
         return ref_of(workload)
-    owner = controller_ref(pod) or {}
-    owner_name = str(owner.get("name") or "")
-    template_hash = labels(pod).get("pod-template-hash")
-    if owner.get("kind") == "ReplicaSet" and template_hash and owner_name.endswith(template_hash):
-        name = owner_name[: -len(template_hash) - 1]
-        return ObjectRef(kind="Deployment", name=name, namespace=_ns(pod), api_version="apps/v1")
+    found = pod_workload(pod)
+    if found is not None and found[0] == "Deployment":
+        return ObjectRef(
+            kind="Deployment", name=found[1], namespace=_ns(pod), api_version="apps/v1"
+        )
     return ref_of(pod)
 
 
