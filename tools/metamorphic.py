@@ -16,8 +16,10 @@ with the objects, so the copy is scored the same way):
 - ``suffix-names``: every application namespace and namespaced object name gets a suffix,
   everywhere it occurs as a whole name (metadata, selectors, references, label values, DNS
   names, metric and alert labels, logs and their keys, the expected target). Derived names
-  keep their shape (``checkout-q7-<hash>-<id>``). Images, label keys, container and port
-  names, cluster-scoped objects and the cluster's own namespaces stay.
+  keep their shape (``checkout-q7-<hash>-<id>``). Images (and their repositories wherever
+  text quotes them), label keys, container and port names (a ``targetPort``, a probe's
+  ``port``), the ``app.kubernetes.io/name`` label (the software, not the instance),
+  cluster-scoped objects and the cluster's own namespaces stay.
 - ``labels-recommended``: the label keys ``app`` and ``app.kubernetes.io/name`` swapped in
   every label map and selector (and kube-state-metrics' ``label_app`` series labels).
 - ``shuffle``: cluster objects in a seeded random order; each pod template's containers,

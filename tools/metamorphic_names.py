@@ -54,6 +54,10 @@ COMMON_WORDS = (GENERIC_WORDS - {"default"}) | frozenset(
         "orders", "payment", "payments", "cart", "shop", "store", "email", "mail",
     }
 )  # fmt: skip
+# The recommended label naming the application (the software: "the name of the application",
+# e.g. its chart's name), as against app.kubernetes.io/instance ("a unique name identifying
+# the instance"): renaming a team's instances leaves it as it is, in labels and selectors.
+APP_NAME_LABEL = "app.kubernetes.io/name"
 # Keys whose string values are never object names (software, API shapes, container names).
 SKIPPED_KEYS = frozenset(
     {
@@ -65,6 +69,9 @@ SKIPPED_KEYS = frozenset(
         "containerName",
         "containerID",
         "fieldPath",
+        # A port number or a container port's name (a Service's targetPort, a probe's port).
+        "port",
+        "targetPort",
     }
 )
 # Keys whose values come from an API's vocabulary: a common word there is not a name.
@@ -90,7 +97,11 @@ LOCAL_NAME_LISTS = frozenset(
     }
 )
 NAME_CHARS = "A-Za-z0-9_-"
-_CONTAINER_BEFORE = re.compile(r"(?i)container(?:s\{|\s+|=\"?|:\s*\"?)$")
+# Container names stay: "Container app failed liveness probe", "containers with unready
+# status: [app sidecar]".
+_CONTAINER_BEFORE = re.compile(r"(?i)(?:container(?:s\{|\s+|=\"?|:\s*\"?)|status: \[[^\]]*)$")
+# A registry host: the first path segment of an image reference when it has a dot or a port.
+_REGISTRY_HOST = re.compile(r"^(?:localhost|[^/]*[.:][^/]*)$")
 
 
 # --- suffix-names ------------------------------------------------------------------------
@@ -201,18 +212,68 @@ def _common(name: str) -> bool:
     return name in COMMON_WORDS or len(name) < 4
 
 
-def rename_text(text: str, mapping: Mapping[str, str]) -> str:
+def image_repositories(case: Mapping[str, Any]) -> frozenset[str]:
+    """The repositories of the images the case's objects run, as free text quotes them: the
+    path after the registry host when it has a slash (``acme/ledger-api``, in a pull error,
+    a registry's log or its ``/v2/<repository>/manifests`` path), else ``name:tag``. Images
+    keep their names under ``suffix-names``, so these stay wherever they occur."""
+    found: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "image" and isinstance(item, str):
+                    found.update(_repository_forms(item))
+                else:
+                    visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(case.get("cluster"))
+    return frozenset(found)
+
+
+def _repository_forms(image: str) -> list[str]:
+    reference = image.split("@", 1)[0]
+    repository, _, tag = reference.rpartition(":")
+    if not repository or "/" in tag:  # no tag ("host:5000/app" has a port, not a tag)
+        repository, tag = reference, ""
+    parts = repository.split("/")
+    if len(parts) > 1 and _REGISTRY_HOST.match(parts[0]):
+        parts = parts[1:]
+    path = "/".join(parts)
+    if "/" in path:
+        return [path]
+    return [f"{path}:{tag}"] if tag else []
+
+
+def rename_text(text: str, mapping: Mapping[str, str], kept: frozenset[str] = frozenset()) -> str:
     """Every whole-name occurrence renamed in one pass, longest names first. A name is
     delimited by anything but letters, digits, ``_`` and ``-``; common words are renamed only
-    as a whole value, as the first label of a DNS name or as a host before a port."""
+    as a whole value, as the first label of a DNS name or as a host before a port. The
+    strings in ``kept`` (image repositories) are left as they are wherever they occur."""
     if not mapping or not text:
         return text
     if text in mapping:
         return mapping[text]
+    if kept and any(k in text for k in kept):
+        pattern = "|".join(re.escape(k) for k in sorted(kept, key=len, reverse=True))
+        pieces = re.split(f"({pattern})", text)
+        return "".join(
+            piece if index % 2 else _rename_names(piece, mapping)
+            for index, piece in enumerate(pieces)
+        )
+    return _rename_names(text, mapping)
+
+
+def _rename_names(text: str, mapping: Mapping[str, str]) -> str:
+    if not text:
+        return text
 
     def renamed(m: re.Match[str]) -> str:
         # "Container app failed liveness probe": the kubelet names containers, which stay.
-        before = m.string[max(0, m.start() - 16) : m.start()]
+        before = m.string[max(0, m.start() - 48) : m.start()]
         if _CONTAINER_BEFORE.search(before):
             return m.group(0)
         return mapping[m.group(0)]
@@ -246,7 +307,7 @@ def _rename_series(series: str, mapping: Mapping[str, str]) -> str:
         r'(\w+)="((?:[^"\\]|\\.)*)"',
         lambda m: (
             m.group(0)
-            if m.group(1) in SKIPPED_KEYS
+            if m.group(1) in SKIPPED_KEYS or m.group(1) == "label_app_kubernetes_io_name"
             else f'{m.group(1)}="{rename_text(m.group(2), mapping)}"'
         ),
         series,
@@ -276,6 +337,7 @@ def _rename_env_name(name: str, mapping: Mapping[str, str]) -> str:
 def suffix_names(case: Case, suffix: str = SUFFIX) -> Case:
     """Every application namespace and object name suffixed consistently (see module doc)."""
     mapping = name_mapping(case, suffix)
+    kept = image_repositories(case)
 
     def rewrite(text: str, path: tuple[str, ...]) -> str:
         if path and path[-1] in SKIPPED_KEYS:
@@ -283,14 +345,16 @@ def suffix_names(case: Case, suffix: str = SUFFIX) -> Case:
         if path and path[-1] in VOCABULARY_KEYS and _common(text):
             return text  # "type: kafka" is a KEDA trigger, whatever a namespace is called
         if path and path[-1] == "generateName":
-            return rename_text(text.rstrip("-"), mapping) + "-"
+            return rename_text(text.rstrip("-"), mapping, kept) + "-"
         if len(path) >= 3 and path[-1] == "name" and path[-3] == "env":
             return _rename_env_name(text, mapping)
         if len(path) >= 3 and path[-1] == "name" and path[-3] in LOCAL_NAME_LISTS:
             return text
         if len(path) >= 2 and path[-2] == "labels" and path[-1] == "pod-template-hash":
             return text
-        return rename_text(text, mapping)
+        if path and path[-1] == APP_NAME_LABEL:
+            return text
+        return rename_text(text, mapping, kept)
 
     out = copy.deepcopy(case)
     for key in ("alert", "cluster", "expect"):
@@ -298,7 +362,7 @@ def suffix_names(case: Case, suffix: str = SUFFIX) -> Case:
             out[key] = map_strings(out[key], rewrite)
     if isinstance(out.get("logs"), dict):
         out["logs"] = {
-            _rename_log_key(k, mapping): rename_text(v, mapping) if isinstance(v, str) else v
+            _rename_log_key(k, mapping): rename_text(v, mapping, kept) if isinstance(v, str) else v
             for k, v in out["logs"].items()
         }
     metrics = out.get("metrics")

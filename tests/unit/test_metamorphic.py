@@ -15,7 +15,12 @@ import pytest
 import yaml
 from tools.metamorphic import TRANSFORMS, changed_cases, transform_case_set
 from tools.metamorphic_additions import NOISE_NS, endpointslices, noise
-from tools.metamorphic_names import name_mapping, rename_text, suffix_names
+from tools.metamorphic_names import (
+    image_repositories,
+    name_mapping,
+    rename_text,
+    suffix_names,
+)
 from tools.metamorphic_rewrites import labels_recommended, shuffle
 
 from kubetriage.models.case import Case
@@ -178,6 +183,61 @@ def test_common_words_are_renamed_only_as_names_never_inside_prose() -> None:
     assert rename_text("checkout-api says checkout-api-v2", mapping) == (
         "checkout-api-q7 says checkout-api-v2"
     )
+
+
+def test_image_repositories_keep_their_names_wherever_text_quotes_them() -> None:
+    case = {
+        "cluster": [
+            {"spec": {"containers": [{"image": "docker.io/acme/ledger-api:2.31.0"}]}},
+            {"spec": {"containers": [{"image": "ledger-api:7"}, {"image": "x@sha256:ab"}]}},
+            {"spec": {"containers": [{"image": "localhost:5000/tools/ledger-api"}]}},
+        ]
+    }
+    kept = image_repositories(case)
+    assert kept == {"acme/ledger-api", "ledger-api:7", "tools/ledger-api"}
+    mapping = {"ledger-api": "ledger-api-q7", "acme": "acme-q7"}
+    # A pull error and a registry's API path name the image; the Deployment is renamed.
+    text = (
+        'Failed to pull image "docker.io/acme/ledger-api:2.31.0": HEAD /v2/acme/ledger-api/'
+        "manifests/2.31.0 502; Deployment ledger-api; image ledger-api:7"
+    )
+    assert rename_text(text, mapping, kept) == (
+        'Failed to pull image "docker.io/acme/ledger-api:2.31.0": HEAD /v2/acme/ledger-api/'
+        "manifests/2.31.0 502; Deployment ledger-api-q7; image ledger-api:7"
+    )
+
+
+def test_container_names_ports_and_the_application_label_stay() -> None:
+    mapping = {"indexer": "indexer-q7", "pgbouncer": "pgbouncer-q7"}
+    assert rename_text("containers with unready status: [sidecar indexer]", mapping) == (
+        "containers with unready status: [sidecar indexer]"
+    )
+    case = {
+        "cluster": [
+            {
+                "kind": "Service",
+                "metadata": {
+                    "name": "pgbouncer",
+                    "namespace": "db",
+                    "labels": {"app.kubernetes.io/name": "pgbouncer"},
+                },
+                "spec": {
+                    "selector": {"app.kubernetes.io/instance": "pgbouncer"},
+                    "ports": [{"name": "pgbouncer", "port": 6432, "targetPort": "pgbouncer"}],
+                },
+            }
+        ],
+        "metrics": {"series": [{"series": 'up{label_app_kubernetes_io_name="pgbouncer"}'}]},
+    }
+    out = suffix_names(case)
+    service = out["cluster"][0]
+    assert service["metadata"]["name"] == "pgbouncer-q7"
+    assert service["metadata"]["labels"] == {"app.kubernetes.io/name": "pgbouncer"}
+    assert service["spec"]["selector"] == {"app.kubernetes.io/instance": "pgbouncer-q7"}
+    assert service["spec"]["ports"] == [
+        {"name": "pgbouncer", "port": 6432, "targetPort": "pgbouncer"}
+    ]
+    assert out["metrics"]["series"][0]["series"] == 'up{label_app_kubernetes_io_name="pgbouncer"}'
 
 
 def test_labels_recommended_swaps_the_app_keys_in_labels_and_selectors_consistently() -> None:
