@@ -99,6 +99,17 @@ def test_an_exec_probe_the_rollout_introduced_is_the_fault_though_the_container_
     assert any("runs in the container" in e.fact for e in leader.evidence)
     assert any("CFS periods" in e.fact for e in leader.evidence)
     assert by_category(result, Category.CPU_THROTTLING)[0].confidence < leader.confidence
+    # More time would not help a probe that slows itself: the fix is a cheaper check.
+    assert "cheaper" in leader.summary
+    assert "startup probe" not in leader.summary
+    assert leader.narrative is not None
+    assert any("slows itself" in claim.text for claim in leader.narrative.because)
+
+
+def test_a_probe_excused_by_throttling_keeps_the_timing_advice() -> None:
+    result = analyze(_exec_probe_under_throttling("httpGet /up :8080", probe_changed=False))
+    probe = by_category(result, Category.PROBE_FAILURE)[0]
+    assert "cheaper" not in probe.summary
 
 
 def test_an_http_probe_or_an_unchanged_exec_probe_under_throttling_is_the_cpu_limit() -> None:

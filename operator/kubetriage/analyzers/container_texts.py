@@ -282,13 +282,19 @@ def probe_text(
     probe_facts: list[EvidenceItem],
     configured: tuple[ProbeSpec | None, list[EvidenceItem]],
     caveat: tuple[str, EvidenceItem] | None,
+    *,
+    own_cost: EvidenceItem | None = None,
 ) -> Narrative:
+    """``own_cost``: the fact that the probe's command runs inside a container throttled at
+    its CPU limit, so the probe pays for itself: the fix is a cheaper check, not more time."""
     outcome, fix = next(
         ((said, fix) for rx, said, fix in _PROBE_OUTCOMES if rx.search(reasons)),
         ("fails", "correct the probe"),
     )
     if probe_kind == "readiness" and fix.endswith("startup probe"):
         fix = "lengthen its timeout"
+    if own_cost is not None:
+        fix = "make its command cheaper or check over HTTP or TCP instead"
     effect = {
         "liveness": "the kubelet kills and restarts the container",
         "startup": "the kubelet kills the container before it finishes starting",
@@ -319,6 +325,14 @@ def probe_text(
             because.append(
                 prose.claim("That port is not one the container declares", spec_facts[1])
             )
+    if own_cost is not None:
+        because.append(
+            prose.claim(
+                "Its command runs inside the container and spends the CPU quota the container "
+                "is throttled on, so the probe slows itself",
+                own_cost,
+            )
+        )
     if caveat is not None:
         because.append(
             prose.claim(f"{caveat[0]}: the probe may report that, not be the fault", caveat[1])

@@ -314,6 +314,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             fact = item(wedged[0].source, wedged[0].line)
             facts.append(fact)
             caveat = ("Its own log shows the process stuck, so the probe reports that", fact)
+        own_cost: EvidenceItem | None = None
         throttled = throttle_ratios(evidence).get(container.name, 0.0)
         if throttled >= THROTTLED_SHARE and PROBE_TIMEOUT.search(reasons):
             fact = item(
@@ -325,13 +326,12 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 # The rollout made this probe run a command inside the container: it spends
                 # the container's own CPU quota on every period, so the throttling is (at
                 # least partly) the probe's own cost and does not excuse it.
-                facts.append(
-                    item(
-                        pod_source(pod),
-                        f"its {probe_kind} probe runs in the container: "
-                        f"{prose.clip(spec.handler if spec else 'exec', 120)}",
-                    )
+                own_cost = item(
+                    pod_source(pod),
+                    f"its {probe_kind} probe runs in the container: "
+                    f"{prose.clip(spec.handler if spec else 'exec', 120)}",
                 )
+                facts.append(own_cost)
             else:
                 # The probe times out while the kernel throttles the container: its CPU limit
                 # stalls the answer, so the kill or unreadiness follows from the quota.
@@ -343,7 +343,14 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                 Category.PROBE_FAILURE,
                 confidence,
                 probe_text(
-                    target, container, probe_kind, reasons, probe_facts, (spec, spec_facts), caveat
+                    target,
+                    container,
+                    probe_kind,
+                    reasons,
+                    probe_facts,
+                    (spec, spec_facts),
+                    caveat,
+                    own_cost=own_cost,
                 ),
                 facts,
                 Action.FIX_PROBE,
