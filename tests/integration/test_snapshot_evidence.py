@@ -5,7 +5,9 @@ decide the diagnosis, the Evidence it builds marks its log tails as KubeEvidence
 on the emulator loaded with the case: the same tails are the incident's own, each followed
 dependency has the same tails and claims of its own (once each, though the webhook walk reads
 its backend again), and each failing webhook the same backend lines. (Other parts may differ:
-a snapshot holds objects the walk does not read.)
+a snapshot holds objects the walk does not read.) And that the snapshot lists objects in the
+order an API server does (by namespace, then name), whatever order the case writes them in:
+which pods' tails are read must not depend on how a case is written.
 
 Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
 the way a replay loads a case (``load_case_into``), the collector and its dependency and
@@ -109,3 +111,31 @@ async def test_snapshot_evidence_equals_what_the_collector_reads(
     own = {(t.namespace, t.pod) for t in collected.logs}
     assert all((t.namespace, t.pod) not in own for d in spoken for t in d.logs)
     assert all(w.log_lines for w in collected.webhooks)
+
+
+async def test_the_snapshot_reads_a_case_in_the_api_servers_order_whatever_its_written_order(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # A stable and a canary Deployment behind one Service: the pods whose tails are read
+    # decide whether the older pods are seen serving cleanly.
+    case = load_case(TRAIN / "bad-rollout-canary-deployment-only-canary-fails" / "case.yaml")
+    reordered = case.model_copy(update={"cluster": list(reversed(case.cluster))})
+    load_case_into(emulator.emulator, case)
+    settings = one_tenant(case, Settings())
+    namespace = target_namespace(dict(case.alert.labels)) or settings.incident_namespace
+    scope = Tenancy.from_settings(settings).scope(namespace)
+    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=10.0)
+
+    collected = await collector.collect(scope=scope, **_query(case, scope))
+    as_written = await SnapshotEvidenceSource(case, limits=LIMITS).collect(
+        scope=scope, **_query(case, scope)
+    )
+    as_reversed = await SnapshotEvidenceSource(reordered, limits=LIMITS).collect(
+        scope=scope, **_query(reordered, scope)
+    )
+
+    pods = [p.name for p in collected.pods]
+    assert len(pods) > 2
+    assert [p.name for p in as_written.pods] == pods
+    assert [p.name for p in as_reversed.pods] == pods
+    assert as_reversed.logs == as_written.logs == collected.logs

@@ -62,6 +62,8 @@ from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.object_evidence import LogSource, LogTail
+from kubetriage.models.objects import name as name_of
+from kubetriage.models.objects import namespace as namespace_of
 from kubetriage.tenancy import Scope, allowed_candidates
 
 
@@ -109,6 +111,9 @@ class SnapshotEvidenceSource:
     def __init__(self, case: Case, *, limits: EvidenceLimits | None = None) -> None:
         self._case = case
         self._limits = limits or EvidenceLimits()
+        # In the order an API server lists them (by namespace, then name: its storage keys),
+        # whatever order the case writes them in, as the live collector reads them.
+        self._objects = sorted(case.cluster, key=lambda o: (namespace_of(o), name_of(o)))
 
     async def collect(
         self, *, scope: Scope | None = None, **query: Unpack[EvidenceQuery]
@@ -135,7 +140,7 @@ class SnapshotEvidenceSource:
         that may read the cluster."""
         if (target is not None and target.kind != "Namespace") or not scope.may_read(None):
             return None
-        claim = mounted_claim(ObjectIndex(self._case.cluster, Notes()), alerts)
+        claim = mounted_claim(ObjectIndex(self._objects, Notes()), alerts)
         return claim if claim is not None and scope.may_target(claim) else None
 
     def _consumer_or(
@@ -146,7 +151,7 @@ class SnapshotEvidenceSource:
         when ``scope`` may read them all); else ``chosen``."""
         if not scope.may_read(None):
             return chosen
-        index = ObjectIndex(self._case.cluster, Notes())
+        index = ObjectIndex(self._objects, Notes())
         consumer = queue_consumer(index, chosen, query["alerts"])
         return consumer if consumer is not None and scope.may_target(consumer) else chosen
 
@@ -157,7 +162,7 @@ class SnapshotEvidenceSource:
         telemetry service an alert without a namespace names, or that its summary names
         (``unplaced_owner``), among those ``scope`` may read, as the collector lists them in
         every namespace."""
-        index = ObjectIndex(self._case.cluster, Notes())
+        index = ObjectIndex(self._objects, Notes())
         if chosen is not None and (chosen.kind in ("Namespace", "Secret") or index.exists(chosen)):
             return chosen
         if not scope.may_read(None):
@@ -183,7 +188,7 @@ class SnapshotEvidenceSource:
         addresses = instance_addresses(query["alerts"])
         if not addresses:
             return None
-        index = ObjectIndex(self._case.cluster, Notes())
+        index = ObjectIndex(self._objects, Notes())
         node = node_at(index.kind("Node"), addresses)
         if node is None or not scope.may_target(node):
             return None
@@ -200,7 +205,7 @@ class SnapshotEvidenceSource:
         among the Ingresses ``scope`` may read."""
         ingresses = [
             o
-            for o in self._case.cluster
+            for o in self._objects
             if o.get("kind") == "Ingress"
             and scope.may_read((o.get("metadata") or {}).get("namespace"))
         ]
@@ -210,7 +215,7 @@ class SnapshotEvidenceSource:
             # the broken one behind a Gateway the alerts name.
             readable = [
                 o
-                for o in self._case.cluster
+                for o in self._objects
                 if scope.may_read((o.get("metadata") or {}).get("namespace"))
             ]
             found = routed_service(
@@ -234,7 +239,7 @@ class SnapshotEvidenceSource:
         for kind, name in unplaced_names(alerts):
             found = [
                 (o.get("metadata") or {}).get("namespace")
-                for o in self._case.cluster
+                for o in self._objects
                 if o.get("kind") == kind
                 and (o.get("metadata") or {}).get("name") == name
                 and scope.may_read((o.get("metadata") or {}).get("namespace"))
@@ -249,7 +254,7 @@ class SnapshotEvidenceSource:
         """The first candidate the snapshot holds, as the collector takes the first one it can
         read (a Secret or a Namespace it takes unread, a namespace with a later one to try only
         when it has a pod); else the first candidate."""
-        index = ObjectIndex(self._case.cluster, Notes())
+        index = ObjectIndex(self._objects, Notes())
 
         def present(at: int, candidate: ObjectRef) -> bool:
             if candidate.kind == "Namespace":
@@ -268,7 +273,7 @@ class SnapshotEvidenceSource:
         dependency's (the builder keeps those of a dependency's first pods, as the walk reads
         them). A tail read for two reasons is handed over once for each, as the collector
         reads it once for each."""
-        index = ObjectIndex(self._case.cluster, Notes())
+        index = ObjectIndex(self._objects, Notes())
         chosen = choose_target(index, query["target"], query["alerts"], Notes())
         scope_pods = resolve_scope(index, chosen).pods
         focus = focus_containers(query["alerts"])
@@ -310,6 +315,4 @@ class SnapshotEvidenceSource:
             self._first_present(candidates), query["alerts"], Scope.unrestricted()
         )
         query["target"] = self._consumer_or(chosen, query, Scope.unrestricted())
-        return build_evidence(
-            self._case.cluster, self._tails(**query), limits=self._limits, **query
-        )
+        return build_evidence(self._objects, self._tails(**query), limits=self._limits, **query)
