@@ -411,11 +411,16 @@ def node_dns_hosts(
 _DNS_QUERY_LOG = re.compile(r'"[A-Z]{1,10} IN \S+ (udp|tcp) \d+ ')
 
 
-def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
+def callee_hosts(
+    lines: Sequence[tuple[str, str]], configured: Sequence[tuple[str, str]] = ()
+) -> list[ServiceHost]:
     """The next hop: the hosts a followed callee's own log lines name, when one of them
     reports an error (a failing callee's trouble may be its own callee's: the profile
     service that logs "no documents" after its database session to ``mongodb-profile:27017``
-    was reset). None for a callee that logs no trouble: a healthy one is not walked past."""
+    was reset). When its errors name no such host (an external provider by its public name),
+    the hosts its own configuration names (``configured``: its pods' ``pod_texts``, an
+    ExternalName alias in front of that provider among them). None for a callee that logs no
+    trouble: a healthy one is not walked past."""
     lines = [(source, line) for source, line in lines if not _DNS_QUERY_LOG.search(line)]
     if not any(_ERROR_LINE.search(line) for _, line in lines):
         return []
@@ -425,7 +430,7 @@ def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
         for match in _DIAL_TARGET.finditer(line.lower()):
             if not any(h.name == match["name"] for h in found):
                 found.append(ServiceHost(match["name"], None, int(match["port"]), source))
-    return found
+    return found or named_hosts(configured, [])
 
 
 def mentioned_objects(

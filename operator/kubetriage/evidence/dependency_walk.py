@@ -175,7 +175,11 @@ class DependencyWalk:
                 if t.source == "dependency" and (t.namespace, t.pod) in keys
                 for line in t.lines
             ]
-            onward = resolve(callee_hosts(lines), _ns(obj), seen)
+            # Its own configuration (env, args) of the pods whose tails were read: where
+            # it calls when its errors name no Service (a provider behind an ExternalName).
+            told = {(t.namespace, t.pod) for t in run.logs if t.source == "dependency"}
+            configured = pod_texts([p for p in few if (_ns(p), _name(p)) in told], None)
+            onward = resolve(callee_hosts(lines, configured), _ns(obj), seen)
             seen |= {(k, ns, n) for k, ns, n, _ in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
 

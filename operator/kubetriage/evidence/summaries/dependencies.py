@@ -349,7 +349,12 @@ def dependency_summaries(
             for t in dependency.logs
             for line in t.lines
         ]
-        follow(resolve(callee_hosts(lines), where, seen), set(), found)
+        # Its own configuration (env, args) of the pods whose tails were read: where it
+        # calls when its errors name no Service (a provider behind an ExternalName).
+        told = {(t.namespace, t.pod) for t in dependency.logs}
+        pods = [p for ns, pod in sorted(told) if (p := index.get("Pod", ns, pod)) is not None]
+        configured = pod_texts(pods, None)
+        follow(resolve(callee_hosts(lines, configured), where, seen), set(), found)
         seen |= {key for d in found for key in _keys(d)}
     return found
 
