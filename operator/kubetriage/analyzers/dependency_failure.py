@@ -216,7 +216,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         ):
             confidence = min(confidence, CONFIDENCE.released_cap)
         if policy_guards(evidence, svc) and any(
-            CONNECT_TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
+            CONNECT_TIMEOUT_LOG.search(f.fact)
+            for f in (relay.calls if relay is not None else named.get(chosen, []))
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
         if any(
@@ -244,14 +245,6 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                     f"{caller(evidence, hits)} logs {kind} when it calls {chosen}", *calls[:2]
                 )
             )
-        if relay is not None:
-            because.append(
-                prose.claim(
-                    f"{relay.via.name}'s own pods are up and ready, and its own calls to "
-                    f"{svc.name} fail",
-                    *relay.calls[:2],
-                )
-            )
         elif hits:
             because.append(
                 prose.claim(
@@ -259,6 +252,14 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                     f"{svc.name}",
                     *facts[:2],
                     *via_env.get(chosen, [])[:1],
+                )
+            )
+        if relay is not None:
+            because.append(
+                prose.claim(
+                    f"{prose.obj(relay.via_ref())} has every pod ready, and its own calls to "
+                    f"{svc.name} fail",
+                    *relay.calls[:2],
                 )
             )
         if probes_down.get(chosen):
@@ -281,11 +282,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         elif _workload_healthy(evidence):
             because.append(prose.claim("The caller's own pods are ready and not restarting"))
         if relay is not None:
-            via = ObjectRef(kind="Service", namespace=relay.via.namespace, name=relay.via.name)
-            problem = (
-                f"Calls from {caller(evidence, hits)} fail where {prose.obj(via)} calls "
-                f"{prose.obj(ref)}"
-            )
+            via = prose.obj(relay.via_ref())
+            problem = f"Calls from {caller(evidence, hits)} fail where {via} calls {prose.obj(ref)}"
         elif calls or hits:
             problem = f"Calls from {caller(evidence, hits)} to {prose.obj(ref)} fail with {kind}"
         else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.calls import failing_calls
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.support import item
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import ServiceEvidence
@@ -31,6 +32,9 @@ class Relay:
     via: ServiceEvidence
     service: ServiceEvidence
     calls: list[EvidenceItem]
+
+    def via_ref(self) -> ObjectRef:
+        return ObjectRef(kind="Service", namespace=self.via.namespace, name=self.via.name)
 
 
 def relayed_failure(evidence: Evidence, svc: ServiceEvidence) -> Relay | None:

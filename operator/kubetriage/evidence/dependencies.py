@@ -107,7 +107,7 @@ _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
 _NAME_QUALIFIER = re.compile(
     r"(?:-(?:[a-z]{0,2}\d[a-z0-9]?|\d+|dev|qa|uat|stg|prd|prod|staging|test|blue|green))+$"
 )
-_ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
+ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
 _WORD = re.compile(r"[a-z][a-z0-9]{4,}")
 _CAMEL_CASE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -422,7 +422,7 @@ def callee_hosts(
     ExternalName alias in front of that provider among them). None for a callee that logs no
     trouble: a healthy one is not walked past."""
     lines = [(source, line) for source, line in lines if not _DNS_QUERY_LOG.search(line)]
-    if not any(_ERROR_LINE.search(line) for _, line in lines):
+    if not any(ERROR_LINE.search(line) for _, line in lines):
         return []
     found = named_hosts(lines, [])
     for source, line in lines:
@@ -451,7 +451,7 @@ def mentioned_objects(
                 stems.setdefault(stem, (str(obj.get("kind")), name))
     found: list[ServiceHost] = []
     for source, line in lines:
-        if not _ERROR_LINE.search(line):
+        if not ERROR_LINE.search(line):
             continue
         # Identifiers in camelCase name their parts: "SearchHandler" -> "search handler".
         spaced = _CAMEL_CASE.sub(" ", line)
