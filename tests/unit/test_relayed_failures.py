@@ -21,11 +21,13 @@ from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built, deployment_manifest
 from tests.support.evidence import (
+    alert,
     analyze,
     app_evidence,
     assert_leads,
     external_service,
     log,
+    rollout_change,
     service,
 )
 
@@ -136,9 +138,9 @@ def _evidence(callee: DependencyEvidence) -> Any:
 def _callee(**fields: Any) -> DependencyEvidence:
     fields.setdefault("desired_replicas", 2)
     fields.setdefault("ready_replicas", 2)
+    fields.setdefault("named_by", ["pod web-6d8f9c7b5-abcde env PAYMENTS_URL"])
     return DependencyEvidence(
         service=service("payments", "pay", ready=2, matching=2),
-        named_by=["pod web-6d8f9c7b5-abcde env PAYMENTS_URL"],
         workload=ObjectRef(kind="Deployment", namespace="pay", name="payments"),
         pods=2,
         logs=[log("payments-rs2-abcde", "c", _PROVIDER_DOWN, namespace="pay", source="dependency")],
@@ -163,3 +165,14 @@ def test_a_callee_whose_own_pods_fail_keeps_the_blame() -> None:
     findings = [f for f in analyze(ev).findings if f.category is Category.DEPENDENCY_FAILURE]
     assert findings
     assert findings[0].target != ObjectRef(kind="Service", namespace="egress", name="acquirer")
+
+
+def test_a_callee_released_right_before_keeps_the_blame() -> None:
+    payments = ObjectRef(kind="Deployment", namespace="pay", name="payments")
+    released = _callee(
+        changes=[rollout_change(payments, 7, "env", minutes_ago=12)],
+        named_by=["log shop/web-6d8f9c7b5-abcde/app"],
+    )
+    ev = _evidence(released)
+    ev.alerts = [alert(alertname="WebPayErrors", namespace="shop")]
+    assert_leads(analyze(ev), Category.BAD_ROLLOUT, Action.ROLLBACK, payments)

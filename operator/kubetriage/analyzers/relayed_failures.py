@@ -1,7 +1,8 @@
 """A callee that only passes its own callee's failure along: the caller's failing calls name
 a followed dependency whose pods are all up and ready, while that dependency's own log lines
 report failing calls to another Service the evidence followed one hop further (named by its
-DNS name, or the outside host an ExternalName Service points at). An SRE hands the incident
+DNS name, or the outside host an ExternalName Service points at), and it did not roll out
+right before the caller's errors (then its release is the change). An SRE hands the incident
 to the owner of the hop that fails, not of the healthy one relaying its errors: a payments
 service answering 502 because its card acquirer answers 503 is not the payments team's
 outage.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubetriage.analyzers.calls import failing_calls
+from kubetriage.analyzers.dependencies import rolled_out_before_onset
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.support import item
 from kubetriage.models.base import ObjectRef
@@ -43,6 +45,9 @@ def relayed_failure(evidence: Evidence, svc: ServiceEvidence) -> Relay | None:
     or when its failing calls name no other followed Service."""
     dependency = next((d for d in evidence.dependencies if _is(d.service, svc)), None)
     if dependency is None or not _serving(dependency):
+        return None
+    if rolled_out_before_onset(evidence, dependency):
+        # Its own release right before is what changed: its new calls fail, not its callee.
         return None
     others = [
         d.service
