@@ -447,3 +447,32 @@ async def test_the_ingress_controller_in_front_of_healthy_pods_is_followed_with_
     assert only[1]
     assert only[2]
     assert fronting(live) == expected
+
+
+def _dependency_refs(evidence: Evidence) -> list[tuple[str, str | None, str]]:
+    return [(d.ref.kind, d.ref.namespace, d.ref.name) for d in evidence.dependencies if d.ref]
+
+
+@pytest.mark.parametrize(
+    ("name", "beyond"),
+    [
+        (
+            "dependency-failure-checkout-bff-payment-errors-payments-api-acquirer-psp-503-circuit-open-aks",
+            ("Service", "egress", "psp-acquirer"),
+        ),
+        (
+            "bad-rollout-payment-processor-release-panics-on-records-order-service-kafka-reply-timeouts-checkout-5xx-eks",
+            ("Deployment", "payments", "payment-processor"),
+        ),
+    ],
+)
+async def test_a_failing_callees_configured_callees_and_topic_peers_are_followed_alike(
+    emulator: EmulatorThread, api: client.ApiClient, name: str, beyond: tuple[str, str, str]
+) -> None:
+    # The callee's errors name no Service: its env's ExternalName alias, and the workload
+    # reading a topic its env configures, are its own callees on both paths.
+    case = _train(name)
+    live = await _live(emulator, api, case)
+    offline = _snapshot(case)
+    assert beyond in _dependency_refs(offline)
+    assert _dependency_refs(live) == _dependency_refs(offline)

@@ -9,7 +9,7 @@ Shared by ``dependency_failure``, ``network`` and ``certificates``; pure functio
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kubetriage import prose
 from kubetriage.analyzers.log_signatures import (
@@ -28,7 +28,7 @@ from kubetriage.analyzers.support import (
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
-from kubetriage.models.object_evidence import MetricSummary, ServiceEvidence
+from kubetriage.models.object_evidence import LogTail, MetricSummary, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 
 _CLUSTER_SERVICE_HOST = re.compile(
@@ -74,10 +74,16 @@ _CALL_FAILED = re.compile(
 
 
 def dependency_hits(evidence: Evidence) -> list[LogHit]:
-    """Log lines that report a failing call to something else."""
+    """Log lines of the workload that report a failing call to something else."""
+    return failing_calls(evidence.logs)
+
+
+def failing_calls(logs: Iterable[LogTail]) -> list[LogHit]:
+    """Log lines of ``logs`` that report a failing call to something else (not an error the
+    pod served itself)."""
     return [
         h
-        for h in grep_logs(evidence.logs, DEPENDENCY_LOG, limit=40)
+        for h in grep_logs(logs, DEPENDENCY_LOG, limit=40)
         if FAILURE_WORDS.search(h.line)
         and not (_SERVED_5XX.search(h.line) and not _CALL_FAILED.search(h.line))
     ]

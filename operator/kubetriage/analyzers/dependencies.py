@@ -247,6 +247,8 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             or (failing_calls and _down(dependency))
             or rejected is not None
             or (pooled_calls and _configured_by_caller(evidence, dependency))
+            # The peer a failing callee waits on through a broker, down itself.
+            or (dependency.on_callee_topic() and _down(dependency))
         )
         if workload is None or not called or not dependency.changes:
             continue
@@ -303,6 +305,12 @@ def _called_claim(
 ) -> Claim:
     """Why the caller's failures are the dependency's: its failing calls name it, or it
     rejects tokens the dependency issues (``token_issuer``)."""
+    if dependency.on_callee_topic() and not named_in_logs(dependency):
+        return prose.claim(
+            f"A service {caller} calls reports errors without naming a callee; it shares a "
+            "topic with this workload, whose pods are down",
+            named,
+        )
     if named_in_logs(dependency) or rejected is None:
         return prose.claim(
             f"{caller} names it in its failing calls"

@@ -43,6 +43,7 @@ from kubetriage.analyzers.log_signatures import (
 )
 from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.recovery import recovered_callee
+from kubetriage.analyzers.relayed_failures import relayed_failure
 from kubetriage.analyzers.support import (
     item,
     metrics_named,
@@ -195,6 +196,10 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             # It failed once and came back before the alert, with no cause in evidence: the
             # errors were the restart's; nothing to hand its owner as a failing dependency.
             return []
+        # A callee that is up and only passes on its own callee's failure: that one fails.
+        relay = relayed_failure(evidence, svc) if named.get(chosen) else None
+        if relay is not None:
+            svc = relay.service
         if chosen in probes_down and (named or hits):
             confidence += CONFIDENCE.probes_bonus
         if _workload_healthy(evidence):
@@ -211,7 +216,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         ):
             confidence = min(confidence, CONFIDENCE.released_cap)
         if policy_guards(evidence, svc) and any(
-            CONNECT_TIMEOUT_LOG.search(f.fact) for f in named.get(chosen, [])
+            CONNECT_TIMEOUT_LOG.search(f.fact)
+            for f in (relay.calls if relay is not None else named.get(chosen, []))
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
         if any(
@@ -219,6 +225,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         ):
             confidence = min(confidence, CONFIDENCE.throttled_cap)
         facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
+        if relay is not None:
+            facts[1:1] = relay.calls[:2]
         if not named.get(chosen):
             facts[:0] = [item(h.source, h.line) for h in hits[:2]]
         described = service_fact(svc)
@@ -234,7 +242,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         if calls:
             because.append(
                 prose.claim(
-                    f"{caller(evidence, hits)} logs {kind} when it calls {svc.name}", *calls[:2]
+                    f"{caller(evidence, hits)} logs {kind} when it calls {chosen}", *calls[:2]
                 )
             )
         elif hits:
@@ -244,6 +252,14 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                     f"{svc.name}",
                     *facts[:2],
                     *via_env.get(chosen, [])[:1],
+                )
+            )
+        if relay is not None:
+            because.append(
+                prose.claim(
+                    f"{prose.obj(relay.via_ref())} has every pod ready, and its own calls to "
+                    f"{svc.name} fail",
+                    *relay.calls[:2],
                 )
             )
         if probes_down.get(chosen):
@@ -265,7 +281,10 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             because.append(prose.claim(f"Its owner is {owner}", owner_fact))
         elif _workload_healthy(evidence):
             because.append(prose.claim("The caller's own pods are ready and not restarting"))
-        if calls or hits:
+        if relay is not None:
+            via = prose.obj(relay.via_ref())
+            problem = f"Calls from {caller(evidence, hits)} fail where {via} calls {prose.obj(ref)}"
+        elif calls or hits:
             problem = f"Calls from {caller(evidence, hits)} to {prose.obj(ref)} fail with {kind}"
         else:
             problem = f"{prose.obj(ref)} is down: its blackbox probes fail"

@@ -107,7 +107,7 @@ _NAME_SUFFIX = re.compile(r"(?:-?(?:service|svc|api|server|backend|srv|app))+$")
 _NAME_QUALIFIER = re.compile(
     r"(?:-(?:[a-z]{0,2}\d[a-z0-9]?|\d+|dev|qa|uat|stg|prd|prod|staging|test|blue|green))+$"
 )
-_ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
+ERROR_LINE = re.compile(r"(?i)(error|fail|refused|timeout|timed out|unavailable|exception)")
 _WORD = re.compile(r"[a-z][a-z0-9]{4,}")
 _CAMEL_CASE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -411,13 +411,18 @@ def node_dns_hosts(
 _DNS_QUERY_LOG = re.compile(r'"[A-Z]{1,10} IN \S+ (udp|tcp) \d+ ')
 
 
-def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
+def callee_hosts(
+    lines: Sequence[tuple[str, str]], configured: Sequence[tuple[str, str]] = ()
+) -> list[ServiceHost]:
     """The next hop: the hosts a followed callee's own log lines name, when one of them
     reports an error (a failing callee's trouble may be its own callee's: the profile
     service that logs "no documents" after its database session to ``mongodb-profile:27017``
-    was reset). None for a callee that logs no trouble: a healthy one is not walked past."""
+    was reset). When its errors name no such host (an external provider by its public name),
+    the hosts its own configuration names (``configured``: its pods' ``pod_texts``, an
+    ExternalName alias in front of that provider among them). None for a callee that logs no
+    trouble: a healthy one is not walked past."""
     lines = [(source, line) for source, line in lines if not _DNS_QUERY_LOG.search(line)]
-    if not any(_ERROR_LINE.search(line) for _, line in lines):
+    if not any(ERROR_LINE.search(line) for _, line in lines):
         return []
     found = named_hosts(lines, [])
     for source, line in lines:
@@ -425,7 +430,7 @@ def callee_hosts(lines: Sequence[tuple[str, str]]) -> list[ServiceHost]:
         for match in _DIAL_TARGET.finditer(line.lower()):
             if not any(h.name == match["name"] for h in found):
                 found.append(ServiceHost(match["name"], None, int(match["port"]), source))
-    return found
+    return found or named_hosts(configured, [])
 
 
 def mentioned_objects(
@@ -446,7 +451,7 @@ def mentioned_objects(
                 stems.setdefault(stem, (str(obj.get("kind")), name))
     found: list[ServiceHost] = []
     for source, line in lines:
-        if not _ERROR_LINE.search(line):
+        if not ERROR_LINE.search(line):
             continue
         # Identifiers in camelCase name their parts: "SearchHandler" -> "search handler".
         spaced = _CAMEL_CASE.sub(" ", line)

@@ -57,6 +57,7 @@ from kubetriage.evidence.node_plugins import (
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
+from kubetriage.evidence.topic_peers import PEER_KINDS, callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
 from kubetriage.models.objects import name as _name
@@ -175,9 +176,37 @@ class DependencyWalk:
                 if t.source == "dependency" and (t.namespace, t.pod) in keys
                 for line in t.lines
             ]
-            onward = resolve(callee_hosts(lines), _ns(obj), seen)
+            # Its own configuration (env, args) of the pods whose tails were read: where
+            # it calls when its errors name no Service (a provider behind an ExternalName).
+            told = {(t.namespace, t.pod) for t in run.logs if t.source == "dependency"}
+            speaking = [p for p in few if (_ns(p), _name(p)) in told]
+            configured = pod_texts(speaking, None)
+            # Its peers on the topics it configures, when its errors name no Service.
+            peers = await self._topic_peers(run, callee_topics(lines, configured), scope)
+            hosts = topic_peers(callee_topics(lines, configured), peers, speaking)
+            onward = resolve(hosts + callee_hosts(lines, configured), _ns(obj), seen)
             seen |= {(k, ns, n) for k, ns, n, _ in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
+
+    async def _topic_peers(
+        self, run: CollectionRun, topics: list[str], scope: Scope
+    ) -> list[JsonDict]:
+        """The workloads of every namespace that may be peers on a failing callee's
+        ``topics`` (``topic_peers`` picks them); listed only when it configures a topic, and
+        only under a scope that may read the cluster; not kept: the walk reads the ones
+        named."""
+        if not topics or not scope.may_read(None):
+            return []
+        listed = await asyncio.gather(
+            *(
+                self._reader.list_of(
+                    run, kind, None, what=f"list {kind}s in all namespaces (topic peers)"
+                )
+                for kind in PEER_KINDS
+                if self._reader.listable(kind)
+            )
+        )
+        return [w for workloads in listed for w in workloads]
 
     async def _volume_servers(
         self, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope

@@ -156,6 +156,9 @@ VOLUME_SERVER_SOURCE: Final = "volume"
 # failed pull talked to (a pull-through cache or mirror), as ``kubetriage.evidence.
 # node_plugins`` names it: "registry <host> of Pod/<name> <reason>".
 REGISTRY_SOURCE: Final = "registry"
+# How a dependency is named when it is a peer, on a topic or queue, of a followed callee that
+# fails without naming what it calls (``kubetriage.evidence.topic_peers``): "topic <name>".
+TOPIC_SOURCE: Final = "topic"
 
 
 class DependencyEvidence(BaseModel):
@@ -233,6 +236,11 @@ class DependencyEvidence(BaseModel):
         """The in-cluster server of a registry the workload's failed pulls talked to
         (``REGISTRY_SOURCE``): its pods wait on it to start at all."""
         return any(s.startswith(f"{REGISTRY_SOURCE} ") for s in self.named_by)
+
+    def on_callee_topic(self) -> bool:
+        """A peer of a failing callee on a topic or queue that callee configures
+        (``TOPIC_SOURCE``): the consumer its requests wait on, reached through a broker."""
+        return any(s.startswith(f"{TOPIC_SOURCE} ") for s in self.named_by)
 
     def provisioned_claims(self) -> list[str]:
         """The claims of the workload's pods that wait on this dependency to provision them

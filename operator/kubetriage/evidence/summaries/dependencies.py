@@ -56,6 +56,7 @@ from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import pvc_summary
 from kubetriage.evidence.summaries.scalers import scaler_objects, scaler_texts
+from kubetriage.evidence.topic_peers import PEER_KINDS, callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
@@ -349,7 +350,18 @@ def dependency_summaries(
             for t in dependency.logs
             for line in t.lines
         ]
-        follow(resolve(callee_hosts(lines), where, seen), set(), found)
+        # Its own configuration (env, args) of the pods whose tails were read: where it
+        # calls when its errors name no Service (a provider behind an ExternalName).
+        told = {(t.namespace, t.pod) for t in dependency.logs}
+        pods = [p for ns, pod in sorted(told) if (p := index.get("Pod", ns, pod)) is not None]
+        configured = pod_texts(pods, None)
+        # Its peers on the topics it configures, when its errors name no Service.
+        peers = topic_peers(
+            callee_topics(lines, configured),
+            [w for kind in PEER_KINDS for w in index.kind(kind)],
+            pods,
+        )
+        follow(resolve(peers + callee_hosts(lines, configured), where, seen), set(), found)
         seen |= {key for d in found for key in _keys(d)}
     return found
 

@@ -1,0 +1,81 @@
+"""The other side of a failing callee's queue: a followed callee whose own log lines report
+an error without naming any Service it calls (a Kafka request-reply that gets no reply, a
+job queue nobody drains) may be waiting on a peer it reaches only through a broker. Its own
+configuration names the topics or queues it sends to and reads from
+(``PAYMENT_REQUEST_TOPIC=payment-requests``); the workloads whose pod templates name one of
+them as well (``REQUEST_TOPIC=payment-requests``, ``--queue invoices``) are its peers on
+those topics, followed as its callees (the consumer that should answer may be crashing).
+
+Pure; the dependency walk (``kubetriage.evidence.dependency_walk``, which lists the
+workloads of every namespace only when ``callee_topics`` names one) and the builder's
+dependency summary (``kubetriage.evidence.summaries.dependencies``) share it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from kubetriage.evidence.dependencies import (
+    ERROR_LINE,
+    ServiceHost,
+    callee_hosts,
+    pod_texts,
+)
+from kubetriage.evidence.node_plugins import pod_workload
+from kubetriage.evidence.targets import CONSUMER_KINDS, names_queue
+from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import meta as _meta
+from kubetriage.models.relations import TOPIC_SOURCE
+
+# An env var whose name says it holds a topic, queue, stream or subject ("REQUEST_TOPIC",
+# "PAYMENT_REPLY_TOPIC", "KAFKA_TOPICS", "JOBS_QUEUE_NAME", "NATS_SUBJECT").
+_TOPIC_KEY = re.compile(r"(?i)(?:^|_)(?:topic|queue|stream|subject)(?:s|_?name)?$")
+_TOPIC_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,}")
+# The kinds a peer on a topic is looked for among (the queue consumers' kinds).
+PEER_KINDS = CONSUMER_KINDS
+
+
+def callee_topics(
+    lines: Sequence[tuple[str, str]], configured: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The topics a callee's configuration (``configured``: its pods' ``pod_texts``) names,
+    when its own log lines report an error and name no host of a Service
+    (``callee_hosts``); none otherwise."""
+    if not any(ERROR_LINE.search(line) for _, line in lines) or callee_hosts(lines):
+        return []
+    topics: list[str] = []
+    for source, value in configured:
+        _, found, name = source.rpartition(" env ")
+        if not found or not _TOPIC_KEY.search(name):
+            continue
+        for part in value.split(","):
+            topic = part.strip()
+            if _TOPIC_VALUE.fullmatch(topic) and topic not in topics:
+                topics.append(topic)
+    return topics
+
+
+def topic_peers(
+    topics: Sequence[str], workloads: Iterable[JsonDict], callee_pods: Iterable[JsonDict]
+) -> list[ServiceHost]:
+    """The workloads among ``workloads`` whose pod template names one of ``topics``, the
+    callee's own workload (of ``callee_pods``) excepted, each named by the topic."""
+    if not topics:
+        return []
+    own = {
+        (str(_meta(p).get("namespace")), *owner)
+        for p in callee_pods
+        if (owner := pod_workload(p)) is not None
+    }
+    found: list[ServiceHost] = []
+    for workload in workloads:
+        kind, meta = str(workload.get("kind")), _meta(workload)
+        key = (str(meta.get("namespace")), kind, str(meta.get("name")))
+        if kind not in PEER_KINDS or key in own:
+            continue
+        texts = [text for _, text in pod_texts([], workload)]
+        topic = next((t for t in topics if names_queue(texts, [t])), None)
+        if topic is not None:
+            found.append(ServiceHost(key[2], key[0], None, f"{TOPIC_SOURCE} {topic}", kind=kind))
+    return found
