@@ -3,9 +3,11 @@ ConfigMap or Secret is mounted is missing that object's key (or the object itsel
 broken: the fix is the ConfigMap or Secret, even when a rollout is what surfaced it.
 
 "open /etc/app/app.yaml: no such file or directory", Node's "ENOENT ... '/etc/app/x'",
-Python's FileNotFoundError and Java's FileNotFoundException are matched to the container's
-config mounts (``ContainerEvidence.config_mounts``); the file name under a directory mount is
-the missing key, which the ConfigMap's key list confirms.
+Python's FileNotFoundError, Java's FileNotFoundException and .NET's "Could not find file
+'/etc/app/x'" are matched to the container's config mounts
+(``ContainerEvidence.config_mounts``); the file name under a directory mount is the missing
+key, which the ConfigMap's key list confirms. Of the sources a projected volume merges into
+one directory, the file is not that of a ConfigMap known to hold it.
 
 A file the application cannot open outside every config mount, whose name is a key of a
 ConfigMap the container mounts elsewhere, is that mount's path: the workload mounts the right
@@ -34,6 +36,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
+    LogHit,
     grep_logs,
     item,
     logs_of,
@@ -44,7 +47,12 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ConfigMount, ContainerEvidence, PodEvidence
+from kubetriage.models.object_evidence import (
+    ConfigMount,
+    ConfigReference,
+    ContainerEvidence,
+    PodEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -77,8 +85,33 @@ MISSING_FILE = re.compile(
     rf"|ENOENT[^'\"\n]*?['\"](?P<p2>{_FILE})['\"]"
     rf"|No such file or directory: ['\"](?P<p3>{_FILE})['\"]"
     rf"|FileNotFoundException: (?P<p4>{_FILE}) \(No such file"
+    # .NET: FileNotFoundException "Could not find file '/x'", DirectoryNotFoundException
+    # "Could not find a part of the path '/x/y'".
+    rf"|Could not find (?:file|a part of the path) ['\"](?P<p5>{_FILE})['\"]"
     r")"
 )
+
+_PATH_GROUPS: Final = ("p1", "p2", "p3", "p4", "p5")
+
+
+def _projected_source(
+    located: tuple[ConfigMount, str | None], mounts: list[ConfigMount], evidence: Evidence
+) -> tuple[ConfigMount, str | None]:
+    """Of the sources a projected volume merges into one directory, the one that should hold
+    the missing file: a ConfigMap known to hold that key does not lack it, so the file is
+    another source's (one known to lack it first)."""
+    mount, key = located
+    if key is None or mount.sub_path is not None:
+        return located
+    sharing = [m for m in mounts if m.path == mount.path and m.sub_path is None]
+    lacking = [
+        m
+        for m in sharing
+        if not (m.kind == "ConfigMap" and key in evidence.config_maps.get(m.name, []))
+    ]
+    known_absent = [m for m in lacking if m.kind == "ConfigMap" and m.name in evidence.config_maps]
+    chosen = next(iter(known_absent or lacking), mount)
+    return chosen, key
 
 
 def check_mounted_config(evidence: Evidence) -> list[Finding]:
@@ -88,11 +121,11 @@ def check_mounted_config(evidence: Evidence) -> list[Finding]:
             if not container.config_mounts:
                 continue
             for hit in grep_logs(logs_of(evidence, pod, container.name), MISSING_FILE, limit=3):
-                path = next((hit.match[g] for g in ("p1", "p2", "p3", "p4") if hit.match[g]), None)
+                path = next((hit.match[g] for g in _PATH_GROUPS if hit.match[g]), None)
                 located = mount_for(path, container.config_mounts) if path else None
                 if located is None:
                     continue
-                mount, key = located
+                mount, key = _projected_source(located, container.config_mounts, evidence)
                 target = ObjectRef(kind=mount.kind, namespace=pod.namespace, name=mount.name)
                 restarting = container.restart_count > 0
                 confidence = CONFIDENCE.missing_file + (
@@ -158,7 +191,7 @@ def check_mount_path(evidence: Evidence) -> list[Finding]:
             continue
         for container in pod.containers:
             for hit in grep_logs(logs_of(evidence, pod, container.name), MISSING_FILE, limit=3):
-                path = next((hit.match[g] for g in ("p1", "p2", "p3", "p4") if hit.match[g]), None)
+                path = next((hit.match[g] for g in _PATH_GROUPS if hit.match[g]), None)
                 if path is None or mount_for(path, container.config_mounts) is not None:
                     continue
                 name = path.rstrip("/").rsplit("/", 1)[-1]
@@ -322,24 +355,61 @@ def _names_setting(line: str, names: list[str]) -> bool:
     return any(_normal(n) in words for n in names if len(_normal(n)) >= 4)
 
 
+def _prefixed_variable(ref: ConfigReference, line: str) -> tuple[str, str] | None:
+    """(variable, key) when ``ref`` is an ``envFrom`` source with a prefix and the line names
+    a variable of that prefix (``REDIS_PASSWORD`` from prefix ``REDIS_``: key ``PASSWORD``)."""
+    via = ref.via.split(" ", 1)
+    if via[0] != "envFrom" or len(via) < 2:
+        return None
+    prefix = via[1]
+    for word in re.findall(r"[A-Za-z_][\w]*", line):
+        if word.startswith(prefix) and len(word) > len(prefix):
+            return word, word[len(prefix) :]
+    return None
+
+
+def _env_references(
+    evidence: Evidence, pod: PodEvidence
+) -> list[tuple[ConfigReference, str, str, list[LogHit]]]:
+    """(reference, variable, key, log lines saying it has no value) of each env variable the
+    pod takes from a ConfigMap or Secret key, by name or through a prefixed ``envFrom``."""
+    lines = grep_logs(logs_of(evidence, pod), MISSING_VALUE, limit=20)
+    found: list[tuple[ConfigReference, str, str, list[LogHit]]] = []
+    for ref in pod.config_refs:
+        if ref.exists is False:
+            continue  # a missing object is the config-missing analyzer's own case
+        if ref.via.startswith("env ") and ref.key is not None:
+            variable = ref.via.split(" ", 1)[1]
+            hits = [h for h in lines if _names_setting(h.line, [variable, ref.key])]
+            if hits:
+                found.append((ref, variable, ref.key, hits))
+            continue
+        for hit in lines:
+            named = _prefixed_variable(ref, hit.line)
+            if named is not None:
+                found.append((ref, named[0], named[1], [hit]))
+                break
+    return found
+
+
 def check_missing_env(evidence: Evidence) -> list[Finding]:
     findings: dict[str, Finding] = {}
     for pod in evidence.pods:
-        for ref in pod.config_refs:
-            if not ref.via.startswith("env ") or ref.key is None or ref.exists is False:
-                continue  # a missing object is the config-missing analyzer's own case
-            variable = ref.via.split(" ", 1)[1]
-            hits = [
-                h
-                for h in grep_logs(logs_of(evidence, pod), MISSING_VALUE, limit=20)
-                if _names_setting(h.line, [variable, ref.key])
-            ]
-            if not hits:
-                continue
+        for ref, variable, key, hits in _env_references(evidence, pod):
+            if ref.key is None:
+                # Through a prefixed envFrom: the key is known absent only from a ConfigMap's
+                # key list (a Secret's data is never read).
+                keys = evidence.config_maps.get(ref.name) if ref.kind == "ConfigMap" else None
+                ref = ref.model_copy(
+                    update={"key": key, "key_exists": None if keys is None else key in keys}
+                )
+                if ref.key_exists:
+                    continue
             target = ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
             wired = item(
                 pod_source(pod),
-                f"env {variable} from {ref.kind} {ref.name} key {ref.key}"
+                f"env {variable} from {ref.kind} {ref.name} key {key}"
+                + (f" ({ref.via})" if ref.via.startswith("envFrom") else "")
                 + (" (optional)" if ref.optional else ""),
             )
             confidence = CONFIDENCE.missing_value
@@ -351,7 +421,7 @@ def check_missing_env(evidence: Evidence) -> list[Finding]:
                     item(hits[0].source, hits[0].line),
                 ),
                 prose.claim(
-                    f"That setting comes from key {ref.key} of {prose.obj(target)}"
+                    f"That setting comes from key {key} of {prose.obj(target)}"
                     + (
                         ", an optional reference, so the pod starts without it"
                         if ref.optional
@@ -365,14 +435,14 @@ def check_missing_env(evidence: Evidence) -> list[Finding]:
                 Category.CONFIG_MISSING,
                 confidence,
                 prose.narrative(
-                    f"{prose.obj(target)} lacks the key {ref.key} the application needs",
-                    f"add {ref.key} to {ref.name}",
+                    f"{prose.obj(target)} lacks the key {key} the application needs",
+                    f"add {key} to {ref.name}",
                     because=because,
                 ),
                 [item(hits[0].source, hits[0].line), wired],
                 Action.FIX_CONFIG,
                 target,
-                {"key": ref.key},
+                {"key": key},
             )
             kept = findings.get(target.key())
             if kept is None or kept.confidence < finding.confidence:

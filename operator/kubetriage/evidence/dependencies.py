@@ -9,7 +9,8 @@ a Service the workload names:
   key that names the peer called (``upstream=svc``, ``backend: svc.ns``, ``peer_host=svc``);
 - or, for a Service of its own namespace, by the word its name is built on in an error line
   ("failed to convert currency" names ``currencyservice``);
-- by a whole env value when the var's name says it holds an address (``FLAGD_HOST=flagd``);
+- by a whole env value when the var's name says it holds an address (``FLAGD_HOST=flagd``),
+  and by a whole ConfigMap value ``svc.ns`` under such a key (``REDIS_HOST: redis.cache``);
 - or, when its pods' lookups fail at the resolver on some nodes, the DaemonSet serving DNS on
   those nodes' own network (NodeLocal DNSCache), followed first.
 
@@ -247,15 +248,29 @@ def config_map_hosts(config_map: JsonDict) -> list[str]:
     """The Service hosts a ConfigMap's values name, as ``name.namespace`` or ``name``; the
     collector keeps only these from the values it drops (``serviceHosts``)."""
     hosts: list[str] = []
-    for value in _d(config_map.get("data")).values():
+    for key, value in _d(config_map.get("data")).items():
         if not isinstance(value, str):
             continue
-        for host in service_hosts("", value[:65536]):
+        for host in service_hosts("", value[:65536]) or keyed_value_host(str(key), value):
             text = f"{host.name}.{host.namespace}" if host.namespace else host.name
             text += ".svc" if host.cluster_dns else ""
             if text not in hosts:
                 hosts.append(text)
     return hosts[:20]
+
+
+def keyed_value_host(key: str, value: str) -> list[ServiceHost]:
+    """The host a configuration entry names by its whole value when its key says it holds a
+    peer's address and the value spells the Service's namespace (``REDIS_HOST:
+    redis.cache``): the ``svc.ns`` form the cluster's DNS search path resolves. A bare word
+    ("redis") is left alone here: as a ConfigMap value it is as often a driver or a mode."""
+    if not _ADDRESS_KEY.search(key):
+        return []
+    bare = _BARE_HOST.fullmatch(value.strip().lower())
+    if bare is None or not bare["ns"]:
+        return []
+    port = int(bare["port"]) if bare["port"] else None
+    return [ServiceHost(bare["name"], bare["ns"], port, "")]
 
 
 def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:

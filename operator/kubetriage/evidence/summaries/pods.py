@@ -245,7 +245,10 @@ def _config_refs(
             for kind, ref_key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
                 ref = as_dict(source.get(ref_key))
                 if ref:
-                    add(kind, ref.get("name"), None, ref.get("optional"), "envFrom")
+                    # A prefix names every variable the source sets: "envFrom REDIS_".
+                    prefix = source.get("prefix")
+                    via = f"envFrom {prefix}" if isinstance(prefix, str) and prefix else "envFrom"
+                    add(kind, ref.get("name"), None, ref.get("optional"), via)
     for volume in dicts(pod_spec.get("volumes")):
         via = f"volume {volume.get('name')}"
         sources: list[tuple[str, JsonDict, str]] = []
