@@ -37,6 +37,7 @@ from kubetriage.analyzers.onset import (
     served_before_step,
     symptom_times,
 )
+from kubetriage.analyzers.placement import slow_replica_nodes
 from kubetriage.analyzers.pods import admitted_memory_limit, failing_node
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
@@ -348,6 +349,8 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None
     if failing_node(evidence, evidence.pods) is not None:
         return None  # the changed template serves on other nodes: the split follows a node
+    if any(slow.same_revision() for slow in slow_replica_nodes(evidence)):
+        return None  # ... or answers quickly there while its replicas on one node are slow
     if admitted_memory_limit(evidence) is not None:
         return None  # the kills meet a limit admission set, which a rollback's pods get too
     candidates: list[ChangeEvidence] = []

@@ -29,7 +29,8 @@ from kubetriage.analyzers.cfs import (
     throttle_ratios,
 )
 from kubetriage.analyzers.changes import cap_explained
-from kubetriage.analyzers.demand import latency_alerted, measures_latency
+from kubetriage.analyzers.demand import latency_alerted, measures_latency, traffic_rose
+from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
@@ -69,6 +70,10 @@ class _Confidence:
     # workload's throttled share rose to THROTTLED_SHARE or more within the window.
     callee_slower: float = 0.7
     cap: float = 0.9  # the most a cpu-throttling finding claims
+    # Its autoscaler runs its maximum while the request rate grew by half or more: the load
+    # pins each pod at its limit and the replicas ran out, so the throttling is what the
+    # load does and the saturation rule (0.8-0.85) leads with more replicas.
+    load_driven: float = 0.6
 
 
 CONFIDENCE: Final = _Confidence()
@@ -117,6 +122,23 @@ def _pinned_at_limit(
 
 def check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     return cap_explained(evidence, _check_cpu_throttling(evidence))
+
+
+def _maxed_by_load(evidence: Evidence, target: ObjectRef) -> EvidenceItem | None:
+    """The autoscaler of ``target`` at its maximum while the request rate rose (RISE or
+    more), as its evidence line: the pods are short in number, not each short of CPU."""
+    if not traffic_rose(evidence):
+        return None
+    for hpa in evidence.autoscalers:
+        if hpa.namespace != target.namespace or not at_maximum(hpa):
+            continue
+        if hpa.target is not None and (hpa.target.kind, hpa.target.name) != (
+            target.kind,
+            target.name,
+        ):
+            continue
+        return maxed_autoscaler_item(hpa, scaling_limited(hpa))
+    return None
 
 
 def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
@@ -205,6 +227,17 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
             facts.extend(latency[:2])
             because.append(prose.claim("Latency rose while it was throttled", *latency[:2]))
         suggested = suggest_cpu(limit)
+        maxed = _maxed_by_load(evidence, target)
+        if maxed is not None:
+            confidence = min(confidence, CONFIDENCE.load_driven)
+            facts.append(maxed)
+            because.append(
+                prose.claim(
+                    "Its autoscaler runs its maximum while the request rate grew, so the "
+                    "load pins each pod at its limit",
+                    maxed,
+                )
+            )
         because.append(
             prose.claim(
                 f"Each throttled period stalls the process until the next one; a "

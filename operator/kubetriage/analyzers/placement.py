@@ -322,10 +322,29 @@ _SLOW_SECONDS = 0.25
 _POD_LATENCY = "pod_latency_p99_seconds"
 
 
-def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
-    """The replicas on one node answer many times slower than the same workload's replicas
-    elsewhere while every pod is Ready, and the node shows a fault of its own (its network
-    interfaces count errors, or it reports a condition or Warning events): the node."""
+@dataclass(frozen=True, slots=True)
+class SlowNode:
+    """Replicas on one node many times slower than the same workload's replicas elsewhere,
+    all Ready, on a node that shows a fault of its own (``problems``)."""
+
+    node: NodeEvidence
+    here: list[PodEvidence]
+    others: list[PodEvidence]
+    fastest_here: float
+    slowest_other: float
+    problems: list[EvidenceItem]
+
+    def same_revision(self) -> bool:
+        """A revision runs both here and elsewhere: the split follows the node, not a
+        rollout (the same template answers quickly on the other nodes)."""
+        here = {p.owner.name for p in self.here if p.owner}
+        return bool(here & {p.owner.name for p in self.others if p.owner})
+
+
+def slow_replica_nodes(evidence: Evidence) -> list[SlowNode]:
+    """The nodes whose replicas answer _SLOWER times slower than the slowest replica of the
+    same workload elsewhere (and slower than _SLOW_SECONDS at all) while the node shows a
+    fault: its own series past a threshold, a condition, Warning events."""
     latency = {
         m.labels["pod"]: m.last
         for m in metrics_named(evidence, _POD_LATENCY)
@@ -334,7 +353,7 @@ def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
     pods = {p.name: p for p in evidence.pods if p.name in latency and p.node}
     if len(pods) < 2:
         return []
-    findings: list[Finding] = []
+    found: list[SlowNode] = []
     for name in sorted({p.node or "" for p in pods.values()}):
         here = [p for p in pods.values() if p.node == name]
         others = [p for p in pods.values() if p.node != name]
@@ -348,14 +367,24 @@ def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
         if node is None:
             continue
         problems = node_metric_problems(evidence, node) + _node_problems(evidence, node)
-        if not problems:
-            continue  # a slow replica alone: its own trouble, not necessarily the node's
+        if problems:  # a slow replica alone: its own trouble, not necessarily the node's
+            found.append(SlowNode(node, here, others, fastest_here, slowest_other, problems))
+    return found
+
+
+def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
+    """The replicas on one node answer many times slower than the same workload's replicas
+    elsewhere while every pod is Ready, and the node shows a fault of its own: the node."""
+    findings: list[Finding] = []
+    for slow in slow_replica_nodes(evidence):
+        node, here, others, problems = slow.node, slow.here, slow.others, slow.problems
         workload = owner_workload(here[0])
         target = ObjectRef(kind="Node", name=node.name)
         split = item(
             pod_source(here[0]),
-            f"p99 {prose.number(fastest_here)}s on node {node.name}, at most "
-            f"{prose.number(slowest_other)}s for the {prose.count(len(others), 'replica')} on "
+            f"p99 {prose.number(slow.fastest_here)}s on node {node.name}, at most "
+            f"{prose.number(slow.slowest_other)}s for the "
+            f"{prose.count(len(others), 'replica')} on "
             f"{prose.listing(sorted({p.node or '' for p in others}))}",
         )
         findings.append(

@@ -32,10 +32,18 @@ from kubetriage.dns_errors import DNS_LOG, resolver_addresses
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.relations import ScalerEvidence
 from kubetriage.models.vocabulary import Action, Category
-from kubetriage.networkpolicy import Endpoint, Flow, Verdict, cluster_dns, flow_verdicts
+from kubetriage.networkpolicy import (
+    Endpoint,
+    Flow,
+    Verdict,
+    cluster_dns,
+    flow_verdicts,
+    ingress_verdict,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,40 @@ def _blocked_to_service(
     return denied[0]
 
 
+def _narrowed_allow(
+    evidence: Evidence, flow: Flow, service: ServiceEvidence | None
+) -> tuple[NetworkPolicyEvidence, EvidenceItem, str] | None:
+    """The ingress policy written for this flow that selects only some of the Service's
+    pods, with the fact that says so: its podSelector holds every label of the Service's
+    selector plus more (a version or track label), and a rule of it admits the caller. The
+    Service's other pods fall under the namespace's deny; the fix is to widen that policy's
+    selector, not to open the deny-all. None without a Service or such a policy."""
+    if service is None or not service.selector:
+        return None
+    for policy in sorted(evidence.network_policies, key=lambda p: p.name):
+        labels = policy.selector.match_labels
+        if (
+            policy.namespace != service.namespace
+            or "Ingress" not in policy.policy_types
+            or policy.selector.match_expressions
+            or len(labels) <= len(service.selector)
+            or any(labels.get(k) != v for k, v in service.selector.items())
+        ):
+            continue
+        chosen = replace(flow.destination, labels={**service.selector, **labels})
+        if not ingress_verdict([policy], replace(flow, destination=chosen)).allowed:
+            continue
+        extra = {k: v for k, v in labels.items() if k not in service.selector}
+        name = f"{service.namespace}/{service.name}"
+        fact = item(
+            f"networkpolicy/{policy.namespace}/{policy.name}",
+            f"admits the flow only to pods with {prose.selector(extra)}, a subset of the "
+            f"pods of Service {name} ({prose.selector(service.selector)})",
+        )
+        return policy, fact, name
+    return None
+
+
 def _finding(
     evidence: Evidence,
     verdict: Verdict,
@@ -127,7 +169,32 @@ def _finding(
     facts: list[EvidenceItem],
     confidence: float,
     symptom: str = "The workload's calls fail the way dropped packets do",
+    narrowed: tuple[NetworkPolicyEvidence, EvidenceItem, str] | None = None,
 ) -> Finding:
+    if narrowed is not None:
+        policy, fact, service_name = narrowed
+        ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
+        return make_finding(
+            "network-policy",
+            Category.NETWORK,
+            confidence,
+            prose.narrative(
+                f"{prose.obj(ref)} selects only some pods of Service {service_name}",
+                f"widen the podSelector of {policy.name}",
+                aside=verdict.direction,
+                because=[
+                    prose.claim(
+                        f"No rule of the policies isolating the other pods allows {what}",
+                        fact,
+                    ),
+                    prose.claim(symptom, *facts[:2]),
+                ],
+            ),
+            [fact, *facts],
+            Action.FIX_NETWORK,
+            ref,
+            {"networkPolicy": policy.name},
+        )
     policy = next(
         p
         for p in evidence.network_policies
@@ -320,6 +387,9 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
                     what,
                     [fact, item(failing[0].source, failing[0].line)],
                     CONFIDENCE.dependency_blocked,
+                    narrowed=_narrowed_allow(evidence, flow, service)
+                    if verdict.direction == "ingress"
+                    else None,
                 )
             )
             break

@@ -10,6 +10,7 @@ rewrites for ServiceMonitor and OpenTelemetry series are in ``kubetriage.evidenc
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Final
 
 from kubetriage.evidence.query_labels import (
     CALLEE_CONTAINERS,
@@ -58,24 +59,32 @@ _REDIS_MISSES = f"redis_keyspace_misses_total{{{CALLEE_PODS}}}"
 _C = Category
 
 
+_SERVICE_FAMILIES: Final = frozenset({"latency", "errors", "saturation"})
+
+
 def _by_job(
-    name: str, categories: tuple[Category, ...], promql: str, description: str
+    name: str,
+    categories: tuple[Category, ...],
+    promql: str,
+    description: str,
+    families: frozenset[str] = _SERVICE_FAMILIES,
 ) -> QueryTemplate:
     """A template of the service's scrape job, run for the alert families whose causes it
-    separates (latency, errors, saturation)."""
-    return QueryTemplate(
-        name,
-        categories,
-        JOB_SET,
-        promql,
-        description,
-        frozenset({"latency", "errors", "saturation"}),
-    )
+    separates (latency, errors, saturation by default)."""
+    return QueryTemplate(name, categories, JOB_SET, promql, description, families)
 
 
 def _traffic(name: str, promql: str, description: str) -> QueryTemplate:
-    """A request rate: more demand points at capacity, the same at a change."""
-    return _by_job(name, (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT), promql, description)
+    """A request rate: more demand points at capacity, the same at a change. Asked for a
+    throttling alert too: pods at their CPU limit under a request rate that grew are short of
+    replicas (the load did it), under a flat one their limit is too tight."""
+    return _by_job(
+        name,
+        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        promql,
+        description,
+        _SERVICE_FAMILIES | {"throttling"},
+    )
 
 
 def _busy(name: str, promql: str, description: str) -> QueryTemplate:
