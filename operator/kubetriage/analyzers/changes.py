@@ -37,7 +37,7 @@ from kubetriage.analyzers.onset import (
     served_before_step,
     symptom_times,
 )
-from kubetriage.analyzers.pods import admitted_memory_limit, failing_node
+from kubetriage.analyzers.pods import admitted_memory_limit, failing_node, sandbox_held
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
@@ -346,7 +346,7 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None
     if dependency_outage(evidence) is not None or previous_fails_alike(evidence) is not None:
         return None
-    if failing_node(evidence, evidence.pods) is not None:
+    if failing_node(evidence, evidence.pods) is not None or sandbox_held(evidence, evidence.pods):
         return None  # the changed template serves on other nodes: the split follows a node
     if admitted_memory_limit(evidence) is not None:
         return None  # the kills meet a limit admission set, which a rollback's pods get too
