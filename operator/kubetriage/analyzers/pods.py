@@ -158,6 +158,50 @@ def sandbox_stuck(evidence: Evidence, pods: list[PodEvidence]) -> bool:
     )
 
 
+def _never_started(pod: PodEvidence) -> bool:
+    """No app container of the pod ever ran: each waits to be created, none restarted."""
+    apps = [c for c in pod.containers if not c.init]
+    return bool(apps) and all(
+        c.state.state == "waiting"
+        and (c.state.reason or "ContainerCreating") == "ContainerCreating"
+        and c.restart_count == 0
+        for c in apps
+    )
+
+
+def _node_reports_trouble(evidence: Evidence, name: str) -> bool:
+    node = next((n for n in evidence.nodes if n.name == name), None)
+    return node is not None and (
+        node.ready != "True"
+        or any(c.type != "Ready" and c.status == "True" for c in node.conditions)
+    )
+
+
+def sandbox_held(evidence: Evidence, pods: list[PodEvidence]) -> set[str]:
+    """The nodes holding every failing pod of ``pods`` before any of its containers ran: each
+    such pod waits in ContainerCreating while the kubelet repeats that it cannot create its
+    sandbox (``sandbox_stuck``), on a node that reports a problem of its own (a condition
+    such as NetworkUnavailable, or not Ready), and a pod of the same template serves on
+    another node. A sandbox is the node's (its runtime, its CNI), never the pod's image or
+    config, so nothing the template says is on trial; empty when any failing pod got further."""
+    failing = [p for p in pods if pod_failing(p)]
+    if not failing:
+        return set()
+    nodes: set[str] = set()
+    for pod in failing:
+        if pod.node is None or not _never_started(pod) or not sandbox_stuck(evidence, [pod]):
+            return set()
+        if not _node_reports_trouble(evidence, pod.node):
+            return set()
+        nodes.add(pod.node)
+    templates = {_template(p) for p in failing}
+    if None in templates or not any(
+        _template(p) in templates and p.node not in nodes for p in pods if p not in failing
+    ):
+        return set()
+    return nodes
+
+
 # The pods of one template that must serve on other nodes for a failure confined to one node
 # to be that node's rather than the template's.
 MIN_SERVING_ELSEWHERE = 2

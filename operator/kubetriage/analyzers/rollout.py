@@ -39,6 +39,7 @@ from kubetriage.analyzers.pods import (
     failing_node,
     pod_events,
     pod_failing,
+    sandbox_held,
 )
 from kubetriage.analyzers.support import (
     CPU_USAGE,
@@ -95,7 +96,9 @@ class _Confidence:
     # edited object again; the change-correlation finding names the object to correct.
     carried_config_cap: float = 0.5
     # The new revision's failing pods all run on one node while its other pods serve on other
-    # nodes (``pods.failing_node``): the same template works, so the split follows the node.
+    # nodes (``pods.failing_node``), or they never got a sandbox from a node that reports a
+    # problem of its own while a pod of the revision serves elsewhere (``pods.sandbox_held``):
+    # the same template works, so the split follows the node.
     node_split_cap: float = 0.6
     # The new pods are OOM-killed at a memory limit their template does not set while the
     # previous revision's pods run without it (``pods.admitted_memory_limit``): admission gave
@@ -187,7 +190,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
-    if failing_node(evidence, new_pods) is not None:
+    if failing_node(evidence, new_pods) is not None or sandbox_held(evidence, new_pods):
         confidence = min(confidence, CONFIDENCE.node_split_cap)
     if new_failing and admitted_memory_limit(evidence) is not None:
         confidence = min(confidence, CONFIDENCE.admitted_limit_cap)

@@ -127,6 +127,41 @@ def _spec_fault(message: str) -> tuple[str, str, bool] | None:
 
 
 _MULTI_ATTACH = re.compile(r"(?i)multi-attach error")
+# A claim of a WaitForFirstConsumer class says so while no pod using it has a node yet.
+_AWAITS_CONSUMER = re.compile(r"(?i)waiting for first consumer")
+# The scheduler's reasons that concern a pod's volumes (free storage, attach limits,
+# volume zones, unbound claims) rather than the pod itself.
+_SCHEDULER_VOLUME = re.compile(r"(?i)(volume|claim|storage|attach|pvc)")
+
+
+def _awaits_unscheduled_pods(evidence: Evidence, pvc: PVCEvidence) -> bool:
+    """A Pending claim of a WaitForFirstConsumer class binds only once a pod that mounts it
+    is scheduled: while every such pod is still unscheduled, and the scheduler does not name
+    the claim or volumes among its reasons, the claim waits on its pod. Nothing is wrong with
+    it; why the pod cannot be placed is the scheduling rule's."""
+    if pvc.phase != "Pending" or pvc.volume_name:
+        return False
+    if not any(
+        e.involved.kind == "PersistentVolumeClaim"
+        and e.involved.name == pvc.name
+        and (e.involved.namespace in (None, pvc.namespace))
+        and (e.reason == "WaitForFirstConsumer" or _AWAITS_CONSUMER.search(e.message))
+        for e in evidence.events
+    ):
+        return False
+    consumers = [
+        p for p in evidence.pods if p.namespace == pvc.namespace and pvc.name in p.pvc_names
+    ]
+    if not consumers or any(p.node for p in consumers):
+        return False
+    names = {p.name for p in consumers}
+    said = [
+        e.message
+        for e in evidence.events
+        if e.reason == "FailedScheduling" and e.involved.name in names
+    ]
+    said += [c.message or "" for p in consumers for c in p.conditions if c.type == "PodScheduled"]
+    return not any(_SCHEDULER_VOLUME.search(text) for text in said)
 
 
 def _second_node_attach(evidence: Evidence, event: EventEvidence) -> tuple[str, str, bool] | None:
@@ -287,6 +322,8 @@ def check_storage(evidence: Evidence) -> list[Finding]:
     }
     for pvc in evidence.pvcs:
         if (pvc.namespace, pvc.name) in provisioner_down:
+            continue
+        if _awaits_unscheduled_pods(evidence, pvc):
             continue
         if pvc.phase in ("Pending", "Lost"):
             note(
