@@ -22,9 +22,8 @@ from kubetriage.evidence.dependencies import (
     callee_hosts,
     pod_texts,
 )
-from kubetriage.evidence.node_plugins import pod_workload
 from kubetriage.evidence.targets import CONSUMER_KINDS, names_queue
-from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.relations import TOPIC_SOURCE
 
