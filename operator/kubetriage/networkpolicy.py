@@ -330,8 +330,12 @@ def _verdict(
                     isolating=tuple(sorted(p.name for p in isolating)),
                     allowed_by=policy.name,
                 )
-            caveat = caveat or any(
-                p.ip_block and _ip_block_matches(p, other) is None for p in rule.peers
+            # An ipBlock of unknown reach might admit the peer, unless the rule's ports
+            # leave the flow out whatever the address.
+            ports_ok = not rule.ports or any(_port_matches(p, flow) for p in rule.ports)
+            caveat = caveat or (
+                ports_ok
+                and any(p.ip_block and _ip_block_matches(p, other) is None for p in rule.peers)
             )
     return Verdict(
         allowed=False,

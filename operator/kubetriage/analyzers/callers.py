@@ -27,7 +27,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import carried_configs
+from kubetriage.analyzers.carried_configs import carried_configs
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, pod_source, states, timestamp

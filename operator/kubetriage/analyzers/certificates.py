@@ -120,6 +120,21 @@ def _field(obj: GenericObjectEvidence, name: str) -> str | None:
 # --- certificate-expiry -------------------------------------------------------------------
 
 
+def peer_certificate_invalid(evidence: Evidence) -> bool:
+    """The workload's TLS clients reject the certificate a peer presents as expired or not yet
+    valid (judged by a sound clock), and no peer rejects the workload's own certificate: the
+    certificate is the server's, so it fails every new connection whatever revision makes it.
+    A rollout that surfaced it (its new pods connect afresh, old ones keep their sessions) is
+    not its cause, and rolling back would start pods that fail alike."""
+    now = timestamp(evidence.collected_at)
+    hits = [
+        h
+        for h in grep_tls_failures(evidence.logs, VALIDITY_FAILURES, limit=20)
+        if clock_skew(h.line, now) is None
+    ]
+    return bool(hits) and not any(_PEER_REJECTS_OURS.search(h.line) for h in hits)
+
+
 def _certificates(evidence: Evidence) -> list[GenericObjectEvidence]:
     """The Certificates of the incident's namespace, then those that write the Secrets a
     followed dependency's pods mount (the certificate its clients verify), each once."""

@@ -20,7 +20,14 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
+from kubetriage.analyzers.carried_configs import (
+    CARRIER,
+    carried_configs,
+    carried_edit,
+)
+from kubetriage.analyzers.certificates import peer_certificate_invalid
 from kubetriage.analyzers.demand import traffic_rose
+from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
     DEPENDENCY_LOG,
@@ -51,7 +58,6 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
@@ -86,9 +92,6 @@ QUOTA_COUNTED = frozenset({"resources", "priority"})
 _BEHAVIOUR = frozenset(
     {"image", "digest", "command", "args", "env", "config", "volumes", "resources", "mesh"}
 )
-# A rollout that changed only these carried a configuration change into the pods (a config
-# checksum or Reloader hash in the template): the configuration is what changed.
-_CARRIER = frozenset({"config", "template"})
 # Waiting reasons whose own analyzers name the precise fix (and target).
 _SPECIFIC_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
@@ -103,12 +106,14 @@ _PROBE_KILL = re.compile(r"(?i)(failed (liveness|startup) probe|(liveness|startu
 def _specific_cause(evidence: Evidence) -> bool:
     """Evidence whose own analyzer names the precise fix even when a change surfaced it: an
     image that cannot be pulled, a missing ConfigMap/Secret or key, a configuration error in
-    the logs, probes killing the container, placement, volumes, node pressure, an admission
+    the logs, probes killing the container (unless its server moved off the port they dial:
+    ``listen_ports``), placement, volumes, node pressure, an admission
     webhook that rejects the new pods (the webhook is broken, not the revision: the previous
     one could not create pods either), a NetworkPolicy that leaves no rule for the flow the
     failing calls take (the policy drops them whatever revision sends them), a ResourceQuota
     that refuses the new pods of a rollout that left their resources alone
-    (``_quota_refuses_unchanged``)."""
+    (``_quota_refuses_unchanged``), a peer's certificate that expired (a rollback's pods
+    would fail the same handshake)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -123,11 +128,15 @@ def _specific_cause(evidence: Evidence) -> bool:
         waiting
         or missing
         or any(e.reason in _SPECIFIC_EVENTS for e in evidence.events)
-        or any(_PROBE_KILL.search(e.message) for e in evidence.events)
+        or (
+            any(_PROBE_KILL.search(e.message) for e in evidence.events)
+            and serves_elsewhere(evidence, evidence.pods) is None
+        )
         or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
         or any(hook.failure_policy != "Ignore" for hook in evidence.webhooks)
         or bool(check_policy_flows(evidence))
         or _quota_refuses_unchanged(evidence)
+        or peer_certificate_invalid(evidence)
     )
 
 
@@ -309,35 +318,6 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     return first_fact
 
 
-def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:
-    """The ConfigMaps and Secrets a rollout did nothing but carry into the pods: its template
-    changed only in a config checksum or Reloader hash that names them. Empty when the rollout
-    changed what the pods run, or when the hash does not say which object changed."""
-    if set(rollout.aspects) <= _CARRIER:
-        return list(rollout.configs)
-    return []
-
-
-def only_carried_config(evidence: Evidence, revision: int) -> bool:
-    """Whether the rollout to ``revision`` only carried an edited ConfigMap or Secret into the
-    pods (the timeline names the object): rolling the template back would mount it again."""
-    return any(
-        c.kind == "rollout" and c.to_revision == revision and carried_configs(c)
-        for c in evidence.changes
-    )
-
-
-def _carried(rollout: ChangeEvidence, ref: ObjectRef) -> ChangeEvidence:
-    """The edit of a ConfigMap or Secret, dated by the rollout that carried it into the pods."""
-    return ChangeEvidence(
-        at=rollout.at,
-        kind="config",
-        object=ref,
-        aspects=["data"],
-        details=[f"changed, carried into the pods by revision {rollout.to_revision}"],
-    )
-
-
 def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem] | None:
     """The change the symptoms began right after (the workload's latest rollout of its
     behaviour, or an edit of a ConfigMap its pods use), with the first symptom seen after it;
@@ -358,13 +338,13 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     rollout = latest_rollout(evidence)
     if rollout is not None and set(rollout.aspects) & _BEHAVIOUR:
         carried = carried_configs(rollout)
-        if not set(rollout.aspects) <= _CARRIER:
+        if not set(rollout.aspects) <= CARRIER:
             candidates.append(rollout)
         elif carried:
             # The rollout only carried a ConfigMap or Secret change into the pods (Reloader):
             # the edit of that object is the change, and rolling the template back would
             # mount the same edited object again.
-            candidates += [_carried(rollout, ref) for ref in carried]
+            candidates += [carried_edit(rollout, ref) for ref in carried]
         elif not edits:
             candidates.append(rollout)  # a config checksum changed; what it covers is unknown
     candidates += edits
@@ -408,14 +388,24 @@ def check_change(evidence: Evidence) -> list[Finding]:
     params = {"revision": str(previous.revision)} if previous is not None else {}
     if change.kind == "config":
         # Edited in place: no revision to roll back to; the edit itself is what to undo.
+        edited = change.object
         return [
             make_finding(
                 "change-correlation",
                 Category.CONFIG_MISSING,
                 CONFIDENCE.config_edit,
                 prose.narrative(
-                    f"{prose.obj(target)} broke right after {prose.obj(change.object)} was edited",
-                    f"revert or correct {change.object.kind} {change.object.name}",
+                    prose.fitting_problem(
+                        [
+                            f"{prose.obj(target)} broke right after {prose.obj(edited)} was edited",
+                            f"{prose.obj(target)} broke right after {edited.kind} {edited.name} "
+                            "was edited",
+                            f"{target.kind} {target.name} broke after {edited.kind} "
+                            f"{edited.name} was edited",
+                        ],
+                        fix := f"revert or correct {edited.kind} {edited.name}",
+                    ),
+                    fix,
                     because=[
                         prose.claim(f"{prose.obj(change.object)} was written", facts[0]),
                         prose.claim("The symptoms began after that write", facts[1]),

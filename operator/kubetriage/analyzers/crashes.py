@@ -14,7 +14,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import only_carried_config
+from kubetriage.analyzers.carried_configs import only_carried_config
 from kubetriage.analyzers.container_texts import crash_text
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,

@@ -61,6 +61,10 @@ class _Confidence:
     # Calls time out dialing one pod's own address and no rule admits that exact flow (from
     # the pod that logged it, on the port it dialled): the flow itself is evaluated.
     address_blocked: float = 0.86
+    # Lookups of a headless Service whose answer outgrows a UDP packet fail, and the policies
+    # admit DNS to the cluster DNS over UDP but not over TCP, where the truncated answer is
+    # asked again (``_truncated_dns_flows``).
+    dns_tcp_blocked: float = 0.84
     ip_block_penalty: float = 0.15  # an ipBlock might admit it (a peer pod without known IPs)
 
 
@@ -321,6 +325,56 @@ def _resolver_flows(
     return []
 
 
+# A DNS answer over UDP is cut at 512 bytes (RFC 1035 4.2.1) unless EDNS0 raises that limit,
+# and the resolver asks again over TCP (RFC 7766). A headless Service answers one A record of
+# about 16 bytes per ready pod: past this many ready pods its answer no longer fits.
+UDP_ANSWER_RECORDS = 28
+
+
+def _truncated_dns_flows(
+    evidence: Evidence, sources: list[Endpoint], dns_failures: list[LogHit]
+) -> list[Finding]:
+    """Lookups of a headless Service with more ready pods than a UDP answer holds fail, while
+    the policies admit DNS to the cluster DNS over UDP but leave no rule for TCP port 53: the
+    answer comes back truncated, the resolver's retry over TCP is dropped, and only the large
+    names fail (small answers still fit in UDP)."""
+    large = [
+        d
+        for d in evidence.dependencies
+        if d.service is not None
+        and d.service.headless
+        and (d.ready_replicas or 0) > UDP_ANSWER_RECORDS
+    ]
+    dns = cluster_dns(evidence.namespace_labels.get("kube-system"))
+    for hit in dns_failures:
+        for dependency in large:
+            assert dependency.service is not None
+            if not re.search(rf"\b{re.escape(dependency.service.name)}\b", hit.line):
+                continue
+            for source in sources:
+                udp = _blocked(evidence, Flow(source, dns, port=53, protocol="UDP"))
+                tcp = _blocked(evidence, Flow(source, dns, port=53, protocol="TCP"))
+                if udp is not None or tcp is None:
+                    continue
+                answer = item(
+                    f"service/{dependency.service.namespace}/{dependency.service.name}",
+                    f"headless: one A record per ready pod, "
+                    f"{prose.count(dependency.ready_replicas or 0, 'ready pod')}",
+                )
+                return [
+                    _finding(
+                        evidence,
+                        tcp,
+                        "DNS over TCP (port 53 to kube-system), needed for answers too large "
+                        "for UDP",
+                        [item(hit.source, hit.line), answer],
+                        CONFIDENCE.dns_tcp_blocked,
+                        symptom="Lookups of the large headless Service fail; smaller ones resolve",
+                    )
+                ]
+    return []
+
+
 def check_policy_flows(evidence: Evidence) -> list[Finding]:
     if not evidence.network_policies:
         return []
@@ -328,6 +382,8 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=3)
     findings += _resolver_flows(evidence, sources, dns_failures)
+    if not findings:
+        findings += _truncated_dns_flows(evidence, sources, dns_failures)
     if dns_failures and not findings:
         for source in sources:
             dns = cluster_dns(evidence.namespace_labels.get("kube-system"))

@@ -19,6 +19,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
 from kubetriage.analyzers.dependencies import caller_fails_on
+from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.log_signatures import (
     DEPENDENCY_LOG,
     FAILURE_WORDS,
@@ -60,6 +61,9 @@ class _Confidence:
     failing: float = 0.45  # probes fail, with no kill, restart or unready container to show
     wrong_port_bonus: float = 0.05  # refused on a port the container does not declare
     no_path_bonus: float = 0.05  # the probe's path answers 404
+    # Refused where an unchanged probe dials while the server says it listens elsewhere
+    # (``listen_ports.serves_elsewhere``): what the pod runs moved the server.
+    moved_penalty: float = 0.2
     changed_probe_bonus: float = 0.1  # the rollout that made the running pods changed this probe
     dependency_penalty: float = 0.25  # it answers 5xx while its log shows a dependency failing
     self_reported_penalty: float = 0.15  # it answers 5xx: the app reports a fault it has
@@ -138,6 +142,17 @@ def _rollout_changed_probes(evidence: Evidence, target: ObjectRef) -> EvidenceIt
     return item(
         "changes", f"revision {latest.to_revision} of {prose.obj(target)} changed its probes"
     )
+
+
+def _server_moved(evidence: Evidence, target: ObjectRef, pod: PodEvidence) -> EvidenceItem | None:
+    """A fact when the workload's latest rollout left its probes as the previous revision had
+    them while this pod's server listens only on ports other than the one its probes are
+    refused on: what the pod runs moved the server, the unchanged probe is not at fault."""
+    rollouts = [c for c in evidence.changes if c.kind == "rollout" and c.object.same_object(target)]
+    latest = max(rollouts, key=lambda c: c.to_revision or 0, default=None)
+    if latest is None or "probes" in latest.aspects:
+        return None
+    return serves_elsewhere(evidence, [pod])
 
 
 def _own_exec_cost(spec: ProbeSpec | None, changed: EvidenceItem | None) -> bool:
@@ -273,6 +288,9 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             # The pods run; the probe the last rollout changed is what fails on them.
             confidence += CONFIDENCE.changed_probe_bonus
             facts.append(changed)
+        elif (moved := _server_moved(evidence, target, pod)) is not None:
+            confidence -= CONFIDENCE.moved_penalty
+            facts.append(moved)
         answered_5xx = bool(_APP_5XX.search(reasons)) and not _OTHER_FAILURE.search(reasons)
         if answered_5xx:
             # The app answers its probe and reports itself unhealthy: the probe does its job.

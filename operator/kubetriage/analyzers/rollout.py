@@ -20,11 +20,12 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.carried_configs import only_carried_config
+from kubetriage.analyzers.certificates import peer_certificate_invalid
 from kubetriage.analyzers.changes import (
     SERVER_ERROR_LOG,
     calls_down_dependency,
     down_dependencies,
-    only_carried_config,
 )
 from kubetriage.analyzers.demand import (
     ERROR_NAME,
@@ -33,11 +34,11 @@ from kubetriage.analyzers.demand import (
     is_traffic,
     traffic_rose,
 )
+from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.onset import filling_since, stepped_long_after
 from kubetriage.analyzers.pods import (
     admitted_memory_limit,
     failing_node,
-    pod_events,
     pod_failing,
     sandbox_held,
 )
@@ -104,6 +105,8 @@ class _Confidence:
     # previous revision's pods run without it (``pods.admitted_memory_limit``): admission gave
     # it to them, so a rollback's pods would meet it too; the oom-killed finding sets a limit.
     admitted_limit_cap: float = 0.5
+    # A peer's certificate expired (``certificates.peer_certificate_invalid``): rollback's too.
+    peer_certificate_cap: float = 0.6
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -179,7 +182,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     if changed:
         confidence += CONFIDENCE.image_bonus
     moved = (
-        _serves_elsewhere(evidence, new_failing)
+        serves_elsewhere(evidence, new_failing)
         if old_healthy and not _rollout_changed(evidence, current.revision, "probes")
         else None
     )
@@ -196,6 +199,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         confidence = min(confidence, CONFIDENCE.admitted_limit_cap)
     if only_carried_config(evidence, current.revision):
         confidence = min(confidence, CONFIDENCE.carried_config_cap)
+    if new_failing and peer_certificate_invalid(evidence):
+        confidence = min(confidence, CONFIDENCE.peer_certificate_cap)
     down = down_dependencies(evidence)
     if new_failing and all(calls_down_dependency(evidence, p, down) for p in new_failing):
         # The new pods block on a callee that is down for everyone (its own pods fail): the
@@ -282,41 +287,6 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
             {"revision": str(previous.revision)},
         )
     ]
-
-
-# The port a server says it listens on, as servers print it when they start ("listening on
-# :8080", "Server listening at http://0.0.0.0:3000", "Tomcat started on port(s): 8080",
-# "Now listening on: http://[::]:5000", "serving on port 9000").
-_LISTENING = re.compile(
-    r"(?i)\b(?:listen(?:ing)?|serving|started (?:server )?on|bound to)\b[^\n]{0,60}?"
-    r'(?:\bport(?:\(s\)|s)?"?\s*[:=]?\s*|:)(?P<port>\d{2,5})\b'
-)
-# A probe the kubelet could not connect to, with the port it dialled.
-_PROBE_REFUSED = re.compile(
-    r"(?i)probe failed:.*?:(?P<port>\d{2,5})\b.*\bconnect(?:ion)?:? (?:connection )?refused"
-)
-
-
-def _serves_elsewhere(evidence: Evidence, pods: list[PodEvidence]) -> EvidenceItem | None:
-    """A failing pod whose server says it listens on ports none of which is the port its
-    probes are refused on."""
-    for pod in pods:
-        refused = {
-            int(m["port"])
-            for e in pod_events(evidence, pod)
-            if (m := _PROBE_REFUSED.search(e.message))
-        }
-        if not refused:
-            continue
-        hits = grep_logs(logs_of(evidence, pod), _LISTENING, limit=5)
-        listening = {int(hit.match["port"]) for hit in hits}
-        if hits and not listening & refused:
-            return item(
-                log_source(hits[0].log),
-                f"the server listens on port {', '.join(map(str, sorted(listening)))} while its "
-                f"probes are refused on port {', '.join(map(str, sorted(refused)))}",
-            )
-    return None
 
 
 def _rollout_changed(evidence: Evidence, revision: int, aspect: str) -> bool:

@@ -1,0 +1,47 @@
+"""A rollout that only carried a configuration change into the pods: its pod template
+changed in nothing but a config checksum or a Reloader hash naming the ConfigMaps or Secrets
+it covers. The edit of those objects is the change (rolling the template back would mount
+the same edited objects again). Used by change correlation, the bad-rollout and crash rules
+and the caller rules.
+
+Pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ChangeEvidence
+
+# A rollout that changed only these carried a configuration change into the pods (a config
+# checksum or Reloader hash in the template): the configuration is what changed.
+CARRIER = frozenset({"config", "template"})
+
+
+def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:
+    """The ConfigMaps and Secrets a rollout did nothing but carry into the pods: its template
+    changed only in a config checksum or Reloader hash that names them. Empty when the rollout
+    changed what the pods run, or when the hash does not say which object changed."""
+    if set(rollout.aspects) <= CARRIER:
+        return list(rollout.configs)
+    return []
+
+
+def only_carried_config(evidence: Evidence, revision: int) -> bool:
+    """Whether the rollout to ``revision`` only carried an edited ConfigMap or Secret into the
+    pods (the timeline names the object): rolling the template back would mount it again."""
+    return any(
+        c.kind == "rollout" and c.to_revision == revision and carried_configs(c)
+        for c in evidence.changes
+    )
+
+
+def carried_edit(rollout: ChangeEvidence, ref: ObjectRef) -> ChangeEvidence:
+    """The edit of a ConfigMap or Secret, dated by the rollout that carried it into the pods."""
+    return ChangeEvidence(
+        at=rollout.at,
+        kind="config",
+        object=ref,
+        aspects=["data"],
+        details=[f"changed, carried into the pods by revision {rollout.to_revision}"],
+    )
