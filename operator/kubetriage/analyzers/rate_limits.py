@@ -4,7 +4,9 @@
 queues up and drives an autoscaler to its maximum, and every extra replica only earns more
 refusals: the limit belongs to whoever owns the callee (raise the quota, spread the calls),
 so it is escalated there. The callee is the Service a failing line names (its DNS name or
-an ExternalName's target), else the one dependency the workload's configuration names.
+an ExternalName's target), or the host the same container says it retries the call against
+(a database driver quotes the server's refusal, then "retrying ... on host:port"), else the
+one dependency the workload's configuration names.
 
 ``rate_limited_calls`` is also read by the saturation rule, which doubts an autoscaler at
 its maximum while its calls are refused for rate.
@@ -67,7 +69,9 @@ _STATUS = (
 _WORDS = (
     r"too many requests|rate[ _-]?limited\b|rate[ _-]?limit (exceeded|reached|hit)|"
     r"\bthrottled\b|ThrottlingException|Throttling: Rate exceeded|RequestLimitExceeded|"
-    r"TooManyRequestsException|quota exceeded|retry[-_ ]?after"
+    r"TooManyRequestsException|\bTooManyRequests\b|quota exceeded|retry[-_ ]?after|"
+    # Azure Cosmos DB's own 429 (error 16500 on its MongoDB API): "Request rate is large".
+    r"request rate is large"
 )
 _STATUS_429 = re.compile(_STATUS, re.IGNORECASE)
 _RATE_WORDS = re.compile(_WORDS, re.IGNORECASE)
@@ -80,6 +84,9 @@ _SERVED = re.compile(
     r"(?i)(HTTP/\d(\.\d)?\"?\s+429\b|\b(responded|returned|sent|rejected|rejecting)\s+429\b|"
     r"\bcpu\b.{0,30}throttl)"
 )
+# A client retrying a call (its driver's "retrying command find on db:27017 after 400ms"):
+# the host it retries against is the one that refused it.
+_RETRYING = re.compile(r"(?i)\bretry(ing)?\b|\bback(ing)?[ -]?off\b")
 # Words that say the workload made the call and got the refusal back.
 _RECEIVED = re.compile(
     r"(?i)(request|call|calling|client|retry|backoff|backing off|throttled|exception|error)"
@@ -99,6 +106,18 @@ def rate_limited_calls(evidence: Evidence) -> list[LogHit]:
     return hits if sum(_weight(h.line) for h in hits) >= ENOUGH else []
 
 
+def retried_hosts(hits: list[LogHit]) -> list[str]:
+    """Hosts named by the retry lines of the containers whose calls are refused: a refusal
+    often quotes only the server's error, while the client's next line says which server it
+    retries the call against."""
+    found: list[str] = []
+    for log in {id(h.log): h.log for h in hits}.values():
+        for line in log.lines:
+            if _RETRYING.search(line):
+                found += [host for host in hosts_in(line) if host not in found]
+    return found
+
+
 def limiting_service(evidence: Evidence, hits: list[LogHit]) -> tuple[ServiceEvidence, bool] | None:
     """The Service that refuses the calls and whether a refused line names it (else it is the
     one dependency the workload's configuration names)."""
@@ -106,6 +125,7 @@ def limiting_service(evidence: Evidence, hits: list[LogHit]) -> tuple[ServiceEvi
     candidates = [s for s in evidence.services if s.name not in own]
     candidates += [s for s in followed_services(evidence) if s not in candidates]
     hosts = [host for h in hits for host in hosts_in(h.line)]
+    hosts += [host for host in retried_hosts(hits) if host not in hosts]
     candidates += [s for s in services_elsewhere(evidence, hosts) if s not in candidates]
     for host in hosts:
         svc = service_for_host(host, candidates)
