@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.dependencies import (
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.logs import tail_from_text
+from kubetriage.evidence.node_hosts import (
     node_dns_hosts,
     resolver_failing_nodes,
     serving_daemonsets,
 )
-from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built

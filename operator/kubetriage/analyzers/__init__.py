@@ -65,6 +65,7 @@ from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
+from kubetriage.analyzers.scaler_policies import SCALER_POLICY_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
@@ -127,6 +128,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PROXY_LIMIT_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
+    *SCALER_POLICY_ANALYZERS,
     *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,
     *QUEUE_ANALYZERS,

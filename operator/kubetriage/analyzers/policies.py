@@ -19,13 +19,11 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in, service_for_host
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
 from kubetriage.analyzers.support import (
     LogHit,
-    event_fact,
     grep_logs,
     item,
-    object_source,
     pod_source,
 )
 from kubetriage.dns_errors import DNS_LOG, resolver_addresses
@@ -34,7 +32,6 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
-from kubetriage.models.relations import ScalerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,
@@ -105,14 +102,15 @@ def _sources(evidence: Evidence) -> list[Endpoint]:
     ]
 
 
-def _blocked(evidence: Evidence, flow: Flow) -> Verdict | None:
+def blocked(evidence: Evidence, flow: Flow) -> Verdict | None:
+    """The first verdict of the evidence's policies that denies ``flow``; None if allowed."""
     for verdict in flow_verdicts(evidence.network_policies, flow):
         if not verdict.allowed:
             return verdict
     return None
 
 
-def _blocked_to_service(
+def blocked_to_service(
     evidence: Evidence, flow: Flow, service: ServiceEvidence | None
 ) -> Verdict | None:
     """The verdict denying a flow through ``service``: policies see the pods' ports (the
@@ -122,10 +120,10 @@ def _blocked_to_service(
     the flow is checked on any port."""
     ports = [p for p in service.pod_ports if p.number is not None] if service else []
     if not ports:
-        return _blocked(evidence, flow)
+        return blocked(evidence, flow)
     denied: list[Verdict] = []
     for port in ports:
-        verdict = _blocked(evidence, replace(flow, port=port.number, port_name=port.name))
+        verdict = blocked(evidence, replace(flow, port=port.number, port_name=port.name))
         if verdict is None:
             return None
         denied.append(verdict)
@@ -166,7 +164,7 @@ def _narrowed_allow(
     return None
 
 
-def _finding(
+def policy_finding(
     evidence: Evidence,
     verdict: Verdict,
     what: str,
@@ -267,7 +265,7 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
                 destination=_endpoint(evidence, destination),
                 port=port,
             )
-            verdict = _blocked(evidence, flow)
+            verdict = blocked(evidence, flow)
             if verdict is None:
                 continue
             flow_fact = item(
@@ -275,7 +273,7 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
                 f"holds {address}, dialled on port {port} by pod {source.name}",
             )
             return [
-                _finding(
+                policy_finding(
                     evidence,
                     verdict,
                     f"the calls to port {port} that time out",
@@ -307,13 +305,13 @@ def _resolver_flows(
             resolver = Endpoint(namespace="", labels={}, ips=(address,), address_only=True)
             for source in sources:
                 verdicts = [
-                    _blocked(evidence, Flow(source, resolver, port=53, protocol=protocol))
+                    blocked(evidence, Flow(source, resolver, port=53, protocol=protocol))
                     for protocol in ("UDP", "TCP")
                 ]
                 verdict = verdicts[0]
                 if verdict is not None and all(verdicts):
                     return [
-                        _finding(
+                        policy_finding(
                             evidence,
                             verdict,
                             "DNS (port 53) to the link-local resolver the pods query",
@@ -352,8 +350,8 @@ def _truncated_dns_flows(
             if not re.search(rf"\b{re.escape(dependency.service.name)}\b", hit.line):
                 continue
             for source in sources:
-                udp = _blocked(evidence, Flow(source, dns, port=53, protocol="UDP"))
-                tcp = _blocked(evidence, Flow(source, dns, port=53, protocol="TCP"))
+                udp = blocked(evidence, Flow(source, dns, port=53, protocol="UDP"))
+                tcp = blocked(evidence, Flow(source, dns, port=53, protocol="TCP"))
                 if udp is not None or tcp is None:
                     continue
                 answer = item(
@@ -362,7 +360,7 @@ def _truncated_dns_flows(
                     f"{prose.count(dependency.ready_replicas or 0, 'ready pod')}",
                 )
                 return [
-                    _finding(
+                    policy_finding(
                         evidence,
                         tcp,
                         "DNS over TCP (port 53 to kube-system), needed for answers too large "
@@ -387,13 +385,13 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
     if dns_failures and not findings:
         for source in sources:
             dns = cluster_dns(evidence.namespace_labels.get("kube-system"))
-            verdict = _blocked(
+            verdict = blocked(
                 evidence, Flow(source=source, destination=dns, port=53, protocol="UDP")
             )
             if verdict is not None:
                 fact = item(dns_failures[0].source, dns_failures[0].line)
                 findings.append(
-                    _finding(
+                    policy_finding(
                         evidence,
                         verdict,
                         "DNS (UDP 53 to kube-system)",
@@ -429,7 +427,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
             continue
         for source in sources:
             flow = Flow(source=source, destination=destination)
-            verdict = _blocked_to_service(evidence, flow, service)
+            verdict = blocked_to_service(evidence, flow, service)
             if verdict is None:
                 continue
             what = f"traffic to namespace {destination.namespace}" + (
@@ -437,7 +435,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
             )
             fact = item("dependency", f"{what} named by {dependency.named_by[0]}")
             findings.append(
-                _finding(
+                policy_finding(
                     evidence,
                     verdict,
                     what,
@@ -452,99 +450,6 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-# "name:port->target/protocol", as a ServiceEvidence lists its ports.
-_SERVICE_PORT = re.compile(r"^(?:[^:]*:)?(?P<port>\d+)->(?P<target>[\w-]+)/")
-
-
-def _pod_port(service: ServiceEvidence, port: int) -> tuple[int | None, str | None] | None:
-    """The pod port (number, name) behind ``service``'s ``port``; None when it has none."""
-    for listed in service.ports:
-        match = _SERVICE_PORT.match(listed)
-        if match is None or int(match["port"]) != port:
-            continue
-        target = match["target"]
-        if target.isdigit():
-            number = int(target)
-            named = next((p.name for p in service.pod_ports if p.number == number), None)
-            return number, named
-        return next(((p.number, p.name) for p in service.pod_ports if p.name == target), None)
-    return None
-
-
-def _scaler_flow(
-    evidence: Evidence, scaler: ScalerEvidence, host: str
-) -> tuple[Verdict, ServiceEvidence, int | None] | None:
-    """The denial of the flow from the pods running ``scaler`` to the Service ``host``
-    names, on the pod port behind the port it names (any port the Service lands on when it
-    names none); None when the Service is not in evidence or the flow is allowed."""
-    name, _, port_text = host.partition(":")
-    services = [d.service for d in evidence.dependencies if d.service is not None]
-    service = service_for_host(name, [*services, *evidence.services])
-    if service is None or not service.selector or scaler.reader_namespace is None:
-        return None
-    source = Endpoint(
-        namespace=scaler.reader_namespace,
-        labels=scaler.reader_labels or None,
-        namespace_labels=evidence.namespace_labels.get(scaler.reader_namespace, {}),
-    )
-    pods_read = scaler.source is not None and scaler.source.name == service.name
-    destination = Endpoint(
-        namespace=service.namespace,
-        labels=scaler.source_labels if pods_read else service.selector,
-        namespace_labels=evidence.namespace_labels.get(service.namespace, {}),
-    )
-    flow = Flow(source=source, destination=destination)
-    port = int(port_text) if port_text.isdigit() else None
-    target = _pod_port(service, port) if port is not None else None
-    if target is None:
-        verdict = _blocked_to_service(evidence, flow, service)
-    else:
-        verdict = _blocked(evidence, replace(flow, port=target[0], port_name=target[1]))
-    return (verdict, service, port) if verdict is not None else None
-
-
-def check_scaler_flows(evidence: Evidence) -> list[Finding]:
-    """An event-driven autoscaler's scaler that cannot read its source (its ScaledObject
-    not Ready) while no rule of the policies isolating the source's pods admits the flow
-    from the pods that run the scaler (the KEDA operator's, in their own namespace): the
-    workload stays at the count it had, whatever its backlog, and the policy is the fix."""
-    for scaler in evidence.scalers:
-        if scaler.ready is not False:
-            continue
-        reports = [
-            e
-            for e in evidence.events
-            if e.involved.kind == scaler.ref.kind and e.involved.name == scaler.ref.name
-        ]
-        for host in scaler.hosts:
-            found = _scaler_flow(evidence, scaler, host)
-            if found is None:
-                continue
-            verdict, service, port = found
-            what = f"the {scaler.trigger} scaler of {prose.obj(scaler.ref)}"
-            target = f"{service.namespace}/{service.name}" + (f":{port}" if port else "")
-            facts = [item("events", event_fact(e)) for e in reports[:1]]
-            facts.append(
-                item(
-                    object_source(scaler.ref),
-                    f"not Ready; its trigger reads {target}, from pods in namespace "
-                    f"{scaler.reader_namespace}",
-                )
-            )
-            return [
-                _finding(
-                    evidence,
-                    verdict,
-                    what,
-                    facts,
-                    CONFIDENCE.scaler_blocked,
-                    "The scaler cannot read its metric, so the autoscaler keeps its replicas",
-                )
-            ]
-    return []
-
-
 POLICY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("network-policy", (Category.NETWORK,), check_policy_flows),
-    Analyzer("scaler-network-policy", (Category.NETWORK,), check_scaler_flows),
 )

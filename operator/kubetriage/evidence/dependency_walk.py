@@ -26,10 +26,8 @@ from kubetriage.evidence.dependencies import (
     headless_workload,
     mentioned_objects,
     named_hosts,
-    node_dns_hosts,
     pod_texts,
     resolve,
-    resolver_failing_nodes,
 )
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
@@ -41,6 +39,7 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
+from kubetriage.evidence.node_hosts import node_dns_hosts, resolver_failing_nodes
 from kubetriage.evidence.node_plugins import (
     cluster_dns_server,
     csi_failing_nodes,

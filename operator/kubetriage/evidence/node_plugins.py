@@ -45,7 +45,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from kubetriage.csi_errors import unreachable_csi_driver
-from kubetriage.evidence.dependencies import ServiceHost, serving_daemonsets
+from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.node_hosts import serving_daemonsets
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts

@@ -20,10 +20,8 @@ from kubetriage.evidence.dependencies import (
     headless_workload,
     mentioned_objects,
     named_hosts,
-    node_dns_hosts,
     pod_texts,
     resolve,
-    resolver_failing_nodes,
 )
 from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import (
@@ -38,6 +36,7 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import bound_log_tail
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
+from kubetriage.evidence.node_hosts import node_dns_hosts, resolver_failing_nodes
 from kubetriage.evidence.node_plugins import (
     csi_failing_nodes,
     node_agent_hosts,
