@@ -530,3 +530,25 @@ def test_the_root_cgroup_series_is_the_nodes_not_a_containers() -> None:
     )
     assert not metric_for(node, "app")
     assert metric_for(own, "app")
+
+
+def test_a_node_condition_series_is_quoted_by_its_own_condition() -> None:
+    # kube-state-metrics says the node hosting the pod has no network; the Node object read
+    # says it is Ready. The fact must quote the series' condition, not the object's.
+    query = 'kube_node_status_condition{node="worker-2",condition="NetworkUnavailable"}'
+    ev = make.evidence(
+        workload=make.deployment(replicas=2, ready=1),
+        pods=[make.pod(CHECKOUT_POD, make.container("app", ready=False), node="worker-2")],
+        nodes=[_disk_pressure("worker-2", "False")],
+        metrics=[
+            make.metric(
+                query,
+                last=1,
+                labels={"node": "worker-2", "condition": "NetworkUnavailable", "status": "true"},
+            )
+        ],
+    )
+    finding = by_category(analyze(ev), Category.NODE_FAILURE)[0]
+    assert finding.target == ObjectRef(kind="Node", name="worker-2")
+    facts = [e.fact for e in finding.evidence if e.source == "metrics"]
+    assert facts == ["kube_node_status_condition NetworkUnavailable on worker-2: 1"]
