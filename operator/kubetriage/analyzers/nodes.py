@@ -222,8 +222,7 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
                 CONFIDENCE.metric if ours else CONFIDENCE.metric_elsewhere,
                 item(
                     "metrics",
-                    f"kube_node_status_condition {condition_type} on {node_name}: "
-                    f"{metric.last:g}",
+                    f"kube_node_status_condition {condition_type} on {node_name}: {metric.last:g}",
                 ),
             )
     for alert in evidence.alerts:
