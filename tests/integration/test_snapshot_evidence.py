@@ -73,6 +73,19 @@ def _query(case: Case, scope: Scope) -> EvidenceQuery:
     )
 
 
+async def _collected(
+    emulator: EmulatorThread, api: client.ApiClient, case: Case
+) -> tuple[Scope, Evidence]:
+    """The case loaded into the emulator as a replay loads it, and what the collector reads
+    there for its alert under the replay's tenancy rule (with that rule's scope)."""
+    load_case_into(emulator.emulator, case)
+    settings = one_tenant(case, Settings())
+    namespace = target_namespace(dict(case.alert.labels)) or settings.incident_namespace
+    scope = Tenancy.from_settings(settings).scope(namespace)
+    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=10.0)
+    return scope, await collector.collect(scope=scope, **_query(case, scope))
+
+
 def _own_words(
     evidence: Evidence,
 ) -> list[tuple[ServiceEvidence | None, list[LogTail], list[DependencyVolume]]]:
@@ -90,13 +103,7 @@ async def test_snapshot_evidence_equals_what_the_collector_reads(
     emulator: EmulatorThread, api: client.ApiClient, name: str
 ) -> None:
     case = load_case(TRAIN / name / "case.yaml")
-    load_case_into(emulator.emulator, case)
-    settings = one_tenant(case, Settings())
-    namespace = target_namespace(dict(case.alert.labels)) or settings.incident_namespace
-    scope = Tenancy.from_settings(settings).scope(namespace)
-    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=10.0)
-
-    collected = await collector.collect(scope=scope, **_query(case, scope))
+    scope, collected = await _collected(emulator, api, case)
     snapshot = await SnapshotEvidenceSource(case, limits=LIMITS).collect(
         scope=scope, **_query(case, scope)
     )
@@ -120,13 +127,7 @@ async def test_the_snapshot_reads_a_case_in_the_api_servers_order_whatever_its_w
     # decide whether the older pods are seen serving cleanly.
     case = load_case(TRAIN / "bad-rollout-canary-deployment-only-canary-fails" / "case.yaml")
     reordered = case.model_copy(update={"cluster": list(reversed(case.cluster))})
-    load_case_into(emulator.emulator, case)
-    settings = one_tenant(case, Settings())
-    namespace = target_namespace(dict(case.alert.labels)) or settings.incident_namespace
-    scope = Tenancy.from_settings(settings).scope(namespace)
-    collector = KubeEvidenceCollector(api, limits=LIMITS, request_timeout=10.0)
-
-    collected = await collector.collect(scope=scope, **_query(case, scope))
+    scope, collected = await _collected(emulator, api, case)
     as_written = await SnapshotEvidenceSource(case, limits=LIMITS).collect(
         scope=scope, **_query(case, scope)
     )
