@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
+from kubetriage.evidence.cluster_lookups import node_pods, registry_servers, topic_peer_candidates
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
     ServiceHost,
@@ -48,15 +49,13 @@ from kubetriage.evidence.node_plugins import (
     node_csi_hosts,
     pressured_nodes,
     provisioner_hosts,
-    pull_registries,
-    registry_hosts,
     volume_server_hosts,
     waiting_provisioners,
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
-from kubetriage.evidence.topic_peers import PEER_KINDS, callee_topics, topic_peers
+from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
 from kubetriage.models.objects import name as _name
@@ -132,21 +131,24 @@ class DependencyWalk:
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
-        hosts = node_dns_hosts(await self._node_pods(run, failing, scope), failing) + hosts
+        there = await node_pods(self._reader, self._limits, run, failing, scope)
+        hosts = node_dns_hosts(there, failing) + hosts
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
         nodes = [(node, source) for node, _, source in unmounted]
-        hosts = node_csi_hosts(await self._node_pods(run, nodes, scope), unmounted) + hosts
+        there = await node_pods(self._reader, self._limits, run, nodes, scope)
+        hosts = node_csi_hosts(there, unmounted) + hosts
         # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
         hosts += await self._volume_servers(run, namespace, pods[: limits.max_pods], scope)
         # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
-        hosts += await self._registry_servers(run, lines, scope)
+        hosts += await registry_servers(self._reader, run, lines, scope)
         # Nodes of the incident's pods under pressure: a node agent replaced right before.
         node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
         pressured = pressured_nodes(node_objects, pods[: limits.max_pods])
         nodes = [(node, f"node {node} {condition}") for node, condition, _ in pressured]
-        hosts += node_agent_hosts(await self._node_pods(run, nodes, scope), pressured)
+        there = await node_pods(self._reader, self._limits, run, nodes, scope)
+        hosts += node_agent_hosts(there, pressured)
         if lines:
             # An error line may name a workload of the namespace that no Service fronts.
             await self._reader.add_listed(
@@ -181,31 +183,12 @@ class DependencyWalk:
             speaking = [p for p in few if (_ns(p), _name(p)) in told]
             configured = pod_texts(speaking, None)
             # Its peers on the topics it configures, when its errors name no Service.
-            peers = await self._topic_peers(run, callee_topics(lines, configured), scope)
-            hosts = topic_peers(callee_topics(lines, configured), peers, speaking)
+            topics = callee_topics(lines, configured)
+            peers = await topic_peer_candidates(self._reader, run, topics, scope)
+            hosts = topic_peers(topics, peers, speaking)
             onward = resolve(hosts + callee_hosts(lines, configured), _ns(obj), seen)
             seen |= {(k, ns, n) for k, ns, n, _ in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
-
-    async def _topic_peers(
-        self, run: CollectionRun, topics: list[str], scope: Scope
-    ) -> list[JsonDict]:
-        """The workloads of every namespace that may be peers on a failing callee's
-        ``topics`` (``topic_peers`` picks them); listed only when it configures a topic, and
-        only under a scope that may read the cluster; not kept: the walk reads the ones
-        named."""
-        if not topics or not scope.may_read(None):
-            return []
-        listed = await asyncio.gather(
-            *(
-                self._reader.list_of(
-                    run, kind, None, what=f"list {kind}s in all namespaces (topic peers)"
-                )
-                for kind in PEER_KINDS
-                if self._reader.listable(kind)
-            )
-        )
-        return [w for workloads in listed for w in workloads]
 
     async def _volume_servers(
         self, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
@@ -259,47 +242,6 @@ class DependencyWalk:
             )
             hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
         return hosts
-
-    async def _registry_servers(
-        self, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
-    ) -> list[ServiceHost]:
-        """The Services serving a registry the pods' failed pulls talked to
-        (``registry_hosts``); the Services of every namespace are listed (not kept: the walk
-        reads the one it names) only when a registry is an address, and only under a scope
-        that may read the cluster."""
-        registries = pull_registries(lines)
-        if not registries:
-            return []
-        services: list[JsonDict] = []
-        if any(cluster_dns_server(host) is None for host, _, _ in registries):
-            if not scope.may_read(None):
-                return []
-            services = await self._reader.list_of(
-                run, "Service", None, what="list Services in all namespaces (registries)"
-            )
-        return registry_hosts(lines, services)
-
-    async def _node_pods(
-        self, run: CollectionRun, failing: list[tuple[str, str]], scope: Scope
-    ) -> list[JsonDict]:
-        """The pods of every namespace on the nodes where lookups or mounts fail (only under a
-        scope that may read the cluster); not kept: the walk reads the DNS cache or CSI node
-        plugin it names."""
-        if not failing or not scope.may_read(None):
-            return []
-        listed = await asyncio.gather(
-            *(
-                self._reader.list_of(
-                    run,
-                    "Pod",
-                    None,
-                    what=f"list pods on node {node}",
-                    field_selector=f"spec.nodeName={node}",
-                )
-                for node, _ in failing[: self._limits.max_nodes]
-            )
-        )
-        return [pod for pods in listed for pod in pods]
 
     async def _follow_resolved(
         self,

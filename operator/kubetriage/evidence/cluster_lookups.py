@@ -1,0 +1,85 @@
+"""Cluster-wide lookups of the dependency walk (``kubetriage.evidence.dependency_walk``):
+the pods on the nodes where lookups, mounts or pressure fail, the Services serving a
+registry the pods' failed pulls talked to, and the workloads that may be peers on a failing
+callee's topics. Each lists across namespaces only when the evidence asks for it and only
+under a scope that may read the cluster; what is listed is not kept: the walk reads the
+objects the pure selectors (``node_plugins``, ``node_hosts``, ``topic_peers``) name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.node_plugins import cluster_dns_server, pull_registries, registry_hosts
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.topic_peers import PEER_KINDS
+from kubetriage.models.objects import JsonDict
+from kubetriage.tenancy import Scope
+
+
+async def node_pods(
+    reader: KubeReader,
+    limits: EvidenceLimits,
+    run: CollectionRun,
+    failing: list[tuple[str, str]],
+    scope: Scope,
+) -> list[JsonDict]:
+    """The pods of every namespace on the nodes where lookups or mounts fail (only under a
+    scope that may read the cluster); not kept: the walk reads the DNS cache or CSI node
+    plugin it names."""
+    if not failing or not scope.may_read(None):
+        return []
+    listed = await asyncio.gather(
+        *(
+            reader.list_of(
+                run,
+                "Pod",
+                None,
+                what=f"list pods on node {node}",
+                field_selector=f"spec.nodeName={node}",
+            )
+            for node, _ in failing[: limits.max_nodes]
+        )
+    )
+    return [pod for pods in listed for pod in pods]
+
+
+async def registry_servers(
+    reader: KubeReader, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
+) -> list[ServiceHost]:
+    """The Services serving a registry the pods' failed pulls talked to
+    (``registry_hosts``); the Services of every namespace are listed (not kept: the walk
+    reads the one it names) only when a registry is an address, and only under a scope
+    that may read the cluster."""
+    registries = pull_registries(lines)
+    if not registries:
+        return []
+    services: list[JsonDict] = []
+    if any(cluster_dns_server(host) is None for host, _, _ in registries):
+        if not scope.may_read(None):
+            return []
+        services = await reader.list_of(
+            run, "Service", None, what="list Services in all namespaces (registries)"
+        )
+    return registry_hosts(lines, services)
+
+
+async def topic_peer_candidates(
+    reader: KubeReader, run: CollectionRun, topics: list[str], scope: Scope
+) -> list[JsonDict]:
+    """The workloads of every namespace that may be peers on a failing callee's
+    ``topics`` (``topic_peers`` picks them); listed only when it configures a topic, and
+    only under a scope that may read the cluster; not kept: the walk reads the ones
+    named."""
+    if not topics or not scope.may_read(None):
+        return []
+    listed = await asyncio.gather(
+        *(
+            reader.list_of(run, kind, None, what=f"list {kind}s in all namespaces (topic peers)")
+            for kind in PEER_KINDS
+            if reader.listable(kind)
+        )
+    )
+    return [w for workloads in listed for w in workloads]
