@@ -48,6 +48,7 @@ from kubetriage.analyzers.support import (
     item,
     metrics_named,
     pod_source,
+    same_service,
     service_source,
     workload_ref,
 )
@@ -116,12 +117,12 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     candidates += [
         s
         for s in followed_services(evidence)
-        if s.name not in own and not any(_same(s, c) for c in candidates)
+        if s.name not in own and not any(same_service(s, c) for c in candidates)
     ]
     candidates += [
         s
         for s in services_elsewhere(evidence, [h for hit in hits for h in hosts_in(hit.line)])
-        if not any(_same(s, c) for c in candidates)
+        if not any(same_service(s, c) for c in candidates)
     ]
     # service name -> facts, with a score for how directly each names the service
     named: dict[str, list[EvidenceItem]] = defaultdict(list)
@@ -211,7 +212,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         if chosen in refusing_services(evidence):
             confidence = min(confidence, CONFIDENCE.refused_cap)
         if any(
-            d.service is not None and _same(d.service, svc) and rolled_out_before_onset(evidence, d)
+            same_service(d.service, svc) and rolled_out_before_onset(evidence, d)
             for d in evidence.dependencies
         ):
             confidence = min(confidence, CONFIDENCE.released_cap)
@@ -220,9 +221,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             for f in (relay.calls if relay is not None else named.get(chosen, []))
         ):
             confidence = min(confidence, CONFIDENCE.fenced_cap)
-        if any(
-            d.service is not None and _same(d.service, svc) for d, *_ in throttled_callees(evidence)
-        ):
+        if any(same_service(d.service, svc) for d, *_ in throttled_callees(evidence)):
             confidence = min(confidence, CONFIDENCE.throttled_cap)
         facts = [*named.get(chosen, []), *probes_down.get(chosen, []), *via_env.get(chosen, [])]
         if relay is not None:
@@ -269,7 +268,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         failing = [
             item(service_source(svc), f"pod {prose.pod_trouble(p)}")
             for d in evidence.dependencies
-            if d.service is not None and _same(d.service, svc)
+            if same_service(d.service, svc)
             for p in d.failing_pods[:2]
         ]
         if failing:
@@ -385,13 +384,9 @@ def _no_such_service(evidence: Evidence, svc: ServiceEvidence, calls: list[Evide
     """Whether every failing call to ``svc`` is a lookup answered "no such name"
     (``DNS_NO_SUCH_NAME``) while the Service was not read: a name that does not exist."""
     read = [*evidence.services, *followed_services(evidence)]
-    if not calls or any(_same(svc, s) for s in read):
+    if not calls or any(same_service(svc, s) for s in read):
         return False
     return all(DNS_NO_SUCH_NAME.search(c.fact) for c in calls)
-
-
-def _same(one: ServiceEvidence, other: ServiceEvidence) -> bool:
-    return (one.namespace, one.name) == (other.namespace, other.name)
 
 
 def policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:

@@ -21,7 +21,7 @@ from kubetriage.analyzers.calls import dependency_hits
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.pods import RECENT_EXIT_SECONDS, last_exit_ago, liveness_killed
-from kubetriage.analyzers.support import item, pod_source, timestamp
+from kubetriage.analyzers.support import item, pod_source, same_service, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import ContainerEvidence, PodEvidence, ServiceEvidence
@@ -75,10 +75,7 @@ def recovered_callee(
         return None
     followed = [d for d in evidence.dependencies if d.service is not None]
     if any(
-        (d.service.namespace, d.service.name) == (svc.namespace, svc.name)
-        and (d.failing_pods or d.short_of_ready())
-        for d in followed
-        if d.service is not None
+        same_service(d.service, svc) and (d.failing_pods or d.short_of_ready()) for d in followed
     ):
         return None
     pods = _behind(evidence, svc)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.calls import failing_calls
 from kubetriage.analyzers.dependencies import rolled_out_before_onset
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
-from kubetriage.analyzers.support import item
+from kubetriage.analyzers.support import item, same_service
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
@@ -43,7 +43,7 @@ def relayed_failure(evidence: Evidence, svc: ServiceEvidence) -> Relay | None:
     """The Service one hop behind ``svc`` that its own failing calls name, when ``svc``'s
     pods are all up (none failing, none restarted, its replicas all ready); None otherwise,
     or when its failing calls name no other followed Service."""
-    dependency = next((d for d in evidence.dependencies if _is(d.service, svc)), None)
+    dependency = next((d for d in evidence.dependencies if same_service(d.service, svc)), None)
     if dependency is None or not _serving(dependency):
         return None
     if rolled_out_before_onset(evidence, dependency):
@@ -52,7 +52,7 @@ def relayed_failure(evidence: Evidence, svc: ServiceEvidence) -> Relay | None:
     others = [
         d.service
         for d in evidence.dependencies
-        if d.service is not None and not _is(d.service, svc)
+        if d.service is not None and not same_service(d.service, svc)
     ]
     calls: dict[tuple[str, str], list[EvidenceItem]] = {}
     behind: dict[tuple[str, str], ServiceEvidence] = {}
@@ -79,7 +79,3 @@ def _serving(dependency: DependencyEvidence) -> bool:
         and dependency.desired_replicas is not None
         and not dependency.short_of_ready()
     )
-
-
-def _is(one: ServiceEvidence | None, other: ServiceEvidence) -> bool:
-    return one is not None and (one.namespace, one.name) == (other.namespace, other.name)

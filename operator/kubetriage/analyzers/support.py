@@ -67,6 +67,11 @@ def suggest_cpu(limit_cores: float) -> str:
     return str(halves // 2) if halves % 2 == 0 else f"{halves * 500}m"
 
 
+def same_service(one: ServiceEvidence | None, other: ServiceEvidence) -> bool:
+    """Whether ``one`` is the Service ``other`` (the same namespace and name)."""
+    return one is not None and (one.namespace, one.name) == (other.namespace, other.name)
+
+
 def item(source: str, fact: str) -> EvidenceItem:
     """An evidence fact; quotes of logs and events are clipped at a token boundary."""
     return EvidenceItem(source=source[:256], fact=prose.clip(fact, FACT_MAX))
