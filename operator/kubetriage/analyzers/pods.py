@@ -169,7 +169,9 @@ def _never_started(pod: PodEvidence) -> bool:
     )
 
 
-def _node_reports_trouble(evidence: Evidence, name: str) -> bool:
+def _node_reports_trouble(evidence: Evidence, name: str | None) -> bool:
+    """Whether the node ``name`` says something is wrong with it: not Ready, or any other
+    condition (a pressure, NetworkUnavailable) True."""
     node = next((n for n in evidence.nodes if n.name == name), None)
     return node is not None and (
         node.ready != "True"
@@ -238,10 +240,8 @@ def failing_node(evidence: Evidence, pods: list[PodEvidence]) -> str | None:
     if any(p.node == name for p in serving) and not sandbox_stuck(evidence, failing):
         return None
     node = next((n for n in evidence.nodes if n.name == name), None)
-    troubled = node is not None and (
-        node.ready != "True"
-        or bool(node.troubled_neighbours)
-        or any(c.type != "Ready" and c.status == "True" for c in node.conditions)
+    troubled = _node_reports_trouble(evidence, name) or (
+        node is not None and bool(node.troubled_neighbours)
     )
     return name if troubled else None
 
