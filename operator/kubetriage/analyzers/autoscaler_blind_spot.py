@@ -55,8 +55,7 @@ def _memory_only(hpa: AutoscalerEvidence, workload: ObjectRef) -> bool:
     """The autoscaler scales ``workload``, only on memory, and has room to add replicas."""
     current = max(hpa.current_replicas or 0, hpa.desired_replicas or 0)
     return (
-        hpa.target is not None
-        and (hpa.target.kind, hpa.target.name) == (workload.kind, workload.name)
+        hpa.scales(workload)
         and bool(hpa.metrics)
         and set(hpa.metrics) == {"memory"}
         and hpa.max_replicas > current

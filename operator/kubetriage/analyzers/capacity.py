@@ -86,7 +86,7 @@ def _blind(hpa: AutoscalerEvidence, workload: ObjectRef) -> PodCondition | None:
     """The HPA's ScalingActive=False condition when it scales ``workload`` and cannot read
     its metric (FailedGet...Metric: the metrics API or adapter is down, or a container
     lacks the request its utilisation is computed against)."""
-    if hpa.target is None or hpa.target.name != workload.name:
+    if not hpa.scales(workload):
         return None
     return next(
         (

@@ -130,12 +130,7 @@ def _maxed_by_load(evidence: Evidence, target: ObjectRef) -> EvidenceItem | None
     if not traffic_rose(evidence):
         return None
     for hpa in evidence.autoscalers:
-        if hpa.namespace != target.namespace or not at_maximum(hpa):
-            continue
-        if hpa.target is not None and (hpa.target.kind, hpa.target.name) != (
-            target.kind,
-            target.name,
-        ):
+        if not hpa.scales(target) or not at_maximum(hpa):
             continue
         return maxed_autoscaler_item(hpa, scaling_limited(hpa))
     return None

@@ -256,6 +256,15 @@ class AutoscalerEvidence(BaseModel):
     # and the metric's name.
     metrics: list[str] = Field(default_factory=list)
 
+    def scales(self, workload: ObjectRef) -> bool:
+        """Whether this autoscaler's ``scaleTargetRef`` is ``workload``: the same kind and
+        name, in the autoscaler's own namespace (a scale target has no namespace of its own)."""
+        return (
+            self.target is not None
+            and (self.target.kind, self.target.name) == (workload.kind, workload.name)
+            and (workload.namespace or self.namespace) == self.namespace
+        )
+
 
 class QuotaEvidence(BaseModel):
     name: str
