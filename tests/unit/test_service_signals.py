@@ -236,3 +236,19 @@ def test_a_rate_is_summarised_once_its_range_is_full() -> None:
     # A gauge has no range to fill: every point counts.
     gauge = summarize_series("replicas", "max(kube_deployment_spec_replicas)", {}, points)
     assert gauge.first == 12.0
+
+
+def test_a_thresholded_rate_keeps_its_first_points_they_are_its_onset() -> None:
+    # `... > 0.1` returns a series only from where it crossed the threshold: its first
+    # point is when the trouble began, not data that begins inside the window.
+    start = make.ago(30)
+    points = [(start + timedelta(minutes=i), 0.4 + 0.02 * min(i, 3)) for i in range(30)]
+    steal = (
+        'sum by (instance) (rate(node_cpu_seconds_total{mode="steal"}[5m]))'
+        " / sum by (instance) (rate(node_cpu_seconds_total[5m])) > 0.1"
+    )
+    assert summarize_series("node_cpu_steal_ratio", steal, {}, points).first_at == start
+    # The same rate without the filter, or with `> bool`, still waits for its range.
+    unfiltered = steal.removesuffix(" > 0.1")
+    for query in (unfiltered, unfiltered + " > bool 0.1"):
+        assert summarize_series("x", query, {}, points).first_at == start + timedelta(minutes=5)

@@ -90,12 +90,19 @@ _RATE_RANGE = re.compile(r"\b(?:i?rate|increase)\(.*?\[(\d+)([smh])\]")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
+# A query that ends in a filtering comparison (``... > 0.1``, not ``> bool``): its series
+# begins where the value crossed the threshold, so its first point is an onset, not data
+# that begins inside the window.
+_FILTERED = re.compile(r"(?<![<>=!])[<>]=?\s*(?!bool\b)[-+.\deE]+\s*$")
+
+
 def _settled(points: Sequence[Point], query: str) -> list[Point]:
     """The points of a rate series once its range is full: within ``[5m]`` of the series'
     first sample a rate sees only part of its range (a new pod's first minutes, or data
-    that begins inside the queried window) and reads low, which is no change in demand."""
+    that begins inside the queried window) and reads low, which is no change in demand.
+    A thresholded series keeps its first points: they are where it crossed the threshold."""
     match = _RATE_RANGE.search(query)
-    if match is None or len(points) < 3:
+    if match is None or len(points) < 3 or _FILTERED.search(query):
         return list(points)
     full = points[0][0] + timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
     settled = [p for p in points if p[0] >= full]
