@@ -37,6 +37,7 @@ from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
+from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
@@ -108,6 +109,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *OWN_SOCKETS_ANALYZERS,
     *CALLEE_LIVENESS_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
+    *EGRESS_PEER_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

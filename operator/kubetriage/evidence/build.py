@@ -32,6 +32,7 @@ from kubetriage.evidence.build_sections import (
 )
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
     ObjectIndex,
     choose_target,
@@ -279,6 +280,7 @@ def build_evidence(
         callers=caller_summaries(
             index, callee_services(service_objs, scope.pods), scope.workload, own
         ),
+        host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

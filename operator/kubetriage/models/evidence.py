@@ -36,6 +36,7 @@ from kubetriage.models.relations import (
     DependencyEvidence,
     DisruptionBudgetEvidence,
     GatewayRouteEvidence,
+    HostPeerEvidence,
     IngressControllerEvidence,
     ReconcilerEvidence,
     ScalerEvidence,
@@ -83,6 +84,8 @@ class Evidence(BaseModel):
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Workloads that name the incident's Services: who calls it, and what they changed.
     callers: list[CallerEvidence] = Field(default_factory=list)
+    # Workloads that name the same outside host the incident's failing calls name.
+    host_peers: list[HostPeerEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

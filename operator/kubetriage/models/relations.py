@@ -42,6 +42,18 @@ class CallerEvidence(BaseModel):
     logs: list[LogTail] = Field(default_factory=list)
 
 
+class HostPeerEvidence(BaseModel):
+    """Another workload whose pod template names the same host outside the cluster that the
+    incident's own failing calls name (``kubetriage.evidence.host_peers``), with its recent
+    rollouts: calls to one outside host share the way out (the nodes' SNAT ports, an egress
+    gateway), so a neighbour's new revision that opens more connections starves the others."""
+
+    ref: ObjectRef
+    host: str  # the outside host both name
+    named_by: list[str] = Field(default_factory=list)  # "Deployment x env PARTNER_URL"
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels
