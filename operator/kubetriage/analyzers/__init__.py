@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
+from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
@@ -110,6 +111,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CALLEE_LIVENESS_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
     *EGRESS_PEER_ANALYZERS,
+    *API_LOAD_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

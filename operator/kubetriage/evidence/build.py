@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from typing import Any, Unpack
 
+from kubetriage.evidence.agent_rollouts import agent_rollout_summaries
 from kubetriage.evidence.build_sections import (
     Build,
     callee_network_policies,
@@ -281,6 +282,7 @@ def build_evidence(
             index, callee_services(service_objs, scope.pods), scope.workload, own
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
+        agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

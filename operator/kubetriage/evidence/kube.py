@@ -35,6 +35,7 @@ from typing import Unpack
 
 from kubernetes import client
 
+from kubetriage.evidence.agent_walk import follow_agent_rollouts
 from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
@@ -459,6 +460,8 @@ class KubeEvidenceCollector:
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )
             await follow_callers(self._reader, run, namespace, pods, workload, scope, self._limits)
+            # The API server throttles it: the node agents that rolled out.
+            await follow_agent_rollouts(self._reader, run, scope)
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.
                 await follow_siblings(self._reader, run, workload, self._limits)

@@ -31,6 +31,7 @@ from kubetriage.models.object_evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.relations import (
+    AgentRolloutEvidence,
     AggregatedApiEvidence,
     CallerEvidence,
     DependencyEvidence,
@@ -86,6 +87,8 @@ class Evidence(BaseModel):
     callers: list[CallerEvidence] = Field(default_factory=list)
     # Workloads that name the same outside host the incident's failing calls name.
     host_peers: list[HostPeerEvidence] = Field(default_factory=list)
+    # The node agents and their rollouts, when the API server throttles the workload.
+    agent_rollouts: list[AgentRolloutEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -54,6 +54,16 @@ class HostPeerEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class AgentRolloutEvidence(BaseModel):
+    """A DaemonSet (a node agent) and its recent rollouts, read when the API server throttles
+    the incident's workload (``kubetriage.evidence.agent_rollouts``): one client per node, so
+    a revision that asks the API server more multiplies that by the node count."""
+
+    ref: ObjectRef
+    nodes: int | None = None  # status.desiredNumberScheduled
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels
