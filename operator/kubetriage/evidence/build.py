@@ -51,6 +51,7 @@ from kubetriage.evidence.raw import (
     ref_key,
     str_map,
 )
+from kubetriage.evidence.refused_clients import refused_client_summaries
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
 from kubetriage.evidence.summaries.dependencies import (
@@ -283,6 +284,7 @@ def build_evidence(
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
+        refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -40,6 +40,7 @@ from kubetriage.models.relations import (
     HostPeerEvidence,
     IngressControllerEvidence,
     ReconcilerEvidence,
+    RefusedClientEvidence,
     ScalerEvidence,
     ScalerOperatorEvidence,
     SecretWriterEvidence,
@@ -89,6 +90,8 @@ class Evidence(BaseModel):
     host_peers: list[HostPeerEvidence] = Field(default_factory=list)
     # The node agents and their rollouts, when the API server throttles the workload.
     agent_rollouts: list[AgentRolloutEvidence] = Field(default_factory=list)
+    # The clients a server out of connection slots names by address as it refuses them.
+    refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -64,6 +64,18 @@ class AgentRolloutEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class RefusedClientEvidence(BaseModel):
+    """A Deployment whose pod's address a server out of connection slots names as it refuses
+    it (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
+    server's shared slots."""
+
+    ref: ObjectRef
+    address: str  # the pod address the refusal names
+    pod: str = ""
+    line: str = ""  # the server's refusal
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels
