@@ -54,7 +54,7 @@ def check_agent_api_load(evidence: Evidence) -> list[Finding]:
         return []
     agent, change = suspects[0]
     target = agent.ref
-    nodes = f" on {prose.count(agent.nodes, 'node')}" if agent.nodes else ""
+    nodes = f"; it runs on {prose.count(agent.nodes, 'node')}" if agent.nodes else ""
     facts = [
         item(hits[0].source, hits[0].line),
         item(object_source(target), rollout_line(change) + nodes),
