@@ -24,6 +24,7 @@ from kubetriage.analyzers.support import (
     scaled_down,
     timestamp,
 )
+from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import PodEvidence
@@ -33,13 +34,6 @@ from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 # above a named dependency's own claim with its healthy-caller bonus (0.83), below its cap.
 CONFIDENCE: Final = 0.86
 
-# A server out of connection slots, in its own words as its clients quote them: PostgreSQL,
-# MySQL/MariaDB (ER_CON_COUNT_ERROR, max_user_connections), Redis, MongoDB, PgBouncer.
-CONNECTION_SLOTS_EXHAUSTED = re.compile(
-    r"(?i)(too many clients already|remaining connection slots are reserved|"
-    r"\btoo many connections\b|max_user_connections|max number of clients reached|"
-    r"too many open connections|no more connections allowed)"
-)
 # Pod settings that decide how many connections each pod opens: worker processes or threads,
 # concurrency, pool sizes, connection caps.
 _CONNECTION_SETTING = re.compile(

@@ -23,10 +23,10 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.client_rollout import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, owner_workload
+from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -81,7 +81,9 @@ def changed_itself(dependency: DependencyEvidence, onset: datetime) -> bool:
     )
 
 
-def _own_changed(evidence: Evidence, onset: datetime) -> bool:
+def own_changed(evidence: Evidence, onset: datetime) -> bool:
+    """The incident's own workload rolled out, or its configuration changed, before the
+    onset: its own change would explain its failures instead."""
     workload = evidence.workload.ref if evidence.workload is not None else None
     return any(
         c.kind in _OWN_CHANGES
@@ -98,16 +100,16 @@ def _own_workloads(evidence: Evidence) -> list[ObjectRef]:
     return own + ([evidence.workload.ref] if evidence.workload is not None else [])
 
 
-def _rolled_out(caller: CallerEvidence, onset: datetime) -> ChangeEvidence | None:
-    """The caller's rollout within the onset window that changed how it loads the callee."""
-    if caller.ref.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+def load_rollout(
+    ref: ObjectRef, changes: list[ChangeEvidence], onset: datetime
+) -> ChangeEvidence | None:
+    """The rollout of another workload (``ref``, with its ``changes``) within the onset
+    window that changed how it loads what it calls (image, env, args, command, resources),
+    when rolling it back is possible."""
+    if ref.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
         return None
     return next(
-        (
-            c
-            for c in caller.changes
-            if follows_within(c.at, onset) is not None and _LOAD & set(c.aspects)
-        ),
+        (c for c in changes if follows_within(c.at, onset) is not None and _LOAD & set(c.aspects)),
         None,
     )
 
@@ -118,7 +120,7 @@ def shared_suspect(
     """The one other caller of a failing shared dependency that rolled out before the
     onset, when neither the incident's workload nor the dependency changed."""
     onset = earliest_onset(evidence)
-    if onset is None or _own_changed(evidence, onset):
+    if onset is None or own_changed(evidence, onset):
         return None
     own = _own_workloads(evidence)
     found: list[tuple[CallerEvidence, ChangeEvidence, LogHit]] = []
@@ -131,12 +133,12 @@ def shared_suspect(
             (caller, change, hit)
             for caller in dependency.callers
             if not any(caller.ref.same_object(w) for w in own)
-            and (change := _rolled_out(caller, onset)) is not None
+            and (change := load_rollout(caller.ref, caller.changes, onset)) is not None
         ]
     return found[0] if len(found) == 1 else None
 
 
-def _rollout_line(change: ChangeEvidence) -> str:
+def rollout_line(change: ChangeEvidence) -> str:
     when = f" at {change.at:%H:%M}" if change.at is not None else ""
     details = f" ({prose.listing(change.details, limit=2)})" if change.details else ""
     return f"rolled out a new revision{when}{details}, changing {', '.join(change.aspects)}"
@@ -153,7 +155,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
     facts = [
         item(hit.source, hit.line),
         item(source, f"names {callee}: {prose.listing(caller.named_by, limit=2)}"),
-        item(source, _rollout_line(change)),
+        item(source, rollout_line(change)),
     ]
     text = prose.narrative(
         f"{prose.obj(target)}'s new revision saturates {callee}, which the workload shares",

@@ -26,7 +26,6 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import REFUSED, refusing_services
-from kubetriage.analyzers.client_rollout import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.analyzers.dependency_failure import policy_guards
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, CONNECT_TIMEOUT_LOG
 from kubetriage.analyzers.log_times import line_time
@@ -34,6 +33,7 @@ from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.shared_dependency import SLOW_DEPENDENCY, changed_itself, shared_suspect
 from kubetriage.analyzers.support import LogHit, item
+from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding

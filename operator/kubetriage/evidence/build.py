@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from typing import Any, Unpack
 
+from kubetriage.evidence.agent_rollouts import agent_rollout_summaries
 from kubetriage.evidence.build_sections import (
     Build,
     callee_network_policies,
@@ -32,6 +33,7 @@ from kubetriage.evidence.build_sections import (
 )
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
     ObjectIndex,
     choose_target,
@@ -49,6 +51,7 @@ from kubetriage.evidence.raw import (
     ref_key,
     str_map,
 )
+from kubetriage.evidence.refused_clients import refused_client_summaries
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
 from kubetriage.evidence.summaries.dependencies import (
@@ -279,6 +282,9 @@ def build_evidence(
         callers=caller_summaries(
             index, callee_services(service_objs, scope.pods), scope.workload, own
         ),
+        host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
+        agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
+        refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -28,6 +28,7 @@ from kubetriage.evidence.callers import (
     find_named_clients,
     named_services,
 )
+from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
@@ -50,14 +51,17 @@ async def follow_callers(
     scope: Scope,
     limits: EvidenceLimits,
 ) -> None:
-    """Read the Deployments that name the Services of ``pods``, and those that name a
-    Service the incident's workload names (the other callers of its dependencies; the
-    builder keeps those of the dependencies it followed), with their ReplicaSets, and the
+    """Read the Deployments that name the Services of ``pods``, those that name a Service
+    the incident's workload names (the other callers of its dependencies; the builder keeps
+    those of the dependencies it followed) and those that name an outside host its failing
+    calls name (``host_peers``), with their ReplicaSets, and the
     log tails of the first pod of each of those other callers (``caller_log_requests``)."""
     read = [o for (k, _, _), o in run.objects.items() if k == "Service"]
     services = callee_services([s for s in read if _ns(s) == namespace], pods)
     shared = named_services(read, pods, workload)
-    if not (services or shared) or not reader.readable("Deployment"):
+    # The outside hosts its failing calls name: who else calls them (``host_peers``).
+    hosts = failing_hosts(pods, workload, run.logs)
+    if not (services or shared or hosts) or not reader.readable("Deployment"):
         return
     where = None if scope.may_read(None) else namespace
     listed = await reader.list_of(
@@ -89,6 +93,7 @@ async def follow_callers(
         found += callers
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
+    unique |= {(_ns(c), _name(c)): c for c, _, _ in find_host_peers(listed, hosts, own)}
     await asyncio.gather(*(_history(reader, run, caller) for caller in unique.values()))
     # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
     others = {(_ns(c), _name(c)): c for c in sharing}

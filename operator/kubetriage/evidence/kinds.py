@@ -85,7 +85,13 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             # A queue's consumers (``kubetriage.evidence.caller_walk``).
             apps.list_stateful_set_for_all_namespaces,
         ),
-        "DaemonSet": Kind("apps/v1", apps.read_namespaced_daemon_set),
+        "DaemonSet": Kind(
+            "apps/v1",
+            apps.read_namespaced_daemon_set,
+            # The node agents that rolled out when the API server throttles
+            # (``kubetriage.evidence.agent_walk``): every namespace's, never one's.
+            listing_everywhere=apps.list_daemon_set_for_all_namespaces,
+        ),
         "ReplicaSet": Kind(
             "apps/v1", apps.read_namespaced_replica_set, apps.list_namespaced_replica_set
         ),

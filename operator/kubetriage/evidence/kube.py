@@ -35,6 +35,7 @@ from typing import Unpack
 
 from kubernetes import client
 
+from kubetriage.evidence.agent_walk import follow_agent_rollouts
 from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
@@ -59,6 +60,7 @@ from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
+from kubetriage.evidence.refused_client_walk import follow_refused_clients
 from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_siblings
@@ -459,6 +461,10 @@ class KubeEvidenceCollector:
                 *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
             )
             await follow_callers(self._reader, run, namespace, pods, workload, scope, self._limits)
+            # The API server throttles it: the node agents that rolled out.
+            await follow_agent_rollouts(self._reader, run, scope)
+            # A server out of slots names the clients it refuses: their pods and rollouts.
+            await follow_refused_clients(self._reader, run, namespace, scope)
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.
                 await follow_siblings(self._reader, run, workload, self._limits)

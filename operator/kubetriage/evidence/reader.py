@@ -141,6 +141,11 @@ class KubeReader:
         spec = self._kinds.get(kind)
         return spec is not None and spec.listing is not None
 
+    def listable_everywhere(self, kind: str) -> bool:
+        """Whether the objects of ``kind`` in every namespace can be listed at once."""
+        spec = self._kinds.get(kind)
+        return spec is not None and spec.listing_everywhere is not None
+
     # --- raw calls ------------------------------------------------------------------------
 
     async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:

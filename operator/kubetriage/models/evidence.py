@@ -31,13 +31,16 @@ from kubetriage.models.object_evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.relations import (
+    AgentRolloutEvidence,
     AggregatedApiEvidence,
     CallerEvidence,
     DependencyEvidence,
     DisruptionBudgetEvidence,
     GatewayRouteEvidence,
+    HostPeerEvidence,
     IngressControllerEvidence,
     ReconcilerEvidence,
+    RefusedClientEvidence,
     ScalerEvidence,
     ScalerOperatorEvidence,
     SecretWriterEvidence,
@@ -83,6 +86,12 @@ class Evidence(BaseModel):
     dependencies: list[DependencyEvidence] = Field(default_factory=list)
     # Workloads that name the incident's Services: who calls it, and what they changed.
     callers: list[CallerEvidence] = Field(default_factory=list)
+    # Workloads that name the same outside host the incident's failing calls name.
+    host_peers: list[HostPeerEvidence] = Field(default_factory=list)
+    # The node agents and their rollouts, when the API server throttles the workload.
+    agent_rollouts: list[AgentRolloutEvidence] = Field(default_factory=list)
+    # The clients a server out of connection slots names by address as it refuses them.
+    refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -42,6 +42,40 @@ class CallerEvidence(BaseModel):
     logs: list[LogTail] = Field(default_factory=list)
 
 
+class HostPeerEvidence(BaseModel):
+    """Another workload whose pod template names the same host outside the cluster that the
+    incident's own failing calls name (``kubetriage.evidence.host_peers``), with its recent
+    rollouts: calls to one outside host share the way out (the nodes' SNAT ports, an egress
+    gateway), so a neighbour's new revision that opens more connections starves the others."""
+
+    ref: ObjectRef
+    host: str  # the outside host both name
+    named_by: list[str] = Field(default_factory=list)  # "Deployment x env PARTNER_URL"
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
+class AgentRolloutEvidence(BaseModel):
+    """A DaemonSet (a node agent) and its recent rollouts, read when the API server throttles
+    the incident's workload (``kubetriage.evidence.agent_rollouts``): one client per node, so
+    a revision that asks the API server more multiplies that by the node count."""
+
+    ref: ObjectRef
+    nodes: int | None = None  # status.desiredNumberScheduled
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
+class RefusedClientEvidence(BaseModel):
+    """A Deployment whose pod's address a server out of connection slots names as it refuses
+    it (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
+    server's shared slots."""
+
+    ref: ObjectRef
+    address: str  # the pod address the refusal names
+    pod: str = ""
+    line: str = ""  # the server's refusal
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels

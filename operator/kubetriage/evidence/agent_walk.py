@@ -1,0 +1,42 @@
+"""The walk to the node agents when the API server throttles the incident's workload: the
+DaemonSets of every namespace and the ControllerRevisions of their namespaces (their rollout
+history), read only when the incident's own log lines carry the API server's 429
+(``kubetriage.evidence.agent_rollouts.apiserver_throttled``) and only under a scope that may
+read the whole cluster. ``build_evidence`` summarises what was read with the same rule.
+
+Called by ``KubeEvidenceCollector`` once the incident's logs are read; the reads go through
+the same ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kubetriage.evidence.agent_rollouts import agent_namespaces, apiserver_throttled
+from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.tenancy import Scope
+
+
+async def follow_agent_rollouts(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:
+    """Read every namespace's DaemonSets and their namespaces' ControllerRevisions into
+    ``run`` when the incident's own lines say the API server throttles."""
+    if not scope.may_read(None) or not apiserver_throttled(run.logs):
+        return
+    if not reader.listable_everywhere("DaemonSet") or not reader.listable("ControllerRevision"):
+        return
+    daemonsets = await reader.list_of(
+        run, "DaemonSet", None, what="list DaemonSets in every namespace (API server load)"
+    )
+    for daemonset in daemonsets:
+        run.add(daemonset)
+    await asyncio.gather(
+        *(
+            reader.add_listed(
+                run,
+                "ControllerRevision",
+                namespace,
+                what=f"list revisions in {namespace} (node agents)",
+            )
+            for namespace in agent_namespaces(daemonsets)
+        )
+    )
