@@ -55,6 +55,7 @@ from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
@@ -161,6 +162,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *JOB_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
+    *PROBE_REFUSAL_ANALYZERS,
 )
 
 

@@ -14,7 +14,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.carried_configs import only_carried_config
+from kubetriage.analyzers.carried_configs import only_carried_config, only_restarted
 from kubetriage.analyzers.container_texts import crash_text
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
@@ -124,7 +124,8 @@ def _crash_action(
     its arguments must change, which is the workload owner's job (escalate). Roll back only
     when an older revision exists, the crash began with the new one and the older one did not
     crash as well, and the new revision changed more than the hash of an edited ConfigMap or
-    Secret (rolling back would mount the same edited object); restart only a
+    Secret (rolling back would mount the same edited object) and was more than a bare restart
+    (rolling back would recreate the same pods); restart only a
     process that ran for a long time before failing."""
     current, previous = current_and_previous_revision(evidence)
     if (
@@ -133,6 +134,7 @@ def _crash_action(
         and target.kind in ACTION_TARGET_KINDS[Action.ROLLBACK]
         and _crash_started_with_revision(evidence, pod)
         and not only_carried_config(evidence, current.revision)
+        and not only_restarted(evidence, current.revision)
     ):
         return Action.ROLLBACK, {"revision": str(previous.revision)}
     if _ran_long_before_exit(exits) and target.kind in ACTION_TARGET_KINDS[Action.RESTART]:

@@ -421,7 +421,7 @@ def check_credentials_changed(evidence: Evidence) -> list[Finding]:
     config_only = [
         c
         for c in changes
-        if c.kind == "config" or (c.kind == "rollout" and set(c.aspects) <= {"config"})
+        if c.kind == "config" or (c.kind == "rollout" and set(c.aspects) <= {"config", "restart"})
     ]
     if not config_only or len(config_only) < len(changes):
         return []

@@ -20,7 +20,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.carried_configs import only_carried_config
+from kubetriage.analyzers.carried_configs import only_carried_config, only_restarted
 from kubetriage.analyzers.certificates import peer_certificate_invalid
 from kubetriage.analyzers.changes import (
     SERVER_ERROR_LOG,
@@ -107,6 +107,10 @@ class _Confidence:
     admitted_limit_cap: float = 0.5
     # A peer's certificate expired (``certificates.peer_certificate_invalid``): rollback's too.
     peer_certificate_cap: float = 0.6
+    # The new revision is a bare ``kubectl rollout restart`` (``carried_configs.only_restarted``):
+    # its pods run what the previous revision's ran, so a rollback recreates the same pods; the
+    # failure is latent in both and showed on a fresh start (the old pods have not restarted).
+    restart_only_cap: float = 0.5
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -199,6 +203,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         confidence = min(confidence, CONFIDENCE.admitted_limit_cap)
     if only_carried_config(evidence, current.revision):
         confidence = min(confidence, CONFIDENCE.carried_config_cap)
+    if only_restarted(evidence, current.revision):
+        confidence = min(confidence, CONFIDENCE.restart_only_cap)
     if new_failing and peer_certificate_invalid(evidence):
         confidence = min(confidence, CONFIDENCE.peer_certificate_cap)
     down = down_dependencies(evidence)

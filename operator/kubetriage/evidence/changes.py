@@ -43,7 +43,12 @@ RECENT_CHANGE = timedelta(hours=24)
 _REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 # Pod-template annotations whose value is a hash of configuration (Helm's checksum/config
 # idiom, kustomize/reloader variants): a new value means the configuration changed.
-_CONFIG_HASH = re.compile(r"(?i)(checksum|config-?hash|secret-?hash|reloader|restartedAt)")
+_CONFIG_HASH = re.compile(r"(?i)(checksum|config-?hash|secret-?hash|reloader)")
+# ``kubectl rollout restart`` stamps this pod-template annotation with the time: not a hash of
+# anything, so a new value changes nothing the pods run. The restart re-reads what the pods
+# reference (ConfigMaps, Secrets, a moved tag), which the timeline shows as changes of their
+# own (config edits, Secret writes, image digests).
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 # Stakater Reloader restarts a workload when a Secret or ConfigMap it uses changes, by
 # writing a hash of it into an env var named after it, or (annotation strategy) this
@@ -152,6 +157,8 @@ def _template_diff(
     )
     if changed_hashes:
         note("config", f"pod template annotation {', '.join(changed_hashes[:3])} changed")
+    if _annotation(old, RESTARTED_AT) != _annotation(new, RESTARTED_AT):
+        note("restart", f"pod template annotation {RESTARTED_AT} changed (kubectl rollout restart)")
     reloaded = _reloaded_from(hashes_after.get(_RELOADED_FROM))
     if reloaded is not None and hashes_before.get(_RELOADED_FROM) != hashes_after.get(
         _RELOADED_FROM
@@ -217,6 +224,11 @@ def _mesh_settings(template: JsonDict) -> dict[str, str]:
     metadata = as_dict(template.get("metadata"))
     found = {**as_dict(metadata.get("labels")), **as_dict(metadata.get("annotations"))}
     return {str(k): str(v) for k, v in found.items() if isinstance(k, str) and _MESH_KEY.search(k)}
+
+
+def _annotation(template: JsonDict, key: str) -> str | None:
+    value = as_dict(as_dict(template.get("metadata")).get("annotations")).get(key)
+    return None if value is None else str(value)
 
 
 def _config_hashes(template: JsonDict) -> dict[str, str]:
@@ -372,7 +384,7 @@ def _healthy(status: JsonDict) -> bool:
     )
 
 
-def _moves(image: str, pull_policy: Any) -> bool:
+def image_may_move(image: str, pull_policy: Any = None) -> bool:
     """Whether an image reference can resolve to another build on the next pull."""
     if "@" in image:
         return False
@@ -393,7 +405,7 @@ def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[
     for pod in pods:
         for spec in dicts(as_dict(pod.get("spec")).get("containers")):
             image = spec.get("image")
-            if isinstance(image, str) and _moves(image, spec.get("imagePullPolicy")):
+            if isinstance(image, str) and image_may_move(image, spec.get("imagePullPolicy")):
                 floating.add(image)
         owner = controller_ref(pod, controller_only=True) or {}
         revision = str(owner.get("name") or "")

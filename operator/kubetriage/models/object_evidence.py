@@ -331,8 +331,8 @@ class ChangeEvidence(BaseModel):
 
     ``aspects`` is structured (analyzers read it): for a rollout the parts of the pod template
     that differ from the previous revision ("image", "args", "command", "env", "resources",
-    "probes", "serviceAccount"...); for a ConfigMap "data"; for a Secret "metadata" (its data
-    is never read).
+    "probes", "serviceAccount", "restart" for a ``kubectl rollout restart``'s stamp...); for a
+    ConfigMap "data"; for a Secret "metadata" (its data is never read).
     ``details`` are short display lines for the prompt and status, never parsed back.
     """
 
