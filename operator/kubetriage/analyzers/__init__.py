@@ -39,6 +39,7 @@ from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
+from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
@@ -126,6 +127,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_ANALYZERS,
     *DEPENDENCY_EDIT_ANALYZERS,
     *PROXY_LIMIT_ANALYZERS,
+    *INGRESS_ROLLOUT_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
     *SCALER_POLICY_ANALYZERS,

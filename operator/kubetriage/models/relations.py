@@ -226,6 +226,13 @@ class DependencyEvidence(BaseModel):
         the proxy requests reach the workload through, not a Service the workload calls."""
         return any(s.startswith(f"{INGRESS_CONTROLLER_SOURCE} of Ingress ") for s in self.named_by)
 
+    def fronted_ingresses(self) -> list[tuple[str, str]]:
+        """The Ingresses (namespace, name) this ingress controller serves for the workload, as
+        ``INGRESS_CONTROLLER_SOURCE`` names them; empty for any other dependency."""
+        prefix = f"{INGRESS_CONTROLLER_SOURCE} of Ingress "
+        named = [s.removeprefix(prefix) for s in self.named_by if s.startswith(prefix)]
+        return [(ns, name) for ns, _, name in (n.partition("/") for n in named) if ns and name]
+
     def serves_volumes(self) -> bool:
         """The server of a network volume the workload's pods mount, or the provisioner of
         their claim (``VOLUME_SERVER_SOURCE``): they wait on it with every file access, or to
