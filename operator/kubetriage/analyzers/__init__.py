@@ -47,6 +47,7 @@ from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
+from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
@@ -128,6 +129,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_EDIT_ANALYZERS,
     *PROXY_LIMIT_ANALYZERS,
     *INGRESS_ROLLOUT_ANALYZERS,
+    *NODE_NETWORK_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
     *SCALER_POLICY_ANALYZERS,

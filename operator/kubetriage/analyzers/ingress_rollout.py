@@ -107,8 +107,17 @@ def check_ingress_controller_rollout(evidence: Evidence) -> list[Finding]:
                 Category.BAD_ROLLOUT,
                 CONFIDENCE.refused_after_rollout,
                 prose.narrative(
-                    f"The ingress controller {prose.obj(controller)} stopped serving the "
-                    "workload's Ingress when it rolled out",
+                    prose.fitting_problem(
+                        [
+                            f"the ingress controller {prose.obj(controller)} refuses the "
+                            "workload's Ingress since it rolled out",
+                            f"the ingress controller {controller.name} refuses the workload's "
+                            "Ingress since it rolled out",
+                            "the ingress controller refuses the workload's Ingress since its "
+                            "rollout",
+                        ],
+                        fix,
+                    ),
                     fix,
                     because=[
                         prose.claim(
