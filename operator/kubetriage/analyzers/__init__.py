@@ -42,6 +42,7 @@ from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
+from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
@@ -49,6 +50,7 @@ from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
+from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
@@ -133,6 +135,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_ANALYZERS,
     *DEPENDENCY_EDIT_ANALYZERS,
     *PROXY_LIMIT_ANALYZERS,
+    *INGRESS_ROLLOUT_ANALYZERS,
+    *NODE_NETWORK_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
     *SCALER_POLICY_ANALYZERS,

@@ -40,7 +40,12 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
-from kubetriage.evidence.node_hosts import node_dns_hosts, resolver_failing_nodes
+from kubetriage.evidence.node_hosts import (
+    connect_failing_nodes,
+    node_dns_hosts,
+    node_network_hosts,
+    resolver_failing_nodes,
+)
 from kubetriage.evidence.node_plugins import (
     cluster_dns_server,
     csi_failing_nodes,
@@ -133,6 +138,11 @@ class DependencyWalk:
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
         there = await node_pods(self._reader, self._limits, run, failing, scope)
         hosts = node_dns_hosts(there, failing) + hosts
+        # Connections failing from some nodes only: the agent programming those nodes'
+        # network, when it does not run there (``node_network_hosts``, as the builder does).
+        unconnected = connect_failing_nodes(lines, pods[: limits.max_pods])
+        there = await node_pods(self._reader, self._limits, run, unconnected, scope)
+        hosts += node_network_hosts(there, unconnected)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])

@@ -1,19 +1,63 @@
 """Node agents followed like callees: the DaemonSets whose pods serve what fails on the nodes
 where it fails (``serving_daemonsets``), among them the node's own DNS cache when the pods of
-a node say their resolver failed (``resolver_failing_nodes``, ``node_dns_hosts``). Pure
-functions over raw objects; the dependency walk and the offline builder both call them.
+a node say their resolver failed (``resolver_failing_nodes``, ``node_dns_hosts``), and the
+agents that program a node's network (kube-proxy, the CNI agent: host-network DaemonSet pods)
+when they do not run on the nodes whose pods cannot connect while the workload's pods on
+other nodes can (``connect_failing_nodes``, ``node_network_hosts``): a Service's virtual IP
+answers from a node only as its agent last programmed it, so calls from that node time out
+or are refused whatever the callee does. Pure functions over raw objects; the dependency walk
+and the offline builder both call them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Final
 
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
 from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
+from kubetriage.models.relations import NODE_NETWORK_SOURCE
+
+# A call that could not connect to the address it dialled (no answer, refused, no route):
+# Go's dial errors, Node.js's and the JVM's socket errors. A Service's virtual IP that a
+# node's rules do not (or no longer) map to a ready endpoint fails this way from that node.
+CONNECT_FAILURE: Final = re.compile(
+    r"(?i)dial tcp [^\s\"]+: (?:i/o timeout|connect: (?:connection refused|no route to host"
+    r"|connection timed out))"
+    r"|\bconnect (?:ETIMEDOUT|ECONNREFUSED|EHOSTUNREACH) [\d.]+:\d+"
+    r"|java\.net\.(?:SocketTimeoutException: connect timed out|NoRouteToHostException"
+    r"|ConnectException: Connection refused)"
+)
+
+
+def _pod_nodes(pods: Iterable[JsonDict]) -> dict[tuple[str, str], str]:
+    return {
+        (str(_meta(p).get("namespace")), str(_meta(p).get("name"))): node
+        for p in pods
+        if isinstance(node := _d(p.get("spec")).get("nodeName"), str) and node
+    }
+
+
+def _failing_nodes(
+    lines: Iterable[tuple[str, str]], nodes: Mapping[tuple[str, str], str], failure: re.Pattern[str]
+) -> dict[str, str]:
+    """Node -> the first source of the pods' own log lines (``log ns/pod/container``) there
+    that ``failure`` matches."""
+    found: dict[str, str] = {}
+    for source, line in lines:
+        if not source.startswith("log ") or not failure.search(line):
+            continue
+        namespace, _, rest = source.removeprefix("log ").partition("/")
+        node = nodes.get((namespace, rest.partition("/")[0]))
+        if node is not None:
+            found.setdefault(node, source)
+    return found
 
 
 def resolver_failing_nodes(
@@ -21,20 +65,27 @@ def resolver_failing_nodes(
 ) -> list[tuple[str, str]]:
     """(node, log source) of each node whose pods' own log lines (``log ns/pod/container``)
     say the resolver failed (EAI_AGAIN, SERVFAIL, a lookup timeout), first source each."""
-    nodes = {
-        (str(_meta(p).get("namespace")), str(_meta(p).get("name"))): node
-        for p in pods
-        if isinstance(node := _d(p.get("spec")).get("nodeName"), str) and node
-    }
-    found: dict[str, str] = {}
-    for source, line in lines:
-        if not source.startswith("log ") or not DNS_RESOLVER_FAILURE.search(line):
-            continue
-        namespace, _, rest = source.removeprefix("log ").partition("/")
-        node = nodes.get((namespace, rest.partition("/")[0]))
-        if node is not None:
-            found.setdefault(node, source)
-    return list(found.items())
+    return list(_failing_nodes(lines, _pod_nodes(pods), DNS_RESOLVER_FAILURE).items())
+
+
+def connect_failing_nodes(
+    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, str]]:
+    """(node, log source) of each node whose pods' own log lines say a connection could not be
+    made (``CONNECT_FAILURE``), only when some of the pods run on other nodes whose logs were
+    read and say no such thing: the failure then follows the node, not the callee. Empty
+    when every node's pods fail alike (a callee down fails them all)."""
+    nodes = _pod_nodes(pods)
+    found = _failing_nodes(lines, nodes, CONNECT_FAILURE)
+    read = {n for source, _ in lines if (n := _source_node(source, nodes)) is not None}
+    return list(found.items()) if read - set(found) else []
+
+
+def _source_node(source: str, nodes: Mapping[tuple[str, str], str]) -> str | None:
+    if not source.startswith("log "):
+        return None
+    namespace, _, rest = source.removeprefix("log ").partition("/")
+    return nodes.get((namespace, rest.partition("/")[0]))
 
 
 def _serves_dns(pod: JsonDict) -> bool:
@@ -84,3 +135,20 @@ def node_dns_hosts(
     ``resolver_failing_nodes``): pods of a node resolve through its cache before the cluster
     DNS, so the cache on that node is the suspect, named by the failing line's source."""
     return serving_daemonsets(pods, dict(failing), lambda pod, _node: _serves_dns(pod), 53)
+
+
+def _programs_node_network(pod: JsonDict) -> bool:
+    """A pod on the node's own network that does not run and is ready: a node agent (kube-proxy,
+    a CNI agent) that is not programming its node's Service and pod routes."""
+    return _d(pod.get("spec")).get("hostNetwork") is True and pod_trouble(pod) is not None
+
+
+def node_network_hosts(
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+) -> list[ServiceHost]:
+    """The DaemonSets whose host-network pods do not run on the nodes where the workload's
+    pods cannot connect while its pods elsewhere can (``failing``: ``connect_failing_nodes``):
+    the agent that programs those nodes' Service rules is the suspect, named by the node and
+    the failing line's source (``NODE_NETWORK_SOURCE``)."""
+    sources = {node: f"{NODE_NETWORK_SOURCE} of node {node}: {source}" for node, source in failing}
+    return serving_daemonsets(pods, sources, lambda pod, _node: _programs_node_network(pod), None)

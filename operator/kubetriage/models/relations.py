@@ -181,6 +181,10 @@ class DependencyVolume(BaseModel):
 REQUEST_PATH_SOURCE: Final = "backend"
 # How a dependency that is the ingress controller serving the workload is named.
 INGRESS_CONTROLLER_SOURCE: Final = "ingress controller"
+# How a dependency is named when it is a node agent that programs the network of nodes
+# whose pods cannot connect while the workload's pods on other nodes can
+# (``kubetriage.evidence.node_hosts.node_network_hosts``): "node network of node <name>: <log>".
+NODE_NETWORK_SOURCE: Final = "node network"
 # How a dependency is named when it serves the workload's network volume (an NFS export from
 # a Service of the cluster) or provisions its claim (a CSI controller), as
 # ``kubetriage.evidence.node_plugins`` names it: "volume <claim> served from <server>",
@@ -259,6 +263,18 @@ class DependencyEvidence(BaseModel):
         """The ingress controller serving the workload's Ingress (``INGRESS_CONTROLLER_SOURCE``):
         the proxy requests reach the workload through, not a Service the workload calls."""
         return any(s.startswith(f"{INGRESS_CONTROLLER_SOURCE} of Ingress ") for s in self.named_by)
+
+    def programs_failing_nodes(self) -> bool:
+        """A node agent that does not run on the nodes whose pods cannot connect, while the
+        workload's pods on other nodes can (``NODE_NETWORK_SOURCE``)."""
+        return any(s.startswith(f"{NODE_NETWORK_SOURCE} of node ") for s in self.named_by)
+
+    def fronted_ingresses(self) -> list[tuple[str, str]]:
+        """The Ingresses (namespace, name) this ingress controller serves for the workload, as
+        ``INGRESS_CONTROLLER_SOURCE`` names them; empty for any other dependency."""
+        prefix = f"{INGRESS_CONTROLLER_SOURCE} of Ingress "
+        named = [s.removeprefix(prefix) for s in self.named_by if s.startswith(prefix)]
+        return [(ns, name) for ns, _, name in (n.partition("/") for n in named) if ns and name]
 
     def serves_volumes(self) -> bool:
         """The server of a network volume the workload's pods mount, or the provisioner of

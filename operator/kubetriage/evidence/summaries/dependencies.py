@@ -36,7 +36,12 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import bound_log_tail
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
-from kubetriage.evidence.node_hosts import node_dns_hosts, resolver_failing_nodes
+from kubetriage.evidence.node_hosts import (
+    connect_failing_nodes,
+    node_dns_hosts,
+    node_network_hosts,
+    resolver_failing_nodes,
+)
 from kubetriage.evidence.node_plugins import (
     csi_failing_nodes,
     node_agent_hosts,
@@ -284,6 +289,10 @@ def dependency_summaries(
     # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes, the
     # first suspect (their pods ask it before the cluster DNS).
     hosts = node_dns_hosts(index.kind("Pod"), resolver_failing_nodes(lines, pods))
+    # Connections failing from some nodes only: the agent programming those nodes' network.
+    hosts += node_network_hosts(
+        index.kind("Pod"), connect_failing_nodes(lines, pods[: limits.max_pods])
+    )
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
     # The in-cluster servers of the pods' NFS volumes: what their file access waits on.

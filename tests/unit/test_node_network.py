@@ -1,0 +1,174 @@
+"""Checks the node agent that programs the network of the nodes whose calls fail. Evidence
+(``kubetriage.evidence.node_hosts``): ``connect_failing_nodes`` names the nodes whose pods'
+own log lines fail to connect only while the workload's pods on another node were read and
+connect (every node failing alike, or no other node read, names none); ``node_network_hosts``
+follows a DaemonSet whose host-network pod on such a node does not run (a running one, a
+pod-network one, or one on another node is not followed). Analyzer
+(``node-network-agent-rollout``): such an agent that rolled out right before the alert leads
+to rolling the DaemonSet back, above the callee's dependency-failure; one rolled out long
+before, one whose pods run, and a DaemonSet named otherwise add nothing.
+
+Real: the pure evidence functions over raw objects, the analyzer registry and ranking
+(``tests.support.evidence.analyze``), the Evidence models. Synthetic: every object, log line
+and time (Go's, Node.js's and the JVM's connect errors as they print them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetriage.analyzers.node_network import CONFIDENCE, NAME
+from kubetriage.evidence.node_hosts import (
+    CONNECT_FAILURE,
+    connect_failing_nodes,
+    node_network_hosts,
+)
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.relations import NODE_NETWORK_SOURCE, DependencyEvidence, PodTrouble
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import analyze, assert_leads
+
+GO_TIMEOUT = (
+    '{"level":"error","msg":"payment call failed","err":"Post \\"https://payments.payments.svc'
+    ':8443/v2/authorize\\": dial tcp 172.20.91.14:8443: i/o timeout"}'
+)
+OK = '{"level":"info","msg":"payment authorized","ms":88}'
+AGENT = ObjectRef(kind="DaemonSet", namespace="kube-system", name="kube-proxy")
+
+
+def _pod(name: str, node: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"nodeName": node, **spec},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def _agent_pod(node: str, *, running: bool = False, host_network: bool = True) -> dict[str, Any]:
+    state = (
+        {"running": {"startedAt": "2026-11-20T09:14:05Z"}}
+        if running
+        else {"waiting": {"reason": "CrashLoopBackOff"}}
+    )
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": f"kube-proxy-{node}",
+            "namespace": "kube-system",
+            "ownerReferences": [{"kind": "DaemonSet", "name": "kube-proxy", "controller": True}],
+        },
+        "spec": {"nodeName": node, "hostNetwork": host_network},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if running else "False"}],
+            "containerStatuses": [
+                {"name": "kube-proxy", "ready": running, "restartCount": 11, "state": state}
+            ],
+        },
+    }
+
+
+PODS = [_pod("checkout-a", "node-a"), _pod("checkout-b", "node-b")]
+
+
+def _line(pod: str, text: str) -> tuple[str, str]:
+    return (f"log shop/{pod}/checkout", text)
+
+
+def test_connections_failing_from_one_node_only_name_that_node() -> None:
+    lines = [_line("checkout-a", GO_TIMEOUT), _line("checkout-b", OK)]
+    assert connect_failing_nodes(lines, PODS) == [("node-a", "log shop/checkout-a/checkout")]
+
+
+def test_connections_failing_from_every_node_read_name_none() -> None:
+    everywhere = [_line("checkout-a", GO_TIMEOUT), _line("checkout-b", GO_TIMEOUT)]
+    assert connect_failing_nodes(everywhere, PODS) == []
+    only_one_read = [_line("checkout-a", GO_TIMEOUT)]
+    assert connect_failing_nodes(only_one_read, PODS) == []
+
+
+def test_the_connect_failures_of_mainstream_runtimes() -> None:
+    failed = [
+        GO_TIMEOUT,
+        "dial tcp 10.0.0.5:5432: connect: connection refused",
+        "dial tcp 10.0.0.5:5432: connect: no route to host",
+        "Error: connect ETIMEDOUT 172.20.91.14:8443",
+        "Error: connect ECONNREFUSED 10.0.0.5:6379",
+        "java.net.SocketTimeoutException: connect timed out",
+        "java.net.ConnectException: Connection refused",
+    ]
+    assert all(CONNECT_FAILURE.search(line) for line in failed)
+    assert not CONNECT_FAILURE.search(OK)
+    assert not CONNECT_FAILURE.search("read tcp 10.0.0.1:5000->10.0.0.5:80: i/o timeout")
+
+
+def test_the_host_network_agent_not_running_on_a_failing_node_is_followed() -> None:
+    failing = [("node-a", "log shop/checkout-a/checkout")]
+    there = [_agent_pod("node-a"), _agent_pod("node-b")]
+    [host] = node_network_hosts(there, failing)
+    assert (host.kind, host.namespace, host.name) == ("DaemonSet", "kube-system", "kube-proxy")
+    assert host.source == f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"
+
+
+def test_a_running_agent_a_pod_network_one_or_another_nodes_is_not_followed() -> None:
+    failing = [("node-a", "log shop/checkout-a/checkout")]
+    assert node_network_hosts([_agent_pod("node-a", running=True)], failing) == []
+    assert node_network_hosts([_agent_pod("node-a", host_network=False)], failing) == []
+    assert node_network_hosts([_agent_pod("node-b")], failing) == []
+
+
+# --- analyzer ---------------------------------------------------------------------------
+
+
+def _agent(
+    *, rolled_minutes_ago: float = 40, failing: bool = True, named: str | None = None
+) -> DependencyEvidence:
+    trouble = PodTrouble(
+        pod="kube-proxy-c2v9t", container="kube-proxy", waiting="CrashLoopBackOff", restarts=11
+    )
+    return DependencyEvidence(
+        ref=AGENT,
+        workload=AGENT,
+        named_by=[named or f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"],
+        pods=4,
+        failing_pods=[trouble] if failing else [],
+        changes=[make.rollout_change(AGENT, 8, "command", minutes_ago=rolled_minutes_ago)],
+    )
+
+
+def _calls_failing(agent: DependencyEvidence) -> Evidence:
+    tail = make.log("checkout-a", "checkout", GO_TIMEOUT)
+    return make.checkout_evidence(
+        dependencies=[agent],
+        logs=[tail],
+        alerts=[make.alert(alertname="CheckoutPaymentErrorsHigh")],
+    )
+
+
+def _found(ev: Evidence) -> list[Finding]:
+    return [f for f in analyze(ev).findings if f.analyzer == NAME]
+
+
+def test_an_agent_down_on_the_failing_nodes_since_its_rollout_is_rolled_back() -> None:
+    first = assert_leads(
+        analyze(_calls_failing(_agent())), Category.BAD_ROLLOUT, Action.ROLLBACK, AGENT
+    )
+    assert first.analyzer == NAME
+    assert first.confidence == CONFIDENCE.rolled_out_and_down
+    assert first.params == {"revision": "8"}
+
+
+def test_an_agent_rolled_out_long_before_is_not_the_change() -> None:
+    assert _found(_calls_failing(_agent(rolled_minutes_ago=60 * 24 * 3))) == []
+
+
+def test_an_agent_whose_pods_run_is_not_the_fault() -> None:
+    assert _found(_calls_failing(_agent(failing=False))) == []
+
+
+def test_a_daemonset_named_otherwise_is_not_this_rule() -> None:
+    assert _found(_calls_failing(_agent(named="node node-a MemoryPressure"))) == []
