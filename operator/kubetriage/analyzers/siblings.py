@@ -13,15 +13,17 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.spoken_for import WORKLOAD_RULE_CATEGORIES, findings_about, spoken_for
-from kubetriage.analyzers.support import item, workload_ref
+from kubetriage.analyzers.support import item, timestamp, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import WorkloadEvidence
 from kubetriage.models.relations import SiblingEvidence
 from kubetriage.models.vocabulary import Action
 
@@ -55,6 +57,8 @@ def _spoken_for(finding: Finding, evidence: Evidence, sibling: SiblingEvidence) 
     own = evidence.workload
     if own is None:  # _healthy asked for it
         return finding
+    if sibling.restarts_since is not None:
+        return _fresh_neighbour(finding, evidence, own, sibling, sibling.restarts_since)
     shared = prose.selector(
         sibling.application,
         empty=f"namespace {sibling.workload.ref.namespace}, no application labels",
@@ -83,6 +87,42 @@ def _spoken_for(finding: Finding, evidence: Evidence, sibling: SiblingEvidence) 
         min(finding.confidence * CONFIDENCE.share, CONFIDENCE.ceiling),
         why,
         [serving, ties],
+    )
+
+
+def _fresh_neighbour(
+    finding: Finding,
+    evidence: Evidence,
+    own: WorkloadEvidence,
+    neighbour: SiblingEvidence,
+    since: datetime,
+) -> Finding:
+    """The rule's finding about the namespace's one workload whose restarts began with the
+    alert, with why it explains the alert, at a share of its confidence."""
+    ref = neighbour.workload.ref
+    lead = timestamp(evidence.collected_at) - timestamp(since)
+    began = item(
+        f"{ref.kind.lower()}/{ref.namespace}/{ref.name}",
+        f"pods restarting repeatedly for at most {prose.duration(lead)}, "
+        f"{neighbour.workload.ready_replicas}/{neighbour.workload.desired_replicas} ready now",
+    )
+    serving = item(
+        f"{own.ref.kind.lower()}/{own.ref.namespace}/{own.ref.name}",
+        f"{own.ready_replicas}/{own.desired_replicas} ready, "
+        f"{prose.count(len(evidence.pods), 'pod')} serving",
+    )
+    why = prose.claim(
+        f"{prose.obj(own.ref)} is healthy; {prose.obj(ref)} is the one other workload of "
+        f"namespace {ref.namespace} whose pods began restarting when the alert's trouble did",
+        serving,
+        began,
+    )
+    return spoken_for(
+        finding,
+        NAME,
+        min(finding.confidence * CONFIDENCE.share, CONFIDENCE.ceiling),
+        why,
+        [serving, began],
     )
 
 

@@ -10,11 +10,13 @@ rest of the walk.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import kind_of
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour
 from kubetriage.evidence.summaries.siblings import (
     SIBLING_KINDS,
     degraded_siblings,
@@ -58,6 +60,36 @@ async def follow_siblings(
         await asyncio.gather(
             *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
         )
+
+
+async def follow_fresh_neighbour(
+    reader: KubeReader,
+    run: CollectionRun,
+    workload: JsonDict | None,
+    onset: datetime,
+    now: datetime,
+    limits: EvidenceLimits,
+) -> None:
+    """Read the one workload of ``workload``'s namespace whose pods (listed with the
+    namespace's) began restarting with the alert, and the events about it and its first
+    pods, into ``run`` (``kubetriage.evidence.summaries.fresh_restarts``)."""
+    if workload is None:
+        return
+    namespace = _ns(workload)
+    pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
+    found = fresh_neighbour(pods, (kind_of(workload), _name(workload)), onset, now)
+    if found is None:
+        return
+    neighbour = await reader.read(run, found[0], namespace, found[1])
+    if neighbour is None:
+        return
+    few = sort_pods(await workload_pods(reader, run, neighbour))[: limits.max_dependency_pods]
+    for pod in few:
+        run.add(pod)
+    subjects = [(found[0], found[1])] + [("Pod", _name(p)) for p in few]
+    await asyncio.gather(
+        *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
+    )
 
 
 async def workload_pods(

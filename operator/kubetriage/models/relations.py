@@ -55,6 +55,10 @@ class SiblingEvidence(BaseModel):
     component: str | None = None  # its app.kubernetes.io/component
     pods: list[PodEvidence] = Field(default_factory=list)
     events: list[EventEvidence] = Field(default_factory=list)
+    # Set for a workload of the namespace outside the application, kept because its pods'
+    # repeated restarts began with the alert (``kubetriage.evidence.summaries.
+    # fresh_restarts``): the earliest they can have begun.
+    restarts_since: datetime | None = None
 
 
 class DisruptionBudgetEvidence(BaseModel):
