@@ -37,6 +37,7 @@ from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
+from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
@@ -155,6 +156,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *JOB_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
+    *FRESH_THROTTLING_ANALYZERS,
 )
 
 

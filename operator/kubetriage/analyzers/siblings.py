@@ -18,6 +18,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer
+from kubetriage.analyzers.fresh_throttling import NAME as THROTTLED_NEIGHBOUR
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.spoken_for import WORKLOAD_RULE_CATEGORIES, findings_about, spoken_for
 from kubetriage.analyzers.support import item, timestamp, workload_ref
@@ -41,6 +42,9 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 NAME: Final = "sibling-component"
+# The rules that speak for another workload than the alerted one, tied to it by its
+# application or its namespace only.
+NEIGHBOUR_RULES: Final = frozenset({NAME, THROTTLED_NEIGHBOUR})
 
 
 def _healthy(evidence: Evidence) -> bool:
@@ -141,19 +145,19 @@ def check_siblings(evidence: Evidence) -> list[Finding]:
 
 
 def defer_to_own(evidence: Evidence, findings: list[Finding]) -> list[Finding]:
-    """``findings`` without those about siblings when another finds something about the
-    alerted workload (or target) itself: its own evidence wins. A finding that only hands
-    the workload to its owner (escalate: a failure seen from it, not located) is not one:
-    a degraded sibling is then where that failure may be."""
+    """``findings`` without those about siblings and neighbours (``NEIGHBOUR_RULES``) when
+    another finds something about the alerted workload (or target) itself: its own evidence
+    wins. A finding that only hands the workload to its owner (escalate: a failure seen from
+    it, not located) is not one: a degraded sibling is then where that failure may be."""
     own = [r for r in (evidence.target, workload_ref(evidence)) if r is not None]
     if not any(
-        f.analyzer != NAME
+        f.analyzer not in NEIGHBOUR_RULES
         and f.action != Action.ESCALATE
         and any(f.target.same_object(r) for r in own)
         for f in findings
     ):
         return findings
-    return [f for f in findings if f.analyzer != NAME]
+    return [f for f in findings if f.analyzer not in NEIGHBOUR_RULES]
 
 
 SIBLING_ANALYZERS: tuple[Analyzer, ...] = (
