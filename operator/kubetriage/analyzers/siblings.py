@@ -4,8 +4,11 @@ same recommended application labels, another component, short of ready replicas)
 fails. The rules that read a workload's own pods (OOM kills, crash loops, missing
 configuration, images, scheduling) speak for the sibling as their target, on a view of the
 evidence about it, at a share of the confidence they would earn on the alerted workload: the
-alert does not name the sibling, the application's labels tie them. A finding of the main
-pass on the alerted workload itself wins (``defer_to_own``).
+alert does not name the sibling, the application's labels tie them. The namespace's one
+workload whose pods began restarting with the alert (``SiblingEvidence.restarts_since``,
+``kubetriage.evidence.summaries.fresh_restarts``) is spoken for the same way, tied by the
+namespace and the timing. A finding of the main pass on the alerted workload itself wins
+(``defer_to_own``).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """

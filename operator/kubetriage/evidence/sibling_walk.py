@@ -2,7 +2,10 @@
 application (the workloads of its namespace carrying the same recommended application
 labels, listed by label selector; every workload of its namespace when it carries none),
 and, for those short of ready replicas, their pods and the events about them and their first
-pods. ``kubetriage.evidence.summaries.siblings`` decides what a sibling is and summarises
+pods; and the one workload of its namespace whose pods (listed with the namespace's) began
+restarting with the alert, with the events about it and its first pods
+(``follow_fresh_neighbour``). ``kubetriage.evidence.summaries.siblings`` decides what a
+sibling is and summarises
 what was read; the reads go through the same ``KubeReader`` and ``CollectionRun`` as the
 rest of the walk.
 """

@@ -12,6 +12,9 @@ because its ingesters cannot be scheduled names neither them nor their addresses
 application deployed without application labels (kompose output, hand-written manifests:
 each workload labelled by its own name only) is held together by its namespace alone, so a
 workload carrying none has as siblings the namespace's other workloads carrying none.
+
+With them, the one workload of the namespace (of any application) whose pods began
+restarting with the alert (``kubetriage.evidence.summaries.fresh_restarts``), ready or not.
 """
 
 from __future__ import annotations
