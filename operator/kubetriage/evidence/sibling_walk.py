@@ -5,9 +5,8 @@ and, for those short of ready replicas, their pods and the events about them and
 pods; and the one workload of its namespace whose pods (listed with the namespace's) began
 restarting with the alert, with the events about it and its first pods
 (``follow_fresh_neighbour``). ``kubetriage.evidence.summaries.siblings`` decides what a
-sibling is and summarises
-what was read; the reads go through the same ``KubeReader`` and ``CollectionRun`` as the
-rest of the walk.
+sibling is and summarises what was read; the reads go through the same ``KubeReader`` and
+``CollectionRun`` as the rest of the walk.
 """
 
 from __future__ import annotations
