@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.analyzers.proxy_limits import CONFIDENCE, NAME, PROXY_LIMIT_LOG
-from kubetriage.evidence.index import settings_config_maps
 from kubetriage.evidence.request_path import controller_hosts
+from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence

@@ -40,6 +40,7 @@ from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALY
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
+from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
@@ -167,6 +168,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *MESH_INJECTION_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
     *PROBE_REFUSAL_ANALYZERS,
+    *FRESH_THROTTLING_ANALYZERS,
 )
 
 

@@ -25,8 +25,10 @@ PERIODS = "container_cpu_cfs_periods_total"
 CALLEE_THROTTLED = "callee_cpu_throttled_ratio"
 # The throttled share of every container of the namespace (a namespace-wide incident).
 NAMESPACE_THROTTLED = "namespace_cpu_throttled_ratio"
+# The throttled share of every container of the workload's namespace (a latency incident).
+NEIGHBOUR_THROTTLED = "neighbour_cpu_throttled_ratio"
 # Series about other pods than the incident's own, read per pod, never by container name.
-_OTHER_PODS = frozenset({CALLEE_THROTTLED, NAMESPACE_THROTTLED})
+_OTHER_PODS = frozenset({CALLEE_THROTTLED, NAMESPACE_THROTTLED, NEIGHBOUR_THROTTLED})
 
 
 def container_of(metric: MetricSummary) -> str | None:

@@ -40,6 +40,8 @@ from kubetriage.tls_errors import TlsFailure, tls_failure_match
 
 # A ReplicaSet created by a Deployment is "<deployment>-<pod-template-hash>".
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
+# A pod a ReplicaSet creates is "<replicaset>-<5 random characters>".
+_POD_SUFFIX = re.compile(r"^(?P<base>.+)-[a-z0-9]{5}$")
 # A Job a CronJob creates is "<cronjob>-<scheduled time in minutes since the epoch>".
 _CRON_RUN = re.compile(r"[0-9]{6,}")
 
@@ -114,6 +116,15 @@ def owner_workload(pod: PodEvidence) -> ObjectRef | None:
     if owner.kind in WORKLOAD_KINDS:
         return ObjectRef(kind=owner.kind, namespace=pod.namespace, name=owner.name)
     return None
+
+
+def pod_name_workload(namespace: str, pod: str) -> ObjectRef | None:
+    """The Deployment a pod known only by name belongs to (a series' ``pod`` label): a
+    Deployment's pod is ``<ReplicaSet>-<5 characters>``, its ReplicaSet
+    ``<deployment>-<pod-template-hash>``; None for a name of another shape."""
+    replica_set = _POD_SUFFIX.match(pod)
+    match = _RS_HASH.match(replica_set["base"]) if replica_set else None
+    return ObjectRef(kind="Deployment", namespace=namespace, name=match["base"]) if match else None
 
 
 def involved_workload(evidence: Evidence, involved: ObjectRef) -> ObjectRef | None:

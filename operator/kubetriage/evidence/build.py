@@ -46,12 +46,14 @@ from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.raw import (
+    as_dict,
     clip_text,
     obj_key,
     ref_key,
     str_map,
 )
 from kubetriage.evidence.refused_clients import refused_client_summaries
+from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
 from kubetriage.evidence.summaries.dependencies import (
@@ -60,6 +62,7 @@ from kubetriage.evidence.summaries.dependencies import (
 )
 from kubetriage.evidence.summaries.disruption_budgets import disruption_budget_summaries
 from kubetriage.evidence.summaries.events import event_summaries
+from kubetriage.evidence.summaries.fresh_restarts import alert_onset
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.ingress import ingress_controllers
@@ -194,6 +197,10 @@ def build_evidence(
     )
     events = event_summaries(index, in_scope, limits, notes)
     used_config = {r.name for p in pods for r in p.config_refs if r.kind == "ConfigMap"}
+    # ... and those the pods read through the API as their settings (Spring Cloud Kubernetes).
+    used_config |= {
+        n for p in kept_pods for n in settings_config_maps(as_dict(p.get("spec")), _ns(p))
+    }
     changes, found = change_timeline(
         workload=scope.workload,
         history=replica_sets,
@@ -258,6 +265,8 @@ def build_evidence(
             unavailable_kinds,
             limits,
             notes,
+            onset=alert_onset(alerts, now),
+            now=now,
         ),
         disruption_budgets=disruption_budget_summaries(
             index, scope.pods, node_objs, unavailable_kinds, limits, notes

@@ -34,7 +34,6 @@ from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
     claim_names,
     referenced_config,
-    settings_config_maps,
     sort_pods,
 )
 from kubetriage.evidence.limits import EvidenceLimits
@@ -59,6 +58,7 @@ from kubetriage.evidence.node_plugins import (
 )
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
+from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef

@@ -17,7 +17,6 @@ from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.raw import (
     as_dict,
     as_int,
-    as_list,
     as_str,
     as_time,
     dicts,
@@ -296,26 +295,6 @@ def referenced_config(pod_spec: JsonDict) -> set[tuple[str, str]]:
     for secret in dicts(pod_spec.get("imagePullSecrets")):
         found.add(("Secret", str(secret.get("name"))))
     return {ref for ref in found if ref[1] != "None"}
-
-
-# The flags by which a proxy's controller names the ConfigMap it reads its own settings from,
-# as ``NAMESPACE/NAME``: ingress-nginx and both HAProxy ingress controllers (``--configmap``),
-# NGINX Inc's (``-nginx-configmaps``). Their manifests spell the namespace ``$(POD_NAMESPACE)``.
-_SETTINGS_FLAG = re.compile(
-    r"^--?(?:configmap|nginx-configmaps)=(?:(?P<ns>[^/\s]+)/)?(?P<name>[a-z0-9][-a-z0-9.]*)$"
-)
-
-
-def settings_config_maps(pod_spec: JsonDict, namespace: str | None) -> set[str]:
-    """Names of the ConfigMaps of the pod's own ``namespace`` its containers' args name as
-    their settings (``--configmap=$(POD_NAMESPACE)/ingress-nginx-controller``)."""
-    found: set[str] = set()
-    for container in dicts(pod_spec.get("containers")):
-        for arg in as_list(container.get("args")) + as_list(container.get("command")):
-            match = _SETTINGS_FLAG.match(arg) if isinstance(arg, str) else None
-            if match and match["ns"] in (None, "$(POD_NAMESPACE)", namespace):
-                found.add(match["name"])
-    return found
 
 
 # The kinds whose events say a Secret was written: the Secret's own, and its source's (an

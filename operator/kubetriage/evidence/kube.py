@@ -63,7 +63,8 @@ from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.refused_client_walk import follow_refused_clients
 from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
-from kubetriage.evidence.sibling_walk import follow_siblings
+from kubetriage.evidence.sibling_walk import follow_fresh_neighbour, follow_siblings
+from kubetriage.evidence.summaries.fresh_restarts import alert_onset
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
 from kubetriage.evidence.summaries.scalers import (
@@ -468,6 +469,15 @@ class KubeEvidenceCollector:
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.
                 await follow_siblings(self._reader, run, workload, self._limits)
+                # ... and the neighbour whose pods began restarting with the alert.
+                await follow_fresh_neighbour(
+                    self._reader,
+                    run,
+                    workload,
+                    alert_onset(alerts, query["now"]),
+                    query["now"],
+                    self._limits,
+                )
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.

@@ -244,6 +244,20 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "share of CFS periods throttled, per container of the namespace",
         frozenset({"latency", "saturation", "throttling"}),
     ),
+    QueryTemplate(
+        "neighbour_cpu_throttled_ratio",
+        (_C.CPU_THROTTLING,),
+        # A slow workload that is not throttled itself, whose callee no env or log names
+        # (found through a service registry): which container of its namespace did its CFS
+        # quota begin to stall when the latency rose? (``analyzers.fresh_throttling``)
+        frozenset({"namespace"}),
+        "sum by (pod, container) (rate(container_cpu_cfs_throttled_periods_total"
+        '{namespace="$namespace",container!="",container!="POD"}[5m])) / sum by (pod, '
+        "container) (rate(container_cpu_cfs_periods_total"
+        '{namespace="$namespace",container!="",container!="POD"}[5m]))',
+        "share of CFS periods throttled, per container of the workload's namespace",
+        frozenset({"latency"}),
+    ),
     # --- HTTP (the service's own metrics, by scrape job) -----------------------------
     QueryTemplate(
         "http_5xx_ratio",

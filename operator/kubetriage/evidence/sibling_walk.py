@@ -2,19 +2,23 @@
 application (the workloads of its namespace carrying the same recommended application
 labels, listed by label selector; every workload of its namespace when it carries none),
 and, for those short of ready replicas, their pods and the events about them and their first
-pods. ``kubetriage.evidence.summaries.siblings`` decides what a sibling is and summarises
-what was read; the reads go through the same ``KubeReader`` and ``CollectionRun`` as the
-rest of the walk.
+pods; and the one workload of its namespace whose pods (listed with the namespace's) began
+restarting with the alert, with the events about it and its first pods
+(``follow_fresh_neighbour``). ``kubetriage.evidence.summaries.siblings`` decides what a
+sibling is and summarises what was read; the reads go through the same ``KubeReader`` and
+``CollectionRun`` as the rest of the walk.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import kind_of
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour
 from kubetriage.evidence.summaries.siblings import (
     SIBLING_KINDS,
     degraded_siblings,
@@ -58,6 +62,36 @@ async def follow_siblings(
         await asyncio.gather(
             *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
         )
+
+
+async def follow_fresh_neighbour(
+    reader: KubeReader,
+    run: CollectionRun,
+    workload: JsonDict | None,
+    onset: datetime,
+    now: datetime,
+    limits: EvidenceLimits,
+) -> None:
+    """Read the one workload of ``workload``'s namespace whose pods (listed with the
+    namespace's) began restarting with the alert, and the events about it and its first
+    pods, into ``run`` (``kubetriage.evidence.summaries.fresh_restarts``)."""
+    if workload is None:
+        return
+    namespace = _ns(workload)
+    pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
+    found = fresh_neighbour(pods, (kind_of(workload), _name(workload)), onset, now)
+    if found is None:
+        return
+    neighbour = await reader.read(run, found[0], namespace, found[1])
+    if neighbour is None:
+        return
+    few = sort_pods(await workload_pods(reader, run, neighbour))[: limits.max_dependency_pods]
+    for pod in few:
+        run.add(pod)
+    subjects = [(found[0], found[1])] + [("Pod", _name(p)) for p in few]
+    await asyncio.gather(
+        *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
+    )
 
 
 async def workload_pods(

@@ -217,7 +217,12 @@ def sibling_lines(evidence: Evidence) -> list[str]:
                     f"{workload.ref.display()}{component} "
                     f"application[{pairs(sibling.application, 200)}] "
                     f"ready={workload.ready_replicas}/{known(workload.desired_replicas)}"
-                    + (f" {conditions}" if conditions else ""),
+                    + (f" {conditions}" if conditions else "")
+                    + (
+                        f" restarting-since={sibling.restarts_since:%H:%M}"
+                        if sibling.restarts_since is not None
+                        else ""
+                    ),
                 ),
                 MAX_LINE_CHARS,
             )

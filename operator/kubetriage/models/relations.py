@@ -82,13 +82,18 @@ class SiblingEvidence(BaseModel):
     (``app.kubernetes.io/part-of``, else ``name``, and ``instance``) that is short of ready
     replicas, with its pods and their events. An application's components fail each other
     (a distributor's pushes fail while its ingesters cannot be scheduled) without one naming
-    the other in its env or logs."""
+    the other in its env or logs. Also the one workload of the namespace, of any
+    application, whose pods began restarting with the alert (``restarts_since`` set)."""
 
     workload: WorkloadEvidence
     application: dict[str, str] = Field(default_factory=dict)  # the labels shared
     component: str | None = None  # its app.kubernetes.io/component
     pods: list[PodEvidence] = Field(default_factory=list)
     events: list[EventEvidence] = Field(default_factory=list)
+    # Set for a workload of the namespace outside the application, kept because its pods'
+    # repeated restarts began with the alert (``kubetriage.evidence.summaries.
+    # fresh_restarts``): the earliest they can have begun.
+    restarts_since: datetime | None = None
 
 
 class DisruptionBudgetEvidence(BaseModel):

@@ -30,7 +30,6 @@ from kubetriage.evidence.index import (
     ObjectIndex,
     claim_names,
     referenced_config,
-    settings_config_maps,
     sort_pods,
 )
 from kubetriage.evidence.limits import EvidenceLimits
@@ -55,6 +54,7 @@ from kubetriage.evidence.node_plugins import (
 from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
+from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary

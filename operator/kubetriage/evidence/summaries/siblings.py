@@ -12,11 +12,15 @@ because its ingesters cannot be scheduled names neither them nor their addresses
 application deployed without application labels (kompose output, hand-written manifests:
 each workload labelled by its own name only) is held together by its namespace alone, so a
 workload carrying none has as siblings the namespace's other workloads carrying none.
+
+With them, the one workload of the namespace (of any application) whose pods began
+restarting with the alert (``kubetriage.evidence.summaries.fresh_restarts``), ready or not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import datetime
 from functools import partial
 from typing import Final
 
@@ -25,10 +29,12 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, safe, summarise_all
 from kubetriage.evidence.raw import as_dict, as_int, kind_of, obj_key
 from kubetriage.evidence.summaries.events import event_summaries
+from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour, restarts_began
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.workloads import workload_summary
 from kubetriage.models.objects import JsonDict, selector_matches, selector_query
 from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.models.relations import SiblingEvidence
 
@@ -115,27 +121,48 @@ def sibling_pods(index: ObjectIndex, sibling: JsonDict, limit: int) -> list[Json
     return sort_pods(pods)[:limit]
 
 
+def fresh_neighbour_workload(
+    index: ObjectIndex, workload: JsonDict, onset: datetime, now: datetime
+) -> JsonDict | None:
+    """The one workload of ``workload``'s namespace, outside it, whose pods' repeated
+    restarts began with the alert (``fresh_restarts.fresh_neighbour``), as read; None."""
+    namespace = _ns(workload)
+    found = fresh_neighbour(
+        index.in_namespace("Pod", namespace), (kind_of(workload), _name(workload)), onset, now
+    )
+    return index.get(found[0], namespace, found[1]) if found is not None else None
+
+
 def sibling_summaries(
     index: ObjectIndex,
     workload: JsonDict | None,
     unavailable: Collection[str],
     limits: EvidenceLimits,
     notes: Notes,
+    *,
+    onset: datetime,
+    now: datetime,
 ) -> list[SiblingEvidence]:
-    """The degraded siblings of the incident's workload among the objects read, each with
-    its first pods (``max_dependency_pods``) and the events about it and them."""
+    """The degraded siblings of the incident's workload among the objects read, and the
+    neighbour whose restarts began with the alert, each with its first pods
+    (``max_dependency_pods``) and the events about it and them."""
     if workload is None:
         return []
     namespace = _ns(workload)
     candidates = [o for kind in SIBLING_KINDS for o in index.in_namespace(kind, namespace)]
     found: list[SiblingEvidence] = []
     lookup = ConfigLookup(index, namespace, unavailable)
-    for sibling in degraded_siblings(workload, candidates):
+    chosen = degraded_siblings(workload, candidates)
+    fresh = fresh_neighbour_workload(index, workload, onset, now)
+    if fresh is not None and all(not same_object(fresh, c) for c in chosen):
+        chosen.append(fresh)
+    for sibling in chosen:
         summary = safe(notes, sibling, partial(workload_summary, sibling, limits, notes))
         if summary is None:
             continue
         pods = sibling_pods(index, sibling, limits.max_dependency_pods)
         keys = {obj_key(sibling)} | {obj_key(p) for p in pods}
+        began = [t for p in pods if (t := restarts_began(p, now)) is not None]
         found.append(
             SiblingEvidence(
                 workload=summary,
@@ -145,6 +172,7 @@ def sibling_summaries(
                     pods, notes, lambda pod: pod_summary(pod, lookup, limits, notes)
                 ),
                 events=event_summaries(index, keys.__contains__, limits, notes),
+                restarts_since=min(began) if same_object(sibling, fresh) and began else None,
             )
         )
     return found
