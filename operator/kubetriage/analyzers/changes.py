@@ -47,7 +47,7 @@ from kubetriage.analyzers.onset import (
 from kubetriage.analyzers.placement import slow_replica_nodes
 from kubetriage.analyzers.pods import admitted_memory_limit, failing_node, sandbox_held
 from kubetriage.analyzers.policies import check_policy_flows
-from kubetriage.analyzers.scheduling import QUOTA_REFUSAL
+from kubetriage.analyzers.scheduling import LIMIT_RANGE_REFUSAL, QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
     grep_logs,
@@ -84,6 +84,9 @@ EXPLAINED_CAP = 0.75
 # Parts of the pod template a ResourceQuota counts pods by: their requests and limits, and
 # their priority class (a quota scoped to a PriorityClass counts only that class's pods).
 QUOTA_COUNTED = frozenset({"resources", "priority"})
+# Parts of the pod template a LimitRange bounds: each container's requests and limits (its
+# minimum, maximum and limit/request ratio).
+LIMIT_RANGE_COUNTED = frozenset({"resources"})
 # Parts of the pod template whose change can cause a symptom by itself: what the program
 # runs (image, command, args, env, config, volumes) and what it may use (resources: a limit
 # cut in a "rightsizing" throttles or OOM-kills what ran fine), and how it joins a service
@@ -111,8 +114,8 @@ def _specific_cause(evidence: Evidence) -> bool:
     webhook that rejects the new pods (the webhook is broken, not the revision: the previous
     one could not create pods either), a NetworkPolicy that leaves no rule for the flow the
     failing calls take (the policy drops them whatever revision sends them), a ResourceQuota
-    that refuses the new pods of a rollout that left their resources alone
-    (``_quota_refuses_unchanged``), a peer's certificate that expired (a rollback's pods
+    or a LimitRange that refuses the new pods of a rollout that left what it counts alone
+    (``_policy_refuses_unchanged``), a peer's certificate that expired (a rollback's pods
     would fail the same handshake)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
@@ -135,25 +138,28 @@ def _specific_cause(evidence: Evidence) -> bool:
         or bool(grep_logs(evidence.logs, CONFIG_LOG, limit=1))
         or any(hook.failure_policy != "Ignore" for hook in evidence.webhooks)
         or bool(check_policy_flows(evidence))
-        or _quota_refuses_unchanged(evidence)
+        or _policy_refuses_unchanged(evidence, QUOTA_REFUSAL, QUOTA_COUNTED)
+        or _policy_refuses_unchanged(evidence, LIMIT_RANGE_REFUSAL, LIMIT_RANGE_COUNTED)
         or peer_certificate_invalid(evidence)
     )
 
 
-def _quota_refuses_unchanged(evidence: Evidence) -> bool:
-    """The API server refuses to create pods over a ResourceQuota (FailedCreate) while the
-    latest rollout did not change what quotas count the pods by: the new revision never ran,
-    so no symptom is its doing; the quota has no room for the pod a rolling update adds (its
-    surge) whatever revision that pod carries, and the same template would be refused on a
-    scale-out. A rollout that raised (or dropped) requests or limits, or moved the pods to
-    another priority class (which scoped quotas select on), is what the quota refuses, and
-    stays a candidate."""
-    if not any(
-        e.reason == "FailedCreate" and QUOTA_REFUSAL.search(e.message) for e in evidence.events
-    ):
+def _policy_refuses_unchanged(
+    evidence: Evidence, refusal: re.Pattern[str], counted: frozenset[str]
+) -> bool:
+    """The API server refuses to create pods over a namespace policy (FailedCreate; ``refusal``
+    matches its words: a ResourceQuota, a LimitRange) while the latest rollout did not change
+    the parts of the template the policy judges pods by (``counted``): the new revision never
+    ran, so no symptom is its doing, and the previous template would be refused the same way
+    (a quota with no room for the pod a rolling update adds, whatever revision it carries; a
+    LimitRange created after the running pods, which bounds the unchanged requests and
+    limits of both). A rollout that raised (or dropped) requests or limits, or moved the pods
+    to another priority class (which scoped quotas select on), is what the policy refuses,
+    and stays a candidate."""
+    if not any(e.reason == "FailedCreate" and refusal.search(e.message) for e in evidence.events):
         return False
     rollout = latest_rollout(evidence)
-    return rollout is None or not set(rollout.aspects) & QUOTA_COUNTED
+    return rollout is None or not set(rollout.aspects) & counted
 
 
 def down_dependencies(evidence: Evidence) -> list[DependencyEvidence]:

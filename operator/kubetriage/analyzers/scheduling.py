@@ -64,6 +64,9 @@ _SCHEDULING_REASONS: dict[str, re.Pattern[str]] = {
     "host port conflict": re.compile(r"(?i)free ports"),
     "topology spread": re.compile(r"(?i)topology spread"),
 }
+# Reasons that rule out the nodes a pod is not meant for (its node selector or affinity),
+# once nodes it is meant for exist.
+_INTENDED_EXCLUSIONS = frozenset({"node selector or affinity"})
 # Reasons that keep the pods off every node even once their claims bind: with one of them, an
 # unbound claim in the same message does not make it storage's case alone.
 _BESIDE_CLAIM = frozenset(
@@ -83,7 +86,7 @@ _NODES_DOWN = re.compile(
 QUOTA_REFUSAL = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
 # The LimitRanger admission plugin's refusals of a pod or container (min, max, limit/request
 # ratio); a LimitRange on claims is the storage rule's case.
-_LIMIT_RANGE = re.compile(
+LIMIT_RANGE_REFUSAL = re.compile(
     r"(?i)(minimum|maximum) [\w./-]+ usage per (Container|Pod) is|"
     r"max limit to request ratio per (Container|Pod) is"
 )
@@ -106,7 +109,7 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         messages.append((placed, event.message, item("events", event_fact(event))))
     failed_creates = events_for(evidence, "FailedCreate")
     quota_events = [e for e in failed_creates if QUOTA_REFUSAL.search(e.message)]
-    limit_events = [e for e in failed_creates if _LIMIT_RANGE.search(e.message)]
+    limit_events = [e for e in failed_creates if LIMIT_RANGE_REFUSAL.search(e.message)]
 
     findings: list[Finding] = []
     scheduling = [m for m in messages if not _only_volume_problem(m[1])]
@@ -117,6 +120,11 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         reasons = [label for label, rx in _SCHEDULING_REASONS.items() if rx.search(text)]
         if "insufficient cpu" in reasons or "insufficient memory" in reasons:
             reasons = [r for r in reasons if r != "insufficient resources"]
+        pods = [p for p, _, _ in scheduling if p is not None]
+        if _selected_nodes(evidence, pods):
+            # Nodes the pods' selector matches exist: the nodes it rules out are not meant for
+            # them, and another reason is what blocks them on the nodes that are.
+            reasons.sort(key=lambda r: r in _INTENDED_EXCLUSIONS)
         pending = sum(1 for p in evidence.pods if p.phase == "Pending")
         confidence = CONFIDENCE.named_reason if reasons else CONFIDENCE.unnamed_reason
         nodes_down = (
@@ -127,17 +135,19 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             facts = [fact for _, _, fact in scheduling[:4]]
             stuck = prose.count(pending, "pod") if pending else "Pods"
-            # The headline names the first reasons only; the claim below lists them all.
-            problem = f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending" + (
-                f" on {prose.listing(reasons[:2])}" if reasons else ""
-            )
             fix = _SCHEDULING_FIX_WORDS.get(reasons[0] if reasons else "", "free capacity")
+            # The headline names the first reasons only (as many as fit); the claim below
+            # lists them all.
+            stuck_pending = f"{stuck} of {prose.obj(target)} {prose.be(pending or 2)} stuck Pending"
+            problem = prose.fitting_problem(
+                [f"{stuck_pending} on {prose.listing(reasons[:n])}" for n in (2, 1) if reasons]
+                + [stuck_pending],
+                fix,
+            )
             explanation = prose.claim(
                 _SCHEDULING_FIXES.get(reasons[0] if reasons else "", _ANY_FIT)
             )
-            constraint = _binding_constraint(
-                evidence, [p for p, _, _ in scheduling if p is not None], reasons, text
-            )
+            constraint = _binding_constraint(evidence, pods, reasons, text)
             if constraint is not None:
                 tail, fix, explanation, marks = constraint
                 # A long object name costs the detail (in the claims anyway), not the sentence.
@@ -228,7 +238,7 @@ def _limit_range_findings(evidence: Evidence, events: list[EventEvidence]) -> li
     the running pods predate the range, the new ones (a scale-out, a replacement) never
     exist until the workload's resources or the range change."""
     findings: list[Finding] = []
-    for target, refused in _refusals(evidence, events, _LIMIT_RANGE):
+    for target, refused in _refusals(evidence, events, LIMIT_RANGE_REFUSAL):
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue
         own = evidence.workload is None or target.same_object(evidence.workload.ref)
@@ -257,9 +267,14 @@ def _limit_range_findings(evidence: Evidence, events: list[EventEvidence]) -> li
                 Category.UNSCHEDULABLE,
                 CONFIDENCE.limit_range if own else CONFIDENCE.quota_callee,
                 prose.narrative(
-                    f"{prose.obj(target)} cannot create pods: a LimitRange refuses them",
-                    "bring the containers' requests and limits within the LimitRange, "
-                    "or relax the range",
+                    prose.fitting_problem(
+                        [
+                            f"{prose.obj(target)} cannot create pods: a LimitRange refuses them",
+                            f"{prose.obj(target)} cannot create pods",
+                        ],
+                        fix := "bring requests and limits within the LimitRange, or relax it",
+                    ),
+                    fix,
                     because=because,
                 ),
                 refused,
@@ -322,6 +337,7 @@ _SCHEDULING_FIX_WORDS = {
     "node selector or affinity": "fix the node selector or label a node",
     "untolerated taint": "add a toleration or untaint a node",
     "node unschedulable": "uncordon a node or add one",
+    "host port conflict": "add a node or drop the host port",
     "volume node affinity conflict": "add a node in the volume's zone",
 }
 
@@ -436,15 +452,19 @@ def _unadvertised(
     return None
 
 
-def _cordoned_matches(evidence: Evidence, pods: list[PodEvidence]) -> list[NodeEvidence]:
-    """The cordoned nodes whose labels satisfy a pending pod's node selector."""
+def _selected_nodes(evidence: Evidence, pods: list[PodEvidence]) -> list[NodeEvidence]:
+    """The nodes whose labels satisfy a pending pod's node selector (none without one)."""
     selectors = [p.node_selector for p in pods if p.node_selector]
     return [
         n
         for n in evidence.nodes
-        if n.unschedulable
-        and any(all(n.labels.get(k) == v for k, v in sel.items()) for sel in selectors)
+        if any(all(n.labels.get(k) == v for k, v in sel.items()) for sel in selectors)
     ]
+
+
+def _cordoned_matches(evidence: Evidence, pods: list[PodEvidence]) -> list[NodeEvidence]:
+    """The cordoned nodes whose labels satisfy a pending pod's node selector."""
+    return [n for n in _selected_nodes(evidence, pods) if n.unschedulable]
 
 
 def _only_volume_problem(message: str) -> bool:
