@@ -78,6 +78,7 @@ from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
+from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
 from kubetriage.models.evidence import Evidence
@@ -155,6 +156,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *JOB_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
+    *UNRELOADED_CERTIFICATE_ANALYZERS,
 )
 
 
