@@ -85,6 +85,7 @@ from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
+from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
 from kubetriage.models.evidence import Evidence
@@ -169,6 +170,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *REGISTRY_SERVICE_ANALYZERS,
     *PROBE_REFUSAL_ANALYZERS,
     *FRESH_THROTTLING_ANALYZERS,
+    *UNRELOADED_CERTIFICATE_ANALYZERS,
 )
 
 

@@ -95,11 +95,17 @@ SOON_DAYS = 3
 _FAILED_REASONS = frozenset({"Failed", "Denied", "InvalidRequest"})
 
 
+def peer_rejects_own(line: str) -> bool:
+    """Whether ``line`` is the peer's TLS alert about the certificate this side presented."""
+    return _PEER_REJECTS_OURS.search(line) is not None
+
+
 def _ready(obj: GenericObjectEvidence) -> PodCondition | None:
     return next((c for c in obj.conditions if c.type == "Ready"), None)
 
 
-def _time(text: str | None) -> datetime | None:
+def cert_time(text: str | None) -> datetime | None:
+    """A Certificate's date field (``notAfter``, ``notBefore``) as a datetime, or None."""
     if not text:
         return None
     try:
@@ -112,7 +118,8 @@ def _source(obj: GenericObjectEvidence) -> str:
     return f"{obj.ref.kind.lower()}/{obj.ref.namespace}/{obj.ref.name}"
 
 
-def _field(obj: GenericObjectEvidence, name: str) -> str | None:
+def cert_field(obj: GenericObjectEvidence, name: str) -> str | None:
+    """A summarised field of a cert-manager object by its last name, in any case."""
     name = name.lower()
     return next((v for k, v in obj.fields.items() if k.lower().split(".")[-1] == name), None)
 
@@ -157,7 +164,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         facts: list[EvidenceItem] = []
         confidence = 0.0
         source = object_source(cert.ref)
-        not_after = _time(_field(cert, "notAfter"))
+        not_after = cert_time(cert_field(cert, "notAfter"))
         state = "is not Ready"
         if not_after is not None:
             seconds = timestamp(not_after) - now
@@ -170,7 +177,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
                 confidence = EXPIRY_CONFIDENCE.expiring
                 state = f"expires in {prose.duration(seconds)}"
                 facts.append(item(source, f"notAfter {not_after.isoformat()}: {state}"))
-        elif _field(cert, "expired") == "true":
+        elif cert_field(cert, "expired") == "true":
             confidence = EXPIRY_CONFIDENCE.expired
             state = "has expired"
             facts.append(item(source, "certificate expired"))
@@ -184,7 +191,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
             facts.append(renewal)
         if not confidence:
             continue
-        secret = _field(cert, "secretName")
+        secret = cert_field(cert, "secretName")
         ref = ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name)
         because = [prose.claim(f"{prose.obj(ref)} {state}", facts[0])]
         if renewal is not None and ready is not None:
@@ -220,7 +227,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
                 ObjectRef(kind="Certificate", namespace=cert.ref.namespace, name=cert.ref.name),
                 {
                     "certificate": cert.ref.name,
-                    **({"secret": s} if (s := _field(cert, "secretName")) else {}),
+                    **({"secret": s} if (s := cert_field(cert, "secretName")) else {}),
                 },
             )
         )
@@ -373,7 +380,7 @@ def check_certificate_renewal(evidence: Evidence) -> list[Finding]:
     for cert in evidence.other_objects:
         if cert.ref.kind != "Certificate" or issuer_down(evidence, cert.ref):
             continue
-        not_after = _time(cert.fields.get("notAfter"))
+        not_after = cert_time(cert.fields.get("notAfter"))
         days = (timestamp(not_after) - now) / 86400 if not_after is not None else None
         ready = _ready(cert)
         troubled = (ready is not None and ready.status != "True") or (

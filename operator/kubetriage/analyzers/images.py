@@ -29,6 +29,7 @@ from kubetriage.analyzers.support import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding, Narrative
+from kubetriage.models.object_evidence import ContainerEvidence, EventEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -132,7 +133,7 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
             for e in events
             if (m := _IMAGE_IN_TEXT.search(e.message)) is None or m["image"] == container.image
         ]
-        if not waiting and not events:
+        if not waiting and (not events or pull_recovered(container, events)):
             continue
         target = workload_ref(evidence, pod)
         if target is None or f"{target.key()}/{container.name}" in seen:
@@ -247,6 +248,17 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
                 )
             )
     return findings
+
+
+def pull_recovered(container: ContainerEvidence, events: list[EventEvidence]) -> bool:
+    """Whether the container's failed pulls are over: it runs now, started after the last of
+    the failed-pull ``events``, so a later attempt pulled its image. What failed is history
+    (a registry blip the kubelet's back-off rode out), not what the incident is about."""
+    started = container.state.started_at
+    if container.state.state != "running" or started is None:
+        return False
+    seen = [e.last_seen or e.first_seen for e in events]
+    return all(s is not None and s <= started for s in seen)
 
 
 def pulls_out_of_disk(evidence: Evidence) -> dict[str, EvidenceItem]:
