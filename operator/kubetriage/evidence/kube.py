@@ -4,7 +4,8 @@ The I/O edge of evidence gathering, called by the diagnosis pipeline once per In
 walk from the target outwards. The calls themselves (raw JSON, the error policy, ConfigMap
 values dropped, Secrets never read) are ``KubeReader``'s (``kubetriage.evidence.reader``);
 everything read is handed to the pure ``build_evidence``, the same shape as a case file's
-``cluster`` list.
+``cluster`` list. The reads that take no walk (the namespace's lists, Nodes, Certificates,
+scalers, Namespace labels) are in ``kubetriage.evidence.scope_reads``.
 
 What is read: the target (the first candidate from ``candidate_targets`` that exists; for a
 queue's alert in the broker's namespace, the queue's consumer wherever it runs), its
@@ -55,21 +56,24 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.ingress_walk import follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
-from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE_API
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
-from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.refused_client_walk import follow_refused_clients
 from kubetriage.evidence.scaler_walk import follow_scaler_operator
+from kubetriage.evidence.scope_reads import (
+    certificates,
+    gateway_routes,
+    namespace_labels,
+    namespace_objects,
+    nodes,
+    scaled_objects,
+    secret_users,
+)
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_fresh_neighbour, follow_siblings
 from kubetriage.evidence.summaries.fresh_restarts import alert_onset
-from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
-from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
-from kubetriage.evidence.summaries.scalers import (
-    SCALER_APIS,
-)
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
 from kubetriage.evidence.webhook_walk import WebhookWalk
@@ -99,18 +103,6 @@ _HISTORY = {
     "StatefulSet": ("ControllerRevision", "revisions"),
     "DaemonSet": ("ControllerRevision", "revisions"),
 }
-# What is listed in the incident's namespace, and how the lists are named in notes.
-_NAMESPACE_LISTS = (
-    ("Service", "Services"),
-    ("Endpoints", "Endpoints"),
-    ("Pod", "pods"),
-    ("NetworkPolicy", "NetworkPolicies"),
-    ("Ingress", "Ingresses"),
-    ("HorizontalPodAutoscaler", "HPAs"),
-    ("ResourceQuota", "ResourceQuotas"),
-    ("PersistentVolumeClaim", "PVCs"),
-    ("ConfigMap", "ConfigMaps"),
-)
 
 
 def _uses(pod: JsonDict, kind: str, name: str) -> bool:
@@ -308,91 +300,6 @@ class KubeEvidenceCollector:
         found = await asyncio.gather(*(self._workload_children(run, other) for other in runs))
         return [pod for pods in found for pod in pods]
 
-    async def _namespace_objects(self, run: CollectionRun, namespace: str) -> None:
-        calls = [
-            self._reader.list_of(run, kind, namespace, what=f"list {plural} in {namespace}")
-            for kind, plural in _NAMESPACE_LISTS
-        ]
-        results = await asyncio.gather(*calls)
-        for items in results:
-            for item in items:
-                run.add(strip_config_map(item) if item.get("kind") == "ConfigMap" else item)
-        await self._certificates(run, namespace)
-        for api in POD_RUNNER_APIS:
-            await self._reader.custom_list(run, namespace, api)
-
-    async def _gateway_routes(self, run: CollectionRun, namespace: str) -> None:
-        """The namespace's Gateway API routes (the builder checks their backendRefs) and
-        Istio VirtualServices (where the sidecars send the hosts the pods call)."""
-        for api in (*ROUTE_APIS, VIRTUAL_SERVICE_API):
-            await self._reader.custom_list(run, namespace, api)
-
-    async def _certificates(self, run: CollectionRun, namespace: str) -> None:
-        """cert-manager Certificates, then (when there are any) the CertificateRequests and
-        Issuers behind their renewals. A 404 means cert-manager is not installed, which is
-        normal and not reported."""
-        if not await self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"):
-            return
-        await asyncio.gather(
-            self._reader.cert_manager_list(
-                run, namespace, "CertificateRequest", "certificaterequests"
-            ),
-            self._reader.cert_manager_list(run, namespace, "Issuer", "issuers"),
-        )
-
-    def _secret_users(self, run: CollectionRun, namespace: str, scope: Scope) -> list[str]:
-        """The other namespaces whose pods, read by the dependency walk, use a Secret: where
-        the serving certificate of a followed dependency is written by a Certificate."""
-        found = {
-            ns
-            for (kind, ns, _), obj in run.objects.items()
-            if kind == "Pod"
-            and ns != namespace
-            and scope.may_read(ns)
-            and any(k == "Secret" for k, _ in referenced_config(obj.get("spec") or {}))
-        }
-        return sorted(found)[: self._limits.max_dependencies]
-
-    async def _nodes(
-        self, run: CollectionRun, pods: list[JsonDict], target: ObjectRef | None
-    ) -> None:
-        # Pods and target are in scope here; the Nodes they run on are their context.
-        names: list[str] = []
-        if target is not None and target.kind == "Node":
-            names.append(target.name)
-        for pod in pods[: self._limits.max_pods]:
-            node = (pod.get("spec") or {}).get("nodeName")
-            if isinstance(node, str) and node not in names:
-                names.append(node)
-        names = names[: self._limits.max_nodes]
-        unplaced = any(not (p.get("spec") or {}).get("nodeName") for p in pods)
-        if unplaced or (target is not None and target.kind == "Namespace"):
-            # Where could the pod go? Every node's taints and allocatable matter then.
-            listed = await self._reader.list_of(run, "Node", None, what="list nodes")
-            nodes = [run.add(n) for n in listed]
-        else:
-            nodes = await asyncio.gather(*(self._reader.read(run, "Node", None, n) for n in names))
-        for node in nodes:
-            if node is not None:
-                # The image list of a node is long and never relevant to a diagnosis.
-                (node.get("status") or {}).pop("images", None)
-
-    async def _scaled_objects(self, run: CollectionRun, workload: JsonDict | None) -> None:
-        """The KEDA ScaledObjects and ScaledJobs of the workload's namespace (a 404: KEDA not
-        installed)."""
-        if workload is not None:
-            await asyncio.gather(
-                *(self._reader.custom_list(run, _ns(workload), api) for api in SCALER_APIS)
-            )
-
-    async def _namespace_labels(self, run: CollectionRun, scope: Scope) -> None:
-        """The Namespaces, once a NetworkPolicy was read: its namespace selectors match their
-        labels (``team: payments``), which only the Namespace objects carry. Cluster-scoped,
-        so only under a scope that may read the cluster."""
-        if not scope.may_read(None) or not any(k == "NetworkPolicy" for k, _, _ in run.objects):
-            return
-        await self._reader.add_listed(run, "Namespace", None, what="list namespaces")
-
     async def collect(self, *, scope: Scope, **query: Unpack[EvidenceQuery]) -> Evidence:
         """Read the cluster around the incident and build its bounded Evidence; only what
         ``scope`` (the tenancy rule for the Incident's namespace) allows is read."""
@@ -418,10 +325,10 @@ class KubeEvidenceCollector:
 
         tasks = []
         if namespace:
-            tasks.append(self._namespace_objects(run, namespace))
-            tasks.append(self._gateway_routes(run, namespace))
-        tasks.append(self._nodes(run, pods, chosen))
-        tasks.append(self._scaled_objects(run, workload))
+            tasks.append(namespace_objects(self._reader, run, namespace))
+            tasks.append(gateway_routes(self._reader, run, namespace))
+        tasks.append(nodes(self._reader, run, pods, chosen, self._limits))
+        tasks.append(scaled_objects(self._reader, run, workload))
         tasks += [
             self._reader.log(run, ns, pod, container, previous=previous, source="scope")
             for ns, pod, container, previous in log_requests(
@@ -459,7 +366,10 @@ class KubeEvidenceCollector:
                 run, namespace, pods, workload, scope, [a.labels for a in alerts]
             )
             await asyncio.gather(
-                *(self._certificates(run, ns) for ns in self._secret_users(run, namespace, scope))
+                *(
+                    certificates(self._reader, run, ns)
+                    for ns in secret_users(run, namespace, scope, self._limits)
+                )
             )
             await follow_callers(self._reader, run, namespace, pods, workload, scope, self._limits)
             # The API server throttles it: the node agents that rolled out.
@@ -488,7 +398,7 @@ class KubeEvidenceCollector:
         await self._secret_writers.follow(run, namespace, pods, scope)
         # An overdue Certificate or an unresolved host: the controller that owes it.
         await follow_reconcilers(self._reader, run, alerts, query["now"], scope)
-        await self._namespace_labels(run, scope)
+        await namespace_labels(self._reader, run, scope)
 
         query["target"] = chosen
         return build_evidence(
