@@ -8,7 +8,7 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 
 from __future__ import annotations
 
-from kubetriage.analyzers.pods import failing_node
+from kubetriage.analyzers.pods import failing_node, node_split
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -302,11 +302,13 @@ def test_failing_node_needs_the_template_serving_on_two_other_nodes_and_a_troubl
         nodes=[_node("worker-1"), NodeEvidence(name=BAD, troubled_neighbours=[_neighbour()])]
     )
     assert failing_node(troubled, one_bad) == BAD
+    assert node_split(troubled, one_bad)
     # Near misses: the node shows nothing else; one other replica only; failures on two
     # nodes; the servers run an older ReplicaSet (the split follows the revision); a server
     # shares the failing node.
     quiet = evidence(nodes=[_node("worker-1"), NodeEvidence(name=BAD, ready="True")])
     assert failing_node(quiet, one_bad) is None
+    assert not node_split(quiet, one_bad)
     assert failing_node(troubled, one_bad[1:]) is None
     two_nodes = [*one_bad, pod(f"{new}-ddddd", crash_looping("app"), node="worker-1")]
     assert failing_node(troubled, two_nodes) is None

@@ -10,7 +10,7 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 
 from __future__ import annotations
 
-from kubetriage.analyzers.pods import sandbox_held
+from kubetriage.analyzers.pods import node_split, sandbox_held
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ContainerEvidence, NodeEvidence, PodCondition
@@ -92,6 +92,7 @@ def _stuck(
 def test_a_new_pod_without_a_sandbox_on_a_node_without_network_drains_the_node() -> None:
     ev = _stuck()
     assert sandbox_held(ev, ev.pods) == {BAD}
+    assert node_split(ev, ev.pods)
     top = analyze(ev).findings[0]
     assert (top.category, top.action, top.target) == (
         Category.NODE_FAILURE,
@@ -103,6 +104,7 @@ def test_a_new_pod_without_a_sandbox_on_a_node_without_network_drains_the_node()
 def test_a_node_that_reports_nothing_does_not_hold_the_pod() -> None:
     ev = _stuck(node_condition=False)
     assert sandbox_held(ev, ev.pods) == set()
+    assert not node_split(ev, ev.pods)
 
 
 def test_a_pod_whose_container_ran_is_not_held_by_its_sandbox() -> None:

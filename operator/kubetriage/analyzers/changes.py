@@ -45,7 +45,7 @@ from kubetriage.analyzers.onset import (
     symptom_times,
 )
 from kubetriage.analyzers.placement import slow_replica_nodes
-from kubetriage.analyzers.pods import admitted_memory_limit, failing_node, sandbox_held
+from kubetriage.analyzers.pods import admitted_memory_limit, node_split
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.scheduling import LIMIT_RANGE_REFUSAL, QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
@@ -333,7 +333,7 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None
     if dependency_outage(evidence) is not None or previous_fails_alike(evidence) is not None:
         return None
-    if failing_node(evidence, evidence.pods) is not None or sandbox_held(evidence, evidence.pods):
+    if node_split(evidence, evidence.pods):
         return None  # the changed template serves on other nodes: the split follows a node
     if any(slow.same_revision() for slow in slow_replica_nodes(evidence)):
         return None  # ... or answers quickly there while its replicas on one node are slow

@@ -246,6 +246,13 @@ def failing_node(evidence: Evidence, pods: list[PodEvidence]) -> str | None:
     return name if troubled else None
 
 
+def node_split(evidence: Evidence, pods: list[PodEvidence]) -> bool:
+    """Whether the failures of ``pods`` follow a node, not their template: the one node they
+    fail on shows trouble of its own (``failing_node``), or nodes reporting a problem never
+    gave them a sandbox (``sandbox_held``). A change of the template is then not on trial."""
+    return failing_node(evidence, pods) is not None or bool(sandbox_held(evidence, pods))
+
+
 def admitted_memory_limit(evidence: Evidence) -> EvidenceItem | None:
     """A container of the current revision's pods OOM-killed at a memory limit its workload's
     template does not set, while a pod of an earlier revision runs the same container without

@@ -36,12 +36,7 @@ from kubetriage.analyzers.demand import (
 )
 from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.onset import filling_since, stepped_long_after
-from kubetriage.analyzers.pods import (
-    admitted_memory_limit,
-    failing_node,
-    pod_failing,
-    sandbox_held,
-)
+from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
@@ -197,7 +192,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         # The image-pull or config-missing finding names what the new revision got wrong
         # (and proposes the rollback itself); this stays a low-weight alternative.
         confidence = min(confidence, CONFIDENCE.specific_cap)
-    if failing_node(evidence, new_pods) is not None or sandbox_held(evidence, new_pods):
+    if node_split(evidence, new_pods):
         confidence = min(confidence, CONFIDENCE.node_split_cap)
     if new_failing and admitted_memory_limit(evidence) is not None:
         confidence = min(confidence, CONFIDENCE.admitted_limit_cap)
