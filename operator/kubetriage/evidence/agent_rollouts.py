@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
@@ -94,10 +94,9 @@ def agent_rollout_summaries(
     for daemonset in index.kind("DaemonSet"):
         if _ns(daemonset) not in namespaces or _same(own, daemonset):
             continue
-        changes = rollout_changes(daemonset, _revisions_of(daemonset, revisions))[-_MAX_CHANGES:]
+        changes = recent_rollouts(daemonset, _revisions_of(daemonset, revisions), _MAX_CHANGES)
         if not changes:
             continue
-        changes.reverse()
         status = daemonset.get("status") or {}
         nodes = status.get("desiredNumberScheduled")
         found.append(

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
 from kubetriage.evidence.index import ObjectIndex, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
@@ -242,8 +242,7 @@ def summarise_caller(
     workload: JsonDict, callee: JsonDict, sources: list[str], history: list[JsonDict]
 ) -> CallerEvidence:
     """The caller, the Service it names, and its recent rollouts, newest first."""
-    changes = rollout_changes(workload, history)[-_MAX_CHANGES:]
-    changes.reverse()
+    changes = recent_rollouts(workload, history, _MAX_CHANGES)
     return CallerEvidence(
         ref=ObjectRef(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)

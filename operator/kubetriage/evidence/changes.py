@@ -285,6 +285,13 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
     return changes
 
 
+def recent_rollouts(
+    workload: JsonDict, history: Iterable[JsonDict], limit: int
+) -> list[ChangeEvidence]:
+    """The workload's last ``limit`` rollouts (``rollout_changes``), newest first."""
+    return rollout_changes(workload, history)[-limit:][::-1]
+
+
 def _last_write(obj: JsonDict) -> datetime | None:
     writes = [as_time(entry.get("time")) for entry in dicts(meta(obj).get("managedFields"))]
     known = [w for w in writes if w is not None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.raw import as_dict as _d
@@ -174,8 +174,7 @@ def summarise_dependency(
             for o in in_ns
             if o.get("kind") == "ControllerRevision" and _owner(o).get("name") == ref.name
         ]
-        changes = rollout_changes(workload, history)[-3:]
-        changes.reverse()
+        changes = recent_rollouts(workload, history, 3)
         spec, status = _d(workload.get("spec")), _d(workload.get("status"))
         desired = spec.get("replicas") if isinstance(spec.get("replicas"), int) else None
         ready = status.get("readyReplicas") if isinstance(status.get("readyReplicas"), int) else 0

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from kubetriage.evidence.callers import owned_history
-from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.dependencies import ERROR_LINE, pod_texts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
@@ -114,8 +114,7 @@ def summarise_peer(
     workload: JsonDict, host: str, sources: list[str], history: list[JsonDict]
 ) -> HostPeerEvidence:
     """The neighbour, the host it names, and its recent rollouts, newest first."""
-    changes = rollout_changes(workload, history)[-_MAX_CHANGES:]
-    changes.reverse()
+    changes = recent_rollouts(workload, history, _MAX_CHANGES)
     return HostPeerEvidence(
         ref=ObjectRef(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)

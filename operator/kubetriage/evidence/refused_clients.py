@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from kubetriage.evidence.callers import owned_history
-from kubetriage.evidence.changes import rollout_changes
+from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
@@ -99,8 +99,7 @@ def refused_client_summaries(
             continue
         if key in found:
             continue
-        changes = rollout_changes(workload, owned_history(workload, replica_sets))[-_MAX_CHANGES:]
-        changes.reverse()
+        changes = recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES)
         found[key] = RefusedClientEvidence(
             ref=ObjectRef(kind="Deployment", namespace=key[0], name=key[1]),
             address=address,
