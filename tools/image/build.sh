@@ -75,7 +75,7 @@ podman save --quiet --format oci-archive -o "$archive" "$IMAGE"
 # test and eval process (2.3 s each, measured on this machine with `python -X importtime`).
 SBOM_VENV="$CACHE/sbom-venv"
 if [ ! -x "$SBOM_VENV/bin/cyclonedx-py" ]; then
-  "${SYSTEM_PYTHON:-python3}" -m venv "$SBOM_VENV"
+  python3 -m venv "$SBOM_VENV"
   "$SBOM_VENV/bin/python" -m pip --disable-pip-version-check -q install 'cyclonedx-bom>=7,<8'
 fi
 "$SBOM_VENV/bin/cyclonedx-py" requirements --output-format JSON --output-file "$CACHE/kubetriage-$VERSION.cdx.json" \
