@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.analyzers.egress_peers import CONFIDENCE
-from kubetriage.evidence.host_peers import failing_hosts, find_host_peers, outside_host
+from kubetriage.evidence.host_peers import failing_hosts, find_host_peers, outside_host, value_host
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
@@ -70,6 +70,17 @@ def test_outside_hosts_are_dotted_names_outside_the_cluster() -> None:
     assert outside_host("10.0.0.7:443") is None
     assert outside_host("production") is None
     assert outside_host("Host=db.pay.svc.cluster.local;Database=x") is None
+
+
+def test_a_whole_value_names_one_host_inside_or_outside_the_cluster() -> None:
+    # dependency_failure reads env values with it too: Service DNS names count there.
+    assert value_host("orders-db.sales.svc") == "orders-db.sales.svc"
+    assert value_host("Orders-DB.sales.svc.cluster.local.") == "orders-db.sales.svc.cluster.local"
+    assert value_host("redis://cache.pay.svc:6379/0") == "cache.pay.svc"
+    assert value_host(" api.bank.example:443 ") == HOST
+    assert value_host("production") is None
+    assert value_host("db.pay.svc and cache.pay.svc") is None
+    assert value_host("Host=db.pay.svc.cluster.local;Database=x") is None
 
 
 def test_the_host_its_configuration_and_its_error_lines_both_name_is_failing() -> None:

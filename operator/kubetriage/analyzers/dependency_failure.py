@@ -53,6 +53,7 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_LOG, DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
+from kubetriage.evidence.host_peers import value_host
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -93,15 +94,14 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
-_BARE_HOST = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.?$", re.IGNORECASE)
 
 
 def _env_hosts(value: str) -> list[str]:
     """Hosts an env value names: URLs and host:port, or the whole value when it is a bare
     DNS name (``DB_HOST=orders-db.sales.svc``)."""
     found = hosts_in(value)
-    if not found and _BARE_HOST.match(value.strip()):
-        found = [value.strip().lower().rstrip(".")]
+    if not found and (host := value_host(value)) is not None:
+        found = [host]
     return found
 
 

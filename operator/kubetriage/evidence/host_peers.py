@@ -39,20 +39,25 @@ _MAX_CHANGES = 3
 _VALUE_HOST = re.compile(
     r"(?i)^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?"
     r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)"
-    r"(?::\d{1,5})?(?:[/?#]\S*)?$"
+    r"\.?(?::\d{1,5})?(?:[/?#]\S*)?$"
 )
 # Names that stay inside the cluster or the node: a Service's DNS name, mDNS.
 _INSIDE = re.compile(r"(?i)(^|\.)(svc|cluster\.local|local|localhost)$|\.svc\.")
 
 
+def value_host(value: str) -> str | None:
+    """The host a whole configuration value names: a URL's host, ``host:port`` or a bare
+    dotted name (``orders-db.sales.svc``, ``https://api.bank.example/v2/``); None when the
+    value is anything else (a sentence, a list, a single word)."""
+    match = _VALUE_HOST.match(value.strip())
+    return None if match is None else match["host"].lower().rstrip(".")
+
+
 def outside_host(value: str) -> str | None:
     """The host a configuration value names when it lies outside the cluster: a dotted name
     whose last label is a word (not an address), not a Service's DNS name."""
-    match = _VALUE_HOST.match(value.strip())
-    if match is None:
-        return None
-    host = match["host"].lower().rstrip(".")
-    if _INSIDE.search(host) or not host.rsplit(".", 1)[-1].isalpha():
+    host = value_host(value)
+    if host is None or _INSIDE.search(host) or not host.rsplit(".", 1)[-1].isalpha():
         return None
     return host
 
