@@ -77,6 +77,9 @@ def test_the_deployment_the_role_names_is_a_caller_of_the_auth_server() -> None:
     evidence = built(objects, server, logs=[_tail(_REFUSED)])
     assert [c.ref for c in evidence.callers] == [CLAIMS]
     assert evidence.callers[0].callee == VAULT_SERVICE
+    assert evidence.callers[0].named_by == [
+        "log vault/vault-0/vault: 1 error line names client claims-api"
+    ]
 
 
 def _refusals(*, switched_minutes_ago: float, aspects: tuple[str, ...]) -> Evidence:

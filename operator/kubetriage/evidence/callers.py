@@ -152,7 +152,8 @@ def find_named_clients(
         named = by_name.get(client, [])
         if len(named) != 1:  # none, or ambiguous across namespaces
             continue
-        source = f"log {where}: {lines} error line{'s' if lines != 1 else ''} name client {client}"
+        said = "1 error line names" if lines == 1 else f"{lines} error lines name"
+        source = f"log {where}: {said} client {client}"
         if all(w is not named[0] for w, _, _ in found):
             found.append((named[0], callees[0], [source]))
         if len(found) >= MAX_CALLERS:
