@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
+from kubetriage.analyzers.api_tokens import API_TOKEN_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
@@ -99,6 +100,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SECRET_WRITER_ANALYZERS,
     *RECONCILER_ANALYZERS,
     *IDENTITY_ANALYZERS,
+    *API_TOKEN_ANALYZERS,
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,
     # placement and infrastructure

@@ -61,8 +61,9 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 
-# Parts of a pod template whose change changes how a caller calls (labels do not).
-_BEHAVIOUR = frozenset({"image", "env", "args", "command", "resources"})
+# Parts of a pod template whose change changes how a caller calls (labels do not), and the
+# identity it calls with (its ServiceAccount: what an auth server admits or refuses).
+_BEHAVIOUR = frozenset({"image", "env", "args", "command", "resources", "serviceAccount"})
 # Changes of the callee's own that would explain its symptom instead.
 _OWN_CHANGES = frozenset({"rollout", "config", "image-digest"})
 # "Right after": a caller's new traffic fills a callee's memory within minutes, not hours.

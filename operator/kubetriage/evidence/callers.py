@@ -51,6 +51,12 @@ _CLIENT_FIELD = re.compile(
     r"""(?i)(?<![\w-])(?:client[_-]?id|client|azp|consumer)["']?\s*[=:]\s*["']?"""
     r"""([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?![\w.-])"""
 )
+# The role a refused login asked for: an auth method's role names its client workload (Vault's
+# Kubernetes and JWT auth: ``login unauthorized: err="..." role=claims-api``).
+_LOGIN_ROLE = re.compile(
+    r"""(?i)\blogin\b.*?(?<![\w-])role["']?\s*[=:]\s*["']?"""
+    r"""([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?![\w.-])"""
+)
 # A line reporting a failure: error, warning, rejection.
 _ERROR_LINE = re.compile(
     r"(?i)(?<![a-z])(error|warn|warning|fail(ed|ure)?|denied|invalid|unauthori[sz]ed|forbidden"
@@ -118,7 +124,9 @@ def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, str, int]]:
         where = f"{tail.namespace}/{tail.pod}/{tail.container}"
         for line in tail.lines:
             if _ERROR_LINE.search(line):
-                for client in {m.group(1).lower() for m in _CLIENT_FIELD.finditer(line)}:
+                named = [m.group(1) for m in _CLIENT_FIELD.finditer(line)]
+                named += [m.group(1) for m in _LOGIN_ROLE.finditer(line)]
+                for client in {n.lower() for n in named}:
                     counts[(client, where)] += 1
     return [(client, where, n) for (client, where), n in counts.most_common()]
 
@@ -144,7 +152,8 @@ def find_named_clients(
         named = by_name.get(client, [])
         if len(named) != 1:  # none, or ambiguous across namespaces
             continue
-        source = f"log {where}: {lines} error line{'s' if lines != 1 else ''} name client {client}"
+        said = "1 error line names" if lines == 1 else f"{lines} error lines name"
+        source = f"log {where}: {said} client {client}"
         if all(w is not named[0] for w, _, _ in found):
             found.append((named[0], callees[0], [source]))
         if len(found) >= MAX_CALLERS:
