@@ -54,6 +54,7 @@ from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.overlay_mtu import OVERLAY_MTU_ANALYZERS
 from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
@@ -171,6 +172,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PROBE_REFUSAL_ANALYZERS,
     *FRESH_THROTTLING_ANALYZERS,
     *UNRELOADED_CERTIFICATE_ANALYZERS,
+    *OVERLAY_MTU_ANALYZERS,
 )
 
 
