@@ -19,6 +19,7 @@ from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
+from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
@@ -173,6 +174,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *FRESH_THROTTLING_ANALYZERS,
     *UNRELOADED_CERTIFICATE_ANALYZERS,
     *OVERLAY_MTU_ANALYZERS,
+    *CALLEE_PLACEMENT_ANALYZERS,
 )
 
 

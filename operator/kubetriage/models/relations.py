@@ -212,6 +212,8 @@ VOLUME_SERVER_SOURCE: Final = "volume"
 # failed pull talked to (a pull-through cache or mirror), as ``kubetriage.evidence.
 # node_plugins`` names it: "registry <host> of Pod/<name> <reason>".
 REGISTRY_SOURCE: Final = "registry"
+# How a followed mesh CA is named: "mesh CA <host> of <ns/pod/container>".
+MESH_CA_SOURCE: Final = "mesh CA"
 # How a dependency is named when it is a peer, on a topic or queue, of a followed callee that
 # fails without naming what it calls (``kubetriage.evidence.topic_peers``): "topic <name>".
 TOPIC_SOURCE: Final = "topic"
