@@ -20,6 +20,7 @@ from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
+from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
@@ -55,6 +56,7 @@ from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.overlay_mtu import OVERLAY_MTU_ANALYZERS
 from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
@@ -173,6 +175,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PROBE_REFUSAL_ANALYZERS,
     *FRESH_THROTTLING_ANALYZERS,
     *UNRELOADED_CERTIFICATE_ANALYZERS,
+    *OVERLAY_MTU_ANALYZERS,
+    *CALLEE_PLACEMENT_ANALYZERS,
 )
 
 

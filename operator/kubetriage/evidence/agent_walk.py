@@ -4,6 +4,9 @@ history), read only when the incident's own log lines carry the API server's 429
 (``kubetriage.evidence.agent_rollouts.apiserver_throttled``) and only under a scope that may
 read the whole cluster. ``build_evidence`` summarises what was read with the same rule.
 
+The DaemonSets alone (where the CNI agent takes the pod network's MTU) when the incident's
+own lines say a response stalled mid-transfer (``kubetriage.evidence.overlay_mtu``).
+
 Called by ``KubeEvidenceCollector`` once the incident's logs are read; the reads go through
 the same ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.agent_rollouts import agent_namespaces, apiserver_throttled
+from kubetriage.evidence.overlay_mtu import transfer_stalled
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.tenancy import Scope
 
@@ -40,3 +44,16 @@ async def follow_agent_rollouts(reader: KubeReader, run: CollectionRun, scope: S
             for namespace in agent_namespaces(daemonsets)
         )
     )
+
+
+async def follow_overlay_agents(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:
+    """Read every namespace's DaemonSets into ``run`` when the incident's own lines say a
+    response stalled mid-transfer: the CNI agent's MTU setting is among their env."""
+    if not scope.may_read(None) or not transfer_stalled(run.logs):
+        return
+    if not reader.listable_everywhere("DaemonSet"):
+        return
+    for daemonset in await reader.list_of(
+        run, "DaemonSet", None, what="list DaemonSets in every namespace (pod network MTU)"
+    ):
+        run.add(daemonset)

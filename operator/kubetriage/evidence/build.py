@@ -44,6 +44,7 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
+from kubetriage.evidence.overlay_mtu import overlay_mtu_settings
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.raw import (
     as_dict,
@@ -293,6 +294,7 @@ def build_evidence(
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
+        overlay_mtu=overlay_mtu_settings(index, own),
         refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,

@@ -12,7 +12,13 @@ import asyncio
 
 from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.node_plugins import cluster_dns_server, pull_registries, registry_hosts
+from kubetriage.evidence.node_plugins import (
+    ca_hosts,
+    certificate_authorities,
+    cluster_dns_server,
+    pull_registries,
+    registry_hosts,
+)
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.topic_peers import PEER_KINDS
 from kubetriage.models.objects import JsonDict
@@ -56,14 +62,34 @@ async def registry_servers(
     registries = pull_registries(lines)
     if not registries:
         return []
-    services: list[JsonDict] = []
-    if any(cluster_dns_server(host) is None for host, _, _ in registries):
-        if not scope.may_read(None):
-            return []
-        services = await reader.list_of(
-            run, "Service", None, what="list Services in all namespaces (registries)"
-        )
-    return registry_hosts(lines, services)
+    services = await _services_for(reader, run, [h for h, _, _ in registries], scope, "registries")
+    return registry_hosts(lines, services) if services is not None else []
+
+
+async def ca_servers(
+    reader: KubeReader, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
+) -> list[ServiceHost]:
+    """The Services serving the mesh CA the pods' sidecars could not reach for their
+    certificates (``ca_hosts``), listed like a registry's (not kept)."""
+    authorities = certificate_authorities(lines)
+    if not authorities:
+        return []
+    services = await _services_for(reader, run, [h for h, _, _ in authorities], scope, "mesh CA")
+    return ca_hosts(lines, services) if services is not None else []
+
+
+async def _services_for(
+    reader: KubeReader, run: CollectionRun, hosts: list[str], scope: Scope, why: str
+) -> list[JsonDict] | None:
+    """The Services of every namespace when one of ``hosts`` is an address (none needed
+    when all are cluster DNS names); None when the scope may not read the cluster."""
+    if all(cluster_dns_server(host) is not None for host in hosts):
+        return []
+    if not scope.may_read(None):
+        return None
+    return await reader.list_of(
+        run, "Service", None, what=f"list Services in all namespaces ({why})"
+    )
 
 
 async def topic_peer_candidates(

@@ -17,7 +17,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
-from kubetriage.evidence.cluster_lookups import node_pods, registry_servers, topic_peer_candidates
+from kubetriage.evidence.cluster_lookups import (
+    ca_servers,
+    node_pods,
+    registry_servers,
+    topic_peer_candidates,
+)
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
     ServiceHost,
@@ -153,6 +158,8 @@ class DependencyWalk:
         hosts += await self._volume_servers(run, namespace, pods[: limits.max_pods], scope)
         # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
         hosts += await registry_servers(self._reader, run, lines, scope)
+        # The mesh CA the pods' sidecars could not reach for their workload certificates.
+        hosts += await ca_servers(self._reader, run, lines, scope)
         # Nodes of the incident's pods under pressure: a node agent replaced right before.
         node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
         pressured = pressured_nodes(node_objects, pods[: limits.max_pods])

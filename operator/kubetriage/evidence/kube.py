@@ -36,7 +36,7 @@ from typing import Unpack
 
 from kubernetes import client
 
-from kubetriage.evidence.agent_walk import follow_agent_rollouts
+from kubetriage.evidence.agent_walk import follow_agent_rollouts, follow_overlay_agents
 from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
@@ -374,6 +374,8 @@ class KubeEvidenceCollector:
             await follow_callers(self._reader, run, namespace, pods, workload, scope, self._limits)
             # The API server throttles it: the node agents that rolled out.
             await follow_agent_rollouts(self._reader, run, scope)
+            # Responses stall mid-transfer: where the CNI agent takes the pod network's MTU.
+            await follow_overlay_agents(self._reader, run, scope)
             # A server out of slots names the clients it refuses: their pods and rollouts.
             await follow_refused_clients(self._reader, run, namespace, scope)
             if chosen is not None and chosen.kind != "Namespace":

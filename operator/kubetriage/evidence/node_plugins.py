@@ -51,7 +51,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, pod_workload
-from kubetriage.models.relations import REGISTRY_SOURCE, VOLUME_SERVER_SOURCE
+from kubetriage.models.relations import MESH_CA_SOURCE, REGISTRY_SOURCE, VOLUME_SERVER_SOURCE
 
 
 def csi_failing_nodes(
@@ -294,6 +294,42 @@ def registry_hosts(
         (
             (host, port, f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}")
             for host, port, source in pull_registries(lines)
+        ),
+        services,
+    )
+
+
+# A mesh sidecar that could not get its workload certificate from the mesh's CA, as Istio's
+# agent ("failed to warm certificate", "ca request failed") and Linkerd's proxy ("identity
+# certificate") word it, with the address it dialled ("dial tcp 10.20.0.15:15012").
+_CERTIFICATE_REQUEST = re.compile(
+    r"(?i)(workload certificate|warm certificate|ca request failed|identity certificate)"
+)
+_DIALLED = re.compile(r"(?i)\bdial tcp (?P<host>[a-z0-9.-]+):(?P<port>\d{1,5})\b")
+
+
+def certificate_authorities(lines: Iterable[tuple[str, str]]) -> list[tuple[str, int, str]]:
+    """(CA host, port, log source) of each address the pods' sidecars dialled for their
+    workload certificate and could not reach, as their own log lines say; first source
+    each."""
+    found: dict[str, tuple[int, str]] = {}
+    for source, line in lines:
+        if not source.startswith("log ") or not _CERTIFICATE_REQUEST.search(line):
+            continue
+        for match in _DIALLED.finditer(line):
+            found.setdefault(match["host"].lower(), (int(match["port"]), source))
+    return [(host, port, source) for host, (port, source) in found.items()]
+
+
+def ca_hosts(lines: Iterable[tuple[str, str]], services: Iterable[JsonDict]) -> list[ServiceHost]:
+    """The Services serving, inside the cluster, the mesh CA the pods' sidecars could not
+    reach for their workload certificate (``certificate_authorities``: its ClusterIP or
+    cluster DNS name), each once, named by the first failing line (``MESH_CA_SOURCE``): the
+    sidecars' certificates expire while it does not answer, so it is followed like a callee."""
+    return _served_hosts(
+        (
+            (host, port, f"{MESH_CA_SOURCE} {host} of {source.removeprefix('log ')}")
+            for host, port, source in certificate_authorities(lines)
         ),
         services,
     )

@@ -54,6 +54,13 @@ def _claim_volume(metric: str) -> str:
 # Node filesystems that hold data (not the kernel's and the runtime's virtual ones).
 _NODE_FS = 'fstype!~"tmpfs|ramfs|squashfs|nsfs|overlay|fuse.lxcfs|autofs|proc|sysfs"'
 
+# A node's virtual interfaces (pod veths, bridges, overlay tunnels, kube-proxy's dummy),
+# left out of what its own network interfaces say; and the overlay tunnels among them.
+_VIRTUAL_DEVICES = (
+    "lo|veth.*|cali.*|cilium.*|lxc.*|flannel.*|cni.*|docker.*|vxlan.*|tunl.*|gke.*|eni.*|"
+    "azv.*|kube-ipvs.*|nodelocaldns|genev.*|wireguard.*"
+)
+_TUNNEL_DEVICES = "vxlan.*|flannel.*|tunl.*|cilium_vxlan|cilium_geneve|genev.*|wireguard.*"
 _C = Category
 
 CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
@@ -169,10 +176,24 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         # not "errors": the node's trouble, never read as the workload's own error series.
         "sum by (instance) (rate({__name__=~"
         '"node_network_receive_errs_total|node_network_transmit_errs_total",'
-        'device!~"lo|veth.*|cali.*|cilium.*|lxc.*|flannel.*|cni.*|docker.*|vxlan.*|tunl.*|'
-        'gke.*|eni.*|azv.*|kube-ipvs.*|nodelocaldns"}[5m])) > 0',
+        f'device!~"{_VIRTUAL_DEVICES}"}}[5m])) > 0',
         "interface faults (receive or send errors) per second, per node with any",
         frozenset({"latency", "errors"}),
+    ),
+    # An overlay's tunnel device (VXLAN, IP-in-IP, Geneve, WireGuard) whose MTU leaves less
+    # than 20 bytes (IP-in-IP's header, the smallest encapsulation) under the node's own
+    # interfaces' largest: full-size pod packets between nodes no longer fit once wrapped
+    # and are dropped, so small answers pass and large ones stall. Only such devices answer
+    # (the tunnel's MTU minus the interface's), so a healthy cluster answers nothing.
+    QueryTemplate(
+        "node_overlay_mtu_excess_bytes",
+        (_C.NETWORK,),
+        frozenset(),
+        f'max by (instance, device) (node_network_mtu_bytes{{device=~"{_TUNNEL_DEVICES}"}})'
+        " - on (instance) group_left max by (instance) "
+        f'(node_network_mtu_bytes{{device!~"{_VIRTUAL_DEVICES}"}}) > -20',
+        "overlay tunnel MTU minus the node interface MTU, for tunnels with under 20 bytes of "
+        "headroom",
     ),
     # A node's own resources near exhaustion (node_exporter), cluster-wide: only the nodes
     # past the threshold answer (the kubelet's default eviction thresholds for memory,

@@ -39,6 +39,7 @@ from kubetriage.models.relations import (
     GatewayRouteEvidence,
     HostPeerEvidence,
     IngressControllerEvidence,
+    OverlayMtuEvidence,
     ReconcilerEvidence,
     RefusedClientEvidence,
     ScalerEvidence,
@@ -90,6 +91,8 @@ class Evidence(BaseModel):
     host_peers: list[HostPeerEvidence] = Field(default_factory=list)
     # The node agents and their rollouts, when the API server throttles the workload.
     agent_rollouts: list[AgentRolloutEvidence] = Field(default_factory=list)
+    # Where the node agents take the pod network's MTU, when transfers stall mid-response.
+    overlay_mtu: list[OverlayMtuEvidence] = Field(default_factory=list)
     # The clients a server out of connection slots names by address as it refuses them.
     refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).

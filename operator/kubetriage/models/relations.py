@@ -64,6 +64,19 @@ class AgentRolloutEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class OverlayMtuEvidence(BaseModel):
+    """Where a node agent (a DaemonSet, the CNI's) takes the MTU it gives the pod network,
+    read when the incident's lines say transfers stall mid-response
+    (``kubetriage.evidence.overlay_mtu``): an env var named for the MTU, from a ConfigMap key
+    (``config_map``/``key``) or a literal ``value``."""
+
+    ref: ObjectRef  # the DaemonSet
+    env: str  # "FELIX_VXLANMTU"
+    config_map: str = ""
+    key: str = ""
+    value: str = ""
+
+
 class RefusedClientEvidence(BaseModel):
     """A Deployment whose pod's address a server out of connection slots names as it refuses
     it (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
@@ -199,6 +212,8 @@ VOLUME_SERVER_SOURCE: Final = "volume"
 # failed pull talked to (a pull-through cache or mirror), as ``kubetriage.evidence.
 # node_plugins`` names it: "registry <host> of Pod/<name> <reason>".
 REGISTRY_SOURCE: Final = "registry"
+# How a followed mesh CA is named: "mesh CA <host> of <ns/pod/container>".
+MESH_CA_SOURCE: Final = "mesh CA"
 # How a dependency is named when it is a peer, on a topic or queue, of a followed callee that
 # fails without naming what it calls (``kubetriage.evidence.topic_peers``): "topic <name>".
 TOPIC_SOURCE: Final = "topic"

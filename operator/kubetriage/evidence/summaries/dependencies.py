@@ -42,6 +42,7 @@ from kubetriage.evidence.node_hosts import (
     resolver_failing_nodes,
 )
 from kubetriage.evidence.node_plugins import (
+    ca_hosts,
     csi_failing_nodes,
     node_agent_hosts,
     node_csi_hosts,
@@ -304,6 +305,8 @@ def dependency_summaries(
     )
     # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
     hosts += registry_hosts(lines, index.kind("Service"))
+    # The mesh CA the pods' sidecars could not reach for their workload certificates.
+    hosts += ca_hosts(lines, index.kind("Service"))
     # The CSI controllers that provision the pods' claims waiting for a volume.
     waiting = waiting_provisioners(
         pods[: limits.max_pods],
