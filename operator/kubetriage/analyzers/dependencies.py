@@ -270,6 +270,9 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             facts.append(rejected)
         params = {"revision": str(change.from_revision)} if change.from_revision else {}
         caller = caller_phrase(evidence)
+        fix = f"roll {workload.name} back" + (
+            f" to revision {change.from_revision}" if change.from_revision else ""
+        )
         findings.append(
             make_finding(
                 "dependency-change",
@@ -278,9 +281,15 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
                 if dependency.failing_pods or dependency.warnings
                 else CONFIDENCE.changed,
                 prose.narrative(
-                    f"{caller} fails since its dependency {prose.obj(workload)} rolled out",
-                    f"roll {workload.name} back"
-                    + (f" to revision {change.from_revision}" if change.from_revision else ""),
+                    prose.fitting_problem(
+                        [
+                            f"{caller} fails since its dependency {prose.obj(workload)} rolled out",
+                            f"{caller} fails since {prose.obj(workload)} rolled out",
+                            f"{caller} fails since {workload.name} rolled out",
+                        ],
+                        fix,
+                    ),
+                    fix,
                     because=[
                         prose.claim(f"{prose.obj(workload)} rolled out", facts[0]),
                         prose.claim(f"The errors of {caller} began right after", facts[1]),

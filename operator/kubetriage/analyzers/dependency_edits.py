@@ -11,6 +11,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -26,6 +27,7 @@ from kubetriage.analyzers.dependencies import (
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, symptom_onset
 from kubetriage.analyzers.support import grep_logs, item, object_source, timestamp
+from kubetriage.dns_errors import DNS_NO_SUCH_NAME
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -51,6 +53,10 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
+
+# A ConfigMap edit and a rollout this close together are one update (an add-on or chart
+# upgrade that rewrote both).
+TOGETHER: Final = timedelta(minutes=5)
 
 
 _CONFIG_FIX = "correct or revert that edit"
@@ -82,6 +88,23 @@ def _configured_only_change(evidence: Evidence, dependency: DependencyEvidence) 
     )
 
 
+def _answers_from_edit(dependency: DependencyEvidence, edit: ChangeEvidence) -> bool:
+    """Whether the edit, not the rollout that came with it, is what its callers meet: one
+    update rewrote the ConfigMap and rolled the pods out together (within ``TOGETHER``), the
+    dependency runs with every replica ready, and its lines say the names asked for do not
+    exist (NXDOMAIN). A resolver that answers "no such name" answers from its configuration
+    (the zones it serves and forwards), and rolling its pods back leaves that ConfigMap as
+    the update wrote it."""
+    rollout = dependency.changes[0] if dependency.changes else None
+    if rollout is None or rollout.at is None or edit.at is None:
+        return False
+    if abs(timestamp(rollout.at) - timestamp(edit.at)) > TOGETHER.total_seconds():
+        return False
+    if dependency.failing_pods or dependency.short_of_ready():
+        return False
+    return any(DNS_NO_SUCH_NAME.search(line) for tail in dependency.logs for line in tail.lines)
+
+
 def check_dependency_config(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for dependency in evidence.dependencies:
@@ -92,7 +115,10 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
             continue
         edit = dependency.config_changes[0]
         onset = onset_follows(evidence, edit)
-        if onset is None or edit.at is None or rolled_out_since(dependency, edit):
+        if onset is None or edit.at is None:
+            continue
+        together = rolled_out_since(dependency, edit)
+        if together and not _answers_from_edit(dependency, edit):
             continue
         if own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
             continue
@@ -127,7 +153,11 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
                     _CONFIG_FIX,
                     because=[
                         prose.claim(
-                            f"{prose.obj(edit.object)} was edited, with no rollout since",
+                            f"{prose.obj(edit.object)} was rewritten by the update that rolled "
+                            "out its pods, which run and answer that the names asked for do "
+                            "not exist; a rollback of the pods keeps that ConfigMap"
+                            if together
+                            else f"{prose.obj(edit.object)} was edited, with no rollout since",
                             facts[0],
                         ),
                         prose.claim(f"The errors of {caller} began right after", facts[1]),

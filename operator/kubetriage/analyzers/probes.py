@@ -18,7 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.container_texts import PROBE_TIMEOUT, probe_text
-from kubetriage.analyzers.dependencies import caller_fails_on
+from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
 from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.log_signatures import (
     DEPENDENCY_LOG,
@@ -36,6 +36,7 @@ from kubetriage.analyzers.support import (
     logs_of,
     pod_source,
     states,
+    timestamp,
     workload_container,
     workload_ref,
 )
@@ -48,6 +49,7 @@ from kubetriage.models.object_evidence import (
     PodEvidence,
     ProbeSpec,
 )
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -384,6 +386,18 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
 _PROBE_MISSES = re.compile(r"(?i)connection refused|statuscode:? 404|status code:? 404")
 
 
+def _rolled_out_recently(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the dependency's latest change is a rollout within RECENT_DEPENDENCY_ROLLOUT."""
+    latest = dependency.changes[0] if dependency.changes else None
+    return (
+        latest is not None
+        and latest.kind == "rollout"
+        and latest.at is not None
+        and timestamp(evidence.collected_at) - timestamp(latest.at)
+        <= RECENT_DEPENDENCY_ROLLOUT.total_seconds()
+    )
+
+
 def check_callee_probe(evidence: Evidence) -> list[Finding]:
     """A dependency the workload calls cannot serve fully (fewer ready replicas than desired)
     because the kubelet restarts its containers for a liveness probe that is refused or
@@ -425,6 +439,10 @@ def check_callee_probe(evidence: Evidence) -> list[Finding]:
             (c for c in dependency.changes[:1] if c.kind == "rollout" and "probes" in c.aspects),
             None,
         )
+        if changed is None and _rolled_out_recently(evidence, dependency):
+            # A probe its previous revision passed, refused since a rollout that left the
+            # probe alone: the new revision stopped serving (the callee-rollout rule's case).
+            continue
         because = [
             prose.claim(
                 f"The kubelet restarts pods of {prose.obj(workload)} for a liveness probe that "

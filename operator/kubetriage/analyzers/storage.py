@@ -111,6 +111,22 @@ _SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
         True,
     ),
     (
+        # The cloud refuses to attach the disk to the VM the pod was placed on because that
+        # machine type cannot take this disk type (Azure premium SSD on a size without an
+        # 's', a Hyperdisk on a machine series that lacks it, an io2 Block Express volume on
+        # an older instance type). The scheduler does not know this; the pods must be kept
+        # to nodes whose machine type supports the disk.
+        re.compile(
+            r"(?i)(attach|mount)\w* .*("
+            r"not supported (for|by|on|with) (the )?(vm|instance|machine)[ -]?(size|type)|"
+            r"cannot be used (by|with) \S+ machine type|"
+            r"features are not compatible for creating instance)"
+        ),
+        "cannot attach on its node, whose machine type does not take that disk type",
+        "keep its pods on nodes that take the disk",
+        False,
+    ),
+    (
         re.compile(r"(?i)setting volume ownership for .* taking longer than expected"),
         "mounts slowly: fsGroup makes the kubelet chown every file",
         "set fsGroupChangePolicy: OnRootMismatch",

@@ -42,6 +42,7 @@ from kubetriage.evidence.index import (
     sort_pods,
 )
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.link_local_hosts import link_local_failing_nodes, node_link_local_hosts
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_hosts import (
@@ -148,6 +149,12 @@ class DependencyWalk:
         unconnected = connect_failing_nodes(lines, pods[: limits.max_pods])
         there = await node_pods(self._reader, self._limits, run, unconnected, scope)
         hosts += node_network_hosts(there, unconnected)
+        # Calls to a link-local address failing on some nodes: the host-network agent that
+        # serves it on those nodes (``node_link_local_hosts``, as the builder does).
+        unreached = link_local_failing_nodes(lines, pods[: limits.max_pods])
+        nodes = [(node, source) for node, _, _, source in unreached]
+        there = await node_pods(self._reader, self._limits, run, nodes, scope)
+        hosts += node_link_local_hosts(there, unreached)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])

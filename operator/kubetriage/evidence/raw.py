@@ -62,6 +62,17 @@ def clip_text(text: str | None, limit: int) -> str | None:
     return text[: limit - 1] + "…"
 
 
+def clip_middle(text: str, limit: int) -> str:
+    """``text`` clipped as ``clip_text`` clips it, with its last ``limit // 2`` characters
+    kept after the ellipsis: a wrapped error ("attach failed: rpc error: ... failed with ...:
+    <the cloud's reason>") names the operation first and the root cause last, so both ends
+    are kept and the middle (resource paths, ids) is what goes."""
+    tail = limit // 2
+    if len(text) <= limit + tail:
+        return text
+    return text[: limit - 1] + "…" + text[len(text) - tail :]
+
+
 def str_map(value: Any, limits: EvidenceLimits, *, drop: Collection[str] = ()) -> dict[str, str]:
     result: dict[str, str] = {}
     for key, raw in as_dict(value).items():

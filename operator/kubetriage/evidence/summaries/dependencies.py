@@ -33,6 +33,7 @@ from kubetriage.evidence.index import (
     sort_pods,
 )
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.link_local_hosts import link_local_failing_nodes, node_link_local_hosts
 from kubetriage.evidence.logs import bound_log_tail
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_hosts import (
@@ -293,6 +294,10 @@ def dependency_summaries(
     # Connections failing from some nodes only: the agent programming those nodes' network.
     hosts += node_network_hosts(
         index.kind("Pod"), connect_failing_nodes(lines, pods[: limits.max_pods])
+    )
+    # Calls to a link-local address failing on some nodes: the agent serving it there.
+    hosts += node_link_local_hosts(
+        index.kind("Pod"), link_local_failing_nodes(lines, pods[: limits.max_pods])
     )
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts

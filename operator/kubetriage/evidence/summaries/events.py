@@ -10,7 +10,7 @@ from functools import partial
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded, safe
-from kubetriage.evidence.raw import as_dict, as_int, as_str, as_time, clip_text
+from kubetriage.evidence.raw import as_dict, as_int, as_str, as_time, clip_middle
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import EventEvidence
 from kubetriage.models.objects import JsonDict
@@ -81,7 +81,7 @@ def _event(event: JsonDict, key: tuple[str, str, str], limits: EvidenceLimits) -
     return EventEvidence(
         type=as_str(event.get("type")) or "Normal",
         reason=as_str(event.get("reason")) or "",
-        message=clip_text(message, limits.max_string_length) or "",
+        message=clip_middle(message, limits.max_string_length),
         involved=ObjectRef(kind=key[0], namespace=key[1] or None, name=key[2]),
         count=max(count or 1, 1),
         first_seen=first or last,
