@@ -3,7 +3,8 @@ Prometheus summaries (``Evidence.metrics``; for an incident whose alert names no
 the namespace's containers, each by its pod) or, without them, from a CPUThrottlingHigh alert,
 or from CPU usage pinned at the limit while the service is slower (its latency series or a
 latency alert) when no throttling series was found; and a called workload throttled while
-the caller's calls to it fail (its slowness is the caller's timeouts).
+the caller's calls to it fail (its slowness is the caller's timeouts), or while the caller,
+not throttled itself, is slower or falls behind its backlog as the callee's throttling rose.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence. Metric summaries
 are matched by metric name in their template name or PromQL query, so this works whichever
@@ -33,6 +34,7 @@ from kubetriage.analyzers.demand import latency_alerted, measures_latency, traff
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import (
     CPU_USAGE,
+    DOUBLING,
     RISE,
     divides,
     item,
@@ -43,6 +45,7 @@ from kubetriage.analyzers.support import (
     workload_container,
     workload_ref,
 )
+from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -66,8 +69,9 @@ class _Confidence:
     latency_bonus: float = 0.1  # latency rose while it was throttled
     callee: float = 0.75  # a called workload is throttled while calls to it fail
     callee_heavily_bonus: float = 0.1  # ... in HEAVILY_THROTTLED_SHARE of its periods or more
-    # No failing calls: the caller is only slower (latency series or alert) while a called
-    # workload's throttled share rose to THROTTLED_SHARE or more within the window.
+    # No failing calls: the caller is only slower (latency series or alert) or falls behind
+    # (backlog alert) while a called workload's throttled share rose to THROTTLED_SHARE or
+    # more within the window.
     callee_slower: float = 0.7
     cap: float = 0.9  # the most a cpu-throttling finding claims
     # Its autoscaler runs its maximum while the request rate grew by half or more: the load
@@ -283,12 +287,19 @@ def throttled_callees(
 
 def _throttling_rose(evidence: Evidence, ref: ObjectRef) -> bool:
     """Whether a called workload's throttled share rose within the window (a step or a rising
-    trend from below THROTTLED_SHARE): its quota began to stall it then, not always."""
+    trend from below THROTTLED_SHARE, or one that at least doubled from below
+    HEAVILY_THROTTLED_SHARE to above it): its quota began to stall it then, or began to
+    stall it heavily, not always."""
     for metric in evidence.metrics:
         if metric.name != CALLEE_THROTTLED or not of_workload(metric, ref):
             continue
         low = metric.first if metric.first is not None else metric.min
-        if low is not None and low < THROTTLED_SHARE and metric.trend == "rising":
+        if low is None or metric.trend != "rising":
+            continue
+        high = metric.last if metric.last is not None else metric.max
+        if low < THROTTLED_SHARE or (
+            high is not None and low < HEAVILY_THROTTLED_SHARE <= high and high >= DOUBLING * low
+        ):
             return True
     return False
 
@@ -298,14 +309,29 @@ def _own_throttling(evidence: Evidence) -> bool:
     return any(share >= THROTTLED_SHARE for share in throttle_ratios(evidence).values())
 
 
-def _slower_callee_symptom(evidence: Evidence, ref: ObjectRef) -> EvidenceItem | None:
-    """The caller's slowness as the symptom of a callee whose throttling rose: a latency
-    series of its own that rose, or else its latency alert; None when it is not slower, when
-    its own containers are throttled, or when the callee's throttling did not rise."""
+def _backlog_alerted(evidence: Evidence) -> list[EvidenceItem]:
+    """A firing backlog alert (the queue family: lag, queue, backlog, consumer) of the
+    incident: a consumer that falls behind is slower at its work, the queue family's way."""
+    return [
+        item("alert", f"{a.labels.get('alertname', 'alert')} fires: the backlog grows")
+        for a in evidence.alerts
+        if a.status != "resolved" and "queue" in alert_families([a])
+    ][:1]
+
+
+def _slower_callee_symptom(evidence: Evidence, ref: ObjectRef) -> tuple[str, EvidenceItem] | None:
+    """The caller's slowness as the symptom of a callee whose throttling rose, with the
+    sentence that says so: a latency series of its own that rose, or else its latency alert,
+    or else its backlog alert (a consumer behind a throttled broker or store falls behind);
+    None when it is not slower, when its own containers are throttled, or when the callee's
+    throttling did not rise."""
     if _own_throttling(evidence) or not _throttling_rose(evidence, ref):
         return None
     slower = _latency_rising(evidence) or latency_alerted(evidence)
-    return slower[0] if slower else None
+    if slower:
+        return "The caller is slower", slower[0]
+    backlog = _backlog_alerted(evidence)
+    return ("The caller falls behind its backlog", backlog[0]) if backlog else None
 
 
 def check_callee_throttling(evidence: Evidence) -> list[Finding]:
@@ -324,9 +350,8 @@ def check_callee_throttling(evidence: Evidence) -> list[Finding]:
             slower = _slower_callee_symptom(evidence, ref)
             if slower is None:
                 continue
-            calls = slower
+            symptom, calls = slower
             confidence = CONFIDENCE.callee_slower
-            symptom = "The caller is slower"
         confidence += CONFIDENCE.callee_heavily_bonus if heavily else 0.0
         throttled = item(
             "metrics",

@@ -11,7 +11,8 @@ its desired count within range (``ScalingLimited=False``) while nothing says dem
 (traffic, a queue, latency or errors up) was put there by a schedule or its floor: no
 saturation, and its KubeHpaMaxedOut alert is not read as one either. Kept below a change that
 explains the symptom (``changes.cap_explained``). Series are read by what they measure with
-``demand``; why an autoscaler at its maximum is doubted is ``autoscaler_doubts``'s.
+``demand``; why an autoscaler at its maximum is doubted is ``autoscaler_doubts``'s; one
+below its maximum held back by its scale-up policy is ``scale_rate``'s.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -50,6 +51,7 @@ from kubetriage.analyzers.demand import (
 )
 from kubetriage.analyzers.log_signatures import POOL_EXHAUSTED
 from kubetriage.analyzers.pods import metric_for, pod_failing
+from kubetriage.analyzers.scale_rate import rate_limited_autoscaler
 from kubetriage.analyzers.support import (
     DOUBLING,
     RECENT_ROLLOUT,
@@ -249,7 +251,11 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         *(blind_autoscaler(evidence, workload) or blind_callee_autoscaler(evidence)),
         *callee_scaled_to_zero(evidence),
         *([] if _recent_rollout(evidence) else memory_only_autoscaler(evidence, workload)),
-        *(capacity_cut(evidence, workload) or _traffic_saturation(evidence, workload)),
+        *(
+            capacity_cut(evidence, workload)
+            or rate_limited_autoscaler(evidence, workload)
+            or _traffic_saturation(evidence, workload)
+        ),
     ]
 
 

@@ -51,7 +51,12 @@ def escape_regex(value: str) -> str:
 # Alert families, from the alert's name and summary: each asks for the series that separate
 # its usual causes (a rollout, more traffic, costlier requests, throttling, a dependency).
 _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("latency", re.compile(r"(?i)(latency|slow|duration|response.?time|p9[059])")),
+    # "late" as a word ("log lines reach Loki late", "...ArriveLate"), never inside one
+    # ("template", "Latest"): what arrives late is slow to arrive.
+    (
+        "latency",
+        re.compile(r"(?i:latency|slow|duration|response.?time|p9[059]|\blate\b)|Late(?![a-z])"),
+    ),
     ("errors", re.compile(r"(?i)(error|5xx|fail|burn|budget|availability|success.?rate)")),
     ("saturation", re.compile(r"(?i)(saturat|hpa.*max|maxed|capacity|cpu.?high|overload)")),
     ("throttling", re.compile(r"(?i)throttl")),
