@@ -303,7 +303,7 @@ def dependency_summaries(
         index.kind("Service"),
     )
     # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
-    hosts += registry_hosts(lines, index.kind("Service"))
+    hosts += registry_hosts(lines, index.kind("Service"), index.kind("Ingress"))
     # The CSI controllers that provision the pods' claims waiting for a volume.
     waiting = waiting_provisioners(
         pods[: limits.max_pods],
