@@ -89,7 +89,7 @@ async def follow_callers(
     sharing: list[JsonDict] = []
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
-        callers = find_callers(listed, [dependency], own)
+        callers = find_callers(listed, [dependency], own, secret_clients=True)
         found += callers
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
