@@ -5,8 +5,9 @@ name links it to the database; it is still a possible caller of a database Servi
 its well-known port), named weaker than a caller naming the Service, and when it is the one
 database client that rolled out right before the onset it is rolled back. Near misses: a
 Secret-sourced env whose name says nothing about a database, a callee that is no SQL
-database, a client released long before the onset, and a caller naming the database that
-changed too (it is preferred).
+database, a client released long before the onset, a client the server names by address (the
+refused-client rule speaks for it), and a caller naming the database that changed too (it is
+preferred).
 
 Real: raw Deployments and Services as the API returns them (``tests.support.built``) for the
 caller discovery (``kubetriage.evidence.callers``), Evidence models from
@@ -23,7 +24,7 @@ from kubetriage.evidence.callers import find_callers, secret_database_env, secre
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.object_evidence import WorkloadEvidence
-from kubetriage.models.relations import CallerEvidence, DependencyEvidence
+from kubetriage.models.relations import CallerEvidence, DependencyEvidence, RefusedClientEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import deployment_manifest
@@ -145,3 +146,18 @@ def test_a_changed_caller_naming_the_database_is_preferred() -> None:
     result = analyze(_evidence([_caller(WEB, secret=True), _caller(API, secret=False)]))
     finding = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, API)
     assert finding.confidence == CONFIDENCE.named
+
+
+def test_a_client_the_server_names_by_address_is_left_to_the_refused_client_rule() -> None:
+    # The pooler's refusal names the client's pod address: that is stronger than a Secret.
+    evidence = _evidence([_caller(WEB, secret=True)])
+    refused = RefusedClientEvidence(
+        ref=WEB,
+        address="10.12.3.101",
+        pod="web-7s59v4m89r-b7xqm",
+        line="pooler error: no more connections allowed (max_client_conn)",
+        changes=[make.rollout_change(WEB, 12, "env", minutes_ago=30)],
+    )
+    result = analyze(evidence.model_copy(update={"refused_clients": [refused]}))
+    leader = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, WEB)
+    assert leader.analyzer != "shared-dependency"

@@ -168,6 +168,9 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         return []
     caller, change, hit = suspect
     target = caller.ref
+    if secret_linked(caller) and any(c.ref.same_object(target) for c in evidence.refused_clients):
+        # The server names it by address: the refused-client rule says so in its own words.
+        return []
     callee = prose.obj(caller.callee)
     source = object_source(target)
     facts = [
