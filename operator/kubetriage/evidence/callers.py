@@ -151,7 +151,9 @@ def find_callers(
         if len(found) >= MAX_CALLERS:
             return found
     database = next((c for c in callees if _database_ports(c)), None) if secret_clients else None
-    for workload in ordered if database is not None else []:
+    if database is None:
+        return found
+    for workload in ordered:
         env = secret_database_env(workload)
         if env is None or any(workload is w for w, _, _ in found):
             continue
