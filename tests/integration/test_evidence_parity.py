@@ -421,6 +421,32 @@ async def test_a_pull_failing_inside_an_in_cluster_registry_follows_its_service(
     assert not registries(scoped)
 
 
+async def test_a_pull_failing_at_a_registry_an_ingress_serves_follows_its_backend(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # The failed pull names a registry host no Service answers to: the Ingresses of every
+    # namespace are listed, the one serving that host is kept, and its registry backend is
+    # followed with the TLS Secret it serves the host with, as the builder follows it.
+    case = _train(
+        "certificate-expiry-onprem-harbor-ingress-cert-expired-invoice-release-and-export-job-"
+        "cannot-pull-x509"
+    )
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def registries(evidence: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (d.ref, d.named_by, d.registry_tls_secret())
+            for d in evidence.dependencies
+            if d.serves_pulls()
+        ]
+
+    assert [r[2] for r in registries(offline)] == [
+        ObjectRef(kind="Secret", namespace="harbor", name="harbor-ingress-tls")
+    ]
+    assert registries(live) == registries(offline)
+
+
 async def test_the_ingress_controller_in_front_of_healthy_pods_is_followed_with_its_settings(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

@@ -84,7 +84,7 @@ def _shared(evidence: Evidence) -> list[object]:
 def test_another_callers_rollout_before_the_onset_is_rolled_back() -> None:
     finding = assert_leads(analyze(_evidence()), Category.BAD_ROLLOUT, Action.ROLLBACK, OTHER)
     assert finding.analyzer == "shared-dependency"
-    assert finding.confidence == CONFIDENCE
+    assert finding.confidence == CONFIDENCE.named
     assert any("KV_ADDR" in e.fact for e in finding.evidence)
     assert any("Command timed out" in e.fact for e in finding.evidence)
 

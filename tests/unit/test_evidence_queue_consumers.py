@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.targets import consumer_elsewhere, names_queue
+from kubetriage.evidence.queue_consumers import consumer_elsewhere, names_queue
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from tests.support.built import built, deployment_manifest
@@ -168,3 +168,33 @@ def test_the_builder_follows_a_scaledobject_to_its_consumer() -> None:
     evidence = built(objects, None, alerts=[_QUEUE_ALERT])
     assert evidence.target is not None
     assert evidence.target.key() == RENDERER.key()
+
+
+def test_the_consumer_groups_workload_is_preferred_to_a_producer_naming_the_topic() -> None:
+    """A producer names the topic it publishes to as plainly as a consumer does; the alert's
+    consumer group says which of them consumes. Without a group, the two stay ambiguous."""
+    lag = Alert(
+        labels={
+            "alertname": "KafkaConsumerGroupLagHigh",
+            "namespace": "kafka",
+            "consumergroup": "stock-reserver",
+            "topic": "orders.lines",
+        }
+    )
+    kafka = ObjectRef(kind="Namespace", name="kafka", api_version="v1")
+    workloads = [
+        _worker("stock-reserver", "inventory"),
+        _worker("order-api", "orders", ORDER_LINES_TOPIC="orders.lines"),
+    ]
+    assert consumer_elsewhere([lag], kafka, [], workloads) == ObjectRef(
+        kind="Deployment", namespace="inventory", name="stock-reserver", api_version="apps/v1"
+    )
+    by_group = [
+        _worker("reserver", "inventory", KAFKA_GROUP_ID="stock-reserver"),
+        _worker("order-api", "orders", ORDER_LINES_TOPIC="orders.lines"),
+    ]
+    assert consumer_elsewhere([lag], kafka, [], by_group) == ObjectRef(
+        kind="Deployment", namespace="inventory", name="reserver", api_version="apps/v1"
+    )
+    topic_only = lag.model_copy(update={"labels": {**lag.labels, "consumergroup": "other"}})
+    assert consumer_elsewhere([topic_only], kafka, [], workloads[1:] + by_group[1:]) is None

@@ -14,8 +14,8 @@ from typing import Any
 
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
+from kubetriage.evidence.queue_consumers import consumer_elsewhere
 from kubetriage.evidence.summaries.scaler_operator import operator_log_requests
-from kubetriage.evidence.targets import consumer_elsewhere
 from kubetriage.evidence.triggers import pod_template, trigger_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence

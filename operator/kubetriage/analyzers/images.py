@@ -16,7 +16,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.pods import pod_events
-from kubetriage.analyzers.registry_service import failing_registry
+from kubetriage.analyzers.registry_service import expired_registry_certificate, failing_registry
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
     event_fact,
@@ -24,6 +24,7 @@ from kubetriage.analyzers.support import (
     iter_containers,
     pod_revision,
     pod_source,
+    timestamp,
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
@@ -53,7 +54,8 @@ class _Confidence:
     # finding that the same words earn the node (``pulls_out_of_disk``, 0.85).
     node_disk: float = 0.6
     # The pull fails with a server failure inside a registry a Service of the cluster serves
-    # (a pull-through cache, a mirror): its owner restores it (``registry_service``, 0.9+).
+    # (a pull-through cache, a mirror): its owner restores it (``registry_service``, 0.9+);
+    # or verifying the expired certificate an Ingress serves that registry with: renewed there.
     registry_down: float = 0.6
 
 
@@ -159,7 +161,11 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
         if _NODE_DISK_FULL.search(texts):
             confidence = CONFIDENCE.node_disk
-        elif failing_registry(evidence, texts) is not None:
+        elif (
+            failing_registry(evidence, texts) is not None
+            or expired_registry_certificate(evidence, texts, timestamp(evidence.collected_at))
+            is not None
+        ):
             confidence = CONFIDENCE.registry_down
         elif cause:
             confidence += CONFIDENCE.cause_bonus

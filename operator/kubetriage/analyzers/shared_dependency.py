@@ -18,6 +18,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -26,6 +27,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, owner_workload
+from kubetriage.evidence.callers import secret_linked
 from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -34,9 +36,21 @@ from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.relations import CallerEvidence, DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
-# Another caller's rollout explains the shared dependency's refusal or slowness: above the
-# dependency's own refusal (dependency-refusing, 0.9), which it explains.
-CONFIDENCE: Final = 0.92
+
+@dataclass(frozen=True, slots=True)
+class _Confidence:
+    """How sure a shared-dependency finding is, by the evidence that earns it."""
+
+    # Another caller's rollout explains the shared dependency's refusal or slowness: above
+    # the dependency's own refusal (dependency-refusing, 0.9), which it explains.
+    named: float = 0.92
+    # ... a caller known only by the database URL it takes from a Secret, the one database
+    # client that changed (no caller naming the database did): still explains the refusal
+    # (0.9), below a caller that names the database.
+    secret_linked: float = 0.91
+
+
+CONFIDENCE: Final = _Confidence()
 
 # A shared server busy or blocked, in its clients' and its own words: a client's command or
 # statement timeout (ioredis, redis-py, go-redis, JDBC, PostgreSQL), lock waits (MySQL,
@@ -135,6 +149,10 @@ def shared_suspect(
             if not any(caller.ref.same_object(w) for w in own)
             and (change := load_rollout(caller.ref, caller.changes, onset)) is not None
         ]
+    # A caller that names the dependency comes before one known only by a Secret-sourced
+    # database URL (which may name another database): those count only when none changed.
+    named = [f for f in found if not secret_linked(f[0])]
+    found = named or found
     return found[0] if len(found) == 1 else None
 
 
@@ -150,11 +168,19 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         return []
     caller, change, hit = suspect
     target = caller.ref
+    if secret_linked(caller) and any(c.ref.same_object(target) for c in evidence.refused_clients):
+        # The server names it by address: the refused-client rule says so in its own words.
+        return []
     callee = prose.obj(caller.callee)
     source = object_source(target)
     facts = [
         item(hit.source, hit.line),
-        item(source, f"names {callee}: {prose.listing(caller.named_by, limit=2)}"),
+        item(
+            source,
+            f"takes its database URL from a Secret: {prose.listing(caller.named_by, limit=2)}"
+            if secret_linked(caller)
+            else f"names {callee}: {prose.listing(caller.named_by, limit=2)}",
+        ),
         item(source, rollout_line(change)),
     ]
     text = prose.narrative(
@@ -162,7 +188,13 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         "roll it back",
         because=[
             prose.claim(f"The calls to {callee} fail or wait", facts[0]),
-            prose.claim(f"{prose.obj(target)} calls {callee} too", facts[1]),
+            prose.claim(
+                f"{prose.obj(target)} may call {callee} too: a SQL database client whose "
+                "database is not named outside its Secret"
+                if secret_linked(caller)
+                else f"{prose.obj(target)} calls {callee} too",
+                facts[1],
+            ),
             prose.claim(
                 "It rolled out right before the onset, while neither the workload nor "
                 f"{callee} changed",
@@ -174,7 +206,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         make_finding(
             "shared-dependency",
             Category.BAD_ROLLOUT,
-            CONFIDENCE,
+            CONFIDENCE.secret_linked if secret_linked(caller) else CONFIDENCE.named,
             text,
             facts,
             Action.ROLLBACK,

@@ -30,10 +30,10 @@ from kubetriage.evidence.callers import (
 )
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
-from kubetriage.evidence.targets import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, selector_query
@@ -89,7 +89,7 @@ async def follow_callers(
     sharing: list[JsonDict] = []
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
-        callers = find_callers(listed, [dependency], own)
+        callers = find_callers(listed, [dependency], own, secret_clients=True)
         found += callers
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}

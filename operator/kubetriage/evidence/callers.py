@@ -41,6 +41,20 @@ _MAX_CHANGES = 3
 # Log tails read of each other caller of a shared dependency (its first pod's containers).
 MAX_CALLER_TAILS = 2
 
+# How a caller known only by its Secret-sourced database URL is named: "Deployment x env
+# DATABASE_URL from Secret x-db".
+SECRET_CLIENT = "from Secret"
+# An env (or Secret key) name for a SQL database's connection: a URL, URI, DSN or .NET
+# connection string (DATABASE_URL, DB_DSN, JDBC_URL, SQLALCHEMY_DATABASE_URI, PG_URI,
+# ConnectionStrings__Billing, database-url).
+_DATABASE_ENV = re.compile(
+    r"(?i)(?:(?:database|db|jdbc|postgres(?:ql)?|pg|mysql|mariadb|sql)[_-]?"
+    r"(?:url|uri|dsn|conn(?:ection)?(?:[_-]?string)?)$|^connectionstrings__)"
+)
+# Well-known SQL database ports: PostgreSQL (and PgBouncer), MySQL (and ProxySQL), SQL
+# Server, Oracle, CockroachDB.
+_SQL_PORTS = frozenset({5432, 6432, 3306, 6033, 1433, 1521, 26257})
+
 # ConfigMaps read, at most, to find the callers a mounted file configures (gateways, proxies).
 MAX_CONFIG_READS = 12
 
@@ -96,21 +110,71 @@ def names_callee(
     return None
 
 
+def _database_ports(service: JsonDict) -> set[int]:
+    """The well-known SQL database ports among the Service's ports."""
+    ports = {p.get("port") for p in (service.get("spec") or {}).get("ports") or []}
+    return {p for p in ports if isinstance(p, int) and p in _SQL_PORTS}
+
+
+def secret_database_env(workload: JsonDict) -> tuple[str, str] | None:
+    """(env name, Secret name) of the first env of the workload's template that takes a SQL
+    database's connection URL, URI, DSN or connection string from a Secret (its env name
+    or the Secret's key says so: ``DATABASE_URL``, ``ConnectionStrings__Orders``,
+    ``database-url``): the URL holds the password, so the database it names is read from the
+    Secret, never from the template. Secret data is never read."""
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for env in (container or {}).get("env") or []:
+            ref = ((env or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+            name, secret = str(env.get("name") or ""), str(ref.get("name") or "")
+            if secret and any(_DATABASE_ENV.search(w) for w in (name, str(ref.get("key") or ""))):
+                return name, secret
+    return None
+
+
 def find_callers(
-    workloads: Iterable[JsonDict], callees: list[JsonDict], exclude: Iterable[JsonDict]
+    workloads: Iterable[JsonDict],
+    callees: list[JsonDict],
+    exclude: Iterable[JsonDict],
+    *,
+    secret_clients: bool = False,
 ) -> list[tuple[JsonDict, JsonDict, list[str]]]:
     """(workload, callee Service, sources) of each workload naming a callee, at most
-    ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads."""
+    ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads.
+    With ``secret_clients``, the workloads whose database URL comes from a Secret
+    (``secret_database_env``) follow, as possible callers of the first callee that is a SQL
+    database (by its well-known port): named by ``SECRET_CLIENT``, weaker than a name."""
     own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    ordered = [
+        w
+        for w in sorted(workloads, key=lambda w: (_ns(w), _name(w)))
+        if (str(w.get("kind")), _ns(w), _name(w)) not in own
+    ]
     found: list[tuple[JsonDict, JsonDict, list[str]]] = []
-    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
-        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
-            continue
+    for workload in ordered:
         if (named := names_callee(workload, callees)) is not None:
             found.append((workload, *named))
         if len(found) >= MAX_CALLERS:
+            return found
+    database = next((c for c in callees if _database_ports(c)), None) if secret_clients else None
+    if database is None:
+        return found
+    for workload in ordered:
+        env = secret_database_env(workload)
+        if env is None or any(workload is w for w, _, _ in found):
+            continue
+        kind = str(workload.get("kind"))
+        source = f"{kind} {_name(workload)} env {env[0]} {SECRET_CLIENT} {env[1]}"
+        found.append((workload, database, [source]))
+        if len(found) >= MAX_CALLERS:
             break
     return found
+
+
+def secret_linked(caller: CallerEvidence) -> bool:
+    """Whether the caller is only known to call a database through a Secret-sourced URL
+    (``SECRET_CLIENT``), not by naming its Service."""
+    return bool(caller.named_by) and all(f" {SECRET_CLIENT} " in s for s in caller.named_by)
 
 
 def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, str, int]]:
@@ -360,7 +424,9 @@ def with_shared_callers(
             summarise_caller(
                 workload, callee, sources, owned_history(workload, replica_sets)
             ).model_copy(update={"logs": _caller_tails(workload, index, logs, limits)})
-            for workload, callee, sources in find_callers(deployments, [service], exclude)
+            for workload, callee, sources in find_callers(
+                deployments, [service], exclude, secret_clients=True
+            )
         ]
         updated.append(dependency.model_copy(update={"callers": callers}))
     return updated

@@ -19,9 +19,12 @@ from kubetriage.evidence.node_plugins import (
     pull_registries,
     registry_hosts,
 )
+from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.topic_peers import PEER_KINDS
 from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import name as _name
+from kubetriage.models.relations import REGISTRY_INGRESS
 from kubetriage.tenancy import Scope
 
 
@@ -56,14 +59,33 @@ async def registry_servers(
     reader: KubeReader, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
 ) -> list[ServiceHost]:
     """The Services serving a registry the pods' failed pulls talked to
-    (``registry_hosts``); the Services of every namespace are listed (not kept: the walk
-    reads the one it names) only when a registry is an address, and only under a scope
-    that may read the cluster."""
+    (``registry_hosts``); the Services and Ingresses of every namespace are listed (not
+    kept: the walk reads the one it names) only when a registry is an address or a host
+    name outside the cluster DNS, and only under a scope that may read the cluster."""
     registries = pull_registries(lines)
     if not registries:
         return []
-    services = await _services_for(reader, run, [h for h, _, _ in registries], scope, "registries")
-    return registry_hosts(lines, services) if services is not None else []
+    services: list[JsonDict] = []
+    ingresses: list[JsonDict] = []
+    if any(cluster_dns_server(host) is None for host, _, _ in registries):
+        if not scope.may_read(None):
+            return []
+        services, ingresses = await asyncio.gather(
+            reader.list_of(
+                run, "Service", None, what="list Services in all namespaces (registries)"
+            ),
+            reader.list_of(
+                run, "Ingress", None, what="list Ingresses in all namespaces (registries)"
+            ),
+        )
+    hosts = registry_hosts(lines, services, ingresses)
+    # The Ingresses serving a registry are kept: the builder reads the route (and the TLS
+    # Secret it names) from them as it does offline.
+    routes = {h.source.partition(f" {REGISTRY_INGRESS} ")[2].split(" ")[0] for h in hosts}
+    for ingress in ingresses:
+        if f"{_d(ingress.get('metadata')).get('namespace')}/{_name(ingress)}" in routes:
+            run.add(ingress)
+    return hosts
 
 
 async def ca_servers(

@@ -14,6 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubetriage.evidence.notes import Notes
+from kubetriage.evidence.queue_consumers import (
+    CONSUMER_KINDS,
+    QUEUE_SCALER_KINDS,
+    SCALED_CONSUMER_KINDS,
+    consumer_elsewhere,
+)
 from kubetriage.evidence.raw import (
     as_dict,
     as_int,
@@ -23,13 +29,7 @@ from kubetriage.evidence.raw import (
     kind_of,
     obj_key,
 )
-from kubetriage.evidence.targets import (
-    CONSUMER_KINDS,
-    QUEUE_SCALER_KINDS,
-    SCALED_CONSUMER_KINDS,
-    candidate_targets,
-    consumer_elsewhere,
-)
+from kubetriage.evidence.targets import candidate_targets
 from kubetriage.evidence.volume_alerts import mounted_volumes, volume_claim
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert

@@ -35,7 +35,8 @@ scope in which the consumers are found (``queue_names`` gives the analyzers the 
 that namespace is the broker's and none of its pods names the queue, the consumers run in
 their own team's namespace: the one workload whose pod template names the queue there
 (``AMQP_QUEUE=invoices.render``, ``celery -Q invoices``) is the target
-(``consumer_elsewhere``; the collector and the builder list the workloads they may read).
+(``queue_consumers.consumer_elsewhere``; the collector and the builder list the workloads
+they may read).
 A probe's alert (blackbox exporter) names a URL in ``instance``/``target``: a cluster DNS
 host (``cart.shop.svc``) is a Service (``probed_services``); any other host is served by an
 Ingress (``probed_hosts``; the caller finds the Ingress), which ``with_probed``
@@ -52,17 +53,13 @@ then, so only its weak hints are kept.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from ipaddress import ip_address
-from typing import Any
 from urllib.parse import urlsplit
 
 from kubetriage.evidence.dependencies import (
     ENVOY_CLUSTER_LABELS,
     ServiceHost,
     envoy_cluster_service,
-    pod_texts,
     service_hosts,
 )
 from kubetriage.evidence.label_vocabulary import (
@@ -78,7 +75,6 @@ from kubetriage.evidence.label_vocabulary import (
     label_value,
     names_kubernetes_service,
 )
-from kubetriage.evidence.triggers import scale_target, scaled_queues
 from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -99,7 +95,7 @@ QUEUE_LABELS: tuple[str, ...] = (
     "consumer",
     "durable_name",
 )
-_CONSUMER_LABELS: tuple[str, ...] = ("consumergroup", "consumer_group", "consumer", "durable_name")
+CONSUMER_LABELS: tuple[str, ...] = ("consumergroup", "consumer_group", "consumer", "durable_name")
 
 # Kinds a bare ``job`` label may name, in the order we try them.
 _JOB_HINT_KINDS: tuple[tuple[str, str], ...] = (
@@ -129,85 +125,6 @@ def queue_names(labels: dict[str, str]) -> list[str]:
         if value is not None and value not in names:
             names.append(value)
     return names
-
-
-# Workload kinds that consume a queue, as the collector lists them to find its consumers;
-# and the KEDA ScaledJob, whose Jobs consume the queue its triggers measure (listed as a
-# custom object).
-CONSUMER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet")
-SCALED_CONSUMER_KINDS: tuple[str, ...] = ("ScaledJob",)
-# The KEDA ScaledObject: the workload it scales consumes the queue its triggers measure.
-QUEUE_SCALER_KINDS: tuple[str, ...] = ("ScaledObject",)
-
-
-def alert_queues(alerts: list[Alert]) -> list[str]:
-    """The queues, topics and consumer groups any of the alerts names, in order."""
-    names: list[str] = []
-    for alert in ordered_alerts(alerts):
-        names += [n for n in queue_names(alert.labels) if n not in names]
-    return names
-
-
-def names_queue(texts: Iterable[str], names: Iterable[str]) -> bool:
-    """Whether one of ``texts`` (env values, args) names one of the queues ``names`` as a
-    whole word (``invoices.render`` in ``-Q invoices.render``, not in ``invoices.render-dlq``)."""
-    patterns = [re.compile(rf"(?<![\w.-]){re.escape(n)}(?![\w-])") for n in names if n]
-    return any(p.search(text) for text in texts for p in patterns)
-
-
-def consumer_elsewhere(
-    alerts: list[Alert],
-    chosen: ObjectRef | None,
-    namespace_pods: Iterable[dict[str, Any]],
-    workloads: Iterable[dict[str, Any]],
-) -> ObjectRef | None:
-    """For an alert about a queue whose target is a namespace none of whose pods
-    (``namespace_pods``) names the queue (the broker's), the one workload among
-    ``workloads`` (those of every namespace the Incident may read) whose pod template names
-    it (``group.id=...``, ``--queue ...``), that is named after it (a consumer group named
-    after its application), a ScaledJob whose trigger measures it (its Jobs consume it,
-    and none may be running: ``scaled_queues``), or the workload a ScaledObject among
-    ``workloads`` scales by a trigger measuring it (its pods may read the queue's name from a
-    file); None when no workload or several different ones do (the alert alone cannot
-    tell)."""
-    names = alert_queues(alerts)
-    if not names or chosen is None or chosen.kind != "Namespace":
-        return None
-    if names_queue((text for _, text in pod_texts(namespace_pods, None)), names):
-        return None  # the consumers run in the alert's namespace
-    workloads = list(workloads)
-    scaled = {
-        (str((w.get("metadata") or {}).get("namespace") or ""), *target)
-        for w in workloads
-        if w.get("kind") in QUEUE_SCALER_KINDS
-        and names_queue(scaled_queues(w), names)
-        and (target := scale_target(w)) is not None
-    }
-    found = [
-        w
-        for w in workloads
-        if w.get("kind") in CONSUMER_KINDS + SCALED_CONSUMER_KINDS
-        and (
-            (w.get("metadata") or {}).get("name") in names
-            or names_queue((text for _, text in pod_texts([], w)), names)
-            or (w.get("kind") in SCALED_CONSUMER_KINDS and names_queue(scaled_queues(w), names))
-            or (
-                str((w.get("metadata") or {}).get("namespace") or ""),
-                str(w.get("kind")),
-                str((w.get("metadata") or {}).get("name") or ""),
-            )
-            in scaled
-        )
-    ]
-    if len(found) != 1:
-        return None
-    meta = found[0].get("metadata") or {}
-    return ObjectRef(
-        kind=str(found[0].get("kind")),
-        name=str(meta.get("name") or ""),
-        namespace=str(meta.get("namespace") or ""),
-        api_version=str(found[0].get("apiVersion") or "apps/v1"),
-    )
 
 
 def _instance_host(labels: dict[str, str]) -> str | None:
@@ -306,7 +223,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         weak.append(ObjectRef(kind="Node", name=host, api_version="v1"))
     if namespace is not None:
         # A consumer group is named after its application far more often than not.
-        for label in _CONSUMER_LABELS:
+        for label in CONSUMER_LABELS:
             consumer = label_value(labels, label)
             if consumer is not None:
                 weak.extend(

@@ -22,7 +22,7 @@ from kubetriage.evidence.dependencies import (
     callee_hosts,
     pod_texts,
 )
-from kubetriage.evidence.targets import CONSUMER_KINDS, names_queue
+from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, names_queue
 from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.relations import TOPIC_SOURCE

@@ -214,6 +214,10 @@ VOLUME_SERVER_SOURCE: Final = "volume"
 REGISTRY_SOURCE: Final = "registry"
 # How a followed mesh CA is named: "mesh CA <host> of <ns/pod/container>".
 MESH_CA_SOURCE: Final = "mesh CA"
+# ... when an Ingress serves that registry's host: "... through Ingress <ns>/<name> with TLS
+# Secret <secret>" (the Secret of the certificate the runtime verifies).
+REGISTRY_INGRESS: Final = "through Ingress"
+REGISTRY_TLS_SECRET: Final = "with TLS Secret"
 # How a dependency is named when it is a peer, on a topic or queue, of a followed callee that
 # fails without naming what it calls (``kubetriage.evidence.topic_peers``): "topic <name>".
 TOPIC_SOURCE: Final = "topic"
@@ -306,6 +310,17 @@ class DependencyEvidence(BaseModel):
         """The in-cluster server of a registry the workload's failed pulls talked to
         (``REGISTRY_SOURCE``): its pods wait on it to start at all."""
         return any(s.startswith(f"{REGISTRY_SOURCE} ") for s in self.named_by)
+
+    def registry_tls_secret(self) -> ObjectRef | None:
+        """The TLS Secret of the Ingress that serves this registry's host
+        (``REGISTRY_TLS_SECRET``), where the certificate its pulls verify lives; else None."""
+        for source in self.named_by:
+            _, _, ingress = source.partition(f" {REGISTRY_INGRESS} ")
+            namespace, _, rest = ingress.partition("/")
+            _, _, secret = rest.partition(f" {REGISTRY_TLS_SECRET} ")
+            if source.startswith(f"{REGISTRY_SOURCE} ") and namespace and secret:
+                return ObjectRef(kind="Secret", namespace=namespace, name=secret.split()[0])
+        return None
 
     def on_callee_topic(self) -> bool:
         """A peer of a failing callee on a topic or queue that callee configures

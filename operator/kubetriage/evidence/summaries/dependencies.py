@@ -309,7 +309,7 @@ def dependency_summaries(
         index.kind("Service"),
     )
     # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
-    hosts += registry_hosts(lines, index.kind("Service"))
+    hosts += registry_hosts(lines, index.kind("Service"), index.kind("Ingress"))
     # The mesh CA the pods' sidecars could not reach for their workload certificates.
     hosts += ca_hosts(lines, index.kind("Service"))
     # The CSI controllers that provision the pods' claims waiting for a volume.

@@ -1,0 +1,108 @@
+"""The consumers of a queue an alert names, when they run outside the alert's namespace (the
+broker's): the one workload of any namespace whose pod template names the queue, topic or
+consumer group, that is named after it, or that a KEDA trigger measuring it scales
+(``consumer_elsewhere``); a workload named after (or naming) the alert's consumer group is
+preferred to others naming only the topic, which may be its producers. Pure; the collector
+(``caller_walk``) and the builder (``index``) list the workloads they may read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from kubetriage.evidence.dependencies import pod_texts
+from kubetriage.evidence.label_vocabulary import label_value
+from kubetriage.evidence.targets import CONSUMER_LABELS, ordered_alerts, queue_names
+from kubetriage.evidence.triggers import scale_target, scaled_queues
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
+
+# Workload kinds that consume a queue, as the collector lists them to find its consumers;
+# and the KEDA ScaledJob, whose Jobs consume the queue its triggers measure (listed as a
+# custom object).
+CONSUMER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet")
+SCALED_CONSUMER_KINDS: tuple[str, ...] = ("ScaledJob",)
+# The KEDA ScaledObject: the workload it scales consumes the queue its triggers measure.
+QUEUE_SCALER_KINDS: tuple[str, ...] = ("ScaledObject",)
+
+
+def alert_queues(alerts: list[Alert]) -> list[str]:
+    """The queues, topics and consumer groups any of the alerts names, in order."""
+    names: list[str] = []
+    for alert in ordered_alerts(alerts):
+        names += [n for n in queue_names(alert.labels) if n not in names]
+    return names
+
+
+def names_queue(texts: Iterable[str], names: Iterable[str]) -> bool:
+    """Whether one of ``texts`` (env values, args) names one of the queues ``names`` as a
+    whole word (``invoices.render`` in ``-Q invoices.render``, not in ``invoices.render-dlq``)."""
+    patterns = [re.compile(rf"(?<![\w.-]){re.escape(n)}(?![\w-])") for n in names if n]
+    return any(p.search(text) for text in texts for p in patterns)
+
+
+def consumer_elsewhere(
+    alerts: list[Alert],
+    chosen: ObjectRef | None,
+    namespace_pods: Iterable[dict[str, Any]],
+    workloads: Iterable[dict[str, Any]],
+) -> ObjectRef | None:
+    """For an alert about a queue whose target is a namespace none of whose pods
+    (``namespace_pods``) names the queue (the broker's), the one workload among
+    ``workloads`` (those of every namespace the Incident may read) whose pod template names
+    it (``group.id=...``, ``--queue ...``), that is named after it (a consumer group named
+    after its application), a ScaledJob whose trigger measures it (its Jobs consume it,
+    and none may be running: ``scaled_queues``), or the workload a ScaledObject among
+    ``workloads`` scales by a trigger measuring it (its pods may read the queue's name from a
+    file); None when no workload or several different ones do (the alert alone cannot
+    tell; a consumer group's workload is preferred to a topic's producers)."""
+    names = alert_queues(alerts)
+    if not names or chosen is None or chosen.kind != "Namespace":
+        return None
+    if names_queue((text for _, text in pod_texts(namespace_pods, None)), names):
+        return None  # the consumers run in the alert's namespace
+    workloads = list(workloads)
+    scaled = {
+        (str((w.get("metadata") or {}).get("namespace") or ""), *target)
+        for w in workloads
+        if w.get("kind") in QUEUE_SCALER_KINDS
+        and names_queue(scaled_queues(w), names)
+        and (target := scale_target(w)) is not None
+    }
+    found = [
+        w
+        for w in workloads
+        if w.get("kind") in CONSUMER_KINDS + SCALED_CONSUMER_KINDS
+        and (
+            (w.get("metadata") or {}).get("name") in names
+            or names_queue((text for _, text in pod_texts([], w)), names)
+            or (w.get("kind") in SCALED_CONSUMER_KINDS and names_queue(scaled_queues(w), names))
+            or (
+                str((w.get("metadata") or {}).get("namespace") or ""),
+                str(w.get("kind")),
+                str((w.get("metadata") or {}).get("name") or ""),
+            )
+            in scaled
+        )
+    ]
+    # Several: a workload named after (or naming) the consumer group consumes; one naming
+    # only the topic may be its producer.
+    groups = [g for a in alerts for n in CONSUMER_LABELS if (g := label_value(a.labels, n))]
+    group_of = [
+        w
+        for w in found
+        if (w.get("metadata") or {}).get("name") in groups
+        or names_queue((text for _, text in pod_texts([], w)), groups)
+    ]
+    found = group_of if len(found) > 1 and groups else found
+    if len(found) != 1:
+        return None
+    meta = found[0].get("metadata") or {}
+    return ObjectRef(
+        kind=str(found[0].get("kind")),
+        name=str(meta.get("name") or ""),
+        namespace=str(meta.get("namespace") or ""),
+        api_version=str(found[0].get("apiVersion") or "apps/v1"),
+    )
