@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.node_plugins import registry_hosts, registry_route
+from kubetriage.evidence.pull_registries import registry_hosts, registry_route
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.node_plugins import pull_registries, registry_hosts
+from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence

@@ -12,13 +12,8 @@ import asyncio
 
 from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.node_plugins import (
-    ca_hosts,
-    certificate_authorities,
-    cluster_dns_server,
-    pull_registries,
-    registry_hosts,
-)
+from kubetriage.evidence.node_plugins import ca_hosts, certificate_authorities, cluster_dns_server
+from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.topic_peers import PEER_KINDS

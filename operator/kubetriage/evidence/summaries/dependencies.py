@@ -49,11 +49,11 @@ from kubetriage.evidence.node_plugins import (
     node_csi_hosts,
     pressured_nodes,
     provisioner_hosts,
-    registry_hosts,
     volume_server_hosts,
     waiting_provisioners,
 )
 from kubetriage.evidence.notes import Notes, safe
+from kubetriage.evidence.pull_registries import registry_hosts
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.settings_readers import settings_config_maps

@@ -1,0 +1,126 @@
+"""The registry a pod's image is pulled through, for the dependency walk and the offline
+builder alike. Pure.
+
+A pod whose pull fails while the runtime talks to a registry served from inside the cluster
+(the registry API URL in the kubelet's Failed event names a Service's ClusterIP or its
+cluster DNS name: a pull-through cache or mirror the nodes' runtime is configured to use)
+waits on that Service's pods to start at all. That Service is followed like a callee, named
+by the failing event (``REGISTRY_SOURCE``), so its own trouble and its own words are read.
+A registry host no Service answers to may be exposed through the cluster's ingress
+controller: the Ingress whose rule serves that host leads to its backend for the registry
+API, followed the same way, and its source names that Ingress and the TLS Secret it serves
+the host with (the certificate the nodes' runtime verifies on every pull).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.node_plugins import served_by, served_hosts
+from kubetriage.evidence.raw import as_dict as _d
+from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.evidence.summaries.ingress import host_matches
+from kubetriage.models.objects import JsonDict
+from kubetriage.models.relations import REGISTRY_INGRESS, REGISTRY_SOURCE, REGISTRY_TLS_SECRET
+
+# The registry API a failed pull talked to, as containerd words it ("unexpected status from
+# HEAD request to http://10.96.50.5:5000/v2/library/redis/manifests/7?ns=docker.io: 502").
+_REGISTRY_API = re.compile(r"(?i)\bhttps?://(?P<host>[a-z0-9.-]+)(?::(?P<port>\d+))?/v2/")
+_FAILED_PULL = re.compile(r"(?i)failed to pull image")
+
+
+def pull_registries(lines: Iterable[tuple[str, str]]) -> list[tuple[str, int | None, str]]:
+    """(registry host, port, event source) of each registry a pod's failed pull talked to,
+    as the kubelet's Warning events (``event_texts``: "event Pod/<name> <reason>") say;
+    first source each."""
+    found: dict[str, tuple[int | None, str]] = {}
+    for source, line in lines:
+        if not source.startswith("event Pod/") or not _FAILED_PULL.search(line):
+            continue
+        for match in _REGISTRY_API.finditer(line):
+            port = int(match["port"]) if match["port"] else None
+            found.setdefault(match["host"].lower(), (port, source))
+    return [(host, port, source) for host, (port, source) in found.items()]
+
+
+def registry_hosts(
+    lines: Iterable[tuple[str, str]],
+    services: Iterable[JsonDict],
+    ingresses: Iterable[JsonDict] = (),
+) -> list[ServiceHost]:
+    """The Services that serve, from inside the cluster, a registry the pods' failed pulls
+    talked to (``pull_registries``: its ClusterIP or cluster DNS name, else a host an
+    Ingress of the cluster serves: its backend for the registry API), each once, named by the
+    first failing event. ``services`` and ``ingresses`` are of any namespace."""
+    services, ingresses = list(services), list(ingresses)
+    direct: list[tuple[str, int | None, str]] = []
+    routed: list[ServiceHost] = []
+    for host, port, source in pull_registries(lines):
+        named = f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}"
+        route = None if served_by(host, services) else registry_route(host, ingresses)
+        if route is None:
+            direct.append((host, port, named))
+            continue
+        namespace, ingress, service, service_port, secret = route
+        if any((h.namespace, h.name) == (namespace, service) for h in routed):
+            continue
+        tls = f" {REGISTRY_TLS_SECRET} {secret}" if secret else ""
+        routed.append(
+            ServiceHost(
+                name=service,
+                namespace=namespace,
+                port=service_port,
+                source=f"{named} {REGISTRY_INGRESS} {namespace}/{ingress}{tls}",
+                cluster_dns=True,
+            )
+        )
+    found = served_hosts(direct, services)
+    return found + [
+        h for h in routed if all((f.namespace, f.name) != (h.namespace, h.name) for f in found)
+    ]
+
+
+def _registry_backend(rule: JsonDict) -> tuple[str, int | None] | None:
+    """The backend Service (name, port number) of an Ingress rule that serves the registry
+    API: the path that covers ``/v2/`` (the longest), else the rule's first path."""
+    paths = _dicts(_d(rule.get("http")).get("paths"))
+    covering = [p for p in paths if "/v2/".startswith(str(p.get("path") or "/"))]
+    chosen = sorted(covering, key=lambda p: -len(str(p.get("path") or "/"))) or paths
+    for path in chosen:
+        service = _d(_d(path.get("backend")).get("service"))
+        if isinstance(name := service.get("name"), str) and name:
+            number = _d(service.get("port")).get("number")
+            return name, number if isinstance(number, int) else None
+    return None
+
+
+def registry_route(
+    host: str, ingresses: Iterable[JsonDict]
+) -> tuple[str, str, str, int | None, str | None] | None:
+    """(namespace, Ingress, backend Service, its port, TLS Secret or None) of the Ingress
+    whose rule serves the registry ``host`` (exact hosts before wildcards, then by namespace
+    and name): a registry exposed through the cluster's ingress controller, whose TLS
+    certificate is the one the nodes' runtime verifies when it pulls."""
+    matches = []
+    for ingress in ingresses:
+        spec = _d(ingress.get("spec"))
+        for rule in _dicts(spec.get("rules")):
+            pattern = str(rule.get("host") or "")
+            backend = _registry_backend(rule) if pattern and host_matches(pattern, host) else None
+            if backend is None:
+                continue
+            secret = next(
+                (
+                    str(t["secretName"])
+                    for t in _dicts(spec.get("tls"))
+                    if t.get("secretName")
+                    and any(host_matches(str(h), host) for h in t.get("hosts") or [])
+                ),
+                None,
+            )
+            meta = _d(ingress.get("metadata"))
+            key = (pattern.startswith("*."), str(meta.get("namespace")), str(meta.get("name")))
+            matches.append((key, (key[1], key[2], *backend, secret)))
+    return min(matches, key=lambda m: m[0])[1] if matches else None
