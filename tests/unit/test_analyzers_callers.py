@@ -17,8 +17,8 @@ from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.analyzers.changes import EXPLAINED_CAP
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
-from kubetriage.models.relations import CallerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category

@@ -14,8 +14,9 @@ from __future__ import annotations
 from kubetriage.analyzers.shared_dependency import CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
-from kubetriage.models.relations import CallerEvidence, DependencyEvidence, PodTrouble
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category

@@ -21,8 +21,8 @@ from kubetriage.analyzers.egress_peers import CONFIDENCE
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers, outside_host, value_host
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
-from kubetriage.models.relations import HostPeerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads

@@ -14,6 +14,7 @@ from kubetriage.llm.citations import evidence_ids, unknown_ids
 from kubetriage.llm.prompt import render_messages
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.neighbours import SiblingEvidence
 from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ContainerEvidence,
@@ -29,7 +30,6 @@ from kubetriage.models.relations import (
     PodTrouble,
     ScalerEvidence,
     ScalerOperatorEvidence,
-    SiblingEvidence,
 )
 from kubetriage.redaction import redact_evidence
 from tests.support.llm_samples import oom_evidence, oom_finding

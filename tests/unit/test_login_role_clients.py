@@ -19,8 +19,8 @@ from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.evidence.callers import clients_in_errors
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.relations import CallerEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest

@@ -23,8 +23,8 @@ from kubetriage.analyzers.overlay_mtu import CONFIDENCE, METRIC
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.neighbours import OverlayMtuEvidence
 from kubetriage.models.object_evidence import LogTail, MetricSummary, NodeEvidence
-from kubetriage.models.relations import OverlayMtuEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built

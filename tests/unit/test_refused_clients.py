@@ -22,8 +22,8 @@ from typing import Any
 from kubetriage.analyzers.client_slots import CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.neighbours import RefusedClientEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
-from kubetriage.models.relations import RefusedClientEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built

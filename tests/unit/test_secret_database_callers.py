@@ -23,8 +23,9 @@ from kubetriage.analyzers.shared_dependency import CONFIDENCE
 from kubetriage.evidence.callers import find_callers, secret_database_env, secret_linked
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.neighbours import CallerEvidence, RefusedClientEvidence
 from kubetriage.models.object_evidence import WorkloadEvidence
-from kubetriage.models.relations import CallerEvidence, DependencyEvidence, RefusedClientEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import deployment_manifest

@@ -18,8 +18,8 @@ from kubetriage.combine import known_objects
 from kubetriage.evidence.summaries.siblings import application_of, application_selector
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.neighbours import SiblingEvidence
 from kubetriage.models.object_evidence import PodCondition
-from kubetriage.models.relations import SiblingEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest

@@ -17,8 +17,8 @@ from typing import Any
 from kubetriage.analyzers.siblings import NAME
 from kubetriage.evidence.summaries.siblings import sibling_scope
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import SiblingEvidence
 from kubetriage.models.object_evidence import PodCondition
-from kubetriage.models.relations import SiblingEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest

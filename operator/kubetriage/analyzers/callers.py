@@ -34,8 +34,8 @@ from kubetriage.analyzers.support import item, pod_source, states, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
-from kubetriage.models.relations import CallerEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 

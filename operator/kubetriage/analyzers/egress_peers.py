@@ -31,8 +31,8 @@ from kubetriage.analyzers.shared_dependency import load_rollout, own_changed, ro
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence
-from kubetriage.models.relations import HostPeerEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 # The one neighbour on the host that rolled out right before the incident's connect timeouts,

@@ -37,8 +37,9 @@ from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.relations import CallerEvidence, DependencyEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -27,8 +27,8 @@ from kubetriage.analyzers.spoken_for import WORKLOAD_RULE_CATEGORIES, findings_a
 from kubetriage.analyzers.support import item, timestamp, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.neighbours import SiblingEvidence
 from kubetriage.models.object_evidence import WorkloadEvidence
-from kubetriage.models.relations import SiblingEvidence
 from kubetriage.models.vocabulary import Action
 
 

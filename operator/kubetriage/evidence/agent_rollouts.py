@@ -20,11 +20,11 @@ from typing import Final
 from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import AgentRolloutEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import AgentRolloutEvidence
 
 # The API server shedding load, as its clients quote it: client-go's StatusReasonTooManyRequests
 # message, and the body of the API server's own 429.

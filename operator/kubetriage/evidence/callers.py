@@ -24,12 +24,13 @@ from kubetriage.evidence.index import ObjectIndex, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, log_requests
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import controller_ref, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import CallerEvidence, DependencyEvidence
+from kubetriage.models.relations import DependencyEvidence
 
 JsonDict = dict[str, Any]
 

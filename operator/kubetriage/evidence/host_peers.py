@@ -23,11 +23,11 @@ from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.dependencies import ERROR_LINE, pod_texts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import HostPeerEvidence
 
 # Neighbours kept, hosts followed, and rollouts kept of each neighbour (newest first).
 MAX_PEERS = 3

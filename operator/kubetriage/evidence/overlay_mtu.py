@@ -26,11 +26,11 @@ from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import OverlayMtuEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import OverlayMtuEvidence
 
 # A response that began and then stalled, as each side words it: Tomcat's client that went
 # away while the body was written, nginx timing out reading a body whose headers came, a Go

@@ -21,11 +21,11 @@ from kubetriage.evidence.callers import owned_history
 from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import RefusedClientEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import RefusedClientEvidence
 
 # A server out of connection slots, in its own words as its clients quote them: PostgreSQL,
 # MySQL/MariaDB (ER_CON_COUNT_ERROR, max_user_connections), Redis, MongoDB, PgBouncer.

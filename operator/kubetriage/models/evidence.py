@@ -13,6 +13,14 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import (
+    AgentRolloutEvidence,
+    CallerEvidence,
+    HostPeerEvidence,
+    OverlayMtuEvidence,
+    RefusedClientEvidence,
+    SiblingEvidence,
+)
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
@@ -31,21 +39,15 @@ from kubetriage.models.object_evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.relations import (
-    AgentRolloutEvidence,
     AggregatedApiEvidence,
-    CallerEvidence,
     DependencyEvidence,
     DisruptionBudgetEvidence,
     GatewayRouteEvidence,
-    HostPeerEvidence,
     IngressControllerEvidence,
-    OverlayMtuEvidence,
     ReconcilerEvidence,
-    RefusedClientEvidence,
     ScalerEvidence,
     ScalerOperatorEvidence,
     SecretWriterEvidence,
-    SiblingEvidence,
     WebhookEvidence,
 )
 

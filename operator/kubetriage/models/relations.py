@@ -12,6 +12,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
@@ -25,88 +26,6 @@ from kubetriage.models.object_evidence import (
     ServiceEvidence,
     WorkloadEvidence,
 )
-
-
-class CallerEvidence(BaseModel):
-    """A workload whose pod template names one of the incident's Services (env, args),
-    possibly in another namespace, with its recent rollouts (``kubetriage.evidence.callers``):
-    a caller whose new revision changed how it calls can load or break a healthy callee."""
-
-    ref: ObjectRef
-    callee: ObjectRef  # the Service it names
-    named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
-    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-    # What it says itself, read only for the other callers of a dependency the incident's
-    # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).
-    # An unchanged caller failing on the same dependency at the same time clears a release.
-    logs: list[LogTail] = Field(default_factory=list)
-
-
-class HostPeerEvidence(BaseModel):
-    """Another workload whose pod template names the same host outside the cluster that the
-    incident's own failing calls name (``kubetriage.evidence.host_peers``), with its recent
-    rollouts: calls to one outside host share the way out (the nodes' SNAT ports, an egress
-    gateway), so a neighbour's new revision that opens more connections starves the others."""
-
-    ref: ObjectRef
-    host: str  # the outside host both name
-    named_by: list[str] = Field(default_factory=list)  # "Deployment x env PARTNER_URL"
-    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-
-
-class AgentRolloutEvidence(BaseModel):
-    """A DaemonSet (a node agent) and its recent rollouts, read when the API server throttles
-    the incident's workload (``kubetriage.evidence.agent_rollouts``): one client per node, so
-    a revision that asks the API server more multiplies that by the node count."""
-
-    ref: ObjectRef
-    nodes: int | None = None  # status.desiredNumberScheduled
-    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-
-
-class OverlayMtuEvidence(BaseModel):
-    """Where a node agent (a DaemonSet, the CNI's) takes the MTU it gives the pod network,
-    read when the incident's lines say transfers stall mid-response
-    (``kubetriage.evidence.overlay_mtu``): an env var named for the MTU, from a ConfigMap key
-    (``config_map``/``key``) or a literal ``value``."""
-
-    ref: ObjectRef  # the DaemonSet
-    env: str  # "FELIX_VXLANMTU"
-    config_map: str = ""
-    key: str = ""
-    value: str = ""
-
-
-class RefusedClientEvidence(BaseModel):
-    """A Deployment whose pod's address a server out of connection slots names as it refuses
-    it (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
-    server's shared slots."""
-
-    ref: ObjectRef
-    address: str  # the pod address the refusal names
-    pod: str = ""
-    line: str = ""  # the server's refusal
-    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-
-
-class SiblingEvidence(BaseModel):
-    """Another component of the incident's application (``kubetriage.evidence.summaries.
-    siblings``): a workload of its namespace carrying the same recommended application labels
-    (``app.kubernetes.io/part-of``, else ``name``, and ``instance``) that is short of ready
-    replicas, with its pods and their events. An application's components fail each other
-    (a distributor's pushes fail while its ingesters cannot be scheduled) without one naming
-    the other in its env or logs. Also the one workload of the namespace, of any
-    application, whose pods began restarting with the alert (``restarts_since`` set)."""
-
-    workload: WorkloadEvidence
-    application: dict[str, str] = Field(default_factory=dict)  # the labels shared
-    component: str | None = None  # its app.kubernetes.io/component
-    pods: list[PodEvidence] = Field(default_factory=list)
-    events: list[EventEvidence] = Field(default_factory=list)
-    # Set for a workload of the namespace outside the application, kept because its pods'
-    # repeated restarts began with the alert (``kubetriage.evidence.summaries.
-    # fresh_restarts``): the earliest they can have begun.
-    restarts_since: datetime | None = None
 
 
 class DisruptionBudgetEvidence(BaseModel):

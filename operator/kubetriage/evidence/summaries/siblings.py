@@ -32,11 +32,11 @@ from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour, restarts_began
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.workloads import workload_summary
+from kubetriage.models.neighbours import SiblingEvidence
 from kubetriage.models.objects import JsonDict, selector_matches, selector_query
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import SiblingEvidence
 
 PART_OF: Final = "app.kubernetes.io/part-of"
 NAME: Final = "app.kubernetes.io/name"
