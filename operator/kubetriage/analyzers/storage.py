@@ -25,6 +25,7 @@ from kubetriage.analyzers.support import (
     parse_quantity,
     suggest_memory,
 )
+from kubetriage.analyzers.volume_spec_faults import spec_fault
 from kubetriage.csi_errors import unreachable_csi_driver
 from kubetriage.evidence.run_claims import CLAIM_IN_TEXT
 from kubetriage.models.base import ObjectRef
@@ -77,69 +78,6 @@ _VOLUME_EVENT = re.compile(
     r"(?i)(persistentvolumeclaim|volume|multi-attach|attach|provision|storageclass|mount|pvc)"
 )
 _CONFIG_VOLUME = re.compile(r"(?i)(configmap|secret)s? \"?[\w.-]+\"? not found")
-
-
-# Claims that fail because of how they or their pods are specified, not for lack of space:
-# the fix is in the workload's spec, so the remediation corrects that workload. Each: what
-# the events say, the problem, the fix, and whether the fault is in the claim itself (then
-# only a StatefulSet, whose claim template stamps the claim, holds the fix) or in the pod.
-_SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
-    (
-        re.compile(r"(?i)no storage class is set"),
-        "names no StorageClass and none is the default",
-        "set its storageClassName or a default StorageClass",
-        True,
-    ),
-    (
-        re.compile(r"(?i)storageclass(\.storage\.k8s\.io)? \"?[\w.-]+\"? not found"),
-        "names a StorageClass that does not exist",
-        "name an existing StorageClass in its template",
-        True,
-    ),
-    (
-        # The provisioner's cloud API refuses the class's parameters or its credentials: an
-        # encryption key it may not use (EBS deletes such a volume right after creating it,
-        # so the driver cannot find it), an invalid parameter, a denied operation. Retrying
-        # or more space changes nothing; the claim must name a class the provisioner can use.
-        re.compile(
-            r"(?i)failed to provision volume with StorageClass .*("
-            r"failed to get an available volume|InvalidParameter|InvalidKMSKey|KMS\.|"
-            r"UnauthorizedOperation|AccessDenied|AuthorizationFailed|not authorized to perform)"
-        ),
-        "cannot be provisioned with its StorageClass",
-        "fix the class's key, parameters or grants",
-        True,
-    ),
-    (
-        # The cloud refuses to attach the disk to the VM the pod was placed on because that
-        # machine type cannot take this disk type (Azure premium SSD on a size without an
-        # 's', a Hyperdisk on a machine series that lacks it, an io2 Block Express volume on
-        # an older instance type). The scheduler does not know this; the pods must be kept
-        # to nodes whose machine type supports the disk.
-        re.compile(
-            r"(?i)(attach|mount)\w* .*("
-            r"not supported (for|by|on|with) (the )?(vm|instance|machine)[ -]?(size|type)|"
-            r"cannot be used (by|with) \S+ machine type|"
-            r"features are not compatible for creating instance)"
-        ),
-        "cannot attach on its node, whose machine type does not take that disk type",
-        "keep its pods on nodes that take the disk",
-        False,
-    ),
-    (
-        re.compile(r"(?i)setting volume ownership for .* taking longer than expected"),
-        "mounts slowly: fsGroup makes the kubelet chown every file",
-        "set fsGroupChangePolicy: OnRootMismatch",
-        False,
-    ),
-)
-
-
-def _spec_fault(message: str) -> tuple[str, str, bool] | None:
-    for pattern, problem, fix, in_claim in _SPEC_FAULTS:
-        if pattern.search(message):
-            return problem, fix, in_claim
-    return None
 
 
 _MULTI_ATTACH = re.compile(r"(?i)multi-attach error")
@@ -377,7 +315,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             mentioned = [m["name"] for m in CLAIM_IN_TEXT.finditer(event.message)]
             names = [n for n in mentioned if (event.involved.namespace or namespace, n) in pvcs]
             names = names or pod_pvcs.get(event.involved.name, [])
-        fault = _spec_fault(event.message) or _second_node_attach(evidence, event)
+        fault = spec_fault(event.message) or _second_node_attach(evidence, event)
         for name in names[:2]:
             if (event.involved.namespace or namespace, name) in provisioner_down:
                 continue
