@@ -411,6 +411,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
                 namespace=service.namespace,
                 labels=service.selector,
                 namespace_labels=evidence.namespace_labels.get(service.namespace, {}),
+                service_ips=(service.cluster_ip,) if service.cluster_ip else (),
             )
         elif not dependency.followed and ref is not None and ref.namespace:
             # Not readable here: its pods' labels are unknown, so only a denial that no pod
