@@ -277,6 +277,23 @@ def _names_service_ip(peer: PolicyPeer, other: Endpoint) -> bool:
     )
 
 
+def service_ip_blocks(
+    policy: NetworkPolicyEvidence, direction: Direction, other: Endpoint
+) -> list[str]:
+    """The ipBlock CIDRs of the policy's rules for ``direction`` that hold the address of
+    the Service in front of ``other`` (``_names_service_ip``): rules that can never admit it."""
+    rules = policy.ingress if direction == "ingress" else policy.egress
+    return [
+        p.cidr
+        for rule in rules
+        for p in rule.peers
+        if p.cidr
+        and p.pod_selector is None
+        and p.namespace_selector is None
+        and _names_service_ip(p, other)
+    ]
+
+
 def _ports_nearness(rule: PolicyRule, flow: Flow) -> int:
     """2 when the rule lists the flow's port, 1 when it lists none (any port), else 0."""
     if not rule.ports:

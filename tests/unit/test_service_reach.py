@@ -230,7 +230,9 @@ def test_the_policy_analyzer_names_the_ip_block_policy_for_a_timed_out_service()
         ],
     )
     target = ObjectRef(kind="NetworkPolicy", namespace="billing", name="billing-api-egress")
-    assert_leads(analyze(ev), Category.NETWORK, Action.FIX_NETWORK, target)
+    finding = assert_leads(analyze(ev), Category.NETWORK, Action.FIX_NETWORK, target)
+    facts = [e.fact for e in finding.evidence]
+    assert "allows ipBlock 172.20.88.14/32, the Service's clusterIP" in facts
 
 
 def test_libpq_and_psycopg_connect_timeouts_are_connect_timeouts() -> None:
