@@ -136,6 +136,10 @@ class Endpoint:
     # such as NodeLocal DNSCache's 169.254.20.10): pod and namespace selectors never match
     # it, only an ipBlock can, and no policy isolates it.
     address_only: bool = False
+    # The virtual IPs of the Service the flow is sent to (its clusterIP). Policies are
+    # enforced after kube-proxy rewrote it to a pod's address, so an ipBlock holding it
+    # never admits the flow; the rule was written for this destination all the same.
+    service_ips: tuple[str, ...] = ()
 
     def ns_labels(self) -> Mapping[str, str]:
         return {NAMESPACE_NAME_LABEL: self.namespace, **self.namespace_labels}
@@ -252,12 +256,42 @@ def _peer_nearness(peer: PolicyPeer, policy_namespace: str, other: Endpoint) -> 
     if other.address_only:
         return 1  # any peer was written for some destination; none names this address
     if peer.pod_selector is None and peer.namespace_selector is None:
-        return 0  # an ipBlock only: it names addresses, not this workload
+        # An ipBlock only: it names addresses, not this workload; unless it is the address
+        # of the Service in front of it (a narrower block than "everywhere").
+        return _MEANT if _names_service_ip(peer, other) else 0
     if peer.namespace_selector is None:
         namespace = 1 if other.namespace == policy_namespace else 0
     else:
         namespace = _selector_score(peer.namespace_selector, other.ns_labels())
     return namespace + _selector_score(peer.pod_selector, other.labels)
+
+
+def _names_service_ip(peer: PolicyPeer, other: Endpoint) -> bool:
+    """Whether the peer's ipBlock holds the Service address the flow is sent to and is not
+    a block of every address (0.0.0.0/0, ::/0)."""
+    network = _network(peer.cidr) if peer.cidr else None
+    return (
+        network is not None
+        and network.prefixlen > 0
+        and any(in_ip_block(ip, peer.cidr or "", peer.except_cidrs) for ip in other.service_ips)
+    )
+
+
+def service_ip_blocks(
+    policy: NetworkPolicyEvidence, direction: Direction, other: Endpoint
+) -> list[str]:
+    """The ipBlock CIDRs of the policy's rules for ``direction`` that hold the address of
+    the Service in front of ``other`` (``_names_service_ip``): rules that can never admit it."""
+    rules = policy.ingress if direction == "ingress" else policy.egress
+    return [
+        p.cidr
+        for rule in rules
+        for p in rule.peers
+        if p.cidr
+        and p.pod_selector is None
+        and p.namespace_selector is None
+        and _names_service_ip(p, other)
+    ]
 
 
 def _ports_nearness(rule: PolicyRule, flow: Flow) -> int:

@@ -47,6 +47,7 @@ from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
+from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
 from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
@@ -71,6 +72,7 @@ from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
 from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
+from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
@@ -126,6 +128,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *LOCAL_TRAFFIC_ANALYZERS,
+    *RESOLVER_SERVICE_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *PEER_DISCOVERY_ANALYZERS,
     *CALLEE_CONFIG_ANALYZERS,

@@ -80,6 +80,10 @@ CONFIG_REJECTED_LOG: Final = re.compile(
 _CONNECT_TIMEOUT = (
     r"connect(?:ion)? timed? ?out|timed? ?out (?:while |after )?(?:connecting|dialing)"
     r"|timeout expired while connecting"  # libpq's connect_timeout
+    # libpq 14+ naming the server it gave up on ("connection to server at "10.0.0.5", port
+    # 5432 failed: timeout expired", as psql, psycopg and Ruby's pg relay it), and psycopg 3's
+    # own connect timeout ("connection timeout expired").
+    r"|port \d+ failed: timeout expired|connection timeout expired"
 )
 _ANSWER_TIMEOUT = (
     r"read timed? ?out|SocketTimeoutException|timeout of \d+ ?ms exceeded|ECONNABORTED"

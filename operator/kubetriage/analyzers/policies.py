@@ -40,6 +40,7 @@ from kubetriage.networkpolicy import (
     cluster_dns,
     flow_verdicts,
     ingress_verdict,
+    service_ip_blocks,
 )
 
 
@@ -172,6 +173,7 @@ def policy_finding(
     confidence: float,
     symptom: str = "The workload's calls fail the way dropped packets do",
     narrowed: tuple[NetworkPolicyEvidence, EvidenceItem, str] | None = None,
+    destination: Endpoint | None = None,
 ) -> Finding:
     if narrowed is not None:
         policy, fact, service_name = narrowed
@@ -214,6 +216,21 @@ def policy_finding(
     ]
     if verdict.ip_block_caveat:
         confidence -= CONFIDENCE.ip_block_penalty
+    because = [
+        prose.claim(f"No rule of the policies isolating the pods allows {what}", facts[0]),
+        prose.claim(symptom, *facts[1:3]),
+    ]
+    blocks = service_ip_blocks(policy, verdict.direction, destination) if destination else []
+    if blocks:
+        named = item(source, f"allows ipBlock {prose.listing(blocks)}, the Service's clusterIP")
+        facts.append(named)
+        because.append(
+            prose.claim(
+                "Its rule names the Service's virtual address; policies apply after kube-proxy "
+                "rewrote it to a pod's address, so the rule admits nothing",
+                named,
+            )
+        )
     return make_finding(
         "network-policy",
         Category.NETWORK,
@@ -222,10 +239,7 @@ def policy_finding(
             f"{prose.obj(ref)} blocks {what}",
             f"allow it in {policy.name}",
             aside=verdict.direction,
-            because=[
-                prose.claim(f"No rule of the policies isolating the pods allows {what}", facts[0]),
-                prose.claim(symptom, *facts[1:3]),
-            ],
+            because=because,
         ),
         facts,
         Action.FIX_NETWORK,
@@ -411,6 +425,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
                 namespace=service.namespace,
                 labels=service.selector,
                 namespace_labels=evidence.namespace_labels.get(service.namespace, {}),
+                service_ips=(service.cluster_ip,) if service.cluster_ip else (),
             )
         elif not dependency.followed and ref is not None and ref.namespace:
             # Not readable here: its pods' labels are unknown, so only a denial that no pod
@@ -444,6 +459,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
                     narrowed=_narrowed_allow(evidence, flow, service)
                     if verdict.direction == "ingress"
                     else None,
+                    destination=destination,
                 )
             )
             break

@@ -230,6 +230,13 @@ class ServiceEvidence(BaseModel):
     session_affinity: str | None = None
     affinity_timeout_seconds: int | None = None
     affinity_written_at: datetime | None = None
+    # spec.internalTrafficPolicy "Local": the nodes its selected pods run on. kube-proxy
+    # then sends a client pod's traffic only to a pod on the client's own node, and drops it
+    # on any other node (None: the default "Cluster", every ready pod serves every node).
+    local_traffic_nodes: list[str] | None = None
+    # spec.clusterIP: the virtual address clients dial (None when headless or unset).
+    # kube-proxy rewrites it to a selected pod's address before NetworkPolicies apply.
+    cluster_ip: str | None = None
 
 
 class ConfigEndpoint(BaseModel):

@@ -151,8 +151,26 @@ def service_summary(
         scaled_to_zero=idle,
         publish_not_ready=spec.get("publishNotReadyAddresses") is True,
         headless=spec.get("clusterIP") == "None",
+        local_traffic_nodes=_local_nodes(spec, selected, limits),
+        cluster_ip=_cluster_ip(spec),
         **_affinity(service),
     )
+
+
+def _cluster_ip(spec: JsonDict) -> str | None:
+    address = as_str(spec.get("clusterIP"))
+    return address if address and address != "None" else None
+
+
+def _local_nodes(
+    spec: JsonDict, selected: list[JsonDict], limits: EvidenceLimits
+) -> list[str] | None:
+    """With ``internalTrafficPolicy: Local``, the nodes the selected pods run on; None
+    otherwise."""
+    if spec.get("internalTrafficPolicy") != "Local":
+        return None
+    nodes = {n for p in selected if isinstance(n := as_dict(p.get("spec")).get("nodeName"), str)}
+    return sorted(nodes)[: limits.max_list_items]
 
 
 def _affinity(service: JsonDict) -> dict[str, Any]:
