@@ -18,6 +18,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -108,16 +109,21 @@ def _service_ref(dependency: DependencyEvidence) -> ObjectRef | None:
     return ref if ref is not None and ref.kind == "Service" else None
 
 
-def check_registry_service(evidence: Evidence) -> list[Finding]:
-    """Escalate to an in-cluster registry that fails the workload's pulls with server
-    failures (see the module's docstring)."""
-    failed: dict[str, tuple[DependencyEvidence, list[EvidenceItem], set[str]]] = {}
-    # The incident's pods' events first, then any other pod's read with them.
+_FailedPulls = dict[str, tuple[DependencyEvidence, list[EvidenceItem], set[str]]]
+
+
+def _failed_pulls(
+    evidence: Evidence, registry_of: Callable[[str], DependencyEvidence | None]
+) -> _FailedPulls:
+    """Registry host -> (the registry ``registry_of`` an event's message blames, the failed
+    pulls' facts, one per image, and those images): the incident's pods' events first, then
+    any other pod's read with them (counted only once the incident's own pods failed)."""
+    failed: _FailedPulls = {}
     ours = [e for p in evidence.pods for e in pod_events(evidence, p)]
     others = [e for e in evidence.events if e.involved.kind == "Pod" and e not in ours]
     for event in [*ours, *others]:
         match = _FAILED_PULL.search(event.message)
-        dependency = failing_registry(evidence, event.message) if match else None
+        dependency = registry_of(event.message) if match else None
         if match is None or dependency is None:
             continue
         host = _registry_host(dependency) or ""
@@ -125,6 +131,13 @@ def check_registry_service(evidence: Evidence) -> list[Finding]:
         if match["image"] not in images and (facts or event in ours):
             images.add(match["image"])
             facts.append(item("events", event_fact(event)))
+    return failed
+
+
+def check_registry_service(evidence: Evidence) -> list[Finding]:
+    """Escalate to an in-cluster registry that fails the workload's pulls with server
+    failures (see the module's docstring)."""
+    failed = _failed_pulls(evidence, lambda text: failing_registry(evidence, text))
     findings: list[Finding] = []
     for host, (dependency, facts, images) in failed.items():
         target = _service_ref(dependency)
@@ -173,19 +186,7 @@ def check_registry_certificate(evidence: Evidence) -> list[Finding]:
     """Renew the certificate of an Ingress-served registry that the workload's pulls find
     expired (see the module's docstring)."""
     now = timestamp(evidence.collected_at)
-    failed: dict[str, tuple[DependencyEvidence, list[EvidenceItem], set[str]]] = {}
-    ours = [e for p in evidence.pods for e in pod_events(evidence, p)]
-    others = [e for e in evidence.events if e.involved.kind == "Pod" and e not in ours]
-    for event in [*ours, *others]:
-        match = _FAILED_PULL.search(event.message)
-        dependency = expired_registry_certificate(evidence, event.message, now) if match else None
-        if match is None or dependency is None:
-            continue
-        host = _registry_host(dependency) or ""
-        _, facts, images = failed.setdefault(host, (dependency, [], set()))
-        if match["image"] not in images and (facts or event in ours):
-            images.add(match["image"])
-            facts.append(item("events", event_fact(event)))
+    failed = _failed_pulls(evidence, lambda text: expired_registry_certificate(evidence, text, now))
     findings: list[Finding] = []
     for host, (dependency, facts, images) in failed.items():
         secret = dependency.registry_tls_secret()
