@@ -19,7 +19,6 @@ from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.topic_peers import PEER_KINDS
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
-from kubetriage.models.relations import REGISTRY_INGRESS
 from kubetriage.tenancy import Scope
 
 
@@ -60,27 +59,21 @@ async def registry_servers(
     registries = pull_registries(lines)
     if not registries:
         return []
-    services: list[JsonDict] = []
-    ingresses: list[JsonDict] = []
-    if any(cluster_dns_server(host) is None for host, _, _ in registries):
-        if not scope.may_read(None):
-            return []
-        services, ingresses = await asyncio.gather(
-            reader.list_of(
-                run, "Service", None, what="list Services in all namespaces (registries)"
-            ),
-            reader.list_of(
-                run, "Ingress", None, what="list Ingresses in all namespaces (registries)"
-            ),
-        )
-    hosts = registry_hosts(lines, services, ingresses)
+    hosts = [h for h, _, _ in registries]
+    services, ingresses = await asyncio.gather(
+        _all_of(reader, run, "Service", hosts, scope, "registries"),
+        _all_of(reader, run, "Ingress", hosts, scope, "registries"),
+    )
+    if services is None or ingresses is None:
+        return []
+    served = registry_hosts(lines, services, ingresses)
     # The Ingresses serving a registry are kept: the builder reads the route (and the TLS
     # Secret it names) from them as it does offline.
-    routes = {h.source.partition(f" {REGISTRY_INGRESS} ")[2].split(" ")[0] for h in hosts}
+    routes = {(h.namespace, h.ingress) for h in served if h.ingress is not None}
     for ingress in ingresses:
-        if f"{_d(ingress.get('metadata')).get('namespace')}/{_name(ingress)}" in routes:
+        if (str(_d(ingress.get("metadata")).get("namespace")), _name(ingress)) in routes:
             run.add(ingress)
-    return hosts
+    return served
 
 
 async def ca_servers(
@@ -91,22 +84,22 @@ async def ca_servers(
     authorities = certificate_authorities(lines)
     if not authorities:
         return []
-    services = await _services_for(reader, run, [h for h, _, _ in authorities], scope, "mesh CA")
+    hosts = [h for h, _, _ in authorities]
+    services = await _all_of(reader, run, "Service", hosts, scope, "mesh CA")
     return ca_hosts(lines, services) if services is not None else []
 
 
-async def _services_for(
-    reader: KubeReader, run: CollectionRun, hosts: list[str], scope: Scope, why: str
+async def _all_of(
+    reader: KubeReader, run: CollectionRun, kind: str, hosts: list[str], scope: Scope, why: str
 ) -> list[JsonDict] | None:
-    """The Services of every namespace when one of ``hosts`` is an address (none needed
-    when all are cluster DNS names); None when the scope may not read the cluster."""
+    """The objects of ``kind`` in every namespace when one of ``hosts`` is an address or a
+    name outside the cluster DNS (none needed when all are cluster DNS names); None when the
+    scope may not read the cluster."""
     if all(cluster_dns_server(host) is not None for host in hosts):
         return []
     if not scope.may_read(None):
         return None
-    return await reader.list_of(
-        run, "Service", None, what=f"list Services in all namespaces ({why})"
-    )
+    return await reader.list_of(run, kind, None, what=f"list {kind}s in all namespaces ({why})")
 
 
 async def topic_peer_candidates(

@@ -122,6 +122,9 @@ class ServiceHost:
     source: str
     kind: str = "Service"  # or the workload kind an error line names
     cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
+    # The Ingress (in ``namespace``) through which the host reached this Service, when it
+    # was followed as a registry served through the cluster's ingress controller.
+    ingress: str | None = None
 
 
 # The Service cluster DNS is served from in every mainstream distribution (CoreDNS kept the

@@ -74,6 +74,7 @@ def registry_hosts(
                 port=service_port,
                 source=f"{named} {REGISTRY_INGRESS} {namespace}/{ingress}{tls}",
                 cluster_dns=True,
+                ingress=ingress,
             )
         )
     found = served_hosts(direct, services)
