@@ -19,6 +19,7 @@ from typing import Final
 
 from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.logs import scope_says
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.neighbours import AgentRolloutEvidence
 from kubetriage.models.object_evidence import LogTail
@@ -41,12 +42,7 @@ _MAX_CHANGES: Final = 2
 
 def apiserver_throttled(logs: Iterable[LogTail]) -> bool:
     """Whether the incident's own lines (``scope`` tails) say the API server sheds load."""
-    return any(
-        APISERVER_THROTTLED.search(line)
-        for tail in logs
-        if tail.source == "scope"
-        for line in tail.lines
-    )
+    return scope_says(logs, APISERVER_THROTTLED)
 
 
 def agent_namespaces(daemonsets: Iterable[JsonDict]) -> list[str]:

@@ -8,6 +8,7 @@ requests."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from kubetriage.evidence.index import sort_pods
@@ -38,6 +39,14 @@ def _clip_bytes(line: str, limit: int) -> tuple[str, bool]:
     marker = "…[truncated]"
     cut = head[: max(0, limit - len(marker.encode("utf-8")))].decode("utf-8", errors="ignore")
     return cut + marker, True
+
+
+def scope_says(logs: Iterable[LogTail], pattern: re.Pattern[str]) -> bool:
+    """Whether a line of the incident's own tails (``scope``, not a dependency's or a
+    webhook backend's) matches ``pattern``."""
+    return any(
+        pattern.search(line) for tail in logs if tail.source == "scope" for line in tail.lines
+    )
 
 
 def bound_log_tail(tail: LogTail, limits: EvidenceLimits) -> LogTail:

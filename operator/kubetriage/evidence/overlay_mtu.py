@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.logs import scope_says
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.base import ObjectRef
@@ -47,12 +48,7 @@ MAX_SETTINGS: Final = 6
 
 def transfer_stalled(logs: Iterable[LogTail]) -> bool:
     """Whether the incident's own lines (``scope`` tails) say a response stalled mid-transfer."""
-    return any(
-        STALLED_TRANSFER.search(line)
-        for tail in logs
-        if tail.source == "scope"
-        for line in tail.lines
-    )
+    return scope_says(logs, STALLED_TRANSFER)
 
 
 def _settings(daemonset: JsonDict) -> list[OverlayMtuEvidence]:
