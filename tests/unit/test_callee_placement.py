@@ -24,7 +24,7 @@ from kubetriage.analyzers.callee_placement import CONFIDENCE
 from kubetriage.evidence.node_plugins import ca_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.relations import DependencyEvidence, PodTrouble
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads
@@ -56,6 +56,7 @@ def test_the_ca_a_sidecar_could_not_reach_is_the_service_of_its_cluster_ip() -> 
     [host] = ca_hosts([(SOURCE, WARM)], [_service("10.20.0.15")])
     assert (host.namespace, host.name, host.port) == ("istio-system", "istiod", 15012)
     assert host.source == f"mesh CA 10.20.0.15 of shop/{CHECKOUT_POD}/istio-proxy"
+    assert host.route == DependencyRoute(kind="mesh-ca", host="10.20.0.15")
 
 
 def test_the_ca_named_by_its_cluster_dns_name_needs_no_service_list() -> None:

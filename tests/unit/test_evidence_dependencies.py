@@ -18,6 +18,7 @@ import pytest
 
 from kubetriage import prose
 from kubetriage.evidence.dependencies import (
+    NamedObject,
     ServiceHost,
     config_map_hosts,
     env_host,
@@ -30,7 +31,7 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.relations import PodTrouble
+from kubetriage.models.relations import DependencyRoute, PodTrouble
 from tests.support.built import built, deployment_manifest, service_manifest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -186,9 +187,23 @@ def test_resolve_defaults_to_the_callers_namespace_and_skips_its_own_objects() -
     ]
     resolved = resolve(hosts, "shop", {("Service", "shop", "self")})
     assert resolved == [
-        ("Service", "data", "db", ["env DB", "log x"]),
-        ("Service", "shop", "api", ["log y"]),
+        NamedObject("Service", "data", "db", ["env DB", "log x"], []),
+        NamedObject("Service", "shop", "api", ["log y"], []),
     ]
+
+
+def test_resolve_keeps_each_route_once_with_the_object_it_reaches() -> None:
+    backend = DependencyRoute(
+        kind="backend", ingress=ObjectRef(kind="Ingress", namespace="shop", name="web")
+    )
+    hosts = [
+        ServiceHost("edge", "edge", None, "backend of Ingress shop/web", route=backend),
+        ServiceHost("edge", "edge", 80, "log x"),
+        ServiceHost("edge", "edge", None, "backend of Ingress shop/web", route=backend),
+    ]
+    [named] = resolve(hosts, "shop", set())
+    assert named.sources == ["backend of Ingress shop/web", "log x"]
+    assert named.routes == [backend]
 
 
 def _deployment(name: str, namespace: str, uid: str) -> dict[str, Any]:

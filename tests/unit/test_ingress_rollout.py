@@ -19,13 +19,20 @@ from kubetriage.analyzers.ingress_rollout import CONFIDENCE, NAME, REFUSED_WORDS
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.relations import INGRESS_CONTROLLER_SOURCE, DependencyEvidence
+from kubetriage.models.relations import (
+    INGRESS_CONTROLLER_SOURCE,
+    DependencyEvidence,
+    DependencyRoute,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
 
 CONTROLLER = ObjectRef(kind="Deployment", namespace="edge", name="ingress-nginx-controller")
 SOURCE = f"{INGRESS_CONTROLLER_SOURCE} of Ingress shop/checkout"
+ROUTE = DependencyRoute(
+    kind="ingress-controller", ingress=ObjectRef(kind="Ingress", namespace="shop", name="checkout")
+)
 NGINX_IGNORED = (
     'W1120 09:50:13.118602       7 store.go:441] "Ignoring ingress because of error while '
     'validating annotations" ingress="shop/checkout"'
@@ -53,6 +60,7 @@ def _controller(*lines: str, rolled_minutes_ago: float | None = 20) -> Dependenc
         ref=CONTROLLER,
         workload=CONTROLLER,
         named_by=[SOURCE],
+        routes=[ROUTE],
         pods=2,
         desired_replicas=2,
         ready_replicas=2,
@@ -116,17 +124,23 @@ def test_a_failing_workload_is_not_explained_by_the_controller() -> None:
 
 def test_a_dependency_the_workload_calls_is_not_the_controller_in_front_of_it() -> None:
     called = _controller(NGINX_IGNORED).model_copy(
-        update={"named_by": ["pod checkout env PROXY_URL"]}
+        update={"named_by": ["pod checkout env PROXY_URL"], "routes": []}
     )
     assert _found(_behind(called)) == []
 
 
+API_INGRESS = ObjectRef(kind="Ingress", namespace="shop", name="api")
+BACKEND = DependencyRoute(
+    kind="backend", ingress=ObjectRef(kind="Ingress", namespace="shop", name="web")
+)
+
+
 def test_the_ingresses_a_controller_fronts() -> None:
     dependency = _controller(RELOADED).model_copy(
-        update={"named_by": [SOURCE, f"{INGRESS_CONTROLLER_SOURCE} of Ingress shop/api", "x"]}
+        update={"routes": [ROUTE, ROUTE.model_copy(update={"ingress": API_INGRESS}), BACKEND]}
     )
-    assert dependency.fronted_ingresses() == [("shop", "checkout"), ("shop", "api")]
-    called = dependency.model_copy(update={"named_by": ["pod checkout env API_URL"]})
+    assert dependency.fronted_ingresses() == [ROUTE.ingress, API_INGRESS]
+    called = dependency.model_copy(update={"named_by": ["pod checkout env API_URL"], "routes": []})
     assert called.fronted_ingresses() == []
 
 

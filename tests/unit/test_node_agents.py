@@ -14,6 +14,7 @@ from typing import Any
 
 from kubetriage.evidence.node_plugins import node_agent_hosts, pressured_nodes
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.relations import DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
 from tests.support.evidence import NOW, analyze, assert_leads, by_category
@@ -95,6 +96,9 @@ def test_only_an_agent_replaced_shortly_before_the_pressure_is_named() -> None:
     hosts = node_agent_hosts(pods, pressured)
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
         ("DaemonSet", AGENT.namespace, AGENT.name, f"node {PRESSED} MemoryPressure")
+    ]
+    assert [h.route for h in hosts] == [
+        DependencyRoute(kind="node-pressure", node=PRESSED, condition="MemoryPressure")
     ]
 
 

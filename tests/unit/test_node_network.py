@@ -26,7 +26,12 @@ from kubetriage.evidence.node_hosts import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.relations import NODE_NETWORK_SOURCE, DependencyEvidence, PodTrouble
+from kubetriage.models.relations import (
+    NODE_NETWORK_SOURCE,
+    DependencyEvidence,
+    DependencyRoute,
+    PodTrouble,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
@@ -112,6 +117,9 @@ def test_the_host_network_agent_not_running_on_a_failing_node_is_followed() -> N
     [host] = node_network_hosts(there, failing)
     assert (host.kind, host.namespace, host.name) == ("DaemonSet", "kube-system", "kube-proxy")
     assert host.source == f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"
+    assert host.route == DependencyRoute(
+        kind="node-network", node="node-a", seen_in="log shop/checkout-a/checkout"
+    )
 
 
 def test_a_running_agent_a_pod_network_one_or_another_nodes_is_not_followed() -> None:
@@ -125,7 +133,7 @@ def test_a_running_agent_a_pod_network_one_or_another_nodes_is_not_followed() ->
 
 
 def _agent(
-    *, rolled_minutes_ago: float = 40, failing: bool = True, named: str | None = None
+    *, rolled_minutes_ago: float = 40, failing: bool = True, pressure: bool = False
 ) -> DependencyEvidence:
     trouble = PodTrouble(
         pod="kube-proxy-c2v9t", container="kube-proxy", waiting="CrashLoopBackOff", restarts=11
@@ -133,7 +141,18 @@ def _agent(
     return DependencyEvidence(
         ref=AGENT,
         workload=AGENT,
-        named_by=[named or f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"],
+        named_by=[
+            "node node-a MemoryPressure"
+            if pressure
+            else f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"
+        ],
+        routes=[
+            DependencyRoute(kind="node-pressure", node="node-a", condition="MemoryPressure")
+            if pressure
+            else DependencyRoute(
+                kind="node-network", node="node-a", seen_in="log shop/checkout-a/checkout"
+            )
+        ],
         pods=4,
         failing_pods=[trouble] if failing else [],
         changes=[make.rollout_change(AGENT, 8, "command", minutes_ago=rolled_minutes_ago)],
@@ -171,4 +190,4 @@ def test_an_agent_whose_pods_run_is_not_the_fault() -> None:
 
 
 def test_a_daemonset_named_otherwise_is_not_this_rule() -> None:
-    assert _found(_calls_failing(_agent(named="node node-a MemoryPressure"))) == []
+    assert _found(_calls_failing(_agent(pressure=True))) == []

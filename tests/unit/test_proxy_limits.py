@@ -25,7 +25,11 @@ from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence
-from kubetriage.models.relations import INGRESS_CONTROLLER_SOURCE, DependencyEvidence
+from kubetriage.models.relations import (
+    INGRESS_CONTROLLER_SOURCE,
+    DependencyEvidence,
+    DependencyRoute,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
@@ -38,6 +42,9 @@ NGINX_LABELS = {
 CONTROLLER = ObjectRef(kind="Deployment", namespace="edge", name="ingress-nginx-controller")
 SETTINGS = ObjectRef(kind="ConfigMap", namespace="edge", name="ingress-nginx-controller")
 SOURCE = f"{INGRESS_CONTROLLER_SOURCE} of Ingress shop/checkout"
+ROUTE = DependencyRoute(
+    kind="ingress-controller", ingress=ObjectRef(kind="Ingress", namespace="shop", name="checkout")
+)
 TOO_LARGE = (
     "{at:%Y/%m/%d %H:%M:%S} [error] 41#41: *881 client intended to send too large body: "
     '5242880 bytes, client: 10.1.2.3, server: shop.example.com, request: "POST /upload HTTP/1.1"'
@@ -55,6 +62,7 @@ def _controller(*lines: str, edits: list[ChangeEvidence] | None = None) -> Depen
         ref=CONTROLLER,
         workload=CONTROLLER,
         named_by=[SOURCE],
+        routes=[ROUTE],
         pods=2,
         desired_replicas=2,
         ready_replicas=2,
@@ -111,7 +119,9 @@ def test_a_failing_workload_is_not_explained_by_the_proxy() -> None:
 
 def test_a_dependency_the_workload_calls_is_not_the_proxy_in_front_of_it() -> None:
     dependency = _controller(TOO_LARGE.format(at=ago(30)), edits=[_edit(40)])
-    called = dependency.model_copy(update={"named_by": ["pod checkout env PROXY_URL"]})
+    called = dependency.model_copy(
+        update={"named_by": ["pod checkout env PROXY_URL"], "routes": []}
+    )
     assert _proxy_findings(_healthy(called)) == []
 
 
@@ -298,6 +308,7 @@ def test_the_builder_follows_the_controller_with_its_tails_and_settings_writes()
     assert dependency.workload is not None
     assert (dependency.workload.kind, dependency.workload.name) == ("Deployment", CONTROLLER.name)
     assert [t.pod for t in dependency.logs] == ["ingress-nginx-controller-5d8c9-x1"]
+    assert [(i.namespace, i.name) for i in dependency.fronted_ingresses()] == [("shop", "checkout")]
     assert [(c.object.name, c.at) for c in dependency.config_changes] == [
         ("ingress-nginx-controller", NOW.replace(hour=9, minute=20))
     ]

@@ -72,7 +72,8 @@ def _ingress(tls_hosts: list[str] | None = None) -> dict[str, Any]:
 def test_a_registry_host_an_ingress_serves_follows_its_registry_api_backend() -> None:
     [host] = registry_hosts([(SOURCE, EXPIRED)], [], [_ingress()])
     assert (host.namespace, host.name, host.port) == ("registry", "core", 8080)
-    dependency = DependencyEvidence(named_by=[host.source])
+    assert host.route is not None
+    dependency = DependencyEvidence(named_by=[host.source], routes=[host.route])
     assert dependency.serves_pulls()
     assert dependency.registry_tls_secret() == TLS_SECRET
 
@@ -81,7 +82,9 @@ def test_an_ingress_without_tls_for_the_host_names_no_secret() -> None:
     route = registry_route(HOST, [_ingress(tls_hosts=["other.example.internal"])])
     assert route == ("registry", "registry", "core", 8080, None)
     [host] = registry_hosts([(SOURCE, EXPIRED)], [], [_ingress(["other.example.internal"])])
-    assert DependencyEvidence(named_by=[host.source]).registry_tls_secret() is None
+    assert host.route is not None
+    assert host.route.tls_secret is None
+    assert DependencyEvidence(routes=[host.route]).registry_tls_secret() is None
 
 
 def test_a_host_no_ingress_serves_is_not_followed() -> None:
@@ -100,6 +103,7 @@ def _pulling_through_ingress(message: str, *, followed: bool = True) -> Evidence
     registry = DependencyEvidence(
         service=make.service("core", "registry", ready=1, matching=1),
         named_by=[host.source],
+        routes=[host.route] if host.route else [],
         desired_replicas=1,
         ready_replicas=1,
         pods=1,

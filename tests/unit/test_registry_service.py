@@ -18,7 +18,7 @@ from typing import Any
 from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.relations import DependencyEvidence
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category
@@ -87,6 +87,7 @@ def _pulling_through_mirror(message: str, *, followed: bool = True) -> Evidence:
     mirror = DependencyEvidence(
         service=make.service("zot", "registry-cache", ready=1, matching=1),
         named_by=[f"registry 10.96.50.5 of Pod/{CHECKOUT_POD} Failed"],
+        routes=[DependencyRoute(kind="registry", host="10.96.50.5")],
         desired_replicas=1,
         ready_replicas=1,
         pods=1,

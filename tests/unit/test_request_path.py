@@ -19,7 +19,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
-from kubetriage.models.relations import DependencyEvidence
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
@@ -27,6 +27,7 @@ from tests.support.evidence import analyze, by_category
 
 SHOP = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 PROXY = ObjectRef(kind="Deployment", namespace="edge", name="edge-proxy")
+CHECKOUT_INGRESS = ObjectRef(kind="Ingress", namespace="shop", name="checkout")
 ALIAS = "edge-proxy.edge.svc.cluster.local"
 
 
@@ -176,14 +177,19 @@ def _behind_proxy(
     *,
     stepped_minutes_ago: float = 45,
     rollout_minutes_ago: float | None = None,
-    named_by: str = "backend of Ingress shop/checkout (ExternalName edge)",
+    on_path: bool = True,
 ) -> Evidence:
     """checkout, healthy, behind the edge proxy an alerted Ingress sends to, whose container
     is throttled in ``share`` of its periods from ``stepped_minutes_ago``; with a release of
     checkout ``rollout_minutes_ago`` when given."""
     hop = DependencyEvidence(
         service=make.service("edge-proxy", "edge", ready=2, matching=2),
-        named_by=[named_by],
+        named_by=[
+            "backend of Ingress shop/checkout (ExternalName edge)"
+            if on_path
+            else "pod checkout env PROXY_URL"
+        ],
+        routes=[DependencyRoute(kind="backend", ingress=CHECKOUT_INGRESS)] if on_path else [],
         workload=PROXY,
         desired_replicas=2,
         ready_replicas=2,
@@ -222,7 +228,7 @@ def test_a_throttled_hop_in_the_request_path_is_why_requests_are_slow() -> None:
 def test_a_healthy_hop_or_a_throttled_callee_off_the_path_adds_nothing() -> None:
     assert "request-path-throttling" not in analyze(_behind_proxy(0.05)).fired
     # The same throttled workload, called by the app (no failing calls): not in the path.
-    off_path = _behind_proxy(0.67, named_by="pod checkout env PROXY_URL")
+    off_path = _behind_proxy(0.67, on_path=False)
     assert "request-path-throttling" not in analyze(off_path).fired
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.analyzers.shared_dependency import CONFIDENCE
-from kubetriage.evidence.callers import find_callers, secret_database_env, secret_linked
+from kubetriage.evidence.callers import find_callers, secret_clients, secret_database_env
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.neighbours import CallerEvidence, RefusedClientEvidence
@@ -76,19 +76,26 @@ def test_a_secret_env_that_says_nothing_about_a_database_is_no_client() -> None:
 
 
 def test_secret_clients_are_possible_callers_of_a_sql_database_only() -> None:
-    [(workload, callee, sources)] = find_callers([WEB_CLIENT], [PG], [], secret_clients=True)
-    assert (workload, callee) == (WEB_CLIENT, PG)
-    assert secret_linked(CallerEvidence(ref=WEB, callee=DB, named_by=sources))
+    assert secret_clients([WEB_CLIENT], [PG], []) == [(WEB_CLIENT, PG, ("DATABASE_URL", "web-db"))]
     assert not find_callers([WEB_CLIENT], [PG], [])
     cache = _service("kv-main", "cache", 6379)
-    assert not find_callers([WEB_CLIENT], [cache], [], secret_clients=True)
+    assert not secret_clients([WEB_CLIENT], [cache], [])
+    assert not secret_clients([WEB_CLIENT], [PG], [WEB_CLIENT])
+    assert not secret_clients([WEB_CLIENT], [PG], [], room=0)
 
 
-def test_callers_naming_the_database_come_first() -> None:
+def test_a_caller_naming_the_database_is_no_secret_client() -> None:
     named = _client("orders-api", "orders", {"name": "DB_HOST", "value": "pg-main.data"})
-    found = find_callers([WEB_CLIENT, named], [PG], [], secret_clients=True)
-    assert [w for w, _, _ in found] == [named, WEB_CLIENT]
-    assert not secret_linked(CallerEvidence(ref=API, callee=DB, named_by=found[0][2]))
+    with_secret = _client(
+        "orders-api",
+        "orders",
+        {"name": "DB_HOST", "value": "pg-main.data"},
+        _secret_env("DATABASE_URL", "orders-db", "url"),
+    )
+    assert [w for w, _, _ in find_callers([WEB_CLIENT, named], [PG], [])] == [named]
+    assert secret_clients([WEB_CLIENT, with_secret], [PG], []) == [
+        (WEB_CLIENT, PG, ("DATABASE_URL", "web-db"))
+    ]
 
 
 def _caller(ref: ObjectRef, *, secret: bool, minutes_ago: float = 30) -> CallerEvidence:
@@ -101,6 +108,7 @@ def _caller(ref: ObjectRef, *, secret: bool, minutes_ago: float = 30) -> CallerE
         ref=ref,
         callee=DB,
         named_by=[source],
+        secret_env="DATABASE_URL" if secret else None,
         changes=[make.rollout_change(ref, 12, "env", minutes_ago=minutes_ago)],
     )
 

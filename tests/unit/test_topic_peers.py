@@ -18,7 +18,7 @@ from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.topic_peers import callee_topics
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.relations import DependencyEvidence, PodTrouble
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built, deployment_manifest
 from tests.support.evidence import (
@@ -96,29 +96,35 @@ def _tails(orders_said: str) -> list[LogTail]:
     ]
 
 
-def _followed(objects: list[dict[str, Any]], said: str) -> list[tuple[str, str, list[str]]]:
+def _followed(
+    objects: list[dict[str, Any]], said: str
+) -> list[tuple[str, str, list[str], list[DependencyRoute]]]:
     ev = built(objects, WEB, logs=_tails(said))
-    return [(d.ref.kind, d.ref.name, d.named_by) for d in ev.dependencies if d.ref is not None]
+    return [
+        (d.ref.kind, d.ref.name, d.named_by, d.routes) for d in ev.dependencies if d.ref is not None
+    ]
 
 
 def test_a_failing_callee_leads_to_its_peer_on_a_topic_it_configures() -> None:
     followed = _followed(_objects(), _NO_REPLY)
-    assert [(kind, name) for kind, name, _ in followed] == [
+    assert [(kind, name) for kind, name, _, _ in followed] == [
         ("Service", "orders"),
         ("Deployment", "processor"),
     ]
     assert followed[1][2] == ["topic payment-requests"]
+    assert followed[1][3] == [DependencyRoute(kind="topic", topic="payment-requests")]
+    assert followed[0][3] == []
 
 
 def test_a_healthy_callees_topics_lead_nowhere() -> None:
     followed = _followed(_objects(), "INFO payment for order 7 authorised in 80 ms\n")
-    assert [name for _, name, _ in followed] == ["orders"]
+    assert [name for _, name, _, _ in followed] == ["orders"]
 
 
 def test_a_callee_whose_errors_name_a_service_is_not_followed_by_its_topics() -> None:
     said = "ERROR session to ledger:5432 lost: connection reset by peer\n"
     followed = _followed([*_objects(), *_app("ledger", "orders", {})], said)
-    assert [name for _, name, _ in followed] == ["orders", "ledger"]
+    assert [name for _, name, _, _ in followed] == ["orders", "ledger"]
 
 
 def test_topics_are_read_only_from_vars_named_for_them() -> None:
@@ -144,6 +150,7 @@ def test_a_peer_on_the_callees_topic_released_right_before_is_rolled_back() -> N
     peer = DependencyEvidence(
         ref=processor,
         named_by=["topic payment-requests"],
+        routes=[DependencyRoute(kind="topic", topic="payment-requests")],
         workload=processor,
         desired_replicas=2,
         ready_replicas=0,

@@ -24,7 +24,7 @@ from kubetriage.evidence.node_plugins import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import PVCEvidence
-from kubetriage.models.relations import DependencyEvidence, PodTrouble
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
@@ -95,6 +95,7 @@ def _wiki_on_killed_nfs_server(*, wiki_serving: bool) -> Evidence:
     server = DependencyEvidence(
         service=make.service("nfs-server", "nfs", ready=0, matching=1),
         named_by=["volume uploads served from 172.20.9.14"],
+        routes=[DependencyRoute(kind="volume-server", claim="uploads", host="172.20.9.14")],
         workload=_NFS,
         desired_replicas=1,
         ready_replicas=0,
@@ -205,6 +206,7 @@ def _pending_broker_behind_killed_provisioner() -> Evidence:
     provisioner = DependencyEvidence(
         ref=controller,
         named_by=["volume uploads provisioned by ebs.csi.aws.com"],
+        routes=[DependencyRoute(kind="volume-provisioner", claim="uploads")],
         workload=controller,
         desired_replicas=2,
         ready_replicas=0,

@@ -29,6 +29,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.dependencies import onset_follows, own_rollout_after
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, timestamp
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.relations import DependencyEvidence
@@ -66,10 +67,12 @@ def _names_ingress(line: str, namespace: str, name: str) -> bool:
     return name in words and namespace in words
 
 
-def _refusals(dependency: DependencyEvidence, ingresses: list[tuple[str, str]]) -> list[LogHit]:
+def _refusals(dependency: DependencyEvidence, ingresses: list[ObjectRef]) -> list[LogHit]:
     """The controller's log lines that name one of ``ingresses`` as refused."""
     hits = grep_logs(dependency.logs, REFUSED_WORDS, limit=50)
-    return [h for h in hits if any(_names_ingress(h.line, ns, n) for ns, n in ingresses)]
+    return [
+        h for h in hits if any(_names_ingress(h.line, i.namespace or "", i.name) for i in ingresses)
+    ]
 
 
 def check_ingress_controller_rollout(evidence: Evidence) -> list[Finding]:

@@ -139,7 +139,7 @@ def pressuring_agents(evidence: Evidence) -> list[PressuringWorkload]:
     found: list[PressuringWorkload] = []
     for dependency in evidence.dependencies:
         agent = dependency.workload
-        named = [s for s in dependency.named_by if s.startswith("node ")]
+        named = [f"node {r.node} {r.condition}" for r in dependency.routed("node-pressure")]
         if agent is None or not named:
             continue
         eviction = top_disk_user_eviction(dependency.warnings)

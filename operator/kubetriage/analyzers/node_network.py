@@ -58,8 +58,8 @@ def check_node_network_agent(evidence: Evidence) -> list[Finding]:
         onset = onset_follows(evidence, change)
         if onset is None or change.at is None or own_rollout_after(evidence, timestamp(change.at)):
             continue
-        named = next(s for s in dependency.named_by if s.startswith("node network of node "))
-        node, _, line_source = named.removeprefix("node network of node ").partition(": ")
+        route = dependency.routed("node-network")[0]
+        node, line_source = route.node, route.seen_in
         rolled = item(
             object_source(agent),
             f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),

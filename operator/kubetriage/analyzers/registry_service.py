@@ -30,7 +30,7 @@ from kubetriage.analyzers.tls_clients import clock_skew
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.relations import REGISTRY_SOURCE, DependencyEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tls_errors import VALIDITY_FAILURES, classify_tls_failure
 
@@ -65,12 +65,8 @@ _FAILED_PULL = re.compile(r"(?i)failed to pull image \"(?P<image>[^\"]+)\"")
 
 
 def _registry_host(dependency: DependencyEvidence) -> str | None:
-    """The registry host a dependency was followed for ("registry <host> of ...")."""
-    for source in dependency.named_by:
-        words = source.split()
-        if len(words) >= 2 and words[0] == REGISTRY_SOURCE:
-            return words[1]
-    return None
+    """The (first) registry host a dependency was followed for."""
+    return next(iter(dependency.registry_hosts()), None)
 
 
 def failing_registry(evidence: Evidence, text: str) -> DependencyEvidence | None:

@@ -27,7 +27,6 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, owner_workload
-from kubetriage.evidence.callers import secret_linked
 from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -152,7 +151,7 @@ def shared_suspect(
         ]
     # A caller that names the dependency comes before one known only by a Secret-sourced
     # database URL (which may name another database): those count only when none changed.
-    named = [f for f in found if not secret_linked(f[0])]
+    named = [f for f in found if not f[0].secret_env]
     found = named or found
     return found[0] if len(found) == 1 else None
 
@@ -169,7 +168,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         return []
     caller, change, hit = suspect
     target = caller.ref
-    if secret_linked(caller) and any(c.ref.same_object(target) for c in evidence.refused_clients):
+    if caller.secret_env and any(c.ref.same_object(target) for c in evidence.refused_clients):
         # The server names it by address: the refused-client rule says so in its own words.
         return []
     callee = prose.obj(caller.callee)
@@ -179,7 +178,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         item(
             source,
             f"takes its database URL from a Secret: {prose.listing(caller.named_by, limit=2)}"
-            if secret_linked(caller)
+            if caller.secret_env
             else f"names {callee}: {prose.listing(caller.named_by, limit=2)}",
         ),
         item(source, rollout_line(change)),
@@ -192,7 +191,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
             prose.claim(
                 f"{prose.obj(target)} may call {callee} too: a SQL database client whose "
                 "database is not named outside its Secret"
-                if secret_linked(caller)
+                if caller.secret_env
                 else f"{prose.obj(target)} calls {callee} too",
                 facts[1],
             ),
@@ -207,7 +206,7 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         make_finding(
             "shared-dependency",
             Category.BAD_ROLLOUT,
-            CONFIDENCE.secret_linked if secret_linked(caller) else CONFIDENCE.named,
+            CONFIDENCE.secret_linked if caller.secret_env else CONFIDENCE.named,
             text,
             facts,
             Action.ROLLBACK,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.callers import (
+    MAX_CALLERS,
     callee_services,
     caller_log_requests,
     configured_by,
@@ -27,6 +28,7 @@ from kubetriage.evidence.callers import (
     find_config_callers,
     find_named_clients,
     named_services,
+    secret_clients,
 )
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.limits import EvidenceLimits
@@ -89,7 +91,9 @@ async def follow_callers(
     sharing: list[JsonDict] = []
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
-        callers = find_callers(listed, [dependency], own, secret_clients=True)
+        callers = find_callers(listed, [dependency], own)
+        room = MAX_CALLERS - len(callers)
+        callers += [(c, db, []) for c, db, _ in secret_clients(listed, [dependency], own, room)]
         found += callers
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}

@@ -42,9 +42,6 @@ _MAX_CHANGES = 3
 # Log tails read of each other caller of a shared dependency (its first pod's containers).
 MAX_CALLER_TAILS = 2
 
-# How a caller known only by its Secret-sourced database URL is named: "Deployment x env
-# DATABASE_URL from Secret x-db".
-SECRET_CLIENT = "from Secret"
 # An env (or Secret key) name for a SQL database's connection: a URL, URI, DSN or .NET
 # connection string (DATABASE_URL, DB_DSN, JDBC_URL, SQLALCHEMY_DATABASE_URI, PG_URI,
 # ConnectionStrings__Billing, database-url).
@@ -137,45 +134,56 @@ def find_callers(
     workloads: Iterable[JsonDict],
     callees: list[JsonDict],
     exclude: Iterable[JsonDict],
-    *,
-    secret_clients: bool = False,
 ) -> list[tuple[JsonDict, JsonDict, list[str]]]:
     """(workload, callee Service, sources) of each workload naming a callee, at most
-    ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads.
-    With ``secret_clients``, the workloads whose database URL comes from a Secret
-    (``secret_database_env``) follow, as possible callers of the first callee that is a SQL
-    database (by its well-known port): named by ``SECRET_CLIENT``, weaker than a name."""
-    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
-    ordered = [
-        w
-        for w in sorted(workloads, key=lambda w: (_ns(w), _name(w)))
-        if (str(w.get("kind")), _ns(w), _name(w)) not in own
-    ]
+    ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads."""
     found: list[tuple[JsonDict, JsonDict, list[str]]] = []
-    for workload in ordered:
+    for workload in _others(workloads, exclude):
         if (named := names_callee(workload, callees)) is not None:
             found.append((workload, *named))
-        if len(found) >= MAX_CALLERS:
-            return found
-    database = next((c for c in callees if _database_ports(c)), None) if secret_clients else None
-    if database is None:
-        return found
-    for workload in ordered:
-        env = secret_database_env(workload)
-        if env is None or any(workload is w for w, _, _ in found):
-            continue
-        kind = str(workload.get("kind"))
-        source = f"{kind} {_name(workload)} env {env[0]} {SECRET_CLIENT} {env[1]}"
-        found.append((workload, database, [source]))
         if len(found) >= MAX_CALLERS:
             break
     return found
 
 
-def secret_linked(caller: CallerEvidence) -> bool:
-    """Whether the caller is only known to call a database through a Secret-sourced URL
-    (``SECRET_CLIENT``), not by naming its Service."""
-    return bool(caller.named_by) and all(f" {SECRET_CLIENT} " in s for s in caller.named_by)
+def secret_clients(
+    workloads: Iterable[JsonDict],
+    callees: list[JsonDict],
+    exclude: Iterable[JsonDict],
+    room: int = MAX_CALLERS,
+) -> list[tuple[JsonDict, JsonDict, tuple[str, str]]]:
+    """(workload, database Service, (env var, Secret)) of each workload whose database URL
+    comes from a Secret (``secret_database_env``), as a possible caller of the first callee
+    that is a SQL database (by its well-known port), at most ``room``, by namespace and name;
+    weaker than a caller naming it (``find_callers``), and never one of those."""
+    database = next((c for c in callees if _database_ports(c)), None)
+    if database is None or room <= 0:
+        return []
+    found: list[tuple[JsonDict, JsonDict, tuple[str, str]]] = []
+    for workload in _others(workloads, exclude):
+        env = secret_database_env(workload)
+        if env is None or names_callee(workload, callees) is not None:
+            continue
+        found.append((workload, database, env))
+        if len(found) >= room:
+            break
+    return found
+
+
+def _others(workloads: Iterable[JsonDict], exclude: Iterable[JsonDict]) -> list[JsonDict]:
+    """``workloads`` but those of ``exclude``, by namespace and name."""
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    return [
+        w
+        for w in sorted(workloads, key=lambda w: (_ns(w), _name(w)))
+        if (str(w.get("kind")), _ns(w), _name(w)) not in own
+    ]
+
+
+def secret_source(workload: JsonDict, env: tuple[str, str]) -> str:
+    """How a caller known only by its Secret-sourced database URL is named: "Deployment x
+    env DATABASE_URL from Secret x-db"."""
+    return f"{workload.get('kind')} {_name(workload)} env {env[0]} from Secret {env[1]}"
 
 
 def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, str, int]]:
@@ -313,9 +321,14 @@ def owned_history(workload: JsonDict, objects: Iterable[JsonDict]) -> list[JsonD
 
 
 def summarise_caller(
-    workload: JsonDict, callee: JsonDict, sources: list[str], history: list[JsonDict]
+    workload: JsonDict,
+    callee: JsonDict,
+    sources: list[str],
+    history: list[JsonDict],
+    secret_env: str | None = None,
 ) -> CallerEvidence:
-    """The caller, the Service it names, and its recent rollouts, newest first."""
+    """The caller, the Service it names (or, with ``secret_env``, the SQL database it may
+    call through that Secret-sourced URL), and its recent rollouts, newest first."""
     changes = recent_rollouts(workload, history, _MAX_CHANGES)
     return CallerEvidence(
         ref=ObjectRef(
@@ -323,6 +336,7 @@ def summarise_caller(
         ),
         callee=ObjectRef(kind="Service", namespace=_ns(callee), name=_name(callee)),
         named_by=sources[:5],
+        secret_env=secret_env,
         changes=changes,
     )
 
@@ -421,13 +435,21 @@ def with_shared_callers(
         if service is None or not dependency.followed:
             updated.append(dependency)
             continue
+        named = find_callers(deployments, [service], exclude)
+        found: list[tuple[JsonDict, JsonDict, list[str], str | None]] = [
+            (workload, callee, sources, None) for workload, callee, sources in named
+        ]
+        found += [
+            (workload, database, [secret_source(workload, env)], env[0])
+            for workload, database, env in secret_clients(
+                deployments, [service], exclude, MAX_CALLERS - len(named)
+            )
+        ]
         callers = [
             summarise_caller(
-                workload, callee, sources, owned_history(workload, replica_sets)
+                workload, callee, sources, owned_history(workload, replica_sets), secret_env
             ).model_copy(update={"logs": _caller_tails(workload, index, logs, limits)})
-            for workload, callee, sources in find_callers(
-                deployments, [service], exclude, secret_clients=True
-            )
+            for workload, callee, sources, secret_env in found
         ]
         updated.append(dependency.model_copy(update={"callers": callers}))
     return updated

@@ -69,7 +69,11 @@ async def registry_servers(
     served = registry_hosts(lines, services, ingresses)
     # The Ingresses serving a registry are kept: the builder reads the route (and the TLS
     # Secret it names) from them as it does offline.
-    routes = {(h.namespace, h.ingress) for h in served if h.ingress is not None}
+    routes = {
+        (h.route.ingress.namespace, h.route.ingress.name)
+        for h in served
+        if h.route is not None and h.route.ingress is not None
+    }
     for ingress in ingresses:
         if (str(_d(ingress.get("metadata")).get("namespace")), _name(ingress)) in routes:
             run.add(ingress)

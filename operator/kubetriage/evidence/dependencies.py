@@ -33,6 +33,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.evidence.triggers import pod_template
 from kubetriage.models.objects import meta as _meta
+from kubetriage.models.relations import DependencyRoute
 
 JsonDict = dict[str, Any]
 
@@ -122,9 +123,9 @@ class ServiceHost:
     source: str
     kind: str = "Service"  # or the workload kind an error line names
     cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
-    # The Ingress (in ``namespace``) through which the host reached this Service, when it
-    # was followed as a registry served through the cluster's ingress controller.
-    ingress: str | None = None
+    # How the walk reached it when not as a callee the workload names (an Ingress's backend,
+    # a node agent, a registry, ...): carried to ``DependencyEvidence.routes``.
+    route: DependencyRoute | None = None
 
 
 # The Service cluster DNS is served from in every mainstream distribution (CoreDNS kept the
@@ -432,17 +433,31 @@ def cluster_dns_named(hosts: Iterable[ServiceHost]) -> set[tuple[str, str]]:
     return {(h.namespace, h.name) for h in hosts if h.cluster_dns and h.namespace}
 
 
+@dataclass(frozen=True)
+class NamedObject:
+    """An object the hosts name (``resolve``): its kind, namespace and name, the sources that
+    name it, and the routes by which the walk reached it, each once, in order."""
+
+    kind: str
+    namespace: str
+    name: str
+    sources: list[str]
+    routes: list[DependencyRoute]
+
+
 def resolve(
     hosts: Iterable[ServiceHost], caller_namespace: str, exclude: set[tuple[str, str, str]]
-) -> list[tuple[str, str, str, list[str]]]:
-    """(kind, namespace, name, sources) of each distinct object the hosts name, in order; a
-    short name means the caller's namespace. ``exclude`` holds the caller's own objects."""
-    result: dict[tuple[str, str, str], list[str]] = {}
+) -> list[NamedObject]:
+    """Each distinct object the hosts name, in order; a short name means the caller's
+    namespace. ``exclude`` holds the caller's own objects."""
+    result: dict[tuple[str, str, str], NamedObject] = {}
     for host in hosts:
         key = (host.kind, host.namespace or caller_namespace, host.name)
         if key in exclude:
             continue
-        sources = result.setdefault(key, [])
-        if host.source and host.source not in sources:
-            sources.append(host.source)
-    return [(kind, ns, name, sources) for (kind, ns, name), sources in result.items()]
+        named = result.setdefault(key, NamedObject(*key, sources=[], routes=[]))
+        if host.source and host.source not in named.sources:
+            named.sources.append(host.source)
+        if host.route is not None and host.route not in named.routes:
+            named.routes.append(host.route)
+    return list(result.values())

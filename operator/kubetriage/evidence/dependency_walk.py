@@ -25,6 +25,7 @@ from kubetriage.evidence.cluster_lookups import (
 )
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    NamedObject,
     ServiceHost,
     alert_upstreams,
     callee_hosts,
@@ -190,7 +191,7 @@ class DependencyWalk:
         resolved = resolve(hosts, namespace, exclude)
         first = await self._follow_resolved(run, resolved, namespace, scope, 0)
         # The next hop: what a failing callee's own log tails name (``callee_hosts``), once.
-        seen = exclude | {(k, ns, n) for k, ns, n, _ in resolved}
+        seen = exclude | {(r.kind, r.namespace, r.name) for r in resolved}
         seen |= {(str(o.get("kind")), _ns(o), _name(o)) for o, _ in first}
         followed = len(first)
         for obj, few in first:
@@ -211,7 +212,7 @@ class DependencyWalk:
             peers = await topic_peer_candidates(self._reader, run, topics, scope)
             hosts = topic_peers(topics, peers, speaking)
             onward = resolve(hosts + callee_hosts(lines, configured), _ns(obj), seen)
-            seen |= {(k, ns, n) for k, ns, n, _ in onward}
+            seen |= {(r.kind, r.namespace, r.name) for r in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
 
     async def _volume_servers(
@@ -270,7 +271,7 @@ class DependencyWalk:
     async def _follow_resolved(
         self,
         run: CollectionRun,
-        resolved: list[tuple[str, str, str, list[str]]],
+        resolved: list[NamedObject],
         namespace: str,
         scope: Scope,
         followed: int,
@@ -279,7 +280,8 @@ class DependencyWalk:
         ``max_dependencies`` in all (``followed`` already); returns each object read with the
         pods whose log tails were read."""
         read: list[tuple[JsonDict, list[JsonDict]]] = []
-        for kind, ns, name, _ in resolved:
+        for named in resolved:
+            kind, ns, name = named.kind, named.namespace, named.name
             if followed + len(read) >= self._limits.max_dependencies:
                 run.truncated.append(
                     f"dependencies: followed {followed + len(read)} of {len(resolved)} named hosts"

@@ -22,7 +22,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
-from kubetriage.models.relations import NODE_NETWORK_SOURCE
+from kubetriage.models.relations import NODE_NETWORK_SOURCE, DependencyRoute
 
 # A call that could not connect to the address it dialled (no answer, refused, no route):
 # Go's dial errors, Node.js's and the JVM's socket errors. A Service's virtual IP that a
@@ -104,11 +104,12 @@ def serving_daemonsets(
     sources: Mapping[str, str],
     serves: Callable[[JsonDict, str], bool],
     port: int | None,
+    routes: Mapping[str, DependencyRoute] | None = None,
 ) -> list[ServiceHost]:
     """The DaemonSets whose pods on the nodes of ``sources`` (node -> the evidence line that
     named it) serve what fails there (``serves(pod, node)``), each once, named by its node's
-    line: a node agent is followed like a callee, so what is wrong with it is read like any
-    dependency's trouble."""
+    line (and reached by its node's ``routes``, if any): a node agent is followed like a
+    callee, so what is wrong with it is read like any dependency's trouble."""
     found: list[ServiceHost] = []
     for pod in pods:
         node = _d(pod.get("spec")).get("nodeName")
@@ -122,6 +123,7 @@ def serving_daemonsets(
                 port=port,
                 source=sources[node],
                 kind="DaemonSet",
+                route=(routes or {}).get(node),
             )
             if all((h.name, h.namespace) != (host.name, host.namespace) for h in found):
                 found.append(host)
@@ -151,4 +153,10 @@ def node_network_hosts(
     the agent that programs those nodes' Service rules is the suspect, named by the node and
     the failing line's source (``NODE_NETWORK_SOURCE``)."""
     sources = {node: f"{NODE_NETWORK_SOURCE} of node {node}: {source}" for node, source in failing}
-    return serving_daemonsets(pods, sources, lambda pod, _node: _programs_node_network(pod), None)
+    routes = {
+        node: DependencyRoute(kind="node-network", node=node, seen_in=source)
+        for node, source in failing
+    }
+    return serving_daemonsets(
+        pods, sources, lambda pod, _node: _programs_node_network(pod), None, routes
+    )

@@ -44,7 +44,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.objects import JsonDict, pod_workload
-from kubetriage.models.relations import MESH_CA_SOURCE, VOLUME_SERVER_SOURCE
+from kubetriage.models.relations import MESH_CA_SOURCE, VOLUME_SERVER_SOURCE, DependencyRoute
 
 
 def csi_failing_nodes(
@@ -135,7 +135,7 @@ def node_agent_hosts(
     name its containers' usage. DaemonSets first, then those on most of the nodes, at most
     ``MAX_AGENTS``; one host per node, named by the node and its condition."""
     when = {node: (condition, since) for node, condition, since in pressured}
-    seen: dict[tuple[str, str, str], list[str]] = {}
+    seen: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
     for pod in pods:
         node = _d(pod.get("spec")).get("nodeName")
         meta = _d(pod.get("metadata"))
@@ -149,12 +149,19 @@ def node_agent_hosts(
         if workload is None or (workload[0] != "DaemonSet" and condition != "DiskPressure"):
             continue
         key = (workload[0], str(meta.get("namespace")), workload[1])
-        seen.setdefault(key, []).append(f"node {node} {condition}")
+        seen.setdefault(key, []).append((node, condition))
     ranked = sorted(seen.items(), key=lambda kv: (kv[0][0] != "DaemonSet", -len(kv[1])))
     return [
-        ServiceHost(name=name, namespace=ns, port=None, source=source, kind=kind)
-        for (kind, ns, name), sources in ranked[:MAX_AGENTS]
-        for source in sources
+        ServiceHost(
+            name=name,
+            namespace=ns,
+            port=None,
+            source=f"node {node} {condition}",
+            kind=kind,
+            route=DependencyRoute(kind="node-pressure", node=node, condition=condition),
+        )
+        for (kind, ns, name), pressures in ranked[:MAX_AGENTS]
+        for node, condition in pressures
     ]
 
 
@@ -231,7 +238,12 @@ def volume_server_hosts(
     ``volumes`` PersistentVolumes, ``services`` Services of any namespace."""
     return served_hosts(
         (
-            (server, 2049, f"{VOLUME_SERVER_SOURCE} {volume} served from {server}")
+            (
+                server,
+                2049,
+                f"{VOLUME_SERVER_SOURCE} {volume} served from {server}",
+                DependencyRoute(kind="volume-server", claim=volume, host=server),
+            )
             for volume, server in nfs_servers(pods, claims, volumes)
         ),
         services,
@@ -239,19 +251,24 @@ def volume_server_hosts(
 
 
 def served_hosts(
-    wanted: Iterable[tuple[str, int | None, str]], services: Iterable[JsonDict]
+    wanted: Iterable[tuple[str, int | None, str, DependencyRoute]], services: Iterable[JsonDict]
 ) -> list[ServiceHost]:
-    """The Service serving each (host, port, source) that one serves from inside the cluster
-    (``served_by``), each Service once, named by its first source."""
+    """The Service serving each (host, port, source, route) that one serves from inside the
+    cluster (``served_by``), each Service once, named by its first source."""
     services = list(services)
     found: list[ServiceHost] = []
-    for host, port, source in wanted:
+    for host, port, source, route in wanted:
         served = served_by(host, services)
         if served is None or any((h.namespace, h.name) == served for h in found):
             continue
         found.append(
             ServiceHost(
-                name=served[1], namespace=served[0], port=port, source=source, cluster_dns=True
+                name=served[1],
+                namespace=served[0],
+                port=port,
+                source=source,
+                cluster_dns=True,
+                route=route,
             )
         )
     return found
@@ -286,7 +303,12 @@ def ca_hosts(lines: Iterable[tuple[str, str]], services: Iterable[JsonDict]) -> 
     sidecars' certificates expire while it does not answer, so it is followed like a callee."""
     return served_hosts(
         (
-            (host, port, f"{MESH_CA_SOURCE} {host} of {source.removeprefix('log ')}")
+            (
+                host,
+                port,
+                f"{MESH_CA_SOURCE} {host} of {source.removeprefix('log ')}",
+                DependencyRoute(kind="mesh-ca", host=host),
+            )
             for host, port, source in certificate_authorities(lines)
         ),
         services,
@@ -382,6 +404,7 @@ def provisioner_hosts(
                     port=None,
                     source=f"{VOLUME_SERVER_SOURCE} {claim} provisioned by {provisioner}",
                     kind=str(workload.get("kind") or "Deployment"),
+                    route=DependencyRoute(kind="volume-provisioner", claim=claim),
                 )
             )
     return found

@@ -22,8 +22,14 @@ from kubetriage.evidence.node_plugins import served_by, served_hosts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.evidence.summaries.ingress import host_matches
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict
-from kubetriage.models.relations import REGISTRY_INGRESS, REGISTRY_SOURCE, REGISTRY_TLS_SECRET
+from kubetriage.models.relations import (
+    REGISTRY_INGRESS,
+    REGISTRY_SOURCE,
+    REGISTRY_TLS_SECRET,
+    DependencyRoute,
+)
 
 # The registry API a failed pull talked to, as containerd words it ("unexpected status from
 # HEAD request to http://10.96.50.5:5000/v2/library/redis/manifests/7?ns=docker.io: 502").
@@ -55,18 +61,26 @@ def registry_hosts(
     Ingress of the cluster serves: its backend for the registry API), each once, named by the
     first failing event. ``services`` and ``ingresses`` are of any namespace."""
     services, ingresses = list(services), list(ingresses)
-    direct: list[tuple[str, int | None, str]] = []
+    direct: list[tuple[str, int | None, str, DependencyRoute]] = []
     routed: list[ServiceHost] = []
     for host, port, source in pull_registries(lines):
         named = f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}"
-        route = None if served_by(host, services) else registry_route(host, ingresses)
-        if route is None:
-            direct.append((host, port, named))
+        served = None if served_by(host, services) else registry_route(host, ingresses)
+        if served is None:
+            direct.append((host, port, named, DependencyRoute(kind="registry", host=host)))
             continue
-        namespace, ingress, service, service_port, secret = route
+        namespace, ingress, service, service_port, secret = served
         if any((h.namespace, h.name) == (namespace, service) for h in routed):
             continue
         tls = f" {REGISTRY_TLS_SECRET} {secret}" if secret else ""
+        route = DependencyRoute(
+            kind="registry",
+            host=host,
+            ingress=ObjectRef(kind="Ingress", namespace=namespace, name=ingress),
+            tls_secret=ObjectRef(kind="Secret", namespace=namespace, name=secret)
+            if secret
+            else None,
+        )
         routed.append(
             ServiceHost(
                 name=service,
@@ -74,7 +88,7 @@ def registry_hosts(
                 port=service_port,
                 source=f"{named} {REGISTRY_INGRESS} {namespace}/{ingress}{tls}",
                 cluster_dns=True,
-                ingress=ingress,
+                route=route,
             )
         )
     found = served_hosts(direct, services)

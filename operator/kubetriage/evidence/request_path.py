@@ -25,7 +25,7 @@ from typing import Final
 from kubetriage.evidence.dependencies import ServiceHost, service_hosts
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.label_vocabulary import label_value
-from kubetriage.evidence.raw import as_dict, as_str
+from kubetriage.evidence.raw import as_dict, as_str, ref_of
 from kubetriage.evidence.summaries.ingress import (
     class_of,
     controller_of,
@@ -40,7 +40,11 @@ from kubetriage.models.objects import JsonDict, ingress_backends, service_select
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import INGRESS_CONTROLLER_SOURCE, REQUEST_PATH_SOURCE
+from kubetriage.models.relations import (
+    INGRESS_CONTROLLER_SOURCE,
+    REQUEST_PATH_SOURCE,
+    DependencyRoute,
+)
 
 # Ingresses named by the alerts whose backends are followed.
 MAX_ALERTED_INGRESSES: Final = 3
@@ -77,6 +81,7 @@ def request_path_hosts(
     for ingress in alerted_ingresses(ingresses, alert_labels):
         namespace = _ns(ingress)
         source = f"{REQUEST_PATH_SOURCE} of Ingress {namespace}/{_name(ingress)}"
+        route = DependencyRoute(kind="backend", ingress=ref_of(ingress))
         for backend in ingress_backends(ingress):
             spec = as_dict((by_name.get((namespace, backend)) or {}).get("spec"))
             selector = {str(k): str(v) for k, v in as_dict(spec.get("selector")).items()}
@@ -84,10 +89,10 @@ def request_path_hosts(
                 continue  # the workload's own Service: the app itself, not a hop before it
             alias = as_str(spec.get("externalName")) if spec.get("type") == "ExternalName" else None
             if alias is None:
-                found.append(ServiceHost(backend, namespace, None, source))
+                found.append(ServiceHost(backend, namespace, None, source, route=route))
                 continue
             found += [
-                replace(h, source=f"{source} (ExternalName {backend})")
+                replace(h, source=f"{source} (ExternalName {backend})", route=route)
                 for h in service_hosts(source, alias)
                 if h.cluster_dns
             ]
@@ -117,5 +122,8 @@ def controller_hosts(
         if workload is None or workload.namespace is None:
             continue
         source = f"{INGRESS_CONTROLLER_SOURCE} of Ingress {_ns(ingress)}/{_name(ingress)}"
-        found.append(ServiceHost(workload.name, workload.namespace, None, source, workload.kind))
+        route = DependencyRoute(kind="ingress-controller", ingress=ref_of(ingress))
+        found.append(
+            ServiceHost(workload.name, workload.namespace, None, source, workload.kind, route=route)
+        )
     return found

@@ -25,7 +25,7 @@ from kubetriage.evidence.dependencies import (
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, names_queue
 from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import meta as _meta
-from kubetriage.models.relations import TOPIC_SOURCE
+from kubetriage.models.relations import TOPIC_SOURCE, DependencyRoute
 
 # An env var whose name says it holds a topic, queue, stream or subject ("REQUEST_TOPIC",
 # "PAYMENT_REPLY_TOPIC", "KAFKA_TOPICS", "JOBS_QUEUE_NAME", "NATS_SUBJECT").
@@ -76,5 +76,7 @@ def topic_peers(
         texts = [text for _, text in pod_texts([], workload)]
         topic = next((t for t in topics if names_queue(texts, [t])), None)
         if topic is not None:
-            found.append(ServiceHost(key[2], key[0], None, f"{TOPIC_SOURCE} {topic}", kind=kind))
+            route = DependencyRoute(kind="topic", topic=topic)
+            source = f"{TOPIC_SOURCE} {topic}"
+            found.append(ServiceHost(key[2], key[0], None, source, kind=kind, route=route))
     return found

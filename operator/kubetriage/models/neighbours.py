@@ -29,6 +29,10 @@ class CallerEvidence(BaseModel):
     ref: ObjectRef
     callee: ObjectRef  # the Service it names
     named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
+    # The env var, taken from a Secret, whose database URL alone links it to ``callee`` (a
+    # SQL database it does not name; ``kubetriage.evidence.callers.secret_clients``): a
+    # possible caller, weaker than one naming it. None for a caller that names ``callee``.
+    secret_env: str | None = None
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
     # What it says itself, read only for the other callers of a dependency the incident's
     # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).

@@ -129,7 +129,7 @@ NODE_NETWORK_SOURCE: Final = "node network"
 VOLUME_SERVER_SOURCE: Final = "volume"
 # How a dependency is named when it serves, from inside the cluster, the registry a pod's
 # failed pull talked to (a pull-through cache or mirror), as ``kubetriage.evidence.
-# node_plugins`` names it: "registry <host> of Pod/<name> <reason>".
+# pull_registries`` names it: "registry <host> of Pod/<name> <reason>".
 REGISTRY_SOURCE: Final = "registry"
 # How a followed mesh CA is named: "mesh CA <host> of <ns/pod/container>".
 MESH_CA_SOURCE: Final = "mesh CA"
@@ -140,6 +140,41 @@ REGISTRY_TLS_SECRET: Final = "with TLS Secret"
 # How a dependency is named when it is a peer, on a topic or queue, of a followed callee that
 # fails without naming what it calls (``kubetriage.evidence.topic_peers``): "topic <name>".
 TOPIC_SOURCE: Final = "topic"
+
+RouteKind = Literal[
+    "backend",  # a Service between an alerted Ingress and the workload
+    "ingress-controller",  # the proxy serving the workload's Ingress
+    "node-network",  # a node agent that does not run on the nodes whose pods cannot connect
+    "node-pressure",  # a node agent replaced shortly before its node came under pressure
+    "volume-server",  # serves the pods' network volume from inside the cluster
+    "volume-provisioner",  # provisions a claim the pods wait on
+    "registry",  # serves, inside the cluster, a registry the pods' failed pulls talked to
+    "mesh-ca",  # the mesh CA the pods' sidecars could not reach
+    "topic",  # a peer, on a topic or queue, of a failing callee
+]
+
+
+class DependencyRoute(BaseModel):
+    """How the evidence walk reached a dependency other than by the workload naming it as a
+    callee, as data: what analyzers decide on. ``DependencyEvidence.named_by`` keeps the words
+    shown for it (built from the same values by the walk)."""
+
+    kind: RouteKind
+    # backend, ingress-controller: the alerted or served Ingress; registry: the Ingress that
+    # serves the registry's host, when one does.
+    ingress: ObjectRef | None = None
+    # registry behind an Ingress: the Secret of the certificate the runtime verifies.
+    tls_secret: ObjectRef | None = None
+    # node-network, node-pressure: the node; node-pressure: its pressure condition.
+    node: str | None = None
+    condition: str | None = None
+    # node-network: where the failing call was read ("log <ns>/<pod>/<container>").
+    seen_in: str | None = None
+    # volume-server, volume-provisioner: the claim (or volume) waiting on it.
+    claim: str | None = None
+    # registry, mesh-ca, volume-server: the host the pods dialled; topic: the topic.
+    host: str | None = None
+    topic: str | None = None
 
 
 class DependencyEvidence(BaseModel):
@@ -156,6 +191,9 @@ class DependencyEvidence(BaseModel):
     missing_service: str | None = None
     followed: bool = True
     named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
+    # How the walk reached it when not as a callee the workload names (request path, node
+    # agent, volume server, registry, mesh CA, topic peer), first route first.
+    routes: list[DependencyRoute] = Field(default_factory=list)
     workload: ObjectRef | None = None
     desired_replicas: int | None = None
     ready_replicas: int | None = None
@@ -197,65 +235,58 @@ class DependencyEvidence(BaseModel):
     # shared database or cache saturated by another team's new revision.
     callers: list[CallerEvidence] = Field(default_factory=list)
 
+    def routed(self, kind: RouteKind) -> list[DependencyRoute]:
+        """The routes of ``kind`` by which the walk reached this dependency."""
+        return [route for route in self.routes if route.kind == kind]
+
     def in_request_path(self) -> bool:
-        """A hop of the request path in front of the workload (an alerted Ingress's backend,
-        ``REQUEST_PATH_SOURCE``), not a Service the workload calls."""
-        return any(s.startswith(f"{REQUEST_PATH_SOURCE} of Ingress ") for s in self.named_by)
+        """A hop of the request path in front of the workload (an alerted Ingress's backend),
+        not a Service the workload calls."""
+        return bool(self.routed("backend"))
 
     def fronts_workload(self) -> bool:
-        """The ingress controller serving the workload's Ingress (``INGRESS_CONTROLLER_SOURCE``):
-        the proxy requests reach the workload through, not a Service the workload calls."""
-        return any(s.startswith(f"{INGRESS_CONTROLLER_SOURCE} of Ingress ") for s in self.named_by)
+        """The ingress controller serving the workload's Ingress: the proxy requests reach the
+        workload through, not a Service the workload calls."""
+        return bool(self.routed("ingress-controller"))
 
     def programs_failing_nodes(self) -> bool:
         """A node agent that does not run on the nodes whose pods cannot connect, while the
-        workload's pods on other nodes can (``NODE_NETWORK_SOURCE``)."""
-        return any(s.startswith(f"{NODE_NETWORK_SOURCE} of node ") for s in self.named_by)
+        workload's pods on other nodes can."""
+        return bool(self.routed("node-network"))
 
-    def fronted_ingresses(self) -> list[tuple[str, str]]:
-        """The Ingresses (namespace, name) this ingress controller serves for the workload, as
-        ``INGRESS_CONTROLLER_SOURCE`` names them; empty for any other dependency."""
-        prefix = f"{INGRESS_CONTROLLER_SOURCE} of Ingress "
-        named = [s.removeprefix(prefix) for s in self.named_by if s.startswith(prefix)]
-        return [(ns, name) for ns, _, name in (n.partition("/") for n in named) if ns and name]
+    def fronted_ingresses(self) -> list[ObjectRef]:
+        """The Ingresses this ingress controller serves for the workload; empty for any other
+        dependency."""
+        return [r.ingress for r in self.routed("ingress-controller") if r.ingress is not None]
 
     def serves_volumes(self) -> bool:
         """The server of a network volume the workload's pods mount, or the provisioner of
-        their claim (``VOLUME_SERVER_SOURCE``): they wait on it with every file access, or to
-        start at all, whether or not they log a call to it."""
-        return any(s.startswith(f"{VOLUME_SERVER_SOURCE} ") for s in self.named_by)
+        their claim: they wait on it with every file access, or to start at all, whether or
+        not they log a call to it."""
+        return bool(self.routed("volume-server") or self.routed("volume-provisioner"))
 
     def serves_pulls(self) -> bool:
-        """The in-cluster server of a registry the workload's failed pulls talked to
-        (``REGISTRY_SOURCE``): its pods wait on it to start at all."""
-        return any(s.startswith(f"{REGISTRY_SOURCE} ") for s in self.named_by)
+        """The in-cluster server of a registry the workload's failed pulls talked to: its pods
+        wait on it to start at all."""
+        return bool(self.routed("registry"))
+
+    def registry_hosts(self) -> list[str]:
+        """The registry hosts the failed pulls talked to that this dependency serves."""
+        return [r.host for r in self.routed("registry") if r.host is not None]
 
     def registry_tls_secret(self) -> ObjectRef | None:
-        """The TLS Secret of the Ingress that serves this registry's host
-        (``REGISTRY_TLS_SECRET``), where the certificate its pulls verify lives; else None."""
-        for source in self.named_by:
-            _, _, ingress = source.partition(f" {REGISTRY_INGRESS} ")
-            namespace, _, rest = ingress.partition("/")
-            _, _, secret = rest.partition(f" {REGISTRY_TLS_SECRET} ")
-            if source.startswith(f"{REGISTRY_SOURCE} ") and namespace and secret:
-                return ObjectRef(kind="Secret", namespace=namespace, name=secret.split()[0])
-        return None
+        """The TLS Secret of the Ingress that serves this registry's host, where the
+        certificate its pulls verify lives; else None."""
+        return next((r.tls_secret for r in self.routed("registry") if r.tls_secret), None)
 
     def on_callee_topic(self) -> bool:
-        """A peer of a failing callee on a topic or queue that callee configures
-        (``TOPIC_SOURCE``): the consumer its requests wait on, reached through a broker."""
-        return any(s.startswith(f"{TOPIC_SOURCE} ") for s in self.named_by)
+        """A peer of a failing callee on a topic or queue that callee configures: the consumer
+        its requests wait on, reached through a broker."""
+        return bool(self.routed("topic"))
 
     def provisioned_claims(self) -> list[str]:
-        """The claims of the workload's pods that wait on this dependency to provision them
-        (named "volume <claim> provisioned by <provisioner>")."""
-        return [
-            words[1]
-            for s in self.named_by
-            if len(words := s.split()) >= 4
-            and words[0] == VOLUME_SERVER_SOURCE
-            and words[2:4] == ["provisioned", "by"]
-        ]
+        """The claims of the workload's pods that wait on this dependency to provision them."""
+        return [r.claim for r in self.routed("volume-provisioner") if r.claim is not None]
 
     def short_of_ready(self) -> bool:
         """Fewer replicas ready than desired, both known."""

@@ -12,6 +12,7 @@ from functools import partial
 from kubetriage.evidence.changes import config_changes
 from kubetriage.evidence.dependencies import (
     HEADLESS_WORKLOAD_KINDS,
+    NamedObject,
     alert_upstreams,
     callee_hosts,
     cluster_dns_named,
@@ -405,13 +406,14 @@ def _follow(
     notes: Notes,
     dependency_logs: Sequence[LogTail],
     now: datetime | None,
-    resolved: list[tuple[str, str, str, list[str]]],
+    resolved: list[NamedObject],
     certain: set[tuple[str, str]],
     found: list[DependencyEvidence],
 ) -> None:
     """Summarise the ``resolved`` names into ``found``, up to ``max_dependencies`` in all;
     one named by its cluster DNS name (``certain``) but not read is kept unfollowed."""
-    for kind, dep_namespace, name, sources in resolved:
+    for named in resolved:
+        kind, dep_namespace, name, sources = named.kind, named.namespace, named.name, named.sources
         service = index.get(kind, dep_namespace, name)
         missing: str | None = None
         if service is None and kind == "Service":
@@ -425,7 +427,11 @@ def _follow(
                 # Named by its cluster DNS name but not readable here (tenancy, RBAC): still
                 # a flow the workload's own NetworkPolicies can be checked against.
                 ref = ObjectRef(kind="Service", namespace=dep_namespace, name=name)
-                found.append(DependencyEvidence(ref=ref, named_by=sources[:5], followed=False))
+                found.append(
+                    DependencyEvidence(
+                        ref=ref, named_by=sources[:5], routes=named.routes, followed=False
+                    )
+                )
             continue
         if len(found) >= limits.max_dependencies:
             notes.cut("dependencies", len(found), len(resolved))
@@ -447,7 +453,8 @@ def _follow(
             ),
         )
         if summary is not None:
-            found.append(summary.model_copy(update={"missing_service": missing}))
+            update = {"missing_service": missing, "routes": named.routes}
+            found.append(summary.model_copy(update=update))
 
 
 def config_endpoints_of(
