@@ -195,6 +195,14 @@ class CountingModel:
             self._counter.exit()
 
 
+def _failure(incident: dict[str, Any]) -> str:
+    """The "reason: message" of a Failed Incident's failure condition (False, with a reason)."""
+    for condition in (incident.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "False" and condition.get("reason"):
+            return f"{condition['reason']}: {str(condition.get('message') or '')[:200]}"
+    return "no failure condition"
+
+
 class PhaseWatcher:
     """Watches Incidents over HTTP in a thread and timestamps, per Incident, the first
     Investigating and the first terminal phase it saw; counts Investigating Incidents in the
@@ -208,6 +216,8 @@ class PhaseWatcher:
         self.investigating_at: dict[str, float] = {}
         self.done_at: dict[str, float] = {}
         self.phases: dict[str, str] = {}
+        # Why an Incident ended Failed: its failure condition's "reason: message".
+        self.failures: dict[str, str] = {}
         self._in_flight: set[str] = set()
         self.peak_in_flight = 0
         self._connected = threading.Event()
@@ -263,6 +273,8 @@ class PhaseWatcher:
         with self._lock:
             if phase:
                 self.phases[key] = phase
+            if phase == "Failed":
+                self.failures[key] = _failure(obj)
             if phase == "Investigating" and key not in self.investigating_at:
                 self.investigating_at[key] = now
                 self._in_flight.add(key)
@@ -735,6 +747,7 @@ def bench_subprocess_memory(
             "seconds": elapsed,
             "peak_investigating": watcher.peak_in_flight,
             "diagnosed": sum(watcher.phases.get(k) == "Diagnosed" for k in keys),
+            "failures": sorted({watcher.failures[k] for k in keys if k in watcher.failures}),
             "load": load_average(),
         }
 
@@ -959,6 +972,15 @@ def report(results: dict[str, Any]) -> str:
         f"{mem['peak_investigating']}) | {_mib(mem['load_peak_kib'])} |",
         f"| after the burst | {_mib(mem['after_rss_kib'])} |",
         "",
+        *(
+            [
+                f"Ended Failed in that burst: {len(mem['failures'])} distinct reason(s): "
+                + "; ".join(f"`{f}`" for f in mem["failures"][:3]),
+                "",
+            ]
+            if mem.get("failures")
+            else []
+        ),
         "In-process (benchmark process = operator + API emulator + watcher + scripted LLM "
         f"server; {_mib(results['rss_start_kib'])} after imports), so an upper bound that "
         "grows with the objects the emulator holds:",
