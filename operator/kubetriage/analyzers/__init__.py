@@ -55,6 +55,7 @@ from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
+from kubetriage.analyzers.node_resolver import NODE_RESOLVER_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.overlay_mtu import OVERLAY_MTU_ANALYZERS
@@ -130,6 +131,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *NETWORK_ANALYZERS,
     *LOCAL_TRAFFIC_ANALYZERS,
     *RESOLVER_SERVICE_ANALYZERS,
+    *NODE_RESOLVER_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *PEER_DISCOVERY_ANALYZERS,
     *CALLEE_CONFIG_ANALYZERS,

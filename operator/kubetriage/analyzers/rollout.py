@@ -221,7 +221,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
                 f"Progressing=False ProgressDeadlineExceeded: {deadline.message or ''}",
             )
         )
-    failing = [item(pod_source(p), _pod_problem(p)) for p in new_failing[:3]]
+    failing = [item(pod_source(p), pod_problem(p)) for p in new_failing[:3]]
     facts.extend(failing)
     if moved is not None:
         facts.append(moved)
@@ -378,7 +378,9 @@ def _rose_after(
     return facts
 
 
-def _pod_problem(pod: PodEvidence) -> str:
+def pod_problem(pod: PodEvidence) -> str:
+    """A failing pod in one line: its first unhealthy container's state, readiness and
+    restarts, else its phase."""
     for container in pod.containers:
         if container.state.state != "running" or container.ready is False:
             reason = container.state.reason or container.state.state
@@ -392,7 +394,7 @@ def _pod_problem(pod: PodEvidence) -> str:
 def _erring(evidence: Evidence, pod: PodEvidence) -> EvidenceItem | None:
     """What says the pod fails: its state, or a server error in its own log."""
     if pod_failing(pod):
-        return item(pod_source(pod), _pod_problem(pod))
+        return item(pod_source(pod), pod_problem(pod))
     hits = grep_logs(logs_of(evidence, pod), SERVER_ERROR_LOG, limit=1)
     return item(log_source(hits[0].log), hits[0].line) if hits else None
 

@@ -5,9 +5,9 @@ as the API serialises them). An SRE's first question is "what changed?"; the ans
 
 - rollouts: each revision of the workload (Deployment ReplicaSets, StatefulSet/DaemonSet
   ControllerRevisions) compared with the one before it, naming the parts of the pod template
-  that differ (image, command, args, env, resources, probes, and config checksums such as
-  Helm's ``checksum/config`` pod annotation, which is how a ConfigMap or Secret edit shows up
-  in a rollout);
+  that differ (image, command, args, env, resources, probes, DNS settings, and config
+  checksums such as Helm's ``checksum/config`` pod annotation, which is how a ConfigMap or
+  Secret edit shows up in a rollout);
 - ConfigMaps the pods use, from metadata only (the last ``managedFields`` write, else the
   creation time); Secrets are never read, so their changes are known only from metadata
   around them: rollouts (checksum annotations; Stakater Reloader's ``STAKATER_<NAME>_SECRET``
@@ -36,6 +36,7 @@ from kubetriage.evidence.raw import as_dict, as_int, as_time, dicts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import ChangeEvidence, EventEvidence
 from kubetriage.models.objects import JsonDict, controller_ref, meta
+from kubetriage.pod_dns import dns_settings
 
 # A node or ConfigMap written this long before the diagnosis is part of the timeline; older
 # writes are the steady state, not a change.
@@ -175,6 +176,9 @@ def _template_diff(
     classes = [as_dict(t.get("spec")).get("priorityClassName") or "unset" for t in (old, new)]
     if classes[0] != classes[1]:
         note("priority", f"priorityClassName {classes[0]} -> {classes[1]}")
+    dns = [dns_settings(as_dict(t.get("spec"))) for t in (old, new)]  # ``kubetriage.pod_dns``
+    for key in sorted(k for k in set(dns[0]) | set(dns[1]) if dns[0].get(k) != dns[1].get(k)):
+        note("dns", f"{key} {dns[0].get(key, 'unset')} -> {dns[1].get(key, 'unset')}")
     accounts = [as_dict(t.get("spec")).get("serviceAccountName") or "default" for t in (old, new)]
     if accounts[0] != accounts[1]:
         note("serviceAccount", f"serviceAccountName {accounts[0]} -> {accounts[1]}")

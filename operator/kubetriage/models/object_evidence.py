@@ -106,6 +106,10 @@ class PodEvidence(BaseModel):
     deleting: bool = False
     # status.podIPs (or podIP): what NetworkPolicy ipBlock peers are matched against.
     ips: list[str] = Field(default_factory=list)
+    # spec.hostNetwork and spec.dnsPolicy (ClusterFirst when unset): which resolver the
+    # kubelet gives the pod (``kubetriage.pod_dns``).
+    host_network: bool = False
+    dns_policy: str = "ClusterFirst"
 
 
 class EventEvidence(BaseModel):
@@ -338,8 +342,9 @@ class ChangeEvidence(BaseModel):
 
     ``aspects`` is structured (analyzers read it): for a rollout the parts of the pod template
     that differ from the previous revision ("image", "args", "command", "env", "resources",
-    "probes", "serviceAccount", "restart" for a ``kubectl rollout restart``'s stamp...); for a
-    ConfigMap "data"; for a Secret "metadata" (its data is never read).
+    "probes", "serviceAccount", "dns" for hostNetwork, dnsPolicy or dnsConfig, "restart" for a
+    ``kubectl rollout restart``'s stamp...); for a ConfigMap "data"; for a Secret "metadata"
+    (its data is never read).
     ``details`` are short display lines for the prompt and status, never parsed back.
     """
 

@@ -34,6 +34,7 @@ from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.pod_dns import dns_policy
 
 # Published into every namespace by the control plane and mounted by every pod through the
 # service-account volume; listing it as a dependency would only add noise.
@@ -318,6 +319,8 @@ def pod_summary(
         created_at=as_time(meta.get("creationTimestamp")),
         deleting=meta.get("deletionTimestamp") is not None,
         ips=pod_ips(status)[: limits.max_labels],
+        host_network=spec.get("hostNetwork") is True,
+        dns_policy=dns_policy(spec),
     )
 
 
