@@ -23,10 +23,20 @@ PROBE_TIMEOUT = re.compile(
 )
 
 
-def _so_far(restarts: int, ago: float | None) -> str:
-    """``3 restarts so far, the last 4m ago``."""
+def _so_far(restarts: int, ago: float | None, failed_pods: int | None = None) -> str:
+    """``3 restarts so far, the last 4m ago``; for a Job's pods that end Failed (never
+    restarted: the Job retries in a new pod) ``3 failed pods so far``."""
+    if failed_pods is not None:
+        return f"{_attempts(restarts, failed_pods)} so far"
     text = f"{prose.count(restarts, 'restart')} so far"
     return f"{text}, the last {prose.duration(ago)} ago" if ago is not None else text
+
+
+def _attempts(restarts: int, failed_pods: int | None) -> str:
+    """``2 restarts``, or ``3 failed pods`` when the attempts are a Job's pods."""
+    if failed_pods is not None:
+        return prose.count(failed_pods, "failed pod")
+    return prose.count(restarts, "restart")
 
 
 def oom_text(
@@ -37,6 +47,8 @@ def oom_text(
     params: dict[str, str],
     kills: list[EvidenceItem],
     peak_fact: EvidenceItem | None,
+    *,
+    failed_pods: int | None = None,
 ) -> Narrative:
     restarts, ago = restarted
     limit, peak = sizes
@@ -44,7 +56,7 @@ def oom_text(
     because = [
         prose.claim(
             f"Container {container} is killed for using more memory than its cgroup allows "
-            f"({_so_far(restarts, ago)})",
+            f"({_so_far(restarts, ago, failed_pods)})",
             *kills,
         )
     ]
@@ -75,7 +87,7 @@ def oom_text(
         f"raise the limit to {params['memory']}"
         if "memory" in params
         else "set a memory limit above its peak",
-        aside=f"container {container}, {prose.count(restarts, 'restart')}",
+        aside=f"container {container}, {_attempts(restarts, failed_pods)}",
         because=because,
     )
 
@@ -123,16 +135,22 @@ def crash_text(
     log_facts: list[EvidenceItem],
     *,
     never_started: bool = False,
+    failed_pods: int | None = None,
 ) -> Narrative:
     kind = _crash_kind(lines, exit_code)
-    restarts = prose.count(container.restart_count, "restart")
+    restarts = _attempts(container.restart_count, failed_pods)
     exits = f"exits with code {exit_code}" if exit_code is not None else "keeps exiting"
     if never_started:
         exits = "cannot be started by the container runtime (its command does not run)"
+    retried = (
+        "; its pod ends Failed and the Job retries in a new pod"
+        if failed_pods is not None
+        else " and the kubelet restarts it"
+    )
     because = [
         prose.claim(
-            f"Container {container.name} {exits} and the kubelet restarts it "
-            f"({_so_far(container.restart_count, ago)})",
+            f"Container {container.name} {exits}{retried} "
+            f"({_so_far(container.restart_count, ago, failed_pods)})",
             state_fact,
         )
     ]

@@ -26,6 +26,7 @@ from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
 from kubetriage.analyzers.support import (
     RECENT_ROLLOUT,
     current_and_previous_revision,
+    failed_run_pods,
     grep_logs,
     item,
     iter_containers,
@@ -239,6 +240,7 @@ def check_crash_loop(evidence: Evidence) -> list[Finding]:
                     state_fact,
                     [item(h.source, h.line) for h in crash_hits],
                     never_started=bool(exits) and exits[0].reason in NEVER_STARTED,
+                    failed_pods=failed_run_pods(evidence, pod),
                 ),
                 facts,
                 action,

@@ -50,6 +50,7 @@ from kubetriage.analyzers.pods import (
 from kubetriage.analyzers.scrape_growth import grown_scrape_job
 from kubetriage.analyzers.support import (
     event_fact,
+    failed_run_pods,
     grep_logs,
     item,
     iter_containers,
@@ -257,6 +258,7 @@ def _check_oom(evidence: Evidence) -> list[Finding]:
                     params,
                     kills,
                     peak_fact,
+                    failed_pods=failed_run_pods(evidence, pod),
                 ),
                 facts,
                 Action.INCREASE_MEMORY,

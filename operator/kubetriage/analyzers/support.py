@@ -191,6 +191,26 @@ def workload_ref(evidence: Evidence, pod: PodEvidence | None = None) -> ObjectRe
     return None
 
 
+def failed_run_pods(evidence: Evidence, pod: PodEvidence) -> int | None:
+    """How many pods of the same workload's Job runs ended Failed, when ``pod`` is itself a
+    Job's pod that ended Failed; None for any other pod. The kubelet never restarts a pod in
+    a terminal phase: a Job retries by creating a new pod, so such a pod's restart count is
+    always 0 and its failed pods are the attempts."""
+    if pod.phase != "Failed" or pod.owner is None or pod.owner.kind != "Job":
+        return None
+    target = workload_ref(evidence, pod)
+    return sum(
+        1
+        for other in evidence.pods
+        if other.phase == "Failed"
+        and other.owner is not None
+        and other.owner.kind == "Job"
+        and target is not None
+        and (ref := workload_ref(evidence, other)) is not None
+        and ref.same_object(target)
+    )
+
+
 def incident_subject(evidence: Evidence) -> ObjectRef | None:
     """What the incident is about, as prose names it: the incident's target, unless the
     evidence was built around a workload in its place (a Service's or a Pod's workload, an
