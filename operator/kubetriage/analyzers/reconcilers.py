@@ -74,7 +74,7 @@ _UNDONE = {
     CERTIFICATE_ISSUER: "is not renewed",
     DNS_PUBLISHER: "is not published",
     CA_INJECTOR: "is left with a stale caBundle",
-    FAILOVER_OPERATOR: "gets no member promoted to the role it selects",
+    FAILOVER_OPERATOR: "is left without a promoted member",
 }
 
 
