@@ -19,7 +19,14 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
 from kubetriage.analyzers.pods import own_limit_eviction
-from kubetriage.analyzers.support import event_fact, item, metrics_named, node_source, pod_source
+from kubetriage.analyzers.support import (
+    event_fact,
+    item,
+    metrics_named,
+    node_source,
+    pod_source,
+    reboot_behind_it,
+)
 from kubetriage.evictions import top_user_resource
 from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
@@ -193,6 +200,9 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             "KubeletNotReady",
         ):
             node_name = event.involved.name
+            reported = next((n for n in evidence.nodes if n.name == node_name), None)
+            if reported is not None and reboot_behind_it(event, reported):
+                continue  # it rebooted once and reports Ready again: not failing now
         elif event.reason == "Evicted" and own_limit_eviction(event.message):
             continue  # the pod outgrew its own storage limit: not the node's failure
         elif event.reason in ("Evicted", "NodeNotReady", "TaintManagerEviction"):

@@ -39,6 +39,7 @@ from kubetriage.analyzers.support import (
     node_source,
     owner_workload,
     pod_source,
+    reboot_behind_it,
     seconds_before,
 )
 from kubetriage.models.base import ObjectRef
@@ -117,7 +118,7 @@ def _healthy(evidence: Evidence, pod: PodEvidence) -> bool:
 def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
     """What the node itself reports: a condition other than Ready that holds (the node
     problem detector's ReadonlyFilesystem, KernelDeadlock... and the pressures), Ready not
-    True, and its Warning events."""
+    True, and its Warning events (a reboot it came back Ready from is not one)."""
     source = node_source(node.name)
     facts = [
         item(source, f"{c.type}=True {c.reason or ''}: {c.message or ''}")
@@ -130,6 +131,7 @@ def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]
         item("events", event_fact(e))
         for e in evidence.events
         if e.involved.kind == "Node" and e.involved.name == node.name and e.type == "Warning"
+        if not reboot_behind_it(e, node)
     ]
     return facts
 

@@ -1,6 +1,7 @@
 """The controller the incident waits on (``Evidence.reconcilers``): "who should have renewed
 this Certificate, who should have published this host, who should have injected this
-webhook's caBundle, and why didn't they?".
+webhook's caBundle, who should have promoted a replica to the primary its Service selects,
+and why didn't they?".
 
 Two conclusions:
 - the controller is down (its containers OOM-killed, crash-looping, unable to pull their
@@ -32,6 +33,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     CA_INJECTOR,
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
+    FAILOVER_OPERATOR,
     covers,
 )
 from kubetriage.models.base import ObjectRef
@@ -65,12 +67,14 @@ _ROLES = {
     CERTIFICATE_ISSUER: "certificate issuer",
     DNS_PUBLISHER: "DNS controller",
     CA_INJECTOR: "CA injector",
+    FAILOVER_OPERATOR: "failover operator",
 }
 # What is left undone when the controller is down, by its role.
 _UNDONE = {
     CERTIFICATE_ISSUER: "is not renewed",
     DNS_PUBLISHER: "is not published",
     CA_INJECTOR: "is left with a stale caBundle",
+    FAILOVER_OPERATOR: "is left without a promoted member",
 }
 
 

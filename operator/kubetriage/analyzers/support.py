@@ -27,6 +27,7 @@ from kubetriage.models.object_evidence import (
     EventEvidence,
     LogTail,
     MetricSummary,
+    NodeEvidence,
     PodEvidence,
     RevisionEvidence,
     ServiceEvidence,
@@ -308,6 +309,13 @@ def event_fact(event: EventEvidence) -> str:
     """``BackOff on Pod x, 12 times: <message>``: an event as evidence quotes it."""
     seen = f", {prose.count(event.count, 'time')}" if event.count > 1 else ""
     return f"{event.reason} on {event.involved.kind} {event.involved.name}{seen}: {event.message}"
+
+
+def reboot_behind_it(event: EventEvidence, node: NodeEvidence) -> bool:
+    """A node's one ``Rebooted`` event while it reports Ready again: a reboot that completed
+    (a maintenance reboot such as kured's, or a patch), history rather than a present fault of
+    the node. A node rebooting again and again, or not Ready since, is still a problem."""
+    return event.reason == "Rebooted" and event.count <= 1 and node.ready == "True"
 
 
 # --- logs ---------------------------------------------------------------------------------

@@ -160,6 +160,18 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "sum by (pod, container) (rate(container_cpu_usage_seconds_total"
         f"{{{POD_CONTAINERS}}}[5m]))",
     ),
+    # A broker's demand is the messages its clients publish to it, counted by the broker
+    # itself (rabbitmq_prometheus' global counters, Kafka's JMX exporter): flat while its CPU
+    # steps up, the work per message (or per connection) grew, not the traffic.
+    QueryTemplate(
+        "broker_message_throughput",
+        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        POD_SET,
+        "sum(rate({__name__=~"
+        '"rabbitmq_global_messages_received_total|kafka_server_brokertopicmetrics_messagesin_total",'
+        f"{POD}}}[5m]))",
+        "messages published to the broker per second: its demand",
+    ),
     QueryTemplate(
         "cpu_limit_cores",
         (_C.CPU_THROTTLING,),

@@ -1,7 +1,8 @@
 """The reconciler walk of evidence collection: when what was read holds a cert-manager
 Certificate past its renewal time (or not Ready, or expired), a host the cluster declares
-that a text of the incident says does not exist, or a webhook whose injected caBundle the API
-server found stale, the controller that should have renewed, published or injected it
+that a text of the incident says does not exist, a webhook whose injected caBundle the API
+server found stale, or a failover operator's Service whose role no member holds, the
+controller that should have renewed, published or injected it
 (``kubetriage.evidence.summaries.reconcilers`` recognises them and summarises what
 is read): its Deployment in any namespace, listed by its chart's labels, with its
 ReplicaSets (what its previous revision watched) and pods.
@@ -23,8 +24,10 @@ from kubetriage.evidence.summaries.reconcilers import (
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
     DNS_SOURCES,
+    FAILOVER_OPERATOR,
     RECONCILER_KINDS,
     is_reconciler,
+    leaderless_services,
     overdue_certificates,
     owed_texts,
     stale_ca_bundles,
@@ -55,6 +58,9 @@ def _owed(run: CollectionRun, alerts: Sequence[Alert], now: datetime) -> set[str
         (o for o in objects if o.get("kind") in WEBHOOK_CONFIGURATION_KINDS), texts
     ):
         roles.add(CA_INJECTOR)
+    services = (o for o in objects if o.get("kind") == "Service")
+    if leaderless_services(services, lambda s: run.objects.get(("Endpoints", _ns(s), _name(s)))):
+        roles.add(FAILOVER_OPERATOR)
     return roles
 
 

@@ -432,11 +432,11 @@ class ReconcilerEvidence(BaseModel):
     """A controller whose work the incident waits on (``kubetriage.evidence.summaries.
     reconcilers``): the certificate issuer that should have renewed a Certificate past its
     renewal time, the DNS controller that should publish a host the cluster declares but no
-    resolver knows, or the CA injector that should keep an injected webhook caBundle
-    current. Its workload's state and what its current revision watches against the
-    previous revision's."""
+    resolver knows, the CA injector that should keep an injected webhook caBundle current,
+    or the failover operator that should promote a member to the role a Service selects. Its
+    workload's state and what its current revision watches against the previous revision's."""
 
-    role: Literal["certificate-issuer", "dns-publisher", "ca-injector"]
+    role: Literal["certificate-issuer", "dns-publisher", "ca-injector", "failover-operator"]
     # What it owes: the overdue Certificates, the objects declaring the unresolved hosts
     # (an Ingress, a Service's hostname annotation, a route), with the hosts, or the webhook
     # configurations whose injected caBundle the API server found stale.

@@ -5,7 +5,10 @@ Certificate past its renewal time is renewed by cert-manager's controller, a web
 configuration annotated ``cert-manager.io/inject-ca-from`` gets its caBundle from
 cert-manager's CA injector (cainjector), and a host the cluster declares (an Ingress rule, a
 route's hostnames, the external-dns hostname annotation) resolves only once external-dns has
-published it. A call to such a webhook that the API server refused as signed by an unknown
+published it. A Service that a failover operator's custom resource owns, selecting the member
+its operator marks with a role (CloudNativePG's ``-rw`` Service: ``cnpg.io/instanceRole=
+primary``), with no ready endpoint is a role nobody holds: promoting a member is that
+operator's work. A call to such a webhook that the API server refused as signed by an unknown
 authority is a caBundle the injector did not bring up to date. When a Certificate is overdue
 (its ``renewalTime`` has passed, it is not Ready, or it has expired) or such a host does not
 resolve (the resolver's no-such-name words, ``kubetriage.dns_errors``, naming it), an SRE asks
@@ -23,7 +26,7 @@ by the same labels; the builder summarises them here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,8 +55,15 @@ from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
 )
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict, annotations_of, as_list, controlled_by
+from kubetriage.models.objects import (
+    JsonDict,
+    annotations_of,
+    as_list,
+    controlled_by,
+    controller_ref,
+)
 from kubetriage.models.objects import labels as _labels
+from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.models.relations import ReconcilerEvidence
 from kubetriage.tls_errors import classify_tls_failure
@@ -61,6 +71,10 @@ from kubetriage.tls_errors import classify_tls_failure
 CERTIFICATE_ISSUER = "certificate-issuer"
 DNS_PUBLISHER = "dns-publisher"
 CA_INJECTOR = "ca-injector"
+FAILOVER_OPERATOR = "failover-operator"
+# The API groups of the custom resources whose operator moves a role label between members
+# (and so the Services selecting it): CloudNativePG promotes a replica on failover.
+FAILOVER_GROUPS = frozenset({"postgresql.cnpg.io"})
 # The annotation external-dns publishes a Service's (or any source object's) hosts from.
 HOSTNAME_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
 # The kinds whose hosts a DNS controller publishes, and the name of its source for each.
@@ -104,6 +118,12 @@ RECONCILER_KINDS = (
         frozenset({"cainjector"}),
         "cainjector",
         re.compile(r"/cert-manager-cainjector(?:[:@]|$)"),
+    ),
+    ReconcilerKind(
+        FAILOVER_OPERATOR,
+        frozenset({"cloudnative-pg"}),
+        None,
+        re.compile(r"/cloudnative-pg(?:[:@]|$)"),
     ),
 )
 
@@ -169,6 +189,33 @@ def stale_ca_bundles(
         )
         if text is not None:
             found.append((configuration, text))
+    return found
+
+
+def leaderless_services(
+    services: Iterable[JsonDict], endpoints_of: Callable[[JsonDict], JsonDict | None]
+) -> list[tuple[JsonDict, str]]:
+    """The Services a failover operator's custom resource owns (``FAILOVER_GROUPS``) whose
+    selector matches no ready pod (their Endpoints list no ready address), each with what
+    says so: the role they select is held by no member."""
+    found: list[tuple[JsonDict, str]] = []
+    for service in services:
+        owner = controller_ref(service) or {}
+        group = (as_str(owner.get("apiVersion")) or "").partition("/")[0]
+        selector = as_dict(as_dict(service.get("spec")).get("selector"))
+        endpoints = endpoints_of(service)
+        if group not in FAILOVER_GROUPS or not selector or endpoints is None:
+            continue
+        if any(as_list(s.get("addresses")) for s in dicts(endpoints.get("subsets"))):
+            continue
+        wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        found.append(
+            (
+                service,
+                f"owned by {owner.get('kind')} {owner.get('name')}, selects {wanted}: "
+                "no ready endpoint",
+            )
+        )
     return found
 
 
@@ -311,8 +358,8 @@ def _summary(
 def reconciler_summaries(
     index: ObjectIndex, texts: Sequence[str], now: datetime, limits: EvidenceLimits
 ) -> list[ReconcilerEvidence]:
-    """The controllers owing the incident an overdue Certificate, an unresolved host or a
-    stale caBundle."""
+    """The controllers owing the incident an overdue Certificate, an unresolved host, a
+    stale caBundle or a member holding a role."""
     owed: dict[str, list[tuple[str, JsonDict, str]]] = {
         CERTIFICATE_ISSUER: [
             ("", c, said) for c, said in overdue_certificates(index.kind("Certificate"), now)
@@ -324,6 +371,12 @@ def reconciler_summaries(
             ("", c, said)
             for c, said in stale_ca_bundles(
                 (o for kind in WEBHOOK_CONFIGURATION_KINDS for o in index.kind(kind)), texts
+            )
+        ],
+        FAILOVER_OPERATOR: [
+            ("", svc, said)
+            for svc, said in leaderless_services(
+                index.kind("Service"), lambda svc: index.get("Endpoints", _ns(svc), _name(svc))
             )
         ],
     }
