@@ -1,4 +1,4 @@
-"""Checks ``placement.check_calls_fail_on_node``: every replica runs, only the ones on one node
+"""Checks ``node_calls.check_calls_fail_on_node``: every replica runs, only the ones on one node
 log failing calls, the same revision runs elsewhere, and that node's own series report a fault
 on its way out (Cloud NAT out of source ports, a full conntrack table): drain the node rather
 than escalate to the callee. Without the node's own word, with a replica on that node calling

@@ -28,9 +28,9 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.calls import dependency_hits
 from kubetriage.analyzers.demand import WINDOW_SECONDS
-from kubetriage.analyzers.node_metrics import node_metric_problems, outbound_faults
+from kubetriage.analyzers.node_calls import check_calls_fail_on_node
+from kubetriage.analyzers.node_metrics import node_metric_problems
 from kubetriage.analyzers.pods import pod_events, sandbox_stuck
 from kubetriage.analyzers.support import (
     event_fact,
@@ -59,10 +59,6 @@ class _Confidence:
     # Every replica is Ready, but the ones on one node answer many times slower than the
     # rest, and that node's network interfaces count errors (or it reports a problem).
     slow_on_node: float = 0.8
-    # Every replica runs, but only the ones on one node log failing calls while replicas
-    # elsewhere log none, and that node's own series report a fault in its path out (its
-    # NAT source ports exhausted, its conntrack table full, its interfaces erring).
-    calls_fail_on_node: float = 0.8
     # The node reports nothing, but it is the odd one: it joined recently from a node group
     # none of the healthy replicas' nodes belong to, and a replica as young runs elsewhere.
     new_node_group: float = 0.82
@@ -408,84 +404,6 @@ def check_slow_replica_node(evidence: Evidence) -> list[Finding]:
                     ],
                 ),
                 [split, *problems[:4]],
-                Action.DRAIN_NODE,
-                target,
-                {"node": node.name},
-            )
-        )
-    return findings
-
-
-def check_calls_fail_on_node(evidence: Evidence) -> list[Finding]:
-    """The replicas on one node log failing calls (timeouts, refusals) while every pod runs,
-    the same revision runs on other nodes (none of whose log tails, where read, report such a
-    call) and that node's own series report a fault on its way out: the node. The callee is
-    the same for every replica; what differs is where the calls leave from (a node whose cloud
-    NAT ran out of source ports, whose conntrack table is full, whose interfaces drop
-    packets)."""
-    hits = dependency_hits(evidence)
-    calls = {(h.log.namespace, h.log.pod): h for h in reversed(hits)}  # each pod's first
-    logged = {(t.namespace, t.pod) for t in evidence.logs if t.lines and not t.previous}
-    groups: dict[str, tuple[ObjectRef, list[PodEvidence]]] = {}
-    for pod in evidence.pods:
-        owner = owner_workload(pod)
-        if owner is not None and pod.node and pod.phase == "Running":
-            groups.setdefault(owner.key(), (owner, []))[1].append(pod)
-    nodes = {n.name: n for n in evidence.nodes}
-    findings: list[Finding] = []
-    for workload, pods in groups.values():
-        failing = [p for p in pods if (p.namespace, p.name) in calls]
-        where = {p.node for p in failing}
-        node = nodes.get(next(iter(where)) or "") if len(where) == 1 else None
-        if node is None:
-            continue
-        here = [p for p in pods if p.node == node.name]
-        if any((p.namespace, p.name) in logged - calls.keys() for p in here):
-            continue  # a replica on that node calls out fine: not the node's path
-        elsewhere = [p for p in pods if p.node != node.name]
-        if not {p.owner.name for p in failing if p.owner} & {
-            p.owner.name for p in elsewhere if p.owner
-        }:
-            continue  # no replica of the failing revision runs elsewhere
-        measured = outbound_faults(evidence, node)
-        if not measured:
-            continue  # the calls' host may be down for everyone: the node must say it too
-        clean = [p for p in elsewhere if (p.namespace, p.name) in logged]
-        others = prose.listing(sorted({p.node or "" for p in (clean or elsewhere)}))
-        target = ObjectRef(kind="Node", name=node.name)
-        split = item(
-            pod_source(failing[0]),
-            f"{prose.count(len(failing), 'replica')} of {workload.name} on node {node.name} "
-            + (
-                f"log failing calls while {prose.count(len(clean), 'replica')} on {others} log none"
-                if clean
-                else f"log failing calls; {prose.count(len(elsewhere), 'replica')} run on {others}"
-            ),
-        )
-        call = calls[(failing[0].namespace, failing[0].name)]
-        quoted = item(call.source, prose.clip(call.line, 240))
-        findings.append(
-            make_finding(
-                "calls-fail-on-node",
-                Category.NODE_FAILURE,
-                CONFIDENCE.calls_fail_on_node,
-                prose.narrative(
-                    f"{prose.obj(target)} breaks the outbound calls of the pods on it",
-                    "drain it",
-                    because=[
-                        prose.claim(
-                            f"The failing calls of {prose.obj(workload)} come from the replicas "
-                            "on that node",
-                            split,
-                            quoted,
-                        ),
-                        prose.claim(
-                            "The node's own series report a fault on its way out", *measured[:2]
-                        ),
-                        prose.claim("The same revision runs on the other nodes"),
-                    ],
-                ),
-                [split, quoted, *measured[:3]],
                 Action.DRAIN_NODE,
                 target,
                 {"node": node.name},

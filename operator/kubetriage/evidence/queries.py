@@ -1,5 +1,6 @@
-"""Which PromQL templates (the catalogue in ``kubetriage.evidence.query_templates`` and
-``kubetriage.evidence.query_templates_cluster``, in that order: ``TEMPLATES``) apply to an
+"""Which PromQL templates (the catalogue in ``kubetriage.evidence.query_templates``,
+``...query_templates_queues`` and ``...query_templates_cluster``, in that order:
+``TEMPLATES``) apply to an
 incident, and rendering them for its scope.
 
 Pure functions; ``PrometheusEvidenceCollector`` calls ``build_scope`` and
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from kubetriage.evidence.label_vocabulary import is_monitoring_name, label_value
 from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES, QueryTemplate
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
+from kubetriage.evidence.query_templates_queues import QUEUE_TEMPLATES
 from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence
@@ -31,7 +33,11 @@ from kubetriage.models.vocabulary import Category
 ALERT_EXPR_NAME = "alert_expr"
 
 # The whole catalogue, in the order the queries are run and shown.
-TEMPLATES: tuple[QueryTemplate, ...] = (*WORKLOAD_TEMPLATES, *CLUSTER_TEMPLATES)
+TEMPLATES: tuple[QueryTemplate, ...] = (
+    *WORKLOAD_TEMPLATES,
+    *QUEUE_TEMPLATES,
+    *CLUSTER_TEMPLATES,
+)
 
 # Characters RE2 treats specially; Kubernetes names only ever contain "." and "-" of these
 # (and "-" is literal outside brackets), but alert labels are free text.

@@ -1,8 +1,9 @@
 """The PromQL templates of the workload's own series, and ``QueryTemplate``: per-pod memory,
 CPU and throttling, restarts, rollouts, per-service traffic, latency, errors and busy pools,
-callee pods and queues. Pure data, the first part of the catalogue; what the cluster reports
-around the workload (volumes, replicas, nodes, probes, certificates) is the second,
-``kubetriage.evidence.query_templates_cluster``. ``kubetriage.evidence.queries`` decides which
+callee pods. Pure data, the first part of the catalogue; a queue's backlog, input and
+consumers are the second (``kubetriage.evidence.query_templates_queues``), what the cluster
+reports around the workload (volumes, replicas, nodes, probes, certificates) the third
+(``kubetriage.evidence.query_templates_cluster``). ``kubetriage.evidence.queries`` decides which
 of them apply to an incident and renders them with escaped values. The label matchers and the
 rewrites for ServiceMonitor and OpenTelemetry series are in ``kubetriage.evidence.query_labels``.
 """
@@ -440,62 +441,6 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f"max(kube_deployment_status_observed_generation{{{DEPLOYMENT_LABELS}}})",
         "steps when a rollout happens: the change on the metrics' own clock",
         frozenset({"latency", "errors", "saturation", "restarts", "queue"}),
-    ),
-    QueryTemplate(
-        "kafka_consumergroup_lag",
-        (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
-        frozenset({"namespace"}),
-        'sum by (consumergroup, topic) (kafka_consumergroup_lag{namespace="$namespace"})',
-        "consumer lag: growing with steady input means too few or too slow consumers",
-        frozenset({"queue"}),
-    ),
-    # A backlog grows when input outruns the consumers: the input rate, the consumers' rate
-    # and their CPU separate "more work" from "slower consumers" (a change, a dependency).
-    QueryTemplate(
-        "queue_messages_ready",
-        (_C.RESOURCE_SATURATION,),
-        frozenset({"namespace"}),
-        "sum by (queue) ({__name__=~"
-        '"rabbitmq_queue_messages_ready|celery_queue_length|sidekiq_queue_size",'
-        'namespace="$namespace"})',
-        "messages waiting in each queue (RabbitMQ, Celery, Sidekiq exporters)",
-        frozenset({"queue"}),
-    ),
-    QueryTemplate(
-        "queue_input_rate",
-        (_C.RESOURCE_SATURATION,),
-        frozenset({"namespace"}),
-        "sum by (queue) (rate(rabbitmq_queue_messages_published_total"
-        '{namespace="$namespace"}[5m]))',
-        "messages published per second: the demand on the consumers",
-        frozenset({"queue"}),
-    ),
-    QueryTemplate(
-        "topic_input_rate",
-        (_C.RESOURCE_SATURATION,),
-        frozenset({"namespace"}),
-        'sum by (topic) (rate(kafka_topic_partition_current_offset{namespace="$namespace"}[5m]))',
-        "messages produced per second to each topic",
-        frozenset({"queue"}),
-    ),
-    QueryTemplate(
-        "queue_consumed_rate",
-        (_C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE, _C.BAD_ROLLOUT),
-        frozenset({"namespace"}),
-        "max by (queue) (rate({__name__=~"
-        '"rabbitmq_queue_messages_acked_total|celery_tasks_succeeded_total|'
-        'celery_task_succeeded_total",namespace="$namespace"}[5m]))',
-        "messages the consumers finish per second: flat while input grows is capacity",
-        frozenset({"queue"}),
-    ),
-    QueryTemplate(
-        "namespace_pod_cpu_cores",
-        (_C.RESOURCE_SATURATION,),
-        frozenset({"namespace", "namespace_wide"}),
-        "sum by (pod) (rate(container_cpu_usage_seconds_total"
-        '{namespace="$namespace",container!="",container!="POD"}[5m]))',
-        "CPU per pod when the consumers are not known up front",
-        frozenset({"queue"}),
     ),
 )
 
