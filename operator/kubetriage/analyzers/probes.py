@@ -27,6 +27,7 @@ from kubetriage.analyzers.log_signatures import (
     WEDGED_LOG,
 )
 from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
+from kubetriage.analyzers.saturation import outrun_autoscaler
 from kubetriage.analyzers.support import (
     cpu_usage_jumps,
     event_fact,
@@ -70,7 +71,8 @@ class _Confidence:
     dependency_penalty: float = 0.25  # it answers 5xx while its log shows a dependency failing
     self_reported_penalty: float = 0.15  # it answers 5xx: the app reports a fault it has
     busy_penalty: float = 0.25  # it times out while its CPU usage jumped or its server says its
-    # worker pool is exhausted: too busy to answer
+    # worker pool is exhausted: too busy to answer (when killed for it, only while its
+    # autoscaler runs its maximum as traffic grew, ``saturation.outrun_autoscaler``)
     wedged_penalty: float = 0.25  # it times out while its own log shows it deadlocked or out of
     # file descriptors: the process is stuck whatever the probe's timing
     throttled_penalty: float = 0.2  # it times out (killed or not) while its CFS quota throttles
@@ -314,12 +316,15 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
             caveat = ("The application's own log shows a dependency failing", fact)
         cpu_busy = _busy_container(evidence, pod, container.name)
         busy = cpu_busy or _pool_exhausted(evidence, pod)
-        if busy is not None and PROBE_TIMEOUT.search(reasons) and not kills:
+        # Killed while busy, the kill is the probe's own harm, unless the autoscaler is at
+        # its maximum while traffic grew: then the kills only report demand it cannot meet.
+        outrun = outrun_autoscaler(evidence, target) if busy is not None and kills else None
+        if busy is not None and PROBE_TIMEOUT.search(reasons) and (not kills or outrun):
             # The probe times out because the process is too busy to answer it (CPU jumped,
             # or its server has no free worker): the probe reports the overload, it is not
             # the fault.
             confidence -= CONFIDENCE.busy_penalty
-            facts.append(busy)
+            facts.extend([busy, *([outrun] if outrun else [])])
             caveat = (
                 "CPU usage jumped at the same time, so the process may be too busy"
                 if cpu_busy

@@ -48,6 +48,7 @@ from kubetriage.analyzers.demand import (
     latency_alerted,
     measures_latency,
     scale_params,
+    traffic_rose,
 )
 from kubetriage.analyzers.log_signatures import POOL_EXHAUSTED
 from kubetriage.analyzers.pods import metric_for, pod_failing
@@ -133,6 +134,18 @@ def at_maximum(hpa: AutoscalerEvidence) -> bool:
     return hpa.max_replicas > 0 and (
         current >= hpa.max_replicas or scaling_limited(hpa) is not None
     )
+
+
+def outrun_autoscaler(evidence: Evidence, workload: ObjectRef) -> EvidenceItem | None:
+    """The fact of ``workload``'s autoscaler running its maximum while its traffic grew (and
+    nothing doubts that demand put it there, ``hpa_doubt``): demand outran the replicas it
+    may add, so pods too busy to answer in time answer for the load, not for their probe."""
+    if not traffic_rose(evidence):
+        return None
+    for hpa in evidence.autoscalers:
+        if hpa.scales(workload) and at_maximum(hpa) and hpa_doubt(evidence, hpa.name) is None:
+            return maxed_autoscaler_item(hpa, scaling_limited(hpa))
+    return None
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
