@@ -255,11 +255,12 @@ def node_split(evidence: Evidence, pods: list[PodEvidence]) -> bool:
 
 def admitted_memory_limit(evidence: Evidence) -> EvidenceItem | None:
     """A container of the current revision's pods OOM-killed at a memory limit its workload's
-    template does not set, while a pod of an earlier revision runs the same container without
-    a memory limit or with a higher one. The API server filled the limit in when it admitted
-    the new pod (a LimitRange's default, a mutating policy); the earlier pods were admitted
-    before that default and kept what they had. The kills meet the namespace's default, not
-    anything the rollout changed: every pod created now gets it, a rollback's too."""
+    template does not set, while a pod of an earlier revision, or of the same revision
+    admitted earlier (before a scale-out), runs the same container without a memory limit or
+    with a higher one. The API server filled the limit in when it admitted the new pod (a
+    LimitRange's default, a mutating policy); the earlier pods were admitted before that
+    default and kept what they had. The kills meet the namespace's default, not anything the
+    rollout changed: every pod created now gets it, a rollback's too."""
     current, _ = current_and_previous_revision(evidence)
     if current is None or any(
         c.kind == "rollout" and c.to_revision == current.revision and "resources" in c.aspects
@@ -277,27 +278,29 @@ def admitted_memory_limit(evidence: Evidence) -> EvidenceItem | None:
                 continue
             if not any((s.reason or "").lower() == "oomkilled" for s in states(container)):
                 continue
-            if _earlier_runs_above(evidence, current.revision, container.name, limit):
+            earlier = _runs_above(evidence, current.revision, container.name, limit)
+            if earlier is not None:
                 return item(
                     pod_source(pod),
                     f"container {container.name} is OOM-killed at a {prose.memory(limit)} "
                     "memory limit its template does not set (filled in when the pod was "
-                    "admitted); pods of the earlier revision run it without that limit",
+                    f"admitted); pods of the {earlier} revision run it without that limit",
                 )
     return None
 
 
-def _earlier_runs_above(evidence: Evidence, revision: int, container: str, limit: float) -> bool:
-    """A pod of a revision before ``revision`` runs that container with no memory limit or a
-    higher one."""
+def _runs_above(evidence: Evidence, revision: int, container: str, limit: float) -> str | None:
+    """Which revision ("earlier", or "same" for pods of ``revision`` itself) has a pod running
+    that container with no memory limit or a higher one; None when none does. Pods of one
+    template differ in their limits only when admission gave them different ones."""
     for pod in evidence.pods:
         found = pod_revision(pod, evidence)
-        if found is None or found.revision >= revision:
+        if found is None or found.revision > revision:
             continue
         for other in pod.containers:
             if other.name != container:
                 continue
             own = parse_quantity(other.limits.get("memory"))
             if own is None or own > limit:
-                return True
-    return False
+                return "earlier" if found.revision < revision else "same"
+    return None
