@@ -52,6 +52,9 @@ COMMON_WORDS = (GENERIC_WORDS - {"default"}) | frozenset(
         "admin", "metrics", "logs", "test", "prod", "staging", "dev", "www", "http", "https",
         "grpc", "tls", "ingress", "egress", "secret", "token", "user", "users", "order",
         "orders", "payment", "payments", "cart", "shop", "store", "email", "mail",
+        # Kubernetes' own words in its messages ("failed calling webhook", "the controller
+        # manager", "the scheduler"), which components are also named after.
+        "webhook", "controller", "scheduler", "operator", "agent", "exporter",
     }
 )  # fmt: skip
 # The recommended label naming the application (the software: "the name of the application",

@@ -185,6 +185,14 @@ def test_common_words_are_renamed_only_as_names_never_inside_prose() -> None:
     )
 
 
+def test_a_component_named_after_a_kubernetes_word_keeps_the_word_in_messages() -> None:
+    said = 'failed calling webhook "p.example": Post "https://webhook.sec.svc:443/v": timeout'
+    mapping = {"webhook": "webhook-q7", "sec": "sec-q7"}
+    assert rename_text(said, mapping) == (
+        'failed calling webhook "p.example": Post "https://webhook-q7.sec-q7.svc:443/v": timeout'
+    )
+
+
 def test_image_repositories_keep_their_names_wherever_text_quotes_them() -> None:
     case = {
         "cluster": [
