@@ -129,6 +129,23 @@ def test_a_release_that_keeps_the_dns_settings_has_no_dns_aspect() -> None:
     assert "dns" not in aspects
 
 
+def test_a_rollout_keeps_each_aspects_lines_apart() -> None:
+    old = {"dnsPolicy": "ClusterFirst", "serviceAccountName": "api"}
+    new = {"hostNetwork": True, "serviceAccountName": "api-v2"}
+    [change] = rollout_changes(
+        _API,
+        [
+            _replica_set(1, old, "2026-10-01T00:00:00Z"),
+            _replica_set(2, new, "2026-11-20T09:40:00Z"),
+        ],
+    )
+    assert change.aspect_details["dns"] == ["hostNetwork false -> true"]
+    assert change.aspect_details["serviceAccount"] == ["serviceAccountName api -> api-v2"]
+    assert change.details[1:] == [
+        line for lines in change.aspect_details.values() for line in lines
+    ]
+
+
 def test_the_pod_summary_carries_the_host_network_and_the_dns_policy() -> None:
     raw = {
         "apiVersion": "v1",

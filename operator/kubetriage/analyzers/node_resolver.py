@@ -127,7 +127,7 @@ def check_node_resolver(evidence: Evidence) -> list[Finding]:
         names = list(dict.fromkeys(n for _, found in hits for n in found))
         facts: list[EvidenceItem] = [item(pod_source(pods[0]), _describe(pods[0]))]
         if rollout is not None:
-            changed = [d for d in rollout.details if d.startswith(_DNS_FIELDS)]
+            changed = rollout.aspect_details.get("dns", [])
             facts.append(item("revision", "; ".join([rollout.details[0], *changed])))
         quoted = [item(hit.source, hit.line) for hit, _ in hits[:2]]
         facts += quoted
@@ -167,10 +167,6 @@ def check_node_resolver(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
-
-
-# The pod spec fields a rollout's DNS details start with (``kubetriage.pod_dns``).
-_DNS_FIELDS: Final = ("hostNetwork ", "dnsPolicy ", "dnsConfig.")
 
 
 NODE_RESOLVER_ANALYZERS: tuple[Analyzer, ...] = (

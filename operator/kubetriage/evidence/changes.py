@@ -105,17 +105,18 @@ def _env(container: JsonDict) -> dict[str, str]:
 
 def _template_diff(
     old: JsonDict, new: JsonDict
-) -> tuple[list[str], list[str], list[tuple[str, str]]]:
-    """Aspects of the pod template that differ, one display line per difference, and the
-    (kind, name) of each ConfigMap or Secret the template names as changed (Reloader)."""
-    aspects: list[str] = []
+) -> tuple[dict[str, list[str]], list[str], list[tuple[str, str]]]:
+    """The display lines of each aspect of the pod template that differs (in the order first
+    seen), all those lines in order, and the (kind, name) of each ConfigMap or Secret the
+    template names as changed (Reloader)."""
+    aspects: dict[str, list[str]] = {}
     details: list[str] = []
     configs: list[tuple[str, str]] = []
 
     def note(aspect: str, detail: str) -> None:
-        if aspect not in aspects:
-            aspects.append(aspect)
-        details.append(_clip(detail))
+        line = _clip(detail)
+        aspects.setdefault(aspect, []).append(line)
+        details.append(line)
 
     before, after = _containers(old), _containers(new)
     for name, container in after.items():
@@ -270,13 +271,15 @@ def rollout_changes(workload: JsonDict, history: Iterable[JsonDict]) -> list[Cha
     for (old_number, _, old), (new_number, obj, new) in pairwise(numbered):
         aspects, details, configs = _template_diff(old, new)
         if not aspects:
-            aspects, details = ["template"], ["pod template changed (labels or other fields)"]
+            details = ["pod template changed (labels or other fields)"]
+            aspects = {"template": details}
         changes.append(
             ChangeEvidence(
                 at=as_time(meta(obj).get("creationTimestamp")),
                 kind="rollout",
                 object=ref,
-                aspects=aspects,
+                aspects=list(aspects),
+                aspect_details=aspects,
                 details=[f"revision {old_number} -> {new_number}", *details],
                 from_revision=old_number,
                 to_revision=new_number,

@@ -345,7 +345,9 @@ class ChangeEvidence(BaseModel):
     "probes", "serviceAccount", "dns" for hostNetwork, dnsPolicy or dnsConfig, "restart" for a
     ``kubectl rollout restart``'s stamp...); for a ConfigMap "data"; for a Secret "metadata"
     (its data is never read).
-    ``details`` are short display lines for the prompt and status, never parsed back.
+    ``details`` are short display lines for the prompt and status, never parsed back;
+    ``aspect_details`` (rollouts) holds the same lines by the aspect that noted them, for an
+    analyzer that shows one aspect's.
     """
 
     at: datetime | None = None
@@ -353,6 +355,7 @@ class ChangeEvidence(BaseModel):
     object: ObjectRef
     aspects: list[str] = Field(default_factory=list)
     details: list[str] = Field(default_factory=list)
+    aspect_details: dict[str, list[str]] = Field(default_factory=dict)
     from_revision: int | None = None
     to_revision: int | None = None
     # For a rollout: the ConfigMaps and Secrets it says changed (Stakater Reloader's hash env
