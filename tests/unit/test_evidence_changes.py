@@ -2,7 +2,8 @@
 resources, probes, config checksums), ConfigMap writes from metadata, recent nodes, autoscaler
 rescales, and a tag that moved to a new digest; and that build_evidence carries it.
 
-Real: ``kubetriage.evidence.changes`` and ``build_evidence`` over synthetic API-shaped dicts.
+Real: ``kubetriage.evidence.changes``, ``kubetriage.evidence.template_diff`` and
+``build_evidence`` over synthetic API-shaped dicts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kubetriage.evidence.changes import (
     secret_changes,
 )
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.template_diff import template_diff
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import EventEvidence
 from tests.support.built import built
@@ -414,3 +416,18 @@ def test_a_rollout_that_moves_the_pods_to_another_priority_class_names_it() -> N
     )
     assert changes[0].aspects == ["priority"]
     assert "priorityClassName unset -> business-critical" in changes[0].details
+
+
+def test_a_template_diff_keeps_each_aspects_lines_apart_and_clips_long_ones() -> None:
+    old = _template("app:1.0", args=["--a"])
+    new = _template("registry.example.com/" + "x" * 200 + ":2.0", args=["--b"])
+    new["spec"]["containers"][0]["env"] = [{"name": "STAKATER_APP_CONFIG_CONFIGMAP", "value": "1"}]
+    diff = template_diff(old, new)
+    assert list(diff.aspects) == ["image", "args", "config"]
+    # Every line of every aspect, in the order noted, and nothing else.
+    assert diff.details == [line for lines in diff.aspects.values() for line in lines]
+    assert diff.configs == [("ConfigMap", "app-config")]
+    (image_line,) = diff.aspects["image"]
+    assert len(image_line) == 160
+    assert image_line.endswith("…")
+    assert template_diff(old, old).aspects == {}

@@ -15,10 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 from kubetriage.analyzers.carried_configs import RESTART, only_restarted
-from kubetriage.evidence.changes import RESTARTED_AT, rollout_changes
+from kubetriage.evidence.changes import rollout_changes
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.objects import RESTARTED_AT
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import NOW, analyze, assert_leads, by_category

@@ -12,6 +12,11 @@ from typing import Any
 
 JsonDict = dict[str, Any]
 
+# The Deployment controller numbers each ReplicaSet it creates with this annotation.
+DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
+# ``kubectl rollout restart`` stamps this pod-template annotation with the time.
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
 
 def as_dict(value: Any) -> JsonDict:
     """``value`` when an API object's field is a mapping, else empty."""

@@ -18,6 +18,8 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.incident import FieldChange, RemediationUndo
 from kubetriage.models.objects import (
+    DEPLOYMENT_REVISION,
+    RESTARTED_AT,
     annotations_of,
     controlled_by,
     controller_ref,
@@ -41,8 +43,6 @@ from kubetriage.remediation.policy import (
 
 JsonObj = dict[str, Any]
 PatchType = Literal["strategic", "merge", "json"]
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
 MAX_CHANGES = 32
 MAX_UNDO_PATCH = 30_000
 _RESOURCE = {"Deployment": "deployment", "StatefulSet": "statefulset", "Node": "node"}

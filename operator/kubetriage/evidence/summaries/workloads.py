@@ -21,16 +21,15 @@ from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.evidence.summaries.pods import container_summaries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import RevisionEvidence, WorkloadEvidence
-from kubetriage.models.objects import JsonDict, controlled_by, controller_ref
+from kubetriage.models.objects import DEPLOYMENT_REVISION, JsonDict, controlled_by, controller_ref
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
 # Annotations every object carries that say nothing about the incident.
 NOISY_ANNOTATIONS = frozenset(
-    {"kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision"}
+    {"kubectl.kubernetes.io/last-applied-configuration", DEPLOYMENT_REVISION}
 )
-_REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 
 def workload_summary(obj: JsonDict, limits: EvidenceLimits, notes: Notes) -> WorkloadEvidence:
@@ -77,7 +76,7 @@ def workload_summary(obj: JsonDict, limits: EvidenceLimits, notes: Notes) -> Wor
         conditions=conditions(status.get("conditions"), limits),
         selector=str_map(as_dict(spec.get("selector")).get("matchLabels"), limits),
         containers=container_summaries(template_spec, {}, limits, notes, display(obj)),
-        revision=as_int(annotations.get(_REVISION_ANNOTATION)),
+        revision=as_int(annotations.get(DEPLOYMENT_REVISION)),
         generation=as_int(meta.get("generation")),
         observed_generation=as_int(status.get("observedGeneration")),
         annotations=str_map(annotations, limits, drop=NOISY_ANNOTATIONS),
@@ -102,7 +101,7 @@ def revision_history(
     replica_sets: list[JsonDict] = []
     kind = kind_of(workload)
     if kind == "Deployment":
-        current = as_int(as_dict(_meta(workload).get("annotations")).get(_REVISION_ANNOTATION))
+        current = as_int(as_dict(_meta(workload).get("annotations")).get(DEPLOYMENT_REVISION))
         replica_sets = [
             rs
             for rs in index.in_namespace("ReplicaSet", _ns(workload))
@@ -110,7 +109,7 @@ def revision_history(
         ]
         for rs in replica_sets:
             status = as_dict(rs.get("status"))
-            number = as_int(as_dict(_meta(rs).get("annotations")).get(_REVISION_ANNOTATION))
+            number = as_int(as_dict(_meta(rs).get("annotations")).get(DEPLOYMENT_REVISION))
             if number is None:
                 notes.error(f"{display(rs)} has no revision annotation")
                 continue
