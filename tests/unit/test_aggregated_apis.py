@@ -21,7 +21,7 @@ from kubetriage.models.object_evidence import AutoscalerEvidence, ConfigMount, P
 from kubetriage.models.relations import AggregatedApiEvidence, DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built, service_manifest
-from tests.support.evidence import analyze, assert_leads, deployment, evidence
+from tests.support.evidence import analyze, assert_leads, deployment, evidence, naming
 
 _UNABLE = "the server is currently unable to handle the request"
 CUSTOM_BLIND = (
@@ -245,7 +245,7 @@ def _api(failure: str, message: str, backend: DependencyEvidence | None) -> Aggr
 
 
 def _backend(**fields: Any) -> DependencyEvidence:
-    return DependencyEvidence(service=None, named_by=["aggregated API"], **fields)
+    return DependencyEvidence(service=None, named_by=naming("aggregated API"), **fields)
 
 
 def test_an_expired_serving_certificate_of_the_metrics_api_is_renewed_in_its_secret() -> None:

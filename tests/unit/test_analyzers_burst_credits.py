@@ -16,7 +16,7 @@ from kubetriage.models.object_evidence import MetricSummary, PVCEvidence
 from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, naming
 
 OWN = ObjectRef(kind="Deployment", namespace="shop", name="orders")
 DB = ObjectRef(kind="Service", namespace="data", name="pg")
@@ -40,7 +40,7 @@ def _evidence(*metrics: MetricSummary) -> Evidence:
         service=make.service("pg", "data", ready=1, matching=1),
         ref=DB,
         workload=ObjectRef(kind="StatefulSet", namespace="data", name="pg"),
-        named_by=["Deployment orders env DATABASE_HOST"],
+        named_by=naming("Deployment orders env DATABASE_HOST"),
         desired_replicas=1,
         ready_replicas=1,
         pods=1,

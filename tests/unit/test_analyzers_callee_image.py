@@ -9,6 +9,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
+from tests.support.evidence import naming
 
 DB = ObjectRef(kind="StatefulSet", namespace="shop", name="db")
 PULL_WARNING = (
@@ -22,7 +23,7 @@ def _callee(
 ) -> DependencyEvidence:
     return DependencyEvidence(
         service=make.service("db", "shop", ready=ready),
-        named_by=["pod web-1 env DB_HOST"],
+        named_by=naming("pod web-1 env DB_HOST"),
         workload=DB,
         desired_replicas=desired,
         ready_replicas=ready,

@@ -17,11 +17,11 @@ from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.analyzers.changes import EXPLAINED_CAP
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
-from kubetriage.models.neighbours import CallerEvidence
+from kubetriage.models.neighbours import CallerEvidence, ClientMention
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, named
 
 CALLEE = ObjectRef(kind="Deployment", namespace="catalog", name="inventory")
 SERVICE = ObjectRef(kind="Service", namespace="catalog", name="inventory")
@@ -156,20 +156,28 @@ def test_kills_that_began_long_after_the_callers_rollout_keep_the_memory_limit_r
 def test_a_caller_the_callees_error_lines_name_earns_more_than_its_timing() -> None:
     # No request rate to tell; the identity provider's own errors name the client.
     change = make.rollout_change(CALLER, 7, "env", minutes_ago=30)
-    named = CallerEvidence(
+    mentioned = CallerEvidence(
         ref=CALLER,
         callee=SERVICE,
         named_by=["log catalog/inventory-1/app: 5 error lines name client storefront"],
+        in_errors=ClientMention(
+            log=named("log catalog/inventory-1/app"), lines=5, client="storefront"
+        ),
         changes=[change],
     )
     finding = assert_leads(
-        analyze(_evidence(metrics=[], callers=[named])),
+        analyze(_evidence(metrics=[], callers=[mentioned])),
         Category.BAD_ROLLOUT,
         Action.ROLLBACK,
         CALLER,
     )
     assert finding.confidence == CONFIDENCE.named_by_errors
     assert finding.evidence[0].fact == "5 error lines name client storefront"
+    assert finding.evidence[0].source == "log catalog/inventory-1/app"
+    # The same words without the mention are only words: the timing alone decides.
+    words_only = mentioned.model_copy(update={"in_errors": None})
+    result = analyze(_evidence(metrics=[], callers=[words_only]))
+    assert all(f.confidence != CONFIDENCE.named_by_errors for f in result.findings)
     assert finding.narrative is not None
     assert "name Deployment web/storefront as the client" in finding.narrative.because[0].text
 

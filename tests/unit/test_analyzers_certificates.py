@@ -25,7 +25,16 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import analyze, container, crash_looping, evidence, log, pod, top
+from tests.support.evidence import (
+    analyze,
+    container,
+    crash_looping,
+    evidence,
+    log,
+    naming,
+    pod,
+    top,
+)
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 CERT = ObjectRef(kind="Certificate", namespace="web", name="www")
@@ -134,7 +143,7 @@ def _renews(ev: Any, secret: ObjectRef) -> None:
 def test_an_expired_certificate_of_a_dependency_is_renewed_at_its_mounted_secret() -> None:
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
-        named_by=["log payouts/payouts-1/app"],
+        named_by=naming("log payouts/payouts-1/app"),
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-api-server-tls"],
     )
@@ -151,7 +160,7 @@ def test_a_dependencys_certificate_secret_is_known_by_where_its_pods_mount_it() 
     TLS-looking path holds the certificate that expired; none at such a path, no Secret."""
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
-        named_by=["log payouts/payouts-1/app"],
+        named_by=naming("log payouts/payouts-1/app"),
         pods=2,
         mounted_secrets=["ledger-api-config", "ledger-keys"],
         secret_mounts=[
@@ -183,7 +192,7 @@ def test_an_expired_issuer_behind_a_headless_service_is_renewed_at_its_mounted_s
     dependency = DependencyEvidence(
         ref=identity,
         workload=identity,
-        named_by=["log orders/orders-1/app"],
+        named_by=naming("log orders/orders-1/app"),
         pods=1,
         mounted_secrets=["identity-config", "identity-issuer"],
     )
@@ -244,7 +253,7 @@ def test_an_expired_certificate_writing_a_dependencys_mounted_secret_is_renewed_
     )
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="ledger-api", namespace="ledger", selector={"app": "ledger"}),
-        named_by=["log payouts/payouts-1/app"],
+        named_by=naming("log payouts/payouts-1/app"),
         pods=1,
         mounted_secrets=["ledger-api-server-tls"],
         certificates=[expired],
@@ -278,7 +287,7 @@ def _caller_with_own_tls(line: str) -> Any:
     calling a dependency whose pods mount one TLS Secret."""
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="rates", namespace="pricing", selector={"app": "rates"}),
-        named_by=["pod checkout-1 env RATES_ADDR"],
+        named_by=naming("pod checkout-1 env RATES_ADDR"),
         pods=2,
         mounted_secrets=["rates-grpc-tls"],
     )

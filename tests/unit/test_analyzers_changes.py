@@ -23,7 +23,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence, PodTrouble, WebhookEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, by_category, top
+from tests.support.evidence import ago, analyze, by_category, naming, top
 
 WORKLOAD = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
@@ -531,7 +531,7 @@ def _broker(ready: int) -> DependencyEvidence:
     """RabbitMQ in another namespace, named by the checkout pods' env, ``ready`` endpoints."""
     return DependencyEvidence(
         service=make.service("rabbitmq", "messaging", ready=ready, port_numbers=[5672]),
-        named_by=["pod checkout-new-a env AMQP_HOST"],
+        named_by=naming("pod checkout-new-a env AMQP_HOST"),
         pods=3,
         failing_pods=[] if ready else [PodTrouble(pod="rabbitmq-server-0", container="rabbitmq")],
     )
@@ -694,7 +694,7 @@ def _database_says_after_rollout(line: str) -> Evidence:
     named in its env: the server itself is out of sight)."""
     database = DependencyEvidence(
         service=make.external_service("orders-db", "orders.cluster-x.rds.amazonaws.com"),
-        named_by=["pod checkout-new-a env DATABASE_HOST"],
+        named_by=naming("pod checkout-new-a env DATABASE_HOST"),
     )
     return _crash_after(
         _rollout(30, "image"),

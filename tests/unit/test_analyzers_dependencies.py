@@ -39,6 +39,7 @@ from tests.support.evidence import (
     assert_leads,
     assert_ranks_below,
     by_category,
+    naming,
     top,
 )
 
@@ -69,7 +70,7 @@ def _callee(
 ) -> DependencyEvidence:
     return DependencyEvidence(
         workload=CALLEE,
-        named_by=[named_by],
+        named_by=naming(named_by),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,
@@ -150,7 +151,7 @@ def _service(ready: int) -> ServiceEvidence:
 def test_a_callee_with_no_ready_endpoint_is_a_dependency_failure_of_that_service() -> None:
     dep = DependencyEvidence(
         service=_service(0),
-        named_by=["pod portal-1 env AUTH_URL"],
+        named_by=naming("pod portal-1 env AUTH_URL"),
         pods=1,
         failing_pods=[PodTrouble(pod="auth-api-1", container="auth")],
         warnings=["Pod/auth-api-1 Unhealthy: Readiness probe failed"],
@@ -185,7 +186,7 @@ def _held_by(init: ContainerEvidence, *, log: str | None = None) -> Evidence:
     )
     dep = DependencyEvidence(
         service=_service(0),
-        named_by=["pod portal-6f7b8c9d4-abcde args"],
+        named_by=naming("pod portal-6f7b8c9d4-abcde args"),
         pods=1,
         failing_pods=[PodTrouble(pod="auth-api-1", container="auth", waiting="CrashLoopBackOff")],
     )
@@ -241,13 +242,17 @@ def test_an_init_container_that_completed_never_ran_or_waits_elsewhere_blames_no
 
 
 def test_a_service_with_nothing_behind_it_is_left_to_the_network_analyzer() -> None:
-    dep = DependencyEvidence(service=_service(0), named_by=["pod portal-1 env AUTH_URL"], pods=0)
+    dep = DependencyEvidence(
+        service=_service(0), named_by=naming("pod portal-1 env AUTH_URL"), pods=0
+    )
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
 
 
 def test_a_healthy_callee_is_not_blamed() -> None:
-    dep = DependencyEvidence(service=_service(2), named_by=["pod portal-1 env AUTH_URL"], pods=2)
+    dep = DependencyEvidence(
+        service=_service(2), named_by=naming("pod portal-1 env AUTH_URL"), pods=2
+    )
     ev = make.evidence(workload=make.deployment(), dependencies=[dep])
     assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-down"]
 
@@ -258,7 +263,7 @@ def _followed(
     """A dependency the collector followed into its own namespace, named by the caller's env."""
     return DependencyEvidence(
         service=service,
-        named_by=["pod portal-1 env UPSTREAM_URL"],
+        named_by=naming("pod portal-1 env UPSTREAM_URL"),
         pods=pods,
         failing_pods=[PodTrouble(pod=name, container="vault") for name in failing],
     )
@@ -448,7 +453,7 @@ def _auth_killed(last: str) -> Evidence:
     dep = DependencyEvidence(
         service=_service(1),
         workload=AUTH,
-        named_by=["pod portal-1 env AUTH_URL"],
+        named_by=naming("pod portal-1 env AUTH_URL"),
         pods=2,
         desired_replicas=2,
         ready_replicas=1,

@@ -16,7 +16,7 @@ from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, Ser
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, naming
 
 DNS = ServiceEvidence(
     name="kube-dns", namespace="kube-system", selector={"k8s-app": "kube-dns"}, ready_endpoints=2
@@ -46,7 +46,7 @@ def _dns(
     return DependencyEvidence(
         service=DNS,
         workload=DNS_WORKLOAD,
-        named_by=[named_by],
+        named_by=naming(named_by),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,
@@ -86,7 +86,7 @@ def test_a_flag_service_whose_flags_were_edited_is_the_config_to_correct() -> No
             name="flagd", namespace="shop", selector={"app": "flagd"}, ready_endpoints=1
         ),
         workload=ObjectRef(kind="Deployment", namespace="shop", name="flagd"),
-        named_by=["log shop/checkout-7d9f6c8b5-x2x9k/app"],
+        named_by=naming("log shop/checkout-7d9f6c8b5-x2x9k/app"),
         pods=1,
         config_changes=[_edit(25, flags)],
     )
@@ -140,7 +140,7 @@ def test_a_dependency_named_only_by_env_is_not_blamed_when_another_changed_too()
             name="ledger", namespace="shop", selector={"app": "ledger"}, ready_endpoints=1
         ),
         workload=ObjectRef(kind="Deployment", namespace="shop", name="ledger"),
-        named_by=["pod checkout-1 env LEDGER_ADDR"],
+        named_by=naming("pod checkout-1 env LEDGER_ADDR"),
         pods=1,
         changes=[_rollout(ObjectRef(kind="Deployment", namespace="shop", name="ledger"), 24)],
     )

@@ -20,7 +20,7 @@ from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, 
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, naming
 
 COREDNS = ObjectRef(kind="Deployment", namespace="kube-system", name="coredns")
 DNS = ServiceEvidence(
@@ -41,7 +41,7 @@ def _resolver(
     return DependencyEvidence(
         service=DNS,
         workload=workload,
-        named_by=[named_by],
+        named_by=naming(named_by),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,
@@ -131,7 +131,7 @@ def _callee(
     return DependencyEvidence(
         service=ITEMS_SERVICE,
         workload=ITEMS,
-        named_by=["log shop/checkout-7d9f6c8b5-x2x9k/app"],
+        named_by=naming("log shop/checkout-7d9f6c8b5-x2x9k/app"),
         desired_replicas=current,
         ready_replicas=ready,
         pods=current,

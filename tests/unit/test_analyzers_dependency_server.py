@@ -32,7 +32,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 CALLER_POD = "orders-6f7d8c9b5-x1y2z"
 
@@ -54,7 +54,7 @@ def _server(
     """A followed Service ``data/<name>`` on ``port`` whose pod ``pod`` logged ``lines``."""
     return DependencyEvidence(
         service=make.service(name, "data", ready=1, matching=1, port_numbers=[port]),
-        named_by=[f"pod {CALLER_POD} env DB_URL"],
+        named_by=naming(f"pod {CALLER_POD} env DB_URL"),
         pods=1,
         desired_replicas=1,
         ready_replicas=1,

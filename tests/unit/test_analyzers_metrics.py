@@ -15,7 +15,14 @@ from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
+from tests.support.evidence import (
+    CHECKOUT_POD,
+    analyze,
+    assert_leads,
+    by_category,
+    naming,
+    top,
+)
 
 API = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
@@ -163,7 +170,7 @@ def _caller_of_pricing(share: float) -> Evidence:
     )
     dep = DependencyEvidence(
         service=make.service("pricing", "pricing", ready=2, matching=2),
-        named_by=["pod checkout env PRICING_URL"],
+        named_by=naming("pod checkout env PRICING_URL"),
         workload=PRICING,
         desired_replicas=2,
         ready_replicas=2,

@@ -20,7 +20,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, ago, analyze, assert_leads, by_category
+from tests.support.evidence import CHECKOUT_POD, ago, analyze, assert_leads, by_category, naming
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 _PROBES = [
@@ -286,7 +286,7 @@ def _callee(why: str, *, changed: bool = False, ready: int = 1) -> Evidence:
     dep = DependencyEvidence(
         service=ServiceEvidence(name="web", namespace="shop", selector={"app": "web"}),
         workload=WEB,
-        named_by=["pod proxy-1 env FRONTEND_HOST"],
+        named_by=naming("pod proxy-1 env FRONTEND_HOST"),
         desired_replicas=2,
         ready_replicas=ready,
         pods=2,

@@ -16,7 +16,7 @@ from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads, by_category
+from tests.support.evidence import analyze, assert_leads, by_category, naming
 
 SYNC = ObjectRef(kind="Deployment", namespace="shop", name="sync")
 PARTNER = ObjectRef(kind="Service", namespace="egress", name="partner-api")
@@ -33,7 +33,7 @@ def _partner() -> DependencyEvidence:
     return DependencyEvidence(
         service=svc,
         ref=PARTNER,
-        named_by=[f"pod {_POD} env PARTNER_URL"],
+        named_by=naming(f"pod {_POD} env PARTNER_URL"),
     )
 
 
@@ -122,12 +122,12 @@ def _broker_and_search(search_selector: dict[str, str]) -> list[DependencyEviden
     broker = DependencyEvidence(
         service=make.service("events-bootstrap", "queues", selector={"app": "broker"}),
         ref=ObjectRef(kind="Service", namespace="queues", name="events-bootstrap"),
-        named_by=[f"pod {_POD} env BROKERS"],
+        named_by=naming(f"pod {_POD} env BROKERS"),
     )
     search = DependencyEvidence(
         service=make.service("logs-http", "search", selector=search_selector),
         ref=SEARCH,
-        named_by=[f"pod {_POD} env SINK_URL"],
+        named_by=naming(f"pod {_POD} env SINK_URL"),
     )
     return [broker, search]
 

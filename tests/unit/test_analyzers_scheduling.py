@@ -22,7 +22,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, top
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, naming, top
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 
@@ -208,7 +208,7 @@ def test_a_callee_with_no_pod_because_of_a_quota_is_unschedulable_at_the_callee(
     callee = DependencyEvidence(
         ref=search,
         workload=search,
-        named_by=["log shop/checkout-7d9f6c8b5-abcde/app"],
+        named_by=naming("log shop/checkout-7d9f6c8b5-abcde/app"),
         desired_replicas=1,
         ready_replicas=0,
         warnings=[f"Deployment/search ReplicaFailure FailedCreate: {_OVER_QUOTA}"],

@@ -22,7 +22,7 @@ from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, naming
 
 OWN = ObjectRef(kind="Service", namespace="shop", name="checkout", api_version="v1")
 PODS = [f"checkout-7d9f6c8b5-{s}" for s in ("aaaaa", "bbbbb", "ccccc", "ddddd")]
@@ -111,7 +111,7 @@ def _callee(ready: int = 3, loads: tuple[float, ...] = (1.0, 0.01, 0.01)) -> Evi
             session_affinity="ClientIP",
         ),
         workload=FRAUD,
-        named_by=["Deployment checkout env SCORING_URL"],
+        named_by=naming("Deployment checkout env SCORING_URL"),
         desired_replicas=3,
         ready_replicas=ready,
         pods=3,

@@ -19,7 +19,7 @@ from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 OWN = ObjectRef(kind="Deployment", namespace="shop", name="cart")
 CACHE = ObjectRef(kind="Service", namespace="cache", name="kv-main")
@@ -49,7 +49,7 @@ def _evidence(
     dependency = DependencyEvidence(
         service=make.service("kv-main", "cache", ready=1, matching=1),
         ref=CACHE,
-        named_by=["Deployment cart env KV_URL"],
+        named_by=naming("Deployment cart env KV_URL"),
         workload=ObjectRef(kind="StatefulSet", namespace="cache", name="kv-main"),
         desired_replicas=1,
         ready_replicas=ready,

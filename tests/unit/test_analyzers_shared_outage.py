@@ -19,7 +19,7 @@ from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, naming
 
 OWN = ObjectRef(kind="Deployment", namespace="shop", name="cart")
 CACHE = ObjectRef(kind="Service", namespace="cache", name="kv-main")
@@ -57,7 +57,7 @@ def _dependency(
     return DependencyEvidence(
         service=make.service(service.name, service.namespace, ready=1, matching=1),
         ref=service,
-        named_by=[f"Deployment cart env {service.name.upper()}_URL"],
+        named_by=naming(f"Deployment cart env {service.name.upper()}_URL"),
         desired_replicas=1,
         ready_replicas=1,
         pods=1,

@@ -18,7 +18,7 @@ from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, naming
 
 ISSUER = ObjectRef(kind="Deployment", namespace="auth", name="issuer")
 
@@ -42,7 +42,7 @@ def _issuer_evidence(
     )
     dependency = DependencyEvidence(
         workload=ISSUER,
-        named_by=[f"pod checkout-1 env {env}", f"Deployment checkout env {env}"],
+        named_by=naming(f"pod checkout-1 env {env}", f"Deployment checkout env {env}"),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,

@@ -13,7 +13,7 @@ from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, top
+from tests.support.evidence import analyze, naming, top
 
 CACHE = ObjectRef(kind="StatefulSet", namespace="shop", name="sessions-cache")
 WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
@@ -33,7 +33,7 @@ def _series(name: str, first: float, last: float, pod: str = "sessions-cache-0")
 def _caller(*metrics: MetricSummary, alerted: bool = True) -> Evidence:
     dep = DependencyEvidence(
         service=make.service("sessions-cache", "shop", ready=2, matching=2),
-        named_by=["pod web env CACHE_ADDRS"],
+        named_by=naming("pod web env CACHE_ADDRS"),
         workload=CACHE,
         desired_replicas=2,
         ready_replicas=2,

@@ -127,7 +127,7 @@ def test_an_envoy_cluster_label_names_the_upstream_service() -> None:
             {"upstream_cluster": "Not A Name!"},
         ]
     )
-    assert [(h.name, h.namespace, h.source) for h in hosts] == [
+    assert [(h.name, h.namespace, h.source and h.source.text) for h in hosts] == [
         ("frontend", None, "alert label envoy_cluster_name"),
         ("cart", "shop", "alert label envoy_cluster_name"),
     ]
@@ -208,7 +208,7 @@ def test_the_builder_keeps_the_followed_callees_autoscaler_named_by_the_alert() 
     ev = built(objects, PROXY, alerts=[alert])
     [dependency] = ev.dependencies
     assert dependency.workload == WEB
-    assert dependency.named_by == ["alert label envoy_cluster_name"]
+    assert dependency.named_by_texts() == ["alert label envoy_cluster_name"]
     assert [(h.name, h.target) for h in dependency.autoscalers] == [
         ("web", ObjectRef(kind="Deployment", namespace="shop", name="web", api_version="apps/v1"))
     ]

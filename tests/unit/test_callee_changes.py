@@ -28,7 +28,7 @@ from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 FRONTEND = ObjectRef(kind="Deployment", namespace="shop", name="frontend")
 CATALOG = ObjectRef(kind="Deployment", namespace="shop", name="catalog")
@@ -47,7 +47,7 @@ def _callee(
     return DependencyEvidence(
         service=make.service(ref.name, ready=1, matching=1),
         workload=ref,
-        named_by=[named_by or f"pod {POD} env {ref.name.upper()}_ADDR"],
+        named_by=naming(named_by or f"pod {POD} env {ref.name.upper()}_ADDR"),
         desired_replicas=1,
         ready_replicas=1,
         pods=1,

@@ -25,6 +25,7 @@ from tests.support.evidence import (
     assert_leads,
     checkout_evidence,
     checkout_log,
+    naming,
 )
 
 MONGO = ObjectRef(kind="StatefulSet", namespace="shop", name="mongo")
@@ -53,7 +54,7 @@ def _evidence(
     dependency = DependencyEvidence(
         ref=_SERVICE,
         workload=MONGO,
-        named_by=["pod checkout env MONGO_URL"],
+        named_by=naming("pod checkout env MONGO_URL"),
         desired_replicas=3,
         ready_replicas=3,
         pods=3,

@@ -15,7 +15,7 @@ from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import analyze, evidence, log
+from tests.support.evidence import analyze, evidence, log, naming
 
 SERVICE = ObjectRef(kind="Service", namespace="billing", name="ledger")
 WORKLOAD = ObjectRef(kind="Deployment", namespace="billing", name="ledger")
@@ -33,7 +33,7 @@ def _evidence(warning: str = KEY, ready: int = 0) -> Evidence:
         ),
         ref=SERVICE,
         workload=WORKLOAD,
-        named_by=["pod web-7d9f6c8b5-a env LEDGER_URL"],
+        named_by=naming("pod web-7d9f6c8b5-a env LEDGER_URL"),
         desired_replicas=2,
         ready_replicas=ready,
         pods=2,

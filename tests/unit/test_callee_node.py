@@ -26,6 +26,7 @@ from tests.support.evidence import (
     checkout_evidence,
     container,
     log,
+    naming,
     service,
 )
 
@@ -47,7 +48,7 @@ def _ledger(*marked: str, nodes: dict[str, str] | None = None) -> DependencyEvid
     return DependencyEvidence(
         service=service("ledger-grpc", "ledger", ready=4),
         ref=ObjectRef(kind="Service", namespace="ledger", name="ledger-grpc"),
-        named_by=["pod checkout env LEDGER_TARGET"],
+        named_by=naming("pod checkout env LEDGER_TARGET"),
         pods=4,
         ready_replicas=4,
         pod_nodes=NODES if nodes is None else nodes,
@@ -106,7 +107,7 @@ def test_dependency_summary_records_each_pods_node() -> None:
     summary = summarise_dependency(
         service("ledger-grpc", "ledger", selector={"app": "ledger-grpc"}, ready=4),
         None,
-        ["pod checkout env LEDGER_TARGET"],
+        naming("pod checkout env LEDGER_TARGET"),
         pods,
         EvidenceLimits(),
     )

@@ -27,10 +27,10 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, named, naming
 
 ISTIOD = ObjectRef(kind="Deployment", namespace="istio-system", name="istiod")
-SOURCE = f"log shop/{CHECKOUT_POD}/istio-proxy"
+SOURCE = named(f"log shop/{CHECKOUT_POD}/istio-proxy")
 WARM = (
     "2026-11-20T09:59:31.204301Z\twarn\tsds\tfailed to warm certificate: failed to generate "
     "workload certificate: create certificate: rpc error: code = Unavailable desc = connection "
@@ -55,7 +55,7 @@ def _service(cluster_ip: str) -> dict[str, Any]:
 def test_the_ca_a_sidecar_could_not_reach_is_the_service_of_its_cluster_ip() -> None:
     [host] = ca_hosts([(SOURCE, WARM)], [_service("10.20.0.15")])
     assert (host.namespace, host.name, host.port) == ("istio-system", "istiod", 15012)
-    assert host.source == f"mesh CA 10.20.0.15 of shop/{CHECKOUT_POD}/istio-proxy"
+    assert host.source == named(f"mesh CA 10.20.0.15 of shop/{CHECKOUT_POD}/istio-proxy")
     assert host.route == DependencyRoute(kind="mesh-ca", host="10.20.0.15")
 
 
@@ -78,7 +78,7 @@ def test_a_dial_failure_that_is_no_certificate_request_names_no_ca() -> None:
 def _callee(warning: str, *, ready: int = 0, pending: int = 2) -> Evidence:
     istiod = DependencyEvidence(
         service=make.service("istiod", "istio-system", ready=ready, matching=2),
-        named_by=[f"mesh CA 10.20.0.15 of shop/{CHECKOUT_POD}/istio-proxy"],
+        named_by=naming(f"mesh CA 10.20.0.15 of shop/{CHECKOUT_POD}/istio-proxy"),
         workload=ISTIOD,
         desired_replicas=2,
         ready_replicas=ready,

@@ -28,7 +28,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, assert_ranks_below
+from tests.support.evidence import ago, analyze, assert_leads, assert_ranks_below, naming
 
 # A middle service the caller names, which rolled out or sits between the caller and a leaf.
 CATALOG = ObjectRef(kind="Deployment", namespace="catalog", name="catalog-api")
@@ -57,7 +57,7 @@ def _middle(*changes: ChangeEvidence, logs: str = "") -> DependencyEvidence:
     return DependencyEvidence(
         service=CATALOG_SERVICE,
         workload=CATALOG,
-        named_by=["pod checkout-1 env CATALOG_API_URL", "log shop/checkout-1/app"],
+        named_by=naming("pod checkout-1 env CATALOG_API_URL", "log shop/checkout-1/app"),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,
@@ -133,7 +133,7 @@ def _leaf(
     return DependencyEvidence(
         service=RECO_SERVICE,
         workload=RECO,
-        named_by=["log catalog/catalog-api-1/api"],
+        named_by=naming("log catalog/catalog-api-1/api"),
         desired_replicas=current,
         ready_replicas=ready,
         pods=current,
@@ -201,7 +201,7 @@ def test_a_leafs_config_edit_explains_the_alert_despite_an_earlier_ended_warning
     leaf = DependencyEvidence(
         service=ServiceEvidence(name="tax-engine", namespace="finance", selector={"app": "tax"}),
         workload=tax,
-        named_by=["log orders/orders-api-1/orders-api"],
+        named_by=naming("log orders/orders-api-1/orders-api"),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,

@@ -21,7 +21,7 @@ from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, PVC
 from kubetriage.models.relations import DependencyEvidence, DependencyVolume
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 CALLER_POD = "orders-6f7d8c9b5-x1y2z"
 BROKER = ObjectRef(kind="StatefulSet", namespace="data", name="mq")
@@ -56,7 +56,7 @@ def _broker(lines: list[str], *, rolled_minutes_ago: float | None = 30) -> Depen
     return DependencyEvidence(
         service=make.service("mq", "data", ready=1, matching=1, port_numbers=[5672]),
         workload=BROKER,
-        named_by=[f"pod {CALLER_POD} env AMQP_URL"],
+        named_by=naming(f"pod {CALLER_POD} env AMQP_URL"),
         pods=1,
         desired_replicas=1,
         ready_replicas=1,

@@ -18,7 +18,7 @@ from kubetriage.evidence.node_plugins import node_agent_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import NOW, analyze, assert_leads, by_category
+from tests.support.evidence import NOW, analyze, assert_leads, by_category, named
 
 WRITER = ObjectRef(kind="Deployment", namespace="batch", name="exporter")
 PRESSED = "node-a"
@@ -195,7 +195,7 @@ def test_under_disk_pressure_a_deployment_replaced_shortly_before_is_named() -> 
     ]
     hosts = node_agent_hosts(pods, [(PRESSED, "DiskPressure", SINCE)])
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
-        ("Deployment", WRITER.namespace, WRITER.name, f"node {PRESSED} DiskPressure")
+        ("Deployment", WRITER.namespace, WRITER.name, named(f"node {PRESSED} DiskPressure"))
     ]
 
 

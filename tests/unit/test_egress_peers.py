@@ -25,7 +25,7 @@ from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, named
 
 HOST = "api.bank.example"
 OWN = ObjectRef(kind="Deployment", namespace="pay", name="refunds")
@@ -108,7 +108,7 @@ def test_the_neighbours_are_the_other_deployments_that_name_the_host() -> None:
         ("statements", HOST),
         ("payouts", HOST),
     ]
-    assert found[1][2] == ["Deployment payouts env PartnerBank__BaseUrl"]
+    assert found[1][2] == [named("Deployment payouts env PartnerBank__BaseUrl")]
     assert find_host_peers([own, peer], [], [own]) == []
 
 

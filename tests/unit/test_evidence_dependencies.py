@@ -33,6 +33,7 @@ from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.relations import DependencyRoute, PodTrouble
 from tests.support.built import built, deployment_manifest, service_manifest
+from tests.support.evidence import named, naming
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
@@ -138,8 +139,8 @@ def _obj(kind: str, name: str, namespace: str = "shop", **extra: Any) -> dict[st
 def test_an_error_line_names_a_workload_by_its_base_word() -> None:
     objects = [_obj("Deployment", "currencyservice"), _obj("Service", "payment-api")]
     lines = [
-        ("log a", "request error: failed to convert currency: rpc error"),
-        ("log b", "charged payment ok"),  # no error word: no mention
+        (named("log a"), "request error: failed to convert currency: rpc error"),
+        (named("log b"), "charged payment ok"),  # no error word: no mention
     ]
     found = mentioned_objects(lines, objects)
     assert [(h.kind, h.name) for h in found] == [("Deployment", "currencyservice")]
@@ -150,7 +151,7 @@ def test_a_name_qualified_by_a_version_region_or_environment_keeps_its_base_word
     name: str,
 ) -> None:
     found = mentioned_objects(
-        [("log a", "failed to convert currency: rpc error")], [_obj("Deployment", name)]
+        [(named("log a"), "failed to convert currency: rpc error")], [_obj("Deployment", name)]
     )
     assert [h.name for h in found] == [name]
 
@@ -158,37 +159,38 @@ def test_a_name_qualified_by_a_version_region_or_environment_keeps_its_base_word
 def test_a_qualified_name_never_takes_the_word_of_another_objects_own_name() -> None:
     # Listed first, the qualified name must still lose "search" to the object named so.
     objects = [_obj("Deployment", "search-v2"), _obj("Deployment", "search")]
-    found = mentioned_objects([("log a", "search failed: timeout")], objects)
+    found = mentioned_objects([(named("log a"), "search failed: timeout")], objects)
     assert [h.name for h in found] == ["search"]
 
 
 def test_a_qualifier_is_not_a_role_or_a_word() -> None:
     objects = [_obj("Deployment", "orders-db"), _obj("Deployment", "ledger-sink")]
-    found = mentioned_objects([("log a", "orders ledger failed")], objects)
+    found = mentioned_objects([(named("log a"), "orders ledger failed")], objects)
     assert found == []
 
 
 def test_an_error_line_names_a_one_word_workload_even_inside_a_camel_case_identifier() -> None:
     objects = [_obj("Deployment", "search"), _obj("Deployment", "geo")]
     lines = [
-        ("log a", "ERR SearchHandler: rpc error: code = Unavailable"),
-        ("log b", "geo lookup failed"),  # shorter than five letters: too common to trust
+        (named("log a"), "ERR SearchHandler: rpc error: code = Unavailable"),
+        (named("log b"), "geo lookup failed"),  # shorter than five letters: too common to trust
     ]
     found = mentioned_objects(lines, objects)
-    assert [(h.kind, h.name, h.source) for h in found] == [("Deployment", "search", "log a")]
+    assert [(h.kind, h.name, h.source) for h in found] == [("Deployment", "search", named("log a"))]
 
 
 def test_resolve_defaults_to_the_callers_namespace_and_skips_its_own_objects() -> None:
+    env, x, y, z = naming("pod web-1 env DB", "log shop/x/c", "log shop/y/c", "log shop/z/c")
     hosts = [
-        ServiceHost("db", "data", 5432, "env DB"),
-        ServiceHost("db", "data", None, "log x"),
-        ServiceHost("api", None, 80, "log y"),
-        ServiceHost("self", None, None, "log z"),
+        ServiceHost("db", "data", 5432, env),
+        ServiceHost("db", "data", None, x),
+        ServiceHost("api", None, 80, y),
+        ServiceHost("self", None, None, z),
     ]
     resolved = resolve(hosts, "shop", {("Service", "shop", "self")})
     assert resolved == [
-        NamedObject("Service", "data", "db", ["env DB", "log x"], []),
-        NamedObject("Service", "shop", "api", ["log y"], []),
+        NamedObject("Service", "data", "db", [env, x], []),
+        NamedObject("Service", "shop", "api", [y], []),
     ]
 
 
@@ -196,14 +198,15 @@ def test_resolve_keeps_each_route_once_with_the_object_it_reaches() -> None:
     backend = DependencyRoute(
         kind="backend", ingress=ObjectRef(kind="Ingress", namespace="shop", name="web")
     )
+    path, log = naming("backend of Ingress shop/web", "log shop/x/c")
     hosts = [
-        ServiceHost("edge", "edge", None, "backend of Ingress shop/web", route=backend),
-        ServiceHost("edge", "edge", 80, "log x"),
-        ServiceHost("edge", "edge", None, "backend of Ingress shop/web", route=backend),
+        ServiceHost("edge", "edge", None, path, route=backend),
+        ServiceHost("edge", "edge", 80, log),
+        ServiceHost("edge", "edge", None, path, route=backend),
     ]
-    [named] = resolve(hosts, "shop", set())
-    assert named.sources == ["backend of Ingress shop/web", "log x"]
-    assert named.routes == [backend]
+    [found] = resolve(hosts, "shop", set())
+    assert found.sources == [path, log]
+    assert found.routes == [backend]
 
 
 def _deployment(name: str, namespace: str, uid: str) -> dict[str, Any]:
@@ -344,7 +347,7 @@ def test_build_evidence_follows_a_dependency_into_another_namespace() -> None:
     )
     assert [c.to_revision for c in dep.changes] == [2]
     assert dep.warnings == ["Pod/db-rs2-abcde BackOff: Back-off restarting failed container"]
-    assert dep.named_by[0].startswith("pod web-rs2-abcde env DB_URL")
+    assert dep.named_by[0] == named("pod web-rs2-abcde env DB_URL")
 
 
 def test_a_dependencys_own_logs_and_claims_stand_with_it_not_with_the_caller() -> None:
@@ -533,14 +536,14 @@ def test_a_failed_lookup_names_the_cluster_dns_service() -> None:
     )
     no_such_host = "dial tcp: lookup ledger.corp.example.net on 10.96.0.10:53: no such host"
     for text in (timeout, no_such_host):
-        hosts = named_hosts([("log shop/checkout-1/app", text)], [])
-        assert ("kube-dns", "kube-system", "log shop/checkout-1/app") in {
+        hosts = named_hosts([(named("log shop/checkout-1/app"), text)], [])
+        assert ("kube-dns", "kube-system", named("log shop/checkout-1/app")) in {
             (h.name, h.namespace, h.source) for h in hosts
         }
     # Near misses: an env value is no failed lookup, and a log line without one names no DNS.
     for source, text in (
-        ("pod checkout-1 env RESOLVER", "getaddrinfo EAI_AGAIN retries=3"),
-        ("log shop/checkout-1/app", "dial tcp 10.0.0.7:5432: connect: connection refused"),
+        (named("pod checkout-1 env RESOLVER"), "getaddrinfo EAI_AGAIN retries=3"),
+        (named("log shop/checkout-1/app"), "dial tcp 10.0.0.7:5432: connect: connection refused"),
     ):
         assert "kube-dns" not in {h.name for h in named_hosts([(source, text)], [])}
 
@@ -601,7 +604,7 @@ def test_a_dependency_carries_the_recent_edits_of_the_config_maps_its_pods_use()
 def test_an_env_var_named_for_an_address_names_its_bare_value_as_a_host(
     env: str, value: str, host: tuple[str, str | None, int | None] | None
 ) -> None:
-    found = env_host(f"pod web-1 env {env}", value)
+    found = env_host(named(f"pod web-1 env {env}"), value)
     assert [(h.name, h.namespace, h.port) for h in found] == ([host] if host else [])
 
 
@@ -621,7 +624,7 @@ def test_a_bare_env_value_is_a_dependency_only_when_a_service_has_that_name() ->
     flagd = service_manifest("flagd", "shop", {"app": "flagd"}, port=8013)
     ev = built([web, flagd], ObjectRef(kind="Deployment", namespace="shop", name="web"))
     assert [(d.service.name if d.service else None) for d in ev.dependencies] == ["flagd"]
-    assert ev.dependencies[0].named_by == ["Deployment web env FLAGD_HOST"]
+    assert ev.dependencies[0].named_by == [named("Deployment web env FLAGD_HOST")]
 
 
 def test_a_service_without_a_selector_is_backed_by_the_pods_its_endpoints_name() -> None:
@@ -713,7 +716,7 @@ def test_a_member_address_without_a_namespace_also_names_the_callers_headless_se
     # "cache" of the caller's namespace (the search path), then as Service cache-0 of a
     # namespace "cache": both readings are kept, the walk follows the one that exists.
     text = "cache-0.cache:11211,cache-1.cache:11211"
-    hosts = [(h.name, h.namespace, h.port) for h in service_hosts("pod web env CACHE", text)]
+    hosts = [(h.name, h.namespace, h.port) for h in service_hosts(named("pod web env CACHE"), text)]
     assert ("cache", None, 11211) in hosts
     assert ("cache-0", "cache", 11211) in hosts
     # A Service in another namespace, spelled the same way without an ordinal, stays one.

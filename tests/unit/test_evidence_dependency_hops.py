@@ -17,6 +17,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef
 from tests.support.built import built, deployment_manifest
+from tests.support.evidence import named, naming
 
 LIMITS = EvidenceLimits()
 WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
@@ -106,7 +107,7 @@ def test_a_failing_callees_own_words_lead_one_hop_further() -> None:
     names = [d.service.name for d in ev.dependencies if d.service is not None]
     assert names == ["api", "store"]
     store = ev.dependencies[1]
-    assert store.named_by == ["log shop/api-rs2-abcde/c"]
+    assert store.named_by == [named("log shop/api-rs2-abcde/c")]
     assert store.workload == ObjectRef(kind="Deployment", namespace="shop", name="store")
     assert [c.to_revision for c in store.changes] == [2]
 
@@ -129,8 +130,8 @@ def test_the_next_hop_stays_within_the_bound_on_dependencies() -> None:
 
 def test_a_failing_callees_lines_name_its_servers_by_name_and_port() -> None:
     lines = [
-        ("log a", "mongo session to mongodb-profile:27017 lost: connection reset by peer"),
-        ("log a", "ERROR lookup failed at 09:38:31 for 10.0.0.7:5432"),
+        (named("log a"), "mongo session to mongodb-profile:27017 lost: connection reset by peer"),
+        (named("log a"), "ERROR lookup failed at 09:38:31 for 10.0.0.7:5432"),
     ]
     assert [(h.name, h.port) for h in callee_hosts(lines)] == [("mongodb-profile", 27017)]
     assert callee_hosts(lines[:1]) == []  # no line reports an error: not walked past
@@ -138,9 +139,9 @@ def test_a_failing_callees_lines_name_its_servers_by_name_and_port() -> None:
 
 def test_the_log_line_naming_a_callee_is_kept_whatever_the_replica_count() -> None:
     # Six replicas name the database in their env before the one log line that calls it.
-    spec = [f"pod web-{i} env DB_URL" for i in range(6)]
-    said = "log shop/web-3/c"
-    kept = naming_sources([*spec, "Deployment web env DB_URL", said])
+    spec = naming(*[f"pod web-{i} env DB_URL" for i in range(6)])
+    said = named("log shop/web-3/c")
+    kept = naming_sources([*spec, named("Deployment web env DB_URL"), said])
     assert len(kept) == 5
     assert kept[:4] == spec[:4]
     assert kept[-1] == said
@@ -155,14 +156,14 @@ def test_a_dns_servers_query_log_names_what_it_was_asked_not_what_it_calls() -> 
     naming an upstream it failed to reach still counts."""
     queries = [
         (
-            "log kube-system/coredns-1/coredns",
+            named("log kube-system/coredns-1/coredns"),
             '[INFO] 10.1.2.3:48122 - 51703 "A IN orders-v2.shop.svc.cluster.local. udp 68 false '
             '1232" NXDOMAIN qr,aa,rd 167 0.000212s',
         ),
     ]
     assert callee_hosts(queries) == []
     upstream = (
-        "log kube-system/coredns-1/coredns",
+        named("log kube-system/coredns-1/coredns"),
         "[ERROR] plugin/errors: 2 x.example. A: read udp 10.1.0.5:41000->"
         "dns-upstream.infra:53: i/o timeout",
     )

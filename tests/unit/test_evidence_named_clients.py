@@ -19,6 +19,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
+from tests.support.evidence import named
 
 TARGET = ObjectRef(kind="Deployment", namespace="identity", name="idp")
 
@@ -81,4 +82,4 @@ def test_a_name_no_deployment_or_two_deployments_carry_is_no_caller() -> None:
 
 def test_only_the_incidents_own_tails_are_read() -> None:
     assert clients_in_errors([_tail(_ERROR, source="dependency")]) == []
-    assert clients_in_errors([_tail(_ERROR)]) == [("portal", "identity/idp-abc/idp", 1)]
+    assert clients_in_errors([_tail(_ERROR)]) == [("portal", named("log identity/idp-abc/idp"), 1)]

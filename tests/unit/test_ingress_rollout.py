@@ -26,7 +26,7 @@ from kubetriage.models.relations import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, naming
 
 CONTROLLER = ObjectRef(kind="Deployment", namespace="edge", name="ingress-nginx-controller")
 SOURCE = f"{INGRESS_CONTROLLER_SOURCE} of Ingress shop/checkout"
@@ -59,7 +59,7 @@ def _controller(*lines: str, rolled_minutes_ago: float | None = 20) -> Dependenc
     return DependencyEvidence(
         ref=CONTROLLER,
         workload=CONTROLLER,
-        named_by=[SOURCE],
+        named_by=naming(SOURCE),
         routes=[ROUTE],
         pods=2,
         desired_replicas=2,
@@ -124,7 +124,7 @@ def test_a_failing_workload_is_not_explained_by_the_controller() -> None:
 
 def test_a_dependency_the_workload_calls_is_not_the_controller_in_front_of_it() -> None:
     called = _controller(NGINX_IGNORED).model_copy(
-        update={"named_by": ["pod checkout env PROXY_URL"], "routes": []}
+        update={"named_by": naming("pod checkout env PROXY_URL"), "routes": []}
     )
     assert _found(_behind(called)) == []
 
@@ -140,7 +140,9 @@ def test_the_ingresses_a_controller_fronts() -> None:
         update={"routes": [ROUTE, ROUTE.model_copy(update={"ingress": API_INGRESS}), BACKEND]}
     )
     assert dependency.fronted_ingresses() == [ROUTE.ingress, API_INGRESS]
-    called = dependency.model_copy(update={"named_by": ["pod checkout env API_URL"], "routes": []})
+    called = dependency.model_copy(
+        update={"named_by": naming("pod checkout env API_URL"), "routes": []}
+    )
     assert called.fronted_ingresses() == []
 
 

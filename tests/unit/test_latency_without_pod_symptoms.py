@@ -35,7 +35,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads, by_category
+from tests.support.evidence import analyze, assert_leads, by_category, naming
 
 # --- a node's slow replicas after a rollout ---------------------------------------------
 
@@ -252,7 +252,7 @@ def _blocked_price_rules(*extra: object) -> Evidence:
             DependencyEvidence(
                 ref=ObjectRef(kind="Service", namespace="shop", name="price-rules"),
                 service=service,
-                named_by=["log listing-6c7d8e9f0-a"],
+                named_by=naming("log listing-6c7d8e9f0-a"),
                 followed=True,
             )
         ],

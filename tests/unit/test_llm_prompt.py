@@ -43,6 +43,7 @@ from kubetriage.models.relations import (
 )
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
 from kubetriage.redaction import redact_evidence
+from tests.support.evidence import naming
 from tests.support.llm_samples import (
     NOW,
     POD,
@@ -282,7 +283,7 @@ def test_the_change_timeline_reaches_the_prompt_with_its_times() -> None:
 def test_dependencies_reach_the_prompt_with_what_stands_behind_them() -> None:
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="auth-api", namespace="identity", ready_endpoints=0),
-        named_by=["pod portal-1 env AUTH_URL"],
+        named_by=naming("pod portal-1 env AUTH_URL"),
         workload=ObjectRef(kind="Deployment", namespace="identity", name="auth-api"),
         desired_replicas=2,
         ready_replicas=0,
@@ -298,7 +299,7 @@ def test_dependencies_reach_the_prompt_with_what_stands_behind_them() -> None:
 
 def test_an_endpoint_count_that_was_not_read_is_unknown_not_none() -> None:
     service = ServiceEvidence(name="auth-api", namespace="identity", ready_endpoints=None)
-    dependency = DependencyEvidence(service=service, named_by=["pod portal-1 env AUTH_URL"])
+    dependency = DependencyEvidence(service=service, named_by=naming("pod portal-1 env AUTH_URL"))
     evidence = oom_evidence().model_copy(
         update={"dependencies": [dependency], "services": [service]}
     )
@@ -343,7 +344,7 @@ def _with_callee(*tails: LogTail, own_lines: list[str] | None = None) -> Evidenc
     database whose pods print ``tails`` and mount a claim."""
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="orders-db", namespace="data", ready_endpoints=1),
-        named_by=["pod checkout env DB_HOST"],
+        named_by=naming("pod checkout env DB_HOST"),
         logs=list(tails),
         volumes=[
             DependencyVolume(

@@ -32,6 +32,7 @@ from kubetriage.models.relations import (
     ScalerOperatorEvidence,
 )
 from kubetriage.redaction import redact_evidence
+from tests.support.evidence import naming
 from tests.support.llm_samples import oom_evidence, oom_finding
 
 INGESTER = ObjectRef(kind="StatefulSet", namespace="observability", name="mimir-ingester")
@@ -87,7 +88,7 @@ def _sibling(message: str = "0/6 nodes are available: 6 Insufficient memory.") -
 def _callee(*autoscalers: AutoscalerEvidence) -> DependencyEvidence:
     return DependencyEvidence(
         service=ServiceEvidence(name="auth-api", namespace="identity", ready_endpoints=2),
-        named_by=["pod portal-1 env AUTH_URL"],
+        named_by=naming("pod portal-1 env AUTH_URL"),
         workload=ObjectRef(kind="Deployment", namespace="identity", name="auth-api"),
         desired_replicas=2,
         ready_replicas=2,

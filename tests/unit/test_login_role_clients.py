@@ -19,12 +19,12 @@ from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.evidence.callers import clients_in_errors
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
-from kubetriage.models.neighbours import CallerEvidence
+from kubetriage.models.neighbours import CallerEvidence, ClientMention
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, named
 
 VAULT = ObjectRef(kind="StatefulSet", namespace="vault", name="vault")
 VAULT_SERVICE = ObjectRef(kind="Service", namespace="vault", name="vault")
@@ -42,7 +42,7 @@ def _tail(*lines: str) -> LogTail:
 
 def test_the_role_a_refused_login_asked_for_names_the_client() -> None:
     assert clients_in_errors([_tail(_REFUSED, _REFUSED)]) == [
-        ("claims-api", "vault/vault-0/vault", 2)
+        ("claims-api", named("log vault/vault-0/vault"), 2)
     ]
 
 
@@ -88,6 +88,7 @@ def _refusals(*, switched_minutes_ago: float, aspects: tuple[str, ...]) -> Evide
         ref=CLAIMS,
         callee=VAULT_SERVICE,
         named_by=["log vault/vault-0/vault: 3 error lines name client claims-api"],
+        in_errors=ClientMention(log=named("log vault/vault-0/vault"), lines=3, client="claims-api"),
         changes=[change],
     )
     return make.evidence(

@@ -19,7 +19,7 @@ from kubetriage.models.object_evidence import PodPort
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, naming
 
 MYSQL = ObjectRef(kind="Service", namespace="db", name="mysql")
 
@@ -39,7 +39,7 @@ def _calls(declared: str, port: PodPort, mesh: bool = True) -> Evidence:
         pods=[make.pod("checkout-7d9f6c8b5-abcde", *containers)],
         workload=make.deployment(),
         dependencies=[
-            DependencyEvidence(service=callee, named_by=["Deployment checkout env DB_HOST"])
+            DependencyEvidence(service=callee, named_by=naming("Deployment checkout env DB_HOST"))
         ],
     )
 

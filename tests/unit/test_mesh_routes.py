@@ -20,13 +20,13 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
-from tests.support.evidence import log
+from tests.support.evidence import log, named
 
 PAYMENTS = ObjectRef(kind="Deployment", namespace="payments", name="payment-service")
 GATEWAY = ObjectRef(kind="Deployment", namespace="istio-system", name="istio-egressgateway")
 OUTSIDE = "api.paygate.example"
 EGRESS_SVC = "istio-egressgateway.istio-system.svc.cluster.local"
-ENV = ("pod payments/payment-service-7c9d-x1 env", f"PAYGATE_URL=http://{OUTSIDE}/v1")
+ENV = (named("pod payments/payment-service-7c9d-x1 env"), f"PAYGATE_URL=http://{OUTSIDE}/v1")
 TIMEOUT = (
     f"WARN c.a.PaygateClient : charge to http://{OUTSIDE}/v1/charges failed after 3001 ms: "
     "java.net.http.HttpTimeoutException: request timed out"
@@ -68,7 +68,8 @@ def test_a_named_host_the_sidecars_route_to_the_egress_gateway_makes_it_a_callee
             80,
             True,
         )
-        assert host.source.startswith(
+        assert host.source is not None
+        assert host.source.text.startswith(
             f"VirtualService payments/paygate-via-egress routes {OUTSIDE}"
         )
 

@@ -31,7 +31,7 @@ from kubetriage.networkpolicy import (
     verdicts_by_source_address,
 )
 from tests.support.built import built, deployment_manifest
-from tests.support.evidence import analyze, container, evidence, log, pod
+from tests.support.evidence import analyze, container, evidence, log, naming, pod
 
 WEB = Endpoint(namespace="shop", labels={"app": "web"})
 API = Endpoint(namespace="shop", labels={"app": "api", "tier": "backend"})
@@ -314,7 +314,7 @@ def _db_call_timing_out() -> tuple[DependencyEvidence, LogTail]:
     """The web pod's calls to Service data/db, and the log line of one timing out."""
     dependency = DependencyEvidence(
         service=ServiceEvidence(name="db", namespace="data", selector={"app": "db"}),
-        named_by=["log shop/web-7d9f6c8b5-a/web"],
+        named_by=naming("log shop/web-7d9f6c8b5-a/web"),
         pods=1,
     )
     failing = log(
@@ -496,7 +496,7 @@ def test_a_dependency_the_policy_does_not_reach_is_named_and_an_allowed_one_is_n
     def dependency(app: str) -> DependencyEvidence:
         return DependencyEvidence(
             service=ServiceEvidence(name=app, namespace="shop", selector={"app": app}),
-            named_by=["log shop/web-7d9f6c8b5-a/web"],
+            named_by=naming("log shop/web-7d9f6c8b5-a/web"),
             pods=1,
         )
 
@@ -638,7 +638,7 @@ def test_a_callee_that_could_not_be_read_is_still_checked_against_our_egress() -
     )
     unread = DependencyEvidence(
         ref=ObjectRef(kind="Service", namespace="cache", name="redis"),
-        named_by=["ConfigMap recs-config"],
+        named_by=naming("ConfigMap recs-config"),
         followed=False,
     )
     failing = _web_log("WARNING redis get failed: Timeout connecting to server")

@@ -25,7 +25,7 @@ from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, Ser
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, named, naming
 
 BROKEN = "ip-10-0-1-1"
 FINE = "ip-10-0-1-2"
@@ -55,19 +55,19 @@ APP = [_pod("export-1", BROKEN, {"containers": []}), _pod("export-2", FINE, {"co
 
 def test_an_unreachable_link_local_address_names_its_node_address_and_port() -> None:
     lines = [
-        ("log shop/export-1/worker", CREDENTIALS),
-        ("log shop/export-1/worker", "GET http://169.254.170.23/v1/credentials 200"),
-        ("log shop/export-2/worker", IMDS),
-        ("event Pod/export-2 Failed", CREDENTIALS),
+        (named("log shop/export-1/worker"), CREDENTIALS),
+        (named("log shop/export-1/worker"), "GET http://169.254.170.23/v1/credentials 200"),
+        (named("log shop/export-2/worker"), IMDS),
+        (named("event Pod/export-2 Failed"), CREDENTIALS),
     ]
     assert link_local_failing_nodes(lines, APP) == [
-        (BROKEN, "169.254.170.23", 80, "log shop/export-1/worker"),
-        (FINE, "169.254.169.254", 80, "log shop/export-2/worker"),
+        (BROKEN, "169.254.170.23", 80, named("log shop/export-1/worker")),
+        (FINE, "169.254.169.254", 80, named("log shop/export-2/worker")),
     ]
 
 
 def test_the_host_network_agent_serving_the_port_on_that_node_is_followed() -> None:
-    failing = link_local_failing_nodes([("log shop/export-1/worker", CREDENTIALS)], APP)
+    failing = link_local_failing_nodes([(named("log shop/export-1/worker"), CREDENTIALS)], APP)
     pods = [
         _agent(BROKEN, "eks-pod-identity-agent", ports=[{"containerPort": 80}]),
         _agent(FINE, "eks-pod-identity-agent", ports=[{"containerPort": 80}]),
@@ -76,12 +76,12 @@ def test_the_host_network_agent_serving_the_port_on_that_node_is_followed() -> N
     ]
     hosts = node_link_local_hosts(pods, failing)
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
-        ("DaemonSet", "kube-system", "eks-pod-identity-agent", "log shop/export-1/worker")
+        ("DaemonSet", "kube-system", "eks-pod-identity-agent", named("log shop/export-1/worker"))
     ]
 
 
 def test_the_cloud_metadata_address_is_followed_only_to_an_agent_that_names_it() -> None:
-    failing = link_local_failing_nodes([("log shop/export-2/worker", IMDS)], APP)
+    failing = link_local_failing_nodes([(named("log shop/export-2/worker"), IMDS)], APP)
     ingress = _agent(FINE, "ingress-controller", ports=[{"containerPort": 80, "hostPort": 80}])
     assert node_link_local_hosts([ingress], failing) == []
     proxy = _agent(FINE, "metadata-proxy", args=["--intercept=169.254.169.254:80"])
@@ -94,7 +94,7 @@ AGENT = ObjectRef(kind="DaemonSet", namespace="kube-system", name="eks-pod-ident
 def _agent_dependency(aspects: list[str]) -> DependencyEvidence:
     return DependencyEvidence(
         workload=AGENT,
-        named_by=["log shop/checkout-7d9f6c8b5-x2x9k/app"],
+        named_by=naming("log shop/checkout-7d9f6c8b5-x2x9k/app"),
         desired_replicas=2,
         ready_replicas=0,
         pods=2,
@@ -153,7 +153,7 @@ def _dns(rollout_minutes_ago: float, dns_says: str) -> DependencyEvidence:
     return DependencyEvidence(
         service=DNS,
         workload=COREDNS,
-        named_by=["log shop/checkout-7d9f6c8b5-x2x9k/app"],
+        named_by=naming("log shop/checkout-7d9f6c8b5-x2x9k/app"),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,

@@ -17,7 +17,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.relations import DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import NOW, analyze, assert_leads, by_category
+from tests.support.evidence import NOW, analyze, assert_leads, by_category, named
 
 AGENT = ObjectRef(kind="DaemonSet", namespace="logging", name="log-agent")
 PRESSED = "node-a"
@@ -95,7 +95,7 @@ def test_only_an_agent_replaced_shortly_before_the_pressure_is_named() -> None:
     ]
     hosts = node_agent_hosts(pods, pressured)
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
-        ("DaemonSet", AGENT.namespace, AGENT.name, f"node {PRESSED} MemoryPressure")
+        ("DaemonSet", AGENT.namespace, AGENT.name, named(f"node {PRESSED} MemoryPressure"))
     ]
     assert [h.route for h in hosts] == [
         DependencyRoute(kind="node-pressure", node=PRESSED, condition="MemoryPressure")

@@ -17,7 +17,7 @@ from kubetriage.evidence.node_plugins import csi_failing_nodes, node_csi_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import analyze, assert_leads, by_category
+from tests.support.evidence import analyze, assert_leads, by_category, named
 
 DRIVER = "ebs.csi.aws.com"
 BROKEN = "ip-10-0-1-1"
@@ -133,11 +133,13 @@ def _event(pod: str, message: str) -> dict[str, Any]:
 def test_the_node_and_driver_a_pods_failed_mount_names() -> None:
     pods = [_app_pod("ledger-0", BROKEN), _app_pod("ledger-1", FINE)]
     lines = [
-        ("event Pod/ledger-0 FailedMount", REFUSED),
-        ("event Pod/ledger-1 FailedMount", TIMED_OUT),
-        ("log shop/ledger-1/app", REFUSED),  # not the kubelet's words about a mount
+        (named("event Pod/ledger-0 FailedMount"), REFUSED),
+        (named("event Pod/ledger-1 FailedMount"), TIMED_OUT),
+        (named("log shop/ledger-1/app"), REFUSED),  # not the kubelet's words about a mount
     ]
-    assert csi_failing_nodes(lines, pods) == [(BROKEN, DRIVER, "event Pod/ledger-0 FailedMount")]
+    assert csi_failing_nodes(lines, pods) == [
+        (BROKEN, DRIVER, named("event Pod/ledger-0 FailedMount"))
+    ]
 
 
 def test_only_the_daemonset_pod_serving_the_driver_on_that_node_is_named() -> None:
@@ -146,9 +148,9 @@ def test_only_the_daemonset_pod_serving_the_driver_on_that_node_is_named() -> No
         _plugin_pod(FINE),
         {**_plugin_pod(BROKEN, driver="efs.csi.aws.com"), "metadata": {"name": "efs-node"}},
     ]
-    hosts = node_csi_hosts(pods, [(BROKEN, DRIVER, "event Pod/ledger-0 FailedMount")])
+    hosts = node_csi_hosts(pods, [(BROKEN, DRIVER, named("event Pod/ledger-0 FailedMount"))])
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
-        ("DaemonSet", PLUGIN.namespace, PLUGIN.name, "event Pod/ledger-0 FailedMount")
+        ("DaemonSet", PLUGIN.namespace, PLUGIN.name, named("event Pod/ledger-0 FailedMount"))
     ]
 
 
@@ -189,7 +191,7 @@ def test_the_plugin_of_the_failing_node_is_followed_as_what_the_pod_waits_on() -
     first = _evidence(killed=True).dependencies[0]
     assert first.workload == PLUGIN
     assert [p.last_terminated for p in first.failing_pods] == ["OOMKilled"]
-    assert first.named_by == ["event Pod/ledger-0 FailedMount"]
+    assert first.named_by == [named("event Pod/ledger-0 FailedMount")]
 
 
 def test_a_plugin_oomkilled_on_the_failing_node_gets_more_memory_not_the_claim() -> None:

@@ -23,7 +23,7 @@ from kubetriage.evidence.node_hosts import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, named
 
 BUSY = "ip-10-0-1-1"
 QUIET = "ip-10-0-1-2"
@@ -79,12 +79,12 @@ def _cache_pod(node: str, *, host_network: bool = True, killed: bool = False) ->
 def test_the_nodes_whose_pods_fail_at_the_resolver_are_named() -> None:
     pods = [_pod("checkout-a", BUSY), _pod("checkout-b", QUIET)]
     lines = [
-        ("log shop/checkout-a/app", EAI_AGAIN),
+        (named("log shop/checkout-a/app"), EAI_AGAIN),
         # The resolver answered "no such name": the name is wrong, not the node's DNS.
-        ("log shop/checkout-b/app", "dial tcp: lookup ledger: no such host"),
-        ("events", "getaddrinfo EAI_AGAIN x"),
+        (named("log shop/checkout-b/app"), "dial tcp: lookup ledger: no such host"),
+        (named("events"), "getaddrinfo EAI_AGAIN x"),
     ]
-    assert resolver_failing_nodes(lines, pods) == [(BUSY, "log shop/checkout-a/app")]
+    assert resolver_failing_nodes(lines, pods) == [(BUSY, named("log shop/checkout-a/app"))]
 
 
 def test_only_a_daemonset_pod_serving_dns_on_the_failing_nodes_own_network_is_named() -> None:
@@ -94,19 +94,25 @@ def test_only_a_daemonset_pod_serving_dns_on_the_failing_nodes_own_network_is_na
         _pod("proxy", BUSY, owner={"kind": "DaemonSet", "name": "proxy"}),
         {**_cache_pod(BUSY, host_network=False), "metadata": {"name": "sidecar-dns"}},
     ]
-    hosts = node_dns_hosts(pods, [(BUSY, "log shop/checkout-a/app")])
+    hosts = node_dns_hosts(pods, [(BUSY, named("log shop/checkout-a/app"))])
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
-        ("DaemonSet", "kube-system", "node-local-dns", "log shop/checkout-a/app")
+        ("DaemonSet", "kube-system", "node-local-dns", named("log shop/checkout-a/app"))
     ]
 
 
 def test_a_daemonset_failing_on_two_nodes_is_followed_once_named_by_its_first_node() -> None:
     pods = [_cache_pod(BUSY), _cache_pod(QUIET)]
     hosts = serving_daemonsets(
-        pods, {QUIET: "log a", BUSY: "log b"}, lambda pod, node: node != "elsewhere", port=53
+        pods,
+        {QUIET: named("log shop/a/app"), BUSY: named("log shop/b/app")},
+        lambda pod, node: node != "elsewhere",
+        port=53,
     )
-    assert [(h.name, h.port, h.source) for h in hosts] == [("node-local-dns", 53, "log b")]
-    assert serving_daemonsets(pods, {QUIET: "log a"}, lambda pod, node: False, port=53) == []
+    assert [(h.name, h.port, h.source) for h in hosts] == [
+        ("node-local-dns", 53, named("log shop/b/app"))
+    ]
+    quiet = {QUIET: named("log shop/a/app")}
+    assert serving_daemonsets(pods, quiet, lambda pod, node: False, port=53) == []
 
 
 def _cluster(killed: bool) -> list[dict[str, Any]]:
@@ -140,7 +146,7 @@ def test_the_dns_cache_of_the_failing_node_is_followed_first_with_its_nodes_coun
     assert first.workload == CACHE
     assert (first.desired_replicas, first.ready_replicas) == (2, 1)
     assert [p.last_terminated for p in first.failing_pods] == ["OOMKilled"]
-    assert first.named_by == ["log shop/checkout-a/app"]
+    assert first.named_by == [named("log shop/checkout-a/app")]
 
 
 def test_a_dns_cache_oomkilled_on_the_failing_node_gets_more_memory() -> None:

@@ -26,6 +26,7 @@ from kubetriage.evidence.node_hosts import (
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.relations import (
     NODE_NETWORK_SOURCE,
     DependencyEvidence,
@@ -34,7 +35,7 @@ from kubetriage.models.relations import (
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, named, naming
 
 GO_TIMEOUT = (
     '{"level":"error","msg":"payment call failed","err":"Post \\"https://payments.payments.svc'
@@ -80,13 +81,13 @@ def _agent_pod(node: str, *, running: bool = False, host_network: bool = True) -
 PODS = [_pod("checkout-a", "node-a"), _pod("checkout-b", "node-b")]
 
 
-def _line(pod: str, text: str) -> tuple[str, str]:
-    return (f"log shop/{pod}/checkout", text)
+def _line(pod: str, text: str) -> tuple[NamingSource, str]:
+    return (named(f"log shop/{pod}/checkout"), text)
 
 
 def test_connections_failing_from_one_node_only_name_that_node() -> None:
     lines = [_line("checkout-a", GO_TIMEOUT), _line("checkout-b", OK)]
-    assert connect_failing_nodes(lines, PODS) == [("node-a", "log shop/checkout-a/checkout")]
+    assert connect_failing_nodes(lines, PODS) == [("node-a", named("log shop/checkout-a/checkout"))]
 
 
 def test_connections_failing_from_every_node_read_name_none() -> None:
@@ -112,18 +113,20 @@ def test_the_connect_failures_of_mainstream_runtimes() -> None:
 
 
 def test_the_host_network_agent_not_running_on_a_failing_node_is_followed() -> None:
-    failing = [("node-a", "log shop/checkout-a/checkout")]
+    failing = [("node-a", named("log shop/checkout-a/checkout"))]
     there = [_agent_pod("node-a"), _agent_pod("node-b")]
     [host] = node_network_hosts(there, failing)
     assert (host.kind, host.namespace, host.name) == ("DaemonSet", "kube-system", "kube-proxy")
-    assert host.source == f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"
+    assert host.source == named(
+        f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"
+    )
     assert host.route == DependencyRoute(
-        kind="node-network", node="node-a", seen_in="log shop/checkout-a/checkout"
+        kind="node-network", node="node-a", seen_in=named("log shop/checkout-a/checkout")
     )
 
 
 def test_a_running_agent_a_pod_network_one_or_another_nodes_is_not_followed() -> None:
-    failing = [("node-a", "log shop/checkout-a/checkout")]
+    failing = [("node-a", named("log shop/checkout-a/checkout"))]
     assert node_network_hosts([_agent_pod("node-a", running=True)], failing) == []
     assert node_network_hosts([_agent_pod("node-a", host_network=False)], failing) == []
     assert node_network_hosts([_agent_pod("node-b")], failing) == []
@@ -141,16 +144,16 @@ def _agent(
     return DependencyEvidence(
         ref=AGENT,
         workload=AGENT,
-        named_by=[
+        named_by=naming(
             "node node-a MemoryPressure"
             if pressure
             else f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"
-        ],
+        ),
         routes=[
             DependencyRoute(kind="node-pressure", node="node-a", condition="MemoryPressure")
             if pressure
             else DependencyRoute(
-                kind="node-network", node="node-a", seen_in="log shop/checkout-a/checkout"
+                kind="node-network", node="node-a", seen_in=named("log shop/checkout-a/checkout")
             )
         ],
         pods=4,

@@ -17,7 +17,7 @@ from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import analyze, evidence, log
+from tests.support.evidence import analyze, evidence, log, naming
 
 SELECTOR = {"app": "zk"}
 LOOKUP = (
@@ -45,8 +45,8 @@ def _evidence(service: ServiceEvidence, line: str = LOOKUP, pod: str = "zk-0") -
     return evidence(
         logs=[log(pod, "zookeeper", line, namespace="data")],
         dependencies=[
-            DependencyEvidence(service=client, named_by=["pod kafka-0 env ZK"], pods=3),
-            DependencyEvidence(service=service, named_by=["log data/zk-0/zookeeper"], pods=3),
+            DependencyEvidence(service=client, named_by=naming("pod kafka-0 env ZK"), pods=3),
+            DependencyEvidence(service=service, named_by=naming("log data/zk-0/zookeeper"), pods=3),
         ],
     )
 

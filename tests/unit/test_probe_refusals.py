@@ -29,6 +29,7 @@ from tests.support.evidence import (
     assert_leads,
     checkout_evidence,
     checkout_log,
+    naming,
 )
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
@@ -140,7 +141,7 @@ def _callee(*, crashing: bool = False) -> Evidence:
     dependency = DependencyEvidence(
         ref=ObjectRef(kind="Service", namespace="stock", name="stock-api"),
         workload=STOCK,
-        named_by=["pod checkout env STOCK_ADDR"],
+        named_by=naming("pod checkout env STOCK_ADDR"),
         desired_replicas=2,
         ready_replicas=0,
         pods=2,

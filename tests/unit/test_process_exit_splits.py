@@ -33,7 +33,7 @@ from kubetriage.models.object_evidence import (
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 _CONFIG = ObjectRef(kind="ConfigMap", namespace="shop", name="router-config")
 _WORKLOAD = ObjectRef(kind="Deployment", namespace="shop", name="router")
@@ -122,7 +122,7 @@ def test_new_replicas_on_one_node_without_an_old_one_there_are_left_to_the_node(
 def test_a_callee_down_at_start_is_not_blamed_on_the_write() -> None:
     down = DependencyEvidence(
         service=make.service("orders-db", "data", ready=0, matching=1, port_numbers=[5432]),
-        named_by=["pod router-6f7d8c9b5-new01 env DATABASE_URL"],
+        named_by=naming("pod router-6f7d8c9b5-new01 env DATABASE_URL"),
         pods=1,
     )
     refused = make.log(

@@ -33,7 +33,7 @@ from kubetriage.models.relations import (
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
-from tests.support.evidence import NOW, ago, analyze, assert_leads
+from tests.support.evidence import NOW, ago, analyze, assert_leads, named, naming
 
 NGINX_LABELS = {
     "app.kubernetes.io/name": "ingress-nginx",
@@ -61,7 +61,7 @@ def _controller(*lines: str, edits: list[ChangeEvidence] | None = None) -> Depen
     return DependencyEvidence(
         ref=CONTROLLER,
         workload=CONTROLLER,
-        named_by=[SOURCE],
+        named_by=naming(SOURCE),
         routes=[ROUTE],
         pods=2,
         desired_replicas=2,
@@ -120,7 +120,7 @@ def test_a_failing_workload_is_not_explained_by_the_proxy() -> None:
 def test_a_dependency_the_workload_calls_is_not_the_proxy_in_front_of_it() -> None:
     dependency = _controller(TOO_LARGE.format(at=ago(30)), edits=[_edit(40)])
     called = dependency.model_copy(
-        update={"named_by": ["pod checkout env PROXY_URL"], "routes": []}
+        update={"named_by": naming("pod checkout env PROXY_URL"), "routes": []}
     )
     assert _proxy_findings(_healthy(called)) == []
 
@@ -281,7 +281,7 @@ def test_controller_hosts_only_in_front_of_healthy_pods() -> None:
         kinds["Ingress"], kinds["Service"], kinds["IngressClass"], kinds["Pod"], own
     )
     assert [(h.kind, h.namespace, h.name, h.source) for h in hosts] == [
-        ("Deployment", "edge", "ingress-nginx-controller", SOURCE)
+        ("Deployment", "edge", "ingress-nginx-controller", named(SOURCE))
     ]
     unready = [p for p in _cluster(app_ready=False) if p["kind"] == "Pod"]
     unready_own = [p for p in unready if p["metadata"]["namespace"] == "shop"]

@@ -21,13 +21,20 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, NOW, analyze, assert_leads, by_category
+from tests.support.evidence import (
+    CHECKOUT_POD,
+    NOW,
+    analyze,
+    assert_leads,
+    by_category,
+    named,
+)
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 TLS_SECRET = ObjectRef(kind="Secret", namespace="registry", name="registry-tls")
 HOST = "registry.example.internal"
 IMAGE = f"{HOST}/shop/checkout:2.0"
-SOURCE = f"event Pod/{CHECKOUT_POD} Failed"
+SOURCE = named(f"event Pod/{CHECKOUT_POD} Failed")
 STAMP = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -73,7 +80,9 @@ def test_a_registry_host_an_ingress_serves_follows_its_registry_api_backend() ->
     [host] = registry_hosts([(SOURCE, EXPIRED)], [], [_ingress()])
     assert (host.namespace, host.name, host.port) == ("registry", "core", 8080)
     assert host.route is not None
-    dependency = DependencyEvidence(named_by=[host.source], routes=[host.route])
+    dependency = DependencyEvidence(
+        named_by=[host.source] if host.source else [], routes=[host.route]
+    )
     assert dependency.serves_pulls()
     assert dependency.registry_tls_secret() == TLS_SECRET
 
@@ -102,7 +111,7 @@ def _pulling_through_ingress(message: str, *, followed: bool = True) -> Evidence
     [host] = registry_hosts([(SOURCE, EXPIRED)], [], [_ingress()])
     registry = DependencyEvidence(
         service=make.service("core", "registry", ready=1, matching=1),
-        named_by=[host.source],
+        named_by=[host.source] if host.source else [],
         routes=[host.route] if host.route else [],
         desired_replicas=1,
         ready_replicas=1,

@@ -21,12 +21,12 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence, DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category
+from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category, named, naming
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 MIRROR = ObjectRef(kind="Service", namespace="registry-cache", name="zot")
 IMAGE = "docker.io/example/checkout:2.0"
-SOURCE = f"event Pod/{CHECKOUT_POD} Failed"
+SOURCE = named(f"event Pod/{CHECKOUT_POD} Failed")
 
 
 def _failed(image: str, url: str, status: str) -> str:
@@ -57,7 +57,7 @@ def _service(cluster_ip: str) -> dict[str, Any]:
 def test_a_failed_pull_through_a_service_address_follows_that_service() -> None:
     [host] = registry_hosts([(SOURCE, BAD_GATEWAY)], [_service("10.96.50.5")])
     assert (host.namespace, host.name, host.port) == ("registry-cache", "zot", 5000)
-    assert host.source == f"registry 10.96.50.5 of Pod/{CHECKOUT_POD} Failed"
+    assert host.source == named(f"registry 10.96.50.5 of Pod/{CHECKOUT_POD} Failed")
 
 
 def test_a_registry_named_by_its_cluster_dns_name_needs_no_service_list() -> None:
@@ -74,7 +74,7 @@ def test_registries_outside_the_cluster_and_other_events_are_not_followed() -> N
     assert not registry_hosts([(SOURCE, public)], [_service("10.96.50.5")])
     # A webhook's call to the same address is no pull.
     webhook = "failed calling webhook: Post http://10.96.50.5:5000/v2/validate: EOF"
-    assert not pull_registries([("event Pod/x FailedCreate", webhook)])
+    assert not pull_registries([(named("event Pod/x FailedCreate"), webhook)])
 
 
 def _pulling_through_mirror(message: str, *, followed: bool = True) -> Evidence:
@@ -86,7 +86,7 @@ def _pulling_through_mirror(message: str, *, followed: bool = True) -> Evidence:
     )
     mirror = DependencyEvidence(
         service=make.service("zot", "registry-cache", ready=1, matching=1),
-        named_by=[f"registry 10.96.50.5 of Pod/{CHECKOUT_POD} Failed"],
+        named_by=naming(f"registry 10.96.50.5 of Pod/{CHECKOUT_POD} Failed"),
         routes=[DependencyRoute(kind="registry", host="10.96.50.5")],
         desired_replicas=1,
         ready_replicas=1,

@@ -18,7 +18,7 @@ from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ChangeEvidence, ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import ago, analyze, evidence, log
+from tests.support.evidence import ago, analyze, evidence, log, naming
 
 CACHE = ObjectRef(kind="DaemonSet", namespace="kube-system", name="node-cache")
 CONFIG = ObjectRef(kind="ConfigMap", namespace="kube-system", name="node-cache")
@@ -33,7 +33,7 @@ def _evidence(edited_minutes_ago: float = 16 * 60, said: str = PARSE) -> Evidenc
     cache = DependencyEvidence(
         ref=CACHE,
         workload=CACHE,
-        named_by=["log shop/web-7d9f6c8b5-a/web"],
+        named_by=naming("log shop/web-7d9f6c8b5-a/web"),
         desired_replicas=5,
         ready_replicas=3,
         pods=5,

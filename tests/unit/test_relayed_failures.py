@@ -27,6 +27,7 @@ from tests.support.evidence import (
     assert_leads,
     external_service,
     log,
+    naming,
     rollout_change,
     service,
 )
@@ -96,7 +97,7 @@ def _tails(payments_said: str) -> list[LogTail]:
 def _followed(tails: list[LogTail]) -> list[tuple[str, str, list[str]]]:
     ev = built(_objects(), WEB, logs=tails)
     return [
-        (d.service.namespace, d.service.name, d.named_by)
+        (d.service.namespace, d.service.name, d.named_by_texts())
         for d in ev.dependencies
         if d.service is not None
     ]
@@ -130,7 +131,7 @@ _WEB_SAID = "ERROR POST http://payments.pay.svc.cluster.local:8080/pay failed: 5
 def _evidence(callee: DependencyEvidence) -> Any:
     alias = DependencyEvidence(
         service=external_service("acquirer", PROVIDER, namespace="egress"),
-        named_by=["pod payments-rs2-abcde env PSP_BASE_URL"],
+        named_by=naming("pod payments-rs2-abcde env PSP_BASE_URL"),
     )
     return app_evidence("web-6d8f9c7b5-abcde", logs=_WEB_SAID, dependencies=[callee, alias])
 
@@ -138,7 +139,7 @@ def _evidence(callee: DependencyEvidence) -> Any:
 def _callee(**fields: Any) -> DependencyEvidence:
     fields.setdefault("desired_replicas", 2)
     fields.setdefault("ready_replicas", 2)
-    fields.setdefault("named_by", ["pod web-6d8f9c7b5-abcde env PAYMENTS_URL"])
+    fields.setdefault("named_by", naming("pod web-6d8f9c7b5-abcde env PAYMENTS_URL"))
     return DependencyEvidence(
         service=service("payments", "pay", ready=2, matching=2),
         workload=ObjectRef(kind="Deployment", namespace="pay", name="payments"),
@@ -171,7 +172,7 @@ def test_a_callee_released_right_before_keeps_the_blame() -> None:
     payments = ObjectRef(kind="Deployment", namespace="pay", name="payments")
     released = _callee(
         changes=[rollout_change(payments, 7, "env", minutes_ago=12)],
-        named_by=["log shop/web-6d8f9c7b5-abcde/app"],
+        named_by=naming("log shop/web-6d8f9c7b5-abcde/app"),
     )
     ev = _evidence(released)
     ev.alerts = [alert(alertname="WebPayErrors", namespace="shop")]

@@ -18,7 +18,7 @@ from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest
-from tests.support.evidence import ago, analyze
+from tests.support.evidence import ago, analyze, naming
 
 FX = ObjectRef(kind="Deployment", namespace="market-data", name="fx-rate")
 HOST = "fx-rate.market-data.svc.cluster.local"
@@ -31,7 +31,7 @@ def _evidence(line: str = NO_SUCH_HOST, rolled_minutes_ago: float = 40, ready: i
         ref=FX,
         workload=FX,
         missing_service="fx-rate",
-        named_by=["log shop/checkout-7d9f6c8b5-abcde/checkout"],
+        named_by=naming("log shop/checkout-7d9f6c8b5-abcde/checkout"),
         desired_replicas=3,
         ready_replicas=ready,
         pods=3,

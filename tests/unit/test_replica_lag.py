@@ -13,7 +13,7 @@ from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, by_category, top
+from tests.support.evidence import analyze, by_category, naming, top
 
 REPLICA = ObjectRef(kind="StatefulSet", namespace="data", name="orders-db-replica")
 REPLICA_SERVICE = ObjectRef(kind="Service", namespace="data", name="orders-db-ro")
@@ -37,7 +37,7 @@ def _reader(lag: MetricSummary, *, alerted: bool = True) -> Evidence:
     dep = DependencyEvidence(
         service=make.service("orders-db-ro", "data", ready=1, matching=1),
         ref=REPLICA_SERVICE,
-        named_by=["pod orders env DB_READ_URL"],
+        named_by=naming("pod orders env DB_READ_URL"),
         workload=REPLICA,
         desired_replicas=1,
         ready_replicas=1,

@@ -23,7 +23,7 @@ from kubetriage.models.relations import DependencyEvidence, DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
-from tests.support.evidence import analyze, by_category
+from tests.support.evidence import analyze, by_category, named, naming
 
 SHOP = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 PROXY = ObjectRef(kind="Deployment", namespace="edge", name="edge-proxy")
@@ -89,7 +89,7 @@ def test_an_alerted_ingress_backend_aliasing_another_namespace_is_a_hop() -> Non
         [_ingress("edge")], [_external("edge", ALIAS)], [SHOP_POD], [{"ingress": "checkout"}]
     )
     assert [(h.name, h.namespace, h.cluster_dns) for h in hosts] == [("edge-proxy", "edge", True)]
-    assert hosts[0].source == "backend of Ingress shop/checkout (ExternalName edge)"
+    assert hosts[0].source == named("backend of Ingress shop/checkout (ExternalName edge)")
     # Named by its host instead of its name, and a plain backend Service in front of the app.
     proxy = service_manifest("proxy", "shop", {"app": "proxy"})
     hosts = request_path_hosts(
@@ -184,11 +184,11 @@ def _behind_proxy(
     checkout ``rollout_minutes_ago`` when given."""
     hop = DependencyEvidence(
         service=make.service("edge-proxy", "edge", ready=2, matching=2),
-        named_by=[
+        named_by=naming(
             "backend of Ingress shop/checkout (ExternalName edge)"
             if on_path
             else "pod checkout env PROXY_URL"
-        ],
+        ),
         routes=[DependencyRoute(kind="backend", ingress=CHECKOUT_INGRESS)] if on_path else [],
         workload=PROXY,
         desired_replicas=2,

@@ -29,7 +29,7 @@ from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import deployment_manifest
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 OWN = ObjectRef(kind="Deployment", namespace="billing", name="invoice-worker")
 DB = ObjectRef(kind="Service", namespace="data", name="pg-main")
@@ -117,7 +117,7 @@ def _evidence(callers: list[CallerEvidence]) -> Evidence:
     dependency = DependencyEvidence(
         service=make.service("pg-main", "data", ready=1, matching=1),
         ref=DB,
-        named_by=["Deployment invoice-worker env DB_HOST"],
+        named_by=naming("Deployment invoice-worker env DB_HOST"),
         workload=ObjectRef(kind="StatefulSet", namespace="data", name="pg-main"),
         desired_replicas=1,
         ready_replicas=1,

@@ -29,7 +29,7 @@ from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, egress_verdict, rules_of, selector_of
 from tests.support import evidence as make
 from tests.support.built import built
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, naming
 
 LEDGER = ObjectRef(kind="Service", namespace="payments", name="ledger")
 TIMEOUT = (
@@ -63,7 +63,7 @@ def _local_evidence(
         workload=make.deployment(replicas=len(pods)),
         pods=pods,
         logs=logs,
-        dependencies=[DependencyEvidence(ref=LEDGER, service=service, named_by=["log"])],
+        dependencies=[DependencyEvidence(ref=LEDGER, service=service, named_by=naming("log"))],
     )
 
 
@@ -146,7 +146,7 @@ def _dns_evidence(line: str, *, matching: int = 0, ready: int = 0) -> Any:
     )
     return make.checkout_evidence(
         logs=[make.checkout_log(f"{line}\n{line}")],
-        dependencies=[DependencyEvidence(ref=KUBE_DNS, service=dns, named_by=["resolver"])],
+        dependencies=[DependencyEvidence(ref=KUBE_DNS, service=dns, named_by=naming("resolver"))],
     )
 
 
@@ -225,7 +225,7 @@ def test_the_policy_analyzer_names_the_ip_block_policy_for_a_timed_out_service()
             DependencyEvidence(
                 ref=ObjectRef(kind="Service", namespace="data", name="pgbouncer"),
                 service=pgbouncer,
-                named_by=["pod billing-api env DATABASE_HOST"],
+                named_by=naming("pod billing-api env DATABASE_HOST"),
             )
         ],
     )

@@ -16,7 +16,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads, by_category
+from tests.support.evidence import analyze, assert_leads, by_category, naming
 
 BROKER = ObjectRef(kind="StatefulSet", namespace="messaging", name="rabbitmq")
 CONSUMER = ObjectRef(kind="Deployment", namespace="orders", name="order-projector")
@@ -43,7 +43,7 @@ def _consumer(*metrics: object) -> Evidence:
     )
     dep = DependencyEvidence(
         service=make.service("rabbitmq", "messaging", ready=3, matching=3),
-        named_by=["pod order-projector env AMQP_URL"],
+        named_by=naming("pod order-projector env AMQP_URL"),
         workload=BROKER,
         desired_replicas=3,
         ready_replicas=3,

@@ -27,6 +27,8 @@ from tests.support.evidence import (
     analyze,
     app_evidence,
     assert_leads,
+    named,
+    naming,
     rollout_change,
     service,
 )
@@ -111,7 +113,7 @@ def test_a_failing_callee_leads_to_its_peer_on_a_topic_it_configures() -> None:
         ("Service", "orders"),
         ("Deployment", "processor"),
     ]
-    assert followed[1][2] == ["topic payment-requests"]
+    assert followed[1][2] == [named("topic payment-requests")]
     assert followed[1][3] == [DependencyRoute(kind="topic", topic="payment-requests")]
     assert followed[0][3] == []
 
@@ -129,27 +131,27 @@ def test_a_callee_whose_errors_name_a_service_is_not_followed_by_its_topics() ->
 
 def test_topics_are_read_only_from_vars_named_for_them() -> None:
     configured = [
-        ("pod a env PAYMENT_REQUEST_TOPIC", "payment-requests"),
-        ("pod a env KAFKA_TOPICS", "audit,ledger.events"),
-        ("pod a env JOBS_QUEUE_NAME", "invoices"),
-        ("pod a env TOPIC_PREFIX", "prod"),
-        ("pod a args", "--topic=ignored"),
+        (named("pod a env PAYMENT_REQUEST_TOPIC"), "payment-requests"),
+        (named("pod a env KAFKA_TOPICS"), "audit,ledger.events"),
+        (named("pod a env JOBS_QUEUE_NAME"), "invoices"),
+        (named("pod a env TOPIC_PREFIX"), "prod"),
+        (named("pod a args"), "--topic=ignored"),
     ]
-    lines = [("log a", "ERROR request timed out")]
+    lines = [(named("log a"), "ERROR request timed out")]
     assert callee_topics(lines, configured) == [
         "payment-requests",
         "audit",
         "ledger.events",
         "invoices",
     ]
-    assert callee_topics([("log a", "INFO ok")], configured) == []
+    assert callee_topics([(named("log a"), "INFO ok")], configured) == []
 
 
 def test_a_peer_on_the_callees_topic_released_right_before_is_rolled_back() -> None:
     processor = ObjectRef(kind="Deployment", namespace="payments", name="processor")
     peer = DependencyEvidence(
         ref=processor,
-        named_by=["topic payment-requests"],
+        named_by=naming("topic payment-requests"),
         routes=[DependencyRoute(kind="topic", topic="payment-requests")],
         workload=processor,
         desired_replicas=2,
@@ -162,7 +164,7 @@ def test_a_peer_on_the_callees_topic_released_right_before_is_rolled_back() -> N
     )
     orders = DependencyEvidence(
         service=service("orders", "orders", ready=2, matching=2),
-        named_by=["pod web-6d8f9c7b5-abcde env ORDERS_URL"],
+        named_by=naming("pod web-6d8f9c7b5-abcde env ORDERS_URL"),
         workload=ObjectRef(kind="Deployment", namespace="orders", name="orders"),
         desired_replicas=2,
         ready_replicas=2,

@@ -27,7 +27,7 @@ from kubetriage.models.object_evidence import PVCEvidence
 from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import analyze, assert_leads, named, naming
 
 _NFS = ObjectRef(kind="StatefulSet", namespace="nfs", name="nfs-server")
 
@@ -65,7 +65,7 @@ def test_the_service_behind_a_bound_volumes_nfs_address_is_followed() -> None:
         [_service("172.20.9.14")],
     )
     assert (host.namespace, host.name) == ("nfs", "nfs-server")
-    assert host.source == "volume uploads served from 172.20.9.14"
+    assert host.source == named("volume uploads served from 172.20.9.14")
 
 
 def test_a_cluster_dns_server_of_the_nfs_csi_driver_or_inline_needs_no_service_list() -> None:
@@ -94,7 +94,7 @@ def _wiki_on_killed_nfs_server(*, wiki_serving: bool) -> Evidence:
     )
     server = DependencyEvidence(
         service=make.service("nfs-server", "nfs", ready=0, matching=1),
-        named_by=["volume uploads served from 172.20.9.14"],
+        named_by=naming("volume uploads served from 172.20.9.14"),
         routes=[DependencyRoute(kind="volume-server", claim="uploads", host="172.20.9.14")],
         workload=_NFS,
         desired_replicas=1,
@@ -178,7 +178,7 @@ def test_a_claim_waiting_on_its_provisioner_follows_that_drivers_controller() ->
         "kube-system",
         "ebs-csi-controller",
     )
-    assert host.source == "volume uploads provisioned by ebs.csi.aws.com"
+    assert host.source == named("volume uploads provisioned by ebs.csi.aws.com")
 
 
 def test_the_controllers_event_names_the_provisioner_a_claim_waits_on() -> None:
@@ -205,7 +205,7 @@ def _pending_broker_behind_killed_provisioner() -> Evidence:
     controller = ObjectRef(kind="Deployment", namespace="kube-system", name="ebs-csi-controller")
     provisioner = DependencyEvidence(
         ref=controller,
-        named_by=["volume uploads provisioned by ebs.csi.aws.com"],
+        named_by=naming("volume uploads provisioned by ebs.csi.aws.com"),
         routes=[DependencyRoute(kind="volume-provisioner", claim="uploads")],
         workload=controller,
         desired_replicas=2,

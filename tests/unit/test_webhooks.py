@@ -35,6 +35,7 @@ from tests.support.evidence import (
     event,
     evidence,
     log,
+    naming,
     service,
 )
 
@@ -302,7 +303,9 @@ def _trouble(**fields: Any) -> PodTrouble:
 def _backend(**fields: Any) -> DependencyEvidence:
     fields.setdefault("service", service("policy-webhook", "policy", ready=0, matching=2))
     fields.setdefault("workload", BACKEND)
-    return DependencyEvidence(ref=SERVICE, named_by=["event ReplicaSet/x FailedCreate"], **fields)
+    return DependencyEvidence(
+        ref=SERVICE, named_by=naming("event ReplicaSet/x FailedCreate"), **fields
+    )
 
 
 def _blocked(hook: WebhookEvidence, *dependencies: DependencyEvidence) -> Any:

@@ -101,7 +101,9 @@ def check_cache_tier(evidence: Evidence) -> list[Finding]:
                     f"{(full[0].last or 0.0):.0%} of its limit",
                 )
             )
-        named = item("dependency", f"{prose.obj(workload)} is named by {dependency.named_by[0]}")
+        named = item(
+            "dependency", f"{prose.obj(workload)} is named by {dependency.named_by[0].text}"
+        )
         who = caller(evidence)
         return [
             make_finding(

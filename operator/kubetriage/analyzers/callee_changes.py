@@ -125,7 +125,7 @@ def check_callee_rollout(evidence: Evidence) -> list[Finding]:
     facts = [
         item(source, f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3])),
         onset[1],
-        item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
+        item("dependency", f"{workload.display()} is named by {dependency.named_by[0].text}"),
     ]
     caller = caller_phrase(evidence)
     params = {"revision": str(change.from_revision)} if change.from_revision else {}

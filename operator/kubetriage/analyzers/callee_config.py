@@ -99,7 +99,7 @@ def check_rejected_config(evidence: Evidence) -> list[Finding]:
             ),
         )
         said = item(rejection.source, rejection.line)
-        called = item("dependency", f"{named.display()} is named by {dependency.named_by[0]}")
+        called = item("dependency", f"{named.display()} is named by {dependency.named_by[0].text}")
         findings.append(
             make_finding(
                 "rejected-config",
@@ -167,7 +167,7 @@ def check_callee_missing_reference(evidence: Evidence) -> list[Finding]:
             f"{dependency.ready_replicas} of {dependency.desired_replicas} replicas ready, "
             f"{prose.count(len(dependency.failing_pods), 'pod')} failing",
         )
-        named_by = dependency.named_by[0] if dependency.named_by else "the workload"
+        named_by = dependency.named_by[0].text if dependency.named_by else "the workload"
         called = item("dependency", f"{callee.display()} is named by {named_by}")
         findings.append(
             make_finding(

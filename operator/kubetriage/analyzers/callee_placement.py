@@ -66,7 +66,7 @@ def check_callee_placement(evidence: Evidence) -> list[Finding]:
         facts = [
             *(item(object_source(workload), f"pod {prose.pod_trouble(p)}") for p in pending[:2]),
             item("events", refusals[0]),
-            item("dependency", f"named by {', '.join(dependency.named_by[:2])}"),
+            item("dependency", f"named by {', '.join(dependency.named_by_texts(2))}"),
         ]
         fix = f"point {workload.name}'s node selector or affinity at nodes that exist"
         findings.append(

@@ -75,7 +75,7 @@ def check_callee_liveness(evidence: Evidence) -> list[Finding]:
                 "restarted: "
                 + ", ".join(f"{pod} ({troubles[pod].restarts} restarts)" for pod in killed[:3]),
             ),
-            item("dependency", f"named by {', '.join(dependency.named_by[:2])}"),
+            item("dependency", f"named by {', '.join(dependency.named_by_texts(2))}"),
         ]
         text = prose.narrative(
             f"{prose.obj(workload)}'s liveness probe kills its replicas under load",

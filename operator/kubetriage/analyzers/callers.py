@@ -95,13 +95,6 @@ def _suspect(
     return caller, change
 
 
-def named_in_errors(caller: CallerEvidence) -> str | None:
-    """The callee's log naming ``caller`` as the client of its error lines, if one does
-    (``kubetriage.evidence.callers.find_named_clients``: "log ns/pod/c: 3 error lines name
-    client web")."""
-    return next((s for s in caller.named_by if s.startswith("log ")), None)
-
-
 def caller_rollout(evidence: Evidence) -> tuple[CallerEvidence, ChangeEvidence] | None:
     """The caller whose behaviour-changing rollout came last before the callee's symptom,
     when the callee's own request rate did not rise and nothing of its own changed."""
@@ -194,9 +187,9 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         return [_config_finding(evidence, caller, change, configs[0], onset)]
     target = caller.ref
     flat = flat_demand(evidence)
-    in_errors = named_in_errors(caller)
+    in_errors = caller.in_errors
     facts: list[EvidenceItem] = [
-        item(in_errors.partition(":")[0], in_errors.partition(": ")[2])
+        item(in_errors.log.text, in_errors.said())
         if in_errors is not None
         else item(
             f"{target.kind.lower()}/{target.namespace}/{target.name}",

@@ -71,17 +71,15 @@ RECENT_DEPENDENCY_ROLLOUT = timedelta(hours=6)
 
 
 def named_in_logs(dependency: DependencyEvidence) -> bool:
-    return any(source.startswith("log ") for source in dependency.named_by)
+    return any(source.kind == "log" for source in dependency.named_by)
 
 
 def _named_by_own_pod_warning(evidence: Evidence, dependency: DependencyEvidence) -> bool:
-    """Whether a Warning event of one of the incident's own pods names the dependency (the
-    walk's "event Pod/<name> <reason>" source): the kubelet failed on it for that pod, as
-    when a mount waits on the node's CSI plugin."""
+    """Whether a Warning event of one of the incident's own pods names the dependency: the
+    kubelet failed on it for that pod, as when a mount waits on the node's CSI plugin."""
     own = {p.name for p in evidence.pods}
     return any(
-        source.startswith("event Pod/")
-        and source.removeprefix("event Pod/").partition(" ")[0] in own
+        source.kind == "event" and source.owner_kind == "Pod" and source.owner in own
         for source in dependency.named_by
     )
 
@@ -198,9 +196,12 @@ def onset_follows(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | 
 def _named_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """Whether the caller itself names the dependency (not one of its callees' own log
     tails: a dependency found one hop further)."""
-    first = dependency.named_by[0] if dependency.named_by else ""
-    own = {f"log {t.namespace}/{t.pod}/{t.container}" for t in evidence.logs}
-    return not first.startswith("log ") or first in own
+    if not dependency.named_by:
+        return True
+    first = dependency.named_by[0]
+    return first.kind != "log" or any(
+        first.is_log_of(t.namespace, t.pod, t.container) for t in evidence.logs
+    )
 
 
 def _configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool:
@@ -208,14 +209,14 @@ def _configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) ->
     not a log line of its own or of a callee."""
     return (
         bool(dependency.named_by)
-        and not any(s.startswith("log ") for s in dependency.named_by)
+        and not any(s.kind == "log" for s in dependency.named_by)
         and _named_by_caller(evidence, dependency)
     )
 
 
 def configured_in_env(dependency: DependencyEvidence) -> bool:
     """Whether the caller's own env names the dependency (not a log line, not a callee's)."""
-    return any(" env " in source for source in dependency.named_by)
+    return any(source.kind == "env" for source in dependency.named_by)
 
 
 def rolled_out_since(dependency: DependencyEvidence, change: ChangeEvidence) -> bool:
@@ -264,7 +265,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
                 f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),
             ),
             onset,
-            item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}"),
+            item("dependency", f"{workload.display()} is named by {dependency.named_by[0].text}"),
         ]
         if rejected is not None:
             facts.append(rejected)
@@ -371,7 +372,7 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
         facts += [item("events", w) for w in dependency.warnings[:2]]
         waits = init_waits_on(evidence, dependency)
         facts += waits[:2]
-        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by_texts(2))}"))
         confidence = CONFIDENCE.no_endpoint if none_ready else CONFIDENCE.failing_pods
         if rolled_out_before_onset(evidence, dependency):
             confidence = min(confidence, CONFIDENCE.down_since_rollout)

@@ -133,7 +133,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
         facts = [
             item(object_source(edit.object), f"data last written at {edit.at:%H:%M}"),
             onset,
-            item("dependency", f"{named.display()} is named by {dependency.named_by[0]}"),
+            item("dependency", f"{named.display()} is named by {dependency.named_by[0].text}"),
         ]
         caller = caller_phrase(evidence)
         findings.append(

@@ -88,7 +88,9 @@ def check_dependency_saturated(evidence: Evidence) -> list[Finding]:
         if not said or not caller_fails_on(evidence, dependency):
             continue
         facts = [item(f"{log_source(log)} (dependency)", line) for log, line in said[:2]]
-        named = item("dependency", f"{workload.display()} is named by {dependency.named_by[0]}")
+        named = item(
+            "dependency", f"{workload.display()} is named by {dependency.named_by[0].text}"
+        )
         who = caller(evidence)
         return [
             make_finding(
@@ -262,7 +264,7 @@ def _raise_maximum(
     maxed = maxed_autoscaler_item(hpa, limited)
     ready = item(
         "dependency",
-        f"{workload.display()} is named by {dependency.named_by[0]}; "
+        f"{workload.display()} is named by {dependency.named_by[0].text}; "
         f"{dependency.ready_replicas}/{dependency.desired_replicas} replicas ready",
     )
     fix = f"raise the maximum to {hpa.max_replicas * 2}"

@@ -374,7 +374,7 @@ def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
     if _recent_caller_changes(evidence):
         named = item(
             object_source(ref),
-            f"named by {', '.join(dep.named_by[:1]) or 'its caller'}",
+            f"named by {', '.join(dep.named_by_texts(1)) or 'its caller'}",
         )
         because.append(prose.claim(f"{caller(evidence)} calls it", named))
         facts.append(named)

@@ -68,7 +68,9 @@ def check_node_network_agent(evidence: Evidence) -> list[Finding]:
             item(object_source(agent), f"pod {prose.pod_trouble(p)}")
             for p in dependency.failing_pods[:2]
         ]
-        failing = item(line_source or "logs", f"calls fail to connect from node {node}")
+        failing = item(
+            line_source.text if line_source else "logs", f"calls fail to connect from node {node}"
+        )
         facts = [rolled, *down, failing, onset]
         fix = f"roll {agent.name} back" + (
             f" to revision {change.from_revision}" if change.from_revision else ""

@@ -372,7 +372,7 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
                 f"{dependency.ready_replicas} of {dependency.desired_replicas} replicas ready",
             )
         )
-        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by_texts(2))}"))
         container = (killed or again)[0].container
         params = {"container": container} if container else {}
         if recent:

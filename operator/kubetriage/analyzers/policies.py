@@ -437,7 +437,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
             )
         else:
             continue
-        named_in_logs = any(s.startswith("log ") for s in dependency.named_by)
+        named_in_logs = any(s.kind == "log" for s in dependency.named_by)
         if not named_in_logs and not _TIMEOUT.search(" ".join(h.line for h in failing)):
             continue
         for source in sources:
@@ -448,7 +448,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
             what = f"traffic to namespace {destination.namespace}" + (
                 f" ({ref.name})" if ref is not None else ""
             )
-            fact = item("dependency", f"{what} named by {dependency.named_by[0]}")
+            fact = item("dependency", f"{what} named by {dependency.named_by[0].text}")
             findings.append(
                 policy_finding(
                     evidence,

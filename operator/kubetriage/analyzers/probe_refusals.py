@@ -200,7 +200,7 @@ def check_callee_probe_refused(evidence: Evidence) -> list[Finding]:
             ),
             item(source, failed[0]),
             said,
-            item("dependency", f"named by {', '.join(dependency.named_by[:2])}"),
+            item("dependency", f"named by {', '.join(dependency.named_by_texts(2))}"),
         ]
         findings.append(
             make_finding(

@@ -458,7 +458,7 @@ def check_callee_probe(evidence: Evidence) -> list[Finding]:
         if changed is not None:
             facts.append(item(source, "; ".join(changed.details[:2])))
             because.append(prose.claim("Its latest rollout changed that probe", facts[-1]))
-        facts.append(item("dependency", f"named by {', '.join(dependency.named_by[:2])}"))
+        facts.append(item("dependency", f"named by {', '.join(dependency.named_by_texts(2))}"))
         because.append(prose.claim("The workload's calls to it fail", facts[-1]))
         params = {"container": trouble.container, "probe": "liveness"} if trouble.container else {}
         findings.append(

@@ -90,7 +90,9 @@ def check_replica_lag(evidence: Evidence) -> list[Finding]:
             f"replication lag of {pod} is {prose.duration(worst.last or 0.0)}{since} "
             f"(lowest {prose.duration(worst.min or 0.0)} in the window)",
         )
-        named = item("dependency", f"{prose.obj(service)} is named by {dependency.named_by[0]}")
+        named = item(
+            "dependency", f"{prose.obj(service)} is named by {dependency.named_by[0].text}"
+        )
         facts = [lag, named, *strain] if dependency.named_by else [lag, *strain]
         who = caller(evidence)
         return [

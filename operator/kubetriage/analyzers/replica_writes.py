@@ -45,7 +45,6 @@ WRITE_TO_REPLICA = re.compile(
     r"|running with the --(?:super-)?read-only option"
     r"|NotWritablePrimary|not master and secondaryOk=false)"
 )
-_CONFIG_SOURCE = re.compile(r"^ConfigMap (?P<name>[a-z0-9][a-z0-9.-]*)$")
 
 
 def _members_addressed(dependency: DependencyEvidence) -> list[str]:
@@ -56,7 +55,7 @@ def _members_addressed(dependency: DependencyEvidence) -> list[str]:
         return []
     if workload.kind != "StatefulSet" or (dependency.desired_replicas or 0) < 2:
         return []
-    return [m["name"] for s in dependency.named_by if (m := _CONFIG_SOURCE.match(s))]
+    return [s.owner for s in dependency.named_by if s.kind == "config-map" and s.owner]
 
 
 def check_pinned_member(evidence: Evidence) -> list[Finding]:

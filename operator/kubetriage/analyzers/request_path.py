@@ -58,7 +58,7 @@ def check_request_path_throttling(evidence: Evidence) -> list[Finding]:
             f"{prose.percent(share)} of CFS periods throttled for {ref.name}"
             + (f" container {container}" if container else ""),
         )
-        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0]}")
+        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0].text}")
         return [
             make_finding(
                 "request-path-throttling",
@@ -100,7 +100,7 @@ def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
             continue
         limited = scaling_limited(hpa)
         maxed = maxed_autoscaler_item(hpa, limited)
-        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0]}")
+        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0].text}")
         return [
             make_finding(
                 "request-path-saturation",

@@ -29,7 +29,7 @@ def token_issuer(evidence: Evidence, dependency: DependencyEvidence) -> Evidence
     issuer, its JWKS): the issuer's keys are what the caller fails on, though no failing
     call names its host."""
     issuer = any(
-        " env " in source and _KEY_SOURCE_ENV.search(source.rpartition(" env ")[2])
+        source.kind == "env" and _KEY_SOURCE_ENV.search(source.variable or "")
         for source in dependency.named_by
     )
     if not issuer:

@@ -75,7 +75,7 @@ async def follow_callers(
     own = [workload] if workload is not None else []
     found = find_callers(listed, services, own) if services else []
     # The clients the incident's own error lines name (an identity provider's clientId).
-    found += find_named_clients(listed, services, run.logs, own)
+    found += [(c, s, []) for c, s, _ in find_named_clients(listed, services, run.logs, own)]
     if services and reader.readable("ConfigMap"):
         # The gateways and proxies a mounted file routes to it (their ConfigMaps' hosts).
         wanted = configured_by(listed, own)

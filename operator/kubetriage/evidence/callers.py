@@ -24,7 +24,8 @@ from kubetriage.evidence.index import ObjectIndex, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, log_requests
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.neighbours import CallerEvidence
+from kubetriage.models.naming import NamingSource, log_source
+from kubetriage.models.neighbours import CallerEvidence, ClientMention
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import controller_ref, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
@@ -92,14 +93,16 @@ def callee_services(services: Iterable[JsonDict], pods: Iterable[JsonDict]) -> l
 def names_callee(
     workload: JsonDict, callees: Iterable[JsonDict]
 ) -> tuple[JsonDict, list[str]] | None:
-    """The first callee Service the workload's pod template names, with where it does."""
+    """The first callee Service the workload's pod template names, with the words for where
+    it does."""
     hosts = named_hosts(pod_texts([], workload), [])
     home = _ns(workload)
     for service in callees:
         sources = [
-            h.source
+            h.source.text
             for h in hosts
-            if h.kind == "Service"
+            if h.source is not None
+            and h.kind == "Service"
             and h.name == _name(service)
             and (h.namespace or home) == _ns(service)
         ]
@@ -186,15 +189,15 @@ def secret_source(workload: JsonDict, env: tuple[str, str]) -> str:
     return f"{workload.get('kind')} {_name(workload)} env {env[0]} from Secret {env[1]}"
 
 
-def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, str, int]]:
+def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, NamingSource, int]]:
     """(client, tail, error lines) for each client identity the incident's own tails name on
     their error lines (``_CLIENT_FIELD``), most named first: a shared server (an identity
     provider, a gateway) that records who called it names the client whose calls fail."""
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, NamingSource]] = Counter()
     for tail in logs:
         if tail.source != "scope":
             continue
-        where = f"{tail.namespace}/{tail.pod}/{tail.container}"
+        where = log_source(tail.namespace, tail.pod, tail.container)
         for line in tail.lines:
             if _ERROR_LINE.search(line):
                 named = [m.group(1) for m in _CLIENT_FIELD.finditer(line)]
@@ -209,8 +212,8 @@ def find_named_clients(
     callees: list[JsonDict],
     logs: Iterable[LogTail],
     exclude: Iterable[JsonDict],
-) -> list[tuple[JsonDict, JsonDict, list[str]]]:
-    """(workload, callee Service, sources) of each workload, in any namespace, whose name is a
+) -> list[tuple[JsonDict, JsonDict, ClientMention]]:
+    """(workload, callee Service, mention) of each workload, in any namespace, whose name is a
     client identity the incident's error lines name (``clients_in_errors``); at most
     ``MAX_CALLERS``. The callee is the first Service that fronts the incident's pods."""
     if not callees:
@@ -220,15 +223,14 @@ def find_named_clients(
     for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
         if (str(workload.get("kind")), _ns(workload), _name(workload)) not in own:
             by_name.setdefault(_name(workload), []).append(workload)
-    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    found: list[tuple[JsonDict, JsonDict, ClientMention]] = []
     for client, where, lines in clients_in_errors(logs):
         named = by_name.get(client, [])
         if len(named) != 1:  # none, or ambiguous across namespaces
             continue
-        said = "1 error line names" if lines == 1 else f"{lines} error lines name"
-        source = f"log {where}: {said} client {client}"
+        mention = ClientMention(log=where, lines=lines, client=client)
         if all(w is not named[0] for w, _, _ in found):
-            found.append((named[0], callees[0], [source]))
+            found.append((named[0], callees[0], mention))
         if len(found) >= MAX_CALLERS:
             break
     return found
@@ -326,16 +328,19 @@ def summarise_caller(
     sources: list[str],
     history: list[JsonDict],
     secret_env: str | None = None,
+    mention: ClientMention | None = None,
 ) -> CallerEvidence:
     """The caller, the Service it names (or, with ``secret_env``, the SQL database it may
-    call through that Secret-sourced URL), and its recent rollouts, newest first."""
+    call through that Secret-sourced URL; with ``mention``, whose error lines name it as
+    their client), and its recent rollouts, newest first."""
     changes = recent_rollouts(workload, history, _MAX_CHANGES)
     return CallerEvidence(
         ref=ObjectRef(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)
         ),
         callee=ObjectRef(kind="Service", namespace=_ns(callee), name=_name(callee)),
-        named_by=sources[:5],
+        named_by=[f"{mention.log.text}: {mention.said()}"] if mention else sources[:5],
+        in_errors=mention,
         secret_env=secret_env,
         changes=changes,
     )
@@ -354,16 +359,21 @@ def caller_summaries(
     replica_sets = index.kind("ReplicaSet")
     exclude = [own] if own is not None else []
     deployments = index.kind("Deployment")
-    found = find_named_clients(deployments, services, logs, exclude)
+    found: list[tuple[JsonDict, JsonDict, list[str], ClientMention | None]] = [
+        (workload, callee, [], mention)
+        for workload, callee, mention in find_named_clients(deployments, services, logs, exclude)
+    ]
     for workload, callee, sources in [
         *find_callers(deployments, services, exclude),
         *find_config_callers(deployments, services, index.kind("ConfigMap"), exclude),
     ]:
-        if all(workload is not w for w, _, _ in found):
-            found.append((workload, callee, sources))
+        if all(workload is not w for w, _, _, _ in found):
+            found.append((workload, callee, sources, None))
     return [
-        summarise_caller(workload, callee, sources, owned_history(workload, replica_sets))
-        for workload, callee, sources in found[:MAX_CALLERS]
+        summarise_caller(
+            workload, callee, sources, owned_history(workload, replica_sets), mention=mention
+        )
+        for workload, callee, sources, mention in found[:MAX_CALLERS]
     ]
 
 

@@ -9,6 +9,7 @@ objects the pure selectors (``node_plugins``, ``node_hosts``, ``topic_peers``) n
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.limits import EvidenceLimits
@@ -17,6 +18,7 @@ from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.topic_peers import PEER_KINDS
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.tenancy import Scope
@@ -26,13 +28,13 @@ async def node_pods(
     reader: KubeReader,
     limits: EvidenceLimits,
     run: CollectionRun,
-    failing: list[tuple[str, str]],
+    nodes: Sequence[str],
     scope: Scope,
 ) -> list[JsonDict]:
-    """The pods of every namespace on the nodes where lookups or mounts fail (only under a
+    """The pods of every namespace on ``nodes``, where lookups or mounts fail (only under a
     scope that may read the cluster); not kept: the walk reads the DNS cache or CSI node
     plugin it names."""
-    if not failing or not scope.may_read(None):
+    if not nodes or not scope.may_read(None):
         return []
     listed = await asyncio.gather(
         *(
@@ -43,14 +45,14 @@ async def node_pods(
                 what=f"list pods on node {node}",
                 field_selector=f"spec.nodeName={node}",
             )
-            for node, _ in failing[: limits.max_nodes]
+            for node in nodes[: limits.max_nodes]
         )
     )
     return [pod for pods in listed for pod in pods]
 
 
 async def registry_servers(
-    reader: KubeReader, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
+    reader: KubeReader, run: CollectionRun, lines: list[tuple[NamingSource, str]], scope: Scope
 ) -> list[ServiceHost]:
     """The Services serving a registry the pods' failed pulls talked to
     (``registry_hosts``); the Services and Ingresses of every namespace are listed (not
@@ -81,7 +83,7 @@ async def registry_servers(
 
 
 async def ca_servers(
-    reader: KubeReader, run: CollectionRun, lines: list[tuple[str, str]], scope: Scope
+    reader: KubeReader, run: CollectionRun, lines: list[tuple[NamingSource, str]], scope: Scope
 ) -> list[ServiceHost]:
     """The Services serving the mesh CA the pods' sidecars could not reach for their
     certificates (``ca_hosts``), listed like a registry's (not kept)."""

@@ -32,6 +32,16 @@ from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.evidence.triggers import pod_template
+from kubetriage.models.naming import (
+    NamingSource,
+    alert_label_source,
+    args_source,
+    config_map_source,
+    env_source,
+    event_source,
+    log_source,
+)
+from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.relations import DependencyRoute
 
@@ -120,7 +130,7 @@ class ServiceHost:
     name: str
     namespace: str | None
     port: int | None
-    source: str
+    source: NamingSource | None
     kind: str = "Service"  # or the workload kind an error line names
     cluster_dns: bool = False  # spelled name.namespace.svc[...]: certainly a Service
     # How the walk reached it when not as a callee the workload names (an Ingress's backend,
@@ -131,7 +141,7 @@ class ServiceHost:
 # The Service cluster DNS is served from in every mainstream distribution (CoreDNS kept the
 # kube-dns name for compatibility), as the resolver of a pod with the default dnsPolicy.
 CLUSTER_DNS: Final = ServiceHost(
-    name="kube-dns", namespace="kube-system", port=53, source="", cluster_dns=True
+    name="kube-dns", namespace="kube-system", port=53, source=None, cluster_dns=True
 )
 
 
@@ -141,7 +151,7 @@ def envoy_cluster_service(cluster: str) -> ServiceHost | None:
     match = _ENVOY_CLUSTER_NAME.fullmatch(cluster.strip().lower())
     if match is None:
         return None
-    return ServiceHost(match["name"], match["ns"], int(match["port"]), "Envoy cluster name")
+    return ServiceHost(match["name"], match["ns"], int(match["port"]), None)
 
 
 # Alert labels an Envoy proxy's stats name the upstream cluster by.
@@ -162,7 +172,7 @@ def alert_upstreams(alerts: Iterable[Mapping[str, str]]) -> list[ServiceHost]:
             value = label_value(dict(labels), label)
             if value is None:
                 continue
-            source = f"alert label {label}"
+            source = alert_label_source(label)
             backend = envoy_cluster_service(value)
             if backend is not None:
                 found.append(replace(backend, source=source))
@@ -171,7 +181,7 @@ def alert_upstreams(alerts: Iterable[Mapping[str, str]]) -> list[ServiceHost]:
     return found
 
 
-def service_hosts(source: str, text: str) -> list[ServiceHost]:
+def service_hosts(source: NamingSource | None, text: str) -> list[ServiceHost]:
     """Every Service-shaped host in ``text`` (lower-cased), in order, deduplicated; an Envoy
     cluster name (``ns_svc_port``, ``ns/svc/port/hash``) counts as its Service."""
     found: list[ServiceHost] = []
@@ -210,39 +220,51 @@ def service_hosts(source: str, text: str) -> list[ServiceHost]:
     ]
 
 
-def pod_texts(pods: Iterable[JsonDict], workload: JsonDict | None) -> list[tuple[str, str]]:
+def log_texts(tails: Iterable[LogTail], last: int | None = None) -> list[tuple[NamingSource, str]]:
+    """(source, line) of the lines of ``tails`` (the last ``last`` of each, when given)."""
+    return [
+        (log_source(t.namespace, t.pod, t.container), line)
+        for t in tails
+        for line in (t.lines if last is None else t.lines[-last:])
+    ]
+
+
+def pod_texts(
+    pods: Iterable[JsonDict], workload: JsonDict | None
+) -> list[tuple[NamingSource, str]]:
     """(source, text) of the env values and args of the pods and the workload template."""
-    specs: list[tuple[str, JsonDict]] = [
-        (f"pod {_meta(p).get('name')}", _d(p.get("spec"))) for p in pods
+    specs: list[tuple[str, str, JsonDict]] = [
+        ("pod", str(_meta(p).get("name")), _d(p.get("spec"))) for p in pods
     ]
     if workload is not None:
         template = pod_template(workload)
-        specs.append(
-            (f"{workload.get('kind')} {_meta(workload).get('name')}", _d(template.get("spec")))
-        )
-    texts: list[tuple[str, str]] = []
-    for source, spec in specs:
+        kind, name = str(workload.get("kind")), str(_meta(workload).get("name"))
+        specs.append((kind, name, _d(template.get("spec"))))
+    texts: list[tuple[NamingSource, str]] = []
+    for owner_kind, owner, spec in specs:
         for container in _dicts(spec.get("containers")) + _dicts(spec.get("initContainers")):
             for env in _dicts(container.get("env")):
                 if isinstance(env.get("value"), str):
-                    texts.append((f"{source} env {env.get('name')}", env["value"]))
+                    source = env_source(owner_kind, owner, str(env.get("name")))
+                    texts.append((source, env["value"]))
             for arg in list(container.get("args") or []) + list(container.get("command") or []):
                 if isinstance(arg, str):
-                    texts.append((f"{source} args", arg))
+                    texts.append((args_source(owner_kind, owner), arg))
     return texts
 
 
-def event_texts(events: Iterable[JsonDict]) -> list[tuple[str, str]]:
+def event_texts(events: Iterable[JsonDict]) -> list[tuple[NamingSource, str]]:
     """(source, message) of Warning events: "failed calling webhook ... Post https://
     injector.mesh.svc:443/..." names the Service that failed the call."""
-    texts: list[tuple[str, str]] = []
+    texts: list[tuple[NamingSource, str]] = []
     for event in events:
         if event.get("type") != "Warning":
             continue
         involved = _d(event.get("involvedObject")) or _d(event.get("regarding"))
         message = event.get("message") or event.get("note")
         if isinstance(message, str):
-            source = f"event {involved.get('kind')}/{involved.get('name')} {event.get('reason')}"
+            kind, name = str(involved.get("kind")), str(involved.get("name"))
+            source = event_source(kind, name, str(event.get("reason")))
             texts.append((source, message))
     return texts
 
@@ -254,7 +276,7 @@ def config_map_hosts(config_map: JsonDict) -> list[str]:
     for key, value in _d(config_map.get("data")).items():
         if not isinstance(value, str):
             continue
-        for host in service_hosts("", value[:65536]) or keyed_value_host(str(key), value):
+        for host in service_hosts(None, value[:65536]) or keyed_value_host(str(key), value):
             text = f"{host.name}.{host.namespace}" if host.namespace else host.name
             text += ".svc" if host.cluster_dns else ""
             if text not in hosts:
@@ -273,7 +295,7 @@ def keyed_value_host(key: str, value: str) -> list[ServiceHost]:
     if bare is None or not bare["ns"]:
         return []
     port = int(bare["port"]) if bare["port"] else None
-    return [ServiceHost(bare["name"], bare["ns"], port, "")]
+    return [ServiceHost(bare["name"], bare["ns"], port, None)]
 
 
 def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:
@@ -284,12 +306,12 @@ def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:
     for key, value in _d(config_map.get("data")).items():
         if not isinstance(value, str):
             continue
-        hosts = service_hosts("", value[:65536])
+        hosts = service_hosts(None, value[:65536])
         # A value that is nothing but "name:port" is an address, whatever its key.
         if (bare := _BARE_ADDRESS.fullmatch(value.strip().lower())) is not None:
-            hosts.append(ServiceHost(bare["name"], bare["ns"], int(bare["port"]), ""))
+            hosts.append(ServiceHost(bare["name"], bare["ns"], int(bare["port"]), None))
         hosts += [
-            ServiceHost(q["name"], q["ns"], int(q["port"]), "")
+            ServiceHost(q["name"], q["ns"], int(q["port"]), None)
             for q in _QUOTED_ADDRESS.finditer(value[:65536].lower())
         ]
         for host in hosts:
@@ -307,14 +329,14 @@ def config_map_endpoints(config_map: JsonDict) -> list[JsonDict]:
 
 
 def named_hosts(
-    texts: Iterable[tuple[str, str]], config_maps: Iterable[JsonDict]
+    texts: Iterable[tuple[NamingSource, str]], config_maps: Iterable[JsonDict]
 ) -> list[ServiceHost]:
     """Hosts named by logs/env/args texts and by ConfigMaps' ``serviceHosts``."""
     found: list[ServiceHost] = []
     for source, text in texts:
         hosts = service_hosts(source, text)
         found += hosts or env_host(source, text)
-        if source.startswith("log ") and DNS_LOG.search(text):
+        if source.kind == "log" and DNS_LOG.search(text):
             # A name lookup failed: the resolver timed out, or answered that the name does
             # not exist. Either way the cluster DNS answered it, so it is a callee too, and
             # what changed there (its Corefile) is part of "what changed?".
@@ -332,20 +354,19 @@ def named_hosts(
                         name=name,
                         namespace=namespace or None,
                         port=None,
-                        source=f"ConfigMap {_meta(cm).get('name')}",
+                        source=config_map_source(str(_meta(cm).get("name"))),
                         cluster_dns=svc == "svc",
                     )
                 )
     return found
 
 
-def env_host(source: str, value: str) -> list[ServiceHost]:
+def env_host(source: NamingSource, value: str) -> list[ServiceHost]:
     """The host an env var names by its whole value when its name says it holds a peer's
-    address (``FLAGD_HOST=flagd``, ``CART_ADDR=cart:8080``; ``source`` is ``pod_texts``'
-    "<pod or workload> env <NAME>"); none for any other var or value. A short name stands
+    address (``FLAGD_HOST=flagd``, ``CART_ADDR=cart:8080``, read by ``pod_texts``); none for
+    any other var or value. A short name stands
     for a Service of the caller's namespace only if one exists (resolved like any host)."""
-    head, found, name = source.rpartition(" env ")
-    if not found or not head or not _ADDRESS_KEY.search(name):
+    if source.kind != "env" or not _ADDRESS_KEY.search(source.variable or ""):
         return []
     bare = _BARE_HOST.fullmatch(value.strip().lower())
     if bare is None:
@@ -360,7 +381,7 @@ _DNS_QUERY_LOG = re.compile(r'"[A-Z]{1,10} IN \S+ (udp|tcp) \d+ ')
 
 
 def callee_hosts(
-    lines: Sequence[tuple[str, str]], configured: Sequence[tuple[str, str]] = ()
+    lines: Sequence[tuple[NamingSource, str]], configured: Sequence[tuple[NamingSource, str]] = ()
 ) -> list[ServiceHost]:
     """The next hop: the hosts a followed callee's own log lines name, when one of them
     reports an error (a failing callee's trouble may be its own callee's: the profile
@@ -382,7 +403,7 @@ def callee_hosts(
 
 
 def mentioned_objects(
-    lines: Iterable[tuple[str, str]], objects: Iterable[JsonDict]
+    lines: Iterable[tuple[NamingSource, str]], objects: Iterable[JsonDict]
 ) -> list[ServiceHost]:
     """Services and workloads of the caller's namespace whose base word (or whole one-word
     name) an error line uses: "failed to convert currency" names ``currencyservice``,
@@ -441,7 +462,7 @@ class NamedObject:
     kind: str
     namespace: str
     name: str
-    sources: list[str]
+    sources: list[NamingSource]
     routes: list[DependencyRoute]
 
 

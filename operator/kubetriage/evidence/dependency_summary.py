@@ -17,6 +17,7 @@ from kubetriage.evidence.mounts import config_mounts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods
 from kubetriage.models.objects import labels as _labels
@@ -100,13 +101,13 @@ def restarted(pod: JsonDict) -> PodTrouble | None:
 _MAX_NAMING_SOURCES = 5
 
 
-def naming_sources(sources: list[str]) -> list[str]:
+def naming_sources(sources: list[NamingSource]) -> list[NamingSource]:
     """The first sources that name a dependency, bounded, in order; the first log line that
     names it stays in even when the spec's mentions (one per pod: "pod x env DB_URL") fill
     the bound first: what the workload said about the dependency tells a call it makes from
     an address it is configured with, whatever its replica count."""
     kept = sources[:_MAX_NAMING_SOURCES]
-    said = next((s for s in sources if s.startswith("log ")), None)
+    said = next((s for s in sources if s.kind == "log"), None)
     if said is None or said in kept:
         return kept
     return [*kept[: _MAX_NAMING_SOURCES - 1], said]
@@ -115,7 +116,7 @@ def naming_sources(sources: list[str]) -> list[str]:
 def summarise_dependency(
     service: ServiceEvidence | None,
     named: JsonDict | None,
-    sources: list[str],
+    sources: list[NamingSource],
     objects: list[JsonDict],
     limits: EvidenceLimits,
 ) -> DependencyEvidence:

@@ -31,6 +31,7 @@ from kubetriage.evidence.dependencies import (
     callee_hosts,
     event_texts,
     headless_workload,
+    log_texts,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -100,12 +101,7 @@ class DependencyWalk:
         workload and events; ``build_evidence`` summarises them as ``Evidence.dependencies``.
         A dependency the rule keeps out is a collection error."""
         limits = self._limits
-        lines = [
-            (f"log {t.namespace}/{t.pod}/{t.container}", line)
-            for t in run.logs
-            if t.source == "scope" and t.namespace == namespace
-            for line in t.lines
-        ]
+        lines = log_texts(t for t in run.logs if t.source == "scope" and t.namespace == namespace)
         lines += event_texts(o for (kind, ns, _), o in run.objects.items() if kind == "Event")
         config_maps = [
             o for (kind, ns, _), o in run.objects.items() if kind == "ConfigMap" and ns == namespace
@@ -143,23 +139,24 @@ class DependencyWalk:
         # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes
         # first (``node_dns_hosts``, as the builder orders them).
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
-        there = await node_pods(self._reader, self._limits, run, failing, scope)
+        there = await node_pods(self._reader, self._limits, run, [n for n, _ in failing], scope)
         hosts = node_dns_hosts(there, failing) + hosts
         # Connections failing from some nodes only: the agent programming those nodes'
         # network, when it does not run there (``node_network_hosts``, as the builder does).
         unconnected = connect_failing_nodes(lines, pods[: limits.max_pods])
-        there = await node_pods(self._reader, self._limits, run, unconnected, scope)
+        nodes = [node for node, _ in unconnected]
+        there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts += node_network_hosts(there, unconnected)
         # Calls to a link-local address failing on some nodes: the host-network agent that
         # serves it on those nodes (``node_link_local_hosts``, as the builder does).
         unreached = link_local_failing_nodes(lines, pods[: limits.max_pods])
-        nodes = [(node, source) for node, _, _, source in unreached]
+        nodes = [node for node, _, _, _ in unreached]
         there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts += node_link_local_hosts(there, unreached)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
-        nodes = [(node, source) for node, _, source in unmounted]
+        nodes = [node for node, _, _ in unmounted]
         there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts = node_csi_hosts(there, unmounted) + hosts
         # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
@@ -171,7 +168,7 @@ class DependencyWalk:
         # Nodes of the incident's pods under pressure: a node agent replaced right before.
         node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
         pressured = pressured_nodes(node_objects, pods[: limits.max_pods])
-        nodes = [(node, f"node {node} {condition}") for node, condition, _ in pressured]
+        nodes = [node for node, _, _ in pressured]
         there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts += node_agent_hosts(there, pressured)
         if lines:
@@ -196,12 +193,9 @@ class DependencyWalk:
         followed = len(first)
         for obj, few in first:
             keys = {(_ns(p), _name(p)) for p in few}
-            lines = [
-                (f"log {t.namespace}/{t.pod}/{t.container}", line)
-                for t in run.logs
-                if t.source == "dependency" and (t.namespace, t.pod) in keys
-                for line in t.lines
-            ]
+            lines = log_texts(
+                t for t in run.logs if t.source == "dependency" and (t.namespace, t.pod) in keys
+            )
             # Its own configuration (env, args) of the pods whose tails were read: where
             # it calls when its errors name no Service (a provider behind an ExternalName).
             told = {(t.namespace, t.pod) for t in run.logs if t.source == "dependency"}

@@ -23,6 +23,7 @@ from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.dependencies import ERROR_LINE, pod_texts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict
@@ -62,9 +63,11 @@ def outside_host(value: str) -> str | None:
     return host
 
 
-def configured_hosts(texts: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+def configured_hosts(
+    texts: Iterable[tuple[NamingSource, str]],
+) -> dict[str, list[NamingSource]]:
     """Outside host -> where the env values and args of ``texts`` (``pod_texts``) name it."""
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[NamingSource]] = {}
     for source, text in texts:
         # A flag's value ("--upstream=https://api.bank.example") or the whole text.
         value = text.partition("=")[2] if text.startswith("-") else text
@@ -96,13 +99,13 @@ def failing_hosts(
 
 def find_host_peers(
     workloads: Iterable[JsonDict], hosts: Sequence[str], exclude: Iterable[JsonDict]
-) -> list[tuple[JsonDict, str, list[str]]]:
+) -> list[tuple[JsonDict, str, list[NamingSource]]]:
     """(workload, host, sources) of each workload, besides ``exclude`` (the incident's own),
     whose pod template names one of ``hosts``; at most ``MAX_PEERS``, by namespace and name."""
     if not hosts:
         return []
     own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
-    found: list[tuple[JsonDict, str, list[str]]] = []
+    found: list[tuple[JsonDict, str, list[NamingSource]]] = []
     for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
         if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
             continue
@@ -116,7 +119,7 @@ def find_host_peers(
 
 
 def summarise_peer(
-    workload: JsonDict, host: str, sources: list[str], history: list[JsonDict]
+    workload: JsonDict, host: str, sources: list[NamingSource], history: list[JsonDict]
 ) -> HostPeerEvidence:
     """The neighbour, the host it names, and its recent rollouts, newest first."""
     changes = recent_rollouts(workload, history, _MAX_CHANGES)
@@ -125,7 +128,7 @@ def summarise_peer(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)
         ),
         host=host,
-        named_by=sources[:5],
+        named_by=[source.text for source in sources[:5]],
         changes=changes,
     )
 

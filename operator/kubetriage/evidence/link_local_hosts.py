@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from kubetriage.evidence.dependencies import ServiceHost
-from kubetriage.evidence.node_hosts import serving_daemonsets
+from kubetriage.evidence.node_hosts import pod_nodes, serving_daemonsets, source_node
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.objects import JsonDict
-from kubetriage.models.objects import meta as _meta
 
 # A link-local IPv4 address with its port, as a URL or host:port names it.
 _LINK_LOCAL: Final = re.compile(
@@ -37,25 +37,20 @@ CLOUD_METADATA: Final = "169.254.169.254"
 
 
 def link_local_failing_nodes(
-    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
-) -> list[tuple[str, str, int, str]]:
-    """(node, address, port, log source) for each node whose pods' own log lines (``log
-    ns/pod/container``) fail to reach a link-local address; the first such line each. A URL
-    without a port is taken as port 80."""
-    nodes = {
-        (str(_meta(p).get("namespace")), str(_meta(p).get("name"))): node
-        for p in pods
-        if isinstance(node := _d(p.get("spec")).get("nodeName"), str) and node
-    }
-    found: dict[str, tuple[str, int, str]] = {}
+    lines: Iterable[tuple[NamingSource, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, str, int, NamingSource]]:
+    """(node, address, port, log source) for each node whose pods' own log lines fail to
+    reach a link-local address; the first such line each. A URL without a port is taken as
+    port 80."""
+    nodes = pod_nodes(pods)
+    found: dict[str, tuple[str, int, NamingSource]] = {}
     for source, line in lines:
-        if not source.startswith("log ") or not _UNREACHED.search(line):
+        if not _UNREACHED.search(line):
             continue
         match = _LINK_LOCAL.search(line)
         if match is None:
             continue
-        namespace, _, rest = source.removeprefix("log ").partition("/")
-        node = nodes.get((namespace, rest.partition("/")[0]))
+        node = source_node(source, nodes)
         if node is not None:
             found.setdefault(node, (match["host"], int(match["port"] or 80), source))
     return [(node, host, port, source) for node, (host, port, source) in found.items()]
@@ -87,7 +82,7 @@ def _serves(pod: JsonDict, address: str, port: int) -> bool:
 
 
 def node_link_local_hosts(
-    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str, int, str]]
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str, int, NamingSource]]
 ) -> list[ServiceHost]:
     """The DaemonSets whose host-network pods serve the unreached link-local address on the
     nodes where the calls fail (``failing``: ``link_local_failing_nodes``), named by the

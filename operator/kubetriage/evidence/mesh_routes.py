@@ -19,6 +19,7 @@ from typing import Final
 
 from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.raw import as_dict, as_int, as_list, as_str, dicts
+from kubetriage.models.naming import NamingSource, route_source
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -37,7 +38,7 @@ _SERVICE_DESTINATION = re.compile(
 )
 
 
-def _named(host: str, texts: Iterable[tuple[str, str]]) -> str | None:
+def _named(host: str, texts: Iterable[tuple[NamingSource, str]]) -> NamingSource | None:
     """The source of the first text naming ``host`` as a whole host name, if any."""
     pattern = re.compile(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", re.IGNORECASE)
     return next((source for source, text in texts if pattern.search(text)), None)
@@ -69,7 +70,7 @@ def _destinations(virtual_service: JsonDict) -> list[tuple[str, int | None]]:
 
 
 def mesh_route_hosts(
-    virtual_services: Iterable[JsonDict], texts: Iterable[tuple[str, str]]
+    virtual_services: Iterable[JsonDict], texts: Iterable[tuple[NamingSource, str]]
 ) -> list[ServiceHost]:
     """The cluster Services the sidecars route the hosts named in ``texts`` to, by the
     VirtualServices bound to them; each names its VirtualService and the text as its source.
@@ -93,7 +94,9 @@ def mesh_route_hosts(
                 name=match["name"],
                 namespace=match["ns"] or _ns(vs) or None,
                 port=port,
-                source=f"VirtualService {_ns(vs)}/{_name(vs)} routes {host} ({source})",
+                source=route_source(
+                    f"VirtualService {_ns(vs)}/{_name(vs)} routes {host} ({source.text})"
+                ),
                 cluster_dns=match["ns"] is not None,
             )
             if service not in found:

@@ -20,6 +20,7 @@ from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.models.naming import NamingSource, route_source
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.relations import NODE_NETWORK_SOURCE, DependencyRoute
@@ -36,7 +37,8 @@ CONNECT_FAILURE: Final = re.compile(
 )
 
 
-def _pod_nodes(pods: Iterable[JsonDict]) -> dict[tuple[str, str], str]:
+def pod_nodes(pods: Iterable[JsonDict]) -> dict[tuple[str, str], str]:
+    """(namespace, pod) -> the node each scheduled pod runs on."""
     return {
         (str(_meta(p).get("namespace")), str(_meta(p).get("name"))): node
         for p in pods
@@ -45,47 +47,44 @@ def _pod_nodes(pods: Iterable[JsonDict]) -> dict[tuple[str, str], str]:
 
 
 def _failing_nodes(
-    lines: Iterable[tuple[str, str]], nodes: Mapping[tuple[str, str], str], failure: re.Pattern[str]
-) -> dict[str, str]:
-    """Node -> the first source of the pods' own log lines (``log ns/pod/container``) there
-    that ``failure`` matches."""
-    found: dict[str, str] = {}
+    lines: Iterable[tuple[NamingSource, str]],
+    nodes: Mapping[tuple[str, str], str],
+    failure: re.Pattern[str],
+) -> dict[str, NamingSource]:
+    """Node -> the first source of the pods' own log lines there that ``failure`` matches."""
+    found: dict[str, NamingSource] = {}
     for source, line in lines:
-        if not source.startswith("log ") or not failure.search(line):
-            continue
-        namespace, _, rest = source.removeprefix("log ").partition("/")
-        node = nodes.get((namespace, rest.partition("/")[0]))
-        if node is not None:
+        if failure.search(line) and (node := source_node(source, nodes)) is not None:
             found.setdefault(node, source)
     return found
 
 
 def resolver_failing_nodes(
-    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
-) -> list[tuple[str, str]]:
-    """(node, log source) of each node whose pods' own log lines (``log ns/pod/container``)
-    say the resolver failed (EAI_AGAIN, SERVFAIL, a lookup timeout), first source each."""
-    return list(_failing_nodes(lines, _pod_nodes(pods), DNS_RESOLVER_FAILURE).items())
+    lines: Iterable[tuple[NamingSource, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, NamingSource]]:
+    """(node, log source) of each node whose pods' own log lines say the resolver failed
+    (EAI_AGAIN, SERVFAIL, a lookup timeout), first source each."""
+    return list(_failing_nodes(lines, pod_nodes(pods), DNS_RESOLVER_FAILURE).items())
 
 
 def connect_failing_nodes(
-    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
-) -> list[tuple[str, str]]:
+    lines: Iterable[tuple[NamingSource, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, NamingSource]]:
     """(node, log source) of each node whose pods' own log lines say a connection could not be
     made (``CONNECT_FAILURE``), only when some of the pods run on other nodes whose logs were
     read and say no such thing: the failure then follows the node, not the callee. Empty
     when every node's pods fail alike (a callee down fails them all)."""
-    nodes = _pod_nodes(pods)
+    nodes = pod_nodes(pods)
     found = _failing_nodes(lines, nodes, CONNECT_FAILURE)
-    read = {n for source, _ in lines if (n := _source_node(source, nodes)) is not None}
+    read = {n for source, _ in lines if (n := source_node(source, nodes)) is not None}
     return list(found.items()) if read - set(found) else []
 
 
-def _source_node(source: str, nodes: Mapping[tuple[str, str], str]) -> str | None:
-    if not source.startswith("log "):
+def source_node(source: NamingSource, nodes: Mapping[tuple[str, str], str]) -> str | None:
+    """The node of the pod whose log line ``source`` is, if it is one of ``nodes``' pods."""
+    if source.kind != "log" or source.namespace is None or source.pod is None:
         return None
-    namespace, _, rest = source.removeprefix("log ").partition("/")
-    return nodes.get((namespace, rest.partition("/")[0]))
+    return nodes.get((source.namespace, source.pod))
 
 
 def _serves_dns(pod: JsonDict) -> bool:
@@ -101,7 +100,7 @@ def _serves_dns(pod: JsonDict) -> bool:
 
 def serving_daemonsets(
     pods: Iterable[JsonDict],
-    sources: Mapping[str, str],
+    sources: Mapping[str, NamingSource],
     serves: Callable[[JsonDict, str], bool],
     port: int | None,
     routes: Mapping[str, DependencyRoute] | None = None,
@@ -131,7 +130,7 @@ def serving_daemonsets(
 
 
 def node_dns_hosts(
-    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, NamingSource]]
 ) -> list[ServiceHost]:
     """The DaemonSets whose pods serve DNS on the nodes where lookups fail (``failing``:
     ``resolver_failing_nodes``): pods of a node resolve through its cache before the cluster
@@ -146,13 +145,16 @@ def _programs_node_network(pod: JsonDict) -> bool:
 
 
 def node_network_hosts(
-    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str]]
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, NamingSource]]
 ) -> list[ServiceHost]:
     """The DaemonSets whose host-network pods do not run on the nodes where the workload's
     pods cannot connect while its pods elsewhere can (``failing``: ``connect_failing_nodes``):
     the agent that programs those nodes' Service rules is the suspect, named by the node and
     the failing line's source (``NODE_NETWORK_SOURCE``)."""
-    sources = {node: f"{NODE_NETWORK_SOURCE} of node {node}: {source}" for node, source in failing}
+    sources = {
+        node: route_source(f"{NODE_NETWORK_SOURCE} of node {node}: {source.text}")
+        for node, source in failing
+    }
     routes = {
         node: DependencyRoute(kind="node-network", node=node, seen_in=source)
         for node, source in failing

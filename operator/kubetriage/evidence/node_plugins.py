@@ -43,28 +43,28 @@ from kubetriage.evidence.node_hosts import serving_daemonsets
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
 from kubetriage.evidence.raw import dicts as _dicts
+from kubetriage.models.naming import NamingSource, route_source
 from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.relations import MESH_CA_SOURCE, VOLUME_SERVER_SOURCE, DependencyRoute
 
 
 def csi_failing_nodes(
-    lines: Iterable[tuple[str, str]], pods: Iterable[JsonDict]
-) -> list[tuple[str, str, str]]:
+    lines: Iterable[tuple[NamingSource, str]], pods: Iterable[JsonDict]
+) -> list[tuple[str, str, NamingSource]]:
     """(node, driver, event source) for each node where one of ``pods`` cannot mount because
-    the kubelet there cannot reach a CSI driver, as its Warning events (``event_texts``:
-    "event Pod/<name> <reason>") say; first source each."""
+    the kubelet there cannot reach a CSI driver, as the pod's Warning events
+    (``event_texts``) say; first source each."""
     nodes = {
         str(_d(p.get("metadata")).get("name")): node
         for p in pods
         if isinstance(node := _d(p.get("spec")).get("nodeName"), str) and node
     }
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, tuple[str, NamingSource]] = {}
     for source, line in lines:
-        kind, _, rest = source.removeprefix("event ").partition("/")
-        if not source.startswith("event ") or kind != "Pod":
+        if source.kind != "event" or source.owner_kind != "Pod" or source.owner is None:
             continue
         driver = unreachable_csi_driver(line)
-        node = nodes.get(rest.partition(" ")[0])
+        node = nodes.get(source.owner)
         if driver and node:
             found.setdefault(node, (driver, source))
     return [(node, driver, source) for node, (driver, source) in found.items()]
@@ -84,7 +84,7 @@ def _serves_driver(pod: JsonDict, driver: str) -> bool:
 
 
 def node_csi_hosts(
-    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str, str]]
+    pods: Iterable[JsonDict], failing: Sequence[tuple[str, str, NamingSource]]
 ) -> list[ServiceHost]:
     """The DaemonSets whose pods serve the unreachable CSI driver on the nodes where mounts
     fail (``failing``: ``csi_failing_nodes``), named by the failing event's source."""
@@ -156,7 +156,7 @@ def node_agent_hosts(
             name=name,
             namespace=ns,
             port=None,
-            source=f"node {node} {condition}",
+            source=route_source(f"node {node} {condition}"),
             kind=kind,
             route=DependencyRoute(kind="node-pressure", node=node, condition=condition),
         )
@@ -241,7 +241,7 @@ def volume_server_hosts(
             (
                 server,
                 2049,
-                f"{VOLUME_SERVER_SOURCE} {volume} served from {server}",
+                route_source(f"{VOLUME_SERVER_SOURCE} {volume} served from {server}"),
                 DependencyRoute(kind="volume-server", claim=volume, host=server),
             )
             for volume, server in nfs_servers(pods, claims, volumes)
@@ -251,7 +251,8 @@ def volume_server_hosts(
 
 
 def served_hosts(
-    wanted: Iterable[tuple[str, int | None, str, DependencyRoute]], services: Iterable[JsonDict]
+    wanted: Iterable[tuple[str, int | None, NamingSource, DependencyRoute]],
+    services: Iterable[JsonDict],
 ) -> list[ServiceHost]:
     """The Service serving each (host, port, source, route) that one serves from inside the
     cluster (``served_by``), each Service once, named by its first source."""
@@ -283,20 +284,24 @@ _CERTIFICATE_REQUEST = re.compile(
 _DIALLED = re.compile(r"(?i)\bdial tcp (?P<host>[a-z0-9.-]+):(?P<port>\d{1,5})\b")
 
 
-def certificate_authorities(lines: Iterable[tuple[str, str]]) -> list[tuple[str, int, str]]:
+def certificate_authorities(
+    lines: Iterable[tuple[NamingSource, str]],
+) -> list[tuple[str, int, NamingSource]]:
     """(CA host, port, log source) of each address the pods' sidecars dialled for their
     workload certificate and could not reach, as their own log lines say; first source
     each."""
-    found: dict[str, tuple[int, str]] = {}
+    found: dict[str, tuple[int, NamingSource]] = {}
     for source, line in lines:
-        if not source.startswith("log ") or not _CERTIFICATE_REQUEST.search(line):
+        if source.kind != "log" or not _CERTIFICATE_REQUEST.search(line):
             continue
         for match in _DIALLED.finditer(line):
             found.setdefault(match["host"].lower(), (int(match["port"]), source))
     return [(host, port, source) for host, (port, source) in found.items()]
 
 
-def ca_hosts(lines: Iterable[tuple[str, str]], services: Iterable[JsonDict]) -> list[ServiceHost]:
+def ca_hosts(
+    lines: Iterable[tuple[NamingSource, str]], services: Iterable[JsonDict]
+) -> list[ServiceHost]:
     """The Services serving, inside the cluster, the mesh CA the pods' sidecars could not
     reach for their workload certificate (``certificate_authorities``: its ClusterIP or
     cluster DNS name), each once, named by the first failing line (``MESH_CA_SOURCE``): the
@@ -306,7 +311,9 @@ def ca_hosts(lines: Iterable[tuple[str, str]], services: Iterable[JsonDict]) -> 
             (
                 host,
                 port,
-                f"{MESH_CA_SOURCE} {host} of {source.removeprefix('log ')}",
+                route_source(
+                    f"{MESH_CA_SOURCE} {host} of {source.namespace}/{source.pod}/{source.container}"
+                ),
                 DependencyRoute(kind="mesh-ca", host=host),
             )
             for host, port, source in certificate_authorities(lines)
@@ -402,7 +409,9 @@ def provisioner_hosts(
                     name=key[1],
                     namespace=key[0],
                     port=None,
-                    source=f"{VOLUME_SERVER_SOURCE} {claim} provisioned by {provisioner}",
+                    source=route_source(
+                        f"{VOLUME_SERVER_SOURCE} {claim} provisioned by {provisioner}"
+                    ),
                     kind=str(workload.get("kind") or "Deployment"),
                     route=DependencyRoute(kind="volume-provisioner", claim=claim),
                 )

@@ -23,6 +23,7 @@ from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.evidence.summaries.ingress import host_matches
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource, route_source
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.relations import (
     REGISTRY_INGRESS,
@@ -37,13 +38,15 @@ _REGISTRY_API = re.compile(r"(?i)\bhttps?://(?P<host>[a-z0-9.-]+)(?::(?P<port>\d
 _FAILED_PULL = re.compile(r"(?i)failed to pull image")
 
 
-def pull_registries(lines: Iterable[tuple[str, str]]) -> list[tuple[str, int | None, str]]:
+def pull_registries(
+    lines: Iterable[tuple[NamingSource, str]],
+) -> list[tuple[str, int | None, NamingSource]]:
     """(registry host, port, event source) of each registry a pod's failed pull talked to,
-    as the kubelet's Warning events (``event_texts``: "event Pod/<name> <reason>") say;
-    first source each."""
-    found: dict[str, tuple[int | None, str]] = {}
+    as the kubelet's Warning events of the pod (``event_texts``) say; first source each."""
+    found: dict[str, tuple[int | None, NamingSource]] = {}
     for source, line in lines:
-        if not source.startswith("event Pod/") or not _FAILED_PULL.search(line):
+        pod_event = source.kind == "event" and source.owner_kind == "Pod"
+        if not pod_event or not _FAILED_PULL.search(line):
             continue
         for match in _REGISTRY_API.finditer(line):
             port = int(match["port"]) if match["port"] else None
@@ -52,7 +55,7 @@ def pull_registries(lines: Iterable[tuple[str, str]]) -> list[tuple[str, int | N
 
 
 def registry_hosts(
-    lines: Iterable[tuple[str, str]],
+    lines: Iterable[tuple[NamingSource, str]],
     services: Iterable[JsonDict],
     ingresses: Iterable[JsonDict] = (),
 ) -> list[ServiceHost]:
@@ -61,19 +64,21 @@ def registry_hosts(
     Ingress of the cluster serves: its backend for the registry API), each once, named by the
     first failing event. ``services`` and ``ingresses`` are of any namespace."""
     services, ingresses = list(services), list(ingresses)
-    direct: list[tuple[str, int | None, str, DependencyRoute]] = []
+    direct: list[tuple[str, int | None, NamingSource, DependencyRoute]] = []
     routed: list[ServiceHost] = []
     for host, port, source in pull_registries(lines):
-        named = f"{REGISTRY_SOURCE} {host} of {source.removeprefix('event ')}"
+        event = f"{source.owner_kind}/{source.owner} {source.reason}"
+        named = f"{REGISTRY_SOURCE} {host} of {event}"
         served = None if served_by(host, services) else registry_route(host, ingresses)
         if served is None:
-            direct.append((host, port, named, DependencyRoute(kind="registry", host=host)))
+            route = DependencyRoute(kind="registry", host=host)
+            direct.append((host, port, route_source(named), route))
             continue
         namespace, ingress, service, service_port, secret = served
         if any((h.namespace, h.name) == (namespace, service) for h in routed):
             continue
         tls = f" {REGISTRY_TLS_SECRET} {secret}" if secret else ""
-        route = DependencyRoute(
+        behind = DependencyRoute(
             kind="registry",
             host=host,
             ingress=ObjectRef(kind="Ingress", namespace=namespace, name=ingress),
@@ -86,9 +91,9 @@ def registry_hosts(
                 name=service,
                 namespace=namespace,
                 port=service_port,
-                source=f"{named} {REGISTRY_INGRESS} {namespace}/{ingress}{tls}",
+                source=route_source(f"{named} {REGISTRY_INGRESS} {namespace}/{ingress}{tls}"),
                 cluster_dns=True,
-                route=route,
+                route=behind,
             )
         )
     found = served_hosts(direct, services)

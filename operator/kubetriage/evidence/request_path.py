@@ -36,6 +36,7 @@ from kubetriage.evidence.summaries.ingress import (
     owned_by,
     served_ingresses,
 )
+from kubetriage.models.naming import route_source
 from kubetriage.models.objects import JsonDict, ingress_backends, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
@@ -80,7 +81,8 @@ def request_path_hosts(
     found: list[ServiceHost] = []
     for ingress in alerted_ingresses(ingresses, alert_labels):
         namespace = _ns(ingress)
-        source = f"{REQUEST_PATH_SOURCE} of Ingress {namespace}/{_name(ingress)}"
+        said = f"{REQUEST_PATH_SOURCE} of Ingress {namespace}/{_name(ingress)}"
+        source = route_source(said)
         route = DependencyRoute(kind="backend", ingress=ref_of(ingress))
         for backend in ingress_backends(ingress):
             spec = as_dict((by_name.get((namespace, backend)) or {}).get("spec"))
@@ -92,7 +94,7 @@ def request_path_hosts(
                 found.append(ServiceHost(backend, namespace, None, source, route=route))
                 continue
             found += [
-                replace(h, source=f"{source} (ExternalName {backend})", route=route)
+                replace(h, source=route_source(f"{said} (ExternalName {backend})"), route=route)
                 for h in service_hosts(source, alias)
                 if h.cluster_dns
             ]
@@ -121,7 +123,9 @@ def controller_hosts(
         workload = owned_by(few[0]) if few else None
         if workload is None or workload.namespace is None:
             continue
-        source = f"{INGRESS_CONTROLLER_SOURCE} of Ingress {_ns(ingress)}/{_name(ingress)}"
+        source = route_source(
+            f"{INGRESS_CONTROLLER_SOURCE} of Ingress {_ns(ingress)}/{_name(ingress)}"
+        )
         route = DependencyRoute(kind="ingress-controller", ingress=ref_of(ingress))
         found.append(
             ServiceHost(workload.name, workload.namespace, None, source, workload.kind, route=route)

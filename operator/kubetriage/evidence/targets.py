@@ -380,7 +380,7 @@ def probed_services(labels: dict[str, str]) -> list[ServiceHost]:
     for label in _PROBE_URL_LABELS:
         value = label_value(labels, label) or ""
         if value.lower().startswith(("http://", "https://")):
-            found += [h for h in service_hosts("probe", value) if h.cluster_dns and h.namespace]
+            found += [h for h in service_hosts(None, value) if h.cluster_dns and h.namespace]
     return found
 
 

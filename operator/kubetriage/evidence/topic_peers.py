@@ -23,6 +23,7 @@ from kubetriage.evidence.dependencies import (
     pod_texts,
 )
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, names_queue
+from kubetriage.models.naming import NamingSource, route_source
 from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.relations import TOPIC_SOURCE, DependencyRoute
@@ -36,7 +37,7 @@ PEER_KINDS = CONSUMER_KINDS
 
 
 def callee_topics(
-    lines: Sequence[tuple[str, str]], configured: Sequence[tuple[str, str]]
+    lines: Sequence[tuple[NamingSource, str]], configured: Sequence[tuple[NamingSource, str]]
 ) -> list[str]:
     """The topics a callee's configuration (``configured``: its pods' ``pod_texts``) names,
     when its own log lines report an error and name no host of a Service
@@ -45,8 +46,7 @@ def callee_topics(
         return []
     topics: list[str] = []
     for source, value in configured:
-        _, found, name = source.rpartition(" env ")
-        if not found or not _TOPIC_KEY.search(name):
+        if source.kind != "env" or not _TOPIC_KEY.search(source.variable or ""):
             continue
         for part in value.split(","):
             topic = part.strip()
@@ -77,6 +77,6 @@ def topic_peers(
         topic = next((t for t in topics if names_queue(texts, [t])), None)
         if topic is not None:
             route = DependencyRoute(kind="topic", topic=topic)
-            source = f"{TOPIC_SOURCE} {topic}"
+            source = route_source(f"{TOPIC_SOURCE} {topic}")
             found.append(ServiceHost(key[2], key[0], None, source, kind=kind, route=route))
     return found

@@ -175,7 +175,7 @@ def dependency_lines(evidence: Evidence) -> list[str]:
                 ids.cite(
                     ids.DEPENDENCY,
                     index,
-                    f"{name}{workload} named by {', '.join(dep.named_by[:2])}",
+                    f"{name}{workload} named by {', '.join(dep.named_by_texts(2))}",
                 ),
                 MAX_LINE_CHARS,
             )

@@ -12,6 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     EventEvidence,
@@ -19,6 +20,21 @@ from kubetriage.models.object_evidence import (
     PodEvidence,
     WorkloadEvidence,
 )
+
+
+class ClientMention(BaseModel):
+    """A shared server's own error lines naming a caller as their client
+    (``kubetriage.evidence.callers.find_named_clients``): the server's log they were read
+    in, how many lines, and the client identity they name."""
+
+    log: NamingSource
+    lines: int
+    client: str
+
+    def said(self) -> str:
+        """The words for it: "3 error lines name client web"."""
+        verb = "1 error line names" if self.lines == 1 else f"{self.lines} error lines name"
+        return f"{verb} client {self.client}"
 
 
 class CallerEvidence(BaseModel):
@@ -29,6 +45,9 @@ class CallerEvidence(BaseModel):
     ref: ObjectRef
     callee: ObjectRef  # the Service it names
     named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
+    # The callee's own error lines naming it as their client, when that is how it was found
+    # (its ``named_by`` then shows the same, in words).
+    in_errors: ClientMention | None = None
     # The env var, taken from a Secret, whose database URL alone links it to ``callee`` (a
     # SQL database it does not name; ``kubetriage.evidence.callers.secret_clients``): a
     # possible caller, weaker than one naming it. None for a caller that names ``callee``.

@@ -12,6 +12,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
@@ -156,8 +157,8 @@ RouteKind = Literal[
 
 class DependencyRoute(BaseModel):
     """How the evidence walk reached a dependency other than by the workload naming it as a
-    callee, as data: what analyzers decide on. ``DependencyEvidence.named_by`` keeps the words
-    shown for it (built from the same values by the walk)."""
+    callee, as data: what analyzers decide on. The walk also names it in
+    ``DependencyEvidence.named_by`` (a ``route`` source, built from the same values)."""
 
     kind: RouteKind
     # backend, ingress-controller: the alerted or served Ingress; registry: the Ingress that
@@ -168,8 +169,8 @@ class DependencyRoute(BaseModel):
     # node-network, node-pressure: the node; node-pressure: its pressure condition.
     node: str | None = None
     condition: str | None = None
-    # node-network: where the failing call was read ("log <ns>/<pod>/<container>").
-    seen_in: str | None = None
+    # node-network: where the failing call was read (a log line of one of its pods).
+    seen_in: NamingSource | None = None
     # volume-server, volume-provisioner: the claim (or volume) waiting on it.
     claim: str | None = None
     # registry, mesh-ca, volume-server: the host the pods dialled; topic: the topic.
@@ -190,7 +191,8 @@ class DependencyEvidence(BaseModel):
     # name (``x`` for ``x`` or ``x-headless``): the name the caller resolves has no record.
     missing_service: str | None = None
     followed: bool = True
-    named_by: list[str] = Field(default_factory=list)  # "pod x env DB_URL", "ConfigMap cfg"
+    # The texts that named it (a log line, an env value, a ConfigMap, ...), as data.
+    named_by: list[NamingSource] = Field(default_factory=list)
     # How the walk reached it when not as a callee the workload names (request path, node
     # agent, volume server, registry, mesh CA, topic peer), first route first.
     routes: list[DependencyRoute] = Field(default_factory=list)
@@ -234,6 +236,10 @@ class DependencyEvidence(BaseModel):
     # incident's own workload, whose pod template names its Service, with their rollouts: a
     # shared database or cache saturated by another team's new revision.
     callers: list[CallerEvidence] = Field(default_factory=list)
+
+    def named_by_texts(self, limit: int | None = None) -> list[str]:
+        """The words shown for the first ``limit`` (else all) sources that named it."""
+        return [source.text for source in self.named_by[:limit]]
 
     def routed(self, kind: RouteKind) -> list[DependencyRoute]:
         """The routes of ``kind`` by which the walk reached this dependency."""

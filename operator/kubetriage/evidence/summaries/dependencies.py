@@ -19,6 +19,7 @@ from kubetriage.evidence.dependencies import (
     config_map_endpoints,
     event_texts,
     headless_workload,
+    log_texts,
     mentioned_objects,
     named_hosts,
     pod_texts,
@@ -65,6 +66,7 @@ from kubetriage.evidence.summaries.nodes import pvc_summary
 from kubetriage.evidence.summaries.scalers import scaler_objects, scaler_texts
 from kubetriage.evidence.topic_peers import PEER_KINDS, callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ConfigEndpoint,
@@ -121,7 +123,7 @@ def env_mentions(pods: list[JsonDict], workload: JsonDict | None) -> set[str]:
 def _dependency(
     index: ObjectIndex,
     obj: JsonDict,
-    sources: list[str],
+    sources: list[NamingSource],
     objects: list[JsonDict],
     unavailable: Collection[str],
     limits: EvidenceLimits,
@@ -274,12 +276,7 @@ def dependency_summaries(
         return []
     texts = pod_texts(pods[: limits.max_pods], scope.workload)
     texts += scaler_texts(scope.workload, scaler_objects(index, namespace))
-    lines = [
-        (f"log {t.namespace}/{t.pod}/{t.container}", line)
-        for t in logs
-        if t.namespace == namespace
-        for line in t.lines[-limits.max_log_lines :]
-    ]
+    lines = log_texts((t for t in logs if t.namespace == namespace), limits.max_log_lines)
     used = {
         name
         for p in pods
@@ -362,11 +359,7 @@ def dependency_summaries(
         where = _where(dependency)
         if not dependency.followed or not dependency.logs or where is None:
             continue
-        lines = [
-            (f"log {t.namespace}/{t.pod}/{t.container}", line)
-            for t in dependency.logs
-            for line in t.lines
-        ]
+        lines = log_texts(dependency.logs)
         # Its own configuration (env, args) of the pods whose tails were read: where it
         # calls when its errors name no Service (a provider behind an ExternalName).
         told = {(t.namespace, t.pod) for t in dependency.logs}

@@ -27,6 +27,7 @@ from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ready_status, ref_of
 from kubetriage.evidence.triggers import scale_target, trigger_queues
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource, trigger_source
 from kubetriage.models.objects import JsonDict, controller_ref, labels, service_selects
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -192,12 +193,14 @@ def scaler_summaries(
     return found[:limit]
 
 
-def scaler_texts(workload: JsonDict | None, objects: Iterable[JsonDict]) -> list[tuple[str, str]]:
+def scaler_texts(
+    workload: JsonDict | None, objects: Iterable[JsonDict]
+) -> list[tuple[NamingSource, str]]:
     """(source, address) of the sources the workload's ScaledObjects and ScaledJob among
     ``objects`` read:
     names a dependency walk follows like an env value's (its Service, pods and policies)."""
     return [
-        (f"{kind_of(obj)} {_name(obj)} {as_str(trigger.get('type'))} trigger", host)
+        (trigger_source(kind_of(obj), _name(obj), str(as_str(trigger.get("type")))), host)
         for obj in scalers_of(workload, objects)
         for trigger in dicts(as_dict(obj.get("spec")).get("triggers"))
         for host in trigger_hosts(trigger)

@@ -30,6 +30,7 @@ from kubetriage.evidence.summaries.dependencies import DEPENDENCY_KINDS
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import route_source
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict, service_selects
@@ -221,7 +222,7 @@ def service_backend(
         return None
     objects = [o for kind in DEPENDENCY_KINDS for o in index.in_namespace(kind, service.namespace)]
     summary = service_summary(index, obj, unavailable, limits)
-    return summarise_dependency(summary, None, [source], objects, limits)
+    return summarise_dependency(summary, None, [route_source(source)], objects, limits)
 
 
 @dataclass(frozen=True, slots=True)
