@@ -32,7 +32,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.calls import caller
+from kubetriage.analyzers.calls import caller, dependency_hits
 from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, hosts_in, service_for_host
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
@@ -69,6 +69,13 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
+
+# An HTTP 504 (RFC 9110 15.6.5, Gateway Timeout) in a failed call's line, as a status field
+# or in words: the proxy in front of the callee gave up waiting for its answer.
+GATEWAY_TIMEOUT = re.compile(
+    r"(?i)(?:\bstatus(?:[ _]?code)?|\bcode|HTTP/\d(?:\.\d)?)\"?[=: ]+\"?504\b"
+    r"|\b504 gateway time-?out\b|upstream request timeout"
+)
 
 # The words servers print when every slot they serve from is taken.
 SATURATED = re.compile(
@@ -200,14 +207,35 @@ def _timed_out_calls(
     evidence: Evidence, dependency: DependencyEvidence
 ) -> list[tuple[LogTail, str]]:
     """Log lines, of the caller or of any dependency walked (a service between the caller and
-    this one), that name ``dependency`` and say the call timed out waiting for its answer."""
+    this one), that name ``dependency`` and say the call timed out waiting for its answer.
+    Failing as well: the caller's failed calls answered 504 that name no host, when this
+    dependency is the one callee its configuration names (a 504 is a gateway's, a mesh
+    proxy's, "waited in vain for the upstream's answer")."""
     tails = [*evidence.logs, *(log for d in evidence.dependencies for log in d.logs)]
-    return [
+    named = [
         (log, line)
         for log in tails
         for line in log.lines
         if ANSWER_TIMEOUT_LOG.search(line) and _names(dependency, line)
     ]
+    if named or not _sole_configured_callee(evidence, dependency):
+        return named
+    return [
+        (hit.log, hit.line)
+        for hit in dependency_hits(evidence)
+        if GATEWAY_TIMEOUT.search(hit.line) and not hosts_in(hit.line)
+    ]
+
+
+def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """The dependency is named by the caller's env, and no other dependency is."""
+
+    def by_env(d: DependencyEvidence) -> bool:
+        return any(" env " in source for source in d.named_by)
+
+    return by_env(dependency) and not any(
+        by_env(d) for d in evidence.dependencies if d is not dependency
+    )
 
 
 def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:

@@ -268,11 +268,19 @@ def check_network(evidence: Evidence) -> list[Finding]:
 
 def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Finding]:
     """Services the workload fails to call whose selector matches no pod at all: traffic is
-    routed nowhere (a selector typo, or labels changed under it)."""
+    routed nowhere (a selector typo, or labels changed under it). Its callees in other
+    namespaces count too (a gateway's backend, a Service named in env) when their endpoints
+    were read and list none: a Service whose pods crash still lists them as not-ready
+    endpoints, one that selects no pod has none."""
     own = own_services(evidence)
+    services = {(s.namespace, s.name): s for s in evidence.services}
+    for dependency in evidence.dependencies:
+        callee = dependency.service
+        if callee is not None and callee.ready_endpoints == 0 and not callee.not_ready_endpoints:
+            services.setdefault((callee.namespace, callee.name), callee)
     candidates = [
         s
-        for s in evidence.services
+        for s in services.values()
         if s.selector
         and s.matching_pods == 0
         and s.scaled_to_zero is None
