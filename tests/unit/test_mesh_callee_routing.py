@@ -22,7 +22,7 @@ from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, 
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads, assert_ranks_below
+from tests.support.evidence import analyze, assert_leads, assert_ranks_below, naming
 
 # --- a weighted route's second backend whose selector matches no pod -----------------------
 
@@ -43,7 +43,7 @@ NO_UPSTREAM = (
 
 def _through_gateway(service: ServiceEvidence) -> Evidence:
     callee = DependencyEvidence(
-        service=service, named_by=["log shop/checkout-1/istio-proxy"], pods=0
+        service=service, named_by=naming("log shop/checkout-1/istio-proxy"), pods=0
     )
     return make.checkout_evidence(
         logs=[make.checkout_log(NO_UPSTREAM)],
@@ -102,7 +102,7 @@ def _search(*, current: int = 8, maximum: int = 8, limited: bool = True) -> Depe
     return DependencyEvidence(
         service=SEARCH_SERVICE,
         workload=SEARCH,
-        named_by=["pod checkout-1 env SEARCH_URL"],
+        named_by=naming("pod checkout-1 env SEARCH_URL"),
         desired_replicas=current,
         ready_replicas=current,
         pods=current,
@@ -115,7 +115,7 @@ def _other_callee() -> DependencyEvidence:
         service=ServiceEvidence(
             name="reviews", namespace="reviews", selector={"app": "reviews"}, matching_pods=2
         ),
-        named_by=["pod checkout-1 env REVIEWS_URL"],
+        named_by=naming("pod checkout-1 env REVIEWS_URL"),
         desired_replicas=2,
         ready_replicas=2,
         pods=2,

@@ -33,7 +33,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits
-from kubetriage.analyzers.dependencies import caller_fails_on
+from kubetriage.analyzers.dependencies import caller_fails_on, configured_in_env
 from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, hosts_in, service_for_host
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item, log_source
@@ -229,12 +229,8 @@ def _timed_out_calls(
 
 def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """The dependency is named by the caller's env, and no other dependency is."""
-
-    def by_env(d: DependencyEvidence) -> bool:
-        return any(" env " in source for source in d.named_by)
-
-    return by_env(dependency) and not any(
-        by_env(d) for d in evidence.dependencies if d is not dependency
+    return configured_in_env(dependency) and not any(
+        configured_in_env(d) for d in evidence.dependencies if d is not dependency
     )
 
 
