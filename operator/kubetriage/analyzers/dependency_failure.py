@@ -109,8 +109,8 @@ def _env_hosts(value: str) -> list[str]:
 def check_dependency(evidence: Evidence) -> list[Finding]:
     # Workers killed past their timeout while the CPU idled waited on a call; their lines name
     # no host, so they only point at a Service the configuration names.
-    waited = [] if (calls := dependency_hits(evidence)) else waiting_worker_timeouts(evidence)
-    hits = calls or waited
+    waited = [] if (logged := dependency_hits(evidence)) else waiting_worker_timeouts(evidence)
+    hits = logged or waited
     own = own_services(evidence, hits)
     # A lookup the resolver never answered ("lookup x on 10.96.0.10:53: i/o timeout") never
     # reached the host it names: such lines blame the resolver, not a Service they mention.
