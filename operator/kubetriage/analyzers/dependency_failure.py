@@ -52,6 +52,7 @@ from kubetriage.analyzers.support import (
     service_source,
     workload_ref,
 )
+from kubetriage.analyzers.worker_timeouts import WORKER_TIMEOUT_LOG, waiting_worker_timeouts
 from kubetriage.dns_errors import DNS_LOG, DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
 from kubetriage.evidence.host_peers import value_host
 from kubetriage.models.base import ObjectRef
@@ -106,7 +107,10 @@ def _env_hosts(value: str) -> list[str]:
 
 
 def check_dependency(evidence: Evidence) -> list[Finding]:
-    hits = dependency_hits(evidence)
+    # Workers killed past their timeout while the CPU idled waited on a call; their lines name
+    # no host, so they only point at a Service the configuration names.
+    waited = [] if (logged := dependency_hits(evidence)) else waiting_worker_timeouts(evidence)
+    hits = logged or waited
     own = own_services(evidence, hits)
     # A lookup the resolver never answered ("lookup x on 10.96.0.10:53: i/o timeout") never
     # reached the host it names: such lines blame the resolver, not a Service they mention.
@@ -305,7 +309,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             )
         )
         return findings
-    if not hits:
+    if not hits or waited:
         return []
     dns = [h for h in hits if DNS_LOG.search(h.line)]
     dns_service = next((s for s in evidence.services if s.name in CLUSTER_DNS_NAMES), None)
@@ -415,6 +419,7 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe)"), "connection resets"),
     (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
     (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
+    (WORKER_TIMEOUT_LOG, "workers killed past their request timeout"),
 )
 # A status code, not the fraction of a timestamp ("09:58:03.551") or a duration ("1.503s").
 _HTTP_5XX = re.compile(r"(?i)(?:(?<!\d[.,:])\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
