@@ -416,7 +416,10 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "the database refusing work",
     ),
-    (re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe)"), "connection resets"),
+    (
+        re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe|unexpected EOF)"),
+        "connection resets",
+    ),
     (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
     (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
     (WORKER_TIMEOUT_LOG, "workers killed past their request timeout"),

@@ -314,6 +314,10 @@ _HOST_PATTERNS = (
     # dialled: 'connection to server at "db.ns.svc" (10.0.0.7), port 5432 failed' (14+),
     # 'Is the server running on host "db" (10.0.0.7) and accepting' (before 14).
     re.compile(r"(?i)\b(?:server at|on host) \"(?P<host>[a-z][\w.-]*)\""),
+    # pgx (Go's PostgreSQL driver, 5.5+) names each address it dialled with the host it
+    # resolved it from: "failed to connect to `user=app database=app`: 10.0.0.7:5432 (db):
+    # unexpected EOF".
+    re.compile(r"(?i)(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}:\d{1,5} \((?P<host>[a-z][\w.-]*)\)"),
 )
 
 

@@ -406,6 +406,18 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "traffic through ingress-nginx to the Service",
     ),
     QueryTemplate(
+        "redis_request_rate",
+        # A Redis server's demand is the commands it processes (redis_exporter's total, else
+        # the sum of its per-command counters): flat while its CPU climbs, a client sends
+        # costlier commands (KEYS, big ranges), not more of them.
+        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        POD_SET,
+        f"sum(rate(redis_commands_processed_total{{{POD}}}[5m]))"
+        f" or sum(rate(redis_commands_total{{{POD}}}[5m]))",
+        "traffic into a Redis server: the commands it processed",
+        _SERVICE_FAMILIES | {"throttling"},
+    ),
+    QueryTemplate(
         "cpu_seconds_per_request",
         (_C.BAD_ROLLOUT, _C.RESOURCE_SATURATION),
         POD_SET | JOB_SET,
