@@ -326,6 +326,11 @@ def test_a_caller_quoting_a_redis_refusal_names_the_followed_redis() -> None:
         ),
         ("ReplyError: READONLY You can't write against a read only replica.", 6379),
         ("MongoServerError: NotWritablePrimary", 27017),
+        (
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+            "persist to disk. Commands that may modify the data set are disabled",
+            6379,
+        ),
     ],
 )
 def test_a_caller_quoting_a_database_that_refuses_writes_escalates_to_it(
@@ -413,3 +418,22 @@ def test_of_several_servers_of_a_family_the_denial_names_the_one_its_words_pick(
     vague = "(Unauthorized) not authorized on admin to execute command { listDatabases: 1 }"
     result = analyze(_caller(geo, rate, logs=vague))
     assert not [f for f in result.findings if f.analyzer == "dependency-refusing"]
+
+
+def test_a_redis_refusing_writes_because_its_snapshot_hit_a_full_disk_grows_the_claim() -> None:
+    # MISCONF alone is Redis refusing writes; its own log says why: a full volume is storage.
+    cache = _server(
+        "# Write error saving DB on disk: No space left on device",
+        name="cache",
+        port=6379,
+        pod="cache-0",
+        volumes=(_volume("cache-0", "data-cache-0"),),
+    )
+    quote = (
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+        "persist to disk."
+    )
+    claim = ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-cache-0")
+    assert_leads(
+        analyze(_caller(cache, logs=quote)), Category.STORAGE, Action.EXPAND_STORAGE, claim
+    )

@@ -20,6 +20,7 @@ from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
+from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
@@ -118,6 +119,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SATURATION_ANALYZERS,
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
+    *CALLEE_CREDENTIAL_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *OWN_SOCKETS_ANALYZERS,

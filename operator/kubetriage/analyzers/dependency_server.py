@@ -94,7 +94,8 @@ REFUSING = re.compile(
     r"|cannot execute \w+(?: \w+)? in a read-only transaction|recovery is in progress"
     r"|running with the --(?:super-)?read-only option"
     r"|READONLY You can't write against a read only replica"
-    r"|NotWritablePrimary|not master and secondaryOk=false)"
+    r"|NotWritablePrimary|not master and secondaryOk=false"
+    r"|MISCONF .*unable to persist)"
 )
 # ... when they refuse a client's login.
 LOGIN_REFUSED = re.compile(
@@ -118,7 +119,7 @@ _FAMILIES: Final = (
         (3306, 6033),
         re.compile(r"(?i)(too many connections|\b1040\b|disk is full|read-only option)"),
     ),
-    ((6379, 26379), re.compile(r"(?i)(maxmemory|OOM command not allowed|READONLY)")),
+    ((6379, 26379), re.compile(r"(?i)(maxmemory|OOM command not allowed|READONLY|MISCONF)")),
     ((27017,), re.compile(r"(?i)(too many open connections|NotWritablePrimary|not master)")),
     ((9092, 9093, 9094), re.compile(r"(?i)(not_?enough_?replicas|in-sync replicas)")),
     ((9200,), re.compile(r"(?i)(read-only|cluster_block_exception|flood-stage)")),
