@@ -317,6 +317,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         # Which source a workload's KEDA scaler reads.
         Request("list", "keda.sh", "scaledobjects", namespace="shop"),
         Request("list", "keda.sh", "scaledjobs", namespace="shop"),
+        Request("list", "keda.sh", "triggerauthentications", namespace="shop"),
         Request("watch", "keda.sh", "scaledjobs", namespace="shop"),
         Request("get", "keda.sh", "scaledjobs", namespace="shop"),
         # Why a workflow's or pipeline's step has no pod.

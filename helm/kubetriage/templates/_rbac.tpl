@@ -48,9 +48,10 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
   resources: [gateways, virtualservices]
   verbs: [get, list, watch]
 # KEDA ScaledObjects and ScaledJobs: which source a workload's scaler reads, and whether it
-# can (harmless when KEDA is not installed).
+# can; TriggerAuthentications: which Secret keys it takes credentials from (names only;
+# harmless when KEDA is not installed).
 - apiGroups: [keda.sh]
-  resources: [scaledobjects, scaledjobs]
+  resources: [scaledobjects, scaledjobs, triggerauthentications]
   verbs: [get, list, watch]
 # Workflow and pipeline runs (Argo Workflows, Tekton): their status says why a step has no
 # pod, e.g. a quota refusal (harmless when neither is installed).

@@ -78,6 +78,7 @@ from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
+from kubetriage.analyzers.scaler_auth import SCALER_AUTH_ANALYZERS
 from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scaler_policies import SCALER_POLICY_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
@@ -171,6 +172,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SIBLING_ANALYZERS,
     *DISRUPTION_BUDGET_ANALYZERS,
     *SCALER_OPERATOR_ANALYZERS,
+    *SCALER_AUTH_ANALYZERS,
     *SPLIT_CONFIG_ANALYZERS,
     *SCRAPE_GROWTH_ANALYZERS,
     *REPLICA_WRITE_ANALYZERS,

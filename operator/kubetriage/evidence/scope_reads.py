@@ -12,10 +12,11 @@ import asyncio
 from kubetriage.evidence.index import referenced_config
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE_API
+from kubetriage.evidence.raw import as_dict, dicts
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
-from kubetriage.evidence.summaries.scalers import SCALER_APIS
+from kubetriage.evidence.summaries.scalers import SCALER_APIS, TRIGGER_AUTH_API
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import namespace as _ns
@@ -119,9 +120,20 @@ async def nodes(
 
 async def scaled_objects(reader: KubeReader, run: CollectionRun, workload: JsonDict | None) -> None:
     """The KEDA ScaledObjects and ScaledJobs of the workload's namespace (a 404: KEDA not
-    installed)."""
-    if workload is not None:
-        await asyncio.gather(*(reader.custom_list(run, _ns(workload), api) for api in SCALER_APIS))
+    installed), and its TriggerAuthentications once a trigger names one: which Secret keys
+    a scaler takes its connection and credentials from."""
+    if workload is None:
+        return
+    listed = await asyncio.gather(
+        *(reader.custom_list(run, _ns(workload), api) for api in SCALER_APIS)
+    )
+    if any(
+        as_dict(trigger).get("authenticationRef")
+        for objects in listed
+        for obj in objects
+        for trigger in dicts(as_dict(obj.get("spec")).get("triggers"))
+    ):
+        await reader.custom_list(run, _ns(workload), TRIGGER_AUTH_API)
 
 
 async def namespace_labels(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:

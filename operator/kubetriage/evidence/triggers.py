@@ -11,6 +11,7 @@ summaries.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -42,6 +43,14 @@ TRIGGER_QUEUE_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "ibmmq": ("queueName",),
 }
 _MAX_QUEUES = 5
+# Triggers whose metadata holds a PromQL or LogQL query, and the label names by which such a
+# query selects one queue, topic or consumer group (the exporters' conventions: RabbitMQ's
+# ``queue``, kafka_exporter's ``topic`` and ``consumergroup``...).
+QUERY_TRIGGERS: Final = frozenset({"prometheus", "loki"})
+_QUEUE_MATCHER: Final = re.compile(
+    r"\b(?:queue|queue_name|topic|consumergroup|consumer_group|stream|subscription_id)"
+    r"\s*=\s*\"([^\"]+)\""
+)
 
 
 def _queue_name(value: str) -> str | None:
@@ -54,14 +63,23 @@ def _queue_name(value: str) -> str | None:
 
 def trigger_queues(trigger: JsonDict) -> list[str]:
     """The queues, topics and consumer groups a trigger's metadata names
-    (``TRIGGER_QUEUE_KEYS``), at most ``_MAX_QUEUES``."""
+    (``TRIGGER_QUEUE_KEYS``), or a query trigger's equality label matchers select
+    (``QUERY_TRIGGERS``), at most ``_MAX_QUEUES``."""
     metadata = as_dict(trigger.get("metadata"))
+    kind = as_str(trigger.get("type")) or ""
+    values = [
+        value
+        for key in TRIGGER_QUEUE_KEYS.get(kind, ())
+        for value in (as_str(metadata.get(key)) or "").split(",")
+    ]
+    if kind in QUERY_TRIGGERS:
+        # A query names the queue by an equality matcher (queue="orders"), not by a key.
+        values += _QUEUE_MATCHER.findall(as_str(metadata.get("query")) or "")
     found: list[str] = []
-    for key in TRIGGER_QUEUE_KEYS.get(as_str(trigger.get("type")) or "", ()):
-        for value in (as_str(metadata.get(key)) or "").split(","):
-            name = _queue_name(value)
-            if name and name not in found:
-                found.append(name)
+    for value in values:
+        name = _queue_name(value)
+        if name and name not in found:
+            found.append(name)
     return found[:_MAX_QUEUES]
 
 

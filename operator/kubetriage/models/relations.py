@@ -369,6 +369,15 @@ class AggregatedApiEvidence(BaseModel):
     backend: DependencyEvidence | None = None
 
 
+class ScalerSecretParam(BaseModel):
+    """A trigger parameter that KEDA takes from a Secret key (its TriggerAuthentication's
+    ``secretTargetRef``): the connection string, password or token the scaler needs."""
+
+    parameter: str  # the trigger parameter (connection, password, host...)
+    secret: str  # the Secret, in the scaler's namespace
+    key: str  # the key of that Secret
+
+
 class ScalerEvidence(BaseModel):
     """An event-driven autoscaler's scaler for the incident's workload (a KEDA ScaledObject's
     trigger, ``kubetriage.evidence.summaries.scalers``): where it reads its metric from, and
@@ -386,6 +395,8 @@ class ScalerEvidence(BaseModel):
     # NetworkPolicies of its namespace select), when both were read.
     source: ObjectRef | None = None
     source_labels: dict[str, str] = Field(default_factory=dict)
+    # The parameters its TriggerAuthentication takes from Secret keys, when that was read.
+    secret_params: list[ScalerSecretParam] = Field(default_factory=list)
 
 
 class ScalerOperatorEvidence(BaseModel):

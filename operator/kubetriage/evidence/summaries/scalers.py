@@ -31,12 +31,15 @@ from kubetriage.models.naming import NamingSource, trigger_source
 from kubetriage.models.objects import JsonDict, controller_ref, labels, service_selects
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import ScalerEvidence
+from kubetriage.models.relations import ScalerEvidence, ScalerSecretParam
 
 SCALED_OBJECT_API: Final = ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
 SCALED_JOB_API: Final = ("keda.sh", "v1alpha1", "ScaledJob", "scaledjobs")
 SCALER_APIS: Final = (SCALED_OBJECT_API, SCALED_JOB_API)
 SCALER_KINDS: Final = frozenset(api[2] for api in SCALER_APIS)
+# Where a trigger's ``authenticationRef`` takes its secret parameters from (namespaced; the
+# cluster-wide ClusterTriggerAuthentication is not read).
+TRIGGER_AUTH_API: Final = ("keda.sh", "v1alpha1", "TriggerAuthentication", "triggerauthentications")
 # The labels of the KEDA operator's pods (its release manifests and Helm chart): a pod with
 # either is one; the walk lists them by one label selector each.
 OPERATOR_LABELS: Final = (("app.kubernetes.io/name", "keda-operator"), ("app", "keda-operator"))
@@ -162,6 +165,21 @@ def _source(
     return None
 
 
+def secret_params(index: ObjectIndex, namespace: str, trigger: JsonDict) -> list[ScalerSecretParam]:
+    """The parameters the trigger's TriggerAuthentication (its ``authenticationRef``, in
+    ``namespace``) takes from Secret keys (``secretTargetRef``), when it was read."""
+    ref = as_dict(trigger.get("authenticationRef"))
+    if (as_str(ref.get("kind")) or TRIGGER_AUTH_API[2]) != TRIGGER_AUTH_API[2]:
+        return []
+    auth = index.get(TRIGGER_AUTH_API[2], namespace, as_str(ref.get("name")))
+    found = []
+    for target in dicts(as_dict(as_dict(auth).get("spec")).get("secretTargetRef")):
+        parameter, secret, key = (as_str(target.get(k)) for k in ("parameter", "name", "key"))
+        if parameter and secret and key:
+            found.append(ScalerSecretParam(parameter=parameter, secret=secret, key=key))
+    return found[:_MAX_HOSTS]
+
+
 def scaler_summaries(
     index: ObjectIndex, workload: JsonDict | None, limit: int
 ) -> list[ScalerEvidence]:
@@ -188,6 +206,7 @@ def scaler_summaries(
                     reader_labels=labels(operator) if operator is not None else {},
                     source=source[0] if source is not None else None,
                     source_labels=source[1] if source is not None else {},
+                    secret_params=secret_params(index, _ns(obj), trigger),
                 )
             )
     return found[:limit]
