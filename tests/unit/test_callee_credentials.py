@@ -18,7 +18,7 @@ from kubetriage.models.object_evidence import ChangeEvidence, ConfigReference
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads, naming
 
 CALLER_POD = "sessions-6c8b7d9f5d-5gxlw"
 _STORE = ObjectRef(kind="StatefulSet", namespace="cache", name="kv")
@@ -51,7 +51,7 @@ def _store(change: ChangeEvidence) -> DependencyEvidence:
     return DependencyEvidence(
         service=make.service("kv", "cache", ready=1, matching=1, port_numbers=[6379]),
         workload=_STORE,
-        named_by=[f"pod {CALLER_POD} env KV_HOST"],
+        named_by=naming(f"pod {CALLER_POD} env KV_HOST"),
         pods=1,
         desired_replicas=1,
         ready_replicas=1,

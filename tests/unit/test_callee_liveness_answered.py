@@ -22,7 +22,14 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.evidence import NOW, analyze, assert_leads, checkout_evidence, checkout_log
+from tests.support.evidence import (
+    NOW,
+    analyze,
+    assert_leads,
+    checkout_evidence,
+    checkout_log,
+    naming,
+)
 
 SEARCH = ObjectRef(kind="StatefulSet", namespace="shop", name="search")
 _SERVICE = ObjectRef(kind="Service", namespace="shop", name="search")
@@ -51,7 +58,7 @@ def _evidence(
     dependency = DependencyEvidence(
         ref=_SERVICE,
         workload=SEARCH,
-        named_by=["pod checkout env ES_HOSTS"],
+        named_by=naming("pod checkout env ES_HOSTS"),
         desired_replicas=3,
         ready_replicas=0,
         pods=3,
