@@ -44,6 +44,7 @@ from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
+from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
@@ -183,6 +184,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *UNRELOADED_CERTIFICATE_ANALYZERS,
     *OVERLAY_MTU_ANALYZERS,
     *CALLEE_PLACEMENT_ANALYZERS,
+    *IDLE_CONSUMER_ANALYZERS,
 )
 
 
