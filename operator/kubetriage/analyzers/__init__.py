@@ -88,6 +88,7 @@ from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.shared_outage import SHARED_OUTAGE_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
+from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
@@ -185,6 +186,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *OVERLAY_MTU_ANALYZERS,
     *CALLEE_PLACEMENT_ANALYZERS,
     *IDLE_CONSUMER_ANALYZERS,
+    *SLOW_CALLEE_ANALYZERS,
 )
 
 
