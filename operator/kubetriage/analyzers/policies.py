@@ -277,13 +277,10 @@ def _behind_service(
 
 
 def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
-    """Timeouts dialling an address the evidence places: a pod's own (clients that find
-    their callee's pods themselves: consul, a headless Service) or a Service's virtual
-    address (the pods behind it receive the flow). Both ends are known pods, so the flow is
-    evaluated exactly: from the pod that logged the timeout to the pod holding that address
-    (or behind that Service, on the ports it lands on), on the port dialled. The pod that
-    logged it may be any pod of the evidence, the workload's own or a callee's: a callee
-    whose calls one hop further are dropped fails its own callers in turn."""
+    """Timeouts dialling a pod's own address (consul, a headless Service) or a Service's
+    virtual address (the pods behind it receive the flow), logged by any pod of the evidence,
+    the workload's or a callee's: the flow from that pod to the pod holding (or behind) that
+    address, on the port dialled (or the ports the Service lands on), is evaluated exactly."""
     by_name = {(pod.namespace, pod.name): pod for pod in evidence.pods}
     for hit in failing:
         if not _TIMEOUT.search(hit.line):
@@ -301,10 +298,13 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
                 destination=_endpoint(evidence, destination),
                 port=port,
             )
+            symptom = "The workload's calls fail the way dropped packets do"
             if service is None:
                 verdict = blocked(evidence, flow)
                 held = f"holds {address}, dialled on port {port} by pod {source.name}"
             else:
+                symptom = f"Pod {source.name}'s calls to it fail the way dropped packets do"
+
                 verdict = blocked_to_service(evidence, replace(flow, port=None), service)
                 held = (
                     f"is behind Service {service.namespace}/{service.name} ({address}), "
@@ -320,6 +320,7 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
                     f"the calls to port {port} that time out",
                     [item(hit.source, hit.line), flow_fact],
                     CONFIDENCE.address_blocked,
+                    symptom=symptom,
                 )
             ]
     return []
