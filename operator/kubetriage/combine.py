@@ -126,6 +126,7 @@ def known_objects(evidence: Evidence) -> set[str]:
             refs.append(dependency.workload)
     refs += [e.involved for e in evidence.events]
     refs += [s.workload.ref for s in evidence.siblings]
+    refs += [ObjectRef(kind="Node", name=n.name) for s in evidence.siblings for n in s.nodes]
     refs += [b.workload.ref for b in evidence.disruption_budgets if b.workload is not None]
     return {_key(ref) for ref in refs}
 

@@ -321,7 +321,10 @@ _HOST_PATTERNS = (
 )
 
 
-_ADDRESS = re.compile(r"(?<![\w.:])(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):(?P<port>\d{1,5})(?!\w|\.\d)")
+# gRPC names the address it dialled with its URI scheme ("ipv4:10.0.0.7:50051").
+_ADDRESS = re.compile(
+    r"(?:(?<=\bipv4:)|(?<![\w.:]))(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):(?P<port>\d{1,5})(?!\w|\.\d)"
+)
 
 
 def addresses_in(text: str) -> list[tuple[str, int]]:

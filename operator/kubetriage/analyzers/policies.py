@@ -32,6 +32,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
+from kubetriage.models.objects import service_selects
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import (
     Endpoint,
@@ -257,12 +258,29 @@ def _endpoint(evidence: Evidence, pod: PodEvidence) -> Endpoint:
     )
 
 
+def _behind_service(
+    evidence: Evidence, address: str
+) -> tuple[PodEvidence, ServiceEvidence | None] | None:
+    """The pod holding ``address``, or else the first pod behind the Service whose virtual
+    address it is (kube-proxy rewrites that address to one of them before any policy sees
+    the packet), with that Service; None when no known pod stands behind it."""
+    for pod in evidence.pods:
+        if address in pod.ips:
+            return pod, None
+    for service in evidence.services:
+        if service.cluster_ip != address or not service.selector:
+            continue
+        for pod in evidence.pods:
+            if pod.namespace == service.namespace and service_selects(service.selector, pod.labels):
+                return pod, service
+    return None
+
+
 def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
-    """Timeouts dialling a pod's own address (clients that find their callee's pods
-    themselves: consul, a headless Service). Both ends are known pods and the port is the
-    one dialled, so the flow is evaluated exactly: from the pod that logged the timeout to
-    the pod holding that address."""
-    by_address = {ip: pod for pod in evidence.pods for ip in pod.ips}
+    """Timeouts dialling a pod's own address (consul, a headless Service) or a Service's
+    virtual address (the pods behind it receive the flow), logged by any pod of the evidence,
+    the workload's or a callee's: the flow from that pod to the pod holding (or behind) that
+    address, on the port dialled (or the ports the Service lands on), is evaluated exactly."""
     by_name = {(pod.namespace, pod.name): pod for pod in evidence.pods}
     for hit in failing:
         if not _TIMEOUT.search(hit.line):
@@ -271,21 +289,30 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
         if source is None:
             continue
         for address, port in addresses_in(hit.line):
-            destination = by_address.get(address)
-            if destination is None or destination is source:
+            behind = _behind_service(evidence, address)
+            if behind is None or behind[0] is source:
                 continue
+            destination, service = behind
             flow = Flow(
                 source=_endpoint(evidence, source),
                 destination=_endpoint(evidence, destination),
                 port=port,
             )
-            verdict = blocked(evidence, flow)
+            symptom = "The workload's calls fail the way dropped packets do"
+            if service is None:
+                verdict = blocked(evidence, flow)
+                held = f"holds {address}, dialled on port {port} by pod {source.name}"
+            else:
+                symptom = f"Pod {source.name}'s calls to it fail the way dropped packets do"
+
+                verdict = blocked_to_service(evidence, replace(flow, port=None), service)
+                held = (
+                    f"is behind Service {service.namespace}/{service.name} ({address}), "
+                    f"dialled on port {port} by pod {source.name}"
+                )
             if verdict is None:
                 continue
-            flow_fact = item(
-                pod_source(destination),
-                f"holds {address}, dialled on port {port} by pod {source.name}",
-            )
+            flow_fact = item(pod_source(destination), held)
             return [
                 policy_finding(
                     evidence,
@@ -293,6 +320,7 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
                     f"the calls to port {port} that time out",
                     [item(hit.source, hit.line), flow_fact],
                     CONFIDENCE.address_blocked,
+                    symptom=symptom,
                 )
             ]
     return []

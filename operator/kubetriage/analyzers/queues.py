@@ -117,7 +117,7 @@ def _unhealthy(pod: PodEvidence) -> bool:
     )
 
 
-def _series_fact(metric: MetricSummary, growth: float) -> EvidenceItem:
+def series_fact(metric: MetricSummary, growth: float) -> EvidenceItem:
     low = metric.first if metric.first is not None else (metric.min or 0.0)
     if metric.shape == "step" and metric.before is not None:
         low = metric.before
@@ -136,6 +136,16 @@ def _consumer_cpu(metrics: list[MetricSummary], pods: list[PodEvidence]) -> list
     ]
 
 
+def growing_backlogs(evidence: Evidence) -> list[tuple[MetricSummary, float]]:
+    """The backlog series (ready messages, lag, pending) that grew BACKLOG_GROWTH times or
+    more over the window, with that growth."""
+    return [
+        (m, g)
+        for m in evidence.metrics
+        if _BACKLOG.search(_label_text(m)) and (g := _grew(m, BACKLOG_GROWTH)) is not None
+    ]
+
+
 def check_queue_backlog(evidence: Evidence) -> list[Finding]:
     return cap_explained(evidence, _check_queue_backlog(evidence))
 
@@ -146,11 +156,7 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
         names += [n for n in queue_names(alert.labels) if n not in names]
     if not names:
         return []
-    backlog = [
-        (m, g)
-        for m in evidence.metrics
-        if _BACKLOG.search(_label_text(m)) and (g := _grew(m, BACKLOG_GROWTH)) is not None
-    ]
+    backlog = growing_backlogs(evidence)
     inputs = [
         (m, g)
         for m in evidence.metrics
@@ -178,7 +184,7 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
             for m in _consumer_cpu(evidence.metrics, pods)
             if (g := _grew(m, INPUT_GROWTH)) is not None
         ]
-        facts = [_series_fact(m, g) for m, g in (backlog[:1] + inputs[:1] + cpu[:1])]
+        facts = [series_fact(m, g) for m, g in (backlog[:1] + inputs[:1] + cpu[:1])]
         named = item(
             pod_source(pods[0]),
             f"consumes {prose.listing(names)} ({prose.count(len(pods), 'pod')}, all ready)",
@@ -192,12 +198,12 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
             because.append(
                 prose.claim(
                     f"About {factor:.1f}x more work arrives than before",
-                    _series_fact(*inputs[0]),
+                    series_fact(*inputs[0]),
                 )
             )
         if cpu:
             because.append(
-                prose.claim("Its pods burn more CPU, busy with the load", _series_fact(*cpu[0]))
+                prose.claim("Its pods burn more CPU, busy with the load", series_fact(*cpu[0]))
             )
         because.append(
             prose.claim("Its consumers are ready and not restarting: they are too few, not broken")

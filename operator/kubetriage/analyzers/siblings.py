@@ -142,7 +142,9 @@ def check_siblings(evidence: Evidence) -> list[Finding]:
     for sibling in evidence.siblings:
         findings += [
             _spoken_for(f, evidence, sibling)
-            for f in findings_about(evidence, sibling.workload, sibling.pods, sibling.events)
+            for f in findings_about(
+                evidence, sibling.workload, sibling.pods, sibling.events, sibling.nodes
+            )
         ]
     return findings
 

@@ -9,6 +9,7 @@ Pure; used by ``siblings`` and ``disruption_budgets``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from kubetriage import prose
@@ -17,10 +18,16 @@ from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
 from kubetriage.analyzers.crashes import CRASH_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.oom import OOM_ANALYZERS
+from kubetriage.analyzers.placement import check_node_localized
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
-from kubetriage.models.object_evidence import EventEvidence, PodEvidence, WorkloadEvidence
+from kubetriage.models.object_evidence import (
+    EventEvidence,
+    NodeEvidence,
+    PodEvidence,
+    WorkloadEvidence,
+)
 
 # The rules that read a workload's own pods and events, which may speak for another one.
 WORKLOAD_RULES: Final[tuple[Analyzer, ...]] = (
@@ -40,10 +47,12 @@ def findings_about(
     workload: WorkloadEvidence,
     pods: list[PodEvidence],
     events: list[EventEvidence],
+    nodes: Sequence[NodeEvidence] = (),
 ) -> list[Finding]:
     """What the workload rules find about ``workload`` when it is seen as the incident's:
     its pods and events, the incident's alerts; nothing read around the incident's own
-    workload."""
+    workload. With the ``nodes`` its pods are placed on, also a node its replicas fail on
+    alone while that node reports a problem (``placement.check_node_localized``)."""
     view = Evidence(
         collected_at=evidence.collected_at,
         title=evidence.title,
@@ -52,13 +61,19 @@ def findings_about(
         workload=workload,
         pods=pods,
         events=events,
+        nodes=list(nodes),
         namespace_labels=evidence.namespace_labels,
     )
+    placed = {p.node for p in pods if p.node}
     return [
         finding
         for rule in WORKLOAD_RULES
         for finding in rule.run(view)
         if finding.target.same_object(workload.ref)
+    ] + [
+        finding
+        for finding in (check_node_localized(view) if nodes else [])
+        if finding.target.kind == "Node" and finding.target.name in placed
     ]
 
 

@@ -23,11 +23,12 @@ from kubetriage.evidence.dependencies import named_hosts, pod_texts
 from kubetriage.evidence.index import ObjectIndex, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, log_requests
+from kubetriage.evidence.raw import as_int
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.naming import NamingSource, log_source
 from kubetriage.models.neighbours import CallerEvidence, ClientMention
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.objects import controller_ref, selector_matches, service_selects
+from kubetriage.models.objects import as_dict, controller_ref, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -343,6 +344,7 @@ def summarise_caller(
         in_errors=mention,
         secret_env=secret_env,
         changes=changes,
+        replicas=as_int(as_dict(workload.get("spec")).get("replicas")),
     )
 
 

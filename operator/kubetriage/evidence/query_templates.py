@@ -351,6 +351,18 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f"http_server_request_duration_seconds_bucket{{{JOB}}}[5m])))",
     ),
     QueryTemplate(
+        "client_call_seconds",
+        (_C.DEPENDENCY_FAILURE,),
+        POD_SET,
+        # What each call to a server costs the workload's pods, by the server they call
+        # (OpenTelemetry's http.client.request.duration, labelled with server.address): a
+        # callee that got slow shows here before any error does.
+        "sum by (server_address) (rate(http_client_request_duration_seconds_sum"
+        f"{{{POD}}}[5m])) / sum by (server_address) (rate("
+        f"http_client_request_duration_seconds_count{{{POD}}}[5m]))",
+        "mean seconds per outgoing HTTP call, by the server called",
+    ),
+    QueryTemplate(
         "pod_latency_p99_seconds",
         (_C.NODE_FAILURE,),
         POD_SET,

@@ -34,6 +34,14 @@ QUEUE_TEMPLATES: tuple[QueryTemplate, ...] = (
         frozenset({"queue"}),
     ),
     QueryTemplate(
+        "queue_consumers",
+        (_C.RESOURCE_SATURATION,),
+        frozenset({"namespace"}),
+        'sum by (queue) (rabbitmq_queue_consumers{namespace="$namespace"})',
+        "consumers attached to each queue: none while messages arrive means no one reads it",
+        frozenset({"queue"}),
+    ),
+    QueryTemplate(
         "queue_input_rate",
         (_C.RESOURCE_SATURATION,),
         frozenset({"namespace"}),

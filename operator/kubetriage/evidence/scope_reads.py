@@ -114,8 +114,12 @@ async def nodes(
         nodes = await asyncio.gather(*(reader.read(run, "Node", None, n) for n in names))
     for node in nodes:
         if node is not None:
-            # The image list of a node is long and never relevant to a diagnosis.
-            (node.get("status") or {}).pop("images", None)
+            without_images(node)
+
+
+def without_images(node: JsonDict) -> None:
+    """Drop a Node's image list: long, and never relevant to a diagnosis."""
+    (node.get("status") or {}).pop("images", None)
 
 
 async def scaled_objects(reader: KubeReader, run: CollectionRun, workload: JsonDict | None) -> None:

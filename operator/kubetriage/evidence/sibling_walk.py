@@ -18,10 +18,12 @@ from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import kind_of
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.scope_reads import without_images
 from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour
 from kubetriage.evidence.summaries.siblings import (
     SIBLING_KINDS,
     degraded_siblings,
+    pods_nodes,
     sibling_scope,
 )
 from kubetriage.models.objects import JsonDict, selector_query
@@ -58,10 +60,7 @@ async def follow_siblings(
         few = sort_pods(pods)[: limits.max_dependency_pods]
         for pod in few:
             run.add(pod)
-        subjects = [(kind_of(sibling), _name(sibling))] + [("Pod", _name(p)) for p in few]
-        await asyncio.gather(
-            *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
-        )
+        await _events_and_nodes(reader, run, sibling, few, limits)
 
 
 async def follow_fresh_neighbour(
@@ -88,10 +87,29 @@ async def follow_fresh_neighbour(
     few = sort_pods(await workload_pods(reader, run, neighbour))[: limits.max_dependency_pods]
     for pod in few:
         run.add(pod)
-    subjects = [(found[0], found[1])] + [("Pod", _name(p)) for p in few]
+    await _events_and_nodes(reader, run, neighbour, few, limits)
+
+
+async def _events_and_nodes(
+    reader: KubeReader,
+    run: CollectionRun,
+    workload: JsonDict,
+    pods: list[JsonDict],
+    limits: EvidenceLimits,
+) -> None:
+    """The events about ``workload`` and ``pods``, and the Nodes those pods are placed on
+    (replicas failing only on a node that reports a problem are the node's)."""
+    namespace = _ns(workload)
+    subjects = [(kind_of(workload), _name(workload))] + [("Pod", _name(p)) for p in pods]
     await asyncio.gather(
         *(reader.events_about(run, kind, namespace, name) for kind, name in subjects)
     )
+    nodes = await asyncio.gather(
+        *(reader.read(run, "Node", None, name) for name in pods_nodes(pods)[: limits.max_nodes])
+    )
+    for node in nodes:
+        if node is not None:
+            without_images(node)
 
 
 async def workload_pods(

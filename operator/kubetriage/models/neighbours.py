@@ -17,6 +17,7 @@ from kubetriage.models.object_evidence import (
     ChangeEvidence,
     EventEvidence,
     LogTail,
+    NodeEvidence,
     PodEvidence,
     WorkloadEvidence,
 )
@@ -53,6 +54,9 @@ class CallerEvidence(BaseModel):
     # possible caller, weaker than one naming it. None for a caller that names ``callee``.
     secret_env: str | None = None
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # Its spec.replicas (None: not set or not a scalable kind): a caller scaled to zero runs
+    # no pod at all, so it neither calls nor consumes what the callee queues for it.
+    replicas: int | None = None
     # What it says itself, read only for the other callers of a dependency the incident's
     # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).
     # An unchanged caller failing on the same dependency at the same time clears a release.
@@ -120,6 +124,9 @@ class SiblingEvidence(BaseModel):
     component: str | None = None  # its app.kubernetes.io/component
     pods: list[PodEvidence] = Field(default_factory=list)
     events: list[EventEvidence] = Field(default_factory=list)
+    # The nodes those pods are placed on (their conditions): replicas that fail only on a
+    # node reporting a problem point at the node, not at the component.
+    nodes: list[NodeEvidence] = Field(default_factory=list)
     # Set for a workload of the namespace outside the application, kept because its pods'
     # repeated restarts began with the alert (``kubetriage.evidence.summaries.
     # fresh_restarts``): the earliest they can have begun.

@@ -30,6 +30,7 @@ from kubetriage.evidence.notes import Notes, safe, summarise_all
 from kubetriage.evidence.raw import as_dict, as_int, kind_of, obj_key
 from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour, restarts_began
+from kubetriage.evidence.summaries.nodes import node_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.workloads import workload_summary
 from kubetriage.models.neighbours import SiblingEvidence
@@ -133,6 +134,16 @@ def fresh_neighbour_workload(
     return index.get(found[0], namespace, found[1]) if found is not None else None
 
 
+def pods_nodes(pods: Iterable[JsonDict]) -> list[str]:
+    """The names of the nodes ``pods`` are placed on, each once, in the pods' order."""
+    names: list[str] = []
+    for pod in pods:
+        node = as_dict(pod.get("spec")).get("nodeName")
+        if isinstance(node, str) and node and node not in names:
+            names.append(node)
+    return names
+
+
 def sibling_summaries(
     index: ObjectIndex,
     workload: JsonDict | None,
@@ -172,6 +183,15 @@ def sibling_summaries(
                     pods, notes, lambda pod: pod_summary(pod, lookup, limits, notes)
                 ),
                 events=event_summaries(index, keys.__contains__, limits, notes),
+                nodes=summarise_all(
+                    [
+                        n
+                        for name in pods_nodes(pods)[: limits.max_nodes]
+                        if (n := index.get("Node", None, name)) is not None
+                    ],
+                    notes,
+                    lambda n: node_summary(n, limits),
+                ),
                 restarts_since=min(began) if same_object(sibling, fresh) and began else None,
             )
         )
