@@ -28,6 +28,7 @@ from tests.support.evidence import (
     crash_looping,
     deployment,
     evidence,
+    naming,
 )
 
 SCORER = ObjectRef(kind="Service", namespace="risk", name="fraud-scorer")
@@ -63,7 +64,7 @@ def _payments(metric: MetricSummary, *, crashing: bool = False) -> Evidence:
             selector={"app": "fraud-scorer"},
             ready_endpoints=3,
         ),
-        named_by=["Deployment payments-api env FraudScoring__BaseUrl"],
+        named_by=naming("Deployment payments-api env FraudScoring__BaseUrl"),
         pods=3,
         ready_replicas=3,
         desired_replicas=3,
