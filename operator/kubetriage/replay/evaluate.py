@@ -204,9 +204,10 @@ async def evaluate(
     workers: int = 1,
 ) -> EvalReport:
     """Replay ``cases`` (``concurrency`` at once per process) and score them, in the cases'
-    order. With ``workers`` > 1 the cases are dealt round-robin to that many worker processes
-    (spawned: each builds its own clients), and ``on_result`` hears of a worker's cases when
-    that worker is done; ``telemetry`` covers only replays in this process, so it is not
+    order. With ``workers`` > 1 the cases are replayed in batches (``_BATCH``) by that many
+    worker processes (spawned: each builds its own clients), ``on_result`` hears of a batch's
+    cases when that batch is done, and a worker that dies fails the run
+    (``BrokenProcessPool``); ``telemetry`` covers only replays in this process, so it is not
     passed to workers."""
     if workers > 1 and len(cases) > 1:
         results = await _in_workers(
@@ -284,6 +285,14 @@ def _worker(
     )
 
 
+# Cases a worker process replays per task. Each batch's scores come back, and ``on_result``
+# hears of them, as that batch ends; a worker killed mid-run (the kernel's OOM killer) breaks
+# the pool at once. One task per worker for its whole share used to send every score at the
+# end in one message: a worker killed while the other was sending left that message stuck in
+# the pipe and the run hung instead of failing.
+_BATCH = 16
+
+
 async def _in_workers(
     cases: list[Case],
     settings: Settings,
@@ -294,24 +303,23 @@ async def _in_workers(
     memory_from: Path | None,
     on_result: Callable[[CaseScore], None] | None,
 ) -> list[CaseScore]:
-    shares = [cases[start::workers] for start in range(workers)]
+    batches = [cases[start : start + _BATCH] for start in range(0, len(cases), _BATCH)]
     loop = asyncio.get_running_loop()
     # Spawned, not forked: this process runs an event loop and threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
 
-        async def share(index: int) -> list[CaseScore]:
+        async def run(batch: list[Case]) -> list[CaseScore]:
             scores = await loop.run_in_executor(
-                pool, _worker, shares[index], settings, concurrency, within, memory_from
+                pool, _worker, batch, settings, concurrency, within, memory_from
             )
             if on_result is not None:
                 for score in scores:
                     on_result(score)
             return scores
 
-        done = await asyncio.gather(*(share(index) for index in range(workers)))
-    # Case i went to worker i % workers as that worker's (i // workers)-th case.
-    return [done[i % workers][i // workers] for i in range(len(cases))]
+        done = await asyncio.gather(*(run(batch) for batch in batches))
+    return [score for scores in done for score in scores]
 
 
 def render_table(report: EvalReport) -> str:
