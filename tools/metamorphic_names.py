@@ -105,6 +105,8 @@ NAME_CHARS = "A-Za-z0-9_-"
 _CONTAINER_BEFORE = re.compile(r"(?i)(?:container(?:s\{|\s+|=\"?|:\s*\"?)|status: \[[^\]]*)$")
 # A registry host: the first path segment of an image reference when it has a dot or a port.
 _REGISTRY_HOST = re.compile(r"^(?:localhost|[^/]*[.:][^/]*)$")
+# A DNS name of two or more labels, the last alphabetic: not an address, not a bare name.
+_OUTSIDE_HOST = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$")
 
 
 # --- suffix-names ------------------------------------------------------------------------
@@ -218,8 +220,10 @@ def _common(name: str) -> bool:
 def image_repositories(case: Mapping[str, Any]) -> frozenset[str]:
     """The repositories of the images the case's objects run, as free text quotes them: the
     path after the registry host when it has a slash (``acme/ledger-api``, in a pull error,
-    a registry's log or its ``/v2/<repository>/manifests`` path), else ``name:tag``. Images
-    keep their names under ``suffix-names``, so these stay wherever they occur."""
+    a registry's log or its ``/v2/<repository>/manifests`` path), else ``name:tag``; and the
+    registry host itself when it is outside the cluster DNS (``nexus.corp.example``: a pull
+    error quotes it, an Ingress serves it). Images keep their names under ``suffix-names``,
+    so these stay wherever they occur."""
     found: set[str] = set()
 
     def visit(value: Any) -> None:
@@ -243,12 +247,16 @@ def _repository_forms(image: str) -> list[str]:
     if not repository or "/" in tag:  # no tag ("host:5000/app" has a port, not a tag)
         repository, tag = reference, ""
     parts = repository.split("/")
+    hosts: list[str] = []
     if len(parts) > 1 and _REGISTRY_HOST.match(parts[0]):
+        host = parts[0].partition(":")[0]
+        if _OUTSIDE_HOST.match(host) and ".svc" not in f"{host}.":
+            hosts.append(host)
         parts = parts[1:]
     path = "/".join(parts)
     if "/" in path:
-        return [path]
-    return [f"{path}:{tag}"] if tag else []
+        return [path, *hosts]
+    return [f"{path}:{tag}", *hosts] if tag else hosts
 
 
 def rename_text(text: str, mapping: Mapping[str, str], kept: frozenset[str] = frozenset()) -> str:

@@ -202,7 +202,7 @@ def test_image_repositories_keep_their_names_wherever_text_quotes_them() -> None
         ]
     }
     kept = image_repositories(case)
-    assert kept == {"acme/ledger-api", "ledger-api:7", "tools/ledger-api"}
+    assert kept == {"acme/ledger-api", "ledger-api:7", "tools/ledger-api", "docker.io"}
     mapping = {"ledger-api": "ledger-api-q7", "acme": "acme-q7"}
     # A pull error and a registry's API path name the image; the Deployment is renamed.
     text = (
@@ -212,6 +212,28 @@ def test_image_repositories_keep_their_names_wherever_text_quotes_them() -> None
     assert rename_text(text, mapping, kept) == (
         'Failed to pull image "docker.io/acme/ledger-api:2.31.0": HEAD /v2/acme/ledger-api/'
         "manifests/2.31.0 502; Deployment ledger-api-q7; image ledger-api:7"
+    )
+
+
+def test_an_outside_registry_host_stays_as_its_images_do_and_an_in_cluster_one_is_renamed() -> None:
+    case = {
+        "cluster": [
+            {"spec": {"containers": [{"image": "nexus.corp.example:8443/proxy/keycloak:26"}]}},
+            {"spec": {"containers": [{"image": "zot.registry.svc:5000/library/redis:7"}]}},
+            {"spec": {"containers": [{"image": "10.96.50.5:5000/library/nginx:1"}]}},
+        ]
+    }
+    kept = image_repositories(case)
+    assert "nexus.corp.example" in kept
+    assert not any(k.startswith(("zot", "10.96")) for k in kept)
+    mapping = {"nexus": "nexus-q7", "zot": "zot-q7"}
+    # The image field keeps "nexus.corp.example": so do the events quoting it and the
+    # Ingress serving it; a Service's cluster DNS name is renamed with the Service.
+    assert rename_text("GET https://nexus.corp.example:8443/v2/ 500", mapping, kept) == (
+        "GET https://nexus.corp.example:8443/v2/ 500"
+    )
+    assert (
+        rename_text("dial zot.registry.svc:5000", mapping, kept) == "dial zot-q7.registry.svc:5000"
     )
 
 
