@@ -123,6 +123,9 @@ UNEXERCISED_READS = {
     ("kyverno.io", "policies"): "read when the kubelet says a Secret is missing",
     ("kyverno.io", "clusterpolicies"): "read when the kubelet says a Secret is missing",
     ("kafka.strimzi.io", "kafkausers"): "read when the kubelet says a Secret is missing",
+    ("keda.sh", "triggerauthentications"): (
+        "read when a KEDA trigger of the incident's workload names an authenticationRef"
+    ),
     ("apiextensions.crossplane.io", "compositeresourcedefinitions"): (
         "read when the kubelet says a Secret is missing"
     ),
