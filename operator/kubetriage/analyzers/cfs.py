@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 
-from kubetriage.analyzers.support import metrics_named
+from kubetriage.analyzers.support import metrics_named, parse_quantity, workload_container
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.object_evidence import ContainerEvidence, MetricSummary
 
 # Shares of CFS periods throttled: enough to slow the process, and heavily.
 THROTTLED_SHARE = 0.25
 HEAVILY_THROTTLED_SHARE = 0.5
+# CPU usage at this share of the limit or above is pinned at it (rates are averaged over 5m).
+PINNED_SHARE = 0.9
 
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
@@ -29,6 +31,16 @@ NAMESPACE_THROTTLED = "namespace_cpu_throttled_ratio"
 NEIGHBOUR_THROTTLED = "neighbour_cpu_throttled_ratio"
 # Series about other pods than the incident's own, read per pod, never by container name.
 _OTHER_PODS = frozenset({CALLEE_THROTTLED, NAMESPACE_THROTTLED, NEIGHBOUR_THROTTLED})
+
+
+def cpu_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
+    """The container's CPU limit, from the pod or else from the workload's pod template;
+    None without one (no CFS quota)."""
+    limit = parse_quantity(container.limits.get("cpu"))
+    if limit is None:
+        template = workload_container(evidence, container.name)
+        limit = parse_quantity(template.limits.get("cpu")) if template else None
+    return limit
 
 
 def container_of(metric: MetricSummary) -> str | None:

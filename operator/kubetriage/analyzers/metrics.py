@@ -23,8 +23,10 @@ from kubetriage.analyzers.cfs import (
     CALLEE_THROTTLED,
     HEAVILY_THROTTLED_SHARE,
     NAMESPACE_THROTTLED,
+    PINNED_SHARE,
     THROTTLED_SHARE,
     container_of,
+    cpu_limit,
     namespace_throttle_ratio,
     of_workload,
     throttle_ratios,
@@ -42,7 +44,6 @@ from kubetriage.analyzers.support import (
     metrics_named,
     parse_quantity,
     suggest_cpu,
-    workload_container,
     workload_ref,
 )
 from kubetriage.evidence.queries import alert_families
@@ -81,16 +82,6 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# Usage at this share of the limit or above is pinned at it (rates are averaged over 5m).
-PINNED_SHARE = 0.9
-
-
-def _cpu_limit(evidence: Evidence, container: ContainerEvidence) -> float | None:
-    limit = parse_quantity(container.limits.get("cpu"))
-    if limit is None:
-        template = workload_container(evidence, container.name)
-        limit = parse_quantity(template.limits.get("cpu")) if template else None
-    return limit
 
 
 def _latency_rising(evidence: Evidence) -> list[EvidenceItem]:
@@ -163,7 +154,7 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         if ratio is None:
             ratio = namespace_throttle_ratio(evidence, pod.name, container.name)
         alerted = container.name in alert_containers or (None in alert_containers and not seen)
-        limit = _cpu_limit(evidence, container)
+        limit = cpu_limit(evidence, container)
         if limit is None:
             continue  # no CFS quota: whatever is slow, it is not the limit
         pinned = None

@@ -20,7 +20,13 @@ import re
 from datetime import timedelta
 from typing import Final
 
-from kubetriage.analyzers.cfs import THROTTLED_SHARE, container_of, throttle_ratios
+from kubetriage.analyzers.cfs import (
+    PINNED_SHARE,
+    THROTTLED_SHARE,
+    container_of,
+    cpu_limit,
+    throttle_ratios,
+)
 from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.support import (
     CPU_USAGE,
@@ -29,9 +35,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     iter_containers,
     metrics_named,
-    parse_quantity,
     timestamp,
-    workload_container,
 )
 from kubetriage.models.evidence import Evidence
 
@@ -40,8 +44,6 @@ WORKER_TIMEOUT_LOG: Final = re.compile(
     r"|\btimeout \(\d+s > \d+s\), killing\b"  # unicorn's master
     r"|\bTerminating timed out worker\b"  # Puma's cluster mode
 )
-# Usage at this share of the CPU limit or above is pinned at it: the worker computed.
-PINNED_SHARE: Final = 0.9
 # A rollout of the workload this recent may itself have changed the timeout or the work.
 RECENT_ROLLOUT: Final = timedelta(hours=6)
 
@@ -67,9 +69,7 @@ def _cpu_limits(evidence: Evidence) -> dict[str, float]:
     """The CPU limit of each container of the workload's pods (or its pod template)."""
     limits: dict[str, float] = {}
     for _, container in iter_containers(evidence, include_init=False):
-        template = workload_container(evidence, container.name)
-        quantity = container.limits.get("cpu") or (template.limits.get("cpu") if template else None)
-        limit = parse_quantity(quantity)
+        limit = cpu_limit(evidence, container)
         if limit is not None:
             limits[container.name] = limit
     return limits
