@@ -271,7 +271,8 @@ def _worker(
     within: float,
     memory_from: Path | None,
 ) -> list[CaseScore]:
-    """One worker process's share: its own event loop, clients and emulated clusters."""
+    """One batch of cases in a worker process: its own event loop, clients and emulated
+    clusters."""
     return asyncio.run(
         _in_process(
             cases,
@@ -287,9 +288,9 @@ def _worker(
 
 # Cases a worker process replays per task. Each batch's scores come back, and ``on_result``
 # hears of them, as that batch ends; a worker killed mid-run (the kernel's OOM killer) breaks
-# the pool at once. One task per worker for its whole share used to send every score at the
-# end in one message: a worker killed while the other was sending left that message stuck in
-# the pipe and the run hung instead of failing.
+# the pool at once. One task per worker for its whole share sent every score at the end in
+# one message: after a worker was OOM-killed, the other was seen blocked writing into the
+# result pipe, and the run hung instead of failing.
 _BATCH = 16
 
 
