@@ -10,18 +10,15 @@ combiner. The text is built with ``kubetriage.prose``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from kubetriage import prose
 from kubetriage.analyzers.pods import exit_is_history, last_exit_ago
+from kubetriage.analyzers.recency import RECENT_ROLLOUT, is_recent, revision_age
 from kubetriage.analyzers.recovery import recoveries
 from kubetriage.analyzers.support import incident_subject, item, owner_workload, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Narrative
-
-# A revision younger than this counts as "a recent rollout" worth naming.
-RECENT_ROLLOUT_SECONDS = 6 * 3600
 
 _METRICS_MISSING = {
     "not_configured": "none, Prometheus is not configured (set KUBETRIAGE_PROMETHEUS_URL)",
@@ -55,10 +52,6 @@ def _moved(evidence: Evidence) -> list[str]:
     for _, label, text in sorted(changes, key=lambda c: -c[0]):
         ranked.setdefault(label, text)  # the biggest move of each series name
     return list(ranked.values())
-
-
-def _seconds(value: datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 def _checked_workload(evidence: Evidence) -> ObjectRef | None:
@@ -111,12 +104,12 @@ def explain_unknown(evidence: Evidence, *, metrics_status: str = "ok") -> Narrat
     pod_fact = EvidenceItem(source="pods", fact=pod_text)
 
     current = next((r for r in evidence.revisions if r.current), None)
-    if current is not None and current.created_at is not None:
-        age = _seconds(evidence.collected_at) - _seconds(current.created_at)
+    age = revision_age(evidence, current)
+    if current is not None and age is not None:
         rollout = (
             f"revision {current.revision} rolled out {prose.duration(age)} ago"
-            if age <= RECENT_ROLLOUT_SECONDS
-            else f"no rollout in the last {prose.duration(RECENT_ROLLOUT_SECONDS)}"
+            if is_recent(age)
+            else f"no rollout in the last {prose.duration(RECENT_ROLLOUT.total_seconds())}"
         )
     else:
         rollout = "no revision history"

@@ -23,8 +23,8 @@ from kubetriage.analyzers.log_signatures import (
     FAILURE_WORDS,
 )
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
+from kubetriage.analyzers.recency import is_recent, revision_age
 from kubetriage.analyzers.support import (
-    RECENT_ROLLOUT,
     current_and_previous_revision,
     failed_run_pods,
     grep_logs,
@@ -76,10 +76,8 @@ def _crash_started_with_revision(evidence: Evidence, pod: PodEvidence) -> bool:
         return True
     if _previous_revision_crashes(evidence, previous):
         return False  # the old revision crashes too: the crash did not come with the new one
-    if current.created_at is None:
-        return True
-    age = timestamp(evidence.collected_at) - timestamp(current.created_at)
-    return age <= RECENT_ROLLOUT.total_seconds()
+    age = revision_age(evidence, current)
+    return age is None or is_recent(age)
 
 
 def _previous_revision_crashes(evidence: Evidence, previous: RevisionEvidence) -> bool:

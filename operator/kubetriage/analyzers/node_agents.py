@@ -31,7 +31,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import RECENT_ROLLOUT, item, node_source, pod_source, timestamp
+from kubetriage.analyzers.recency import RECENT_ROLLOUT, rollouts_within
+from kubetriage.analyzers.support import item, node_source, pod_source, timestamp
 from kubetriage.evictions import top_user_resource
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -80,16 +81,6 @@ class PressuringWorkload:
     own: bool = False
 
 
-def _recent_rollouts(changes: list[ChangeEvidence], now: float) -> list[ChangeEvidence]:
-    return [
-        c
-        for c in changes
-        if c.kind == "rollout"
-        and c.at is not None
-        and now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
-    ]
-
-
 def _own_disk_writer(evidence: Evidence, now: float) -> PressuringWorkload | None:
     """The incident's own workload when it rolled out within RECENT_ROLLOUT, a pod of its new
     revision was evicted by the kubelet naming its container as the largest ephemeral-storage
@@ -100,7 +91,7 @@ def _own_disk_writer(evidence: Evidence, now: float) -> PressuringWorkload | Non
     if workload is None:
         return None
     ref = workload.ref
-    rollouts = _recent_rollouts([c for c in evidence.changes if c.object.same_object(ref)], now)
+    rollouts = rollouts_within([c for c in evidence.changes if c.object.same_object(ref)], now)
     if not rollouts or rollouts[0].at is None:
         return None
     since = timestamp(rollouts[0].at)
@@ -145,7 +136,7 @@ def pressuring_agents(evidence: Evidence) -> list[PressuringWorkload]:
         eviction = top_disk_user_eviction(dependency.warnings)
         if agent.kind != "DaemonSet" and eviction is None:
             continue
-        rollouts = _recent_rollouts(dependency.changes, now)
+        rollouts = rollouts_within(dependency.changes, now)
         if rollouts:
             kept = eviction if agent.kind != "DaemonSet" else None
             found.append(PressuringWorkload(agent, rollouts[0], named, kept))

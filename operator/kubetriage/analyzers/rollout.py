@@ -37,10 +37,10 @@ from kubetriage.analyzers.demand import (
 from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.onset import filling_since, stepped_long_after
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
+from kubetriage.analyzers.recency import is_recent, revision_age
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
-    RECENT_ROLLOUT,
     RISE,
     current_and_previous_revision,
     grep_logs,
@@ -140,10 +140,7 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     errors_after = _errors_rose_after(evidence, current.created_at) or _errors_only_in_new_pods(
         evidence, new_pods, old_healthy
     )
-    recent = current.created_at is not None and (
-        timestamp(evidence.collected_at) - timestamp(current.created_at)
-        <= RECENT_ROLLOUT.total_seconds()
-    )
+    recent = is_recent(revision_age(evidence, current))
     # Load that rose days after a revision went out says nothing about that revision.
     # Latency and CPU that rose with traffic are demand, not the new code's cost.
     load_after = (
@@ -436,7 +433,7 @@ def check_new_workload_behind_service(evidence: Evidence) -> list[Finding]:
     older = [timestamp(p.created_at) for g in clean for p in g if p.created_at is not None]
     if not started or not older or min(started) <= max(older):
         return []
-    if now - min(started) > RECENT_ROLLOUT.total_seconds():
+    if not is_recent(now - min(started)):
         return []
     serving = item(
         "pods",

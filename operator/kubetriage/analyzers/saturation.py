@@ -52,19 +52,17 @@ from kubetriage.analyzers.demand import (
 )
 from kubetriage.analyzers.log_signatures import POOL_EXHAUSTED
 from kubetriage.analyzers.pods import metric_for, pod_failing
+from kubetriage.analyzers.recency import rolled_out_recently
 from kubetriage.analyzers.scale_rate import rate_limited_autoscaler
 from kubetriage.analyzers.support import (
     DOUBLING,
-    RECENT_ROLLOUT,
     RISE,
     cpu_usage_jumps,
-    current_and_previous_revision,
     divides,
     grep_logs,
     item,
     metric_growth,
     parse_quantity,
-    seconds_before,
     workload_ref,
 )
 from kubetriage.models.base import ObjectRef
@@ -263,21 +261,13 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
     return [
         *(blind_autoscaler(evidence, workload) or blind_callee_autoscaler(evidence)),
         *callee_scaled_to_zero(evidence),
-        *([] if _recent_rollout(evidence) else memory_only_autoscaler(evidence, workload)),
+        *([] if rolled_out_recently(evidence) else memory_only_autoscaler(evidence, workload)),
         *(
             capacity_cut(evidence, workload)
             or rate_limited_autoscaler(evidence, workload)
             or _traffic_saturation(evidence, workload)
         ),
     ]
-
-
-def _recent_rollout(evidence: Evidence) -> bool:
-    current, previous = current_and_previous_revision(evidence)
-    if current is None or previous is None or current.created_at is None:
-        return False
-    age = seconds_before(evidence, current.created_at)
-    return age is not None and age <= RECENT_ROLLOUT.total_seconds()
 
 
 def _no_cpu_limit(evidence: Evidence) -> bool:
@@ -332,7 +322,7 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     if not cpu or not (latency or exhausted or alerted):
         return []
     headroom = _cpu_headroom(evidence, cpu) if exhausted else None
-    if not (_no_cpu_limit(evidence) or headroom is not None) or _recent_rollout(evidence):
+    if not (_no_cpu_limit(evidence) or headroom is not None) or rolled_out_recently(evidence):
         return []
     rose = [
         item(

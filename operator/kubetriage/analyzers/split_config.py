@@ -30,7 +30,8 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import dependency_outage
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, earliest_onset
-from kubetriage.analyzers.support import RECENT_ROLLOUT, item, object_source, pod_source, timestamp
+from kubetriage.analyzers.recency import RECENT_ROLLOUT
+from kubetriage.analyzers.support import item, object_source, pod_source, timestamp
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding

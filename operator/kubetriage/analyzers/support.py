@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from kubetriage import prose
 from kubetriage.models.base import ObjectRef
@@ -48,7 +48,6 @@ _CRON_RUN = re.compile(r"[0-9]{6,}")
 
 FACT_MAX = 300
 # A revision rolled out this long before the evidence counts as "the recent change".
-RECENT_ROLLOUT = timedelta(hours=6)
 
 
 def suggest_memory(limit_bytes: float, peak_bytes: float | None = None) -> str:

@@ -17,7 +17,6 @@ Pure functions of Evidence; used by ``kubetriage.analyzers.dependency_failure``.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Final
 
 from kubetriage.analyzers.cfs import (
@@ -28,6 +27,7 @@ from kubetriage.analyzers.cfs import (
     throttle_ratios,
 )
 from kubetriage.analyzers.demand import traffic_rose
+from kubetriage.analyzers.recency import own_rollouts_within
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     LogHit,
@@ -35,7 +35,6 @@ from kubetriage.analyzers.support import (
     grep_logs,
     iter_containers,
     metrics_named,
-    timestamp,
 )
 from kubetriage.models.evidence import Evidence
 
@@ -44,8 +43,6 @@ WORKER_TIMEOUT_LOG: Final = re.compile(
     r"|\btimeout \(\d+s > \d+s\), killing\b"  # unicorn's master
     r"|\bTerminating timed out worker\b"  # Puma's cluster mode
 )
-# A rollout of the workload this recent may itself have changed the timeout or the work.
-RECENT_ROLLOUT: Final = timedelta(hours=6)
 
 
 def _cpu_bound(evidence: Evidence) -> bool:
@@ -75,15 +72,6 @@ def _cpu_limits(evidence: Evidence) -> dict[str, float]:
     return limits
 
 
-def _rolled_out_lately(evidence: Evidence) -> bool:
-    """Whether the workload rolled out a revision within RECENT_ROLLOUT of collection."""
-    since = timestamp(evidence.collected_at) - RECENT_ROLLOUT.total_seconds()
-    return any(
-        c.kind == "rollout" and c.at is not None and timestamp(c.at) >= since
-        for c in evidence.changes
-    )
-
-
 def waiting_worker_timeouts(evidence: Evidence) -> list[LogHit]:
     """The workload's worker-timeout lines when its workers were waiting, not computing: its
     CPU neither throttled nor at its limit, its request rate not risen, and no rollout of it
@@ -91,6 +79,6 @@ def waiting_worker_timeouts(evidence: Evidence) -> list[LogHit]:
     hits = grep_logs(evidence.logs, WORKER_TIMEOUT_LOG, limit=20)
     if not hits or _cpu_bound(evidence) or traffic_rose(evidence):
         return []
-    if _rolled_out_lately(evidence):
+    if own_rollouts_within(evidence):
         return []
     return hits

@@ -1,0 +1,61 @@
+"""How recent a rollout is: the one window within which a revision still counts as "just
+rolled out", and the questions the analyzers ask of it (how old the current revision is,
+which rollouts of the change timeline fell inside the window, whether the workload itself
+rolled out lately).
+
+Called by the analyzers that weigh a release against other explanations (crashes,
+rollouts, saturation, node pressure, worker timeouts) and by ``kubetriage.unknown`` when it
+says what was ruled out. Pure functions of an ``Evidence`` and its models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from kubetriage.analyzers.support import current_and_previous_revision, timestamp
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ChangeEvidence, RevisionEvidence
+
+# A revision younger than this counts as a recent rollout: within a working day of a
+# release, a symptom may still be the release's; beyond it, other changes intervene.
+RECENT_ROLLOUT = timedelta(hours=6)
+
+
+def revision_age(evidence: Evidence, revision: RevisionEvidence | None) -> float | None:
+    """Seconds between ``revision``'s creation and the collection; None when unknown."""
+    if revision is None or revision.created_at is None:
+        return None
+    return timestamp(evidence.collected_at) - timestamp(revision.created_at)
+
+
+def is_recent(age: float | None) -> bool:
+    """Whether an age in seconds (None: unknown) falls within RECENT_ROLLOUT."""
+    return age is not None and age <= RECENT_ROLLOUT.total_seconds()
+
+
+def rolled_out_recently(evidence: Evidence) -> bool:
+    """Whether the workload's current revision replaced an older one within RECENT_ROLLOUT
+    (a first revision is not a rollout)."""
+    current, previous = current_and_previous_revision(evidence)
+    return previous is not None and is_recent(revision_age(evidence, current))
+
+
+def rollouts_within(changes: Iterable[ChangeEvidence], now: float) -> list[ChangeEvidence]:
+    """The dated rollouts among ``changes`` that happened within RECENT_ROLLOUT of ``now``."""
+    return [
+        c
+        for c in changes
+        if c.kind == "rollout"
+        and c.at is not None
+        and now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
+    ]
+
+
+def own_rollouts_within(evidence: Evidence) -> list[ChangeEvidence]:
+    """The incident workload's own rollouts within RECENT_ROLLOUT of the collection."""
+    workload = evidence.workload
+    if workload is None:
+        return []
+    own = [c for c in evidence.changes if c.object.same_object(workload.ref)]
+    return rollouts_within(own, timestamp(evidence.collected_at))
