@@ -27,6 +27,7 @@ from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
 from tests.support.evidence import NOW, analyze, assert_leads
+from tests.support.listing import ListingReader
 
 WEB = ObjectRef(kind="Deployment", namespace="web", name="shopfront")
 INJECTOR = ObjectRef(kind="Deployment", namespace="pki", name="injector")
@@ -200,37 +201,11 @@ def test_stale_ca_bundles_match_the_refused_webhook_by_name() -> None:
     assert [(c["metadata"]["name"], text) for c, text in found] == [("policy", UNKNOWN)]
 
 
-class _Reader:
-    """Lists ``objects`` by kind, namespace and equality label selector, as the API does."""
-
-    def __init__(self, objects: list[dict[str, Any]]) -> None:
-        self.objects = objects
-
-    async def list_of(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> list[dict[str, Any]]:
-        selector = kwargs.get("label_selector") or ""
-        wanted = dict(pair.split("=", 1) for pair in selector.split(",") if pair)
-        return [
-            o
-            for o in self.objects
-            if o["kind"] == kind
-            and namespace in (None, o["metadata"].get("namespace"))
-            and all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
-        ]
-
-    async def add_listed(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> None:
-        for obj in await self.list_of(run, kind, namespace, **kwargs):
-            run.add(obj)
-
-
 def _walked(read: list[dict[str, Any]]) -> set[str]:
     run = CollectionRun(asyncio.Semaphore(1))
     for obj in read:
         run.add(obj)
-    reader = _Reader(_injector())
+    reader = ListingReader(_injector())
     asyncio.run(follow_reconcilers(reader, run, [], NOW, Scope.unrestricted()))  # type: ignore[arg-type]
     return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if ns == "pki"}
 

@@ -23,6 +23,7 @@ from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tenancy import Scope
 from tests.support.built import built, deployment_manifest
 from tests.support.evidence import NOW, analyze, assert_leads
+from tests.support.listing import ListingReader
 
 OPERATOR = ObjectRef(kind="Deployment", namespace="cnpg-system", name="cnpg-controller-manager")
 API = ObjectRef(kind="Deployment", namespace="ledger", name="ledger-api")
@@ -147,34 +148,11 @@ def test_a_healthy_operator_or_a_ready_primary_blames_no_operator() -> None:
     assert not served.reconcilers
 
 
-class _Reader:
-    def __init__(self, objects: list[dict[str, Any]]) -> None:
-        self.objects = objects
-
-    async def list_of(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> list[dict[str, Any]]:
-        wanted = dict(p.split("=", 1) for p in (kwargs.get("label_selector") or "").split(",") if p)
-        return [
-            o
-            for o in self.objects
-            if o["kind"] == kind
-            and namespace in (None, o["metadata"].get("namespace"))
-            and all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
-        ]
-
-    async def add_listed(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> None:
-        for obj in await self.list_of(run, kind, namespace, **kwargs):
-            run.add(obj)
-
-
 def _walked(*, ready: bool) -> set[str]:
     run = CollectionRun(asyncio.Semaphore(1))
     for obj in (_api(), _service(), _endpoints(ready=ready)):
         run.add(obj)
-    reader = _Reader(_operator(oom=True))
+    reader = ListingReader(_operator(oom=True))
     asyncio.run(follow_reconcilers(reader, run, [ALERT], NOW, Scope.unrestricted()))  # type: ignore[arg-type]
     return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if ns == "cnpg-system"}
 

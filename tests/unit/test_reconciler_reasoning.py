@@ -6,7 +6,8 @@ watching what declares the host, that rollout is rolled back. A healthy controll
 scaled to zero, a change that still covers the host, or nothing owed change nothing.
 
 Real: the pure builder (``tests.support.built``) over API-shaped dicts, and the analyzer
-registry; the two train cases written for this, replayed through the builder.
+registry; the two train cases written for this, replayed through the builder; the live walk
+(``follow_reconcilers``) over ``tests.support.listing``'s stand-in for the reader's lists.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
 from tests.support.evidence import NOW, analyze, assert_leads, by_category
+from tests.support.listing import ListingReader
 
 WEB = ObjectRef(kind="Deployment", namespace="web", name="shopfront")
 CERT = ObjectRef(kind="Certificate", namespace="web", name="shopfront-tls")
@@ -363,39 +365,11 @@ def test_train_cases_about_reconcilers(
 # --- the live walk reads what the builder recognises ------------------------------------------
 
 
-class _Reader:
-    """Lists ``objects`` by kind, namespace and equality label selector, as the API does."""
-
-    def __init__(self, objects: list[dict[str, Any]]) -> None:
-        self.objects = objects
-        self.asked: list[tuple[str, str | None, str]] = []
-
-    async def list_of(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> list[dict[str, Any]]:
-        selector = kwargs.get("label_selector") or ""
-        self.asked.append((kind, namespace, selector))
-        wanted = dict(pair.split("=", 1) for pair in selector.split(",") if pair)
-        return [
-            o
-            for o in self.objects
-            if o["kind"] == kind
-            and namespace in (None, o["metadata"].get("namespace"))
-            and all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
-        ]
-
-    async def add_listed(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> None:
-        for obj in await self.list_of(run, kind, namespace, **kwargs):
-            run.add(obj)
-
-
 def _walked(read: list[dict[str, Any]], cluster: list[dict[str, Any]], scope: Scope) -> set[str]:
     run = CollectionRun(asyncio.Semaphore(1))
     for obj in read:
         run.add(obj)
-    reader = _Reader(cluster)
+    reader = ListingReader(cluster)
     asyncio.run(follow_reconcilers(reader, run, [NXDOMAIN], NOW, scope))  # type: ignore[arg-type]
     return {
         f"{k}/{ns}/{name}"

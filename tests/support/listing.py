@@ -1,0 +1,44 @@
+"""A stand-in for the two list calls of ``kubetriage.evidence.reader.Reader`` (``list_of``,
+``add_listed``) over a fixed list of objects, for unit tests of a live walk's follow-up
+reads without an apiserver. Objects are filtered by kind, namespace (None: every
+namespace) and label selector with the API emulator's selector parser
+(``kubetriage.replay.emulator.selectors``), so set-based terms mean what the API says; every
+request is recorded in ``asked``. Integration tests read through the real reader instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kubetriage.evidence.reader import CollectionRun
+from kubetriage.replay.emulator.selectors import label_selector
+
+
+class ListingReader:
+    """Lists ``objects`` by kind, namespace and label selector, as the API does."""
+
+    def __init__(self, objects: Iterable[dict[str, Any]]) -> None:
+        self.objects = list(objects)
+        # (kind, namespace, label selector) of each list request, in order.
+        self.asked: list[tuple[str, str | None, str]] = []
+
+    async def list_of(
+        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        selector = kwargs.get("label_selector") or ""
+        self.asked.append((kind, namespace, selector))
+        matches = label_selector(selector)
+        return [
+            o
+            for o in self.objects
+            if o["kind"] == kind
+            and namespace in (None, o["metadata"].get("namespace"))
+            and matches(o)
+        ]
+
+    async def add_listed(
+        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
+    ) -> None:
+        for obj in await self.list_of(run, kind, namespace, **kwargs):
+            run.add(obj)
