@@ -6,6 +6,7 @@ tests build it from, so a test states only the objects and fields it is about.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from kubetriage.evidence.build import build_evidence
@@ -130,3 +131,32 @@ def deployment_manifest(
     if status is not None:
         body["status"] = status
     return body
+
+
+def controller_revision_manifest(
+    owner: ObjectRef,
+    number: int,
+    template: dict[str, Any],
+    *,
+    created: datetime | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An ``apps/v1`` ControllerRevision ``<owner>-<number>`` that ``owner`` (a DaemonSet or
+    StatefulSet) controls, holding pod ``template``, created at ``created``."""
+    metadata: dict[str, Any] = {
+        "name": f"{owner.name}-{number}",
+        "namespace": owner.namespace,
+        "labels": labels or {},
+        "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": owner.kind, "name": owner.name, "controller": True}
+        ],
+    }
+    if created is not None:
+        metadata["creationTimestamp"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": metadata,
+        "revision": number,
+        "data": {"spec": {"template": template}},
+    }

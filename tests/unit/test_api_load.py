@@ -25,7 +25,7 @@ from kubetriage.models.neighbours import AgentRolloutEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.built import built
+from tests.support.built import built, controller_revision_manifest
 from tests.support.evidence import NOW, ago, analyze, assert_leads
 
 OWN = ObjectRef(kind="Deployment", namespace="cert-manager", name="cert-manager")
@@ -38,35 +38,14 @@ THROTTLED = (
 )
 
 
-def _at(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _revision(number: int, args: list[str], created: datetime) -> dict[str, Any]:
     template = {
         "metadata": {"labels": {"app": AGENT.name}},
         "spec": {"containers": [{"name": "agent", "image": f"agent:{number}", "args": args}]},
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ControllerRevision",
-        "metadata": {
-            "name": f"{AGENT.name}-{number}",
-            "namespace": AGENT.namespace,
-            "labels": {"app": AGENT.name},
-            "creationTimestamp": _at(created),
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "DaemonSet",
-                    "name": AGENT.name,
-                    "controller": True,
-                }
-            ],
-        },
-        "revision": number,
-        "data": {"spec": {"template": template}},
-    }
+    return controller_revision_manifest(
+        AGENT, number, template, created=created, labels={"app": AGENT.name}
+    )
 
 
 def _objects() -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from kubetriage.evidence.node_plugins import node_agent_hosts, pressured_nodes
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.relations import DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
-from tests.support.built import built
+from tests.support.built import built, controller_revision_manifest
 from tests.support.evidence import NOW, analyze, assert_leads, by_category, named
 
 AGENT = ObjectRef(kind="DaemonSet", namespace="logging", name="log-agent")
@@ -111,26 +111,9 @@ def _revision(number: int, limits: dict[str, str], created: datetime) -> dict[st
             ]
         },
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ControllerRevision",
-        "metadata": {
-            "name": f"{AGENT.name}-{number}",
-            "namespace": AGENT.namespace,
-            "labels": {"app": AGENT.name},
-            "creationTimestamp": _at(created),
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "DaemonSet",
-                    "name": AGENT.name,
-                    "controller": True,
-                }
-            ],
-        },
-        "revision": number,
-        "data": {"spec": {"template": template}},
-    }
+    return controller_revision_manifest(
+        AGENT, number, template, created=created, labels={"app": AGENT.name}
+    )
 
 
 def _cluster(rolled_out_ago: timedelta) -> list[dict[str, Any]]:
