@@ -27,6 +27,7 @@ from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ContainerEvidence,
+    ContainerPort,
     ContainerState,
     EventEvidence,
     LogSource,
@@ -34,6 +35,7 @@ from kubetriage.models.object_evidence import (
     MetricSummary,
     PodCondition,
     PodEvidence,
+    ProbeSpec,
     RevisionEvidence,
     ServiceEvidence,
     WorkloadEvidence,
@@ -66,6 +68,27 @@ def terminated(reason: str | None, exit_code: int, message: str | None = None) -
         started_at=ago(5),
         finished_at=ago(1),
     )
+
+
+def http_probe(
+    kind: Literal["liveness", "readiness", "startup"], path: str, port: int | str, **fields: Any
+) -> ProbeSpec:
+    """An httpGet probe of ``path`` on ``port`` (a number or a container port's name)."""
+    return ProbeSpec(
+        kind=kind, handler=f"httpGet {path} :{port}", mechanism="httpGet", port=str(port), **fields
+    )
+
+
+def exec_probe(
+    kind: Literal["liveness", "readiness", "startup"], command: str, **fields: Any
+) -> ProbeSpec:
+    """An exec probe running ``command``."""
+    return ProbeSpec(kind=kind, handler=f"exec {command}", mechanism="exec", **fields)
+
+
+def port(number: int, name: str | None = None, protocol: str = "TCP") -> ContainerPort:
+    """A port a container declares."""
+    return ContainerPort(number=number, name=name, protocol=protocol)
 
 
 def container(

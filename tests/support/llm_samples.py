@@ -13,6 +13,7 @@ from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import (
     ContainerEvidence,
+    ContainerPort,
     ContainerState,
     EventEvidence,
     LogTail,
@@ -45,8 +46,12 @@ def app_container(**overrides: Any) -> ContainerEvidence:
         ),
         "requests": {"memory": "128Mi", "cpu": "100m"},
         "limits": {"memory": "256Mi"},
-        "probes": [ProbeSpec(kind="readiness", handler="httpGet /ready :8080")],
-        "ports": ["8080/TCP"],
+        "probes": [
+            ProbeSpec(
+                kind="readiness", handler="httpGet /ready :8080", mechanism="httpGet", port="8080"
+            )
+        ],
+        "ports": [ContainerPort(number=8080)],
         "env": {"LOG_LEVEL": "info"},
         "args": ["--workers=4"],
     }

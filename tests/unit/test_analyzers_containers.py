@@ -15,7 +15,6 @@ from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ConfigReference,
     ContainerState,
-    ProbeSpec,
 )
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -125,8 +124,8 @@ def test_sigkill_from_liveness_probe_is_probe_failure_not_oom() -> None:
         state=make.running(),
         last_state=make.terminated("Error", 137),
         limits={"memory": "512Mi"},
-        probes=[ProbeSpec(kind="liveness", handler="httpGet /healthz :8080")],
-        ports=["http:8080/TCP"],
+        probes=[make.http_probe("liveness", "/healthz", 8080)],
+        ports=[make.port(8080, "http")],
     )
     ev = make.checkout_evidence(
         web,
@@ -774,7 +773,7 @@ def _timing_out_probe(*, cpu_first: float) -> Evidence:
     web = make.container(
         "web",
         ready=False,
-        probes=[ProbeSpec(kind="readiness", handler="httpGet /healthz :8080", timeout_seconds=2)],
+        probes=[make.http_probe("readiness", "/healthz", 8080, timeout_seconds=2)],
     )
     web_pod = make.pod(
         "quotes-5e6f7a8b9c-aa1bb", web, namespace="pricing", replica_set="quotes-5e6f7a8b9c"
@@ -820,7 +819,7 @@ def _blip(count: int, *, ready: bool = True) -> Evidence:
     renderer = make.container(
         "renderer",
         ready=ready,
-        probes=[ProbeSpec(kind="readiness", handler="httpGet /status :9000")],
+        probes=[make.http_probe("readiness", "/status", 9000)],
     )
     return make.evidence(
         workload=make.deployment("maps", "carto"),

@@ -306,7 +306,9 @@ def test_named_target_port_no_pod_declares_leaves_the_service_without_endpoints(
     the pods do not declare (they call it "web"), so the Service is what to fix. The same
     Service whose pods do declare that name is not blamed for the empty endpoints."""
     pods = [
-        make.app_pod(f"profile-7d9f6c8b5-p{i}", make.container("app", ports=["web:8080/TCP"]))
+        make.app_pod(
+            f"profile-7d9f6c8b5-p{i}", make.container("app", ports=[make.port(8080, "web")])
+        )
         for i in range(2)
     ]
     svc = make.service("profile", ports=["http:80->http/TCP"], ready=0, matching=2)
@@ -324,7 +326,9 @@ def test_named_target_port_no_pod_declares_leaves_the_service_without_endpoints(
     )
     assert "port http" in finding.summary
     declared = [
-        p.model_copy(update={"containers": [make.container("app", ports=["http:8080/TCP"])]})
+        p.model_copy(
+            update={"containers": [make.container("app", ports=[make.port(8080, "http")])]}
+        )
         for p in pods
     ]
     quiet = ev.model_copy(update={"pods": declared})

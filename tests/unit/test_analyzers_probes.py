@@ -14,6 +14,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ContainerEvidence,
+    ContainerPort,
     ProbeSpec,
     ServiceEvidence,
 )
@@ -24,8 +25,8 @@ from tests.support.evidence import CHECKOUT_POD, ago, analyze, assert_leads, by_
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 _PROBES = [
-    ProbeSpec(kind="liveness", handler="httpGet /healthz :8080"),
-    ProbeSpec(kind="readiness", handler="httpGet /readyz :8080"),
+    make.http_probe("liveness", "/healthz", 8080),
+    make.http_probe("readiness", "/readyz", 8080),
 ]
 _REFUSED = (
     'probe failed: Get "http://10.1.2.3:8080/{path}": '
@@ -58,7 +59,7 @@ def _refused_probes(app: ContainerEvidence) -> Evidence:
 
 def test_probes_refused_while_the_process_exits_by_itself_are_a_crash() -> None:
     crashing = make.crash_looping(
-        "app", exit_code=2, restarts=9, probes=_PROBES, ports=["http:8080/TCP"]
+        "app", exit_code=2, restarts=9, probes=_PROBES, ports=[make.port(8080, "http")]
     )
     result = analyze(_refused_probes(crashing))
     assert_leads(result, Category.CRASH_LOOP, Action.ESCALATE, CHECKOUT)
@@ -74,7 +75,7 @@ def test_probes_refused_on_a_container_the_kubelet_kills_stay_the_probes_fault()
         state=make.running(),
         last_state=make.terminated("Error", 137),
         probes=_PROBES,
-        ports=["http:8080/TCP"],
+        ports=[make.port(8080, "http")],
     )
     ev = _refused_probes(killed)
     ev.events.append(
@@ -86,20 +87,18 @@ def test_probes_refused_on_a_container_the_kubelet_kills_stay_the_probes_fault()
     assert probe.confidence >= 0.85
 
 
-def _running_unready(readiness: str, port: str) -> ContainerEvidence:
+def _running_unready(readiness: ProbeSpec, port: ContainerPort) -> ContainerEvidence:
     """A running container, not ready, whose readiness probe is ``readiness``."""
     return make.container(
-        "app",
-        ready=False,
-        state=make.running(),
-        probes=[ProbeSpec(kind="readiness", handler=readiness)],
-        ports=[port],
+        "app", ready=False, state=make.running(), probes=[readiness], ports=[port]
     )
 
 
 def _answered(status: str) -> Evidence:
     return make.checkout_evidence(
-        _running_unready("httpGet /api/v1/health :2020", "http:2020/TCP"),
+        _running_unready(
+            make.http_probe("readiness", "/api/v1/health", 2020), make.port(2020, "http")
+        ),
         events=[
             make.event(
                 "Unhealthy", f"Readiness probe failed: {status}", name=CHECKOUT_POD, count=31
@@ -123,7 +122,10 @@ def test_a_probe_answered_with_a_server_error_is_the_application_reporting_a_fau
 
 def _new_revision_not_ready(*aspects: str) -> Evidence:
     return make.checkout_evidence(
-        _running_unready("httpGet /actuator/health/readiness :8081", "http:8080/TCP"),
+        _running_unready(
+            make.http_probe("readiness", "/actuator/health/readiness", 8081),
+            make.port(8080, "http"),
+        ),
         workload=make.deployment(ready=2, replicas=2, revision=32),
         revisions=make.rollout_revisions(
             32, {"app": "api:5.5.0"}, {"app": "api:5.4.1"}, minutes_ago=21, old_ready=2
@@ -168,7 +170,7 @@ def _wiki_probe_times_out(php_log: str) -> Evidence:
     nginx = make.container(
         "nginx",
         ready=False,
-        probes=[ProbeSpec(kind="readiness", handler="httpGet /fpm-ping :8080", timeout_seconds=2)],
+        probes=[make.http_probe("readiness", "/fpm-ping", 8080, timeout_seconds=2)],
     )
     php = make.container("php-fpm", limits={"cpu": "2", "memory": "1Gi"})
     name = "wiki-5d6f7a8b9c-k2x9p"
@@ -228,7 +230,7 @@ def _liveness_times_out(throttled_share: float) -> Evidence:
         restarts=4,
         limits={"cpu": "500m", "memory": "1Gi"},
         last_state=make.terminated("Error", 143),
-        probes=[ProbeSpec(kind="liveness", handler="httpGet /up :8080", timeout_seconds=2)],
+        probes=[make.http_probe("liveness", "/up", 8080, timeout_seconds=2)],
     )
     labels = {"pod": CHECKOUT_POD, "container": "app"}
     return make.checkout_evidence(
@@ -342,7 +344,7 @@ def _new_revision_killed_by_liveness(log_line: str) -> Evidence:
         ready=False,
         restarts=3,
         last_state=make.terminated("Error", 137),
-        probes=[ProbeSpec(kind="liveness", handler="httpGet /live :8080", timeout_seconds=1)],
+        probes=[make.http_probe("liveness", "/live", 8080, timeout_seconds=1)],
     )
     return make.checkout_evidence(
         app,

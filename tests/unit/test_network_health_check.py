@@ -13,7 +13,6 @@ import pytest
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import ProbeSpec
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
@@ -29,8 +28,8 @@ def _ingest(key: str, port: str, svc_type: str = "LoadBalancer") -> Evidence:
             f"ingest-6c7d8f9b5-p{i}",
             make.container(
                 "gateway",
-                ports=["https:8443/TCP", "metrics:9100/TCP"],
-                probes=[ProbeSpec(kind="readiness", handler="httpGet /healthz :8443")],
+                ports=[make.port(8443, "https"), make.port(9100, "metrics")],
+                probes=[make.http_probe("readiness", "/healthz", 8443)],
             ),
             namespace="telemetry",
             replica_set="ingest-6c7d8f9b5",

@@ -26,7 +26,6 @@ from kubetriage.models.object_evidence import (
     LogTail,
     NodeEvidence,
     PodCondition,
-    ProbeSpec,
     PVCEvidence,
     ServiceEvidence,
 )
@@ -62,11 +61,7 @@ SUPPORTING: dict[Category, Callable[[], Evidence]] = {
         make.container(ready=False, state=make.waiting("ImagePullBackOff"))
     ),
     Category.PROBE_FAILURE: lambda: make.evidence(
-        pods=[
-            make.pod(
-                POD, make.container(probes=[ProbeSpec(kind="liveness", handler="httpGet /h :80")])
-            )
-        ],
+        pods=[make.pod(POD, make.container(probes=[make.http_probe("liveness", "/h", 80)]))],
         events=[make.event("Unhealthy", "Liveness probe failed: HTTP 500", name=POD)],
     ),
     Category.UNSCHEDULABLE: _with_pod(make.container(ready=False), phase="Pending", node=None),

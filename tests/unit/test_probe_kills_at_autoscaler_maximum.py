@@ -15,7 +15,7 @@ from __future__ import annotations
 from kubetriage.analyzers.saturation import outrun_autoscaler
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ProbeSpec
+from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD
@@ -53,7 +53,7 @@ def _killed_while_busy(*, requests_from: float, replicas: int = 4) -> Evidence:
         restarts=3,
         limits={"memory": "1Gi"},
         last_state=make.terminated("Error", 143),
-        probes=[ProbeSpec(kind="liveness", handler="httpGet /healthz :http", timeout_seconds=1)],
+        probes=[make.http_probe("liveness", "/healthz", "http", timeout_seconds=1)],
     )
     return make.checkout_evidence(
         app,

@@ -39,8 +39,12 @@ CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 # --- an exec probe the rollout introduced pays for its own throttling ------------------------
 
 
-def _exec_probe_under_throttling(handler: str, *, probe_changed: bool) -> Evidence:
-    """Checkout's liveness probe (``handler``) times out and the kubelet restarts it while its
+EXEC_PROBE = make.exec_probe("liveness", "python manage.py health_check", timeout_seconds=2)
+HTTP_PROBE = make.http_probe("liveness", "/up", 8080, timeout_seconds=2)
+
+
+def _exec_probe_under_throttling(probe: ProbeSpec, *, probe_changed: bool) -> Evidence:
+    """Checkout's liveness probe (``probe``) times out and the kubelet restarts it while its
     container is throttled in 70% of its CFS periods under a 500m limit; the rollout 30
     minutes ago changed its probes (``probe_changed``) or its image."""
     app = make.container(
@@ -49,7 +53,7 @@ def _exec_probe_under_throttling(handler: str, *, probe_changed: bool) -> Eviden
         restarts=3,
         limits={"cpu": "500m", "memory": "1Gi"},
         last_state=make.terminated("Error", 137),
-        probes=[ProbeSpec(kind="liveness", handler=handler, timeout_seconds=2)],
+        probes=[probe],
     )
     labels = {"pod": CHECKOUT_POD, "container": "app"}
     return make.checkout_evidence(
@@ -59,7 +63,7 @@ def _exec_probe_under_throttling(handler: str, *, probe_changed: bool) -> Eviden
             make.event(
                 "Unhealthy",
                 'Liveness probe failed: command "python manage.py health_check" timed out'
-                if handler.startswith("exec")
+                if probe.mechanism == "exec"
                 else 'Liveness probe failed: Get "http://10.1.2.3:8080/up": context deadline '
                 "exceeded (Client.Timeout exceeded while awaiting headers)",
                 name=CHECKOUT_POD,
@@ -92,9 +96,7 @@ def _exec_probe_under_throttling(handler: str, *, probe_changed: bool) -> Eviden
 def test_an_exec_probe_the_rollout_introduced_is_the_fault_though_the_container_is_throttled() -> (
     None
 ):
-    result = analyze(
-        _exec_probe_under_throttling("exec python manage.py health_check", probe_changed=True)
-    )
+    result = analyze(_exec_probe_under_throttling(EXEC_PROBE, probe_changed=True))
     leader = assert_leads(result, Category.PROBE_FAILURE, Action.FIX_PROBE, CHECKOUT)
     assert any("runs in the container" in e.fact for e in leader.evidence)
     assert any("CFS periods" in e.fact for e in leader.evidence)
@@ -107,7 +109,7 @@ def test_an_exec_probe_the_rollout_introduced_is_the_fault_though_the_container_
 
 
 def test_a_probe_excused_by_throttling_keeps_the_timing_advice() -> None:
-    result = analyze(_exec_probe_under_throttling("httpGet /up :8080", probe_changed=False))
+    result = analyze(_exec_probe_under_throttling(HTTP_PROBE, probe_changed=False))
     probe = by_category(result, Category.PROBE_FAILURE)[0]
     assert "cheaper" not in probe.summary
 
@@ -115,8 +117,8 @@ def test_a_probe_excused_by_throttling_keeps_the_timing_advice() -> None:
 def test_an_http_probe_or_an_unchanged_exec_probe_under_throttling_is_the_cpu_limit() -> None:
     # Near misses: the rollout changed the image, not the probe, whether the probe is an
     # HTTP check (no process of its own) or an exec one that ran before without trouble.
-    for handler in ("httpGet /up :8080", "exec python manage.py health_check"):
-        result = analyze(_exec_probe_under_throttling(handler, probe_changed=False))
+    for probe in (HTTP_PROBE, EXEC_PROBE):
+        result = analyze(_exec_probe_under_throttling(probe, probe_changed=False))
         assert_leads(result, Category.CPU_THROTTLING, Action.INCREASE_CPU, CHECKOUT)
 
 
@@ -221,7 +223,7 @@ def _busy_fare(hpa: AutoscalerEvidence, *, cpu_limit: str | None = None) -> Evid
         ready=False,
         restarts=4,
         last_state=make.terminated("Error", 143),
-        probes=[ProbeSpec(kind="liveness", handler="httpGet /healthz :8000", timeout_seconds=1)],
+        probes=[make.http_probe("liveness", "/healthz", 8000, timeout_seconds=1)],
         **resources,
     )
     return make.evidence(

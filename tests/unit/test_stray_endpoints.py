@@ -28,7 +28,7 @@ def _catalog(
     pods = [
         make.pod(
             f"product-api-7c9d8b6f5-a{i}",
-            make.container("api", ports=["http:8080/TCP"]),
+            make.container("api", ports=[make.port(8080, "http")]),
             namespace="catalog",
             replica_set="product-api-7c9d8b6f5",
             labels=labels_api,
@@ -42,7 +42,7 @@ def _catalog(
                 f"catalog-indexer-5f4d3c2b1-b{i}",
                 make.container(
                     "indexer",
-                    ports=["metrics:9102/TCP"] if stray_ports is None else stray_ports,
+                    ports=[make.port(9102, "metrics")] if stray_ports is None else stray_ports,
                 ),
                 namespace="catalog",
                 replica_set="catalog-indexer-5f4d3c2b1",
@@ -79,7 +79,7 @@ def test_one_workload_behind_the_service_is_not_stray() -> None:
 
 
 def test_a_second_workload_serving_the_port_is_not_stray() -> None:
-    assert check_stray_endpoints(_catalog(stray_ports=["http:8080/TCP"])) == []
+    assert check_stray_endpoints(_catalog(stray_ports=[make.port(8080, "http")])) == []
 
 
 def test_pods_declaring_no_port_may_still_listen_on_it() -> None:

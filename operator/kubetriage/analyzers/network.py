@@ -220,13 +220,14 @@ def check_network(evidence: Evidence) -> list[Finding]:
         selected = [p for p in same_ns if _selects(svc.selector, p.labels)]
         if not selected or not all(p in ready_pods for p in selected):
             continue
-        declared = " ".join(
+        declared_ports = list(
             dict.fromkeys(c_port for p in selected for c in p.containers for c_port in c.ports)
         )
+        declared = " ".join(p.text for p in declared_ports)
         wrong = [
             t
             for t in _target_ports(svc)
-            if declared and not re.search(rf"(^|[\s:]){re.escape(t)}([/:\s]|$)", declared)
+            if declared_ports and not any(p.answers(t) for p in declared_ports)
         ]
         # A named targetPort no pod declares leaves the Service with no endpoint at all.
         unresolved = (

@@ -94,11 +94,6 @@ _OTHER_FAILURE = re.compile(r"(?i)refused|timeout|deadline|statuscode:? 4\d\d|no
 _PROBE_FAILED = re.compile(r"(?i)(?P<kind>liveness|readiness|startup) probe failed:?\s*(?P<why>.*)")
 
 
-def _probe_port(handler: str) -> str | None:
-    match = re.search(r":(\w+)\b", handler)
-    return match.group(1) if match else None
-
-
 def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> EvidenceItem | None:
     """A fact when the container's CPU usage at least doubled over the window."""
     for metric in cpu_usage_jumps(evidence):
@@ -164,7 +159,7 @@ def _own_exec_cost(spec: ProbeSpec | None, changed: EvidenceItem | None) -> bool
     its command (often a whole interpreter or CLI booting) runs inside the container on
     every period and spends the container's CPU quota, so throttling that arrived with it is
     the probe's own cost, not a limit too tight for the application."""
-    return spec is not None and changed is not None and spec.handler.startswith("exec")
+    return spec is not None and changed is not None and spec.mechanism == "exec"
 
 
 # Fewer readiness failures than this, on a container that is ready again and never restarted,
@@ -273,15 +268,15 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
                     f"initial delay {spec.initial_delay_seconds}s",
                 )
             )
-            port = _probe_port(spec.handler)
-            declared = " ".join(container.ports)
-            if port and container.ports and port not in declared and "refused" in reasons:
+            port = spec.port
+            declared = any(p.answers(port) for p in container.ports) if port else True
+            if container.ports and not declared and "refused" in reasons:
                 confidence += CONFIDENCE.wrong_port_bonus
                 spec_facts.append(
                     item(
                         pod_source(pod),
                         f"probe port {port} is not among the "
-                        f"container ports {', '.join(container.ports)}",
+                        f"container ports {', '.join(p.text for p in container.ports)}",
                     )
                 )
             facts.extend(spec_facts)

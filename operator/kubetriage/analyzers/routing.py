@@ -257,8 +257,8 @@ def _unserved_health_check(
     served = _port_numbers(svc.ports) | set(svc.port_numbers)
     for pod in selected:
         for c in pod.containers:
-            served |= _port_numbers(c.ports)
-            served |= _port_numbers([p.handler for p in c.probes])
+            served |= {p.number for p in c.ports if p.number is not None}
+            served |= {int(p.port) for p in c.probes if p.port is not None and p.port.isdigit()}
     for key, value in svc.annotations.items():
         if not _HEALTH_CHECK_PORT_KEY.search(key) or not value.strip().isdigit():
             continue
@@ -281,7 +281,7 @@ def _health_check_unserved(evidence: Evidence) -> list[Finding]:
         unserved = _unserved_health_check(svc, selected)
         if unserved is not None:
             declared = " ".join(
-                dict.fromkeys(port for p in selected for c in p.containers for port in c.ports)
+                dict.fromkeys(port.text for p in selected for c in p.containers for port in c.ports)
             )
             ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
             findings.append(_health_check_finding(svc, ref, unserved, declared))

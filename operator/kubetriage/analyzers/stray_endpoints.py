@@ -50,8 +50,7 @@ def _numeric_targets(svc: ServiceEvidence) -> set[str]:
 
 
 def _declares(pods: list[PodEvidence], port: str) -> bool:
-    pattern = re.compile(rf"(^|[\s:]){re.escape(port)}([/:\s]|$)")
-    return any(pattern.search(p_port) for p in pods for c in p.containers for p_port in c.ports)
+    return any(p_port.answers(port) for p in pods for c in p.containers for p_port in c.ports)
 
 
 def _ready(pod: PodEvidence) -> bool:
@@ -98,7 +97,7 @@ def check_stray_endpoints(evidence: Evidence) -> list[Finding]:
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         port = prose.listing(sorted(targets))
         stray_ref, stray_pods = stray[0]
-        declared = sorted({port for p in stray_pods for c in p.containers for port in c.ports})
+        declared = sorted({port.text for p in stray_pods for c in p.containers for port in c.ports})
         split = item(
             service_source(svc),
             f"selector {prose.selector(svc.selector)} matches "

@@ -87,7 +87,7 @@ def _container_lines(container: ContainerEvidence, detail: Detail, indent: str) 
             f"failures={probe.failure_threshold}"
         )
     if container.ports:
-        lines.append(f"{sub}ports {', '.join(container.ports)}")
+        lines.append(f"{sub}ports {', '.join(p.text for p in container.ports)}")
     if detail.container_env and container.args:
         lines.append(f"{sub}args {clip(' '.join(container.args), MAX_FIELD_CHARS)}")
     if detail.container_env and container.env:

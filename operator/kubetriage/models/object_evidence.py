@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kubetriage.models.base import ObjectRef
 
@@ -25,9 +25,18 @@ class ContainerState(BaseModel):
     finished_at: datetime | None = None
 
 
+ProbeMechanism = Literal["httpGet", "tcpSocket", "grpc", "exec", "unknown"]
+
+
 class ProbeSpec(BaseModel):
+    """A container's probe. ``handler`` is its display ("httpGet /healthz :8080",
+    "tcpSocket :5432", "exec ...", "grpc :9090"), never parsed back: ``mechanism`` and
+    ``port`` (a number or a container port's name, as the spec gives it) are the data."""
+
     kind: Literal["liveness", "readiness", "startup"]
-    handler: str  # "httpGet /healthz :8080", "tcpSocket :5432", "exec ...", "grpc :9090"
+    handler: str
+    mechanism: ProbeMechanism = "unknown"
+    port: str | None = None
     initial_delay_seconds: int = 0
     period_seconds: int = 10
     timeout_seconds: int = 1
@@ -61,6 +70,32 @@ class ConfigMount(BaseModel):
     sub_path: str | None = None
 
 
+class ContainerPort(BaseModel):
+    """A port a container declares: its number, protocol and optional name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int | None = None
+    protocol: str = "TCP"
+    name: str | None = None
+
+    @property
+    def text(self) -> str:
+        """``http:8080/TCP``, or ``8080/TCP`` unnamed: the display."""
+        spec = f"{self.number if self.number is not None else '?'}/{self.protocol}"
+        return f"{self.name}:{spec}" if self.name else spec
+
+    def __str__(self) -> str:
+        return self.text
+
+    def answers(self, target: str | int) -> bool:
+        """Whether a Service's or a probe's target port (a number, or a port's name) is
+        this port."""
+        if isinstance(target, int) or target.isdigit():
+            return self.number == int(target)
+        return self.name == target
+
+
 class ContainerEvidence(BaseModel):
     name: str
     image: str
@@ -73,7 +108,7 @@ class ContainerEvidence(BaseModel):
     requests: dict[str, str] = Field(default_factory=dict)
     limits: dict[str, str] = Field(default_factory=dict)
     probes: list[ProbeSpec] = Field(default_factory=list)
-    ports: list[str] = Field(default_factory=list)
+    ports: list[ContainerPort] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)  # plain values only, redacted later
     args: list[str] = Field(default_factory=list)
     config_mounts: list[ConfigMount] = Field(default_factory=list)

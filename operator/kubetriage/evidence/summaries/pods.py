@@ -26,8 +26,10 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import (
     ConfigReference,
     ContainerEvidence,
+    ContainerPort,
     ContainerState,
     PodEvidence,
+    ProbeMechanism,
     ProbeSpec,
 )
 from kubetriage.models.objects import JsonDict, controller_ref
@@ -73,19 +75,25 @@ def _container_state(raw: Any, limits: EvidenceLimits) -> ContainerState | None:
     return None
 
 
-def _probe_handler(probe: JsonDict, limits: EvidenceLimits) -> str:
+def _probe_handler(
+    probe: JsonDict, limits: EvidenceLimits
+) -> tuple[ProbeMechanism, str | None, str]:
+    """The probe's mechanism, its port (a number or a port name) and its display."""
     if isinstance(probe.get("httpGet"), dict):
         http = probe["httpGet"]
         scheme = "https " if http.get("scheme") == "HTTPS" else ""
-        return f"httpGet {scheme}{as_str(http.get('path')) or '/'} :{as_str(http.get('port'))}"
+        port = as_str(http.get("port"))
+        return "httpGet", port, f"httpGet {scheme}{as_str(http.get('path')) or '/'} :{port}"
     if isinstance(probe.get("tcpSocket"), dict):
-        return f"tcpSocket :{as_str(probe['tcpSocket'].get('port'))}"
+        port = as_str(probe["tcpSocket"].get("port"))
+        return "tcpSocket", port, f"tcpSocket :{port}"
     if isinstance(probe.get("grpc"), dict):
-        return f"grpc :{as_str(probe['grpc'].get('port'))}"
+        port = as_str(probe["grpc"].get("port"))
+        return "grpc", port, f"grpc :{port}"
     if isinstance(probe.get("exec"), dict):
         command = " ".join(str(part) for part in as_list(probe["exec"].get("command")))
-        return clip_text(f"exec {command}", limits.max_string_length) or "exec"
-    return "unknown"
+        return "exec", None, clip_text(f"exec {command}", limits.max_string_length) or "exec"
+    return "unknown", None, "unknown"
 
 
 def _probes(spec: JsonDict, limits: EvidenceLimits) -> list[ProbeSpec]:
@@ -98,10 +106,13 @@ def _probes(spec: JsonDict, limits: EvidenceLimits) -> list[ProbeSpec]:
         probe = spec.get(key)
         if not isinstance(probe, dict):
             continue
+        mechanism, port, handler = _probe_handler(probe, limits)
         probes.append(
             ProbeSpec(
                 kind=kind,
-                handler=_probe_handler(probe, limits),
+                handler=handler,
+                mechanism=mechanism,
+                port=port,
                 initial_delay_seconds=as_int(probe.get("initialDelaySeconds")) or 0,
                 period_seconds=as_int(probe.get("periodSeconds")) or 10,
                 timeout_seconds=as_int(probe.get("timeoutSeconds")) or 1,
@@ -131,10 +142,14 @@ def _container(
     # The argv as far as the spec shows it: a bad flag may sit in command or in args.
     argv = [as_str(a) or "" for a in as_list(spec.get("command")) + as_list(spec.get("args"))]
     notes.cut(f"args of {where}", min(len(argv), limits.max_args), len(argv))
-    ports = []
-    for port in dicts(spec.get("ports")):
-        number = f"{as_str(port.get('containerPort'))}/{as_str(port.get('protocol')) or 'TCP'}"
-        ports.append(f"{port['name']}:{number}" if isinstance(port.get("name"), str) else number)
+    ports = [
+        ContainerPort(
+            number=as_int(port.get("containerPort")),
+            protocol=as_str(port.get("protocol")) or "TCP",
+            name=as_str(port.get("name")),
+        )
+        for port in dicts(spec.get("ports"))
+    ]
     status = status or {}
     ready = status.get("ready")
     started = status.get("started")
