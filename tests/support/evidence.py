@@ -38,6 +38,7 @@ from kubetriage.models.object_evidence import (
     ProbeSpec,
     RevisionEvidence,
     ServiceEvidence,
+    ServicePort,
     WorkloadEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
@@ -84,6 +85,24 @@ def exec_probe(
 ) -> ProbeSpec:
     """An exec probe running ``command``."""
     return ProbeSpec(kind=kind, handler=f"exec {command}", mechanism="exec", **fields)
+
+
+def service_port(
+    port: int,
+    target: int | str | None = None,
+    name: str | None = None,
+    *,
+    node_port: int | None = None,
+    protocol: str = "TCP",
+) -> ServicePort:
+    """A Service port sending to ``target`` (a number or a container port's name)."""
+    return ServicePort(
+        port=port,
+        target=None if target is None else str(target),
+        protocol=protocol,
+        name=name,
+        node_port=node_port,
+    )
 
 
 def port(number: int, name: str | None = None, protocol: str = "TCP") -> ContainerPort:

@@ -32,7 +32,7 @@ REFUSED = "dial tcp 10.96.4.7:8083: connect: connection refused"
 
 def _evidence(port: int, *, logs: str | None = REFUSED, **service: Any) -> Evidence:
     fields: dict[str, Any] = {
-        "ports": ["mongo:27017->27017/TCP"],
+        "ports": [make.service_port(27017, 27017, "mongo")],
         "port_numbers": [27017],
         "ready": 1,
         "matching": 1,

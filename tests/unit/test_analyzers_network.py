@@ -289,7 +289,11 @@ def test_alerting_service_without_any_pod_behind_it_is_network() -> None:
         target=ObjectRef(kind="Service", namespace="shop", name="web"),
         services=[
             make.service(
-                "web", selector={"app": "web-v2"}, ports=["http:80->8080/TCP"], ready=0, matching=0
+                "web",
+                selector={"app": "web-v2"},
+                ports=[make.service_port(80, 8080, "http")],
+                ready=0,
+                matching=0,
             )
         ],
     )
@@ -311,7 +315,9 @@ def test_named_target_port_no_pod_declares_leaves_the_service_without_endpoints(
         )
         for i in range(2)
     ]
-    svc = make.service("profile", ports=["http:80->http/TCP"], ready=0, matching=2)
+    svc = make.service(
+        "profile", ports=[make.service_port(80, "http", "http")], ready=0, matching=2
+    )
     ev = make.evidence(
         target=ObjectRef(kind="Service", namespace="shop", name="profile"),
         workload=make.deployment("profile", replicas=2),
@@ -461,7 +467,9 @@ def _caller_of(svc: ServiceEvidence, line: str) -> Evidence:
 
 def _graph_store() -> ServiceEvidence:
     """A Service with two ready endpoints, mapping port 7000 to 7100."""
-    return make.service("graph-store", "feeds", ports=["grpc:7000->7100/TCP"], ready=2, matching=2)
+    return make.service(
+        "graph-store", "feeds", ports=[make.service_port(7000, 7100, "grpc")], ready=2, matching=2
+    )
 
 
 def test_refusals_from_a_service_with_ready_endpoints_point_at_its_target_port() -> None:

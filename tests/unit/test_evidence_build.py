@@ -404,7 +404,8 @@ def test_service_whose_selector_matches_no_pods() -> None:
     [summary] = evidence.services
     assert summary.matching_pods == 0
     assert summary.ready_endpoints == 0
-    assert summary.ports == ["http:80->8080/TCP"]
+    assert summary.port_texts() == ["http:80->8080/TCP"]
+    assert [(p.port, p.target, p.name) for p in summary.ports] == [(80, "8080", "http")]
     assert evidence.pods == []
 
 

@@ -148,7 +148,7 @@ def _route_evidence(**fields: Any) -> GatewayRouteEvidence:
 def test_a_route_to_a_missing_port_is_fixed_at_its_service() -> None:
     found = analyze(
         make.checkout_evidence(
-            services=[make.service("checkout", ready=1, matching=1, ports=["80/TCP"])],
+            services=[make.service("checkout", ready=1, matching=1, ports=[make.service_port(80)])],
             gateway_routes=[_route_evidence(unknown_ports={"checkout": "8080"})],
         )
     )

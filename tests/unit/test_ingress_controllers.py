@@ -302,7 +302,11 @@ def test_ingress_naming_a_missing_service_port_is_fixed_at_the_service() -> None
         unknown_ports={"checkout": "https"},
     )
     ev = make.checkout_evidence(
-        services=[make.service("checkout", ready=1, matching=1, ports=["web:80->8080/TCP"])],
+        services=[
+            make.service(
+                "checkout", ready=1, matching=1, ports=[make.service_port(80, 8080, "web")]
+            )
+        ],
         ingress_controllers=[controller],
     )
     finding = assert_leads(

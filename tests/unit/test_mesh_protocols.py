@@ -31,7 +31,7 @@ def _calls(declared: str, port: PodPort, mesh: bool = True) -> Evidence:
         "db",
         ready=1,
         matching=1,
-        ports=[f"{declared}:{port.number}->{port.name}/TCP"],
+        ports=[make.service_port(port.number or 0, port.name, declared)],
         pod_ports=[port],
         declared_protocols=[declared],
     )

@@ -43,7 +43,7 @@ def _ingest(key: str, port: str, svc_type: str = "LoadBalancer") -> Evidence:
         ready=2,
         matching=2,
         type=svc_type,
-        ports=["https:443->8443/TCP nodePort 31443"],
+        ports=[make.service_port(443, 8443, "https", node_port=31443)],
         port_numbers=[443, 8443],
         annotations={key: port},
     )

@@ -39,7 +39,7 @@ def _evidence(
     **service: Any,
 ) -> Evidence:
     fields: dict[str, Any] = {
-        "ports": ["mongodb:27018->27017/TCP"],
+        "ports": [make.service_port(27018, 27017, "mongodb")],
         "port_numbers": [27018, 27017],
         "pod_ports": [PodPort(number=27017)],
         "ready": 1,

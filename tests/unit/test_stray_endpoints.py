@@ -57,7 +57,7 @@ def _catalog(
         selector={"app": "catalog"},
         ready=len(pods),
         matching=len(pods),
-        ports=[f"http:80->{target}/TCP"],
+        ports=[make.service_port(80, target, "http")],
     )
     return make.evidence(
         pods=pods,

@@ -23,7 +23,6 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,14 +76,10 @@ def _services(evidence: Evidence) -> list[ServiceEvidence]:
     return found
 
 
-# A rendered Service port ("mongo:27018->27017/TCP", "443/TCP nodePort 31443"): its own port.
-_OWN_PORT = re.compile(r"^(?:[a-z0-9-]*[a-z][a-z0-9-]*:)?(?P<port>\d{1,5})(?=->|/|$)")
-
-
 def _dialable(svc: ServiceEvidence) -> set[int]:
     """The ports a client reaches through the Service's name: its own ports on the virtual
     IP; behind a headless Service (the name resolves to the pods) the targetPorts too."""
-    own = {int(m["port"]) for text in svc.ports if (m := _OWN_PORT.match(text))}
+    own = {p.port for p in svc.ports if p.port is not None}
     return set(svc.port_numbers) if svc.headless or not own else own
 
 
@@ -135,7 +130,7 @@ def check_config_endpoints(evidence: Evidence) -> list[Finding]:
             f"configmap/{namespace}/{endpoint.config_map}",
             f"key {endpoint.key} names {svc.name}:{endpoint.port}",
         )
-        ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
+        ports = item(service_source(svc), f"ports {', '.join(svc.port_texts())}")
         calls = [item(h.source, h.line) for h in failing]
         if calls and _remapped(endpoint, svc, evidence):
             findings.append(_service_remapped(endpoint, ref, service, config, ports, calls))

@@ -83,7 +83,7 @@ def check_gateway_routes(evidence: Evidence) -> list[Finding]:
             )
             facts = _route_items(route, f"backendRef Service {service} port {port}")
             if svc is not None:
-                ports = ", ".join(svc.ports) or "none"
+                ports = ", ".join(svc.port_texts()) or "none"
                 facts.insert(1, item(service_source(svc), f"ports {ports}"))
             findings.append(
                 _finding(

@@ -109,7 +109,7 @@ def check_mesh_protocols(evidence: Evidence) -> list[Finding]:
         target = f"{port.name or 'port'} {port.number}" if port.number else port.name or "?"
         fact = item(
             service_source(svc),
-            f"port declared {declared!r} in front of {target}; ports {', '.join(svc.ports)}",
+            f"port declared {declared!r} in front of {target}; ports {', '.join(svc.port_texts())}",
         )
         findings.append(
             make_finding(

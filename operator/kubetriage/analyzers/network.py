@@ -9,7 +9,6 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Final
@@ -121,12 +120,7 @@ def _related(svc: ServiceEvidence, evidence: Evidence, pods: list[PodEvidence]) 
 
 
 def _target_ports(svc: ServiceEvidence) -> list[str]:
-    ports: list[str] = []
-    for text in svc.ports:
-        match = re.search(r"->([\w-]+)", text)
-        if match:
-            ports.append(match.group(1))
-    return ports
+    return [p.target for p in svc.ports if p.target is not None]
 
 
 def check_network(evidence: Evidence) -> list[Finding]:
@@ -234,7 +228,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
             bool(wrong) and svc.ready_endpoints == 0 and not any(t.isdigit() for t in wrong)
         )
         if wrong and (svc.ready_endpoints != 0 or unresolved):
-            ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
+            ports = item(service_source(svc), f"ports {', '.join(svc.port_texts())}")
             findings.append(
                 make_finding(
                     "network",
@@ -332,11 +326,11 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
     for name, (svc, hit) in refusing_services(evidence).items():
         if name in reported:
             continue
-        remapped = [p for p in svc.ports if _remaps_port(p)]
+        remapped = [p.text for p in svc.ports if p.remaps]
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
         ready = svc.ready_endpoints or 0
         refused = item(hit.source, hit.line)
-        ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
+        ports = item(service_source(svc), f"ports {', '.join(svc.port_texts())}")
         findings.append(
             make_finding(
                 "network",
@@ -354,7 +348,7 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
                             service_fact(svc),
                         ),
                         prose.claim(
-                            f"It maps {prose.listing(svc.ports)}"
+                            f"It maps {prose.listing(svc.port_texts())}"
                             + (", sending traffic to another port" if remapped else ""),
                             ports,
                         ),
@@ -367,14 +361,6 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
             )
         )
     return findings
-
-
-def _remaps_port(text: str) -> bool:
-    """Whether a rendered Service port ("80:80->8080/TCP") sends to a different port."""
-    match = re.match(r"^(?:[\w-]+:)?(?P<port>\d+)->(?P<target>[\w-]+)", text)
-    if match is None:
-        match = re.match(r"^(?:[\w-]+:)?(?P<port>\d+)(?::\d+)?->(?P<target>[\w-]+)", text)
-    return match is not None and match["port"] != match["target"]
 
 
 def _denies_all(evidence: Evidence, policy: NetworkPolicyEvidence, direction: str) -> bool:

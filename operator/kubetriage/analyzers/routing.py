@@ -136,7 +136,7 @@ def _ingress_ports_missing(evidence: Evidence) -> list[Finding]:
                 f"ingress/{svc.namespace}/{controller.ingress}",
                 f"routes to Service {svc.name} port {port}",
             )
-            ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
+            ports = item(service_source(svc), f"ports {', '.join(svc.port_texts())}")
             findings.append(
                 make_finding(
                     "network",
@@ -242,11 +242,6 @@ _HEALTH_CHECK_PORT_KEY = re.compile(
 )
 
 
-def _port_numbers(texts: list[str]) -> set[int]:
-    """Numbers in rendered port specs ('https:8443/TCP', '443->8443/TCP nodePort 31443')."""
-    return {int(n) for text in texts for n in re.findall(r"(?<![\w.])(\d{1,5})(?![\w.])", text)}
-
-
 def _unserved_health_check(
     svc: ServiceEvidence, selected: list[PodEvidence]
 ) -> tuple[str, int] | None:
@@ -254,7 +249,7 @@ def _unserved_health_check(
     selected pod declares (nor probes) and the Service does not expose."""
     if svc.type not in ("LoadBalancer", "NodePort") or not selected:
         return None
-    served = _port_numbers(svc.ports) | set(svc.port_numbers)
+    served = {n for p in svc.ports for n in p.numbers} | set(svc.port_numbers)
     for pod in selected:
         for c in pod.containers:
             served |= {p.number for p in c.ports if p.number is not None}
@@ -293,7 +288,7 @@ def _health_check_finding(
 ) -> Finding:
     key, port = unserved
     annotation = item(service_source(svc), f"annotation {key}: {port}")
-    ports = item(service_source(svc), f"ports {', '.join(svc.ports)}")
+    ports = item(service_source(svc), f"ports {', '.join(svc.port_texts())}")
     return make_finding(
         "network",
         Category.NETWORK,
@@ -308,7 +303,7 @@ def _health_check_finding(
                 ),
                 prose.claim(
                     f"Its pods declare {declared or 'no ports'} and it exposes "
-                    f"{', '.join(svc.ports)}",
+                    f"{', '.join(svc.port_texts())}",
                     ports,
                 ),
                 prose.claim(

@@ -8,7 +8,6 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from kubetriage import prose
@@ -28,17 +27,13 @@ from kubetriage.models.relations import ScalerEvidence
 from kubetriage.models.vocabulary import Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict
 
-# "name:port->target/protocol", as a ServiceEvidence lists its ports.
-_SERVICE_PORT = re.compile(r"^(?:[^:]*:)?(?P<port>\d+)->(?P<target>[\w-]+)/")
-
 
 def _pod_port(service: ServiceEvidence, port: int) -> tuple[int | None, str | None] | None:
     """The pod port (number, name) behind ``service``'s ``port``; None when it has none."""
     for listed in service.ports:
-        match = _SERVICE_PORT.match(listed)
-        if match is None or int(match["port"]) != port:
+        if listed.port != port or listed.target is None:
             continue
-        target = match["target"]
+        target = listed.target
         if target.isdigit():
             number = int(target)
             named = next((p.name for p in service.pod_ports if p.number == number), None)

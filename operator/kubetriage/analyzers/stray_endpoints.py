@@ -14,7 +14,6 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -41,12 +40,10 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 
-_TARGET = re.compile(r"->(?P<port>\d+)\b")
-
 
 def _numeric_targets(svc: ServiceEvidence) -> set[str]:
     """The Service's target ports given as numbers ("http:80->8080/TCP" -> "8080")."""
-    return {m["port"] for text in svc.ports if (m := _TARGET.search(text))}
+    return {p.target for p in svc.ports if p.target is not None and p.target.isdigit()}
 
 
 def _declares(pods: list[PodEvidence], port: str) -> bool:

@@ -75,7 +75,7 @@ def related_lines(evidence: Evidence) -> list[str]:
         lines.append(
             f"[{ids.tag(ids.SERVICE, index)}] "
             f"service {svc.namespace}/{svc.name} type={svc.type} selector[{pairs(svc.selector)}] "
-            f"ports[{', '.join(svc.ports)}] ready_endpoints={known(svc.ready_endpoints)} "
+            f"ports[{', '.join(svc.port_texts())}] ready_endpoints={known(svc.ready_endpoints)} "
             f"not_ready={svc.not_ready_endpoints} matching_pods={known(svc.matching_pods)}"
             + (f" externalName={svc.external_name}" if svc.external_name else "")
             + (

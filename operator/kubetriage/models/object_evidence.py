@@ -234,12 +234,51 @@ class PodPort(BaseModel):
     name: str | None = None  # the container port's name, when known
 
 
+class ServicePort(BaseModel):
+    """One port of a Service: its own number, where it sends (``target``: the targetPort as
+    the spec gives it, a number or a container port's name; None when unset, the same
+    number), its protocol, name and nodePort."""
+
+    model_config = ConfigDict(frozen=True)
+
+    port: int | None = None
+    target: str | None = None
+    protocol: str = "TCP"
+    name: str | None = None
+    node_port: int | None = None
+
+    @property
+    def text(self) -> str:
+        """``http:80->8080/TCP``, ``443/TCP nodePort 31443``: the display."""
+        spec = f"{self.port}" + (f"->{self.target}" if self.target is not None else "")
+        spec += f"/{self.protocol}"
+        if self.name:
+            spec = f"{self.name}:{spec}"
+        return spec + (f" nodePort {self.node_port}" if self.node_port is not None else "")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def remaps(self) -> bool:
+        """Whether it sends to another port than its own (a name counts as another)."""
+        return self.target is not None and self.target != str(self.port)
+
+    @property
+    def numbers(self) -> set[int]:
+        """Every number it names: its port, a numeric target, its nodePort."""
+        found = {n for n in (self.port, self.node_port) if n is not None}
+        if self.target is not None and self.target.isdigit():
+            found.add(int(self.target))
+        return found
+
+
 class ServiceEvidence(BaseModel):
     name: str
     namespace: str
     type: str = "ClusterIP"
     selector: dict[str, str] = Field(default_factory=dict)
-    ports: list[str] = Field(default_factory=list)
+    ports: list[ServicePort] = Field(default_factory=list)
     # The numbers clients and pods may use: each port, and each numeric targetPort.
     port_numbers: list[int] = Field(default_factory=list)
     # Each Service port's destination on the selected pods (its targetPort, resolved).
@@ -276,6 +315,10 @@ class ServiceEvidence(BaseModel):
     # spec.clusterIP: the virtual address clients dial (None when headless or unset).
     # kube-proxy rewrites it to a selected pod's address before NetworkPolicies apply.
     cluster_ip: str | None = None
+
+    def port_texts(self) -> list[str]:
+        """Its ports as displayed (``http:80->8080/TCP``)."""
+        return [p.text for p in self.ports]
 
 
 class ConfigEndpoint(BaseModel):

@@ -22,7 +22,7 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.summaries.workloads import NOISY_ANNOTATIONS
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.network_policies import NetworkPolicyEvidence
-from kubetriage.models.object_evidence import PodPort, ServiceEvidence
+from kubetriage.models.object_evidence import PodPort, ServiceEvidence, ServicePort
 from kubetriage.models.objects import JsonDict, selector_matches, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
@@ -120,15 +120,15 @@ def service_summary(
         for number in (port.get("port"), *_target_numbers(port.get("targetPort"), selected)):
             if isinstance(number, int) and not isinstance(number, bool) and number not in numbers:
                 numbers.append(number)
-        text = f"{as_str(port.get('port'))}"
-        if port.get("targetPort") is not None:
-            text += f"->{as_str(port.get('targetPort'))}"
-        text += f"/{as_str(port.get('protocol')) or 'TCP'}"
-        if isinstance(port.get("name"), str):
-            text = f"{port['name']}:{text}"
-        if port.get("nodePort") is not None:
-            text += f" nodePort {as_str(port.get('nodePort'))}"
-        ports.append(text)
+        ports.append(
+            ServicePort(
+                port=as_int(port.get("port")),
+                target=as_str(port.get("targetPort")),
+                protocol=as_str(port.get("protocol")) or "TCP",
+                name=as_str(port.get("name")),
+                node_port=as_int(port.get("nodePort")),
+            )
+        )
     ready, not_ready = _endpoint_counts(index, service)
     matching: int | None = None
     if selector and "Pod" not in unavailable:
