@@ -34,6 +34,7 @@ from kubetriage.analyzers.cfs import (
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.demand import latency_alerted, measures_latency, traffic_rose
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
+from kubetriage.analyzers.serving import off_request_path
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
@@ -50,7 +51,7 @@ from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
-from kubetriage.models.object_evidence import ContainerEvidence, MetricSummary
+from kubetriage.models.object_evidence import ContainerEvidence, MetricSummary, PodEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -131,6 +132,12 @@ def _maxed_by_load(evidence: Evidence, target: ObjectRef) -> EvidenceItem | None
     return None
 
 
+def _off_path(evidence: Evidence, pod: PodEvidence, container: ContainerEvidence) -> bool:
+    """Whether ``container`` is outside the pod's request path and no alert names it."""
+    named = any(a.labels.get("container") == container.name for a in evidence.alerts)
+    return not named and off_request_path(evidence, pod, container)
+
+
 def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
     ratios = throttle_ratios(evidence)
     alert_containers = {
@@ -154,6 +161,8 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
         if ratio is None:
             ratio = namespace_throttle_ratio(evidence, pod.name, container.name)
         alerted = container.name in alert_containers or (None in alert_containers and not seen)
+        if not alerted and _off_path(evidence, pod, container):
+            continue  # a sidecar no request passes through: its throttling slows none
         limit = cpu_limit(evidence, container)
         if limit is None:
             continue  # no CFS quota: whatever is slow, it is not the limit

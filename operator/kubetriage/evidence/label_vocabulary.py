@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kubetriage.models.images import repository_name
 from kubetriage.models.vocabulary import WORKLOAD_KINDS
 
 # Label -> kind for namespaced objects, most specific first. "exported_*" variants appear
@@ -140,11 +141,7 @@ METRICS_SERVER_IMAGES = frozenset({"prometheus", "victoria-metrics", "vmagent", 
 
 def runs_metrics_server(images: Iterable[str]) -> bool:
     """Whether one of these container images is a scraping metrics server."""
-    for image in images:
-        repository = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
-        if repository.lower() in METRICS_SERVER_IMAGES:
-            return True
-    return False
+    return any(repository_name(image).lower() in METRICS_SERVER_IMAGES for image in images)
 
 
 def label_value(labels: dict[str, str], name: str) -> str | None:
