@@ -93,6 +93,11 @@ _ANSWER_TIMEOUT = (
     # ReadTimeout/WriteTimeout as every driver relays it ("... received only 0 responses").
     r"|no response received from cassandra within timeout period"
     r"|operation timed out (?:for [\w.]+ )?- received only \d+ responses?"
+    # Kafka producers: the Java client expiring batches the brokers never acknowledged
+    # ("Expiring 37 record(s) for orders-3:120004 ms has passed since batch creation"), a
+    # produce response REQUEST_TIMED_OUT, and librdkafka's "Local: Message timed out".
+    r"|Expiring \d+ record\(s\) for \S+ ?\d+ ms has passed since"
+    r"|\bREQUEST_TIMED_OUT\b|Local: Message timed out"
 )
 _EITHER_TIMEOUT = (
     r"i/o timeout|context deadline exceeded|ETIMEDOUT|timed? ?out (?:while |after )?waiting"

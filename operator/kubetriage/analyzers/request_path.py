@@ -6,8 +6,11 @@ stalls them all, whatever the application behind it does: ``cpu-throttling``, ra
 hop's CPU limit, as an SRE does after following the Ingress rule to the workload serving it.
 A hop whose autoscaler runs its maximum of replicas (or says it is limited by it) while
 requests are slow or failing is short of replicas for all the traffic it carries:
-``resource-saturation``, raise its maximum (``request-path-saturation``). A hop that is
-neither throttled nor at its maximum adds nothing.
+``resource-saturation``, raise its maximum (``request-path-saturation``). The ingress
+controller serving the workload's Ingress (``DependencyEvidence.fronts_workload``) is such a
+hop too when the workload's own pods all run and are ready: a controller shared by many
+tenants and held at its maximum by one tenant's traffic slows every host behind it. A hop
+that is neither throttled nor at its maximum adds nothing.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -22,10 +25,12 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE
 from kubetriage.analyzers.demand import alerted_strain
 from kubetriage.analyzers.metrics import throttled_callees
+from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -91,7 +96,7 @@ def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
         return []
     for dep in evidence.dependencies:
         ref = dep.workload
-        if ref is None or not dep.in_request_path():
+        if ref is None or not (dep.in_request_path() or _fronts_healthy_pods(evidence, dep)):
             continue
         if ref.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
             continue
@@ -100,7 +105,8 @@ def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
             continue
         limited = scaling_limited(hpa)
         maxed = maxed_autoscaler_item(hpa, limited)
-        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0].text}")
+        role = "is the" if dep.fronts_workload() else "serves the"
+        path = item("dependency", f"{ref.display()} {role} {dep.named_by[0].text}")
         return [
             make_finding(
                 "request-path-saturation",
@@ -123,6 +129,14 @@ def check_request_path_saturation(evidence: Evidence) -> list[Finding]:
             )
         ]
     return []
+
+
+def _fronts_healthy_pods(evidence: Evidence, dep: DependencyEvidence) -> bool:
+    """The ingress controller serving the workload's Ingress (every request crosses it first)
+    while the workload's own pods all run and are ready: the slowness is not theirs to explain.
+    A controller shared by many tenants runs out of replicas for all of them at once."""
+    pods = [p for p in evidence.pods if p.containers]
+    return dep.fronts_workload() and bool(pods) and not any(pod_failing(p) for p in pods)
 
 
 REQUEST_PATH_ANALYZERS: tuple[Analyzer, ...] = (
