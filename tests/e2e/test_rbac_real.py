@@ -111,6 +111,9 @@ UNEXERCISED_READS = {
         "read when the incident's pods sit on a cordoned node or an eviction is refused"
     ),
     ("networking.istio.io", "gateways"): "read when a probed host has no Ingress or route",
+    ("argoproj.io", "applications"): (
+        "read when an Argo CD application alert does not name its destination namespace"
+    ),
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): (
         "read when an event says 'failed calling webhook'"
     ),

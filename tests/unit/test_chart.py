@@ -324,6 +324,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "argoproj.io", "workflows", namespace="shop"),
         Request("list", "tekton.dev", "pipelineruns", namespace="shop"),
         Request("list", "tekton.dev", "taskruns", namespace="shop"),
+        # Where an Argo CD application alert's objects run (its Application's destination).
+        Request("get", "argoproj.io", "applications", namespace="argocd", name="payments"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -341,6 +343,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("delete", "keda.sh", "scaledjobs", namespace="shop"),
         Request("patch", "argoproj.io", "workflows", namespace="shop"),
         Request("list", "argoproj.io", "workflowtemplates", namespace="shop"),
+        Request("list", "argoproj.io", "applications", namespace="argocd"),
+        Request("patch", "argoproj.io", "applications", namespace="argocd", name="payments"),
         Request("delete", "tekton.dev", "taskruns", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []

@@ -58,6 +58,11 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [argoproj.io]
   resources: [workflows]
   verbs: [get, list, watch]
+# Argo CD Applications: where an application alert's objects run when its labels do not say
+# (its destination and the resources it reports unhealthy; harmless when not installed).
+- apiGroups: [argoproj.io]
+  resources: [applications]
+  verbs: [get]
 - apiGroups: [tekton.dev]
   resources: [pipelineruns, taskruns]
   verbs: [get, list, watch]

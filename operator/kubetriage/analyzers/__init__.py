@@ -44,6 +44,7 @@ from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
+from kubetriage.analyzers.gateway_credentials import GATEWAY_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
@@ -95,6 +96,7 @@ from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
+from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
@@ -141,9 +143,11 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PEER_DISCOVERY_ANALYZERS,
     *CALLEE_CONFIG_ANALYZERS,
     *REMOVED_SERVICE_ANALYZERS,
+    *TOKEN_AUTOMOUNT_ANALYZERS,
     *ROUTING_ANALYZERS,
     *MESH_PROTOCOL_ANALYZERS,
     *GATEWAY_ROUTE_ANALYZERS,
+    *GATEWAY_CREDENTIAL_ANALYZERS,
     *CERTIFICATE_EXPIRY_ANALYZERS,
     # the rest, in the order they were added (ties go to the rules above)
     *METRIC_ANALYZERS,

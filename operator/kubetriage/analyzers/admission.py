@@ -44,7 +44,7 @@ class _AdmissionConfidence:
     """How sure an admission-policy finding is, by the evidence that earns it."""
 
     refused: float = 0.9  # the API server's own words: the pod spec violates an enforced policy
-    new_revision: float = 0.88  # ... only the new revision is refused while the old one serves
+    new_revision: float = 0.89  # ... only the new revision is refused while the old one serves
 
 
 CONFIDENCE: Final = _AdmissionConfidence()

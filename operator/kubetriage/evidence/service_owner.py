@@ -147,10 +147,49 @@ def _ref(workload: JsonDict) -> ObjectRef:
     )
 
 
+# How the kube-prometheus mixin's absence alerts (``absent(up{job="kubelet"} == 1)``:
+# KubeletDown, KubeSchedulerDown, KubeProxyDown...) describe a job that has no target left.
+_DISCOVERY_LOST = re.compile(r"(?i)disappeared from prometheus target discovery")
+# The name Prometheus' own charts and operator give its server's pods.
+_PROMETHEUS = "prometheus"
+
+
+def _runs_prometheus(workload: JsonDict) -> bool:
+    """Whether a workload is a Prometheus server: its pods are labelled so
+    (``app.kubernetes.io/name: prometheus``, as its Helm chart and the Prometheus Operator
+    label them) or run the ``prometheus`` image."""
+    labels = as_dict(as_dict(_template(workload).get("metadata")).get("labels"))
+    if any(labels.get(k) == _PROMETHEUS for k in _NAME_POD_LABELS):
+        return True
+    containers = dicts(as_dict(_template(workload).get("spec")).get("containers"))
+    images = [str(c.get("image") or "") for c in containers]
+    return any(i.split("@")[0].rsplit("/", 1)[-1].split(":")[0] == _PROMETHEUS for i in images)
+
+
+def discovering_server(alerts: list[Alert], workloads: Iterable[JsonDict]) -> ObjectRef | None:
+    """The one Prometheus server among ``workloads`` when an alert without any namespace
+    label says its job's targets disappeared from Prometheus target discovery: nothing of
+    that job is left to scrape, so the discovery (the server's own, with its credentials
+    and configuration) is the first suspect, before the targets; None otherwise or when
+    several servers run."""
+    said = any(
+        target_namespace(a.labels) is None
+        and any(_DISCOVERY_LOST.search(a.annotations.get(k) or "") for k in _TEXT_ANNOTATIONS)
+        for a in ordered_alerts(alerts)
+    )
+    if not said:
+        return None
+    servers = [w for w in workloads if w.get("kind") in OWNER_KINDS and _runs_prometheus(w)]
+    return _ref(servers[0]) if len(servers) == 1 else None
+
+
 def unplaced_owner(alerts: list[Alert], workloads: list[JsonDict]) -> ObjectRef | None:
     """Where an alert without any namespace label is placed: the workload declaring the
     service it names (``service_owner``), else the one its words name
-    (``mentioned_workload``)."""
-    return service_owner(unplaced_services(alerts), workloads) or mentioned_workload(
-        alerts, workloads
+    (``mentioned_workload``), else the Prometheus server whose discovery lost the alert's
+    targets (``discovering_server``)."""
+    return (
+        service_owner(unplaced_services(alerts), workloads)
+        or mentioned_workload(alerts, workloads)
+        or discovering_server(alerts, workloads)
     )

@@ -15,6 +15,12 @@ I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollecto
 from __future__ import annotations
 
 from kubetriage.evidence.caller_walk import find_queue_consumer
+from kubetriage.evidence.delivered_apps import (
+    APPLICATION_API,
+    delivered_targets,
+    named_applications,
+    with_delivered,
+)
 from kubetriage.evidence.ingress_walk import probed_ingress
 from kubetriage.evidence.instance_nodes import (
     instance_addresses,
@@ -61,6 +67,9 @@ async def find_target(
     # it that drives the alert's resource (``node_tenants``), before the alert's labels.
     node = await _node_subject(reader, run, target, alerts, scope)
     candidates = with_instance_node(candidates, node)
+    # A delivery tool's application alert: what its Application deploys, before the tool's
+    # own namespace.
+    candidates = with_delivered(candidates, await _delivered(reader, run, alerts, scope))
     for ref in refused[:3]:
         run.error(f"not read: {scope.refusal(ref)}")
     if target is None or target.kind == "Namespace":
@@ -107,6 +116,20 @@ async def find_target(
             + ", ".join(c.display() for c in candidates[:_MAX_CANDIDATES])
         )
     return (candidates[0] if candidates else None), None
+
+
+async def _delivered(
+    reader: KubeReader, run: CollectionRun, alerts: list[Alert], scope: Scope
+) -> list[ObjectRef]:
+    """What the first Application an alert names without its destination deploys here
+    (``delivered_apps``), of what ``scope`` may target; empty when none is readable."""
+    for app in named_applications(alerts):
+        if not scope.may_read(app.namespace):
+            continue
+        obj = await reader.custom_get(run, app.namespace, APPLICATION_API, app.name)
+        if obj is not None:
+            return [t for t in delivered_targets(obj) if scope.may_target(t)]
+    return []
 
 
 async def _node_subject(

@@ -5,8 +5,9 @@ revisions. The aspects are the parts of a pod template an SRE asks about when a 
 broke something: containers added or removed, image, command, args, env (references by what
 they point at, never a Secret's value), resources, probes, config checksums (Helm's
 ``checksum/config`` idiom), a ``kubectl rollout restart``, Stakater Reloader's markers, the
-service-mesh settings, the priority class, DNS settings, the service account and volumes.
-Each aspect keeps its own display lines (``ChangeEvidence.aspect_details``).
+service-mesh settings, the priority class, DNS settings, the service account (and whether
+its token is mounted) and volumes. Each aspect keeps its own display lines
+(``ChangeEvidence.aspect_details``).
 """
 
 from __future__ import annotations
@@ -166,11 +167,23 @@ def template_diff(old: JsonDict, new: JsonDict) -> TemplateDiff:
     accounts = [as_dict(t.get("spec")).get("serviceAccountName") or "default" for t in (old, new)]
     if accounts[0] != accounts[1]:
         note("serviceAccount", f"serviceAccountName {accounts[0]} -> {accounts[1]}")
+    # Whether the pods get their API token mounted (unset: they do): a process that calls the
+    # API in-cluster reads it from /var/run/secrets/kubernetes.io/serviceaccount.
+    tokens = [
+        _setting(as_dict(t.get("spec")).get("automountServiceAccountToken")) for t in (old, new)
+    ]
+    if tokens[0] != tokens[1]:
+        note("serviceAccount", f"automountServiceAccountToken {tokens[0]} -> {tokens[1]}")
     old_volumes = {_volume_source(v) for v in dicts(as_dict(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in dicts(as_dict(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
         note("volumes", "volumes changed: " + ", ".join(sorted(new_volumes ^ old_volumes))[:120])
     return TemplateDiff(aspects, details, configs)
+
+
+def _setting(value: object) -> str:
+    """A pod spec's boolean as written: ``true``, ``false`` or ``unset``."""
+    return "unset" if value is None else str(value).lower()
 
 
 def _reloaded_from(value: str | None) -> tuple[str, str] | None:

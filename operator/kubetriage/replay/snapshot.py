@@ -18,6 +18,11 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.delivered_apps import (
+    delivered_targets,
+    named_applications,
+    with_delivered,
+)
 from kubetriage.evidence.index import (
     ObjectIndex,
     choose_target,
@@ -122,6 +127,7 @@ class SnapshotEvidenceSource:
             allowed, _ = allowed_candidates(scope, query["target"], query["alerts"])
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
             allowed = with_instance_node(allowed, self._node_subject(query, scope))
+            allowed = with_delivered(allowed, self._delivered(query["alerts"], scope))
             chosen = self._first_present(allowed)
             mounted = self._mounted(query["target"], query["alerts"], scope)
             chosen = mounted or chosen
@@ -230,6 +236,16 @@ class SnapshotEvidenceSource:
                 found = credential_target(certificates, *served)
         return found if found is not None and scope.may_target(found) else None
 
+    def _delivered(self, alerts: list[Alert], scope: Scope) -> list[ObjectRef]:
+        """What the first Application an alert names without its destination deploys here
+        (``delivered_apps``), as the collector reads the Application by name."""
+        index = ObjectIndex(self._objects, Notes())
+        for app in named_applications(alerts):
+            obj = index.get(app.kind, app.namespace, app.name)
+            if obj is not None and scope.may_read(app.namespace):
+                return [t for t in delivered_targets(obj) if scope.may_target(t)]
+        return []
+
     def _placed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
         """The one object of a kind and name a mesh destination label gives without its
         namespace (``targets.unplaced_names``), among those ``scope`` may read, as the
@@ -311,6 +327,9 @@ class SnapshotEvidenceSource:
         candidates = candidate_targets(query["target"], query["alerts"])
         candidates = with_probed(candidates, self._probed(query["alerts"], Scope.unrestricted()))
         candidates = with_instance_node(candidates, self._node_subject(query, Scope.unrestricted()))
+        candidates = with_delivered(
+            candidates, self._delivered(query["alerts"], Scope.unrestricted())
+        )
         chosen = self._owner_or(
             self._first_present(candidates), query["alerts"], Scope.unrestricted()
         )

@@ -194,6 +194,17 @@ def _server_hosts(server: Mapping[str, object]) -> list[str]:
     return [h.rpartition("/")[2] for h in as_list(server.get("hosts")) if isinstance(h, str)]
 
 
+def gateway_credentials(gateway: Mapping[str, object]) -> list[tuple[str, str]]:
+    """(host, Secret) of each host an Istio Gateway serves with a TLS credential
+    (``tls.credentialName``), in its servers' order."""
+    return [
+        (host, secret)
+        for server in dicts(as_dict(gateway.get("spec")).get("servers"))
+        if (secret := as_str(as_dict(server.get("tls")).get("credentialName")))
+        for host in _server_hosts(server)
+    ]
+
+
 def served_credential(gateways: Iterable[JsonDict], hosts: list[str]) -> tuple[str, str] | None:
     """(namespace, Secret) of the TLS credential (``tls.credentialName``) an Istio Gateway
     serves the first of ``hosts`` with (exact hosts before wildcards, ``*`` last)."""

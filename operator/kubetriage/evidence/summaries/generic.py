@@ -18,6 +18,7 @@ from kubetriage.evidence.raw import (
     ref_of,
 )
 from kubetriage.evidence.summaries.conditions import conditions
+from kubetriage.evidence.summaries.gateway_routes import gateway_credentials, is_istio_gateway
 from kubetriage.models.object_evidence import GenericObjectEvidence
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
@@ -138,6 +139,12 @@ def generic_summary(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> Gen
                 fields[key] = str(status[key])
         fields["active"] = str(len(as_list(status.get("active"))))
     else:
+        if is_istio_gateway(obj):
+            # Which Secret each host is served with, resolved in the gateway workload's
+            # namespace; a list the flattened fields do not reach.
+            credentials = " ".join(f"{h}={c}" for h, c in gateway_credentials(obj))
+            if credentials:
+                fields["tlsSecretNames"] = clip_text(credentials, clip) or ""
         messages: list[str] = []
         _status_messages(status, _MESSAGE_DEPTH, messages)
         nested = [m for m in messages if m != as_str(status.get("message"))]

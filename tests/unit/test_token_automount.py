@@ -1,0 +1,78 @@
+"""Checks the token-automount rule: the newest revision turned off
+``automountServiceAccountToken`` and its pods log that the ServiceAccount token file is
+missing, so the release is rolled back (bad-rollout, rollback on the workload). Near misses:
+the mount was turned on (or never changed), the missing-token line comes from a pod of the
+previous revision, the new pods log no such line. Real: the analyzer registry over Evidence
+built with the shared factories (``tests/support/evidence``); revisions, the change and the
+log lines are synthetic.
+"""
+
+from __future__ import annotations
+
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.vocabulary import Action, Category
+from tests.support.evidence import (
+    NOW,
+    analyze,
+    app_pod,
+    assert_leads,
+    container,
+    deployment,
+    log,
+    rollout_change,
+    rollout_revisions,
+)
+
+_NEW, _OLD = "operator-7d9f6c8b5", "operator-5c6d7e8f9"
+_MISSING = (
+    'level=error msg="cannot build client" err="open '
+    '/var/run/secrets/kubernetes.io/serviceaccount/token: no such file or directory"'
+)
+_STARTED = 'level=info msg="starting controller" version=1.8.0'
+
+
+def _change(line: str) -> ChangeEvidence:
+    workload = deployment("operator", "platform").ref
+    change = rollout_change(workload, 6, "serviceAccount", minutes_ago=20)
+    return change.model_copy(update={"aspect_details": {"serviceAccount": [line]}})
+
+
+def _evidence(line: str, *, logged: str = _MISSING, pod_rs: str = _NEW) -> Evidence:
+    pod_name = f"{pod_rs}-x2x9k"
+    return Evidence(
+        collected_at=NOW,
+        workload=deployment("operator", "platform", replicas=1, revision=7),
+        pods=[app_pod(pod_name, container("manager"), namespace="platform")],
+        revisions=rollout_revisions(
+            7,
+            {"manager": "ghcr.io/acme/operator:1.8.0"},
+            {"manager": "ghcr.io/acme/operator:1.8.0"},
+            minutes_ago=20,
+            ready=1,
+            names=(_NEW, _OLD),
+        ),
+        changes=[_change(line)],
+        logs=[log(pod_name, "manager", f"{_STARTED}\n{logged}", namespace="platform")],
+    )
+
+
+def test_a_release_that_unmounts_the_token_its_pods_read_is_rolled_back() -> None:
+    result = analyze(_evidence("automountServiceAccountToken unset -> false"))
+    first = assert_leads(
+        result, Category.BAD_ROLLOUT, Action.ROLLBACK, deployment("operator", "platform").ref
+    )
+    assert first.analyzer == "token-automount"
+    assert first.params == {"revision": "6"}
+
+
+def _fired(ev: Evidence) -> bool:
+    return any(f.analyzer == "token-automount" for f in analyze(ev).findings)
+
+
+def test_near_misses_are_not_this_rule() -> None:
+    assert _fired(_evidence("automountServiceAccountToken true -> false"))
+    assert not _fired(_evidence("automountServiceAccountToken false -> true"))
+    assert not _fired(_evidence("serviceAccountName default -> operator"))
+    assert not _fired(_evidence("automountServiceAccountToken unset -> false", logged=_STARTED))
+    assert not _fired(_evidence("automountServiceAccountToken unset -> false", pod_rs=_OLD))
