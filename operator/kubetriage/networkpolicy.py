@@ -406,6 +406,41 @@ def verdicts_by_source_address(
     ]
 
 
+def closed_port(
+    policies: Iterable[NetworkPolicyEvidence],
+    destination: Endpoint,
+    port: int | None,
+    port_name: str | None = None,
+    protocol: str = "TCP",
+) -> tuple[str, ...]:
+    """The policies isolating ``destination`` for ingress when none of their rules admits
+    ``port`` from any peer at all (whatever the peer, the rules' port lists leave it out):
+    the port is closed to every client. Empty when some rule may admit it, or when no
+    policy isolates the destination. Ordered with the policies that admit other ports first
+    (the allow list written for these pods, where the port belongs), a bare deny last."""
+    if destination.labels is None:
+        return ()
+    probe = Flow(
+        source=destination,
+        destination=destination,
+        port=port,
+        protocol=protocol,
+        port_name=port_name,
+    )
+    isolating = [
+        p
+        for p in policies
+        if p.namespace == destination.namespace
+        and "Ingress" in p.policy_types
+        and selects(p.selector, destination.labels)
+    ]
+    for policy in isolating:
+        for rule in policy.ingress:
+            if not rule.ports or any(_port_matches(p, probe) for p in rule.ports):
+                return ()
+    return tuple(p.name for p in sorted(isolating, key=lambda p: (not p.ingress, p.name)))
+
+
 def flow_verdicts(policies: Iterable[NetworkPolicyEvidence], flow: Flow) -> list[Verdict]:
     """Egress at the source, then ingress at the destination; the flow passes only if both
     allow it. Policies of a namespace not in ``policies`` are taken as absent."""

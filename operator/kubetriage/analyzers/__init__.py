@@ -85,6 +85,7 @@ from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scaler_policies import SCALER_POLICY_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
+from kubetriage.analyzers.scrape_policies import SCRAPE_POLICY_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
 from kubetriage.analyzers.service_removed import REMOVED_SERVICE_ANALYZERS
 from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
@@ -195,6 +196,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CALLEE_PLACEMENT_ANALYZERS,
     *IDLE_CONSUMER_ANALYZERS,
     *SLOW_CALLEE_ANALYZERS,
+    *SCRAPE_POLICY_ANALYZERS,
 )
 
 

@@ -14,7 +14,12 @@ from typing import Any
 
 from kubetriage.evidence.dependencies import pod_texts
 from kubetriage.evidence.label_vocabulary import label_value
-from kubetriage.evidence.targets import CONSUMER_LABELS, ordered_alerts, queue_names
+from kubetriage.evidence.targets import (
+    CONSUMER_LABELS,
+    ordered_alerts,
+    placing_labels,
+    queue_names,
+)
 from kubetriage.evidence.triggers import scale_target, scaled_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -32,7 +37,7 @@ def alert_queues(alerts: list[Alert]) -> list[str]:
     """The queues, topics and consumer groups any of the alerts names, in order."""
     names: list[str] = []
     for alert in ordered_alerts(alerts):
-        names += [n for n in queue_names(alert.labels) if n not in names]
+        names += [n for n in queue_names(placing_labels(alert)) if n not in names]
     return names
 
 
@@ -89,7 +94,9 @@ def consumer_elsewhere(
     ]
     # Several: a workload named after (or naming) the consumer group consumes; one naming
     # only the topic may be its producer.
-    groups = [g for a in alerts for n in CONSUMER_LABELS if (g := label_value(a.labels, n))]
+    groups = [
+        g for a in alerts for n in CONSUMER_LABELS if (g := label_value(placing_labels(a), n))
+    ]
     group_of = [
         w
         for w in found

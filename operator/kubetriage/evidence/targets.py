@@ -53,6 +53,7 @@ then, so only its weak hints are kept.
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
@@ -97,6 +98,11 @@ QUEUE_LABELS: tuple[str, ...] = (
 )
 CONSUMER_LABELS: tuple[str, ...] = ("consumergroup", "consumer_group", "consumer", "durable_name")
 
+# An alert that a series is missing: ``absent(...)``/``absent_over_time(...)`` in the text
+# of its rule, or the convention of naming such a rule ``...Absent``.
+_ABSENT_EXPR = re.compile(r"\babsent(?:_over_time)?\s*\(")
+_ABSENT_NAME = re.compile(r"Absent(?![a-z])")
+
 # Kinds a bare ``job`` label may name, in the order we try them.
 _JOB_HINT_KINDS: tuple[tuple[str, str], ...] = (
     ("Deployment", "apps/v1"),
@@ -115,6 +121,25 @@ def target_namespace(labels: dict[str, str]) -> str | None:
         if value is not None:
             return value
     return None
+
+
+def about_absent_series(alert: Alert) -> bool:
+    """Whether the alert says a series is missing (``absent(...)``): its labels are then the
+    missing series' matchers, which name what the series measures (a consumer group, a
+    topic), not who stopped exporting it; the exporter, in the series' namespace, is what
+    to look at."""
+    name = alert.labels.get("alertname", "")
+    texts = [name, *alert.annotations.values()]
+    return _ABSENT_NAME.search(name) is not None or any(_ABSENT_EXPR.search(t) for t in texts)
+
+
+def placing_labels(alert: Alert) -> dict[str, str]:
+    """The labels that place the alert: all of them, except a missing series' queue matchers
+    (``about_absent_series``), which name the consumers the series measures and not the
+    exporter that stopped producing it."""
+    if not about_absent_series(alert):
+        return alert.labels
+    return {k: v for k, v in alert.labels.items() if k not in QUEUE_LABELS}
 
 
 def queue_names(labels: dict[str, str]) -> list[str]:
@@ -337,7 +362,7 @@ def candidate_targets(spec_target: ObjectRef | None, alerts: list[Alert]) -> lis
     if spec_target is not None:
         strong.append(spec_target)
     for alert in ordered_alerts(alerts):
-        alert_strong, alert_weak = _alert_candidates(alert.labels)
+        alert_strong, alert_weak = _alert_candidates(placing_labels(alert))
         strong.extend(alert_strong)
         weak.extend(alert_weak)
     result: list[ObjectRef] = []
