@@ -28,6 +28,7 @@ from tests.support.evidence import (
     evidence,
     pod,
     service,
+    service_port,
 )
 
 API = {"app": "api"}
@@ -106,7 +107,7 @@ def _scrape_evidence(
         ready=2 if ready else 0,
         not_ready_endpoints=0 if ready else 2,
         matching=2,
-        ports=["http:80->http/TCP", "metrics:9090->metrics/TCP"],
+        ports=[service_port(80, "http", "http"), service_port(9090, "metrics", "metrics")],
         pod_ports=[PodPort(number=8080, name="http"), PodPort(number=9090, name="metrics")],
     )
     return evidence(
