@@ -100,6 +100,9 @@ _EITHER_TIMEOUT = (
     # timed out after 5s"), Go's http.Client and grpc-java's deadline.
     r"|timed? ?out after \d+(?:\.\d+)? ?(?:ms|milliseconds?|s|secs?|seconds?)\b"
     r"|Client\.Timeout exceeded|deadline exceeded after"
+    # The same budget as a structured logger writes it, in a field after the message
+    # ("msg":"call timed out","timeoutMs":800; timed out ... timeout=5s).
+    r"|timed? ?out\b[^\n]{0,60}?\btimeout_?(?:ms|millis|seconds|secs|s)?\"?\s*[=:]\s*\"?\d"
 )
 # Could not connect in time, or a timeout that does not say (a path blocked or a host gone).
 CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")
@@ -165,6 +168,8 @@ DEPENDENCY_LOG = re.compile(
     rf"|{GRPC_UNAVAILABLE.pattern}"
     # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
     r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
+    # OpenSearch 2 renamed Elasticsearch's master_not_discovered_exception.
+    r"|cluster[ _]manager[ _]not[ _]discovered"
     r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
     r"|no ?brokers ?available|not[ _]enough[ _]replicas"
     # A search cluster with shards unassigned, or a stream cluster without quorum (NATS).
