@@ -221,12 +221,18 @@ def _timed_out_calls(
     ]
     if named or not _sole_configured_callee(evidence, dependency):
         return named
-    return [
+    gateway = [
         (hit.log, hit.line)
         for hit in dependency_hits(evidence)
-        if (GATEWAY_TIMEOUT.search(hit.line) or ANSWER_TIMEOUT_LOG.search(hit.line))
-        and not hosts_in(hit.line)
+        if GATEWAY_TIMEOUT.search(hit.line) and not hosts_in(hit.line)
     ]
+    waited = [
+        (log, line)
+        for log in evidence.logs
+        for line in log.lines
+        if ANSWER_TIMEOUT_LOG.search(line) and not hosts_in(line)
+    ]
+    return gateway + [w for w in waited if w not in gateway]
 
 
 def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:

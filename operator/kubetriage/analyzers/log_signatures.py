@@ -100,14 +100,18 @@ _EITHER_TIMEOUT = (
     # timed out after 5s"), Go's http.Client and grpc-java's deadline.
     r"|timed? ?out after \d+(?:\.\d+)? ?(?:ms|milliseconds?|s|secs?|seconds?)\b"
     r"|Client\.Timeout exceeded|deadline exceeded after"
-    # The same budget as a structured logger writes it, in a field after the message
-    # ("msg":"call timed out","timeoutMs":800; timed out ... timeout=5s).
-    r"|timed? ?out\b[^\n]{0,60}?\btimeout_?(?:ms|millis|seconds|secs|s)?\"?\s*[=:]\s*\"?\d"
+)
+# A client's own call timeout as a structured logger writes it, the budget in a field after
+# the message ("msg":"call timed out","timeoutMs":800; timed out ... timeout=5s). Only an
+# answer timeout for a callee already in question: alone it does not say the call failed
+# elsewhere (an event loop starved of CPU spends its budgets too).
+_BUDGET_TIMEOUT = (
+    r"timed? ?out\b[^\n]{0,60}?\btimeout_?(?:ms|millis|seconds|secs|s)?\"?\s*[=:]\s*\"?\d"
 )
 # Could not connect in time, or a timeout that does not say (a path blocked or a host gone).
 CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")
 # Waited in vain for an answer, or a timeout that does not say (a callee up but slow).
-ANSWER_TIMEOUT_LOG = re.compile(rf"(?i)({_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT})")
+ANSWER_TIMEOUT_LOG = re.compile(rf"(?i)({_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT}|{_BUDGET_TIMEOUT})")
 
 # A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
 # A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
