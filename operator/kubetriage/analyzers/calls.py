@@ -69,7 +69,11 @@ _SERVED_5XX = re.compile(
 )
 _CALL_FAILED = re.compile(
     r"(?i)(refused|reset|timed? ?out|timeout|no such host|unreachable|upstream|could not connect|"
-    r"unable to connect|failed to connect|dial |lookup )"
+    r"unable to connect|failed to connect|dial |lookup "
+    # A client exception quoting the callee's answer: Apache HttpClient's status line, as the
+    # Elasticsearch and OpenSearch REST clients' ResponseException print it ("method [POST],
+    # host [https://...], URI [/x/_search], status line [HTTP/1.1 503 Service Unavailable]").
+    r"|status line \[)"
 )
 
 

@@ -208,9 +208,10 @@ def _timed_out_calls(
 ) -> list[tuple[LogTail, str]]:
     """Log lines, of the caller or of any dependency walked (a service between the caller and
     this one), that name ``dependency`` and say the call timed out waiting for its answer.
-    Failing as well: the caller's failed calls answered 504 that name no host, when this
-    dependency is the one callee its configuration names (a 504 is a gateway's, a mesh
-    proxy's, "waited in vain for the upstream's answer")."""
+    Failing as well, when this dependency is the one callee the caller's configuration names:
+    the caller's failed calls that name no host and were answered 504 (a gateway's, a mesh
+    proxy's, "waited in vain for the upstream's answer") or timed out waiting for an answer
+    (a client's own budget spent, the host left to its configuration)."""
     tails = [*evidence.logs, *(log for d in evidence.dependencies for log in d.logs)]
     named = [
         (log, line)
@@ -220,11 +221,18 @@ def _timed_out_calls(
     ]
     if named or not _sole_configured_callee(evidence, dependency):
         return named
-    return [
+    gateway = [
         (hit.log, hit.line)
         for hit in dependency_hits(evidence)
         if GATEWAY_TIMEOUT.search(hit.line) and not hosts_in(hit.line)
     ]
+    waited = [
+        (log, line)
+        for log in evidence.logs
+        for line in log.lines
+        if ANSWER_TIMEOUT_LOG.search(line) and not hosts_in(line)
+    ]
+    return gateway + [w for w in waited if w not in gateway]
 
 
 def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:

@@ -106,10 +106,17 @@ _EITHER_TIMEOUT = (
     r"|timed? ?out after \d+(?:\.\d+)? ?(?:ms|milliseconds?|s|secs?|seconds?)\b"
     r"|Client\.Timeout exceeded|deadline exceeded after"
 )
+# A client's own call timeout as a structured logger writes it, the budget in a field after
+# the message ("msg":"call timed out","timeoutMs":800; timed out ... timeout=5s). Only an
+# answer timeout for a callee already in question: alone it does not say the call failed
+# elsewhere (an event loop starved of CPU spends its budgets too).
+_BUDGET_TIMEOUT = (
+    r"timed? ?out\b[^\n]{0,60}?\btimeout_?(?:ms|millis|seconds|secs|s)?\"?\s*[=:]\s*\"?\d"
+)
 # Could not connect in time, or a timeout that does not say (a path blocked or a host gone).
 CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")
 # Waited in vain for an answer, or a timeout that does not say (a callee up but slow).
-ANSWER_TIMEOUT_LOG = re.compile(rf"(?i)({_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT})")
+ANSWER_TIMEOUT_LOG = re.compile(rf"(?i)({_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT}|{_BUDGET_TIMEOUT})")
 
 # A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
 # A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
@@ -170,6 +177,8 @@ DEPENDENCY_LOG = re.compile(
     rf"|{GRPC_UNAVAILABLE.pattern}"
     # A dependency that is up but cannot serve: no elected leader, a sealed secret store.
     r"|no (elected )?master\b|master[ _]not[ _]discovered|no leader\b|\bis sealed\b"
+    # OpenSearch 2 renamed Elasticsearch's master_not_discovered_exception.
+    r"|cluster[ _]manager[ _]not[ _]discovered"
     r"|CLUSTERDOWN|MASTERDOWN|\bLOADING\b.{0,40}dataset|leader[ _]not[ _]available"
     r"|no ?brokers ?available|not[ _]enough[ _]replicas"
     # A search cluster with shards unassigned, or a stream cluster without quorum (NATS).

@@ -16,7 +16,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
-from kubetriage.analyzers.step_quotas import step_quota_findings
+from kubetriage.analyzers.step_quotas import rollout_quota_findings, step_quota_findings
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
     event_fact,
@@ -188,6 +188,10 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
             )
     findings.extend(_limit_range_findings(evidence, limit_events))
     findings.extend(step_quota_findings(evidence))
+    # An Argo Rollout's ReplicaSet is named like a Deployment's; its refusals free the quota.
+    rollout_findings, handled = rollout_quota_findings(evidence, quota_events)
+    findings.extend(rollout_findings)
+    quota_events = [e for e in quota_events if e not in handled]
     for target, refused in _refusals(evidence, quota_events, QUOTA_REFUSAL):
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue
