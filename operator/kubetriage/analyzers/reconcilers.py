@@ -1,7 +1,7 @@
 """The controller the incident waits on (``Evidence.reconcilers``): "who should have renewed
 this Certificate, who should have published this host, who should have injected this
 webhook's caBundle, who should have promoted a replica to the primary its Service selects,
-and why didn't they?".
+who should have added a node for pods no node has room for, and why didn't they?".
 
 Two conclusions:
 - the controller is down (its containers OOM-killed, crash-looping, unable to pull their
@@ -34,6 +34,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
     FAILOVER_OPERATOR,
+    NODE_AUTOSCALER,
     covers,
 )
 from kubetriage.models.base import ObjectRef
@@ -68,6 +69,7 @@ _ROLES = {
     DNS_PUBLISHER: "DNS controller",
     CA_INJECTOR: "CA injector",
     FAILOVER_OPERATOR: "failover operator",
+    NODE_AUTOSCALER: "node autoscaler",
 }
 # What is left undone when the controller is down, by its role.
 _UNDONE = {
@@ -75,6 +77,7 @@ _UNDONE = {
     DNS_PUBLISHER: "is not published",
     CA_INJECTOR: "is left with a stale caBundle",
     FAILOVER_OPERATOR: "is left without a promoted member",
+    NODE_AUTOSCALER: "is given no new node",
 }
 
 
@@ -168,6 +171,15 @@ def issuer_down(evidence: Evidence, certificate: ObjectRef) -> bool:
         r.role == CERTIFICATE_ISSUER
         and any(s.same_object(certificate) for s in r.subjects)
         and _failure(r) is not None
+        for r in evidence.reconcilers
+    )
+
+
+def node_autoscaler_down(evidence: Evidence) -> bool:
+    """Whether pods in evidence wait for a node from a node autoscaler that is down: their
+    scheduling failure is its failure's symptom (``kubetriage.analyzers.scheduling``)."""
+    return any(
+        r.role == NODE_AUTOSCALER and r.subjects and _failure(r) is not None
         for r in evidence.reconcilers
     )
 
