@@ -77,7 +77,7 @@ _UNDONE = {
     DNS_PUBLISHER: "is not published",
     CA_INJECTOR: "is left with a stale caBundle",
     FAILOVER_OPERATOR: "is left without a promoted member",
-    NODE_AUTOSCALER: "is given no new node",
+    NODE_AUTOSCALER: "given no new node",
 }
 
 
@@ -140,9 +140,12 @@ def _failure(
 
 
 def _owed(reconciler: ReconcilerEvidence) -> str:
-    """What the controller owes, for a person: the hosts, else the Certificates."""
+    """What the controller owes, for a person: the hosts, the pending pods, else the
+    Certificates."""
     if reconciler.role == DNS_PUBLISHER:
         return ", ".join(reconciler.hosts[:3]) or "the hosts"
+    if reconciler.role == NODE_AUTOSCALER:
+        return f"{prose.count(len(reconciler.subjects), 'pod')} Pending for want of room"
     return ", ".join(prose.obj(s) for s in reconciler.subjects[:3])
 
 
@@ -194,6 +197,8 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
         workload, role = reconciler.workload, _ROLES[reconciler.role]
         owed, troubles = _owed_facts(reconciler), _trouble_facts(reconciler)
         verb = _UNDONE[reconciler.role]
+        if reconciler.role == NODE_AUTOSCALER:
+            verb = f"{prose.be(len(reconciler.subjects))} {verb}"
         findings.append(
             make_finding(
                 "reconciler-down",
