@@ -1,7 +1,8 @@
 """The controller the incident waits on (``Evidence.reconcilers``): "who should have renewed
 this Certificate, who should have published this host, who should have injected this
 webhook's caBundle, who should have promoted a replica to the primary its Service selects,
-who should have added a node for pods no node has room for, and why didn't they?".
+who should have added a node for pods no node has room for, who should have signed the
+certificates of sidecars that cannot reach their control plane, and why didn't they?".
 
 Two conclusions:
 - the controller is down (its containers OOM-killed, crash-looping, unable to pull their
@@ -29,11 +30,13 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item
+from kubetriage.evidence.summaries.mesh_control_plane import CONTROL_PLANE_UNREACHABLE
 from kubetriage.evidence.summaries.reconcilers import (
     CA_INJECTOR,
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
     FAILOVER_OPERATOR,
+    MESH_CONTROL_PLANE,
     NODE_AUTOSCALER,
     covers,
 )
@@ -58,6 +61,9 @@ class _Confidence:
     dropped: float = 0.86  # the DNS controller's newest revision, rolled out within
     # RECENT before now, stopped covering the unresolved host its previous revision covered
     dropped_old: float = 0.72  # ... rolled out earlier than that
+    # Less for a mesh control plane down when no sidecar of the incident says it cannot reach
+    # it (its pods only run the sidecar): below a workload's own crash or probe failure.
+    mesh_unsaid_penalty: float = 0.05
 
 
 CONFIDENCE: Final = _Confidence()
@@ -70,6 +76,7 @@ _ROLES = {
     CA_INJECTOR: "CA injector",
     FAILOVER_OPERATOR: "failover operator",
     NODE_AUTOSCALER: "node autoscaler",
+    MESH_CONTROL_PLANE: "mesh control plane",
 }
 # What is left undone when the controller is down, by its role.
 _UNDONE = {
@@ -78,6 +85,7 @@ _UNDONE = {
     CA_INJECTOR: "is left with a stale caBundle",
     FAILOVER_OPERATOR: "is left without a promoted member",
     NODE_AUTOSCALER: "given no new node",
+    MESH_CONTROL_PLANE: "left without certificates and configuration",
 }
 
 
@@ -146,6 +154,8 @@ def _owed(reconciler: ReconcilerEvidence) -> str:
         return ", ".join(reconciler.hosts[:3]) or "the hosts"
     if reconciler.role == NODE_AUTOSCALER:
         return f"{prose.count(len(reconciler.subjects), 'pod')} Pending for want of room"
+    if reconciler.role == MESH_CONTROL_PLANE:
+        return f"{prose.count(len(reconciler.subjects), 'pod')} in the mesh"
     return ", ".join(prose.obj(s) for s in reconciler.subjects[:3])
 
 
@@ -194,10 +204,14 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
         if failure is None or not reconciler.subjects:
             continue
         category, action, confidence, suffers, fix = failure
+        if reconciler.role == MESH_CONTROL_PLANE and not any(
+            CONTROL_PLANE_UNREACHABLE.search(said) for said in reconciler.owed
+        ):
+            confidence -= CONFIDENCE.mesh_unsaid_penalty
         workload, role = reconciler.workload, _ROLES[reconciler.role]
         owed, troubles = _owed_facts(reconciler), _trouble_facts(reconciler)
         verb = _UNDONE[reconciler.role]
-        if reconciler.role == NODE_AUTOSCALER:
+        if reconciler.role in (NODE_AUTOSCALER, MESH_CONTROL_PLANE):
             verb = f"{prose.be(len(reconciler.subjects))} {verb}"
         findings.append(
             make_finding(

@@ -288,6 +288,7 @@ def build_evidence(
             ),
             now,
             limits,
+            own,
         ),
         gateway_routes=_gateway_routes(build, namespace),
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),

@@ -451,11 +451,17 @@ class ReconcilerEvidence(BaseModel):
     renewal time, the DNS controller that should publish a host the cluster declares but no
     resolver knows, the CA injector that should keep an injected webhook caBundle current,
     the failover operator that should promote a member to the role a Service selects, or the
-    node autoscaler that should add a node for pods no node has room for. Its
+    node autoscaler that should add a node for pods no node has room for, or the mesh control
+    plane that should sign the certificates of sidecars that cannot reach it. Its
     workload's state and what its current revision watches against the previous revision's."""
 
     role: Literal[
-        "certificate-issuer", "dns-publisher", "ca-injector", "failover-operator", "node-autoscaler"
+        "certificate-issuer",
+        "dns-publisher",
+        "ca-injector",
+        "failover-operator",
+        "node-autoscaler",
+        "mesh-control-plane",
     ]
     # What it owes: the overdue Certificates, the objects declaring the unresolved hosts
     # (an Ingress, a Service's hostname annotation, a route), with the hosts, or the webhook
