@@ -45,6 +45,7 @@ from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.gateway_credentials import GATEWAY_CREDENTIAL_ANALYZERS
+from kubetriage.analyzers.gateway_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
@@ -107,6 +108,7 @@ from kubetriage.models.findings import Finding
 ANALYZERS: tuple[Analyzer, ...] = (
     # containers
     *OOM_ANALYZERS,
+    *GATEWAY_PROXY_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
     *SECRET_WRITER_ANALYZERS,

@@ -1,7 +1,8 @@
 """The controller the incident waits on (``Evidence.reconcilers``): "who should have renewed
 this Certificate, who should have published this host, who should have injected this
 webhook's caBundle, who should have promoted a replica to the primary its Service selects,
-and why didn't they?".
+who should have added a node for pods no node has room for, who should have signed the
+certificates of sidecars that cannot reach their control plane, and why didn't they?".
 
 Two conclusions:
 - the controller is down (its containers OOM-killed, crash-looping, unable to pull their
@@ -29,11 +30,14 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item
+from kubetriage.evidence.summaries.mesh_control_plane import CONTROL_PLANE_UNREACHABLE
 from kubetriage.evidence.summaries.reconcilers import (
     CA_INJECTOR,
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
     FAILOVER_OPERATOR,
+    MESH_CONTROL_PLANE,
+    NODE_AUTOSCALER,
     covers,
 )
 from kubetriage.models.base import ObjectRef
@@ -57,6 +61,9 @@ class _Confidence:
     dropped: float = 0.86  # the DNS controller's newest revision, rolled out within
     # RECENT before now, stopped covering the unresolved host its previous revision covered
     dropped_old: float = 0.72  # ... rolled out earlier than that
+    # Less for a mesh control plane down when no sidecar of the incident says it cannot reach
+    # it (its pods only run the sidecar): below a workload's own crash or probe failure.
+    mesh_unsaid_penalty: float = 0.05
 
 
 CONFIDENCE: Final = _Confidence()
@@ -68,6 +75,8 @@ _ROLES = {
     DNS_PUBLISHER: "DNS controller",
     CA_INJECTOR: "CA injector",
     FAILOVER_OPERATOR: "failover operator",
+    NODE_AUTOSCALER: "node autoscaler",
+    MESH_CONTROL_PLANE: "mesh control plane",
 }
 # What is left undone when the controller is down, by its role.
 _UNDONE = {
@@ -75,6 +84,8 @@ _UNDONE = {
     DNS_PUBLISHER: "is not published",
     CA_INJECTOR: "is left with a stale caBundle",
     FAILOVER_OPERATOR: "is left without a promoted member",
+    NODE_AUTOSCALER: "given no new node",
+    MESH_CONTROL_PLANE: "left without certificates and configuration",
 }
 
 
@@ -137,9 +148,14 @@ def _failure(
 
 
 def _owed(reconciler: ReconcilerEvidence) -> str:
-    """What the controller owes, for a person: the hosts, else the Certificates."""
+    """What the controller owes, for a person: the hosts, the pending pods, else the
+    Certificates."""
     if reconciler.role == DNS_PUBLISHER:
         return ", ".join(reconciler.hosts[:3]) or "the hosts"
+    if reconciler.role == NODE_AUTOSCALER:
+        return f"{prose.count(len(reconciler.subjects), 'pod')} Pending for want of room"
+    if reconciler.role == MESH_CONTROL_PLANE:
+        return f"{prose.count(len(reconciler.subjects), 'pod')} in the mesh"
     return ", ".join(prose.obj(s) for s in reconciler.subjects[:3])
 
 
@@ -172,6 +188,15 @@ def issuer_down(evidence: Evidence, certificate: ObjectRef) -> bool:
     )
 
 
+def node_autoscaler_down(evidence: Evidence) -> bool:
+    """Whether pods in evidence wait for a node from a node autoscaler that is down: their
+    scheduling failure is its failure's symptom (``kubetriage.analyzers.scheduling``)."""
+    return any(
+        r.role == NODE_AUTOSCALER and r.subjects and _failure(r) is not None
+        for r in evidence.reconcilers
+    )
+
+
 def check_reconciler_down(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for reconciler in evidence.reconcilers:
@@ -179,9 +204,15 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
         if failure is None or not reconciler.subjects:
             continue
         category, action, confidence, suffers, fix = failure
+        if reconciler.role == MESH_CONTROL_PLANE and not any(
+            CONTROL_PLANE_UNREACHABLE.search(said) for said in reconciler.owed
+        ):
+            confidence -= CONFIDENCE.mesh_unsaid_penalty
         workload, role = reconciler.workload, _ROLES[reconciler.role]
         owed, troubles = _owed_facts(reconciler), _trouble_facts(reconciler)
         verb = _UNDONE[reconciler.role]
+        if reconciler.role in (NODE_AUTOSCALER, MESH_CONTROL_PLANE):
+            verb = f"{prose.be(len(reconciler.subjects))} {verb}"
         findings.append(
             make_finding(
                 "reconciler-down",

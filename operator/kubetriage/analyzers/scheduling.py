@@ -1,8 +1,9 @@
 """The unschedulable rule: pods the scheduler places on no node (PodScheduled=False,
 FailedScheduling), with the scheduler's reasons in a person's words (insufficient CPU or
 memory, selectors and affinity, taints, cordoned nodes...), and pods a ResourceQuota or a
-LimitRange keeps from being created. A claim that will not bind is the storage rule's case;
-nodes that are down, the node-failure rule's.
+LimitRange keeps from being created. Pods short of room while the node autoscaler that
+should add a node for them is down are that autoscaler's symptom (``reconcilers``). A claim
+that will not bind is the storage rule's case; nodes that are down, the node-failure rule's.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -16,6 +17,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
+from kubetriage.analyzers.reconcilers import node_autoscaler_down
 from kubetriage.analyzers.step_quotas import rollout_quota_findings, step_quota_findings
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
@@ -42,6 +44,9 @@ class _Confidence:
     named_reason: float = 0.9  # the scheduler's words give a reason known here (taints, CPU...)
     unnamed_reason: float = 0.8  # pods stay unscheduled for a reason not recognised here
     nodes_down: float = 0.7  # ... while nodes are down, not full: node-failure's case
+    # ... for want of room, while the node autoscaler that would add a node for them is down
+    # and has not spoken about them: its failure is the cause (reconciler-down, 0.85-0.9).
+    autoscaler_down: float = 0.75
     quota: float = 0.85  # the API server refuses to create the pods over a ResourceQuota
     quota_callee: float = 0.8  # ... the pods of a workload the incident's workload calls
     limit_range: float = 0.85  # the API server refuses the pods: a LimitRange's min, max or ratio
@@ -132,6 +137,8 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         ) or bool(nodes_behind_pressure_taints(evidence, text))
         if nodes_down:
             confidence = CONFIDENCE.nodes_down
+        elif node_autoscaler_down(evidence):
+            confidence = CONFIDENCE.autoscaler_down
         if target is not None and target.kind in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             facts = [fact for _, _, fact in scheduling[:4]]
             stuck = prose.count(pending, "pod") if pending else "Pods"

@@ -64,6 +64,7 @@ from kubetriage.evidence.summaries.dependencies import (
 from kubetriage.evidence.summaries.disruption_budgets import disruption_budget_summaries
 from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.fresh_restarts import alert_onset
+from kubetriage.evidence.summaries.gateway_proxies import gateway_proxies
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.ingress import ingress_controllers
@@ -287,8 +288,10 @@ def build_evidence(
             ),
             now,
             limits,
+            own,
         ),
         gateway_routes=_gateway_routes(build, namespace),
+        gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
         callers=caller_summaries(
             index, callee_services(service_objs, scope.pods), scope.workload, own
         ),

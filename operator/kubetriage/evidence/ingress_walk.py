@@ -14,14 +14,24 @@ collector can take it as the target (``targets.with_probed``). Without such an I
 Gateway API route serving the host (or attached to a Gateway the alert names) leads to its
 backend Service, and an Istio Gateway serving the host to the Certificate of its
 ``credentialName`` (``kubetriage.evidence.summaries.gateway_routes``).
+
+The Gateway API's counterpart of the ingress controller: the proxy pods of the Gateways that
+the namespace's routes serving the incident's pods attach to, in any namespace
+(``follow_gateway_proxies``; ``kubetriage.evidence.summaries.gateway_proxies``).
 """
 
 from __future__ import annotations
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.gateway_proxies import (
+    proxy_pods,
+    proxy_selectors,
+    served_gateways,
+)
 from kubetriage.evidence.summaries.gateway_routes import (
     ISTIO_GATEWAY_API,
     ROUTE_APIS,
+    ROUTE_KINDS,
     backend_refs,
     credential_target,
     gateway_names,
@@ -154,4 +164,30 @@ async def follow_ingress_controllers(
         )
         readable = [p for p in listed if scope.may_read(_ns(p))]
         for pod in controller_pods(readable, labels or {}):
+            run.add(pod)
+
+
+async def follow_gateway_proxies(
+    reader: KubeReader, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
+) -> None:
+    """Add to ``run`` the proxy pods that ``scope`` may read of the Gateways the routes of
+    ``namespace`` serving ``pods`` attach to."""
+    if not scope.may_read(None):
+        # The proxies run in a namespace of their own: not this Incident's to read.
+        return
+    routes = [obj for kind in ROUTE_KINDS for obj in _in_run(run, kind, namespace)]
+    services = [obj for (kind, _, _), obj in run.objects.items() if kind == "Service"]
+    for _, (gateway_ns, gateway) in served_gateways(routes, services, pods):
+        listed: list[JsonDict] = []
+        for where, labels in proxy_selectors(gateway_ns, gateway):
+            listed += await reader.list_of(
+                run,
+                "Pod",
+                where,
+                what=f"list proxy pods of Gateway {gateway_ns}/{gateway}",
+                label_selector=selector_query({"matchLabels": labels}),
+                limit=4 * MAX_CONTROLLER_PODS,
+            )
+        readable = [p for p in listed if scope.may_read(_ns(p))]
+        for pod in proxy_pods(readable, gateway_ns, gateway):
             run.add(pod)

@@ -11,7 +11,8 @@ What is read: the target (the first candidate from ``candidate_targets`` that ex
 queue's alert in the broker's namespace, the queue's consumer wherever it runs), its
 owner chain up to the workload and back down to the workload's ReplicaSets/revisions and pods,
 the events of those objects, log tails of troubled containers (current and previous), their
-nodes and volume claims, the namespace's Services, Endpoints, NetworkPolicies, HPAs,
+nodes and volume claims, the ingress controllers and Gateway proxies in front of the pods,
+the namespace's Services, Endpoints, NetworkPolicies, HPAs,
 ResourceQuotas, Ingresses, cert-manager Certificates and ConfigMaps (keys only: values are
 dropped as soon as a response is parsed), and the dependencies all these name
 (``DependencyWalk``) with the cert-manager Certificates of their namespaces when their pods
@@ -53,7 +54,7 @@ from kubetriage.evidence.index import (
     sort_pods,
     stamped_runs,
 )
-from kubetriage.evidence.ingress_walk import follow_ingress_controllers
+from kubetriage.evidence.ingress_walk import follow_gateway_proxies, follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.query import EvidenceQuery
@@ -362,6 +363,7 @@ class KubeEvidenceCollector:
             # The ingress controller first: the dependency walk follows it in front of
             # healthy pods (``request_path.controller_hosts``).
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
+            await follow_gateway_proxies(self._reader, run, namespace, pods, scope)
             await self._dependencies.follow(
                 run, namespace, pods, workload, scope, [a.labels for a in alerts]
             )

@@ -1,8 +1,10 @@
 """The reconciler walk of evidence collection: when what was read holds a cert-manager
 Certificate past its renewal time (or not Ready, or expired), a host the cluster declares
 that a text of the incident says does not exist, a webhook whose injected caBundle the API
-server found stale, or a failover operator's Service whose role no member holds, the
-controller that should have renewed, published or injected it
+server found stale, a failover operator's Service whose role no member holds, or pods
+Pending for want of room that no node autoscaler has spoken about, or sidecars saying they
+cannot reach the mesh's control plane, the controller that should have renewed, published,
+injected, promoted, scaled up or signed
 (``kubetriage.evidence.summaries.reconcilers`` recognises them and summarises what
 is read): its Deployment in any namespace, listed by its chart's labels, with its
 ReplicaSets (what its previous revision watched) and pods.
@@ -19,12 +21,16 @@ from datetime import datetime
 
 from kubetriage.evidence.raw import as_dict
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.summaries.mesh_control_plane import owed_by_mesh
+from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
 from kubetriage.evidence.summaries.reconcilers import (
     CA_INJECTOR,
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
     DNS_SOURCES,
     FAILOVER_OPERATOR,
+    MESH_CONTROL_PLANE,
+    NODE_AUTOSCALER,
     RECONCILER_KINDS,
     is_reconciler,
     leaderless_services,
@@ -61,6 +67,12 @@ def _owed(run: CollectionRun, alerts: Sequence[Alert], now: datetime) -> set[str
     services = (o for o in objects if o.get("kind") == "Service")
     if leaderless_services(services, lambda s: run.objects.get(("Endpoints", _ns(s), _name(s)))):
         roles.add(FAILOVER_OPERATOR)
+    pods = (o for o in objects if o.get("kind") == "Pod")
+    if unserved_pending(pods, (o for o in objects if o.get("kind") == "Event"), now):
+        roles.add(NODE_AUTOSCALER)
+    own = [tail for tail in run.logs if tail.source == "scope"]
+    if owed_by_mesh((o for o in objects if o.get("kind") == "Pod"), own):
+        roles.add(MESH_CONTROL_PLANE)
     return roles
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.gateway_proxies import GatewayProxyEvidence
 from kubetriage.models.neighbours import (
     AgentRolloutEvidence,
     CallerEvidence,
@@ -117,6 +118,8 @@ class Evidence(BaseModel):
     ingress_controllers: list[IngressControllerEvidence] = Field(default_factory=list)
     # Gateway API routes of the incident's namespace, with their backends.
     gateway_routes: list[GatewayRouteEvidence] = Field(default_factory=list)
+    # The Gateways those routes attach to, with the proxy pods serving them.
+    gateway_proxies: list[GatewayProxyEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

@@ -450,13 +450,23 @@ class ReconcilerEvidence(BaseModel):
     reconcilers``): the certificate issuer that should have renewed a Certificate past its
     renewal time, the DNS controller that should publish a host the cluster declares but no
     resolver knows, the CA injector that should keep an injected webhook caBundle current,
-    or the failover operator that should promote a member to the role a Service selects. Its
+    the failover operator that should promote a member to the role a Service selects, or the
+    node autoscaler that should add a node for pods no node has room for, or the mesh control
+    plane that should sign the certificates of sidecars that cannot reach it. Its
     workload's state and what its current revision watches against the previous revision's."""
 
-    role: Literal["certificate-issuer", "dns-publisher", "ca-injector", "failover-operator"]
+    role: Literal[
+        "certificate-issuer",
+        "dns-publisher",
+        "ca-injector",
+        "failover-operator",
+        "node-autoscaler",
+        "mesh-control-plane",
+    ]
     # What it owes: the overdue Certificates, the objects declaring the unresolved hosts
     # (an Ingress, a Service's hostname annotation, a route), with the hosts, or the webhook
-    # configurations whose injected caBundle the API server found stale.
+    # configurations whose injected caBundle the API server found stale, or the pods waiting
+    # for a node that the autoscaler has not acted on.
     subjects: list[ObjectRef] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
     # What says each is owed, for a person: "Certificate shop/web-tls: renewalTime ... has

@@ -8,14 +8,18 @@ route's hostnames, the external-dns hostname annotation) resolves only once exte
 published it. A Service that a failover operator's custom resource owns, selecting the member
 its operator marks with a role (CloudNativePG's ``-rw`` Service: ``cnpg.io/instanceRole=
 primary``), with no ready endpoint is a role nobody holds: promoting a member is that
-operator's work. A call to such a webhook that the API server refused as signed by an unknown
-authority is a caBundle the injector did not bring up to date. When a Certificate is overdue
-(its ``renewalTime`` has passed, it is not Ready, or it has expired) or such a host does not
-resolve (the resolver's no-such-name words, ``kubetriage.dns_errors``, naming it), an SRE asks
-*who should have done that* and reads that controller's state: its replicas and failing pods,
-whether those failing pods are all of its newest rollout's revision, and what its current
-revision watches against the previous one (external-dns' ``--source``
-and ``--domain-filter``, from args or their ``EXTERNAL_DNS_*`` environment variables).
+operator's work. Pods Pending for want of room on any node that no node autoscaler has spoken
+about (``kubetriage.evidence.summaries.node_autoscaler``) wait on the cluster-autoscaler or
+Karpenter to add a node; sidecars that say they cannot reach the mesh's control plane for
+their certificates (``kubetriage.evidence.summaries.mesh_control_plane``) wait on istiod. A
+call to such a webhook that the API server refused as signed by an
+unknown authority is a caBundle the injector did not bring up to date. When a Certificate is
+overdue (its ``renewalTime`` has passed, it is not Ready, or it has expired) or such a host
+does not resolve (the resolver's no-such-name words, ``kubetriage.dns_errors``, naming it), an
+SRE asks *who should have done that* and reads that controller's state: its replicas and
+failing pods, whether those failing pods are all of its newest rollout's revision, and what its
+current revision watches against the previous one (external-dns' ``--source`` and
+``--domain-filter``, from args or their ``EXTERNAL_DNS_*`` environment variables).
 
 The controllers are recognised by the labels their charts set (``app.kubernetes.io/name``,
 else ``app``, with the chart's ``app.kubernetes.io/component`` when it has one) or their
@@ -48,6 +52,8 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.gateway_routes import route_hostnames
 from kubetriage.evidence.summaries.ingress import host_matches, ingress_hosts
+from kubetriage.evidence.summaries.mesh_control_plane import owed_by_mesh
+from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
 from kubetriage.evidence.summaries.secret_writers import controller_pods
 from kubetriage.evidence.summaries.webhooks import (
     FAILED_CALL,
@@ -55,6 +61,7 @@ from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import (
     JsonDict,
     annotations_of,
@@ -72,6 +79,8 @@ CERTIFICATE_ISSUER = "certificate-issuer"
 DNS_PUBLISHER = "dns-publisher"
 CA_INJECTOR = "ca-injector"
 FAILOVER_OPERATOR = "failover-operator"
+NODE_AUTOSCALER = "node-autoscaler"
+MESH_CONTROL_PLANE = "mesh-control-plane"
 # The API groups of the custom resources whose operator moves a role label between members
 # (and so the Services selecting it): CloudNativePG promotes a replica on failover.
 FAILOVER_GROUPS = frozenset({"postgresql.cnpg.io"})
@@ -124,6 +133,27 @@ RECONCILER_KINDS = (
         frozenset({"cloudnative-pg"}),
         None,
         re.compile(r"/cloudnative-pg(?:[:@]|$)"),
+    ),
+    # The cluster-autoscaler chart names it after its cloud provider; the upstream example
+    # manifests label it ``app: cluster-autoscaler``; Karpenter's chart, ``karpenter``.
+    ReconcilerKind(
+        NODE_AUTOSCALER,
+        frozenset(
+            {
+                "cluster-autoscaler",
+                "aws-cluster-autoscaler",
+                "azure-cluster-autoscaler",
+                "gce-cluster-autoscaler",
+                "clusterapi-cluster-autoscaler",
+                "karpenter",
+            }
+        ),
+        None,
+        re.compile(r"/(?:cluster-autoscaler|karpenter/controller)(?:[:@]|$)"),
+    ),
+    # Istio's control plane: the chart labels istiod ``app: istiod``; its image is pilot.
+    ReconcilerKind(
+        MESH_CONTROL_PLANE, frozenset({"istiod"}), None, re.compile(r"/pilot(?:[:@]|$)")
     ),
 )
 
@@ -356,10 +386,15 @@ def _summary(
 
 
 def reconciler_summaries(
-    index: ObjectIndex, texts: Sequence[str], now: datetime, limits: EvidenceLimits
+    index: ObjectIndex,
+    texts: Sequence[str],
+    now: datetime,
+    limits: EvidenceLimits,
+    tails: Sequence[LogTail] = (),
 ) -> list[ReconcilerEvidence]:
     """The controllers owing the incident an overdue Certificate, an unresolved host, a
-    stale caBundle or a member holding a role."""
+    stale caBundle, a member holding a role, a node for pods no node has room for, or the
+    certificates of sidecars that cannot reach their control plane (said in ``tails``)."""
     owed: dict[str, list[tuple[str, JsonDict, str]]] = {
         CERTIFICATE_ISSUER: [
             ("", c, said) for c, said in overdue_certificates(index.kind("Certificate"), now)
@@ -378,6 +413,13 @@ def reconciler_summaries(
             for svc, said in leaderless_services(
                 index.kind("Service"), lambda svc: index.get("Endpoints", _ns(svc), _name(svc))
             )
+        ],
+        NODE_AUTOSCALER: [
+            ("", pod, said)
+            for pod, said in unserved_pending(index.kind("Pod"), index.kind("Event"), now)
+        ],
+        MESH_CONTROL_PLANE: [
+            ("", pod, said) for pod, said in owed_by_mesh(index.kind("Pod"), tails)
         ],
     }
     summaries: list[ReconcilerEvidence] = []
