@@ -145,6 +145,15 @@ def test_libpq_errors_name_the_host_they_dialled() -> None:
     assert "orders-db" in hosts_in(old)
 
 
+def test_a_python_urllib3_pool_error_names_the_host_it_called() -> None:
+    # requests/urllib3 quote the host in single quotes inside the pool's repr.
+    line = (
+        "ReadTimeout(ReadTimeoutError(\"HTTPConnectionPool(host='fx-rates.pricing.svc.cluster."
+        "local', port=8080): Read timed out. (read timeout=10)\"))"
+    )
+    assert hosts_in(line)[0] == "fx-rates.pricing.svc.cluster.local"
+
+
 def test_an_istio_access_log_names_its_upstream_cluster_host() -> None:
     # Istio's cluster name: direction, port, subset, host ("outbound|8080||h.ns.svc...").
     line = (

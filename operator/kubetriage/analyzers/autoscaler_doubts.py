@@ -1,8 +1,9 @@
 """Whether an autoscaler at its maximum is really short of replicas: it reports its desired
 count within range (``ScalingLimited=False``) while nothing says demand presses
 (``within_range``, ``demand_pressure``), or something else explains it (``hpa_doubt``): its
-calls are refused for rate, its pods are heavily CPU-throttled while demand did not grow, it
-scaled up at a flat request rate, or a caller's rollout loads it.
+calls are refused for rate, its pods are heavily CPU-throttled while demand did not grow, its
+pods went idle while their calls time out, it scaled up at a flat request rate, or a caller's
+rollout loads it.
 
 Used by the resource-saturation rule (``kubetriage.analyzers.saturation``); pure functions of
 Evidence.
@@ -22,6 +23,7 @@ from kubetriage.analyzers.demand import (
     strain_facts,
     traffic_rose,
 )
+from kubetriage.analyzers.idle_workers import idle_waiting
 from kubetriage.analyzers.rate_limits import limiting_service, rate_limited_calls
 from kubetriage.analyzers.support import DOUBLING, item, metric_growth, seconds_before
 from kubetriage.models.evidence import Evidence
@@ -61,7 +63,8 @@ def hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] |
     throttled pods as busy, so more of them add little. Or it scaled up during the window
     while the request rate stayed flat: each request takes longer (a slower dependency,
     costlier code), demand did not grow. Or its calls to a dependency are refused for rate:
-    more replicas make more calls and earn more refusals."""
+    more replicas make more calls and earn more refusals. Or its pods went idle while their
+    calls to a dependency time out (``idle_waiting``): they wait on it, not on CPU."""
     refused = rate_limited_calls(evidence)
     if refused and limiting_service(evidence, refused) is not None:
         return (
@@ -84,6 +87,8 @@ def hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] |
             "periods: the limit caps them, not the number of replicas",
             fact,
         )
+    if (idle := idle_waiting(evidence)) is not None:
+        return idle
     flat = flat_demand(evidence)
     scaled = any(
         c.kind == "scaling"

@@ -309,9 +309,11 @@ _HOST_PATTERNS = (
     re.compile(r"(?i)\bdial (?:tcp|udp)\d? (?P<host>[a-z0-9][\w.-]*):\d+"),
     # Go's resolver: "lookup <name> on <server>:53"; grpc-go prefixes "A record lookup error:".
     re.compile(r"(?i)\blookup (?!errors?\b|failed\b)(?P<host>[a-z0-9][\w.-]*)"),
+    # host=..., host: "...", and Python's urllib3 (requests) pool: "HTTPConnectionPool(
+    # host='fx.ns.svc.cluster.local', port=8080): Read timed out".
     re.compile(
         r"(?i)\b(?:host|hostname|upstream|server|addr|address|target|endpoint|to|at|url)"
-        r"[=:]\s*\"?(?P<host>[a-z][\w.-]*)"
+        r"[=:]\s*[\"']?(?P<host>[a-z][\w.-]*)"
     ),
     re.compile(r"(?i)\b(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):\d{2,5}\b"),
     # Istio's Envoy cluster, as its access log prints the upstream cluster:
