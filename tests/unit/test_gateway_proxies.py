@@ -27,6 +27,7 @@ from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
 from tests.support.evidence import analyze, assert_leads, by_category
+from tests.support.listing import ListingReader
 
 WEB = ObjectRef(kind="Deployment", namespace="web", name="shop", api_version="apps/v1")
 PROXY = ObjectRef(kind="Deployment", namespace="envoy-gateway-system", name="envoy-web-edge-1a2b")
@@ -171,32 +172,12 @@ def test_the_train_case_of_oom_killed_envoy_gateway_proxies() -> None:
 # --- the live walk reads what the builder recognises ------------------------------------------
 
 
-class _Reader:
-    """Lists ``objects`` by kind, namespace and equality label selector, as the API does."""
-
-    def __init__(self, objects: list[Any]) -> None:
-        self.objects = objects
-
-    async def list_of(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> list[Any]:
-        selector = kwargs.get("label_selector") or ""
-        wanted = dict(pair.split("=", 1) for pair in selector.split(",") if pair)
-        return [
-            o
-            for o in self.objects
-            if o["kind"] == kind
-            and namespace in (None, o["metadata"].get("namespace"))
-            and all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
-        ]
-
-
 def _walked(read: list[Any], cluster: list[Any], scope: Scope) -> set[str]:
     run = CollectionRun(asyncio.Semaphore(1))
     for obj in read:
         run.add(obj)
     pods = [o for o in read if o["kind"] == "Pod"]
-    reader = _Reader(cluster)
+    reader = ListingReader(cluster)
     asyncio.run(follow_gateway_proxies(reader, run, "web", pods, scope))  # type: ignore[arg-type]
     known = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in read}
     return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if (k, ns, name) not in known}

@@ -30,6 +30,7 @@ from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
 from tests.support.evidence import NOW, analyze, assert_leads, by_category
+from tests.support.listing import ListingReader
 
 API = ObjectRef(kind="Deployment", namespace="shop", name="orders", api_version="apps/v1")
 SCALER = ObjectRef(kind="Deployment", namespace="kube-system", name="cluster-autoscaler")
@@ -242,37 +243,11 @@ def test_the_train_case_of_an_oom_killed_cluster_autoscaler() -> None:
 # --- the live walk reads what the builder recognises ------------------------------------------
 
 
-class _Reader:
-    """Lists ``objects`` by kind, namespace and equality label selector, as the API does."""
-
-    def __init__(self, objects: list[Any]) -> None:
-        self.objects = objects
-
-    async def list_of(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> list[Any]:
-        selector = kwargs.get("label_selector") or ""
-        wanted = dict(pair.split("=", 1) for pair in selector.split(",") if pair)
-        return [
-            o
-            for o in self.objects
-            if o["kind"] == kind
-            and namespace in (None, o["metadata"].get("namespace"))
-            and all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
-        ]
-
-    async def add_listed(
-        self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
-    ) -> None:
-        for obj in await self.list_of(run, kind, namespace, **kwargs):
-            run.add(obj)
-
-
 def _walked(read: list[Any], cluster: list[Any], scope: Scope) -> set[str]:
     run = CollectionRun(asyncio.Semaphore(1))
     for obj in read:
         run.add(obj)
-    reader = _Reader(cluster)
+    reader = ListingReader(cluster)
     asyncio.run(follow_reconcilers(reader, run, [], NOW, scope))  # type: ignore[arg-type]
     known = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in read}
     return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if (k, ns, name) not in known}
