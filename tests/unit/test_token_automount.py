@@ -3,12 +3,15 @@
 missing, so the release is rolled back (bad-rollout, rollback on the workload). Near misses:
 the mount was turned on (or never changed), the missing-token line comes from a pod of the
 previous revision, the new pods log no such line. Real: the analyzer registry over Evidence
-built with the shared factories (``tests/support/evidence``); revisions, the change and the
-log lines are synthetic.
+built with the shared factories (``tests/support/evidence``), the change's aspects from the
+real pod-template diff; revisions, templates and log lines are synthetic.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from kubetriage.evidence.template_diff import TemplateDiff, template_diff
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -32,13 +35,29 @@ _MISSING = (
 _STARTED = 'level=info msg="starting controller" version=1.8.0'
 
 
-def _change(line: str) -> ChangeEvidence:
+def _template(automount: bool | None, account: str = "default") -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "serviceAccountName": account,
+        "containers": [{"name": "manager", "image": "ghcr.io/acme/operator:1.8.0"}],
+    }
+    if automount is not None:
+        spec["automountServiceAccountToken"] = automount
+    return {"metadata": {"labels": {"app": "operator"}}, "spec": spec}
+
+
+def _change(diff: TemplateDiff) -> ChangeEvidence:
+    """The timeline entry of the rollout to revision 7, with what the real template diff
+    noted between the two pod templates."""
     workload = deployment("operator", "platform").ref
-    change = rollout_change(workload, 6, "serviceAccount", minutes_ago=20)
-    return change.model_copy(update={"aspect_details": {"serviceAccount": [line]}})
+    change = rollout_change(workload, 6, *diff.aspects, minutes_ago=20)
+    return change.model_copy(update={"aspect_details": diff.aspects, "details": diff.details})
 
 
-def _evidence(line: str, *, logged: str = _MISSING, pod_rs: str = _NEW) -> Evidence:
+def _turned(before: bool | None, after: bool | None, account: str = "default") -> TemplateDiff:
+    return template_diff(_template(before), _template(after, account))
+
+
+def _evidence(diff: TemplateDiff, *, logged: str = _MISSING, pod_rs: str = _NEW) -> Evidence:
     pod_name = f"{pod_rs}-x2x9k"
     return Evidence(
         collected_at=NOW,
@@ -52,13 +71,13 @@ def _evidence(line: str, *, logged: str = _MISSING, pod_rs: str = _NEW) -> Evide
             ready=1,
             names=(_NEW, _OLD),
         ),
-        changes=[_change(line)],
+        changes=[_change(diff)],
         logs=[log(pod_name, "manager", f"{_STARTED}\n{logged}", namespace="platform")],
     )
 
 
 def test_a_release_that_unmounts_the_token_its_pods_read_is_rolled_back() -> None:
-    result = analyze(_evidence("automountServiceAccountToken unset -> false"))
+    result = analyze(_evidence(_turned(None, False)))
     first = assert_leads(
         result, Category.BAD_ROLLOUT, Action.ROLLBACK, deployment("operator", "platform").ref
     )
@@ -71,8 +90,8 @@ def _fired(ev: Evidence) -> bool:
 
 
 def test_near_misses_are_not_this_rule() -> None:
-    assert _fired(_evidence("automountServiceAccountToken true -> false"))
-    assert not _fired(_evidence("automountServiceAccountToken false -> true"))
-    assert not _fired(_evidence("serviceAccountName default -> operator"))
-    assert not _fired(_evidence("automountServiceAccountToken unset -> false", logged=_STARTED))
-    assert not _fired(_evidence("automountServiceAccountToken unset -> false", pod_rs=_OLD))
+    assert _fired(_evidence(_turned(True, False)))
+    assert not _fired(_evidence(_turned(False, True)))
+    assert not _fired(_evidence(_turned(None, None, account="operator")))
+    assert not _fired(_evidence(_turned(None, False), logged=_STARTED))
+    assert not _fired(_evidence(_turned(None, False), pod_rs=_OLD))

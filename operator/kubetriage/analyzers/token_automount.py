@@ -51,8 +51,6 @@ _TOKEN_MISSING: Final = re.compile(
     r".{0,40}?(?:no such file or directory|not found|does not exist|ENOENT)",
     re.IGNORECASE,
 )
-# How ``template_diff`` notes the mount turned off (from true or unset).
-_TURNED_OFF: Final = re.compile(r"^automountServiceAccountToken (?:true|unset) -> false$")
 
 
 def check_token_automount(evidence: Evidence) -> list[Finding]:
@@ -66,8 +64,7 @@ def check_token_automount(evidence: Evidence) -> list[Finding]:
         (change, line)
         for change in evidence.changes
         if change.kind == "rollout" and change.to_revision == current.revision
-        for line in change.aspect_details.get("serviceAccount", [])
-        if _TURNED_OFF.match(line)
+        for line in change.aspect_details.get("tokenUnmounted", [])
     ]
     if not turned_off:
         return []

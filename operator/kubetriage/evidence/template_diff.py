@@ -174,6 +174,9 @@ def template_diff(old: JsonDict, new: JsonDict) -> TemplateDiff:
     ]
     if tokens[0] != tokens[1]:
         note("serviceAccount", f"automountServiceAccountToken {tokens[0]} -> {tokens[1]}")
+        if tokens[1] == "false":
+            # Its own aspect too, for deciders: the new pods get no API token at all.
+            aspects.setdefault("tokenUnmounted", []).append(details[-1])
     old_volumes = {_volume_source(v) for v in dicts(as_dict(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in dicts(as_dict(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
