@@ -83,7 +83,9 @@ def _template(automount: bool | None) -> dict[str, Any]:
 
 def test_a_revision_that_stops_mounting_the_token_says_so() -> None:
     diff = template_diff(_template(None), _template(False))
-    assert diff.aspects == {"serviceAccount": ["automountServiceAccountToken unset -> false"]}
+    line = "automountServiceAccountToken unset -> false"
+    assert diff.aspects == {"serviceAccount": [line], "tokenUnmounted": [line]}
+    assert diff.details == [line]
     assert list(template_diff(_template(True), _template(None)).aspects) == ["serviceAccount"]
     assert template_diff(_template(None), _template(None)).aspects == {}
 
