@@ -44,8 +44,8 @@ from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
+from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.gateway_credentials import GATEWAY_CREDENTIAL_ANALYZERS
-from kubetriage.analyzers.gateway_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS

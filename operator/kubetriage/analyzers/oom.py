@@ -30,6 +30,7 @@ from kubetriage.analyzers.callers import caller_drove_memory
 from kubetriage.analyzers.changes import EXPLAINED_CAP, cap_explained
 from kubetriage.analyzers.container_texts import oom_text
 from kubetriage.analyzers.dependencies import RECENT_DEPENDENCY_ROLLOUT, caller_fails_on
+from kubetriage.analyzers.front_proxies import check_ingress_controller_oom
 from kubetriage.analyzers.log_signatures import OOM_LOG
 from kubetriage.analyzers.memory_use import (
     AT_LIMIT,
@@ -96,11 +97,6 @@ class _Confidence:
     # than any change of the caller's whose own pods are healthy, are what drops its calls
     # (above a caller's rollout that preceded them, 0.88).
     callee_killed_again: float = 0.9
-    # The ingress controller serving the workload's Ingress (read through its IngressClass)
-    # has pods whose last run ended OOMKilled and not all of them ready: every request
-    # through the Ingress passes that proxy, so its memory limit is the cause of the
-    # backend's symptoms however healthy the backend is (above the callee reading, 0.88).
-    ingress_controller: float = 0.9
 
 
 CONFIDENCE: Final = _Confidence()
@@ -413,63 +409,6 @@ def check_callee_oom(evidence: Evidence) -> list[Finding]:
                 Action.INCREASE_MEMORY,
                 workload,
                 params,
-            )
-        )
-    return findings
-
-
-def check_ingress_controller_oom(evidence: Evidence) -> list[Finding]:
-    """The ingress controller in front of the workload is OOMKilled: its pods' last runs
-    ended OOMKilled and not all of them are ready, so requests through the Ingress fail or
-    are refused before they reach the (healthy) backends. Raise the controller's memory."""
-    findings: list[Finding] = []
-    for controller in evidence.ingress_controllers:
-        workload = controller.workload
-        if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
-            continue
-        killed = [p for p in controller.failing_pods if p.last_terminated == "OOMKilled"]
-        if not killed or controller.ready_pods >= controller.pods:
-            continue
-        backend = next((s for s in evidence.services if s.name in controller.backends), None)
-        namespace = backend.namespace if backend else workload.namespace
-        source = f"ingress/{namespace}/{controller.ingress}"
-        served = item(
-            source,
-            f"served by {controller.controller or 'its controller'} (class "
-            f"{controller.ingress_class}): {controller.ready_pods} of "
-            f"{prose.count(controller.pods, 'controller pod')} ready",
-        )
-        facts = [
-            item(f"ingress controller {prose.obj(workload)}", f"pod {prose.pod_trouble(p)}")
-            for p in killed[:3]
-        ]
-        container = killed[0].container
-        findings.append(
-            make_finding(
-                "ingress-controller-oom-killed",
-                Category.OOM_KILLED,
-                CONFIDENCE.ingress_controller,
-                prose.narrative(
-                    f"The ingress controller {prose.obj(workload)} is OOMKilled",
-                    "raise its memory limit",
-                    aside=f"it serves Ingress {controller.ingress}",
-                    because=[
-                        prose.claim(
-                            f"Ingress {controller.ingress} is served by the pods of "
-                            f"{prose.obj(workload)}, and not all of them are ready",
-                            served,
-                        ),
-                        prose.claim(
-                            "Their last runs ended OOMKilled, so requests through the Ingress "
-                            "fail before they reach the backend pods",
-                            *facts,
-                        ),
-                    ],
-                ),
-                [*facts, served],
-                Action.INCREASE_MEMORY,
-                workload,
-                {"container": container} if container else {},
             )
         )
     return findings
