@@ -386,7 +386,7 @@ async def test_the_other_callers_of_a_shared_dependency_are_read_as_the_builder_
 
     def shared(evidence: Evidence) -> list[tuple[str, list[str], int]]:
         return [
-            (f"{c.ref.namespace}/{c.ref.name}", c.named_by, len(c.changes))
+            (f"{c.ref.namespace}/{c.ref.name}", c.naming_texts(), len(c.changes))
             for d in evidence.dependencies
             for c in d.callers
         ]

@@ -17,11 +17,12 @@ from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.analyzers.changes import EXPLAINED_CAP
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.naming import config_map_source
 from kubetriage.models.neighbours import CallerEvidence, ClientMention
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category, named
+from tests.support.evidence import ago, analyze, assert_leads, by_category, named, naming
 
 CALLEE = ObjectRef(kind="Deployment", namespace="catalog", name="inventory")
 SERVICE = ObjectRef(kind="Service", namespace="catalog", name="inventory")
@@ -65,7 +66,7 @@ def _evidence(
             CallerEvidence(
                 ref=CALLER,
                 callee=SERVICE,
-                named_by=["Deployment storefront env INVENTORY_ADDR"],
+                named_by=naming("Deployment storefront env INVENTORY_ADDR"),
                 changes=[change],
             )
         ],
@@ -159,7 +160,7 @@ def test_a_caller_the_callees_error_lines_name_earns_more_than_its_timing() -> N
     mentioned = CallerEvidence(
         ref=CALLER,
         callee=SERVICE,
-        named_by=["log catalog/inventory-1/app: 5 error lines name client storefront"],
+        named_by=[named("log catalog/inventory-1/app")],
         in_errors=ClientMention(
             log=named("log catalog/inventory-1/app"), lines=5, client="storefront"
         ),
@@ -191,7 +192,7 @@ def test_a_callers_restart_that_only_loaded_an_edited_config_blames_the_edit() -
     gateway = CallerEvidence(
         ref=CALLER,
         callee=SERVICE,
-        named_by=["Deployment storefront ConfigMap storefront-routes"],
+        named_by=[config_map_source("storefront-routes", used_by="Deployment storefront")],
         changes=[change],
     )
     finding = assert_leads(
@@ -207,7 +208,12 @@ def test_a_release_that_also_changed_the_image_stays_the_callers_rollback() -> N
     change = make.rollout_change(CALLER, 7, "config", "image", minutes_ago=30).model_copy(
         update={"configs": [config]}
     )
-    caller = CallerEvidence(ref=CALLER, callee=SERVICE, named_by=["x"], changes=[change])
+    caller = CallerEvidence(
+        ref=CALLER,
+        callee=SERVICE,
+        named_by=naming("Deployment storefront env INVENTORY_ADDR"),
+        changes=[change],
+    )
     assert_leads(
         analyze(_evidence(callers=[caller])), Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER
     )

@@ -32,7 +32,7 @@ def _caller(ref: ObjectRef, *aspects: str, minutes_ago: float = 18) -> CallerEvi
     return CallerEvidence(
         ref=ref,
         callee=CACHE,
-        named_by=[f"Deployment {ref.name} env KV_ADDR"],
+        named_by=naming(f"Deployment {ref.name} env KV_ADDR"),
         changes=[make.rollout_change(ref, 7, *aspects, minutes_ago=minutes_ago)],
     )
 

@@ -41,7 +41,7 @@ def _caller(
     return CallerEvidence(
         ref=OTHER,
         callee=service,
-        named_by=[f"Deployment {OTHER.name} env KV_ADDR"],
+        named_by=naming(f"Deployment {OTHER.name} env KV_ADDR"),
         changes=changes,
         logs=[
             make.log("profile-5d6c-g5w8", "api", text, namespace="identity", source="dependency")

@@ -28,7 +28,7 @@ from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.replay.promtool import PROMTOOL_BINARY
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 BROKER = ObjectRef(kind="StatefulSet", namespace="messaging", name="events-server")
 SERVICE = ObjectRef(kind="Service", namespace="messaging", name="events")
@@ -126,7 +126,7 @@ def _broker_evidence(throughput: MetricSummary) -> Evidence:
             CallerEvidence(
                 ref=PUBLISHER,
                 callee=SERVICE,
-                named_by=["Deployment dispatcher env AMQP_HOST"],
+                named_by=naming("Deployment dispatcher env AMQP_HOST"),
                 changes=[change],
             )
         ],

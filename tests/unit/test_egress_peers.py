@@ -25,7 +25,7 @@ from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, named
+from tests.support.evidence import ago, analyze, assert_leads, named, naming
 
 HOST = "api.bank.example"
 OWN = ObjectRef(kind="Deployment", namespace="pay", name="refunds")
@@ -119,7 +119,7 @@ def _peer(ref: ObjectRef, *aspects: str, minutes_ago: float = 16) -> HostPeerEvi
     return HostPeerEvidence(
         ref=ref,
         host=HOST,
-        named_by=[f"Deployment {ref.name} env BANK_URL"],
+        named_by=naming(f"Deployment {ref.name} env BANK_URL"),
         changes=[make.rollout_change(ref, 56, *aspects, minutes_ago=minutes_ago)],
     )
 

@@ -15,7 +15,7 @@ from kubetriage.evidence.callers import MAX_CALLERS, caller_log_requests, find_c
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
 from tests.support.built import built, deployment_manifest, service_manifest
-from tests.support.evidence import log
+from tests.support.evidence import log, naming
 
 TARGET = ObjectRef(kind="Deployment", namespace="catalog", name="inventory")
 
@@ -86,7 +86,7 @@ def test_a_deployment_naming_the_callees_service_is_a_caller_with_its_rollouts()
     ]
     found = evidence.callers[0]
     assert found.callee == ObjectRef(kind="Service", namespace="catalog", name="inventory")
-    assert found.named_by == ["Deployment storefront env UPSTREAM"]
+    assert found.named_by == naming("Deployment storefront env UPSTREAM")
     assert [(c.from_revision, c.to_revision, c.aspects) for c in found.changes] == [
         (30, 31, ["image"])
     ]

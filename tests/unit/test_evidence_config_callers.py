@@ -13,6 +13,7 @@ from typing import Any
 
 from kubetriage.evidence.callers import configured_by
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import config_map_source
 from tests.support.built import built, deployment_manifest, service_manifest
 
 TARGET = ObjectRef(kind="Deployment", namespace="shop", name="orders")
@@ -65,7 +66,8 @@ def test_a_gateway_whose_mounted_file_routes_to_the_service_is_its_caller() -> N
         ObjectRef(kind="Deployment", namespace="gateway", name="edge")
     ]
     assert callers[0].callee == ObjectRef(kind="Service", namespace="shop", name="orders")
-    assert callers[0].named_by == ["Deployment edge ConfigMap edge-routes"]
+    assert callers[0].named_by == [config_map_source("edge-routes", used_by="Deployment edge")]
+    assert callers[0].naming_texts() == ["Deployment edge ConfigMap edge-routes"]
 
 
 def test_a_file_routing_elsewhere_or_not_mounted_makes_no_caller() -> None:

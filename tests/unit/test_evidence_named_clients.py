@@ -61,7 +61,8 @@ def test_the_client_named_on_the_servers_error_lines_is_its_caller(line: str) ->
     ]
     found = evidence.callers[0]
     assert found.callee == ObjectRef(kind="Service", namespace="identity", name="idp")
-    assert found.named_by == ["log identity/idp-abc/idp: 2 error lines name client portal"]
+    assert found.named_by == [named("log identity/idp-abc/idp")]
+    assert found.naming_texts() == ["log identity/idp-abc/idp: 2 error lines name client portal"]
 
 
 def test_a_client_named_only_on_successful_lines_is_no_suspect() -> None:

@@ -20,7 +20,7 @@ from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built, deployment_manifest, service_manifest
-from tests.support.evidence import alert, analyze, assert_leads, evidence, metric
+from tests.support.evidence import alert, analyze, assert_leads, evidence, metric, naming
 
 BROKER = ObjectRef(kind="StatefulSet", namespace="shop", name="rabbitmq")
 BROKER_SERVICE = ObjectRef(kind="Service", namespace="shop", name="rabbitmq")
@@ -32,7 +32,7 @@ def _caller(ref: ObjectRef, replicas: int) -> CallerEvidence:
     return CallerEvidence(
         ref=ref,
         callee=BROKER_SERVICE,
-        named_by=[f"Deployment {ref.name} env SPRING_RABBITMQ_HOST"],
+        named_by=naming(f"Deployment {ref.name} env SPRING_RABBITMQ_HOST"),
         replicas=replicas,
     )
 

@@ -77,7 +77,8 @@ def test_the_deployment_the_role_names_is_a_caller_of_the_auth_server() -> None:
     evidence = built(objects, server, logs=[_tail(_REFUSED)])
     assert [c.ref for c in evidence.callers] == [CLAIMS]
     assert evidence.callers[0].callee == VAULT_SERVICE
-    assert evidence.callers[0].named_by == [
+    assert evidence.callers[0].named_by == [named("log vault/vault-0/vault")]
+    assert evidence.callers[0].naming_texts() == [
         "log vault/vault-0/vault: 1 error line names client claims-api"
     ]
 
@@ -87,7 +88,7 @@ def _refusals(*, switched_minutes_ago: float, aspects: tuple[str, ...]) -> Evide
     caller = CallerEvidence(
         ref=CLAIMS,
         callee=VAULT_SERVICE,
-        named_by=["log vault/vault-0/vault: 3 error lines name client claims-api"],
+        named_by=[named("log vault/vault-0/vault")],
         in_errors=ClientMention(log=named("log vault/vault-0/vault"), lines=3, client="claims-api"),
         changes=[change],
     )

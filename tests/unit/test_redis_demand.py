@@ -21,7 +21,7 @@ from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import ago, analyze, assert_leads, by_category
+from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
 REDIS = ObjectRef(kind="StatefulSet", namespace="cache", name="redis-master")
 SERVICE = ObjectRef(kind="Service", namespace="cache", name="redis-master")
@@ -66,7 +66,7 @@ def _evidence(commands: MetricSummary) -> Evidence:
             CallerEvidence(
                 ref=CLIENT,
                 callee=SERVICE,
-                named_by=["Deployment pricing-api env SPRING_DATA_REDIS_HOST"],
+                named_by=naming("Deployment pricing-api env SPRING_DATA_REDIS_HOST"),
                 changes=[release],
             )
         ],

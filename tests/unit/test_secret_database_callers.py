@@ -23,6 +23,7 @@ from kubetriage.analyzers.shared_dependency import CONFIDENCE
 from kubetriage.evidence.callers import find_callers, secret_clients, secret_database_env
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.naming import env_source
 from kubetriage.models.neighbours import CallerEvidence, RefusedClientEvidence
 from kubetriage.models.object_evidence import WorkloadEvidence
 from kubetriage.models.relations import DependencyEvidence
@@ -100,9 +101,9 @@ def test_a_caller_naming_the_database_is_no_secret_client() -> None:
 
 def _caller(ref: ObjectRef, *, secret: bool, minutes_ago: float = 30) -> CallerEvidence:
     source = (
-        f"Deployment {ref.name} env DATABASE_URL from Secret {ref.name}-db"
+        env_source("Deployment", ref.name, "DATABASE_URL", secret=f"{ref.name}-db")
         if secret
-        else f"Deployment {ref.name} env DB_HOST"
+        else env_source("Deployment", ref.name, "DB_HOST")
     )
     return CallerEvidence(
         ref=ref,

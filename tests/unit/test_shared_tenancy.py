@@ -152,7 +152,9 @@ def _kafka_shared(*, collector_aspects: tuple[str, ...] = ("image", "env")) -> E
             CallerEvidence(
                 ref=COLLECTOR,
                 callee=KAFKA,
-                named_by=["Deployment clickstream-collector env SPRING_KAFKA_BOOTSTRAP_SERVERS"],
+                named_by=naming(
+                    "Deployment clickstream-collector env SPRING_KAFKA_BOOTSTRAP_SERVERS"
+                ),
                 changes=[make.rollout_change(COLLECTOR, 18, *collector_aspects, minutes_ago=39)],
             )
         ],

@@ -193,7 +193,7 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         if in_errors is not None
         else item(
             f"{target.kind.lower()}/{target.namespace}/{target.name}",
-            f"names {prose.obj(caller.callee)}: {prose.listing(caller.named_by, limit=2)}",
+            f"names {prose.obj(caller.callee)}: {prose.listing(caller.naming_texts(), limit=2)}",
         ),
         item(
             f"{target.kind.lower()}/{target.namespace}/{target.name}",
@@ -280,7 +280,7 @@ def _config_finding(
     edit is what changed in front of the callee, so correct or revert it."""
     ref = caller.ref
     source = f"{ref.kind.lower()}/{ref.namespace}/{ref.name}"
-    named = item(source, f"routes to {prose.obj(caller.callee)}: {caller.named_by[0]}")
+    named = item(source, f"routes to {prose.obj(caller.callee)}: {caller.naming_texts()[0]}")
     carried = item(source, "; ".join(change.details[:3]))
     lead = prose.duration(max(timestamp(onset) - timestamp(change.at or onset), 0.0))
     facts = [named, carried]

@@ -73,7 +73,7 @@ def check_egress_peer(evidence: Evidence) -> list[Finding]:
     source = object_source(target)
     facts = [
         item(hit.source, hit.line),
-        item(source, f"names {peer.host}: {prose.listing(peer.named_by, limit=2)}"),
+        item(source, f"names {peer.host}: {prose.listing(peer.naming_texts(), limit=2)}"),
         item(source, rollout_line(change)),
     ]
     text = prose.narrative(

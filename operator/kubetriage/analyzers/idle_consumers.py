@@ -81,7 +81,7 @@ def check_idle_consumer(evidence: Evidence) -> list[Finding]:
     source = f"{caller.ref.kind.lower()}/{caller.ref.namespace}/{caller.ref.name}"
     zero = item(
         source,
-        f"replicas 0; names {prose.obj(caller.callee)} ({caller.named_by[0]})"
+        f"replicas 0; names {prose.obj(caller.callee)} ({caller.naming_texts()[0]})"
         if caller.named_by
         else f"replicas 0; names {prose.obj(caller.callee)}",
     )

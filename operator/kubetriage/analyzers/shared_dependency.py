@@ -177,9 +177,9 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         item(hit.source, hit.line),
         item(
             source,
-            f"takes its database URL from a Secret: {prose.listing(caller.named_by, limit=2)}"
+            f"takes its database URL from a Secret: {prose.listing(caller.naming_texts(), limit=2)}"
             if caller.secret_env
-            else f"names {callee}: {prose.listing(caller.named_by, limit=2)}",
+            else f"names {callee}: {prose.listing(caller.naming_texts(), limit=2)}",
         ),
         item(source, rollout_line(change)),
     ]

@@ -164,7 +164,7 @@ def check_shared_outage(evidence: Evidence) -> list[Finding]:
     facts = [
         item(own.source, own.line),
         item(witness.source, witness.line),
-        item(source, f"names {callee}: {prose.listing(caller.named_by, limit=2)}"),
+        item(source, f"names {callee}: {prose.listing(caller.naming_texts(), limit=2)}"),
     ]
     text = prose.narrative(
         f"{callee} fails its other callers too: unchanged {other} fails on it as well",

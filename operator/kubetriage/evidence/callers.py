@@ -25,7 +25,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, log_requests
 from kubetriage.evidence.raw import as_int
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.naming import NamingSource, log_source
+from kubetriage.models.naming import NamingSource, config_map_source, env_source, log_source
 from kubetriage.models.neighbours import CallerEvidence, ClientMention
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import as_dict, controller_ref, selector_matches, service_selects
@@ -93,14 +93,13 @@ def callee_services(services: Iterable[JsonDict], pods: Iterable[JsonDict]) -> l
 
 def names_callee(
     workload: JsonDict, callees: Iterable[JsonDict]
-) -> tuple[JsonDict, list[str]] | None:
-    """The first callee Service the workload's pod template names, with the words for where
-    it does."""
+) -> tuple[JsonDict, list[NamingSource]] | None:
+    """The first callee Service the workload's pod template names, with where it does."""
     hosts = named_hosts(pod_texts([], workload), [])
     home = _ns(workload)
     for service in callees:
         sources = [
-            h.source.text
+            h.source
             for h in hosts
             if h.source is not None
             and h.kind == "Service"
@@ -138,10 +137,10 @@ def find_callers(
     workloads: Iterable[JsonDict],
     callees: list[JsonDict],
     exclude: Iterable[JsonDict],
-) -> list[tuple[JsonDict, JsonDict, list[str]]]:
+) -> list[tuple[JsonDict, JsonDict, list[NamingSource]]]:
     """(workload, callee Service, sources) of each workload naming a callee, at most
     ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads."""
-    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    found: list[tuple[JsonDict, JsonDict, list[NamingSource]]] = []
     for workload in _others(workloads, exclude):
         if (named := names_callee(workload, callees)) is not None:
             found.append((workload, *named))
@@ -184,10 +183,10 @@ def _others(workloads: Iterable[JsonDict], exclude: Iterable[JsonDict]) -> list[
     ]
 
 
-def secret_source(workload: JsonDict, env: tuple[str, str]) -> str:
-    """How a caller known only by its Secret-sourced database URL is named: "Deployment x
-    env DATABASE_URL from Secret x-db"."""
-    return f"{workload.get('kind')} {_name(workload)} env {env[0]} from Secret {env[1]}"
+def secret_source(workload: JsonDict, env: tuple[str, str]) -> NamingSource:
+    """How a caller known only by its Secret-sourced database URL is named: its env var and
+    the Secret it is taken from ("Deployment x env DATABASE_URL from Secret x-db")."""
+    return env_source(str(workload.get("kind")), _name(workload), env[0], secret=env[1])
 
 
 def clients_in_errors(logs: Iterable[LogTail]) -> list[tuple[str, NamingSource, int]]:
@@ -274,13 +273,13 @@ def find_config_callers(
     callees: list[JsonDict],
     config_maps: Iterable[JsonDict],
     exclude: Iterable[JsonDict],
-) -> list[tuple[JsonDict, JsonDict, list[str]]]:
+) -> list[tuple[JsonDict, JsonDict, list[NamingSource]]]:
     """(workload, callee Service, sources) of each workload using a ConfigMap whose values
     name a callee Service (the hosts ``named_hosts`` reads): a gateway or proxy routing to it
     by its configuration file. At most ``MAX_CALLERS``, by namespace and name."""
     by_key = {(_ns(cm), _name(cm)): cm for cm in config_maps}
     own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
-    found: list[tuple[JsonDict, JsonDict, list[str]]] = []
+    found: list[tuple[JsonDict, JsonDict, list[NamingSource]]] = []
     for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
         if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
             continue
@@ -299,8 +298,8 @@ def find_config_callers(
                 None,
             )
             if callee is not None:
-                kind = str(workload.get("kind"))
-                found.append((workload, callee, [f"{kind} {_name(workload)} ConfigMap {name}"]))
+                user = f"{workload.get('kind')} {_name(workload)}"
+                found.append((workload, callee, [config_map_source(name, used_by=user)]))
                 break
         if len(found) >= MAX_CALLERS:
             break
@@ -326,7 +325,7 @@ def owned_history(workload: JsonDict, objects: Iterable[JsonDict]) -> list[JsonD
 def summarise_caller(
     workload: JsonDict,
     callee: JsonDict,
-    sources: list[str],
+    sources: list[NamingSource],
     history: list[JsonDict],
     secret_env: str | None = None,
     mention: ClientMention | None = None,
@@ -340,7 +339,7 @@ def summarise_caller(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)
         ),
         callee=ObjectRef(kind="Service", namespace=_ns(callee), name=_name(callee)),
-        named_by=[f"{mention.log.text}: {mention.said()}"] if mention else sources[:5],
+        named_by=[mention.log] if mention else sources[:5],
         in_errors=mention,
         secret_env=secret_env,
         changes=changes,
@@ -361,7 +360,7 @@ def caller_summaries(
     replica_sets = index.kind("ReplicaSet")
     exclude = [own] if own is not None else []
     deployments = index.kind("Deployment")
-    found: list[tuple[JsonDict, JsonDict, list[str], ClientMention | None]] = [
+    found: list[tuple[JsonDict, JsonDict, list[NamingSource], ClientMention | None]] = [
         (workload, callee, [], mention)
         for workload, callee, mention in find_named_clients(deployments, services, logs, exclude)
     ]
@@ -448,7 +447,7 @@ def with_shared_callers(
             updated.append(dependency)
             continue
         named = find_callers(deployments, [service], exclude)
-        found: list[tuple[JsonDict, JsonDict, list[str], str | None]] = [
+        found: list[tuple[JsonDict, JsonDict, list[NamingSource], str | None]] = [
             (workload, callee, sources, None) for workload, callee, sources in named
         ]
         found += [

@@ -128,7 +128,7 @@ def summarise_peer(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)
         ),
         host=host,
-        named_by=[source.text for source in sources[:5]],
+        named_by=sources[:5],
         changes=changes,
     )
 

@@ -43,6 +43,8 @@ class NamingSource(BaseModel):
     owner: str | None = None
     # env: the variable's name.
     variable: str | None = None
+    # env: the Secret the value is taken from (its data is never read).
+    secret: str | None = None
     # event: the involved object's kind and name (``owner_kind``/``owner``), and the reason.
     reason: str | None = None
 
@@ -69,14 +71,18 @@ def log_source(namespace: str, pod: str, container: str) -> NamingSource:
     )
 
 
-def env_source(owner_kind: str, owner: str, variable: str) -> NamingSource:
-    """An env value of a pod (``owner_kind`` "pod") or a workload's template."""
+def env_source(
+    owner_kind: str, owner: str, variable: str, *, secret: str | None = None
+) -> NamingSource:
+    """An env value of a pod (``owner_kind`` "pod") or a workload's template; ``secret``:
+    the Secret it is taken from, when the name it holds is read only from there."""
     return NamingSource(
         kind="env",
-        text=f"{owner_kind} {owner} env {variable}",
+        text=f"{owner_kind} {owner} env {variable}" + (f" from Secret {secret}" if secret else ""),
         owner_kind=owner_kind,
         owner=owner,
         variable=variable,
+        secret=secret,
     )
 
 
@@ -98,11 +104,11 @@ def event_source(kind: str, name: str, reason: str) -> NamingSource:
     )
 
 
-def config_map_source(name: str) -> NamingSource:
-    """The values of ConfigMap ``name``."""
-    return NamingSource(
-        kind="config-map", text=f"ConfigMap {name}", owner_kind="ConfigMap", owner=name
-    )
+def config_map_source(name: str, used_by: str | None = None) -> NamingSource:
+    """The values of ConfigMap ``name``; ``used_by``: the words for the workload whose pods
+    mount or read it ("Deployment edge"), when that is not the incident's own."""
+    text = f"{used_by} ConfigMap {name}" if used_by else f"ConfigMap {name}"
+    return NamingSource(kind="config-map", text=text, owner_kind="ConfigMap", owner=name)
 
 
 def trigger_source(kind: str, name: str, trigger: str) -> NamingSource:

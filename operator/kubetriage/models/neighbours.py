@@ -45,9 +45,10 @@ class CallerEvidence(BaseModel):
 
     ref: ObjectRef
     callee: ObjectRef  # the Service it names
-    named_by: list[str] = Field(default_factory=list)  # "Deployment x env DB_URL"
-    # The callee's own error lines naming it as their client, when that is how it was found
-    # (its ``named_by`` then shows the same, in words).
+    # The texts of its pod template or ConfigMaps that name ``callee``, as data; when it was
+    # found by ``in_errors``, the callee's log those lines were read in.
+    named_by: list[NamingSource] = Field(default_factory=list)
+    # The callee's own error lines naming it as their client, when that is how it was found.
     in_errors: ClientMention | None = None
     # The env var, taken from a Secret, whose database URL alone links it to ``callee`` (a
     # SQL database it does not name; ``kubetriage.evidence.callers.secret_clients``): a
@@ -62,6 +63,13 @@ class CallerEvidence(BaseModel):
     # An unchanged caller failing on the same dependency at the same time clears a release.
     logs: list[LogTail] = Field(default_factory=list)
 
+    def naming_texts(self, limit: int | None = None) -> list[str]:
+        """The words for how it was found: the callee's error lines naming it, else the
+        texts that name the callee, at most ``limit``."""
+        if self.in_errors is not None:
+            return [f"{self.in_errors.log.text}: {self.in_errors.said()}"]
+        return [source.text for source in self.named_by[:limit]]
+
 
 class HostPeerEvidence(BaseModel):
     """Another workload whose pod template names the same host outside the cluster that the
@@ -71,8 +79,13 @@ class HostPeerEvidence(BaseModel):
 
     ref: ObjectRef
     host: str  # the outside host both name
-    named_by: list[str] = Field(default_factory=list)  # "Deployment x env PARTNER_URL"
+    # The texts of its pod template that name ``host``, as data.
+    named_by: list[NamingSource] = Field(default_factory=list)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+    def naming_texts(self, limit: int | None = None) -> list[str]:
+        """The words for the texts that name the host, at most ``limit``."""
+        return [source.text for source in self.named_by[:limit]]
 
 
 class AgentRolloutEvidence(BaseModel):
