@@ -1,10 +1,12 @@
 """``evaluate(workers=N)``: the cases split across spawned worker processes score exactly as
 they do in one process, reported in the cases' order, each heard of by ``on_result``; a
 case that cannot replay is an error row, not a lost worker; and a worker killed mid-run (as
-the kernel's OOM killer does) fails the run with ``BrokenProcessPool`` instead of hanging it.
+the kernel's OOM killer does) fails the run with ``BrokenProcessPool`` instead of hanging it;
+and the workers of an eval that is killed end with it instead of replaying their batch.
 
 Real: the three example cases replayed end to end in each worker (emulated API, real
-Prometheus backfilled from the cases' metrics, the real operator, no LLM).
+Prometheus backfilled from the cases' metrics, the real operator, no LLM); the killed eval is
+the ``kubetriage eval`` command in its own process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import threading
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,6 +25,7 @@ from kubetriage.replay.cases import load_case_set
 from kubetriage.replay.evaluate import CaseScore, evaluate
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
+from tests.support.openai_server import ScriptedOpenAIServer, slow
 from tests.support.polling import wait_for
 
 
@@ -64,8 +69,9 @@ def test_a_case_that_cannot_replay_is_an_error_row_in_its_worker() -> None:
     assert not report.cases[1].correct
 
 
-def _spawned_workers() -> list[int]:
-    """The pids of this process's spawned multiprocessing workers."""
+def _spawned_workers(of: int | None = None) -> list[int]:
+    """The pids of the spawned multiprocessing workers of process ``of`` (this one)."""
+    parent_pid = os.getpid() if of is None else of
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -76,7 +82,7 @@ def _spawned_workers() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == os.getpid() and b"spawn_main" in cmdline:
+        if parent == parent_pid and b"spawn_main" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -100,3 +106,73 @@ def test_a_worker_killed_mid_run_fails_the_run_instead_of_hanging_it() -> None:
     os.kill(workers[0], signal.SIGKILL)
     wait_for(lambda: outcome, what="the run to end", within=120)
     assert isinstance(outcome[0], BrokenProcessPool)
+
+
+def _copies(tmp_path: Path, count: int) -> Path:
+    """``count`` copies of the first example case, each with its own id: more than one batch
+    (``_BATCH``), so both workers get one."""
+    source = sorted(p for p in EXAMPLES.iterdir() if (p / "case.yaml").is_file())[0]
+    text = (source / "case.yaml").read_text(encoding="utf-8")
+    for i in range(count):
+        copy = tmp_path / f"{source.name}-{i}"
+        copy.mkdir()
+        (copy / "case.yaml").write_text(
+            text.replace(f"id: {source.name}\n", f"id: {source.name}-{i}\n", 1), encoding="utf-8"
+        )
+    return tmp_path
+
+
+def test_the_workers_of_a_killed_eval_end_with_it(tmp_path: Path) -> None:
+    # Every model call hangs (for an hour), so both workers are busy in a replay when the
+    # eval is killed: without exit_with_parent they would wait out that hour.
+    cases = _copies(tmp_path, 20)
+    env = {
+        **os.environ,
+        "KUBETRIAGE_LLM_BASE_URL": "",
+        "KUBETRIAGE_LLM_MODEL": "scripted",
+        "KUBETRIAGE_LLM_MAX_RETRIES": "0",
+        "KUBETRIAGE_LLM_TIMEOUT_SECONDS": "3600",
+        "KUBETRIAGE_DIAGNOSIS_TIMEOUT_SECONDS": "3600",
+        "KUBETRIAGE_MEMORY_ENABLED": "false",
+        "KUBETRIAGE_REPLAY_PROMETHEUS": "false",
+    }
+    with ScriptedOpenAIServer(default=slow(3600)) as server:
+        env["KUBETRIAGE_LLM_BASE_URL"] = server.base_url
+        command = [sys.executable, "-m", "kubetriage", "eval", str(cases), "--llm", "configured"]
+        eval_run = subprocess.Popen(
+            [*command, "--workers", "2", "--concurrency", "1", "--timeout", "3600"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            workers = wait_for(
+                lambda: _spawned_workers(eval_run.pid),
+                what="the eval's two spawned workers",
+                until=lambda p: len(p) == 2,
+                within=120,
+            )
+            # One replay at a time per worker: two calls waiting means both are busy.
+            wait_for(
+                lambda: len(server.chat_bodies),
+                what="both workers waiting on the model",
+                until=lambda n: n >= 2,
+                within=120,
+            )
+        finally:
+            eval_run.kill()
+            eval_run.wait()
+        wait_for(
+            lambda: [p for p in workers if not _ended(p)],
+            what="the killed eval's workers to end",
+            until=lambda alive: not alive,
+        )
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone or a zombie (ended, waiting for its new parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"

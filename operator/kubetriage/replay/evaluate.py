@@ -21,6 +21,7 @@ from typing import Any
 from kubetriage.llm.spend import Spend
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage
+from kubetriage.replay.children import exit_with_parent
 from kubetriage.replay.session import ReplayOutcome, replay_case
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
@@ -308,7 +309,10 @@ async def _in_workers(
     loop = asyncio.get_running_loop()
     # Spawned, not forked: this process runs an event loop and threads.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # A worker ends with this process (``exit_with_parent``), not after its batch.
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=exit_with_parent
+    ) as pool:
 
         async def run(batch: list[Case]) -> list[CaseScore]:
             scores = await loop.run_in_executor(
