@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from kubetriage import prose
+from kubetriage.analyzers.allow_policies import MisaimedAllow, misaimed_allow
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
 from kubetriage.analyzers.support import (
@@ -30,7 +31,6 @@ from kubetriage.dns_errors import DNS_LOG, resolver_addresses
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects
 from kubetriage.models.vocabulary import Action, Category
@@ -40,7 +40,6 @@ from kubetriage.networkpolicy import (
     Verdict,
     cluster_dns,
     flow_verdicts,
-    ingress_verdict,
     service_ip_blocks,
 )
 
@@ -132,40 +131,6 @@ def blocked_to_service(
     return denied[0]
 
 
-def _narrowed_allow(
-    evidence: Evidence, flow: Flow, service: ServiceEvidence | None
-) -> tuple[NetworkPolicyEvidence, EvidenceItem, str] | None:
-    """The ingress policy written for this flow that selects only some of the Service's
-    pods, with the fact that says so: its podSelector holds every label of the Service's
-    selector plus more (a version or track label), and a rule of it admits the caller. The
-    Service's other pods fall under the namespace's deny; the fix is to widen that policy's
-    selector, not to open the deny-all. None without a Service or such a policy."""
-    if service is None or not service.selector:
-        return None
-    for policy in sorted(evidence.network_policies, key=lambda p: p.name):
-        labels = policy.selector.match_labels
-        if (
-            policy.namespace != service.namespace
-            or "Ingress" not in policy.policy_types
-            or policy.selector.match_expressions
-            or len(labels) <= len(service.selector)
-            or any(labels.get(k) != v for k, v in service.selector.items())
-        ):
-            continue
-        chosen = replace(flow.destination, labels={**service.selector, **labels})
-        if not ingress_verdict([policy], replace(flow, destination=chosen)).allowed:
-            continue
-        extra = {k: v for k, v in labels.items() if k not in service.selector}
-        name = f"{service.namespace}/{service.name}"
-        fact = item(
-            f"networkpolicy/{policy.namespace}/{policy.name}",
-            f"admits the flow only to pods with {prose.selector(extra)}, a subset of the "
-            f"pods of Service {name} ({prose.selector(service.selector)})",
-        )
-        return policy, fact, name
-    return None
-
-
 def policy_finding(
     evidence: Evidence,
     verdict: Verdict,
@@ -173,29 +138,29 @@ def policy_finding(
     facts: list[EvidenceItem],
     confidence: float,
     symptom: str = "The workload's calls fail the way dropped packets do",
-    narrowed: tuple[NetworkPolicyEvidence, EvidenceItem, str] | None = None,
+    misaimed: MisaimedAllow | None = None,
     destination: Endpoint | None = None,
 ) -> Finding:
-    if narrowed is not None:
-        policy, fact, service_name = narrowed
+    if misaimed is not None:
+        policy = misaimed.policy
         ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
         return make_finding(
             "network-policy",
             Category.NETWORK,
             confidence,
             prose.narrative(
-                f"{prose.obj(ref)} selects only some pods of Service {service_name}",
-                f"widen the podSelector of {policy.name}",
+                f"{prose.obj(ref)} {misaimed.problem}",
+                misaimed.fix,
                 aside=verdict.direction,
                 because=[
                     prose.claim(
-                        f"No rule of the policies isolating the other pods allows {what}",
-                        fact,
+                        f"No rule of the policies isolating {misaimed.isolated} allows {what}",
+                        misaimed.fact,
                     ),
                     prose.claim(symptom, *facts[:2]),
                 ],
             ),
-            [fact, *facts],
+            [misaimed.fact, *facts],
             Action.FIX_NETWORK,
             ref,
             {"networkPolicy": policy.name},
@@ -484,7 +449,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
                     what,
                     [fact, item(failing[0].source, failing[0].line)],
                     CONFIDENCE.dependency_blocked,
-                    narrowed=_narrowed_allow(evidence, flow, service)
+                    misaimed=misaimed_allow(evidence, flow, service)
                     if verdict.direction == "ingress"
                     else None,
                     destination=destination,
