@@ -100,6 +100,7 @@ from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
+from kubetriage.analyzers.untrusting_clients import UNTRUSTING_CLIENT_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
 from kubetriage.models.evidence import Evidence
@@ -172,6 +173,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *WEBHOOK_ANALYZERS,
     *ADMISSION_ANALYZERS,
     *TLS_CLIENT_ANALYZERS,
+    *UNTRUSTING_CLIENT_ANALYZERS,
     *CLOCK_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,

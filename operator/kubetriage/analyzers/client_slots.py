@@ -37,21 +37,22 @@ CONFIDENCE: Final = 0.86
 def check_refused_client(evidence: Evidence) -> list[Finding]:
     """Roll back the one client a server out of slots refuses that rolled out before the
     onset."""
-    if not evidence.refused_clients:
+    refused = [c for c in evidence.refused_clients if c.refusal == "slots"]
+    if not refused:
         return []
     onset = earliest_onset(evidence)
     if onset is None or own_changed(evidence, onset):
         return []
     suspects = [
         (client, change)
-        for client in evidence.refused_clients
+        for client in refused
         if (change := load_rollout(client.ref, client.changes, onset)) is not None
     ]
     if len(suspects) != 1:
         return []
     client, change = suspects[0]
     target = client.ref
-    others = [c for c in evidence.refused_clients if c is not client]
+    others = [c for c in refused if c is not client]
     facts = [
         item(
             object_source(target),

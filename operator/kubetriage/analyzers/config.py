@@ -88,10 +88,13 @@ MISSING_FILE = re.compile(
     # .NET: FileNotFoundException "Could not find file '/x'", DirectoryNotFoundException
     # "Could not find a part of the path '/x/y'".
     rf"|Could not find (?:file|a part of the path) ['\"](?P<p5>{_FILE})['\"]"
+    # An application's own words for a file it looked for: "password file /x not found",
+    # "key file '/x' does not exist".
+    rf"|\bfile\s+[\"'`]?(?P<p6>{_FILE})[\"'`]?\s+(?:not found|does not exist|is missing)"
     r")"
 )
 
-_PATH_GROUPS: Final = ("p1", "p2", "p3", "p4", "p5")
+_PATH_GROUPS: Final = ("p1", "p2", "p3", "p4", "p5", "p6")
 
 
 def _projected_source(
@@ -101,7 +104,8 @@ def _projected_source(
     the missing file: a ConfigMap known to hold that key does not lack it, so the file is
     another source's (one known to lack it first)."""
     mount, key = located
-    if key is None or mount.sub_path is not None:
+    if key is None or mount.sub_path is not None or key in mount.items.values():
+        # No file named, one key mounted by subPath, or the source whose items write it.
         return located
     sharing = [m for m in mounts if m.path == mount.path and m.sub_path is None]
     lacking = [

@@ -168,7 +168,9 @@ def check_shared_dependency(evidence: Evidence) -> list[Finding]:
         return []
     caller, change, hit = suspect
     target = caller.ref
-    if caller.secret_env and any(c.ref.same_object(target) for c in evidence.refused_clients):
+    if caller.secret_env and any(
+        c.refusal == "slots" and c.ref.same_object(target) for c in evidence.refused_clients
+    ):
         # The server names it by address: the refused-client rule says so in its own words.
         return []
     callee = prose.obj(caller.callee)

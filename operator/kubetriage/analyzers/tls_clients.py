@@ -230,7 +230,7 @@ def _trust_paths(container: ContainerEvidence) -> list[str]:
     return [p for p in paths if p.startswith("/")]
 
 
-def _trust_bundle(container: ContainerEvidence) -> tuple[ConfigMount, str] | None:
+def trust_bundle(container: ContainerEvidence) -> tuple[ConfigMount, str] | None:
     """The ConfigMap mount holding the CA file the container trusts, and that path."""
     for path in _trust_paths(container):
         located = mount_for(path, container.config_mounts)
@@ -242,7 +242,7 @@ def _trust_bundle(container: ContainerEvidence) -> tuple[ConfigMount, str] | Non
 def check_client_trust_bundle(evidence: Evidence) -> list[Finding]:
     for pod in evidence.pods:
         for container in pod.containers:
-            bundle = _trust_bundle(container)
+            bundle = trust_bundle(container)
             if bundle is None:
                 continue
             logs = logs_of(evidence, pod, container.name)

@@ -298,7 +298,9 @@ def build_evidence(
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
         overlay_mtu=overlay_mtu_settings(index, own),
-        refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
+        refused_clients=refused_client_summaries(
+            index, [*own, *dependency_logs], scope.workload, limits, notes
+        ),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -98,7 +98,8 @@ def recent_rollouts(
     return rollout_changes(workload, history)[-limit:][::-1]
 
 
-def _last_write(obj: JsonDict) -> datetime | None:
+def last_write(obj: JsonDict) -> datetime | None:
+    """When the object was last written: its newest managedFields entry, else its creation."""
     writes = [as_time(entry.get("time")) for entry in dicts(meta(obj).get("managedFields"))]
     known = [w for w in writes if w is not None]
     return max(known) if known else as_time(meta(obj).get("creationTimestamp"))
@@ -108,7 +109,7 @@ def config_changes(config_maps: Iterable[JsonDict], now: datetime) -> list[Chang
     """ConfigMaps the pods use that were written recently (metadata only)."""
     changes: list[ChangeEvidence] = []
     for cm in config_maps:
-        at = _last_write(cm)
+        at = last_write(cm)
         if at is None or now - at > RECENT_CHANGE or at > now:
             continue
         created = as_time(meta(cm).get("creationTimestamp"))

@@ -1,9 +1,11 @@
-"""The walk to the clients a server out of connection slots names by address as it refuses
-them (``kubetriage.evidence.refused_clients.refused_addresses``, over the incident's own and
-the followed dependencies' log tails): the pod at each address (a list by ``status.podIP``,
-in every namespace when the scope may read them all, else in the incident's), its ReplicaSet,
-that ReplicaSet's Deployment and the Deployment's ReplicaSets (its rollout history).
-``build_evidence`` summarises what was read.
+"""The walk to the clients a server names by address as it refuses them
+(``kubetriage.evidence.refused_clients.refused_addresses``, over the incident's own and the
+followed dependencies' log tails: for lack of connection slots, or because the client
+rejected the server's certificate): the pod at each address (a list by ``status.podIP``, in
+every namespace when the scope may read them all, else in the incident's), its ReplicaSet,
+that ReplicaSet's Deployment and the Deployment's ReplicaSets (its rollout history); for a
+client that rejected the certificate, also the ConfigMaps its pod mounts (where its CA file
+comes from, and when that was last written). ``build_evidence`` summarises what was read.
 
 Called by ``KubeEvidenceCollector`` once the logs are read; the reads go through the same
 ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
@@ -14,34 +16,46 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.refused_clients import refused_addresses
+from kubetriage.evidence.refused_clients import mounted_config_maps, refused_addresses
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
+
+_WHY = {
+    "slots": "clients refused for lack of slots",
+    "untrusted": "clients rejecting its certificate",
+}
 
 
 async def follow_refused_clients(
     reader: KubeReader, run: CollectionRun, namespace: str, scope: Scope
 ) -> None:
     """Read the pods a server's refusals name by address, and their Deployments with their
-    ReplicaSets, into ``run``."""
-    refused = refused_addresses(run.logs)
-    if not refused or not reader.listable("Pod"):
+    ReplicaSets (and the ConfigMaps of the pods that rejected its certificate), into ``run``."""
+    if not reader.listable("Pod"):
         return
     where = None if scope.may_read(None) else namespace
-    listed = await asyncio.gather(
-        *(
-            reader.list_of(
-                run,
-                "Pod",
-                where,
-                what=f"list pods at {address} (clients refused for lack of slots)",
-                field_selector=f"status.podIP={address}",
+    for refusal in ("slots", "untrusted"):
+        refused = refused_addresses(run.logs, refusal)
+        listed = await asyncio.gather(
+            *(
+                reader.list_of(
+                    run,
+                    "Pod",
+                    where,
+                    what=f"list pods at {address} ({_WHY[refusal]})",
+                    field_selector=f"status.podIP={address}",
+                )
+                for address, _ in refused
             )
-            for address, _ in refused
         )
-    )
-    await asyncio.gather(*(_client(reader, run, pods[0]) for pods in listed if pods))
+        pods = [found[0] for found in listed if found]
+        await asyncio.gather(*(_client(reader, run, pod) for pod in pods))
+        if refusal == "untrusted":
+            mounted = {(_ns(pod), name) for pod in pods for name in mounted_config_maps(pod)}
+            await asyncio.gather(
+                *(reader.read(run, "ConfigMap", ns, name) for ns, name in sorted(mounted))
+            )
 
 
 async def _client(reader: KubeReader, run: CollectionRun, pod: JsonDict) -> None:

@@ -7,19 +7,30 @@ of them whose new revision opens more connections (a pool per batch never closed
 threads) is what fills them. An SRE reads the refusals, maps the addresses to pods and asks
 which of those clients changed.
 
+A TLS server names its clients the same way when they reject its certificate as signed by
+an authority they do not trust (Go's "http: TLS handshake error from 10.1.2.3:50412: remote
+error: tls: unknown certificate authority", OpenSSL's "tlsv1 alert unknown ca", rustls'
+"received fatal alert: UnknownCA"): those clients' trust is what lags the server's CA, so
+their pods' CA files and the ConfigMaps they are mounted from are what an SRE reads next.
+
 Pure; the collector (``kubetriage.evidence.refused_client_walk``) reads the pods of those
-addresses, their workloads and rollout history, and ``build_evidence`` summarises them.
+addresses, their workloads and rollout history (and, for the untrusting clients, the
+ConfigMaps their pods mount), and ``build_evidence`` summarises them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Literal
 
 from kubetriage.evidence.callers import owned_history
-from kubetriage.evidence.changes import recent_rollouts
+from kubetriage.evidence.changes import last_write, recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.notes import Notes
+from kubetriage.evidence.raw import as_dict, dicts
+from kubetriage.evidence.summaries.pods import container_summaries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.neighbours import RefusedClientEvidence
 from kubetriage.models.object_evidence import LogTail
@@ -34,6 +45,12 @@ CONNECTION_SLOTS_EXHAUSTED: Final = re.compile(
     r"\btoo many connections\b|max_user_connections|max number of clients reached|"
     r"too many open connections|no more connections allowed)"
 )
+# A TLS server's handshake failure because the client rejected its certificate chain as of
+# an unknown authority, in the server's words: Go's alert text, OpenSSL's, rustls'.
+UNTRUSTED_BY_CLIENT: Final = re.compile(
+    r"(?i)(remote error: tls: unknown certificate authority|alert unknown ca\b|"
+    r"fatal alert: UnknownCA\b)"
+)
 # A client's address on a server's line: "user@10.1.2.3:5432", "host=10.1.2.3",
 # "client=10.1.2.3", "from 10.1.2.3".
 _CLIENT_ADDRESS = re.compile(
@@ -44,20 +61,42 @@ MAX_ADDRESSES: Final = 4
 _MAX_CHANGES: Final = 3
 
 
-def refused_addresses(logs: Iterable[LogTail]) -> list[tuple[str, str]]:
-    """(address, line) of each client a server's own refusal for lack of connection slots
-    names (the incident's own tails, and the followed dependencies'), first line per
-    address, at most ``MAX_ADDRESSES``."""
+Refusal = Literal["slots", "untrusted"]
+_REFUSALS: Final[tuple[tuple[Refusal, re.Pattern[str]], ...]] = (
+    ("slots", CONNECTION_SLOTS_EXHAUSTED),
+    ("untrusted", UNTRUSTED_BY_CLIENT),
+)
+
+
+def refused_addresses(logs: Iterable[LogTail], refusal: Refusal = "slots") -> list[tuple[str, str]]:
+    """(address, line) of each client a server's own refusal names (the incident's own
+    tails, and the followed dependencies'): for lack of connection slots, or ("untrusted")
+    because the client rejected the server's certificate; first line per address, at most
+    ``MAX_ADDRESSES``."""
+    pattern = dict(_REFUSALS)[refusal]
     found: dict[str, str] = {}
     for tail in logs:
         if tail.source not in ("scope", "dependency"):
             continue
         for line in tail.lines:
-            if not CONNECTION_SLOTS_EXHAUSTED.search(line):
+            if not pattern.search(line):
                 continue
             for match in _CLIENT_ADDRESS.finditer(line):
                 found.setdefault(match["ip"], line)
     return list(found.items())[:MAX_ADDRESSES]
+
+
+def mounted_config_maps(pod: JsonDict) -> list[str]:
+    """The ConfigMaps the pod's volumes mount (directly or projected)."""
+    names: list[str] = []
+    for volume in dicts(as_dict(pod.get("spec")).get("volumes")):
+        sources = [as_dict(volume.get("configMap"))]
+        sources += [
+            as_dict(p.get("configMap"))
+            for p in dicts(as_dict(volume.get("projected")).get("sources"))
+        ]
+        names += [n for s in sources if isinstance(n := s.get("name"), str) and n]
+    return list(dict.fromkeys(names))
 
 
 def pod_address(pod: JsonDict) -> str | None:
@@ -78,33 +117,51 @@ def owning_deployment(pod: JsonDict, index: ObjectIndex) -> JsonDict | None:
 
 
 def refused_client_summaries(
-    index: ObjectIndex, logs: Iterable[LogTail], own: JsonDict | None
+    index: ObjectIndex,
+    logs: Iterable[LogTail],
+    own: JsonDict | None,
+    limits: EvidenceLimits,
+    notes: Notes,
 ) -> list[RefusedClientEvidence]:
     """The Deployments whose pods' addresses a server's refusals name, each with the address,
-    the line and its rollouts read from its ReplicaSets; the incident's own workload left out
-    (a server does not refuse itself)."""
-    refused = refused_addresses(logs)
-    if not refused:
-        return []
+    the line and its rollouts read from its ReplicaSets (and, for a client that rejected the
+    server's certificate, its pod's containers and the last writes of the ConfigMaps the pod
+    mounts); the incident's own workload left out (a server does not refuse itself)."""
+    tails = list(logs)
     by_address = {a: p for p in index.kind("Pod") if (a := pod_address(p)) is not None}
     replica_sets = index.kind("ReplicaSet")
-    found: dict[tuple[str, str], RefusedClientEvidence] = {}
-    for address, line in refused:
-        pod = by_address.get(address)
-        workload = owning_deployment(pod, index) if pod is not None else None
-        if workload is None:
-            continue
-        key = (_ns(workload), _name(workload))
-        if own is not None and (str(own.get("kind")), _ns(own), _name(own)) == ("Deployment", *key):
-            continue
-        if key in found:
-            continue
-        changes = recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES)
-        found[key] = RefusedClientEvidence(
-            ref=ObjectRef(kind="Deployment", namespace=key[0], name=key[1]),
-            address=address,
-            pod=_name(pod) if pod is not None else "",
-            line=line,
-            changes=changes,
-        )
+    found: dict[tuple[str, str, str], RefusedClientEvidence] = {}
+    for refusal, _ in _REFUSALS:
+        for address, line in refused_addresses(tails, refusal):
+            pod = by_address.get(address)
+            workload = owning_deployment(pod, index) if pod is not None else None
+            if pod is None or workload is None:
+                continue
+            key = (_ns(workload), _name(workload))
+            own_key = (str(own.get("kind")), _ns(own), _name(own)) if own is not None else None
+            if own_key == ("Deployment", *key) or (refusal, *key) in found:
+                continue
+            changes = recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES)
+            client = RefusedClientEvidence(
+                ref=ObjectRef(kind="Deployment", namespace=key[0], name=key[1]),
+                address=address,
+                pod=_name(pod),
+                line=line,
+                changes=changes,
+                refusal=refusal,
+            )
+            if refusal == "untrusted":
+                client.containers = container_summaries(
+                    as_dict(pod.get("spec")),
+                    as_dict(pod.get("status")),
+                    limits,
+                    notes,
+                    f"pod {_name(pod)}",
+                )
+                for name in mounted_config_maps(pod):
+                    config_map = index.get("ConfigMap", _ns(pod), name)
+                    written = last_write(config_map) if config_map is not None else None
+                    if written is not None:
+                        client.config_written[name] = written
+            found[(refusal, *key)] = client
     return list(found.values())

@@ -8,6 +8,7 @@ setting the pod network's MTU, the other components of its application. Part of
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +16,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.naming import NamingSource
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
+    ContainerEvidence,
     EventEvidence,
     LogTail,
     NodeEvidence,
@@ -112,15 +114,21 @@ class OverlayMtuEvidence(BaseModel):
 
 
 class RefusedClientEvidence(BaseModel):
-    """A Deployment whose pod's address a server out of connection slots names as it refuses
-    it (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
-    server's shared slots."""
+    """A Deployment whose pod's address a server names as it refuses it
+    (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
+    server's shared slots (``refusal`` "slots"), or a TLS client that rejected the server's
+    certificate as signed by an authority it does not trust ("untrusted"), then with that
+    pod's containers (what CA file each trusts and where it is mounted from) and the last
+    write of each ConfigMap the pod mounts."""
 
     ref: ObjectRef
     address: str  # the pod address the refusal names
     pod: str = ""
     line: str = ""  # the server's refusal
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    refusal: Literal["slots", "untrusted"] = "slots"
+    containers: list[ContainerEvidence] = Field(default_factory=list)  # "untrusted" only
+    config_written: dict[str, datetime] = Field(default_factory=dict)  # ConfigMap -> last write
 
 
 class SiblingEvidence(BaseModel):

@@ -62,12 +62,15 @@ class ConfigReference(BaseModel):
 
 class ConfigMount(BaseModel):
     """A ConfigMap or Secret volume mounted into a container (``subPath``: one key, mounted
-    as the file at ``path``)."""
+    as the file at ``path``). ``items`` is the source's own key-to-path projection, as the
+    file path within the volume to the key it holds; empty when every key is a file of its
+    own name."""
 
     path: str
     kind: Literal["ConfigMap", "Secret"]
     name: str
     sub_path: str | None = None
+    items: dict[str, str] = Field(default_factory=dict)
 
 
 class ContainerPort(BaseModel):
