@@ -147,3 +147,40 @@ def test_a_servers_own_words_name_nothing_when_no_dependency_is_that_server() ->
     # Plain 429s quote no server: two dependencies and no host leave the callee unnamed.
     plain = _evidence(f"{_REFUSED}\n{_REFUSED}\n", dependencies=_broker_and_search({"app": "x"}))
     assert not [f for f in analyze(plain).findings if f.analyzer == "rate-limited-dependency"]
+
+
+_QUOTA = (
+    'validateAddress failed status=429 body={"error": {"code": 429, "message": "Quota '
+    "exceeded for quota metric 'Validate requests' and limit 'Validate requests per day' of "
+    "service 'maps.provider.example' for consumer 'project_number:1234'.\"}}"
+)
+MAPS = ObjectRef(kind="Service", namespace="shop", name="maps-api")
+
+
+def _cache() -> DependencyEvidence:
+    return DependencyEvidence(
+        service=make.service("cache", "shop", selector={"app": "cache"}),
+        ref=ObjectRef(kind="Service", namespace="shop", name="cache"),
+        named_by=naming(f"pod {_POD} env CACHE_URL"),
+    )
+
+
+def test_a_provider_quoting_its_own_host_names_the_externalname_over_the_one_followed() -> None:
+    # The refusal names no URL; the provider's own message quotes its API host, which the
+    # namespace's ExternalName stands for, while the one followed dependency is a cache.
+    services = [make.external_service("maps-api", "maps.provider.example")]
+    ev = _evidence(f"{_QUOTA}\n{_QUOTA}\n", dependencies=[_cache()], services=services)
+    first = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, MAPS)
+    assert first.confidence == 0.8
+
+
+def test_a_longer_host_that_contains_the_external_name_is_not_that_provider() -> None:
+    # "eu.maps.provider.example" and "maps.provider.example.internal" are other hosts: the
+    # refusal stays with the one dependency the configuration names.
+    services = [make.external_service("maps-api", "maps.provider.example")]
+    for host in ("eu.maps.provider.example", "maps.provider.example.internal"):
+        line = _QUOTA.replace("maps.provider.example", host)
+        ev = _evidence(f"{line}\n{line}\n", dependencies=[_cache()], services=services)
+        cache = ObjectRef(kind="Service", namespace="shop", name="cache")
+        first = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, cache)
+        assert first.confidence == 0.75

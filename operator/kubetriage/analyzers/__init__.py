@@ -52,6 +52,7 @@ from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
+from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
 from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
@@ -188,6 +189,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SCRAPE_GROWTH_ANALYZERS,
     *REPLICA_WRITE_ANALYZERS,
     *REPLICA_LAG_ANALYZERS,
+    *LOCK_WAIT_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,

@@ -3,7 +3,8 @@ secret store does not hold), failing calls
 to a dependency (refused, reset, timed out, DNS, an upstream 5xx, gRPC unavailable, a pool
 that waited in vain), crashes, exhausted worker pools, out-of-memory and full disks; and the
 hosts a log line names (``hosts_in``) with the Service a host designates
-(``service_for_host``).
+(``service_for_host``), and the ExternalName Services whose outside host a line quotes in
+any words (``external_services_named``).
 
 Called only by the analyzer modules in this package (and ``support``'s log look-ups). Pure:
 the compiled patterns are immutable constants.
@@ -383,3 +384,21 @@ def service_for_host(host: str, services: Iterable[ServiceEvidence]) -> ServiceE
         if not rest or rest == [namespace] or rest[:2] == [namespace, "svc"]:
             return svc
     return None
+
+
+def external_services_named(
+    text: str, services: Iterable[ServiceEvidence]
+) -> list[ServiceEvidence]:
+    """The ExternalName Services whose outside host ``text`` names anywhere, as a whole host
+    name (not a part of a longer one): a provider's own error quotes its API host in words no
+    host pattern reads ("Quota exceeded ... of service 'maps.example.com'"), and that host is
+    only ever the provider the alias stands for."""
+    lowered = text.lower()
+    found: list[ServiceEvidence] = []
+    for svc in services:
+        host = (svc.external_name or "").lower().rstrip(".")
+        if "." not in host:
+            continue  # a bare word is not an outside host a line could quote unambiguously
+        if re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", lowered):
+            found.append(svc)
+    return found

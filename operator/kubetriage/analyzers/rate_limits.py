@@ -4,9 +4,10 @@
 queues up and drives an autoscaler to its maximum, and every extra replica only earns more
 refusals: the limit belongs to whoever owns the callee (raise the quota, spread the calls),
 so it is escalated there. The callee is the Service a failing line names (its DNS name or
-an ExternalName's target), or the host the same container says it retries the call against
-(a database driver quotes the server's refusal, then "retrying ... on host:port"), else the
-one dependency the workload's configuration names.
+an ExternalName's target, in a URL or quoted in the provider's own words), or the host the
+same container says it retries the call against (a database driver quotes the server's
+refusal, then "retrying ... on host:port"), else the one dependency the workload's
+configuration names.
 
 ``rate_limited_calls`` is also read by the saturation rule, which doubts an autoscaler at
 its maximum while its calls are refused for rate.
@@ -30,6 +31,7 @@ from kubetriage.analyzers.calls import (
     services_elsewhere,
 )
 from kubetriage.analyzers.log_signatures import (
+    external_services_named,
     hosts_in,
     service_for_host,
 )
@@ -131,6 +133,12 @@ def limiting_service(evidence: Evidence, hits: list[LogHit]) -> tuple[ServiceEvi
         svc = service_for_host(host, candidates)
         if svc is not None and svc.name not in own:
             return svc, True
+    # A provider's refusal in its own words, quoting its API host where no host pattern
+    # reads it: the ExternalName standing for that host.
+    for hit in hits:
+        quoted = [s for s in external_services_named(hit.line, candidates) if s.name not in own]
+        if quoted:
+            return quoted[0], True
     followed = [s for s in followed_services(evidence) if s.name not in own]
     if len(followed) == 1:
         return followed[0], False

@@ -50,7 +50,7 @@ REPLICATION_LAG = "callee_replication_lag_seconds"
 STALE_SECONDS = 30.0
 
 
-def _service_of(dependency: DependencyEvidence) -> ObjectRef | None:
+def service_of(dependency: DependencyEvidence) -> ObjectRef | None:
     """The Service the caller calls the dependency through."""
     if dependency.ref is not None and dependency.ref.kind == "Service":
         return dependency.ref
@@ -72,7 +72,7 @@ def fell_behind(metric: MetricSummary) -> bool:
 def check_replica_lag(evidence: Evidence) -> list[Finding]:
     strain = alerted_strain(evidence)
     for dependency in evidence.dependencies:
-        workload, service = dependency.workload, _service_of(dependency)
+        workload, service = dependency.workload, service_of(dependency)
         if workload is None or service is None:
             continue
         lagging = [

@@ -51,6 +51,12 @@ _REPLICATION_LAG = (
     "mysql_slave_status_seconds_behind_master",
     "redis_master_last_io_seconds_ago",
 )
+# Sessions of each database among them that wait for a lock, in mysqld_exporter's processlist
+# collector (one series per thread state: "Waiting for table metadata lock", "Waiting for
+# table level lock", or "waiting for lock" where the exporter groups the states).
+_LOCK_WAITS = (
+    f'mysql_info_schema_processlist_threads{{{CALLEE_PODS},state=~"(?i)waiting for .*lock.*"}}'
+)
 # What each cache among them throws away to make room (memcached_exporter, redis_exporter),
 # how often it answers a read, and how full it is.
 _CACHE_HITS = f'memcached_commands_total{{{CALLEE_PODS},command="get",status="hit"}}'
@@ -214,6 +220,13 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         + " or ".join(f"{name}{{{CALLEE_PODS}}}" for name in _REPLICATION_LAG)
         + ")",
         "seconds each replica among the called workloads' pods is behind its primary",
+    ),
+    QueryTemplate(
+        "callee_lock_waiting_sessions",
+        (_C.DEPENDENCY_FAILURE,),
+        frozenset({"callees"}),
+        f"sum by (namespace, pod) ({_LOCK_WAITS})",
+        "sessions of each called database waiting for a lock",
     ),
     QueryTemplate(
         "callee_cache_evictions_rate",
