@@ -100,6 +100,7 @@ from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
+from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
 from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.untrusting_clients import UNTRUSTING_CLIENT_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
@@ -123,6 +124,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SCHEDULING_ANALYZERS,
     *NODE_ANALYZERS,
     *NODE_AGENT_ANALYZERS,
+    *UNDER_REQUESTED_ANALYZERS,
     *STORAGE_ANALYZERS,
     # the workload's revisions and demand
     *ROLLOUT_ANALYZERS,
