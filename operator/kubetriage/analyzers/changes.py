@@ -20,11 +20,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
-from kubetriage.analyzers.carried_configs import (
-    CARRIER,
-    carried_configs,
-    carried_edit,
-)
+from kubetriage.analyzers.carried_configs import carried_configs, carried_edit
 from kubetriage.analyzers.certificates import peer_certificate_invalid
 from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.listen_ports import serves_elsewhere
@@ -58,6 +54,7 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
+from kubetriage.evidence.changes import CARRIER
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
