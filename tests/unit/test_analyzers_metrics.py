@@ -49,14 +49,18 @@ def _api(limit: str | None = "500m") -> list[object]:
     return [make.pod(CHECKOUT_POD, make.container("api", limits=limits))]
 
 
-def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
-    latency = make.metric(
+def _rising_p99() -> MetricSummary:
+    return make.metric(
         "histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m]))",
         name="latency_p99",
         first=0.15,
         last=0.9,
         trend="rising",
     )
+
+
+def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
+    latency = _rising_p99()
     ev = make.evidence(
         workload=make.deployment(),
         pods=_api(),
@@ -101,18 +105,11 @@ def _autoscaler(*, reads_its_metric: bool) -> AutoscalerEvidence:
 
 
 def _throttled_under_autoscaler(*, reads_its_metric: bool) -> Evidence:
-    latency = make.metric(
-        "histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m]))",
-        name="latency_p99",
-        first=0.15,
-        last=0.9,
-        trend="rising",
-    )
     return make.evidence(
         workload=make.deployment(replicas=3),
         pods=_api(),
         autoscalers=[_autoscaler(reads_its_metric=reads_its_metric)],
-        metrics=[*_counters(throttled=1800, periods=3000), latency],
+        metrics=[*_counters(throttled=1800, periods=3000), _rising_p99()],
     )
 
 
