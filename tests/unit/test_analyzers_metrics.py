@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -49,14 +49,18 @@ def _api(limit: str | None = "500m") -> list[object]:
     return [make.pod(CHECKOUT_POD, make.container("api", limits=limits))]
 
 
-def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
-    latency = make.metric(
+def _rising_p99() -> MetricSummary:
+    return make.metric(
         "histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m]))",
         name="latency_p99",
         first=0.15,
         last=0.9,
         trend="rising",
     )
+
+
+def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
+    latency = _rising_p99()
     ev = make.evidence(
         workload=make.deployment(),
         pods=_api(),
@@ -66,6 +70,64 @@ def test_heavy_throttling_with_rising_latency_increases_cpu() -> None:
     assert finding.params == {"container": "api", "cpu": "1"}
     assert finding.confidence >= 0.8
     assert "60%" in finding.summary
+
+
+def _autoscaler(*, reads_its_metric: bool) -> AutoscalerEvidence:
+    """The checkout HPA at 3 of 3..12 replicas; blind when its ContainerResource metric names
+    a container its pods do not have."""
+    condition = (
+        PodCondition(
+            type="ScalingActive",
+            status="True",
+            reason="ValidMetricFound",
+            message="the HPA was able to successfully calculate a replica count",
+        )
+        if reads_its_metric
+        else PodCondition(
+            type="ScalingActive",
+            status="False",
+            reason="FailedGetContainerResourceMetric",
+            message="the HPA was unable to compute the replica count: failed to get cpu "
+            "utilization: unable to get metrics for resource cpu: failed to get container "
+            "metrics: container app not present in metrics for pod shop/" + CHECKOUT_POD,
+        )
+    )
+    return AutoscalerEvidence(
+        name="checkout",
+        namespace="shop",
+        target=API,
+        min_replicas=3,
+        max_replicas=12,
+        current_replicas=3,
+        desired_replicas=3,
+        conditions=[condition],
+    )
+
+
+def _throttled_under_autoscaler(*, reads_its_metric: bool) -> Evidence:
+    return make.evidence(
+        workload=make.deployment(replicas=3),
+        pods=_api(),
+        autoscalers=[_autoscaler(reads_its_metric=reads_its_metric)],
+        metrics=[*_counters(throttled=1800, periods=3000), _rising_p99()],
+    )
+
+
+def test_throttling_under_an_autoscaler_that_cannot_read_its_metric_scales_out() -> None:
+    # The autoscaler meant to add pods for this load cannot compute a replica count: the pods
+    # are too few, not each too small.
+    result = analyze(_throttled_under_autoscaler(reads_its_metric=False))
+    leader = assert_leads(result, Category.RESOURCE_SATURATION, Action.SCALE_OUT, API)
+    throttling = by_category(result, Category.CPU_THROTTLING)
+    assert throttling
+    assert throttling[0].confidence < leader.confidence
+    assert any("FailedGetContainerResourceMetric" in e.fact for e in throttling[0].evidence)
+
+
+def test_throttling_under_a_working_autoscaler_below_its_maximum_raises_the_limit() -> None:
+    # Near miss: the autoscaler reads its metric and has room: the limit is what stalls it.
+    result = analyze(_throttled_under_autoscaler(reads_its_metric=True))
+    assert_leads(result, Category.CPU_THROTTLING, Action.INCREASE_CPU, API)
 
 
 def test_ratio_query_is_read_directly() -> None:

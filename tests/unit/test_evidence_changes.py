@@ -431,3 +431,51 @@ def test_a_template_diff_keeps_each_aspects_lines_apart_and_clips_long_ones() ->
     assert len(image_line) == 160
     assert image_line.endswith("…")
     assert template_diff(old, old).aspects == {}
+
+
+def _owned_by(pod: dict[str, Any], replica_set: str) -> dict[str, Any]:
+    pod["metadata"]["ownerReferences"] = [
+        {"kind": "ReplicaSet", "name": replica_set, "controller": True}
+    ]
+    return pod
+
+
+def _restart_split(new_template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The timeline of two healthy pods of revision 1 on digest aaa and a failing one of
+    revision 2 (``new_template``) on digest bbb, all reporting image ``app:latest``."""
+    history = [
+        _replica_set(1, _template("app:latest"), "2026-11-10T00:00:00Z"),
+        _replica_set(2, new_template, "2026-11-20T09:30:00Z"),
+    ]
+    pods = [
+        _owned_by(_pod("a", "aaa", healthy=True, created="2026-11-10T00:00:00Z"), "api-rs1"),
+        _owned_by(_pod("b", "aaa", healthy=True, created="2026-11-10T00:01:00Z"), "api-rs1"),
+        _owned_by(_pod("c", "bbb", healthy=False, created="2026-11-20T09:30:05Z"), "api-rs2"),
+    ]
+    changes, _ = change_timeline(
+        workload=_deployment(),
+        history=history,
+        pods=pods,
+        config_maps=[],
+        nodes=[],
+        events=[],
+        now=NOW,
+        limits=LIMITS,
+    )
+    return [c.kind for c in changes]
+
+
+def test_a_tag_moved_under_a_reloader_restart_is_seen_across_the_two_revisions() -> None:
+    # Revision 2 differs only in Reloader's hash: its pods run the same image reference, so
+    # the new digest was pulled by the restart, not rolled out.
+    reloaded = _template(
+        "app:latest", env=[{"name": "STAKATER_API_CONFIG_CONFIGMAP", "value": "5f1e"}]
+    )
+    assert _restart_split(reloaded) == ["image-digest", "rollout"]
+
+
+def test_a_revision_that_changed_what_runs_keeps_its_digests_apart() -> None:
+    # Near miss: revision 2 changed the command too, so its pods are not the old ones
+    # restarted; a digest differing between the revisions is not a moved tag.
+    changed = _template("app:latest", command=["/app", "--new-mode"])
+    assert _restart_split(changed) == ["rollout"]

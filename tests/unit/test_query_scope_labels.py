@@ -120,6 +120,38 @@ def test_ingress_requests_relabelled_by_a_service_monitor(tmp_path: Path) -> Non
     _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["ingress_request_rate"], 2.0)
 
 
+def _ingress_buckets(labels: str, fast: str, slow: str) -> list[tuple[str, str]]:
+    """ingress-nginx's request duration histogram for ``labels``: ``fast`` of the requests
+    within 0.1s, the rest (``slow``) within 1s."""
+    name = "nginx_ingress_controller_request_duration_seconds_bucket"
+    return [
+        (f'{name}{{{labels},le="0.1"}}', fast),
+        (f'{name}{{{labels},le="1"}}', slow),
+        (f'{name}{{{labels},le="+Inf"}}', slow),
+    ]
+
+
+def test_ingress_latency_is_read_under_either_label_vocabulary(tmp_path: Path) -> None:
+    # Every request within 1s and 20% slower than 0.1s: the p99 lies in (0.1, 1]. The
+    # ServiceMonitor-relabelled series of the Service answer; another Service's stay out.
+    query = _queries(CHECKOUT)["ingress_latency_p99_seconds"]
+    own = 'namespace="ingress-nginx",exported_namespace="shop",exported_service="checkout"'
+    other = 'namespace="ingress-nginx",exported_namespace="shop",exported_service="search"'
+    series = [
+        *_ingress_buckets(own, "0+80x30", "0+100x30"),
+        *_ingress_buckets(other, "0+100x30", "0+100x30"),
+    ]
+    _assert_evaluates(tmp_path, series, query, 0.9550000000000002)
+    direct = [*_ingress_buckets('namespace="shop",service="checkout"', "0+80x30", "0+100x30")]
+    _assert_evaluates(tmp_path, direct, query, 0.9550000000000002)
+
+
+def test_ingress_latency_of_another_service_only_is_no_answer(tmp_path: Path) -> None:
+    query = _queries(CHECKOUT)["ingress_latency_p99_seconds"]
+    series = _ingress_buckets('namespace="shop",service="search"', "0+80x30", "0+100x30")
+    _assert_evaluates(tmp_path, series, query, None)
+
+
 def test_a_pod_targets_rollout_and_replicas_are_its_workloads() -> None:
     pod = ObjectRef(kind="Pod", name="checkout-7d9f6c8b5-x2x9k", namespace="shop")
     scope = build_scope(pod, [], workload=CHECKOUT)

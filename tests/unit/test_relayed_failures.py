@@ -29,6 +29,7 @@ from tests.support.evidence import (
     log,
     naming,
     rollout_change,
+    rollout_revisions,
     service,
 )
 
@@ -177,3 +178,56 @@ def test_a_callee_released_right_before_keeps_the_blame() -> None:
     ev = _evidence(released)
     ev.alerts = [alert(alertname="WebPayErrors", namespace="shop")]
     assert_leads(analyze(ev), Category.BAD_ROLLOUT, Action.ROLLBACK, payments)
+
+
+# A caller's own rollout right before its calls began to fail, while the callee it calls is
+# up and logs that its own calls to an outside provider fail: the callee answers everyone
+# with the provider's failure, which no change of the caller makes.
+_WEB_POD = "web-6d8f9c7b5-abcde"
+
+
+def _released_caller(payments_said: str) -> Any:
+    web = ObjectRef(kind="Deployment", namespace="shop", name="web")
+    callee = DependencyEvidence(
+        service=service("payments", "pay", ready=2, matching=2),
+        workload=ObjectRef(kind="Deployment", namespace="pay", name="payments"),
+        pods=2,
+        desired_replicas=2,
+        ready_replicas=2,
+        named_by=naming(f"pod {_WEB_POD} env PAYMENTS_URL"),
+        logs=[log("payments-rs2-abcde", "c", payments_said, namespace="pay", source="dependency")],
+    )
+    ev = app_evidence(
+        _WEB_POD,
+        logs=f"2026-11-20T09:58:00Z {_WEB_SAID}\n2026-11-20T09:59:00Z {_WEB_SAID}",
+        dependencies=[callee],
+        changes=[rollout_change(web, 4, "resources", minutes_ago=15)],
+        revisions=rollout_revisions(
+            5,
+            {"c": "web:2"},
+            {"c": "web:2"},
+            minutes_ago=15,
+            ready=1,
+            names=("web-6d8f9c7b5", "web-5c4b3a291"),
+        ),
+        alerts=[alert(alertname="WebPayErrors", namespace="shop")],
+    )
+    return ev
+
+
+def test_a_callee_relaying_an_outside_providers_failure_outweighs_the_callers_rollout() -> None:
+    result = analyze(_released_caller(_PROVIDER_DOWN))
+    assert_leads(
+        result,
+        Category.DEPENDENCY_FAILURE,
+        Action.ESCALATE,
+        ObjectRef(kind="Service", namespace="pay", name="payments"),
+    )
+    assert all(f.analyzer != "change-correlation" for f in result.findings)
+
+
+def test_a_callee_whose_own_calls_succeed_leaves_the_callers_rollout_in_front() -> None:
+    # Near miss: payments logs no failing call of its own; the caller's release is what
+    # changed right before its calls began to fail.
+    result = analyze(_released_caller("INFO authorized order 7 in 120ms\n"))
+    assert any(f.analyzer == "change-correlation" for f in result.findings)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from kubetriage.analyzers.carried_configs import RESTART, only_restarted
-from kubetriage.evidence.changes import rollout_changes
+from kubetriage.analyzers.carried_configs import only_restarted
+from kubetriage.evidence.changes import RESTART, rollout_changes
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence

@@ -80,6 +80,7 @@ from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
+from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scaler_auth import SCALER_AUTH_ANALYZERS
@@ -205,6 +206,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *IDLE_CONSUMER_ANALYZERS,
     *SLOW_CALLEE_ANALYZERS,
     *SCRAPE_POLICY_ANALYZERS,
+    *ROTATED_MOUNT_ANALYZERS,
 )
 
 

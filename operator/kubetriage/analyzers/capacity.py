@@ -111,6 +111,23 @@ def _first_blind(
     )
 
 
+def blind_condition_item(evidence: Evidence, workload: ObjectRef) -> EvidenceItem | None:
+    """The ScalingActive=False condition of the autoscaler scaling ``workload`` that cannot
+    read its metric, as an evidence line; None when no autoscaler of it is blind."""
+    found = _first_blind(evidence.autoscalers, workload)
+    if found is None:
+        return None
+    hpa, blind = found
+    return _condition_item(hpa, blind)
+
+
+def _condition_item(hpa: AutoscalerEvidence, blind: PodCondition) -> EvidenceItem:
+    return item(
+        f"hpa/{hpa.namespace}/{hpa.name}",
+        f"ScalingActive=False {blind.reason}: {blind.message or ''}",
+    )
+
+
 def _blind_finding(
     hpa: AutoscalerEvidence,
     blind: PodCondition,
@@ -120,10 +137,7 @@ def _blind_finding(
     params: dict[str, str],
     called: list[Claim],
 ) -> Finding:
-    condition = item(
-        f"hpa/{hpa.namespace}/{hpa.name}",
-        f"ScalingActive=False {blind.reason}: {blind.message or ''}",
-    )
+    condition = _condition_item(hpa, blind)
     hpa_ref = ObjectRef(kind="HorizontalPodAutoscaler", namespace=hpa.namespace, name=hpa.name)
     return make_finding(
         "resource-saturation",

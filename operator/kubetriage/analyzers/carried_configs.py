@@ -10,16 +10,10 @@ Pure functions of Evidence.
 
 from __future__ import annotations
 
-from kubetriage.evidence.changes import image_may_move
+from kubetriage.evidence.changes import CARRIER, RESTART, image_may_move
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence
-
-# A rollout that changed only these carried a configuration change into the pods (a config
-# checksum or Reloader hash in the template): the configuration is what changed.
-CARRIER = frozenset({"config", "template"})
-# The aspect of a rollout made by ``kubectl rollout restart`` (its restartedAt stamp).
-RESTART = "restart"
 
 
 def carried_configs(rollout: ChangeEvidence) -> list[ObjectRef]:

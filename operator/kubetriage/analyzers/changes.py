@@ -20,11 +20,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
-from kubetriage.analyzers.carried_configs import (
-    CARRIER,
-    carried_configs,
-    carried_edit,
-)
+from kubetriage.analyzers.carried_configs import carried_configs, carried_edit
 from kubetriage.analyzers.certificates import peer_certificate_invalid
 from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.listen_ports import serves_elsewhere
@@ -47,6 +43,7 @@ from kubetriage.analyzers.onset import (
 from kubetriage.analyzers.placement import slow_replica_nodes
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split
 from kubetriage.analyzers.policies import check_policy_flows
+from kubetriage.analyzers.relayed_failures import failing_upstream
 from kubetriage.analyzers.scheduling import LIMIT_RANGE_REFUSAL, QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
@@ -58,6 +55,7 @@ from kubetriage.analyzers.support import (
     timestamp,
     workload_ref,
 )
+from kubetriage.evidence.changes import CARRIER
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
@@ -202,9 +200,12 @@ def dependency_outage(evidence: Evidence) -> EvidenceItem | None:
     pods: the outage, not the workload's latest change, is what they suffer from. Down for
     everyone: its pods fail or none is ready, or (a server out of sight: a managed database
     behind an ExternalName) the pods relay the server's own word that it serves nobody
-    (``SERVER_NOT_SERVING``: recovering, shutting down, loading)."""
+    (``SERVER_NOT_SERVING``: recovering, shutting down, loading), or its pods serve but log
+    that their own calls fail (``failing_upstream``: it relays what its own callee does to
+    every caller; no change of the workload makes that callee fail)."""
     down = down_dependencies(evidence)
     calls = bool(evidence.dependencies)
+    relaying = [(d, line) for d in evidence.dependencies if (line := failing_upstream(evidence, d))]
     for pod in evidence.pods:
         if pod_revision(pod, evidence) is None:
             continue  # not one of the workload's pods
@@ -212,6 +213,9 @@ def dependency_outage(evidence: Evidence) -> EvidenceItem | None:
         if found is None and calls:
             hit = next(iter(grep_logs(logs_of(evidence, pod), SERVER_NOT_SERVING, limit=1)), None)
             found = item(log_source(hit.log), hit.line) if hit is not None else None
+        for dependency, line in relaying:
+            if found is None and calls_down_dependency(evidence, pod, [dependency]):
+                found = line
         if found is not None:
             return found
     return None

@@ -19,6 +19,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import dependency_hits
+from kubetriage.analyzers.capacity import blind_condition_item
 from kubetriage.analyzers.cfs import (
     CALLEE_THROTTLED,
     HEAVILY_THROTTLED_SHARE,
@@ -78,7 +79,9 @@ class _Confidence:
     cap: float = 0.9  # the most a cpu-throttling finding claims
     # Its autoscaler runs its maximum while the request rate grew by half or more: the load
     # pins each pod at its limit and the replicas ran out, so the throttling is what the
-    # load does and the saturation rule (0.8-0.85) leads with more replicas.
+    # load does and the saturation rule (0.8-0.85) leads with more replicas. The same when
+    # its autoscaler cannot read its metric (ScalingActive=False): it added no replica for
+    # the load, and the blind-autoscaler rule (0.65) leads with scaling out.
     load_driven: float = 0.6
 
 
@@ -235,6 +238,16 @@ def _check_cpu_throttling(evidence: Evidence) -> list[Finding]:
                     "Its autoscaler runs its maximum while the request rate grew, so the "
                     "load pins each pod at its limit",
                     maxed,
+                )
+            )
+        elif (blind := blind_condition_item(evidence, target)) is not None:
+            confidence = min(confidence, CONFIDENCE.load_driven)
+            facts.append(blind)
+            because.append(
+                prose.claim(
+                    "Its autoscaler cannot read its metric, so it added no replica for the "
+                    "load that pins each pod at its limit",
+                    blind,
                 )
             )
         because.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubetriage.analyzers.calls import failing_calls
+from kubetriage.analyzers.calls import failing_calls, own_services
 from kubetriage.analyzers.dependencies import rolled_out_before_onset
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.support import item, same_service
@@ -68,6 +68,21 @@ def relayed_failure(evidence: Evidence, svc: ServiceEvidence) -> Relay | None:
         return None
     key = max(calls, key=lambda k: len(calls[k]))
     return Relay(via=svc, service=behind[key], calls=calls[key])
+
+
+def failing_upstream(evidence: Evidence, dependency: DependencyEvidence) -> EvidenceItem | None:
+    """A line of a serving ``dependency``'s own logs reporting a failing call of its own, to
+    a host that is not the incident's workload: it answers errors because what it calls
+    fails, for every caller alike. None when its pods are not all up, when it rolled out
+    right before the onset (its release is the change), or when its own calls do not fail."""
+    if not _serving(dependency) or rolled_out_before_onset(evidence, dependency):
+        return None
+    own = own_services(evidence)
+    for hit in failing_calls(dependency.logs):
+        hosts = hosts_in(hit.line)
+        if hosts and not any(host.split(".", 1)[0] in own for host in hosts):
+            return item(hit.source, hit.line)
+    return None
 
 
 def _serving(dependency: DependencyEvidence) -> bool:

@@ -15,7 +15,8 @@ as the API serialises them). An SRE's first question is "what changed?"; the ans
   the Secret or of what writes it (an ExternalSecret's or SealedSecret's sync);
 - nodes created recently (a node pool replacement moves every pod onto fresh nodes);
 - autoscaler rescaling events (``SuccessfulRescale``);
-- a tag that now points at another image: pods of one revision running the same image
+- a tag that now points at another image: pods of one revision (or of revisions differing only
+  in a restart stamp or config hash) running the same image
   reference with different digests, where health splits along the digest.
 
 Each entry has its time; the list is newest first and bounded by ``EvidenceLimits``.
@@ -39,6 +40,11 @@ from kubetriage.models.objects import DEPLOYMENT_REVISION, JsonDict, controller_
 # A node or ConfigMap written this long before the diagnosis is part of the timeline; older
 # writes are the steady state, not a change.
 RECENT_CHANGE = timedelta(hours=24)
+# A rollout that changed only these carried a configuration change into the pods (a config
+# checksum or Reloader hash in the template): the configuration is what changed.
+CARRIER = frozenset({"config", "template"})
+# The aspect of a rollout made by ``kubectl rollout restart`` (its restartedAt stamp).
+RESTART = "restart"
 # Events saying a Secret was (re)written, by the Secret's own controller or its source's.
 _SECRET_WRITTEN = frozenset({"Updated", "Created", "Unsealed", "Synced", "SecretSynced"})
 
@@ -207,13 +213,39 @@ def image_may_move(image: str, pull_policy: Any = None) -> bool:
     return tag in ("", "latest") or pull_policy == "Always"
 
 
-def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[ChangeEvidence]:
-    """An image reference (tag) that resolved to different digests in pods of one revision,
-    where every pod on one digest is healthy and every pod on another is not: the tag was
-    moved to a new build. A digest seen on a single pod proves little alone, so the healthy
-    side must be two pods agreeing on their digest, or the tag must be one that moves (no
-    tag, ``latest``, or pulled ``Always``) with every failing pod newer than every healthy
-    one."""
+def same_template_lineage(
+    history: Iterable[JsonDict], rollouts: Iterable[ChangeEvidence]
+) -> dict[str, str]:
+    """Each revision object's name mapped to the first revision of its run of revisions that
+    differ only in what restarts pods without changing what they run (a config checksum or
+    Reloader hash, a ``rollout restart`` stamp). Pods of one run run the same image
+    references, so a digest that differs between them was pulled, not rolled out."""
+    named = sorted(
+        (number, str(meta(obj).get("name")))
+        for obj in history
+        if (number := revision_of(obj)[0]) is not None
+    )
+    carried_only = {c.to_revision for c in rollouts if set(c.aspects) <= CARRIER | {RESTART}}
+    lineage: dict[str, str] = {}
+    first = ""
+    for number, name in named:
+        if not first or number not in carried_only:
+            first = name
+        lineage[name] = first
+    return lineage
+
+
+def digest_changes(
+    workload: JsonDict | None, pods: Iterable[JsonDict], lineage: dict[str, str] | None = None
+) -> list[ChangeEvidence]:
+    """An image reference (tag) that resolved to different digests in pods of one revision
+    (or of revisions whose templates differ only in a restart stamp or a config hash,
+    ``same_template_lineage``), where every pod on one digest is healthy and every pod on
+    another is not: the tag was moved to a new build. A digest seen on a single pod proves
+    little alone, so the healthy side must be two pods agreeing on their digest, or the tag
+    must be one that moves (no tag, ``latest``, or pulled ``Always``) with every failing pod
+    newer than every healthy one."""
+    lineage = lineage or {}
     groups: dict[tuple[str, str, str], dict[str, list[tuple[bool, datetime | None]]]] = {}
     floating: set[str] = set()
     for pod in pods:
@@ -223,6 +255,7 @@ def digest_changes(workload: JsonDict | None, pods: Iterable[JsonDict]) -> list[
                 floating.add(image)
         owner = controller_ref(pod, controller_only=True) or {}
         revision = str(owner.get("name") or "")
+        revision = lineage.get(revision, revision)
         created = as_time(meta(pod).get("creationTimestamp"))
         for status in dicts(as_dict(pod.get("status")).get("containerStatuses")):
             image, image_id = status.get("image"), status.get("imageID")
@@ -289,9 +322,10 @@ def change_timeline(
     the number found, so the caller can say what was cut."""
     pod_list = list(pods)
     found: list[ChangeEvidence] = []
-    if workload is not None:
-        found += rollout_changes(workload, history)
-    found += digest_changes(workload, pod_list)
+    history_list = list(history)
+    rollouts = rollout_changes(workload, history_list) if workload is not None else []
+    found += rollouts
+    found += digest_changes(workload, pod_list, same_template_lineage(history_list, rollouts))
     found += config_changes(config_maps, now)
     found += node_changes(nodes, now)
     event_list = list(events)

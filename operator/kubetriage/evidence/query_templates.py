@@ -364,6 +364,18 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f"http_server_request_duration_seconds_bucket{{{JOB}}}[5m])))",
     ),
     QueryTemplate(
+        "ingress_latency_p99_seconds",
+        (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
+        JOB_SET,
+        # What clients see at ingress-nginx, for services that export no latency of their
+        # own; labelled as ``ingress_request_rate`` is (exported_* behind a ServiceMonitor).
+        "histogram_quantile(0.99, sum by (le) (rate(nginx_ingress_controller_request_duration"
+        '_seconds_bucket{namespace="$namespace",service=~"$job_regex"}[5m]))) or '
+        "histogram_quantile(0.99, sum by (le) (rate(nginx_ingress_controller_request_duration"
+        '_seconds_bucket{exported_namespace="$namespace",exported_service=~"$job_regex"}[5m])))',
+        "p99 latency of the Service's requests through ingress-nginx",
+    ),
+    QueryTemplate(
         "client_call_seconds",
         (_C.DEPENDENCY_FAILURE,),
         POD_SET,
