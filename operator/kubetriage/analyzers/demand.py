@@ -37,17 +37,43 @@ ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
 # Queues and consumer lag: work waiting for the consumers.
 QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
 _DIVIDED = re.compile(r"\)\s*/\s*")
+# The labels a request counter splits its series by response status (Prometheus client
+# libraries, ingress-nginx, Envoy, OpenTelemetry's semantic conventions); a series of a
+# 5xx status counts failures. gRPC's status code label: any code but OK is a failure.
+_STATUS_LABELS = (
+    "status",
+    "code",
+    "status_code",
+    "response_code",
+    "http_status",
+    "http_status_code",
+    "http_response_status_code",
+    "envoy_response_code",
+)
+_GRPC_STATUS_LABELS = ("grpc_code", "grpc_status", "rpc_grpc_status_code")
 # An error ratio at least this high over the whole window: every request counted failed, so
 # the request rate counts failures (and their retries), not demand.
 ALL_FAILING = 0.95
 
 
+def counts_failures(metric: MetricSummary) -> bool:
+    """A series of failures: named so (``http_5xx``, ``errors_total``) or, by its labels, the
+    requests answered with a server error (``status="504"``, ``code="5xx"``) or a gRPC code
+    other than OK."""
+    if ERROR_NAME.search(f"{metric.name} {metric.query}"):
+        return True
+    labels = metric.labels
+    if any(labels.get(key, "").lower().startswith("5") for key in _STATUS_LABELS):
+        return True
+    return any(labels.get(key, "OK") not in ("OK", "0", "") for key in _GRPC_STATUS_LABELS)
+
+
 def is_traffic(metric: MetricSummary) -> bool:
     """A request-rate series, by what it is named (``http_request_rate``...) or computes: also
-    when it is read from a latency histogram's ``_count``, whose query names the histogram."""
-    label = f"{metric.name} {metric.query}"
-    if ERROR_NAME.search(label) or _DIVIDED.search(metric.query):
-        return False  # an error ratio, or a per-request cost
+    when it is read from a latency histogram's ``_count``, whose query names the histogram.
+    Not a series of failures (``counts_failures``): its rate is the errors', not demand."""
+    if counts_failures(metric) or _DIVIDED.search(metric.query):
+        return False  # an error ratio or rate, or a per-request cost
     if RATE_NAME.search(metric.name):
         return True
     return bool(RATE_NAME.search(metric.query)) and not LATENCY_NAME.search(metric.query)
@@ -149,7 +175,7 @@ def strain_facts(evidence: Evidence) -> list[EvidenceItem]:
         and (g := metric_growth(m)) is not None
         and (
             (measures_latency(m) and g >= RISE)
-            or (ERROR_NAME.search(f"{m.name} {m.query}") and is_rate(m) and g >= DOUBLING)
+            or (counts_failures(m) and is_rate(m) and g >= DOUBLING)
         )
     ][:2]
 
