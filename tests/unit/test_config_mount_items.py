@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kubetriage.analyzers.support import mount_for
+from kubetriage.analyzers.mounts import mount_for
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef

@@ -35,12 +35,12 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.mounts import mount_for
 from kubetriage.analyzers.support import (
     LogHit,
     grep_logs,
     item,
     logs_of,
-    mount_for,
     pod_source,
     workload_ref,
 )

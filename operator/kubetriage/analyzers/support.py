@@ -21,7 +21,6 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import (
-    ConfigMount,
     ContainerEvidence,
     ContainerState,
     EventEvidence,
@@ -394,37 +393,6 @@ def grep_tls_failures(
         return found[1] if found is not None and found[0] in kinds else None
 
     return _grep(logs, find, limit)
-
-
-def mount_for(path: str, mounts: list[ConfigMount]) -> tuple[ConfigMount, str | None] | None:
-    """The mount a path lies under (longest first) and the key it names, if any: the key a
-    source's ``items`` writes at that path (of the sources a projected volume merges at one
-    mount path, the one projecting it), else the path's first segment under the mount."""
-    for mount in mounts:
-        if mount.sub_path is not None:
-            if path == mount.path:
-                return _projecting(mount, mounts, mount.sub_path.strip("/"))
-            continue
-        prefix = mount.path.rstrip("/") + "/"
-        if path.startswith(prefix):
-            return _projecting(mount, mounts, path[len(prefix) :].strip("/"))
-        if path == mount.path:
-            return mount, None
-    return None
-
-
-def _projecting(
-    mount: ConfigMount, mounts: list[ConfigMount], relative: str
-) -> tuple[ConfigMount, str | None]:
-    """Of the sources mounted with ``mount`` (same path and subPath), the one whose items
-    write ``relative`` and the key it writes there; else ``mount`` and the path's first
-    segment (a key written under its own name)."""
-    for other in mounts:
-        if (other.path, other.sub_path) == (mount.path, mount.sub_path) and relative in other.items:
-            return other, other.items[relative]
-    if mount.sub_path is not None:
-        return mount, mount.sub_path
-    return mount, relative.split("/")[0] or None
 
 
 def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) -> list[LogTail]:

@@ -27,11 +27,11 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.mounts import mount_for
 from kubetriage.analyzers.support import (
     grep_tls_failures,
     item,
     logs_of,
-    mount_for,
     node_source,
     object_source,
     pod_source,
