@@ -94,6 +94,7 @@ from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.shared_outage import SHARED_OUTAGE_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
 from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
+from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
@@ -136,6 +137,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *EGRESS_PEER_ANALYZERS,
     *API_LOAD_ANALYZERS,
     *CLIENT_SLOTS_ANALYZERS,
+    *SLOW_CONSUMER_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

@@ -53,7 +53,10 @@ from kubetriage.evidence.raw import (
     ref_key,
     str_map,
 )
-from kubetriage.evidence.refused_clients import refused_client_summaries
+from kubetriage.evidence.refused_clients import (
+    refused_client_summaries,
+    slow_consumer_summaries,
+)
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
@@ -299,6 +302,7 @@ def build_evidence(
         agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
         overlay_mtu=overlay_mtu_settings(index, own),
         refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
+        slow_consumers=slow_consumer_summaries(index, [*own, *dependency_logs], scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

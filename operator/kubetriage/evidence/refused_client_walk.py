@@ -1,6 +1,7 @@
-"""The walk to the clients a server out of connection slots names by address as it refuses
-them (``kubetriage.evidence.refused_clients.refused_addresses``, over the incident's own and
-the followed dependencies' log tails): the pod at each address (a list by ``status.podIP``,
+"""The walk to the clients a server names by address as it refuses them for lack of
+connection slots or closes them as slow consumers
+(``kubetriage.evidence.refused_clients.client_addresses``, over the incident's own and the
+followed dependencies' log tails): the pod at each address (a list by ``status.podIP``,
 in every namespace when the scope may read them all, else in the incident's), its ReplicaSet,
 that ReplicaSet's Deployment and the Deployment's ReplicaSets (its rollout history).
 ``build_evidence`` summarises what was read.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.refused_clients import refused_addresses
+from kubetriage.evidence.refused_clients import client_addresses
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
@@ -23,9 +24,9 @@ from kubetriage.tenancy import Scope
 async def follow_refused_clients(
     reader: KubeReader, run: CollectionRun, namespace: str, scope: Scope
 ) -> None:
-    """Read the pods a server's refusals name by address, and their Deployments with their
-    ReplicaSets, into ``run``."""
-    refused = refused_addresses(run.logs)
+    """Read the pods a server's refusals or slow-consumer closes name by address, and their
+    Deployments with their ReplicaSets, into ``run``."""
+    refused = client_addresses(run.logs)
     if not refused or not reader.listable("Pod"):
         return
     where = None if scope.may_read(None) else namespace
@@ -35,10 +36,10 @@ async def follow_refused_clients(
                 run,
                 "Pod",
                 where,
-                what=f"list pods at {address} (clients refused for lack of slots)",
+                what=f"list pods at {address} (clients a server refused or closed)",
                 field_selector=f"status.podIP={address}",
             )
-            for address, _ in refused
+            for address in refused
         )
     )
     await asyncio.gather(*(_client(reader, run, pods[0]) for pods in listed if pods))

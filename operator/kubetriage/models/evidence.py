@@ -98,6 +98,8 @@ class Evidence(BaseModel):
     overlay_mtu: list[OverlayMtuEvidence] = Field(default_factory=list)
     # The clients a server out of connection slots names by address as it refuses them.
     refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
+    # The clients a server names by address as it closes them as slow consumers.
+    slow_consumers: list[RefusedClientEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -99,14 +99,15 @@ class OverlayMtuEvidence(BaseModel):
 
 
 class RefusedClientEvidence(BaseModel):
-    """A Deployment whose pod's address a server out of connection slots names as it refuses
-    it (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
-    server's shared slots."""
+    """A Deployment whose pod's address a server names as it refuses it
+    (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
+    server's shared slots refused for lack of one, or a slow consumer whose connection the
+    server closed."""
 
     ref: ObjectRef
     address: str  # the pod address the refusal names
     pod: str = ""
-    line: str = ""  # the server's refusal
+    line: str = ""  # the server's refusal (or its close of a slow consumer)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
