@@ -69,6 +69,7 @@ from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
+from kubetriage.analyzers.producer_rollout import PRODUCER_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
@@ -138,6 +139,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *API_LOAD_ANALYZERS,
     *CLIENT_SLOTS_ANALYZERS,
     *SLOW_CONSUMER_ANALYZERS,
+    *PRODUCER_ROLLOUT_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

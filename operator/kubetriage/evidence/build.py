@@ -46,6 +46,7 @@ from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
 from kubetriage.evidence.overlay_mtu import overlay_mtu_settings
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.queue_peers import queue_peer_summaries
 from kubetriage.evidence.raw import (
     as_dict,
     clip_text,
@@ -303,6 +304,7 @@ def build_evidence(
         overlay_mtu=overlay_mtu_settings(index, own),
         refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
         slow_consumers=slow_consumer_summaries(index, [*own, *dependency_logs], scope.workload),
+        queue_peers=queue_peer_summaries(index, alerts, scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -34,6 +34,7 @@ from kubetriage.evidence.callers import (
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, consumer_elsewhere
+from kubetriage.evidence.queue_peers import queue_peers
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
@@ -180,4 +181,7 @@ async def find_queue_consumer(
     if obj is None:
         return None
     run.add(obj)
+    # The queue's other workloads (its producers), with their rollouts.
+    peers = queue_peers(alerts, workloads, config_maps, obj)
+    await asyncio.gather(*(_history(reader, run, peer) for peer, _, _ in peers))
     return found, obj

@@ -19,6 +19,7 @@ from kubetriage.models.neighbours import (
     CallerEvidence,
     HostPeerEvidence,
     OverlayMtuEvidence,
+    QueuePeerEvidence,
     RefusedClientEvidence,
     SiblingEvidence,
 )
@@ -100,6 +101,8 @@ class Evidence(BaseModel):
     refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
     # The clients a server names by address as it closes them as slow consumers.
     slow_consumers: list[RefusedClientEvidence] = Field(default_factory=list)
+    # The other workloads naming the queue or topic the alert names (its producers).
+    queue_peers: list[QueuePeerEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -111,6 +111,18 @@ class RefusedClientEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class QueuePeerEvidence(BaseModel):
+    """Another workload whose pod template names the queue or topic the alert names
+    (``kubetriage.evidence.queue_peers``), with its recent rollouts: its producer (or
+    another consumer). A producer whose new revision publishes more messages for the same
+    work floods the consumers the alert is about."""
+
+    ref: ObjectRef
+    queue: str  # the queue or topic it names
+    named_by: list[str] = Field(default_factory=list)  # "Deployment x env ORDERS_TOPIC"
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels
