@@ -33,6 +33,7 @@ from kubetriage.evidence.build_sections import (
 )
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.dns_clients import dns_client_summaries
 from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
     ObjectIndex,
@@ -305,6 +306,7 @@ def build_evidence(
         refused_clients=refused_client_summaries(index, [*own, *dependency_logs], scope.workload),
         slow_consumers=slow_consumer_summaries(index, [*own, *dependency_logs], scope.workload),
         queue_peers=queue_peer_summaries(index, alerts, scope.workload),
+        dns_clients=dns_client_summaries(index, scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

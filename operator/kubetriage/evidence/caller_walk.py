@@ -100,7 +100,7 @@ async def follow_callers(
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
     unique |= {(_ns(c), _name(c)): c for c, _, _ in find_host_peers(listed, hosts, own)}
-    await asyncio.gather(*(_history(reader, run, caller) for caller in unique.values()))
+    await asyncio.gather(*(read_history(reader, run, caller) for caller in unique.values()))
     # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
     others = {(_ns(c), _name(c)): c for c in sharing}
     await asyncio.gather(*(_own_words(reader, run, c, limits) for c in others.values()))
@@ -134,7 +134,7 @@ async def _own_words(
     )
 
 
-async def _history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:
+async def read_history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:
     """The caller itself and its ReplicaSets, read into ``run``."""
     run.add(caller)
     selector = selector_query((caller.get("spec") or {}).get("selector") or {})
@@ -183,5 +183,5 @@ async def find_queue_consumer(
     run.add(obj)
     # The queue's other workloads (its producers), with their rollouts.
     peers = queue_peers(alerts, workloads, config_maps, obj)
-    await asyncio.gather(*(_history(reader, run, peer) for peer, _, _ in peers))
+    await asyncio.gather(*(read_history(reader, run, peer) for peer, _, _ in peers))
     return found, obj

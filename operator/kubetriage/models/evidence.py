@@ -17,6 +17,7 @@ from kubetriage.models.gateway_proxies import GatewayProxyEvidence
 from kubetriage.models.neighbours import (
     AgentRolloutEvidence,
     CallerEvidence,
+    DnsClientEvidence,
     HostPeerEvidence,
     OverlayMtuEvidence,
     QueuePeerEvidence,
@@ -103,6 +104,8 @@ class Evidence(BaseModel):
     slow_consumers: list[RefusedClientEvidence] = Field(default_factory=list)
     # The other workloads naming the queue or topic the alert names (its producers).
     queue_peers: list[QueuePeerEvidence] = Field(default_factory=list)
+    # Deployments whose releases changed their pods' DNS settings (the DNS server's clients).
+    dns_clients: list[DnsClientEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -123,6 +123,15 @@ class QueuePeerEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class DnsClientEvidence(BaseModel):
+    """A Deployment whose recent rollout changed its pods' DNS settings (``dnsPolicy``,
+    ``dnsConfig``), read when the incident's workload is the cluster's DNS server
+    (``kubetriage.evidence.dns_clients``): how many queries each of its lookups costs."""
+
+    ref: ObjectRef
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels
