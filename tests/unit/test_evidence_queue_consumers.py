@@ -2,7 +2,10 @@
 one workload, in another namespace, whose pod template names the queue (its env or args);
 not when the broker's namespace runs a consumer itself, when nothing or several different
 workloads name it, when a name only contains the queue's, or when the alert names no queue;
-and to the workload a KEDA ScaledObject scales by a trigger measuring the queue.
+to the workload a KEDA ScaledObject scales by a trigger measuring the queue; to a worker
+whose env comes from a ConfigMap naming the queue (``envFrom``, also as the collector keeps
+it); and, when only configuration names the queue, to the one worker configured for its
+renamed successor rather than the producer still naming it.
 Through the pure resolver (``consumer_elsewhere``) and the builder choosing its own target.
 
 Everything is real: raw manifests, ``Alert`` models and ``build_evidence``.
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.queue_consumers import consumer_elsewhere, names_queue
+from kubetriage.evidence.queue_consumers import consumer_elsewhere, names_queue, names_successor
+from kubetriage.evidence.reader import strip_config_map
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from tests.support.built import built, deployment_manifest
@@ -198,3 +202,99 @@ def test_the_consumer_groups_workload_is_preferred_to_a_producer_naming_the_topi
     )
     topic_only = lag.model_copy(update={"labels": {**lag.labels, "consumergroup": "other"}})
     assert consumer_elsewhere([topic_only], kafka, [], workloads[1:] + by_group[1:]) is None
+
+
+def _config_map(name: str, namespace: str, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
+
+
+def _env_from(name: str, namespace: str, config_map: str, prefix: str = "") -> dict[str, Any]:
+    """A worker whose env comes whole from ``config_map`` (``envFrom``, with ``prefix``)."""
+    source: dict[str, Any] = {"configMapRef": {"name": config_map}}
+    if prefix:
+        source["prefix"] = prefix
+    container = {
+        "name": "worker",
+        "image": f"registry.example/{name}:1",
+        "command": ["sh", "-c", 'exec celery -A app worker -Q "$CELERY_QUEUES"'],
+        "envFrom": [source],
+    }
+    return deployment_manifest(name, namespace, container)
+
+
+def test_a_queue_the_env_takes_from_a_configmap_names_the_consumer() -> None:
+    """``envFrom`` (with its prefix) is as much the worker's env as ``env``: the queue its
+    ConfigMap holds names it. A ConfigMap of the same name in another namespace is not its
+    own, and a key that does not say it holds a queue is not read for one."""
+    worker = _env_from("renderer", "billing", "renderer-config", prefix="CELERY_")
+    own = _config_map("renderer-config", "billing", QUEUES="invoices.render")
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [worker], [own]) == RENDERER
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [worker]) is None
+    foreign = _config_map("renderer-config", "archive", QUEUES="invoices.render")
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [worker], [foreign]) is None
+    not_a_queue = _config_map("renderer-config", "billing", TEMPLATE="invoices.render")
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [worker], [not_a_queue]) is None
+
+
+def test_what_the_collector_keeps_of_a_configmap_names_the_same_consumer() -> None:
+    """The collector drops a ConfigMap's values on reading it and keeps the queues its keys
+    hold: the lookup finds the same consumer from that as from the ConfigMap as written."""
+    worker = _env_from("renderer", "billing", "renderer-config")
+    written = _config_map(
+        "renderer-config", "billing", CELERY_QUEUES="invoices.render", BROKER_PASSWORD="s3cret"
+    )
+    stripped = strip_config_map(written)
+    assert stripped["topicValues"] == {"CELERY_QUEUES": "invoices.render"}
+    assert "s3cret" not in str(stripped)
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [worker], [stripped]) == RENDERER
+
+
+def test_the_worker_configured_for_a_renamed_queue_is_the_consumer_that_moved() -> None:
+    """The producer still names the queue, the worker's ConfigMap now names its versioned
+    successor: messages still arrive and nobody reads them, so the worker that moved is the
+    consumer. Not when the worker names both queues, when the other name is no version of
+    the queue's (a retry queue), when two workers moved, or when KEDA says who consumes."""
+    producer = _worker("billing-api", "billing", INVOICE_QUEUE="invoices.render")
+    worker = _env_from("renderer", "billing", "renderer-config")
+    moved = _config_map("renderer-config", "billing", CELERY_QUEUES="invoices.render-v2")
+    producer_ref = RENDERER.model_copy(update={"name": "billing-api"})
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [producer, worker]) == producer_ref
+    found = consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [producer, worker], [moved])
+    assert found == RENDERER
+    both = _config_map(
+        "renderer-config", "billing", CELERY_QUEUES="invoices.render,invoices.render-v2"
+    )
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [producer, worker], [both]) is None
+    retry = _config_map("renderer-config", "billing", CELERY_QUEUES="invoices.render-retry")
+    found = consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [producer, worker], [retry])
+    assert found == producer_ref
+    second = _worker("renderer-canary", "billing", CELERY_QUEUES="invoices.render_v3")
+    found = consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], [producer, worker, second], [moved])
+    assert found == producer_ref
+    keda = [producer, worker, _scaled_object("billing", "billing-api", "invoices.render")]
+    assert consumer_elsewhere([_QUEUE_ALERT], BROKER_NS, [], keda, [moved]) == producer_ref
+
+
+def test_names_successor_takes_a_version_suffix_only() -> None:
+    assert names_successor(["exports-v2"], ["exports"])
+    assert names_successor(["-Q orders_v3,mail"], ["orders"])
+    assert names_successor(["jobs.V2"], ["jobs"])
+    assert not names_successor(["exports"], ["exports"])
+    assert not names_successor(["exports-dlq", "exports-v2x", "old-exports-v2"], ["exports"])
+
+
+def test_the_builder_reads_the_configmap_a_consumer_takes_its_env_from() -> None:
+    objects = [
+        _broker_pod(),
+        _worker("billing-api", "billing", INVOICE_QUEUE="invoices.render"),
+        _env_from("renderer", "billing", "renderer-config"),
+        _config_map("renderer-config", "billing", CELERY_QUEUES="invoices.render-v2"),
+    ]
+    evidence = built(objects, None, alerts=[_QUEUE_ALERT])
+    assert evidence.target is not None
+    assert evidence.target.key() == RENDERER.key()

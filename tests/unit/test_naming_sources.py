@@ -103,3 +103,33 @@ def test_a_source_is_placed_on_a_node_only_as_a_log_line_of_a_pod_there() -> Non
     assert source_node(log_source("shop", "api-1", "app"), nodes) == "node-a"
     assert source_node(log_source("shop", "api-2", "app"), nodes) is None
     assert source_node(event_source("Pod", "api-1", "Failed"), nodes) is None
+
+
+def test_pod_texts_read_the_env_a_container_takes_from_configmaps() -> None:
+    """``envFrom`` (each key under its prefix) and ``configMapKeyRef`` set env variables as
+    ``env`` does: with the ConfigMaps at hand, their queue and topic values are env texts of
+    those variables; a ConfigMap of another namespace, or a key that holds no queue, is not."""
+    container = {
+        "name": "worker",
+        "envFrom": [{"configMapRef": {"name": "worker-config"}, "prefix": "CELERY_"}],
+        "env": [
+            {
+                "name": "REPLY_TOPIC",
+                "valueFrom": {"configMapKeyRef": {"name": "topics", "key": "replies_topic"}},
+            }
+        ],
+    }
+    pod = {
+        "metadata": {"name": "worker-1", "namespace": "jobs"},
+        "spec": {"containers": [container]},
+    }
+    config_maps = {
+        ("jobs", "worker-config"): {"data": {"QUEUES": "exports,mail", "CONCURRENCY": "4"}},
+        ("jobs", "topics"): {"data": {"replies_topic": "order.replies"}},
+        ("other", "worker-config"): {"data": {"QUEUES": "elsewhere"}},
+    }
+    assert pod_texts([pod], None, config_maps) == [
+        (env_source("pod", "worker-1", "REPLY_TOPIC"), "order.replies"),
+        (env_source("pod", "worker-1", "CELERY_QUEUES"), "exports,mail"),
+    ]
+    assert pod_texts([pod], None) == []

@@ -119,3 +119,30 @@ def request_path_throttle_steps(evidence: Evidence) -> list[MetricSummary]:
         and (metric.last or 0.0) >= THROTTLED_SHARE
         and any(of_workload(metric, ref) for ref in hops)
     ]
+
+
+def workload_throttle_shares(evidence: Evidence, ref: ObjectRef) -> dict[str, float]:
+    """Throttled share of CFS periods per container of another workload's pods (``ref``, not
+    the incident's own): its per-pod ratio series (``CALLEE_THROTTLED``), or the two
+    counters' increases of its pods, the highest of its pods per container."""
+    shares: dict[str, float] = {}
+
+    def keep(container: str, share: float) -> None:
+        shares[container] = max(shares.get(container, 0.0), share)
+
+    counters: dict[tuple[str, str], dict[str, float]] = {}
+    for metric in evidence.metrics:
+        if not of_workload(metric, ref):
+            continue
+        container = metric.labels.get("container", "")
+        if metric.name == CALLEE_THROTTLED:
+            value = metric.last if metric.last is not None else metric.max
+            if value is not None and container:
+                keep(container, value)
+        elif metric.name in (THROTTLED, PERIODS) and (delta := _delta(metric)) is not None:
+            counters.setdefault((metric.labels.get("pod", ""), container), {})[metric.name] = delta
+    for (_, container), deltas in counters.items():
+        total = deltas.get(PERIODS)
+        if container and total and total > 0 and THROTTLED in deltas:
+            keep(container, deltas[THROTTLED] / total)
+    return shares

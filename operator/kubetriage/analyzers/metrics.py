@@ -34,6 +34,7 @@ from kubetriage.analyzers.cfs import (
 )
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.demand import latency_alerted, measures_latency, traffic_rose
+from kubetriage.analyzers.queues import backlog_alerted
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.serving import off_request_path
 from kubetriage.analyzers.support import (
@@ -48,7 +49,6 @@ from kubetriage.analyzers.support import (
     suggest_cpu,
     workload_ref,
 )
-from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -322,16 +322,6 @@ def _own_throttling(evidence: Evidence) -> bool:
     return any(share >= THROTTLED_SHARE for share in throttle_ratios(evidence).values())
 
 
-def _backlog_alerted(evidence: Evidence) -> list[EvidenceItem]:
-    """A firing backlog alert (the queue family: lag, queue, backlog, consumer) of the
-    incident: a consumer that falls behind is slower at its work, the queue family's way."""
-    return [
-        item("alert", f"{a.labels.get('alertname', 'alert')} fires: the backlog grows")
-        for a in evidence.alerts
-        if a.status != "resolved" and "queue" in alert_families([a])
-    ][:1]
-
-
 def _slower_callee_symptom(evidence: Evidence, ref: ObjectRef) -> tuple[str, EvidenceItem] | None:
     """The caller's slowness as the symptom of a callee whose throttling rose, with the
     sentence that says so: a latency series of its own that rose, or else its latency alert,
@@ -343,7 +333,7 @@ def _slower_callee_symptom(evidence: Evidence, ref: ObjectRef) -> tuple[str, Evi
     slower = _latency_rising(evidence) or latency_alerted(evidence)
     if slower:
         return "The caller is slower", slower[0]
-    backlog = _backlog_alerted(evidence)
+    backlog = backlog_alerted(evidence)
     return ("The caller falls behind its backlog", backlog[0]) if backlog else None
 
 

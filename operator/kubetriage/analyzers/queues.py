@@ -23,6 +23,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import item, metric_growth, owner_workload, pod_source
+from kubetriage.evidence.queries import alert_families
 from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -136,13 +137,34 @@ def _consumer_cpu(metrics: list[MetricSummary], pods: list[PodEvidence]) -> list
     ]
 
 
+def backlogs(evidence: Evidence) -> list[MetricSummary]:
+    """The backlog series (ready messages, lag, pending)."""
+    return [m for m in evidence.metrics if _BACKLOG.search(_label_text(m))]
+
+
 def growing_backlogs(evidence: Evidence) -> list[tuple[MetricSummary, float]]:
-    """The backlog series (ready messages, lag, pending) that grew BACKLOG_GROWTH times or
-    more over the window, with that growth."""
+    """The backlog series that grew BACKLOG_GROWTH times or more over the window, with that
+    growth."""
+    return [(m, g) for m in backlogs(evidence) if (g := _grew(m, BACKLOG_GROWTH)) is not None]
+
+
+def backlog_alerted(evidence: Evidence) -> list[EvidenceItem]:
+    """A firing backlog alert (the queue family: lag, queue, backlog, consumer) of the
+    incident: a consumer that falls behind is slower at its work, the queue family's way."""
     return [
-        (m, g)
+        item("alert", f"{a.labels.get('alertname', 'alert')} fires: the backlog grows")
+        for a in evidence.alerts
+        if a.status != "resolved" and "queue" in alert_families([a])
+    ][:1]
+
+
+def input_rates(evidence: Evidence) -> list[tuple[MetricSummary, float | None]]:
+    """The rate series of what arrives in a queue (published, produced, a topic's offsets'
+    rate), each with its growth over the window (None: unknown)."""
+    return [
+        (m, _growth(m))
         for m in evidence.metrics
-        if _BACKLOG.search(_label_text(m)) and (g := _grew(m, BACKLOG_GROWTH)) is not None
+        if _INPUT.search(_label_text(m)) and _rate_query(m)
     ]
 
 
@@ -157,13 +179,7 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
     if not names:
         return []
     backlog = growing_backlogs(evidence)
-    inputs = [
-        (m, g)
-        for m in evidence.metrics
-        if _INPUT.search(_label_text(m))
-        and _rate_query(m)
-        and (g := _grew(m, INPUT_GROWTH)) is not None
-    ]
+    inputs = [(m, g) for m, g in input_rates(evidence) if g is not None and g >= INPUT_GROWTH]
     if not backlog and not inputs:
         return []  # nothing says the work outgrew the consumers
     slower = any(

@@ -33,6 +33,7 @@ from kubetriage.evidence.build_sections import (
 )
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.dns_clients import dns_client_summaries
 from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
     ObjectIndex,
@@ -46,6 +47,7 @@ from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
 from kubetriage.evidence.overlay_mtu import overlay_mtu_settings
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.queue_peers import queue_peer_summaries
 from kubetriage.evidence.raw import (
     as_dict,
     clip_text,
@@ -53,7 +55,10 @@ from kubetriage.evidence.raw import (
     ref_key,
     str_map,
 )
-from kubetriage.evidence.refused_clients import refused_client_summaries
+from kubetriage.evidence.refused_clients import (
+    refused_client_summaries,
+    slow_consumer_summaries,
+)
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
@@ -301,6 +306,9 @@ def build_evidence(
         refused_clients=refused_client_summaries(
             index, [*own, *dependency_logs], scope.workload, limits, notes
         ),
+        slow_consumers=slow_consumer_summaries(index, [*own, *dependency_logs], scope.workload),
+        queue_peers=queue_peer_summaries(index, alerts, scope.workload),
+        dns_clients=dns_client_summaries(index, scope.workload),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

@@ -10,8 +10,9 @@ which Deployments are decided by the pure helpers of ``kubetriage.evidence.calle
 
 Also the walk to a queue's consumers (``find_queue_consumer``): an alert about a queue whose
 namespace (the broker's) runs none of its consumers is about the one workload, in whatever
-namespace the Incident may read, whose pod template names the queue, the ScaledJob whose
-trigger measures it, or the workload a ScaledObject measuring it scales
+namespace the Incident may read, whose pod template names the queue (its own env and args,
+and the queues the ConfigMaps it takes env from hold), the ScaledJob whose trigger measures
+it, or the workload a ScaledObject measuring it scales
 (``kubetriage.evidence.targets.consumer_elsewhere`` decides, as the builder does).
 """
 
@@ -33,8 +34,9 @@ from kubetriage.evidence.callers import (
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, consumer_elsewhere
+from kubetriage.evidence.queue_peers import queue_peers
 from kubetriage.evidence.raw import listed
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -98,7 +100,7 @@ async def follow_callers(
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
     unique |= {(_ns(c), _name(c)): c for c, _, _ in find_host_peers(listed, hosts, own)}
-    await asyncio.gather(*(_history(reader, run, caller) for caller in unique.values()))
+    await asyncio.gather(*(read_history(reader, run, caller) for caller in unique.values()))
     # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
     others = {(_ns(c), _name(c)): c for c in sharing}
     await asyncio.gather(*(_own_words(reader, run, c, limits) for c in others.values()))
@@ -132,7 +134,7 @@ async def _own_words(
     )
 
 
-async def _history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:
+async def read_history(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:
     """The caller itself and its ReplicaSets, read into ``run``."""
     run.add(caller)
     selector = selector_query((caller.get("spec") or {}).get("selector") or {})
@@ -165,11 +167,21 @@ async def find_queue_consumer(
     # ScaledObject's target consumes the queue its triggers measure.
     for api in (SCALED_JOB_API, SCALED_OBJECT_API):
         workloads += await reader.custom_list(run, None, api)
-    found = consumer_elsewhere(alerts, chosen, pods, workloads)
+    # The ConfigMaps their env comes from name queues too (``envFrom``: ``CELERY_QUEUES``);
+    # only what ``strip_config_map`` keeps of them is seen.
+    config_maps: list[JsonDict] = []
+    if reader.listable_everywhere("ConfigMap"):
+        what = "list ConfigMaps in every namespace (queues in queue consumers' env)"
+        listed_maps = await reader.list_of(run, "ConfigMap", None, what=what)
+        config_maps = [strip_config_map(cm) for cm in listed_maps]
+    found = consumer_elsewhere(alerts, chosen, pods, workloads, config_maps)
     if found is None or not scope.may_target(found):
         return None
     obj = listed(workloads, found)
     if obj is None:
         return None
     run.add(obj)
+    # The queue's other workloads (its producers), with their rollouts.
+    peers = queue_peers(alerts, workloads, config_maps, obj)
+    await asyncio.gather(*(read_history(reader, run, peer) for peer, _, _ in peers))
     return found, obj

@@ -241,7 +241,7 @@ def _config_maps_of(workload: JsonDict) -> list[str]:
     return sorted(name for kind, name in referenced_config(spec) if kind == "ConfigMap")
 
 
-def _last_rollout(workload: JsonDict) -> str:
+def last_rollout(workload: JsonDict) -> str:
     """When the workload last progressed (its Progressing condition), else was created."""
     for condition in (workload.get("status") or {}).get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == "Progressing":
@@ -257,7 +257,7 @@ def configured_by(
     which Services to route to (a declarative gateway config, an nginx or Envoy file)."""
     own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
     found: list[tuple[str, str]] = []
-    for workload in sorted(workloads, key=_last_rollout, reverse=True):
+    for workload in sorted(workloads, key=last_rollout, reverse=True):
         if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
             continue
         for name in _config_maps_of(workload):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from kubetriage.dns_errors import DNS_LOG
+from kubetriage.evidence.config_values import ConfigMaps, config_env
 from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
@@ -230,23 +231,29 @@ def log_texts(tails: Iterable[LogTail], last: int | None = None) -> list[tuple[N
 
 
 def pod_texts(
-    pods: Iterable[JsonDict], workload: JsonDict | None
+    pods: Iterable[JsonDict], workload: JsonDict | None, config_maps: ConfigMaps | None = None
 ) -> list[tuple[NamingSource, str]]:
-    """(source, text) of the env values and args of the pods and the workload template."""
-    specs: list[tuple[str, str, JsonDict]] = [
-        ("pod", str(_meta(p).get("name")), _d(p.get("spec"))) for p in pods
+    """(source, text) of the env values and args of the pods and the workload template; with
+    ``config_maps``, also the values their containers take from those ConfigMaps (``envFrom``
+    with its prefix, ``configMapKeyRef``), as the env variables they set
+    (``config_values.config_env``)."""
+    specs: list[tuple[str, str, str, JsonDict]] = [
+        ("pod", str(_meta(p).get("name")), str(_meta(p).get("namespace")), _d(p.get("spec")))
+        for p in pods
     ]
     if workload is not None:
         template = pod_template(workload)
         kind, name = str(workload.get("kind")), str(_meta(workload).get("name"))
-        specs.append((kind, name, _d(template.get("spec"))))
+        specs.append((kind, name, str(_meta(workload).get("namespace")), _d(template.get("spec"))))
     texts: list[tuple[NamingSource, str]] = []
-    for owner_kind, owner, spec in specs:
+    for owner_kind, owner, namespace, spec in specs:
         for container in _dicts(spec.get("containers")) + _dicts(spec.get("initContainers")):
             for env in _dicts(container.get("env")):
                 if isinstance(env.get("value"), str):
                     source = env_source(owner_kind, owner, str(env.get("name")))
                     texts.append((source, env["value"]))
+            for variable, value in config_env(container, namespace, config_maps or {}):
+                texts.append((env_source(owner_kind, owner, variable), value))
             for arg in list(container.get("args") or []) + list(container.get("command") or []):
                 if isinstance(arg, str):
                     texts.append((args_source(owner_kind, owner), arg))

@@ -361,7 +361,8 @@ def queue_consumer(
         return None
     kinds = CONSUMER_KINDS + SCALED_CONSUMER_KINDS + QUEUE_SCALER_KINDS
     workloads = [w for kind in kinds for w in index.kind(kind)]
-    return consumer_elsewhere(alerts, chosen, index.in_namespace("Pod", chosen.name), workloads)
+    pods = index.in_namespace("Pod", chosen.name)
+    return consumer_elsewhere(alerts, chosen, pods, workloads, index.kind("ConfigMap"))
 
 
 def _selected_by(service: JsonDict, pods: list[JsonDict]) -> list[JsonDict]:

@@ -67,7 +67,14 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
         "PersistentVolume": Kind("v1", core.read_persistent_volume, namespaced=False),
         # Their labels, which NetworkPolicy namespace selectors match.
         "Namespace": Kind("v1", core.read_namespace, core.list_namespace, namespaced=False),
-        "ConfigMap": Kind("v1", core.read_namespaced_config_map, core.list_namespaced_config_map),
+        "ConfigMap": Kind(
+            "v1",
+            core.read_namespaced_config_map,
+            core.list_namespaced_config_map,
+            # The queues a queue consumer's env takes from them
+            # (``kubetriage.evidence.caller_walk``).
+            core.list_config_map_for_all_namespaces,
+        ),
         "ResourceQuota": Kind("v1", listing=core.list_namespaced_resource_quota),
         "Event": Kind("v1", listing=core.list_namespaced_event),
         "Deployment": Kind(

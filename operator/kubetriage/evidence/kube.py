@@ -43,6 +43,7 @@ from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.disruption_walk import follow_disruption_budgets
+from kubetriage.evidence.dns_client_walk import follow_dns_clients
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.index import (
     JOB_STAMPERS,
@@ -380,6 +381,8 @@ class KubeEvidenceCollector:
             await follow_overlay_agents(self._reader, run, scope)
             # A server out of slots names the clients it refuses: their pods and rollouts.
             await follow_refused_clients(self._reader, run, namespace, scope)
+            # The cluster's DNS server: its clients whose releases changed their DNS settings.
+            await follow_dns_clients(self._reader, run, workload, scope)
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.
                 await follow_siblings(self._reader, run, workload, self._limits)

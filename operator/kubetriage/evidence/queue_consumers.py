@@ -2,8 +2,11 @@
 broker's): the one workload of any namespace whose pod template names the queue, topic or
 consumer group, that is named after it, or that a KEDA trigger measuring it scales
 (``consumer_elsewhere``); a workload named after (or naming) the alert's consumer group is
-preferred to others naming only the topic, which may be its producers. Pure; the collector
-(``caller_walk``) and the builder (``index``) list the workloads they may read.
+preferred to others naming only the topic, which may be its producers, and when only
+configuration names the queue, the one workload configured for its renamed successor
+(``exports-v2`` for ``exports``) is the consumer that moved away. Pure; the collector
+(``caller_walk``) and the builder (``index``) list the workloads (and the ConfigMaps their
+env comes from) they may read.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from kubetriage.evidence.config_values import by_name
 from kubetriage.evidence.dependencies import pod_texts
 from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.targets import (
@@ -48,25 +52,47 @@ def names_queue(texts: Iterable[str], names: Iterable[str]) -> bool:
     return any(p.search(text) for text in texts for p in patterns)
 
 
+def names_successor(texts: Iterable[str], names: Iterable[str]) -> bool:
+    """Whether one of ``texts`` names a successor of one of the queues ``names``: the same
+    name with a version suffix (``exports-v2``, ``orders_v3``, ``jobs.v2`` for ``exports``,
+    ``orders``, ``jobs``), the way a queue or topic is renamed when its messages change."""
+    patterns = [
+        re.compile(rf"(?<![\w.-]){re.escape(n)}[-_.]v\d+(?![\w-])", re.IGNORECASE)
+        for n in names
+        if n
+    ]
+    return any(p.search(text) for text in texts for p in patterns)
+
+
 def consumer_elsewhere(
     alerts: list[Alert],
     chosen: ObjectRef | None,
     namespace_pods: Iterable[dict[str, Any]],
     workloads: Iterable[dict[str, Any]],
+    config_maps: Iterable[dict[str, Any]] = (),
 ) -> ObjectRef | None:
     """For an alert about a queue whose target is a namespace none of whose pods
     (``namespace_pods``) names the queue (the broker's), the one workload among
     ``workloads`` (those of every namespace the Incident may read) whose pod template names
-    it (``group.id=...``, ``--queue ...``), that is named after it (a consumer group named
-    after its application), a ScaledJob whose trigger measures it (its Jobs consume it,
+    it (``group.id=...``, ``--queue ...``, or a ConfigMap among ``config_maps`` it takes its
+    env from: ``envFrom``, ``configMapKeyRef``), that is named after it (a consumer group
+    named after its application), a ScaledJob whose trigger measures it (its Jobs consume it,
     and none may be running: ``scaled_queues``), or the workload a ScaledObject among
     ``workloads`` scales by a trigger measuring it (its pods may read the queue's name from a
     file); None when no workload or several different ones do (the alert alone cannot
-    tell; a consumer group's workload is preferred to a topic's producers)."""
+    tell; a consumer group's workload is preferred to a topic's producers).
+
+    When only configuration names the queue (a producer names it as well as a consumer),
+    the one workload whose configuration names a renamed successor of the queue instead
+    (``names_successor``) is its consumer that moved away: an alert about a queue's
+    consumers or backlog means messages still arrive and nobody reads them, so the workloads
+    still naming the queue publish to it, and the one that now names another consumes that
+    one (a producer that moved would leave the queue empty, not unread)."""
     names = alert_queues(alerts)
     if not names or chosen is None or chosen.kind != "Namespace":
         return None
-    if names_queue((text for _, text in pod_texts(namespace_pods, None)), names):
+    configs = by_name(config_maps)
+    if names_queue((text for _, text in pod_texts(namespace_pods, None, configs)), names):
         return None  # the consumers run in the alert's namespace
     workloads = list(workloads)
     scaled = {
@@ -76,13 +102,17 @@ def consumer_elsewhere(
         and names_queue(scaled_queues(w), names)
         and (target := scale_target(w)) is not None
     }
-    found = [
-        w
+    texts = {
+        id(w): [text for _, text in pod_texts([], w, configs)]
         for w in workloads
         if w.get("kind") in CONSUMER_KINDS + SCALED_CONSUMER_KINDS
+    }
+    strong = [
+        w
+        for w in workloads
+        if id(w) in texts
         and (
             (w.get("metadata") or {}).get("name") in names
-            or names_queue((text for _, text in pod_texts([], w)), names)
             or (w.get("kind") in SCALED_CONSUMER_KINDS and names_queue(scaled_queues(w), names))
             or (
                 str((w.get("metadata") or {}).get("namespace") or ""),
@@ -92,6 +122,8 @@ def consumer_elsewhere(
             in scaled
         )
     ]
+    found = [w for w in workloads if id(w) in texts and names_queue(texts[id(w)], names)]
+    found = strong + [w for w in found if not any(w is s for s in strong)]
     # Several: a workload named after (or naming) the consumer group consumes; one naming
     # only the topic may be its producer.
     groups = [
@@ -100,9 +132,17 @@ def consumer_elsewhere(
     group_of = [
         w
         for w in found
-        if (w.get("metadata") or {}).get("name") in groups
-        or names_queue((text for _, text in pod_texts([], w)), groups)
+        if (w.get("metadata") or {}).get("name") in groups or names_queue(texts[id(w)], groups)
     ]
+    moved = [
+        w
+        for w in workloads
+        if w.get("kind") in CONSUMER_KINDS
+        and names_successor(texts[id(w)], names)
+        and not names_queue(texts[id(w)], names)
+    ]
+    if not strong and not group_of and len(moved) == 1:
+        found = moved
     found = group_of if len(found) > 1 and groups else found
     if len(found) != 1:
         return None

@@ -25,6 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubetriage.errors import RetryableError
+from kubetriage.evidence.config_values import config_map_topics
 from kubetriage.evidence.dependencies import config_map_endpoints, config_map_hosts
 from kubetriage.evidence.kinds import typed_kinds
 from kubetriage.evidence.limits import EvidenceLimits
@@ -92,6 +93,8 @@ def strip_config_map(obj: JsonDict) -> JsonDict:
         "serviceHosts": config_map_hosts(obj),
         # ... and those with a port, structured (a wrong port is a config problem).
         "serviceEndpoints": config_map_endpoints(obj),
+        # ... and the topics and queues its keys say they hold (a consumer's queue).
+        "topicValues": config_map_topics(obj),
     }
 
 

@@ -1,11 +1,12 @@
 """The walk to the clients a server names by address as it refuses them
 (``kubetriage.evidence.refused_clients.refused_addresses``, over the incident's own and the
-followed dependencies' log tails: for lack of connection slots, or because the client
-rejected the server's certificate): the pod at each address (a list by ``status.podIP``, in
-every namespace when the scope may read them all, else in the incident's), its ReplicaSet,
-that ReplicaSet's Deployment and the Deployment's ReplicaSets (its rollout history); for a
-client that rejected the certificate, also the ConfigMaps its pod mounts (where its CA file
-comes from, and when that was last written). ``build_evidence`` summarises what was read.
+followed dependencies' log tails: for lack of connection slots, because the client rejected
+the server's certificate, or as it closes them as slow consumers): the pod at each address
+(a list by ``status.podIP``, in every namespace when the scope may read them all, else in
+the incident's), its ReplicaSet, that ReplicaSet's Deployment and the Deployment's
+ReplicaSets (its rollout history); for a client that rejected the certificate, also the
+ConfigMaps its pod mounts (where its CA file comes from, and when that was last written).
+``build_evidence`` summarises what was read.
 
 Called by ``KubeEvidenceCollector`` once the logs are read; the reads go through the same
 ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
@@ -16,26 +17,28 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.refused_clients import mounted_config_maps, refused_addresses
+from kubetriage.evidence.refused_clients import Refusal, mounted_config_maps, refused_addresses
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
-_WHY = {
+_WHY: dict[Refusal, str] = {
     "slots": "clients refused for lack of slots",
     "untrusted": "clients rejecting its certificate",
+    "slow-consumer": "slow consumers it closed",
 }
 
 
 async def follow_refused_clients(
     reader: KubeReader, run: CollectionRun, namespace: str, scope: Scope
 ) -> None:
-    """Read the pods a server's refusals name by address, and their Deployments with their
-    ReplicaSets (and the ConfigMaps of the pods that rejected its certificate), into ``run``."""
+    """Read the pods a server's refusals or slow-consumer closes name by address, and their
+    Deployments with their ReplicaSets (and the ConfigMaps of the pods that rejected its
+    certificate), into ``run``."""
     if not reader.listable("Pod"):
         return
     where = None if scope.may_read(None) else namespace
-    for refusal in ("slots", "untrusted"):
+    for refusal in _WHY:
         refused = refused_addresses(run.logs, refusal)
         listed = await asyncio.gather(
             *(

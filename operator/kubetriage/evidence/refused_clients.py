@@ -13,6 +13,14 @@ error: tls: unknown certificate authority", OpenSSL's "tlsv1 alert unknown ca", 
 "received fatal alert: UnknownCA"): those clients' trust is what lags the server's CA, so
 their pods' CA files and the ConfigMaps they are mounted from are what an SRE reads next.
 
+A server that cannot write to a client fast enough closes it the same way, naming it by its
+socket: NATS' "10.52.2.18:51822 - cid:66104 - Slow Consumer Detected", Redis' "Client ...
+addr=10.1.2.3:52218 ... scheduled to be closed ASAP for overcoming of output buffer limits".
+Those clients are the ones that cannot keep up (``slow_consumer_summaries``). All of them
+read the server's lines with one helper (``named_addresses``: a signature, and where on its
+line the client's address stands) and map addresses to pods by their ``status.podIPs``
+(``summaries.pods.pod_ips``).
+
 Pure; the collector (``kubetriage.evidence.refused_client_walk``) reads the pods of those
 addresses, their workloads and rollout history (and, for the untrusting clients, the
 ConfigMaps their pods mount), and ``build_evidence`` summarises them.
@@ -30,7 +38,7 @@ from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.raw import as_dict, dicts
-from kubetriage.evidence.summaries.pods import container_summaries
+from kubetriage.evidence.summaries.pods import container_summaries, pod_ips
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.neighbours import RefusedClientEvidence
 from kubetriage.models.object_evidence import LogTail
@@ -56,34 +64,72 @@ UNTRUSTED_BY_CLIENT: Final = re.compile(
 _CLIENT_ADDRESS = re.compile(
     r"(?i)(?:@|\bhost=|\bclient=|\bfrom )(?P<ip>(?:\d{1,3}\.){3}\d{1,3})(?![\d.])"
 )
-# Addresses followed, and rollouts kept of each client.
+# A server closing a client that does not read what it is sent fast enough: NATS' slow
+# consumer (its write deadline or pending bytes exceeded), Redis' output buffer limit.
+SLOW_CONSUMER: Final = re.compile(
+    r"(?i)(slow consumer detected|"
+    r"scheduled to be closed ASAP for overcoming of output buffer limits)"
+)
+# A client's socket on such a line: "10.52.2.18:51822 - cid:...", "addr=10.1.2.3:52218";
+# never the server's own end ("laddr=10.8.0.2:6379").
+_CLIENT_SOCKET = re.compile(
+    r"(?<![\w.:])(?<!laddr=)(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):\d{1,5}(?![\d.])"
+)
+# Addresses followed per signature, and rollouts kept of each client.
 MAX_ADDRESSES: Final = 4
 _MAX_CHANGES: Final = 3
 
 
-Refusal = Literal["slots", "untrusted"]
-_REFUSALS: Final[tuple[tuple[Refusal, re.Pattern[str]], ...]] = (
-    ("slots", CONNECTION_SLOTS_EXHAUSTED),
-    ("untrusted", UNTRUSTED_BY_CLIENT),
-)
+# Why a server names a client: refused for lack of connection slots ("slots"), rejected by
+# it as of an unknown authority ("untrusted"), closed as a slow consumer ("slow-consumer").
+Refusal = Literal["slots", "untrusted", "slow-consumer"]
+_SIGNATURES: Final[dict[Refusal, tuple[re.Pattern[str], re.Pattern[str]]]] = {
+    "slots": (CONNECTION_SLOTS_EXHAUSTED, _CLIENT_ADDRESS),
+    "untrusted": (UNTRUSTED_BY_CLIENT, _CLIENT_ADDRESS),
+    "slow-consumer": (SLOW_CONSUMER, _CLIENT_SOCKET),
+}
+# The refusals ``refused_client_summaries`` reads (slow consumers have their own list).
+_REFUSALS: Final[tuple[Refusal, ...]] = ("slots", "untrusted")
 
 
-def refused_addresses(logs: Iterable[LogTail], refusal: Refusal = "slots") -> list[tuple[str, str]]:
-    """(address, line) of each client a server's own refusal names (the incident's own
-    tails, and the followed dependencies'): for lack of connection slots, or ("untrusted")
-    because the client rejected the server's certificate; first line per address, at most
-    ``MAX_ADDRESSES``."""
-    pattern = dict(_REFUSALS)[refusal]
+def named_addresses(
+    logs: Iterable[LogTail], signature: re.Pattern[str], address: re.Pattern[str]
+) -> list[tuple[str, str]]:
+    """(address, line) of each client a server's own line matching ``signature`` names where
+    ``address`` (a pattern with an ``ip`` group) says it stands, in the incident's own tails
+    and the followed dependencies', first line per address, at most ``MAX_ADDRESSES``."""
     found: dict[str, str] = {}
     for tail in logs:
         if tail.source not in ("scope", "dependency"):
             continue
         for line in tail.lines:
-            if not pattern.search(line):
+            if not signature.search(line):
                 continue
-            for match in _CLIENT_ADDRESS.finditer(line):
+            for match in address.finditer(line):
                 found.setdefault(match["ip"], line)
     return list(found.items())[:MAX_ADDRESSES]
+
+
+def refused_addresses(logs: Iterable[LogTail], refusal: Refusal = "slots") -> list[tuple[str, str]]:
+    """(address, line) of each client a server's own lines name for ``refusal``: refused for
+    lack of connection slots, rejecting its certificate ("untrusted"), or closed as a slow
+    consumer."""
+    return named_addresses(logs, *_SIGNATURES[refusal])
+
+
+def slow_consumer_addresses(logs: Iterable[LogTail]) -> list[tuple[str, str]]:
+    """(address, line) of each client a server names as it closes it as a slow consumer."""
+    return refused_addresses(logs, "slow-consumer")
+
+
+def client_addresses(logs: Iterable[LogTail]) -> list[str]:
+    """Every client address a server's refusals or slow-consumer closes name: the pods the
+    collector reads."""
+    logs = list(logs)
+    found: list[str] = []
+    for refusal in _SIGNATURES:
+        found += [a for a, _ in refused_addresses(logs, refusal) if a not in found]
+    return found
 
 
 def mounted_config_maps(pod: JsonDict) -> list[str]:
@@ -97,11 +143,6 @@ def mounted_config_maps(pod: JsonDict) -> list[str]:
         ]
         names += [n for s in sources if isinstance(n := s.get("name"), str) and n]
     return list(dict.fromkeys(names))
-
-
-def pod_address(pod: JsonDict) -> str | None:
-    address = (pod.get("status") or {}).get("podIP")
-    return address if isinstance(address, str) else None
 
 
 def owning_deployment(pod: JsonDict, index: ObjectIndex) -> JsonDict | None:
@@ -128,40 +169,61 @@ def refused_client_summaries(
     server's certificate, its pod's containers and the last writes of the ConfigMaps the pod
     mounts); the incident's own workload left out (a server does not refuse itself)."""
     tails = list(logs)
-    by_address = {a: p for p in index.kind("Pod") if (a := pod_address(p)) is not None}
+    return _client_summaries(index, tails, own, _REFUSALS, limits, notes)
+
+
+def slow_consumer_summaries(
+    index: ObjectIndex, logs: Iterable[LogTail], own: JsonDict | None
+) -> list[RefusedClientEvidence]:
+    """The Deployments whose pods' addresses a server names as it closes them as slow
+    consumers, as ``refused_client_summaries`` reads them."""
+    return _client_summaries(index, list(logs), own, ("slow-consumer",), None, None)
+
+
+def _client_summaries(
+    index: ObjectIndex,
+    tails: list[LogTail],
+    own: JsonDict | None,
+    refusals: Iterable[Refusal],
+    limits: EvidenceLimits | None,
+    notes: Notes | None,
+) -> list[RefusedClientEvidence]:
+    named = [(r, a, line) for r in refusals for a, line in refused_addresses(tails, r)]
+    if not named:
+        return []
+    by_address = {a: p for p in index.kind("Pod") for a in pod_ips(as_dict(p.get("status")))}
     replica_sets = index.kind("ReplicaSet")
+    own_key = (str(own.get("kind")), _ns(own), _name(own)) if own is not None else None
     found: dict[tuple[str, str, str], RefusedClientEvidence] = {}
-    for refusal, _ in _REFUSALS:
-        for address, line in refused_addresses(tails, refusal):
-            pod = by_address.get(address)
-            workload = owning_deployment(pod, index) if pod is not None else None
-            if pod is None or workload is None:
-                continue
-            key = (_ns(workload), _name(workload))
-            own_key = (str(own.get("kind")), _ns(own), _name(own)) if own is not None else None
-            if own_key == ("Deployment", *key) or (refusal, *key) in found:
-                continue
-            changes = recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES)
-            client = RefusedClientEvidence(
-                ref=ObjectRef(kind="Deployment", namespace=key[0], name=key[1]),
-                address=address,
-                pod=_name(pod),
-                line=line,
-                changes=changes,
-                refusal=refusal,
+    for refusal, address, line in named:
+        pod = by_address.get(address)
+        workload = owning_deployment(pod, index) if pod is not None else None
+        if pod is None or workload is None:
+            continue
+        key = (_ns(workload), _name(workload))
+        if own_key == ("Deployment", *key) or (refusal, *key) in found:
+            continue
+        changes = recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES)
+        client = RefusedClientEvidence(
+            ref=ObjectRef(kind="Deployment", namespace=key[0], name=key[1]),
+            address=address,
+            pod=_name(pod),
+            line=line,
+            changes=changes,
+            refusal=refusal,
+        )
+        if refusal == "untrusted" and limits is not None and notes is not None:
+            client.containers = container_summaries(
+                as_dict(pod.get("spec")),
+                as_dict(pod.get("status")),
+                limits,
+                notes,
+                f"pod {_name(pod)}",
             )
-            if refusal == "untrusted":
-                client.containers = container_summaries(
-                    as_dict(pod.get("spec")),
-                    as_dict(pod.get("status")),
-                    limits,
-                    notes,
-                    f"pod {_name(pod)}",
-                )
-                for name in mounted_config_maps(pod):
-                    config_map = index.get("ConfigMap", _ns(pod), name)
-                    written = last_write(config_map) if config_map is not None else None
-                    if written is not None:
-                        client.config_written[name] = written
-            found[(refusal, *key)] = client
+            for name in mounted_config_maps(pod):
+                config_map = index.get("ConfigMap", _ns(pod), name)
+                written = last_write(config_map) if config_map is not None else None
+                if written is not None:
+                    client.config_written[name] = written
+        found[(refusal, *key)] = client
     return list(found.values())

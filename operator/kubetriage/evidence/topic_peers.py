@@ -13,9 +13,9 @@ dependency summary (``kubetriage.evidence.summaries.dependencies``) share it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
+from kubetriage.evidence.config_values import TOPIC_KEY, topic_names
 from kubetriage.evidence.dependencies import (
     ERROR_LINE,
     ServiceHost,
@@ -28,10 +28,6 @@ from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.relations import TOPIC_SOURCE, DependencyRoute
 
-# An env var whose name says it holds a topic, queue, stream or subject ("REQUEST_TOPIC",
-# "PAYMENT_REPLY_TOPIC", "KAFKA_TOPICS", "JOBS_QUEUE_NAME", "NATS_SUBJECT").
-_TOPIC_KEY = re.compile(r"(?i)(?:^|_)(?:topic|queue|stream|subject)(?:s|_?name)?$")
-_TOPIC_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,}")
 # The kinds a peer on a topic is looked for among (the queue consumers' kinds).
 PEER_KINDS = CONSUMER_KINDS
 
@@ -46,12 +42,9 @@ def callee_topics(
         return []
     topics: list[str] = []
     for source, value in configured:
-        if source.kind != "env" or not _TOPIC_KEY.search(source.variable or ""):
+        if source.kind != "env" or not TOPIC_KEY.search(source.variable or ""):
             continue
-        for part in value.split(","):
-            topic = part.strip()
-            if _TOPIC_VALUE.fullmatch(topic) and topic not in topics:
-                topics.append(topic)
+        topics += [t for t in topic_names(value) if t not in topics]
     return topics
 
 

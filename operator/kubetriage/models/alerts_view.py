@@ -28,11 +28,16 @@ def dependency_hosts(evidence: Evidence) -> list[str]:
 
 
 def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
-    """The workloads behind the Services the workload calls, as the evidence followed them."""
+    """The workloads behind the Services the workload calls, as the evidence followed them,
+    and the clients a server closed as slow consumers: whose own throttling can be why the
+    calls are slow or the clients cannot keep up."""
     found: list[ObjectRef] = []
     for dep in evidence.dependencies:
         if dep.workload is not None and dep.workload not in found:
             found.append(dep.workload)
+    for client in evidence.slow_consumers:
+        if client.ref not in found:
+            found.append(client.ref)
     return found[:10]
 
 

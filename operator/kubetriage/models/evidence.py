@@ -17,8 +17,10 @@ from kubetriage.models.gateway_proxies import GatewayProxyEvidence
 from kubetriage.models.neighbours import (
     AgentRolloutEvidence,
     CallerEvidence,
+    DnsClientEvidence,
     HostPeerEvidence,
     OverlayMtuEvidence,
+    QueuePeerEvidence,
     RefusedClientEvidence,
     SiblingEvidence,
 )
@@ -98,6 +100,12 @@ class Evidence(BaseModel):
     overlay_mtu: list[OverlayMtuEvidence] = Field(default_factory=list)
     # The clients a server out of connection slots names by address as it refuses them.
     refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
+    # The clients a server names by address as it closes them as slow consumers.
+    slow_consumers: list[RefusedClientEvidence] = Field(default_factory=list)
+    # The other workloads naming the queue or topic the alert names (its producers).
+    queue_peers: list[QueuePeerEvidence] = Field(default_factory=list)
+    # Deployments whose releases changed their pods' DNS settings (the DNS server's clients).
+    dns_clients: list[DnsClientEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -116,19 +116,46 @@ class OverlayMtuEvidence(BaseModel):
 class RefusedClientEvidence(BaseModel):
     """A Deployment whose pod's address a server names as it refuses it
     (``kubetriage.evidence.refused_clients``), with its recent rollouts: a client of the
-    server's shared slots (``refusal`` "slots"), or a TLS client that rejected the server's
+    server's shared slots (``refusal`` "slots"), a TLS client that rejected the server's
     certificate as signed by an authority it does not trust ("untrusted"), then with that
     pod's containers (what CA file each trusts and where it is mounted from) and the last
-    write of each ConfigMap the pod mounts."""
+    write of each ConfigMap the pod mounts, or a slow consumer whose connection the server
+    closed ("slow-consumer")."""
 
     ref: ObjectRef
     address: str  # the pod address the refusal names
     pod: str = ""
-    line: str = ""  # the server's refusal
+    line: str = ""  # the server's refusal (or its close of a slow consumer)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-    refusal: Literal["slots", "untrusted"] = "slots"
+    refusal: Literal["slots", "untrusted", "slow-consumer"] = "slots"
     containers: list[ContainerEvidence] = Field(default_factory=list)  # "untrusted" only
     config_written: dict[str, datetime] = Field(default_factory=dict)  # ConfigMap -> last write
+
+
+class QueuePeerEvidence(BaseModel):
+    """Another workload whose pod template names the queue or topic the alert names
+    (``kubetriage.evidence.queue_peers``), with its recent rollouts: its producer (or
+    another consumer). A producer whose new revision publishes more messages for the same
+    work floods the consumers the alert is about."""
+
+    ref: ObjectRef
+    queue: str  # the queue or topic it names
+    # The texts of its pod template (or the ConfigMap values it takes) that name ``queue``.
+    named_by: list[NamingSource] = Field(default_factory=list)
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+    def naming_texts(self, limit: int | None = None) -> list[str]:
+        """The words for the texts that name the queue, at most ``limit``."""
+        return [source.text for source in self.named_by[:limit]]
+
+
+class DnsClientEvidence(BaseModel):
+    """A Deployment whose recent rollout changed its pods' DNS settings (``dnsPolicy``,
+    ``dnsConfig``), read when the incident's workload is the cluster's DNS server
+    (``kubetriage.evidence.dns_clients``): how many queries each of its lookups costs."""
+
+    ref: ObjectRef
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
 class SiblingEvidence(BaseModel):

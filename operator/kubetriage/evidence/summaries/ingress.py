@@ -19,6 +19,7 @@ from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.index import ObjectIndex, workload_of
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, ref_of, str_map
+from kubetriage.evidence.summaries.pods import pod_ips
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import (
     JsonDict,
@@ -154,10 +155,7 @@ def _ready(pod: JsonDict) -> bool:
 
 
 def _ips(pod: JsonDict) -> list[str]:
-    status = as_dict(pod.get("status"))
-    ips = [as_str(p.get("ip")) for p in dicts(status.get("podIPs"))]
-    found = [ip for ip in ips if ip] or [ip for ip in [as_str(status.get("podIP"))] if ip]
-    return found
+    return pod_ips(as_dict(pod.get("status")))
 
 
 def controller_workload(index: ObjectIndex, pod: JsonDict) -> ObjectRef | None:
