@@ -19,11 +19,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.callee_exporters import faulty_callee
 from kubetriage.analyzers.calls import caller
-from kubetriage.analyzers.cfs import of_workload
-from kubetriage.analyzers.demand import alerted_strain
-from kubetriage.analyzers.dependencies import caller_fails_on
-from kubetriage.analyzers.replica_lag import service_of
 from kubetriage.analyzers.support import item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -61,61 +58,44 @@ def piled_up(metric: MetricSummary) -> bool:
 
 
 def check_lock_waits(evidence: Evidence) -> list[Finding]:
-    strain = alerted_strain(evidence)
-    for dependency in evidence.dependencies:
-        workload, service = dependency.workload, service_of(dependency)
-        if workload is None or service is None:
-            continue
-        queued = [
-            m
-            for m in evidence.metrics
-            if m.name == LOCK_WAITS and of_workload(m, workload) and piled_up(m)
-        ]
-        if not queued or not (strain or caller_fails_on(evidence, dependency)):
-            continue
-        worst = max(queued, key=lambda m: m.last or 0.0)
-        pod = worst.labels.get("pod", workload.name)
-        since = f" since {worst.changed_at:%H:%M}" if worst.changed_at is not None else ""
-        waiting = item(
-            "metrics",
-            f"{prose.count(int(worst.last or 0.0), 'session')} of {pod} wait for a lock{since} "
-            f"(as few as {int(worst.min or 0.0)} earlier in the window)",
+    found = faulty_callee(evidence, LOCK_WAITS, piled_up)
+    if found is None:
+        return []
+    worst, workload, service = found.worst, found.workload, found.service
+    pod = worst.labels.get("pod", workload.name)
+    since = f" since {worst.changed_at:%H:%M}" if worst.changed_at is not None else ""
+    waiting = item(
+        "metrics",
+        f"{prose.count(int(worst.last or 0.0), 'session')} of {pod} wait for a lock{since} "
+        f"(as few as {int(worst.min or 0.0)} earlier in the window)",
+    )
+    facts = found.facts(waiting)
+    who = caller(evidence)
+    return [
+        make_finding(
+            "lock-waits",
+            Category.DEPENDENCY_FAILURE,
+            CONFIDENCE.piled_up,
+            prose.narrative(
+                f"Queries of {who} queue for a lock in {prose.obj(service)}",
+                "escalate to its owner to end what holds the lock",
+                because=[
+                    prose.claim(f"The sessions of {prose.obj(workload)} queue for a lock", waiting),
+                    prose.claim(
+                        f"{who} queries through {prose.obj(service)} and fails or slows",
+                        *facts[1:],
+                    ),
+                    prose.claim(
+                        "Rolling back or scaling the caller only queues more sessions "
+                        "behind the same lock"
+                    ),
+                ],
+            ),
+            facts,
+            Action.ESCALATE,
+            service,
         )
-        facts = [waiting, *strain]
-        if dependency.named_by:
-            named = item(
-                "dependency", f"{prose.obj(service)} is named by {dependency.named_by[0].text}"
-            )
-            facts = [waiting, named, *strain]
-        who = caller(evidence)
-        return [
-            make_finding(
-                "lock-waits",
-                Category.DEPENDENCY_FAILURE,
-                CONFIDENCE.piled_up,
-                prose.narrative(
-                    f"Queries of {who} queue for a lock in {prose.obj(service)}",
-                    "escalate to its owner to end what holds the lock",
-                    because=[
-                        prose.claim(
-                            f"The sessions of {prose.obj(workload)} queue for a lock", waiting
-                        ),
-                        prose.claim(
-                            f"{who} queries through {prose.obj(service)} and fails or slows",
-                            *facts[1:],
-                        ),
-                        prose.claim(
-                            "Rolling back or scaling the caller only queues more sessions "
-                            "behind the same lock"
-                        ),
-                    ],
-                ),
-                facts,
-                Action.ESCALATE,
-                service,
-            )
-        ]
-    return []
+    ]
 
 
 LOCK_WAIT_ANALYZERS: tuple[Analyzer, ...] = (

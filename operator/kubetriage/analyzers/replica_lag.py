@@ -18,16 +18,12 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.callee_exporters import faulty_callee
 from kubetriage.analyzers.calls import caller
-from kubetriage.analyzers.cfs import of_workload
-from kubetriage.analyzers.demand import alerted_strain
-from kubetriage.analyzers.dependencies import caller_fails_on
 from kubetriage.analyzers.support import item
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import MetricSummary
-from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -50,16 +46,6 @@ REPLICATION_LAG = "callee_replication_lag_seconds"
 STALE_SECONDS = 30.0
 
 
-def service_of(dependency: DependencyEvidence) -> ObjectRef | None:
-    """The Service the caller calls the dependency through."""
-    if dependency.ref is not None and dependency.ref.kind == "Service":
-        return dependency.ref
-    if dependency.service is not None:
-        service = dependency.service
-        return ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-    return None
-
-
 def fell_behind(metric: MetricSummary) -> bool:
     """Whether a replica's lag series shows it falling behind within the window: it lags
     ``STALE_SECONDS`` or more now, was caught up at some point of the window, and is not
@@ -70,56 +56,42 @@ def fell_behind(metric: MetricSummary) -> bool:
 
 
 def check_replica_lag(evidence: Evidence) -> list[Finding]:
-    strain = alerted_strain(evidence)
-    for dependency in evidence.dependencies:
-        workload, service = dependency.workload, service_of(dependency)
-        if workload is None or service is None:
-            continue
-        lagging = [
-            m
-            for m in evidence.metrics
-            if m.name == REPLICATION_LAG and of_workload(m, workload) and fell_behind(m)
-        ]
-        if not lagging or not (strain or caller_fails_on(evidence, dependency)):
-            continue
-        worst = max(lagging, key=lambda m: m.last or 0.0)
-        pod = worst.labels.get("pod", workload.name)
-        since = f" since {worst.changed_at:%H:%M}" if worst.changed_at is not None else ""
-        lag = item(
-            "metrics",
-            f"replication lag of {pod} is {prose.duration(worst.last or 0.0)}{since} "
-            f"(lowest {prose.duration(worst.min or 0.0)} in the window)",
+    found = faulty_callee(evidence, REPLICATION_LAG, fell_behind)
+    if found is None:
+        return []
+    worst, workload, service = found.worst, found.workload, found.service
+    pod = worst.labels.get("pod", workload.name)
+    since = f" since {worst.changed_at:%H:%M}" if worst.changed_at is not None else ""
+    lag = item(
+        "metrics",
+        f"replication lag of {pod} is {prose.duration(worst.last or 0.0)}{since} "
+        f"(lowest {prose.duration(worst.min or 0.0)} in the window)",
+    )
+    facts = found.facts(lag)
+    who = caller(evidence)
+    return [
+        make_finding(
+            "replica-lag",
+            Category.DEPENDENCY_FAILURE,
+            CONFIDENCE.lagging,
+            prose.narrative(
+                f"{prose.obj(service)} serves {who} from a replica that fell behind its primary",
+                f"escalate to the owner of {prose.obj(workload)} to find what holds "
+                "its replay (a long query, its disk, its stream)",
+                because=[
+                    prose.claim(f"{prose.obj(workload)} stopped keeping up", lag),
+                    prose.claim(
+                        f"{who} reads through {prose.obj(service)} and fails or slows",
+                        *facts[1:],
+                    ),
+                    prose.claim("Its pods are up, so what they serve is stale, not absent"),
+                ],
+            ),
+            facts,
+            Action.ESCALATE,
+            service,
         )
-        named = item(
-            "dependency", f"{prose.obj(service)} is named by {dependency.named_by[0].text}"
-        )
-        facts = [lag, named, *strain] if dependency.named_by else [lag, *strain]
-        who = caller(evidence)
-        return [
-            make_finding(
-                "replica-lag",
-                Category.DEPENDENCY_FAILURE,
-                CONFIDENCE.lagging,
-                prose.narrative(
-                    f"{prose.obj(service)} serves {who} from a replica that fell behind "
-                    "its primary",
-                    f"escalate to the owner of {prose.obj(workload)} to find what holds "
-                    "its replay (a long query, its disk, its stream)",
-                    because=[
-                        prose.claim(f"{prose.obj(workload)} stopped keeping up", lag),
-                        prose.claim(
-                            f"{who} reads through {prose.obj(service)} and fails or slows",
-                            *facts[1:],
-                        ),
-                        prose.claim("Its pods are up, so what they serve is stale, not absent"),
-                    ],
-                ),
-                facts,
-                Action.ESCALATE,
-                service,
-            )
-        ]
-    return []
+    ]
 
 
 REPLICA_LAG_ANALYZERS: tuple[Analyzer, ...] = (
