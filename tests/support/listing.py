@@ -4,15 +4,21 @@ reads without an apiserver. Objects are filtered by kind, namespace (None: every
 namespace) and label selector with the API emulator's selector parser
 (``kubetriage.replay.emulator.selectors``), so set-based terms mean what the API says; every
 request is recorded in ``asked``. Integration tests read through the real reader instead.
+``reconciler_reads``: what the reconciler walk reads through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.reconciler_walk import follow_reconcilers
+from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator.selectors import label_selector
+from kubetriage.tenancy import Scope
+from tests.support.evidence import NOW
 
 
 class ListingReader:
@@ -42,3 +48,21 @@ class ListingReader:
     ) -> None:
         for obj in await self.list_of(run, kind, namespace, **kwargs):
             run.add(obj)
+
+
+def reconciler_reads(
+    read: Sequence[dict[str, Any]],
+    cluster: Iterable[dict[str, Any]],
+    scope: Scope,
+    alerts: Sequence[Alert] = (),
+) -> set[str]:
+    """What ``follow_reconcilers`` reads beyond ``read`` (the objects the walk already
+    holds) from ``cluster`` (listed through ``ListingReader``), as "Kind/namespace/name", at
+    the shared test moment ``tests.support.evidence.NOW``."""
+    run = CollectionRun(asyncio.Semaphore(1))
+    for obj in read:
+        run.add(obj)
+    reader = ListingReader(cluster)
+    asyncio.run(follow_reconcilers(reader, run, list(alerts), NOW, scope))  # type: ignore[arg-type]
+    known = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in read}
+    return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if (k, ns, name) not in known}

@@ -12,11 +12,8 @@ API does, and the train case written for this, replayed through the builder.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from kubetriage.evidence.reader import CollectionRun
-from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.summaries.mesh_control_plane import cut_off_pods
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail
@@ -25,8 +22,8 @@ from kubetriage.replay.cases import load_case
 from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
-from tests.support.evidence import NOW, analyze, assert_leads, by_category
-from tests.support.listing import ListingReader
+from tests.support.evidence import analyze, assert_leads, by_category
+from tests.support.listing import reconciler_reads
 
 PAY = ObjectRef(kind="Deployment", namespace="pay", name="ledger", api_version="apps/v1")
 ISTIOD = ObjectRef(kind="Deployment", namespace="istio-system", name="istiod")
@@ -191,20 +188,11 @@ def test_the_train_case_of_a_pending_istiod() -> None:
 # --- the live walk reads what the builder recognises ------------------------------------------
 
 
-def _walked(read: list[Any], cluster: list[Any], scope: Scope) -> set[str]:
-    run = CollectionRun(asyncio.Semaphore(1))
-    for obj in read:
-        run.add(obj)
-    asyncio.run(follow_reconcilers(ListingReader(cluster), run, [], NOW, scope))  # type: ignore[arg-type]
-    known = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in read}
-    return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if (k, ns, name) not in known}
-
-
 def test_the_live_walk_reads_istiod_for_a_workload_in_the_mesh() -> None:
     istiod = _istiod("pending")
-    assert _walked(_ledger(), istiod, Scope.unrestricted()) == {
+    assert reconciler_reads(_ledger(), istiod, Scope.unrestricted()) == {
         "Deployment/istio-system/istiod",
         "Pod/istio-system/istiod-7b9c-qwert",
     }
-    assert _walked(_ledger(), istiod, Scope("pay", cluster_wide=False)) == set()
-    assert _walked(_ledger(meshed=False), istiod, Scope.unrestricted()) == set()
+    assert reconciler_reads(_ledger(), istiod, Scope("pay", cluster_wide=False)) == set()
+    assert reconciler_reads(_ledger(meshed=False), istiod, Scope.unrestricted()) == set()

@@ -14,14 +14,11 @@ does, and the train case written for this, replayed through the builder.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from kubetriage.evidence.reader import CollectionRun
-from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
@@ -30,7 +27,7 @@ from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
 from tests.support.evidence import NOW, analyze, assert_leads, by_category
-from tests.support.listing import ListingReader
+from tests.support.listing import reconciler_reads
 
 API = ObjectRef(kind="Deployment", namespace="shop", name="orders", api_version="apps/v1")
 SCALER = ObjectRef(kind="Deployment", namespace="kube-system", name="cluster-autoscaler")
@@ -243,22 +240,12 @@ def test_the_train_case_of_an_oom_killed_cluster_autoscaler() -> None:
 # --- the live walk reads what the builder recognises ------------------------------------------
 
 
-def _walked(read: list[Any], cluster: list[Any], scope: Scope) -> set[str]:
-    run = CollectionRun(asyncio.Semaphore(1))
-    for obj in read:
-        run.add(obj)
-    reader = ListingReader(cluster)
-    asyncio.run(follow_reconcilers(reader, run, [], NOW, scope))  # type: ignore[arg-type]
-    known = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in read}
-    return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if (k, ns, name) not in known}
-
-
 def test_the_live_walk_reads_the_autoscaler_only_for_pods_waiting_on_it() -> None:
     autoscaler = _autoscaler(oom=True)
-    assert _walked(_orders(), autoscaler, Scope.unrestricted()) == {
+    assert reconciler_reads(_orders(), autoscaler, Scope.unrestricted()) == {
         "Deployment/kube-system/cluster-autoscaler",
         "ReplicaSet/kube-system/cluster-autoscaler-7c6d",
         "Pod/kube-system/cluster-autoscaler-7c6d-qv8xz",
     }
-    assert _walked(_orders(), autoscaler, Scope("shop", cluster_wide=False)) == set()
-    assert _walked(_orders(TAINT), autoscaler, Scope.unrestricted()) == set()
+    assert reconciler_reads(_orders(), autoscaler, Scope("shop", cluster_wide=False)) == set()
+    assert reconciler_reads(_orders(TAINT), autoscaler, Scope.unrestricted()) == set()

@@ -12,13 +12,10 @@ registry; the two train cases written for this, replayed through the builder; th
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
-from kubetriage.evidence.reader import CollectionRun
-from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.summaries.reconcilers import covers, flag_values, unresolved_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -28,7 +25,7 @@ from kubetriage.tenancy import Scope
 from tests.support.built import built, case_evidence, deployment_manifest
 from tests.support.cases import TRAIN
 from tests.support.evidence import NOW, analyze, assert_leads, by_category
-from tests.support.listing import ListingReader
+from tests.support.listing import reconciler_reads
 
 WEB = ObjectRef(kind="Deployment", namespace="web", name="shopfront")
 CERT = ObjectRef(kind="Certificate", namespace="web", name="shopfront-tls")
@@ -366,19 +363,7 @@ def test_train_cases_about_reconcilers(
 
 
 def _walked(read: list[dict[str, Any]], cluster: list[dict[str, Any]], scope: Scope) -> set[str]:
-    run = CollectionRun(asyncio.Semaphore(1))
-    for obj in read:
-        run.add(obj)
-    reader = ListingReader(cluster)
-    asyncio.run(follow_reconcilers(reader, run, [NXDOMAIN], NOW, scope))  # type: ignore[arg-type]
-    return {
-        f"{k}/{ns}/{name}"
-        for k, ns, name in run.objects
-        if (k, ns, name)
-        not in {
-            (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in read
-        }
-    }
+    return reconciler_reads(read, cluster, scope, [NXDOMAIN])
 
 
 def test_the_live_walk_reads_the_issuer_of_an_overdue_certificate_in_any_namespace() -> None:
