@@ -31,6 +31,7 @@ from kubetriage.analyzers.shared_dependency import load_rollout, own_changed, ro
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.naming import source_texts
 from kubetriage.models.neighbours import HostPeerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -73,7 +74,7 @@ def check_egress_peer(evidence: Evidence) -> list[Finding]:
     source = object_source(target)
     facts = [
         item(hit.source, hit.line),
-        item(source, f"names {peer.host}: {prose.listing(peer.naming_texts(), limit=2)}"),
+        item(source, f"names {peer.host}: {prose.listing(source_texts(peer.named_by), limit=2)}"),
         item(source, rollout_line(change)),
     ]
     text = prose.narrative(

@@ -35,6 +35,7 @@ from kubetriage.analyzers.shared_dependency import load_rollout, own_changed, ro
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.naming import source_texts
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -79,7 +80,7 @@ def check_producer_rollout(evidence: Evidence) -> list[Finding]:
     target = peer.ref
     names = item(
         object_source(target),
-        f"names {peer.queue} ({prose.listing(peer.naming_texts(), limit=2)})",
+        f"names {peer.queue} ({prose.listing(source_texts(peer.named_by), limit=2)})",
     )
     rolled = item(object_source(target), rollout_line(change))
     because = [

@@ -11,6 +11,7 @@ DB_URL") and is never parsed back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -58,6 +59,11 @@ class NamingSource(BaseModel):
             pod,
             container,
         )
+
+
+def source_texts(sources: Sequence[NamingSource], limit: int | None = None) -> list[str]:
+    """The words shown for ``sources``, at most ``limit`` of them."""
+    return [source.text for source in sources[:limit]]
 
 
 def log_source(namespace: str, pod: str, container: str) -> NamingSource:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.naming import NamingSource
+from kubetriage.models.naming import NamingSource, source_texts
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ContainerEvidence,
@@ -70,7 +70,7 @@ class CallerEvidence(BaseModel):
         texts that name the callee, at most ``limit``."""
         if self.in_errors is not None:
             return [f"{self.in_errors.log.text}: {self.in_errors.said()}"]
-        return [source.text for source in self.named_by[:limit]]
+        return source_texts(self.named_by, limit)
 
 
 class HostPeerEvidence(BaseModel):
@@ -84,10 +84,6 @@ class HostPeerEvidence(BaseModel):
     # The texts of its pod template that name ``host``, as data.
     named_by: list[NamingSource] = Field(default_factory=list)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-
-    def naming_texts(self, limit: int | None = None) -> list[str]:
-        """The words for the texts that name the host, at most ``limit``."""
-        return [source.text for source in self.named_by[:limit]]
 
 
 class AgentRolloutEvidence(BaseModel):
@@ -143,10 +139,6 @@ class QueuePeerEvidence(BaseModel):
     # The texts of its pod template (or the ConfigMap values it takes) that name ``queue``.
     named_by: list[NamingSource] = Field(default_factory=list)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-
-    def naming_texts(self, limit: int | None = None) -> list[str]:
-        """The words for the texts that name the queue, at most ``limit``."""
-        return [source.text for source in self.named_by[:limit]]
 
 
 class DnsClientEvidence(BaseModel):

@@ -12,7 +12,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.naming import NamingSource
+from kubetriage.models.naming import NamingSource, source_texts
 from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
@@ -239,7 +239,7 @@ class DependencyEvidence(BaseModel):
 
     def named_by_texts(self, limit: int | None = None) -> list[str]:
         """The words shown for the first ``limit`` (else all) sources that named it."""
-        return [source.text for source in self.named_by[:limit]]
+        return source_texts(self.named_by, limit)
 
     def routed(self, kind: RouteKind) -> list[DependencyRoute]:
         """The routes of ``kind`` by which the walk reached this dependency."""
