@@ -17,7 +17,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 demo: install
 	$(BIN)/kubetriage demo
 
-test: install local-llm system-deps cluster-bin image lint typecheck layers pytest
+test: system-deps install local-llm cluster-bin image lint typecheck layers pytest
 
 install: $(VENV)/.installed
 

@@ -103,9 +103,7 @@ def known_objects(evidence: Evidence) -> set[str]:
         ObjectRef(kind="PersistentVolumeClaim", namespace=p.namespace, name=p.name)
         for p in evidence.pvcs
     ]
-    refs += [
-        ObjectRef(kind="Service", namespace=s.namespace, name=s.name) for s in evidence.services
-    ]
+    refs += [s.ref() for s in evidence.services]
     refs += [
         ObjectRef(kind="NetworkPolicy", namespace=n.namespace, name=n.name)
         for n in evidence.network_policies
@@ -121,7 +119,7 @@ def known_objects(evidence: Evidence) -> set[str]:
     for dependency in evidence.dependencies:
         if dependency.service is not None:
             service = dependency.service
-            refs.append(ObjectRef(kind="Service", namespace=service.namespace, name=service.name))
+            refs.append(service.ref())
         if dependency.workload is not None:
             refs.append(dependency.workload)
     refs += [e.involved for e in evidence.events]

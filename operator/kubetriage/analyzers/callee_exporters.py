@@ -45,16 +45,6 @@ class CalleeSeries:
         return [shown, called, *self.strain]
 
 
-def service_of(dependency: DependencyEvidence) -> ObjectRef | None:
-    """The Service the caller calls the dependency through."""
-    if dependency.ref is not None and dependency.ref.kind == "Service":
-        return dependency.ref
-    if dependency.service is not None:
-        service = dependency.service
-        return ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-    return None
-
-
 def faulty_callee(
     evidence: Evidence, name: str, shows: Callable[[MetricSummary], bool]
 ) -> CalleeSeries | None:
@@ -62,7 +52,7 @@ def faulty_callee(
     ``name`` ``shows`` the fault, while the caller is alerted as strained or fails on it."""
     strain = alerted_strain(evidence)
     for dependency in evidence.dependencies:
-        workload, service = dependency.workload, service_of(dependency)
+        workload, service = dependency.workload, dependency.service_ref()
         if workload is None or service is None:
             continue
         found = [

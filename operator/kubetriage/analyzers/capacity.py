@@ -366,7 +366,7 @@ def callee_scaled_to_zero(evidence: Evidence) -> list[Finding]:
             workload = svc.scaled_to_zero
             seen.add(workload.key())
             call, fact = item(hit.source, hit.line), service_fact(svc)
-            service = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            service = svc.ref()
             before = _ran_before(evidence, workload)
             shown = [call, fact, *([before[1]] if before else [])]
             findings.append(

@@ -55,9 +55,7 @@ def certificate_target(
     for svc in presenting:
         if svc.type == "ExternalName":
             # Someone else's certificate: hand it to the owner of that endpoint.
-            return ObjectRef(
-                kind="Service", namespace=svc.namespace, name=svc.name
-            ), Action.ESCALATE
+            return svc.ref(), Action.ESCALATE
     for svc in presenting:
         secret = _serving_secret(evidence, svc) or _dependency_secret(evidence, svc)
         if secret is not None:
@@ -83,7 +81,7 @@ def certificate_target(
         if served is not None:
             return served, Action.RENEW_CERTIFICATE
     for svc in presenting:
-        return ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name), Action.ESCALATE
+        return svc.ref(), Action.ESCALATE
     workload = workload_ref(evidence)
     if workload is not None:
         return workload, Action.ESCALATE

@@ -21,8 +21,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.onset import earliest_onset
-from kubetriage.analyzers.shared_dependency import load_rollout, own_changed, rollout_line
+from kubetriage.analyzers.shared_dependency import load_rollout, rollout_line, sole_rollout
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -40,17 +39,12 @@ def check_refused_client(evidence: Evidence) -> list[Finding]:
     refused = [c for c in evidence.refused_clients if c.refusal == "slots"]
     if not refused:
         return []
-    onset = earliest_onset(evidence)
-    if onset is None or own_changed(evidence, onset):
+    suspect = sole_rollout(
+        evidence, refused, lambda c, onset: load_rollout(c.ref, c.changes, onset)
+    )
+    if suspect is None:
         return []
-    suspects = [
-        (client, change)
-        for client in refused
-        if (change := load_rollout(client.ref, client.changes, onset)) is not None
-    ]
-    if len(suspects) != 1:
-        return []
-    client, change = suspects[0]
+    client, change = suspect
     target = client.ref
     others = [c for c in refused if c is not client]
     facts = [

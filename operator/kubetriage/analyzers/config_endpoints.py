@@ -124,7 +124,7 @@ def check_config_endpoints(evidence: Evidence) -> list[Finding]:
             continue
         reported.add(endpoint.config_map)
         ref = ObjectRef(kind="ConfigMap", namespace=namespace, name=endpoint.config_map)
-        service = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        service = svc.ref()
         served = ", ".join(str(p) for p in sorted(_dialable(svc)))
         config = item(
             f"configmap/{namespace}/{endpoint.config_map}",

@@ -42,7 +42,6 @@ from kubetriage.analyzers.support import (
     timestamp,
 )
 from kubetriage.analyzers.token_issuers import token_issuer
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, ContainerEvidence, PodEvidence
@@ -363,7 +362,7 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
             continue
         if not caller_fails_on(evidence, dependency):
             continue  # the caller shows no failing call: its trouble is its own
-        target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
+        target = service.ref()
         facts = [item(object_source(target), prose.ready_endpoints(service.ready_endpoints))]
         facts += [
             item(object_source(target), f"pod {prose.pod_trouble(p)}")

@@ -28,7 +28,6 @@ from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, symptom_onset
 from kubetriage.analyzers.support import grep_logs, item, object_source, timestamp
 from kubetriage.dns_errors import DNS_NO_SUCH_NAME
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ChangeEvidence
@@ -123,11 +122,7 @@ def check_dependency_config(evidence: Evidence) -> list[Finding]:
         if own_rollout_after(evidence, timestamp(edit.at)) or _began_before(evidence, edit):
             continue
         service = dependency.service
-        named = (
-            ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-            if service is not None
-            else dependency.workload
-        )
+        named = service.ref() if service is not None else dependency.workload
         if named is None:
             continue
         facts = [

@@ -238,7 +238,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         owner_fact = item(service_source(svc), f"owner: {owner}")
         if owner:
             facts.append(owner_fact)
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         calls = named.get(chosen, [])
         kind = _failure_kind(" ".join(f.fact for f in calls) or " ".join(h.line for h in hits))
         because: list[Claim] = []
@@ -304,7 +304,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                 ),
                 facts,
                 Action.ESCALATE,
-                ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                svc.ref(),
                 {"service": svc.name},
             )
         )
@@ -319,9 +319,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     resolver_down = any(DNS_RESOLVER_FAILURE.search(h.line) for h in dns) or len(dns_hosts) >= 2
     if dns and len(dns) == len(hits) and (resolver_down or dns_service is not None):
         if dns_service is not None:
-            target = ObjectRef(
-                kind="Service", namespace=dns_service.namespace, name=dns_service.name
-            )
+            target = dns_service.ref()
         else:
             # Not collected, but every mainstream distribution serves cluster DNS from this
             # Service (CoreDNS kept the name for compatibility).
@@ -441,7 +439,7 @@ def _failure_kind(text: str) -> str:
 
 
 def _service_claim(svc: ServiceEvidence) -> str:
-    ref = prose.obj(ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name))
+    ref = prose.obj(svc.ref())
     if svc.type == "ExternalName":
         return f"{ref} points outside the cluster at {svc.external_name}, so the fault is there"
     if svc.ready_endpoints is None and svc.matching_pods is None and not svc.selector:

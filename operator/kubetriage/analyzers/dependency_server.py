@@ -160,9 +160,9 @@ def _said(evidence: Evidence, pattern: re.Pattern[str]) -> list[_Said]:
 
 
 def _service_ref(dep: DependencyEvidence) -> ObjectRef | None:
-    if dep.service is None:
-        return None
-    return ObjectRef(kind="Service", namespace=dep.service.namespace, name=dep.service.name)
+    """The followed dependency's Service (never one named but not read: its own words are
+    what these findings quote)."""
+    return dep.service.ref() if dep.service is not None else None
 
 
 def _fact(said: _Said) -> EvidenceItem:

@@ -16,16 +16,19 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.onset import earliest_onset, follows_within
-from kubetriage.analyzers.shared_dependency import own_changed, rollout_line
+from kubetriage.analyzers.onset import follows_within
+from kubetriage.analyzers.shared_dependency import rollout_line, sole_rollout
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.evidence.dns_clients import DNS_ASPECT
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.neighbours import DnsClientEvidence
+from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -43,22 +46,27 @@ CONFIDENCE: Final = _Confidence()
 NAME: Final = "dns-client-rollout"
 
 
+def _dns_rollout(client: DnsClientEvidence, onset: datetime) -> ChangeEvidence | None:
+    """The client's latest rollout, when it changed its pods' DNS settings within the onset
+    window."""
+    return next(
+        (
+            change
+            for change in client.changes[:1]
+            if DNS_ASPECT in change.aspects and follows_within(change.at, onset) is not None
+        ),
+        None,
+    )
+
+
 def check_dns_client_rollout(evidence: Evidence) -> list[Finding]:
     """Roll back the one client whose release changed its DNS settings before the trouble."""
     if not evidence.dns_clients:
         return []
-    onset = earliest_onset(evidence)
-    if onset is None or own_changed(evidence, onset):
+    suspect = sole_rollout(evidence, evidence.dns_clients, _dns_rollout)
+    if suspect is None:
         return []
-    suspects = [
-        (client, change)
-        for client in evidence.dns_clients
-        for change in client.changes[:1]
-        if DNS_ASPECT in change.aspects and follows_within(change.at, onset) is not None
-    ]
-    if len(suspects) != 1:
-        return []
-    client, change = suspects[0]
+    client, change = suspect
     target = client.ref
     settings = change.aspect_details.get(DNS_ASPECT) or []
     rolled = item(object_source(target), rollout_line(change))

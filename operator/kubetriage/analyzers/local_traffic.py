@@ -23,7 +23,6 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits, followed_services
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.support import LogHit, item, same_service, service_source
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
@@ -76,7 +75,7 @@ def check_local_traffic(evidence: Evidence) -> list[Finding]:
             and p.name not in failing_pods
             and p.namespace == calls[0].log.namespace
         ]
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         stranded = sorted(n for n in nodes if n)
         policy = item(
             service_source(svc),

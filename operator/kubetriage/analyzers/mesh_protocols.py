@@ -21,7 +21,6 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, followed_services, service_fact
 from kubetriage.analyzers.support import item, service_source
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import PodPort, ServiceEvidence
@@ -105,7 +104,7 @@ def check_mesh_protocols(evidence: Evidence) -> list[Finding]:
         if found is None:
             continue
         declared, port = found
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         target = f"{port.name or 'port'} {port.number}" if port.number else port.name or "?"
         fact = item(
             service_source(svc),

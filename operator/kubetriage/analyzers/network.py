@@ -133,7 +133,7 @@ def check_network(evidence: Evidence) -> list[Finding]:
     for svc in evidence.services:
         if svc.type == "ExternalName" or not svc.selector or svc.scaled_to_zero is not None:
             continue  # (a workload scaled to zero is the capacity rule's case)
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         same_ns = [p for p in evidence.pods if p.namespace == svc.namespace]
         no_pods = svc.matching_pods == 0 or (
             svc.matching_pods is None and not any(_selects(svc.selector, p.labels) for p in same_ns)
@@ -291,7 +291,7 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
                 continue
             seen.add(svc.name)
             call, fact = item(hit.source, hit.line), service_fact(svc)
-            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            ref = svc.ref()
             findings.append(
                 make_finding(
                     "network",
@@ -314,7 +314,7 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
                     ),
                     [call, fact],
                     Action.FIX_NETWORK,
-                    ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                    svc.ref(),
                     {"service": svc.name},
                 )
             )
@@ -327,7 +327,7 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
         if name in reported:
             continue
         remapped = [p.text for p in svc.ports if p.remaps]
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         ready = svc.ready_endpoints or 0
         refused = item(hit.source, hit.line)
         ports = item(service_source(svc), f"ports {', '.join(svc.port_texts())}")
@@ -356,7 +356,7 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
                 ),
                 [refused, service_fact(svc), ports],
                 Action.FIX_NETWORK,
-                ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name),
+                svc.ref(),
                 {"service": svc.name},
             )
         )

@@ -22,7 +22,6 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import service_fact
 from kubetriage.analyzers.support import item, service_source
 from kubetriage.dns_errors import DNS_NO_SUCH_NAME
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding
 from kubetriage.models.object_evidence import LogTail, ServiceEvidence
@@ -110,7 +109,7 @@ def check_unpublished_peers(evidence: Evidence) -> list[Finding]:
         lookup = _unpublished_lookup(svc, tails)
         if lookup is None:
             continue
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         flag = item(
             service_source(svc),
             "headless (clusterIP None), publishNotReadyAddresses not set; "

@@ -22,7 +22,6 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.onset import earliest_onset
 from kubetriage.analyzers.queues import (
     INPUT_GROWTH,
     backlog_alerted,
@@ -31,7 +30,7 @@ from kubetriage.analyzers.queues import (
     input_rates,
     series_fact,
 )
-from kubetriage.analyzers.shared_dependency import load_rollout, own_changed, rollout_line
+from kubetriage.analyzers.shared_dependency import load_rollout, rollout_line, sole_rollout
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -63,17 +62,12 @@ def check_producer_rollout(evidence: Evidence) -> list[Finding]:
     grows = [series_fact(*grown[0])] if grown else alerted
     if not evidence.queue_peers or not grows:
         return []
-    onset = earliest_onset(evidence)
-    if onset is None or own_changed(evidence, onset):
+    suspect = sole_rollout(
+        evidence, evidence.queue_peers, lambda p, onset: load_rollout(p.ref, p.changes, onset)
+    )
+    if suspect is None:
         return []
-    suspects = [
-        (peer, change)
-        for peer in evidence.queue_peers
-        if (change := load_rollout(peer.ref, peer.changes, onset)) is not None
-    ]
-    if len(suspects) != 1:
-        return []
-    peer, change = suspects[0]
+    peer, change = suspect
     inputs = [(m, g) for m, g in input_rates(evidence) if g is not None]
     if inputs and all(g < INPUT_GROWTH for _, g in inputs):
         return []  # what arrives did not grow: the release is not what the consumers chase

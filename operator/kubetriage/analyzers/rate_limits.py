@@ -40,7 +40,6 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
 )
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
@@ -206,7 +205,7 @@ def check_rate_limited(evidence: Evidence) -> list[Finding]:
     if found is None:
         return []
     svc, named = found
-    ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+    ref = svc.ref()
     quoted = [item(h.source, h.line) for h in hits[:3]]
     described = service_fact(svc)
     who = caller(evidence, hits)

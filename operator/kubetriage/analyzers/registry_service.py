@@ -27,7 +27,6 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.support import event_fact, item, timestamp
 from kubetriage.analyzers.tls_clients import clock_skew
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.relations import DependencyEvidence
@@ -96,15 +95,6 @@ def expired_registry_certificate(
     return None
 
 
-def _service_ref(dependency: DependencyEvidence) -> ObjectRef | None:
-    if dependency.service is not None:
-        return ObjectRef(
-            kind="Service", namespace=dependency.service.namespace, name=dependency.service.name
-        )
-    ref = dependency.ref
-    return ref if ref is not None and ref.kind == "Service" else None
-
-
 _FailedPulls = dict[str, tuple[DependencyEvidence, list[EvidenceItem], set[str]]]
 
 
@@ -136,7 +126,7 @@ def check_registry_service(evidence: Evidence) -> list[Finding]:
     failed = _failed_pulls(evidence, lambda text: failing_registry(evidence, text))
     findings: list[Finding] = []
     for host, (dependency, facts, images) in failed.items():
-        target = _service_ref(dependency)
+        target = dependency.service_ref()
         if target is None:
             continue
         serves = item(

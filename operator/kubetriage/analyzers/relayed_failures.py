@@ -36,7 +36,7 @@ class Relay:
     calls: list[EvidenceItem]
 
     def via_ref(self) -> ObjectRef:
-        return ObjectRef(kind="Service", namespace=self.via.namespace, name=self.via.name)
+        return self.via.ref()
 
 
 def relayed_failure(evidence: Evidence, svc: ServiceEvidence) -> Relay | None:

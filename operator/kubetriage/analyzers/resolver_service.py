@@ -24,7 +24,6 @@ from kubetriage.analyzers.calls import caller, dependency_hits, followed_service
 from kubetriage.analyzers.dependency_failure import CLUSTER_DNS_NAMES
 from kubetriage.analyzers.support import item
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.vocabulary import Action, Category
@@ -59,7 +58,7 @@ def check_resolver_service(evidence: Evidence) -> list[Finding]:
     )
     if svc is None:
         return []
-    ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+    ref = svc.ref()
     quoted = [item(h.source, h.line) for h in lookups[:2]]
     described = service_fact(svc)
     text = prose.narrative(

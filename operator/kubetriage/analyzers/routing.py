@@ -87,7 +87,7 @@ def _external_name_unresolved(evidence: Evidence) -> list[Finding]:
         ]:
             if svc is None:
                 continue
-            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            ref = svc.ref()
             lookup = item(hit.source, hit.line)
             alias = item(
                 service_source(svc),
@@ -130,7 +130,7 @@ def _ingress_ports_missing(evidence: Evidence) -> list[Finding]:
             svc = next((s for s in evidence.services if s.name == name), None)
             if svc is None:
                 continue
-            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            ref = svc.ref()
             ingress = ObjectRef(kind="Ingress", namespace=svc.namespace, name=controller.ingress)
             route = item(
                 f"ingress/{svc.namespace}/{controller.ingress}",
@@ -278,7 +278,7 @@ def _health_check_unserved(evidence: Evidence) -> list[Finding]:
             declared = " ".join(
                 dict.fromkeys(port.text for p in selected for c in p.containers for port in c.ports)
             )
-            ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            ref = svc.ref()
             findings.append(_health_check_finding(svc, ref, unserved, declared))
     return findings
 
@@ -335,7 +335,7 @@ def _not_ready_published(evidence: Evidence) -> list[Finding]:
         unready = [p for p in selected if p.phase == "Running" and not _pod_ready(p)]
         if not unready or len(unready) == len(selected):
             continue
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         flag = item(
             service_source(svc),
             f"publishNotReadyAddresses: true; {prose.ready_endpoints(svc.ready_endpoints)}",

@@ -18,9 +18,10 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
@@ -35,6 +36,8 @@ from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+
+_Neighbour = TypeVar("_Neighbour")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,22 @@ def load_rollout(
         (c for c in changes if follows_within(c.at, onset) is not None and _LOAD & set(c.aspects)),
         None,
     )
+
+
+def sole_rollout(
+    evidence: Evidence,
+    neighbours: Sequence[_Neighbour],
+    rollout_of: Callable[[_Neighbour, datetime], ChangeEvidence | None],
+) -> tuple[_Neighbour, ChangeEvidence] | None:
+    """The one neighbour (a client a server refuses, a producer of the alerted queue, a
+    client of the cluster DNS) whose rollout ``rollout_of`` finds before the onset, while
+    the incident's own workload did not change: None when the onset is unknown, the
+    workload changed itself, or no neighbour or several rolled out."""
+    onset = earliest_onset(evidence)
+    if onset is None or own_changed(evidence, onset):
+        return None
+    found = [(n, change) for n in neighbours if (change := rollout_of(n, onset)) is not None]
+    return found[0] if len(found) == 1 else None
 
 
 def shared_suspect(

@@ -34,7 +34,6 @@ from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.shared_dependency import SLOW_DEPENDENCY, changed_itself, shared_suspect
 from kubetriage.analyzers.support import LogHit, item
 from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.neighbours import CallerEvidence
@@ -158,7 +157,7 @@ def check_shared_outage(evidence: Evidence) -> list[Finding]:
     svc = dependency.service
     if svc is None:
         return []
-    target = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+    target = svc.ref()
     callee, other = prose.obj(target), prose.obj(caller.ref)
     source = f"{caller.ref.kind.lower()}/{caller.ref.namespace}/{caller.ref.name}"
     facts = [

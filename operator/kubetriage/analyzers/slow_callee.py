@@ -24,7 +24,6 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import followed_services, service_fact
 from kubetriage.analyzers.log_signatures import service_for_host
 from kubetriage.analyzers.support import item, workload_ref
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import MetricSummary
@@ -81,7 +80,7 @@ def check_slow_callee(evidence: Evidence) -> list[Finding]:
         if slowed is None or service is None:
             continue
         before, now = slowed
-        target = ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
+        target = service.ref()
         calls = item(
             "metrics",
             f"seconds per call to {host}: {prose.number(before)} -> {prose.number(now)}",

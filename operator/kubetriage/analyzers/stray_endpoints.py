@@ -91,7 +91,7 @@ def check_stray_endpoints(evidence: Evidence) -> list[Finding]:
         ]
         if not serving or not stray:
             continue
-        ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name)
+        ref = svc.ref()
         port = prose.listing(sorted(targets))
         stray_ref, stray_pods = stray[0]
         declared = sorted({port.text for p in stray_pods for c in p.containers for port in c.ports})

@@ -269,12 +269,7 @@ def callee_network_policies(
     callee_namespaces = {
         ref.namespace
         for d in dependencies
-        for ref in ([d.workload] if d.workload else [])
-        + (
-            [ObjectRef(kind="Service", namespace=d.service.namespace, name=d.service.name)]
-            if d.service
-            else []
-        )
+        for ref in ([d.workload] if d.workload else []) + ([d.service.ref()] if d.service else [])
         if ref.namespace and ref.namespace != build.scope.namespace
     }
     found = summarise_all(

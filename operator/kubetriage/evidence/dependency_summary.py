@@ -221,11 +221,7 @@ def summarise_dependency(
         for m in config_mounts(_d(p.get("spec")), c, limit=10)
         if m.kind == "Secret"
     }
-    named_ref = (
-        ObjectRef(kind="Service", namespace=service.namespace, name=service.name)
-        if service is not None
-        else ref
-    )
+    named_ref = service.ref() if service is not None else ref
     return DependencyEvidence(
         ref=named_ref,
         mounted_secrets=mounted[:5],

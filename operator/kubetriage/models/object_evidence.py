@@ -319,6 +319,10 @@ class ServiceEvidence(BaseModel):
     # kube-proxy rewrites it to a selected pod's address before NetworkPolicies apply.
     cluster_ip: str | None = None
 
+    def ref(self) -> ObjectRef:
+        """The Service as an object reference (a diagnosis target, a fact's source)."""
+        return ObjectRef(kind="Service", namespace=self.namespace, name=self.name)
+
     def port_texts(self) -> list[str]:
         """Its ports as displayed (``http:80->8080/TCP``)."""
         return [p.text for p in self.ports]

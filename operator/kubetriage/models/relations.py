@@ -241,6 +241,13 @@ class DependencyEvidence(BaseModel):
         """The words shown for the first ``limit`` (else all) sources that named it."""
         return source_texts(self.named_by, limit)
 
+    def service_ref(self) -> ObjectRef | None:
+        """The Service the caller calls it through: the one read, else the one named but
+        not readable here (None when the walk reached a workload with no Service)."""
+        if self.service is not None:
+            return self.service.ref()
+        return self.ref if self.ref is not None and self.ref.kind == "Service" else None
+
     def routed(self, kind: RouteKind) -> list[DependencyRoute]:
         """The routes of ``kind`` by which the walk reached this dependency."""
         return [route for route in self.routes if route.kind == kind]
