@@ -10,7 +10,13 @@ the whole analyzer registry.
 
 from __future__ import annotations
 
-from kubetriage.analyzers.onset import filling_since, served_before_step, stepped_long_after
+from kubetriage.analyzers.onset import (
+    earliest_onset,
+    filling_since,
+    series_onset,
+    served_before_step,
+    stepped_long_after,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import MetricSummary
@@ -137,3 +143,34 @@ def test_a_change_whose_effect_waits_for_something_to_fill_is_not_excused() -> N
         assert filling_since(filled)
         assert served_before_step(filled, ago(140)) is None
         assert "change-correlation" in analyze(filled).fired
+
+
+def _risen_and_easing(*, departed_minutes_ago: float) -> MetricSummary:
+    """p99 latency that left 0.2 s ``departed_minutes_ago``, peaked and eased to 0.5 s five
+    minutes ago: its latest move (``changed_at``) is the easing, its shape no step."""
+    return _latency(stepped_minutes_ago=5).model_copy(
+        update={"shape": "ramp", "last": 0.5, "departed_at": ago(departed_minutes_ago)}
+    )
+
+
+def test_the_onset_of_a_series_that_rose_and_eased_is_when_it_left_its_level() -> None:
+    eased = _risen_and_easing(departed_minutes_ago=22)
+    assert series_onset(eased) == ago(22)
+    # Without a departure (a drift, or a summary that has none) the latest step stands.
+    assert series_onset(eased.model_copy(update={"departed_at": None})) == ago(5)
+    ev = _serving_since(56, eased)
+    assert earliest_onset(ev) == ago(22)
+    assert stepped_long_after(eased, ago(56))  # left its level 34 minutes after the change
+    assert not stepped_long_after(eased, ago(45))  # 23 minutes: soon enough to be its doing
+
+
+def test_a_rollout_that_served_half_an_hour_before_latency_rose_and_eased_is_not_blamed() -> None:
+    result = analyze(_serving_since(56, _risen_and_easing(departed_minutes_ago=22)))
+    assert "change-correlation" not in result.fired
+    assert not any(f.category is Category.BAD_ROLLOUT for f in result.findings)
+
+
+def test_latency_that_rose_soon_after_the_rollout_and_eased_still_points_at_it() -> None:
+    # Near miss: the same series, but it left its level ten minutes after the rollout.
+    result = analyze(_serving_since(32, _risen_and_easing(departed_minutes_ago=22)))
+    assert "change-correlation" in result.fired

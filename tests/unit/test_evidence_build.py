@@ -628,6 +628,87 @@ def test_a_namespace_that_runs_one_application_is_about_its_workload() -> None:
     assert _build([*objects, _pod("debug")], namespace).workload is None
 
 
+def _crash_looping() -> dict[str, Any]:
+    return {
+        "phase": "Running",
+        "containerStatuses": [
+            {
+                "name": "app",
+                "ready": False,
+                "restartCount": 6,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            }
+        ],
+    }
+
+
+def _ready() -> dict[str, Any]:
+    return {
+        "phase": "Running",
+        "containerStatuses": [
+            {"name": "app", "ready": True, "restartCount": 0, "state": {"running": {}}}
+        ],
+    }
+
+
+def _replica(name: str, template_hash: str, status: dict[str, Any]) -> dict[str, Any]:
+    pod = _pod(
+        f"{name}-{template_hash}-{template_hash[:5]}",
+        labels={"app": name, "pod-template-hash": template_hash},
+        status=status,
+    )
+    return _owned(pod, "ReplicaSet", f"{name}-{template_hash}")
+
+
+def test_a_namespace_whose_one_failing_application_fails_alone_is_about_it() -> None:
+    # A worker mid-rollout (its old replica ready, its new ones crash-looping) beside a ready
+    # Redis: a namespace-wide alert (a queue backing up) is about the worker.
+    worker = [
+        deployment_manifest("worker", "app", ("app", "worker:1")),
+        _replica_set("worker-6c4b7d8f9", "worker"),
+        _replica_set("worker-7f6d8c9b5", "worker"),
+        _replica("worker", "6c4b7d8f9", _crash_looping()),
+        _replica("worker", "7f6d8c9b5", _ready()),
+    ]
+    redis = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "redis", "namespace": "app"},
+            "spec": {"selector": {"matchLabels": {"app": "redis"}}},
+        },
+        _owned(_pod("redis-0", labels={"app": "redis"}, status=_ready()), "StatefulSet", "redis"),
+    ]
+    namespace = ObjectRef(kind="Namespace", name="app")
+    evidence = _build(worker + redis, namespace)
+    assert evidence.workload is not None
+    assert evidence.workload.ref.same_object(
+        ObjectRef(kind="Deployment", namespace="app", name="worker")
+    )
+    assert {p.name for p in evidence.pods} >= {"worker-6c4b7d8f9-6c4b7", "redis-0"}
+    # Near misses: nothing fails, two applications fail, or the failing pod is bare.
+    healthy = [*worker[:3], _replica("worker", "6c4b7d8f9", _ready()), worker[4]]
+    assert _build(healthy + redis, namespace).workload is None
+    redis_failing = [redis[0], {**redis[1], "status": _crash_looping()}]
+    assert _build(worker + redis_failing, namespace).workload is None
+    bare = _pod("debug", labels={"run": "debug"}, status=_crash_looping())
+    assert _build([*worker, *redis, bare], namespace).workload is None
+    # A pod still being set up, or waiting for a node, is not failing.
+    creating = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {
+                "name": "app",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+            }
+        ],
+    }
+    starting = [*worker[:3], _replica("worker", "6c4b7d8f9", creating), worker[4]]
+    assert _build(starting + redis, namespace).workload is None
+
+
 def test_missing_target_is_reported_not_raised() -> None:
     evidence = _build([_pod("web-1")], ObjectRef(kind="Deployment", name="gone", namespace="app"))
     assert evidence.workload is None

@@ -113,6 +113,40 @@ def test_changed_at_sees_a_drop_in_a_sawtooth() -> None:
     assert summary.changed_at == T0 + timedelta(minutes=4)
 
 
+def _rise_and_ease() -> list[float]:
+    """A p99 at 0.22 s for 38 minutes, rising over 5 (a rate window) to 0.47 s, held, then
+    easing to 0.39 s in the last minutes."""
+    rise = [0.22 + 0.05 * i for i in range(1, 6)]
+    return [0.22] * 38 + rise + [0.47] * 10 + [0.45, 0.42, 0.39] + [0.39] * 4
+
+
+def test_departed_at_dates_when_a_series_first_left_its_level_not_its_latest_move() -> None:
+    summary = summarize_series("p99", "q", {}, _points(_rise_and_ease()))
+    # The latest big move is the easing; the onset is where it left 0.22 s.
+    assert summary.changed_at == T0 + timedelta(minutes=55)
+    assert summary.departed_at == T0 + timedelta(minutes=38)
+    # A plain step departs where it steps.
+    step = summarize_series("m", "q", {}, _points([1.0] * 30 + [5.0] * 30))
+    assert step.departed_at == step.changed_at == T0 + timedelta(minutes=30)
+    # A drop departs too.
+    drop = summarize_series("m", "q", {}, _points([1.0] * 30 + [0.0] * 10))
+    assert drop.departed_at == T0 + timedelta(minutes=30)
+
+
+def test_no_departure_without_a_level_to_leave_or_a_moment_to_leave_it() -> None:
+    def departed(values: list[float]) -> datetime | None:
+        return summarize_series("m", "q", {}, _points(values)).departed_at
+
+    # Near misses: flat, a smooth ramp (no moment it began), a ramp from the first sample,
+    # a one-sample blip that came back (then a real step later departs there), noise.
+    assert departed([5.0] * 30) is None
+    assert departed([float(i) for i in range(60)]) is None
+    assert departed([1.0] * 30 + [1.0 + 0.1 * i for i in range(30)]) is None
+    assert departed([1.0] * 20 + [9.0] + [1.0] * 20 + [10.0] * 10) == T0 + timedelta(minutes=41)
+    assert departed([10.0, 10.2, 9.9] * 20) is None
+    assert departed([9.0, 1.0, 1.0, 1.0]) is None
+
+
 @pytest.mark.parametrize(("minutes", "step"), [(66, 34), (60, 31), (1, 1), (0, 1), (240, 122)])
 def test_choose_step_bounds_points(minutes: int, step: int) -> None:
     start = T0

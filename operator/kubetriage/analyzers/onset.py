@@ -64,6 +64,17 @@ def rollout_on_metric_clock(evidence: Evidence) -> datetime | None:
     return None
 
 
+def series_onset(metric: MetricSummary) -> datetime | None:
+    """When a series' symptom began: when it first left the level it began at
+    (``departed_at``) when that came before its latest step (``changed_at``), else that step.
+    A latency that rose at 09:38 and eased at 09:55 began at 09:38: its latest move dates
+    the easing, and a change at 09:04 is half an hour before the onset, not 50 minutes."""
+    departed, changed = metric.departed_at, metric.changed_at
+    if departed is None or changed is None:
+        return changed
+    return departed if timestamp(departed) < timestamp(changed) else changed
+
+
 def symptom_series(evidence: Evidence) -> list[MetricSummary]:
     """The series that show a symptom rising (errors, latency, memory, CPU, restarts; never
     the request rate itself) and when they stepped (``changed_at``)."""
@@ -82,10 +93,14 @@ def symptom_series(evidence: Evidence) -> list[MetricSummary]:
 
 def stepped_long_after(metric: MetricSummary, change_at: datetime) -> bool:
     """Whether ``metric`` stepped to a new level ``SERVED_BEFORE_STEP`` or more after the
-    change, having been sampled at its earlier level for ``SEEN_SERVING`` since the change."""
-    if metric.shape != "step" or metric.changed_at is None or metric.first_at is None:
+    change, having been sampled at its earlier level for ``SEEN_SERVING`` since the change.
+    A step, or a series that departed from its level at one moment (``departed_at``) and
+    eased or climbed on after: a ramp from the change has no such moment."""
+    began = series_onset(metric)
+    departed = metric.departed_at is not None and began == metric.departed_at
+    if (metric.shape != "step" and not departed) or began is None or metric.first_at is None:
         return False
-    step = timestamp(metric.changed_at)
+    step = timestamp(began)
     seen_from = max(timestamp(change_at), timestamp(metric.first_at))
     return (
         step - timestamp(change_at) >= SERVED_BEFORE_STEP.total_seconds()
@@ -122,9 +137,9 @@ def served_before_step(
     if filling_since(evidence):
         return None
     steps = [
-        (metric.changed_at, metric)
+        (began, metric)
         for metric in symptom_series(evidence)
-        if metric.changed_at is not None and stepped_long_after(metric, change_at)
+        if (began := series_onset(metric)) is not None and stepped_long_after(metric, change_at)
     ]
     if not steps:
         return None
@@ -152,13 +167,9 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
                 )
             )
     for metric in symptom_series(evidence):
-        if metric.changed_at is not None:
-            found.append(
-                (
-                    metric.changed_at,
-                    item("metrics", f"{metric.name} stepped up at {metric.changed_at:%H:%M}"),
-                )
-            )
+        if (began := series_onset(metric)) is not None:
+            moved = "stepped up" if began == metric.changed_at else "left its earlier level"
+            found.append((began, item("metrics", f"{metric.name} {moved} at {began:%H:%M}")))
     for metric in request_path_throttle_steps(evidence):
         if metric.changed_at is not None:
             pod = metric.labels.get("pod", "")

@@ -35,7 +35,7 @@ from kubetriage.analyzers.demand import (
     traffic_rose,
 )
 from kubetriage.analyzers.listen_ports import serves_elsewhere
-from kubetriage.analyzers.onset import filling_since, stepped_long_after
+from kubetriage.analyzers.onset import filling_since, series_onset, stepped_long_after
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
 from kubetriage.analyzers.recency import is_recent, revision_age
 from kubetriage.analyzers.support import (
@@ -358,9 +358,10 @@ def _rose_after(
         if is_traffic(metric):
             continue  # more requests are demand, not the new code's cost
         growth = metric_growth(metric)
+        began = series_onset(metric)
         stepped = (
-            metric.changed_at is not None
-            and timestamp(metric.changed_at) >= timestamp(rolled_out)
+            began is not None
+            and timestamp(began) >= timestamp(rolled_out)
             # the new revision served at the earlier level for a while: the step is not its
             and not (stepped_long_after(metric, rolled_out) and not filling_since(evidence))
         )

@@ -29,6 +29,7 @@ from kubetriage.evidence.raw import (
     kind_of,
     obj_key,
 )
+from kubetriage.evidence.summaries.failing_workload import sole_failing_pod
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.evidence.volume_alerts import mounted_volumes, volume_claim
 from kubetriage.models.base import ObjectRef
@@ -447,6 +448,9 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
         sole = {obj_key(w): w for w in apps if w is not None}
         if len(sole) == 1 and None not in apps:
             workload = next(iter(sole.values()))
+        elif (failing := sole_failing_pod(pods)) is not None:
+            # ... or runs several, one of which fails: the incident is about that one.
+            workload = workload_of(index, failing)
     if workload is not None:
         owned = [p for p in all_pods if same_object(workload_of(index, p), workload)]
         if not owned:

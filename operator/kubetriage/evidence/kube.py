@@ -75,6 +75,7 @@ from kubetriage.evidence.scope_reads import (
 )
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_fresh_neighbour, follow_siblings
+from kubetriage.evidence.summaries.failing_workload import sole_failing_pod
 from kubetriage.evidence.summaries.fresh_restarts import alert_onset
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
@@ -230,6 +231,8 @@ class KubeEvidenceCollector:
                 run, "Pod", target.name, what=f"list pods in {target.name}"
             )
             workload = await self._sole_workload(run, pods)
+            if workload is None and (failing := sole_failing_pod(pods)) is not None:
+                workload = await self._climb(run, failing)  # the one application that fails
         if workload is None and pods and (kind in ("Service", "Ingress") or kind in _USED_BY_PODS):
             workload = await self._climb(run, pods[0])
         return pods, workload

@@ -45,6 +45,13 @@ Point = tuple[datetime, float]
 TREND_THRESHOLD = 0.1
 STEP_THRESHOLD = 0.1
 MAX_POINTS = 120
+# A series departs from the level it began at when it moves more than ``STEP_THRESHOLD`` of
+# its range away from it and, without coming back, gets at least this share of its range
+# away within ``DEPARTURE_RISE``: a symptom with a moment it began, not a drift or a blip.
+DEPARTURE_SHARE = 0.5
+DEPARTURE_RISE = timedelta(minutes=10)
+# Samples at the starting level before a departure: fewer show no level to depart from.
+DEPARTURE_LEVEL_SAMPLES = 3
 
 
 class MetricsResult(BaseModel):
@@ -82,6 +89,41 @@ def _changed_at(points: Sequence[Point], low: float, high: float) -> datetime | 
     for index in range(len(points) - 1, 0, -1):
         if abs(points[index][1] - points[index - 1][1]) > STEP_THRESHOLD * spread:
             return points[index][0]
+    return None
+
+
+def _departed_at(points: Sequence[Point], low: float, high: float) -> datetime | None:
+    """When the series first left the level it began at (the median of its first
+    ``DEPARTURE_LEVEL_SAMPLES`` samples): the first sample more than ``STEP_THRESHOLD`` of the
+    range away from it that starts a move of ``DEPARTURE_SHARE`` of the range within
+    ``DEPARTURE_RISE`` without coming back in between (nor right after it).
+
+    The onset of what the series shows, where ``_changed_at`` dates its latest move: a
+    latency that rose at 09:38 and eased at 09:55 departed at 09:38. None when the series
+    shows no starting level (it moves from its first samples on), drifts there slowly (a
+    ramp has no moment it began), or only blips away and back.
+    """
+    spread = high - low
+    if spread <= TREND_THRESHOLD * max(abs(low), abs(high)) or len(points) <= (
+        DEPARTURE_LEVEL_SAMPLES
+    ):
+        return None  # flat (as ``_shape`` says), or too short to show a level
+    values = [value for _, value in points]
+    level = sorted(values[:DEPARTURE_LEVEL_SAMPLES])[DEPARTURE_LEVEL_SAMPLES // 2]
+    near = STEP_THRESHOLD * spread
+    start: int | None = None
+    for index in range(DEPARTURE_LEVEL_SAMPLES - 1, len(points)):
+        away = values[index] - level
+        if abs(away) <= near:
+            start = None  # back at the level: what left it was a blip
+            continue
+        start = index if start is None else start
+        # The next sample stays away on the same side: not one noisy or blipping sample.
+        after = values[index + 1] - level if index + 1 < len(points) else away
+        held = abs(after) > near and (after > 0) == (away > 0)
+        if abs(away) >= DEPARTURE_SHARE * spread and held:
+            rise = points[index][0] - points[start][0]
+            return points[start][0] if rise <= DEPARTURE_RISE else None  # else a drift
     return None
 
 
@@ -123,6 +165,7 @@ def summarize_series(
     values = [value for _, value in finite]
     low, high = min(values), max(values)
     changed_at = _changed_at(finite, low, high)
+    departed_at = _departed_at(finite, low, high)
     shape, before, after = _shape(finite, changed_at)
     return MetricSummary(
         name=name,
@@ -134,6 +177,7 @@ def summarize_series(
         max=high,
         trend=_trend(values[0], values[-1]) if len(values) > 1 else "unknown",
         changed_at=changed_at,
+        departed_at=departed_at,
         samples=len(finite),
         first_at=finite[0][0],
         shape=shape,

@@ -407,6 +407,9 @@ class MetricSummary(BaseModel):
     first: float | None = None
     trend: Literal["rising", "falling", "flat", "unknown"] = "unknown"
     changed_at: datetime | None = None
+    # When the series first left the level it began at, where ``changed_at`` is its latest
+    # step: the onset of a symptom that rose and then eased (``analyzers.onset.series_onset``).
+    departed_at: datetime | None = None
     samples: int = 0
     # When the first sample of the answer was taken: how far back the series shows the
     # workload's state (a query's window, or the moment a new pod began to report).
