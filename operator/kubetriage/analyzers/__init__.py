@@ -30,6 +30,7 @@ from kubetriage.analyzers.certificates import (
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
@@ -122,6 +123,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RECONCILER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *API_TOKEN_ANALYZERS,
+    *CLIENT_SECRET_ANALYZERS,
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,
     # placement and infrastructure
