@@ -30,6 +30,7 @@ from kubetriage.analyzers.certificates import (
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
@@ -58,6 +59,7 @@ from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
 from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
+from kubetriage.analyzers.native_sidecars import NATIVE_SIDECAR_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
@@ -122,6 +124,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RECONCILER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *API_TOKEN_ANALYZERS,
+    *CLIENT_SECRET_ANALYZERS,
     *IMAGE_ANALYZERS,
     *PROBE_ANALYZERS,
     # placement and infrastructure
@@ -202,6 +205,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CACHE_TIER_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,
+    *NATIVE_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
     *PROBE_REFUSAL_ANALYZERS,

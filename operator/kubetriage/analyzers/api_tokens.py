@@ -99,7 +99,7 @@ def _failing(container: ContainerEvidence) -> bool:
     return container.restart_count > 0 or container.ready is False
 
 
-def _rewired(evidence: Evidence, pod: PodEvidence, target: ObjectRef) -> bool:
+def rewired(evidence: Evidence, pod: PodEvidence, target: ObjectRef) -> bool:
     """Whether a rollout of the workload that changed its credential wiring created the pod."""
     created = pod.created_at
     return created is not None and any(
@@ -141,10 +141,10 @@ def check_stale_api_token(evidence: Evidence) -> list[Finding]:
                     f"{container.name} mounts Secret {mount.name} at {mount.path}",
                 )
             )
-            rewired = workload is not None and _rewired(evidence, pod, workload)
+            was_rewired = workload is not None and rewired(evidence, pod, workload)
             confidence = (
                 CONFIDENCE.rewired
-                if rewired
+                if was_rewired
                 else CONFIDENCE.refused_failing
                 if _failing(container)
                 else CONFIDENCE.refused

@@ -22,6 +22,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
 from kubetriage.analyzers.carried_configs import carried_configs, carried_edit
 from kubetriage.analyzers.certificates import peer_certificate_invalid
+from kubetriage.analyzers.client_secrets import unrewired_refused_client
 from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.log_signatures import (
@@ -114,7 +115,8 @@ def _specific_cause(evidence: Evidence) -> bool:
     failing calls take (the policy drops them whatever revision sends them), a ResourceQuota
     or a LimitRange that refuses the new pods of a rollout that left what it counts alone
     (``_policy_refuses_unchanged``), a peer's certificate that expired (a rollback's pods
-    would fail the same handshake)."""
+    would fail the same handshake), an identity provider refusing the client secret a pod
+    reads from a Secret no rollout rewired (``client_secrets``: a rollback sends it again)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -139,6 +141,7 @@ def _specific_cause(evidence: Evidence) -> bool:
         or _policy_refuses_unchanged(evidence, QUOTA_REFUSAL, QUOTA_COUNTED)
         or _policy_refuses_unchanged(evidence, LIMIT_RANGE_REFUSAL, LIMIT_RANGE_COUNTED)
         or peer_certificate_invalid(evidence)
+        or unrewired_refused_client(evidence) is not None
     )
 
 

@@ -115,6 +115,9 @@ class ContainerEvidence(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)  # plain values only, redacted later
     args: list[str] = Field(default_factory=list)
     config_mounts: list[ConfigMount] = Field(default_factory=list)
+    # The container's own restartPolicy; "Always" on an init container makes it a sidecar
+    # (Kubernetes 1.29+): it keeps running beside the main containers instead of completing.
+    restart_policy: str | None = None
 
 
 class PodCondition(BaseModel):
@@ -184,6 +187,8 @@ class NodeEvidence(BaseModel):
     troubled_neighbours: list[NodeNeighbour] = Field(default_factory=list)
     # status.addresses (InternalIP, ExternalIP, Hostname): how a scrape target names the node.
     addresses: list[str] = Field(default_factory=list)
+    # status.nodeInfo.kubeletVersion ("v1.30.6-eks-7f9249a"): what the node's kubelet supports.
+    kubelet_version: str | None = None
 
 
 class RevisionEvidence(BaseModel):

@@ -42,6 +42,7 @@ def node_summary(node: JsonDict, limits: EvidenceLimits) -> NodeEvidence:
             for a in dicts(status.get("addresses"))
             if isinstance(a.get("address"), str)
         ][: limits.max_labels],
+        kubelet_version=as_str(as_dict(status.get("nodeInfo")).get("kubeletVersion")),
     )
 
 

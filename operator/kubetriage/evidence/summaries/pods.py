@@ -168,6 +168,7 @@ def _container(
         ports=ports,
         env=env,
         args=[clip_text(a, limits.max_string_length) or "" for a in argv[: limits.max_args]],
+        restart_policy=as_str(spec.get("restartPolicy")),
     )
 
 
