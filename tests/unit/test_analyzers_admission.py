@@ -16,6 +16,7 @@ from tests.support.evidence import (
     event,
     evidence,
     revision,
+    rollout_change,
 )
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
@@ -61,6 +62,57 @@ def test_a_new_revision_the_policy_refuses_while_the_old_one_serves_is_rolled_ba
     new = revision("checkout-7d9f6c8b5", 5, {"app": "shop/checkout:latest"}, current=True)
     old = revision("checkout-5c8d7b6a4", 4, {"app": "shop/checkout:1.4"}, ready=3)
     assert_leads(_refused(KYVERNO, new, old), Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
+
+
+def _psa_refused_after(*aspects: str) -> object:
+    """Pod Security refuses the pods of revision 5, rolled out over a serving revision 4 by a
+    rollout that changed ``aspects`` of the pod template."""
+    new = revision("checkout-7d9f6c8b5", 5, {"app": "shop/checkout:1.5"}, current=True)
+    old = revision("checkout-5c8d7b6a4", 4, {"app": "shop/checkout:1.4"}, ready=3)
+    return analyze(
+        evidence(
+            workload=deployment("checkout", replicas=3, ready=3, revision=5),
+            events=[event("FailedCreate", PSA, name="checkout-7d9f6c8b5", kind="ReplicaSet")],
+            revisions=[new, old],
+            changes=[rollout_change(CHECKOUT, 4, *aspects, minutes_ago=25)],
+        )
+    )
+
+
+@pytest.mark.parametrize("aspects", [("image",), ("image", "env", "resources")])
+def test_pod_security_refusing_a_release_that_changed_nothing_it_judges_needs_a_compliant_spec(
+    aspects: tuple[str, ...],
+) -> None:
+    # The level was raised under the running pods: the previous template violates it too,
+    # so a rollback's pods would be refused alike.
+    first = assert_leads(
+        _psa_refused_after(*aspects), Category.CONFIG_MISSING, Action.FIX_CONFIG, CHECKOUT
+    )
+    # ... and cites the rollout that left the judged settings alone.
+    assert "deployment/shop/checkout" in {e.source for e in first.evidence}
+
+
+@pytest.mark.parametrize("aspects", [("image", "security"), ("containers",), ("volumes",)])
+def test_pod_security_refusing_a_release_that_changed_what_it_judges_is_rolled_back(
+    aspects: tuple[str, ...],
+) -> None:
+    assert_leads(_psa_refused_after(*aspects), Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
+
+
+def test_a_webhook_refusing_an_image_only_release_still_blames_the_release() -> None:
+    # A policy engine may judge the image itself (a tag, a registry): the PSA reading of an
+    # image-only rollout does not carry over.
+    new = revision("checkout-7d9f6c8b5", 5, {"app": "shop/checkout:latest"}, current=True)
+    old = revision("checkout-5c8d7b6a4", 4, {"app": "shop/checkout:1.4"}, ready=3)
+    result = analyze(
+        evidence(
+            workload=deployment("checkout", replicas=3, ready=3, revision=5),
+            events=[event("FailedCreate", KYVERNO, name="checkout-7d9f6c8b5", kind="ReplicaSet")],
+            revisions=[new, old],
+            changes=[rollout_change(CHECKOUT, 4, "image", minutes_ago=25)],
+        )
+    )
+    assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
 
 
 @pytest.mark.parametrize(

@@ -117,3 +117,33 @@ def test_other_namespaces_accounts_and_dependency_tails_are_not_the_pods_own() -
     other = _FORBIDDEN.replace("serviceaccount:shop:", "serviceaccount:db:")
     for ev in (_api_evidence(other), _api_evidence(source="dependency")):
         assert not [f for f in analyze(ev).findings if f.analyzer == "api-forbidden"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Akka Management's Kubernetes API discovery (cluster bootstrap).
+        "[WARN] [akka.management.cluster.bootstrap.internal.BootstrapCoordinator] - Resolve "
+        "attempt failed! Cause: akka.discovery.kubernetes.KubernetesApiServiceDiscovery$"
+        "KubernetesApiException: Forbidden when communicating with the Kubernetes API. Do you "
+        "have RBAC enabled?",
+        # The fabric8 client (Hazelcast's Kubernetes discovery, Spring Cloud Kubernetes).
+        "io.fabric8.kubernetes.client.KubernetesClientException: Failure executing: GET at: "
+        "https://10.0.0.1/api/v1/namespaces/shop/endpoints/checkout. Message: Forbidden!"
+        "Configured service account doesn't have access. Service account may have been revoked.",
+    ],
+)
+def test_a_clients_own_words_for_the_apis_403_escalate_its_binding(text: str) -> None:
+    finding = assert_leads(
+        analyze(_api_evidence(text)), Category.CONFIG_MISSING, Action.ESCALATE, CHECKOUT
+    )
+    assert finding.analyzer == "api-forbidden"
+
+
+def test_a_403_from_something_else_or_a_dependency_is_not_the_apis_refusal() -> None:
+    # Near misses: an HTTP 403 from an upstream service, the same client words in a
+    # dependency's tail.
+    upstream = "WARN payment call failed: 403 Forbidden from https://psp.example.com/v1/charges"
+    akka = "KubernetesApiException: Forbidden when communicating with the Kubernetes API."
+    for ev in (_api_evidence(upstream), _api_evidence(akka, source="dependency")):
+        assert not [f for f in analyze(ev).findings if f.analyzer == "api-forbidden"]

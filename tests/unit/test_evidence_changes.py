@@ -418,6 +418,38 @@ def test_a_rollout_that_moves_the_pods_to_another_priority_class_names_it() -> N
     assert "priorityClassName unset -> business-critical" in changes[0].details
 
 
+def test_a_rollout_that_changes_security_settings_names_them_field_by_field() -> None:
+    # What Pod Security Admission, an SCC and the runtime judge: a pod's and a container's
+    # securityContext fields, host ports, the profile annotations.
+    old = _template("app:1.0", ports=[{"containerPort": 8080}])
+    new = _template(
+        "app:1.1",
+        ports=[{"containerPort": 8080, "hostPort": 8080}],
+        securityContext={"capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True},
+    )
+    new["spec"]["securityContext"] = {"runAsUser": 1001}
+    new["metadata"]["annotations"]["container.apparmor.security.beta.kubernetes.io/api"] = (
+        "localhost/api"
+    )
+    diff = template_diff(old, new)
+    assert list(diff.aspects) == ["image", "security"]
+    assert diff.aspects["security"] == [
+        "api hostPort unset -> 8080",
+        'api securityContext.capabilities unset -> {"drop": ["ALL"]}',
+        "api securityContext.readOnlyRootFilesystem unset -> true",
+        "container.apparmor.security.beta.kubernetes.io/api unset -> localhost/api",
+        "pod securityContext.runAsUser unset -> 1001",
+    ]
+
+
+def test_settings_written_alike_in_both_revisions_are_no_security_change() -> None:
+    # Near miss: the same securityContext, reordered, and another pod annotation.
+    old = _template("app:1.0", securityContext={"runAsNonRoot": True, "runAsUser": 10001})
+    new = _template("app:1.1", securityContext={"runAsUser": 10001, "runAsNonRoot": True})
+    new["metadata"]["annotations"]["prometheus.io/scrape"] = "true"
+    assert list(template_diff(old, new).aspects) == ["image"]
+
+
 def test_a_template_diff_keeps_each_aspects_lines_apart_and_clips_long_ones() -> None:
     old = _template("app:1.0", args=["--a"])
     new = _template("registry.example.com/" + "x" * 200 + ":2.0", args=["--b"])

@@ -13,16 +13,18 @@ from typing import Any
 
 from kubetriage.evidence.template_diff import TemplateDiff, template_diff
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     NOW,
+    ago,
     analyze,
     app_pod,
     assert_leads,
     container,
     deployment,
     log,
+    metric,
     rollout_change,
     rollout_revisions,
 )
@@ -57,9 +59,32 @@ def _turned(before: bool | None, after: bool | None, account: str = "default") -
     return template_diff(_template(before), _template(after, account))
 
 
-def _evidence(diff: TemplateDiff, *, logged: str = _MISSING, pod_rs: str = _NEW) -> Evidence:
+def _latency_step(minutes_ago: float) -> MetricSummary:
+    """The workload's p99 latency, seen from an hour ago, stepping up ``minutes_ago``."""
+    step = metric(
+        "histogram_quantile(0.99, sum by (le) "
+        '(rate(http_request_duration_seconds_bucket{job="operator"}[5m])))',
+        name="latency_p99",
+        first=0.2,
+        last=1.4,
+        trend="rising",
+        changed_minutes_ago=minutes_ago,
+    )
+    return step.model_copy(
+        update={"shape": "step", "first_at": ago(60), "before": 0.2, "after": 1.4}
+    )
+
+
+def _evidence(
+    diff: TemplateDiff,
+    *,
+    logged: str = _MISSING,
+    pod_rs: str = _NEW,
+    metrics: list[MetricSummary] | None = None,
+) -> Evidence:
     pod_name = f"{pod_rs}-x2x9k"
     return Evidence(
+        metrics=metrics or [],
         collected_at=NOW,
         workload=deployment("operator", "platform", replicas=1, revision=7),
         pods=[app_pod(pod_name, container("manager"), namespace="platform")],
@@ -95,3 +120,12 @@ def test_near_misses_are_not_this_rule() -> None:
     assert not _fired(_evidence(_turned(None, None, account="operator")))
     assert not _fired(_evidence(_turned(None, False), logged=_STARTED))
     assert not _fired(_evidence(_turned(None, False), pod_rs=_OLD))
+
+
+def test_a_release_that_served_before_the_symptom_stepped_is_not_this_rule() -> None:
+    # The rollout 20 minutes ago; a latency step at the rollout is its doing, one that came
+    # after the new revision served for a while is not, whatever the pods log.
+    assert _fired(_evidence(_turned(None, False), metrics=[_latency_step(19)]))
+    rollout_long_ago = _evidence(_turned(None, False), metrics=[_latency_step(19)])
+    change = rollout_long_ago.changes[0].model_copy(update={"at": ago(55)})
+    assert not _fired(rollout_long_ago.model_copy(update={"changes": [change]}))

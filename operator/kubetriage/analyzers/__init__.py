@@ -94,6 +94,7 @@ from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
 from kubetriage.analyzers.scrape_policies import SCRAPE_POLICY_ANALYZERS
 from kubetriage.analyzers.secret_writers import SECRET_WRITER_ANALYZERS
+from kubetriage.analyzers.security_profiles import SECURITY_PROFILE_ANALYZERS
 from kubetriage.analyzers.service_removed import REMOVED_SERVICE_ANALYZERS
 from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
@@ -126,6 +127,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *IMAGE_ANALYZERS,
+    *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,
     # placement and infrastructure
     *SCHEDULING_ANALYZERS,

@@ -11,7 +11,10 @@ pod template does not comply.
   the change broke admission (bad-rollout: roll the workload back);
 - otherwise the same template was admitted before and the policy or the namespace's enforced
   level changed under it: the workload's pod spec must comply (config-missing: correct the
-  workload's spec, fix-config on the workload).
+  workload's spec, fix-config on the workload). A new revision refused by Pod Security is
+  this case too when its rollout changed nothing Pod Security judges (``PSA_COUNTED``: an
+  image or env bump): the previous template violates the same level, which was raised
+  after its pods were admitted, so a rollback's pods would be refused alike.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -34,8 +37,8 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import Finding
-from kubetriage.models.object_evidence import EventEvidence
+from kubetriage.models.findings import Claim, Finding
+from kubetriage.models.object_evidence import ChangeEvidence, EventEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -48,6 +51,14 @@ class _AdmissionConfidence:
 
 
 CONFIDENCE: Final = _AdmissionConfidence()
+
+# Pod Security Admission's refusal, in the API server's words.
+PSA_REFUSAL: Final = re.compile(r'violates PodSecurity "[^"]+"')
+# The parts of a pod template (``ChangeEvidence.aspects``) Pod Security Admission judges a pod
+# by: the security settings of the pod and its containers, which containers there are (an
+# added one brings its own settings), volumes (hostPath), host namespaces (noted with the DNS
+# settings), the mesh settings that inject containers, and a change the diff could not name.
+PSA_COUNTED: Final = frozenset({"security", "containers", "volumes", "dns", "mesh", "template"})
 
 # The admission layer's words for a pod it refuses by policy (apiserver admission, PSA,
 # ValidatingAdmissionPolicy); a webhook it could not call says "failed calling webhook".
@@ -79,6 +90,23 @@ def _new_revision_refused(evidence: Evidence, refused: list[EventEvidence]) -> b
     return any(e.involved.kind == "ReplicaSet" and e.involved.name == current.name for e in refused)
 
 
+def _unjudged_rollout(evidence: Evidence, refused: list[EventEvidence]) -> ChangeEvidence | None:
+    """The rollout to the current revision when Pod Security refused its pods and it changed
+    nothing Pod Security judges (``PSA_COUNTED``); None otherwise."""
+    current, _ = current_and_previous_revision(evidence)
+    if current is None or not any(PSA_REFUSAL.search(e.message) for e in refused):
+        return None
+    rollout = next(
+        (
+            c
+            for c in evidence.changes
+            if c.kind == "rollout" and c.to_revision == current.revision and c.aspects
+        ),
+        None,
+    )
+    return None if rollout is None or set(rollout.aspects) & PSA_COUNTED else rollout
+
+
 def check_admission_policies(evidence: Evidence) -> list[Finding]:
     by_workload: dict[str, tuple[ObjectRef, list[EventEvidence], str]] = {}
     own = workload_ref(evidence)
@@ -98,7 +126,8 @@ def check_admission_policies(evidence: Evidence) -> list[Finding]:
             f"their spec violates {policy}",
             *facts,
         )
-        if ours and _new_revision_refused(evidence, refused):
+        unjudged = _unjudged_rollout(evidence, refused) if ours else None
+        if ours and unjudged is None and _new_revision_refused(evidence, refused):
             if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
                 continue
             findings.append(
@@ -121,6 +150,7 @@ def check_admission_policies(evidence: Evidence) -> list[Finding]:
                 )
             )
             continue
+        unchanged = _unchanged_claim(unjudged)
         findings.append(
             make_finding(
                 "admission-policy",
@@ -129,21 +159,34 @@ def check_admission_policies(evidence: Evidence) -> list[Finding]:
                 prose.narrative(
                     f"The pods of {prose.obj(target)} violate {policy}",
                     "make its pod spec comply",
-                    because=[
-                        refusal,
-                        prose.claim(
-                            "No revision changed it: the policy enforced on it changed, so "
-                            "running pods stay and every replacement is refused"
-                        ),
-                    ],
+                    because=[refusal, unchanged],
                 ),
-                facts,
+                [*facts, *unchanged.evidence],
                 Action.FIX_CONFIG,
                 target,
                 {"policy": policy},
             )
         )
     return findings
+
+
+def _unchanged_claim(rollout: ChangeEvidence | None) -> Claim:
+    """Why the pods' own revision is not what the policy refuses."""
+    if rollout is None:
+        return prose.claim(
+            "No revision changed it: the policy enforced on it changed, so running pods stay "
+            "and every replacement is refused"
+        )
+    changed = prose.listing(rollout.aspects)
+    return prose.claim(
+        f"The latest rollout changed only {changed}, which Pod Security does not judge: the "
+        "previous revision violates the same level, enforced since its pods were admitted, so "
+        "a rollback's pods would be refused too",
+        item(
+            f"{rollout.object.kind.lower()}/{rollout.object.namespace}/{rollout.object.name}",
+            "; ".join(rollout.details[:3]),
+        ),
+    )
 
 
 ADMISSION_ANALYZERS: tuple[Analyzer, ...] = (

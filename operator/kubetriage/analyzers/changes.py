@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
+from kubetriage.analyzers.admission import PSA_COUNTED, PSA_REFUSAL
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
 from kubetriage.analyzers.carried_configs import carried_configs, carried_edit
@@ -113,10 +114,11 @@ def _specific_cause(evidence: Evidence) -> bool:
     webhook that rejects the new pods (the webhook is broken, not the revision: the previous
     one could not create pods either), a NetworkPolicy that leaves no rule for the flow the
     failing calls take (the policy drops them whatever revision sends them), a ResourceQuota
-    or a LimitRange that refuses the new pods of a rollout that left what it counts alone
-    (``_policy_refuses_unchanged``), a peer's certificate that expired (a rollback's pods
-    would fail the same handshake), an identity provider refusing the client secret a pod
-    reads from a Secret no rollout rewired (``client_secrets``: a rollback sends it again)."""
+    or a LimitRange or Pod Security that refuses the new pods of a rollout that left what it
+    counts alone (``_policy_refuses_unchanged``), a peer's certificate that expired (a
+    rollback's pods would fail the same handshake), an identity provider refusing the client
+    secret a pod reads from a Secret no rollout rewired (``client_secrets``: a rollback sends
+    it again)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -140,6 +142,7 @@ def _specific_cause(evidence: Evidence) -> bool:
         or bool(check_policy_flows(evidence))
         or _policy_refuses_unchanged(evidence, QUOTA_REFUSAL, QUOTA_COUNTED)
         or _policy_refuses_unchanged(evidence, LIMIT_RANGE_REFUSAL, LIMIT_RANGE_COUNTED)
+        or _policy_refuses_unchanged(evidence, PSA_REFUSAL, PSA_COUNTED)
         or peer_certificate_invalid(evidence)
         or unrewired_refused_client(evidence) is not None
     )

@@ -21,6 +21,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.onset import served_before_step
 from kubetriage.analyzers.support import (
     current_and_previous_revision,
     grep_logs,
@@ -73,6 +74,10 @@ def check_token_automount(evidence: Evidence) -> list[Finding]:
     if not hits:
         return []
     change, line = turned_off[0]
+    if change.at is not None and served_before_step(evidence, change.at) is not None:
+        # The new revision served without the symptom for a while before a symptom series
+        # stepped: whatever its process no longer reaches, the step has another cause.
+        return []
     when = f" at {change.at:%H:%M}" if change.at else ""
     released = item(
         f"{target.kind.lower()}/{target.namespace}/{target.name}",

@@ -13,7 +13,10 @@ The Kubernetes API refusing the pod's own ServiceAccount is the same family insi
 cluster: ``jobs.batch is forbidden: User "system:serviceaccount:<ns>:<sa>" cannot create
 resource "jobs"``, logged by the workload about its own calls. Its Role or RoleBinding lacks
 that verb (often pruned by whoever owns RBAC); the workload itself is as it was: escalate to
-the owner of its binding. (A dependency's refusals are in the dependency's tails, not here.)
+the owner of its binding. Some in-cluster clients log the 403 in words of their own, without
+the API server's message (Akka/Pekko Management's Kubernetes API discovery, the fabric8
+client of Hazelcast and Spring Cloud Kubernetes): the same refusal, its verb unnamed. (A
+dependency's refusals are in the dependency's tails, not here.)
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -70,6 +73,15 @@ API_FORBIDDEN = re.compile(
     r'is forbidden: User \\*"system:serviceaccount:(?P<namespace>[a-z0-9-]+):'
     r'(?P<account>[a-z0-9][a-z0-9.-]*)\\*" cannot (?P<verb>[a-z]+) resource '
     r'\\*"(?P<resource>[\w./-]+)\\*"'
+)
+
+
+# In-cluster clients' own words for a 403 from the Kubernetes API, which do not quote the API
+# server's Status message: Akka/Pekko Management's Kubernetes API discovery (cluster
+# bootstrap), and the fabric8 Kubernetes client (Hazelcast, Spring Cloud Kubernetes, Jenkins).
+API_FORBIDDEN_BARE = re.compile(
+    r"Forbidden when communicating with the Kubernetes API"
+    r"|Forbidden! ?Configured service account doesn't have access"
 )
 
 
@@ -156,26 +168,41 @@ def check_identity_refused(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _api_refusal(
+    evidence: Evidence, pod: PodEvidence
+) -> tuple[EvidenceItem, str, str, dict[str, str]] | None:
+    """The pod's own log line where the API server refuses its own ServiceAccount, with the
+    account and the refused verb and resource as the line names them (``API_FORBIDDEN``), or
+    a client's bare 403 (``API_FORBIDDEN_BARE``: the account and request left unnamed), and
+    the finding's details."""
+    own = [log for log in logs_of(evidence, pod) if log.source == "scope"]
+    for hit in grep_logs(own, API_FORBIDDEN, limit=5):
+        match = hit.match
+        if match["namespace"] != pod.namespace:
+            continue
+        line = hit.line[max(0, match.start() - 120) : match.end() + 60]
+        account = f"{match['namespace']}/{match['account']}"
+        details = {"serviceAccount": account, "verb": match["verb"], "resource": match["resource"]}
+        refused = f"{match['verb']} {match['resource']}"
+        return item(hit.source, line), f"ServiceAccount {account}", refused, details
+    for hit in grep_logs(own, API_FORBIDDEN_BARE, limit=1):
+        line = hit.line[max(0, hit.match.start() - 160) : hit.match.end() + 60]
+        return item(hit.source, line), "ServiceAccount", "make the calls it logs", {}
+    return None
+
+
 def check_api_forbidden(evidence: Evidence) -> list[Finding]:
     """The workload's own log: the API server refuses its own ServiceAccount a verb."""
     seen: set[str] = set()
     findings: list[Finding] = []
     for pod in evidence.pods:
-        own = [log for log in logs_of(evidence, pod) if log.source == "scope"]
-        hits = [
-            hit
-            for hit in grep_logs(own, API_FORBIDDEN, limit=5)
-            if hit.match["namespace"] == pod.namespace
-        ]
+        refusal = _api_refusal(evidence, pod)
         target = workload_ref(evidence, pod)
-        if not hits or target is None or target.key() in seen:
+        if refusal is None or target is None or target.key() in seen:
             continue
         seen.add(target.key())
-        match = hits[0].match
-        account = f"{match['namespace']}/{match['account']}"
-        refused = f"{match['verb']} {match['resource']}"
-        line = hits[0].line
-        facts = [item(hits[0].source, line[max(0, match.start() - 120) : match.end() + 60])]
+        fact, account, refused, details = refusal
+        facts = [fact]
         switched = any(
             c.kind == "rollout" and "serviceAccount" in c.aspects and c.object.same_object(target)
             for c in evidence.changes
@@ -198,7 +225,7 @@ def check_api_forbidden(evidence: Evidence) -> list[Finding]:
                     because=[
                         prose.claim(
                             f"{prose.obj(target)} logs that the API server forbids its own "
-                            f"ServiceAccount {account} to {refused}",
+                            f"{account} to {refused}",
                             *facts,
                         ),
                         prose.claim(
@@ -210,7 +237,7 @@ def check_api_forbidden(evidence: Evidence) -> list[Finding]:
                 facts,
                 Action.ESCALATE,
                 target,
-                {"serviceAccount": account, "verb": match["verb"], "resource": match["resource"]},
+                details,
             )
         )
     return findings

@@ -6,8 +6,9 @@ broke something: containers added or removed, image, command, args, env (referen
 they point at, never a Secret's value), resources, probes, config checksums (Helm's
 ``checksum/config`` idiom), a ``kubectl rollout restart``, Stakater Reloader's markers, the
 service-mesh settings, the priority class, DNS settings, the service account (and whether
-its token is mounted) and volumes. Each aspect keeps its own display lines
-(``ChangeEvidence.aspect_details``).
+its token is mounted), the security settings (securityContext of the pod and of each
+container, host ports, AppArmor and seccomp annotations) and volumes. Each aspect keeps its
+own display lines (``ChangeEvidence.aspect_details``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ _RELOADED_FROM = "reloader.stakater.com/last-reloaded-from"
 _MESH_KEY = re.compile(
     r"(?i)^(sidecar\.istio\.io/|traffic\.sidecar\.istio\.io/|proxy\.istio\.io/|istio\.io/rev$"
     r"|linkerd\.io/inject$|config\.linkerd\.io/|config\.alpha\.linkerd\.io/)"
+)
+# Pod-template annotations that set a container's AppArmor or seccomp profile (the fields'
+# predecessors, still honoured by the kubelet and judged by Pod Security Admission).
+_PROFILE_ANNOTATION = re.compile(
+    r"^(container\.apparmor\.security\.beta\.kubernetes\.io/|seccomp\.security\.alpha\.kubernetes\.io/)"
 )
 _MAX_DETAIL = 160
 
@@ -177,11 +183,47 @@ def template_diff(old: JsonDict, new: JsonDict) -> TemplateDiff:
         if tokens[1] == "false":
             # Its own aspect too, for deciders: the new pods get no API token at all.
             aspects.setdefault("tokenUnmounted", []).append(details[-1])
+    security = [_security_settings(t) for t in (old, new)]
+    for key in sorted(k for k in set(security[0]) | set(security[1])):
+        if security[0].get(key) != security[1].get(key):
+            note(
+                "security",
+                f"{key} {security[0].get(key, 'unset')} -> {security[1].get(key, 'unset')}",
+            )
     old_volumes = {_volume_source(v) for v in dicts(as_dict(old.get("spec")).get("volumes"))}
     new_volumes = {_volume_source(v) for v in dicts(as_dict(new.get("spec")).get("volumes"))}
     if old_volumes != new_volumes:
         note("volumes", "volumes changed: " + ", ".join(sorted(new_volumes ^ old_volumes))[:120])
     return TemplateDiff(aspects, details, configs)
+
+
+def _security_settings(template: JsonDict) -> dict[str, str]:
+    """The pod template's security settings as display values, by where they are set: each
+    field of the pod's and of each container's securityContext (what Pod Security Admission,
+    an OpenShift SCC and the container runtime judge: user, group, fsGroup, capabilities,
+    privilege, read-only root, seccomp, AppArmor, SELinux, sysctls), each container's host
+    ports, and the profile annotations (``_PROFILE_ANNOTATION``). Host namespaces are DNS
+    settings (``kubetriage.pod_dns``), volumes their own aspect."""
+    spec = as_dict(template.get("spec"))
+    found: dict[str, str] = {}
+    contexts = [("pod", as_dict(spec.get("securityContext")))]
+    contexts += [
+        (name, as_dict(c.get("securityContext"))) for name, c in _containers(template).items()
+    ]
+    for owner, context in contexts:
+        for field, value in context.items():
+            found[f"{owner} securityContext.{field}"] = json.dumps(value, sort_keys=True)
+    for name, container in _containers(template).items():
+        ports = sorted(
+            str(p["hostPort"]) for p in dicts(container.get("ports")) if p.get("hostPort")
+        )
+        if ports:
+            found[f"{name} hostPort"] = ",".join(ports)
+    annotations = as_dict(as_dict(template.get("metadata")).get("annotations"))
+    for key, value in annotations.items():
+        if isinstance(key, str) and _PROFILE_ANNOTATION.match(key):
+            found[key] = str(value)
+    return found
 
 
 def _setting(value: object) -> str:

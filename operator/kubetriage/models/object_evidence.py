@@ -436,7 +436,8 @@ class ChangeEvidence(BaseModel):
     ``aspects`` is structured (analyzers read it): for a rollout the parts of the pod template
     that differ from the previous revision ("image", "args", "command", "env", "resources",
     "probes", "serviceAccount", "tokenUnmounted" when automountServiceAccountToken turned
-    false, "dns" for hostNetwork, dnsPolicy or dnsConfig, "restart" for a
+    false, "dns" for hostNetwork, dnsPolicy or dnsConfig, "security" for a securityContext
+    field, a host port or a profile annotation, "restart" for a
     ``kubectl rollout restart``'s stamp...); for a ConfigMap "data"; for a Secret "metadata"
     (its data is never read).
     ``details`` are short display lines for the prompt and status, never parsed back;
