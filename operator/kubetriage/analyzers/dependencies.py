@@ -231,6 +231,25 @@ def _down(dependency: DependencyEvidence) -> bool:
     return bool(dependency.failing_pods) or (service is not None and service.ready_endpoints == 0)
 
 
+def pods_held_by_down_dependency(evidence: Evidence) -> set[str]:
+    """The incident's own pods that a down dependency holds: the kubelet's Warning events
+    of those pods name it (``holds_own_pods``)."""
+    return {
+        source.owner
+        for d in evidence.dependencies
+        if _down(d)
+        for source in d.named_by
+        if source.kind == "event" and source.owner_kind == "Pod" and source.owner
+    } & {p.name for p in evidence.pods}
+
+
+def holds_own_pods(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+    """Whether the kubelet reports, in Warning events of the incident's own pods, that it
+    fails on the dependency for them (a mount that waits on the node's CSI plugin), and the
+    dependency is down: those pods cannot start for it, whatever else they run."""
+    return _named_by_own_pod_warning(evidence, dependency) and _down(dependency)
+
+
 def check_dependency_change(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     # A caller whose failing calls do not name the host (a proxy's access log: "503 UH")
@@ -249,6 +268,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             or (pooled_calls and _configured_by_caller(evidence, dependency))
             # The peer a failing callee waits on through a broker, down itself.
             or (dependency.on_callee_topic() and _down(dependency))
+            or holds_own_pods(evidence, dependency)
         )
         if workload is None or not called or not dependency.changes:
             continue
@@ -256,7 +276,13 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             continue
         change = dependency.changes[0]
         onset = onset_follows(evidence, change)
-        if onset is None or change.at is None or own_rollout_after(evidence, timestamp(change.at)):
+        if onset is None or change.at is None:
+            continue
+        # The workload's own later rollout is the suspect, unless its pods are held by the
+        # dependency itself: the kubelet cannot start them for it, whatever their template.
+        if own_rollout_after(evidence, timestamp(change.at)) and not holds_own_pods(
+            evidence, dependency
+        ):
             continue
         facts = [
             item(
@@ -320,6 +346,8 @@ def _called_claim(
             "topic with this workload, whose pods are down",
             named,
         )
+    if holds_own_pods(evidence, dependency) and not named_in_logs(dependency):
+        return prose.claim(f"The kubelet cannot start the pods of {caller} for it", named)
     if named_in_logs(dependency) or rejected is None:
         return prose.claim(
             f"{caller} names it in its failing calls"

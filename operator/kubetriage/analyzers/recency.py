@@ -17,6 +17,11 @@ from kubetriage.analyzers.support import current_and_previous_revision, timestam
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, RevisionEvidence
 
+# The kube-state-metrics series of the Deployment's available replicas (a query template).
+AVAILABLE_REPLICAS = "deployment_replicas_available"
+# How far apart a rollout and the step of that series may be and still be one event.
+STEP_TOLERANCE = timedelta(minutes=2)
+
 # A revision younger than this counts as a recent rollout: within a working day of a
 # release, a symptom may still be the release's; beyond it, other changes intervene.
 RECENT_ROLLOUT = timedelta(hours=6)
@@ -59,3 +64,21 @@ def own_rollouts_within(evidence: Evidence) -> list[ChangeEvidence]:
         return []
     own = [c for c in evidence.changes if c.object.same_object(workload.ref)]
     return rollouts_within(own, timestamp(evidence.collected_at))
+
+
+def served_until(evidence: Evidence, revision: RevisionEvidence) -> bool:
+    """Whether the workload had available replicas until ``revision`` went out and has none
+    since: the series of its available replicas stepped down to zero at the rollout. A
+    Recreate rollout removes the previous revision's pods before it starts the new ones, so
+    no pod of the previous revision is left to show that it served; the series does."""
+    if revision.created_at is None:
+        return False
+    at = timestamp(revision.created_at)
+    return any(
+        m.name == AVAILABLE_REPLICAS
+        and m.changed_at is not None
+        and abs(timestamp(m.changed_at) - at) <= STEP_TOLERANCE.total_seconds()
+        and (m.before or 0.0) >= 1.0
+        and m.last == 0.0
+        for m in evidence.metrics
+    )

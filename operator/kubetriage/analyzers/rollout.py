@@ -34,10 +34,11 @@ from kubetriage.analyzers.demand import (
     is_traffic,
     traffic_rose,
 )
+from kubetriage.analyzers.dependencies import pods_held_by_down_dependency
 from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.onset import filling_since, series_onset, stepped_long_after
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
-from kubetriage.analyzers.recency import is_recent, revision_age
+from kubetriage.analyzers.recency import is_recent, revision_age, served_until
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
@@ -152,7 +153,9 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         return []
     if old_failing and not old_healthy:
         return []  # the old revision fails too: the change is not what broke it
-    previous_was_serving = bool(old_healthy) or previous.ready_replicas > 0
+    previous_was_serving = (
+        bool(old_healthy) or previous.ready_replicas > 0 or served_until(evidence, current)
+    )
     if new_failing and previous_was_serving:
         confidence = CONFIDENCE.failing_after_serving
     elif new_failing and recent:
@@ -200,6 +203,11 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
     if new_failing and peer_certificate_invalid(evidence):
         confidence = min(confidence, CONFIDENCE.peer_certificate_cap)
     down = down_dependencies(evidence)
+    held = pods_held_by_down_dependency(evidence)
+    if new_failing and all(p.name in held for p in new_failing):
+        # The kubelet cannot start them for a dependency that is down (its own revision is
+        # not what stops them): the dependency-change or dependency-down finding leads.
+        confidence = min(confidence, CONFIDENCE.dependency_down_cap)
     if new_failing and all(calls_down_dependency(evidence, p, down) for p in new_failing):
         # The new pods block on a callee that is down for everyone (its own pods fail): the
         # revision only started after the callee broke, and rolling back would not serve.

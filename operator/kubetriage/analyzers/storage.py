@@ -25,7 +25,7 @@ from kubetriage.analyzers.support import (
     parse_quantity,
     suggest_memory,
 )
-from kubetriage.analyzers.volume_spec_faults import spec_fault
+from kubetriage.analyzers.volume_spec_faults import VolumeFault, spec_fault
 from kubetriage.csi_errors import unreachable_csi_driver
 from kubetriage.evidence.run_claims import CLAIM_IN_TEXT
 from kubetriage.models.base import ObjectRef
@@ -118,7 +118,7 @@ def _awaits_unscheduled_pods(evidence: Evidence, pvc: PVCEvidence) -> bool:
     return not any(_SCHEDULER_VOLUME.search(text) for text in said)
 
 
-def _second_node_attach(evidence: Evidence, event: EventEvidence) -> tuple[str, str, bool] | None:
+def _second_node_attach(evidence: Evidence, event: EventEvidence) -> VolumeFault | None:
     """A ReadWriteOnce volume asked for on a second node while a live pod of the same
     workload holds it on a ready node: the workload runs two pods on one single-node volume
     (more than one replica, or a rolling update that starts the new pod first). When the
@@ -147,10 +147,38 @@ def _second_node_attach(evidence: Evidence, event: EventEvidence) -> tuple[str, 
     holders = [p for p in evidence.pods if holds(p)]
     if not holders:
         return None
-    return (
+    return VolumeFault(
         "is ReadWriteOnce but its workload runs pods on two nodes",
         "run one replica with the Recreate strategy",
         False,
+    )
+
+
+def _started_since(evidence: Evidence, event: EventEvidence) -> bool:
+    """Whether the pod an attach or mount failure is about has started an app container
+    since the failure was last reported. The kubelet starts a pod's containers only once all
+    its volumes are attached and mounted, so such a start shows the failure passed (a
+    ReadWriteOnce volume still detaching from the previous node while a Recreate rollout
+    hands it over); whatever the pod suffers now is not its volume's."""
+    if event.reason not in ("FailedAttachVolume", "FailedMount") or event.involved.kind != "Pod":
+        return False
+    seen = event.last_seen or event.first_seen
+    pod = next(
+        (
+            p
+            for p in evidence.pods
+            if p.name == event.involved.name and event.involved.namespace in (None, p.namespace)
+        ),
+        None,
+    )
+    if pod is None or seen is None:
+        return False
+    return any(
+        state.started_at is not None and state.started_at > seen
+        for c in pod.containers
+        if not c.init
+        for state in (c.state, c.last_state)
+        if state is not None
     )
 
 
@@ -254,7 +282,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         else (evidence.target.namespace if evidence.target else None)
     )
     found: dict[tuple[str, str], tuple[float, list[EvidenceItem], str]] = {}
-    spec_faults: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    spec_faults: dict[tuple[str, str], VolumeFault] = {}
 
     def note(ns: str | None, name: str, confidence: float, fact: EvidenceItem, why: str) -> None:
         if ns is None:
@@ -306,6 +334,8 @@ def check_storage(evidence: Evidence) -> list[Finding]:
             continue  # a missing ConfigMap/Secret volume is config-missing's case
         if event.reason == "FailedMount" and event.involved.name in plugin_down:
             continue  # the node's CSI plugin is down, not the claim: the plugin is followed
+        if _started_since(evidence, event):
+            continue  # the volume attached and mounted after all: a passing failure
         if event.reason == "FailedScheduling" and not UNBOUND_PVC.search(event.message):
             continue
         names: list[str] = []
@@ -392,12 +422,12 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         )
         fault = spec_faults.get((ns, name))
         workload = (
-            _mounting_workload(evidence, ns, name, templates_only=fault[2])
+            _mounting_workload(evidence, ns, name, templates_only=fault.in_claim)
             if fault and not full
             else None
         )
         if fault is not None and workload is not None:
-            problem, fix, _ = fault
+            problem, fix = fault.problem, fault.fix
             because = [
                 prose.claim(f"{prose.obj(ref)} {problem}", *distinct[:2]),
                 prose.claim(
@@ -411,7 +441,7 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                     min(confidence + CONFIDENCE.agree_bonus, CONFIDENCE.cap),
                     prose.narrative(f"{prose.obj(ref)} {problem}", fix, because=because),
                     facts,
-                    Action.FIX_CONFIG,
+                    fault.action,
                     workload,
                     {"pvc": name},
                 )

@@ -6,23 +6,41 @@ workload's spec. Used by the storage rule (``kubetriage.analyzers.storage``). Pu
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
+
+from kubetriage.models.vocabulary import Action
+
+
+class VolumeFault(NamedTuple):
+    """What is wrong with a claim or its pods, the fix, whether the fault is in the claim
+    itself (then only a StatefulSet's claim template holds the fix), and the remediation."""
+
+    problem: str
+    fix: str
+    in_claim: bool
+    action: Action = Action.FIX_CONFIG
+
 
 # Claims that fail because of how they or their pods are specified, not for lack of space:
 # the fix is in the workload's spec, so the remediation corrects that workload. Each: what
 # the events say, the problem, the fix, and whether the fault is in the claim itself (then
 # only a StatefulSet, whose claim template stamps the claim, holds the fix) or in the pod.
-_SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
+_SPEC_FAULTS: tuple[tuple[re.Pattern[str], VolumeFault], ...] = (
     (
         re.compile(r"(?i)no storage class is set"),
-        "names no StorageClass and none is the default",
-        "set its storageClassName or a default StorageClass",
-        True,
+        VolumeFault(
+            "names no StorageClass and none is the default",
+            "set its storageClassName or a default StorageClass",
+            True,
+        ),
     ),
     (
         re.compile(r"(?i)storageclass(\.storage\.k8s\.io)? \"?[\w.-]+\"? not found"),
-        "names a StorageClass that does not exist",
-        "name an existing StorageClass in its template",
-        True,
+        VolumeFault(
+            "names a StorageClass that does not exist",
+            "name an existing StorageClass in its template",
+            True,
+        ),
     ),
     (
         # The provisioner's cloud API refuses the class's parameters or its credentials: an
@@ -34,9 +52,11 @@ _SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
             r"failed to get an available volume|InvalidParameter|InvalidKMSKey|KMS\.|"
             r"UnauthorizedOperation|AccessDenied|AuthorizationFailed|not authorized to perform)"
         ),
-        "cannot be provisioned with its StorageClass",
-        "fix the class's key, parameters or grants",
-        True,
+        VolumeFault(
+            "cannot be provisioned with its StorageClass",
+            "fix the class's key, parameters or grants",
+            True,
+        ),
     ),
     (
         # The cloud refuses to attach the disk to the VM the pod was placed on because that
@@ -50,23 +70,45 @@ _SPEC_FAULTS: tuple[tuple[re.Pattern[str], str, str, bool], ...] = (
             r"cannot be used (by|with) \S+ machine type|"
             r"features are not compatible for creating instance)"
         ),
-        "cannot attach on its node, whose machine type does not take that disk type",
-        "keep its pods on nodes that take the disk",
-        False,
+        VolumeFault(
+            "cannot attach on its node, whose machine type does not take that disk type",
+            "keep its pods on nodes that take the disk",
+            False,
+        ),
+    ),
+    (
+        # The cloud refuses the attach because the node has no attachment slot left (EBS
+        # AttachmentLimitExceeded, Azure's maximum data disks for the VM size, GCE's
+        # maximum_persistent_disks quota per instance). The slots are shared with network
+        # interfaces and other disks the node's CSINode count may not know of, so the
+        # scheduler placed the pod anyway: the volume is fine, the pod needs a node with a
+        # free slot (another node, more nodes, or a per-node volume limit that tells the truth).
+        re.compile(
+            r"(?i)attach\w* .*("
+            r"AttachmentLimitExceeded|maximum number of (volume |disk )?attachments|"
+            r"maximum number of data disks|maximum_persistent_disks)"
+        ),
+        VolumeFault(
+            "cannot attach: its node is out of attachment slots",
+            "move its pods to nodes with a free slot",
+            False,
+            Action.FREE_CAPACITY,
+        ),
     ),
     (
         re.compile(r"(?i)setting volume ownership for .* taking longer than expected"),
-        "mounts slowly: fsGroup makes the kubelet chown every file",
-        "set fsGroupChangePolicy: OnRootMismatch",
-        False,
+        VolumeFault(
+            "mounts slowly: fsGroup makes the kubelet chown every file",
+            "set fsGroupChangePolicy: OnRootMismatch",
+            False,
+        ),
     ),
 )
 
 
-def spec_fault(message: str) -> tuple[str, str, bool] | None:
-    """(problem, fix, whether the fault is in the claim itself) of the first spec fault an
-    event's message reports; None when it reports none."""
-    for pattern, problem, fix, in_claim in _SPEC_FAULTS:
+def spec_fault(message: str) -> VolumeFault | None:
+    """The first spec fault an event's message reports; None when it reports none."""
+    for pattern, fault in _SPEC_FAULTS:
         if pattern.search(message):
-            return problem, fix, in_claim
+            return fault
     return None
