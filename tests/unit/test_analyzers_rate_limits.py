@@ -184,3 +184,23 @@ def test_a_longer_host_that_contains_the_external_name_is_not_that_provider() ->
         cache = ObjectRef(kind="Service", namespace="shop", name="cache")
         first = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, cache)
         assert first.confidence == 0.75
+
+
+def test_a_google_api_quota_refusal_counts_with_its_status_word() -> None:
+    """RESOURCE_EXHAUSTED is Google APIs' status for a spent quota (their 429): a client's
+    failed attempt quoting it and the library's TooManyRequests line make a limit."""
+    text = (
+        "WARNING client: translate failed chars=2841 attempt=3/3 status=RESOURCE_EXHAUSTED\n"
+        "ERROR api: google.api_core.exceptions.TooManyRequests: 429 Quota exceeded for "
+        "quota metric 'Number of characters'\n"
+    )
+    assert len(rate_limited_calls(_evidence(text))) == 2
+    ev = _evidence(text, autoscalers=[_hpa()])
+    assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, PARTNER)
+
+
+def test_a_grpc_message_over_the_size_limit_is_no_rate_refusal() -> None:
+    text = (
+        "error calling partner: RESOURCE_EXHAUSTED: gRPC message exceeds maximum size 4194304\n"
+    ) * 3
+    assert not rate_limited_calls(_evidence(text))

@@ -11,7 +11,9 @@ from typing import Any
 from kubetriage.analyzers import run_analyzers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
 from tests.unit.test_analyzers_callee_causes import _container, _evidence, _logs, _workload
 
 _CART = ObjectRef(kind="Deployment", namespace="shop", name="cart")
@@ -119,3 +121,56 @@ def test_a_virtual_ip_or_a_single_member_store_is_not_a_pinned_member() -> None:
     host = "redis-node-0.redis-headless.cache.svc.cluster.local"
     for ev in (_cart(host, headless=False), _cart(host, members=1)):
         assert all(f.analyzer != "pinned-replica-member" for f in run_analyzers(ev).findings)
+
+
+# --- the stale-primary reading ------------------------------------------------------------
+
+_ORDERS = ObjectRef(kind="Deployment", namespace="orders", name="orders-api")
+_DB = ObjectRef(kind="Service", namespace="orders", name="orders-db")
+_LOST = (
+    "2026-11-20T09:31:07Z WARN HikariPool-1 - Failed to validate connection "
+    "(This connection has been closed.)"
+)
+_REFUSED = (
+    "2026-11-20T09:59:52Z ERROR org.postgresql.util.PSQLException: ERROR: cannot execute "
+    "INSERT in a read-only transaction"
+)
+
+
+def _stale(
+    text: str, host: str = "orders-prod.cluster-c8x2kq1mzt0a.eu-west-1.rds.amazonaws.com"
+) -> Evidence:
+    pod = "orders-api-d8b5c7f94-4ptxk"
+    return make.evidence(
+        target=_ORDERS,
+        workload=make.deployment("orders-api", "orders", replicas=3),
+        pods=[make.app_pod(pod, make.container("app"), namespace="orders")],
+        logs=[make.log(pod, "app", text, namespace="orders")],
+        dependencies=[
+            DependencyEvidence(service=make.external_service("orders-db", host, "orders"), ref=_DB)
+        ],
+    )
+
+
+def _stale_findings(evidence: Evidence) -> list[Any]:
+    return [f for f in run_analyzers(evidence).findings if f.analyzer == "stale-primary-address"]
+
+
+def test_writes_refused_by_a_replica_after_a_lost_connection_restart_the_client() -> None:
+    (finding,) = _stale_findings(_stale(f"{_LOST}\n{_REFUSED}"))
+    assert (finding.category, finding.action, finding.target) == (
+        Category.DEPENDENCY_FAILURE,
+        Action.RESTART,
+        _ORDERS,
+    )
+    top = run_analyzers(_stale(f"{_LOST}\n{_REFUSED}")).findings[0]
+    assert top.analyzer == "stale-primary-address"
+
+
+def test_writes_refused_without_a_lost_connection_first_are_not_a_failover() -> None:
+    assert not _stale_findings(_stale(f"{_REFUSED}\n{_LOST}"))
+
+
+def test_a_reader_endpoint_refusing_writes_is_not_a_stale_primary() -> None:
+    reader = "orders-prod.cluster-ro-c8x2kq1mzt0a.eu-west-1.rds.amazonaws.com"
+    assert not _stale_findings(_stale(f"{_LOST}\n{_REFUSED}", host=reader))

@@ -147,3 +147,61 @@ def test_a_403_from_something_else_or_a_dependency_is_not_the_apis_refusal() -> 
     akka = "KubernetesApiException: Forbidden when communicating with the Kubernetes API."
     for ev in (_api_evidence(upstream), _api_evidence(akka, source="dependency")):
         assert not [f for f in analyze(ev).findings if f.analyzer == "api-forbidden"]
+
+
+# --- calls made as the node -------------------------------------------------------------
+
+_AS_NODE = (
+    "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the "
+    "PutObject operation: User: arn:aws:sts::111122223333:assumed-role/apps-node-role/"
+    "i-0b7e21c4d9a3f5e61 is not authorized to perform: s3:PutObject on resource"
+)
+_AS_GCE_NODE = (
+    "google.api_core.exceptions.Forbidden: 403 POST https://storage.googleapis.com/upload: "
+    "731964502218-compute@developer.gserviceaccount.com does not have "
+    "storage.objects.create access to the Google Cloud Storage object."
+)
+_AS_WORKLOAD = (
+    "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the "
+    "PutObject operation: User: arn:aws:sts::111122223333:assumed-role/checkout-s3/"
+    "botocore-session-1732096000 is not authorized to perform: s3:PutObject on resource"
+)
+
+
+def _as_node(text: str, *, env: dict[str, str] | None = None, switched: bool = True) -> Evidence:
+    """Two ready replicas of checkout whose calls log ``text``; its latest rollout switched
+    the ServiceAccount (or only the image)."""
+    aspects = ("image", "serviceAccount") if switched else ("image",)
+    return make.evidence(
+        target=CHECKOUT,
+        workload=make.deployment(replicas=2),
+        pods=[
+            make.pod(FAILING, make.container("app", env=env or {})),
+            make.pod(RUNNING, make.container("app", env=env or {})),
+        ],
+        logs=[make.log(FAILING, "app", f"upload failed\n{text}")],
+        changes=[make.rollout_change(CHECKOUT, 18, *aspects, minutes_ago=25)],
+    )
+
+
+@pytest.mark.parametrize("text", [_AS_NODE, _AS_GCE_NODE], ids=["eks", "gke"])
+def test_calls_refused_as_the_node_after_a_serviceaccount_switch_roll_it_back(text: str) -> None:
+    finding = assert_leads(analyze(_as_node(text)), Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
+    assert finding.analyzer == "node-identity-denied"
+
+
+def test_calls_refused_as_the_node_without_a_switch_are_a_missing_binding() -> None:
+    result = analyze(_as_node(_AS_NODE, switched=False))
+    (finding,) = [f for f in result.findings if f.analyzer == "node-identity-denied"]
+    assert (finding.category, finding.action) == (Category.CONFIG_MISSING, Action.FIX_CONFIG)
+
+
+def test_a_refusal_of_the_workloads_own_role_is_not_the_node_identity() -> None:
+    result = analyze(_as_node(_AS_WORKLOAD))
+    assert not [f for f in result.findings if f.analyzer == "node-identity-denied"]
+
+
+def test_pods_with_an_injected_identity_are_not_read_as_running_as_the_node() -> None:
+    env = {"AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/checkout-s3"}
+    result = analyze(_as_node(_AS_NODE, env=env))
+    assert not [f for f in result.findings if f.analyzer == "node-identity-denied"]

@@ -33,6 +33,7 @@ from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
+from kubetriage.analyzers.cni_agents import CNI_AGENT_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
@@ -53,6 +54,7 @@ from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
+from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
 from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
@@ -133,6 +135,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SCHEDULING_ANALYZERS,
     *NODE_ANALYZERS,
     *NODE_AGENT_ANALYZERS,
+    *CNI_AGENT_ANALYZERS,
     *UNDER_REQUESTED_ANALYZERS,
     *STORAGE_ANALYZERS,
     # the workload's revisions and demand
@@ -142,6 +145,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_FAILURE_ANALYZERS,
     *CALLEE_CREDENTIAL_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
+    *LB_SOURCE_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *OWN_SOCKETS_ANALYZERS,
     *CALLEE_LIVENESS_ANALYZERS,

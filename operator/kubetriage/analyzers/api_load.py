@@ -17,6 +17,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 
 from kubetriage import prose
@@ -27,6 +28,8 @@ from kubetriage.analyzers.support import grep_logs, item, object_source
 from kubetriage.evidence.agent_rollouts import APISERVER_THROTTLED
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.neighbours import AgentRolloutEvidence
+from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 # The one node agent that rolled out right before the API server began throttling the
@@ -34,6 +37,19 @@ from kubetriage.models.vocabulary import Action, Category
 # a dependency's timeouts (0.5), below another caller's rollout named by a shared Service's
 # own load (0.92).
 CONFIDENCE: Final = 0.82
+
+
+def sole_agent_rollout(
+    evidence: Evidence, onset: datetime
+) -> tuple[AgentRolloutEvidence, ChangeEvidence] | None:
+    """The one node agent (``Evidence.agent_rollouts``) whose rollout within the onset window
+    changed how it works, with that rollout; None when none or several did."""
+    suspects = [
+        (agent, change)
+        for agent in evidence.agent_rollouts
+        if (change := load_rollout(agent.ref, agent.changes, onset)) is not None
+    ]
+    return suspects[0] if len(suspects) == 1 else None
 
 
 def check_agent_api_load(evidence: Evidence) -> list[Finding]:
@@ -45,14 +61,10 @@ def check_agent_api_load(evidence: Evidence) -> list[Finding]:
     hits = grep_logs(evidence.logs, APISERVER_THROTTLED, limit=1)
     if onset is None or not hits or own_changed(evidence, onset):
         return []
-    suspects = [
-        (agent, change)
-        for agent in evidence.agent_rollouts
-        if (change := load_rollout(agent.ref, agent.changes, onset)) is not None
-    ]
-    if len(suspects) != 1:
+    suspect = sole_agent_rollout(evidence, onset)
+    if suspect is None:
         return []
-    agent, change = suspects[0]
+    agent, change = suspect
     target = agent.ref
     nodes = f"; it runs on {prose.count(agent.nodes, 'node')}" if agent.nodes else ""
     facts = [

@@ -214,7 +214,8 @@ def policy_finding(
     )
 
 
-def _endpoint(evidence: Evidence, pod: PodEvidence) -> Endpoint:
+def pod_endpoint(evidence: Evidence, pod: PodEvidence) -> Endpoint:
+    """The flow endpoint of ``pod``: its namespace, labels, namespace labels and addresses."""
     return Endpoint(
         namespace=pod.namespace,
         labels=pod.labels,
@@ -259,8 +260,8 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
                 continue
             destination, service = behind
             flow = Flow(
-                source=_endpoint(evidence, source),
-                destination=_endpoint(evidence, destination),
+                source=pod_endpoint(evidence, source),
+                destination=pod_endpoint(evidence, destination),
                 port=port,
             )
             symptom = "The workload's calls fail the way dropped packets do"

@@ -65,7 +65,9 @@ CONFIDENCE: Final = _Confidence()
 # is a refusal on its own; lines with one of them count once each.
 _STATUS = (
     r"\b429\b\s*(\(|:|-)?\s*too many requests|\bHTTP[ /]?429\b|"
-    r"(status|code|status_code|http)\"?[=: ]+\"?429\b"
+    r"(status|code|status_code|http)\"?[=: ]+\"?429\b|"
+    # Google APIs' canonical status for a spent quota (the gRPC and JSON form of their 429).
+    r"\bRESOURCE_EXHAUSTED\b"
 )
 _WORDS = (
     r"too many requests|rate[ _-]?limited\b|rate[ _-]?limit (exceeded|reached|hit)|"
@@ -83,14 +85,17 @@ ENOUGH = 2
 # CPU throttling: neither is a callee's limit.
 _SERVED = re.compile(
     r"(?i)(HTTP/\d(\.\d)?\"?\s+429\b|\b(responded|returned|sent|rejected|rejecting)\s+429\b|"
-    r"\bcpu\b.{0,30}throttl)"
+    r"\bcpu\b.{0,30}throttl|"
+    # gRPC's RESOURCE_EXHAUSTED for a message over the size limit is no rate.
+    r"message (exceeds|larger than) (the )?max)"
 )
 # A client retrying a call (its driver's "retrying command find on db:27017 after 400ms"):
 # the host it retries against is the one that refused it.
 _RETRYING = re.compile(r"(?i)\bretry(ing)?\b|\bback(ing)?[ -]?off\b")
 # Words that say the workload made the call and got the refusal back.
 _RECEIVED = re.compile(
-    r"(?i)(request|call|calling|client|retry|backoff|backing off|throttled|exception|error)"
+    r"(?i)(request|call|calling|client|retry|backoff|backing off|throttled|exception|error|"
+    r"failed|\battempt\b)"
 )
 
 

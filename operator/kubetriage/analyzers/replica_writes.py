@@ -8,6 +8,15 @@ and follows no promotion (a Sentinel, a primary or ``-rw`` Service, a replica-se
 ``config-missing``: correct the ConfigMap that names the member, above the escalation at
 the store (dependency-refusing, 0.9) whose refusal it explains.
 
+The stale-primary rule: the client addresses a managed database through the endpoint its
+provider repoints at the new primary on failover (an ExternalName Service to a writer or
+cluster endpoint, not a reader's), its lines first lose the connection and then have writes
+refused by a replica. The failover completed; the client reconnected to the old primary's
+address, now a replica, because it resolved the name once (a DNS cache that never expires,
+as a JVM with ``networkaddress.cache.ttl=-1``) or keeps pooled connections there. Nothing is
+wrong with the database or the configuration: a rolling restart makes the client resolve the
+endpoint again, above the escalation at the database whose refusals it explains.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -34,6 +43,9 @@ class _Confidence:
     # A replica refuses the caller's writes and the caller's ConfigMap names a headless
     # Service of a StatefulSet with several members: above the store's refusal (0.9).
     pinned_member: float = 0.92
+    # Writes refused by a replica after the connection was lost, through a writer endpoint
+    # that follows the primary: above the escalation at the database (dependency-refusing).
+    stale_primary: float = 0.88
 
 
 CONFIDENCE: Final = _Confidence()
@@ -45,6 +57,82 @@ WRITE_TO_REPLICA = re.compile(
     r"|running with the --(?:super-)?read-only option"
     r"|NotWritablePrimary|not master and secondaryOk=false)"
 )
+
+
+# The client losing its connection to the server (the old primary going away in a failover).
+CONNECTION_LOST = re.compile(
+    r"(?i)(connection reset|I/O error occurred while sending to the backend"
+    r"|terminating connection due to administrator command|server closed the connection"
+    r"|This connection has been closed|broken pipe|unexpected EOF)"
+)
+# Endpoints that name readers on purpose: a replica refusing writes there is by design.
+READER_ENDPOINT = re.compile(r"(?i)(-ro-|\breader\b|reader[.-]|replica|read-only|readonly)")
+
+
+def _writer_endpoint(dependency: DependencyEvidence) -> bool:
+    service = dependency.service
+    return (
+        service is not None
+        and service.type == "ExternalName"
+        and bool(service.external_name)
+        and READER_ENDPOINT.search(service.external_name or "") is None
+    )
+
+
+def check_stale_primary(evidence: Evidence) -> list[Finding]:
+    """The incident's own writes refused by a replica after its connections were lost, to a
+    managed database it reaches through a writer endpoint: restart to resolve it again."""
+    if evidence.workload is None:
+        return []
+    own = [log for log in evidence.logs if log.source == "scope"]
+    for log in own:
+        refused = grep_logs([log], WRITE_TO_REPLICA, limit=1)
+        if not refused:
+            continue
+        first = log.lines.index(refused[0].line)
+        lost = grep_logs([log.model_copy(update={"lines": log.lines[:first]})], CONNECTION_LOST)
+        writers = [d for d in evidence.dependencies if _writer_endpoint(d)]
+        if not lost or len(writers) != 1 or writers[0].service is None:
+            continue
+        service = writers[0].service
+        target = evidence.workload.ref
+        facts = [
+            item(log_source(log), lost[0].line),
+            item(log_source(log), refused[0].line),
+            item(
+                f"service/{service.namespace}/{service.name}",
+                f"ExternalName {service.external_name}",
+            ),
+        ]
+        return [
+            make_finding(
+                "stale-primary-address",
+                Category.DEPENDENCY_FAILURE,
+                CONFIDENCE.stale_primary,
+                prose.narrative(
+                    f"{prose.obj(target)} still writes to the old primary after a failover",
+                    "restart it so that it resolves the database endpoint again",
+                    because=[
+                        prose.claim(
+                            "It lost its connections to the database, then a replica refused "
+                            "its writes",
+                            *facts[:2],
+                        ),
+                        prose.claim(
+                            f"It reaches the database through {service.name}, an endpoint the "
+                            "provider points at the new primary: the client kept the old "
+                            "primary's address",
+                            facts[2],
+                        ),
+                    ],
+                ),
+                facts,
+                Action.RESTART,
+                target,
+                {"service": service.name},
+            )
+        ]
+    return []
 
 
 def _members_addressed(dependency: DependencyEvidence) -> list[str]:
@@ -103,4 +191,5 @@ def check_pinned_member(evidence: Evidence) -> list[Finding]:
 
 REPLICA_WRITE_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("pinned-replica-member", (Category.CONFIG_MISSING,), check_pinned_member),
+    Analyzer("stale-primary-address", (Category.DEPENDENCY_FAILURE,), check_stale_primary),
 )

@@ -25,14 +25,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_logs, item, logs_of, pod_source, workload_ref
+from kubetriage.analyzers.support import (
+    grep_logs,
+    item,
+    logs_of,
+    object_source,
+    pod_source,
+    workload_ref,
+)
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import PodEvidence
+from kubetriage.models.object_evidence import ChangeEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -48,6 +57,9 @@ class _Confidence:
     api_forbidden: float = 0.72  # ... while the pod runs: its work fails call after call
     api_forbidden_switched: float = 0.6  # ... but a rollout of the workload switched its
     # ServiceAccount: that change is the cause, the rollout rule's to undo
+    node_identity_switched: float = 0.9  # the cloud denies a call made as the node, and the
+    # workload's latest rollout switched its ServiceAccount: the switch lost the identity
+    node_identity: float = 0.8  # ... with no such rollout: the binding itself is missing
 
 
 CONFIDENCE: Final = _Confidence()
@@ -66,6 +78,27 @@ IDENTITY_REFUSED = re.compile(
 )
 # The env the identity webhooks inject at pod creation, naming the role or identity.
 IDENTITY_ENV = ("AWS_ROLE_ARN", "AZURE_CLIENT_ID")
+# Env that says the pod has a credential of its own (IRSA, EKS Pod Identity, Azure Workload
+# Identity, a mounted Google key).
+OWN_CREDENTIAL_ENV = (
+    *IDENTITY_ENV,
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+# A cloud authorization refusal naming the node's own identity as the caller: on EC2 an
+# instance profile's session is named after the instance ("assumed-role/<role>/i-0abc..."),
+# on GCE the node's default service account is "<project number>-compute@developer...".
+# The pod's call went out without a workload identity and fell back to the node's.
+NODE_IDENTITY_DENIED = re.compile(
+    r"(?P<who>assumed-role/[\w+=,.@-]+/i-[0-9a-f]{8,17}\b"
+    r"|\b\d{6,}-compute@developer\.gserviceaccount\.com\b)"
+    r"(?=.{0,400}(not authorized|AccessDenied|does not have|denied|Forbidden|\b403\b))"
+    r"|(not authorized|AccessDenied|does not have|denied|Forbidden|\b403\b).{0,400}?"
+    r"(?P<who2>assumed-role/[\w+=,.@-]+/i-[0-9a-f]{8,17}\b"
+    r"|\b\d{6,}-compute@developer\.gserviceaccount\.com\b)",
+    re.IGNORECASE,
+)
 
 # The API server's refusal of a ServiceAccount's request, as client libraries log the Status
 # message (quotes may be escaped inside a JSON body).
@@ -191,6 +224,88 @@ def _api_refusal(
     return None
 
 
+def _switched_account(evidence: Evidence, target: ObjectRef) -> ChangeEvidence | None:
+    """The workload's latest rollout, when it switched the pods' ServiceAccount."""
+    # The workload's rollouts are in the timeline when it is the incident's subject, and in
+    # its dependency entry when the incident reached it through a caller or a log.
+    changes = [*evidence.changes, *(c for d in evidence.dependencies for c in d.changes)]
+    rollouts = [c for c in changes if c.kind == "rollout" and c.object.same_object(target)]
+    latest = max(rollouts, key=lambda c: c.at or datetime.min.replace(tzinfo=UTC), default=None)
+    return latest if latest is not None and "serviceAccount" in latest.aspects else None
+
+
+def check_node_identity_denied(evidence: Evidence) -> list[Finding]:
+    """The workload's own calls are refused by the cloud under the node's identity: its pods
+    carry no credential of their own, so the SDK fell back to the instance's. When the
+    workload's latest rollout switched its ServiceAccount, that switch left the identity
+    binding behind (undo it); otherwise the binding is missing (fix it)."""
+    seen: set[str] = set()
+    findings: list[Finding] = []
+    for pod in evidence.pods:
+        if any(name in c.env for c in pod.containers for name in OWN_CREDENTIAL_ENV):
+            continue
+        hits = grep_logs(logs_of(evidence, pod), NODE_IDENTITY_DENIED, limit=2)
+        target = workload_ref(evidence, pod)
+        if not hits or target is None or target.key() in seen:
+            continue
+        seen.add(target.key())
+        match = hits[0].match
+        who = match["who"] or match["who2"]
+        line = hits[0].line
+        facts = [item(hits[0].source, line[max(0, match.start() - 120) : match.end() + 80])]
+        denied = prose.claim(
+            f"The cloud refuses the calls of {prose.obj(target)} made as the node ({who}): "
+            "its pods carry no workload identity of their own",
+            *facts,
+        )
+        switch = _switched_account(evidence, target)
+        if switch is not None:
+            change = item(
+                object_source(switch.object),
+                "; ".join(switch.aspect_details.get("serviceAccount", [])),
+            )
+            facts.append(change)
+            finding = make_finding(
+                "node-identity-denied",
+                Category.BAD_ROLLOUT,
+                CONFIDENCE.node_identity_switched,
+                prose.narrative(
+                    f"the rollout of {prose.obj(target)} moved it to a ServiceAccount without "
+                    "its cloud identity",
+                    "roll it back",
+                    because=[
+                        denied,
+                        prose.claim(
+                            "Its latest rollout switched the pods' ServiceAccount, and the "
+                            "identity binding stayed with the previous one",
+                            change,
+                        ),
+                    ],
+                ),
+                facts,
+                Action.ROLLBACK,
+                target,
+                {"identity": who},
+            )
+        else:
+            finding = make_finding(
+                "node-identity-denied",
+                Category.CONFIG_MISSING,
+                CONFIDENCE.node_identity,
+                prose.narrative(
+                    f"{prose.obj(target)} calls the cloud without a workload identity",
+                    "bind its ServiceAccount to its cloud role or identity",
+                    because=[denied],
+                ),
+                facts,
+                Action.FIX_CONFIG,
+                target,
+                {"identity": who},
+            )
+        findings.append(finding)
+    return findings
+
+
 def check_api_forbidden(evidence: Evidence) -> list[Finding]:
     """The workload's own log: the API server refuses its own ServiceAccount a verb."""
     seen: set[str] = set()
@@ -246,4 +361,9 @@ def check_api_forbidden(evidence: Evidence) -> list[Finding]:
 IDENTITY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("identity-refused", (Category.CONFIG_MISSING,), check_identity_refused),
     Analyzer("api-forbidden", (Category.CONFIG_MISSING,), check_api_forbidden),
+    Analyzer(
+        "node-identity-denied",
+        (Category.BAD_ROLLOUT, Category.CONFIG_MISSING),
+        check_node_identity_denied,
+    ),
 )

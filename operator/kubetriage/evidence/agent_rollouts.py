@@ -33,6 +33,12 @@ APISERVER_THROTTLED: Final = re.compile(
     r"(?i)(the server has received too many requests and has asked us to try again later"
     r"|too many requests, please try again later)"
 )
+# The kubelet's event when the CNI plugin could not give a new pod its network (the node
+# agent's IP address management ran dry or failed): the agent's rollouts are then read too.
+SANDBOX_NETWORK_FAILED: Final = re.compile(
+    r"(?i)failed to (set ?up|setup) network for sandbox|failed to assign an IP address"
+    r"|no available IP(/Prefix)? addresses"
+)
 # Agents kept (those that rolled out, newest first), namespaces whose revisions are read, and
 # rollouts kept of each agent.
 MAX_AGENTS: Final = 5
@@ -43,6 +49,23 @@ _MAX_CHANGES: Final = 2
 def apiserver_throttled(logs: Iterable[LogTail]) -> bool:
     """Whether the incident's own lines (``scope`` tails) say the API server sheds load."""
     return scope_says(logs, APISERVER_THROTTLED)
+
+
+def sandbox_network_failed(objects: Iterable[JsonDict]) -> bool:
+    """Whether an Event among ``objects`` says the CNI plugin could not set up a pod's
+    network (``FailedCreatePodSandBox``)."""
+    return any(
+        o.get("kind") == "Event"
+        and o.get("reason") == "FailedCreatePodSandBox"
+        and SANDBOX_NETWORK_FAILED.search(str(o.get("message") or "")) is not None
+        for o in objects
+    )
+
+
+def agents_wanted(logs: Iterable[LogTail], objects: Iterable[JsonDict]) -> bool:
+    """Whether the node agents' rollouts are read: the API server throttles the incident's
+    workload, or the CNI plugin cannot give its new pods a network."""
+    return apiserver_throttled(logs) or sandbox_network_failed(objects)
 
 
 def agent_namespaces(daemonsets: Iterable[JsonDict]) -> list[str]:
@@ -81,8 +104,9 @@ def agent_rollout_summaries(
 ) -> list[AgentRolloutEvidence]:
     """The DaemonSets of ``index`` (besides the incident's own workload) with the rollouts
     their ControllerRevisions record, newest rollout first, at most ``MAX_AGENTS``; none
-    unless the incident's own lines say the API server throttles (``apiserver_throttled``)."""
-    if not apiserver_throttled(logs):
+    unless the incident's own lines say the API server throttles or its events say the CNI
+    plugin cannot set up a pod's network (``agents_wanted``)."""
+    if not agents_wanted(logs, index.kind("Event")):
         return []
     namespaces = set(agent_namespaces(index.kind("DaemonSet")))
     revisions = index.kind("ControllerRevision")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.agent_rollouts import agent_namespaces, apiserver_throttled
+from kubetriage.evidence.agent_rollouts import agent_namespaces, agents_wanted
 from kubetriage.evidence.overlay_mtu import transfer_stalled
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.tenancy import Scope
@@ -23,8 +23,9 @@ from kubetriage.tenancy import Scope
 
 async def follow_agent_rollouts(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:
     """Read every namespace's DaemonSets and their namespaces' ControllerRevisions into
-    ``run`` when the incident's own lines say the API server throttles."""
-    if not scope.may_read(None) or not apiserver_throttled(run.logs):
+    ``run`` when the incident's own lines say the API server throttles, or its events that
+    the CNI plugin cannot set up a new pod's network."""
+    if not scope.may_read(None) or not agents_wanted(run.logs, run.objects.values()):
         return
     if not reader.listable_everywhere("DaemonSet") or not reader.listable("ControllerRevision"):
         return
