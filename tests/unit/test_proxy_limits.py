@@ -129,6 +129,50 @@ def test_plain_access_log_lines_are_no_rejection() -> None:
     assert _proxy_findings(_healthy(_controller(ACCESS_200, edits=[_edit(40)]))) == []
 
 
+UPSTREAM_HEADERS = (
+    "{at:%Y/%m/%d %H:%M:%S} [error] 31#31: *4419 upstream sent too big header while reading "
+    "response header from upstream, client: 10.1.2.3, server: shop.example.com, request: "
+    '"GET /login/callback HTTP/2.0", upstream: "http://10.0.0.5:8080/login/callback"'
+)
+APP = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
+
+
+def _released(minutes_ago: float, *aspects: str, line: str = UPSTREAM_HEADERS) -> Evidence:
+    """The healthy checkout, rolled out ``minutes_ago`` changing ``aspects``, behind a
+    controller that logged ``line`` 30 minutes ago."""
+    return make.checkout_evidence(
+        workload=make.deployment(revision=2),
+        revisions=make.rollout_revisions(
+            2, {"app": "app:2.0"}, {"app": "app:1.9"}, minutes_ago=minutes_ago, ready=1
+        ),
+        changes=[make.rollout_change(APP, 1, *aspects, minutes_ago=minutes_ago)],
+        dependencies=[_controller(line.format(at=ago(30)))],
+    )
+
+
+def test_upstream_headers_refused_after_the_workloads_release_roll_the_release_back() -> None:
+    first = assert_leads(
+        analyze(_released(40, "env", "image")), Category.BAD_ROLLOUT, Action.ROLLBACK, APP
+    )
+    assert first.analyzer == NAME
+    assert first.confidence == CONFIDENCE.headers_grew_with_release
+
+
+def test_request_side_limits_stay_the_proxys_settings_after_a_release() -> None:
+    found = _proxy_findings(_released(40, "env", line=TOO_LARGE))
+    assert [(f.action, f.target) for f in found] == [(Action.FIX_CONFIG, CONTROLLER)]
+
+
+def test_a_release_after_the_first_refusal_did_not_grow_the_headers() -> None:
+    found = _proxy_findings(_released(10, "env"))
+    assert [(f.action, f.target) for f in found] == [(Action.FIX_CONFIG, CONTROLLER)]
+
+
+def test_a_release_that_changed_only_resources_did_not_grow_the_headers() -> None:
+    found = _proxy_findings(_released(40, "resources"))
+    assert [(f.action, f.target) for f in found] == [(Action.FIX_CONFIG, CONTROLLER)]
+
+
 def test_the_limit_signatures_of_mainstream_proxies() -> None:
     rejected = [
         "client intended to send too large body: 2097152 bytes",

@@ -71,6 +71,7 @@ from kubetriage.analyzers.oom import OOM_ANALYZERS
 from kubetriage.analyzers.overlay_mtu import OVERLAY_MTU_ANALYZERS
 from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
+from kubetriage.analyzers.pinned_connections import PINNED_CONNECTION_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
@@ -210,6 +211,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *LOCK_WAIT_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
+    *PINNED_CONNECTION_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,

@@ -52,13 +52,14 @@ OWN_SOCKETS_EXHAUSTED = re.compile(
     r"too many open files|\bEMFILE\b)"
 )
 # Parts of the pod template that change how a process opens connections.
-_CODE_OR_SETTINGS = frozenset({"image", "env", "args", "command"})
+CODE_OR_SETTINGS = frozenset({"image", "env", "args", "command"})
 # A revision that ran out this long after it went out is no longer "the new one".
 LIVED_WITH = timedelta(hours=24)
 
 
-def _rollout(evidence: Evidence, current: RevisionEvidence) -> ChangeEvidence | None:
-    """The workload's rollout to ``current`` that changed its code or settings."""
+def settings_rollout(evidence: Evidence, current: RevisionEvidence) -> ChangeEvidence | None:
+    """The workload's rollout to ``current`` that changed its code or settings (image, env,
+    args, command)."""
     target = workload_ref(evidence)
     return next(
         (
@@ -68,7 +69,7 @@ def _rollout(evidence: Evidence, current: RevisionEvidence) -> ChangeEvidence | 
             and target is not None
             and c.object.same_object(target)
             and c.to_revision in (None, current.revision)
-            and _CODE_OR_SETTINGS & set(c.aspects)
+            and CODE_OR_SETTINGS & set(c.aspects)
         ),
         None,
     )
@@ -108,7 +109,7 @@ def check_own_sockets(evidence: Evidence) -> list[Finding]:
         return []
     if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK] or current.created_at is None:
         return []
-    change = _rollout(evidence, current)
+    change = settings_rollout(evidence, current)
     if change is None or not _outlived(previous, current.created_at, onset):
         return []
     hits = _own_hits(evidence, current)
@@ -122,7 +123,7 @@ def check_own_sockets(evidence: Evidence) -> list[Finding]:
         item(
             source,
             f"revision {current.revision} went out {prose.duration(took)} before the onset, "
-            f"changing {', '.join(sorted(_CODE_OR_SETTINGS & set(change.aspects)))}",
+            f"changing {', '.join(sorted(CODE_OR_SETTINGS & set(change.aspects)))}",
         ),
         item(
             "revision",

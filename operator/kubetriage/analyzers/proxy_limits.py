@@ -13,7 +13,10 @@ An SRE then asks what changed in the proxy's settings: a ConfigMap the controlle
 one its ``--configmap`` flag names, those its pods mount) written shortly before the first
 rejection is what to correct or revert (fix-config on that ConfigMap). With no such write,
 the rejection by the proxy's own limit is still the finding, at lower confidence: the
-controller's settings (or the Ingress's own override of them) are what to raise.
+controller's settings (or the Ingress's own override of them) are what to raise. Unless every
+refusal is of the upstream's own response headers (``upstream sent too big header``) and the
+workload rolled out new code or settings shortly before the first one: the proxy stayed as it
+was and the release grew its headers (cookies, tokens), so the release is rolled back.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -28,13 +31,22 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_times import line_time
+from kubetriage.analyzers.own_sockets import CODE_OR_SETTINGS, settings_rollout
 from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, timestamp
+from kubetriage.analyzers.support import (
+    LogHit,
+    current_and_previous_revision,
+    grep_logs,
+    item,
+    object_source,
+    timestamp,
+    workload_ref,
+)
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.relations import DependencyEvidence
-from kubetriage.models.vocabulary import Action, Category
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +60,11 @@ class _Confidence:
     # ... the same rejections with no write of its settings in view: the limit is the
     # finding, which setting changed (or whether the requests grew) is not known.
     limit_only: float = 0.62
+    # The proxy refuses the workload's own response headers (they outgrow its proxy buffers),
+    # its settings were not written, and the workload rolled out new code or settings shortly
+    # before the first refusal: the release grew its headers (cookies, tokens), above the
+    # limit-only reading and a rollout's generic breakage without a measured onset.
+    headers_grew_with_release: float = 0.8
 
 
 CONFIDENCE: Final = _Confidence()
@@ -65,12 +82,16 @@ PROXY_LIMIT_LOG: Final = re.compile(
     r"|request_payload_too_large"
     r"|request header fields too large"
 )
+# The proxy's words when the upstream's response headers (not the client's request) exceed
+# its buffers: the workload behind it sent them.
+UPSTREAM_HEADERS_LOG: Final = re.compile(r"(?i)upstream sent too big header")
 # How long before the first rejection a write of the proxy's settings still explains it.
 EDIT_WINDOW: Final = timedelta(hours=6)
 # A write logged a little after the first rejection line (clocks, the reload) still counts.
 EDIT_TOLERANCE: Final = timedelta(minutes=2)
 _FIX = "correct or revert that edit"
 _RAISE = "raise that limit in the controller's settings or on the Ingress"
+_ROLL_BACK = "roll back that release"
 
 
 def _first_rejection(hits: list[LogHit], now: datetime) -> datetime | None:
@@ -92,6 +113,64 @@ def _edit_before(dependency: DependencyEvidence, first: datetime | None) -> Chan
         <= EDIT_WINDOW.total_seconds()
     ]
     return max(edits, key=lambda c: timestamp(c.at or first), default=None)
+
+
+def _release_before(evidence: Evidence, first: datetime | None) -> ChangeEvidence | None:
+    """The workload's rollout of new code or settings shortly before the first refusal."""
+    current, _ = current_and_previous_revision(evidence)
+    target = workload_ref(evidence)
+    if current is None or first is None or target is None:
+        return None
+    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
+        return None
+    change = settings_rollout(evidence, current)
+    if change is None or change.at is None:
+        return None
+    before = timestamp(first) - timestamp(change.at)
+    return change if 0 <= before <= EDIT_WINDOW.total_seconds() else None
+
+
+def _headers_grew(
+    evidence: Evidence, hits: list[LogHit], first: datetime | None, because: list[Claim]
+) -> Finding | None:
+    """Roll back the workload whose release made its response headers outgrow the proxy's
+    buffers: every refusal is of the upstream's headers and the workload changed before."""
+    upstream = [h for h in hits if UPSTREAM_HEADERS_LOG.search(h.line)]
+    change = _release_before(evidence, first)
+    target = workload_ref(evidence)
+    if len(upstream) < len(hits) or change is None or change.at is None or target is None:
+        return None
+    released = item(
+        object_source(target),
+        f"rolled out at {change.at:%H:%M}, changing "
+        f"{', '.join(sorted(CODE_OR_SETTINGS & set(change.aspects)))}",
+    )
+    problems = [
+        f"{prose.obj(target)}'s release made its response headers too big for the proxy",
+        f"{prose.obj(target)}'s response headers outgrew the proxy's buffer",
+    ]
+    return make_finding(
+        NAME,
+        Category.BAD_ROLLOUT,
+        CONFIDENCE.headers_grew_with_release,
+        prose.narrative(
+            prose.fitting_problem(problems, _ROLL_BACK),
+            _ROLL_BACK,
+            because=[
+                *because,
+                prose.claim(
+                    "The refused headers are the workload's own responses, and it rolled out "
+                    "new code or settings shortly before the first refusal while the proxy's "
+                    "settings stayed as they were",
+                    released,
+                ),
+            ],
+        ),
+        [item(upstream[0].source, prose.quote(upstream[0].line)), released],
+        Action.ROLLBACK,
+        target,
+        {},
+    )
 
 
 def check_proxy_limits(evidence: Evidence) -> list[Finding]:
@@ -152,7 +231,12 @@ def check_proxy_limits(evidence: Evidence) -> list[Finding]:
                 )
             )
             continue
+        grew = _headers_grew(evidence, hits, first, because)
+        if grew is not None:
+            findings.append(grew)
+            continue
         problems = [
+            f"the ingress controller {prose.obj(proxy)} rejects requests by its own limit",
             f"the ingress controller {proxy.name} rejects requests by its own limit",
             "the ingress controller rejects requests by its own limit",
         ]

@@ -69,7 +69,7 @@ class _Sticky:
     rollouts: list[tuple[str, datetime | None]]  # the workload behind it: (source, when)
 
 
-def _pod_loads(
+def pod_loads(
     evidence: Evidence, metric_name: str, namespace: str, pods: set[str]
 ) -> dict[str, float]:
     """Cores each of ``pods`` uses now, summed over its containers."""
@@ -92,7 +92,8 @@ def _rollouts(changes: list[ChangeEvidence]) -> list[tuple[str, datetime | None]
     ]
 
 
-def _ready(pod: PodEvidence) -> bool:
+def ready(pod: PodEvidence) -> bool:
+    """Whether ``pod`` runs with every (non-init) container ready: it takes calls."""
     return pod.phase == "Running" and all(c.ready for c in pod.containers if not c.init)
 
 
@@ -104,11 +105,9 @@ def _candidates(evidence: Evidence) -> list[_Sticky]:
         pods = {
             p.name
             for p in evidence.pods
-            if p.namespace == svc.namespace
-            and service_selects(svc.selector, p.labels)
-            and _ready(p)
+            if p.namespace == svc.namespace and service_selects(svc.selector, p.labels) and ready(p)
         }
-        loads = _pod_loads(evidence, OWN_CPU, svc.namespace, pods)
+        loads = pod_loads(evidence, OWN_CPU, svc.namespace, pods)
         # The workload's current revision says when it rolled out, also with no older one.
         current = [
             (f"replicaset/{svc.namespace}/{r.name}", r.created_at)
@@ -122,12 +121,12 @@ def _candidates(evidence: Evidence) -> list[_Sticky]:
         called = dep.service
         if called is None or called.session_affinity != AFFINITY or dep.short_of_ready():
             continue
-        loads = _pod_loads(evidence, CALLEE_CPU, called.namespace, set(dep.pod_nodes))
+        loads = pod_loads(evidence, CALLEE_CPU, called.namespace, set(dep.pod_nodes))
         found.append(_Sticky(called, loads, _rollouts(dep.changes)))
     return found
 
 
-def _uneven(loads: dict[str, float]) -> tuple[list[str], list[str]] | None:
+def uneven_loads(loads: dict[str, float]) -> tuple[list[str], list[str]] | None:
     """The busy and the idle pods when the load is pinned to some of them, else None."""
     if len(loads) < 2:
         return None
@@ -162,7 +161,7 @@ def check_sticky_service(evidence: Evidence) -> list[Finding]:
     if not strain:
         return []
     for sticky in _candidates(evidence):
-        spread = _uneven(sticky.loads)
+        spread = uneven_loads(sticky.loads)
         if spread is None:
             continue
         busy, idle = spread
