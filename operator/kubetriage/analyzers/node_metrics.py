@@ -26,6 +26,8 @@ NIC_FAULTS: Final = "node_interface_faults_per_second"
 # The share of the node's CPU time its hypervisor gave other guests (answers past 10% only).
 CPU_STEAL: Final = "node_cpu_steal_ratio"
 CONNTRACK: Final = "node_conntrack_used_ratio"
+# How much the node kernel's unreclaimable slab grew in the hour (answers past 2 GiB only).
+KERNEL_MEMORY: Final = "node_kernel_unreclaimable_growth_bytes"
 # Template name -> what the share means; each template answers only past its threshold.
 EXHAUSTION: Final[Mapping[str, str]] = {
     "node_memory_available_ratio": "memory available",
@@ -95,6 +97,23 @@ def stolen_cpu(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
         )
         for m in evidence.metrics
         if m.name == CPU_STEAL
+        and m.last is not None
+        and m.last > 0
+        and metric_node(m.labels, evidence.nodes) is node
+    ]
+
+
+def kernel_memory_growth(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """The growth of the node kernel's own unreclaimable memory in the hour, when its series
+    puts it past the template's threshold: memory no tenant holds, taken from all of them."""
+    return [
+        item(
+            "metrics",
+            f"{KERNEL_MEMORY} on {node.name}: the kernel's unreclaimable slab grew "
+            f"{prose.memory(m.last)} in the hour{_since(m)}",
+        )
+        for m in evidence.metrics
+        if m.name == KERNEL_MEMORY
         and m.last is not None
         and m.last > 0
         and metric_node(m.labels, evidence.nodes) is node

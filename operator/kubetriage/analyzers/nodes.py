@@ -19,6 +19,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import WINDOW_SECONDS
 from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
+from kubetriage.analyzers.node_metrics import kernel_memory_growth
 from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import (
     event_fact,
@@ -54,6 +55,8 @@ class _Confidence:
     # The node problem detector's kernel monitor reports, within the hour, that the node's
     # kernel or hardware fails (I/O errors, hung tasks, oopses, filesystem errors).
     kernel_fault: float = 0.8
+    # The node's own series: its kernel's unreclaimable memory grew by gigabytes in the hour.
+    kernel_memory: float = 0.8
     event_elsewhere: float = 0.5
     metric: float = 0.8  # kube_node_status_condition reports it not Ready or under pressure
     metric_elsewhere: float = 0.45
@@ -199,6 +202,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
                 )
         if node.unschedulable and ours:
             note(node.name, CONFIDENCE.cordoned, cordon_fact(node.name))
+        for fact in kernel_memory_growth(evidence, node):
+            note(node.name, CONFIDENCE.kernel_memory if ours else CONFIDENCE.event_elsewhere, fact)
     for pod in evidence.pods:
         if pod.node is None:
             continue
