@@ -107,3 +107,27 @@ def test_slab_growth_of_a_node_not_in_the_evidence_drains_nothing() -> None:
         metrics=[_slab_growth("10.0.0.9:9100", 9.4e9), _slab_growth("10.0.0.1:9100", 0.0)],
     )
     assert not by_category(analyze(evidence), Category.NODE_FAILURE)
+
+
+def test_the_raw_slab_gauge_counts_its_growth_over_the_window() -> None:
+    def gauge(first: float, last: float) -> MetricSummary:
+        return MetricSummary(
+            name="node_memory_SUnreclaim_bytes",
+            query='node_memory_SUnreclaim_bytes{instance="10.0.0.1:9100"}',
+            labels={"instance": "10.0.0.1:9100"},
+            first=first,
+            last=last,
+            samples=61,
+        )
+
+    def drained(metric: MetricSummary) -> bool:
+        evidence = make.evidence(
+            target=NODE_REF,
+            pods=[make.pod("checkout-7d9f6c8b5-abcde", make.container("app"), node=NODE)],
+            nodes=[_with_addresses(NODE, "10.0.0.1")],
+            metrics=[metric],
+        )
+        return bool(by_category(analyze(evidence), Category.NODE_FAILURE))
+
+    assert drained(gauge(4.4e9, 13.9e9))
+    assert not drained(gauge(12.0e9, 12.9e9))  # large but steady: no leak in the hour
