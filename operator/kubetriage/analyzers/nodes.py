@@ -53,8 +53,10 @@ class _Confidence:
     stranded: float = 0.8  # a pod on it is in phase Unknown, or terminating on a down node
     event: float = 0.8  # a node Event (NodeNotReady, SystemOOM...) or an eviction Event
     # The node problem detector's kernel monitor reports, within the hour, that the node's
-    # kernel or hardware fails (I/O errors, hung tasks, oopses, filesystem errors).
-    kernel_fault: float = 0.8
+    # kernel or hardware fails (I/O errors, hung tasks, oopses, filesystem errors). Below
+    # ``placement``'s node problem (0.82): where the incident's replicas fail only there, that
+    # finding says more (which replicas, that the template runs elsewhere).
+    kernel_fault: float = 0.78
     # The node's own series: its kernel's unreclaimable memory grew by gigabytes in the hour.
     kernel_memory: float = 0.8
     event_elsewhere: float = 0.5
