@@ -62,8 +62,23 @@ def test_an_address_instance_names_the_node_that_owns_it() -> None:
     assert node_at(nodes, v6) is not None
 
 
+def test_an_instance_relabelled_to_a_node_name_names_that_node() -> None:
+    """kube-prometheus sets the exporter's ``instance`` to its node's name."""
+    nodes = [_node("w1", "10.0.0.1"), _node("w2.dc1.example", "10.0.0.2")]
+    for instance in ("w2.dc1.example", "w2.dc1.example:9100"):
+        hosts = instance_addresses([Alert(labels=_labels(instance))])
+        assert node_at(nodes, hosts) == ObjectRef(
+            kind="Node", name="w2.dc1.example", api_version="v1"
+        )
+
+
 def test_host_names_node_labels_and_shared_addresses_name_no_node() -> None:
-    assert instance_addresses([Alert(labels=_labels("w2:9100"))]) == []
+    # A host name no Node bears (a Service, another machine) names no node.
+    assert (
+        node_at([_node("w1", "10.0.0.1")], instance_addresses([Alert(labels=_labels("w2:9100"))]))
+        is None
+    )
+    assert instance_addresses([Alert(labels=_labels("Not A Host:9100"))]) == []
     assert instance_addresses([Alert(labels=_labels("http://10.0.0.2:8080/health"))]) == []
     assert instance_addresses([Alert(labels=_labels("10.0.0.2:9100", node="w2"))]) == []
     twins = [_node("a", "10.0.0.9"), _node("b", "10.0.0.9")]
@@ -95,6 +110,12 @@ def _case(tmp_path: Path, instance: str) -> Path:
 
 def test_the_node_is_the_target_offline(tmp_path: Path) -> None:
     target = replay_offline(_case(tmp_path, "10.1.1.2:9100")).evidence.target
+    assert target is not None
+    assert (target.kind, target.name) == ("Node", "ip-10-1-1-2.internal")
+
+
+def test_a_node_name_instance_is_the_target_offline(tmp_path: Path) -> None:
+    target = replay_offline(_case(tmp_path, "ip-10-1-1-2.internal")).evidence.target
     assert target is not None
     assert (target.kind, target.name) == ("Node", "ip-10-1-1-2.internal")
 

@@ -26,6 +26,8 @@ NIC_FAULTS: Final = "node_interface_faults_per_second"
 # The share of the node's CPU time its hypervisor gave other guests (answers past 10% only).
 CPU_STEAL: Final = "node_cpu_steal_ratio"
 CONNTRACK: Final = "node_conntrack_used_ratio"
+# How much the node kernel's unreclaimable slab grew in the hour (answers past 2 GiB only).
+KERNEL_MEMORY: Final = "node_kernel_unreclaimable_growth_bytes"
 # Template name -> what the share means; each template answers only past its threshold.
 EXHAUSTION: Final[Mapping[str, str]] = {
     "node_memory_available_ratio": "memory available",
@@ -99,6 +101,41 @@ def stolen_cpu(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
         and m.last > 0
         and metric_node(m.labels, evidence.nodes) is node
     ]
+
+
+# node_exporter's meminfo gauge of the kernel's unreclaimable slab, and the growth over the
+# window past which it is the node's leak (the template's threshold: 2 GiB).
+_SLAB: Final = "node_memory_SUnreclaim_bytes"
+_SLAB_GROWTH: Final = 2 * 1024**3
+
+
+def _slab_growth(metric: MetricSummary) -> float | None:
+    """How much the node kernel's unreclaimable slab grew over the window: the template's
+    answer, or the raw gauge's last minus first sample (a series read as scraped)."""
+    if metric.name == KERNEL_MEMORY:
+        return metric.last
+    if metric.name == _SLAB and metric.last is not None and metric.first is not None:
+        grown = metric.last - metric.first
+        return grown if grown > _SLAB_GROWTH else None
+    return None
+
+
+def kernel_memory_growth(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]:
+    """The growth of the node kernel's own unreclaimable memory in the hour, when its series
+    puts it past the template's threshold: memory no tenant holds, taken from all of them."""
+    found: list[EvidenceItem] = []
+    for m in evidence.metrics:
+        grown = _slab_growth(m)
+        if grown is None or grown <= 0 or metric_node(m.labels, evidence.nodes) is not node:
+            continue
+        found.append(
+            item(
+                "metrics",
+                f"{m.name} on {node.name}: the kernel's unreclaimable slab grew "
+                f"{prose.memory(grown)} in the hour{_since(m)}",
+            )
+        )
+    return found
 
 
 def exhausted_resources(

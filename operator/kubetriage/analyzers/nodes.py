@@ -16,8 +16,10 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.demand import WINDOW_SECONDS
 from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
+from kubetriage.analyzers.node_metrics import kernel_memory_growth
 from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import (
     event_fact,
@@ -26,13 +28,14 @@ from kubetriage.analyzers.support import (
     node_source,
     pod_source,
     reboot_behind_it,
+    seconds_before,
 )
 from kubetriage.evictions import top_user_resource
 from kubetriage.evidence.volume_alerts import kubelet_volume
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding
-from kubetriage.models.object_evidence import NodeEvidence, PodEvidence
+from kubetriage.models.object_evidence import EventEvidence, NodeEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -49,6 +52,13 @@ class _Confidence:
     evicted: float = 0.85  # a pod of the incident was evicted from it for node pressure
     stranded: float = 0.8  # a pod on it is in phase Unknown, or terminating on a down node
     event: float = 0.8  # a node Event (NodeNotReady, SystemOOM...) or an eviction Event
+    # The node problem detector's kernel monitor reports, within the hour, that the node's
+    # kernel or hardware fails (I/O errors, hung tasks, oopses, filesystem errors). Below
+    # ``placement``'s node problem (0.82): where the incident's replicas fail only there, that
+    # finding says more (which replicas, that the template runs elsewhere).
+    kernel_fault: float = 0.78
+    # The node's own series: its kernel's unreclaimable memory grew by gigabytes in the hour.
+    kernel_memory: float = 0.8
     event_elsewhere: float = 0.5
     metric: float = 0.8  # kube_node_status_condition reports it not Ready or under pressure
     metric_elsewhere: float = 0.45
@@ -79,6 +89,12 @@ _NODE_PRESSURE_EVICTION = re.compile(
     r"(?i)the node (was|had) (low on resource|condition)[: ]*\[?(?P<resource>[\w-]+)"
 )
 _PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+# The temporary problems node-problem-detector's kernel monitor reports as Warning events on
+# the Node (its kernel-monitor.json reasons): the disk, memory or kernel under the node fails,
+# whatever runs on it.
+_KERNEL_FAULTS: Final = frozenset(
+    {"IOError", "TaskHung", "KernelOops", "Ext4Error", "MemoryReadError", "XFSErrors"}
+)
 _PRESSURE_WORDS = {
     "MemoryPressure": "under memory pressure",
     "DiskPressure": "under disk pressure",
@@ -138,6 +154,19 @@ def _scheduling_words(evidence: Evidence) -> str:
     return " ".join(texts)
 
 
+def kernel_fault(evidence: Evidence, event: EventEvidence) -> bool:
+    """Whether ``event`` is the node problem detector reporting, within the hour, a fault of
+    the Node's kernel or hardware (a Warning of one of its kernel monitor's reasons)."""
+    age = seconds_before(evidence, event.last_seen or event.first_seen)
+    return (
+        event.involved.kind == "Node"
+        and event.type == "Warning"
+        and event.reason in _KERNEL_FAULTS
+        and age is not None
+        and age <= WINDOW_SECONDS
+    )
+
+
 def cordon_fact(node: str) -> EvidenceItem:
     """The fact that a node is cordoned."""
     return item(node_source(node), "node is cordoned (unschedulable)")
@@ -175,6 +204,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
                 )
         if node.unschedulable and ours:
             note(node.name, CONFIDENCE.cordoned, cordon_fact(node.name))
+        for fact in kernel_memory_growth(evidence, node):
+            note(node.name, CONFIDENCE.kernel_memory if ours else CONFIDENCE.event_elsewhere, fact)
     for pod in evidence.pods:
         if pod.node is None:
             continue
@@ -203,6 +234,12 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             reported = next((n for n in evidence.nodes if n.name == node_name), None)
             if reported is not None and reboot_behind_it(event, reported):
                 continue  # it rebooted once and reports Ready again: not failing now
+        elif kernel_fault(evidence, event):
+            node_name = event.involved.name
+            ours = node_name in hosting or not hosting
+            confidence = CONFIDENCE.kernel_fault if ours else CONFIDENCE.event_elsewhere
+            note(node_name, confidence, item("events", event_fact(event)))
+            continue
         elif event.reason == "Evicted" and own_limit_eviction(event.message):
             continue  # the pod outgrew its own storage limit: not the node's failure
         elif event.reason in ("Evicted", "NodeNotReady", "TaintManagerEviction"):

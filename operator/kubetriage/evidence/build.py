@@ -320,13 +320,22 @@ def build_evidence(
 def _pods(build: Build, kept: list[JsonDict]) -> list[PodEvidence]:
     pods: list[PodEvidence] = []
     for pod in kept:
-        lookup = ConfigLookup(build.index, _ns(pod), build.unavailable)
+        lookup = ConfigLookup(build.index, _ns(pod), _config_unknown(build, _ns(pod)))
         summary = safe(
             build.notes, pod, partial(pod_summary, pod, lookup, build.limits, build.notes)
         )
         if summary is not None:
             pods.append(summary)
     return pods
+
+
+def _config_unknown(build: Build, namespace: str) -> Collection[str]:
+    """The kinds whose absence from ``namespace`` says nothing: those whose listing failed,
+    and ConfigMaps when an incident without a namespace (a Node's: its tenants come from
+    every namespace) holds none of that namespace's, which were then never listed."""
+    if build.scope.namespace is None and not build.index.in_namespace("ConfigMap", namespace):
+        return {*build.unavailable, "ConfigMap"}
+    return build.unavailable
 
 
 def _gateway_routes(build: Build, namespace: str | None) -> list[GatewayRouteEvidence]:

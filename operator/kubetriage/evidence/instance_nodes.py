@@ -4,12 +4,16 @@ node_exporter (and every agent that runs in the host's network namespace) is scr
 node's own address, so its alerts name the node only by ``instance`` = "<InternalIP>:9100";
 their ``namespace`` and ``pod`` labels are the exporter's, the scrape target, not the subject.
 An ordinary pod has an address of its own, distinct from every node's: an ``instance`` that is
-exactly one node's address (``status.addresses``) therefore names that node. Pure; used by
-``target_walk`` (the live collection) and the snapshot builder alike.
+exactly one node's address (``status.addresses``) therefore names that node. kube-prometheus
+relabels the exporter's ``instance`` to the node's name instead (from the pod's node name): an
+``instance`` whose host is exactly one Node's name names that node too; a host name no Node
+bears names none. Pure; used by ``target_walk`` (the live collection) and the snapshot
+builder alike.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from ipaddress import ip_address
 
@@ -19,10 +23,14 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, as_dict
 
+# A DNS host name as Kubernetes names Nodes (RFC 1123 subdomain).
+_HOST_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
 
 def _address(value: str) -> str | None:
-    """The IP address an ``instance`` value names ("10.0.3.12:9100", "[fd00::1]:9100"),
-    its port dropped; None for a host name or a URL."""
+    """The host an ``instance`` value names, its port dropped: an IP address
+    ("10.0.3.12:9100", "[fd00::1]:9100") or a host name ("ip-10-0-3-12.ec2.internal:9100",
+    "w2"), as a Node could be named; None for a URL or anything else."""
     if "/" in value:
         return None
     if value.startswith("[") and "]" in value:
@@ -32,12 +40,12 @@ def _address(value: str) -> str | None:
     try:
         return str(ip_address(host))
     except ValueError:
-        return None
+        return host if _HOST_NAME.fullmatch(host) else None
 
 
 def instance_addresses(alerts: list[Alert]) -> list[str]:
-    """The IP addresses the alerts' ``instance`` labels name, each once, for the alerts that
-    name no node by label (a ``node`` label already says which one)."""
+    """The hosts (IP addresses or host names) the alerts' ``instance`` labels name, each once,
+    for the alerts that name no node by label (a ``node`` label already says which one)."""
     found: list[str] = []
     for alert in ordered_alerts(alerts):
         labels = alert.labels
@@ -60,11 +68,15 @@ def node_addresses(node: JsonDict) -> list[str]:
 
 
 def node_at(nodes: Iterable[JsonDict], addresses: list[str]) -> ObjectRef | None:
-    """The one Node that owns the first of ``addresses`` it can be told by; None when no node
-    (or more than one) carries it."""
+    """The one Node that owns the first of ``addresses`` it can be told by (one of its
+    ``status.addresses``, or its name); None when no node (or more than one) carries it."""
     listed = list(nodes)
     for address in addresses:
-        owners = [n for n in listed if address in node_addresses(n)]
+        owners = [
+            n
+            for n in listed
+            if address in node_addresses(n) or as_dict(n.get("metadata")).get("name") == address
+        ]
         if len(owners) == 1:
             name = as_dict(owners[0].get("metadata")).get("name")
             if isinstance(name, str) and name:

@@ -207,6 +207,17 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "min by (instance) (node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) < 0.05",
         "share of the node's memory available, for nodes under 5%",
     ),
+    # The kernel's own unreclaimable memory (slab) growing on a node: no pod's limit or
+    # eviction ranking covers it, and the page cache its tenants read from shrinks as it
+    # grows (major page faults): a kernel or driver leak, the node's fault. Only nodes past
+    # 2 GiB of growth in the hour answer.
+    QueryTemplate(
+        "node_kernel_unreclaimable_growth_bytes",
+        (_C.NODE_FAILURE,),
+        frozenset(),
+        "max by (instance) (delta(node_memory_SUnreclaim_bytes[1h])) > 2147483648",
+        "growth of the node kernel's unreclaimable slab memory over the last hour, past 2 GiB",
+    ),
     QueryTemplate(
         "node_filesystem_available_ratio",
         (_C.NODE_FAILURE, _C.STORAGE),
