@@ -45,6 +45,7 @@ from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.disruption_walk import follow_disruption_budgets
 from kubetriage.evidence.dns_client_walk import follow_dns_clients
 from kubetriage.evidence.event_subjects import event_subjects
+from kubetriage.evidence.failing_pods import failing_owners
 from kubetriage.evidence.index import (
     JOB_STAMPERS,
     WORKLOAD_KINDS,
@@ -236,13 +237,24 @@ class KubeEvidenceCollector:
 
     async def _sole_workload(self, run: CollectionRun, pods: list[JsonDict]) -> JsonDict | None:
         """The one workload every pod belongs to (a namespace-wide incident in a namespace
-        that runs one application is about it), or None."""
+        that runs one application is about it), else the one workload whose pods fail now,
+        or None."""
         owners: dict[tuple[str, str], JsonDict] = {}
         for pod in pods:
             ref = controller_ref(pod)
             if ref is None or ref.get("kind") not in WORKLOAD_KINDS:
-                return None  # a bare or foreign-owned pod: not one application
+                owners = {}  # a bare or foreign-owned pod: not one application
+                break
             owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
+        sole = await self._one_workload(run, owners)
+        # ... or, among several, the one workload whose pods fail now (``failing_pods``).
+        return sole if sole is not None else await self._one_workload(run, failing_owners(pods))
+
+    async def _one_workload(
+        self, run: CollectionRun, owners: dict[tuple[str, str], JsonDict]
+    ) -> JsonDict | None:
+        """The workload the pods of ``owners`` (one per controller owner) climb to, when they
+        climb to one."""
         if not owners or len(owners) > _MAX_SOLE_OWNERS:
             return None
         climbed = [await self._climb(run, pod) for pod in owners.values()]
