@@ -502,3 +502,21 @@ async def test_a_failing_callees_configured_callees_and_topic_peers_are_followed
     offline = _snapshot(case)
     assert beyond in _dependency_refs(offline)
     assert _dependency_refs(live) == _dependency_refs(offline)
+
+
+async def test_a_namespace_alert_reads_the_one_failing_workloads_revisions(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # A quota alert names only the namespace; the crash-looping surge pods of one Deployment
+    # make it about that Deployment, whose ReplicaSets the collector then reads.
+    case = _train(
+        "bad-rollout-onprem-quota-almost-full-query-suggest-release-renames-cli-flag-surge-pods-"
+        "crashloop-hold-memory"
+    )
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert offline.workload is not None
+    assert offline.workload.ref.name == "query-suggest"
+    assert live.workload == offline.workload
+    assert [r.name for r in live.revisions] == [r.name for r in offline.revisions]
+    assert len(offline.revisions) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubetriage.analyzers.addressed_dependency import ADDRESSED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
@@ -225,6 +226,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SLOW_CALLEE_ANALYZERS,
     *SCRAPE_POLICY_ANALYZERS,
     *ROTATED_MOUNT_ANALYZERS,
+    *ADDRESSED_DEPENDENCY_ANALYZERS,
 )
 
 

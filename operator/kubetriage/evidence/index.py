@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kubetriage.evidence.co_endpoints import co_endpoint_pods
+from kubetriage.evidence.failing_pods import failing_owners
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.queue_consumers import (
     CONSUMER_KINDS,
@@ -29,7 +31,6 @@ from kubetriage.evidence.raw import (
     kind_of,
     obj_key,
 )
-from kubetriage.evidence.summaries.failing_workload import sole_failing_pod
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.evidence.volume_alerts import mounted_volumes, volume_claim
 from kubetriage.models.base import ObjectRef
@@ -448,9 +449,12 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
         sole = {obj_key(w): w for w in apps if w is not None}
         if len(sole) == 1 and None not in apps:
             workload = next(iter(sole.values()))
-        elif (failing := sole_failing_pod(pods)) is not None:
-            # ... or runs several, one of which fails: the incident is about that one.
-            workload = workload_of(index, failing)
+        else:
+            # ... or, among several, the one workload whose pods fail now.
+            failing = [workload_of(index, p) for p in failing_owners(pods).values()]
+            owners = {obj_key(w): w for w in failing if w is not None}
+            if len(owners) == 1 and None not in failing:
+                workload = next(iter(owners.values()))
     if workload is not None:
         owned = [p for p in all_pods if same_object(workload_of(index, p), workload)]
         if not owned:
@@ -471,6 +475,10 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
         seen = {obj_key(p) for p in pods}
         pods = pods + [p for p in owned if obj_key(p) not in seen]
         namespace = namespace or _ns(workload)
+        if not namespace_wide:
+            pods += co_endpoint_pods(
+                index.kind("Service"), owned, all_pods, lambda p: workload_of(index, p)
+            )
     return EvidenceScope(
         target=target,
         target_obj=target_obj,

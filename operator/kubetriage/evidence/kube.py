@@ -45,6 +45,7 @@ from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.disruption_walk import follow_disruption_budgets
 from kubetriage.evidence.dns_client_walk import follow_dns_clients
 from kubetriage.evidence.event_subjects import event_subjects
+from kubetriage.evidence.failing_pods import failing_owners
 from kubetriage.evidence.index import (
     JOB_STAMPERS,
     WORKLOAD_KINDS,
@@ -75,7 +76,6 @@ from kubetriage.evidence.scope_reads import (
 )
 from kubetriage.evidence.secret_writer_walk import SecretWriterWalk
 from kubetriage.evidence.sibling_walk import follow_fresh_neighbour, follow_siblings
-from kubetriage.evidence.summaries.failing_workload import sole_failing_pod
 from kubetriage.evidence.summaries.fresh_restarts import alert_onset
 from kubetriage.evidence.target_walk import find_target
 from kubetriage.evidence.targets import focus_containers
@@ -231,21 +231,30 @@ class KubeEvidenceCollector:
                 run, "Pod", target.name, what=f"list pods in {target.name}"
             )
             workload = await self._sole_workload(run, pods)
-            if workload is None and (failing := sole_failing_pod(pods)) is not None:
-                workload = await self._climb(run, failing)  # the one application that fails
         if workload is None and pods and (kind in ("Service", "Ingress") or kind in _USED_BY_PODS):
             workload = await self._climb(run, pods[0])
         return pods, workload
 
     async def _sole_workload(self, run: CollectionRun, pods: list[JsonDict]) -> JsonDict | None:
         """The one workload every pod belongs to (a namespace-wide incident in a namespace
-        that runs one application is about it), or None."""
+        that runs one application is about it), else the one workload whose pods fail now,
+        or None."""
         owners: dict[tuple[str, str], JsonDict] = {}
         for pod in pods:
             ref = controller_ref(pod)
             if ref is None or ref.get("kind") not in WORKLOAD_KINDS:
-                return None  # a bare or foreign-owned pod: not one application
+                owners = {}  # a bare or foreign-owned pod: not one application
+                break
             owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
+        sole = await self._one_workload(run, owners)
+        # ... or, among several, the one workload whose pods fail now (``failing_pods``).
+        return sole if sole is not None else await self._one_workload(run, failing_owners(pods))
+
+    async def _one_workload(
+        self, run: CollectionRun, owners: dict[tuple[str, str], JsonDict]
+    ) -> JsonDict | None:
+        """The workload the pods of ``owners`` (one per controller owner) climb to, when they
+        climb to one."""
         if not owners or len(owners) > _MAX_SOLE_OWNERS:
             return None
         climbed = [await self._climb(run, pod) for pod in owners.values()]

@@ -127,6 +127,14 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     return True
 
 
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """Whether a pod's Ready condition is True (an endpoint of the Services selecting it)."""
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in dicts(as_dict(pod.get("status")).get("conditions"))
+    )
+
+
 def service_selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """A Service's (equality-only) selector; a Service without one selects nothing (its
     Endpoints are managed by hand)."""

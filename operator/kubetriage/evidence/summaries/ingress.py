@@ -25,6 +25,7 @@ from kubetriage.models.objects import (
     JsonDict,
     annotations_of,
     ingress_backends,
+    pod_ready,
     pod_workload,
     service_selects,
 )
@@ -147,13 +148,6 @@ def unknown_ports(ingress: Mapping[str, object], services: Iterable[JsonDict]) -
     return missing
 
 
-def _ready(pod: JsonDict) -> bool:
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in dicts(as_dict(pod.get("status")).get("conditions"))
-    )
-
-
 def _ips(pod: JsonDict) -> list[str]:
     return pod_ips(as_dict(pod.get("status")))
 
@@ -203,7 +197,7 @@ def ingress_controllers(
                 labels=str_map(_labels(found[0]), limits) if found else {},
                 ips=[ip for p in found for ip in _ips(p)][: limits.max_list_items],
                 pods=len(found),
-                ready_pods=sum(1 for p in found if _ready(p)),
+                ready_pods=sum(1 for p in found if pod_ready(p)),
                 unknown_ports=unknown_ports(ingress, index.in_namespace("Service", namespace)),
                 workload=controller_workload(index, found[0]) if found else None,
                 failing_pods=[t for p in found if (t := pod_trouble(p))][: limits.max_list_items],
