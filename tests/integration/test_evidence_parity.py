@@ -153,12 +153,17 @@ async def test_a_failed_certificate_requests_events_name_the_issuers_backend(
 async def test_a_node_exporter_alert_brings_its_node_pods_and_events(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:
-    # No namespace, no node label: the node is named by ``instance`` (kube-prometheus).
+    # No namespace, no node label: the node is named by ``instance`` (kube-prometheus
+    # relabels it to the node's name). Both find the tenant the kubelet's evictions name as
+    # the node disk's largest user (``node_tenants``), and both read the node with it.
     case = _train("node-disk-pressure-evictions")
     live = await _live(emulator, api, case)
-    offline = case_evidence(case)
+    offline = _snapshot(case)
     assert live.target is not None
-    assert live.target.kind == "Node"
+    assert offline.target is not None
+    assert (live.target.kind, live.target.name) == (offline.target.kind, offline.target.name)
+    assert (live.target.kind, live.target.name) == ("Deployment", "frontend")
+    assert "aks-nodepool1-28834917-vmss00000c" in [n.name for n in live.nodes]
     assert [n.name for n in live.nodes] == [n.name for n in offline.nodes]
     assert sorted(p.name for p in live.pods) == sorted(p.name for p in offline.pods)
     assert {(e.involved.name, e.reason) for e in live.events if e.involved} == {
