@@ -108,6 +108,7 @@ from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
+from kubetriage.analyzers.tenant_growth import TENANT_GROWTH_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
@@ -157,6 +158,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SLOW_CONSUMER_ANALYZERS,
     *PRODUCER_ROLLOUT_ANALYZERS,
     *DNS_CLIENT_ANALYZERS,
+    *TENANT_GROWTH_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

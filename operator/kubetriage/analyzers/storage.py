@@ -306,13 +306,13 @@ def check_storage(evidence: Evidence) -> list[Finding]:
         if fill.share < FILLING:
             continue
         size = "" if fill.capacity is None else f" of {prose.memory(fill.capacity)}"
-        full = f"{prose.percent(fill.share)} full" + (" of inodes" if fill.inodes else "")
+        used = f"{prose.percent(fill.share)} full" + (" of inodes" if fill.inodes else "")
         note(
             fill.namespace,
             fill.claim,
             CONFIDENCE.full if fill.share >= FULL else CONFIDENCE.filling,
-            item("metrics", f"volume {fill.claim} is {full}{size}"),
-            f"is {full}",
+            item("metrics", f"volume {fill.claim} is {used}{size}"),
+            f"is {used}",
         )
     for alert in evidence.alerts:
         name = alert.labels.get("alertname", "")
