@@ -56,6 +56,7 @@ from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
+from kubetriage.analyzers.local_volumes import LOCAL_VOLUME_ANALYZERS
 from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
@@ -159,6 +160,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PRODUCER_ROLLOUT_ANALYZERS,
     *DNS_CLIENT_ANALYZERS,
     *TENANT_GROWTH_ANALYZERS,
+    *LOCAL_VOLUME_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

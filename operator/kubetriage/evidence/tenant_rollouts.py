@@ -20,7 +20,7 @@ from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.neighbours import NodeTenantEvidence
-from kubetriage.models.objects import JsonDict, as_dict, pod_workload
+from kubetriage.models.objects import JsonDict, as_dict, dicts, pod_workload
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
@@ -48,6 +48,35 @@ def node_tenant_pods(node: str, pods: Iterable[JsonDict]) -> dict[tuple[str, str
     return tenants
 
 
+def pod_claims(pod: JsonDict) -> list[str]:
+    """The PersistentVolumeClaims a pod's volumes name."""
+    return [
+        str(claim)
+        for volume in dicts(as_dict(pod.get("spec")).get("volumes"))
+        if (claim := as_dict(volume.get("persistentVolumeClaim")).get("claimName"))
+    ]
+
+
+def node_local_path(volume: JsonDict | None) -> str | None:
+    """The node directory a PersistentVolume is (its hostPath or local path), else None."""
+    spec = as_dict((volume or {}).get("spec"))
+    for source in ("hostPath", "local"):
+        path = as_dict(spec.get(source)).get("path")
+        if isinstance(path, str) and path:
+            return path
+    return None
+
+
+def _local_claims(index: ObjectIndex, namespace: str, pods: list[JsonDict]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for claim in (c for pod in pods for c in pod_claims(pod)):
+        bound = as_dict(as_dict(index.get("PersistentVolumeClaim", namespace, claim)).get("spec"))
+        path = node_local_path(index.get("PersistentVolume", None, bound.get("volumeName")))
+        if path is not None:
+            found[claim] = path
+    return found
+
+
 def tenant_summaries(index: ObjectIndex, target: ObjectRef | None) -> list[NodeTenantEvidence]:
     """The tenant workloads of the Node ``target`` among the objects of ``index``, with their
     pods there and their recent rollouts (a Deployment's, from its ReplicaSets); none for
@@ -64,5 +93,7 @@ def tenant_summaries(index: ObjectIndex, target: ObjectRef | None) -> list[NodeT
             else []
         )
         ref = ObjectRef(kind=kind, namespace=namespace, name=name, api_version="apps/v1")
-        found.append(NodeTenantEvidence(ref=ref, pods=pods, changes=changes))
+        objs = [p for pod in pods if (p := index.get("Pod", namespace, pod)) is not None]
+        local = _local_claims(index, namespace, objs)
+        found.append(NodeTenantEvidence(ref=ref, pods=pods, changes=changes, local_claims=local))
     return found

@@ -159,6 +159,10 @@ class NodeTenantEvidence(BaseModel):
     ref: ObjectRef
     pods: list[str] = Field(default_factory=list)  # its pods on the node
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # The claims its pods there mount whose volume is a directory of the node itself (a
+    # hostPath or local PersistentVolume, as local-path provisioners make them) -> that
+    # directory: their data fills the node's own filesystem, whatever their capacity says.
+    local_claims: dict[str, str] = Field(default_factory=dict)
 
 
 class SiblingEvidence(BaseModel):
