@@ -65,6 +65,15 @@ def test_near_miss_a_memory_alert_is_not_about_the_disk() -> None:
     assert check_local_claim(_node_evidence(_db(), alertname="NodeMemoryHighUtilization")) == []
 
 
+def test_near_miss_a_disk_io_alert_is_not_about_room_on_it() -> None:
+    assert check_local_claim(_node_evidence(_db(), alertname="NodeDiskIOSaturation")) == []
+
+
+def test_an_inode_alert_on_the_filesystem_names_the_claim_too() -> None:
+    [finding] = check_local_claim(_node_evidence(_db(), alertname="NodeFilesystemFilesFillingUp"))
+    assert finding.action is Action.EXPAND_STORAGE
+
+
 def _pv(name: str, source: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",

@@ -7,13 +7,15 @@ and its data grows into the node's filesystem. An SRE moves that claim's data to
 its own (a larger volume or a dedicated disk), rather than cleaning the node.
 
 Silent when no tenant, or several, mount such a claim under the alerted mountpoint, and for
-alerts about anything but a node's filesystem.
+alerts about anything but a node's filesystem running out of room (space or inodes; not
+its I/O).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,7 +24,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.evidence.node_tenants import alert_resource
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence
+from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.neighbours import NodeTenantEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -39,6 +41,12 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 NAME: Final = "node-local-claim"
+# A filesystem running out of room (space or inodes), not slow (I/O saturation, latency).
+_FILLING: Final = re.compile(r"(?i)(space|inode|full|filling|files? free)")
+
+
+def _said(alert: AlertEvidence) -> str:
+    return " ".join((alert.labels.get("alertname", ""), alert.annotations.get("summary", "")))
 
 
 def _under(path: str, mountpoint: str | None) -> bool:
@@ -55,7 +63,7 @@ def local_claim(evidence: Evidence) -> tuple[NodeTenantEvidence, str, str] | Non
     if target is None or target.kind != "Node" or not evidence.node_tenants:
         return None
     alerts = evidence.alerts
-    if alert_resource(alerts) != "disk":
+    if alert_resource(alerts) != "disk" or not any(_FILLING.search(_said(a)) for a in alerts):
         return None
     mountpoint = next((a.labels["mountpoint"] for a in alerts if "mountpoint" in a.labels), None)
     found = [
@@ -93,8 +101,8 @@ def check_local_claim(evidence: Evidence) -> list[Finding]:
             Category.STORAGE,
             CONFIDENCE.local_claim,
             prose.narrative(
-                f"{prose.obj(ref)} fills node {node}'s filesystem",
-                "move its data to a volume of its own (or a larger disk) and free the node",
+                f"{prose.obj(ref)} fills its node's filesystem",
+                "move it to a volume of its own",
                 because=because,
             ),
             [stored],
