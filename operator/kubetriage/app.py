@@ -30,7 +30,12 @@ from kubetriage.llm.gating import GateRules
 from kubetriage.llm.prompt import render_messages
 from kubetriage.memory.errors import IncidentMemoryError
 from kubetriage.memory.records import MemoryRecord
-from kubetriage.models.alerts_view import callee_workloads, dependency_hosts, volume_claims
+from kubetriage.models.alerts_view import (
+    callee_workloads,
+    dependency_hosts,
+    tenant_pods,
+    volume_claims,
+)
 from kubetriage.models.diagnosis import LLMUsage, SimilarIncident
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -114,6 +119,7 @@ class PrometheusStage:
             dependency_hosts=dependency_hosts(evidence),
             callees=callee_workloads(evidence),
             claims=volume_claims(evidence),
+            tenants=tenant_pods(evidence),
             namespace_wide=evidence.target is None or evidence.target.kind == "Namespace",
             workload=workload,
             scrapes=runs_metrics_server(c.image for p in evidence.pods for c in p.containers),

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from kubetriage.analyzers.pods import metric_for
-from kubetriage.analyzers.storage import volume_fills
 from kubetriage.analyzers.support import divides
+from kubetriage.analyzers.volume_fills import volume_fills
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding

@@ -223,6 +223,7 @@ def test_selection_covers_every_template_with_a_full_scope() -> None:
         dependency_hosts=("api.example.com",),
         callees=(ObjectRef(kind="Deployment", namespace="pricing", name="pricing"),),
         claims=(ObjectRef(kind="PersistentVolumeClaim", namespace="ns", name="data"),),
+        tenants=(ObjectRef(kind="Pod", namespace="media", name="uploads-7d9f6c8b5-x2x9k"),),
         scrapes=True,
     )
     selected = select_queries(scope, WINDOW, families=EVERY_FAMILY)
@@ -360,8 +361,15 @@ def test_hostile_label_values_stay_inside_their_string() -> None:
     alert = _hostile_alert()
     callee = ObjectRef(kind="Deployment", namespace=HOSTILE, name=HOSTILE)
     claim = ObjectRef(kind="PersistentVolumeClaim", namespace=HOSTILE, name=HOSTILE)
+    tenant = ObjectRef(kind="Pod", namespace=HOSTILE, name=HOSTILE)
     scope = build_scope(
-        None, [alert], dependency_hosts=[HOSTILE], callees=[callee], claims=[claim], scrapes=True
+        None,
+        [alert],
+        dependency_hosts=[HOSTILE],
+        callees=[callee],
+        claims=[claim],
+        tenants=[tenant],
+        scrapes=True,
     )
     queries = select_queries(scope, WINDOW, families=EVERY_FAMILY)
     assert len(queries) == len(TEMPLATES)

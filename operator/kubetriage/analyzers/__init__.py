@@ -57,6 +57,7 @@ from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
+from kubetriage.analyzers.local_volumes import LOCAL_VOLUME_ANALYZERS
 from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
@@ -109,6 +110,7 @@ from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
+from kubetriage.analyzers.tenant_growth import TENANT_GROWTH_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
@@ -158,6 +160,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SLOW_CONSUMER_ANALYZERS,
     *PRODUCER_ROLLOUT_ANALYZERS,
     *DNS_CLIENT_ANALYZERS,
+    *TENANT_GROWTH_ANALYZERS,
+    *LOCAL_VOLUME_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

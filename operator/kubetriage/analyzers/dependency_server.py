@@ -36,8 +36,8 @@ from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.dependencies import own_rollout_after
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.onset import follows_within
-from kubetriage.analyzers.storage import fullest_claim, volume_fills
 from kubetriage.analyzers.support import item, log_source, object_source, timestamp
+from kubetriage.analyzers.volume_fills import fullest_claim, volume_fills
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding

@@ -15,16 +15,15 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import DISK_FULL_LOG
 from kubetriage.analyzers.support import (
-    divides,
     event_fact,
     grep_logs,
     item,
     logs_of,
-    metrics_named,
     owner_workload,
     parse_quantity,
     suggest_memory,
 )
+from kubetriage.analyzers.volume_fills import FILLING, FULL, fullest_claim, volume_fills
 from kubetriage.analyzers.volume_spec_faults import VolumeFault, spec_fault
 from kubetriage.csi_errors import unreachable_csi_driver
 from kubetriage.evidence.run_claims import CLAIM_IN_TEXT
@@ -51,9 +50,6 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# Shares of a volume in use: filling up, and full.
-FILLING = 0.9
-FULL = 0.97
 # Below this share in use a volume alert no longer holds: kube-prometheus'
 # KubePersistentVolumeFillingUp needs less than 15% free (and inodes alike), so a claim
 # measured under it now has had its space reclaimed (compaction, retention, a cleanup).
@@ -195,70 +191,6 @@ def _mounting_workload(
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeFill:
-    """The latest share in use of a claim, as one kubelet volume series measures it."""
-
-    namespace: str | None
-    claim: str
-    share: float
-    capacity: float | None  # bytes, when the share was computed from a capacity
-
-
-def volume_fills(evidence: Evidence, namespace: str | None) -> list[VolumeFill]:
-    """Each claim's share in use from the kubelet volume metrics (used or available bytes
-    over the capacity series or the claim's own capacity; a "used / capacity" query is
-    already a share); ``namespace`` stands in for series without a namespace label."""
-    pvcs = {(p.namespace, p.name): p for p in evidence.pvcs}
-    used = metrics_named(evidence, "kubelet_volume_stats_used_bytes")
-    capacity = metrics_named(evidence, "kubelet_volume_stats_capacity_bytes")
-    available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
-    fills: list[VolumeFill] = []
-    for metric in used + available:
-        claim = metric.labels.get("persistentvolumeclaim")
-        if claim is None:
-            match = re.search(r'persistentvolumeclaim="([^"]+)"', metric.query)
-            claim = match.group(1) if match else None
-        if claim is None or metric.last is None:
-            continue
-        ns = metric.labels.get("namespace", namespace)
-        if divides(metric.query):
-            fills.append(VolumeFill(ns, claim, metric.last, None))
-            continue
-        cap = next(
-            (
-                c.last
-                for c in capacity
-                if c.last
-                and not divides(c.query)
-                and (c.labels.get("persistentvolumeclaim") == claim or claim in c.query)
-            ),
-            None,
-        )
-        if cap is None:
-            known = pvcs.get((ns or "", claim))
-            cap = parse_quantity(known.capacity or known.requested) if known else None
-        if not cap:
-            continue
-        share = metric.last / cap
-        fills.append(VolumeFill(ns, claim, 1.0 - share if metric in available else share, cap))
-    return fills
-
-
-def fullest_claim(evidence: Evidence, namespace: str | None, claims: list[str]) -> str | None:
-    """Of the claims one pod mounts (data, WAL, logs...), the one the volume metrics measure
-    as filling up or full (the fullest), else the first: a "no space left" line does not say
-    which of its volumes ran out, the measurements do."""
-    shares = {
-        fill.claim: fill.share
-        for fill in volume_fills(evidence, namespace)
-        if fill.claim in claims and fill.namespace in (namespace, None) and fill.share >= FILLING
-    }
-    if shares:
-        return max(shares, key=lambda claim: shares[claim])
-    return claims[0] if claims else None
-
-
 def _pvc_ref(namespace: str, name: str) -> ObjectRef:
     return ObjectRef(kind="PersistentVolumeClaim", namespace=namespace, name=name)
 
@@ -369,16 +301,18 @@ def check_storage(evidence: Evidence) -> list[Finding]:
     measured: dict[tuple[str | None, str], float] = {}  # the latest share in use of a claim
     for fill in volume_fills(evidence, namespace):
         key = (fill.namespace, fill.claim)
-        measured[key] = max(measured.get(key, 0.0), fill.share)
+        if not fill.inodes:  # a volume alert of bytes is stale by the bytes alone
+            measured[key] = max(measured.get(key, 0.0), fill.share)
         if fill.share < FILLING:
             continue
         size = "" if fill.capacity is None else f" of {prose.memory(fill.capacity)}"
+        used = f"{prose.percent(fill.share)} full" + (" of inodes" if fill.inodes else "")
         note(
             fill.namespace,
             fill.claim,
             CONFIDENCE.full if fill.share >= FULL else CONFIDENCE.filling,
-            item("metrics", f"volume {fill.claim} is {prose.percent(fill.share)} full{size}"),
-            f"is {prose.percent(fill.share)} full",
+            item("metrics", f"volume {fill.claim} is {used}{size}"),
+            f"is {used}",
         )
     for alert in evidence.alerts:
         name = alert.labels.get("alertname", "")

@@ -85,6 +85,7 @@ from kubetriage.evidence.summaries.siblings import sibling_summaries
 from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
+from kubetriage.evidence.tenant_rollouts import tenant_summaries
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.network_policies import NetworkPolicyEvidence
@@ -309,6 +310,7 @@ def build_evidence(
         slow_consumers=slow_consumer_summaries(index, [*own, *dependency_logs], scope.workload),
         queue_peers=queue_peer_summaries(index, alerts, scope.workload),
         dns_clients=dns_client_summaries(index, scope.workload),
+        node_tenants=tenant_summaries(index, chosen),
         collection_errors=notes.errors,
         truncated=notes.truncated,
     )

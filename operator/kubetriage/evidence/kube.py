@@ -59,6 +59,7 @@ from kubetriage.evidence.index import (
 from kubetriage.evidence.ingress_walk import follow_gateway_proxies, follow_ingress_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
+from kubetriage.evidence.node_tenant_walk import follow_node_tenants
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader
@@ -407,6 +408,8 @@ class KubeEvidenceCollector:
                     query["now"],
                     self._limits,
                 )
+        # A Node's alert: the workloads of its pods, with their rollouts.
+        await follow_node_tenants(self._reader, run, chosen, pods, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
         await self._webhooks.follow(run, scope)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.

@@ -27,6 +27,7 @@ from typing import Final
 from kubetriage.evictions import top_user_resource
 from kubetriage.evidence.raw import as_int, as_time
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import AlertEvidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, as_dict, dicts, pod_workload
 from kubetriage.models.objects import name as _name
@@ -47,7 +48,7 @@ EVICTION_BEFORE_ONSET: Final = timedelta(hours=6)
 _AUTOSCALED: Final = frozenset({"cpu", "memory"})
 
 
-def alert_resource(alerts: Sequence[Alert]) -> str | None:
+def alert_resource(alerts: Sequence[Alert] | Sequence[AlertEvidence]) -> str | None:
     """The node resource ("disk", "memory", "cpu") the alerts are about, by the first alert's
     name and summary that names one; None for any other (network, clock, a service's)."""
     for alert in alerts:

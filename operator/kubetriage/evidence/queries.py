@@ -108,6 +108,8 @@ class Scope:
     dependency_hosts: tuple[str, ...] = field(default_factory=tuple)
     callees: tuple[ObjectRef, ...] = field(default_factory=tuple)
     claims: tuple[ObjectRef, ...] = field(default_factory=tuple)
+    # The pods of the workloads on the incident's Node: whose series of the node's resource.
+    tenants: tuple[ObjectRef, ...] = field(default_factory=tuple)
     # The incident's pods run a scraping metrics server: what each scrape job feeds it counts.
     scrapes: bool = False
 
@@ -134,6 +136,8 @@ class Scope:
             names.add("callees")
         if self.claims:
             names.add("claims")
+        if self.tenants:
+            names.add("tenants")
         if self.scrapes:
             names.add("scrapes")
         return frozenset(names)
@@ -187,6 +191,7 @@ def build_scope(
     dependency_hosts: Sequence[str] = (),
     callees: Sequence[ObjectRef] = (),
     claims: Sequence[ObjectRef] = (),
+    tenants: Sequence[ObjectRef] = (),
     *,
     namespace_wide: bool = False,
     workload: ObjectRef | None = None,
@@ -245,6 +250,7 @@ def build_scope(
         dependency_hosts=tuple(dict.fromkeys(h.strip() for h in dependency_hosts if h.strip())),
         callees=tuple(c for c in callees if c.kind in _POD_SUFFIX and c.namespace),
         claims=tuple(c for c in claims if c.kind == "PersistentVolumeClaim" and c.namespace),
+        tenants=tuple(p for p in tenants if p.kind == "Pod" and p.namespace),
         scrapes=scrapes,
     )
 
@@ -280,6 +286,12 @@ def render(template: QueryTemplate, scope: Scope, window: timedelta) -> str:
         ),
         "claim_names": escape_label_value(
             "|".join(dict.fromkeys(escape_regex(c.name) for c in scope.claims))
+        ),
+        "tenant_namespaces": escape_label_value(
+            "|".join(dict.fromkeys(escape_regex(p.namespace or "") for p in scope.tenants))
+        ),
+        "tenant_pods": escape_label_value(
+            "|".join(dict.fromkeys(escape_regex(p.name) for p in scope.tenants))
         ),
         "window": _go_duration(window),
     }

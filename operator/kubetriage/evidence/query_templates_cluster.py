@@ -31,6 +31,8 @@ def _pvc_ratio(used: str, total: str) -> str:
     )
 
 
+# The pods of the workloads on the incident's Node (a node-level alert).
+_TENANTS = 'namespace=~"$tenant_namespaces",pod=~"$tenant_pods"'
 # A cloud volume's tags as YACE exports them (``aws_ebs_info``): the claim it was created for.
 _VOLUME_CLAIM = (
     'tag_kubernetes_io_created_for_pvc_namespace=~"$claim_namespaces",'
@@ -233,6 +235,39 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         f"min by (instance, mountpoint) (node_filesystem_files_free{{{_NODE_FS}}}"
         f" / node_filesystem_files{{{_NODE_FS}}}) < 0.05",
         "share of a node filesystem's inodes free, for filesystems under 5%",
+    ),
+    # A node-level alert names the node only: each of its tenants' own series of the
+    # resources node alerts are about (file descriptors, disk bytes, disk writes), per pod,
+    # say which tenant's use grew with the alert. cAdvisor's inode series are the
+    # filesystem's, alike for every container on it, so they are not asked per tenant.
+    QueryTemplate(
+        "tenant_open_fds",
+        (_C.NODE_FAILURE, _C.BAD_ROLLOUT),
+        frozenset({"tenants"}),
+        f"max by (namespace, pod) (process_open_fds{{{_TENANTS}}})",
+        "file descriptors each of the node's tenant pods holds open (its process metrics)",
+    ),
+    QueryTemplate(
+        "tenant_container_fds",
+        (_C.NODE_FAILURE, _C.BAD_ROLLOUT),
+        frozenset({"tenants"}),
+        f'sum by (namespace, pod) (container_file_descriptors{{{_TENANTS},container!=""}})',
+        "file descriptors each of the node's tenant pods holds open (cAdvisor)",
+    ),
+    QueryTemplate(
+        "tenant_fs_usage_bytes",
+        (_C.NODE_FAILURE, _C.STORAGE),
+        frozenset({"tenants"}),
+        f'sum by (namespace, pod) (container_fs_usage_bytes{{{_TENANTS},container!=""}})',
+        "bytes each of the node's tenant pods uses on the node's disk (cAdvisor)",
+    ),
+    QueryTemplate(
+        "tenant_fs_writes_bytes_per_second",
+        (_C.NODE_FAILURE, _C.STORAGE),
+        frozenset({"tenants"}),
+        "sum by (namespace, pod) "
+        f'(rate(container_fs_writes_bytes_total{{{_TENANTS},container!=""}}[5m]))',
+        "bytes/s each of the node's tenant pods writes to the node's disks (cAdvisor)",
     ),
     QueryTemplate(
         "node_conntrack_used_ratio",

@@ -41,6 +41,16 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     return found[:10]
 
 
+def tenant_pods(evidence: Evidence) -> list[ObjectRef]:
+    """The pods of the workloads on the incident's Node (``Evidence.node_tenants``): whose
+    own series of the resource a node-level alert names say which of them uses it up."""
+    return [
+        ObjectRef(kind="Pod", namespace=tenant.ref.namespace, name=pod)
+        for tenant in evidence.node_tenants
+        for pod in tenant.pods
+    ]
+
+
 def volume_claims(evidence: Evidence) -> list[ObjectRef]:
     """The PersistentVolumeClaims the workload's pods and its callees' pods mount: a callee
     that fails because its volume is full shows it only in its claim's volume stats."""

@@ -19,6 +19,7 @@ from kubetriage.models.neighbours import (
     CallerEvidence,
     DnsClientEvidence,
     HostPeerEvidence,
+    NodeTenantEvidence,
     OverlayMtuEvidence,
     QueuePeerEvidence,
     RefusedClientEvidence,
@@ -106,6 +107,8 @@ class Evidence(BaseModel):
     queue_peers: list[QueuePeerEvidence] = Field(default_factory=list)
     # Deployments whose releases changed their pods' DNS settings (the DNS server's clients).
     dns_clients: list[DnsClientEvidence] = Field(default_factory=list)
+    # The workloads with pods on the incident's Node, with their rollouts (a node alert).
+    node_tenants: list[NodeTenantEvidence] = Field(default_factory=list)
     # The other components of its application that are degraded (same recommended labels).
     siblings: list[SiblingEvidence] = Field(default_factory=list)
     # PodDisruptionBudgets with no room that hold a draining node, with their workloads.

@@ -150,6 +150,21 @@ class DnsClientEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class NodeTenantEvidence(BaseModel):
+    """A workload with pods on the incident's Node, read when a node-level alert names only
+    the node (``kubetriage.evidence.node_tenants.tenant_summaries``), with its pods there and
+    its recent rollouts: one tenant's release can use up what the whole node is short of
+    (file descriptors, disk, inodes), and its own series say which one."""
+
+    ref: ObjectRef
+    pods: list[str] = Field(default_factory=list)  # its pods on the node
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+    # The claims its pods there mount whose volume is a directory of the node itself (a
+    # hostPath or local PersistentVolume, as local-path provisioners make them) -> that
+    # directory: their data fills the node's own filesystem, whatever their capacity says.
+    local_claims: dict[str, str] = Field(default_factory=dict)
+
+
 class SiblingEvidence(BaseModel):
     """Another component of the incident's application (``kubetriage.evidence.summaries.
     siblings``): a workload of its namespace carrying the same recommended application labels
