@@ -36,6 +36,15 @@ class CalleeSeries:
     worst: MetricSummary
     strain: list[EvidenceItem]
 
+    def pod(self) -> str:
+        """The pod the worst series is of (its workload's name when the series has none)."""
+        return self.worst.labels.get("pod", self.workload.name)
+
+    def since(self) -> str:
+        """ " since HH:MM" when the worst series' last change is dated, else ""."""
+        changed = self.worst.changed_at
+        return f" since {changed:%H:%M}" if changed is not None else ""
+
     def facts(self, shown: EvidenceItem) -> list[EvidenceItem]:
         """``shown`` (what the series says), the text that names the dependency, the strain."""
         named = self.dependency.named_by

@@ -62,8 +62,7 @@ def check_lock_waits(evidence: Evidence) -> list[Finding]:
     if found is None:
         return []
     worst, workload, service = found.worst, found.workload, found.service
-    pod = worst.labels.get("pod", workload.name)
-    since = f" since {worst.changed_at:%H:%M}" if worst.changed_at is not None else ""
+    pod, since = found.pod(), found.since()
     waiting = item(
         "metrics",
         f"{prose.count(int(worst.last or 0.0), 'session')} of {pod} wait for a lock{since} "

@@ -60,8 +60,7 @@ def check_replica_lag(evidence: Evidence) -> list[Finding]:
     if found is None:
         return []
     worst, workload, service = found.worst, found.workload, found.service
-    pod = worst.labels.get("pod", workload.name)
-    since = f" since {worst.changed_at:%H:%M}" if worst.changed_at is not None else ""
+    pod, since = found.pod(), found.since()
     lag = item(
         "metrics",
         f"replication lag of {pod} is {prose.duration(worst.last or 0.0)}{since} "
