@@ -15,6 +15,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_network
 from typing import Final
 
 from kubetriage import prose
@@ -47,8 +48,10 @@ CONFIDENCE: Final = _Confidence()
 NEG_STATUS: Final = "cloud.google.com/neg-status"
 # The readiness gate it adds to the pods of such a Service.
 NEG_READY: Final = "cloud.google.com/load-balancer-neg-ready"
-# Google Cloud's health checkers and front ends: one address of each documented range.
-GOOGLE_LB_SOURCES: Final = ("130.211.0.1", "35.191.0.1")
+# Google Cloud's health checkers and front ends: its documented source ranges, and the
+# first address of each (a policy admitting the range admits it).
+GOOGLE_LB_RANGES: Final = ("130.211.0.0/22", "35.191.0.0/16")
+GOOGLE_LB_SOURCES: Final = tuple(str(ip_network(r)[1]) for r in GOOGLE_LB_RANGES)
 
 
 def _unhealthy(pods: list[PodEvidence]) -> EvidenceItem | None:
@@ -93,10 +96,11 @@ def check_lb_sources_blocked(evidence: Evidence) -> list[Finding]:
         if not blocking:
             continue
         ref = ObjectRef(kind="NetworkPolicy", namespace=svc.namespace, name=blocking[0])
+        ranges = prose.listing(list(GOOGLE_LB_RANGES))
         isolated = item(
             f"networkpolicy/{svc.namespace}/{blocking[0]}",
             f"isolates ingress of the pods of Service {svc.name}; no rule of "
-            f"{', '.join(blocking)} admits {prose.listing(['130.211.0.0/22', '35.191.0.0/16'])}",
+            f"{', '.join(blocking)} admits {ranges}",
         )
         negs = item(
             f"service/{svc.namespace}/{svc.name}", f"{NEG_STATUS}: {svc.annotations[NEG_STATUS]}"
@@ -109,8 +113,8 @@ def check_lb_sources_blocked(evidence: Evidence) -> list[Finding]:
                 negs,
             ),
             prose.claim(
-                "Its health checks and requests come from 130.211.0.0/22 and 35.191.0.0/16, "
-                "and no rule of the policies isolating those pods admits them",
+                f"Its health checks and requests come from {ranges}, and no rule of the "
+                "policies isolating those pods admits them",
                 isolated,
             ),
         ]
