@@ -6,7 +6,8 @@ traffic unchanged); the fix is to roll back
 to the previous revision. Lowered when the failing pods' own analyzers name the precise
 cause (an image that cannot be pulled, a missing ConfigMap), and when they only wait on a
 dependency that is down for everyone (its own pods fail): the dependency's outage is the
-cause, not the revision.
+cause, not the revision; and when the new pods only time out on their readiness probe as the
+previous revision's pods did in the same hour (``shared_timeouts``): load, not the revision.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -39,6 +40,7 @@ from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.onset import filling_since, series_onset, stepped_long_after
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
 from kubetriage.analyzers.recency import is_recent, revision_age, served_until
+from kubetriage.analyzers.shared_timeouts import previous_times_out_too
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
@@ -107,6 +109,10 @@ class _Confidence:
     # its pods run what the previous revision's ran, so a rollback recreates the same pods; the
     # failure is latent in both and showed on a fresh start (the old pods have not restarted).
     restart_only_cap: float = 0.5
+    # The new pods only fail readiness on a probe that times out, and the previous revision's
+    # pods timed out on theirs within the hour (``shared_timeouts.previous_times_out_too``):
+    # the pods are too busy to answer, which a rollback's pods would be too.
+    shared_timeouts_cap: float = 0.6
     cap: float = 0.9  # the most a bad-rollout finding claims
 
 
@@ -200,6 +206,8 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         confidence = min(confidence, CONFIDENCE.carried_config_cap)
     if only_restarted(evidence, current.revision):
         confidence = min(confidence, CONFIDENCE.restart_only_cap)
+    if previous_times_out_too(evidence, new_failing, old_pods) is not None:
+        confidence = min(confidence, CONFIDENCE.shared_timeouts_cap)
     if new_failing and peer_certificate_invalid(evidence):
         confidence = min(confidence, CONFIDENCE.peer_certificate_cap)
     down = down_dependencies(evidence)
