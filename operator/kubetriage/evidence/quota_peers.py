@@ -25,6 +25,7 @@ from typing import NamedTuple
 from kubetriage.evidence.callers import owned_history
 from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.dependencies import pod_texts
+from kubetriage.evidence.host_peers import find_named_peers
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.naming import NamingSource
@@ -34,8 +35,7 @@ from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
-# Neighbours kept, and rollouts kept of each (newest first).
-MAX_PEERS = 3
+# Rollouts kept of each neighbour (newest first).
 _MAX_CHANGES = 3
 
 # The cloud providers' own throttling errors (AWS SDKs' error codes): the provider refused
@@ -104,22 +104,9 @@ def find_quota_peers(
     workloads: Iterable[JsonDict], scopes: Sequence[QuotaScope], exclude: Iterable[JsonDict]
 ) -> list[tuple[JsonDict, QuotaScope, list[NamingSource]]]:
     """(workload, scope, sources) of each workload, besides ``exclude`` (the incident's own),
-    whose pod template names a resource in one of ``scopes``; at most ``MAX_PEERS``, by
-    namespace and name."""
-    if not scopes:
-        return []
-    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
-    found: list[tuple[JsonDict, QuotaScope, list[NamingSource]]] = []
-    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
-        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
-            continue
-        named = configured_scopes(pod_texts([], workload))
-        scope = next((s for s in scopes if s in named), None)
-        if scope is not None:
-            found.append((workload, scope, list(dict.fromkeys(named[scope]))))
-        if len(found) >= MAX_PEERS:
-            break
-    return found
+    whose pod template names a resource in one of ``scopes``; at most ``MAX_PEERS``
+    (``host_peers.find_named_peers``), by namespace and name."""
+    return find_named_peers(workloads, scopes, exclude, configured_scopes)
 
 
 def quota_peer_summaries(
