@@ -435,10 +435,12 @@ def reconciler_summaries(
     summaries: list[ReconcilerEvidence] = []
     for kind in RECONCILER_KINDS:
         for workload in index.kind("Deployment"):
+            if not is_reconciler(kind, workload):
+                continue
             subjects = (
                 _unregistered(index, workload) if kind.role == TARGET_REGISTRAR else owed[kind.role]
             )
-            if subjects and is_reconciler(kind, workload):
+            if subjects:
                 summaries.append(_summary(index, kind, workload, subjects, limits))
     return summaries[: limits.max_dependencies]
 
