@@ -81,6 +81,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.producer_rollout import PRODUCER_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
+from kubetriage.analyzers.quota_peers import QUOTA_PEER_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
 from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
@@ -155,6 +156,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CALLEE_LIVENESS_ANALYZERS,
     *SHARED_DEPENDENCY_ANALYZERS,
     *EGRESS_PEER_ANALYZERS,
+    *QUOTA_PEER_ANALYZERS,
     *API_LOAD_ANALYZERS,
     *CLIENT_SLOTS_ANALYZERS,
     *SLOW_CONSUMER_ANALYZERS,

@@ -20,6 +20,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.admission import PSA_COUNTED, PSA_REFUSAL
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.burst_credits import exhausted_claims, exhausted_vm_disks
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
 from kubetriage.analyzers.carried_configs import carried_configs, carried_edit
 from kubetriage.analyzers.certificates import peer_certificate_invalid
@@ -118,7 +119,8 @@ def _specific_cause(evidence: Evidence) -> bool:
     counts alone (``_policy_refuses_unchanged``), a peer's certificate that expired (a
     rollback's pods would fail the same handshake), an identity provider refusing the client
     secret a pod reads from a Secret no rollout rewired (``client_secrets``: a rollback sends
-    it again)."""
+    it again), a volume of the workload or a callee out of I/O burst credits (``burst_credits``:
+    a rollback's pods wait on the same baseline IOPS)."""
     waiting = any(
         c.state.state == "waiting" and c.state.reason in _SPECIFIC_WAITING
         for p in evidence.pods
@@ -145,6 +147,7 @@ def _specific_cause(evidence: Evidence) -> bool:
         or _policy_refuses_unchanged(evidence, PSA_REFUSAL, PSA_COUNTED)
         or peer_certificate_invalid(evidence)
         or unrewired_refused_client(evidence) is not None
+        or bool(exhausted_claims(evidence) or exhausted_vm_disks(evidence))
     )
 
 

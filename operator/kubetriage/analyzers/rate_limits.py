@@ -40,6 +40,7 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
 )
+from kubetriage.evidence.quota_peers import PROVIDER_THROTTLING
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
@@ -71,8 +72,8 @@ _STATUS = (
 )
 _WORDS = (
     r"too many requests|rate[ _-]?limited\b|rate[ _-]?limit (exceeded|reached|hit)|"
-    r"\bthrottled\b|ThrottlingException|Throttling: Rate exceeded|RequestLimitExceeded|"
-    r"TooManyRequestsException|\bTooManyRequests\b|quota exceeded|retry[-_ ]?after|"
+    rf"\bthrottled\b|{PROVIDER_THROTTLING}|"
+    r"\bTooManyRequests\b|quota exceeded|retry[-_ ]?after|"
     # Azure Cosmos DB's own 429 (error 16500 on its MongoDB API): "Request rate is large".
     r"request rate is large"
 )

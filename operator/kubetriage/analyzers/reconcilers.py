@@ -38,6 +38,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     FAILOVER_OPERATOR,
     MESH_CONTROL_PLANE,
     NODE_AUTOSCALER,
+    TARGET_REGISTRAR,
     covers,
 )
 from kubetriage.models.base import ObjectRef
@@ -77,6 +78,7 @@ _ROLES = {
     FAILOVER_OPERATOR: "failover operator",
     NODE_AUTOSCALER: "node autoscaler",
     MESH_CONTROL_PLANE: "mesh control plane",
+    TARGET_REGISTRAR: "load-balancer controller",
 }
 # What is left undone when the controller is down, by its role.
 _UNDONE = {
@@ -86,6 +88,7 @@ _UNDONE = {
     FAILOVER_OPERATOR: "is left without a promoted member",
     NODE_AUTOSCALER: "given no new node",
     MESH_CONTROL_PLANE: "left without certificates and configuration",
+    TARGET_REGISTRAR: "not registered as targets of its load balancer",
 }
 
 
@@ -156,6 +159,9 @@ def _owed(reconciler: ReconcilerEvidence) -> str:
         return f"{prose.count(len(reconciler.subjects), 'pod')} Pending for want of room"
     if reconciler.role == MESH_CONTROL_PLANE:
         return f"{prose.count(len(reconciler.subjects), 'pod')} in the mesh"
+    if reconciler.role == TARGET_REGISTRAR:
+        served = ", ".join(prose.obj(s) for s in reconciler.subjects[:3])
+        return f"the backend pods of {served}"
     return ", ".join(prose.obj(s) for s in reconciler.subjects[:3])
 
 
@@ -213,6 +219,8 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
         verb = _UNDONE[reconciler.role]
         if reconciler.role in (NODE_AUTOSCALER, MESH_CONTROL_PLANE):
             verb = f"{prose.be(len(reconciler.subjects))} {verb}"
+        elif reconciler.role == TARGET_REGISTRAR:
+            verb = f"are {verb}"
         findings.append(
             make_finding(
                 "reconciler-down",

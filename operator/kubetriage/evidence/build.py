@@ -48,6 +48,7 @@ from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
 from kubetriage.evidence.overlay_mtu import overlay_mtu_settings
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.queue_peers import queue_peer_summaries
+from kubetriage.evidence.quota_peers import quota_peer_summaries
 from kubetriage.evidence.raw import (
     as_dict,
     clip_text,
@@ -302,6 +303,7 @@ def build_evidence(
             index, callee_services(service_objs, scope.pods), scope.workload, own
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
+        quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),
         agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
         overlay_mtu=overlay_mtu_settings(index, own),
         refused_clients=refused_client_summaries(

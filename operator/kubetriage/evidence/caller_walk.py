@@ -35,6 +35,7 @@ from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.evidence.queue_peers import queue_peers
+from kubetriage.evidence.quota_peers import find_quota_peers, throttled_scopes
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
@@ -58,14 +59,17 @@ async def follow_callers(
     """Read the Deployments that name the Services of ``pods``, those that name a Service
     the incident's workload names (the other callers of its dependencies; the builder keeps
     those of the dependencies it followed) and those that name an outside host its failing
-    calls name (``host_peers``), with their ReplicaSets, and the
+    calls name (``host_peers``) or a cloud quota its throttled calls draw on (``quota_peers``),
+    with their ReplicaSets, and the
     log tails of the first pod of each of those other callers (``caller_log_requests``)."""
     read = [o for (k, _, _), o in run.objects.items() if k == "Service"]
     services = callee_services([s for s in read if _ns(s) == namespace], pods)
     shared = named_services(read, pods, workload)
     # The outside hosts its failing calls name: who else calls them (``host_peers``).
     hosts = failing_hosts(pods, workload, run.logs)
-    if not (services or shared or hosts) or not reader.readable("Deployment"):
+    # The cloud quotas its throttled calls name: who else draws on them (``quota_peers``).
+    quotas = throttled_scopes(pods, workload, run.logs)
+    if not (services or shared or hosts or quotas) or not reader.readable("Deployment"):
         return
     where = None if scope.may_read(None) else namespace
     listed = await reader.list_of(
@@ -100,6 +104,7 @@ async def follow_callers(
         sharing += [c for c, _, _ in callers]
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
     unique |= {(_ns(c), _name(c)): c for c, _, _ in find_host_peers(listed, hosts, own)}
+    unique |= {(_ns(c), _name(c)): c for c, _, _ in find_quota_peers(listed, quotas, own)}
     await asyncio.gather(*(read_history(reader, run, caller) for caller in unique.values()))
     # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
     others = {(_ns(c), _name(c)): c for c in sharing}

@@ -16,7 +16,8 @@ history to read) and by ``build_evidence`` (to summarise what was read).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from kubetriage.evidence.callers import owned_history
 from kubetriage.evidence.changes import recent_rollouts
@@ -29,6 +30,8 @@ from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+
+K = TypeVar("K")
 
 # Neighbours kept, hosts followed, and rollouts kept of each neighbour (newest first).
 MAX_PEERS = 3
@@ -97,25 +100,37 @@ def failing_hosts(
     return [h for h in hosts if any(_named_in(h, line) for line in lines)][:MAX_HOSTS]
 
 
+def find_named_peers(
+    workloads: Iterable[JsonDict],
+    wanted: Sequence[K],
+    exclude: Iterable[JsonDict],
+    named_in: Callable[[Iterable[tuple[NamingSource, str]]], Mapping[K, list[NamingSource]]],
+) -> list[tuple[JsonDict, K, list[NamingSource]]]:
+    """(workload, key, sources) of each workload, besides ``exclude`` (the incident's own),
+    whose pod template's texts name one of ``wanted`` as ``named_in`` reads them (an outside
+    host, a cloud quota); at most ``MAX_PEERS``, by namespace and name."""
+    if not wanted:
+        return []
+    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
+    found: list[tuple[JsonDict, K, list[NamingSource]]] = []
+    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
+        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
+            continue
+        named = named_in(pod_texts([], workload))
+        key = next((k for k in wanted if k in named), None)
+        if key is not None:
+            found.append((workload, key, list(dict.fromkeys(named[key]))))
+        if len(found) >= MAX_PEERS:
+            break
+    return found
+
+
 def find_host_peers(
     workloads: Iterable[JsonDict], hosts: Sequence[str], exclude: Iterable[JsonDict]
 ) -> list[tuple[JsonDict, str, list[NamingSource]]]:
     """(workload, host, sources) of each workload, besides ``exclude`` (the incident's own),
     whose pod template names one of ``hosts``; at most ``MAX_PEERS``, by namespace and name."""
-    if not hosts:
-        return []
-    own = {(str(w.get("kind")), _ns(w), _name(w)) for w in exclude}
-    found: list[tuple[JsonDict, str, list[NamingSource]]] = []
-    for workload in sorted(workloads, key=lambda w: (_ns(w), _name(w))):
-        if (str(workload.get("kind")), _ns(workload), _name(workload)) in own:
-            continue
-        named = configured_hosts(pod_texts([], workload))
-        host = next((h for h in hosts if h in named), None)
-        if host is not None:
-            found.append((workload, host, list(dict.fromkeys(named[host]))))
-        if len(found) >= MAX_PEERS:
-            break
-    return found
+    return find_named_peers(workloads, hosts, exclude, configured_hosts)
 
 
 def summarise_peer(

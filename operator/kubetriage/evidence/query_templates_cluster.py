@@ -123,6 +123,19 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         _claim_volume("aws_ebs_burst_balance_average"),
         "I/O burst credits left (percent) of each mounted claim's cloud volume",
     ),
+    # Azure managed disks with credit-based bursting (Premium SSD P20 and smaller, Standard
+    # SSD) report the share of their burst credits used on the VM they are attached to, by
+    # LUN (azure-metrics-exporter's ``azurerm_resource_metric`` of the VM, or its scale set
+    # instance): at 100 the disk runs at its baseline IOPS. The analyzer places the VM on the
+    # node and the disk on the claim mounted there (``kubetriage.analyzers.burst_credits``).
+    QueryTemplate(
+        "vm_disk_burst_used",
+        (_C.STORAGE, _C.DEPENDENCY_FAILURE),
+        frozenset({"claims"}),
+        "max by (resourceID, lun) "
+        '(azurerm_resource_metric{metric="DataDiskUsedBurstIOCreditsPercentage"})',
+        "I/O burst credits used (percent) of each VM data disk (Azure), by VM and LUN",
+    ),
     # --- replicas ---------------------------------------------------------------------
     QueryTemplate(
         "deployment_replicas_available",

@@ -32,6 +32,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     MESH_CONTROL_PLANE,
     NODE_AUTOSCALER,
     RECONCILER_KINDS,
+    TARGET_REGISTRAR,
     is_reconciler,
     leaderless_services,
     overdue_certificates,
@@ -39,6 +40,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     stale_ca_bundles,
     unresolved_hosts,
 )
+from kubetriage.evidence.summaries.target_registrars import registered_ingresses
 from kubetriage.evidence.summaries.webhooks import WEBHOOK_CONFIGURATION_KINDS
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, selector_query
@@ -73,7 +75,16 @@ def _owed(run: CollectionRun, alerts: Sequence[Alert], now: datetime) -> set[str
     own = [tail for tail in run.logs if tail.source == "scope"]
     if owed_by_mesh((o for o in objects if o.get("kind") == "Pod"), own):
         roles.add(MESH_CONTROL_PLANE)
+    # Whether the registrar went down before the pods came is read from its own workload.
+    if registered_ingresses(
+        *(_of(objects, k) for k in ("Ingress", "IngressClass", "Service", "Pod"))
+    ):
+        roles.add(TARGET_REGISTRAR)
     return roles
+
+
+def _of(objects: Sequence[JsonDict], kind: str) -> list[JsonDict]:
+    return [o for o in objects if o.get("kind") == kind]
 
 
 async def follow_reconcilers(

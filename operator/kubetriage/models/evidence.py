@@ -22,6 +22,7 @@ from kubetriage.models.neighbours import (
     NodeTenantEvidence,
     OverlayMtuEvidence,
     QueuePeerEvidence,
+    QuotaPeerEvidence,
     RefusedClientEvidence,
     SiblingEvidence,
 )
@@ -95,6 +96,7 @@ class Evidence(BaseModel):
     callers: list[CallerEvidence] = Field(default_factory=list)
     # Workloads that name the same outside host the incident's failing calls name.
     host_peers: list[HostPeerEvidence] = Field(default_factory=list)
+    quota_peers: list[QuotaPeerEvidence] = Field(default_factory=list)
     # The node agents and their rollouts, when the API server throttles the workload.
     agent_rollouts: list[AgentRolloutEvidence] = Field(default_factory=list)
     # Where the node agents take the pod network's MTU, when transfers stall mid-response.

@@ -86,6 +86,22 @@ class HostPeerEvidence(BaseModel):
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
 
 
+class QuotaPeerEvidence(BaseModel):
+    """Another workload whose pod template names a resource of the cloud service, region and
+    account whose calls the incident's workload logs as throttled by the provider
+    (``kubetriage.evidence.quota_peers``), with its recent rollouts: the provider meters that
+    request quota per account and region, so a neighbour's new revision that calls far more
+    throttles every other caller."""
+
+    ref: ObjectRef
+    service: str  # the provider's service, as its resource names spell it: "kms"
+    region: str
+    account: str
+    # The texts of its pod template that name such a resource, as data.
+    named_by: list[NamingSource] = Field(default_factory=list)
+    changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
+
+
 class AgentRolloutEvidence(BaseModel):
     """A DaemonSet (a node agent) and its recent rollouts, read when the API server throttles
     the incident's workload (``kubetriage.evidence.agent_rollouts``): one client per node, so

@@ -459,7 +459,8 @@ class ReconcilerEvidence(BaseModel):
     resolver knows, the CA injector that should keep an injected webhook caBundle current,
     the failover operator that should promote a member to the role a Service selects, or the
     node autoscaler that should add a node for pods no node has room for, or the mesh control
-    plane that should sign the certificates of sidecars that cannot reach it. Its
+    plane that should sign the certificates of sidecars that cannot reach it, or the
+    load-balancer controller that should register the pods an Ingress's backends created. Its
     workload's state and what its current revision watches against the previous revision's."""
 
     role: Literal[
@@ -469,6 +470,7 @@ class ReconcilerEvidence(BaseModel):
         "failover-operator",
         "node-autoscaler",
         "mesh-control-plane",
+        "target-registrar",
     ]
     # What it owes: the overdue Certificates, the objects declaring the unresolved hosts
     # (an Ingress, a Service's hostname annotation, a route), with the hosts, or the webhook

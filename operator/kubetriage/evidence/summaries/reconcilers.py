@@ -55,6 +55,7 @@ from kubetriage.evidence.summaries.ingress import host_matches, ingress_hosts
 from kubetriage.evidence.summaries.mesh_control_plane import owed_by_mesh
 from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
 from kubetriage.evidence.summaries.secret_writers import controller_pods
+from kubetriage.evidence.summaries.target_registrars import down_since, unregistered
 from kubetriage.evidence.summaries.webhooks import (
     FAILED_CALL,
     INJECT_CA_FROM,
@@ -81,6 +82,7 @@ CA_INJECTOR = "ca-injector"
 FAILOVER_OPERATOR = "failover-operator"
 NODE_AUTOSCALER = "node-autoscaler"
 MESH_CONTROL_PLANE = "mesh-control-plane"
+TARGET_REGISTRAR = "target-registrar"
 # The API groups of the custom resources whose operator moves a role label between members
 # (and so the Services selecting it): CloudNativePG promotes a replica on failover.
 FAILOVER_GROUPS = frozenset({"postgresql.cnpg.io"})
@@ -154,6 +156,14 @@ RECONCILER_KINDS = (
     # Istio's control plane: the chart labels istiod ``app: istiod``; its image is pilot.
     ReconcilerKind(
         MESH_CONTROL_PLANE, frozenset({"istiod"}), None, re.compile(r"/pilot(?:[:@]|$)")
+    ),
+    # The AWS Load Balancer Controller registers pod addresses in ALB/NLB target groups
+    # (``kubetriage.evidence.summaries.target_registrars``).
+    ReconcilerKind(
+        TARGET_REGISTRAR,
+        frozenset({"aws-load-balancer-controller"}),
+        None,
+        re.compile(r"/aws-load-balancer-controller(?:[:@]|$)"),
     ),
 )
 
@@ -424,12 +434,29 @@ def reconciler_summaries(
     }
     summaries: list[ReconcilerEvidence] = []
     for kind in RECONCILER_KINDS:
-        if not owed[kind.role]:
-            continue
         for workload in index.kind("Deployment"):
-            if is_reconciler(kind, workload):
-                summaries.append(_summary(index, kind, workload, owed[kind.role], limits))
+            if not is_reconciler(kind, workload):
+                continue
+            subjects = (
+                _unregistered(index, workload) if kind.role == TARGET_REGISTRAR else owed[kind.role]
+            )
+            if subjects:
+                summaries.append(_summary(index, kind, workload, subjects, limits))
     return summaries[: limits.max_dependencies]
+
+
+def _unregistered(index: ObjectIndex, workload: JsonDict) -> list[tuple[str, JsonDict, str]]:
+    """The Ingresses whose backend pods all came after the registrar ``workload`` went down."""
+    since = down_since(workload)
+    if since is None:
+        return []
+    return unregistered(
+        index.kind("Ingress"),
+        index.kind("IngressClass"),
+        index.kind("Service"),
+        index.kind("Pod"),
+        since,
+    )
 
 
 def owed_texts(
