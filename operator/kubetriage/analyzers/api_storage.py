@@ -59,14 +59,18 @@ def check_api_storage(evidence: Evidence) -> list[Finding]:
         return []
     facts = [item(hit.source, hit.line) for hit in hits[:2]]
     text = prose.narrative(
-        "the API server fails the workload's requests because its storage (etcd) does not "
-        "answer in time",
-        f"escalate to the owners of the control plane behind {prose.obj(API_SERVER)}",
+        f"the API server behind {prose.obj(API_SERVER)} fails on its storage (etcd)",
+        "escalate to the control plane's owners",
         because=[
             prose.claim(
-                f"The API server answered the workload's calls with etcd's failure "
+                "The API server answered the workload's calls with etcd's failure "
                 f"{prose.count(len(hits), 'time')}",
-                *facts,
+                facts[0],
+            ),
+            prose.claim(
+                "The workload did not change before; every in-cluster client reaches the API "
+                f"server through {prose.obj(API_SERVER)}",
+                facts[1],
             ),
         ],
     )
