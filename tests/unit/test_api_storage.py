@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from kubetriage.analyzers.api_storage import API_SERVER, check_api_storage
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import LogSource
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
@@ -28,12 +29,10 @@ _LEADER = (
 )
 
 
-def _scheduler(text: str, *, source: str = "scope", **fields: object) -> Evidence:
+def _scheduler(text: str, *, source: LogSource = "scope", **fields: object) -> Evidence:
     """batch-scheduler's pod, which logged ``text`` (read as ``source``)."""
     ev = make.app_evidence(_POD, make.container("scheduler"), **fields)
-    return ev.model_copy(
-        update={"logs": [make.log(_POD, "scheduler", text, source=source)]}  # type: ignore[arg-type]
-    )
+    return ev.model_copy(update={"logs": [make.log(_POD, "scheduler", text, source=source)]})
 
 
 def test_repeated_etcd_failures_hand_the_control_plane_to_its_owners() -> None:

@@ -3,7 +3,10 @@ an HPA below its maximum that reports ``ScalingLimited=True ScaleUpLimit`` (its
 ``behavior.scaleUp`` policies add replicas more slowly than its metric asks) while traffic grew
 and the service fails or is slower is short of replicas now: scale out, capped at its maximum.
 Near misses: the same condition without more traffic, or without strain, and an autoscaler
-whose ScalingLimited says it is within range.
+whose ScalingLimited says it is within range. An HPA whose update of the scale the API server
+refuses (``AbleToScale=False FailedUpdateScale``, an admission policy) while it desires more
+replicas than run is short by its own measure, without a traffic series; near misses: the same
+refusal when it desires no more, and with nothing strained.
 
 Everything is real: AutoscalerEvidence/MetricSummary/Evidence models from
 ``tests.support.evidence`` and ``run_analyzers``; the condition message is the HPA
@@ -109,7 +112,7 @@ def test_only_the_scale_up_limit_reason_counts_and_not_at_the_maximum() -> None:
 
 _REFUSED_MESSAGE = (
     "the HPA controller was unable to update the target scale: deployments.apps "
-    '"catalog-bff" is forbidden: ValidatingAdmissionPolicy \'ceiling\' with binding '
+    "\"catalog-bff\" is forbidden: ValidatingAdmissionPolicy 'ceiling' with binding "
     "'ceiling-prod' denied request: too many replicas"
 )
 
