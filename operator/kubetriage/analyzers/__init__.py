@@ -15,6 +15,7 @@ from kubetriage.analyzers.addressed_dependency import ADDRESSED_DEPENDENCY_ANALY
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
+from kubetriage.analyzers.api_storage import API_STORAGE_ANALYZERS
 from kubetriage.analyzers.api_tokens import API_TOKEN_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
@@ -158,6 +159,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *EGRESS_PEER_ANALYZERS,
     *QUOTA_PEER_ANALYZERS,
     *API_LOAD_ANALYZERS,
+    *API_STORAGE_ANALYZERS,
     *CLIENT_SLOTS_ANALYZERS,
     *SLOW_CONSUMER_ANALYZERS,
     *PRODUCER_ROLLOUT_ANALYZERS,

@@ -1,0 +1,93 @@
+"""The API server's storage fails the workload's requests: its own lines quote the API server
+answering with etcd's failure words ("etcdserver: request timed out", "etcdserver: leader
+changed", "etcdserver: no leader") in the Status of a failed call, again and again. Those
+words are the API server passing on that etcd did not commit or serve the request in time
+(slow disk fsyncs, lost quorum, leader elections); they are never the client's fault. A
+workload that creates pods (a batch scheduler, a CI runner, an operator) or renews a lease
+through the API server then fails, restarts or misses its liveness checks, and changing it
+changes nothing: an SRE hands the control plane (the ``default/kubernetes`` Service every
+in-cluster client calls) to whoever runs it, with the lines.
+
+Silent on a single such line (one leader election is routine), and when the workload itself
+rolled out or was reconfigured right before the onset (its own change explains more).
+
+Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from kubetriage import prose
+from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.onset import earliest_onset
+from kubetriage.analyzers.shared_dependency import own_changed
+from kubetriage.analyzers.support import grep_logs, item
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
+from kubetriage.models.vocabulary import Action, Category
+
+# The API server's storage failing, as clients see it in a failed call's Status: etcd's own
+# error words, which only the API server passes on.
+ETCD_FAILURE: Final = re.compile(
+    r"etcdserver: (?:request timed out|leader changed|no leader|too many requests"
+    r"|server stopped|request cancelled)"
+)
+# Repeated lines, not one routine leader election.
+MIN_LINES: Final = 2
+# Every in-cluster client reaches the API server through this Service.
+API_SERVER: Final = ObjectRef(kind="Service", namespace="default", name="kubernetes")
+
+# Repeated etcd failures quoted by the API server to the unchanged workload: above a probe
+# or crash reading of the symptoms they cause (0.85), which would change the workload; below a
+# rule naming the one client that overloads the API server (0.82 on its own rollout plus the
+# 429s it causes), which never fires on storage failures.
+CONFIDENCE: Final = 0.88
+
+
+def check_api_storage(evidence: Evidence) -> list[Finding]:
+    """Hand the control plane to its owners when the API server keeps answering the
+    unchanged workload with etcd's failures."""
+    own = [log for log in evidence.logs if log.source == "scope"]
+    hits = grep_logs(own, ETCD_FAILURE, limit=10)
+    if len(hits) < MIN_LINES:
+        return []
+    onset = earliest_onset(evidence)
+    if onset is not None and own_changed(evidence, onset):
+        return []
+    facts = [item(hit.source, hit.line) for hit in hits[:2]]
+    text = prose.narrative(
+        f"the API server behind {prose.obj(API_SERVER)} fails on its storage (etcd)",
+        "escalate to the control plane's owners",
+        because=[
+            prose.claim(
+                "The API server answered the workload's calls with etcd's failure "
+                f"{prose.count(len(hits), 'time')}",
+                facts[0],
+            ),
+            prose.claim(
+                "The workload did not change before; every in-cluster client reaches the API "
+                f"server through {prose.obj(API_SERVER)}",
+                facts[1],
+            ),
+        ],
+    )
+    return [
+        make_finding(
+            "api-storage",
+            Category.DEPENDENCY_FAILURE,
+            CONFIDENCE,
+            text,
+            facts,
+            Action.ESCALATE,
+            API_SERVER,
+            {},
+        )
+    ]
+
+
+API_STORAGE_ANALYZERS: tuple[Analyzer, ...] = (
+    Analyzer("api-storage", (Category.DEPENDENCY_FAILURE,), check_api_storage),
+)

@@ -1,0 +1,65 @@
+"""Checks the API-server-storage rule (``analyzers.api_storage``): a workload whose own lines
+quote the API server answering its calls with etcd's failure words, again and again, while it
+did not change, is handed to the control plane's owners (escalate, the ``default/kubernetes``
+Service), above the probe and crash readings of the symptoms. Near misses: one such line (a
+routine leader election), the same lines after the workload's own rollout, and the same words
+in a dependency's log rather than the workload's own.
+
+Everything is real: Evidence models from ``tests.support.evidence`` and ``run_analyzers``; the
+lines are the kubernetes Python client's ApiException bodies.
+"""
+
+from __future__ import annotations
+
+from kubetriage.analyzers.api_storage import API_SERVER, check_api_storage
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import LogSource
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import analyze, assert_leads
+
+_POD = "batch-scheduler-7c9d5b8f46-hx4zq"
+_TIMED_OUT = (
+    'HTTP response body: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+    '"message":"etcdserver: request timed out","code":500}'
+)
+_LEADER = (
+    'HTTP response body: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+    '"message":"etcdserver: leader changed","code":500}'
+)
+
+
+def _scheduler(text: str, *, source: LogSource = "scope", **fields: object) -> Evidence:
+    """batch-scheduler's pod, which logged ``text`` (read as ``source``)."""
+    ev = make.app_evidence(_POD, make.container("scheduler"), **fields)
+    return ev.model_copy(update={"logs": [make.log(_POD, "scheduler", text, source=source)]})
+
+
+def test_repeated_etcd_failures_hand_the_control_plane_to_its_owners() -> None:
+    ev = _scheduler(f"ERROR create pod failed\n{_TIMED_OUT}\nWARNING retrying\n{_LEADER}")
+    finding = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, API_SERVER)
+    assert "etcdserver" in " ".join(e.fact for e in finding.evidence)
+
+
+def test_one_leader_election_is_routine() -> None:
+    # Near miss: a single such line, then the calls succeed again.
+    assert check_api_storage(_scheduler(f"{_LEADER}\nINFO pod created")) == []
+
+
+def test_the_workloads_own_rollout_explains_more() -> None:
+    # Near miss: the same lines right after the workload's own rollout.
+    ref = make.deployment("batch-scheduler", "shop").ref
+    change = make.rollout_change(ref, 4, "image", minutes_ago=6)
+    alert = make.alert(alertname="BatchTasksFailing", namespace="shop")
+    ev = _scheduler(f"{_TIMED_OUT}\n{_TIMED_OUT}", changes=[change], alerts=[alert])
+    assert check_api_storage(ev) == []
+    # The same lines, the rollout a day old: the control plane again.
+    old = make.rollout_change(ref, 4, "image", minutes_ago=1440)
+    ev = _scheduler(f"{_TIMED_OUT}\n{_TIMED_OUT}", changes=[old], alerts=[alert])
+    assert check_api_storage(ev) != []
+
+
+def test_a_dependencys_log_is_not_the_workloads_own() -> None:
+    # Near miss: the words in a dependency's log tail, not in the workload's.
+    ev = _scheduler(f"{_TIMED_OUT}\n{_LEADER}", source="dependency")
+    assert check_api_storage(ev) == []
