@@ -53,6 +53,7 @@ from kubetriage.settings import Settings, secret_from
 
 if TYPE_CHECKING:
     from kubetriage.incidents import IncidentStore
+    from kubetriage.memory.embeddings import Embedder
     from kubetriage.memory.store import IncidentMemory
     from kubetriage.notify.interactions import SlackInteractions
     from kubetriage.notify.notifier import Notifier
@@ -215,7 +216,11 @@ def default_memory_path() -> Path:
     return Path.home() / ".local" / "share" / "kubetriage" / "memory"
 
 
-def open_memory(settings: Settings, telemetry: Telemetry | None = None) -> MemoryStage | None:
+def open_memory(
+    settings: Settings, telemetry: Telemetry | None = None, *, embedder: Embedder | None = None
+) -> MemoryStage | None:
+    """The incident memory the settings ask for, embedding with ``embedder`` (one already
+    loaded, shared by the replays of one evaluation) or a freshly loaded MiniLM."""
     if not settings.memory_enabled:
         return None
     if settings.qdrant_url is None and settings.qdrant_path is None:
@@ -228,7 +233,7 @@ def open_memory(settings: Settings, telemetry: Telemetry | None = None) -> Memor
 
         memory = IncidentMemory.from_settings(
             settings,
-            embedder=telemetry.traced_embedder(OnnxMiniLMEmbedder()),
+            embedder=telemetry.traced_embedder(embedder or OnnxMiniLMEmbedder()),
             redact=redact_text,
         )
     except IncidentMemoryError as error:
@@ -266,9 +271,10 @@ def build_components(
     telemetry: Telemetry | None = None,
     *,
     clock: Callable[[], datetime] = wall_clock,
+    embedder: Embedder | None = None,
 ) -> Components:
     """Every adapter, built once. ``clock`` is the wall clock the LLM budget's windows run
-    on (tests pass one they drive)."""
+    on (tests pass one they drive); ``embedder`` an incident-memory embedder already loaded."""
     collector = KubeEvidenceCollector(
         api_client,
         limits=EvidenceLimits.from_settings(settings),
@@ -284,7 +290,7 @@ def build_components(
         else None
     )
     budget = build_budget(settings, api_client, clock) if llm is not None else None
-    memory = open_memory(settings, telemetry)
+    memory = open_memory(settings, telemetry, embedder=embedder)
     stages = Stages(
         evidence=collector,
         redact=redact_evidence,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from kubernetes import client as k8s
 
@@ -20,6 +21,9 @@ from kubetriage.pipeline import Stages
 from kubetriage.reactions.context import MemoryWriter, OperatorContext
 from kubetriage.settings import Settings
 from kubetriage.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from kubetriage.memory.embeddings import Embedder
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,20 @@ def assemble_operator(
     notify: bool = False,
     clock: Callable[[], datetime] = wall_clock,
     budget_clock: Callable[[], datetime] = wall_clock,
+    embedder: Embedder | None = None,
 ) -> AssembledOperator:
     """The operator's context. ``stages`` (and ``memory``) replace the ones built from
     ``settings`` (tests and benchmarks count or script them); ``metrics`` adds the Prometheus
     metrics the handlers record (served when ``settings.metrics_port`` is set); ``notify``
     posts to the sinks the settings configure (raises ``SecretFileError`` when a mounted
     secret cannot be read); ``clock`` is the operator's time (replay runs at the case's),
-    ``budget_clock`` the wall clock of the LLM budget's windows (tests drive it)."""
+    ``budget_clock`` the wall clock of the LLM budget's windows (tests drive it),
+    ``embedder`` an incident-memory embedder already loaded (replays share one)."""
     components: Components | None = None
     if stages is None:
-        components = build_components(settings, client, telemetry, clock=budget_clock)
+        components = build_components(
+            settings, client, telemetry, clock=budget_clock, embedder=embedder
+        )
         stages, memory = components.stages, memory or components.memory
     incidents = IncidentStore.from_settings(client, settings)
     operator_metrics = (

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetriage.llm.spend import Spend
+from kubetriage.memory.embeddings import Embedder, EmbeddingError, OnnxMiniLMEmbedder
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage
 from kubetriage.replay.children import exit_with_parent
@@ -236,6 +237,18 @@ async def evaluate(
     return EvalReport(cases=results, spend=spend)
 
 
+def _shared_embedder(settings: Settings) -> Embedder | None:
+    """One incident-memory embedding model for a run of replays (loading it took about a
+    quarter of each replay); None without memory, or when it cannot load: each replay then
+    meets that error itself and reports it as the operator would."""
+    if not settings.memory_enabled:
+        return None
+    try:
+        return OnnxMiniLMEmbedder()
+    except EmbeddingError:
+        return None
+
+
 async def _in_process(
     cases: list[Case],
     settings: Settings,
@@ -247,12 +260,18 @@ async def _in_process(
     telemetry: Telemetry | None,
 ) -> list[CaseScore]:
     gate = asyncio.Semaphore(max(1, concurrency))
+    embedder = _shared_embedder(settings)
 
     async def one(case: Case) -> CaseScore:
         async with gate:
             try:
                 outcome = await replay_case(
-                    case, settings, within=within, memory_from=memory_from, telemetry=telemetry
+                    case,
+                    settings,
+                    within=within,
+                    memory_from=memory_from,
+                    telemetry=telemetry,
+                    embedder=embedder,
                 )
             except Exception as error:  # one broken replay must not stop the set
                 result = score_case(case, None, error=f"{type(error).__name__}: {error}")

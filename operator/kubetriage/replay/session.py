@@ -36,7 +36,7 @@ from kubetriage.handlers import RunOptions
 from kubetriage.incidents import IncidentStore
 from kubetriage.kubeclient import api_client
 from kubetriage.learning import parse_time
-from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
+from kubetriage.memory.embeddings import Embedder, OnnxMiniLMEmbedder
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis
@@ -169,9 +169,11 @@ class ReplayEnvironment:
         clock: Callable[[], datetime] | None = None,
         serve_metrics: bool = False,
         telemetry: Telemetry | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self._telemetry = telemetry
+        self._embedder = embedder
         self._serve_metrics = serve_metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_stages = stages
@@ -219,6 +221,7 @@ class ReplayEnvironment:
             telemetry=self._telemetry,
             metrics=self._serve_metrics,
             clock=self.clock,
+            embedder=self._embedder,
         )
         ctx = self._operator.context
         self.incidents = ctx.incidents
@@ -347,11 +350,16 @@ class ReplayEnvironment:
 
 @contextlib.contextmanager
 def replay_memory(
-    settings: Settings, memory_from: Path | None, *, exclude_ids: frozenset[str] = frozenset()
+    settings: Settings,
+    memory_from: Path | None,
+    *,
+    exclude_ids: frozenset[str] = frozenset(),
+    embedder: Embedder | None = None,
 ) -> Iterator[Settings]:
     """Settings whose incident memory is a fresh on-disk store for this replay, seeded with
     the solved cases in ``memory_from`` except ``exclude_ids`` (leave-one-out), so a replay
-    never reads or writes the user's own memory and never finds the case it replays."""
+    never reads or writes the user's own memory and never finds the case it replays.
+    ``embedder``: one already loaded (else MiniLM is loaded for the seeding)."""
     if not settings.memory_enabled:
         yield settings
         return
@@ -359,7 +367,8 @@ def replay_memory(
         path = Path(tmp) / "qdrant"
         if memory_from is not None:
             cases = load_case_set(memory_from)
-            with IncidentMemory(OnnxMiniLMEmbedder(), redact=redact_text, path=path) as memory:
+            seeder = embedder or OnnxMiniLMEmbedder()
+            with IncidentMemory(seeder, redact=redact_text, path=path) as memory:
                 seed_from_cases(memory, cases, exclude_ids=exclude_ids)
         yield settings.model_copy(update={"qdrant_path": path, "qdrant_url": None})
 
@@ -388,17 +397,26 @@ async def replay_case(
     within: float = 120.0,
     memory_from: Path | None = None,
     telemetry: Telemetry | None = None,
+    embedder: Embedder | None = None,
 ) -> ReplayOutcome:
     """Diagnose one case in a fresh emulated cluster with the real operator (exporting
-    its spans and GenAI metrics through ``telemetry`` when given)."""
-    with replay_memory(settings, memory_from, exclude_ids=frozenset({case.id})) as replay_settings:
+    its spans and GenAI metrics through ``telemetry`` when given). ``embedder``: the incident
+    memory's, already loaded (an evaluation loads one for all its replays, not one each)."""
+    with replay_memory(
+        settings, memory_from, exclude_ids=frozenset({case.id}), embedder=embedder
+    ) as replay_settings:
         return await _replay_in_fresh_cluster(
-            case, replay_settings, within=within, telemetry=telemetry
+            case, replay_settings, within=within, telemetry=telemetry, embedder=embedder
         )
 
 
 async def _replay_in_fresh_cluster(
-    case: Case, settings: Settings, *, within: float, telemetry: Telemetry | None
+    case: Case,
+    settings: Settings,
+    *,
+    within: float,
+    telemetry: Telemetry | None,
+    embedder: Embedder | None,
 ) -> ReplayOutcome:
     now = case_time(case) or datetime.now(UTC)
     clock = replay_clock(now)
@@ -412,7 +430,9 @@ async def _replay_in_fresh_cluster(
         else:
             logger.warning("prometheus/promtool not installed: the case's metrics are not replayed")
     try:
-        async with ReplayEnvironment(settings, clock=clock, telemetry=telemetry) as env:
+        async with ReplayEnvironment(
+            settings, clock=clock, telemetry=telemetry, embedder=embedder
+        ) as env:
             env.load_case(case)
             posted = time.monotonic()
             namespace, name = await env.post_alerts([case_alert(case, now)])
