@@ -23,6 +23,7 @@ from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     ago,
     analyze,
+    app_pod,
     container,
     crash_looping,
     deployment,
@@ -408,3 +409,57 @@ def test_a_node_that_cannot_make_sandboxes_is_drained_though_a_pod_already_there
     once = _runtime_stuck(sandbox_count=1)
     assert not _localized(once)
     assert failing_node(once, once.pods) is None
+
+
+_GPU = "nvidia.com/gpu"
+
+
+def _gpu_replica(suffix: str, node: str, *, failing: bool, device: str = _GPU) -> PodEvidence:
+    made = crash_looping if failing else container
+    return app_pod(
+        f"llm-6d8f7b9c54-{suffix}",
+        made("server", requests={device: "1"}, limits={device: "1"}),
+        node=node,
+    )
+
+
+def _gpu_nodes(bad: dict[str, str]) -> list[NodeEvidence]:
+    """Three GPU nodes with two devices each; ``bad`` overrides the allocatable of BAD."""
+    full = {"cpu": "63500m", "memory": "500Gi", _GPU: "2"}
+    capacity = {"cpu": "64", "memory": "512Gi", _GPU: "2"}
+    return [
+        NodeEvidence(name=n, ready="True", capacity=capacity, allocatable=bad if n == BAD else full)
+        for n in ("worker-1", "worker-2", BAD)
+    ]
+
+
+def _gpu_evidence(bad: dict[str, str], *, device: str = _GPU) -> Evidence:
+    return evidence(
+        pods=[
+            _gpu_replica("aaaaa", "worker-1", failing=False),
+            _gpu_replica("bbbbb", BAD, failing=False),
+            _gpu_replica("ccccc", BAD, failing=True, device=device),
+        ],
+        nodes=_gpu_nodes(bad),
+    )
+
+
+def test_a_replica_failing_on_a_device_its_node_withdrew_drains_the_node() -> None:
+    # The node advertises one of its two GPUs: its device plugin withdrew the other as
+    # unhealthy. The replica on the healthy GPU of the same node runs; it does not clear it.
+    withdrawn = {"cpu": "63500m", "memory": "500Gi", _GPU: "1"}
+    found = _localized(_gpu_evidence(withdrawn))
+    assert [(f.action, f.target) for f in found] == [
+        (Action.DRAIN_NODE, ObjectRef(kind="Node", name=BAD))
+    ]
+    assert any(f"{_GPU}: 1 of 2 allocatable" in e.fact for e in found[0].evidence)
+
+
+def test_a_shared_node_still_clears_itself_without_a_withdrawn_device() -> None:
+    # All its GPUs allocatable (cpu and memory below capacity are the kubelet's reservations,
+    # not withdrawn devices), or the withdrawn device is one the failing replica does not
+    # use: the healthy replica on the same node clears it, as before.
+    intact = {"cpu": "63500m", "memory": "500Gi", _GPU: "2"}
+    other_device = {"cpu": "63500m", "memory": "500Gi", _GPU: "1"}
+    assert not _localized(_gpu_evidence(intact))
+    assert not _localized(_gpu_evidence(other_device, device="example.com/fpga"))

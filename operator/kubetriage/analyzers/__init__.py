@@ -45,6 +45,7 @@ from kubetriage.analyzers.dependency_edits import DEPENDENCY_EDIT_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
+from kubetriage.analyzers.device_plugins import DEVICE_PLUGIN_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.dns_clients import DNS_CLIENT_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
@@ -191,6 +192,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PROXY_LIMIT_ANALYZERS,
     *INGRESS_ROLLOUT_ANALYZERS,
     *NODE_NETWORK_ANALYZERS,
+    *DEVICE_PLUGIN_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
     *SCALER_POLICY_ANALYZERS,

@@ -64,11 +64,11 @@ CONFIDENCE: Final = _Confidence()
 PULL_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 )
-_PULL_EVENT = re.compile(
+PULL_EVENT = re.compile(
     r"(?i)(failed to pull image|back-off pulling image|error: (errimagepull|imagepullbackoff)|"
     r"invalidimagename|couldn't parse image reference)"
 )
-_IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
+IMAGE_IN_TEXT = re.compile(r"(?i)image \"(?P<image>[^\"]+)\"")
 # The kubelet's warning (reason FailedToRetrieveImagePullSecret) that a pull secret the pod
 # names does not exist; it tries the pull anyway, so alone it is no failure.
 _MISSING_PULL_SECRET = re.compile(r"(?i)unable to retrieve some image pull secrets \([^)]*\)")
@@ -128,12 +128,12 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         events = [
             e
             for e in pod_events(evidence, pod)
-            if _PULL_EVENT.search(e.message) or e.reason in PULL_WAITING
+            if PULL_EVENT.search(e.message) or e.reason in PULL_WAITING
         ]
         events = [
             e
             for e in events
-            if (m := _IMAGE_IN_TEXT.search(e.message)) is None or m["image"] == container.image
+            if (m := IMAGE_IN_TEXT.search(e.message)) is None or m["image"] == container.image
         ]
         if not waiting and (not events or pull_recovered(container, events)):
             continue
@@ -156,7 +156,7 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         events = missing[:1] + events
         facts.extend(item("events", event_fact(e)) for e in events[:3])
         texts = " ".join([container.state.message or "", *(e.message for e in events)])
-        cause, fix = _pull_cause(texts)
+        cause, fix = pull_cause(texts)
         pulled = facts[:2]
         confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
         if _NODE_DISK_FULL.search(texts):
@@ -283,7 +283,7 @@ def pulls_out_of_disk(evidence: Evidence) -> dict[str, EvidenceItem]:
             (
                 e
                 for e in pod_events(evidence, pod)
-                if _PULL_EVENT.search(e.message) and _NODE_DISK_FULL.search(e.message)
+                if PULL_EVENT.search(e.message) and _NODE_DISK_FULL.search(e.message)
             ),
             None,
         )
@@ -292,7 +292,7 @@ def pulls_out_of_disk(evidence: Evidence) -> dict[str, EvidenceItem]:
     return found
 
 
-def _pull_cause(texts: str) -> tuple[str, str]:
+def pull_cause(texts: str) -> tuple[str, str]:
     """What the registry's words in ``texts`` say went wrong ("" when they say nothing known)
     and the fix in a few words."""
     for cause, fix, pattern in _PULL_CAUSES:
@@ -351,11 +351,11 @@ def check_callee_image_pull(evidence: Evidence) -> list[Finding]:
             continue  # other replicas still serve: the failed pull is not the outage
         source = f"dependency {prose.obj(dependency.ref or workload)}"
         facts = [item(source, f"pod {prose.pod_trouble(p)}") for p in pulls[:2]]
-        pulled = [w for w in dependency.warnings if _PULL_EVENT.search(w)]
+        pulled = [w for w in dependency.warnings if PULL_EVENT.search(w)]
         facts += [item(source, w) for w in pulled[:2]]
         texts = " ".join(pulled)
-        cause, fix = _pull_cause(texts)
-        images = [m["image"] for w in pulled if (m := _IMAGE_IN_TEXT.search(w))]
+        cause, fix = pull_cause(texts)
+        images = [m["image"] for w in pulled if (m := IMAGE_IN_TEXT.search(w))]
         because = [
             prose.claim(
                 f"{prose.obj(workload)}, which the workload calls, "

@@ -46,6 +46,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import EventEvidence, NodeEvidence, PodEvidence
+from kubetriage.models.quantity import parse_quantity
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -129,6 +130,33 @@ def _node_problems(evidence: Evidence, node: NodeEvidence) -> list[EvidenceItem]
         if e.involved.kind == "Node" and e.involved.name == node.name and e.type == "Warning"
         if not reboot_behind_it(e, node)
     ]
+    return facts
+
+
+def withdrawn_devices(node: NodeEvidence, pods: list[PodEvidence]) -> list[EvidenceItem]:
+    """The devices (extended resources, ``vendor.domain/name``) ``pods`` request of which
+    ``node`` counts fewer allocatable than it has: its device plugin found them unhealthy
+    and withdrew them. A device fails alone, so a replica holding a healthy device of the
+    same node runs while the one holding the withdrawn device fails."""
+    wanted = {
+        name
+        for p in pods
+        for c in p.containers
+        for name in (*c.requests, *c.limits)
+        if "/" in name and not c.init
+    }
+    facts = []
+    for name in sorted(wanted):
+        have = parse_quantity(node.capacity.get(name))
+        free = parse_quantity(node.allocatable.get(name))
+        if have is not None and free is not None and free < have:
+            facts.append(
+                item(
+                    node_source(node.name),
+                    f"{name}: {free:g} of {have:g} allocatable (its device plugin withdrew "
+                    f"{have - free:g} as unhealthy)",
+                )
+            )
     return facts
 
 
@@ -238,9 +266,15 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
         node = nodes.get(name or "")
         if node is None:
             continue
-        if any(p.node == name for p in healthy) and not sandbox_stuck(evidence, failing):
+        devices = withdrawn_devices(node, failing)
+        if (
+            any(p.node == name for p in healthy)
+            and not sandbox_stuck(evidence, failing)
+            and not devices
+        ):
             continue  # a healthy replica on the same node clears it, unless that node cannot
-            # start or stop pods (its running containers are not asked anything)
+            # start or stop pods (its running containers are not asked anything) or withdrew
+            # a device the failing replica holds (a healthy device serves the other one)
         healthy = [p for p in healthy if p.node != name]
         if not healthy:
             continue
@@ -254,7 +288,10 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             continue  # or the image the node pulled
         measured = node_metric_problems(evidence, node)
         reported = (
-            _node_problems(evidence, node) + measured + _sandbox_failures(evidence, node.name)
+            devices
+            + _node_problems(evidence, node)
+            + measured
+            + _sandbox_failures(evidence, node.name)
         )
         neighbours = _neighbour_failures(node)
         odd = [] if reported or neighbours else _odd_new_node(evidence, node, healthy, nodes)

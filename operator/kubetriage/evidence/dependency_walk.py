@@ -49,6 +49,8 @@ from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_hosts import (
     connect_failing_nodes,
+    device_starved_nodes,
+    node_device_plugin_hosts,
     node_dns_hosts,
     node_network_hosts,
     resolver_failing_nodes,
@@ -147,6 +149,12 @@ class DependencyWalk:
         nodes = [node for node, _ in unconnected]
         there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts += node_network_hosts(there, unconnected)
+        # Pending pods short of a device that nodes meant for them advertise none of: the
+        # device plugin that does not run there (``node_device_plugin_hosts``, as the builder).
+        known_nodes = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
+        starved = device_starved_nodes(pods[: limits.max_pods], known_nodes)
+        there = await node_pods(self._reader, self._limits, run, [n for n, _ in starved], scope)
+        hosts += node_device_plugin_hosts(there, starved)
         # Calls to a link-local address failing on some nodes: the host-network agent that
         # serves it on those nodes (``node_link_local_hosts``, as the builder does).
         unreached = link_local_failing_nodes(lines, pods[: limits.max_pods])

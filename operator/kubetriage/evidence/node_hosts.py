@@ -5,7 +5,11 @@ agents that program a node's network (kube-proxy, the CNI agent: host-network Da
 when they do not run on the nodes whose pods cannot connect while the workload's pods on
 other nodes can (``connect_failing_nodes``, ``node_network_hosts``): a Service's virtual IP
 answers from a node only as its agent last programmed it, so calls from that node time out
-or are refused whatever the callee does. Pure functions over raw objects; the dependency walk
+or are refused whatever the callee does. And the device plugin of nodes meant for pending pods
+that advertise none of the device those pods request (``device_starved_nodes``,
+``node_device_plugin_hosts``): a node counts a device (``nvidia.com/gpu``) only once its
+plugin registers it with the kubelet, so a plugin pod that cannot start there leaves the node
+without it, however many the machine has. Pure functions over raw objects; the dependency walk
 and the offline builder both call them.
 """
 
@@ -23,7 +27,11 @@ from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.models.naming import NamingSource, route_source
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
-from kubetriage.models.relations import NODE_NETWORK_SOURCE, DependencyRoute
+from kubetriage.models.relations import (
+    DEVICE_PLUGIN_SOURCE,
+    NODE_NETWORK_SOURCE,
+    DependencyRoute,
+)
 
 # A call that could not connect to the address it dialled (no answer, refused, no route):
 # Go's dial errors, Node.js's and the JVM's socket errors. A Service's virtual IP that a
@@ -161,4 +169,90 @@ def node_network_hosts(
     }
     return serving_daemonsets(
         pods, sources, lambda pod, _node: _programs_node_network(pod), None, routes
+    )
+
+
+# The scheduler's words for a resource no node it considered has enough of.
+_INSUFFICIENT: Final = re.compile(r"Insufficient (?P<resource>[\w.-]+/[\w./-]*\w)")
+# Where device plugins register with the kubelet: a pod mounting it from the host is one.
+_DEVICE_PLUGIN_DIR: Final = "/var/lib/kubelet/device-plugins"
+
+
+def _requested(pod: JsonDict) -> set[str]:
+    """The extended resources (``vendor.domain/name``) the pod's containers request."""
+    return {
+        str(name)
+        for c in _dicts(_d(pod.get("spec")).get("containers"))
+        for part in ("requests", "limits")
+        for name, value in _d(_d(c.get("resources")).get(part)).items()
+        if "/" in str(name) and str(value) not in ("", "0")
+    }
+
+
+def _usable(node: JsonDict, selector: Mapping[str, object]) -> bool:
+    """A Ready, schedulable node whose labels satisfy ``selector``."""
+    labels = _d(_meta(node).get("labels"))
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in _dicts(_d(node.get("status")).get("conditions"))
+    )
+    return (
+        ready
+        and _d(node.get("spec")).get("unschedulable") is not True
+        and all(labels.get(k) == v for k, v in selector.items())
+    )
+
+
+def device_starved_nodes(
+    pods: Iterable[JsonDict], nodes: Sequence[JsonDict]
+) -> list[tuple[str, str]]:
+    """(node, resource) for each Ready, schedulable node a pending pod's node selector allows
+    that advertises none (no allocatable, or zero) of an extended resource the pod requests
+    and the scheduler finds insufficient: whatever registers that device there is not."""
+    found: dict[str, str] = {}
+    for pod in pods:
+        status = _d(pod.get("status"))
+        if status.get("phase") != "Pending":
+            continue
+        said = " ".join(
+            str(c.get("message") or "")
+            for c in _dicts(status.get("conditions"))
+            if c.get("type") == "PodScheduled" and c.get("status") == "False"
+        )
+        short = {m["resource"] for m in _INSUFFICIENT.finditer(said)} & _requested(pod)
+        selector = _d(_d(pod.get("spec")).get("nodeSelector"))
+        for resource in sorted(short):
+            for node in nodes:
+                free = _d(_d(node.get("status")).get("allocatable")).get(resource)
+                if _usable(node, selector) and str(free or "0") == "0":
+                    found.setdefault(str(_meta(node).get("name")), resource)
+    return list(found.items())
+
+
+def _registers_devices(pod: JsonDict) -> bool:
+    """A pod that mounts the kubelet's device-plugin directory from its host (a device
+    plugin) and does not run and is ready there."""
+    paths = [
+        str(_d(v.get("hostPath")).get("path") or "")
+        for v in _dicts(_d(pod.get("spec")).get("volumes"))
+    ]
+    return any(p.rstrip("/") == _DEVICE_PLUGIN_DIR for p in paths) and pod_trouble(pod) is not None
+
+
+def node_device_plugin_hosts(
+    pods: Iterable[JsonDict], starved: Sequence[tuple[str, str]]
+) -> list[ServiceHost]:
+    """The DaemonSets whose device-plugin pods do not run on the nodes that advertise none of
+    the device the workload's pending pods request (``starved``: ``device_starved_nodes``),
+    named by the node and the resource (``DEVICE_PLUGIN_SOURCE``)."""
+    sources = {
+        node: route_source(f"{DEVICE_PLUGIN_SOURCE} of node {node}: advertises no {resource}")
+        for node, resource in starved
+    }
+    routes = {
+        node: DependencyRoute(kind="device-plugin", node=node, resource=resource)
+        for node, resource in starved
+    }
+    return serving_daemonsets(
+        pods, sources, lambda pod, _node: _registers_devices(pod), None, routes
     )

@@ -123,6 +123,11 @@ INGRESS_CONTROLLER_SOURCE: Final = "ingress controller"
 # whose pods cannot connect while the workload's pods on other nodes can
 # (``kubetriage.evidence.node_hosts.node_network_hosts``): "node network of node <name>: <log>".
 NODE_NETWORK_SOURCE: Final = "node network"
+# How a dependency is named when it is the device plugin whose pods do not run on nodes meant
+# for the workload's pending pods that advertise none of the device those pods request
+# (``kubetriage.evidence.node_hosts.node_device_plugin_hosts``): "device plugin of node <name>:
+# advertises no <resource>".
+DEVICE_PLUGIN_SOURCE: Final = "device plugin"
 # How a dependency is named when it serves the workload's network volume (an NFS export from
 # a Service of the cluster) or provisions its claim (a CSI controller), as
 # ``kubetriage.evidence.node_plugins`` names it: "volume <claim> served from <server>",
@@ -147,6 +152,7 @@ RouteKind = Literal[
     "ingress-controller",  # the proxy serving the workload's Ingress
     "node-network",  # a node agent that does not run on the nodes whose pods cannot connect
     "node-pressure",  # a node agent replaced shortly before its node came under pressure
+    "device-plugin",  # a device plugin that does not run on nodes advertising none of its device
     "volume-server",  # serves the pods' network volume from inside the cluster
     "volume-provisioner",  # provisions a claim the pods wait on
     "registry",  # serves, inside the cluster, a registry the pods' failed pulls talked to
@@ -166,9 +172,11 @@ class DependencyRoute(BaseModel):
     ingress: ObjectRef | None = None
     # registry behind an Ingress: the Secret of the certificate the runtime verifies.
     tls_secret: ObjectRef | None = None
-    # node-network, node-pressure: the node; node-pressure: its pressure condition.
+    # node-network, node-pressure, device-plugin: the node; node-pressure: its pressure
+    # condition; device-plugin: the extended resource the node advertises none of.
     node: str | None = None
     condition: str | None = None
+    resource: str | None = None
     # node-network: where the failing call was read (a log line of one of its pods).
     seen_in: NamingSource | None = None
     # volume-server, volume-provisioner: the claim (or volume) waiting on it.

@@ -40,6 +40,8 @@ from kubetriage.evidence.logs import bound_log_tail
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_hosts import (
     connect_failing_nodes,
+    device_starved_nodes,
+    node_device_plugin_hosts,
     node_dns_hosts,
     node_network_hosts,
     resolver_failing_nodes,
@@ -292,6 +294,11 @@ def dependency_summaries(
     # Connections failing from some nodes only: the agent programming those nodes' network.
     hosts += node_network_hosts(
         index.kind("Pod"), connect_failing_nodes(lines, pods[: limits.max_pods])
+    )
+    # Pending pods short of a device that nodes meant for them advertise none of: the device
+    # plugin that does not run on those nodes.
+    hosts += node_device_plugin_hosts(
+        index.kind("Pod"), device_starved_nodes(pods[: limits.max_pods], index.kind("Node"))
     )
     # Calls to a link-local address failing on some nodes: the agent serving it there.
     hosts += node_link_local_hosts(
