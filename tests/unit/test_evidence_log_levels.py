@@ -13,7 +13,7 @@ from kubetriage.evidence.log_levels import warns
     "line",
     [
         "2026-11-20T09:21:05.002Z\twarn\tapp/netstorage.go:262\tvmstorage is read-only",
-        "time=2026-11-20T09:58:07Z level=WARN msg=\"sync cycle incomplete\"",
+        'time=2026-11-20T09:58:07Z level=WARN msg="sync cycle incomplete"',
         '{"level":"warning","msg":"slow peer"}',
         "2026/11/20 09:58:07 [error] 31#31: upstream timed out",
         "W1120 09:58:11.123456       1 reflector.go:539] watch closed",
@@ -29,7 +29,7 @@ def test_a_line_at_warning_level_or_worse_warns(line: str) -> None:
     "line",
     [
         "2026-11-20T09:21:05.002Z\tinfo\tapp/netstorage.go:262\tadded vmstorage",
-        "time=2026-11-20T09:58:07Z level=INFO msg=\"no errors to warn about\"",
+        'time=2026-11-20T09:58:07Z level=INFO msg="no errors to warn about"',
         '{"level":"debug","msg":"error budget at 99%"}',
         "I1120 09:58:11.123456       1 reflector.go:539] warnings: 0",
         "GET /warnings 200 in 3ms",
