@@ -309,7 +309,8 @@ async def test_a_callees_warnings_lead_one_hop_further_with_its_pods_tails(
         ]
 
     assert len(hops(offline)) == 2
-    assert hops(offline)[1][1] and hops(offline)[1][2]
+    assert hops(offline)[1][1]
+    assert hops(offline)[1][2]
     assert hops(live) == hops(offline)
 
 
@@ -331,7 +332,8 @@ async def test_a_caller_reaching_the_service_by_its_ingress_route_host_is_read_a
             for c in evidence.callers
         ]
 
-    assert callers(offline) and all(changes for _, _, changes in callers(offline))
+    assert callers(offline)
+    assert all(changes for _, _, changes in callers(offline))
     assert callers(live) == callers(offline)
     routes = [r for r in emulator.emulator.audit if r.resource == "ingressroutes"]
     assert routes
