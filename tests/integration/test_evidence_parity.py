@@ -286,6 +286,59 @@ async def test_a_failing_callees_own_callee_is_read_one_hop_further(
     assert hops(live) == hops(offline)
 
 
+async def test_a_callees_warnings_lead_one_hop_further_with_its_pods_tails(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # vmagent -> vminsert (all Ready; its warnings name a storage node) -> vmstorage: the
+    # live walk reads the second hop, its pods' tails and claims as the builder sees them.
+    case = _train(
+        "storage-gke-vmstorage-node-volume-full-switches-read-only-vminsert-reroutes-"
+        "connection-saturated-alert"
+    )
+    live = await _live(emulator, api, case)
+    offline = _snapshot(case)
+
+    def hops(evidence: Evidence) -> list[tuple[str | None, list[str], list[str]]]:
+        return [
+            (
+                d.service.name if d.service else None,
+                sorted(t.pod for t in d.logs),
+                sorted(v.claim.name for v in d.volumes),
+            )
+            for d in evidence.dependencies
+        ]
+
+    assert len(hops(offline)) == 2
+    assert hops(offline)[1][1]
+    assert hops(offline)[1][2]
+    assert hops(live) == hops(offline)
+
+
+async def test_a_caller_reaching_the_service_by_its_ingress_route_host_is_read_alike(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # A Deployment of another namespace calls the Traefik IngressRoute's public host: the
+    # live walk lists the route and finds that caller with its rollouts, as the builder does.
+    case = _train(
+        "bad-rollout-rke2-inventory-sync-release-posts-4mb-stock-batches-traefik-buffering-"
+        "413-catalog-stale-alert"
+    )
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+
+    def callers(evidence: Evidence) -> list[tuple[str, list[str], int]]:
+        return [
+            (f"{c.ref.namespace}/{c.ref.name}", c.naming_texts(), len(c.changes))
+            for c in evidence.callers
+        ]
+
+    assert callers(offline)
+    assert all(changes for _, _, changes in callers(offline))
+    assert callers(live) == callers(offline)
+    routes = [r for r in emulator.emulator.audit if r.resource == "ingressroutes"]
+    assert routes
+
+
 async def test_a_gateway_alert_leads_to_the_route_backend_that_does_not_resolve(
     emulator: EmulatorThread, api: client.ApiClient
 ) -> None:

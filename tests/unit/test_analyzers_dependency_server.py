@@ -106,6 +106,9 @@ _DB = ObjectRef(kind="Service", namespace="data", name="db")
         '{"s":"E","c":"WT","msg":"WiredTiger error","attr":{"error":28,"message":"write: '
         'No space left on device"}}',
         "[warning] <0.512.0> disk resource limit alarm set on node 'rabbit@mq-0'.",
+        "2026-11-20T09:21:04.118Z\twarn\tVictoriaMetrics/lib/storage/storage.go:724\tswitching "
+        "the storage at /vm-data to read-only mode, since it has less than "
+        "-storage.minFreeDiskSpaceBytes=10000000 of free space: 9961472 bytes left",
     ],
 )
 def test_a_dependency_whose_disk_is_full_grows_the_claim_of_its_pod(line: str) -> None:
@@ -437,3 +440,19 @@ def test_a_redis_refusing_writes_because_its_snapshot_hit_a_full_disk_grows_the_
     assert_leads(
         analyze(_caller(cache, logs=quote)), Category.STORAGE, Action.EXPAND_STORAGE, claim
     )
+
+
+def test_a_storage_node_read_only_below_its_free_space_floor_on_a_roomy_volume_is_no_growth() -> (
+    None
+):
+    """vmstorage's read-only switch is its own -storage.minFreeDiskSpaceBytes threshold: with
+    the kubelet measuring its claim a quarter used, the threshold is what tripped (a raised
+    flag), not a volume to grow."""
+    line = (
+        "2026-11-20T09:21:04.118Z\twarn\tVictoriaMetrics/lib/storage/storage.go:724\tswitching "
+        "the storage at /vm-data to read-only mode, since it has less than "
+        "-storage.minFreeDiskSpaceBytes=200000000000 of free space: 190000000000 bytes left"
+    )
+    ev = _caller(_server(line, pod="vmstorage-1", volumes=(_volume("vmstorage-1", "vm-1"),)))
+    ev.metrics = _volume_used("vm-1", 2e9)
+    assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-volume-full"]

@@ -314,6 +314,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "networking.istio.io", "gateways"),
         # Which Service the sidecars route a called host to (an egress gateway).
         Request("list", "networking.istio.io", "virtualservices", namespace="shop"),
+        # Which Service a public host reaches (its callers by that host).
+        Request("list", "traefik.io", "ingressroutes", namespace="shop"),
         # Which source a workload's KEDA scaler reads.
         Request("list", "keda.sh", "scaledobjects", namespace="shop"),
         Request("list", "keda.sh", "scaledjobs", namespace="shop"),

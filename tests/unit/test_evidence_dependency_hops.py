@@ -137,6 +137,26 @@ def test_a_failing_callees_lines_name_its_servers_by_name_and_port() -> None:
     assert callee_hosts(lines[:1]) == []  # no line reports an error: not walked past
 
 
+def test_a_callees_warnings_name_the_hosts_it_is_troubled_by() -> None:
+    """A line at warning level (its level field) reports trouble in words that carry no
+    error vocabulary: the host it names is the next hop; its healthy peers named on lines
+    at info level are not."""
+    warned = (
+        "2026-11-20T09:21:05.002Z\twarn\tapp/netstorage.go:262\tvmstorage "
+        '"store-1.store.data.svc:8400" is in read-only mode; re-routing rows'
+    )
+    info = '2026-11-20T09:20:00.000Z\tinfo\tapp/netstorage.go:90\tadded "other.data.svc:8400"'
+    lines = [(named("log a"), info), (named("log a"), warned)]
+    assert [(h.name, h.namespace) for h in callee_hosts(lines) if h.kind == "Service"][:1] == [
+        ("store", "data")
+    ]
+    assert "other" not in {h.name for h in callee_hosts(lines)}
+    # Near miss: the same words at info level are no trouble, and its configuration is not
+    # walked to either (only errors fall back to it).
+    calm = [(named("log a"), warned.replace("\twarn\t", "\tinfo\t"))]
+    assert callee_hosts(calm, [(named("env"), "http://db.data.svc:5432")]) == []
+
+
 def test_the_log_line_naming_a_callee_is_kept_whatever_the_replica_count() -> None:
     # Six replicas name the database in their env before the one log line that calls it.
     spec = naming(*[f"pod web-{i} env DB_URL" for i in range(6)])

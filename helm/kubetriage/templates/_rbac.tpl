@@ -47,6 +47,11 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [networking.istio.io]
   resources: [gateways, virtualservices]
   verbs: [get, list, watch]
+# Traefik IngressRoutes: which Service a public host reaches (the callers that use that host;
+# harmless when Traefik's CRDs are not installed).
+- apiGroups: [traefik.io]
+  resources: [ingressroutes]
+  verbs: [get, list, watch]
 # KEDA ScaledObjects and ScaledJobs: which source a workload's scaler reads, and whether it
 # can; TriggerAuthentications: which Secret keys it takes credentials from (names only;
 # harmless when KEDA is not installed).

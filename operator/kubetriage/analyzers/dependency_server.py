@@ -3,7 +3,8 @@ followed database, cache or broker (``Evidence.dependencies[*].logs``) read with
 those servers print, and the caller's errors that carry a server's refusal.
 
 - its volume is full (Postgres ``could not extend file``, MySQL ``Disk is full writing``,
-  ``No space left on device``, Elasticsearch's flood-stage watermark, a RabbitMQ disk alarm):
+  ``No space left on device``, Elasticsearch's flood-stage watermark, a RabbitMQ disk alarm,
+  VictoriaMetrics' vmstorage turning read-only below its minimum free space):
   ``storage``, grow the PersistentVolumeClaim of the pod that is full;
 - it refuses work (no connection slots, a memory alarm or ``maxmemory``, too few in-sync
   replicas, a read-only index, transaction ID wraparound, writes refused by a database that
@@ -71,13 +72,17 @@ RECENT_CHANGE = timedelta(hours=2)
 ROOMY = 0.5
 # The "disk full" words that are a server's own threshold rather than the OS refusing a write
 # (ENOSPC, which the kubelet's byte counts may not see: inodes, another filesystem).
-_THRESHOLD_ALARM = re.compile(r"(?i)(disk resource limit alarm set|flood[- ]stage disk watermark)")
+_THRESHOLD_ALARM = re.compile(
+    r"(?i)(disk resource limit alarm set|flood[- ]stage disk watermark|minFreeDiskSpaceBytes)"
+)
 
 # The words servers print when their volume is full.
 VOLUME_FULL = re.compile(
     r"(?i)(no space left on device|could not extend file|disk is full writing"
     r"|flood[- ]stage disk watermark \[[^\]]*\] exceeded|disk resource limit alarm set"
-    r"|not enough space on the disk|ENOSPC)"
+    r"|not enough space on the disk|ENOSPC"
+    # VictoriaMetrics' vmstorage below its -storage.minFreeDiskSpaceBytes turns read-only.
+    r"|read-only mode, since it has less than -storage\.minFreeDiskSpaceBytes)"
 )
 # ... when they refuse work while running. A database that only answers reads refuses every
 # write in its own words: PostgreSQL on a standby or a demoted primary (SQLSTATE 25006, and

@@ -32,6 +32,7 @@ from kubetriage.evidence.callers import (
     secret_clients,
 )
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
+from kubetriage.evidence.host_routes import HOST_ROUTE_KINDS
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.evidence.queue_peers import queue_peers
@@ -79,7 +80,11 @@ async def follow_callers(
         what=f"list Deployments in {where or 'every namespace'} (callers)",
     )
     own = [workload] if workload is not None else []
-    found = find_callers(listed, services, own) if services else []
+    # The Ingresses and routes of its namespace: callers that reach it by its public host.
+    routes = [
+        o for (k, ns, _), o in run.objects.items() if k in HOST_ROUTE_KINDS and ns == namespace
+    ]
+    found = find_callers(listed, services, own, routes) if services else []
     # The clients the incident's own error lines name (an identity provider's clientId).
     found += [(c, s, []) for c, s, _ in find_named_clients(listed, services, run.logs, own)]
     if services and reader.readable("ConfigMap"):

@@ -20,6 +20,13 @@ from typing import Any
 
 from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
+from kubetriage.evidence.host_routes import (
+    HOST_ROUTE_KINDS,
+    HostRule,
+    host_rules,
+    public_hosts,
+    routed_services,
+)
 from kubetriage.evidence.index import ObjectIndex, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, log_requests
@@ -92,11 +99,20 @@ def callee_services(services: Iterable[JsonDict], pods: Iterable[JsonDict]) -> l
 
 
 def names_callee(
-    workload: JsonDict, callees: Iterable[JsonDict]
+    workload: JsonDict, callees: Iterable[JsonDict], rules: Sequence[HostRule] = ()
 ) -> tuple[JsonDict, list[NamingSource]] | None:
-    """The first callee Service the workload's pod template names, with where it does."""
-    hosts = named_hosts(pod_texts([], workload), [])
+    """The first callee Service the workload's pod template names, with where it does: by
+    an in-cluster host, or by a public host (and path) one of the ``rules`` (an Ingress's,
+    ``host_routes``) sends to it."""
+    texts = pod_texts([], workload)
+    hosts = named_hosts(texts, [])
     home = _ns(workload)
+    routed = [
+        (source, backend)
+        for source, text in (texts if rules else [])
+        for host, path in public_hosts(text)
+        for backend in routed_services(host, path, rules)
+    ]
     for service in callees:
         sources = [
             h.source
@@ -105,6 +121,9 @@ def names_callee(
             and h.kind == "Service"
             and h.name == _name(service)
             and (h.namespace or home) == _ns(service)
+        ]
+        sources += [
+            source for source, backend in routed if backend == (_ns(service), _name(service))
         ]
         if sources:
             return service, list(dict.fromkeys(sources))
@@ -137,12 +156,16 @@ def find_callers(
     workloads: Iterable[JsonDict],
     callees: list[JsonDict],
     exclude: Iterable[JsonDict],
+    routes: Iterable[JsonDict] = (),
 ) -> list[tuple[JsonDict, JsonDict, list[NamingSource]]]:
-    """(workload, callee Service, sources) of each workload naming a callee, at most
+    """(workload, callee Service, sources) of each workload naming a callee (by a public
+    host too, which one of ``routes`` of a callee's namespace sends to it), at most
     ``MAX_CALLERS``, by namespace and name; ``exclude`` holds the incident's own workloads."""
+    homes = {_ns(c) for c in callees}
+    rules = host_rules(r for r in routes if _ns(r) in homes)
     found: list[tuple[JsonDict, JsonDict, list[NamingSource]]] = []
     for workload in _others(workloads, exclude):
-        if (named := names_callee(workload, callees)) is not None:
+        if (named := names_callee(workload, callees, rules)) is not None:
             found.append((workload, *named))
         if len(found) >= MAX_CALLERS:
             break
@@ -364,8 +387,9 @@ def caller_summaries(
         (workload, callee, [], mention)
         for workload, callee, mention in find_named_clients(deployments, services, logs, exclude)
     ]
+    routes = [r for kind in HOST_ROUTE_KINDS for r in index.kind(kind)]
     for workload, callee, sources in [
-        *find_callers(deployments, services, exclude),
+        *find_callers(deployments, services, exclude, routes),
         *find_config_callers(deployments, services, index.kind("ConfigMap"), exclude),
     ]:
         if all(workload is not w for w, _, _, _ in found):

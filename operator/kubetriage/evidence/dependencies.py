@@ -30,6 +30,7 @@ from typing import Any, Final
 from kubetriage.dns_errors import DNS_LOG
 from kubetriage.evidence.config_values import ConfigMaps, config_env
 from kubetriage.evidence.label_vocabulary import label_value
+from kubetriage.evidence.log_levels import warns
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
 from kubetriage.evidence.triggers import pod_template
@@ -393,20 +394,27 @@ def callee_hosts(
     """The next hop: the hosts a followed callee's own log lines name, when one of them
     reports an error (a failing callee's trouble may be its own callee's: the profile
     service that logs "no documents" after its database session to ``mongodb-profile:27017``
-    was reset). When its errors name no such host (an external provider by its public name),
+    was reset), or, when none reports an error, the hosts its lines at warning level name
+    (``log_levels``: "vmstorage X is in read-only mode; re-routing rows"). When its errors
+    name no such host (an external provider by its public name),
     the hosts its own configuration names (``configured``: its pods' ``pod_texts``, an
     ExternalName alias in front of that provider among them). None for a callee that logs no
     trouble: a healthy one is not walked past."""
     lines = [(source, line) for source, line in lines if not _DNS_QUERY_LOG.search(line)]
     if not any(ERROR_LINE.search(line) for _, line in lines):
-        return []
+        # Only warnings (by their level field): the hosts those lines themselves name.
+        return _hosts_said([(source, line) for source, line in lines if warns(line)])
+    return _hosts_said(lines) or named_hosts(configured, [])
+
+
+def _hosts_said(lines: Sequence[tuple[NamingSource, str]]) -> list[ServiceHost]:
     found = named_hosts(lines, [])
     for source, line in lines:
         # A driver's own words name its server by "name:port" ("session to db:27017 lost").
         for match in _DIAL_TARGET.finditer(line.lower()):
             if not any(h.name == match["name"] for h in found):
                 found.append(ServiceHost(match["name"], None, int(match["port"]), source))
-    return found or named_hosts(configured, [])
+    return found
 
 
 def mentioned_objects(

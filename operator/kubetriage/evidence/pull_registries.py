@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 
 from kubetriage.evidence.dependencies import ServiceHost
+from kubetriage.evidence.host_routes import ingress_rule_backends
 from kubetriage.evidence.node_plugins import served_by, served_hosts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import dicts as _dicts
@@ -105,15 +106,8 @@ def registry_hosts(
 def _registry_backend(rule: JsonDict) -> tuple[str, int | None] | None:
     """The backend Service (name, port number) of an Ingress rule that serves the registry
     API: the path that covers ``/v2/`` (the longest), else the rule's first path."""
-    paths = _dicts(_d(rule.get("http")).get("paths"))
-    covering = [p for p in paths if "/v2/".startswith(str(p.get("path") or "/"))]
-    chosen = sorted(covering, key=lambda p: -len(str(p.get("path") or "/"))) or paths
-    for path in chosen:
-        service = _d(_d(path.get("backend")).get("service"))
-        if isinstance(name := service.get("name"), str) and name:
-            number = _d(service.get("port")).get("number")
-            return name, number if isinstance(number, int) else None
-    return None
+    chosen = ingress_rule_backends(rule, "/v2/") or ingress_rule_backends(rule, None)
+    return (chosen[0][0], chosen[0][1] or None) if chosen else None
 
 
 def registry_route(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.host_routes import INGRESS_ROUTE_API
 from kubetriage.evidence.index import referenced_config
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE_API
@@ -53,9 +54,10 @@ async def namespace_objects(reader: KubeReader, run: CollectionRun, namespace: s
 
 
 async def gateway_routes(reader: KubeReader, run: CollectionRun, namespace: str) -> None:
-    """The namespace's Gateway API routes (the builder checks their backendRefs) and
+    """The namespace's Gateway API routes (the builder checks their backendRefs), Traefik
+    IngressRoutes (which Service a public host reaches: its callers by that host) and
     Istio VirtualServices (where the sidecars send the hosts the pods call)."""
-    for api in (*ROUTE_APIS, VIRTUAL_SERVICE_API):
+    for api in (*ROUTE_APIS, INGRESS_ROUTE_API, VIRTUAL_SERVICE_API):
         await reader.custom_list(run, namespace, api)
 
 
