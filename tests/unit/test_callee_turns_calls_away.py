@@ -22,7 +22,10 @@ from tests.support.evidence import analyze, assert_leads, naming
 
 INGEST = ObjectRef(kind="Deployment", namespace="warehouse", name="events-ingest")
 INGEST_SERVICE = ServiceEvidence(
-    name="events-ingest", namespace="warehouse", selector={"app": "events-ingest"}, ready_endpoints=6
+    name="events-ingest",
+    namespace="warehouse",
+    selector={"app": "events-ingest"},
+    ready_endpoints=6,
 )
 TURNED_AWAY = (
     "WARN IngestSink - batch of 500 entries to http://events-ingest.warehouse.svc.cluster.local"
@@ -34,9 +37,9 @@ UNAVAILABLE = (
 )
 
 
-def _ingest(*, current: int = 6, maximum: int = 6, ready: int = 6, limited: bool = True) -> (
-    DependencyEvidence
-):
+def _ingest(
+    *, current: int = 6, maximum: int = 6, ready: int = 6, limited: bool = True
+) -> DependencyEvidence:
     hpa = AutoscalerEvidence(
         name="events-ingest",
         namespace="warehouse",
