@@ -32,9 +32,9 @@ from kubetriage.analyzers.certificates import (
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
 from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
-from kubetriage.analyzers.cloud_keys import CLOUD_KEY_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
+from kubetriage.analyzers.cloud_keys import CLOUD_KEY_ANALYZERS
 from kubetriage.analyzers.cni_agents import CNI_AGENT_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
