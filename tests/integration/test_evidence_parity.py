@@ -578,3 +578,22 @@ async def test_a_namespace_alert_reads_the_one_failing_workloads_revisions(
     assert live.workload == offline.workload
     assert [r.name for r in live.revisions] == [r.name for r in offline.revisions]
     assert len(offline.revisions) == 2
+
+
+async def test_pods_controlled_by_a_pod_climb_through_it_to_its_workload(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    # Spark's executors are owned by their driver pod, a CronJob's run: a namespace-wide
+    # alert whose pods are the driver and its executors is about that one CronJob, live as
+    # offline.
+    case = _train(
+        "oom-killed-eks-spark-client-mode-executors-oomkilled-pandas-udf-overhead-spot-reclaim-blamed"
+    )
+    live = await _live(emulator, api, case)
+    offline = case_evidence(case)
+    assert offline.workload is not None
+    assert live.workload is not None
+    assert live.workload.ref.same_object(offline.workload.ref)
+    assert offline.workload.controller is not None
+    assert offline.workload.controller.kind == "CronJob"
+    assert live.workload.controller == offline.workload.controller

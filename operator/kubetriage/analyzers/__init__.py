@@ -35,6 +35,7 @@ from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
+from kubetriage.analyzers.cloud_keys import CLOUD_KEY_ANALYZERS
 from kubetriage.analyzers.cni_agents import CNI_AGENT_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
@@ -135,6 +136,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *IDENTITY_ANALYZERS,
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
+    *CLOUD_KEY_ANALYZERS,
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,

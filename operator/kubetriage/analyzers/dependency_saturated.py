@@ -16,7 +16,8 @@ autoscaler already runs its maximum of replicas, the callee is short of capacity
 dependency-failure rules.
 
 The dependency-at-maximum rule needs no proxy: calls to a followed dependency (from the
-caller, or from a service between them) time out waiting for its answer while it is up, all
+caller, or from a service between them) time out waiting for its answer, or are turned away
+as overloaded (503 or 429 with a Retry-After, HTTP's "come back later"), while it is up, all
 replicas ready, and its autoscaler runs its maximum and says it wants more (ScalingLimited
 TooManyReplicas). The callee is short of replicas, however far down the request path it sits:
 ``resource-saturation``, raise its autoscaler's maximum.
@@ -34,7 +35,12 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits
 from kubetriage.analyzers.dependencies import caller_fails_on, configured_in_env
-from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, hosts_in, service_for_host
+from kubetriage.analyzers.log_signatures import (
+    ANSWER_TIMEOUT_LOG,
+    OVERLOAD_REJECTION_LOG,
+    hosts_in,
+    service_for_host,
+)
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
@@ -66,6 +72,9 @@ class _Confidence:
     # to 0.7) and the escalation of a Service its failing calls name (at most 0.83 with a
     # healthy caller, which is not what a saturated callee needs).
     timeouts_at_maximum: float = 0.84
+    # ... or turns them away as overloaded (503 or 429 with a Retry-After): the callee says
+    # itself it has no room, as sure as the calls that wait on it.
+    rejections_at_maximum: float = 0.84
 
 
 CONFIDENCE: Final = _Confidence()
@@ -235,6 +244,20 @@ def _timed_out_calls(
     return gateway + [w for w in waited if w not in gateway]
 
 
+def _rejected_calls(
+    evidence: Evidence, dependency: DependencyEvidence
+) -> list[tuple[LogTail, str]]:
+    """Log lines, of the caller or of any dependency walked, that name ``dependency`` and say
+    it turned the call away as overloaded (``OVERLOAD_REJECTION_LOG``)."""
+    tails = [*evidence.logs, *(log for d in evidence.dependencies for log in d.logs)]
+    return [
+        (log, line)
+        for log in tails
+        for line in log.lines
+        if OVERLOAD_REJECTION_LOG.search(line) and _names(dependency, line)
+    ]
+
+
 def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """The dependency is named by the caller's env, and no other dependency is."""
     return configured_in_env(dependency) and not any(
@@ -252,22 +275,37 @@ def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
         if hpa is None or limited is None or not _healthy(dependency):
             continue
         timed_out = _timed_out_calls(evidence, dependency)
-        if not timed_out:
+        rejected = [] if timed_out else _rejected_calls(evidence, dependency)
+        if not timed_out and not rejected:
             continue
-        facts = [item(log_source(log), line) for log, line in timed_out[:2]]
+        facts = [item(log_source(log), line) for log, line in (timed_out or rejected)[:2]]
         who = caller(evidence)
+        maximum = prose.count(hpa.max_replicas, "replica")
+        if timed_out:
+            confidence = CONFIDENCE.timeouts_at_maximum
+            problem = f"Calls of {who} wait on {prose.obj(workload)}"
+            calls = prose.claim(f"Calls to {workload.name} time out waiting for its answer", *facts)
+            more = "More replicas answer the calls that now wait"
+        else:
+            confidence = CONFIDENCE.rejections_at_maximum
+            problem = f"{prose.obj(workload)} turns away the calls of {who} as overloaded"
+            calls = prose.claim(
+                f"Calls to {workload.name} are turned away with 503 or 429 and a Retry-After, "
+                "HTTP's 'come back later': it has no room for them",
+                *facts,
+            )
+            more = "More replicas take the calls it now turns away"
         return [
             _raise_maximum(
                 "dependency-at-maximum",
-                CONFIDENCE.timeouts_at_maximum,
+                confidence,
                 [
-                    f"Calls of {who} wait on {prose.obj(workload)}, which runs its "
-                    f"autoscaler's maximum of {prose.count(hpa.max_replicas, 'replica')}",
+                    f"{problem}, which runs its autoscaler's maximum of {maximum}",
                     f"{prose.obj(workload)} is at its autoscaler's maximum",
                 ],
-                prose.claim(f"Calls to {workload.name} time out waiting for its answer", *facts),
+                calls,
                 "its autoscaler wants more replicas than its maximum allows",
-                "More replicas answer the calls that now wait",
+                more,
                 facts,
                 dependency,
                 workload,

@@ -114,6 +114,13 @@ _EITHER_TIMEOUT = (
 _BUDGET_TIMEOUT = (
     r"timed? ?out\b[^\n]{0,60}?\btimeout_?(?:ms|millis|seconds|secs|s)?\"?\s*[=:]\s*\"?\d"
 )
+# A callee turning a call away as overloaded, in the caller's words: HTTP 503 (RFC 9110
+# 15.6.4, "temporary overload") or 429 answered with a Retry-After, the server's own "come back
+# later". A 503 without Retry-After says no more than "unavailable" (no endpoints, a proxy).
+OVERLOAD_REJECTION_LOG = re.compile(
+    r"(?i)\b(?:503|429)\b[^\n]{0,80}?\bretry[-_ ]?after\b"
+    r"|\bretry[-_ ]?after\b[^\n]{0,80}?\b(?:503|429)\b"
+)
 # Could not connect in time, or a timeout that does not say (a path blocked or a host gone).
 CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")
 # Waited in vain for an answer, or a timeout that does not say (a callee up but slow).

@@ -124,6 +124,14 @@ def api_client_from_kubeconfig(path: str | None) -> client.ApiClient:
     return api_client(path)
 
 
+def _climbable(obj: JsonDict, ref: JsonDict) -> bool:
+    """Whether the climb to ``obj``'s workload goes on through its controller ``ref``: a
+    workload, or the pod controlling a pod (Spark on Kubernetes makes the driver pod the
+    owner of its executors, so they are the driver's workload's pods)."""
+    kind = ref.get("kind")
+    return kind in WORKLOAD_KINDS or (kind == "Pod" and obj.get("kind") == "Pod")
+
+
 class KubeEvidenceCollector:
     """Reads the cluster around an incident's target; one instance serves many incidents.
     ``shared``: the reads concurrent diagnoses share (None: each reads for itself)."""
@@ -150,12 +158,13 @@ class KubeEvidenceCollector:
     # --- the walk -------------------------------------------------------------------------
 
     async def _climb(self, run: CollectionRun, obj: JsonDict) -> JsonDict | None:
-        """The top-most workload owning ``obj`` (Pod -> ReplicaSet -> Deployment...)."""
+        """The top-most workload owning ``obj`` (Pod -> ReplicaSet -> Deployment...; a pod
+        controlled by another pod, as Spark's executors by their driver, through that pod)."""
         workload = obj if obj.get("kind") in WORKLOAD_KINDS else None
         current = obj
-        for _ in range(3):
+        for _ in range(4):
             ref = controller_ref(current)
-            if ref is None or ref.get("kind") not in WORKLOAD_KINDS or not ref.get("name"):
+            if ref is None or not ref.get("name") or not _climbable(current, ref):
                 break
             owner = await self._reader.read(run, str(ref["kind"]), _ns(current), str(ref["name"]))
             if owner is None:
@@ -243,7 +252,7 @@ class KubeEvidenceCollector:
         owners: dict[tuple[str, str], JsonDict] = {}
         for pod in pods:
             ref = controller_ref(pod)
-            if ref is None or ref.get("kind") not in WORKLOAD_KINDS:
+            if ref is None or not _climbable(pod, ref):
                 owners = {}  # a bare or foreign-owned pod: not one application
                 break
             owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
