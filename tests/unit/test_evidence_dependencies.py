@@ -84,6 +84,27 @@ def test_a_datastore_word_without_an_address_key_names_no_host(text: str) -> Non
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        # zap's caller field, klog's header, a Python logger's location: where the line was
+        # written, not a Service "netstorage" in a namespace "go".
+        '{"level":"warn","caller":"netstorage/netstorage.go:262","msg":"cannot dial"}',
+        "E1120 09:58:01.123456       1 reflector.go:147] failed to list *v1.Pod",
+        "WARNING views.py:88 slow query on orders",
+        "at com.shop.Checkout.pay(Checkout.java:1042)",
+    ],
+)
+def test_a_source_location_names_no_host(text: str) -> None:
+    assert service_hosts("log", text) == []
+
+
+def test_a_source_location_beside_a_service_address_keeps_the_address() -> None:
+    text = "E1120 09:58:01.1 1 client.go:311] dial tcp orders-db.sales:5432: connect: refused"
+    hosts = service_hosts("log", text)
+    assert [(h.name, h.namespace, h.port) for h in hosts] == [("orders-db", "sales", 5432)]
+
+
+@pytest.mark.parametrize(
     ("cluster", "expected"),
     [
         ("catalog_product-api_8080", ("product-api", "catalog", 8080)),

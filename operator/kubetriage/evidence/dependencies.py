@@ -64,6 +64,16 @@ _URL_HOST = re.compile(
 _SHORT_HOST = re.compile(
     rf"(?<![\w.-])(?P<name>{_LABEL})\.(?P<ns>{_LABEL}):(?P<port>\d{{2,5}})(?![\w.-])"
 )
+# "name.ext:line" where ext is a programming language's file extension is where a log line was
+# written ("server.go:262" in a zap or klog caller field, "views.py:88"), not a Service in a
+# namespace "go" at port 262.
+_SOURCE_EXTENSIONS = frozenset(
+    {
+        "c", "cc", "cjs", "clj", "cpp", "cs", "cxx", "dart", "erl", "ex", "exs", "go", "groovy",
+        "h", "hpp", "java", "js", "kt", "lua", "mjs", "php", "pl", "py", "rb", "rs", "scala",
+        "swift", "ts",
+    }
+)  # fmt: skip
 # A StatefulSet member's hostname: its name and ordinal ("cache-0"). "cache-0.cache:11211"
 # is first looked up (the pod's resolv.conf search path) as that member under the headless
 # Service "cache" of the caller's own namespace, before as a Service "cache-0" of a
@@ -197,7 +207,7 @@ def service_hosts(source: NamingSource | None, text: str) -> list[ServiceHost]:
         for match in pattern.finditer(lowered):
             name, namespace = match["name"], match["ns"]
             key = (name, namespace)
-            if key in seen:
+            if key in seen or (pattern is _SHORT_HOST and namespace in _SOURCE_EXTENSIONS):
                 continue
             seen.add(key)
             port = int(match["port"]) if match["port"] else None
@@ -211,7 +221,11 @@ def service_hosts(source: NamingSource | None, text: str) -> list[ServiceHost]:
                 )
             )
     for match in _SHORT_HOST.finditer(lowered):
-        if _MEMBER.search(match["name"]) and (match["ns"], None) not in seen:
+        if (
+            _MEMBER.search(match["name"])
+            and (match["ns"], None) not in seen
+            and match["ns"] not in _SOURCE_EXTENSIONS
+        ):
             seen.add((match["ns"], None))
             port = int(match["port"]) if match["port"] else None
             found.append(ServiceHost(name=match["ns"], namespace=None, port=port, source=source))
