@@ -12,18 +12,23 @@ Real: Evidence factories; ``build_evidence`` on API-shaped dicts; the query cata
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from kubetriage.analyzers.tenant_callers import check_tenant_callers
+from kubetriage.evidence.node_tenant_walk import follow_node_tenants
 from kubetriage.evidence.queries import build_scope, select_queries
+from kubetriage.evidence.reader import CollectionRun
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.neighbours import CallerEvidence, NodeTenantEvidence
 from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.tenancy import Scope
 from tests.support import evidence as make
 from tests.support.built import built, service_manifest
+from tests.support.listing import ListingReader
 
 NODE = ObjectRef(kind="Node", name="w3")
 CACHE = ObjectRef(kind="StatefulSet", namespace="cache", name="redis", api_version="apps/v1")
@@ -198,3 +203,32 @@ def test_a_node_incident_asks_its_tenant_servers_accepted_connections() -> None:
     names = {q.name: q.promql for q in select_queries(build_scope(NODE, [], tenants=pods), window)}
     assert 'pod=~"redis-0"' in names["tenant_connections_accepted_per_second"]
     assert "redis_connections_received_total" in names["tenant_connections_accepted_per_second"]
+
+
+# --- the live walk -------------------------------------------------------------------------
+
+
+def _walked(cluster: list[dict[str, Any]], scope: Scope) -> set[str]:
+    """What ``follow_node_tenants`` reads beyond the node's pods, from ``cluster``."""
+    run = CollectionRun(asyncio.Semaphore(1))
+    pods = [o for o in cluster if o["kind"] == "Pod" and o["spec"].get("nodeName") == "w3"]
+    for pod in pods:
+        run.add(pod)
+    reader = ListingReader(cluster)
+    asyncio.run(follow_node_tenants(reader, run, NODE, pods, scope))  # type: ignore[arg-type]
+    return {f"{k}/{ns}/{name}" for k, ns, name in run.objects if k != "Pod" or ns != "data"}
+
+
+def test_the_live_walk_reads_the_tenants_and_their_callers() -> None:
+    cluster = _objects([{"name": "PGHOST", "value": "db.data"}])
+    elsewhere = _deployment("reports", "bi", [{"name": "DB_HOST", "value": "db.data"}])
+    assert _walked([*cluster, elsewhere], Scope.unrestricted()) == {
+        "StatefulSet/data/db",
+        "Service/data/db",
+        "Deployment/data/shop",
+        "Deployment/bi/reports",
+    }
+    # A scope of its own namespace: the callers there only.
+    assert "Deployment/bi/reports" not in _walked(
+        [*cluster, elsewhere], Scope("data", cluster_wide=False)
+    )

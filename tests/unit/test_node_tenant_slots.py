@@ -9,15 +9,20 @@ Real: Evidence factories; ``build_evidence`` on API-shaped dicts.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from kubetriage.analyzers.tenant_slots import check_tenant_slots
+from kubetriage.evidence.node_tenant_walk import follow_node_tenants
+from kubetriage.evidence.reader import CollectionRun
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.neighbours import NodeTenantEvidence
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.tenancy import Scope
 from tests.support import evidence as make
 from tests.support.built import built
+from tests.support.listing import ListingReader
 
 NODE = ObjectRef(kind="Node", name="w3")
 SEARCH = ObjectRef(kind="Deployment", namespace="search", name="api", api_version="apps/v1")
@@ -133,3 +138,30 @@ def test_a_node_incident_keeps_its_tenants_pods_that_no_node_took() -> None:
     [tenant] = built(objects, NODE).node_tenants
     assert tenant.ref.name == "api"
     assert tenant.unplaced == {"api-7b6d9f5c84-j5m7f": SLOTS}
+
+
+def test_the_live_walk_reads_the_tenants_pending_pods_only() -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": "search"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}},
+    }
+    here = _pod("api-7b6d9f5c84-c6nwq", "api", "w3", None)
+    cluster = [
+        deployment,
+        here,
+        _pod("api-7b6d9f5c84-j5m7f", "api", None, SLOTS),
+        _pod("api-7b6d9f5c84-n0d3s", "api", "w1", None),
+        _pod("batch-9f8e7d6c5b-a1b2c", "batch", None, SLOTS),
+    ]
+    run = CollectionRun(asyncio.Semaphore(1))
+    run.add(here)
+    reader = ListingReader(cluster)
+    asyncio.run(
+        follow_node_tenants(reader, run, NODE, [here], Scope.unrestricted())  # type: ignore[arg-type]
+    )
+    assert {name for kind, _, name in run.objects if kind == "Pod"} == {
+        "api-7b6d9f5c84-c6nwq",
+        "api-7b6d9f5c84-j5m7f",
+    }
