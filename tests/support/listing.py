@@ -1,10 +1,11 @@
-"""A stand-in for the two list calls of ``kubetriage.evidence.reader.Reader`` (``list_of``,
-``add_listed``) over a fixed list of objects, for unit tests of a live walk's follow-up
-reads without an apiserver. Objects are filtered by kind, namespace (None: every
-namespace) and label selector with the API emulator's selector parser
-(``kubetriage.replay.emulator.selectors``), so set-based terms mean what the API says; every
-request is recorded in ``asked``. Integration tests read through the real reader instead.
-``reconciler_reads``: what the reconciler walk reads through it.
+"""A stand-in for the list and read calls of ``kubetriage.evidence.reader.Reader``
+(``list_of``, ``add_listed``, ``read``; every kind readable) over a fixed list of objects,
+for unit tests of a live walk's follow-up reads without an apiserver. Objects are filtered
+by kind, namespace (None: every namespace), field selector and label selector with the API
+emulator's selector parsers (``kubetriage.replay.emulator.selectors``), so set-based terms
+mean what the API says; every list request is recorded in ``asked``. Integration tests read
+through the real reader instead. ``reconciler_reads``: what the reconciler walk reads
+through it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.models.incident import Alert
-from kubetriage.replay.emulator.selectors import label_selector
+from kubetriage.replay.emulator.selectors import field_selector, label_selector
 from kubetriage.tenancy import Scope
 from tests.support.evidence import NOW
 
@@ -34,14 +35,31 @@ class ListingReader:
     ) -> list[dict[str, Any]]:
         selector = kwargs.get("label_selector") or ""
         self.asked.append((kind, namespace, selector))
-        matches = label_selector(selector)
+        matches, fields = label_selector(selector), field_selector(kwargs.get("field_selector"))
         return [
             o
             for o in self.objects
             if o["kind"] == kind
             and namespace in (None, o["metadata"].get("namespace"))
             and matches(o)
+            and fields(o)
         ]
+
+    def readable(self, kind: str) -> bool:
+        return True
+
+    def listable(self, kind: str) -> bool:
+        return True
+
+    async def read(
+        self, run: CollectionRun, kind: str, namespace: str | None, name: str, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """The object of ``kind`` named ``name`` (in ``namespace``), kept in ``run``."""
+        for o in self.objects:
+            meta = o["metadata"]
+            if o["kind"] == kind and meta["name"] == name and meta.get("namespace") == namespace:
+                return run.add(o)
+        return None
 
     async def add_listed(
         self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any

@@ -114,7 +114,9 @@ from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
+from kubetriage.analyzers.tenant_callers import TENANT_CALLER_ANALYZERS
 from kubetriage.analyzers.tenant_growth import TENANT_GROWTH_ANALYZERS
+from kubetriage.analyzers.tenant_slots import TENANT_SLOT_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
@@ -168,6 +170,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PRODUCER_ROLLOUT_ANALYZERS,
     *DNS_CLIENT_ANALYZERS,
     *TENANT_GROWTH_ANALYZERS,
+    *TENANT_CALLER_ANALYZERS,
+    *TENANT_SLOT_ANALYZERS,
     *LOCAL_VOLUME_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,

@@ -54,6 +54,8 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 
+# The scheduler's words for nodes that already run their maximum number of pods.
+POD_SLOTS_FULL: Final = re.compile(r"(?i)too many pods")
 # The scheduler's reasons, by the words a person reads in a finding.
 _SCHEDULING_REASONS: dict[str, re.Pattern[str]] = {
     # First: a bound volume pins the pod to its zone, whatever the other nodes lack.
@@ -64,7 +66,7 @@ _SCHEDULING_REASONS: dict[str, re.Pattern[str]] = {
     "node selector or affinity": re.compile(r"(?i)didn't match (pod's )?node (affinity|selector)"),
     "pod (anti-)affinity": re.compile(r"(?i)didn't (match|satisfy) pod (anti-)?affinity"),
     "untolerated taint": re.compile(r"(?i)(untolerated taint|had taint|taint\(s\))"),
-    "too many pods": re.compile(r"(?i)too many pods"),
+    "too many pods": POD_SLOTS_FULL,
     "node unschedulable": re.compile(r"(?i)node\(s\) (were|was) unschedulable"),
     "host port conflict": re.compile(r"(?i)free ports"),
     "topology spread": re.compile(r"(?i)topology spread"),

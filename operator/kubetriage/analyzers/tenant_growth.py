@@ -73,6 +73,12 @@ _RESOURCES: Final = (
         leaks=True,
     ),
     _Resource(
+        re.compile(r"(?i)conntrack"),
+        ("tenant_connections_accepted_per_second",),
+        "new connections",
+        leaks=False,
+    ),
+    _Resource(
         re.compile(r"(?i)(disk.?io|io.?saturation|iowait|io.?time)"),
         ("container_fs_writes_bytes_total", "container_fs_reads_bytes_total"),
         "disk I/O",
@@ -163,7 +169,7 @@ def driving_tenant(
     return evidence.node_tenants[index], resource, series
 
 
-def _series_fact(metric: MetricSummary, said: str) -> EvidenceItem:
+def series_fact(metric: MetricSummary, said: str) -> EvidenceItem:
     low = metric.first if metric.first is not None else metric.min
     return item(
         "metrics",
@@ -181,7 +187,7 @@ def check_tenant_growth(evidence: Evidence) -> list[Finding]:
     tenant, resource, series = found
     target = tenant.ref
     node = evidence.target.name if evidence.target is not None else "the node"
-    grew = [_series_fact(m, resource.said) for m in series[:2]]
+    grew = [series_fact(m, resource.said) for m in series[:2]]
     onset = earliest_onset(evidence)
     change = next(
         (

@@ -90,8 +90,9 @@ _QUOTED_ADDRESS = re.compile(
 )
 # An env var whose name says it holds the address of a peer ("FLAGD_HOST", "CART_ADDR",
 # "PAYMENT_SERVICE", "OTLP_ENDPOINT"): its last word. "OTEL_SERVICE_NAME" names itself.
+# libpq's own variable, read by every PostgreSQL client built on it, is one word: PGHOST.
 _ADDRESS_KEY = re.compile(
-    r"(?i)(?:^|_)(?:host|hostname|addr|address|url|uri|endpoint|service|svc|server)$"
+    r"(?i)(?:(?:^|_)(?:host|hostname|addr|address|url|uri|endpoint|service|svc|server)|^pghost)$"
 )
 # ... and a whole value that is a bare host: "name[.namespace][:port]", a word first.
 _BARE_HOST = re.compile(

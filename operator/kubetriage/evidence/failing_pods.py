@@ -35,6 +35,17 @@ def _unschedulable(status: JsonDict) -> bool:
     )
 
 
+def unscheduled_reason(pod: JsonDict) -> str | None:
+    """The scheduler's words for a pod no node takes (its PodScheduled condition False, not
+    bound to a node: its message, "" without one); None for any other pod."""
+    if as_dict(pod.get("spec")).get("nodeName"):
+        return None
+    for c in dicts(as_dict(pod.get("status")).get("conditions")):
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            return as_str(c.get("message")) or ""
+    return None
+
+
 def failing_now(pod: JsonDict) -> bool:
     """Whether the pod fails at this moment: its node is lost (phase Unknown), no node takes
     it, or one of its containers is not ready for a reason other than being set up (a

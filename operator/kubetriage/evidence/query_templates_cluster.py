@@ -33,6 +33,12 @@ def _pvc_ratio(used: str, total: str) -> str:
 
 # The pods of the workloads on the incident's Node (a node-level alert).
 _TENANTS = 'namespace=~"$tenant_namespaces",pod=~"$tenant_pods"'
+# The accepted-connection counters of well-known servers' exporters (redis_exporter,
+# mysqld_exporter, nginx-prometheus-exporter, memcached_exporter).
+_ACCEPTED_CONNECTIONS = (
+    "redis_connections_received_total|mysql_global_status_connections"
+    "|nginx_connections_accepted|memcached_connections_total"
+)
 # A cloud volume's tags as YACE exports them (``aws_ebs_info``): the claim it was created for.
 _VOLUME_CLAIM = (
     'tag_kubernetes_io_created_for_pvc_namespace=~"$claim_namespaces",'
@@ -281,6 +287,17 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "sum by (namespace, pod) "
         f'(rate(container_fs_writes_bytes_total{{{_TENANTS},container!=""}}[5m]))',
         "bytes/s each of the node's tenant pods writes to the node's disks (cAdvisor)",
+    ),
+    # ... and the connections each tenant server accepts per second (the accepted-connection
+    # counters of the Redis, MySQL, NGINX and memcached exporters): every new connection is a
+    # conntrack entry on the server's node, kept minutes after it closes, so the tenant
+    # whose rate grew with a conntrack alert is the one its clients connect to anew.
+    QueryTemplate(
+        "tenant_connections_accepted_per_second",
+        (_C.NODE_FAILURE, _C.NETWORK),
+        frozenset({"tenants"}),
+        f'sum by (namespace, pod) (rate({{__name__=~"{_ACCEPTED_CONNECTIONS}",{_TENANTS}}}[5m]))',
+        "connections each of the node's tenant servers accepts per second (their exporters)",
     ),
     QueryTemplate(
         "node_conntrack_used_ratio",

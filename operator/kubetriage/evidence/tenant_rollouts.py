@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from kubetriage.evidence.callers import owned_history
+from kubetriage.evidence.callers import callee_services, caller_summaries, owned_history
 from kubetriage.evidence.changes import recent_rollouts
+from kubetriage.evidence.failing_pods import unscheduled_reason
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.neighbours import NodeTenantEvidence
@@ -77,6 +78,16 @@ def _local_claims(index: ObjectIndex, namespace: str, pods: list[JsonDict]) -> d
     return found
 
 
+def unplaced(pods: Iterable[JsonDict], kind: str, name: str) -> dict[str, str]:
+    """Name -> the scheduler's words, of each pod of the workload ``kind``/``name`` among
+    ``pods`` (its namespace's) that no node took."""
+    return {
+        _name(p): reason
+        for p in pods
+        if pod_workload(p) == (kind, name) and (reason := unscheduled_reason(p)) is not None
+    }
+
+
 def tenant_summaries(index: ObjectIndex, target: ObjectRef | None) -> list[NodeTenantEvidence]:
     """The tenant workloads of the Node ``target`` among the objects of ``index``, with their
     pods there and their recent rollouts (a Deployment's, from its ReplicaSets); none for
@@ -95,5 +106,17 @@ def tenant_summaries(index: ObjectIndex, target: ObjectRef | None) -> list[NodeT
         ref = ObjectRef(kind=kind, namespace=namespace, name=name, api_version="apps/v1")
         objs = [p for pod in pods if (p := index.get("Pod", namespace, pod)) is not None]
         local = _local_claims(index, namespace, objs)
-        found.append(NodeTenantEvidence(ref=ref, pods=pods, changes=changes, local_claims=local))
+        # One hop on: who calls it (the Services selecting its pods there, named by others).
+        services = callee_services(index.in_namespace("Service", namespace), objs)
+        callers = caller_summaries(index, services, workload) if services else []
+        found.append(
+            NodeTenantEvidence(
+                ref=ref,
+                pods=pods,
+                changes=changes,
+                local_claims=local,
+                callers=callers,
+                unplaced=unplaced(index.in_namespace("Pod", namespace), kind, name),
+            )
+        )
     return found

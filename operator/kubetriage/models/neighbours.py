@@ -179,6 +179,13 @@ class NodeTenantEvidence(BaseModel):
     # hostPath or local PersistentVolume, as local-path provisioners make them) -> that
     # directory: their data fills the node's own filesystem, whatever their capacity says.
     local_claims: dict[str, str] = Field(default_factory=dict)
+    # The Deployments naming a Service that selects its pods there, with their rollouts
+    # (``evidence.callers.caller_summaries``): a server on the node is loaded by its callers,
+    # which often run on other nodes.
+    callers: list[CallerEvidence] = Field(default_factory=list)
+    # Its pods no node took (Pending) -> the scheduler's words: a node out of room (its pod
+    # slots, CPU, memory) leaves the tenant's other replicas waiting elsewhere.
+    unplaced: dict[str, str] = Field(default_factory=dict)
 
 
 class SiblingEvidence(BaseModel):
