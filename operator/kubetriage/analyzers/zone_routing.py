@@ -28,13 +28,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import alerted_strain
-from kubetriage.analyzers.session_affinity import OWN_CPU, pod_loads, ready, uneven_loads
+from kubetriage.analyzers.session_affinity import own_pod_loads, uneven_loads
 from kubetriage.analyzers.support import item, service_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
-from kubetriage.models.objects import service_selects
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -92,12 +91,7 @@ def check_zone_routing(evidence: Evidence) -> list[Finding]:
         routing = zone_routing(svc)
         if routing is None or svc.headless or not svc.selector:
             continue
-        pods = {
-            p.name
-            for p in evidence.pods
-            if p.namespace == svc.namespace and service_selects(svc.selector, p.labels) and ready(p)
-        }
-        loads = pod_loads(evidence, OWN_CPU, svc.namespace, pods)
+        loads = own_pod_loads(evidence, svc)
         spread = uneven_loads(loads)
         if spread is None:
             continue
