@@ -9,9 +9,14 @@ before the symptom began:
   explains the caller's symptom (``changes.explaining_change``): fix the ConfigMap, with the
   throttling the edit caused capped below it;
 
+- with the caller's calls failing in lines that name no host (timeouts retried at each
+  layer), that callee rollout leads with more confidence, and it is why an autoscaler of the
+  caller at its maximum is not short of replicas (``callee_rollout_doubt``);
+
 and the near misses: the caller rolled out too, two callees changed, the change is not just
 before the symptom, only a log line names the callee, the caller's failing calls name a host
-(the dependency rules speak then), the callee rolled out after its ConfigMap was edited.
+(the dependency rules speak then), the callee rolled out after its ConfigMap was edited, an
+autoscaler at its maximum whose callee rolled out long before.
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry; the
 evidence is synthetic.
@@ -21,10 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.analyzers.callee_changes import CONFIDENCE, configured_dependency_edit
+from kubetriage.analyzers.callee_changes import (
+    CONFIDENCE,
+    callee_rollout_doubt,
+    configured_dependency_edit,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, ChangeEvidence, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -119,6 +128,55 @@ def test_a_callee_named_only_in_a_log_line_is_not_the_callers_configuration() ->
 def test_failing_calls_leave_the_callee_to_the_dependency_rules() -> None:
     failing = make.log(POD, "app", "GET http://catalog:8080/items failed: connection refused")
     _no_callee_rollout(_frontend(_callee(CATALOG, _rolled(CATALOG, 14)), logs=[failing]))
+
+
+_TIMEOUT = 'err="context deadline exceeded (Client.Timeout exceeded while awaiting headers)"'
+# Failing calls that name no host: the caller's own words and the client's error.
+ANONYMOUS_TIMEOUTS = "\n".join(
+    f'level=WARN msg="catalog call failed" attempt={n} {_TIMEOUT}' for n in (1, 2)
+)
+
+
+def _maxed_hpa() -> AutoscalerEvidence:
+    limited = PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")
+    return AutoscalerEvidence(
+        name="frontend",
+        namespace="shop",
+        target=FRONTEND,
+        min_replicas=1,
+        max_replicas=1,
+        current_replicas=1,
+        desired_replicas=1,
+        conditions=[limited],
+    )
+
+
+def test_anonymous_failing_calls_and_the_callee_rollout_agree() -> None:
+    timeouts = make.log(POD, "app", ANONYMOUS_TIMEOUTS)
+    ev = _frontend(_callee(CATALOG, _rolled(CATALOG, 14)), _callee(CART), logs=[timeouts])
+    finding = assert_leads(analyze(ev), Category.BAD_ROLLOUT, Action.ROLLBACK, CATALOG)
+    assert finding.analyzer == "callee-rollout"
+    assert finding.confidence == CONFIDENCE.failing_calls
+
+
+def test_a_callee_rollout_doubts_the_callers_autoscaler_at_its_maximum() -> None:
+    timeouts = make.log(POD, "app", ANONYMOUS_TIMEOUTS)
+    ev = _frontend(
+        _callee(CATALOG, _rolled(CATALOG, 14)), logs=[timeouts], autoscalers=[_maxed_hpa()]
+    )
+    doubt = callee_rollout_doubt(ev)
+    assert doubt is not None
+    assert doubt[1].source == "deployment/shop/catalog"
+    assert_leads(analyze(ev), Category.BAD_ROLLOUT, Action.ROLLBACK, CATALOG)
+
+
+def test_a_callee_rollout_long_before_leaves_the_autoscaler_undoubted() -> None:
+    timeouts = make.log(POD, "app", ANONYMOUS_TIMEOUTS)
+    ev = _frontend(
+        _callee(CATALOG, _rolled(CATALOG, 90)), logs=[timeouts], autoscalers=[_maxed_hpa()]
+    )
+    assert callee_rollout_doubt(ev) is None
+    _no_callee_rollout(ev)
 
 
 def _throttled_frontend(*dependencies: DependencyEvidence) -> Evidence:

@@ -124,6 +124,7 @@ from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_
 from kubetriage.analyzers.untrusting_clients import UNTRUSTING_CLIENT_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
+from kubetriage.analyzers.zone_routing import ZONE_ROUTING_ANALYZERS
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 
@@ -228,6 +229,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *LOCK_WAIT_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
+    *ZONE_ROUTING_ANALYZERS,
     *PINNED_CONNECTION_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,

@@ -2,8 +2,9 @@
 count within range (``ScalingLimited=False``) while nothing says demand presses
 (``within_range``, ``demand_pressure``), or something else explains it (``hpa_doubt``): its
 calls are refused for rate, its pods are heavily CPU-throttled while demand did not grow, its
-pods went idle while their calls time out, it scaled up at a flat request rate, or a caller's
-rollout loads it.
+pods went idle while their calls time out, it scaled up at a flat request rate, the one
+callee it is configured to call rolled out just before its symptom, or a caller's rollout
+loads it.
 
 Used by the resource-saturation rule (``kubetriage.analyzers.saturation``); pure functions of
 Evidence.
@@ -12,6 +13,7 @@ Evidence.
 from __future__ import annotations
 
 from kubetriage import prose
+from kubetriage.analyzers.callee_changes import callee_rollout_doubt
 from kubetriage.analyzers.callers import caller_doubt
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, throttle_ratios
 from kubetriage.analyzers.demand import (
@@ -103,4 +105,6 @@ def hpa_doubt(evidence: Evidence, hpa: str | None) -> tuple[str, EvidenceItem] |
             "longer, demand did not grow",
             flat,
         )
+    if (callee := callee_rollout_doubt(evidence)) is not None:
+        return callee
     return caller_doubt(evidence)

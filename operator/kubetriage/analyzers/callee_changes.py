@@ -12,8 +12,13 @@ and undoes it first:
   (``configured_dependency_edit``).
 
 The dependency rules (``kubetriage.analyzers.dependencies``) need the caller's failing calls
-to name the callee, or the callee to be down; these speak when neither holds, within a
+to name the callee, or the callee to be down; these speak when neither holds (no failing call,
+or failing calls that name no host: "call failed: context deadline exceeded"), within a
 tighter window (``JUST_BEFORE``) than a named callee gets.
+
+``callee_rollout_doubt`` tells the saturation rule why an autoscaler at its maximum may not be
+short of replicas: such a callee rollout slowed every request (timeouts retried at each layer
+raise the request rate too), demand did not grow.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -32,7 +37,7 @@ from kubetriage.analyzers.dependencies import (
     own_rollout_after,
     rolled_out_since,
 )
-from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
+from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, hosts_in
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, alert_onset, symptom_onset
 from kubetriage.analyzers.support import grep_logs, item, object_source, timestamp
 from kubetriage.models.evidence import Evidence
@@ -50,6 +55,11 @@ class _Confidence:
     # the caller unchanged: the timeline alone ties them (no failing call names the callee),
     # so below any finding with evidence of the fault itself, above "nothing found".
     only_change: float = 0.62
+    # ... and the caller's calls fail (timeouts, resets) in lines that name no host: the
+    # failures and the timeline agree, as sure as a callee the failing calls name that rolled
+    # out right before (``dependencies``, 0.78), above escalating the configured callee whose
+    # calls fail (0.75).
+    failing_calls: float = 0.78
 
 
 CONFIDENCE: Final = _Confidence()
@@ -70,13 +80,19 @@ def _just_before(change: ChangeEvidence, onset: float) -> bool:
     return -ONSET_TOLERANCE.total_seconds() <= delay <= JUST_BEFORE.total_seconds()
 
 
+def names_failing_callee(evidence: Evidence) -> bool:
+    """Whether a line of a failing call names where the call went (a host, a dial target):
+    then the dependency rules follow that name."""
+    return any(hosts_in(hit.line) for hit in grep_logs(evidence.logs, DEPENDENCY_LOG, limit=40))
+
+
 def _only_changed(
     evidence: Evidence,
 ) -> tuple[DependencyEvidence, tuple[float, EvidenceItem]] | None:
     """The one dependency the caller's env names that changed (rolled out, or had a ConfigMap
     edited) just before the caller's symptom, with that onset; None when the caller names a
     callee in failing calls, changed itself, or when no dependency or several changed."""
-    if evidence.workload is None or grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1):
+    if evidence.workload is None or names_failing_callee(evidence):
         return None
     onset = _onset(evidence)
     if onset is None or own_rollout_after(evidence, onset[0] - JUST_BEFORE.total_seconds()):
@@ -105,10 +121,14 @@ def configured_dependency_edit(evidence: Evidence) -> ChangeEvidence | None:
     return edits[0]
 
 
-def check_callee_rollout(evidence: Evidence) -> list[Finding]:
+def _callee_rollout(
+    evidence: Evidence,
+) -> tuple[DependencyEvidence, ChangeEvidence, tuple[float, EvidenceItem]] | None:
+    """The rollout of the one configured callee that changed just before the symptom, with
+    the dependency and the onset; None when there is none or it cannot be rolled back."""
     found = _only_changed(evidence)
     if found is None:
-        return []
+        return None
     dependency, onset = found
     workload = dependency.workload
     change = dependency.changes[0] if dependency.changes else None
@@ -120,6 +140,37 @@ def check_callee_rollout(evidence: Evidence) -> list[Finding]:
         or not _just_before(change, onset[0])
         or workload.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]
     ):
+        return None
+    return dependency, change, onset
+
+
+def callee_rollout_doubt(evidence: Evidence) -> tuple[str, EvidenceItem] | None:
+    """Why an autoscaler at its maximum is not short of replicas when the one callee its
+    env names rolled out just before its symptom: the requests wait on that callee."""
+    found = _callee_rollout(evidence)
+    if found is None:
+        return None
+    dependency, change, _ = found
+    workload = dependency.workload
+    if workload is None or change.at is None:
+        return None
+    return (
+        f"{prose.obj(workload)}, which it calls, rolled out just before its "
+        "symptom began: its requests wait on that callee, demand did not grow",
+        item(
+            object_source(workload),
+            f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:2]),
+        ),
+    )
+
+
+def check_callee_rollout(evidence: Evidence) -> list[Finding]:
+    found = _callee_rollout(evidence)
+    if found is None:
+        return []
+    dependency, change, onset = found
+    workload = dependency.workload
+    if workload is None or change.at is None:
         return []
     source = object_source(workload)
     facts = [
@@ -132,11 +183,12 @@ def check_callee_rollout(evidence: Evidence) -> list[Finding]:
     fix = f"roll {workload.name} back" + (
         f" to revision {change.from_revision}" if change.from_revision else ""
     )
+    failing = grep_logs(evidence.logs, DEPENDENCY_LOG, limit=1)
     return [
         make_finding(
             "callee-rollout",
             Category.BAD_ROLLOUT,
-            CONFIDENCE.only_change,
+            CONFIDENCE.failing_calls if failing else CONFIDENCE.only_change,
             prose.narrative(
                 prose.fitting_problem(
                     [

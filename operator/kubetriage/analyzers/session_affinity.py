@@ -84,6 +84,16 @@ def pod_loads(
     return loads
 
 
+def own_pod_loads(evidence: Evidence, svc: ServiceEvidence) -> dict[str, float]:
+    """Cores each ready pod of the incident that ``svc`` selects uses now."""
+    pods = {
+        p.name
+        for p in evidence.pods
+        if p.namespace == svc.namespace and service_selects(svc.selector, p.labels) and ready(p)
+    }
+    return pod_loads(evidence, OWN_CPU, svc.namespace, pods)
+
+
 def _rollouts(changes: list[ChangeEvidence]) -> list[tuple[str, datetime | None]]:
     return [
         (f"{c.object.kind.lower()}/{c.object.namespace}/{c.object.name}", c.at)
@@ -102,12 +112,7 @@ def _candidates(evidence: Evidence) -> list[_Sticky]:
     for svc in evidence.services:
         if svc.session_affinity != AFFINITY:
             continue
-        pods = {
-            p.name
-            for p in evidence.pods
-            if p.namespace == svc.namespace and service_selects(svc.selector, p.labels) and ready(p)
-        }
-        loads = pod_loads(evidence, OWN_CPU, svc.namespace, pods)
+        loads = own_pod_loads(evidence, svc)
         # The workload's current revision says when it rolled out, also with no older one.
         current = [
             (f"replicaset/{svc.namespace}/{r.name}", r.created_at)
