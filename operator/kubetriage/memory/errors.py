@@ -20,3 +20,8 @@ class EmbeddingMismatchError(IncidentMemoryError):
 
 class SchemaVersionError(IncidentMemoryError):
     """The collection's layout is unknown or newer than this code."""
+
+
+class EmbeddingError(IncidentMemoryError):
+    """The embedding model could not be loaded or did not answer as expected: memory is
+    unavailable (a condition on each Incident), the operator diagnoses without it."""

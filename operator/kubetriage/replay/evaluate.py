@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kubetriage.llm.spend import Spend
-from kubetriage.memory.embeddings import Embedder, EmbeddingError, OnnxMiniLMEmbedder
+from kubetriage.memory.embeddings import Embedder, OnnxMiniLMEmbedder
+from kubetriage.memory.errors import EmbeddingError
 from kubetriage.models.case import Case
 from kubetriage.models.diagnosis import Diagnosis, LLMUsage
 from kubetriage.replay.children import exit_with_parent
