@@ -18,16 +18,15 @@ import pytest
 
 from kubetriage import prose
 from kubetriage.evidence.dependencies import (
-    NamedObject,
     ServiceHost,
     config_map_hosts,
     env_host,
     envoy_cluster_service,
     mentioned_objects,
     named_hosts,
-    resolve,
     service_hosts,
 )
+from kubetriage.evidence.host_resolution import NamedObject, resolve
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.models.base import ObjectRef

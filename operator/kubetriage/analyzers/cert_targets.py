@@ -17,7 +17,7 @@ from kubetriage.analyzers.log_signatures import (
     service_for_host,
 )
 from kubetriage.analyzers.support import workload_ref
-from kubetriage.evidence.dependencies import headless_workload
+from kubetriage.evidence.host_resolution import headless_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence

@@ -24,17 +24,19 @@ from kubetriage.evidence.cluster_lookups import (
     topic_peer_candidates,
 )
 from kubetriage.evidence.dependencies import (
-    HEADLESS_WORKLOAD_KINDS,
-    NamedObject,
     ServiceHost,
     alert_upstreams,
     callee_hosts,
     event_texts,
-    headless_workload,
     log_texts,
     mentioned_objects,
     named_hosts,
     pod_texts,
+)
+from kubetriage.evidence.host_resolution import (
+    HEADLESS_WORKLOAD_KINDS,
+    NamedObject,
+    headless_workload,
     resolve,
 )
 from kubetriage.evidence.index import (

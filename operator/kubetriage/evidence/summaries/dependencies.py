@@ -11,21 +11,23 @@ from functools import partial
 
 from kubetriage.evidence.changes import config_changes
 from kubetriage.evidence.dependencies import (
-    HEADLESS_WORKLOAD_KINDS,
-    NamedObject,
     alert_upstreams,
     callee_hosts,
-    cluster_dns_named,
     config_map_endpoints,
     event_texts,
-    headless_workload,
     log_texts,
     mentioned_objects,
     named_hosts,
     pod_texts,
-    resolve,
 )
 from kubetriage.evidence.dependency_summary import summarise_dependency
+from kubetriage.evidence.host_resolution import (
+    HEADLESS_WORKLOAD_KINDS,
+    NamedObject,
+    cluster_dns_named,
+    headless_workload,
+    resolve,
+)
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
     EvidenceScope,
