@@ -17,8 +17,9 @@ import pytest
 
 from kubetriage.evidence.summaries.aggregated_apis import metric_api_groups, unavailable_apis
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import AggregatedApiEvidence
 from kubetriage.models.object_evidence import AutoscalerEvidence, ConfigMount, PodCondition
-from kubetriage.models.relations import AggregatedApiEvidence, DependencyEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built, service_manifest
 from tests.support.evidence import analyze, assert_leads, deployment, evidence, naming

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from kubetriage.analyzers.log_signatures import SERVER_NOT_SERVING
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import (
@@ -20,7 +21,7 @@ from kubetriage.models.object_evidence import (
     PodCondition,
     RevisionEvidence,
 )
-from kubetriage.models.relations import DependencyEvidence, PodTrouble, WebhookEvidence
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, by_category, naming, top

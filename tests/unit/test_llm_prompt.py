@@ -26,6 +26,7 @@ from kubetriage.llm.prompt import (
     with_schema_instructions,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ScalerEvidence, SecretWriterEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
@@ -34,13 +35,7 @@ from kubetriage.models.object_evidence import (
     PVCEvidence,
     ServiceEvidence,
 )
-from kubetriage.models.relations import (
-    DependencyEvidence,
-    DependencyVolume,
-    PodTrouble,
-    ScalerEvidence,
-    SecretWriterEvidence,
-)
+from kubetriage.models.relations import DependencyEvidence, DependencyVolume, PodTrouble
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, WORKLOAD_KINDS, Action, Category
 from kubetriage.redaction import redact_evidence
 from tests.support.evidence import naming

@@ -13,6 +13,7 @@ import re
 from kubetriage.llm.citations import evidence_ids, unknown_ids
 from kubetriage.llm.prompt import render_messages
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ScalerEvidence, ScalerOperatorEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.neighbours import SiblingEvidence
 from kubetriage.models.object_evidence import (
@@ -25,12 +26,7 @@ from kubetriage.models.object_evidence import (
     ServiceEvidence,
     WorkloadEvidence,
 )
-from kubetriage.models.relations import (
-    DependencyEvidence,
-    PodTrouble,
-    ScalerEvidence,
-    ScalerOperatorEvidence,
-)
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.redaction import redact_evidence
 from tests.support.evidence import naming
 from tests.support.llm_samples import oom_evidence, oom_finding

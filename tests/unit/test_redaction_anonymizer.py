@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ScalerEvidence, SecretWriterEvidence
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.object_evidence import (
     ContainerEvidence,
@@ -24,11 +25,7 @@ from kubetriage.models.object_evidence import (
     ServiceEvidence,
     WorkloadEvidence,
 )
-from kubetriage.models.relations import (
-    DependencyEvidence,
-    ScalerEvidence,
-    SecretWriterEvidence,
-)
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.redaction import Anonymizer
 
 COLLECTED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

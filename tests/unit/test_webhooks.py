@@ -22,8 +22,9 @@ import pytest
 from kubetriage.evidence.logs import webhook_log_requests
 from kubetriage.evidence.summaries.webhooks import failing_webhook_names, failure_of
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, GenericObjectEvidence, PodCondition
-from kubetriage.models.relations import DependencyEvidence, PodTrouble, WebhookEvidence
+from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
 from tests.support.evidence import (

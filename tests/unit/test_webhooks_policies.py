@@ -13,8 +13,9 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.summaries.network import network_policy_summary
 from kubetriage.evidence.summaries.webhooks import failure_of
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.network_policies import NetworkPolicyEvidence
-from kubetriage.models.relations import DependencyEvidence, WebhookEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
 from tests.support.evidence import analyze, assert_leads, deployment, event, evidence, service

@@ -25,9 +25,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cert_targets import dependency_tls_secrets
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import AggregatedApiEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.relations import AggregatedApiEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -42,9 +42,9 @@ from kubetriage.evidence.summaries.reconcilers import (
     covers,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ReconcilerEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.relations import ReconcilerEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -22,10 +22,10 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import event_fact, item
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ScalerEvidence, ScalerSecretParam
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import EventEvidence
-from kubetriage.models.relations import ScalerEvidence, ScalerSecretParam
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -19,9 +19,9 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.images import PULL_WAITING
 from kubetriage.analyzers.support import item
+from kubetriage.models.controllers import ScalerOperatorEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.relations import ScalerOperatorEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

@@ -20,10 +20,10 @@ from kubetriage.analyzers.policies import (
     policy_finding,
 )
 from kubetriage.analyzers.support import event_fact, item, object_source
+from kubetriage.models.controllers import ScalerEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
-from kubetriage.models.relations import ScalerEvidence
 from kubetriage.models.vocabulary import Category
 from kubetriage.networkpolicy import Endpoint, Flow, Verdict
 

@@ -24,9 +24,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import event_fact, item
 from kubetriage.config_errors import missing_secret
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import SecretWriterEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.relations import SecretWriterEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 

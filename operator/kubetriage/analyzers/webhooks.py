@@ -34,10 +34,11 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cert_targets import TLS_NAME, dependency_tls_secrets
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, GenericObjectEvidence
-from kubetriage.models.relations import DependencyEvidence, WebhookEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
 

@@ -13,6 +13,14 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import (
+    AggregatedApiEvidence,
+    ReconcilerEvidence,
+    ScalerEvidence,
+    ScalerOperatorEvidence,
+    SecretWriterEvidence,
+    WebhookEvidence,
+)
 from kubetriage.models.gateway_proxies import GatewayProxyEvidence
 from kubetriage.models.neighbours import (
     AgentRolloutEvidence,
@@ -44,16 +52,10 @@ from kubetriage.models.object_evidence import (
     WorkloadEvidence,
 )
 from kubetriage.models.relations import (
-    AggregatedApiEvidence,
     DependencyEvidence,
     DisruptionBudgetEvidence,
     GatewayRouteEvidence,
     IngressControllerEvidence,
-    ReconcilerEvidence,
-    ScalerEvidence,
-    ScalerOperatorEvidence,
-    SecretWriterEvidence,
-    WebhookEvidence,
 )
 
 

@@ -26,8 +26,8 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_str, clip_text, dicts, ref_of
 from kubetriage.evidence.summaries.webhooks import failure_of, service_backend
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import AggregatedApiEvidence
 from kubetriage.models.objects import JsonDict
-from kubetriage.models.relations import AggregatedApiEvidence
 
 # The metric source an HPA condition's reason names, and the API group serving it
 # (k8s.io/kubernetes pkg/controller/podautoscaler).

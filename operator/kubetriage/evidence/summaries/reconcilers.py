@@ -62,6 +62,7 @@ from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ReconcilerEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import (
     JsonDict,
@@ -73,7 +74,6 @@ from kubetriage.models.objects import (
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import ReconcilerEvidence
 from kubetriage.tls_errors import classify_tls_failure
 
 CERTIFICATE_ISSUER = "certificate-issuer"

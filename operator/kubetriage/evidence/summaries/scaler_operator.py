@@ -25,11 +25,11 @@ from kubetriage.evidence.logs import LogRequest
 from kubetriage.evidence.raw import clip_text, ref_of
 from kubetriage.evidence.summaries.scalers import is_operator_pod
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ScalerOperatorEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict, pod_workload
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import ScalerOperatorEvidence
 
 # What a Kubernetes client says when the API server does not serve a kind or version it
 # needs (the RESTMapper's NoKindMatchError, a 404 on an unserved group version).

@@ -27,11 +27,11 @@ from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.raw import as_dict, as_str, dicts, kind_of, ready_status, ref_of
 from kubetriage.evidence.triggers import scale_target, trigger_queues
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import ScalerEvidence, ScalerSecretParam
 from kubetriage.models.naming import NamingSource, trigger_source
 from kubetriage.models.objects import JsonDict, controller_ref, labels, service_selects
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import ScalerEvidence, ScalerSecretParam
 
 SCALED_OBJECT_API: Final = ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
 SCALED_JOB_API: Final = ("keda.sh", "v1alpha1", "ScaledJob", "scaledjobs")

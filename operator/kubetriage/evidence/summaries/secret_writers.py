@@ -39,11 +39,11 @@ from kubetriage.evidence.raw import (
     ref_of,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import SecretWriterEvidence
 from kubetriage.models.objects import JsonDict, selector_matches
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.models.relations import SecretWriterEvidence
 
 # (group, version, kind, plural) of the custom resources read to find a Secret's writer.
 Api = tuple[str, str, str, str]

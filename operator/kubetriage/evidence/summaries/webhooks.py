@@ -30,12 +30,13 @@ from kubetriage.evidence.summaries.dependencies import DEPENDENCY_KINDS
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import network_policy_summary, service_summary
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.controllers import WebhookEvidence, WebhookFailure
 from kubetriage.models.naming import route_source
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import meta as _meta
-from kubetriage.models.relations import DependencyEvidence, WebhookEvidence, WebhookFailure
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.tls_errors import classify_tls_failure
 
 WEBHOOK_CONFIGURATION_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
