@@ -33,6 +33,8 @@ RATE_NAME = re.compile(
     r"throughput|traffic)"
 )
 LATENCY_NAME = re.compile(r"(?i)(latency|duration_seconds|response_time|p9[059]|slow)")
+# A summary's series of the time its requests took, by its unit (a quantile label says which).
+_REQUEST_TIME = re.compile(r"(?i)requests?_(seconds|milliseconds)$")
 ERROR_NAME = re.compile(r"(?i)(error|5xx|failed|failure)")
 # Queues and consumer lag: work waiting for the consumers.
 QUEUE_NAME = re.compile(r"(?i)(queue|backlog|consumer_lag|_lag\b|pending_jobs|depth)")
@@ -81,7 +83,10 @@ def is_traffic(metric: MetricSummary) -> bool:
 
 def measures_latency(metric: MetricSummary) -> bool:
     """A latency series (a quantile, a mean duration), not the request rate counted by a
-    latency histogram."""
+    latency histogram; also a summary's quantile of its requests' time, as Micrometer names
+    it (``http_server_requests_seconds{quantile="0.99"}``)."""
+    if "quantile" in metric.labels and _REQUEST_TIME.search(metric.name):
+        return True
     return bool(LATENCY_NAME.search(f"{metric.name} {metric.query}")) and not is_traffic(metric)
 
 

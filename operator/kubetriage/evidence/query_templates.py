@@ -345,7 +345,10 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         (_C.CPU_THROTTLING, _C.RESOURCE_SATURATION, _C.DEPENDENCY_FAILURE),
         JOB_SET,
         "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket"
-        f"{{{JOB}}}[5m])))",
+        f"{{{JOB}}}[5m])))"
+        # Else the p99 a summary exports as a gauge (Go and Java clients, Micrometer).
+        ' or max({__name__=~"http_request_duration_seconds|http_server_requests_seconds",'
+        f'{JOB},quantile="0.99"}})',
     ),
     QueryTemplate(
         "istio_latency_p99_milliseconds",
