@@ -21,7 +21,8 @@ from string import Template
 from urllib.parse import parse_qs, urlsplit
 
 from kubetriage.evidence.label_vocabulary import is_monitoring_name, label_value
-from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES, QueryTemplate
+from kubetriage.evidence.query_template import QueryTemplate
+from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.query_templates_queues import QUEUE_TEMPLATES
 from kubetriage.evidence.targets import queue_names

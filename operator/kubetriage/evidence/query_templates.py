@@ -1,4 +1,4 @@
-"""The PromQL templates of the workload's own series, and ``QueryTemplate``: per-pod memory,
+"""The PromQL templates of the workload's own series (``QueryTemplate``s): per-pod memory,
 CPU and throttling, restarts, rollouts, per-service traffic, latency, errors and busy pools,
 callee pods. Pure data, the first part of the catalogue; a queue's backlog, input and
 consumers are the second (``kubetriage.evidence.query_templates_queues``), what the cluster
@@ -10,7 +10,7 @@ rewrites for ServiceMonitor and OpenTelemetry series are in ``kubetriage.evidenc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 from kubetriage.evidence.query_labels import (
@@ -25,21 +25,8 @@ from kubetriage.evidence.query_labels import (
     or_by_service,
     or_otel_pod,
 )
+from kubetriage.evidence.query_template import QueryTemplate
 from kubetriage.models.vocabulary import Category
-
-
-@dataclass(frozen=True)
-class QueryTemplate:
-    """One PromQL template; ``requires`` lists the ``Scope`` fields it cannot run without;
-    ``families`` the alert families it is run for (empty: every incident)."""
-
-    name: str
-    categories: tuple[Category, ...]
-    requires: frozenset[str]
-    promql: str
-    description: str = ""
-    families: frozenset[str] = frozenset()
-
 
 # How far each replica among them is behind its primary, in seconds, in the names of the
 # standard exporters: postgres_exporter (``pg_replication_lag_seconds``, before 0.15

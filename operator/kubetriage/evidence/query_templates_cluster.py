@@ -8,7 +8,7 @@ part (the workload's own series, and ``QueryTemplate``) is ``kubetriage.evidence
 from __future__ import annotations
 
 from kubetriage.evidence.query_labels import DEPLOYMENT_LABELS
-from kubetriage.evidence.query_templates import QueryTemplate
+from kubetriage.evidence.query_template import QueryTemplate
 from kubetriage.models.vocabulary import Category
 
 _STATEFULSET = 'namespace="$namespace",statefulset="$statefulset"'

@@ -9,7 +9,7 @@ own series (``kubetriage.evidence.query_labels``) do not apply to them.
 
 from __future__ import annotations
 
-from kubetriage.evidence.query_templates import QueryTemplate
+from kubetriage.evidence.query_template import QueryTemplate
 from kubetriage.models.vocabulary import Category
 
 _C = Category
