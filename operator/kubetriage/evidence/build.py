@@ -79,6 +79,7 @@ from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.reconcilers import owed_texts, reconciler_summaries
+from kubetriage.evidence.summaries.resource_controllers import resource_controller_summaries
 from kubetriage.evidence.summaries.scaler_operator import scaler_operator_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries
 from kubetriage.evidence.summaries.secret_writers import secret_writer_summaries
@@ -296,7 +297,8 @@ def build_evidence(
             now,
             limits,
             own,
-        ),
+        )
+        + resource_controller_summaries(index, logs, limits),
         gateway_routes=_gateway_routes(build, namespace),
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
         callers=caller_summaries(
