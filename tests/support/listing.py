@@ -53,6 +53,9 @@ class ListingReader:
     def listable(self, kind: str) -> bool:
         return True
 
+    def listable_everywhere(self, kind: str) -> bool:
+        return True
+
     async def read(
         self, run: CollectionRun, kind: str, namespace: str | None, name: str, **kwargs: Any
     ) -> dict[str, Any] | None:

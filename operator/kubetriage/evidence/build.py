@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, Unpack
 
 from kubetriage.evidence.agent_rollouts import agent_rollout_summaries
+from kubetriage.evidence.api_clients import api_client_rollouts
 from kubetriage.evidence.build_sections import (
     Build,
     callee_network_policies,
@@ -306,7 +307,8 @@ def build_evidence(
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),
-        agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
+        agent_rollouts=agent_rollout_summaries(index, own, scope.workload)
+        + api_client_rollouts(index, own, scope.workload),
         overlay_mtu=overlay_mtu_settings(index, own),
         refused_clients=refused_client_summaries(
             index, [*own, *dependency_logs], scope.workload, limits, notes
