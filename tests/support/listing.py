@@ -29,6 +29,8 @@ class ListingReader:
         self.objects = list(objects)
         # (kind, namespace, label selector) of each list request, in order.
         self.asked: list[tuple[str, str | None, str]] = []
+        # (namespace, pod, container) of each log tail asked for, in order.
+        self.tails: list[tuple[str, str, str]] = []
 
     async def list_of(
         self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any
@@ -51,6 +53,9 @@ class ListingReader:
     def listable(self, kind: str) -> bool:
         return True
 
+    def listable_everywhere(self, kind: str) -> bool:
+        return True
+
     async def read(
         self, run: CollectionRun, kind: str, namespace: str | None, name: str, **kwargs: Any
     ) -> dict[str, Any] | None:
@@ -60,6 +65,12 @@ class ListingReader:
             if o["kind"] == kind and meta["name"] == name and meta.get("namespace") == namespace:
                 return run.add(o)
         return None
+
+    async def log(
+        self, run: CollectionRun, namespace: str, pod: str, container: str, **kwargs: Any
+    ) -> None:
+        """Record the tail asked for (no log is served)."""
+        self.tails.append((namespace, pod, container))
 
     async def add_listed(
         self, run: CollectionRun, kind: str, namespace: str | None, **kwargs: Any

@@ -117,6 +117,7 @@ from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tenant_callers import TENANT_CALLER_ANALYZERS
 from kubetriage.analyzers.tenant_growth import TENANT_GROWTH_ANALYZERS
 from kubetriage.analyzers.tenant_slots import TENANT_SLOT_ANALYZERS
+from kubetriage.analyzers.throttled_controllers import THROTTLED_CONTROLLER_ANALYZERS
 from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
@@ -136,6 +137,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CONFIG_MISSING_ANALYZERS,
     *SECRET_WRITER_ANALYZERS,
     *RECONCILER_ANALYZERS,
+    *THROTTLED_CONTROLLER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,

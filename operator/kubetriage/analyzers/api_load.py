@@ -2,7 +2,8 @@
 server (HTTP 429, "the server has received too many requests", in its own lines; a controller
 then fails to renew its leader lease and exits), it did not change itself, and exactly one
 node agent (a DaemonSet, ``Evidence.agent_rollouts``) rolled out a revision that changes how
-it runs (image, args, env, resources) right before the onset. The API server is shared by
+it runs (image, args, env, resources) right before the onset, or one controller's (a
+Deployment's) new revision raised its API client's rate limits then. The API server is shared by
 every client of the cluster; a DaemonSet's new revision asks it once per node, so listing or
 watching more (every pod of the cluster instead of its node's, a shorter resync) fills the
 priority-and-fairness queues and the API server sheds everyone's requests. An SRE rolls the
@@ -26,6 +27,7 @@ from kubetriage.analyzers.onset import earliest_onset
 from kubetriage.analyzers.shared_dependency import load_rollout, own_changed, rollout_line
 from kubetriage.analyzers.support import grep_logs, item, object_source
 from kubetriage.evidence.agent_rollouts import APISERVER_THROTTLED
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.neighbours import AgentRolloutEvidence
@@ -77,11 +79,7 @@ def check_agent_api_load(evidence: Evidence) -> list[Finding]:
         "roll it back",
         because=[
             prose.claim("The API server refuses the workload's requests: too many", facts[0]),
-            prose.claim(
-                f"The node agent {prose.obj(target)} rolled out right before, while the "
-                "workload did not change; it asks the API server once per node",
-                facts[1],
-            ),
+            prose.claim(_suspect_claim(target), facts[1]),
         ],
     )
     return [
@@ -96,6 +94,20 @@ def check_agent_api_load(evidence: Evidence) -> list[Finding]:
             {},
         )
     ]
+
+
+def _suspect_claim(target: ObjectRef) -> str:
+    """Why the rollout is the suspect: a node agent asks once per node; a controller's new
+    revision raised its API client's rate limits (``kubetriage.evidence.api_clients``)."""
+    if target.kind == "DaemonSet":
+        return (
+            f"The node agent {prose.obj(target)} rolled out right before, while the workload "
+            "did not change; it asks the API server once per node"
+        )
+    return (
+        f"{prose.obj(target)} rolled out right before, raising its API client's rate limits, "
+        "while the workload did not change"
+    )
 
 
 API_LOAD_ANALYZERS: tuple[Analyzer, ...] = (

@@ -38,6 +38,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     FAILOVER_OPERATOR,
     MESH_CONTROL_PLANE,
     NODE_AUTOSCALER,
+    RESOURCE_CONTROLLER,
     TARGET_REGISTRAR,
     covers,
 )
@@ -65,6 +66,9 @@ class _Confidence:
     # Less for a mesh control plane down when no sidecar of the incident says it cannot reach
     # it (its pods only run the sidecar): below a workload's own crash or probe failure.
     mesh_unsaid_penalty: float = 0.05
+    # Less for the controller of custom resources known only by their group: below a rule
+    # that read why that controller fails (the KEDA operator's own scaler-operator rule).
+    by_group_penalty: float = 0.05
 
 
 CONFIDENCE: Final = _Confidence()
@@ -79,6 +83,7 @@ _ROLES = {
     NODE_AUTOSCALER: "node autoscaler",
     MESH_CONTROL_PLANE: "mesh control plane",
     TARGET_REGISTRAR: "load-balancer controller",
+    RESOURCE_CONTROLLER: "custom-resource controller",
 }
 # What is left undone when the controller is down, by its role.
 _UNDONE = {
@@ -89,6 +94,7 @@ _UNDONE = {
     NODE_AUTOSCALER: "given no new node",
     MESH_CONTROL_PLANE: "left without certificates and configuration",
     TARGET_REGISTRAR: "not registered as targets of its load balancer",
+    RESOURCE_CONTROLLER: "not reconciled",
 }
 
 
@@ -214,6 +220,8 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
             CONTROL_PLANE_UNREACHABLE.search(said) for said in reconciler.owed
         ):
             confidence -= CONFIDENCE.mesh_unsaid_penalty
+        if reconciler.role == RESOURCE_CONTROLLER:
+            confidence -= CONFIDENCE.by_group_penalty
         workload, role = reconciler.workload, _ROLES[reconciler.role]
         owed, troubles = _owed_facts(reconciler), _trouble_facts(reconciler)
         verb = _UNDONE[reconciler.role]
@@ -221,6 +229,8 @@ def check_reconciler_down(evidence: Evidence) -> list[Finding]:
             verb = f"{prose.be(len(reconciler.subjects))} {verb}"
         elif reconciler.role == TARGET_REGISTRAR:
             verb = f"are {verb}"
+        elif reconciler.role == RESOURCE_CONTROLLER:
+            verb = f"{prose.be(min(len(reconciler.subjects), 3))} {verb}"
         findings.append(
             make_finding(
                 "reconciler-down",

@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.agent_rollouts import agent_namespaces, agents_wanted
+from kubetriage.evidence.agent_rollouts import (
+    agent_namespaces,
+    agents_wanted,
+    apiserver_throttled,
+)
+from kubetriage.evidence.caller_walk import read_history
+from kubetriage.evidence.dns_clients import recent_clients
 from kubetriage.evidence.overlay_mtu import transfer_stalled
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.tenancy import Scope
@@ -27,6 +33,7 @@ async def follow_agent_rollouts(reader: KubeReader, run: CollectionRun, scope: S
     the CNI plugin cannot set up a new pod's network."""
     if not scope.may_read(None) or not agents_wanted(run.logs, run.objects.values()):
         return
+    await _api_clients(reader, run, scope)
     if not reader.listable_everywhere("DaemonSet") or not reader.listable("ControllerRevision"):
         return
     daemonsets = await reader.list_of(
@@ -45,6 +52,18 @@ async def follow_agent_rollouts(reader: KubeReader, run: CollectionRun, scope: S
             for namespace in agent_namespaces(daemonsets)
         )
     )
+
+
+async def _api_clients(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:
+    """The most recently rolled-out Deployments of every namespace and their ReplicaSets,
+    when the API server throttles the incident's workload: did one raise its client's rate
+    limits (``kubetriage.evidence.api_clients``)?"""
+    if not apiserver_throttled(run.logs) or not reader.listable_everywhere("Deployment"):
+        return
+    deployments = await reader.list_of(
+        run, "Deployment", None, what="list Deployments in every namespace (API server load)"
+    )
+    await asyncio.gather(*(read_history(reader, run, d) for d in recent_clients(deployments, {})))
 
 
 async def follow_overlay_agents(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:

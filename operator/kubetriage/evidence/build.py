@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, Unpack
 
 from kubetriage.evidence.agent_rollouts import agent_rollout_summaries
+from kubetriage.evidence.api_clients import api_client_rollouts
 from kubetriage.evidence.build_sections import (
     Build,
     callee_network_policies,
@@ -79,6 +80,7 @@ from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
 from kubetriage.evidence.summaries.reconcilers import owed_texts, reconciler_summaries
+from kubetriage.evidence.summaries.resource_controllers import resource_controller_summaries
 from kubetriage.evidence.summaries.scaler_operator import scaler_operator_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries
 from kubetriage.evidence.summaries.secret_writers import secret_writer_summaries
@@ -296,7 +298,8 @@ def build_evidence(
             now,
             limits,
             own,
-        ),
+        )
+        + resource_controller_summaries(index, logs, limits),
         gateway_routes=_gateway_routes(build, namespace),
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
         callers=caller_summaries(
@@ -304,7 +307,8 @@ def build_evidence(
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),
-        agent_rollouts=agent_rollout_summaries(index, own, scope.workload),
+        agent_rollouts=agent_rollout_summaries(index, own, scope.workload)
+        + api_client_rollouts(index, own, scope.workload),
         overlay_mtu=overlay_mtu_settings(index, own),
         refused_clients=refused_client_summaries(
             index, [*own, *dependency_logs], scope.workload, limits, notes

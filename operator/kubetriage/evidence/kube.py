@@ -21,7 +21,8 @@ metrics APIs an autoscaler cannot read (``AggregatedApiWalk``), the KEDA ScaledO
 and ScaledJobs scaling the workload with the operator pods that run their scalers and
 their tails (``follow_scaler_operator``), what writes a Secret the pods cannot get
 (``SecretWriterWalk``), and the controller an overdue Certificate or an unresolved host
-waits on (``follow_reconcilers``).
+waits on (``follow_reconcilers``), and the controller reconciling a custom resource read
+(``follow_resource_controllers``).
 Secrets are never read, not even for existence.
 
 Errors: a failing optional lookup becomes a line in ``collection_errors``; an API server that
@@ -65,6 +66,7 @@ from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.refused_client_walk import follow_refused_clients
+from kubetriage.evidence.resource_controller_walk import follow_resource_controllers
 from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.scope_reads import (
     certificates,
@@ -429,6 +431,8 @@ class KubeEvidenceCollector:
         await self._secret_writers.follow(run, namespace, pods, scope)
         # An overdue Certificate or an unresolved host: the controller that owes it.
         await follow_reconcilers(self._reader, run, alerts, query["now"], scope)
+        # A custom resource read: the controller that reconciles it, and its tails.
+        await follow_resource_controllers(self._reader, run, scope)
         await namespace_labels(self._reader, run, scope)
 
         query["target"] = chosen

@@ -112,10 +112,10 @@ async def follow_reconcilers(
     for workload in (w for ws in listed for w in ws):
         if scope.may_read(_ns(workload)) and any(is_reconciler(k, workload) for k in kinds):
             found.setdefault((_ns(workload), _name(workload)), workload)
-    await asyncio.gather(*(_children(reader, run, w) for w in list(found.values())[:3]))
+    await asyncio.gather(*(read_controller(reader, run, w) for w in list(found.values())[:3]))
 
 
-async def _children(reader: KubeReader, run: CollectionRun, workload: JsonDict) -> None:
+async def read_controller(reader: KubeReader, run: CollectionRun, workload: JsonDict) -> None:
     """The workload, its ReplicaSets and its pods."""
     run.add(workload)
     query = selector_query(as_dict(as_dict(workload.get("spec")).get("selector")))

@@ -29,8 +29,9 @@ def dependency_hosts(evidence: Evidence) -> list[str]:
 
 def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     """The workloads behind the Services the workload calls, as the evidence followed them,
-    and the clients a server closed as slow consumers: whose own throttling can be why the
-    calls are slow or the clients cannot keep up."""
+    and the clients a server closed as slow consumers, and the controllers reconciling the
+    incident's custom resources: whose own throttling can be why the calls are slow, the
+    clients cannot keep up or the resources are not reconciled."""
     found: list[ObjectRef] = []
     for dep in evidence.dependencies:
         if dep.workload is not None and dep.workload not in found:
@@ -38,6 +39,9 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     for client in evidence.slow_consumers:
         if client.ref not in found:
             found.append(client.ref)
+    for reconciler in evidence.reconcilers:
+        if reconciler.role == "resource-controller" and reconciler.workload not in found:
+            found.append(reconciler.workload)
     return found[:10]
 
 

@@ -7,6 +7,7 @@ mounts, and the reconcilers that should have acted on it. Part of
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -166,7 +167,8 @@ class ReconcilerEvidence(BaseModel):
     the failover operator that should promote a member to the role a Service selects, or the
     node autoscaler that should add a node for pods no node has room for, or the mesh control
     plane that should sign the certificates of sidecars that cannot reach it, or the
-    load-balancer controller that should register the pods an Ingress's backends created. Its
+    load-balancer controller that should register the pods an Ingress's backends created, or
+    the controller reconciling the custom resources the incident's workloads come from. Its
     workload's state and what its current revision watches against the previous revision's."""
 
     role: Literal[
@@ -177,6 +179,7 @@ class ReconcilerEvidence(BaseModel):
         "node-autoscaler",
         "mesh-control-plane",
         "target-registrar",
+        "resource-controller",
     ]
     # What it owes: the overdue Certificates, the objects declaring the unresolved hosts
     # (an Ingress, a Service's hostname annotation, a route), with the hosts, or the webhook
@@ -201,3 +204,10 @@ class ReconcilerEvidence(BaseModel):
     change: ChangeEvidence | None = None
     # Every failing pod is of that rollout's new revision: it has failed since the rollout.
     change_failing: bool = False
+    # Its containers' restarts (ready or not) and when the last run that ended did, and its
+    # lines saying it lost its leader-election lease (client-go's "failed to renew lease",
+    # "leader election lost"): a controller that keeps restarting leaves its work undone
+    # even while its pods look ready (clipped).
+    restarts: int = 0
+    last_restart: datetime | None = None
+    lost_leadership: list[str] = Field(default_factory=list)

@@ -83,6 +83,7 @@ FAILOVER_OPERATOR = "failover-operator"
 NODE_AUTOSCALER = "node-autoscaler"
 MESH_CONTROL_PLANE = "mesh-control-plane"
 TARGET_REGISTRAR = "target-registrar"
+RESOURCE_CONTROLLER = "resource-controller"
 # The API groups of the custom resources whose operator moves a role label between members
 # (and so the Services selecting it): CloudNativePG promotes a replica on failover.
 FAILOVER_GROUPS = frozenset({"postgresql.cnpg.io"})
@@ -348,7 +349,7 @@ def _revision(index: ObjectIndex, pod: JsonDict) -> int | None:
     return None
 
 
-def _summary(
+def reconciler_summary(
     index: ObjectIndex,
     kind: ReconcilerKind,
     workload: JsonDict,
@@ -441,7 +442,7 @@ def reconciler_summaries(
                 _unregistered(index, workload) if kind.role == TARGET_REGISTRAR else owed[kind.role]
             )
             if subjects:
-                summaries.append(_summary(index, kind, workload, subjects, limits))
+                summaries.append(reconciler_summary(index, kind, workload, subjects, limits))
     return summaries[: limits.max_dependencies]
 
 
