@@ -78,6 +78,7 @@ from kubetriage.analyzers.own_sockets import OWN_SOCKETS_ANALYZERS
 from kubetriage.analyzers.peer_discovery import PEER_DISCOVERY_ANALYZERS
 from kubetriage.analyzers.pinned_connections import PINNED_CONNECTION_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
+from kubetriage.analyzers.platform_split import PLATFORM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
@@ -92,6 +93,7 @@ from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
+from kubetriage.analyzers.restarted_logins import RESTARTED_LOGIN_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
@@ -146,6 +148,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,
     # placement and infrastructure
+    *PLATFORM_ANALYZERS,
     *SCHEDULING_ANALYZERS,
     *NODE_ANALYZERS,
     *NODE_AGENT_ANALYZERS,
@@ -158,6 +161,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
     *CALLEE_CREDENTIAL_ANALYZERS,
+    *RESTARTED_LOGIN_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *LB_SOURCE_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,

@@ -45,7 +45,7 @@ CONFIDENCE: Final = _Confidence()
 _CREDENTIAL_ENV = re.compile(r"(?i)(pass|pwd|auth|cred|token|secret|key)")
 
 
-def _credential_secret(evidence: Evidence) -> ObjectRef | None:
+def credential_secret(evidence: Evidence) -> ObjectRef | None:
     """The Secret the caller's pods read their credential from: the only Secret they use,
     else the only one an env variable named for a credential reads."""
     refs = [r for p in evidence.pods for r in p.config_refs if r.kind == "Secret"]
@@ -70,7 +70,7 @@ def check_callee_credentials_rotated(evidence: Evidence) -> list[Finding]:
         for line in log.lines
         if LOGIN_REFUSED.search(line)
     ]
-    secret = _credential_secret(evidence)
+    secret = credential_secret(evidence)
     if not refused or secret is None:
         return []
     for dependency in evidence.dependencies:

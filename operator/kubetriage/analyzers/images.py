@@ -15,6 +15,8 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.dependencies import caller_fails_on
+from kubetriage.analyzers.platform_split import CONFIDENCE as PLATFORM_CONFIDENCE
+from kubetriage.analyzers.platform_split import pin_dropped_for
 from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.registry_service import expired_registry_certificate, failing_registry
 from kubetriage.analyzers.support import (
@@ -161,6 +163,8 @@ def check_image_pull(evidence: Evidence) -> list[Finding]:
         confidence = CONFIDENCE.waiting if waiting else CONFIDENCE.events
         if _NODE_DISK_FULL.search(texts):
             confidence = CONFIDENCE.node_disk
+        elif pin_dropped_for(evidence, pod):
+            confidence = PLATFORM_CONFIDENCE.pin_yield
         elif (
             failing_registry(evidence, texts) is not None
             or expired_registry_certificate(evidence, texts, timestamp(evidence.collected_at))
