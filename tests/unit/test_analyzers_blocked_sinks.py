@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -77,10 +76,9 @@ def test_a_sink_found_only_in_a_log_line_is_not_the_callers_to_wait_on() -> None
 
 
 def test_a_caller_with_unready_pods_is_left_to_other_rules() -> None:
-    ev = _caller(_sink(BLOCKED, FLUSH_FAILED))
-    unready = ev.pods[0].model_copy(
-        update={
-            "conditions": [PodCondition(type="Ready", status="False", reason="ContainersNotReady")]
-        }
+    dependency = _sink(BLOCKED, FLUSH_FAILED)
+    rate = make.metric(RATE, name="http_request_rate", first=120.0, last=3.0)
+    ev = make.checkout_evidence(
+        make.container("app", ready=False), dependencies=[dependency], metrics=[rate]
     )
-    assert not _rule(ev.model_copy(update={"pods": [unready]}))
+    assert not _rule(ev)

@@ -22,11 +22,11 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.demand import is_rate, is_traffic
-from kubetriage.analyzers.support import item, log_source
+from kubetriage.analyzers.dependencies import configured_by_caller
+from kubetriage.analyzers.session_affinity import ready
+from kubetriage.analyzers.support import grep_logs, item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -55,21 +55,9 @@ OUTPUT_FAILING = re.compile(
 STALLED = 0.25
 
 
-def _lines(dependency: DependencyEvidence, pattern: re.Pattern[str]) -> list[tuple[LogTail, str]]:
-    return [(log, line) for log in dependency.logs for line in log.lines if pattern.search(line)]
-
-
-def _configured(dependency: DependencyEvidence) -> bool:
-    """Named by the caller's own configuration (env, args, a ConfigMap it mounts), not a
-    log line."""
-    return bool(dependency.named_by) and all(s.kind != "log" for s in dependency.named_by)
-
-
 def _stalled(evidence: Evidence) -> EvidenceItem | None:
     """The caller's request rate fell to a fraction while every pod of it stays ready."""
-    if not evidence.pods or any(
-        c.type == "Ready" and c.status != "True" for p in evidence.pods for c in p.conditions
-    ):
+    if not evidence.pods or not all(ready(p) for p in evidence.pods):
         return None
     for metric in evidence.metrics:
         if not (is_traffic(metric) and is_rate(metric)):
@@ -87,15 +75,15 @@ def check_blocked_sink(evidence: Evidence) -> list[Finding]:
         return []
     for dependency in evidence.dependencies:
         service = dependency.service
-        if service is None or not _configured(dependency):
+        if service is None or not configured_by_caller(evidence, dependency):
             continue
-        blocked = _lines(dependency, BLOCKED_INPUT)
-        failing = _lines(dependency, OUTPUT_FAILING)
+        blocked = grep_logs(dependency.logs, BLOCKED_INPUT, limit=1)
+        failing = grep_logs(dependency.logs, OUTPUT_FAILING)
         if not blocked or not failing:
             continue
         target = service.ref()
-        facts = [item(f"{log_source(log)} (dependency)", line) for log, line in blocked[:1]]
-        onward = [item(f"{log_source(log)} (dependency)", line) for log, line in failing[-1:]]
+        facts = [item(f"{hit.source} (dependency)", hit.line) for hit in blocked]
+        onward = [item(f"{hit.source} (dependency)", hit.line) for hit in failing[-1:]]
         named = item("dependency", f"{prose.obj(target)} is named by {dependency.named_by[0].text}")
         who = caller(evidence)
         return [
