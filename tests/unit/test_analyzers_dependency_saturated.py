@@ -64,6 +64,9 @@ def _rule(ev: Evidence) -> list[object]:
         "2026/11/20 09:58:01 [alert] 31#31: 1024 worker_connections are not enough",
         "WARNING [http-nio-8080-Acceptor] All threads (200) are currently busy, waiting.",
         "WARNING: [pool www] server reached pm.max_children setting (5), consider raising it",
+        "2026-11-20T09:41:59.403Z\twarn\tmemorylimiter@v0.115.0/memorylimiter.go:212\t"
+        "Memory usage is above soft limit. Refusing data.\t"
+        '{"kind": "processor", "name": "memory_limiter", "cur_mem_mib": 655}',
     ],
 )
 def test_a_dependency_at_its_concurrency_limit_is_scaled_out(said: str) -> None:
@@ -89,6 +92,25 @@ def test_a_dependency_that_cannot_scale_out_is_left_to_other_rules() -> None:
     said = "[ERROR] plugin/errors: 2 api.example.com. A: concurrent queries exceeded maximum 1000"
     daemon = ObjectRef(kind="DaemonSet", namespace="kube-system", name="node-local-dns")
     assert not _rule(_caller(_resolver(said, workload=daemon)))
+
+
+def test_a_relay_refusing_what_it_cannot_pass_on_is_not_short_of_replicas() -> None:
+    # The collector refuses at its memory limit because its own exports fail: the next hop
+    # is the problem, and more collectors would hold the same undelivered data.
+    refusing = (
+        "2026-11-20T09:41:59.403Z\twarn\tmemorylimiter@v0.115.0/memorylimiter.go:212\t"
+        "Memory usage is above soft limit. Refusing data."
+    )
+    failing = (
+        "2026-11-20T09:41:58.101Z\terror\texporterhelper/queue_sender.go:92\tExporting failed. "
+        'Dropping data.\t{"kind": "exporter", "name": "otlp/tempo", "error": "rpc error: '
+        'code = Unavailable desc = connection refused"}'
+    )
+    dependency = _resolver(refusing)
+    dependency.logs.append(
+        make.log("coredns-5d78c9869d-2vxlp", "coredns", failing, namespace="kube-system")
+    )
+    assert not _rule(_caller(dependency))
 
 
 def test_a_server_refusing_connections_is_not_saturated_capacity() -> None:

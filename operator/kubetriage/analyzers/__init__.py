@@ -18,6 +18,7 @@ from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
 from kubetriage.analyzers.api_storage import API_STORAGE_ANALYZERS
 from kubetriage.analyzers.api_tokens import API_TOKEN_ANALYZERS
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.blocked_sinks import BLOCKED_SINK_ANALYZERS
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
@@ -222,6 +223,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,
+    *BLOCKED_SINK_ANALYZERS,
     *MESH_CA_ANALYZERS,
     *AGGREGATED_API_ANALYZERS,
     *SIBLING_ANALYZERS,

@@ -203,7 +203,7 @@ def _named_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool
     )
 
 
-def _configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool:
+def configured_by_caller(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """Whether the caller's own configuration (env, args, ConfigMaps) names the dependency,
     not a log line of its own or of a callee."""
     return (
@@ -265,7 +265,7 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
             named_in_logs(dependency)
             or (failing_calls and _down(dependency))
             or rejected is not None
-            or (pooled_calls and _configured_by_caller(evidence, dependency))
+            or (pooled_calls and configured_by_caller(evidence, dependency))
             # The peer a failing callee waits on through a broker, down itself.
             or (dependency.on_callee_topic() and _down(dependency))
             or holds_own_pods(evidence, dependency)

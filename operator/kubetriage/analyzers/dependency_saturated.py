@@ -86,10 +86,21 @@ GATEWAY_TIMEOUT = re.compile(
     r"|\b504 gateway time-?out\b|upstream request timeout"
 )
 
-# The words servers print when every slot they serve from is taken.
+# The words servers print when every slot they serve from is taken. The OpenTelemetry
+# Collector's memory_limiter says so of its memory: above its soft limit it refuses what its
+# receivers take (a retryable error the senders' SDKs retry, or block on) until the data it
+# holds drains.
 SATURATED = re.compile(
     r"(?i)(concurrent queries exceeded maximum|worker_connections are not enough"
-    r"|all threads \(\d+\) are currently busy|server reached (pm\.)?max_children setting)"
+    r"|all threads \(\d+\) are currently busy|server reached (pm\.)?max_children setting"
+    r"|memory usage is above soft limit\. refusing data)"
+)
+
+# A relay that holds what it cannot pass on: its own exports fail or its queue to the next
+# hop is full. Then its refusals are the next hop's doing, and more relays would only hold
+# more (the collector's exporterhelper words).
+_ONWARD_FAILING = re.compile(
+    r"(?i)(exporting failed|sending queue is full|dropping data because sending_queue is full)"
 )
 
 
@@ -101,7 +112,8 @@ def check_dependency_saturated(evidence: Evidence) -> list[Finding]:
         said = [
             (log, line) for log in dependency.logs for line in log.lines if SATURATED.search(line)
         ]
-        if not said or not caller_fails_on(evidence, dependency):
+        onward = any(_ONWARD_FAILING.search(line) for log in dependency.logs for line in log.lines)
+        if not said or onward or not caller_fails_on(evidence, dependency):
             continue
         facts = [item(f"{log_source(log)} (dependency)", line) for log, line in said[:2]]
         named = item(
