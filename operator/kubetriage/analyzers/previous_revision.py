@@ -1,5 +1,6 @@
-"""Pods of the previous revision that show the new revision's symptom: the change is not
-what broke them (``previous_fails_alike``). Read by change correlation
+"""Pods of the previous revision that show the new revision's symptom (the same failures
+logged, or the same slow start: ``warm_up``): the change is not what broke them
+(``previous_fails_alike``). Read by change correlation
 (``kubetriage.analyzers.changes``); pure functions of Evidence.
 """
 
@@ -15,6 +16,7 @@ from kubetriage.analyzers.support import (
     logs_of,
     pod_revision,
 )
+from kubetriage.analyzers.warm_up import previous_starts_alike
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import PodEvidence
@@ -48,6 +50,8 @@ _EXCEPTION = re.compile(r"\b(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Exception|Error)\b")
 def previous_fails_alike(evidence: Evidence) -> EvidenceItem | None:
     """Pods of the previous revision, still running beside the new one, that log the same
     failures as the new revision's pods: the change is not what broke them."""
+    if (cold := previous_starts_alike(evidence)) is not None:
+        return cold  # its pods that started in the window were as slow at first
     current, _ = current_and_previous_revision(evidence)
     if current is None:
         return None
