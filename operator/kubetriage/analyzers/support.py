@@ -129,6 +129,13 @@ def template_containers(evidence: Evidence, target: ObjectRef) -> frozenset[str]
     return frozenset(c.name for c in workload.containers)
 
 
+def pod_name_replica_set(pod: str) -> str | None:
+    """The ReplicaSet a Deployment's pod known only by name belongs to (``<ReplicaSet>-<5
+    characters>``: a series' ``pod`` label); None for a name of another shape."""
+    match = _POD_SUFFIX.match(pod)
+    return match["base"] if match else None
+
+
 def pod_name_workload(namespace: str, pod: str) -> ObjectRef | None:
     """The Deployment a pod known only by name belongs to (a series' ``pod`` label): a
     Deployment's pod is ``<ReplicaSet>-<5 characters>``, its ReplicaSet

@@ -17,7 +17,6 @@ of Evidence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from statistics import median
 from typing import Final
@@ -25,7 +24,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import measures_latency
-from kubetriage.analyzers.support import current_and_previous_revision, item, workload_ref
+from kubetriage.analyzers.support import (
+    current_and_previous_revision,
+    item,
+    pod_name_replica_set,
+    workload_ref,
+)
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import MetricSummary, ProbeSpec
@@ -47,8 +51,6 @@ CONFIDENCE: Final = _Confidence()
 SPIKE: Final = 3.0
 # Settled: the new revision's pods end within this factor of the older pods' level.
 SETTLED: Final = 1.5
-# A pod's ReplicaSet is its name without the five-character suffix.
-_POD_SUFFIX: Final = re.compile(r"^(?P<replica_set>.+)-[a-z0-9]{5}$")
 # Readiness mechanisms that say only that the process listens, not that it is warm.
 _SHALLOW: Final = frozenset({"tcpSocket"})
 
@@ -64,8 +66,7 @@ class ColdStarts:
 
 
 def _replica_set(metric: MetricSummary) -> str | None:
-    match = _POD_SUFFIX.match(metric.labels.get("pod", ""))
-    return match["replica_set"] if match else None
+    return pod_name_replica_set(metric.labels.get("pod", ""))
 
 
 def cold_starts(evidence: Evidence) -> ColdStarts | None:
