@@ -19,7 +19,7 @@ from typing import Literal
 from kubetriage import prose
 from kubetriage.analyzers.onset import symptom_onset
 from kubetriage.analyzers.pods import pod_troubled
-from kubetriage.analyzers.support import incident_subject, owner_workload
+from kubetriage.analyzers.support import incident_subject, owner_workload, template_containers
 from kubetriage.llm.grounding import grounded_lines
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
@@ -324,11 +324,12 @@ def _collect_candidates(
     return candidates
 
 
-def _remediations(candidates: Iterable[_Candidate]) -> list[Remediation]:
+def _remediations(candidates: Iterable[_Candidate], evidence: Evidence) -> list[Remediation]:
     ranked = sorted(candidates, key=lambda c: (-c.score, c.action.value, _key(c.target)))
     result: list[Remediation] = []
     for candidate in ranked[:MAX_REMEDIATIONS]:
-        parameters = parameters_from_hints(candidate.action, candidate.params)
+        containers = template_containers(evidence, candidate.target)
+        parameters = parameters_from_hints(candidate.action, candidate.params, containers)
         result.append(
             Remediation(
                 id=remediation_id(candidate.action, candidate.target),
@@ -444,7 +445,7 @@ def combine(
                 rationale="No remediation this evidence supports; hand over with the evidence.",
                 proposed_by=["analyzer"],
             )
-    remediations = _remediations(candidates.values())
+    remediations = _remediations(candidates.values(), evidence)
     top_finding = max(
         (f for f in findings if f.category == category), key=lambda f: f.confidence, default=None
     )

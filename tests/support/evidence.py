@@ -80,6 +80,15 @@ def http_probe(
     )
 
 
+def tcp_probe(
+    kind: Literal["liveness", "readiness", "startup"], port: int | str, **fields: Any
+) -> ProbeSpec:
+    """A tcpSocket probe of ``port`` (a number or a container port's name)."""
+    return ProbeSpec(
+        kind=kind, handler=f"tcpSocket :{port}", mechanism="tcpSocket", port=str(port), **fields
+    )
+
+
 def exec_probe(
     kind: Literal["liveness", "readiness", "startup"], command: str, **fields: Any
 ) -> ProbeSpec:

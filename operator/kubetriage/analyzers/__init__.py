@@ -126,6 +126,7 @@ from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
 from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
 from kubetriage.analyzers.untrusting_clients import UNTRUSTING_CLIENT_ANALYZERS
+from kubetriage.analyzers.warm_up import WARM_UP_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
 from kubetriage.analyzers.workload_identity import IDENTITY_ANALYZERS
 from kubetriage.analyzers.zone_routing import ZONE_ROUTING_ANALYZERS
@@ -253,6 +254,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SCRAPE_POLICY_ANALYZERS,
     *ROTATED_MOUNT_ANALYZERS,
     *ADDRESSED_DEPENDENCY_ANALYZERS,
+    *WARM_UP_ANALYZERS,
 )
 
 

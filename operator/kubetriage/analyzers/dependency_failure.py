@@ -15,7 +15,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Final
 
@@ -422,17 +422,37 @@ _FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
     (WORKER_TIMEOUT_LOG, "workers killed past their request timeout"),
 )
-# A status code, not the fraction of a timestamp ("09:58:03.551") or a duration ("1.503s").
-_HTTP_5XX = re.compile(r"(?i)(?:(?<!\d[.,:])\b|status[=: ]+\"?|code[=: ]+\"?)(?P<code>5\d\d)\b")
+# A status code as a line states it: after a status or code key, after the HTTP version,
+# inside a client's error object, or before its reason phrase.
+_STATED_5XX = re.compile(
+    r"(?i)(?:\b(?:status|code|status_?code)\b[\"']?\s*[=:]?\s*[\"']?|\bHTTP/[\d.]+\"?\s+"
+    r"|\b\w*(?:Error|Exception)\()(?P<code>5\d\d)\b"
+    r"|\b(?P<phrased>5\d\d) (?:Service Unavailable|Bad Gateway|Gateway Time-?out"
+    r"|Internal Server Error)"
+)
+# A bare number that may be a status code: not the fraction of a timestamp ("09:58:03.551"),
+# a duration ("1.503s", "500 ms") or a size.
+_BARE_5XX = re.compile(
+    r"(?i)(?<!\d[.,:])\b(?P<code>5\d\d)\b(?![.,]\d)(?!\s*(?:ms|s|sec|seconds|bytes|[kmg]i?b)\b)"
+)
+
+
+def _status_code(text: str) -> str | None:
+    """The 5xx status the lines state most often, else the first bare 5xx number."""
+    stated = [m["code"] or m["phrased"] for m in _STATED_5XX.finditer(text)]
+    if stated:
+        return Counter(stated).most_common(1)[0][0]
+    bare = _BARE_5XX.search(text)
+    return bare["code"] if bare else None
 
 
 def _failure_kind(text: str) -> str:
     for pattern, kind in _FAILURE_KINDS:
         if pattern.search(text):
             return kind
-    match = _HTTP_5XX.search(text)
-    if match:
-        return f"HTTP {match['code']}"
+    code = _status_code(text)
+    if code:
+        return f"HTTP {code}"
     if re.search(r"(?i)(unavailable|bad gateway|no healthy upstream)", text):
         return "HTTP 5xx"
     return "errors"

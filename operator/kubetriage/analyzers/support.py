@@ -117,6 +117,25 @@ def owner_workload(pod: PodEvidence) -> ObjectRef | None:
     return None
 
 
+def template_containers(evidence: Evidence, target: ObjectRef) -> frozenset[str]:
+    """The container names of ``target``'s pod template when the evidence holds it: the
+    incident's workload, or the controller stamping it out from the same template (a Job's
+    CronJob); empty when the evidence does not know them."""
+    workload = evidence.workload
+    if workload is None or not any(
+        ref is not None and ref.same_object(target) for ref in (workload.ref, workload.controller)
+    ):
+        return frozenset()
+    return frozenset(c.name for c in workload.containers)
+
+
+def pod_name_replica_set(pod: str) -> str | None:
+    """The ReplicaSet a Deployment's pod known only by name belongs to (``<ReplicaSet>-<5
+    characters>``: a series' ``pod`` label); None for a name of another shape."""
+    match = _POD_SUFFIX.match(pod)
+    return match["base"] if match else None
+
+
 def pod_name_workload(namespace: str, pod: str) -> ObjectRef | None:
     """The Deployment a pod known only by name belongs to (a series' ``pod`` label): a
     Deployment's pod is ``<ReplicaSet>-<5 characters>``, its ReplicaSet

@@ -390,6 +390,17 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "p99 latency per pod",
         frozenset({"latency", "errors"}),
     ),
+    QueryTemplate(
+        "pod_summary_latency_p99_seconds",
+        (_C.NODE_FAILURE,),
+        POD_SET,
+        # The p99 a summary exports per pod as a gauge (Go and Java clients, Micrometer): no
+        # rate, so a new pod's first minutes (its warm-up) are kept.
+        'max by (pod) ({__name__=~"http_request_duration_seconds|http_server_requests_seconds",'
+        f'{POD},quantile="0.99"}})',
+        "p99 latency per pod, from a summary",
+        frozenset({"latency", "errors"}),
+    ),
     # --- what separates the causes of latency, errors and saturation --------------------
     _traffic(
         "http_request_rate",

@@ -9,6 +9,7 @@ Pure; used by the combiner, the command templates and the remediation planner.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, ValidationError
@@ -126,14 +127,20 @@ def validate_parameters(action: Action, data: Any) -> RemediationParameters:
     return model.model_validate(data or {})
 
 
-def parameters_from_hints(action: Action, hints: dict[str, str]) -> RemediationParameters:
+def parameters_from_hints(
+    action: Action, hints: dict[str, str], containers: Collection[str] | None = None
+) -> RemediationParameters:
     """The analyzer's hints that ``action``'s model takes and accepts, one by one; a hint the
-    action does not use (an exit code, the current limit) or a malformed value is left out."""
+    action does not use (an exit code, the current limit) or a malformed value is left out,
+    and so is a container that the patched object's template does not hold, when its
+    ``containers`` are known (an executor container that a driver creates, not the template)."""
     model = PARAMETERS[action]
     accepted: dict[str, Any] = {}
     for name in model.model_fields:
         value = hints.get(name)
         if value is None:
+            continue
+        if name == "container" and containers and value not in containers:
             continue
         try:
             model.model_validate({name: value})
