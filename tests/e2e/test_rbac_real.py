@@ -95,7 +95,6 @@ KNOWN_DENIED = {
 UNEXERCISED_READS = {
     ("apps", "daemonsets"): "read when the target is a DaemonSet",
     ("apps", "controllerrevisions"): "revision history of StatefulSets/DaemonSets",
-    ("batch", "jobs"): "read when the target is a Job",
     ("batch", "cronjobs"): "read when the target is a CronJob",
     ("cert-manager.io", "certificaterequests"): "why a Certificate's renewal fails",
     ("cert-manager.io", "issuers"): "whether a Certificate's Issuer is Ready",

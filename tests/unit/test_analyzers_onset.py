@@ -8,7 +8,7 @@ Real: Evidence models from ``tests.support.evidence`` and ``kubetriage.analyzers
 from __future__ import annotations
 
 from kubetriage.analyzers.onset import attributable, earliest_onset, follows_within
-from kubetriage.models.evidence import AlertEvidence
+from kubetriage.models.evidence import AlertEvidence, Evidence
 from tests.support import evidence as make
 from tests.support.evidence import ago
 
@@ -56,3 +56,36 @@ def test_attributable_bounds_are_inclusive() -> None:
     assert attributable(7200)
     assert not attributable(-121)
     assert not attributable(7201)
+
+
+def _blip_evidence(*, last_minutes_ago: float, count: int = 1, ready: bool = True) -> Evidence:
+    probe = make.event(
+        "Unhealthy",
+        "Readiness probe failed: timeout: failed to connect service within 1s",
+        name="ranker-5d8f-x2k4q",
+        count=count,
+    ).model_copy(update={"first_seen": ago(last_minutes_ago), "last_seen": ago(last_minutes_ago)})
+    return make.evidence(
+        pods=[make.pod("ranker-5d8f-x2k4q", make.container("ranker", ready=ready))],
+        events=[probe],
+        alerts=[make.alert(alertname="GrpcDeadlineExceededHigh")],
+    )
+
+
+def test_a_readiness_blip_long_before_the_alert_is_not_the_onset() -> None:
+    # One failed readiness probe 40 minutes before the alert, the pod ready since and never
+    # restarted: a blip that ended, so the alert's start (6 minutes ago) dates the trouble.
+    assert earliest_onset(_blip_evidence(last_minutes_ago=46)) == ago(6)
+
+
+def test_a_readiness_blip_next_to_the_alert_still_dates_the_onset() -> None:
+    # Near miss: the same blip minutes before the alert is part of what the alert reports.
+    assert earliest_onset(_blip_evidence(last_minutes_ago=10)) == ago(10)
+
+
+def test_repeated_failures_or_an_unready_pod_are_no_blip() -> None:
+    # Near misses: failures that add up, or a pod still out of rotation, are the symptom.
+    many = _blip_evidence(last_minutes_ago=46, count=12)
+    unready = _blip_evidence(last_minutes_ago=46, ready=False)
+    assert earliest_onset(many) == ago(46)
+    assert earliest_onset(unready) == ago(46)

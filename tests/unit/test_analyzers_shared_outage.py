@@ -173,3 +173,38 @@ def test_an_external_dependency_is_escalated_too() -> None:
         CACHE,
     )
     assert finding.analyzer == "shared-outage"
+
+
+# A provider refusing both clients for rate (the workload's own line undated, Stripe's error code).
+OWN_RATE = (
+    '{"level":50,"time":1795168332000,"msg":"stripe request failed",'
+    '"type":"StripeRateLimitError","code":"rate_limit","statusCode":429}'
+)
+OTHER_RATE = "2026-11-20T09:51:40.112Z WARN backfill: 429 rate_limit on price_1, retrying in 0.5s"
+JOB = ObjectRef(kind="Job", namespace="billing-ops", name="price-backfill")
+
+
+def test_two_clients_refused_for_rate_at_once_share_the_providers_limit() -> None:
+    # A Job calling the same provider is refused for rate since the same onset: the limit is
+    # shared (one account), so the workload's release is not what exhausted it.
+    job = _caller(OTHER_RATE).model_copy(update={"ref": JOB})
+    evidence = _evidence(dependencies=[_dependency(callers=[job])], own_log=OWN_RATE)
+    finding = assert_leads(analyze(evidence), Category.DEPENDENCY_FAILURE, Action.ESCALATE, CACHE)
+    assert finding.analyzer == "shared-outage"
+
+
+def test_a_rate_limit_setting_is_no_refusal() -> None:
+    # Near miss: the other caller only logs its configured rate limit, no call refused.
+    quiet = "2026-11-20T09:51:40.112Z INFO backfill: rate_limit set to 20/s"
+    job = _caller(quiet).model_copy(update={"ref": JOB})
+    evidence = _evidence(dependencies=[_dependency(callers=[job])], own_log=OWN_RATE)
+    assert not _outage(evidence)
+
+
+def test_an_undated_witness_line_is_no_witness() -> None:
+    # Near miss: the workload's own tail is the present, dated or not; another caller's
+    # failure must be dated since the onset to say the two fail together.
+    undated = '{"level":50,"msg":"stripe request failed","code":"rate_limit","statusCode":429}'
+    job = _caller(undated).model_copy(update={"ref": JOB})
+    evidence = _evidence(dependencies=[_dependency(callers=[job])], own_log=OWN_RATE)
+    assert not _outage(evidence)

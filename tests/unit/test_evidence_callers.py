@@ -191,3 +191,30 @@ def test_a_dependency_named_by_nobody_else_has_no_callers() -> None:
     evidence = built(_shared_cache(), TARGET)
     cache = next(d for d in evidence.dependencies if d.service and d.service.name == "kv")
     assert cache.callers == []
+
+
+def _job(name: str, namespace: str, address: str) -> dict[str, Any]:
+    container = {"name": "app", "image": "tools:1", "env": [{"name": "UPSTREAM", "value": address}]}
+    labels = {"batch.kubernetes.io/job-name": name}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+        },
+        "status": {"active": 1},
+    }
+
+
+def test_a_job_naming_a_shared_dependency_is_one_of_its_callers() -> None:
+    # A backfill Job loads the shared cache (or an outside API's account) as well.
+    backfill = _job("backfill", "ops", "kv.cache.svc.cluster.local:6379")
+    unrelated = _job("export", "ops", "http://search-index.web:9200")
+    evidence = built([*_shared_cache(), backfill, unrelated], TARGET)
+    cache = next(d for d in evidence.dependencies if d.service and d.service.name == "kv")
+    assert [c.ref for c in cache.callers] == [
+        ObjectRef(kind="Job", namespace="ops", name="backfill")
+    ]
+    assert cache.callers[0].changes == []

@@ -25,6 +25,7 @@ from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
+from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
@@ -237,6 +238,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *REPLICA_LAG_ANALYZERS,
     *LOCK_WAIT_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
+    *CALLEE_POOL_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
     *ZONE_ROUTING_ANALYZERS,
     *PINNED_CONNECTION_ANALYZERS,

@@ -156,7 +156,7 @@ def _names(dependency: DependencyEvidence, line: str) -> bool:
     )
 
 
-def _healthy(dependency: DependencyEvidence) -> bool:
+def up_and_ready(dependency: DependencyEvidence) -> bool:
     """All its replicas ready and none failing: a callee that is up, only short of room."""
     return (
         not dependency.short_of_ready()
@@ -176,7 +176,7 @@ def check_dependency_overflow(evidence: Evidence) -> list[Finding]:
         if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
             continue
         hpa = next((h for h in dependency.autoscalers if at_maximum(h)), None)
-        if hpa is None or not _healthy(dependency):
+        if hpa is None or not up_and_ready(dependency):
             continue
         named = [(log, line) for log, line in lines if _names(dependency, line)]
         candidates.append((dependency, workload, hpa, named))
@@ -284,7 +284,7 @@ def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
             continue
         hpa = next((h for h in dependency.autoscalers if at_maximum(h)), None)
         limited = scaling_limited(hpa) if hpa is not None else None
-        if hpa is None or limited is None or not _healthy(dependency):
+        if hpa is None or limited is None or not up_and_ready(dependency):
             continue
         timed_out = _timed_out_calls(evidence, dependency)
         rejected = [] if timed_out else _rejected_calls(evidence, dependency)

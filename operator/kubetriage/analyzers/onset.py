@@ -18,6 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.cfs import request_path_throttle_steps
 from kubetriage.analyzers.demand import is_traffic
 from kubetriage.analyzers.log_signatures import FILLED_LOG
+from kubetriage.analyzers.probe_blips import readiness_blip
 from kubetriage.analyzers.support import (
     RISE,
     grep_logs,
@@ -48,6 +49,10 @@ SEEN_SERVING = timedelta(minutes=5)
 # the symptom the alert reports: an alert fires minutes after its symptom starts, and a
 # symptom still going on keeps its events coming.
 ENDED_BEFORE_ALERT = timedelta(hours=1)
+# A readiness probe that failed a few times on a pod that is ready again and never restarted
+# (``probe_blips``) took nothing out of service: last seen this long before the alert fired,
+# it was a blip the pod recovered from, not the start of the episode the alert reports.
+BLIP_ENDED_BEFORE_ALERT = timedelta(minutes=30)
 _SYMPTOM_METRIC = re.compile(
     r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
 )
@@ -157,7 +162,9 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     found: list[tuple[datetime, EvidenceItem]] = []
     fired = alert_onset(evidence)
     for event in evidence.events:
-        if fired is not None and ended_before(event, fired[0]):
+        if fired is not None and ended_before(
+            event, fired[0], blip=readiness_blip(evidence, event)
+        ):
             continue
         if event.type == "Warning" and event.first_seen is not None:
             found.append(
@@ -185,14 +192,13 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
     return found
 
 
-def ended_before(event: EventEvidence, fired: datetime) -> bool:
-    """Whether ``event`` was last seen ``ENDED_BEFORE_ALERT`` or more before the alert fired
-    at ``fired``: an episode that ended, not the start of what the alert reports."""
+def ended_before(event: EventEvidence, fired: datetime, *, blip: bool = False) -> bool:
+    """Whether ``event`` was last seen ``ENDED_BEFORE_ALERT`` (``BLIP_ENDED_BEFORE_ALERT`` for
+    a readiness ``blip``) or more before the alert fired at ``fired``: an episode that ended,
+    not the start of what the alert reports."""
     last = event.last_seen or event.first_seen
-    return (
-        last is not None
-        and timestamp(fired) - timestamp(last) >= ENDED_BEFORE_ALERT.total_seconds()
-    )
+    ended = BLIP_ENDED_BEFORE_ALERT if blip else ENDED_BEFORE_ALERT
+    return last is not None and timestamp(fired) - timestamp(last) >= ended.total_seconds()
 
 
 def alert_onset(evidence: Evidence) -> tuple[datetime, EvidenceItem] | None:

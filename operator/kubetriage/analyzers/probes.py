@@ -27,6 +27,7 @@ from kubetriage.analyzers.log_signatures import (
     WEDGED_LOG,
 )
 from kubetriage.analyzers.pods import LIVENESS_KILL, liveness_killed, metric_for, pod_events
+from kubetriage.analyzers.probe_blips import BLIP_FAILURES, PROBE_FAILED
 from kubetriage.analyzers.saturation import outrun_autoscaler
 from kubetriage.analyzers.support import (
     cpu_usage_jumps,
@@ -91,7 +92,6 @@ CONFIDENCE: Final = _Confidence()
 # and failures that mean it did not reach it or the answer was wrong for the probe.
 _APP_5XX = re.compile(r"(?i)(statuscode|status code):? 5\d\d")
 _OTHER_FAILURE = re.compile(r"(?i)refused|timeout|deadline|statuscode:? 4\d\d|no such host|reset")
-_PROBE_FAILED = re.compile(r"(?i)(?P<kind>liveness|readiness|startup) probe failed:?\s*(?P<why>.*)")
 
 
 def _busy_container(evidence: Evidence, pod: PodEvidence, container: str) -> EvidenceItem | None:
@@ -162,9 +162,6 @@ def _own_exec_cost(spec: ProbeSpec | None, changed: EvidenceItem | None) -> bool
     return spec is not None and changed is not None and spec.mechanism == "exec"
 
 
-# Fewer readiness failures than this, on a container that is ready again and never restarted,
-# are a blip the pod recovered from (a GC pause, a slow disk): nothing to fix in the probe.
-BLIP_FAILURES = 10
 # Readiness failures that all stopped within this long after the container started, on a
 # container that is ready now, are its warm-up (loading a model, a cache, a JIT): the
 # readiness probe did its job of keeping it out of the endpoints until then.
@@ -200,7 +197,7 @@ def check_probe_failure(evidence: Evidence) -> list[Finding]:
         for event in events:
             if event.reason != "Unhealthy":
                 continue
-            match = _PROBE_FAILED.search(event.message)
+            match = PROBE_FAILED.search(event.message)
             if match is None:
                 continue
             # Unhealthy events do not name the container; attribute them when unambiguous.
@@ -418,7 +415,7 @@ def check_callee_probe(evidence: Evidence) -> list[Finding]:
             (pod, match)
             for warning in dependency.warnings
             if (pod := warning.partition(" ")[0].removeprefix("Pod/")) in restarting
-            and (match := _PROBE_FAILED.search(warning)) is not None
+            and (match := PROBE_FAILED.search(warning)) is not None
             and match["kind"].lower() == "liveness"
             and _PROBE_MISSES.search(match["why"])
         ]

@@ -75,7 +75,10 @@ _WORDS = (
     rf"\bthrottled\b|{PROVIDER_THROTTLING}|"
     r"\bTooManyRequests\b|quota exceeded|retry[-_ ]?after|"
     # Azure Cosmos DB's own 429 (error 16500 on its MongoDB API): "Request rate is large".
-    r"request rate is large"
+    r"request rate is large|"
+    # An API's own error code and its SDKs' exception for a 429 (Stripe's ``rate_limit`` and
+    # ``StripeRateLimitError``, OpenAI's and Anthropic's ``RateLimitError``).
+    r"\brate_limit\b|RateLimitError\b"
 )
 _STATUS_429 = re.compile(_STATUS, re.IGNORECASE)
 _RATE_WORDS = re.compile(_WORDS, re.IGNORECASE)
@@ -104,6 +107,11 @@ def _weight(line: str) -> int:
     if _SERVED.search(line) or not _RECEIVED.search(line):
         return 0
     return (_STATUS_429.search(line) is not None) + (_RATE_WORDS.search(line) is not None)
+
+
+def refused_for_rate(line: str) -> re.Match[str] | None:
+    """Where ``line`` says a call the workload made was refused for rate, else None."""
+    return _REFUSED_FOR_RATE.search(line) if _weight(line) else None
 
 
 def rate_limited_calls(evidence: Evidence) -> list[LogHit]:

@@ -31,6 +31,7 @@ from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, CONNECT_TIME
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.onset import earliest_onset, follows_within
+from kubetriage.analyzers.rate_limits import refused_for_rate
 from kubetriage.analyzers.shared_dependency import SLOW_DEPENDENCY, changed_itself, shared_suspect
 from kubetriage.analyzers.support import LogHit, item
 from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
@@ -61,7 +62,8 @@ POOL_WAIT = re.compile(
     r"timed out|timeout waiting for (?:idle )?(?:object|connection)|QueuePool limit of size)"
 )
 # A call to a server that fails: it times out, refuses, finds no free slot or pool
-# connection, or answers too slowly.
+# connection, or answers too slowly; or is refused for rate (``refused_for_rate``: two
+# clients refused at once by one provider share its limit, whatever either released).
 _CALL_FAILS: Final = (
     CONNECT_TIMEOUT_LOG,
     ANSWER_TIMEOUT_LOG,
@@ -76,16 +78,20 @@ _LEAD = timedelta(minutes=10)
 
 
 def _failing_lines(
-    logs: list[LogTail], onset: datetime, now: datetime
+    logs: list[LogTail], onset: datetime, now: datetime, *, undated: bool = False
 ) -> tuple[list[LogHit], bool]:
-    """The failing call lines of ``logs`` written since shortly before the onset, and whether
-    one was written long before it (a chronic failure)."""
+    """The failing call lines of ``logs`` written since shortly before the onset (or, with
+    ``undated``, carrying no time a parser reads: the workload's own tail is the present),
+    and whether one was written long before it (a chronic failure)."""
     recent: list[LogHit] = []
     chronic = False
     for log in logs:
         for line in log.lines:
             match = next((m for p in _CALL_FAILS if (m := p.search(line)) is not None), None)
+            match = match or refused_for_rate(line)
             when = line_time(line, now) if match is not None else None
+            if match is not None and when is None and undated:
+                recent.append(LogHit(log, line, match))
             if match is None or when is None:
                 continue
             if when < onset - _LEAD:
@@ -134,7 +140,7 @@ def shared_outage(
     if onset is None or shared_suspect(evidence) is not None:
         return None
     now = evidence.collected_at
-    own, _ = _failing_lines(evidence.logs, onset, now)
+    own, _ = _failing_lines(evidence.logs, onset, now, undated=True)
     if not own:
         return None
     found: list[tuple[DependencyEvidence, LogHit, CallerEvidence, LogHit]] = []

@@ -100,9 +100,15 @@ async def follow_callers(
         config_maps = [o for (k, _, _), o in run.objects.items() if k == "ConfigMap"]
         found += find_config_callers(listed, services, config_maps, own)
     sharing: list[JsonDict] = []
+    # A Job (a backfill, an export) may load a shared dependency as well.
+    jobs = (
+        await reader.list_of(run, "Job", where, what=f"list Jobs in {where or 'every namespace'}")
+        if shared and reader.readable("Job")
+        else []
+    )
     for dependency in shared:
         # The other callers of a dependency it names: who else loads a shared database.
-        callers = find_callers(listed, [dependency], own)
+        callers = find_callers([*listed, *jobs], [dependency], own)
         room = MAX_CALLERS - len(callers)
         callers += [(c, db, []) for c, db, _ in secret_clients(listed, [dependency], own, room)]
         found += callers
@@ -110,7 +116,11 @@ async def follow_callers(
     unique = {(_ns(c), _name(c)): c for c, _, _ in found}
     unique |= {(_ns(c), _name(c)): c for c, _, _ in find_host_peers(listed, hosts, own)}
     unique |= {(_ns(c), _name(c)): c for c, _, _ in find_quota_peers(listed, quotas, own)}
-    await asyncio.gather(*(read_history(reader, run, caller) for caller in unique.values()))
+    await asyncio.gather(
+        *(read_history(reader, run, c) for c in unique.values() if c.get("kind") != "Job")
+    )
+    for job in (c for c in sharing if c.get("kind") == "Job"):
+        run.add(job)
     # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
     others = {(_ns(c), _name(c)): c for c in sharing}
     await asyncio.gather(*(_own_words(reader, run, c, limits) for c in others.values()))
@@ -129,7 +139,7 @@ async def _own_words(
         run,
         "Pod",
         _ns(caller),
-        what=f"list pods of caller Deployment {_ns(caller)}/{_name(caller)}",
+        what=f"list pods of caller {caller.get('kind')} {_ns(caller)}/{_name(caller)}",
         label_selector=selector,
     )
     for pod in pods:

@@ -50,6 +50,8 @@ MAX_SHARED = 3
 _MAX_CHANGES = 3
 # Log tails read of each other caller of a shared dependency (its first pod's containers).
 MAX_CALLER_TAILS = 2
+# The kinds whose pods may share a dependency: a Job (a backfill, an export) loads it as well.
+SHARING_KINDS = ("Deployment", "Job")
 
 # An env (or Secret key) name for a SQL database's connection: a URL, URI, DSN or .NET
 # connection string (DATABASE_URL, DB_DSN, JDBC_URL, SQLALCHEMY_DATABASE_URI, PG_URI,
@@ -454,14 +456,15 @@ def with_shared_callers(
     limits: EvidenceLimits | None = None,
 ) -> list[DependencyEvidence]:
     """``dependencies`` with the other callers of each one the incident's workload names
-    (``named_services``) among the Deployments of ``index``, with their rollouts and, among
+    (``named_services``) among the Deployments and Jobs of ``index``, with their rollouts and, among
     ``logs`` (the tails read for other reasons than the incident's own), those the collector
     reads of them (``caller_log_requests``)."""
     limits = limits or EvidenceLimits()
     shared = {(_ns(s), _name(s)): s for s in named_services(index.kind("Service"), pods, own)}
     if not shared:
         return dependencies
-    deployments, replica_sets = index.kind("Deployment"), index.kind("ReplicaSet")
+    replica_sets = index.kind("ReplicaSet")
+    deployments = [w for kind in SHARING_KINDS for w in index.kind(kind)]
     exclude = [own] if own is not None else []
     updated: list[DependencyEvidence] = []
     for dependency in dependencies:

@@ -103,7 +103,14 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             "apps/v1", apps.read_namespaced_replica_set, apps.list_namespaced_replica_set
         ),
         "ControllerRevision": Kind("apps/v1", listing=apps.list_namespaced_controller_revision),
-        "Job": Kind("batch/v1", batch.read_namespaced_job, batch.list_namespaced_job),
+        "Job": Kind(
+            "batch/v1",
+            batch.read_namespaced_job,
+            batch.list_namespaced_job,
+            # The Jobs that load a dependency the incident's workload shares
+            # (``kubetriage.evidence.caller_walk``).
+            batch.list_job_for_all_namespaces,
+        ),
         "CronJob": Kind("batch/v1", batch.read_namespaced_cron_job),
         "NetworkPolicy": Kind(
             "networking.k8s.io/v1",

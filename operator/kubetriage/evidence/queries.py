@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from kubetriage.evidence.label_vocabulary import is_monitoring_name, label_value
 from kubetriage.evidence.query_template import QueryTemplate
 from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES
+from kubetriage.evidence.query_templates_callees import CALLEE_TEMPLATES
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.query_templates_queues import QUEUE_TEMPLATES
 from kubetriage.evidence.targets import queue_names
@@ -36,6 +37,7 @@ ALERT_EXPR_NAME = "alert_expr"
 # The whole catalogue, in the order the queries are run and shown.
 TEMPLATES: tuple[QueryTemplate, ...] = (
     *WORKLOAD_TEMPLATES,
+    *CALLEE_TEMPLATES,
     *QUEUE_TEMPLATES,
     *CLUSTER_TEMPLATES,
 )
