@@ -3,7 +3,8 @@
 before the call failed) still designates the Service holding that ClusterIP and port: when
 it selects no pod, the network rule fixes that Service, as it does for a call by name.
 Near misses: an address no Service holds, and a Service's address on a port it does not
-declare."""
+declare. (A failed lookup's resolver address is left to the resolver rules: the golden record
+of the kubeadm kube-dns case holds that.)"""
 
 from __future__ import annotations
 

@@ -265,8 +265,11 @@ def check_network(evidence: Evidence) -> list[Finding]:
 def _called_services(line: str, services: list[ServiceEvidence]) -> list[ServiceEvidence]:
     """The ``services`` a failing call names: by host name (``service_for_host``), or by the
     virtual address and port it dialed (``10.43.77.210:9000``, a client that resolved the
-    name before the call failed), which only that Service holds."""
+    name before the call failed), which only that Service holds; not in a failed lookup,
+    whose address is the resolver's."""
     named = [s for host in hosts_in(line) if (s := service_for_host(host, services)) is not None]
+    if DNS_LOG.search(line):
+        return named  # the address a failed lookup names is its resolver's, not the callee's
     dialed = [
         s
         for ip, port in addresses_in(line)
