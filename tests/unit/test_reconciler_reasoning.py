@@ -2,7 +2,8 @@
 a Certificate past its renewal time waits on cert-manager's controller, and a host the
 cluster declares that does not resolve waits on external-dns; when that controller is down
 (OOM-killed, say) it is the target, and when the DNS controller's newest revision stopped
-watching what declares the host, that rollout is rolled back. A healthy controller, one
+watching what declares the host, or marks its records with another owner id, that rollout is
+rolled back. A healthy controller, one
 scaled to zero, a change that still covers the host, or nothing owed change nothing.
 
 Real: the pure builder (``tests.support.built``) over API-shaped dicts, and the analyzer
@@ -266,6 +267,38 @@ def test_a_dns_controller_revision_that_narrowed_its_domains_is_rolled_back() ->
 def test_a_dns_controller_change_that_still_covers_the_host_is_not_blamed() -> None:
     current = [*BOTH, "--log-level=debug"]
     ev = built([*_web(), _ingress(), *_dns(current, BOTH)], WEB, alerts=[NXDOMAIN])
+    assert len(ev.reconcilers) == 1
+    assert not [f for f in analyze(ev).findings if f.target == DNS]
+
+
+def test_a_dns_controller_revision_that_changed_its_owner_id_is_rolled_back() -> None:
+    # The chart upgrade dropped --txt-owner-id: the records it published are marked with
+    # the old owner, so it no longer updates them.
+    ev = built(
+        [*_web(), _ingress(), *_dns(BOTH, [*BOTH, "--txt-owner-id=prod-use1"])],
+        WEB,
+        alerts=[NXDOMAIN],
+    )
+    (reconciler,) = ev.reconcilers
+    assert (reconciler.owner_id, reconciler.previous_owner_id) == ("default", "prod-use1")
+    finding = assert_leads(analyze(ev), Category.BAD_ROLLOUT, Action.ROLLBACK, DNS)
+    assert "no longer owns the record of checkout.example.org" in finding.summary
+    assert finding.params == {"revision": "4"}
+
+
+@pytest.mark.parametrize(
+    ("current", "previous"),
+    [
+        # The same owner, other flags changed.
+        ([*BOTH, "--txt-owner-id=prod", "--interval=2m"], [*BOTH, "--txt-owner-id=prod"]),
+        # The default spelled out is the owner it had without the flag.
+        ([*BOTH, "--txt-owner-id=default"], BOTH),
+    ],
+)
+def test_a_dns_controller_keeping_its_owner_id_is_not_blamed(
+    current: list[str], previous: list[str]
+) -> None:
+    ev = built([*_web(), _ingress(), *_dns(current, previous)], WEB, alerts=[NXDOMAIN])
     assert len(ev.reconcilers) == 1
     assert not [f for f in analyze(ev).findings if f.target == DNS]
 

@@ -268,6 +268,18 @@ def replicas_cut(evidence: Evidence, workload: ObjectRef) -> ReplicaCut | None:
     return None
 
 
+def demand_fell_with(evidence: Evidence, cut: ReplicaCut) -> bool:
+    """Whether a request-rate series fell at least as much as the replicas did: the cut
+    followed demand rather than taking capacity away."""
+    return any(
+        is_traffic(m)
+        and is_rate(m)
+        and (g := metric_growth(m)) is not None
+        and g <= cut.after / cut.before
+        for m in evidence.metrics
+    )
+
+
 def _busier_after(evidence: Evidence, when: datetime) -> EvidenceItem | None:
     """A CPU usage series of the workload's pods that stepped up right after ``when``."""
     start = timestamp(when) - ONSET_TOLERANCE.total_seconds()
@@ -299,10 +311,7 @@ def capacity_cut(evidence: Evidence, workload: ObjectRef | None) -> list[Finding
     if cut is None:
         return []
     before, after = cut.before, cut.after
-    if any(
-        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g <= after / before
-        for m in evidence.metrics
-    ):
+    if demand_fell_with(evidence, cut):
         return []  # demand fell as much: the cut followed it
     autoscaled = any(
         h.target is not None and h.target.name == workload.name for h in evidence.autoscalers

@@ -24,6 +24,7 @@ from kubetriage.analyzers.calls import (
 )
 from kubetriage.analyzers.log_signatures import (
     CONNECT_TIMEOUT_LOG,
+    addresses_in,
     hosts_in,
     service_for_host,
 )
@@ -261,9 +262,27 @@ def check_network(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _called_services(line: str, services: list[ServiceEvidence]) -> list[ServiceEvidence]:
+    """The ``services`` a failing call names: by host name (``service_for_host``), or by the
+    virtual address and port it dialed (``10.43.77.210:9000``, a client that resolved the
+    name before the call failed), which only that Service holds; not in a failed lookup,
+    whose address is the resolver's."""
+    named = [s for host in hosts_in(line) if (s := service_for_host(host, services)) is not None]
+    if DNS_LOG.search(line):
+        return named  # the address a failed lookup names is its resolver's, not the callee's
+    dialed = [
+        s
+        for ip, port in addresses_in(line)
+        for s in services
+        if s.cluster_ip == ip and port in s.port_numbers
+    ]
+    return named + [s for s in dialed if s not in named]
+
+
 def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Finding]:
-    """Services the workload fails to call whose selector matches no pod at all: traffic is
-    routed nowhere (a selector typo, or labels changed under it). Its callees in other
+    """Services the workload fails to call (by name, or by the virtual address it dialed)
+    whose selector matches no pod at all: traffic is routed nowhere (a selector typo, or
+    labels changed under it). Its callees in other
     namespaces count too (a gateway's backend, a Service named in env) when their endpoints
     were read and list none: a Service whose pods crash still lists them as not-ready
     endpoints, one that selects no pod has none."""
@@ -285,9 +304,8 @@ def _unbacked_dependencies(evidence: Evidence, reported: set[str]) -> list[Findi
     findings: list[Finding] = []
     seen: set[str] = set()
     for hit in dependency_hits(evidence):
-        for host in hosts_in(hit.line):
-            svc = service_for_host(host, candidates)
-            if svc is None or svc.name in seen:
+        for svc in _called_services(hit.line, candidates):
+            if svc.name in seen:
                 continue
             seen.add(svc.name)
             call, fact = item(hit.source, hit.line), service_fact(svc)

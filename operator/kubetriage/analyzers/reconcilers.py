@@ -63,6 +63,12 @@ class _Confidence:
     dropped: float = 0.86  # the DNS controller's newest revision, rolled out within
     # RECENT before now, stopped covering the unresolved host its previous revision covered
     dropped_old: float = 0.72  # ... rolled out earlier than that
+    # The DNS controller's newest revision, rolled out within RECENT, still covers the
+    # unresolved host but marks its records with another owner id: the record published
+    # under the old one is no longer its own, so it is left as it was (just below a dropped
+    # source, which says outright that the host is not published).
+    reowned: float = 0.84
+    reowned_old: float = 0.7  # ... rolled out earlier than that
     # Less for a mesh control plane down when no sidecar of the incident says it cannot reach
     # it (its pods only run the sidecar): below a workload's own crash or probe failure.
     mesh_unsaid_penalty: float = 0.05
@@ -286,6 +292,7 @@ def check_dns_publisher_change(evidence: Evidence) -> list[Finding]:
             )
         ]
         if not dropped:
+            findings.extend(_reowned(evidence, reconciler, kinds))
             continue
         workload = reconciler.workload
         source = _source(workload)
@@ -336,6 +343,66 @@ def check_dns_publisher_change(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+def _reowned(evidence: Evidence, reconciler: ReconcilerEvidence, kinds: list[str]) -> list[Finding]:
+    """The DNS controller's newest revision covers the unresolved hosts as its previous one
+    did, but marks its records with another owner id: the records published under the old
+    id are not its own any more, so when a host's target changes it leaves the old record."""
+    change = reconciler.change
+    owner, before = reconciler.owner_id, reconciler.previous_owner_id
+    if change is None or owner is None or before is None or owner == before:
+        return []
+    hosts = [
+        host
+        for host in reconciler.hosts
+        if any(
+            covers(reconciler.sources, reconciler.domain_filters, k, host)
+            and covers(reconciler.previous_sources, reconciler.previous_domain_filters, k, host)
+            for k in kinds
+        )
+    ]
+    if not hosts:
+        return []
+    workload, named = reconciler.workload, ", ".join(hosts[:3])
+    ago = (evidence.collected_at - change.at).total_seconds() if change.at is not None else None
+    when = f" {prose.duration(ago)} ago" if ago is not None else ""
+    source = _source(workload)
+    rolled = item(source, f"{'; '.join(change.details[:3])}{when}")
+    owned = item(
+        source, f"marks its records with owner id {owner}; revision {change.from_revision} {before}"
+    )
+    owed = _owed_facts(reconciler)
+    recent = ago is not None and ago <= RECENT.total_seconds()
+    return [
+        make_finding(
+            "dns-publisher-change",
+            Category.BAD_ROLLOUT,
+            CONFIDENCE.reowned if recent else CONFIDENCE.reowned_old,
+            prose.narrative(
+                f"{prose.obj(workload)}'s new revision no longer owns the record of {named}",
+                "roll it back",
+                aside=f"the host {named} does not resolve",
+                because=[
+                    prose.claim(f"the host {named} does not resolve", *owed),
+                    prose.claim(
+                        f"{prose.obj(workload)} rolled out a revision{when} that marks its "
+                        f"records with owner id {owner} instead of {before}",
+                        rolled,
+                        owned,
+                    ),
+                    prose.claim(
+                        "A record marked with another owner is not its own: it neither "
+                        "updates nor deletes it, so the record stays as it was"
+                    ),
+                ],
+            ),
+            [*owed, rolled, owned],
+            Action.ROLLBACK,
+            workload,
+            {"revision": str(change.from_revision)} if change.from_revision else None,
+        )
+    ]
 
 
 RECONCILER_ANALYZERS: tuple[Analyzer, ...] = (

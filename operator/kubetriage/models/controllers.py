@@ -200,6 +200,11 @@ class ReconcilerEvidence(BaseModel):
     previous_sources: list[str] = Field(default_factory=list)
     domain_filters: list[str] = Field(default_factory=list)
     previous_domain_filters: list[str] = Field(default_factory=list)
+    # The owner id it writes into the TXT records that mark the DNS records it created, now
+    # and in its previous revision (external-dns' --txt-owner-id, "default" when unset): a
+    # record marked with another owner is not its own, so it neither updates nor deletes it.
+    owner_id: str | None = None
+    previous_owner_id: str | None = None
     # Its newest rollout (from the change timeline's revision diff), when it has a previous one.
     change: ChangeEvidence | None = None
     # Every failing pod is of that rollout's new revision: it has failed since the rollout.

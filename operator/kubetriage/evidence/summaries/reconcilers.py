@@ -19,7 +19,8 @@ does not resolve (the resolver's no-such-name words, ``kubetriage.dns_errors``, 
 SRE asks *who should have done that* and reads that controller's state: its replicas and
 failing pods, whether those failing pods are all of its newest rollout's revision, and what its
 current revision watches against the previous one (external-dns' ``--source`` and
-``--domain-filter``, from args or their ``EXTERNAL_DNS_*`` environment variables).
+``--domain-filter``, from args or their ``EXTERNAL_DNS_*`` environment variables), and the
+owner id it marks its records with (``--txt-owner-id``) against the previous one's.
 
 The controllers are recognised by the labels their charts set (``app.kubernetes.io/name``,
 else ``app``, with the chart's ``app.kubernetes.io/component`` when it has one) or their
@@ -316,6 +317,15 @@ def flag_values(template: JsonDict, flag: str) -> list[str]:
     return [v for v in dict.fromkeys(values) if v]
 
 
+# external-dns' owner id when --txt-owner-id is not given.
+DEFAULT_OWNER_ID = "default"
+
+
+def _owner_id(template: JsonDict) -> str:
+    """The owner id a DNS controller marks its records with (``--txt-owner-id``)."""
+    return next(iter(flag_values(template, "txt-owner-id")), DEFAULT_OWNER_ID)
+
+
 def covers(sources: Sequence[str], filters: Sequence[str], kind: str, host: str) -> bool:
     """Whether a DNS controller watching ``sources`` for the domains ``filters`` (none:
     every domain) publishes ``host`` declared by an object of ``kind``."""
@@ -389,10 +399,12 @@ def reconciler_summary(
         current = _template(workload)
         found.sources = flag_values(current, "source")
         found.domain_filters = flag_values(current, "domain-filter")
+        found.owner_id = _owner_id(current)
         if change is not None and change.from_revision is not None:
             previous = _previous_template(workload, history, change.from_revision)
             found.previous_sources = flag_values(previous, "source")
             found.previous_domain_filters = flag_values(previous, "domain-filter")
+            found.previous_owner_id = _owner_id(previous)
     return found
 
 
