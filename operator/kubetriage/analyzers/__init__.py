@@ -92,6 +92,7 @@ from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
+from kubetriage.analyzers.reviewer_credentials import REVIEWER_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
@@ -213,6 +214,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *TLS_CLIENT_ANALYZERS,
     *UNTRUSTING_CLIENT_ANALYZERS,
     *CLOCK_ANALYZERS,
+    *REVIEWER_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,
