@@ -54,6 +54,7 @@ from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.gateway_credentials import GATEWAY_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
+from kubetriage.analyzers.identity_releases import IDENTITY_RELEASE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
@@ -138,6 +139,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SECRET_WRITER_ANALYZERS,
     *RECONCILER_ANALYZERS,
     *IDENTITY_ANALYZERS,
+    *IDENTITY_RELEASE_ANALYZERS,
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
