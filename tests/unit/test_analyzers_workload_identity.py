@@ -205,3 +205,48 @@ def test_pods_with_an_injected_identity_are_not_read_as_running_as_the_node() ->
     env = {"AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/checkout-s3"}
     result = analyze(_as_node(_AS_NODE, env=env))
     assert not [f for f in result.findings if f.analyzer == "node-identity-denied"]
+
+
+_AZURE_ENV = {"AZURE_CLIENT_ID": "3f9c1e2a", "AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure"}
+
+
+def _not_injected(
+    *,
+    failing_env: dict[str, str] | None = None,
+    sibling_set: str = "checkout-7d9f6c8b5",
+    sibling_env: dict[str, str] | None = None,
+    sibling_ready: bool = True,
+) -> Evidence:
+    """``FAILING`` crash-loops with ``failing_env``; ``RUNNING`` (in ``sibling_set``) carries
+    ``sibling_env`` (the webhook-injected identity by default)."""
+    crashing = make.crash_looping("app", env=failing_env or {"ASPNETCORE_URLS": "http://+:8080"})
+    env = _AZURE_ENV if sibling_env is None else sibling_env
+    running = (
+        make.container("app", env=env) if sibling_ready else make.crash_looping("app", env=env)
+    )
+    return make.evidence(
+        workload=make.deployment(replicas=2, ready=1 if sibling_ready else 0),
+        pods=[make.pod(FAILING, crashing), make.pod(RUNNING, running, replica_set=sibling_set)],
+        logs=[make.log(FAILING, "app", "Unhandled exception. CredentialUnavailableException")],
+    )
+
+
+def test_pods_admitted_without_the_identity_their_replicaset_siblings_carry_restart() -> None:
+    finding = assert_leads(
+        analyze(_not_injected()), Category.CONFIG_MISSING, Action.RESTART, CHECKOUT
+    )
+    assert finding.analyzer == "identity-not-injected"
+    assert any("AZURE_CLIENT_ID" in e.fact for e in finding.evidence)
+
+
+def test_no_missed_injection_without_a_healthy_injected_sibling_of_the_same_template() -> None:
+    # Near misses: nobody carries an injected identity; the failing pod was mutated too; the
+    # injected sibling belongs to another revision (a template change); the sibling fails too.
+    for evidence in (
+        _not_injected(sibling_env={}),
+        _not_injected(failing_env=_AZURE_ENV),
+        _not_injected(sibling_set="checkout-5c4b3a291"),
+        _not_injected(sibling_ready=False),
+    ):
+        result = analyze(evidence)
+        assert not [f for f in result.findings if f.analyzer == "identity-not-injected"]

@@ -56,6 +56,7 @@ from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.gateway_credentials import GATEWAY_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
+from kubetriage.analyzers.identity_releases import IDENTITY_RELEASE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
@@ -96,6 +97,7 @@ from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
 from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
 from kubetriage.analyzers.restarted_logins import RESTARTED_LOGIN_ANALYZERS
+from kubetriage.analyzers.reviewer_credentials import REVIEWER_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
@@ -144,6 +146,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RECONCILER_ANALYZERS,
     *THROTTLED_CONTROLLER_ANALYZERS,
     *IDENTITY_ANALYZERS,
+    *IDENTITY_RELEASE_ANALYZERS,
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
@@ -222,6 +225,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *TLS_CLIENT_ANALYZERS,
     *UNTRUSTING_CLIENT_ANALYZERS,
     *CLOCK_ANALYZERS,
+    *REVIEWER_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,

@@ -9,6 +9,12 @@ as a crash to escalate or a cloud outage: fix the identity binding of the worklo
 the same workload that still runs with another role in its webhook-injected env shows the
 binding changed under it (the webhook injects it only when a pod is created).
 
+The same webhooks can miss a pod altogether: a pod created while the webhook had no ready
+replica (a node drain took both at once) is admitted unmutated when the webhook fails open,
+and runs without the injected identity env and token its ReplicaSet siblings carry. Its
+template is the siblings' template, so nothing in the workload changed: the pod lacks what
+admission should have added, and recreating it (a rolling restart) lets the webhook mutate it.
+
 The Kubernetes API refusing the pod's own ServiceAccount is the same family inside the
 cluster: ``jobs.batch is forbidden: User "system:serviceaccount:<ns>:<sa>" cannot create
 resource "jobs"``, logged by the workload about its own calls. Its Role or RoleBinding lacks
@@ -60,6 +66,8 @@ class _Confidence:
     node_identity_switched: float = 0.9  # the cloud denies a call made as the node, and the
     # workload's latest rollout switched its ServiceAccount: the switch lost the identity
     node_identity: float = 0.8  # ... with no such rollout: the binding itself is missing
+    not_injected: float = 0.87  # failing pods lack the identity env a ready pod of the same
+    # ReplicaSet carries: admission did not mutate them (above the crash loop they cause)
 
 
 CONFIDENCE: Final = _Confidence()
@@ -306,6 +314,71 @@ def check_node_identity_denied(evidence: Evidence) -> list[Finding]:
     return findings
 
 
+def _injected_sibling(evidence: Evidence, pod: PodEvidence) -> PodEvidence | None:
+    """A ready pod of ``pod``'s own ReplicaSet (the same template) that carries the injected
+    identity env ``pod`` lacks."""
+    if pod.owner is None or pod.owner.kind != "ReplicaSet":
+        return None
+    for other in evidence.pods:
+        if (
+            other is not pod
+            and other.owner is not None
+            and other.owner.same_object(pod.owner)
+            and not _failing(other)
+            and _identity(other)
+        ):
+            return other
+    return None
+
+
+def check_identity_not_injected(evidence: Evidence) -> list[Finding]:
+    """Failing pods without the identity env a healthy sibling of the same ReplicaSet carries:
+    the identity webhook did not mutate them when they were created; recreate them."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for pod in evidence.pods:
+        if not _failing(pod) or _identity(pod):
+            continue
+        sibling = _injected_sibling(evidence, pod)
+        target = workload_ref(evidence, pod)
+        if sibling is None or target is None or target.key() in seen:
+            continue
+        seen.add(target.key())
+        names = ", ".join(sorted(_identity(sibling)))
+        facts = [
+            item(pod_source(pod), f"fails without {names} in its env"),
+            item(pod_source(sibling), f"same ReplicaSet, runs ready with {names} injected"),
+        ]
+        findings.append(
+            make_finding(
+                "identity-not-injected",
+                Category.CONFIG_MISSING,
+                CONFIDENCE.not_injected,
+                prose.narrative(
+                    f"pods of {prose.obj(target)} were admitted without their workload identity",
+                    "restart it so the identity webhook injects it into new pods",
+                    because=[
+                        prose.claim(
+                            f"Pod {pod.name} fails and lacks {names}, which a ready pod "
+                            "of the same ReplicaSet carries",
+                            *facts,
+                        ),
+                        prose.claim(
+                            "The webhook adds that env when a pod is created; the template is "
+                            "the same, so admission skipped these pods (the webhook was "
+                            "unavailable and fails open)"
+                        ),
+                    ],
+                ),
+                facts,
+                Action.RESTART,
+                target,
+                {"missing": names},
+            )
+        )
+    return findings
+
+
 def check_api_forbidden(evidence: Evidence) -> list[Finding]:
     """The workload's own log: the API server refuses its own ServiceAccount a verb."""
     seen: set[str] = set()
@@ -361,6 +434,7 @@ def check_api_forbidden(evidence: Evidence) -> list[Finding]:
 IDENTITY_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("identity-refused", (Category.CONFIG_MISSING,), check_identity_refused),
     Analyzer("api-forbidden", (Category.CONFIG_MISSING,), check_api_forbidden),
+    Analyzer("identity-not-injected", (Category.CONFIG_MISSING,), check_identity_not_injected),
     Analyzer(
         "node-identity-denied",
         (Category.BAD_ROLLOUT, Category.CONFIG_MISSING),
