@@ -10,7 +10,9 @@ not the blocked workload's:
   its pods fail since a new revision (bad-rollout: roll the webhook's workload back); its pods
   cannot be scheduled (unschedulable: free capacity for the webhook's workload); its pods
   are killed for exceeding their memory limit (oom-killed: raise the webhook workload's
-  memory); its pods crash (crash-loop: escalate to the webhook's workload); otherwise the
+  memory); its pods crash and their last log lines name a file of a Secret they mount (a
+  CA or key bundle the process refuses at start: config-missing, fix that Secret); its pods
+  crash otherwise (crash-loop: escalate to the webhook's workload); otherwise the
   webhook is failing (dependency-failure: escalate to its owner at the Service);
 - the call times out while the Service has ready endpoints and a NetworkPolicy of the
   backend's namespace isolates its pods with no rule admitting the API server on the webhook's
@@ -37,7 +39,11 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ChangeEvidence, GenericObjectEvidence
+from kubetriage.models.object_evidence import (
+    ChangeEvidence,
+    ConfigMount,
+    GenericObjectEvidence,
+)
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
@@ -55,6 +61,7 @@ class _WebhookConfidence:
     unschedulable: float = 0.9  # no endpoint; its pods cannot be scheduled
     oom: float = 0.88  # no endpoint; its pods are OOMKilled, no new revision behind it
     crashing: float = 0.85  # no endpoint; its pods crash, no new revision behind it
+    secret_content: float = 0.86  # ... and their logs name a file of a Secret they mount
     failing: float = 0.82  # no endpoint, refused or timed out, no cause behind it in view
     isolated: float = 0.88  # timed out; ready endpoints; a policy denies the API server
     minor: float = 0.1  # less when few calls failed (fewer than MANY_CALLS)
@@ -176,6 +183,18 @@ def _policy_denying(
     if not verdict.blocking:
         return None
     return ObjectRef(kind="NetworkPolicy", namespace=namespace, name=verdict.blocking[0])
+
+
+def _refused_secret(hook: WebhookEvidence, dependency: DependencyEvidence) -> ConfigMount | None:
+    """The Secret volume whose file the crashing backend's log lines name (a path under its
+    mount path, with or without the leading slash): the content it refuses at start."""
+    for mount in dependency.secret_mounts:
+        if mount.kind != "Secret":
+            continue
+        where = mount.path.strip("/")
+        if where and any(f"{where}/" in line for line in hook.log_lines):
+            return mount
+    return None
 
 
 def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
@@ -323,6 +342,20 @@ def _unreachable_finding(
             )
             confidence = CONFIDENCE.oom
             cause = f"the pods of {prose.obj(dependency.workload)} exceed their memory limit"
+        elif (
+            hook.failure == "no-endpoints"
+            and crashing
+            and service.namespace
+            and (refused := _refused_secret(hook, dependency)) is not None
+        ):
+            category, action = Category.CONFIG_MISSING, Action.FIX_CONFIG
+            target = ObjectRef(kind="Secret", namespace=service.namespace, name=refused.name)
+            confidence = CONFIDENCE.secret_content
+            cause = (
+                f"its pods exit at start on the content of {prose.obj(target)}, "
+                f"mounted at {refused.path}"
+            )
+            facts += [item(f"log {service.namespace}", line) for line in hook.log_lines[-1:]]
         elif hook.failure == "no-endpoints" and crashing and dependency.workload is not None:
             category, action, target = Category.CRASH_LOOP, Action.ESCALATE, dependency.workload
             confidence = CONFIDENCE.crashing
@@ -332,6 +365,7 @@ def _unreachable_finding(
         Action.FREE_CAPACITY: "free capacity for it",
         Action.ROLLBACK: "roll it back",
         Action.INCREASE_MEMORY: "raise its memory limit",
+        Action.FIX_CONFIG: "restore a valid content of that Secret",
     }.get(action, "escalate to its owner")
     if target.kind == "NetworkPolicy":
         fix = "let the API server's calls in"
@@ -382,6 +416,7 @@ WEBHOOK_ANALYZERS: tuple[Analyzer, ...] = (
             Category.BAD_ROLLOUT,
             Category.UNSCHEDULABLE,
             Category.OOM_KILLED,
+            Category.CONFIG_MISSING,
             Category.CRASH_LOOP,
             Category.DEPENDENCY_FAILURE,
         ),
