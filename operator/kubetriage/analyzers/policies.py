@@ -19,6 +19,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.allow_policies import MisaimedAllow, misaimed_allow
+from kubetriage.analyzers.ambient_tunnel import HBONE_PORT, tunnelled
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
 from kubetriage.analyzers.support import (
@@ -119,6 +120,9 @@ def blocked_to_service(
     the Service lands on and is blocked only when no one of them is allowed. A policy that
     admits the Service's port but not its targetPort blocks it. Without known pod ports,
     the flow is checked on any port."""
+    if (tunnel := tunnelled(flow)) is not None:
+        # Both ends in the ambient mesh: the pods receive the flow on the tunnel's port.
+        return blocked(evidence, tunnel)
     ports = [p for p in service.pod_ports if p.number is not None] if service else []
     if not ports:
         return blocked(evidence, flow)
@@ -443,12 +447,20 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
                 f" ({ref.name})" if ref is not None else ""
             )
             fact = item("dependency", f"{what} named by {dependency.named_by[0].text}")
+            tunnel = [
+                item(
+                    "ambient mesh",
+                    f"both ends in the Istio ambient mesh: the flow reaches port {HBONE_PORT}",
+                )
+                for _ in [tunnelled(flow)]
+                if _ is not None
+            ]
             findings.append(
                 policy_finding(
                     evidence,
                     verdict,
                     what,
-                    [fact, item(failing[0].source, failing[0].line)],
+                    [fact, item(failing[0].source, failing[0].line), *tunnel],
                     CONFIDENCE.dependency_blocked,
                     misaimed=misaimed_allow(evidence, flow, service)
                     if verdict.direction == "ingress"

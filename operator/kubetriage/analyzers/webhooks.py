@@ -10,12 +10,17 @@ not the blocked workload's:
   its pods fail since a new revision (bad-rollout: roll the webhook's workload back); its pods
   cannot be scheduled (unschedulable: free capacity for the webhook's workload); its pods
   are killed for exceeding their memory limit (oom-killed: raise the webhook workload's
-  memory); its pods crash (crash-loop: escalate to the webhook's workload); otherwise the
+  memory); its pods crash and their last log lines name a file of a Secret they mount (a
+  CA or key bundle the process refuses at start: config-missing, fix that Secret); its pods
+  crash otherwise (crash-loop: escalate to the webhook's workload); otherwise the
   webhook is failing (dependency-failure: escalate to its owner at the Service);
 - the call times out while the Service has ready endpoints and a NetworkPolicy of the
   backend's namespace isolates its pods with no rule admitting the API server on the webhook's
   port (the API server is no pod: only a rule with no peers, or an ipBlock, lets it in):
   network, fix the policy that denies (one with no ingress rule first);
+- the call times out while the Service has ready endpoints and the backend's containers are
+  throttled by their CPU limit for HEAVILY_THROTTLED_SHARE of their CFS periods or more (it
+  cannot answer within the webhook's timeout): cpu-throttling, raise the backend's CPU;
 - the call is refused or times out otherwise: dependency-failure, escalate at the Service.
 
 A webhook whose ``failurePolicy`` is ``Ignore`` blocks nothing and is passed over. A webhook
@@ -32,12 +37,17 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cert_targets import TLS_NAME, dependency_tls_secrets
+from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, workload_throttle_shares
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ChangeEvidence, GenericObjectEvidence
+from kubetriage.models.object_evidence import (
+    ChangeEvidence,
+    ConfigMount,
+    GenericObjectEvidence,
+)
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.networkpolicy import Endpoint, Flow, ingress_verdict
@@ -55,8 +65,10 @@ class _WebhookConfidence:
     unschedulable: float = 0.9  # no endpoint; its pods cannot be scheduled
     oom: float = 0.88  # no endpoint; its pods are OOMKilled, no new revision behind it
     crashing: float = 0.85  # no endpoint; its pods crash, no new revision behind it
+    secret_content: float = 0.86  # ... and their logs name a file of a Secret they mount
     failing: float = 0.82  # no endpoint, refused or timed out, no cause behind it in view
     isolated: float = 0.88  # timed out; ready endpoints; a policy denies the API server
+    throttled: float = 0.84  # timed out; ready endpoints; its containers heavily throttled
     minor: float = 0.1  # less when few calls failed (fewer than MANY_CALLS)
     inferred: float = 0.05  # less when no failed call is seen, only a stuck object it admits
 
@@ -178,6 +190,18 @@ def _policy_denying(
     return ObjectRef(kind="NetworkPolicy", namespace=namespace, name=verdict.blocking[0])
 
 
+def _refused_secret(hook: WebhookEvidence, dependency: DependencyEvidence) -> ConfigMount | None:
+    """The Secret volume whose file the crashing backend's log lines name (a path under its
+    mount path, with or without the leading slash): the content it refuses at start."""
+    for mount in dependency.secret_mounts:
+        if mount.kind != "Secret":
+            continue
+        where = mount.path.strip("/")
+        if where and any(f"{where}/" in line for line in hook.log_lines):
+            return mount
+    return None
+
+
 def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
     return next((c for c in dependency.changes if c.kind == "rollout"), None)
 
@@ -246,8 +270,24 @@ def _certificate_finding(
     )
 
 
+def _throttled(
+    hook: WebhookEvidence, dependency: DependencyEvidence | None, shares: dict[str, float]
+) -> tuple[str, float] | None:
+    """The backend container most throttled by its CPU limit, when the call timed out while
+    the Service had a ready endpoint and that container spent HEAVILY_THROTTLED_SHARE of its
+    CFS periods or more throttled."""
+    svc = dependency.service if dependency is not None else None
+    if hook.failure != "timeout" or svc is None or svc.ready_endpoints == 0 or not shares:
+        return None
+    container, share = max(shares.items(), key=lambda kv: kv[1])
+    return (container, share) if share >= HEAVILY_THROTTLED_SHARE else None
+
+
 def _unreachable_finding(
-    hook: WebhookEvidence, dependency: DependencyEvidence | None, facts: list[EvidenceItem]
+    hook: WebhookEvidence,
+    dependency: DependencyEvidence | None,
+    facts: list[EvidenceItem],
+    shares: dict[str, float],
 ) -> Finding | None:
     service = hook.service
     if service is None:
@@ -257,7 +297,27 @@ def _unreachable_finding(
     cause = f"{prose.obj(service)} does not answer"
     svc = dependency.service if dependency is not None else None
     denying = _policy_denying(hook, dependency)
-    if denying is not None:
+    # A policy that drops the call is surer than a slow backend: it never gets the call.
+    throttled = None if denying is not None else _throttled(hook, dependency, shares)
+    if throttled is not None and dependency is not None and dependency.workload is not None:
+        container, share = throttled
+        category, action, target = (
+            Category.CPU_THROTTLING,
+            Action.INCREASE_CPU,
+            dependency.workload,
+        )
+        confidence = CONFIDENCE.throttled
+        cause = (
+            f"container {container} of {prose.obj(dependency.workload)} is throttled by its "
+            "CPU limit and answers too late"
+        )
+        facts.append(
+            item(
+                object_source(dependency.workload),
+                f"container {container}: {prose.percent(share)} of CFS periods throttled",
+            )
+        )
+    elif denying is not None:
         category, action, target = Category.NETWORK, Action.FIX_NETWORK, denying
         confidence = CONFIDENCE.isolated
         port = hook.backend_port or hook.backend_port_name
@@ -323,6 +383,20 @@ def _unreachable_finding(
             )
             confidence = CONFIDENCE.oom
             cause = f"the pods of {prose.obj(dependency.workload)} exceed their memory limit"
+        elif (
+            hook.failure == "no-endpoints"
+            and crashing
+            and service.namespace
+            and (refused := _refused_secret(hook, dependency)) is not None
+        ):
+            category, action = Category.CONFIG_MISSING, Action.FIX_CONFIG
+            target = ObjectRef(kind="Secret", namespace=service.namespace, name=refused.name)
+            confidence = CONFIDENCE.secret_content
+            cause = (
+                f"its pods exit at start on the content of {prose.obj(target)}, "
+                f"mounted at {refused.path}"
+            )
+            facts += [item(f"log {service.namespace}", line) for line in hook.log_lines[-1:]]
         elif hook.failure == "no-endpoints" and crashing and dependency.workload is not None:
             category, action, target = Category.CRASH_LOOP, Action.ESCALATE, dependency.workload
             confidence = CONFIDENCE.crashing
@@ -332,19 +406,26 @@ def _unreachable_finding(
         Action.FREE_CAPACITY: "free capacity for it",
         Action.ROLLBACK: "roll it back",
         Action.INCREASE_MEMORY: "raise its memory limit",
+        Action.FIX_CONFIG: "restore a valid content of that Secret",
+        Action.INCREASE_CPU: "raise its CPU limit",
     }.get(action, "escalate to its owner")
     if target.kind == "NetworkPolicy":
         fix = "let the API server's calls in"
+    state, backend_state = "down", "unavailable"
+    if target.kind == "NetworkPolicy":
+        state = "cut off"
+    elif category is Category.CPU_THROTTLING:
+        state, backend_state = "too slow", "too slow"
     return make_finding(
         "admission-webhook",
         category,
         confidence - _penalty(hook),
         prose.narrative(
-            f"Admission webhook {'cut off' if target.kind == 'NetworkPolicy' else 'down'}: {cause}",
+            f"Admission webhook {state}: {cause}",
             fix,
             because=[
                 prose.claim(_blocked_claim(hook), facts[0]),
-                prose.claim(f"The webhook's backend is unavailable: {cause}", *facts[1:4]),
+                prose.claim(f"The webhook's backend is {backend_state}: {cause}", *facts[1:4]),
             ],
         ),
         facts,
@@ -367,7 +448,9 @@ def check_webhooks(evidence: Evidence) -> list[Finding]:
         if hook.failure in _CERTIFICATE_FAILURES:
             finding = _certificate_finding(hook, dependency, facts)
         elif hook.failure in _UNREACHABLE_FAILURES:
-            finding = _unreachable_finding(hook, dependency, facts)
+            backend = dependency.workload if dependency is not None else None
+            shares = workload_throttle_shares(evidence, backend) if backend is not None else {}
+            finding = _unreachable_finding(hook, dependency, facts, shares)
         if finding is not None:
             findings.append(finding)
     return findings
@@ -382,6 +465,8 @@ WEBHOOK_ANALYZERS: tuple[Analyzer, ...] = (
             Category.BAD_ROLLOUT,
             Category.UNSCHEDULABLE,
             Category.OOM_KILLED,
+            Category.CPU_THROTTLING,
+            Category.CONFIG_MISSING,
             Category.CRASH_LOOP,
             Category.DEPENDENCY_FAILURE,
         ),

@@ -195,16 +195,32 @@ def _injected_from(configuration: JsonDict) -> ObjectRef | None:
     return ObjectRef(kind="Certificate", namespace=namespace, name=name)
 
 
-def _backend_lines(logs: list[LogTail], namespace: str) -> tuple[list[str], list[str]]:
-    """Certificate lines of the backend's logs (newest last) and the Secrets they name."""
+def _backend_lines(
+    logs: list[LogTail], namespace: str, secret_paths: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Certificate lines of the backend's logs (newest last), and those naming a file under
+    one of ``secret_paths`` (where its pods mount Secrets, without the leading slash: a
+    process that refuses a key or CA bundle names the file it read), and the Secrets they
+    name."""
     lines = [line for t in logs if t.namespace == namespace for line in t.lines]
-    kept = [line for line in lines if _CERT_LINE.search(line)][-_MAX_LINES:]
+    kept = [
+        line
+        for line in lines
+        if _CERT_LINE.search(line) or any(f"{path}/" in line for path in secret_paths)
+    ][-_MAX_LINES:]
     secrets: list[str] = []
     for line in kept:
         for match in _SECRET_NAMED.finditer(line):
             if match["name"] not in secrets:
                 secrets.append(match["name"])
     return kept, secrets[:_MAX_SECRETS]
+
+
+def _secret_paths(backend: DependencyEvidence | None) -> list[str]:
+    """Where the backend's pods mount Secret volumes, without the leading slash."""
+    if backend is None:
+        return []
+    return [p for m in backend.secret_mounts if m.kind == "Secret" if (p := m.path.strip("/"))]
 
 
 def service_backend(
@@ -354,6 +370,7 @@ def webhook_summaries(
         if configuration is not None:
             hook = next(h for h in dicts(configuration.get("webhooks")) if h.get("name") == name)
             policy = as_str(hook.get("failurePolicy"))
+        backend = service_backend(index, service, unavailable, limits)
         certificates = []
         lines: list[str] = []
         secrets: list[str] = []
@@ -362,7 +379,7 @@ def webhook_summaries(
                 generic_summary(c, now, limits)
                 for c in index.in_namespace("Certificate", service.namespace)
             ][: limits.max_other_objects]
-            lines, secrets = _backend_lines(logs, service.namespace)
+            lines, secrets = _backend_lines(logs, service.namespace, _secret_paths(backend))
         landing = (
             _landing(index, service, _hook_port(configuration, name), limits)
             if service is not None and service.namespace
@@ -382,7 +399,7 @@ def webhook_summaries(
                 certificates=certificates,
                 secrets_named=secrets,
                 log_lines=[clip_text(x, limits.max_log_line_bytes) or "" for x in lines],
-                backend=service_backend(index, service, unavailable, limits),
+                backend=backend,
                 backend_labels=landing.labels if landing else {},
                 backend_port=landing.port if landing else None,
                 backend_port_name=landing.port_name if landing else None,
