@@ -115,6 +115,7 @@ from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.shared_outage import SHARED_OUTAGE_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
+from kubetriage.analyzers.signal_wrappers import SIGNAL_WRAPPER_ANALYZERS
 from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
 from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
@@ -163,6 +164,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *STORAGE_ANALYZERS,
     # the workload's revisions and demand
     *ROLLOUT_ANALYZERS,
+    *SIGNAL_WRAPPER_ANALYZERS,
     *SATURATION_ANALYZERS,
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,

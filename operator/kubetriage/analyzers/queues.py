@@ -7,7 +7,8 @@ invoices``, ``KAFKA_TOPIC=ledger.events``), or whose name is the consumer group.
 backlog grows while input grew and the consumers are healthy, they are too few: scale them
 out. Consumers that crash, or that changed right before, are other analyzers' cases (crash,
 OOM, rollback) and this one stays out of their way; consumers that finish fewer messages with
-steady input are slower (a dependency, a change), not short of replicas.
+steady input are slower (a dependency, a change), not short of replicas. A dead-letter queue's
+backlog is failed messages, never a reason to scale out.
 
 Pure functions of Evidence, registered in ``kubetriage.analyzers.ANALYZERS``.
 """
@@ -24,6 +25,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.support import item, metric_growth, owner_workload, pod_source
 from kubetriage.evidence.queries import alert_families
+from kubetriage.evidence.queue_consumers import dead_letter_source
 from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -176,6 +178,9 @@ def _check_queue_backlog(evidence: Evidence) -> list[Finding]:
     names: list[str] = []
     for alert in evidence.alerts:
         names += [n for n in queue_names(alert.labels) if n not in names]
+    # A dead-letter queue fills with messages its source's consumers failed, whatever their
+    # number: more replicas would fail them faster, not drain it.
+    names = [n for n in names if dead_letter_source(n) is None]
     if not names:
         return []
     backlog = growing_backlogs(evidence)

@@ -4,7 +4,9 @@ consumer group, that is named after it, or that a KEDA trigger measuring it scal
 (``consumer_elsewhere``); a workload named after (or naming) the alert's consumer group is
 preferred to others naming only the topic, which may be its producers, and when only
 configuration names the queue, the one workload configured for its renamed successor
-(``exports-v2`` for ``exports``) is the consumer that moved away. Pure; the collector
+(``exports-v2`` for ``exports``) is the consumer that moved away. An alert naming only
+dead-letter queues (``orders-dlq``) leads to the one workload of its namespace naming their
+source queues: the consumer that failed the messages. Pure; the collector
 (``caller_walk``) and the builder (``index``) list the workloads (and the ConfigMaps their
 env comes from) they may read.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from kubetriage.evidence.config_values import by_name
 from kubetriage.evidence.dependencies import pod_texts
@@ -52,6 +54,20 @@ def names_queue(texts: Iterable[str], names: Iterable[str]) -> bool:
     return any(p.search(text) for text in texts for p in patterns)
 
 
+# The suffixes a dead-letter queue or topic takes after the queue whose failed messages it
+# holds (``orders-dlq``, ``orders.DLT``, ``orders-dead-letter``, ``orders_deadletter``).
+_DEAD_LETTER: Final = re.compile(
+    r"(?i)^(?P<source>.+?)[-_.](?:dlq|dlt|dead[-_.]?letter(?:[-_.]?queue)?)$"
+)
+
+
+def dead_letter_source(name: str) -> str | None:
+    """The queue whose failed messages the dead-letter queue ``name`` holds (``orders`` for
+    ``orders-dlq``, ``orders.DLT``, ``orders-dead-letter``); None for another queue."""
+    match = _DEAD_LETTER.match(name)
+    return match.group("source") if match else None
+
+
 def names_successor(texts: Iterable[str], names: Iterable[str]) -> bool:
     """Whether one of ``texts`` names a successor of one of the queues ``names``: the same
     name with a version suffix (``exports-v2``, ``orders_v3``, ``jobs.v2`` for ``exports``,
@@ -62,6 +78,46 @@ def names_successor(texts: Iterable[str], names: Iterable[str]) -> bool:
         if n
     ]
     return any(p.search(text) for text in texts for p in patterns)
+
+
+def _ref(workload: dict[str, Any]) -> ObjectRef:
+    meta = workload.get("metadata") or {}
+    return ObjectRef(
+        kind=str(workload.get("kind")),
+        name=str(meta.get("name") or ""),
+        namespace=str(meta.get("namespace") or ""),
+        api_version=str(workload.get("apiVersion") or "apps/v1"),
+    )
+
+
+def _dead_letter_consumer(
+    names: list[str],
+    namespace: str,
+    namespace_pods: Iterable[dict[str, Any]],
+    workloads: Iterable[dict[str, Any]],
+    configs: dict[tuple[str, str], dict[str, Any]],
+) -> ObjectRef | None:
+    """For alerts that name only dead-letter queues, none of which the pods of ``namespace``
+    name, the one workload of ``namespace`` whose pod template (or the ConfigMaps it takes
+    env from) names their source queues:
+    nobody consumes a dead-letter queue, messages land there because the source queue's
+    consumer failed them (or was killed holding them) too often, so that consumer is what an
+    SRE looks at. None when another queue is named, or no or several workloads name the
+    sources (a producer names the queue too: the alert alone cannot tell)."""
+    sources = [dead_letter_source(n) for n in names]
+    if not all(sources):
+        return None
+    wanted = [s for s in sources if s]
+    if names_queue((text for _, text in pod_texts(namespace_pods, None, configs)), names):
+        return None  # something here reads the dead-letter queue itself (a redriver)
+    found = [
+        w
+        for w in workloads
+        if w.get("kind") in CONSUMER_KINDS
+        and str((w.get("metadata") or {}).get("namespace") or "") == namespace
+        and names_queue([text for _, text in pod_texts([], w, configs)], wanted)
+    ]
+    return _ref(found[0]) if len(found) == 1 else None
 
 
 def consumer_elsewhere(
@@ -92,6 +148,9 @@ def consumer_elsewhere(
     if not names or chosen is None or chosen.kind != "Namespace":
         return None
     configs = by_name(config_maps)
+    here = _dead_letter_consumer(names, chosen.name, namespace_pods, workloads, configs)
+    if here is not None:
+        return here
     if names_queue((text for _, text in pod_texts(namespace_pods, None, configs)), names):
         return None  # the consumers run in the alert's namespace
     workloads = list(workloads)
@@ -146,10 +205,4 @@ def consumer_elsewhere(
     found = group_of if len(found) > 1 and groups else found
     if len(found) != 1:
         return None
-    meta = found[0].get("metadata") or {}
-    return ObjectRef(
-        kind=str(found[0].get("kind")),
-        name=str(meta.get("name") or ""),
-        namespace=str(meta.get("namespace") or ""),
-        api_version=str(found[0].get("apiVersion") or "apps/v1"),
-    )
+    return _ref(found[0])

@@ -197,6 +197,8 @@ class RevisionEvidence(BaseModel):
     name: str
     revision: int
     images: dict[str, str] = Field(default_factory=dict)
+    # Each container's command and args as its template sets them (empty: the image's own).
+    commands: dict[str, list[str]] = Field(default_factory=dict)
     replicas: int = 0
     ready_replicas: int = 0
     available_replicas: int = 0

@@ -9,6 +9,7 @@ from kubetriage.evidence.notes import Notes, bounded
 from kubetriage.evidence.raw import (
     as_dict,
     as_int,
+    as_list,
     as_str,
     as_time,
     dicts,
@@ -84,9 +85,28 @@ def workload_summary(obj: JsonDict, limits: EvidenceLimits, notes: Notes) -> Wor
     )
 
 
+# Words kept of each container's command and args in a revision.
+_MAX_WORDS = 16
+
+
+def _template_spec(replica_set: JsonDict) -> JsonDict:
+    return as_dict(as_dict(as_dict(replica_set.get("spec")).get("template")).get("spec"))
+
+
 def _images(pod_spec: JsonDict) -> dict[str, str]:
     return {
         c["name"]: as_str(c.get("image")) or ""
+        for c in dicts(pod_spec.get("initContainers")) + dicts(pod_spec.get("containers"))
+        if isinstance(c.get("name"), str)
+    }
+
+
+def _commands(pod_spec: JsonDict) -> dict[str, list[str]]:
+    """Each container's command and args (a bounded few words of each)."""
+    return {
+        c["name"]: [as_str(a) or "" for a in as_list(c.get("command")) + as_list(c.get("args"))][
+            :_MAX_WORDS
+        ]
         for c in dicts(pod_spec.get("initContainers")) + dicts(pod_spec.get("containers"))
         if isinstance(c.get("name"), str)
     }
@@ -117,9 +137,8 @@ def revision_history(
                 RevisionEvidence(
                     name=_name(rs),
                     revision=number,
-                    images=_images(
-                        as_dict(as_dict(as_dict(rs.get("spec")).get("template")).get("spec"))
-                    ),
+                    images=_images(_template_spec(rs)),
+                    commands=_commands(_template_spec(rs)),
                     replicas=as_int(status.get("replicas")) or 0,
                     ready_replicas=as_int(status.get("readyReplicas")) or 0,
                     available_replicas=as_int(status.get("availableReplicas")) or 0,
@@ -145,6 +164,7 @@ def revision_history(
                     name=_name(cr),
                     revision=number,
                     images=_images(as_dict(template.get("spec"))),
+                    commands=_commands(as_dict(template.get("spec"))),
                     created_at=as_time(_meta(cr).get("creationTimestamp")),
                     current=is_current,
                 )
