@@ -201,9 +201,8 @@ def _injector_oom(client: RefusedClientEvidence, hook: WebhookEvidence) -> Findi
         Category.OOM_KILLED,
         CONFIDENCE.injector_oom,
         prose.narrative(
-            f"Mesh injector {prose.obj(injector)} is OOM-killed; pods admitted meanwhile "
-            "lack the proxy",
-            "raise its memory limit, then restart the bare clients",
+            f"Mesh injector {prose.obj(injector)} is OOM-killed: new pods lack the proxy",
+            "raise its memory limit",
             because=[
                 prose.claim(
                     f"The callee's mesh policy denies {prose.obj(client.ref)}, whose pod runs "
