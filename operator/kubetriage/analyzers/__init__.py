@@ -119,6 +119,7 @@ from kubetriage.analyzers.signal_wrappers import SIGNAL_WRAPPER_ANALYZERS
 from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
 from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
+from kubetriage.analyzers.stale_callers import STALE_CALLER_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tenant_callers import TENANT_CALLER_ANALYZERS
@@ -251,6 +252,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *JOB_SIDECAR_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
+    *STALE_CALLER_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
     *PROBE_REFUSAL_ANALYZERS,
     *FRESH_THROTTLING_ANALYZERS,

@@ -47,6 +47,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
 from kubetriage.evidence.overlay_mtu import overlay_mtu_settings
+from kubetriage.evidence.pod_injectors import injector_summaries
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.queue_peers import queue_peer_summaries
 from kubetriage.evidence.quota_peers import quota_peer_summaries
@@ -282,7 +283,8 @@ def build_evidence(
         disruption_budgets=disruption_budget_summaries(
             index, scope.pods, node_objs, unavailable_kinds, limits, notes
         ),
-        webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds),
+        webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds)
+        + injector_summaries(index, logs, unavailable_kinds, limits),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         scalers=scalers,
         scaler_operator=scaler_operator_summary(index, logs, limits) if scalers else None,

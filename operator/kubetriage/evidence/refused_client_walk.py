@@ -26,6 +26,7 @@ _WHY: dict[Refusal, str] = {
     "slots": "clients refused for lack of slots",
     "untrusted": "clients rejecting its certificate",
     "slow-consumer": "slow consumers it closed",
+    "unmeshed": "clients its mesh policy denied",
 }
 
 

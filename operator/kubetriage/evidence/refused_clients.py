@@ -16,7 +16,13 @@ their pods' CA files and the ConfigMaps they are mounted from are what an SRE re
 A server that cannot write to a client fast enough closes it the same way, naming it by its
 socket: NATS' "10.52.2.18:51822 - cid:66104 - Slow Consumer Detected", Redis' "Client ...
 addr=10.1.2.3:52218 ... scheduled to be closed ASAP for overcoming of output buffer limits".
-Those clients are the ones that cannot keep up (``slow_consumer_summaries``). All of them
+Those clients are the ones that cannot keep up (``slow_consumer_summaries``).
+
+A mesh proxy in front of a server whose inbound policy admits only mesh identities names the
+clients it denies for presenting none: Linkerd's "Request denied ... client.tls=None(...)
+client.ip=10.42.6.57" (or "Connection denied" for TCP). Those clients reach the server in
+plaintext, outside the mesh; their pods' containers tell whether they run a mesh proxy at all
+(``refusal`` "unmeshed"). All of them
 read the server's lines with one helper (``named_addresses``: a signature, and where on its
 line the client's address stands) and map addresses to pods by their ``status.podIPs``
 (``summaries.pods.pod_ips``).
@@ -75,21 +81,28 @@ SLOW_CONSUMER: Final = re.compile(
 _CLIENT_SOCKET = re.compile(
     r"(?<![\w.:])(?<!laddr=)(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):\d{1,5}(?![\d.])"
 )
+# A mesh proxy's inbound policy denying a client that presented no mesh identity (no TLS
+# client hello): Linkerd's HTTP and TCP authorization denials with "client.tls=None".
+UNMESHED_DENIED: Final = re.compile(r"(?i)\b(?:request|connection) denied\b.*\bclient\.tls=None\b")
+# The denied client's address on such a line: Linkerd's "client.ip=10.42.6.57".
+_MESH_CLIENT_ADDRESS = re.compile(r"\bclient\.ip=(?P<ip>(?:\d{1,3}\.){3}\d{1,3})(?![\d.])")
 # Addresses followed per signature, and rollouts kept of each client.
 MAX_ADDRESSES: Final = 4
 _MAX_CHANGES: Final = 3
 
 
 # Why a server names a client: refused for lack of connection slots ("slots"), rejected by
-# it as of an unknown authority ("untrusted"), closed as a slow consumer ("slow-consumer").
-Refusal = Literal["slots", "untrusted", "slow-consumer"]
+# it as of an unknown authority ("untrusted"), closed as a slow consumer ("slow-consumer"),
+# denied by a mesh policy for presenting no mesh identity ("unmeshed").
+Refusal = Literal["slots", "untrusted", "slow-consumer", "unmeshed"]
 _SIGNATURES: Final[dict[Refusal, tuple[re.Pattern[str], re.Pattern[str]]]] = {
     "slots": (CONNECTION_SLOTS_EXHAUSTED, _CLIENT_ADDRESS),
     "untrusted": (UNTRUSTED_BY_CLIENT, _CLIENT_ADDRESS),
     "slow-consumer": (SLOW_CONSUMER, _CLIENT_SOCKET),
+    "unmeshed": (UNMESHED_DENIED, _MESH_CLIENT_ADDRESS),
 }
 # The refusals ``refused_client_summaries`` reads (slow consumers have their own list).
-_REFUSALS: Final[tuple[Refusal, ...]] = ("slots", "untrusted")
+_REFUSALS: Final[tuple[Refusal, ...]] = ("slots", "untrusted", "unmeshed")
 
 
 def named_addresses(
@@ -212,7 +225,7 @@ def _client_summaries(
             changes=changes,
             refusal=refusal,
         )
-        if refusal == "untrusted" and limits is not None and notes is not None:
+        if refusal in ("untrusted", "unmeshed") and limits is not None and notes is not None:
             client.containers = container_summaries(
                 as_dict(pod.get("spec")),
                 as_dict(pod.get("status")),
@@ -220,6 +233,7 @@ def _client_summaries(
                 notes,
                 f"pod {_name(pod)}",
             )
+        if refusal == "untrusted":
             for name in mounted_config_maps(pod):
                 config_map = index.get("ConfigMap", _ns(pod), name)
                 written = last_write(config_map) if config_map is not None else None

@@ -6,6 +6,10 @@ it, the cert-manager Certificates and NetworkPolicies of that namespace, and the
 one of the Service's pods (where a webhook that manages its own certificate says why it could not;
 ``kubetriage.evidence.logs.webhook_log_requests``, the rule the case replay marks by too).
 
+A pod a mesh proxy's policy denied for presenting no mesh identity (read by the refused-client
+walk) makes the mutating webhooks that fail open and inject pods it matches suspects too
+(``kubetriage.evidence.pod_injectors``): their Services are followed the same way.
+
 Called by ``KubeEvidenceCollector`` after the dependency walk (a Service it has already
 followed is not read again). Nothing is read unless an event names a failing webhook or a
 custom resource is not Ready; Secrets are never read.
@@ -18,6 +22,7 @@ import asyncio
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
+from kubetriage.evidence.pod_injectors import pod_injectors, unmeshed_pods
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
@@ -48,7 +53,9 @@ class WebhookWalk:
         events = [o for (kind, _, _), o in run.objects.items() if kind == "Event"]
         names = failing_webhook_names(events)[: self._limits.max_dependencies]
         groups = stuck_groups(run.objects.values())
-        if not names and not groups:
+        objects = run.objects.items()
+        unmeshed = unmeshed_pods([o for (kind, _, _), o in objects if kind == "Pod"], run.logs)
+        if not names and not groups and not unmeshed:
             return
         listed = await asyncio.gather(
             *(
@@ -58,6 +65,10 @@ class WebhookWalk:
         )
         every = [c for items in listed for c in items]
         names += [n for n in intercepting(every, groups) if n not in names]
+        spaces = [o for (kind, _, _), o in run.objects.items() if kind == "Namespace"]
+        for _, hook, _ in pod_injectors(every, unmeshed, spaces):
+            if isinstance(name := hook.get("name"), str) and name not in names:
+                names.append(name)
         names = names[: self._limits.max_dependencies]
         configurations = configurations_naming(every, names)
         for configuration in configurations:

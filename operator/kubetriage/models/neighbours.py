@@ -132,15 +132,18 @@ class RefusedClientEvidence(BaseModel):
     certificate as signed by an authority it does not trust ("untrusted"), then with that
     pod's containers (what CA file each trusts and where it is mounted from) and the last
     write of each ConfigMap the pod mounts, or a slow consumer whose connection the server
-    closed ("slow-consumer")."""
+    closed ("slow-consumer"), or a client a mesh proxy's inbound policy denied for presenting
+    no mesh identity ("unmeshed"), then with that pod's containers (whether it runs a mesh
+    proxy)."""
 
     ref: ObjectRef
     address: str  # the pod address the refusal names
     pod: str = ""
     line: str = ""  # the server's refusal (or its close of a slow consumer)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-    refusal: Literal["slots", "untrusted", "slow-consumer"] = "slots"
-    containers: list[ContainerEvidence] = Field(default_factory=list)  # "untrusted" only
+    refusal: Literal["slots", "untrusted", "slow-consumer", "unmeshed"] = "slots"
+    # "untrusted" and "unmeshed" only
+    containers: list[ContainerEvidence] = Field(default_factory=list)
     config_written: dict[str, datetime] = Field(default_factory=dict)  # ConfigMap -> last write
 
 
