@@ -121,3 +121,15 @@ def test_the_root_zone_forward_is_not_a_stub_zone() -> None:
 
 def test_a_dns_server_the_caller_only_configures_is_not_this() -> None:
     assert check_dns_forwards(_evidence(named="env")) == []
+
+
+def test_the_dotnet_frame_of_a_failed_lookup_is_a_dns_failure() -> None:
+    from kubetriage.dns_errors import DNS_LOG
+
+    frame = (
+        "   at System.Net.Dns.GetHostEntryOrAddressesCore(String hostName, Boolean justAddresses)"
+    )
+    assert DNS_LOG.search(frame)
+    # EAGAIN of any other socket call, and other .NET frames, are not lookups.
+    assert not DNS_LOG.search("SocketException (0xFFFDFFFF): Resource temporarily unavailable")
+    assert not DNS_LOG.search("   at System.Net.Sockets.Socket.Connect(EndPoint remoteEP)")
