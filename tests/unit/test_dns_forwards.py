@@ -4,6 +4,7 @@ stub zone whose upstreams no longer answer (``kubetriage.analyzers.dns_forwards`
 from __future__ import annotations
 
 from kubetriage.analyzers.dns_forwards import CONFIDENCE, check_dns_forwards
+from kubetriage.dns_errors import DNS_LOG
 from kubetriage.evidence.corefile import config_map_forwards, corefile_forwards, dns_forwards
 from kubetriage.evidence.reader import strip_config_map
 from kubetriage.models.base import ObjectRef
@@ -124,8 +125,6 @@ def test_a_dns_server_the_caller_only_configures_is_not_this() -> None:
 
 
 def test_the_dotnet_frame_of_a_failed_lookup_is_a_dns_failure() -> None:
-    from kubetriage.dns_errors import DNS_LOG
-
     frame = (
         "   at System.Net.Dns.GetHostEntryOrAddressesCore(String hostName, Boolean justAddresses)"
     )
