@@ -101,9 +101,19 @@ def check_dns_forwards(evidence: Evidence) -> list[Finding]:
                     Category.CONFIG_MISSING,
                     CONFIDENCE.stale_forward,
                     prose.narrative(
-                        f"{caller} cannot resolve names in {zone}: "
-                        f"{prose.obj(forward.config_map)} forwards that zone to upstreams "
-                        "that do not answer",
+                        prose.fitting_problem(
+                            [
+                                f"{caller} cannot resolve names in {zone}: "
+                                f"{prose.obj(forward.config_map)} forwards that zone to "
+                                "upstreams that do not answer",
+                                f"{caller} cannot resolve names in {zone}, which "
+                                f"{prose.obj(forward.config_map)} forwards to dead upstreams",
+                                f"{prose.obj(forward.config_map)} forwards {zone} to "
+                                "upstreams that do not answer",
+                                f"The cluster DNS forwards {zone} to dead upstreams",
+                            ],
+                            fix,
+                        ),
                         fix,
                         because=[
                             prose.claim(
