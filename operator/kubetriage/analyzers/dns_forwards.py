@@ -106,11 +106,12 @@ def check_dns_forwards(evidence: Evidence) -> list[Finding]:
                                 f"{caller} cannot resolve names in {zone}: "
                                 f"{prose.obj(forward.config_map)} forwards that zone to "
                                 "upstreams that do not answer",
-                                f"{caller} cannot resolve names in {zone}, which "
-                                f"{prose.obj(forward.config_map)} forwards to dead upstreams",
                                 f"{prose.obj(forward.config_map)} forwards {zone} to "
                                 "upstreams that do not answer",
-                                f"The cluster DNS forwards {zone} to dead upstreams",
+                                f"{prose.obj(forward.config_map)} forwards {zone} to dead "
+                                "upstreams",
+                                f"{prose.obj(forward.config_map)} forwards a stub zone to dead "
+                                "upstreams",
                             ],
                             fix,
                         ),
