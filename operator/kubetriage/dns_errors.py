@@ -6,7 +6,9 @@ the workload's own lookups fail at the resolver. The phrases are what the librar
 Go's net package (``lookup h on 10.96.0.10:53: ... i/o timeout``, "no such host", "server
 misbehaving"), glibc's getaddrinfo as Python, Ruby, curl and .NET pass it on ("Name or
 service not known", "Temporary failure in name resolution"), Node.js (``getaddrinfo
-EAI_AGAIN``, ENOTFOUND), Java (``java.net.UnknownHostException``) and DNS rcodes.
+EAI_AGAIN``, ENOTFOUND), Java (``java.net.UnknownHostException``), .NET's stack frame of a
+failed lookup (``at System.Net.Dns.GetHostEntryOrAddressesCore``, under a SocketException
+that words EAI_AGAIN as "Resource temporarily unavailable") and DNS rcodes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Final
 DNS_LOG: Final = re.compile(
     r"(?i)(no such host|NXDOMAIN|name or service not known|temporary failure in name "
     r"resolution|could not resolve host|server misbehaving|ENOTFOUND|lookup \S+ on \S+:53"
-    r"|EAI_AGAIN|SERVFAIL|getaddrinfo \w+|UnknownHostException)"
+    r"|EAI_AGAIN|SERVFAIL|getaddrinfo \w+|UnknownHostException|at System\.Net\.Dns\.\w+)"
 )
 # The resolver itself failed to answer (as opposed to answering "no such name"): the DNS
 # server or its upstream is at fault, not the name the workload asked for.

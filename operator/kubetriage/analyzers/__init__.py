@@ -51,6 +51,7 @@ from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
 from kubetriage.analyzers.device_plugins import DEVICE_PLUGIN_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.dns_clients import DNS_CLIENT_ANALYZERS
+from kubetriage.analyzers.dns_forwards import DNS_FORWARD_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
@@ -211,6 +212,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CHANGE_ANALYZERS,
     *DEPENDENCY_ANALYZERS,
     *DEPENDENCY_EDIT_ANALYZERS,
+    *DNS_FORWARD_ANALYZERS,
     *PROXY_LIMIT_ANALYZERS,
     *INGRESS_ROLLOUT_ANALYZERS,
     *NODE_NETWORK_ANALYZERS,

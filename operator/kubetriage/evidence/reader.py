@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubetriage.errors import RetryableError
 from kubetriage.evidence.config_values import config_map_topics
+from kubetriage.evidence.corefile import config_map_forwards
 from kubetriage.evidence.dependencies import config_map_endpoints, config_map_hosts
 from kubetriage.evidence.kinds import typed_kinds
 from kubetriage.evidence.limits import EvidenceLimits
@@ -95,6 +96,8 @@ def strip_config_map(obj: JsonDict) -> JsonDict:
         "serviceEndpoints": config_map_endpoints(obj),
         # ... and the topics and queues its keys say they hold (a consumer's queue).
         "topicValues": config_map_topics(obj),
+        # ... and the zones a DNS server's Corefile forwards, with their upstream addresses.
+        "dnsForwards": config_map_forwards(obj),
     }
 
 

@@ -186,6 +186,17 @@ class DependencyRoute(BaseModel):
     topic: str | None = None
 
 
+class DnsForward(BaseModel):
+    """A zone a DNS server's configuration forwards to upstream resolvers
+    (``kubetriage.evidence.corefile``): a stub zone of a Corefile, and the ConfigMap key
+    that holds it."""
+
+    config_map: ObjectRef
+    key: str
+    zone: str  # fully qualified, lower case: "consul."
+    upstreams: list[str] = Field(default_factory=list)  # "ip:port"
+
+
 class DependencyEvidence(BaseModel):
     """A Service (or workload) the incident's workload calls, named in its logs, env or
     ConfigMaps, possibly in another namespace, with what stands behind it
@@ -225,6 +236,9 @@ class DependencyEvidence(BaseModel):
     # configuration (the cluster DNS's Corefile, a flag service's flags) changes with no
     # rollout.
     config_changes: list[ChangeEvidence] = Field(default_factory=list)
+    # The zones those ConfigMaps forward to upstream addresses, when they hold a DNS
+    # server's Corefile: where a stub zone's queries go.
+    dns_forwards: list[DnsForward] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     # Secrets its pods mount as volumes (names from the pod spec; Secrets are never read):
     # where its serving certificate lives.

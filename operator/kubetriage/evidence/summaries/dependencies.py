@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from kubetriage.evidence.changes import config_changes
+from kubetriage.evidence.corefile import dns_forwards
 from kubetriage.evidence.dependencies import (
     alert_upstreams,
     callee_hosts,
@@ -152,7 +153,10 @@ def _dependency(
         )
     if now is None:
         return found
-    found = found.model_copy(update={"config_changes": _config_edits(index, obj, now, limits)})
+    used = _used_config_maps(index, obj, limits)
+    found = found.model_copy(
+        update={"config_changes": _config_edits(used, now), "dns_forwards": dns_forwards(used)}
+    )
     if not found.mounted_secrets:
         return found
     return found.model_copy(
@@ -164,11 +168,9 @@ def _dependency(
 _MAX_CONFIG_EDITS = 3
 
 
-def _config_edits(
-    index: ObjectIndex, obj: JsonDict, now: datetime, limits: EvidenceLimits
-) -> list[ChangeEvidence]:
-    """Recent edits of the ConfigMaps the dependency's first pods use (volumes, env), the
-    ones the collector's walk reads: its configuration changed with no rollout."""
+def _used_config_maps(index: ObjectIndex, obj: JsonDict, limits: EvidenceLimits) -> list[JsonDict]:
+    """The ConfigMaps the dependency's first pods use (volumes, env), the ones the
+    collector's walk reads."""
     few = sort_pods(_backing_pods(index, obj))[: limits.max_dependency_pods]
     names = sorted(
         {
@@ -179,7 +181,12 @@ def _config_edits(
         }
         | {n for pod in few for n in settings_config_maps(as_dict(pod.get("spec")), _ns(pod))}
     )
-    used = [cm for n in names if (cm := index.get("ConfigMap", _ns(obj), n)) is not None]
+    return [cm for n in names if (cm := index.get("ConfigMap", _ns(obj), n)) is not None]
+
+
+def _config_edits(used: list[JsonDict], now: datetime) -> list[ChangeEvidence]:
+    """Recent edits of the ConfigMaps the dependency's pods use: its configuration changed
+    with no rollout."""
     edits = [c for c in config_changes(used, now) if "data" in c.aspects]
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
     edits.sort(key=lambda c: c.at or epoch, reverse=True)
