@@ -8,7 +8,7 @@ Everything is real: Evidence models from ``tests.support.evidence`` and ``run_an
 
 from __future__ import annotations
 
-from kubetriage.analyzers.support import pod_revision
+from kubetriage.analyzers.revisions import pod_revision
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (

@@ -18,8 +18,9 @@ import pytest
 from kubetriage.evidence.queue_consumers import consumer_elsewhere, dead_letter_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
+from kubetriage.models.vocabulary import Action
 from tests.support.built import deployment_manifest
-from tests.support.evidence import alert, analyze, container, evidence, metric, pod
+from tests.support.evidence import alert, analyze, container, deployment, evidence, metric, pod
 
 SHOP = ObjectRef(kind="Namespace", name="shop", api_version="v1")
 WORKER = ObjectRef(kind="Deployment", namespace="shop", name="order-worker", api_version="apps/v1")
@@ -146,3 +147,33 @@ def test_a_dead_letter_backlog_never_asks_for_more_consumers() -> None:
 
     assert not scaled("orders.dlq")
     assert scaled("orders")  # the same backlog of an ordinary queue
+
+
+def _workload_evidence(queue: str) -> Any:
+    """The consumer Deployment itself alerted, its queue's rates grown tenfold."""
+    found = _queue_evidence(queue)
+    rates = [
+        metric(
+            "sum by (queue) (rate(rabbitmq_queue_messages_published_total[5m]))",
+            name="queue_publish_rate",
+            first=5,
+            last=50,
+            labels={"queue": queue},
+        ),
+    ]
+    return found.model_copy(
+        update={
+            "target": ObjectRef(kind="Deployment", namespace="shop", name="order-worker"),
+            "workload": deployment("order-worker", "shop"),
+            "metrics": rates,
+        }
+    )
+
+
+def test_a_growing_dead_letter_queue_is_no_demand_to_scale_out_for() -> None:
+    def scaled(queue: str) -> bool:
+        findings = analyze(_workload_evidence(queue)).findings
+        return any(f.action is Action.SCALE_OUT for f in findings)
+
+    assert not scaled("orders.dlq")
+    assert scaled("orders")  # the same growth of an ordinary queue

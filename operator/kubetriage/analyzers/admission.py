@@ -27,8 +27,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.revisions import current_and_previous_revision
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     event_fact,
     events_for,
     involved_workload,

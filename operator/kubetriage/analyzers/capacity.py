@@ -37,15 +37,14 @@ from kubetriage.analyzers.log_signatures import (
 )
 from kubetriage.analyzers.onset import ONSET_TOLERANCE
 from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     RISE,
-    current_and_previous_revision,
     item,
     metric_growth,
     metrics_named,
     of_callee,
-    pod_revision,
     scaled_down,
     seconds_before,
     timestamp,

@@ -48,14 +48,13 @@ from kubetriage.analyzers.pods import admitted_memory_limit, node_split
 from kubetriage.analyzers.policies import check_policy_flows
 from kubetriage.analyzers.previous_revision import previous_fails_alike
 from kubetriage.analyzers.relayed_failures import failing_upstream
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.scheduling import LIMIT_RANGE_REFUSAL, QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     grep_logs,
     item,
     log_source,
     logs_of,
-    pod_revision,
     timestamp,
     workload_ref,
 )

@@ -41,12 +41,12 @@ from kubetriage.analyzers.log_signatures import (
     service_for_host,
 )
 from kubetriage.analyzers.pods import pod_events
+from kubetriage.analyzers.revisions import image_changed_from_serving
 from kubetriage.analyzers.secret_writers import writer_down, writer_input
 from kubetriage.analyzers.support import (
     LogHit,
     event_fact,
     grep_logs,
-    image_changed_from_serving,
     item,
     logs_of,
     pod_source,

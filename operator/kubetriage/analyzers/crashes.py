@@ -24,14 +24,13 @@ from kubetriage.analyzers.log_signatures import (
 )
 from kubetriage.analyzers.pods import last_exit_ago, liveness_killed
 from kubetriage.analyzers.recency import is_recent, revision_age
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     failed_run_pods,
     grep_logs,
     item,
     iter_containers,
     logs_of,
-    pod_revision,
     pod_source,
     states,
     timestamp,

@@ -23,14 +23,13 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.onset import follows_within
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.support import (
     LogHit,
-    current_and_previous_revision,
     grep_logs,
     item,
     logs_of,
     object_source,
-    pod_revision,
     timestamp,
     workload_ref,
 )

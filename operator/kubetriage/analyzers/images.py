@@ -19,12 +19,11 @@ from kubetriage.analyzers.platform_split import CONFIDENCE as PLATFORM_CONFIDENC
 from kubetriage.analyzers.platform_split import pin_dropped_for
 from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.registry_service import expired_registry_certificate, failing_registry
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     event_fact,
     item,
     iter_containers,
-    pod_revision,
     pod_source,
     timestamp,
     workload_ref,

@@ -25,19 +25,15 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.onset import ONSET_TOLERANCE, earliest_onset
-from kubetriage.analyzers.support import (
-    LogHit,
-    current_and_previous_revision,
-    grep_logs,
-    item,
+from kubetriage.analyzers.revisions import (
     pod_revision,
-    timestamp,
-    workload_ref,
+    rollback_subject,
 )
+from kubetriage.analyzers.support import LogHit, grep_logs, item, timestamp, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ChangeEvidence, RevisionEvidence
-from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+from kubetriage.models.vocabulary import Action, Category
 
 # The new revision's own pods out of local ports or descriptors, after a rollout that changed
 # its code or settings while the previous revision ran longer without: above a callee's
@@ -102,12 +98,12 @@ def _own_hits(evidence: Evidence, current: RevisionEvidence) -> list[LogHit]:
 
 def check_own_sockets(evidence: Evidence) -> list[Finding]:
     """Roll back the revision whose pods ran out of their own ports or descriptors."""
-    current, previous = current_and_previous_revision(evidence)
-    target = workload_ref(evidence)
+    release = rollback_subject(evidence)
     onset = earliest_onset(evidence)
-    if current is None or previous is None or target is None or onset is None:
+    if release is None or onset is None:
         return []
-    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK] or current.created_at is None:
+    target, current, previous = release
+    if current.created_at is None:
         return []
     change = settings_rollout(evidence, current)
     if change is None or not _outlived(previous, current.created_at, onset):

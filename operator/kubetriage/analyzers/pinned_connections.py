@@ -30,11 +30,10 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.own_sockets import CODE_OR_SETTINGS, settings_rollout
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.session_affinity import AFFINITY, pod_loads, ready, uneven_loads
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     item,
-    pod_revision,
     seconds_before,
     service_source,
     timestamp,

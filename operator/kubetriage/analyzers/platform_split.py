@@ -29,14 +29,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import (
-    current_and_previous_revision,
-    item,
-    node_source,
-    owner_workload,
-    pod_revision,
-    pod_source,
-)
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
+from kubetriage.analyzers.support import item, node_source, owner_workload, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding

@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 
 from kubetriage import prose
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     item,
     parse_quantity,
-    pod_revision,
     pod_source,
     seconds_before,
     states,

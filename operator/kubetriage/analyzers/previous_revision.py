@@ -9,13 +9,8 @@ from __future__ import annotations
 import re
 
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG
-from kubetriage.analyzers.support import (
-    current_and_previous_revision,
-    grep_logs,
-    item,
-    logs_of,
-    pod_revision,
-)
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
+from kubetriage.analyzers.support import grep_logs, item, logs_of
 from kubetriage.analyzers.warm_up import previous_starts_alike
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem

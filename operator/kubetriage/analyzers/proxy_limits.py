@@ -33,9 +33,9 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.own_sockets import CODE_OR_SETTINGS, settings_rollout
 from kubetriage.analyzers.pods import pod_failing
+from kubetriage.analyzers.revisions import current_and_previous_revision
 from kubetriage.analyzers.support import (
     LogHit,
-    current_and_previous_revision,
     grep_logs,
     item,
     object_source,

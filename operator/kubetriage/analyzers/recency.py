@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from kubetriage.analyzers.support import current_and_previous_revision, timestamp
+from kubetriage.analyzers.revisions import current_and_previous_revision
+from kubetriage.analyzers.support import timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, RevisionEvidence
 

@@ -40,12 +40,15 @@ from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.onset import filling_since, series_onset, stepped_long_after
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
 from kubetriage.analyzers.recency import is_recent, revision_age, served_until
+from kubetriage.analyzers.revisions import (
+    pod_revision,
+    rollback_subject,
+)
 from kubetriage.analyzers.shared_timeouts import previous_times_out_too
 from kubetriage.analyzers.support import (
     CPU_USAGE,
     DOUBLING,
     RISE,
-    current_and_previous_revision,
     grep_logs,
     item,
     log_source,
@@ -53,11 +56,9 @@ from kubetriage.analyzers.support import (
     metric_growth,
     of_callee,
     owner_workload,
-    pod_revision,
     pod_source,
     seconds_before,
     timestamp,
-    workload_ref,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -120,12 +121,10 @@ CONFIDENCE: Final = _Confidence()
 
 
 def check_bad_rollout(evidence: Evidence) -> list[Finding]:
-    current, previous = current_and_previous_revision(evidence)
-    target = workload_ref(evidence)
-    if current is None or previous is None or target is None:
+    release = rollback_subject(evidence)
+    if release is None:
         return []
-    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
-        return []
+    target, current, previous = release
     new_pods = [p for p in evidence.pods if pod_revision(p, evidence) == current]
     old_pods = [
         p

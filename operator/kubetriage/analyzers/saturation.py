@@ -65,6 +65,8 @@ from kubetriage.analyzers.support import (
     parse_quantity,
     workload_ref,
 )
+from kubetriage.evidence.queue_consumers import dead_letter_source
+from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -384,6 +386,13 @@ def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
     ]
 
 
+def _dead_letters(metric: MetricSummary) -> bool:
+    """Whether every queue a series is split by is a dead-letter queue: it grows with the
+    messages consumers failed, whatever their number, so it is no demand to scale out for."""
+    names = queue_names(metric.labels)
+    return bool(names) and all(dead_letter_source(n) is not None for n in names)
+
+
 def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
     if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
         return []
@@ -407,7 +416,8 @@ def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[
         if divides(metric.query) and RATE_NAME.search(label) and not ERROR_NAME.search(label):
             continue  # a per-request ratio (CPU per request) is cost, not demand
         if QUEUE_NAME.search(label) and growth >= DOUBLING:
-            queues.append((metric, growth))
+            if not _dead_letters(metric):
+                queues.append((metric, growth))
         elif (
             (LATENCY_NAME.search(label) and growth >= RISE)
             or (ERROR_NAME.search(label) and growth >= DOUBLING)

@@ -28,20 +28,15 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_times import line_time
-from kubetriage.analyzers.support import (
-    current_and_previous_revision,
-    event_fact,
-    item,
-    logs_of,
+from kubetriage.analyzers.revisions import (
     pod_revision,
-    pod_source,
-    states,
-    workload_ref,
+    rollback_subject,
 )
+from kubetriage.analyzers.support import event_fact, item, logs_of, pod_source, states
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import PodEvidence
-from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+from kubetriage.models.vocabulary import Action, Category
 
 _SHELLS: Final = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh"})
 # The separators of a shell script's commands (a pipeline's stages run as children too).
@@ -118,12 +113,10 @@ def _killed(evidence: Evidence, pod: PodEvidence) -> list[EvidenceItem]:
 
 
 def check_signal_swallowing_shell(evidence: Evidence) -> list[Finding]:
-    current, previous = current_and_previous_revision(evidence)
-    target = workload_ref(evidence)
-    if current is None or previous is None or target is None:
+    release = rollback_subject(evidence)
+    if release is None:
         return []
-    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
-        return []
+    target, current, previous = release
     wrapped = [
         name
         for name, argv in current.commands.items()

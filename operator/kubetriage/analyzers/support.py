@@ -1,6 +1,7 @@
 """Shared helpers for the deterministic analyzers: suggested quantities, workload resolution,
 log, event and metric look-ups. The log signatures several analyzers must agree on, and the
-hosts a line names, are in ``kubetriage.analyzers.log_signatures``.
+hosts a line names, are in ``kubetriage.analyzers.log_signatures``; the workload's revisions
+(current, previous, a pod's, the release a rollback undoes) in ``kubetriage.analyzers.revisions``.
 Quantity parsing lives in ``kubetriage.models.quantity`` and is re-exported here.
 
 Called by the analyzer modules in this package, and by the combining step for the few
@@ -28,7 +29,6 @@ from kubetriage.models.object_evidence import (
     MetricSummary,
     NodeEvidence,
     PodEvidence,
-    RevisionEvidence,
     ServiceEvidence,
 )
 from kubetriage.models.quantity import GI as GI
@@ -265,53 +265,6 @@ def states(container: ContainerEvidence) -> list[ContainerState]:
     if container.last_state is not None:
         found.append(container.last_state)
     return found
-
-
-# The label a StatefulSet or DaemonSet controller puts on each pod: its ControllerRevision.
-CONTROLLER_REVISION_LABEL = "controller-revision-hash"
-
-
-def current_and_previous_revision(
-    evidence: Evidence,
-) -> tuple[RevisionEvidence | None, RevisionEvidence | None]:
-    """The current revision and the newest one before it (by revision number)."""
-    if not evidence.revisions:
-        return None, None
-    ordered = sorted(evidence.revisions, key=lambda r: r.revision)
-    current = next((r for r in ordered if r.current), None)
-    if current is None:
-        wanted = evidence.workload.revision if evidence.workload else None
-        current = next((r for r in ordered if r.revision == wanted), ordered[-1])
-    older = [r for r in ordered if r.revision < current.revision]
-    return current, (older[-1] if older else None)
-
-
-def pod_revision(pod: PodEvidence, evidence: Evidence) -> RevisionEvidence | None:
-    """The revision a pod runs: its owning ReplicaSet, or for a StatefulSet's or DaemonSet's
-    pod (owned by the workload itself) the ControllerRevision its ``controller-revision-hash``
-    label names (the full revision name on a StatefulSet's pods, the bare hash on a
-    DaemonSet's, whose revision is ``<daemonset>-<hash>``)."""
-    if pod.owner is None:
-        return None
-    names = {pod.owner.name}
-    if pod.owner.kind in ("StatefulSet", "DaemonSet") and (
-        label := pod.labels.get(CONTROLLER_REVISION_LABEL)
-    ):
-        names = {label, f"{pod.owner.name}-{label}"}
-    return next((r for r in evidence.revisions if r.name in names), None)
-
-
-def image_changed_from_serving(evidence: Evidence, pod: PodEvidence, container: str) -> bool:
-    """Whether ``pod`` runs the current revision, which changed ``container``'s image from the
-    previous revision while that one still has ready pods (the same spec ran the old image)."""
-    current, previous = current_and_previous_revision(evidence)
-    if current is None or previous is None or previous.ready_replicas == 0:
-        return False
-    ours = pod_revision(pod, evidence)
-    if ours is None or ours.name != current.name:
-        return False
-    new, old = current.images.get(container), previous.images.get(container)
-    return new is not None and old is not None and new != old
 
 
 # --- events -------------------------------------------------------------------------------

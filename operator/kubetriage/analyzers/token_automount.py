@@ -22,17 +22,14 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.onset import served_before_step
-from kubetriage.analyzers.support import (
-    current_and_previous_revision,
-    grep_logs,
-    item,
-    logs_of,
+from kubetriage.analyzers.revisions import (
     pod_revision,
-    workload_ref,
+    rollback_subject,
 )
+from kubetriage.analyzers.support import grep_logs, item, logs_of
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+from kubetriage.models.vocabulary import Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +52,10 @@ _TOKEN_MISSING: Final = re.compile(
 
 
 def check_token_automount(evidence: Evidence) -> list[Finding]:
-    current, previous = current_and_previous_revision(evidence)
-    target = workload_ref(evidence)
-    if current is None or previous is None or target is None:
+    release = rollback_subject(evidence)
+    if release is None:
         return []
-    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
-        return []
+    target, current, previous = release
     turned_off = [
         (change, line)
         for change in evidence.changes

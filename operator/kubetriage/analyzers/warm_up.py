@@ -24,12 +24,8 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import measures_latency
-from kubetriage.analyzers.support import (
-    current_and_previous_revision,
-    item,
-    pod_name_replica_set,
-    workload_ref,
-)
+from kubetriage.analyzers.revisions import current_and_previous_revision
+from kubetriage.analyzers.support import item, pod_name_replica_set, workload_ref
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import MetricSummary, ProbeSpec

@@ -33,6 +33,7 @@ from kubetriage.evidence.summaries.reconcilers import (
     NODE_AUTOSCALER,
     RECONCILER_KINDS,
     TARGET_REGISTRAR,
+    ReconcilerKind,
     is_reconciler,
     leaderless_services,
     overdue_certificates,
@@ -95,6 +96,15 @@ async def follow_reconcilers(
         return
     roles = _owed(run, alerts, now)
     kinds = [k for k in RECONCILER_KINDS if k.role in roles]
+    found = await list_reconcilers(reader, run, scope, kinds)
+    await asyncio.gather(*(read_controller(reader, run, w) for w in found[:3]))
+
+
+async def list_reconcilers(
+    reader: KubeReader, run: CollectionRun, scope: Scope, kinds: Sequence[ReconcilerKind]
+) -> list[JsonDict]:
+    """The Deployments in any namespace ``scope`` may read that are controllers of ``kinds``,
+    listed by each kind's chart labels, once each, in the order listed."""
     listed = await asyncio.gather(
         *(
             reader.list_of(
@@ -112,7 +122,7 @@ async def follow_reconcilers(
     for workload in (w for ws in listed for w in ws):
         if scope.may_read(_ns(workload)) and any(is_reconciler(k, workload) for k in kinds):
             found.setdefault((_ns(workload), _name(workload)), workload)
-    await asyncio.gather(*(read_controller(reader, run, w) for w in list(found.values())[:3]))
+    return list(found.values())
 
 
 async def read_controller(reader: KubeReader, run: CollectionRun, workload: JsonDict) -> None:

@@ -14,15 +14,11 @@ from __future__ import annotations
 import asyncio
 
 from kubetriage.evidence.reader import CollectionRun, KubeReader
-from kubetriage.evidence.reconciler_walk import read_controller
-from kubetriage.evidence.summaries.reconcilers import is_reconciler
+from kubetriage.evidence.reconciler_walk import list_reconcilers, read_controller
 from kubetriage.evidence.summaries.resource_controllers import (
     controller_log_requests,
     owed_controllers,
 )
-from kubetriage.models.objects import JsonDict
-from kubetriage.models.objects import name as _name
-from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
 
@@ -32,24 +28,7 @@ async def follow_resource_controllers(reader: KubeReader, run: CollectionRun, sc
         return
     controllers = owed_controllers(run.objects.values())
     kinds = [c.recognised for c in controllers]
-    listed = await asyncio.gather(
-        *(
-            reader.list_of(
-                run,
-                "Deployment",
-                None,
-                what=f"list Deployments {selector}",
-                label_selector=selector,
-            )
-            for kind in kinds
-            for selector in kind.selectors()
-        )
-    )
-    found: dict[tuple[str, str], JsonDict] = {}
-    for workload in (w for ws in listed for w in ws):
-        if scope.may_read(_ns(workload)) and any(is_reconciler(k, workload) for k in kinds):
-            found.setdefault((_ns(workload), _name(workload)), workload)
-    chosen = list(found.values())[:2]
+    chosen = (await list_reconcilers(reader, run, scope, kinds))[:2]
     await asyncio.gather(*(read_controller(reader, run, w) for w in chosen))
     for workload in chosen:
         for namespace, pod, container in controller_log_requests(
