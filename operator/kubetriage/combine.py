@@ -18,8 +18,8 @@ from typing import Literal
 
 from kubetriage import prose
 from kubetriage.analyzers.onset import symptom_onset
-from kubetriage.analyzers.pods import pod_troubled
-from kubetriage.analyzers.support import incident_subject, owner_workload, template_containers
+from kubetriage.analyzers.support import incident_subject, template_containers
+from kubetriage.handover import default_target
 from kubetriage.llm.grounding import grounded_lines
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import (
@@ -131,28 +131,6 @@ def known_objects(evidence: Evidence) -> set[str]:
 
 def _key(ref: ObjectRef) -> str:
     return f"{ref.kind}/{ref.namespace or ''}/{ref.name}"
-
-
-def _default_target(action: Action, evidence: Evidence) -> ObjectRef | None:
-    """Where a remediation acts when only the action is known (memory votes, the hand-over
-    when nothing matched): the workload, or what stamps it out from its template (a Job's
-    CronJob, as ``analyzers.support.workload_ref`` aims every analyzer's remediation), since
-    its owner and its next run are there."""
-    allowed = ACTION_TARGET_KINDS[action]
-    if evidence.workload is not None:
-        for ref in (evidence.workload.controller, evidence.workload.ref):
-            if ref is not None and ref.kind in allowed:
-                return ref
-    if evidence.target and evidence.target.kind in allowed:
-        return evidence.target
-    if action is Action.ESCALATE and evidence.target and evidence.target.kind == "Namespace":
-        # A namespace-wide incident whose pods all belong to one workload, or whose troubled
-        # pods (not serving, or restarted within the hour) do: its owner takes it.
-        for pods in (evidence.pods, [p for p in evidence.pods if pod_troubled(evidence, p)]):
-            owners = {(o.kind, o.namespace, o.name): o for p in pods if (o := owner_workload(p))}
-            if len(owners) == 1:
-                return next(iter(owners.values()))
-    return None
 
 
 def remediation_id(action: Action, target: ObjectRef) -> str:
@@ -302,7 +280,7 @@ def _collect_candidates(
         if past.action is None:
             continue
         analyzer_target = next((f.target for f in findings if f.action == past.action), None)
-        memory_target = analyzer_target or _default_target(past.action, evidence)
+        memory_target = analyzer_target or default_target(past.action, evidence)
         if memory_target is None:
             continue
         key = f"{past.action.value}|{_key(memory_target)}"
@@ -436,7 +414,7 @@ def combine(
     candidates = _collect_candidates(category, findings, opinion, similar, evidence)
     if not candidates:
         # Nothing actionable survived: hand over to the owner, with the evidence.
-        target = _default_target(Action.ESCALATE, evidence)
+        target = default_target(Action.ESCALATE, evidence)
         if target is not None:
             candidates["escalate"] = _Candidate(
                 action=Action.ESCALATE,
