@@ -84,12 +84,14 @@ layers: install
 # The floors' report is printed after the others'. Each run goes on when another fails, so
 # one CI run reports every failure.
 PYTEST_WORKERS ?= $(shell nproc)
-FLOOR_TESTS := tests/e2e/test_eval_floor.py
+# The whole-case-set replays (the eval floors, the metamorphic sample, every case's metrics
+# backfilled by promtool): CPU- and disk-bound, run beside the rest at a lower priority.
+CASE_SET_TESTS := tests/e2e/test_eval_floor.py tests/integration/test_metamorphic_train.py tests/integration/test_case_set_backfill.py
 
 pytest: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit; unit=$$?; \
-	  floor_log=$$(mktemp); nice -n 10 $(BIN)/pytest $(FLOOR_TESTS) > $$floor_log 2>&1 & floor_pid=$$!; \
-	  $(BIN)/pytest --ignore=tests/unit --ignore=$(FLOOR_TESTS); rest=$$?; \
+	  floor_log=$$(mktemp); nice -n 10 $(BIN)/pytest $(CASE_SET_TESTS) > $$floor_log 2>&1 & floor_pid=$$!; \
+	  $(BIN)/pytest --ignore=tests/unit $(addprefix --ignore=,$(CASE_SET_TESTS)); rest=$$?; \
 	  wait $$floor_pid; floor=$$?; cat $$floor_log; rm -f $$floor_log; \
 	  [ $$unit = 0 ] && [ $$rest = 0 ] && [ $$floor = 0 ]
 
