@@ -71,6 +71,7 @@ from kubetriage.evidence.node_plugins import (
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
@@ -163,6 +164,10 @@ class DependencyWalk:
         nodes = [node for node, _, _, _ in unreached]
         there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts += node_link_local_hosts(there, unreached)
+        # Pods sharing a host directory (a socket) with a node agent log trouble: that agent.
+        sharing = socket_failing_nodes(lines, pods[: limits.max_pods])
+        there = await node_pods(self._reader, self._limits, run, [n for n, _, _ in sharing], scope)
+        hosts += node_socket_hosts(there, sharing)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])

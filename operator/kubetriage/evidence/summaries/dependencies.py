@@ -64,6 +64,7 @@ from kubetriage.evidence.pull_registries import registry_hosts
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
@@ -312,6 +313,10 @@ def dependency_summaries(
     # Calls to a link-local address failing on some nodes: the agent serving it there.
     hosts += node_link_local_hosts(
         index.kind("Pod"), link_local_failing_nodes(lines, pods[: limits.max_pods])
+    )
+    # Pods sharing a host directory (a socket) with a node agent log trouble: that agent.
+    hosts += node_socket_hosts(
+        index.kind("Pod"), socket_failing_nodes(lines, pods[: limits.max_pods])
     )
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
