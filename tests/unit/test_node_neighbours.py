@@ -1,176 +1,173 @@
-"""Checks ``troubled_neighbours``: the pods of other workloads in the incident's namespace on
-the same node that do not serve (not Ready, waiting, a failed phase), troubled longest first;
-healthy or finished pods, pods on other nodes, other namespaces and the scope's own workload
-stay out. And that ``build_evidence`` hands them to the nodes of a workload's pods.
-
-Real: ``ObjectIndex``, ``troubled_neighbours`` and ``build_evidence`` on API-shaped dicts.
-"""
+"""Node neighbours of healthy alerted pods: the DaemonSets on exactly their nodes that fail
+there (a host-network proxy OOMKilled) or were replaced right before the alert, followed by
+the walk and weighed by the analyzers; with near misses that must not fire."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
-from kubetriage.evidence.build import build_evidence
-from kubetriage.evidence.index import ObjectIndex
-from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.notes import Notes
-from kubetriage.evidence.summaries.neighbours import troubled_neighbours
+from kubetriage.analyzers.node_neighbours import (
+    check_node_neighbour_rollout,
+    check_node_proxy_oom,
+)
+from kubetriage.evidence.node_neighbours import healthy_nodes, node_neighbour_hosts
 from kubetriage.models.base import ObjectRef
-from kubetriage.redaction import Anonymizer
+from kubetriage.models.object_evidence import ChangeEvidence
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import NOW, ago, analyze, assert_leads
 
-NS = "search"
-NODE = "wrk-7"
-
-
-def _owned(kind: str, name: str, owner_kind: str | None, owner: str | None, **extra: Any) -> Any:
-    meta: dict[str, Any] = {"name": name, "namespace": NS, "uid": f"uid-{name}"}
-    if owner_kind and owner:
-        meta["ownerReferences"] = [
-            {"apiVersion": "apps/v1", "kind": owner_kind, "name": owner, "controller": True}
-        ]
-    return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta, **extra}
+A, B, C = "node-a", "node-b", "node-c"
+ALERT = NOW - timedelta(minutes=20)
 
 
-def _app(name: str) -> list[Any]:
-    selector = {"matchLabels": {"app": name}}
-    return [
-        _owned("Deployment", name, None, None, spec={"selector": selector}),
-        _owned("ReplicaSet", f"{name}-5f9d7", "Deployment", name, spec={"selector": selector}),
-    ]
+def _stamp(minutes: float) -> str:
+    return (NOW - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pod(
     name: str,
-    app: str,
+    node: str,
     *,
-    node: str = NODE,
-    ready: str = "True",
-    since: str = "2026-11-20T09:19:00Z",
-    waiting: str | None = None,
-    phase: str = "Running",
-    namespace: str = NS,
-) -> Any:
-    state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
-    pod = _owned("Pod", name, "ReplicaSet", f"{app}-5f9d7")
-    pod["apiVersion"] = "v1"
-    pod["metadata"]["namespace"] = namespace
-    pod["metadata"]["labels"] = {"app": app}
-    pod["spec"] = {"nodeName": node, "containers": [{"name": "c", "image": f"{app}:1"}]}
-    pod["status"] = {
-        "phase": phase,
-        "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": since}],
-        "containerStatuses": [{"name": "c", "ready": ready == "True", "state": state}],
+    owner: str | None = None,
+    host_network: bool = False,
+    ready: bool = True,
+    created: float = 3000,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": "kube-system" if owner else "shop",
+        "creationTimestamp": _stamp(created),
     }
-    return pod
-
-
-def test_troubled_neighbours_are_other_workloads_not_serving_on_the_node() -> None:
-    own = _pod("api-5f9d7-aaaaa", "api", ready="False")
-    objects = [
-        *_app("api"),
-        *_app("ui"),
-        *_app("cron"),
-        own,
-        _pod("api-5f9d7-bbbbb", "api", ready="False"),  # the scope's workload: not a neighbour
-        _pod("ui-5f9d7-late1", "ui", ready="False", since="2026-11-20T09:41:00Z"),
-        _pod("ui-5f9d7-early", "ui", ready="False", since="2026-11-20T09:19:00Z"),
-        _pod("ui-5f9d7-crash", "ui", waiting="CrashLoopBackOff", ready="False"),
-        _pod("ui-5f9d7-fine1", "ui"),
-        _pod("ui-5f9d7-other", "ui", ready="False", node="wrk-3"),
-        _pod("cron-5f9d7-done1", "cron", ready="False", phase="Succeeded"),
-        _pod("ui-5f9d7-elsewh", "ui", ready="False", namespace="other"),
-    ]
-    index = ObjectIndex(objects, Notes())
-    workload = index.get("Deployment", NS, "api")
-    found = troubled_neighbours(index, NODE, NS, [own], workload)
-    assert [(n.name, n.problem) for n in found] == [
-        ("ui-5f9d7-crash", "CrashLoopBackOff"),
-        ("ui-5f9d7-early", "not Ready"),
-        ("ui-5f9d7-late1", "not Ready"),
-    ]
-    assert found[1].owner == ObjectRef(kind="Deployment", namespace=NS, name="ui")
-    assert found[1].since == datetime(2026, 11, 20, 9, 19, tzinfo=UTC)
-
-
-def test_the_evidence_gives_a_workloads_nodes_their_troubled_neighbours() -> None:
-    objects = [
-        *_app("api"),
-        *_app("ui"),
-        _pod("api-5f9d7-aaaaa", "api", ready="False"),
-        _pod("ui-5f9d7-early", "ui", ready="False"),
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}, "status": {}},
-    ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace=NS, name="api"),
-        alerts=[],
-        title="KubeDeploymentRolloutStuck",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
+    if owner:
+        meta["ownerReferences"] = [{"kind": "DaemonSet", "name": owner, "controller": True}]
+    state: dict[str, Any] = (
+        {"running": {}} if ready else {"waiting": {"reason": "CrashLoopBackOff"}}
     )
-    assert [[n.name for n in node.troubled_neighbours] for node in ev.nodes] == [["ui-5f9d7-early"]]
-    # Near miss: a namespace-wide incident has every pod in scope, so no neighbours.
-    wide = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Namespace", name=NS),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
-    assert all(not node.troubled_neighbours for node in wide.nodes)
+    status = {
+        "phase": "Running",
+        "containerStatuses": [{"name": "c", "ready": ready, "restartCount": 0, "state": state}],
+    }
+    spec = {"nodeName": node, "hostNetwork": host_network}
+    return {"kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
 
-def test_a_neighbours_names_are_anonymized_like_the_incidents_own() -> None:
-    objects = [
-        *_app("api"),
-        *_app("ui"),
-        _pod("api-5f9d7-aaaaa", "api", ready="False"),
-        _pod("ui-5f9d7-early", "ui", ready="False"),
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}, "status": {}},
+APP = [_pod("web-1", A), _pod("web-2", B)]
+
+
+def test_only_pods_that_all_run_ready_name_their_nodes() -> None:
+    assert healthy_nodes(APP) == [A, B]
+    assert healthy_nodes([*APP, _pod("web-3", C, ready=False)]) == []
+    assert healthy_nodes([]) == []
+
+
+def test_a_failing_host_network_agent_on_those_nodes_is_followed() -> None:
+    pods = [
+        _pod("proxy-a", A, owner="node-proxy", host_network=True, ready=False),
+        _pod("proxy-c", C, owner="node-proxy", host_network=True, ready=False),
+        _pod("exporter-a", A, owner="exporter", host_network=True),  # runs fine
+        _pod("cache-a", A, owner="cache", ready=False),  # not on the host network
     ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace=NS, name="api"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
-    )
-    anonymizer = Anonymizer()
-    hidden = anonymizer.anonymize_evidence(ev)
-    neighbour = hidden.nodes[0].troubled_neighbours[0]
-    assert "ui-5f9d7-early" not in neighbour.model_dump_json()
-    assert neighbour.owner is not None
-    assert neighbour.owner.name != "ui"
-    assert anonymizer.restore_model(hidden).nodes[0].troubled_neighbours[0].name == "ui-5f9d7-early"
+    hosts = node_neighbour_hosts(pods, [A, B], None)
+    assert [(h.kind, h.name) for h in hosts] == [("DaemonSet", "node-proxy")]
+    assert hosts[0].route == DependencyRoute(kind="node-neighbour", node=A)
+    # The same agent failing only on a node the pods do not use.
+    assert node_neighbour_hosts(pods[1:], [A, B], None) == []
 
 
-def test_pods_sharing_a_node_name_it_once_in_the_evidence() -> None:
-    # Five nodes fit in the evidence; pods sharing nodes must not use up the room twice.
-    objects = [
-        *_app("api"),
-        *[_pod(f"api-5f9d7-{i}aaaa", "api", node=f"wrk-{i % 2}") for i in range(4)],
-        *[
-            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"wrk-{i}"}, "status": {}}
-            for i in range(2)
+def test_an_agent_replaced_on_every_node_shortly_before_the_alert_is_followed() -> None:
+    fresh = [_pod(f"log-{n}", n, owner="log-agent", created=40) for n in (A, B)]
+    hosts = node_neighbour_hosts(fresh, [A, B], ALERT)
+    assert [h.name for h in hosts] == ["log-agent"]
+    # Replaced on one of the two nodes only, long before, or after the alert: not followed.
+    half = [fresh[0], _pod("log-b", B, owner="log-agent")]
+    assert node_neighbour_hosts(half, [A, B], ALERT) == []
+    old = [_pod(f"log-{n}", n, owner="log-agent", created=300) for n in (A, B)]
+    assert node_neighbour_hosts(old, [A, B], ALERT) == []
+    late = [_pod(f"log-{n}", n, owner="log-agent", created=5) for n in (A, B)]
+    assert node_neighbour_hosts(late, [A, B], ALERT) == []
+
+
+PROXY = ObjectRef(kind="DaemonSet", namespace="kube-system", name="node-proxy")
+
+
+def _proxy(last: str, node: str = "worker-1") -> DependencyEvidence:
+    return DependencyEvidence(
+        workload=PROXY,
+        routes=[DependencyRoute(kind="node-neighbour", node="worker-1")],
+        pods=3,
+        ready_replicas=2,
+        failing_pods=[
+            PodTrouble(
+                pod="node-proxy-x",
+                container="envoy",
+                waiting="CrashLoopBackOff",
+                restarts=8,
+                last_terminated=last,
+            )
         ],
-    ]
-    ev = build_evidence(
-        objects,
-        [],
-        target=ObjectRef(kind="Deployment", namespace=NS, name="api"),
-        alerts=[],
-        title="t",
-        description=None,
-        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        limits=EvidenceLimits(),
+        pod_nodes={"node-proxy-x": node, "node-proxy-y": "worker-2"},
     )
-    assert sorted(n.name for n in ev.nodes) == ["wrk-0", "wrk-1"]
+
+
+def test_an_oom_killed_proxy_on_the_pods_node_gets_more_memory() -> None:
+    result = analyze(make.checkout_evidence(dependencies=[_proxy("OOMKilled")]))
+    found = assert_leads(result, Category.OOM_KILLED, Action.INCREASE_MEMORY, PROXY)
+    assert found.params == {"container": "envoy"}
+
+
+def test_a_proxy_failing_otherwise_or_elsewhere_is_not_this_finding() -> None:
+    assert check_node_proxy_oom(make.checkout_evidence(dependencies=[_proxy("Error")])) == []
+    elsewhere = _proxy("OOMKilled", node="worker-9")
+    assert check_node_proxy_oom(make.checkout_evidence(dependencies=[elsewhere])) == []
+
+
+AGENT = ObjectRef(kind="DaemonSet", namespace="logging", name="log-agent")
+
+
+def _agent(minutes: float, name: str = "log-agent") -> DependencyEvidence:
+    ref = AGENT.model_copy(update={"name": name})
+    return DependencyEvidence(
+        workload=ref,
+        routes=[DependencyRoute(kind="node-neighbour", node="worker-1")],
+        pods=2,
+        ready_replicas=2,
+        pod_nodes={f"{name}-a": "worker-1"},
+        changes=[
+            ChangeEvidence(
+                at=ago(minutes),
+                kind="rollout",
+                object=ref,
+                aspects=["config"],
+                from_revision=6,
+                details=["pod template annotation checksum/config changed"],
+            )
+        ],
+    )
+
+
+def _slow(*agents: DependencyEvidence, **fields: Any) -> Any:
+    fields.setdefault("alerts", [make.alert(alertname="CheckoutLatencyHigh")])
+    return make.checkout_evidence(dependencies=list(agents), **fields)
+
+
+def test_the_one_agent_rolled_out_under_unchanged_pods_is_rolled_back() -> None:
+    result = analyze(_slow(_agent(30)))
+    found = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, AGENT)
+    assert found.params == {"revision": "6"}
+
+
+def test_no_rollback_for_two_agents_an_old_rollout_or_rising_traffic() -> None:
+    assert check_node_neighbour_rollout(_slow(_agent(30), _agent(25, "metrics-agent"))) == []
+    assert check_node_neighbour_rollout(_slow(_agent(60 * 5))) == []
+    rising = make.metric(
+        'sum(rate(http_requests_total{namespace="shop"}[5m]))',
+        name="http_requests_total",
+        first=100.0,
+        last=400.0,
+        changed_minutes_ago=10,
+        trend="rising",
+    )
+    assert check_node_neighbour_rollout(_slow(_agent(30), metrics=[rising])) == []

@@ -73,6 +73,7 @@ from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.native_sidecars import NATIVE_SIDECAR_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
+from kubetriage.analyzers.node_neighbours import NODE_NEIGHBOUR_ANALYZERS
 from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
 from kubetriage.analyzers.node_resolver import NODE_RESOLVER_ANALYZERS
 from kubetriage.analyzers.nodes import NODE_ANALYZERS
@@ -216,6 +217,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *PROXY_LIMIT_ANALYZERS,
     *INGRESS_ROLLOUT_ANALYZERS,
     *NODE_NETWORK_ANALYZERS,
+    *NODE_NEIGHBOUR_ANALYZERS,
     *DEVICE_PLUGIN_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,

@@ -10,6 +10,13 @@ Silent when no tenant, or several, mount such a claim under the alerted mountpoi
 alerts about anything but a node's filesystem running out of room (space or inodes; not
 its I/O).
 
+The node-disk-release rule: the same alert, and one tenant of the node whose last release
+(within ``RELEASE_WINDOW``) points a setting inside an emptyDir on the node's disk where the
+revision before did not (``NodeTenantEvidence.node_disk_settings``: a cache moved from a
+server into files): that release writes into the node's filesystem from every pod it runs
+there, so it is rolled back (the node's own exhaustion findings stay below). Silent for
+several such tenants, an older release, or an emptyDir in memory.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from kubetriage import prose
@@ -27,7 +35,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.neighbours import NodeTenantEvidence
-from kubetriage.models.vocabulary import Action, Category
+from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +45,17 @@ class _Confidence:
     # The one claim of the node's tenants stored in the alerted filesystem: structure, no
     # series of its own growth, so below the findings that measure it.
     local_claim: float = 0.62
+    # The one tenant whose last release moved a setting's writes into an emptyDir on the
+    # node's disk: structure and timing, no per-pod series of the growth.
+    node_disk_release: float = 0.72
 
 
 CONFIDENCE: Final = _Confidence()
 NAME: Final = "node-local-claim"
 # A filesystem running out of room (space or inodes), not slow (I/O saturation, latency).
 _FILLING: Final = re.compile(r"(?i)(space|inode|full|filling|files? free)")
+# A release this recent can be what fills the node now.
+RELEASE_WINDOW: Final = timedelta(hours=24)
 
 
 def _said(alert: AlertEvidence) -> str:
@@ -57,14 +70,19 @@ def _under(path: str, mountpoint: str | None) -> bool:
     return path == mountpoint or path.startswith(f"{root}/")
 
 
+def _filling_node(evidence: Evidence) -> bool:
+    """The incident is a Node's whose alert says a filesystem of it runs out of room."""
+    target, alerts = evidence.target, evidence.alerts
+    if target is None or target.kind != "Node" or not evidence.node_tenants:
+        return False
+    return alert_resource(alerts) == "disk" and any(_FILLING.search(_said(a)) for a in alerts)
+
+
 def local_claim(evidence: Evidence) -> tuple[NodeTenantEvidence, str, str] | None:
     """The one (tenant, claim, node directory) stored in the alerted node filesystem."""
-    target = evidence.target
-    if target is None or target.kind != "Node" or not evidence.node_tenants:
+    if not _filling_node(evidence):
         return None
     alerts = evidence.alerts
-    if alert_resource(alerts) != "disk" or not any(_FILLING.search(_said(a)) for a in alerts):
-        return None
     mountpoint = next((a.labels["mountpoint"] for a in alerts if "mountpoint" in a.labels), None)
     found = [
         (tenant, claim, path)
@@ -113,6 +131,74 @@ def check_local_claim(evidence: Evidence) -> list[Finding]:
     ]
 
 
+def check_node_disk_release(evidence: Evidence) -> list[Finding]:
+    """Roll back the one tenant release that moved writes into an emptyDir on the node."""
+    if not _filling_node(evidence) or evidence.target is None:
+        return []
+    found = [
+        (tenant, tenant.changes[0])
+        for tenant in evidence.node_tenants
+        if tenant.node_disk_settings
+        and tenant.changes
+        and (at := tenant.changes[0].at) is not None
+        and timedelta(0) <= evidence.collected_at - at <= RELEASE_WINDOW
+        and tenant.ref.kind in ACTION_TARGET_KINDS[Action.ROLLBACK]
+    ]
+    if len(found) != 1:
+        return []
+    tenant, change = found[0]
+    node = evidence.target.name
+    released = item(
+        object_source(tenant.ref),
+        f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),
+    )
+    settings = ", ".join(tenant.node_disk_settings)
+    moved = item(
+        object_source(tenant.ref),
+        f"{settings} now inside an emptyDir on the node's disk; "
+        f"{prose.count(len(tenant.pods), 'pod')} on node {node}",
+    )
+    fix = f"roll {tenant.ref.name} back" + (
+        f" to revision {change.from_revision}" if change.from_revision else ""
+    )
+    return [
+        make_finding(
+            "node-disk-release",
+            Category.BAD_ROLLOUT,
+            CONFIDENCE.node_disk_release,
+            prose.narrative(
+                prose.fitting_problem(
+                    [
+                        f"The release of {prose.obj(tenant.ref)} writes into node {node}'s "
+                        "filesystem",
+                        f"The release of {tenant.ref.name} fills its nodes' filesystem",
+                        "A release fills its nodes' filesystem",
+                    ],
+                    fix,
+                ),
+                fix,
+                because=[
+                    prose.claim(
+                        f"{prose.obj(tenant.ref)} released a revision that points "
+                        f"{settings} inside an emptyDir, a directory of the node's own disk",
+                        released,
+                        moved,
+                    ),
+                    prose.claim(
+                        "Every pod of it on the node writes there with nothing bounding the "
+                        "files it makes, the filesystem the alert is about"
+                    ),
+                ],
+            ),
+            [released, moved],
+            Action.ROLLBACK,
+            tenant.ref,
+            {"revision": str(change.from_revision)} if change.from_revision else {},
+        )
+    ]
+
+
 LOCAL_VOLUME_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer(NAME, (Category.STORAGE,), check_local_claim),
+    Analyzer("node-disk-release", (Category.BAD_ROLLOUT,), check_node_disk_release),
 )

@@ -239,6 +239,7 @@ def build_evidence(
         dependency_logs,
         now=now,
         alert_labels=[a.labels for a in alerts],
+        onset=alert_onset(alerts, now),
     )
     dependencies = with_shared_callers(
         index, dependencies, scope.pods, scope.workload, dependency_logs, limits

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from kubetriage.evidence.cluster_lookups import (
     ca_servers,
@@ -57,6 +58,7 @@ from kubetriage.evidence.node_hosts import (
     node_network_hosts,
     resolver_failing_nodes,
 )
+from kubetriage.evidence.node_neighbours import healthy_nodes, node_neighbour_hosts
 from kubetriage.evidence.node_plugins import (
     cluster_dns_server,
     csi_failing_nodes,
@@ -71,6 +73,7 @@ from kubetriage.evidence.node_plugins import (
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
@@ -98,6 +101,7 @@ class DependencyWalk:
         workload: JsonDict | None,
         scope: Scope,
         alert_labels: Sequence[Mapping[str, str]] = (),
+        onset: datetime | None = None,
     ) -> None:
         """Read the Services (and workloads) the pods name in env, args, ConfigMaps, logs and
         events (and the upstream the alerts' labels name, ``alert_upstreams``), in any
@@ -163,6 +167,15 @@ class DependencyWalk:
         nodes = [node for node, _, _, _ in unreached]
         there = await node_pods(self._reader, self._limits, run, nodes, scope)
         hosts += node_link_local_hosts(there, unreached)
+        # Pods sharing a host directory (a socket) with a node agent log trouble: that agent.
+        sharing = socket_failing_nodes(lines, pods[: limits.max_pods])
+        there = await node_pods(self._reader, self._limits, run, [n for n, _, _ in sharing], scope)
+        hosts += node_socket_hosts(there, sharing)
+        # Healthy pods yet alerted: the node agents on exactly their nodes that fail there or
+        # were replaced right before the alert (``node_neighbour_hosts``, as the builder does).
+        healthy = healthy_nodes(pods[: limits.max_pods])
+        there = await node_pods(self._reader, self._limits, run, healthy, scope)
+        hosts += node_neighbour_hosts(there, healthy, onset)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])

@@ -390,7 +390,13 @@ class KubeEvidenceCollector:
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
             await follow_gateway_proxies(self._reader, run, namespace, pods, scope)
             await self._dependencies.follow(
-                run, namespace, pods, workload, scope, [a.labels for a in alerts]
+                run,
+                namespace,
+                pods,
+                workload,
+                scope,
+                [a.labels for a in alerts],
+                alert_onset(alerts, query["now"]),
             )
             await asyncio.gather(
                 *(

@@ -19,6 +19,7 @@ from kubetriage.evidence.callers import callee_services, caller_summaries, owned
 from kubetriage.evidence.changes import recent_rollouts
 from kubetriage.evidence.failing_pods import unscheduled_reason
 from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.node_disk_writes import node_disk_settings
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.neighbours import NodeTenantEvidence
 from kubetriage.models.objects import JsonDict, as_dict, dicts, pod_workload
@@ -98,11 +99,12 @@ def tenant_summaries(index: ObjectIndex, target: ObjectRef | None) -> list[NodeT
     found: list[NodeTenantEvidence] = []
     for (kind, namespace, name), pods in node_tenant_pods(target.name, index.kind("Pod")).items():
         workload = index.get(kind, namespace, name)
-        changes = (
-            recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES)
+        history = (
+            owned_history(workload, replica_sets)
             if workload is not None and kind == "Deployment"
             else []
         )
+        changes = recent_rollouts(workload, history, _MAX_CHANGES) if workload and history else []
         ref = ObjectRef(kind=kind, namespace=namespace, name=name, api_version="apps/v1")
         objs = [p for pod in pods if (p := index.get("Pod", namespace, pod)) is not None]
         local = _local_claims(index, namespace, objs)
@@ -115,6 +117,7 @@ def tenant_summaries(index: ObjectIndex, target: ObjectRef | None) -> list[NodeT
                 pods=pods,
                 changes=changes,
                 local_claims=local,
+                node_disk_settings=node_disk_settings(history),
                 callers=callers,
                 unplaced=unplaced(index.in_namespace("Pod", namespace), kind, name),
             )

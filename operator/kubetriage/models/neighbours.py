@@ -182,6 +182,10 @@ class NodeTenantEvidence(BaseModel):
     # hostPath or local PersistentVolume, as local-path provisioners make them) -> that
     # directory: their data fills the node's own filesystem, whatever their capacity says.
     local_claims: dict[str, str] = Field(default_factory=dict)
+    # The env settings (``container/VARIABLE``) its newest revision points inside an emptyDir
+    # on the node's disk, where the revision before did not (``evidence.node_disk_writes``):
+    # that release writes to the node's own filesystem.
+    node_disk_settings: list[str] = Field(default_factory=list)
     # The Deployments naming a Service that selects its pods there, with their rollouts
     # (``evidence.callers.caller_summaries``): a server on the node is loaded by its callers,
     # which often run on other nodes.

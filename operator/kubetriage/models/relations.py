@@ -152,6 +152,7 @@ RouteKind = Literal[
     "ingress-controller",  # the proxy serving the workload's Ingress
     "node-network",  # a node agent that does not run on the nodes whose pods cannot connect
     "node-pressure",  # a node agent replaced shortly before its node came under pressure
+    "node-neighbour",  # a node agent on the nodes of healthy alerted pods: failing or just replaced
     "device-plugin",  # a device plugin that does not run on nodes advertising none of its device
     "volume-server",  # serves the pods' network volume from inside the cluster
     "volume-provisioner",  # provisions a claim the pods wait on
@@ -172,8 +173,9 @@ class DependencyRoute(BaseModel):
     ingress: ObjectRef | None = None
     # registry behind an Ingress: the Secret of the certificate the runtime verifies.
     tls_secret: ObjectRef | None = None
-    # node-network, node-pressure, device-plugin: the node; node-pressure: its pressure
-    # condition; device-plugin: the extended resource the node advertises none of.
+    # node-network, node-pressure, node-neighbour, device-plugin: the node; node-pressure:
+    # its pressure condition; device-plugin: the extended resource the node advertises none
+    # of.
     node: str | None = None
     condition: str | None = None
     resource: str | None = None

@@ -49,6 +49,7 @@ from kubetriage.evidence.node_hosts import (
     node_network_hosts,
     resolver_failing_nodes,
 )
+from kubetriage.evidence.node_neighbours import healthy_nodes, node_neighbour_hosts
 from kubetriage.evidence.node_plugins import (
     ca_hosts,
     csi_failing_nodes,
@@ -64,6 +65,7 @@ from kubetriage.evidence.pull_registries import registry_hosts
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
 from kubetriage.evidence.summaries.network import service_summary
@@ -276,6 +278,7 @@ def dependency_summaries(
     dependency_logs: Sequence[LogTail] = (),
     now: datetime | None = None,
     alert_labels: Sequence[Mapping[str, str]] = (),
+    onset: datetime | None = None,
 ) -> list[DependencyEvidence]:
     """Services the workload names in its env, args, ConfigMaps and log lines, anywhere in
     the objects read, summarised with what stands behind them. ``logs`` are the incident's
@@ -313,6 +316,13 @@ def dependency_summaries(
     hosts += node_link_local_hosts(
         index.kind("Pod"), link_local_failing_nodes(lines, pods[: limits.max_pods])
     )
+    # Pods sharing a host directory (a socket) with a node agent log trouble: that agent.
+    hosts += node_socket_hosts(
+        index.kind("Pod"), socket_failing_nodes(lines, pods[: limits.max_pods])
+    )
+    # Healthy pods yet alerted: the node agents on exactly their nodes that fail there or
+    # were replaced right before the alert.
+    hosts += node_neighbour_hosts(index.kind("Pod"), healthy_nodes(pods[: limits.max_pods]), onset)
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
     # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
