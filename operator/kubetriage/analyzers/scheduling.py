@@ -30,6 +30,7 @@ from kubetriage.analyzers.support import (
     pod_source,
     workload_ref,
 )
+from kubetriage.analyzers.uninitialized_nodes import uninitialized_constraint
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -395,6 +396,8 @@ def _binding_constraint(
             ),
             marks,
         )
+    if "untolerated taint" in reasons and (waiting := uninitialized_constraint(evidence, text)):
+        return waiting
     oversized = _larger_than_any_node(evidence, pods, reasons)
     if oversized is not None:
         asked, largest = oversized

@@ -180,6 +180,9 @@ class NodeEvidence(BaseModel):
     ready: str = "Unknown"  # "True" | "False" | "Unknown"
     conditions: list[PodCondition] = Field(default_factory=list)
     taints: list[str] = Field(default_factory=list)
+    # The keys of those taints, as the Node spec sets them: what rules read (``taints`` is
+    # rendered for people).
+    taint_keys: list[str] = Field(default_factory=list)
     unschedulable: bool = False
     allocatable: dict[str, str] = Field(default_factory=dict)
     capacity: dict[str, str] = Field(default_factory=dict)

@@ -21,18 +21,20 @@ def _node_ready(node: JsonDict) -> str:
 
 def node_summary(node: JsonDict, limits: EvidenceLimits) -> NodeEvidence:
     spec, status = as_dict(node.get("spec")), as_dict(node.get("status"))
-    taints = []
+    taints, keys = [], []
     for taint in dicts(spec.get("taints")):
         value = as_str(taint.get("value"))
         key = as_str(taint.get("key")) or "?"
         taints.append(
             f"{key}={value}:{taint.get('effect')}" if value else f"{key}:{taint.get('effect')}"
         )
+        keys.append(key)
     return NodeEvidence(
         name=_name(node),
         ready=_node_ready(node),
         conditions=conditions(status.get("conditions"), limits),
         taints=taints[: limits.max_labels],
+        taint_keys=keys[: limits.max_labels],
         unschedulable=spec.get("unschedulable") is True,
         allocatable=str_map(status.get("allocatable"), limits),
         capacity=str_map(status.get("capacity"), limits),
