@@ -27,6 +27,7 @@ from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
+from kubetriage.analyzers.callee_quorum import CALLEE_QUORUM_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -261,6 +262,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *UNRELOADED_CERTIFICATE_ANALYZERS,
     *OVERLAY_MTU_ANALYZERS,
     *CALLEE_PLACEMENT_ANALYZERS,
+    *CALLEE_QUORUM_ANALYZERS,
     *IDLE_CONSUMER_ANALYZERS,
     *SLOW_CALLEE_ANALYZERS,
     *SCRAPE_POLICY_ANALYZERS,
