@@ -93,6 +93,7 @@ from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.quota_peers import QUOTA_PEER_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.refused_series import REFUSED_SERIES_ANALYZERS
 from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
 from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
@@ -263,6 +264,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *OVERLAY_MTU_ANALYZERS,
     *CALLEE_PLACEMENT_ANALYZERS,
     *CALLEE_QUORUM_ANALYZERS,
+    *REFUSED_SERIES_ANALYZERS,
     *IDLE_CONSUMER_ANALYZERS,
     *SLOW_CALLEE_ANALYZERS,
     *SCRAPE_POLICY_ANALYZERS,

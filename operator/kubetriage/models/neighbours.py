@@ -134,14 +134,15 @@ class RefusedClientEvidence(BaseModel):
     write of each ConfigMap the pod mounts, or a slow consumer whose connection the server
     closed ("slow-consumer"), or a client a mesh proxy's inbound policy denied for presenting
     no mesh identity ("unmeshed"), then with that pod's containers (whether it runs a mesh
-    proxy)."""
+    proxy), or the scrape target exporting series a metrics server's remote store refused
+    ("series")."""
 
     ref: ObjectRef
     address: str  # the pod address the refusal names
     pod: str = ""
     line: str = ""  # the server's refusal (or its close of a slow consumer)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-    refusal: Literal["slots", "untrusted", "slow-consumer", "unmeshed"] = "slots"
+    refusal: Literal["slots", "untrusted", "slow-consumer", "unmeshed", "series"] = "slots"
     # "untrusted" and "unmeshed" only
     containers: list[ContainerEvidence] = Field(default_factory=list)
     config_written: dict[str, datetime] = Field(default_factory=dict)  # ConfigMap -> last write
