@@ -27,6 +27,7 @@ from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
+from kubetriage.analyzers.callee_quorum import CALLEE_QUORUM_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -39,6 +40,7 @@ from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
 from kubetriage.analyzers.cloud_keys import CLOUD_KEY_ANALYZERS
 from kubetriage.analyzers.cni_agents import CNI_AGENT_ANALYZERS
+from kubetriage.analyzers.cold_cache import COLD_CACHE_ANALYZERS
 from kubetriage.analyzers.config import CONFIG_ANALYZERS
 from kubetriage.analyzers.config_endpoints import CONFIG_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.config_missing import CONFIG_MISSING_ANALYZERS
@@ -93,6 +95,7 @@ from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.quota_peers import QUOTA_PEER_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.refused_series import REFUSED_SERIES_ANALYZERS
 from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
 from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
@@ -263,6 +266,9 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *UNRELOADED_CERTIFICATE_ANALYZERS,
     *OVERLAY_MTU_ANALYZERS,
     *CALLEE_PLACEMENT_ANALYZERS,
+    *CALLEE_QUORUM_ANALYZERS,
+    *COLD_CACHE_ANALYZERS,
+    *REFUSED_SERIES_ANALYZERS,
     *IDLE_CONSUMER_ANALYZERS,
     *SLOW_CALLEE_ANALYZERS,
     *SCRAPE_POLICY_ANALYZERS,

@@ -9,7 +9,8 @@ that workload, above the caller's dependency-failure read from the same failing 
 
 A callee Pending for any other reason (a zonal volume pinned away from the nodes, CPU or
 memory short, a taint) is not this finding: the fix is not the callee's own constraint, and
-the dependency rules weigh it. Registered in ``kubetriage.analyzers.ANALYZERS``; pure.
+the dependency rules weigh it (or ``callee_quorum``, when most members of a group electing a
+leader are Pending). Registered in ``kubetriage.analyzers.ANALYZERS``; pure.
 """
 
 from __future__ import annotations

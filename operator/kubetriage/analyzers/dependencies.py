@@ -113,7 +113,7 @@ def caller_fails_on(evidence: Evidence, dependency: DependencyEvidence) -> bool:
 _HOST_WORD = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 
 
-def _held(pod: PodEvidence) -> bool:
+def held_in_init(pod: PodEvidence) -> bool:
     """Whether the pod's app containers have not started because its init containers have
     not all completed (condition Initialized False, or an app container PodInitializing)."""
     return any(c.type == "Initialized" and c.status == "False" for c in pod.conditions) or any(
@@ -146,7 +146,7 @@ def init_waits_on(evidence: Evidence, dependency: DependencyEvidence) -> list[Ev
 
     found: list[EvidenceItem] = []
     for pod in evidence.pods:
-        if not _held(pod):
+        if not held_in_init(pod):
             continue
         for c in pod.containers:
             if not _unfinished(c):

@@ -32,6 +32,7 @@ from kubetriage.evidence.build_sections import (
     select_pvcs,
     select_services,
 )
+from kubetriage.evidence.caller_caches import with_caller_caches
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.dns_clients import dns_client_summaries
@@ -305,8 +306,9 @@ def build_evidence(
         + resource_controller_summaries(index, logs, limits),
         gateway_routes=_gateway_routes(build, namespace),
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
-        callers=caller_summaries(
-            index, callee_services(service_objs, scope.pods), scope.workload, own
+        callers=with_caller_caches(
+            index,
+            caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload, own),
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),

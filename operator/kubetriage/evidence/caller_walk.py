@@ -1,7 +1,8 @@
 """The walk to the callers: from the Services that front the incident's pods to the
 Deployments whose pod template names one of them, in the incident's namespace, or in every
 namespace for an Incident the tenancy rule lets read them all (the cluster-scope namespaces),
-with each caller's ReplicaSets (its rollout history).
+with each caller's ReplicaSets (its rollout history) and the Services it names besides
+the incident's with their pods (``follow_caller_caches``: what it reads through).
 
 Called by ``KubeEvidenceCollector`` once the namespace's Services are read; which Services and
 which Deployments are decided by the pure helpers of ``kubetriage.evidence.callers`` (that
@@ -19,7 +20,9 @@ it, or the workload a ScaledObject measuring it scales
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
+from kubetriage.evidence.caller_caches import named_services as cache_hosts
 from kubetriage.evidence.callers import (
     MAX_CALLERS,
     callee_services,
@@ -37,7 +40,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, consumer_elsewhere
 from kubetriage.evidence.queue_peers import queue_peers
 from kubetriage.evidence.quota_peers import find_quota_peers, throttled_scopes
-from kubetriage.evidence.raw import listed
+from kubetriage.evidence.raw import as_dict, listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
 from kubetriage.models.base import ObjectRef
@@ -99,6 +102,8 @@ async def follow_callers(
         )
         config_maps = [o for (k, _, _), o in run.objects.items() if k == "ConfigMap"]
         found += find_config_callers(listed, services, config_maps, own)
+    # What its own callers read through (a cache emptied by a restart loads it).
+    await follow_caller_caches(reader, run, [(c, s) for c, s, _ in found][:MAX_CALLERS])
     sharing: list[JsonDict] = []
     # A Job (a backfill, an export) may load a shared dependency as well.
     jobs = (
@@ -205,3 +210,34 @@ async def find_queue_consumer(
     peers = queue_peers(alerts, workloads, config_maps, obj)
     await asyncio.gather(*(read_history(reader, run, peer) for peer, _, _ in peers))
     return found, obj
+
+
+async def follow_caller_caches(
+    reader: KubeReader, run: CollectionRun, callers: Iterable[tuple[JsonDict, JsonDict]]
+) -> None:
+    """Read the Services each (caller, callee Service) pair's caller names besides the
+    callee, and the pods those Services select, into ``run`` (``caller_caches``)."""
+    if not reader.listable("Pod"):
+        return
+    wanted = {
+        key: None
+        for caller, callee in callers
+        for key in cache_hosts(caller, (_ns(callee), _name(callee)))
+    }
+    services = await asyncio.gather(
+        *(reader.read(run, "Service", namespace, name) for namespace, name in wanted)
+    )
+    for service in services:
+        if service is None:
+            continue
+        labels = as_dict(as_dict(service.get("spec")).get("selector"))
+        selector = selector_query({"matchLabels": labels})
+        if selector is None:
+            continue
+        await reader.add_listed(
+            run,
+            "Pod",
+            _ns(service),
+            what=f"list pods of Service {_ns(service)}/{_name(service)} (a caller's cache)",
+            label_selector=selector,
+        )

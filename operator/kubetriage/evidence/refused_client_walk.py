@@ -1,7 +1,8 @@
 """The walk to the clients a server names by address as it refuses them
 (``kubetriage.evidence.refused_clients.refused_addresses``, over the incident's own and the
 followed dependencies' log tails: for lack of connection slots, because the client rejected
-the server's certificate, or as it closes them as slow consumers): the pod at each address
+the server's certificate, as it closes them as slow consumers, or as the scrape targets of
+series a metrics server's remote store refused): the pod at each address
 (a list by ``status.podIP``, in every namespace when the scope may read them all, else in
 the incident's), its ReplicaSet, that ReplicaSet's Deployment and the Deployment's
 ReplicaSets (its rollout history); for a client that rejected the certificate, also the
@@ -27,6 +28,7 @@ _WHY: dict[Refusal, str] = {
     "untrusted": "clients rejecting its certificate",
     "slow-consumer": "slow consumers it closed",
     "unmeshed": "clients its mesh policy denied",
+    "series": "targets of series its remote store refused",
 }
 
 

@@ -22,7 +22,14 @@ A mesh proxy in front of a server whose inbound policy admits only mesh identiti
 clients it denies for presenting none: Linkerd's "Request denied ... client.tls=None(...)
 client.ip=10.42.6.57" (or "Connection denied" for TCP). Those clients reach the server in
 plaintext, outside the mesh; their pods' containers tell whether they run a mesh proxy at all
-(``refusal`` "unmeshed"). All of them
+(``refusal`` "unmeshed").
+
+A metrics server whose remote store refuses samples as invalid names where they came from:
+Prometheus' remote write drops a batch the receiver answered with a 4xx as a
+"non-recoverable error", quoting the refused series, whose ``instance`` label is the scraped
+target's address (a pod's, for pod and endpoint discovery). That pod's workload exports the
+series; one whose new revision adds labels or series is what the store now refuses
+(``refusal`` "series"). All of them
 read the server's lines with one helper (``named_addresses``: a signature, and where on its
 line the client's address stands) and map addresses to pods by their ``status.podIPs``
 (``summaries.pods.pod_ips``).
@@ -86,6 +93,12 @@ _CLIENT_SOCKET = re.compile(
 UNMESHED_DENIED: Final = re.compile(r"(?i)\b(?:request|connection) denied\b.*\bclient\.tls=None\b")
 # The denied client's address on such a line: Linkerd's "client.ip=10.42.6.57".
 _MESH_CLIENT_ADDRESS = re.compile(r"\bclient\.ip=(?P<ip>(?:\d{1,3}\.){3}\d{1,3})(?![\d.])")
+# A remote-write client (Prometheus, the agents built on its code) dropping samples the
+# receiver refused with a 4xx: "non-recoverable error ... server returned HTTP status 400".
+REFUSED_SERIES: Final = re.compile(r"(?i)non-recoverable error.*\bHTTP status 4\d\d\b.*\bseries\b")
+# The scraped target's address in the quoted series: instance="10.244.2.77:8080" (its
+# quotes escaped inside a logfmt value).
+_SERIES_INSTANCE = re.compile(r'\binstance=\\?"(?P<ip>(?:\d{1,3}\.){3}\d{1,3})(?::\d{1,5})?\\?"')
 # Addresses followed per signature, and rollouts kept of each client.
 MAX_ADDRESSES: Final = 4
 _MAX_CHANGES: Final = 3
@@ -93,16 +106,18 @@ _MAX_CHANGES: Final = 3
 
 # Why a server names a client: refused for lack of connection slots ("slots"), rejected by
 # it as of an unknown authority ("untrusted"), closed as a slow consumer ("slow-consumer"),
-# denied by a mesh policy for presenting no mesh identity ("unmeshed").
-Refusal = Literal["slots", "untrusted", "slow-consumer", "unmeshed"]
+# denied by a mesh policy for presenting no mesh identity ("unmeshed"), the scrape target of
+# series a metrics server's remote store refused ("series").
+Refusal = Literal["slots", "untrusted", "slow-consumer", "unmeshed", "series"]
 _SIGNATURES: Final[dict[Refusal, tuple[re.Pattern[str], re.Pattern[str]]]] = {
     "slots": (CONNECTION_SLOTS_EXHAUSTED, _CLIENT_ADDRESS),
     "untrusted": (UNTRUSTED_BY_CLIENT, _CLIENT_ADDRESS),
     "slow-consumer": (SLOW_CONSUMER, _CLIENT_SOCKET),
     "unmeshed": (UNMESHED_DENIED, _MESH_CLIENT_ADDRESS),
+    "series": (REFUSED_SERIES, _SERIES_INSTANCE),
 }
 # The refusals ``refused_client_summaries`` reads (slow consumers have their own list).
-_REFUSALS: Final[tuple[Refusal, ...]] = ("slots", "untrusted", "unmeshed")
+_REFUSALS: Final[tuple[Refusal, ...]] = ("slots", "untrusted", "unmeshed", "series")
 
 
 def named_addresses(

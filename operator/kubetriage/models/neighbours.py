@@ -40,6 +40,27 @@ class ClientMention(BaseModel):
         return f"{verb} client {self.client}"
 
 
+class CacheRestart(BaseModel):
+    """One container of a cache's pods whose last run ended (``lastState.terminated``)."""
+
+    pod: str
+    container: str
+    reason: str | None = None  # OOMKilled, Error, Completed...
+    finished_at: datetime | None = None
+    restarts: int = 0
+
+
+class CallerCacheEvidence(BaseModel):
+    """A cache the caller's pod template names besides the incident's Service (a Service
+    whose pods run Redis, memcached, Valkey...; ``kubetriage.evidence.caller_caches``), with
+    the restarts of its cache containers: a cache that holds its data in memory comes back
+    empty, and every read it no longer answers falls through to what the caller calls next."""
+
+    service: ObjectRef
+    workload: ObjectRef | None = None
+    restarts: list[CacheRestart] = Field(default_factory=list)
+
+
 class CallerEvidence(BaseModel):
     """A workload whose pod template names one of the incident's Services (env, args),
     possibly in another namespace, with its recent rollouts (``kubetriage.evidence.callers``):
@@ -64,6 +85,9 @@ class CallerEvidence(BaseModel):
     # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).
     # An unchanged caller failing on the same dependency at the same time clears a release.
     logs: list[LogTail] = Field(default_factory=list)
+    # The caches it names besides ``callee``, read only for the callers of the incident's own
+    # Services: one emptied by a restart sends its reads to the incident's workload.
+    caches: list[CallerCacheEvidence] = Field(default_factory=list)
 
     def naming_texts(self, limit: int | None = None) -> list[str]:
         """The words for how it was found: the callee's error lines naming it, else the
@@ -134,14 +158,15 @@ class RefusedClientEvidence(BaseModel):
     write of each ConfigMap the pod mounts, or a slow consumer whose connection the server
     closed ("slow-consumer"), or a client a mesh proxy's inbound policy denied for presenting
     no mesh identity ("unmeshed"), then with that pod's containers (whether it runs a mesh
-    proxy)."""
+    proxy), or the scrape target exporting series a metrics server's remote store refused
+    ("series")."""
 
     ref: ObjectRef
     address: str  # the pod address the refusal names
     pod: str = ""
     line: str = ""  # the server's refusal (or its close of a slow consumer)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
-    refusal: Literal["slots", "untrusted", "slow-consumer", "unmeshed"] = "slots"
+    refusal: Literal["slots", "untrusted", "slow-consumer", "unmeshed", "series"] = "slots"
     # "untrusted" and "unmeshed" only
     containers: list[ContainerEvidence] = Field(default_factory=list)
     config_written: dict[str, datetime] = Field(default_factory=dict)  # ConfigMap -> last write
