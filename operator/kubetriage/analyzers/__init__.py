@@ -61,6 +61,7 @@ from kubetriage.analyzers.identity_releases import IDENTITY_RELEASE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.injector_releases import INJECTOR_RELEASE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
@@ -117,6 +118,7 @@ from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.shared_outage import SHARED_OUTAGE_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
 from kubetriage.analyzers.signal_wrappers import SIGNAL_WRAPPER_ANALYZERS
+from kubetriage.analyzers.skipped_injection import SKIPPED_INJECTION_ANALYZERS
 from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
 from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
@@ -150,6 +152,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *THROTTLED_CONTROLLER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *IDENTITY_RELEASE_ANALYZERS,
+    *INJECTOR_RELEASE_ANALYZERS,
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
@@ -254,6 +257,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *JOB_SIDECAR_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
+    *SKIPPED_INJECTION_ANALYZERS,
     *STALE_CALLER_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
     *PROBE_REFUSAL_ANALYZERS,

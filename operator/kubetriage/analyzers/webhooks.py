@@ -95,7 +95,7 @@ def _listed(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _serving_certificate(
+def serving_certificate(
     hook: WebhookEvidence, dependency: DependencyEvidence | None
 ) -> GenericObjectEvidence | ObjectRef | None:
     """The cert-manager Certificate the webhook serves: the one cainjector copies its CA
@@ -209,7 +209,7 @@ def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
 def _certificate_finding(
     hook: WebhookEvidence, dependency: DependencyEvidence | None, facts: list[EvidenceItem]
 ) -> Finding | None:
-    cert = _serving_certificate(hook, dependency)
+    cert = serving_certificate(hook, dependency)
     what = {
         "expired": "has expired",
         "not-yet-valid": "is not yet valid",

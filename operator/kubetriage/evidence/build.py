@@ -63,6 +63,7 @@ from kubetriage.evidence.refused_clients import (
     slow_consumer_summaries,
 )
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.skipped_injections import skipped_injector_summaries
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
 from kubetriage.evidence.summaries.dependencies import (
@@ -284,7 +285,8 @@ def build_evidence(
             index, scope.pods, node_objs, unavailable_kinds, limits, notes
         ),
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds)
-        + injector_summaries(index, logs, unavailable_kinds, limits),
+        + injector_summaries(index, logs, unavailable_kinds, limits)
+        + skipped_injector_summaries(index, now, limits, unavailable_kinds),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         scalers=scalers,
         scaler_operator=scaler_operator_summary(index, logs, limits) if scalers else None,

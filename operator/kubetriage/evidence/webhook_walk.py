@@ -8,7 +8,10 @@ one of the Service's pods (where a webhook that manages its own certificate says
 
 A pod a mesh proxy's policy denied for presenting no mesh identity (read by the refused-client
 walk) makes the mutating webhooks that fail open and inject pods it matches suspects too
-(``kubetriage.evidence.pod_injectors``): their Services are followed the same way.
+(``kubetriage.evidence.pod_injectors``): their Services are followed the same way, as are
+those of the fail-open injectors selecting a replica that runs nothing beyond its template
+while another asking the same of them runs what they inject
+(``kubetriage.evidence.skipped_injections``).
 
 Called by ``KubeEvidenceCollector`` after the dependency walk (a Service it has already
 followed is not read again). Nothing is read unless an event names a failing webhook or a
@@ -24,6 +27,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.pod_injectors import pod_injectors, unmeshed_pods
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.skipped_injections import skipped_pods
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
     configurations_naming,
@@ -54,8 +58,10 @@ class WebhookWalk:
         names = failing_webhook_names(events)[: self._limits.max_dependencies]
         groups = stuck_groups(run.objects.values())
         objects = run.objects.items()
-        unmeshed = unmeshed_pods([o for (kind, _, _), o in objects if kind == "Pod"], run.logs)
-        if not names and not groups and not unmeshed:
+        pods = [o for (kind, _, _), o in objects if kind == "Pod"]
+        unmeshed = unmeshed_pods(pods, run.logs)
+        skipped = skipped_pods(pods, [o for (kind, _, _), o in objects if kind == "ReplicaSet"])
+        if not names and not groups and not unmeshed and not skipped:
             return
         listed = await asyncio.gather(
             *(
@@ -66,7 +72,7 @@ class WebhookWalk:
         every = [c for items in listed for c in items]
         names += [n for n in intercepting(every, groups) if n not in names]
         spaces = [o for (kind, _, _), o in run.objects.items() if kind == "Namespace"]
-        for _, hook, _ in pod_injectors(every, unmeshed, spaces):
+        for _, hook, _ in pod_injectors(every, unmeshed + skipped, spaces):
             if isinstance(name := hook.get("name"), str) and name not in names:
                 names.append(name)
         names = names[: self._limits.max_dependencies]
