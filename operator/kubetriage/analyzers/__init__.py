@@ -117,6 +117,7 @@ from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.shared_outage import SHARED_OUTAGE_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
+from kubetriage.analyzers.sidecar_components import SIDECAR_COMPONENT_ANALYZERS
 from kubetriage.analyzers.signal_wrappers import SIGNAL_WRAPPER_ANALYZERS
 from kubetriage.analyzers.skipped_injection import SKIPPED_INJECTION_ANALYZERS
 from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
@@ -147,6 +148,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *GATEWAY_PROXY_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
+    *SIDECAR_COMPONENT_ANALYZERS,
     *SECRET_WRITER_ANALYZERS,
     *RECONCILER_ANALYZERS,
     *THROTTLED_CONTROLLER_ANALYZERS,
