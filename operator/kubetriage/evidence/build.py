@@ -34,6 +34,7 @@ from kubetriage.evidence.build_sections import (
 )
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.conversion_webhooks import conversion_summaries
 from kubetriage.evidence.dns_clients import dns_client_summaries
 from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
@@ -286,7 +287,12 @@ def build_evidence(
         ),
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds)
         + injector_summaries(index, logs, unavailable_kinds, limits)
-        + skipped_injector_summaries(index, now, limits, unavailable_kinds),
+        + skipped_injector_summaries(index, now, limits, unavailable_kinds)
+        + (
+            []
+            if scope.pods
+            else conversion_summaries(index, alerts, webhook_logs, now, limits, unavailable_kinds)
+        ),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         scalers=scalers,
         scaler_operator=scaler_operator_summary(index, logs, limits) if scalers else None,

@@ -21,7 +21,14 @@ custom resource is not Ready; Secrets are never read.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
+from kubetriage.evidence.conversion_webhooks import (
+    CRD,
+    alert_texts,
+    conversion_service,
+    named_conversions,
+)
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
@@ -37,6 +44,7 @@ from kubetriage.evidence.summaries.webhooks import (
     webhook_services,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
 from kubetriage.tenancy import Scope
 
 
@@ -48,7 +56,9 @@ class WebhookWalk:
         self._limits = limits
         self._dependencies = DependencyWalk(reader, limits)
 
-    async def follow(self, run: CollectionRun, scope: Scope) -> None:
+    async def follow(
+        self, run: CollectionRun, scope: Scope, alerts: Sequence[Alert] = (), podless: bool = False
+    ) -> None:
         """Read the configurations of the webhooks the run's Warning events name, and of those
         intercepting writes to a not-Ready custom resource's API group, then, for each
         webhook Service the tenancy rule lets us read, what stands behind it, its namespace's
@@ -61,7 +71,15 @@ class WebhookWalk:
         pods = [o for (kind, _, _), o in objects if kind == "Pod"]
         unmeshed = unmeshed_pods(pods, run.logs)
         skipped = skipped_pods(pods, [o for (kind, _, _), o in objects if kind == "ReplicaSet"])
-        if not names and not groups and not unmeshed and not skipped:
+        conversions: list[ObjectRef] = []
+        if podless and alerts:
+            # The alert's objects run no pod: a custom resource it names may not even list.
+            crds = await self._reader.list_of(run, CRD, None, what="list CRDs")
+            for crd in named_conversions(crds, alert_texts(alerts)):
+                run.add(crd)
+                if (service := conversion_service(crd)) is not None:
+                    conversions.append(service)
+        if not names and not groups and not unmeshed and not skipped and not conversions:
             return
         listed = await asyncio.gather(
             *(
@@ -79,7 +97,9 @@ class WebhookWalk:
         configurations = configurations_naming(every, names)
         for configuration in configurations:
             run.add(configuration)
-        for service in webhook_services(configurations, names):
+        services = webhook_services(configurations, names)
+        services += [s for s in conversions if s not in services]
+        for service in services:
             if not scope.may_read(service.namespace):
                 run.error(f"webhook not followed: {scope.refusal(service)}")
                 continue

@@ -3,7 +3,9 @@ audit log shows what was read), with train cases' objects, compared with the off
 over the whole snapshot: a replica the fail-open Vault injector skipped leads the webhook walk
 to that injector's configuration, Service and Certificates; pods running the Dapr sidecar get
 their namespace's Dapr Components listed (with the Secret keys they read), and pods without it
-do not.
+do not; an alert about a custom resource, whose objects run no pod, leads to the conversion
+webhook of the kind it names and the failed conversions its backend logged, and an alert with
+pods lists no CRDs.
 
 Real: the official ``kubernetes`` client talking HTTP to the in-process API emulator loaded
 with a train case, the collector, and the pure builder over the case's objects.
@@ -23,6 +25,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import load_case_into
+from kubetriage.replay.snapshot import SnapshotEvidenceSource
 from kubetriage.tenancy import Scope
 from tests.support.built import case_alert, case_evidence
 from tests.support.cases import TRAIN
@@ -30,6 +33,10 @@ from tests.support.evidence import NOW
 
 SKIPPED = "certificate-expiry-vault-injector-cert-expired-fail-open-pods-start-without-secrets"
 DAPR = "config-missing-dapr-statestore-secret-key-renamed-new-pods-daprd-fatal-after-release"
+CONVERSION = (
+    "certificate-expiry-rke2-pipeline-operator-conversion-webhook-helm-generated-cert-expires-"
+    "crd-list-fails-operator-restarts-jobs-never-start"
+)
 
 
 @pytest.fixture
@@ -49,6 +56,14 @@ async def _live(emulator: EmulatorThread, api: client.ApiClient, case: Case) -> 
         description=None,
         now=NOW,
         scope=Scope.unrestricted(),
+    )
+
+
+def _snapshot(case: Case) -> Evidence:
+    """The case's evidence as the replay's offline source builds it (its tails marked by why
+    the collector reads them)."""
+    return SnapshotEvidenceSource(case).build(
+        target=None, alerts=[case_alert(case)], title=case.title, description=None, now=NOW
     )
 
 
@@ -103,3 +118,30 @@ async def test_pods_without_dapr_get_no_components_listed(
     # The Vault case's pods ask for Vault's agent, not for Dapr's sidecar.
     await _live(emulator, api, load_case(TRAIN / SKIPPED / "case.yaml"))
     assert not [r for r in emulator.emulator.audit if r.resource == "components"]
+
+
+def _conversions(evidence: Evidence) -> list[tuple[str, str, int, str | None]]:
+    return [
+        (w.name, w.failure, w.count, w.service.name if w.service else None)
+        for w in evidence.webhooks
+        if w.configuration is not None and w.configuration.kind == "CustomResourceDefinition"
+    ]
+
+
+async def test_a_podless_alert_naming_a_kind_leads_to_its_conversion_webhook(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    case = load_case(TRAIN / CONVERSION / "case.yaml")
+    live = await _live(emulator, api, case)
+    offline = _snapshot(case)
+    assert _conversions(offline) == [
+        ("datapipelines.batch.lab.corp", "expired", 2, "pipeline-operator-webhook")
+    ]
+    assert _conversions(live) == _conversions(offline)
+
+
+async def test_an_alert_with_pods_lists_no_crds(
+    emulator: EmulatorThread, api: client.ApiClient
+) -> None:
+    await _live(emulator, api, load_case(TRAIN / DAPR / "case.yaml"))
+    assert not [r for r in emulator.emulator.audit if r.resource == "customresourcedefinitions"]
