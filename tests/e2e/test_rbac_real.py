@@ -125,6 +125,7 @@ UNEXERCISED_READS = {
     ("kyverno.io", "policies"): "read when the kubelet says a Secret is missing",
     ("kyverno.io", "clusterpolicies"): "read when the kubelet says a Secret is missing",
     ("kafka.strimzi.io", "kafkausers"): "read when the kubelet says a Secret is missing",
+    ("dapr.io", "components"): "read when a pod of the incident runs a Dapr sidecar",
     ("keda.sh", "triggerauthentications"): (
         "read when a KEDA trigger of the incident's workload names an authenticationRef"
     ),

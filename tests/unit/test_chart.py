@@ -328,6 +328,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "tekton.dev", "taskruns", namespace="shop"),
         # Where an Argo CD application alert's objects run (its Application's destination).
         Request("get", "argoproj.io", "applications", namespace="argocd", name="payments"),
+        # What a Dapr sidecar loads, and the Secret keys it reads.
+        Request("list", "dapr.io", "components", namespace="shop"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -348,6 +350,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "argoproj.io", "applications", namespace="argocd"),
         Request("patch", "argoproj.io", "applications", namespace="argocd", name="payments"),
         Request("delete", "tekton.dev", "taskruns", namespace="shop"),
+        Request("patch", "dapr.io", "components", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

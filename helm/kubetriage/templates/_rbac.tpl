@@ -71,6 +71,12 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [tekton.dev]
   resources: [pipelineruns, taskruns]
   verbs: [get, list, watch]
+# Dapr Components: what a Dapr sidecar of the incident's pods loads at its start, and which
+# Secret keys it reads its credentials from (names only; listed only when a pod runs Dapr,
+# harmless when Dapr is not installed).
+- apiGroups: [dapr.io]
+  resources: [components]
+  verbs: [get, list, watch]
 {{- if .Values.rbac.secretWriters }}
 # What writes a Secret a pod cannot get: Kyverno Policies that clone it, the Strimzi
 # KafkaUser it is named after (read only when the kubelet says a Secret is missing).

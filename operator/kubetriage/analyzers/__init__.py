@@ -63,6 +63,7 @@ from kubetriage.analyzers.identity_releases import IDENTITY_RELEASE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.injector_releases import INJECTOR_RELEASE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
@@ -120,7 +121,9 @@ from kubetriage.analyzers.session_affinity import SESSION_AFFINITY_ANALYZERS
 from kubetriage.analyzers.shared_dependency import SHARED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.shared_outage import SHARED_OUTAGE_ANALYZERS
 from kubetriage.analyzers.siblings import SIBLING_ANALYZERS, defer_to_own
+from kubetriage.analyzers.sidecar_components import SIDECAR_COMPONENT_ANALYZERS
 from kubetriage.analyzers.signal_wrappers import SIGNAL_WRAPPER_ANALYZERS
+from kubetriage.analyzers.skipped_injection import SKIPPED_INJECTION_ANALYZERS
 from kubetriage.analyzers.slow_callee import SLOW_CALLEE_ANALYZERS
 from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
@@ -149,11 +152,13 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *GATEWAY_PROXY_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
+    *SIDECAR_COMPONENT_ANALYZERS,
     *SECRET_WRITER_ANALYZERS,
     *RECONCILER_ANALYZERS,
     *THROTTLED_CONTROLLER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *IDENTITY_RELEASE_ANALYZERS,
+    *INJECTOR_RELEASE_ANALYZERS,
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
@@ -259,6 +264,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *JOB_SIDECAR_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
+    *SKIPPED_INJECTION_ANALYZERS,
     *STALE_CALLER_ANALYZERS,
     *REGISTRY_SERVICE_ANALYZERS,
     *PROBE_REFUSAL_ANALYZERS,

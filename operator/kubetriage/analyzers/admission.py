@@ -57,8 +57,11 @@ PSA_REFUSAL: Final = re.compile(r'violates PodSecurity "[^"]+"')
 # The parts of a pod template (``ChangeEvidence.aspects``) Pod Security Admission judges a pod
 # by: the security settings of the pod and its containers, which containers there are (an
 # added one brings its own settings), volumes (hostPath), host namespaces (noted with the DNS
-# settings), the mesh settings that inject containers, and a change the diff could not name.
-PSA_COUNTED: Final = frozenset({"security", "containers", "volumes", "dns", "mesh", "template"})
+# settings), the mesh and other injectors' settings that inject containers, and a change the
+# diff could not name.
+PSA_COUNTED: Final = frozenset(
+    {"security", "containers", "volumes", "dns", "mesh", "injection", "template"}
+)
 
 # The admission layer's words for a pod it refuses by policy (apiserver admission, PSA,
 # ValidatingAdmissionPolicy); a webhook it could not call says "failed calling webhook".

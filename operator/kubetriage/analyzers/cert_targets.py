@@ -170,3 +170,24 @@ def _serving_secret(evidence: Evidence, svc: ServiceEvidence) -> ObjectRef | Non
         if (name := pod_tls_secret(pod)) is not None:
             return ObjectRef(kind="Secret", namespace=pod.namespace, name=name)
     return None
+
+
+def series_certificate(evidence: Evidence, labels: dict[str, str]) -> ObjectRef | None:
+    """The one cert-manager Certificate in the evidence that an expiry series' labels name
+    (cert-manager's exporter labels each series with its Certificate's ``name`` and
+    ``namespace``; an aggregated query may keep the name alone): the incident's namespace's,
+    a webhook's or a followed dependency's."""
+    name, namespace = labels.get("name"), labels.get("namespace")
+    if not name:
+        return None
+    known = [o.ref for o in evidence.other_objects]
+    known += [c.ref for hook in evidence.webhooks for c in hook.certificates]
+    known += [c.ref for dependency in evidence.dependencies for c in dependency.certificates]
+    found = {
+        (ref.namespace, ref.name): ref
+        for ref in known
+        if ref.kind == "Certificate"
+        and ref.name == name
+        and (namespace is None or ref.namespace == namespace)
+    }
+    return next(iter(found.values())) if len(found) == 1 else None

@@ -26,7 +26,11 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import probe_instance
-from kubetriage.analyzers.cert_targets import certificate_target, own_tls_secret
+from kubetriage.analyzers.cert_targets import (
+    certificate_target,
+    own_tls_secret,
+    series_certificate,
+)
 from kubetriage.analyzers.reconcilers import issuer_down
 from kubetriage.analyzers.support import (
     event_fact,
@@ -239,6 +243,7 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         if clock_skew(h.line, now) is None
     ][:5]
     expiring: list[tuple[str, float]] = []
+    series_named: list[ObjectRef] = []
     for metric in metrics_named(
         evidence, "probe_ssl_earliest_cert_expiry", "certmanager_certificate_expiration"
     ):
@@ -249,6 +254,8 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         days = remaining / 86400
         if days <= SOON_DAYS:
             expiring.append((probe_instance(metric) or metric.query, days))
+            if (named := series_certificate(evidence, metric.labels)) is not None:
+                series_named.append(named)
     # The API server reports a webhook whose serving certificate expired in the events of
     # the object it could not create (FailedCreate on a ReplicaSet, for instance).
     event_hits = [
@@ -284,6 +291,14 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         # The peer says the certificate this workload presented has expired: its own.
         target, action = own, Action.RENEW_CERTIFICATE
         confidence = max(confidence, EXPIRY_CONFIDENCE.own_rejected)
+    # Nothing holding it is in view but the workload: the expiry series names the
+    # cert-manager Certificate itself when the evidence shows one by that name.
+    if (
+        action is Action.ESCALATE
+        and (target is None or target.kind != "Service")
+        and len({(r.namespace, r.name) for r in series_named}) == 1
+    ):
+        target, action = series_named[0], Action.RENEW_CERTIFICATE
     if target is None:
         return []
     if action is Action.ESCALATE:
@@ -294,6 +309,8 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
         problem = f"The certificate in {prose.obj(target)} {state}"
     elif target.kind == "Service":
         problem = f"The certificate served by {prose.obj(target)} {state}"
+    elif target.kind == "Certificate":
+        problem = f"{prose.obj(target)} {state}"
     else:
         problem = f"A certificate {prose.obj(target)} relies on {state}"
     because = []
@@ -319,6 +336,8 @@ def check_certificate(evidence: Evidence) -> list[Finding]:
                 "cannot renew"
             )
         )
+    elif target.kind == "Certificate":
+        because.append(prose.claim(f"The expiry series names {prose.obj(target)}"))
     else:
         because.append(prose.claim("No Service or Secret in the evidence holds the certificate"))
     return [

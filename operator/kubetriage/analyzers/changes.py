@@ -91,10 +91,22 @@ LIMIT_RANGE_COUNTED = frozenset({"resources"})
 # Parts of the pod template whose change can cause a symptom by itself: what the program
 # runs (image, command, args, env, config, volumes) and what it may use (resources: a limit
 # cut in a "rightsizing" throttles or OOM-kills what ran fine), and how it joins a service
-# mesh (a pod opted out of sidecar injection talks plaintext to callees that require mTLS).
+# mesh (a pod opted out of sidecar injection talks plaintext to callees that require mTLS)
+# or what another injector adds (an agent that renders its secrets).
 # Probes are left to the probe analyzer, whose fix is the probe.
 _BEHAVIOUR = frozenset(
-    {"image", "digest", "command", "args", "env", "config", "volumes", "resources", "mesh"}
+    {
+        "image",
+        "digest",
+        "command",
+        "args",
+        "env",
+        "config",
+        "volumes",
+        "resources",
+        "mesh",
+        "injection",
+    }
 )
 # Waiting reasons whose own analyzers name the precise fix (and target).
 _SPECIFIC_WAITING = frozenset(

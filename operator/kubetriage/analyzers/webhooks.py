@@ -39,6 +39,7 @@ from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.cert_targets import TLS_NAME, dependency_tls_secrets
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE, workload_throttle_shares
 from kubetriage.analyzers.support import item, object_source
+from kubetriage.evidence.conversion_webhooks import CRD
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.evidence import Evidence
@@ -95,7 +96,7 @@ def _listed(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _serving_certificate(
+def serving_certificate(
     hook: WebhookEvidence, dependency: DependencyEvidence | None
 ) -> GenericObjectEvidence | ObjectRef | None:
     """The cert-manager Certificate the webhook serves: the one cainjector copies its CA
@@ -128,14 +129,24 @@ def _serving_secret(hook: WebhookEvidence, dependency: DependencyEvidence | None
     return next((name for name in hook.secrets_named if TLS_NAME.search(name)), None)
 
 
+def _converts(hook: WebhookEvidence) -> bool:
+    """Whether the webhook is a CRD's conversion webhook (its failures are read from the log
+    of the client whose list failed, ``kubetriage.evidence.conversion_webhooks``)."""
+    return hook.configuration is not None and hook.configuration.kind == CRD
+
+
 def _blocked_fact(hook: WebhookEvidence) -> EvidenceItem:
     blocked = ", ".join(prose.obj(r) for r in hook.blocked[:2]) or "the incident's objects"
+    if _converts(hook) and hook.service is not None:
+        return item(f"log {hook.service.namespace}", f"{hook.count}x: {hook.message}")
     if not hook.observed:
         return item(blocked, f"not Ready; webhook {hook.name} admits its writes: {hook.message}")
     return item(f"events of {blocked}", f"{hook.count}x: {hook.message}")
 
 
 def _blocked_claim(hook: WebhookEvidence) -> str:
+    if _converts(hook):
+        return "The API server cannot convert the objects of the kind, so listing them fails"
     if not hook.observed:
         return "An object whose writes the webhook admits stays not Ready while it has no endpoint"
     return "The API server rejects the requests the webhook must admit"
@@ -152,10 +163,10 @@ def _configuration_fact(hook: WebhookEvidence) -> EvidenceItem | None:
     if hook.configuration is None:
         return None
     where = f" calls {prose.obj(hook.service)}" if hook.service is not None else ""
-    return item(
-        f"{hook.configuration.kind.lower()}/{hook.configuration.name}",
-        f"webhook {hook.name} failurePolicy={hook.failure_policy or 'Fail'}{where}",
-    )
+    source = f"{hook.configuration.kind.lower()}/{hook.configuration.name}"
+    if _converts(hook):
+        return item(source, f"converts its objects between versions: conversion webhook{where}")
+    return item(source, f"webhook {hook.name} failurePolicy={hook.failure_policy or 'Fail'}{where}")
 
 
 # The API server as a NetworkPolicy sees it: not a pod of any namespace (a peer naming no
@@ -209,7 +220,7 @@ def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
 def _certificate_finding(
     hook: WebhookEvidence, dependency: DependencyEvidence | None, facts: list[EvidenceItem]
 ) -> Finding | None:
-    cert = _serving_certificate(hook, dependency)
+    cert = serving_certificate(hook, dependency)
     what = {
         "expired": "has expired",
         "not-yet-valid": "is not yet valid",
@@ -245,7 +256,8 @@ def _certificate_finding(
     else:
         return None
     holder = "served by" if target.kind == "Service" else "in"
-    problem = f"The admission webhook certificate {holder} {prose.obj(target)} {what}"
+    role = "conversion" if _converts(hook) else "admission"
+    problem = f"The {role} webhook certificate {holder} {prose.obj(target)} {what}"
     return make_finding(
         "admission-webhook",
         Category.CERTIFICATE_EXPIRY,
@@ -254,7 +266,7 @@ def _certificate_finding(
             problem,
             "renew it" if action is Action.RENEW_CERTIFICATE else "escalate to its owner",
             because=[
-                prose.claim("The API server rejects the requests the webhook must admit", facts[0]),
+                prose.claim(_blocked_claim(hook), facts[0]),
                 prose.claim(f"The webhook's TLS handshake fails: its certificate {what}"),
                 prose.claim(
                     f"{prose.obj(target)} {'serves' if target.kind == 'Service' else 'holds'} "

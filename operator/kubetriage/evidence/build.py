@@ -35,6 +35,7 @@ from kubetriage.evidence.build_sections import (
 from kubetriage.evidence.caller_caches import with_caller_caches
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.conversion_webhooks import conversion_summaries
 from kubetriage.evidence.dns_clients import dns_client_summaries
 from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
@@ -64,6 +65,7 @@ from kubetriage.evidence.refused_clients import (
     slow_consumer_summaries,
 )
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.skipped_injections import skipped_injector_summaries
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary
 from kubetriage.evidence.summaries.dependencies import (
@@ -286,7 +288,13 @@ def build_evidence(
             index, scope.pods, node_objs, unavailable_kinds, limits, notes
         ),
         webhooks=webhook_summaries(index, webhook_logs, now, limits, unavailable_kinds)
-        + injector_summaries(index, logs, unavailable_kinds, limits),
+        + injector_summaries(index, logs, unavailable_kinds, limits)
+        + skipped_injector_summaries(index, now, limits, unavailable_kinds)
+        + (
+            []
+            if scope.pods
+            else conversion_summaries(index, alerts, webhook_logs, now, limits, unavailable_kinds)
+        ),
         aggregated_apis=aggregated_api_summaries(index, namespace, limits, unavailable_kinds),
         scalers=scalers,
         scaler_operator=scaler_operator_summary(index, logs, limits) if scalers else None,

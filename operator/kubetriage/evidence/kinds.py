@@ -37,6 +37,7 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
     registration = client.ApiregistrationV1Api(api_client)
     policy = client.PolicyV1Api(api_client)
     discovery = client.DiscoveryV1Api(api_client)
+    extensions = client.ApiextensionsV1Api(api_client)
     return {
         "Pod": Kind(
             "v1",
@@ -159,6 +160,14 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             "apiregistration.k8s.io/v1",
             registration.read_api_service,
             registration.list_api_service,
+            namespaced=False,
+        ),
+        # Cluster-scoped; listed only when the alert's objects run no pod: the conversion
+        # webhook of a custom resource kind it names.
+        "CustomResourceDefinition": Kind(
+            "apiextensions.k8s.io/v1",
+            extensions.read_custom_resource_definition,
+            extensions.list_custom_resource_definition,
             namespaced=False,
         ),
     }

@@ -428,7 +428,7 @@ class KubeEvidenceCollector:
         # A Node's alert: the workloads of its pods, with their rollouts.
         await follow_node_tenants(self._reader, run, chosen, pods, scope)
         # Webhooks last: an event names them, the dependency walk has read their Service.
-        await self._webhooks.follow(run, scope)
+        await self._webhooks.follow(run, scope, alerts, podless=not pods)
         # An autoscaler that cannot get its metrics: the aggregated API serving them.
         await self._aggregated_apis.follow(run, namespace, scope)
         # A ScaledObject or ScaledJob scales the workload: the pods that run its scalers.

@@ -1,14 +1,16 @@
 """The reads around an incident's scope that take no walk: the lists of its namespace, its
 Gateway routes and VirtualServices, its cert-manager Certificates (and their requests and
-issuers), the Nodes its pods run on, the KEDA scalers of its workload, and the Namespaces'
-labels once a NetworkPolicy was read. Each reads through ``KubeReader`` into the run;
-``KubeEvidenceCollector`` (``kubetriage.evidence.kube``) decides when.
+issuers), its Dapr Components when its pods run Dapr, the Nodes its pods run on, the KEDA
+scalers of its workload, and the Namespaces' labels once a NetworkPolicy was read. Each
+reads through ``KubeReader`` into the run; ``KubeEvidenceCollector``
+(``kubetriage.evidence.kube``) decides when.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.dapr_components import COMPONENT_API, runs_dapr
 from kubetriage.evidence.host_routes import INGRESS_ROUTE_API
 from kubetriage.evidence.index import referenced_config
 from kubetriage.evidence.limits import EvidenceLimits
@@ -51,6 +53,15 @@ async def namespace_objects(reader: KubeReader, run: CollectionRun, namespace: s
     await certificates(reader, run, namespace)
     for api in POD_RUNNER_APIS:
         await reader.custom_list(run, namespace, api)
+    await dapr_components(reader, run, namespace)
+
+
+async def dapr_components(reader: KubeReader, run: CollectionRun, namespace: str) -> None:
+    """The namespace's Dapr Components, when one of its pods runs Dapr: what the sidecar
+    loads at its start (a 404 means Dapr is not installed, not reported)."""
+    pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
+    if runs_dapr(pods):
+        await reader.custom_list(run, namespace, COMPONENT_API)
 
 
 async def gateway_routes(reader: KubeReader, run: CollectionRun, namespace: str) -> None:

@@ -5,9 +5,10 @@ revisions. The aspects are the parts of a pod template an SRE asks about when a 
 broke something: containers added or removed, image, command, args, env (references by what
 they point at, never a Secret's value), resources, probes, config checksums (Helm's
 ``checksum/config`` idiom), a ``kubectl rollout restart``, Stakater Reloader's markers, the
-service-mesh settings, the priority class, DNS settings, the service account (and whether
-its token is mounted), the security settings (securityContext of the pod and of each
-container, host ports, AppArmor and seccomp annotations) and volumes. Each aspect keeps its
+service-mesh settings, another pod injector's annotations, the priority class, DNS settings,
+the service account (and whether its token is mounted), the security settings
+(securityContext of the pod and of each container, host ports, AppArmor and seccomp
+annotations) and volumes. Each aspect keeps its
 own display lines (``ChangeEvidence.aspect_details``).
 """
 
@@ -41,6 +42,12 @@ _MESH_KEY = re.compile(
     r"(?i)^(sidecar\.istio\.io/|traffic\.sidecar\.istio\.io/|proxy\.istio\.io/|istio\.io/rev$"
     r"|linkerd\.io/inject$|config\.linkerd\.io/|config\.alpha\.linkerd\.io/)"
 )
+# Pod-template annotations that tell a pod injector other than a mesh's what to add to the
+# pod at admission, and how (HashiCorp's Vault Agent Injector: whether the agent runs as a
+# sidecar or only as an init container, the secrets it renders, the role it logs in with;
+# Dapr's sidecar injector): a change of them changes the containers the new pods run, though
+# the template's own containers stay the same.
+_INJECTOR_KEY = re.compile(r"(?i)^(vault\.hashicorp\.com/|dapr\.io/)")
 # Pod-template annotations that set a container's AppArmor or seccomp profile (the fields'
 # predecessors, still honoured by the kubelet and judged by Pod Security Admission).
 _PROFILE_ANNOTATION = re.compile(
@@ -162,6 +169,11 @@ def template_diff(old: JsonDict, new: JsonDict) -> TemplateDiff:
         if mesh_before.get(key) != mesh_after.get(key):
             was, now = mesh_before.get(key, "unset"), mesh_after.get(key, "unset")
             note("mesh", f"pod template {key} {was} -> {now}")
+    injection = [_annotations_matching(t, _INJECTOR_KEY) for t in (old, new)]
+    for key in sorted(k for k in set(injection[0]) | set(injection[1])):
+        if injection[0].get(key) != injection[1].get(key):
+            was, now = injection[0].get(key, "unset"), injection[1].get(key, "unset")
+            note("injection", f"pod template annotation {key} {was} -> {now}")
     # The priority class decides which scoped ResourceQuotas count the pods (and whom they
     # may preempt): a change of it can get the new pods refused where the old ones were not.
     classes = [as_dict(t.get("spec")).get("priorityClassName") or "unset" for t in (old, new)]
@@ -270,6 +282,14 @@ def _mesh_settings(template: JsonDict) -> dict[str, str]:
     metadata = as_dict(template.get("metadata"))
     found = {**as_dict(metadata.get("labels")), **as_dict(metadata.get("annotations"))}
     return {str(k): str(v) for k, v in found.items() if isinstance(k, str) and _MESH_KEY.search(k)}
+
+
+def _annotations_matching(template: JsonDict, pattern: re.Pattern[str]) -> dict[str, str]:
+    """The pod template's annotations whose key ``pattern`` matches."""
+    annotations = as_dict(as_dict(template.get("metadata")).get("annotations"))
+    return {
+        str(k): str(v) for k, v in annotations.items() if isinstance(k, str) and pattern.search(k)
+    }
 
 
 def _annotation(template: JsonDict, key: str) -> str | None:

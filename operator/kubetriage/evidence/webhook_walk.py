@@ -8,7 +8,10 @@ one of the Service's pods (where a webhook that manages its own certificate says
 
 A pod a mesh proxy's policy denied for presenting no mesh identity (read by the refused-client
 walk) makes the mutating webhooks that fail open and inject pods it matches suspects too
-(``kubetriage.evidence.pod_injectors``): their Services are followed the same way.
+(``kubetriage.evidence.pod_injectors``): their Services are followed the same way, as are
+those of the fail-open injectors selecting a replica that runs nothing beyond its template
+while another asking the same of them runs what they inject
+(``kubetriage.evidence.skipped_injections``).
 
 Called by ``KubeEvidenceCollector`` after the dependency walk (a Service it has already
 followed is not read again). Nothing is read unless an event names a failing webhook or a
@@ -18,12 +21,20 @@ custom resource is not Ready; Secrets are never read.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
+from kubetriage.evidence.conversion_webhooks import (
+    CRD,
+    alert_texts,
+    conversion_service,
+    named_conversions,
+)
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.pod_injectors import pod_injectors, unmeshed_pods
 from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.skipped_injections import skipped_pods
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,
     configurations_naming,
@@ -33,6 +44,7 @@ from kubetriage.evidence.summaries.webhooks import (
     webhook_services,
 )
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.incident import Alert
 from kubetriage.tenancy import Scope
 
 
@@ -44,7 +56,9 @@ class WebhookWalk:
         self._limits = limits
         self._dependencies = DependencyWalk(reader, limits)
 
-    async def follow(self, run: CollectionRun, scope: Scope) -> None:
+    async def follow(
+        self, run: CollectionRun, scope: Scope, alerts: Sequence[Alert] = (), podless: bool = False
+    ) -> None:
         """Read the configurations of the webhooks the run's Warning events name, and of those
         intercepting writes to a not-Ready custom resource's API group, then, for each
         webhook Service the tenancy rule lets us read, what stands behind it, its namespace's
@@ -54,8 +68,18 @@ class WebhookWalk:
         names = failing_webhook_names(events)[: self._limits.max_dependencies]
         groups = stuck_groups(run.objects.values())
         objects = run.objects.items()
-        unmeshed = unmeshed_pods([o for (kind, _, _), o in objects if kind == "Pod"], run.logs)
-        if not names and not groups and not unmeshed:
+        pods = [o for (kind, _, _), o in objects if kind == "Pod"]
+        unmeshed = unmeshed_pods(pods, run.logs)
+        skipped = skipped_pods(pods, [o for (kind, _, _), o in objects if kind == "ReplicaSet"])
+        conversions: list[ObjectRef] = []
+        if podless and alerts:
+            # The alert's objects run no pod: a custom resource it names may not even list.
+            crds = await self._reader.list_of(run, CRD, None, what="list CRDs")
+            for crd in named_conversions(crds, alert_texts(alerts)):
+                run.add(crd)
+                if (service := conversion_service(crd)) is not None:
+                    conversions.append(service)
+        if not names and not groups and not unmeshed and not skipped and not conversions:
             return
         listed = await asyncio.gather(
             *(
@@ -66,14 +90,16 @@ class WebhookWalk:
         every = [c for items in listed for c in items]
         names += [n for n in intercepting(every, groups) if n not in names]
         spaces = [o for (kind, _, _), o in run.objects.items() if kind == "Namespace"]
-        for _, hook, _ in pod_injectors(every, unmeshed, spaces):
+        for _, hook, _ in pod_injectors(every, unmeshed + skipped, spaces):
             if isinstance(name := hook.get("name"), str) and name not in names:
                 names.append(name)
         names = names[: self._limits.max_dependencies]
         configurations = configurations_naming(every, names)
         for configuration in configurations:
             run.add(configuration)
-        for service in webhook_services(configurations, names):
+        services = webhook_services(configurations, names)
+        services += [s for s in conversions if s not in services]
+        for service in services:
             if not scope.may_read(service.namespace):
                 run.error(f"webhook not followed: {scope.refusal(service)}")
                 continue

@@ -18,6 +18,12 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from kubetriage.evidence.build import build_evidence
+from kubetriage.evidence.conversion_webhooks import (
+    CRD,
+    alert_texts,
+    conversion_service,
+    named_conversions,
+)
 from kubetriage.evidence.delivered_apps import (
     delivered_targets,
     named_applications,
@@ -296,9 +302,14 @@ class SnapshotEvidenceSource:
         own = {r[:3] for r in log_requests(scope_pods, focus, self._limits)}
         configurations = [c for kind in WEBHOOK_CONFIGURATION_KINDS for c in index.kind(kind)]
         names = failing_webhook_names(index.kind("Event"))[: self._limits.max_dependencies]
+        services = webhook_services(configurations, names)
+        if not scope_pods:
+            # The alert's objects run no pod: the conversion webhooks of the kinds it names.
+            crds = named_conversions(index.kind(CRD), alert_texts(query["alerts"]))
+            services += [s for c in crds if (s := conversion_service(c)) and s not in services]
         backends = {
             request[:3]
-            for service in webhook_services(configurations, names)
+            for service in services
             for request in webhook_log_requests(
                 index.get("Service", service.namespace, service.name),
                 index.in_namespace("Pod", service.namespace or ""),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from kubetriage.evidence.dapr_components import component_fields, is_component
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import (
     as_dict,
@@ -151,6 +152,10 @@ def generic_summary(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> Gen
         if nested:
             # First, so that a long spec cannot push it out of the bounded fields.
             fields["status.messages"] = clip_text(" | ".join(nested), clip) or ""
+        if is_component(obj):
+            # A Dapr Component's Secret references, first: a list the flattened fields do not
+            # reach.
+            fields.update(component_fields(obj))
         _flatten("spec", spec, fields, limits, 2)
         _flatten("status", status, fields, limits, 2)
     return GenericObjectEvidence(
