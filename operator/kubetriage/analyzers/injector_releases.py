@@ -24,14 +24,13 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.changes import latest_rollout
 from kubetriage.analyzers.dependency_server import LOGIN_REFUSED
+from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
 from kubetriage.analyzers.support import (
-    current_and_previous_revision,
     grep_logs,
     item,
     logs_of,
     object_source,
     owner_workload,
-    pod_revision,
     timestamp,
 )
 from kubetriage.models.evidence import Evidence
