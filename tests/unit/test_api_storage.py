@@ -63,3 +63,39 @@ def test_a_dependencys_log_is_not_the_workloads_own() -> None:
     # Near miss: the words in a dependency's log tail, not in the workload's.
     ev = _scheduler(f"{_TIMED_OUT}\n{_LEADER}", source="dependency")
     assert check_api_storage(ev) == []
+
+
+# client-go's leader election, as a controller logs it when the API server answers its lease
+# writes too slowly (a datastore on a slow disk): the request went out and timed out.
+_LEASE_PUT = (
+    "E1120 09:58:16.119823       1 leaderelection.go:429] Failed to update lock optimistically: "
+    "Put "
+    '"https://10.43.0.1:443/apis/coordination.k8s.io/v1/namespaces/devices/leases/op-lock'
+    '?timeout=5s": context deadline exceeded, falling back to slow path'
+)
+_LEASE_GET = (
+    "E1120 09:58:21.120447       1 leaderelection.go:436] error retrieving resource lock "
+    'devices/op-lock: Get "https://10.43.0.1:443/apis/coordination.k8s.io/v1/namespaces/devices/'
+    'leases/op-lock?timeout=5s": context deadline exceeded'
+)
+
+
+def test_requests_to_the_api_server_that_keep_timing_out_are_the_control_planes() -> None:
+    ev = _scheduler(f"{_LEASE_PUT}\n{_LEASE_GET}\nleader election lost")
+    finding = assert_leads(analyze(ev), Category.DEPENDENCY_FAILURE, Action.ESCALATE, API_SERVER)
+    assert (
+        finding.confidence < check_api_storage(_scheduler(f"{_TIMED_OUT}\n{_LEADER}"))[0].confidence
+    )  # the etcd words say more than the client's timeout
+
+
+def test_timeouts_that_never_reached_the_api_server_are_not_its_own() -> None:
+    # Near misses: connections that never opened (a NetworkPolicy, a dead route), one timeout
+    # alone, and timeouts of calls to an application's own API rather than Kubernetes'.
+    dial = (
+        'Get "https://10.43.0.1:443/api/v1/namespaces/devices/pods": dial tcp 10.43.0.1:443: '
+        "i/o timeout"
+    )
+    assert check_api_storage(_scheduler(f"{dial}\n{dial}")) == []
+    assert check_api_storage(_scheduler(f"{_LEASE_PUT}\nINFO lease renewed")) == []
+    app = 'Post "https://payments.shop.svc:8443/v1/charges": context deadline exceeded'
+    assert check_api_storage(_scheduler(f"{app}\n{app}")) == []

@@ -124,6 +124,8 @@ def test_image_pull_case_revisions_pods_and_events() -> None:
     assert evidence.workload is not None
     progressing = [c for c in evidence.workload.conditions if c.type == "Progressing"]
     assert progressing[0].reason == "ProgressDeadlineExceeded"
+    # When a condition last changed is kept: when availability was lost dates a rollout.
+    assert progressing[0].last_transition_time == datetime(2026, 11, 20, 9, 39, tzinfo=UTC)
 
 
 def test_image_pull_events_are_deduplicated_with_counts_summed() -> None:

@@ -16,7 +16,7 @@ from kubetriage.analyzers.recency import AVAILABLE_REPLICAS, served_until
 from kubetriage.analyzers.storage import check_storage
 from kubetriage.analyzers.volume_spec_faults import spec_fault
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.object_evidence import ContainerState, PVCEvidence
+from kubetriage.models.object_evidence import ContainerState, PodCondition, PVCEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.built import built
 from tests.support.evidence import (
@@ -175,6 +175,35 @@ def test_a_recreate_rollout_served_until_its_available_replicas_stepped_to_zero(
 def test_availability_lost_long_after_the_rollout_says_nothing_of_the_previous_revision() -> None:
     for ev in (_recreated(step_minutes_ago=5), _recreated(step_minutes_ago=None)):
         assert not served_until(ev, ev.revisions[0])
+
+
+def _unavailable_since(minutes_ago: float) -> Any:
+    """The Recreate rollout without the series, its Deployment's ``Available`` condition False
+    since ``minutes_ago`` (the rollout was 20 minutes ago)."""
+    ev = _recreated(step_minutes_ago=None)
+    condition = PodCondition(
+        type="Available",
+        status="False",
+        reason="MinimumReplicasUnavailable",
+        last_transition_time=ago(minutes_ago),
+    )
+    workload = ev.workload.model_copy(update={"conditions": [condition]})
+    return ev.model_copy(update={"workload": workload})
+
+
+def test_a_recreate_rollout_served_until_its_available_condition_turned_false() -> None:
+    ev = _unavailable_since(19.9)
+    assert served_until(ev, ev.revisions[0])
+    lead = analyze(ev).findings[0]
+    assert (lead.category, lead.action, lead.target) == (Category.BAD_ROLLOUT, Action.ROLLBACK, APP)
+
+
+def test_availability_that_turned_false_before_or_long_after_the_rollout_says_nothing() -> None:
+    # Near misses: unavailable since before the rollout (the old revision failed too) and
+    # since long after it (the new pods served for a while).
+    for minutes_ago in (45.0, 5.0):
+        ev = _unavailable_since(minutes_ago)
+        assert not served_until(ev, ev.revisions[0]), minutes_ago
 
 
 PLUGIN = ObjectRef(kind="DaemonSet", namespace="kube-system", name="ebs-csi-node")

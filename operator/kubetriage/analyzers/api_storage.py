@@ -8,8 +8,14 @@ through the API server then fails, restarts or misses its liveness checks, and c
 changes nothing: an SRE hands the control plane (the ``default/kubernetes`` Service every
 in-cluster client calls) to whoever runs it, with the lines.
 
-Silent on a single such line (one leader election is routine), and when the workload itself
-rolled out or was reconfigured right before the onset (its own change explains more).
+The same hand-over, less sure, when the API server says nothing but the workload's own
+requests to it (client-go URLs, ``/api/v1/...``, ``/apis/<group>/<version>/...``) keep timing
+out after they were sent: a datastore on a slow disk (k3s's SQLite on an SD card) answers
+writes in seconds, and every lease renewal misses its deadline.
+
+Silent on a single such line (one leader election is routine), on connections that never
+opened ("dial tcp ...: i/o timeout": the network's), and when the workload itself rolled out
+or was reconfigured right before the onset (its own change explains more).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -35,6 +41,14 @@ ETCD_FAILURE: Final = re.compile(
     r"etcdserver: (?:request timed out|leader changed|no leader|too many requests"
     r"|server stopped|request cancelled)"
 )
+# The workload's own request to the Kubernetes API (a client-go URL: ``/api/v1/...`` or
+# ``/apis/<group>/<version>/...``) that was sent and timed out waiting for the answer. A
+# connection that never opened ("dial tcp ...: i/o timeout") is the network's, not this.
+API_REQUEST_TIMEOUT: Final = re.compile(
+    r"https?://[^\s/\"]+/(?:api/v1|apis/[a-z0-9.-]+/v[0-9a-z]+)/\S*\"?: "
+    r"(?:context deadline exceeded|net/http: request canceled|.*Client\.Timeout exceeded)"
+)
+_DIAL: Final = re.compile(r"\bdial tcp\b")
 # Repeated lines, not one routine leader election.
 MIN_LINES: Final = 2
 # Every in-cluster client reaches the API server through this Service.
@@ -45,6 +59,11 @@ API_SERVER: Final = ObjectRef(kind="Service", namespace="default", name="kuberne
 # rule naming the one client that overloads the API server (0.82 on its own rollout plus the
 # 429s it causes), which never fires on storage failures.
 CONFIDENCE: Final = 0.88
+# Only the client's side: its requests to the API server time out again and again while the
+# workload did not change (a datastore on a slow disk, such as k3s's SQLite, answers writes
+# in seconds). Above the crash loop it causes (0.8) and a node event (0.8); below the etcd
+# words, which say what failed behind the API server.
+TIMEOUTS_CONFIDENCE: Final = 0.82
 
 
 def check_api_storage(evidence: Evidence) -> list[Finding]:
@@ -52,19 +71,31 @@ def check_api_storage(evidence: Evidence) -> list[Finding]:
     unchanged workload with etcd's failures."""
     own = [log for log in evidence.logs if log.source == "scope"]
     hits = grep_logs(own, ETCD_FAILURE, limit=10)
+    confidence = CONFIDENCE
+    if len(hits) < MIN_LINES:
+        hits = [
+            h for h in grep_logs(own, API_REQUEST_TIMEOUT, limit=10) if not _DIAL.search(h.line)
+        ]
+        confidence = TIMEOUTS_CONFIDENCE
     if len(hits) < MIN_LINES:
         return []
     onset = earliest_onset(evidence)
     if onset is not None and own_changed(evidence, onset):
         return []
     facts = [item(hit.source, hit.line) for hit in hits[:2]]
+    storage = confidence == CONFIDENCE
     text = prose.narrative(
-        f"the API server behind {prose.obj(API_SERVER)} fails on its storage (etcd)",
+        f"the API server behind {prose.obj(API_SERVER)} "
+        + ("fails on its storage (etcd)" if storage else "answers too slowly"),
         "escalate to the control plane's owners",
         because=[
             prose.claim(
-                "The API server answered the workload's calls with etcd's failure "
-                f"{prose.count(len(hits), 'time')}",
+                (
+                    "The API server answered the workload's calls with etcd's failure "
+                    if storage
+                    else "The workload's requests to the API server timed out waiting for it "
+                )
+                + prose.count(len(hits), "time"),
                 facts[0],
             ),
             prose.claim(
@@ -78,7 +109,7 @@ def check_api_storage(evidence: Evidence) -> list[Finding]:
         make_finding(
             "api-storage",
             Category.DEPENDENCY_FAILURE,
-            CONFIDENCE,
+            confidence,
             text,
             facts,
             Action.ESCALATE,

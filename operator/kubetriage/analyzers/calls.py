@@ -26,15 +26,12 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
+from kubetriage.models.alerts_view import CLUSTER_SERVICE_HOST
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import LogTail, MetricSummary, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 
-_CLUSTER_SERVICE_HOST = re.compile(
-    r"^(?P<name>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
-    r"\.svc(\.|$)"
-)
 REFUSED = re.compile(r"(?i)(connection refused|ECONNREFUSED|connect: refused)")
 _INSTANCE = re.compile(r'instance="(?P<instance>[^"]+)"')
 
@@ -109,7 +106,7 @@ def services_elsewhere(evidence: Evidence, hosts: list[str]) -> list[ServiceEvid
     local = {p.namespace for p in evidence.pods} | {s.namespace for s in evidence.services}
     found: list[ServiceEvidence] = []
     for host in hosts:
-        match = _CLUSTER_SERVICE_HOST.match(host)
+        match = CLUSTER_SERVICE_HOST.match(host)
         if match is None or match["namespace"] in local:
             continue
         svc = ServiceEvidence(name=match["name"], namespace=match["namespace"])

@@ -95,6 +95,9 @@ def oom_text(
 # What a crash's last words say it was, in the words an on-call engineer would use.
 _CRASH_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Go panic", re.compile(r"(?i)\bpanic:")),
+    # Before the segmentation fault: a shell reports SIGILL as "Illegal instruction (core
+    # dumped)", an instruction the CPU lacks (a binary built for a newer architecture level).
+    ("an illegal instruction", re.compile(r"(?i)(illegal instruction|sigill)")),
     ("a segmentation fault", re.compile(r"(?i)(segmentation fault|sigsegv|core dumped)")),
     (
         "an unhandled exception",
@@ -113,7 +116,13 @@ _CRASH_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a failed migration", re.compile(r"(?i)(migrations? failed|failed to (run )?migrat)")),
     ("a fatal error", re.compile(r"(?i)(\bfatal\b|\berror:)")),
 )
-_EXIT_KINDS = {139: "a segmentation fault", 134: "an abort", 137: "a SIGKILL", 143: "a SIGTERM"}
+_EXIT_KINDS = {
+    132: "an illegal instruction",
+    139: "a segmentation fault",
+    134: "an abort",
+    137: "a SIGKILL",
+    143: "a SIGTERM",
+}
 
 
 def _crash_kind(lines: list[str], exit_code: int | None) -> str | None:

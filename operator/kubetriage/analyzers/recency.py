@@ -69,17 +69,28 @@ def own_rollouts_within(evidence: Evidence) -> list[ChangeEvidence]:
 
 def served_until(evidence: Evidence, revision: RevisionEvidence) -> bool:
     """Whether the workload had available replicas until ``revision`` went out and has none
-    since: the series of its available replicas stepped down to zero at the rollout. A
-    Recreate rollout removes the previous revision's pods before it starts the new ones, so
-    no pod of the previous revision is left to show that it served; the series does."""
+    since: the series of its available replicas stepped down to zero at the rollout, or its
+    ``Available`` condition turned False then. A Recreate rollout removes the previous
+    revision's pods before it starts the new ones, so no pod of the previous revision is left
+    to show that it served; the series and the condition's transition do."""
     if revision.created_at is None:
         return False
     at = timestamp(revision.created_at)
-    return any(
+    tolerance = STEP_TOLERANCE.total_seconds()
+    if any(
         m.name == AVAILABLE_REPLICAS
         and m.changed_at is not None
-        and abs(timestamp(m.changed_at) - at) <= STEP_TOLERANCE.total_seconds()
+        and abs(timestamp(m.changed_at) - at) <= tolerance
         and (m.before or 0.0) >= 1.0
         and m.last == 0.0
         for m in evidence.metrics
+    ):
+        return True
+    conditions = evidence.workload.conditions if evidence.workload is not None else []
+    return any(
+        c.type == "Available"
+        and c.status == "False"
+        and c.last_transition_time is not None
+        and 0 <= timestamp(c.last_transition_time) - at <= tolerance
+        for c in conditions
     )

@@ -394,14 +394,17 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         "probe_ssl_expiry_seconds",
         (_C.CERTIFICATE_EXPIRY,),
         frozenset({"dependency_hosts"}),
-        "min by (instance) (probe_ssl_earliest_cert_expiry"
-        '{instance=~"(https?://)?($hosts)([:/].*)?"}) - time()',
+        # The last expiry seen in the window: blackbox drops the series when the handshake
+        # fails, which is what an expired certificate does; its expiry has not moved since.
+        "min by (instance) (last_over_time(probe_ssl_earliest_cert_expiry"
+        '{instance=~"(https?://)?($hosts)([:/].*)?"}[$window])) - time()',
     ),
     QueryTemplate(
         "expiring_probe_certificates_seconds",
         (_C.CERTIFICATE_EXPIRY,),
         frozenset({"namespace_wide"}),
-        "(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < 14 * 86400",
+        "(min by (instance) (last_over_time(probe_ssl_earliest_cert_expiry[$window])) - time())"
+        " < 14 * 86400",
         "certificates seen by blackbox probes that expire within 14 days",
     ),
     # The service mesh's CA (Istio's istiod): its signing chain and its root expire for every

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 
+# At most this many hosts go into a probe query's regex.
+MAX_DEPENDENCY_HOSTS = 16
+
+# A Service's cluster DNS name: "name.namespace.svc" and whatever cluster domain follows.
+CLUSTER_SERVICE_HOST = re.compile(
+    r"^(?P<name>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
+    r"\.svc(\.|$)"
+)
+
+
+def service_host_forms(host: str) -> list[str]:
+    """The names a Service host also goes by: a caller writes the full
+    ``name.ns.svc.cluster.local`` while a probe of the same Service may name it
+    ``name.ns.svc`` or ``name.ns``. Other hosts have only their own name."""
+    match = CLUSTER_SERVICE_HOST.match(host.lower().rstrip("."))
+    if match is None:
+        return [host]
+    short = f"{match['name']}.{match['namespace']}"
+    return list(dict.fromkeys([host, f"{short}.svc", short]))
+
 
 def dependency_hosts(evidence: Evidence) -> list[str]:
     """Hosts the workload depends on, as blackbox probes would name them: ExternalName
-    targets and hosts of URLs in plain env values."""
+    targets and hosts of URLs in plain env values (a Service's in every form of its name)."""
     hosts: list[str] = []
     for service in evidence.services:
         if service.external_name:
@@ -23,8 +44,8 @@ def dependency_hosts(evidence: Evidence) -> list[str]:
             if "://" in value:
                 host = urlparse(value).hostname
                 if host:
-                    hosts.append(host)
-    return sorted(set(hosts))[:10]
+                    hosts.extend(service_host_forms(host))
+    return sorted(set(hosts))[:MAX_DEPENDENCY_HOSTS]
 
 
 def callee_workloads(evidence: Evidence) -> list[ObjectRef]:

@@ -125,6 +125,7 @@ class PodCondition(BaseModel):
     status: str
     reason: str | None = None
     message: str | None = None
+    last_transition_time: datetime | None = None
 
 
 class PodEvidence(BaseModel):

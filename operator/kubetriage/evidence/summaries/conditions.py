@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import as_str, clip_text, dicts
+from kubetriage.evidence.raw import as_str, as_time, clip_text, dicts
 from kubetriage.models.object_evidence import PodCondition
 
 
@@ -21,6 +21,7 @@ def conditions(raw: Any, limits: EvidenceLimits) -> list[PodCondition]:
                 status=status,
                 reason=as_str(condition.get("reason")),
                 message=clip_text(as_str(condition.get("message")), limits.max_string_length),
+                last_transition_time=as_time(condition.get("lastTransitionTime")),
             )
         )
     return result
