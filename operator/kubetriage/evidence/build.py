@@ -35,6 +35,7 @@ from kubetriage.evidence.build_sections import (
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.dns_clients import dns_client_summaries
+from kubetriage.evidence.front_restarts import with_front_restarts
 from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
     ObjectIndex,
@@ -304,8 +305,10 @@ def build_evidence(
         + resource_controller_summaries(index, logs, limits),
         gateway_routes=_gateway_routes(build, namespace),
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
-        callers=caller_summaries(
-            index, callee_services(service_objs, scope.pods), scope.workload, own
+        callers=with_front_restarts(
+            caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload, own),
+            index,
+            limits,
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),

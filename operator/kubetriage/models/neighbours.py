@@ -17,6 +17,7 @@ from kubetriage.models.naming import NamingSource, source_texts
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ContainerEvidence,
+    ContainerState,
     EventEvidence,
     LogTail,
     NodeEvidence,
@@ -38,6 +39,16 @@ class ClientMention(BaseModel):
         """The words for it: "3 error lines name client web"."""
         verb = "1 error line names" if self.lines == 1 else f"{self.lines} error lines name"
         return f"{verb} client {self.client}"
+
+
+class CallerRestart(BaseModel):
+    """A container of a caller's pod that has restarted, and how it last ended
+    (``kubetriage.evidence.front_restarts``)."""
+
+    pod: str
+    container: str
+    restarts: int
+    last: ContainerState
 
 
 class CallerEvidence(BaseModel):
@@ -64,6 +75,10 @@ class CallerEvidence(BaseModel):
     # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).
     # An unchanged caller failing on the same dependency at the same time clears a release.
     logs: list[LogTail] = Field(default_factory=list)
+    # Its restarted containers, read only for a caller a mounted ConfigMap routes to the
+    # callee (a proxy or cache in front of it): each restart of a cache empties it and sends
+    # every read it held to the callee.
+    restarts: list[CallerRestart] = Field(default_factory=list)
 
     def naming_texts(self, limit: int | None = None) -> list[str]:
         """The words for how it was found: the callee's error lines naming it, else the
