@@ -86,8 +86,8 @@ def check_front_restarts(evidence: Evidence) -> list[Finding]:
                 Category.OOM_KILLED,
                 CONFIDENCE.repeated if repeated else CONFIDENCE.killed,
                 prose.narrative(
-                    f"{prose.obj(target)}, a cache in front of {prose.obj(caller.callee)}, "
-                    "is OOM-killed",
+                    f"{prose.obj(target)}, which its mounted file routes to "
+                    f"{prose.obj(caller.callee)}, is OOM-killed",
                     "raise its memory limit",
                     because=[
                         prose.claim(
@@ -97,9 +97,9 @@ def check_front_restarts(evidence: Evidence) -> list[Finding]:
                         ),
                         prose.claim("Its containers were OOM-killed within the last hour", *facts),
                         prose.claim(
-                            "A restarted cache starts empty, so its misses land on the service "
-                            "that is alerted; size its cache below the limit, with room for "
-                            "its own overhead",
+                            "The alerted service depends on it: a restarted proxy or cache "
+                            "starts empty and sends every miss to the service, a restarted "
+                            "worker drops its share of the work",
                             *strain,
                         ),
                     ],
