@@ -217,3 +217,29 @@ def test_a_release_that_also_changed_the_image_stays_the_callers_rollback() -> N
     assert_leads(
         analyze(_evidence(callers=[caller])), Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER
     )
+
+
+def _front(minutes_ago: float) -> CallerEvidence:
+    """The proxy in front of the callee (its mounted file routes there), whose release changed
+    its image ``minutes_ago``."""
+    return CallerEvidence(
+        ref=CALLER,
+        callee=SERVICE,
+        named_by=[config_map_source("storefront-routes", used_by="Deployment storefront")],
+        changes=[make.rollout_change(CALLER, 7, "image", minutes_ago=minutes_ago)],
+    )
+
+
+def test_the_proxy_in_front_released_minutes_before_the_symptom_leads_unmeasured() -> None:
+    result = analyze(_evidence(metrics=[], callers=[_front(28)]))
+    finding = assert_leads(result, Category.BAD_ROLLOUT, Action.ROLLBACK, CALLER)
+    assert finding.confidence == CONFIDENCE.front_prompt
+
+
+def test_a_front_released_long_before_or_a_caller_by_env_stays_a_weak_lead() -> None:
+    late = analyze(_evidence(metrics=[], callers=[_front(90)], changed_minutes_ago=90))
+    by_env = analyze(_evidence(metrics=[], changed_minutes_ago=28))
+    for result in (late, by_env):
+        found = [f for f in by_category(result, Category.BAD_ROLLOUT) if f.target == CALLER]
+        assert found
+        assert all(f.confidence == CONFIDENCE.unmeasured for f in found)

@@ -31,6 +31,7 @@ from kubetriage.analyzers.carried_configs import carried_configs
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, pod_source, states, timestamp
+from kubetriage.evidence.front_restarts import fronts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -51,6 +52,11 @@ class _Confidence:
     scaled_after: float = 0.7
     # No request-rate series to tell: the caller's timing alone, a weak lead.
     unmeasured: float = 0.5
+    # Not measured either, but the caller is the proxy or cache in front of the callee (a
+    # mounted file routes it there: every request the callee serves passes it) and the
+    # symptom began within FRONT_LEAD of its rollout: above a saturated callee's doubted
+    # autoscaler (0.55), below a measured flat demand.
+    front_prompt: float = 0.62
     # The callee's own error lines name that caller as the client whose calls fail (an
     # identity provider's clientId): the errors are the caller's, whatever the rates say.
     named_by_errors: float = 0.8
@@ -71,6 +77,9 @@ MEMORY_AFTER = timedelta(minutes=30)
 # How long before the caller's rollout the callee's killed pods must have been running for
 # their limit to have served them (the kills are new, not the pods).
 RAN_BEFORE = timedelta(minutes=30)
+# "Right after" for the proxy or cache in front of the callee: its change reaches every
+# request at once, so the callee's symptom follows within minutes.
+FRONT_LEAD = timedelta(minutes=15)
 # An autoscaler's scale-up decision: "New size: 6; reason: cpu ... above target".
 _SCALED_UP = re.compile(r"(?i)\babove (?:the )?target")
 
@@ -216,6 +225,9 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     ]
     scaled = scaled_up_after(evidence, change)
     driven = caller_drove_memory(evidence) is not None
+    in_front = fronts(caller) and (
+        timestamp(onset) - timestamp(change.at or onset) <= FRONT_LEAD.total_seconds()
+    )
     if driven:
         killed = oom_killed_pods(evidence)[0]
         ran = timestamp(change.at or onset) - timestamp(killed.created_at or onset)
@@ -240,6 +252,14 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         fact = item(f"hpa/{scaled.object.namespace}/{scaled.object.name}", scaled.details[0])
         facts.append(fact)
         because.append(prose.claim("Its autoscaler scaled the callee up right after", fact))
+    elif in_front:
+        because.append(
+            prose.claim(
+                "A mounted file routes it to the callee: every request the callee serves passes "
+                "it, so its change reaches them all at once",
+                facts[0],
+            )
+        )
     text = prose.narrative(
         f"{prose.obj(target)}'s new revision changed how it calls {prose.obj(caller.callee)}",
         "roll the caller back",
@@ -254,6 +274,8 @@ def check_callers(evidence: Evidence) -> list[Finding]:
         confidence = CONFIDENCE.flat_demand
     elif scaled is not None:
         confidence = CONFIDENCE.scaled_after
+    elif in_front:
+        confidence = CONFIDENCE.front_prompt
     return [
         make_finding(
             "caller-rollout",

@@ -37,6 +37,7 @@ from kubetriage.evidence.callers import callee_services, caller_summaries, with_
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.conversion_webhooks import conversion_summaries
 from kubetriage.evidence.dns_clients import dns_client_summaries
+from kubetriage.evidence.front_restarts import with_front_restarts
 from kubetriage.evidence.host_peers import host_peer_summaries
 from kubetriage.evidence.index import (
     ObjectIndex,
@@ -316,7 +317,13 @@ def build_evidence(
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
         callers=with_caller_caches(
             index,
-            caller_summaries(index, callee_services(service_objs, scope.pods), scope.workload, own),
+            with_front_restarts(
+                caller_summaries(
+                    index, callee_services(service_objs, scope.pods), scope.workload, own
+                ),
+                index,
+                limits,
+            ),
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),

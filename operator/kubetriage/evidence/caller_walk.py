@@ -101,7 +101,10 @@ async def follow_callers(
             )
         )
         config_maps = [o for (k, _, _), o in run.objects.items() if k == "ConfigMap"]
-        found += find_config_callers(listed, services, config_maps, own)
+        fronting = find_config_callers(listed, services, config_maps, own)
+        found += fronting
+        # The proxies and caches in front of it: their pods, whose restarts empty a cache.
+        await asyncio.gather(*(_front_pods(reader, run, c) for c, _, _ in fronting))
     # What its own callers read through (a cache emptied by a restart loads it).
     await follow_caller_caches(reader, run, [(c, s) for c, s, _ in found][:MAX_CALLERS])
     sharing: list[JsonDict] = []
@@ -129,6 +132,21 @@ async def follow_callers(
     # Does an unchanged one fail on it too? Then the dependency is at fault, not a release.
     others = {(_ns(c), _name(c)): c for c in sharing}
     await asyncio.gather(*(_own_words(reader, run, c, limits) for c in others.values()))
+
+
+async def _front_pods(reader: KubeReader, run: CollectionRun, caller: JsonDict) -> None:
+    """The pods of ``caller`` (by its selector), read into ``run``."""
+    selector = selector_query((caller.get("spec") or {}).get("selector") or {})
+    if selector is None or not reader.readable("Pod"):
+        return
+    for pod in await reader.list_of(
+        run,
+        "Pod",
+        _ns(caller),
+        what=f"list pods of proxy {caller.get('kind')} {_ns(caller)}/{_name(caller)}",
+        label_selector=selector,
+    ):
+        run.add(pod)
 
 
 async def _own_words(

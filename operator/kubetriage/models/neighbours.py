@@ -17,6 +17,7 @@ from kubetriage.models.naming import NamingSource, source_texts
 from kubetriage.models.object_evidence import (
     ChangeEvidence,
     ContainerEvidence,
+    ContainerState,
     EventEvidence,
     LogTail,
     NodeEvidence,
@@ -61,6 +62,16 @@ class CallerCacheEvidence(BaseModel):
     restarts: list[CacheRestart] = Field(default_factory=list)
 
 
+class CallerRestart(BaseModel):
+    """A container of a caller's pod that has restarted, and how it last ended
+    (``kubetriage.evidence.front_restarts``)."""
+
+    pod: str
+    container: str
+    restarts: int
+    last: ContainerState
+
+
 class CallerEvidence(BaseModel):
     """A workload whose pod template names one of the incident's Services (env, args),
     possibly in another namespace, with its recent rollouts (``kubetriage.evidence.callers``):
@@ -88,6 +99,10 @@ class CallerEvidence(BaseModel):
     # The caches it names besides ``callee``, read only for the callers of the incident's own
     # Services: one emptied by a restart sends its reads to the incident's workload.
     caches: list[CallerCacheEvidence] = Field(default_factory=list)
+    # Its restarted containers, read only for a caller a mounted ConfigMap routes to the
+    # callee (a proxy or cache in front of it): each restart of a cache empties it and sends
+    # every read it held to the callee.
+    restarts: list[CallerRestart] = Field(default_factory=list)
 
     def naming_texts(self, limit: int | None = None) -> list[str]:
         """The words for how it was found: the callee's error lines naming it, else the
