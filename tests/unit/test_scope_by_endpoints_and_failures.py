@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.evidence.co_endpoints import MAX_CO_ENDPOINT_PODS
-from kubetriage.evidence.failing_pods import failing_now, failing_owners
+from kubetriage.evidence.failing_pods import failed_run_owners, failing_now, failing_owners
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.vocabulary import Action, Category
@@ -147,6 +147,42 @@ def test_completed_deleted_and_bare_pods_are_not_failing_owners() -> None:
     # A completed Job pod beside one crash-looping workload does not hide it.
     objects = [*_app("search-api", READY), *_app("query-suggest", CRASHING), done]
     assert _workload(built(objects, NAMESPACE)) == "query-suggest"
+
+
+def _failed_run(job: str) -> list[dict[str, Any]]:
+    """A Job's pod that was OOM-killed and two executor pods it controlled, which exited."""
+    failed = {"phase": "Failed", "containerStatuses": [{"name": "app", "ready": False}]}
+    driver = _pod(f"{job}-d7k2m", job, failed, labels={}, kind="Job")
+    executors = [
+        _pod(f"{job}-exec-{i}", driver["metadata"]["name"], failed, labels={}, kind="Pod")
+        for i in (1, 2)
+    ]
+    return [driver, *executors]
+
+
+def test_with_nothing_failing_now_the_run_that_ended_failed_is_the_scope() -> None:
+    run = _failed_run("export-29919420")
+    assert set(failed_run_owners(run)) == {
+        ("Job", "export-29919420"),
+        ("Pod", "export-29919420-d7k2m"),
+    }
+    objects = [*_app("search-api", READY), *run]
+    # The executors climb through their driver to the same Job.
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "export-29919420", "namespace": "search"},
+        "spec": {},
+    }
+    assert _workload(built([*objects, job], NAMESPACE)) == "export-29919420"
+
+
+def test_a_failed_run_does_not_outrank_pods_failing_now_or_count_evictions() -> None:
+    run = _failed_run("export-29919420")
+    assert failed_run_owners([*run, *_app("query-suggest", CRASHING)]) == {}
+    evicted = _pod("web-3", "web-1", {"phase": "Failed", "reason": "Evicted"}, labels={})
+    assert failed_run_owners([evicted]) == {}
+    assert _workload(built([*_app("search-api", READY), evicted], NAMESPACE)) is None
 
 
 def _orders(relay_status: dict[str, Any], relay_labels: dict[str, str]) -> list[dict[str, Any]]:

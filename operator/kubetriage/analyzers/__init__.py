@@ -112,6 +112,7 @@ from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scaler_auth import SCALER_AUTH_ANALYZERS
 from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scaler_policies import SCALER_POLICY_ANALYZERS
+from kubetriage.analyzers.scheduler_names import SCHEDULER_NAME_ANALYZERS
 from kubetriage.analyzers.scheduling import SCHEDULING_ANALYZERS
 from kubetriage.analyzers.scrape_growth import SCRAPE_GROWTH_ANALYZERS
 from kubetriage.analyzers.scrape_policies import SCRAPE_POLICY_ANALYZERS
@@ -264,6 +265,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *ZONE_ROUTING_ANALYZERS,
     *PINNED_CONNECTION_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,
+    *SCHEDULER_NAME_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,
     *MESH_INJECTION_ANALYZERS,
     *SKIPPED_INJECTION_ANALYZERS,

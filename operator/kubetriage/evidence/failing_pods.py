@@ -26,6 +26,10 @@ from kubetriage.models.objects import meta as _meta
 # of the program's: the pod is being set up.
 _STARTING = frozenset({"ContainerCreating", "PodInitializing"})
 
+# Controllers of a pod that runs to completion: a Job, or a pod controlling pods (a Spark
+# driver its executors).
+_RUN_OWNERS = frozenset({"Job", "Pod"})
+
 
 def _unschedulable(status: JsonDict) -> bool:
     """The scheduler found no node for the pod (its PodScheduled condition is False)."""
@@ -78,4 +82,27 @@ def failing_owners(pods: Iterable[JsonDict]) -> dict[tuple[str, str], JsonDict]:
         if ref is None:
             return {}
         owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
+    return owners
+
+
+def failed_run_owners(pods: Iterable[JsonDict]) -> dict[tuple[str, str], JsonDict]:
+    """When no pod fails now: one pod per controller owner of the pods whose run ended
+    Failed (a Job's pod that exited non-zero or was OOM-killed, and the pods it controlled,
+    as a Spark driver its executors; an evicted replica of a Deployment is no run). A
+    namespace-wide alert that fires after a batch run failed finds nothing failing now; the
+    run that ended Failed is what ``kubectl get pods`` shows. Empty when some pod fails now,
+    or a failed pod has no controller."""
+    listed = list(pods)
+    if any(failing_now(pod) for pod in listed):
+        return {}
+    owners: dict[tuple[str, str], JsonDict] = {}
+    for pod in listed:
+        ended = as_dict(pod.get("status")).get("phase") == "Failed"
+        if not ended or _meta(pod).get("deletionTimestamp"):
+            continue
+        ref = controller_ref(pod)
+        if ref is None:
+            return {}
+        if ref.get("kind") in _RUN_OWNERS:
+            owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
     return owners

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubetriage.evidence.co_endpoints import co_endpoint_pods
-from kubetriage.evidence.failing_pods import failing_owners
+from kubetriage.evidence.failing_pods import failed_run_owners, failing_owners
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.queue_consumers import (
     CONSUMER_KINDS,
@@ -451,7 +451,8 @@ def resolve_scope(index: ObjectIndex, target: ObjectRef | None) -> EvidenceScope
             workload = next(iter(sole.values()))
         else:
             # ... or, among several, the one workload whose pods fail now.
-            failing = [workload_of(index, p) for p in failing_owners(pods).values()]
+            chosen = failing_owners(pods) or failed_run_owners(pods)
+            failing = [workload_of(index, p) for p in chosen.values()]
             owners = {obj_key(w): w for w in failing if w is not None}
             if len(owners) == 1 and None not in failing:
                 workload = next(iter(owners.values()))

@@ -46,7 +46,7 @@ from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.disruption_walk import follow_disruption_budgets
 from kubetriage.evidence.dns_client_walk import follow_dns_clients
 from kubetriage.evidence.event_subjects import event_subjects
-from kubetriage.evidence.failing_pods import failing_owners
+from kubetriage.evidence.failing_pods import failed_run_owners, failing_owners
 from kubetriage.evidence.index import (
     JOB_STAMPERS,
     WORKLOAD_KINDS,
@@ -259,8 +259,11 @@ class KubeEvidenceCollector:
                 break
             owners.setdefault((str(ref.get("kind")), str(ref.get("name"))), pod)
         sole = await self._one_workload(run, owners)
-        # ... or, among several, the one workload whose pods fail now (``failing_pods``).
-        return sole if sole is not None else await self._one_workload(run, failing_owners(pods))
+        # ... or, among several, the one workload whose pods fail now (``failing_pods``), or
+        # with none failing now, the one whose run ended Failed.
+        if sole is not None:
+            return sole
+        return await self._one_workload(run, failing_owners(pods) or failed_run_owners(pods))
 
     async def _one_workload(
         self, run: CollectionRun, owners: dict[tuple[str, str], JsonDict]

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kubetriage.models.base import ObjectRef
 
+# The scheduler the API server names in a pod that names none (spec.schedulerName).
+DEFAULT_SCHEDULER = "default-scheduler"
+
 
 class ContainerState(BaseModel):
     state: Literal["running", "waiting", "terminated", "unknown"]
@@ -152,6 +155,8 @@ class PodEvidence(BaseModel):
     # kubelet gives the pod (``kubetriage.pod_dns``).
     host_network: bool = False
     dns_policy: str = "ClusterFirst"
+    # spec.schedulerName (the API server's default when unset): which scheduler binds the pod.
+    scheduler_name: str = DEFAULT_SCHEDULER
 
 
 class EventEvidence(BaseModel):

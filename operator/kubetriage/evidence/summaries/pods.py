@@ -24,6 +24,7 @@ from kubetriage.evidence.raw import (
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import (
+    DEFAULT_SCHEDULER,
     ConfigReference,
     ContainerEvidence,
     ContainerPort,
@@ -337,6 +338,7 @@ def pod_summary(
         ips=pod_ips(status)[: limits.max_labels],
         host_network=spec.get("hostNetwork") is True,
         dns_policy=dns_policy(spec),
+        scheduler_name=as_str(spec.get("schedulerName")) or DEFAULT_SCHEDULER,
     )
 
 
