@@ -9,6 +9,13 @@ identity provider, a key rotation or a certificate.
 ``tls_clients.check_clock_skew`` reads the clock from Go's x509 message itself; this rule
 needs no clock in the line, so it asks for the contrast between nodes instead.
 
+The clock-shutdown rule reads software that measures its clock against its peers and stops
+itself when its own is the outlier (CockroachDB's "clock synchronization error: this node is
+more than 500ms away from at least half of the known nodes", YugabyteDB's "Too big clock skew
+is detected"): the process crash-loops, but what it reports is its node's clock. When only the
+pods on one node stop so, and a replica of the same workload on another node runs Ready, the
+node's clock is the fault (node-failure, drain it and fix its time sync), not the database.
+
 The measured-clock rule asks the nodes themselves: the same refusals, with one node whose
 clock node_exporter reports off by more than a second (``node_clock_offset_seconds``), where
 the incident's refusing pods or the pods of a dependency it calls (the token's issuer, the
@@ -28,6 +35,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.node_metrics import metric_node
 from kubetriage.analyzers.support import (
+    LogHit,
     grep_logs,
     grep_tls_failures,
     item,
@@ -54,6 +62,10 @@ class _Confidence:
     # pod of a dependency the workload calls (a measurement, not an inference; below the
     # contrast rule, which sees the refusal split by node).
     measured_clock_off: float = 0.84
+    # A process stops itself because its clock is the outlier among its peers, only on one
+    # node, and a replica on another node runs Ready: the software measured the clock itself,
+    # above the crash-loop rule (0.8) that sees only the exits.
+    peers_measured_outlier: float = 0.86
 
 
 CONFIDENCE: Final = _Confidence()
@@ -78,13 +90,33 @@ TIME_VALIDATION_LOG: Final = re.compile(
 )
 
 
+# Software that compares its clock with its peers' and shuts itself down when its own is the
+# outlier (the majority agrees with each other, not with it).
+CLOCK_SHUTDOWN_LOG: Final = re.compile(
+    r"(?i)"
+    r"clock synchronization error: this node is more than \S+ away from at least half of the "
+    r"known nodes"  # CockroachDB
+    r"|fewer than half the known nodes are within the maximum offset"  # CockroachDB 1.x
+    r"|too big clock skew is detected"  # YugabyteDB
+)
+
+
 def _refusing_pods(evidence: Evidence) -> dict[str, tuple[PodEvidence, str, str]]:
     """Pod name -> (pod, its log source, the refusal line), for the incident's own pods."""
+    return _pods_logging(
+        evidence,
+        [
+            *grep_logs(evidence.logs, TIME_VALIDATION_LOG, limit=20),
+            *grep_tls_failures(evidence.logs, {"not-yet-valid"}, limit=20),
+        ],
+    )
+
+
+def _pods_logging(
+    evidence: Evidence, hits: list[LogHit]
+) -> dict[str, tuple[PodEvidence, str, str]]:
+    """Pod name -> (pod, its log source, the line), for the incident's own pods among hits."""
     found: dict[str, tuple[PodEvidence, str, str]] = {}
-    hits = [
-        *grep_logs(evidence.logs, TIME_VALIDATION_LOG, limit=20),
-        *grep_tls_failures(evidence.logs, {"not-yet-valid"}, limit=20),
-    ]
     for hit in hits:
         if hit.log.source != "scope":
             continue
@@ -145,6 +177,62 @@ def check_node_clock(evidence: Evidence) -> list[Finding]:
                 ],
             ),
             [refusal, contrast],
+            Action.DRAIN_NODE,
+            ref,
+            {"node": node_name},
+        )
+    ]
+
+
+def check_clock_shutdown(evidence: Evidence) -> list[Finding]:
+    stopping = _pods_logging(evidence, grep_logs(evidence.logs, CLOCK_SHUTDOWN_LOG, limit=20))
+    nodes = {pod.node for pod, _, _ in stopping.values()}
+    if len(nodes) != 1:
+        return []
+    node_name = next(iter(nodes))
+    owners = [pod.owner for pod, _, _ in stopping.values() if pod.owner is not None]
+    # A replica of the same workload on another node that runs Ready: its clock agrees with
+    # the majority, so the cluster's time is fine and the one node's is not.
+    peer = next(
+        (
+            p
+            for p in evidence.pods
+            if p.owner in owners
+            and p.node
+            and p.node != node_name
+            and p.name not in stopping
+            and any(c.type == "Ready" and c.status == "True" for c in p.conditions)
+        ),
+        None,
+    )
+    if node_name is None or peer is None:
+        return []
+    _, source, line = next(iter(stopping.values()))
+    ref = ObjectRef(kind="Node", name=node_name)
+    stop = item(source, line)
+    contrast = item(pod_source(peer), f"same workload on node {peer.node}: Ready")
+    return [
+        make_finding(
+            "clock-shutdown",
+            Category.NODE_FAILURE,
+            CONFIDENCE.peers_measured_outlier,
+            prose.narrative(
+                f"The clock of {prose.obj(ref)} is off from its peers'",
+                "drain it and fix its time sync",
+                because=[
+                    prose.claim(
+                        f"The pods on {prose.obj(ref)} stop themselves because their clock is "
+                        "too far from their peers'",
+                        stop,
+                    ),
+                    prose.claim(
+                        "A replica on another node runs Ready, so the peers agree with each "
+                        "other and the node's clock is the outlier",
+                        contrast,
+                    ),
+                ],
+            ),
+            [stop, contrast],
             Action.DRAIN_NODE,
             ref,
             {"node": node_name},
@@ -250,4 +338,5 @@ def check_measured_clock(evidence: Evidence) -> list[Finding]:
 CLOCK_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("node-clock", (Category.NODE_FAILURE,), check_node_clock),
     Analyzer("node-clock-measured", (Category.NODE_FAILURE,), check_measured_clock),
+    Analyzer("clock-shutdown", (Category.NODE_FAILURE,), check_clock_shutdown),
 )
