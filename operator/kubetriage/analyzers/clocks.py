@@ -28,6 +28,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,7 +46,7 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import Finding
+from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
@@ -129,54 +130,83 @@ def _pods_logging(
     return found
 
 
-def check_node_clock(evidence: Evidence) -> list[Finding]:
-    refusing = _refusing_pods(evidence)
-    nodes = {pod.node for pod, _, _ in refusing.values()}
+def _one_node_and_peer(
+    evidence: Evidence,
+    found: dict[str, tuple[PodEvidence, str, str]],
+    fine: Callable[[PodEvidence], bool],
+) -> tuple[str | None, PodEvidence | None]:
+    """The one node the ``found`` pods run on, and a replica of the same workload on another
+    node, not among them, that ``fine`` accepts; (None, None) when they run on several."""
+    nodes = {pod.node for pod, _, _ in found.values()}
     if len(nodes) != 1:
-        return []
+        return None, None
     node_name = next(iter(nodes))
-    owners = [pod.owner for pod, _, _ in refusing.values() if pod.owner is not None]
-    # A replica of the same workload on another node whose log was read and refuses nothing.
-    clean = next(
+    owners = [pod.owner for pod, _, _ in found.values() if pod.owner is not None]
+    peer = next(
         (
             p
             for p in evidence.pods
             if p.owner in owners
             and p.node
             and p.node != node_name
-            and p.name not in refusing
-            and logs_of(evidence, p)
+            and p.name not in found
+            and fine(p)
         ),
         None,
     )
+    return node_name, peer
+
+
+def check_node_clock(evidence: Evidence) -> list[Finding]:
+    refusing = _refusing_pods(evidence)
+    # A replica of the same workload on another node whose log was read and refuses nothing.
+    node_name, clean = _one_node_and_peer(evidence, refusing, lambda p: bool(logs_of(evidence, p)))
     if node_name is None or clean is None:
         return []
     _, source, line = next(iter(refusing.values()))
+    contrast = f"same workload on node {clean.node}: no such refusal"
+    return _drain_for_clock(
+        "node-clock",
+        CONFIDENCE.one_node_refuses,
+        node_name,
+        "is wrong",
+        (
+            "The pods on {node} refuse credentials as not yet valid or too skewed in time",
+            item(source, line),
+        ),
+        (
+            "The same workload on other nodes accepts them, so the tokens and their issuer are "
+            "fine and the node's clock is the difference",
+            item(pod_source(clean), contrast),
+        ),
+    )
+
+
+def _drain_for_clock(
+    name: str,
+    confidence: float,
+    node_name: str,
+    problem: str,
+    seen: tuple[str, EvidenceItem],
+    contrast: tuple[str, EvidenceItem],
+) -> list[Finding]:
+    """Drain ``node_name`` for its clock: ``seen`` (a sentence, where ``{node}`` names the
+    node, and its fact) shows the fault, ``contrast`` why the node is the difference."""
     ref = ObjectRef(kind="Node", name=node_name)
-    refusal = item(source, line)
-    contrast = item(pod_source(clean), f"same workload on node {clean.node}: no such refusal")
     return [
         make_finding(
-            "node-clock",
+            name,
             Category.NODE_FAILURE,
-            CONFIDENCE.one_node_refuses,
+            confidence,
             prose.narrative(
-                f"The clock of {prose.obj(ref)} is wrong",
+                f"The clock of {prose.obj(ref)} {problem}",
                 "drain it and fix its time sync",
                 because=[
-                    prose.claim(
-                        f"The pods on {prose.obj(ref)} refuse credentials as not yet valid or "
-                        "too skewed in time",
-                        refusal,
-                    ),
-                    prose.claim(
-                        "The same workload on other nodes accepts them, so the tokens and "
-                        "their issuer are fine and the node's clock is the difference",
-                        contrast,
-                    ),
+                    prose.claim(seen[0].format(node=prose.obj(ref)), seen[1]),
+                    prose.claim(contrast[0], contrast[1]),
                 ],
             ),
-            [refusal, contrast],
+            [seen[1], contrast[1]],
             Action.DRAIN_NODE,
             ref,
             {"node": node_name},
@@ -186,58 +216,31 @@ def check_node_clock(evidence: Evidence) -> list[Finding]:
 
 def check_clock_shutdown(evidence: Evidence) -> list[Finding]:
     stopping = _pods_logging(evidence, grep_logs(evidence.logs, CLOCK_SHUTDOWN_LOG, limit=20))
-    nodes = {pod.node for pod, _, _ in stopping.values()}
-    if len(nodes) != 1:
-        return []
-    node_name = next(iter(nodes))
-    owners = [pod.owner for pod, _, _ in stopping.values() if pod.owner is not None]
     # A replica of the same workload on another node that runs Ready: its clock agrees with
     # the majority, so the cluster's time is fine and the one node's is not.
-    peer = next(
-        (
-            p
-            for p in evidence.pods
-            if p.owner in owners
-            and p.node
-            and p.node != node_name
-            and p.name not in stopping
-            and any(c.type == "Ready" and c.status == "True" for c in p.conditions)
-        ),
-        None,
+    node_name, peer = _one_node_and_peer(
+        evidence,
+        stopping,
+        lambda p: any(c.type == "Ready" and c.status == "True" for c in p.conditions),
     )
     if node_name is None or peer is None:
         return []
     _, source, line = next(iter(stopping.values()))
-    ref = ObjectRef(kind="Node", name=node_name)
-    stop = item(source, line)
-    contrast = item(pod_source(peer), f"same workload on node {peer.node}: Ready")
-    return [
-        make_finding(
-            "clock-shutdown",
-            Category.NODE_FAILURE,
-            CONFIDENCE.peers_measured_outlier,
-            prose.narrative(
-                f"The clock of {prose.obj(ref)} is off from its peers'",
-                "drain it and fix its time sync",
-                because=[
-                    prose.claim(
-                        f"The pods on {prose.obj(ref)} stop themselves because their clock is "
-                        "too far from their peers'",
-                        stop,
-                    ),
-                    prose.claim(
-                        "A replica on another node runs Ready, so the peers agree with each "
-                        "other and the node's clock is the outlier",
-                        contrast,
-                    ),
-                ],
-            ),
-            [stop, contrast],
-            Action.DRAIN_NODE,
-            ref,
-            {"node": node_name},
-        )
-    ]
+    return _drain_for_clock(
+        "clock-shutdown",
+        CONFIDENCE.peers_measured_outlier,
+        node_name,
+        "is off from its peers'",
+        (
+            "The pods on {node} stop themselves because their clock is too far from their peers'",
+            item(source, line),
+        ),
+        (
+            "A replica on another node runs Ready, so the peers agree with each other and the "
+            "node's clock is the outlier",
+            item(pod_source(peer), f"same workload on node {peer.node}: Ready"),
+        ),
+    )
 
 
 CLOCK_OFFSET: Final = "node_clock_offset_seconds"

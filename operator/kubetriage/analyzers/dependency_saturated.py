@@ -37,6 +37,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits
+from kubetriage.analyzers.demand import latency_alert
 from kubetriage.analyzers.dependencies import caller_fails_on, configured_in_env
 from kubetriage.analyzers.log_signatures import (
     ANSWER_TIMEOUT_LOG,
@@ -47,7 +48,6 @@ from kubetriage.analyzers.log_signatures import (
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item, log_source
 from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
-from kubetriage.evidence.queries import alert_families
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -283,11 +283,7 @@ def _slow_caller(evidence: Evidence, dependency: DependencyEvidence) -> list[Evi
     the caller's configuration names; empty otherwise."""
     if not _sole_configured_callee(evidence, dependency):
         return []
-    return [
-        item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
-        for a in evidence.alerts
-        if a.status != "resolved" and "latency" in alert_families([a])
-    ][:1]
+    return latency_alert(evidence)
 
 
 def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:
