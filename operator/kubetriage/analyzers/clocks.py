@@ -9,6 +9,13 @@ identity provider, a key rotation or a certificate.
 ``tls_clients.check_clock_skew`` reads the clock from Go's x509 message itself; this rule
 needs no clock in the line, so it asks for the contrast between nodes instead.
 
+The clock-shutdown rule reads software that measures its clock against its peers and stops
+itself when its own is the outlier (CockroachDB's "clock synchronization error: this node is
+more than 500ms away from at least half of the known nodes", YugabyteDB's "Too big clock skew
+is detected"): the process crash-loops, but what it reports is its node's clock. When only the
+pods on one node stop so, and a replica of the same workload on another node runs Ready, the
+node's clock is the fault (node-failure, drain it and fix its time sync), not the database.
+
 The measured-clock rule asks the nodes themselves: the same refusals, with one node whose
 clock node_exporter reports off by more than a second (``node_clock_offset_seconds``), where
 the incident's refusing pods or the pods of a dependency it calls (the token's issuer, the
@@ -21,6 +28,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +36,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.node_metrics import metric_node
 from kubetriage.analyzers.support import (
+    LogHit,
     grep_logs,
     grep_tls_failures,
     item,
@@ -37,7 +46,7 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import Finding
+from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
@@ -54,6 +63,10 @@ class _Confidence:
     # pod of a dependency the workload calls (a measurement, not an inference; below the
     # contrast rule, which sees the refusal split by node).
     measured_clock_off: float = 0.84
+    # A process stops itself because its clock is the outlier among its peers, only on one
+    # node, and a replica on another node runs Ready: the software measured the clock itself,
+    # above the crash-loop rule (0.8) that sees only the exits.
+    peers_measured_outlier: float = 0.86
 
 
 CONFIDENCE: Final = _Confidence()
@@ -78,13 +91,33 @@ TIME_VALIDATION_LOG: Final = re.compile(
 )
 
 
+# Software that compares its clock with its peers' and shuts itself down when its own is the
+# outlier (the majority agrees with each other, not with it).
+CLOCK_SHUTDOWN_LOG: Final = re.compile(
+    r"(?i)"
+    r"clock synchronization error: this node is more than \S+ away from at least half of the "
+    r"known nodes"  # CockroachDB
+    r"|fewer than half the known nodes are within the maximum offset"  # CockroachDB 1.x
+    r"|too big clock skew is detected"  # YugabyteDB
+)
+
+
 def _refusing_pods(evidence: Evidence) -> dict[str, tuple[PodEvidence, str, str]]:
     """Pod name -> (pod, its log source, the refusal line), for the incident's own pods."""
+    return _pods_logging(
+        evidence,
+        [
+            *grep_logs(evidence.logs, TIME_VALIDATION_LOG, limit=20),
+            *grep_tls_failures(evidence.logs, {"not-yet-valid"}, limit=20),
+        ],
+    )
+
+
+def _pods_logging(
+    evidence: Evidence, hits: list[LogHit]
+) -> dict[str, tuple[PodEvidence, str, str]]:
+    """Pod name -> (pod, its log source, the line), for the incident's own pods among hits."""
     found: dict[str, tuple[PodEvidence, str, str]] = {}
-    hits = [
-        *grep_logs(evidence.logs, TIME_VALIDATION_LOG, limit=20),
-        *grep_tls_failures(evidence.logs, {"not-yet-valid"}, limit=20),
-    ]
     for hit in hits:
         if hit.log.source != "scope":
             continue
@@ -97,59 +130,117 @@ def _refusing_pods(evidence: Evidence) -> dict[str, tuple[PodEvidence, str, str]
     return found
 
 
-def check_node_clock(evidence: Evidence) -> list[Finding]:
-    refusing = _refusing_pods(evidence)
-    nodes = {pod.node for pod, _, _ in refusing.values()}
+def _one_node_and_peer(
+    evidence: Evidence,
+    found: dict[str, tuple[PodEvidence, str, str]],
+    fine: Callable[[PodEvidence], bool],
+) -> tuple[str | None, PodEvidence | None]:
+    """The one node the ``found`` pods run on, and a replica of the same workload on another
+    node, not among them, that ``fine`` accepts; (None, None) when they run on several."""
+    nodes = {pod.node for pod, _, _ in found.values()}
     if len(nodes) != 1:
-        return []
+        return None, None
     node_name = next(iter(nodes))
-    owners = [pod.owner for pod, _, _ in refusing.values() if pod.owner is not None]
-    # A replica of the same workload on another node whose log was read and refuses nothing.
-    clean = next(
+    owners = [pod.owner for pod, _, _ in found.values() if pod.owner is not None]
+    peer = next(
         (
             p
             for p in evidence.pods
             if p.owner in owners
             and p.node
             and p.node != node_name
-            and p.name not in refusing
-            and logs_of(evidence, p)
+            and p.name not in found
+            and fine(p)
         ),
         None,
     )
+    return node_name, peer
+
+
+def check_node_clock(evidence: Evidence) -> list[Finding]:
+    refusing = _refusing_pods(evidence)
+    # A replica of the same workload on another node whose log was read and refuses nothing.
+    node_name, clean = _one_node_and_peer(evidence, refusing, lambda p: bool(logs_of(evidence, p)))
     if node_name is None or clean is None:
         return []
     _, source, line = next(iter(refusing.values()))
+    contrast = f"same workload on node {clean.node}: no such refusal"
+    return _drain_for_clock(
+        "node-clock",
+        CONFIDENCE.one_node_refuses,
+        node_name,
+        "is wrong",
+        (
+            "The pods on {node} refuse credentials as not yet valid or too skewed in time",
+            item(source, line),
+        ),
+        (
+            "The same workload on other nodes accepts them, so the tokens and their issuer are "
+            "fine and the node's clock is the difference",
+            item(pod_source(clean), contrast),
+        ),
+    )
+
+
+def _drain_for_clock(
+    name: str,
+    confidence: float,
+    node_name: str,
+    problem: str,
+    seen: tuple[str, EvidenceItem],
+    contrast: tuple[str, EvidenceItem],
+) -> list[Finding]:
+    """Drain ``node_name`` for its clock: ``seen`` (a sentence, where ``{node}`` names the
+    node, and its fact) shows the fault, ``contrast`` why the node is the difference."""
     ref = ObjectRef(kind="Node", name=node_name)
-    refusal = item(source, line)
-    contrast = item(pod_source(clean), f"same workload on node {clean.node}: no such refusal")
     return [
         make_finding(
-            "node-clock",
+            name,
             Category.NODE_FAILURE,
-            CONFIDENCE.one_node_refuses,
+            confidence,
             prose.narrative(
-                f"The clock of {prose.obj(ref)} is wrong",
+                f"The clock of {prose.obj(ref)} {problem}",
                 "drain it and fix its time sync",
                 because=[
-                    prose.claim(
-                        f"The pods on {prose.obj(ref)} refuse credentials as not yet valid or "
-                        "too skewed in time",
-                        refusal,
-                    ),
-                    prose.claim(
-                        "The same workload on other nodes accepts them, so the tokens and "
-                        "their issuer are fine and the node's clock is the difference",
-                        contrast,
-                    ),
+                    prose.claim(seen[0].format(node=prose.obj(ref)), seen[1]),
+                    prose.claim(contrast[0], contrast[1]),
                 ],
             ),
-            [refusal, contrast],
+            [seen[1], contrast[1]],
             Action.DRAIN_NODE,
             ref,
             {"node": node_name},
         )
     ]
+
+
+def check_clock_shutdown(evidence: Evidence) -> list[Finding]:
+    stopping = _pods_logging(evidence, grep_logs(evidence.logs, CLOCK_SHUTDOWN_LOG, limit=20))
+    # A replica of the same workload on another node that runs Ready: its clock agrees with
+    # the majority, so the cluster's time is fine and the one node's is not.
+    node_name, peer = _one_node_and_peer(
+        evidence,
+        stopping,
+        lambda p: any(c.type == "Ready" and c.status == "True" for c in p.conditions),
+    )
+    if node_name is None or peer is None:
+        return []
+    _, source, line = next(iter(stopping.values()))
+    return _drain_for_clock(
+        "clock-shutdown",
+        CONFIDENCE.peers_measured_outlier,
+        node_name,
+        "is off from its peers'",
+        (
+            "The pods on {node} stop themselves because their clock is too far from their peers'",
+            item(source, line),
+        ),
+        (
+            "A replica on another node runs Ready, so the peers agree with each other and the "
+            "node's clock is the outlier",
+            item(pod_source(peer), f"same workload on node {peer.node}: Ready"),
+        ),
+    )
 
 
 CLOCK_OFFSET: Final = "node_clock_offset_seconds"
@@ -250,4 +341,5 @@ def check_measured_clock(evidence: Evidence) -> list[Finding]:
 CLOCK_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("node-clock", (Category.NODE_FAILURE,), check_node_clock),
     Analyzer("node-clock-measured", (Category.NODE_FAILURE,), check_measured_clock),
+    Analyzer("clock-shutdown", (Category.NODE_FAILURE,), check_clock_shutdown),
 )

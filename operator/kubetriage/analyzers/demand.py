@@ -160,6 +160,11 @@ def latency_alerted(evidence: Evidence) -> list[EvidenceItem]:
     in the evidence is read instead (a spike that is over is no strain)."""
     if any(measures_latency(m) for m in evidence.metrics):
         return []
+    return latency_alert(evidence)
+
+
+def latency_alert(evidence: Evidence) -> list[EvidenceItem]:
+    """The firing alert that says the service is slow, as a fact (at most one)."""
     return [
         item("alert", f"{a.labels.get('alertname', 'alert')} fires: latency is up")
         for a in evidence.alerts

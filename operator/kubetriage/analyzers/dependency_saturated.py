@@ -20,7 +20,10 @@ caller, or from a service between them) time out waiting for its answer, or are 
 as overloaded (503 or 429 with a Retry-After, HTTP's "come back later"), while it is up, all
 replicas ready, and its autoscaler runs its maximum and says it wants more (ScalingLimited
 TooManyReplicas). The callee is short of replicas, however far down the request path it sits:
-``resource-saturation``, raise its autoscaler's maximum.
+``resource-saturation``, raise its autoscaler's maximum. Calls that only slow down count too,
+less surely, when the firing alert says the caller is slow and the saturated dependency is the
+one callee the caller's configuration names: its answers are where the time goes (a database
+router pinned at its maximum answers every query late, none of them fail).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -34,6 +37,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits
+from kubetriage.analyzers.demand import latency_alert
 from kubetriage.analyzers.dependencies import caller_fails_on, configured_in_env
 from kubetriage.analyzers.log_signatures import (
     ANSWER_TIMEOUT_LOG,
@@ -75,6 +79,10 @@ class _Confidence:
     # ... or turns them away as overloaded (503 or 429 with a Retry-After): the callee says
     # itself it has no room, as sure as the calls that wait on it.
     rejections_at_maximum: float = 0.84
+    # ... or the caller is only slow (its latency alert fires) and the saturated dependency
+    # is the one callee its configuration names: where else the time goes is not read, so
+    # below the calls that fail on it, above the demand the caller sees pass (0.6 to 0.7).
+    slow_at_maximum: float = 0.76
 
 
 CONFIDENCE: Final = _Confidence()
@@ -270,6 +278,14 @@ def _rejected_calls(
     ]
 
 
+def _slow_caller(evidence: Evidence, dependency: DependencyEvidence) -> list[EvidenceItem]:
+    """The firing alert that says the caller is slow, when ``dependency`` is the one callee
+    the caller's configuration names; empty otherwise."""
+    if not _sole_configured_callee(evidence, dependency):
+        return []
+    return latency_alert(evidence)
+
+
 def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     """The dependency is named by the caller's env, and no other dependency is."""
     return configured_in_env(dependency) and not any(
@@ -288,12 +304,22 @@ def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
             continue
         timed_out = _timed_out_calls(evidence, dependency)
         rejected = [] if timed_out else _rejected_calls(evidence, dependency)
-        if not timed_out and not rejected:
+        slow = [] if timed_out or rejected else _slow_caller(evidence, dependency)
+        if not timed_out and not rejected and not slow:
             continue
         facts = [item(log_source(log), line) for log, line in (timed_out or rejected)[:2]]
         who = caller(evidence)
         maximum = prose.count(hpa.max_replicas, "replica")
-        if timed_out:
+        if slow:
+            facts = slow
+            confidence = CONFIDENCE.slow_at_maximum
+            problem = f"{who} is slow on {prose.obj(workload)}"
+            calls = prose.claim(
+                f"{who} is slow, and {workload.name} is the one service its configuration calls",
+                *facts,
+            )
+            more = "More replicas answer the calls it now answers late"
+        elif timed_out:
             confidence = CONFIDENCE.timeouts_at_maximum
             problem = f"Calls of {who} wait on {prose.obj(workload)}"
             calls = prose.claim(f"Calls to {workload.name} time out waiting for its answer", *facts)

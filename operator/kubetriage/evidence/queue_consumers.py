@@ -26,7 +26,7 @@ from kubetriage.evidence.targets import (
     placing_labels,
     queue_names,
 )
-from kubetriage.evidence.triggers import scale_target, scaled_queues
+from kubetriage.evidence.triggers import pod_template, scale_target, scaled_queues
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 
@@ -78,6 +78,49 @@ def names_successor(texts: Iterable[str], names: Iterable[str]) -> bool:
         if n
     ]
     return any(p.search(text) for text in texts for p in patterns)
+
+
+# Kafka Connect names a sink connector's consumer group "connect-<connector>"; the consumers
+# are the workers of a Connect cluster, whose pod templates configure the worker group and its
+# internal topics (the Confluent image's CONNECT_* env, the Debezium image's), not the
+# connector's topics, which live in the cluster's config topic.
+_CONNECT_GROUP: Final = re.compile(r"^connect-.+")
+_CONNECT_WORKER_ENV: Final = frozenset(
+    {
+        "CONNECT_GROUP_ID",
+        "CONNECT_CONFIG_STORAGE_TOPIC",
+        "CONNECT_OFFSET_STORAGE_TOPIC",
+        "CONFIG_STORAGE_TOPIC",
+        "OFFSET_STORAGE_TOPIC",
+    }
+)
+_CONNECT_WORKER_ARG: Final = re.compile(r"connect-distributed(?:\.sh)?(?:\s|$)")
+
+
+def connect_worker(workload: dict[str, Any]) -> bool:
+    """Whether ``workload``'s pods are Kafka Connect workers (distributed mode): a container
+    sets the worker group or its internal topics, or runs ``connect-distributed``."""
+    spec = pod_template(workload).get("spec") or {}
+    for container in list(spec.get("containers") or []):
+        if not isinstance(container, dict):
+            continue
+        names = {e.get("name") for e in container.get("env") or [] if isinstance(e, dict)}
+        args = [a for a in (container.get("command") or []) + (container.get("args") or [])]
+        if names & _CONNECT_WORKER_ENV or any(
+            isinstance(a, str) and _CONNECT_WORKER_ARG.search(a) for a in args
+        ):
+            return True
+    return False
+
+
+def _connect_cluster(groups: list[str], workloads: list[dict[str, Any]]) -> ObjectRef | None:
+    """The one Kafka Connect worker workload, when a consumer group the alert names is a
+    Connect sink's (``connect-<connector>``); None when there are none or several clusters
+    (which one runs the connector lives in their config topics, not in Kubernetes)."""
+    if not any(_CONNECT_GROUP.match(g) for g in groups):
+        return None
+    workers = [w for w in workloads if w.get("kind") in CONSUMER_KINDS and connect_worker(w)]
+    return _ref(workers[0]) if len(workers) == 1 else None
 
 
 def _ref(workload: dict[str, Any]) -> ObjectRef:
@@ -203,6 +246,8 @@ def consumer_elsewhere(
     if not strong and not group_of and len(moved) == 1:
         found = moved
     found = group_of if len(found) > 1 and groups else found
+    if not found:
+        return _connect_cluster(groups, workloads)
     if len(found) != 1:
         return None
     return _ref(found[0])
