@@ -18,6 +18,7 @@ reads the backends of ``pod_injectors``; ``build_evidence`` summarises them with
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import NamedTuple
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
@@ -25,12 +26,14 @@ from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, ref_of
 from kubetriage.evidence.refused_clients import refused_addresses
 from kubetriage.evidence.summaries.pods import pod_ips
 from kubetriage.evidence.summaries.webhooks import service_backend, webhook_service
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.objects import JsonDict, selector_matches
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import meta as _meta
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.relations import DependencyEvidence
 
 _POD_CREATES = frozenset({"CREATE", "*"})
 
@@ -87,6 +90,37 @@ def pod_injectors(
     return found
 
 
+class InjectorBackend(NamedTuple):
+    """A fail-open pod injector selecting some of the pods asked about (``pod_injectors``),
+    with the Service it calls and what stands behind that Service, as read."""
+
+    configuration: JsonDict
+    name: str
+    selected: list[JsonDict]
+    service: ObjectRef
+    backend: DependencyEvidence
+
+
+def injector_backends(
+    index: ObjectIndex,
+    pods: list[JsonDict],
+    unavailable: Collection[str],
+    limits: EvidenceLimits,
+) -> list[InjectorBackend]:
+    """The fail-open pod injectors selecting one of ``pods`` whose Service is known and was
+    read (``service_backend``), in configuration order."""
+    found: list[InjectorBackend] = []
+    for configuration, hook, selected in pod_injectors(
+        index.kind("MutatingWebhookConfiguration"), pods, index.kind("Namespace")
+    ):
+        name = as_str(hook.get("name")) or ""
+        service = webhook_service(configuration, name)
+        backend = service_backend(index, service, unavailable, limits)
+        if service is not None and backend is not None:
+            found.append(InjectorBackend(configuration, name, selected, service, backend))
+    return found
+
+
 def injector_summaries(
     index: ObjectIndex,
     logs: Iterable[LogTail],
@@ -98,25 +132,18 @@ def injector_summaries(
     pods = unmeshed_pods(index.kind("Pod"), logs)
     if not pods:
         return []
-    configurations = index.kind("MutatingWebhookConfiguration")
     found: list[WebhookEvidence] = []
-    for configuration, hook, selected in pod_injectors(
-        configurations, pods, index.kind("Namespace")
-    ):
-        name = as_str(hook.get("name")) or ""
-        service = webhook_service(configuration, name)
-        backend = service_backend(index, service, unavailable, limits)
-        if backend is None or backend.service is None or backend.service.ready_endpoints != 0:
+    for injector in injector_backends(index, pods, unavailable, limits):
+        service, backend = injector.service, injector.backend
+        if backend.service is None or backend.service.ready_endpoints != 0:
             continue
         found.append(
             WebhookEvidence(
-                name=name,
+                name=injector.name,
                 failure="no-endpoints",
-                message=f"no ready endpoint for service {service.namespace}/{service.name}"
-                if service is not None
-                else "",
-                blocked=[ref_of(p) for p in selected][:3],
-                configuration=ref_of(configuration),
+                message=f"no ready endpoint for service {service.namespace}/{service.name}",
+                blocked=[ref_of(p) for p in injector.selected][:3],
+                configuration=ref_of(injector.configuration),
                 failure_policy="Ignore",
                 service=service,
                 observed=False,

@@ -22,10 +22,9 @@ from datetime import datetime
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.pod_injectors import pod_injectors
+from kubetriage.evidence.pod_injectors import injector_backends
 from kubetriage.evidence.raw import as_dict, as_str, dicts, ref_of
 from kubetriage.evidence.summaries.generic import generic_summary
-from kubetriage.evidence.summaries.webhooks import service_backend, webhook_service
 from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import annotations_of as _annotations
@@ -93,32 +92,25 @@ def skipped_injector_summaries(
     pods = skipped_pods(index.kind("Pod"), index.kind("ReplicaSet"))
     if not pods:
         return []
-    configurations = index.kind("MutatingWebhookConfiguration")
     found: list[WebhookEvidence] = []
-    for configuration, hook, selected in pod_injectors(
-        configurations, pods, index.kind("Namespace")
-    ):
-        name = as_str(hook.get("name")) or ""
-        service = webhook_service(configuration, name)
-        backend = service_backend(index, service, unavailable, limits)
-        if service is None or backend is None:
-            continue
+    for injector in injector_backends(index, pods, unavailable, limits):
+        service = injector.service
         certificates = [
             generic_summary(c, now, limits)
             for c in index.in_namespace("Certificate", service.namespace or "")
         ][: limits.max_other_objects]
         found.append(
             WebhookEvidence(
-                name=name,
+                name=injector.name,
                 failure="other",
                 message="",
-                blocked=[ref_of(p) for p in selected][:3],
-                configuration=ref_of(configuration),
+                blocked=[ref_of(p) for p in injector.selected][:3],
+                configuration=ref_of(injector.configuration),
                 failure_policy="Ignore",
                 service=service,
                 certificates=certificates,
                 observed=False,
-                backend=backend,
+                backend=injector.backend,
             )
         )
     return found[: limits.max_dependencies]
