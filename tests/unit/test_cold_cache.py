@@ -22,8 +22,8 @@ from typing import Any
 from kubetriage.analyzers.cold_cache import CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
-from kubetriage.models.neighbours import CacheRestart, CallerCacheEvidence, CallerEvidence
-from kubetriage.models.object_evidence import ChangeEvidence, WorkloadEvidence
+from kubetriage.models.neighbours import CallerCacheEvidence, CallerEvidence, ContainerRestart
+from kubetriage.models.object_evidence import ChangeEvidence, ContainerState, WorkloadEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built
@@ -135,7 +135,7 @@ def test_a_caller_names_the_cache_it_reads_through_with_its_last_kill() -> None:
         "orders-cache",
     )
     [restart] = cache.restarts
-    assert (restart.pod, restart.container, restart.reason) == (
+    assert (restart.pod, restart.container, restart.last.reason) == (
         "orders-cache-0",
         "server",
         "OOMKilled",
@@ -161,12 +161,11 @@ def _evidence(
         service=CACHE_SERVICE,
         workload=CACHE,
         restarts=[
-            CacheRestart(
+            ContainerRestart(
                 pod="orders-cache-0",
                 container="redis",
-                reason=reason,
-                finished_at=ago(killed_ago),
                 restarts=1,
+                last=ContainerState(state="terminated", reason=reason, finished_at=ago(killed_ago)),
             )
         ],
     )

@@ -18,7 +18,7 @@ from kubetriage.analyzers.front_restarts import CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.naming import config_map_source, env_source
-from kubetriage.models.neighbours import CallerEvidence, CallerRestart
+from kubetriage.models.neighbours import CallerEvidence, ContainerRestart
 from kubetriage.models.object_evidence import ContainerState
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
@@ -30,8 +30,8 @@ SERVICE = ObjectRef(kind="Service", namespace="catalog", name="product-api")
 CACHE = ObjectRef(kind="Deployment", namespace="edge", name="varnish")
 
 
-def _restart(minutes_ago: float, reason: str = "OOMKilled", restarts: int = 2) -> CallerRestart:
-    return CallerRestart(
+def _restart(minutes_ago: float, reason: str = "OOMKilled", restarts: int = 2) -> ContainerRestart:
+    return ContainerRestart(
         pod="varnish-7d4c8b9f6-2xkqp",
         container="varnish",
         restarts=restarts,
@@ -46,7 +46,7 @@ def _restart(minutes_ago: float, reason: str = "OOMKilled", restarts: int = 2) -
 
 
 def _evidence(
-    restarts: list[CallerRestart], *, fronting: bool = True, alertname: str = "ApiLatencyHigh"
+    restarts: list[ContainerRestart], *, fronting: bool = True, alertname: str = "ApiLatencyHigh"
 ) -> Evidence:
     named = (
         config_map_source("varnish-vcl", used_by="Deployment varnish")

@@ -28,7 +28,7 @@ from kubetriage.analyzers.shared_dependency import own_changed
 from kubetriage.analyzers.support import item, object_source, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.neighbours import CacheRestart, CallerCacheEvidence, CallerEvidence
+from kubetriage.models.neighbours import CallerCacheEvidence, CallerEvidence, ContainerRestart
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -48,16 +48,17 @@ NAME: Final = "cold-cache"
 COLD_WINDOW: Final = timedelta(minutes=30)
 
 
-def _emptied(restart: CacheRestart, onset: float) -> bool:
-    if (restart.reason or "").lower() != "oomkilled" or restart.finished_at is None:
+def _emptied(restart: ContainerRestart, onset: float) -> bool:
+    ended = restart.last
+    if (ended.reason or "").lower() != "oomkilled" or ended.finished_at is None:
         return False
-    delay = onset - timestamp(restart.finished_at)
+    delay = onset - timestamp(ended.finished_at)
     return -ONSET_TOLERANCE.total_seconds() <= delay <= COLD_WINDOW.total_seconds()
 
 
 def _cold(
     evidence: Evidence,
-) -> tuple[CallerEvidence, CallerCacheEvidence, CacheRestart] | None:
+) -> tuple[CallerEvidence, CallerCacheEvidence, ContainerRestart] | None:
     onset = earliest_onset(evidence)
     if onset is None or own_changed(evidence, onset):
         return None
@@ -81,7 +82,7 @@ def check_cold_cache(evidence: Evidence) -> list[Finding]:
     caller, cache, restart = found
     target = cache.workload
     assert target is not None  # _cold keeps caches with a workload
-    when = f" at {restart.finished_at:%H:%M}" if restart.finished_at is not None else ""
+    when = f" at {restart.last.finished_at:%H:%M}" if restart.last.finished_at is not None else ""
     killed = item(
         object_source(target),
         f"pod {restart.pod}: {restart.container} last ended OOMKilled{when}, "

@@ -24,7 +24,7 @@ from kubetriage.analyzers.support import item, timestamp
 from kubetriage.evidence.front_restarts import fronts
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.neighbours import CallerEvidence, CallerRestart
+from kubetriage.models.neighbours import CallerEvidence, ContainerRestart
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -46,7 +46,7 @@ CONFIDENCE: Final = _Confidence()
 RECENT: Final = timedelta(hours=1)
 
 
-def _recent_kills(caller: CallerEvidence, now: float) -> list[CallerRestart]:
+def _recent_kills(caller: CallerEvidence, now: float) -> list[ContainerRestart]:
     return [
         r
         for r in caller.restarts

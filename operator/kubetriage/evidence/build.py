@@ -324,6 +324,7 @@ def build_evidence(
                 index,
                 limits,
             ),
+            limits,
         ),
         host_peers=host_peer_summaries(index, scope.pods, scope.workload, own),
         quota_peers=quota_peer_summaries(index, scope.pods, scope.workload, own),

@@ -17,15 +17,16 @@ from collections.abc import Iterable
 from typing import Final
 
 from kubetriage.evidence.dependencies import named_hosts, pod_texts
+from kubetriage.evidence.front_restarts import restarts_of
 from kubetriage.evidence.index import ObjectIndex
-from kubetriage.evidence.raw import as_dict, as_int, as_str, as_time, dicts
+from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.raw import as_dict, dicts
 from kubetriage.evidence.summaries.ingress import controller_workload
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.images import repository_name
-from kubetriage.models.neighbours import CacheRestart, CallerCacheEvidence, CallerEvidence
+from kubetriage.models.neighbours import CallerCacheEvidence, CallerEvidence
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
-from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 
 # In-memory caches, as their images' repository names spell them.
@@ -57,25 +58,6 @@ def _cache_containers(pod: JsonDict) -> set[str]:
     }
 
 
-def _restarts(pod: JsonDict, containers: set[str]) -> list[CacheRestart]:
-    found: list[CacheRestart] = []
-    for status in dicts(as_dict(pod.get("status")).get("containerStatuses")):
-        name = as_str(status.get("name"))
-        ended = as_dict(as_dict(status.get("lastState")).get("terminated"))
-        if name is None or name not in containers or not ended:
-            continue
-        found.append(
-            CacheRestart(
-                pod=_name(pod),
-                container=name,
-                reason=as_str(ended.get("reason")),
-                finished_at=as_time(ended.get("finishedAt")),
-                restarts=as_int(status.get("restartCount")) or 0,
-            )
-        )
-    return found
-
-
 def _selected(service: JsonDict, pods: Iterable[JsonDict]) -> list[JsonDict]:
     selector = as_dict(as_dict(service.get("spec")).get("selector"))
     wanted = {str(k): str(v) for k, v in selector.items()}
@@ -85,7 +67,7 @@ def _selected(service: JsonDict, pods: Iterable[JsonDict]) -> list[JsonDict]:
 
 
 def caches_of(
-    index: ObjectIndex, caller: JsonDict, callee: tuple[str, str]
+    index: ObjectIndex, caller: JsonDict, callee: tuple[str, str], limits: EvidenceLimits
 ) -> list[CallerCacheEvidence]:
     """The caches among the Services ``caller`` names besides ``callee``: those whose
     selected pods run a cache image, with the last runs of those containers that ended."""
@@ -95,26 +77,29 @@ def caches_of(
         if service is None:
             continue
         pods = _selected(service, index.in_namespace("Pod", namespace))
-        caches = [(p, c) for p in pods if (c := _cache_containers(p))]
+        caches = [p for p in pods if _cache_containers(p)]
         if not caches:
             continue
-        restarts = [r for pod, containers in caches for r in _restarts(pod, containers)]
         found.append(
             CallerCacheEvidence(
                 service=ObjectRef(kind="Service", namespace=namespace, name=name),
-                workload=controller_workload(index, caches[0][0]),
-                restarts=restarts[:MAX_RESTARTS],
+                workload=controller_workload(index, caches[0]),
+                restarts=restarts_of(
+                    caches, limits, containers=_cache_containers, most=MAX_RESTARTS
+                ),
             )
         )
     return found
 
 
-def with_caller_caches(index: ObjectIndex, callers: list[CallerEvidence]) -> list[CallerEvidence]:
+def with_caller_caches(
+    index: ObjectIndex, callers: list[CallerEvidence], limits: EvidenceLimits
+) -> list[CallerEvidence]:
     """``callers`` (of the incident's own Services) with the caches each names."""
     updated: list[CallerEvidence] = []
     for caller in callers:
         workload = index.get(caller.ref.kind, caller.ref.namespace, caller.ref.name)
         callee = (caller.callee.namespace or "", caller.callee.name)
-        caches = caches_of(index, workload, callee) if workload is not None else []
+        caches = caches_of(index, workload, callee, limits) if workload is not None else []
         updated.append(caller.model_copy(update={"caches": caches}) if caches else caller)
     return updated

@@ -11,13 +11,13 @@ keeps their restarts (``with_front_restarts``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.summaries.pods import container_summaries
-from kubetriage.models.neighbours import CallerEvidence, CallerRestart
+from kubetriage.models.neighbours import CallerEvidence, ContainerRestart
 from kubetriage.models.objects import JsonDict, as_dict, selector_matches
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
@@ -41,23 +41,32 @@ def caller_pods(workload: JsonDict, pods: Iterable[JsonDict]) -> list[JsonDict]:
     return [p for p in pods if _ns(p) == _ns(workload) and selector_matches(selector, _labels(p))]
 
 
-def restarts_of(pods: Iterable[JsonDict], limits: EvidenceLimits) -> list[CallerRestart]:
+def restarts_of(
+    pods: Iterable[JsonDict],
+    limits: EvidenceLimits,
+    *,
+    containers: Callable[[JsonDict], Collection[str]] | None = None,
+    most: int = MAX_RESTARTS,
+) -> list[ContainerRestart]:
     """Each container of ``pods`` that has restarted, with its last termination, by pod and
-    container name; at most MAX_RESTARTS."""
-    found: list[CallerRestart] = []
+    container name; only those ``containers`` names in each pod, when given; at most ``most``."""
+    found: list[ContainerRestart] = []
     for pod in sorted(pods, key=_name):
         spec, status = as_dict(pod.get("spec")), as_dict(pod.get("status"))
+        wanted = containers(pod) if containers is not None else None
         for container in container_summaries(spec, status, limits, Notes(), f"pod {_name(pod)}"):
+            if wanted is not None and container.name not in wanted:
+                continue
             if container.restart_count > 0 and container.last_state is not None:
                 found.append(
-                    CallerRestart(
+                    ContainerRestart(
                         pod=_name(pod),
                         container=container.name,
                         restarts=container.restart_count,
                         last=container.last_state,
                     )
                 )
-    return found[:MAX_RESTARTS]
+    return found[:most]
 
 
 def with_front_restarts(

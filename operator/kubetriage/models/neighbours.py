@@ -41,14 +41,15 @@ class ClientMention(BaseModel):
         return f"{verb} client {self.client}"
 
 
-class CacheRestart(BaseModel):
-    """One container of a cache's pods whose last run ended (``lastState.terminated``)."""
+class ContainerRestart(BaseModel):
+    """A container of a neighbour's pod that has restarted, and how its last run ended
+    (``kubetriage.evidence.front_restarts.restarts_of``): the caches a caller reads through,
+    the proxies and caches in front of a callee."""
 
     pod: str
     container: str
-    reason: str | None = None  # OOMKilled, Error, Completed...
-    finished_at: datetime | None = None
-    restarts: int = 0
+    restarts: int
+    last: ContainerState
 
 
 class CallerCacheEvidence(BaseModel):
@@ -59,17 +60,7 @@ class CallerCacheEvidence(BaseModel):
 
     service: ObjectRef
     workload: ObjectRef | None = None
-    restarts: list[CacheRestart] = Field(default_factory=list)
-
-
-class CallerRestart(BaseModel):
-    """A container of a caller's pod that has restarted, and how it last ended
-    (``kubetriage.evidence.front_restarts``)."""
-
-    pod: str
-    container: str
-    restarts: int
-    last: ContainerState
+    restarts: list[ContainerRestart] = Field(default_factory=list)
 
 
 class CallerEvidence(BaseModel):
@@ -102,7 +93,7 @@ class CallerEvidence(BaseModel):
     # Its restarted containers, read only for a caller a mounted ConfigMap routes to the
     # callee (a proxy or cache in front of it): each restart of a cache empties it and sends
     # every read it held to the callee.
-    restarts: list[CallerRestart] = Field(default_factory=list)
+    restarts: list[ContainerRestart] = Field(default_factory=list)
 
     def naming_texts(self, limit: int | None = None) -> list[str]:
         """The words for how it was found: the callee's error lines naming it, else the
