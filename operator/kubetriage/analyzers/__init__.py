@@ -38,6 +38,7 @@ from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
+from kubetriage.analyzers.cloud_credentials import CLOUD_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.cloud_keys import CLOUD_KEY_ANALYZERS
 from kubetriage.analyzers.cni_agents import CNI_AGENT_ANALYZERS
 from kubetriage.analyzers.cold_cache import COLD_CACHE_ANALYZERS
@@ -164,6 +165,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
+    *CLOUD_CREDENTIAL_ANALYZERS,
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,
