@@ -212,7 +212,8 @@ def test_full_nodes_lead_nowhere_near_the_cloud_controller() -> None:
 def test_no_known_credentials_keeps_the_rule_silent() -> None:
     evidence = _evidence(REFUSED, controller=_controller(config=None))
     routes = [r for d in evidence.dependencies for r in d.routed("cloud-controller")]
-    assert routes and routes[0].credentials is None
+    assert routes
+    assert routes[0].credentials is None
     assert not [f for f in analyze(evidence).findings if f.category == Category.CONFIG_MISSING]
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kubetriage.analyzers.addressed_dependency import ADDRESSED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
+from kubetriage.analyzers.agent_tokens import AGENT_TOKEN_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
 from kubetriage.analyzers.api_storage import API_STORAGE_ANALYZERS
@@ -166,6 +167,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
     *CLOUD_CREDENTIAL_ANALYZERS,
+    *AGENT_TOKEN_ANALYZERS,
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,

@@ -176,7 +176,7 @@ class DependencyWalk:
         # were replaced right before the alert (``node_neighbour_hosts``, as the builder does).
         healthy = healthy_nodes(pods[: limits.max_pods])
         there = await node_pods(self._reader, self._limits, run, healthy, scope)
-        hosts += node_neighbour_hosts(there, healthy, onset)
+        hosts += node_neighbour_hosts(there, healthy, onset, alert_labels)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])

@@ -320,7 +320,7 @@ def dependency_summaries(
     hosts += node_socket_hosts(index.kind("Pod"), socket_failing_nodes(lines, few))
     # Healthy pods yet alerted: the node agents on exactly their nodes that fail there or
     # were replaced right before the alert.
-    hosts += node_neighbour_hosts(index.kind("Pod"), healthy_nodes(pods[: limits.max_pods]), onset)
+    hosts += node_neighbour_hosts(index.kind("Pod"), healthy_nodes(few), onset, alert_labels)
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
     # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
