@@ -29,7 +29,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.api_tokens import API_UNAUTHORIZED
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import item, log_source
+from kubetriage.analyzers.support import grep_logs, item, log_source
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.relations import DependencyEvidence
@@ -67,15 +67,10 @@ def check_stale_agent_token(evidence: Evidence) -> list[Finding]:
             continue
         if _rolled_out_lately(evidence, dependency):
             continue
-        refused = [
-            item(log_source(log), line)
-            for log in dependency.logs
-            for line in log.lines
-            if API_UNAUTHORIZED.search(line)
-        ]
-        if not refused:
+        hits = grep_logs(dependency.logs, API_UNAUTHORIZED, limit=1)
+        if not hits:
             continue
-        said = refused[:1]
+        said = [item(log_source(hits[0].log), hits[0].line)]
         findings.append(
             make_finding(
                 NAME,
