@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kubetriage.analyzers.addressed_dependency import ADDRESSED_DEPENDENCY_ANALYZERS
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
+from kubetriage.analyzers.agent_tokens import AGENT_TOKEN_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
 from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
 from kubetriage.analyzers.api_storage import API_STORAGE_ANALYZERS
@@ -38,6 +39,7 @@ from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
 from kubetriage.analyzers.clocks import CLOCK_ANALYZERS
+from kubetriage.analyzers.cloud_credentials import CLOUD_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.cloud_keys import CLOUD_KEY_ANALYZERS
 from kubetriage.analyzers.cni_agents import CNI_AGENT_ANALYZERS
 from kubetriage.analyzers.cold_cache import COLD_CACHE_ANALYZERS
@@ -164,6 +166,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
+    *CLOUD_CREDENTIAL_ANALYZERS,
+    *AGENT_TOKEN_ANALYZERS,
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,

@@ -81,6 +81,11 @@ _CLOUDS: Final = (
 )
 
 
+def key_refused(line: str) -> bool:
+    """Whether a line is a cloud's refusal of a static key (any cloud known here)."""
+    return any(cloud.refused.search(line) for cloud in _CLOUDS)
+
+
 @dataclass(frozen=True, slots=True)
 class _RefusedKey:
     pod: PodEvidence

@@ -15,16 +15,11 @@ Pure functions of Evidence, called by ``kubetriage.analyzers.scheduling``.
 
 from __future__ import annotations
 
-from typing import Final
-
 from kubetriage import prose
 from kubetriage.analyzers.support import item, node_source
+from kubetriage.evidence.cloud_controllers import UNINITIALIZED_TAINT
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem
-
-# The taint a kubelet with ``--cloud-provider=external`` registers its node with, removed by
-# the cloud controller manager's node controller when it initializes the node.
-UNINITIALIZED_TAINT: Final = "node.cloudprovider.kubernetes.io/uninitialized"
 
 
 def uninitialized_nodes(evidence: Evidence, text: str) -> list[str]:

@@ -1,9 +1,10 @@
 """Cluster-wide lookups of the dependency walk (``kubetriage.evidence.dependency_walk``):
 the pods on the nodes where lookups, mounts or pressure fail, the Services serving a
-registry the pods' failed pulls talked to, and the workloads that may be peers on a failing
-callee's topics. Each lists across namespaces only when the evidence asks for it and only
-under a scope that may read the cluster; what is listed is not kept: the walk reads the
-objects the pure selectors (``node_plugins``, ``node_hosts``, ``topic_peers``) name.
+registry the pods' failed pulls talked to, the workloads that may be peers on a failing
+callee's topics, and the cloud controller manager Ready nodes wait on. Each lists across
+namespaces only when the evidence asks for it and only under a scope that may read the
+cluster; what is listed is not kept: the walk reads the objects the pure selectors
+(``node_plugins``, ``node_hosts``, ``topic_peers``, ``cloud_controllers``) name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from kubetriage.evidence.cloud_controllers import (
+    CONTROLLER_KINDS,
+    cloud_controller_hosts,
+    is_cloud_controller,
+    mounted_config_maps,
+    waiting_nodes,
+)
 from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.node_plugins import ca_hosts, certificate_authorities, cluster_dns_server
@@ -21,6 +29,7 @@ from kubetriage.evidence.topic_peers import PEER_KINDS
 from kubetriage.models.naming import NamingSource
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
+from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
 
@@ -125,3 +134,35 @@ async def topic_peer_candidates(
         )
     )
     return [w for workloads in listed for w in workloads]
+
+
+async def cloud_controllers(
+    reader: KubeReader, run: CollectionRun, pods: list[JsonDict], scope: Scope
+) -> list[ServiceHost]:
+    """The cloud controller managers the Pending pods wait on (``cloud_controller_hosts``):
+    the DaemonSets and Deployments of every namespace are listed (not kept: the walk reads
+    the one named) only when the scheduler names the uninitialized taint that Ready nodes
+    still carry, and only under a scope that may read the cluster; the ConfigMaps they use
+    are read (their cloud config names the credentials Secret)."""
+    known = [o for o in run.objects.values()]
+    of = {kind: [o for o in known if o.get("kind") == kind] for kind in ("Node", "Event")}
+    if not scope.may_read(None) or not waiting_nodes(pods, of["Node"], of["Event"]):
+        return []
+    listed = await asyncio.gather(
+        *(
+            reader.list_of(
+                run, kind, None, what=f"list {kind}s in all namespaces (cloud controllers)"
+            )
+            for kind in CONTROLLER_KINDS
+            if reader.listable_everywhere(kind)
+        )
+    )
+    found = [w for workloads in listed for w in workloads if is_cloud_controller(w)]
+    for workload in found:
+        for config in mounted_config_maps(workload):
+            if run.objects.get(("ConfigMap", _ns(workload), config)) is None:
+                await reader.read(run, "ConfigMap", _ns(workload), config)
+    for workload in found:
+        of.setdefault(str(workload.get("kind")), []).append(workload)
+    of["ConfigMap"] = [o for o in run.objects.values() if o.get("kind") == "ConfigMap"]
+    return cloud_controller_hosts(pods, lambda kind: of.get(kind, []))

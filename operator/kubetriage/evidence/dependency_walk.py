@@ -20,6 +20,7 @@ from datetime import datetime
 
 from kubetriage.evidence.cluster_lookups import (
     ca_servers,
+    cloud_controllers,
     node_pods,
     registry_servers,
     topic_peer_candidates,
@@ -149,11 +150,12 @@ class DependencyWalk:
         failing = resolver_failing_nodes(lines, pods[: limits.max_pods])
         there = await node_pods(self._reader, self._limits, run, [n for n, _ in failing], scope)
         hosts = node_dns_hosts(there, failing) + hosts
+        # Ready nodes the scheduler rules out, uninitialized: the cloud controller manager.
+        hosts = await cloud_controllers(self._reader, run, pods[: limits.max_pods], scope) + hosts
         # Connections failing from some nodes only: the agent programming those nodes'
         # network, when it does not run there (``node_network_hosts``, as the builder does).
         unconnected = connect_failing_nodes(lines, pods[: limits.max_pods])
-        nodes = [node for node, _ in unconnected]
-        there = await node_pods(self._reader, self._limits, run, nodes, scope)
+        there = await node_pods(self._reader, limits, run, [n for n, _ in unconnected], scope)
         hosts += node_network_hosts(there, unconnected)
         # Pending pods short of a device that nodes meant for them advertise none of: the
         # device plugin that does not run there (``node_device_plugin_hosts``, as the builder).
@@ -164,8 +166,7 @@ class DependencyWalk:
         # Calls to a link-local address failing on some nodes: the host-network agent that
         # serves it on those nodes (``node_link_local_hosts``, as the builder does).
         unreached = link_local_failing_nodes(lines, pods[: limits.max_pods])
-        nodes = [node for node, _, _, _ in unreached]
-        there = await node_pods(self._reader, self._limits, run, nodes, scope)
+        there = await node_pods(self._reader, limits, run, [n for n, *_ in unreached], scope)
         hosts += node_link_local_hosts(there, unreached)
         # Pods sharing a host directory (a socket) with a node agent log trouble: that agent.
         sharing = socket_failing_nodes(lines, pods[: limits.max_pods])
@@ -175,12 +176,11 @@ class DependencyWalk:
         # were replaced right before the alert (``node_neighbour_hosts``, as the builder does).
         healthy = healthy_nodes(pods[: limits.max_pods])
         there = await node_pods(self._reader, self._limits, run, healthy, scope)
-        hosts += node_neighbour_hosts(there, healthy, onset)
+        hosts += node_neighbour_hosts(there, healthy, onset, alert_labels)
         # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin
         # (``node_csi_hosts``, as the builder orders them).
         unmounted = csi_failing_nodes(lines, pods[: limits.max_pods])
-        nodes = [node for node, _, _ in unmounted]
-        there = await node_pods(self._reader, self._limits, run, nodes, scope)
+        there = await node_pods(self._reader, limits, run, [n for n, *_ in unmounted], scope)
         hosts = node_csi_hosts(there, unmounted) + hosts
         # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
         hosts += await self._volume_servers(run, namespace, pods[: limits.max_pods], scope)

@@ -97,7 +97,8 @@ def typed_kinds(api_client: client.ApiClient) -> dict[str, Kind]:
             "apps/v1",
             apps.read_namespaced_daemon_set,
             # The node agents that rolled out when the API server throttles
-            # (``kubetriage.evidence.agent_walk``): every namespace's, never one's.
+            # (``kubetriage.evidence.agent_walk``), the cloud controller manager Ready nodes
+            # wait on (``cluster_lookups.cloud_controllers``): every namespace's, never one's.
             listing_everywhere=apps.list_daemon_set_for_all_namespaces,
         ),
         "ReplicaSet": Kind(

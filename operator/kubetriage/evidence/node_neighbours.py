@@ -11,6 +11,9 @@ they share with nothing else.
 - An agent whose pods there were all replaced shortly before the alert began, while the
   incident's pods were not: the one thing that changed under them (a new revision that takes
   the nodes' CPU or memory); the analyzers weigh it against what the nodes' own series say.
+- When the alert says the pods' logs are absent from the log backend (``logs_absent``), the
+  log shipper on their nodes (Fluent Bit, Fluentd, Promtail, Vector, Alloy, Filebeat): the
+  pods write, the agent tailing their files is what loses or cannot label the lines.
 
 Each is followed like a callee, named by the node (``NODE_NEIGHBOUR_SOURCE``), so its trouble
 and its rollout are read like a dependency's.
@@ -18,7 +21,8 @@ and its rollout are read like a dependency's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -27,6 +31,7 @@ from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.node_hosts import serving_daemonsets
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.raw import as_time
+from kubetriage.models.images import repository_name
 from kubetriage.models.naming import route_source
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.relations import DependencyRoute
@@ -35,6 +40,25 @@ NODE_NEIGHBOUR_SOURCE: Final = "node neighbour"
 # An agent's pod created this long before the alert began counts as replaced before it (the
 # alert fires some minutes after its condition began: a ``for`` clause, a rate window).
 REPLACED_BEFORE_ALERT: Final = timedelta(hours=1)
+# An alert (its name) that the workload's log lines stopped arriving in the log backend.
+_LOGS_ABSENT: Final = re.compile(r"Logs?(?:Absent|Missing|NotReceived|Stopped)(?![a-z])")
+# The log shippers' image repositories (``aws-for-fluent-bit``, ``fluent-bit``, ``promtail``).
+_LOG_SHIPPER: Final = re.compile(
+    r"(?:^|-)(?:fluent-?bit|fluentd|promtail|vector|alloy|grafana-agent|filebeat)(?:$|-)"
+)
+
+
+def logs_absent(alert_labels: Sequence[Mapping[str, str]]) -> bool:
+    """Whether an alert says the workload's logs are absent from the log backend."""
+    return any(_LOGS_ABSENT.search(labels.get("alertname", "")) for labels in alert_labels)
+
+
+def _ships_logs(pod: JsonDict) -> bool:
+    return any(
+        _LOG_SHIPPER.search(repository_name(str(c.get("image") or "")))
+        for c in _d(pod.get("spec")).get("containers") or []
+        if isinstance(c, dict)
+    )
 
 
 def healthy_nodes(pods: Iterable[JsonDict]) -> list[str]:
@@ -63,17 +87,28 @@ def _failing_proxy(pod: JsonDict) -> bool:
 
 
 def node_neighbour_hosts(
-    pods: Iterable[JsonDict], nodes: list[str], alert_start: datetime | None
+    pods: Iterable[JsonDict],
+    nodes: list[str],
+    alert_start: datetime | None,
+    alert_labels: Sequence[Mapping[str, str]] = (),
 ) -> list[ServiceHost]:
     """The DaemonSets whose pods on ``nodes`` (``healthy_nodes``) are host-network pods that
-    do not run, and those whose pods on every one of ``nodes`` were created within
+    do not run (or ship the pods' logs, when the alert says they are absent: ``logs_absent``),
+    and those whose pods on every one of ``nodes`` were created within
     ``REPLACED_BEFORE_ALERT`` before ``alert_start``, each once, named by its first node."""
     if not nodes:
         return []
     pods = [p for p in pods if _daemon(p) and _d(p.get("spec")).get("nodeName") in nodes]
     sources = {node: route_source(f"{NODE_NEIGHBOUR_SOURCE} on node {node}") for node in nodes}
     routes = {node: DependencyRoute(kind="node-neighbour", node=node) for node in nodes}
-    found = serving_daemonsets(pods, sources, lambda pod, _node: _failing_proxy(pod), None, routes)
+    shipping = logs_absent(alert_labels)
+    found = serving_daemonsets(
+        pods,
+        sources,
+        lambda pod, _node: _failing_proxy(pod) or (shipping and _ships_logs(pod)),
+        None,
+        routes,
+    )
     if alert_start is None:
         return found
     replaced: dict[tuple[str, str], set[str]] = {}

@@ -25,6 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubetriage.errors import RetryableError
+from kubetriage.evidence.cloud_controllers import config_map_credentials
 from kubetriage.evidence.config_values import config_map_topics
 from kubetriage.evidence.corefile import config_map_forwards
 from kubetriage.evidence.dependencies import config_map_endpoints, config_map_hosts
@@ -98,6 +99,8 @@ def strip_config_map(obj: JsonDict) -> JsonDict:
         "topicValues": config_map_topics(obj),
         # ... and the zones a DNS server's Corefile forwards, with their upstream addresses.
         "dnsForwards": config_map_forwards(obj),
+        # ... and the Secrets a cloud config names for its credentials.
+        "credentialSecrets": config_map_credentials(obj),
     }
 
 

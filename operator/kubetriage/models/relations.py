@@ -159,6 +159,7 @@ RouteKind = Literal[
     "registry",  # serves, inside the cluster, a registry the pods' failed pulls talked to
     "mesh-ca",  # the mesh CA the pods' sidecars could not reach
     "topic",  # a peer, on a topic or queue, of a failing callee
+    "cloud-controller",  # the cloud controller manager that has not initialized Ready nodes
 ]
 
 
@@ -186,6 +187,9 @@ class DependencyRoute(BaseModel):
     # registry, mesh-ca, volume-server: the host the pods dialled; topic: the topic.
     host: str | None = None
     topic: str | None = None
+    # cloud-controller: the Secret holding its cloud credentials (named by its cloud config,
+    # else the one Secret its pod template reads); the node is one it has not initialized.
+    credentials: ObjectRef | None = None
 
 
 class DnsForward(BaseModel):

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from kubetriage.evidence.changes import config_changes
+from kubetriage.evidence.cloud_controllers import cloud_controller_hosts
 from kubetriage.evidence.corefile import dns_forwards
 from kubetriage.evidence.dependencies import (
     alert_upstreams,
@@ -303,26 +304,23 @@ def dependency_summaries(
     # Lookups failing at the resolver on some nodes: the DNS cache serving those nodes, the
     # first suspect (their pods ask it before the cluster DNS).
     hosts = node_dns_hosts(index.kind("Pod"), resolver_failing_nodes(lines, pods))
+    # Ready nodes the scheduler rules out, uninitialized: the cloud controller manager.
+    few = pods[: limits.max_pods]
+    hosts = cloud_controller_hosts(few, index.kind) + hosts
     # Connections failing from some nodes only: the agent programming those nodes' network.
-    hosts += node_network_hosts(
-        index.kind("Pod"), connect_failing_nodes(lines, pods[: limits.max_pods])
-    )
+    hosts += node_network_hosts(index.kind("Pod"), connect_failing_nodes(lines, few))
     # Pending pods short of a device that nodes meant for them advertise none of: the device
     # plugin that does not run on those nodes.
     hosts += node_device_plugin_hosts(
         index.kind("Pod"), device_starved_nodes(pods[: limits.max_pods], index.kind("Node"))
     )
     # Calls to a link-local address failing on some nodes: the agent serving it there.
-    hosts += node_link_local_hosts(
-        index.kind("Pod"), link_local_failing_nodes(lines, pods[: limits.max_pods])
-    )
+    hosts += node_link_local_hosts(index.kind("Pod"), link_local_failing_nodes(lines, few))
     # Pods sharing a host directory (a socket) with a node agent log trouble: that agent.
-    hosts += node_socket_hosts(
-        index.kind("Pod"), socket_failing_nodes(lines, pods[: limits.max_pods])
-    )
+    hosts += node_socket_hosts(index.kind("Pod"), socket_failing_nodes(lines, few))
     # Healthy pods yet alerted: the node agents on exactly their nodes that fail there or
     # were replaced right before the alert.
-    hosts += node_neighbour_hosts(index.kind("Pod"), healthy_nodes(pods[: limits.max_pods]), onset)
+    hosts += node_neighbour_hosts(index.kind("Pod"), healthy_nodes(few), onset, alert_labels)
     # Mounts failing because a node's CSI plugin cannot be reached: that node's plugin.
     hosts = node_csi_hosts(index.kind("Pod"), csi_failing_nodes(lines, pods)) + hosts
     # The in-cluster servers of the pods' NFS volumes: what their file access waits on.
