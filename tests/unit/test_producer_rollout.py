@@ -9,7 +9,9 @@ that only contains the alert's, or an alert naming no queue, gives none. Analyze
 does within the onset window of a growing backlog whose consumer did not change is rolled
 back, above the consumer's autoscaler at its maximum; near misses: the consumer itself
 rolled out, the peer rolled out long before or only changed probes, two peers rolled out, no
-backlog grows, the topic's input rate is known and flat.
+backlog grows, the topic's input rate is known and flat, the consumer's own lines say it
+cannot decode what it reads (its backlog grows because it fails, which producer-contract
+says).
 
 Real: raw manifests, ``Alert`` models, the pure builder, Evidence models from
 ``tests.support.evidence`` and the whole analyzer registry.
@@ -25,7 +27,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.neighbours import QueuePeerEvidence
-from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
+from kubetriage.models.object_evidence import ChangeEvidence, LogTail, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest
@@ -131,8 +133,10 @@ def _evidence(
     metrics: list[MetricSummary] | None = None,
     own: list[ChangeEvidence] | None = None,
     alert_status: str = "firing",
+    logs: list[LogTail] | None = None,
 ) -> Evidence:
     return make.evidence(
+        logs=logs or [],
         target=CONSUMER,
         workload=make.deployment("reserver", "stock", replicas=6),
         alerts=[AlertEvidence(labels=_LABELS, starts_at=ago(24), status=alert_status)],
@@ -168,3 +172,16 @@ def test_silent_when_the_producers_release_cannot_explain_the_lag() -> None:
     assert _fired(_evidence([_peer(PRODUCER, "image")], flat)) == []
     own = [make.rollout_change(CONSUMER, 30, "image", minutes_ago=30)]
     assert _fired(_evidence([_peer(PRODUCER, "image")], own=own)) == []
+    undecodable = make.log(
+        "reserver-6c8d-x2x9k",
+        "app",
+        "Caused by: org.apache.kafka.common.errors.SerializationException: Unknown magic byte!",
+        namespace="stock",
+    )
+    assert _fired(_evidence([_peer(PRODUCER, "image")], logs=[undecodable])) == []
+    assert _fired(
+        _evidence(
+            [_peer(PRODUCER, "image")],
+            logs=[make.log("reserver-6c8d-x2x9k", "app", "ERROR timeout", namespace="stock")],
+        )
+    )

@@ -93,6 +93,7 @@ from kubetriage.analyzers.platform_split import PLATFORM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
+from kubetriage.analyzers.producer_contract import PRODUCER_CONTRACT_ANALYZERS
 from kubetriage.analyzers.producer_rollout import PRODUCER_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
@@ -200,6 +201,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CLIENT_SLOTS_ANALYZERS,
     *SLOW_CONSUMER_ANALYZERS,
     *PRODUCER_ROLLOUT_ANALYZERS,
+    *PRODUCER_CONTRACT_ANALYZERS,
     *DNS_CLIENT_ANALYZERS,
     *TENANT_GROWTH_ANALYZERS,
     *TENANT_CALLER_ANALYZERS,

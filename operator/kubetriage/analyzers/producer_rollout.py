@@ -7,10 +7,12 @@ send: a producer release that publishes more messages for the same work (an even
 on every recalculation) multiplies the input while traffic stays flat, and more consumers
 only chase it. Roll the producer back.
 
-Silent when the consumer changed itself (its own rollout is its own story), when no backlog
-grows (its series, or else a firing backlog alert, say so), when no peer or several rolled out
-within the window, or when the queue's input rate is known and did not grow (the release did
-not change what arrives).
+Silent when the consumer changed itself (its own rollout is its own story), when its own
+lines say it cannot decode what it reads (it fails on what arrives, not on how much: the
+producer-contract rule, ``producer_contract``, says so), when no backlog grows (its series,
+or else a firing backlog alert, say so), when no peer or several rolled out within the
+window, or when the queue's input rate is known and did not grow (the release did not change
+what arrives).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -31,7 +33,8 @@ from kubetriage.analyzers.queues import (
     series_fact,
 )
 from kubetriage.analyzers.shared_dependency import load_rollout, rollout_line, sole_rollout
-from kubetriage.analyzers.support import item, object_source
+from kubetriage.analyzers.support import grep_logs, item, object_source
+from kubetriage.evidence.topic_peers import DECODE_FAILURE
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.naming import source_texts
@@ -62,6 +65,8 @@ def check_producer_rollout(evidence: Evidence) -> list[Finding]:
     grows = [series_fact(*grown[0])] if grown else alerted
     if not evidence.queue_peers or not grows:
         return []
+    if grep_logs(evidence.logs, DECODE_FAILURE, limit=1):
+        return []  # the consumer fails on what arrives, not on how much
     suspect = sole_rollout(
         evidence, evidence.queue_peers, lambda p, onset: load_rollout(p.ref, p.changes, onset)
     )

@@ -36,6 +36,7 @@ from kubetriage.evidence.caller_caches import with_caller_caches
 from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.conversion_webhooks import conversion_summaries
+from kubetriage.evidence.dependencies import log_texts, pod_texts
 from kubetriage.evidence.dns_clients import dns_client_summaries
 from kubetriage.evidence.front_restarts import with_front_restarts
 from kubetriage.evidence.host_peers import host_peer_summaries
@@ -94,6 +95,7 @@ from kubetriage.evidence.summaries.webhooks import webhook_summaries
 from kubetriage.evidence.summaries.workloads import revision_history, workload_summary
 from kubetriage.evidence.targets import focus_containers
 from kubetriage.evidence.tenant_rollouts import tenant_summaries
+from kubetriage.evidence.topic_peers import undecodable_topics
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.incident import Alert
 from kubetriage.models.network_policies import NetworkPolicyEvidence
@@ -335,7 +337,12 @@ def build_evidence(
             index, [*own, *dependency_logs], scope.workload, limits, notes
         ),
         slow_consumers=slow_consumer_summaries(index, [*own, *dependency_logs], scope.workload),
-        queue_peers=queue_peer_summaries(index, alerts, scope.workload),
+        queue_peers=queue_peer_summaries(
+            index,
+            alerts,
+            scope.workload,
+            undecodable_topics(log_texts(own), pod_texts(scope.pods, scope.workload)),
+        ),
         dns_clients=dns_client_summaries(index, scope.workload),
         node_tenants=tenant_summaries(index, chosen),
         collection_errors=notes.errors,

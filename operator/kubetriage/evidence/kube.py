@@ -61,6 +61,7 @@ from kubetriage.evidence.ingress_walk import follow_gateway_proxies, follow_ingr
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.node_tenant_walk import follow_node_tenants
+from kubetriage.evidence.producer_walk import follow_topic_producers
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
 from kubetriage.evidence.reader import CollectionRun, KubeReader
@@ -416,6 +417,8 @@ class KubeEvidenceCollector:
             await follow_refused_clients(self._reader, run, namespace, scope)
             # The cluster's DNS server: its clients whose releases changed their DNS settings.
             await follow_dns_clients(self._reader, run, workload, scope)
+            # It cannot decode what it reads: the writers of its topics, and their rollouts.
+            await follow_topic_producers(self._reader, run, pods, workload, scope)
             if chosen is not None and chosen.kind != "Namespace":
                 # The other components of its application, those short of ready replicas.
                 await follow_siblings(self._reader, run, workload, self._limits)

@@ -3,16 +3,19 @@
 workload. They publish to it (or consume it in another group); a producer whose new revision
 publishes more messages for the same work (an event per line instead of per order, on every
 recalculation) floods the consumers while their traffic, and the producer's, stay flat. An
-SRE paged for a consumer's lag asks what arrives, and who changed what they send.
+SRE paged for a consumer's lag asks what arrives, and who changed what they send. A consumer
+that cannot decode what it reads (whatever the alert names) has the same peers on the topics
+it configures (``topic_peers.undecodable_topics``): one of them changed what it writes.
 
 Pure; the collector's queue-consumer lookup (``kubetriage.evidence.caller_walk``) reads
 these workloads and their ReplicaSets, and ``build_evidence`` summarises them
-(``queue_peer_summaries``) with their rollouts.
+(``queue_peer_summaries``) with their rollouts; the producer walk
+(``kubetriage.evidence.producer_walk``) reads those of an undecodable topic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from kubetriage.evidence.callers import owned_history
@@ -43,11 +46,14 @@ def queue_peers(
     workloads: Iterable[JsonDict],
     config_maps: Iterable[JsonDict],
     consumer: JsonDict | None,
+    topics: Sequence[str] = (),
 ) -> list[tuple[JsonDict, str, list[NamingSource]]]:
     """(workload, queue, where it names it) of the workloads among ``workloads`` whose pod
-    template names one of the alerts' queues, ``consumer`` left out, by namespace and name,
-    at most ``MAX_PEERS``; none when the alerts name no queue or no consumer is known."""
-    names = alert_queues(alerts)
+    template names one of the alerts' queues (else one of ``topics``: those a consumer that
+    cannot decode what it reads configures, ``topic_peers.undecodable_topics``), ``consumer``
+    left out, by namespace and name, at most ``MAX_PEERS``; none when neither names a queue
+    or no consumer is known."""
+    names = alert_queues(alerts) or list(topics)
     if not names or consumer is None:
         return []
     configs = by_name(config_maps)
@@ -65,10 +71,13 @@ def queue_peers(
 
 
 def queue_peer_summaries(
-    index: ObjectIndex, alerts: list[Alert], consumer: JsonDict | None
+    index: ObjectIndex,
+    alerts: list[Alert],
+    consumer: JsonDict | None,
+    topics: Sequence[str] = (),
 ) -> list[QueuePeerEvidence]:
-    """The queue's peers among the objects of ``index``, each with its rollouts read from
-    its ReplicaSets."""
+    """The queue's peers (or those of ``topics``, as ``queue_peers``) among the objects of
+    ``index``, each with its rollouts read from its ReplicaSets."""
     workloads = [w for kind in CONSUMER_KINDS for w in index.kind(kind)]
     replica_sets = index.kind("ReplicaSet")
     return [
@@ -81,6 +90,6 @@ def queue_peer_summaries(
             changes=recent_rollouts(workload, owned_history(workload, replica_sets), _MAX_CHANGES),
         )
         for workload, queue, named_by in queue_peers(
-            alerts, workloads, index.kind("ConfigMap"), consumer
+            alerts, workloads, index.kind("ConfigMap"), consumer, topics
         )
     ]

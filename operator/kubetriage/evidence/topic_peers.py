@@ -6,14 +6,24 @@ configuration names the topics or queues it sends to and reads from
 them as well (``REQUEST_TOPIC=payment-requests``, ``--queue invoices``) are its peers on
 those topics, followed as its callees (the consumer that should answer may be crashing).
 
+The same holds for the incident's own workload when it is the consumer: when its own lines
+say it cannot decode the records it reads (a deserializer's exception, a protobuf wire-type
+error, an unknown schema magic byte), what it reads changed, and the workloads naming the
+topics it configures (``undecodable_topics``) write them: an SRE asks which of them released
+a new revision before the first failure.
+
 Pure; the dependency walk (``kubetriage.evidence.dependency_walk``, which lists the
-workloads of every namespace only when ``callee_topics`` names one) and the builder's
-dependency summary (``kubetriage.evidence.summaries.dependencies``) share it.
+workloads of every namespace only when ``callee_topics`` names one), the producer walk
+(``kubetriage.evidence.producer_walk``, only when ``undecodable_topics`` names one) and the
+builder's dependency summary (``kubetriage.evidence.summaries.dependencies``) and queue peers
+(``kubetriage.evidence.queue_peers``) share it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 from kubetriage.evidence.config_values import TOPIC_KEY, topic_names
 from kubetriage.evidence.dependencies import (
@@ -31,6 +41,38 @@ from kubetriage.models.relations import TOPIC_SOURCE, DependencyRoute
 # The kinds a peer on a topic is looked for among (the queue consumers' kinds).
 PEER_KINDS = CONSUMER_KINDS
 
+# A consumer that cannot decode a record it read, in the words of well-known clients and
+# serializers: the Kafka consumer's deserializer failure, protobuf's parse errors (Java, Go,
+# Python), Confluent's wire format without its schema id ("Unknown magic byte"), Avro's type
+# mismatch, Jackson's field the reader's class does not know.
+DECODE_FAILURE: Final = re.compile(
+    r"RecordDeserializationException|[Ee]rror deserializing (?:key|value|KEY|VALUE)"
+    r"|InvalidProtocolBufferException|cannot parse invalid wire-format data"
+    r"|DecodeError: Error parsing message|Unknown magic byte|AvroTypeException"
+    r"|UnrecognizedPropertyException"
+)
+
+
+def configured_topics(configured: Sequence[tuple[NamingSource, str]]) -> list[str]:
+    """The topics the env variables among ``configured`` (``pod_texts``) name by a topic or
+    queue key (``TOPIC_KEY``), in order."""
+    topics: list[str] = []
+    for source, value in configured:
+        if source.kind != "env" or not TOPIC_KEY.search(source.variable or ""):
+            continue
+        topics += [t for t in topic_names(value) if t not in topics]
+    return topics
+
+
+def undecodable_topics(
+    lines: Sequence[tuple[NamingSource, str]], configured: Sequence[tuple[NamingSource, str]]
+) -> list[str]:
+    """The topics a consumer's configuration (``configured``) names, when one of its own log
+    ``lines`` says it cannot decode a record (``DECODE_FAILURE``); none otherwise."""
+    if not any(DECODE_FAILURE.search(line) for _, line in lines):
+        return []
+    return configured_topics(configured)
+
 
 def callee_topics(
     lines: Sequence[tuple[NamingSource, str]], configured: Sequence[tuple[NamingSource, str]]
@@ -40,12 +82,7 @@ def callee_topics(
     (``callee_hosts``); none otherwise."""
     if not any(ERROR_LINE.search(line) for _, line in lines) or callee_hosts(lines):
         return []
-    topics: list[str] = []
-    for source, value in configured:
-        if source.kind != "env" or not TOPIC_KEY.search(source.variable or ""):
-            continue
-        topics += [t for t in topic_names(value) if t not in topics]
-    return topics
+    return configured_topics(configured)
 
 
 def topic_peers(
