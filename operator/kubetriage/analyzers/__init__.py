@@ -67,6 +67,7 @@ from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.injector_releases import INJECTOR_RELEASE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
+from kubetriage.analyzers.license_keys import LICENSE_KEY_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
 from kubetriage.analyzers.local_volumes import LOCAL_VOLUME_ANALYZERS
 from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
@@ -164,6 +165,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *API_TOKEN_ANALYZERS,
     *CLIENT_SECRET_ANALYZERS,
     *CLOUD_KEY_ANALYZERS,
+    *LICENSE_KEY_ANALYZERS,
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,
