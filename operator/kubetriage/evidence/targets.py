@@ -85,7 +85,8 @@ from kubetriage.models.incident import Alert
 _TRAEFIK_PROVIDERS: tuple[str, ...] = ("kubernetes", "kubernetescrd", "kubernetesgateway")
 
 # Labels naming a queue, topic or stream; and those naming its consumer (the NATS exporter
-# names a JetStream stream and its consumer ``stream_name`` and ``consumer_name``).
+# exporters, nats-surveyor and prometheus-nats-exporter, name a JetStream stream and its consumer
+# ``stream_name`` and ``consumer_name``).
 QUEUE_LABELS: tuple[str, ...] = (
     "queue",
     "queue_name",
