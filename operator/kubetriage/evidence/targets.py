@@ -84,8 +84,8 @@ from kubetriage.models.incident import Alert
 # "<namespace>-<service>-<port>@<provider>".
 _TRAEFIK_PROVIDERS: tuple[str, ...] = ("kubernetes", "kubernetescrd", "kubernetesgateway")
 
-# Labels naming a queue, topic or stream; and those naming its consumer (the NATS exporter
-# exporters, nats-surveyor and prometheus-nats-exporter, name a JetStream stream and its consumer
+# Labels naming a queue, topic or stream; and those naming its consumer (the NATS exporters,
+# nats-surveyor and prometheus-nats-exporter, name a JetStream stream and its consumer
 # ``stream_name`` and ``consumer_name``).
 QUEUE_LABELS: tuple[str, ...] = (
     "queue",
