@@ -1,7 +1,10 @@
 """Checks the refused cloud key rule: a container whose cloud refuses the static key it reads
 from one Secret (Google's "Invalid JWT Signature" for a deleted key file named by
 GOOGLE_APPLICATION_CREDENTIALS under a Secret mount, even with that value redacted; AWS's
-InvalidAccessKeyId for keys from a Secret's env) is a fix of that Secret. Near misses: a
+InvalidAccessKeyId for keys from a Secret's env; ExpiredToken for session credentials a
+single-container pod takes whole from its only envFrom Secret) is a fix of that Secret. Near
+misses: an envFrom Secret beside a workload identity, a second envFrom Secret or a second
+container, a
 refusal of the token's timing (a node's clock, not the key), credentials from workload
 identity (no key file, no key env), a key file outside every Secret mount with two Secrets
 mounted, and a rollout that created the pod while rewiring its env.
@@ -98,3 +101,47 @@ def test_a_rollout_that_rewired_the_pod_keeps_the_finding_weaker() -> None:
     rollout = make.rollout_change(scorer, 7, "env", minutes_ago=120)
     (finding,) = _refused(_google(changes=[rollout]))
     assert finding.confidence == CONFIDENCE.rewired
+
+
+# Temporary credentials pasted into a Secret whole: the pod takes its env from it by envFrom.
+SESSION_EXPIRED = (
+    'time=2026-11-20T09:42:10Z level=ERROR msg="upload failed" err="operation error S3: '
+    "PutObject, https response error StatusCode: 400, RequestID: 7Q2W, api error ExpiredToken: "
+    'The provided token has expired."'
+)
+WHOLE = ConfigReference(kind="Secret", name="s3-session", via="envFrom")
+
+
+def _whole_env(
+    *,
+    refs: list[ConfigReference] | None = None,
+    env: dict[str, str] | None = None,
+    sidecar: bool = False,
+) -> Evidence:
+    containers = [make.container("uploader", env=env or {"AWS_REGION": "eu-west-1"})]
+    if sidecar:
+        containers.append(make.container("metrics-proxy"))
+    pod = make.app_pod(POD, *containers, config_refs=[WHOLE] if refs is None else refs)
+    return make.evidence(
+        pods=[pod],
+        workload=make.deployment("scorer"),
+        logs=[make.log(POD, "uploader", SESSION_EXPIRED)],
+    )
+
+
+def test_expired_session_credentials_from_the_only_envfrom_secret_are_its_fix() -> None:
+    (finding,) = _refused(_whole_env())
+    assert finding.target == ObjectRef(kind="Secret", namespace="shop", name="s3-session")
+    assert finding.action is Action.FIX_CONFIG
+    assert finding.confidence == CONFIDENCE.refused
+    assert finding.narrative is not None
+    assert any("past their expiry" in claim.text for claim in finding.narrative.because)
+
+
+def test_envfrom_names_no_key_beside_a_workload_identity_two_secrets_or_two_containers() -> None:
+    irsa = {"AWS_ROLE_ARN": "arn:aws:iam::1:role/up", "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/t"}
+    assert not _refused(_whole_env(env=irsa))
+    other = ConfigReference(kind="Secret", name="db-env", via="envFrom")
+    assert not _refused(_whole_env(refs=[WHOLE, other]))
+    assert not _refused(_whole_env(sidecar=True))
+    assert not _refused(_whole_env(refs=[]))

@@ -298,3 +298,27 @@ def test_the_builder_reads_the_configmap_a_consumer_takes_its_env_from() -> None
     evidence = built(objects, None, alerts=[_QUEUE_ALERT])
     assert evidence.target is not None
     assert evidence.target.key() == RENDERER.key()
+
+
+def test_a_jetstream_consumer_alert_names_its_consumer_by_the_nats_exporters_labels() -> None:
+    """prometheus-nats-exporter labels JetStream series ``stream_name`` and ``consumer_name``:
+    the one Deployment named after the consumer is it; the stream alone names a queue, the
+    workloads publishing to it name the stream too, so a consumer name decides."""
+    pending = Alert(
+        labels={
+            "alertname": "NatsConsumerPendingHigh",
+            "namespace": "messaging",
+            "stream_name": "UPLOADS",
+            "consumer_name": "media-uploader",
+        }
+    )
+    workloads = [
+        _worker("media-uploader", "media", NATS_URL="nats://nats.messaging:4222"),
+        _worker("media-api", "media", NATS_URL="nats://nats.messaging:4222"),
+    ]
+    found = consumer_elsewhere([pending], BROKER_NS, [_broker_pod()], workloads)
+    assert found == ObjectRef(
+        kind="Deployment", namespace="media", name="media-uploader", api_version="apps/v1"
+    )
+    unnamed = Alert(labels={**pending.labels, "consumer_name": "thumbnails"})
+    assert consumer_elsewhere([unnamed], BROKER_NS, [_broker_pod()], workloads) is None

@@ -293,3 +293,20 @@ def test_the_scrape_jobs_series_win_over_namespace_and_service_name(tmp_path: Pa
         ('http_requests_total{namespace="shop",service_name="checkout"}', "0+600x30"),
     ]
     _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
+
+
+def test_an_expired_certificate_of_the_namespaces_own_probe_is_found(tmp_path: Path) -> None:
+    # blackbox stops the series when the handshake fails: its last expiry is what stays.
+    probe = 'probe_ssl_earliest_cert_expiry{namespace="shop",instance="https://shop.example.org/"}'
+    expr = _queries(CHECKOUT)["namespace_probe_certificates_seconds"]
+    _assert_evaluates(
+        tmp_path, [(probe, "600x9 _x20")], expr, -600.0, '{instance="https://shop.example.org/"}'
+    )
+
+
+def test_a_valid_certificate_or_another_namespaces_probe_stays_out(tmp_path: Path) -> None:
+    expr = _queries(CHECKOUT)["namespace_probe_certificates_seconds"]
+    valid = 'probe_ssl_earliest_cert_expiry{namespace="shop",instance="https://shop.example.org/"}'
+    _assert_evaluates(tmp_path, [(valid, f"{1200 + 30 * 86400}x30")], expr, None)
+    other = 'probe_ssl_earliest_cert_expiry{namespace="web",instance="https://web.example.org/"}'
+    _assert_evaluates(tmp_path, [(other, "600x30")], expr, None)

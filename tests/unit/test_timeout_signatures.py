@@ -22,6 +22,9 @@ CONNECT = [
     "java.net.SocketTimeoutException: connect timed out",
     "psycopg2.OperationalError: timeout expired while connecting to server",
     "Error: connect ETIMEDOUT 10.2.0.7:443",
+    # .NET's SocketsHttpHandler giving up on its ConnectTimeout.
+    "System.TimeoutException: A connection could not be established within the configured "
+    "ConnectTimeout.",
 ]
 ANSWER = [
     "requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='ledger'): Read timed out.",
@@ -79,3 +82,12 @@ def test_every_timeout_is_a_failing_call(line: str) -> None:
 def test_lines_without_a_timeout_match_no_family(line: str) -> None:
     assert not CONNECT_TIMEOUT_LOG.search(line)
     assert not ANSWER_TIMEOUT_LOG.search(line)
+
+
+def test_a_dotnet_request_budget_is_not_its_connect_timeout() -> None:
+    """HttpClient.Timeout bounds the whole request; only ConnectTimeout says it never connected."""
+    budget = (
+        "System.Threading.Tasks.TaskCanceledException: The request was canceled due to the "
+        "configured HttpClient.Timeout of 100 seconds elapsing."
+    )
+    assert not CONNECT_TIMEOUT_LOG.search(budget)

@@ -69,6 +69,7 @@ from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.injector_releases import INJECTOR_RELEASE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
+from kubetriage.analyzers.license_keys import LICENSE_KEY_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
 from kubetriage.analyzers.local_volumes import LOCAL_VOLUME_ANALYZERS
 from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
@@ -169,6 +170,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *CLOUD_KEY_ANALYZERS,
     *CLOUD_CREDENTIAL_ANALYZERS,
     *AGENT_TOKEN_ANALYZERS,
+    *LICENSE_KEY_ANALYZERS,
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,

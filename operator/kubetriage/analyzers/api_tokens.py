@@ -95,7 +95,8 @@ def _named_by_args(container: ContainerEvidence, mounts: list[ConfigMount]) -> C
     return next(iter(found.values())) if len(found) == 1 else None
 
 
-def _failing(container: ContainerEvidence) -> bool:
+def failing(container: ContainerEvidence) -> bool:
+    """Whether the container fails itself (restarts, or not ready), beyond the calls it serves."""
     return container.restart_count > 0 or container.ready is False
 
 
@@ -146,7 +147,7 @@ def check_stale_api_token(evidence: Evidence) -> list[Finding]:
                 CONFIDENCE.rewired
                 if was_rewired
                 else CONFIDENCE.refused_failing
-                if _failing(container)
+                if failing(container)
                 else CONFIDENCE.refused
             )
             findings.append(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
-from kubetriage.analyzers.api_tokens import rewired
+from kubetriage.analyzers.api_tokens import failing, rewired
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import LogHit, grep_logs, item, logs_of, pod_source, workload_ref
 from kubetriage.models.base import ObjectRef
@@ -107,10 +107,6 @@ def unrewired_refused_client(evidence: Evidence) -> RefusedClient | None:
     return None
 
 
-def _failing(container: ContainerEvidence) -> bool:
-    return container.restart_count > 0 or container.ready is False
-
-
 def check_refused_client_secret(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for refused in refused_clients(evidence):
@@ -121,7 +117,7 @@ def check_refused_client_secret(evidence: Evidence) -> list[Finding]:
             CONFIDENCE.rewired
             if was_rewired
             else CONFIDENCE.refused_failing
-            if _failing(container)
+            if failing(container)
             else CONFIDENCE.refused
         )
         facts = [

@@ -5,10 +5,18 @@ reads from a Secret (a Google service account key file named by
 under one) and whose cloud refuses that key itself: Google's token endpoint answers
 ``invalid_grant`` with "Invalid JWT Signature" (the key was deleted or disabled, as key expiry
 and rotation policies do) or "account not found"; AWS answers ``InvalidAccessKeyId``,
-``InvalidClientTokenId`` or ``SignatureDoesNotMatch``. The cloud does not accept the
+``InvalidClientTokenId`` or ``SignatureDoesNotMatch``, or ``ExpiredToken`` for temporary
+credentials (an STS session key with its ``AWS_SESSION_TOKEN``) put into the Secret by hand:
+they expire at a fixed time and nothing renews them there. The cloud does not accept the
 credential at all: not an outage of the storage or API called, not a crash to escalate, and
 not a release that changed neither the key nor how it is wired in. An SRE puts a key the cloud
 accepts into that Secret (fix-config on it); rolling back or restarting sends the same key.
+
+Keys come from a Secret by name (``AWS_ACCESS_KEY_ID`` from a ``secretKeyRef``, a key file
+under a Secret mount), or whole: a pod of one container whose only ``envFrom`` Secret is the
+only place its environment can carry a key from, with no credential of its own (no workload
+identity env, no key file named). A pod with two such Secrets, or with a workload identity,
+is not this rule's.
 
 A refusal of the token's timing ("Invalid JWT: Token must be a short-lived token", a node's
 clock) is not the key's, and a pod whose credentials come from workload identity (no key file,
@@ -26,10 +34,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
-from kubetriage.analyzers.api_tokens import rewired
+from kubetriage.analyzers.api_tokens import failing, rewired
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.mounts import mount_for
 from kubetriage.analyzers.support import LogHit, grep_logs, item, logs_of, pod_source, workload_ref
+from kubetriage.analyzers.workload_identity import OWN_CREDENTIAL_ENV
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -74,6 +83,9 @@ _CLOUDS: Final = (
             r"\bInvalidAccessKeyId\b|\bInvalidClientTokenId\b|\bSignatureDoesNotMatch\b"
             r"|The AWS Access Key Id you provided does not exist in our records"
             r"|The security token included in the request is invalid"
+            # Temporary (session) credentials past their expiry, as S3 and STS word it.
+            r"|\bExpiredToken\b|The provided token has expired"
+            r"|The security token included in the request is expired"
         ),
         ("AWS_SHARED_CREDENTIALS_FILE",),
         ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
@@ -84,6 +96,10 @@ _CLOUDS: Final = (
 def key_refused(line: str) -> bool:
     """Whether a line is a cloud's refusal of a static key (any cloud known here)."""
     return any(cloud.refused.search(line) for cloud in _CLOUDS)
+
+
+# The refusals that say the credential's time ran out rather than that it is unknown.
+_EXPIRED: Final = re.compile(r"(?i)expired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +132,26 @@ def _key_secrets(cloud: _Cloud, pod: PodEvidence, container: ContainerEvidence) 
     for ref in pod.config_refs:
         if ref.kind == "Secret" and ref.via.removeprefix("env ") in cloud.key_env:
             found.setdefault(ref.name, ref.via)
+    if not found and cloud.key_env:
+        found.update(_whole_env_secret(cloud, pod, container))
     return found
+
+
+def _whole_env_secret(
+    cloud: _Cloud, pod: PodEvidence, container: ContainerEvidence
+) -> dict[str, str]:
+    """The one Secret a single-container pod takes its whole environment from, when nothing
+    else can carry ``cloud``'s key: no credential env of its own and no key file named."""
+    own = (*OWN_CREDENTIAL_ENV, *cloud.key_file_env)
+    if any(variable in container.env for variable in own):
+        return {}
+    if sum(not c.init for c in pod.containers) != 1:
+        return {}
+    whole = {r.name for r in pod.config_refs if r.kind == "Secret" and r.via.startswith("envFrom")}
+    if len(whole) != 1:
+        return {}
+    (name,) = whole
+    return {name: "envFrom, the only Secret its environment comes from"}
 
 
 def _refused_keys(evidence: Evidence) -> list[_RefusedKey]:
@@ -136,10 +171,6 @@ def _refused_keys(evidence: Evidence) -> list[_RefusedKey]:
     return list(found.values())
 
 
-def _failing(container: ContainerEvidence) -> bool:
-    return container.restart_count > 0 or container.ready is False
-
-
 def check_refused_cloud_key(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     for refused in _refused_keys(evidence):
@@ -154,7 +185,7 @@ def check_refused_cloud_key(evidence: Evidence) -> list[Finding]:
             CONFIDENCE.rewired
             if workload is not None and rewired(evidence, pod, workload)
             else CONFIDENCE.refused_failing
-            if _failing(container)
+            if failing(container)
             else CONFIDENCE.refused
         )
         facts = [
@@ -180,9 +211,13 @@ def check_refused_cloud_key(evidence: Evidence) -> list[Finding]:
                             facts[0],
                         ),
                         prose.claim(
-                            f"The key is the one read from {prose.obj(secret)}: a deleted, "
-                            "disabled or replaced key, which neither a rollback nor a restart "
-                            "changes",
+                            f"The key is the one read from {prose.obj(secret)}: "
+                            + (
+                                "temporary credentials past their expiry"
+                                if _EXPIRED.search(refused.hit.match.group(0))
+                                else "a deleted, disabled or replaced key"
+                            )
+                            + ", which neither a rollback nor a restart changes",
                             facts[1],
                         ),
                     ],

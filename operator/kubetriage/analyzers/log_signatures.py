@@ -85,6 +85,8 @@ _CONNECT_TIMEOUT = (
     # 5432 failed: timeout expired", as psql, psycopg and Ruby's pg relay it), and psycopg 3's
     # own connect timeout ("connection timeout expired").
     r"|port \d+ failed: timeout expired|connection timeout expired"
+    # .NET's SocketsHttpHandler giving up on its ConnectTimeout.
+    r"|could not be established within the configured ConnectTimeout"
 )
 _ANSWER_TIMEOUT = (
     r"read timed? ?out|SocketTimeoutException|timeout of \d+ ?ms exceeded|ECONNABORTED"

@@ -20,6 +20,7 @@ from kubetriage.analyzers.demand import WINDOW_SECONDS
 from kubetriage.analyzers.images import pulls_out_of_disk
 from kubetriage.analyzers.node_agents import node_breaking_agents, pressuring_agents
 from kubetriage.analyzers.node_metrics import kernel_memory_growth
+from kubetriage.analyzers.node_recovery import recovered_since
 from kubetriage.analyzers.pods import own_limit_eviction
 from kubetriage.analyzers.support import (
     event_fact,
@@ -234,6 +235,8 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
             reported = next((n for n in evidence.nodes if n.name == node_name), None)
             if reported is not None and reboot_behind_it(event, reported):
                 continue  # it rebooted once and reports Ready again: not failing now
+            if recovered_since(event, evidence.events, reported):
+                continue  # the kubelet reported the condition's end since
         elif kernel_fault(evidence, event):
             node_name = event.involved.name
             ours = node_name in hosting or not hosting

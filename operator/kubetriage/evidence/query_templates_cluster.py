@@ -407,6 +407,16 @@ CLUSTER_TEMPLATES: tuple[QueryTemplate, ...] = (
         " < 14 * 86400",
         "certificates seen by blackbox probes that expire within 14 days",
     ),
+    QueryTemplate(
+        "namespace_probe_certificates_seconds",
+        (_C.CERTIFICATE_EXPIRY,),
+        # Probes of the namespace's own endpoints (its Ingress hosts), scraped with its label
+        # as probe_success above: an expired certificate is not seen by the workload's pods.
+        frozenset({"namespace"}),
+        "(min by (instance) (last_over_time(probe_ssl_earliest_cert_expiry"
+        '{namespace="$namespace"}[$window])) - time()) < 14 * 86400',
+        "certificates the namespace's blackbox probes see that expire within 14 days",
+    ),
     # The service mesh's CA (Istio's istiod): its signing chain and its root expire for every
     # workload at once, wherever the incident is.
     QueryTemplate(

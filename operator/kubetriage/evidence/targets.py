@@ -84,19 +84,29 @@ from kubetriage.models.incident import Alert
 # "<namespace>-<service>-<port>@<provider>".
 _TRAEFIK_PROVIDERS: tuple[str, ...] = ("kubernetes", "kubernetescrd", "kubernetesgateway")
 
-# Labels naming a queue, topic or stream; and those naming its consumer.
+# Labels naming a queue, topic or stream; and those naming its consumer (the NATS exporters,
+# nats-surveyor and prometheus-nats-exporter, name a JetStream stream and its consumer
+# ``stream_name`` and ``consumer_name``).
 QUEUE_LABELS: tuple[str, ...] = (
     "queue",
     "queue_name",
     "topic",
     "stream",
+    "stream_name",
     "subject",
     "consumergroup",
     "consumer_group",
     "consumer",
+    "consumer_name",
     "durable_name",
 )
-CONSUMER_LABELS: tuple[str, ...] = ("consumergroup", "consumer_group", "consumer", "durable_name")
+CONSUMER_LABELS: tuple[str, ...] = (
+    "consumergroup",
+    "consumer_group",
+    "consumer",
+    "consumer_name",
+    "durable_name",
+)
 
 # An alert that a series is missing: ``absent(...)``/``absent_over_time(...)`` in the text
 # of its rule, or the convention of naming such a rule ``...Absent``.
