@@ -113,8 +113,11 @@ def check_api_egress(evidence: Evidence) -> list[Finding]:
             policy_finding(
                 evidence,
                 verdict,
-                f"egress to the Kubernetes API server ({address}:{port})",
-                [item(hit.source, hit.line)],
+                "egress to the Kubernetes API server",
+                [
+                    item(hit.source, hit.line),
+                    item(hit.source, f"pod {hit.log.pod} dials the API server at {address}:{port}"),
+                ],
                 CONFIDENCE.api_blocked,
                 symptom=(
                     f"Pod {hit.log.pod}'s requests to the Kubernetes API time out, and what "
