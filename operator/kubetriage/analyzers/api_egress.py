@@ -23,7 +23,7 @@ from typing import Final
 
 from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
-from kubetriage.analyzers.policies import blocked, policy_finding
+from kubetriage.analyzers.policies import DROPPED_TIMEOUT, blocked, policy_finding
 from kubetriage.analyzers.support import LogHit, grep_logs, item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -44,8 +44,6 @@ CONFIDENCE: Final = _Confidence()
 
 # A request to the Kubernetes REST API: the core group or a named group and version.
 _API_PATH = re.compile(r"/api/v1/|/apis/[a-z0-9.-]+\.[a-z0-9.-]+/v\d\w*/")
-# Requests that vanish into a dropped flow time out; they are not refused.
-_TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
 
 
 def _known_labels(evidence: Evidence, namespace: str, pod: str) -> dict[str, str] | None:
@@ -78,7 +76,7 @@ def _api_requests(evidence: Evidence) -> list[tuple[LogHit, str, int]]:
     tails = [*evidence.logs, *(t for d in evidence.dependencies for t in d.logs)]
     for hit in grep_logs(tails, DEPENDENCY_LOG, limit=50):
         key = (hit.log.namespace, hit.log.pod)
-        if key in seen or not _TIMEOUT.search(hit.line) or not _API_PATH.search(hit.line):
+        if key in seen or not DROPPED_TIMEOUT.search(hit.line) or not _API_PATH.search(hit.line):
             continue
         for address, port in addresses_in(hit.line):
             found.append((hit, address, port))
