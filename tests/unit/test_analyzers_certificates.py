@@ -323,3 +323,50 @@ def test_a_peer_certificate_the_workload_failed_to_verify_is_the_dependencys_not
         _caller_with_own_tls("handshake error: x509: certificate has expired or is not yet valid"),
         ObjectRef(kind="Secret", namespace="checkout", name="checkout-mtls"),
     )
+
+
+def _client_of_a_mirrored_ca(line: str, own: str = "events-cluster-ca-cert") -> Any:
+    """A client that mounts a CA Secret named ``own`` and logs ``line`` (no host named) while
+    calling a broker whose pods mount their cluster CA and their server certificates."""
+    dependency = DependencyEvidence(
+        service=ServiceEvidence(name="events-kafka", namespace="kafka", selector={"app": "kafka"}),
+        named_by=naming("pod gateway-1 env KAFKA_BROKERS"),
+        pods=3,
+        mounted_secrets=["events-cluster-ca-cert", "events-kafka-brokers"],
+        secret_mounts=[
+            ConfigMount(path="/opt/kafka/cluster-ca", kind="Secret", name="events-cluster-ca-cert"),
+            ConfigMount(path="/opt/kafka/broker-certs", kind="Secret", name="events-kafka-brokers"),
+        ],
+    )
+    client = container(
+        "app", config_mounts=[ConfigMount(path="/etc/kafka-ca", kind="Secret", name=own)]
+    )
+    return evidence(
+        pods=[pod("gateway-1", client, namespace="iot")],
+        dependencies=[dependency],
+        logs=[log("gateway-1", "app", line, namespace="iot")],
+    )
+
+
+def test_a_verified_peer_certificate_read_through_a_copy_is_renewed_at_the_servers_secret() -> None:
+    """A client that failed to verify its server's certificate reads a Secret named like one
+    the server's pods mount in their own namespace (a CA mirrored into client namespaces):
+    the server's Secret is renewed, not the copy. Near misses keep the client's own: a line
+    that does not say the client verified its peer, and a Secret named like none of the
+    server's."""
+    verified = (
+        "unable to dial: tls: failed to verify certificate: x509: certificate has expired or "
+        "is not yet valid"
+    )
+    _renews(
+        _client_of_a_mirrored_ca(verified),
+        ObjectRef(kind="Secret", namespace="kafka", name="events-cluster-ca-cert"),
+    )
+    _renews(
+        _client_of_a_mirrored_ca("handshake error: x509: certificate has expired"),
+        ObjectRef(kind="Secret", namespace="iot", name="events-cluster-ca-cert"),
+    )
+    _renews(
+        _client_of_a_mirrored_ca(verified, own="gateway-kafka-ca-cert"),
+        ObjectRef(kind="Secret", namespace="iot", name="gateway-kafka-ca-cert"),
+    )

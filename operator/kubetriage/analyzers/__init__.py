@@ -15,6 +15,7 @@ from kubetriage.analyzers.addressed_dependency import ADDRESSED_DEPENDENCY_ANALY
 from kubetriage.analyzers.admission import ADMISSION_ANALYZERS
 from kubetriage.analyzers.agent_tokens import AGENT_TOKEN_ANALYZERS
 from kubetriage.analyzers.aggregated_apis import AGGREGATED_API_ANALYZERS
+from kubetriage.analyzers.api_egress import API_EGRESS_ANALYZERS
 from kubetriage.analyzers.api_load import API_LOAD_ANALYZERS
 from kubetriage.analyzers.api_storage import API_STORAGE_ANALYZERS
 from kubetriage.analyzers.api_tokens import API_TOKEN_ANALYZERS
@@ -239,6 +240,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DEVICE_PLUGIN_ANALYZERS,
     *CALLEE_ROLLOUT_ANALYZERS,
     *POLICY_ANALYZERS,
+    *API_EGRESS_ANALYZERS,
     *SCALER_POLICY_ANALYZERS,
     *CERTIFICATE_RENEWAL_ANALYZERS,
     *CONFIG_ANALYZERS,

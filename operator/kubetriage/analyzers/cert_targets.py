@@ -74,10 +74,12 @@ def certificate_target(
         # unless the workload says it verified its peer's certificate, which then is the one
         # TLS dependency's.
         served = _only_tls_dependency_secret(evidence)
-        if served is not None and any(_VERIFIED_PEER.search(line) for line in lines):
+        verified_peer = any(_VERIFIED_PEER.search(line) for line in lines)
+        if served is not None and verified_peer:
             return served, Action.RENEW_CERTIFICATE
         if (own := own_tls_secret(evidence)) is not None:
-            return own, Action.RENEW_CERTIFICATE
+            copied = _copied_dependency_secret(evidence, own) if verified_peer else None
+            return copied or own, Action.RENEW_CERTIFICATE
         if served is not None:
             return served, Action.RENEW_CERTIFICATE
     for svc in presenting:
@@ -155,6 +157,27 @@ def _only_tls_dependency_secret(evidence: Evidence) -> ObjectRef | None:
         for dependency in evidence.dependencies
         if (ref := dependency.service or dependency.workload) is not None
         for name in dependency_tls_secrets(dependency)
+    }
+    if len(found) != 1:
+        return None
+    namespace, name = found.pop()
+    return ObjectRef(kind="Secret", namespace=namespace, name=name)
+
+
+def _copied_dependency_secret(evidence: Evidence, own: ObjectRef) -> ObjectRef | None:
+    """The Secret of the same name a followed dependency's pods hold a certificate in, in
+    that dependency's own namespace, when the workload verified its peer's certificate and
+    found it bad: the workload's Secret is a copy of the server's (a CA certificate mirrored
+    into each client namespace), and the certificate is renewed where the server keeps it.
+    None when no dependency, or more than one, holds a Secret of that name."""
+    found = {
+        (ref.namespace, name)
+        for dependency in evidence.dependencies
+        if (ref := dependency.service or dependency.workload) is not None
+        and ref.namespace
+        and ref.namespace != own.namespace
+        for name in dependency_tls_secrets(dependency)
+        if name == own.name
     }
     if len(found) != 1:
         return None

@@ -70,7 +70,7 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 # Calls that vanish into a dropped flow time out (they are not refused).
-_TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
+DROPPED_TIMEOUT = re.compile(r"(?i)(timed? ?out|timeout|deadline exceeded|ETIMEDOUT)")
 
 
 def _sources(evidence: Evidence) -> list[Endpoint]:
@@ -253,7 +253,7 @@ def _address_flows(evidence: Evidence, failing: list[LogHit]) -> list[Finding]:
     address, on the port dialled (or the ports the Service lands on), is evaluated exactly."""
     by_name = {(pod.namespace, pod.name): pod for pod in evidence.pods}
     for hit in failing:
-        if not _TIMEOUT.search(hit.line):
+        if not DROPPED_TIMEOUT.search(hit.line):
             continue
         source = by_name.get((hit.log.namespace, hit.log.pod))
         if source is None:
@@ -436,7 +436,7 @@ def check_policy_flows(evidence: Evidence) -> list[Finding]:
         else:
             continue
         named_in_logs = any(s.kind == "log" for s in dependency.named_by)
-        if not named_in_logs and not _TIMEOUT.search(" ".join(h.line for h in failing)):
+        if not named_in_logs and not DROPPED_TIMEOUT.search(" ".join(h.line for h in failing)):
             continue
         for source in sources:
             flow = Flow(source=source, destination=destination)
