@@ -86,7 +86,7 @@ def volume_claims(evidence: Evidence) -> list[ObjectRef]:
     of the caches in front of its Services: a callee that fails because its volume is full
     shows it only in its claim's volume stats, and so does a cache that can store nothing."""
     found: list[ObjectRef] = []
-    claims = [
+    claims: list[tuple[str | None, str]] = [
         (claim.namespace, claim.name)
         for claim in [
             *evidence.pvcs,
