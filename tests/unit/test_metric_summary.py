@@ -159,7 +159,9 @@ def test_choose_step_bounds_points(minutes: int, step: int) -> None:
 # --- scope and template selection ---------------------------------------------------------
 
 
-EVERY_FAMILY = frozenset({"latency", "errors", "saturation", "throttling", "queue", "restarts"})
+EVERY_FAMILY = frozenset(
+    {"latency", "errors", "saturation", "throttling", "queue", "restarts", "cache"}
+)
 
 
 def _alert(**labels: str) -> Alert:

@@ -61,6 +61,7 @@ from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
 from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.front_restarts import FRONT_RESTART_ANALYZERS
+from kubetriage.analyzers.front_volumes import FRONT_VOLUME_ANALYZERS
 from kubetriage.analyzers.gateway_credentials import GATEWAY_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.gateway_routes import GATEWAY_ROUTE_ANALYZERS
 from kubetriage.analyzers.identity_releases import IDENTITY_RELEASE_ANALYZERS
@@ -270,6 +271,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *LOCK_WAIT_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
     *FRONT_RESTART_ANALYZERS,
+    *FRONT_VOLUME_ANALYZERS,
     *CALLEE_POOL_ANALYZERS,
     *SESSION_AFFINITY_ANALYZERS,
     *ZONE_ROUTING_ANALYZERS,

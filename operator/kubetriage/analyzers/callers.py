@@ -31,7 +31,6 @@ from kubetriage.analyzers.carried_configs import carried_configs
 from kubetriage.analyzers.demand import flat_demand, traffic_rose
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, earliest_onset, follows_within
 from kubetriage.analyzers.support import item, pod_source, states, timestamp
-from kubetriage.evidence.front_restarts import fronts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -225,7 +224,7 @@ def check_callers(evidence: Evidence) -> list[Finding]:
     ]
     scaled = scaled_up_after(evidence, change)
     driven = caller_drove_memory(evidence) is not None
-    in_front = fronts(caller) and (
+    in_front = caller.fronts() and (
         timestamp(onset) - timestamp(change.at or onset) <= FRONT_LEAD.total_seconds()
     )
     if driven:

@@ -105,11 +105,19 @@ def of_workload(metric: MetricSummary, ref: ObjectRef) -> bool:
     return metric.labels.get("namespace") == ref.namespace and pod.startswith(f"{ref.name}-")
 
 
+def request_path_hops(evidence: Evidence) -> list[ObjectRef]:
+    """The workloads in front of the incident's workload that every request to it crosses:
+    the backends an alerted Ingress sends to (``DependencyEvidence.in_request_path``) and the
+    proxies and caches a mounted file routes to its Services (``CallerEvidence.fronts``)."""
+    hops = [d.workload for d in evidence.dependencies if d.in_request_path() and d.workload]
+    return hops + [c.ref for c in evidence.callers if c.fronts() and c.ref not in hops]
+
+
 def request_path_throttle_steps(evidence: Evidence) -> list[MetricSummary]:
     """The throttled-share series of the hops in the request path in front of the workload
-    (``DependencyEvidence.in_request_path``) that stepped up: a proxy every request crosses
-    began stalling them then, the symptom's first sign however late the alert fired."""
-    hops = [d.workload for d in evidence.dependencies if d.in_request_path() and d.workload]
+    (``request_path_hops``) that stepped up: a proxy every request crosses began stalling
+    them then, the symptom's first sign however late the alert fired."""
+    hops = request_path_hops(evidence)
     return [
         metric
         for metric in evidence.metrics

@@ -146,11 +146,21 @@ def only_failures_counted(evidence: Evidence) -> bool:
 
 
 def traffic_rose(evidence: Evidence) -> bool:
+    return rising_traffic(evidence) is not None
+
+
+def rising_traffic(evidence: Evidence) -> MetricSummary | None:
+    """The first request-rate series of the workload that rose by RISE or more in the window;
+    None when none did, or when only failures are counted."""
     if only_failures_counted(evidence):
-        return False
-    return any(
-        is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
-        for m in evidence.metrics
+        return None
+    return next(
+        (
+            m
+            for m in evidence.metrics
+            if is_traffic(m) and is_rate(m) and (g := metric_growth(m)) is not None and g >= RISE
+        ),
+        None,
     )
 
 

@@ -23,7 +23,11 @@ TooManyReplicas). The callee is short of replicas, however far down the request 
 ``resource-saturation``, raise its autoscaler's maximum. Calls that only slow down count too,
 less surely, when the firing alert says the caller is slow and the saturated dependency is the
 one callee the caller's configuration names: its answers are where the time goes (a database
-router pinned at its maximum answers every query late, none of them fail).
+router pinned at its maximum answers every query late, none of them fail). So does a surge:
+the caller's own request rate rose and the dependency is the one service its configuration
+(env, or a mounted file: a cache's backend) routes to; a cache passes on every miss, and a
+surge of objects it has not seen yet (or may keep only seconds) lowers its hit ratio without
+anything of its own changing.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -37,7 +41,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits
-from kubetriage.analyzers.demand import latency_alert
+from kubetriage.analyzers.demand import latency_alert, rising_traffic
 from kubetriage.analyzers.dependencies import caller_fails_on, configured_in_env
 from kubetriage.analyzers.log_signatures import (
     ANSWER_TIMEOUT_LOG,
@@ -46,7 +50,7 @@ from kubetriage.analyzers.log_signatures import (
     service_for_host,
 )
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
-from kubetriage.analyzers.support import item, log_source
+from kubetriage.analyzers.support import item, log_source, metric_growth
 from kubetriage.envoy_flags import alerts_say_overflow, says_overflow
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -83,6 +87,10 @@ class _Confidence:
     # is the one callee its configuration names: where else the time goes is not read, so
     # below the calls that fail on it, above the demand the caller sees pass (0.6 to 0.7).
     slow_at_maximum: float = 0.76
+    # ... or the caller's own request rate rose (RISE) and the dependency is the one service
+    # its configuration (env or a mounted file: a cache's backend) routes to: the surge it
+    # passes on lands there, a new revision of the caller is no longer the likelier cause.
+    surge_at_maximum: float = 0.78
 
 
 CONFIDENCE: Final = _Confidence()
@@ -293,6 +301,23 @@ def _sole_configured_callee(evidence: Evidence, dependency: DependencyEvidence) 
     )
 
 
+def _configured(dependency: DependencyEvidence) -> bool:
+    """Named by the caller's env or by a ConfigMap its pods mount (a proxy's backend)."""
+    return any(source.kind in ("env", "config-map") for source in dependency.named_by)
+
+
+def _surge_through(evidence: Evidence, dependency: DependencyEvidence) -> list[EvidenceItem]:
+    """The caller's request rate that rose, when ``dependency`` is the one service its
+    configuration routes to; empty otherwise."""
+    rising = rising_traffic(evidence)
+    if rising is None or not _configured(dependency):
+        return []
+    if any(_configured(d) for d in evidence.dependencies if d is not dependency):
+        return []
+    growth = metric_growth(rising) or 0.0
+    return [item("metrics", f"{rising.name} rose about {growth:.1f}x over the window")]
+
+
 def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
     for dependency in evidence.dependencies:
         workload = dependency.workload
@@ -305,12 +330,23 @@ def check_dependency_at_maximum(evidence: Evidence) -> list[Finding]:
         timed_out = _timed_out_calls(evidence, dependency)
         rejected = [] if timed_out else _rejected_calls(evidence, dependency)
         slow = [] if timed_out or rejected else _slow_caller(evidence, dependency)
-        if not timed_out and not rejected and not slow:
+        surge = [] if timed_out or rejected or slow else _surge_through(evidence, dependency)
+        if not timed_out and not rejected and not slow and not surge:
             continue
         facts = [item(log_source(log), line) for log, line in (timed_out or rejected)[:2]]
         who = caller(evidence)
         maximum = prose.count(hpa.max_replicas, "replica")
-        if slow:
+        if surge:
+            facts = surge
+            confidence = CONFIDENCE.surge_at_maximum
+            problem = f"The traffic {who} passes on outgrows {prose.obj(workload)}"
+            calls = prose.claim(
+                f"{who} gets more requests, and {workload.name} is the one service its "
+                "configuration sends them to",
+                *facts,
+            )
+            more = "More replicas serve the traffic it can no longer keep up with"
+        elif slow:
             facts = slow
             confidence = CONFIDENCE.slow_at_maximum
             problem = f"{who} is slow on {prose.obj(workload)}"

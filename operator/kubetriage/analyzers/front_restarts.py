@@ -21,7 +21,6 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import alerted_strain
 from kubetriage.analyzers.support import item, timestamp
-from kubetriage.evidence.front_restarts import fronts
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.neighbours import CallerEvidence, ContainerRestart
@@ -64,7 +63,7 @@ def check_front_restarts(evidence: Evidence) -> list[Finding]:
     now = timestamp(now_at)
     for caller in evidence.callers:
         target = caller.ref
-        if not fronts(caller) or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
+        if not caller.fronts() or target.kind not in ACTION_TARGET_KINDS[Action.INCREASE_MEMORY]:
             continue
         kills = _recent_kills(caller, now)
         if not kills:

@@ -4,6 +4,9 @@ a proxy, an autoscaler's interceptor, an API gateway) is throttled by its own CP
 the alert says requests are slow or failing. Every request crosses that hop, so its CFS quota
 stalls them all, whatever the application behind it does: ``cpu-throttling``, raise the
 hop's CPU limit, as an SRE does after following the Ingress rule to the workload serving it.
+A proxy or cache whose mounted configuration routes to the workload's Service (an nginx or
+Varnish in front of an origin) is such a hop too: its compression and TLS work grow with the
+traffic, and a limit that fit the night stalls every request of the morning ramp.
 A hop whose autoscaler runs its maximum of replicas (or says it is limited by it) while
 requests are slow or failing is short of replicas for all the traffic it carries:
 ``resource-saturation``, raise its maximum (``request-path-saturation``). The ingress
@@ -22,14 +25,19 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE
+from kubetriage.analyzers.cfs import (
+    HEAVILY_THROTTLED_SHARE,
+    THROTTLED_SHARE,
+    workload_throttle_shares,
+)
 from kubetriage.analyzers.demand import alerted_strain
 from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.support import item
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import Finding
+from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
@@ -51,19 +59,48 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 
+def _throttled_hops(evidence: Evidence) -> list[tuple[ObjectRef, str, float, EvidenceItem]]:
+    """The hops every request crosses that their CPU limit throttles in THROTTLED_SHARE of
+    their CFS periods or more, most throttled first: (workload, container, share, why it is
+    in the path): an alerted Ingress's backend (a followed dependency) and a proxy or cache a
+    mounted file routes to the workload's Service (``CallerEvidence.fronts``)."""
+    found: list[tuple[ObjectRef, str, float, EvidenceItem]] = [
+        (
+            ref,
+            container,
+            share,
+            item("dependency", f"{ref.display()} serves the {dep.named_by[0].text}"),
+        )
+        for dep, ref, container, share in throttled_callees(evidence)
+        if dep.in_request_path()
+    ]
+    for caller in evidence.callers:
+        ref = caller.ref
+        if not caller.fronts() or ref.kind not in ACTION_TARGET_KINDS[Action.INCREASE_CPU]:
+            continue
+        shares = workload_throttle_shares(evidence, ref)
+        container = max(shares, key=lambda c: shares[c], default=None)
+        if container is None or shares[container] < THROTTLED_SHARE:
+            continue
+        if any(f[0] == ref for f in found):
+            continue
+        routes = f"routes to {prose.obj(caller.callee)}: {caller.naming_texts()[0]}"
+        path = item(f"{ref.kind.lower()}/{ref.namespace}/{ref.name}", routes)
+        found.append((ref, container, shares[container], path))
+    return sorted(found, key=lambda f: -f[2])
+
+
 def check_request_path_throttling(evidence: Evidence) -> list[Finding]:
     strain = alerted_strain(evidence)
     if not strain:
         return []
-    hops = [t for t in throttled_callees(evidence) if t[0].in_request_path()]
-    for dep, ref, container, share in hops[:1]:
+    for ref, container, share, path in _throttled_hops(evidence)[:1]:
         heavily = share >= HEAVILY_THROTTLED_SHARE
         throttled = item(
             "metrics",
             f"{prose.percent(share)} of CFS periods throttled for {ref.name}"
             + (f" container {container}" if container else ""),
         )
-        path = item("dependency", f"{ref.display()} serves the {dep.named_by[0].text}")
         return [
             make_finding(
                 "request-path-throttling",

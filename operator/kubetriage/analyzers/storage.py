@@ -198,8 +198,13 @@ def _pvc_ref(namespace: str, name: str) -> ObjectRef:
 def _size_params(pvc: PVCEvidence | None) -> dict[str, str]:
     if pvc is None:
         return {}
-    size = parse_quantity(pvc.capacity or pvc.requested)
-    params = {"pvc": pvc.name}
+    return claim_size_params(pvc.name, parse_quantity(pvc.capacity or pvc.requested))
+
+
+def claim_size_params(claim: str, size: float | None) -> dict[str, str]:
+    """The expand-storage parameters of a claim of ``size`` bytes (when known): its name, a
+    size to grow it to and its current size."""
+    params = {"pvc": claim}
     if size:
         params["size"] = suggest_memory(size)
         params["currentSize"] = prose.memory(size)

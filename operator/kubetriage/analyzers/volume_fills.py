@@ -36,7 +36,8 @@ class VolumeFill:
     inodes: bool = False  # the share is of the filesystem's inodes, not of its bytes
 
 
-def _claim(metric: MetricSummary) -> str | None:
+def metric_claim(metric: MetricSummary) -> str | None:
+    """The claim a kubelet volume series is of: its label, or the matcher in its query."""
     claim = metric.labels.get("persistentvolumeclaim")
     if claim is None:
         match = re.search(r'persistentvolumeclaim="([^"]+)"', metric.query)
@@ -53,7 +54,7 @@ def _byte_fills(evidence: Evidence, namespace: str | None) -> list[VolumeFill]:
     available = metrics_named(evidence, "kubelet_volume_stats_available_bytes")
     fills: list[VolumeFill] = []
     for metric in used + available:
-        claim = _claim(metric)
+        claim = metric_claim(metric)
         if claim is None or metric.last is None:
             continue
         ns = metric.labels.get("namespace", namespace)
@@ -87,11 +88,11 @@ def _inode_fills(evidence: Evidence, namespace: str | None) -> list[VolumeFill]:
     totals = {
         (m.labels.get("namespace", namespace), claim): m.last
         for m in series
-        if m.name == INODES and not divides(m.query) and m.last and (claim := _claim(m))
+        if m.name == INODES and not divides(m.query) and m.last and (claim := metric_claim(m))
     }
     fills: list[VolumeFill] = []
     for metric in series:
-        claim = _claim(metric)
+        claim = metric_claim(metric)
         if claim is None or metric.last is None:
             continue
         ns = metric.labels.get("namespace", namespace)
@@ -126,3 +127,19 @@ def fullest_claim(evidence: Evidence, namespace: str | None, claims: list[str]) 
     if shares:
         return max(shares, key=lambda claim: shares[claim])
     return claims[0] if claims else None
+
+
+def filled_lately(evidence: Evidence, namespace: str | None, claim: str) -> bool:
+    """Whether a kubelet volume series of ``claim`` moved towards full within the window: its
+    used bytes or inodes (or a share of them) rose, or its available bytes or free inodes
+    fell. A volume full all along (a cache's preallocated store file) did not fill lately."""
+    for metric in evidence.metrics:
+        if metric_claim(metric) != claim or metric.labels.get("namespace", namespace) != namespace:
+            continue
+        query = metric.query.strip()
+        if not divides(query) and ("capacity" in query or metric.name == INODES):
+            continue  # the filesystem's size, not its use
+        shrinking = ("available" in query or INODES_FREE in query) and not query.startswith("1 -")
+        if metric.trend == ("falling" if shrinking else "rising"):
+            return True
+    return False

@@ -1,9 +1,10 @@
-"""The restarts of the proxies and caches in front of the incident's Services: a caller that
-a mounted ConfigMap routes to a callee (a Varnish, nginx or Envoy whose configuration file
-names the callee's Service, ``kubetriage.evidence.callers.find_config_callers``) is read
-with its pods, and each of their containers that has restarted is kept with how it last
-ended. A cache that restarts starts empty: every read it held goes to the callee until it
-fills again, so the callee's load steps up at each restart while nothing of its own changed.
+"""The restarts and volumes of the proxies and caches in front of the incident's Services: a
+caller that a mounted ConfigMap routes to a callee (a Varnish, nginx or Envoy whose
+configuration file names the callee's Service, ``kubetriage.evidence.callers.find_config_callers``)
+is read with its pods, and each of their containers that has restarted is kept with how it
+last ended, with the claims they mount. A cache that restarts starts empty: every read it held
+goes to the callee until it fills again, so the callee's load steps up at each restart while
+nothing of its own changed; a cache whose volume is full cannot store what it fetches.
 
 Pure: the collector reads those pods (``kubetriage.evidence.caller_walk``), the builder
 keeps their restarts (``with_front_restarts``).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
-from kubetriage.evidence.index import ObjectIndex
+from kubetriage.evidence.index import ObjectIndex, claim_names
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.summaries.pods import container_summaries
@@ -25,12 +26,6 @@ from kubetriage.models.objects import namespace as _ns
 
 # At most this many restarted containers kept per caller.
 MAX_RESTARTS = 6
-
-
-def fronts(caller: CallerEvidence) -> bool:
-    """Whether a mounted ConfigMap routes ``caller`` to the callee (a proxy or cache in
-    front of it), rather than its env or args naming it."""
-    return any(source.kind == "config-map" for source in caller.named_by)
 
 
 def caller_pods(workload: JsonDict, pods: Iterable[JsonDict]) -> list[JsonDict]:
@@ -72,8 +67,9 @@ def restarts_of(
 def with_front_restarts(
     callers: list[CallerEvidence], index: ObjectIndex, limits: EvidenceLimits
 ) -> list[CallerEvidence]:
-    """``callers`` with the restarts of each one in front of its callee (``fronts``), read
-    from the pods of ``index`` its workload selects."""
+    """``callers`` with the restarts of each one in front of its callee
+    (``CallerEvidence.fronts``) and the claims its pods mount, read from the pods of
+    ``index`` its workload selects."""
     updated: list[CallerEvidence] = []
     for caller in callers:
         workload = next(
@@ -84,9 +80,12 @@ def with_front_restarts(
             ),
             None,
         )
-        if workload is None or not fronts(caller):
+        if workload is None or not caller.fronts():
             updated.append(caller)
             continue
         pods = caller_pods(workload, index.in_namespace("Pod", _ns(workload)))
-        updated.append(caller.model_copy(update={"restarts": restarts_of(pods, limits)}))
+        claims = list(dict.fromkeys(c for pod in pods for c in claim_names(pod)))
+        updated.append(
+            caller.model_copy(update={"restarts": restarts_of(pods, limits), "claims": claims})
+        )
     return updated

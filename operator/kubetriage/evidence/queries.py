@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from kubetriage.evidence.label_vocabulary import is_monitoring_name, label_value
 from kubetriage.evidence.query_template import QueryTemplate
 from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES
+from kubetriage.evidence.query_templates_caches import CACHE_TEMPLATES
 from kubetriage.evidence.query_templates_callees import CALLEE_TEMPLATES
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.query_templates_mesh import MESH_TEMPLATES
@@ -41,6 +42,7 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
     *CALLEE_TEMPLATES,
     *MESH_TEMPLATES,
     *QUEUE_TEMPLATES,
+    *CACHE_TEMPLATES,
     *CLUSTER_TEMPLATES,
 )
 
@@ -73,6 +75,8 @@ _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("throttling", re.compile(r"(?i)throttl")),
     ("queue", re.compile(r"(?i)(lag|queue|backlog|consumer)")),
     ("restarts", re.compile(r"(?i)(restart|crashloop|oom|notready|replicas.?mismatch)")),
+    # A cache's share of reads it answers from what it holds ("VarnishCacheHitRatioLow").
+    ("cache", re.compile(r"(?i)(hit.?ratio|hit.?rate|cache.?miss)")),
 )
 
 

@@ -52,7 +52,9 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     """The workloads behind the Services the workload calls, as the evidence followed them,
     and the clients a server closed as slow consumers, and the controllers reconciling the
     incident's custom resources: whose own throttling can be why the calls are slow, the
-    clients cannot keep up or the resources are not reconciled."""
+    clients cannot keep up or the resources are not reconciled; and the proxies and caches in
+    front of its Services (``CallerEvidence.fronts``), whose throttling stalls every request
+    before it reaches the workload."""
     found: list[ObjectRef] = []
     for dep in evidence.dependencies:
         if dep.workload is not None and dep.workload not in found:
@@ -63,6 +65,9 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     for reconciler in evidence.reconcilers:
         if reconciler.role == "resource-controller" and reconciler.workload not in found:
             found.append(reconciler.workload)
+    for caller in evidence.callers:
+        if caller.fronts() and caller.ref not in found:
+            found.append(caller.ref)
     return found[:10]
 
 
@@ -77,12 +82,20 @@ def tenant_pods(evidence: Evidence) -> list[ObjectRef]:
 
 
 def volume_claims(evidence: Evidence) -> list[ObjectRef]:
-    """The PersistentVolumeClaims the workload's pods and its callees' pods mount: a callee
-    that fails because its volume is full shows it only in its claim's volume stats."""
+    """The PersistentVolumeClaims the workload's pods and its callees' pods mount, and those
+    of the caches in front of its Services: a callee that fails because its volume is full
+    shows it only in its claim's volume stats, and so does a cache that can store nothing."""
     found: list[ObjectRef] = []
-    claims = [*evidence.pvcs, *(v.claim for dep in evidence.dependencies for v in dep.volumes)]
-    for claim in claims:
-        ref = ObjectRef(kind="PersistentVolumeClaim", namespace=claim.namespace, name=claim.name)
-        if claim.namespace and ref not in found:
+    claims: list[tuple[str | None, str]] = [
+        (claim.namespace, claim.name)
+        for claim in [
+            *evidence.pvcs,
+            *(v.claim for dep in evidence.dependencies for v in dep.volumes),
+        ]
+    ]
+    claims += [(c.ref.namespace, name) for c in evidence.callers for name in c.claims]
+    for namespace, name in claims:
+        ref = ObjectRef(kind="PersistentVolumeClaim", namespace=namespace, name=name)
+        if namespace and ref not in found:
             found.append(ref)
     return found[:10]

@@ -94,6 +94,15 @@ class CallerEvidence(BaseModel):
     # callee (a proxy or cache in front of it): each restart of a cache empties it and sends
     # every read it held to the callee.
     restarts: list[ContainerRestart] = Field(default_factory=list)
+    # The PersistentVolumeClaims its pods mount, read only for a caller in front of the
+    # callee (as ``restarts``): a cache whose volume is full cannot keep what it fetches, so
+    # every read of something new misses and goes to the callee.
+    claims: list[str] = Field(default_factory=list)
+
+    def fronts(self) -> bool:
+        """Whether a mounted ConfigMap routes it to the callee (a proxy or cache in front of
+        it), rather than its env or args naming it."""
+        return any(source.kind == "config-map" for source in self.named_by)
 
     def naming_texts(self, limit: int | None = None) -> list[str]:
         """The words for how it was found: the callee's error lines naming it, else the
