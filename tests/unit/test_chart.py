@@ -332,6 +332,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "dapr.io", "components", namespace="shop"),
         # The namespaces whose Jobs a Kueue ClusterQueue an alert names admits.
         Request("list", "kueue.x-k8s.io", "localqueues"),
+        # Why Kueue holds a Job of the incident's namespace.
+        Request("list", "kueue.x-k8s.io", "workloads", namespace="shop"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -354,7 +356,7 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("delete", "tekton.dev", "taskruns", namespace="shop"),
         Request("patch", "dapr.io", "components", namespace="shop"),
         Request("patch", "kueue.x-k8s.io", "localqueues", namespace="shop"),
-        Request("list", "kueue.x-k8s.io", "workloads", namespace="shop"),
+        Request("patch", "kueue.x-k8s.io", "workloads", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

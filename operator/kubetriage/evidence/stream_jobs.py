@@ -26,7 +26,7 @@ from typing import Final
 
 from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict
-from kubetriage.evidence.targets import ordered_alerts
+from kubetriage.evidence.targets import before_bare_namespace, ordered_alerts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, controller_ref, labels
@@ -77,12 +77,9 @@ def task_workload(deployments: Iterable[JsonDict]) -> ObjectRef | None:
 
 def with_task_workload(candidates: list[ObjectRef], workload: ObjectRef | None) -> list[ObjectRef]:
     """``candidates`` with the stream job's workload before the first bare namespace."""
-    if workload is None or any(c.same_object(workload) for c in candidates):
+    if workload is None or not any(c.kind == "Namespace" for c in candidates):
         return candidates
-    spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
-    if not spots:
-        return candidates
-    return [*candidates[: spots[0]], workload, *candidates[spots[0] :]]
+    return before_bare_namespace(candidates, [workload])
 
 
 def stream_namespace(candidates: list[ObjectRef], alerts: list[Alert]) -> str | None:

@@ -31,7 +31,7 @@ from typing import Final
 from kubetriage.evidence.failing_pods import failing_now
 from kubetriage.evidence.label_vocabulary import label_value
 from kubetriage.evidence.raw import as_dict, as_str, dicts
-from kubetriage.evidence.targets import ordered_alerts
+from kubetriage.evidence.targets import before_bare_namespace, ordered_alerts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
@@ -123,12 +123,6 @@ def namespace_ref(namespace: str) -> ObjectRef:
 def with_work_namespaces(candidates: list[ObjectRef], namespaces: list[str]) -> list[ObjectRef]:
     """``candidates`` with the work's namespaces before the first bare namespace (the
     controller's own), after any object an alert names itself."""
-    fresh = [
-        namespace_ref(ns)
-        for ns in namespaces
-        if not any(c.kind == "Namespace" and c.name == ns for c in candidates)
-    ]
-    spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
-    if not fresh or not spots:
+    if not namespaces or own_namespace(candidates) is None:
         return candidates
-    return [*candidates[: spots[0]], *fresh, *candidates[spots[0] :]]
+    return before_bare_namespace(candidates, [namespace_ref(ns) for ns in namespaces])
