@@ -129,9 +129,6 @@ UNEXERCISED_READS = {
     ("kueue.x-k8s.io", "localqueues"): (
         "read when a namespace-wide alert names a Kueue ClusterQueue (cluster_queue)"
     ),
-    ("kueue.x-k8s.io", "workloads"): (
-        "listed in the incident's namespace: why Kueue holds a Job (404 without Kueue)"
-    ),
     ("keda.sh", "triggerauthentications"): (
         "read when a KEDA trigger of the incident's workload names an authenticationRef"
     ),
