@@ -330,6 +330,10 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("get", "argoproj.io", "applications", namespace="argocd", name="payments"),
         # What a Dapr sidecar loads, and the Secret keys it reads.
         Request("list", "dapr.io", "components", namespace="shop"),
+        # The namespaces whose Jobs a Kueue ClusterQueue an alert names admits.
+        Request("list", "kueue.x-k8s.io", "localqueues"),
+        # Why Kueue holds a Job of the incident's namespace.
+        Request("list", "kueue.x-k8s.io", "workloads", namespace="shop"),
     ]
     assert [r for r in must if not allowed(grants, r)] == []
     must_not = [
@@ -351,6 +355,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("patch", "argoproj.io", "applications", namespace="argocd", name="payments"),
         Request("delete", "tekton.dev", "taskruns", namespace="shop"),
         Request("patch", "dapr.io", "components", namespace="shop"),
+        Request("patch", "kueue.x-k8s.io", "localqueues", namespace="shop"),
+        Request("patch", "kueue.x-k8s.io", "workloads", namespace="shop"),
     ]
     assert [r for r in must_not if allowed(grants, r)] == []
 

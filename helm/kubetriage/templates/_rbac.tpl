@@ -71,6 +71,12 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [tekton.dev]
   resources: [pipelineruns, taskruns]
   verbs: [get, list, watch]
+# Kueue LocalQueues: the namespaces whose Jobs a ClusterQueue an alert names admits (listed
+# in every namespace only under a cluster-wide install); Workloads: why the queue holds a Job
+# of the incident's namespace (harmless when Kueue is not installed).
+- apiGroups: [kueue.x-k8s.io]
+  resources: [localqueues, workloads]
+  verbs: [get, list]
 # Dapr Components: what a Dapr sidecar of the incident's pods loads at its start, and which
 # Secret keys it reads its credentials from (names only; listed only when a pod runs Dapr,
 # harmless when Dapr is not installed).

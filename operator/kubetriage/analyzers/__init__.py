@@ -99,6 +99,7 @@ from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.producer_contract import PRODUCER_CONTRACT_ANALYZERS
 from kubetriage.analyzers.producer_rollout import PRODUCER_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
+from kubetriage.analyzers.queued_runs import QUEUED_RUN_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.quota_peers import QUOTA_PEER_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
@@ -179,6 +180,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     # placement and infrastructure
     *PLATFORM_ANALYZERS,
     *SCHEDULING_ANALYZERS,
+    *QUEUED_RUN_ANALYZERS,
     *NODE_ANALYZERS,
     *NODE_AGENT_ANALYZERS,
     *CNI_AGENT_ANALYZERS,

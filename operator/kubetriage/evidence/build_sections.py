@@ -237,6 +237,8 @@ _OTHER_RANK = {
     "Ingress": 2,
     "Job": 3,
     "CronJob": 4,
+    # A batch queue's record of a Job it holds (Kueue): why the Job has no pod.
+    "Workload": 5,
 }
 
 

@@ -29,7 +29,7 @@ from typing import Final
 
 from kubetriage.evidence.label_vocabulary import DELIVERY_APP_LABELS, label_value
 from kubetriage.evidence.raw import as_dict, as_str, dicts
-from kubetriage.evidence.targets import ordered_alerts
+from kubetriage.evidence.targets import before_bare_namespace, ordered_alerts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
@@ -103,8 +103,4 @@ def delivered_targets(application: JsonDict) -> list[ObjectRef]:
 def with_delivered(candidates: list[ObjectRef], delivered: list[ObjectRef]) -> list[ObjectRef]:
     """``candidates`` with what an Application deploys before the first bare namespace (the
     delivery tool's own namespace), after any object an alert names itself."""
-    fresh = [d for d in delivered if not any(c.same_object(d) for c in candidates)]
-    spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
-    if not fresh or not spots:
-        return [*candidates, *fresh]
-    return [*candidates[: spots[0]], *fresh, *candidates[spots[0] :]]
+    return before_bare_namespace(candidates, delivered)

@@ -1,6 +1,7 @@
 """The reads around an incident's scope that take no walk: the lists of its namespace, its
 Gateway routes and VirtualServices, its cert-manager Certificates (and their requests and
-issuers), its Dapr Components when its pods run Dapr, the Nodes its pods run on, the KEDA
+issuers), the Jobs a batch queue holds there (Kueue's Workloads, each held one's Job and
+CronJob), its Dapr Components when its pods run Dapr, the Nodes its pods run on, the KEDA
 scalers of its workload, and the Namespaces' labels once a NetworkPolicy was read. Each
 reads through ``KubeReader`` into the run; ``KubeEvidenceCollector``
 (``kubetriage.evidence.kube``) decides when.
@@ -20,8 +21,9 @@ from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_m
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
 from kubetriage.evidence.summaries.scalers import SCALER_APIS, TRIGGER_AUTH_API
+from kubetriage.evidence.workload_queues import WORKLOAD_API, held_workloads
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict
+from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
@@ -53,7 +55,22 @@ async def namespace_objects(reader: KubeReader, run: CollectionRun, namespace: s
     await certificates(reader, run, namespace)
     for api in POD_RUNNER_APIS:
         await reader.custom_list(run, namespace, api)
+    await queued_runs(reader, run, namespace)
     await dapr_components(reader, run, namespace)
+
+
+async def queued_runs(reader: KubeReader, run: CollectionRun, namespace: str) -> None:
+    """The namespace's Kueue Workloads, and for each one its queue holds the Job it belongs
+    to with that Job's CronJob (``workload_queues``: a held Job has no pod to say why; a 404
+    means Kueue is not installed, not reported)."""
+    for workload in held_workloads(await reader.custom_list(run, namespace, WORKLOAD_API)):
+        owner = controller_ref(workload)
+        if owner is None or owner.get("kind") != "Job" or not owner.get("name"):
+            continue
+        job = await reader.read(run, "Job", namespace, str(owner["name"]))
+        stamper = controller_ref(job) if job is not None else None
+        if stamper is not None and stamper.get("kind") == "CronJob" and stamper.get("name"):
+            await reader.read(run, "CronJob", namespace, str(stamper["name"]))
 
 
 async def dapr_components(reader: KubeReader, run: CollectionRun, namespace: str) -> None:

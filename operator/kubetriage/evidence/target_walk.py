@@ -32,12 +32,25 @@ from kubetriage.evidence.node_tenants import alert_resource, node_tenant, tenant
 from kubetriage.evidence.raw import listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
+from kubetriage.evidence.stream_jobs import stream_namespace, task_workload, with_task_workload
 from kubetriage.evidence.targets import (
     target_namespace,
     unplaced_names,
     with_probed,
 )
 from kubetriage.evidence.volume_alerts import mounted_volumes, volume_claim
+from kubetriage.evidence.work_namespaces import (
+    LAUNCHER_KINDS,
+    LOCAL_QUEUE_API,
+    checked_namespaces,
+    cluster_queues,
+    failing_elsewhere,
+    launch_namespaces,
+    namespace_ref,
+    own_namespace,
+    queue_namespaces,
+    with_work_namespaces,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
@@ -70,6 +83,16 @@ async def find_target(
     # A delivery tool's application alert: what its Application deploys, before the tool's
     # own namespace.
     candidates = with_delivered(candidates, await _delivered(reader, run, alerts, scope))
+    # A batch controller's alert in its own namespace: the namespaces of the work it holds or
+    # launches, when pods fail there and not here (``work_namespaces``).
+    candidates = with_work_namespaces(
+        candidates, await _work_namespaces(reader, run, candidates, alerts, scope)
+    )
+    # A stream job's alert (Flink's ``job_name``): the workload running its tasks, after the
+    # Job of that name, before the namespace (``stream_jobs``).
+    candidates = with_task_workload(
+        candidates, await _task_workload(reader, run, candidates, alerts, scope)
+    )
     for ref in refused[:3]:
         run.error(f"not read: {scope.refusal(ref)}")
     if target is None or target.kind == "Namespace":
@@ -130,6 +153,61 @@ async def _delivered(
         if obj is not None:
             return [t for t in delivered_targets(obj) if scope.may_target(t)]
     return []
+
+
+async def _work_namespaces(
+    reader: KubeReader,
+    run: CollectionRun,
+    candidates: list[ObjectRef],
+    alerts: list[Alert],
+    scope: Scope,
+) -> list[str]:
+    """The namespaces where the work of a namespace-wide alert's controller runs (the
+    LocalQueues submitting to the Kueue ClusterQueue it names, the namespace its workloads
+    launch task pods in: ``work_namespaces``) that have a pod failing now while the alert's
+    own namespace has none; empty for an alert naming an object of its own."""
+    own = own_namespace(candidates)
+    if own is None or not scope.may_read(own):
+        return []
+    found: list[str] = []
+    queues = cluster_queues(alerts)
+    if queues and scope.may_read(None):
+        found += queue_namespaces(await reader.custom_list(run, None, LOCAL_QUEUE_API), queues)
+    workloads: list[JsonDict] = []
+    for kind in LAUNCHER_KINDS:
+        if reader.listable(kind):
+            workloads += await reader.list_of(run, kind, own, what=f"list {kind}s in {own}")
+    found += launch_namespaces(workloads, own)
+    names = checked_namespaces(found, own, lambda n: _may_take(scope, n))
+    if not names:
+        return []
+    own_pods = await reader.list_of(run, "Pod", own, what=f"list pods in {own}")
+    elsewhere = {n: await reader.list_of(run, "Pod", n, what=f"list pods in {n}") for n in names}
+    return failing_elsewhere(own_pods, elsewhere)
+
+
+async def _task_workload(
+    reader: KubeReader,
+    run: CollectionRun,
+    candidates: list[ObjectRef],
+    alerts: list[Alert],
+    scope: Scope,
+) -> ObjectRef | None:
+    """The Deployment running the tasks of the one Flink cluster in the namespace of an alert
+    naming a stream job (``stream_jobs``), when ``scope`` may be about it."""
+    namespace = stream_namespace(candidates, alerts)
+    if namespace is None or not scope.may_read(namespace) or not reader.listable("Deployment"):
+        return None
+    listed = await reader.list_of(
+        run, "Deployment", namespace, what=f"list Deployments in {namespace}"
+    )
+    found = task_workload(listed)
+    return found if found is not None and scope.may_target(found) else None
+
+
+def _may_take(scope: Scope, namespace: str) -> bool:
+    """Whether ``scope`` may read ``namespace`` and be about it."""
+    return scope.may_read(namespace) and scope.may_target(namespace_ref(namespace))
 
 
 async def _node_subject(

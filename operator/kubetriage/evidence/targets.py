@@ -450,3 +450,14 @@ def with_probed(candidates: list[ObjectRef], probed: ObjectRef | None) -> list[O
     if any(candidates[i].name == probed.namespace for i in spots):
         return candidates
     return [*candidates[: spots[0]], probed, *candidates[spots[0] :]]
+
+
+def before_bare_namespace(candidates: list[ObjectRef], leads: list[ObjectRef]) -> list[ObjectRef]:
+    """``candidates`` with the ``leads`` not among them before the first bare namespace (the
+    alert's own, where a controller runs), after any object an alert names itself; appended
+    when no namespace is a candidate."""
+    fresh = [d for d in leads if not any(c.same_object(d) for c in candidates)]
+    spots = [i for i, c in enumerate(candidates) if c.kind == "Namespace"]
+    if not fresh or not spots:
+        return [*candidates, *fresh]
+    return [*candidates[: spots[0]], *fresh, *candidates[spots[0] :]]

@@ -48,6 +48,7 @@ from kubetriage.evidence.node_tenants import node_tenant, tenant_namespaces
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
+from kubetriage.evidence.stream_jobs import stream_namespace, task_workload, with_task_workload
 from kubetriage.evidence.summaries.gateway_routes import (
     ROUTE_KINDS,
     credential_target,
@@ -67,6 +68,17 @@ from kubetriage.evidence.targets import (
     probed_hosts,
     unplaced_names,
     with_probed,
+)
+from kubetriage.evidence.work_namespaces import (
+    LAUNCHER_KINDS,
+    checked_namespaces,
+    cluster_queues,
+    failing_elsewhere,
+    launch_namespaces,
+    namespace_ref,
+    own_namespace,
+    queue_namespaces,
+    with_work_namespaces,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
@@ -134,6 +146,8 @@ class SnapshotEvidenceSource:
             allowed = with_probed(allowed, self._probed(query["alerts"], scope))
             allowed = with_instance_node(allowed, self._node_subject(query, scope))
             allowed = with_delivered(allowed, self._delivered(query["alerts"], scope))
+            allowed = with_work_namespaces(allowed, self._work(allowed, query["alerts"], scope))
+            allowed = with_task_workload(allowed, self._tasks(allowed, query["alerts"], scope))
             chosen = self._first_present(allowed)
             mounted = self._mounted(query["target"], query["alerts"], scope)
             chosen = mounted or chosen
@@ -252,6 +266,40 @@ class SnapshotEvidenceSource:
                 return [t for t in delivered_targets(obj) if scope.may_target(t)]
         return []
 
+    def _work(self, candidates: list[ObjectRef], alerts: list[Alert], scope: Scope) -> list[str]:
+        """The namespaces of a namespace-wide alert's controller's work with a pod failing
+        now while the alert's own has none (``work_namespaces``), as the collector lists the
+        LocalQueues (under a scope that reads every namespace), the alert namespace's
+        workloads and the pods of both."""
+        own = own_namespace(candidates)
+        if own is None or not scope.may_read(own):
+            return []
+        index = ObjectIndex(self._objects, Notes())
+        found: list[str] = []
+        queues = cluster_queues(alerts)
+        if queues and scope.may_read(None):
+            found += queue_namespaces(index.kind("LocalQueue"), queues)
+        found += launch_namespaces(
+            [w for kind in LAUNCHER_KINDS for w in index.in_namespace(kind, own)], own
+        )
+        names = checked_namespaces(
+            found, own, lambda n: scope.may_read(n) and scope.may_target(namespace_ref(n))
+        )
+        elsewhere = {n: index.in_namespace("Pod", n) for n in names}
+        return failing_elsewhere(index.in_namespace("Pod", own), elsewhere) if names else []
+
+    def _tasks(
+        self, candidates: list[ObjectRef], alerts: list[Alert], scope: Scope
+    ) -> ObjectRef | None:
+        """The Deployment running the tasks of the one Flink cluster in the namespace of an
+        alert naming a stream job (``stream_jobs``), as the collector lists its Deployments."""
+        namespace = stream_namespace(candidates, alerts)
+        if namespace is None or not scope.may_read(namespace):
+            return None
+        index = ObjectIndex(self._objects, Notes())
+        found = task_workload(index.in_namespace("Deployment", namespace))
+        return found if found is not None and scope.may_target(found) else None
+
     def _placed(self, alerts: list[Alert], scope: Scope) -> ObjectRef | None:
         """The one object of a kind and name a mesh destination label gives without its
         namespace (``targets.unplaced_names``), among those ``scope`` may read, as the
@@ -340,6 +388,12 @@ class SnapshotEvidenceSource:
         candidates = with_instance_node(candidates, self._node_subject(query, Scope.unrestricted()))
         candidates = with_delivered(
             candidates, self._delivered(query["alerts"], Scope.unrestricted())
+        )
+        candidates = with_work_namespaces(
+            candidates, self._work(candidates, query["alerts"], Scope.unrestricted())
+        )
+        candidates = with_task_workload(
+            candidates, self._tasks(candidates, query["alerts"], Scope.unrestricted())
         )
         chosen = self._owner_or(
             self._first_present(candidates), query["alerts"], Scope.unrestricted()

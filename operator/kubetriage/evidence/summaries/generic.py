@@ -20,6 +20,7 @@ from kubetriage.evidence.raw import (
 )
 from kubetriage.evidence.summaries.conditions import conditions
 from kubetriage.evidence.summaries.gateway_routes import gateway_credentials, is_istio_gateway
+from kubetriage.evidence.workload_queues import is_queued_workload
 from kubetriage.models.object_evidence import GenericObjectEvidence
 from kubetriage.models.objects import JsonDict, controller_ref
 from kubetriage.models.objects import meta as _meta
@@ -131,6 +132,16 @@ def generic_summary(obj: JsonDict, now: datetime, limits: EvidenceLimits) -> Gen
         for key in ("completions", "parallelism", "backoffLimit", "activeDeadlineSeconds"):
             if as_str(spec.get(key)) is not None:
                 fields[key] = str(spec[key])
+    elif is_queued_workload(obj):
+        # The Job it holds and the LocalQueue it waits in; its conditions say why.
+        owner = controller_ref(obj) or {}
+        for key, value in (
+            ("ownerKind", as_str(owner.get("kind"))),
+            ("ownerName", as_str(owner.get("name"))),
+            ("queueName", as_str(spec.get("queueName"))),
+        ):
+            if value:
+                fields[key] = clip_text(value, clip) or ""
     elif kind == "CronJob":
         for key in ("schedule", "suspend", "concurrencyPolicy"):
             if as_str(spec.get(key)) is not None:
