@@ -3,9 +3,11 @@
 Ingress was written right before the alert while the workload's pods run ready and it did
 not roll out, so correcting that ConfigMap leads. Near misses add nothing: settings written
 days before the alert, a workload that rolled out itself since, a failing workload, a
-controller whose settings were not read. Also how the summary finds that ConfigMap: the
-controller pods' ``--configmap`` flag (``=value`` or a separate word, ``$(POD_NAMESPACE)``
-or a bare name meaning the pod's namespace) and its last managedFields write.
+controller whose settings were not read, a controller that rolled out and whose own log names
+the Ingress as refused (its rollout is the change, ``ingress_rollout``). Also how the summary
+finds that ConfigMap: the controller pods' ``--configmap`` flag (``=value`` or a separate
+word, ``$(POD_NAMESPACE)`` or a bare name meaning the pod's namespace) and its last
+managedFields write.
 
 Real: the analyzer registry and ranking (``tests.support.evidence.analyze``), the Evidence
 models, ``ObjectIndex`` and the ingress summary over raw objects. Synthetic: every object,
@@ -25,10 +27,15 @@ from kubetriage.evidence.summaries.ingress import ingress_controllers, settings_
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.relations import IngressControllerEvidence
+from kubetriage.models.relations import (
+    INGRESS_CONTROLLER_SOURCE,
+    DependencyEvidence,
+    DependencyRoute,
+    IngressControllerEvidence,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import NOW, analyze, assert_leads
+from tests.support.evidence import NOW, analyze, assert_leads, naming
 
 SETTINGS = ObjectRef(kind="ConfigMap", namespace="ingress-nginx", name="ingress-nginx-controller")
 NGINX_LABELS = {
@@ -92,6 +99,35 @@ def test_a_failing_workload_is_not_explained_by_the_controller_settings() -> Non
         alerts=[make.alert(alertname="CheckoutDown")],
     )
     assert _found(ev) == []
+
+
+def test_a_controller_rollout_whose_log_refuses_the_ingress_is_the_change_instead() -> None:
+    workload = ObjectRef(
+        kind="Deployment", namespace="ingress-nginx", name="ingress-nginx-controller"
+    )
+    refused = (
+        'W1120 09:50:13.118602       7 store.go:441] "Ignoring ingress because of error while '
+        'validating annotations" ingress="shop/checkout"'
+    )
+    tail = make.log("ingress-nginx-controller-7f4-b7", "controller", refused)
+    rolled = DependencyEvidence(
+        ref=workload,
+        workload=workload,
+        named_by=naming(f"{INGRESS_CONTROLLER_SOURCE} of Ingress shop/checkout"),
+        routes=[
+            DependencyRoute(
+                kind="ingress-controller",
+                ingress=ObjectRef(kind="Ingress", namespace="shop", name="checkout"),
+            )
+        ],
+        pods=2,
+        desired_replicas=2,
+        ready_replicas=2,
+        logs=[tail.model_copy(update={"namespace": "ingress-nginx", "source": "dependency"})],
+        changes=[make.rollout_change(workload, 13, "image", minutes_ago=10)],
+    )
+    assert _found(_behind(_controller(), dependencies=[rolled])) == []
+    assert _found(_behind(_controller(), dependencies=[rolled.model_copy(update={"logs": []})]))
 
 
 def _controller_pod(args: list[str], ns: str = "ingress-nginx") -> dict[str, Any]:

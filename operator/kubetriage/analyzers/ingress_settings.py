@@ -13,7 +13,9 @@ front of them and restores the setting (fix-config on that ConfigMap); rolling t
 controller's workload back would keep the rewritten ConfigMap.
 
 A ConfigMap written long before the symptom, a workload that rolled out itself since, or
-pods of its own that fail are not this finding.
+pods of its own that fail are not this finding; nor is a controller that rolled out and whose
+own log names the Ingress as refused (``ingress_rollout``: its words tie the failure to the
+new version, and a chart upgrade rewrites the ConfigMap in the same moment).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -26,6 +28,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.dependencies import onset_follows, own_rollout_after
+from kubetriage.analyzers.ingress_rollout import check_ingress_controller_rollout
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.support import item, object_source, timestamp
 from kubetriage.models.evidence import Evidence
@@ -50,6 +53,8 @@ NAME: Final = "ingress-settings"
 
 def check_ingress_settings(evidence: Evidence) -> list[Finding]:
     if not evidence.pods or any(pod_failing(p) for p in evidence.pods):
+        return []
+    if check_ingress_controller_rollout(evidence):
         return []
     findings: list[Finding] = []
     for controller in evidence.ingress_controllers:
