@@ -1,7 +1,9 @@
 """Checks the mesh protocol rule (``kubetriage.analyzers.mesh_protocols``): a Service port
 declared HTTP (name prefix or appProtocol) in front of a server-first protocol, in a mesh,
 is fixed at the Service; the look-alikes stay silent (a tcp- port, an HTTP port on an HTTP
-server, the same Service outside a mesh). Also the Service summary's declared protocols,
+server, the same Service outside a mesh). Likewise a port declared plain HTTP (HTTP/1.1 at
+the sidecar) in front of a container port named for gRPC or HTTP/2; a port declared grpc or
+http2 there, a grpc-web port, or no mesh stay silent. Also the Service summary's declared protocols,
 from raw objects through ``ObjectIndex``.
 """
 
@@ -72,6 +74,29 @@ def test_tcp_ports_http_servers_and_no_mesh_are_left_alone() -> None:
         _calls("http-mysql", PodPort(number=3306, name="mysql"), mesh=False),
     ):
         assert not any("server-first" in f.summary for f in analyze(evidence).findings)
+
+
+def test_http_declared_port_in_front_of_a_grpc_port_in_a_mesh_is_fixed_at_the_service() -> None:
+    finding = assert_leads(
+        analyze(_calls("http", PodPort(number=9090, name="grpc"))),
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        MYSQL,
+    )
+    assert "HTTP/2-only" in finding.summary
+    assert "'grpc'" in finding.summary
+    assert any("grpc 9090" in e.fact for e in finding.evidence)
+
+
+def test_http2_capable_declarations_grpc_web_and_no_mesh_leave_grpc_ports_alone() -> None:
+    for evidence in (
+        _calls("grpc", PodPort(number=9090, name="grpc")),
+        _calls("http2", PodPort(number=9090, name="grpc")),
+        _calls("grpc-api", PodPort(number=9090, name="h2c")),
+        _calls("http", PodPort(number=8080, name="grpc-web")),
+        _calls("http", PodPort(number=9090, name="grpc"), mesh=False),
+    ):
+        assert not any("HTTP/2-only" in f.summary for f in analyze(evidence).findings)
 
 
 def test_summary_declares_app_protocol_else_the_port_name() -> None:

@@ -68,6 +68,7 @@ from kubetriage.analyzers.identity_releases import IDENTITY_RELEASE_ANALYZERS
 from kubetriage.analyzers.idle_consumers import IDLE_CONSUMER_ANALYZERS
 from kubetriage.analyzers.images import IMAGE_ANALYZERS
 from kubetriage.analyzers.ingress_rollout import INGRESS_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.ingress_settings import INGRESS_SETTINGS_ANALYZERS
 from kubetriage.analyzers.injector_releases import INJECTOR_RELEASE_ANALYZERS
 from kubetriage.analyzers.job_sidecars import JOB_SIDECAR_ANALYZERS
 from kubetriage.analyzers.lb_health_sources import LB_SOURCE_ANALYZERS
@@ -238,6 +239,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DNS_FORWARD_ANALYZERS,
     *PROXY_LIMIT_ANALYZERS,
     *INGRESS_ROLLOUT_ANALYZERS,
+    *INGRESS_SETTINGS_ANALYZERS,
     *NODE_NETWORK_ANALYZERS,
     *NODE_NEIGHBOUR_ANALYZERS,
     *DEVICE_PLUGIN_ANALYZERS,

@@ -47,6 +47,7 @@ from kubetriage.evidence.summaries.ingress import (
     ingress_class_name,
     served_ingresses,
     serving_ingress,
+    settings_config,
 )
 from kubetriage.evidence.targets import probed_hosts
 from kubetriage.models.base import ObjectRef
@@ -127,8 +128,8 @@ async def _routed_service(
 async def follow_ingress_controllers(
     reader: KubeReader, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
 ) -> None:
-    """Add to ``run`` the IngressClasses of the Ingresses serving ``pods`` and the pods of
-    their controllers that ``scope`` may read."""
+    """Add to ``run`` the IngressClasses of the Ingresses serving ``pods``, the pods of their
+    controllers that ``scope`` may read, and the settings ConfigMap those pods name."""
     if not scope.may_read(None):
         # The IngressClass is cluster-scoped and the controller runs in a namespace of its
         # own: neither is this Incident's to read.
@@ -163,8 +164,14 @@ async def follow_ingress_controllers(
             limit=4 * MAX_CONTROLLER_PODS,
         )
         readable = [p for p in listed if scope.may_read(_ns(p))]
-        for pod in controller_pods(readable, labels or {}):
+        controller_pods_found = controller_pods(readable, labels or {})
+        for pod in controller_pods_found:
             run.add(pod)
+        settings = next(
+            (r for p in controller_pods_found if (r := settings_config(p)) is not None), None
+        )
+        if settings is not None and scope.may_read(settings.namespace):
+            await reader.read(run, "ConfigMap", settings.namespace, settings.name)
 
 
 async def follow_gateway_proxies(

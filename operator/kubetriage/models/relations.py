@@ -88,6 +88,11 @@ class IngressControllerEvidence(BaseModel):
     # (``dependency_summary.pod_trouble``): the proxy in front of the backends can fail itself.
     workload: ObjectRef | None = None
     failing_pods: list[PodTrouble] = Field(default_factory=list)
+    # The ConfigMap of settings the controller pods' ``--configmap`` flag names (ingress-nginx,
+    # HAProxy), and when it was last written (None: not read): the controller applies every
+    # edit to all its Ingresses at once, no rollout of anything in front of the backends.
+    settings: ObjectRef | None = None
+    settings_written: datetime | None = None
 
 
 class GatewayRouteEvidence(BaseModel):

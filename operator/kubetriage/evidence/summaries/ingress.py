@@ -7,7 +7,10 @@ traffic to the backend pods comes from (a NetworkPolicy of the backend must admi
 Also which Ingress serves a host a probe names (``serving_ingress``: by its rules' and TLS
 hosts, wildcards included), the way to a probed URL's Ingress, TLS Secret and Certificate.
 
-Pure; ``kubetriage.evidence.ingress_walk`` reads the IngressClass and the pods.
+Also the controller's settings ConfigMap (``settings_config``: the ``--configmap`` flag of
+ingress-nginx and HAProxy controllers) and when it was last written.
+
+Pure; ``kubetriage.evidence.ingress_walk`` reads the IngressClass, the pods and that ConfigMap.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from kubetriage.evidence.changes import last_write
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.index import ObjectIndex, workload_of
 from kubetriage.evidence.limits import EvidenceLimits
@@ -168,6 +172,39 @@ def owned_by(pod: JsonDict) -> ObjectRef | None:
     return ObjectRef(kind=found[0], namespace=_ns(pod), name=found[1]) if found else None
 
 
+# The controller flag naming its settings ConfigMap, "<namespace>/<name>" (ingress-nginx,
+# HAProxy's controllers); the namespace usually the pod's own, through $(POD_NAMESPACE).
+SETTINGS_FLAG: Final = "--configmap"
+
+
+def settings_config(pod: JsonDict) -> ObjectRef | None:
+    """The ConfigMap a controller pod's ``--configmap`` flag names (a bare name, or
+    ``$(POD_NAMESPACE)/name``, is in the pod's namespace); None without the flag."""
+    for container in dicts(as_dict(pod.get("spec")).get("containers")):
+        words = [
+            as_str(w) or ""
+            for w in [*as_list(container.get("command")), *as_list(container.get("args"))]
+        ]
+        for at, word in enumerate(words):
+            flag, equals, value = word.partition("=")
+            if flag != SETTINGS_FLAG:
+                continue
+            value = value if equals else (words[at + 1] if at + 1 < len(words) else "")
+            namespace, slash, name = value.replace("$(POD_NAMESPACE)", _ns(pod) or "").rpartition(
+                "/"
+            )
+            if name:
+                return ObjectRef(
+                    kind="ConfigMap", namespace=(namespace if slash else "") or _ns(pod), name=name
+                )
+    return None
+
+
+def _settings(index: ObjectIndex, pods: list[JsonDict]) -> tuple[ObjectRef | None, JsonDict | None]:
+    ref = next((r for p in pods if (r := settings_config(p)) is not None), None)
+    return ref, index.get("ConfigMap", ref.namespace, ref.name) if ref is not None else None
+
+
 def ingress_controllers(
     index: ObjectIndex, namespace: str | None, pods: list[JsonDict], limits: EvidenceLimits
 ) -> list[IngressControllerEvidence]:
@@ -185,6 +222,7 @@ def ingress_controllers(
         controller = controller_of(ingress_class)
         labels = controller_pod_labels(controller)
         found = controller_pods(index.kind("Pod"), labels) if labels else []
+        settings, config = _settings(index, found)
         summaries.append(
             IngressControllerEvidence(
                 ingress=_name(ingress),
@@ -201,6 +239,8 @@ def ingress_controllers(
                 unknown_ports=unknown_ports(ingress, index.in_namespace("Service", namespace)),
                 workload=controller_workload(index, found[0]) if found else None,
                 failing_pods=[t for p in found if (t := pod_trouble(p))][: limits.max_list_items],
+                settings=settings,
+                settings_written=last_write(config) if config is not None else None,
             )
         )
     return summaries
