@@ -30,6 +30,7 @@ from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callee_quorum import CALLEE_QUORUM_ANALYZERS
+from kubetriage.analyzers.caller_pinning import CALLER_PINNING_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -95,6 +96,7 @@ from kubetriage.analyzers.pinned_connections import PINNED_CONNECTION_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.platform_split import PLATFORM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.pool_callee import POOL_CALLEE_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.producer_contract import PRODUCER_CONTRACT_ANALYZERS
@@ -280,6 +282,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SESSION_AFFINITY_ANALYZERS,
     *ZONE_ROUTING_ANALYZERS,
     *PINNED_CONNECTION_ANALYZERS,
+    *CALLER_PINNING_ANALYZERS,
+    *POOL_CALLEE_ANALYZERS,
     *JOB_SIDECAR_ANALYZERS,
     *SCHEDULER_NAME_ANALYZERS,
     *NATIVE_SIDECAR_ANALYZERS,

@@ -34,6 +34,7 @@ from kubetriage.analyzers.cfs import (
 )
 from kubetriage.analyzers.changes import cap_explained
 from kubetriage.analyzers.demand import latency_alerted, measures_latency, traffic_rose
+from kubetriage.analyzers.pool_waits import pool_waits
 from kubetriage.analyzers.queues import backlog_alerted
 from kubetriage.analyzers.saturation import at_maximum, maxed_autoscaler_item, scaling_limited
 from kubetriage.analyzers.serving import off_request_path
@@ -334,7 +335,10 @@ def _slower_callee_symptom(evidence: Evidence, ref: ObjectRef) -> tuple[str, Evi
     if slower:
         return "The caller is slower", slower[0]
     backlog = backlog_alerted(evidence)
-    return ("The caller falls behind its backlog", backlog[0]) if backlog else None
+    if backlog:
+        return "The caller falls behind its backlog", backlog[0]
+    waits = pool_waits(evidence)
+    return ("The caller's clients wait for a pooled connection", waits[0]) if waits else None
 
 
 def check_callee_throttling(evidence: Evidence) -> list[Finding]:

@@ -29,6 +29,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import WINDOW_SECONDS
+from kubetriage.analyzers.node_builds import odd_node_build
 from kubetriage.analyzers.node_calls import check_calls_fail_on_node
 from kubetriage.analyzers.node_metrics import node_metric_problems
 from kubetriage.analyzers.pods import pod_events, sandbox_stuck
@@ -294,7 +295,12 @@ def check_node_localized(evidence: Evidence) -> list[Finding]:
             + _sandbox_failures(evidence, node.name)
         )
         neighbours = _neighbour_failures(node)
-        odd = [] if reported or neighbours else _odd_new_node(evidence, node, healthy, nodes)
+        odd = (
+            []
+            if reported or neighbours
+            else _odd_new_node(evidence, node, healthy, nodes)
+            or odd_node_build(evidence, node, healthy, nodes, failing)
+        )
         problems = reported + neighbours + odd
         if not problems:
             continue

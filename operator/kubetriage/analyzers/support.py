@@ -381,13 +381,17 @@ def logs_of(evidence: Evidence, pod: PodEvidence, container: str | None = None) 
 
 
 # The templates of a called workload's pods (``callee_*``): their series are of another
-# workload, never the incident workload's own CPU, memory, errors or replicas.
+# workload, never the incident workload's own CPU, memory, errors or replicas. The
+# per-replica series of an alerted pod's Deployment (``replica_*``) are of its siblings,
+# read only by the rule that compares them, never as the alerted pod's own.
 CALLEE_SERIES = "callee_"
+REPLICA_SERIES = "replica_"
 
 
 def of_callee(metric: MetricSummary) -> bool:
-    """Whether the series is of a called workload's pods (a ``callee_*`` template)."""
-    return metric.name.startswith(CALLEE_SERIES)
+    """Whether the series is of other pods than the incident's own: a called workload's (a
+    ``callee_*`` template) or an alerted pod's sibling replicas (``replica_*``)."""
+    return metric.name.startswith((CALLEE_SERIES, REPLICA_SERIES))
 
 
 def metrics_named(evidence: Evidence, *names: str) -> list[MetricSummary]:

@@ -28,6 +28,7 @@ from kubetriage.evidence.query_templates_callees import CALLEE_TEMPLATES
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.query_templates_mesh import MESH_TEMPLATES
 from kubetriage.evidence.query_templates_queues import QUEUE_TEMPLATES
+from kubetriage.evidence.query_templates_replicas import REPLICA_TEMPLATES
 from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence
@@ -40,6 +41,7 @@ ALERT_EXPR_NAME = "alert_expr"
 TEMPLATES: tuple[QueryTemplate, ...] = (
     *WORKLOAD_TEMPLATES,
     *CALLEE_TEMPLATES,
+    *REPLICA_TEMPLATES,
     *MESH_TEMPLATES,
     *QUEUE_TEMPLATES,
     *CACHE_TEMPLATES,
