@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.evidence.callers import MAX_CALLERS, caller_log_requests, find_callers
+from kubetriage.evidence.callers import MAX_CALLERS, find_callers
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.shared_callers import caller_log_requests
 from kubetriage.models.base import ObjectRef
 from tests.support.built import built, deployment_manifest, service_manifest
 from tests.support.evidence import log, naming

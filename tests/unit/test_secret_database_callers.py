@@ -10,7 +10,7 @@ refused-client rule speaks for it), and a caller naming the database that change
 preferred).
 
 Real: raw Deployments and Services as the API returns them (``tests.support.built``) for the
-caller discovery (``kubetriage.evidence.callers``), Evidence models from
+caller discovery (``kubetriage.evidence.callers``, ``...shared_callers``), Evidence models from
 ``tests.support.evidence`` and the whole analyzer registry for the rule; Secret data is
 never in the objects, as the collector never reads it.
 """
@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubetriage.analyzers.shared_dependency import CONFIDENCE
-from kubetriage.evidence.callers import find_callers, secret_clients, secret_database_env
+from kubetriage.evidence.callers import find_callers
+from kubetriage.evidence.shared_callers import secret_clients, secret_database_env
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.naming import env_source

@@ -33,7 +33,7 @@ from kubetriage.evidence.build_sections import (
     select_services,
 )
 from kubetriage.evidence.caller_caches import with_caller_caches
-from kubetriage.evidence.callers import callee_services, caller_summaries, with_shared_callers
+from kubetriage.evidence.callers import callee_services, caller_summaries
 from kubetriage.evidence.changes import change_timeline
 from kubetriage.evidence.conversion_webhooks import conversion_summaries
 from kubetriage.evidence.dependencies import log_texts, pod_texts
@@ -67,6 +67,7 @@ from kubetriage.evidence.refused_clients import (
     slow_consumer_summaries,
 )
 from kubetriage.evidence.settings_readers import settings_config_maps
+from kubetriage.evidence.shared_callers import with_shared_callers
 from kubetriage.evidence.skipped_injections import skipped_injector_summaries
 from kubetriage.evidence.summaries.aggregated_apis import aggregated_api_summaries
 from kubetriage.evidence.summaries.capacity import quota_summary

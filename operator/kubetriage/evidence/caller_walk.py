@@ -5,9 +5,10 @@ with each caller's ReplicaSets (its rollout history) and the Services it names b
 the incident's with their pods (``follow_caller_caches``: what it reads through).
 
 Called by ``KubeEvidenceCollector`` once the namespace's Services are read; which Services and
-which Deployments are decided by the pure helpers of ``kubetriage.evidence.callers`` (that
-``build_evidence`` uses as well), the reads go through the same ``KubeReader`` and
-``CollectionRun`` as the rest of the walk. Only the callers found are kept in the run.
+which Deployments are decided by the pure helpers of ``kubetriage.evidence.callers`` and
+``kubetriage.evidence.shared_callers`` (that ``build_evidence`` uses as well), the reads go
+through the same ``KubeReader`` and ``CollectionRun`` as the rest of the walk. Only the
+callers found are kept in the run.
 
 Also the walk to a queue's consumers (``find_queue_consumer``): an alert about a queue whose
 namespace (the broker's) runs none of its consumers is about the one workload, in whatever
@@ -26,13 +27,10 @@ from kubetriage.evidence.caller_caches import named_services as cache_hosts
 from kubetriage.evidence.callers import (
     MAX_CALLERS,
     callee_services,
-    caller_log_requests,
     configured_by,
     find_callers,
     find_config_callers,
     find_named_clients,
-    named_services,
-    secret_clients,
 )
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.host_routes import HOST_ROUTE_KINDS
@@ -42,6 +40,7 @@ from kubetriage.evidence.queue_peers import queue_peers
 from kubetriage.evidence.quota_peers import find_quota_peers, throttled_scopes
 from kubetriage.evidence.raw import as_dict, listed
 from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.shared_callers import caller_log_requests, named_services, secret_clients
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert

@@ -1,6 +1,6 @@
 """Which PromQL templates (the catalogue in ``kubetriage.evidence.query_templates``,
-``...query_templates_queues`` and ``...query_templates_cluster``, in that order:
-``TEMPLATES``) apply to an
+``...query_templates_causes``, ``...query_templates_queues`` and ``...query_templates_cluster``,
+in that order: ``TEMPLATES``) apply to an
 incident, and rendering them for its scope.
 
 Pure functions; ``PrometheusEvidenceCollector`` calls ``build_scope`` and
@@ -25,6 +25,7 @@ from kubetriage.evidence.query_template import QueryTemplate
 from kubetriage.evidence.query_templates import WORKLOAD_TEMPLATES
 from kubetriage.evidence.query_templates_caches import CACHE_TEMPLATES
 from kubetriage.evidence.query_templates_callees import CALLEE_TEMPLATES
+from kubetriage.evidence.query_templates_causes import CAUSE_TEMPLATES
 from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.query_templates_mesh import MESH_TEMPLATES
 from kubetriage.evidence.query_templates_queues import QUEUE_TEMPLATES
@@ -40,6 +41,7 @@ ALERT_EXPR_NAME = "alert_expr"
 # The whole catalogue, in the order the queries are run and shown.
 TEMPLATES: tuple[QueryTemplate, ...] = (
     *WORKLOAD_TEMPLATES,
+    *CAUSE_TEMPLATES,
     *CALLEE_TEMPLATES,
     *REPLICA_TEMPLATES,
     *MESH_TEMPLATES,

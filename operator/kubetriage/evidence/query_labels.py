@@ -3,12 +3,17 @@ series of kube-prometheus, of Prometheus Operator's ServiceMonitors and of an Op
 pipeline: the workload's pods and containers, its scrape job, the pods of the Services it
 calls. Pure strings with ``string.Template`` placeholders that ``kubetriage.evidence.queries``
 fills with escaped values; the templates themselves are in
-``kubetriage.evidence.query_templates`` and ``...query_templates_cluster``.
+``kubetriage.evidence.query_templates``, ``...query_templates_causes`` and
+``...query_templates_cluster``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import replace
+
+from kubetriage.evidence.query_template import QueryTemplate
 
 # Container matcher used by every per-container template: the alert's container when known,
 # otherwise any real container (cAdvisor's pod-level cgroup has container="", and "POD" is
@@ -103,3 +108,9 @@ def or_otel_pod(promql: str) -> str:
         promql = re.sub(rf"\b(rate|increase)\({kube}\[(\w+)\]\)", ranged, promql)
         promql = re.sub(rf"(?<!\w){kube}(?!\[)", bare, promql)
     return promql
+
+
+def with_alternatives(templates: Iterable[QueryTemplate]) -> tuple[QueryTemplate, ...]:
+    """The templates, each query also reading the series labelled with the Service or by an
+    OpenTelemetry pipeline (``or_by_service``, then ``or_otel_pod``)."""
+    return tuple(replace(t, promql=or_otel_pod(or_by_service(t.promql))) for t in templates)

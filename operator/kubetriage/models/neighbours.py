@@ -76,7 +76,7 @@ class CallerEvidence(BaseModel):
     # The callee's own error lines naming it as their client, when that is how it was found.
     in_errors: ClientMention | None = None
     # The env var, taken from a Secret, whose database URL alone links it to ``callee`` (a
-    # SQL database it does not name; ``kubetriage.evidence.callers.secret_clients``): a
+    # SQL database it does not name; ``kubetriage.evidence.shared_callers.secret_clients``): a
     # possible caller, weaker than one naming it. None for a caller that names ``callee``.
     secret_env: str | None = None
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
@@ -84,7 +84,8 @@ class CallerEvidence(BaseModel):
     # no pod at all, so it neither calls nor consumes what the callee queues for it.
     replicas: int | None = None
     # What it says itself, read only for the other callers of a dependency the incident's
-    # workload names: bounded log tails of its first pod (``callers.caller_log_requests``).
+    # workload names: bounded log tails of its first pod
+    # (``shared_callers.caller_log_requests``).
     # An unchanged caller failing on the same dependency at the same time clears a release.
     logs: list[LogTail] = Field(default_factory=list)
     # The caches it names besides ``callee``, read only for the callers of the incident's own

@@ -265,7 +265,7 @@ class DependencyEvidence(BaseModel):
     # PersistentVolumeClaims those pods mount (their Warning events are in ``warnings``).
     logs: list[LogTail] = Field(default_factory=list)
     volumes: list[DependencyVolume] = Field(default_factory=list)
-    # Its other callers (``kubetriage.evidence.callers``): the Deployments, besides the
+    # Its other callers (``kubetriage.evidence.shared_callers``): the Deployments, besides the
     # incident's own workload, whose pod template names its Service, with their rollouts: a
     # shared database or cache saturated by another team's new revision.
     callers: list[CallerEvidence] = Field(default_factory=list)
