@@ -4,8 +4,8 @@ Pod Security Admission (``violates PodSecurity "restricted:latest": ...``), a po
 validating webhook (``admission webhook "<name>" denied the request: ...``: Kyverno,
 Gatekeeper, OPA) or a ValidatingAdmissionPolicy (``... denied request: ...``). Nothing is
 down (a webhook that cannot be called is ``kubetriage.analyzers.webhooks``' case, a
-ResourceQuota ``kubetriage.analyzers.scheduling``'s): the policy works as configured and the
-pod template does not comply.
+ResourceQuota ``kubetriage.analyzers.policy_refusals``'): the policy works as configured and
+the pod template does not comply.
 
 - the refused ReplicaSet is the workload's new revision while an older one still serves:
   the change broke admission (bad-rollout: roll the workload back);

@@ -46,10 +46,10 @@ from kubetriage.analyzers.onset import (
 from kubetriage.analyzers.placement import slow_replica_nodes
 from kubetriage.analyzers.pods import admitted_memory_limit, node_split
 from kubetriage.analyzers.policies import check_policy_flows
+from kubetriage.analyzers.policy_refusals import LIMIT_RANGE_REFUSAL, QUOTA_REFUSAL
 from kubetriage.analyzers.previous_revision import previous_fails_alike
 from kubetriage.analyzers.relayed_failures import failing_upstream
 from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
-from kubetriage.analyzers.scheduling import LIMIT_RANGE_REFUSAL, QUOTA_REFUSAL
 from kubetriage.analyzers.support import (
     grep_logs,
     item,

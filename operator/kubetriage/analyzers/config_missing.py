@@ -4,6 +4,7 @@ it; a secret an external store (Vault, a cloud secret manager) does not hold or 
 Secrets Store CSI mount or a container that cannot start says it; a key that was renamed (a
 near miss in the ConfigMap's keys); a host in an env value one edit away from a Service that
 exists. Aimed at the ConfigMap or Secret when the evidence names it, else at the workload.
+What the application's own log says is traced to its object by ``config_complaints``.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -11,11 +12,17 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.config_complaints import (
+    absent_optional_source,
+    log_config_target,
+    misspelt_hosts,
+    near_miss_key,
+    unparsable_mount,
+)
 from kubetriage.analyzers.config_readers import read_key_reports
 from kubetriage.analyzers.container_texts import (
     ABSENT,
@@ -32,19 +39,15 @@ from kubetriage.analyzers.container_texts import (
 )
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
-    CONFIG_PARSE_LOGS,
     CONFIG_VARIABLE_GROUPS,
     SECRET_STORE_MISSING,
     SECRET_STORE_REFUSED,
     SECRETS_STORE_MOUNT,
-    hosts_in,
-    service_for_host,
 )
 from kubetriage.analyzers.pods import pod_events
 from kubetriage.analyzers.revisions import image_changed_from_serving
 from kubetriage.analyzers.secret_writers import writer_down, writer_input
 from kubetriage.analyzers.support import (
-    LogHit,
     event_fact,
     grep_logs,
     item,
@@ -56,11 +59,10 @@ from kubetriage.analyzers.support import (
 from kubetriage.config_errors import MISSING_KEY as _MISSING_KEY
 from kubetriage.config_errors import MISSING_OBJECT as _MISSING_OBJECT
 from kubetriage.config_errors import image_user_refused
-from kubetriage.dns_errors import DNS_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import ConfigReference, EventEvidence, PodEvidence
+from kubetriage.models.object_evidence import EventEvidence, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -97,10 +99,6 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-# How alike two names must be (difflib ratio) to be one name misspelt: a ConfigMap key and
-# the variable the application asks for; a host that does not resolve and a Service.
-SIMILAR_KEY = 0.75
-SIMILAR_HOST = 0.8
 
 
 def _store_mount_problem(event: EventEvidence) -> ConfigProblem | None:
@@ -126,125 +124,6 @@ def _not_started(pod: PodEvidence, container: str) -> bool:
 def _config_target(namespace: str, kind: str, name: str) -> ObjectRef:
     canonical = "Secret" if kind.lower().startswith("secret") else "ConfigMap"
     return ObjectRef(kind=canonical, namespace=namespace, name=name)
-
-
-def _log_config_target(evidence: Evidence, pod: PodEvidence, hit: LogHit) -> ObjectRef | None:
-    """The ConfigMap/Secret a log complaint points at: the one feeding the named variable,
-    else the one a missing file would be mounted from, else the only envFrom source."""
-    variable = next((hit.match[g] for g in CONFIG_VARIABLE_GROUPS if hit.match[g]), None)
-    refs = [r for r in pod.config_refs if r.name != "kube-root-ca.crt"]
-    if variable:
-        for ref in refs:
-            if ref.via.split()[-1:] == [variable] or ref.key == variable:
-                return ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
-    path = hit.match["path"] or hit.match["path2"]
-    volumes = [r for r in refs if r.via.startswith("volume")]
-    if path and len(volumes) == 1:
-        return ObjectRef(kind=volumes[0].kind, namespace=pod.namespace, name=volumes[0].name)
-    env_from = [r for r in refs if r.via.startswith("envFrom")]
-    if variable and len(env_from) == 1:
-        return ObjectRef(kind=env_from[0].kind, namespace=pod.namespace, name=env_from[0].name)
-    if len(refs) == 1:
-        return ObjectRef(kind=refs[0].kind, namespace=pod.namespace, name=refs[0].name)
-    return workload_ref(evidence, pod)
-
-
-def _unparsable_mount(evidence: Evidence, pod: PodEvidence) -> tuple[ObjectRef, str, LogHit] | None:
-    """The one ConfigMap a restarting container of the pod mounts as a volume, the key of it
-    whose file kind the container's log says does not parse, and that log line."""
-    volumes = {
-        r.name
-        for r in pod.config_refs
-        if r.kind == "ConfigMap" and r.via.startswith("volume") and r.name != "kube-root-ca.crt"
-    }
-    if len(volumes) != 1:
-        return None
-    name = next(iter(volumes))
-    keys = evidence.config_maps.get(name) or []
-    for container in pod.containers:
-        if container.init or container.restart_count == 0:
-            continue
-        for log in logs_of(evidence, pod, container.name):
-            for key in keys:
-                pattern = CONFIG_PARSE_LOGS.get("." + key.rsplit(".", 1)[-1].lower())
-                hits = grep_logs([log], pattern, limit=1) if pattern else []
-                if hits:
-                    return (
-                        ObjectRef(kind="ConfigMap", namespace=pod.namespace, name=name),
-                        key,
-                        hits[0],
-                    )
-    return None
-
-
-def _absent_optional_source(pod: PodEvidence, *, file: bool) -> ConfigReference | None:
-    """The one optional ConfigMap or Secret the pod references that does not exist, as a
-    volume when the complaint is about a file, else as env: the kubelet starts the container
-    without it, so its settings are simply not there."""
-    absent = [
-        r
-        for r in pod.config_refs
-        if r.optional and r.exists is False and r.via.startswith("volume") == file
-    ]
-    return absent[0] if len(absent) == 1 else None
-
-
-def _near_miss_key(evidence: Evidence, target: ObjectRef | None, wanted: str | None) -> str | None:
-    """A key of the ConfigMap the application reads that nearly matches the variable it says
-    is missing: the key was renamed or misspelt on one side."""
-    if target is None or wanted is None or target.kind != "ConfigMap":
-        return None
-    keys = evidence.config_maps.get(target.name)
-    if not keys or wanted in keys:
-        return None
-    scored = [(SequenceMatcher(None, wanted.lower(), k.lower()).ratio(), k) for k in keys]
-    ratio, key = max(scored)
-    return key if ratio >= SIMILAR_KEY else None
-
-
-def _misspelt_hosts(evidence: Evidence, pod: PodEvidence) -> list[tuple[ObjectRef, EvidenceItem]]:
-    """A host that does not resolve, set in an env value, and one edit away from a Service
-    that exists: the value is wrong, not the dependency."""
-    found: list[tuple[ObjectRef, EvidenceItem]] = []
-    names = [s.name for s in evidence.services]
-    for hit in grep_logs(logs_of(evidence, pod), DNS_LOG, limit=5):
-        for host in hosts_in(hit.line):
-            if service_for_host(host, evidence.services) is not None:
-                continue
-            first = host.split(".")[0]
-            close = [
-                n
-                for n in names
-                if n != first and SequenceMatcher(None, n, first).ratio() >= SIMILAR_HOST
-            ]
-            if not close:
-                continue
-            for container in pod.containers:
-                var = next((k for k, v in container.env.items() if first in v), None)
-                if var is None:
-                    continue
-                ref = next(
-                    (r for r in pod.config_refs if r.via.split()[-1:] == [var]),
-                    None,
-                )
-                target = (
-                    ObjectRef(kind=ref.kind, namespace=pod.namespace, name=ref.name)
-                    if ref
-                    else workload_ref(evidence, pod)
-                )
-                if target is not None:
-                    found.append(
-                        (
-                            target,
-                            item(
-                                hit.source,
-                                f"{hit.line.strip()[:160]} (env {var} names {first}; the "
-                                f"Service is {close[0]})",
-                            ),
-                        )
-                    )
-                    return found
-    return found
 
 
 def _process_started(pod: PodEvidence) -> bool:
@@ -402,9 +281,9 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 crashing = any(
                     c.name == log.container and c.restart_count > 0 for c in pod.containers
                 )
-                log_target = _log_config_target(evidence, pod, hit)
+                log_target = log_config_target(evidence, pod, hit)
                 path = hit.match["path"] or hit.match["path2"]
-                absent = _absent_optional_source(pod, file=bool(path))
+                absent = absent_optional_source(pod, file=bool(path))
                 if absent is not None:
                     # Started without an optional source that no longer exists: that is what
                     # the application is missing, whichever source it would have named.
@@ -420,7 +299,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                             f"{absent.kind} {absent.name} ({absent.via}, optional) does not exist",
                         ),
                     )
-                renamed = _near_miss_key(evidence, log_target, variable)
+                renamed = near_miss_key(evidence, log_target, variable)
                 note(
                     log_target,
                     confidence
@@ -442,8 +321,8 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                     )
         for target, key, fact in read_key_reports(pod, logs_of(evidence, pod)):
             note(target, CONFIDENCE.read_key, fact, {"key": key}, read_no_key(key))
-        if (unparsable_mount := _unparsable_mount(evidence, pod)) is not None:
-            mounted, key, hit = unparsable_mount
+        if (unparsed := unparsable_mount(evidence, pod)) is not None:
+            mounted, key, hit = unparsed
             note(
                 mounted, CONFIDENCE.unparsable, item(hit.source, hit.line), problem=unparsable(key)
             )
@@ -452,7 +331,7 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
                 CONFIDENCE.supporting,
                 item(pod_source(pod), f"mounts ConfigMap {mounted.name} (key {key}) as a volume"),
             )
-        for target, fact in _misspelt_hosts(evidence, pod):
+        for target, fact in misspelt_hosts(evidence, pod):
             note(target, CONFIDENCE.misspelt_host, fact, problem=MISSPELT_HOST)
 
     findings: list[Finding] = []

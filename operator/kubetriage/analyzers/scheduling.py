@@ -1,9 +1,10 @@
 """The unschedulable rule: pods the scheduler places on no node (PodScheduled=False,
 FailedScheduling), with the scheduler's reasons in a person's words (insufficient CPU or
 memory, selectors and affinity, taints, cordoned nodes...), and pods a ResourceQuota or a
-LimitRange keeps from being created. Pods short of room while the node autoscaler that
-should add a node for them is down are that autoscaler's symptom (``reconcilers``). A claim
-that will not bind is the storage rule's case; nodes that are down, the node-failure rule's.
+LimitRange keeps from being created (``policy_refusals``). Pods short of room while the node
+autoscaler that should add a node for them is down are that autoscaler's symptom
+(``reconcilers``). A claim that will not bind is the storage rule's case; nodes that are
+down, the node-failure rule's.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -17,13 +18,12 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.nodes import nodes_behind_pressure_taints
+from kubetriage.analyzers.policy_refusals import refusal_findings
 from kubetriage.analyzers.reconcilers import node_autoscaler_down
-from kubetriage.analyzers.step_quotas import rollout_quota_findings, step_quota_findings
 from kubetriage.analyzers.storage import UNBOUND_PVC
 from kubetriage.analyzers.support import (
     event_fact,
     events_for,
-    involved_workload,
     item,
     node_source,
     parse_quantity,
@@ -31,10 +31,9 @@ from kubetriage.analyzers.support import (
     workload_ref,
 )
 from kubetriage.analyzers.uninitialized_nodes import uninitialized_constraint
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
-from kubetriage.models.object_evidence import EventEvidence, NodeEvidence, PodEvidence
+from kubetriage.models.object_evidence import NodeEvidence, PodEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -48,9 +47,6 @@ class _Confidence:
     # ... for want of room, while the node autoscaler that would add a node for them is down
     # and has not spoken about them: its failure is the cause (reconciler-down, 0.85-0.9).
     autoscaler_down: float = 0.75
-    quota: float = 0.85  # the API server refuses to create the pods over a ResourceQuota
-    quota_callee: float = 0.8  # ... the pods of a workload the incident's workload calls
-    limit_range: float = 0.85  # the API server refuses the pods: a LimitRange's min, max or ratio
 
 
 CONFIDENCE: Final = _Confidence()
@@ -90,14 +86,6 @@ _INSUFFICIENT = re.compile(r"(?i)insufficient ([\w./-]*\w)")
 _NODES_DOWN = re.compile(
     r"(?i)node\.kubernetes\.io/(not-ready|unreachable)|node\(s\) were not ready"
 )
-# The API server's refusal of a pod over a namespace's ResourceQuota (FailedCreate).
-QUOTA_REFUSAL = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
-# The LimitRanger admission plugin's refusals of a pod or container (min, max, limit/request
-# ratio); a LimitRange on claims is the storage rule's case.
-LIMIT_RANGE_REFUSAL = re.compile(
-    r"(?i)(minimum|maximum) [\w./-]+ usage per (Container|Pod) is|"
-    r"max limit to request ratio per (Container|Pod) is"
-)
 
 
 def check_unschedulable(evidence: Evidence) -> list[Finding]:
@@ -115,9 +103,6 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
         if placed is not None and placed.node:
             continue  # the scheduler has placed it since: the event is history, not the state
         messages.append((placed, event.message, item("events", event_fact(event))))
-    failed_creates = events_for(evidence, "FailedCreate")
-    quota_events = [e for e in failed_creates if QUOTA_REFUSAL.search(e.message)]
-    limit_events = [e for e in failed_creates if LIMIT_RANGE_REFUSAL.search(e.message)]
 
     findings: list[Finding] = []
     scheduling = [m for m in messages if not _only_volume_problem(m[1])]
@@ -196,136 +181,8 @@ def check_unschedulable(evidence: Evidence) -> list[Finding]:
                     {"reason": ", ".join(reasons) or "unschedulable"},
                 )
             )
-    findings.extend(_limit_range_findings(evidence, limit_events))
-    findings.extend(step_quota_findings(evidence))
-    # An Argo Rollout's ReplicaSet is named like a Deployment's; its refusals free the quota.
-    rollout_findings, handled = rollout_quota_findings(evidence, quota_events)
-    findings.extend(rollout_findings)
-    quota_events = [e for e in quota_events if e not in handled]
-    for target, refused in _refusals(evidence, quota_events, QUOTA_REFUSAL):
-        if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
-            continue
-        own = evidence.workload is None or target.same_object(evidence.workload.ref)
-        quotas = [
-            item(
-                f"quota/{q.namespace}/{q.name}",
-                f"hard {prose.selector(q.hard, empty='none')}; "
-                f"used {prose.selector(q.used, empty='none')}",
-            )
-            for q in evidence.quotas[:2]
-        ]
-        because = [
-            prose.claim("The API server refuses to create its pods over quota", *refused[:2])
-        ]
-        if evidence.workload is not None and not own:
-            because.append(
-                prose.claim(
-                    f"{prose.obj(evidence.workload.ref)} calls {prose.obj(target)}, which has "
-                    "no pod to answer"
-                )
-            )
-        if quotas:
-            because.append(prose.claim("The namespace's ResourceQuota is used up", *quotas))
-        because.append(prose.claim("No new pod starts until usage drops or the quota is raised"))
-        findings.append(
-            make_finding(
-                "unschedulable",
-                Category.UNSCHEDULABLE,
-                CONFIDENCE.quota if own else CONFIDENCE.quota_callee,
-                prose.narrative(
-                    f"{prose.obj(target)} cannot create pods: a ResourceQuota is exhausted",
-                    "raise the quota or lower the pods' requests",
-                    because=because,
-                ),
-                refused + quotas,
-                Action.FREE_CAPACITY,
-                target,
-                {"reason": "exceeded quota"},
-            )
-        )
+    findings.extend(refusal_findings(evidence))
     return findings
-
-
-def _limit_range_findings(evidence: Evidence, events: list[EventEvidence]) -> list[Finding]:
-    """A LimitRange refuses the pods a workload's controller creates (a container's limit above
-    the range's maximum, a request under its minimum, a limit/request ratio over its bound):
-    the running pods predate the range, the new ones (a scale-out, a replacement) never
-    exist until the workload's resources or the range change."""
-    findings: list[Finding] = []
-    for target, refused in _refusals(evidence, events, LIMIT_RANGE_REFUSAL):
-        if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
-            continue
-        own = evidence.workload is None or target.same_object(evidence.workload.ref)
-        because = [
-            prose.claim(
-                "The API server refuses to create its pods: a LimitRange in the namespace "
-                "bounds each container's resources and these pods fall outside it",
-                *refused[:2],
-            ),
-            prose.claim(
-                "Pods created before the range keep running; no new pod starts, so the workload "
-                "cannot scale out or replace a pod until its resources or the range change"
-            ),
-        ]
-        if evidence.workload is not None and not own:
-            because.insert(
-                1,
-                prose.claim(
-                    f"{prose.obj(evidence.workload.ref)} calls {prose.obj(target)}, which "
-                    "cannot create the pods it needs"
-                ),
-            )
-        findings.append(
-            make_finding(
-                "unschedulable",
-                Category.UNSCHEDULABLE,
-                CONFIDENCE.limit_range if own else CONFIDENCE.quota_callee,
-                prose.narrative(
-                    prose.fitting_problem(
-                        [
-                            f"{prose.obj(target)} cannot create pods: a LimitRange refuses them",
-                            f"{prose.obj(target)} cannot create pods",
-                        ],
-                        fix := "bring requests and limits within the LimitRange, or relax it",
-                    ),
-                    fix,
-                    because=because,
-                ),
-                refused,
-                Action.FREE_CAPACITY,
-                target,
-                {"reason": "limit range"},
-            )
-        )
-    return findings
-
-
-def _refusals(
-    evidence: Evidence, events: list[EventEvidence], policy: re.Pattern[str]
-) -> list[tuple[ObjectRef, list[EvidenceItem]]]:
-    """The workloads the API server refuses pods over a namespace policy (a ResourceQuota, a
-    LimitRange: ``policy`` matches its refusal), with the facts: the owner of each refused
-    ReplicaSet (the incident's workload when unresolved), and the followed callees whose
-    controller reports the refusal."""
-    refusals: dict[str, tuple[ObjectRef, list[EvidenceItem]]] = {}
-    own = workload_ref(evidence)
-    for event in events:
-        owner = involved_workload(evidence, event.involved) or own
-        if owner is not None:
-            refusals.setdefault(owner.key(), (owner, []))[1].append(
-                item("events", event_fact(event))
-            )
-    for dependency in evidence.dependencies:
-        workload = dependency.workload
-        if workload is None or (dependency.ready_replicas or 0) > 0:
-            continue
-        warnings = [w for w in dependency.warnings if policy.search(w)]
-        if warnings:
-            source = f"{workload.kind.lower()}/{workload.namespace}/{workload.name}"
-            refusals.setdefault(workload.key(), (workload, []))[1].extend(
-                item(source, w) for w in warnings[:2]
-            )
-    return [(target, facts[:3]) for target, facts in refusals.values()]
 
 
 # Why a pod does not fit, in the scheduler's terms, and what a person does about it.

@@ -9,7 +9,7 @@ pod is Pending). A Rollout's ReplicaSet carries the FailedCreate like a Deployme
 told apart by the hash label Argo Rollouts puts on its pods instead of the Deployment
 controller's.
 
-Called by ``kubetriage.analyzers.scheduling``; pure functions of Evidence.
+Called by ``kubetriage.analyzers.policy_refusals``; pure functions of Evidence.
 """
 
 from __future__ import annotations
