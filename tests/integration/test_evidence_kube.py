@@ -16,10 +16,10 @@ import pytest
 import yaml
 from kubernetes import client
 
+from kubetriage.evidence.api_requests import TemporaryCollectionError
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.kube import KubeEvidenceCollector, api_client_from_kubeconfig
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.reader import TemporaryCollectionError
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case
 from kubetriage.models.evidence import Evidence

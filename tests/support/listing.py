@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.models.incident import Alert
 from kubetriage.replay.emulator.selectors import field_selector, label_selector

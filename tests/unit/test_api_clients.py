@@ -16,7 +16,7 @@ from typing import Any
 
 from kubetriage.evidence.agent_walk import follow_agent_rollouts
 from kubetriage.evidence.api_clients import client_flags, raised_flags
-from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.vocabulary import Action, Category

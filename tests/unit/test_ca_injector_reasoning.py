@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.summaries.reconcilers import CA_INJECTOR, stale_ca_bundles
 from kubetriage.models.base import ObjectRef

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.cloud_controllers import (
     UNINITIALIZED_TAINT,
     cloud_controller_hosts,
@@ -28,7 +29,7 @@ from kubetriage.evidence.cloud_controllers import (
 from kubetriage.evidence.cluster_lookups import cloud_controllers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
-from kubetriage.evidence.reader import CollectionRun, strip_config_map
+from kubetriage.evidence.reader import strip_config_map
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.tenancy import Scope

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.index import secret_writers
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.models.base import ObjectRef
 from tests.support.built import built, deployment_manifest
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.summaries.reconcilers import leaderless_services
 from kubetriage.models.base import ObjectRef

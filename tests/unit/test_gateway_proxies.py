@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.ingress_walk import follow_gateway_proxies
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.summaries.gateway_proxies import ENVOY_GATEWAY_NAME
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.run_claims import claim_mentions, claims_named_by_run
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.object_evidence import LogTail

@@ -18,8 +18,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kubetriage.analyzers.nodes import CONFIDENCE as NODE_CONFIDENCE
-from kubetriage.evidence.index import ObjectIndex, choose_target
+from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.notes import Notes
+from kubetriage.evidence.scope import choose_target
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.evidence.volume_alerts import kubelet_volume, mounted_volumes
 from kubetriage.models.base import ObjectRef

@@ -17,9 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from kubetriage.analyzers.tenant_callers import check_tenant_callers
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.node_tenant_walk import follow_node_tenants
 from kubetriage.evidence.queries import build_scope, select_queries
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.neighbours import CallerEvidence, NodeTenantEvidence

@@ -13,8 +13,8 @@ import asyncio
 from typing import Any
 
 from kubetriage.analyzers.tenant_slots import check_tenant_slots
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.node_tenant_walk import follow_node_tenants
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.neighbours import NodeTenantEvidence

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from kubetriage.analyzers.cfs import PERIODS, THROTTLED
-from kubetriage.evidence.reader import CollectionRun
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.resource_controller_walk import follow_resource_controllers
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence

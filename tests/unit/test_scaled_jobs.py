@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.scaler_walk import follow_scaler_operator
 from kubetriage.evidence.summaries.scalers import (
     OPERATOR_LABELS,

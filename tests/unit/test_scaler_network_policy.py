@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.event_subjects import event_subjects
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.summaries.scalers import scalers_of, trigger_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category

@@ -20,10 +20,11 @@ from kubetriage.evidence.agent_rollouts import (
     agents_wanted,
     apiserver_throttled,
 )
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.caller_walk import read_history
 from kubetriage.evidence.dns_clients import recent_clients
 from kubetriage.evidence.overlay_mtu import transfer_stalled
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.tenancy import Scope
 
 

@@ -12,9 +12,10 @@ Secrets are never read.
 
 from __future__ import annotations
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.aggregated_apis import (
     api_service_backend,
     metric_api_groups,

@@ -4,7 +4,7 @@ Pure: no I/O, no clock (``now`` is passed in). Called by ``KubeEvidenceCollector
 read from the API server, and by the case replay with a case file's ``cluster`` and ``logs``;
 both hand over objects exactly as the API serialises them (camelCase dicts).
 
-The orchestration only: ``index`` decides what is in scope (the target, its workload found
+The orchestration only: ``scope`` decides what is in scope (the target, its workload found
 through ownerReferences, the workload's pods...), ``summaries/*`` summarise each kind into the
 models of ``kubetriage.models.evidence``, ``build_sections`` chooses and orders the objects of
 each section, ``logs`` bounds the log tails, and every list is cut to ``EvidenceLimits``.
@@ -40,13 +40,7 @@ from kubetriage.evidence.dependencies import log_texts, pod_texts
 from kubetriage.evidence.dns_clients import dns_client_summaries
 from kubetriage.evidence.front_restarts import with_front_restarts
 from kubetriage.evidence.host_peers import host_peer_summaries
-from kubetriage.evidence.index import (
-    ObjectIndex,
-    choose_target,
-    departed_pods,
-    resolve_scope,
-    secret_writers,
-)
+from kubetriage.evidence.index import ObjectIndex, departed_pods, secret_writers
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import select_logs
 from kubetriage.evidence.notes import Notes, bounded, safe, summarise_all
@@ -66,6 +60,7 @@ from kubetriage.evidence.refused_clients import (
     refused_client_summaries,
     slow_consumer_summaries,
 )
+from kubetriage.evidence.scope import choose_target, resolve_scope
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.shared_callers import with_shared_callers
 from kubetriage.evidence.skipped_injections import skipped_injector_summaries

@@ -12,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from kubetriage.evidence.index import (
-    EvidenceScope,
-    ObjectIndex,
-    same_object,
-)
+from kubetriage.evidence.index import ObjectIndex, same_object
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded, summarise_all
 from kubetriage.evidence.raw import (
@@ -27,6 +23,7 @@ from kubetriage.evidence.raw import (
     str_map,
 )
 from kubetriage.evidence.run_claims import claims_named_by_run
+from kubetriage.evidence.scope import EvidenceScope
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.dependencies import (
     DEPENDENCY_KINDS,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.caller_caches import named_services as cache_hosts
 from kubetriage.evidence.callers import (
     MAX_CALLERS,
@@ -39,7 +40,7 @@ from kubetriage.evidence.queue_consumers import CONSUMER_KINDS, alert_queues, co
 from kubetriage.evidence.queue_peers import queue_peers
 from kubetriage.evidence.quota_peers import find_quota_peers, throttled_scopes
 from kubetriage.evidence.raw import as_dict, listed
-from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.reader import KubeReader, strip_config_map
 from kubetriage.evidence.shared_callers import caller_log_requests, named_services, secret_clients
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
 from kubetriage.models.base import ObjectRef

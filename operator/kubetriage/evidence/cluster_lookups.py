@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.cloud_controllers import (
     CONTROLLER_KINDS,
     cloud_controller_hosts,
@@ -24,7 +25,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.node_plugins import ca_hosts, certificate_authorities, cluster_dns_server
 from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.evidence.raw import as_dict as _d
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.topic_peers import PEER_KINDS
 from kubetriage.models.naming import NamingSource
 from kubetriage.models.objects import JsonDict

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.cluster_lookups import (
     ca_servers,
     cloud_controllers,
@@ -71,7 +72,7 @@ from kubetriage.evidence.node_plugins import (
     volume_server_hosts,
     waiting_provisioners,
 )
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import kind_of
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.sibling_walk import workload_pods
 from kubetriage.evidence.summaries.disruption_budgets import (
     draining_nodes,

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.caller_walk import read_history
 from kubetriage.evidence.dns_clients import recent_clients, serves_cluster_dns
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.models.objects import JsonDict
 from kubetriage.tenancy import Scope
 

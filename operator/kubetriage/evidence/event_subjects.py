@@ -11,9 +11,9 @@ cert-manager Certificates and failed CertificateRequests. No I/O: it reads only 
 
 from __future__ import annotations
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.index import claim_names, secret_writers
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.reader import CollectionRun
 from kubetriage.evidence.run_claims import claims_named_by_run
 from kubetriage.evidence.summaries.nodes import node_troubled
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scalers_of

@@ -10,7 +10,7 @@ healthy ones run beside it. Pods that fail in two workloads, or none that fail, 
 the namespace stays the scope. Not failing: a finished run (a Job's pod, Succeeded or
 Failed), a pod being deleted, and a pod still being set up (its containers being created or
 its init containers running). Pure: the collector (``kubetriage.evidence.kube``) and the
-snapshot builder (``kubetriage.evidence.index``) each climb from the pods it returns to
+snapshot builder (``kubetriage.evidence.scope``) each climb from the pods it returns to
 their workload.
 """
 

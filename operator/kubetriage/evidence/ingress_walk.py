@@ -22,7 +22,8 @@ the namespace's routes serving the incident's pods attach to, in any namespace
 
 from __future__ import annotations
 
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.api_requests import CollectionRun
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.gateway_proxies import (
     proxy_pods,
     proxy_selectors,

@@ -1,11 +1,12 @@
 """Collect the Kubernetes objects and logs around an incident and build its Evidence.
 
 The I/O edge of evidence gathering, called by the diagnosis pipeline once per Incident: the
-walk from the target outwards. The calls themselves (raw JSON, the error policy, ConfigMap
-values dropped, Secrets never read) are ``KubeReader``'s (``kubetriage.evidence.reader``);
-everything read is handed to the pure ``build_evidence``, the same shape as a case file's
-``cluster`` list. The reads that take no walk (the namespace's lists, Nodes, Certificates,
-scalers, Namespace labels) are in ``kubetriage.evidence.scope_reads``.
+walk from the target outwards. The calls themselves (raw JSON, the error policy of
+``kubetriage.evidence.api_requests``, ConfigMap values dropped, Secrets never read) are
+``KubeReader``'s (``kubetriage.evidence.reader``); everything read is handed to the pure
+``build_evidence``, the same shape as a case file's ``cluster`` list. The reads that take no
+walk (the namespace's lists, Nodes, Certificates, scalers, Namespace labels) are in
+``kubetriage.evidence.scope_reads``.
 
 What is read: the target (the first candidate from ``candidate_targets`` that exists; for a
 queue's alert in the broker's namespace, the queue's consumer wherever it runs), its
@@ -40,6 +41,7 @@ from kubernetes import client
 
 from kubetriage.evidence.agent_walk import follow_agent_rollouts, follow_overlay_agents
 from kubetriage.evidence.aggregated_api_walk import AggregatedApiWalk
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.build import build_evidence
 from kubetriage.evidence.caller_walk import follow_callers
 from kubetriage.evidence.dependency_walk import DependencyWalk
@@ -64,7 +66,7 @@ from kubetriage.evidence.node_tenant_walk import follow_node_tenants
 from kubetriage.evidence.producer_walk import follow_topic_producers
 from kubetriage.evidence.query import EvidenceQuery
 from kubetriage.evidence.readcache import ReadCache
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
 from kubetriage.evidence.refused_client_walk import follow_refused_clients
 from kubetriage.evidence.resource_controller_walk import follow_resource_controllers

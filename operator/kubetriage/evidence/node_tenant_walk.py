@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.caller_walk import read_history
 from kubetriage.evidence.callers import callee_services, find_callers
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.tenant_rollouts import node_tenant_pods, pod_claims
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, pod_workload

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.caller_walk import read_history
 from kubetriage.evidence.cluster_lookups import topic_peer_candidates
 from kubetriage.evidence.dependencies import log_texts, pod_texts
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.topic_peers import topic_peers, undecodable_topics
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import meta as _meta

@@ -7,7 +7,7 @@ configuration names the queue, the one workload configured for its renamed succe
 (``exports-v2`` for ``exports``) is the consumer that moved away. An alert naming only
 dead-letter queues (``orders-dlq``) leads to the one workload of its namespace naming their
 source queues: the consumer that failed the messages. Pure; the collector
-(``caller_walk``) and the builder (``index``) list the workloads (and the ConfigMaps their
+(``caller_walk``) and the builder (``scope``) list the workloads (and the ConfigMaps their
 env comes from) they may read.
 """
 

@@ -19,8 +19,9 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.raw import as_dict
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.mesh_control_plane import owed_by_mesh
 from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
 from kubetriage.evidence.summaries.reconcilers import (

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.api_requests import CollectionRun
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.refused_clients import Refusal, mounted_config_maps, refused_addresses
 from kubetriage.models.objects import JsonDict, controller_ref, selector_query
 from kubetriage.models.objects import namespace as _ns

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.api_requests import CollectionRun
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.reconciler_walk import list_reconcilers, read_controller
 from kubetriage.evidence.summaries.resource_controllers import (
     controller_log_requests,

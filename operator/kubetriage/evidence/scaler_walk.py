@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.api_requests import CollectionRun
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.scaler_operator import operator_log_requests
 from kubetriage.evidence.summaries.scalers import (
     OPERATOR_SELECTORS,

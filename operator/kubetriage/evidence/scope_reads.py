@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.dapr_components import COMPONENT_API, runs_dapr
 from kubetriage.evidence.host_routes import INGRESS_ROUTE_API
 from kubetriage.evidence.index import referenced_config
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE_API
 from kubetriage.evidence.raw import as_dict, dicts
-from kubetriage.evidence.reader import CollectionRun, KubeReader, strip_config_map
+from kubetriage.evidence.reader import KubeReader, strip_config_map
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
 from kubetriage.evidence.summaries.scalers import SCALER_APIS, TRIGGER_AUTH_API

@@ -14,9 +14,10 @@ kind the cluster does not serve (404) is skipped quietly, one the operator may n
 
 from __future__ import annotations
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import api_group, as_dict, as_str, dicts
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.secret_writers import (
     CROSSPLANE_XRD,
     PROVIDER_CONFIG_KINDS,

@@ -14,6 +14,7 @@ I/O through ``KubeReader``; called once per collection by ``KubeEvidenceCollecto
 
 from __future__ import annotations
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.caller_walk import find_queue_consumer
 from kubetriage.evidence.delivered_apps import (
     APPLICATION_API,
@@ -30,7 +31,7 @@ from kubetriage.evidence.instance_nodes import (
 )
 from kubetriage.evidence.node_tenants import alert_resource, node_tenant, tenant_namespaces
 from kubetriage.evidence.raw import listed
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
 from kubetriage.evidence.stream_jobs import stream_namespace, task_workload, with_task_workload
 from kubetriage.evidence.targets import (

@@ -5,7 +5,7 @@ mounts a pod's volume (``/var/lib/kubelet/pods/<pod uid>/volumes/<plugin>/<volum
 unless its ``mount-points-exclude`` drops them): an alert on such a ``mountpoint`` is about
 that volume. The PersistentVolume of that name (``mounted_volumes``) and the claim bound to it
 (``volume_claim``) are the incident's target, before any candidate of the alert's labels (the
-collector, ``target_walk``, and the builder, ``index.mounted_claim``, look the volume up); the
+collector, ``target_walk``, and the builder, ``scope.mounted_claim``, look the volume up); the
 node-failure rule does not count such an alert against the node.
 
 Pure.

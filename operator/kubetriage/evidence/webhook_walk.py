@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.conversion_webhooks import (
     CRD,
     alert_texts,
@@ -33,7 +34,7 @@ from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.pod_injectors import pod_injectors, unmeshed_pods
-from kubetriage.evidence.reader import CollectionRun, KubeReader
+from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.skipped_injections import skipped_pods
 from kubetriage.evidence.summaries.webhooks import (
     WEBHOOK_CONFIGURATION_KINDS,

@@ -29,13 +29,7 @@ from kubetriage.evidence.delivered_apps import (
     named_applications,
     with_delivered,
 )
-from kubetriage.evidence.index import (
-    ObjectIndex,
-    choose_target,
-    mounted_claim,
-    queue_consumer,
-    resolve_scope,
-)
+from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.instance_nodes import (
     instance_addresses,
     node_at,
@@ -47,6 +41,7 @@ from kubetriage.evidence.logs import log_requests, tail_from_text, webhook_log_r
 from kubetriage.evidence.node_tenants import node_tenant, tenant_namespaces
 from kubetriage.evidence.notes import Notes
 from kubetriage.evidence.query import EvidenceQuery
+from kubetriage.evidence.scope import choose_target, mounted_claim, queue_consumer, resolve_scope
 from kubetriage.evidence.service_owner import OWNER_KINDS, unplaced_owner
 from kubetriage.evidence.stream_jobs import stream_namespace, task_workload, with_task_workload
 from kubetriage.evidence.summaries.gateway_routes import (
@@ -161,7 +156,7 @@ class SnapshotEvidenceSource:
         self, target: ObjectRef | None, alerts: list[Alert], scope: Scope
     ) -> ObjectRef | None:
         """The claim of the PersistentVolume a node filesystem alert's mountpoint names
-        (``index.mounted_claim``), as the collector reads the volume before any candidate,
+        (``scope.mounted_claim``), as the collector reads the volume before any candidate,
         only for an incident without its own object target (none, or a namespace) and a scope
         that may read the cluster."""
         if (target is not None and target.kind != "Namespace") or not scope.may_read(None):

@@ -32,7 +32,6 @@ from kubetriage.evidence.host_resolution import (
 )
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
-    EvidenceScope,
     ObjectIndex,
     claim_names,
     referenced_config,
@@ -65,6 +64,7 @@ from kubetriage.evidence.notes import Notes, safe
 from kubetriage.evidence.pull_registries import registry_hosts
 from kubetriage.evidence.raw import as_dict, as_list, as_str, clip_text, dicts, kind_of, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
+from kubetriage.evidence.scope import EvidenceScope
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
