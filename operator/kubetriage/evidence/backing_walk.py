@@ -6,8 +6,9 @@ ControllerRevisions) and their events, and, in another namespace than the incide
 NetworkPolicies and autoscalers of its namespace; for a few of its pods (troubled first), their
 log tails, the PersistentVolumeClaims they mount and the ConfigMaps they use.
 
-``build_evidence`` summarises what was read (``kubetriage.evidence.summaries.dependencies``);
-the reads go through the same ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
+``build_evidence`` summarises what was read
+(``kubetriage.evidence.summaries.dependency_details``); the reads go through the same
+``KubeReader`` and ``CollectionRun`` as the rest of the walk.
 """
 
 from __future__ import annotations
