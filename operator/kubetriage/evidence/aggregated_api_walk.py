@@ -13,7 +13,7 @@ Secrets are never read.
 from __future__ import annotations
 
 from kubetriage.evidence.api_requests import CollectionRun
-from kubetriage.evidence.dependency_walk import DependencyWalk
+from kubetriage.evidence.backing_walk import BackingWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.aggregated_apis import (
@@ -30,7 +30,7 @@ class AggregatedApiWalk:
     def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
         self._reader = reader
         self._limits = limits
-        self._dependencies = DependencyWalk(reader, limits)
+        self._backing = BackingWalk(reader, limits)
 
     async def follow(self, run: CollectionRun, namespace: str | None, scope: Scope) -> None:
         """Read the unavailable APIServices of the metric APIs the HPAs of ``namespace``
@@ -60,4 +60,4 @@ class AggregatedApiWalk:
             if svc is None:
                 svc = await self._reader.read(run, "Service", svc_namespace, service.name)
             if svc is not None and ("Endpoints", svc_namespace, service.name) not in run.objects:
-                await self._dependencies.behind(run, svc)
+                await self._backing.behind(run, svc)

@@ -8,7 +8,8 @@ past once: the hosts those tails name are its own callees, followed the same way
 same bound (a service that fails because its database lost its data).
 
 Called by ``KubeEvidenceCollector`` once the incident's own objects and logs are read; the
-names themselves are found by the pure helpers of ``kubetriage.evidence.dependencies``, the
+names themselves are found by the pure helpers of ``kubetriage.evidence.dependencies``, what
+stands behind each dependency followed is read by ``kubetriage.evidence.backing_walk``; the
 reads go through the same ``KubeReader`` and ``CollectionRun`` as the rest of the walk.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from kubetriage.evidence.api_requests import CollectionRun
+from kubetriage.evidence.backing_walk import BackingWalk, known_or_read
 from kubetriage.evidence.cluster_lookups import (
     ca_servers,
     cloud_controllers,
@@ -42,15 +44,9 @@ from kubetriage.evidence.host_resolution import (
     headless_workload,
     resolve,
 )
-from kubetriage.evidence.index import (
-    WORKLOAD_KINDS,
-    claim_names,
-    referenced_config,
-    sort_pods,
-)
+from kubetriage.evidence.index import WORKLOAD_KINDS, claim_names
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.link_local_hosts import link_local_failing_nodes, node_link_local_hosts
-from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE, mesh_route_hosts
 from kubetriage.evidence.node_hosts import (
     connect_failing_nodes,
@@ -74,18 +70,14 @@ from kubetriage.evidence.node_plugins import (
 )
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
-from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
+from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
-
-# Workload kinds that own their pods directly (no ReplicaSet between them).
-_DIRECT_OWNERS = frozenset({"StatefulSet", "DaemonSet"})
 
 
 class DependencyWalk:
@@ -94,6 +86,7 @@ class DependencyWalk:
     def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
         self._reader = reader
         self._limits = limits
+        self._backing = BackingWalk(reader, limits)
 
     async def follow(
         self,
@@ -248,7 +241,10 @@ class DependencyWalk:
         claims = [
             c
             for c in await asyncio.gather(
-                *(self._known_or_read(run, "PersistentVolumeClaim", namespace, n) for n in names)
+                *(
+                    known_or_read(self._reader, run, "PersistentVolumeClaim", namespace, n)
+                    for n in names
+                )
             )
             if c is not None
         ]
@@ -309,14 +305,14 @@ class DependencyWalk:
                 ref = ObjectRef(kind=kind, namespace=ns, name=name)
                 run.error(f"dependency not followed: {scope.refusal(ref)}")
                 continue
-            obj = await self._known_or_read(run, kind, ns, name)
+            obj = await known_or_read(self._reader, run, kind, ns, name)
             if obj is None and kind == "Service":
                 # A Service that cannot be read: the workload it fronts by name (``x`` for
                 # ``x-headless``, else ``x``), whose rollouts say whether a release removed it.
                 obj = await self._headless_workload(run, ns, headless_workload(name) or name)
             if obj is None:
                 continue
-            read.append((obj, await self._dependency_children(run, obj, namespace)))
+            read.append((obj, await self._backing.follow(run, obj, namespace)))
         return read
 
     async def _headless_workload(
@@ -324,168 +320,6 @@ class DependencyWalk:
     ) -> JsonDict | None:
         """The workload behind a ``<name>-headless`` Service that could not be read."""
         for kind in HEADLESS_WORKLOAD_KINDS:
-            if (obj := await self._known_or_read(run, kind, namespace, name)) is not None:
+            if (obj := await known_or_read(self._reader, run, kind, namespace, name)) is not None:
                 return obj
         return None
-
-    async def _known_or_read(
-        self, run: CollectionRun, kind: str, namespace: str, name: str
-    ) -> JsonDict | None:
-        """The object as this run already has it, or read now when its kind is readable."""
-        obj = run.objects.get((kind, namespace, name))
-        if obj is None and self._reader.readable(kind):
-            obj = await self._reader.read(run, kind, namespace, name)
-        return obj
-
-    async def behind(self, run: CollectionRun, obj: JsonDict) -> None:
-        """What stands behind a Service or workload another walk found (an admission
-        webhook's Service, whose walk reads its own log tails): as ``_dependency_children``
-        reads it for a dependency in its own namespace, without the pods' tails."""
-        await self._dependency_children(run, obj, _ns(obj), own_words=False)
-
-    async def _dependency_children(
-        self, run: CollectionRun, obj: JsonDict, incident_namespace: str, *, own_words: bool = True
-    ) -> list[JsonDict]:
-        """Pods and ReplicaSets behind a dependency, its workload and their events, and, in
-        another namespace, the NetworkPolicies that decide whether it accepts the call;
-        returns the pods whose own words (log tails) were read."""
-        namespace, spec = _ns(obj), obj.get("spec") or {}
-        if namespace != incident_namespace:
-            # The incident's namespace has both listed already: the NetworkPolicies that
-            # decide whether the callee accepts the call, the autoscalers that size it.
-            for kind, plural in (
-                ("NetworkPolicy", "NetworkPolicies"),
-                ("HorizontalPodAutoscaler", "HPAs"),
-            ):
-                await self._reader.add_listed(
-                    run, kind, namespace, what=f"list {plural} in {namespace}"
-                )
-        if obj.get("kind") == "Service":
-            selector = selector_query({"matchLabels": spec.get("selector") or {}})
-        else:
-            selector = selector_query(spec.get("selector") or {})
-        what = f"{obj.get('kind')} {namespace}/{_name(obj)}"
-        endpoints = None
-        if obj.get("kind") == "Service":
-            endpoints = run.objects.get(("Endpoints", namespace, _name(obj)))
-            if endpoints is None:
-                endpoints = await self._reader.read(run, "Endpoints", namespace, _name(obj))
-            if (
-                endpoints is None
-                and spec.get("type") != "ExternalName"
-                and self._reader.listable("EndpointSlice")
-            ):
-                # No Endpoints mirror (over 1000 endpoints, or a cluster that stopped
-                # mirroring): the Service's EndpointSlices hold its ready endpoints. An
-                # ExternalName Service is a DNS alias and has neither.
-                await self._reader.add_listed(
-                    run,
-                    "EndpointSlice",
-                    namespace,
-                    what=f"list EndpointSlices of dependency {what}",
-                    label_selector=f"kubernetes.io/service-name={_name(obj)}",
-                )
-        if selector is not None:
-            pods, replica_sets = await asyncio.gather(
-                *(
-                    self._reader.list_of(
-                        run,
-                        listed,
-                        namespace,
-                        what=f"list {plural} of dependency {what}",
-                        label_selector=selector,
-                    )
-                    for listed, plural in (("Pod", "pods"), ("ReplicaSet", "ReplicaSets"))
-                )
-            )
-        elif endpoints is not None:
-            # A Service without a selector: the pods its Endpoints name (Patroni, an operator).
-            named = endpoint_pods(endpoints)[: self._limits.max_dependency_pods]
-            read = [await self._known_or_read(run, "Pod", namespace, n) for n in named]
-            pods, replica_sets = [p for p in read if p is not None], []
-        else:
-            return []
-        for item in pods + replica_sets:
-            run.add(item)
-        # The workload behind it: a ReplicaSet's owner, or the pods' own controller (a
-        # StatefulSet or DaemonSet owns its pods directly, with ControllerRevisions as history).
-        owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)
-        if owner is None:
-            owner = next(
-                (
-                    w
-                    for p in pods
-                    if (w := controller_ref(p)) is not None and w.get("kind") in _DIRECT_OWNERS
-                ),
-                None,
-            )
-            if selector is None and owner is not None:
-                # No Service selector: the revisions carry the owner's own selector labels.
-                held = await self._known_or_read(
-                    run, str(owner.get("kind")), namespace, str(owner.get("name"))
-                )
-                selector = selector_query(((held or {}).get("spec") or {}).get("selector") or {})
-            if (
-                owner is not None
-                and selector is not None
-                and self._reader.listable("ControllerRevision")
-            ):
-                for revision in await self._reader.list_of(
-                    run,
-                    "ControllerRevision",
-                    namespace,
-                    what=f"list revisions of dependency {what}",
-                    label_selector=selector,
-                ):
-                    run.add(revision)
-        subjects = [(str(obj.get("kind")), _name(obj))]
-        if (
-            owner is not None
-            and self._reader.readable(str(owner.get("kind")))
-            and owner.get("name")
-        ):
-            subjects.append((str(owner["kind"]), str(owner["name"])))
-            if run.objects.get((str(owner["kind"]), namespace, str(owner["name"]))) is None:
-                await self._reader.read(run, str(owner["kind"]), namespace, str(owner["name"]))
-        subjects += [("Pod", _name(p)) for p in pods[:3]]
-        few = sort_pods(pods)[: self._limits.max_dependency_pods] if own_words else []
-        if own_words:
-            subjects += await self._pods_own_words(run, few)
-        await asyncio.gather(
-            *(self._reader.events_about(run, k, namespace, n) for k, n in subjects)
-        )
-        return few
-
-    async def _pods_own_words(
-        self, run: CollectionRun, pods: list[JsonDict]
-    ) -> list[tuple[str, str]]:
-        """Log tails of these few pods (troubled first), marked ``dependency``, the claims
-        they mount and the ConfigMaps they use, read into ``run``; returns the claims as
-        event subjects. A tail already read (one of the incident's own, or another
-        dependency's) is not read again, as the case replay marks it
-        (``kubetriage.replay.snapshot``)."""
-        few = pods
-        have = {(t.namespace, t.pod, t.container, t.previous) for t in run.logs}
-        requests = [r for r in log_requests(few, [], self._limits) if r not in have]
-        claims = list(dict.fromkeys((_ns(p), c) for p in few for c in claim_names(p)))
-        # The ConfigMaps they use: an edit there changes the dependency with no rollout (the
-        # cluster DNS's Corefile, a flag service's flags, a proxy's settings its args name);
-        # the reader keeps when they were written, never their values.
-        configs = sorted(
-            {
-                (_ns(p), name)
-                for p in few
-                for kind, name in referenced_config(p.get("spec") or {})
-                if kind == "ConfigMap"
-            }
-            | {(_ns(p), n) for p in few for n in settings_config_maps(p.get("spec") or {}, _ns(p))}
-        )
-        await asyncio.gather(
-            *(
-                self._reader.log(run, ns, pod, c, previous=prev, source="dependency")
-                for ns, pod, c, prev in requests
-            ),
-            *(self._known_or_read(run, "PersistentVolumeClaim", ns, claim) for ns, claim in claims),
-            *(self._known_or_read(run, "ConfigMap", ns, name) for ns, name in configs),
-        )
-        return [("PersistentVolumeClaim", claim) for _, claim in claims]

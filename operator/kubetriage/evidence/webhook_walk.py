@@ -24,13 +24,13 @@ import asyncio
 from collections.abc import Sequence
 
 from kubetriage.evidence.api_requests import CollectionRun
+from kubetriage.evidence.backing_walk import BackingWalk
 from kubetriage.evidence.conversion_webhooks import (
     CRD,
     alert_texts,
     conversion_service,
     named_conversions,
 )
-from kubetriage.evidence.dependency_walk import DependencyWalk
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import LogRequest, webhook_log_requests
 from kubetriage.evidence.pod_injectors import pod_injectors, unmeshed_pods
@@ -55,7 +55,7 @@ class WebhookWalk:
     def __init__(self, reader: KubeReader, limits: EvidenceLimits) -> None:
         self._reader = reader
         self._limits = limits
-        self._dependencies = DependencyWalk(reader, limits)
+        self._backing = BackingWalk(reader, limits)
 
     async def follow(
         self, run: CollectionRun, scope: Scope, alerts: Sequence[Alert] = (), podless: bool = False
@@ -114,7 +114,7 @@ class WebhookWalk:
         followed = ("Endpoints", namespace, service.name) in run.objects
         if svc is not None and not followed:
             # Its pods, workload and events: whether they are Pending, crash or never created.
-            await self._dependencies.behind(run, svc)
+            await self._backing.behind(run, svc)
         pods = [o for (kind, ns, _), o in run.objects.items() if kind == "Pod" and ns == namespace]
         await asyncio.gather(
             self._reader.cert_manager_list(run, namespace, "Certificate", "certificates"),
