@@ -47,7 +47,7 @@ from kubetriage.evidence.work_namespaces import (
     cluster_queues,
     failing_elsewhere,
     launch_namespaces,
-    namespace_ref,
+    may_take,
     own_namespace,
     queue_namespaces,
     with_work_namespaces,
@@ -179,7 +179,7 @@ async def _work_namespaces(
         if reader.listable(kind):
             workloads += await reader.list_of(run, kind, own, what=f"list {kind}s in {own}")
     found += launch_namespaces(workloads, own)
-    names = checked_namespaces(found, own, lambda n: _may_take(scope, n))
+    names = checked_namespaces(found, own, lambda n: may_take(scope, n))
     if not names:
         return []
     own_pods = await reader.list_of(run, "Pod", own, what=f"list pods in {own}")
@@ -204,11 +204,6 @@ async def _task_workload(
     )
     found = task_workload(listed)
     return found if found is not None and scope.may_target(found) else None
-
-
-def _may_take(scope: Scope, namespace: str) -> bool:
-    """Whether ``scope`` may read ``namespace`` and be about it."""
-    return scope.may_read(namespace) and scope.may_target(namespace_ref(namespace))
 
 
 async def _node_subject(

@@ -36,6 +36,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.tenancy import Scope
 
 # Kueue's LocalQueue: group, version, kind, plural.
 LOCAL_QUEUE_API: Final = ("kueue.x-k8s.io", "v1beta1", "LocalQueue", "localqueues")
@@ -118,6 +119,12 @@ def failing_elsewhere(
 def namespace_ref(namespace: str) -> ObjectRef:
     """A namespace as a candidate target."""
     return ObjectRef(kind="Namespace", name=namespace, api_version="v1")
+
+
+def may_take(scope: Scope, namespace: str) -> bool:
+    """Whether ``scope`` may read ``namespace`` and be about it: the ``may_take`` test of
+    ``checked_namespaces`` for the collector and the snapshot alike."""
+    return scope.may_read(namespace) and scope.may_target(namespace_ref(namespace))
 
 
 def with_work_namespaces(candidates: list[ObjectRef], namespaces: list[str]) -> list[ObjectRef]:

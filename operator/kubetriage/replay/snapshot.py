@@ -70,7 +70,7 @@ from kubetriage.evidence.work_namespaces import (
     cluster_queues,
     failing_elsewhere,
     launch_namespaces,
-    namespace_ref,
+    may_take,
     own_namespace,
     queue_namespaces,
     with_work_namespaces,
@@ -277,9 +277,7 @@ class SnapshotEvidenceSource:
         found += launch_namespaces(
             [w for kind in LAUNCHER_KINDS for w in index.in_namespace(kind, own)], own
         )
-        names = checked_namespaces(
-            found, own, lambda n: scope.may_read(n) and scope.may_target(namespace_ref(n))
-        )
+        names = checked_namespaces(found, own, lambda n: may_take(scope, n))
         elsewhere = {n: index.in_namespace("Pod", n) for n in names}
         return failing_elsewhere(index.in_namespace("Pod", own), elsewhere) if names else []
 
