@@ -29,7 +29,8 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.api_tokens import API_UNAUTHORIZED
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.support import grep_logs, item, log_source
+from kubetriage.analyzers.recency import rollouts_within
+from kubetriage.analyzers.support import grep_logs, item, log_source, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.relations import DependencyEvidence
@@ -47,11 +48,8 @@ _TOKEN_FILE: Final = re.compile(r"(?i)token|kubeconfig")
 
 def _rolled_out_lately(evidence: Evidence, dependency: DependencyEvidence) -> bool:
     start = min((a.starts_at for a in evidence.alerts if a.starts_at), default=None)
-    moment = start or evidence.collected_at
-    return any(
-        c.kind == "rollout" and c.at is not None and moment - c.at <= _ROLLED_OUT_WITHIN
-        for c in dependency.changes
-    )
+    moment = timestamp(start or evidence.collected_at)
+    return bool(rollouts_within(dependency.changes, moment, _ROLLED_OUT_WITHIN))
 
 
 def check_stale_agent_token(evidence: Evidence) -> list[Finding]:

@@ -47,14 +47,17 @@ def rolled_out_recently(evidence: Evidence) -> bool:
     return previous is not None and is_recent(revision_age(evidence, current))
 
 
-def rollouts_within(changes: Iterable[ChangeEvidence], now: float) -> list[ChangeEvidence]:
-    """The dated rollouts among ``changes`` that happened within RECENT_ROLLOUT of ``now``."""
+def rollouts_within(
+    changes: Iterable[ChangeEvidence], now: float, window: timedelta = RECENT_ROLLOUT
+) -> list[ChangeEvidence]:
+    """The dated rollouts among ``changes`` that happened within ``window`` (RECENT_ROLLOUT
+    unless given) of ``now``, or after it."""
     return [
         c
         for c in changes
         if c.kind == "rollout"
         and c.at is not None
-        and now - timestamp(c.at) <= RECENT_ROLLOUT.total_seconds()
+        and now - timestamp(c.at) <= window.total_seconds()
     ]
 
 
