@@ -18,9 +18,10 @@ import pytest
 from kubetriage.evidence.summaries.aggregated_apis import metric_api_groups, unavailable_apis
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import AggregatedApiEvidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, ConfigMount, PodCondition
+from kubetriage.models.object_evidence import ConfigMount
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support.built import built, service_manifest
 from tests.support.evidence import analyze, assert_leads, deployment, evidence, naming
 
@@ -207,21 +208,10 @@ def test_an_unavailable_apiservice_is_not_summarised_while_the_hpa_reads_its_met
 
 
 def _evidence(api: AggregatedApiEvidence) -> Any:
-    hpa = AutoscalerEvidence(
-        name="web",
-        namespace="shop",
-        target=WEB,
-        min_replicas=2,
-        max_replicas=10,
-        current_replicas=2,
-        conditions=[
-            PodCondition(
-                type="ScalingActive",
-                status="False",
-                reason="FailedGetPodsMetric",
-                message=CUSTOM_BLIND,
-            )
-        ],
+    hpa = autoscalers.hpa(
+        WEB,
+        current=2,
+        conditions=[autoscalers.blind("FailedGetPodsMetric", CUSTOM_BLIND)],
     )
     return evidence(
         target=WEB, workload=deployment("web"), autoscalers=[hpa], aggregated_apis=[api]

@@ -15,7 +15,6 @@ from kubetriage.models.controllers import WebhookEvidence
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import (
-    AutoscalerEvidence,
     ChangeEvidence,
     EventEvidence,
     PodCondition,
@@ -23,6 +22,7 @@ from kubetriage.models.object_evidence import (
 )
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, by_category, naming, top
 
@@ -644,15 +644,7 @@ def test_cpu_stepping_up_right_after_a_scale_in_asks_for_the_replicas_back() -> 
 def test_an_autoscalers_cut_that_left_the_pods_busier_asks_for_the_replicas_back() -> None:
     # Its minimum or target was edited: the autoscaler cut 8 -> 4 and the pods it kept got
     # busier right after; with no busier pods the same cut would be the autoscaler's business.
-    hpa = AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=WORKLOAD,
-        min_replicas=4,
-        max_replicas=12,
-        current_replicas=4,
-        desired_replicas=4,
-    )
+    hpa = autoscalers.hpa(WORKLOAD, current=4, minimum=4, maximum=12)
     busier = _scaled_in("checkout-new", 36).model_copy(update={"autoscalers": [hpa]})
     finding = top(busier)
     assert (finding.category, finding.action, finding.params["replicas"]) == (

@@ -16,9 +16,10 @@ import pytest
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ServiceEvidence
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, naming
 
@@ -138,18 +139,7 @@ ISTIO_LINE = (
 def _callee(
     *, current: int = 4, maximum: int = 4, ready: int = 4, limited: bool = True
 ) -> DependencyEvidence:
-    hpa = AutoscalerEvidence(
-        name="items",
-        namespace="catalog",
-        target=ITEMS,
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
-    )
+    hpa = autoscalers.hpa(ITEMS, current=current, maximum=maximum, limited=limited)
     return DependencyEvidence(
         service=ITEMS_SERVICE,
         workload=ITEMS,

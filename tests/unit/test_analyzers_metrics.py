@@ -14,6 +14,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import (
     CHECKOUT_POD,
@@ -83,25 +84,14 @@ def _autoscaler(*, reads_its_metric: bool) -> AutoscalerEvidence:
             message="the HPA was able to successfully calculate a replica count",
         )
         if reads_its_metric
-        else PodCondition(
-            type="ScalingActive",
-            status="False",
-            reason="FailedGetContainerResourceMetric",
-            message="the HPA was unable to compute the replica count: failed to get cpu "
+        else autoscalers.blind(
+            "FailedGetContainerResourceMetric",
+            "the HPA was unable to compute the replica count: failed to get cpu "
             "utilization: unable to get metrics for resource cpu: failed to get container "
             "metrics: container app not present in metrics for pod shop/" + CHECKOUT_POD,
         )
     )
-    return AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=API,
-        min_replicas=3,
-        max_replicas=12,
-        current_replicas=3,
-        desired_replicas=3,
-        conditions=[condition],
-    )
+    return autoscalers.hpa(API, current=3, minimum=3, maximum=12, conditions=[condition])
 
 
 def _throttled_under_autoscaler(*, reads_its_metric: bool) -> Evidence:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from kubetriage.analyzers.rate_limits import rate_limited_calls
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
+from kubetriage.models.object_evidence import AutoscalerEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category, naming
 
@@ -38,16 +39,7 @@ def _partner() -> DependencyEvidence:
 
 
 def _hpa() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="sync",
-        namespace="shop",
-        target=SYNC,
-        min_replicas=2,
-        max_replicas=8,
-        current_replicas=8,
-        desired_replicas=8,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")],
-    )
+    return autoscalers.hpa(SYNC, current=8, maximum=8, limited=True)
 
 
 def _evidence(logs: str, **fields: object) -> Evidence:

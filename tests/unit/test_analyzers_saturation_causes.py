@@ -27,9 +27,9 @@ from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ChangeEvidence,
     MetricSummary,
-    PodCondition,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
 
@@ -37,25 +37,11 @@ CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
 HPA = ObjectRef(kind="HorizontalPodAutoscaler", namespace="shop", name="checkout")
 PRICING = ObjectRef(kind="Service", namespace="pricing", name="pricing")
 
-_LIMITED = PodCondition(
-    type="ScalingLimited",
-    status="True",
-    reason="TooManyReplicas",
-    message="the desired replica count is more than the maximum replica count",
-)
-
 
 def _hpa(replicas: int = 4, max_replicas: int = 4) -> AutoscalerEvidence:
     """The checkout HPA at ``replicas``; at its maximum it reports ScalingLimited."""
-    return AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=CHECKOUT,
-        min_replicas=2,
-        max_replicas=max_replicas,
-        current_replicas=replicas,
-        desired_replicas=replicas,
-        conditions=[_LIMITED] if replicas >= max_replicas else [],
+    return autoscalers.hpa(
+        CHECKOUT, current=replicas, maximum=max_replicas, limited=replicas >= max_replicas
     )
 
 
@@ -175,21 +161,13 @@ def test_hpa_at_max_all_along_at_flat_traffic_stays_saturation() -> None:
     assert finding.confidence >= 0.85
 
 
-_WITHIN_RANGE = PodCondition(
-    type="ScalingLimited",
-    status="False",
-    reason="DesiredWithinRange",
-    message="the desired count is within the acceptable range",
-)
-
-
 def _at_max_within_range(p99_last: float, *alerts: AlertEvidence) -> Evidence:
     """Checkout at its HPA's maximum of 4, which a schedule or floor asked for exactly (its
     desired count within range), at flat traffic, its p99 latency from 0.2s to ``p99_last``."""
     return make.evidence(
         workload=make.deployment(replicas=4),
         pods=_pods(4),
-        autoscalers=[_hpa().model_copy(update={"conditions": [_WITHIN_RANGE]})],
+        autoscalers=[_hpa().model_copy(update={"conditions": [autoscalers.IN_RANGE]})],
         metrics=[_request_rate(240, 250), _latency(0.2, p99_last)],
         alerts=list(alerts),
     )
@@ -323,23 +301,8 @@ def test_evidence_without_metrics_has_no_ratios() -> None:
 
 
 def _blind_hpa() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=CHECKOUT,
-        min_replicas=3,
-        max_replicas=15,
-        current_replicas=3,
-        desired_replicas=3,
-        conditions=[
-            PodCondition(
-                type="ScalingActive",
-                status="False",
-                reason="FailedGetResourceMetric",
-                message="the HPA was unable to compute the replica count: failed to get cpu "
-                "utilization: unable to fetch metrics from resource metrics API",
-            )
-        ],
+    return autoscalers.hpa(
+        CHECKOUT, current=3, minimum=3, maximum=15, conditions=[autoscalers.blind()]
     )
 
 

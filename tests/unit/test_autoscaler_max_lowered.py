@@ -12,9 +12,9 @@ from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     ChangeEvidence,
     MetricSummary,
-    PodCondition,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
 
@@ -23,23 +23,7 @@ HPA = ObjectRef(kind="HorizontalPodAutoscaler", namespace="shop", name="checkout
 
 
 def _hpa_at_two() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=CHECKOUT,
-        min_replicas=1,
-        max_replicas=2,
-        current_replicas=2,
-        desired_replicas=2,
-        conditions=[
-            PodCondition(
-                type="ScalingLimited",
-                status="True",
-                reason="TooManyReplicas",
-                message="the desired replica count is more than the maximum replica count",
-            )
-        ],
-    )
+    return autoscalers.hpa(CHECKOUT, current=2, minimum=1, maximum=2, limited=True)
 
 
 def _throttled(share: float) -> MetricSummary:

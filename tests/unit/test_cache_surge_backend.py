@@ -20,13 +20,12 @@ from kubetriage.evidence.queries import Scope, alert_families, select_queries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
-    AutoscalerEvidence,
     MetricSummary,
-    PodCondition,
     ServiceEvidence,
 )
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, naming
 
@@ -37,18 +36,11 @@ BACKEND = ObjectRef(kind="Deployment", namespace="results", name="results-api")
 def _backend(
     name: str = "results-api", *, current: int = 4, maximum: int = 4
 ) -> DependencyEvidence:
-    limited = current >= maximum
-    hpa = AutoscalerEvidence(
-        name=name,
-        namespace="results",
-        target=ObjectRef(kind="Deployment", namespace="results", name=name),
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
+    hpa = autoscalers.hpa(
+        ObjectRef(kind="Deployment", namespace="results", name=name),
+        current=current,
+        maximum=maximum,
+        limited=current >= maximum,
     )
     return DependencyEvidence(
         service=ServiceEvidence(

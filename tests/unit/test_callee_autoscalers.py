@@ -19,6 +19,7 @@ from kubetriage.models.incident import Alert
 from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
 from tests.support.evidence import analyze, assert_leads, by_category
@@ -27,11 +28,9 @@ PROXY = ObjectRef(kind="Deployment", namespace="shop", name="proxy")
 WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
 CART = ObjectRef(kind="Deployment", namespace="shop", name="cart")
 
-_BLIND = PodCondition(
-    type="ScalingActive",
-    status="False",
-    reason="FailedGetResourceMetric",
-    message="the HPA was unable to compute the replica count: failed to get cpu utilization: "
+_BLIND = autoscalers.blind(
+    "FailedGetResourceMetric",
+    "the HPA was unable to compute the replica count: failed to get cpu utilization: "
     "missing request for cpu in container web of Pod web-7c9d-abcde",
 )
 _ACTIVE = PodCondition(
@@ -44,16 +43,7 @@ _ACTIVE = PodCondition(
 
 
 def _hpa(target: ObjectRef, condition: PodCondition) -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name=target.name,
-        namespace=target.namespace or "",
-        target=target,
-        min_replicas=1,
-        max_replicas=6,
-        current_replicas=1,
-        desired_replicas=1,
-        conditions=[condition],
-    )
+    return autoscalers.hpa(target, current=1, minimum=1, maximum=6, conditions=[condition])
 
 
 def _callee(workload: ObjectRef, *hpas: AutoscalerEvidence) -> DependencyEvidence:

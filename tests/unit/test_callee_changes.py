@@ -33,9 +33,10 @@ from kubetriage.analyzers.callee_changes import (
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, ChangeEvidence, PodCondition
+from kubetriage.models.object_evidence import AutoscalerEvidence, ChangeEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
@@ -138,17 +139,7 @@ ANONYMOUS_TIMEOUTS = "\n".join(
 
 
 def _maxed_hpa() -> AutoscalerEvidence:
-    limited = PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")
-    return AutoscalerEvidence(
-        name="frontend",
-        namespace="shop",
-        target=FRONTEND,
-        min_replicas=1,
-        max_replicas=1,
-        current_replicas=1,
-        desired_replicas=1,
-        conditions=[limited],
-    )
+    return autoscalers.hpa(FRONTEND, current=1, minimum=1, maximum=1, limited=True)
 
 
 def test_anonymous_failing_calls_and_the_callee_rollout_agree() -> None:

@@ -14,6 +14,7 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import AutoscalerEvidence, ChangeEvidence, MetricSummary
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, naming, top
 
@@ -100,7 +101,7 @@ def test_a_pool_that_was_never_free_in_the_window_is_not_a_new_fill() -> None:
 
 
 def test_a_callee_with_an_autoscaler_is_left_to_the_autoscaler_rules() -> None:
-    hpa = AutoscalerEvidence(name="prices", namespace="pricing", target=PRICES, max_replicas=10)
+    hpa = autoscalers.hpa(PRICES, minimum=None)
     assert not _fired(_full_and_busier(autoscalers=[hpa]))
 
 

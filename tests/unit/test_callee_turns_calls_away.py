@@ -14,9 +14,10 @@ from __future__ import annotations
 from kubetriage.analyzers.log_signatures import OVERLOAD_REJECTION_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ServiceEvidence
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, naming
 
@@ -40,18 +41,7 @@ UNAVAILABLE = (
 def _ingest(
     *, current: int = 6, maximum: int = 6, ready: int = 6, limited: bool = True
 ) -> DependencyEvidence:
-    hpa = AutoscalerEvidence(
-        name="events-ingest",
-        namespace="warehouse",
-        target=INGEST,
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
-    )
+    hpa = autoscalers.hpa(INGEST, current=current, maximum=maximum, limited=limited)
     return DependencyEvidence(
         service=INGEST_SERVICE,
         workload=INGEST,

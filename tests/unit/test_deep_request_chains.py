@@ -19,14 +19,13 @@ from kubetriage.analyzers.onset import symptom_onset
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.object_evidence import (
-    AutoscalerEvidence,
     ChangeEvidence,
     EventEvidence,
-    PodCondition,
     ServiceEvidence,
 )
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, assert_ranks_below, naming
 
@@ -118,18 +117,7 @@ RECO_REFUSED = (
 def _leaf(
     *, current: int = 4, maximum: int = 4, ready: int = 4, limited: bool = True
 ) -> DependencyEvidence:
-    hpa = AutoscalerEvidence(
-        name="recommendations",
-        namespace="reco",
-        target=RECO,
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
-    )
+    hpa = autoscalers.hpa(RECO, current=current, maximum=maximum, limited=limited)
     return DependencyEvidence(
         service=RECO_SERVICE,
         workload=RECO,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from kubetriage.analyzers.idle_workers import idle_waiting, went_idle
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
+from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
 
@@ -31,22 +32,8 @@ DONE = "[2026-11-20 09:08:12,410: INFO/MainProcess] Task billing.tasks.render_in
 
 
 def _hpa() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="keda-hpa-invoice-worker",
-        namespace="billing",
-        target=WORKER,
-        min_replicas=2,
-        max_replicas=4,
-        current_replicas=4,
-        desired_replicas=4,
-        conditions=[
-            PodCondition(
-                type="ScalingLimited",
-                status="True",
-                reason="TooManyReplicas",
-                message="the desired replica count is more than the maximum replica count",
-            )
-        ],
+    return autoscalers.hpa(
+        WORKER, current=4, maximum=4, limited=True, name="keda-hpa-invoice-worker"
     )
 
 

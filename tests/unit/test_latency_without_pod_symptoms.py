@@ -27,13 +27,12 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.network_policies import LabelSelector, PolicyPeer, PolicyPort, PolicyRule
 from kubetriage.models.object_evidence import (
-    AutoscalerEvidence,
     NodeEvidence,
-    PodCondition,
     ServiceEvidence,
 )
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category, naming
 
@@ -135,7 +134,6 @@ def test_a_split_along_the_revision_is_not_the_node_splitting_one_template() -> 
 # --- throttling at an autoscaler's maximum ----------------------------------------------
 
 BOOKING = ObjectRef(kind="Deployment", namespace="shop", name="booking")
-_LIMITED = PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")
 
 
 def _booking(request_rate: tuple[float, float]) -> Evidence:
@@ -148,18 +146,7 @@ def _booking(request_rate: tuple[float, float]) -> Evidence:
             make.pod(f"booking-5f6d7c8b9-p{i}", limited, replica_set="booking-5f6d7c8b9")
             for i in range(4)
         ],
-        autoscalers=[
-            AutoscalerEvidence(
-                name="booking",
-                namespace="shop",
-                target=BOOKING,
-                min_replicas=2,
-                max_replicas=4,
-                current_replicas=4,
-                desired_replicas=4,
-                conditions=[_LIMITED],
-            )
-        ],
+        autoscalers=[autoscalers.hpa(BOOKING, current=4, maximum=4, limited=True)],
         alerts=[make.alert(alertname="CPUThrottlingHigh", namespace="shop", container="app")],
         metrics=[
             make.metric(

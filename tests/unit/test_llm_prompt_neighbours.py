@@ -28,6 +28,7 @@ from kubetriage.models.object_evidence import (
 )
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
 from kubetriage.redaction import redact_evidence
+from tests.support import autoscalers
 from tests.support.evidence import naming
 from tests.support.llm_samples import oom_evidence, oom_finding
 
@@ -93,22 +94,10 @@ def _callee(*autoscalers: AutoscalerEvidence) -> DependencyEvidence:
 
 
 def _hpa() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="auth-api",
-        namespace="identity",
-        target=ObjectRef(kind="Deployment", namespace="identity", name="auth-api"),
-        min_replicas=2,
-        max_replicas=10,
-        current_replicas=2,
-        desired_replicas=2,
-        conditions=[
-            PodCondition(
-                type="ScalingActive",
-                status="False",
-                reason="FailedGetResourceMetric",
-                message="missing request for cpu in container auth",
-            )
-        ],
+    return autoscalers.hpa(
+        ObjectRef(kind="Deployment", namespace="identity", name="auth-api"),
+        current=2,
+        conditions=[autoscalers.blind(message="missing request for cpu in container auth")],
     )
 
 

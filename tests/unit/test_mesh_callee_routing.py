@@ -18,9 +18,10 @@ from __future__ import annotations
 from kubetriage.analyzers.dependency_saturated import GATEWAY_TIMEOUT
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ServiceEvidence
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, assert_ranks_below, naming
 
@@ -87,18 +88,7 @@ FAILED_503 = '{"level":50,"msg":"search failed","status":503,"path":"/v1/search?
 
 
 def _search(*, current: int = 8, maximum: int = 8, limited: bool = True) -> DependencyEvidence:
-    hpa = AutoscalerEvidence(
-        name="search",
-        namespace="search",
-        target=SEARCH,
-        min_replicas=4,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
-    )
+    hpa = autoscalers.hpa(SEARCH, current=current, maximum=maximum, minimum=4, limited=limited)
     return DependencyEvidence(
         service=SEARCH_SERVICE,
         workload=SEARCH,

@@ -15,30 +15,21 @@ from __future__ import annotations
 from kubetriage.analyzers.saturation import outrun_autoscaler
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
+from kubetriage.models.object_evidence import AutoscalerEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD
 
 CHECKOUT = ObjectRef(kind="Deployment", namespace="shop", name="checkout")
-_LIMITED = PodCondition(
-    type="ScalingLimited",
-    status="True",
-    reason="TooManyReplicas",
-    message="the desired replica count is more than the maximum replica count",
-)
 
 
 def _hpa(replicas: int, max_replicas: int = 4) -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=CHECKOUT,
-        min_replicas=2,
-        max_replicas=max_replicas,
-        current_replicas=replicas,
-        desired_replicas=replicas,
-        conditions=[_LIMITED] if replicas >= max_replicas else [],
+    return autoscalers.hpa(
+        CHECKOUT,
+        current=replicas,
+        maximum=max_replicas,
+        limited=replicas >= max_replicas,
         metrics=["cpu"],
     )
 

@@ -31,6 +31,7 @@ from kubetriage.models.object_evidence import (
     ProbeSpec,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD, analyze, assert_leads, by_category
 
@@ -201,16 +202,7 @@ FARE_POD = "fare-6f7b9d5c8d-m2cxs"
 
 
 def _hpa(*metrics: str, current: int = 3, maximum: int = 20) -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="fare",
-        namespace="shop",
-        target=FARE,
-        min_replicas=3,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        metrics=list(metrics),
-    )
+    return autoscalers.hpa(FARE, current=current, minimum=3, maximum=maximum, metrics=metrics)
 
 
 def _busy_fare(hpa: AutoscalerEvidence, *, cpu_limit: str | None = None) -> Evidence:

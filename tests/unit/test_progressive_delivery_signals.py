@@ -22,14 +22,13 @@ from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, DEPENDENCY_L
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
-    AutoscalerEvidence,
-    PodCondition,
     PodEvidence,
     QuotaEvidence,
     ServiceEvidence,
 )
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, naming
 
@@ -110,16 +109,7 @@ _HOSTLESS = '{"level":"warn","msg":"recommendations call timed out","timeoutMs":
 
 
 def _callee(name: str, workload: ObjectRef) -> DependencyEvidence:
-    hpa = AutoscalerEvidence(
-        name=name,
-        namespace=workload.namespace,
-        target=workload,
-        min_replicas=3,
-        max_replicas=6,
-        current_replicas=6,
-        desired_replicas=6,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")],
-    )
+    hpa = autoscalers.hpa(workload, current=6, minimum=3, maximum=6, limited=True, name=name)
     return DependencyEvidence(
         service=ServiceEvidence(name=name, namespace=workload.namespace, selector={"app": name}),
         workload=workload,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from kubetriage.analyzers.rate_limits import rate_limited_calls, retried_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, LogTail, PodCondition
+from kubetriage.models.object_evidence import AutoscalerEvidence, LogTail
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
 
@@ -33,16 +34,7 @@ _RETRY = f"<warning>: retrying command find on {_HOST}:10255 after 412ms (attemp
 
 
 def _hpa() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="users",
-        namespace="shop",
-        target=USERS,
-        min_replicas=2,
-        max_replicas=4,
-        current_replicas=4,
-        desired_replicas=4,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")],
-    )
+    return autoscalers.hpa(USERS, current=4, maximum=4, limited=True)
 
 
 def _evidence(logs: str, host: str = _HOST) -> Evidence:

@@ -18,9 +18,10 @@ from kubetriage.evidence.request_path import request_path_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
-from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.relations import DependencyEvidence, DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.built import built, deployment_manifest, service_manifest
 from tests.support.evidence import analyze, by_category, named, naming
@@ -245,18 +246,7 @@ def test_a_release_before_the_hop_began_throttling_is_still_a_suspect() -> None:
 
 def _hop_scaled(current: int, maximum: int, *, limited: bool = False) -> Evidence:
     """A hop that is not throttled, whose autoscaler runs ``current`` of ``maximum``."""
-    hpa = AutoscalerEvidence(
-        name="edge-proxy",
-        namespace="edge",
-        target=PROXY,
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
-    )
+    hpa = autoscalers.hpa(PROXY, current=current, maximum=maximum, limited=limited)
     ev = _behind_proxy(0.02)
     hop = ev.dependencies[0].model_copy(update={"autoscalers": [hpa]})
     return ev.model_copy(update={"dependencies": [hop]})

@@ -16,8 +16,9 @@ from datetime import timedelta
 
 from kubetriage.evidence.queries import Scope, select_queries
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
+from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
 
@@ -64,18 +65,7 @@ def test_rate_tripled_with_5xx_is_saturation_though_cpu_is_low() -> None:
 
 
 def _at_max_within_range(*metrics: MetricSummary) -> list[Category]:
-    hpa = AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=ROUTER,
-        min_replicas=2,
-        max_replicas=4,
-        current_replicas=4,
-        desired_replicas=4,
-        conditions=[
-            PodCondition(type="ScalingLimited", status="False", reason="DesiredWithinRange")
-        ],
-    )
+    hpa = autoscalers.hpa(ROUTER, current=4, maximum=4, conditions=[autoscalers.IN_RANGE])
     ev = make.evidence(
         workload=make.deployment(replicas=4),
         pods=[make.pod(f"checkout-7d9f6c8b5-p{i}", make.container("app")) for i in range(4)],

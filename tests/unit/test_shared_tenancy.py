@@ -25,9 +25,10 @@ from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.neighbours import CallerEvidence
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, WorkloadEvidence
+from kubetriage.models.object_evidence import WorkloadEvidence
 from kubetriage.models.relations import DependencyEvidence, DependencyRoute
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
 
@@ -41,18 +42,7 @@ CONTROLLER = ObjectRef(
 def _behind_shared_controller(current: int, maximum: int, *, app_ready: bool = True) -> Evidence:
     """docs-portal behind the ingress controller of its Ingress, whose autoscaler runs
     ``current`` of ``maximum`` replicas, while a latency alert fires."""
-    hpa = AutoscalerEvidence(
-        name="ingress-nginx-controller",
-        namespace="ingress-nginx",
-        target=CONTROLLER,
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if current >= maximum
-        else [],
-    )
+    hpa = autoscalers.hpa(CONTROLLER, current=current, maximum=maximum, limited=current >= maximum)
     controller = DependencyEvidence(
         service=make.service("ingress-nginx-controller", "ingress-nginx", ready=4, matching=4),
         named_by=naming("ingress controller of Ingress docs/docs-portal"),

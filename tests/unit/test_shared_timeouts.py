@@ -19,10 +19,10 @@ from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
     EventEvidence,
-    PodCondition,
     PodEvidence,
 )
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
 
@@ -51,18 +51,7 @@ def _unhealthy(pod: str, message: str, *, hours_ago: float = 0.0) -> EventEviden
 
 
 def _maxed() -> AutoscalerEvidence:
-    return AutoscalerEvidence(
-        name="checkout",
-        namespace="shop",
-        target=CHECKOUT,
-        min_replicas=2,
-        max_replicas=4,
-        current_replicas=4,
-        desired_replicas=4,
-        conditions=[
-            PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas"),
-        ],
-    )
+    return autoscalers.hpa(CHECKOUT, current=4, maximum=4, limited=True)
 
 
 def _rollout(

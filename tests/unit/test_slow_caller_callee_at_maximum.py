@@ -15,9 +15,10 @@ from kubetriage.analyzers.dependency_saturated import CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition, ServiceEvidence
+from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from tests.support import autoscalers
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, naming
 
@@ -30,18 +31,7 @@ SLOW_REQUEST = (
 def _router(
     *, current: int = 3, maximum: int = 3, limited: bool = True, named_by: str = ""
 ) -> DependencyEvidence:
-    hpa = AutoscalerEvidence(
-        name="vtgate-zone1",
-        namespace="vitess",
-        target=ROUTER,
-        min_replicas=2,
-        max_replicas=maximum,
-        current_replicas=current,
-        desired_replicas=current,
-        conditions=[PodCondition(type="ScalingLimited", status="True", reason="TooManyReplicas")]
-        if limited
-        else [],
-    )
+    hpa = autoscalers.hpa(ROUTER, current=current, maximum=maximum, limited=limited)
     return DependencyEvidence(
         service=ServiceEvidence(
             name="vtgate-zone1",
