@@ -1,6 +1,7 @@
 """Checks that an Argo CD application alert whose labels lost the destination namespace is
 placed by the Application object: its workloads Argo CD reports unhealthy, then its
-destination namespace, come before Argo CD's own namespace; a bare ``name`` label, a
+destination namespace, come before Argo CD's own namespace (after the workloads a failed sync
+rolled out, never its hook Jobs); a bare ``name`` label, a
 destination already in the labels, or an Application deploying to another cluster change
 nothing. The pure helpers run on synthetic alerts and objects; the target choice is replayed
 offline through the snapshot evidence source and the pipeline (as goldens are), and once in an
@@ -74,6 +75,44 @@ def test_unhealthy_workloads_come_before_the_destination_namespace() -> None:
         ("Deployment", "invoicing", "worker"),
         ("Namespace", None, "invoicing"),
     ]
+
+
+def _synced(phase: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    app = _application(_HERE, [{"group": "apps", "version": "v1", "kind": "Deployment",
+                                "name": "worker", "health": {"status": "Degraded"}}])  # fmt: skip
+    app["status"]["operationState"] = {"phase": phase, "syncResult": {"resources": resources}}
+    return app
+
+
+_APPLIED = [
+    {"group": "apps", "version": "v1", "kind": "Deployment", "name": "api", "status": "Synced",
+     "syncPhase": "Sync"},
+    {"group": "apps", "version": "v1", "kind": "Deployment", "name": "worker", "status": "Synced",
+     "syncPhase": "Sync"},
+    {"group": "batch", "version": "v1", "kind": "Job", "name": "api-smoke", "status": "Synced",
+     "hookType": "PostSync", "hookPhase": "Failed", "syncPhase": "PostSync"},
+    {"version": "v1", "kind": "ConfigMap", "name": "settings", "status": "Synced",
+     "syncPhase": "Sync"},
+]  # fmt: skip
+
+
+def test_a_failed_sync_points_at_the_workloads_it_rolled_out_not_its_hooks() -> None:
+    found = delivered_targets(_synced("Failed", _APPLIED))
+    assert [(r.kind, r.namespace, r.name) for r in found] == [
+        ("Deployment", "invoicing", "worker"),
+        ("Deployment", "invoicing", "api"),
+        ("Namespace", None, "invoicing"),
+    ]
+
+
+def test_a_sync_that_succeeded_or_only_ran_hooks_adds_nothing() -> None:
+    """Near misses: the same applied resources after a sync that succeeded (or still runs),
+    and a failed sync whose only workload entry is its hook Job."""
+    for phase in ("Succeeded", "Running"):
+        names = [r.name for r in delivered_targets(_synced(phase, _APPLIED))]
+        assert names == ["worker", "invoicing"]
+    hooks_only = delivered_targets(_synced("Failed", _APPLIED[2:]))
+    assert [r.name for r in hooks_only] == ["worker", "invoicing"]
 
 
 def test_an_application_of_another_cluster_points_nowhere_here() -> None:

@@ -14,8 +14,10 @@ keeps ``dest_namespace``; this covers the one that does not.
   namespace and at least one other label of that vocabulary; a bare ``name`` names nothing in
   particular);
 - ``delivered_targets``: from the Application object, its workloads Argo CD reports Degraded
-  or Missing, then its destination namespace; nothing for a destination in another cluster
-  (its objects are not here);
+  or Missing, then the workloads its last sync applied when that sync failed (a PostSync
+  smoke test or a later wave failing after the workload rolled out: the sync is about what it
+  changed, its hook Jobs only check it), then its destination namespace; nothing for a
+  destination in another cluster (its objects are not here);
 - ``with_delivered``: the candidate targets with those before the first bare namespace (the
   delivery tool's own).
 
@@ -48,6 +50,12 @@ _IN_CLUSTER_NAME: Final = "in-cluster"
 
 # The health Argo CD reports for a resource that does not serve: failed, or never created.
 _UNHEALTHY: Final = frozenset({"Degraded", "Missing"})
+
+# The phases of a sync operation that ended without completing (``operationState.phase``).
+_FAILED_OPERATION: Final = frozenset({"Failed", "Error"})
+
+# The sync phase of the resources a sync applies (hooks run in PreSync, PostSync, SyncFail).
+_SYNC_PHASE: Final = "Sync"
 
 
 def named_applications(alerts: list[Alert]) -> list[ObjectRef]:
@@ -85,18 +93,47 @@ def delivered_targets(application: JsonDict) -> list[ObjectRef]:
     if not _in_cluster(destination):
         return []
     namespace = as_str(destination.get("namespace"))
+    status = as_dict(application.get("status"))
     found: list[ObjectRef] = []
-    for resource in dicts(as_dict(application.get("status")).get("resources")):
+    for resource in dicts(status.get("resources")):
         health = as_str(as_dict(resource.get("health")).get("status"))
-        kind, name = as_str(resource.get("kind")), as_str(resource.get("name"))
-        where = as_str(resource.get("namespace")) or namespace
-        if health not in _UNHEALTHY or kind not in WORKLOAD_KINDS or not name or not where:
-            continue
-        group, version = as_str(resource.get("group")), as_str(resource.get("version"))
-        api_version = f"{group}/{version}" if group and version else version
-        found.append(ObjectRef(kind=kind, name=name, namespace=where, api_version=api_version))
+        ref = _workload(resource, namespace)
+        if health in _UNHEALTHY and ref is not None:
+            found.append(ref)
+    for ref in _failed_sync_workloads(status, namespace):
+        if not any(ref.same_object(f) for f in found):
+            found.append(ref)
     if namespace is not None:
         found.append(ObjectRef(kind="Namespace", name=namespace, api_version="v1"))
+    return found
+
+
+def _workload(resource: JsonDict, namespace: str | None) -> ObjectRef | None:
+    """The workload an Application's resource entry names, in its destination namespace
+    unless the entry names its own; None for another kind."""
+    kind, name = as_str(resource.get("kind")), as_str(resource.get("name"))
+    where = as_str(resource.get("namespace")) or namespace
+    if kind not in WORKLOAD_KINDS or not name or not where:
+        return None
+    group, version = as_str(resource.get("group")), as_str(resource.get("version"))
+    api_version = f"{group}/{version}" if group and version else version
+    return ObjectRef(kind=kind, name=name, namespace=where, api_version=api_version)
+
+
+def _failed_sync_workloads(status: JsonDict, namespace: str | None) -> list[ObjectRef]:
+    """The workloads the Application's last sync applied, when that sync failed: a hook
+    (a PostSync smoke test, a SyncFail job) only checks or reports, what the failed operation
+    is about is the workload it rolled out."""
+    operation = as_dict(status.get("operationState"))
+    if as_str(operation.get("phase")) not in _FAILED_OPERATION:
+        return []
+    found: list[ObjectRef] = []
+    for resource in dicts(as_dict(operation.get("syncResult")).get("resources")):
+        if resource.get("hookType") or as_str(resource.get("syncPhase")) != _SYNC_PHASE:
+            continue
+        ref = _workload(resource, namespace)
+        if ref is not None:
+            found.append(ref)
     return found
 
 
