@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from typing import Final
 
 from kubetriage import prose
-from kubetriage.api_refusals import API_FORBIDDEN
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import (
     grep_logs,
@@ -45,6 +44,7 @@ from kubetriage.analyzers.support import (
     pod_source,
     workload_ref,
 )
+from kubetriage.api_refusals import API_FORBIDDEN
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding

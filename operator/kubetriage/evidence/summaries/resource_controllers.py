@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Final
 
 from kubetriage.api_refusals import refused_write
@@ -197,7 +198,7 @@ def resource_controller_summaries(
             names = {(_ns(p), _name(p)) for p in pods}
             found.lost_leadership = _lines(said, names, limits, LEADERSHIP_LOST.search)
             found.refused_writes = _lines(
-                said, names, limits, lambda line: refused_write(line, _ns(workload))
+                said, names, limits, partial(refused_write, namespace=_ns(workload))
             )
             summaries.append(found)
     return summaries[: limits.max_dependencies]
