@@ -54,7 +54,8 @@ def check_refused_controllers(evidence: Evidence) -> list[Finding]:
         source = object_source(workload)
         refused = item(f"logs {source}", reconciler.refused_writes[-1])
         rolled = item(source, "; ".join(change.details[:2]))
-        owed = item(source, prose.listing(reconciler.owed, limit=2))
+        owed = item(source, "; ".join(reconciler.owed[:2]))
+        kept = prose.listing((prose.obj(s) for s in reconciler.subjects), limit=3)
         findings.append(
             make_finding(
                 "refused-controller",
@@ -64,7 +65,9 @@ def check_refused_controllers(evidence: Evidence) -> list[Finding]:
                     f"{prose.obj(workload)} is refused the writes it needs since its rollout",
                     f"roll it back to revision {change.from_revision}",
                     because=[
-                        prose.claim(f"{prose.obj(workload)} keeps what the incident uses", owed),
+                        prose.claim(
+                            f"{prose.obj(workload)} is the controller keeping {kept}", owed
+                        ),
                         prose.claim(
                             "The API server refuses its ServiceAccount a write on what it "
                             "manages, so what it decides is never applied",
