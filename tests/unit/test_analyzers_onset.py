@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kubetriage.analyzers.onset import attributable, earliest_onset, follows_within
 from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import ProbeSpec
 from tests.support import evidence as make
 from tests.support.evidence import ago
 
@@ -58,7 +59,13 @@ def test_attributable_bounds_are_inclusive() -> None:
     assert not attributable(7201)
 
 
-def _blip_evidence(*, last_minutes_ago: float, count: int = 1, ready: bool = True) -> Evidence:
+def _blip_evidence(
+    *,
+    last_minutes_ago: float,
+    count: int = 1,
+    ready: bool = True,
+    probes: list[ProbeSpec] | None = None,
+) -> Evidence:
     probe = make.event(
         "Unhealthy",
         "Readiness probe failed: timeout: failed to connect service within 1s",
@@ -66,7 +73,11 @@ def _blip_evidence(*, last_minutes_ago: float, count: int = 1, ready: bool = Tru
         count=count,
     ).model_copy(update={"first_seen": ago(last_minutes_ago), "last_seen": ago(last_minutes_ago)})
     return make.evidence(
-        pods=[make.pod("ranker-5d8f-x2k4q", make.container("ranker", ready=ready))],
+        pods=[
+            make.pod(
+                "ranker-5d8f-x2k4q", make.container("ranker", ready=ready, probes=probes or [])
+            )
+        ],
         events=[probe],
         alerts=[make.alert(alertname="GrpcDeadlineExceededHigh")],
     )
@@ -89,3 +100,22 @@ def test_repeated_failures_or_an_unready_pod_are_no_blip() -> None:
     unready = _blip_evidence(last_minutes_ago=46, ready=False)
     assert earliest_onset(many) == ago(46)
     assert earliest_onset(unready) == ago(46)
+
+
+def test_a_readiness_failure_under_the_probes_threshold_never_dates_the_onset() -> None:
+    # One failed readiness probe 10 minutes before the alert, on a pod whose readiness probe
+    # needs three failures in a row to mark it unready: it never left its endpoints.
+    probes = [make.http_probe("readiness", "/ready", 8080, failure_threshold=3)]
+    assert earliest_onset(_blip_evidence(last_minutes_ago=10, probes=probes)) == ago(6)
+
+
+def test_readiness_failures_reaching_the_threshold_still_date_the_onset() -> None:
+    # Near misses: as many failures as the threshold took the pod out of rotation; a probe
+    # allowing one failure (failureThreshold 1) did too; a liveness probe's threshold is not
+    # the readiness probe's.
+    three = [make.http_probe("readiness", "/ready", 8080, failure_threshold=3)]
+    one = [make.http_probe("readiness", "/ready", 8080, failure_threshold=1)]
+    liveness_only = [make.http_probe("liveness", "/live", 8080, failure_threshold=3)]
+    assert earliest_onset(_blip_evidence(last_minutes_ago=10, count=3, probes=three)) == ago(10)
+    assert earliest_onset(_blip_evidence(last_minutes_ago=10, probes=one)) == ago(10)
+    assert earliest_onset(_blip_evidence(last_minutes_ago=10, probes=liveness_only)) == ago(10)

@@ -107,6 +107,7 @@ from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.quota_peers import QUOTA_PEER_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
+from kubetriage.analyzers.refused_controllers import REFUSED_CONTROLLER_ANALYZERS
 from kubetriage.analyzers.refused_series import REFUSED_SERIES_ANALYZERS
 from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
 from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
@@ -167,6 +168,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SIDECAR_COMPONENT_ANALYZERS,
     *SECRET_WRITER_ANALYZERS,
     *RECONCILER_ANALYZERS,
+    *REFUSED_CONTROLLER_ANALYZERS,
     *THROTTLED_CONTROLLER_ANALYZERS,
     *IDENTITY_ANALYZERS,
     *IDENTITY_RELEASE_ANALYZERS,

@@ -18,7 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.cfs import request_path_throttle_steps
 from kubetriage.analyzers.demand import is_traffic
 from kubetriage.analyzers.log_signatures import FILLED_LOG
-from kubetriage.analyzers.probe_blips import readiness_blip
+from kubetriage.analyzers.probe_blips import never_unready, readiness_blip
 from kubetriage.analyzers.support import (
     RISE,
     grep_logs,
@@ -51,7 +51,9 @@ SEEN_SERVING = timedelta(minutes=5)
 ENDED_BEFORE_ALERT = timedelta(hours=1)
 # A readiness probe that failed a few times on a pod that is ready again and never restarted
 # (``probe_blips``) took nothing out of service: last seen this long before the alert fired,
-# it was a blip the pod recovered from, not the start of the episode the alert reports.
+# it was a blip the pod recovered from, not the start of the episode the alert reports. One
+# seen fewer times than the pod's readiness failureThreshold never took the pod out of its
+# endpoints at all (``never_unready``): it dates nothing, however close to the alert.
 BLIP_ENDED_BEFORE_ALERT = timedelta(minutes=30)
 _SYMPTOM_METRIC = re.compile(
     r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
@@ -165,6 +167,8 @@ def symptom_times(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
         if fired is not None and ended_before(
             event, fired[0], blip=readiness_blip(evidence, event)
         ):
+            continue
+        if never_unready(evidence, event):
             continue
         if event.type == "Warning" and event.first_seen is not None:
             found.append(

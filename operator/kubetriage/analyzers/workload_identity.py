@@ -44,6 +44,7 @@ from kubetriage.analyzers.support import (
     pod_source,
     workload_ref,
 )
+from kubetriage.api_refusals import API_FORBIDDEN
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -107,15 +108,6 @@ NODE_IDENTITY_DENIED = re.compile(
     r"|\b\d{6,}-compute@developer\.gserviceaccount\.com\b)",
     re.IGNORECASE,
 )
-
-# The API server's refusal of a ServiceAccount's request, as client libraries log the Status
-# message (quotes may be escaped inside a JSON body).
-API_FORBIDDEN = re.compile(
-    r'is forbidden: User \\*"system:serviceaccount:(?P<namespace>[a-z0-9-]+):'
-    r'(?P<account>[a-z0-9][a-z0-9.-]*)\\*" cannot (?P<verb>[a-z]+) resource '
-    r'\\*"(?P<resource>[\w./-]+)\\*"'
-)
-
 
 # In-cluster clients' own words for a 403 from the Kubernetes API, which do not quote the API
 # server's Status message: Akka/Pekko Management's Kubernetes API discovery (cluster

@@ -1,9 +1,10 @@
 """The walk to the controller reconciling the incident's custom resources: once what was
 read holds a resource of a kind a well-known controller reconciles (a KEDA ScaledJob, an
-Argo Workflow or CronWorkflow: ``kubetriage.evidence.summaries.resource_controllers``), that
+Argo Workflow or CronWorkflow: ``kubetriage.evidence.summaries.resource_controllers``), or a
+Service such a resource controls (a RedisFailover's master Service), that
 controller's Deployment in any namespace, listed by its chart's labels, with its
 ReplicaSets and pods and the current tails of its first pods (marked ``dependency``), which
-say whether it keeps losing its lease.
+say whether it keeps losing its lease or is refused its writes.
 
 Called by ``KubeEvidenceCollector`` after the other walks. Nothing is read unless such a
 resource was; in every namespace, so only under a scope that may read the cluster.

@@ -216,3 +216,7 @@ class ReconcilerEvidence(BaseModel):
     restarts: int = 0
     last_restart: datetime | None = None
     lost_leadership: list[str] = Field(default_factory=list)
+    # The lines of its tails where the API server refused its own ServiceAccount a write
+    # (``kubetriage.api_refusals``: "cannot patch resource pods"): it watches and decides, but
+    # what it manages is left as it was (clipped).
+    refused_writes: list[str] = Field(default_factory=list)

@@ -8,7 +8,10 @@ of their own fails, an SRE asks *which controller reconciles these* and reads it
 OOM-killed or crash-looping controller, or one that keeps restarting because, pinned at its
 CPU limit, it cannot renew its leader-election lease in time (client-go's ``failed to renew
 lease``, controller-runtime's ``leader election lost``) and so exits, loses the work queue
-and starts over.
+and starts over. An operator keeping a Service for its resource (a Redis failover's master
+Service, whose selector the operator satisfies by moving a role label after each failover)
+is asked after once that Service is read, even without the resource; its tails say whether
+the API server refuses it the writes it needs (``refused_writes``).
 
 The controllers are the well-known ones of their groups (``RESOURCE_CONTROLLERS``),
 recognised by their charts' labels or image in any namespace (``is_reconciler``); the
@@ -20,11 +23,13 @@ here as ``ReconcilerEvidence`` of the ``resource-controller`` role.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Final
 
+from kubetriage.api_refusals import refused_write
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_int, as_time, clip_text, dicts
@@ -36,7 +41,7 @@ from kubetriage.evidence.summaries.reconcilers import (
 )
 from kubetriage.models.controllers import ReconcilerEvidence
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.objects import JsonDict, selector_matches
+from kubetriage.models.objects import JsonDict, controller_ref, selector_matches
 from kubetriage.models.objects import labels as labels_of
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -65,6 +70,13 @@ class ResourceController:
         """Whether ``obj`` is a custom resource this controller reconciles."""
         group = str(obj.get("apiVersion") or "").partition("/")[0]
         return group == self.group and obj.get("kind") in self.kinds
+
+    def manages(self, obj: JsonDict) -> bool:
+        """Whether ``obj`` is a custom resource this controller reconciles, or a Service one
+        of them controls (its controller owner reference: the operator made it for the
+        resource and keeps what it selects, a member's role), read without the resource."""
+        owner = controller_ref(obj) if obj.get("kind") == "Service" else None
+        return self.reconciles(obj) or (owner is not None and self.reconciles(owner))
 
 
 RESOURCE_CONTROLLERS: Final = (
@@ -95,13 +107,26 @@ RESOURCE_CONTROLLERS: Final = (
             re.compile(r"/argoproj/workflow-controller(?:[:@]|$)"),
         ),
     ),
+    # Spotahome's redis-operator makes a RedisFailover's Redis StatefulSet, Sentinels and
+    # master Service, and after each Sentinel failover moves the master role label
+    # (``redisfailovers-role``) to the promoted pod, which that Service selects.
+    ResourceController(
+        "databases.spotahome.com",
+        frozenset({"RedisFailover"}),
+        ReconcilerKind(
+            RESOURCE_CONTROLLER,
+            frozenset({"redis-operator"}),
+            None,
+            re.compile(r"/spotahome/redis-operator(?:[:@]|$)"),
+        ),
+    ),
 )
 
 
 def owed_controllers(objects: Iterable[JsonDict]) -> list[ResourceController]:
     """The controllers reconciling a custom resource among ``objects``."""
     found = list(objects)
-    return [c for c in RESOURCE_CONTROLLERS if any(c.reconciles(o) for o in found)]
+    return [c for c in RESOURCE_CONTROLLERS if any(c.manages(o) for o in found)]
 
 
 def pods_of(workload: JsonDict, pods: Iterable[JsonDict]) -> list[JsonDict]:
@@ -146,17 +171,23 @@ def _restarts(pods: Iterable[JsonDict]) -> tuple[int, datetime | None]:
 def resource_controller_summaries(
     index: ObjectIndex, tails: Iterable[LogTail], limits: EvidenceLimits
 ) -> list[ReconcilerEvidence]:
-    """The controllers reconciling the custom resources read, with their state: the
-    resources they owe, their replicas and failing pods, their restarts and the lines of
-    their tails saying they lost their lease."""
-    read = list(tails)
+    """The controllers reconciling the custom resources read (or the Services those
+    control), with their state: the resources they owe, their replicas and failing pods,
+    their restarts and the lines of their tails saying they lost their lease or were
+    refused a write."""
+    said = list(tails)
     summaries: list[ReconcilerEvidence] = []
-    for controller in owed_controllers(o for kind in _kinds() for o in index.kind(kind)):
+    read = [*(o for kind in _kinds() for o in index.kind(kind)), *index.kind("Service")]
+    for controller in owed_controllers(read):
         subjects = [
             ("", o, f"a {controller.group} {o.get('kind')}, reconciled by its controller")
             for kind in sorted(controller.kinds)
             for o in index.kind(kind)
             if controller.reconciles(o)
+        ] + [
+            ("", o, f"kept by its controller for {owner.get('kind')} {owner.get('name')}")
+            for o in index.kind("Service")
+            if controller.manages(o) and (owner := controller_ref(o)) is not None
         ]
         for workload in index.kind("Deployment"):
             if not is_reconciler(controller.recognised, workload):
@@ -165,16 +196,29 @@ def resource_controller_summaries(
             pods = pods_of(workload, index.in_namespace("Pod", _ns(workload)))
             found.restarts, found.last_restart = _restarts(pods)
             names = {(_ns(p), _name(p)) for p in pods}
-            lines = [
-                clip_text(line.strip(), limits.max_log_line_bytes) or ""
-                for tail in read
-                if (tail.namespace, tail.pod) in names
-                for line in tail.lines
-                if LEADERSHIP_LOST.search(line)
-            ]
-            found.lost_leadership = list(dict.fromkeys(lines))[:_MAX_LINES]
+            found.lost_leadership = _lines(said, names, limits, LEADERSHIP_LOST.search)
+            found.refused_writes = _lines(
+                said, names, limits, partial(refused_write, namespace=_ns(workload))
+            )
             summaries.append(found)
     return summaries[: limits.max_dependencies]
+
+
+def _lines(
+    tails: Iterable[LogTail],
+    pods: set[tuple[str, str]],
+    limits: EvidenceLimits,
+    says: Callable[[str], object],
+) -> list[str]:
+    """The first distinct lines of the tails of ``pods`` that ``says`` something, clipped."""
+    lines = [
+        clip_text(line.strip(), limits.max_log_line_bytes) or ""
+        for tail in tails
+        if (tail.namespace, tail.pod) in pods
+        for line in tail.lines
+        if says(line)
+    ]
+    return list(dict.fromkeys(lines))[:_MAX_LINES]
 
 
 def _kinds() -> list[str]:
