@@ -83,6 +83,7 @@ from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
 from kubetriage.analyzers.metrics import METRIC_ANALYZERS
 from kubetriage.analyzers.native_sidecars import NATIVE_SIDECAR_ANALYZERS
 from kubetriage.analyzers.network import NETWORK_ANALYZERS
+from kubetriage.analyzers.new_workload import NEW_WORKLOAD_ANALYZERS
 from kubetriage.analyzers.node_agents import NODE_AGENT_ANALYZERS
 from kubetriage.analyzers.node_neighbours import NODE_NEIGHBOUR_ANALYZERS
 from kubetriage.analyzers.node_network import NODE_NETWORK_ANALYZERS
@@ -193,6 +194,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *STORAGE_ANALYZERS,
     # the workload's revisions and demand
     *ROLLOUT_ANALYZERS,
+    *NEW_WORKLOAD_ANALYZERS,
     *SIGNAL_WRAPPER_ANALYZERS,
     *SATURATION_ANALYZERS,
     # traffic

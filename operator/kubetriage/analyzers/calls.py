@@ -1,20 +1,27 @@
 """The workload's calls to Services, as the traffic analyzers read them: which log lines are
 failing calls to something else (not errors the workload served), which Services those lines,
 blackbox probes and cluster DNS names designate, which of them refuse connections although
-their endpoints are ready, and how a Service is quoted as evidence.
+their endpoints are ready, how a Service is quoted as evidence, and how failing calls fail in
+the words of a person reading them (``failure_kind``).
 
-Shared by ``dependency_failure``, ``network`` and ``certificates``; pure functions of Evidence.
+Shared by ``dependency_failure``, ``unnamed_calls``, ``network`` and ``certificates``; pure
+functions of Evidence.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from kubetriage import prose
 from kubetriage.analyzers.log_signatures import (
+    ANSWER_TIMEOUT_LOG,
+    CONNECT_TIMEOUT_LOG,
     DEPENDENCY_LOG,
     FAILURE_WORDS,
+    GRPC_UNAVAILABLE,
+    KAFKA_CLIENT_UNREACHABLE,
     hosts_in,
     service_for_host,
 )
@@ -25,7 +32,8 @@ from kubetriage.analyzers.support import (
     service_source,
     workload_ref,
 )
-from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
+from kubetriage.analyzers.worker_timeouts import WORKER_TIMEOUT_LOG
+from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
 from kubetriage.models.alerts_view import CLUSTER_SERVICE_HOST
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
@@ -174,3 +182,61 @@ def refusing_services(evidence: Evidence) -> dict[str, tuple[ServiceEvidence, Lo
                 refused_only = False
             break
     return found if refused_only else {}
+
+
+# How calls fail, in the words of a person reading the log lines.
+_FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (REFUSED, "connection refused"),
+    (DNS_LOG, "name resolution errors"),
+    (CONNECT_TIMEOUT_LOG, "timeouts"),
+    (ANSWER_TIMEOUT_LOG, "timeouts"),
+    (
+        re.compile(
+            r"(?i)(not accepting commands|read-only|in recovery mode|too many (clients|"
+            r"connections)|connection slots are reserved|ProgramLimitExceeded)"
+        ),
+        "the database refusing work",
+    ),
+    (
+        re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe|unexpected EOF)"),
+        "connection resets",
+    ),
+    (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
+    (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
+    (WORKER_TIMEOUT_LOG, "workers killed past their request timeout"),
+)
+# A status code as a line states it: after a status or code key, after the HTTP version,
+# inside a client's error object, or before its reason phrase.
+_STATED_5XX = re.compile(
+    r"(?i)(?:\b(?:status|code|status_?code)\b[\"']?\s*[=:]?\s*[\"']?|\bHTTP/[\d.]+\"?\s+"
+    r"|\b\w*(?:Error|Exception)\()(?P<code>5\d\d)\b"
+    r"|\b(?P<phrased>5\d\d) (?:Service Unavailable|Bad Gateway|Gateway Time-?out"
+    r"|Internal Server Error)"
+)
+# A bare number that may be a status code: not the fraction of a timestamp ("09:58:03.551"),
+# a duration ("1.503s", "500 ms") or a size.
+_BARE_5XX = re.compile(
+    r"(?i)(?<!\d[.,:])\b(?P<code>5\d\d)\b(?![.,]\d)(?!\s*(?:ms|s|sec|seconds|bytes|[kmg]i?b)\b)"
+)
+
+
+def _status_code(text: str) -> str | None:
+    """The 5xx status the lines state most often, else the first bare 5xx number."""
+    stated = [m["code"] or m["phrased"] for m in _STATED_5XX.finditer(text)]
+    if stated:
+        return Counter(stated).most_common(1)[0][0]
+    bare = _BARE_5XX.search(text)
+    return bare["code"] if bare else None
+
+
+def failure_kind(text: str) -> str:
+    """How the calls quoted in ``text`` fail, in a reader's words (a timeout, a status code)."""
+    for pattern, kind in _FAILURE_KINDS:
+        if pattern.search(text):
+            return kind
+    code = _status_code(text)
+    if code:
+        return f"HTTP {code}"
+    if re.search(r"(?i)(unavailable|bad gateway|no healthy upstream)", text):
+        return "HTTP 5xx"
+    return "errors"

@@ -1,12 +1,9 @@
 """The dependency-failure rule: the workload's calls to something else fail. The failing log
 lines, env values and blackbox probe targets are matched against the Services in the
 evidence (their DNS names and ExternalName targets) to name the Service at fault, handed to
-its owner (escalate); failing DNS lookups are the cluster DNS Service's. A failure whose host
-matches no Service names no dependency: the evidence cannot say whether the far end, a load
-balancer or the egress path fails the calls, nor hand them to anyone but the workload's
-owner, so it is ``unknown``, escalated at the workload, rather than a dependency failure
-without a dependency. A callee that failed once and came back
-before the alert, every failing call to it written before it was back and no cause in
+its owner (escalate); failing calls that name no Service are ``unnamed_calls``' (the cluster
+DNS Service's, else ``unknown`` escalated at the workload). A callee that failed once and came
+back before the alert, every failing call to it written before it was back and no cause in
 evidence (``recovery.recovered_callee``), is no failing dependency: no finding.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
@@ -14,17 +11,16 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import (
-    REFUSED,
     caller,
     dependency_hits,
+    failure_kind,
     followed_services,
     own_services,
     probe_instance,
@@ -33,14 +29,7 @@ from kubetriage.analyzers.calls import (
     services_elsewhere,
 )
 from kubetriage.analyzers.dependencies import rolled_out_before_onset
-from kubetriage.analyzers.log_signatures import (
-    ANSWER_TIMEOUT_LOG,
-    CONNECT_TIMEOUT_LOG,
-    GRPC_UNAVAILABLE,
-    KAFKA_CLIENT_UNREACHABLE,
-    hosts_in,
-    service_for_host,
-)
+from kubetriage.analyzers.log_signatures import CONNECT_TIMEOUT_LOG, hosts_in, service_for_host
 from kubetriage.analyzers.metrics import throttled_callees
 from kubetriage.analyzers.recovery import recovered_callee
 from kubetriage.analyzers.relayed_failures import relayed_failure
@@ -50,16 +39,15 @@ from kubetriage.analyzers.support import (
     pod_source,
     same_service,
     service_source,
-    workload_ref,
 )
-from kubetriage.analyzers.worker_timeouts import WORKER_TIMEOUT_LOG, waiting_worker_timeouts
-from kubetriage.dns_errors import DNS_LOG, DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
+from kubetriage.analyzers.unnamed_calls import unnamed_call_findings
+from kubetriage.analyzers.worker_timeouts import waiting_worker_timeouts
+from kubetriage.dns_errors import DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
 from kubetriage.evidence.host_peers import value_host
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import ServiceEvidence
-from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+from kubetriage.models.vocabulary import Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +66,6 @@ class _Confidence:
     fenced_cap: float = 0.7  # calls time out into a Service a NetworkPolicy guards
     throttled_cap: float = 0.7  # the pods behind it are CPU-throttled: their limit is why
     cap: float = 0.93  # the most a named dependency claims
-    dns_resolver: float = 0.7  # every failing call is a lookup; the resolver itself fails
-    dns_service: float = 0.55  # every failing call is a lookup of one name; DNS is in evidence
-    unnamed: float = 0.5  # calls fail to a host no Service in evidence matches (unknown)
-    unnamed_once: float = 0.45  # ... in a single log line
     # The Service's workload rolled out right before the caller's errors began, the caller
     # unchanged since: its release is what changed, and rolling it back (dependency-change,
     # 0.78) is the fix; handing it to its owner stays an alternative below that.
@@ -93,8 +77,6 @@ class _Confidence:
 
 
 CONFIDENCE: Final = _Confidence()
-
-CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
 
 
 def _env_hosts(value: str) -> list[str]:
@@ -240,7 +222,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
             facts.append(owner_fact)
         ref = svc.ref()
         calls = named.get(chosen, [])
-        kind = _failure_kind(" ".join(f.fact for f in calls) or " ".join(h.line for h in hits))
+        kind = failure_kind(" ".join(f.fact for f in calls) or " ".join(h.line for h in hits))
         because: list[Claim] = []
         if calls:
             because.append(
@@ -311,75 +293,7 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
         return findings
     if not hits or waited:
         return []
-    dns = [h for h in hits if DNS_LOG.search(h.line)]
-    dns_service = next((s for s in evidence.services if s.name in CLUSTER_DNS_NAMES), None)
-    dns_hosts = {host for h in dns for host in hosts_in(h.line)}
-    # The resolver failing to answer, or failing for several unrelated names, is the DNS
-    # service's fault; a single name that does not exist is more likely the caller's config.
-    resolver_down = any(DNS_RESOLVER_FAILURE.search(h.line) for h in dns) or len(dns_hosts) >= 2
-    if dns and len(dns) == len(hits) and (resolver_down or dns_service is not None):
-        if dns_service is not None:
-            target = dns_service.ref()
-        else:
-            # Not collected, but every mainstream distribution serves cluster DNS from this
-            # Service (CoreDNS kept the name for compatibility).
-            target = ObjectRef(kind="Service", namespace="kube-system", name="kube-dns")
-        confidence = CONFIDENCE.dns_resolver if resolver_down else CONFIDENCE.dns_service
-    else:
-        fallback = workload_ref(evidence)
-        if fallback is None or fallback.kind not in ACTION_TARGET_KINDS[Action.ESCALATE]:
-            return []
-        target = fallback
-        confidence = CONFIDENCE.unnamed if len(hits) >= 2 else CONFIDENCE.unnamed_once
-    quoted = [item(h.source, h.line) for h in hits[:4]]
-    kind = _failure_kind(" ".join(h.line for h in hits))
-    if target.kind == "Service":
-        text = prose.narrative(
-            f"{caller(evidence, hits)} cannot resolve the names it calls",
-            f"escalate to the owner of {prose.obj(target)}",
-            because=[
-                prose.claim(
-                    f"{prose.count(len(hits), 'failing call')} in the logs, all of them DNS "
-                    "lookups",
-                    *quoted[:2],
-                ),
-                prose.claim(
-                    "The resolver itself fails to answer, or fails for several unrelated names"
-                    if resolver_down
-                    else "The cluster DNS Service answers these lookups"
-                ),
-                prose.claim("Names that do not resolve make every call to them fail"),
-            ],
-        )
-    else:
-        text = prose.narrative(
-            f"{caller(evidence, hits)} fails to reach a dependency with {kind}",
-            "escalate to its owner",
-            because=[
-                prose.claim(
-                    f"{prose.count(len(hits), 'failing call')} in the logs report {kind}",
-                    *quoted[:2],
-                ),
-                prose.claim(
-                    "No Service in the evidence matches the host it calls, so the dependency "
-                    "is not named; its host is in the quoted lines"
-                ),
-            ],
-        )
-    findings.append(
-        make_finding(
-            "dependency-failure",
-            # No Service named: no dependency to blame, only failing calls to hand over.
-            Category.DEPENDENCY_FAILURE if target.kind == "Service" else Category.UNKNOWN,
-            confidence,
-            text,
-            quoted,
-            Action.ESCALATE,
-            target,
-            {},
-        )
-    )
-    return findings
+    return unnamed_call_findings(evidence, hits)
 
 
 def _no_such_service(evidence: Evidence, svc: ServiceEvidence, calls: list[EvidenceItem]) -> bool:
@@ -399,63 +313,6 @@ def policy_guards(evidence: Evidence, svc: ServiceEvidence) -> bool:
         and "Ingress" in p.policy_types
         for p in evidence.network_policies
     )
-
-
-# How calls fail, in the words of a person reading the log lines.
-_FAILURE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (REFUSED, "connection refused"),
-    (DNS_LOG, "name resolution errors"),
-    (CONNECT_TIMEOUT_LOG, "timeouts"),
-    (ANSWER_TIMEOUT_LOG, "timeouts"),
-    (
-        re.compile(
-            r"(?i)(not accepting commands|read-only|in recovery mode|too many (clients|"
-            r"connections)|connection slots are reserved|ProgramLimitExceeded)"
-        ),
-        "the database refusing work",
-    ),
-    (
-        re.compile(r"(?i)(connection reset|ECONNRESET|broken pipe|unexpected EOF)"),
-        "connection resets",
-    ),
-    (GRPC_UNAVAILABLE, "gRPC UNAVAILABLE"),
-    (KAFKA_CLIENT_UNREACHABLE, "broker connection failures"),
-    (WORKER_TIMEOUT_LOG, "workers killed past their request timeout"),
-)
-# A status code as a line states it: after a status or code key, after the HTTP version,
-# inside a client's error object, or before its reason phrase.
-_STATED_5XX = re.compile(
-    r"(?i)(?:\b(?:status|code|status_?code)\b[\"']?\s*[=:]?\s*[\"']?|\bHTTP/[\d.]+\"?\s+"
-    r"|\b\w*(?:Error|Exception)\()(?P<code>5\d\d)\b"
-    r"|\b(?P<phrased>5\d\d) (?:Service Unavailable|Bad Gateway|Gateway Time-?out"
-    r"|Internal Server Error)"
-)
-# A bare number that may be a status code: not the fraction of a timestamp ("09:58:03.551"),
-# a duration ("1.503s", "500 ms") or a size.
-_BARE_5XX = re.compile(
-    r"(?i)(?<!\d[.,:])\b(?P<code>5\d\d)\b(?![.,]\d)(?!\s*(?:ms|s|sec|seconds|bytes|[kmg]i?b)\b)"
-)
-
-
-def _status_code(text: str) -> str | None:
-    """The 5xx status the lines state most often, else the first bare 5xx number."""
-    stated = [m["code"] or m["phrased"] for m in _STATED_5XX.finditer(text)]
-    if stated:
-        return Counter(stated).most_common(1)[0][0]
-    bare = _BARE_5XX.search(text)
-    return bare["code"] if bare else None
-
-
-def _failure_kind(text: str) -> str:
-    for pattern, kind in _FAILURE_KINDS:
-        if pattern.search(text):
-            return kind
-    code = _status_code(text)
-    if code:
-        return f"HTTP {code}"
-    if re.search(r"(?i)(unavailable|bad gateway|no healthy upstream)", text):
-        return "HTTP 5xx"
-    return "errors"
 
 
 def _service_claim(svc: ServiceEvidence) -> str:

@@ -31,8 +31,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.log_signatures import hosts_in, service_for_host
 from kubetriage.analyzers.onset import earliest_onset, follows_within
-from kubetriage.analyzers.pods import pod_failing
-from kubetriage.analyzers.rollout import pod_problem
+from kubetriage.analyzers.pods import pod_failing, pod_problem
 from kubetriage.analyzers.support import (
     LogHit,
     grep_logs,

@@ -1,10 +1,11 @@
 """What a pod's own events, states and metric series say about one of its containers: the
 Events involving the pod, the kubelet's liveness and startup kills, whether a series is the
-container's, how long ago it last exited, and whether the pod serves at all.
+container's, how long ago it last exited, whether the pod serves at all, and a failing pod in
+one line (``pod_problem``).
 
 Shared by the container analyzers (``oom``, ``crashes``, ``config_missing``, ``images``,
-``probes``) and the workload rules (``rollout``, ``saturation``); pure functions of
-Evidence.
+``probes``) and the workload rules (``rollout``, ``new_workload``, ``saturation``); pure
+functions of Evidence.
 """
 
 from __future__ import annotations
@@ -106,6 +107,19 @@ def pod_failing(pod: PodEvidence) -> bool:
         if container.ready is False or container.state.state in ("waiting", "terminated"):
             return True
     return False
+
+
+def pod_problem(pod: PodEvidence) -> str:
+    """A failing pod in one line: its first unhealthy container's state, readiness and
+    restarts, else its phase."""
+    for container in pod.containers:
+        if container.state.state != "running" or container.ready is False:
+            reason = container.state.reason or container.state.state
+            return (
+                f"{container.name}: {reason}, {prose.readiness(container.ready)}, "
+                f"{prose.count(container.restart_count, 'restart')}"
+            )
+    return f"phase {pod.phase}"
 
 
 # A container that last exited this long ago (or less) is still part of the incident.

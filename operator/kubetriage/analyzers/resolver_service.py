@@ -21,8 +21,8 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller, dependency_hits, followed_services, service_fact
-from kubetriage.analyzers.dependency_failure import CLUSTER_DNS_NAMES
 from kubetriage.analyzers.support import item
+from kubetriage.analyzers.unnamed_calls import CLUSTER_DNS_NAMES
 from kubetriage.dns_errors import DNS_RESOLVER_FAILURE
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding

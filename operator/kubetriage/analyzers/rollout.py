@@ -8,63 +8,46 @@ cause (an image that cannot be pulled, a missing ConfigMap), and when they only 
 dependency that is down for everyone (its own pods fail): the dependency's outage is the
 cause, not the revision; and when the new pods only time out on their readiness probe as the
 previous revision's pods did in the same hour (``shared_timeouts``): load, not the revision.
+What stepped up after the rollout is read by ``rollout_steps``; two workloads behind one
+Service, when no single workload is in scope, are ``new_workload``'s rule.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.carried_configs import only_carried_config, only_restarted
 from kubetriage.analyzers.certificates import peer_certificate_invalid
-from kubetriage.analyzers.changes import (
-    SERVER_ERROR_LOG,
-    calls_down_dependency,
-    down_dependencies,
-)
-from kubetriage.analyzers.demand import (
-    ERROR_NAME,
-    LATENCY_NAME,
-    is_rate,
-    is_traffic,
-    traffic_rose,
-)
+from kubetriage.analyzers.changes import calls_down_dependency, down_dependencies
+from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.dependencies import pods_held_by_down_dependency
 from kubetriage.analyzers.listen_ports import serves_elsewhere
-from kubetriage.analyzers.onset import filling_since, series_onset, stepped_long_after
-from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing
+from kubetriage.analyzers.pods import admitted_memory_limit, node_split, pod_failing, pod_problem
 from kubetriage.analyzers.recency import is_recent, revision_age, served_until
 from kubetriage.analyzers.revisions import (
     pod_revision,
     rollback_subject,
 )
+from kubetriage.analyzers.rollout_steps import (
+    errors_only_in_new_pods,
+    errors_rose_after,
+    load_rose_after,
+)
 from kubetriage.analyzers.shared_timeouts import previous_times_out_too
 from kubetriage.analyzers.support import (
-    CPU_USAGE,
-    DOUBLING,
-    RISE,
-    grep_logs,
     item,
-    log_source,
-    logs_of,
-    metric_growth,
-    of_callee,
-    owner_workload,
     pod_source,
     seconds_before,
-    timestamp,
 )
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import PodEvidence
-from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
+from kubetriage.models.vocabulary import Action, Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +69,6 @@ class _Confidence:
     # rollout and passing on the previous revision, are refused on another: what the rollout
     # changed (env, args, command, image) moved the server, the probe is not at fault.
     serves_elsewhere: float = 0.9
-    # Behind one Service, only the pods of a recently started second workload (a canary) fail
-    # or log server errors; the older workload's pods serve cleanly.
-    new_workload: float = 0.7
     specific_cap: float = 0.5  # every failing pod shows a cause with its own rule (image...)
     dependency_down_cap: float = 0.6  # every failing pod waits on a dependency that is down
     # The new revision differs from the previous one only by the hash of an edited ConfigMap
@@ -143,14 +123,14 @@ def check_bad_rollout(evidence: Evidence) -> list[Finding]:
         ),
         None,
     )
-    errors_after = _errors_rose_after(evidence, current.created_at) or _errors_only_in_new_pods(
+    errors_after = errors_rose_after(evidence, current.created_at) or errors_only_in_new_pods(
         evidence, new_pods, old_healthy
     )
     recent = is_recent(revision_age(evidence, current))
     # Load that rose days after a revision went out says nothing about that revision.
     # Latency and CPU that rose with traffic are demand, not the new code's cost.
     load_after = (
-        _load_rose_after(evidence, current.created_at)
+        load_rose_after(evidence, current.created_at)
         if recent and not traffic_rose(evidence)
         else []
     )
@@ -325,160 +305,6 @@ def _specific_cause(pod: PodEvidence) -> bool:
     )
 
 
-def _errors_only_in_new_pods(
-    evidence: Evidence, new_pods: list[PodEvidence], old_healthy: list[PodEvidence]
-) -> list[EvidenceItem]:
-    """Server errors in the logs of the new revision's pods while the previous revision's
-    pods, serving beside them (a paused or partial rollout), log none: the same requests
-    fail only on the new code, whatever callee the errors name."""
-    old_read = [logs_of(evidence, p) for p in old_healthy]
-    old_read = [logs for logs in old_read if any(log.lines for log in logs)]
-    if not old_read or any(grep_logs(logs, SERVER_ERROR_LOG, limit=1) for logs in old_read):
-        return []
-    hits = [
-        hit for p in new_pods for hit in grep_logs(logs_of(evidence, p), SERVER_ERROR_LOG, limit=2)
-    ]
-    return [
-        item(log_source(hit.log), f"only the new revision logs errors: {hit.line}")
-        for hit in hits[:2]
-    ]
-
-
-def _errors_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
-    """Error-rate series (5xx ratios...) that stepped up at or after the rollout."""
-    return _rose_after(evidence, rolled_out, ERROR_NAME, DOUBLING)
-
-
-def _load_rose_after(evidence: Evidence, rolled_out: datetime | None) -> list[EvidenceItem]:
-    """Latency or CPU usage that stepped up at or after the rollout: with traffic unchanged,
-    the new code does more work per request (a costly regex, a lost cache, a hot loop)."""
-    cpu = re.compile(re.escape(CPU_USAGE))
-    return _rose_after(evidence, rolled_out, LATENCY_NAME, RISE) + _rose_after(
-        evidence, rolled_out, cpu, DOUBLING
-    )
-
-
-def _rose_after(
-    evidence: Evidence, rolled_out: datetime | None, name: re.Pattern[str], factor: float
-) -> list[EvidenceItem]:
-    if rolled_out is None:
-        return []
-    facts: list[EvidenceItem] = []
-    for metric in evidence.metrics:
-        label = f"{metric.name} {metric.query}"
-        if not name.search(label) or not is_rate(metric) or metric.last is None:
-            continue
-        if of_callee(metric):
-            continue  # another workload's pods
-        if is_traffic(metric):
-            continue  # more requests are demand, not the new code's cost
-        growth = metric_growth(metric)
-        began = series_onset(metric)
-        stepped = (
-            began is not None
-            and timestamp(began) >= timestamp(rolled_out)
-            # the new revision served at the earlier level for a while: the step is not its
-            and not (stepped_long_after(metric, rolled_out) and not filling_since(evidence))
-        )
-        if growth is not None and growth >= factor and metric.last > 0 and stepped:
-            facts.append(
-                item(
-                    "metrics",
-                    f"{metric.name or metric.query} rose to {prose.number(metric.last)} "
-                    "after the rollout",
-                )
-            )
-    return facts
-
-
-def pod_problem(pod: PodEvidence) -> str:
-    """A failing pod in one line: its first unhealthy container's state, readiness and
-    restarts, else its phase."""
-    for container in pod.containers:
-        if container.state.state != "running" or container.ready is False:
-            reason = container.state.reason or container.state.state
-            return (
-                f"{container.name}: {reason}, {prose.readiness(container.ready)}, "
-                f"{prose.count(container.restart_count, 'restart')}"
-            )
-    return f"phase {pod.phase}"
-
-
-def _erring(evidence: Evidence, pod: PodEvidence) -> EvidenceItem | None:
-    """What says the pod fails: its state, or a server error in its own log."""
-    if pod_failing(pod):
-        return item(pod_source(pod), pod_problem(pod))
-    hits = grep_logs(logs_of(evidence, pod), SERVER_ERROR_LOG, limit=1)
-    return item(log_source(hits[0].log), hits[0].line) if hits else None
-
-
-def check_new_workload_behind_service(evidence: Evidence) -> list[Finding]:
-    """Two workloads behind one Service (a stable and a canary Deployment, an old and a new
-    release side by side): the pods of the one started recently fail or log server errors
-    while the older one's pods, serving the same requests, are healthy and log none. The
-    revisions of a second owner are not collected, so the comparison is between the owners'
-    pods: the new workload is what broke, and rolling it back is the fix."""
-    if evidence.workload is not None:
-        return []  # one workload in scope: check_bad_rollout compares its revisions
-    groups: dict[tuple[str, str | None, str], list[PodEvidence]] = {}
-    owners: dict[tuple[str, str | None, str], ObjectRef] = {}
-    for pod in evidence.pods:
-        owner = owner_workload(pod)
-        if owner is None:
-            continue
-        key = (owner.kind, owner.namespace, owner.name)
-        groups.setdefault(key, []).append(pod)
-        owners[key] = owner
-    if len(groups) < 2:
-        return []
-    now = timestamp(evidence.collected_at)
-    erring: list[tuple[ObjectRef, list[EvidenceItem], list[PodEvidence]]] = []
-    clean: list[list[PodEvidence]] = []
-    for key, pods in groups.items():
-        facts = [f for f in (_erring(evidence, p) for p in pods) if f is not None]
-        if facts and len(facts) == len(pods):
-            erring.append((owners[key], facts, pods))
-        elif not facts and any(log.lines for p in pods for log in logs_of(evidence, p)):
-            clean.append(pods)
-    if len(erring) != 1 or not clean:
-        return []
-    target, facts, pods = erring[0]
-    if target.kind not in ACTION_TARGET_KINDS[Action.ROLLBACK]:
-        return []
-    started = [timestamp(p.created_at) for p in pods if p.created_at is not None]
-    older = [timestamp(p.created_at) for g in clean for p in g if p.created_at is not None]
-    if not started or not older or min(started) <= max(older):
-        return []
-    if not is_recent(now - min(started)):
-        return []
-    serving = item(
-        "pods",
-        f"{prose.count(sum(len(g) for g in clean), 'older pod')} behind the same Service "
-        "serve without errors",
-    )
-    return [
-        make_finding(
-            "bad-rollout",
-            Category.BAD_ROLLOUT,
-            CONFIDENCE.new_workload,
-            prose.narrative(
-                f"{prose.obj(target)}, started beside an older workload, is failing",
-                f"roll back {prose.obj(target)}",
-                because=[
-                    prose.claim("Its recently started pods fail or log server errors", *facts[:2]),
-                    prose.claim(
-                        "The older workload's pods serve the same requests cleanly", serving
-                    ),
-                ],
-            ),
-            [*facts[:3], serving],
-            Action.ROLLBACK,
-            target,
-        )
-    ]
-
-
 ROLLOUT_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("bad-rollout", (Category.BAD_ROLLOUT,), check_bad_rollout),
-    Analyzer("new-workload", (Category.BAD_ROLLOUT,), check_new_workload_behind_service),
 )

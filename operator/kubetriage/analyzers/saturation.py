@@ -1,26 +1,25 @@
 """The resource-saturation rule: demand outgrowing capacity. An autoscaler at its maximum (or
-a KubeHpaMaxedOut alert), traffic or queues that grew with latency (its series, or a firing
-latency alert), errors or busy connections, or CPU rising with no CPU limit and no new
-revision while the service is slower or says its workers are all busy; the fix is more
-replicas. Also capacity taken away (``capacity``: replicas cut by hand, an autoscaler that
-cannot read its metric; ``autoscaler_blind_spot``: one that scales on memory only while
-CPU load overwhelms the pods). An autoscaler at its maximum is doubted when its pods are heavily
-CPU-throttled (the limit caps them) or when it scaled up at a flat request rate (requests got
-slower, not more), so the throttling or dependency rule leads. One at its maximum that reports
-its desired count within range (``ScalingLimited=False``) while nothing says demand presses
-(traffic, a queue, latency or errors up) was put there by a schedule or its floor: no
-saturation, and its KubeHpaMaxedOut alert is not read as one either. Kept below a change that
-explains the symptom (``changes.cap_explained``). Series are read by what they measure with
-``demand``; why an autoscaler at its maximum is doubted is ``autoscaler_doubts``'s; one
-below its maximum held back by its scale-up policy is ``scale_rate``'s.
+a KubeHpaMaxedOut alert); else demand read from the workload's own series (traffic or queues
+that grew with latency, errors or busy connections, or CPU rising with no CPU limit and no new
+revision while the service is slower or says its workers are all busy: ``traffic_saturation``);
+the fix is more replicas. Also capacity taken away (``capacity``: replicas cut by hand, an
+autoscaler that cannot read its metric; ``autoscaler_blind_spot``: one that scales on memory
+only while CPU load overwhelms the pods). An autoscaler at its maximum is doubted when its pods
+are heavily CPU-throttled (the limit caps them) or when it scaled up at a flat request rate
+(requests got slower, not more), so the throttling or dependency rule leads. One at its maximum
+that reports its desired count within range (``ScalingLimited=False``) while nothing says
+demand presses (traffic, a queue, latency or errors up) was put there by a schedule or its
+floor: no saturation, and its KubeHpaMaxedOut alert is not read as one either. Kept below a
+change that explains the symptom (``changes.cap_explained``). Series are read by what they
+measure with ``demand``; why an autoscaler at its maximum is doubted is
+``autoscaler_doubts``'s; one below its maximum held back by its scale-up policy is
+``scale_rate``'s.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,71 +34,32 @@ from kubetriage.analyzers.capacity import (
     capacity_cut,
 )
 from kubetriage.analyzers.changes import cap_explained
-from kubetriage.analyzers.demand import (
-    ERROR_NAME,
-    LATENCY_NAME,
-    QUEUE_NAME,
-    RATE_NAME,
-    SCALE_BY,
-    SCALE_MAX,
-    SCALE_MIN,
-    is_rate,
-    is_traffic,
-    latency_alerted,
-    measures_latency,
-    scale_params,
-    traffic_rose,
-)
-from kubetriage.analyzers.log_signatures import POOL_EXHAUSTED
-from kubetriage.analyzers.pods import metric_for, pod_failing
+from kubetriage.analyzers.demand import SCALE_BY, scale_params, traffic_rose
 from kubetriage.analyzers.recency import rolled_out_recently
 from kubetriage.analyzers.scale_rate import rate_limited_autoscaler
-from kubetriage.analyzers.support import (
-    DOUBLING,
-    RISE,
-    cpu_usage_jumps,
-    divides,
-    grep_logs,
-    item,
-    metric_growth,
-    parse_quantity,
-    workload_ref,
-)
-from kubetriage.evidence.queue_consumers import dead_letter_source
-from kubetriage.evidence.targets import queue_names
+from kubetriage.analyzers.support import item, workload_ref
+from kubetriage.analyzers.traffic_saturation import traffic_saturation
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
-from kubetriage.models.object_evidence import AutoscalerEvidence, MetricSummary, PodCondition
+from kubetriage.models.object_evidence import AutoscalerEvidence, PodCondition
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
 @dataclass(frozen=True, slots=True)
 class _Confidence:
-    """How sure a resource-saturation finding is, by the evidence that earns it."""
+    """How sure a resource-saturation finding is, by the evidence that earns it (read from
+    the series instead: ``traffic_saturation.CONFIDENCE``)."""
 
     hpa_limited: float = 0.85  # the autoscaler runs its maximum and reports ScalingLimited
     hpa_max: float = 0.8  # the autoscaler runs its maximum of replicas
     hpa_alert: float = 0.75  # KubeHpaMaxedOut fired (the autoscaler itself not in evidence)
-    traffic_slower: float = 0.7  # traffic grew, and latency or busy connections with it
-    queues: float = 0.6  # queues or consumer lag grew
-    traffic_errors: float = 0.45  # traffic grew with errors only: capacity, or a dependency
-    traffic_alerted: float = 0.6  # traffic grew while a latency alert fires (no latency series)
-    load_exhausted: float = 0.7  # CPU rose, no CPU limit, and the server says its workers are
-    # all busy (worker connections, thread or process pool exhausted)
-    load: float = 0.6  # latency and CPU rose together, with no CPU limit and no new revision
-    load_alerted: float = 0.55  # CPU rose while a latency alert fires, no CPU limit, no revision
     # At its maximum, but what drove it there is not demand: its pods are heavily throttled
     # by their CPU limit, or it scaled up in the window while the request rate stayed flat.
     hpa_doubted: float = 0.55
 
 
 CONFIDENCE: Final = _Confidence()
-
-# Capacity in use: open connections, requests in flight, busy workers, utilisation.
-_BUSY_NAME = re.compile(
-    r"(?i)(connections|in_?flight|busy|active_(workers|threads|requests)|utili[sz]ation)"
-)
 
 
 def maxed_autoscaler_item(hpa: AutoscalerEvidence, limited: PodCondition | None) -> EvidenceItem:
@@ -267,218 +227,8 @@ def _check_saturation(evidence: Evidence) -> list[Finding]:
         *(
             capacity_cut(evidence, workload)
             or rate_limited_autoscaler(evidence, workload)
-            or _traffic_saturation(evidence, workload)
+            or traffic_saturation(evidence, workload)
         ),
-    ]
-
-
-def _no_cpu_limit(evidence: Evidence) -> bool:
-    containers = evidence.workload.containers if evidence.workload else []
-    if not containers:
-        containers = [c for p in evidence.pods for c in p.containers if not c.init]
-    return bool(containers) and all("cpu" not in c.limits for c in containers)
-
-
-# A container whose CPU usage stays below this share of its CPU limit is not throttled.
-HEADROOM = 0.8
-
-
-def _cpu_headroom(evidence: Evidence, cpu: list[MetricSummary]) -> EvidenceItem | None:
-    """A fact when every container whose CPU usage rose stays below ``HEADROOM`` of its CPU
-    limit: the limit is not what holds it back, the work is."""
-    containers = evidence.workload.containers if evidence.workload else []
-    if not containers:
-        containers = [c for p in evidence.pods for c in p.containers if not c.init]
-    shares: list[str] = []
-    for metric in cpu:
-        limits = [
-            parse_quantity(c.limits.get("cpu")) for c in containers if metric_for(metric, c.name)
-        ]
-        limit = min((v for v in limits if v), default=None)
-        if limit is None or metric.last is None:
-            continue  # no limit on it: nothing throttles it
-        if metric.last >= HEADROOM * limit:
-            return None
-        shares.append(
-            f"{metric.labels.get('container', 'its container')} uses "
-            f"{prose.number(metric.last)} of its {prose.number(limit)}-core CPU limit"
-        )
-    if not shares or not evidence.workload:
-        return None
-    return item(evidence.workload.ref.display(), "; ".join(shares[:2]) + " (not throttling)")
-
-
-def _load_saturation(evidence: Evidence, workload: ObjectRef) -> list[Finding]:
-    """CPU usage jumps with no CPU limit to throttle it and no new revision to blame, while
-    the service is slower (its latency series, or a latency alert) or says that its workers
-    are all busy (worker connections, a thread or process pool exhausted): the pods are
-    simply busier than they can absorb; more replicas share the load."""
-    cpu = cpu_usage_jumps(evidence)
-    latency = [
-        m
-        for m in evidence.metrics
-        if measures_latency(m) and (g := metric_growth(m)) is not None and g >= RISE
-    ]
-    exhausted = grep_logs(evidence.logs, POOL_EXHAUSTED, limit=3)
-    alerted = latency_alerted(evidence) if not latency else []
-    if not cpu or not (latency or exhausted or alerted):
-        return []
-    headroom = _cpu_headroom(evidence, cpu) if exhausted else None
-    if not (_no_cpu_limit(evidence) or headroom is not None) or rolled_out_recently(evidence):
-        return []
-    rose = [
-        item(
-            "metrics",
-            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
-            f"{prose.number(m.last)}",
-        )
-        for m in (latency[:1] + cpu[:2])
-        if m.last is not None
-    ]
-    busy = [item(h.source, h.line) for h in exhausted[:2]]
-    unlimited = headroom or item(
-        workload.display(), "no CPU limit on the containers (not throttling)"
-    )
-    params = scale_params(evidence, SCALE_BY)
-    because = [
-        prose.claim(
-            "Latency and CPU usage rose together" if latency else "CPU usage rose",
-            *rose,
-        )
-    ]
-    if alerted:
-        because.append(prose.claim("The latency alert fires meanwhile", *alerted))
-    if busy:
-        because.append(prose.claim("Its workers time out or are all busy", *busy))
-    because.append(
-        prose.claim(
-            (
-                "Its CPU stays below its limit"
-                if headroom
-                else "There is no CPU limit to throttle it"
-            )
-            + " and no new revision is there to blame, so the pods are simply busier than they "
-            "can absorb",
-            unlimited,
-        )
-    )
-    if exhausted:
-        confidence = CONFIDENCE.load_exhausted
-    else:
-        confidence = CONFIDENCE.load if latency else CONFIDENCE.load_alerted
-    return [
-        make_finding(
-            "resource-saturation",
-            Category.RESOURCE_SATURATION,
-            confidence,
-            prose.narrative(
-                f"{prose.obj(workload)} is saturated",
-                f"scale out to {params['replicas']} replicas",
-                aside=("latency and CPU rose together" if latency or alerted else "CPU rose")
-                + (", workers exhausted" if exhausted else ""),
-                because=because[:4],
-            ),
-            [*rose, *alerted, *busy, unlimited],
-            Action.SCALE_OUT,
-            workload,
-            params,
-        )
-    ]
-
-
-def _dead_letters(metric: MetricSummary) -> bool:
-    """Whether every queue a series is split by is a dead-letter queue: it grows with the
-    messages consumers failed, whatever their number, so it is no demand to scale out for."""
-    names = queue_names(metric.labels)
-    return bool(names) and all(dead_letter_source(n) is not None for n in names)
-
-
-def _traffic_saturation(evidence: Evidence, workload: ObjectRef | None) -> list[Finding]:
-    if workload is None or workload.kind not in ACTION_TARGET_KINDS[Action.SCALE_OUT]:
-        return []
-    if any(
-        pod_failing(p) and any(c.restart_count > 0 for c in p.containers) for p in evidence.pods
-    ):
-        return []  # crashing pods are another analyzer's case, not demand
-    traffic: list[tuple[MetricSummary, float]] = []
-    strain: list[tuple[MetricSummary, float]] = []
-    queues: list[tuple[MetricSummary, float]] = []
-    slower = False
-    for metric in evidence.metrics:
-        growth = metric_growth(metric)
-        if growth is None or not is_rate(metric):
-            continue
-        label = f"{metric.name} {metric.query}"
-        if is_traffic(metric):
-            if growth >= RISE:
-                traffic.append((metric, growth))
-            continue
-        if divides(metric.query) and RATE_NAME.search(label) and not ERROR_NAME.search(label):
-            continue  # a per-request ratio (CPU per request) is cost, not demand
-        if QUEUE_NAME.search(label) and growth >= DOUBLING:
-            if not _dead_letters(metric):
-                queues.append((metric, growth))
-        elif (
-            (LATENCY_NAME.search(label) and growth >= RISE)
-            or (ERROR_NAME.search(label) and growth >= DOUBLING)
-            or (_BUSY_NAME.search(label) and growth >= RISE)
-        ):
-            strain.append((metric, growth))
-            slower = slower or bool(LATENCY_NAME.search(label) or _BUSY_NAME.search(label))
-        elif RATE_NAME.search(label) and growth >= RISE:
-            traffic.append((metric, growth))
-    # No latency series of its own, but the alert says it is slow: that is the strain.
-    alerted = latency_alerted(evidence) if traffic and not strain else []
-    if not queues and not (traffic and (strain or alerted)):
-        # More traffic that the service absorbs (latency and errors back to normal) is not
-        # saturation; without a queue or strain, only load with no CPU limit is.
-        return _load_saturation(evidence, workload)
-    if traffic and slower:
-        confidence = CONFIDENCE.traffic_slower
-    elif queues:
-        confidence = CONFIDENCE.queues
-    elif alerted:
-        confidence = CONFIDENCE.traffic_alerted
-    else:
-        confidence = CONFIDENCE.traffic_errors
-    facts = [
-        item(
-            "metrics",
-            f"{m.name or m.query}: {prose.number(m.first or m.min or 0.0)} -> "
-            f"{prose.number(m.last)} (x{g:.1f})",
-        )
-        for m, g in (traffic + queues + strain)[:5]
-        if m.last is not None
-    ]
-    factor = max((g for _, g in traffic + queues if math.isfinite(g)), default=SCALE_BY)
-    params = scale_params(evidence, min(max(factor, SCALE_MIN), SCALE_MAX))
-    grew = "Queues" if queues and not traffic else "Traffic"
-    demand = len(traffic + queues)
-    because = [prose.claim(f"{grew} grew about {factor:.1f}x over the window", *facts[:demand][:2])]
-    if strain:
-        because.append(
-            prose.claim("Latency, errors or busy connections rose with it", *facts[demand:][:2])
-        )
-    elif alerted:
-        facts.extend(alerted)
-        because.append(prose.claim("The latency alert fires meanwhile", *alerted))
-    because.append(prose.claim("No pod is crash-looping, so the load is what changed"))
-    return [
-        make_finding(
-            "resource-saturation",
-            Category.RESOURCE_SATURATION,
-            confidence,
-            prose.narrative(
-                f"Demand on {prose.obj(workload)} grew about {factor:.1f}x",
-                f"scale out to {params['replicas']} replicas",
-                aside="strain rose with it" if strain or alerted else "",
-                because=because,
-            ),
-            facts,
-            Action.SCALE_OUT,
-            workload,
-            params,
-        )
     ]
 
 
