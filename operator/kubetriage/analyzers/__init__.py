@@ -77,6 +77,7 @@ from kubetriage.analyzers.license_keys import LICENSE_KEY_ANALYZERS
 from kubetriage.analyzers.local_traffic import LOCAL_TRAFFIC_ANALYZERS
 from kubetriage.analyzers.local_volumes import LOCAL_VOLUME_ANALYZERS
 from kubetriage.analyzers.lock_waits import LOCK_WAIT_ANALYZERS
+from kubetriage.analyzers.managed_databases import MANAGED_DATABASE_ANALYZERS
 from kubetriage.analyzers.mesh_ca import MESH_CA_ANALYZERS
 from kubetriage.analyzers.mesh_injection import MESH_INJECTION_ANALYZERS
 from kubetriage.analyzers.mesh_protocols import MESH_PROTOCOL_ANALYZERS
@@ -121,6 +122,7 @@ from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
+from kubetriage.analyzers.scale_from_zero import SCALE_FROM_ZERO_ANALYZERS
 from kubetriage.analyzers.scaler_auth import SCALER_AUTH_ANALYZERS
 from kubetriage.analyzers.scaler_operator import SCALER_OPERATOR_ANALYZERS
 from kubetriage.analyzers.scaler_policies import SCALER_POLICY_ANALYZERS
@@ -152,6 +154,7 @@ from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
 from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
+from kubetriage.analyzers.unserved_metrics import UNSERVED_METRIC_ANALYZERS
 from kubetriage.analyzers.untrusting_clients import UNTRUSTING_CLIENT_ANALYZERS
 from kubetriage.analyzers.warm_up import WARM_UP_ANALYZERS
 from kubetriage.analyzers.webhooks import WEBHOOK_ANALYZERS
@@ -274,6 +277,9 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *DISRUPTION_BUDGET_ANALYZERS,
     *SCALER_OPERATOR_ANALYZERS,
     *SCALER_AUTH_ANALYZERS,
+    *UNSERVED_METRIC_ANALYZERS,
+    *MANAGED_DATABASE_ANALYZERS,
+    *SCALE_FROM_ZERO_ANALYZERS,
     *SPLIT_CONFIG_ANALYZERS,
     *SCRAPE_GROWTH_ANALYZERS,
     *REPLICA_WRITE_ANALYZERS,

@@ -1,8 +1,9 @@
 """The aggregated-API walk of evidence collection: when an autoscaler of the incident's
 namespace cannot get its metrics (``ScalingActive=False``, ``FailedGet...Metric``), the
 APIServices (apiregistration.k8s.io/v1, cluster-scoped) serving those metrics' API groups
-that are not Available, and the Service each proxies to with the pods, ReplicaSets, workload
-and events behind it (whose Secret mounts say where its serving certificate is).
+that are not Available or answer they serve no such metric, and the Service each proxies to
+with the pods, ReplicaSets, workload and events behind it (whose Secret mounts say where its
+serving certificate is, whose ConfigMap mounts where its rules are).
 
 Called by ``KubeEvidenceCollector`` after the webhook walk (a Service already followed is not
 read again). Nothing is read unless an HPA reports it cannot get a metric; which APIServices
@@ -18,8 +19,8 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.aggregated_apis import (
     api_service_backend,
+    followed_apis,
     metric_api_groups,
-    unavailable_apis,
 )
 from kubetriage.tenancy import Scope
 
@@ -33,9 +34,10 @@ class AggregatedApiWalk:
         self._backing = BackingWalk(reader, limits)
 
     async def follow(self, run: CollectionRun, namespace: str | None, scope: Scope) -> None:
-        """Read the unavailable APIServices of the metric APIs the HPAs of ``namespace``
-        report they cannot get, then what stands behind each one's Service the tenancy rule
-        lets us read; ``build_evidence`` summarises them as ``Evidence.aggregated_apis``."""
+        """Read the unavailable (or metric-less) APIServices of the metric APIs the HPAs of
+        ``namespace`` report they cannot get, then what stands behind each one's Service the
+        tenancy rule lets us read; ``build_evidence`` summarises them as
+        ``Evidence.aggregated_apis``."""
         if namespace is None:
             return
         hpas = [
@@ -47,7 +49,7 @@ class AggregatedApiWalk:
         if not groups:
             return
         listed = await self._reader.list_of(run, "APIService", None, what="list APIServices")
-        for api in unavailable_apis(listed, groups)[: self._limits.max_dependencies]:
+        for api in followed_apis(listed, hpas)[: self._limits.max_dependencies]:
             run.add(api)
             service = api_service_backend(api)
             if service is None:

@@ -214,18 +214,20 @@ def summarise_dependency(
             if _d(v.get("secret")).get("secretName")
         }
     )
-    secret_mounts = {
-        (m.name, m.path): m
+    mounts = {
+        (m.kind, m.name, m.path): m
         for p in pods[:3]
         for c in _dicts(_d(p.get("spec")).get("containers"))
         for m in config_mounts(_d(p.get("spec")), c, limit=10)
-        if m.kind == "Secret"
     }
+    secret_mounts = [m for m in mounts.values() if m.kind == "Secret"]
+    configmap_mounts = [m for m in mounts.values() if m.kind == "ConfigMap"]
     named_ref = service.ref() if service is not None else ref
     return DependencyEvidence(
         ref=named_ref,
         mounted_secrets=mounted[:5],
-        secret_mounts=list(secret_mounts.values())[:5],
+        secret_mounts=secret_mounts[:5],
+        config_mounts=configmap_mounts[:5],
         service=service,
         named_by=naming_sources(sources),
         workload=ref,

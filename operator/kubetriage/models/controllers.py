@@ -68,8 +68,9 @@ class WebhookEvidence(BaseModel):
 
 class AggregatedApiEvidence(BaseModel):
     """An aggregated API (an ``APIService`` of apiregistration.k8s.io, cluster-scoped) the
-    API server reports unavailable while an autoscaler of the incident cannot read the
-    metrics it serves (``kubetriage.evidence.summaries.aggregated_apis``)."""
+    API server reports unavailable, or that answers it does not serve a metric, while an
+    autoscaler of the incident cannot read the metrics it serves
+    (``kubetriage.evidence.summaries.aggregated_apis``)."""
 
     name: str  # the APIService's name: "<version>.<group>"
     group: str
@@ -79,6 +80,9 @@ class AggregatedApiEvidence(BaseModel):
     service: ObjectRef | None = None  # spec.service: the Service the API server proxies to
     # The autoscalers that cannot read the metrics this API serves.
     autoscalers: list[ObjectRef] = Field(default_factory=list)
+    # The metrics (names from those autoscalers' specs) the API answered it does not serve
+    # ("could not find the requested resource"): it runs, but nothing defines them.
+    missing_metrics: list[str] = Field(default_factory=list)
     # Its Service with the pods, workload and events behind it, as read.
     backend: DependencyEvidence | None = None
 

@@ -257,6 +257,9 @@ class DependencyEvidence(BaseModel):
     # Those Secret volumes with the paths its containers mount them at: a Secret mounted at
     # /etc/tls holds a certificate whatever its name.
     secret_mounts: list[ConfigMount] = Field(default_factory=list)
+    # The ConfigMap volumes of its first pods with their mount paths: the configuration
+    # files a server reads at start (an adapter's rules, a proxy's routes).
+    config_mounts: list[ConfigMount] = Field(default_factory=list)
     # The cert-manager Certificates of its namespace that write one of those Secrets: the
     # serving certificate its clients verify, renewed there.
     certificates: list[GenericObjectEvidence] = Field(default_factory=list)

@@ -12,8 +12,12 @@ group then says why in its ``Available`` condition: ``FailedDiscoveryCheck`` wit
 error (an x509 failure of the backend's serving certificate, a timeout, a refused
 connection), ``MissingEndpoints``, ``ServiceNotFound``.
 
+An API can also be Available and answer 404 for the metric ("the server could not find the
+requested resource (get <metric>.external.metrics.k8s.io)"): it runs, but its configuration
+(an adapter's rules) defines no such metric.
+
 The collector (``kubetriage.evidence.aggregated_api_walk``) and the builder share the rule
-of which APIServices matter (``metric_api_groups``, ``unavailable_apis``).
+of which APIServices matter (``followed_apis``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,16 @@ _API_WORDS = (
 )
 # client-go's "the server is currently unable to handle the request (get pods.<group> ...)".
 _GET_RESOURCE = re.compile(r"\(get [a-z0-9-]+\.(?P<group>[a-z0-9-]+(?:\.[a-z0-9-]+)+)")
+# The API answered 404 for the metric: it runs, but serves no such metric (client-go's
+# "the server could not find the requested resource", the adapters' "could not find the
+# metric X for pods").
+_NOT_SERVED = re.compile(r"(?i)could not find the (?:requested resource|metric)")
+# The HPA metric source types and the API group each is read from.
+_SOURCE_GROUPS = {
+    "External": ("external", "external.metrics.k8s.io"),
+    "Pods": ("pods", "custom.metrics.k8s.io"),
+    "Object": ("object", "custom.metrics.k8s.io"),
+}
 
 
 def _blind_condition(hpa: JsonDict) -> JsonDict | None:
@@ -78,6 +92,39 @@ def metric_api_groups(hpas: Iterable[JsonDict]) -> list[str]:
         if condition is not None:
             groups += [g for g in _groups_of(condition) if g not in groups]
     return groups
+
+
+def _not_served(hpa: JsonDict, group: str) -> bool:
+    """``hpa`` cannot get a metric of ``group`` because the API says it serves no such one."""
+    condition = _blind_condition(hpa)
+    return (
+        condition is not None
+        and group in _groups_of(condition)
+        and bool(_NOT_SERVED.search(as_str(condition.get("message")) or ""))
+    )
+
+
+def _metric_names(hpa: JsonDict, group: str) -> list[str]:
+    """The names of the metrics ``hpa``'s spec reads from the API ``group``."""
+    names: list[str] = []
+    for metric in dicts(as_dict(hpa.get("spec")).get("metrics")):
+        field, source_group = _SOURCE_GROUPS.get(as_str(metric.get("type")) or "", ("", ""))
+        name = as_str(as_dict(as_dict(metric.get(field)).get("metric")).get("name"))
+        if source_group == group and name and name not in names:
+            names.append(name)
+    return names
+
+
+def followed_apis(apis: Iterable[JsonDict], hpas: Collection[JsonDict]) -> list[JsonDict]:
+    """The APIServices of the metric APIs ``hpas`` cannot read that are not Available, or
+    that are but answer an autoscaler they serve no such metric."""
+    groups = metric_api_groups(hpas)
+    down = unavailable_apis(apis, groups)
+    return [
+        api
+        for api in apis
+        if api in down or (_group(api) in groups and any(_not_served(h, _group(api)) for h in hpas))
+    ]
 
 
 def _available(api: JsonDict) -> JsonDict | None:
@@ -113,8 +160,9 @@ def aggregated_api_summaries(
     limits: EvidenceLimits,
     unavailable: Collection[str] = (),
 ) -> list[AggregatedApiEvidence]:
-    """The unavailable APIServices serving the metrics the HPAs of ``namespace`` could not
-    get, each with why and the Service (and what stands behind it) it proxies to."""
+    """The APIServices serving the metrics the HPAs of ``namespace`` could not get that are
+    unavailable or serve no such metric (``followed_apis``), each with why and the Service
+    (and what stands behind it) it proxies to."""
     if namespace is None:
         return []
     hpas = index.in_namespace("HorizontalPodAutoscaler", namespace)
@@ -122,7 +170,7 @@ def aggregated_api_summaries(
     if not groups:
         return []
     found: list[AggregatedApiEvidence] = []
-    for api in unavailable_apis(index.kind("APIService"), groups)[: limits.max_dependencies]:
+    for api in followed_apis(index.kind("APIService"), hpas)[: limits.max_dependencies]:
         condition = as_dict(_available(api))
         message = as_str(condition.get("message")) or ""
         service = api_service_backend(api)
@@ -140,6 +188,12 @@ def aggregated_api_summaries(
                 failure=failure_of(message),
                 service=service,
                 autoscalers=blind,
+                missing_metrics=[
+                    m
+                    for h in hpas
+                    if _not_served(h, _group(api))
+                    for m in _metric_names(h, _group(api))
+                ][: limits.max_dependencies],
                 backend=service_backend(index, service, unavailable, limits, "aggregated API"),
             )
         )
