@@ -103,6 +103,7 @@ from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.producer_contract import PRODUCER_CONTRACT_ANALYZERS
 from kubetriage.analyzers.producer_rollout import PRODUCER_ROLLOUT_ANALYZERS
+from kubetriage.analyzers.propagated import to_sources
 from kubetriage.analyzers.proxy_limits import PROXY_LIMIT_ANALYZERS
 from kubetriage.analyzers.queued_runs import QUEUED_RUN_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
@@ -351,7 +352,7 @@ def run_analyzers(evidence: Evidence, analyzers: tuple[Analyzer, ...] = ANALYZER
         if produced and analyzer.name not in fired:
             fired.append(analyzer.name)
         findings.extend(produced)
-    findings = defer_to_own(evidence, findings)
+    findings = to_sources(evidence, defer_to_own(evidence, findings))
     return AnalyzerRun(
         findings=tuple(_dedupe(sorted(findings, key=lambda f: -f.confidence))),
         errors=tuple(errors),

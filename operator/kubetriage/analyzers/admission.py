@@ -11,7 +11,9 @@ the pod template does not comply.
   the change broke admission (bad-rollout: roll the workload back);
 - otherwise the same template was admitted before and the policy or the namespace's enforced
   level changed under it: the workload's pod spec must comply (config-missing: correct the
-  workload's spec, fix-config on the workload). A new revision refused by Pod Security is
+  workload's spec, fix-config on the workload); when the refusal quotes one of the pods'
+  images for the registry or repository it comes from, the image reference is what must
+  change (image-pull: fix-image on the workload). A new revision refused by Pod Security is
   this case too when its rollout changed nothing Pod Security judges (``PSA_COUNTED``: an
   image or env bump): the previous template violates the same level, which was raised
   after its pods were admitted, so a rollback's pods would be refused alike.
@@ -27,6 +29,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.policy_refusals import QUOTA_REFUSAL
 from kubetriage.analyzers.revisions import current_and_previous_revision
 from kubetriage.analyzers.support import (
     event_fact,
@@ -73,15 +76,38 @@ _POLICY_REFUSAL = re.compile(
 
 
 def _policy_of(message: str) -> str | None:
-    """What refused the pod, as a person names it; None when no policy did."""
+    """What refused the pod, as a person names it; None when no policy did, or when a webhook
+    refused it over a quota (a used-up budget, ``kubetriage.analyzers.policy_refusals``' case,
+    not a spec to correct)."""
     match = _POLICY_REFUSAL.search(message)
-    if match is None:
+    if match is None or QUOTA_REFUSAL.search(message):
         return None
     if match["psa"]:
         return f'Pod Security "{match["psa"]}"'
     if match["webhook"]:
         return f"admission webhook {match['webhook']}"
     return f"ValidatingAdmissionPolicy {match['vap']}"
+
+
+# The words a policy engine uses when it refuses an image for where it comes from: Capsule's
+# "Container image <image> registry is forbidden for the current Tenant", Gatekeeper
+# K8sAllowedRepos' "has an invalid image repo <image>, allowed repos are [...]".
+_IMAGE_SOURCE: Final = re.compile(r"(?i)\b(?:registry|registries|repos?|repositor(?:y|ies))\b")
+
+
+def _refused_image(evidence: Evidence, refused: list[EventEvidence]) -> str | None:
+    """The image of the refused pods that a refusal quotes for the registry or repository it
+    comes from: the image reference is what does not comply. None when no refusal quotes one."""
+    names = {e.involved.name for e in refused if e.involved.kind == "ReplicaSet"}
+    images = {i for r in evidence.revisions if r.name in names for i in r.images.values()}
+    if not images and evidence.workload is not None:
+        images = {c.image for c in evidence.workload.containers}
+    for event in refused:
+        if _IMAGE_SOURCE.search(event.message):
+            quoted = sorted(i for i in images if i and i in event.message)
+            if quoted:
+                return quoted[0]
+    return None
 
 
 def _new_revision_refused(evidence: Evidence, refused: list[EventEvidence]) -> bool:
@@ -154,6 +180,34 @@ def check_admission_policies(evidence: Evidence) -> list[Finding]:
             )
             continue
         unchanged = _unchanged_claim(unjudged)
+        image = _refused_image(evidence, refused) if ours else None
+        if image is not None:
+            findings.append(
+                make_finding(
+                    "admission-policy",
+                    Category.IMAGE_PULL,
+                    CONFIDENCE.refused,
+                    prose.narrative(
+                        prose.fitting_problem(
+                            [
+                                f"The pods of {prose.obj(target)} use an image from a registry "
+                                f"{policy} does not admit",
+                                f"{prose.obj(target)} uses an image from a registry the "
+                                "policy does not admit",
+                                "The pods' image comes from a registry the policy does not admit",
+                            ],
+                            fix := "point the image at a registry the policy admits",
+                        ),
+                        fix,
+                        because=[refusal, unchanged],
+                    ),
+                    [*facts, *unchanged.evidence],
+                    Action.FIX_IMAGE,
+                    target,
+                    {"policy": policy, "image": image},
+                )
+            )
+            continue
         findings.append(
             make_finding(
                 "admission-policy",
@@ -195,7 +249,7 @@ def _unchanged_claim(rollout: ChangeEvidence | None) -> Claim:
 ADMISSION_ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer(
         "admission-policy",
-        (Category.CONFIG_MISSING, Category.BAD_ROLLOUT),
+        (Category.CONFIG_MISSING, Category.BAD_ROLLOUT, Category.IMAGE_PULL),
         check_admission_policies,
     ),
 )

@@ -19,6 +19,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.admission import PSA_COUNTED, PSA_REFUSAL
+from kubetriage.analyzers.admitted_cpu import admitted_cpu_limit
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.burst_credits import exhausted_claims, exhausted_vm_disks
 from kubetriage.analyzers.callee_changes import configured_dependency_edit
@@ -311,8 +312,8 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
         return None  # the changed template serves on other nodes: the split follows a node
     if any(slow.same_revision() for slow in slow_replica_nodes(evidence)):
         return None  # ... or answers quickly there while its replicas on one node are slow
-    if admitted_memory_limit(evidence) is not None:
-        return None  # the kills meet a limit admission set, which a rollback's pods get too
+    if admitted_memory_limit(evidence) is not None or admitted_cpu_limit(evidence) is not None:
+        return None  # the kills or throttling meet a limit admission set, a rollback's too
     candidates: list[ChangeEvidence] = []
     edits = [c for c in evidence.changes if c.kind == "config" and "data" in c.aspects]
     rollout = latest_rollout(evidence)

@@ -11,6 +11,7 @@ functions of Evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from kubetriage import prose
 from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
@@ -266,39 +267,52 @@ def node_split(evidence: Evidence, pods: list[PodEvidence]) -> bool:
     return failing_node(evidence, pods) is not None or bool(sandbox_held(evidence, pods))
 
 
-def admitted_memory_limit(evidence: Evidence) -> EvidenceItem | None:
-    """A container of the current revision's pods OOM-killed at a memory limit its workload's
-    template does not set, while a pod of an earlier revision, or of the same revision
-    admitted earlier (before a scale-out), runs the same container without a memory limit or
-    with a higher one. The API server filled the limit in when it admitted the new pod (a
-    LimitRange's default, a mutating policy); the earlier pods were admitted before that
-    default and kept what they had. The kills meet the namespace's default, not anything the
-    rollout changed: every pod created now gets it, a rollback's too."""
+def admitted_limits(
+    evidence: Evidence, resource: str
+) -> Iterator[tuple[PodEvidence, ContainerEvidence, float]]:
+    """The containers of the current revision's pods with a ``resource`` limit their
+    workload's template does not set, with that limit, when the rollout to that revision left
+    the resources alone: the API server filled the limit in when it admitted the pod (a
+    LimitRange's default, a mutating policy). Nothing when the rollout changed the resources
+    (dropping a limit from the template is then its doing)."""
     current, _ = current_and_previous_revision(evidence)
     if current is None or any(
         c.kind == "rollout" and c.to_revision == current.revision and "resources" in c.aspects
         for c in evidence.changes
     ):
-        return None  # the rollout changed the resources: dropping a limit is its doing
+        return
     for pod in evidence.pods:
         revision = pod_revision(pod, evidence)
         if revision is None or revision.name != current.name:
             continue
         for container in pod.containers:
-            limit = parse_quantity(container.limits.get("memory"))
+            limit = parse_quantity(container.limits.get(resource))
             template = workload_container(evidence, container.name)
-            if limit is None or template is None or "memory" in template.limits:
-                continue
-            if not any((s.reason or "").lower() == "oomkilled" for s in states(container)):
-                continue
-            earlier = _runs_above(evidence, current.revision, container.name, limit)
-            if earlier is not None:
-                return item(
-                    pod_source(pod),
-                    f"container {container.name} is OOM-killed at a {prose.memory(limit)} "
-                    "memory limit its template does not set (filled in when the pod was "
-                    f"admitted); pods of the {earlier} revision run it without that limit",
-                )
+            if limit is not None and template is not None and resource not in template.limits:
+                yield pod, container, limit
+
+
+def admitted_memory_limit(evidence: Evidence) -> EvidenceItem | None:
+    """A container of the current revision's pods OOM-killed at a memory limit its workload's
+    template does not set (``admitted_limits``), while a pod of an earlier revision, or of the
+    same revision admitted earlier (before a scale-out), runs the same container without a
+    memory limit or with a higher one. The earlier pods were admitted before that default and
+    kept what they had. The kills meet the namespace's default, not anything the rollout
+    changed: every pod created now gets it, a rollback's too."""
+    current, _ = current_and_previous_revision(evidence)
+    if current is None:
+        return None
+    for pod, container, limit in admitted_limits(evidence, "memory"):
+        if not any((s.reason or "").lower() == "oomkilled" for s in states(container)):
+            continue
+        earlier = _runs_above(evidence, current.revision, container.name, limit)
+        if earlier is not None:
+            return item(
+                pod_source(pod),
+                f"container {container.name} is OOM-killed at a {prose.memory(limit)} "
+                "memory limit its template does not set (filled in when the pod was "
+                f"admitted); pods of the {earlier} revision run it without that limit",
+            )
     return None
 
 

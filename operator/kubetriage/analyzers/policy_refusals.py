@@ -16,7 +16,11 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import make_finding
-from kubetriage.analyzers.step_quotas import rollout_quota_findings, step_quota_findings
+from kubetriage.analyzers.step_quotas import (
+    logged_quota_findings,
+    rollout_quota_findings,
+    step_quota_findings,
+)
 from kubetriage.analyzers.support import (
     event_fact,
     events_for,
@@ -42,8 +46,12 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 
-# The API server's refusal of a pod over a namespace's ResourceQuota (FailedCreate).
-QUOTA_REFUSAL = re.compile(r"(?i)exceeded quota|forbidden: .*quota|must specify (limits|requests)")
+# The API server's refusal of a pod over a namespace's ResourceQuota (FailedCreate), or over a
+# quota a webhook keeps across namespaces ("exceeded hierarchical quota", HNC's
+# HierarchicalResourceQuota on a parent namespace).
+QUOTA_REFUSAL = re.compile(
+    r"(?i)exceeded (?:[\w-]+ )?quota|forbidden: .*quota|must specify (limits|requests)"
+)
 # The LimitRanger admission plugin's refusals of a pod or container (min, max, limit/request
 # ratio); a LimitRange on claims is the storage rule's case.
 LIMIT_RANGE_REFUSAL = re.compile(
@@ -62,6 +70,7 @@ def refusal_findings(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     findings.extend(_limit_range_findings(evidence, limit_events))
     findings.extend(step_quota_findings(evidence))
+    findings.extend(logged_quota_findings(evidence))
     # An Argo Rollout's ReplicaSet is named like a Deployment's; its refusals free the quota.
     rollout_findings, handled = rollout_quota_findings(evidence, quota_events)
     findings.extend(rollout_findings)

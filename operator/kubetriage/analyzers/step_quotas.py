@@ -9,6 +9,10 @@ pod is Pending). A Rollout's ReplicaSet carries the FailedCreate like a Deployme
 told apart by the hash label Argo Rollouts puts on its pods instead of the Deployment
 controller's.
 
+A controller with no status to report in (a virtual cluster's syncer copying its pods to the
+host namespace, a Spark driver asking for executors) says it in its log: the API server's
+refusal of the pod it asked for, quoted with the quota's name.
+
 Called by ``kubetriage.analyzers.policy_refusals``; pure functions of Evidence.
 """
 
@@ -20,7 +24,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import make_finding
-from kubetriage.analyzers.support import event_fact, item
+from kubetriage.analyzers.support import event_fact, grep_logs, item
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
@@ -38,12 +42,20 @@ class _Confidence:
     # A Rollout's ReplicaSet carries the API server's refusal over a quota that is in scope in
     # its namespace: the FailedCreate of a Deployment's ReplicaSet (0.85), the same fact.
     rollout_quota: float = 0.85
+    # A pod's log quotes the API server refusing a pod it asked for over a quota in scope in
+    # its namespace (a controller without a status to report it in): the refusal in the
+    # requester's words, below a FailedCreate event of the workload's own ReplicaSet.
+    logged_quota: float = 0.8
 
 
 CONFIDENCE: Final = _Confidence()
 
 # The ResourceQuota the API server names in its refusal ("exceeded quota: compute-quota, ...").
 _QUOTA_NAME = re.compile(r"(?i)exceeded quota: ([a-z0-9][a-z0-9.-]*)")
+
+# The API server's refusal of a pod over a quota, as a client that asked for it logs it
+# ('pods "x" is forbidden: exceeded quota: vc-data, requested: ...').
+_LOGGED_POD_REFUSAL = re.compile(r'(?i)pods \\?"[^"\\]+\\?" is forbidden: exceeded quota: ')
 
 # The label Argo Rollouts puts on the pods (and ReplicaSets) of a Rollout, holding the hash
 # that ends the ReplicaSet's name; the Deployment controller's is ``pod-template-hash``.
@@ -205,3 +217,40 @@ def rollout_quota_findings(
             )
         )
     return findings, handled
+
+
+def logged_quota_findings(evidence: Evidence) -> list[Finding]:
+    """A pod's log quotes the API server refusing a pod it asked for over a ResourceQuota that
+    is in scope in that pod's namespace: the requester (a syncer, a driver, an operator)
+    creates pods no workload owns, so the remediation acts on the quota it names."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for hit in grep_logs(evidence.logs, _LOGGED_POD_REFUSAL, limit=20):
+        quota = _named_quota(evidence, hit.line, hit.log.namespace)
+        if quota is None or quota.name in seen:
+            continue
+        seen.add(quota.name)
+        target = prose.obj(
+            ObjectRef(kind="ResourceQuota", namespace=quota.namespace, name=quota.name)
+        )
+        refusal = item(hit.source, hit.line)
+        findings.append(
+            _quota_finding(
+                CONFIDENCE.logged_quota,
+                [
+                    f"{target} is used up and refuses the pods {hit.log.pod} asks for",
+                    f"{target} is used up and refuses the pods a controller asks for",
+                ],
+                "raise the quota or free what uses it",
+                prose.claim(
+                    f"Pod {hit.log.pod} logs that the API server refused a pod it asked for "
+                    f"over {target}",
+                    refusal,
+                ),
+                refusal,
+                quota,
+                "The requester retries; the pods it needs never exist until usage drops or "
+                "the quota is raised",
+            )
+        )
+    return findings

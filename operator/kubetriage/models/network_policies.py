@@ -61,3 +61,7 @@ class NetworkPolicyEvidence(BaseModel):
     selector: LabelSelector = Field(default_factory=LabelSelector)
     ingress: list[PolicyRule] = Field(default_factory=list)
     egress: list[PolicyRule] = Field(default_factory=list)
+    # The namespace of the policy this one is a propagated copy of (the hierarchical namespace
+    # controller's ``hnc.x-k8s.io/inherited-from`` label; None: not a copy). The propagator
+    # rewrites the copy from its source, so a correction belongs on the source.
+    copy_of: str | None = None

@@ -249,6 +249,11 @@ def _policy_rules(policy: JsonDict, types: list[str], limits: EvidenceLimits) ->
     ]
 
 
+# The label a namespace-tree propagator (HNC, GKE Hierarchy Controller) puts on each copy of
+# an object it propagates from an ancestor namespace, naming that namespace.
+PROPAGATED_FROM = "hnc.x-k8s.io/inherited-from"
+
+
 def network_policy_summary(
     policy: JsonDict, pod_labels: list[dict[str, str]], limits: EvidenceLimits
 ) -> NetworkPolicyEvidence:
@@ -270,4 +275,5 @@ def network_policy_summary(
         selector=selector_of(selector),
         ingress=rules_of(spec, "ingress")[: limits.max_network_policy_rules],
         egress=rules_of(spec, "egress")[: limits.max_network_policy_rules],
+        copy_of=_labels(policy).get(PROPAGATED_FROM) or None,
     )
