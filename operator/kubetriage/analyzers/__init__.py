@@ -37,6 +37,7 @@ from kubetriage.analyzers.certificates import (
     CERTIFICATE_RENEWAL_ANALYZERS,
 )
 from kubetriage.analyzers.changes import CHANGE_ANALYZERS
+from kubetriage.analyzers.child_oom_kills import CHILD_OOM_ANALYZERS
 from kubetriage.analyzers.client_rollout import CLIENT_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.client_secrets import CLIENT_SECRET_ANALYZERS
 from kubetriage.analyzers.client_slots import CLIENT_SLOTS_ANALYZERS
@@ -167,6 +168,7 @@ from kubetriage.models.findings import Finding
 ANALYZERS: tuple[Analyzer, ...] = (
     # containers
     *OOM_ANALYZERS,
+    *CHILD_OOM_ANALYZERS,
     *GATEWAY_PROXY_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,

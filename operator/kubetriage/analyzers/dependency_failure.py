@@ -28,6 +28,7 @@ from kubetriage.analyzers.calls import (
     service_fact,
     services_elsewhere,
 )
+from kubetriage.analyzers.configured_callees import configured_callees
 from kubetriage.analyzers.dependencies import rolled_out_before_onset
 from kubetriage.analyzers.log_signatures import CONNECT_TIMEOUT_LOG, hosts_in, service_for_host
 from kubetriage.analyzers.metrics import throttled_callees
@@ -36,14 +37,12 @@ from kubetriage.analyzers.relayed_failures import relayed_failure
 from kubetriage.analyzers.support import (
     item,
     metrics_named,
-    pod_source,
     same_service,
     service_source,
 )
 from kubetriage.analyzers.unnamed_calls import unnamed_call_findings
 from kubetriage.analyzers.worker_timeouts import waiting_worker_timeouts
 from kubetriage.dns_errors import DNS_NO_SUCH_NAME, DNS_RESOLVER_FAILURE
-from kubetriage.evidence.host_peers import value_host
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import ServiceEvidence
@@ -79,15 +78,6 @@ class _Confidence:
 CONFIDENCE: Final = _Confidence()
 
 
-def _env_hosts(value: str) -> list[str]:
-    """Hosts an env value names: URLs and host:port, or the whole value when it is a bare
-    DNS name (``DB_HOST=orders-db.sales.svc``)."""
-    found = hosts_in(value)
-    if not found and (host := value_host(value)) is not None:
-        found = [host]
-    return found
-
-
 def check_dependency(evidence: Evidence) -> list[Finding]:
     # Workers killed past their timeout while the CPU idled waited on a call; their lines name
     # no host, so they only point at a Service the configuration names.
@@ -113,7 +103,6 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
     # service name -> facts, with a score for how directly each names the service
     named: dict[str, list[EvidenceItem]] = defaultdict(list)
     named_lines: dict[str, list[str]] = defaultdict(list)
-    via_env: dict[str, list[EvidenceItem]] = defaultdict(list)
     probes_down: dict[str, list[EvidenceItem]] = defaultdict(list)
     by_name = {s.name: s for s in candidates}
 
@@ -124,24 +113,8 @@ def check_dependency(evidence: Evidence) -> list[Finding]:
                 named[svc.name].append(item(hit.source, hit.line))
                 named_lines[svc.name].append(hit.line)
                 break
-    for pod in evidence.pods:
-        for container in pod.containers:
-            for var, value in container.env.items():
-                for host in _env_hosts(value):
-                    svc = service_for_host(host, candidates)
-                    if svc is not None:
-                        via_env[svc.name].append(
-                            item(pod_source(pod), f"{container.name} env {var}={value}")
-                        )
-    if evidence.workload is not None:
-        for container in evidence.workload.containers:
-            for var, value in container.env.items():
-                for host in _env_hosts(value):
-                    svc = service_for_host(host, candidates)
-                    if svc is not None and not via_env[svc.name]:
-                        via_env[svc.name].append(
-                            item(evidence.workload.ref.display(), f"env {var}={value}")
-                        )
+    # env values name it, else the failing containers' own set-up lines do
+    via_env = configured_callees(evidence, candidates, answered)
     for metric in metrics_named(evidence, "probe_success"):
         instance = probe_instance(metric)
         if instance is None or metric.last is None or metric.last >= 1:
