@@ -33,10 +33,11 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
@@ -467,6 +468,33 @@ def create(api: k8s.CustomObjectsApi, body: dict[str, Any]) -> None:
     api.create_namespaced_custom_object(GROUP, VERSION, body["metadata"]["namespace"], PLURAL, body)
 
 
+def not_diagnosed(run: Running, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Each of ``keys`` the watch did not see Diagnosed: its phase and, from the stored
+    status, its ``Diagnosed`` condition's reason and message (why it failed)."""
+    found: list[dict[str, Any]] = []
+    for key in keys:
+        if run.watcher.phases.get(key) == "Diagnosed":
+            continue
+        namespace, name = key.split("/", 1)
+        body = cast(
+            "dict[str, Any]",
+            run.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
+        )
+        status: dict[str, Any] = body.get("status") or {}
+        done: dict[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Diagnosed"), {}
+        )
+        found.append(
+            {
+                "incident": key,
+                "phase": status.get("phase"),
+                "reason": done.get("reason"),
+                "message": (done.get("message") or "")[:300],
+            }
+        )
+    return found
+
+
 # --- benchmarks -------------------------------------------------------------------------
 
 
@@ -511,6 +539,7 @@ def bench_latency(
             "completed": len(latencies),
             "all_completed": finished,
             "diagnosed": phases.count("Diagnosed"),
+            "not_diagnosed": not_diagnosed(run, list(created)),
             "p50_ms": statistics.median(latencies),
             "p95_ms": percentile(latencies, 0.95),
             "max_ms": max(latencies),
@@ -650,6 +679,7 @@ def bench_burst(
             "kopf_queueing": queueing,
             "all_completed": finished,
             "diagnosed": phases.count("Diagnosed"),
+            "not_diagnosed": not_diagnosed(run, keys),
             "load_seconds": loaded,
             "seconds": elapsed,
             "per_second": count / elapsed if elapsed > 0 else 0.0,
@@ -862,6 +892,31 @@ def _within(row: dict[str, Any]) -> bool:
     return bool(peak <= row["concurrency"])
 
 
+def _peak_cell(row: dict[str, Any]) -> str:
+    peak = row["peak_in_flight"]
+    return f"{peak} (**queued**)" if peak >= row["concurrency"] else str(peak)
+
+
+def _failures(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """A line per scenario in which Incidents did not end Diagnosed: how many, in which
+    phase, and the reasons their status gives (older runs did not record them)."""
+    lines: list[str] = []
+    for row in rows:
+        missing = row["count"] - row["diagnosed"]
+        if missing <= 0:
+            continue
+        where = f"{row.get('api', 'emulator')}, concurrency {row['concurrency']}"
+        if "not_diagnosed" not in row:
+            lines.append(f"- {where}: {missing} not Diagnosed; this run did not record why.")
+            continue
+        reasons = Counter(
+            f"{r['phase']} ({r['reason']}: {r['message']})" for r in row["not_diagnosed"]
+        )
+        said = "; ".join(f"{n} x {text}" for text, n in reasons.most_common())
+        lines.append(f"- {where}: {missing} not Diagnosed: {said}")
+    return ["", "Incidents that did not end Diagnosed:", "", *lines] if lines else []
+
+
 def _burst_rows(rows: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "| API server | concurrency | Kopf idle_timeout | incidents | diagnosed | seconds | "
@@ -912,8 +967,10 @@ def report(results: dict[str, Any]) -> str:
         "the cases' real-cluster halves are applied and broken by kwok Stages, with the "
         "cases' container logs. The LLM is a scripted server answering at once, so the LLM "
         "rows are our overhead without model latency. The pace is chosen below the "
-        "operator's capacity (see throughput), so this is latency, not queueing: peak "
-        "Investigating stays under the limit.",
+        "operator's capacity on a quiet machine (see throughput), so a row is latency, not "
+        "queueing, while peak Investigating stays under the limit; a row where it reached "
+        "the limit is marked queued: under that run's load the Incidents waited for a slot "
+        "and its times include the wait.",
         "",
         "| API server | LLM | incidents | diagnosed | p50 ms | p95 ms | max ms | "
         "peak Investigating | LLM requests | load |",
@@ -923,9 +980,10 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"| {row.get('api', 'emulator')} | {row['mode']} | {row['count']} | "
             f"{row['diagnosed']} | {row['p50_ms']:.0f} | "
-            f"{row['p95_ms']:.0f} | {row['max_ms']:.0f} | {row['peak_in_flight']} | "
+            f"{row['p95_ms']:.0f} | {row['max_ms']:.0f} | {_peak_cell(row)} | "
             f"{row.get('llm_requests', 0)} | {row['load']} |"
         )
+    lines += _failures(lat)
     lines += [
         "",
         "## Throughput and concurrency",
@@ -945,6 +1003,7 @@ def report(results: dict[str, Any]) -> str:
         "As shipped:",
         "",
         *_burst_rows(product),
+        *_failures(product),
     ]
     if experiment:
         lines += [
@@ -954,6 +1013,7 @@ def report(results: dict[str, Any]) -> str:
             "Kopf's worker limit, a slot then served about one Incident per 5 s):",
             "",
             *_burst_rows(experiment),
+            *_failures(experiment),
         ]
     mem = results["memory"]
     lines += [
