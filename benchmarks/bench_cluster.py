@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubetriage import handlers  # noqa: E402
 from kubetriage.crd import render_incident_crd_yaml  # noqa: E402
+from kubetriage.reactions.context import OperatorContext  # noqa: E402
 from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
 from kubetriage.settings import Settings  # noqa: E402
 from tests.e2e.conftest import Cluster as E2ECluster  # noqa: E402
@@ -81,16 +82,16 @@ def registry_extended(extend: Callable[[kopf.OperatorRegistry], None]) -> Iterat
     a benchmark observes the operator from inside without another code path."""
     original = handlers.build_registry
 
-    def build_registry(ctx: handlers.OperatorContext) -> kopf.OperatorRegistry:
+    def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         registry = original(ctx)
         extend(registry)
         return registry
 
-    handlers.build_registry = build_registry  # type: ignore[assignment]
+    handlers.build_registry = build_registry
     try:
         yield
     finally:
-        handlers.build_registry = original  # type: ignore[assignment]
+        handlers.build_registry = original
 
 
 def profile_operator(profile: cProfile.Profile) -> Callable[[kopf.OperatorRegistry], None]:

@@ -64,8 +64,8 @@ from kubetriage.pipeline import EvidenceSource, ModelOutcome, ModelSource  # noq
 from kubetriage.redaction import redact_evidence  # noqa: E402
 from kubetriage.replay.cases import load_case_set  # noqa: E402
 from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
-from kubetriage.replay.session import case_alert, load_case_into, log_placement  # noqa: E402
-from kubetriage.replay.snapshot import SnapshotEvidenceSource  # noqa: E402
+from kubetriage.replay.session import case_alert, load_case_into  # noqa: E402
+from kubetriage.replay.snapshot import SnapshotEvidenceSource, log_placement  # noqa: E402
 from kubetriage.settings import Settings  # noqa: E402
 from kubetriage.tenancy import Scope  # noqa: E402
 from tests.e2e.conftest import Cluster as E2ECluster  # noqa: E402
@@ -556,7 +556,10 @@ def _wait_generation(run: Running, namespace: str, name: str, within: float = 60
     """Wait until the Incident's current generation is diagnosed; returns its status."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        body = run.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        body = cast(
+            "dict[str, Any]",
+            run.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
+        )
         status = body.get("status") or {}
         if status.get("phase") in DONE_PHASES and status.get("observedGeneration") == body[
             "metadata"

@@ -24,7 +24,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from kubernetes import client as k8s
@@ -90,7 +90,7 @@ class Watcher:
     def _run(self) -> None:
         resource_version = None
         while not self._stop.is_set():
-            stream = watch.Watch().stream(
+            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
                 self.api.list_namespaced_custom_object,
                 GROUP,
                 VERSION,
@@ -187,8 +187,15 @@ async def storm(
         await receiver.drain()
         written_at = time.monotonic()
         await asyncio.sleep(0.05)
-    listed = await asyncio.to_thread(
-        k8s.CustomObjectsApi(client).list_namespaced_custom_object, GROUP, VERSION, "bench", PLURAL
+    listed = cast(
+        "dict[str, Any]",
+        await asyncio.to_thread(
+            k8s.CustomObjectsApi(client).list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            "bench",
+            PLURAL,
+        ),
     )
     items = listed["items"]
     storm_items = [
