@@ -34,8 +34,8 @@ from kubetriage.evidence.build_sections import (
 )
 from kubetriage.evidence.caller_caches import with_caller_caches
 from kubetriage.evidence.callers import callee_services, caller_summaries
-from kubetriage.evidence.connection_slots import server_connection_limit, with_caller_pools
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.connection_slots import server_connection_limit, with_caller_pools
 from kubetriage.evidence.conversion_webhooks import conversion_summaries
 from kubetriage.evidence.dependencies import log_texts, pod_texts
 from kubetriage.evidence.dns_clients import dns_client_summaries

@@ -137,9 +137,9 @@ def configured_pool(workload: JsonDict, index: ObjectIndex) -> ConfiguredPool | 
         for var in dicts(container.get("env")):
             value = var.get("value")
             key = str(var.get("name") or "")
-            if isinstance(value, str) and POOL_KEY.search(key) and _COUNT.fullmatch(value):
-                if (size := int(value)) > 0:
-                    return ConfiguredPool(size=size, key=key)
+            count = _COUNT.fullmatch(value) if isinstance(value, str) else None
+            if count is not None and POOL_KEY.search(key) and int(count["n"]) > 0:
+                return ConfiguredPool(size=int(count["n"]), key=key)
     return None
 
 
