@@ -74,6 +74,11 @@ def test_a_port_named_for_the_protocol_serves_it() -> None:
     assert _hosts([broker]) == ["messaging/mq:None"]
 
 
+def test_the_secrets_key_may_say_the_protocol_when_the_variable_does_not() -> None:
+    env = {"name": "BROKER", "valueFrom": {"secretKeyRef": {"name": "mq", "key": "amqp-url"}}}
+    assert _hosts([_broker()], env=env) == ["messaging/mq:5672"]
+
+
 def test_a_variable_of_another_kind_names_no_broker() -> None:
     env = {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "t", "key": "token"}}}
     assert _hosts([_broker()], env=env) == []

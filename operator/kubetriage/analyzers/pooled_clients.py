@@ -77,14 +77,12 @@ def check_pooled_clients(evidence: Evidence) -> list[Finding]:
             sized,
         ),
     ]
+    facts = [refused, sized]
     if pool.written_at is not None:
-        because.append(
-            prose.claim(
-                f"{prose.obj(config)} was last written "
-                f"{prose.duration((evidence.collected_at - pool.written_at).total_seconds())} ago",
-                sized,
-            )
-        )
+        ago = prose.duration((evidence.collected_at - pool.written_at).total_seconds())
+        written = item(object_source(config), f"last written {ago} before the diagnosis")
+        facts.append(written)
+        because.append(prose.claim(f"{prose.obj(config)} was last written {ago} ago", written))
     text = prose.narrative(
         f"{prose.obj(caller.ref)}'s pools take every connection slot of {prose.obj(caller.callee)}",
         f"lower {pool.key} in {prose.obj(config)}",
@@ -96,7 +94,7 @@ def check_pooled_clients(evidence: Evidence) -> list[Finding]:
             Category.CONFIG_MISSING,
             CONFIDENCE,
             text,
-            [refused, sized],
+            facts,
             Action.FIX_CONFIG,
             config,
             {},

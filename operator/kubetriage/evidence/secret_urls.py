@@ -41,13 +41,13 @@ class _Protocol:
 
 PROTOCOLS: Final = (
     _Protocol(
-        re.compile(r"(?i)(?:^|_)(?:amqps?|rabbit(?:mq)?)_*(?:url|uri|dsn|addr(?:ess)?)$"),
+        re.compile(r"(?i)(?:^|[_.-])(?:amqps?|rabbit(?:mq)?)[_.-]*(?:url|uri|dsn|addr(?:ess)?)$"),
         re.compile(r"(?i)\b(?:amqps?|rabbitmq)\b"),
         frozenset({5672, 5671}),
         frozenset({"amqp", "amqps"}),
     ),
     _Protocol(
-        re.compile(r"(?i)(?:^|_)nats_*(?:url|uri|servers?|addr(?:ess)?)$"),
+        re.compile(r"(?i)(?:^|[_.-])nats[_.-]*(?:url|uri|servers?|addr(?:ess)?)$"),
         re.compile(r"(?i)\bnats\b"),
         frozenset({4222}),
         frozenset({"nats"}),
