@@ -169,9 +169,9 @@ def with_shared_callers(
     for dependency in dependencies:
         svc = dependency.service
         by_secret = any(n.kind == "env" and n.secret for n in dependency.named_by)
-        found = index.get("Service", svc.namespace, svc.name) if svc and by_secret else None
-        if svc is not None and found is not None:
-            shared.setdefault((svc.namespace, svc.name), found)
+        broker = index.get("Service", svc.namespace, svc.name) if svc and by_secret else None
+        if svc is not None and broker is not None:
+            shared.setdefault((svc.namespace, svc.name), broker)
     if not shared:
         return dependencies
     replica_sets = index.kind("ReplicaSet")
