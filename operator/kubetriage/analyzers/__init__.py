@@ -100,6 +100,7 @@ from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.platform_split import PLATFORM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
 from kubetriage.analyzers.pool_callee import POOL_CALLEE_ANALYZERS
+from kubetriage.analyzers.pooled_clients import POOLED_CLIENT_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
 from kubetriage.analyzers.probes import PROBE_ANALYZERS
 from kubetriage.analyzers.producer_contract import PRODUCER_CONTRACT_ANALYZERS
@@ -218,6 +219,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *API_LOAD_ANALYZERS,
     *API_STORAGE_ANALYZERS,
     *CLIENT_SLOTS_ANALYZERS,
+    *POOLED_CLIENT_ANALYZERS,
     *SLOW_CONSUMER_ANALYZERS,
     *PRODUCER_ROLLOUT_ANALYZERS,
     *PRODUCER_CONTRACT_ANALYZERS,

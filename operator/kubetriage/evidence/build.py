@@ -35,6 +35,7 @@ from kubetriage.evidence.build_sections import (
 from kubetriage.evidence.caller_caches import with_caller_caches
 from kubetriage.evidence.callers import callee_services, caller_summaries
 from kubetriage.evidence.changes import change_timeline
+from kubetriage.evidence.connection_slots import server_connection_limit, with_caller_pools
 from kubetriage.evidence.conversion_webhooks import conversion_summaries
 from kubetriage.evidence.dependencies import log_texts, pod_texts
 from kubetriage.evidence.dns_clients import dns_client_summaries
@@ -316,8 +317,11 @@ def build_evidence(
         callers=with_caller_caches(
             index,
             with_front_restarts(
-                caller_summaries(
-                    index, callee_services(service_objs, scope.pods), scope.workload, own
+                with_caller_pools(
+                    index,
+                    caller_summaries(
+                        index, callee_services(service_objs, scope.pods), scope.workload, own
+                    ),
                 ),
                 index,
                 limits,
@@ -329,6 +333,7 @@ def build_evidence(
         agent_rollouts=agent_rollout_summaries(index, own, scope.workload)
         + api_client_rollouts(index, own, scope.workload),
         overlay_mtu=overlay_mtu_settings(index, own),
+        connection_limit=server_connection_limit(index, scope.workload, used_config),
         refused_clients=refused_client_summaries(
             index, [*own, *dependency_logs], scope.workload, limits, notes
         ),

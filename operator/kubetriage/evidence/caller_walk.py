@@ -33,6 +33,7 @@ from kubetriage.evidence.callers import (
     find_config_callers,
     find_named_clients,
 )
+from kubetriage.evidence.dependencies import event_texts, log_texts
 from kubetriage.evidence.host_peers import failing_hosts, find_host_peers
 from kubetriage.evidence.host_routes import HOST_ROUTE_KINDS
 from kubetriage.evidence.limits import EvidenceLimits
@@ -41,6 +42,7 @@ from kubetriage.evidence.queue_peers import queue_peers
 from kubetriage.evidence.quota_peers import find_quota_peers, throttled_scopes
 from kubetriage.evidence.raw import as_dict, listed
 from kubetriage.evidence.reader import KubeReader, strip_config_map
+from kubetriage.evidence.secret_urls import secret_url_hosts
 from kubetriage.evidence.shared_callers import caller_log_requests, named_services, secret_clients
 from kubetriage.evidence.summaries.scalers import SCALED_JOB_API, SCALED_OBJECT_API
 from kubetriage.models.base import ObjectRef
@@ -69,6 +71,11 @@ async def follow_callers(
     read = [o for (k, _, _), o in run.objects.items() if k == "Service"]
     services = callee_services([s for s in read if _ns(s) == namespace], pods)
     shared = named_services(read, pods, workload)
+    # ... and the broker it reaches through a Secret-sourced URL its lines speak of.
+    lines = log_texts(t for t in run.logs if t.source == "scope" and t.namespace == namespace)
+    lines += event_texts(o for (k, _, _), o in run.objects.items() if k == "Event")
+    brokers = {(h.namespace, h.name) for h in secret_url_hosts(pods, workload, lines, read)}
+    shared += [s for s in read if (_ns(s), _name(s)) in brokers and s not in shared]
     # The outside hosts its failing calls name: who else calls them (``host_peers``).
     hosts = failing_hosts(pods, workload, run.logs)
     # The cloud quotas its throttled calls name: who else draws on them (``quota_peers``).

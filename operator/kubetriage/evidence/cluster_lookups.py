@@ -26,6 +26,7 @@ from kubetriage.evidence.node_plugins import ca_hosts, certificate_authorities, 
 from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.reader import KubeReader
+from kubetriage.evidence.secret_urls import secret_url_hosts, secret_urls
 from kubetriage.evidence.topic_peers import PEER_KINDS
 from kubetriage.models.naming import NamingSource
 from kubetriage.models.objects import JsonDict
@@ -103,6 +104,24 @@ async def ca_servers(
     hosts = [h for h, _, _ in authorities]
     services = await _all_of(reader, run, "Service", hosts, scope, "mesh CA")
     return ca_hosts(lines, services) if services is not None else []
+
+
+async def secret_url_servers(
+    reader: KubeReader,
+    run: CollectionRun,
+    pods: list[JsonDict],
+    workload: JsonDict | None,
+    lines: list[tuple[NamingSource, str]],
+    scope: Scope,
+) -> list[ServiceHost]:
+    """The broker the workload reaches through a Secret-sourced URL its own lines speak of
+    (``secret_url_hosts``): the Services of every namespace are listed (not kept) only then,
+    and only under a scope that may read the cluster."""
+    if not secret_urls(pods, workload, lines) or not scope.may_read(None):
+        return []
+    what = "list Services in all namespaces (a broker a Secret's URL names)"
+    services = await reader.list_of(run, "Service", None, what=what)
+    return secret_url_hosts(pods, workload, lines, services)
 
 
 async def _all_of(

@@ -26,6 +26,7 @@ from kubetriage.evidence.cluster_lookups import (
     cloud_controllers,
     node_pods,
     registry_servers,
+    secret_url_servers,
     topic_peer_candidates,
 )
 from kubetriage.evidence.dependencies import (
@@ -182,6 +183,10 @@ class DependencyWalk:
         hosts += await registry_servers(self._reader, run, lines, scope)
         # The mesh CA the pods' sidecars could not reach for their workload certificates.
         hosts += await ca_servers(self._reader, run, lines, scope)
+        # The broker it reaches through a URL taken from a Secret, when its lines speak of it.
+        hosts += await secret_url_servers(
+            self._reader, run, pods[: limits.max_pods], workload, lines, scope
+        )
         # Nodes of the incident's pods under pressure: a node agent replaced right before.
         node_objects = [o for (kind, _, _), o in run.objects.items() if kind == "Node"]
         pressured = pressured_nodes(node_objects, pods[: limits.max_pods])

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubetriage.evidence.api_requests import ApiRequests, CollectionRun
 from kubetriage.evidence.cloud_controllers import config_map_credentials
 from kubetriage.evidence.config_values import config_map_topics
+from kubetriage.evidence.connection_slots import config_map_connection_limit, config_map_pool_sizes
 from kubetriage.evidence.corefile import config_map_forwards
 from kubetriage.evidence.dependencies import config_map_endpoints, config_map_hosts
 from kubetriage.evidence.kinds import typed_kinds
@@ -62,6 +63,9 @@ def strip_config_map(obj: JsonDict) -> JsonDict:
         "topicValues": config_map_topics(obj),
         # ... and the zones a DNS server's Corefile forwards, with their upstream addresses.
         "dnsForwards": config_map_forwards(obj),
+        # ... and a server's connection limit, and a client's pool sizes (connection slots).
+        "connectionLimit": config_map_connection_limit(obj),
+        "poolSizes": config_map_pool_sizes(obj),
         # ... and the Secrets a cloud config names for its credentials.
         "credentialSecrets": config_map_credentials(obj),
     }

@@ -165,6 +165,13 @@ def with_shared_callers(
     reads of them (``caller_log_requests``)."""
     limits = limits or EvidenceLimits()
     shared = {(_ns(s), _name(s)): s for s in named_services(index.kind("Service"), pods, own)}
+    # ... and the broker it reaches through a Secret-sourced URL (``secret_urls``).
+    for dependency in dependencies:
+        svc = dependency.service
+        by_secret = any(n.kind == "env" and n.secret for n in dependency.named_by)
+        broker = index.get("Service", svc.namespace, svc.name) if svc and by_secret else None
+        if svc is not None and broker is not None:
+            shared.setdefault((svc.namespace, svc.name), broker)
     if not shared:
         return dependencies
     replica_sets = index.kind("ReplicaSet")

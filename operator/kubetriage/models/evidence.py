@@ -103,6 +103,9 @@ class Evidence(BaseModel):
     agent_rollouts: list[AgentRolloutEvidence] = Field(default_factory=list)
     # Where the node agents take the pod network's MTU, when transfers stall mid-response.
     overlay_mtu: list[OverlayMtuEvidence] = Field(default_factory=list)
+    # The connections its clients may open to the incident's server (its max_connections
+    # less reserved slots), where its configuration says (``evidence.connection_slots``).
+    connection_limit: int | None = None
     # The clients a server out of connection slots names by address as it refuses them.
     refused_clients: list[RefusedClientEvidence] = Field(default_factory=list)
     # The clients a server names by address as it closes them as slow consumers.

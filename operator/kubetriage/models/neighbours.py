@@ -63,6 +63,17 @@ class CallerCacheEvidence(BaseModel):
     restarts: list[ContainerRestart] = Field(default_factory=list)
 
 
+class ConfiguredPool(BaseModel):
+    """The largest connection pool each pod of a caller opens, as its configuration names it
+    (``kubetriage.evidence.connection_slots``): the size, the setting's key, and the ConfigMap
+    it comes from with that ConfigMap's last write (None when its own env sets it)."""
+
+    size: int
+    key: str
+    config: ObjectRef | None = None
+    written_at: datetime | None = None
+
+
 class CallerEvidence(BaseModel):
     """A workload whose pod template names one of the incident's Services (env, args),
     possibly in another namespace, with its recent rollouts (``kubetriage.evidence.callers``):
@@ -99,6 +110,8 @@ class CallerEvidence(BaseModel):
     # callee (as ``restarts``): a cache whose volume is full cannot keep what it fetches, so
     # every read of something new misses and goes to the callee.
     claims: list[str] = Field(default_factory=list)
+    # The pool each of its pods opens, where its configuration says (a database's clients).
+    pool: ConfiguredPool | None = None
 
     def fronts(self) -> bool:
         """Whether a mounted ConfigMap routes it to the callee (a proxy or cache in front of

@@ -60,6 +60,7 @@ from kubetriage.evidence.pull_registries import registry_hosts
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.scope import EvidenceScope
+from kubetriage.evidence.secret_urls import secret_url_hosts
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
 from kubetriage.evidence.summaries.dependency_details import dependency_details
 from kubetriage.evidence.summaries.scalers import scaler_objects, scaler_texts
@@ -208,6 +209,8 @@ def dependency_summaries(
         o for kind in ("Service", *WORKLOAD_KINDS) for o in index.in_namespace(kind, namespace)
     ]
     hosts += mentioned_objects(lines, named)
+    # The broker it reaches through a URL taken from a Secret, when its lines speak of it.
+    hosts += secret_url_hosts(few, scope.workload, lines, index.kind("Service"))
     own = {
         ("Service", namespace, s.name)
         for s in services
