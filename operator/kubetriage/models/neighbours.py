@@ -99,6 +99,10 @@ class CallerEvidence(BaseModel):
     # callee (as ``restarts``): a cache whose volume is full cannot keep what it fetches, so
     # every read of something new misses and goes to the callee.
     claims: list[str] = Field(default_factory=list)
+    # Whether its pod template sends every lookup to the node's resolver
+    # (``kubetriage.pod_dns.resolves_via_node``: dnsPolicy Default, or the host network with
+    # ClusterFirst), which knows no cluster Service name.
+    node_resolver: bool = False
 
     def fronts(self) -> bool:
         """Whether a mounted ConfigMap routes it to the callee (a proxy or cache in front of
