@@ -110,9 +110,9 @@ def check_caller_resolver(evidence: Evidence) -> list[Finding]:
                 Category.BAD_ROLLOUT,
                 CONFIDENCE.moved,
                 prose.narrative(
-                    f"{prose.obj(caller.ref)} cannot resolve {prose.obj(caller.callee)}: "
-                    "its new revision resolves names through the node, not the cluster DNS",
-                    f"roll back {prose.obj(caller.ref)} to the revision that used the cluster DNS",
+                    f"{prose.obj(caller.ref)} cannot resolve {prose.obj(caller.callee)} "
+                    "through the node's resolver",
+                    "roll it back",
                     because=because,
                 ),
                 facts,
