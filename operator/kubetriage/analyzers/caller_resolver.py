@@ -21,19 +21,18 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.onset import earliest_onset, follows_within
+from kubetriage.analyzers.dns_clients import dns_rollout_of
+from kubetriage.analyzers.onset import earliest_onset
 from kubetriage.analyzers.pods import pod_failing
 from kubetriage.analyzers.shared_dependency import rollout_line
 from kubetriage.analyzers.support import item, object_source, timestamp
+from kubetriage.evidence.dns_clients import DNS_ASPECT
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.neighbours import CallerEvidence
-from kubetriage.models.object_evidence import ChangeEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -50,21 +49,6 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 NAME: Final = "caller-resolver"
-DNS_ASPECT: Final = "dns"
-
-
-def _dns_rollout(caller: CallerEvidence, onset: datetime) -> ChangeEvidence | None:
-    """The caller's latest rollout, when it changed its pods' DNS settings within the onset
-    window."""
-    latest = caller.changes[:1]
-    return next(
-        (
-            change
-            for change in latest
-            if DNS_ASPECT in change.aspects and follows_within(change.at, onset) is not None
-        ),
-        None,
-    )
 
 
 def check_caller_resolver(evidence: Evidence) -> list[Finding]:
@@ -81,7 +65,7 @@ def check_caller_resolver(evidence: Evidence) -> list[Finding]:
             or caller.ref.key() in seen
         ):
             continue
-        change = _dns_rollout(caller, onset)
+        change = dns_rollout_of(caller.changes, onset)
         if change is None:
             continue
         seen.add(caller.ref.key())
