@@ -31,6 +31,7 @@ from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callee_quorum import CALLEE_QUORUM_ANALYZERS
 from kubetriage.analyzers.caller_pinning import CALLER_PINNING_ANALYZERS
+from kubetriage.analyzers.caller_resolver import CALLER_RESOLVER_ANALYZERS
 from kubetriage.analyzers.callers import CALLER_ANALYZERS
 from kubetriage.analyzers.certificates import (
     CERTIFICATE_EXPIRY_ANALYZERS,
@@ -234,6 +235,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *LOCAL_TRAFFIC_ANALYZERS,
     *RESOLVER_SERVICE_ANALYZERS,
     *NODE_RESOLVER_ANALYZERS,
+    *CALLER_RESOLVER_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,
     *PEER_DISCOVERY_ANALYZERS,
     *CALLEE_CONFIG_ANALYZERS,

@@ -15,6 +15,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -46,17 +47,21 @@ CONFIDENCE: Final = _Confidence()
 NAME: Final = "dns-client-rollout"
 
 
-def _dns_rollout(client: DnsClientEvidence, onset: datetime) -> ChangeEvidence | None:
-    """The client's latest rollout, when it changed its pods' DNS settings within the onset
-    window."""
+def dns_rollout_of(changes: Sequence[ChangeEvidence], onset: datetime) -> ChangeEvidence | None:
+    """The latest of a workload's rollouts (``changes``, newest first), when it changed its
+    pods' DNS settings within the onset window."""
     return next(
         (
             change
-            for change in client.changes[:1]
+            for change in changes[:1]
             if DNS_ASPECT in change.aspects and follows_within(change.at, onset) is not None
         ),
         None,
     )
+
+
+def _dns_rollout(client: DnsClientEvidence, onset: datetime) -> ChangeEvidence | None:
+    return dns_rollout_of(client.changes, onset)
 
 
 def check_dns_client_rollout(evidence: Evidence) -> list[Finding]:

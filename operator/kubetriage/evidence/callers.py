@@ -39,6 +39,7 @@ from kubetriage.models.objects import as_dict, controller_ref, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.pod_dns import dns_policy, resolves_via_node
 
 JsonDict = dict[str, Any]
 
@@ -289,6 +290,7 @@ def summarise_caller(
     call through that Secret-sourced URL; with ``mention``, whose error lines name it as
     their client), and its recent rollouts, newest first."""
     changes = recent_rollouts(workload, history, _MAX_CHANGES)
+    spec = as_dict(as_dict(as_dict(workload.get("spec")).get("template")).get("spec"))
     return CallerEvidence(
         ref=ObjectRef(
             kind=str(workload.get("kind")), namespace=_ns(workload), name=_name(workload)
@@ -299,6 +301,7 @@ def summarise_caller(
         secret_env=secret_env,
         changes=changes,
         replicas=as_int(as_dict(workload.get("spec")).get("replicas")),
+        node_resolver=resolves_via_node(dns_policy(spec), spec.get("hostNetwork") is True),
     )
 
 

@@ -112,6 +112,10 @@ class CallerEvidence(BaseModel):
     claims: list[str] = Field(default_factory=list)
     # The pool each of its pods opens, where its configuration says (a database's clients).
     pool: ConfiguredPool | None = None
+    # Whether its pod template sends every lookup to the node's resolver
+    # (``kubetriage.pod_dns.resolves_via_node``: dnsPolicy Default, or the host network with
+    # ClusterFirst), which knows no cluster Service name.
+    node_resolver: bool = False
 
     def fronts(self) -> bool:
         """Whether a mounted ConfigMap routes it to the callee (a proxy or cache in front of
