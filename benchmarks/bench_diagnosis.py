@@ -468,31 +468,18 @@ def create(api: k8s.CustomObjectsApi, body: dict[str, Any]) -> None:
     api.create_namespaced_custom_object(GROUP, VERSION, body["metadata"]["namespace"], PLURAL, body)
 
 
-def not_diagnosed(run: Running, keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Each of ``keys`` the watch did not see Diagnosed: its phase and, from the stored
-    status, its ``Diagnosed`` condition's reason and message (why it failed)."""
-    found: list[dict[str, Any]] = []
-    for key in keys:
-        if run.watcher.phases.get(key) == "Diagnosed":
-            continue
-        namespace, name = key.split("/", 1)
-        body = cast(
-            "dict[str, Any]",
-            run.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
-        )
-        status: dict[str, Any] = body.get("status") or {}
-        done: dict[str, Any] = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "Diagnosed"), {}
-        )
-        found.append(
-            {
-                "incident": key,
-                "phase": status.get("phase"),
-                "reason": done.get("reason"),
-                "message": (done.get("message") or "")[:300],
-            }
-        )
-    return found
+def not_diagnosed(watcher: PhaseWatcher, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Each of ``keys`` the watch did not see Diagnosed: the phase it last saw and, for a
+    Failed one, its failure condition ("reason: message")."""
+    return [
+        {
+            "incident": key,
+            "phase": watcher.phases.get(key),
+            "failure": watcher.failures.get(key, ""),
+        }
+        for key in keys
+        if watcher.phases.get(key) != "Diagnosed"
+    ]
 
 
 # --- benchmarks -------------------------------------------------------------------------
@@ -539,7 +526,7 @@ def bench_latency(
             "completed": len(latencies),
             "all_completed": finished,
             "diagnosed": phases.count("Diagnosed"),
-            "not_diagnosed": not_diagnosed(run, list(created)),
+            "not_diagnosed": not_diagnosed(run.watcher, list(created)),
             "p50_ms": statistics.median(latencies),
             "p95_ms": percentile(latencies, 0.95),
             "max_ms": max(latencies),
@@ -682,7 +669,7 @@ def bench_burst(
             "kopf_queueing": queueing,
             "all_completed": finished,
             "diagnosed": phases.count("Diagnosed"),
-            "not_diagnosed": not_diagnosed(run, keys),
+            "not_diagnosed": not_diagnosed(run.watcher, keys),
             "load_seconds": loaded,
             "seconds": elapsed,
             "per_second": count / elapsed if elapsed > 0 else 0.0,
@@ -913,7 +900,7 @@ def _failures(rows: Sequence[dict[str, Any]]) -> list[str]:
             lines.append(f"- {where}: {missing} not Diagnosed; this run did not record why.")
             continue
         reasons = Counter(
-            f"{r['phase']} ({r['reason']}: {r['message']})" for r in row["not_diagnosed"]
+            f"{r['phase']} ({r['failure'] or 'no failure seen'})" for r in row["not_diagnosed"]
         )
         said = "; ".join(f"{n} x {text}" for text, n in reasons.most_common())
         lines.append(f"- {where}: {missing} not Diagnosed: {said}")
