@@ -11,6 +11,7 @@ from typing import Any
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import (
     GenericObjectEvidence,
     NodeEvidence,
@@ -103,6 +104,58 @@ def test_exceeded_quota_on_the_replicaset_is_unschedulable() -> None:
     )
     finding = top(ev)
     assert (finding.category, finding.target) == (Category.UNSCHEDULABLE, CHECKOUT)
+    assert "The namespace's ResourceQuota is used up." in _claims(finding)
+
+
+def _claims(finding: Finding) -> list[str]:
+    assert finding.narrative is not None
+    return [claim.text for claim in finding.narrative.because]
+
+
+def test_a_quota_refusal_below_the_namespaces_quota_limits_is_not_called_used_up() -> None:
+    """A webhook's quota (HNC's hierarchical one) refuses the pods while the namespace's own
+    ResourceQuota has room: the refusal still frees capacity, but the namespace's quota is
+    only shown, not said to be used up."""
+    ev = make.checkout_evidence(
+        make.container("app"),
+        workload=make.deployment(replicas=3, ready=1),
+        quotas=[
+            QuotaEvidence(
+                name="shop-quota",
+                namespace="shop",
+                hard={"requests.cpu": "8", "requests.memory": "16Gi"},
+                used={"requests.cpu": "2500m", "requests.memory": "6Gi"},
+            )
+        ],
+        events=[
+            make.event(
+                "FailedCreate",
+                'Error creating: admission webhook "hrq.hnc.x-k8s.io" denied the request: '
+                'exceeded hierarchical quota in namespace "shop": "shop-hrq", requested: '
+                "requests.cpu=500m, used: requests.cpu=19800m, limited: requests.cpu=20",
+                name="checkout-7d9f6c8b5",
+                kind="ReplicaSet",
+            )
+        ],
+    )
+    finding = top(ev)
+    assert (finding.category, finding.target) == (Category.UNSCHEDULABLE, CHECKOUT)
+    assert _claims(finding) == [
+        "The API server refuses to create its pods over quota.",
+        "The namespace's ResourceQuota has not reached its limits: the new pods' requests would "
+        "pass one, or a quota kept elsewhere refuses them.",
+        "No new pod starts until usage drops or the quota is raised.",
+    ]
+
+
+def test_a_quota_is_at_its_limit_only_where_usage_reaches_the_hard_value() -> None:
+    quota = QuotaEvidence(
+        name="q",
+        namespace="shop",
+        hard={"pods": "10", "requests.memory": "16Gi", "requests.cpu": "4"},
+        used={"pods": "10", "requests.memory": "15Gi"},
+    )
+    assert quota.at_limit() == ["pods"]
 
 
 def test_a_limit_range_refusing_new_pods_is_unschedulable_on_the_workload() -> None:

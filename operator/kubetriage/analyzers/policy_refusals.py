@@ -18,6 +18,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import make_finding
 from kubetriage.analyzers.step_quotas import (
     logged_quota_findings,
+    quota_usage,
     rollout_quota_findings,
     step_quota_findings,
 )
@@ -87,14 +88,11 @@ def _quota_findings(evidence: Evidence, quota_events: list[EventEvidence]) -> li
         if target.kind not in ACTION_TARGET_KINDS[Action.FREE_CAPACITY]:
             continue
         own = evidence.workload is None or target.same_object(evidence.workload.ref)
-        quotas = [
-            item(
-                f"quota/{q.namespace}/{q.name}",
-                f"hard {prose.selector(q.hard, empty='none')}; "
-                f"used {prose.selector(q.used, empty='none')}",
-            )
-            for q in evidence.quotas[:2]
-        ]
+        # A quota at its limit says the namespace's own quota refused; none at it (the
+        # refused pod's requests alone would pass, or a webhook keeps the quota, HNC's
+        # hierarchical one) and the namespace's quotas are only shown, not blamed.
+        full = [q for q in evidence.quotas if q.at_limit()]
+        quotas = [quota_usage(q) for q in (full or evidence.quotas)[:2]]
         because = [
             prose.claim("The API server refuses to create its pods over quota", *refused[:2])
         ]
@@ -105,8 +103,16 @@ def _quota_findings(evidence: Evidence, quota_events: list[EventEvidence]) -> li
                     "no pod to answer"
                 )
             )
-        if quotas:
+        if full:
             because.append(prose.claim("The namespace's ResourceQuota is used up", *quotas))
+        elif quotas:
+            because.append(
+                prose.claim(
+                    "The namespace's ResourceQuota has not reached its limits: the new pods' "
+                    "requests would pass one, or a quota kept elsewhere refuses them",
+                    *quotas,
+                )
+            )
         because.append(prose.claim("No new pod starts until usage drops or the quota is raised"))
         findings.append(
             make_finding(

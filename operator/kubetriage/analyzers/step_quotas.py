@@ -73,7 +73,8 @@ def _named_quota(evidence: Evidence, text: str, namespace: str | None) -> QuotaE
     )
 
 
-def _usage(quota: QuotaEvidence) -> EvidenceItem:
+def quota_usage(quota: QuotaEvidence) -> EvidenceItem:
+    """A ResourceQuota's hard limits and usage, as one fact."""
     return item(
         f"quota/{quota.namespace}/{quota.name}",
         f"hard {prose.selector(quota.hard, empty='none')}; "
@@ -92,7 +93,7 @@ def _quota_finding(
 ) -> Finding:
     """Free the quota a refusal names: the remediation acts on the ResourceQuota itself."""
     target = ObjectRef(kind="ResourceQuota", namespace=quota.namespace, name=quota.name)
-    usage = _usage(quota)
+    usage = quota_usage(quota)
     because = [
         refused,
         prose.claim("The quota's usage leaves no room for the pod's requests", usage),

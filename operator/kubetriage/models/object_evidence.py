@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.quantity import parse_quantity
 
 # The scheduler the API server names in a pod that names none (spec.schedulerName).
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -383,6 +384,15 @@ class QuotaEvidence(BaseModel):
     namespace: str
     hard: dict[str, str] = Field(default_factory=dict)
     used: dict[str, str] = Field(default_factory=dict)
+
+    def at_limit(self) -> list[str]:
+        """The resources whose usage has reached their hard limit (``requests.cpu``...)."""
+        reached: list[str] = []
+        for resource, limit in self.hard.items():
+            hard, used = parse_quantity(limit), parse_quantity(self.used.get(resource))
+            if hard is not None and used is not None and used >= hard:
+                reached.append(resource)
+        return reached
 
 
 class GenericObjectEvidence(BaseModel):
