@@ -30,6 +30,7 @@ from kubetriage.analyzers.session_affinity import (
     own_pod_loads,
     pod_loads,
     ready,
+    split_loads_fact,
     uneven_loads,
 )
 from kubetriage.analyzers.support import item, service_source, timestamp
@@ -85,11 +86,7 @@ def check_caller_pinning(evidence: Evidence) -> list[Finding]:
             continue  # pods of two revisions: a rollout of the callee's own in progress
         target = caller.ref
         facts = [
-            item(
-                "metrics",
-                "CPU per ready pod: "
-                + ", ".join(f"{pod} {prose.cpu(loads[pod])}" for pod in [*busy, *idle][:6]),
-            ),
+            split_loads_fact(loads, busy, idle),
             item(
                 service_source(svc),
                 f"selects {prose.count(len(loads), 'ready pod')}, all started before "

@@ -31,7 +31,13 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.own_sockets import CODE_OR_SETTINGS, settings_rollout
 from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
-from kubetriage.analyzers.session_affinity import AFFINITY, pod_loads, ready, uneven_loads
+from kubetriage.analyzers.session_affinity import (
+    AFFINITY,
+    pod_loads,
+    ready,
+    split_loads_fact,
+    uneven_loads,
+)
 from kubetriage.analyzers.support import (
     item,
     seconds_before,
@@ -142,11 +148,7 @@ def check_pinned_connections(evidence: Evidence) -> list[Finding]:
     added = seconds_before(evidence, scale_out) or 0.0
     source = f"{target.kind.lower()}/{target.namespace}/{target.name}"
     facts = [
-        item(
-            "metrics",
-            "CPU per ready pod: "
-            + ", ".join(f"{pod} {prose.cpu(loads[pod])}" for pod in [*busy, *idle][:6]),
-        ),
+        split_loads_fact(loads, busy, idle),
         item(
             source,
             f"{prose.count(len(idle), 'pod')} added {prose.duration(added)} ago, after the "

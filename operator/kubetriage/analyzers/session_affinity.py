@@ -19,6 +19,7 @@ Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -143,6 +144,23 @@ def uneven_loads(loads: dict[str, float]) -> tuple[list[str], list[str]] | None:
     return (busy, idle) if idle else None
 
 
+def split_loads_fact(
+    loads: Mapping[str, float],
+    busy: list[str],
+    idle: list[str],
+    where: Mapping[str, str] | None = None,
+) -> EvidenceItem:
+    """The CPU of the busy then the idle pods (the first six), each with ``where`` it runs
+    when given (its zone), as the one metrics fact the rules on uneven load cite."""
+    shown = [
+        f"{pod} ({where[pod]}) {prose.cpu(loads[pod])}"
+        if where is not None
+        else f"{pod} {prose.cpu(loads[pod])}"
+        for pod in [*busy, *idle][:6]
+    ]
+    return item("metrics", "CPU per ready pod: " + ", ".join(shown))
+
+
 def _recent(evidence: Evidence, at: datetime | None) -> float | None:
     ago = seconds_before(evidence, at)
     return ago if ago is not None and ago <= RECENT.total_seconds() else None
@@ -178,11 +196,7 @@ def check_sticky_service(evidence: Evidence) -> list[Finding]:
             else ""
         )
         affinity = item(service_source(svc), f"sessionAffinity ClientIP{timeout}")
-        loads = item(
-            "metrics",
-            "CPU per ready pod: "
-            + ", ".join(f"{pod} {prose.cpu(sticky.loads[pod])}" for pod in [*busy, *idle][:6]),
-        )
+        loads = split_loads_fact(sticky.loads, busy, idle)
         changed = _change_fact(evidence, sticky)
         because = [
             prose.claim("Requests are slow or failing", *strain),

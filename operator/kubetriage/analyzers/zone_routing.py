@@ -28,7 +28,7 @@ from typing import Final
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.demand import alerted_strain
-from kubetriage.analyzers.session_affinity import own_pod_loads, uneven_loads
+from kubetriage.analyzers.session_affinity import own_pod_loads, split_loads_fact, uneven_loads
 from kubetriage.analyzers.support import item, service_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -106,13 +106,7 @@ def check_zone_routing(evidence: Evidence) -> list[Finding]:
             continue
         ref = ObjectRef(kind="Service", namespace=svc.namespace, name=svc.name, api_version="v1")
         annotation = item(service_source(svc), f"annotation {routing}")
-        load = item(
-            "metrics",
-            "CPU per ready pod: "
-            + ", ".join(
-                f"{pod} ({zones[pod]}) {prose.cpu(loads[pod])}" for pod in [*busy, *idle][:6]
-            ),
-        )
+        load = split_loads_fact(loads, busy, idle, zones)
         because = [
             prose.claim("Requests are slow or failing", *strain),
             prose.claim(
