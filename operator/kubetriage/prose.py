@@ -219,6 +219,15 @@ def fitting_problem(variants: Sequence[str], fix: str = "", limit: int = SUMMARY
     return variants[-1]
 
 
+def fitting_fix(problem: str, variants: Sequence[str], limit: int = SUMMARY_LIMIT) -> str:
+    """The first of ``variants`` (most detailed first) whose summary after ``problem`` fits the
+    limit without clipping, else the last: the fix's detail gives way before the problem's."""
+    for variant in variants[:-1]:
+        if len(summary(problem, variant, limit=10**6)) <= limit:
+            return variant
+    return variants[-1]
+
+
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b")
 _QUOTED = ("{'", "['", "[REDACTED")
 

@@ -171,3 +171,11 @@ def test_fitting_problem_gives_up_a_detail_before_the_sentence_is_clipped() -> N
     long_fix = "x" * (prose.SUMMARY_LIMIT - len(plain) - 3)
     assert prose.fitting_problem([detailed, plain], long_fix) == plain
     assert prose.ELLIPSIS not in prose.summary(plain, long_fix)
+
+
+def test_fitting_fix_gives_up_the_fixs_detail_before_the_problem_is_clipped() -> None:
+    detailed, plain = "allow it in policy baseline in namespace retail", "correct its source"
+    assert prose.fitting_fix("NetworkPolicy a/b blocks traffic", [detailed, plain]) == detailed
+    long_problem = "x" * (prose.SUMMARY_LIMIT - len(plain) - 4)
+    assert prose.fitting_fix(long_problem, [detailed, plain]) == plain
+    assert prose.ELLIPSIS not in prose.summary(long_problem, plain)

@@ -12,7 +12,9 @@ NetworkPolicy, and the whole analyzer registry; objects, messages and numbers ar
 
 from __future__ import annotations
 
+from kubetriage import prose
 from kubetriage.analyzers.admitted_cpu import admitted_cpu_limit
+from kubetriage.analyzers.base import make_finding
 from kubetriage.analyzers.changes import explaining_change
 from kubetriage.analyzers.propagated import to_sources
 from kubetriage.evidence.limits import EvidenceLimits
@@ -118,6 +120,29 @@ def test_a_fix_on_a_propagated_policy_copy_acts_on_its_source() -> None:
     (moved,) = to_sources(ev, [_blocking("retail-payments")])
     assert moved.target == ObjectRef(kind="NetworkPolicy", namespace="retail", name="baseline")
     assert moved.params["copy"] == "retail-payments/baseline"
+
+
+def test_the_moved_fix_says_it_is_made_at_the_source() -> None:
+    copy = network_policy_summary(
+        _policy("retail-payments", {"hnc.x-k8s.io/inherited-from": "retail"}), [], EvidenceLimits()
+    )
+    written = make_finding(
+        "network-policy",
+        Category.NETWORK,
+        0.9,
+        prose.narrative("NetworkPolicy baseline blocks traffic to payments-api", "allow it"),
+        [],
+        Action.FIX_NETWORK,
+        ObjectRef(kind="NetworkPolicy", namespace="retail-payments", name="baseline"),
+    )
+    (moved,) = to_sources(make.evidence(network_policies=[copy]), [written])
+    assert moved.summary == (
+        "NetworkPolicy baseline blocks traffic to payments-api; allow it in namespace retail."
+    )
+    assert moved.narrative is not None
+    (why,) = moved.narrative.because
+    assert "propagated from namespace retail" in why.text
+    assert why.evidence == [moved.evidence[-1]]
 
 
 def test_a_policy_that_is_no_copy_keeps_the_fix() -> None:
