@@ -47,7 +47,7 @@ from kubetriage.reactions.context import (
     OperatorContext,
     PostEvent,
 )
-from kubetriage.reactions.diagnosis import diagnose_incident
+from kubetriage.reactions.diagnosis import diagnose_incident, settled
 from kubetriage.reactions.learning import learn_incident
 from kubetriage.remediation.actions import Outcome
 from kubetriage.settings import Settings
@@ -168,13 +168,7 @@ def _approval_requested(diff: Any, spec: Any) -> bool:
 
 def _needs_diagnosis(status: Any, meta: Any) -> bool:
     """On resume (operator start), only incidents not yet diagnosed for this generation."""
-    phase = (status or {}).get("phase")
-    if phase == Phase.RESOLVED.value:
-        return False
-    observed = (status or {}).get("observedGeneration")
-    return phase not in (Phase.DIAGNOSED.value, Phase.FAILED.value) or observed != meta.get(
-        "generation"
-    )
+    return not settled(status, meta.get("generation"))
 
 
 # --- Kopf's arguments in, Kopf's errors and Events out ---------------------------------------

@@ -76,6 +76,32 @@ def validate_semantics(spec: IncidentSpec) -> None:
         )
 
 
+def settled(status: Any, generation: Any) -> bool:
+    """Whether an Incident with ``status`` needs no diagnosis for ``generation``: Resolved,
+    or Diagnosed or Failed for that very generation."""
+    phase = (status or {}).get("phase")
+    if phase == Phase.RESOLVED.value:
+        return True
+    done = phase in (Phase.DIAGNOSED.value, Phase.FAILED.value)
+    return done and (status or {}).get("observedGeneration") == generation
+
+
+async def _already_settled(ctx: OperatorContext, incident: IncidentView) -> bool:
+    """Whether the stored Incident is settled for the generation Kopf handed us.
+
+    Kopf decides that a handler is due from the body it holds; when the watch lags behind
+    Kopf's own progress write by more than ``persistence.consistency_timeout`` (a burst of
+    Incidents on a loaded API server), it takes an older event of the Incident, one without
+    its handled-record, for a new Incident and runs the diagnosis again: a second set of
+    model calls and Events for an Incident already Diagnosed. The stored status decides.
+    A failed read decides nothing: the diagnosis goes on and meets the API's failure there."""
+    try:
+        current = await ctx.incidents.get(incident.namespace, incident.name)
+    except Exception:
+        return False
+    return settled(current.get("status"), incident.generation)
+
+
 async def diagnose_incident(
     ctx: OperatorContext,
     incident: IncidentView,
@@ -88,6 +114,9 @@ async def diagnose_incident(
     status; None when diagnosed, else how the attempt failed."""
     namespace, name, status = incident.namespace, incident.name, incident.status
     generation = incident.generation
+    if retry == 0 and await _already_settled(ctx, incident):
+        logger.info("%s/%s is settled for generation %s already", namespace, name, generation)
+        return None
     existing = parse_conditions(status.get("conditions"))
     now = ctx.clock()
     try:
