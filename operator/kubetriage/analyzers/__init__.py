@@ -100,6 +100,7 @@ from kubetriage.analyzers.pinned_connections import PINNED_CONNECTION_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.platform_split import PLATFORM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.policy_denials import POLICY_DENIAL_ANALYZERS
 from kubetriage.analyzers.pool_callee import POOL_CALLEE_ANALYZERS
 from kubetriage.analyzers.pooled_clients import POOLED_CLIENT_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
@@ -232,6 +233,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *POLICY_DENIAL_ANALYZERS,
     *LOCAL_TRAFFIC_ANALYZERS,
     *RESOLVER_SERVICE_ANALYZERS,
     *NODE_RESOLVER_ANALYZERS,
