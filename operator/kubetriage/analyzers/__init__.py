@@ -28,6 +28,7 @@ from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
+from kubetriage.analyzers.callee_probe_misses import CALLEE_PROBE_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callee_quorum import CALLEE_QUORUM_ANALYZERS
 from kubetriage.analyzers.caller_pinning import CALLER_PINNING_ANALYZERS
@@ -192,6 +193,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,
+    *CALLEE_PROBE_ANALYZERS,
     # placement and infrastructure
     *PLATFORM_ANALYZERS,
     *SCHEDULING_ANALYZERS,
