@@ -57,6 +57,7 @@ from kubetriage.analyzers.dependency_edits import DEPENDENCY_EDIT_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
+from kubetriage.analyzers.dependency_volumes import DEPENDENCY_VOLUME_ANALYZERS
 from kubetriage.analyzers.device_plugins import DEVICE_PLUGIN_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.dns_clients import DNS_CLIENT_ANALYZERS
@@ -278,6 +279,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *UNTRUSTING_CLIENT_ANALYZERS,
     *CLOCK_ANALYZERS,
     *REVIEWER_ANALYZERS,
+    *DEPENDENCY_VOLUME_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,
