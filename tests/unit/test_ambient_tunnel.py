@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from kubetriage.analyzers.ambient_tunnel import HBONE_PORT, tunnelled
-from kubetriage.analyzers.policies import blocked_to_service
+from kubetriage.analyzers.policy_verdicts import blocked_to_service
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodPort
 from kubetriage.networkpolicy import Endpoint, Flow, rules_of, selector_of

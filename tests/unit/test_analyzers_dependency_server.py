@@ -20,6 +20,7 @@ import pytest
 
 from kubetriage import prose
 from kubetriage.analyzers.dependency_server import CONFIDENCE
+from kubetriage.analyzers.dependency_volumes import CONFIDENCE as VOLUME_CONFIDENCE
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
@@ -116,7 +117,7 @@ def test_a_dependency_whose_disk_is_full_grows_the_claim_of_its_pod(line: str) -
     ev = _caller(dep, logs="ERROR insert failed: server closed the connection unexpectedly")
     claim = ObjectRef(kind="PersistentVolumeClaim", namespace="data", name="data-db-0")
     finding = assert_leads(analyze(ev), Category.STORAGE, Action.EXPAND_STORAGE, claim)
-    assert finding.confidence == CONFIDENCE.volume_full
+    assert finding.confidence == VOLUME_CONFIDENCE.volume_full
 
 
 def test_a_watermark_line_naming_another_member_grows_that_members_claim() -> None:

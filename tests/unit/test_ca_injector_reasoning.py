@@ -19,7 +19,8 @@ from typing import Any
 
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
-from kubetriage.evidence.summaries.reconcilers import CA_INJECTOR, stale_ca_bundles
+from kubetriage.evidence.summaries.reconciler_debts import stale_ca_bundles
+from kubetriage.evidence.summaries.reconcilers import CA_INJECTOR
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.replay.cases import load_case

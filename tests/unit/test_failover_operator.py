@@ -16,7 +16,7 @@ from typing import Any
 
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reconciler_walk import follow_reconcilers
-from kubetriage.evidence.summaries.reconcilers import leaderless_services
+from kubetriage.evidence.summaries.reconciler_debts import leaderless_services
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.vocabulary import Action, Category

@@ -3,7 +3,7 @@ consecutive failures, the half-open single trial, and a cancelled trial. Real: t
 
 from __future__ import annotations
 
-from kubetriage.llm.client import CircuitBreaker
+from kubetriage.llm.breaker import CircuitBreaker
 
 
 class Clock:

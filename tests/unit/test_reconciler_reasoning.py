@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from kubetriage.evidence.summaries.reconcilers import covers, flag_values, unresolved_hosts
+from kubetriage.evidence.summaries.reconciler_debts import unresolved_hosts
+from kubetriage.evidence.summaries.reconcilers import covers, flag_values
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.vocabulary import Action, Category

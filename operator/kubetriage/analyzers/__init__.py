@@ -28,6 +28,7 @@ from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
+from kubetriage.analyzers.callee_probe_misses import CALLEE_PROBE_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
 from kubetriage.analyzers.callee_quorum import CALLEE_QUORUM_ANALYZERS
 from kubetriage.analyzers.caller_pinning import CALLER_PINNING_ANALYZERS
@@ -56,6 +57,7 @@ from kubetriage.analyzers.dependency_edits import DEPENDENCY_EDIT_ANALYZERS
 from kubetriage.analyzers.dependency_failure import DEPENDENCY_FAILURE_ANALYZERS
 from kubetriage.analyzers.dependency_saturated import DEPENDENCY_SATURATED_ANALYZERS
 from kubetriage.analyzers.dependency_server import DEPENDENCY_SERVER_ANALYZERS
+from kubetriage.analyzers.dependency_volumes import DEPENDENCY_VOLUME_ANALYZERS
 from kubetriage.analyzers.device_plugins import DEVICE_PLUGIN_ANALYZERS
 from kubetriage.analyzers.disruption_budgets import DISRUPTION_BUDGET_ANALYZERS
 from kubetriage.analyzers.dns_clients import DNS_CLIENT_ANALYZERS
@@ -100,6 +102,7 @@ from kubetriage.analyzers.pinned_connections import PINNED_CONNECTION_ANALYZERS
 from kubetriage.analyzers.placement import PLACEMENT_ANALYZERS
 from kubetriage.analyzers.platform_split import PLATFORM_ANALYZERS
 from kubetriage.analyzers.policies import POLICY_ANALYZERS
+from kubetriage.analyzers.policy_denials import POLICY_DENIAL_ANALYZERS
 from kubetriage.analyzers.pool_callee import POOL_CALLEE_ANALYZERS
 from kubetriage.analyzers.pooled_clients import POOLED_CLIENT_ANALYZERS
 from kubetriage.analyzers.probe_refusals import PROBE_REFUSAL_ANALYZERS
@@ -191,6 +194,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *IMAGE_ANALYZERS,
     *SECURITY_PROFILE_ANALYZERS,
     *PROBE_ANALYZERS,
+    *CALLEE_PROBE_ANALYZERS,
     # placement and infrastructure
     *PLATFORM_ANALYZERS,
     *SCHEDULING_ANALYZERS,
@@ -232,6 +236,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,
+    *POLICY_DENIAL_ANALYZERS,
     *LOCAL_TRAFFIC_ANALYZERS,
     *RESOLVER_SERVICE_ANALYZERS,
     *NODE_RESOLVER_ANALYZERS,
@@ -274,6 +279,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *UNTRUSTING_CLIENT_ANALYZERS,
     *CLOCK_ANALYZERS,
     *REVIEWER_ANALYZERS,
+    *DEPENDENCY_VOLUME_ANALYZERS,
     *DEPENDENCY_SERVER_ANALYZERS,
     *CALLER_ANALYZERS,
     *DEPENDENCY_SATURATED_ANALYZERS,

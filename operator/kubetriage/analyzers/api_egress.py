@@ -23,7 +23,8 @@ from typing import Final
 
 from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
-from kubetriage.analyzers.policies import DROPPED_TIMEOUT, blocked, policy_finding
+from kubetriage.analyzers.policies import DROPPED_TIMEOUT
+from kubetriage.analyzers.policy_verdicts import blocked, policy_finding
 from kubetriage.analyzers.support import LogHit, grep_logs, item
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding

@@ -2,10 +2,6 @@
 followed database, cache or broker (``Evidence.dependencies[*].logs``) read with the words
 those servers print, and the caller's errors that carry a server's refusal.
 
-- its volume is full (Postgres ``could not extend file``, MySQL ``Disk is full writing``,
-  ``No space left on device``, Elasticsearch's flood-stage watermark, a RabbitMQ disk alarm,
-  VictoriaMetrics' vmstorage turning read-only below its minimum free space):
-  ``storage``, grow the PersistentVolumeClaim of the pod that is full;
 - it refuses work (no connection slots, a memory alarm or ``maxmemory``, too few in-sync
   replicas, a read-only index, transaction ID wraparound, writes refused by a database that
   only serves reads: a standby or demoted primary, ``read_only``, a replica), refuses the
@@ -20,6 +16,9 @@ those servers print, and the caller's errors that carry a server's refusal.
 - it refuses the caller's login right after the caller's own configuration changed (a
   ConfigMap edit, a Secret rotated on one side, a Reloader restart): ``config-missing``,
   correct that ConfigMap or Secret.
+
+Its volume being full is ``kubetriage.analyzers.dependency_volumes``'s rule, which reads the
+same lines (``said_lines``).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -38,12 +37,11 @@ from kubetriage.analyzers.dependencies import own_rollout_after
 from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.onset import follows_within
 from kubetriage.analyzers.support import item, log_source, object_source, timestamp
-from kubetriage.analyzers.volume_fills import fullest_claim, volume_fills
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
 from kubetriage.models.object_evidence import ChangeEvidence, LogTail
-from kubetriage.models.relations import DependencyEvidence, DependencyVolume
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -52,7 +50,6 @@ class _Confidence:
     """How sure a finding from a dependency's own words is; the server saying why it refuses
     outweighs the caller's surface (its crash, its probe, its latency)."""
 
-    volume_full: float = 0.9  # the dependency's own log says its disk is full
     refusing: float = 0.9  # it says it refuses work (slots, memory, replicas, read-only)
     login_refused: float = 0.86  # it refuses the caller's login, the caller unchanged
     caller_words: float = 0.82  # only the caller quotes the server's refusal (or denial)
@@ -67,27 +64,10 @@ CONFIDENCE: Final = _Confidence()
 
 # A change of the caller this close before the diagnosis may be what the server refuses.
 RECENT_CHANGE = timedelta(hours=2)
-# A claim the volume metrics measure at most this full is not the disk a server's own
-# free-space alarm is about: at a quarter or half used, its threshold is what tripped.
-ROOMY = 0.5
-# The "disk full" words that are a server's own threshold rather than the OS refusing a write
-# (ENOSPC, which the kubelet's byte counts may not see: inodes, another filesystem).
-_THRESHOLD_ALARM = re.compile(
-    r"(?i)(disk resource limit alarm set|flood[- ]stage disk watermark|minFreeDiskSpaceBytes)"
-)
-
-# The words servers print when their volume is full.
-VOLUME_FULL = re.compile(
-    r"(?i)(no space left on device|could not extend file|disk is full writing"
-    r"|flood[- ]stage disk watermark \[[^\]]*\] exceeded|disk resource limit alarm set"
-    r"|not enough space on the disk|ENOSPC"
-    # VictoriaMetrics' vmstorage below its -storage.minFreeDiskSpaceBytes turns read-only.
-    r"|read-only mode, since it has less than -storage\.minFreeDiskSpaceBytes)"
-)
-# ... when they refuse work while running. A database that only answers reads refuses every
-# write in its own words: PostgreSQL on a standby or a demoted primary (SQLSTATE 25006, and
-# "recovery is in progress"), MySQL under read_only / super_read_only (error 1290), a Redis
-# replica, a MongoDB secondary.
+# The words servers print when they refuse work while running. A database that only answers
+# reads refuses every write in its own words: PostgreSQL on a standby or a demoted primary
+# (SQLSTATE 25006, and "recovery is in progress"), MySQL under read_only / super_read_only
+# (error 1290), a Redis replica, a MongoDB secondary.
 REFUSING = re.compile(
     r"(?i)(sorry, too many clients already|remaining connection slots are reserved"
     r"|too many connections|too many open connections|max number of clients reached"
@@ -142,21 +122,21 @@ _DENIALS: Final = (
 _FAMILY_WORDS = frozenset(
     {"mongo", "mongodb", "postgres", "postgresql", "mysql", "redis", "db", "database"}
 )
-# A pod name (DNS label with a dash) in brackets or quotes: Elasticsearch names the node
-# whose disk crossed the watermark, which is the pod of that name.
-_NAMED_POD = re.compile(r"[\[\"' ]([a-z0-9][a-z0-9-]*-[a-z0-9]+)[\]\"' ]")
 
 
 @dataclass(frozen=True, slots=True)
-class _Said:
+class Said:
+    """A line a followed dependency logged (``Evidence.dependencies[*].logs``)."""
+
     dependency: DependencyEvidence
     log: LogTail
     line: str
 
 
-def _said(evidence: Evidence, pattern: re.Pattern[str]) -> list[_Said]:
+def said_lines(evidence: Evidence, pattern: re.Pattern[str]) -> list[Said]:
+    """The lines of the followed dependencies' logs that ``pattern`` finds."""
     return [
-        _Said(dep, log, line)
+        Said(dep, log, line)
         for dep in evidence.dependencies
         for log in dep.logs
         for line in log.lines
@@ -164,13 +144,14 @@ def _said(evidence: Evidence, pattern: re.Pattern[str]) -> list[_Said]:
     ]
 
 
-def _service_ref(dep: DependencyEvidence) -> ObjectRef | None:
+def service_ref(dep: DependencyEvidence) -> ObjectRef | None:
     """The followed dependency's Service (never one named but not read: its own words are
     what these findings quote)."""
     return dep.service.ref() if dep.service is not None else None
 
 
-def _fact(said: _Said) -> EvidenceItem:
+def said_fact(said: Said) -> EvidenceItem:
+    """The line as a finding's evidence, sourced at the dependency's log."""
     return item(f"{log_source(said.log)} (dependency)", said.line)
 
 
@@ -189,68 +170,6 @@ def _recent_caller_changes(evidence: Evidence) -> list[ChangeEvidence]:
         and c.kind in ("rollout", "config")
         and (c.object.kind, c.object.name) in used
     ]
-
-
-def _full_volume(evidence: Evidence, said: _Said) -> DependencyVolume | None:
-    """The claim of the pod the line names (a node named after its pod), else the claim of
-    the pod that logged it; of a pod's several claims, the one measured full."""
-    volumes = said.dependency.volumes
-    named = {m.group(1) for m in _NAMED_POD.finditer(f" {said.line} ")}
-    pod = next((v.pod for v in volumes if v.pod in named and v.pod != said.log.pod), said.log.pod)
-    mounted = [v for v in volumes if v.pod == pod]
-    if not mounted:
-        return None
-    fullest = fullest_claim(evidence, mounted[0].claim.namespace, [v.claim.name for v in mounted])
-    return next((v for v in mounted if v.claim.name == fullest), mounted[0])
-
-
-def _measured_roomy(evidence: Evidence, volume: DependencyVolume) -> bool:
-    """Whether the volume metrics measure the claim far from full: the server's free-space
-    alarm is then its own threshold (a RabbitMQ ``disk_free_limit`` relative to memory, a
-    watermark) moved by a change, not a volume to grow."""
-    shares = [
-        fill.share
-        for fill in volume_fills(evidence, volume.claim.namespace)
-        if fill.claim == volume.claim.name and fill.namespace in (volume.claim.namespace, None)
-    ]
-    return bool(shares) and max(shares) <= ROOMY
-
-
-def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
-    for said in _said(evidence, VOLUME_FULL):
-        volume = _full_volume(evidence, said)
-        if volume is None:
-            continue
-        if _THRESHOLD_ALARM.search(said.line) and _measured_roomy(evidence, volume):
-            continue
-        claim = ObjectRef(
-            kind="PersistentVolumeClaim", namespace=volume.claim.namespace, name=volume.claim.name
-        )
-        served = _service_ref(said.dependency) or said.dependency.workload
-        facts = [_fact(said), item(f"pod/{claim.namespace}/{volume.pod}", f"mounts {claim.name}")]
-        because = [
-            prose.claim(f"{caller(evidence)}'s dependency says its disk is full", facts[0]),
-            prose.claim(f"Pod {volume.pod} keeps its data on {prose.obj(claim)}", facts[1]),
-        ]
-        fix = "grow the volume or free space on it"
-        problem = f"The volume {prose.obj(claim)} of pod {volume.pod}"
-        variants = [f"{problem} behind {prose.obj(served)} is full"] if served else []
-        return [
-            make_finding(
-                "dependency-volume-full",
-                Category.STORAGE,
-                CONFIDENCE.volume_full,
-                prose.narrative(
-                    prose.fitting_problem([*variants, f"{problem} is full"], fix),
-                    fix,
-                    because=because,
-                ),
-                facts,
-                Action.EXPAND_STORAGE,
-                claim,
-            )
-        ]
-    return []
 
 
 def _caller_quotes(evidence: Evidence) -> tuple[DependencyEvidence, EvidenceItem, str] | None:
@@ -290,7 +209,7 @@ def _the_one(deps: list[DependencyEvidence], line: str) -> DependencyEvidence | 
     return named[0] if len(named) == 1 else None
 
 
-def _callers_login(evidence: Evidence, said: _Said) -> bool:
+def _callers_login(evidence: Evidence, said: Said) -> bool:
     """The refused login is the caller's: it logs a refused login too, or the server's line
     names one of its pods' addresses."""
     ips = [ip for p in evidence.pods for ip in p.ips]
@@ -299,11 +218,11 @@ def _callers_login(evidence: Evidence, said: _Said) -> bool:
     )
 
 
-def _refusing_since_rollout(evidence: Evidence, refusals: list[_Said]) -> list[Finding]:
+def _refusing_since_rollout(evidence: Evidence, refusals: list[Said]) -> list[Finding]:
     """The dependency's first dated refusal follows its own rollout within the window after
     a change, and the caller did not roll out since: its new revision refuses."""
     dep = refusals[0].dependency
-    workload, ref = dep.workload, _service_ref(dep)
+    workload, ref = dep.workload, service_ref(dep)
     rollouts = [c for c in dep.changes if c.kind == "rollout" and c.at is not None]
     if workload is None or ref is None or not rollouts:
         return []
@@ -327,7 +246,7 @@ def _refusing_since_rollout(evidence: Evidence, refusals: list[_Said]) -> list[F
             object_source(workload),
             f"rollout at {change.at:%H:%M}: " + "; ".join(change.details[:3]),
         ),
-        _fact(dated[0][1]),
+        said_fact(dated[0][1]),
     ]
     back = f" to revision {change.from_revision}" if change.from_revision else ""
     return [
@@ -356,15 +275,15 @@ def _refusing_since_rollout(evidence: Evidence, refusals: list[_Said]) -> list[F
 
 
 def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
-    refusals = _said(evidence, REFUSING)
+    refusals = said_lines(evidence, REFUSING)
     if refusals and (rolled := _refusing_since_rollout(evidence, refusals)):
         return rolled
-    logins = [] if _recent_caller_changes(evidence) else _said(evidence, LOGIN_REFUSED)
+    logins = [] if _recent_caller_changes(evidence) else said_lines(evidence, LOGIN_REFUSED)
     logins = [s for s in logins if _callers_login(evidence, s)]
     facts: list[EvidenceItem]
     if refusals or logins:
         said = (refusals or logins)[0]
-        dep, facts = said.dependency, [_fact(s) for s in (refusals or logins)[:2]]
+        dep, facts = said.dependency, [said_fact(s) for s in (refusals or logins)[:2]]
         confidence = CONFIDENCE.refusing if refusals else CONFIDENCE.login_refused
         what = "refuses work" if refusals else "refuses the caller's login"
     elif (quoted := _caller_quotes(evidence)) is not None:
@@ -373,7 +292,7 @@ def check_dependency_refusing(evidence: Evidence) -> list[Finding]:
         confidence = CONFIDENCE.after_change if changed else CONFIDENCE.caller_words
     else:
         return []
-    ref = _service_ref(dep)
+    ref = service_ref(dep)
     if ref is None:
         return []
     because = [prose.claim(f"{prose.obj(ref)} {what}, in its own words", *facts)]
@@ -431,7 +350,7 @@ def check_credentials_changed(evidence: Evidence) -> list[Finding]:
     ]
     if not config_only or len(config_only) < len(changes):
         return []
-    refused = _said(evidence, LOGIN_REFUSED)
+    refused = said_lines(evidence, LOGIN_REFUSED)
     quoted = [
         item(log_source(log), line)
         for log in evidence.logs
@@ -441,7 +360,7 @@ def check_credentials_changed(evidence: Evidence) -> list[Finding]:
     target = _changed_config(evidence, config_only)
     if target is None or not (refused or quoted):
         return []
-    facts = [*(_fact(s) for s in refused[:1]), *quoted[:1]]
+    facts = [*(said_fact(s) for s in refused[:1]), *quoted[:1]]
     change_fact = item(
         f"change/{config_only[0].object.display()}",
         "; ".join(config_only[0].details) or config_only[0].kind,
@@ -469,7 +388,6 @@ def check_credentials_changed(evidence: Evidence) -> list[Finding]:
 
 
 DEPENDENCY_SERVER_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("dependency-volume-full", (Category.STORAGE,), check_dependency_volume_full),
     Analyzer("credentials-changed", (Category.CONFIG_MISSING,), check_credentials_changed),
     Analyzer(
         "dependency-refusing",

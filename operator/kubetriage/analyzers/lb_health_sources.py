@@ -20,7 +20,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.policies import pod_endpoint
+from kubetriage.analyzers.policy_verdicts import pod_endpoint
 from kubetriage.analyzers.support import item, pod_source
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence

@@ -1,8 +1,8 @@
 """The network rule: traffic inside the cluster that is routed nowhere or blocked. A Service
 whose selector matches no pod (near-miss labels named), whose targetPort the pods do not
 expose, or that refuses connections although its endpoints are ready; a Service the
-workload fails to call that has nothing behind it; a NetworkPolicy that denies the
-workload's traffic while its connections time out.
+workload fails to call that has nothing behind it. (A NetworkPolicy that denies the
+workload's traffic while its connections time out: ``kubetriage.analyzers.policy_denials``.)
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -23,22 +23,18 @@ from kubetriage.analyzers.calls import (
     service_fact,
 )
 from kubetriage.analyzers.log_signatures import (
-    CONNECT_TIMEOUT_LOG,
     addresses_in,
     hosts_in,
     service_for_host,
 )
 from kubetriage.analyzers.support import (
-    grep_logs,
     item,
     service_source,
     workload_ref,
 )
 from kubetriage.dns_errors import DNS_LOG
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
-from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects as _selects
 from kubetriage.models.vocabulary import Action, Category
@@ -58,12 +54,6 @@ class _Confidence:
     unbacked: float = 0.8  # a Service the workload fails to call matches no pod
     refused_remapped: float = 0.8  # ready endpoints refuse; the Service sends to another port
     refused: float = 0.6  # ready endpoints refuse the calls
-    deny_all: float = 0.8  # a NetworkPolicy on the workload's pods has no ingress (egress) rule
-    dns_fails_bonus: float = 0.05  # ... it denies egress and name lookups fail
-    guards_timeouts: float = 0.75  # a policy fences a Service the workload times out calling
-    selects_timeouts: float = 0.55  # a policy selects the workload's pods; connections time out
-    timeouts_bonus: float = 0.05  # connections time out behind the policy
-    policy_cap: float = 0.9  # the most a NetworkPolicy finding claims
 
 
 CONFIDENCE: Final = _Confidence()
@@ -258,7 +248,6 @@ def check_network(evidence: Evidence) -> list[Finding]:
             )
     findings.extend(_unbacked_dependencies(evidence, {f.target.name for f in findings}))
     findings.extend(_refused_by_ready_endpoints(evidence, {f.target.name for f in findings}))
-    findings.extend(_policy_findings(evidence))
     return findings
 
 
@@ -376,106 +365,6 @@ def _refused_by_ready_endpoints(evidence: Evidence, reported: set[str]) -> list[
                 Action.FIX_NETWORK,
                 svc.ref(),
                 {"service": svc.name},
-            )
-        )
-    return findings
-
-
-def _denies_all(evidence: Evidence, policy: NetworkPolicyEvidence, direction: str) -> bool:
-    """Whether ``policy`` shuts the workload's pods off in ``direction``: it selects them, is
-    of that type, has no rule for it, and no other policy selecting them has one either.
-    Policies are unioned, so a default deny beside an allow-list for the same pods denies
-    only what the allow-list leaves out; the allow-list is the one to read, not the deny."""
-
-    def rules(p: NetworkPolicyEvidence) -> int:
-        return p.ingress_rules if direction == "Ingress" else p.egress_rules
-
-    if not policy.selects_target or direction not in policy.policy_types or rules(policy):
-        return False
-    return not any(
-        other.selects_target and direction in other.policy_types and rules(other)
-        for other in evidence.network_policies
-        if other.namespace == policy.namespace
-    )
-
-
-def _policy_findings(evidence: Evidence) -> list[Finding]:
-    findings: list[Finding] = []
-    timeouts = grep_logs(evidence.logs, CONNECT_TIMEOUT_LOG, limit=10)
-    dns_failures = grep_logs(evidence.logs, DNS_LOG, limit=5)
-    timeout_services: set[str] = set()
-    for hit in timeouts:
-        if DNS_LOG.search(hit.line):
-            continue  # a lookup that timed out: the host it names was never dialled
-        for host in hosts_in(hit.line):
-            svc = service_for_host(host, evidence.services)
-            if svc is not None:
-                timeout_services.add(svc.name)
-    for policy in evidence.network_policies:
-        ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
-        source = f"networkpolicy/{policy.namespace}/{policy.name}"
-        policy_fact = item(
-            source,
-            f"podSelector {prose.selector(policy.pod_selector)}; types "
-            f"{','.join(policy.policy_types)}; " + "; ".join(policy.rules[:3]),
-        )
-        facts = [policy_fact]
-        confidence = 0.0
-        why = ""
-        guarded = [
-            s
-            for s in evidence.services
-            if s.name in timeout_services
-            and s.namespace == policy.namespace
-            and s.selector
-            and all(s.selector.get(k) == v for k, v in policy.pod_selector.items())
-        ]
-        if _denies_all(evidence, policy, "Ingress"):
-            confidence, why = CONFIDENCE.deny_all, "denies all ingress to the workload's pods"
-        elif _denies_all(evidence, policy, "Egress"):
-            confidence, why = CONFIDENCE.deny_all, "denies all egress from the workload's pods"
-            if dns_failures:
-                facts.append(item(dns_failures[0].source, dns_failures[0].line))
-                confidence += CONFIDENCE.dns_fails_bonus
-        elif guarded and "Ingress" in policy.policy_types:
-            confidence = CONFIDENCE.guards_timeouts
-            why = f"restricts ingress to {guarded[0].name}, which the workload times out calling"
-        elif policy.selects_target and timeouts:
-            confidence = CONFIDENCE.selects_timeouts
-            why = "selects the workload's pods while its connections time out"
-        if not confidence:
-            continue
-        because = [
-            prose.claim(
-                f"{prose.obj(ref)} applies to "
-                f"{prose.selector(policy.pod_selector, empty='every pod in its namespace')} "
-                f"({', '.join(policy.policy_types)}) with "
-                f"{prose.count(policy.ingress_rules, 'ingress rule')} and "
-                f"{prose.count(policy.egress_rules, 'egress rule')}",
-                policy_fact,
-            )
-        ]
-        if len(facts) > 1:
-            because.append(prose.claim("Name lookups fail behind it", facts[1]))
-        if timeouts:
-            timeout = item(timeouts[0].source, timeouts[0].line)
-            facts.append(timeout)
-            confidence += CONFIDENCE.timeouts_bonus
-            because.append(prose.claim("Connections time out, as dropped packets do", timeout))
-        findings.append(
-            make_finding(
-                "network",
-                Category.NETWORK,
-                min(confidence, CONFIDENCE.policy_cap),
-                prose.narrative(
-                    f"{prose.obj(ref)} {why}",
-                    "allow the traffic the workload needs",
-                    because=because,
-                ),
-                facts,
-                Action.FIX_NETWORK,
-                ref,
-                {"networkPolicy": policy.name},
             )
         )
     return findings

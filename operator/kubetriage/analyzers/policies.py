@@ -5,7 +5,8 @@ evaluate whether the policies of the namespaces involved allow those flows at al
 Flows checked: DNS (UDP 53 to the cluster DNS in kube-system) when lookups fail, and each
 dependency the workload's failing calls name (egress from its pods; ingress at the callee
 when the callee's namespace policies are in the evidence). A blocked flow is a network
-finding aimed at the blocking NetworkPolicy (fix-network).
+finding aimed at the blocking NetworkPolicy (fix-network); how a flow is judged and the
+policy named is ``kubetriage.analyzers.policy_verdicts``'s.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -18,10 +19,16 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from kubetriage import prose
-from kubetriage.analyzers.allow_policies import MisaimedAllow, misaimed_allow
+from kubetriage.analyzers.allow_policies import misaimed_allow
 from kubetriage.analyzers.ambient_tunnel import HBONE_PORT, tunnelled
-from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, addresses_in
+from kubetriage.analyzers.policy_verdicts import (
+    blocked,
+    blocked_to_service,
+    pod_endpoint,
+    policy_finding,
+)
 from kubetriage.analyzers.support import (
     LogHit,
     grep_logs,
@@ -29,19 +36,15 @@ from kubetriage.analyzers.support import (
     pod_source,
 )
 from kubetriage.dns_errors import DNS_LOG, resolver_addresses
-from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import PodEvidence, ServiceEvidence
 from kubetriage.models.objects import service_selects
-from kubetriage.models.vocabulary import Action, Category
+from kubetriage.models.vocabulary import Category
 from kubetriage.networkpolicy import (
     Endpoint,
     Flow,
-    Verdict,
     cluster_dns,
-    flow_verdicts,
-    service_ip_blocks,
 )
 
 
@@ -64,7 +67,6 @@ class _Confidence:
     # admit DNS to the cluster DNS over UDP but not over TCP, where the truncated answer is
     # asked again (``_truncated_dns_flows``).
     dns_tcp_blocked: float = 0.84
-    ip_block_penalty: float = 0.15  # an ipBlock might admit it (a peer pod without known IPs)
 
 
 CONFIDENCE: Final = _Confidence()
@@ -102,130 +104,6 @@ def _sources(evidence: Evidence) -> list[Endpoint]:
         )
         for i, s in enumerate(seen[:3])
     ]
-
-
-def blocked(evidence: Evidence, flow: Flow) -> Verdict | None:
-    """The first verdict of the evidence's policies that denies ``flow``; None if allowed."""
-    for verdict in flow_verdicts(evidence.network_policies, flow):
-        if not verdict.allowed:
-            return verdict
-    return None
-
-
-def blocked_to_service(
-    evidence: Evidence, flow: Flow, service: ServiceEvidence | None
-) -> Verdict | None:
-    """The verdict denying a flow through ``service``: policies see the pods' ports (the
-    Service's targetPorts), not the port clients dial, so the flow is checked on each port
-    the Service lands on and is blocked only when no one of them is allowed. A policy that
-    admits the Service's port but not its targetPort blocks it. Without known pod ports,
-    the flow is checked on any port."""
-    if (tunnel := tunnelled(flow)) is not None:
-        # Both ends in the ambient mesh: the pods receive the flow on the tunnel's port.
-        return blocked(evidence, tunnel)
-    ports = [p for p in service.pod_ports if p.number is not None] if service else []
-    if not ports:
-        return blocked(evidence, flow)
-    denied: list[Verdict] = []
-    for port in ports:
-        verdict = blocked(evidence, replace(flow, port=port.number, port_name=port.name))
-        if verdict is None:
-            return None
-        denied.append(verdict)
-    return denied[0]
-
-
-def policy_finding(
-    evidence: Evidence,
-    verdict: Verdict,
-    what: str,
-    facts: list[EvidenceItem],
-    confidence: float,
-    symptom: str = "The workload's calls fail the way dropped packets do",
-    misaimed: MisaimedAllow | None = None,
-    destination: Endpoint | None = None,
-) -> Finding:
-    if misaimed is not None:
-        policy = misaimed.policy
-        ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
-        return make_finding(
-            "network-policy",
-            Category.NETWORK,
-            confidence,
-            prose.narrative(
-                f"{prose.obj(ref)} {misaimed.problem}",
-                misaimed.fix,
-                aside=verdict.direction,
-                because=[
-                    prose.claim(
-                        f"No rule of the policies isolating {misaimed.isolated} allows {what}",
-                        misaimed.fact,
-                    ),
-                    prose.claim(symptom, *facts[:2]),
-                ],
-            ),
-            [misaimed.fact, *facts],
-            Action.FIX_NETWORK,
-            ref,
-            {"networkPolicy": policy.name},
-        )
-    policy = next(
-        p
-        for p in evidence.network_policies
-        if p.name == verdict.blocking[0] and p.namespace == verdict.namespace
-    )
-    ref = ObjectRef(kind="NetworkPolicy", namespace=policy.namespace, name=policy.name)
-    source = f"networkpolicy/{policy.namespace}/{policy.name}"
-    facts = [
-        item(
-            source,
-            f"isolates {verdict.direction} of the pods it selects and no rule of "
-            f"{', '.join(verdict.blocking)} allows {what}",
-        ),
-        *facts,
-    ]
-    if verdict.ip_block_caveat:
-        confidence -= CONFIDENCE.ip_block_penalty
-    because = [
-        prose.claim(f"No rule of the policies isolating the pods allows {what}", facts[0]),
-        prose.claim(symptom, *facts[1:3]),
-    ]
-    blocks = service_ip_blocks(policy, verdict.direction, destination) if destination else []
-    if blocks:
-        named = item(source, f"allows ipBlock {prose.listing(blocks)}, the Service's clusterIP")
-        facts.append(named)
-        because.append(
-            prose.claim(
-                "Its rule names the Service's virtual address; policies apply after kube-proxy "
-                "rewrote it to a pod's address, so the rule admits nothing",
-                named,
-            )
-        )
-    return make_finding(
-        "network-policy",
-        Category.NETWORK,
-        confidence,
-        prose.narrative(
-            f"{prose.obj(ref)} blocks {what}",
-            f"allow it in {policy.name}",
-            aside=verdict.direction,
-            because=because,
-        ),
-        facts,
-        Action.FIX_NETWORK,
-        ref,
-        {"networkPolicy": policy.name},
-    )
-
-
-def pod_endpoint(evidence: Evidence, pod: PodEvidence) -> Endpoint:
-    """The flow endpoint of ``pod``: its namespace, labels, namespace labels and addresses."""
-    return Endpoint(
-        namespace=pod.namespace,
-        labels=pod.labels,
-        namespace_labels=evidence.namespace_labels.get(pod.namespace, {}),
-        ips=tuple(pod.ips),
-    )
 
 
 def _behind_service(

@@ -13,12 +13,8 @@ from dataclasses import replace
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer
 from kubetriage.analyzers.log_signatures import service_for_host
-from kubetriage.analyzers.policies import (
-    CONFIDENCE,
-    blocked,
-    blocked_to_service,
-    policy_finding,
-)
+from kubetriage.analyzers.policies import CONFIDENCE
+from kubetriage.analyzers.policy_verdicts import blocked, blocked_to_service, policy_finding
 from kubetriage.analyzers.support import event_fact, item, object_source
 from kubetriage.models.controllers import ScalerEvidence
 from kubetriage.models.evidence import Evidence

@@ -82,7 +82,8 @@ from kubetriage.evidence.summaries.neighbours import troubled_neighbours
 from kubetriage.evidence.summaries.network import service_summary
 from kubetriage.evidence.summaries.nodes import node_summary, pvc_summary
 from kubetriage.evidence.summaries.pods import ConfigLookup, pod_summary
-from kubetriage.evidence.summaries.reconcilers import owed_texts, reconciler_summaries
+from kubetriage.evidence.summaries.reconciler_debts import owed_texts
+from kubetriage.evidence.summaries.reconcilers import reconciler_summaries
 from kubetriage.evidence.summaries.resource_controllers import resource_controller_summaries
 from kubetriage.evidence.summaries.scaler_operator import scaler_operator_summary
 from kubetriage.evidence.summaries.scalers import scaler_summaries

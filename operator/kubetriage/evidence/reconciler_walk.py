@@ -24,11 +24,18 @@ from kubetriage.evidence.raw import as_dict
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.mesh_control_plane import owed_by_mesh
 from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
+from kubetriage.evidence.summaries.reconciler_debts import (
+    DNS_SOURCES,
+    leaderless_services,
+    overdue_certificates,
+    owed_texts,
+    stale_ca_bundles,
+    unresolved_hosts,
+)
 from kubetriage.evidence.summaries.reconcilers import (
     CA_INJECTOR,
     CERTIFICATE_ISSUER,
     DNS_PUBLISHER,
-    DNS_SOURCES,
     FAILOVER_OPERATOR,
     MESH_CONTROL_PLANE,
     NODE_AUTOSCALER,
@@ -36,11 +43,6 @@ from kubetriage.evidence.summaries.reconcilers import (
     TARGET_REGISTRAR,
     ReconcilerKind,
     is_reconciler,
-    leaderless_services,
-    overdue_certificates,
-    owed_texts,
-    stale_ca_bundles,
-    unresolved_hosts,
 )
 from kubetriage.evidence.summaries.target_registrars import registered_ingresses
 from kubetriage.evidence.summaries.webhooks import WEBHOOK_CONFIGURATION_KINDS

@@ -16,8 +16,11 @@ What it does per diagnosis:
   validation error appended;
 - retries timeouts, 429 and 5xx with exponential backoff and jitter, counting attempts
   itself (the SDK's own retries are off so the bound is ours);
-- keeps a circuit breaker: after N consecutive failed diagnoses it answers ``circuit_open``
-  immediately for T seconds, then lets one trial through.
+- keeps a circuit breaker (``kubetriage.llm.breaker``): after N consecutive failed diagnoses
+  it answers ``circuit_open`` immediately for T seconds, then lets one trial through.
+
+What a failed request means (retry, fall back, give up) is read by
+``kubetriage.llm.server_errors``.
 
 It works with OpenAI, Azure OpenAI (``llm_api_version`` set), Ollama, vLLM and llama.cpp.
 """
@@ -25,7 +28,6 @@ It works with OpenAI, Azure OpenAI (``llm_api_version`` set), Ollama, vLLM and l
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -37,9 +39,20 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import BaseModel, ConfigDict
 
+from kubetriage.llm.breaker import CircuitBreaker
 from kubetriage.llm.parsing import InvalidAnswer, parse_answer
 from kubetriage.llm.prompt import with_schema_instructions
 from kubetriage.llm.schema import SCHEMA_NAME, LLMAnswer, answer_json_schema
+from kubetriage.llm.server_errors import (
+    MAX_ERROR_MESSAGE_CHARS,
+    ErrorType,
+    attempt_error_type,
+    classify,
+    error_text,
+    rejects_max_tokens,
+    rejects_response_format,
+    retry_after_seconds,
+)
 from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.settings import Settings
 from kubetriage.telemetry import ChatCall, ChatEndpoint, Telemetry
@@ -47,22 +60,11 @@ from kubetriage.telemetry import ChatCall, ChatEndpoint, Telemetry
 log = logging.getLogger(__name__)
 
 ResponseFormat = Literal["json_schema", "json_object"]
-ErrorType = Literal[
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "connection_error",
-    "invalid_answer",
-    "schema_rejected",
-    "request_error",
-    "circuit_open",
-]
 
 # The openai client insists on a key; local servers (Ollama, vLLM, llama.cpp) ignore it.
 PLACEHOLDER_API_KEY = "unused"
 # Echoing the whole bad answer back would waste context; the start shows what went wrong.
 _MAX_ECHOED_ANSWER_CHARS = 2000
-_MAX_ERROR_MESSAGE_CHARS = 500
 # Failures that say nothing about the server being unhealthy do not trip the breaker.
 _HEALTHY_OUTCOMES: frozenset[str | None] = frozenset({None, "invalid_answer"})
 
@@ -104,55 +106,6 @@ class LLMResult(BaseModel):
 
 
 @dataclass
-class CircuitBreaker:
-    """Closed -> open after ``failure_threshold`` consecutive failures -> half-open after
-    ``reset_after_seconds``, where a single trial decides between closed and open again."""
-
-    failure_threshold: int
-    reset_after_seconds: float
-    clock: Callable[[], float] = time.monotonic
-    _failures: int = 0
-    _opened_at: float | None = None
-    _trial_in_flight: bool = False
-
-    @property
-    def state(self) -> Literal["closed", "open", "half-open"]:
-        if self._opened_at is None:
-            return "closed"
-        if self.clock() - self._opened_at < self.reset_after_seconds:
-            return "open"
-        return "half-open"
-
-    def retry_in_seconds(self) -> float:
-        if self._opened_at is None:
-            return 0.0
-        return max(0.0, self.reset_after_seconds - (self.clock() - self._opened_at))
-
-    def allow(self) -> bool:
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "open" or self._trial_in_flight:
-            return False
-        self._trial_in_flight = True
-        return True
-
-    def record(self, *, failed: bool) -> None:
-        self._trial_in_flight = False
-        if not failed:
-            self._failures = 0
-            self._opened_at = None
-            return
-        self._failures += 1
-        if self._opened_at is not None or self._failures >= self.failure_threshold:
-            self._opened_at = self.clock()
-
-    def abandon(self) -> None:
-        """The call was cancelled: let the next one be the trial."""
-        self._trial_in_flight = False
-
-
-@dataclass
 class _Attempts:
     """What one ``diagnose`` call accumulated over its HTTP attempts."""
 
@@ -170,75 +123,6 @@ class _Attempts:
         if response.usage is not None:
             self.input_tokens = (self.input_tokens or 0) + response.usage.prompt_tokens
             self.output_tokens = (self.output_tokens or 0) + response.usage.completion_tokens
-
-
-def _error_text(error: openai.OpenAIError) -> str:
-    if isinstance(error, openai.APIStatusError):
-        text = f"HTTP {error.status_code}: {error.message}"
-    else:
-        text = f"{type(error).__name__}: {error}"
-    return text[:_MAX_ERROR_MESSAGE_CHARS]
-
-
-def _classify(error: openai.OpenAIError) -> tuple[ErrorType, bool]:
-    """The error type and whether retrying the same request may help."""
-    if isinstance(error, openai.APITimeoutError):
-        return "timeout", True
-    if isinstance(error, openai.APIConnectionError):
-        return "connection_error", True
-    if isinstance(error, openai.RateLimitError):
-        return "rate_limited", True
-    if isinstance(error, openai.APIStatusError):
-        if error.status_code == 408:
-            return "timeout", True
-        if error.status_code >= 500:
-            return "server_error", True
-    return "request_error", False
-
-
-def _attempt_error_type(error: openai.OpenAIError) -> ErrorType:
-    """The ``error.type`` of one failed request (the client's own low-cardinality names)."""
-    if rejects_response_format(error):
-        return "schema_rejected"
-    return _classify(error)[0]
-
-
-def _mentions(error: openai.OpenAIError, *words: str) -> bool:
-    text = str(error)
-    if isinstance(error, openai.APIStatusError):
-        text += " " + json.dumps(error.body, default=str)
-    text = text.lower()
-    return any(word in text for word in words)
-
-
-def rejects_response_format(error: openai.OpenAIError) -> bool:
-    """Does this error say the server cannot do the requested ``response_format``?"""
-    if not isinstance(error, openai.APIStatusError):
-        return False
-    if error.status_code == 422:
-        return True
-    # llama-cpp-python answers a json_schema request with a 500 naming response_format.
-    return error.status_code in {400, 500} and _mentions(error, "response_format", "json_schema")
-
-
-def _rejects_max_tokens(error: openai.OpenAIError) -> bool:
-    # OpenAI's reasoning models: "Unsupported parameter: 'max_tokens' ... Use
-    # 'max_completion_tokens' instead."
-    return (
-        isinstance(error, openai.APIStatusError)
-        and error.status_code == 400
-        and _mentions(error, "max_completion_tokens")
-    )
-
-
-def _retry_after_seconds(error: openai.OpenAIError) -> float | None:
-    if not isinstance(error, openai.APIStatusError):
-        return None
-    value = error.response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date; the exponential schedule is good enough
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -375,7 +259,7 @@ class LLMClient:
                 try:
                     response = await self._complete(conversation, fmt, call)
                 except openai.OpenAIError as exc:
-                    call.failed(_attempt_error_type(exc), _error_text(exc))
+                    call.failed(attempt_error_type(exc), error_text(exc))
                     failure = exc
                 else:
                     attempts.add(response)
@@ -407,25 +291,25 @@ class LLMClient:
                         log.info("server rejected json_schema, using json_object: %s", error)
                         self._format = "json_object"
                         continue
-                    return finish(error=_error_text(error), error_type="schema_rejected")
-                if _rejects_max_tokens(error) and self._token_parameter == "max_tokens":
+                    return finish(error=error_text(error), error_type="schema_rejected")
+                if rejects_max_tokens(error) and self._token_parameter == "max_tokens":
                     self._token_parameter = "max_completion_tokens"
                     continue
-                error_type, retryable = _classify(error)
+                error_type, retryable = classify(error)
                 if not retryable or transient_retries >= self._max_retries:
-                    return finish(error=_error_text(error), error_type=error_type)
+                    return finish(error=error_text(error), error_type=error_type)
                 await self._sleep(self._backoff(transient_retries, error))
                 transient_retries += 1
                 continue
 
             if asked_again:
-                return finish(error=reason[:_MAX_ERROR_MESSAGE_CHARS], error_type="invalid_answer")
+                return finish(error=reason[:MAX_ERROR_MESSAGE_CHARS], error_type="invalid_answer")
             asked_again = True
             conversation = [*messages, *_correction(text, reason)]
 
     def _backoff(self, retry_index: int, error: openai.OpenAIError) -> float:
         """Exponential backoff with jitter, or the server's Retry-After when it gives one."""
-        retry_after = _retry_after_seconds(error)
+        retry_after = retry_after_seconds(error)
         if retry_after is not None:
             return min(max(retry_after, 0.0), self._backoff_max)
         ceiling = min(self._backoff_max, self._backoff_base * 2.0**retry_index)

@@ -25,57 +25,43 @@ owner id it marks its records with (``--txt-owner-id``) against the previous one
 The controllers are recognised by the labels their charts set (``app.kubernetes.io/name``,
 else ``app``, with the chart's ``app.kubernetes.io/component`` when it has one) or their
 image, in any namespace. The collector (``kubetriage.evidence.reconciler_walk``) reads them
-by the same labels; the builder summarises them here.
+by the same labels; the builder summarises them here, with what they owe as
+``kubetriage.evidence.summaries.reconciler_debts`` finds it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from kubetriage import prose
-from kubetriage.dns_errors import DNS_NO_SUCH_NAME
 from kubetriage.evidence.changes import revision_of, rollout_changes
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import (
-    as_dict,
-    as_int,
-    as_str,
-    as_time,
-    clip_text,
-    condition,
-    dicts,
-    ref_of,
-)
-from kubetriage.evidence.summaries.gateway_routes import route_hostnames
-from kubetriage.evidence.summaries.ingress import host_matches, ingress_hosts
+from kubetriage.evidence.raw import as_dict, as_int, as_str, clip_text, dicts, ref_of
+from kubetriage.evidence.summaries.ingress import host_matches
 from kubetriage.evidence.summaries.mesh_control_plane import owed_by_mesh
 from kubetriage.evidence.summaries.node_autoscaler import unserved_pending
+from kubetriage.evidence.summaries.reconciler_debts import (
+    DNS_SOURCES,
+    leaderless_services,
+    overdue_certificates,
+    stale_ca_bundles,
+    unresolved_hosts,
+)
 from kubetriage.evidence.summaries.secret_writers import controller_pods
 from kubetriage.evidence.summaries.target_registrars import down_since, unregistered
-from kubetriage.evidence.summaries.webhooks import (
-    FAILED_CALL,
-    INJECT_CA_FROM,
-    WEBHOOK_CONFIGURATION_KINDS,
-)
+from kubetriage.evidence.summaries.webhooks import WEBHOOK_CONFIGURATION_KINDS
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import ReconcilerEvidence
 from kubetriage.models.object_evidence import LogTail
-from kubetriage.models.objects import (
-    JsonDict,
-    annotations_of,
-    as_list,
-    controlled_by,
-    controller_ref,
-)
+from kubetriage.models.objects import JsonDict, as_list, controlled_by
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
-from kubetriage.tls_errors import classify_tls_failure
 
 CERTIFICATE_ISSUER = "certificate-issuer"
 DNS_PUBLISHER = "dns-publisher"
@@ -85,19 +71,6 @@ NODE_AUTOSCALER = "node-autoscaler"
 MESH_CONTROL_PLANE = "mesh-control-plane"
 TARGET_REGISTRAR = "target-registrar"
 RESOURCE_CONTROLLER = "resource-controller"
-# The API groups of the custom resources whose operator moves a role label between members
-# (and so the Services selecting it): CloudNativePG promotes a replica on failover.
-FAILOVER_GROUPS = frozenset({"postgresql.cnpg.io"})
-# The annotation external-dns publishes a Service's (or any source object's) hosts from.
-HOSTNAME_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
-# The kinds whose hosts a DNS controller publishes, and the name of its source for each.
-DNS_SOURCES = {
-    "Ingress": "ingress",
-    "Service": "service",
-    "HTTPRoute": "gateway-httproute",
-    "GRPCRoute": "gateway-grpcroute",
-    "TLSRoute": "gateway-tlsroute",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,112 +160,6 @@ def is_reconciler(kind: ReconcilerKind, workload: JsonDict) -> bool:
         return kind.component is None or component in (None, kind.component)
     images = [as_str(c.get("image")) or "" for c in _containers(_template(workload))]
     return any(kind.image.search(image) for image in images)
-
-
-# --- what the controllers owe ---------------------------------------------------------------
-
-
-def overdue_certificates(
-    certificates: Iterable[JsonDict], now: datetime
-) -> list[tuple[JsonDict, str]]:
-    """The Certificates past their renewal time, not Ready, or expired at ``now``, each with
-    what says so."""
-    overdue: list[tuple[JsonDict, str]] = []
-    for cert in certificates:
-        status = as_dict(cert.get("status"))
-        said = [
-            f"{key} {as_str(status.get(key))} has passed"
-            for key in ("renewalTime", "notAfter")
-            if (t := as_time(status.get(key))) is not None and t <= now
-        ]
-        ready = condition(cert, "Ready")
-        if ready is not None and as_str(ready.get("status")) != "True":
-            said.append(f"Ready={as_str(ready.get('status'))} ({as_str(ready.get('reason'))})")
-        if said:
-            overdue.append((cert, "; ".join(said)))
-    return overdue
-
-
-def stale_ca_bundles(
-    configurations: Iterable[JsonDict], texts: Sequence[str]
-) -> list[tuple[JsonDict, str]]:
-    """The webhook configurations whose caBundle the CA injector keeps (``inject-ca-from``)
-    while a text says the API server refused a call to one of their webhooks as signed by an
-    unknown authority, each with that text."""
-    refused = [t for t in texts if classify_tls_failure(t) == "unknown-authority"]
-    found: list[tuple[JsonDict, str]] = []
-    for configuration in configurations:
-        if not annotations_of(configuration).get(INJECT_CA_FROM):
-            continue
-        names = {as_str(w.get("name")) for w in dicts(configuration.get("webhooks"))}
-        text = next(
-            (t for t in refused if any(m["name"] in names for m in FAILED_CALL.finditer(t))),
-            None,
-        )
-        if text is not None:
-            found.append((configuration, text))
-    return found
-
-
-def leaderless_services(
-    services: Iterable[JsonDict], endpoints_of: Callable[[JsonDict], JsonDict | None]
-) -> list[tuple[JsonDict, str]]:
-    """The Services a failover operator's custom resource owns (``FAILOVER_GROUPS``) whose
-    selector matches no ready pod (their Endpoints list no ready address), each with what
-    says so: the role they select is held by no member."""
-    found: list[tuple[JsonDict, str]] = []
-    for service in services:
-        owner = controller_ref(service) or {}
-        group = (as_str(owner.get("apiVersion")) or "").partition("/")[0]
-        selector = as_dict(as_dict(service.get("spec")).get("selector"))
-        endpoints = endpoints_of(service)
-        if group not in FAILOVER_GROUPS or not selector or endpoints is None:
-            continue
-        if any(as_list(s.get("addresses")) for s in dicts(endpoints.get("subsets"))):
-            continue
-        wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        found.append(
-            (
-                service,
-                f"owned by {owner.get('kind')} {owner.get('name')}, selects {wanted}: "
-                "no ready endpoint",
-            )
-        )
-    return found
-
-
-def declared_hosts(objects: Iterable[JsonDict]) -> list[tuple[str, JsonDict]]:
-    """The hosts the cluster's objects declare, with the object declaring each: Ingress
-    rules and TLS hosts, route hostnames, the external-dns hostname annotation."""
-    found: list[tuple[str, JsonDict]] = []
-    for obj in objects:
-        kind = as_str(obj.get("kind"))
-        if kind not in DNS_SOURCES:
-            continue
-        hosts = ingress_hosts(obj) if kind == "Ingress" else route_hostnames(obj)
-        annotated = annotations_of(obj).get(HOSTNAME_ANNOTATION, "")
-        hosts += [h.strip() for h in annotated.split(",") if h.strip()]
-        found += [(host.lower().rstrip("."), obj) for host in dict.fromkeys(hosts)]
-    return found
-
-
-def unresolved_hosts(
-    objects: Iterable[JsonDict], texts: Iterable[str]
-) -> list[tuple[str, JsonDict, str]]:
-    """The declared hosts a text says do not exist (NXDOMAIN, no such host...) by name, with
-    the object declaring each and the first text saying so."""
-    said = [t for t in texts if DNS_NO_SUCH_NAME.search(t)]
-    found: list[tuple[str, JsonDict, str]] = []
-    for host, obj in declared_hosts(objects):
-        text = next((t for t in said if _names_host(t.lower(), host)), None)
-        if text is not None and not host.startswith("*"):
-            found.append((host, obj, text))
-    return found
-
-
-def _names_host(text: str, host: str) -> bool:
-    """Whether ``text`` names ``host`` itself (a trailing root dot allowed, not a longer name)."""
-    return re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", text) is not None
 
 
 # --- what a controller watches ----------------------------------------------------------------
@@ -470,17 +337,3 @@ def _unregistered(index: ObjectIndex, workload: JsonDict) -> list[tuple[str, Jso
         index.kind("Pod"),
         since,
     )
-
-
-def owed_texts(
-    alerts: Iterable[tuple[dict[str, str], dict[str, str]]],
-    lines: Iterable[str],
-    events: Iterable[JsonDict],
-) -> list[str]:
-    """The texts that may say a host does not resolve: the alerts' labels and annotations,
-    the incident's log lines and the events' messages."""
-    texts = [v for labels, notes in alerts for v in [*labels.values(), *notes.values()]]
-    texts += [" ".join(v for v in [*labels.values(), *notes.values()]) for labels, notes in alerts]
-    texts += [line for line in lines if DNS_NO_SUCH_NAME.search(line)]
-    texts += [as_str(e.get("message")) or "" for e in events]
-    return texts
