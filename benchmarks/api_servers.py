@@ -10,15 +10,15 @@ import contextlib
 import dataclasses
 import json
 import ssl
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from benchmarks.bench_cluster import install_crd, run_kubectl
 
-from kubetriage.crd import build_incident_crd
+from kubetriage.crd import build_incident_crd, render_incident_crd_yaml
 from kubetriage.models.case import Case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import case_alert, load_case_into
@@ -124,3 +124,33 @@ class RealApiServer:
         self.e2e.break_workload(
             MANIFESTS / manifest, namespace, app, set(reasons), logs=sorted(logs), timeout=180
         )
+
+
+def run_kubectl(kubectl: str, kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+    return subprocess.run(
+        [kubectl, f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+
+
+def install_crd(kubectl: str, kubeconfig: Path) -> None:
+    """The Incident CRD, applied and (on a real apiserver) Established."""
+    run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=render_incident_crd_yaml())
+    # The emulator sets no CRD conditions, so `kubectl wait` fails there: not fatal.
+    subprocess.run(
+        [
+            kubectl,
+            f"--kubeconfig={kubeconfig}",
+            "wait",
+            "--for=condition=Established",
+            "crd/incidents.kubetriage.io",
+            "--timeout=60s",
+        ],
+        capture_output=True,
+        check=False,
+        timeout=90,
+    )

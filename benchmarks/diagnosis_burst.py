@@ -5,23 +5,21 @@ separate ``kubetriage run`` process through such a burst.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import kopf
 from benchmarks.api_servers import Backend, load_cases
-from benchmarks.bench_cluster import registry_extended
 from benchmarks.counted_operator import llm_settings, running_operator
 from benchmarks.incidents import create, incident_body, key_of
 from benchmarks.measure import free_port, load_average, proc_memory, reset_peak_rss
+from benchmarks.operator_hooks import kopf_queueing
 from benchmarks.phases import PhaseWatcher, not_diagnosed
 from kubernetes import client as k8s
 
@@ -30,25 +28,6 @@ from kubetriage.models.case import Case
 from kubetriage.replay.emulator import EmulatorThread
 from tests.support.cases import REPO
 from tests.support.openai_server import ScriptedOpenAIServer
-
-
-@contextlib.contextmanager
-def kopf_queueing(seconds: float | None, seen: dict[str, Any]) -> Iterator[None]:
-    """Record (into ``seen``) the Kopf queueing settings the operator runs with and, when
-    ``seconds`` is given, override ``settings.queueing.idle_timeout`` first: an experiment
-    to compare with what the product configures. Adds one startup handler, after the
-    product's own, to the registry the real ``build_registry`` returns, for the block."""
-
-    def extend(registry: kopf.OperatorRegistry) -> None:
-        @kopf.on.startup(registry=registry)
-        async def observe_queueing(settings: kopf.OperatorSettings, **_: Any) -> None:
-            if seconds is not None:
-                settings.queueing.idle_timeout = seconds
-            seen["idle_timeout"] = settings.queueing.idle_timeout
-            seen["worker_limit"] = settings.queueing.worker_limit
-
-    with registry_extended(extend):
-        yield
 
 
 def bench_burst(

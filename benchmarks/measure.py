@@ -4,9 +4,13 @@ process's RSS and peak RSS from /proc, the load average, a free local port.
 
 from __future__ import annotations
 
+import os
+import resource
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.support.cluster import LocalCluster
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -44,3 +48,21 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def control_plane_cpu(cluster: LocalCluster) -> dict[str, float]:
+    """CPU seconds so far of each control-plane process, by name."""
+    return {
+        Path(f"/proc/{pid}/comm").read_text().strip(): cpu_seconds(pid) for pid in cluster.pids()
+    }
