@@ -9,7 +9,8 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tests.support.cluster import AuditEvent, LocalCluster
+from tests.support.audit_log import AuditEvent
+from tests.support.cluster import LocalCluster
 
 OPERATOR_USER = "system:serviceaccount:default:bench-operator"
 
