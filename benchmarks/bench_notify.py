@@ -28,13 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_diagnosis import (  # noqa: E402
-    create,
-    incident_body,
-    load_average,
-    load_cases,
-    percentile,
-)
+from benchmarks.api_servers import load_cases  # noqa: E402
+from benchmarks.incidents import create, incident_body  # noqa: E402
+from benchmarks.measure import load_average, percentile  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 
 from kubetriage.kubeclient import api_client  # noqa: E402

@@ -46,9 +46,10 @@ from tests.integration.alertmanager_fixtures import (
     webhook_alert,
     webhook_payload,
 )
+from tests.support.audit_log import AuditEvent
 from tests.support.cases import EXAMPLES, case_dirs
 from tests.support.chart import NAMESPACE, REPO, manifests, of_kind
-from tests.support.cluster import AuditEvent, LocalCluster
+from tests.support.cluster import LocalCluster
 from tests.support.openai_server import ScriptedOpenAIServer, error
 from tests.support.operator import OperatorThread
 from tests.support.polling import wait_for

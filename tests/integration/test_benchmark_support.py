@@ -12,12 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.bench_diagnosis import (
-    PhaseWatcher,
-    bench_prompt_size,
-    estimate_tokenizer,
-    percentile,
-)
+from benchmarks.measure import percentile
+from benchmarks.phases import PhaseWatcher
+from benchmarks.prompt_size import bench_prompt_size, estimate_tokenizer
 from benchmarks.run import write_report
 
 from kubetriage.crd import build_incident_crd

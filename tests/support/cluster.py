@@ -21,42 +21,35 @@ import os
 import signal
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
 from kubetriage.lifecycle import StartStop
 from kubetriage.replay.ports import free_port
 from tests.support import polling
+from tests.support.audit_log import AuditEvent, audit_policy, read_audit_events
+from tests.support.cases import REPO
+from tests.support.cluster_flags import (
+    apiserver_flags,
+    controller_manager_flags,
+    etcd_flags,
+    kwok_flags,
+    scheduler_flags,
+)
+from tests.support.cluster_pki import write_kubeconfig, write_pki
+from tests.support.kwok import fake_nodes, pod_logs
 from tests.support.lifecycle import terminate
 
-REPO = Path(__file__).resolve().parents[2]
-STAGES = REPO / "tests" / "k8s" / "stages"
 KWOK_CRDS = REPO / "tests" / "k8s" / "crds"
 BUILD_SCRIPT = REPO / "tools" / "k8s" / "build.sh"
-SERVICE_CIDR = "10.96.0.0/16"
-POD_CIDR = "10.244.0.0/16"
 # The users the control plane's own components authenticate as (static tokens). They are left
 # out of the audit log, which therefore holds only what tests and the operator asked for.
 COMPONENT_USERS = ("system:kube-controller-manager", "system:kube-scheduler", "kwok-controller")
 ADMIN_USER = "kubetriage-admin"
-
-AUDIT_POLICY = """\
-apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-- level: None
-  users: [{users}]
-- level: None
-  nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
-- level: Metadata
-"""
 
 
 def run_kubectl(
@@ -103,42 +96,6 @@ def _die_with_parent() -> None:
 def node_ready(node: dict[str, Any]) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """The part of one apiserver audit event the tests read."""
-
-    user: str
-    verb: str
-    uri: str
-    code: int
-    decision: str  # the authorizer's: "allow" or "forbid" ("" when it did not decide)
-    resource: str
-    subresource: str
-    group: str
-    namespace: str
-    name: str
-    received: float  # requestReceivedTimestamp, seconds since the epoch
-    completed: float  # stageTimestamp (ResponseComplete)
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> AuditEvent:
-        ref = raw.get("objectRef") or {}
-        return cls(
-            user=raw["user"]["username"],
-            verb=raw["verb"],
-            uri=raw["requestURI"],
-            code=int((raw.get("responseStatus") or {}).get("code", 0)),
-            decision=(raw.get("annotations") or {}).get("authorization.k8s.io/decision", ""),
-            resource=ref.get("resource", ""),
-            subresource=ref.get("subresource", ""),
-            group=ref.get("apiGroup", ""),
-            namespace=ref.get("namespace", ""),
-            name=ref.get("name", ""),
-            received=datetime.fromisoformat(raw["requestReceivedTimestamp"]).timestamp(),
-            completed=datetime.fromisoformat(raw["stageTimestamp"]).timestamp(),
-        )
 
 
 @dataclass
@@ -193,13 +150,12 @@ class LocalCluster(StartStop):
 
     def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._write_pki()
+        write_pki(self.pki)
         tokens = {user: os.urandom(16).hex() for user in (ADMIN_USER, *COMPONENT_USERS)}
         (self.workdir / "tokens.csv").write_text(
             "".join(f"{tok},{user},{user},system:masters\n" for user, tok in tokens.items())
         )
-        users = ", ".join(json.dumps(u) for u in COMPONENT_USERS)
-        (self.workdir / "audit-policy.yaml").write_text(AUDIT_POLICY.format(users=users))
+        (self.workdir / "audit-policy.yaml").write_text(audit_policy(COMPONENT_USERS))
         self.apiserver_port = free_port()
         for user, token in tokens.items():
             self._write_kubeconfig(self._kubeconfig_for(user), token)
@@ -255,38 +211,11 @@ class LocalCluster(StartStop):
         kwok serves pod logs from files in the CRI log format, named by a Logs object per pod.
         """
         folder = self.workdir / "logs" / namespace / pod
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
-        current, older = folder / f"{container}.log", folder / f"{container}.previous.log"
-        for path in (current, older):
-            path.touch()
-        (older if previous else current).write_text(
-            "".join(f"{stamp} stdout F {line}\n" for line in text.splitlines())
-        )
-        entries = [
-            {
-                "containers": [log.name.removesuffix(".log")],
-                "logsFile": str(log),
-                "previousLogsFile": str(log.with_suffix(".previous.log")),
-            }
-            for log in sorted(folder.glob("*.log"))
-            if not log.name.endswith(".previous.log")
-        ]
-        body = {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "Logs",
-            "metadata": {"name": pod, "namespace": namespace},
-            "spec": {"logs": entries},
-        }
+        body = pod_logs(folder, namespace, pod, container, text, previous)
         self.kubectl("apply", "-f", "-", input_text=json.dumps(body))
 
     def audit_events(self) -> Iterator[AuditEvent]:
-        if not self.audit_log.exists():
-            return
-        with self.audit_log.open() as lines:
-            for line in lines:
-                if line.strip():
-                    yield AuditEvent.from_json(json.loads(line))
+        return read_audit_events(self.audit_log)
 
     def wait_for(self, condition: Any, what: str, timeout: float | None = None) -> None:
         """Poll `condition()` until it is true; fail naming `what` (and dead processes) if not."""
@@ -307,47 +236,7 @@ class LocalCluster(StartStop):
         return self.kubeconfig if user == ADMIN_USER else self.workdir / f"{user}.kubeconfig"
 
     def _write_kubeconfig(self, path: Path, token: str) -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "local",
-                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
-                }
-            ],
-            "users": [{"name": "user", "user": {"token": token}}],
-            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "user"}}],
-            "current-context": "local",
-        }
-        path.write_text(json.dumps(config, indent=2))
-        path.chmod(0o600)
-
-    def _openssl(self, *args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.pki)
-
-    def _write_pki(self) -> None:
-        """A CA, a serving certificate for 127.0.0.1 signed by it, a ServiceAccount signing key."""
-        self.pki.mkdir(parents=True, exist_ok=True)
-        self._openssl(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.crt", "-days", "2", "-subj", "/CN=kubetriage-local-ca",
-        )  # fmt: skip
-        self._openssl(
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "serving.key", "-out",
-            "serving.csr", "-subj", "/CN=127.0.0.1",
-        )  # fmt: skip
-        (self.pki / "san.ext").write_text(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,"
-            "DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\n"
-            "extendedKeyUsage=serverAuth,clientAuth\n"
-        )
-        self._openssl(
-            "x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "serving.crt", "-days", "2", "-extfile", "san.ext",
-        )  # fmt: skip
-        self._openssl("genrsa", "-out", "sa.key", "2048")
-        self._openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+        write_kubeconfig(path, self.server, self.ca_file, token)
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = self.workdir / f"{name}.log"
@@ -373,132 +262,45 @@ class LocalCluster(StartStop):
     def _start_etcd(self) -> None:
         client, peer = free_port(), free_port()
         self.etcd_url = f"http://127.0.0.1:{client}"
-        self._spawn(
-            "etcd",
-            [
-                f"--data-dir={self.workdir / 'etcd'}",
-                f"--listen-client-urls={self.etcd_url}",
-                f"--advertise-client-urls={self.etcd_url}",
-                f"--listen-peer-urls=http://127.0.0.1:{peer}",
-                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-                f"--initial-cluster=default=http://127.0.0.1:{peer}",
-                "--unsafe-no-fsync",
-                "--log-level=warn",
-            ],
-        )
+        self._spawn("etcd", etcd_flags(self.workdir / "etcd", self.etcd_url, peer))
         self._wait_http(f"{self.etcd_url}/health", token=None, what="etcd")
 
     def _start_apiserver(self) -> None:
         self._spawn(
             "kube-apiserver",
-            [
-                f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.apiserver_port}",
-                f"--tls-cert-file={self.pki / 'serving.crt'}",
-                f"--tls-private-key-file={self.pki / 'serving.key'}",
-                f"--client-ca-file={self.ca_file}",
-                f"--token-auth-file={self.workdir / 'tokens.csv'}",
-                "--authorization-mode=RBAC",
-                f"--service-account-key-file={self.pki / 'sa.pub'}",
-                f"--service-account-signing-key-file={self.pki / 'sa.key'}",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
-                f"--audit-log-path={self.audit_log}",
-                "--audit-log-format=json",
-                "--audit-log-mode=blocking",
-                # 127.0.0.1 cannot be an Endpoints address: no reconciler for "kubernetes".
-                "--endpoint-reconciler-type=none",
-                "--enable-priority-and-fairness=false",
-                "--profiling=false",
-                f"--cert-dir={self.pki}",
-            ],
+            apiserver_flags(
+                etcd_url=self.etcd_url,
+                port=self.apiserver_port,
+                pki=self.pki,
+                ca_file=self.ca_file,
+                tokens_file=self.workdir / "tokens.csv",
+                audit_policy_file=self.workdir / "audit-policy.yaml",
+                audit_log=self.audit_log,
+            ),
         )
 
     def _start_controller_manager(self) -> None:
+        kubeconfig = self._kubeconfig_for("system:kube-controller-manager")
         self._spawn(
             "kube-controller-manager",
-            [
-                f"--kubeconfig={self._kubeconfig_for('system:kube-controller-manager')}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
-                f"--root-ca-file={self.ca_file}",
-                f"--service-account-private-key-file={self.pki / 'sa.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                f"--cluster-cidr={POD_CIDR}",
-                "--allocate-node-cidrs=false",
-                "--profiling=false",
-            ],
+            controller_manager_flags(kubeconfig, free_port(), self.pki, self.ca_file),
         )
 
     def _start_scheduler(self) -> None:
-        self._spawn(
-            "kube-scheduler",
-            [
-                f"--kubeconfig={self._kubeconfig_for('system:kube-scheduler')}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
-                "--profiling=false",
-            ],
-        )
+        kubeconfig = self._kubeconfig_for("system:kube-scheduler")
+        self._spawn("kube-scheduler", scheduler_flags(kubeconfig, free_port()))
 
     def _start_kwok(self) -> None:
         self.kwok_port = free_port()
-        configs = sorted(STAGES.glob("*.yaml"))
-        self._spawn(
-            "kwok",
-            [
-                f"--kubeconfig={self._kubeconfig_for('kwok-controller')}",
-                *(f"--config={c}" for c in configs),
-                "--manage-all-nodes=false",
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                "--node-ip=127.0.0.1",
-                f"--node-port={self.kwok_port}",
-                f"--server-address=127.0.0.1:{self.kwok_port}",
-                # Renew each node's Lease like a kubelet; without it (kwok's default is 0) the
-                # node lifecycle controller marks the nodes NotReady after its grace period.
-                "--node-lease-duration-seconds=40",
-                f"--tls-cert-file={self.pki / 'serving.crt'}",
-                f"--tls-private-key-file={self.pki / 'serving.key'}",
-                f"--cidr={POD_CIDR.replace('.0.0/16', '.0.1/16')}",
-                # Pod logs come from Logs objects that set_logs() creates per pod.
-                "--enable-crds=Logs,ClusterLogs",
-            ],
-        )
+        kubeconfig = self._kubeconfig_for("kwok-controller")
+        self._spawn("kwok", kwok_flags(kubeconfig, self.kwok_port, self.pki))
 
     def _create_nodes(self) -> None:
         self.add_nodes([f"kwok-node-{i}" for i in range(self.nodes)])
 
     def add_nodes(self, names: list[str]) -> None:
         """Fake nodes that kwok keeps Ready (4 CPUs, 16Gi, 110 pods each)."""
-        capacity = {"cpu": "4", "memory": "16Gi", "pods": "110"}
-        docs = [
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "annotations": {"kwok.x-k8s.io/node": "fake"},
-                    "labels": {
-                        "kubernetes.io/hostname": name,
-                        "kubernetes.io/os": "linux",
-                        "type": "kwok",
-                    },
-                },
-                "status": {"allocatable": capacity, "capacity": capacity},
-            }
-            for name in names
-        ]
-        self.kubectl(
-            "create",
-            "-f",
-            "-",
-            input_text=json.dumps({"kind": "List", "apiVersion": "v1", "items": docs}),
-        )
+        self.kubectl("create", "-f", "-", input_text=json.dumps(fake_nodes(names)))
 
     def get_json(self, *args: str) -> Any:
         """`kubectl get ARGS -o json`, parsed."""
