@@ -75,6 +75,7 @@ def bench_burst(
             "all_completed": finished,
             "diagnosed": phases.count("Diagnosed"),
             "not_diagnosed": not_diagnosed(run.watcher, keys),
+            "diagnosed_again": sorted(run.watcher.again.intersection(keys)),
             "load_seconds": loaded,
             "seconds": elapsed,
             "per_second": count / elapsed if elapsed > 0 else 0.0,

@@ -23,13 +23,16 @@ def _peak_cell(row: dict[str, Any]) -> str:
 
 def _failures(rows: Sequence[dict[str, Any]]) -> list[str]:
     """A line per scenario in which Incidents did not end Diagnosed: how many, in which
-    phase, and the reasons their status gives (older runs did not record them)."""
+    phase, and the reasons their status gives (older runs did not record them); and one
+    where the watch saw Incidents diagnosed a second time."""
     lines: list[str] = []
     for row in rows:
         missing = row["count"] - row["diagnosed"]
+        where = f"{row.get('api', 'emulator')}, concurrency {row['concurrency']}"
+        if again := row.get("diagnosed_again"):
+            lines.append(f"- {where}: {len(again)} diagnosed a second time.")
         if missing <= 0:
             continue
-        where = f"{row.get('api', 'emulator')}, concurrency {row['concurrency']}"
         if "not_diagnosed" not in row:
             lines.append(f"- {where}: {missing} not Diagnosed; this run did not record why.")
             continue
@@ -38,7 +41,8 @@ def _failures(rows: Sequence[dict[str, Any]]) -> list[str]:
         )
         said = "; ".join(f"{n} x {text}" for text, n in reasons.most_common())
         lines.append(f"- {where}: {missing} not Diagnosed: {said}")
-    return ["", "Incidents that did not end Diagnosed:", "", *lines] if lines else []
+    heading = "Incidents that did not end Diagnosed once:"
+    return ["", heading, "", *lines] if lines else []
 
 
 def _burst_rows(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -36,7 +36,9 @@ def _failure(incident: dict[str, Any]) -> str:
 class PhaseWatcher:
     """Watches Incidents over HTTP in a thread and timestamps, per Incident, the first
     Investigating and the first terminal phase it saw; counts Investigating Incidents in the
-    order the API server serialised the writes, and remembers the peak."""
+    order the API server serialised the writes, and remembers the peak. An Incident seen
+    Investigating again after a terminal phase was diagnosed a second time: it is kept in
+    ``again`` (that is never meant to happen: each generation is diagnosed once)."""
 
     def __init__(self, url: str, token: str, context: ssl.SSLContext | None = None) -> None:
         self._url = urllib.parse.urlsplit(url)
@@ -48,6 +50,7 @@ class PhaseWatcher:
         self.phases: dict[str, str] = {}
         # Why an Incident ended Failed: its failure condition's "reason: message".
         self.failures: dict[str, str] = {}
+        self.again: set[str] = set()
         self._in_flight: set[str] = set()
         self.peak_in_flight = 0
         self._connected = threading.Event()
@@ -105,6 +108,8 @@ class PhaseWatcher:
                 self.phases[key] = phase
             if phase == "Failed":
                 self.failures[key] = _failure(obj)
+            if phase == "Investigating" and key in self.done_at:
+                self.again.add(key)
             if phase == "Investigating" and key not in self.investigating_at:
                 self.investigating_at[key] = now
                 self._in_flight.add(key)

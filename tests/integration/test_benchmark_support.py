@@ -24,6 +24,7 @@ from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.llm_samples import valid_answer
 from tests.support.openai_server import ScriptedOpenAIServer, answer, text
+from tests.support.polling import wait_for
 
 SHARED = EXAMPLES
 
@@ -86,7 +87,23 @@ def test_phase_watch_counts_investigating_incidents_and_times_terminal_phases(
     assert watcher.peak_in_flight == 2
     assert watcher.phases == {"bench/a": "Diagnosed", "bench/b": "Failed", "bench/c": "Diagnosed"}
     assert watcher.investigating_at["bench/a"] <= watcher.done_at["bench/a"]
+    assert watcher.again == set()
     assert watcher.error is None
+
+
+def test_phase_watch_tells_an_incident_diagnosed_a_second_time(emulator: EmulatorThread) -> None:
+    emulator.emulator.load([build_incident_crd()])
+    with PhaseWatcher(emulator.url, emulator.emulator.token) as watcher:
+        for phase in ("Investigating", "Diagnosed", "Investigating", "Diagnosed"):
+            emulator.emulator.load([_incident("twice", phase)])
+        emulator.emulator.load([_incident("once", "Investigating")])
+        emulator.emulator.load([_incident("once", "Diagnosed")])
+        wait_for(
+            lambda: dict(watcher.phases),
+            until=lambda phases: phases.get("bench/once") == "Diagnosed",
+            what="the watch to see bench/once Diagnosed",
+        )
+    assert watcher.again == {"bench/twice"}
 
 
 def test_phase_watch_reports_incidents_still_missing() -> None:
