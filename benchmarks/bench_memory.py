@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.measure import percentile
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
@@ -102,12 +104,6 @@ def synthetic_text(rng: random.Random, category: Category) -> str:
     rng.shuffle(lines)
     head = [f"alert: {rng.choice(ALERTS)}", f"title: {w} {category.value.replace('-', ' ')}"]
     return "\n".join(head + [f"- {line}" for line in lines[: rng.randint(1, len(lines))]])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def bench_embedding(rng: random.Random, n: int) -> list[tuple[str, float]]:

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import percentile  # noqa: E402
+
 from kubetriage.kubeclient import api_client  # noqa: E402
 from kubetriage.models.incident import GROUP, PLURAL, VERSION  # noqa: E402
 from kubetriage.receiver import Receiver  # noqa: E402
@@ -125,11 +127,6 @@ async def _post(
                 raise RuntimeError(f"unexpected {response.status}: {answer}")
             busy[0] += 1
             await asyncio.sleep(RETRY_PAUSE)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def latency(
@@ -299,7 +296,7 @@ async def main_async(args: argparse.Namespace) -> str:
             f"{result['notifications_recorded']} | {result['busy_503']} | {result['batches']} | "
             f"{result['accept_seconds']:.2f} | {result['total_seconds']:.2f} | "
             f"{result['alerts_sent'] / result['total_seconds']:.0f} | "
-            f"{_percentile(latency_ms, 0.5):.0f} / {_percentile(latency_ms, 0.95):.0f} | "
+            f"{percentile(latency_ms, 0.5):.0f} / {percentile(latency_ms, 0.95):.0f} | "
             f"{'yes' if ok(result) else '**NO**'} |"
         )
     throughputs = [r["alerts_sent"] / r["total_seconds"] for r in results]
@@ -342,7 +339,7 @@ async def main_async(args: argparse.Namespace) -> str:
         "",
         "| p50 | p95 | max |",
         "| ---: | ---: | ---: |",
-        f"| {statistics.median(idle):.1f} ms | {_percentile(idle, 0.95):.1f} ms | "
+        f"| {statistics.median(idle):.1f} ms | {percentile(idle, 0.95):.1f} ms | "
         f"{max(idle):.1f} ms |",
         "",
         "Command: `"
