@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.snapshot import log_placement
 from tests.e2e.conftest import Cluster
 from tests.integration.alertmanager_fixtures import (
     TOKEN,

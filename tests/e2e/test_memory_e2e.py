@@ -16,7 +16,8 @@ from kubetriage.memory.embeddings import OnnxMiniLMEmbedder
 from kubetriage.memory.store import IncidentMemory
 from kubetriage.redaction import redact_text
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.session import load_case_into, log_placement
+from kubetriage.replay.session import load_case_into
+from kubetriage.replay.snapshot import log_placement
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_operator_e2e import _get, _incident, _wait_phase

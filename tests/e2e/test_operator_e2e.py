@@ -193,13 +193,14 @@ def test_spec_change_rediagnoses_but_status_and_feedback_do_not(
     with OperatorThread(cluster.kubeconfig):
         first = _wait_phase(cluster, "marketing-site", "regen", {"Diagnosed"})
         assert first["status"]["observedGeneration"] == 1
-        investigating_events = lambda: [  # noqa: E731
-            e
-            for e in json.loads(
-                cluster.kubectl("get", "events", "-n", "marketing-site", "-o", "json").stdout
-            )["items"]
-            if e["involvedObject"]["name"] == "regen" and e["reason"] == "Investigating"
-        ]
+
+        def investigating_events() -> list[dict[str, Any]]:
+            listed = cluster.kubectl("get", "events", "-n", "marketing-site", "-o", "json")
+            return [
+                e
+                for e in json.loads(listed.stdout)["items"]
+                if e["involvedObject"]["name"] == "regen" and e["reason"] == "Investigating"
+            ]
 
         def settled_count(expected: int) -> int:
             # Events are posted asynchronously but in order: once the expected one is

@@ -36,7 +36,8 @@ from kubetriage.alerts import spec_from_alerts
 from kubetriage.crd import render_incident_crd_yaml
 from kubetriage.models.case import Case
 from kubetriage.replay.cases import load_case
-from kubetriage.replay.session import case_alert, log_placement
+from kubetriage.replay.session import case_alert
+from kubetriage.replay.snapshot import log_placement
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_remediation_e2e import _approve, _outcome

@@ -41,7 +41,8 @@ def _create(cluster: Cluster, namespace: str, name: str, spec: dict[str, Any]) -
 
 
 def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {c["type"]: c for c in status.get("conditions") or []}[kind]
+    conditions: dict[str, dict[str, Any]] = {c["type"]: c for c in status.get("conditions") or []}
+    return conditions[kind]
 
 
 def _reads_in(cluster: Cluster, namespace: str) -> list[str]:

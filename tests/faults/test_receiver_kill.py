@@ -23,6 +23,7 @@ from aiohttp import web
 
 from kubetriage.alerts import incident_name, label_fingerprint
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from tests.faults.process import OperatorProcess
 from tests.faults.report import FaultRun
 from tests.integration.alertmanager_fixtures import (
@@ -30,7 +31,6 @@ from tests.integration.alertmanager_fixtures import (
     Alertmanager,
     alertmanager_config,
     api_alert,
-    free_port,
     incidents,
     prepare_cluster,
 )

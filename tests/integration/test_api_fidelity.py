@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kubetriage.crd import build_incident_crd
 from kubetriage.replay.emulator import EmulatorThread
@@ -64,7 +64,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     cluster.kubectl("apply", "-f", "-", input_text=json.dumps(build_incident_crd()))
     cluster.kubectl("wait", "--for=condition=Established", "crd/incidents.kubetriage.io")
     cluster.kubectl("create", "namespace", namespace)
-    crd.api_client.close()  # type: ignore[no-untyped-call]
+    crd.api_client.close()
 
     def cluster_logs(pod: str, container: str, text: str, previous: bool) -> None:
         cluster.set_logs(namespace, pod, container, text, previous=previous)

@@ -30,7 +30,7 @@ sys.stdin.read()  # until the test kills this process
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-            return response.status == 200
+            return int(response.status) == 200
     except (urllib.error.URLError, OSError):
         return False
 

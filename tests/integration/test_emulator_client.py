@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kubetriage.replay.emulator import EmulatorThread
 from tests.integration.emulator_fixtures import GROUP, PLURAL, VERSION, pod, widget, widget_crd

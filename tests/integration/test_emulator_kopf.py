@@ -95,8 +95,9 @@ def test_kopf_operator_against_emulator(
         event = wait_for(seen_event, what="a WidgetSeen event", within=15)[0]
         assert event["metadata"]["name"].startswith("kopf-event-")
         assert (
-            event["involvedObject"]["uid"] == emu.get("widgets", "w1", "default")["metadata"]["uid"]
-        )  # type: ignore[index]
+            event["involvedObject"]["uid"]
+            == (emu.get("widgets", "w1", "default") or {})["metadata"]["uid"]
+        )
 
         # A status-only write (here: from outside) must not look like a spec change: Kopf
         # handles an object's events in order, so the spec change below finds no update

@@ -127,7 +127,7 @@ def test_apply_builtin_twice_uses_strategic_merge(
 ) -> None:
     deployment = deployment_manifest("web", "default", ("app", "nginx:1"), replicas=1)
     kubectl.apply(deployment)
-    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"  # type: ignore[index]
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
     assert "configured" in kubectl.apply(deployment).stdout
     stored = emulator.emulator.get("deployments", "web", "default")
     assert stored is not None

@@ -119,7 +119,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     pytest.fail(f"llama_cpp.server exited early:\n{log_path.read_text()[-3000:]}")
                 try:
                     with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                        return response.status == 200
+                        return int(response.status) == 200
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     return False
 

@@ -140,7 +140,7 @@ def test_crashing_containers_restart_with_their_last_termination(
     cluster = local_cluster
     ns = _namespace(cluster, fault)
     cluster.kubectl("apply", "-n", ns, "-f", "-", input_text=_deployment("worker", fault=fault))
-    seen_waiting: set[str] = set()
+    seen_waiting: set[str | None] = set()
 
     def restarted_twice() -> bool:
         for pod in _pods(cluster, ns, "worker"):

@@ -30,6 +30,7 @@ from kubetriage.kubeclient import api_client
 from kubetriage.notify.interactions import PATH
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from tests.integration import alertmanager_fixtures as am
 from tests.integration.alertmanager_fixtures import TOKEN
 from tests.support.cases import EXAMPLES
@@ -71,7 +72,7 @@ async def test_alert_to_slack_to_approval_to_resolution(
     emulator.emulator.load(case.cluster)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")
-    port = am.free_port()
+    port = free_port()
     labels = dict(case.alert.labels)
     group = {"alertname": "KubePodCrashLooping", "namespace": "exports"}
     with ScriptedSlackServer() as slack:

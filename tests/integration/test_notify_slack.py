@@ -20,7 +20,7 @@ from kubetriage.kubeclient import api_client
 from kubetriage.notify.notifier import Notifier, Sinks
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
-from kubetriage.replay.session import log_placement
+from kubetriage.replay.snapshot import log_placement
 from kubetriage.settings import Settings
 from tests.support.cases import EXAMPLES
 from tests.support.chat_servers import ScriptedSlackServer, rate_limited, server_error, slow

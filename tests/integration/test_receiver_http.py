@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import urllib.parse
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ GROUP = {"alertname": "KubePodCrashLooping", "namespace": "exports"}
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def _payload(pods: list[str], group: dict[str, str] | None = None) -> dict[str, object]:
+def _payload(pods: list[str], group: dict[str, str] | None = None) -> dict[str, Any]:
     return am.webhook_payload(
         [
             am.webhook_alert(am.crashloop_labels(pod=p), annotations={"summary": "crash looping"})
@@ -128,7 +129,7 @@ def test_bad_input_is_4xx_with_a_message(cluster: EmulatorThread) -> None:
         assert status == 400
         assert answer["error"].startswith("malformed JSON")
         bad = _payload(["a"])
-        bad["alerts"] = [*bad["alerts"], {"status": "firing", "labels": "x"}]  # type: ignore[list-item]
+        bad["alerts"] = [*bad["alerts"], {"status": "firing", "labels": "x"}]
         status, _, answer = am.post(receiver.url, bad)
         assert (status, answer["error"]) == (422, "alerts[1].labels: expected object")
         status, _, answer = am.post(receiver.url, b" " * 5000)

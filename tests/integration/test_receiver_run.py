@@ -17,6 +17,7 @@ from kubetriage.handlers import RunOptions
 from kubetriage.kubeclient import api_client
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
+from kubetriage.replay.ports import free_port
 from tests.integration import alertmanager_fixtures as am
 from tests.integration.alertmanager_fixtures import TOKEN
 from tests.support.cases import EXAMPLES
@@ -29,7 +30,7 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
     case = load_case(CASE)
     am.prepare_cluster(emulator)
     emulator.emulator.load(case.cluster)
-    port = am.free_port()
+    port = free_port()
     settings = am.receiver_settings(webhook_port=port)
     client = api_client(emulator.kubeconfig_path)
     operator = assemble_operator(settings, client, stages=build_stages(settings, client))
@@ -61,6 +62,7 @@ async def test_serve_runs_operator_and_receiver_in_one_loop(emulator: EmulatorTh
         )
         [incident] = am.incidents(emulator, "exports")
         assert incident["status"]["phase"] == "Diagnosed"
+        assert case.expect is not None
         assert incident["status"]["diagnosis"]["category"] == case.expect.category.value
         assert incident["status"]["alertGroup"]["notifications"] == 1
     finally:

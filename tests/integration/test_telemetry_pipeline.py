@@ -37,8 +37,8 @@ from kubetriage.telemetry import (
     OPERATION_DURATION_BUCKETS,
     TOKEN_USAGE_BUCKETS,
     Telemetry,
-    TelemetryConfig,
 )
+from kubetriage.telemetry_config import TelemetryConfig
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
@@ -21,6 +21,29 @@ def _timed_out(what: str, within: float, last: object) -> str:
     return f"timed out after {within:g}s waiting for {what}; last: {last}"
 
 
+@overload
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    what: str,
+    within: float = 60.0,
+    interval: float = INTERVAL,
+    show: Callable[[T | None], object] = repr,
+) -> T: ...
+
+
+@overload
+def wait_for(
+    probe: Callable[[], T],
+    *,
+    what: str,
+    until: Callable[[T], object],
+    within: float = 60.0,
+    interval: float = INTERVAL,
+    show: Callable[[T], object] = repr,
+) -> T: ...
+
+
 def wait_for(
     probe: Callable[[], T],
     *,
@@ -32,7 +55,8 @@ def wait_for(
 ) -> T:
     """Call ``probe`` until ``until(value)`` is true (by default: the value is truthy) and
     return that value; past ``within`` seconds raise AssertionError naming ``what`` and the
-    last value (as ``show`` renders it)."""
+    last value (as ``show`` renders it). Without ``until`` the value returned is truthy, so
+    a probe of ``X | None`` returns an ``X``."""
     deadline = time.monotonic() + within
     while True:
         value = probe()
