@@ -168,7 +168,7 @@ def check_node_network_agent_down(evidence: Evidence) -> list[Finding]:
                 f"calls fail to connect from node {node} only",
             ),
         ]
-        fix = f"drain node {node}"
+        fix = "drain it"
         findings.append(
             make_finding(
                 DOWN_NAME,
@@ -177,11 +177,11 @@ def check_node_network_agent_down(evidence: Evidence) -> list[Finding]:
                 prose.narrative(
                     prose.fitting_problem(
                         [
-                            f"the node agent {prose.obj(agent)} does not run on "
-                            f"{prose.obj(target)}, the one node whose calls fail",
-                            f"the node agent {agent.name} does not run on the one node "
-                            "whose calls fail",
-                            "a node agent does not run on the one node whose calls fail",
+                            f"{prose.obj(target)} is the one node whose calls fail: the node "
+                            f"agent {prose.obj(agent)} does not run there",
+                            f"{prose.obj(target)} is the one node whose calls fail: "
+                            f"{agent.name} does not run there",
+                            f"{prose.obj(target)} does not run {agent.name}",
                         ],
                         fix,
                     ),
