@@ -6,18 +6,23 @@ follows a DaemonSet whose host-network pod on such a node does not run (a runnin
 pod-network one, or one on another node is not followed). Analyzer
 (``node-network-agent-rollout``): such an agent that rolled out right before the alert leads
 to rolling the DaemonSet back, above the callee's dependency-failure; one rolled out long
-before, one whose pods run, and a DaemonSet named otherwise add nothing.
+before, one whose pods run, and a DaemonSet named otherwise add nothing. Analyzer
+(``node-network-agent-down``): such an agent down on the one failing node only, running on
+the others and not rolled out before the calls failed, leads to draining that node; one that
+rolled out right before, one down on every node it runs on, or one down on two failing nodes
+adds nothing.
 
 Real: the pure evidence functions over raw objects, the analyzer registry and ranking
 (``tests.support.evidence.analyze``), the Evidence models. Synthetic: every object, log line
-and time (Go's, Node.js's and the JVM's connect errors as they print them).
+and time (Go's, Node.js's, the JVM's, PHP's, Python's and redis-rb's connect errors as they
+print them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kubetriage.analyzers.node_network import CONFIDENCE, NAME
+from kubetriage.analyzers.node_network import CONFIDENCE, DOWN_NAME, NAME
 from kubetriage.evidence.node_hosts import (
     CONNECT_FAILURE,
     connect_failing_nodes,
@@ -194,3 +199,71 @@ def test_an_agent_whose_pods_run_is_not_the_fault() -> None:
 
 def test_a_daemonset_named_otherwise_is_not_this_rule() -> None:
     assert _found(_calls_failing(_agent(pressure=True))) == []
+
+
+def test_the_connect_failures_of_php_python_and_ruby_clients() -> None:
+    failed = [
+        "production.ERROR: Connection timed out [tcp://redis.billing.svc.cluster.local:6379]",
+        "SQLSTATE[HY000] [2002] Connection refused (Connection: mysql, SQL: select 1)",
+        "ConnectionRefusedError: [Errno 111] Connection refused",
+        "OSError: [Errno 113] No route to host",
+        "Redis::CannotConnectError (Connection timed out connecting to redis-master:6379)",
+    ]
+    assert all(CONNECT_FAILURE.search(line) for line in failed)
+    # Timeouts that do not say the connection was never made.
+    assert not CONNECT_FAILURE.search("Net::ReadTimeout: Connection timed out after 30s")
+    assert not CONNECT_FAILURE.search("cURL error 28: Operation timed out after 5001 ms")
+
+
+def _down_agent(
+    *,
+    rolled_minutes_ago: float = 60 * 24 * 9,
+    down_on: tuple[str, ...] = ("node-a",),
+    failing_from: tuple[str, ...] = ("node-a",),
+) -> DependencyEvidence:
+    pods = {"kube-proxy-a": "node-a", "kube-proxy-b": "node-b", "kube-proxy-c": "node-c"}
+    failing = [
+        PodTrouble(pod=p, container="kube-proxy", waiting="CrashLoopBackOff", restarts=14)
+        for p, n in pods.items()
+        if n in down_on
+    ]
+    routes = [
+        DependencyRoute(kind="node-network", node=n, seen_in=named(f"log shop/checkout-{n}/c"))
+        for n in failing_from
+    ]
+    return DependencyEvidence(
+        ref=AGENT,
+        workload=AGENT,
+        named_by=naming(f"{NODE_NETWORK_SOURCE} of node node-a: log shop/checkout-a/checkout"),
+        routes=routes,
+        pods=3,
+        failing_pods=failing,
+        pod_nodes=pods,
+        changes=[make.rollout_change(AGENT, 4, "image", minutes_ago=rolled_minutes_ago)],
+    )
+
+
+def _down_found(ev: Evidence) -> list[Finding]:
+    return [f for f in analyze(ev).findings if f.analyzer == DOWN_NAME]
+
+
+def test_an_agent_down_only_on_the_failing_node_and_unchanged_drains_that_node() -> None:
+    node = ObjectRef(kind="Node", name="node-a")
+    first = assert_leads(
+        analyze(_calls_failing(_down_agent())), Category.NODE_FAILURE, Action.DRAIN_NODE, node
+    )
+    assert first.analyzer == DOWN_NAME
+    assert first.confidence == CONFIDENCE.down_on_one_node
+
+
+def test_an_agent_that_rolled_out_right_before_is_not_the_nodes_fault() -> None:
+    ev = _calls_failing(_down_agent(rolled_minutes_ago=30))
+    assert _down_found(ev) == []
+    assert _found(ev)  # the rollout rule's case
+
+
+def test_an_agent_down_on_every_node_or_on_two_failing_nodes_is_not_one_odd_node() -> None:
+    everywhere = _down_agent(down_on=("node-a", "node-b", "node-c"))
+    assert _down_found(_calls_failing(everywhere)) == []
+    two = _down_agent(down_on=("node-a", "node-b"), failing_from=("node-a", "node-b"))
+    assert _down_found(_calls_failing(two)) == []

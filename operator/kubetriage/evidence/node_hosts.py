@@ -34,14 +34,21 @@ from kubetriage.models.relations import (
 )
 
 # A call that could not connect to the address it dialled (no answer, refused, no route):
-# Go's dial errors, Node.js's and the JVM's socket errors. A Service's virtual IP that a
-# node's rules do not (or no longer) map to a ready endpoint fails this way from that node.
+# Go's dial errors, Node.js's and the JVM's socket errors, PHP's stream and mysqlnd errors
+# ("Connection timed out [tcp://host:port]", "SQLSTATE[HY000] [2002] Connection refused"),
+# Python's socket errno text, redis-rb's "Connection timed out connecting to host:port". A
+# Service's virtual IP that a node's rules do not (or no longer) map to a ready endpoint
+# fails this way from that node.
 CONNECT_FAILURE: Final = re.compile(
     r"(?i)dial tcp [^\s\"]+: (?:i/o timeout|connect: (?:connection refused|no route to host"
     r"|connection timed out))"
     r"|\bconnect (?:ETIMEDOUT|ECONNREFUSED|EHOSTUNREACH) [\d.]+:\d+"
     r"|java\.net\.(?:SocketTimeoutException: connect timed out|NoRouteToHostException"
     r"|ConnectException: Connection refused)"
+    r"|Connection (?:timed out|refused) \[(?:tcp|tls|ssl)://[^\]\s]+\]"
+    r"|\[2002\] Connection (?:timed out|refused)"
+    r"|\[Errno 11[013]\] (?:Connection timed out|Connection refused|No route to host)"
+    r"|Connection (?:timed out|refused) connecting to [\w.-]+:\d+"
 )
 
 
