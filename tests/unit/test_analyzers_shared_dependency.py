@@ -153,3 +153,26 @@ def test_silent_when_the_calls_are_refused_rather_than_kept_waiting() -> None:
     # A client's own timeout waiting for an answer is load.
     waited = "redis: i/o timeout after 500ms reading reply"
     assert_leads(analyze(_evidence(log_text=waited)), Category.BAD_ROLLOUT, Action.ROLLBACK, OTHER)
+
+
+def test_a_search_stores_tripped_breaker_or_full_queue_says_it_is_loaded() -> None:
+    lines = (
+        'level=ERROR msg="search failed" status=429 type=circuit_breaking_exception '
+        'reason="[parent] Data too large, data for [<http_request>] would be [8.1gb]"',
+        "ApiError(429, 'es_rejected_execution_exception', 'rejected execution of "
+        "TimedRunnable on EsThreadPoolExecutor[name = es-data-0/search, queue capacity = 1000]')",
+    )
+    for line in lines:
+        finding = assert_leads(
+            analyze(_evidence(log_text=line)), Category.BAD_ROLLOUT, Action.ROLLBACK, OTHER
+        )
+        assert finding.analyzer == "shared-dependency"
+
+
+def test_a_clients_own_open_circuit_breaker_is_not_the_store_loaded() -> None:
+    # Resilience4j's breaker in the caller itself opened: it says nothing of the server's load.
+    own_breaker = (
+        "io.github.resilience4j.circuitbreaker.CallNotPermittedException: "
+        "CircuitBreaker 'catalog' is OPEN and does not permit further calls"
+    )
+    assert not _shared(_evidence(log_text=own_breaker))

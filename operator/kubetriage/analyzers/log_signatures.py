@@ -128,6 +128,15 @@ CONNECT_TIMEOUT_LOG = re.compile(rf"(?i)({_CONNECT_TIMEOUT}|{_EITHER_TIMEOUT})")
 # Waited in vain for an answer, or a timeout that does not say (a callee up but slow).
 ANSWER_TIMEOUT_LOG = re.compile(rf"(?i)({_ANSWER_TIMEOUT}|{_EITHER_TIMEOUT}|{_BUDGET_TIMEOUT})")
 
+# A search store refusing work it has no room for, in its own words: Elasticsearch and
+# OpenSearch reject a full write or search queue (``es_rejected_execution_exception``, HTTP
+# 429) and trip a circuit breaker when a request would push the heap past its limit
+# (``circuit_breaking_exception``, "Data too large"). The server is up and loaded.
+SEARCH_STORE_BUSY = re.compile(
+    r"(?i)(es_rejected_execution_exception|EsRejectedExecutionException"
+    r"|OpenSearchRejectedExecutionException|circuit_breaking_exception)"
+)
+
 # A failing call to something else: refused, reset, timed out, DNS, or an upstream 5xx.
 # A gRPC client told the callee is unavailable (status 14), in the words of grpc-js, grpc-go,
 # grpc-python and grpc-java's client exception.

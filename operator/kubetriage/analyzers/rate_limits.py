@@ -31,6 +31,7 @@ from kubetriage.analyzers.calls import (
     services_elsewhere,
 )
 from kubetriage.analyzers.log_signatures import (
+    SEARCH_STORE_BUSY,
     external_services_named,
     hosts_in,
     service_for_host,
@@ -167,13 +168,7 @@ def limiting_service(evidence: Evidence, hits: list[LogHit]) -> tuple[ServiceEvi
 # their circuit breakers with ``circuit_breaking_exception``; a Kafka broker's quotas throttle
 # a client with ``ThrottlingQuotaExceededException``.
 _SERVER_WORDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (
-        re.compile(
-            r"(?i)(es_rejected_execution_exception|EsRejectedExecutionException"
-            r"|OpenSearchRejectedExecutionException|circuit_breaking_exception)"
-        ),
-        ("elasticsearch", "opensearch"),
-    ),
+    (SEARCH_STORE_BUSY, ("elasticsearch", "opensearch")),
     (re.compile(r"ThrottlingQuotaExceededException"), ("kafka",)),
 )
 

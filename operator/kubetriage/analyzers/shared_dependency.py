@@ -25,7 +25,7 @@ from typing import Final, TypeVar
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG
+from kubetriage.analyzers.log_signatures import ANSWER_TIMEOUT_LOG, SEARCH_STORE_BUSY
 from kubetriage.analyzers.onset import earliest_onset, follows_within
 from kubetriage.analyzers.support import LogHit, grep_logs, item, object_source, owner_workload
 from kubetriage.evidence.refused_clients import CONNECTION_SLOTS_EXHAUSTED
@@ -81,10 +81,12 @@ def _up(dependency: DependencyEvidence) -> bool:
 
 def _loaded(evidence: Evidence, dependency: DependencyEvidence) -> LogHit | None:
     """The first line saying the calls to the dependency wait or find it full: the incident's
-    own logs (timeouts, slow commands, no slots), else the dependency's. A refused connection
-    or a failed lookup says it is unreachable, not loaded."""
+    own logs (timeouts, slow commands, no slots, a search store's rejections and tripped
+    breakers), else the dependency's. A refused connection or a failed lookup says it is
+    unreachable, not loaded."""
+    loaded = (SLOW_DEPENDENCY, CONNECTION_SLOTS_EXHAUSTED, ANSWER_TIMEOUT_LOG, SEARCH_STORE_BUSY)
     for logs in (evidence.logs, dependency.logs):
-        for pattern in (SLOW_DEPENDENCY, CONNECTION_SLOTS_EXHAUSTED, ANSWER_TIMEOUT_LOG):
+        for pattern in loaded:
             if hits := grep_logs(logs, pattern, limit=1):
                 return hits[0]
     return None

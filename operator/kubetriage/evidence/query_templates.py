@@ -129,6 +129,20 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         f"{POD}}}[5m]))",
         "messages published to the broker per second: its demand",
     ),
+    # A search store's demand is the searches its clients send, counted by the store itself:
+    # elasticsearch_exporter labels each node's series with the node's name (the pod's, under
+    # ECK and the Helm charts), the OpenSearch exporter plugin with ``node``. Flat while its
+    # CPU or latency steps up: the work per search grew, or something else loads it.
+    QueryTemplate(
+        "search_store_query_throughput",
+        (_C.RESOURCE_SATURATION, _C.BAD_ROLLOUT),
+        POD_SET,
+        "sum(rate(elasticsearch_indices_search_query_total"
+        '{namespace="$namespace",name=~"$pod_regex"}[5m]))'
+        " or sum(rate(opensearch_indices_search_query_count"
+        '{namespace="$namespace",node=~"$pod_regex"}[5m]))',
+        "searches the store's nodes serve per second: its demand",
+    ),
     QueryTemplate(
         "cpu_limit_cores",
         (_C.CPU_THROTTLING,),
