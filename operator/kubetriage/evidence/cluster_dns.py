@@ -72,6 +72,15 @@ def cluster_dns_service(
     return ordered[0] if ordered else None
 
 
+def resolver_first(hosts: list[ServiceHost], lines: Iterable[str]) -> list[ServiceHost]:
+    """``hosts`` with the cluster DNS host first when the resolver itself fails to answer in
+    ``lines`` (timeouts, "temporary failure"): the first suspect, before the hosts whose
+    names it could not resolve."""
+    if not any(DNS_RESOLVER_FAILURE.search(line) for line in lines):
+        return hosts
+    return [h for h in hosts if h.resolver] + [h for h in hosts if not h.resolver]
+
+
 def with_cluster_dns(
     hosts: list[ServiceHost],
     services: Sequence[JsonDict],
@@ -79,18 +88,15 @@ def with_cluster_dns(
     lines: Iterable[str] = (),
 ) -> list[ServiceHost]:
     """``hosts`` with the conventional cluster DNS host (``ServiceHost.resolver``) standing
-    for the Service the DNS is found to be served from (``cluster_dns_service``); unchanged
-    when none is found."""
+    for the Service the DNS is found to be served from (``cluster_dns_service``), first when
+    the resolver fails (``resolver_first``); unchanged when none is found."""
     if not any(h.resolver for h in hosts):
         return hosts
     said = list(lines)
     found = cluster_dns_service(services, pods, nameservers(said))
     if found is None:
-        return hosts
-    named = [replace(h, name=_name(found), namespace=_ns(found)) for h in hosts if h.resolver]
-    others = [h for h in hosts if not h.resolver]
-    if any(DNS_RESOLVER_FAILURE.search(line) for line in said):
-        # The resolver itself fails to answer: it is the first suspect, before the hosts
-        # whose names it could not resolve.
-        return named + others
-    return [replace(h, name=_name(found), namespace=_ns(found)) if h.resolver else h for h in hosts]
+        return hosts  # not in evidence: it is followed where the hosts name it
+    named = [
+        replace(h, name=_name(found), namespace=_ns(found)) if h.resolver else h for h in hosts
+    ]
+    return resolver_first(named, said)

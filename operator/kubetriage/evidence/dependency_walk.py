@@ -21,7 +21,7 @@ from datetime import datetime
 
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.backing_walk import BackingWalk, known_or_read
-from kubetriage.evidence.cluster_dns import ADDON_NAMESPACE, with_cluster_dns
+from kubetriage.evidence.cluster_dns import ADDON_NAMESPACE, resolver_first, with_cluster_dns
 from kubetriage.evidence.cluster_lookups import (
     ca_servers,
     cloud_controllers,
@@ -250,7 +250,7 @@ class DependencyWalk:
             return hosts
         conventional = CLUSTER_DNS.namespace or ADDON_NAMESPACE
         if await known_or_read(self._reader, run, "Service", conventional, CLUSTER_DNS.name):
-            return hosts
+            return resolver_first(hosts, (t for _, t in lines))
         what = f"list {{}} in {ADDON_NAMESPACE} (cluster DNS)"
         services = await self._reader.list_of(
             run, "Service", ADDON_NAMESPACE, what=what.format("Services")
