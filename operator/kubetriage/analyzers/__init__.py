@@ -122,6 +122,7 @@ from kubetriage.analyzers.registry_service import REGISTRY_SERVICE_ANALYZERS
 from kubetriage.analyzers.replica_lag import REPLICA_LAG_ANALYZERS
 from kubetriage.analyzers.replica_writes import REPLICA_WRITE_ANALYZERS
 from kubetriage.analyzers.request_path import REQUEST_PATH_ANALYZERS
+from kubetriage.analyzers.resolver_nodes import RESOLVER_NODE_ANALYZERS
 from kubetriage.analyzers.resolver_service import RESOLVER_SERVICE_ANALYZERS
 from kubetriage.analyzers.restarted_logins import RESTARTED_LOGIN_ANALYZERS
 from kubetriage.analyzers.reviewer_credentials import REVIEWER_ANALYZERS
@@ -239,6 +240,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *POLICY_DENIAL_ANALYZERS,
     *LOCAL_TRAFFIC_ANALYZERS,
     *RESOLVER_SERVICE_ANALYZERS,
+    *RESOLVER_NODE_ANALYZERS,
     *NODE_RESOLVER_ANALYZERS,
     *CALLER_RESOLVER_ANALYZERS,
     *STRAY_ENDPOINT_ANALYZERS,

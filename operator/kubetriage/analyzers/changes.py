@@ -27,6 +27,7 @@ from kubetriage.analyzers.carried_configs import carried_configs, carried_edit
 from kubetriage.analyzers.certificates import peer_certificate_invalid
 from kubetriage.analyzers.client_secrets import unrewired_refused_client
 from kubetriage.analyzers.demand import traffic_rose
+from kubetriage.analyzers.ended_symptoms import symptom_ended
 from kubetriage.analyzers.listen_ports import serves_elsewhere
 from kubetriage.analyzers.log_signatures import (
     CONFIG_LOG,
@@ -336,7 +337,7 @@ def explaining_change(evidence: Evidence) -> tuple[ChangeEvidence, EvidenceItem]
     # The most recent change that fits is the one the symptoms followed.
     for change in sorted(candidates, key=lambda c: -timestamp(c.at or evidence.collected_at)):
         first = _fits(evidence, change)
-        if first is not None:
+        if first is not None and symptom_ended(evidence, change) is None:
             return change, first
     return None
 

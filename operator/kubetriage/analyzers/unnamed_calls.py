@@ -21,9 +21,11 @@ from kubetriage.analyzers.calls import caller, failure_kind
 from kubetriage.analyzers.log_signatures import hosts_in
 from kubetriage.analyzers.support import LogHit, item, workload_ref
 from kubetriage.dns_errors import DNS_LOG, DNS_RESOLVER_FAILURE
+from kubetriage.evidence.cluster_dns import DNS_PORT
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import ACTION_TARGET_KINDS, Action, Category
 
 
@@ -43,11 +45,29 @@ CONFIDENCE: Final = _Confidence()
 CLUSTER_DNS_NAMES = frozenset({"kube-dns", "coredns"})
 
 
+def cluster_dns_dependency(evidence: Evidence) -> DependencyEvidence | None:
+    """The followed dependency that is the cluster's DNS: a Service on port 53 the workload's
+    failed lookups name (``evidence.cluster_dns`` found it by what it serves)."""
+    return next(
+        (
+            d
+            for d in evidence.dependencies
+            if d.followed
+            and d.service is not None
+            and DNS_PORT in d.service.port_numbers
+            and any(s.kind == "log" for s in d.named_by)
+        ),
+        None,
+    )
+
+
 def unnamed_call_findings(evidence: Evidence, hits: list[LogHit]) -> list[Finding]:
     """The failing calls ``hits`` (none naming a Service in evidence) handed to the cluster
     DNS Service when they are its, else to the workload's owner as unknown."""
     dns = [h for h in hits if DNS_LOG.search(h.line)]
     dns_service = next((s for s in evidence.services if s.name in CLUSTER_DNS_NAMES), None)
+    if dns_service is None and (followed := cluster_dns_dependency(evidence)) is not None:
+        dns_service = followed.service
     dns_hosts = {host for h in dns for host in hosts_in(h.line)}
     # The resolver failing to answer, or failing for several unrelated names, is the DNS
     # service's fault; a single name that does not exist is more likely the caller's config.

@@ -149,12 +149,15 @@ class ServiceHost:
     # How the walk reached it when not as a callee the workload names (an Ingress's backend,
     # a node agent, a registry, ...): carried to ``DependencyEvidence.routes``.
     route: DependencyRoute | None = None
+    # The resolver the pods' lookups go to, named by convention: ``cluster_dns`` finds its
+    # Service by what it serves.
+    resolver: bool = False
 
 
 # The Service cluster DNS is served from in every mainstream distribution (CoreDNS kept the
 # kube-dns name for compatibility), as the resolver of a pod with the default dnsPolicy.
 CLUSTER_DNS: Final = ServiceHost(
-    name="kube-dns", namespace="kube-system", port=53, source=None, cluster_dns=True
+    name="kube-dns", namespace="kube-system", port=53, source=None, cluster_dns=True, resolver=True
 )
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.backing_walk import BackingWalk, known_or_read
+from kubetriage.evidence.cluster_dns import ADDON_NAMESPACE, resolver_first, with_cluster_dns
 from kubetriage.evidence.cluster_lookups import (
     ca_servers,
     cloud_controllers,
@@ -30,6 +31,7 @@ from kubetriage.evidence.cluster_lookups import (
     topic_peer_candidates,
 )
 from kubetriage.evidence.dependencies import (
+    CLUSTER_DNS,
     ServiceHost,
     alert_upstreams,
     callee_hosts,
@@ -75,6 +77,7 @@ from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.objects import JsonDict
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -207,6 +210,7 @@ class DependencyWalk:
         exclude = set()
         if workload is not None:
             exclude.add((str(workload.get("kind")), namespace, _name(workload)))
+        hosts = await self._cluster_dns(run, hosts, lines, scope)
         resolved = resolve(hosts, namespace, exclude)
         first = await self._follow_resolved(run, resolved, namespace, scope, 0)
         # The next hop: what a failing callee's own log tails name (``callee_hosts``), once.
@@ -230,6 +234,33 @@ class DependencyWalk:
             onward = resolve(hosts + callee_hosts(lines, configured), _ns(obj), seen)
             seen |= {(r.kind, r.namespace, r.name) for r in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
+
+    async def _cluster_dns(
+        self,
+        run: CollectionRun,
+        hosts: list[ServiceHost],
+        lines: list[tuple[NamingSource, str]],
+        scope: Scope,
+    ) -> list[ServiceHost]:
+        """``hosts`` with the cluster DNS named by convention standing for the Service it is
+        served from (``cluster_dns.with_cluster_dns``), read from the add-on namespace's
+        Services and pods when the conventional Service is not there; only that Service is
+        kept."""
+        if not any(h.resolver for h in hosts) or not scope.may_read(ADDON_NAMESPACE):
+            return hosts
+        conventional = CLUSTER_DNS.namespace or ADDON_NAMESPACE
+        if await known_or_read(self._reader, run, "Service", conventional, CLUSTER_DNS.name):
+            return resolver_first(hosts, (t for _, t in lines))
+        what = f"list {{}} in {ADDON_NAMESPACE} (cluster DNS)"
+        services = await self._reader.list_of(
+            run, "Service", ADDON_NAMESPACE, what=what.format("Services")
+        )
+        pods = await self._reader.list_of(run, "Pod", ADDON_NAMESPACE, what=what.format("Pods"))
+        found = with_cluster_dns(hosts, services, pods, (t for _, t in lines))
+        for service in services:
+            if any(h.resolver and h.name == _name(service) for h in found):
+                run.add(service)
+        return found
 
     async def _volume_servers(
         self, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope

@@ -42,13 +42,16 @@ _MAX_CHANGES: Final = 2
 def serves_cluster_dns(workload: JsonDict | None) -> bool:
     """Whether the workload runs the cluster's DNS server: its pods carry the kube-dns label
     or run a CoreDNS or kube-dns image."""
-    if workload is None:
-        return False
-    template = pod_template(workload)
-    labels = as_dict(as_dict(template.get("metadata")).get("labels"))
+    return workload is not None and runs_dns_server(pod_template(workload))
+
+
+def runs_dns_server(pod: JsonDict) -> bool:
+    """Whether a pod (or a pod template) runs the cluster's DNS server: it carries the
+    kube-dns label or runs a CoreDNS or kube-dns image."""
+    labels = as_dict(as_dict(pod.get("metadata")).get("labels"))
     if labels.get(DNS_SERVER_LABEL[0]) == DNS_SERVER_LABEL[1]:
         return True
-    containers = dicts(as_dict(template.get("spec")).get("containers"))
+    containers = dicts(as_dict(pod.get("spec")).get("containers"))
     return any(repository_name(str(c.get("image") or "")) in _DNS_SERVER_IMAGES for c in containers)
 
 

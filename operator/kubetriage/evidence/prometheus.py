@@ -183,7 +183,23 @@ def summarize_series(
         shape=shape,
         before=before,
         after=after,
+        held_since=_held_since(finite),
     )
+
+
+def _held_since(points: Sequence[Point]) -> datetime | None:
+    """When the series took the value it has held exactly ever since (a counter that stopped
+    counting, a rate back at zero): the first sample of its final run of equal values. None
+    for a single sample."""
+    if len(points) < 2:
+        return None
+    last = points[-1][1]
+    since = points[-1][0]
+    for ts, value in reversed(points):
+        if not math.isclose(value, last, rel_tol=1e-9, abs_tol=1e-12):
+            break
+        since = ts
+    return since
 
 
 Shape = Literal["step", "ramp", "spike", "flat", "unknown"]

@@ -378,6 +378,15 @@ _CATALOGUE: tuple[QueryTemplate, ...] = (
         "p99 latency per pod, from a summary",
         frozenset({"latency", "errors"}),
     ),
+    QueryTemplate(
+        "own_failure_counters",
+        (_C.BAD_ROLLOUT, _C.DEPENDENCY_FAILURE),
+        POD_SET,
+        # The failures the program counts itself, read as counters: when they stopped
+        # counting dates the end of an episode (``analyzers.ended_symptoms``).
+        f'{{__name__=~".+_(errors?|failures?|failed)_total",{POD}}}',
+        "the workload's own failure counters, per pod",
+    ),
 )
 
 WORKLOAD_TEMPLATES: tuple[QueryTemplate, ...] = with_alternatives(_CATALOGUE)

@@ -446,6 +446,7 @@ class MetricSummary(BaseModel):
     shape: Literal["step", "ramp", "spike", "flat", "unknown"] = "unknown"
     before: float | None = None
     after: float | None = None
+    held_since: datetime | None = None  # the first sample of the final run of equal values
 
 
 ChangeKind = Literal["rollout", "config", "node", "scaling", "image-digest"]

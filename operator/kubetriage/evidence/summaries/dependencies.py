@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import partial
 
 from kubetriage.evidence.cloud_controllers import cloud_controller_hosts
+from kubetriage.evidence.cluster_dns import with_cluster_dns
 from kubetriage.evidence.dependencies import (
     alert_upstreams,
     callee_hosts,
@@ -219,6 +220,8 @@ def dependency_summaries(
     if scope.workload is not None:
         own.add(obj_key(scope.workload))
     found: list[DependencyEvidence] = []
+    # The cluster DNS named by convention: the Service it is served from.
+    hosts = with_cluster_dns(hosts, index.kind("Service"), index.kind("Pod"), (t for _, t in lines))
     resolved = resolve(hosts, namespace, own)
     certain = cluster_dns_named(hosts)
     follow = partial(_follow, index, unavailable, limits, notes, dependency_logs, now)
