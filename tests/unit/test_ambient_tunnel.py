@@ -25,10 +25,12 @@ from tests.support.evidence import evidence, service
 AMBIENT = {"istio.io/dataplane-mode": "ambient"}
 
 
-def _endpoint(namespace: str, app: str, ns_labels: dict[str, str], **labels: str) -> Endpoint:
+def _endpoint(
+    namespace: str, app: str, ns_labels: dict[str, str], labels: dict[str, str] | None = None
+) -> Endpoint:
     return Endpoint(
         namespace=namespace,
-        labels={"app": app, **labels},
+        labels={"app": app, **(labels or {})},
         namespace_labels={"kubernetes.io/metadata.name": namespace, **ns_labels},
     )
 
@@ -36,10 +38,10 @@ def _endpoint(namespace: str, app: str, ns_labels: dict[str, str], **labels: str
 def _flow(
     source_ns: dict[str, str] = AMBIENT,
     destination_ns: dict[str, str] = AMBIENT,
-    **source_labels: str,
+    source_labels: dict[str, str] | None = None,
 ) -> Flow:
     return Flow(
-        source=_endpoint("checkout", "checkout-web", source_ns, **source_labels),
+        source=_endpoint("checkout", "checkout-web", source_ns, source_labels),
         destination=_endpoint("payments", "payments-api", destination_ns),
     )
 
@@ -91,7 +93,7 @@ def test_a_flow_between_enrolled_pods_reaches_the_tunnel_port() -> None:
     [
         _flow(destination_ns={}),  # the callee's namespace is not in the mesh
         _flow(source_ns={}),  # nor is the caller's
-        _flow(**{"istio.io/dataplane-mode": "none"}),  # the caller's pod opts out
+        _flow(source_labels={"istio.io/dataplane-mode": "none"}),  # the caller's pod opts out
     ],
 )
 def test_no_tunnel_unless_both_ends_are_enrolled(flow: Flow) -> None:

@@ -28,15 +28,11 @@ def _confidence_literals(source: str) -> list[tuple[int, float]]:
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "make_finding":
             args = [*node.args[2:3], *(k.value for k in node.keywords if k.arg == "confidence")]
             found += [(node.lineno, value) for arg in args for value in _literals(arg)]
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        if any(isinstance(t, ast.Name) and t.id == "confidence" for t in targets):
-            value = getattr(node, "value", None)
-            if value is not None:
-                found += [(node.lineno, v) for v in _literals(value)]
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            named = any(isinstance(t, ast.Name) and t.id == "confidence" for t in targets)
+            if named and node.value is not None:
+                found += [(node.lineno, v) for v in _literals(node.value)]
     return found
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from kubetriage.analyzers import AnalyzerRun
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.object_evidence import RevisionEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import (
     analyze,
@@ -42,7 +44,7 @@ VAP = (
 )
 
 
-def _refused(message: str, *revisions: object) -> object:
+def _refused(message: str, *revisions: RevisionEvidence) -> AnalyzerRun:
     return analyze(
         evidence(
             workload=deployment("checkout", replicas=3, ready=1),
@@ -64,7 +66,7 @@ def test_a_new_revision_the_policy_refuses_while_the_old_one_serves_is_rolled_ba
     assert_leads(_refused(KYVERNO, new, old), Category.BAD_ROLLOUT, Action.ROLLBACK, CHECKOUT)
 
 
-def _psa_refused_after(*aspects: str) -> object:
+def _psa_refused_after(*aspects: str) -> AnalyzerRun:
     """Pod Security refuses the pods of revision 5, rolled out over a serving revision 4 by a
     rollout that changed ``aspects`` of the pod template."""
     new = revision("checkout-7d9f6c8b5", 5, {"app": "shop/checkout:1.5"}, current=True)

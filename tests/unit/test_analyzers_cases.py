@@ -23,10 +23,9 @@ from kubetriage.replay.promtool import expand_series_values, parse_series_select
 from tests.support.built import case_evidence
 from tests.support.cases import EXAMPLES
 
-CASES = EXAMPLES
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
-EXAMPLES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
+NAMES = ["example-oom-csv-exporter", "example-image-tag-typo", "example-external-api-503"]
 
 
 def _metrics(case: Case) -> list[MetricSummary]:
@@ -48,7 +47,7 @@ def _metrics(case: Case) -> list[MetricSummary]:
 
 
 def _evidence(name: str, *, with_metrics: bool) -> tuple[Case, Evidence]:
-    case = load_case(CASES / name / "case.yaml")
+    case = load_case(EXAMPLES / name / "case.yaml")
     evidence = case_evidence(case)
     if with_metrics:
         evidence = evidence.model_copy(update={"metrics": _metrics(case)})
@@ -56,7 +55,7 @@ def _evidence(name: str, *, with_metrics: bool) -> tuple[Case, Evidence]:
 
 
 @pytest.mark.parametrize("with_metrics", [False, True], ids=["no-metrics", "metrics"])
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", NAMES)
 def test_top_finding_matches_the_expected_diagnosis(name: str, with_metrics: bool) -> None:
     case, evidence = _evidence(name, with_metrics=with_metrics)
     result = run_analyzers(evidence)

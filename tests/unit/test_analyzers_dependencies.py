@@ -111,6 +111,7 @@ def test_a_rollout_named_by_a_callees_own_words_says_so() -> None:
         )
         finding = top(ev)
         assert finding.analyzer == "dependency-change"
+        assert finding.narrative is not None
         assert finding.narrative.because[2].text == said
 
 

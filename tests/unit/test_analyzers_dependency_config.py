@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary, ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -68,7 +69,7 @@ def _caller(dependency: DependencyEvidence, **fields: object) -> Evidence:
     )
 
 
-def _rule(ev: Evidence) -> list[object]:
+def _rule(ev: Evidence) -> list[Finding]:
     return [f for f in analyze(ev).findings if f.analyzer == "dependency-config"]
 
 

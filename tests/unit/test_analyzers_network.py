@@ -15,6 +15,7 @@ import pytest
 from kubetriage.analyzers.network import labels_alike
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
     ConfigReference,
     GenericObjectEvidence,
@@ -243,10 +244,21 @@ def test_x509_expired_in_logs_renews_the_mounted_tls_secret() -> None:
     )
 
 
-def _frontend(logs: str, **fields: object) -> Evidence:
+def _frontend(
+    logs: str,
+    *,
+    services: list[ServiceEvidence],
+    network_policies: list[NetworkPolicyEvidence] | None = None,
+) -> Evidence:
     """The calling side of the service tests: the frontend Deployment and its one pod,
-    logging ``logs``."""
-    return make.app_evidence("frontend-7d9f6c8b5-abcde", make.container("web"), logs=logs, **fields)
+    logging ``logs``, with ``services`` and ``network_policies`` in its namespace."""
+    return make.app_evidence(
+        "frontend-7d9f6c8b5-abcde",
+        make.container("web"),
+        logs=logs,
+        services=services,
+        network_policies=network_policies or [],
+    )
 
 
 def test_called_service_with_no_pods_behind_it_is_network_not_dependency() -> None:

@@ -384,6 +384,7 @@ def test_a_detail_too_long_for_the_summary_is_dropped_not_cut() -> None:
     assert finding.summary.startswith("1 pod of Deployment shop/checkout-large-language-model")
     assert "advertise" not in finding.summary  # the detail went, the sentence stays whole
     assert finding.summary.endswith("stuck Pending; check the device plugin on its nodes.")
+    assert finding.narrative is not None
     assert any("report no nvidia.com/gpu" in c.text for c in finding.narrative.because)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from kubetriage.analyzers.rate_limits import rate_limited_calls
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import AutoscalerEvidence
+from kubetriage.models.object_evidence import AutoscalerEvidence, ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import autoscalers
@@ -42,10 +42,23 @@ def _hpa() -> AutoscalerEvidence:
     return autoscalers.hpa(SYNC, current=8, maximum=8, limited=True)
 
 
-def _evidence(logs: str, **fields: object) -> Evidence:
-    fields.setdefault("dependencies", [_partner()])
+def _evidence(
+    logs: str,
+    *,
+    dependencies: list[DependencyEvidence] | None = None,
+    autoscalers: list[AutoscalerEvidence] | None = None,
+    services: list[ServiceEvidence] | None = None,
+) -> Evidence:
+    """sync's worker, which logged ``logs``, calling ``dependencies`` (default: the partner
+    API)."""
     return make.app_evidence(
-        _POD, make.container("worker"), workload=make.deployment("sync"), logs=logs, **fields
+        _POD,
+        make.container("worker"),
+        workload=make.deployment("sync"),
+        logs=logs,
+        dependencies=[_partner()] if dependencies is None else dependencies,
+        autoscalers=autoscalers or [],
+        services=services or [],
     )
 
 
@@ -54,9 +67,11 @@ def test_calls_refused_for_rate_lead_to_the_callee_over_the_autoscaler_at_its_ma
     result = analyze(ev)
     first = assert_leads(result, Category.DEPENDENCY_FAILURE, Action.ESCALATE, PARTNER)
     assert first.analyzer == "rate-limited-dependency"
+    assert first.narrative is not None
     assert first.narrative.aside == "it points at api.partner.example"
     (saturation,) = by_category(result, Category.RESOURCE_SATURATION)
     assert saturation.confidence < first.confidence
+    assert saturation.narrative is not None
     assert any("refused for rate" in c.text for c in saturation.narrative.because)
 
 

@@ -99,7 +99,7 @@ def test_the_unknown_that_remains_goes_to_the_workload_that_restarted() -> None:
     ev = _incident(BEFORE)
     diagnosis = combine(
         evidence=ev,
-        findings=analyze(ev).findings,
+        findings=list(analyze(ev).findings),
         opinion=None,
         llm=LLMUsage(used=False, reason="not configured"),
         similar=[],

@@ -54,6 +54,7 @@ def _dependency(
     callers: list[CallerEvidence] | None = None,
     changes: list[ChangeEvidence] | None = None,
 ) -> DependencyEvidence:
+    assert service.namespace is not None
     return DependencyEvidence(
         service=make.service(service.name, service.namespace, ready=1, matching=1),
         ref=service,

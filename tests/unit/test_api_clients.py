@@ -71,6 +71,7 @@ def _objects(old_args: list[str], new_args: list[str], new_image: str = "op:3.4"
 
 
 def _built(objects: list[Any], line: str = THROTTLED) -> Evidence:
+    assert OWN.namespace is not None
     logs = [make.log("builds-0", "builds", line, namespace=OWN.namespace)]
     alert = AlertEvidence(labels={"alertname": "BuildQueue"}, starts_at=ago(17), status="firing")
     return built(objects, OWN, logs=logs).model_copy(update={"alerts": [alert]})
@@ -111,6 +112,7 @@ def test_nothing_is_read_when_the_api_server_does_not_throttle() -> None:
 
 
 def _walked(line: str) -> set[str]:
+    assert OWN.namespace is not None
     run = CollectionRun(asyncio.Semaphore(1))
     run.logs.append(make.log("builds-0", "builds", line, namespace=OWN.namespace))
     reader = ListingReader(_objects(["--leader-elect"], RAISED))

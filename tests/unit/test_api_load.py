@@ -65,6 +65,7 @@ def _objects() -> list[dict[str, Any]]:
 
 
 def test_the_agents_rollouts_are_read_when_the_api_server_throttles() -> None:
+    assert OWN.namespace is not None
     logs = [make.log("cert-manager-7gf-tw4hk", "controller", THROTTLED, namespace=OWN.namespace)]
     evidence = built(_objects(), OWN, logs=logs)
     [agent] = evidence.agent_rollouts
@@ -92,6 +93,7 @@ def _evidence(
     own_changes: list[ChangeEvidence] | None = None,
     log_text: str = THROTTLED,
 ) -> Evidence:
+    assert OWN.namespace is not None
     return make.evidence(
         target=OWN,
         workload=WorkloadEvidence(ref=OWN, desired_replicas=1, ready_replicas=0),

@@ -12,8 +12,8 @@ lines are the kubernetes Python client's ApiException bodies.
 from __future__ import annotations
 
 from kubetriage.analyzers.api_storage import API_SERVER, check_api_storage
-from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import LogSource
+from kubetriage.models.evidence import AlertEvidence, Evidence
+from kubetriage.models.object_evidence import ChangeEvidence, LogSource
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
@@ -29,9 +29,17 @@ _LEADER = (
 )
 
 
-def _scheduler(text: str, *, source: LogSource = "scope", **fields: object) -> Evidence:
+def _scheduler(
+    text: str,
+    *,
+    source: LogSource = "scope",
+    changes: list[ChangeEvidence] | None = None,
+    alerts: list[AlertEvidence] | None = None,
+) -> Evidence:
     """batch-scheduler's pod, which logged ``text`` (read as ``source``)."""
-    ev = make.app_evidence(_POD, make.container("scheduler"), **fields)
+    ev = make.app_evidence(
+        _POD, make.container("scheduler"), changes=changes or [], alerts=alerts or []
+    )
     return ev.model_copy(update={"logs": [make.log(_POD, "scheduler", text, source=source)]})
 
 

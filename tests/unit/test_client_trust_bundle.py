@@ -42,7 +42,7 @@ def _client(env: dict[str, str], *mounts: ConfigMount) -> ContainerEvidence:
 
 
 def _mount(kind: str = "ConfigMap", path: str = "/etc/ssl/internal", **fields: str) -> ConfigMount:
-    return ConfigMount(path=path, kind=kind, name=BUNDLE.name, **fields)  # type: ignore[arg-type]
+    return ConfigMount(path=path, kind=kind, name=BUNDLE.name, **fields)
 
 
 def _rule(app: ContainerEvidence, line: str) -> list[str]:

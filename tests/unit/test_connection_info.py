@@ -31,7 +31,8 @@ def test_in_cluster_service_account_token(tmp_path: Path, ca_file: Path) -> None
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     configuration = k8s.Configuration()
-    InClusterConfigLoader(
+    # The kubernetes client's config loaders carry no annotations (as in kubeclient.py).
+    InClusterConfigLoader(  # type: ignore[no-untyped-call]
         token_filename=str(token_file),
         cert_filename=str(ca_file),
         environ={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"},
@@ -66,6 +67,9 @@ def test_kubeconfig_token(tmp_path: Path, ca_file: Path) -> None:
         )
     )
     configuration = k8s.Configuration()
-    k8s_config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    # The kubernetes client's config loaders carry no annotations (as in kubeclient.py).
+    k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), client_configuration=configuration
+    )
     info = connection_info(k8s.ApiClient(configuration))
     assert (info.scheme, info.token) == ("Bearer", TOKEN)

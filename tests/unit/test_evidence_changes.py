@@ -472,7 +472,7 @@ def _owned_by(pod: dict[str, Any], replica_set: str) -> dict[str, Any]:
     return pod
 
 
-def _restart_split(new_template: dict[str, Any]) -> list[dict[str, Any]]:
+def _restart_split(new_template: dict[str, Any]) -> list[str]:
     """The timeline of two healthy pods of revision 1 on digest aaa and a failing one of
     revision 2 (``new_template``) on digest bbb, all reporting image ``app:latest``."""
     history = [

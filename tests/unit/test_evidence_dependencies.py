@@ -37,6 +37,8 @@ from tests.support.evidence import named, naming
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LIMITS = EvidenceLimits()
 WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
+# Where the texts given to ``service_hosts`` were read (the hosts keep it, the tests do not).
+A_LOG = named("log shop/web-1/app")
 
 
 @pytest.mark.parametrize(
@@ -73,13 +75,13 @@ WEB = ObjectRef(kind="Deployment", namespace="shop", name="web")
 def test_service_hosts_are_read_in_every_common_spelling(
     text: str, expected: tuple[str, str | None, int | None]
 ) -> None:
-    hosts = service_hosts("log", text)
+    hosts = service_hosts(A_LOG, text)
     assert [(h.name, h.namespace, h.port) for h in hosts] == [expected]
 
 
 @pytest.mark.parametrize("text", ["cache=hit", "db: orders", "database is up"])
 def test_a_datastore_word_without_an_address_key_names_no_host(text: str) -> None:
-    assert service_hosts("log", text) == []
+    assert service_hosts(A_LOG, text) == []
 
 
 @pytest.mark.parametrize(
@@ -94,12 +96,12 @@ def test_a_datastore_word_without_an_address_key_names_no_host(text: str) -> Non
     ],
 )
 def test_a_source_location_names_no_host(text: str) -> None:
-    assert service_hosts("log", text) == []
+    assert service_hosts(A_LOG, text) == []
 
 
 def test_a_source_location_beside_a_service_address_keeps_the_address() -> None:
     text = "E1120 09:58:01.1 1 client.go:311] dial tcp orders-db.sales:5432: connect: refused"
-    hosts = service_hosts("log", text)
+    hosts = service_hosts(A_LOG, text)
     assert [(h.name, h.namespace, h.port) for h in hosts] == [("orders-db", "sales", 5432)]
 
 
@@ -129,17 +131,17 @@ def test_other_cluster_names_name_no_service(cluster: str) -> None:
 
 def test_a_keyed_envoy_cluster_in_a_log_names_its_service_and_a_bare_one_does_not() -> None:
     keyed = 'upstream failed envoy_cluster_name="catalog_product-api_8080" flags=UF'
-    assert [(h.name, h.namespace, h.port) for h in service_hosts("log", keyed)] == [
+    assert [(h.name, h.namespace, h.port) for h in service_hosts(A_LOG, keyed)] == [
         ("product-api", "catalog", 8080)
     ]
     # A date or an identifier of the same shape is no cluster name without the key.
-    assert service_hosts("log", "retry_budget_10 exhausted on 2026/11/20") == []
+    assert service_hosts(A_LOG, "retry_budget_10 exhausted on 2026/11/20") == []
 
 
 def test_a_public_domain_with_three_labels_is_not_a_service() -> None:
-    assert service_hosts("log", "GET https://api.example.com/v1 failed") == []
+    assert service_hosts(A_LOG, "GET https://api.example.com/v1 failed") == []
     # Nor is a peer key's public domain or address.
-    assert service_hosts("log", "upstream=api.example.com backend=10.0.0.7:80") == []
+    assert service_hosts(A_LOG, "upstream=api.example.com backend=10.0.0.7:80") == []
 
 
 def test_config_map_values_yield_hosts_and_nothing_else() -> None:
@@ -740,5 +742,5 @@ def test_a_member_address_without_a_namespace_also_names_the_callers_headless_se
     assert ("cache", None, 11211) in hosts
     assert ("cache-0", "cache", 11211) in hosts
     # A Service in another namespace, spelled the same way without an ordinal, stays one.
-    plain = service_hosts("log", "dial orders-db.sales:5432")
+    plain = service_hosts(A_LOG, "dial orders-db.sales:5432")
     assert [(h.name, h.namespace) for h in plain] == [("orders-db", "sales")]

@@ -171,6 +171,7 @@ def test_the_oom_rule_speaks_for_the_fresh_neighbour_of_a_healthy_workload() -> 
         CACHE.key(),
     )
     assert first.confidence <= CONFIDENCE.ceiling
+    assert first.narrative is not None
     assert "began restarting" in " ".join(c.text for c in first.narrative.because)
 
 

@@ -76,7 +76,7 @@ def test_one_workload_of_the_namespace_takes_it_whatever_the_alert_names() -> No
 
 def test_the_diagnosis_escalates_to_the_reporter_when_no_analyzer_explains_it() -> None:
     evidence = _evidence("shipping", *TWO_SERVICES)
-    findings = make.analyze(evidence).findings
+    findings = list(make.analyze(evidence).findings)
     diagnosis = combine(
         evidence=evidence,
         findings=findings,

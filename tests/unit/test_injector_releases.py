@@ -90,6 +90,7 @@ def test_logins_refused_since_a_release_that_changed_the_injection_roll_it_back(
         CONFIDENCE.refused_since,
     )
     assert found.params == {"revision": "44"}
+    assert evidence.workload is not None
     assert_leads(analyze(evidence), Category.BAD_ROLLOUT, Action.ROLLBACK, evidence.workload.ref)
 
 

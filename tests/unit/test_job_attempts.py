@@ -43,6 +43,7 @@ def _texts(ev_pods: list[PodEvidence], category: Category, **fields: object) -> 
     findings = by_category(analyze(evidence(pods=ev_pods, **fields)), category)
     assert findings, f"no {category.value} finding"
     first = findings[0]
+    assert first.narrative is not None
     return " ".join([first.summary, *(claim.text for claim in first.narrative.because)])
 
 

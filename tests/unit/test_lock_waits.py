@@ -44,7 +44,12 @@ def _waiters(
     )
 
 
-def _caller(waiters: MetricSummary, *, alerted: bool = True, **fields: object) -> Evidence:
+def _caller(
+    waiters: MetricSummary,
+    *,
+    alerted: bool = True,
+    changes: list[ChangeEvidence] | None = None,
+) -> Evidence:
     """orders, healthy and alerted for latency, querying through the database's Service."""
     dep = DependencyEvidence(
         service=make.service("orders-db", "data", ready=1, matching=1),
@@ -57,7 +62,11 @@ def _caller(waiters: MetricSummary, *, alerted: bool = True, **fields: object) -
     )
     alerts = [make.alert(alertname="OrdersLatencyP99High", namespace="shop")] if alerted else []
     return make.app_evidence(
-        "orders-6d8f7c9b5-k2x4q", dependencies=[dep], metrics=[waiters], alerts=alerts, **fields
+        "orders-6d8f7c9b5-k2x4q",
+        dependencies=[dep],
+        metrics=[waiters],
+        alerts=alerts,
+        changes=changes or [],
     )
 
 

@@ -10,8 +10,9 @@ Real: the analyzer registry over Evidence models from ``tests.support.evidence``
 from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.evidence import Evidence, WorkloadEvidence
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
+from kubetriage.models.object_evidence import WorkloadEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import analyze, container, evidence, log, pod
 

@@ -26,7 +26,8 @@ PAYMENTS = ObjectRef(kind="Deployment", namespace="payments", name="payment-serv
 GATEWAY = ObjectRef(kind="Deployment", namespace="istio-system", name="istio-egressgateway")
 OUTSIDE = "api.paygate.example"
 EGRESS_SVC = "istio-egressgateway.istio-system.svc.cluster.local"
-ENV = (named("pod payments/payment-service-7c9d-x1 env"), f"PAYGATE_URL=http://{OUTSIDE}/v1")
+POD_ENV = named("pod payments/payment-service-7c9d-x1 env")
+ENV = (POD_ENV, f"PAYGATE_URL=http://{OUTSIDE}/v1")
 TIMEOUT = (
     f"WARN c.a.PaygateClient : charge to http://{OUTSIDE}/v1/charges failed after 3001 ms: "
     "java.net.http.HttpTimeoutException: request timed out"
@@ -77,9 +78,9 @@ def test_a_named_host_the_sidecars_route_to_the_egress_gateway_makes_it_a_callee
 def test_gateway_only_routes_unnamed_hosts_and_outside_destinations_are_no_hops() -> None:
     assert mesh_route_hosts([_virtual_service(["istio-system/egress"])], [ENV]) == []
     assert mesh_route_hosts([_virtual_service(rule_gateways=["istio-system/egress"])], [ENV]) == []
-    assert mesh_route_hosts([_virtual_service()], [("env", "URL=http://api.other.example")]) == []
+    assert mesh_route_hosts([_virtual_service()], [(POD_ENV, "URL=http://api.other.example")]) == []
     # A longer name that merely starts with the host is another host.
-    assert mesh_route_hosts([_virtual_service()], [("env", f"URL=https://{OUTSIDE}.eu/v1")]) == []
+    assert mesh_route_hosts([_virtual_service()], [(POD_ENV, f"URL=https://{OUTSIDE}.eu/v1")]) == []
     direct = _virtual_service()
     direct["spec"]["http"] = [{"route": [{"destination": {"host": OUTSIDE}}]}]
     assert mesh_route_hosts([direct], [ENV]) == []

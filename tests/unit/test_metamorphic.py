@@ -347,7 +347,7 @@ def test_a_transformed_example_is_diagnosed_as_the_original(
 
 
 def test_suffix_names_follows_the_names_controllers_build_from_names() -> None:
-    case = {
+    case: dict[str, Any] = {
         "cluster": [
             {
                 "kind": "Service",

@@ -72,7 +72,7 @@ def test_the_policy_meant_for_the_flow_is_named_first_whatever_the_names() -> No
     whichever way their names sort."""
     caller = Endpoint(namespace="orders", labels={"app": "orders"}, namespace_labels={})
     callee = Endpoint(namespace="stock", labels={"app": "stock-api"})
-    meant = {
+    meant: dict[str, Any] = {
         "podSelector": {"matchLabels": {"app": "stock-api"}},
         "ingress": [
             {
@@ -86,8 +86,11 @@ def test_the_policy_meant_for_the_flow_is_named_first_whatever_the_names() -> No
             }
         ],
     }
-    same_namespace = {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}
-    scrape = {
+    same_namespace: dict[str, Any] = {
+        "podSelector": {},
+        "ingress": [{"from": [{"podSelector": {}}]}],
+    }
+    scrape: dict[str, Any] = {
         "podSelector": {},
         "ingress": [
             {
@@ -96,7 +99,7 @@ def test_the_policy_meant_for_the_flow_is_named_first_whatever_the_names() -> No
             }
         ],
     }
-    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    deny: dict[str, Any] = {"podSelector": {}, "policyTypes": ["Ingress"]}
     flow = Flow(source=caller, destination=callee, port=8080)
     for names in (
         ("a-meant", "b-same", "c-scrape", "d-deny"),
@@ -117,8 +120,11 @@ def test_with_no_rule_written_for_the_flow_the_default_deny_is_named_first() -> 
     meant for the flow, so the deny-all shutting it out comes before an unrelated allow."""
     caller = Endpoint(namespace="orders", labels={"app": "orders"})
     callee = Endpoint(namespace="stock", labels={"app": "stock-api"})
-    same_namespace = {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}
-    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    same_namespace: dict[str, Any] = {
+        "podSelector": {},
+        "ingress": [{"from": [{"podSelector": {}}]}],
+    }
+    deny: dict[str, Any] = {"podSelector": {}, "policyTypes": ["Ingress"]}
     policies = [_policy("a-same", "stock", same_namespace), _policy("z-deny", "stock", deny)]
     verdict = ingress_verdict(policies, Flow(source=caller, destination=callee, port=8080))
     assert verdict.blocking == ("z-deny", "a-same")

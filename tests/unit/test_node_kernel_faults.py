@@ -15,6 +15,7 @@ from datetime import timedelta
 from kubetriage.analyzers.node_metrics import KERNEL_MEMORY
 from kubetriage.analyzers.nodes import CONFIDENCE
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import (
     EventEvidence,
     MetricSummary,
@@ -46,7 +47,7 @@ IO_ERROR = "Buffer I/O error on dev nvme0n1p3, logical block 381216768, lost asy
 HUNG = "task jbd2/nvme0n1p3-8:611 blocked for more than 120 seconds."
 
 
-def _node_evidence(*events: EventEvidence) -> object:
+def _node_evidence(*events: EventEvidence) -> Evidence:
     return make.evidence(
         target=NODE_REF,
         pods=[make.pod("checkout-7d9f6c8b5-abcde", make.container("app"), node=NODE)],

@@ -69,7 +69,7 @@ def test_members_that_cannot_resolve_each_other_name_the_headless_service() -> N
 
 def test_it_supersedes_escalating_to_the_stores_services() -> None:
     ev = _evidence(_headless())
-    found = analyze(ev).findings
+    found = list(analyze(ev).findings)
     escalations = [
         f
         for f in found

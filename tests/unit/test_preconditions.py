@@ -116,12 +116,12 @@ def test_every_category_has_a_check_and_says_what_it_needs() -> None:
     assert set(SUPPORTING) == set(Category) - {Category.UNKNOWN}
 
 
-@pytest.mark.parametrize("category", sorted(SUPPORTING, key=lambda c: c.value), ids=str)
+@pytest.mark.parametrize("category", sorted(SUPPORTING), ids=str)
 def test_a_typical_precondition_supports_the_category(category: Category) -> None:
     assert category_supported(category, SUPPORTING[category]())
 
 
-@pytest.mark.parametrize("category", sorted(SUPPORTING, key=lambda c: c.value), ids=str)
+@pytest.mark.parametrize("category", sorted(SUPPORTING), ids=str)
 def test_a_healthy_pod_supports_no_category(category: Category) -> None:
     assert not category_supported(category, _healthy())
 

@@ -209,18 +209,22 @@ def _busy_fare(hpa: AutoscalerEvidence, *, cpu_limit: str | None = None) -> Evid
     """fare's pods use 0.98 cores of a 1-core request (0.34 an hour ago) and their liveness
     probe times out; ``hpa`` scales it."""
     limits = {"memory": "1Gi", **({"cpu": cpu_limit} if cpu_limit else {})}
-    resources = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": limits}
+    requests = {"cpu": "1", "memory": "1Gi"}
     app = make.container(
         "web",
         ready=False,
         restarts=4,
         last_state=make.terminated("Error", 143),
         probes=[make.http_probe("liveness", "/healthz", 8000, timeout_seconds=1)],
-        **resources,
+        requests=requests,
+        limits=limits,
     )
     return make.evidence(
         workload=make.deployment(
-            "fare", replicas=3, ready=1, containers=[make.container("web", **resources)]
+            "fare",
+            replicas=3,
+            ready=1,
+            containers=[make.container("web", requests=requests, limits=limits)],
         ),
         pods=[make.app_pod(FARE_POD, app)],
         autoscalers=[hpa],

@@ -104,6 +104,7 @@ def test_a_scaled_jobs_scaler_whose_flow_a_policy_drops_leads_to_that_policy() -
     assert scaler.ref.same_object(ObjectRef(kind="ScaledJob", namespace=APP_NS, name="invoicer"))
     assert scaler.reader_namespace == SCALER_NS
     leader = assert_leads(analyze(ev), Category.NETWORK, Action.FIX_NETWORK, POLICY)
+    assert leader.narrative is not None
     assert "kafka scaler" in leader.narrative.problem
 
 

@@ -173,6 +173,7 @@ def test_a_scaler_whose_flow_a_policy_drops_leads_to_that_policy() -> None:
     assert scaler.reader_namespace == SCALER_NS
     assert scaler.source_labels == BROKER_LABELS
     leader = assert_leads(analyze(ev), Category.NETWORK, Action.FIX_NETWORK, POLICY)
+    assert leader.narrative is not None
     assert "kafka scaler" in leader.narrative.problem
 
 

@@ -338,6 +338,7 @@ def test_the_snapshot_builder_finds_the_writer_as_the_collector_does(name: str) 
     case = load_case(TRAIN / name / "case.yaml")
     first = analyze(case_evidence(case)).findings[0]
     expect = case.expect
+    assert expect is not None
     assert (first.category.value, first.action.value) == (expect.category, expect.actions[0])
     assert (first.target.kind, first.target.namespace, first.target.name) == (
         expect.target.kind,

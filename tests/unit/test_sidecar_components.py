@@ -138,6 +138,7 @@ def _objects(secret: bool = True) -> list[dict[str, Any]]:
 
 
 def _logs(line: str = NOAUTH) -> list[Any]:
+    assert APP.namespace is not None
     return [make.log(f"{APP.name}-{NEW}-kq9xz", "daprd", line, namespace=APP.namespace)]
 
 

@@ -268,6 +268,7 @@ def _series_evidence(name: str) -> Evidence:
         observed=False,
         certificates=[GenericObjectEvidence(ref=CERT)],
     )
+    assert APP.namespace is not None
     workload = make.deployment(APP.name, APP.namespace)
     return make.evidence(workload=workload, metrics=[series], webhooks=[hook])
 

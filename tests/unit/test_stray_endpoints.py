@@ -13,6 +13,7 @@ from __future__ import annotations
 from kubetriage.analyzers.stray_endpoints import check_stray_endpoints
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import ContainerPort
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads
@@ -21,7 +22,7 @@ SERVICE = ObjectRef(kind="Service", namespace="catalog", name="product-api")
 
 
 def _catalog(
-    stray_ports: list[str] | None = None, target: str = "8080", stray: bool = True
+    stray_ports: list[ContainerPort] | None = None, target: str = "8080", stray: bool = True
 ) -> Evidence:
     labels_api = {"app": "catalog", "component": "api"}
     labels_indexer = {"app": "catalog", "component": "indexer"}

@@ -17,6 +17,7 @@ from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.topic_peers import callee_topics
 from kubetriage.models.base import ObjectRef
+from kubetriage.models.naming import NamingSource
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.relations import DependencyEvidence, DependencyRoute, PodTrouble
 from kubetriage.models.vocabulary import Action, Category
@@ -100,7 +101,7 @@ def _tails(orders_said: str) -> list[LogTail]:
 
 def _followed(
     objects: list[dict[str, Any]], said: str
-) -> list[tuple[str, str, list[str], list[DependencyRoute]]]:
+) -> list[tuple[str, str, list[NamingSource], list[DependencyRoute]]]:
     ev = built(objects, WEB, logs=_tails(said))
     return [
         (d.ref.kind, d.ref.name, d.named_by, d.routes) for d in ev.dependencies if d.ref is not None

@@ -233,6 +233,7 @@ def _injector(policy: str = "Ignore") -> WebhookEvidence:
 
 
 def _evidence(client: RefusedClientEvidence, *webhooks: WebhookEvidence) -> Evidence:
+    assert CALLEE.namespace is not None
     return make.evidence(
         workload=make.deployment(CALLEE.name, CALLEE.namespace),
         refused_clients=[client],

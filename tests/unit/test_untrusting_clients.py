@@ -121,6 +121,7 @@ def _client_objects(*, sub_path: bool = True) -> list[dict[str, Any]]:
 
 
 def _server_log(line: str) -> list[Any]:
+    assert SERVER.namespace is not None
     return [make.log("ledger-api-1", "ledger", line, namespace=SERVER.namespace)]
 
 

@@ -17,7 +17,7 @@ import pytest
 from kubetriage.analyzers.worker_timeouts import WORKER_TIMEOUT_LOG, waiting_worker_timeouts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import MetricSummary
+from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, by_category
@@ -43,7 +43,7 @@ def _evidence(
     *,
     metrics: list[MetricSummary] | None = None,
     services: tuple[str, ...] = ("cart-api", "tax"),
-    **fields: object,
+    changes: list[ChangeEvidence] | None = None,
 ) -> Evidence:
     return make.app_evidence(
         POD,
@@ -55,7 +55,7 @@ def _evidence(
         logs=logs,
         services=[make.service(name, ready=2, matching=2) for name in services],
         metrics=metrics or [make.metric(USAGE, first=0.23, last=0.08, name="cpu_usage_cores")],
-        **fields,
+        changes=changes or [],
     )
 
 
