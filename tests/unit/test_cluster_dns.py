@@ -44,7 +44,9 @@ def _service(
     }
 
 
-def _pod(name: str, labels: dict[str, str], image: str = "rancher/hardened-coredns:v1.11.3"):
+def _pod(
+    name: str, labels: dict[str, str], image: str = "rancher/hardened-coredns:v1.11.3"
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -76,7 +78,7 @@ def test_the_nameserver_a_failed_lookup_names_picks_the_service_by_its_address()
     assert cluster_dns_service([METRICS, plain], [], asked) is plain
 
 
-def test_the_conventional_host_stands_for_the_found_service_first_when_the_resolver_fails():
+def test_the_conventional_host_stands_for_the_found_service_first_when_the_resolver_fails() -> None:
     db = ServiceHost(name="db", namespace="shop", port=None, source=None)
     hosts = [db, CLUSTER_DNS]
     found = with_cluster_dns(hosts, [CHART_DNS], [DNS_POD], [TIMEOUT])
