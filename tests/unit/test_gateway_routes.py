@@ -264,7 +264,9 @@ def test_a_route_is_detached_only_when_no_parent_accepts_it() -> None:
     pending = ("Accepted", "Unknown", "Pending")
     assert detached(_with_condition(_route("a", "shop", "a", 80), pending)) is None
     assert detached(_route("a", "shop", "a", 80)) is None
-    route = _with_condition(_route("a", "shop", "a", 80), ("ResolvedRefs", "False", "RefNotPermitted"))
+    route = _with_condition(
+        _route("a", "shop", "a", 80), ("ResolvedRefs", "False", "RefNotPermitted")
+    )
     assert unresolved_reason(route) == "RefNotPermitted"
     assert unresolved_reason(_route("a", "shop", "a", 80)) is None
 
