@@ -134,10 +134,12 @@ def test_a_ready_proxy_or_an_image_pull_makes_no_unscheduled_finding() -> None:
         assert not [f for f in found.findings if f.analyzer == "gateway-proxy-unscheduled"]
 
 
-def _walked(cluster: list[Any], scope: Scope) -> set[str]:
+def _walked(cluster: list[Any], scope: Scope, *, ambient: bool = True) -> set[str]:
     run = CollectionRun(asyncio.Semaphore(1))
     run.add(_service())
     pods = [_pod("api-6f8d-aaaaa", "api-6f8d", {"app": "api"}, "ready")]
+    if ambient:
+        pods[0]["metadata"]["annotations"] = {"ambient.istio.io/redirection": "enabled"}
     reader = ListingReader(cluster)
     asyncio.run(follow_gateway_proxies(reader, run, "orders", pods, scope))  # type: ignore[arg-type]
     return {f"{k}/{name}" for k, _, name in run.objects if k != "Service"}
@@ -150,7 +152,10 @@ def test_the_walk_reads_the_namespace_and_lists_its_waypoint_proxies() -> None:
         "Namespace/orders",
         "Pod/waypoint-6f8d-0",
     }
-    # Near miss: a namespace without a waypoint lists no proxies.
+    # Near misses: a namespace without a waypoint lists no proxies; pods outside the ambient
+    # mesh do not even read their Namespace.
     assert _walked([_namespace({}), *_waypoints("unplaced")], Scope.unrestricted()) == {
         "Namespace/orders"
     }
+    cluster = [namespace, *_waypoints("unplaced")]
+    assert _walked(cluster, Scope.unrestricted(), ambient=False) == set()

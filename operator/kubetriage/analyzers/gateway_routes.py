@@ -70,7 +70,7 @@ def _finding(
     namespace = route.backend_namespaces.get(service, route.route.namespace)
     ref = ObjectRef(kind="Service", namespace=namespace, name=service)
     because = [prose.claim(f"{prose.obj(route.route)} sends traffic to {prose.obj(ref)}", facts[0])]
-    because += [prose.claim(f"{problem}, so the gateway does not route to it", *facts[1:])]
+    because += [prose.claim(f"{problem}, so the gateway cannot route to it", *facts[1:])]
     return make_finding(
         "gateway-route",
         Category.NETWORK,
@@ -132,11 +132,10 @@ def _refused(route: GatewayRouteEvidence) -> list[Finding]:
             _finding(
                 route,
                 service,
-                f"no ReferenceGrant in namespace {namespace} lets it reference Service {service}",
+                f"no ReferenceGrant in {namespace} admits its reference to Service {service}",
                 CONFIDENCE.ref_not_permitted,
                 _route_items(route, f"backendRef Service {namespace}/{service}"),
-                f"restore the ReferenceGrant in {namespace} allowing "
-                f"{route.route.kind} from {route.route.namespace}",
+                f"restore the ReferenceGrant in {namespace}",
             )
             for service, namespace in route.backend_namespaces.items()
         ]
@@ -147,16 +146,15 @@ def _refused(route: GatewayRouteEvidence) -> list[Finding]:
         item(source, f"backendRef Service {route.backends[0]}"),
         item(source, f"Accepted=False {route.detached}"),
     ]
-    gateways = ", ".join(route.gateways) or "its Gateway"
+    gateway = f"Gateway {route.gateways[0]}" if route.gateways else "its Gateway"
     return [
         _finding(
             route,
             route.backends[0],
-            f"no listener of {gateways} accepts the route",
+            f"no listener of {gateway} accepts it",
             CONFIDENCE.detached,
             facts,
-            f"let the listener of {gateways} admit the route (allowedRoutes, hostname, "
-            "sectionName) or fix its parentRef",
+            f"admit it there to reach Service {route.backends[0]}",
         )
     ]
 

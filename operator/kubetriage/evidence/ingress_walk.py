@@ -26,6 +26,7 @@ from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.gateway_proxies import (
     GATEWAY_NAME,
+    in_ambient_mesh,
     proxy_pods,
     proxy_selectors,
     served_gateways,
@@ -208,8 +209,9 @@ async def _follow_waypoints(
     reader: KubeReader, run: CollectionRun, pods: list[JsonDict], scope: Scope
 ) -> None:
     """Add to ``run`` the proxy pods of the waypoints the Services selecting ``pods`` use
-    (the Namespace read first when the scope may: its label names the namespace's one)."""
-    own = {ns for p in pods if (ns := _ns(p))}
+    (the Namespace read first when the scope may and the pods are in the ambient mesh:
+    its label names the namespace's waypoint)."""
+    own = {ns for p in pods if (ns := _ns(p)) and in_ambient_mesh(p)}
     if scope.may_read(None):
         for namespace in sorted(
             own - {name for kind, _, name in run.objects if kind == "Namespace"}

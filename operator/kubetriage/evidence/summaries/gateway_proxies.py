@@ -33,7 +33,7 @@ from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, backend_re
 from kubetriage.evidence.summaries.ingress import MAX_CONTROLLER_PODS, owned_by
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.gateway_proxies import GatewayProxyEvidence
-from kubetriage.models.objects import JsonDict, service_selects
+from kubetriage.models.objects import JsonDict, annotations_of, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -42,6 +42,7 @@ ENVOY_GATEWAY_NAME: Final = "gateway.envoyproxy.io/owning-gateway-name"
 ENVOY_GATEWAY_NAMESPACE: Final = "gateway.envoyproxy.io/owning-gateway-namespace"
 GATEWAY_NAME: Final = "gateway.networking.k8s.io/gateway-name"
 USE_WAYPOINT: Final = "istio.io/use-waypoint"
+AMBIENT_REDIRECTION: Final = "ambient.istio.io/redirection"
 USE_WAYPOINT_NAMESPACE: Final = "istio.io/use-waypoint-namespace"
 # The value that opts a Service out of its namespace's waypoint.
 NO_WAYPOINT: Final = "none"
@@ -91,6 +92,11 @@ def served_gateways(
             if gateway not in {g for _, g in found}:
                 found.append((route, gateway))
     return found[:MAX_GATEWAYS]
+
+
+def in_ambient_mesh(pod: JsonDict) -> bool:
+    """Whether ztunnel redirects the pod's traffic (Istio's ambient CNI annotates it)."""
+    return annotations_of(pod).get(AMBIENT_REDIRECTION) == "enabled"
 
 
 def _waypoint_of(labels: dict[str, str], namespace: str) -> tuple[str, str] | None:
