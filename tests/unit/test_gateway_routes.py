@@ -10,11 +10,13 @@ from typing import Any
 from kubetriage.evidence.summaries.gateway_routes import (
     broken_backends,
     credential_target,
+    detached,
     gateway_names,
     route_summaries,
     routed_service,
     served_credential,
     unresolved,
+    unresolved_reason,
 )
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
@@ -138,10 +140,9 @@ def test_the_builder_summarises_the_namespace_routes() -> None:
 
 
 def _route_evidence(**fields: Any) -> GatewayRouteEvidence:
+    fields.setdefault("backends", ["checkout"])
     return GatewayRouteEvidence(
-        route=ObjectRef(kind="HTTPRoute", namespace="shop", name="checkout"),
-        backends=["checkout"],
-        **fields,
+        route=ObjectRef(kind="HTTPRoute", namespace="shop", name="checkout"), **fields
     )
 
 
@@ -223,3 +224,83 @@ def test_the_certificate_writing_the_credential_is_the_target() -> None:
     assert credential_target([certificate], "edge", "shop-tls") == ObjectRef(
         kind="Secret", namespace="edge", name="shop-tls", api_version="v1"
     )
+
+
+def _with_condition(route: dict[str, Any], *parents: tuple[str, str, str]) -> dict[str, Any]:
+    """``route`` with one status parent per (type, status, reason)."""
+    route["status"] = {
+        "parents": [
+            {
+                "parentRef": {"name": f"gw-{i}", "namespace": "gw"},
+                "conditions": [{"type": t, "status": s, "reason": r, "message": f"{r} here"}],
+            }
+            for i, (t, s, r) in enumerate(parents)
+        ]
+    }
+    return route
+
+
+def test_a_cross_namespace_backend_is_missing_only_where_services_were_read() -> None:
+    route = _route("checkout", "checkout", "pay", 8080)
+    route["spec"]["rules"][0]["backendRefs"][0]["namespace"] = "payments"
+    # The payments namespace was never read: the backend is unknown, not missing.
+    assert broken_backends(route, [_service("web", "checkout", 80)]) == []
+    assert broken_backends(route, [_service("other", "payments", 80)]) == [
+        ("payments", "pay", None)
+    ]
+    summary = route_summaries([route], [], services_known=True, max_items=5)[0]
+    assert summary.backend_namespaces == {"pay": "payments"}
+    assert summary.missing == []
+
+
+def test_a_route_is_detached_only_when_no_parent_accepts_it() -> None:
+    refused = ("Accepted", "False", "NotAllowedByListeners")
+    accepted = ("Accepted", "True", "Accepted")
+    assert detached(_with_condition(_route("a", "shop", "a", 80), refused)) == (
+        "NotAllowedByListeners: NotAllowedByListeners here"
+    )
+    # Near misses: another Gateway still serves it; the controller has not decided yet.
+    assert detached(_with_condition(_route("a", "shop", "a", 80), refused, accepted)) is None
+    pending = ("Accepted", "Unknown", "Pending")
+    assert detached(_with_condition(_route("a", "shop", "a", 80), pending)) is None
+    assert detached(_route("a", "shop", "a", 80)) is None
+    route = _with_condition(
+        _route("a", "shop", "a", 80), ("ResolvedRefs", "False", "RefNotPermitted")
+    )
+    assert unresolved_reason(route) == "RefNotPermitted"
+    assert unresolved_reason(_route("a", "shop", "a", 80)) is None
+
+
+def test_a_refused_cross_namespace_reference_is_fixed_at_the_backend_namespace() -> None:
+    route = _route_evidence(
+        backends=["payments"],
+        backend_namespaces={"payments": "pay"},
+        unresolved="RefNotPermitted: not allowed",
+        unresolved_reason="RefNotPermitted",
+    )
+    finding = assert_leads(
+        analyze(make.checkout_evidence(gateway_routes=[route])),
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="pay", name="payments"),
+    )
+    assert "ReferenceGrant" in finding.summary
+
+
+def test_a_refusal_without_a_cross_namespace_backend_makes_no_finding() -> None:
+    route = _route_evidence(unresolved="RefNotPermitted: x", unresolved_reason="RefNotPermitted")
+    found = analyze(make.checkout_evidence(gateway_routes=[route]))
+    assert not [f for f in found.findings if f.analyzer == "gateway-route"]
+
+
+def test_a_route_no_gateway_accepts_is_fixed_at_its_backend() -> None:
+    route = _route_evidence(
+        gateways=["gw/public"], detached="NotAllowedByListeners: namespace not selected"
+    )
+    finding = assert_leads(
+        analyze(make.checkout_evidence(gateway_routes=[route])),
+        Category.NETWORK,
+        Action.FIX_NETWORK,
+        ObjectRef(kind="Service", namespace="shop", name="checkout"),
+    )
+    assert any("Accepted=False" in e.fact for e in finding.evidence)

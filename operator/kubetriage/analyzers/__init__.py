@@ -162,6 +162,7 @@ from kubetriage.analyzers.tls_clients import TLS_CLIENT_ANALYZERS
 from kubetriage.analyzers.token_automount import TOKEN_AUTOMOUNT_ANALYZERS
 from kubetriage.analyzers.under_requested import UNDER_REQUESTED_ANALYZERS
 from kubetriage.analyzers.unreloaded_certificates import UNRELOADED_CERTIFICATE_ANALYZERS
+from kubetriage.analyzers.unscheduled_proxies import UNSCHEDULED_PROXY_ANALYZERS
 from kubetriage.analyzers.unserved_metrics import UNSERVED_METRIC_ANALYZERS
 from kubetriage.analyzers.untrusting_clients import UNTRUSTING_CLIENT_ANALYZERS
 from kubetriage.analyzers.warm_up import WARM_UP_ANALYZERS
@@ -176,6 +177,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *OOM_ANALYZERS,
     *CHILD_OOM_ANALYZERS,
     *GATEWAY_PROXY_ANALYZERS,
+    *UNSCHEDULED_PROXY_ANALYZERS,
     *CRASH_ANALYZERS,
     *CONFIG_MISSING_ANALYZERS,
     *SIDECAR_COMPONENT_ANALYZERS,

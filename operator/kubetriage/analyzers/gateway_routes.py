@@ -33,6 +33,19 @@ class _Confidence:
     port_missing: float = 0.9
     # A route's backend Service does not exist: the same, one step further.
     service_missing: float = 0.88
+    # A route sends to another namespace's Service and its controller refuses the reference
+    # (ResolvedRefs=False, RefNotPermitted: no ReferenceGrant there allows it): the gateway
+    # answers those requests itself whatever the backend pods do, as for a missing port.
+    ref_not_permitted: float = 0.9
+    # No parent Gateway accepts the route (Accepted=False: no listener allows its namespace
+    # or kind, no hostname matches): the gateway serves none of its rules, and a rollout of
+    # the backend, which never sees the requests, does not explain the errors.
+    detached: float = 0.9
+
+
+# The ResolvedRefs reason a controller gives a cross-namespace reference no ReferenceGrant
+# allows (Gateway API, GEP-709).
+REF_NOT_PERMITTED: Final = "RefNotPermitted"
 
 
 CONFIDENCE: Final = _Confidence()
@@ -54,7 +67,8 @@ def _finding(
     facts: list[EvidenceItem],
     fix: str,
 ) -> Finding:
-    ref = ObjectRef(kind="Service", namespace=route.route.namespace, name=service)
+    namespace = route.backend_namespaces.get(service, route.route.namespace)
+    ref = ObjectRef(kind="Service", namespace=namespace, name=service)
     because = [prose.claim(f"{prose.obj(route.route)} sends traffic to {prose.obj(ref)}", facts[0])]
     because += [prose.claim(f"{problem}, so the gateway cannot route to it", *facts[1:])]
     return make_finding(
@@ -106,7 +120,43 @@ def check_gateway_routes(evidence: Evidence) -> list[Finding]:
                     f"create Service {service} or point the route at an existing one",
                 )
             )
+        findings += _refused(route)
     return findings
+
+
+def _refused(route: GatewayRouteEvidence) -> list[Finding]:
+    """A route whose controller refuses a cross-namespace backend (no ReferenceGrant) or
+    that no parent Gateway accepts: the backends are fine, the route is cut off from them."""
+    if route.unresolved_reason == REF_NOT_PERMITTED:
+        return [
+            _finding(
+                route,
+                service,
+                f"no ReferenceGrant in {namespace} admits its reference to Service {service}",
+                CONFIDENCE.ref_not_permitted,
+                _route_items(route, f"backendRef Service {namespace}/{service}"),
+                f"restore the ReferenceGrant in {namespace}",
+            )
+            for service, namespace in route.backend_namespaces.items()
+        ]
+    if route.detached is None or not route.backends:
+        return []
+    source = f"{route.route.kind.lower()}/{route.route.namespace}/{route.route.name}"
+    facts = [
+        item(source, f"backendRef Service {route.backends[0]}"),
+        item(source, f"Accepted=False {route.detached}"),
+    ]
+    gateway = f"Gateway {route.gateways[0]}" if route.gateways else "its Gateway"
+    return [
+        _finding(
+            route,
+            route.backends[0],
+            f"no listener of {gateway} accepts it",
+            CONFIDENCE.detached,
+            facts,
+            f"admit it there to reach Service {route.backends[0]}",
+        )
+    ]
 
 
 GATEWAY_ROUTE_ANALYZERS: tuple[Analyzer, ...] = (

@@ -25,9 +25,12 @@ from __future__ import annotations
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.summaries.gateway_proxies import (
+    GATEWAY_NAME,
+    in_ambient_mesh,
     proxy_pods,
     proxy_selectors,
     served_gateways,
+    served_waypoints,
 )
 from kubetriage.evidence.summaries.gateway_routes import (
     ISTIO_GATEWAY_API,
@@ -179,7 +182,8 @@ async def follow_gateway_proxies(
     reader: KubeReader, run: CollectionRun, namespace: str, pods: list[JsonDict], scope: Scope
 ) -> None:
     """Add to ``run`` the proxy pods that ``scope`` may read of the Gateways the routes of
-    ``namespace`` serving ``pods`` attach to."""
+    ``namespace`` serving ``pods`` attach to, and of the Istio waypoints its Services use."""
+    await _follow_waypoints(reader, run, pods, scope)
     if not scope.may_read(None):
         # The proxies run in a namespace of their own: not this Incident's to read.
         return
@@ -198,4 +202,33 @@ async def follow_gateway_proxies(
             )
         readable = [p for p in listed if scope.may_read(_ns(p))]
         for pod in proxy_pods(readable, gateway_ns, gateway):
+            run.add(pod)
+
+
+async def _follow_waypoints(
+    reader: KubeReader, run: CollectionRun, pods: list[JsonDict], scope: Scope
+) -> None:
+    """Add to ``run`` the proxy pods of the waypoints the Services selecting ``pods`` use
+    (the Namespace read first when the scope may and the pods are in the ambient mesh:
+    its label names the namespace's waypoint)."""
+    own = {ns for p in pods if (ns := _ns(p)) and in_ambient_mesh(p)}
+    if scope.may_read(None):
+        for namespace in sorted(
+            own - {name for kind, _, name in run.objects if kind == "Namespace"}
+        ):
+            await reader.read(run, "Namespace", None, namespace)
+    namespaces = [obj for (kind, _, _), obj in run.objects.items() if kind == "Namespace"]
+    services = [obj for (kind, _, _), obj in run.objects.items() if kind == "Service"]
+    for _, (waypoint_ns, waypoint) in served_waypoints(namespaces, services, pods):
+        if not scope.may_read(waypoint_ns):
+            continue
+        listed = await reader.list_of(
+            run,
+            "Pod",
+            waypoint_ns,
+            what=f"list proxy pods of waypoint {waypoint_ns}/{waypoint}",
+            label_selector=selector_query({"matchLabels": {GATEWAY_NAME: waypoint}}),
+            limit=4 * MAX_CONTROLLER_PODS,
+        )
+        for pod in proxy_pods(listed, waypoint_ns, waypoint):
             run.add(pod)

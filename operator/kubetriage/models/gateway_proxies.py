@@ -18,7 +18,9 @@ class GatewayProxyEvidence(BaseModel):
     runs them (the proxy requests reach the workload through can fail itself)."""
 
     gateway: ObjectRef
-    route: ObjectRef  # the route of the incident's namespace attached to it
+    # The route of the incident's namespace attached to it; for an Istio waypoint, the
+    # Service bound to it (``istio.io/use-waypoint``).
+    route: ObjectRef
     workload: ObjectRef | None = None  # the proxies' workload (from their pods' owners)
     pods: int = 0
     ready_pods: int = 0

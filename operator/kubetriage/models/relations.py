@@ -110,6 +110,13 @@ class GatewayRouteEvidence(BaseModel):
     missing: list[str] = Field(default_factory=list)
     # The controller's ResolvedRefs=False condition, "reason: message"; None when resolved.
     unresolved: str | None = None
+    # That condition's reason alone (RefNotPermitted, BackendNotFound, ...).
+    unresolved_reason: str | None = None
+    # Backend Service -> its namespace, for backendRefs into another namespace than the route's.
+    backend_namespaces: dict[str, str] = Field(default_factory=dict)
+    # The controller's Accepted=False condition when no parent accepts the route (no listener
+    # allows it, no hostname matches): "reason: message"; None when a parent accepts it.
+    detached: str | None = None
 
 
 class DependencyVolume(BaseModel):

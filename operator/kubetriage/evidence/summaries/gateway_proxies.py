@@ -10,6 +10,12 @@ run in the controller's namespace), and the controllers that deploy a Gateway's 
 its own namespace (Istio, kgateway and others, Gateway API GEP-1762) with
 ``gateway.networking.k8s.io/gateway-name``.
 
+An Istio ambient namespace (or Service) labelled ``istio.io/use-waypoint`` sends its
+Services' traffic through that waypoint, a Gateway of class ``istio-waypoint`` in the
+namespace (``istio.io/use-waypoint-namespace`` names another), whose proxy pods carry the
+same ``gateway.networking.k8s.io/gateway-name`` label: ztunnel hands every request to the
+Service to them first, so they are read the same way, with the Service as what binds them.
+
 Shared by the collector (``kubetriage.evidence.ingress_walk.follow_gateway_proxies``) and the
 builder (``gateway_proxies``).
 """
@@ -27,7 +33,7 @@ from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, backend_re
 from kubetriage.evidence.summaries.ingress import MAX_CONTROLLER_PODS, owned_by
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.gateway_proxies import GatewayProxyEvidence
-from kubetriage.models.objects import JsonDict, service_selects
+from kubetriage.models.objects import JsonDict, annotations_of, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
@@ -35,6 +41,11 @@ from kubetriage.models.objects import namespace as _ns
 ENVOY_GATEWAY_NAME: Final = "gateway.envoyproxy.io/owning-gateway-name"
 ENVOY_GATEWAY_NAMESPACE: Final = "gateway.envoyproxy.io/owning-gateway-namespace"
 GATEWAY_NAME: Final = "gateway.networking.k8s.io/gateway-name"
+USE_WAYPOINT: Final = "istio.io/use-waypoint"
+AMBIENT_REDIRECTION: Final = "ambient.istio.io/redirection"
+USE_WAYPOINT_NAMESPACE: Final = "istio.io/use-waypoint-namespace"
+# The value that opts a Service out of its namespace's waypoint.
+NO_WAYPOINT: Final = "none"
 # Gateways followed to their proxies, at most.
 MAX_GATEWAYS: Final = 3
 
@@ -83,6 +94,47 @@ def served_gateways(
     return found[:MAX_GATEWAYS]
 
 
+def in_ambient_mesh(pod: JsonDict) -> bool:
+    """Whether ztunnel redirects the pod's traffic (Istio's ambient CNI annotates it)."""
+    return annotations_of(pod).get(AMBIENT_REDIRECTION) == "enabled"
+
+
+def _waypoint_of(labels: dict[str, str], namespace: str) -> tuple[str, str] | None:
+    name = labels.get(USE_WAYPOINT)
+    if not name:
+        return None
+    return labels.get(USE_WAYPOINT_NAMESPACE) or namespace, name
+
+
+def served_waypoints(
+    namespaces: Iterable[JsonDict], services: Iterable[JsonDict], pods: Iterable[JsonDict]
+) -> list[tuple[JsonDict, tuple[str, str]]]:
+    """Each Service selecting one of ``pods`` with the waypoint (namespace, name) it sends
+    its traffic through: its own ``istio.io/use-waypoint`` label, else its namespace's
+    (``none`` opts out); bounded to ``MAX_GATEWAYS`` waypoints."""
+    pod_list = list(pods)
+    by_namespace = {_name(n): _labels(n) for n in namespaces}
+    found: list[tuple[JsonDict, tuple[str, str]]] = []
+    for service in services:
+        namespace = _ns(service) or ""
+        selector = {
+            str(k): str(v) for k, v in (service.get("spec") or {}).get("selector", {}).items()
+        }
+        if not selector or not any(
+            _ns(p) == namespace and service_selects(selector, _labels(p)) for p in pod_list
+        ):
+            continue
+        own = _labels(service).get(USE_WAYPOINT)
+        if own == NO_WAYPOINT:
+            continue
+        waypoint = _waypoint_of(_labels(service), namespace) or _waypoint_of(
+            by_namespace.get(namespace, {}), namespace
+        )
+        if waypoint is not None and waypoint not in {w for _, w in found}:
+            found.append((service, waypoint))
+    return found[:MAX_GATEWAYS]
+
+
 def gateway_proxies(
     index: ObjectIndex, namespace: str | None, pods: list[JsonDict], limits: EvidenceLimits
 ) -> list[GatewayProxyEvidence]:
@@ -91,8 +143,11 @@ def gateway_proxies(
     if namespace is None:
         return []
     routes = [r for kind in ROUTE_KINDS for r in index.in_namespace(kind, namespace)]
+    services = index.kind("Service")
     summaries: list[GatewayProxyEvidence] = []
-    for route, (gateway_ns, gateway) in served_gateways(routes, index.kind("Service"), pods):
+    served = served_gateways(routes, services, pods)
+    served += served_waypoints(index.kind("Namespace"), services, pods)
+    for route, (gateway_ns, gateway) in served:
         found = proxy_pods(index.kind("Pod"), gateway_ns, gateway)
         if not found:
             continue

@@ -78,6 +78,32 @@ def unresolved(route: Mapping[str, object]) -> str | None:
     return None
 
 
+def unresolved_reason(route: Mapping[str, object]) -> str | None:
+    """The reason of the controller's ResolvedRefs=False condition on any parent."""
+    for parent in dicts(as_dict(route.get("status")).get("parents")):
+        for cond in dicts(parent.get("conditions")):
+            if cond.get("type") == "ResolvedRefs" and cond.get("status") == "False":
+                return as_str(cond.get("reason")) or "ResolvedRefs=False"
+    return None
+
+
+def detached(route: Mapping[str, object]) -> str | None:
+    """The controller's Accepted=False condition ("reason: message") when every parent that
+    reports on the route refuses it: the gateway then serves none of its rules. None when a
+    parent accepts it or none has reported yet."""
+    refused: list[str] = []
+    for parent in dicts(as_dict(route.get("status")).get("parents")):
+        for cond in dicts(parent.get("conditions")):
+            if cond.get("type") != "Accepted":
+                continue
+            if cond.get("status") != "False":
+                return None
+            reason = as_str(cond.get("reason")) or "Accepted=False"
+            message = as_str(cond.get("message"))
+            refused.append(f"{reason}: {message}" if message else reason)
+    return refused[0] if refused else None
+
+
 def _service_ports(service: Mapping[str, object]) -> set[object]:
     return {p.get("port") for p in dicts(as_dict(service.get("spec")).get("ports"))}
 
@@ -89,11 +115,14 @@ def broken_backends(
     Service is missing (None; only when ``services_known``: the Services could be listed) or
     does not expose the port the route names."""
     by_key = {(_ns(s) or "", _name(s)): s for s in services}
+    # Another namespace's Services are read only when something led there: a backend absent
+    # from a namespace none of whose Services were read is unknown, not missing.
+    listed = {_ns(route) or "", *(namespace for namespace, _ in by_key)}
     broken: list[tuple[str, str, str | None]] = []
     for namespace, name, port in backend_refs(route):
         service = by_key.get((namespace, name))
         if service is None:
-            if services_known:
+            if services_known and namespace in listed:
                 broken.append((namespace, name, None))
         elif port is not None and port not in _service_ports(service):
             broken.append((namespace, name, str(port)))
@@ -178,6 +207,11 @@ def route_summaries(
                 unknown_ports={n: p for _, n, p in broken if p is not None},
                 missing=[n for _, n, p in broken if p is None][:max_items],
                 unresolved=unresolved(route),
+                unresolved_reason=unresolved_reason(route),
+                backend_namespaces={
+                    n: ns for ns, n, _ in backend_refs(route)[:max_items] if ns != _ns(route)
+                },
+                detached=detached(route),
             )
         )
     return summaries
