@@ -128,6 +128,9 @@ UNEXERCISED_READS = {
     ("kyverno.io", "clusterpolicies"): "read when the kubelet says a Secret is missing",
     ("kafka.strimzi.io", "kafkausers"): "read when the kubelet says a Secret is missing",
     ("dapr.io", "components"): "read when a pod of the incident runs a Dapr sidecar",
+    ("postgresql.cnpg.io", "clusters"): (
+        "read when a CloudNativePG Cluster controls a pod of the incident"
+    ),
     ("kueue.x-k8s.io", "localqueues"): (
         "read when a namespace-wide alert names a Kueue ClusterQueue (cluster_queue)"
     ),

@@ -330,6 +330,8 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("get", "argoproj.io", "applications", namespace="argocd", name="payments"),
         # What a Dapr sidecar loads, and the Secret keys it reads.
         Request("list", "dapr.io", "components", namespace="shop"),
+        # The addresses a CloudNativePG Cluster running the incident's pods configures.
+        Request("get", "postgresql.cnpg.io", "clusters", namespace="shop", name="orders-pg"),
         # The namespaces whose Jobs a Kueue ClusterQueue an alert names admits.
         Request("list", "kueue.x-k8s.io", "localqueues"),
         # Why Kueue holds a Job of the incident's namespace.

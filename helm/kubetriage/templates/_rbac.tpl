@@ -83,6 +83,12 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [dapr.io]
   resources: [components]
   verbs: [get, list, watch]
+# The operator resource running the incident's pods (a CloudNativePG Cluster): the addresses
+# its spec configures them with, such as the WAL archive's object store (read only when it
+# controls a pod of the incident; harmless when the operator is not installed).
+- apiGroups: [postgresql.cnpg.io]
+  resources: [clusters]
+  verbs: [get]
 {{- if .Values.rbac.secretWriters }}
 # What writes a Secret a pod cannot get: Kyverno Policies that clone it, the Strimzi
 # KafkaUser it is named after (read only when the kubelet says a Secret is missing).

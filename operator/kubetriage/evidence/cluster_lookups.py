@@ -10,7 +10,7 @@ cluster; what is listed is not kept: the walk reads the objects the pure selecto
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.cloud_controllers import (
@@ -23,6 +23,7 @@ from kubetriage.evidence.cloud_controllers import (
 from kubetriage.evidence.dependencies import ServiceHost
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.node_plugins import ca_hosts, certificate_authorities, cluster_dns_server
+from kubetriage.evidence.owner_specs import owner_api
 from kubetriage.evidence.pull_registries import pull_registries, registry_hosts
 from kubetriage.evidence.raw import as_dict as _d
 from kubetriage.evidence.reader import KubeReader
@@ -186,3 +187,16 @@ async def cloud_controllers(
         of.setdefault(str(workload.get("kind")), []).append(workload)
     of["ConfigMap"] = [o for o in run.objects.values() if o.get("kind") == "ConfigMap"]
     return cloud_controller_hosts(pods, lambda kind: of.get(kind, []))
+
+
+async def read_pod_owners(
+    reader: KubeReader, run: CollectionRun, pods: Iterable[JsonDict], namespace: str
+) -> None:
+    """Read into ``run`` the operator resources (``OWNER_APIS``) controlling ``pods``."""
+    seen: set[tuple[str, str]] = set()
+    for pod in pods:
+        owned = owner_api(pod)
+        if owned is None or (owned[0][2], owned[1]) in seen:
+            continue
+        seen.add((owned[0][2], owned[1]))
+        await reader.custom_get(run, namespace, owned[0], owned[1])

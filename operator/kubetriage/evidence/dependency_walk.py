@@ -26,6 +26,7 @@ from kubetriage.evidence.cluster_lookups import (
     ca_servers,
     cloud_controllers,
     node_pods,
+    read_pod_owners,
     registry_servers,
     secret_url_servers,
     topic_peer_candidates,
@@ -71,6 +72,7 @@ from kubetriage.evidence.node_plugins import (
     volume_server_hosts,
     waiting_provisioners,
 )
+from kubetriage.evidence.owner_specs import owner_spec_texts
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
@@ -116,6 +118,11 @@ class DependencyWalk:
         texts = pod_texts(pods[: limits.max_pods], workload)
         texts += scaler_texts(
             workload, [o for (k, _, _), o in run.objects.items() if k in SCALER_KINDS]
+        )
+        # The addresses the operator resource running the pods configures them with.
+        await read_pod_owners(self._reader, run, pods[: limits.max_pods], namespace)
+        texts += owner_spec_texts(
+            pods[: limits.max_pods], lambda kind, ns, name: run.objects.get((kind, ns or "", name))
         )
         hosts = named_hosts(texts + lines, config_maps) + alert_upstreams(alert_labels)
         # The hops in front of the pods: the alerted Ingresses' backends that are not theirs.

@@ -30,6 +30,7 @@ from kubetriage.evidence.query_templates_cluster import CLUSTER_TEMPLATES
 from kubetriage.evidence.query_templates_mesh import MESH_TEMPLATES
 from kubetriage.evidence.query_templates_queues import QUEUE_TEMPLATES
 from kubetriage.evidence.query_templates_replicas import REPLICA_TEMPLATES
+from kubetriage.evidence.query_templates_volumes import VOLUME_TEMPLATES
 from kubetriage.evidence.targets import queue_names
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import AlertEvidence
@@ -48,6 +49,7 @@ TEMPLATES: tuple[QueryTemplate, ...] = (
     *QUEUE_TEMPLATES,
     *CACHE_TEMPLATES,
     *CLUSTER_TEMPLATES,
+    *VOLUME_TEMPLATES,
 )
 
 # Characters RE2 treats specially; Kubernetes names only ever contain "." and "-" of these

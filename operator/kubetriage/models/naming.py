@@ -25,6 +25,7 @@ NamingKind = Literal[
     "trigger",  # an autoscaler's trigger (KEDA): the ScaledObject or ScaledJob
     "alert-label",  # an alert's label
     "route",  # reached by a route of the walk (``DependencyRoute``): text only
+    "owner-spec",  # a value in the spec of the operator resource running the pods: its field
 ]
 
 
@@ -127,6 +128,18 @@ def trigger_source(kind: str, name: str, trigger: str) -> NamingSource:
 def alert_label_source(label: str) -> NamingSource:
     """An alert's label ``label``."""
     return NamingSource(kind="alert-label", text=f"alert label {label}")
+
+
+def owner_spec_source(kind: str, name: str, field: str) -> NamingSource:
+    """A value at ``field`` of the spec of operator resource ``kind``/``name``, which runs the
+    incident's pods (a CloudNativePG Cluster's archive endpoint)."""
+    return NamingSource(
+        kind="owner-spec",
+        text=f"{kind} {name} {field}",
+        owner_kind=kind,
+        owner=name,
+        variable=field,
+    )
 
 
 def route_source(text: str) -> NamingSource:

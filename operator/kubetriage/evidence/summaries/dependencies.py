@@ -57,6 +57,7 @@ from kubetriage.evidence.node_plugins import (
     waiting_provisioners,
 )
 from kubetriage.evidence.notes import Notes, safe
+from kubetriage.evidence.owner_specs import owner_spec_texts
 from kubetriage.evidence.pull_registries import registry_hosts
 from kubetriage.evidence.raw import as_dict, as_list, as_str, dicts, obj_key
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
@@ -136,6 +137,7 @@ def dependency_summaries(
         return []
     texts = pod_texts(pods[: limits.max_pods], scope.workload)
     texts += scaler_texts(scope.workload, scaler_objects(index, namespace))
+    texts += owner_spec_texts(pods[: limits.max_pods], index.get)
     lines = log_texts((t for t in logs if t.namespace == namespace), limits.max_log_lines)
     used = {
         name
