@@ -94,7 +94,7 @@ def test_the_builder_follows_the_store_the_cluster_archives_to() -> None:
     store = deployment_manifest("minio", "storage", ("minio", "quay.io/minio/minio:latest"))
     service = service_manifest("minio", "storage", {"app": "minio"}, port=9000, target_port=9000)
     cluster = _cluster(endpointURL="http://minio.storage.svc.cluster.local:9000")
-    claim = {
+    claim: JsonDict = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": "orders-pg-1", "namespace": "db"},
@@ -107,6 +107,7 @@ def test_the_builder_follows_the_store_the_cluster_archives_to() -> None:
     ]
     ev = built([pod, cluster, claim, store, service], POD)
     [dependency] = ev.dependencies
+    assert dependency.ref is not None
     assert (dependency.ref.kind, dependency.ref.namespace, dependency.ref.name) == (
         "Service",
         "storage",
