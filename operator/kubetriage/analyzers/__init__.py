@@ -24,9 +24,9 @@ from kubetriage.analyzers.blocked_sinks import BLOCKED_SINK_ANALYZERS
 from kubetriage.analyzers.burst_credits import BURST_CREDIT_ANALYZERS
 from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
-from kubetriage.analyzers.callee_oom_onset import CALLEE_OOM_ONSET_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
+from kubetriage.analyzers.callee_oom_onset import CALLEE_OOM_ONSET_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probes import CALLEE_LIVENESS_ANALYZERS
