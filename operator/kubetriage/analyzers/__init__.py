@@ -26,6 +26,7 @@ from kubetriage.analyzers.cache_tier import CACHE_TIER_ANALYZERS
 from kubetriage.analyzers.callee_changes import CALLEE_ROLLOUT_ANALYZERS
 from kubetriage.analyzers.callee_config import CALLEE_CONFIG_ANALYZERS
 from kubetriage.analyzers.callee_credentials import CALLEE_CREDENTIAL_ANALYZERS
+from kubetriage.analyzers.callee_oom_onset import CALLEE_OOM_ONSET_ANALYZERS
 from kubetriage.analyzers.callee_placement import CALLEE_PLACEMENT_ANALYZERS
 from kubetriage.analyzers.callee_pools import CALLEE_POOL_ANALYZERS
 from kubetriage.analyzers.callee_probe_misses import CALLEE_PROBE_ANALYZERS
@@ -175,6 +176,7 @@ from kubetriage.models.findings import Finding
 ANALYZERS: tuple[Analyzer, ...] = (
     # containers
     *OOM_ANALYZERS,
+    *CALLEE_OOM_ONSET_ANALYZERS,
     *CHILD_OOM_ANALYZERS,
     *GATEWAY_PROXY_ANALYZERS,
     *UNSCHEDULED_PROXY_ANALYZERS,
