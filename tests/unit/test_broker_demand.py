@@ -11,12 +11,10 @@ Real: the query is rendered by ``kubetriage.evidence.queries`` and evaluated by 
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.analyzers.demand import flat_demand
@@ -26,9 +24,9 @@ from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
-from kubetriage.replay.promtool import PROMTOOL_BINARY
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
+from tests.support.promtool_checks import assert_evaluates
 
 BROKER = ObjectRef(kind="StatefulSet", namespace="messaging", name="events-server")
 SERVICE = ObjectRef(kind="Service", namespace="messaging", name="events")
@@ -53,31 +51,7 @@ def test_the_throughput_query_reads_the_brokers_published_messages(
         (f'{counter}{{namespace="messaging",pod="events-server-1"}}', "0+600x30"),
         (f'{counter}{{namespace="other",pod="events-server-0"}}', "0+6000x30"),
     ]
-    check = {
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in series],
-                "promql_expr_test": [
-                    {
-                        "expr": _throughput_query(),
-                        "eval_time": "20m",
-                        "exp_samples": [{"labels": "{}", "value": 20}],
-                    }
-                ],
-            }
-        ]
-    }
-    path = tmp_path / "check.yml"
-    path.write_text(yaml.safe_dump(check), encoding="utf-8")
-    done = subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_evaluates(tmp_path, series, _throughput_query(), 20)
 
 
 def _throughput(first: float, last: float) -> MetricSummary:

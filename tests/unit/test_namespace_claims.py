@@ -11,11 +11,8 @@ rendered queries over series, and the storage rule over Evidence models from
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
-
-import yaml
 
 from kubetriage.analyzers.storage import check_storage
 from kubetriage.evidence.queries import build_scope, select_queries
@@ -23,9 +20,9 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.findings import Finding
 from kubetriage.models.incident import Alert
 from kubetriage.models.vocabulary import Action, Category
-from kubetriage.replay.promtool import PROMTOOL_BINARY
 from tests.support import evidence as make
 from tests.support.evidence import CHECKOUT_POD
+from tests.support.promtool_checks import assert_promtool, expect
 
 WINDOW = timedelta(minutes=66)
 RUNNER = ObjectRef(kind="Deployment", namespace="ci", name="runner")
@@ -53,12 +50,9 @@ def test_the_namespaces_other_claims_are_asked_about_without_the_mounted_ones() 
     assert not {q.name for q in select_queries(build_scope(None, []), WINDOW)} & set(NAMES)
 
 
-def _series(claim: str, **values: str) -> list[dict[str, str]]:
+def _series(claim: str, **values: str) -> list[tuple[str, str]]:
     labels = f'namespace="ci",persistentvolumeclaim="{claim}"'
-    return [
-        {"series": f"kubelet_volume_stats_{name}{{{labels}}}", "values": value}
-        for name, value in values.items()
-    ]
+    return [(f"kubelet_volume_stats_{name}{{{labels}}}", value) for name, value in values.items()]
 
 
 def test_only_a_claim_near_full_answers_and_not_a_mounted_one(tmp_path: Path) -> None:
@@ -84,38 +78,19 @@ def test_only_a_claim_near_full_answers_and_not_a_mounted_one(tmp_path: Path) ->
         *_series("runner-home", available_bytes="1x2", capacity_bytes="500x2"),
     ]
     labels = {"namespace": "ci", "persistentvolumeclaim": "cache"}
-    tests = {
-        "rule_files": [],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "promql_expr_test": [
-                    {
-                        "expr": queries["namespace_claims_inodes_used_ratio"],
-                        "eval_time": "1m",
-                        "exp_samples": [{"labels": f"{{{_labels(labels)}}}", "value": 1}],
-                    },
-                    {
-                        "expr": queries["namespace_claims_unavailable_ratio"],
-                        "eval_time": "1m",
-                        "exp_samples": [],
-                    },
-                ],
-            }
+    assert_promtool(
+        tmp_path,
+        series,
+        [
+            expect(
+                queries["namespace_claims_inodes_used_ratio"],
+                1,
+                labels=f"{{{_labels(labels)}}}",
+                at="1m",
+            ),
+            expect(queries["namespace_claims_unavailable_ratio"], None, at="1m"),
         ],
-    }
-    path = tmp_path / "tests.yml"
-    path.write_text(yaml.safe_dump(tests), encoding="utf-8")
-    completed = subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def _labels(labels: dict[str, str]) -> str:

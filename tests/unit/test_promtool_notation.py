@@ -10,13 +10,13 @@ import math
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from kubetriage.models.case import Case, CaseSeries
 from kubetriage.replay.promtool import (
-    PROMTOOL_BINARY,
     STALE,
     NotationError,
     SeriesValue,
@@ -25,6 +25,7 @@ from kubetriage.replay.promtool import (
     write_openmetrics,
 )
 from tests.support.cases import EXAMPLES
+from tests.support.promtool_checks import expect, run_promtool
 
 CASES_DIR = EXAMPLES
 END = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -96,8 +97,8 @@ def test_expand_oom_case_series_shape() -> None:
     assert restarts[37:39] == [0.0, 1.0]
 
 
-def _promtool_check_file(series: CaseSeries, values: list[SeriesValue]) -> dict[str, object]:
-    """A ``promtool test rules`` file asserting, minute by minute, the values we expanded.
+def _checks(series: CaseSeries, values: list[SeriesValue]) -> list[dict[str, Any]]:
+    """``promtool test rules`` checks asserting, minute by minute, the values we expanded.
 
     ``last_over_time(m[1ms])`` at minute t sees only a sample written exactly at t (range
     selectors skip staleness markers), so a missing or stale sample expects no result.
@@ -105,36 +106,23 @@ def _promtool_check_file(series: CaseSeries, values: list[SeriesValue]) -> dict[
     selector = parse_series_selector(series.series)
     pairs = [("__name__", selector.name), *selector.labels]
     labels = "{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}"
-    checks = [
-        {
-            "expr": f"last_over_time({selector.name}[1ms])",
-            "eval_time": f"{minute}m",
-            "exp_samples": [{"labels": labels, "value": value}] if isinstance(value, float) else [],
-        }
+    return [
+        expect(
+            f"last_over_time({selector.name}[1ms])",
+            value if isinstance(value, float) else None,
+            labels=labels,
+            at=f"{minute}m",
+        )
         for minute, value in enumerate(values)
     ]
-    return {
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": series.series, "values": series.values}],
-                "promql_expr_test": checks,
-            }
-        ]
-    }
 
 
-def _run_promtool(series: CaseSeries, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "check.yml"
-    check = _promtool_check_file(series, expand_series_values(series.values))
-    path.write_text(yaml.safe_dump(check), encoding="utf-8")
-    return subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def _run_promtool(
+    series: CaseSeries, tmp_path: Path, values: list[SeriesValue] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """promtool over ``series`` expecting ``values`` (default: our expansion of it)."""
+    expected = expand_series_values(series.values) if values is None else values
+    return run_promtool(tmp_path, [(series.series, series.values)], _checks(series, expected))
 
 
 @pytest.mark.parametrize(
@@ -153,17 +141,8 @@ def test_expansion_of_all_forms_agrees_with_promtool(tmp_path: Path) -> None:
 
 def test_promtool_cross_check_detects_a_wrong_expansion(tmp_path: Path) -> None:
     # Guards the cross-check itself: promtool must fail when our expectation is off by one.
-    path = tmp_path / "check.yml"
     wrong = CaseSeries(series="m", values="1x1")
-    check = _promtool_check_file(wrong, [1.0, 1.0, 1.0])
-    path.write_text(yaml.safe_dump(check), encoding="utf-8")
-    completed = subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = _run_promtool(wrong, tmp_path, [1.0, 1.0, 1.0])
     assert completed.returncode != 0
 
 

@@ -8,16 +8,13 @@ series, so a matcher that misses the series fails here.
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
-
-import yaml
 
 from kubetriage.evidence.queries import build_scope, select_queries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-from kubetriage.replay.promtool import PROMTOOL_BINARY
+from tests.support.promtool_checks import assert_evaluates
 
 WINDOW = timedelta(minutes=30)
 CHECKOUT = ObjectRef(kind="Deployment", name="checkout", namespace="shop")
@@ -29,53 +26,12 @@ def _queries(target: ObjectRef, alerts: list[Alert] | None = None) -> dict[str, 
     return {q.name: q.promql for q in select_queries(scope, WINDOW, families=FAMILIES)}
 
 
-def _evaluate(
-    tmp_path: Path,
-    series: list[tuple[str, str]],
-    expr: str,
-    expected: float | None,
-    labels: str = "{}",
-) -> subprocess.CompletedProcess[str]:
-    """Run ``promtool test rules``: ``expr`` at minute 20 over ``series`` (one sample a
-    minute) is ``expected`` with ``labels``, or empty when ``expected`` is None."""
-    samples = [] if expected is None else [{"labels": labels, "value": expected}]
-    check = {
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in series],
-                "promql_expr_test": [{"expr": expr, "eval_time": "20m", "exp_samples": samples}],
-            }
-        ]
-    }
-    path = tmp_path / "check.yml"
-    path.write_text(yaml.safe_dump(check), encoding="utf-8")
-    return subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _assert_evaluates(
-    tmp_path: Path,
-    series: list[tuple[str, str]],
-    expr: str,
-    expected: float | None,
-    labels: str = "{}",
-) -> None:
-    completed = _evaluate(tmp_path, series, expr, expected, labels)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-
-
 def test_request_rate_finds_the_series_of_a_service_scraped_under_another_job(
     tmp_path: Path,
 ) -> None:
     # A ServiceMonitor whose jobLabel names the job after the app: the Service label stays.
     series = [('http_requests_total{namespace="shop",job="web-app",service="checkout"}', "0+60x30")]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
 
 
 def test_the_scrape_jobs_own_series_win_over_the_service_labelled_ones(tmp_path: Path) -> None:
@@ -83,7 +39,7 @@ def test_the_scrape_jobs_own_series_win_over_the_service_labelled_ones(tmp_path:
         ('http_requests_total{namespace="shop",job="checkout"}', "0+60x30"),
         ('http_requests_total{namespace="shop",job="other",service="checkout"}', "0+600x30"),
     ]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
 
 
 def test_error_ratio_by_service_label(tmp_path: Path) -> None:
@@ -91,7 +47,7 @@ def test_error_ratio_by_service_label(tmp_path: Path) -> None:
         ('http_requests_total{namespace="shop",service="checkout",code="200"}', "0+45x30"),
         ('http_requests_total{namespace="shop",service="checkout",code="503"}', "0+15x30"),
     ]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_5xx_ratio"], 0.25)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_5xx_ratio"], 0.25)
 
 
 def test_another_services_series_stay_out(tmp_path: Path) -> None:
@@ -99,7 +55,7 @@ def test_another_services_series_stay_out(tmp_path: Path) -> None:
         ('http_requests_total{namespace="shop",service="checkout-db"}', "0+60x30"),
         ('http_requests_total{namespace="other",service="checkout"}', "0+60x30"),
     ]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], None)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], None)
 
 
 def test_ingress_requests_relabelled_by_a_service_monitor(tmp_path: Path) -> None:
@@ -117,7 +73,7 @@ def test_ingress_requests_relabelled_by_a_service_monitor(tmp_path: Path) -> Non
             "0+600x30",
         ),
     ]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["ingress_request_rate"], 2.0)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["ingress_request_rate"], 2.0)
 
 
 def _ingress_buckets(labels: str, fast: str, slow: str) -> list[tuple[str, str]]:
@@ -141,15 +97,15 @@ def test_ingress_latency_is_read_under_either_label_vocabulary(tmp_path: Path) -
         *_ingress_buckets(own, "0+80x30", "0+100x30"),
         *_ingress_buckets(other, "0+100x30", "0+100x30"),
     ]
-    _assert_evaluates(tmp_path, series, query, 0.9550000000000002)
+    assert_evaluates(tmp_path, series, query, 0.9550000000000002)
     direct = [*_ingress_buckets('namespace="shop",service="checkout"', "0+80x30", "0+100x30")]
-    _assert_evaluates(tmp_path, direct, query, 0.9550000000000002)
+    assert_evaluates(tmp_path, direct, query, 0.9550000000000002)
 
 
 def test_ingress_latency_of_another_service_only_is_no_answer(tmp_path: Path) -> None:
     query = _queries(CHECKOUT)["ingress_latency_p99_seconds"]
     series = _ingress_buckets('namespace="shop",service="search"', "0+80x30", "0+100x30")
-    _assert_evaluates(tmp_path, series, query, None)
+    assert_evaluates(tmp_path, series, query, None)
 
 
 def test_a_pod_targets_rollout_and_replicas_are_its_workloads() -> None:
@@ -199,8 +155,8 @@ def test_opentelemetry_series_are_found_by_their_resource_labels(tmp_path: Path)
         ),
     ]
     queries = _queries(CHECKOUT)
-    _assert_evaluates(tmp_path, series, queries["http_request_rate_from_histogram"], 2.0)
-    _assert_evaluates(tmp_path, series, queries["otel_http_server_5xx_ratio"], 0.25)
+    assert_evaluates(tmp_path, series, queries["http_request_rate_from_histogram"], 2.0)
+    assert_evaluates(tmp_path, series, queries["otel_http_server_5xx_ratio"], 0.25)
 
 
 def test_opentelemetry_series_named_by_their_deployment(tmp_path: Path) -> None:
@@ -213,7 +169,7 @@ def test_opentelemetry_series_named_by_their_deployment(tmp_path: Path) -> None:
             "0+120x30",
         )
     ]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate_from_histogram"], 2.0)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate_from_histogram"], 2.0)
 
 
 OTEL_POD = (
@@ -238,9 +194,9 @@ def test_an_opentelemetry_collectors_pod_series_answer_the_per_container_queries
         ),
     ]
     queries = _queries(CHECKOUT)
-    _assert_evaluates(tmp_path, series, queries["memory_working_set_bytes"], 900, POD_LABELS)
-    _assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.9, POD_LABELS)
-    _assert_evaluates(tmp_path, series, queries["cpu_usage_cores"], 0.5, POD_LABELS)
+    assert_evaluates(tmp_path, series, queries["memory_working_set_bytes"], 900, POD_LABELS)
+    assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.9, POD_LABELS)
+    assert_evaluates(tmp_path, series, queries["cpu_usage_cores"], 0.5, POD_LABELS)
 
 
 def test_cadvisor_series_still_answer_the_per_container_queries(tmp_path: Path) -> None:
@@ -257,7 +213,7 @@ def test_cadvisor_series_still_answer_the_per_container_queries(tmp_path: Path) 
         ),
     ]
     queries = _queries(CHECKOUT)
-    _assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.7, POD_LABELS)
+    assert_evaluates(tmp_path, series, queries["memory_working_set_vs_limit"], 0.7, POD_LABELS)
 
 
 def test_opentelemetry_series_labelled_with_the_kubernetes_namespace(tmp_path: Path) -> None:
@@ -281,10 +237,10 @@ def test_opentelemetry_series_labelled_with_the_kubernetes_namespace(tmp_path: P
         ),
     ]
     queries = _queries(CHECKOUT)
-    _assert_evaluates(tmp_path, series, queries["http_request_rate_from_histogram"], 2.0)
-    _assert_evaluates(tmp_path, series, queries["otel_http_server_5xx_ratio"], 0.25)
+    assert_evaluates(tmp_path, series, queries["http_request_rate_from_histogram"], 2.0)
+    assert_evaluates(tmp_path, series, queries["otel_http_server_5xx_ratio"], 0.25)
     elsewhere = [(s.replace('namespace="shop"', 'namespace="x"'), v) for s, v in series[:2]]
-    _assert_evaluates(tmp_path, elsewhere, queries["otel_http_server_5xx_ratio"], None)
+    assert_evaluates(tmp_path, elsewhere, queries["otel_http_server_5xx_ratio"], None)
 
 
 def test_the_scrape_jobs_series_win_over_namespace_and_service_name(tmp_path: Path) -> None:
@@ -292,14 +248,14 @@ def test_the_scrape_jobs_series_win_over_namespace_and_service_name(tmp_path: Pa
         ('http_requests_total{namespace="shop",job="checkout"}', "0+60x30"),
         ('http_requests_total{namespace="shop",service_name="checkout"}', "0+600x30"),
     ]
-    _assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
+    assert_evaluates(tmp_path, series, _queries(CHECKOUT)["http_request_rate"], 1.0)
 
 
 def test_an_expired_certificate_of_the_namespaces_own_probe_is_found(tmp_path: Path) -> None:
     # blackbox stops the series when the handshake fails: its last expiry is what stays.
     probe = 'probe_ssl_earliest_cert_expiry{namespace="shop",instance="https://shop.example.org/"}'
     expr = _queries(CHECKOUT)["namespace_probe_certificates_seconds"]
-    _assert_evaluates(
+    assert_evaluates(
         tmp_path, [(probe, "600x9 _x20")], expr, -600.0, '{instance="https://shop.example.org/"}'
     )
 
@@ -307,6 +263,6 @@ def test_an_expired_certificate_of_the_namespaces_own_probe_is_found(tmp_path: P
 def test_a_valid_certificate_or_another_namespaces_probe_stays_out(tmp_path: Path) -> None:
     expr = _queries(CHECKOUT)["namespace_probe_certificates_seconds"]
     valid = 'probe_ssl_earliest_cert_expiry{namespace="shop",instance="https://shop.example.org/"}'
-    _assert_evaluates(tmp_path, [(valid, f"{1200 + 30 * 86400}x30")], expr, None)
+    assert_evaluates(tmp_path, [(valid, f"{1200 + 30 * 86400}x30")], expr, None)
     other = 'probe_ssl_earliest_cert_expiry{namespace="web",instance="https://web.example.org/"}'
-    _assert_evaluates(tmp_path, [(other, "600x30")], expr, None)
+    assert_evaluates(tmp_path, [(other, "600x30")], expr, None)

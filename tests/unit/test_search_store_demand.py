@@ -12,12 +12,10 @@ Real: the query is rendered by ``kubetriage.evidence.queries`` and evaluated by 
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubetriage.analyzers.callers import CONFIDENCE
 from kubetriage.analyzers.demand import flat_demand
@@ -27,9 +25,9 @@ from kubetriage.models.evidence import AlertEvidence, Evidence
 from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import MetricSummary
 from kubetriage.models.vocabulary import Action, Category
-from kubetriage.replay.promtool import PROMTOOL_BINARY
 from tests.support import evidence as make
 from tests.support.evidence import ago, analyze, assert_leads, by_category, naming
+from tests.support.promtool_checks import assert_evaluates
 
 STORE = ObjectRef(kind="StatefulSet", namespace="search", name="products-es-data")
 SERVICE = ObjectRef(kind="Service", namespace="search", name="products-es-http")
@@ -41,34 +39,6 @@ def _query() -> str:
     scope = build_scope(STORE, [])
     queries = {q.name: q.promql for q in select_queries(scope, timedelta(minutes=30))}
     return queries[NAME]
-
-
-def _promtool(tmp_path: Path, series: list[tuple[str, str]], value: float) -> None:
-    check = {
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in series],
-                "promql_expr_test": [
-                    {
-                        "expr": _query(),
-                        "eval_time": "20m",
-                        "exp_samples": [{"labels": "{}", "value": value}],
-                    }
-                ],
-            }
-        ]
-    }
-    path = tmp_path / "check.yml"
-    path.write_text(yaml.safe_dump(check), encoding="utf-8")
-    done = subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
@@ -86,7 +56,7 @@ def test_the_query_reads_the_store_nodes_searches(tmp_path: Path, counter: str, 
         (f'{counter}{{namespace="search",{label}="logs-es-data-0"}}', "0+6000x30"),
         (f'{counter}{{namespace="other",{label}="products-es-data-0"}}', "0+6000x30"),
     ]
-    _promtool(tmp_path, series, 20)
+    assert_evaluates(tmp_path, series, _query(), 20)
 
 
 def _throughput(first: float, last: float) -> MetricSummary:

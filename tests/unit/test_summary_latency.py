@@ -7,18 +7,15 @@ over metric summaries built with the test factories.
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
-
-import yaml
 
 from kubetriage.analyzers.demand import is_traffic, measures_latency
 from kubetriage.evidence.queries import build_scope, select_queries
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
-from kubetriage.replay.promtool import PROMTOOL_BINARY
 from tests.support import evidence as make
+from tests.support.promtool_checks import assert_evaluates
 
 
 def _latency_query() -> str:
@@ -30,34 +27,6 @@ def _latency_query() -> str:
     return queries["http_latency_p99_seconds"]
 
 
-def _promtool(tmp_path: Path, series: list[tuple[str, str]], expr: str, value: float) -> None:
-    check = {
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in series],
-                "promql_expr_test": [
-                    {
-                        "expr": expr,
-                        "eval_time": "20m",
-                        "exp_samples": [{"labels": "{}", "value": value}],
-                    }
-                ],
-            }
-        ]
-    }
-    path = tmp_path / "check.yml"
-    path.write_text(yaml.safe_dump(check), encoding="utf-8")
-    done = subprocess.run(
-        [PROMTOOL_BINARY, "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def test_the_latency_query_reads_a_summarys_p99_and_no_other_quantile(tmp_path: Path) -> None:
     series = [
         ('http_request_duration_seconds{namespace="shop",job="cart",quantile="0.99"}', "2.5x30"),
@@ -67,7 +36,7 @@ def test_the_latency_query_reads_a_summarys_p99_and_no_other_quantile(tmp_path: 
         ('go_gc_duration_seconds{namespace="shop",job="cart",quantile="0.99"}', "9x30"),
         ('http_request_duration_seconds{namespace="shop",job="other",quantile="0.99"}', "7x30"),
     ]
-    _promtool(tmp_path, series, _latency_query(), 2.5)
+    assert_evaluates(tmp_path, series, _latency_query(), 2.5)
 
 
 def test_a_histogram_answers_before_a_summary(tmp_path: Path) -> None:
@@ -77,7 +46,7 @@ def test_a_histogram_answers_before_a_summary(tmp_path: Path) -> None:
         (bucket % "+Inf", "0+60x30"),
         ('http_server_requests_seconds{namespace="shop",job="cart",quantile="0.99"}', "3x30"),
     ]
-    _promtool(tmp_path, series, _latency_query(), 0.495)
+    assert_evaluates(tmp_path, series, _latency_query(), 0.495)
 
 
 def test_a_summarys_quantile_gauge_reads_as_latency() -> None:
