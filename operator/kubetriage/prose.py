@@ -210,22 +210,21 @@ def summary(problem: str, fix: str = "", *, aside: str = "", limit: int = SUMMAR
     return sentence(f"{clip(problem, room)}{tail}")
 
 
+def _fits(problem: str, fix: str, limit: int) -> bool:
+    """Whether the summary of ``problem`` and ``fix`` fits ``limit`` without clipping."""
+    return len(summary(problem, fix, limit=10**6)) <= limit
+
+
 def fitting_problem(variants: Sequence[str], fix: str = "", limit: int = SUMMARY_LIMIT) -> str:
     """The first of ``variants`` (most detailed first) whose summary with ``fix`` fits the limit
     without clipping, else the last: a long object name costs a detail, not the sentence."""
-    for variant in variants[:-1]:
-        if len(summary(variant, fix, limit=10**6)) <= limit:
-            return variant
-    return variants[-1]
+    return next((v for v in variants[:-1] if _fits(v, fix, limit)), variants[-1])
 
 
 def fitting_fix(problem: str, variants: Sequence[str], limit: int = SUMMARY_LIMIT) -> str:
     """The first of ``variants`` (most detailed first) whose summary after ``problem`` fits the
     limit without clipping, else the last: the fix's detail gives way before the problem's."""
-    for variant in variants[:-1]:
-        if len(summary(problem, variant, limit=10**6)) <= limit:
-            return variant
-    return variants[-1]
+    return next((v for v in variants[:-1] if _fits(problem, v, limit)), variants[-1])
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b")
