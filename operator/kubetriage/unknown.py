@@ -15,7 +15,13 @@ from kubetriage import prose
 from kubetriage.analyzers.pods import exit_is_history, last_exit_ago
 from kubetriage.analyzers.recency import RECENT_ROLLOUT, is_recent, revision_age
 from kubetriage.analyzers.recovery import recoveries
-from kubetriage.analyzers.support import incident_subject, item, owner_workload, pod_source
+from kubetriage.analyzers.support import (
+    RATE_FUNCTION,
+    incident_subject,
+    item,
+    owner_workload,
+    pod_source,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Narrative
@@ -29,7 +35,6 @@ _METRICS_MISSING = {
 
 _ERROR_LINE = re.compile(r"(?i)\b(error|fail(ed|ure)?|exception|fatal|panic|timeout)\b")
 _COUNTER = re.compile(r"_(total|bucket|count|sum)\b")
-_RATE = re.compile(r"\b(i?rate|increase|deriv|delta)\(")
 # A series that grew or fell at least this much over the window is worth naming.
 MOVED = 1.5
 
@@ -38,7 +43,7 @@ def _moved(evidence: Evidence) -> list[str]:
     """The series that moved the most, as ``name 0.2 -> 1.4``."""
     changes: list[tuple[float, str, str]] = []
     for metric in evidence.metrics:
-        if _COUNTER.search(metric.name or metric.query) and not _RATE.search(metric.query):
+        if _COUNTER.search(metric.name or metric.query) and not RATE_FUNCTION.search(metric.query):
             continue  # a raw counter always rises; only a rate says something changed
         low = metric.first if metric.first is not None else metric.min
         if metric.last is None or low is None or low <= 0 or metric.last <= 0:

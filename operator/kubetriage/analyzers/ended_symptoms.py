@@ -18,7 +18,7 @@ from typing import Final
 from kubetriage.analyzers.demand import counts_failures
 from kubetriage.analyzers.onset import symptom_series
 from kubetriage.analyzers.revisions import current_and_previous_revision, pod_revision
-from kubetriage.analyzers.support import item, of_callee, timestamp
+from kubetriage.analyzers.support import RATE_FUNCTION, item, of_callee, timestamp
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
@@ -27,7 +27,6 @@ from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
 QUIET: Final = timedelta(minutes=5)
 # A counter read as is, and a query that turns one into a rate.
 _RAW_COUNTER: Final = re.compile(r"_(total|count)\b")
-_RATE: Final = re.compile(r"\b(i?rate|increase|delta|deriv)\(")
 
 
 def _own(evidence: Evidence, metric: MetricSummary) -> bool:
@@ -61,7 +60,7 @@ def _stopped(metric: MetricSummary) -> bool:
     lowest, the level it began at (one that holds a high value fails all along)."""
     if metric.last is None:
         return False
-    if _RAW_COUNTER.search(metric.query) and not _RATE.search(metric.query):
+    if _RAW_COUNTER.search(metric.query) and not RATE_FUNCTION.search(metric.query):
         return metric.last == metric.max
     return metric.last == metric.min and metric.first is not None and metric.last <= metric.first
 

@@ -46,6 +46,9 @@ _POD_SUFFIX = re.compile(r"^(?P<base>.+)-[a-z0-9]{5}$")
 _CRON_RUN = re.compile(r"[0-9]{6,}")
 
 FACT_MAX = 300
+# A PromQL function that turns a counter (or a gauge) into its change: a query calling one
+# reads a rate, not the raw value.
+RATE_FUNCTION = re.compile(r"\b(i?rate|increase|deriv|delta)\(")
 # A revision rolled out this long before the evidence counts as "the recent change".
 
 
