@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from kubetriage.app import LLMStage, MemoryStage
-from kubetriage.combine import STRONG_ANALYZER, known_objects, remediation_id
+from kubetriage.combine import known_objects, remediation_id
 from kubetriage.crd import build_incident_crd
 from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import DATA_CLOSE, escape_data
@@ -50,6 +50,7 @@ from kubetriage.replay.seeding import case_signature
 from kubetriage.replay.session import load_case_into
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
+from kubetriage.votes import STRONG_ANALYZER
 from tests.support.built import deployment_manifest
 from tests.support.cases import EXAMPLES
 from tests.support.incidents import incident
