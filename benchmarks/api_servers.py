@@ -136,17 +136,16 @@ class RealApiServer:
         )
 
 
+def apply_text(kubectl: str, kubeconfig: Path, manifest: str) -> None:
+    """``kubectl apply -f -`` of a manifest's text (YAML or JSON)."""
+    run_kubectl(
+        kubectl, kubeconfig, "apply", "-f", "-", input_text=manifest, timeout=KUBECTL_SECONDS
+    )
+
+
 def install_crd(kubectl: str, kubeconfig: Path) -> None:
     """The Incident CRD, applied and (on a real apiserver) Established."""
-    run_kubectl(
-        kubectl,
-        kubeconfig,
-        "apply",
-        "-f",
-        "-",
-        input_text=render_incident_crd_yaml(),
-        timeout=KUBECTL_SECONDS,
-    )
+    apply_text(kubectl, kubeconfig, render_incident_crd_yaml())
     # The emulator sets no CRD conditions, so `kubectl wait` fails there: not fatal.
     run_kubectl(
         kubectl,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from benchmarks.api_servers import KUBECTL_SECONDS, install_crd
+from benchmarks.api_servers import KUBECTL_SECONDS, apply_text, install_crd
 from benchmarks.measure import control_plane_cpu, load_average, own_cpu_seconds
 from benchmarks.phases import PhaseWatch
 
@@ -83,15 +83,7 @@ def burst(
             manifest_file, namespace, APP, PULL_FAILED, timeout=180
         )
     else:
-        run_kubectl(
-            kubectl,
-            kubeconfig,
-            "apply",
-            "-f",
-            "-",
-            input_text=json.dumps(workload(namespace)),
-            timeout=KUBECTL_SECONDS,
-        )
+        apply_text(kubectl, kubeconfig, json.dumps(workload(namespace)))
     manifest = incidents(count, namespace)
     settings = settings or Settings(memory_enabled=False)
     own_cpu = own_cpu_seconds()
@@ -102,15 +94,7 @@ def burst(
         try:
             started = time.monotonic()
             wall_start = time.time()
-            run_kubectl(
-                kubectl,
-                kubeconfig,
-                "apply",
-                "-f",
-                "-",
-                input_text=manifest,
-                timeout=KUBECTL_SECONDS,
-            )
+            apply_text(kubectl, kubeconfig, manifest)
             applied = time.monotonic() - started
             phases = watch.until_done(count, started + timeout)
             elapsed = time.monotonic() - started
