@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import json
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.replay.snapshot import log_placement
 from tests.e2e.conftest import Cluster as E2ECluster
 from tests.support.cases import REPO
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import LocalCluster, run_kubectl
 
 
 def load_cases(cases: Sequence[Case], cluster: EmulatorThread) -> None:
@@ -45,6 +44,9 @@ REAL_HALVES: dict[str, tuple[str, str, frozenset[str]]] = {
     "example-oom-csv-exporter": ("oom.yaml", "csv-exporter", frozenset({"OOMKilled"})),
 }  # fmt: skip
 MANIFESTS = REPO / "tests" / "e2e" / "manifests"
+# How long one kubectl command of a benchmark may take (``tests.support.cluster.run_kubectl``):
+# a burst's apply, or a `delete --wait` of every Incident, on a loaded machine.
+KUBECTL_SECONDS = 300
 
 
 @dataclasses.dataclass
@@ -102,7 +104,7 @@ class RealApiServer:
                 self.broken.add(case.id)
         run_kubectl(
             self.kubectl, self.cluster.kubeconfig, "delete", "incidents", "--all",
-            "--all-namespaces", "--wait=true", "--timeout=300s",
+            "--all-namespaces", "--wait=true", "--timeout=300s", timeout=KUBECTL_SECONDS,
         )  # fmt: skip
         yield ApiServer(
             self.label,
@@ -115,7 +117,15 @@ class RealApiServer:
 
     def _create(self, bodies: list[dict[str, Any]]) -> None:
         stream = yaml.safe_dump_all(bodies, sort_keys=False)
-        run_kubectl(self.kubectl, self.cluster.kubeconfig, "create", "-f", "-", stdin=stream)
+        run_kubectl(
+            self.kubectl,
+            self.cluster.kubeconfig,
+            "create",
+            "-f",
+            "-",
+            input_text=stream,
+            timeout=KUBECTL_SECONDS,
+        )
 
     def _break(self, case: Case) -> None:
         manifest, app, reasons = REAL_HALVES[case.id]
@@ -126,31 +136,24 @@ class RealApiServer:
         )
 
 
-def run_kubectl(kubectl: str, kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        [kubectl, f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
+def apply_text(kubectl: str, kubeconfig: Path, manifest: str) -> None:
+    """``kubectl apply -f -`` of a manifest's text (YAML or JSON)."""
+    run_kubectl(
+        kubectl, kubeconfig, "apply", "-f", "-", input_text=manifest, timeout=KUBECTL_SECONDS
+    )
 
 
 def install_crd(kubectl: str, kubeconfig: Path) -> None:
     """The Incident CRD, applied and (on a real apiserver) Established."""
-    run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=render_incident_crd_yaml())
+    apply_text(kubectl, kubeconfig, render_incident_crd_yaml())
     # The emulator sets no CRD conditions, so `kubectl wait` fails there: not fatal.
-    subprocess.run(
-        [
-            kubectl,
-            f"--kubeconfig={kubeconfig}",
-            "wait",
-            "--for=condition=Established",
-            "crd/incidents.kubetriage.io",
-            "--timeout=60s",
-        ],
-        capture_output=True,
+    run_kubectl(
+        kubectl,
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        "crd/incidents.kubetriage.io",
+        "--timeout=60s",
         check=False,
         timeout=90,
     )

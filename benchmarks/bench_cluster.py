@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_servers import run_kubectl  # noqa: E402
+from benchmarks.api_servers import KUBECTL_SECONDS  # noqa: E402
 from benchmarks.cluster_burst import burst, burst_summary  # noqa: E402
 from benchmarks.measure import load_average  # noqa: E402
 from benchmarks.operator_audit import audit_profile, incident_timeline, operator_token  # noqa: E402
@@ -39,7 +39,7 @@ from benchmarks.operator_hooks import cpu_buckets, profile_operator, registry_ex
 
 from kubetriage.replay.emulator import EmulatorThread  # noqa: E402
 from kubetriage.settings import Settings  # noqa: E402
-from tests.support.cluster import LocalCluster, cluster_bin_dir  # noqa: E402
+from tests.support.cluster import LocalCluster, cluster_bin_dir, run_kubectl  # noqa: E402
 
 
 def timed(step: Callable[[], Any]) -> tuple[float, Any]:
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The next operator would otherwise start by resuming these Incidents.
             run_kubectl(
                 kubectl, cluster.kubeconfig, "delete", "incidents", "--all", "-n",
-                real["namespace"], "--wait=true",
+                real["namespace"], "--wait=true", timeout=KUBECTL_SECONDS,
             )  # fmt: skip
             with EmulatorThread(kubeconfig_path=Path(tmp) / f"emulator-{run}.kubeconfig") as em:
                 emulated_runs.append(

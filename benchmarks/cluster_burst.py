@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from benchmarks.api_servers import install_crd, run_kubectl
+from benchmarks.api_servers import KUBECTL_SECONDS, apply_text, install_crd
 from benchmarks.measure import control_plane_cpu, load_average, own_cpu_seconds
 from benchmarks.phases import PhaseWatch
 
 from kubetriage.settings import Settings
 from tests.e2e.conftest import Cluster as E2ECluster
 from tests.support.cases import REPO
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import LocalCluster, run_kubectl
 from tests.support.operator import OperatorThread
 
 PULL_FAILED = {"ErrImagePull", "ImagePullBackOff"}
@@ -75,7 +75,7 @@ def burst(
     ``local`` control plane the Deployment's pod is failing to pull first (the emulator
     runs no controllers: there the Deployment has no pods)."""
     install_crd(kubectl, kubeconfig)
-    run_kubectl(kubectl, kubeconfig, "create", "namespace", namespace)
+    run_kubectl(kubectl, kubeconfig, "create", "namespace", namespace, timeout=KUBECTL_SECONDS)
     if local is not None:
         manifest_file = local.workdir / f"{namespace}-workload.json"
         manifest_file.write_text(json.dumps(workload(namespace)))
@@ -83,7 +83,7 @@ def burst(
             manifest_file, namespace, APP, PULL_FAILED, timeout=180
         )
     else:
-        run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=json.dumps(workload(namespace)))
+        apply_text(kubectl, kubeconfig, json.dumps(workload(namespace)))
     manifest = incidents(count, namespace)
     settings = settings or Settings(memory_enabled=False)
     own_cpu = own_cpu_seconds()
@@ -94,7 +94,7 @@ def burst(
         try:
             started = time.monotonic()
             wall_start = time.time()
-            run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=manifest)
+            apply_text(kubectl, kubeconfig, manifest)
             applied = time.monotonic() - started
             phases = watch.until_done(count, started + timeout)
             elapsed = time.monotonic() - started

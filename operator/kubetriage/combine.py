@@ -1,5 +1,7 @@
 """Combine analyzer findings, the model's opinion and similar past incidents into one
 diagnosis with ranked, risk-rated remediations. Pure; called by ``kubetriage.pipeline``.
+The category comes from ``kubetriage.votes``; here the remediations are ranked with the same
+weights, and the texts, evidence and timeline are chosen.
 
 The rules an SRE would want from an assistant:
 - the model cannot invent an action or a target: its remediations are kept only when the
@@ -30,7 +32,7 @@ from kubetriage.models.diagnosis import (
     TimelineEntry,
 )
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding, ModelOpinion, Narrative
+from kubetriage.models.findings import EvidenceItem, Finding, ModelOpinion, Narrative, object_key
 from kubetriage.models.remediation import parameters_from_hints
 from kubetriage.models.vocabulary import (
     ACTION_RISK,
@@ -42,12 +44,8 @@ from kubetriage.models.vocabulary import (
 from kubetriage.preconditions import unconfirmed_reason
 from kubetriage.remediation.commands import render_command
 from kubetriage.unknown import checked_evidence, explain_unknown
+from kubetriage.votes import LLM_WEIGHT, MEMORY_WEIGHT, choose_category, memory_strength
 
-# A finding at or above this confidence is not overruled by the model.
-STRONG_ANALYZER = 0.85
-LLM_WEIGHT = 0.7
-MEMORY_WEIGHT = 0.35
-MEMORY_FLOOR = 0.75
 MAX_REMEDIATIONS = 5
 MAX_EVIDENCE = 15
 MIN_SENTENCE_WORDS = 4
@@ -80,14 +78,6 @@ class _Candidate:
     rationale: str = ""
     proposed_by: list[Literal["analyzer", "llm", "memory"]] = field(default_factory=list)
     category: Category | None = None
-
-
-def memory_strength(score: float) -> float:
-    """How much a past incident may vote, from its cosine similarity: nothing below
-    ``MEMORY_FLOOR`` (incidents that merely look alike in wording), rising to full weight for
-    a near-identical repeat. Measured on tests/cases with leave-one-out seeding: a flat
-    weight let loosely similar incidents of other categories outvote "unknown"."""
-    return max(0.0, min(1.0, (score - MEMORY_FLOOR) / (1.0 - MEMORY_FLOOR)))
 
 
 def known_objects(evidence: Evidence) -> set[str]:
@@ -126,91 +116,12 @@ def known_objects(evidence: Evidence) -> set[str]:
     refs += [s.workload.ref for s in evidence.siblings]
     refs += [ObjectRef(kind="Node", name=n.name) for s in evidence.siblings for n in s.nodes]
     refs += [b.workload.ref for b in evidence.disruption_budgets if b.workload is not None]
-    return {_key(ref) for ref in refs}
-
-
-def _key(ref: ObjectRef) -> str:
-    return f"{ref.kind}/{ref.namespace or ''}/{ref.name}"
+    return {object_key(ref) for ref in refs}
 
 
 def remediation_id(action: Action, target: ObjectRef) -> str:
-    digest = hashlib.sha256(f"{action.value}|{_key(target)}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{action.value}|{object_key(target)}".encode()).hexdigest()
     return f"{action.value}-{digest[:6]}"
-
-
-def superseded(finding: Finding, findings: list[Finding]) -> bool:
-    """Escalating to the owner of a failing dependency X is the fallback when nothing says
-    what is wrong with X: a finding of another kind that fixes X itself (its Service's ports
-    or selector, its workload's image or memory), or that explains X's failure by what X runs
-    on (``EXPLAINS``), supersedes it, and it does not vote for its category."""
-    if finding.category is not Category.DEPENDENCY_FAILURE:
-        return False
-    return finding.action is Action.ESCALATE and any(
-        f.action is not Action.ESCALATE
-        and f.category != finding.category
-        and (f.target.same_object(finding.target) or f.params.get(EXPLAINS) == _key(finding.target))
-        for f in findings
-    )
-
-
-def _category_scores(
-    findings: list[Finding], opinion: ModelOpinion | None, similar: list[SimilarIncident]
-) -> dict[Category, float]:
-    """Noisy-OR of the independent votes for each category (a superseded escalation is no
-    vote)."""
-    votes: dict[Category, list[float]] = {}
-    for finding in findings:
-        if superseded(finding, findings):
-            continue
-        votes.setdefault(finding.category, []).append(finding.confidence)
-    if opinion is not None:
-        votes.setdefault(opinion.category, []).append(opinion.confidence * LLM_WEIGHT)
-    for past in similar[:3]:
-        strength = memory_strength(past.score)
-        # Memory reinforces what live evidence (an analyzer or the model) suggests; alone it
-        # only names a lead (shown in similarIncidents), it does not make the diagnosis.
-        if strength > 0 and past.category in votes:
-            votes[past.category].append(strength * MEMORY_WEIGHT)
-    scores: dict[Category, float] = {}
-    for category, values in votes.items():
-        remaining = 1.0
-        for value in values:
-            remaining *= 1.0 - min(max(value, 0.0), 0.99)
-        scores[category] = 1.0 - remaining
-    return scores
-
-
-def _choose_category(
-    findings: list[Finding], opinion: ModelOpinion | None, similar: list[SimilarIncident]
-) -> tuple[Category, float, str | None]:
-    scores = _category_scores(findings, opinion, similar)
-    if not scores:
-        return Category.UNKNOWN, 0.2, None
-    # Ties break on the vocabulary's order, so the input order never changes the answer.
-    order = {category: index for index, category in enumerate(Category)}
-    strongest = max(
-        (f for f in findings if not superseded(f, findings)),
-        key=lambda f: (f.confidence, -order[f.category], f.analyzer),
-        default=None,
-    )
-    strongest_category = strongest.category if strongest else None
-    best = max(scores, key=lambda c: (round(scores[c], 9), c == strongest_category, -order[c]))
-    disagreement = None
-    if opinion is not None and strongest is not None and opinion.category != strongest.category:
-        if strongest.confidence >= STRONG_ANALYZER:
-            best = strongest.category
-            disagreement = (
-                f"The model said {opinion.category.value} ({opinion.confidence:.2f}); analyzer "
-                f"{strongest.analyzer} found {strongest.category.value} "
-                f"({strongest.confidence:.2f}), which is kept."
-            )
-        elif best == opinion.category:
-            disagreement = (
-                f"Analyzer {strongest.analyzer} suggested {strongest.category.value} "
-                f"({strongest.confidence:.2f}); the model's {opinion.category.value} "
-                f"({opinion.confidence:.2f}) was preferred."
-            )
-    return best, round(min(scores[best], 0.99), 3), disagreement
 
 
 def _collect_candidates(
@@ -234,7 +145,7 @@ def _collect_candidates(
     ) -> None:
         if target.kind not in ACTION_TARGET_KINDS[action]:
             return
-        key = f"{action.value}|{_key(target)}"
+        key = f"{action.value}|{object_key(target)}"
         candidate = candidates.setdefault(key, _Candidate(action=action, target=target))
         candidate.score += score
         if source not in candidate.proposed_by:
@@ -263,7 +174,7 @@ def _collect_candidates(
         known = known_objects(evidence)
         weight = LLM_WEIGHT * (1.0 if opinion.category == category else 0.5)
         for rank, proposal in enumerate(opinion.remediations):
-            if _key(proposal.target) not in known:
+            if object_key(proposal.target) not in known:
                 # An object the evidence does not show: a typo, a hallucination, or text an
                 # attacker planted in a log. Dropped, not re-aimed: re-aiming would still let
                 # injected text choose the action.
@@ -283,7 +194,7 @@ def _collect_candidates(
         memory_target = analyzer_target or default_target(past.action, evidence)
         if memory_target is None:
             continue
-        key = f"{past.action.value}|{_key(memory_target)}"
+        key = f"{past.action.value}|{object_key(memory_target)}"
         if past.category != category and key not in candidates:
             # A fix from an incident of another kind, that nothing live supports, is noise.
             continue
@@ -303,7 +214,7 @@ def _collect_candidates(
 
 
 def _remediations(candidates: Iterable[_Candidate], evidence: Evidence) -> list[Remediation]:
-    ranked = sorted(candidates, key=lambda c: (-c.score, c.action.value, _key(c.target)))
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.action.value, object_key(c.target)))
     result: list[Remediation] = []
     for candidate in ranked[:MAX_REMEDIATIONS]:
         containers = template_containers(evidence, candidate.target)
@@ -410,7 +321,7 @@ def combine(
             f"({opinion.confidence:.2f}): {opinion.summary[:300]}; {unconfirmed}."
         )[:2048]
         opinion = None
-    category, confidence, disagreement = _choose_category(findings, opinion, similar)
+    category, confidence, disagreement = choose_category(findings, opinion, similar)
     candidates = _collect_candidates(category, findings, opinion, similar, evidence)
     if not candidates:
         # Nothing actionable survived: hand over to the owner, with the evidence.
@@ -473,4 +384,4 @@ def combine(
     )
 
 
-__all__ = ["STRONG_ANALYZER", "WORKLOAD_KINDS", "combine", "known_objects", "remediation_id"]
+__all__ = ["WORKLOAD_KINDS", "combine", "known_objects", "remediation_id"]

@@ -18,7 +18,6 @@ import asyncio
 import copy
 import json
 import re
-import subprocess
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,7 @@ import pytest
 import yaml
 
 from kubetriage.app import LLMStage, MemoryStage
-from kubetriage.combine import STRONG_ANALYZER, known_objects, remediation_id
+from kubetriage.combine import known_objects, remediation_id
 from kubetriage.crd import build_incident_crd
 from kubetriage.llm.client import LLMClient
 from kubetriage.llm.prompt import DATA_CLOSE, escape_data
@@ -50,8 +49,10 @@ from kubetriage.replay.seeding import case_signature
 from kubetriage.replay.session import load_case_into
 from kubetriage.replay.snapshot import SnapshotEvidenceSource, alert_of
 from kubetriage.settings import Settings
+from kubetriage.votes import STRONG_ANALYZER
 from tests.support.built import deployment_manifest
 from tests.support.cases import EXAMPLES
+from tests.support.cluster import run_kubectl
 from tests.support.incidents import incident
 from tests.support.openai_server import ScriptedOpenAIServer, answer
 from tests.support.operator import OperatorThread, scripted_model_settings
@@ -518,15 +519,7 @@ def _load_injected_cluster(emulator: EmulatorThread) -> None:
 
 
 def _kubectl(emulator: EmulatorThread, *args: str, input_text: str | None = None) -> str:
-    done = subprocess.run(
-        ["kubectl", f"--kubeconfig={emulator.kubeconfig_path}", *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
+    return run_kubectl("kubectl", emulator.kubeconfig_path, *args, input_text=input_text).stdout
 
 
 def _incident(emulator: EmulatorThread, name: str) -> dict[str, Any]:

@@ -33,12 +33,9 @@ from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator import EmulatorThread
 from kubetriage.replay.session import case_alert, load_case_into
 from kubetriage.settings import Settings
-from kubetriage.telemetry import (
-    OPERATION_DURATION_BUCKETS,
-    TOKEN_USAGE_BUCKETS,
-    Telemetry,
-)
+from kubetriage.telemetry import Telemetry
 from kubetriage.telemetry_config import TelemetryConfig
+from kubetriage.telemetry_genai import OPERATION_DURATION_BUCKETS, TOKEN_USAGE_BUCKETS
 from tests.support.cases import EXAMPLES
 from tests.support.openai_server import ScriptedOpenAIServer, Usage, answer
 

@@ -58,14 +58,17 @@ def run_kubectl(
     *args: str,
     input_text: str | None = None,
     check: bool = True,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    """``kubectl --kubeconfig=... args`` (text in and out, one minute at most)."""
+    """``kubectl --kubeconfig=... args`` (text in and out, ``timeout`` seconds at most, one
+    minute unless told): the one way tests, the e2e fixtures and the benchmarks run kubectl
+    to completion, against the local control plane or the emulator."""
     return subprocess.run(
         [str(binary), f"--kubeconfig={kubeconfig}", *args],
         input=input_text,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=check,
     )
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from kubetriage.alerts import spec_from_alerts
-from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.evidence.series import summarize_series
 from kubetriage.evidence.targets import target_namespace
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence

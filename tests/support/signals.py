@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Literal
 
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.object_evidence import (
+from kubetriage.models.signals import (
     EventEvidence,
     LogSource,
     LogTail,

@@ -14,7 +14,7 @@ import pytest
 
 from kubetriage.analyzers import run_analyzers
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.evidence.series import summarize_series
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import MetricSummary

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from kubetriage.analyzers.api_storage import API_SERVER, check_api_storage
 from kubetriage.models.evidence import AlertEvidence, Evidence
-from kubetriage.models.object_evidence import ChangeEvidence, LogSource
+from kubetriage.models.signals import ChangeEvidence, LogSource
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads

@@ -11,7 +11,7 @@ dependency summary on raw objects.
 from __future__ import annotations
 
 from kubetriage.analyzers.nodes import CONFIDENCE, check_callee_node
-from kubetriage.combine import combine, superseded
+from kubetriage.combine import combine
 from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.models.base import ObjectRef
@@ -19,6 +19,7 @@ from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.votes import superseded
 from tests.support.evidence import (
     CHECKOUT_POD,
     analyze,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from kubetriage.analyzers.clocks import CONFIDENCE, check_clock_shutdown
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import ContainerState, LogSource, PodEvidence
+from kubetriage.models.object_evidence import ContainerState, PodEvidence
+from kubetriage.models.signals import LogSource
 from kubetriage.models.vocabulary import Action, Category
 from tests.support.evidence import analyze, assert_leads, container, evidence, log, pod
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kubetriage.analyzers.ended_symptoms import symptom_ended
-from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.evidence.series import summarize_series
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary

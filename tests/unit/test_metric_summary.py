@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubetriage.evidence.prometheus import choose_step, summarize_series
+from kubetriage.evidence.prometheus import choose_step
 from kubetriage.evidence.queries import (
     TEMPLATES,
     Scope,
@@ -27,6 +27,7 @@ from kubetriage.evidence.queries import (
     metrics_target,
     select_queries,
 )
+from kubetriage.evidence.series import summarize_series
 from kubetriage.models.alerts_view import volume_claims
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert

@@ -10,13 +10,13 @@ Real: the analyzer registry and the combiner's supersession over Evidence models
 
 from __future__ import annotations
 
-from kubetriage.combine import superseded
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
 from kubetriage.models.object_evidence import ServiceEvidence
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
+from kubetriage.votes import superseded
 from tests.support.evidence import analyze, evidence, log, naming
 
 SELECTOR = {"app": "zk"}

@@ -20,7 +20,8 @@ from kubetriage.models.remediation import validate_parameters
 from kubetriage.models.vocabulary import Action, Risk
 from kubetriage.remediation.actions import approver, remediation_condition_fields
 from kubetriage.remediation.commands import render_command
-from kubetriage.remediation.plan import PatchStep, PlanError, Related, build_plan
+from kubetriage.remediation.patches import PatchStep, PlanError
+from kubetriage.remediation.plan import Related, build_plan
 from kubetriage.remediation.policy import LEDGER_ANNOTATION, Bounds
 from kubetriage.replay.cases import load_case
 from kubetriage.replay.emulator.patching import json_patch, merge_patch, strategic_merge

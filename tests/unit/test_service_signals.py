@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kubetriage.combine import combine
-from kubetriage.evidence.prometheus import summarize_series
 from kubetriage.evidence.queries import Scope, select_queries
+from kubetriage.evidence.series import summarize_series
 from kubetriage.evidence.targets import candidate_targets
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage

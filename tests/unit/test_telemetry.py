@@ -7,14 +7,13 @@ from __future__ import annotations
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from kubetriage.telemetry import (
+from kubetriage.telemetry import Telemetry, trace_links
+from kubetriage.telemetry_config import TelemetryConfig, TelemetryConfigError
+from kubetriage.telemetry_genai import (
     OPERATION_DURATION_BUCKETS,
     TOKEN_USAGE_BUCKETS,
-    Telemetry,
     server_attributes,
-    trace_links,
 )
-from kubetriage.telemetry_config import TelemetryConfig, TelemetryConfigError
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 

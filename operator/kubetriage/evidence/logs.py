@@ -15,11 +15,11 @@ from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.notes import Notes, bounded
 from kubetriage.evidence.raw import as_dict, as_str, as_time, dicts
-from kubetriage.models.object_evidence import LogSource, LogTail
 from kubetriage.models.objects import JsonDict, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.signals import LogSource, LogTail
 
 # Pods whose healthy containers' logs are read too (the first ones, troubled pods first).
 _HEALTHY_LOG_PODS = 3

@@ -27,8 +27,8 @@ from kubetriage.evidence.kinds import typed_kinds
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import tail_from_text
 from kubetriage.evidence.readcache import ReadCache
-from kubetriage.models.object_evidence import LogSource
 from kubetriage.models.objects import JsonDict
+from kubetriage.models.signals import LogSource
 
 
 def strip_config_map(obj: JsonDict) -> JsonDict:

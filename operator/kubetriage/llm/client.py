@@ -55,7 +55,8 @@ from kubetriage.llm.server_errors import (
 )
 from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.settings import Settings
-from kubetriage.telemetry import ChatCall, ChatEndpoint, Telemetry
+from kubetriage.telemetry import Telemetry
+from kubetriage.telemetry_genai import ChatCall, ChatEndpoint
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.network_policies import NetworkPolicyEvidence
-from kubetriage.models.object_evidence import ChangeEvidence, GenericObjectEvidence
+from kubetriage.models.object_evidence import GenericObjectEvidence
 from kubetriage.models.relations import DependencyEvidence, PodTrouble
+from kubetriage.models.signals import ChangeEvidence
 
 WebhookFailure = Literal[
     "expired",  # x509: the serving certificate expired (or the caller's clock is ahead)

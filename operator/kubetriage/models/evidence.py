@@ -37,12 +37,8 @@ from kubetriage.models.neighbours import (
 from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
-    ChangeEvidence,
     ConfigEndpoint,
-    EventEvidence,
     GenericObjectEvidence,
-    LogTail,
-    MetricSummary,
     NodeEvidence,
     PodEvidence,
     PVCEvidence,
@@ -57,6 +53,7 @@ from kubetriage.models.relations import (
     GatewayRouteEvidence,
     IngressControllerEvidence,
 )
+from kubetriage.models.signals import ChangeEvidence, EventEvidence, LogTail, MetricSummary
 
 
 class AlertEvidence(BaseModel):

@@ -42,6 +42,12 @@ class Narrative(K8sModel):
 EXPLAINS = "explains"
 
 
+def object_key(ref: ObjectRef) -> str:
+    """``Kind/namespace/name`` (an empty namespace for a cluster-scoped object): the form of
+    an ``EXPLAINS`` value, and how the combiner keys the objects it ranks actions on."""
+    return f"{ref.kind}/{ref.namespace or ''}/{ref.name}"
+
+
 class Finding(K8sModel):
     analyzer: str
     category: Category

@@ -15,15 +15,13 @@ from pydantic import BaseModel, Field
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.naming import NamingSource, source_texts
 from kubetriage.models.object_evidence import (
-    ChangeEvidence,
     ContainerEvidence,
     ContainerState,
-    EventEvidence,
-    LogTail,
     NodeEvidence,
     PodEvidence,
     WorkloadEvidence,
 )
+from kubetriage.models.signals import ChangeEvidence, EventEvidence, LogTail
 
 
 class ClientMention(BaseModel):

@@ -17,16 +17,14 @@ from kubetriage.models.naming import NamingSource, source_texts
 from kubetriage.models.neighbours import CallerEvidence
 from kubetriage.models.object_evidence import (
     AutoscalerEvidence,
-    ChangeEvidence,
     ConfigMount,
-    EventEvidence,
     GenericObjectEvidence,
-    LogTail,
     PodEvidence,
     PVCEvidence,
     ServiceEvidence,
     WorkloadEvidence,
 )
+from kubetriage.models.signals import ChangeEvidence, EventEvidence, LogTail
 
 
 class DisruptionBudgetEvidence(BaseModel):

@@ -30,7 +30,8 @@ from kubetriage.models.diagnosis import Diagnosis, Remediation
 from kubetriage.models.incident import IncidentView, Phase, RemediationRecord, RemediationResult
 from kubetriage.models.objects import annotations_of, meta
 from kubetriage.remediation.cluster import ClusterAdapter
-from kubetriage.remediation.plan import JsonObj, PlanError, build_plan
+from kubetriage.remediation.patches import JsonObj, PlanError
+from kubetriage.remediation.plan import build_plan
 from kubetriage.remediation.policy import (
     LEDGER_ANNOTATION,
     LedgerEntry,

@@ -17,7 +17,8 @@ from kubetriage.kubeclient import raw_body
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
 from kubetriage.models.vocabulary import Action
-from kubetriage.remediation.plan import Eviction, JsonObj, PatchStep, PatchType, Related
+from kubetriage.remediation.patches import Eviction, JsonObj, PatchStep, PatchType
+from kubetriage.remediation.plan import Related
 
 CONTENT_TYPES: dict[PatchType, str] = {
     "strategic": "application/strategic-merge-patch+json",

@@ -1,18 +1,17 @@
 """Planning an approved remediation (pure): ``build_plan`` turns the remediation's typed
 parameters, the live object (and, for rollback, its ReplicaSets or ControllerRevisions; for
-drain, the node's pods) into a ``PatchStep``, the before/after of every changed field and the
-inverse patch. Bounds from the policy cap every increase here. The display command is never
-read. Used by ``kubetriage.remediation.actions``.
+drain, the node's pods) into a ``Plan``: a ``PatchStep``, the before/after of every changed
+field and the inverse patch (written with ``kubetriage.remediation.patches``). Bounds from the
+policy cap every increase here. The display command is never read. Used by
+``kubetriage.remediation.actions``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import Remediation
@@ -34,6 +33,18 @@ from kubetriage.models.remediation import (
     ScaleParameters,
 )
 from kubetriage.models.vocabulary import Action
+from kubetriage.remediation.patches import (
+    Eviction,
+    JsonObj,
+    PatchStep,
+    PatchType,
+    Plan,
+    PlanError,
+    json_text,
+    leaf_changes,
+    metadata_patch,
+    undo_of,
+)
 from kubetriage.remediation.policy import (
     LEDGER_ANNOTATION,
     Bounds,
@@ -41,96 +52,8 @@ from kubetriage.remediation.policy import (
     bounded_replicas,
 )
 
-JsonObj = dict[str, Any]
-PatchType = Literal["strategic", "merge", "json"]
+# The most changed fields a plan lists.
 MAX_CHANGES = 32
-MAX_UNDO_PATCH = 30_000
-_RESOURCE = {"Deployment": "deployment", "StatefulSet": "statefulset", "Node": "node"}
-
-
-class PlanError(Exception):
-    """The remediation cannot be turned into a safe, bounded change; a rejection."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class PatchStep:
-    kind: str
-    namespace: str | None
-    name: str
-    patch_type: PatchType
-    body: Any
-
-
-@dataclass(frozen=True)
-class Eviction:
-    namespace: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    patch: PatchStep
-    changes: list[FieldChange]
-    undo: RemediationUndo
-    summary: str
-    evictions: list[Eviction] = field(default_factory=list)
-
-
-# --- small JSON helpers -----------------------------------------------------------------------
-
-
-def _jtext(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _leaf_changes(before: Any, after: Any, path: str) -> list[FieldChange]:
-    """Every leaf that differs between two JSON values, as FieldChanges."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        changes = []
-        for key in sorted(set(before) | set(after)):
-            changes += _leaf_changes(before.get(key), after.get(key), f"{path}.{key}")
-        return changes
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        changes = []
-        for index, (b, a) in enumerate(zip(before, after, strict=True)):
-            label = b.get("name") if isinstance(b, dict) and "name" in b else index
-            changes += _leaf_changes(b, a, f"{path}[{label}]")
-        return changes
-    if before == after:
-        return []
-    return [FieldChange(path=path, before=_jtext(before), after=_jtext(after))]
-
-
-def _metadata_patch(obj: JsonObj, ledger_value: str) -> JsonObj:
-    return {
-        "resourceVersion": meta(obj).get("resourceVersion"),
-        "annotations": {LEDGER_ANNOTATION: ledger_value},
-    }
-
-
-def _kubectl_patch(target: ObjectRef, patch_type: PatchType, patch: Any) -> str:
-    ns = f"-n {shlex.quote(target.namespace)} " if target.namespace else ""
-    ref = shlex.quote(f"{_RESOURCE.get(target.kind, target.kind.lower())}/{target.name}")
-    body = json.dumps(patch, separators=(",", ":"))
-    return f"kubectl {ns}patch {ref} --type {patch_type} -p {shlex.quote(body)}"
-
-
-def _undo(
-    target: ObjectRef, patch_type: PatchType, patch: Any, note: str | None = None
-) -> RemediationUndo:
-    text = json.dumps(patch, separators=(",", ":"))
-    if len(text) > MAX_UNDO_PATCH:
-        return RemediationUndo(note=(note or "") + " The inverse patch is too large to record.")
-    return RemediationUndo(
-        patch_type=patch_type,
-        patch=text,
-        command=_kubectl_patch(target, patch_type, patch),
-        note=note,
-    )
 
 
 def _containers(obj: JsonObj) -> list[JsonObj]:
@@ -195,8 +118,8 @@ def plan_resources(
     changes = [
         FieldChange(
             path=f"spec.template.spec.containers[{name}].resources.limits.{resource}",
-            before=_jtext(limits.get(resource)),
-            after=_jtext(new_limit),
+            before=json_text(limits.get(resource)),
+            after=json_text(new_limit),
         )
     ]
     if resource == "memory" and suggested is not None:
@@ -206,12 +129,12 @@ def plan_resources(
             changes.append(
                 FieldChange(
                     path=f"spec.template.spec.containers[{name}].resources.requests.{resource}",
-                    before=_jtext(requests.get(resource)),
-                    after=_jtext(new_limit),
+                    before=json_text(requests.get(resource)),
+                    after=json_text(new_limit),
                 )
             )
     body = {
-        "metadata": _metadata_patch(obj, ledger_value),
+        "metadata": metadata_patch(obj, ledger_value),
         "spec": {
             "template": {"spec": {"containers": [{"name": name, "resources": new_resources}]}}
         },
@@ -225,7 +148,7 @@ def plan_resources(
     return Plan(
         patch=PatchStep(target.kind, target.namespace, target.name, "strategic", body),
         changes=changes,
-        undo=_undo(target, "strategic", undo_body),
+        undo=undo_of(target, "strategic", undo_body),
         summary=f"{resource} limit of {name}: {limits.get(resource)} -> {new_limit}{capped}",
     )
 
@@ -237,7 +160,7 @@ def plan_restart(target: ObjectRef, obj: JsonObj, now: datetime, ledger_value: s
     before = (template_meta.get("annotations") or {}).get(RESTARTED_AT)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {
-        "metadata": _metadata_patch(obj, ledger_value),
+        "metadata": metadata_patch(obj, ledger_value),
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}},
     }
     return Plan(
@@ -245,8 +168,8 @@ def plan_restart(target: ObjectRef, obj: JsonObj, now: datetime, ledger_value: s
         changes=[
             FieldChange(
                 path=f"spec.template.metadata.annotations[{RESTARTED_AT}]",
-                before=_jtext(before),
-                after=_jtext(stamp),
+                before=json_text(before),
+                after=json_text(stamp),
             )
         ],
         undo=RemediationUndo(note="A rolling restart cannot be undone: the pods were replaced."),
@@ -272,12 +195,14 @@ def plan_scale(
             "NotAnIncrease",
             f"{target.display()} has {current} replicas; the policy allows at most {new}",
         )
-    body = {"metadata": _metadata_patch(obj, ledger_value), "spec": {"replicas": new}}
+    body = {"metadata": metadata_patch(obj, ledger_value), "spec": {"replicas": new}}
     capped = " (capped by the policy)" if bounded.capped else ""
     return Plan(
         patch=PatchStep(target.kind, target.namespace, target.name, "merge", body),
-        changes=[FieldChange(path="spec.replicas", before=_jtext(current), after=_jtext(new))],
-        undo=_undo(target, "merge", {"spec": {"replicas": current}}),
+        changes=[
+            FieldChange(path="spec.replicas", before=json_text(current), after=json_text(new))
+        ],
+        undo=undo_of(target, "merge", {"spec": {"replicas": current}}),
         summary=f"replicas of {target.display()}: {current} -> {new}{capped}",
     )
 
@@ -355,7 +280,7 @@ def plan_rollback_statefulset(
     before = (obj.get("spec") or {}).get("template") or {}
     if not template:
         raise PlanError("RevisionNotFound", f"revision {revision} holds no pod template")
-    body = {**data, "metadata": _metadata_patch(obj, ledger_value)}
+    body = {**data, "metadata": metadata_patch(obj, ledger_value)}
     # In a merge patch null means "delete"; a template's "creationTimestamp: null" is absent.
     undo_body = {"spec": {"template": {**without_nulls(before), "$patch": "replace"}}}
     return _rollback_plan(
@@ -375,7 +300,7 @@ def _rollback_plan(
     body, undo_body = patches
     before, template = templates
     current, revision = revisions
-    undo = _undo(
+    undo = undo_of(
         target,
         patch_type,
         undo_body,
@@ -384,7 +309,7 @@ def _rollback_plan(
     )
     return Plan(
         patch=PatchStep(target.kind, target.namespace, target.name, patch_type, body),
-        changes=_leaf_changes(before, template, "spec.template")[:MAX_CHANGES],
+        changes=leaf_changes(before, template, "spec.template")[:MAX_CHANGES],
         undo=undo,
         summary=f"{target.display()} rolled back from revision {current} to {revision}",
     )
@@ -407,8 +332,8 @@ def plan_drain(target: ObjectRef, node: JsonObj, pods: list[JsonObj], ledger_val
         for p in pods
         if _evictable(p) and (p.get("spec") or {}).get("nodeName") == target.name
     ]
-    body = {"metadata": _metadata_patch(node, ledger_value), "spec": {"unschedulable": True}}
-    undo = _undo(
+    body = {"metadata": metadata_patch(node, ledger_value), "spec": {"unschedulable": True}}
+    undo = undo_of(
         target,
         "merge",
         {"spec": {"unschedulable": before or None}},
@@ -416,7 +341,7 @@ def plan_drain(target: ObjectRef, node: JsonObj, pods: list[JsonObj], ledger_val
         f"by their controllers",
     )
     changes = [
-        FieldChange(path="spec.unschedulable", before=_jtext(before), after=_jtext(True)),
+        FieldChange(path="spec.unschedulable", before=json_text(before), after=json_text(True)),
         *[
             FieldChange(
                 path=f"eviction[{e.namespace}/{e.name}]", before='"Running"', after='"Evicted"'

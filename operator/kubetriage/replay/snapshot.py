@@ -79,9 +79,9 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.case import Case, parse_go_duration
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.incident import Alert
-from kubetriage.models.object_evidence import LogSource, LogTail
 from kubetriage.models.objects import name as name_of
 from kubetriage.models.objects import namespace as namespace_of
+from kubetriage.models.signals import LogSource, LogTail
 from kubetriage.tenancy import Scope, allowed_candidates
 
 
