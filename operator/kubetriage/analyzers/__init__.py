@@ -65,6 +65,7 @@ from kubetriage.analyzers.dns_clients import DNS_CLIENT_ANALYZERS
 from kubetriage.analyzers.dns_forwards import DNS_FORWARD_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
+from kubetriage.analyzers.front_balancers import FRONT_BALANCER_ANALYZERS
 from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.front_restarts import FRONT_RESTART_ANALYZERS
 from kubetriage.analyzers.front_volumes import FRONT_VOLUME_ANALYZERS
@@ -220,6 +221,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RESTARTED_LOGIN_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *LB_SOURCE_ANALYZERS,
+    *FRONT_BALANCER_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *OWN_SOCKETS_ANALYZERS,
     *CALLEE_LIVENESS_ANALYZERS,
