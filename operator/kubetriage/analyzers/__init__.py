@@ -131,6 +131,7 @@ from kubetriage.analyzers.reviewer_credentials import REVIEWER_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
+from kubetriage.analyzers.saturated_proxies import SATURATED_PROXY_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scale_from_zero import SCALE_FROM_ZERO_ANALYZERS
 from kubetriage.analyzers.scaler_auth import SCALER_AUTH_ANALYZERS
@@ -214,6 +215,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *ROLLOUT_ANALYZERS,
     *NEW_WORKLOAD_ANALYZERS,
     *SIGNAL_WRAPPER_ANALYZERS,
+    *SATURATED_PROXY_ANALYZERS,
     *SATURATION_ANALYZERS,
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,

@@ -28,6 +28,9 @@ class GatewayProxyEvidence(BaseModel):
     pods: int = 0
     ready_pods: int = 0
     failing_pods: list[PodTrouble] = Field(default_factory=list)
+    # Container -> CPU limit in cores of its first pod: the most CPU a proxy can use before
+    # the kernel throttles it, whatever the load.
+    cpu_limits: dict[str, float] = Field(default_factory=dict)
 
 
 class FrontBalancerEvidence(BaseModel):
