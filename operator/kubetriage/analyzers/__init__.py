@@ -65,6 +65,7 @@ from kubetriage.analyzers.dns_clients import DNS_CLIENT_ANALYZERS
 from kubetriage.analyzers.dns_forwards import DNS_FORWARD_ANALYZERS
 from kubetriage.analyzers.egress_peers import EGRESS_PEER_ANALYZERS
 from kubetriage.analyzers.fresh_throttling import FRESH_THROTTLING_ANALYZERS
+from kubetriage.analyzers.front_balancers import FRONT_BALANCER_ANALYZERS
 from kubetriage.analyzers.front_proxies import GATEWAY_PROXY_ANALYZERS
 from kubetriage.analyzers.front_restarts import FRONT_RESTART_ANALYZERS
 from kubetriage.analyzers.front_volumes import FRONT_VOLUME_ANALYZERS
@@ -130,6 +131,7 @@ from kubetriage.analyzers.reviewer_credentials import REVIEWER_ANALYZERS
 from kubetriage.analyzers.rollout import ROLLOUT_ANALYZERS
 from kubetriage.analyzers.rotated_mounts import ROTATED_MOUNT_ANALYZERS
 from kubetriage.analyzers.routing import ROUTING_ANALYZERS
+from kubetriage.analyzers.saturated_proxies import SATURATED_PROXY_ANALYZERS
 from kubetriage.analyzers.saturation import SATURATION_ANALYZERS
 from kubetriage.analyzers.scale_from_zero import SCALE_FROM_ZERO_ANALYZERS
 from kubetriage.analyzers.scaler_auth import SCALER_AUTH_ANALYZERS
@@ -213,6 +215,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *ROLLOUT_ANALYZERS,
     *NEW_WORKLOAD_ANALYZERS,
     *SIGNAL_WRAPPER_ANALYZERS,
+    *SATURATED_PROXY_ANALYZERS,
     *SATURATION_ANALYZERS,
     # traffic
     *DEPENDENCY_FAILURE_ANALYZERS,
@@ -220,6 +223,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *RESTARTED_LOGIN_ANALYZERS,
     *RATE_LIMIT_ANALYZERS,
     *LB_SOURCE_ANALYZERS,
+    *FRONT_BALANCER_ANALYZERS,
     *CLIENT_ROLLOUT_ANALYZERS,
     *OWN_SOCKETS_ANALYZERS,
     *CALLEE_LIVENESS_ANALYZERS,

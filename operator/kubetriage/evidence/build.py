@@ -74,6 +74,7 @@ from kubetriage.evidence.summaries.dependencies import (
 from kubetriage.evidence.summaries.disruption_budgets import disruption_budget_summaries
 from kubetriage.evidence.summaries.events import event_summaries
 from kubetriage.evidence.summaries.fresh_restarts import alert_onset
+from kubetriage.evidence.summaries.front_balancers import front_balancers
 from kubetriage.evidence.summaries.gateway_proxies import gateway_proxies
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, route_summaries
 from kubetriage.evidence.summaries.generic import generic_summary
@@ -315,6 +316,7 @@ def build_evidence(
         + resource_controller_summaries(index, logs, limits),
         gateway_routes=_gateway_routes(build, namespace),
         gateway_proxies=gateway_proxies(index, namespace, scope.pods, limits),
+        front_balancers=front_balancers(index, namespace, chosen, scope.pods, limits),
         callers=with_caller_caches(
             index,
             with_front_restarts(

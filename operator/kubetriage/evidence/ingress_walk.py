@@ -18,12 +18,24 @@ backend Service, and an Istio Gateway serving the host to the Certificate of its
 The Gateway API's counterpart of the ingress controller: the proxy pods of the Gateways that
 the namespace's routes serving the incident's pods attach to, in any namespace
 (``follow_gateway_proxies``; ``kubetriage.evidence.summaries.gateway_proxies``).
+
+In front of the controller: the LoadBalancer Service whose address those Ingresses (or the
+target Ingress) publish, the pods it selects and, when it keeps traffic on its endpoints'
+nodes, the load-balancer speakers that announce it (``follow_front_balancers``;
+``kubetriage.evidence.summaries.front_balancers``).
 """
 
 from __future__ import annotations
 
 from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.reader import KubeReader
+from kubetriage.evidence.summaries.front_balancers import (
+    SPEAKER_LABELS,
+    front_ingresses,
+    fronting_balancers,
+    published_addresses,
+    speaker_pods,
+)
 from kubetriage.evidence.summaries.gateway_proxies import (
     GATEWAY_NAME,
     in_ambient_mesh,
@@ -57,11 +69,14 @@ from kubetriage.evidence.targets import probed_hosts
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.objects import JsonDict, selector_query
+from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
 from kubetriage.tenancy import Scope
 
 # The backend Services of the matching routes read to tell which one does not resolve.
 MAX_ROUTE_BACKENDS = 8
+# The Services listed to find the one whose load-balancer address an Ingress publishes.
+MAX_LISTED_SERVICES = 500
 
 
 def _in_run(run: CollectionRun, kind: str, namespace: str) -> list[JsonDict]:
@@ -231,4 +246,69 @@ async def _follow_waypoints(
             limit=4 * MAX_CONTROLLER_PODS,
         )
         for pod in proxy_pods(listed, waypoint_ns, waypoint):
+            run.add(pod)
+
+
+async def follow_front_balancers(
+    reader: KubeReader,
+    run: CollectionRun,
+    namespace: str,
+    pods: list[JsonDict],
+    target: ObjectRef | None,
+    scope: Scope,
+) -> None:
+    """Add to ``run`` the LoadBalancer Services whose address the Ingresses of ``namespace``
+    serving ``pods`` (or the target Ingress) publish, the pods each selects and its events;
+    with ``externalTrafficPolicy: Local``, the load-balancer speaker pods (MetalLB's), whose
+    nodes are the only ones that can announce it."""
+    if not scope.may_read(None):
+        # The controller's Service is in a namespace of its own: not this Incident's.
+        return
+    ingresses = front_ingresses(
+        _in_run(run, "Ingress", namespace), _in_run(run, "Service", namespace), pods, target
+    )
+    if not any(published_addresses(i) for i in ingresses):
+        return
+    listed = await reader.list_of(
+        run,
+        "Service",
+        None,
+        what="list Services for the load-balancer address of the Ingresses",
+        limit=MAX_LISTED_SERVICES,
+    )
+    readable = [s for s in listed if scope.may_read(_ns(s))]
+    for _, service in fronting_balancers(ingresses, readable):
+        run.add(service)
+        selector = {
+            str(k): str(v) for k, v in ((service.get("spec") or {}).get("selector") or {}).items()
+        }
+        query = selector_query({"matchLabels": selector}) if selector else None
+        if query is not None:
+            for pod in await reader.list_of(
+                run,
+                "Pod",
+                _ns(service),
+                what=f"list pods of load-balancer Service {_ns(service)}/{_name(service)}",
+                label_selector=query,
+                limit=4 * MAX_CONTROLLER_PODS,
+            ):
+                run.add(pod)
+        if (service.get("spec") or {}).get("externalTrafficPolicy") == "Local":
+            await _speakers(reader, run, scope)
+
+
+async def _speakers(reader: KubeReader, run: CollectionRun, scope: Scope) -> None:
+    """Add to ``run`` the load-balancer speaker pods ``scope`` may read (``SPEAKER_LABELS``)."""
+    if any(speaker_pods(o for (k, _, _), o in run.objects.items() if k == "Pod")):
+        return
+    for labels in SPEAKER_LABELS:
+        listed = await reader.list_of(
+            run,
+            "Pod",
+            None,
+            what="list load-balancer speaker pods",
+            label_selector=selector_query({"matchLabels": labels}),
+            limit=64,
+        )
+        for pod in speaker_pods(p for p in listed if scope.may_read(_ns(p))):
             run.add(pod)

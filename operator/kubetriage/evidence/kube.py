@@ -59,7 +59,11 @@ from kubetriage.evidence.index import (
     sort_pods,
     stamped_runs,
 )
-from kubetriage.evidence.ingress_walk import follow_gateway_proxies, follow_ingress_controllers
+from kubetriage.evidence.ingress_walk import (
+    follow_front_balancers,
+    follow_gateway_proxies,
+    follow_ingress_controllers,
+)
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
 from kubetriage.evidence.node_tenant_walk import follow_node_tenants
@@ -395,6 +399,7 @@ class KubeEvidenceCollector:
             # healthy pods (``request_path.controller_hosts``).
             await follow_ingress_controllers(self._reader, run, namespace, pods, scope)
             await follow_gateway_proxies(self._reader, run, namespace, pods, scope)
+            await follow_front_balancers(self._reader, run, namespace, pods, chosen, scope)
             await self._dependencies.follow(
                 run,
                 namespace,

@@ -53,8 +53,9 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     and the clients a server closed as slow consumers, and the controllers reconciling the
     incident's custom resources: whose own throttling can be why the calls are slow, the
     clients cannot keep up or the resources are not reconciled; and the proxies and caches in
-    front of its Services (``CallerEvidence.fronts``), whose throttling stalls every request
-    before it reaches the workload."""
+    front of its Services (``CallerEvidence.fronts``) and the proxies of the Gateways and
+    waypoints its traffic crosses (``Evidence.gateway_proxies``), whose throttling stalls
+    every request before it reaches the workload."""
     found: list[ObjectRef] = []
     for dep in evidence.dependencies:
         if dep.workload is not None and dep.workload not in found:
@@ -68,6 +69,9 @@ def callee_workloads(evidence: Evidence) -> list[ObjectRef]:
     for caller in evidence.callers:
         if caller.fronts() and caller.ref not in found:
             found.append(caller.ref)
+    for proxy in evidence.gateway_proxies:
+        if proxy.workload is not None and proxy.workload not in found:
+            found.append(proxy.workload)
     return found[:10]
 
 

@@ -21,7 +21,7 @@ from kubetriage.models.controllers import (
     SecretWriterEvidence,
     WebhookEvidence,
 )
-from kubetriage.models.gateway_proxies import GatewayProxyEvidence
+from kubetriage.models.gateway_proxies import FrontBalancerEvidence, GatewayProxyEvidence
 from kubetriage.models.neighbours import (
     AgentRolloutEvidence,
     CallerEvidence,
@@ -135,6 +135,8 @@ class Evidence(BaseModel):
     gateway_routes: list[GatewayRouteEvidence] = Field(default_factory=list)
     # The Gateways those routes attach to, with the proxy pods serving them.
     gateway_proxies: list[GatewayProxyEvidence] = Field(default_factory=list)
+    # The LoadBalancer Services whose address the incident's Ingresses publish.
+    front_balancers: list[FrontBalancerEvidence] = Field(default_factory=list)
     # Problems met while collecting (forbidden, timeouts...), surfaced as conditions.
     collection_errors: list[str] = Field(default_factory=list)
     # What was cut to fit EvidenceLimits ("events: kept 30 of 10000, newest first"); not an

@@ -28,15 +28,16 @@ from typing import Final
 from kubetriage.evidence.dependency_summary import pod_trouble
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
-from kubetriage.evidence.raw import ref_of
+from kubetriage.evidence.raw import as_dict, as_str, ref_of
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_KINDS, backend_refs, route_gateways
 from kubetriage.evidence.summaries.ingress import MAX_CONTROLLER_PODS, owned_by
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.gateway_proxies import GatewayProxyEvidence
-from kubetriage.models.objects import JsonDict, annotations_of, service_selects
+from kubetriage.models.objects import JsonDict, annotations_of, dicts, service_selects
 from kubetriage.models.objects import labels as _labels
 from kubetriage.models.objects import name as _name
 from kubetriage.models.objects import namespace as _ns
+from kubetriage.models.quantity import parse_quantity
 
 ENVOY_GATEWAY_NAME: Final = "gateway.envoyproxy.io/owning-gateway-name"
 ENVOY_GATEWAY_NAMESPACE: Final = "gateway.envoyproxy.io/owning-gateway-namespace"
@@ -135,6 +136,18 @@ def served_waypoints(
     return found[:MAX_GATEWAYS]
 
 
+def cpu_limits(pod: JsonDict) -> dict[str, float]:
+    """Container -> CPU limit in cores of ``pod``'s containers that set one."""
+    found: dict[str, float] = {}
+    for container in dicts((pod.get("spec") or {}).get("containers")):
+        limit = parse_quantity(
+            as_str(as_dict(as_dict(container.get("resources")).get("limits")).get("cpu"))
+        )
+        if limit is not None and (name := as_str(container.get("name"))):
+            found[name] = limit
+    return found
+
+
 def gateway_proxies(
     index: ObjectIndex, namespace: str | None, pods: list[JsonDict], limits: EvidenceLimits
 ) -> list[GatewayProxyEvidence]:
@@ -159,6 +172,7 @@ def gateway_proxies(
                 pods=len(found),
                 ready_pods=sum(1 for p in found if pod_trouble(p) is None),
                 failing_pods=[t for p in found if (t := pod_trouble(p))][: limits.max_list_items],
+                cpu_limits=cpu_limits(found[0]),
             )
         )
     return summaries
