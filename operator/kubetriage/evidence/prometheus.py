@@ -32,6 +32,7 @@ from kubetriage.evidence.queries import (
     build_scope,
     select_queries,
 )
+from kubetriage.evidence.series_rises import rose_at
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.incident import Alert
 from kubetriage.models.object_evidence import MetricSummary
@@ -178,6 +179,7 @@ def summarize_series(
         trend=_trend(values[0], values[-1]) if len(values) > 1 else "unknown",
         changed_at=changed_at,
         departed_at=departed_at,
+        rose_at=rose_at(finite, query),
         samples=len(finite),
         first_at=finite[0][0],
         shape=shape,
