@@ -72,6 +72,19 @@ def test_a_series_high_from_its_first_samples_shows_no_rise() -> None:
     assert _summary(ERRORS, _counter([5.0] * 60)).rose_at is None
 
 
+def test_failures_recurring_from_the_first_samples_show_no_rise() -> None:
+    # Near miss: a pod crash-looping since yesterday restarts every 4 minutes all through
+    # the window; its first restart in the window is not when its trouble began.
+    increments = [0.0, 0.0, 0.0, 1.0] * 15
+    assert (
+        _summary("kube_pod_container_status_restarts_total", _counter(increments)).rose_at is None
+    )
+    # ... while the same restarts after 20 quiet minutes began then.
+    late = [0.0] * 20 + [0.0, 0.0, 0.0, 1.0] * 10
+    restarts = _summary("kube_pod_container_status_restarts_total", _counter(late))
+    assert restarts.rose_at == ago(36)
+
+
 def test_a_counter_reset_counts_from_zero() -> None:
     # A restarted exporter's counter starts again: the drop is no rise, the climb after is.
     values = [500.0] * 30 + [0.0] * 10 + [0.0 + 40.0 * i for i in range(1, 22)]

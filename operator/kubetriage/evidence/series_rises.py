@@ -11,9 +11,9 @@ The rise is the first sample of the final run of samples at least ``RISE_SHARE``
 from the starting level (the median of the first ``LEVEL_SAMPLES``) to the peak, where no two
 consecutive samples of the run lie more than ``RECUR`` apart: failures that come in bursts
 (a backend killed and restarted every few minutes) are one episode from their first burst,
-while an earlier burst followed by a long quiet is an episode that ended. None when the series
-shows no starting level below its peak (it began inside its symptom: missing data proves no
-onset) or is flat.
+while an earlier burst followed by a long quiet is an episode that ended. None when the
+samples show no quiet of ``RECUR`` before the run (it may have begun before the window:
+missing data proves no onset) or the series is flat.
 
 Pure: shared by the Prometheus collector and the offline case replay through
 ``evidence.prometheus.summarize_series``.
@@ -74,5 +74,7 @@ def rose_at(points: Sequence[Point], query: str) -> datetime | None:
         if start - earlier > RECUR:
             break
         start = earlier
-    # An episode going on from the first samples shows no level it rose from.
-    return start if start > view[LEVEL_SAMPLES - 1][0] else None
+    # An episode is known to begin only after a quiet as long as the gaps it spans: one
+    # seen from (nearly) the first samples may have begun before them (a pod crash-looping
+    # since yesterday restarts every few minutes all through the window).
+    return start if start - view[0][0] >= RECUR else None
