@@ -12,6 +12,7 @@ Real: Evidence models from ``tests.support.evidence`` and the real analyzers.
 from __future__ import annotations
 
 from kubetriage.analyzers.onset import first_sign_before
+from kubetriage.evidence.prometheus import summarize_series
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary
@@ -141,3 +142,44 @@ def test_a_change_whose_start_is_unknown_is_compared_with_nothing() -> None:
     ev = _serving(_rollout(None), metrics=[_errors(rose_minutes_ago=45)])
     assert first_sign_before(ev, None) is None
     assert not _blamed(ev)  # an undated change was never blamed: nothing dates it "right before"
+
+
+def _summarised_ratio(rises_minutes_ago: int) -> MetricSummary:
+    """The 5xx ratio as the collector summarises it: flat at 0.1% and at 10% from
+    ``rises_minutes_ago``, one sample a minute for an hour."""
+    values = [0.001 if minute > rises_minutes_ago else 0.1 for minute in range(60, -1, -1)]
+    points = [(ago(60 - i), v) for i, v in enumerate(values)]
+    query = (
+        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m])) '
+        '/ sum(rate(http_requests_total{job="checkout"}[5m]))'
+    )
+    return summarize_series("http_5xx_ratio", query, {}, points)
+
+
+def test_a_summarised_series_flat_then_rising_after_the_rollout_blames_it() -> None:
+    # End to end from the samples: flat until 25 minutes ago, after a rollout 30 minutes ago.
+    assert _blamed(_serving(_rollout(30), metrics=[_summarised_ratio(25)]))
+    # Near miss: the same series rising 45 minutes ago, before the rollout.
+    assert not _blamed(_serving(_rollout(30), metrics=[_summarised_ratio(45)]))
+
+
+def test_single_bursts_before_the_rollout_date_the_symptom_not_its_latest_step() -> None:
+    # One-minute bursts of 5xx every five minutes from 35 minutes ago, sustained for the last
+    # ten: the step dates 10 minutes ago, after a rollout 25 minutes ago; the first burst,
+    # before it, is the symptom's first sign.
+    bursts = {35, 30, 25, 20, 15}
+    values = [0.1 if m in bursts or m <= 10 else 0.001 for m in range(60, -1, -1)]
+    points = [(ago(60 - i), v) for i, v in enumerate(values)]
+    ratio = summarize_series("http_5xx_ratio", _summarised_ratio(0).query, {}, points)
+    assert ratio.changed_at == ago(10)
+    assert ratio.rose_at == ago(35)
+    assert not _blamed(_serving(_rollout(25), metrics=[ratio]))
+    # Near miss: without the earlier bursts the same rollout is blamed.
+    calm = [0.1 if m <= 10 else 0.001 for m in range(60, -1, -1)]
+    steady = summarize_series(
+        "http_5xx_ratio",
+        _summarised_ratio(0).query,
+        {},
+        [(ago(60 - i), v) for i, v in enumerate(calm)],
+    )
+    assert _blamed(_serving(_rollout(25), metrics=[steady]))
