@@ -6,6 +6,7 @@ Everything is real: plain Alert/ObjectRef models and the pure resolver, no clust
 
 from __future__ import annotations
 
+from kubetriage.evidence.label_vocabulary import kong_backend
 from kubetriage.evidence.targets import (
     candidate_targets,
     focus_containers,
@@ -267,6 +268,33 @@ def test_a_service_label_without_a_kubernetes_provider_is_no_traefik_backend() -
     assert traefik_backends("web-80@kubernetes") == []
     unlabelled = Alert(labels={"alertname": "X", "service": "dashboard@internal"})
     assert candidate_targets(None, [unlabelled]) == []
+
+
+def test_a_kong_service_label_names_the_backend_service() -> None:
+    """The Kong Ingress Controller names a Kong service ``<namespace>.<service>.<port>`` after
+    the Kubernetes backend; Kong's Prometheus plugin labels its series with it. The backend
+    Service goes before the proxy's own namespace, and no Service or workload is looked for
+    under the dotted name in the proxy's namespace."""
+    alert = Alert(
+        labels={
+            "alertname": "KongUpstream5xxRatioHigh",
+            "namespace": "kong",
+            "service": "reviews.reviews-api.80",
+        }
+    )
+    assert _keys(candidate_targets(None, [alert])) == [
+        "Service/reviews/reviews-api",
+        "Namespace/-/kong",
+    ]
+    assert kong_backend("default.echo.8080") == ("default", "echo")
+
+
+def test_a_dotted_name_without_a_port_or_with_a_numeric_service_is_no_kong_backend() -> None:
+    # Near misses: a host name, a version, a name with a dot too many or too few.
+    for value in ("api.example.com", "v1.2.3", "reviews.reviews-api", "a.b.c.80", "Shop.Web.80"):
+        assert kong_backend(value) is None, value
+    host = Alert(labels={"alertname": "X", "namespace": "kong", "service": "api.example.com"})
+    assert "Service/kong/api.example.com" in _keys(candidate_targets(None, [host]))
 
 
 def _probe(instance: str, namespace: str = "monitoring") -> Alert:

@@ -41,6 +41,7 @@ from kubetriage.analyzers.onset import (
     ONSET_TOLERANCE,
     alert_onset,
     attributable,
+    first_sign_before,
     rollout_on_metric_clock,
     served_before_step,
     symptom_times,
@@ -244,15 +245,6 @@ def dependency_outage(evidence: Evidence) -> EvidenceItem | None:
     return None
 
 
-# A request the server failed, as its own log says it: an HTTP 5xx in an access-log or
-# structured line, an error-level record, a stack trace.
-SERVER_ERROR_LOG = re.compile(
-    r'(?i)(\b(status|code|status_?code)"?\s*[=:]\s*"?5\d\d\b|" 5\d\d \d|\bHTTP/[\d.]+"? 5\d\d\b|'
-    r'"level"\s*:\s*(50|"error")|\blevel=error\b|\[error\]|(?-i:\bERROR\b)|'
-    r"traceback \(most recent call last\)|exception in thread|internal server error)"
-)
-
-
 def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
     """The rollout that produced the workload's current revision, if the timeline has it."""
     current, _ = current_and_previous_revision(evidence)
@@ -267,8 +259,10 @@ def latest_rollout(evidence: Evidence) -> ChangeEvidence | None:
 
 def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     """The first symptom, when every symptom began at or after ``change`` and the first one
-    within ``ONSET_AFTER_CHANGE`` of it; None otherwise, and None when the first symptom is a
-    series that held its level for a while after the change before it stepped
+    within ``ONSET_AFTER_CHANGE`` of it; None otherwise, None when any first sign of the
+    symptom (a failing series' first burst, a failing log line, a kill, the alert's start:
+    ``onset.first_sign_before``) came before the change began, and None when the first
+    symptom is a series that held its level for a while after the change before it stepped
     (``onset.served_before_step``)."""
     if change.at is None:
         return None
@@ -294,6 +288,8 @@ def _fits(evidence: Evidence, change: ChangeEvidence) -> EvidenceItem | None:
     delay, first_fact = min(delays, key=lambda d: d[0])
     if not attributable(delay):
         return None
+    if first_sign_before(evidence, change.at, metric_at=metric_at) is not None:
+        return None  # the symptom's first sign came before the change began
     served = served_before_step(evidence, change.at)
     if served is not None and delay >= timestamp(served[0]) - at - ONSET_TOLERANCE.total_seconds():
         return None  # the change served without the symptom until a later step

@@ -265,6 +265,14 @@ FAILURE_WORDS = re.compile(
     r"could not|cannot|giving up|abandon|retry|retrying)"
 )
 
+# A request the server failed, as its own log says it: an HTTP 5xx in an access-log or
+# structured line, an error-level record, a stack trace.
+SERVER_ERROR_LOG = re.compile(
+    r'(?i)(\b(status|code|status_?code)"?\s*[=:]\s*"?5\d\d\b|" 5\d\d \d|\bHTTP/[\d.]+"? 5\d\d\b|'
+    r'"level"\s*:\s*(50|"error")|\blevel=error\b|\[error\]|(?-i:\bERROR\b)|'
+    r"traceback \(most recent call last\)|exception in thread|internal server error)"
+)
+
 CRASH_LOG = re.compile(
     r"(?i)(panic:|traceback \(most recent call last\)|\bfatal\b|segmentation fault|"
     r"sigsegv|unhandled (exception|rejection)|uncaught exception|exception in thread|"

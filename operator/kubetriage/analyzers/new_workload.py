@@ -16,7 +16,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.changes import SERVER_ERROR_LOG
+from kubetriage.analyzers.log_signatures import SERVER_ERROR_LOG
 from kubetriage.analyzers.pods import pod_failing, pod_problem
 from kubetriage.analyzers.recency import is_recent
 from kubetriage.analyzers.support import (

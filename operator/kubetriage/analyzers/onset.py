@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 from kubetriage import prose
 from kubetriage.analyzers.cfs import request_path_throttle_steps
-from kubetriage.analyzers.demand import is_traffic
-from kubetriage.analyzers.log_signatures import FILLED_LOG
+from kubetriage.analyzers.demand import counts_failures, is_traffic
+from kubetriage.analyzers.log_signatures import FILLED_LOG, SERVER_ERROR_LOG
+from kubetriage.analyzers.log_times import line_time
 from kubetriage.analyzers.probe_blips import never_unready, readiness_blip
 from kubetriage.analyzers.support import (
     RISE,
@@ -55,6 +56,10 @@ ENDED_BEFORE_ALERT = timedelta(hours=1)
 # seen fewer times than the pod's readiness failureThreshold never took the pod out of its
 # endpoints at all (``never_unready``): it dates nothing, however close to the alert.
 BLIP_ENDED_BEFORE_ALERT = timedelta(minutes=30)
+# Series that count a failure by their name: a container's restarts, the OOM killer's kills.
+_FAILURE_COUNT = re.compile(r"(?i)(restarts|oom_?kill)")
+# Terminations that are the symptom's, not a rollout's or a scale-in's.
+_FAILED_EXIT = frozenset({"OOMKilled", "Error", "ContainerCannotRun"})
 _SYMPTOM_METRIC = re.compile(
     r"(?i)(5xx|error|fail|latency|duration|p9[059]|memory_working_set|cpu_usage|restarts)"
 )
@@ -245,3 +250,75 @@ def follows_within(change_at: datetime | None, onset: datetime) -> float | None:
         return None
     delay = timestamp(onset) - timestamp(change_at)
     return delay if attributable(delay) else None
+
+
+def _failing_series(metric: MetricSummary) -> bool:
+    """A series that counts the symptom's failures (errors, 5xx answers, restarts, OOM
+    kills), not a callee's (its failures are its own) nor the request rate."""
+    label = f"{metric.name} {metric.query}"
+    if of_callee(metric) or is_traffic(metric):
+        return False
+    return counts_failures(metric) or bool(_FAILURE_COUNT.search(label))
+
+
+def first_signs(evidence: Evidence) -> list[tuple[datetime, EvidenceItem]]:
+    """The earliest trace of the symptom each source shows, beyond ``symptom_times``: when a
+    failing series rose into the episode it still shows (``MetricSummary.rose_at``: its first
+    burst, where ``changed_at`` dates its latest), the first failing line the workload's pods
+    logged, the last time one of its containers was killed or failed (the kubelet keeps only
+    the last: an earlier one is earlier still), and the alert's start (its rule's ``for:``
+    delay puts the symptom's start earlier still, never later). What no source dated is not
+    dated: a series high from its first sample, a line without a time."""
+    found = list(symptom_times(evidence))
+    for metric in evidence.metrics:
+        if metric.rose_at is not None and _failing_series(metric):
+            found.append(
+                (
+                    metric.rose_at,
+                    item("metrics", f"{metric.name} began rising at {metric.rose_at:%H:%M}"),
+                )
+            )
+    own = {(pod.namespace, pod.name) for pod in evidence.pods}
+    logs = [log for log in evidence.logs if (log.namespace, log.pod) in own]
+    for hit in grep_logs(logs, SERVER_ERROR_LOG, limit=1):
+        if (when := line_time(hit.line, evidence.collected_at)) is not None:
+            found.append((when, item(hit.source, hit.line)))
+    for pod in evidence.pods:
+        for container in pod.containers:
+            for state in (container.state, container.last_state):
+                if state is None or state.reason not in _FAILED_EXIT or not state.finished_at:
+                    continue
+                found.append(
+                    (
+                        state.finished_at,
+                        item(
+                            f"pod/{pod.namespace}/{pod.name}",
+                            f"{container.name} {state.reason} at {state.finished_at:%H:%M}",
+                        ),
+                    )
+                )
+    if (fired := alert_onset(evidence)) is not None:
+        found.append(fired)
+    return found
+
+
+def first_sign_before(
+    evidence: Evidence, change_at: datetime | None, *, metric_at: datetime | None = None
+) -> tuple[datetime, EvidenceItem] | None:
+    """The earliest sign of the symptom (``first_signs``, within the last six hours) that
+    came more than ``ONSET_TOLERANCE`` before ``change_at``: a symptom that predates a
+    change is not its consequence, whenever that change's rollout completed. A metric's
+    sign is compared with ``metric_at`` (the rollout on the metrics' clock) when given. None
+    when the change's start is unknown (nothing to compare) or no sign predates it."""
+    if change_at is None:
+        return None
+    now = timestamp(evidence.collected_at)
+    early = [
+        (when, fact)
+        for when, fact in first_signs(evidence)
+        if now - timestamp(when) <= timedelta(hours=6).total_seconds()
+        and timestamp(when)
+        < timestamp(metric_at if fact.source == "metrics" and metric_at else change_at)
+        - ONSET_TOLERANCE.total_seconds()
+    ]
+    return min(early, key=lambda sign: timestamp(sign[0]), default=None)

@@ -13,8 +13,8 @@ import re
 from datetime import datetime
 
 from kubetriage import prose
-from kubetriage.analyzers.changes import SERVER_ERROR_LOG
 from kubetriage.analyzers.demand import ERROR_NAME, LATENCY_NAME, is_rate, is_traffic
+from kubetriage.analyzers.log_signatures import SERVER_ERROR_LOG
 from kubetriage.analyzers.onset import filling_since, series_onset, stepped_long_after
 from kubetriage.analyzers.support import (
     CPU_USAGE,

@@ -10,6 +10,7 @@ stack's own jobs, which say where a series was scraped, not what is broken.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from kubetriage.models.images import repository_name
@@ -157,3 +158,21 @@ def names_kubernetes_service(labels: dict[str, str]) -> bool:
     Datadog (its namespace only in ``kube_namespace``), where ``service`` is the unified
     service tag, an application's name."""
     return label_value(labels, "namespace") is not None or DATADOG_NAMESPACE not in labels
+
+
+# Kong's Prometheus plugin labels a series with the Kong service, which the Kong Ingress
+# Controller names after the Kubernetes backend it translated: "<namespace>.<service>.<port>".
+# Neither name may hold a dot (DNS labels), so the split is unambiguous; a Service's name
+# starts with a letter, and the port is a number (a host name such as "api.example.com" is
+# none).
+_KONG_BACKEND = re.compile(
+    r"^(?P<namespace>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\."
+    r"(?P<service>[a-z](?:[-a-z0-9]*[a-z0-9])?)\.(?P<port>\d{1,5})$"
+)
+
+
+def kong_backend(value: str) -> tuple[str, str] | None:
+    """The (namespace, Service) a Kong service name such as ``reviews.reviews-api.80`` stands
+    for, or None for any other name."""
+    match = _KONG_BACKEND.match(value.strip())
+    return (match["namespace"], match["service"]) if match else None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+from kubetriage.evidence.series_rises import rose_at
 from kubetriage.models.signals import MetricSummary
 
 Point = tuple[datetime, float]
@@ -140,6 +141,7 @@ def summarize_series(
         trend=_trend(values[0], values[-1]) if len(values) > 1 else "unknown",
         changed_at=changed_at,
         departed_at=departed_at,
+        rose_at=rose_at(finite, query),
         samples=len(finite),
         first_at=finite[0][0],
         shape=shape,

@@ -73,6 +73,7 @@ from kubetriage.evidence.label_vocabulary import (
     NAMESPACE_LABELS,
     NAMESPACED_LABELS,
     is_monitoring_name,
+    kong_backend,
     label_value,
     names_kubernetes_service,
 )
@@ -188,6 +189,13 @@ def traefik_backends(value: str) -> list[tuple[str, str]]:
     return [("-".join(words[:cut]), "-".join(words[cut:])) for cut in range(1, len(words))]
 
 
+def proxy_backends(value: str) -> list[tuple[str, str]]:
+    """The (namespace, Service) pairs a gateway's service label stands for: Traefik's
+    (``traefik_backends``) or Kong's (``label_vocabulary.kong_backend``)."""
+    kong = kong_backend(value)
+    return [kong] if kong is not None else traefik_backends(value)
+
+
 def ordered_alerts(alerts: list[Alert]) -> list[Alert]:
     # Firing alerts describe the present; resolved ones only add hints.
     return [a for a in alerts if a.status != "resolved"] + [
@@ -209,7 +217,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
         if label == "service" and (
             is_monitoring_name(value)
             or about_queue
-            or traefik_backends(value)
+            or proxy_backends(value)
             or not names_kubernetes_service(labels)
         ):
             continue
@@ -239,8 +247,8 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
                     kind="Service", name=backend.name, namespace=backend.namespace, api_version="v1"
                 )
             )
-    for where, name in traefik_backends(label_value(labels, "service") or ""):
-        # Traefik's own metrics name the backend Service by namespace, name and port.
+    for where, name in proxy_backends(label_value(labels, "service") or ""):
+        # A gateway's own metrics name the backend Service by namespace, name and port.
         strong.append(ObjectRef(kind="Service", name=name, namespace=where, api_version="v1"))
     for probed in probed_services(labels):
         # A probe of a URL by its cluster DNS name names the Service it reaches.
@@ -267,7 +275,7 @@ def _alert_candidates(labels: dict[str, str]) -> tuple[list[ObjectRef], list[Obj
                     if kind != "Service"
                 )
     service = label_value(labels, "service")
-    if about_queue or traefik_backends(service or ""):
+    if about_queue or proxy_backends(service or ""):
         service = None
     if service is not None and namespace is not None and not is_monitoring_name(service):
         # A ServiceMonitor's `service` label names the Service; its workload usually shares

@@ -58,6 +58,8 @@ class MetricSummary(BaseModel):
     # When the series first left the level it began at, where ``changed_at`` is its latest
     # step: the onset of a symptom that rose and then eased (``analyzers.onset.series_onset``).
     departed_at: datetime | None = None
+    # When it rose into the episode it still shows (``evidence.series_rises``): a first sign.
+    rose_at: datetime | None = None
     samples: int = 0
     # When the first sample of the answer was taken: how far back the series shows the
     # workload's state (a query's window, or the moment a new pod began to report).
