@@ -8,7 +8,10 @@ down for everyone, which is the callee's failure, not the revision's; and pods h
 their app starts by an init container waiting on a callee that is down (the app never runs to
 log a failing call), with the near misses (the init container completed, never started, or
 names another host); how the calls fail, in the reader's words (timeouts, not a digit
-run of the line's timestamp read as a status).
+run of the line's timestamp read as a status); a callee whose rollout only carried an edited
+ConfigMap into its pods (a Reloader hash naming it), whose edit is corrected rather than the
+callee rolled back, with the near misses (the rollout also changed the image, its checksum
+names no object, it is old).
 
 Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
 """
@@ -19,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from kubetriage.analyzers.callee_config import CONFIDENCE as CALLEE_CONFIG
 from kubetriage.analyzers.calls import service_fact
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
@@ -113,6 +117,81 @@ def test_a_rollout_named_by_a_callees_own_words_says_so() -> None:
         assert finding.analyzer == "dependency-change"
         assert finding.narrative is not None
         assert finding.narrative.because[2].text == said
+
+
+_ENGINE_CONFIG = ObjectRef(kind="ConfigMap", namespace="shop", name="currency-config")
+
+
+def _carried(*aspects: str, minutes_ago: float = 25, names: bool = True) -> ChangeEvidence:
+    """A rollout of the callee whose template changed in ``aspects``; ``names``: its Reloader
+    hash says which ConfigMap it carried into the pods."""
+    return ChangeEvidence(
+        at=ago(minutes_ago),
+        kind="rollout",
+        object=CALLEE,
+        aspects=list(aspects),
+        details=["revision 5 -> 6", "ConfigMap currency-config changed (Reloader)"],
+        from_revision=5,
+        to_revision=6,
+        configs=[_ENGINE_CONFIG] if names else [],
+    )
+
+
+def _carried_evidence(change: ChangeEvidence, *, failing: bool = False) -> Evidence:
+    callee = _callee(change)
+    if failing:
+        callee = callee.model_copy(
+            update={
+                "failing_pods": [
+                    PodTrouble(pod="currencyservice-6-x", waiting="CrashLoopBackOff", restarts=4)
+                ]
+            }
+        )
+    return make.evidence(workload=make.deployment(), metrics=[_errors(20)], dependencies=[callee])
+
+
+@pytest.mark.parametrize(
+    ("failing", "confidence"),
+    [(True, CALLEE_CONFIG.carried_edit_failing), (False, CALLEE_CONFIG.carried_edit)],
+)
+def test_a_callee_that_rolled_out_only_to_load_a_config_edit_has_the_edit_corrected(
+    failing: bool, confidence: float
+) -> None:
+    result = analyze(_carried_evidence(_carried("config"), failing=failing))
+    finding = assert_leads(result, Category.CONFIG_MISSING, Action.FIX_CONFIG, _ENGINE_CONFIG)
+    assert finding.analyzer == "dependency-change"
+    assert finding.confidence == confidence
+    assert finding.narrative is not None
+    assert "rolling it back would mount the same edit again" in finding.narrative.because[0].text
+    assert not [
+        f
+        for f in result.findings
+        if f.analyzer == "dependency-change" and f.action is Action.ROLLBACK
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _carried("image", "config"),  # the rollout changed what the callee runs, too
+        _carried("config", names=False),  # a checksum that does not say which object changed
+    ],
+    ids=["image-and-config", "checksum-naming-nothing"],
+)
+def test_a_callee_rollout_that_changed_more_or_names_no_edit_is_rolled_back(
+    change: ChangeEvidence,
+) -> None:
+    finding = top(_carried_evidence(change))
+    assert (finding.analyzer, finding.action, finding.target) == (
+        "dependency-change",
+        Action.ROLLBACK,
+        CALLEE,
+    )
+
+
+def test_an_old_config_carrying_callee_rollout_is_not_what_changed() -> None:
+    ev = _carried_evidence(_carried("config", minutes_ago=60 * 24))
+    assert not [f for f in analyze(ev).findings if f.analyzer == "dependency-change"]
 
 
 def test_a_caller_that_changed_after_the_callee_is_the_suspect() -> None:

@@ -15,6 +15,11 @@ it wants. Such an edit stays latent until the pods are recreated (a node drained
 consolidated, a restart), so no change of the dependency need be near. The object the kubelet
 names is what to correct; its owner would be handed a config fix anyway.
 
+Also the finding of a dependency that rolled out only to load an edited ConfigMap or Secret
+right before the caller's errors began (``carried_edit``, built for the dependency-change
+rule of ``kubetriage.analyzers.dependencies``): the edit is what changed, and rolling the
+dependency back would mount the same edit again, so the edit is corrected or reverted.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -31,7 +36,7 @@ from kubetriage.analyzers.support import LogHit, grep_logs, item, seconds_before
 from kubetriage.config_errors import MISSING_KEY, MISSING_OBJECT
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EXPLAINS, Finding
+from kubetriage.models.findings import EXPLAINS, Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import LogTail
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -47,12 +52,64 @@ class _Confidence:
     # The kubelet cannot create the containers of a dependency short of ready replicas
     # because a ConfigMap or Secret (or key) they reference is missing.
     missing_reference: float = 0.88
+    # A dependency rolled out only to load an edited ConfigMap or Secret (its template
+    # otherwise unchanged) right before the caller's errors began, and its pods fail or warn:
+    # as sure as the dependency-change rule's rollback would be (``changed_and_failing``).
+    carried_edit_failing: float = 0.82
+    # ... its pods do not fail: the edit changed how it serves (``changed``).
+    carried_edit: float = 0.78
 
 
 CONFIDENCE: Final = _Confidence()
 
 # How recent an edit must be to explain pods that reject their configuration now.
 EDIT_WINDOW: Final = timedelta(hours=24)
+
+
+def carried_edit(
+    dependency: DependencyEvidence,
+    config: ObjectRef,
+    facts: list[EvidenceItem],
+    caller: str,
+    called: Claim,
+) -> Finding:
+    """The dependency rolled out only to load an edit of ``config`` right before the errors
+    of ``caller`` began: correct or revert that edit. ``facts`` are the rollout, the onset
+    and the naming of the dependency; ``called`` says why the caller's failures are its."""
+    workload = dependency.workload
+    assert workload is not None  # the dependency-change rule only follows workloads
+    fix = f"correct or revert the edit of {prose.obj(config)}"
+    failing = bool(dependency.failing_pods or dependency.warnings)
+    return make_finding(
+        "dependency-change",
+        Category.CONFIG_MISSING,
+        CONFIDENCE.carried_edit_failing if failing else CONFIDENCE.carried_edit,
+        prose.narrative(
+            prose.fitting_problem(
+                [
+                    f"{caller} fails since its dependency {prose.obj(workload)} restarted "
+                    f"to load an edit of {prose.obj(config)}",
+                    f"{caller} fails since {workload.name} loaded an edit of {config.name}",
+                ],
+                fix,
+            ),
+            fix,
+            because=[
+                prose.claim(
+                    f"{prose.obj(workload)} rolled out to load an edit of {prose.obj(config)}, "
+                    "with nothing else of its template changed; rolling it back would mount "
+                    "the same edit again",
+                    facts[0],
+                ),
+                prose.claim(f"The errors of {caller} began right after", facts[1]),
+                called,
+            ],
+        ),
+        facts,
+        Action.FIX_CONFIG,
+        config,
+        {},
+    )
 
 
 def _tails(evidence: Evidence, dependency: DependencyEvidence, pods: set[str]) -> list[LogTail]:

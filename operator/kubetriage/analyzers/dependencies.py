@@ -3,7 +3,10 @@ followed across namespaces (``Evidence.dependencies``):
 
 - the callee changed: a rollout of the dependency shortly before the caller's errors began,
   with the caller itself unchanged, is the dependency's bad rollout (roll the dependency
-  back, not the caller);
+  back, not the caller); but a rollout that only carried an edited ConfigMap or Secret into
+  its pods (a Reloader hash or config checksum naming it, ``carried_configs``) changed
+  nothing but that object, and rolling the template back would mount the same edit again:
+  the edit is corrected (``config-missing``, fix-config on that object);
 - the callee is down: its pods fail or no endpoint is ready, so the caller's failures are a
   dependency failure, handed to the dependency's owner. The caller fails on it when its logs
   name it or show failing calls, or when its pods cannot start for it: an init container
@@ -23,6 +26,8 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
+from kubetriage.analyzers.callee_config import carried_edit
+from kubetriage.analyzers.carried_configs import carried_configs
 from kubetriage.analyzers.log_signatures import DEPENDENCY_LOG, POOLER_ERROR, service_for_host
 from kubetriage.analyzers.onset import (
     ONSET_AFTER_CHANGE,
@@ -294,8 +299,12 @@ def check_dependency_change(evidence: Evidence) -> list[Finding]:
         ]
         if rejected is not None:
             facts.append(rejected)
-        params = {"revision": str(change.from_revision)} if change.from_revision else {}
         caller = caller_phrase(evidence)
+        if carried := carried_configs(change):
+            because = _called_claim(evidence, dependency, caller, facts[2], rejected)
+            findings.append(carried_edit(dependency, carried[0], facts, caller, because))
+            continue
+        params = {"revision": str(change.from_revision)} if change.from_revision else {}
         fix = f"roll {workload.name} back" + (
             f" to revision {change.from_revision}" if change.from_revision else ""
         )
@@ -436,7 +445,11 @@ def check_dependency_down(evidence: Evidence) -> list[Finding]:
 
 
 DEPENDENCY_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("dependency-change", (Category.BAD_ROLLOUT,), check_dependency_change),
+    Analyzer(
+        "dependency-change",
+        (Category.BAD_ROLLOUT, Category.CONFIG_MISSING),
+        check_dependency_change,
+    ),
     Analyzer("dependency-down", (Category.DEPENDENCY_FAILURE,), check_dependency_down),
 )
 
