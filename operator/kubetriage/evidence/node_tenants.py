@@ -172,10 +172,12 @@ def node_tenant(
             key for a in autoscalers if (key := _scaled(a)) in tenants and _at_ceiling(a, None)
         }
         for pod in pods:
-            workload = pod_workload(pod)
-            key = None if workload is None else (workload[0], _ns(pod), workload[1])
-            if key in tenants and _unplaceable(pod):
-                driving.add(key)
+            owner = pod_workload(pod)
+            if owner is None or not _unplaceable(pod):
+                continue
+            pending = (owner[0], _ns(pod), owner[1])
+            if pending in tenants:
+                driving.add(pending)
     if len(driving) != 1:
         return None
     kind, namespace, name = driving.pop()
