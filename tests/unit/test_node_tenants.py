@@ -2,12 +2,14 @@
 alert that names its node only by address is answered about the one workload on that node
 that drives the alert's resource (the kubelet's evictions naming its container as the
 largest disk or memory user, on any node it runs on; its HPA held at maxReplicas while
-scaling on the alert's resource), else about the Node: no sign, two workloads with one, a
-node at fault itself, an old eviction, an HPA on another resource or below its ceiling.
-Then the incident's own workload whose new revision the kubelet evicts as the largest disk
-user is rolled back, above draining the nodes it fills (``analyzers.node_agents``); and a
-whole synthetic incident is replayed offline (the snapshot builder) and in the emulated
-cluster with the real collector, which must choose the same target.
+scaling on the alert's resource; for a conntrack or UDP buffer alert, the one tenant short
+of the replicas it wants, at its ceiling or with pods no node can take), else about the
+Node: no sign, two workloads with one, a node at fault itself, an old eviction, an HPA on
+another resource or below its ceiling. Then the incident's own workload whose new revision
+the kubelet evicts as the largest disk user is rolled back, above draining the nodes it
+fills (``analyzers.node_agents``); and a whole synthetic incident is replayed offline (the
+snapshot builder) and in the emulated cluster with the real collector, which must choose the
+same target.
 
 Real: the pure helpers, the snapshot builder, the analyzers, the collector and the pipeline;
 the objects, alerts and names are synthetic.
@@ -222,6 +224,7 @@ def test_the_alerts_resource_is_read_from_its_name_and_summary() -> None:
     assert alert_resource(CPU) == "cpu"
     assert alert_resource([_alert("NodeMemoryHighUtilization")]) == "memory"
     assert alert_resource([_alert("NodeNetworkReceiveErrs", "Network errors.")]) is None
+    assert alert_resource([_alert("NodeHighNumberConntrackEntriesUsed")]) == "network"
     assert alert_resource([_alert("NodeLoadAverageHigh")]) == "cpu"
     assert alert_resource([_alert("NodeNetworkUploadErrs", "Upload errors.")]) is None
 
@@ -270,6 +273,44 @@ def test_an_autoscaler_held_at_its_ceiling_on_the_alerts_resource_is_chosen() ->
     assert node_tenant(node, TENANTS, [_hpa(API), _hpa(BATCH)], CPU) is None
     # A disk alert is not about an autoscaler's CPU.
     assert node_tenant(node, TENANTS, [_hpa(API)], DISK) is None
+
+
+CONNTRACK = [_alert("NodeHighNumberConntrackEntriesUsed", "conntrack entries close to the limit")]
+UDP = [_alert("NodeUdpReceiveBufferErrors", "UDP receive buffer errors")]
+
+
+def _pending(workload: ObjectRef, suffix: str) -> dict[str, Any]:
+    """A pod of ``workload`` no node can take: Pending, PodScheduled False Unschedulable."""
+    unschedulable = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}
+    pod = _pod(workload, suffix, NODE, phase="Pending", conditions=[unschedulable])
+    del pod["spec"]["nodeName"]
+    return pod
+
+
+def test_a_network_alert_is_about_the_tenant_short_of_the_replicas_it_wants() -> None:
+    """Conntrack or UDP buffers: the tenant at its autoscaler's ceiling, whatever it scales
+    on, or with pods no node can take; its running pods carry the traffic."""
+    node = _node(NODE, ADDRESS)
+    assert alert_resource(CONNTRACK) == alert_resource(UDP) == "network"
+    assert node_tenant(node, TENANTS, [_hpa(API)], CONNTRACK) == API
+    assert node_tenant(node, TENANTS, [_hpa(API, resource="memory")], CONNTRACK) == API
+    assert node_tenant(node, [*TENANTS, _pending(BATCH, "p1")], [], UDP) == BATCH
+
+
+def test_near_miss_a_network_alert_without_one_short_tenant_keeps_the_node() -> None:
+    node = _node(NODE, ADDRESS)
+    # Below its ceiling, nothing pending: no sign.
+    assert node_tenant(node, TENANTS, [_hpa(API, current=4, limited=False)], CONNTRACK) is None
+    # Two tenants short: none is the answer.
+    assert node_tenant(node, [*TENANTS, _pending(BATCH, "p1")], [_hpa(API)], UDP) is None
+    # A pod merely Pending (scheduled, pulling) is not short of a node.
+    pulling = _pod(BATCH, "p2", NODE, phase="Pending")
+    assert node_tenant(node, [*TENANTS, pulling], [], UDP) is None
+    # Pending pods of a workload with no pod on this node say nothing about it.
+    elsewhere = ObjectRef(kind="Deployment", namespace="jobs", name="other")
+    assert node_tenant(node, [*TENANTS, _pending(elsewhere, "p3")], [], UDP) is None
+    # A CPU alert is not read off pending pods.
+    assert node_tenant(node, [*TENANTS, _pending(BATCH, "p1")], [], CPU) is None
 
 
 def test_a_node_at_fault_itself_keeps_the_node() -> None:

@@ -1,21 +1,26 @@
 """Checks the missing-security-profile rule (``kubetriage.analyzers.security_profiles``): the
-container runtime cannot load a Localhost seccomp or an AppArmor profile the pods name on the
-node they landed on. Pods of the same workload serving on other nodes show those nodes lack
-it (config-missing, escalate on the workload); with none serving anywhere the spec's
-reference is corrected (fix-config). Near misses: a CreateContainerError for another reason,
-the same words about another workload's pod. Real: the analyzer registry over Evidence built
-with the shared factories (``tests/support/evidence``); names and messages are synthetic.
+container runtime cannot load a Localhost seccomp or an AppArmor profile the pods name on
+the node they landed on. Pods of the same workload serving on other nodes show those nodes
+lack it (config-missing, escalate on the workload); with none serving anywhere the spec's
+reference is corrected (fix-config). Pods that ran on the one failing node before it
+restarted say the node lost the profile (node-failure, drain it); near misses: pods created
+after the restart, pods that never ran, a restart of another node, a CreateContainerError
+for another reason, the same words about another workload's pod. Real: the analyzer registry
+over Evidence built with the shared factories (``tests/support/evidence``); names and
+messages are synthetic.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from kubetriage.analyzers.security_profiles import CONFIDENCE
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import PodEvidence
+from kubetriage.models.object_evidence import NodeEvidence, PodCondition, PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
-from tests.support.evidence import analyze, assert_leads
+from tests.support.evidence import ago, analyze, assert_leads
 
 CHECKOUT = make.deployment("checkout", replicas=4, ready=2).ref
 SECCOMP = (
@@ -82,3 +87,76 @@ def test_other_container_errors_and_other_workloads_pods_are_not_this_rule() -> 
     )
     ours = make.app_pod("checkout-7d9f6c8b5-a1b2c", node="pool-b-1")
     assert not _fired(make.evidence(workload=make.deployment("checkout"), pods=[ours, neighbour]))
+
+
+# --- a node that had the profile and came back from a restart without it ---------------------
+
+NODE_B = ObjectRef(kind="Node", name="pool-b-1")
+
+
+def _ran_there_before(name: str, *, created: float = 600, restarts: int = 1) -> PodEvidence:
+    """A pod created ``created`` minutes ago on pool-b-1 whose container the runtime now
+    refuses to create: with a restart behind it, it ran there before."""
+    state = make.waiting("CreateContainerError", APPARMOR)
+    last = make.terminated("Unknown", 255) if restarts else None
+    app = make.container("app", ready=False, state=state, restarts=restarts, last_state=last)
+    return make.app_pod(name, app, node="pool-b-1", created_at=ago(created))
+
+
+def _node_restart(
+    *, reboot_minutes_ago: float | None = 45, ready_minutes_ago: float = 44, **failing: float
+) -> Evidence:
+    created = failing.get("created", 600)
+    restarts = int(failing.get("restarts", 1))
+    pods = [
+        make.app_pod("checkout-7d9f6c8b5-a1b2c", node="pool-a-1"),
+        make.app_pod("checkout-7d9f6c8b5-d3e4f", node="pool-a-2"),
+        _ran_there_before("checkout-7d9f6c8b5-g5h6j", created=created, restarts=restarts),
+        _ran_there_before("checkout-7d9f6c8b5-k7l8m", created=created, restarts=restarts),
+    ]
+    ready = PodCondition(type="Ready", status="True", last_transition_time=ago(ready_minutes_ago))
+    events = []
+    if reboot_minutes_ago is not None:
+        rebooted = make.event(
+            "Rebooted", "Node pool-b-1 has been rebooted", name="pool-b-1", kind="Node"
+        )
+        rebooted.first_seen = rebooted.last_seen = ago(reboot_minutes_ago)
+        events.append(rebooted)
+    return make.evidence(
+        workload=make.deployment("checkout", replicas=4, ready=2),
+        pods=pods,
+        nodes=[NodeEvidence(name="pool-b-1", ready="True", conditions=[ready])],
+        events=events,
+    )
+
+
+@pytest.mark.parametrize("reboot", [45, None])
+def test_pods_that_ran_on_a_node_before_its_restart_and_now_lack_the_profile_drain_it(
+    reboot: float | None,
+) -> None:
+    """By its Rebooted event, or by its Ready condition turning after the pods were created."""
+    first = assert_leads(
+        analyze(_node_restart(reboot_minutes_ago=reboot)),
+        Category.NODE_FAILURE,
+        Action.DRAIN_NODE,
+        NODE_B,
+    )
+    assert first.confidence == CONFIDENCE.lost_in_node_restart
+
+
+def test_near_miss_pods_created_after_the_nodes_restart_go_to_the_profiles_owner() -> None:
+    """A node that came up (new, or rebooted) before the pods were placed on it never ran them
+    with the profile: the profile never reached it."""
+    ev = _node_restart(created=30, restarts=0)
+    assert_leads(analyze(ev), Category.CONFIG_MISSING, Action.ESCALATE, CHECKOUT)
+
+
+def test_near_miss_pods_that_never_ran_are_not_evidence_the_node_lost_the_profile() -> None:
+    ev = _node_restart(restarts=0)
+    assert_leads(analyze(ev), Category.CONFIG_MISSING, Action.ESCALATE, CHECKOUT)
+
+
+def test_near_miss_a_restart_on_another_node_says_nothing_about_this_one() -> None:
+    ev = _node_restart(reboot_minutes_ago=None, ready_minutes_ago=3000)
+    ev.nodes[0].name = "pool-a-1"
+    assert_leads(analyze(ev), Category.CONFIG_MISSING, Action.ESCALATE, CHECKOUT)

@@ -4,9 +4,10 @@ full writing``, ``No space left on device``, Elasticsearch's flood-stage waterma
 disk alarm, VictoriaMetrics' vmstorage turning read-only below its minimum free space):
 ``storage``, grow the PersistentVolumeClaim of the pod that is full (the pod the line names,
 else the one that logged it; of its several claims, the one the volume metrics measure
-fullest). A server's own free-space threshold that trips on a claim the metrics measure
-roomy is not a volume to grow, and the rule stays silent. The dependency's other words
-(refusing work, refused logins) are ``kubetriage.analyzers.dependency_server``'s.
+fullest). A line about a shared memory segment or /dev/shm names the pod's tmpfs, not a
+claim, and is not read as one. A server's own free-space threshold that trips on a claim the
+metrics measure roomy is not a volume to grow, and the rule stays silent. The dependency's
+other words (refusing work, refused logins) are ``kubetriage.analyzers.dependency_server``'s.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -21,6 +22,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.dependency_server import Said, said_fact, said_lines, service_ref
+from kubetriage.analyzers.log_signatures import SHARED_MEMORY_SPACE
 from kubetriage.analyzers.support import item
 from kubetriage.analyzers.volume_fills import fullest_claim, volume_fills
 from kubetriage.models.base import ObjectRef
@@ -88,6 +90,8 @@ def _measured_roomy(evidence: Evidence, volume: DependencyVolume) -> bool:
 
 def check_dependency_volume_full(evidence: Evidence) -> list[Finding]:
     for said in said_lines(evidence, VOLUME_FULL):
+        if SHARED_MEMORY_SPACE.search(said.line):
+            continue
         volume = _full_volume(evidence, said)
         if volume is None:
             continue

@@ -317,6 +317,11 @@ DISK_FULL_LOG = re.compile(
     r"insufficient|\bstoragefull\b|\bstorage full\b)"
 )
 
+# A "no space left on device" about POSIX shared memory: the tmpfs at /dev/shm (64 MB by
+# default in a container) refused a segment, not a volume (Postgres "could not resize shared
+# memory segment", glibc shm_open, a Python multiprocessing or DataLoader bus error text).
+SHARED_MEMORY_SPACE = re.compile(r"(?i)(shared memory segment|/dev/shm\b|\bshm_open\b)")
+
 # Something that filled up over time: memory (a process out of it, a store at its memory cap
 # refusing writes) or a disk. What fills since a change shows its effect only once full, so
 # such a change can be guilty of a symptom that began long after it.

@@ -14,6 +14,12 @@ those nodes (or keeps the pods off them) through the profile's owner (config-mis
 escalate on the workload). When no pod of the workload runs anywhere, the name the spec
 gives may be the fault: correct the workload's reference (fix-config).
 
+A node that had the profile and lost it is another matter: when the one node that fails them
+restarted (a ``Rebooted`` event, its Ready condition turning) after the failing pods were
+created there, those same pods ran on it before, and the node came back without the profile
+(a loader that did not run at boot, a profile cache on tmpfs). That node is the fault
+(node-failure): cordon and drain it so the pods land where the profile is, then repair it.
+
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
 
@@ -21,13 +27,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.support import item, node_source, pod_source, workload_ref
+from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.findings import EvidenceItem, Finding
+from kubetriage.models.findings import Claim, EvidenceItem, Finding
 from kubetriage.models.object_evidence import PodEvidence
 from kubetriage.models.vocabulary import Action, Category
 
@@ -41,6 +49,9 @@ class _Confidence:
     missing_on_some_nodes: float = 0.86
     # ... and no pod of the workload runs anywhere: the node or the name the spec gives.
     missing_everywhere: float = 0.75
+    # The one node that fails them restarted after the failing pods were created on it (they
+    # ran there before) while pods of the same workload run ready elsewhere: it lost the profile.
+    lost_in_node_restart: float = 0.88
 
 
 CONFIDENCE: Final = _Confidence()
@@ -81,6 +92,46 @@ def _serving(pod: PodEvidence) -> bool:
     return bool(pod.containers) and all(c.ready for c in pod.containers if not c.init)
 
 
+def _restarted_at(evidence: Evidence, node: str) -> tuple[datetime, EvidenceItem] | None:
+    """When the node last came back: its ``Rebooted`` event, else its Ready condition's last
+    transition to True; with the fact that says so."""
+    for event in evidence.events:
+        when = event.last_seen or event.first_seen
+        if (
+            event.reason == "Rebooted"
+            and event.involved.kind == "Node"
+            and event.involved.name == node
+            and when is not None
+        ):
+            return when, item(node_source(node), f"rebooted at {when:%H:%M}")
+    for known in evidence.nodes:
+        if known.name != node or known.ready != "True":
+            continue
+        for condition in known.conditions:
+            when = condition.last_transition_time
+            if condition.type == "Ready" and condition.status == "True" and when is not None:
+                return when, item(node_source(node), f"Ready again since {when:%H:%M}")
+    return None
+
+
+def _lost_in_restart(
+    evidence: Evidence, failing: list[PodEvidence], node: str
+) -> EvidenceItem | None:
+    """The fact that ``node`` restarted after every failing pod was created on it: those
+    pods ran there before, so the node came back without a profile it had."""
+    restarted = _restarted_at(evidence, node)
+    if restarted is None:
+        return None
+    when, fact = restarted
+    ran_before = all(
+        p.created_at is not None
+        and p.created_at < when
+        and any(c.restart_count > 0 or c.last_state is not None for c in p.containers)
+        for p in failing
+    )
+    return fact if failing and ran_before else None
+
+
 def check_security_profiles(evidence: Evidence) -> list[Finding]:
     target = workload_ref(evidence)
     if target is None:
@@ -103,6 +154,13 @@ def check_security_profiles(evidence: Evidence) -> list[Finding]:
             *facts,
         )
     ]
+    lost = (
+        _lost_in_restart(evidence, [p for p, _ in failing], nodes[0])
+        if len(nodes) == 1 and elsewhere
+        else None
+    )
+    if lost is not None:
+        return [_node_lost_profile(target, nodes[0], facts, because, lost, len(elsewhere))]
     if elsewhere:
         serving = item(
             node_source(elsewhere[0].node or ""),
@@ -153,6 +211,53 @@ def check_security_profiles(evidence: Evidence) -> list[Finding]:
     ]
 
 
+_DRAIN: Final = "cordon and drain it so the pods run where the profile is"
+
+
+def _node_lost_profile(
+    target: ObjectRef,
+    node: str,
+    facts: list[EvidenceItem],
+    because: list[Claim],
+    restarted: EvidenceItem,
+    serving: int,
+) -> Finding:
+    node_ref = ObjectRef(kind="Node", name=node)
+    return make_finding(
+        "security-profile-lost-in-node-restart",
+        Category.NODE_FAILURE,
+        CONFIDENCE.lost_in_node_restart,
+        prose.narrative(
+            prose.fitting_problem(
+                [
+                    f"Node {node} came back from a restart without a security profile the "
+                    f"pods of {prose.obj(target)} need",
+                    f"Node {node} lost a security profile in its restart",
+                ],
+                _DRAIN,
+            ),
+            _DRAIN,
+            aside="then reload the profile on the node",
+            because=[
+                *because,
+                prose.claim(
+                    f"The failing pods ran on node {node} before it restarted; "
+                    f"{prose.count(serving, 'pod')} of the same workload run ready elsewhere",
+                    restarted,
+                ),
+            ],
+        ),
+        [*facts, restarted],
+        Action.DRAIN_NODE,
+        node_ref,
+        {"nodes": node},
+    )
+
+
 SECURITY_PROFILE_ANALYZERS: tuple[Analyzer, ...] = (
-    Analyzer("security-profile-missing", (Category.CONFIG_MISSING,), check_security_profiles),
+    Analyzer(
+        "security-profile-missing",
+        (Category.CONFIG_MISSING, Category.NODE_FAILURE),
+        check_security_profiles,
+    ),
 )

@@ -13,7 +13,7 @@ from typing import Final
 
 from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
-from kubetriage.analyzers.log_signatures import DISK_FULL_LOG
+from kubetriage.analyzers.log_signatures import DISK_FULL_LOG, SHARED_MEMORY_SPACE
 from kubetriage.analyzers.support import (
     event_fact,
     grep_logs,
@@ -296,7 +296,11 @@ def check_storage(evidence: Evidence) -> list[Finding]:
                 f"fails with {event.reason}",
             )
     for pod in evidence.pods:
-        hits = grep_logs(logs_of(evidence, pod), DISK_FULL_LOG, limit=3)
+        hits = [
+            hit
+            for hit in grep_logs(logs_of(evidence, pod), DISK_FULL_LOG, limit=3)
+            if not SHARED_MEMORY_SPACE.search(hit.line)  # /dev/shm, not a claim
+        ]
         if not hits:
             continue
         logged = fullest_claim(evidence, pod.namespace, pod.pvc_names)

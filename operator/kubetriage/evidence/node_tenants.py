@@ -9,7 +9,11 @@ what the alert names, and answers about that workload when the cluster says so p
   runs on (its replicas write alike);
 - the workload's HorizontalPodAutoscaler scales on the alert's resource (CPU or memory) and
   is held at its ``maxReplicas`` with more wanted (``ScalingLimited``/``TooManyReplicas``, or
-  desired above the ceiling): its demand outgrew its ceiling, and its pods keep the nodes hot.
+  desired above the ceiling): its demand outgrew its ceiling, and its pods keep the nodes hot;
+- for a node's network counters (its conntrack table filling, UDP receive buffer errors: the
+  traffic its tenants take in), the workload short of the replicas it wants: its autoscaler
+  held at its ceiling (whatever it scales on), or pods of it Pending because no node can take
+  them. Its running pods carry the traffic of the missing ones, and the node's kernel counts it.
 
 Exactly one tenant with such a sign is the answer; none or several leave the Node. The node
 itself at fault (not Ready, or a problem condition of its own: the kernel, the runtime, the
@@ -39,6 +43,7 @@ _RESOURCE_WORDS: Final = (
     ("disk", re.compile(r"(?i)(filesystem|disk|storage|inode)")),
     ("memory", re.compile(r"(?i)(memory|\bmem\b|oom)")),
     ("cpu", re.compile(r"(?i)(cpu|\bload\b|load.?average)")),
+    ("network", re.compile(r"(?i)(conntrack|\budp\b|rcvbuf|receive.?buffer)")),
 )
 # Conditions every node reports; pressure is the symptom, not the node's own fault.
 _ORDINARY_CONDITIONS: Final = frozenset({"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"})
@@ -49,8 +54,9 @@ _AUTOSCALED: Final = frozenset({"cpu", "memory"})
 
 
 def alert_resource(alerts: Sequence[Alert] | Sequence[AlertEvidence]) -> str | None:
-    """The node resource ("disk", "memory", "cpu") the alerts are about, by the first alert's
-    name and summary that names one; None for any other (network, clock, a service's)."""
+    """The node resource ("disk", "memory", "cpu", "network": its conntrack table or UDP
+    receive buffers) the alerts are about, by the first alert's name and summary that names
+    one; None for any other (an interface, the clock, a service's)."""
     for alert in alerts:
         text = f"{alert.labels.get('alertname', '')} {alert.annotations.get('summary', '')}"
         for resource, words in _RESOURCE_WORDS:
@@ -89,16 +95,18 @@ def _evicted_as_top_user(pod: JsonDict, resource: str, onset: datetime | None) -
     return onset is None or at is None or at >= onset - EVICTION_BEFORE_ONSET
 
 
-def _at_ceiling(autoscaler: JsonDict, resource: str) -> bool:
-    """An autoscaler that scales on ``resource`` and is held at its maxReplicas with more
-    replicas wanted."""
+def _at_ceiling(autoscaler: JsonDict, resource: str | None) -> bool:
+    """An autoscaler that scales on ``resource`` (any, for None) and is held at its
+    maxReplicas with more replicas wanted."""
     spec, status = as_dict(autoscaler.get("spec")), as_dict(autoscaler.get("status"))
     scaled_on = {as_dict(m.get("resource")).get("name") for m in dicts(spec.get("metrics"))} or {
         "cpu"
     }  # autoscaling/v1: targetCPUUtilizationPercentage only
     ceiling = as_int(spec.get("maxReplicas"))
     current = as_int(status.get("currentReplicas"))
-    if resource not in scaled_on or ceiling is None or current is None or current < ceiling:
+    if resource is not None and resource not in scaled_on:
+        return False
+    if ceiling is None or current is None or current < ceiling:
         return False
     limited = any(
         c.get("type") == "ScalingLimited"
@@ -108,6 +116,17 @@ def _at_ceiling(autoscaler: JsonDict, resource: str) -> bool:
     )
     desired = as_int(status.get("desiredReplicas"))
     return limited or (desired is not None and desired > ceiling)
+
+
+def _unplaceable(pod: JsonDict) -> bool:
+    """A Pending pod the scheduler found no node for (PodScheduled False, Unschedulable)."""
+    status = as_dict(pod.get("status"))
+    return status.get("phase") == "Pending" and any(
+        c.get("type") == "PodScheduled"
+        and c.get("status") == "False"
+        and c.get("reason") == "Unschedulable"
+        for c in dicts(status.get("conditions"))
+    )
 
 
 def _scaled(autoscaler: JsonDict) -> tuple[str, str, str]:
@@ -148,6 +167,17 @@ def node_tenant(
         driving |= {
             key for a in autoscalers if (key := _scaled(a)) in tenants and _at_ceiling(a, resource)
         }
+    if resource == "network":
+        driving |= {
+            key for a in autoscalers if (key := _scaled(a)) in tenants and _at_ceiling(a, None)
+        }
+        for pod in pods:
+            owner = pod_workload(pod)
+            if owner is None or not _unplaceable(pod):
+                continue
+            pending = (owner[0], _ns(pod), owner[1])
+            if pending in tenants:
+                driving.add(pending)
     if len(driving) != 1:
         return None
     kind, namespace, name = driving.pop()
