@@ -12,7 +12,7 @@ Real: Evidence models from ``tests.support.evidence`` and the real analyzers.
 from __future__ import annotations
 
 from kubetriage.analyzers.onset import first_sign_before
-from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.evidence.series import summarize_series
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.object_evidence import ChangeEvidence, MetricSummary

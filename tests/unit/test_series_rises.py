@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kubetriage.evidence.prometheus import summarize_series
+from kubetriage.evidence.series import summarize_series
 from kubetriage.models.object_evidence import MetricSummary
 from tests.support.evidence import NOW, ago
 
