@@ -12,7 +12,7 @@ from __future__ import annotations
 from kubetriage.analyzers.read_only_volumes import check_read_only_volumes
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.object_evidence import PVCEvidence
+from kubetriage.models.object_evidence import ConfigMount, PVCEvidence
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 
@@ -62,3 +62,22 @@ def test_a_pod_out_of_space_is_the_storage_rules_full_volume() -> None:
 def test_a_read_only_database_transaction_is_not_a_file_system() -> None:
     text = "ERROR: cannot execute INSERT in a read-only transaction\n"
     assert not check_read_only_volumes(_evidence(text, claims=["uploads-media"]))
+
+
+def test_a_write_to_a_config_mount_is_read_only_by_design() -> None:
+    text = (
+        "10-listen-on-ipv6-by-default.sh: info: can not modify /etc/nginx/conf.d/default.conf "
+        "(read-only file system?)\n"
+    )
+    ev = _evidence(text, claims=["uploads-media"])
+    ev.pods[0].containers[0].config_mounts = [
+        ConfigMount(
+            path="/etc/nginx/conf.d/default.conf",
+            kind="ConfigMap",
+            name="site",
+            sub_path="default.conf",
+        )
+    ]
+    assert not check_read_only_volumes(ev)
+    # The same line under no config mount is the claim's.
+    assert check_read_only_volumes(_evidence(text, claims=["uploads-media"]))

@@ -7,8 +7,9 @@ after the volume itself recovers, until it is mounted again, which a new pod doe
 the workload.
 
 Not this rule's: a pod that mounts no claim (its read-only root filesystem is how its spec
-asks for it), a claim only ever mountable read-only (``ReadOnlyMany``), and a pod whose log
-also says it is out of space (the storage rule's full volume).
+asks for it), a claim only ever mountable read-only (``ReadOnlyMany``), a write to a path of
+a ConfigMap or Secret mount (read-only by design), and a pod whose log also says it is out
+of space (the storage rule's full volume).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -59,7 +60,14 @@ def check_read_only_volumes(evidence: Evidence) -> list[Finding]:
         if not writable:
             continue
         logs = logs_of(evidence, pod)
-        hits = grep_logs(logs, READ_ONLY_FS, limit=3)
+        # A ConfigMap or Secret mount is read-only by design: writes there say nothing of a
+        # claim's volume.
+        configs = [m.path for c in pod.containers for m in c.config_mounts if m.path]
+        hits = [
+            h
+            for h in grep_logs(logs, READ_ONLY_FS, limit=6)
+            if not any(path in h.line for path in configs)
+        ][:3]
         if not hits or grep_logs(logs, DISK_FULL_LOG, limit=1):
             continue
         workload = workload_ref(evidence, pod)
