@@ -82,3 +82,20 @@ _IMAGE_USER_REFUSAL: Final = re.compile(
 def image_user_refused(message: str) -> bool:
     """Whether a kubelet message refuses a container because of its image's user."""
     return _IMAGE_USER_REFUSAL.search(message) is not None
+
+
+# A CSI sidecar of a claim (the external provisioner or resizer) that cannot read a Secret its
+# StorageClass names in ``csi.storage.k8s.io/*-secret-name``: "error getting secret NAME in
+# namespace NS: secrets "NAME" not found". The Secret lives in the StorageClass's namespace,
+# not the claim's, so only a message that names the namespace is read.
+_CLAIM_SECRET: Final = re.compile(
+    r"(?i)\bsecret \"?(?P<name>[a-z0-9][\w.-]*)\"? in namespace \"?(?P<ns>[a-z0-9][\w.-]*)\"?"
+    r": secrets? \"?(?P=name)\"? not found"
+)
+
+
+def claim_missing_secret(message: str) -> tuple[str, str] | None:
+    """The (namespace, name) of the Secret a claim's provisioning or resize event says does
+    not exist, or None."""
+    match = _CLAIM_SECRET.search(message)
+    return None if match is None else (match["ns"], match["name"])

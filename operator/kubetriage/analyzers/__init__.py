@@ -117,6 +117,7 @@ from kubetriage.analyzers.queued_runs import QUEUED_RUN_ANALYZERS
 from kubetriage.analyzers.queues import QUEUE_ANALYZERS
 from kubetriage.analyzers.quota_peers import QUOTA_PEER_ANALYZERS
 from kubetriage.analyzers.rate_limits import RATE_LIMIT_ANALYZERS
+from kubetriage.analyzers.read_only_volumes import READ_ONLY_VOLUME_ANALYZERS
 from kubetriage.analyzers.reconcilers import RECONCILER_ANALYZERS
 from kubetriage.analyzers.refused_controllers import REFUSED_CONTROLLER_ANALYZERS
 from kubetriage.analyzers.refused_series import REFUSED_SERIES_ANALYZERS
@@ -242,6 +243,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *TENANT_CALLER_ANALYZERS,
     *TENANT_SLOT_ANALYZERS,
     *LOCAL_VOLUME_ANALYZERS,
+    *READ_ONLY_VOLUME_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

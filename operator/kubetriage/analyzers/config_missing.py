@@ -27,6 +27,7 @@ from kubetriage.analyzers.config_readers import read_key_reports
 from kubetriage.analyzers.container_texts import (
     ABSENT,
     ABSENT_OPTIONAL,
+    CLAIM_SECRET_ABSENT,
     MISSPELT_HOST,
     REJECTED,
     STORE_MISSING,
@@ -52,13 +53,14 @@ from kubetriage.analyzers.support import (
     grep_logs,
     item,
     logs_of,
+    parse_quantity,
     pod_source,
     states,
     workload_ref,
 )
 from kubetriage.config_errors import MISSING_KEY as _MISSING_KEY
 from kubetriage.config_errors import MISSING_OBJECT as _MISSING_OBJECT
-from kubetriage.config_errors import image_user_refused
+from kubetriage.config_errors import claim_missing_secret, image_user_refused
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EvidenceItem, Finding
@@ -93,6 +95,10 @@ class _Confidence:
     # lacks a named key: the same fault the kubelet reports for a referenced key, in the words
     # of another reader (between the application's own naming, 0.75, and the kubelet's, 0.95).
     read_key: float = 0.85
+    # A claim's provisioning or resize Event says the Secret its StorageClass names for the CSI
+    # sidecar does not exist, while the claim is not yet bound or resized: the same naming as
+    # a kubelet Event's (0.9), from the volume's controller.
+    claim_secret: float = 0.9
     store: float = 0.9  # a secret store says the secret the pod asks for does not exist (or
     # refuses it to the pod), in a Secrets Store CSI mount event or the log of a container
     # that fails to start
@@ -136,6 +142,35 @@ def _process_started(pod: PodEvidence) -> bool:
         if any(s.state == "terminated" and s.exit_code is not None for s in states(container)):
             return True
     return False
+
+
+# The Events of a claim's CSI sidecars that name the Secrets their StorageClass gives them.
+_CLAIM_SECRET_REASONS = ("ProvisioningFailed", "VolumeResizeFailed")
+
+
+def _claim_secrets(evidence: Evidence) -> list[tuple[ObjectRef, EventEvidence]]:
+    """The Secrets a claim's provisioning or resize Events say do not exist, while the claim
+    still waits on that step (Pending, or asking for more than it has): a claim bound and at
+    its requested size since got its volume, and the Event is history."""
+    claims = {(p.namespace, p.name): p for p in evidence.pvcs}
+    named: list[tuple[ObjectRef, EventEvidence]] = []
+    for event in evidence.events:
+        if event.involved.kind != "PersistentVolumeClaim":
+            continue
+        if event.reason not in _CLAIM_SECRET_REASONS:
+            continue
+        secret = claim_missing_secret(event.message)
+        claim = claims.get((event.involved.namespace or "", event.involved.name))
+        if secret is None or claim is None:
+            continue
+        if event.reason == "ProvisioningFailed":
+            waiting = claim.phase != "Bound"
+        else:
+            has, wants = parse_quantity(claim.capacity), parse_quantity(claim.requested)
+            waiting = has is not None and wants is not None and has < wants
+        if waiting:
+            named.append((ObjectRef(kind="Secret", namespace=secret[0], name=secret[1]), event))
+    return named
 
 
 def check_config_missing(evidence: Evidence) -> list[Finding]:
@@ -193,6 +228,14 @@ def check_config_missing(evidence: Evidence) -> list[Finding]:
         involved = event.involved
         if involved.kind == "Pod" and (involved.namespace, involved.name) not in present:
             note_event(event, involved.namespace or "")
+    for target, event in _claim_secrets(evidence):
+        note(
+            target,
+            CONFIDENCE.claim_secret,
+            item("events", event_fact(event)),
+            None,
+            CLAIM_SECRET_ABSENT,
+        )
     for pod in evidence.pods:
         for container in pod.containers:
             state = container.state

@@ -213,6 +213,12 @@ ABSENT = ConfigProblem(
     "create it",
     "The kubelet does not create a container whose referenced object is missing",
 )
+CLAIM_SECRET_ABSENT = ConfigProblem(
+    "does not exist",
+    "create it",
+    "The storage class names it for its CSI provisioner or resizer, which creates or grows no "
+    "volume without it, so the claims waiting on them stay Pending or unresized",
+)
 ABSENT_OPTIONAL = ConfigProblem(
     "does not exist",
     "create it",

@@ -25,6 +25,7 @@ from kubetriage.analyzers.support import (
 )
 from kubetriage.analyzers.volume_fills import FILLING, FULL, fullest_claim, volume_fills
 from kubetriage.analyzers.volume_spec_faults import VolumeFault, spec_fault
+from kubetriage.config_errors import claim_missing_secret
 from kubetriage.csi_errors import unreachable_csi_driver
 from kubetriage.evidence.run_claims import CLAIM_IN_TEXT
 from kubetriage.models.base import ObjectRef
@@ -221,8 +222,18 @@ def check_storage(evidence: Evidence) -> list[Finding]:
     found: dict[tuple[str, str], tuple[float, list[EvidenceItem], str]] = {}
     spec_faults: dict[tuple[str, str], VolumeFault] = {}
 
+    # A claim whose CSI sidecar cannot read the Secret its StorageClass names waits on that
+    # Secret: config-missing's case (it names the Secret), not the claim's.
+    secret_blocked = {
+        (e.involved.namespace, e.involved.name)
+        for e in evidence.events
+        if e.involved.kind == "PersistentVolumeClaim"
+        and e.reason in ("ProvisioningFailed", "VolumeResizeFailed")
+        and claim_missing_secret(e.message) is not None
+    }
+
     def note(ns: str | None, name: str, confidence: float, fact: EvidenceItem, why: str) -> None:
-        if ns is None:
+        if ns is None or (ns, name) in secret_blocked:
             return
         best, facts, reason = found.get((ns, name), (0.0, [], why))
         found[(ns, name)] = (

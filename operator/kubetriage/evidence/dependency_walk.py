@@ -42,6 +42,7 @@ from kubetriage.evidence.dependencies import (
     named_hosts,
     pod_texts,
 )
+from kubetriage.evidence.filesystem_servers import cephfs_volumes, metadata_server_hosts
 from kubetriage.evidence.host_resolution import (
     HEADLESS_WORKLOAD_KINDS,
     NamedObject,
@@ -310,6 +311,14 @@ class DependencyWalk:
                     run, "Service", None, what="list Services in all namespaces (NFS servers)"
                 )
             hosts += volume_server_hosts(pods, claims, volumes, services)
+        filesystems = cephfs_volumes(pods, claims, volumes)
+        for cluster in sorted({c for _, c, _ in filesystems}):
+            # The CephFS metadata servers: listed in the Ceph cluster's namespace only.
+            deployments = await self._reader.list_of(
+                run, "Deployment", cluster, what=f"list Deployments in {cluster} (CephFS MDS)"
+            )
+            wanted = [f for f in filesystems if f[1] == cluster]
+            hosts += metadata_server_hosts(wanted, deployments)
         events = [o for (k, ns, _), o in run.objects.items() if k == "Event" and ns == namespace]
         waiting = waiting_provisioners(pods, claims, events)
         if waiting:

@@ -22,6 +22,7 @@ from kubetriage.evidence.dependencies import (
     named_hosts,
     pod_texts,
 )
+from kubetriage.evidence.filesystem_servers import cephfs_volumes, metadata_server_hosts
 from kubetriage.evidence.host_resolution import (
     HEADLESS_WORKLOAD_KINDS,
     NamedObject,
@@ -176,6 +177,15 @@ def dependency_summaries(
         index.in_namespace("PersistentVolumeClaim", namespace),
         index.kind("PersistentVolume"),
         index.kind("Service"),
+    )
+    # The metadata servers of the pods' CephFS volumes: what their file lookups wait on.
+    hosts += metadata_server_hosts(
+        cephfs_volumes(
+            pods[: limits.max_pods],
+            index.in_namespace("PersistentVolumeClaim", namespace),
+            index.kind("PersistentVolume"),
+        ),
+        index.kind("Deployment"),
     )
     # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
     hosts += registry_hosts(lines, index.kind("Service"), index.kind("Ingress"))
