@@ -147,7 +147,7 @@ def _unreachable_finding(evidence: Evidence, api: AggregatedApiEvidence) -> Find
         cause.category,
         cause.confidence - CONFIDENCE.backend_penalty,
         prose.narrative(
-            f"APIService {api.name} {cause.state}: {cause.cause}",
+            f"Metrics API {cause.state}: {cause.cause}",
             cause.fix,
             because=[
                 prose.claim(
