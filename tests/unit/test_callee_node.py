@@ -185,11 +185,12 @@ def _node_object(name: str, ready: str) -> dict[str, Any]:
 
 
 def test_the_dependency_details_record_the_nodes_of_its_pods_that_are_down() -> None:
+    spec: dict[str, Any] = {"nodeName": FLAKY, "containers": [{"name": "cache", "image": "c:1"}]}
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "cache-0", "namespace": "ledger", "labels": {"app": "cache"}},
-        "spec": {"nodeName": FLAKY, "containers": [{"name": "cache", "image": "cache:1"}]},
+        "spec": spec,
         "status": {"phase": "Running"},
     }
     svc = service_manifest("cache", "ledger", {"app": "cache"}, port=6379)
@@ -201,7 +202,7 @@ def test_the_dependency_details_record_the_nodes_of_its_pods_that_are_down() -> 
     )
     assert found.down_nodes == {FLAKY: "Unknown: Kubelet stopped posting node status."}
     # Near miss: a Ready node is not recorded.
-    pod["spec"]["nodeName"] = well
+    spec["nodeName"] = well
     again = dependency_details(
         index, svc, naming("pod checkout env CACHE_URL"), objects, (), EvidenceLimits(), [], None
     )
