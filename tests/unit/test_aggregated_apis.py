@@ -4,7 +4,8 @@ client's words); the builder then summarises the APIServices of those groups tha
 Available, with why (the API server's call classified: an x509 failure, a timeout...) and the
 Service they proxy to with the pods behind it; and the analyzer blames the serving
 certificate's Secret when the call fails on the certificate, not the workload nor its load,
-while a timeout or a refused call leaves the blind-autoscaler answer (scale out) alone.
+while a timeout or a refused call leaves the blind-autoscaler answer (scale out) alone
+unless the backend says why (``test_aggregated_api_backends``).
 
 Real: ``build_evidence`` on API-shaped dicts and the analyzer registry on Evidence models.
 """

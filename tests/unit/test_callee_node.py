@@ -2,7 +2,8 @@
 replicas on one node not ready (``NodeNotReady`` warnings on its pods) while its replicas on
 other nodes are untouched, the caller's failures are that node's: node-failure, drain the Node,
 ranked above escalating to the dependency's owner. Marks on two nodes, on every replica, or
-without the pods' nodes conclude nothing; the dependency summary carries each pod's node.
+without the pods' nodes conclude nothing, unless every replica is on one node that reports
+itself not Ready; the dependency summary carries each pod's node.
 
 Real: the analyzer registry on Evidence models (tests/support/evidence.py factories) and the
 dependency summary on raw objects.
@@ -10,16 +11,23 @@ dependency summary on raw objects.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubetriage.analyzers.nodes import CONFIDENCE, check_callee_node
 from kubetriage.combine import combine
 from kubetriage.evidence.dependency_summary import summarise_dependency
+from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
+from kubetriage.evidence.notes import Notes
+from kubetriage.evidence.summaries.dependency_details import dependency_details
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.diagnosis import LLMUsage
 from kubetriage.models.evidence import Evidence
+from kubetriage.models.object_evidence import NodeEvidence, PodCondition
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 from kubetriage.votes import superseded
+from tests.support.built import service_manifest
 from tests.support.evidence import (
     CHECKOUT_POD,
     analyze,
@@ -113,3 +121,90 @@ def test_dependency_summary_records_each_pods_node() -> None:
         EvidenceLimits(),
     )
     assert summary.pod_nodes == NODES
+
+
+# --- a callee whose every replica is on the failing node -------------------------------------
+
+LONE = {"cache-0": FLAKY}
+STOPPED = "Kubelet stopped posting node status."
+
+
+def _down_node(ready: str) -> NodeEvidence:
+    condition = PodCondition(
+        type="Ready",
+        status=ready,
+        reason="NodeStatusUnknown" if ready != "True" else "KubeletReady",
+        message="Kubelet stopped posting node status." if ready != "True" else None,
+    )
+    return NodeEvidence(name=FLAKY, ready=ready, conditions=[condition])
+
+
+def _lone(ready: str) -> Evidence:
+    dependency = _ledger("cache-0", nodes=LONE)
+    return _evidence(dependency).model_copy(update={"nodes": [_down_node(ready)]})
+
+
+def test_a_lone_callee_replica_on_a_node_reporting_itself_down_blames_the_node() -> None:
+    result = analyze(_lone("Unknown"))
+    first = by_category(result, Category.NODE_FAILURE)[0]
+    assert (first.action, first.target) == (Action.DRAIN_NODE, ObjectRef(kind="Node", name=FLAKY))
+    assert first.confidence == CONFIDENCE.callee_node_down
+    assert any("Kubelet stopped posting" in e.fact for e in first.evidence)
+    escalations = [f for f in result.findings if f.action is Action.ESCALATE]
+    assert all(superseded(f, list(result.findings)) for f in escalations)
+
+
+def test_a_lone_callee_replica_on_a_node_back_to_ready_concludes_nothing() -> None:
+    # Near miss: the mark is from a blip; the node reports Ready again.
+    assert check_callee_node(_lone("True")) == []
+
+
+def test_a_down_node_under_an_unmarked_lone_replica_is_left_to_the_dependency_rules() -> None:
+    # Near miss: the node is down, but nothing says the callee's replica is on it and marked.
+    dependency = _ledger(nodes=LONE)
+    ev = _evidence(dependency).model_copy(update={"nodes": [_down_node("Unknown")]})
+    assert check_callee_node(ev) == []
+
+
+def test_the_dependency_summarys_down_node_is_enough_without_the_node_in_view() -> None:
+    # The incident's evidence lists only its own pods' nodes; the dependency's summary read
+    # the callee's node.
+    dependency = _ledger("cache-0", nodes=LONE).model_copy(
+        update={"down_nodes": {FLAKY: "Unknown: Kubelet stopped posting node status."}}
+    )
+    (found,) = check_callee_node(_evidence(dependency))
+    assert found.target == ObjectRef(kind="Node", name=FLAKY)
+
+
+def _node_object(name: str, ready: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": ready, "message": STOPPED}]},
+    }
+
+
+def test_the_dependency_details_record_the_nodes_of_its_pods_that_are_down() -> None:
+    spec: dict[str, Any] = {"nodeName": FLAKY, "containers": [{"name": "cache", "image": "c:1"}]}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "cache-0", "namespace": "ledger", "labels": {"app": "cache"}},
+        "spec": spec,
+        "status": {"phase": "Running"},
+    }
+    svc = service_manifest("cache", "ledger", {"app": "cache"}, port=6379)
+    well = "bm-w-r2-11"
+    objects = [svc, pod, _node_object(FLAKY, "Unknown"), _node_object(well, "True")]
+    index = ObjectIndex(objects, Notes())
+    found = dependency_details(
+        index, svc, naming("pod checkout env CACHE_URL"), objects, (), EvidenceLimits(), [], None
+    )
+    assert found.down_nodes == {FLAKY: "Unknown: Kubelet stopped posting node status."}
+    # Near miss: a Ready node is not recorded.
+    spec["nodeName"] = well
+    again = dependency_details(
+        index, svc, naming("pod checkout env CACHE_URL"), objects, (), EvidenceLimits(), [], None
+    )
+    assert again.down_nodes == {}

@@ -3,7 +3,10 @@ node Events, kube-state-metrics, node alerts), and pods evicted or stranded by i
 that host none of the incident's pods are context and only the strongest of them is kept.
 The callee-node rule: a called dependency whose replicas on one node the node controller marks
 not ready, while its replicas elsewhere are untouched, fails because of that node (it supersedes
-escalating to the dependency's owner). The fix is to cordon and drain the node.
+escalating to the dependency's owner); so does one whose replicas all sit on that node when the
+node itself reports it is not Ready (its kubelet stopped posting status: a lone replica cannot
+be compared with another, the node's own condition says it). The fix is to cordon and drain
+the node.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -37,6 +40,7 @@ from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import EXPLAINS, EvidenceItem, Finding
 from kubetriage.models.object_evidence import EventEvidence, NodeEvidence, PodEvidence
+from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
 
 
@@ -71,6 +75,8 @@ class _Confidence:
     # node stops reporting) while its replicas elsewhere are not: the callee's failures are
     # that node's (above escalating to the callee's owner, 0.78-0.8).
     callee_node: float = 0.82
+    # ... every replica of it is on that node, and the Node reports Ready False or Unknown.
+    callee_node_down: float = 0.82
     agree_bonus: float = 0.03  # more than one signal agrees
     # The node is Ready, only under pressure, and a node agent replaced its pods there
     # shortly before the pressure began and rolled out recently (``node_agents``): the
@@ -391,10 +397,26 @@ def check_node_failure(evidence: Evidence) -> list[Finding]:
 _NODE_LIFECYCLE_WARNING = re.compile(r"^Pod/(?P<pod>\S+) NodeNotReady\b")
 
 
+def _down_fact(
+    evidence: Evidence, dependency: DependencyEvidence, name: str
+) -> EvidenceItem | None:
+    """The Node's own word that it is down (its Ready condition False or Unknown), as the
+    dependency's summary read it or as the Node in view says, or None."""
+    if (said := dependency.down_nodes.get(name)) is not None:
+        return item(node_source(name), f"Ready={said}")
+    node = next((n for n in evidence.nodes if n.name == name), None)
+    if node is None or node.ready == "True":
+        return None
+    ready = next((c for c in node.conditions if c.type == "Ready"), None)
+    why = (ready.message or ready.reason or "") if ready is not None else ""
+    return item(node_source(name), f"Ready={node.ready}" + (f": {why}" if why else ""))
+
+
 def check_callee_node(evidence: Evidence) -> list[Finding]:
     """A dependency's replicas fail because their node does: the node controller marks those
-    on one node not ready, its replicas on other nodes stay untouched. Escalating to the
-    callee's owner would hand them a node problem; draining the node moves the replicas."""
+    on one node not ready, its replicas on other nodes stay untouched (or it has none
+    elsewhere and the node reports itself not Ready). Escalating to the callee's owner would
+    hand them a node problem; draining the node moves the replicas."""
     findings: list[Finding] = []
     for dependency in evidence.dependencies:
         marked = [
@@ -405,18 +427,36 @@ def check_callee_node(evidence: Evidence) -> list[Finding]:
         nodes = {dependency.pod_nodes[pod] for pod, _ in marked if pod in dependency.pod_nodes}
         elsewhere = [p for p, n in dependency.pod_nodes.items() if n not in nodes]
         callee = dependency.ref or dependency.workload
-        if len(nodes) != 1 or not elsewhere or callee is None:
+        if len(nodes) != 1 or callee is None:
             continue
         node_name = next(iter(nodes))
+        down = None if elsewhere else _down_fact(evidence, dependency, node_name)
+        if not elsewhere and down is None:
+            continue
         ref = _node_ref(node_name)
         where = f"{callee.kind.lower()}/{callee.namespace}/{callee.name}"
         marked_fact = item(where, marked[0][1])
-        spared = item(where, f"replica {elsewhere[0]} on node {dependency.pod_nodes[elsewhere[0]]}")
+        if down is not None:
+            spared = down
+            confidence = CONFIDENCE.callee_node_down
+            unaffected = (
+                f"All its replicas run on {prose.obj(ref)}, which reports itself not Ready: "
+                "the calls fail on the node, not in the dependency; draining moves its replicas"
+            )
+        else:
+            spared = item(
+                where, f"replica {elsewhere[0]} on node {dependency.pod_nodes[elsewhere[0]]}"
+            )
+            confidence = CONFIDENCE.callee_node
+            unaffected = (
+                "Its replicas on other nodes are not affected, so the calls fail "
+                "on the node, not in the dependency; draining moves its replicas"
+            )
         findings.append(
             make_finding(
                 "callee-node",
                 Category.NODE_FAILURE,
-                CONFIDENCE.callee_node,
+                confidence,
                 prose.narrative(
                     f"{prose.obj(ref)} keeps failing under the replicas of {prose.obj(callee)}",
                     "cordon and drain it",
@@ -426,11 +466,7 @@ def check_callee_node(evidence: Evidence) -> list[Finding]:
                             f"{prose.obj(ref)} not ready: their node stops reporting",
                             marked_fact,
                         ),
-                        prose.claim(
-                            "Its replicas on other nodes are not affected, so the calls fail "
-                            "on the node, not in the dependency; draining moves its replicas",
-                            spared,
-                        ),
+                        prose.claim(unaffected, spared),
                     ],
                 ),
                 [marked_fact, spared],

@@ -1,6 +1,7 @@
-"""Why an admission webhook's backend does not answer the API server's call (the webhook
-rule's ``no-endpoints``, ``refused`` and ``timeout`` failures), from what the evidence read
-behind the webhook's Service:
+"""Why an admission webhook's backend (or an aggregated API's: any backend the API server
+calls, ``CalledBackend``) does not answer the API server's call (the webhook rule's
+``no-endpoints``, ``refused`` and ``timeout`` failures), from what the evidence read behind
+the webhook's Service:
 
 - its Service has no ready endpoint: its Service selects no pod (network: fix the Service);
   its pods fail since a new revision (bad-rollout: roll the webhook's workload back); its pods
@@ -20,20 +21,22 @@ behind the webhook's Service:
 - the call is refused or times out otherwise: dependency-failure, escalate at the Service.
 
 Called by ``kubetriage.analyzers.webhooks``, which tells the blocked requests' side and how
-sure the failed calls make it; pure functions of evidence models.
+sure the failed calls make it, and by ``kubetriage.analyzers.aggregated_apis``; pure
+functions of evidence models.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from kubetriage import prose
 from kubetriage.analyzers.cfs import HEAVILY_THROTTLED_SHARE
 from kubetriage.analyzers.support import item, object_source
 from kubetriage.models.base import ObjectRef
-from kubetriage.models.controllers import WebhookEvidence
+from kubetriage.models.controllers import WebhookFailure
 from kubetriage.models.findings import EvidenceItem
+from kubetriage.models.network_policies import NetworkPolicyEvidence
 from kubetriage.models.object_evidence import ChangeEvidence, ConfigMount
 from kubetriage.models.relations import DependencyEvidence
 from kubetriage.models.vocabulary import Action, Category
@@ -58,6 +61,28 @@ class _Confidence:
 
 CONFIDENCE: Final = _Confidence()
 
+
+class CalledBackend(Protocol):
+    """What the API server calls and failed to reach (an admission webhook, an aggregated
+    API): why the call failed, the Service it calls, where the call lands (a backend pod's
+    labels, port and the NetworkPolicies selecting it) and the backend's certificate lines."""
+
+    @property
+    def failure(self) -> WebhookFailure: ...
+    @property
+    def service(self) -> ObjectRef | None: ...
+    @property
+    def backend_labels(self) -> dict[str, str]: ...
+    @property
+    def backend_port(self) -> int | None: ...
+    @property
+    def backend_port_name(self) -> str | None: ...
+    @property
+    def policies(self) -> list[NetworkPolicyEvidence]: ...
+    @property
+    def log_lines(self) -> list[str]: ...
+
+
 _SCHEDULING = ("FailedScheduling", "Unschedulable", "didn't match", "Insufficient")
 
 
@@ -66,9 +91,7 @@ _SCHEDULING = ("FailedScheduling", "Unschedulable", "didn't match", "Insufficien
 _API_SERVER = Endpoint(namespace="", labels={})
 
 
-def _policy_denying(
-    hook: WebhookEvidence, dependency: DependencyEvidence | None
-) -> ObjectRef | None:
+def _policy_denying(hook: CalledBackend, dependency: DependencyEvidence | None) -> ObjectRef | None:
     """The NetworkPolicy that keeps the API server's call from the webhook's ready pods: of
     those isolating them for ingress with no rule admitting the call, the one closest to
     admitting it (``networkpolicy``: a deny-all when no rule was written for the API
@@ -93,7 +116,7 @@ def _policy_denying(
     return ObjectRef(kind="NetworkPolicy", namespace=namespace, name=verdict.blocking[0])
 
 
-def _refused_secret(hook: WebhookEvidence, dependency: DependencyEvidence) -> ConfigMount | None:
+def _refused_secret(hook: CalledBackend, dependency: DependencyEvidence) -> ConfigMount | None:
     """The Secret volume whose file the crashing backend's log lines name (a path under its
     mount path, with or without the leading slash): the content it refuses at start."""
     for mount in dependency.secret_mounts:
@@ -110,7 +133,7 @@ def _recent_rollout(dependency: DependencyEvidence) -> ChangeEvidence | None:
 
 
 def _throttled(
-    hook: WebhookEvidence, dependency: DependencyEvidence | None, shares: dict[str, float]
+    hook: CalledBackend, dependency: DependencyEvidence | None, shares: dict[str, float]
 ) -> tuple[str, float] | None:
     """The backend container most throttled by its CPU limit, when the call timed out while
     the Service had a ready endpoint and that container spent HEAVILY_THROTTLED_SHARE of its
@@ -138,13 +161,15 @@ class BackendCause:
 
 
 def backend_cause(
-    hook: WebhookEvidence,
+    hook: CalledBackend,
     dependency: DependencyEvidence | None,
     facts: list[EvidenceItem],
     shares: dict[str, float],
+    what: str = "webhook",
 ) -> BackendCause | None:
-    """The cause behind a webhook that cannot be called (refused, timed out, no endpoint),
-    the facts that show it appended to ``facts``; None when the webhook names no Service."""
+    """The cause behind a webhook (``what`` it is, for the facts) that cannot be called
+    (refused, timed out, no endpoint), the facts that show it appended to ``facts``; None
+    when the webhook names no Service."""
     service = hook.service
     if service is None:
         return None
@@ -181,7 +206,7 @@ def backend_cause(
         facts.append(
             item(
                 f"networkpolicy/{denying.namespace}/{denying.name}",
-                "isolates the webhook's pods for ingress; no rule admits the API server"
+                f"isolates the {what}'s pods for ingress; no rule admits the API server"
                 + (f" on port {port}" if port else ""),
             )
         )

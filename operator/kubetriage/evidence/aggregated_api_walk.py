@@ -3,7 +3,8 @@ namespace cannot get its metrics (``ScalingActive=False``, ``FailedGet...Metric`
 APIServices (apiregistration.k8s.io/v1, cluster-scoped) serving those metrics' API groups
 that are not Available or answer they serve no such metric, and the Service each proxies to
 with the pods, ReplicaSets, workload and events behind it (whose Secret mounts say where its
-serving certificate is, whose ConfigMap mounts where its rules are).
+serving certificate is, whose ConfigMap mounts where its rules are), and the NetworkPolicies of
+that Service's namespace (whether they let the API server's call in).
 
 Called by ``KubeEvidenceCollector`` after the webhook walk (a Service already followed is not
 read again). Nothing is read unless an HPA reports it cannot get a metric; which APIServices
@@ -63,3 +64,12 @@ class AggregatedApiWalk:
                 svc = await self._reader.read(run, "Service", svc_namespace, service.name)
             if svc is not None and ("Endpoints", svc_namespace, service.name) not in run.objects:
                 await self._backing.behind(run, svc)
+            # Whether its namespace's policies let the API server's call in at all (the
+            # incident's own namespace has them listed already).
+            if svc_namespace != namespace:
+                await self._reader.add_listed(
+                    run,
+                    "NetworkPolicy",
+                    svc_namespace,
+                    what=f"list NetworkPolicies in {svc_namespace}",
+                )

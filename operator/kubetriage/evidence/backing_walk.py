@@ -1,8 +1,9 @@
 """The reads behind one dependency: from a Service or workload the dependency walk
 (``kubetriage.evidence.dependency_walk``) or another walk found, to the pods and ReplicaSets
 behind it (a Service without a selector: the pods its Endpoints name), its Endpoints (or
-EndpointSlices), its workload (a StatefulSet or DaemonSet owning its pods directly, with its
-ControllerRevisions) and their events, and, in another namespace than the incident's, the
+EndpointSlices), the Nodes under its pods that are not ready, its workload (a StatefulSet or
+DaemonSet owning its pods directly, with its ControllerRevisions) and their events, and, in
+another namespace than the incident's, the
 NetworkPolicies and autoscalers of its namespace; for a few of its pods (troubled first), their
 log tails, the PersistentVolumeClaims they mount and the ConfigMaps they use.
 
@@ -19,7 +20,8 @@ from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.index import claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import log_requests
-from kubetriage.evidence.reader import KubeReader
+from kubetriage.evidence.raw import as_dict, dicts
+from kubetriage.evidence.reader import KubeReader, without_images
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.models.objects import JsonDict, controller_ref, endpoint_pods, selector_query
 from kubetriage.models.objects import name as _name
@@ -37,6 +39,18 @@ async def known_or_read(
     if obj is None and reader.readable(kind):
         obj = await reader.read(run, kind, namespace, name)
     return obj
+
+
+def _unready_pod_nodes(pods: list[JsonDict]) -> list[str]:
+    """The nodes of the pods whose Ready condition is False, each once."""
+    nodes: list[str] = []
+    for pod in pods:
+        conditions = dicts(as_dict(pod.get("status")).get("conditions"))
+        unready = any(c.get("type") == "Ready" and c.get("status") == "False" for c in conditions)
+        node = as_dict(pod.get("spec")).get("nodeName")
+        if unready and isinstance(node, str) and node not in nodes:
+            nodes.append(node)
+    return nodes
 
 
 class BackingWalk:
@@ -116,6 +130,11 @@ class BackingWalk:
             return []
         for item in pods + replica_sets:
             run.add(item)
+        # The nodes under its pods that are not ready: a lone replica the node controller
+        # marked not ready is down because its node is, which only the Node's status says.
+        for node in _unready_pod_nodes(pods)[: self._limits.max_nodes]:
+            if ("Node", "", node) not in run.objects:
+                without_images(await self._reader.read(run, "Node", None, node) or {})
         # The workload behind it: a ReplicaSet's owner, or the pods' own controller (a
         # StatefulSet or DaemonSet owns its pods directly, with ControllerRevisions as history).
         owner = next((w for rs in replica_sets if (w := controller_ref(rs)) is not None), None)

@@ -31,6 +31,11 @@ from kubetriage.models.objects import JsonDict
 from kubetriage.models.signals import LogSource
 
 
+def without_images(node: JsonDict) -> None:
+    """Drop a Node's image list: long, and never relevant to a diagnosis."""
+    (node.get("status") or {}).pop("images", None)
+
+
 def strip_config_map(obj: JsonDict) -> JsonDict:
     """Keep a ConfigMap's identity, key names and when it was written (the change timeline);
     its values never leave this function."""

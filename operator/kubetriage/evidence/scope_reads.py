@@ -18,7 +18,7 @@ from kubetriage.evidence.index import referenced_config
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.mesh_routes import VIRTUAL_SERVICE_API
 from kubetriage.evidence.raw import as_dict, dicts
-from kubetriage.evidence.reader import KubeReader, strip_config_map
+from kubetriage.evidence.reader import KubeReader, strip_config_map, without_images
 from kubetriage.evidence.summaries.gateway_routes import ROUTE_APIS
 from kubetriage.evidence.summaries.generic import POD_RUNNER_APIS
 from kubetriage.evidence.summaries.scalers import SCALER_APIS, TRIGGER_AUTH_API
@@ -146,11 +146,6 @@ async def nodes(
     for node in nodes:
         if node is not None:
             without_images(node)
-
-
-def without_images(node: JsonDict) -> None:
-    """Drop a Node's image list: long, and never relevant to a diagnosis."""
-    (node.get("status") or {}).pop("images", None)
 
 
 async def scaled_objects(reader: KubeReader, run: CollectionRun, workload: JsonDict | None) -> None:

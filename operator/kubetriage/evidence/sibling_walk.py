@@ -18,8 +18,7 @@ from kubetriage.evidence.api_requests import CollectionRun
 from kubetriage.evidence.index import sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import kind_of
-from kubetriage.evidence.reader import KubeReader
-from kubetriage.evidence.scope_reads import without_images
+from kubetriage.evidence.reader import KubeReader, without_images
 from kubetriage.evidence.summaries.fresh_restarts import fresh_neighbour
 from kubetriage.evidence.summaries.siblings import (
     SIBLING_KINDS,

@@ -86,6 +86,13 @@ class AggregatedApiEvidence(BaseModel):
     missing_metrics: list[str] = Field(default_factory=list)
     # Its Service with the pods, workload and events behind it, as read.
     backend: DependencyEvidence | None = None
+    # Where the API server's call lands, as for a webhook: one backend pod's labels, the
+    # container port its Service forwards to, the NetworkPolicies selecting that pod.
+    backend_labels: dict[str, str] = Field(default_factory=dict)
+    backend_port: int | None = None
+    backend_port_name: str | None = None
+    policies: list[NetworkPolicyEvidence] = Field(default_factory=list)
+    log_lines: list[str] = Field(default_factory=list)  # none read: no certificate lines
 
 
 class ScalerSecretParam(BaseModel):

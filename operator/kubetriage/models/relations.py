@@ -243,6 +243,9 @@ class DependencyEvidence(BaseModel):
     # The node each of its pods runs on (pod name -> node name, bounded): replicas that fail
     # together on one node point at the node, not at the dependency.
     pod_nodes: dict[str, str] = Field(default_factory=dict)
+    # Those nodes that report themselves not Ready (node name -> "<status>: <why>", from
+    # their Ready condition): a lone replica cannot be compared with another, its node can.
+    down_nodes: dict[str, str] = Field(default_factory=dict)
     changes: list[ChangeEvidence] = Field(default_factory=list)  # its rollouts, newest first
     # The HorizontalPodAutoscalers scaling its workload: a callee whose autoscaler cannot read
     # its metric never grows with the load its callers bring.

@@ -16,8 +16,10 @@ An API can also be Available and answer 404 for the metric ("the server could no
 requested resource (get <metric>.external.metrics.k8s.io)"): it runs, but its configuration
 (an adapter's rules) defines no such metric.
 
-The collector (``kubetriage.evidence.aggregated_api_walk``) and the builder share the rule
-of which APIServices matter (``followed_apis``).
+Each API also says where the API server's call lands (the backend pod's labels, port and the
+NetworkPolicies selecting it, as for a webhook), so that a policy keeping the call out can be
+told from a backend that is down. The collector (``kubetriage.evidence.aggregated_api_walk``)
+and the builder share the rule of which APIServices matter (``followed_apis``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Collection, Iterable
 from kubetriage.evidence.index import ObjectIndex
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.raw import as_dict, as_str, clip_text, dicts, ref_of
-from kubetriage.evidence.summaries.webhooks import failure_of, service_backend
+from kubetriage.evidence.summaries.webhooks import failure_of, landing, service_backend
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.controllers import AggregatedApiEvidence
 from kubetriage.models.objects import JsonDict
@@ -154,6 +156,12 @@ def api_service_backend(api: JsonDict) -> ObjectRef | None:
     return ObjectRef(kind="Service", namespace=namespace, name=name)
 
 
+def _service_port(api: JsonDict) -> int:
+    """The Service port an APIService calls (the API's default is 443)."""
+    port = as_dict(as_dict(api.get("spec")).get("service")).get("port")
+    return port if isinstance(port, int) else 443
+
+
 def aggregated_api_summaries(
     index: ObjectIndex,
     namespace: str | None,
@@ -179,6 +187,11 @@ def aggregated_api_summaries(
             for h in hpas
             if (c := _blind_condition(h)) is not None and _group(api) in _groups_of(c)
         ]
+        where = (
+            landing(index, service, _service_port(api), limits)
+            if service is not None and service.namespace
+            else None
+        )
         found.append(
             AggregatedApiEvidence(
                 name=as_str(as_dict(api.get("metadata")).get("name")) or "",
@@ -195,6 +208,10 @@ def aggregated_api_summaries(
                     for m in _metric_names(h, _group(api))
                 ][: limits.max_dependencies],
                 backend=service_backend(index, service, unavailable, limits, "aggregated API"),
+                backend_labels=where.labels if where else {},
+                backend_port=where.port if where else None,
+                backend_port_name=where.port_name if where else None,
+                policies=where.policies if where else [],
             )
         )
     return found

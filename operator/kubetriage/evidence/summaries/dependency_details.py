@@ -19,7 +19,7 @@ from kubetriage.evidence.dependency_summary import summarise_dependency
 from kubetriage.evidence.index import ObjectIndex, claim_names, referenced_config, sort_pods
 from kubetriage.evidence.limits import EvidenceLimits
 from kubetriage.evidence.logs import bound_log_tail
-from kubetriage.evidence.raw import as_dict, as_str, clip_text, kind_of
+from kubetriage.evidence.raw import as_dict, as_str, clip_text, dicts, kind_of
 from kubetriage.evidence.settings_readers import settings_config_maps
 from kubetriage.evidence.summaries.capacity import autoscaler_summary, scales
 from kubetriage.evidence.summaries.generic import generic_summary
@@ -61,6 +61,8 @@ def dependency_details(
     else:
         found = summarise_dependency(None, obj, sources, objects, limits)
     found = _own_words(index, obj, found, logs, limits)
+    if down := _down_nodes(index, found.pod_nodes):
+        found = found.model_copy(update={"down_nodes": down})
     if found.workload is not None:
         workload = found.workload
         hpas = [
@@ -82,6 +84,23 @@ def dependency_details(
     return found.model_copy(
         update={"certificates": _serving_certificates(index, obj, found, now, limits)}
     )
+
+
+def _down_nodes(index: ObjectIndex, pod_nodes: dict[str, str]) -> dict[str, str]:
+    """The nodes of the dependency's pods whose Ready condition is not True, each with that
+    condition's status and message (or reason)."""
+    down: dict[str, str] = {}
+    for name in dict.fromkeys(pod_nodes.values()):
+        node = index.get("Node", None, name)
+        if node is None:
+            continue
+        conditions = dicts(as_dict(node.get("status")).get("conditions"))
+        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+        status = as_str((ready or {}).get("status")) or "Unknown"
+        if status != "True":
+            why = as_str((ready or {}).get("message")) or as_str((ready or {}).get("reason"))
+            down[name] = f"{status}: {why}" if why else status
+    return down
 
 
 # Config edits kept per dependency, newest first.

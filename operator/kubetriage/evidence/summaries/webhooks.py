@@ -48,7 +48,11 @@ FAILED_CALL = re.compile(r'failed calling webhook \\?"(?P<name>[^"\\]+)\\?"')
 # that first), in the words of Go's net and net/http and of the API server's proxy; the first
 # match wins.
 _UNREACHABLE: tuple[tuple[WebhookFailure, re.Pattern[str]], ...] = (
-    ("no-endpoints", re.compile(r"(?i)no endpoints available for service")),
+    # ... and the aggregator's, for an APIService (MissingEndpoints).
+    (
+        "no-endpoints",
+        re.compile(r"(?i)no endpoints available for service|have no addresses with port name"),
+    ),
     ("refused", re.compile(r"(?i)connection refused")),
     (
         "timeout",
@@ -243,7 +247,7 @@ def service_backend(
 
 
 @dataclass(frozen=True, slots=True)
-class _Landing:
+class Landing:
     """Where the API server's call to a webhook lands: a backend pod's labels, the container
     port the Service forwards to, and the NetworkPolicies selecting that pod."""
 
@@ -272,9 +276,9 @@ def _container_port(pod: JsonDict, target: object) -> tuple[int | None, str | No
     return (target, None) if isinstance(target, int) else (None, as_str(target))
 
 
-def _landing(
+def landing(
     index: ObjectIndex, service: ObjectRef, port: int, limits: EvidenceLimits
-) -> _Landing | None:
+) -> Landing | None:
     """Where the call to ``service`` on ``port`` lands, from the objects read; None when no
     pod of the Service was read."""
     obj = index.get("Service", service.namespace or "", service.name)
@@ -298,7 +302,7 @@ def _landing(
         for p in index.in_namespace("NetworkPolicy", service.namespace or "")
         if (summary := network_policy_summary(p, [labels], limits)).selects_target
     ][: limits.max_network_policies]
-    return _Landing(labels, number, name, policies)
+    return Landing(labels, number, name, policies)
 
 
 def _suspects(
@@ -380,8 +384,8 @@ def webhook_summaries(
                 for c in index.in_namespace("Certificate", service.namespace)
             ][: limits.max_other_objects]
             lines, secrets = _backend_lines(logs, service.namespace, _secret_paths(backend))
-        landing = (
-            _landing(index, service, _hook_port(configuration, name), limits)
+        where = (
+            landing(index, service, _hook_port(configuration, name), limits)
             if service is not None and service.namespace
             else None
         )
@@ -400,10 +404,10 @@ def webhook_summaries(
                 secrets_named=secrets,
                 log_lines=[clip_text(x, limits.max_log_line_bytes) or "" for x in lines],
                 backend=backend,
-                backend_labels=landing.labels if landing else {},
-                backend_port=landing.port if landing else None,
-                backend_port_name=landing.port_name if landing else None,
-                policies=landing.policies if landing else [],
+                backend_labels=where.labels if where else {},
+                backend_port=where.port if where else None,
+                backend_port_name=where.port_name if where else None,
+                policies=where.policies if where else [],
             )
         )
     suspects = _suspects(index, configurations, named, unavailable, limits)
