@@ -31,6 +31,13 @@ from kubetriage.evidence.cluster_lookups import (
     secret_url_servers,
     topic_peer_candidates,
 )
+from kubetriage.evidence.component_peers import (
+    COMPONENT_KINDS,
+    component_hosts,
+    pod_owner_name,
+    release_prefix,
+    troubled,
+)
 from kubetriage.evidence.dependencies import (
     CLUSTER_DNS,
     ServiceHost,
@@ -239,9 +246,35 @@ class DependencyWalk:
             topics = callee_topics(lines, configured)
             peers = await topic_peer_candidates(self._reader, run, topics, scope)
             hosts = topic_peers(topics, peers, speaking)
-            onward = resolve(hosts + callee_hosts(lines, configured), _ns(obj), seen)
+            hosts += callee_hosts(lines, configured)
+            # The other components of its own release its trouble names (``component_peers``).
+            hosts += await self._components(run, obj, few, lines, scope)
+            onward = resolve(hosts, _ns(obj), seen)
             seen |= {(r.kind, r.namespace, r.name) for r in onward}
             followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
+
+    async def _components(
+        self,
+        run: CollectionRun,
+        obj: JsonDict,
+        pods: list[JsonDict],
+        lines: list[tuple[NamingSource, str]],
+        scope: Scope,
+    ) -> list[ServiceHost]:
+        """The workloads of a followed callee's namespace that are other components of its
+        release and that its trouble lines name; its namespace's workloads are listed only
+        when it has a release prefix and reports trouble."""
+        namespace = _ns(obj)
+        owners = [o for p in pods if (o := pod_owner_name(p)) is not None]
+        own = owners[0] if owners else _name(obj)
+        if release_prefix(own) is None or not troubled(lines) or not scope.may_read(namespace):
+            return []
+        for kind in COMPONENT_KINDS:
+            await self._reader.add_listed(run, kind, namespace, what=f"list {kind}s in {namespace}")
+        workloads = [
+            o for (k, ns, _), o in run.objects.items() if ns == namespace and k in COMPONENT_KINDS
+        ]
+        return component_hosts(own, namespace, lines, workloads)
 
     async def _cluster_dns(
         self,

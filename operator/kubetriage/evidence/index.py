@@ -10,12 +10,21 @@ what is in scope around the incident's target is ``kubetriage.evidence.scope``'s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from kubetriage.evidence.notes import Notes
-from kubetriage.evidence.raw import as_dict, as_int, as_str, as_time, dicts, kind_of, obj_key
+from kubetriage.evidence.raw import (
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    as_time,
+    dicts,
+    kind_of,
+    obj_key,
+)
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.objects import JsonDict, controller_ref, pod_workload
 from kubetriage.models.objects import meta as _meta
@@ -261,6 +270,26 @@ def referenced_config(pod_spec: JsonDict) -> set[tuple[str, str]]:
     for secret in dicts(pod_spec.get("imagePullSecrets")):
         found.add(("Secret", str(secret.get("name"))))
     return {ref for ref in found if ref[1] != "None"}
+
+
+# What separates the words of a command line: blanks, a flag from its value, list commas.
+_ARG_WORD = re.compile(r"[\s=,]+")
+
+
+def configs_named_in_args(pod_spec: JsonDict, names: Collection[str]) -> set[str]:
+    """Those of ``names`` (the ConfigMaps of the pod's namespace) a container's command or
+    args give as a whole word: a controller told which ConfigMap to read
+    (``--configmap workflow-controller-configmap``, ``--configmap=ns/ingress-controller``)
+    reads it through the API and mounts nothing, yet it configures the pods as much as a
+    mounted one. A name that is only part of a word (``--prefix=cfg-v2`` for ``cfg``) is not."""
+    words: set[str] = set()
+    containers = dicts(pod_spec.get("initContainers")) + dicts(pod_spec.get("containers"))
+    for container in containers:
+        for arg in as_list(container.get("command")) + as_list(container.get("args")):
+            for word in _ARG_WORD.split(as_str(arg) or ""):
+                # ``namespace/name`` names the ConfigMap by its namespace too.
+                words.add(word.rsplit("/", 1)[-1])
+    return {name for name in names if name in words}
 
 
 # The kinds whose events say a Secret was written: the Secret's own, and its source's (an

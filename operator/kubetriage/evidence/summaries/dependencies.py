@@ -12,6 +12,7 @@ from functools import partial
 
 from kubetriage.evidence.cloud_controllers import cloud_controller_hosts
 from kubetriage.evidence.cluster_dns import with_cluster_dns
+from kubetriage.evidence.component_peers import COMPONENT_KINDS, component_hosts
 from kubetriage.evidence.dependencies import (
     alert_upstreams,
     callee_hosts,
@@ -33,6 +34,7 @@ from kubetriage.evidence.host_resolution import (
 from kubetriage.evidence.index import (
     WORKLOAD_KINDS,
     ObjectIndex,
+    configs_named_in_args,
     referenced_config,
 )
 from kubetriage.evidence.limits import EvidenceLimits
@@ -146,6 +148,10 @@ def dependency_summaries(
         for kind, name in referenced_config(as_dict(p.get("spec")))
         if kind == "ConfigMap"
     }
+    # And the ConfigMaps their command lines name (a controller's ``--configmap NAME``).
+    present = [_name(c) for c in index.in_namespace("ConfigMap", namespace)]
+    for pod in pods:
+        used |= configs_named_in_args(as_dict(pod.get("spec")), present)
     config_maps = [c for c in index.in_namespace("ConfigMap", namespace) if _name(c) in used]
     # Events of any namespace: a webhook or callee failing a call is named there.
     lines += event_texts(index.kind("Event")[: limits.max_events_fetched])
@@ -256,7 +262,16 @@ def dependency_summaries(
             [w for kind in PEER_KINDS for w in index.kind(kind)],
             pods,
         )
-        follow(resolve(peers + callee_hosts(lines, configured), where, seen), set(), found)
+        # The other components of its own release its trouble names ("history client ...").
+        callee = dependency.workload or dependency.ref
+        components = component_hosts(
+            callee.name if callee is not None else "",
+            where,
+            lines,
+            [w for kind in COMPONENT_KINDS for w in index.in_namespace(kind, where)],
+        )
+        hosts = peers + callee_hosts(lines, configured) + components
+        follow(resolve(hosts, where, seen), set(), found)
         seen |= {key for d in found for key in _keys(d)}
     return found
 
