@@ -73,6 +73,7 @@ def _caller(
     alerted: bool = True,
     logs: str | None = ERROR_LINE,
     changes: list[ChangeEvidence] | None = None,
+    extra: list[MetricSummary] | None = None,
 ) -> Evidence:
     """ingester, its pods up, alerted for failing inserts (firing 6 minutes ago), writing
     through the store's Service, which its env names."""
@@ -93,7 +94,7 @@ def _caller(
         namespace="analytics",
         logs=logs,
         dependencies=[dep],
-        metrics=[strain],
+        metrics=[strain, *(extra or [])],
         alerts=alerts,
         changes=changes or [],
     )
@@ -138,6 +139,19 @@ def test_a_climb_that_followed_a_change_of_the_caller_is_left_to_the_change() ->
     # Near miss: the caller rolled out 50 minutes ago, the store climbed 35 minutes ago (the
     # release may write what the store cannot keep up with).
     assert not _strain_findings(_caller(_strain(), changes=[_rollout(50)]))
+
+
+def test_a_climb_under_a_rise_of_the_callers_own_load_is_not_blamed_on_the_store() -> None:
+    # Near miss: the caller's requests tripled; the store may fall behind on that load.
+    rate = make.metric(
+        'sum(rate(http_requests_total{namespace="analytics"}[5m]))',
+        name="http_request_rate",
+        first=100.0,
+        last=300.0,
+    )
+    assert not _strain_findings(_caller(_strain(), extra=[rate]))
+    steady = rate.model_copy(update={"last": 105.0})
+    assert _strain_findings(_caller(_strain(), extra=[steady]))
 
 
 def test_a_flat_or_recovered_series_is_not_a_store_falling_behind() -> None:

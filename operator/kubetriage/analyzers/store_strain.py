@@ -11,7 +11,8 @@ a rollout of the caller that the symptom merely followed (``changes``).
 Not this rule: a store whose climb began after the caller's first sign (the caller's failures
 came first: its retries or its load may drive the store), or within ``ONSET_AFTER_CHANGE``
 after a change of the caller (the change may be what the store cannot keep up with: smaller
-batches make more parts), or a series at the level it began at.
+batches make more parts), a caller whose own request rate rose (its load may be what the
+store falls behind on), or a series at the level it began at.
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -26,6 +27,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.callee_exporters import faulty_callee
 from kubetriage.analyzers.calls import caller
+from kubetriage.analyzers.demand import traffic_rose
 from kubetriage.analyzers.log_signatures import SERVER_ERROR_LOG
 from kubetriage.analyzers.onset import ONSET_AFTER_CHANGE, ONSET_TOLERANCE, first_signs
 from kubetriage.analyzers.support import RISE, grep_logs, item, metric_growth, timestamp
@@ -114,8 +116,8 @@ def _caller_changed_before(evidence: Evidence, climbed: datetime, store: str) ->
 
 def check_store_strain(evidence: Evidence) -> list[Finding]:
     sign = first_failing_sign(evidence)
-    if sign is None:
-        return []
+    if sign is None or traffic_rose(evidence):
+        return []  # nothing failed yet, or the caller's own load rose: capacity is a rival
     failed_at, failed = sign
     bar = timestamp(failed_at) - ONSET_TOLERANCE.total_seconds()
 
