@@ -157,6 +157,7 @@ from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.stale_callers import STALE_CALLER_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
+from kubetriage.analyzers.store_strain import STORE_STRAIN_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tenant_callers import TENANT_CALLER_ANALYZERS
 from kubetriage.analyzers.tenant_growth import TENANT_GROWTH_ANALYZERS
@@ -310,6 +311,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *REPLICA_WRITE_ANALYZERS,
     *REPLICA_LAG_ANALYZERS,
     *LOCK_WAIT_ANALYZERS,
+    *STORE_STRAIN_ANALYZERS,
     *CACHE_TIER_ANALYZERS,
     *FRONT_RESTART_ANALYZERS,
     *FRONT_VOLUME_ANALYZERS,

@@ -55,10 +55,15 @@ class CalleeSeries:
 
 
 def faulty_callee(
-    evidence: Evidence, name: str, shows: Callable[[MetricSummary], bool]
+    evidence: Evidence,
+    name: str,
+    shows: Callable[[MetricSummary], bool],
+    *,
+    failing: bool = False,
 ) -> CalleeSeries | None:
     """The first followed dependency with a workload and a Service one of whose pods' series
-    ``name`` ``shows`` the fault, while the caller is alerted as strained or fails on it."""
+    ``name`` ``shows`` the fault, while the caller is alerted as strained or fails on it
+    (``failing``: the caller's failures are known otherwise, its own error lines)."""
     strain = alerted_strain(evidence)
     for dependency in evidence.dependencies:
         workload, service = dependency.workload, dependency.service_ref()
@@ -67,7 +72,7 @@ def faulty_callee(
         found = [
             m for m in evidence.metrics if m.name == name and of_workload(m, workload) and shows(m)
         ]
-        if not found or not (strain or caller_fails_on(evidence, dependency)):
+        if not found or not (strain or failing or caller_fails_on(evidence, dependency)):
             continue
         worst = max(found, key=lambda m: m.last or 0.0)
         return CalleeSeries(dependency, workload, service, worst, strain)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from kubetriage.evidence.series_rises import rose_at
+from kubetriage.evidence.series_rises import climbed_at, rose_at
 from kubetriage.models.signals import MetricSummary
 
 Point = tuple[datetime, float]
@@ -142,6 +142,7 @@ def summarize_series(
         changed_at=changed_at,
         departed_at=departed_at,
         rose_at=rose_at(finite, query),
+        climbed_at=climbed_at(finite, query),
         samples=len(finite),
         first_at=finite[0][0],
         shape=shape,

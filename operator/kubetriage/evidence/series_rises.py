@@ -15,6 +15,10 @@ while an earlier burst followed by a long quiet is an episode that ended. None w
 samples show no quiet of ``RECUR`` before the run (it may have begun before the window:
 missing data proves no onset) or the series is flat.
 
+``climbed_at`` dates the same episode from where it first cleared its starting level by
+``CLIMB_SHARE`` of the way to its peak: a store's parts or backlog climbing for 40 minutes
+was half-way only 20 minutes in, and the climb, not its half-way mark, is what came first.
+
 Pure: shared by the Prometheus collector and the offline case replay through
 ``evidence.prometheus.summarize_series``.
 """
@@ -31,6 +35,9 @@ Point = tuple[datetime, float]
 
 # The share of the way from the starting level to the peak a sample must reach to count.
 RISE_SHARE: Final = 0.5
+# ... for when a climb began (``climbed_at``): the first samples clear of the starting
+# level's noise, where the half-way mark of a slow climb comes long after its start.
+CLIMB_SHARE: Final = 0.1
 # Samples of the same episode lie at most this far apart; a longer quiet ends an episode.
 RECUR: Final = timedelta(minutes=15)
 # Samples that show the level the series began at (fewer show none).
@@ -56,9 +63,9 @@ def _increments(points: Sequence[Point]) -> list[Point]:
     ]
 
 
-def rose_at(points: Sequence[Point], query: str) -> datetime | None:
+def rose_at(points: Sequence[Point], query: str, share: float = RISE_SHARE) -> datetime | None:
     """When the series rose into the episode it still shows (module doc); ``points`` sorted
-    and finite."""
+    and finite. ``share``: the share of the way to its peak a sample must reach."""
     view = _increments(points) if _counter(query) else list(points)
     if len(view) <= LEVEL_SAMPLES:
         return None
@@ -67,7 +74,7 @@ def rose_at(points: Sequence[Point], query: str) -> datetime | None:
     peak = max(values)
     if peak - level <= _FLAT * max(abs(level), abs(peak)):
         return None
-    bar = level + RISE_SHARE * (peak - level)
+    bar = level + share * (peak - level)
     high = [ts for ts, value in view if value >= bar]
     start = high[-1]
     for earlier in reversed(high[:-1]):
@@ -78,3 +85,9 @@ def rose_at(points: Sequence[Point], query: str) -> datetime | None:
     # seen from (nearly) the first samples may have begun before them (a pod crash-looping
     # since yesterday restarts every few minutes all through the window).
     return start if start - view[0][0] >= RECUR else None
+
+
+def climbed_at(points: Sequence[Point], query: str) -> datetime | None:
+    """When the series began the climb it is still on (module doc): ``rose_at`` at
+    ``CLIMB_SHARE`` of the way to its peak."""
+    return rose_at(points, query, CLIMB_SHARE)

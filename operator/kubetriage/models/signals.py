@@ -60,6 +60,8 @@ class MetricSummary(BaseModel):
     departed_at: datetime | None = None
     # When it rose into the episode it still shows (``evidence.series_rises``): a first sign.
     rose_at: datetime | None = None
+    # When it began the climb it still shows: a tenth of the way to its peak, not half-way.
+    climbed_at: datetime | None = None
     samples: int = 0
     # When the first sample of the answer was taken: how far back the series shows the
     # workload's state (a query's window, or the moment a new pod began to report).
