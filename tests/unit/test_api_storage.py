@@ -107,3 +107,31 @@ def test_timeouts_that_never_reached_the_api_server_are_not_its_own() -> None:
     assert check_api_storage(_scheduler(f"{_LEASE_PUT}\nINFO lease renewed")) == []
     app = 'Post "https://payments.shop.svc:8443/v1/charges": context deadline exceeded'
     assert check_api_storage(_scheduler(f"{app}\n{app}")) == []
+
+
+# Prometheus' remote write to Mimir: its push path is ``/api/v1/push``, a plain-HTTP call to
+# another Service by name, and it times out when that backend is slow.
+_REMOTE_WRITE = (
+    "ts=2026-11-20T09:31:44.207Z caller=dedupe.go:112 component=remote level=warn "
+    'remote_name=mimir msg="Failed to send batch, retrying" err="Post '
+    '\\"{url}/api/v1/push\\": context deadline exceeded"'
+)
+
+
+def test_another_servers_api_v1_path_is_not_the_api_servers() -> None:
+    # Near misses: the same timeouts to Mimir's push path, by its Service name over plain HTTP,
+    # and by its Service name over TLS.
+    for url in (
+        "http://mimir-distributor.mimir.svc.cluster.local:8080",
+        "https://mimir-distributor.mimir.svc:8443",
+        "http://10.0.142.18:8080",
+    ):
+        line = _REMOTE_WRITE.format(url=url)
+        assert check_api_storage(_scheduler(f"{line}\n{line}")) == [], url
+
+
+def test_the_api_server_by_its_own_service_name_or_a_local_proxy_still_counts() -> None:
+    by_name = _LEASE_GET.replace("10.43.0.1:443", "kubernetes.default.svc:443")
+    assert check_api_storage(_scheduler(f"{by_name}\n{by_name}")) != []
+    proxied = _LEASE_GET.replace("https://10.43.0.1:443", "http://127.0.0.1:8001")
+    assert check_api_storage(_scheduler(f"{proxied}\n{proxied}")) != []

@@ -14,8 +14,12 @@ out after they were sent: a datastore on a slow disk (k3s's SQLite on an SD card
 writes in seconds, and every lease renewal misses its deadline.
 
 Silent on a single such line (one leader election is routine), on connections that never
-opened ("dial tcp ...: i/o timeout": the network's), and when the workload itself rolled out
-or was reconfigured right before the onset (its own change explains more).
+opened ("dial tcp ...: i/o timeout": the network's), on requests to another server whose own
+API happens to live under ``/api/v1/`` (Prometheus remote write and Mimir's or Thanos'
+``/api/v1/push``, Grafana's ``/api/v1/...``): the API server is only reached over TLS (plain
+``http://`` only through a local ``kubectl proxy``) and never by another Service's cluster DNS
+name, and when the workload itself rolled out or was reconfigured right before the onset (its
+own change explains more).
 
 Registered in ``kubetriage.analyzers.ANALYZERS``; pure functions of Evidence.
 """
@@ -45,9 +49,14 @@ ETCD_FAILURE: Final = re.compile(
 # ``/apis/<group>/<version>/...``) that was sent and timed out waiting for the answer. A
 # connection that never opened ("dial tcp ...: i/o timeout") is the network's, not this.
 API_REQUEST_TIMEOUT: Final = re.compile(
-    r"https?://[^\s/\"]+/(?:api/v1|apis/[a-z0-9.-]+/v[0-9a-z]+)/\S*\"?: "
+    r"(?P<scheme>https?)://(?P<host>[^\s/\"]+)/(?:api/v1|apis/[a-z0-9.-]+/v[0-9a-z]+)/\S*\"?: "
     r"(?:context deadline exceeded|net/http: request canceled|.*Client\.Timeout exceeded)"
 )
+# A host that is another Service's cluster DNS name (``<service>.<namespace>.svc[...]``): the
+# API server's own is ``kubernetes.default.svc``.
+_SERVICE_HOST: Final = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<namespace>[a-z0-9-]+)\.svc\b")
+# Plain HTTP reaches the API server only through a local ``kubectl proxy``.
+_LOOPBACK: Final = re.compile(r"^(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?$")
 _DIAL: Final = re.compile(r"\bdial tcp\b")
 # Repeated lines, not one routine leader election.
 MIN_LINES: Final = 2
@@ -74,7 +83,9 @@ def check_api_storage(evidence: Evidence) -> list[Finding]:
     confidence = CONFIDENCE
     if len(hits) < MIN_LINES:
         hits = [
-            h for h in grep_logs(own, API_REQUEST_TIMEOUT, limit=10) if not _DIAL.search(h.line)
+            h
+            for h in grep_logs(own, API_REQUEST_TIMEOUT, limit=10)
+            if not _DIAL.search(h.line) and _reaches_api_server(h.line)
         ]
         confidence = TIMEOUTS_CONFIDENCE
     if len(hits) < MIN_LINES:
@@ -117,6 +128,22 @@ def check_api_storage(evidence: Evidence) -> list[Finding]:
             {},
         )
     ]
+
+
+def _reaches_api_server(line: str) -> bool:
+    """Whether the timed-out request in ``line`` could have gone to the API server: over TLS
+    (or plain HTTP to a local ``kubectl proxy``), and not to another Service by its name."""
+    match = API_REQUEST_TIMEOUT.search(line)
+    if match is None:
+        return False
+    host = match["host"]
+    if match["scheme"] == "http" and not _LOOPBACK.match(host):
+        return False
+    service = _SERVICE_HOST.match(host)
+    return service is None or (service["service"], service["namespace"]) == (
+        API_SERVER.name,
+        API_SERVER.namespace,
+    )
 
 
 API_STORAGE_ANALYZERS: tuple[Analyzer, ...] = (
