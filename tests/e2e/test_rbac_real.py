@@ -131,6 +131,10 @@ UNEXERCISED_READS = {
     ("postgresql.cnpg.io", "clusters"): (
         "read when a CloudNativePG Cluster controls a pod of the incident"
     ),
+    ("ceph.rook.io", "cephclusters"): (
+        "listed when a pod of the incident mounts a claim of a Rook-Ceph CSI driver"
+    ),
+    ("longhorn.io", "volumes"): "read when a pod of the incident mounts a Longhorn claim",
     ("kueue.x-k8s.io", "localqueues"): (
         "read when a namespace-wide alert names a Kueue ClusterQueue (cluster_queue)"
     ),

@@ -77,6 +77,14 @@ from kubetriage.evidence.owner_specs import owner_spec_texts
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
+from kubetriage.evidence.storage_backends import (
+    CEPH_CLUSTER_API,
+    LONGHORN_VOLUME_API,
+    BackendVolume,
+    backend_hosts,
+    backend_volumes,
+    unhealthy_volumes,
+)
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
@@ -319,6 +327,7 @@ class DependencyWalk:
             )
             wanted = [f for f in filesystems if f[1] == cluster]
             hosts += metadata_server_hosts(wanted, deployments)
+        hosts += await self._storage_backends(run, backend_volumes(pods, claims, volumes))
         events = [o for (k, ns, _), o in run.objects.items() if k == "Event" and ns == namespace]
         waiting = waiting_provisioners(pods, claims, events)
         if waiting:
@@ -333,6 +342,31 @@ class DependencyWalk:
             )
             hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
         return hosts
+
+    async def _storage_backends(
+        self, run: CollectionRun, wanted: list[BackendVolume]
+    ) -> list[ServiceHost]:
+        """The Services of the storage systems storing ``wanted`` that report themselves not
+        healthy (``backend_hosts``): the CephClusters of each Ceph cluster's namespace are
+        listed, each Longhorn Volume read by name, and the Services of a namespace whose
+        system reports trouble listed, only then."""
+        found: dict[BackendVolume, list[JsonDict]] = {}
+        for volume in wanted:
+            if volume.system == "ceph":
+                listed = await self._reader.custom_list(run, volume.namespace, CEPH_CLUSTER_API)
+                found[volume] = listed
+            elif volume.volume is not None:
+                got = await self._reader.custom_get(
+                    run, volume.namespace, LONGHORN_VOLUME_API, volume.volume
+                )
+                found[volume] = [got] if got is not None else []
+        services: list[JsonDict] = []
+        troubled = unhealthy_volumes(wanted, lambda v: found.get(v, []))
+        for namespace in sorted({v.namespace for v in troubled}):
+            services += await self._reader.list_of(
+                run, "Service", namespace, what=f"list Services in {namespace} (storage)"
+            )
+        return backend_hosts(wanted, lambda v: found.get(v, []), services)
 
     async def _follow_resolved(
         self,

@@ -65,6 +65,12 @@ from kubetriage.evidence.request_path import controller_hosts, request_path_host
 from kubetriage.evidence.scope import EvidenceScope
 from kubetriage.evidence.secret_urls import secret_url_hosts
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
+from kubetriage.evidence.storage_backends import (
+    CEPH_CLUSTER_API,
+    LONGHORN_VOLUME_API,
+    backend_hosts,
+    backend_volumes,
+)
 from kubetriage.evidence.summaries.dependency_details import dependency_details
 from kubetriage.evidence.summaries.scalers import scaler_objects, scaler_texts
 from kubetriage.evidence.topic_peers import PEER_KINDS, callee_topics, topic_peers
@@ -186,6 +192,20 @@ def dependency_summaries(
             index.kind("PersistentVolume"),
         ),
         index.kind("Deployment"),
+    )
+    # The storage system of the cluster storing the pods' claims, when it reports itself
+    # unhealthy: what every write to them waits on.
+    hosts += backend_hosts(
+        backend_volumes(
+            pods[: limits.max_pods],
+            index.in_namespace("PersistentVolumeClaim", namespace),
+            index.kind("PersistentVolume"),
+        ),
+        lambda volume: [
+            *index.in_namespace(CEPH_CLUSTER_API[2], volume.namespace),
+            *index.in_namespace(LONGHORN_VOLUME_API[2], volume.namespace),
+        ],
+        index.kind("Service"),
     )
     # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
     hosts += registry_hosts(lines, index.kind("Service"), index.kind("Ingress"))
