@@ -1,0 +1,86 @@
+"""Checks the storage-backend rule: the storage system storing a claim of the incident's pods
+reports that it takes no writes (Ceph OSD_FULL or POOL_FULL, a faulted Longhorn volume):
+storage, escalate through the system's Service. Near misses: a Ceph cluster in HEALTH_WARN
+for another reason (a degraded file system), OSDs nearfull or backfillfull (writes still
+taken), a Longhorn volume degraded (it serves from its remaining replicas), and a system
+reached without a claim or without a Service.
+
+Real: Evidence models from ``tests.support.evidence`` and the whole analyzer registry.
+"""
+
+from __future__ import annotations
+
+from kubetriage.models.base import ObjectRef
+from kubetriage.models.evidence import Evidence
+from kubetriage.models.relations import DependencyEvidence, DependencyRoute, StorageBackendHealth
+from kubetriage.models.vocabulary import Action, Category
+from tests.support import evidence as make
+from tests.support.evidence import analyze, assert_leads, naming
+
+MGR = make.service("rook-ceph-mgr", "rook-ceph", selector={"app": "rook-ceph-mgr"})
+LONGHORN = make.service("longhorn-backend", "longhorn-system", selector={"app": "longhorn-manager"})
+CLUSTER = ObjectRef(kind="CephCluster", namespace="rook-ceph", name="rook-ceph")
+VOLUME = ObjectRef(kind="Volume", namespace="longhorn-system", name="pvc-1")
+
+
+def _ceph(health: str, **checks: str) -> StorageBackendHealth:
+    return StorageBackendHealth(resource=CLUSTER, health=health, checks=checks, used_fraction=0.88)
+
+
+def _longhorn(robustness: str) -> StorageBackendHealth:
+    return StorageBackendHealth(resource=VOLUME, health=robustness, state="attached")
+
+
+def _evidence(
+    health: StorageBackendHealth, *, claim: str | None = "data", service: bool = True
+) -> Evidence:
+    backend = DependencyEvidence(
+        service=(MGR if health.resource.kind == "CephCluster" else LONGHORN) if service else None,
+        named_by=naming("volume data stored by rook-ceph"),
+        routes=[
+            DependencyRoute(
+                kind="storage-backend", claim=claim, host=health.resource.name, backend=health
+            )
+        ],
+    )
+    return make.checkout_evidence(dependencies=[backend])
+
+
+def _rule(ev: Evidence) -> list[object]:
+    return [f for f in analyze(ev).findings if f.analyzer == "storage-backend"]
+
+
+def test_a_full_ceph_osd_escalates_to_the_ceph_managers_service() -> None:
+    ev = _evidence(_ceph("HEALTH_ERR", OSD_FULL="1 full osd(s)", OSD_NEARFULL="3 nearfull osd(s)"))
+    finding = assert_leads(analyze(ev), Category.STORAGE, Action.ESCALATE, MGR.ref())
+    assert "OSD_FULL (1 full osd(s))" in finding.evidence[0].fact
+    assert "OSD_NEARFULL" not in finding.summary
+
+
+def test_a_full_pool_escalates_alike() -> None:
+    ev = _evidence(_ceph("HEALTH_WARN", POOL_FULL="1 pool(s) full"))
+    assert_leads(analyze(ev), Category.STORAGE, Action.ESCALATE, MGR.ref())
+
+
+def test_a_faulted_longhorn_volume_escalates_to_the_longhorn_manager() -> None:
+    assert_leads(
+        analyze(_evidence(_longhorn("faulted"))), Category.STORAGE, Action.ESCALATE, LONGHORN.ref()
+    )
+
+
+def test_ceph_warnings_that_still_take_writes_do_not_fire() -> None:
+    assert _rule(_evidence(_ceph("HEALTH_WARN", FS_DEGRADED="1 filesystem is degraded"))) == []
+    nearfull = _ceph(
+        "HEALTH_WARN", OSD_NEARFULL="3 nearfull osd(s)", OSD_BACKFILLFULL="1 backfillfull osd(s)"
+    )
+    assert _rule(_evidence(nearfull)) == []
+
+
+def test_a_degraded_longhorn_volume_does_not_fire() -> None:
+    assert _rule(_evidence(_longhorn("degraded"))) == []
+
+
+def test_a_backend_without_claim_or_service_does_not_fire() -> None:
+    full = _ceph("HEALTH_ERR", OSD_FULL="1 full osd(s)")
+    assert _rule(_evidence(full, claim=None)) == []
+    assert _rule(_evidence(full, service=False)) == []
