@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
-from kubetriage.models.relations import DependencyEvidence, DependencyRoute, StorageBackendHealth
+from kubetriage.models.object_evidence import PVCEvidence
+from kubetriage.models.relations import (
+    DependencyEvidence,
+    DependencyRoute,
+    DependencyVolume,
+    StorageBackendHealth,
+)
 from kubetriage.models.vocabulary import Action, Category
 from tests.support import evidence as make
 from tests.support.evidence import analyze, assert_leads, naming
@@ -84,3 +90,21 @@ def test_a_backend_without_claim_or_service_does_not_fire() -> None:
     full = _ceph("HEALTH_ERR", OSD_FULL="1 full osd(s)")
     assert _rule(_evidence(full, claim=None)) == []
     assert _rule(_evidence(full, service=False)) == []
+
+
+def test_a_callees_claim_is_said_to_be_the_callees() -> None:
+    db = make.service("db", "data", selector={"app": "db"})
+    callee = DependencyEvidence(
+        service=db,
+        named_by=naming(f"pod {make.CHECKOUT_POD} env DB_HOST"),
+        volumes=[
+            DependencyVolume(pod="db-0", claim=PVCEvidence(name="data-db-0", namespace="data"))
+        ],
+    )
+    ev = _evidence(_ceph("HEALTH_ERR", OSD_FULL="1 full osd(s)"), claim="data-db-0")
+    ev = ev.model_copy(update={"dependencies": [callee, *ev.dependencies]})
+    finding = assert_leads(analyze(ev), Category.STORAGE, Action.ESCALATE, MGR.ref())
+    assert "PersistentVolumeClaim data/data-db-0" in finding.summary
+    assert "callee Service data/db keeps its data on claim data-db-0" in finding.summary + str(
+        finding.narrative
+    )

@@ -6,7 +6,9 @@ the health it reports. Near misses: a healthy system, a claim of another provisi
 Ceph cluster run outside Kubernetes (no CephCluster), a system whose Service is not found,
 a CephCluster of another namespace.
 
-Real: ``kubetriage.evidence.storage_backends`` over raw objects.
+The claims of a followed callee's pods lead there alike (the builder end to end).
+
+Real: ``kubetriage.evidence.storage_backends`` over raw objects, and the real builder.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from kubetriage.evidence.storage_backends import (
     backend_volumes,
     unhealthy_volumes,
 )
+from kubetriage.models.base import ObjectRef
+from tests.support.built import built
 
 RBD = "rook-ceph.rbd.csi.ceph.com"
 CEPHFS = "rook-ceph.cephfs.csi.ceph.com"
@@ -159,3 +163,95 @@ def test_a_longhorn_volume_not_healthy_is_followed_once_per_service() -> None:
     )
     # Another volume's fault is not this claim's.
     assert backend_hosts(wanted, lambda v: [_longhorn("pv-other", "faulted")], SERVICES) == []
+
+
+def _callee_objects(health: str) -> list[dict[str, Any]]:
+    """A web Deployment calling a database whose pod keeps its data on a Ceph RBD claim."""
+    web_labels = {"app": "web"}
+    env = [{"name": "DB_HOST", "value": "db.app.svc.cluster.local"}]
+    containers = [{"name": "web", "image": "web:1", "env": env}]
+    db_owner = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "controller": True}
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "app", "labels": web_labels},
+            "spec": {
+                "selector": {"matchLabels": web_labels},
+                "template": {
+                    "metadata": {"labels": web_labels},
+                    "spec": {"containers": containers},
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web-1", "namespace": "app", "labels": web_labels},
+            "spec": {"containers": containers},
+            "status": {"phase": "Running"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "db", "namespace": "app"},
+            "spec": {"selector": {"app": "db"}},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "app"},
+            "spec": {"selector": {"matchLabels": {"app": "db"}}, "replicas": 1},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "db-0",
+                "namespace": "app",
+                "labels": {"app": "db"},
+                "ownerReferences": [db_owner],
+            },
+            "spec": {
+                "containers": [{"name": "db", "image": "postgres:16"}],
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}],
+            },
+            "status": {"phase": "Running"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-db-0", "namespace": "app"},
+            "spec": {"volumeName": "pv-db"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            **_volume("pv-db", RBD, clusterID="rook-ceph"),
+        },
+        _ceph(health, **({"OSD_FULL": "1 full osd(s)"} if health != "HEALTH_OK" else {})),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            **_service("rook-ceph-mgr", "rook-ceph", "rook-ceph-mgr"),
+        },
+    ]
+
+
+def test_a_callees_claim_leads_to_its_storage_system_in_the_builder() -> None:
+    target = ObjectRef(kind="Deployment", namespace="app", name="web")
+    evidence = built(_callee_objects("HEALTH_ERR"), target)
+    stored = [d for d in evidence.dependencies if d.routed("storage-backend")]
+    assert [d.service_ref() for d in stored] == [
+        ObjectRef(kind="Service", namespace="rook-ceph", name="rook-ceph-mgr")
+    ]
+    route = stored[0].routed("storage-backend")[0]
+    assert route.claim == "data-db-0"
+    assert route.backend is not None
+    assert "OSD_FULL" in route.backend.checks
+    # A healthy Ceph cluster behind the same claim is not followed.
+    healthy = built(_callee_objects("HEALTH_OK"), target)
+    assert [d for d in healthy.dependencies if d.routed("storage-backend")] == []
+    assert [d.service_ref() for d in healthy.dependencies] == [
+        ObjectRef(kind="Service", namespace="app", name="db")
+    ]

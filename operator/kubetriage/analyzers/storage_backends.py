@@ -69,12 +69,27 @@ def refused_writes(health: StorageBackendHealth) -> list[str]:
     return []
 
 
-def _claim_ref(evidence: Evidence, claim: str) -> ObjectRef:
-    """The claim, in the namespace of the pods mounting it."""
+def _claim_holder(evidence: Evidence, claim: str) -> tuple[ObjectRef, str]:
+    """The claim, in the namespace of the pods mounting it, and who keeps data on it as a
+    person reads it: the incident's workload, else the followed callee whose pods mount it."""
     namespace = next((p.namespace for p in evidence.pods if claim in p.pvc_names), None)
+    holder = caller(evidence) if namespace is not None else None
+    for dependency in evidence.dependencies:
+        mounted = next((v for v in dependency.volumes if v.claim.name == claim), None)
+        if holder is None and mounted is not None:
+            namespace = mounted.claim.namespace
+            callee = dependency.service_ref() or dependency.workload
+            holder = (
+                f"{caller(evidence)}'s callee {prose.obj(callee)}"
+                if callee
+                else f"Pod {mounted.pod}"
+            )
     if namespace is None and evidence.target is not None:
         namespace = evidence.target.namespace
-    return ObjectRef(kind="PersistentVolumeClaim", namespace=namespace, name=claim)
+    return (
+        ObjectRef(kind="PersistentVolumeClaim", namespace=namespace, name=claim),
+        holder or caller(evidence),
+    )
 
 
 def check_storage_backends(evidence: Evidence) -> list[Finding]:
@@ -88,7 +103,7 @@ def check_storage_backends(evidence: Evidence) -> list[Finding]:
             if not refused:
                 continue
             resource = health.resource
-            claim = _claim_ref(evidence, route.claim)
+            claim, holder = _claim_holder(evidence, route.claim)
             used = (
                 f", {health.used_fraction:.0%} of its raw capacity used"
                 if health.used_fraction is not None
@@ -107,7 +122,7 @@ def check_storage_backends(evidence: Evidence) -> list[Finding]:
                     facts[0],
                 ),
                 prose.claim(
-                    f"{caller(evidence)} keeps its data on claim {route.claim}, stored there: "
+                    f"{holder} keeps its data on claim {route.claim}, stored there: "
                     "its writes hang however empty the volume looks, and growing the claim "
                     "would not help",
                     facts[1],

@@ -233,6 +233,15 @@ class DependencyWalk:
         seen = exclude | {(r.kind, r.namespace, r.name) for r in resolved}
         seen |= {(str(o.get("kind")), _ns(o), _name(o)) for o, _ in first}
         followed = len(first)
+        # The storage system storing the claims of the callees' pods read, when it reports
+        # trouble (``backend_hosts``, as the builder does).
+        if scope.may_read(None):
+            stored = [p for _, few in first for p in few]
+            claims, volumes = await self._claims_and_volumes(run, stored)
+            wanted = backend_volumes(stored, claims, volumes)
+            onward = resolve(await self._storage_backends(run, wanted), namespace, seen)
+            seen |= {(r.kind, r.namespace, r.name) for r in onward}
+            followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
         for obj, few in first:
             keys = {(_ns(p), _name(p)) for p in few}
             lines = log_texts(
@@ -289,27 +298,7 @@ class DependencyWalk:
         claim waits on its provisioner, not kept: the walk reads the one it names."""
         if not scope.may_read(None):
             return []
-        names = sorted({c for p in pods for c in claim_names(p)})[: self._limits.max_pods]
-        claims = [
-            c
-            for c in await asyncio.gather(
-                *(
-                    known_or_read(self._reader, run, "PersistentVolumeClaim", namespace, n)
-                    for n in names
-                )
-            )
-            if c is not None
-        ]
-        bound = sorted({v for c in claims if (v := (c.get("spec") or {}).get("volumeName"))})
-        if not self._reader.readable("PersistentVolume"):
-            bound = []
-        volumes = [
-            v
-            for v in await asyncio.gather(
-                *(self._reader.read(run, "PersistentVolume", None, str(n)) for n in bound)
-            )
-            if v is not None
-        ]
+        claims, volumes = await self._claims_and_volumes(run, pods)
         hosts: list[ServiceHost] = []
         servers = nfs_servers(pods, claims, volumes)
         if servers:
@@ -342,6 +331,34 @@ class DependencyWalk:
             )
             hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
         return hosts
+
+    async def _claims_and_volumes(
+        self, run: CollectionRun, pods: list[JsonDict]
+    ) -> tuple[list[JsonDict], list[JsonDict]]:
+        """The claims ``pods`` mount (at most ``max_pods``) and the PersistentVolumes bound
+        to them (when PersistentVolumes may be read), read into ``run``."""
+        names = sorted({(_ns(p), c) for p in pods for c in claim_names(p)})[: self._limits.max_pods]
+        claims = [
+            c
+            for c in await asyncio.gather(
+                *(
+                    known_or_read(self._reader, run, "PersistentVolumeClaim", ns, n)
+                    for ns, n in names
+                )
+            )
+            if c is not None
+        ]
+        bound = sorted({v for c in claims if (v := (c.get("spec") or {}).get("volumeName"))})
+        if not self._reader.readable("PersistentVolume"):
+            bound = []
+        volumes = [
+            v
+            for v in await asyncio.gather(
+                *(self._reader.read(run, "PersistentVolume", None, str(n)) for n in bound)
+            )
+            if v is not None
+        ]
+        return claims, volumes
 
     async def _storage_backends(
         self, run: CollectionRun, wanted: list[BackendVolume]
