@@ -13,7 +13,10 @@ pod, so growing the claim does not help (it asks the full system for more): ``st
 escalate to the storage system's owners through its Service (the Ceph manager's, Longhorn
 manager's), who free space or add capacity (OSDs, disks) or salvage the replicas.
 
-The evidence is the ``storage-backend`` route of ``kubetriage.evidence.storage_backends``.
+The evidence is the ``storage-backend`` route of ``kubetriage.evidence.storage_backends``
+(the system's resource), and for Ceph the manager's ``ceph_health_detail`` series in the
+cluster's namespace (``CEPH_HEALTH_CHECKS``): a check raised at the window's end counts as
+the status reporting it (the resource's status is refreshed only every minute or so).
 Limits: which pool a full OSD blocks is not known (Ceph's checks do not name it in the
 status), so a full OSD serving only another pool than the claim's would be blamed alike.
 
@@ -29,6 +32,7 @@ from kubetriage import prose
 from kubetriage.analyzers.base import Analyzer, make_finding
 from kubetriage.analyzers.calls import caller
 from kubetriage.analyzers.support import item
+from kubetriage.evidence.query_templates_volumes import CEPH_HEALTH_CHECKS
 from kubetriage.models.base import ObjectRef
 from kubetriage.models.evidence import Evidence
 from kubetriage.models.findings import Finding
@@ -50,6 +54,8 @@ CONFIDENCE: Final = _Confidence()
 
 # Ceph health checks under which client writes are paused or refused.
 CEPH_WRITES_BLOCKED: Final = ("OSD_FULL", "POOL_FULL")
+# The manager's series itself, as a replay without the query catalogue names it.
+CEPH_HEALTH_SERIES: Final = "ceph_health_detail"
 # Longhorn robustness under which a volume serves no I/O.
 LONGHORN_UNUSABLE: Final = "faulted"
 
@@ -67,6 +73,25 @@ def refused_writes(health: StorageBackendHealth) -> list[str]:
         state = f", {health.state}" if health.state else ""
         return [f"robustness {health.health}{state}"]
     return []
+
+
+def raised_series(evidence: Evidence, health: StorageBackendHealth) -> list[str]:
+    """The write-blocking Ceph checks the manager's series say are raised at the window's end
+    in the namespace of ``health``'s CephCluster, that its status does not already list."""
+    if health.resource.kind != "CephCluster":
+        return []
+    return sorted(
+        {
+            code
+            for m in evidence.metrics
+            if m.name in (CEPH_HEALTH_CHECKS, CEPH_HEALTH_SERIES)
+            and m.labels.get("namespace") == health.resource.namespace
+            and (code := m.labels.get("name", "")) in CEPH_WRITES_BLOCKED
+            and code not in health.checks
+            and m.last is not None
+            and m.last >= 1
+        }
+    )
 
 
 def _claim_holder(evidence: Evidence, claim: str) -> tuple[ObjectRef, str]:
@@ -100,8 +125,10 @@ def check_storage_backends(evidence: Evidence) -> list[Finding]:
             if health is None or target is None or route.claim is None:
                 continue
             refused = refused_writes(health)
-            if not refused:
+            series = raised_series(evidence, health)
+            if not refused and not series:
                 continue
+            refused += [f"{code} (ceph_health_detail)" for code in series]
             resource = health.resource
             claim, holder = _claim_holder(evidence, route.claim)
             used = (
