@@ -1,5 +1,6 @@
-"""The storage-backend rule: a storage system running in the cluster that stores the incident
-pods' claims reports, in its own status, the condition under which it takes no more writes:
+"""The storage-backend rule: a storage system running in the cluster that stores a claim of the
+incident's pods (or of a followed callee's) reports, in its own status, the condition under
+which it takes no more writes:
 
 - Ceph ``OSD_FULL`` (an OSD crossed the full ratio: Ceph pauses client writes to the pools
   on it) or ``POOL_FULL`` (a pool is full: writes to it are refused). ``OSD_NEARFULL`` and
