@@ -105,8 +105,9 @@ UNEXERCISED_READS = {
         "read when a Service the incident depends on has no Endpoints object"
     ),
     ("", "persistentvolumes"): (
-        "read under a cluster-wide install when the incident's pods have bound claims "
-        "(an NFS server or a CSI provisioner behind them)"
+        "read under a cluster-wide install when the incident's pods, or a followed "
+        "callee's, have bound claims (an NFS server, a CSI provisioner or a storage system "
+        "behind them)"
     ),
     ("policy", "poddisruptionbudgets"): (
         "read when the incident's pods sit on a cordoned node or an eviction is refused"
@@ -131,6 +132,10 @@ UNEXERCISED_READS = {
     ("postgresql.cnpg.io", "clusters"): (
         "read when a CloudNativePG Cluster controls a pod of the incident"
     ),
+    ("ceph.rook.io", "cephclusters"): (
+        "listed when a pod of the incident mounts a claim of a Rook-Ceph CSI driver"
+    ),
+    ("longhorn.io", "volumes"): "read when a pod of the incident mounts a Longhorn claim",
     ("kueue.x-k8s.io", "localqueues"): (
         "read when a namespace-wide alert names a Kueue ClusterQueue (cluster_queue)"
     ),

@@ -332,6 +332,9 @@ def test_cluster_role_grants_the_evidence_reads_and_incident_writes() -> None:
         Request("list", "dapr.io", "components", namespace="shop"),
         # The addresses a CloudNativePG Cluster running the incident's pods configures.
         Request("get", "postgresql.cnpg.io", "clusters", namespace="shop", name="orders-pg"),
+        # The health of the storage systems storing the incident's claims.
+        Request("list", "ceph.rook.io", "cephclusters", namespace="rook-ceph"),
+        Request("get", "longhorn.io", "volumes", namespace="longhorn-system", name="pvc-0b6f4e2a"),
         # The namespaces whose Jobs a Kueue ClusterQueue an alert names admits.
         Request("list", "kueue.x-k8s.io", "localqueues"),
         # Why Kueue holds a Job of the incident's namespace.

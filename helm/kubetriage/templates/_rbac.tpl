@@ -89,6 +89,16 @@ stored or sent), but RBAC cannot grant keys without values. Secrets are never gr
 - apiGroups: [postgresql.cnpg.io]
   resources: [clusters]
   verbs: [get]
+# The storage system of the cluster storing the incident's claims: a Rook CephCluster's
+# health checks (listed in the Ceph cluster's namespace), a Longhorn Volume's robustness
+# (read by name) (only when a pod of the incident mounts a claim they store; harmless when
+# they are not installed).
+- apiGroups: [ceph.rook.io]
+  resources: [cephclusters]
+  verbs: [get, list]
+- apiGroups: [longhorn.io]
+  resources: [volumes]
+  verbs: [get]
 {{- if .Values.rbac.secretWriters }}
 # What writes a Secret a pod cannot get: Kyverno Policies that clone it, the Strimzi
 # KafkaUser it is named after (read only when the kubelet says a Secret is missing).

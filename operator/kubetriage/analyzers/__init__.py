@@ -157,6 +157,7 @@ from kubetriage.analyzers.slow_consumers import SLOW_CONSUMER_ANALYZERS
 from kubetriage.analyzers.split_config import SPLIT_CONFIG_ANALYZERS
 from kubetriage.analyzers.stale_callers import STALE_CALLER_ANALYZERS
 from kubetriage.analyzers.storage import STORAGE_ANALYZERS
+from kubetriage.analyzers.storage_backends import STORAGE_BACKEND_ANALYZERS
 from kubetriage.analyzers.store_strain import STORE_STRAIN_ANALYZERS
 from kubetriage.analyzers.stray_endpoints import STRAY_ENDPOINT_ANALYZERS
 from kubetriage.analyzers.tenant_callers import TENANT_CALLER_ANALYZERS
@@ -245,6 +246,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     *TENANT_SLOT_ANALYZERS,
     *LOCAL_VOLUME_ANALYZERS,
     *READ_ONLY_VOLUME_ANALYZERS,
+    *STORAGE_BACKEND_ANALYZERS,
     *SHARED_OUTAGE_ANALYZERS,
     *BURST_CREDIT_ANALYZERS,
     *NETWORK_ANALYZERS,

@@ -84,6 +84,14 @@ from kubetriage.evidence.owner_specs import owner_spec_texts
 from kubetriage.evidence.reader import KubeReader
 from kubetriage.evidence.request_path import controller_hosts, request_path_hosts
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
+from kubetriage.evidence.storage_backends import (
+    CEPH_CLUSTER_API,
+    LONGHORN_VOLUME_API,
+    BackendVolume,
+    backend_hosts,
+    backend_volumes,
+    unhealthy_volumes,
+)
 from kubetriage.evidence.summaries.scalers import SCALER_KINDS, scaler_texts
 from kubetriage.evidence.topic_peers import callee_topics, topic_peers
 from kubetriage.models.base import ObjectRef
@@ -232,6 +240,15 @@ class DependencyWalk:
         seen = exclude | {(r.kind, r.namespace, r.name) for r in resolved}
         seen |= {(str(o.get("kind")), _ns(o), _name(o)) for o, _ in first}
         followed = len(first)
+        # The storage system storing the claims of the callees' pods read, when it reports
+        # trouble (``backend_hosts``, as the builder does).
+        if scope.may_read(None):
+            stored = [p for _, few in first for p in few]
+            claims, volumes = await self._claims_and_volumes(run, stored)
+            wanted = backend_volumes(stored, claims, volumes)
+            onward = resolve(await self._storage_backends(run, wanted), namespace, seen)
+            seen |= {(r.kind, r.namespace, r.name) for r in onward}
+            followed += len(await self._follow_resolved(run, onward, namespace, scope, followed))
         for obj, few in first:
             keys = {(_ns(p), _name(p)) for p in few}
             lines = log_texts(
@@ -314,27 +331,7 @@ class DependencyWalk:
         claim waits on its provisioner, not kept: the walk reads the one it names."""
         if not scope.may_read(None):
             return []
-        names = sorted({c for p in pods for c in claim_names(p)})[: self._limits.max_pods]
-        claims = [
-            c
-            for c in await asyncio.gather(
-                *(
-                    known_or_read(self._reader, run, "PersistentVolumeClaim", namespace, n)
-                    for n in names
-                )
-            )
-            if c is not None
-        ]
-        bound = sorted({v for c in claims if (v := (c.get("spec") or {}).get("volumeName"))})
-        if not self._reader.readable("PersistentVolume"):
-            bound = []
-        volumes = [
-            v
-            for v in await asyncio.gather(
-                *(self._reader.read(run, "PersistentVolume", None, str(n)) for n in bound)
-            )
-            if v is not None
-        ]
+        claims, volumes = await self._claims_and_volumes(run, pods)
         hosts: list[ServiceHost] = []
         servers = nfs_servers(pods, claims, volumes)
         if servers:
@@ -352,6 +349,7 @@ class DependencyWalk:
             )
             wanted = [f for f in filesystems if f[1] == cluster]
             hosts += metadata_server_hosts(wanted, deployments)
+        hosts += await self._storage_backends(run, backend_volumes(pods, claims, volumes))
         events = [o for (k, ns, _), o in run.objects.items() if k == "Event" and ns == namespace]
         waiting = waiting_provisioners(pods, claims, events)
         if waiting:
@@ -366,6 +364,59 @@ class DependencyWalk:
             )
             hosts += provisioner_hosts(waiting, [w for listed in workloads for w in listed])
         return hosts
+
+    async def _claims_and_volumes(
+        self, run: CollectionRun, pods: list[JsonDict]
+    ) -> tuple[list[JsonDict], list[JsonDict]]:
+        """The claims ``pods`` mount (at most ``max_pods``) and the PersistentVolumes bound
+        to them (when PersistentVolumes may be read), read into ``run``."""
+        names = sorted({(_ns(p), c) for p in pods for c in claim_names(p)})[: self._limits.max_pods]
+        claims = [
+            c
+            for c in await asyncio.gather(
+                *(
+                    known_or_read(self._reader, run, "PersistentVolumeClaim", ns, n)
+                    for ns, n in names
+                )
+            )
+            if c is not None
+        ]
+        bound = sorted({v for c in claims if (v := (c.get("spec") or {}).get("volumeName"))})
+        if not self._reader.readable("PersistentVolume"):
+            bound = []
+        volumes = [
+            v
+            for v in await asyncio.gather(
+                *(self._reader.read(run, "PersistentVolume", None, str(n)) for n in bound)
+            )
+            if v is not None
+        ]
+        return claims, volumes
+
+    async def _storage_backends(
+        self, run: CollectionRun, wanted: list[BackendVolume]
+    ) -> list[ServiceHost]:
+        """The Services of the storage systems storing ``wanted`` that report themselves not
+        healthy (``backend_hosts``): the CephClusters of each Ceph cluster's namespace are
+        listed, each Longhorn Volume read by name, and the Services of a namespace whose
+        system reports trouble listed, only then."""
+        found: dict[BackendVolume, list[JsonDict]] = {}
+        for volume in wanted:
+            if volume.system == "ceph":
+                listed = await self._reader.custom_list(run, volume.namespace, CEPH_CLUSTER_API)
+                found[volume] = listed
+            elif volume.volume is not None:
+                got = await self._reader.custom_get(
+                    run, volume.namespace, LONGHORN_VOLUME_API, volume.volume
+                )
+                found[volume] = [got] if got is not None else []
+        services: list[JsonDict] = []
+        troubled = unhealthy_volumes(wanted, lambda v: found.get(v, []))
+        for namespace in sorted({v.namespace for v in troubled}):
+            services += await self._reader.list_of(
+                run, "Service", namespace, what=f"list Services in {namespace} (storage)"
+            )
+        return backend_hosts(wanted, lambda v: found.get(v, []), services)
 
     async def _follow_resolved(
         self,

@@ -6,6 +6,11 @@ store it uploads to), so the walk never mounts it; the kubelet's volume stats st
 in the namespace. Only claims at or past ``FILLING`` answer (``volume_fills.FILLING``, which
 the storage rule starts at), so a namespace with many healthy volumes adds nothing. The part
 of the catalogue ``kubetriage.evidence.queries`` runs after the others.
+
+Also the health checks a Ceph cluster's manager exports (``ceph_health_detail``, 1 while a
+check is raised) in the namespaces of the followed workloads: the storage system a claim is
+stored by is followed into its own namespace (``kubetriage.evidence.storage_backends``), and
+what it raised there (``OSD_FULL``, ``POOL_FULL``) is read beside its resource's status.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ def _namespace_ratio(used: str, total: str, *, complement: bool = False) -> str:
     return f"(1 - {ratio}) >= {_FILLING}" if complement else f"{ratio} >= {_FILLING}"
 
 
+# The name of the Ceph health checks query (``kubetriage.analyzers.storage_backends``).
+CEPH_HEALTH_CHECKS = "callee_ceph_health_checks"
+
 VOLUME_TEMPLATES: tuple[QueryTemplate, ...] = (
     QueryTemplate(
         "namespace_claims_unavailable_ratio",
@@ -49,5 +57,13 @@ VOLUME_TEMPLATES: tuple[QueryTemplate, ...] = (
         frozenset({"namespace"}),
         _namespace_ratio("kubelet_volume_stats_inodes_used", "kubelet_volume_stats_inodes"),
         "share of each other claim of the namespace's inodes in use, when near full",
+    ),
+    QueryTemplate(
+        CEPH_HEALTH_CHECKS,
+        (Category.STORAGE, Category.DEPENDENCY_FAILURE),
+        frozenset({"callees"}),
+        'max by (namespace, name, severity) (ceph_health_detail{namespace=~"$callee_namespaces"})',
+        "each Ceph health check the manager exports in a followed workload's namespace, 1 while "
+        "raised",
     ),
 )

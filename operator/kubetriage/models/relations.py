@@ -170,7 +170,24 @@ RouteKind = Literal[
     "mesh-ca",  # the mesh CA the pods' sidecars could not reach
     "topic",  # a peer, on a topic or queue, of a failing callee
     "cloud-controller",  # the cloud controller manager that has not initialized Ready nodes
+    "storage-backend",  # the in-cluster storage system behind a claim, reporting itself unhealthy
 ]
+
+
+class StorageBackendHealth(BaseModel):
+    """What a storage system running in the cluster reports of its own health, read from its
+    custom resource (``kubetriage.evidence.storage_backends``): a Rook CephCluster's
+    ``status.ceph`` (the cluster's health and the codes of its health checks), a Longhorn
+    Volume's ``status`` (robustness and state)."""
+
+    resource: ObjectRef  # the CephCluster, or the Longhorn Volume, read
+    health: str  # Ceph: HEALTH_OK/WARN/ERR; Longhorn: healthy/degraded/faulted/unknown
+    # Ceph: health check code -> its message ("OSD_FULL" -> "1 full osd(s)"); empty else.
+    checks: dict[str, str] = Field(default_factory=dict)
+    # Longhorn: the volume's state (attached, detached, ...); Ceph: None.
+    state: str | None = None
+    # Ceph: the cluster's raw capacity used, as a fraction (None when not reported).
+    used_fraction: float | None = None
 
 
 class DependencyRoute(BaseModel):
@@ -200,6 +217,9 @@ class DependencyRoute(BaseModel):
     # cloud-controller: the Secret holding its cloud credentials (named by its cloud config,
     # else the one Secret its pod template reads); the node is one it has not initialized.
     credentials: ObjectRef | None = None
+    # storage-backend: what the storage system says of its own health (the claim is in
+    # ``claim``, the Ceph cluster or Longhorn volume name in ``host``).
+    backend: StorageBackendHealth | None = None
 
 
 class DnsForward(BaseModel):

@@ -14,6 +14,7 @@ from kubetriage.evidence.cloud_controllers import cloud_controller_hosts
 from kubetriage.evidence.cluster_dns import with_cluster_dns
 from kubetriage.evidence.component_peers import COMPONENT_KINDS, component_hosts
 from kubetriage.evidence.dependencies import (
+    ServiceHost,
     alert_upstreams,
     callee_hosts,
     config_map_endpoints,
@@ -67,6 +68,12 @@ from kubetriage.evidence.request_path import controller_hosts, request_path_host
 from kubetriage.evidence.scope import EvidenceScope
 from kubetriage.evidence.secret_urls import secret_url_hosts
 from kubetriage.evidence.socket_agents import node_socket_hosts, socket_failing_nodes
+from kubetriage.evidence.storage_backends import (
+    CEPH_CLUSTER_API,
+    LONGHORN_VOLUME_API,
+    backend_hosts,
+    backend_volumes,
+)
 from kubetriage.evidence.summaries.dependency_details import dependency_details
 from kubetriage.evidence.summaries.scalers import scaler_objects, scaler_texts
 from kubetriage.evidence.topic_peers import PEER_KINDS, callee_topics, topic_peers
@@ -193,6 +200,9 @@ def dependency_summaries(
         ),
         index.kind("Deployment"),
     )
+    # The storage system of the cluster storing the pods' claims, when it reports itself
+    # unhealthy: what every write to them waits on.
+    hosts += _stored_by(index, pods[: limits.max_pods])
     # The in-cluster registries (pull-through caches, mirrors) the pods' failed pulls used.
     hosts += registry_hosts(lines, index.kind("Service"), index.kind("Ingress"))
     # The mesh CA the pods' sidecars could not reach for their workload certificates.
@@ -244,9 +254,20 @@ def dependency_summaries(
     certain = cluster_dns_named(hosts)
     follow = partial(_follow, index, unavailable, limits, notes, dependency_logs, now)
     follow(resolved, certain, found)
+    callees = list(found)
+    # The storage system storing the claims of the callees' pods read, when it reports trouble.
+    stored = [
+        p for d in found for v in d.volumes if (p := index.get("Pod", v.claim.namespace, v.pod))
+    ]
+    seen = own | {key for d in found for key in _keys(d)}
+    follow(
+        resolve(_stored_by(index, list({id(p): p for p in stored}.values())), namespace, seen),
+        set(),
+        found,
+    )
     # The next hop: what a failing callee's own words name (``callee_hosts``), once.
     seen = own | {key for d in found for key in _keys(d)}
-    for dependency in list(found):
+    for dependency in callees:
         where = _where(dependency)
         if not dependency.followed or not dependency.logs or where is None:
             continue
@@ -274,6 +295,18 @@ def dependency_summaries(
         follow(resolve(hosts, where, seen), set(), found)
         seen |= {key for d in found for key in _keys(d)}
     return found
+
+
+def _stored_by(index: ObjectIndex, pods: list[JsonDict]) -> list[ServiceHost]:
+    """The Services of the storage systems storing ``pods``' claims that report trouble."""
+    return backend_hosts(
+        backend_volumes(pods, index.kind("PersistentVolumeClaim"), index.kind("PersistentVolume")),
+        lambda volume: [
+            *index.in_namespace(CEPH_CLUSTER_API[2], volume.namespace),
+            *index.in_namespace(LONGHORN_VOLUME_API[2], volume.namespace),
+        ],
+        index.kind("Service"),
+    )
 
 
 def _keys(dependency: DependencyEvidence) -> set[tuple[str, str, str]]:
