@@ -2,7 +2,8 @@
 they do in one process, reported in the cases' order, each heard of by ``on_result``; a
 case that cannot replay is an error row, not a lost worker; and a worker killed mid-run (as
 the kernel's OOM killer does) fails the run with ``BrokenProcessPool`` instead of hanging it;
-and the workers of an eval that is killed end with it instead of replaying their batch.
+and the workers of an eval that is killed end with it instead of replaying their batch, with
+the Prometheus servers their replays started.
 
 Real: the three example cases replayed end to end in each worker (emulated API, real
 Prometheus backfilled from the cases' metrics, the real operator, no LLM); the killed eval is
@@ -122,29 +123,36 @@ def _copies(tmp_path: Path, count: int) -> Path:
     return tmp_path
 
 
-def test_the_workers_of_a_killed_eval_end_with_it(tmp_path: Path) -> None:
-    # Every model call hangs (for an hour), so both workers are busy in a replay when the
-    # eval is killed: without exit_with_parent they would wait out that hour.
-    cases = _copies(tmp_path, 20)
+def _hanging_eval(
+    cases: Path, server: ScriptedOpenAIServer, *, workers: int, prometheus: bool
+) -> subprocess.Popen[bytes]:
+    """``kubetriage eval`` in its own process, every model call hanging (for an hour), so
+    each replay is busy waiting on the model when the eval is killed."""
     env = {
         **os.environ,
-        "KUBETRIAGE_LLM_BASE_URL": "",
+        "KUBETRIAGE_LLM_BASE_URL": server.base_url,
         "KUBETRIAGE_LLM_MODEL": "scripted",
         "KUBETRIAGE_LLM_MAX_RETRIES": "0",
         "KUBETRIAGE_LLM_TIMEOUT_SECONDS": "3600",
         "KUBETRIAGE_DIAGNOSIS_TIMEOUT_SECONDS": "3600",
         "KUBETRIAGE_MEMORY_ENABLED": "false",
-        "KUBETRIAGE_REPLAY_PROMETHEUS": "false",
+        "KUBETRIAGE_REPLAY_PROMETHEUS": "true" if prometheus else "false",
     }
+    command = [sys.executable, "-m", "kubetriage", "eval", str(cases), "--llm", "configured"]
+    return subprocess.Popen(
+        [*command, "--workers", str(workers), "--concurrency", "1", "--timeout", "3600"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def test_the_workers_of_a_killed_eval_end_with_it(tmp_path: Path) -> None:
+    # Both workers are busy in a replay when the eval is killed: without exit_with_parent
+    # they would wait out the model's hour.
+    cases = _copies(tmp_path, 20)
     with ScriptedOpenAIServer(default=slow(3600)) as server:
-        env["KUBETRIAGE_LLM_BASE_URL"] = server.base_url
-        command = [sys.executable, "-m", "kubetriage", "eval", str(cases), "--llm", "configured"]
-        eval_run = subprocess.Popen(
-            [*command, "--workers", "2", "--concurrency", "1", "--timeout", "3600"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        eval_run = _hanging_eval(cases, server, workers=2, prometheus=False)
         try:
             workers = wait_for(
                 lambda: _spawned_workers(eval_run.pid),
@@ -167,6 +175,53 @@ def test_the_workers_of_a_killed_eval_end_with_it(tmp_path: Path) -> None:
             what="the killed eval's workers to end",
             until=lambda alive: not alive,
         )
+
+
+def test_the_prometheus_servers_of_a_killed_eval_s_workers_end_with_them(tmp_path: Path) -> None:
+    # Each busy replay has its own Prometheus (backfilled before the model is asked),
+    # started from a thread of the worker: they used to outlive a killed eval.
+    cases = _copies(tmp_path, 20)
+    with ScriptedOpenAIServer(default=slow(3600)) as server:
+        eval_run = _hanging_eval(cases, server, workers=2, prometheus=True)
+        try:
+            workers = wait_for(
+                lambda: _spawned_workers(eval_run.pid),
+                what="the eval's two spawned workers",
+                until=lambda p: len(p) == 2,
+                within=120,
+            )
+            wait_for(
+                lambda: len(server.chat_bodies),
+                what="both workers waiting on the model",
+                until=lambda n: n >= 2,
+                within=120,
+            )
+            servers = [pid for worker in workers for pid in _prometheus_children(worker)]
+            assert len(servers) >= 2, servers
+        finally:
+            eval_run.kill()
+            eval_run.wait()
+        wait_for(
+            lambda: [p for p in servers if not _ended(p)],
+            what="the killed eval's Prometheus servers to end",
+            until=lambda alive: not alive,
+        )
+
+
+def _prometheus_children(parent_pid: int) -> list[int]:
+    """The pids of the ``prometheus`` processes whose parent is ``parent_pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == parent_pid and b"prometheus" in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 def _ended(pid: int) -> bool:

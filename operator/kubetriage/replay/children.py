@@ -11,7 +11,10 @@ cleanup, which used to leave both behind. Two measures:
 - ``exit_with_parent()``: the initializer of ``kubetriage eval``'s spawned worker
   processes, which ends a worker as soon as the process that spawned it is gone (a worker
   busy with its batch would otherwise replay it for nobody, holding its memory; seen:
-  workers of a killed eval still running half an hour later).
+  workers of a killed eval still running half an hour later), and its helper processes
+  with it: a worker leads its own process group, which goes as one (a replay starts its
+  Prometheus from a thread, where ``die_with_parent`` cannot promise anything; seen: the
+  Prometheus servers of a killed eval's workers still running).
 - ``owned_tempdir(prefix)``: a temporary directory that records its owner's pid, and
   ``sweep_stale(prefixes)``, run at the next start, which removes such directories whose
   owner is gone.
@@ -59,19 +62,21 @@ def die_with_parent() -> Callable[[], None] | None:
 
 
 def exit_with_parent() -> None:
-    """In a ``multiprocessing`` child: end this process (exit status 1) when its parent
-    process ends, however it ends. A daemon thread waits on the parent's sentinel (the end
-    of a pipe only the parent holds), so it costs no polling; the child's own helper
-    processes started with ``die_with_parent`` go with it. Nothing happens in a process that
-    was not started by ``multiprocessing``."""
+    """In a ``multiprocessing`` child: end this process (SIGKILL) when its parent process
+    ends, however it ends, and every helper process it started with it (the child leads its
+    own process group, which they inherit). A daemon thread waits on the parent's sentinel
+    (the end of a pipe only the parent holds), so it costs no polling. Nothing happens in a
+    process that was not started by ``multiprocessing``."""
     parent = multiprocessing.parent_process()
     if parent is None:
         return
     sentinel = parent.sentinel
+    # Its own process group, which its helper processes (started from any thread) inherit.
+    os.setpgid(0, 0)
 
     def watch() -> None:
         multiprocessing.connection.wait([sentinel])
-        os._exit(1)
+        os.killpg(os.getpid(), signal.SIGKILL)  # this worker and every helper it started
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
