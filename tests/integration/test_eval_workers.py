@@ -147,42 +147,12 @@ def _hanging_eval(
     )
 
 
-def test_the_workers_of_a_killed_eval_end_with_it(tmp_path: Path) -> None:
-    # Both workers are busy in a replay when the eval is killed: without exit_with_parent
-    # they would wait out the model's hour.
-    cases = _copies(tmp_path, 20)
+def _kill_busy_eval(cases: Path, *, prometheus: bool) -> tuple[list[int], list[int]]:
+    """Kill a two-worker eval once both workers are busy in a replay (one replay at a time
+    per worker: two model calls waiting means both are busy); the workers' pids and the
+    Prometheus servers they had started, seen just before the kill."""
     with ScriptedOpenAIServer(default=slow(3600)) as server:
-        eval_run = _hanging_eval(cases, server, workers=2, prometheus=False)
-        try:
-            workers = wait_for(
-                lambda: _spawned_workers(eval_run.pid),
-                what="the eval's two spawned workers",
-                until=lambda p: len(p) == 2,
-                within=120,
-            )
-            # One replay at a time per worker: two calls waiting means both are busy.
-            wait_for(
-                lambda: len(server.chat_bodies),
-                what="both workers waiting on the model",
-                until=lambda n: n >= 2,
-                within=120,
-            )
-        finally:
-            eval_run.kill()
-            eval_run.wait()
-        wait_for(
-            lambda: [p for p in workers if not _ended(p)],
-            what="the killed eval's workers to end",
-            until=lambda alive: not alive,
-        )
-
-
-def test_the_prometheus_servers_of_a_killed_eval_s_workers_end_with_them(tmp_path: Path) -> None:
-    # Each busy replay has its own Prometheus (backfilled before the model is asked),
-    # started from a thread of the worker: they used to outlive a killed eval.
-    cases = _copies(tmp_path, 20)
-    with ScriptedOpenAIServer(default=slow(3600)) as server:
-        eval_run = _hanging_eval(cases, server, workers=2, prometheus=True)
+        eval_run = _hanging_eval(cases, server, workers=2, prometheus=prometheus)
         try:
             workers = wait_for(
                 lambda: _spawned_workers(eval_run.pid),
@@ -197,15 +167,32 @@ def test_the_prometheus_servers_of_a_killed_eval_s_workers_end_with_them(tmp_pat
                 within=120,
             )
             servers = [pid for worker in workers for pid in _prometheus_children(worker)]
-            assert len(servers) >= 2, servers
         finally:
             eval_run.kill()
             eval_run.wait()
-        wait_for(
-            lambda: [p for p in servers if not _ended(p)],
-            what="the killed eval's Prometheus servers to end",
-            until=lambda alive: not alive,
-        )
+    return workers, servers
+
+
+def test_the_workers_of_a_killed_eval_end_with_it(tmp_path: Path) -> None:
+    # Without exit_with_parent the busy workers would wait out the model's hour.
+    workers, _ = _kill_busy_eval(_copies(tmp_path, 20), prometheus=False)
+    wait_for(
+        lambda: [p for p in workers if not _ended(p)],
+        what="the killed eval's workers to end",
+        until=lambda alive: not alive,
+    )
+
+
+def test_the_prometheus_servers_of_a_killed_eval_s_workers_end_with_them(tmp_path: Path) -> None:
+    # Each busy replay has its own Prometheus (backfilled before the model is asked),
+    # started from a thread of the worker: they used to outlive a killed eval.
+    _, servers = _kill_busy_eval(_copies(tmp_path, 20), prometheus=True)
+    assert len(servers) >= 2, servers
+    wait_for(
+        lambda: [p for p in servers if not _ended(p)],
+        what="the killed eval's Prometheus servers to end",
+        until=lambda alive: not alive,
+    )
 
 
 def _prometheus_children(parent_pid: int) -> list[int]:
