@@ -210,7 +210,28 @@ def name_mapping(case: Mapping[str, Any], suffix: str = SUFFIX) -> dict[str, str
                 mapping[name] = new
             elif name in claims:
                 mapping[name] = f"{name}-{suffix}"  # a claim of no replicated workload
+    mapping.update(_gone_pods(case, mapping))
     return mapping
+
+
+def _gone_pods(case: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, str]:
+    """The pods a metric series names that are no longer objects of the case (an old
+    revision's, scaled away): named ``<ReplicaSet>-<5 characters>`` after a ReplicaSet the
+    case holds, they are renamed with it, as a cluster would have named them."""
+    replica_sets = {
+        str(meta_of(obj).get("name"))
+        for obj in objects_of(case)
+        if obj.get("kind") == "ReplicaSet" and meta_of(obj).get("name") in mapping
+    }
+    found: dict[str, str] = {}
+    metrics = case.get("metrics")
+    for series in (metrics.get("series") or []) if isinstance(metrics, dict) else []:
+        text = series.get("series") if isinstance(series, dict) else None
+        for pod in re.findall(r'\bpod="([^"]+)"', text if isinstance(text, str) else ""):
+            owner, _, tail = pod.rpartition("-")
+            if pod not in mapping and owner in replica_sets and re.fullmatch(r"[a-z0-9]{5}", tail):
+                found[pod] = f"{mapping[owner]}-{tail}"
+    return found
 
 
 def _common(name: str) -> bool:

@@ -401,3 +401,35 @@ def test_suffix_names_follows_the_names_controllers_build_from_names() -> None:
     # A name built on another's keeps its shape; a trigger type is no name.
     assert out["cluster"][3]["metadata"]["name"] == "events-q7-operator"
     assert out["cluster"][6]["spec"]["triggers"] == [{"type": "kafka"}]
+
+
+def test_suffix_names_renames_the_series_of_an_old_revision_s_pods_with_their_replica_set() -> None:
+    # The old revision's pods are gone from the snapshot; only its ReplicaSet and their
+    # series remain. A cluster names them after the ReplicaSet, so they are renamed with it;
+    # a pod of no ReplicaSet the case holds, or of another shape, keeps its name.
+    case: dict[str, Any] = {
+        "cluster": [
+            {"kind": "Deployment", "metadata": {"name": "pricing-api", "namespace": "pricing"}},
+            {
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": "pricing-api-5d8b7c9f64",
+                    "namespace": "pricing",
+                    "ownerReferences": [{"kind": "Deployment", "name": "pricing-api"}],
+                },
+            },
+        ],
+        "metrics": {
+            "series": [
+                {"series": 'rate{namespace="pricing",pod="pricing-api-5d8b7c9f64-d2kfw"}'},
+                {"series": 'rate{namespace="pricing",pod="pricing-api-6e9c8d0a75-k3lmn"}'},
+                {"series": 'rate{namespace="pricing",pod="pricing-api-5d8b7c9f64-0"}'},
+            ]
+        },
+    }
+    out = suffix_names(case, "q7")
+    assert [s["series"] for s in out["metrics"]["series"]] == [
+        'rate{namespace="pricing-q7",pod="pricing-q7-api-5d8b7c9f64-d2kfw"}',
+        'rate{namespace="pricing-q7",pod="pricing-api-6e9c8d0a75-k3lmn"}',
+        'rate{namespace="pricing-q7",pod="pricing-api-5d8b7c9f64-0"}',
+    ]
