@@ -2,7 +2,8 @@
 ``concurrency=3`` are all diagnosed, and never more than 3 diagnoses run at the same time.
 Real: emulator over HTTP, Kopf, the operator and pipeline; the evidence comes from the real
 builder over a captured case, through ``tests.support.counting``'s wrapper, which only
-counts collections in flight (each held 0.3 s so the burst piles up)."""
+counts collections in flight (each held until the limit's worth are in flight at once, so the
+burst piles up behind the limit)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def test_burst_respects_the_concurrency_limit(emulator: EmulatorThread) -> None:
     case = load_case(SHARED / "example-oom-csv-exporter")
     emulator.emulator.load([build_incident_crd(), *case.cluster])
     counter = InFlight()
-    # Each collection stays in flight long enough for the burst to pile up behind the limit.
-    evidence = CountingEvidence(SnapshotEvidenceSource(case), counter, hold=0.3)
+    # Each collection stays in flight until LIMIT are at once: the burst piles up behind it.
+    evidence = CountingEvidence(SnapshotEvidenceSource(case), counter, hold_until=LIMIT)
     stages = Stages(evidence=evidence, redact=redact_evidence)
     settings = Settings(memory_enabled=False, concurrency=LIMIT)
     incidents = [

@@ -5,7 +5,6 @@ concurrency with them, and the concurrency test asserts its limit with them.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from kubetriage.models.findings import Finding
 from kubetriage.models.incident import Alert
 from kubetriage.pipeline import EvidenceSource, ModelOutcome, ModelSource
 from kubetriage.tenancy import Scope
+from tests.support.polling import wait_for_async
 
 
 class InFlight:
@@ -40,13 +40,17 @@ class InFlight:
 
 
 class CountingEvidence:
-    """The real evidence collector, counted: how many collections run at once. ``hold``:
-    seconds each collection stays in flight first (a test's burst piles up behind it)."""
+    """The real evidence collector, counted: how many collections run at once. ``hold_until``:
+    each collection stays in flight until that many have been in flight at once (a test's
+    burst piles up behind the operator's limit), then every one goes through."""
 
-    def __init__(self, inner: EvidenceSource, counter: InFlight, *, hold: float = 0.0) -> None:
+    def __init__(self, inner: EvidenceSource, counter: InFlight, *, hold_until: int = 0) -> None:
         self._inner = inner
         self._counter = counter
-        self._hold = hold
+        self._hold_until = hold_until
+
+    async def _peak(self) -> int:
+        return self._counter.peak
 
     async def collect(
         self,
@@ -60,8 +64,13 @@ class CountingEvidence:
     ) -> Evidence:
         self._counter.enter()
         try:
-            if self._hold:
-                await asyncio.sleep(self._hold)
+            if self._hold_until:
+                await wait_for_async(
+                    self._peak,
+                    until=lambda peak: peak >= self._hold_until,
+                    what=f"{self._hold_until} evidence collections in flight at once",
+                    within=60,
+                )
             return await self._inner.collect(
                 target=target,
                 alerts=alerts,
