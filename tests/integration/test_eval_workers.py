@@ -72,7 +72,12 @@ def test_a_case_that_cannot_replay_is_an_error_row_in_its_worker() -> None:
 
 def _spawned_workers(of: int | None = None) -> list[int]:
     """The pids of the spawned multiprocessing workers of process ``of`` (this one)."""
-    parent_pid = os.getpid() if of is None else of
+    return _children(os.getpid() if of is None else of, b"spawn_main")
+
+
+def _children(parent_pid: int, marker: bytes) -> list[int]:
+    """The pids of the processes whose parent is ``parent_pid`` and whose command line holds
+    ``marker``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -83,7 +88,7 @@ def _spawned_workers(of: int | None = None) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == parent_pid and b"spawn_main" in cmdline:
+        if parent == parent_pid and marker in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -166,7 +171,7 @@ def _kill_busy_eval(cases: Path, *, prometheus: bool) -> tuple[list[int], list[i
                 until=lambda n: n >= 2,
                 within=120,
             )
-            servers = [pid for worker in workers for pid in _prometheus_children(worker)]
+            servers = [pid for worker in workers for pid in _children(worker, b"prometheus")]
         finally:
             eval_run.kill()
             eval_run.wait()
@@ -193,22 +198,6 @@ def test_the_prometheus_servers_of_a_killed_eval_s_workers_end_with_them(tmp_pat
         what="the killed eval's Prometheus servers to end",
         until=lambda alive: not alive,
     )
-
-
-def _prometheus_children(parent_pid: int) -> list[int]:
-    """The pids of the ``prometheus`` processes whose parent is ``parent_pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rpartition(")")[2].split()[1]) == parent_pid and b"prometheus" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 def _ended(pid: int) -> bool:
